@@ -1,0 +1,177 @@
+"""Raw id <-> dense row index maps shared by data, models and model files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+class UnknownIdError(KeyError, ValueError):
+    """Raised when raw ids are not in a vocabulary.
+
+    It is both a ``KeyError`` and a ``ValueError`` so either ``except`` works.
+
+    Example:
+        >>> vocab = Vocabulary(["a", "b"], name="item")
+        >>> try:
+        ...     vocab.index(["c"])
+        ... except UnknownIdError as err:
+        ...     print(err.ids)
+        ['c']
+    """
+
+    def __init__(self, name: str, ids):
+        self.name = name
+        self.ids = list(ids)
+        shown = ", ".join(repr(i) for i in self.ids[:10])
+        more = f" and {len(self.ids) - 10} more" if len(self.ids) > 10 else ""
+        super().__init__(f"unknown {name} id(s): {shown}{more}")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
+def _normalise_labels(values) -> np.ndarray:
+    """Labels as an int64 array when they are all integers, else as Python strings."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "b":
+        raise TypeError("ids must be integers or strings, not booleans")
+    if arr.dtype.kind == "f":
+        if arr.size and not np.all(np.isfinite(arr)):
+            raise ValueError("ids contain NaN or infinite values")
+        if arr.size and np.all(arr == np.round(arr)):
+            return arr.astype(np.int64)
+        raise TypeError("ids must be integers or strings; got non-integral floats")
+    out = np.empty(arr.shape, dtype=object)
+    flat = arr.ravel()
+    for k, v in enumerate(flat):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            raise ValueError("ids contain missing values (None/NaN)")
+        out.ravel()[k] = str(v)
+    return out
+
+
+class Vocabulary:
+    """An ordered set of raw ids; position in it is the internal ``*_idx``.
+
+    Integer ids stay int64; anything else is kept as ``str``.  Lookups are vectorised
+    through a pandas ``Index``.
+
+    Example:
+        >>> vocab = Vocabulary([10, 20, 30], name="user")
+        >>> vocab.index([30, 10]).tolist()
+        [2, 0]
+        >>> vocab.ids[1]
+        20
+    """
+
+    __slots__ = ("_ids", "_index", "name")
+
+    def __init__(self, ids, name: str = "id"):
+        ids = _normalise_labels(ids)
+        if ids.ndim != 1:
+            raise ValueError(f"{name} ids must be one-dimensional")
+        index = pd.Index(ids, dtype=ids.dtype if ids.dtype != object else object)
+        if not index.is_unique:
+            dup = index[index.duplicated()].unique()[:5].tolist()
+            raise ValueError(f"{name} ids must be unique; repeated: {dup}")
+        self._ids = ids
+        self._ids.flags.writeable = False
+        self._index = index
+        self.name = name
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The raw ids, in index order (read-only)."""
+        return self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, raw_id) -> bool:
+        return self.lookup([raw_id])[0] >= 0
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocabulary) and np.array_equal(self._ids, other._ids)
+
+    def __hash__(self):  # pragma: no cover - vocabularies are not dict keys
+        raise TypeError("Vocabulary is unhashable")
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({self.name}, n={len(self)})"
+
+    @property
+    def is_integer(self) -> bool:
+        """Whether the raw ids are integers."""
+        return self._ids.dtype.kind == "i"
+
+    def lookup(self, raw_ids) -> np.ndarray:
+        """Indices of ``raw_ids`` with -1 for ids not in the vocabulary.
+
+        Example:
+            >>> Vocabulary(["x", "y"]).lookup(["y", "z"]).tolist()
+            [1, -1]
+        """
+        arr = np.atleast_1d(np.asarray(raw_ids, dtype=object if not self.is_integer else None))
+        if arr.size == 0:
+            return np.empty(0, dtype=np.int32)
+        if self.is_integer:
+            if arr.dtype.kind not in "iu":
+                try:
+                    arr = _normalise_labels(arr)
+                except (TypeError, ValueError):
+                    # Strings such as "12" typed at a command line still name integer ids.
+                    arr = np.array([_as_int_or_none(v) for v in arr], dtype=object)
+                    found = np.full(arr.shape, -1, dtype=np.int32)
+                    ok = np.array([v is not None for v in arr], dtype=bool)
+                    if ok.any():
+                        found[ok] = self._index.get_indexer(arr[ok].astype(np.int64))
+                    return found
+        else:
+            arr = np.array([str(v) for v in arr], dtype=object)
+        return self._index.get_indexer(arr).astype(np.int32)
+
+    def index(self, raw_ids) -> np.ndarray:
+        """Indices of ``raw_ids``; raises :class:`UnknownIdError` naming any unknown id.
+
+        Example:
+            >>> Vocabulary(["x", "y"]).index(["y"]).tolist()
+            [1]
+        """
+        idx = self.lookup(raw_ids)
+        if (idx < 0).any():
+            raw = np.atleast_1d(np.asarray(raw_ids, dtype=object))
+            raise UnknownIdError(self.name, raw[idx < 0].tolist())
+        return idx
+
+    def to_array(self) -> np.ndarray:
+        """Ids as a plain (pickle-free) NumPy array: int64 or fixed-width unicode."""
+        if self.is_integer:
+            return self._ids
+        return self._ids.astype(str)
+
+    @classmethod
+    def from_array(cls, arr: np.ndarray, name: str = "id") -> Vocabulary:
+        """Inverse of :meth:`to_array`.
+
+        Example:
+            >>> v = Vocabulary(["a", "b"], name="item")
+            >>> Vocabulary.from_array(v.to_array(), name="item") == v
+            True
+        """
+        arr = np.asarray(arr)
+        if arr.dtype.kind == "U":
+            arr = arr.astype(object)
+        return cls(arr, name=name)
+
+
+def _as_int_or_none(value):
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(as_float) or as_float != int(as_float):
+        return None
+    return int(as_float)
