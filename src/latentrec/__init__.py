@@ -1,7 +1,26 @@
-"""latentrec: matrix-factorization recommenders, from a notebook to a running service."""
+"""latentrec: matrix-factorization recommenders, from a notebook to a running service.
 
+Example:
+    >>> import numpy as np, latentrec
+    >>> data = latentrec.Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1]]))
+    >>> model = latentrec.models.Biases().fit(data)
+    >>> model.predict([0], [2]).shape
+    (1,)
+"""
+
+from . import models
 from .data import DataError, Interactions, UnknownIdError, Vocabulary
+from .store.modelfile import ModelFileError, load
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "Interactions", "UnknownIdError", "Vocabulary", "__version__"]
+__all__ = [
+    "DataError",
+    "Interactions",
+    "ModelFileError",
+    "UnknownIdError",
+    "Vocabulary",
+    "__version__",
+    "load",
+    "models",
+]

@@ -44,6 +44,10 @@ def _normalise_labels(values) -> np.ndarray:
         if arr.size and np.all(arr == np.round(arr)):
             return arr.astype(np.int64)
         raise TypeError("ids must be integers or strings; got non-integral floats")
+    if arr.dtype.kind == "O" and arr.size and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr.ravel()
+    ):
+        return arr.astype(np.int64)
     out = np.empty(arr.shape, dtype=object)
     flat = arr.ravel()
     for k, v in enumerate(flat):
@@ -114,24 +118,26 @@ class Vocabulary:
             >>> Vocabulary(["x", "y"]).lookup(["y", "z"]).tolist()
             [1, -1]
         """
-        arr = np.atleast_1d(np.asarray(raw_ids, dtype=object if not self.is_integer else None))
+        arr = np.atleast_1d(np.asarray(raw_ids))
         if arr.size == 0:
             return np.empty(0, dtype=np.int32)
         if self.is_integer:
-            if arr.dtype.kind not in "iu":
-                try:
-                    arr = _normalise_labels(arr)
-                except (TypeError, ValueError):
-                    # Strings such as "12" typed at a command line still name integer ids.
-                    arr = np.array([_as_int_or_none(v) for v in arr], dtype=object)
-                    found = np.full(arr.shape, -1, dtype=np.int32)
-                    ok = np.array([v is not None for v in arr], dtype=bool)
-                    if ok.any():
-                        found[ok] = self._index.get_indexer(arr[ok].astype(np.int64))
-                    return found
+            keys = _integer_keys(arr)
+            if keys is not None:
+                return self._index.get_indexer(keys).astype(np.int32)
+            found = np.full(arr.shape, -1, dtype=np.int32)
+            # Mixed input (e.g. "12" typed at a command line, or 12.0): convert one by one.
+            conv = [_as_int_or_none(v) for v in arr.ravel()]
+            valid = np.array([c is not None for c in conv], dtype=bool)
+            if valid.any():
+                vals = np.array([c for c in conv if c is not None], dtype=np.int64)
+                found[valid] = self._index.get_indexer(vals)
+            return found
+        if arr.dtype.kind == "O":
+            keys = np.array([str(v) for v in arr], dtype=object)
         else:
-            arr = np.array([str(v) for v in arr], dtype=object)
-        return self._index.get_indexer(arr).astype(np.int32)
+            keys = arr.astype(str).astype(object)
+        return self._index.get_indexer(keys).astype(np.int32)
 
     def index(self, raw_ids) -> np.ndarray:
         """Indices of ``raw_ids``; raises :class:`UnknownIdError` naming any unknown id.
@@ -175,3 +181,20 @@ def _as_int_or_none(value):
     if not np.isfinite(as_float) or as_float != int(as_float):
         return None
     return int(as_float)
+
+
+def _integer_keys(arr: np.ndarray):
+    """``arr`` as int64 when that conversion is exact, else ``None``."""
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind in "fO":
+        try:
+            as_int = arr.astype(np.int64)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        try:
+            same = bool(np.all(as_int == arr.astype(np.float64)))
+        except (TypeError, ValueError):
+            return None
+        return as_int if same else None
+    return None

@@ -1,0 +1,281 @@
+"""Accuracy and ranking metrics as plain, vectorised functions over arrays.
+
+Rating metrics (:func:`rmse`, :func:`mae`) compare two aligned 1-D arrays.
+
+Ranking metrics take:
+
+* ``recommended``: a 2-D integer array ``(n_users, L)`` of item indices in rank order,
+  best first; ``-1`` marks an empty slot (a user with fewer than ``L`` recommendations).
+  A row must not repeat an item.
+* ``relevant``: a SciPy sparse matrix ``(n_users, n_items)`` (or an ``Interactions``,
+  whose ``matrix`` is used) whose stored cells are each user's relevant (held-out)
+  items; the stored values are ignored (to count only good ratings as relevant, pass
+  e.g. ``test.matrix >= 4``).  Row ``u`` belongs to ``recommended[u]``.
+* ``k``: only the first ``k`` columns of ``recommended`` count.  ``k`` may exceed ``L``:
+  the missing columns count as empty slots.
+
+With ``per_user=True`` a ranking metric returns one float per row, NaN for users with
+no relevant items; otherwise the mean over the users that have at least one relevant
+item (users without any are excluded, not counted as zero).  If no user has a relevant
+item the mean is undefined and a ``ValueError`` is raised.
+
+Training items are not filtered here: pass recommendations that already exclude them
+(as :mod:`latentrec.retrieval` does).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "catalog_coverage",
+    "hit_rate_at_k",
+    "mae",
+    "map_at_k",
+    "ndcg_at_k",
+    "precision_at_k",
+    "recall_at_k",
+    "rmse",
+]
+
+
+# ---------------------------------------------------------------------- rating errors
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error between true and predicted ratings.
+
+    Example:
+        >>> rmse([3.0, 4.0, 5.0], [2.0, 4.0, 5.0])  # sqrt((1 + 0 + 0) / 3)
+        0.5773502691896257
+    """
+    t, p = _check_pair(y_true, y_pred)
+    return float(np.sqrt(np.mean((t - p) ** 2)))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error between true and predicted ratings.
+
+    Example:
+        >>> mae([3.0, 4.0, 5.0], [2.0, 4.5, 5.0])  # (1 + 0.5 + 0) / 3
+        0.5
+    """
+    t, p = _check_pair(y_true, y_pred)
+    return float(np.mean(np.abs(t - p)))
+
+
+# ---------------------------------------------------------------------- ranking
+def precision_at_k(recommended, relevant, k: int, *, per_user: bool = False):
+    """Share of the ``k`` slots that hold a relevant item: hits / ``k``.
+
+    The denominator is always ``k``, also for users with fewer than ``k``
+    recommendations or fewer than ``k`` relevant items; empty slots count as misses.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> rec = np.array([[0, 1, 2], [3, -1, -1]])
+        >>> rel = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 0, 0, 1]]))
+        >>> precision_at_k(rec, rel, 3, per_user=True).tolist()  # [2/3, 1/3]
+        [0.6666666666666666, 0.3333333333333333]
+    """
+    hits, n_rel = _hits(recommended, relevant, k)
+    values = hits.sum(axis=1) / k
+    return _finish(values, n_rel, per_user)
+
+
+def recall_at_k(recommended, relevant, k: int, *, per_user: bool = False):
+    """Share of the user's relevant items found in the top ``k``: hits / ``|relevant|``.
+
+    The denominator is the full number of relevant items (the standard definition), so
+    a user with more than ``k`` relevant items cannot reach 1.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> rec = np.array([[0, 1, 2]])
+        >>> rel = sp.csr_matrix(np.array([[1, 0, 1, 1]]))
+        >>> recall_at_k(rec, rel, 3)  # items 0 and 2 of {0, 2, 3}
+        0.6666666666666666
+    """
+    hits, n_rel = _hits(recommended, relevant, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = hits.sum(axis=1) / n_rel
+    return _finish(values, n_rel, per_user)
+
+
+def ndcg_at_k(recommended, relevant, k: int, *, per_user: bool = False):
+    """Normalised discounted cumulative gain with binary relevance.
+
+    ``DCG = sum over hit ranks r (1-based) of 1 / log2(r + 1)``; the ideal DCG puts
+    ``min(|relevant|, k)`` hits in the first ranks.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> rec = np.array([[5, 0, 1]])
+        >>> rel = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0]]))
+        >>> ndcg_at_k(rec, rel, 3)  # one hit at rank 2: (1 / log2(3)) / (1 / log2(2))
+        0.6309297535714575
+    """
+    hits, n_rel = _hits(recommended, relevant, k)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = hits @ discount
+    ideal = np.concatenate([[0.0], np.cumsum(discount)])[np.minimum(n_rel, k)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = dcg / ideal
+    return _finish(values, n_rel, per_user)
+
+
+def map_at_k(recommended, relevant, k: int, *, per_user: bool = False):
+    """Mean average precision: ``AP@k = sum over hit ranks i of precision@i / min(|rel|, k)``.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> rec = np.array([[0, 1, 2]])
+        >>> rel = sp.csr_matrix(np.array([[0, 1, 1, 1]]))
+        >>> map_at_k(rec, rel, 3)  # hits at ranks 2, 3: (1/2 + 2/3) / min(3, 3)
+        0.38888888888888884
+    """
+    hits, n_rel = _hits(recommended, relevant, k)
+    ranks = np.arange(1, k + 1)
+    precision_at_i = np.cumsum(hits, axis=1) / ranks
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = (precision_at_i * hits).sum(axis=1) / np.minimum(n_rel, k)
+    return _finish(values, n_rel, per_user)
+
+
+def hit_rate_at_k(recommended, relevant, k: int, *, per_user: bool = False):
+    """1.0 for a user with at least one relevant item in the top ``k``, else 0.0.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> rec = np.array([[0, 1], [2, 3]])
+        >>> rel = sp.csr_matrix(np.array([[0, 1, 0, 0], [1, 0, 0, 0]]))
+        >>> hit_rate_at_k(rec, rel, 2)  # user 0 hits item 1, user 1 misses
+        0.5
+    """
+    hits, n_rel = _hits(recommended, relevant, k)
+    values = hits.any(axis=1).astype(np.float64)
+    return _finish(values, n_rel, per_user)
+
+
+def catalog_coverage(recommended, n_items: int, k: int) -> float:
+    """Share of the ``n_items`` catalogue that appears in at least one user's top ``k``.
+
+    Example:
+        >>> import numpy as np
+        >>> rec = np.array([[0, 1, 2], [0, 3, -1]])
+        >>> catalog_coverage(rec, n_items=8, k=2)  # {0, 1, 3} of 8 items
+        0.375
+    """
+    n_items = _check_count(n_items, "n_items")
+    top = _check_recommended(recommended, n_items, _check_count(k, "k"))
+    shown = np.zeros(n_items, dtype=bool)
+    shown[top[top >= 0]] = True
+    return float(np.count_nonzero(shown) / n_items)
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
+    if t.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D, got {t.ndim} dimensions")
+    if t.size == 0:
+        raise ValueError("y_true and y_pred are empty: the error of nothing is undefined")
+    for name, arr in (("y_true", t), ("y_pred", p)):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ValueError(
+                f"{name} has {np.count_nonzero(bad)} NaN or infinite value(s), "
+                f"first at position {int(np.flatnonzero(bad)[0])}"
+            )
+    return t, p
+
+
+def _check_count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
+    """The first ``k`` columns (padded with -1 up to ``k``) after checking the values."""
+    rec = np.asarray(recommended)
+    if rec.ndim != 2:
+        raise ValueError(
+            f"recommended must be a 2-D array (users x ranks), got {rec.ndim} dimensions"
+        )
+    if rec.dtype.kind not in "iu":
+        raise ValueError(f"recommended must hold integer item indices, got dtype {rec.dtype}")
+    top = rec[:, :k].astype(np.int64)
+    if top.shape[1] < k:
+        top = np.pad(top, ((0, 0), (0, k - top.shape[1])), constant_values=-1)
+    bad = (top < -1) | (top >= n_items)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f"recommended[{row}, {col}] = {top[row, col]} is not an item index in "
+            f"[0, {n_items}) nor -1 (empty slot)"
+        )
+    ordered = np.sort(top, axis=1)
+    repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+    if repeated.any():
+        row, col = np.argwhere(repeated)[0]
+        raise ValueError(
+            f"recommended row {row} lists item {ordered[row, col + 1]} more than once in "
+            f"its top {k}; a repeated item would count as several hits"
+        )
+    return top
+
+
+def _hits(recommended, relevant, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``hits[u, j]``: is the item at rank ``j`` relevant to user ``u``; and ``|rel_u|``."""
+    k = _check_count(k, "k")
+    rel = _as_relevance_csr(relevant)
+    n_users, n_items = rel.shape
+    top = _check_recommended(recommended, n_items, k)
+    if top.shape[0] != n_users:
+        raise ValueError(
+            f"recommended has {top.shape[0]} rows but relevant has {n_users}; "
+            "row u of both must describe the same user"
+        )
+    # In a canonical CSR, row * n_items + column is strictly increasing over the stored
+    # cells, so one binary search over those keys tests every (user, item) at once.
+    rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(rel.indptr))
+    rel_keys = rows * n_items + rel.indices
+    rec_keys = np.arange(n_users, dtype=np.int64)[:, None] * n_items + top
+    if rel_keys.size:
+        pos = np.minimum(np.searchsorted(rel_keys, rec_keys), rel_keys.size - 1)
+        hits = (rel_keys[pos] == rec_keys) & (top >= 0)
+    else:
+        hits = np.zeros(top.shape, dtype=bool)
+    return hits, np.diff(rel.indptr).astype(np.int64)
+
+
+def _as_relevance_csr(relevant) -> sp.csr_matrix:
+    matrix = getattr(relevant, "matrix", relevant)  # an Interactions holds its CSR here
+    if not sp.issparse(matrix):
+        raise TypeError(
+            "relevant must be a scipy.sparse matrix (users x items) or an Interactions, "
+            f"got {type(relevant).__name__}"
+        )
+    rel = sp.csr_matrix(matrix)
+    if not rel.has_canonical_format:
+        # Repeated cells would count an item twice in |relevant|; merge them.
+        rel = rel.copy()
+        rel.sum_duplicates()
+    return rel
+
+
+def _finish(values: np.ndarray, n_rel: np.ndarray, per_user: bool):
+    values = np.where(n_rel > 0, values, np.nan).astype(np.float64)
+    if per_user:
+        return values
+    if not (n_rel > 0).any():
+        raise ValueError(
+            "no user has a relevant item, so the mean is undefined; "
+            "pass per_user=True to get NaN per user"
+        )
+    return float(np.nanmean(values))

@@ -1,0 +1,97 @@
+"""The epoch loop shared by iterative models: progress, history, early stopping."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+def check_int(name: str, value, minimum: int = 1) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is an int >= ``minimum``.
+
+    Example:
+        >>> check_int("n_epochs", 3)
+        >>> try:
+        ...     check_int("n_epochs", 0)
+        ... except ValueError as err:
+        ...     print(err)
+        n_epochs must be an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_float(name: str, value, *, positive: bool = False) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is a finite float >= 0 (> 0).
+
+    Example:
+        >>> check_float("learning_rate", 0.01, positive=True)
+    """
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+def run_epochs(
+    name: str,
+    n_epochs: int,
+    step: Callable[[int], None],
+    evaluate: Callable[[], tuple[float, float]],
+    *,
+    snapshot: Callable[[], object] | None = None,
+    restore: Callable[[object], None] | None = None,
+    patience: int | None = None,
+    verbose: bool = False,
+) -> dict:
+    """Run ``step(epoch)`` up to ``n_epochs`` times and record a per-epoch history.
+
+    ``evaluate()`` returns ``(train_rmse, valid_rmse)`` (``nan`` without validation data).
+    With ``patience`` and a finite validation RMSE, training stops once the validation RMSE
+    has not improved for ``patience`` epochs, and the best epoch's state is restored.
+
+    Example:
+        >>> state = {"x": 0}
+        >>> h = run_epochs("demo", 3, lambda e: state.update(x=e), lambda: (1.0, float("nan")))
+        >>> h["epoch"], h["best_epoch"]
+        ([1, 2, 3], 3)
+    """
+    history: dict = {"epoch": [], "train_rmse": [], "valid_rmse": [], "seconds": []}
+    best_rmse, best_epoch, best_state, since_best = math.inf, 0, None, 0
+    bar = tqdm(range(n_epochs), desc=name, unit="epoch", disable=not verbose, leave=False)
+    for epoch in bar:
+        start = time.perf_counter()
+        step(epoch)
+        train_rmse, valid_rmse = evaluate()
+        if not math.isfinite(train_rmse):
+            raise FloatingPointError(
+                f"{name}: training diverged at epoch {epoch + 1} (train RMSE {train_rmse}); "
+                "lower learning_rate or raise regularization"
+            )
+        history["epoch"].append(epoch + 1)
+        history["train_rmse"].append(float(train_rmse))
+        history["valid_rmse"].append(float(valid_rmse))
+        history["seconds"].append(time.perf_counter() - start)
+        postfix = {"train_rmse": f"{train_rmse:.4f}"}
+        if math.isfinite(valid_rmse):
+            postfix["valid_rmse"] = f"{valid_rmse:.4f}"
+        bar.set_postfix(postfix)
+        if math.isfinite(valid_rmse) and valid_rmse < best_rmse:
+            best_rmse, best_epoch, since_best = valid_rmse, epoch + 1, 0
+            if patience is not None and snapshot is not None:
+                best_state = snapshot()
+        elif math.isfinite(valid_rmse):
+            since_best += 1
+            if patience is not None and since_best >= patience:
+                break
+    bar.close()
+    if best_state is not None and restore is not None and best_epoch != history["epoch"][-1]:
+        restore(best_state)
+    history["best_epoch"] = best_epoch if best_epoch else history["epoch"][-1]
+    history["stopped_early"] = history["epoch"][-1] < n_epochs
+    return history
