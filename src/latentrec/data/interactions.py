@@ -240,7 +240,14 @@ class Interactions:
                 raise ValueError(f"mask must have length {self.nnz}, got {sel.shape}")
             positions = np.flatnonzero(sel)
         else:
-            positions = np.sort(sel.astype(np.int64))
+            positions = sel.astype(np.int64).ravel()
+            if positions.size and (positions.min() < -self.nnz or positions.max() >= self.nnz):
+                raise IndexError(f"positions must lie in [-{self.nnz}, {self.nnz})")
+            # Negative positions count from the end; sorting them as they are would
+            # misplace their cells, and a repeated position would store a cell twice.
+            positions = np.sort(np.where(positions < 0, positions + self.nnz, positions))
+            if (positions[1:] == positions[:-1]).any():
+                raise ValueError("positions must not repeat a cell")
         rows = self.user_idx[positions]
         cols = self._matrix.indices[positions]
         vals = self._matrix.data[positions]
@@ -271,9 +278,12 @@ class Interactions:
         idx = (
             np.arange(self.n_items) if item_ids is None else self._items.index(item_ids)
         )
+        ids = self._items.ids[idx].astype(str)
         if self.item_features is not None and "title" in self.item_features.columns:
-            return self.item_features["title"].to_numpy()[idx].astype(str)
-        return self._items.ids[idx].astype(str)
+            titles = self.item_features["title"].to_numpy()[idx]
+            # Items without a title (NaN after alignment) fall back to their id, not "nan".
+            return np.where(pd.isna(titles), ids, titles.astype(str))
+        return ids
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -312,7 +322,9 @@ class Interactions:
         if len(users) != arr.shape[0] or len(items) != arr.shape[1]:
             raise DataError("user_ids / item_ids lengths must match the matrix shape")
         vals = arr[rows, cols]
-        _check_scale(vals, rating_scale, lambda pos: [tuple(x) for x in zip(rows[pos], cols[pos])])
+        _check_scale(
+            vals, rating_scale, lambda pos: [(int(r), int(c)) for r, c in zip(rows[pos], cols[pos])]
+        )
         csr, _ = _csr_from_cells(rows, cols, vals, None, arr.shape, presorted=True)
         return cls(users, items, csr, None, rating_scale=rating_scale)
 
@@ -517,7 +529,8 @@ def _timestamp_column(df: pd.DataFrame, col: str) -> np.ndarray:
         if raw.isna().any():
             rows = df.index[raw.isna().to_numpy()]
             raise DataError(f"column {col!r} has missing timestamps at rows {_rows_text(rows)}")
-        as_utc = raw.dt.tz_convert("UTC") if raw.dt.tz is not None else raw
+        # Aware times become naive UTC: subtracting the naive epoch from aware ones fails.
+        as_utc = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz is not None else raw
         return (as_utc - pd.Timestamp(0)).dt.total_seconds().to_numpy(np.float64)
     return _numeric_column(df, col, "timestamp")
 

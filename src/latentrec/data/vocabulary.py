@@ -34,6 +34,9 @@ class UnknownIdError(KeyError, ValueError):
 def _normalise_labels(values) -> np.ndarray:
     """Labels as an int64 array when they are all integers, else as Python strings."""
     arr = np.asarray(values)
+    if arr.dtype.kind == "U" and not isinstance(values, np.ndarray):
+        # NumPy would turn a NaN in a list of strings into the string "nan".
+        arr = np.asarray(values, dtype=object)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64)
     if arr.dtype.kind == "b":
@@ -41,7 +44,7 @@ def _normalise_labels(values) -> np.ndarray:
     if arr.dtype.kind == "f":
         if arr.size and not np.all(np.isfinite(arr)):
             raise ValueError("ids contain NaN or infinite values")
-        if arr.size and np.all(arr == np.round(arr)):
+        if np.all(arr == np.round(arr)):  # also an empty array
             return arr.astype(np.int64)
         raise TypeError("ids must be integers or strings; got non-integral floats")
     if arr.dtype.kind == "O" and arr.size and all(
@@ -51,7 +54,7 @@ def _normalise_labels(values) -> np.ndarray:
     out = np.empty(arr.shape, dtype=object)
     flat = arr.ravel()
     for k, v in enumerate(flat):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             raise ValueError("ids contain missing values (None/NaN)")
         out.ravel()[k] = str(v)
     return out
@@ -173,14 +176,28 @@ class Vocabulary:
         return cls(arr, name=name)
 
 
+_INT64 = np.iinfo(np.int64)
+
+
 def _as_int_or_none(value):
-    try:
-        as_float = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not np.isfinite(as_float) or as_float != int(as_float):
-        return None
-    return int(as_float)
+    as_int = None
+    if isinstance(value, (int, np.integer)):
+        as_int = int(value)
+    elif isinstance(value, str):
+        try:
+            as_int = int(value)  # exact, unlike float(), for ids above 2**53
+        except ValueError:
+            pass
+    if as_int is None:
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            return None
+        if not np.isfinite(as_float) or as_float != int(as_float):
+            return None
+        as_int = int(as_float)
+    # Anything outside int64 cannot be in the vocabulary (and would overflow the lookup).
+    return as_int if _INT64.min <= as_int <= _INT64.max else None
 
 
 def _integer_keys(arr: np.ndarray):
@@ -189,7 +206,8 @@ def _integer_keys(arr: np.ndarray):
         return arr.astype(np.int64)
     if arr.dtype.kind in "fO":
         try:
-            as_int = arr.astype(np.int64)
+            with np.errstate(invalid="ignore"):  # NaN / out-of-range floats: checked below
+                as_int = arr.astype(np.int64)
         except (TypeError, ValueError, OverflowError):
             return None
         try:

@@ -51,7 +51,8 @@ def run_epochs(
 ) -> dict:
     """Run ``step(epoch)`` up to ``n_epochs`` times and record a per-epoch history.
 
-    ``evaluate()`` returns ``(train_rmse, valid_rmse)`` (``nan`` without validation data).
+    ``evaluate()`` returns ``(train_rmse, valid_rmse)`` (``nan`` without validation data;
+    the history then has no ``valid_rmse`` column).
     With ``patience`` and a finite validation RMSE, training stops once the validation RMSE
     has not improved for ``patience`` epochs, and the best epoch's state is restored.
 
@@ -62,6 +63,7 @@ def run_epochs(
         ([1, 2, 3], 3)
     """
     history: dict = {"epoch": [], "train_rmse": [], "valid_rmse": [], "seconds": []}
+    validated = False
     best_rmse, best_epoch, best_state, since_best = math.inf, 0, None, 0
     bar = tqdm(range(n_epochs), desc=name, unit="epoch", disable=not verbose, leave=False)
     for epoch in bar:
@@ -76,6 +78,7 @@ def run_epochs(
         history["epoch"].append(epoch + 1)
         history["train_rmse"].append(float(train_rmse))
         history["valid_rmse"].append(float(valid_rmse))
+        validated = validated or math.isfinite(valid_rmse)
         history["seconds"].append(time.perf_counter() - start)
         postfix = {"train_rmse": f"{train_rmse:.4f}"}
         if math.isfinite(valid_rmse):
@@ -90,6 +93,8 @@ def run_epochs(
             if patience is not None and since_best >= patience:
                 break
     bar.close()
+    if not validated:
+        del history["valid_rmse"]  # no validation data: no column, rather than a row of NaN
     if best_state is not None and restore is not None and best_epoch != history["epoch"][-1]:
         restore(best_state)
     history["best_epoch"] = best_epoch if best_epoch else history["epoch"][-1]

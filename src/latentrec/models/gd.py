@@ -86,7 +86,9 @@ class GradientDescentMF(FactorModel):
             last["err"] = residual(U, V)
 
         def evaluate():
-            train = float(np.sqrt(np.mean(last["err"] ** 2)))
+            # Divergence shows as inf here and is reported by run_epochs, not as a warning.
+            with np.errstate(over="ignore", invalid="ignore"):
+                train = float(np.sqrt(np.mean(last["err"] ** 2)))
             if validation is None or validation.nnz == 0:
                 return train, float("nan")
             e = validation.ratings - mu - np.einsum(

@@ -48,7 +48,7 @@ class BiasedMF(FactorModel):
         n_factors: int = 100,
         n_epochs: int = 40,
         learning_rate: float = 0.01,
-        regularization: float = 0.08,
+        regularization: float = 0.1,
         bias_regularization: float | None = None,
         init_std: float = 0.1,
         biased: bool = True,

@@ -1,0 +1,690 @@
+"""MovieLens: readers for the GroupLens file layouts and a cached fetch of MovieLens-100K.
+
+Three readers cover the layouts GroupLens has published:
+
+* :func:`read_ml100k` -- ``u.data`` / ``u.item`` / ``u.user`` (ml-100k), or the same data as
+  RecBole atomic files (``ml-100k.inter`` / ``.item`` / ``.user``);
+* :func:`read_ml_dat` -- ``ratings.dat`` / ``movies.dat`` / ``users.dat`` with ``::`` between
+  fields (ml-1m, ml-10m);
+* :func:`read_ml_csv` -- ``ratings.csv`` / ``movies.csv`` (ml-latest, ml-latest-small, ml-20m,
+  ml-25m, ml-32m).
+
+All return :class:`~latentrec.data.Interactions` with timestamps, a rating scale and, where
+the files exist, side tables: items get ``title`` (without the year), ``year`` (nullable
+integer) and ``genres`` (``|``-joined); users get ``age``, ``gender``, ``occupation`` and
+``zip_code``.  One-hot genre columns are one call away:
+``data.item_features["genres"].str.get_dummies("|")``.
+
+Only MovieLens-100K is small and freely redistributed enough to fetch automatically:
+:func:`fetch_movielens` tries the local cache, then the GroupLens archive, then the copy
+shipped inside the ``recbole`` wheel on PyPI (checked against a pinned SHA-256).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from .interactions import DataError, Interactions
+
+__all__ = [
+    "DatasetFetchError",
+    "data_home",
+    "fetch_movielens",
+    "load_movielens",
+    "read_ml100k",
+    "read_ml_csv",
+    "read_ml_dat",
+]
+
+#: (ratings, users, items) of the genuine MovieLens-100K.
+ML100K_COUNTS = (100_000, 943, 1_682)
+GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+RECBOLE_REQUIREMENT = "recbole==1.2.1"
+RECBOLE_WHEEL_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"
+RECBOLE_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.{}"
+URL_TIMEOUT_S = 5.0
+# pip needs a little longer than one socket timeout: it starts a Python, resolves the
+# index page and then downloads a 2 MB wheel.
+PIP_TIMEOUT_S = 90.0
+
+ML100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+
+#: ml-1m ``users.dat`` occupation codes (from the ml-1m README).
+ML1M_OCCUPATIONS = (
+    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
+    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
+    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
+    "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+)  # fmt: skip
+
+_FETCHABLE = {"100k": "ml-100k"}
+_READ_YOURSELF = {
+    "1m": ("ml-1m", "read_ml_dat"),
+    "10m": ("ml-10m", "read_ml_dat"),
+    "20m": ("ml-20m", "read_ml_csv"),
+    "25m": ("ml-25m", "read_ml_csv"),
+    "32m": ("ml-32m", "read_ml_csv"),
+    "latest": ("ml-latest", "read_ml_csv"),
+    "latest-small": ("ml-latest-small", "read_ml_csv"),
+}
+
+_YEAR_SUFFIX = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*$")
+
+
+class DatasetFetchError(OSError):
+    """No source could provide a dataset; ``failures`` holds ``(source, reason)`` pairs.
+
+    Example:
+        >>> err = DatasetFetchError("ml-100k", [("cache", "empty"), ("mirror", "offline")])
+        >>> err.failures[1]
+        ('mirror', 'offline')
+    """
+
+    def __init__(self, dataset: str, failures: list[tuple[str, str]]):
+        self.dataset = dataset
+        self.failures = list(failures)
+        lines = "\n".join(f"  - {source}: {reason}" for source, reason in self.failures)
+        super().__init__(
+            f"could not get {dataset} from any source; tried:\n{lines}\n"
+            f"Download {GROUPLENS_URL} yourself, unzip it and call "
+            f"latentrec.datasets.read_ml100k('<folder>/ml-100k'), or place the unzipped "
+            f"ml-100k folder in the cache directory (see latentrec.datasets.data_home())."
+        )
+
+    def __str__(self) -> str:  # OSError would otherwise show only its first argument
+        return self.args[0]
+
+
+# ---------------------------------------------------------------------- readers
+def read_ml100k(folder: str | Path, *, duplicates: str = "error") -> Interactions:
+    """Read MovieLens-100K from a folder in the GroupLens or the RecBole layout.
+
+    GroupLens: ``u.data`` (tab-separated user, item, rating, timestamp), ``u.item``
+    (``|``-separated, Latin-1, 19 genre flags) and ``u.user``.  RecBole: ``ml-100k.inter``,
+    ``ml-100k.item`` and ``ml-100k.user`` (tab-separated with typed headers).  The ratings
+    file is required; the item and user files are read when present.
+
+    Args:
+        folder: the directory holding the files.
+        duplicates: policy for repeated (user, item) pairs, see
+            :meth:`Interactions.from_frame`; MovieLens has none, so the default is to fail.
+
+    Example:
+        >>> data = read_ml100k("~/Downloads/ml-100k")  # doctest: +SKIP
+        >>> data.item_features.loc[50, ["title", "year"]].tolist()  # doctest: +SKIP
+        ['Star Wars', 1977]
+    """
+    folder = Path(folder).expanduser()
+    if (folder / "u.data").is_file():
+        ratings, items, users = _read_grouplens_100k(folder)
+    elif (folder / "ml-100k.inter").is_file():
+        ratings, items, users = _read_recbole_100k(folder)
+    else:
+        raise FileNotFoundError(
+            f"no MovieLens-100K ratings in {folder}: expected u.data (GroupLens layout) "
+            f"or ml-100k.inter (RecBole layout)"
+        )
+    return _build(ratings, items, users, (1.0, 5.0), duplicates)
+
+
+def read_ml_dat(folder: str | Path, *, duplicates: str = "error") -> Interactions:
+    """Read MovieLens-1M or -10M: ``::``-separated ``ratings.dat``, ``movies.dat``, ``users.dat``.
+
+    The rating scale is (1, 5) when every rating is a whole star (ml-1m) and (0.5, 5)
+    otherwise (ml-10m).  ``users.dat`` (ml-1m only) gives ``age`` as the lower bound of
+    the published age bracket (1 means under 18) and ``occupation`` decoded to its name.
+
+    Example:
+        >>> data = read_ml_dat("~/Downloads/ml-1m")  # doctest: +SKIP
+        >>> data.nnz, data.rating_scale  # doctest: +SKIP
+        (1000209, (1.0, 5.0))
+    """
+    folder = Path(folder).expanduser()
+    path = _require(folder, "ratings.dat", "MovieLens-1M/10M ratings")
+    # Splitting on a single ':' keeps pandas on its fast C parser (a multi-character
+    # separator forces the slow Python engine); '::' then leaves empty columns between
+    # the fields, and only the odd ones are read.
+    ratings = _read_table(
+        path,
+        sep=":",
+        header=None,
+        usecols=[0, 2, 4, 6],
+        names=["user_id", "_1", "item_id", "_3", "rating", "_5", "timestamp"],
+        dtype={
+            "user_id": np.int64,
+            "item_id": np.int64,
+            "rating": np.float64,
+            "timestamp": np.int64,
+        },
+    )
+
+    items = None
+    movies = folder / "movies.dat"
+    if movies.is_file():
+        rows = _split_lines(movies, "::", 3)
+        items = pd.DataFrame(rows, columns=["item_id", "title", "genres"])
+        items["item_id"] = _int_column(items["item_id"], movies, "movie id")
+        items = _with_title_year(items, None).set_index("item_id")
+
+    users = None
+    users_path = folder / "users.dat"
+    if users_path.is_file():
+        rows = _split_lines(users_path, "::", 5)
+        users = pd.DataFrame(rows, columns=["user_id", "gender", "age", "occupation", "zip_code"])
+        users["user_id"] = _int_column(users["user_id"], users_path, "user id")
+        users["age"] = _int_column(users["age"], users_path, "age")
+        codes = _int_column(users["occupation"], users_path, "occupation")
+        names = np.array(ML1M_OCCUPATIONS, dtype=object)
+        known = (codes >= 0) & (codes < len(names))
+        users["occupation"] = np.where(
+            known, names[np.clip(codes, 0, len(names) - 1)], codes.astype(str)
+        )
+        users = users[["user_id", "age", "gender", "occupation", "zip_code"]].set_index("user_id")
+
+    vals = ratings["rating"].to_numpy()
+    whole = bool(np.all(vals == np.round(vals))) and (vals.size == 0 or vals.min() >= 1)
+    scale = (1.0, 5.0) if whole else (0.5, 5.0)
+    return _build(ratings, items, users, scale, duplicates)
+
+
+def read_ml_csv(folder: str | Path, *, duplicates: str = "error") -> Interactions:
+    """Read ml-latest(-small), ml-20m, ml-25m or ml-32m: ``ratings.csv`` and ``movies.csv``.
+
+    Ratings are half stars on the scale (0.5, 5).  ``movies.csv`` is optional; movies
+    listed there without any rating still enter the item vocabulary (cold-start items).
+
+    Example:
+        >>> data = read_ml_csv("~/Downloads/ml-latest-small")  # doctest: +SKIP
+        >>> data.nnz, data.rating_scale  # doctest: +SKIP
+        (100836, (0.5, 5.0))
+    """
+    folder = Path(folder).expanduser()
+    path = _require(folder, "ratings.csv", "MovieLens CSV ratings")
+    ratings = _read_table(
+        path,
+        usecols=["userId", "movieId", "rating", "timestamp"],
+        dtype={
+            "userId": np.int64,
+            "movieId": np.int64,
+            "rating": np.float64,
+            "timestamp": np.int64,
+        },
+    ).rename(columns={"userId": "user_id", "movieId": "item_id"})
+
+    items = None
+    movies = folder / "movies.csv"
+    if movies.is_file():
+        items = _read_table(
+            movies,
+            usecols=["movieId", "title", "genres"],
+            dtype={"movieId": np.int64, "title": str, "genres": str},
+            keep_default_na=False,
+        ).rename(columns={"movieId": "item_id"})
+        items = _with_title_year(items, None).set_index("item_id")
+    return _build(ratings, items, None, (0.5, 5.0), duplicates)
+
+
+# ---------------------------------------------------------------------- fetch
+def data_home(cache_dir: str | Path | None = None) -> Path:
+    """The dataset cache folder: ``cache_dir``, else ``$LATENTREC_DATA``, else the user cache.
+
+    The user cache is ``$XDG_CACHE_HOME/latentrec`` or ``~/.cache/latentrec``.  The folder
+    is not created here.
+
+    Example:
+        >>> str(data_home("/tmp/lr-data"))
+        '/tmp/lr-data'
+    """
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("LATENTREC_DATA")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "latentrec"
+
+
+def fetch_movielens(
+    name: str = "100k", cache_dir: str | Path | None = None, *, verbose: bool = True
+) -> Path:
+    """Make sure MovieLens ``name`` is in the cache and return its folder.
+
+    Sources, in order, each given a few seconds before moving on: the cache folder
+    (``data_home(cache_dir) / "ml-100k"``), the GroupLens archive, and the ``recbole``
+    wheel on PyPI fetched with pip and checked against a pinned SHA-256.  A download is
+    checked (100,000 ratings, 943 users, 1,682 items) and then moved into the cache in
+    one rename, so an interrupted fetch never leaves a half-written folder.
+
+    Only ``"100k"`` can be fetched; the larger sets (``"1m"``, ``"10m"``, ``"20m"``,
+    ``"25m"``, ``"32m"``, ``"latest"``, ``"latest-small"``) must be downloaded by hand
+    and read with :func:`read_ml_dat` or :func:`read_ml_csv`.
+
+    Raises:
+        DatasetFetchError: no source worked; the message lists each source and why.
+        ValueError: ``name`` is not fetchable.
+
+    Example:
+        >>> folder = fetch_movielens("100k")  # doctest: +SKIP
+        >>> sorted(p.name for p in folder.iterdir())[:3]  # doctest: +SKIP
+        ['SOURCE.txt', 'ml-100k.inter', 'ml-100k.item']
+    """
+    return _get_100k(_fetch_name(name), cache_dir, verbose)[0]
+
+
+def load_movielens(
+    name: str = "100k", *, cache_dir: str | Path | None = None, verbose: bool = True
+) -> Interactions:
+    """MovieLens ``name`` as :class:`Interactions`, fetched into the cache when needed.
+
+    See :func:`fetch_movielens` for the sources and ``latentrec.datasets.movielens`` for
+    the columns.
+
+    Example:
+        >>> load_movielens("100k").shape  # doctest: +SKIP
+        (943, 1682)
+    """
+    return _get_100k(_fetch_name(name), cache_dir, verbose)[1]
+
+
+def _fetch_name(name: str) -> str:
+    key = str(name).lower().removeprefix("ml-")
+    if key in _FETCHABLE:
+        return _FETCHABLE[key]
+    if key in _READ_YOURSELF:
+        folder, reader = _READ_YOURSELF[key]
+        raise ValueError(
+            f"MovieLens {name!r} cannot be fetched automatically (its licence does not allow "
+            f"redistribution and it is large); download "
+            f"https://files.grouplens.org/datasets/movielens/{folder}.zip yourself, unzip it "
+            f"and read it with latentrec.datasets.{reader}('<folder>/{folder}')"
+        )
+    known = ", ".join(repr(k) for k in (*_FETCHABLE, *_READ_YOURSELF))
+    raise ValueError(f"unknown MovieLens dataset {name!r}; known names: {known}")
+
+
+def _say(verbose: bool, message: str) -> None:
+    if verbose:
+        print(f"latentrec: {message}", file=sys.stderr, flush=True)
+
+
+def _downloaders():
+    # Looked up at call time so tests can replace a source on the module.
+    return [
+        (f"GroupLens archive {GROUPLENS_URL}", _from_grouplens),
+        (f"PyPI wheel {RECBOLE_REQUIREMENT} via pip", _from_recbole),
+    ]
+
+
+def _get_100k(dataset: str, cache_dir, verbose: bool) -> tuple[Path, Interactions]:
+    root = data_home(cache_dir)
+    folder = root / dataset
+    failures: list[tuple[str, str]] = []
+    cache_label = f"cache {folder}"
+    if folder.is_dir():
+        try:
+            data = _checked_100k(folder)
+        except Exception as err:  # a damaged copy is replaced by a fresh download
+            failures.append((cache_label, _reason(err)))
+            _say(verbose, f"cached copy in {folder} is unusable ({_reason(err)}); fetching anew")
+        else:
+            return folder, data
+    else:
+        failures.append((cache_label, "not cached yet"))
+
+    for label, download in _downloaders():
+        _say(verbose, f"fetching {dataset} from {label} ...")
+        started = time.perf_counter()
+        tmp = None
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{dataset}-", dir=root))
+            provenance = download(tmp, verbose)
+            data = _checked_100k(tmp)
+            (tmp / "SOURCE.txt").write_text(
+                f"{provenance}\nfetched {time.strftime('%Y-%m-%d %H:%M:%S %z')} by latentrec\n",
+                encoding="utf-8",
+            )
+            _install(tmp, folder)
+            tmp = None
+        except Exception as err:
+            failures.append((label, _reason(err)))
+            _say(verbose, f"  failed: {_reason(err)}")
+            continue
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        _say(verbose, f"  done in {time.perf_counter() - started:.1f} s; cached in {folder}")
+        return folder, data
+    raise DatasetFetchError(dataset, failures)
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).strip() or "no details"
+    return f"{type(err).__name__}: {text}"
+
+
+def _checked_100k(folder: Path) -> Interactions:
+    for needed in (("u.item", "ml-100k.item"), ("u.user", "ml-100k.user")):
+        if not any((folder / f).is_file() for f in needed):
+            raise FileNotFoundError(f"{folder} has no {' or '.join(needed)}")
+    data = read_ml100k(folder)
+    got = (data.nnz, data.n_users, data.n_items)
+    if got != ML100K_COUNTS:
+        raise DataError(
+            f"{folder} is not the genuine MovieLens-100K: it has {got[0]} ratings, "
+            f"{got[1]} users and {got[2]} items; expected {ML100K_COUNTS[0]}, "
+            f"{ML100K_COUNTS[1]} and {ML100K_COUNTS[2]}"
+        )
+    return data
+
+
+def _install(tmp: Path, folder: Path) -> None:
+    """Put the complete folder ``tmp`` at ``folder`` with renames only."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}-old-{os.getpid()}-{time.time_ns()}")
+        os.replace(folder, old)
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        # Another process installed a copy in between; theirs is as good as ours.
+        if not folder.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _from_grouplens(dest: Path, verbose: bool) -> str:
+    from tqdm.auto import tqdm
+
+    request = urllib.request.Request(GROUPLENS_URL, headers={"User-Agent": "latentrec"})
+    with urllib.request.urlopen(request, timeout=URL_TIMEOUT_S) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        buffer = io.BytesIO()
+        with tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            disable=not verbose,
+            desc="ml-100k.zip",
+            file=sys.stderr,
+        ) as bar:
+            while chunk := response.read(1 << 16):
+                buffer.write(chunk)
+                bar.update(len(chunk))
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    with zipfile.ZipFile(buffer) as archive:
+        for info in archive.infolist():
+            parts = PurePosixPath(info.filename).parts
+            # Only plain files directly inside ml-100k/: nothing in the archive can
+            # name a path outside ``dest``.
+            if info.is_dir() or len(parts) != 2 or parts[0] != "ml-100k":
+                continue
+            (dest / parts[1]).write_bytes(archive.read(info))
+    return f"source {GROUPLENS_URL}\nsha256 {digest}"
+
+
+def _from_recbole(dest: Path, verbose: bool) -> str:
+    with tempfile.TemporaryDirectory() as download_dir:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--timeout",
+            str(int(URL_TIMEOUT_S)),
+            "--retries",
+            "1",
+            RECBOLE_REQUIREMENT,
+            "-d",
+            download_dir,
+        ]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"pip download did not finish in {PIP_TIMEOUT_S:g} s") from None
+        if proc.returncode != 0:
+            lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+            detail = " | ".join(lines[-2:]) or f"exit status {proc.returncode}"
+            raise OSError(f"pip download failed: {detail}")
+        wheels = sorted(Path(download_dir).glob("recbole-*.whl"))
+        if not wheels:
+            raise FileNotFoundError("pip reported success but left no recbole wheel")
+        wheel = wheels[0]
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        if digest != RECBOLE_WHEEL_SHA256:
+            raise OSError(
+                f"{wheel.name} has sha256 {digest}, expected {RECBOLE_WHEEL_SHA256}; "
+                f"refusing to use it"
+            )
+        with zipfile.ZipFile(wheel) as archive:
+            for ext in ("inter", "item", "user"):
+                member = RECBOLE_MEMBER.format(ext)
+                try:
+                    payload = archive.read(member)
+                except KeyError:
+                    raise FileNotFoundError(f"{wheel.name} has no {member}") from None
+                (dest / f"ml-100k.{ext}").write_bytes(payload)
+    return f"source {RECBOLE_REQUIREMENT} wheel {wheel.name} on PyPI\nsha256 {digest}"
+
+
+# ---------------------------------------------------------------------- parsing helpers
+def _require(folder: Path, name: str, what: str) -> Path:
+    path = folder / name
+    if not path.is_file():
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no such folder: {folder}")
+        raise FileNotFoundError(f"no {name} in {folder} (expected {what} there)")
+    return path
+
+
+def _read_table(path: Path, **kwargs) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, engine="c", **kwargs)
+    except (ValueError, pd.errors.ParserError) as err:
+        raise DataError(f"cannot parse {path}: {err}") from err
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # ml-1m and ml-100k predate UTF-8 at GroupLens: their titles are Latin-1.
+        return raw.decode("latin-1")
+
+
+def _split_lines(path: Path, sep: str, n_fields: int) -> list[list[str]]:
+    rows = []
+    for number, line in enumerate(_decode(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(sep, n_fields - 1)
+        if len(fields) != n_fields:
+            raise DataError(
+                f"{path} line {number}: expected {n_fields} fields separated by {sep!r}, "
+                f"got {len(fields)}: {line[:80]!r}"
+            )
+        rows.append(fields)
+    return rows
+
+
+def _int_column(values: pd.Series, path: Path, what: str) -> np.ndarray:
+    nums = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+    bad = nums.isna().to_numpy()
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: {what} {values.iloc[first]!r} (record {first + 1}) is not a whole number"
+        )
+    return nums.to_numpy(dtype=np.int64)
+
+
+def _with_title_year(items: pd.DataFrame, fallback_year: pd.Series | None) -> pd.DataFrame:
+    """Split a trailing ``(1995)`` off ``title`` into an integer ``year`` column."""
+    raw = items["title"].astype(str).str.strip()
+    parts = raw.str.extract(_YEAR_SUFFIX)
+    has_year = parts["year"].notna()
+    year = pd.to_numeric(parts["year"], errors="coerce").astype("Int64")
+    if fallback_year is not None:
+        year = year.fillna(fallback_year.astype("Int64"))
+    out = items.copy()
+    out["title"] = raw.where(~has_year, parts["title"])
+    out["year"] = year
+    out["genres"] = out["genres"].astype(str).str.strip()
+    return out[["item_id", "title", "year", "genres"]]
+
+
+def _read_grouplens_100k(folder: Path):
+    ratings = _read_table(
+        folder / "u.data",
+        sep="\t",
+        header=None,
+        names=["user_id", "item_id", "rating", "timestamp"],
+        dtype={
+            "user_id": np.int64,
+            "item_id": np.int64,
+            "rating": np.float64,
+            "timestamp": np.int64,
+        },
+    )
+
+    items = None
+    if (folder / "u.item").is_file():
+        flags = list(ML100K_GENRES)
+        names = ["item_id", "title", "release_date", "video_release_date", "url", *flags]
+        raw = _read_table(
+            folder / "u.item",
+            sep="|",
+            header=None,
+            names=names,
+            encoding="latin-1",
+            quoting=csv.QUOTE_NONE,
+            keep_default_na=False,
+            dtype={**{c: str for c in names}, "item_id": np.int64, **dict.fromkeys(flags, np.int8)},
+        )
+        on = raw[flags].to_numpy(dtype=bool)
+        genre_names = np.array(flags, dtype=object)
+        raw["genres"] = ["|".join(genre_names[row]) for row in on]
+        # The title's "(1995)" is the film's year; the release date covers the few
+        # titles without one (the date is a video release for some, but better than none).
+        release = pd.to_numeric(raw["release_date"].str[-4:], errors="coerce")
+        items = _with_title_year(raw, release).set_index("item_id")
+
+    users = None
+    if (folder / "u.user").is_file():
+        users = _read_table(
+            folder / "u.user",
+            sep="|",
+            header=None,
+            names=["user_id", "age", "gender", "occupation", "zip_code"],
+            dtype={
+                "user_id": np.int64,
+                "age": np.int64,
+                "gender": str,
+                "occupation": str,
+                "zip_code": str,
+            },
+            keep_default_na=False,
+        ).set_index("user_id")
+    return ratings, items, users
+
+
+def _recbole_table(path: Path, dtype: dict) -> pd.DataFrame:
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\r\n").split("\t")
+    # RecBole headers carry the type after a colon ("item_id:token").
+    names = {h: h.split(":", 1)[0] for h in header}
+    missing = [c for c in dtype if c not in names.values()]
+    if missing:
+        raise DataError(f"{path} lacks column(s) {missing}; it has {list(names.values())}")
+    table = _read_table(
+        path,
+        sep="\t",
+        usecols=[h for h in header if names[h] in dtype],
+        dtype={h: dtype[names[h]] for h in header if names[h] in dtype},
+        keep_default_na=False,
+        quoting=csv.QUOTE_NONE,
+        encoding="utf-8",
+    )
+    return table.rename(columns=names)[list(dtype)]
+
+
+def _read_recbole_100k(folder: Path):
+    ratings = _recbole_table(
+        folder / "ml-100k.inter",
+        {"user_id": np.int64, "item_id": np.int64, "rating": np.float64, "timestamp": np.int64},
+    )
+    items = None
+    if (folder / "ml-100k.item").is_file():
+        raw = _recbole_table(
+            folder / "ml-100k.item",
+            {"item_id": np.int64, "movie_title": str, "release_year": str, "class": str},
+        )
+        # RecBole's copy misspells GroupLens's "unknown" placeholder (item 267).
+        title = raw["movie_title"].replace("unkonwn", "unknown")
+        # Where RecBole's year is not a number ("V" for one video title) the title
+        # still ends in "(1995)"; that, else missing.
+        release = pd.to_numeric(raw["release_year"], errors="coerce")
+        raw = pd.DataFrame(
+            {
+                "item_id": raw["item_id"],
+                "title": title,
+                # RecBole keeps genres space-separated; no MovieLens genre has a space.
+                "genres": raw["class"].str.split().str.join("|"),
+            }
+        )
+        items = _with_title_year(raw, None)
+        items["year"] = release.astype("Int64").fillna(items["year"])
+        items = items.set_index("item_id")
+    users = None
+    if (folder / "ml-100k.user").is_file():
+        users = _recbole_table(
+            folder / "ml-100k.user",
+            {
+                "user_id": np.int64,
+                "age": np.int64,
+                "gender": str,
+                "occupation": str,
+                "zip_code": str,
+            },
+        ).set_index("user_id")
+    return ratings, items, users
+
+
+def _build(ratings, items, users, scale, duplicates) -> Interactions:
+    return Interactions.from_frame(
+        ratings,
+        user="user_id",
+        item="item_id",
+        rating="rating",
+        timestamp="timestamp",
+        duplicates=duplicates,
+        rating_scale=scale,
+        item_features=items,
+        user_features=users,
+    )

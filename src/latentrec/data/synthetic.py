@@ -1,0 +1,230 @@
+"""Synthetic ratings with a planted biased matrix-factorization model.
+
+Which cells are observed follows two skews seen in real rating data: item popularity is
+Zipf-like and user activity lognormal.  Cells are drawn one after another without
+replacement, each with probability proportional to ``activity[u] * popularity[i]`` among
+the cells not drawn yet, after first giving every user and every item one cell (so ids
+``0..n-1`` all appear and row ``u`` of the truth is user ``u``).  Values come from
+``mu + b_u + b_i + p_u . q_i + noise``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .interactions import Interactions
+
+__all__ = ["synthetic"]
+
+#: Exponent of the Zipf-like popularity: the item of rank r gets weight r ** -ZIPF_EXPONENT.
+ZIPF_EXPONENT = 1.0
+#: Sigma of the lognormal user activity.
+ACTIVITY_SIGMA = 1.0
+EXPLICIT_MEAN = 3.6
+IMPLICIT_MEAN = 0.0
+USER_BIAS_STD = 0.35
+ITEM_BIAS_STD = 0.45
+#: Standard deviation of p_u . q_i; factors are drawn so that it comes out at this.
+INTERACTION_STD = 0.8
+# Above this fraction of all cells, drawing pairs and discarding repeats wastes most
+# draws on cells already taken, so every cell gets a random key instead.
+_DENSE_FRACTION = 0.125
+_DENSE_CELLS = 1 << 20
+_CHUNK = 1 << 20
+
+
+def synthetic(
+    n_users: int = 1000,
+    n_items: int = 500,
+    n_ratings: int = 20000,
+    *,
+    n_factors: int = 8,
+    implicit: bool = False,
+    noise: float = 0.5,
+    random_state=None,
+    return_truth: bool = False,
+):
+    """Random interactions from a known model, for tests, demos and benchmarks.
+
+    Exactly ``n_ratings`` distinct (user, item) cells are observed; every user ``0..n_users-1``
+    and item ``0..n_items-1`` has at least one, so ``data.users.ids`` is ``arange(n_users)``
+    and index ``u`` of each truth array belongs to user ``u`` (likewise items).
+
+    Explicit (default): ``rating = clip(round(mu + b_u + b_i + p_u . q_i + e), 1, 5)`` with
+    ``e ~ N(0, noise**2)``, rating scale (1, 5).  Implicit: counts
+    ``1 + Poisson(exp(mu + b_u + b_i + p_u . q_i + e))`` (log-rate clipped at 8), no rating
+    scale, ``data.implicit`` is true.
+
+    Args:
+        n_users, n_items: size of the table.
+        n_ratings: observed cells, between ``max(n_users, n_items)`` and ``n_users * n_items``.
+        n_factors: rank ``k`` of the planted ``P`` (users x k) and ``Q`` (items x k).
+        implicit: make positive counts instead of 1-5 stars.
+        noise: standard deviation of the noise added before rounding.
+        random_state: seed, ``numpy.random.Generator`` or ``None``.
+        return_truth: also return the planted model as a dict with ``mu``, ``user_bias``,
+            ``item_bias``, ``P``, ``Q`` and the sampling weights ``user_activity`` and
+            ``item_popularity`` (each summing to 1).
+
+    Returns:
+        ``Interactions``, or ``(Interactions, truth)`` when ``return_truth`` is true.
+
+    Example:
+        >>> data, truth = synthetic(200, 50, 3000, n_factors=4, random_state=0,
+        ...                         return_truth=True)
+        >>> data.shape, data.nnz, truth["P"].shape
+        ((200, 50), 3000, (200, 4))
+        >>> sorted(set(data.ratings.tolist())) == [1.0, 2.0, 3.0, 4.0, 5.0]
+        True
+    """
+    n_users, n_items, n_ratings, n_factors = _check_args(
+        n_users, n_items, n_ratings, n_factors, noise
+    )
+    rng = np.random.default_rng(random_state)
+
+    popularity = np.arange(1, n_items + 1, dtype=np.float64) ** -ZIPF_EXPONENT
+    # Shuffled so that item id says nothing about popularity, as in real catalogues.
+    popularity = rng.permutation(popularity)
+    popularity /= popularity.sum()
+    activity = rng.lognormal(0.0, ACTIVITY_SIGMA, size=n_users)
+    activity /= activity.sum()
+
+    mu = IMPLICIT_MEAN if implicit else EXPLICIT_MEAN
+    user_bias = rng.normal(0.0, USER_BIAS_STD, size=n_users)
+    item_bias = rng.normal(0.0, ITEM_BIAS_STD, size=n_items)
+    # Var(p . q) = k * s**4 for independent N(0, s**2) entries.
+    scale = (INTERACTION_STD**2 / n_factors) ** 0.25 if n_factors else 0.0
+    P = rng.normal(0.0, scale, size=(n_users, n_factors))
+    Q = rng.normal(0.0, scale, size=(n_items, n_factors))
+
+    cells = _sample_cells(rng, activity, popularity, n_ratings)
+    users = (cells // n_items).astype(np.int32)
+    items = (cells % n_items).astype(np.int32)
+    del cells
+
+    values = np.empty(n_ratings, dtype=np.float32)
+    P32, Q32 = P.astype(np.float32), Q.astype(np.float32)
+    for start in range(0, n_ratings, _CHUNK):
+        u = users[start : start + _CHUNK]
+        i = items[start : start + _CHUNK]
+        score = mu + user_bias[u] + item_bias[i]
+        score += np.einsum("ij,ij->i", P32[u], Q32[i], dtype=np.float64)
+        score += rng.normal(0.0, noise, size=u.size) if noise > 0 else 0.0
+        if implicit:
+            values[start : start + u.size] = 1 + rng.poisson(np.exp(np.minimum(score, 8.0)))
+        else:
+            values[start : start + u.size] = np.clip(np.rint(score), 1, 5)
+
+    frame = pd.DataFrame({"user_id": users, "item_id": items, "rating": values})
+    data = Interactions.from_frame(
+        frame, duplicates="error", rating_scale=None if implicit else (1.0, 5.0)
+    )
+    if implicit:
+        # from_frame takes a value column for explicit ratings; counts are implicit data.
+        data = Interactions(data.users, data.items, data.matrix, implicit=True)
+    if not return_truth:
+        return data
+    truth = {
+        "mu": float(mu),
+        "user_bias": user_bias,
+        "item_bias": item_bias,
+        "P": P,
+        "Q": Q,
+        "user_activity": activity,
+        "item_popularity": popularity,
+    }
+    return data, truth
+
+
+def _check_args(n_users, n_items, n_ratings, n_factors, noise):
+    checked = []
+    for name, value, low in (
+        ("n_users", n_users, 1),
+        ("n_items", n_items, 1),
+        ("n_ratings", n_ratings, 1),
+        ("n_factors", n_factors, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if value < low:
+            raise ValueError(f"{name} must be at least {low}, got {value}")
+        checked.append(int(value))
+    n_users, n_items, n_ratings, n_factors = checked
+    if n_ratings > n_users * n_items:
+        raise ValueError(
+            f"n_ratings={n_ratings} exceeds the {n_users} x {n_items} = {n_users * n_items} "
+            f"cells of the table"
+        )
+    if n_ratings < max(n_users, n_items):
+        raise ValueError(
+            f"n_ratings={n_ratings} is too few to give each of the {n_users} users and "
+            f"{n_items} items a rating; use at least {max(n_users, n_items)}"
+        )
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite standard deviation >= 0, got {noise!r}")
+    return n_users, n_items, n_ratings, n_factors
+
+
+def _sample_cells(rng, activity, popularity, n_ratings) -> np.ndarray:
+    """Sorted flat cell codes ``u * n_items + i`` of ``n_ratings`` distinct cells."""
+    n_users, n_items = activity.size, popularity.size
+    # One cell per user, then one for each item still without one: ids stay contiguous.
+    first_items = rng.choice(n_items, size=n_users, p=popularity)
+    lonely = np.setdiff1d(np.arange(n_items), first_items)
+    seed_users = np.concatenate([np.arange(n_users), rng.choice(n_users, lonely.size, p=activity)])
+    seed_items = np.concatenate([first_items, lonely])
+    seeds = seed_users.astype(np.int64) * n_items + seed_items
+
+    n_cells = n_users * n_items
+    if n_cells <= _DENSE_CELLS or n_ratings > _DENSE_FRACTION * n_cells:
+        return _sample_dense(rng, activity, popularity, n_ratings, seeds)
+    return _sample_stream(rng, activity, popularity, n_ratings, seeds)
+
+
+def _sample_dense(rng, activity, popularity, n_ratings, seeds) -> np.ndarray:
+    # Gumbel-top-k: the n largest of log(weight) + Gumbel noise are a draw without
+    # replacement proportional to weight.
+    n_users, n_items = activity.size, popularity.size
+    # float32 halves the memory; a tie at the cut-off is broken by position below.
+    keys = np.empty(n_users * n_items, dtype=np.float32)
+    log_pop = np.log(popularity)
+    rows = max(1, _CHUNK // n_items)
+    for start in range(0, n_users, rows):
+        stop = min(n_users, start + rows)
+        block = rng.gumbel(size=(stop - start, n_items))
+        block += np.log(activity[start:stop])[:, None]
+        block += log_pop[None, :]
+        keys[start * n_items : stop * n_items] = block.ravel()
+    keys[seeds] = np.inf
+    cut = keys.size - n_ratings
+    threshold = np.partition(keys, cut)[cut]
+    chosen = np.flatnonzero(keys > threshold)
+    tied = np.flatnonzero(keys == threshold)[: n_ratings - chosen.size]
+    return np.sort(np.concatenate([chosen, tied]))
+
+
+def _sample_stream(rng, activity, popularity, n_ratings, seeds) -> np.ndarray:
+    # Drawing cells with replacement and keeping each cell's first appearance is the
+    # same as drawing without replacement; the seeds come first in the stream.
+    n_items = popularity.size
+    stream = seeds
+    n_distinct = seeds.size
+    hit_rate = 1.0
+    for _ in range(200):
+        deficit = n_ratings - n_distinct
+        size = int(min(deficit / hit_rate * 1.05 + 1024, 4 * n_ratings))
+        drawn = rng.choice(activity.size, size, p=activity).astype(np.int64) * n_items
+        drawn += rng.choice(n_items, size, p=popularity)
+        stream = np.concatenate([stream, drawn])
+        del drawn
+        _, first = np.unique(stream, return_index=True)
+        first.sort()
+        hit_rate = max((first.size - n_distinct) / size, 1e-3)
+        n_distinct = first.size
+        if n_distinct >= n_ratings:
+            return np.sort(stream[first[:n_ratings]])
+        stream = stream[first]
+    raise RuntimeError(  # pragma: no cover - the dense path takes over long before this
+        f"could not draw {n_ratings} distinct cells; lower n_ratings"
+    )

@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentrec import Interactions
+
+SEED_MATRIX = np.array(
+    [
+        [5, 5, 4, 1, 0, 1],
+        [4, 5, 5, 2, 1, 0],
+        [5, 4, 0, 1, 2, 1],
+        [1, 2, 1, 5, 4, 5],
+        [0, 1, 2, 4, 5, 4],
+        [2, 1, 1, 5, 5, 4],
+    ]
+)
+
+
+def random_ratings(n_users=30, n_items=20, density=0.3, seed=0, rank=3) -> Interactions:
+    """Small explicit data from a planted low-rank model, string user ids, int item ids."""
+    rng = np.random.default_rng(seed)
+    P = rng.normal(0, 1, (n_users, rank))
+    Q = rng.normal(0, 1, (n_items, rank))
+    full = np.clip(np.round(3 + P @ Q.T / np.sqrt(rank)), 1, 5)
+    mask = rng.random((n_users, n_items)) < density
+    mask[np.arange(n_users), rng.integers(0, n_items, n_users)] = True
+    u, i = np.nonzero(mask)
+    df = pd.DataFrame(
+        {
+            "user_id": [f"u{x}" for x in u],
+            "item_id": i + 100,
+            "rating": full[u, i],
+            "timestamp": rng.integers(0, 10_000, u.size),
+        }
+    )
+    return Interactions.from_frame(df, timestamp="timestamp", rating_scale=(1, 5))
+
+
+@pytest.fixture
+def seed_data() -> Interactions:
+    return Interactions.from_dense(SEED_MATRIX)
+
+
+@pytest.fixture
+def small_data() -> Interactions:
+    return random_ratings()

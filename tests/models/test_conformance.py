@@ -1,0 +1,230 @@
+"""Behaviour every model shares (STYLE.md #11): one suite, run on each algorithm."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import latentrec
+from latentrec import Interactions, UnknownIdError
+from latentrec.models import (
+    BiasedMF,
+    Biases,
+    GlobalMean,
+    GradientDescentMF,
+    NotFittedError,
+    Popularity,
+)
+
+FACTORIES = {
+    "GlobalMean": lambda: GlobalMean(),
+    "Biases": lambda: Biases(),
+    "Popularity": lambda: Popularity(),
+    "GradientDescentMF": lambda: GradientDescentMF(n_factors=3, n_epochs=200, random_state=0),
+    "BiasedMF": lambda: BiasedMF(n_factors=4, n_epochs=30, random_state=0),
+}
+MODELS = pytest.mark.parametrize("name", sorted(FACTORIES))
+
+
+@pytest.fixture(scope="module")
+def fitted(request):
+    from conftest import random_ratings
+
+    data = random_ratings()
+    return data, {name: make().fit(data) for name, make in FACTORIES.items()}
+
+
+@MODELS
+def test_fit_returns_self_and_sets_state(name, fitted):
+    data, models = fitted
+    model = models[name]
+    assert model.is_fitted
+    assert model.users_ == data.users and model.items_ == data.items
+    assert model.seen_.nnz == data.nnz
+
+
+@MODELS
+def test_unfitted_model_raises_not_fitted(name):
+    model = FACTORIES[name]()
+    with pytest.raises(NotFittedError) as info:
+        model.recommend("u0")
+    assert isinstance(info.value, ValueError) and isinstance(info.value, AttributeError)
+    assert "fit" in str(info.value)
+
+
+@MODELS
+def test_init_only_stores_params_and_clone_round_trips(name):
+    model = FACTORIES[name]()
+    params = model.get_params()
+    assert model.clone().get_params() == params
+    assert not model.is_fitted
+    with pytest.raises(ValueError, match="no hyperparameter"):
+        model.set_params(not_a_param=1)
+
+
+@MODELS
+def test_fit_rejects_non_interactions(name):
+    with pytest.raises(TypeError, match="Interactions"):
+        FACTORIES[name]().fit(np.ones((3, 3)))
+
+
+@MODELS
+def test_predict_matches_scores_and_is_vectorised(name, fitted):
+    data, models = fitted
+    model = models[name]
+    if not model.predicts_ratings:
+        with pytest.raises(TypeError, match="does not predict ratings"):
+            model.predict(["u0"], [100])
+        return
+    users = data.users.ids[[0, 1, 2, 0]]
+    items = data.items.ids[[0, 5, 3, 7]]
+    pred = model.predict(users, items)
+    assert pred.shape == (4,) and pred.dtype == np.float64
+    one_by_one = [model.predict([u], [i])[0] for u, i in zip(users, items)]
+    np.testing.assert_allclose(pred, one_by_one)
+    # Scores used for ranking are the same function as predict.
+    block = model._score_block(np.array([0, 1], dtype=np.int32))
+    np.testing.assert_allclose(block[0, 0], pred[0], rtol=1e-5)
+    np.testing.assert_allclose(block[1, 5], pred[1], rtol=1e-5)
+
+
+@MODELS
+def test_predict_unknown_ids(name, fitted):
+    data, models = fitted
+    model = models[name]
+    if not model.predicts_ratings:
+        return
+    with pytest.raises(UnknownIdError, match="nobody"):
+        model.predict(["nobody"], [100])
+    with pytest.raises(UnknownIdError, match="999"):
+        model.predict(["u0"], [999])
+    base = model.predict(["nobody", "u0"], [100, 999], unknown="baseline")
+    assert np.isfinite(base).all()
+    # An unknown user gets μ + b_i: exactly the item's baseline without personalisation.
+    if hasattr(model, "item_bias_"):
+        assert base[0] == pytest.approx(model.global_mean_ + model.item_bias_[0], abs=1e-5)
+
+
+@MODELS
+def test_predict_clip(name, fitted):
+    data, models = fitted
+    model = models[name]
+    if not model.predicts_ratings:
+        return
+    users = np.repeat(data.users.ids, data.n_items)
+    items = np.tile(data.items.ids, data.n_users)
+    clipped = model.predict(users, items, clip=True)
+    assert clipped.min() >= 1 and clipped.max() <= 5
+
+
+@MODELS
+def test_recommend_excludes_seen_and_batch_equals_one_by_one(name, fitted):
+    data, models = fitted
+    model = models[name]
+    users = data.users.ids[:8]
+    batch = model.recommend_batch(users, n=5)
+    for u in users:
+        ids, scores = model.recommend(u, n=5)
+        seen = set(data.items.ids[data.matrix[data.users.index([u])[0]].indices].tolist())
+        assert not seen & set(ids.tolist())
+        assert np.all(np.diff(scores) <= 1e-6)
+        rows = batch[batch["user_id"] == u]
+        assert rows["item_id"].tolist() == ids.tolist()
+        np.testing.assert_allclose(rows["score"].to_numpy(), scores, rtol=1e-6)
+        assert rows["rank"].tolist() == list(range(1, len(ids) + 1))
+
+
+@MODELS
+def test_recommend_more_than_exist_returns_fewer(name, fitted):
+    data, models = fitted
+    model = models[name]
+    u = data.users.ids[0]
+    n_seen = data.user_counts()[0]
+    ids, _ = model.recommend(u, n=10_000)
+    assert len(ids) == data.n_items - n_seen
+    ids_all, _ = model.recommend(u, n=10_000, exclude_seen=False)
+    assert len(ids_all) == data.n_items
+
+
+@MODELS
+def test_recommend_candidates_and_filters(name, fitted):
+    data, models = fitted
+    model = models[name]
+    u = data.users.ids[3]
+    candidates = data.items.ids[:6]
+    ids, _ = model.recommend(u, n=10, items=candidates, exclude_seen=False)
+    assert set(ids.tolist()) == set(candidates.tolist())
+    first = model.recommend(u, n=3).ids
+    ids, _ = model.recommend(u, n=3, filter_items=first[:1])
+    assert first[0] not in ids
+
+
+@MODELS
+def test_unknown_user_falls_back_to_popularity(name, fitted):
+    data, models = fitted
+    model = models[name]
+    rec = model.recommend("stranger", n=3)
+    assert rec.fallback
+    top = np.argsort(-data.item_counts(), kind="stable")[:3]
+    assert rec.ids.tolist() == data.items.ids[top].tolist()
+    known = model.recommend(data.users.ids[0], n=3)
+    assert not known.fallback
+    batch = model.recommend_batch(["stranger", data.users.ids[0]], n=3)
+    assert batch.groupby("user_id")["fallback"].first().to_dict() == {
+        "stranger": True,
+        data.users.ids[0]: False,
+    }
+
+
+@MODELS
+def test_bad_n_is_an_error(name, fitted):
+    _, models = fitted
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="positive integer"):
+            models[name].recommend("u0", n=bad)
+
+
+@MODELS
+def test_save_load_round_trip(name, fitted, tmp_path):
+    data, models = fitted
+    model = models[name]
+    path = tmp_path / f"{name}.npz"
+    model.save(path)
+    loaded = latentrec.load(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_params() == model.get_params()
+    users = data.users.ids[:5]
+    pd.testing.assert_frame_equal(
+        loaded.recommend_batch(users, n=4), model.recommend_batch(users, n=4)
+    )
+    if model.predicts_ratings:
+        items = data.items.ids[:5]
+        np.testing.assert_array_equal(loaded.predict(users, items), model.predict(users, items))
+    # The file is a plain npz: NumPy reads it with pickles disabled.
+    with np.load(path, allow_pickle=False) as npz:
+        assert "users.npy" not in npz.files and "users" in npz.files
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_users=st.integers(1, 6),
+    n_items=st.integers(1, 8),
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 12),
+    density=st.floats(0.05, 1.0),
+)
+def test_topk_never_returns_seen_items_property(n_users, n_items, seed, n, density):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n_users, n_items)) < density
+    mask[0, 0] = True
+    values = rng.integers(1, 6, (n_users, n_items)) * mask
+    data = Interactions.from_dense(values)
+    for model in (Popularity().fit(data), BiasedMF(n_factors=2, n_epochs=2).fit(data)):
+        out = model.recommend_batch(data.users.ids, n=n)
+        for u in range(n_users):
+            got = out[out["user_id"] == u]["item_id"].to_numpy()
+            seen = np.flatnonzero(mask[u])
+            assert not set(got) & set(seen)
+            assert len(got) == min(n, n_items - seen.size)
+            assert len(set(got)) == len(got)
