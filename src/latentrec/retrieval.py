@@ -67,6 +67,15 @@ def topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.empty((n_rows, 0), np.int32), np.empty((n_rows, 0), scores.dtype)
     if k < n_cols:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # argpartition picks arbitrarily among items tied with the k-th score; where such a
+        # tie straddles the cut, redo that row with a stable sort so the lowest indices win.
+        kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+        tied_total = (scores == kth).sum(axis=1)
+        tied_taken = (np.take_along_axis(scores, part, axis=1) == kth).sum(axis=1)
+        redo = np.flatnonzero(tied_total > tied_taken)
+        if redo.size:
+            part = part.copy()
+            part[redo] = np.argsort(-scores[redo], axis=1, kind="stable")[:, :k]
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     part_vals = np.take_along_axis(scores, part, axis=1)

@@ -206,25 +206,29 @@ def _sample_dense(rng, activity, popularity, n_ratings, seeds) -> np.ndarray:
 
 def _sample_stream(rng, activity, popularity, n_ratings, seeds) -> np.ndarray:
     # Drawing cells with replacement and keeping each cell's first appearance is the
-    # same as drawing without replacement; the seeds come first in the stream.
+    # same as drawing without replacement; the seeds come first in the stream.  Each
+    # round keeps the new cells in draw order, so the first n_ratings kept are the answer.
     n_items = popularity.size
-    stream = seeds
-    n_distinct = seeds.size
-    hit_rate = 1.0
+    kept = [seeds]
+    taken = np.sort(seeds)
+    n_kept = seeds.size
+    hit_rate = 0.9
     for _ in range(200):
-        deficit = n_ratings - n_distinct
-        size = int(min(deficit / hit_rate * 1.05 + 1024, 4 * n_ratings))
+        deficit = n_ratings - n_kept
+        size = int(min(deficit / hit_rate * 1.02 + 1024, 4 * n_ratings))
         drawn = rng.choice(activity.size, size, p=activity).astype(np.int64) * n_items
         drawn += rng.choice(n_items, size, p=popularity)
-        stream = np.concatenate([stream, drawn])
-        del drawn
-        _, first = np.unique(stream, return_index=True)
-        first.sort()
-        hit_rate = max((first.size - n_distinct) / size, 1e-3)
-        n_distinct = first.size
-        if n_distinct >= n_ratings:
-            return np.sort(stream[first[:n_ratings]])
-        stream = stream[first]
+        codes, first = np.unique(drawn, return_index=True)
+        pos = np.searchsorted(taken, codes)
+        pos[pos == taken.size] = 0
+        new = taken[pos] != codes
+        fresh = drawn[np.sort(first[new])]
+        hit_rate = max(fresh.size / size, 1e-3)
+        kept.append(fresh[:deficit])
+        n_kept += min(fresh.size, deficit)
+        if n_kept >= n_ratings:
+            return np.sort(np.concatenate(kept))
+        taken = np.sort(np.concatenate([taken, fresh]))
     raise RuntimeError(  # pragma: no cover - the dense path takes over long before this
         f"could not draw {n_ratings} distinct cells; lower n_ratings"
     )
