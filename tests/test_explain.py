@@ -13,7 +13,8 @@ def test_explanation_sums_to_the_prediction(small_data):
         e = model.explain(uid, iid)
         assert e.prediction == pytest.approx(model.predict([uid], [iid])[0], abs=1e-5)
         assert e.interaction == pytest.approx(
-            float(model.user_factors_[u] @ model.item_factors_[i]), abs=1e-5)
+            float(model.user_factors_[u] @ model.item_factors_[i]), abs=1e-5
+        )
         assert e.global_mean == model.global_mean_
         assert len(e.factor_contributions) == 5
         assert 1 <= e.clipped <= 5

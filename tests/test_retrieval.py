@@ -9,8 +9,11 @@ from latentrec.retrieval import block_size, mask_seen, topk
 
 @settings(max_examples=100, deadline=None)
 @given(
-    scores=arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(1, 12)),
-                  elements=st.sampled_from([-np.inf, 0.0, 0.5, 1.0, 2.0, -3.0])),
+    scores=arrays(
+        np.float32,
+        st.tuples(st.integers(1, 5), st.integers(1, 12)),
+        elements=st.sampled_from([-np.inf, 0.0, 0.5, 1.0, 2.0, -3.0]),
+    ),
     k=st.integers(1, 15),
 )
 def test_topk_matches_full_sort_reference(scores, k):

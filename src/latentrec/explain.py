@@ -84,7 +84,7 @@ class Explanation:
     def __str__(self) -> str:
         name = f" ({self.item_title})" if self.item_title else ""
         lines = [
-            f"user {self.user_id!r}, item {self.item_id!r}{name}",
+            f"user {_plain(self.user_id)!r}, item {_plain(self.item_id)!r}{name}",
             f"  global mean μ        {self.global_mean:+.4f}",
             f"  user bias b_u        {self.user_bias:+.4f}",
             f"  item bias b_i        {self.item_bias:+.4f}",

@@ -376,3 +376,10 @@ def test_every_splitter_partitions(data, seed, frac):
         sizes = [te.nnz for _, te in folds]
         assert max(sizes) - min(sizes) <= 1
         assert sorted(p for _, te in folds for p in _pairs(te)) == _pairs(data)
+
+
+def test_temporal_split_test_size_leaves_train_nonempty():
+    df = pd.DataFrame({"user_id": [1, 2], "item_id": 1, "rating": 1.0, "t": [1, 2]})
+    data = Interactions.from_frame(df, timestamp="t")
+    train, test = temporal_split(data, test_size=0.99)  # round(1.98) = 2, capped to 1
+    assert (train.nnz, test.nnz) == (1, 1)

@@ -82,9 +82,7 @@ def test_empty_vocabulary():
     assert vocab.lookup([]).shape == (0,)
 
 
-@pytest.mark.parametrize(
-    "ids", [[1, 2, 1], ["a", "b", "a"], np.array([5, 5]), ["1", 1], [1.0, 1]]
-)
+@pytest.mark.parametrize("ids", [[1, 2, 1], ["a", "b", "a"], np.array([5, 5]), ["1", 1], [1.0, 1]])
 def test_duplicates_rejected(ids):
     with pytest.raises(ValueError, match="unique"):
         Vocabulary(ids, name="user")
@@ -233,9 +231,7 @@ def test_contains(int_vocab, str_vocab):
 
 
 # ---------------------------------------------------------------------- persistence
-@pytest.mark.parametrize(
-    "ids", [[30, 12, 7, 2**60 + 1], ["b", "a", "12", "007", "é"], ["12", "7"]]
-)
+@pytest.mark.parametrize("ids", [[30, 12, 7, 2**60 + 1], ["b", "a", "12", "007", "é"], ["12", "7"]])
 def test_to_array_from_array_round_trip_without_pickle(ids):
     vocab = Vocabulary(ids, name="item")
     arr = vocab.to_array()

@@ -39,15 +39,18 @@ def test_biases_without_regularisation_fit_additive_data_exactly():
     R = 3 + u_eff[:, None] + i_eff[None, :]
     data = Interactions.from_dense(R)
     model = Biases(regularization=0, user_regularization=0, n_epochs=200).fit(data)
-    np.testing.assert_allclose(model.predict(np.repeat([0, 1, 2], 4), np.tile(range(4), 3)),
-                               R.ravel(), atol=1e-4)
+    np.testing.assert_allclose(
+        model.predict(np.repeat([0, 1, 2], 4), np.tile(range(4), 3)), R.ravel(), atol=1e-4
+    )
 
 
 def test_global_mean_predicts_the_mean_everywhere(small_data):
     model = GlobalMean().fit(small_data)
     assert model.global_mean_ == pytest.approx(small_data.ratings.mean())
-    assert np.all(model.predict(small_data.users.ids[:3], small_data.items.ids[:3])
-                  == pytest.approx(model.global_mean_))
+    assert np.all(
+        model.predict(small_data.users.ids[:3], small_data.items.ids[:3])
+        == pytest.approx(model.global_mean_)
+    )
 
 
 def test_popularity_ranks_by_count_and_ignores_ratings():

@@ -81,7 +81,7 @@ def test_predict_matches_scores_and_is_vectorised(name, fitted):
     items = data.items.ids[[0, 5, 3, 7]]
     pred = model.predict(users, items)
     assert pred.shape == (4,) and pred.dtype == np.float64
-    one_by_one = [model.predict([u], [i])[0] for u, i in zip(users, items)]
+    one_by_one = [model.predict([u], [i])[0] for u, i in zip(users, items, strict=True)]
     np.testing.assert_allclose(pred, one_by_one)
     # Scores used for ranking are the same function as predict.
     block = model._score_block(np.array([0, 1], dtype=np.int32))

@@ -24,8 +24,9 @@ def dense_reference(R, steps, seed=1, k=2, lr=0.01, reg=0.05):
 
 
 def test_seed_example_reproduces(seed_data):
-    model = GradientDescentMF(n_factors=2, n_epochs=8000, learning_rate=0.01,
-                              regularization=0.05, random_state=1).fit(seed_data)
+    model = GradientDescentMF(
+        n_factors=2, n_epochs=8000, learning_rate=0.01, regularization=0.05, random_state=1
+    ).fit(seed_data)
     assert round(model.history_["train_rmse"][-1], 3) == 0.242
     assert round(float(model.predict([2], [2])[0]), 2) == 4.51
     assert round(float(model.predict([4], [0])[0]), 2) == 2.42

@@ -39,7 +39,7 @@ def test_kernel_matches_reference(biased):
     expected = reference_epoch(*args, bu, bi, P, Q, 0.01, 0.02, 0.05, biased)
     got = [x.copy() for x in (bu, bi, P, Q)]
     sgd_epoch(*args, *got, np.float32(0.01), np.float32(0.02), np.float32(0.05), biased)
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
 
 
@@ -59,13 +59,29 @@ def test_update_is_a_gradient_step_checked_by_finite_differences():
     theta = np.concatenate([[bu, bi], p, q])
     h = 1e-6
     numeric = np.array(
-        [(loss(theta + h * np.eye(theta.size)[j]) - loss(theta - h * np.eye(theta.size)[j]))
-         / (2 * h) for j in range(theta.size)]
+        [
+            (loss(theta + h * np.eye(theta.size)[j]) - loss(theta - h * np.eye(theta.size)[j]))
+            / (2 * h)
+            for j in range(theta.size)
+        ]
     )
     bu_a, bi_a = np.array([bu]), np.array([bi])
     P, Q = p[None, :].copy(), q[None, :].copy()
-    sgd_epoch(np.array([0]), np.array([0]), np.array([r]), np.array([0]), mu,
-              bu_a, bi_a, P, Q, lr, reg_b, reg, True)
+    sgd_epoch(
+        np.array([0]),
+        np.array([0]),
+        np.array([r]),
+        np.array([0]),
+        mu,
+        bu_a,
+        bi_a,
+        P,
+        Q,
+        lr,
+        reg_b,
+        reg,
+        True,
+    )
     step = np.concatenate([bu_a - bu, bi_a - bi, P[0] - p, Q[0] - q])
     np.testing.assert_allclose(step / -lr, numeric, rtol=1e-5, atol=1e-7)
 
@@ -77,8 +93,14 @@ def test_recovers_planted_low_rank_matrix():
     full = P @ Q.T
     mask = rng.random(full.shape) < 0.7
     data = Interactions.from_dense(np.where(mask, full, np.nan), missing=np.nan)
-    model = BiasedMF(n_factors=2, n_epochs=600, learning_rate=0.02, regularization=0.0,
-                     biased=False, random_state=0).fit(data)
+    model = BiasedMF(
+        n_factors=2,
+        n_epochs=600,
+        learning_rate=0.02,
+        regularization=0.0,
+        biased=False,
+        random_state=0,
+    ).fit(data)
     u, i = np.nonzero(~mask)
     held_out = model.predict(u, i)
     assert model.history_["train_rmse"][-1] < 0.02
@@ -113,17 +135,30 @@ def test_early_stopping_restores_best_epoch():
     data = random_ratings(n_users=60, n_items=40, density=0.3, seed=5)
     train, valid = random_split(data, 0.2, random_state=0)
     # No regularisation and many factors: validation error turns up quickly.
-    model = BiasedMF(n_factors=30, n_epochs=300, learning_rate=0.05, regularization=0.0,
-                     patience=3, random_state=0).fit(train, validation=valid)
+    model = BiasedMF(
+        n_factors=30,
+        n_epochs=300,
+        learning_rate=0.05,
+        regularization=0.0,
+        patience=3,
+        random_state=0,
+    ).fit(train, validation=valid)
     h = model.history_
     assert h["stopped_early"] and len(h["epoch"]) < 300
     best = int(np.nanargmin(h["valid_rmse"]))
     assert h["best_epoch"] == best + 1
     from latentrec.kernels.sgd import rmse_cells
 
-    now = rmse_cells(valid.user_idx, valid.item_idx, valid.ratings, model.global_mean_,
-                     model.user_bias_, model.item_bias_, model.user_factors_,
-                     model.item_factors_)
+    now = rmse_cells(
+        valid.user_idx,
+        valid.item_idx,
+        valid.ratings,
+        model.global_mean_,
+        model.user_bias_,
+        model.item_bias_,
+        model.user_factors_,
+        model.item_factors_,
+    )
     assert now == pytest.approx(h["valid_rmse"][best], rel=1e-6)
 
 
@@ -138,8 +173,10 @@ def test_users_without_training_cells_predict_item_baseline():
         assert not model.user_factors_[u].any() and model.user_bias_[u] == 0
 
 
-@pytest.mark.parametrize("bad", [{"n_factors": 0}, {"learning_rate": -1.0},
-                                 {"regularization": float("nan")}, {"patience": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"n_factors": 0}, {"learning_rate": -1.0}, {"regularization": float("nan")}, {"patience": 0}],
+)
 def test_bad_hyperparameters_named(bad, small_data):
     with pytest.raises(ValueError, match=next(iter(bad))):
         BiasedMF(**bad).fit(small_data)

@@ -25,8 +25,12 @@ def test_manifest_describes_model_and_data(saved, small_data):
     assert m["algorithm"] == "BiasedMF"
     assert m["params"]["n_factors"] == 3
     assert m["data"]["fingerprint"] == small_data.fingerprint()
-    assert m["data"] == {**m["data"], "n_users": small_data.n_users,
-                         "n_items": small_data.n_items, "n_interactions": small_data.nnz}
+    assert m["data"] == {
+        **m["data"],
+        "n_users": small_data.n_users,
+        "n_items": small_data.n_items,
+        "n_interactions": small_data.nnz,
+    }
     assert m["state"]["global_mean_"] == pytest.approx(model.global_mean_)
     assert len(m["history"]["train_rmse"]) == 3
 

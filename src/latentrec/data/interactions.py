@@ -275,9 +275,7 @@ class Interactions:
             >>> Interactions.from_dense(np.eye(2)).item_titles([1]).tolist()
             ['1']
         """
-        idx = (
-            np.arange(self.n_items) if item_ids is None else self._items.index(item_ids)
-        )
+        idx = np.arange(self.n_items) if item_ids is None else self._items.index(item_ids)
         ids = self._items.ids[idx].astype(str)
         if self.item_features is not None and "title" in self.item_features.columns:
             titles = self.item_features["title"].to_numpy()[idx]
@@ -323,7 +321,9 @@ class Interactions:
             raise DataError("user_ids / item_ids lengths must match the matrix shape")
         vals = arr[rows, cols]
         _check_scale(
-            vals, rating_scale, lambda pos: [(int(r), int(c)) for r, c in zip(rows[pos], cols[pos])]
+            vals,
+            rating_scale,
+            lambda pos: [(int(r), int(c)) for r, c in zip(rows[pos], cols[pos], strict=True)],
         )
         csr, _ = _csr_from_cells(rows, cols, vals, None, arr.shape, presorted=True)
         return cls(users, items, csr, None, rating_scale=rating_scale)
@@ -343,6 +343,7 @@ class Interactions:
         user_features: pd.DataFrame | None = None,
         users: Vocabulary | None = None,
         items: Vocabulary | None = None,
+        implicit: bool | None = None,
     ) -> Interactions:
         """Build from a long DataFrame with one row per (user, item) observation.
 
@@ -359,6 +360,8 @@ class Interactions:
             item_features, user_features: side tables indexed by raw id.  Ids that have
                 features but no interactions are added to the vocabulary (so cold-start
                 entities keep their features); ids missing from a table get NaN.
+            implicit: whether values are implicit feedback (plays, clicks, counts); by
+                default only data without a rating column is implicit.
             users, items: existing vocabularies to share (e.g. a test file read against a
                 training set); ids outside them are an error.
 
@@ -404,14 +407,17 @@ class Interactions:
         u_idx, i_idx, vals, ts = _resolve_duplicates(
             u_idx, i_idx, vals, ts, duplicates, df.index, (user, item), users, items
         )
-        csr, ts = _csr_from_cells(u_idx, i_idx, vals, ts, (len(users), len(items)))
+        # _resolve_duplicates returns cells sorted by (user, item) already.
+        csr, ts = _csr_from_cells(
+            u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True
+        )
         return cls(
             users,
             items,
             csr,
             ts,
             rating_scale=rating_scale,
-            implicit=rating is None,
+            implicit=(rating is None) if implicit is None else bool(implicit),
             item_features=_align_features(item_features, items),
             user_features=_align_features(user_features, users),
         )
@@ -584,7 +590,13 @@ def _align_features(table: pd.DataFrame | None, vocab: Vocabulary) -> pd.DataFra
     pos = Vocabulary(table.index.to_numpy(), vocab.name).lookup(vocab.ids)
     out = table.iloc[np.where(pos >= 0, pos, 0)].copy()
     if (pos < 0).any():
-        out.iloc[np.flatnonzero(pos < 0)] = np.nan
+        # Integer columns become nullable so that a missing row does not turn 24 into 24.0.
+        for col in out.columns:
+            if pd.api.types.is_integer_dtype(out[col]) and not isinstance(
+                out[col].dtype, pd.api.extensions.ExtensionDtype
+            ):
+                out[col] = out[col].astype("Int64")
+        out.iloc[np.flatnonzero(pos < 0)] = pd.NA
     out.index = pd.Index(vocab.ids, name=f"{vocab.name}_id")
     return out
 
@@ -600,7 +612,9 @@ def _resolve_duplicates(u, i, vals, ts, policy, row_labels, cols, users, items):
         return u, i, vals, ts
     if policy == "error":
         pos = np.flatnonzero(same_as_next)
-        pairs = list(zip(users.ids[u[pos[:5]]].tolist(), items.ids[i[pos[:5]]].tolist()))
+        pairs = list(
+            zip(users.ids[u[pos[:5]]].tolist(), items.ids[i[pos[:5]]].tolist(), strict=True)
+        )
         rows = row_labels[perm[np.concatenate([pos, pos + 1])]]
         raise DataError(
             f"{pos.size} repeated ({cols[0]}, {cols[1]}) pair(s), e.g. {pairs}, at rows "
@@ -613,7 +627,9 @@ def _resolve_duplicates(u, i, vals, ts, policy, row_labels, cols, users, items):
     else:
         sums = np.add.reduceat(vals, starts)
         keep_vals = sums / (ends - starts + 1) if policy == "mean" else sums
-    keep_ts = None if ts is None else (ts[ends] if policy == "last" else np.maximum.reduceat(ts, starts))
+    keep_ts = (
+        None if ts is None else (ts[ends] if policy == "last" else np.maximum.reduceat(ts, starts))
+    )
     return u[starts], i[starts], keep_vals, keep_ts
 
 

@@ -187,7 +187,8 @@ def temporal_split(
     if cutoff is None:
         test_size = _check_fraction(test_size)
         n = ts.size
-        n_test = min(max(_round_half_up(test_size * n), 1), n)
+        # Leave at least one cell on each side (ties at the cutoff may still empty train).
+        n_test = max(min(_round_half_up(test_size * n), n - 1), 1)
         cutoff_value = float(np.partition(ts, n - n_test)[n - n_test])
     else:
         cutoff_value = _cutoff_seconds(cutoff)

@@ -47,8 +47,10 @@ def _normalise_labels(values) -> np.ndarray:
         if np.all(arr == np.round(arr)):  # also an empty array
             return arr.astype(np.int64)
         raise TypeError("ids must be integers or strings; got non-integral floats")
-    if arr.dtype.kind == "O" and arr.size and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr.ravel()
+    if (
+        arr.dtype.kind == "O"
+        and arr.size
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr.ravel())
     ):
         return arr.astype(np.int64)
     out = np.empty(arr.shape, dtype=object)
@@ -70,8 +72,8 @@ class Vocabulary:
         >>> vocab = Vocabulary([10, 20, 30], name="user")
         >>> vocab.index([30, 10]).tolist()
         [2, 0]
-        >>> vocab.ids[1]
-        20
+        >>> vocab.ids.tolist()
+        [10, 20, 30]
     """
 
     __slots__ = ("_ids", "_index", "name")

@@ -1,5 +1,6 @@
-"""Evaluation: metrics as plain functions over arrays."""
+"""Evaluation: metrics as plain functions over arrays, model evaluation, cross-validation."""
 
+from .evaluate import CrossValidation, cross_validate, evaluate_ranking, evaluate_ratings
 from .metrics import (
     catalog_coverage,
     hit_rate_at_k,
@@ -12,7 +13,11 @@ from .metrics import (
 )
 
 __all__ = [
+    "CrossValidation",
     "catalog_coverage",
+    "cross_validate",
+    "evaluate_ranking",
+    "evaluate_ratings",
     "hit_rate_at_k",
     "mae",
     "map_at_k",

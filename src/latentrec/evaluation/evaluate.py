@@ -174,7 +174,9 @@ def cross_validate(
             scores = evaluate_ranking(fitted, test, k)
             scores.pop("n_users")
         test_seconds = time.perf_counter() - start
-        rows.append({"fold": fold, **scores, "fit_seconds": fit_seconds, "test_seconds": test_seconds})
+        rows.append(
+            {"fold": fold, **scores, "fit_seconds": fit_seconds, "test_seconds": test_seconds}
+        )
         if verbose:
             shown = ", ".join(f"{k_}={v:.4f}" for k_, v in scores.items())
             print(f"  fold {fold}/{n_splits}: {shown}, fit {fit_seconds:.2f}s", flush=True)

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from .. import retrieval
 from ..data.interactions import Interactions
-from ..data.vocabulary import UnknownIdError, Vocabulary
+from ..data.vocabulary import UnknownIdError
 from ..explain import Explanation
 
 _REGISTRY: dict[str, type[Recommender]] = {}
@@ -122,8 +122,7 @@ class Recommender:
         for name, value in params.items():
             if name not in valid:
                 raise ValueError(
-                    f"{type(self).__name__} has no hyperparameter {name!r}; "
-                    f"valid: {sorted(valid)}"
+                    f"{type(self).__name__} has no hyperparameter {name!r}; valid: {sorted(valid)}"
                 )
             setattr(self, name, value)
         return self
@@ -492,7 +491,7 @@ class FactorModel(Recommender):
             >>> from latentrec.models import Biases
             >>> model = Biases().fit(Interactions.from_dense(np.array([[5, 3], [4, 1]])))
             >>> e = model.explain(0, 1)
-            >>> abs(e.prediction - model.predict([0], [1])[0]) < 1e-6
+            >>> bool(abs(e.prediction - model.predict([0], [1])[0]) < 1e-6)
             True
         """
         self._check_fitted()
@@ -510,8 +509,11 @@ class FactorModel(Recommender):
             rating_scale=self.rating_scale_,
         )
 
-    def similar_items(self, item_id, n: int = 10) -> Recommendations:
+    def similar_items(self, item_id, n: int = 10, *, items=None, filter_items=None):
         """Items closest to ``item_id`` by cosine of their factor vectors (itself excluded).
+
+        ``items`` restricts the candidates (e.g. to titles with enough ratings for a
+        reliable vector) and ``filter_items`` removes some, as in :meth:`recommend`.
 
         Example:
             >>> import numpy as np
@@ -522,7 +524,7 @@ class FactorModel(Recommender):
             >>> model.fit(Interactions.from_dense(R)).similar_items(0, n=1).ids.tolist()
             [1]
         """
-        return self._similar(item_id, n, self.items_, self.item_factors_, items=True)
+        return self._similar(item_id, n, self.items_, self.item_factors_, True, items, filter_items)
 
     def similar_users(self, user_id, n: int = 10) -> Recommendations:
         """Users closest to ``user_id`` by cosine of their factor vectors (itself excluded).
@@ -536,9 +538,9 @@ class FactorModel(Recommender):
             >>> model.fit(Interactions.from_dense(R)).similar_users(2, n=1).ids.tolist()
             [3]
         """
-        return self._similar(user_id, n, self.users_, self.user_factors_, items=False)
+        return self._similar(user_id, n, self.users_, self.user_factors_, False)
 
-    def _similar(self, raw_id, n, vocab: Vocabulary, factors: np.ndarray, items: bool):
+    def _similar(self, raw_id, n, vocab, factors, of_items, candidates=None, exclude=None):
         self._check_fitted()
         _check_n(n)
         if factors.shape[1] == 0:
@@ -551,10 +553,12 @@ class FactorModel(Recommender):
         scores[0, idx] = -np.inf
         # Rows without a vector (no training data) are not similar to anything.
         scores[0, ~unit.any(axis=1)] = -np.inf
+        if of_items:
+            self._restrict(scores, candidates, exclude)
         top, vals = retrieval.topk(scores, n)
         keep = top[0] >= 0
         top, vals = top[0][keep], vals[0][keep]
-        if items:
+        if of_items:
             return self._as_recommendations(top, vals, False)
         return Recommendations(vocab.ids[top], vals)
 

@@ -81,9 +81,7 @@ class Biases(FactorModel):
             bu = _safe_div(
                 np.bincount(u, r - mu - bi[i], data.n_users), self.user_regularization + n_u
             )
-        self._set_state(
-            mu, bu, bi, _empty_factors(data.n_users), _empty_factors(data.n_items)
-        )
+        self._set_state(mu, bu, bi, _empty_factors(data.n_users), _empty_factors(data.n_items))
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:

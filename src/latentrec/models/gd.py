@@ -91,15 +91,17 @@ class GradientDescentMF(FactorModel):
                 train = float(np.sqrt(np.mean(last["err"] ** 2)))
             if validation is None or validation.nnz == 0:
                 return train, float("nan")
-            e = validation.ratings - mu - np.einsum(
-                "ij,ij->i", state["U"][validation.user_idx], state["V"][validation.item_idx]
+            e = (
+                validation.ratings
+                - mu
+                - np.einsum(
+                    "ij,ij->i", state["U"][validation.user_idx], state["V"][validation.item_idx]
+                )
             )
             return train, float(np.sqrt(np.mean(e**2)))
 
         self.history_ = run_epochs(
             type(self).__name__, self.n_epochs, step, evaluate, verbose=self.verbose
         )
-        self._set_state(
-            mu, np.zeros(data.n_users), np.zeros(data.n_items), state["U"], state["V"]
-        )
+        self._set_state(mu, np.zeros(data.n_users), np.zeros(data.n_items), state["U"], state["V"])
         self._zero_unseen(data)

@@ -111,7 +111,7 @@ class BiasedMF(FactorModel):
             return bu.copy(), bi.copy(), P.copy(), Q.copy()
 
         def restore(state):
-            for dst, src in zip((bu, bi, P, Q), state):
+            for dst, src in zip((bu, bi, P, Q), state, strict=True):
                 dst[...] = src
 
         self.history_ = run_epochs(

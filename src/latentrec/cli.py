@@ -1,0 +1,447 @@
+"""The ``latentrec`` command line: data, train, evaluate, recommend, similar, explain, demo.
+
+Every command has ``--help``.  Exit codes: 0 success, 1 a failure the message explains
+(bad data, unknown id, damaged model file), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from .data.interactions import DataError, Interactions
+from .data.vocabulary import UnknownIdError
+
+ALGORITHMS = {
+    "biased-mf": "BiasedMF",
+    "gd-mf": "GradientDescentMF",
+    "biases": "Biases",
+    "global-mean": "GlobalMean",
+    "popularity": "Popularity",
+}
+
+# Long options shared by the training commands, mapped to hyperparameter names.
+COMMON_PARAMS = {
+    "factors": "n_factors",
+    "epochs": "n_epochs",
+    "learning_rate": "learning_rate",
+    "regularization": "regularization",
+}
+
+
+class Failure(click.ClickException):
+    """An error the user can fix; printed without a traceback, exit code 1."""
+
+
+def _fail_on_known_errors(fn):
+    import functools
+
+    from .store.modelfile import ModelFileError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (DataError, UnknownIdError, ModelFileError, FileNotFoundError) as err:
+            raise Failure(str(err)) from None
+        except ValueError as err:
+            raise Failure(str(err)) from None
+
+    return wrapper
+
+
+def _data_options(fn):
+    options = [
+        click.option(
+            "--user-col",
+            default="user_id",
+            show_default=True,
+            help="User id column of a ratings file.",
+        ),
+        click.option(
+            "--item-col",
+            default="item_id",
+            show_default=True,
+            help="Item id column of a ratings file.",
+        ),
+        click.option(
+            "--rating-col",
+            default="rating",
+            show_default=True,
+            help="Rating column; 'none' for implicit data.",
+        ),
+        click.option("--timestamp-col", default=None, help="Optional timestamp column."),
+        click.option("--sep", default=None, help="Field separator (sniffed when omitted)."),
+        click.option(
+            "--rating-scale",
+            nargs=2,
+            type=float,
+            default=None,
+            help="Lowest and highest valid rating, e.g. --rating-scale 1 5.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def load_data(
+    source: str,
+    user_col="user_id",
+    item_col="item_id",
+    rating_col="rating",
+    timestamp_col=None,
+    sep=None,
+    rating_scale=None,
+) -> Interactions:
+    """A known dataset name (``ml-100k`` / ``100k``) or a CSV/TSV/Parquet ratings file.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("user_id,item_id,rating\\n1,2,4\\n")
+        >>> load_data(path).nnz
+        1
+    """
+    if source.lower() in ("ml-100k", "100k", "movielens-100k"):
+        from .datasets import movielens
+
+        return movielens("100k")
+    path = Path(source)
+    if not path.exists():
+        raise Failure(f"no dataset named {source!r} and no such file; use ml-100k or a path")
+    rating = None if str(rating_col).lower() == "none" else rating_col
+    kwargs = {"rating_scale": tuple(rating_scale) if rating_scale else None}
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return Interactions.from_parquet(path, user_col, item_col, rating, timestamp_col, **kwargs)
+    return Interactions.from_csv(path, user_col, item_col, rating, timestamp_col, sep=sep, **kwargs)
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=None):
+    """An unfitted model from a CLI algorithm name and hyperparameters.
+
+    ``seed`` becomes ``random_state`` for algorithms that have one.
+
+    Example:
+        >>> build_model("biased-mf", {"n_factors": 8}, ("n_epochs=3",)).n_epochs
+        3
+    """
+    from .models.base import model_class
+
+    cls = model_class(ALGORITHMS[algorithm])
+    given = {k: v for k, v in params.items() if v is not None}
+    for item in extra:
+        if "=" not in item:
+            raise Failure(f"--param takes name=value, got {item!r}")
+        name, value = item.split("=", 1)
+        given[name.strip()] = _parse_value(value.strip())
+    valid = set(cls._param_names())
+    if seed is not None and "random_state" in valid:
+        given.setdefault("random_state", seed)
+    unknown = sorted(set(given) - valid)
+    if unknown:
+        raise Failure(f"{cls.__name__} has no hyperparameter(s) {unknown}; valid: {sorted(valid)}")
+    return cls(**given)
+
+
+def _algorithm_options(fn):
+    options = [
+        click.option(
+            "--algorithm",
+            "-a",
+            type=click.Choice(sorted(ALGORITHMS)),
+            default="biased-mf",
+            show_default=True,
+            help="What to train.",
+        ),
+        click.option("--factors", type=int, default=None, help="Latent factors k."),
+        click.option("--epochs", type=int, default=None, help="Training epochs."),
+        click.option("--learning-rate", type=float, default=None, help="SGD step size."),
+        click.option("--regularization", type=float, default=None, help="L2 penalty λ."),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed for splits and for the algorithm's random_state.",
+        ),
+        click.option(
+            "--param",
+            "extra",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Any other hyperparameter, repeatable.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _params_from(kwargs: dict) -> dict:
+    return {COMMON_PARAMS[k]: kwargs.pop(k) for k in list(kwargs) if k in COMMON_PARAMS}
+
+
+def _print_table(df: pd.DataFrame) -> None:
+    click.echo(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="latentrec")
+def main():
+    """latentrec: matrix-factorization recommenders.
+
+    Start with `latentrec demo`, or: `latentrec train ml-100k -o model.npz`, then
+    `latentrec recommend model.npz --user 1`.
+    """
+
+
+@main.group()
+def data():
+    """Fetch and inspect datasets."""
+
+
+@data.command("fetch")
+@click.option("--dataset", default="100k", show_default=True, help="MovieLens variant.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to keep it (default $LATENTREC_DATA or ~/.cache/latentrec).",
+)
+@_fail_on_known_errors
+def data_fetch(dataset, cache_dir):
+    """Download MovieLens into the local cache (from GroupLens or the recbole wheel)."""
+    from .datasets import fetch_movielens
+
+    folder = fetch_movielens(dataset, cache_dir=cache_dir)
+    click.echo(f"MovieLens {dataset} is in {folder}")
+
+
+@data.command("info")
+@click.argument("source")
+@_data_options
+@_fail_on_known_errors
+def data_info(source, **opts):
+    """Summarise a dataset (ml-100k) or a ratings file."""
+    d = load_data(source, **opts)
+    click.echo(repr(d))
+    counts = d.user_counts()
+    click.echo(
+        f"ratings per user: min {counts.min()}, median {np.median(counts):g}, max {counts.max()}"
+    )
+    values, freq = np.unique(d.ratings, return_counts=True)
+    if values.size <= 20:
+        click.echo(
+            "rating distribution: "
+            + ", ".join(f"{v:g}: {c}" for v, c in zip(values, freq, strict=True))
+        )
+
+
+@main.command()
+@click.argument("source")
+@_algorithm_options
+@_data_options
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Where to write the model file (.npz).",
+)
+@click.option(
+    "--test-size",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Hold out this share of ratings and report RMSE/MAE on it.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_fail_on_known_errors
+def train(source, output, test_size, quiet, algorithm, extra, seed, **opts):
+    """Train a model on SOURCE (ml-100k or a ratings file) and save it."""
+    model = build_model(algorithm, _params_from(opts), extra, seed)
+    if "verbose" in model.get_params() and not quiet:
+        model.set_params(verbose=True)
+    d = load_data(source, **opts)
+    test = None
+    if test_size:
+        from .data.splits import random_split
+
+        d, test = random_split(d, test_size, random_state=seed)
+    start = time.perf_counter()
+    model.fit(d)
+    seconds = time.perf_counter() - start
+    click.echo(f"trained {model!r} on {d.nnz} ratings in {seconds:.2f}s")
+    metrics = {"fit_seconds": seconds}
+    if test is not None and model.predicts_ratings:
+        from .evaluation import evaluate_ratings
+
+        scores = evaluate_ratings(model, test)
+        click.echo(
+            f"held-out RMSE {scores['rmse']:.4f}  MAE {scores['mae']:.4f} ({scores['n']} ratings)"
+        )
+        metrics.update(scores)
+    model.metrics_ = metrics
+    model.save(output)
+    click.echo(f"model written to {output}")
+
+
+@main.command()
+@click.argument("source")
+@_algorithm_options
+@_data_options
+@click.option("--cv", type=int, default=None, help="k-fold cross-validation with this many folds.")
+@click.option(
+    "--test-size",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Holdout share when --cv is not given.",
+)
+@click.option(
+    "--task",
+    type=click.Choice(["rating", "ranking"]),
+    default="rating",
+    show_default=True,
+    help="RMSE/MAE, or ranking metrics at -k.",
+)
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Cut-off for ranking.")
+@_fail_on_known_errors
+def evaluate(source, cv, test_size, task, k, algorithm, extra, seed, **opts):
+    """Evaluate an algorithm on SOURCE by holdout or k-fold cross-validation."""
+    from .data.splits import random_split
+    from .evaluation import cross_validate, evaluate_ranking, evaluate_ratings
+
+    model = build_model(algorithm, _params_from(opts), extra, seed)
+    if task == "rating" and not model.predicts_ratings:
+        raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
+    d = load_data(source, **opts)
+    if cv:
+        click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
+        result = cross_validate(model, d, cv, random_state=seed, task=task, k=k, verbose=True)
+        _print_table(
+            pd.concat([result.folds, pd.DataFrame([{"fold": "mean", **result.mean().to_dict()}])])
+        )
+        return
+    train_part, test = random_split(d, test_size, random_state=seed)
+    start = time.perf_counter()
+    model.fit(train_part)
+    seconds = time.perf_counter() - start
+    scores = evaluate_ratings(model, test) if task == "rating" else evaluate_ranking(model, test, k)
+    _print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))
+
+
+def _load_model(path):
+    from .store.modelfile import load
+
+    return load(path)
+
+
+def _typed_id(vocab, raw):
+    """Ids arrive as text; give integer vocabularies an int so outputs print as ints."""
+    return int(raw) if vocab.is_integer and str(raw).lstrip("-").isdigit() else raw
+
+
+def _emit(table: pd.DataFrame, as_json: bool) -> None:
+    if as_json:
+        click.echo(table.to_json(orient="records"))
+    else:
+        _print_table(table)
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--user", "-u", required=True, help="Raw user id.")
+@click.option("-n", "n", type=int, default=10, show_default=True, help="How many items.")
+@click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@_fail_on_known_errors
+def recommend(model_path, user, n, include_seen, as_json):
+    """Top-N items for a user (popularity for an unknown user, flagged)."""
+    model = _load_model(model_path)
+    rec = model.recommend(_typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
+    if rec.fallback and not as_json:
+        click.echo(f"user {user!r} has no history in this model: most popular items instead")
+    _emit(rec.to_frame(), as_json)
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--item", "-i", default=None, help="Raw item id: items like this one.")
+@click.option("--user", "-u", default=None, help="Raw user id: users like this one.")
+@click.option("-n", "n", type=int, default=10, show_default=True, help="How many.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@_fail_on_known_errors
+def similar(model_path, item, user, n, as_json):
+    """Nearest items (or users) by cosine in the latent space."""
+    if (item is None) == (user is None):
+        raise click.UsageError("give exactly one of --item or --user")
+    model = _load_model(model_path)
+    if not hasattr(model, "similar_items"):
+        raise Failure(f"{type(model).__name__} has no latent space to compare in")
+    if item is not None:
+        iid = _typed_id(model.items_, item)
+        if not as_json:
+            title = model.item_title(iid)
+            click.echo(f"Because you watched {title or iid}:")
+        _emit(model.similar_items(iid, n=n).to_frame(), as_json)
+    else:
+        rec = model.similar_users(_typed_id(model.users_, user), n=n)
+        _emit(
+            pd.DataFrame(
+                {"rank": np.arange(1, len(rec.ids) + 1), "user_id": rec.ids, "cosine": rec.scores}
+            ),
+            as_json,
+        )
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--user", "-u", required=True, help="Raw user id.")
+@click.option("--item", "-i", required=True, help="Raw item id.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@_fail_on_known_errors
+def explain(model_path, user, item, as_json):
+    """Split one prediction into μ + b_u + b_i + p_u·q_i."""
+    model = _load_model(model_path)
+    if not hasattr(model, "explain"):
+        raise Failure(f"{type(model).__name__} predicts no ratings to explain")
+    e = model.explain(_typed_id(model.users_, user), _typed_id(model.items_, item))
+    click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))
+
+
+@main.command()
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False),
+    default="out",
+    show_default=True,
+    help="Where the demo writes its model file.",
+)
+@click.option("--user", "-u", default="1", show_default=True, help="The user to show.")
+@_fail_on_known_errors
+def demo(output_dir, user):
+    """Train on real MovieLens-100K and show what the model learned."""
+    from .demo import run_demo
+
+    run_demo(output_dir=output_dir, user_id=int(user))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""End-to-end tests of the installed `latentrec` command (STYLE.md #14)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from latentrec.cli import main
+
+EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
+
+
+def run(*args, check=True):
+    cmd = [EXE, *map(str, args)] if EXE else [sys.executable, "-m", "latentrec.cli", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def ratings_csv(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    taste = np.repeat([0, 1], 20)  # two groups of users with opposite tastes
+    genre = np.repeat([0, 1], 15)
+    rows = []
+    for u in range(40):
+        for i in rng.choice(30, 12, replace=False):
+            base = 5 if taste[u] == genre[i] else 1
+            rows.append((u + 1, i + 100, int(np.clip(base + rng.integers(-1, 2), 1, 5))))
+    path = tmp_path_factory.mktemp("cli") / "ratings.csv"
+    pd.DataFrame(rows, columns=["user_id", "item_id", "rating"]).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_path(ratings_csv):
+    path = ratings_csv.parent / "model.npz"
+    out = run(
+        "train",
+        ratings_csv,
+        "--factors",
+        4,
+        "--epochs",
+        60,
+        "--seed",
+        1,
+        "--rating-scale",
+        1,
+        5,
+        "--test-size",
+        0.2,
+        "-q",
+        "-o",
+        path,
+    )
+    assert "held-out RMSE" in out.stdout and path.exists()
+    return path
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    for cmd in (
+        [],
+        ["data"],
+        ["data", "fetch"],
+        ["data", "info"],
+        ["train"],
+        ["evaluate"],
+        ["recommend"],
+        ["similar"],
+        ["explain"],
+        ["demo"],
+    ):
+        result = runner.invoke(main, [*cmd, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.output
+
+
+def test_recommend_excludes_seen_and_follows_taste(model_path, ratings_csv):
+    out = run("recommend", model_path, "--user", 1, "-n", 5, "--json")
+    recs = json.loads(out.stdout)
+    assert [r["rank"] for r in recs] == [1, 2, 3, 4, 5]
+    df = pd.read_csv(ratings_csv)
+    seen = set(df[df.user_id == 1].item_id)
+    assert not seen & {r["item_id"] for r in recs}
+    # User 1 likes genre 0 (items 100-114): most recommendations come from it.
+    assert sum(r["item_id"] < 115 for r in recs) >= 4
+
+
+def test_unknown_user_gets_flagged_popularity(model_path):
+    out = run("recommend", model_path, "--user", 9999, "-n", 3)
+    assert "no history" in out.stdout
+
+
+def test_similar_and_explain(model_path):
+    out = run("similar", model_path, "--item", 100, "-n", 3, "--json")
+    sims = json.loads(out.stdout)
+    assert len(sims) == 3 and all(s["item_id"] < 115 for s in sims)
+    out = run("explain", model_path, "--user", 1, "--item", 101, "--json")
+    e = json.loads(out.stdout)
+    total = e["global_mean"] + e["user_bias"] + e["item_bias"] + e["interaction"]
+    assert e["prediction"] == pytest.approx(total)
+    text = run("explain", model_path, "--user", 1, "--item", 101).stdout
+    assert "global mean" in text and "interaction" in text
+
+
+def test_evaluate_holdout_and_cv(ratings_csv):
+    out = run("evaluate", ratings_csv, "-a", "biases", "--test-size", 0.25)
+    assert "rmse" in out.stdout
+    out = run("evaluate", ratings_csv, "--cv", 3, "--factors", 2, "--epochs", 5)
+    assert "mean" in out.stdout and out.stdout.count("fold") >= 3
+    out = run("evaluate", ratings_csv, "-a", "popularity", "--task", "ranking", "-k", 5)
+    assert "ndcg" in out.stdout
+
+
+def test_errors_have_messages_and_exit_codes(model_path, ratings_csv, tmp_path):
+    out = run("recommend", tmp_path / "missing.npz", "--user", 1, check=False)
+    assert out.returncode == 1 and "no model file" in out.stderr
+    out = run("explain", model_path, "--user", 1, "--item", 5555, check=False)
+    assert out.returncode == 1 and "5555" in out.stderr
+    out = run(
+        "train", ratings_csv, "-a", "biases", "--factors", 3, "-o", tmp_path / "m.npz", check=False
+    )
+    assert out.returncode == 1 and "n_factors" in out.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,item_id,rating\n1,2,4\n1,3,nope\n")
+    out = run("train", bad, "-o", tmp_path / "m.npz", check=False)
+    assert out.returncode == 1 and "non-numeric" in out.stderr and "nope" in out.stderr
+    out = run("similar", model_path, check=False)
+    assert out.returncode == 2
+    out = run("train", "no-such-dataset", "-o", tmp_path / "m.npz", check=False)
+    assert out.returncode == 1 and "no dataset named" in out.stderr
+
+
+def test_param_passes_any_hyperparameter(ratings_csv, tmp_path):
+    path = tmp_path / "m.npz"
+    run("train", ratings_csv, "--param", "n_epochs=2", "--param", "biased=false", "-q", "-o", path)
+    from latentrec import load
+
+    model = load(path)
+    assert model.n_epochs == 2 and model.biased is False
