@@ -408,9 +408,7 @@ class Interactions:
             u_idx, i_idx, vals, ts, duplicates, df.index, (user, item), users, items
         )
         # _resolve_duplicates returns cells sorted by (user, item) already.
-        csr, ts = _csr_from_cells(
-            u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True
-        )
+        csr, ts = _csr_from_cells(u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True)
         return cls(
             users,
             items,
