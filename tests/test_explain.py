@@ -30,3 +30,15 @@ def test_explanation_text_and_json(small_data):
     assert len(d["top_factors"]) == 3
     top = [f for f, _ in e.top_factors(3)]
     assert np.argmax(np.abs(e.factor_contributions)) == top[0]
+
+
+def test_explanation_lists_supporting_rated_items(small_data):
+    model = BiasedMF(n_factors=4, n_epochs=20, random_state=0).fit(small_data)
+    uid, iid = small_data.users.ids[2], small_data.items.ids[5]
+    e = model.explain(uid, iid)
+    rated = set(small_data.items.ids[small_data.matrix[2].indices].tolist()) - {iid}
+    got = e.supporting["item_id"].tolist()
+    assert got and set(got) <= rated
+    assert list(e.supporting["similarity"]) == sorted(e.supporting["similarity"], reverse=True)
+    assert "because they rated" in str(e)
+    assert [r["item_id"] for r in e.to_dict()["supporting_items"]] == got

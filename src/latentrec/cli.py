@@ -20,10 +20,54 @@ from .data.vocabulary import UnknownIdError
 
 ALGORITHMS = {
     "biased-mf": "BiasedMF",
+    "svdpp": "SVDpp",
+    "als": "ALS",
+    "bpmf": "BayesianMF",
+    "svd": "TruncatedSVD",
+    "nmf": "NMF",
+    "itemknn": "ItemKNN",
+    "implicit-als": "ImplicitALS",
+    "bpr": "BPR",
+    "warp": "WARP",
+    "hybrid": "HybridMF",
     "gd-mf": "GradientDescentMF",
     "biases": "Biases",
     "global-mean": "GlobalMean",
     "popularity": "Popularity",
+}
+
+# Search spaces `latentrec tune` uses when no --space is given.
+DEFAULT_SPACES = {
+    "biased-mf": {
+        "n_factors": ("int", 16, 256, {"log": True}),
+        "learning_rate": ("float", 1e-3, 5e-2, {"log": True}),
+        "regularization": ("float", 1e-3, 0.3, {"log": True}),
+        "n_epochs": ("int", 10, 80),
+    },
+    "svdpp": {
+        "n_factors": ("int", 8, 128, {"log": True}),
+        "learning_rate": ("float", 1e-3, 3e-2, {"log": True}),
+        "regularization": ("float", 1e-3, 0.3, {"log": True}),
+    },
+    "als": {
+        "n_factors": ("int", 8, 200, {"log": True}),
+        "regularization": ("float", 1e-2, 1.0, {"log": True}),
+        "n_epochs": ("int", 3, 15),
+    },
+    "nmf": {
+        "n_factors": ("int", 5, 60),
+        "regularization": ("float", 1e-3, 0.3, {"log": True}),
+    },
+    "implicit-als": {
+        "n_factors": ("int", 16, 128, {"log": True}),
+        "regularization": ("float", 0.1, 100.0, {"log": True}),
+        "alpha": ("float", 0.5, 50.0, {"log": True}),
+    },
+    "bpr": {
+        "n_factors": ("int", 16, 128, {"log": True}),
+        "learning_rate": ("float", 1e-3, 1e-1, {"log": True}),
+        "regularization": ("float", 1e-5, 1e-1, {"log": True}),
+    },
 }
 
 # Long options shared by the training commands, mapped to hyperparameter names.
@@ -424,6 +468,159 @@ def explain(model_path, user, item, as_json):
         raise Failure(f"{type(model).__name__} predicts no ratings to explain")
     e = model.explain(_typed_id(model.users_, user), _typed_id(model.items_, item))
     click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))
+
+
+@main.command()
+@click.argument("source")
+@_algorithm_options
+@_data_options
+@click.option("--trials", type=int, default=30, show_default=True, help="Optuna trials.")
+@click.option(
+    "--space",
+    default=None,
+    help='JSON search space, e.g. \'{"n_factors": ["int", 8, 128]}\'; '
+    "a built-in space per algorithm when omitted.",
+)
+@click.option(
+    "--metric",
+    default=None,
+    help="rmse (default for rating models) or e.g. ndcg@10 (default for ranking).",
+)
+@click.option(
+    "--validation",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of SOURCE held out as the inner validation split.",
+)
+@click.option("--timeout", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Refit with the best values on all of SOURCE and save the model here.",
+)
+@_fail_on_known_errors
+def tune(
+    source, trials, space, metric, validation, timeout, output, algorithm, extra, seed, **opts
+):
+    """Search hyperparameters with optuna (TPE, pruning) on a validation split of SOURCE.
+
+    Only SOURCE is used: keep your own test data out of it.
+    """
+    from .evaluation import tune as run_tune
+
+    model = build_model(algorithm, _params_from(opts), extra, seed)
+    if space is None:
+        if algorithm not in DEFAULT_SPACES:
+            raise Failure(f"no built-in search space for {algorithm}; give --space as JSON")
+        grid = DEFAULT_SPACES[algorithm]
+    else:
+        try:
+            grid = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(space).items()}
+        except (json.JSONDecodeError, AttributeError) as err:
+            raise Failure(f"--space must be a JSON object: {err}") from None
+    if metric is None:
+        metric = "rmse" if model.predicts_ratings else "ndcg@10"
+    d = load_data(source, **opts)
+    click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}")
+    result = run_tune(
+        model,
+        d,
+        grid,
+        n_trials=trials,
+        validation=validation,
+        metric=metric,
+        random_state=seed,
+        timeout=timeout,
+        verbose=True,
+    )
+    _print_table(result.trials)
+    click.echo(f"best {metric} {result.best_value:.4f} with {result.best_params}")
+    if output:
+        best = result.best_model()
+        best.metrics_ = {f"validation_{metric}": float(result.best_value)}
+        best.save(output)
+        click.echo(f"model refitted on all of {source} and written to {output}")
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    "source",
+    default="ml-100k",
+    show_default=True,
+    help="The data the model was trained on (titles, counts, genres).",
+)
+@click.option("-n", "n", type=int, default=5, show_default=True, help="Titles per pole.")
+@click.option(
+    "--min-ratings",
+    type=int,
+    default=20,
+    show_default=True,
+    help="Only list titles with at least this many ratings.",
+)
+@click.option("--rotate", is_flag=True, help="Rotate factors onto principal axes first.")
+@click.option("--user", "-u", default=None, help="Also show this user's profile.")
+@_fail_on_known_errors
+def factors(model_path, source, n, min_ratings, rotate, user):
+    """Name each latent factor by its top/bottom titles and the genres it follows."""
+    from .reports import factor_report, user_profile
+
+    model = _load_model(model_path)
+    d = load_data(source)
+    report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
+    click.echo(str(report))
+    if user is not None:
+        click.echo()
+        click.echo(str(user_profile(model, _typed_id(model.users_, user), d, report=report)))
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["taste-map", "learning-curves", "spectrum", "ratings"]))
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Model file (taste-map, learning-curves).",
+)
+@click.option(
+    "--data",
+    "source",
+    default="ml-100k",
+    show_default=True,
+    help="Dataset or ratings file (taste-map, spectrum, ratings).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Picture to write (.png or .svg).",
+)
+@click.option("-k", "k", type=int, default=None, help="spectrum: mark the first k values.")
+@_fail_on_known_errors
+def plot(kind, model_path, source, output, k):
+    """Draw the taste map, learning curves, singular spectrum or rating distribution."""
+    from . import plots
+
+    if kind in ("taste-map", "learning-curves") and model_path is None:
+        raise click.UsageError(f"{kind} needs --model")
+    if kind == "learning-curves":
+        model = _load_model(model_path)
+        if not getattr(model, "history_", None):
+            raise Failure(f"{type(model).__name__} in {model_path} has no training history")
+        plots.learning_curves(model.history_, output)
+    elif kind == "taste-map":
+        plots.taste_map(_load_model(model_path), load_data(source), output)
+    elif kind == "spectrum":
+        plots.singular_spectrum(load_data(source), k, output)
+    else:
+        plots.rating_distribution(load_data(source), output)
+    click.echo(f"wrote {output}")
 
 
 @main.command()

@@ -1,6 +1,28 @@
-"""Top-k selection over blocks of scores, with seen/excluded items masked out."""
+"""Top-k retrieval: BLAS scores in blocks, then a per-row heap that skips excluded items.
+
+:func:`topk_dot` is what models use: the best ``k`` items of ``queries @ targets.T`` plus
+optional biases, for many queries at once, with each query's own excluded items (its seen
+items, as rows of a CSR matrix), items nobody may get (``banned``) and an optional
+candidate list.  :func:`select_topk` does the same selection on a dense block of scores
+that the caller computed.  Both run the numba kernels of :mod:`latentrec.kernels.topk` in
+parallel and never build a users x items matrix or mask.  :func:`topk` and
+:func:`mask_seen` are the plain NumPy versions, kept as the reference the tests compare
+with.
+
+Results are ``(idx, vals)`` arrays of shape ``(rows, min(k, candidates))``: item indices
+(int32) and scores (float32), best first, ties broken by the lower item index; a row with
+fewer eligible items ends with index ``-1`` and score ``-inf``.
+
+A note on exactness: BLAS rounds a float32 dot product differently depending on the shape
+of the product it is part of, so the score of one (query, item) pair can differ in its
+last bit between a call for one query and a call for many.  Results do not depend on the
+number of threads, and equal scores always go to the lower item index.
+"""
 
 from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -8,6 +30,10 @@ import scipy.sparse as sp
 # Scores are produced in user blocks so that memory stays bounded: a block holds at most
 # about this many float32 cells (64 MiB) whatever the catalogue size.
 BLOCK_CELLS = 16 * 1024 * 1024
+# One thread's tile of scores in topk_dot (16 MiB of float32): large enough for BLAS to run
+# at full speed (on 20k items, 2 MiB tiles took ~30% more CPU, 8-32 MiB about the same),
+# and selected from by the same thread right after it is computed.
+TILE_CELLS = 4 * 1024 * 1024
 
 
 def block_size(n_items: int, n_rows: int | None = None) -> int:
@@ -51,6 +77,9 @@ def mask_seen(scores: np.ndarray, seen: sp.csr_matrix, user_idx: np.ndarray) -> 
 def topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Best ``k`` columns of each row, best first; ``-inf`` cells are never returned.
 
+    The plain NumPy version (``argpartition`` over whole rows); models use
+    :func:`topk_dot` / :func:`select_topk`, which give the same answer.
+
     Returns ``(idx, vals)`` of shape ``(rows, min(k, n_cols))``.  Where a row has fewer than
     ``k`` finite scores the tail holds index ``-1`` and score ``-inf``.
 
@@ -85,3 +114,338 @@ def topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     vals = np.take_along_axis(part_vals, order, axis=1)
     idx[~np.isfinite(vals) & (vals < 0)] = -1
     return idx, vals
+
+
+# ----------------------------------------------------------------------------- fast path
+def select_topk(
+    scores: np.ndarray,
+    k: int,
+    *,
+    row_offset=None,
+    col_offset=None,
+    items=None,
+    exclude: sp.csr_matrix | None = None,
+    exclude_rows=None,
+    banned=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` columns of each row of a dense score block, skipping excluded items.
+
+    Args:
+        scores: (rows, c) scores; computed in float32.
+        k: how many to keep per row (more than the row has gives fewer, padded).
+        row_offset, col_offset: optional (rows,) / (c,) values added to the scores
+            (column first, then row, in float32), so biases need no extra pass.
+        items: (c,) increasing item index of each column; ``None`` means column j is
+            item j.
+        exclude, exclude_rows: a CSR matrix over items (e.g. the seen items) and, per row,
+            which of its rows to skip (-1: none); ``exclude_rows`` defaults to
+            ``0..rows-1``.
+        banned: item indices (or an item-length boolean mask) that no row may return.
+
+    Returns:
+        ``(idx, vals)`` of shape ``(rows, min(k, c))``, as described in the module.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> scores = np.array([[0.25, 0.75, 0.5, 0.75], [1.0, 2.0, 3.0, 4.0]])
+        >>> seen = sp.csr_matrix(np.array([[0, 0, 0, 0], [0, 0, 0, 1]]))
+        >>> idx, vals = select_topk(scores, 2, exclude=seen, banned=[2])
+        >>> idx.tolist(), vals.tolist()
+        ([[1, 3], [1, 0]], [[0.75, 0.75], [2.0, 1.0]])
+    """
+    from .kernels.topk import topk_rows
+
+    scores = np.ascontiguousarray(np.atleast_2d(scores), dtype=np.float32)
+    m, c = scores.shape
+    col_item = _col_items(items, c)
+    n_items = _n_items(exclude, col_item, c)
+    k_eff = _check_k(k, c)
+    args = _selection_args(m, c, n_items, row_offset, col_offset, exclude, exclude_rows, banned)
+    idx = np.empty((m, k_eff), dtype=np.int32)
+    vals = np.empty((m, k_eff), dtype=np.float32)
+    if m and k_eff:
+        r_off, c_off, indptr, indices, rows, ban = args
+        with _parallel_launch():
+            topk_rows(scores, r_off, c_off, col_item, indptr, indices, rows, ban, idx, vals)
+    return idx, vals
+
+
+def topk_dot(
+    queries: np.ndarray,
+    targets: np.ndarray,
+    k: int,
+    *,
+    rows=None,
+    row_offset=None,
+    col_offset=None,
+    items=None,
+    exclude: sp.csr_matrix | None = None,
+    exclude_rows=None,
+    banned=None,
+    num_threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` items of ``queries[rows] @ targets.T`` (+ offsets) for every query row.
+
+    Each thread scores a tile of query rows with one single-threaded BLAS ``sgemm`` and
+    selects from it while it is still in cache (numba ``prange`` over tiles); memory
+    stays at one tile per thread whatever the number of queries.
+
+    Args:
+        queries: (n_queries, f) factor rows, e.g. the user factors.
+        targets: (n_items, f) factor rows of the items.
+        k: how many to keep per query.
+        rows: which query rows to score (default all), in output order.
+        row_offset: (len(rows),) added to each row's scores (e.g. μ + b_u).
+        col_offset: (n_items,) added to each item's score first (e.g. b_i).
+        items: candidate item indices (any order, repeats allowed); others are skipped.
+        exclude, exclude_rows: CSR matrix over items and, for each output row, which of its
+            rows to skip (-1: none); ``exclude_rows`` defaults to ``rows``.
+        banned: item indices (or an item-length boolean mask) that no row may return.
+        num_threads: threads for this call (default: numba's current setting).
+
+    Returns:
+        ``(idx, vals)`` of shape ``(len(rows), min(k, n_candidates))``.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> P = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+        >>> Q = np.array([[3.0, 0.0], [2.0, 1.0], [0.0, 5.0]], np.float32)
+        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 0]]))
+        >>> idx, vals = topk_dot(P, Q, 2, exclude=seen)
+        >>> idx.tolist(), vals.tolist()
+        ([[1, 2], [2, 1]], [[2.0, 0.0], [5.0, 1.0]])
+    """
+    from .kernels.topk import topk_dot as kernel
+
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    targets = np.ascontiguousarray(targets, dtype=np.float32)
+    if queries.ndim != 2 or targets.ndim != 2 or queries.shape[1] != targets.shape[1]:
+        raise ValueError(
+            f"queries {queries.shape} and targets {targets.shape} must be 2-D with the same "
+            "number of factors"
+        )
+    n_items = targets.shape[0]
+    rows = np.arange(queries.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= queries.shape[0])):
+        raise IndexError(f"rows must be 1-D indices below {queries.shape[0]}")
+    if exclude is not None and exclude_rows is None:
+        exclude_rows = rows
+    col_item = np.empty(0, dtype=np.int32)
+    if items is not None:
+        col_item = _candidate_items(items, n_items)
+        targets = targets[col_item]
+        if col_offset is not None:
+            col_offset = np.asarray(col_offset, dtype=np.float32)[col_item]
+    m, c = rows.size, targets.shape[0]
+    k_eff = _check_k(k, c)
+    r_off, c_off, indptr, indices, ex_rows, ban = _selection_args(
+        m, c, n_items, row_offset, col_offset, exclude, exclude_rows, banned
+    )
+    idx = np.empty((m, k_eff), dtype=np.int32)
+    vals = np.empty((m, k_eff), dtype=np.float32)
+    if m == 0 or k_eff == 0:
+        return idx, vals
+    # Tiles do not depend on the thread count: BLAS rounds a row's scores differently in
+    # differently shaped products, and results should not change with num_threads.
+    tile = max(1, min(TILE_CELLS // max(1, c), m))
+    with _threads(num_threads), _parallel_launch():
+        # Without factors every score is its offsets alone: no BLAS call to tile.
+        blas_limit = None if targets.shape[1] == 0 else _single_threaded_blas()
+        if blas_limit is None:
+            # Without threadpoolctl BLAS threads would fight numba's: score whole blocks
+            # with threaded BLAS here, then select in parallel.
+            kernel_rows = _kernels().topk_rows
+            step = block_size(c, m)
+            for s in range(0, m, step):
+                block = queries[rows[s : s + step]] @ targets.T
+                sl = slice(s, s + step)
+                kernel_rows(
+                    block,
+                    r_off[sl],
+                    c_off,
+                    col_item,
+                    indptr,
+                    indices,
+                    ex_rows[sl],
+                    ban,
+                    idx[sl],
+                    vals[sl],
+                )
+        else:
+            with blas_limit:
+                kernel(
+                    queries,
+                    rows,
+                    targets,
+                    r_off,
+                    c_off,
+                    col_item,
+                    indptr,
+                    indices,
+                    ex_rows,
+                    ban,
+                    tile,
+                    idx,
+                    vals,
+                )
+    return idx, vals
+
+
+def _kernels():
+    from .kernels import topk as kernels
+
+    return kernels
+
+
+def _check_k(k, n_cols: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"k must be a non-negative integer, got {k!r}")
+    return int(min(k, n_cols))
+
+
+def _col_items(items, n_cols: int) -> np.ndarray:
+    if items is None:
+        return np.empty(0, dtype=np.int32)
+    col_item = np.asarray(items, dtype=np.int64).ravel()
+    if col_item.size != n_cols:
+        raise ValueError(f"items has {col_item.size} entries for {n_cols} score columns")
+    if col_item.size and (col_item.min() < 0 or np.any(np.diff(col_item) <= 0)):
+        raise ValueError("items must be increasing non-negative item indices")
+    return col_item.astype(np.int32)
+
+
+def _n_items(exclude, col_item: np.ndarray, n_cols: int) -> int:
+    n = int(col_item.max()) + 1 if col_item.size else n_cols
+    if exclude is not None:
+        n = max(n, exclude.shape[1])
+    return n
+
+
+def _candidate_items(items, n_items: int) -> np.ndarray:
+    cand = np.unique(np.asarray(items, dtype=np.int64).ravel())
+    if cand.size and (cand[0] < 0 or cand[-1] >= n_items):
+        raise IndexError(f"candidate item indices must lie in [0, {n_items})")
+    return cand.astype(np.int32)
+
+
+def _selection_args(m, c, n_items, row_offset, col_offset, exclude, exclude_rows, banned):
+    r_off = np.zeros(m, np.float32) if row_offset is None else _vector(row_offset, m, "row")
+    c_off = np.zeros(c, np.float32) if col_offset is None else _vector(col_offset, c, "col")
+    if exclude is None:
+        indptr = np.zeros(1, dtype=np.int64)
+        indices = np.empty(0, dtype=np.int32)
+        ex_rows = np.full(m, -1, dtype=np.int64)
+    else:
+        exclude = sp.csr_matrix(exclude)
+        if not exclude.has_sorted_indices:
+            exclude = exclude.sorted_indices()
+        indptr = exclude.indptr.astype(np.int64)
+        indices = exclude.indices.astype(np.int32, copy=False)
+        ex_rows = np.arange(m) if exclude_rows is None else exclude_rows
+        ex_rows = np.asarray(ex_rows, dtype=np.int64).ravel()
+        if ex_rows.size != m:
+            raise ValueError(f"exclude_rows has {ex_rows.size} entries for {m} rows")
+        if ex_rows.size and ex_rows.max() >= exclude.shape[0]:
+            raise IndexError(f"exclude_rows must be below {exclude.shape[0]} (or -1)")
+    # The kernel reads banned[item] unchecked, so the mask covers every item it can meet.
+    ban = np.empty(0, dtype=np.bool_)
+    if banned is not None:
+        banned = np.asarray(banned)
+        if banned.dtype == bool:
+            if banned.ndim != 1 or banned.size < n_items:
+                raise ValueError(f"a boolean banned mask needs at least {n_items} entries")
+            ban = np.ascontiguousarray(banned)
+        elif banned.size:
+            banned = banned.astype(np.int64).ravel()
+            if banned.min() < 0:
+                raise IndexError("banned item indices must be non-negative")
+            ban = np.zeros(max(n_items, int(banned.max()) + 1), dtype=np.bool_)
+            ban[banned] = True
+    return r_off, c_off, indptr, indices, ex_rows, ban
+
+
+def _vector(values, size: int, what: str) -> np.ndarray:
+    arr = np.ascontiguousarray(values, dtype=np.float32).ravel()
+    if arr.size != size:
+        raise ValueError(f"{what}_offset has {arr.size} values, expected {size}")
+    return arr
+
+
+@contextmanager
+def _threads(num_threads):
+    import numba
+
+    previous = numba.get_num_threads()
+    if num_threads is not None:
+        numba.set_num_threads(int(num_threads))
+    try:
+        yield numba.get_num_threads()
+    finally:
+        numba.set_num_threads(previous)
+
+
+_LAUNCH_LOCK = threading.Lock()
+
+
+@contextmanager
+def _parallel_launch():
+    """Serialise parallel kernel launches when numba runs on its workqueue layer.
+
+    OpenMP and TBB accept launches from several Python threads at once (a web service's
+    workers); numba's fallback workqueue layer does not, so there calls take turns.
+    """
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # nothing parallel has run yet: the layer is not chosen
+        layer = "unknown"
+    if layer in ("omp", "tbb"):
+        yield
+    else:
+        with _LAUNCH_LOCK:
+            yield
+
+
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: dict = {"controller": None, "users": 0, "limiter": None}
+
+
+class _BlasOneThread:
+    """Limit BLAS to one thread while any caller is inside; nested and thread-safe.
+
+    The limit is process-wide, so concurrent callers share one: the first in sets it, the
+    last out restores the original thread counts (a plain threadpoolctl context per caller
+    could restore in the wrong order and leave BLAS single-threaded).
+    """
+
+    def __enter__(self):
+        with _BLAS_LOCK:
+            if _BLAS_STATE["users"] == 0:
+                _BLAS_STATE["limiter"] = _BLAS_STATE["controller"].limit(limits=1, user_api="blas")
+            _BLAS_STATE["users"] += 1
+        return self
+
+    def __exit__(self, *exc):
+        with _BLAS_LOCK:
+            _BLAS_STATE["users"] -= 1
+            if _BLAS_STATE["users"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
+        return False
+
+
+def _single_threaded_blas():
+    """A context limiting BLAS to one thread, or ``None`` without threadpoolctl."""
+    if _BLAS_STATE["controller"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            return None
+        # numba's np.dot calls SciPy's BLAS: load it before the controller looks.
+        import scipy.linalg.cython_blas  # noqa: F401
+
+        with _BLAS_LOCK:
+            if _BLAS_STATE["controller"] is None:
+                _BLAS_STATE["controller"] = ThreadpoolController()
+    return _BlasOneThread()

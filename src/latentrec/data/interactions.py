@@ -200,7 +200,8 @@ class Interactions:
             self._matrix.indices,
             self._matrix.data,
         ):
-            h.update(np.ascontiguousarray(arr).tobytes())
+            # memoryview avoids a full copy of each array (.tobytes() would make one).
+            h.update(memoryview(np.ascontiguousarray(arr)).cast("B"))
         return h.hexdigest()[:16]
 
     # ------------------------------------------------------------------ conversions

@@ -1,5 +1,6 @@
 """Evaluation: metrics as plain functions over arrays, model evaluation, cross-validation."""
 
+from .blend import Blend, blend
 from .evaluate import CrossValidation, cross_validate, evaluate_ranking, evaluate_ratings
 from .metrics import (
     catalog_coverage,
@@ -11,13 +12,17 @@ from .metrics import (
     recall_at_k,
     rmse,
 )
+from .tuning import TuningResult, tune
 
 __all__ = [
+    "Blend",
     "CrossValidation",
+    "TuningResult",
     "catalog_coverage",
     "cross_validate",
     "evaluate_ranking",
     "evaluate_ratings",
+    "blend",
     "hit_rate_at_k",
     "mae",
     "map_at_k",
@@ -25,4 +30,5 @@ __all__ = [
     "precision_at_k",
     "recall_at_k",
     "rmse",
+    "tune",
 ]

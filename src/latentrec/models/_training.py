@@ -1,11 +1,15 @@
-"""The epoch loop shared by iterative models: progress, history, early stopping."""
+"""The epoch loop shared by iterative models: progress, history, early stopping, listeners."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
+import numba
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -38,6 +42,44 @@ def check_float(name: str, value, *, positive: bool = False) -> None:
         raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
 
 
+EpochCallback = Callable[[int, float, float], None]
+
+# Listeners live in a context variable, not in the models: tuning can watch (and stop) any
+# model that trains through run_epochs without a callback argument on every fit signature,
+# and fits in other threads or asyncio tasks do not see each other's listeners.
+_LISTENERS: ContextVar[tuple[EpochCallback, ...]] = ContextVar(
+    "latentrec_epoch_listeners", default=()
+)
+
+
+@contextmanager
+def epoch_listener(callback: EpochCallback) -> Iterator[EpochCallback]:
+    """Call ``callback(epoch, train_rmse, valid_rmse)`` after every epoch of every fit inside.
+
+    ``epoch`` counts from 1 (as in ``history_["epoch"]``); ``valid_rmse`` is ``nan`` when
+    the fit has no validation data (and for implicit models, whose ``train_rmse`` is their
+    training loss, as in their history).  Listeners nest (outer ones are called first) and are
+    removed when the ``with`` block ends.  An exception raised by the callback (for example
+    ``optuna.TrialPruned``) stops training and propagates out of ``fit``; that model is
+    then not usable.  Only models that train through :func:`run_epochs` report epochs, and
+    only fits in the same thread (context) as the ``with`` block are seen.
+
+    Example:
+        >>> seen = []
+        >>> with epoch_listener(lambda epoch, train, valid: seen.append(epoch)):
+        ...     _ = run_epochs("demo", 3, lambda e: None, lambda: (1.0, float("nan")))
+        >>> seen
+        [1, 2, 3]
+    """
+    if not callable(callback):
+        raise TypeError(f"epoch_listener needs a callable, got {type(callback).__name__}")
+    token = _LISTENERS.set((*_LISTENERS.get(), callback))
+    try:
+        yield callback
+    finally:
+        _LISTENERS.reset(token)
+
+
 def run_epochs(
     name: str,
     n_epochs: int,
@@ -55,6 +97,8 @@ def run_epochs(
     the history then has no ``valid_rmse`` column).
     With ``patience`` and a finite validation RMSE, training stops once the validation RMSE
     has not improved for ``patience`` epochs, and the best epoch's state is restored.
+    After each epoch every active :func:`epoch_listener` is called with
+    ``(epoch, train_rmse, valid_rmse)``; an exception it raises ends training.
 
     Example:
         >>> state = {"x": 0}
@@ -65,34 +109,40 @@ def run_epochs(
     history: dict = {"epoch": [], "train_rmse": [], "valid_rmse": [], "seconds": []}
     validated = False
     best_rmse, best_epoch, best_state, since_best = math.inf, 0, None, 0
+    listeners = _LISTENERS.get()
     bar = tqdm(range(n_epochs), desc=name, unit="epoch", disable=not verbose, leave=False)
-    for epoch in bar:
-        start = time.perf_counter()
-        step(epoch)
-        train_rmse, valid_rmse = evaluate()
-        if not math.isfinite(train_rmse):
-            raise FloatingPointError(
-                f"{name}: training diverged at epoch {epoch + 1} (train RMSE {train_rmse}); "
-                "lower learning_rate or raise regularization"
-            )
-        history["epoch"].append(epoch + 1)
-        history["train_rmse"].append(float(train_rmse))
-        history["valid_rmse"].append(float(valid_rmse))
-        validated = validated or math.isfinite(valid_rmse)
-        history["seconds"].append(time.perf_counter() - start)
-        postfix = {"train_rmse": f"{train_rmse:.4f}"}
-        if math.isfinite(valid_rmse):
-            postfix["valid_rmse"] = f"{valid_rmse:.4f}"
-        bar.set_postfix(postfix)
-        if math.isfinite(valid_rmse) and valid_rmse < best_rmse:
-            best_rmse, best_epoch, since_best = valid_rmse, epoch + 1, 0
-            if patience is not None and snapshot is not None:
-                best_state = snapshot()
-        elif math.isfinite(valid_rmse):
-            since_best += 1
-            if patience is not None and since_best >= patience:
-                break
-    bar.close()
+    try:
+        for epoch in bar:
+            start = time.perf_counter()
+            step(epoch)
+            train_rmse, valid_rmse = evaluate()
+            if not math.isfinite(train_rmse):
+                raise FloatingPointError(
+                    f"{name}: training diverged at epoch {epoch + 1} (training loss "
+                    f"{train_rmse}); lower learning_rate (where the model has one) or raise "
+                    "regularization"
+                )
+            history["epoch"].append(epoch + 1)
+            history["train_rmse"].append(float(train_rmse))
+            history["valid_rmse"].append(float(valid_rmse))
+            validated = validated or math.isfinite(valid_rmse)
+            history["seconds"].append(time.perf_counter() - start)
+            postfix = {"train_rmse": f"{train_rmse:.4f}"}
+            if math.isfinite(valid_rmse):
+                postfix["valid_rmse"] = f"{valid_rmse:.4f}"
+            bar.set_postfix(postfix)
+            for listener in listeners:
+                listener(epoch + 1, float(train_rmse), float(valid_rmse))
+            if math.isfinite(valid_rmse) and valid_rmse < best_rmse:
+                best_rmse, best_epoch, since_best = valid_rmse, epoch + 1, 0
+                if patience is not None and snapshot is not None:
+                    best_state = snapshot()
+            elif math.isfinite(valid_rmse):
+                since_best += 1
+                if patience is not None and since_best >= patience:
+                    break
+    finally:
+        bar.close()  # also when a listener or a diverging epoch ends training
     if not validated:
         del history["valid_rmse"]  # no validation data: no column, rather than a row of NaN
     if best_state is not None and restore is not None and best_epoch != history["epoch"][-1]:
@@ -100,3 +150,26 @@ def run_epochs(
     history["best_epoch"] = best_epoch if best_epoch else history["epoch"][-1]
     history["stopped_early"] = history["epoch"][-1] < n_epochs
     return history
+
+
+@contextlib.contextmanager
+def numba_threads(num_threads):
+    """Run the block with ``num_threads`` numba threads (capped), then restore the count.
+
+    ``None`` leaves numba's setting alone.
+
+    Example:
+        >>> import numba
+        >>> with numba_threads(1):
+        ...     numba.get_num_threads()
+        1
+    """
+    if num_threads is None:
+        yield
+        return
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(num_threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)

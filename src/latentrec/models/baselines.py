@@ -84,6 +84,12 @@ class Biases(FactorModel):
         self._set_state(mu, bu, bi, _empty_factors(data.n_users), _empty_factors(data.n_items))
 
 
+    def _fold_in_regularization(self, side: str) -> tuple[float, float, bool]:
+        # Biases shrink additively (λ / (λ + n)), not per rating as the default assumes.
+        reg = self.user_regularization if side == "user" else self.regularization
+        return 0.0, float(reg), False
+
+
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     # A user or item with no cells and zero regularisation has 0/0: its bias is 0.
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)

@@ -1,0 +1,392 @@
+"""Hyperparameter search with optuna on an inner validation split, with per-epoch pruning.
+
+optuna is an optional dependency (the ``tune`` extra) and is imported only when
+:func:`tune` runs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..data.interactions import Interactions
+from ..data.splits import random_split
+from ..models._training import epoch_listener
+from ..models.base import Recommender
+from .evaluate import RANKING_METRICS, evaluate_ranking, evaluate_ratings
+
+RATING_METRICS = ("rmse", "mae")
+_SPEC_KINDS = ("int", "float", "categorical")
+_SPEC_OPTIONS = {"int": ("log", "step"), "float": ("log", "step"), "categorical": ()}
+
+
+def _import_optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise ImportError(
+            "latentrec.evaluation.tune needs optuna, which is not installed; install the "
+            "'tune' extra: pip install 'latentrec[tune]'"
+        ) from None
+    return optuna
+
+
+@dataclass
+class TuningResult:
+    """What :func:`tune` found: the best hyperparameters, every trial, the optuna study.
+
+    Attributes:
+        best_params: the winning values of the tuned hyperparameters only.
+        best_value: their validation score (``metric``).
+        metric: what was optimised, e.g. ``"rmse"`` or ``"ndcg@10"``.
+        direction: ``"minimize"`` (rating errors) or ``"maximize"`` (ranking metrics).
+        trials: one row per trial: ``trial``, ``state`` (``complete``, ``pruned`` or
+            ``fail``), the metric (NaN unless complete), each tuned hyperparameter,
+            ``epochs`` (epochs reported before the end; 0 for models that do not train
+            in epochs), ``seconds`` and ``error`` (why a trial failed).
+        study: the ``optuna.Study`` itself, for optuna's plots and analyses.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases
+        >>> data = Interactions.from_dense(np.arange(1, 41).reshape(8, 5) % 5 + 1)
+        >>> result = tune(Biases(), data, {"regularization": ("float", 0.1, 20.0)}, n_trials=2)
+        >>> sorted(result.best_params), result.best_model().is_fitted
+        (['regularization'], True)
+    """
+
+    best_params: dict
+    best_value: float
+    metric: str
+    direction: str
+    trials: pd.DataFrame
+    study: object = field(repr=False)
+    template: Recommender = field(repr=False)
+    data: Interactions = field(repr=False)
+
+    def best_model(self) -> Recommender:
+        """The template with ``best_params``, refitted on all of the data given to ``tune``.
+
+        The refit has no validation data, so a ``patience`` setting does not stop it early:
+        it runs ``n_epochs`` epochs.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Biases
+            >>> data = Interactions.from_dense(np.arange(1, 41).reshape(8, 5) % 5 + 1)
+            >>> space = {"n_epochs": ("int", 1, 5)}
+            >>> result = tune(Biases(), data, space, n_trials=2)
+            >>> result.best_model().n_epochs == result.best_params["n_epochs"]
+            True
+        """
+        return self.template.clone().set_params(**self.best_params).fit(self.data)
+
+    def __str__(self) -> str:
+        counts = self.trials["state"].value_counts()
+        summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("complete", "pruned", "fail"))
+        params = ", ".join(f"{k}={_short(v)}" for k, v in self.best_params.items())
+        return (
+            f"{type(self.template).__name__}: best {self.metric} {self.best_value:.4f} "
+            f"with {params} ({summary})"
+        )
+
+
+def _short(value):
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+
+
+def tune(
+    model: Recommender,
+    data: Interactions,
+    space: dict,
+    *,
+    n_trials: int = 30,
+    validation: float = 0.1,
+    metric: str = "rmse",
+    random_state=0,
+    timeout: float | None = None,
+    prune=True,
+    verbose: bool = False,
+) -> TuningResult:
+    """Search hyperparameters of ``model`` with optuna's TPE sampler on a validation split.
+
+    ``data`` is split once with ``random_split(data, validation, random_state)``; each trial
+    fits ``model.clone().set_params(**params)`` on the larger part (passing the smaller as
+    validation data) and scores ``metric`` on the smaller part.  Nothing outside ``data`` is
+    used: keep your test set out of ``data`` and evaluate ``result.best_model()`` on it.
+
+    Pruning stops a trial whose per-epoch validation RMSE is worse than the median of earlier
+    trials at the same epoch (optuna's ``MedianPruner`` after 5 trials, from epoch 5 on).  It
+    watches models that train through the shared epoch loop (``BiasedMF`` and friends; see
+    :func:`latentrec.models._training.epoch_listener`); other models simply are not pruned.
+    Because the pruner compares validation RMSE, it is used only for rating metrics.  The
+    per-epoch validation RMSE is stored as each optuna trial's intermediate values, and a
+    ``patience`` setting of the model stops trials early on the validation part too.
+
+    Args:
+        model: an unfitted latentrec model, the template of every trial.
+        data: the interactions to tune on (training data only).
+        space: hyperparameter name -> distribution, either an ``optuna.distributions``
+            object or a tuple: ``("int", low, high)``, ``("float", low, high)``, each with an
+            optional dict ``{"log": True}`` or ``{"step": s}`` as fourth item, or
+            ``("categorical", [choice, ...])``.  Names must be hyperparameters of ``model``.
+        n_trials: number of trials (fewer when ``timeout`` ends the search).
+        validation: share of the cells of ``data`` held out to score trials.
+        metric: ``"rmse"`` or ``"mae"`` (minimised), or a ranking metric at a cut-off,
+            ``"ndcg@10"``, ``"precision@k"``, ``"recall@k"``, ``"map@k"``, ``"hit_rate@k"``
+            (maximised; every held-out cell counts as relevant).
+        random_state: seeds the split and the sampler; the model's own ``random_state`` is
+            left as set, so fix it too for a repeatable search.
+        timeout: stop starting new trials after this many seconds (at least one runs).
+        prune: ``True`` for the median pruner, ``False`` for none, or an optuna pruner.
+        verbose: print one line per trial.
+
+    Trials whose training diverges (``FloatingPointError``) are recorded as failed and the
+    search goes on; any other error propagates.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import BiasedMF
+        >>> rng = np.random.default_rng(0)
+        >>> data = Interactions.from_dense(rng.integers(1, 6, (20, 10)))
+        >>> space = {"learning_rate": ("float", 1e-3, 5e-2, {"log": True}),
+        ...          "n_epochs": ("int", 5, 20)}
+        >>> result = tune(BiasedMF(n_factors=2, random_state=0), data, space, n_trials=3)
+        >>> sorted(result.best_params), len(result.trials)
+        (['learning_rate', 'n_epochs'], 3)
+    """
+    optuna = _import_optuna()
+    if not isinstance(model, Recommender):
+        raise TypeError(f"model must be a latentrec model, got {type(model).__name__}")
+    if not isinstance(data, Interactions):
+        raise TypeError(f"data must be latentrec.Interactions, got {type(data).__name__}")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 1:
+        raise ValueError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0
+    ):
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    if (
+        isinstance(validation, bool)
+        or not isinstance(validation, numbers.Real)
+        or not 0 < validation < 1
+    ):
+        raise ValueError(f"validation must be a share strictly between 0 and 1, got {validation!r}")
+    metric, name, k, direction = _parse_metric(metric)
+    if name in RATING_METRICS and not model.predicts_ratings:
+        raise ValueError(
+            f"{type(model).__name__} does not predict ratings, so it cannot be tuned on "
+            f"{metric}; use a ranking metric such as metric='ndcg@10'"
+        )
+    distributions = _distributions(space, model, optuna)
+    pruner = _pruner(prune, name in RATING_METRICS, optuna)
+
+    if isinstance(random_state, np.random.Generator):
+        random_state = int(random_state.integers(2**31 - 1))
+    train, valid = random_split(data, float(validation), random_state)
+    started = time.perf_counter()
+    with _quiet(optuna):
+        study = optuna.create_study(
+            direction=direction,
+            sampler=optuna.samplers.TPESampler(seed=random_state),
+            pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
+            study_name=f"latentrec-{type(model).__name__}",
+        )
+        for number in range(n_trials):
+            _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner)
+            if verbose:
+                _print_trial(study.trials[-1], number, n_trials, metric)
+            if timeout is not None and time.perf_counter() - started >= timeout:
+                break
+
+    trials = _trials_frame(study, optuna, metric, list(distributions))
+    complete = trials[trials["state"] == "complete"]
+    if complete.empty:
+        errors = trials["error"].dropna()
+        why = f"; first error: {errors.iloc[0]}" if len(errors) else ""
+        raise RuntimeError(
+            f"no trial completed ({len(trials)} run: "
+            f"{(trials['state'] == 'pruned').sum()} pruned, "
+            f"{(trials['state'] == 'fail').sum()} failed){why}; narrow the space or add trials"
+        )
+    return TuningResult(
+        best_params=dict(study.best_trial.params),
+        best_value=float(study.best_value),
+        metric=metric,
+        direction=direction,
+        trials=trials,
+        study=study,
+        template=model,
+        data=data,
+    )
+
+
+def _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner) -> None:
+    trial = study.ask(distributions)
+    candidate = model.clone().set_params(**trial.params)
+    epochs = []
+
+    def report(epoch, train_rmse, valid_rmse):
+        epochs.append(epoch)
+        if math.isfinite(valid_rmse):
+            trial.report(valid_rmse, epoch)  # kept for optuna's intermediate-value plots
+            if pruner is not None and trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+    start = time.perf_counter()
+    value, state = None, optuna.trial.TrialState.COMPLETE
+    try:
+        with epoch_listener(report):
+            candidate.fit(train, valid)
+        value = _score(candidate, valid, name, k)
+    except optuna.TrialPruned:
+        state = optuna.trial.TrialState.PRUNED
+    except FloatingPointError as err:
+        state = optuna.trial.TrialState.FAIL
+        trial.set_user_attr("error", str(err))
+    trial.set_user_attr("epochs", len(epochs))
+    trial.set_user_attr("seconds", time.perf_counter() - start)
+    if state == optuna.trial.TrialState.COMPLETE and not math.isfinite(value):
+        state = optuna.trial.TrialState.FAIL
+        trial.set_user_attr("error", f"the validation {name} is {value}")
+    if state == optuna.trial.TrialState.COMPLETE:
+        study.tell(trial, value)
+    else:
+        study.tell(trial, state=state)
+
+
+def _score(model, valid: Interactions, name: str, k: int | None) -> float:
+    if name in RATING_METRICS:
+        return float(evaluate_ratings(model, valid)[name])
+    return float(evaluate_ranking(model, valid, k)[name])
+
+
+def _parse_metric(metric) -> tuple[str, str, int | None, str]:
+    """``(label, name, k, direction)`` for a metric string such as ``"ndcg@10"``."""
+    if not isinstance(metric, str):
+        raise ValueError(f"metric must be a string such as 'rmse' or 'ndcg@10', got {metric!r}")
+    text = metric.strip().lower()
+    if text in RATING_METRICS:
+        return text, text, None, "minimize"
+    name, _, cut = text.partition("@")
+    known = [*RATING_METRICS, *(f"{m}@k" for m in RANKING_METRICS)]
+    if name not in RANKING_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; known: {known}")
+    if not cut:
+        cut = "10"
+    if not cut.isdigit() or int(cut) < 1:
+        raise ValueError(f"metric {metric!r} needs a positive cut-off, e.g. '{name}@10'")
+    return f"{name}@{int(cut)}", name, int(cut), "maximize"
+
+
+def _distributions(space, model: Recommender, optuna) -> dict:
+    if not isinstance(space, dict) or not space:
+        raise ValueError(
+            "space must be a non-empty dict of hyperparameter name -> distribution, e.g. "
+            "{'n_factors': ('int', 16, 256, {'log': True})}"
+        )
+    valid = model._param_names()
+    unknown = [name for name in space if name not in valid]
+    if unknown:
+        raise ValueError(
+            f"{type(model).__name__} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"valid: {sorted(valid)}"
+        )
+    return {name: _distribution(name, spec, optuna) for name, spec in space.items()}
+
+
+def _distribution(name: str, spec, optuna):
+    dists = optuna.distributions
+    if isinstance(spec, dists.BaseDistribution):
+        return spec
+    forms = (
+        "('int', low, high), ('float', low, high), either with an optional dict of 'log'/"
+        "'step' as fourth item, ('categorical', [choices]) or an optuna distribution"
+    )
+    if not isinstance(spec, (tuple, list)) or not spec or spec[0] not in _SPEC_KINDS:
+        raise ValueError(f"space[{name!r}] = {spec!r} is not a distribution; use {forms}")
+    kind, args = spec[0], list(spec[1:])
+    try:
+        if kind == "categorical":
+            if len(args) != 1 or not isinstance(args[0], (list, tuple)) or not args[0]:
+                raise ValueError("categorical needs one non-empty list of choices")
+            return dists.CategoricalDistribution(list(args[0]))
+        options = args.pop() if len(args) == 3 and isinstance(args[2], dict) else {}
+        if len(args) != 2:
+            raise ValueError(f"{kind} needs low and high")
+        bad = sorted(set(options) - set(_SPEC_OPTIONS[kind]))
+        if bad:
+            raise ValueError(f"unknown option(s) {bad}; {kind} takes 'log' and 'step'")
+        low, high = args
+        if kind == "int":
+            return dists.IntDistribution(int(low), int(high), **options)
+        return dists.FloatDistribution(float(low), float(high), **options)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"space[{name!r}] = {spec!r}: {err}; use {forms}") from None
+
+
+def _pruner(prune, rating_metric: bool, optuna):
+    if isinstance(prune, optuna.pruners.BasePruner):
+        if not rating_metric:
+            raise ValueError(
+                "pruning compares per-epoch validation RMSE, so it needs metric='rmse' or "
+                "'mae'; pass prune=False with a ranking metric"
+            )
+        return prune
+    if prune is True:
+        # The first epochs say more about how fast a learning rate moves than about where
+        # it ends up (a fast one first overfits the biases), so they never prune.
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+        return pruner if rating_metric else None
+    if prune is False or prune is None:
+        return None
+    raise ValueError(f"prune must be True, False or an optuna pruner, got {prune!r}")
+
+
+@contextmanager
+def _quiet(optuna):
+    # optuna logs every trial at INFO; tune prints its own lines when verbose.
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def _trials_frame(study, optuna, metric: str, names: list[str]) -> pd.DataFrame:
+    rows = []
+    for t in study.trials:
+        state = t.state.name.lower()
+        row = {
+            "trial": t.number,
+            "state": state,
+            metric: float(t.value) if state == "complete" else np.nan,
+        }
+        row.update({name: t.params.get(name) for name in names})
+        row["epochs"] = int(t.user_attrs.get("epochs", 0))
+        row["seconds"] = float(t.user_attrs.get("seconds", np.nan))
+        row["error"] = t.user_attrs.get("error")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _print_trial(t, number: int, n_trials: int, metric: str) -> None:
+    params = ", ".join(f"{k}={_short(v)}" for k, v in t.params.items())
+    state = t.state.name.lower()
+    if state == "complete":
+        outcome = f"{metric}={t.value:.4f}"
+    elif state == "pruned":
+        outcome = f"pruned at epoch {t.user_attrs.get('epochs')}"
+    else:
+        outcome = f"failed: {t.user_attrs.get('error')}"
+    print(f"  trial {number + 1}/{n_trials}: {outcome} ({params})", flush=True)

@@ -1,0 +1,194 @@
+"""SVD++: biased MF whose user vector also sums the items the user rated (Koren 2008)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..data.interactions import Interactions
+from ..kernels.sgd import rmse_cells
+from ..kernels.svdpp import effective_user_factors, shuffle_rows, svdpp_epoch
+from ._training import check_float, check_int, run_epochs
+from .base import FactorModel
+from .mf import check_decay, epoch_seed, init_factors, numba_threads, training_threads
+
+
+class SVDpp(FactorModel):
+    """r̂ = μ + b_u + b_i + q_i · (p_u + |N(u)|^-½ Σ_{j∈N(u)} y_j), fitted by SGD.
+
+    N(u) is the set of items user u rated in the training data: *that* the user rated
+    them says something about taste whatever the stars, so each item carries a second
+    vector y_j and a user is described partly by the items they chose to rate.
+
+    Training visits the users in a fresh random order each epoch and each user's ratings
+    in random order.  The implicit sum is computed once per user turn and the y_j are
+    updated once at its end with the gradient gathered over the user's ratings (the sum
+    of the textbook per-rating updates with y held still during the turn), so an epoch
+    costs O(nnz·k) rather than Σ_u |N(u)|²·k; see :mod:`latentrec.kernels.svdpp`.  Users
+    run in parallel chunks without locks; with ``num_threads=1`` and a fixed
+    ``random_state`` two fits are bit-identical.
+
+    After ``fit``, ``user_factors_`` holds the *effective* user vector
+    z_u = p_u + |N(u)|^-½ Σ_{j∈N(u)} y_j, so predictions, top-k, similar users and
+    explanations are the shared exact operations of :class:`FactorModel` on
+    r̂ = μ + b_u + b_i + z_u·q_i.  The raw parts are kept as ``p_`` (users x k) and ``y_``
+    (items x k) and saved with the model.
+
+    ``history_["train_rmse"]`` is the running RMSE during the epoch (each prediction just
+    before its update); ``valid_rmse`` is exact, after the epoch.
+
+    Args:
+        n_factors: k, the number of latent factors.
+        n_epochs: passes over the users (an upper bound with ``patience``).
+        learning_rate: step size of the first epoch.
+        learning_rate_decay: factor applied to the step size after each epoch, in (0, 1].
+        regularization: λ for p_u and q_i.
+        bias_regularization: λ for the biases (defaults to ``regularization``).
+        implicit_regularization: λ_y for the y_j (``None``: ``regularization``).  Each
+            y_j is shrunk once per rating of the user, so λ_y acts |N(u)| times per user
+            turn and its best value is much smaller than λ.
+        init_std: p, q and y start as N(0, init_std²); biases start at 0.
+        patience: with validation data passed to ``fit``, stop after this many epochs
+            without a better validation RMSE and restore the best epoch.
+        num_threads: numba threads (``None``: numba's default); data with fewer than
+            ``latentrec.models.mf.PARALLEL_MIN_CELLS`` cells trains on one thread.
+        random_state: seed (or ``numpy.random.Generator``).
+        verbose: show a progress bar.
+
+    The defaults were chosen on a validation split of MovieLens-100K training data
+    (never the test folds) by ``benchmarks/tune_biasedmf_defaults.py --svdpp``.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> R = np.array([[5, 4, 0, 1], [4, 0, 1, 1], [1, 1, 0, 5], [0, 1, 5, 4]])
+        >>> model = SVDpp(n_factors=2, n_epochs=100, learning_rate=0.02, learning_rate_decay=1,
+        ...               random_state=0)
+        >>> model.fit(Interactions.from_dense(R)).predict([0], [2]).round(1).tolist() < [3.0]
+        True
+        >>> model.y_.shape
+        (4, 2)
+    """
+
+    _array_state = FactorModel._array_state + ("p_", "y_")
+
+    def __init__(
+        self,
+        n_factors: int = 32,
+        n_epochs: int = 7,
+        learning_rate: float = 0.05,
+        learning_rate_decay: float = 0.75,
+        regularization: float = 0.08,
+        bias_regularization: float | None = None,
+        implicit_regularization: float | None = 0.001,
+        init_std: float = 0.05,
+        patience: int | None = None,
+        num_threads: int | None = None,
+        random_state=None,
+        verbose: bool = False,
+    ):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.learning_rate_decay = learning_rate_decay
+        self.regularization = regularization
+        self.bias_regularization = bias_regularization
+        self.implicit_regularization = implicit_regularization
+        self.init_std = init_std
+        self.patience = patience
+        self.num_threads = num_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        check_int("n_factors", self.n_factors)
+        check_int("n_epochs", self.n_epochs)
+        check_float("learning_rate", self.learning_rate, positive=True)
+        check_decay(self.learning_rate_decay)
+        check_float("regularization", self.regularization)
+        for name in ("bias_regularization", "implicit_regularization"):
+            if getattr(self, name) is not None:
+                check_float(name, getattr(self, name))
+        check_float("init_std", self.init_std)
+        if self.patience is not None:
+            check_int("patience", self.patience)
+        if self.num_threads is not None:
+            check_int("num_threads", self.num_threads)
+
+    def _fit(self, data: Interactions, validation: Interactions | None) -> None:
+        rng = np.random.default_rng(self.random_state)
+        k = self.n_factors
+        threads = training_threads(self.num_threads, data.nnz)
+        matrix = data.matrix
+        indptr = matrix.indptr.astype(np.int64)
+        # Private copies: each epoch shuffles every user's cells in place.
+        items = matrix.indices.copy()
+        ratings = matrix.data.copy()
+        n_chunks = min(threads, max(1, data.n_users))
+
+        mu = data.global_mean()
+        bu = np.zeros(data.n_users, dtype=np.float32)
+        bi = np.zeros(data.n_items, dtype=np.float32)
+        P = init_factors(rng, data.n_users, k, self.init_std)
+        Q = init_factors(rng, data.n_items, k, self.init_std)
+        Y = init_factors(rng, data.n_items, k, self.init_std)
+        Z = np.empty_like(P)
+        reg = np.float32(self.regularization)
+        reg_b = np.float32(
+            self.regularization if self.bias_regularization is None else self.bias_regularization
+        )
+        reg_y = np.float32(
+            self.regularization
+            if self.implicit_regularization is None
+            else self.implicit_regularization
+        )
+        has_valid = validation is not None and validation.nnz > 0
+        running = {"rmse": math.nan}
+
+        def step(epoch):
+            lr = np.float32(self.learning_rate * self.learning_rate_decay**epoch)
+            shuffle_rows(epoch_seed(rng), indptr, items, ratings)
+            order = rng.permutation(data.n_users)
+            sse = svdpp_epoch(
+                order, indptr, items, ratings, mu, bu, bi, P, Q, Y, lr, reg_b, reg, reg_y,
+                n_chunks,
+            )  # fmt: skip
+            running["rmse"] = math.sqrt(sse / data.nnz)
+
+        def evaluate():
+            if not has_valid:
+                return running["rmse"], float("nan")
+            effective_user_factors(indptr, items, P, Y, Z)
+            valid = rmse_cells(
+                validation.user_idx, validation.item_idx, validation.ratings, mu, bu, bi, Z, Q
+            )
+            return running["rmse"], valid
+
+        def snapshot():
+            return bu.copy(), bi.copy(), P.copy(), Q.copy(), Y.copy()
+
+        def restore(state):
+            for dst, src in zip((bu, bi, P, Q, Y), state, strict=True):
+                dst[...] = src
+
+        with numba_threads(threads):
+            self.history_ = run_epochs(
+                type(self).__name__,
+                self.n_epochs,
+                step,
+                evaluate,
+                snapshot=snapshot,
+                restore=restore,
+                patience=self.patience if has_valid else None,
+                verbose=self.verbose,
+            )
+            effective_user_factors(indptr, items, P, Y, Z)
+        no_user = data.user_counts() == 0
+        no_item = data.item_counts() == 0
+        P[no_user] = 0
+        Y[no_item] = 0  # never in any N(u): unused, and never trained
+        self.p_ = P
+        self.y_ = Y
+        self._set_state(mu, bu, bi, Z, Q)
+        self._zero_unseen(data)

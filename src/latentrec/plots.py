@@ -1,0 +1,418 @@
+"""Pictures of the data and of the latent space (needs matplotlib: ``pip install latentrec[plot]``).
+
+Every function draws on a fresh :class:`matplotlib.figure.Figure` with the Agg canvas
+(no pyplot, so no global state and no window), returns the Figure, and when given
+``path`` also writes it there (``.png`` or ``.svg``, by the suffix).
+
+* :func:`taste_map` — the item vectors in 2-D (PCA), coloured by genre, some titles and
+  users placed among them;
+* :func:`learning_curves` — train / validation error per epoch from ``model.history_``;
+* :func:`singular_spectrum` — singular values of the rating matrix and the share of the
+  squared Frobenius norm the first k keep;
+* :func:`rating_distribution` — how the stars are spread and how ratings pile up on few
+  users and items.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from .data.interactions import Interactions
+
+# Distinct colours for the most common main genres; everything else is grey.
+_PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+]
+
+
+def _figure(width: float, height: float, ncols: int = 1):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "latentrec.plots needs matplotlib; install the plot extra: "
+            "pip install 'latentrec[plot]'"
+        ) from None
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(1, ncols, c + 1) for c in range(ncols)]
+    return fig, (axes[0] if ncols == 1 else axes)
+
+
+def _save(fig, path) -> None:
+    if path is None:
+        return
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise ValueError(f"path must end in .png or .svg, got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150 if suffix == ".png" else None)
+
+
+# ---------------------------------------------------------------------- taste map
+def _main_genres(data: Interactions, column: str, rows: np.ndarray, n_genres: int):
+    """(main genre per row, coloured genres): the ``n_genres`` most frequent genres among
+    ``rows`` get colours, and each item's main genre is the rarest of its genres among
+    those (Star Wars, "Action|Adventure|Romance|Sci-Fi|War", is Sci-Fi), else ""."""
+    table = data.item_features
+    if table is None or column not in table.columns:
+        return np.full(rows.size, "", dtype=object), []
+    parts = table[column].iloc[rows].fillna("").astype(str).str.split("|")
+    freq: dict[str, int] = {}
+    for labels in parts:
+        for g in labels:
+            if g and g != "unknown":
+                freq[g] = freq.get(g, 0) + 1
+    coloured = sorted(freq, key=lambda g: (-freq[g], g))[:n_genres]
+    out = np.empty(rows.size, dtype=object)
+    for n, labels in enumerate(parts):
+        mine = [g for g in labels if g in coloured]
+        out[n] = min(mine, key=lambda g: (freq[g], g)) if mine else ""
+    return out, coloured
+
+
+def taste_map(
+    model,
+    data: Interactions,
+    path=None,
+    *,
+    users=None,
+    min_ratings: int = 50,
+    n_labels: int = 15,
+    label_items=None,
+    genre_column: str = "genres",
+    n_genres: int = 8,
+    title: str | None = None,
+):
+    """The item vectors projected on their first two principal components.
+
+    Points are the items with at least ``min_ratings`` ratings in ``data``, coloured by
+    genre: the ``n_genres`` (at most 9) most frequent genres get colours and each item
+    takes the rarest of its genres among them, so Star Wars ("Action|Adventure|
+    Romance|Sci-Fi|War") is Sci-Fi; items with none of them are grey.  The ``n_labels``
+    most-rated items are labelled, skipping any too close to a label already placed (or
+    exactly ``label_items`` when given).  Each of ``users`` is drawn as a star at the projection
+    p_u·V of its vector on the same two axes (all users scaled by one common factor to
+    the items' extent), so an item lying far in a user's direction scores high for that
+    user on these two components.
+
+    Example:
+        >>> from latentrec import datasets
+        >>> from latentrec.models import BiasedMF
+        >>> data = datasets.movielens("100k")  # doctest: +SKIP
+        >>> model = BiasedMF(n_factors=20, random_state=0).fit(data)  # doctest: +SKIP
+        >>> fig = taste_map(model, data, "map.png", users=[1, 405])  # doctest: +SKIP
+    """
+    model._check_fitted()
+    if data.items != model.items_:
+        raise ValueError("data must share the model's item vocabulary")
+    Q = np.asarray(model.item_factors_, dtype=np.float64)
+    if Q.shape[1] < 2:
+        raise ValueError("a taste map needs a model with at least 2 factors")
+    counts = data.item_counts()
+    rows = np.flatnonzero(counts >= min_ratings)
+    if rows.size < 3:
+        raise ValueError(f"fewer than 3 items have {min_ratings} ratings; lower min_ratings")
+    mean = Q[rows].mean(axis=0)
+    _, s, vt = np.linalg.svd(Q[rows] - mean, full_matrices=False)
+    V = vt[:2].T
+    xy = (Q[rows] - mean) @ V
+    share = s[:2] ** 2 / (s**2).sum()
+
+    fig, ax = _figure(11, 8.5)
+    genres, coloured = _main_genres(data, genre_column, rows, min(n_genres, len(_PALETTE)))
+    other = genres == ""
+    if other.any():
+        ax.scatter(*xy[other].T, s=14, c="#c7c7c7", alpha=0.6, linewidths=0, label="other")
+    for g, colour in zip(coloured, _PALETTE, strict=False):
+        sel = genres == g
+        ax.scatter(*xy[sel].T, s=18, c=colour, alpha=0.75, linewidths=0, label=g)
+
+    titles = data.item_titles()[rows]
+    span = np.ptp(xy, axis=0).max()
+    if label_items is not None:
+        picks = np.flatnonzero(np.isin(data.items.ids[rows], np.asarray(label_items)))
+    else:
+        picks = []
+        for r in np.argsort(-counts[rows], kind="stable"):
+            if len(picks) >= n_labels:
+                break
+            if all(np.linalg.norm(xy[r] - xy[p]) > 0.09 * span for p in picks):
+                picks.append(r)
+    for r in picks:
+        ax.annotate(
+            _short(str(titles[r])),
+            xy[r],
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=8.5,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
+        )
+        ax.scatter(*xy[r], s=30, facecolors="none", edgecolors="black", linewidths=0.8)
+
+    if users is not None:
+        u_idx = model.users_.index(np.atleast_1d(np.asarray(users)))
+        uxy = np.asarray(model.user_factors_, dtype=np.float64)[u_idx] @ V
+        reach = np.abs(xy).max()
+        scale = 0.85 * reach / max(np.abs(uxy).max(), 1e-12)
+        uxy = uxy * scale
+        ax.scatter(
+            *uxy.T,
+            marker="*",
+            s=260,
+            c="gold",
+            edgecolors="black",
+            zorder=5,
+            label=f"users (vectors ×{scale:.2g})",
+        )
+        for uid, (x, y) in zip(np.atleast_1d(np.asarray(users)), uxy, strict=True):
+            ax.annotate(
+                f"user {uid}",
+                (x, y),
+                xytext=(8, -10),
+                textcoords="offset points",
+                fontsize=10,
+                fontweight="bold",
+                zorder=6,
+            )
+    ax.axhline(0, color="#999999", lw=0.6, zorder=0)
+    ax.axvline(0, color="#999999", lw=0.6, zorder=0)
+    ax.set_xlabel(f"principal component 1 of the item vectors ({share[0]:.0%} of variance)")
+    ax.set_ylabel(f"principal component 2 ({share[1]:.0%} of variance)")
+    ax.set_title(
+        title
+        or f"Taste map: {rows.size} items with ≥{min_ratings} ratings, "
+        f"{type(model).__name__} k={Q.shape[1]}"
+    )
+    legend = ax.legend(title="genre", loc="best", fontsize=8.5, title_fontsize=9, framealpha=0.85)
+    for handle in legend.legend_handles:
+        handle.set_sizes([45])
+    _save(fig, path)
+    return fig
+
+
+def _plain_log_ticks(axis, low: float, high: float) -> None:
+    """Ticks at 1, 2, 5, 10, ... (1, 3, 10, ... over wide ranges) as plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    subs = (1.0, 2.0, 5.0) if np.log10(high / low) < 2.5 else (1.0, 3.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _short(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------- learning curves
+def learning_curves(history, path=None, *, title: str | None = None):
+    """Training (and validation) error per epoch, from ``model.history_`` or a model.
+
+    Uses ``train_rmse`` / ``valid_rmse`` (rating models) or ``train_loss`` /
+    ``valid_loss`` (ranking models); marks ``best_epoch`` when validation data was used.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GradientDescentMF
+        >>> R = np.array([[5, 4, 0], [4, 0, 1], [1, 1, 5]])
+        >>> model = GradientDescentMF(n_epochs=50).fit(Interactions.from_dense(R))
+        >>> learning_curves(model).axes[0].get_xlabel()
+        'epoch'
+    """
+    name = None
+    if hasattr(history, "history_"):
+        name = type(history).__name__
+        history = history.history_
+    if not isinstance(history, dict) or "epoch" not in history:
+        raise ValueError("history must be a fitted model or its history_ dict (with 'epoch')")
+    kind = "rmse" if "train_rmse" in history else "loss"
+    if f"train_{kind}" not in history:
+        raise ValueError("history has neither train_rmse nor train_loss")
+    epochs = np.asarray(history["epoch"])
+    fig, ax = _figure(7.5, 4.8)
+    ax.plot(
+        epochs, history[f"train_{kind}"], marker="." if epochs.size < 60 else None, label="training"
+    )
+    valid = history.get(f"valid_{kind}")
+    if valid is not None and np.isfinite(np.asarray(valid, dtype=float)).any():
+        ax.plot(epochs, valid, marker="." if epochs.size < 60 else None, label="validation")
+        best = history.get("best_epoch")
+        if best:
+            v = float(np.asarray(valid, dtype=float)[list(epochs).index(best)])
+            ax.axvline(best, color="#777777", ls="--", lw=1)
+            right_half = best > (epochs[0] + epochs[-1]) / 2
+            ax.annotate(
+                f"best epoch {best}: {v:.4f}",
+                (best, v),
+                xytext=(-6 if right_half else 6, 10),
+                textcoords="offset points",
+                ha="right" if right_half else "left",
+                fontsize=9,
+            )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("RMSE" if kind == "rmse" else "loss")
+    auto = "Learning curves" + (f" of {name}" if name else "")
+    if history.get("stopped_early"):
+        auto += " (stopped early)"
+    ax.set_title(title or auto)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+    return fig
+
+
+# ---------------------------------------------------------------------- spectrum
+def _centred(data: Interactions, center: bool) -> sp.csr_matrix:
+    M = data.matrix.astype(np.float64)
+    if center:
+        # Subtracting μ from the observed cells only is the mean-imputed matrix minus μ:
+        # every blank cell is μ − μ = 0, so the matrix stays sparse.
+        M = M.copy()
+        M.data -= data.global_mean()
+    return M
+
+
+def singular_spectrum(
+    data: Interactions,
+    k: int | None = None,
+    path=None,
+    *,
+    n_values: int = 50,
+    center: bool = True,
+    title: str | None = None,
+):
+    """The largest singular values of the rating matrix and the energy they keep.
+
+    Computes the ``n_values`` largest singular values with
+    :func:`scipy.sparse.linalg.svds` of the sparse matrix, by default after subtracting
+    the global mean from the observed cells (= the mean-imputed matrix, centred).  The
+    right axis shows the cumulative share of the squared Frobenius norm
+    Σ_{j≤r} σ_j² / ‖R‖_F² (the total is exact, from all cells); ``k`` is marked with the
+    share its first k values keep.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> rng = np.random.default_rng(0)
+        >>> data = Interactions.from_dense(rng.integers(1, 6, (30, 20)))
+        >>> fig = singular_spectrum(data, k=3, n_values=10)
+        >>> fig.axes[0].get_ylabel()
+        'singular value'
+    """
+    from scipy.sparse.linalg import svds
+
+    if not isinstance(data, Interactions):
+        raise TypeError("data must be latentrec.Interactions")
+    M = _centred(data, center)
+    limit = min(M.shape) - 1
+    if limit < 1:
+        raise ValueError("the matrix is too small for a spectrum")
+    n_values = max(1, min(int(n_values), limit))
+    if k is not None and not 1 <= k <= n_values:
+        raise ValueError(f"k must lie in [1, {n_values}] (n_values), got {k!r}")
+    s = svds(M, k=n_values, return_singular_vectors=False, random_state=0)
+    s = np.sort(s)[::-1]
+    total = float((M.data**2).sum())
+    cum = np.cumsum(s**2) / total
+    ranks = np.arange(1, s.size + 1)
+
+    fig, ax = _figure(8, 4.8)
+    ax.plot(ranks, s, marker="o", ms=3.5, color="#1f77b4", label="singular value σ_r")
+    ax.set_xlabel("rank r")
+    ax.set_ylabel("singular value")
+    ax.grid(alpha=0.3)
+    right = ax.twinx()
+    right.plot(ranks, cum * 100, color="#d62728", lw=1.8, label="cumulative Σσ² / ‖R‖²")
+    right.set_ylabel("cumulative share of ‖R‖²_F (%)", color="#d62728")
+    right.tick_params(axis="y", colors="#d62728")
+    right.set_ylim(0, 100)
+    if k is not None:
+        ax.axvline(k, color="#555555", ls="--", lw=1)
+        right.annotate(
+            f"first {k} keep {cum[k - 1]:.1%}",
+            (k, cum[k - 1] * 100),
+            xytext=(10, 16),
+            textcoords="offset points",
+            fontsize=10,
+            color="#d62728",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#d62728", "alpha": 0.9},
+            arrowprops={"arrowstyle": "-", "color": "#d62728"},
+        )
+        right.plot([k], [cum[k - 1] * 100], "o", color="#d62728")
+    what = "mean-centred" if center else "raw"
+    ax.set_title(
+        title
+        or f"Singular spectrum of the {what} rating matrix "
+        f"({data.n_users}×{data.n_items}, {data.nnz} ratings)"
+    )
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right")
+    _save(fig, path)
+    fig.spectrum_ = {"singular_values": s, "cumulative_share": cum}
+    return fig
+
+
+# ---------------------------------------------------------------------- distributions
+def rating_distribution(data: Interactions, path=None, *, title: str | None = None):
+    """Three panels: the rating values, ratings per user and ratings per item (long tail).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> fig = rating_distribution(Interactions.from_dense(np.array([[5, 3], [4, 0]])))
+        >>> [ax.get_title() for ax in fig.axes][:1]
+        ['Rating values']
+    """
+    if not isinstance(data, Interactions):
+        raise TypeError("data must be latentrec.Interactions")
+    fig, (a, b, c) = _figure(13, 4.2, ncols=3)
+    values, counts = np.unique(data.ratings, return_counts=True)
+    if values.size <= 20:
+        a.bar([f"{v:g}" for v in values], counts, color="#1f77b4")
+        for x, n in enumerate(counts):
+            a.annotate(f"{n / counts.sum():.0%}", (x, n), ha="center", va="bottom", fontsize=9)
+    else:
+        a.hist(data.ratings, bins=30, color="#1f77b4")
+    a.set_xlabel("rating")
+    a.set_ylabel("number of ratings")
+    a.set_title("Rating values")
+    mean = data.global_mean()
+    a.text(0.02, 0.97, f"mean {mean:.2f}", transform=a.transAxes, va="top", fontsize=9)
+    for ax, per, what in ((b, data.user_counts(), "user"), (c, data.item_counts(), "item")):
+        per = per[per > 0]
+        bins = np.unique(np.geomspace(per.min(), per.max() + 1, 30).round())
+        ax.hist(per, bins=bins, color="#2ca02c" if what == "user" else "#ff7f0e")
+        ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis, bins[0], bins[-1])
+        ax.set_xlabel(f"ratings per {what} (log scale)")
+        ax.set_ylabel(f"number of {what}s")
+        ax.set_title(f"Ratings per {what}")
+        ax.text(
+            0.97,
+            0.97,
+            f"median {np.median(per):g}\nmax {per.max():g}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+        )
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+    return fig

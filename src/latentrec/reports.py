@@ -1,0 +1,320 @@
+"""Factor reports: what each latent factor means, in titles and in item metadata.
+
+:func:`factor_report` lists, per factor, the items with the highest and lowest loadings
+q_if (among items with enough ratings for a reliable vector), correlates each factor with
+the item side table (one-hot genres, year, ...) and names each pole after its most
+correlated genre — "Sci-Fi vs Romance".  :func:`user_profile` describes one user in the
+same terms.
+
+Factors of a matrix factorisation are only defined up to a rotation (P Qᵀ = (PV)(QV)ᵀ
+for any orthogonal V), so single factors of a large model are often mixtures.
+``rotate=True`` first rotates both P and Q onto the principal axes of the item vectors
+(factor 0 = the direction along which items differ most); predictions are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .data.interactions import Interactions
+
+
+@dataclass
+class FactorReport:
+    """The result of :func:`factor_report`.
+
+    Attributes:
+        summary: one row per factor: ``factor``, ``name``, ``positive`` / ``negative``
+            (the pole labels), ``positive_corr`` / ``negative_corr``, ``top`` /
+            ``bottom`` (titles, highest and lowest loading first), ``spread`` (standard
+            deviation of the loadings).
+        items: long table ``factor``, ``pole`` (``"+"``/``"-"``), ``rank``,
+            ``item_id``, ``title``, ``loading``.
+        correlations: factors x metadata features (Pearson correlation over the
+            reported items).
+        rotation: the k x k orthogonal matrix applied to the factors (identity unless
+            ``rotate=True``).
+    """
+
+    summary: pd.DataFrame
+    items: pd.DataFrame
+    correlations: pd.DataFrame
+    rotation: np.ndarray = field(repr=False)
+    min_ratings: int = 0
+    n_items: int = 0
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-factor summary table (a copy)."""
+        return self.summary.copy()
+
+    def name(self, factor: int) -> str:
+        """The name of one factor ("Sci-Fi vs Romance", or "factor 3" without metadata)."""
+        return str(self.summary["name"].iloc[factor])
+
+    def __str__(self) -> str:
+        lines = [
+            f"Latent factors ({len(self.summary)}), over {self.n_items} items with at least "
+            f"{self.min_ratings} ratings"
+        ]
+        for row in self.summary.itertuples(index=False):
+            lines.append("")
+            head = f"factor {row.factor}: {row.name}"
+            if row.positive is not None:
+                head += (
+                    f"   (corr. {row.positive} {row.positive_corr:+.2f}, "
+                    f"{row.negative} {row.negative_corr:+.2f})"
+                )
+            lines.append(head)
+            lines.append("  + " + "; ".join(row.top))
+            lines.append("  - " + "; ".join(row.bottom))
+        return "\n".join(lines)
+
+
+@dataclass
+class UserProfile:
+    """The result of :func:`user_profile`: one user's vector in named-factor terms.
+
+    ``frame`` has one row per factor: ``factor``, ``name``, ``value`` (p_uf after the
+    report's rotation), ``z`` (value standardised over all users with ratings),
+    ``leaning`` (the pole label the user leans to) and ``top_rated`` (the user's own
+    highest-rated titles loading on that side of the factor).
+    """
+
+    user_id: object
+    frame: pd.DataFrame
+    n_rated: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-factor table (a copy)."""
+        return self.frame.copy()
+
+    def __str__(self) -> str:
+        lines = [f"user {self.user_id!r} ({self.n_rated} ratings), strongest factors first"]
+        order = np.argsort(-np.abs(self.frame["z"].to_numpy()), kind="stable")
+        for row in self.frame.iloc[order].itertuples(index=False):
+            side = f"leans {row.leaning}" if row.leaning else "leans"
+            lines.append(
+                f"  factor {row.factor} ({row.name}): {row.value:+.3f} (z {row.z:+.2f}), "
+                f"{side}" + (f" — e.g. {'; '.join(row.top_rated)}" if row.top_rated else "")
+            )
+        return "\n".join(lines)
+
+
+def _check(model, data: Interactions) -> None:
+    model._check_fitted()
+    if not isinstance(data, Interactions):
+        raise TypeError(f"data must be latentrec.Interactions, got {type(data).__name__}")
+    if data.items != model.items_ or data.users != model.users_:
+        raise ValueError(
+            "data must share the model's id vocabularies (pass the Interactions it was "
+            "trained on, or a split of it)"
+        )
+    if model.item_factors_.shape[1] == 0:
+        raise ValueError(f"{type(model).__name__} has no latent factors to report on")
+
+
+def _rotation(Q: np.ndarray) -> np.ndarray:
+    """Orthogonal V whose columns are the principal axes of the rows of ``Q``.
+
+    Each axis is signed so that its largest loading is positive, making the result
+    deterministic.
+    """
+    centred = Q - Q.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    V = vt.T
+    proj = Q @ V
+    flip = np.abs(proj.max(axis=0)) < np.abs(proj.min(axis=0))
+    V[:, flip] *= -1
+    return V
+
+
+def _metadata(data: Interactions, rows: np.ndarray):
+    """Encoded item side table for ``rows``: (matrix, names, categorical flags)."""
+    table = data.item_features
+    if table is None:
+        return np.zeros((rows.size, 0)), [], np.zeros(0, bool)
+    from .models.hybrid import FeatureEncoder
+
+    enc = FeatureEncoder(numeric="standardize").fit(table)
+    X = enc.transform(table.iloc[rows]).toarray()
+    kinds = []
+    for spec in enc.spec_["columns"]:
+        n = len(spec["values"]) if spec["kind"] in ("onehot", "multilabel") else 1
+        kinds += [spec["kind"] in ("onehot", "multilabel")] * n
+    return X, enc.names_, np.array(kinds, dtype=bool)
+
+
+def _corr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Pearson correlation of every column of A with every column of B (NaN if constant)."""
+    a = A - A.mean(axis=0)
+    b = B - B.mean(axis=0)
+    na = np.sqrt((a**2).sum(axis=0))
+    nb = np.sqrt((b**2).sum(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (a.T @ b) / np.outer(na, nb)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _label(name: str) -> str:
+    return name.split("=", 1)[1] if "=" in name else name
+
+
+def factor_report(
+    model, data: Interactions, n: int = 5, *, min_ratings: int = 20, rotate: bool = False
+) -> FactorReport:
+    """Describe every latent factor of ``model`` by its extreme items and item metadata.
+
+    Args:
+        model: a fitted factor model.
+        data: the interactions it was trained on (for rating counts, titles and the
+            item side table; ``data.item_features`` may be absent).
+        n: titles listed at each pole.
+        min_ratings: only items with at least this many ratings in ``data`` are listed
+            and correlated (vectors of rarely rated items are mostly noise).
+        rotate: rotate the factors onto the principal axes of the item vectors first.
+
+    A pole's label is the one-hot/multi-label feature (a genre) most positively
+    (most negatively) correlated with the factor; the factor's name is
+    ``"<positive> vs <negative>"``.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GradientDescentMF
+        >>> R = np.array([[5, 5, 1, 1], [4, 5, 1, 2], [1, 1, 5, 4], [2, 1, 4, 5]])
+        >>> meta = pd.DataFrame({"title": ["Alien", "Dune", "Emma", "Persuasion"],
+        ...                      "genres": ["Sci-Fi", "Sci-Fi", "Romance", "Romance"]})
+        >>> df = pd.DataFrame([(u, i, R[u, i]) for u in range(4) for i in range(4)],
+        ...                   columns=["user_id", "item_id", "rating"])
+        >>> data = Interactions.from_frame(df, item_features=meta)
+        >>> model = GradientDescentMF(n_epochs=2000, random_state=0).fit(data)
+        >>> report = factor_report(model, data, n=2, min_ratings=1, rotate=True)
+        >>> report.name(0) in ("Sci-Fi vs Romance", "Romance vs Sci-Fi")
+        True
+    """
+    _check(model, data)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    counts = data.item_counts()
+    rows = np.flatnonzero(counts >= min_ratings)
+    if rows.size == 0:
+        raise ValueError(
+            f"no item has at least min_ratings={min_ratings} ratings; lower min_ratings"
+        )
+    Q_all = np.asarray(model.item_factors_, dtype=np.float64)
+    k = Q_all.shape[1]
+    V = _rotation(Q_all[rows]) if rotate else np.eye(k)
+    Q = Q_all[rows] @ V
+    titles = data.item_titles()[rows]
+    ids = data.items.ids[rows]
+
+    X, feat_names, categorical = _metadata(data, rows)
+    C = _corr(Q, X) if X.shape[1] else np.zeros((k, 0))
+    correlations = pd.DataFrame(C, columns=feat_names)
+    correlations.index.name = "factor"
+
+    summary, long = [], []
+    for f in range(k):
+        order = np.lexsort((rows, -Q[:, f]))
+        top, bottom = order[:n], order[::-1][:n]
+        for pole, picks in (("+", top), ("-", bottom)):
+            for rank, r in enumerate(picks, start=1):
+                long.append((f, pole, rank, ids[r], titles[r], Q[r, f]))
+        pos = neg = None
+        pos_c = neg_c = np.nan
+        cat = np.where(categorical & np.isfinite(C[f]))[0] if C.shape[1] else np.empty(0, int)
+        if cat.size:
+            best, worst = cat[np.argmax(C[f, cat])], cat[np.argmin(C[f, cat])]
+            pos, pos_c = _label(feat_names[best]), float(C[f, best])
+            neg, neg_c = _label(feat_names[worst]), float(C[f, worst])
+        summary.append(
+            {
+                "factor": f,
+                "name": f"{pos} vs {neg}" if pos is not None else f"factor {f}",
+                "positive": pos,
+                "positive_corr": pos_c,
+                "negative": neg,
+                "negative_corr": neg_c,
+                "top": [str(titles[r]) for r in top],
+                "bottom": [str(titles[r]) for r in bottom],
+                "spread": float(Q[:, f].std()),
+            }
+        )
+    items = pd.DataFrame(long, columns=["factor", "pole", "rank", "item_id", "title", "loading"])
+    return FactorReport(
+        pd.DataFrame(summary), items, correlations, V, int(min_ratings), int(rows.size)
+    )
+
+
+def user_profile(
+    model,
+    user_id,
+    data: Interactions,
+    *,
+    report: FactorReport | None = None,
+    n: int = 2,
+    min_ratings: int = 20,
+    rotate: bool = False,
+) -> UserProfile:
+    """One user's factor vector with each factor named, standardised and illustrated.
+
+    ``report`` (from :func:`factor_report`) supplies the factor names and rotation;
+    without it one is computed with ``min_ratings`` and ``rotate``.  For each factor the
+    profile gives the user's value, its z-score among all users with ratings, the pole
+    the user leans to, and up to ``n`` of the user's own highest-rated titles whose
+    loading lies on that side.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GradientDescentMF
+        >>> R = np.array([[5, 5, 1, 1], [4, 5, 1, 2], [1, 1, 5, 4], [2, 1, 4, 5]])
+        >>> meta = pd.DataFrame({"genres": ["Sci-Fi", "Sci-Fi", "Romance", "Romance"]})
+        >>> df = pd.DataFrame([(u, i, R[u, i]) for u in range(4) for i in range(4)],
+        ...                   columns=["user_id", "item_id", "rating"])
+        >>> data = Interactions.from_frame(df, item_features=meta)
+        >>> model = GradientDescentMF(n_epochs=2000, random_state=0).fit(data)
+        >>> profile = user_profile(model, 0, data, min_ratings=1, rotate=True)
+        >>> profile.to_frame()["leaning"].iloc[0]
+        'Sci-Fi'
+    """
+    _check(model, data)
+    if report is None:
+        report = factor_report(model, data, n=1, min_ratings=min_ratings, rotate=rotate)
+    u = model.users_.index([user_id])[0]
+    V = report.rotation
+    P = np.asarray(model.user_factors_, dtype=np.float64) @ V
+    Q = np.asarray(model.item_factors_, dtype=np.float64) @ V
+    active = data.user_counts() > 0
+    mean = P[active].mean(axis=0)
+    std = P[active].std(axis=0)
+    z = np.divide(P[u] - mean, std, out=np.zeros_like(std), where=std > 0)
+
+    start, end = data.matrix.indptr[u], data.matrix.indptr[u + 1]
+    rated = data.matrix.indices[start:end]
+    stars = data.matrix.data[start:end]
+    titles = data.item_titles()
+    rows = []
+    for f, srow in enumerate(report.summary.itertuples(index=False)):
+        value = float(P[u, f])
+        side = 1.0 if value >= 0 else -1.0
+        label = srow.positive if value >= 0 else srow.negative
+        same_side = rated[side * Q[rated, f] > 0]
+        their = stars[side * Q[rated, f] > 0]
+        # Highest stars first, then the strongest loading on this side.
+        pick = np.lexsort((-side * Q[same_side, f], -their))[:n]
+        rows.append(
+            {
+                "factor": f,
+                "name": srow.name,
+                "value": value,
+                "z": float(z[f]),
+                "leaning": label,
+                "top_rated": [str(titles[i]) for i in same_side[pick]],
+            }
+        )
+    return UserProfile(user_id, pd.DataFrame(rows), int(rated.size))

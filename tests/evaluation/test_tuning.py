@@ -1,0 +1,265 @@
+"""Hyperparameter search: better than a bad default, pruning, the data it may see, seeds."""
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import random_ratings
+
+from latentrec.data.splits import random_split
+from latentrec.evaluation.evaluate import evaluate_ranking, evaluate_ratings
+from latentrec.evaluation.tuning import TuningResult, tune
+from latentrec.models import BiasedMF, Biases, Popularity
+
+optuna = pytest.importorskip("optuna")
+
+LOG_LR = {"learning_rate": ("float", 1e-6, 0.2, {"log": True})}
+
+
+@pytest.fixture(scope="module")
+def data():
+    # A planted rank-3 table with no bias structure: only learned factors beat the mean,
+    # and they need a learning rate large enough to leave their small initial values.
+    return random_ratings(n_users=60, n_items=40, density=0.3, seed=1)
+
+
+def _mf(**kw):
+    # A constant step and wider init: BiasedMF's decaying default schedule is tuned for
+    # real data and barely moves on a table this small.
+    params = dict(n_factors=3, n_epochs=20, learning_rate_decay=1.0, init_std=0.1, random_state=0)
+    params.update(kw)
+    return BiasedMF(**params)
+
+
+def test_tune_beats_a_deliberately_bad_default(data):
+    bad = _mf(learning_rate=1e-5, n_epochs=3)
+    train, valid = random_split(data, 0.1, 0)
+    bad_rmse = evaluate_ratings(bad.clone().fit(train, valid), valid)["rmse"]
+    space = {
+        "learning_rate": ("float", 1e-2, 0.3, {"log": True}),
+        "n_epochs": ("int", 10, 40),
+    }
+    result = tune(bad, data, space, n_trials=8, random_state=0)
+    assert isinstance(result, TuningResult)
+    assert set(result.best_params) == {"learning_rate", "n_epochs"}
+    assert result.best_value < bad_rmse - 0.15
+    # best_value is the clipped validation RMSE of that configuration, reproducibly.
+    refit = bad.clone().set_params(**result.best_params).fit(train, valid)
+    assert result.best_value == pytest.approx(evaluate_ratings(refit, valid)["rmse"])
+    assert result.best_value == result.trials["rmse"].min()
+    # The template is not touched; the best model is refitted on all of the data.
+    assert bad.learning_rate == 1e-5 and not bad.is_fitted
+    best = result.best_model()
+    assert best.learning_rate == result.best_params["learning_rate"]
+    assert best.seen_.nnz == data.nnz and best.data_fingerprint_ == data.fingerprint()
+    assert "best rmse" in str(result)
+
+
+class RecordingMF(BiasedMF):
+    """BiasedMF that writes down the cells of every fit's training and validation data."""
+
+    fits: list = []
+
+    def fit(self, data, validation=None):
+        RecordingMF.fits.append((_cells(data), None if validation is None else _cells(validation)))
+        return super().fit(data, validation)
+
+
+def _cells(part):
+    return set(zip(part.user_idx.tolist(), part.item_idx.tolist(), strict=True))
+
+
+def test_tune_sees_only_the_data_it_is_given(data):
+    outer_train, outer_test = random_split(data, 0.2, random_state=7)
+    RecordingMF.fits = []
+    result = tune(
+        RecordingMF(n_factors=2, n_epochs=5, random_state=0),
+        outer_train,
+        LOG_LR,
+        n_trials=3,
+        validation=0.25,
+    )
+    allowed, test_cells = _cells(outer_train), _cells(outer_test)
+    assert len(RecordingMF.fits) == 3
+    first_split = RecordingMF.fits[0]
+    for train_cells, valid_cells in RecordingMF.fits:
+        assert (train_cells, valid_cells) == first_split  # one inner split for every trial
+        assert not train_cells & valid_cells
+        assert train_cells | valid_cells == allowed
+        assert not (train_cells | valid_cells) & test_cells
+        assert len(valid_cells) == round(0.25 * len(allowed))
+    result.best_model()
+    assert RecordingMF.fits[-1] == (allowed, None)
+
+
+def test_pruning_stops_clearly_worse_trials_early(data):
+    result = tune(_mf(), data, LOG_LR, n_trials=15, random_state=0)
+    trials = result.trials
+    pruned = trials[trials["state"] == "pruned"]
+    complete = trials[trials["state"] == "complete"]
+    assert len(pruned) >= 2
+    assert (pruned["epochs"] < 20).all() and (pruned["epochs"] >= 5).all()
+    assert (complete["epochs"] == 20).all()
+    assert pruned["rmse"].isna().all()
+    # Per-epoch validation RMSE is kept as optuna's intermediate values.
+    done = result.study.trials[int(complete["trial"].iloc[0])]
+    assert sorted(done.intermediate_values) == list(range(1, 21))
+    assert len(result.study.trials) == 15
+    states = {t.state for t in result.study.trials}
+    assert optuna.trial.TrialState.PRUNED in states
+    # The winner is a learning rate large enough to learn the factors.
+    assert result.best_params["learning_rate"] > 0.01
+
+
+def test_no_pruning_when_switched_off(data):
+    result = tune(_mf(n_epochs=8), data, LOG_LR, n_trials=8, prune=False)
+    assert (result.trials["state"] == "complete").all()
+    assert (result.trials["epochs"] == 8).all()
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_same_seed_gives_the_same_trials(data, seed):
+    space = {**LOG_LR, "n_factors": ("int", 1, 6), "biased": ("categorical", [True, False])}
+    runs = [tune(_mf(n_epochs=4), data, space, n_trials=6, random_state=seed) for _ in range(2)]
+    cols = ["state", "rmse", "learning_rate", "n_factors", "biased", "epochs"]
+    assert runs[0].trials[cols].equals(runs[1].trials[cols])
+    assert runs[0].best_params == runs[1].best_params
+
+
+def test_different_seeds_draw_different_trials(data):
+    a, b = (tune(_mf(n_epochs=2), data, LOG_LR, n_trials=4, random_state=s) for s in (0, 1))
+    assert a.trials["learning_rate"].tolist() != b.trials["learning_rate"].tolist()
+
+
+def test_space_draws_stay_inside_the_given_ranges(data):
+    space = {
+        "learning_rate": ("float", 0.01, 0.02),
+        "n_factors": ("int", 2, 8, {"step": 2}),
+        "regularization": optuna.distributions.FloatDistribution(0.05, 0.2, log=True),
+        "biased": ("categorical", [True]),
+    }
+    result = tune(_mf(n_epochs=3), data, space, n_trials=6, prune=False)
+    t = result.trials
+    assert t["learning_rate"].between(0.01, 0.02).all()
+    assert set(t["n_factors"]) <= {2, 4, 6, 8}
+    assert all(isinstance(v, int) for v in t["n_factors"])
+    assert t["regularization"].between(0.05, 0.2).all()
+    assert (t["biased"] == True).all()  # noqa: E712
+
+
+def test_unknown_hyperparameter_names_are_an_error(data):
+    with pytest.raises(ValueError, match=r"no hyperparameter 'n_factor'.*valid:.*n_factors"):
+        tune(_mf(), data, {"n_factor": ("int", 1, 4)}, n_trials=1)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ("int", 1),
+        ("uniform", 0.0, 1.0),
+        ("float", 0.0, 1.0, {"logg": True}),
+        ("float", 2.0, 1.0),
+        ("categorical", []),
+        "float",
+        0.01,
+    ],
+)
+def test_malformed_distributions_name_the_hyperparameter(data, spec):
+    with pytest.raises(ValueError, match=r"space\['learning_rate'\]"):
+        tune(_mf(), data, {"learning_rate": spec}, n_trials=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"space": {}}, "non-empty dict"),
+        ({"n_trials": 0}, "n_trials"),
+        ({"validation": 1.0}, "validation"),
+        ({"timeout": -1}, "timeout"),
+        ({"metric": "auc"}, "unknown metric"),
+        ({"metric": "ndcg@0"}, "cut-off"),
+        ({"prune": "yes"}, "prune"),
+    ],
+)
+def test_bad_arguments_are_errors(data, kwargs, match):
+    args = {"space": LOG_LR, "n_trials": 1, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        tune(_mf(), data, args.pop("space"), **args)
+
+
+def test_model_and_data_types_are_checked(data):
+    with pytest.raises(TypeError, match="latentrec model"):
+        tune("BiasedMF", data, LOG_LR)
+    with pytest.raises(TypeError, match="Interactions"):
+        tune(_mf(), data.to_frame(), LOG_LR)
+
+
+def test_ranking_metric_is_maximised_without_pruning(data):
+    result = tune(_mf(), data, LOG_LR, n_trials=8, metric="NDCG@5", random_state=0)
+    assert result.metric == "ndcg@5" and result.direction == "maximize"
+    assert (result.trials["state"] == "complete").all()  # the RMSE pruner is off
+    assert result.best_value == result.trials["ndcg@5"].max()
+    train, valid = random_split(data, 0.1, 0)
+    refit = _mf().set_params(**result.best_params).fit(train, valid)
+    assert result.best_value == pytest.approx(evaluate_ranking(refit, valid, 5)["ndcg"])
+    with pytest.raises(ValueError, match="ranking metric"):
+        tune(_mf(), data, LOG_LR, n_trials=1, metric="ndcg@5", prune=optuna.pruners.NopPruner())
+
+
+def test_rating_metric_needs_a_model_that_predicts_ratings(data):
+    with pytest.raises(ValueError, match="ndcg@10"):
+        tune(Popularity(), data, {}, metric="rmse")
+
+
+def test_models_without_epochs_are_tuned_but_not_pruned(data):
+    space = {"regularization": ("float", 0.0, 50.0), "user_regularization": ("float", 0.0, 50.0)}
+    result = tune(Biases(), data, space, n_trials=8, metric="mae")
+    assert (result.trials["state"] == "complete").all()
+    assert (result.trials["epochs"] == 0).all()
+    assert result.best_value == result.trials["mae"].min()
+
+
+def test_diverging_trials_fail_and_the_search_goes_on(data):
+    space = {"learning_rate": ("float", 1e-3, 100.0, {"log": True})}
+    result = tune(_mf(n_epochs=5), data, space, n_trials=8, prune=False)
+    states = result.trials["state"]
+    assert (states == "fail").any() and (states == "complete").any()
+    failed = result.trials[states == "fail"]
+    assert failed["error"].str.contains("diverged").all()
+    assert result.best_params["learning_rate"] < failed["learning_rate"].min()
+
+
+def test_no_completed_trial_is_an_error_that_says_why(data):
+    space = {"learning_rate": ("float", 50.0, 100.0)}
+    with pytest.raises(RuntimeError, match=r"no trial completed.*2 failed.*diverged"):
+        tune(_mf(n_epochs=5), data, space, n_trials=2)
+
+
+def test_a_given_pruner_is_used_and_all_pruned_is_an_error(data):
+    # ThresholdPruner(upper=0) prunes every trial at its first epoch past warm-up (none).
+    with pytest.raises(RuntimeError, match="3 pruned"):
+        tune(_mf(), data, LOG_LR, n_trials=3, prune=optuna.pruners.ThresholdPruner(upper=0.0))
+
+
+def test_timeout_stops_after_the_running_trial(data):
+    result = tune(_mf(n_epochs=2), data, LOG_LR, n_trials=50, timeout=1e-9)
+    assert len(result.trials) == 1
+
+
+def test_verbose_prints_one_line_per_trial_and_optuna_logging_is_restored(data, capsys):
+    before = optuna.logging.get_verbosity()
+    tune(_mf(n_epochs=2), data, LOG_LR, n_trials=3, verbose=True)
+    lines = capsys.readouterr().out.rstrip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("  trial 1/3: rmse=")
+    assert optuna.logging.get_verbosity() == before
+
+
+def test_missing_optuna_names_the_extra(data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # makes `import optuna` fail
+    with pytest.raises(ImportError, match=r"latentrec\[tune\]"):
+        tune(_mf(), data, LOG_LR)
+
+
+def test_generator_seed_is_accepted(data):
+    result = tune(_mf(n_epochs=2), data, LOG_LR, n_trials=2, random_state=np.random.default_rng(0))
+    assert len(result.trials) == 2

@@ -1,0 +1,140 @@
+"""Plots render to files with the expected axes; matplotlib missing gives a clear error."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from latentrec import Interactions, plots  # noqa: E402
+from latentrec.data.splits import random_split  # noqa: E402
+from latentrec.models import BiasedMF, GradientDescentMF  # noqa: E402
+
+GENRES = ["Sci-Fi", "Romance|Drama", "Comedy", "Action|Sci-Fi", "Drama"]
+
+
+@pytest.fixture(scope="module")
+def movie_data():
+    rng = np.random.default_rng(0)
+    n_users, n_items = 60, 40
+    P, Q = rng.normal(0, 1, (n_users, 3)), rng.normal(0, 1, (n_items, 3))
+    R = np.clip(np.round(3 + P @ Q.T / 2), 1, 5)
+    mask = rng.random((n_users, n_items)) < 0.5
+    u, i = np.nonzero(mask)
+    df = pd.DataFrame({"user_id": u, "item_id": i, "rating": R[u, i]})
+    meta = pd.DataFrame(
+        {
+            "title": [f"Film {i}" for i in range(n_items)],
+            "genres": [GENRES[i % len(GENRES)] for i in range(n_items)],
+        }
+    )
+    return Interactions.from_frame(df, item_features=meta, rating_scale=(1, 5))
+
+
+def check_png(path, minimum=8_000):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > minimum
+
+
+def test_taste_map(movie_data, tmp_path):
+    model = GradientDescentMF(n_factors=4, n_epochs=300, random_state=0).fit(movie_data)
+    path = tmp_path / "map.png"
+    fig = plots.taste_map(model, movie_data, path, users=[0, 5], min_ratings=5, n_labels=5)
+    check_png(path, 20_000)
+    ax = fig.axes[0]
+    assert ax.get_xlabel().startswith("principal component 1")
+    assert "variance" in ax.get_ylabel()
+    assert ax.get_title().startswith("Taste map")
+    texts = [t.get_text() for t in ax.texts]
+    assert "user 0" in texts and "user 5" in texts
+    assert sum(t.startswith("Film") for t in texts) == 5
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"Sci-Fi", "Comedy", "Drama"} <= set(legend)
+    assert any(t.startswith("users") for t in legend)
+    # Chosen labels, and SVG output.
+    fig = plots.taste_map(model, movie_data, tmp_path / "map.svg", label_items=[3], min_ratings=5)
+    assert (tmp_path / "map.svg").read_text().lstrip().startswith("<?xml")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["Film 3"]
+
+
+def test_taste_map_needs_two_factors(movie_data):
+    model = GradientDescentMF(n_factors=1, n_epochs=5).fit(movie_data)
+    with pytest.raises(ValueError, match="at least 2 factors"):
+        plots.taste_map(model, movie_data)
+
+
+def test_learning_curves(movie_data, tmp_path):
+    train, valid = random_split(movie_data, 0.2, random_state=0)
+    model = BiasedMF(n_factors=4, n_epochs=15, random_state=0).fit(train, valid)
+    path = tmp_path / "curves.png"
+    fig = plots.learning_curves(model, path)
+    check_png(path)
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "RMSE")
+    assert ax.get_title() == "Learning curves of BiasedMF"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training", "validation"]
+    train_line = ax.get_lines()[0]
+    np.testing.assert_allclose(train_line.get_ydata(), model.history_["train_rmse"])
+    assert any("best epoch" in t.get_text() for t in ax.texts)
+    # A history dict without validation, from a ranking model: a loss axis, one line.
+    fig = plots.learning_curves({"epoch": [1, 2, 3], "train_loss": [0.7, 0.5, 0.4]})
+    assert fig.axes[0].get_ylabel() == "loss" and len(fig.axes[0].get_lines()) == 1
+    with pytest.raises(ValueError, match="history"):
+        plots.learning_curves({"loss": [1]})
+
+
+def test_singular_spectrum(movie_data, tmp_path):
+    path = tmp_path / "spectrum.png"
+    fig = plots.singular_spectrum(movie_data, k=3, path=path, n_values=15)
+    check_png(path)
+    ax, right = fig.axes
+    assert ax.get_xlabel() == "rank r" and ax.get_ylabel() == "singular value"
+    assert "cumulative share" in right.get_ylabel()
+    assert "mean-centred" in ax.get_title()
+    # The plotted values are the true top singular values of the centred matrix.
+    M = movie_data.matrix.toarray()
+    M[movie_data.matrix.toarray() != 0] -= movie_data.global_mean()
+    s = np.linalg.svd(M, compute_uv=False)
+    np.testing.assert_allclose(fig.spectrum_["singular_values"], s[:15], rtol=1e-6)
+    np.testing.assert_allclose(
+        fig.spectrum_["cumulative_share"][2], (s[:3] ** 2).sum() / (s**2).sum(), rtol=1e-6
+    )
+    assert any("first 3 keep" in t.get_text() for t in right.texts)
+    with pytest.raises(ValueError, match="k must lie"):
+        plots.singular_spectrum(movie_data, k=20, n_values=15)
+
+
+def test_rating_distribution(movie_data, tmp_path):
+    path = tmp_path / "dist.png"
+    fig = plots.rating_distribution(movie_data, path)
+    check_png(path)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["Rating values", "Ratings per user", "Ratings per item"]
+    bars = fig.axes[0].patches
+    values, counts = np.unique(movie_data.ratings, return_counts=True)
+    assert [b.get_height() for b in bars] == counts.tolist()
+    assert fig.axes[1].get_xscale() == "log"
+
+
+def test_bad_path_and_missing_matplotlib(movie_data, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=".png or .svg"):
+        plots.rating_distribution(movie_data, tmp_path / "x.jpg")
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r"latentrec\[plot\]"):
+        plots.rating_distribution(movie_data)
+
+
+@pytest.mark.network
+def test_taste_map_on_movielens(tmp_path):
+    from latentrec import datasets
+
+    data = datasets.movielens("100k", verbose=False)
+    model = BiasedMF(n_factors=8, n_epochs=10, random_state=0).fit(data)
+    fig = plots.taste_map(model, data, tmp_path / "ml.png", users=[1])
+    check_png(tmp_path / "ml.png", 50_000)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "Sci-Fi" in legend and "Drama" in legend
+    assert "Star Wars" in [t.get_text() for t in fig.axes[0].texts]

@@ -1,0 +1,172 @@
+"""Factor reports on planted data where factor 0 is a known genre axis."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentrec import Interactions
+from latentrec.models import GradientDescentMF
+from latentrec.reports import FactorReport, factor_report, user_profile
+
+GENRES = ["Sci-Fi", "Romance", "Comedy", "Horror"]
+
+
+def planted(n_users=30, n_items=24, seed=0):
+    """Items: Sci-Fi (+1 on factor 0), Romance (−1), others 0; factor 1 is noise.
+
+    Ratings are given for every cell (tiny data), from fixed user / item vectors.
+    """
+    rng = np.random.default_rng(seed)
+    genre = np.array([GENRES[i % 4] for i in range(n_items)])
+    f0 = np.select([genre == "Sci-Fi", genre == "Romance"], [1.0, -1.0], 0.0)
+    Q = np.column_stack([f0 + rng.normal(0, 0.1, n_items), rng.normal(0, 0.3, n_items)])
+    P = rng.normal(0, 1, (n_users, 2))
+    P[0] = [2.0, 0.0]  # user 0 loves Sci-Fi
+    R = 3 + P @ Q.T
+    df = pd.DataFrame(
+        [(u, i, R[u, i]) for u in range(n_users) for i in range(n_items)],
+        columns=["user_id", "item_id", "rating"],
+    )
+    meta = pd.DataFrame(
+        {
+            "title": [f"{g} film {i}" for i, g in enumerate(genre)],
+            "year": 1980 + np.arange(n_items),
+            "genres": [
+                g + ("|Comedy" if i % 7 == 0 and g != "Comedy" else "") for i, g in enumerate(genre)
+            ],
+        }
+    )
+    data = Interactions.from_frame(df, item_features=meta)
+    model = GradientDescentMF(n_epochs=2, random_state=0).fit(data)
+    # Plant the factors exactly, so the report is tested and not the optimiser.
+    model._set_state(3.0, np.zeros(n_users), np.zeros(n_items), P, Q)
+    return data, model, genre, P, Q
+
+
+def test_factor_zero_is_named_after_the_planted_genres():
+    data, model, genre, _, Q = planted()
+    report = factor_report(model, data, n=3, min_ratings=1)
+    assert isinstance(report, FactorReport)
+    assert report.name(0) == "Sci-Fi vs Romance"
+    row = report.summary.iloc[0]
+    # f0 takes three values (+1 Sci-Fi, −1 Romance, 0 else): corr. with one indicator ≈ 0.77.
+    assert row["positive_corr"] > 0.7 and row["negative_corr"] < -0.7
+    # The top titles of factor 0 are Sci-Fi films in order of their loading.
+    top = np.argsort(-Q[:, 0])[:3]
+    assert row["top"] == [f"{genre[i]} film {i}" for i in top]
+    assert all(t.startswith("Romance") for t in row["bottom"])
+    items = report.items
+    assert set(items.columns) == {"factor", "pole", "rank", "item_id", "title", "loading"}
+    assert len(items) == 2 * 2 * 3
+    first = items[(items.factor == 0) & (items.pole == "+")]["loading"].to_numpy()
+    assert (np.diff(first) <= 0).all()
+    # Correlation table: factor x metadata feature, year included.
+    assert "genres=Sci-Fi" in report.correlations.columns and "year" in report.correlations.columns
+    assert report.correlations.loc[0, "genres=Sci-Fi"] == pytest.approx(row["positive_corr"])
+    text = str(report)
+    assert "factor 0: Sci-Fi vs Romance" in text and "Sci-Fi film" in text
+    assert report.to_frame().shape[0] == 2
+
+
+def test_min_ratings_filters_items():
+    data, model, _, _, _ = planted()
+    sparse = data.subset(~((data.item_idx < 4) & (data.user_idx > 2)))  # items 0-3: 3 ratings
+    report = factor_report(model, sparse, n=24, min_ratings=10)
+    assert report.n_items == 20
+    assert not set(report.items["item_id"]) & {0, 1, 2, 3}
+    with pytest.raises(ValueError, match="lower min_ratings"):
+        factor_report(model, data, min_ratings=10_000)
+
+
+def test_rotation_keeps_predictions_and_finds_the_main_axis():
+    data, model, _, P, Q = planted()
+    # Mix the two factors by a rotation: the genre axis is no longer factor 0 ...
+    c, s = np.cos(0.9), np.sin(0.9)
+    rot = np.array([[c, -s], [s, c]])
+    model._set_state(3.0, np.zeros(len(P)), np.zeros(len(Q)), P @ rot, Q @ rot)
+    plain = factor_report(model, data, min_ratings=1)
+    assert plain.summary.iloc[0]["positive_corr"] < 0.95
+    # ... and rotate=True recovers it as the principal axis of the item vectors.
+    report = factor_report(model, data, min_ratings=1, rotate=True)
+    assert report.name(0) in ("Sci-Fi vs Romance", "Romance vs Sci-Fi")  # axes have no sign
+    assert abs(report.summary.iloc[0]["positive_corr"]) > 0.7
+    V = report.rotation
+    np.testing.assert_allclose(V @ V.T, np.eye(2), atol=1e-10)
+    np.testing.assert_allclose((P @ rot @ V) @ (Q @ rot @ V).T, P @ Q.T, atol=1e-10)
+
+
+def test_user_profile_in_factor_terms():
+    data, model, _, P, _ = planted()
+    report = factor_report(model, data, min_ratings=1)
+    profile = user_profile(model, 0, data, report=report, n=2)
+    frame = profile.to_frame()
+    assert list(frame.columns) == ["factor", "name", "value", "z", "leaning", "top_rated"]
+    first = frame.iloc[0]
+    assert first["value"] == pytest.approx(P[0, 0], rel=1e-6)
+    assert first["leaning"] == "Sci-Fi" and first["name"] == "Sci-Fi vs Romance"
+    expected_z = (P[0, 0] - P[:, 0].mean()) / P[:, 0].std()
+    assert first["z"] == pytest.approx(expected_z, rel=1e-5)
+    assert all(t.startswith("Sci-Fi") for t in first["top_rated"])
+    assert "leans Sci-Fi" in str(profile)
+    # Without a report one is computed with the same defaults.
+    again = user_profile(model, 0, data, min_ratings=1)
+    assert again.frame["name"].tolist() == frame["name"].tolist()
+
+
+def test_without_metadata_and_bad_input():
+    data, model, _, _, _ = planted()
+    bare = Interactions(data.users, data.items, data.matrix)
+    report = factor_report(model, bare, min_ratings=1)
+    assert report.name(1) == "factor 1" and report.correlations.shape == (2, 0)
+    assert "factor 1: factor 1" in str(report)
+    other = Interactions.from_dense(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="vocabularies"):
+        factor_report(model, other)
+    with pytest.raises(ValueError, match="n must be"):
+        factor_report(model, data, n=0)
+
+
+# ---------------------------------------------------------------------- supporting items
+# (explain.supporting_items lives here because it reads factors the same way reports do)
+def test_supporting_items_are_the_users_rated_items_nearest_the_target():
+    from latentrec.explain import supporting_items
+
+    R = np.array(
+        [
+            [5, 4, 3, 0, 2, 1],  # user 0 rated items 0, 1, 2, 4, 5 (not 3)
+            [0, 0, 0, 4, 0, 0],
+        ]
+    )
+    meta = pd.DataFrame({"title": [f"T{i}" for i in range(6)], "genres": ["x"] * 6})
+    df = pd.DataFrame(
+        [(u, i, R[u, i]) for u in range(2) for i in range(6) if R[u, i]],
+        columns=["user_id", "item_id", "rating"],
+    )
+    data = Interactions.from_frame(df, item_features=meta)
+    model = GradientDescentMF(n_epochs=2, random_state=0).fit(data)
+    target = np.array([1.0, 0.0])
+    Q = np.array(
+        [
+            [2.0, 0.1],  # nearly the target's direction
+            [0.0, 3.0],  # orthogonal
+            [-1.0, 0.0],  # opposite
+            target,  # the target itself (item 3)
+            [0.0, 0.0],  # no vector: left out
+            [1.0, 1.0],  # 45 degrees
+        ]
+    )
+    model._set_state(3.0, np.zeros(2), np.zeros(6), np.ones((2, 2)), Q)
+    table = supporting_items(model, 0, 3, n=3)
+    assert table["item_id"].tolist() == [0, 5, 1]
+    expected = [2.0 / np.hypot(2.0, 0.1), 1 / np.sqrt(2), 0.0]
+    np.testing.assert_allclose(table["similarity"], expected, atol=1e-6)
+    assert table["title"].tolist() == ["T0", "T5", "T1"]
+    everything = supporting_items(model, 0, 3, n=10)
+    assert everything["item_id"].tolist() == [0, 5, 1, 2]  # item 4 (zero vector) left out
+    assert everything["similarity"].iloc[-1] == pytest.approx(-1.0)
+    # The target is never its own support, even when the user rated it.
+    assert 0 not in supporting_items(model, 0, 0, n=10)["item_id"].tolist()
+    # A user whose only rated item is the target has no support.
+    assert supporting_items(model, 1, 3).empty
+    with pytest.raises(ValueError, match="n must be"):
+        supporting_items(model, 0, 3, n=0)
