@@ -13,11 +13,11 @@ $(BIN)/python:
 
 # Stamps are refreshed whenever pyproject.toml changes, so `make` re-installs then.
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e .
+	$(PIP) install -q -e '.[plot]'
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,plot]'
 	@touch $@ $(VENV)/.installed-demo
 
 demo: $(VENV)/.installed-demo

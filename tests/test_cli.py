@@ -146,3 +146,59 @@ def test_param_passes_any_hyperparameter(ratings_csv, tmp_path):
 
     model = load(path)
     assert model.n_epochs == 2 and model.biased is False
+
+
+def test_evaluate_protocols(ratings_csv):
+    for protocol in ("user", "leave-last-out"):
+        out = run(
+            "evaluate",
+            ratings_csv,
+            "-a",
+            "popularity",
+            "--task",
+            "ranking",
+            "--protocol",
+            protocol,
+            "-k",
+            5,
+        )
+        assert "ndcg" in out.stdout
+    out = run("evaluate", ratings_csv, "--protocol", "temporal", check=False)
+    assert out.returncode == 1 and "timestamp" in out.stderr
+
+
+def test_recommend_all_streams_every_user(model_path, tmp_path):
+    path = tmp_path / "all.csv"
+    out = run("recommend-all", model_path, "-o", path, "-n", 3)
+    assert "40 users" in out.stdout
+    table = pd.read_csv(path)
+    assert table.groupby("user_id").size().eq(3).all() and table["user_id"].nunique() == 40
+
+
+def test_tune_searches_and_saves_the_best_model(ratings_csv, tmp_path):
+    path = tmp_path / "best.npz"
+    space = '{"n_factors": ["int", 2, 8], "regularization": ["float", 0.01, 0.2]}'
+    out = run("tune", ratings_csv, "--trials", 3, "--space", space, "--epochs", 20, "-o", path)
+    assert "best rmse" in out.stdout and path.exists()
+    from latentrec import load
+
+    assert 2 <= load(path).n_factors <= 8
+    out = run("tune", ratings_csv, "-a", "global-mean", check=False)
+    assert out.returncode == 1 and "--space" in out.stderr
+
+
+def test_factors_and_plots(model_path, ratings_csv, tmp_path):
+    out = run(
+        "factors", model_path, "--data", ratings_csv, "--min-ratings", 1, "-n", 2, "--user", 1
+    )
+    assert "factor" in out.stdout.lower()
+    for kind, extra in (
+        ("ratings", ["--data", ratings_csv]),
+        ("learning-curves", ["--model", model_path]),
+        ("spectrum", ["--data", ratings_csv, "-k", 2]),
+    ):
+        png = tmp_path / f"{kind}.png"
+        run("plot", kind, *extra, "-o", png)
+        assert png.stat().st_size > 5_000
+    out = run("plot", "taste-map", "-o", tmp_path / "x.png", check=False)
+    assert out.returncode == 2

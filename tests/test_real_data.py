@@ -67,3 +67,6 @@ def test_demo_prints_every_section(tmp_path, capsys):
     table = result["table"].set_index("model")["RMSE"]
     assert table.iloc[2] < table.iloc[1] < table.iloc[0]
     assert (tmp_path / "biased_mf_ml100k.npz").exists()
+    for name in ("taste_map.png", "learning_curve.png"):
+        assert (tmp_path / name).stat().st_size > 20_000
+        assert f"picture: {tmp_path / name}" in out

@@ -366,10 +366,16 @@ def train(source, output, test_size, quiet, algorithm, extra, seed, **opts):
     help="RMSE/MAE, or ranking metrics at -k.",
 )
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Cut-off for ranking.")
+@click.option(
+    "--protocol",
+    type=click.Choice(["random", "user", "leave-last-out", "temporal"]),
+    default=None,
+    help="Holdout split: random cells (default for ratings), a share of each user's cells "
+    "(default for ranking), each user's latest cell, or a global time cutoff.",
+)
 @_fail_on_known_errors
-def evaluate(source, cv, test_size, task, k, algorithm, extra, seed, **opts):
+def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, **opts):
     """Evaluate an algorithm on SOURCE by holdout or k-fold cross-validation."""
-    from .data.splits import random_split
     from .evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 
     model = build_model(algorithm, _params_from(opts), extra, seed)
@@ -383,12 +389,35 @@ def evaluate(source, cv, test_size, task, k, algorithm, extra, seed, **opts):
             pd.concat([result.folds, pd.DataFrame([{"fold": "mean", **result.mean().to_dict()}])])
         )
         return
-    train_part, test = random_split(d, test_size, random_state=seed)
+    train_part, test = holdout(
+        d, protocol or ("random" if task == "rating" else "user"), test_size, seed
+    )
     start = time.perf_counter()
     model.fit(train_part)
     seconds = time.perf_counter() - start
     scores = evaluate_ratings(model, test) if task == "rating" else evaluate_ranking(model, test, k)
     _print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))
+
+
+def holdout(data, protocol: str, test_size: float, seed):
+    """Split ``data`` by the named protocol (see ``latentrec evaluate --help``).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> train, test = holdout(Interactions.from_dense(np.ones((4, 5))), "user", 0.2, 0)
+        >>> test.nnz
+        4
+    """
+    from .data import splits
+
+    if protocol == "random":
+        return splits.random_split(data, test_size, random_state=seed)
+    if protocol == "user":
+        return splits.user_split(data, test_size, random_state=seed)
+    if protocol == "leave-last-out":
+        return splits.leave_last_out(data, random_state=seed)
+    return splits.temporal_split(data, test_size=test_size)
 
 
 def _load_model(path):
@@ -423,6 +452,25 @@ def recommend(model_path, user, n, include_seen, as_json):
     if rec.fallback and not as_json:
         click.echo(f"user {user!r} has no history in this model: most popular items instead")
     _emit(rec.to_frame(), as_json)
+
+
+@main.command("recommend-all")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Where to write: .parquet, .csv (or .csv.gz).",
+)
+@click.option("-n", "n", type=int, default=10, show_default=True, help="Items per user.")
+@click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
+@_fail_on_known_errors
+def recommend_all(model_path, output, n, include_seen):
+    """Top-N for every user of the model, streamed to a file in chunks."""
+    model = _load_model(model_path)
+    rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)
+    click.echo(f"wrote {rows} recommendations for {model.n_users} users to {output}")
 
 
 @main.command()
