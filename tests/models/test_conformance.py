@@ -10,7 +10,9 @@ import latentrec
 from latentrec import Interactions, UnknownIdError
 from latentrec.models import (
     ALS,
+    BPR,
     NMF,
+    WARP,
     BayesianMF,
     BiasedMF,
     Biases,
@@ -42,6 +44,8 @@ FACTORIES = {
     "ImplicitALS": lambda: ImplicitALS(n_factors=4, n_epochs=5, random_state=0, num_threads=1),
     "HybridMF": lambda: HybridMF(n_factors=4, n_epochs=5, random_state=0),
     "SVDpp": lambda: SVDpp(n_factors=4, n_epochs=30, random_state=0),
+    "BPR": lambda: BPR(n_factors=4, n_epochs=10, random_state=0, num_threads=1),
+    "WARP": lambda: WARP(n_factors=4, n_epochs=10, random_state=0, num_threads=1),
 }
 MODELS = pytest.mark.parametrize("name", sorted(FACTORIES))
 

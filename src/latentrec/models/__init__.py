@@ -4,6 +4,7 @@ from .als import ALS
 from .base import FactorModel, NotFittedError, Recommendations, Recommender, UserVector
 from .baselines import Biases, GlobalMean, Popularity
 from .bayesian import BayesianMF
+from .bpr import BPR, WARP
 from .gd import GradientDescentMF
 from .hybrid import FeatureEncoder, HybridMF
 from .implicit_als import ImplicitALS
@@ -14,6 +15,8 @@ from .svd import TruncatedSVD
 from .svdpp import SVDpp
 
 __all__ = [
+    "BPR",
+    "WARP",
     "ALS",
     "BayesianMF",
     "BiasedMF",

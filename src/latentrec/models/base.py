@@ -849,6 +849,82 @@ class FactorModel(Recommender):
         """
         return self._partial_fit(data, "item", unknown)
 
+    def onboarding_items(
+        self,
+        k: int = 5,
+        *,
+        min_ratings: int | None = None,
+        candidates=None,
+        exclude=None,
+        criterion: str = "variance",
+    ) -> pd.DataFrame:
+        """The ``k`` items to ask a new user to rate, in asking order.
+
+        Popular items (people can rate only what they have seen) spread across the
+        latent factors; see :func:`latentrec.onboarding.onboarding_items` for the design
+        and the columns (``item_id``, ``title``, ``popularity``, ``answer_rate``, ``gain``).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import BiasedMF
+            >>> R = np.array([[5, 5, 1, 1], [4, 5, 1, 2], [1, 1, 5, 4], [2, 1, 4, 5]])
+            >>> model = BiasedMF(n_factors=2, n_epochs=200, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> len(model.onboarding_items(k=2, min_ratings=1))
+            2
+        """
+        from ..onboarding import onboarding_items
+
+        return onboarding_items(
+            self,
+            k,
+            min_ratings=min_ratings,
+            candidates=candidates,
+            exclude=exclude,
+            criterion=criterion,
+        )
+
+    def onboard(
+        self,
+        answers,
+        n: int = 10,
+        *,
+        user_id=None,
+        unknown: str = "error",
+        items=None,
+        filter_items=None,
+    ) -> Recommendations:
+        """Top-``n`` items for a new user from their answers ``{item_id: rating}``.
+
+        The answers are folded in (:meth:`fold_in`) and every item is ranked with the new
+        vector, answered items excluded.  The model is unchanged unless ``user_id`` is
+        given, which adds the user (:meth:`partial_fit_users`).  No usable answer gives
+        the popularity list with ``fallback=True``.  See
+        :func:`latentrec.onboarding.onboard`.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import BiasedMF
+            >>> R = np.array([[5, 5, 1, 1], [4, 5, 1, 2], [1, 1, 5, 4], [2, 1, 4, 5]])
+            >>> model = BiasedMF(n_factors=2, n_epochs=200, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> model.onboard({0: 5, 2: 1}, n=2).ids.tolist()
+            [1, 3]
+        """
+        from ..onboarding import onboard
+
+        return onboard(
+            self,
+            answers,
+            n,
+            user_id=user_id,
+            unknown=unknown,
+            items=items,
+            filter_items=filter_items,
+        )
+
     def _solve_user_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
         """CSR rows (item_idx, value) for n users -> (user_bias (n,), user_factors (n, k)).
 

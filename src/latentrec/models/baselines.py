@@ -83,7 +83,6 @@ class Biases(FactorModel):
             )
         self._set_state(mu, bu, bi, _empty_factors(data.n_users), _empty_factors(data.n_items))
 
-
     def _fold_in_regularization(self, side: str) -> tuple[float, float, bool]:
         # Biases shrink additively (λ / (λ + n)), not per rating as the default assumes.
         reg = self.user_regularization if side == "user" else self.regularization

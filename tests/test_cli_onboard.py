@@ -1,0 +1,95 @@
+"""The `latentrec onboard` command: questions, answers, fold-in, saving the new user."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import latentrec
+from latentrec.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    taste = np.repeat([0, 1], 20)
+    genre = np.repeat([0, 1], 15)
+    rows = []
+    for u in range(40):
+        for i in rng.choice(30, 12, replace=False):
+            base = 5 if taste[u] == genre[i] else 1
+            rows.append((u + 1, i + 100, int(np.clip(base + rng.integers(-1, 2), 1, 5))))
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+    data = latentrec.Interactions.from_frame(df, rating_scale=(1, 5))
+    model = latentrec.models.BiasedMF(n_factors=4, n_epochs=60, random_state=1).fit(data)
+    path = tmp_path_factory.mktemp("cli") / "model.npz"
+    model.save(path)
+    return path
+
+
+def test_onboard_interactive(model_path):
+    model = latentrec.load(model_path)
+    q = model.onboarding_items(10)
+    r = CliRunner().invoke(
+        main, ["onboard", str(model_path), "-k", "2", "-n", "3", "--json"], input="s\n9\n5\nq\n"
+    )
+    assert r.exit_code == 0, r.output
+    # stdout = prompts (err=True goes to stderr; CliRunner mixes by default)
+    recs = json.loads(r.output.strip().splitlines()[-1])
+    assert len(recs) == 3
+    expected = model.onboard(
+        {int(q.item_id[1]): 5.0}, n=3
+    )  # first skipped, 9 refused, 5 accepted, q stops
+    assert [x["item_id"] for x in recs] == expected.ids.tolist()
+
+
+def test_onboard_answers_and_save(model_path, tmp_path):
+    out = tmp_path / "new.npz"
+    r = CliRunner().invoke(
+        main,
+        [
+            "onboard",
+            str(model_path),
+            "--answers",
+            "100=5, 101=4,116=1",
+            "-n",
+            "4",
+            "--save-as",
+            "777",
+            "-o",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    new = latentrec.load(out)
+    expected = latentrec.load(model_path).onboard({100: 5, 101: 4, 116: 1}, n=4)
+    assert new.recommend(777, n=4).ids.tolist() == expected.ids.tolist()
+    assert "Recommended from 3 answer(s)" in r.output
+
+
+def test_onboard_errors(model_path, tmp_path):
+    def run(*a, **kw):
+        return CliRunner().invoke(main, ["onboard", str(model_path), *a], **kw)
+
+    r = run("--answers", "100:5")
+    assert r.exit_code == 1 and "ITEM=RATING" in r.output
+    r = run("--answers", "99999=5")
+    assert r.exit_code == 1 and "99999" in r.output
+    r = run("--answers", "100=9")
+    assert r.exit_code == 1 and "scale" in r.output
+    r = run("--save-as", "5")
+    assert r.exit_code == 2
+    r = run("--answers", "100=5", "--save-as", "1", "-o", str(tmp_path / "x.npz"))
+    assert r.exit_code == 1 and "history" in r.output
+    r = run("--answers", "100=5", "--save-as", "abc", "-o", str(tmp_path / "x.npz"))
+    assert r.exit_code == 1 and "integer" in r.output, r.output
+    r = run("--answers", "", "--save-as", "900", "-o", str(tmp_path / "x.npz"))
+    assert r.exit_code == 1 and "no answers" in r.output
+    r = run("--answers", "")
+    assert r.exit_code == 0 and "most popular" in r.output
+    r = run("-k", "3", "--max-questions", "2")
+    assert r.exit_code == 2
+    r = CliRunner().invoke(main, ["onboard", "--help"])
+    assert r.exit_code == 0 and "--save-as" in r.output
