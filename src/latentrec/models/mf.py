@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numba
@@ -10,7 +9,7 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ..kernels.sgd import epoch_block_order, grid_blocks, rmse_cells, sgd_epoch, shuffle_blocks
-from ._training import check_float, check_int, run_epochs
+from ._training import check_float, check_int, numba_threads, run_epochs
 from .base import FactorModel
 
 #: Below this many training cells an epoch takes about a millisecond, less than waking
@@ -230,23 +229,6 @@ def training_threads(num_threads: int | None, nnz: int) -> int:
         return 1
     wanted = numba.get_num_threads() if num_threads is None else int(num_threads)
     return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
-
-
-@contextlib.contextmanager
-def numba_threads(n: int):
-    """Run the block with ``n`` numba threads, restoring the previous count after.
-
-    Example:
-        >>> with numba_threads(1):
-        ...     numba.get_num_threads()
-        1
-    """
-    old = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 def init_factors(rng: np.random.Generator, n: int, k: int, std: float) -> np.ndarray:

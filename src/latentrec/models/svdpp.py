@@ -9,9 +9,9 @@ import numpy as np
 from ..data.interactions import Interactions
 from ..kernels.sgd import rmse_cells
 from ..kernels.svdpp import effective_user_factors, shuffle_rows, svdpp_epoch
-from ._training import check_float, check_int, run_epochs
+from ._training import check_float, check_int, numba_threads, run_epochs
 from .base import FactorModel
-from .mf import check_decay, epoch_seed, init_factors, numba_threads, training_threads
+from .mf import check_decay, epoch_seed, init_factors, training_threads
 
 
 class SVDpp(FactorModel):
