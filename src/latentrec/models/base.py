@@ -211,9 +211,10 @@ class Recommender:
         self.items_ = data.items
         seen = data.matrix
         # The index arrays of an Interactions are read-only, so the model shares them
-        # instead of copying (80 MiB saved at 10M interactions); partial fits build new ones.
+        # instead of copying, and the all-ones values are a zero-stride view: together
+        # 120 MiB saved at 10M interactions.  Partial fits build new arrays.
         self.seen_ = sp.csr_matrix(
-            (np.ones(seen.nnz, dtype=np.float32), seen.indices, seen.indptr),
+            (np.broadcast_to(np.float32(1), (seen.nnz,)), seen.indices, seen.indptr),
             shape=seen.shape,
             copy=False,
         )
