@@ -86,8 +86,7 @@ def run_epochs(
     step: Callable[[int], None],
     evaluate: Callable[[], tuple[float, float]],
     *,
-    snapshot: Callable[[], object] | None = None,
-    restore: Callable[[object], None] | None = None,
+    state: tuple[np.ndarray, ...] = (),
     patience: int | None = None,
     verbose: bool = False,
 ) -> dict:
@@ -96,7 +95,8 @@ def run_epochs(
     ``evaluate()`` returns ``(train_rmse, valid_rmse)`` (``nan`` without validation data;
     the history then has no ``valid_rmse`` column).
     With ``patience`` and a finite validation RMSE, training stops once the validation RMSE
-    has not improved for ``patience`` epochs, and the best epoch's state is restored.
+    has not improved for ``patience`` epochs, and the best epoch's ``state`` (the arrays
+    ``step`` updates in place) is copied back into those arrays.
     After each epoch every active :func:`epoch_listener` is called with
     ``(epoch, train_rmse, valid_rmse)``; an exception it raises ends training.
 
@@ -135,8 +135,8 @@ def run_epochs(
                 listener(epoch + 1, float(train_rmse), float(valid_rmse))
             if math.isfinite(valid_rmse) and valid_rmse < best_rmse:
                 best_rmse, best_epoch, since_best = valid_rmse, epoch + 1, 0
-                if patience is not None and snapshot is not None:
-                    best_state = snapshot()
+                if patience is not None and state:
+                    best_state = [a.copy() for a in state]
             elif math.isfinite(valid_rmse):
                 since_best += 1
                 if patience is not None and since_best >= patience:
@@ -145,8 +145,9 @@ def run_epochs(
         bar.close()  # also when a listener or a diverging epoch ends training
     if not validated:
         del history["valid_rmse"]  # no validation data: no column, rather than a row of NaN
-    if best_state is not None and restore is not None and best_epoch != history["epoch"][-1]:
-        restore(best_state)
+    if best_state is not None and best_epoch != history["epoch"][-1]:
+        for dst, src in zip(state, best_state, strict=True):
+            dst[...] = src
     history["best_epoch"] = best_epoch if best_epoch else history["epoch"][-1]
     history["stopped_early"] = history["epoch"][-1] < n_epochs
     return history

@@ -130,21 +130,13 @@ class ALS(FactorModel):
             train = _rmse(by_user, mu, bu, bi, P, Q)
             return train, (_rmse(valid, mu, bu, bi, P, Q) if has_valid else float("nan"))
 
-        def snapshot():
-            return bu.copy(), bi.copy(), P.copy(), Q.copy()
-
-        def restore(state):
-            for dst, src in zip((bu, bi, P, Q), state, strict=True):
-                dst[...] = src
-
         with numba_threads(self.num_threads):
             self.history_ = run_epochs(
                 type(self).__name__,
                 self.n_epochs,
                 step,
                 evaluate,
-                snapshot=snapshot,
-                restore=restore,
+                state=(bu, bi, P, Q),
                 patience=self.patience if has_valid else None,
                 verbose=self.verbose,
             )

@@ -581,20 +581,12 @@ class HybridMF(FactorModel):
             P, Q, b = x_user @ V_user, x_item @ V_item, x_item @ b_item
             return last["train"], bpr_loss(*valid, P, Q, b)
 
-        def snapshot():
-            return V_user.copy(), V_item.copy(), b_item.copy()
-
-        def restore(state):
-            for dst, src in zip((V_user, V_item, b_item), state, strict=True):
-                dst[...] = src
-
         history = run_epochs(
             type(self).__name__,
             self.n_epochs,
             step,
             evaluate,
-            snapshot=snapshot,
-            restore=restore,
+            state=(V_user, V_item, b_item),
             patience=self.patience if valid is not None else None,
             verbose=self.verbose,
         )

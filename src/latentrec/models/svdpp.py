@@ -165,21 +165,13 @@ class SVDpp(FactorModel):
             )
             return running["rmse"], valid
 
-        def snapshot():
-            return bu.copy(), bi.copy(), P.copy(), Q.copy(), Y.copy()
-
-        def restore(state):
-            for dst, src in zip((bu, bi, P, Q, Y), state, strict=True):
-                dst[...] = src
-
         with numba_threads(threads):
             self.history_ = run_epochs(
                 type(self).__name__,
                 self.n_epochs,
                 step,
                 evaluate,
-                snapshot=snapshot,
-                restore=restore,
+                state=(bu, bi, P, Q, Y),
                 patience=self.patience if has_valid else None,
                 verbose=self.verbose,
             )
