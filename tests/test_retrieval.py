@@ -1,3 +1,5 @@
+from unittest import mock
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -5,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from latentrec import retrieval
 from latentrec.retrieval import block_size, mask_seen, select_topk, topk, topk_dot
 
 
@@ -116,9 +119,11 @@ def test_select_topk_matches_full_sort_reference(data, n_rows, n_cols, k):
     n_factors=st.integers(0, 4),
     k=st.integers(1, 45),
     use_items=st.booleans(),
+    tile_rows=st.integers(1, 13),
+    tile_cols=st.integers(1, 41),
 )
 def test_topk_dot_equals_selecting_from_the_dense_product(
-    seed, n_queries, n_items, n_factors, k, use_items
+    seed, n_queries, n_items, n_factors, k, use_items, tile_rows, tile_cols
 ):
     # Quarter-integer inputs make every product exact, so BLAS kernels agree to the bit.
     rng = np.random.default_rng(seed)
@@ -130,7 +135,9 @@ def test_topk_dot_equals_selecting_from_the_dense_product(
     rows = rng.integers(0, n_queries, 12)
     items = rng.choice(n_items, rng.integers(1, n_items + 1)) if use_items else None
     kw = dict(row_offset=b_u[rows], col_offset=b_i, items=items, exclude=seen, banned=[0])
-    idx, vals = topk_dot(P, Q, k, rows=rows, **kw)
+    # Small tiles: a row's heap and excluded-item pointer carry over many item blocks.
+    with mock.patch.multiple(retrieval, TILE_ROWS=tile_rows, TILE_COLS=tile_cols, MIN_TILES=1):
+        idx, vals = topk_dot(P, Q, k, rows=rows, **kw)
     cols = np.arange(n_items) if items is None else np.unique(items)
     dense = P[rows] @ Q[cols].T
     ref_idx, ref_vals = select_topk(
@@ -148,13 +155,13 @@ def test_topk_dot_equals_selecting_from_the_dense_product(
 
 
 def test_topk_dot_threads_do_not_change_results_nor_tiles_exact_scores(monkeypatch):
-    import latentrec.retrieval as retrieval
 
     rng = np.random.default_rng(0)
     seen = sp.random(300, 50, density=0.2, random_state=0, format="csr")
     P = rng.normal(size=(300, 8)).astype(np.float32)
     Q = rng.normal(size=(50, 8)).astype(np.float32)
-    monkeypatch.setattr(retrieval, "TILE_CELLS", 50 * 7)  # seven rows per tile
+    monkeypatch.setattr(retrieval, "TILE_ROWS", 7)
+    monkeypatch.setattr(retrieval, "TILE_COLS", 16)  # four item blocks
     first = topk_dot(P, Q, 5, exclude=seen, num_threads=1)
     second = topk_dot(P, Q, 5, exclude=seen, num_threads=2)
     np.testing.assert_array_equal(first[0], second[0])
@@ -162,7 +169,9 @@ def test_topk_dot_threads_do_not_change_results_nor_tiles_exact_scores(monkeypat
     # Tile shapes only move BLAS rounding; with exact products nothing changes at all.
     P, Q = (np.round(x * 4) / 4 for x in (P, Q))
     whole = topk_dot(P, Q, 5, exclude=seen)
-    monkeypatch.setattr(retrieval, "TILE_CELLS", 1)  # one row per tile
+    monkeypatch.setattr(retrieval, "TILE_ROWS", 1)  # one row per tile
+    monkeypatch.setattr(retrieval, "TILE_COLS", 50)
+    monkeypatch.setattr(retrieval, "MIN_TILES", 1)
     np.testing.assert_array_equal(topk_dot(P, Q, 5, exclude=seen)[0], whole[0])
 
 
@@ -208,7 +217,6 @@ def test_fast_path_argument_checks():
 
 
 def test_topk_dot_without_threadpoolctl_scores_blocks_with_threaded_blas(monkeypatch):
-    import latentrec.retrieval as retrieval
 
     rng = np.random.default_rng(5)
     P = (rng.integers(-4, 5, (70, 6)) / 4).astype(np.float32)

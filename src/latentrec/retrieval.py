@@ -30,10 +30,16 @@ import scipy.sparse as sp
 # Scores are produced in user blocks so that memory stays bounded: a block holds at most
 # about this many float32 cells (64 MiB) whatever the catalogue size.
 BLOCK_CELLS = 16 * 1024 * 1024
-# One thread's tile of scores in topk_dot (16 MiB of float32): large enough for BLAS to run
-# at full speed (on 20k items, 2 MiB tiles took ~30% more CPU, 8-32 MiB about the same),
-# and selected from by the same thread right after it is computed.
-TILE_CELLS = 4 * 1024 * 1024
+# One thread's tile of scores in topk_dot: up to TILE_ROWS users by TILE_COLS items (2 MiB
+# of float32), scored by one sgemm and selected from by the same thread while still in
+# cache.  Tiles spanning the whole catalogue (16 MiB) spilled out of cache both in the
+# sgemm and in the selection: 100k users x 20k items took 2.26 s on 2 cores, 1.76 s with
+# these (benchmarks/topk_scale.py; shapes from 256 x 512 to 1024 x 1024 were alike).
+TILE_ROWS = 512
+TILE_COLS = 1024
+# Batches of users are cut into at least this many tiles (while tiles keep 16 rows or
+# more) so that every core has work; the cut depends on the batch, never on the threads.
+MIN_TILES = 32
 
 
 def block_size(n_items: int, n_rows: int | None = None) -> int:
@@ -186,9 +192,10 @@ def topk_dot(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best ``k`` items of ``queries[rows] @ targets.T`` (+ offsets) for every query row.
 
-    Each thread scores a tile of query rows with one single-threaded BLAS ``sgemm`` and
-    selects from it while it is still in cache (numba ``prange`` over tiles); memory
-    stays at one tile per thread whatever the number of queries.
+    Each thread takes a block of query rows and scores it against a block of items at a
+    time with one single-threaded BLAS ``sgemm``, selecting from each block while it is
+    still in cache (numba ``prange`` over row blocks); memory stays at one small tile per
+    thread whatever the number of queries and items.
 
     Args:
         queries: (n_queries, f) factor rows, e.g. the user factors.
@@ -247,7 +254,8 @@ def topk_dot(
         return idx, vals
     # Tiles do not depend on the thread count: BLAS rounds a row's scores differently in
     # differently shaped products, and results should not change with num_threads.
-    tile = max(1, min(TILE_CELLS // max(1, c), m))
+    tile_rows = max(1, min(TILE_ROWS, max(16, -(-m // MIN_TILES)), m))
+    tile_cols = max(1, min(TILE_COLS, c))
     with _threads(num_threads), _parallel_launch():
         # Without factors every score is its offsets alone: no BLAS call to tile.
         blas_limit = None if targets.shape[1] == 0 else _single_threaded_blas()
@@ -284,7 +292,8 @@ def topk_dot(
                     indices,
                     ex_rows,
                     ban,
-                    tile,
+                    tile_rows,
+                    tile_cols,
                     idx,
                     vals,
                 )
