@@ -1,4 +1,4 @@
-"""Implicit ALS at scale: seconds per iteration and peak memory, latentrec vs implicit.
+"""Implicit ALS at scale: seconds per iteration, top-10 for all users and peak memory.
 
 Synthetic implicit counts from ``latentrec.datasets.synthetic(..., implicit=True,
 random_state=0)``; both libraries fit the same CSR matrix (the counts as strengths) with
@@ -16,6 +16,13 @@ Time: both fit in this process, alternating, ``--repeats`` times; per-iteration 
 are fit seconds / iterations (latentrec's fit includes its per-iteration objective, which
 costs nothing extra; implicit computes none).  numba is warmed up on tiny data first, so
 compilation is excluded.
+
+Recommend-all: after each timed fit, each library's own trained model gives the top-10
+for every user with seen items excluded: latentrec through ``recommend_batch_idx`` (arrays,
+like implicit's answer) and ``recommend_all`` (streamed to a Parquet file, when pyarrow is
+installed), implicit through its batch ``recommend(userids, user_items, N=10,
+filter_already_liked_items=True)``.  ``--skip-recommend`` leaves this out;
+``benchmarks/topk_scale.py`` compares the two on the same factors.
 
 Memory: each library fits in its own child process that loads the matrix from a ``.npz``
 written by the parent; the child reports its resident set after loading (imports and the
@@ -107,13 +114,39 @@ def fit_implicit(m, args):
     return model, time.perf_counter() - start
 
 
-def warm_up(args) -> float:
+def recommend_latentrec(model, args) -> dict[str, float]:
+    users = np.arange(model.user_factors_.shape[0])
+    out = {}
+    start = time.perf_counter()
+    model.recommend_batch_idx(users, n=args.n)
+    out["latentrec recommend_batch_idx"] = time.perf_counter() - start
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return out
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        model.recommend_all(os.path.join(tmp, "top.parquet"), n=args.n, verbose=False)
+        out["latentrec recommend_all (Parquet)"] = time.perf_counter() - start
+    return out
+
+
+def recommend_implicit(model, m, args) -> float:
+    users = np.arange(m.shape[0])
+    start = time.perf_counter()
+    model.recommend(users, m, N=args.n, filter_already_liked_items=True)
+    return time.perf_counter() - start
+
+
+def warm_up(args, recommend: bool = False) -> float:
     from latentrec import datasets
     from latentrec.models.implicit_als import ImplicitALS
 
     start = time.perf_counter()
     tiny = datasets.synthetic(50, 20, 300, implicit=True, random_state=0)
-    ImplicitALS(n_factors=4, n_epochs=1, num_threads=args.threads).fit(tiny)
+    model = ImplicitALS(n_factors=4, n_epochs=1, num_threads=args.threads).fit(tiny)
+    if recommend:
+        model.recommend_batch_idx(np.arange(3), n=2)
     return time.perf_counter() - start
 
 
@@ -151,6 +184,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-time", action="store_true")
+    parser.add_argument("--skip-recommend", action="store_true", help="time the fit only")
+    parser.add_argument("-n", type=int, default=10, help="items per user for recommend-all")
     parser.add_argument("--child", choices=["latentrec", "implicit"], help=argparse.SUPPRESS)
     parser.add_argument("--matrix", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -177,20 +212,32 @@ def main() -> None:
         f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, {os.cpu_count()} cores"
     )
     m = sp.csr_matrix(data.matrix, copy=True)
-    print(f"numba warm-up (excluded): {warm_up(args):.2f}s")
+    print(f"numba warm-up (excluded): {warm_up(args, not args.skip_recommend):.2f}s")
 
     lat, imp = [], []
+    rec: dict[str, list[float]] = {}
     for _ in range(0 if args.skip_time else args.repeats):
         model, sec = fit_latentrec(data, args)
         lat.append(sec / args.iterations)
+        if not args.skip_recommend:
+            for name, sec in recommend_latentrec(model, args).items():
+                rec.setdefault(name, []).append(sec)
         del model
         model, sec = fit_implicit(m, args)
         imp.append(sec / args.iterations)
+        if not args.skip_recommend:
+            rec.setdefault("implicit recommend", []).append(recommend_implicit(model, m, args))
         del model
         print(f"  s/iteration: latentrec {lat[-1]:.3f}, implicit {imp[-1]:.3f}", flush=True)
     if lat:
         t_l, t_i = float(np.median(lat)), float(np.median(imp))
         print(f"median s/iteration: latentrec {t_l:.3f}, implicit {t_i:.3f}, ratio {t_l / t_i:.2f}")
+    if rec:
+        t_i = float(np.median(rec["implicit recommend"]))
+        print(f"\ntop-{args.n} for all {n_users} users, trained models (median seconds):")
+        for name, times in rec.items():
+            t = float(np.median(times))
+            print(f"  {name:<36}{t:>8.2f}   speed-up over implicit {t_i / t:.2f}x")
 
     if args.skip_memory:
         return
