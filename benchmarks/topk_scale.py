@@ -80,12 +80,15 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10, help="items per user")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-dataframe", action="store_true", help="time arrays only")
-    parser.add_argument("--tile-cells", type=int, help="override retrieval.TILE_CELLS")
+    parser.add_argument("--tile-rows", type=int, help="override retrieval.TILE_ROWS")
+    parser.add_argument("--tile-cols", type=int, help="override retrieval.TILE_COLS")
     args = parser.parse_args()
-    if args.tile_cells:
-        import latentrec.retrieval
+    import latentrec.retrieval
 
-        latentrec.retrieval.TILE_CELLS = args.tile_cells
+    if args.tile_rows:
+        latentrec.retrieval.TILE_ROWS = args.tile_rows
+    if args.tile_cols:
+        latentrec.retrieval.TILE_COLS = args.tile_cols
 
     import numba
     from implicit.cpu.topk import topk as implicit_topk  # noqa: F401  (import cost outside)
@@ -102,7 +105,8 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         f"numba threads {numba.get_num_threads()} ({numba.config.THREADING_LAYER}); "
         f"BLAS {[(b['internal_api'], b['num_threads']) for b in threadpool_info()]}; "
-        f"latentrec {latentrec.__version__}, numpy {np.__version__}"
+        f"latentrec {latentrec.__version__}, numpy {np.__version__}; top-k tiles "
+        f"{latentrec.retrieval.TILE_ROWS} users x {latentrec.retrieval.TILE_COLS} items"
     )
     t0 = time.perf_counter()
     data = synthetic(n_users, n_items, nnz, implicit=True, random_state=0)

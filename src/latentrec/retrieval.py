@@ -34,7 +34,7 @@ BLOCK_CELLS = 16 * 1024 * 1024
 # of float32), scored by one sgemm and selected from by the same thread while still in
 # cache.  Tiles spanning the whole catalogue (16 MiB) spilled out of cache both in the
 # sgemm and in the selection: 100k users x 20k items took 2.26 s on 2 cores, 1.76 s with
-# these (benchmarks/topk_scale.py; shapes from 256 x 512 to 1024 x 1024 were alike).
+# these (benchmarks/topk_scale.py --tile-rows/--tile-cols; docs/benchmarks.md has others).
 TILE_ROWS = 512
 TILE_COLS = 1024
 # Batches of users are cut into at least this many tiles (while tiles keep 16 rows or
