@@ -194,7 +194,7 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
             raise Failure(f"--param takes name=value, got {item!r}")
         name, value = item.split("=", 1)
         given[name.strip()] = _parse_value(value.strip())
-    valid = set(cls._param_names())
+    valid = set(cls.param_names())
     if seed is not None and "random_state" in valid:
         given.setdefault("random_state", seed)
     unknown = sorted(set(given) - valid)

@@ -294,7 +294,7 @@ def _distributions(space, model: Recommender, optuna) -> dict:
             "space must be a non-empty dict of hyperparameter name -> distribution, e.g. "
             "{'n_factors': ('int', 16, 256, {'log': True})}"
         )
-    valid = model._param_names()
+    valid = model.param_names()
     unknown = [name for name in space if name not in valid]
     if unknown:
         raise ValueError(

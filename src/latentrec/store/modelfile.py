@@ -208,7 +208,7 @@ def load(path):
         raise ModelFileError(f"{path} is damaged or truncated ({err})") from None
 
     cls = model_class(manifest["algorithm"])
-    known = set(cls._param_names())
+    known = set(cls.param_names())
     model = cls(**{k: v for k, v in manifest["params"].items() if k in known})
     model.users_ = Vocabulary.from_array(arrays["users"], "user")
     model.items_ = Vocabulary.from_array(arrays["items"], "item")

@@ -1,0 +1,84 @@
+"""The one registry of model classes, with the command line's short names as aliases.
+
+A leaf module: model classes register themselves when their module is imported (the
+base class calls :func:`register` from ``__init_subclass__``), and importing ``latentrec``
+imports every algorithm, so lookups need no import here.  Model files store the class
+name; the CLI takes either the class name or its alias.
+"""
+
+from __future__ import annotations
+
+_CLASSES: dict[str, type] = {}
+
+# Short names for the command line (``latentrec train -a biased-mf``).
+ALIASES: dict[str, str] = {
+    "biased-mf": "BiasedMF",
+    "svdpp": "SVDpp",
+    "als": "ALS",
+    "bpmf": "BayesianMF",
+    "svd": "TruncatedSVD",
+    "nmf": "NMF",
+    "itemknn": "ItemKNN",
+    "implicit-als": "ImplicitALS",
+    "bpr": "BPR",
+    "warp": "WARP",
+    "hybrid": "HybridMF",
+    "gd-mf": "GradientDescentMF",
+    "biases": "Biases",
+    "global-mean": "GlobalMean",
+    "popularity": "Popularity",
+}
+
+
+def register(cls: type) -> type:
+    """Record ``cls`` under its class name (abstract bases whose name starts with ``_`` and
+    the two bases themselves are skipped).  Returns ``cls``.
+
+    Example:
+        >>> class Toy: pass
+        >>> register(Toy) is Toy
+        True
+        >>> _ = _CLASSES.pop("Toy")
+    """
+    name = cls.__name__
+    if not name.startswith("_") and name not in ("Recommender", "FactorModel"):
+        _CLASSES[name] = cls
+    return cls
+
+
+def model_class(name: str) -> type:
+    """The model class registered under ``name`` (a class name or a CLI alias).
+
+    Example:
+        >>> import latentrec
+        >>> model_class("BiasedMF").__name__, model_class("biased-mf").__name__
+        ('BiasedMF', 'BiasedMF')
+    """
+    key = ALIASES.get(name, name)
+    try:
+        return _CLASSES[key]
+    except KeyError:
+        raise ValueError(
+            f"unknown model {name!r}; known: {sorted(_CLASSES)} or aliases {sorted(ALIASES)}"
+        ) from None
+
+
+def model_names() -> list[str]:
+    """The class names of every registered model, sorted.
+
+    Example:
+        >>> import latentrec
+        >>> "ImplicitALS" in model_names()
+        True
+    """
+    return sorted(_CLASSES)
+
+
+def alias_of(class_name: str) -> str | None:
+    """The CLI alias of a class name, if it has one.
+
+    Example:
+        >>> alias_of("BiasedMF")
+        'biased-mf'
+    """
+    return next((a for a, c in ALIASES.items() if c == class_name), None)
