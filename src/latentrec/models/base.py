@@ -75,7 +75,7 @@ class Recommendations:
             {"rank": np.arange(1, len(self.ids) + 1), "item_id": self.ids, "score": self.scores}
         )
         if self.titles is not None:
-            ['regularization', 'user_regularization', 'n_epochs']ut["title"] = self.titles
+            out["title"] = self.titles
         return out
 
 
@@ -122,13 +122,13 @@ class Recommender:
         Example:
             >>> from latentrec.models import Biases
             >>> Biases.param_names()
-            ['regularization', 'n_epochs']
+            ['regularization', 'user_regularization', 'n_epochs']
         """
         sig = inspect.signature(cls.__init__)
         return [
-            ['regularization', 'user_regularization', 'n_epochs'].name
+            p.name
             for p in sig.parameters.values()
-            ['regularization', 'user_regularization', 'n_epochs']f p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
 
     def get_params(self) -> dict:
@@ -151,11 +151,11 @@ class Recommender:
         """
         valid = set(self.param_names())
         for name, value in params.items():
-            ['regularization', 'user_regularization', 'n_epochs']f name not in valid:
-            ['regularization', 'user_regularization', 'n_epochs']   raise ValueError(
-            ['regularization', 'user_regularization', 'n_epochs']       f"{type(self).__name__} has no hyperparameter {name!r}; valid: {sorted(valid)}"
-            ['regularization', 'user_regularization', 'n_epochs']   )
-            ['regularization', 'user_regularization', 'n_epochs']etattr(self, name, value)
+            if name not in valid:
+                raise ValueError(
+                    f"{type(self).__name__} has no hyperparameter {name!r}; valid: {sorted(valid)}"
+                )
+            setattr(self, name, value)
         return self
 
     def clone(self) -> Recommender:
@@ -170,7 +170,7 @@ class Recommender:
 
     def __repr__(self) -> str:
         defaults = {
-            ['regularization', 'user_regularization', 'n_epochs'].name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
         }
         shown = [
             f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k, object()) != v
@@ -183,8 +183,8 @@ class Recommender:
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
-            ['regularization', 'user_regularization', 'n_epochs']aise NotFittedError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"this {type(self).__name__} is not fitted yet; call fit(interactions) first"
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(interactions) first"
             )
 
     # ----------------------------------------------------------- fitting
@@ -201,20 +201,20 @@ class Recommender:
             True
         """
         if not isinstance(data, Interactions):
-            ['regularization', 'user_regularization', 'n_epochs']aise TypeError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"fit expects latentrec.Interactions, got {type(data).__name__}; "
-            ['regularization', 'user_regularization', 'n_epochs']   "build one with Interactions.from_frame(df, user=..., item=..., rating=...)"
+            raise TypeError(
+                f"fit expects latentrec.Interactions, got {type(data).__name__}; "
+                "build one with Interactions.from_frame(df, user=..., item=..., rating=...)"
             )
         if data.nnz == 0:
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError("cannot fit on empty interactions")
+            raise ValueError("cannot fit on empty interactions")
         if validation is not None:
-            ['regularization', 'user_regularization', 'n_epochs']f not isinstance(validation, Interactions):
-            ['regularization', 'user_regularization', 'n_epochs']   raise TypeError("validation must be latentrec.Interactions")
-            ['regularization', 'user_regularization', 'n_epochs']f validation.users != data.users or validation.items != data.items:
-            ['regularization', 'user_regularization', 'n_epochs']   raise ValueError(
-            ['regularization', 'user_regularization', 'n_epochs']       "validation data must share the training vocabularies; build both from "
-            ['regularization', 'user_regularization', 'n_epochs']       "one Interactions with a splitter (latentrec.data.splits)"
-            ['regularization', 'user_regularization', 'n_epochs']   )
+            if not isinstance(validation, Interactions):
+                raise TypeError("validation must be latentrec.Interactions")
+            if validation.users != data.users or validation.items != data.items:
+                raise ValueError(
+                    "validation data must share the training vocabularies; build both from "
+                    "one Interactions with a splitter (latentrec.data.splits)"
+                )
         self._check_params()
         self.users_ = data.users
         self.items_ = data.items
@@ -224,23 +224,23 @@ class Recommender:
         # 120 MiB saved at 10M interactions.  Partial fits build new arrays.
         self.seen_ = sp.csr_matrix(
             (np.broadcast_to(np.float32(1), (seen.nnz,)), seen.indices, seen.indptr),
-            ['regularization', 'user_regularization', 'n_epochs']hape=seen.shape,
-            ['regularization', 'user_regularization', 'n_epochs']opy=False,
+            shape=seen.shape,
+            copy=False,
         )
         self.item_popularity_ = data.item_counts().astype(np.float32)
         self.rating_scale_ = data.rating_scale
         self.data_fingerprint_ = data.fingerprint()
         titles = None
         if data.item_features is not None and "title" in data.item_features.columns:
-            ['regularization', 'user_regularization', 'n_epochs']itles = data.item_features["title"].astype(str).to_numpy()
+            titles = data.item_features["title"].astype(str).to_numpy()
         self.item_titles_ = titles
         try:
-            ['regularization', 'user_regularization', 'n_epochs']elf._fit(data, validation)
+            self._fit(data, validation)
         except BaseException:
             # A fit stopped part-way (divergence, a pruned tuning trial, Ctrl-C) must not
             # leave a model that claims to be fitted without learned state.
             del self.users_
-            ['regularization', 'user_regularization', 'n_epochs']aise
+            raise
         return self
 
     def _check_params(self) -> None:
@@ -283,10 +283,10 @@ class Recommender:
         """Predicted ratings for aligned arrays of raw user and item ids.
 
         Args:
-            ['regularization', 'user_regularization', 'n_epochs']lip: clip to the training data's rating scale.
-            ['regularization', 'user_regularization', 'n_epochs']nknown: ``"error"`` raises :class:`UnknownIdError` naming unknown ids;
-            ['regularization', 'user_regularization', 'n_epochs']   ``"baseline"`` predicts from the parts that are known (μ and the known
-            ['regularization', 'user_regularization', 'n_epochs']   bias), as Surprise does when a prediction is impossible.
+            clip: clip to the training data's rating scale.
+            unknown: ``"error"`` raises :class:`UnknownIdError` naming unknown ids;
+                ``"baseline"`` predicts from the parts that are known (μ and the known
+                bias), as Surprise does when a prediction is impossible.
 
         Example:
             >>> import numpy as np
@@ -298,31 +298,31 @@ class Recommender:
         """
         self._check_fitted()
         if not self.predicts_ratings:
-            ['regularization', 'user_regularization', 'n_epochs']aise TypeError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"{type(self).__name__} ranks items but does not predict ratings; "
-            ['regularization', 'user_regularization', 'n_epochs']   "use Biases or a factor model for rating predictions"
+            raise TypeError(
+                f"{type(self).__name__} ranks items but does not predict ratings; "
+                "use Biases or a factor model for rating predictions"
             )
         if unknown not in ("error", "baseline"):
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(f"unknown must be 'error' or 'baseline', got {unknown!r}")
+            raise ValueError(f"unknown must be 'error' or 'baseline', got {unknown!r}")
         u_ids = np.atleast_1d(np.asarray(user_ids))
         i_ids = np.atleast_1d(np.asarray(item_ids))
         if u_ids.shape != i_ids.shape or u_ids.ndim != 1:
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"user_ids and item_ids must be 1-D and of equal length, got shapes "
-            ['regularization', 'user_regularization', 'n_epochs']   f"{u_ids.shape} and {i_ids.shape}"
+            raise ValueError(
+                f"user_ids and item_ids must be 1-D and of equal length, got shapes "
+                f"{u_ids.shape} and {i_ids.shape}"
             )
         u = self.users_.lookup(u_ids)
         i = self.items_.lookup(i_ids)
         if unknown == "error":
-            ['regularization', 'user_regularization', 'n_epochs']f (u < 0).any():
-            ['regularization', 'user_regularization', 'n_epochs']   raise UnknownIdError("user", pd.unique(u_ids[u < 0]).tolist())
-            ['regularization', 'user_regularization', 'n_epochs']f (i < 0).any():
-            ['regularization', 'user_regularization', 'n_epochs']   raise UnknownIdError("item", pd.unique(i_ids[i < 0]).tolist())
+            if (u < 0).any():
+                raise UnknownIdError("user", pd.unique(u_ids[u < 0]).tolist())
+            if (i < 0).any():
+                raise UnknownIdError("item", pd.unique(i_ids[i < 0]).tolist())
         out = self._predict_idx(u, i).astype(np.float64)
         if clip:
-            ['regularization', 'user_regularization', 'n_epochs']f self.rating_scale_ is None:
-            ['regularization', 'user_regularization', 'n_epochs']   raise ValueError("clip=True needs a rating scale; the training data declared none")
-            ['regularization', 'user_regularization', 'n_epochs']p.clip(out, *self.rating_scale_, out=out)
+            if self.rating_scale_ is None:
+                raise ValueError("clip=True needs a rating scale; the training data declared none")
+            np.clip(out, *self.rating_scale_, out=out)
         return out
 
     def recommend(
@@ -389,11 +389,11 @@ class Recommender:
         rows, cols = np.nonzero(idx >= 0)
         return pd.DataFrame(
             {
-            ['regularization', 'user_regularization', 'n_epochs']   "user_id": raw_users[rows],
-            ['regularization', 'user_regularization', 'n_epochs']   "rank": cols + 1,
-            ['regularization', 'user_regularization', 'n_epochs']   "item_id": self.items_.ids[idx[rows, cols]],
-            ['regularization', 'user_regularization', 'n_epochs']   "score": vals[rows, cols],
-            ['regularization', 'user_regularization', 'n_epochs']   "fallback": fallback[rows],
+                "user_id": raw_users[rows],
+                "rank": cols + 1,
+                "item_id": self.items_.ids[idx[rows, cols]],
+                "score": vals[rows, cols],
+                "fallback": fallback[rows],
             }
         )
 
@@ -416,8 +416,8 @@ class Recommender:
         Returns:
             ``(item_idx, scores, fallback)``: int32 and float32 arrays of shape
             ``(len(user_idx), min(n, n_candidates))``, best first, ties broken by the lower
-            ['regularization', 'user_regularization', 'n_epochs']tem index, short rows padded with -1 / -inf; and a bool array saying which
-            ['regularization', 'user_regularization', 'n_epochs']sers got the popularity fallback.
+            item index, short rows padded with -1 / -inf; and a bool array saying which
+            users got the popularity fallback.
 
         Example:
             >>> import numpy as np
@@ -432,10 +432,10 @@ class Recommender:
         _check_n(n)
         u = np.atleast_1d(np.asarray(user_idx))
         if u.ndim != 1 or (u.size and u.dtype.kind not in "iu"):
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError("user_idx must be a 1-D array of integer user indices")
+            raise ValueError("user_idx must be a 1-D array of integer user indices")
         u = u.astype(np.int64)
         if u.size and (u.min() < -1 or u.max() >= self.n_users):
-            ['regularization', 'user_regularization', 'n_epochs']aise IndexError(f"user_idx must lie in [-1, {self.n_users})")
+            raise IndexError(f"user_idx must lie in [-1, {self.n_users})")
         cand = None if items is None else self._item_indices(items, "items")
         banned = None if filter_items is None else self._item_indices(filter_items, "filter_items")
         return self._topk_idx(u, n, exclude_seen, cand, banned)
@@ -443,11 +443,11 @@ class Recommender:
     def _item_indices(self, values, name: str) -> np.ndarray:
         arr = np.atleast_1d(np.asarray(values))
         if arr.size == 0:
-            ['regularization', 'user_regularization', 'n_epochs']eturn np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.int64)
         if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(f"{name} must be a 1-D array of integer item indices")
+            raise ValueError(f"{name} must be a 1-D array of integer item indices")
         if arr.min() < 0 or arr.max() >= self.n_items:
-            ['regularization', 'user_regularization', 'n_epochs']aise IndexError(f"{name} must lie in [0, {self.n_items})")
+            raise IndexError(f"{name} must lie in [0, {self.n_items})")
         return arr.astype(np.int64)
 
     def _recommend_idx(self, u, n, exclude_seen=True, items=None, filter_items=None):
@@ -465,25 +465,25 @@ class Recommender:
         known = u >= 0
         has_history[known] = self._can_personalise(u[known])
         if n_eff == 0:
-            ['regularization', 'user_regularization', 'n_epochs']eturn idx, vals, ~has_history
+            return idx, vals, ~has_history
         personal = np.flatnonzero(has_history)
         if personal.size:
-            ['regularization', 'user_regularization', 'n_epochs']_idx, p_vals = self._topk_users(u[personal], n_eff, exclude_seen, cand, banned)
-            ['regularization', 'user_regularization', 'n_epochs']dx[personal] = p_idx
+            p_idx, p_vals = self._topk_users(u[personal], n_eff, exclude_seen, cand, banned)
+            idx[personal] = p_idx
             vals[personal] = p_vals
         rest = np.flatnonzero(~has_history)
         if rest.size:
             # Users without history have no seen items: they all share one popularity list.
-            ['regularization', 'user_regularization', 'n_epochs']op = np.asarray(self._popularity_scores(), dtype=np.float32)
-            ['regularization', 'user_regularization', 'n_epochs']f cand is not None:
-            ['regularization', 'user_regularization', 'n_epochs']   cand_sorted = np.unique(cand)
-            ['regularization', 'user_regularization', 'n_epochs']   pop, col_items = pop[cand_sorted], cand_sorted
-            ['regularization', 'user_regularization', 'n_epochs']lse:
-            ['regularization', 'user_regularization', 'n_epochs']   col_items = None
+            pop = np.asarray(self._popularity_scores(), dtype=np.float32)
+            if cand is not None:
+                cand_sorted = np.unique(cand)
+                pop, col_items = pop[cand_sorted], cand_sorted
+            else:
+                col_items = None
             f_idx, f_vals = retrieval.select_topk(
-            ['regularization', 'user_regularization', 'n_epochs']   pop[None, :], n_eff, items=col_items, banned=banned
+                pop[None, :], n_eff, items=col_items, banned=banned
             )
-            ['regularization', 'user_regularization', 'n_epochs']dx[rest] = f_idx[0]
+            idx[rest] = f_idx[0]
             vals[rest] = f_vals[0]
         return idx, vals, ~has_history
 
@@ -495,18 +495,18 @@ class Recommender:
         step = retrieval.block_size(self.n_items, u.size)
         for start in range(0, u.size, step):
             block_u = u[start : start + step]
-            ['regularization', 'user_regularization', 'n_epochs']cores = self._score_block(block_u)
-            ['regularization', 'user_regularization', 'n_epochs']f cand_sorted is not None:
-            ['regularization', 'user_regularization', 'n_epochs']   scores = scores[:, cand_sorted]
+            scores = self._score_block(block_u)
+            if cand_sorted is not None:
+                scores = scores[:, cand_sorted]
             b_idx, b_vals = retrieval.select_topk(
-            ['regularization', 'user_regularization', 'n_epochs']   scores,
-            ['regularization', 'user_regularization', 'n_epochs']   k,
-            ['regularization', 'user_regularization', 'n_epochs']   items=cand_sorted,
-            ['regularization', 'user_regularization', 'n_epochs']   exclude=self.seen_ if exclude_seen else None,
-            ['regularization', 'user_regularization', 'n_epochs']   exclude_rows=block_u,
-            ['regularization', 'user_regularization', 'n_epochs']   banned=banned,
+                scores,
+                k,
+                items=cand_sorted,
+                exclude=self.seen_ if exclude_seen else None,
+                exclude_rows=block_u,
+                banned=banned,
             )
-            ['regularization', 'user_regularization', 'n_epochs']dx[start : start + step, : b_idx.shape[1]] = b_idx
+            idx[start : start + step, : b_idx.shape[1]] = b_idx
             vals[start : start + step, : b_vals.shape[1]] = b_vals
         return idx, vals
 
@@ -551,9 +551,9 @@ class Recommender:
         self._check_fitted()
         _check_n(n)
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         if chunk_size < 1:
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         path = Path(path)
         suffixes = [x.lower() for x in path.suffixes]
         if suffixes[-1:] in ([".parquet"], [".pq"]):
@@ -561,7 +561,7 @@ class Recommender:
         elif ".csv" in suffixes[-2:]:
             fmt = "csv"
         else:
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(f"{path}: use a .parquet, .pq or .csv (.csv.gz, ...) file name")
+            raise ValueError(f"{path}: use a .parquet, .pq or .csv (.csv.gz, ...) file name")
         compression = _csv_compression(path) if fmt == "csv" else None
         raw = self.users_.ids if users is None else np.atleast_1d(np.asarray(users))
         u_all = self.users_.lookup(raw)
@@ -574,34 +574,34 @@ class Recommender:
         writer = None
         try:
             with tqdm(
-            ['regularization', 'user_regularization', 'n_epochs']   total=raw.size, unit="user", disable=not verbose, desc="recommend_all"
+                total=raw.size, unit="user", disable=not verbose, desc="recommend_all"
             ) as bar:
-            ['regularization', 'user_regularization', 'n_epochs']   for start in range(0, max(raw.size, 1), chunk_size):
-            ['regularization', 'user_regularization', 'n_epochs']       sl = slice(start, start + chunk_size)
-            ['regularization', 'user_regularization', 'n_epochs']       idx, vals, fallback = self._topk_idx(u_all[sl], n, exclude_seen, cand, banned)
-            ['regularization', 'user_regularization', 'n_epochs']       table = self._long_table(raw[sl], idx, vals, fallback)
-            ['regularization', 'user_regularization', 'n_epochs']       if fmt == "parquet":
-            ['regularization', 'user_regularization', 'n_epochs']           writer = _write_parquet_chunk(writer, tmp, table)
-            ['regularization', 'user_regularization', 'n_epochs']       else:
-            ['regularization', 'user_regularization', 'n_epochs']           table.to_csv(
-            ['regularization', 'user_regularization', 'n_epochs']               tmp,
-            ['regularization', 'user_regularization', 'n_epochs']               mode="w" if start == 0 else "a",
-            ['regularization', 'user_regularization', 'n_epochs']               header=start == 0,
-            ['regularization', 'user_regularization', 'n_epochs']               index=False,
-            ['regularization', 'user_regularization', 'n_epochs']               compression=compression,
-            ['regularization', 'user_regularization', 'n_epochs']           )
-            ['regularization', 'user_regularization', 'n_epochs']       written += len(table)
-            ['regularization', 'user_regularization', 'n_epochs']       bar.update(raw[sl].size)
-            ['regularization', 'user_regularization', 'n_epochs']f writer is not None:
-            ['regularization', 'user_regularization', 'n_epochs']   writer.close()
-            ['regularization', 'user_regularization', 'n_epochs']   writer = None
-            ['regularization', 'user_regularization', 'n_epochs']s.replace(tmp, path)
+                for start in range(0, max(raw.size, 1), chunk_size):
+                    sl = slice(start, start + chunk_size)
+                    idx, vals, fallback = self._topk_idx(u_all[sl], n, exclude_seen, cand, banned)
+                    table = self._long_table(raw[sl], idx, vals, fallback)
+                    if fmt == "parquet":
+                        writer = _write_parquet_chunk(writer, tmp, table)
+                    else:
+                        table.to_csv(
+                            tmp,
+                            mode="w" if start == 0 else "a",
+                            header=start == 0,
+                            index=False,
+                            compression=compression,
+                        )
+                    written += len(table)
+                    bar.update(raw[sl].size)
+            if writer is not None:
+                writer.close()
+                writer = None
+            os.replace(tmp, path)
         except BaseException:
-            ['regularization', 'user_regularization', 'n_epochs']f writer is not None:
-            ['regularization', 'user_regularization', 'n_epochs']   writer.close()
-            ['regularization', 'user_regularization', 'n_epochs']f os.path.exists(tmp):
-            ['regularization', 'user_regularization', 'n_epochs']   os.unlink(tmp)
-            ['regularization', 'user_regularization', 'n_epochs']aise
+            if writer is not None:
+                writer.close()
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
         return written
 
     def _as_recommendations(self, idx, vals, fallback) -> Recommendations:
@@ -620,7 +620,7 @@ class Recommender:
         """
         self._check_fitted()
         if self.item_titles_ is None:
-            ['regularization', 'user_regularization', 'n_epochs']eturn None
+            return None
         return str(self.item_titles_[self.items_.index([item_id])[0]])
 
     # ----------------------------------------------------------- persistence
@@ -634,7 +634,7 @@ class Recommender:
             >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
             >>> model.save(path)
             >>> type(latentrec.load(path)).__name__
-            ['regularization', 'user_regularization', 'n_epochs']Biases'
+            'Biases'
         """
         from ..store.modelfile import save_model
 
@@ -666,11 +666,11 @@ class FactorModel(Recommender):
 
     def _check_finite(self) -> None:
         for name in self._array_state:
-            ['regularization', 'user_regularization', 'n_epochs']f not np.isfinite(getattr(self, name)).all():
-            ['regularization', 'user_regularization', 'n_epochs']   raise FloatingPointError(
-            ['regularization', 'user_regularization', 'n_epochs']       f"{type(self).__name__}: {name} has NaN or infinite values; training "
-            ['regularization', 'user_regularization', 'n_epochs']       "diverged — lower learning_rate or raise regularization"
-            ['regularization', 'user_regularization', 'n_epochs']   )
+            if not np.isfinite(getattr(self, name)).all():
+                raise FloatingPointError(
+                    f"{type(self).__name__}: {name} has NaN or infinite values; training "
+                    "diverged — lower learning_rate or raise regularization"
+                )
 
     def _zero_unseen(self, data: Interactions) -> None:
         """Users/items without training cells get zero bias and factors.
@@ -699,19 +699,19 @@ class FactorModel(Recommender):
     def _topk_users(self, u, k, exclude_seen, cand, banned):
         # A subclass that scores differently keeps the generic path through _score_block.
         if self.n_factors_ == 0 or type(self)._score_block is not FactorModel._score_block:
-            ['regularization', 'user_regularization', 'n_epochs']eturn super()._topk_users(u, k, exclude_seen, cand, banned)
+            return super()._topk_users(u, k, exclude_seen, cand, banned)
         # Same float32 arithmetic as _score_block: (p·q + b_i) + (b_u + μ).
         return retrieval.topk_dot(
-            ['regularization', 'user_regularization', 'n_epochs']elf.user_factors_,
-            ['regularization', 'user_regularization', 'n_epochs']elf.item_factors_,
+            self.user_factors_,
+            self.item_factors_,
             k,
-            ['regularization', 'user_regularization', 'n_epochs']ows=u,
-            ['regularization', 'user_regularization', 'n_epochs']ow_offset=self.user_bias_[u] + np.float32(self.global_mean_),
-            ['regularization', 'user_regularization', 'n_epochs']ol_offset=self.item_bias_,
-            ['regularization', 'user_regularization', 'n_epochs']tems=cand,
-            ['regularization', 'user_regularization', 'n_epochs']xclude=self.seen_ if exclude_seen else None,
+            rows=u,
+            row_offset=self.user_bias_[u] + np.float32(self.global_mean_),
+            col_offset=self.item_bias_,
+            items=cand,
+            exclude=self.seen_ if exclude_seen else None,
             banned=banned,
-            ['regularization', 'user_regularization', 'n_epochs']um_threads=getattr(self, "num_threads", None),
+            num_threads=getattr(self, "num_threads", None),
         )
 
     def _predict_idx(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
@@ -722,11 +722,11 @@ class FactorModel(Recommender):
         both = known_u & known_i
         dot = np.einsum(
             "ij,ij->i",
-            ['regularization', 'user_regularization', 'n_epochs']elf.user_factors_[u].astype(np.float64),
-            ['regularization', 'user_regularization', 'n_epochs']elf.item_factors_[i].astype(np.float64),
+            self.user_factors_[u].astype(np.float64),
+            self.item_factors_[i].astype(np.float64),
         )
         return (
-            ['regularization', 'user_regularization', 'n_epochs']elf.global_mean_
+            self.global_mean_
             + np.where(known_u, self.user_bias_[u], 0.0)
             + np.where(known_i, self.item_bias_[i], 0.0)
             + np.where(both, dot, 0.0)
@@ -749,15 +749,15 @@ class FactorModel(Recommender):
         i = self.items_.index([item_id])[0]
         contrib = self.user_factors_[u].astype(np.float64) * self.item_factors_[i]
         return Explanation(
-            ['regularization', 'user_regularization', 'n_epochs']ser_id=user_id,
-            ['regularization', 'user_regularization', 'n_epochs']tem_id=item_id,
-            ['regularization', 'user_regularization', 'n_epochs']lobal_mean=float(self.global_mean_),
-            ['regularization', 'user_regularization', 'n_epochs']ser_bias=float(self.user_bias_[u]),
-            ['regularization', 'user_regularization', 'n_epochs']tem_bias=float(self.item_bias_[i]),
+            user_id=user_id,
+            item_id=item_id,
+            global_mean=float(self.global_mean_),
+            user_bias=float(self.user_bias_[u]),
+            item_bias=float(self.item_bias_[i]),
             factor_contributions=contrib,
-            ['regularization', 'user_regularization', 'n_epochs']tem_title=None if self.item_titles_ is None else str(self.item_titles_[i]),
-            ['regularization', 'user_regularization', 'n_epochs']ating_scale=self.rating_scale_,
-            ['regularization', 'user_regularization', 'n_epochs']upporting=supporting_items(self, user_id, item_id) if self.n_factors_ else None,
+            item_title=None if self.item_titles_ is None else str(self.item_titles_[i]),
+            rating_scale=self.rating_scale_,
+            supporting=supporting_items(self, user_id, item_id) if self.n_factors_ else None,
         )
 
     # ----------------------------------------------------------- fold-in
@@ -790,22 +790,22 @@ class FactorModel(Recommender):
         """
         self._check_fitted()
         if unknown not in ("error", "ignore"):
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
+            raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
         item_ids, values = _parse_ratings(ratings)
         self._check_values(item_ids, values, "item")
         idx = self.items_.lookup(item_ids)
         ignored: list = []
         if (idx < 0).any():
-            ['regularization', 'user_regularization', 'n_epochs']f unknown == "error":
-            ['regularization', 'user_regularization', 'n_epochs']   raise UnknownIdError("item", pd.unique(item_ids[idx < 0]).tolist())
-            ['regularization', 'user_regularization', 'n_epochs']gnored = item_ids[idx < 0].tolist()
+            if unknown == "error":
+                raise UnknownIdError("item", pd.unique(item_ids[idx < 0]).tolist())
+            ignored = item_ids[idx < 0].tolist()
             values = values[idx >= 0]
-            ['regularization', 'user_regularization', 'n_epochs']dx = idx[idx >= 0]
+            idx = idx[idx >= 0]
         order = np.argsort(idx, kind="stable")
         bias, factors = self._solve_rows(
             "user",
-            ['regularization', 'user_regularization', 'n_epochs']p.array([0, idx.size], dtype=np.int64),
-            ['regularization', 'user_regularization', 'n_epochs']dx[order].astype(np.int32),
+            np.array([0, idx.size], dtype=np.int64),
+            idx[order].astype(np.int32),
             values[order].astype(np.float32),
         )
         return UserVector(float(bias[0]), np.array(factors[0], dtype=np.float32), ignored)
@@ -887,12 +887,12 @@ class FactorModel(Recommender):
         from ..onboarding import onboarding_items
 
         return onboarding_items(
-            ['regularization', 'user_regularization', 'n_epochs']elf,
+            self,
             k,
             min_ratings=min_ratings,
-            ['regularization', 'user_regularization', 'n_epochs']andidates=candidates,
-            ['regularization', 'user_regularization', 'n_epochs']xclude=exclude,
-            ['regularization', 'user_regularization', 'n_epochs']riterion=criterion,
+            candidates=candidates,
+            exclude=exclude,
+            criterion=criterion,
         )
 
     def onboard(
@@ -926,12 +926,12 @@ class FactorModel(Recommender):
         from ..onboarding import onboard
 
         return onboard(
-            ['regularization', 'user_regularization', 'n_epochs']elf,
-            ['regularization', 'user_regularization', 'n_epochs']nswers,
-            ['regularization', 'user_regularization', 'n_epochs'],
-            ['regularization', 'user_regularization', 'n_epochs']ser_id=user_id,
-            ['regularization', 'user_regularization', 'n_epochs']nknown=unknown,
-            ['regularization', 'user_regularization', 'n_epochs']tems=items,
+            self,
+            answers,
+            n,
+            user_id=user_id,
+            unknown=unknown,
+            items=items,
             filter_items=filter_items,
         )
 
@@ -943,14 +943,14 @@ class FactorModel(Recommender):
         """
         reg_f, reg_b, weighted = self._fold_in_regularization("user")
         return ridge_rows(
-            ['regularization', 'user_regularization', 'n_epochs']ndptr,
-            ['regularization', 'user_regularization', 'n_epochs']ndices,
+            indptr,
+            indices,
             values,
-            ['regularization', 'user_regularization', 'n_epochs']elf.item_factors_,
-            ['regularization', 'user_regularization', 'n_epochs']elf.global_mean_ + self.item_bias_.astype(np.float64),
+            self.item_factors_,
+            self.global_mean_ + self.item_bias_.astype(np.float64),
             bool(np.any(self.user_bias_)),
-            ['regularization', 'user_regularization', 'n_epochs']eg_f,
-            ['regularization', 'user_regularization', 'n_epochs']eg_b,
+            reg_f,
+            reg_b,
             weighted,
         )
 
@@ -961,14 +961,14 @@ class FactorModel(Recommender):
         """
         reg_f, reg_b, weighted = self._fold_in_regularization("item")
         return ridge_rows(
-            ['regularization', 'user_regularization', 'n_epochs']ndptr,
-            ['regularization', 'user_regularization', 'n_epochs']ndices,
+            indptr,
+            indices,
             values,
-            ['regularization', 'user_regularization', 'n_epochs']elf.user_factors_,
-            ['regularization', 'user_regularization', 'n_epochs']elf.global_mean_ + self.user_bias_.astype(np.float64),
+            self.user_factors_,
+            self.global_mean_ + self.user_bias_.astype(np.float64),
             bool(np.any(self.item_bias_)),
-            ['regularization', 'user_regularization', 'n_epochs']eg_f,
-            ['regularization', 'user_regularization', 'n_epochs']eg_b,
+            reg_f,
+            reg_b,
             weighted,
         )
 
@@ -990,53 +990,53 @@ class FactorModel(Recommender):
         bias = np.asarray(bias, dtype=np.float32).reshape(-1)
         factors = np.asarray(factors, dtype=np.float32)
         if bias.shape != (n_rows,) or factors.shape != (n_rows, k):
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"{type(self).__name__}._solve_{side}_rows returned shapes {bias.shape} and "
-            ['regularization', 'user_regularization', 'n_epochs']   f"{factors.shape}; expected ({n_rows},) and ({n_rows}, {k})"
+            raise ValueError(
+                f"{type(self).__name__}._solve_{side}_rows returned shapes {bias.shape} and "
+                f"{factors.shape}; expected ({n_rows},) and ({n_rows}, {k})"
             )
         if not (np.isfinite(bias).all() and np.isfinite(factors).all()):
-            ['regularization', 'user_regularization', 'n_epochs']aise FloatingPointError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"{type(self).__name__}: the {side} solve gave NaN or infinite values; "
-            ['regularization', 'user_regularization', 'n_epochs']   "raise regularization"
+            raise FloatingPointError(
+                f"{type(self).__name__}: the {side} solve gave NaN or infinite values; "
+                "raise regularization"
             )
         return bias, factors
 
     def _check_values(self, ids, values, what) -> None:
         bad = ~np.isfinite(values)
         if bad.any():
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(f"ratings for {what} id(s) {ids[bad][:5].tolist()} are not finite")
+            raise ValueError(f"ratings for {what} id(s) {ids[bad][:5].tolist()} are not finite")
         if self.rating_scale_ is not None:
-            ['regularization', 'user_regularization', 'n_epochs']o, hi = self.rating_scale_
-            ['regularization', 'user_regularization', 'n_epochs']ut = (values < lo) | (values > hi)
-            ['regularization', 'user_regularization', 'n_epochs']f out.any():
-            ['regularization', 'user_regularization', 'n_epochs']   raise ValueError(
-            ['regularization', 'user_regularization', 'n_epochs']       f"ratings for {what} id(s) {ids[out][:5].tolist()} lie outside the "
-            ['regularization', 'user_regularization', 'n_epochs']       f"model's rating scale {lo:g}-{hi:g}"
-            ['regularization', 'user_regularization', 'n_epochs']   )
+            lo, hi = self.rating_scale_
+            out = (values < lo) | (values > hi)
+            if out.any():
+                raise ValueError(
+                    f"ratings for {what} id(s) {ids[out][:5].tolist()} lie outside the "
+                    f"model's rating scale {lo:g}-{hi:g}"
+                )
 
     def _partial_fit(self, data, side: str, unknown: str) -> FactorModel:
         self._check_fitted()
         if unknown not in ("error", "ignore"):
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
+            raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
         users_raw, items_raw, values = _partial_frame(data)
         if side == "user":
-            ['regularization', 'user_regularization', 'n_epochs']ow_raw, col_raw, row_vocab, col_vocab = users_raw, items_raw, self.users_, self.items_
+            row_raw, col_raw, row_vocab, col_vocab = users_raw, items_raw, self.users_, self.items_
         else:
-            ['regularization', 'user_regularization', 'n_epochs']ow_raw, col_raw, row_vocab, col_vocab = items_raw, users_raw, self.items_, self.users_
+            row_raw, col_raw, row_vocab, col_vocab = items_raw, users_raw, self.items_, self.users_
         self._check_values(items_raw, values, "item")
         col = col_vocab.lookup(col_raw).astype(np.int64)
         if (col < 0).any():
-            ['regularization', 'user_regularization', 'n_epochs']f unknown == "error":
-            ['regularization', 'user_regularization', 'n_epochs']   raise UnknownIdError(col_vocab.name, pd.unique(col_raw[col < 0]).tolist())
+            if unknown == "error":
+                raise UnknownIdError(col_vocab.name, pd.unique(col_raw[col < 0]).tolist())
             warnings.warn(
-            ['regularization', 'user_regularization', 'n_epochs']   f"partial_fit_{side}s ignored {int((col < 0).sum())} row(s) with unknown "
-            ['regularization', 'user_regularization', 'n_epochs']   f"{col_vocab.name} ids: {pd.unique(col_raw[col < 0])[:5].tolist()}",
-            ['regularization', 'user_regularization', 'n_epochs']   stacklevel=3,
+                f"partial_fit_{side}s ignored {int((col < 0).sum())} row(s) with unknown "
+                f"{col_vocab.name} ids: {pd.unique(col_raw[col < 0])[:5].tolist()}",
+                stacklevel=3,
             )
             keep = col >= 0
-            ['regularization', 'user_regularization', 'n_epochs']ow_raw, col, values = row_raw[keep], col[keep], values[keep]
-            ['regularization', 'user_regularization', 'n_epochs']f row_raw.size == 0:
-            ['regularization', 'user_regularization', 'n_epochs']   return self
+            row_raw, col, values = row_raw[keep], col[keep], values[keep]
+            if row_raw.size == 0:
+                return self
         codes, uniq = pd.factorize(row_raw, sort=False)
         uniq = np.asarray(uniq)
         # Repeated (row, column) pairs: the last row wins, as in Interactions' default.
@@ -1047,37 +1047,37 @@ class FactorModel(Recommender):
         indptr = np.zeros(uniq.size + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(np.bincount(codes, minlength=uniq.size))
         bias, factors = self._solve_rows(
-            ['regularization', 'user_regularization', 'n_epochs']ide, indptr, col.astype(np.int32), values.astype(np.float32)
+            side, indptr, col.astype(np.int32), values.astype(np.float32)
         )
         target = row_vocab.lookup(uniq).astype(np.int64)
         new = target < 0
         n_old = len(row_vocab)
         target[new] = n_old + np.arange(int(new.sum()))
         if new.any():
-            ['regularization', 'user_regularization', 'n_epochs']rown = _grow_vocabulary(row_vocab, uniq[new])
-            ['regularization', 'user_regularization', 'n_epochs']rrays = self._user_arrays if side == "user" else self._item_arrays
+            grown = _grow_vocabulary(row_vocab, uniq[new])
+            arrays = self._user_arrays if side == "user" else self._item_arrays
             for name in arrays:
-            ['regularization', 'user_regularization', 'n_epochs']   arr = getattr(self, name)
-            ['regularization', 'user_regularization', 'n_epochs']   pad = np.zeros((int(new.sum()),) + arr.shape[1:], dtype=arr.dtype)
-            ['regularization', 'user_regularization', 'n_epochs']   setattr(self, name, np.ascontiguousarray(np.concatenate([arr, pad])))
-            ['regularization', 'user_regularization', 'n_epochs']f side == "user":
-            ['regularization', 'user_regularization', 'n_epochs']   self.users_ = grown
-            ['regularization', 'user_regularization', 'n_epochs']lse:
-            ['regularization', 'user_regularization', 'n_epochs']   self.items_ = grown
-            ['regularization', 'user_regularization', 'n_epochs']   if self.item_titles_ is not None:
-            ['regularization', 'user_regularization', 'n_epochs']       extra = grown.ids[n_old:].astype(str)
-            ['regularization', 'user_regularization', 'n_epochs']       self.item_titles_ = np.concatenate([self.item_titles_.astype(str), extra])
+                arr = getattr(self, name)
+                pad = np.zeros((int(new.sum()),) + arr.shape[1:], dtype=arr.dtype)
+                setattr(self, name, np.ascontiguousarray(np.concatenate([arr, pad])))
+            if side == "user":
+                self.users_ = grown
+            else:
+                self.items_ = grown
+                if self.item_titles_ is not None:
+                    extra = grown.ids[n_old:].astype(str)
+                    self.item_titles_ = np.concatenate([self.item_titles_.astype(str), extra])
         if side == "user":
-            ['regularization', 'user_regularization', 'n_epochs']elf.user_bias_[target] = bias
-            ['regularization', 'user_regularization', 'n_epochs']elf.user_factors_[target] = factors
-            ['regularization', 'user_regularization', 'n_epochs']elf.seen_ = _replace_rows(self.seen_, target, indptr, col, len(self.users_))
+            self.user_bias_[target] = bias
+            self.user_factors_[target] = factors
+            self.seen_ = _replace_rows(self.seen_, target, indptr, col, len(self.users_))
         else:
-            ['regularization', 'user_regularization', 'n_epochs']elf.item_bias_[target] = bias
-            ['regularization', 'user_regularization', 'n_epochs']elf.item_factors_[target] = factors
-            ['regularization', 'user_regularization', 'n_epochs']een_t = _replace_rows(self.seen_.T.tocsr(), target, indptr, col, len(self.items_))
-            ['regularization', 'user_regularization', 'n_epochs']elf.seen_ = _canonical_seen(seen_t.T.tocsr())
+            self.item_bias_[target] = bias
+            self.item_factors_[target] = factors
+            seen_t = _replace_rows(self.seen_.T.tocsr(), target, indptr, col, len(self.items_))
+            self.seen_ = _canonical_seen(seen_t.T.tocsr())
         self.item_popularity_ = np.bincount(self.seen_.indices, minlength=len(self.items_)).astype(
-            ['regularization', 'user_regularization', 'n_epochs']p.float32
+            np.float32
         )
         self._check_finite()
         return self
@@ -1131,8 +1131,8 @@ class FactorModel(Recommender):
             (self.items_, self.item_factors_) if of_items else (self.users_, self.user_factors_)
         )
         if factors.shape[1] == 0:
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"{type(self).__name__} has no latent factors, so it has no similarity"
+            raise ValueError(
+                f"{type(self).__name__} has no latent factors, so it has no similarity"
             )
         scalar = np.ndim(raw_ids) == 0
         raw = np.atleast_1d(np.asarray([raw_ids] if scalar else raw_ids))
@@ -1145,32 +1145,32 @@ class FactorModel(Recommender):
         cand = None if candidates is None else self.items_.index(candidates)
         itself = sp.csr_matrix(
             (np.ones(query.size, np.float32), query, np.arange(query.size + 1)),
-            ['regularization', 'user_regularization', 'n_epochs']hape=(query.size, len(vocab)),
+            shape=(query.size, len(vocab)),
         )
         top, vals = retrieval.topk_dot(
-            ['regularization', 'user_regularization', 'n_epochs']nit,
-            ['regularization', 'user_regularization', 'n_epochs']nit,
-            ['regularization', 'user_regularization', 'n_epochs'],
-            ['regularization', 'user_regularization', 'n_epochs']ows=query,
-            ['regularization', 'user_regularization', 'n_epochs']tems=cand,
-            ['regularization', 'user_regularization', 'n_epochs']xclude=itself,
-            ['regularization', 'user_regularization', 'n_epochs']xclude_rows=np.arange(query.size),
+            unit,
+            unit,
+            n,
+            rows=query,
+            items=cand,
+            exclude=itself,
+            exclude_rows=np.arange(query.size),
             banned=banned,
-            ['regularization', 'user_regularization', 'n_epochs']um_threads=getattr(self, "num_threads", None),
+            num_threads=getattr(self, "num_threads", None),
         )
         if scalar:
             keep = top[0] >= 0
-            ['regularization', 'user_regularization', 'n_epochs']op, vals = top[0][keep], vals[0][keep]
-            ['regularization', 'user_regularization', 'n_epochs']f of_items:
-            ['regularization', 'user_regularization', 'n_epochs']   return self._as_recommendations(top, vals, False)
-            ['regularization', 'user_regularization', 'n_epochs']eturn Recommendations(vocab.ids[top], vals)
+            top, vals = top[0][keep], vals[0][keep]
+            if of_items:
+                return self._as_recommendations(top, vals, False)
+            return Recommendations(vocab.ids[top], vals)
         rows, cols = np.nonzero(top >= 0)
         return pd.DataFrame(
             {
-            ['regularization', 'user_regularization', 'n_epochs']   "query_id": raw[rows],
-            ['regularization', 'user_regularization', 'n_epochs']   "rank": cols + 1,
-            ['regularization', 'user_regularization', 'n_epochs']   ("item_id" if of_items else "user_id"): vocab.ids[top[rows, cols]],
-            ['regularization', 'user_regularization', 'n_epochs']   "score": vals[rows, cols],
+                "query_id": raw[rows],
+                "rank": cols + 1,
+                ("item_id" if of_items else "user_id"): vocab.ids[top[rows, cols]],
+                "score": vals[rows, cols],
             }
         )
 
@@ -1203,7 +1203,7 @@ def ridge_rows(
         >>> import numpy as np
         >>> Q = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
         >>> b, P = ridge_rows(np.array([0, 2]), np.array([0, 1]), np.array([3.0, 1.0]),
-        ...            ['regularization', 'user_regularization', 'n_epochs']      Q, np.zeros(2), False, 0.0, 0.0)
+        ...                   Q, np.zeros(2), False, 0.0, 0.0)
         >>> P.round(3).tolist()
         [[3.0, 1.0]]
     """
@@ -1236,19 +1236,19 @@ def ridge_rows(
     while start < order.size:
         stop = min(order.size, start + max(1, budget // (int(counts[order[start]]) * d)))
         while stop - start > 1 and (stop - start) * int(counts[order[stop - 1]]) * d > budget:
-            ['regularization', 'user_regularization', 'n_epochs']top = start + (stop - start) // 2
+            stop = start + (stop - start) // 2
         rows = order[start:stop]
         longest = int(counts[rows[-1]])
         if rows.size == 1 and longest * d > budget:
             A, rhs = _gram_long_row(X, y, int(indptr[rows[0]]), longest, budget // d)
             A, rhs = A[None], rhs[None]
         else:
-            ['regularization', 'user_regularization', 'n_epochs']lot = np.arange(longest)
-            ['regularization', 'user_regularization', 'n_epochs']os = indptr[rows][:, None] + slot[None, :]
-            ['regularization', 'user_regularization', 'n_epochs']os = np.where(slot[None, :] < counts[rows][:, None], pos, nnz)
+            slot = np.arange(longest)
+            pos = indptr[rows][:, None] + slot[None, :]
+            pos = np.where(slot[None, :] < counts[rows][:, None], pos, nnz)
             Xb = X[pos]
             A = np.matmul(Xb.transpose(0, 2, 1), Xb)
-            ['regularization', 'user_regularization', 'n_epochs']hs = np.matmul(Xb.transpose(0, 2, 1), y[pos][:, :, None])[:, :, 0]
+            rhs = np.matmul(Xb.transpose(0, 2, 1), y[pos][:, :, None])[:, :, 0]
         weight = counts[rows].astype(np.float64) if weighted else np.ones(rows.size)
         diag = np.arange(d)
         A[:, diag, diag] += weight[:, None] * penalty[None, :]
@@ -1324,16 +1324,16 @@ def _partial_frame(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for col in ("user_id", "item_id"):
         nulls = data[col].isna().to_numpy()
         if nulls.any():
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"column {col!r} has missing ids at rows {data.index[nulls][:5].tolist()}"
+            raise ValueError(
+                f"column {col!r} has missing ids at rows {data.index[nulls][:5].tolist()}"
             )
     if "rating" in data.columns:
         values = pd.to_numeric(data["rating"], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
         if bad.any():
-            ['regularization', 'user_regularization', 'n_epochs']aise ValueError(
-            ['regularization', 'user_regularization', 'n_epochs']   f"column 'rating' has missing or non-numeric values at rows "
-            ['regularization', 'user_regularization', 'n_epochs']   f"{data.index[bad][:5].tolist()}"
+            raise ValueError(
+                f"column 'rating' has missing or non-numeric values at rows "
+                f"{data.index[bad][:5].tolist()}"
             )
     else:
         values = np.ones(len(data))
@@ -1375,7 +1375,7 @@ def _canonical_seen(matrix) -> sp.csr_matrix:
     matrix.sort_indices()
     return sp.csr_matrix(
         (
-            ['regularization', 'user_regularization', 'n_epochs']p.ones(matrix.indices.size, dtype=np.float32),
+            np.ones(matrix.indices.size, dtype=np.float32),
             matrix.indices.astype(np.int32),
             matrix.indptr.astype(np.int32 if matrix.nnz < 2**31 else np.int64),
         ),
