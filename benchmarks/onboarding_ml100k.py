@@ -5,7 +5,7 @@ Run (from the repository root):
     python benchmarks/onboarding_ml100k.py              # seeds 0-4, ImplicitALS defaults
     python benchmarks/onboarding_ml100k.py --seeds 0 1
 
-Protocol: latentrec.onboarding.onboarding_benchmark (10% of users held out entirely).
+Protocol: onboarding_harness.onboarding_benchmark (10% of users held out entirely).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from latentrec import datasets
 from latentrec.models import ALS, BiasedMF, ImplicitALS
-from latentrec.onboarding import onboarding_benchmark
+from onboarding_harness import onboarding_benchmark
 
 MODELS = {"implicit-als": ImplicitALS, "biased-mf": BiasedMF, "als": ALS}
 

@@ -44,3 +44,20 @@ def seed_data() -> Interactions:
 @pytest.fixture
 def small_data() -> Interactions:
     return random_ratings()
+
+
+def skewed_ratings(n_users=120, n_items=40, seed=0, rank=3) -> Interactions:
+    """Planted low-rank ratings where item popularity falls off like a power law."""
+    rng = np.random.default_rng(seed)
+    P = rng.normal(0, 1, (n_users, rank))
+    Q = rng.normal(0, 1, (n_items, rank))
+    full = np.clip(np.round(3 + P @ Q.T / np.sqrt(rank)), 1, 5)
+    reach = 0.9 / (1 + np.arange(n_items)) ** 0.7
+    mask = rng.random((n_users, n_items)) < reach[None, :]
+    mask[np.arange(n_users), rng.integers(0, n_items, n_users)] = True
+    u, i = np.nonzero(mask)
+    df = pd.DataFrame({"user_id": u, "item_id": i + 100, "rating": full[u, i]})
+    titles = pd.DataFrame(
+        {"title": [f"film {j}" for j in range(n_items)]}, index=100 + np.arange(n_items)
+    )
+    return Interactions.from_frame(df, rating_scale=(1, 5), item_features=titles)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from latentrec import Interactions
-from latentrec.models import GradientDescentMF
+from latentrec.models import FactorModel, GradientDescentMF
 from latentrec.reports import FactorReport, factor_report, user_profile
 
 GENRES = ["Sci-Fi", "Romance", "Comedy", "Horror"]
@@ -37,9 +37,16 @@ def planted(n_users=30, n_items=24, seed=0):
         }
     )
     data = Interactions.from_frame(df, item_features=meta)
-    model = GradientDescentMF(n_epochs=2, random_state=0).fit(data)
+    trained = GradientDescentMF(n_epochs=2, random_state=0).fit(data)
     # Plant the factors exactly, so the report is tested and not the optimiser.
-    model._set_state(3.0, np.zeros(n_users), np.zeros(n_items), P, Q)
+    model = FactorModel.from_factors(
+        trained.catalog_,
+        Q,
+        P,
+        global_mean=3.0,
+        user_bias=np.zeros(n_users),
+        item_bias=np.zeros(n_items),
+    )
     return data, model, genre, P, Q
 
 
@@ -83,7 +90,7 @@ def test_rotation_keeps_predictions_and_finds_the_main_axis():
     # Mix the two factors by a rotation: the genre axis is no longer factor 0 ...
     c, s = np.cos(0.9), np.sin(0.9)
     rot = np.array([[c, -s], [s, c]])
-    model._set_state(3.0, np.zeros(len(P)), np.zeros(len(Q)), P @ rot, Q @ rot)
+    model = FactorModel.from_factors(model.catalog_, Q @ rot, P @ rot, global_mean=3.0)
     plain = factor_report(model, data, min_ratings=1)
     assert plain.summary.iloc[0]["positive_corr"] < 0.95
     # ... and rotate=True recovers it as the principal axis of the item vectors.
@@ -155,7 +162,7 @@ def test_supporting_items_are_the_users_rated_items_nearest_the_target():
             [1.0, 1.0],  # 45 degrees
         ]
     )
-    model._set_state(3.0, np.zeros(2), np.zeros(6), np.ones((2, 2)), Q)
+    model = FactorModel.from_factors(model.catalog_, Q, np.ones((2, 2)), global_mean=3.0)
     table = supporting_items(model, 0, 3, n=3)
     assert table["item_id"].tolist() == [0, 5, 1]
     expected = [2.0 / np.hypot(2.0, 0.1), 1 / np.sqrt(2), 0.0]

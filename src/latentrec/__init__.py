@@ -9,15 +9,16 @@ Example:
 """
 
 from . import models
+from ._version import __version__
 from .data import DataError, Interactions, UnknownIdError, Vocabulary
-from .store.modelfile import ModelFileError, load
-
-__version__ = "0.1.0"
+from .errors import ModelFileError, NotFittedError
+from .models.persistence import load
 
 __all__ = [
     "DataError",
     "Interactions",
     "ModelFileError",
+    "NotFittedError",
     "UnknownIdError",
     "Vocabulary",
     "__version__",

@@ -86,7 +86,7 @@ class Failure(click.ClickException):
 def _fail_on_known_errors(fn):
     import functools
 
-    from .store.modelfile import ModelFileError
+    from .errors import ModelFileError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -185,7 +185,7 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
         >>> build_model("biased-mf", {"n_factors": 8}, ("n_epochs=3",)).n_epochs
         3
     """
-    from .models.base import model_class
+    from .registry import model_class
 
     cls = model_class(ALGORITHMS[algorithm])
     given = {k: v for k, v in params.items() if v is not None}
@@ -421,7 +421,7 @@ def holdout(data, protocol: str, test_size: float, seed):
 
 
 def _load_model(path):
-    from .store.modelfile import load
+    from .models.persistence import load
 
     return load(path)
 

@@ -116,7 +116,7 @@ def taste_map(
         >>> model = BiasedMF(n_factors=20, random_state=0).fit(data)  # doctest: +SKIP
         >>> fig = taste_map(model, data, "map.png", users=[1, 405])  # doctest: +SKIP
     """
-    model._check_fitted()
+    model.check_fitted()
     if data.items != model.items_:
         raise ValueError("data must share the model's item vocabulary")
     Q = np.asarray(model.item_factors_, dtype=np.float64)

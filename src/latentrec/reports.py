@@ -104,7 +104,7 @@ class UserProfile:
 
 
 def _check(model, data: Interactions) -> None:
-    model._check_fitted()
+    model.check_fitted()
     if not isinstance(data, Interactions):
         raise TypeError(f"data must be latentrec.Interactions, got {type(data).__name__}")
     if data.items != model.items_ or data.users != model.users_:

@@ -15,7 +15,7 @@ from latentrec.data.splits import user_split
 from latentrec.evaluation import evaluate_ranking
 from latentrec.evaluation.metrics import ndcg_at_k
 from latentrec.kernels import bpr as K
-from latentrec.models.base import FactorModel
+from latentrec.models import FactorModel
 from latentrec.models.bpr import BPR, WARP
 
 # ---------------------------------------------------------------------- helpers

@@ -18,11 +18,16 @@ def quantised_mf(data, seed):
     """
     model = BiasedMF(n_factors=2, n_epochs=2, random_state=seed).fit(data)
     rng = np.random.default_rng(seed)
-    model.global_mean_ = float(rng.integers(8, 16) / 4)
-    for name in model._array_state:
+    # Fitted state is immutable: build the quantised state aside and make a model of it.
+    changes = {"global_mean_": float(rng.integers(8, 16) / 4)}
+    for name in ("user_bias_", "item_bias_", "user_factors_", "item_factors_"):
         arr = getattr(model, name)
-        arr[...] = rng.integers(-4, 5, arr.shape) / 4
-    return model
+        changes[name] = (rng.integers(-4, 5, arr.shape) / 4).astype(arr.dtype)
+    # As every fit does: users without training cells have no vector (popularity fallback).
+    no_history = data.user_counts() == 0
+    changes["user_bias_"][no_history] = 0
+    changes["user_factors_"][no_history] = 0
+    return BiasedMF.from_fitted(model.fitted_.evolve(**changes), **model.get_params())
 
 
 def reference(model, user_id, n, exclude_seen, items, filter_items):
@@ -169,7 +174,9 @@ def test_similar_batch_equals_single_calls(model_and_data):
 def test_similar_items_never_returns_items_without_a_vector(model_and_data):
     model, data = model_and_data
     model = BiasedMF(n_factors=4, n_epochs=5, random_state=0).fit(data)
-    model.item_factors_[[2, 4]] = 0
+    Q = model.item_factors_.copy()
+    Q[[2, 4]] = 0
+    model = BiasedMF.from_fitted(model.fitted_.evolve(item_factors_=Q), **model.get_params())
     got = model.similar_items(data.items.ids[0], n=100).ids
     assert len(got) == data.n_items - 3
     assert not set(got.tolist()) & set(data.items.ids[[0, 2, 4]].tolist())

@@ -157,6 +157,26 @@ class Vocabulary:
             raise UnknownIdError(self.name, raw[idx < 0].tolist())
         return idx
 
+    def extend(self, new_ids) -> Vocabulary:
+        """A new vocabulary: these ids followed by ``new_ids`` (which must be new).
+
+        The ids keep their kind: a vocabulary of integer ids accepts only integers.
+
+        Example:
+            >>> Vocabulary([10, 20], name="user").extend([5]).ids.tolist()
+            [10, 20, 5]
+        """
+        new = _normalise_labels(np.asarray(new_ids))
+        if self.is_integer and new.dtype.kind != "i":
+            raise TypeError(
+                f"the {self.name} ids are integers; got non-integer new ids {new[:5].tolist()}"
+            )
+        if not self.is_integer:
+            new = np.array([str(v) for v in new], dtype=object)
+        if (self.lookup(new) >= 0).any() or pd.Index(new).has_duplicates:
+            raise ValueError(f"extend takes new {self.name} ids only, got {new[:5].tolist()}")
+        return Vocabulary(np.concatenate([self.ids, new]), name=self.name)
+
     def to_array(self) -> np.ndarray:
         """Ids as a plain (pickle-free) NumPy array: int64 or fixed-width unicode."""
         if self.is_integer:

@@ -1,6 +1,6 @@
 """Evaluation: metrics as plain functions over arrays, model evaluation, cross-validation."""
 
-from .blend import Blend, blend
+from ..models.blend import Blend, blend  # public here too: blending is fitted on held-out data
 from .evaluate import CrossValidation, cross_validate, evaluate_ranking, evaluate_ratings
 from .metrics import (
     catalog_coverage,

@@ -22,7 +22,7 @@ RANKING_METRICS = {
 
 
 def _check_pair(model, test: Interactions) -> None:
-    model._check_fitted()
+    model.check_fitted()
     if not isinstance(test, Interactions):
         raise TypeError(f"test must be latentrec.Interactions, got {type(test).__name__}")
     if test.users != model.users_ or test.items != model.items_:
@@ -50,7 +50,7 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     _check_pair(model, test)
     if test.nnz == 0:
         raise ValueError("test data has no cells to evaluate")
-    pred = model._predict_idx(test.user_idx, test.item_idx).astype(np.float64)
+    pred = model.predict_idx(test.user_idx, test.item_idx)
     if clip and model.rating_scale_ is not None:
         np.clip(pred, *model.rating_scale_, out=pred)
     truth = test.ratings.astype(np.float64)
@@ -93,7 +93,7 @@ def evaluate_ranking(
     users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int32)
     if users.size == 0:
         raise ValueError("no user has a relevant held-out item to rank")
-    recommended, _, _ = model._recommend_idx(users, k, exclude_seen=exclude_seen)
+    recommended, _, _ = model.recommend_batch_idx(users, k, exclude_seen=exclude_seen)
     rel = relevant[users]
     if per_user:
         table = {"user_id": model.users_.ids[users]}

@@ -1,16 +1,24 @@
-"""Recommender algorithms; every factorisation produces a :class:`FactorModel`."""
+"""Recommender algorithms; every factorisation produces a :class:`FactorModel`.
 
+Importing this package imports (and so registers) every algorithm.
+"""
+
+from ..errors import NotFittedError
 from .als import ALS
-from .base import FactorModel, NotFittedError, Recommendations, Recommender, UserVector
+from .base import Recommender
 from .baselines import Biases, GlobalMean, Popularity
 from .bayesian import BayesianMF
+from .blend import Blend, blend
 from .bpr import BPR, WARP
+from .catalog import Catalog, Fitted
+from .factor import FactorModel
 from .gd import GradientDescentMF
 from .hybrid import FeatureEncoder, HybridMF
 from .implicit_als import ImplicitALS
 from .knn import ItemKNN
 from .mf import BiasedMF
 from .nmf import NMF
+from .results import Explanation, Recommendations, UserVector
 from .svd import TruncatedSVD
 from .svdpp import SVDpp
 
@@ -21,7 +29,11 @@ __all__ = [
     "BayesianMF",
     "BiasedMF",
     "Biases",
+    "Blend",
+    "Catalog",
+    "Explanation",
     "FactorModel",
+    "Fitted",
     "GlobalMean",
     "FeatureEncoder",
     "GradientDescentMF",
@@ -36,4 +48,5 @@ __all__ = [
     "SVDpp",
     "TruncatedSVD",
     "UserVector",
+    "blend",
 ]

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from ..data.interactions import Interactions
 from ..kernels.als import als_half_step, squared_error_rows
 from ._training import check_float, check_int, numba_threads, run_epochs
-from .base import FactorModel
+from .factor import FactorModel
 
 
 class ALS(FactorModel):
@@ -160,7 +160,7 @@ class ALS(FactorModel):
             >>> bool(np.array_equal(factors, model.user_factors_))
             True
         """
-        self._check_fitted()
+        self.check_fitted()
         return self._als_rows(indptr, indices, values, self.item_bias_, self.item_factors_, "item")
 
     def _solve_item_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +178,7 @@ class ALS(FactorModel):
             >>> bias.shape, factors.shape
             ((1,), (1, 2))
         """
-        self._check_fitted()
+        self.check_fitted()
         return self._als_rows(indptr, indices, values, self.user_bias_, self.user_factors_, "user")
 
     def _als_rows(self, indptr, indices, values, other_bias, other_factors, other):

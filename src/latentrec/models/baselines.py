@@ -6,7 +6,8 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ._training import check_float, check_int
-from .base import FactorModel, Recommender
+from .base import Recommender
+from .factor import FactorModel
 
 
 def _empty_factors(n: int) -> np.ndarray:

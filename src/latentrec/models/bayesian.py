@@ -8,7 +8,7 @@ from ..data.interactions import Interactions
 from ..kernels.bpmf import add_predictions, sample_normal_wishart, sample_rows
 from ._training import check_float, check_int, numba_threads, run_epochs
 from .als import check_rows, check_threads, csr_arrays
-from .base import FactorModel
+from .factor import FactorModel
 
 # Gamma(shape, rate) hyperprior of every sampled precision other than the factor
 # precisions (the bias precisions and, with alpha=None, the noise precision α): weak, so
@@ -263,7 +263,7 @@ class BayesianMF(FactorModel):
             >>> bias.shape, factors.shape
             ((1,), (1, 20))
         """
-        self._check_fitted()
+        self.check_fitted()
         return self._conditional_means(indptr, indices, values, "user")
 
     def _solve_item_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
@@ -281,7 +281,7 @@ class BayesianMF(FactorModel):
             >>> factors.shape
             (1, 20)
         """
-        self._check_fitted()
+        self.check_fitted()
         return self._conditional_means(indptr, indices, values, "item")
 
     def _conditional_means(self, indptr, indices, values, side):
@@ -333,7 +333,7 @@ class BayesianMF(FactorModel):
             >>> P.shape, Q.shape
             ((4, 2, 3), (4, 2, 3))
         """
-        self._check_fitted()
+        self.check_fitted()
         S, k1 = self.user_prior_mean_.shape
         root = np.float32(np.sqrt(S))
 

@@ -19,7 +19,7 @@ from ..data.interactions import Interactions
 from ..kernels import bpr as K
 from ..kernels.sgd import predict_cells
 from ._training import check_float, check_int, run_epochs
-from .base import FactorModel
+from .factor import FactorModel
 
 
 @contextmanager
@@ -147,7 +147,7 @@ class _PairwiseRanking(FactorModel):
         ``values`` are ignored: every stored cell is a positive.  User biases are zero, as
         in training.
         """
-        self._check_fitted()
+        self.check_fitted()
         Q, b = self.item_factors_, self.item_bias_
         n_items, k = Q.shape
         indptr, indices = _rows(indptr, indices, n_items, "item")
@@ -174,7 +174,7 @@ class _PairwiseRanking(FactorModel):
         item during training (see :func:`latentrec.kernels.bpr.fold_in_items`).
         ``values`` are ignored: every stored cell is a positive.
         """
-        self._check_fitted()
+        self.check_fitted()
         P, Q = self.user_factors_, self.item_factors_
         n_old, k = Q.shape
         indptr, indices = _rows(indptr, indices, P.shape[0], "user")

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ._training import check_float, check_int, run_epochs
-from .base import FactorModel
+from .factor import FactorModel
 
 
 class GradientDescentMF(FactorModel):

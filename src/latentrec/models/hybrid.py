@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from ..data.interactions import Interactions
 from ..kernels.hybrid import bpr_feature_epoch, bpr_loss, warp_feature_epoch
 from ._training import check_float, check_int, run_epochs
-from .base import FactorModel
+from .factor import FactorModel
 
 NUMERIC_MODES = ("bucket", "standardize")
 SCHEDULES = ("constant", "adagrad")
@@ -659,7 +659,7 @@ class HybridMF(FactorModel):
             >>> q.shape, type(b).__name__
             ((2,), 'float')
         """
-        self._check_fitted()
+        self.check_fitted()
         return self._from_features(
             features,
             self.item_feature_spec_,
@@ -685,7 +685,7 @@ class HybridMF(FactorModel):
             >>> p.shape, b.tolist()
             ((2, 2), [0.0, 0.0])
         """
-        self._check_fitted()
+        self.check_fitted()
         return self._from_features(
             features, self.user_feature_spec_, self.user_feature_factors_, None, "user"
         )
@@ -708,14 +708,14 @@ class HybridMF(FactorModel):
     @property
     def item_feature_names_(self) -> list[str]:
         """Names of the item feature rows (``item_feature_factors_`` rows), in order."""
-        self._check_fitted()
+        self.check_fitted()
         spec = self.item_feature_spec_
         return [] if spec is None else _feature_names(spec["columns"])
 
     @property
     def user_feature_names_(self) -> list[str]:
         """Names of the user feature rows (``user_feature_factors_`` rows), in order."""
-        self._check_fitted()
+        self.check_fitted()
         spec = self.user_feature_spec_
         return [] if spec is None else _feature_names(spec["columns"])
 

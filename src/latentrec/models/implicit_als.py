@@ -8,7 +8,7 @@ import numpy as np
 from ..data.interactions import Interactions
 from ..kernels.implicit_als import cg_half_step, cholesky_half_step, gram, row_chunks
 from ._training import check_float, check_int, run_epochs
-from .base import FactorModel
+from .factor import FactorModel
 
 CONFIDENCES = ("linear", "log")
 SOLVERS = ("cg", "cholesky")
@@ -264,7 +264,7 @@ class ImplicitALS(FactorModel):
             >>> bool(np.allclose(P, model.user_factors_, atol=1e-5))
             True
         """
-        self._check_fitted()
+        self.check_fitted()
         return self._solve_exact(indptr, indices, values, self.item_factors_)
 
     def _solve_item_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
@@ -280,7 +280,7 @@ class ImplicitALS(FactorModel):
             >>> bias.tolist(), Q.shape
             ([0.0], (1, 2))
         """
-        self._check_fitted()
+        self.check_fitted()
         return self._solve_exact(indptr, indices, values, self.user_factors_)
 
     def _solve_exact(self, indptr, indices, values, other):

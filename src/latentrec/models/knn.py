@@ -10,7 +10,7 @@ from .. import retrieval
 from ..data.interactions import Interactions
 from ..kernels.knn import knn_predict, knn_score_users, pearson_baseline_neighbors
 from ._training import check_float, check_int, numba_threads
-from .base import Recommender, _check_n
+from .base import Recommender, check_n
 
 # Up to this many neighbour slots (n_items x max_neighbors) the similarities are computed
 # in one pass into fixed-width rows (8 bytes a slot); beyond it, in two passes (count, then
@@ -181,7 +181,7 @@ class ItemKNN(Recommender):
             >>> ItemKNN(shrinkage=0).fit(Interactions.from_dense(R)).similarity_.shape
             (3, 3)
         """
-        self._check_fitted()
+        self.check_fitted()
         n = len(self.items_)
         return sp.csr_matrix((self.sim_data_, self.sim_indices_, self.sim_indptr_), shape=(n, n))
 
@@ -195,7 +195,7 @@ class ItemKNN(Recommender):
         return cached[1:]
 
     def _predict_idx(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+        self.check_fitted()
         u = np.ascontiguousarray(user_idx, dtype=np.int64)
         i = np.ascontiguousarray(item_idx, dtype=np.int64)
         out = np.empty(u.shape[0], dtype=np.float64)
@@ -257,8 +257,8 @@ class ItemKNN(Recommender):
             >>> ItemKNN(shrinkage=0).fit(Interactions.from_dense(R)).similar_items(1).ids.tolist()
             [0]
         """
-        self._check_fitted()
-        _check_n(n)
+        self.check_fitted()
+        check_n(n)
         idx = self.items_.index([item_id])[0]
         lo, hi = self.sim_indptr_[idx], self.sim_indptr_[idx + 1]
         scores = np.full((1, self.n_items), -np.inf, dtype=np.float32)
@@ -271,4 +271,4 @@ class ItemKNN(Recommender):
             scores[0, self.items_.index(filter_items)] = -np.inf
         top, vals = retrieval.topk(scores, n)
         keep = top[0] >= 0
-        return self._as_recommendations(top[0][keep], vals[0][keep], False)
+        return self.catalog_.recommendations(top[0][keep], vals[0][keep], False)

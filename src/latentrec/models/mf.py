@@ -10,7 +10,7 @@ import numpy as np
 from ..data.interactions import Interactions
 from ..kernels.sgd import epoch_block_order, grid_blocks, rmse_cells, sgd_epoch, shuffle_blocks
 from ._training import check_float, check_int, numba_threads, run_epochs
-from .base import FactorModel
+from .factor import FactorModel
 
 #: Below this many training cells an epoch takes about a millisecond, less than waking
 #: extra threads costs, so training runs on one thread whatever ``num_threads`` says.

@@ -7,7 +7,7 @@ import numpy as np
 from ..data.interactions import Interactions
 from ..kernels.nmf import nmf_bias_sgd, nmf_half_step, nmf_objective
 from ._training import check_float, check_int, numba_threads, run_epochs
-from .base import FactorModel
+from .factor import FactorModel
 
 
 class NMF(FactorModel):

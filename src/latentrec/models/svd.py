@@ -8,7 +8,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, svds
 
 from ..data.interactions import Interactions
 from ._training import check_float, check_int
-from .base import FactorModel
+from .factor import FactorModel
 
 FILLS = ("user_mean", "item_mean", "baseline")
 

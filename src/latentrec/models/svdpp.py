@@ -10,7 +10,7 @@ from ..data.interactions import Interactions
 from ..kernels.sgd import rmse_cells
 from ..kernels.svdpp import effective_user_factors, shuffle_rows, svdpp_epoch
 from ._training import check_float, check_int, numba_threads, run_epochs
-from .base import FactorModel
+from .factor import FactorModel
 from .mf import check_decay, epoch_seed, init_factors, training_threads
 
 

@@ -7,7 +7,7 @@ import pytest
 import latentrec
 from latentrec import ModelFileError
 from latentrec.models import BiasedMF, NotFittedError
-from latentrec.store.modelfile import FORMAT_VERSION, read_manifest
+from latentrec.io.modelfile import FORMAT_VERSION, read_manifest
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.interactions import Interactions
-from ..models.base import Recommender
+from .base import Recommender
+from .catalog import Fitted
 
 
 def _ridge(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -134,11 +135,14 @@ class Blend(Recommender):
         X = self._member_predictions(data.user_idx, data.item_idx)
         y = data.ratings.astype(np.float64)
         weights, intercept = _ridge(X, y, float(self.alpha))
-        self._adopt(first)
-        self.weights_ = weights
-        self.intercept_ = intercept
-        self.member_rmse_ = np.sqrt(np.mean((X - y[:, None]) ** 2, axis=0))
-        self.blend_rmse_ = float(np.sqrt(np.mean((intercept + X @ weights - y) ** 2)))
+        learned = {
+            "weights_": weights,
+            "intercept_": intercept,
+            "member_rmse_": np.sqrt(np.mean((X - y[:, None]) ** 2, axis=0)),
+            "blend_rmse_": float(np.sqrt(np.mean((intercept + X @ weights - y) ** 2))),
+        }
+        # Seen items, popularity and ids are the first member's catalogue.
+        self._swap(Fitted.build(first.catalog_, learned))
         return self
 
     @classmethod
@@ -162,24 +166,13 @@ class Blend(Recommender):
             )
         if not np.isfinite(intercept):
             raise ValueError(f"intercept must be finite, got {intercept!r}")
-        blend._adopt(blend.models[0])
-        blend.weights_ = weights.copy()
-        blend.intercept_ = float(intercept)
+        learned = {"weights_": weights.copy(), "intercept_": float(intercept)}
+        blend._swap(Fitted.build(blend.models[0].catalog_, learned))
         return blend
-
-    def _adopt(self, first: Recommender) -> None:
-        # Everything the shared operations read, taken from the first member.
-        self.users_ = first.users_
-        self.items_ = first.items_
-        self.seen_ = first.seen_
-        self.item_popularity_ = first.item_popularity_
-        self.item_titles_ = first.item_titles_
-        self.rating_scale_ = first.rating_scale_
-        self.data_fingerprint_ = first.data_fingerprint_
 
     def _member_predictions(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
         return np.column_stack(
-            [np.asarray(m._predict_idx(user_idx, item_idx), dtype=np.float64) for m in self.models]
+            [m.predict_idx(user_idx, item_idx) for m in self.models]
         )
 
     def _predict_idx(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
@@ -188,7 +181,7 @@ class Blend(Recommender):
     def _score_block(self, user_idx: np.ndarray) -> np.ndarray:
         scores = np.full((len(user_idx), self.n_items), self.intercept_, dtype=np.float32)
         for weight, member in zip(self.weights_, self.models, strict=True):
-            scores += np.float32(weight) * member._score_block(user_idx)
+            scores += np.float32(weight) * member.score_users(user_idx)
         return scores
 
     def save(self, path) -> None:

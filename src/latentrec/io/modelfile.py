@@ -1,0 +1,139 @@
+"""The model-file archive: one ``.npz`` of plain arrays plus a JSON manifest, never a pickle.
+
+Layout (a zip archive that ``numpy.load(path, allow_pickle=False)`` also reads)::
+
+    manifest.json     format, version, algorithm, hyperparameters, scalars, data info,
+                      and a SHA-256 per array
+    <array>.npy       one per learned array, the id vocabularies and the seen-item CSR
+
+This module reads and writes that archive and checks it (format, version, digests); it
+knows nothing of model classes: ``latentrec.models.persistence`` turns a model into a
+manifest and arrays and back.  The file is written under a temporary name and renamed,
+so a crash never leaves half a model behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelFileError
+from .atomic import atomic_path
+
+FORMAT = "latentrec-model"
+FORMAT_VERSION = 1
+
+
+def digest(arr: np.ndarray) -> str:
+    """SHA-256 of an array's bytes (C order), as stored in the manifest.
+
+    Example:
+        >>> len(digest(np.zeros(3)))
+        64
+    """
+    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+
+
+def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``manifest`` (JSON-able) and ``arrays`` to ``path`` atomically and durably.
+
+    The format fields and a digest per array are added to the manifest here.
+
+    Example:
+        >>> import os, tempfile
+        >>> p = os.path.join(tempfile.mkdtemp(), "m.npz")
+        >>> write_archive(p, {"algorithm": "Demo"}, {"x": np.arange(3)})
+        >>> read_archive(p)[1]["x"].tolist()
+        [0, 1, 2]
+    """
+    for name, arr in arrays.items():
+        if arr.dtype.hasobject:
+            raise TypeError(f"array {name!r} holds Python objects and cannot be saved safely")
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **manifest,
+        "arrays": {
+            name: {"dtype": arr.dtype.str, "shape": list(arr.shape), "sha256": digest(arr)}
+            for name, arr in arrays.items()
+        },
+    }
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=2))
+            for name, arr in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+                zf.writestr(name + ".npy", buf.getvalue())
+
+
+def read_manifest(path) -> dict:
+    """The JSON manifest of a model file, without loading its arrays.
+
+    Example:
+        >>> import numpy as np, tempfile, os, latentrec
+        >>> from latentrec.models import GlobalMean
+        >>> m = GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 1))
+        >>> p = os.path.join(tempfile.mkdtemp(), "m.npz"); m.save(p)
+        >>> read_manifest(p)["algorithm"]
+        'GlobalMean'
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"no model file at {path}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read("manifest.json")
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
+        raise ModelFileError(
+            f"{path} is not a latentrec model file or is truncated ({err})"
+        ) from None
+    try:
+        manifest = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ModelFileError(f"{path}: the manifest is not valid JSON ({err})") from None
+    if manifest.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a latentrec model file")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model format version {version!r}; this latentrec reads up to "
+            f"{FORMAT_VERSION} — upgrade latentrec"
+        )
+    return manifest
+
+
+def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """``(manifest, arrays)`` of a model file; every array is checked against its digest.
+
+    Example:
+        >>> import os, tempfile
+        >>> p = os.path.join(tempfile.mkdtemp(), "m.npz")
+        >>> write_archive(p, {"algorithm": "Demo"}, {"x": np.ones(2)})
+        >>> manifest, arrays = read_archive(p)
+        >>> manifest["algorithm"], sorted(arrays)
+        ('Demo', ['x'])
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for name, info in manifest["arrays"].items():
+                arr = npz[name]
+                if digest(arr) != info["sha256"] or list(arr.shape) != info["shape"]:
+                    raise ModelFileError(
+                        f"{path}: array {name!r} does not match its checksum; the file was "
+                        "modified or damaged"
+                    )
+                arrays[name] = arr
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as err:
+        raise ModelFileError(f"{path} is damaged or truncated ({err})") from None
+    return manifest, arrays

@@ -1,0 +1,297 @@
+"""The catalogue: what a fitted model knows about its users and items, frozen.
+
+A :class:`Catalog` holds the id vocabularies, the seen-items CSR (users x items), item
+popularity and the side tables (titles), plus the training data's rating scale and
+fingerprint.  It is immutable: an update (a new user, a new item, a replaced history)
+builds a new catalogue, so a model can swap it whole.  Algorithms never see it being
+built; every model's learned arrays are kept beside it in a :class:`Fitted`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..data.interactions import Interactions
+from ..data.vocabulary import Vocabulary
+from .results import Recommendations
+
+
+def freeze(value):
+    """A read-only view of an array (other values are returned as they are).
+
+    Example:
+        >>> frozen = freeze(np.zeros(2))
+        >>> frozen.flags.writeable
+        False
+    """
+    if isinstance(value, np.ndarray):
+        view = value.view()
+        view.flags.writeable = False
+        return view
+    return value
+
+
+def seen_matrix(indptr, indices, shape) -> sp.csr_matrix:
+    """The seen-items CSR with values that are a zero-stride view of one ``1.0``.
+
+    The index arrays are shared, not copied, and the all-ones values take no memory:
+    together 120 MiB saved at 10M interactions.
+
+    Example:
+        >>> m = seen_matrix(np.array([0, 1]), np.array([2]), (1, 3))
+        >>> m.toarray().tolist()
+        [[0.0, 0.0, 1.0]]
+    """
+    indices = freeze(np.asarray(indices))
+    return sp.csr_matrix(
+        (np.broadcast_to(np.float32(1), (indices.size,)), indices, freeze(np.asarray(indptr))),
+        shape=shape,
+        copy=False,
+    )
+
+
+def canonical_seen(matrix) -> sp.csr_matrix:
+    """Any sparse matrix as a seen-items CSR: sorted int32 indices, duplicates merged.
+
+    Example:
+        >>> m = canonical_seen(sp.csr_matrix(np.array([[0, 3], [2, 0]])))
+        >>> m.indices.tolist(), m.indices.dtype.name
+        ([1, 0], 'int32')
+    """
+    matrix = sp.csr_matrix(matrix)
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    matrix.eliminate_zeros()
+    return seen_matrix(
+        matrix.indptr.astype(np.int32 if matrix.nnz < 2**31 else np.int64),
+        matrix.indices.astype(np.int32),
+        matrix.shape,
+    )
+
+
+def replace_rows(matrix, target, indptr, cols, n_rows) -> sp.csr_matrix:
+    """``matrix`` grown to ``n_rows`` rows with rows ``target`` set to the given CSR rows.
+
+    Example:
+        >>> m = canonical_seen(sp.csr_matrix(np.eye(2)))
+        >>> replace_rows(m, [1, 2], [0, 1, 2], [0, 1], 3).toarray().tolist()
+        [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    """
+    n_old, n_cols = matrix.shape
+    old_ptr = np.concatenate([matrix.indptr, np.full(n_rows - n_old, matrix.indptr[-1])])
+    data = np.ones(matrix.indices.size, dtype=np.float32)
+    replaced = np.zeros(n_rows, dtype=bool)
+    replaced[np.asarray(target, dtype=np.int64)] = True
+    data[np.repeat(replaced, np.diff(old_ptr))] = 0
+    kept = sp.csr_matrix((data, matrix.indices.copy(), old_ptr), shape=(n_rows, n_cols))
+    kept.eliminate_zeros()
+    rows = np.repeat(np.asarray(target, dtype=np.int64), np.diff(np.asarray(indptr)))
+    fresh = sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.float32), (rows, np.asarray(cols, dtype=np.int64))),
+        shape=(n_rows, n_cols),
+    )
+    return canonical_seen(kept + fresh)
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """Id maps, seen items and side tables of a fitted model; never edited in place.
+
+    ``seen`` is users x items (CSR, sorted int32 indices, values all 1);
+    ``item_popularity`` the number of users who have seen each item (float32);
+    ``item_titles`` one string per item or ``None``.
+
+    Example:
+        >>> cat = Catalog.from_ids(["ann", "bob"], [10, 20, 30])
+        >>> cat.n_users, cat.n_items, cat.seen.nnz
+        (2, 3, 0)
+    """
+
+    users: Vocabulary
+    items: Vocabulary
+    seen: sp.csr_matrix
+    item_popularity: np.ndarray
+    item_titles: np.ndarray | None = None
+    rating_scale: tuple[float, float] | None = None
+    fingerprint: str | None = None
+
+    def __post_init__(self):
+        shape = (len(self.users), len(self.items))
+        if self.seen.shape != shape:
+            raise ValueError(f"seen matrix has shape {self.seen.shape}; expected {shape}")
+        if self.item_popularity.shape != (shape[1],):
+            raise ValueError(
+                f"item_popularity has shape {self.item_popularity.shape}; expected ({shape[1]},)"
+            )
+        if self.item_titles is not None and len(self.item_titles) != shape[1]:
+            raise ValueError(f"{len(self.item_titles)} item titles for {shape[1]} items")
+        object.__setattr__(self, "item_popularity", freeze(self.item_popularity))
+        object.__setattr__(self, "item_titles", freeze(self.item_titles))
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_interactions(cls, data: Interactions) -> Catalog:
+        """The catalogue of a training set (its ids, seen cells, popularity and titles).
+
+        Example:
+            >>> cat = Catalog.from_interactions(Interactions.from_dense(np.eye(2)))
+            >>> cat.item_popularity.tolist()
+            [1.0, 1.0]
+        """
+        m = data.matrix
+        titles = None
+        if data.item_features is not None and "title" in data.item_features.columns:
+            titles = data.item_features["title"].astype(str).to_numpy()
+        return cls(
+            users=data.users,
+            items=data.items,
+            # An Interactions' index arrays are read-only, so they are shared, not copied.
+            seen=seen_matrix(m.indptr, m.indices, m.shape),
+            item_popularity=data.item_counts().astype(np.float32),
+            item_titles=titles,
+            rating_scale=data.rating_scale,
+            fingerprint=data.fingerprint(),
+        )
+
+    @classmethod
+    def from_ids(
+        cls,
+        user_ids,
+        item_ids,
+        *,
+        seen=None,
+        item_titles=None,
+        rating_scale=None,
+        fingerprint: str | None = None,
+    ) -> Catalog:
+        """A catalogue from raw id arrays and an optional seen matrix (users x items).
+
+        ``seen`` is anything ``scipy.sparse.csr_matrix`` accepts (nonzero cells are
+        seen); without it nobody has seen anything and popularity is zero.
+
+        Example:
+            >>> seen = np.array([[1, 0], [1, 1]])
+            >>> Catalog.from_ids([1, 2], ["a", "b"], seen=seen).item_popularity.tolist()
+            [2.0, 1.0]
+        """
+        users = user_ids if isinstance(user_ids, Vocabulary) else Vocabulary(user_ids, "user")
+        items = item_ids if isinstance(item_ids, Vocabulary) else Vocabulary(item_ids, "item")
+        shape = (len(users), len(items))
+        if seen is None:
+            matrix = seen_matrix(np.zeros(shape[0] + 1, np.int32), np.empty(0, np.int32), shape)
+        else:
+            matrix = canonical_seen(seen)
+            if matrix.shape != shape:
+                raise ValueError(f"seen has shape {matrix.shape}; the ids give {shape}")
+        popularity = np.bincount(matrix.indices, minlength=shape[1]).astype(np.float32)
+        titles = None if item_titles is None else np.asarray(item_titles).astype(str)
+        scale = None if rating_scale is None else tuple(float(x) for x in rating_scale)
+        return cls(users, items, matrix, popularity, titles, scale, fingerprint)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def n_users(self) -> int:
+        """Number of users."""
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items."""
+        return len(self.items)
+
+    def history_counts(self, user_idx) -> np.ndarray:
+        """How many items each of these users has seen.
+
+        Example:
+            >>> Catalog.from_ids([1, 2], [1], seen=[[1], [0]]).history_counts([0, 1]).tolist()
+            [1, 0]
+        """
+        return np.diff(self.seen.indptr)[np.asarray(user_idx)]
+
+    def recommendations(self, item_idx, scores, fallback: bool = False) -> Recommendations:
+        """A ranked list in raw item ids (with titles when the catalogue has them).
+
+        Example:
+            >>> cat = Catalog.from_ids([1], ["a", "b"], item_titles=["A", "B"])
+            >>> cat.recommendations(np.array([1]), np.array([0.5])).titles.tolist()
+            ['B']
+        """
+        titles = None if self.item_titles is None else self.item_titles[item_idx]
+        return Recommendations(self.items.ids[item_idx], scores, bool(fallback), titles)
+
+    # ------------------------------------------------------------------ updating
+    def with_rows(self, side: str, target, indptr, cols, new_ids=()) -> Catalog:
+        """A new catalogue where rows ``target`` of ``side`` ("user" or "item") hold the
+        given seen cells, after appending ``new_ids`` to that side's vocabulary.
+
+        Example:
+            >>> cat = Catalog.from_ids([1], ["a", "b"], seen=[[1, 0]])
+            >>> new = cat.with_rows("user", [1], [0, 2], [0, 1], new_ids=[7])
+            >>> new.n_users, new.item_popularity.tolist(), cat.n_users
+            (2, [2.0, 1.0], 1)
+        """
+        new_ids = np.asarray(new_ids)
+        if side == "user":
+            users = self.users.extend(new_ids) if new_ids.size else self.users
+            seen = replace_rows(self.seen, target, indptr, cols, len(users))
+            items, titles = self.items, self.item_titles
+        elif side == "item":
+            items = self.items.extend(new_ids) if new_ids.size else self.items
+            seen_t = replace_rows(self.seen.T.tocsr(), target, indptr, cols, len(items))
+            seen = canonical_seen(seen_t.T.tocsr())
+            users, titles = self.users, self.item_titles
+            if titles is not None and new_ids.size:
+                # A new item's title is its id until someone says otherwise.
+                titles = np.concatenate([titles.astype(str), items.ids[-new_ids.size :].astype(str)])
+        else:
+            raise ValueError(f"side must be 'user' or 'item', got {side!r}")
+        popularity = np.bincount(seen.indices, minlength=len(items)).astype(np.float32)
+        return replace(self, users=users, items=items, seen=seen, item_popularity=popularity,
+                       item_titles=titles)
+
+
+@dataclass(frozen=True, eq=False)
+class Fitted:
+    """A model's whole fitted state: its catalogue and its learned values, both frozen.
+
+    A model holds one reference to a ``Fitted``; updates build a new one and replace that
+    reference, so readers in other threads see the old state or the new, never a mix.
+    ``state`` maps attribute names (``user_factors_``, ``global_mean_``, ...) to read-only
+    arrays and plain values.
+
+    Example:
+        >>> cat = Catalog.from_ids([1], [1])
+        >>> f = Fitted.build(cat, {"global_mean_": 3.5, "item_bias_": np.zeros(1)})
+        >>> f.state["item_bias_"].flags.writeable
+        False
+    """
+
+    catalog: Catalog
+    state: Mapping[str, Any]
+
+    @classmethod
+    def build(cls, catalog: Catalog, state: Mapping[str, Any]) -> Fitted:
+        """Freeze ``state`` (read-only arrays, a read-only mapping) beside ``catalog``.
+
+        Example:
+            >>> Fitted.build(Catalog.from_ids([1], [1]), {}).state
+            mappingproxy({})
+        """
+        return cls(catalog, MappingProxyType({k: freeze(v) for k, v in state.items()}))
+
+    def evolve(self, catalog: Catalog | None = None, **changes) -> Fitted:
+        """A new ``Fitted`` with another catalogue and/or some learned values replaced.
+
+        Example:
+            >>> f = Fitted.build(Catalog.from_ids([1], [1]), {"global_mean_": 3.5})
+            >>> f.evolve(global_mean_=4.0).state["global_mean_"], f.state["global_mean_"]
+            (4.0, 3.5)
+        """
+        return Fitted.build(catalog or self.catalog, {**self.state, **changes})
+

@@ -1,0 +1,394 @@
+"""Fold-in and partial fits: place users (or items) from their ratings, the other side fixed.
+
+:class:`FoldIn` is mixed into :class:`~latentrec.models.factor.FactorModel`.  ``fold_in``
+is pure (it returns a :class:`~latentrec.models.results.UserVector`); the partial fits
+build a new catalogue and new learned arrays beside the current ones and swap the
+model's one ``Fitted`` reference, so a reader in another thread sees either the old model
+or the new one.  Writers are serialised by a lock; readers never wait for it.
+
+The default per-row solve is the weighted ridge regression of
+:func:`latentrec.kernels.ridge.ridge_rows`; algorithms with an exact update of their own
+(ALS, implicit ALS, BPR, Bayesian MF) override ``_solve_user_rows`` / ``_solve_item_rows``.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..data.interactions import Interactions
+from ..data.vocabulary import UnknownIdError
+from ..kernels.ridge import ridge_rows
+from .base import reads_fitted
+from .results import UserVector
+
+if TYPE_CHECKING:
+    from .factor import FactorModel
+
+# One lock for every model's updates: they are rare next to reads, and a lost update
+# (two writers each swapping in their own new state) is worse than a short wait.
+_UPDATE_LOCK = threading.RLock()
+
+
+class FoldIn:
+    """Fold-in (pure) and partial fits (swap the fitted state) for factor models."""
+
+    _user_arrays: tuple[str, ...] = ("user_bias_", "user_factors_")
+    _item_arrays: tuple[str, ...] = ("item_bias_", "item_factors_")
+
+    @reads_fitted
+    def fold_in(self, ratings, *, unknown: str = "error") -> UserVector:
+        """A new user's bias and factors from their ratings, with the item side fixed.
+
+        Pure: the model is not changed (use :meth:`partial_fit_users` to add the user).
+        ``ratings`` is a dict ``{item_id: value}``, a pandas Series indexed by item id, or
+        a sequence of item ids (implicit feedback: every value 1.0).  Unknown item ids
+        raise :class:`UnknownIdError` naming them, unless ``unknown="ignore"``, which drops
+        them and lists them in ``UserVector.ignored``.  No known rating gives zeros.
+
+        The default solve is, per user, the ridge regression
+        ``min Σ_j (r_j − μ − b_j − b − p·q_j)² + λ·n·(‖p‖² + b²)`` over the user's ``n``
+        ratings (λ = ``regularization``); models with their own exact update (implicit
+        ALS, BPR) replace it.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import BiasedMF
+            >>> R = np.array([[5, 5, 1, 1], [4, 5, 1, 2], [1, 1, 5, 4], [2, 1, 4, 5]])
+            >>> model = BiasedMF(n_factors=2, n_epochs=200, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> fan = model.fold_in({0: 5, 1: 5, 2: 1})
+            >>> fan.factors.shape
+            (2,)
+            >>> bool(model.user_factors_.shape[0] == 4)  # the model is unchanged
+            True
+        """
+        self.check_fitted()
+        if unknown not in ("error", "ignore"):
+            raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
+        item_ids, values = parse_ratings(ratings)
+        self._check_values(item_ids, values, "item")
+        idx = self.items_.lookup(item_ids)
+        ignored: list = []
+        if (idx < 0).any():
+            if unknown == "error":
+                raise UnknownIdError("item", pd.unique(item_ids[idx < 0]).tolist())
+            ignored = item_ids[idx < 0].tolist()
+            values = values[idx >= 0]
+            idx = idx[idx >= 0]
+        order = np.argsort(idx, kind="stable")
+        bias, factors = self._solve_rows(
+            "user",
+            np.array([0, idx.size], dtype=np.int64),
+            idx[order].astype(np.int32),
+            values[order].astype(np.float32),
+        )
+        return UserVector(float(bias[0]), np.array(factors[0], dtype=np.float32), ignored)
+
+    @reads_fitted
+    def fold_in_idx(self, indptr, item_idx, values) -> tuple[np.ndarray, np.ndarray]:
+        """Fold in many users at once from CSR rows of (internal item index, value).
+
+        The batch, index-level form of :meth:`fold_in`: row ``r`` holds the ratings
+        ``item_idx[indptr[r]:indptr[r+1]]`` with ``values``; items stay fixed and the
+        model is not changed.  Rows without ratings get zeros.
+
+        Returns:
+            ``(bias (n,), factors (n, k))``, float32.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import BiasedMF
+            >>> R = np.array([[5, 5, 1, 1], [4, 5, 1, 2], [1, 1, 5, 4], [2, 1, 4, 5]])
+            >>> model = BiasedMF(n_factors=2, n_epochs=200, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> bias, P = model.fold_in_idx([0, 2, 3], [0, 1, 2], [5.0, 5.0, 1.0])
+            >>> P.shape
+            (2, 2)
+        """
+        self.check_fitted()
+        indptr = np.asarray(indptr, dtype=np.int64)
+        item_idx = self._index_array(item_idx, self.n_items, "item_idx")
+        values = np.asarray(values, dtype=np.float64)
+        if indptr.ndim != 1 or indptr.size < 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            raise ValueError("indptr must start at 0 and never decrease")
+        if int(indptr[-1]) != item_idx.size or values.shape != item_idx.shape:
+            raise ValueError(
+                f"indptr ends at {int(indptr[-1])} but there are {item_idx.size} item indices "
+                f"and {values.size} values"
+            )
+        self._check_values(item_idx, values, "item index")
+        return self._solve_rows("user", indptr, item_idx.astype(np.int32), values.astype(np.float32))
+
+    def partial_fit_users(self, data, *, unknown: str = "error") -> FactorModel:
+        """Add new users (or recompute existing ones) from their ratings; items stay fixed.
+
+        ``data`` is a DataFrame with columns ``user_id``, ``item_id`` and optionally
+        ``rating`` (default 1.0), or an :class:`Interactions`.  Each user's rows are taken
+        as their whole history: an existing user's bias, factors and seen items are
+        replaced.  A repeated (user, item) pair keeps its last row.  Unknown item ids are
+        an error unless ``unknown="ignore"`` (their rows are dropped with a warning).
+        The vocabulary, ``user_bias_``, ``user_factors_``, the seen items and the item
+        popularity grow together (built aside and swapped in as one new state, so a
+        concurrent reader sees the model before or after), so the new users can be recommended to, predicted,
+        explained and saved at once.  Returns ``self``.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import BiasedMF
+            >>> R = np.array([[5, 5, 1, 1], [4, 5, 1, 2], [1, 1, 5, 4], [2, 1, 4, 5]])
+            >>> model = BiasedMF(n_factors=2, n_epochs=200, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> new = pd.DataFrame({"user_id": [9, 9], "item_id": [0, 1], "rating": [5, 5]})
+            >>> model.partial_fit_users(new).n_users
+            5
+            >>> model.recommend(9, n=2).ids.tolist()
+            [3, 2]
+        """
+        return self._partial_fit(data, "user", unknown)
+
+    def partial_fit_items(self, data, *, unknown: str = "error") -> FactorModel:
+        """Add new items (or recompute existing ones) from their ratings; users stay fixed.
+
+        The mirror image of :meth:`partial_fit_users`: ``data`` has ``user_id``,
+        ``item_id`` and optionally ``rating``; unknown *user* ids are an error unless
+        ``unknown="ignore"``.  Grows the item vocabulary, ``item_bias_``,
+        ``item_factors_``, the item popularity, the titles (a new item's title is its id)
+        and the seen items.  Returns ``self``.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import BiasedMF
+            >>> R = np.array([[5, 5, 1, 1], [4, 5, 1, 2], [1, 1, 5, 4], [2, 1, 4, 5]])
+            >>> model = BiasedMF(n_factors=2, n_epochs=200, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> new = pd.DataFrame({"user_id": [0, 1, 2], "item_id": 7, "rating": [5, 5, 1]})
+            >>> sorted(model.partial_fit_items(new).similar_items(7, n=2).ids.tolist())
+            [0, 1]
+        """
+        return self._partial_fit(data, "item", unknown)
+
+    def _solve_user_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
+        """CSR rows (item_idx, value) for n users -> (user_bias (n,), user_factors (n, k)).
+
+        Item factors and biases stay fixed.  The default is the weighted-λ ridge of
+        :meth:`fold_in`; algorithms with an exact update of their own override it.
+        """
+        reg_f, reg_b, weighted = self._fold_in_regularization("user")
+        return ridge_rows(
+            indptr,
+            indices,
+            values,
+            self.item_factors_,
+            self.global_mean_ + self.item_bias_.astype(np.float64),
+            bool(np.any(self.user_bias_)),
+            reg_f,
+            reg_b,
+            weighted,
+        )
+
+    def _solve_item_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
+        """CSR rows (user_idx, value) for n items -> (item_bias (n,), item_factors (n, k)).
+
+        The mirror image of :meth:`_solve_user_rows`, with user factors and biases fixed.
+        """
+        reg_f, reg_b, weighted = self._fold_in_regularization("item")
+        return ridge_rows(
+            indptr,
+            indices,
+            values,
+            self.user_factors_,
+            self.global_mean_ + self.user_bias_.astype(np.float64),
+            bool(np.any(self.item_bias_)),
+            reg_f,
+            reg_b,
+            weighted,
+        )
+
+    def _fold_in_regularization(self, side: str) -> tuple[float, float, bool]:
+        """(λ for factors, λ for the bias, whether λ is multiplied by the row's count).
+
+        Defaults: ``regularization`` (0.1 when the model has none), ``bias_regularization``
+        when set, weighted by the count as SGD's per-visit penalty adds up to.
+        """
+        reg = getattr(self, "regularization", None)
+        reg = 0.1 if reg is None else float(reg)
+        reg_b = getattr(self, "bias_regularization", None)
+        return reg, reg if reg_b is None else float(reg_b), True
+
+    def _solve_rows(self, side, indptr, indices, values):
+        hook = self._solve_user_rows if side == "user" else self._solve_item_rows
+        n_rows, k = indptr.size - 1, self.n_factors_
+        bias, factors = hook(indptr, indices, values)
+        bias = np.asarray(bias, dtype=np.float32).reshape(-1)
+        factors = np.asarray(factors, dtype=np.float32)
+        if bias.shape != (n_rows,) or factors.shape != (n_rows, k):
+            raise ValueError(
+                f"{type(self).__name__}._solve_{side}_rows returned shapes {bias.shape} and "
+                f"{factors.shape}; expected ({n_rows},) and ({n_rows}, {k})"
+            )
+        if not (np.isfinite(bias).all() and np.isfinite(factors).all()):
+            raise FloatingPointError(
+                f"{type(self).__name__}: the {side} solve gave NaN or infinite values; "
+                "raise regularization"
+            )
+        return bias, factors
+
+    def _check_values(self, ids, values, what) -> None:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(f"ratings for {what} id(s) {ids[bad][:5].tolist()} are not finite")
+        if self.rating_scale_ is not None:
+            lo, hi = self.rating_scale_
+            out = (values < lo) | (values > hi)
+            if out.any():
+                raise ValueError(
+                    f"ratings for {what} id(s) {ids[out][:5].tolist()} lie outside the "
+                    f"model's rating scale {lo:g}-{hi:g}"
+                )
+
+    def _partial_fit(self, data, side: str, unknown: str):
+        self.check_fitted()
+        if unknown not in ("error", "ignore"):
+            raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
+        users_raw, items_raw, values = partial_frame(data)
+        with _UPDATE_LOCK:
+            # Everything is read from one snapshot and the result replaces it whole.
+            view = self.pinned()
+            new = view._updated_state(side, unknown, users_raw, items_raw, values)
+            if new is not None:
+                self._swap(new)
+        return self
+
+    def _updated_state(self, side, unknown, users_raw, items_raw, values):
+        """The fitted state after replacing the histories of some rows of ``side``."""
+        if side == "user":
+            row_raw, col_raw, row_vocab, col_vocab = users_raw, items_raw, self.users_, self.items_
+        else:
+            row_raw, col_raw, row_vocab, col_vocab = items_raw, users_raw, self.items_, self.users_
+        self._check_values(items_raw, values, "item")
+        col = col_vocab.lookup(col_raw).astype(np.int64)
+        if (col < 0).any():
+            if unknown == "error":
+                raise UnknownIdError(col_vocab.name, pd.unique(col_raw[col < 0]).tolist())
+            warnings.warn(
+                f"partial_fit_{side}s ignored {int((col < 0).sum())} row(s) with unknown "
+                f"{col_vocab.name} ids: {pd.unique(col_raw[col < 0])[:5].tolist()}",
+                stacklevel=5,
+            )
+            keep = col >= 0
+            row_raw, col, values = row_raw[keep], col[keep], values[keep]
+            if row_raw.size == 0:
+                return None
+        codes, uniq = pd.factorize(row_raw, sort=False)
+        uniq = np.asarray(uniq)
+        # Repeated (row, column) pairs: the last row wins, as in Interactions' default.
+        key = codes.astype(np.int64) * len(col_vocab) + col
+        last = key.size - 1 - np.unique(key[::-1], return_index=True)[1]
+        order = last[np.lexsort((col[last], codes[last]))]
+        codes, col, values = codes[order], col[order], values[order]
+        indptr = np.zeros(uniq.size + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(np.bincount(codes, minlength=uniq.size))
+        bias, factors = self._solve_rows(
+            side, indptr, col.astype(np.int32), values.astype(np.float32)
+        )
+        target = row_vocab.lookup(uniq).astype(np.int64)
+        new = target < 0
+        n_new = int(new.sum())
+        target[new] = len(row_vocab) + np.arange(n_new)
+        catalog = self.catalog_.with_rows(side, target, indptr, col, new_ids=uniq[new])
+        changes = {}
+        for name in self._user_arrays if side == "user" else self._item_arrays:
+            old = getattr(self, name)
+            grown = np.zeros((old.shape[0] + n_new,) + old.shape[1:], dtype=old.dtype)
+            grown[: old.shape[0]] = old  # new rows start at zero unless solved below
+            changes[name] = grown
+        bias_name, factors_name = ("user_bias_", "user_factors_") if side == "user" else (
+            "item_bias_",
+            "item_factors_",
+        )
+        changes[bias_name][target] = bias
+        changes[factors_name][target] = factors
+        self._check_finite(changes)
+        return self.fitted_.evolve(catalog, **changes)
+
+
+def parse_ratings(ratings) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids (an object array) and float values from a dict, a Series or a sequence of
+    ids (implicit feedback: values 1.0); a repeated item is an error.
+
+    Example:
+        >>> ids, values = parse_ratings({10: 5, 20: 3})
+        >>> ids.tolist(), values.tolist()
+        ([10, 20], [5.0, 3.0])
+    """
+    if isinstance(ratings, dict):
+        ids = list(ratings.keys())
+        values = np.asarray(list(ratings.values()), dtype=np.float64)
+    elif isinstance(ratings, pd.Series):
+        ids = list(ratings.index)
+        values = pd.to_numeric(ratings, errors="coerce").to_numpy(dtype=np.float64)
+    elif isinstance(ratings, pd.DataFrame):
+        raise TypeError(
+            "fold_in takes one user's ratings (dict, Series or item ids); for a table of "
+            "users use partial_fit_users"
+        )
+    else:
+        ids = [ratings] if np.ndim(ratings) == 0 else list(ratings)
+        values = np.ones(len(ids))
+    arr = np.empty(len(ids), dtype=object)
+    arr[:] = ids
+    if len(ids) and pd.Index(arr).has_duplicates:
+        dup = pd.Index(arr)[pd.Index(arr).duplicated()].unique()[:5].tolist()
+        raise ValueError(f"ratings repeat item id(s) {dup}; give each item once")
+    return arr, values
+
+
+def partial_frame(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user ids, item ids, values) from a long table or an Interactions.
+
+    Example:
+        >>> import pandas as pd
+        >>> users, items, values = partial_frame(pd.DataFrame({"user_id": [1], "item_id": [2]}))
+        >>> values.tolist()
+        [1.0]
+    """
+    if isinstance(data, Interactions):
+        data = data.to_frame()
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(
+            "expected a DataFrame with user_id, item_id (and rating) columns or an "
+            f"Interactions, got {type(data).__name__}"
+        )
+    missing = [c for c in ("user_id", "item_id") if c not in data.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {missing}; the table has {list(data.columns)}")
+    if len(data) == 0:
+        raise ValueError("the table is empty: no ratings to fit")
+    for col in ("user_id", "item_id"):
+        nulls = data[col].isna().to_numpy()
+        if nulls.any():
+            raise ValueError(
+                f"column {col!r} has missing ids at rows {data.index[nulls][:5].tolist()}"
+            )
+    if "rating" in data.columns:
+        values = pd.to_numeric(data["rating"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(
+                f"column 'rating' has missing or non-numeric values at rows "
+                f"{data.index[bad][:5].tolist()}"
+            )
+    else:
+        values = np.ones(len(data))
+    return data["user_id"].to_numpy(), data["item_id"].to_numpy(), values
+
+

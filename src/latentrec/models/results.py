@@ -1,0 +1,176 @@
+"""Result types of the model operations: ranked lists, folded-in vectors, explanations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """Ranked items for one user (or one query item); unpacks as ``ids, scores``.
+
+    ``fallback`` is True when the list could not be personalised (an unknown user or one
+    with no history) and comes from item popularity instead.
+
+    Example:
+        >>> import numpy as np
+        >>> ids, scores = Recommendations(np.array([3, 1]), np.array([0.9, 0.2]))
+        >>> ids.tolist()
+        [3, 1]
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+    fallback: bool = False
+    titles: np.ndarray | None = None
+
+    def __iter__(self):
+        yield self.ids
+        yield self.scores
+
+    def to_frame(self) -> pd.DataFrame:
+        """The list as a table with ``rank``, ``item_id``, ``score`` (and ``title``).
+
+        Example:
+            >>> import numpy as np
+            >>> Recommendations(np.array([3]), np.array([0.5])).to_frame().columns.tolist()
+            ['rank', 'item_id', 'score']
+        """
+        out = pd.DataFrame(
+            {"rank": np.arange(1, len(self.ids) + 1), "item_id": self.ids, "score": self.scores}
+        )
+        if self.titles is not None:
+            out["title"] = self.titles
+        return out
+
+
+@dataclass(frozen=True)
+class UserVector:
+    """A user's bias and factors computed from ratings by :meth:`FactorModel.fold_in`.
+
+    ``ignored`` lists the item ids that were dropped because the model does not know them
+    (only with ``unknown="ignore"``).
+
+    Example:
+        >>> import numpy as np
+        >>> UserVector(0.5, np.array([0.1, -0.2], np.float32)).ignored
+        []
+    """
+
+    bias: float
+    factors: np.ndarray
+    ignored: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One prediction split into its parts.
+
+    ``prediction`` equals ``global_mean + user_bias + item_bias + interaction`` exactly
+    (before any clipping, which ``clipped`` reports separately).
+
+    Example:
+        >>> import numpy as np
+        >>> e = Explanation("u1", "i9", 3.5, 0.2, -0.1, np.array([0.3, -0.1]))
+        >>> round(e.prediction, 2), round(e.interaction, 2)
+        (3.8, 0.2)
+    """
+
+    user_id: object
+    item_id: object
+    global_mean: float
+    user_bias: float
+    item_bias: float
+    factor_contributions: np.ndarray = field(repr=False)
+    item_title: str | None = None
+    rating_scale: tuple[float, float] | None = None
+    supporting: object = field(default=None, repr=False)
+    """The user's rated items most similar to this one (a DataFrame), when known."""
+
+    @property
+    def interaction(self) -> float:
+        """p_u · q_i, the sum of the per-factor contributions."""
+        return float(np.sum(self.factor_contributions, dtype=np.float64))
+
+    @property
+    def prediction(self) -> float:
+        """μ + b_u + b_i + p_u · q_i."""
+        return self.global_mean + self.user_bias + self.item_bias + self.interaction
+
+    @property
+    def clipped(self) -> float:
+        """The prediction clipped to the rating scale (unchanged when there is none)."""
+        if self.rating_scale is None:
+            return self.prediction
+        return float(np.clip(self.prediction, *self.rating_scale))
+
+    def top_factors(self, n: int = 3) -> list[tuple[int, float]]:
+        """The ``n`` factors with the largest absolute contribution, as (factor, value).
+
+        Example:
+            >>> import numpy as np
+            >>> Explanation(1, 2, 3.0, 0, 0, np.array([0.1, -0.5, 0.2])).top_factors(2)
+            [(1, -0.5), (2, 0.2)]
+        """
+        contrib = np.asarray(self.factor_contributions, dtype=np.float64)
+        order = np.argsort(-np.abs(contrib), kind="stable")[:n]
+        return [(int(f), round(float(contrib[f]), 6)) for f in order]
+
+    def to_dict(self) -> dict:
+        """Plain-Python form (for JSON output).
+
+        Example:
+            >>> import numpy as np
+            >>> sorted(Explanation(1, 2, 3.0, 0, 0, np.zeros(1)).to_dict())[:3]
+            ['clipped', 'factor_contributions', 'global_mean']
+        """
+        return {
+            "user_id": _plain(self.user_id),
+            "item_id": _plain(self.item_id),
+            "item_title": self.item_title,
+            "global_mean": self.global_mean,
+            "user_bias": self.user_bias,
+            "item_bias": self.item_bias,
+            "interaction": self.interaction,
+            "prediction": self.prediction,
+            "clipped": self.clipped,
+            "factor_contributions": [float(x) for x in self.factor_contributions],
+            "top_factors": self.top_factors(),
+            "supporting_items": []
+            if self.supporting is None
+            else [
+                {k: _plain(v) for k, v in row.items()}
+                for row in self.supporting.to_dict(orient="records")
+            ],
+        }
+
+    def __str__(self) -> str:
+        name = f" ({self.item_title})" if self.item_title else ""
+        lines = [
+            f"user {_plain(self.user_id)!r}, item {_plain(self.item_id)!r}{name}",
+            f"  global mean μ        {self.global_mean:+.4f}",
+            f"  user bias b_u        {self.user_bias:+.4f}",
+            f"  item bias b_i        {self.item_bias:+.4f}",
+            f"  interaction p_u·q_i  {self.interaction:+.4f}",
+            f"  = prediction         {self.prediction:.4f}",
+        ]
+        if self.rating_scale is not None and self.clipped != self.prediction:
+            lines.append(f"  clipped to scale     {self.clipped:.4f}")
+        if len(self.factor_contributions):
+            tops = ", ".join(f"f{f} {v:+.3f}" for f, v in self.top_factors())
+            lines.append(f"  largest factor terms {tops}")
+        if self.supporting is not None and len(self.supporting):
+            named = self.supporting.get("title", self.supporting["item_id"]).astype(str)
+            shown = ", ".join(
+                f"{name} ({sim:.2f})"
+                for name, sim in zip(named, self.supporting["similarity"], strict=True)
+            )
+            lines.append(f"  because they rated   {shown}")
+        return "\n".join(lines)
+
+
+def _plain(x):
+    return x.item() if isinstance(x, np.generic) else x

@@ -1,0 +1,54 @@
+"""The onboarding benchmark harness (benchmarks/onboarding_harness.py) on small and real data."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import skewed_ratings
+
+from latentrec.models import BiasedMF
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from onboarding_harness import onboarding_benchmark  # noqa: E402
+
+
+def test_benchmark_on_small_data():
+    data = skewed_ratings(n_users=150, n_items=30, seed=2)
+    model = BiasedMF(n_factors=3, n_epochs=20)
+    r = onboarding_benchmark(data, k=3, seed=1, model=model, max_questions=6)
+    assert model.is_fitted is False  # cloned, not fitted in place
+    assert r["users"] == 15 and 0 < r["evaluated_users"] <= 15
+    assert 0 <= r["answered_mean"] <= 3 and r["asked_mean"] <= 6
+    assert 0 <= r["ndcg_onboarding"] <= 1 and 0 <= r["ndcg_popularity"] <= 1
+    assert r["gain"] == pytest.approx(r["ndcg_onboarding"] - r["ndcg_popularity"])
+    again = onboarding_benchmark(data, k=3, seed=1, model=model, max_questions=6)
+    assert {k: v for k, v in again.items() if k != "fit_seconds"} == {
+        k: v for k, v in r.items() if k != "fit_seconds"
+    }
+    with pytest.raises(ValueError, match="max_questions"):
+        onboarding_benchmark(data, k=3, max_questions=2)
+
+
+@pytest.mark.network
+def test_five_answers_beat_popularity_for_unseen_users():
+    """The issue's claim on MovieLens-100K, 10% of users held out (seed 0), ImplicitALS.
+
+    Measured over seeds 0-4 (see the module's report): asking the 5 designed questions
+    (2.1 answered on average) gives NDCG@10 0.597 vs popularity 0.486 (per-seed gains
+    +0.09 to +0.13); asking down a list of 10 until 5 are answered (3.5 answered, 9.0
+    asked) gives 0.598 vs 0.467 (+0.12 to +0.15).  Asking the 5 most popular items
+    instead gives only +0.03 to +0.05.
+    """
+    from latentrec import datasets
+
+    data = datasets.movielens("100k", verbose=False)
+    five = onboarding_benchmark(data, k=5, seed=0)
+    assert five["evaluated_users"] >= 90
+    assert 1.5 < five["answered_mean"] < 3.5
+    assert five["ndcg_onboarding"] > five["ndcg_popularity"] + 0.05
+    assert five["gain"] > five["gain_ci95"]  # the paired gain is significant
+    ten = onboarding_benchmark(data, k=5, seed=0, max_questions=10)
+    assert ten["answered_mean"] > five["answered_mean"]
+    assert ten["ndcg_onboarding"] > ten["ndcg_popularity"] + 0.07
+    popular = onboarding_benchmark(data, k=5, seed=0, questions="popular")
+    assert five["gain"] > popular["gain"] + 0.03
