@@ -23,7 +23,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo
 	$(BIN)/latentrec demo
 
+# The import contracts in pyproject.toml (layers run one way, no cycles), then the tests.
 test: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # Everything, the slow real-data checks included.

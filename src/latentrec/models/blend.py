@@ -167,8 +167,8 @@ class Blend(Recommender):
         if not np.isfinite(intercept):
             raise ValueError(f"intercept must be finite, got {intercept!r}")
         learned = {"weights_": weights.copy(), "intercept_": float(intercept)}
-        blend._swap(Fitted.build(blend.models[0].catalog_, learned))
-        return blend
+        fitted = Fitted.build(blend.models[0].catalog_, learned)
+        return cls.from_fitted(fitted, **blend.get_params())
 
     def _member_predictions(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
         return np.column_stack(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import warnings
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,9 +24,6 @@ from ..data.vocabulary import UnknownIdError
 from ..kernels.ridge import ridge_rows
 from .base import reads_fitted
 from .results import UserVector
-
-if TYPE_CHECKING:
-    from .factor import FactorModel
 
 # One lock for every model's updates: they are rare next to reads, and a lost update
 # (two writers each swapping in their own new state) is worse than a short wait.
@@ -126,7 +122,7 @@ class FoldIn:
         self._check_values(item_idx, values, "item index")
         return self._solve_rows("user", indptr, item_idx.astype(np.int32), values.astype(np.float32))
 
-    def partial_fit_users(self, data, *, unknown: str = "error") -> FactorModel:
+    def partial_fit_users(self, data, *, unknown: str = "error") -> FoldIn:
         """Add new users (or recompute existing ones) from their ratings; items stay fixed.
 
         ``data`` is a DataFrame with columns ``user_id``, ``item_id`` and optionally
@@ -154,7 +150,7 @@ class FoldIn:
         """
         return self._partial_fit(data, "user", unknown)
 
-    def partial_fit_items(self, data, *, unknown: str = "error") -> FactorModel:
+    def partial_fit_items(self, data, *, unknown: str = "error") -> FoldIn:
         """Add new items (or recompute existing ones) from their ratings; users stay fixed.
 
         The mirror image of :meth:`partial_fit_users`: ``data`` has ``user_id``,

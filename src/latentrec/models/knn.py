@@ -10,6 +10,7 @@ from .. import retrieval
 from ..data.interactions import Interactions
 from ..kernels.knn import knn_predict, knn_score_users, pearson_baseline_neighbors
 from ._training import check_float, check_int, numba_threads
+from .baselines import Biases
 from .base import Recommender, check_n
 
 # Up to this many neighbour slots (n_items x max_neighbors) the similarities are computed
@@ -119,8 +120,6 @@ class ItemKNN(Recommender):
             check_int("num_threads", self.num_threads)
 
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
-        from .baselines import Biases
-
         base = Biases(
             regularization=self.bias_regularization,
             user_regularization=self.user_bias_regularization,

@@ -9,18 +9,13 @@ held-out users how much the answers help over the popularity list.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from ..data.vocabulary import UnknownIdError
 from .base import check_n
-from .foldin import parse_ratings
+from .foldin import FoldIn, parse_ratings
 from .results import Recommendations
-
-if TYPE_CHECKING:
-    from .factor import FactorModel
 
 __all__ = ["design_gain", "onboard", "onboarding_items"]
 
@@ -29,7 +24,7 @@ POPULAR_SHARE = 0.15
 
 
 def onboarding_items(
-    model: FactorModel,
+    model: FoldIn,
     k: int = 5,
     *,
     min_ratings: int | None = None,
@@ -123,7 +118,7 @@ def onboarding_items(
     return out
 
 
-def design_gain(model: FactorModel, item_ids, *, criterion: str = "variance") -> float:
+def design_gain(model: FoldIn, item_ids, *, criterion: str = "variance") -> float:
     """How much a set of questions is worth by the criterion of :func:`onboarding_items`.
 
     ``"variance"``: the share of the prior's popularity-weighted score variance that the
@@ -151,7 +146,7 @@ def design_gain(model: FactorModel, item_ids, *, criterion: str = "variance") ->
 
 
 def onboard(
-    model: FactorModel,
+    model: FoldIn,
     answers,
     n: int = 10,
     *,
@@ -240,7 +235,7 @@ CRITERIA = ("variance", "logdet")
 class _Design:
     """The Bayesian design of :func:`onboarding_items`: ``A⁻¹`` and the greedy step."""
 
-    def __init__(self, model: FactorModel, rate: np.ndarray, criterion: str):
+    def __init__(self, model: FoldIn, rate: np.ndarray, criterion: str):
         Q = np.asarray(model.item_factors_, dtype=np.float64)
         if np.any(model.user_bias_):
             Q = np.hstack([Q, np.ones((Q.shape[0], 1))])
@@ -316,15 +311,14 @@ def _check_criterion(criterion) -> None:
 
 
 def _check_factor_model(model) -> None:
-    # Duck-typed: this module sits below factor.py, which calls it.
-    if not callable(getattr(type(model), "fold_in", None)):
+    if not isinstance(model, FoldIn):
         raise TypeError(
             f"onboarding needs a FactorModel (one with item factors), got {type(model).__name__}"
         )
     model.check_fitted()
 
 
-def _answer_rate(model: FactorModel) -> np.ndarray:
+def _answer_rate(model: FoldIn) -> np.ndarray:
     """π_j: the share of training users (with any history) who rated item j."""
     active = max(1, int(np.count_nonzero(np.diff(model.seen_.indptr))))
     return np.clip(np.asarray(model.item_popularity_, dtype=np.float64) / active, 0.0, 1.0)
@@ -338,7 +332,7 @@ def _default_min_ratings(pop: np.ndarray, k: int) -> float:
     return float(rated[min(top, rated.size) - 1])
 
 
-def _indices(model: FactorModel, raw, name: str) -> np.ndarray:
+def _indices(model: FoldIn, raw, name: str) -> np.ndarray:
     if raw is None:
         return np.empty(0, dtype=np.int64)
     arr = np.atleast_1d(np.asarray(list(raw) if isinstance(raw, pd.Series) else raw))

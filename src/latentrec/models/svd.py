@@ -8,6 +8,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, svds
 
 from ..data.interactions import Interactions
 from ._training import check_float, check_int
+from .baselines import Biases
 from .factor import FactorModel
 
 FILLS = ("user_mean", "item_mean", "baseline")
@@ -148,8 +149,6 @@ def imputation(data: Interactions, fill: str) -> tuple[float, np.ndarray, np.nda
         means = np.divide(sums, counts, out=np.full(data.n_items, mu), where=counts > 0)
         return mu, np.full(data.n_users, mu), means - mu
     if fill == "baseline":
-        from .baselines import Biases
-
         base = Biases().fit(data)
         return (
             base.global_mean_,
