@@ -32,7 +32,7 @@ ALIASES: dict[str, str] = {
 
 def register(cls: type) -> type:
     """Record ``cls`` under its class name (abstract bases whose name starts with ``_`` and
-    the two bases themselves are skipped).  Returns ``cls``.
+    the ``Recommender`` base are skipped).  Returns ``cls``.
 
     Example:
         >>> class Toy: pass
@@ -41,7 +41,7 @@ def register(cls: type) -> type:
         >>> _ = _CLASSES.pop("Toy")
     """
     name = cls.__name__
-    if not name.startswith("_") and name not in ("Recommender", "FactorModel"):
+    if not name.startswith("_") and name != "Recommender":
         _CLASSES[name] = cls
     return cls
 

@@ -29,7 +29,10 @@ OVERRIDES = {
     "SVDpp": {"n_epochs": 30},
 }
 # Registered models this suite cannot cover, and why (a test checks the list stays true).
-EXCLUDED = {"Blend": "combines other fitted models; tested in tests/evaluation/test_blend.py"}
+EXCLUDED = {
+    "Blend": "combines other fitted models; tested in tests/evaluation/test_blend.py",
+    "FactorModel": "made from factors, not fitted; tested in tests/models/test_fitted_state.py",
+}
 
 
 def make_model(name: str):

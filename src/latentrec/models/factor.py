@@ -71,6 +71,12 @@ class FactorModel(FoldIn, Recommender):
         self.item_bias_[no_item] = 0
         self.item_factors_[no_item] = 0
 
+    @property
+    def predicts_ratings(self) -> bool:
+        """Whether scores are ratings (a model from factors says so in its state)."""
+        fitted = self.__dict__.get("_fitted")
+        return True if fitted is None else bool(fitted.state.get("predicts_ratings_", True))
+
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
         # A user the model can place gets personal scores: training history, or a vector
         # that came from elsewhere (from_factors, fold-in).  Fits zero the vectors of users
@@ -167,6 +173,8 @@ class FactorModel(FoldIn, Recommender):
         user_bias=None,
         item_bias=None,
         predicts_ratings: bool | None = None,
+        regularization: float = 0.1,
+        bias_regularization: float | None = None,
     ) -> FactorModel:
         """A full model from factors computed anywhere (Spark, another process, a file).
 
@@ -177,7 +185,9 @@ class FactorModel(FoldIn, Recommender):
         folds users in.  The result recommends with seen items excluded, finds similar
         items and users, explains, folds in, partially fits and saves like any trained
         model.  ``predicts_ratings`` says whether its scores are ratings (by default, when
-        ``global_mean`` or a bias is given).
+        ``global_mean`` or a bias is given).  ``regularization`` (and
+        ``bias_regularization``, by default the same) is the λ of the ridge fold-in of
+        new users and items; pass the training λ to fold in as the trained model would.
 
         Example:
             >>> import numpy as np
@@ -229,12 +239,18 @@ class FactorModel(FoldIn, Recommender):
             "item_bias_": vector(item_bias, catalog.n_items, "item_bias"),
             "user_factors_": P,
             "item_factors_": Q,
+            "predicts_ratings_": bool(
+                predicts_ratings
+                if predicts_ratings is not None
+                else bool(global_mean) or user_bias is not None or item_bias is not None
+            ),
+            "fold_in_regularization_": [
+                float(regularization),
+                float(regularization if bias_regularization is None else bias_regularization),
+            ],
         }
         model = FactorModel.from_fitted(Fitted.build(catalog, state))
-        model._check_finite(state)
-        if predicts_ratings is None:
-            predicts_ratings = bool(global_mean) or user_bias is not None or item_bias is not None
-        model.predicts_ratings = bool(predicts_ratings)
+        model._check_finite({k: v for k, v in state.items() if isinstance(v, np.ndarray)})
         return model
 
     # ----------------------------------------------------------- vectors not stored

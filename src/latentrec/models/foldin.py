@@ -215,6 +215,9 @@ class FoldIn:
         Defaults: ``regularization`` (0.1 when the model has none), ``bias_regularization``
         when set, weighted by the count as SGD's per-visit penalty adds up to.
         """
+        given = self.fitted_.state.get("fold_in_regularization_")
+        if given is not None:  # a model made from factors (FactorModel.from_factors)
+            return float(given[0]), float(given[1]), True
         reg = getattr(self, "regularization", None)
         reg = 0.1 if reg is None else float(reg)
         reg_b = getattr(self, "bias_regularization", None)
