@@ -14,10 +14,10 @@ import argparse
 import sys
 
 import numpy as np
+from onboarding_harness import onboarding_benchmark
 
 from latentrec import datasets
 from latentrec.models import ALS, BiasedMF, ImplicitALS
-from onboarding_harness import onboarding_benchmark
 
 MODELS = {"implicit-als": ImplicitALS, "biased-mf": BiasedMF, "als": ALS}
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import random_ratings, skewed_ratings
 
 import latentrec
-from latentrec import Interactions, UnknownIdError
+from latentrec import UnknownIdError
 from latentrec.models import BiasedMF, GlobalMean, ImplicitALS, NotFittedError, Popularity
 from latentrec.onboarding import (
     PRIOR_SCALE,

@@ -8,9 +8,9 @@ from conftest import random_ratings
 import latentrec
 from latentrec import Interactions
 from latentrec.data.splits import random_split
-from latentrec.models.blend import Blend, blend
 from latentrec.evaluation.evaluate import evaluate_ranking, evaluate_ratings
 from latentrec.models import BiasedMF, Biases, GlobalMean, NotFittedError, Popularity
+from latentrec.models.blend import Blend, blend
 
 
 @pytest.fixture(scope="module")

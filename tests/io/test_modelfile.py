@@ -6,8 +6,8 @@ import pytest
 
 import latentrec
 from latentrec import ModelFileError
-from latentrec.models import BiasedMF, NotFittedError
 from latentrec.io.modelfile import FORMAT_VERSION, read_manifest
+from latentrec.models import BiasedMF, NotFittedError
 
 
 @pytest.fixture

@@ -125,7 +125,9 @@ def test_readers_see_the_old_or_the_new_model_never_a_mix(data):
             errors.append(err)
             stop.set()
 
-    threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(3)]
+    threads = [threading.Thread(target=writer)] + [
+        threading.Thread(target=reader) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -153,7 +155,9 @@ def test_from_factors_of_a_fitted_model_behaves_like_it(data, tmp_path):
         bias_regularization=model.bias_regularization,
     )
     users = data.users.ids[:10]
-    pd.testing.assert_frame_equal(model.recommend_batch(users, n=5), copy.recommend_batch(users, n=5))
+    pd.testing.assert_frame_equal(
+        model.recommend_batch(users, n=5), copy.recommend_batch(users, n=5)
+    )
     one = data.users.ids[2]
     assert model.recommend(one, 5).ids.tolist() == copy.recommend(one, 5).ids.tolist()
     item = data.items.ids[3]
@@ -167,7 +171,9 @@ def test_from_factors_of_a_fitted_model_behaves_like_it(data, tmp_path):
     copy.save(path)
     loaded = latentrec.load(path)
     assert type(loaded) is FactorModel and loaded.predicts_ratings
-    pd.testing.assert_frame_equal(loaded.recommend_batch(users, n=5), copy.recommend_batch(users, n=5))
+    pd.testing.assert_frame_equal(
+        loaded.recommend_batch(users, n=5), copy.recommend_batch(users, n=5)
+    )
     np.testing.assert_allclose(loaded.predict([one], [item]), model.predict([one], [item]))
 
 

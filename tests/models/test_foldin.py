@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 
 import latentrec
 from latentrec import Interactions, UnknownIdError
-from latentrec.models import BiasedMF, Biases, GlobalMean, Popularity
 from latentrec.kernels.ridge import ridge_rows
-from latentrec.models import UserVector
+from latentrec.models import BiasedMF, Biases, GlobalMean, Popularity, UserVector
 
 
 def lstsq_reference(indptr, indices, values, factors, offset, with_bias, reg_f, reg_b, weighted):

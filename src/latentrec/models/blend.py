@@ -171,9 +171,7 @@ class Blend(Recommender):
         return cls.from_fitted(fitted, **blend.get_params())
 
     def _member_predictions(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
-        return np.column_stack(
-            [m.predict_idx(user_idx, item_idx) for m in self.models]
-        )
+        return np.column_stack([m.predict_idx(user_idx, item_idx) for m in self.models])
 
     def _predict_idx(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
         return self.intercept_ + self._member_predictions(user_idx, item_idx) @ self.weights_

@@ -248,12 +248,20 @@ class Catalog:
             users, titles = self.users, self.item_titles
             if titles is not None and new_ids.size:
                 # A new item's title is its id until someone says otherwise.
-                titles = np.concatenate([titles.astype(str), items.ids[-new_ids.size :].astype(str)])
+                titles = np.concatenate(
+                    [titles.astype(str), items.ids[-new_ids.size :].astype(str)]
+                )
         else:
             raise ValueError(f"side must be 'user' or 'item', got {side!r}")
         popularity = np.bincount(seen.indices, minlength=len(items)).astype(np.float32)
-        return replace(self, users=users, items=items, seen=seen, item_popularity=popularity,
-                       item_titles=titles)
+        return replace(
+            self,
+            users=users,
+            items=items,
+            seen=seen,
+            item_popularity=popularity,
+            item_titles=titles,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -294,4 +302,3 @@ class Fitted:
             (4.0, 3.5)
         """
         return Fitted.build(catalog or self.catalog, {**self.state, **changes})
-

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from .. import retrieval
 from ..data.interactions import Interactions
 from . import onboarding
-from .base import Recommender, check_n, reads_fitted
+from .base import Recommender, check_n, index_array, reads_fitted
 from .catalog import Catalog, Fitted
 from .foldin import FoldIn
 from .results import Explanation, Recommendations
@@ -82,7 +82,9 @@ class FactorModel(FoldIn, Recommender):
         # that came from elsewhere (from_factors, fold-in).  Fits zero the vectors of users
         # without training cells, so for a trained model this is "has history".
         history = super()._can_personalise(user_idx)
-        placed = np.any(self.user_factors_[user_idx] != 0, axis=1) | (self.user_bias_[user_idx] != 0)
+        placed = np.any(self.user_factors_[user_idx] != 0, axis=1) | (
+            self.user_bias_[user_idx] != 0
+        )
         return history | placed
 
     @property
@@ -304,7 +306,7 @@ class FactorModel(FoldIn, Recommender):
         """
         check_n(n)
         scores = self.score_vectors(bias, factors)
-        cand = None if items is None else np.unique(self._index_array(items, self.n_items, "items"))
+        cand = None if items is None else np.unique(index_array(items, self.n_items, "items"))
         if cand is not None:
             scores = scores[:, cand]
         return retrieval.select_topk(scores, n, items=cand, exclude=exclude, banned=filter_items)

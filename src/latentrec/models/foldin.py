@@ -22,7 +22,7 @@ import pandas as pd
 from ..data.interactions import Interactions
 from ..data.vocabulary import UnknownIdError
 from ..kernels.ridge import ridge_rows
-from .base import reads_fitted
+from .base import index_array, reads_fitted
 from .results import UserVector
 
 # One lock for every model's updates: they are rare next to reads, and a lost update
@@ -110,7 +110,7 @@ class FoldIn:
         """
         self.check_fitted()
         indptr = np.asarray(indptr, dtype=np.int64)
-        item_idx = self._index_array(item_idx, self.n_items, "item_idx")
+        item_idx = index_array(item_idx, self.n_items, "item_idx")
         values = np.asarray(values, dtype=np.float64)
         if indptr.ndim != 1 or indptr.size < 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
             raise ValueError("indptr must start at 0 and never decrease")
@@ -120,7 +120,9 @@ class FoldIn:
                 f"and {values.size} values"
             )
         self._check_values(item_idx, values, "item index")
-        return self._solve_rows("user", indptr, item_idx.astype(np.int32), values.astype(np.float32))
+        return self._solve_rows(
+            "user", indptr, item_idx.astype(np.int32), values.astype(np.float32)
+        )
 
     def partial_fit_users(self, data, *, unknown: str = "error") -> FoldIn:
         """Add new users (or recompute existing ones) from their ratings; items stay fixed.
@@ -131,9 +133,9 @@ class FoldIn:
         replaced.  A repeated (user, item) pair keeps its last row.  Unknown item ids are
         an error unless ``unknown="ignore"`` (their rows are dropped with a warning).
         The vocabulary, ``user_bias_``, ``user_factors_``, the seen items and the item
-        popularity grow together (built aside and swapped in as one new state, so a
-        concurrent reader sees the model before or after), so the new users can be recommended to, predicted,
-        explained and saved at once.  Returns ``self``.
+        popularity grow together: they are built aside and swapped in as one new state,
+        so a concurrent reader sees the model before or after, and the new users can be
+        recommended to, predicted, explained and saved at once.  Returns ``self``.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -310,9 +312,13 @@ class FoldIn:
             grown = np.zeros((old.shape[0] + n_new,) + old.shape[1:], dtype=old.dtype)
             grown[: old.shape[0]] = old  # new rows start at zero unless solved below
             changes[name] = grown
-        bias_name, factors_name = ("user_bias_", "user_factors_") if side == "user" else (
-            "item_bias_",
-            "item_factors_",
+        bias_name, factors_name = (
+            ("user_bias_", "user_factors_")
+            if side == "user"
+            else (
+                "item_bias_",
+                "item_factors_",
+            )
         )
         changes[bias_name][target] = bias
         changes[factors_name][target] = factors
@@ -389,5 +395,3 @@ def partial_frame(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     else:
         values = np.ones(len(data))
     return data["user_id"].to_numpy(), data["item_id"].to_numpy(), values
-
-

@@ -10,8 +10,8 @@ from .. import retrieval
 from ..data.interactions import Interactions
 from ..kernels.knn import knn_predict, knn_score_users, pearson_baseline_neighbors
 from ._training import check_float, check_int, numba_threads
-from .baselines import Biases
 from .base import Recommender, check_n
+from .baselines import Biases
 
 # Up to this many neighbour slots (n_items x max_neighbors) the similarities are computed
 # in one pass into fixed-width rows (8 bytes a slot); beyond it, in two passes (count, then

@@ -209,7 +209,9 @@ def onboard(
     if filter_items is not None:
         banned[model.items_.index(filter_items)] = True
     if not usable.any():
-        top, vals, _ = model.recommend_batch_idx([-1], n, items=cand, filter_items=np.flatnonzero(banned))
+        top, vals, _ = model.recommend_batch_idx(
+            [-1], n, items=cand, filter_items=np.flatnonzero(banned)
+        )
         keep = top[0] >= 0
         return model.catalog_.recommendations(top[0][keep], vals[0][keep], True)
     if user_id is not None:

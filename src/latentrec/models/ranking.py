@@ -1,0 +1,340 @@
+"""Ranking: top-n per user with seen items excluded and a popularity fallback, written once.
+
+:class:`Ranking` is the part of :class:`~latentrec.models.base.Recommender` that turns a
+model's scores into ranked lists: one user (``recommend``), many (``recommend_batch``,
+``recommend_batch_idx``) and all of them streamed to a file (``recommend_all``).  It asks
+the model only for ``_score_block`` (or a faster ``_topk_users``), ``_can_personalise``
+and ``_popularity_scores``.  :func:`reads_fitted` pins every read to one fitted state.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .. import retrieval
+from ..io.tables import TableWriter
+from .results import Recommendations
+
+
+def reads_fitted(method):
+    """Run a read operation on one snapshot of the model's fitted state.
+
+    The method gets a pinned view of the model whose ``Fitted`` reference cannot change
+    while it runs, however many learned attributes it reads; a concurrent update is seen
+    by the next call.  Nested calls on the view reuse it.
+
+    Example:
+        >>> class Toy(Recommender):
+        ...     @reads_fitted
+        ...     def on_view(self):
+        ...         return self.__dict__.get("_pinned", False)
+        >>> Toy().on_view()
+        True
+    """
+
+    @functools.wraps(method)
+    def on_snapshot(self, *args, **kwargs):
+        if self.__dict__.get("_pinned"):
+            return method(self, *args, **kwargs)
+        return method(self.pinned(), *args, **kwargs)
+
+    return on_snapshot
+
+
+def check_n(n) -> None:
+    """Raise a ValueError unless ``n`` (a list length) is a positive integer.
+
+    Example:
+        >>> check_n(3)
+        >>> try:
+        ...     check_n(0)
+        ... except ValueError as err:
+        ...     print(err)
+        n must be a positive integer, got 0
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+
+
+def index_array(values, size: int, name: str, allow_unknown: bool = False) -> np.ndarray:
+    """``values`` as int64 internal indices in ``[0, size)`` (or ``[-1, size)``), checked.
+
+    Example:
+        >>> index_array([2, 0], 3, "item_idx").tolist()
+        [2, 0]
+        >>> try:
+        ...     index_array([3], 3, "item_idx")
+        ... except IndexError as err:
+        ...     print(err)
+        item_idx must lie in [0, 3)
+    """
+    arr = np.atleast_1d(np.asarray(values))
+    if arr.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be a 1-D array of integer indices")
+    low = -1 if allow_unknown else 0
+    if arr.min() < low or arr.max() >= size:
+        raise IndexError(f"{name} must lie in [{low}, {size})")
+    return arr.astype(np.int64)
+
+
+class Ranking:
+    """Ranked lists from a model's scores (mixed into ``Recommender``)."""
+
+    @reads_fitted
+    def recommend(
+        self,
+        user_id,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        items=None,
+        filter_items=None,
+    ) -> Recommendations:
+        """Top-``n`` items for one user, best first.
+
+        Seen items are excluded unless ``exclude_seen=False``; ``items`` restricts the
+        candidates, ``filter_items`` removes more.  An unknown user (or one with no
+        history) gets the most popular items with ``fallback=True``.  Asking for more
+        items than remain returns fewer.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Popularity
+            >>> data = Interactions.from_dense(np.array([[1, 0, 1], [1, 1, 0]]))
+            >>> Popularity().fit(data).recommend(0, n=5).ids.tolist()
+            [1]
+        """
+        self.check_fitted()
+        check_n(n)
+        u = self.users_.lookup([user_id])
+        idx, vals, fallback = self._recommend_idx(u, n, exclude_seen, items, filter_items)
+        keep = idx[0] >= 0
+        return self.catalog_.recommendations(idx[0][keep], vals[0][keep], fallback[0])
+
+    @reads_fitted
+    def recommend_batch(
+        self, user_ids, n: int = 10, *, exclude_seen: bool = True, items=None, filter_items=None
+    ) -> pd.DataFrame:
+        """Top-``n`` for many users at once, as a long table.
+
+        Columns: ``user_id``, ``rank`` (1-based), ``item_id``, ``score``, ``fallback``.
+        Users are scored in tiles through BLAS and the best items are picked by a parallel
+        kernel that skips seen and filtered items, so memory stays bounded.  The rows for
+        each user equal ``recommend(user_id, n, ...)`` (scores up to float32 rounding: BLAS
+        may round a dot product's last bit differently in a product of another shape); a
+        user with fewer eligible items gets fewer rows.  :meth:`recommend_batch_idx` is the
+        same in internal indices and :meth:`recommend_all` streams every user to a file.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Popularity
+            >>> data = Interactions.from_dense(np.array([[1, 0, 1], [1, 1, 0]]))
+            >>> Popularity().fit(data).recommend_batch([0, 1], n=1)["item_id"].tolist()
+            [1, 2]
+        """
+        self.check_fitted()
+        check_n(n)
+        raw = np.atleast_1d(np.asarray(user_ids))
+        u = self.users_.lookup(raw)
+        idx, vals, fallback = self._recommend_idx(u, n, exclude_seen, items, filter_items)
+        return self._long_table(raw, idx, vals, fallback)
+
+    def _long_table(self, raw_users, idx, vals, fallback) -> pd.DataFrame:
+        # Filled slots are a prefix of each row, so a slot's column is its rank - 1.
+        rows, cols = np.nonzero(idx >= 0)
+        return pd.DataFrame(
+            {
+                "user_id": raw_users[rows],
+                "rank": cols + 1,
+                "item_id": self.items_.ids[idx[rows, cols]],
+                "score": vals[rows, cols],
+                "fallback": fallback[rows],
+            }
+        )
+
+    @reads_fitted
+    def recommend_batch_idx(
+        self,
+        user_idx,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        items=None,
+        filter_items=None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-``n`` as arrays of internal indices: the low-level form of ``recommend_batch``.
+
+        Everything is in internal indices (``users_.index(...)``, ``items_.index(...)``):
+        ``user_idx`` (-1 for an unknown user, who gets the popularity fallback),
+        ``items`` (candidates) and ``filter_items`` (exclusions).  Nothing is converted
+        to raw ids, which makes it the fastest form for evaluation and serving.
+
+        Returns:
+            ``(item_idx, scores, fallback)``: int32 and float32 arrays of shape
+            ``(len(user_idx), min(n, n_candidates))``, best first, ties broken by the lower
+            item index, short rows padded with -1 / -inf; and a bool array saying which
+            users got the popularity fallback.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Popularity
+            >>> data = Interactions.from_dense(np.array([[1, 0, 1], [1, 1, 0]]))
+            >>> idx, scores, fallback = Popularity().fit(data).recommend_batch_idx([0, -1], 2)
+            >>> idx.tolist(), fallback.tolist()
+            ([[1, -1], [0, 1]], [False, True])
+        """
+        self.check_fitted()
+        check_n(n)
+        u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
+        cand = None if items is None else index_array(items, self.n_items, "items")
+        banned = (
+            None
+            if filter_items is None
+            else index_array(filter_items, self.n_items, "filter_items")
+        )
+        return self._topk_idx(u, n, exclude_seen, cand, banned)
+
+    def _recommend_idx(self, u, n, exclude_seen=True, items=None, filter_items=None):
+        """Top-n item indices for user indices ``u`` (-1 = unknown); raw-id restrictions."""
+        cand = None if items is None else self.items_.index(items).astype(np.int64)
+        banned = None if filter_items is None else self.items_.index(filter_items)
+        return self._topk_idx(np.asarray(u, dtype=np.int64), n, exclude_seen, cand, banned)
+
+    def _topk_idx(self, u, n, exclude_seen, cand, banned):
+        n_cols = self.n_items if cand is None else np.unique(cand).size
+        n_eff = min(n, n_cols)
+        idx = np.full((u.size, n_eff), -1, dtype=np.int32)
+        vals = np.full((u.size, n_eff), -np.inf, dtype=np.float32)
+        has_history = np.zeros(u.size, dtype=bool)
+        known = u >= 0
+        has_history[known] = self._can_personalise(u[known])
+        if n_eff == 0:
+            return idx, vals, ~has_history
+        personal = np.flatnonzero(has_history)
+        if personal.size:
+            p_idx, p_vals = self._topk_users(u[personal], n_eff, exclude_seen, cand, banned)
+            idx[personal] = p_idx
+            vals[personal] = p_vals
+        rest = np.flatnonzero(~has_history)
+        if rest.size:
+            # Users without history have no seen items: they all share one popularity list.
+            pop = np.asarray(self._popularity_scores(), dtype=np.float32)
+            if cand is not None:
+                cand_sorted = np.unique(cand)
+                pop, col_items = pop[cand_sorted], cand_sorted
+            else:
+                col_items = None
+            f_idx, f_vals = retrieval.select_topk(
+                pop[None, :], n_eff, items=col_items, banned=banned
+            )
+            idx[rest] = f_idx[0]
+            vals[rest] = f_vals[0]
+        return idx, vals, ~has_history
+
+    def _topk_users(self, u, k, exclude_seen, cand, banned):
+        """Best ``k`` item indices for known users ``u`` from ``_score_block`` in blocks."""
+        cand_sorted = None if cand is None else np.unique(cand)
+        idx = np.empty((u.size, k), dtype=np.int32)
+        vals = np.empty((u.size, k), dtype=np.float32)
+        step = retrieval.block_size(self.n_items, u.size)
+        for start in range(0, u.size, step):
+            block_u = u[start : start + step]
+            scores = self._score_block(block_u)
+            if cand_sorted is not None:
+                scores = scores[:, cand_sorted]
+            b_idx, b_vals = retrieval.select_topk(
+                scores,
+                k,
+                items=cand_sorted,
+                exclude=self.seen_ if exclude_seen else None,
+                exclude_rows=block_u,
+                banned=banned,
+            )
+            idx[start : start + step, : b_idx.shape[1]] = b_idx
+            vals[start : start + step, : b_vals.shape[1]] = b_vals
+        return idx, vals
+
+    @reads_fitted
+    def recommend_all(
+        self,
+        path,
+        n: int = 10,
+        users=None,
+        exclude_seen: bool = True,
+        *,
+        items=None,
+        filter_items=None,
+        chunk_size: int = 65_536,
+        verbose: bool = True,
+    ) -> int:
+        """Stream the top-``n`` of every user (or of ``users``) to a Parquet or CSV file.
+
+        Users are processed ``chunk_size`` at a time and each chunk is appended to the
+        file, so memory stays bounded however many users there are; a progress bar shows
+        the users done.  The format follows the suffix: ``.parquet`` / ``.pq`` (needs
+        pyarrow) or ``.csv`` (optionally compressed, e.g. ``.csv.gz``).  The columns are
+        those of :meth:`recommend_batch`.  The file is written under a temporary name and
+        renamed at the end, so an interrupted run leaves no partial file.
+
+        Returns:
+            The number of rows written.
+
+        Example:
+            >>> import numpy as np, os, tempfile
+            >>> import pandas as pd
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Popularity
+            >>> model = Popularity().fit(Interactions.from_dense(np.array([[1, 0, 1], [1, 1, 0]])))
+            >>> path = os.path.join(tempfile.mkdtemp(), "top.csv")
+            >>> model.recommend_all(path, n=2, verbose=False)
+            2
+            >>> pd.read_csv(path)["item_id"].tolist()
+            [1, 2]
+        """
+        self.check_fitted()
+        check_n(n)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        writer = TableWriter(path)
+        raw = self.users_.ids if users is None else np.atleast_1d(np.asarray(users))
+        u_all = self.users_.lookup(raw)
+        cand = None if items is None else self.items_.index(items).astype(np.int64)
+        banned = None if filter_items is None else self.items_.index(filter_items)
+        with (
+            writer,
+            tqdm(total=raw.size, unit="user", disable=not verbose, desc="recommend_all") as bar,
+        ):
+            # At least one chunk, so that an empty selection still writes the header.
+            for start in range(0, max(raw.size, 1), chunk_size):
+                sl = slice(start, start + chunk_size)
+                idx, vals, fallback = self._topk_idx(u_all[sl], n, exclude_seen, cand, banned)
+                writer.write(self._long_table(raw[sl], idx, vals, fallback))
+                bar.update(raw[sl].size)
+        return writer.rows
+
+    @reads_fitted
+    def item_title(self, item_id) -> str | None:
+        """Title of one item when the training data carried titles.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Popularity
+            >>> Popularity().fit(Interactions.from_dense(np.eye(2))).item_title(0) is None
+            True
+        """
+        self.check_fitted()
+        if self.item_titles_ is None:
+            return None
+        return str(self.item_titles_[self.items_.index([item_id])[0]])
