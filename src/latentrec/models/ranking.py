@@ -28,6 +28,7 @@ def reads_fitted(method):
     by the next call.  Nested calls on the view reuse it.
 
     Example:
+        >>> from latentrec.models import Recommender
         >>> class Toy(Recommender):
         ...     @reads_fitted
         ...     def on_view(self):
