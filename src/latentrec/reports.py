@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .data.interactions import Interactions
+from .models.hybrid import FeatureEncoder
 
 
 @dataclass
@@ -136,8 +137,6 @@ def _metadata(data: Interactions, rows: np.ndarray):
     table = data.item_features
     if table is None:
         return np.zeros((rows.size, 0)), [], np.zeros(0, bool)
-    from .models.hybrid import FeatureEncoder
-
     enc = FeatureEncoder(numeric="standardize").fit(table)
     X = enc.transform(table.iloc[rows]).toarray()
     kinds = []

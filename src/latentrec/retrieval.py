@@ -27,6 +27,8 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.sparse as sp
 
+from .kernels.threads import numba_threads
+
 # Scores are produced in user blocks so that memory stays bounded: a block holds at most
 # about this many float32 cells (64 MiB) whatever the catalogue size.
 BLOCK_CELLS = 16 * 1024 * 1024
@@ -256,7 +258,7 @@ def topk_dot(
     # differently shaped products, and results should not change with num_threads.
     tile_rows = max(1, min(TILE_ROWS, max(16, -(-m // MIN_TILES)), m))
     tile_cols = max(1, min(TILE_COLS, c))
-    with _threads(num_threads), _parallel_launch():
+    with numba_threads(num_threads), _parallel_launch():
         # Without factors every score is its offsets alone: no BLAS call to tile.
         blas_limit = None if targets.shape[1] == 0 else _single_threaded_blas()
         if blas_limit is None:
@@ -378,19 +380,6 @@ def _vector(values, size: int, what: str) -> np.ndarray:
     if arr.size != size:
         raise ValueError(f"{what}_offset has {arr.size} values, expected {size}")
     return arr
-
-
-@contextmanager
-def _threads(num_threads):
-    import numba
-
-    previous = numba.get_num_threads()
-    if num_threads is not None:
-        numba.set_num_threads(int(num_threads))
-    try:
-        yield numba.get_num_threads()
-    finally:
-        numba.set_num_threads(previous)
 
 
 _LAUNCH_LOCK = threading.Lock()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-import numba
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -151,26 +149,3 @@ def run_epochs(
     history["best_epoch"] = best_epoch if best_epoch else history["epoch"][-1]
     history["stopped_early"] = history["epoch"][-1] < n_epochs
     return history
-
-
-@contextlib.contextmanager
-def numba_threads(num_threads):
-    """Run the block with ``num_threads`` numba threads (capped), then restore the count.
-
-    ``None`` leaves numba's setting alone.
-
-    Example:
-        >>> import numba
-        >>> with numba_threads(1):
-        ...     numba.get_num_threads()
-        1
-    """
-    if num_threads is None:
-        yield
-        return
-    old = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(num_threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)

@@ -7,7 +7,8 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..kernels.als import als_half_step, squared_error_rows
-from ._training import check_float, check_int, numba_threads, run_epochs
+from ..kernels.threads import numba_threads
+from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
 

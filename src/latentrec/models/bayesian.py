@@ -6,7 +6,8 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ..kernels.bpmf import add_predictions, sample_normal_wishart, sample_rows
-from ._training import check_float, check_int, numba_threads, run_epochs
+from ..kernels.threads import numba_threads
+from ._training import check_float, check_int, run_epochs
 from .als import check_rows, check_threads, csr_arrays
 from .factor import FactorModel
 

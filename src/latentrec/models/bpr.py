@@ -9,31 +9,15 @@ recommendation, similarity, explanation, fold-in and model files are the shared 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-import numba
 import numpy as np
 import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..kernels import bpr as K
 from ..kernels.sgd import predict_cells
+from ..kernels.threads import numba_threads
 from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
-
-
-@contextmanager
-def _threads(num_threads):
-    """Run numba parallel kernels on ``num_threads`` threads (None: numba's default)."""
-    if num_threads is None:
-        yield numba.get_num_threads()
-        return
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(int(num_threads), numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield numba.get_num_threads()
-    finally:
-        numba.set_num_threads(before)
 
 
 def _rows(indptr, indices, n_cols: int, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +72,7 @@ class _PairwiseRanking(FactorModel):
         weights = K.warp_rank_weights(data.n_items)
         aucs: list[float] = []
         valid_aucs: list[float] = []
-        with _threads(self.num_threads) as n_threads:
+        with numba_threads(self.num_threads) as n_threads:
             states = K.seed_states(rng, n_threads)
             loss = np.zeros(n_threads, dtype=np.float64)
             correct = np.zeros(n_threads, dtype=np.int64)
@@ -157,7 +141,7 @@ class _PairwiseRanking(FactorModel):
         GP, _, _ = _accumulators(opts[3], n, 0, k)
         _, GQ, Gb = _accumulators(False, 0, 0, k)  # the items do not move
         rng = np.random.default_rng(self.random_state)
-        with _threads(self.num_threads):
+        with numba_threads(self.num_threads):
             K.fold_in_users(
                 indptr, indices, (P_new, Q, b, GP, GQ, Gb), opts, self._loss_kind,
                 int(self.n_epochs), self._max_sampled(), K.warp_rank_weights(n_items),
@@ -188,7 +172,7 @@ class _PairwiseRanking(FactorModel):
         GP, _, _ = _accumulators(False, 0, 0, k)  # the users do not move
         n_as_negative = max(1, int(round(seen.nnz / max(n_old, 1))))
         rng = np.random.default_rng(self.random_state)
-        with _threads(self.num_threads):
+        with numba_threads(self.num_threads):
             K.fold_in_items(
                 indptr, indices, (P, q_ext, b_ext, GP, GQ, Gb), opts, n_old, seen.indptr,
                 seen.indices, self._loss_kind, int(self.n_epochs), n_as_negative,

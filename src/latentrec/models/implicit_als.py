@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ..data.interactions import Interactions
 from ..kernels.implicit_als import cg_half_step, cholesky_half_step, gram, row_chunks
+from ..kernels.threads import numba_threads
 from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
@@ -126,13 +126,8 @@ class ImplicitALS(FactorModel):
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
-        previous_threads = numba.get_num_threads()
-        if self.num_threads is not None:
-            numba.set_num_threads(min(self.num_threads, numba.config.NUMBA_NUM_THREADS))
-        try:
+        with numba_threads(self.num_threads):
             self._fit_als(data)
-        finally:
-            numba.set_num_threads(previous_threads)
 
     def _fit_als(self, data: Interactions) -> None:
         rng = np.random.default_rng(self.random_state)

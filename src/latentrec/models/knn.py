@@ -9,7 +9,8 @@ import scipy.sparse as sp
 from .. import retrieval
 from ..data.interactions import Interactions
 from ..kernels.knn import knn_predict, knn_score_users, pearson_baseline_neighbors
-from ._training import check_float, check_int, numba_threads
+from ..kernels.threads import numba_threads
+from ._training import check_float, check_int
 from .base import Recommender, check_n
 from .baselines import Biases
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ..kernels.sgd import epoch_block_order, grid_blocks, rmse_cells, sgd_epoch, shuffle_blocks
-from ._training import check_float, check_int, numba_threads, run_epochs
+from ..kernels.threads import numba_threads
+from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
 #: Below this many training cells an epoch takes about a millisecond, less than waking

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ..kernels.nmf import nmf_bias_sgd, nmf_half_step, nmf_objective
-from ._training import check_float, check_int, numba_threads, run_epochs
+from ..kernels.threads import numba_threads
+from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
 

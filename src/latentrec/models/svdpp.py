@@ -9,7 +9,8 @@ import numpy as np
 from ..data.interactions import Interactions
 from ..kernels.sgd import rmse_cells
 from ..kernels.svdpp import effective_user_factors, shuffle_rows, svdpp_epoch
-from ._training import check_float, check_int, numba_threads, run_epochs
+from ..kernels.threads import numba_threads
+from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 from .mf import check_decay, epoch_seed, init_factors, training_threads
 
