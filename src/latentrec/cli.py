@@ -6,6 +6,7 @@ Every command has ``--help``.  Exit codes: 0 success, 1 a failure the message ex
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -15,26 +16,16 @@ import click
 import numpy as np
 import pandas as pd
 
-from .data.interactions import DataError, Interactions
-from .data.vocabulary import UnknownIdError
-
-ALGORITHMS = {
-    "biased-mf": "BiasedMF",
-    "svdpp": "SVDpp",
-    "als": "ALS",
-    "bpmf": "BayesianMF",
-    "svd": "TruncatedSVD",
-    "nmf": "NMF",
-    "itemknn": "ItemKNN",
-    "implicit-als": "ImplicitALS",
-    "bpr": "BPR",
-    "warp": "WARP",
-    "hybrid": "HybridMF",
-    "gd-mf": "GradientDescentMF",
-    "biases": "Biases",
-    "global-mean": "GlobalMean",
-    "popularity": "Popularity",
-}
+# evaluation.tuning imports optuna and plots imports matplotlib only when called, so these
+# top-level imports cost `latentrec --help` nothing.
+from . import ModelFileError, load, plots
+from .data import DataError, Interactions, UnknownIdError, splits
+from .datasets import fetch_movielens, movielens
+from .demo import run_demo
+from .evaluation import cross_validate, evaluate_ranking, evaluate_ratings
+from .evaluation import tune as run_tune
+from .registry import ALIASES, model_class
+from .reports import factor_report, user_profile
 
 # Search spaces `latentrec tune` uses when no --space is given.
 DEFAULT_SPACES = {
@@ -84,10 +75,6 @@ class Failure(click.ClickException):
 
 
 def _fail_on_known_errors(fn):
-    import functools
-
-    from .store.modelfile import ModelFileError
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -154,8 +141,6 @@ def load_data(
         1
     """
     if source.lower() in ("ml-100k", "100k", "movielens-100k"):
-        from .datasets import movielens
-
         return movielens("100k")
     path = Path(source)
     if not path.exists():
@@ -185,9 +170,7 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
         >>> build_model("biased-mf", {"n_factors": 8}, ("n_epochs=3",)).n_epochs
         3
     """
-    from .models.base import model_class
-
-    cls = model_class(ALGORITHMS[algorithm])
+    cls = model_class(algorithm)
     given = {k: v for k, v in params.items() if v is not None}
     for item in extra:
         if "=" not in item:
@@ -208,7 +191,7 @@ def _algorithm_options(fn):
         click.option(
             "--algorithm",
             "-a",
-            type=click.Choice(sorted(ALGORITHMS)),
+            type=click.Choice(sorted(ALIASES)),
             default="biased-mf",
             show_default=True,
             help="What to train.",
@@ -271,8 +254,6 @@ def data():
 @_fail_on_known_errors
 def data_fetch(dataset, cache_dir):
     """Download MovieLens into the local cache (from GroupLens or the recbole wheel)."""
-    from .datasets import fetch_movielens
-
     folder = fetch_movielens(dataset, cache_dir=cache_dir)
     click.echo(f"MovieLens {dataset} is in {folder}")
 
@@ -325,17 +306,13 @@ def train(source, output, test_size, quiet, algorithm, extra, seed, **opts):
     d = load_data(source, **opts)
     test = None
     if test_size:
-        from .data.splits import random_split
-
-        d, test = random_split(d, test_size, random_state=seed)
+        d, test = splits.random_split(d, test_size, random_state=seed)
     start = time.perf_counter()
     model.fit(d)
     seconds = time.perf_counter() - start
     click.echo(f"trained {model!r} on {d.nnz} ratings in {seconds:.2f}s")
     metrics = {"fit_seconds": seconds}
     if test is not None and model.predicts_ratings:
-        from .evaluation import evaluate_ratings
-
         scores = evaluate_ratings(model, test)
         click.echo(
             f"held-out RMSE {scores['rmse']:.4f}  MAE {scores['mae']:.4f} ({scores['n']} ratings)"
@@ -376,8 +353,6 @@ def train(source, output, test_size, quiet, algorithm, extra, seed, **opts):
 @_fail_on_known_errors
 def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, **opts):
     """Evaluate an algorithm on SOURCE by holdout or k-fold cross-validation."""
-    from .evaluation import cross_validate, evaluate_ranking, evaluate_ratings
-
     model = build_model(algorithm, _params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
         raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
@@ -409,8 +384,6 @@ def holdout(data, protocol: str, test_size: float, seed):
         >>> test.nnz
         4
     """
-    from .data import splits
-
     if protocol == "random":
         return splits.random_split(data, test_size, random_state=seed)
     if protocol == "user":
@@ -418,12 +391,6 @@ def holdout(data, protocol: str, test_size: float, seed):
     if protocol == "leave-last-out":
         return splits.leave_last_out(data, random_state=seed)
     return splits.temporal_split(data, test_size=test_size)
-
-
-def _load_model(path):
-    from .store.modelfile import load
-
-    return load(path)
 
 
 def _typed_id(vocab, raw):
@@ -447,7 +414,7 @@ def _emit(table: pd.DataFrame, as_json: bool) -> None:
 @_fail_on_known_errors
 def recommend(model_path, user, n, include_seen, as_json):
     """Top-N items for a user (popularity for an unknown user, flagged)."""
-    model = _load_model(model_path)
+    model = load(model_path)
     rec = model.recommend(_typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
         click.echo(f"user {user!r} has no history in this model: most popular items instead")
@@ -549,7 +516,7 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         raise click.UsageError("--save-as and --output go together")
     if k < 1 or (max_questions is not None and max_questions < k):
         raise click.UsageError("need k >= 1 and --max-questions >= k")
-    model = _load_model(model_path)
+    model = load(model_path)
     if not hasattr(model, "onboard"):
         raise Failure(f"{type(model).__name__} has no latent factors to place a new user in")
     if answers is not None:
@@ -588,7 +555,7 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
 @_fail_on_known_errors
 def recommend_all(model_path, output, n, include_seen):
     """Top-N for every user of the model, streamed to a file in chunks."""
-    model = _load_model(model_path)
+    model = load(model_path)
     rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)
     click.echo(f"wrote {rows} recommendations for {model.n_users} users to {output}")
 
@@ -604,7 +571,7 @@ def similar(model_path, item, user, n, as_json):
     """Nearest items (or users) by cosine in the latent space."""
     if (item is None) == (user is None):
         raise click.UsageError("give exactly one of --item or --user")
-    model = _load_model(model_path)
+    model = load(model_path)
     if not hasattr(model, "similar_items"):
         raise Failure(f"{type(model).__name__} has no latent space to compare in")
     if item is not None:
@@ -631,7 +598,7 @@ def similar(model_path, item, user, n, as_json):
 @_fail_on_known_errors
 def explain(model_path, user, item, as_json):
     """Split one prediction into μ + b_u + b_i + p_u·q_i."""
-    model = _load_model(model_path)
+    model = load(model_path)
     if not hasattr(model, "explain"):
         raise Failure(f"{type(model).__name__} predicts no ratings to explain")
     e = model.explain(_typed_id(model.users_, user), _typed_id(model.items_, item))
@@ -677,8 +644,6 @@ def tune(
 
     Only SOURCE is used: keep your own test data out of it.
     """
-    from .evaluation import tune as run_tune
-
     model = build_model(algorithm, _params_from(opts), extra, seed)
     if space is None:
         if algorithm not in DEFAULT_SPACES:
@@ -735,9 +700,7 @@ def tune(
 @_fail_on_known_errors
 def factors(model_path, source, n, min_ratings, rotate, user):
     """Name each latent factor by its top/bottom titles and the genres it follows."""
-    from .reports import factor_report, user_profile
-
-    model = _load_model(model_path)
+    model = load(model_path)
     d = load_data(source)
     report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
     click.echo(str(report))
@@ -773,17 +736,15 @@ def factors(model_path, source, n, min_ratings, rotate, user):
 @_fail_on_known_errors
 def plot(kind, model_path, source, output, k):
     """Draw the taste map, learning curves, singular spectrum or rating distribution."""
-    from . import plots
-
     if kind in ("taste-map", "learning-curves") and model_path is None:
         raise click.UsageError(f"{kind} needs --model")
     if kind == "learning-curves":
-        model = _load_model(model_path)
+        model = load(model_path)
         if not getattr(model, "history_", None):
             raise Failure(f"{type(model).__name__} in {model_path} has no training history")
         plots.learning_curves(model.history_, output)
     elif kind == "taste-map":
-        plots.taste_map(_load_model(model_path), load_data(source), output)
+        plots.taste_map(load(model_path), load_data(source), output)
     elif kind == "spectrum":
         plots.singular_spectrum(load_data(source), k, output)
     else:
@@ -803,8 +764,6 @@ def plot(kind, model_path, source, output, k):
 @_fail_on_known_errors
 def demo(output_dir, user):
     """Train on real MovieLens-100K and show what the model learned."""
-    from .demo import run_demo
-
     run_demo(output_dir=output_dir, user_id=int(user))
 
 
