@@ -119,7 +119,7 @@ def run_demo(output_dir="out", user_id: int = 1, random_state: int = 42) -> dict
 
     out = Path(output_dir)
     path = out / "biased_mf_ml100k.npz"
-    mf.metrics_ = {"rmse": float(table.loc[2, "RMSE"]), "mae": float(table.loc[2, "MAE"])}
+    mf.record_metrics(rmse=float(table.loc[2, "RMSE"]), mae=float(table.loc[2, "MAE"]))
     mf.save(path)
     _heading("7. Saved")
     _say(f"model file: {path}")

@@ -147,15 +147,34 @@ class Recommender(Ranking):
             ) from None
 
     def __setattr__(self, name: str, value) -> None:
+        # Learned attributes (public names ending in "_") exist only inside the one
+        # Fitted: set outside fit, they would be neither seen consistently nor saved.
         d = self.__dict__
-        if d.get("_fitted") is not None and "_fitting" not in d and name.endswith("_"):
-            fitted = d["_fitted"]
-            if name in CATALOG_ATTRIBUTES or name in fitted.state:
-                raise AttributeError(
-                    f"{name} of a fitted model cannot be replaced: fitted state is swapped "
-                    "whole (fit, partial_fit_users, partial_fit_items, from_factors)"
-                )
+        learned = name.endswith("_") and not name.startswith("_")
+        if learned and d.get("_fitted") is not None and "_fitting" not in d:
+            raise AttributeError(
+                f"{name} of a fitted model cannot be set: fitted state is swapped whole "
+                "(fit, partial_fit_users, partial_fit_items, from_factors, record_metrics)"
+            )
         object.__setattr__(self, name, value)
+
+    def record_metrics(self, **metrics) -> Recommender:
+        """Attach evaluation figures to the fitted model (saved in its file's manifest).
+
+        The figures are merged into ``metrics_`` in a new fitted state.  Returns ``self``.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Biases
+            >>> model = Biases().fit(Interactions.from_dense(np.array([[5, 3], [4, 1]])))
+            >>> model.record_metrics(rmse=0.91).metrics_
+            {'rmse': 0.91}
+        """
+        fitted = self.fitted_
+        merged = {**fitted.state.get("metrics_", {}), **metrics}
+        self._swap(fitted.evolve(metrics_=merged))
+        return self
 
     @property
     def catalog_(self) -> Catalog:

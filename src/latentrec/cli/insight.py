@@ -1,0 +1,93 @@
+"""Commands that show what a model learned: ``factors`` (named factors) and ``plot``."""
+
+from __future__ import annotations
+
+import click
+
+# plots imports matplotlib (the optional plot extra) only when it draws, so this import
+# leaves `latentrec --help` fast and works without matplotlib installed.
+from .. import load, plots
+from ..reports import factor_report, user_profile
+from ._common import Failure, _fail_on_known_errors, _typed_id, load_data, main
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    "source",
+    default="ml-100k",
+    show_default=True,
+    help="The data the model was trained on (titles, counts, genres).",
+)
+@click.option("-n", "n", type=int, default=5, show_default=True, help="Titles per pole.")
+@click.option(
+    "--min-ratings",
+    type=int,
+    default=20,
+    show_default=True,
+    help="Only list titles with at least this many ratings.",
+)
+@click.option("--rotate", is_flag=True, help="Rotate factors onto principal axes first.")
+@click.option("--user", "-u", default=None, help="Also show this user's profile.")
+@_fail_on_known_errors
+def factors(model_path, source, n, min_ratings, rotate, user):
+    """Name each latent factor by its top/bottom titles and the genres it follows.
+
+    \f
+    Example: ``latentrec factors model.npz --rotate --user 1``
+    """
+    model = load(model_path)
+    d = load_data(source)
+    report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
+    click.echo(str(report))
+    if user is not None:
+        click.echo()
+        click.echo(str(user_profile(model, _typed_id(model.users_, user), d, report=report)))
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["taste-map", "learning-curves", "spectrum", "ratings"]))
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Model file (taste-map, learning-curves).",
+)
+@click.option(
+    "--data",
+    "source",
+    default="ml-100k",
+    show_default=True,
+    help="Dataset or ratings file (taste-map, spectrum, ratings).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Picture to write (.png or .svg).",
+)
+@click.option("-k", "k", type=int, default=None, help="spectrum: mark the first k values.")
+@_fail_on_known_errors
+def plot(kind, model_path, source, output, k):
+    """Draw the taste map, learning curves, singular spectrum or rating distribution.
+
+    \f
+    Example: ``latentrec plot taste-map --model model.npz -o taste.png``
+    """
+    if kind in ("taste-map", "learning-curves") and model_path is None:
+        raise click.UsageError(f"{kind} needs --model")
+    if kind == "learning-curves":
+        model = load(model_path)
+        if not getattr(model, "history_", None):
+            raise Failure(f"{type(model).__name__} in {model_path} has no training history")
+        plots.learning_curves(model.history_, output)
+    elif kind == "taste-map":
+        plots.taste_map(load(model_path), load_data(source), output)
+    elif kind == "spectrum":
+        plots.singular_spectrum(load_data(source), k, output)
+    else:
+        plots.rating_distribution(load_data(source), output)
+    click.echo(f"wrote {output}")

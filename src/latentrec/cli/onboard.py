@@ -1,0 +1,135 @@
+"""``latentrec onboard``: ask a new user about a few titles, then recommend from the answers.
+
+Owns the prompting loop and the ``--answers`` parser; choosing the questions and folding the
+answers into a user vector belong to the model (:mod:`latentrec.onboarding`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import load
+from ._common import Failure, _emit, _fail_on_known_errors, _typed_id, main
+
+
+def _parse_answers(model, text: str) -> dict:
+    """``"50=5,172=4"`` -> ``{50: 5.0, 172: 4.0}`` with ids typed like the model's."""
+    answers = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        item, sep, value = part.partition("=")
+        try:
+            rating = float(value)
+        except ValueError:
+            rating = None
+        if not sep or not item.strip() or rating is None:
+            raise Failure(f"--answers takes ITEM=RATING pairs separated by commas, got {part!r}")
+        answers[_typed_id(model.items_, item.strip())] = rating
+    return answers
+
+
+def _ask(model, questions, k: int) -> dict:
+    """Ask the questions in order until ``k`` are answered; skipped titles stay out."""
+    scale = model.rating_scale_
+    hint = f"{scale[0]:g}-{scale[1]:g}" if scale else "a number, or y"
+    click.echo(
+        f"Rate up to {k} of these titles ({hint}); 's' skips one you have not seen, "
+        "'q' stops asking.",
+        err=True,
+    )
+    answers = {}
+    for number, row in enumerate(questions.itertuples(index=False), start=1):
+        if len(answers) >= k:
+            break
+        name = getattr(row, "title", None) or row.item_id
+        while True:
+            prompt = f"[{number}/{len(questions)}] {name}"
+            text = click.prompt(prompt, default="s", show_default=False, err=True)
+            text = text.strip().lower()
+            if text in ("s", "skip", ""):
+                break
+            if text in ("q", "quit"):
+                return answers
+            if text in ("y", "yes") and scale is None:
+                answers[row.item_id] = 1.0
+                break
+            try:
+                value = float(text)
+            except ValueError:
+                value = None
+            if value is not None and (scale is None or scale[0] <= value <= scale[1]):
+                answers[row.item_id] = value
+                break
+            click.echo(f"  please answer {hint}, or s to skip", err=True)
+    return answers
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("-k", "k", type=int, default=5, show_default=True, help="Answers to collect.")
+@click.option(
+    "--max-questions",
+    type=int,
+    default=None,
+    help="Titles to offer at most while collecting k answers (default 2k).",
+)
+@click.option("-n", "n", type=int, default=10, show_default=True, help="How many items.")
+@click.option(
+    "--answers",
+    default=None,
+    metavar="ITEM=RATING,...",
+    help='Answer without prompting, e.g. --answers "50=5,172=4".',
+)
+@click.option(
+    "--min-ratings",
+    type=int,
+    default=None,
+    help="Ask only about titles with at least this many ratings (default: top 15%).",
+)
+@click.option("--save-as", default=None, help="Add the new user to the model under this id.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the model with the new user (with --save-as).",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@_fail_on_known_errors
+def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, output, as_json):
+    """Recommend for a new user from their ratings of a few well-chosen titles.
+
+    Shows popular titles spread across the model's taste dimensions and asks for a
+    rating of each (skip the ones you have not seen) until k are answered, folds the
+    answers into a user vector and prints the top-n.  With --save-as ID --output FILE the
+    new user is added to the model and written to FILE.
+
+    \f
+    Example: ``latentrec onboard model.npz -k 5 --save-as alice -o model2.npz``
+    """
+    if (save_as is None) != (output is None):
+        raise click.UsageError("--save-as and --output go together")
+    if k < 1 or (max_questions is not None and max_questions < k):
+        raise click.UsageError("need k >= 1 and --max-questions >= k")
+    model = load(model_path)
+    if not hasattr(model, "onboard"):
+        raise Failure(f"{type(model).__name__} has no latent factors to place a new user in")
+    if answers is not None:
+        given = _parse_answers(model, answers)
+    else:
+        questions = model.onboarding_items(max_questions or 2 * k, min_ratings=min_ratings)
+        given = _ask(model, questions, k)
+    user = None if save_as is None else _typed_id(model.users_, save_as)
+    if user is not None and not given:
+        raise Failure(f"no answers, so no user {user!r} to add")
+    try:
+        rec = model.onboard(given, n=n, user_id=user)
+    except TypeError as err:  # e.g. a text --save-as for a model with integer user ids
+        raise Failure(str(err)) from None
+    if rec.fallback and not as_json:
+        click.echo("no usable answers: most popular items instead")
+    elif not as_json:
+        click.echo(f"Recommended from {len(given)} answer(s):")
+    _emit(rec.to_frame(), as_json)
+    if user is not None:
+        model.save(output)
+        click.echo(f"user {user!r} added; model written to {output}", err=True)

@@ -1,0 +1,132 @@
+"""``latentrec tune``: hyperparameter search, and the built-in search space per algorithm."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+# optuna is an optional extra; evaluation.tuning imports it only when a search starts, so
+# this import leaves `latentrec --help` fast and works without optuna installed.
+from ..evaluation import tune as run_tune
+from ._common import (
+    Failure,
+    _algorithm_options,
+    _data_options,
+    _fail_on_known_errors,
+    _params_from,
+    _print_table,
+    build_model,
+    load_data,
+    main,
+)
+
+# Search spaces `latentrec tune` uses when no --space is given.
+DEFAULT_SPACES = {
+    "biased-mf": {
+        "n_factors": ("int", 16, 256, {"log": True}),
+        "learning_rate": ("float", 1e-3, 5e-2, {"log": True}),
+        "regularization": ("float", 1e-3, 0.3, {"log": True}),
+        "n_epochs": ("int", 10, 80),
+    },
+    "svdpp": {
+        "n_factors": ("int", 8, 128, {"log": True}),
+        "learning_rate": ("float", 1e-3, 3e-2, {"log": True}),
+        "regularization": ("float", 1e-3, 0.3, {"log": True}),
+    },
+    "als": {
+        "n_factors": ("int", 8, 200, {"log": True}),
+        "regularization": ("float", 1e-2, 1.0, {"log": True}),
+        "n_epochs": ("int", 3, 15),
+    },
+    "nmf": {
+        "n_factors": ("int", 5, 60),
+        "regularization": ("float", 1e-3, 0.3, {"log": True}),
+    },
+    "implicit-als": {
+        "n_factors": ("int", 16, 128, {"log": True}),
+        "regularization": ("float", 0.1, 100.0, {"log": True}),
+        "alpha": ("float", 0.5, 50.0, {"log": True}),
+    },
+    "bpr": {
+        "n_factors": ("int", 16, 128, {"log": True}),
+        "learning_rate": ("float", 1e-3, 1e-1, {"log": True}),
+        "regularization": ("float", 1e-5, 1e-1, {"log": True}),
+    },
+}
+
+
+@main.command()
+@click.argument("source")
+@_algorithm_options
+@_data_options
+@click.option("--trials", type=int, default=30, show_default=True, help="Optuna trials.")
+@click.option(
+    "--space",
+    default=None,
+    help='JSON search space, e.g. \'{"n_factors": ["int", 8, 128]}\'; '
+    "a built-in space per algorithm when omitted.",
+)
+@click.option(
+    "--metric",
+    default=None,
+    help="rmse (default for rating models) or e.g. ndcg@10 (default for ranking).",
+)
+@click.option(
+    "--validation",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of SOURCE held out as the inner validation split.",
+)
+@click.option("--timeout", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Refit with the best values on all of SOURCE and save the model here.",
+)
+@_fail_on_known_errors
+def tune(
+    source, trials, space, metric, validation, timeout, output, algorithm, extra, seed, **opts
+):
+    """Search hyperparameters with optuna (TPE, pruning) on a validation split of SOURCE.
+
+    Only SOURCE is used: keep your own test data out of it.
+
+    \f
+    Example: ``latentrec tune ml-100k -a svdpp --trials 50 --timeout 600 -o best.npz``
+    """
+    model = build_model(algorithm, _params_from(opts), extra, seed)
+    if space is None:
+        if algorithm not in DEFAULT_SPACES:
+            raise Failure(f"no built-in search space for {algorithm}; give --space as JSON")
+        grid = DEFAULT_SPACES[algorithm]
+    else:
+        try:
+            grid = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(space).items()}
+        except (json.JSONDecodeError, AttributeError) as err:
+            raise Failure(f"--space must be a JSON object: {err}") from None
+    if metric is None:
+        metric = "rmse" if model.predicts_ratings else "ndcg@10"
+    d = load_data(source, **opts)
+    click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}")
+    result = run_tune(
+        model,
+        d,
+        grid,
+        n_trials=trials,
+        validation=validation,
+        metric=metric,
+        random_state=seed,
+        timeout=timeout,
+        verbose=True,
+    )
+    _print_table(result.trials)
+    click.echo(f"best {metric} {result.best_value:.4f} with {result.best_params}")
+    if output:
+        best = result.best_model()
+        best.record_metrics(**{f"validation_{metric}": float(result.best_value)})
+        best.save(output)
+        click.echo(f"model refitted on all of {source} and written to {output}")
