@@ -41,7 +41,7 @@ class Failure(click.ClickException):
     """An error the user can fix; printed without a traceback, exit code 1."""
 
 
-def _fail_on_known_errors(fn):
+def fail_on_known_errors(fn):
     """Wrap a command so that errors the user can fix exit 1 with their message alone."""
 
     @functools.wraps(fn)
@@ -57,7 +57,7 @@ def _fail_on_known_errors(fn):
     return wrapper
 
 
-def _data_options(fn):
+def data_options(fn):
     """The options that tell :func:`load_data` how to read a ratings file."""
     options = [
         click.option(
@@ -123,11 +123,11 @@ def load_data(
     return Interactions.from_csv(path, user_col, item_col, rating, timestamp_col, sep=sep, **kwargs)
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
     """A ``--param`` value as int, float, bool or None where it reads as one, else the text.
 
     Example:
-        >>> _parse_value("8"), _parse_value("0.5"), _parse_value("false"), _parse_value("lbfgs")
+        >>> parse_value("8"), parse_value("0.5"), parse_value("false"), parse_value("lbfgs")
         (8, 0.5, False, 'lbfgs')
     """
     for cast in (int, float):
@@ -153,7 +153,7 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
         if "=" not in item:
             raise Failure(f"--param takes name=value, got {item!r}")
         name, value = item.split("=", 1)
-        given[name.strip()] = _parse_value(value.strip())
+        given[name.strip()] = parse_value(value.strip())
     valid = set(cls.param_names())
     if seed is not None and "random_state" in valid:
         given.setdefault("random_state", seed)
@@ -163,7 +163,7 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
     return cls(**given)
 
 
-def _algorithm_options(fn):
+def algorithm_options(fn):
     """``--algorithm`` and the hyperparameter options of the training commands."""
     options = [
         click.option(
@@ -198,23 +198,23 @@ def _algorithm_options(fn):
     return fn
 
 
-def _params_from(kwargs: dict) -> dict:
+def params_from(kwargs: dict) -> dict:
     """Pop the common hyperparameter options out of ``kwargs``, keyed by parameter name."""
     return {COMMON_PARAMS[k]: kwargs.pop(k) for k in list(kwargs) if k in COMMON_PARAMS}
 
 
-def _typed_id(vocab, raw):
+def typed_id(vocab, raw):
     """Ids arrive as text; give integer vocabularies an int so outputs print as ints."""
     return int(raw) if vocab.is_integer and str(raw).lstrip("-").isdigit() else raw
 
 
-def _print_table(df: pd.DataFrame) -> None:
+def print_table(df: pd.DataFrame) -> None:
     click.echo(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
 
 
-def _emit(table: pd.DataFrame, as_json: bool) -> None:
+def emit(table: pd.DataFrame, as_json: bool) -> None:
     """Print ``table`` as JSON records (``--json``) or as an aligned text table."""
     if as_json:
         click.echo(table.to_json(orient="records"))
     else:
-        _print_table(table)
+        print_table(table)

@@ -6,7 +6,7 @@ import click
 import numpy as np
 
 from ..datasets import fetch_movielens
-from ._common import _data_options, _fail_on_known_errors, load_data, main
+from ._common import data_options, fail_on_known_errors, load_data, main
 
 
 @main.group()
@@ -26,7 +26,7 @@ def data():
     default=None,
     help="Where to keep it (default $LATENTREC_DATA or ~/.cache/latentrec).",
 )
-@_fail_on_known_errors
+@fail_on_known_errors
 def data_fetch(dataset, cache_dir):
     """Download MovieLens into the local cache (from GroupLens or the recbole wheel).
 
@@ -39,8 +39,8 @@ def data_fetch(dataset, cache_dir):
 
 @data.command("info")
 @click.argument("source")
-@_data_options
-@_fail_on_known_errors
+@data_options
+@fail_on_known_errors
 def data_info(source, **opts):
     """Summarise a dataset (ml-100k) or a ratings file.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..demo import run_demo
-from ._common import _fail_on_known_errors, main
+from ._common import fail_on_known_errors, main
 
 
 @main.command()
@@ -17,7 +17,7 @@ from ._common import _fail_on_known_errors, main
     help="Where the demo writes its model file.",
 )
 @click.option("--user", "-u", default="1", show_default=True, help="The user to show.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def demo(output_dir, user):
     """Train on real MovieLens-100K and show what the model learned.
 

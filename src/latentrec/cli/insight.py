@@ -8,7 +8,7 @@ import click
 # leaves `latentrec --help` fast and works without matplotlib installed.
 from .. import load, plots
 from ..reports import factor_report, user_profile
-from ._common import Failure, _fail_on_known_errors, _typed_id, load_data, main
+from ._common import Failure, fail_on_known_errors, load_data, main, typed_id
 
 
 @main.command()
@@ -30,7 +30,7 @@ from ._common import Failure, _fail_on_known_errors, _typed_id, load_data, main
 )
 @click.option("--rotate", is_flag=True, help="Rotate factors onto principal axes first.")
 @click.option("--user", "-u", default=None, help="Also show this user's profile.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def factors(model_path, source, n, min_ratings, rotate, user):
     """Name each latent factor by its top/bottom titles and the genres it follows.
 
@@ -43,7 +43,7 @@ def factors(model_path, source, n, min_ratings, rotate, user):
     click.echo(str(report))
     if user is not None:
         click.echo()
-        click.echo(str(user_profile(model, _typed_id(model.users_, user), d, report=report)))
+        click.echo(str(user_profile(model, typed_id(model.users_, user), d, report=report)))
 
 
 @main.command()
@@ -70,7 +70,7 @@ def factors(model_path, source, n, min_ratings, rotate, user):
     help="Picture to write (.png or .svg).",
 )
 @click.option("-k", "k", type=int, default=None, help="spectrum: mark the first k values.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def plot(kind, model_path, source, output, k):
     """Draw the taste map, learning curves, singular spectrum or rating distribution.
 

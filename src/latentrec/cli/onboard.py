@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from .. import load
-from ._common import Failure, _emit, _fail_on_known_errors, _typed_id, main
+from ._common import Failure, emit, fail_on_known_errors, main, typed_id
 
 
 def _parse_answers(model, text: str) -> dict:
@@ -23,7 +23,7 @@ def _parse_answers(model, text: str) -> dict:
             rating = None
         if not sep or not item.strip() or rating is None:
             raise Failure(f"--answers takes ITEM=RATING pairs separated by commas, got {part!r}")
-        answers[_typed_id(model.items_, item.strip())] = rating
+        answers[typed_id(model.items_, item.strip())] = rating
     return answers
 
 
@@ -94,7 +94,7 @@ def _ask(model, questions, k: int) -> dict:
     help="Where to write the model with the new user (with --save-as).",
 )
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, output, as_json):
     """Recommend for a new user from their ratings of a few well-chosen titles.
 
@@ -118,7 +118,7 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
     else:
         questions = model.onboarding_items(max_questions or 2 * k, min_ratings=min_ratings)
         given = _ask(model, questions, k)
-    user = None if save_as is None else _typed_id(model.users_, save_as)
+    user = None if save_as is None else typed_id(model.users_, save_as)
     if user is not None and not given:
         raise Failure(f"no answers, so no user {user!r} to add")
     try:
@@ -129,7 +129,7 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         click.echo("no usable answers: most popular items instead")
     elif not as_json:
         click.echo(f"Recommended from {len(given)} answer(s):")
-    _emit(rec.to_frame(), as_json)
+    emit(rec.to_frame(), as_json)
     if user is not None:
         model.save(output)
         click.echo(f"user {user!r} added; model written to {output}", err=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import load
-from ._common import Failure, _emit, _fail_on_known_errors, _typed_id, main
+from ._common import Failure, emit, fail_on_known_errors, main, typed_id
 
 
 @main.command()
@@ -18,7 +18,7 @@ from ._common import Failure, _emit, _fail_on_known_errors, _typed_id, main
 @click.option("-n", "n", type=int, default=10, show_default=True, help="How many items.")
 @click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def recommend(model_path, user, n, include_seen, as_json):
     """Top-N items for a user (popularity for an unknown user, flagged).
 
@@ -26,10 +26,10 @@ def recommend(model_path, user, n, include_seen, as_json):
     Example: ``latentrec recommend model.npz --user 1 -n 5 --json``
     """
     model = load(model_path)
-    rec = model.recommend(_typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
+    rec = model.recommend(typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
         click.echo(f"user {user!r} has no history in this model: most popular items instead")
-    _emit(rec.to_frame(), as_json)
+    emit(rec.to_frame(), as_json)
 
 
 @main.command("recommend-all")
@@ -43,7 +43,7 @@ def recommend(model_path, user, n, include_seen, as_json):
 )
 @click.option("-n", "n", type=int, default=10, show_default=True, help="Items per user.")
 @click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def recommend_all(model_path, output, n, include_seen):
     """Top-N for every user of the model, streamed to a file in chunks.
 
@@ -61,7 +61,7 @@ def recommend_all(model_path, output, n, include_seen):
 @click.option("--user", "-u", default=None, help="Raw user id: users like this one.")
 @click.option("-n", "n", type=int, default=10, show_default=True, help="How many.")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def similar(model_path, item, user, n, as_json):
     """Nearest items (or users) by cosine in the latent space.
 
@@ -74,14 +74,14 @@ def similar(model_path, item, user, n, as_json):
     if not hasattr(model, "similar_items"):
         raise Failure(f"{type(model).__name__} has no latent space to compare in")
     if item is not None:
-        iid = _typed_id(model.items_, item)
+        iid = typed_id(model.items_, item)
         if not as_json:
             title = model.item_title(iid)
             click.echo(f"Because you watched {title or iid}:")
-        _emit(model.similar_items(iid, n=n).to_frame(), as_json)
+        emit(model.similar_items(iid, n=n).to_frame(), as_json)
     else:
-        rec = model.similar_users(_typed_id(model.users_, user), n=n)
-        _emit(
+        rec = model.similar_users(typed_id(model.users_, user), n=n)
+        emit(
             pd.DataFrame(
                 {"rank": np.arange(1, len(rec.ids) + 1), "user_id": rec.ids, "cosine": rec.scores}
             ),
@@ -94,7 +94,7 @@ def similar(model_path, item, user, n, as_json):
 @click.option("--user", "-u", required=True, help="Raw user id.")
 @click.option("--item", "-i", required=True, help="Raw item id.")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def explain(model_path, user, item, as_json):
     """Split one prediction into μ + b_u + b_i + p_u·q_i.
 
@@ -104,5 +104,5 @@ def explain(model_path, user, item, as_json):
     model = load(model_path)
     if not hasattr(model, "explain"):
         raise Failure(f"{type(model).__name__} predicts no ratings to explain")
-    e = model.explain(_typed_id(model.users_, user), _typed_id(model.items_, item))
+    e = model.explain(typed_id(model.users_, user), typed_id(model.items_, item))
     click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))

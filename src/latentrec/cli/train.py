@@ -14,21 +14,21 @@ from ..data import splits
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from ._common import (
     Failure,
-    _algorithm_options,
-    _data_options,
-    _fail_on_known_errors,
-    _params_from,
-    _print_table,
+    algorithm_options,
     build_model,
+    data_options,
+    fail_on_known_errors,
     load_data,
     main,
+    params_from,
+    print_table,
 )
 
 
 @main.command()
 @click.argument("source")
-@_algorithm_options
-@_data_options
+@algorithm_options
+@data_options
 @click.option(
     "--output",
     "-o",
@@ -44,14 +44,14 @@ from ._common import (
     help="Hold out this share of ratings and report RMSE/MAE on it.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@_fail_on_known_errors
+@fail_on_known_errors
 def train(source, output, test_size, quiet, algorithm, extra, seed, **opts):
     """Train a model on SOURCE (ml-100k or a ratings file) and save it.
 
     \f
     Example: ``latentrec train ml-100k -a als --factors 64 --test-size 0.2 -o model.npz``
     """
-    model = build_model(algorithm, _params_from(opts), extra, seed)
+    model = build_model(algorithm, params_from(opts), extra, seed)
     if "verbose" in model.get_params() and not quiet:
         model.set_params(verbose=True)
     d = load_data(source, **opts)
@@ -76,8 +76,8 @@ def train(source, output, test_size, quiet, algorithm, extra, seed, **opts):
 
 @main.command()
 @click.argument("source")
-@_algorithm_options
-@_data_options
+@algorithm_options
+@data_options
 @click.option("--cv", type=int, default=None, help="k-fold cross-validation with this many folds.")
 @click.option(
     "--test-size",
@@ -101,21 +101,21 @@ def train(source, output, test_size, quiet, algorithm, extra, seed, **opts):
     help="Holdout split: random cells (default for ratings), a share of each user's cells "
     "(default for ranking), each user's latest cell, or a global time cutoff.",
 )
-@_fail_on_known_errors
+@fail_on_known_errors
 def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, **opts):
     """Evaluate an algorithm on SOURCE by holdout or k-fold cross-validation.
 
     \f
     Example: ``latentrec evaluate ml-100k -a bpr --task ranking -k 10 --cv 5``
     """
-    model = build_model(algorithm, _params_from(opts), extra, seed)
+    model = build_model(algorithm, params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
         raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
     d = load_data(source, **opts)
     if cv:
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
         result = cross_validate(model, d, cv, random_state=seed, task=task, k=k, verbose=True)
-        _print_table(
+        print_table(
             pd.concat([result.folds, pd.DataFrame([{"fold": "mean", **result.mean().to_dict()}])])
         )
         return
@@ -126,7 +126,7 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
     model.fit(train_part)
     seconds = time.perf_counter() - start
     scores = evaluate_ratings(model, test) if task == "rating" else evaluate_ranking(model, test, k)
-    _print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))
+    print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))
 
 
 def holdout(data, protocol: str, test_size: float, seed):

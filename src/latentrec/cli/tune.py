@@ -11,14 +11,14 @@ import click
 from ..evaluation import tune as run_tune
 from ._common import (
     Failure,
-    _algorithm_options,
-    _data_options,
-    _fail_on_known_errors,
-    _params_from,
-    _print_table,
+    algorithm_options,
     build_model,
+    data_options,
+    fail_on_known_errors,
     load_data,
     main,
+    params_from,
+    print_table,
 )
 
 # Search spaces `latentrec tune` uses when no --space is given.
@@ -58,8 +58,8 @@ DEFAULT_SPACES = {
 
 @main.command()
 @click.argument("source")
-@_algorithm_options
-@_data_options
+@algorithm_options
+@data_options
 @click.option("--trials", type=int, default=30, show_default=True, help="Optuna trials.")
 @click.option(
     "--space",
@@ -87,7 +87,7 @@ DEFAULT_SPACES = {
     default=None,
     help="Refit with the best values on all of SOURCE and save the model here.",
 )
-@_fail_on_known_errors
+@fail_on_known_errors
 def tune(
     source, trials, space, metric, validation, timeout, output, algorithm, extra, seed, **opts
 ):
@@ -98,7 +98,7 @@ def tune(
     \f
     Example: ``latentrec tune ml-100k -a svdpp --trials 50 --timeout 600 -o best.npz``
     """
-    model = build_model(algorithm, _params_from(opts), extra, seed)
+    model = build_model(algorithm, params_from(opts), extra, seed)
     if space is None:
         if algorithm not in DEFAULT_SPACES:
             raise Failure(f"no built-in search space for {algorithm}; give --space as JSON")
@@ -123,7 +123,7 @@ def tune(
         timeout=timeout,
         verbose=True,
     )
-    _print_table(result.trials)
+    print_table(result.trials)
     click.echo(f"best {metric} {result.best_value:.4f} with {result.best_params}")
     if output:
         best = result.best_model()
