@@ -221,3 +221,16 @@ def test_model_files_written_before_the_reshape_still_load(path):
     np.testing.assert_allclose(rec.scores, expected["scores_0"], rtol=1e-6)
     if "predict" in expected:
         np.testing.assert_allclose(model.predict([0, 1, 2], [4, 5, 0]), expected["predict"])
+
+
+def test_a_fitted_model_deep_copies_and_pickles_frozen(data):
+    import copy
+    import pickle
+
+    model = fitted_mf(data)
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        np.testing.assert_array_equal(twin.user_factors_, model.user_factors_)
+        assert not twin.user_factors_.flags.writeable
+        assert twin.recommend(data.users.ids[0], 3).ids.tolist() == (
+            model.recommend(data.users.ids[0], 3).ids.tolist()
+        )

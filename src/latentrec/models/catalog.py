@@ -283,6 +283,10 @@ class Fitted:
     catalog: Catalog
     state: Mapping[str, Any]
 
+    def __reduce__(self):
+        # copy.deepcopy and multiprocessing rebuild it frozen (a mappingproxy cannot pickle).
+        return (Fitted.build, (self.catalog, dict(self.state)))
+
     @classmethod
     def build(cls, catalog: Catalog, state: Mapping[str, Any]) -> Fitted:
         """Freeze ``state`` (read-only arrays, a read-only mapping) beside ``catalog``.

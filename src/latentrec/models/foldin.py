@@ -283,7 +283,7 @@ class FoldIn:
             warnings.warn(
                 f"partial_fit_{side}s ignored {int((col < 0).sum())} row(s) with unknown "
                 f"{col_vocab.name} ids: {pd.unique(col_raw[col < 0])[:5].tolist()}",
-                stacklevel=5,
+                stacklevel=4,
             )
             keep = col >= 0
             row_raw, col, values = row_raw[keep], col[keep], values[keep]
