@@ -230,7 +230,7 @@ def fold_in_check(train, test, threads):
     for cls in (BPR, WARP):
         model = cls(num_threads=threads, random_state=0).fit(train)
         start = time.perf_counter()
-        _, folded = model._solve_user_rows(X.indptr, X.indices, X.data)
+        _, folded = model.fold_in_idx(X.indptr, X.indices, X.data)
         seconds = time.perf_counter() - start
         trained = model.user_factors_
         cos = np.sum(folded * trained, 1) / (

@@ -37,11 +37,9 @@ SCALES = {
 
 def latentrec_model(data, P, Q):
     """A factor model with the given factors, no biases and ``data``'s seen items."""
-    from latentrec.models import GlobalMean
+    from latentrec.models import Catalog, FactorModel
 
-    model = GlobalMean().fit(data)  # sets vocabularies, seen items, popularity
-    model._set_state(0.0, np.zeros(len(P)), np.zeros(len(Q)), P, Q)
-    return model
+    return FactorModel.from_factors(Catalog.from_interactions(data), Q, P)
 
 
 def implicit_model(P, Q):
