@@ -41,7 +41,7 @@ def private_name_uses(path: Path) -> list[str]:
     """``file:line: name`` for each private name this module takes from another one."""
     tree = ast.parse(path.read_text(), filename=str(path))
     own = _defined_names(tree)
-    rel = path.relative_to(PACKAGE.parent)
+    rel = path.relative_to(PACKAGE.parent) if path.is_relative_to(PACKAGE.parent) else path
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -87,6 +87,14 @@ def test_checker_catches_what_it_should(tmp_path):
 def test_no_module_uses_another_modules_private_names():
     found = [f for path in sorted(PACKAGE.rglob("*.py")) for f in private_name_uses(path)]
     assert found == [], "private names used across modules:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("folder", ["benchmarks", "examples"])
+def test_scripts_use_the_public_api_only(folder):
+    """Benchmarks and examples are users of the library: public names only."""
+    paths = sorted((ROOT / folder).rglob("*.py"))
+    found = [f for path in paths for f in private_name_uses(path)]
+    assert found == [], "private latentrec names used:\n" + "\n".join(found)
 
 
 def test_import_contracts_hold():
