@@ -24,9 +24,11 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .kernels import topk as topk_kernels
 from .kernels.threads import numba_threads
 
 # Scores are produced in user blocks so that memory stays bounded: a block holds at most
@@ -161,8 +163,6 @@ def select_topk(
         >>> idx.tolist(), vals.tolist()
         ([[1, 3], [1, 0]], [[0.75, 0.75], [2.0, 1.0]])
     """
-    from .kernels.topk import topk_rows
-
     scores = np.ascontiguousarray(np.atleast_2d(scores), dtype=np.float32)
     m, c = scores.shape
     col_item = _col_items(items, c)
@@ -174,7 +174,9 @@ def select_topk(
     if m and k_eff:
         r_off, c_off, indptr, indices, rows, ban = args
         with _parallel_launch():
-            topk_rows(scores, r_off, c_off, col_item, indptr, indices, rows, ban, idx, vals)
+            topk_kernels.topk_rows(
+                scores, r_off, c_off, col_item, indptr, indices, rows, ban, idx, vals
+            )
     return idx, vals
 
 
@@ -224,8 +226,7 @@ def topk_dot(
         >>> idx.tolist(), vals.tolist()
         ([[1, 2], [2, 1]], [[2.0, 0.0], [5.0, 1.0]])
     """
-    from .kernels.topk import topk_dot as kernel
-
+    kernel = topk_kernels.topk_dot
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     targets = np.ascontiguousarray(targets, dtype=np.float32)
     if queries.ndim != 2 or targets.ndim != 2 or queries.shape[1] != targets.shape[1]:
@@ -264,7 +265,7 @@ def topk_dot(
         if blas_limit is None:
             # Without threadpoolctl BLAS threads would fight numba's: score whole blocks
             # with threaded BLAS here, then select in parallel.
-            kernel_rows = _kernels().topk_rows
+            kernel_rows = topk_kernels.topk_rows
             step = block_size(c, m)
             for s in range(0, m, step):
                 block = queries[rows[s : s + step]] @ targets.T
@@ -300,12 +301,6 @@ def topk_dot(
                     vals,
                 )
     return idx, vals
-
-
-def _kernels():
-    from .kernels import topk as kernels
-
-    return kernels
 
 
 def _check_k(k, n_cols: int) -> int:
@@ -392,8 +387,6 @@ def _parallel_launch():
     OpenMP and TBB accept launches from several Python threads at once (a web service's
     workers); numba's fallback workqueue layer does not, so there calls take turns.
     """
-    import numba
-
     try:
         layer = numba.threading_layer()
     except ValueError:  # nothing parallel has run yet: the layer is not chosen
