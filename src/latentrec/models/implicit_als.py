@@ -71,11 +71,17 @@ def resolve_settings(
         True
     """
     values = np.asarray(values)
-    positive = values[values > 0]
-    scale = float(np.median(positive)) if positive.size else 1.0
+    low, high = (float(values.min()), float(values.max())) if values.size else (1.0, 1.0)
+    if low == high:
+        scale = high if high > 0 else 1.0
+    else:
+        # One copy (the positive values), partitioned in place: at 10M cells a second
+        # transient copy would show in the fit's peak memory.
+        positive = values[values > 0]
+        scale = float(np.median(positive, overwrite_input=True)) if positive.size else 1.0
+        del positive
     if _is_auto(confidence):
-        constant = values.size == 0 or float(values.min()) == float(values.max())
-        confidence = "linear" if constant else "log"
+        confidence = "linear" if low == high else "log"
     if _is_auto(epsilon):
         # Unused by linear confidence; 1.0 (the value it always had) keeps files readable.
         epsilon = scale if confidence == "log" else 1.0
