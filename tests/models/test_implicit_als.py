@@ -53,6 +53,11 @@ def row_objectives(R, X, Y, alpha, lam):
     return (C * (P - X @ Y.T) ** 2).sum(axis=1) + lam * (X**2).sum(axis=1)
 
 
+def resolved(model):
+    """``(alpha, λ, kind)`` as the fitted model uses them, for :func:`dense_solve`."""
+    return model.alpha_, model.regularization_, model.confidence_
+
+
 def csr_args(R, kind="linear", eps=1.0):
     m = sp.csr_matrix(R)
     values = np.log1p(m.data / eps) if kind == "log" else m.data
@@ -171,7 +176,13 @@ def test_objective_decreases_and_history_is_the_dense_objective(solver):
     R = tiny_counts(20, 12, seed=3)
     data = Interactions.from_dense(R)
     model = ImplicitALS(
-        n_factors=3, n_epochs=12, alpha=2.0, regularization=0.5, solver=solver, random_state=0
+        n_factors=3,
+        n_epochs=12,
+        alpha=2.0,
+        regularization=0.5,
+        confidence="linear",
+        solver=solver,
+        random_state=0,
     ).fit(data)
     loss = np.array(model.history_["train_loss"])
     assert "train_rmse" not in model.history_
@@ -269,7 +280,13 @@ def test_fold_in_hook_reproduces_trained_user_rows():
     R = tiny_counts(20, 12, seed=7)
     data = Interactions.from_dense(R)
     model = ImplicitALS(
-        n_factors=3, n_epochs=5, alpha=3.0, regularization=0.2, solver="cholesky", random_state=0
+        n_factors=3,
+        n_epochs=5,
+        alpha=3.0,
+        regularization=0.2,
+        confidence="linear",
+        solver="cholesky",
+        random_state=0,
     ).fit(data)
     m = data.matrix
     bias, P = model._solve_user_rows(m.indptr, m.indices, m.data)
@@ -283,7 +300,9 @@ def test_fold_in_hook_reproduces_trained_user_rows():
 def test_fold_in_hook_for_items_is_the_dense_solve():
     R = tiny_counts(20, 12, seed=8)
     data = Interactions.from_dense(R)
-    model = ImplicitALS(n_factors=3, n_epochs=3, alpha=1.5, regularization=0.4, random_state=0)
+    model = ImplicitALS(
+        n_factors=3, n_epochs=3, alpha=1.5, regularization=0.4, confidence="linear", random_state=0
+    )
     model.fit(data)
     by_item = sp.csr_matrix(R.T)
     bias, Q = model._solve_item_rows(by_item.indptr, by_item.indices, by_item.data)
@@ -315,9 +334,13 @@ def test_public_fold_in_of_a_training_user_gives_its_row():
     vec = model.fold_in(dict(zip(items, row.data.tolist(), strict=True)))
     np.testing.assert_allclose(vec.factors, model.user_factors_[2], atol=1e-5)
     assert vec.bias == 0
-    # A bare list of item ids means strength 1 each: the dense solve with r = 1.
+    # A bare list of item ids means strength 1 each: the dense solve with r = 1, weighed
+    # with the confidence resolved from the training counts (log, ε = their median).
+    assert model.confidence_ == "log"
     liked = model.fold_in(items)
-    expected = dense_solve((R[2:3] > 0).astype(float), model.item_factors_, model.alpha, 30.0)
+    expected = dense_solve(
+        (R[2:3] > 0).astype(float), model.item_factors_, *resolved(model), eps=model.epsilon_
+    )
     np.testing.assert_allclose(liked.factors, expected[0], atol=1e-5)
 
 
@@ -342,7 +365,7 @@ def test_partial_fit_users_and_items_use_the_exact_update():
     col[0, model.users_.index([0, 3, 4])] = [1.0, 4.0, 2.0]
     np.testing.assert_allclose(
         model.item_factors_[model.items_.index([77])[0]],
-        dense_solve(col, P, model.alpha, model.regularization)[0],
+        dense_solve(col, P, *resolved(model), eps=model.epsilon_)[0],
         atol=1e-5,
     )
     assert model.recommend(999, n=2).ids.size == 2
@@ -357,6 +380,8 @@ def test_partial_fit_users_and_items_use_the_exact_update():
         ({"cg_steps": 0}, "cg_steps"),
         ({"alpha": -1.0}, "alpha"),
         ({"epsilon": 0.0}, "epsilon"),
+        ({"alpha": "large"}, "alpha must be a number or 'auto'"),
+        ({"regularization": "Auto"}, "regularization must be a number or 'auto'"),
         ({"num_threads": 0}, "num_threads"),
     ],
 )

@@ -63,6 +63,10 @@ class _PairwiseRanking(FactorModel):
         rng = np.random.default_rng(self.random_state)
         k = self.n_factors
         X = data.matrix
+        # Only which cells are stored is read, never their values (X.data): binary data,
+        # counts and durations train the same model.  So, unlike ImplicitALS, there is no
+        # confidence scale to choose from the data and no "auto" setting here; the
+        # defaults' λ acts per sampled triple, not on the table as a whole.
         indptr, indices, cell_user = X.indptr, X.indices, data.user_idx
         P = rng.normal(0.0, self.init_std, (data.n_users, k)).astype(np.float32)
         Q = rng.normal(0.0, self.init_std, (data.n_items, k)).astype(np.float32)

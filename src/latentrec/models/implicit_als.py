@@ -10,8 +10,93 @@ from ..kernels.threads import numba_threads
 from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
-CONFIDENCES = ("linear", "log")
+CONFIDENCES = ("auto", "linear", "log")
 SOLVERS = ("cg", "cholesky")
+AUTO = "auto"
+
+#: ``alpha="auto"``: an observed cell of median value gets confidence ``1 + AUTO_ALPHA``
+#: (on binary data, exactly the ``alpha=2`` tuned on MovieLens-100K).
+AUTO_ALPHA = 2.0
+#: ``regularization="auto"``: λ on MovieLens-100K's training part (80% of each user's
+#: ratings: 943 users x 1646 items with a cell), where it was tuned ...
+AUTO_REGULARIZATION = 30.0
+AUTO_REFERENCE_CELLS = 943 * 1646
+#: ... and scaled by (active users x active items / AUTO_REFERENCE_CELLS) ** this.  The
+#: best λ on validation splits of seven data sets (21k to 262k stored cells, tables of
+#: 0.7M to 36M cells) grew like the 0.25 power of the table's size (least squares on
+#: log λ: 0.249; ``benchmarks/implicit_defaults.py --scaling``).
+AUTO_SIZE_EXPONENT = 0.25
+
+
+def resolve_settings(
+    values: np.ndarray,
+    n_users: int,
+    n_items: int,
+    *,
+    confidence="auto",
+    alpha="auto",
+    epsilon="auto",
+    regularization="auto",
+) -> dict:
+    """The confidence and λ :class:`ImplicitALS` uses on data with these stored values.
+
+    Each ``"auto"`` is resolved from the data; a given value is returned as it is.
+    ``values`` are the stored (observed) interaction strengths, ``n_users`` and
+    ``n_items`` the users and items with at least one of them.  With ``s`` the median of
+    the positive values (1 when there are none):
+
+    * ``confidence``: ``"linear"`` when every value is the same (binary data), else
+      ``"log"`` (counts, long-tailed plays, durations; on small counts such as 1-5 it
+      scores as linear does, and it keeps a tail of huge counts from swamping the rest).
+    * ``epsilon`` (of ``"log"``): ``s``, so the confidence does not change when every
+      value is multiplied by the same factor (plays vs minutes vs seconds).
+    * ``alpha``: such that a cell of value ``s`` has confidence ``1 + 2``, as every cell
+      of binary data has with the ``alpha=2`` tuned on MovieLens-100K.
+    * ``regularization``: ``30 · (n_users · n_items / (943 · 1646)) ** 0.25``: the λ
+      tuned on MovieLens-100K's training part, grown with the size of the table.
+
+    Returns a dict with ``confidence``, ``alpha``, ``epsilon``, ``regularization``.
+
+    Example:
+        >>> import numpy as np
+        >>> resolve_settings(np.ones(5), 943, 1646)
+        {'confidence': 'linear', 'alpha': 2.0, 'epsilon': 1.0, 'regularization': 30.0}
+        >>> plays = np.array([3.0, 120.0, 400.0, 9000.0])
+        >>> s = resolve_settings(plays, 943, 1646)
+        >>> s["confidence"], s["epsilon"]
+        ('log', 260.0)
+        >>> round(1 + s["alpha"] * float(np.log1p(260.0 / s["epsilon"])), 6)  # median cell
+        3.0
+        >>> resolve_settings(plays * 10, 943, 1646)["alpha"] == s["alpha"]
+        True
+    """
+    values = np.asarray(values)
+    low, high = (float(values.min()), float(values.max())) if values.size else (1.0, 1.0)
+    if low == high:
+        scale = high if high > 0 else 1.0
+    else:
+        # One copy (the positive values), partitioned in place: at 10M cells a second
+        # transient copy would show in the fit's peak memory.
+        positive = values[values > 0]
+        scale = float(np.median(positive, overwrite_input=True)) if positive.size else 1.0
+        del positive
+    if _is_auto(confidence):
+        confidence = "linear" if low == high else "log"
+    if _is_auto(epsilon):
+        # Unused by linear confidence; 1.0 (the value it always had) keeps files readable.
+        epsilon = scale if confidence == "log" else 1.0
+    if _is_auto(alpha):
+        typical = np.log1p(scale / float(epsilon)) if confidence == "log" else scale
+        alpha = AUTO_ALPHA / float(typical)
+    if _is_auto(regularization):
+        cells = float(n_users) * float(n_items)
+        regularization = AUTO_REGULARIZATION * (cells / AUTO_REFERENCE_CELLS) ** AUTO_SIZE_EXPONENT
+    return {
+        "confidence": str(confidence),
+        "alpha": float(alpha),
+        "epsilon": float(epsilon),
+        "regularization": float(regularization),
+    }
 
 
 class ImplicitALS(FactorModel):
@@ -40,14 +125,44 @@ class ImplicitALS(FactorModel):
     ``recommend_batch``, ``similar_items``, ``explain`` and model files work as for every
     model.  Scores are preferences, not ratings, so ``predict`` raises ``TypeError``.
 
+    **Defaults chosen from the data.**  ``confidence``, ``alpha``, ``epsilon`` and
+    ``regularization`` default to ``"auto"``; ``fit`` resolves each from the values it
+    is given (see :func:`resolve_settings`), with ``s`` the median positive value:
+
+    * binary data (every value the same): linear confidence, ``alpha = 2 / s`` and so
+      ``alpha=2`` on 0/1 data, ``λ = 30`` on a table the size of MovieLens-100K;
+    * anything else (small counts, long-tailed play counts, durations, real values):
+      log confidence with ``epsilon = s`` and ``alpha = 2 / log 2``, so a cell of median
+      value has confidence 3 like a binary cell, a cell 100 times the median about 14,
+      and multiplying every value by a constant changes nothing;
+    * ``λ = 30 · (users · items / (943 · 1646)) ** 0.25``, counting users and items with
+      at least one cell: the best λ grew with the table's size like this on validation
+      splits of seven data sets of 21k to 262k stored cells.
+
+    The rule was tuned on validation splits carved from the *training* part of three
+    kinds of data: binary MovieLens-100K (where it gives exactly the former defaults,
+    ``alpha=2``, ``regularization=30``, linear), MovieLens-100K ratings used as counts
+    (1-5), and synthetic long-tailed play counts (median in the hundreds, tail in the
+    tens of thousands) at several sizes; on their test splits it reaches at least 90%
+    of the best NDCG@10 of a grid over confidence x alpha x λ
+    (``benchmarks/implicit_defaults.py``, figures in ``docs/benchmarks.md``).  With raw
+    counts and the former linear ``alpha=2`` the long-tailed set scores below popularity.
+    The resolved values are learned attributes, ``confidence_``, ``alpha_``, ``epsilon_``
+    and ``regularization_``, saved in the model file and used by ``fold_in`` and the
+    partial fits; ``ImplicitALS(confidence=m.confidence_, alpha=m.alpha_,
+    epsilon=m.epsilon_, regularization=m.regularization_)`` fits the same model.  Any
+    value passed explicitly is used as given (for the former behaviour, pass
+    ``confidence="linear", alpha=2, regularization=30``).
+
     Args:
         n_factors: k, the number of latent factors.
         n_epochs: ALS iterations (each one item half-step and one user half-step).
         regularization: λ, the same for users and items and not scaled by counts (as in
-            the paper and in implicit), so it must grow with ``alpha``.
-        alpha: confidence slope; larger trusts observed cells more than blank ones.
-        confidence: ``"linear"`` or ``"log"`` (for counts with a long tail).
-        epsilon: ε of the ``"log"`` confidence (ignored for ``"linear"``).
+            the paper and in implicit), or ``"auto"``.
+        alpha: confidence slope (larger trusts observed cells more than blank ones), or
+            ``"auto"``.
+        confidence: ``"linear"``, ``"log"`` or ``"auto"``.
+        epsilon: ε of the ``"log"`` confidence (ignored for ``"linear"``), or ``"auto"``.
         solver: ``"cg"`` or ``"cholesky"``.
         cg_steps: conjugate-gradient steps per row and half-step (``solver="cg"``).
         random_state: seed (or ``numpy.random.Generator``) of the initial factors.
@@ -59,11 +174,6 @@ class ImplicitALS(FactorModel):
     and blank), as implicit reports it; implicit models have no RMSE, so the history has no
     ``train_rmse``.  It costs nothing extra: each solver returns its rows' objectives.
     ``validation`` passed to ``fit`` is not used (no per-iteration ranking metrics).
-
-    The defaults (``alpha=2``, ``regularization=30``) were chosen on a validation split of
-    MovieLens-100K *training* data with interactions of value 1; see
-    ``benchmarks/implicit_ml100k.py``.  Retune for other data: ``alpha`` scales with the
-    typical r_ui (counts, plays), and an unscaled λ weighs less as the data grows.
 
     ``fold_in``, ``partial_fit_users`` and ``partial_fit_items`` solve the new rows with
     this objective exactly (Cholesky), whatever ``solver``: a new row has no previous
@@ -80,6 +190,11 @@ class ImplicitALS(FactorModel):
         >>> h = model.history_["train_loss"]
         >>> bool(h[-1] <= h[0])
         True
+        >>> model.confidence_, model.alpha_
+        ('linear', 2.0)
+        >>> plays = Interactions.from_dense(R * np.arange(1, 7) * 100)
+        >>> ImplicitALS(n_factors=2, n_epochs=2, random_state=0).fit(plays).confidence_
+        'log'
     """
 
     predicts_ratings = False
@@ -88,10 +203,10 @@ class ImplicitALS(FactorModel):
         self,
         n_factors: int = 64,
         n_epochs: int = 15,
-        regularization: float = 30.0,
-        alpha: float = 2.0,
-        confidence: str = "linear",
-        epsilon: float = 1.0,
+        regularization: float | str = AUTO,
+        alpha: float | str = AUTO,
+        confidence: str = AUTO,
+        epsilon: float | str = AUTO,
         solver: str = "cg",
         cg_steps: int = 3,
         random_state=None,
@@ -113,9 +228,13 @@ class ImplicitALS(FactorModel):
     def _check_params(self) -> None:
         check_int("n_factors", self.n_factors)
         check_int("n_epochs", self.n_epochs)
-        check_float("regularization", self.regularization)
-        check_float("alpha", self.alpha)
-        check_float("epsilon", self.epsilon, positive=True)
+        for name, positive in (("regularization", False), ("alpha", False), ("epsilon", True)):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                if value != AUTO:
+                    raise ValueError(f"{name} must be a number or 'auto', got {value!r}")
+            else:
+                check_float(name, value, positive=positive)
         check_int("cg_steps", self.cg_steps)
         if self.confidence not in CONFIDENCES:
             raise ValueError(f"confidence must be one of {CONFIDENCES}, got {self.confidence!r}")
@@ -140,6 +259,21 @@ class ImplicitALS(FactorModel):
                 "drop them or shift the values (a blank cell already means 'no preference')"
             )
         by_item = by_user.tocsc()  # items x users in CSR form: the item half-step's rows
+        # Resolved here, in _fit, so that they are learned values: saved with the model and
+        # used by fold-in and partial fits, which must weigh new cells as training did.
+        settings = resolve_settings(
+            by_user.data,
+            int(np.count_nonzero(np.diff(by_user.indptr))),
+            int(np.count_nonzero(np.diff(by_item.indptr))),
+            confidence=self.confidence,
+            alpha=self.alpha,
+            epsilon=self.epsilon,
+            regularization=self.regularization,
+        )
+        self.confidence_ = settings["confidence"]
+        self.alpha_ = settings["alpha"]
+        self.epsilon_ = settings["epsilon"]
+        self.regularization_ = settings["regularization"]
         user_rows = (
             _readonly(by_user.indptr, np.int64),
             _readonly(by_user.indices, np.int32),
@@ -165,15 +299,15 @@ class ImplicitALS(FactorModel):
         Y[no_item] = 0
         user_bounds = row_chunks(user_rows[0], k)
         item_bounds = row_chunks(item_rows[0], k)
-        alpha = np.float32(self.alpha)
-        sum_c = data.nnz + self.alpha * float(np.sum(user_rows[2], dtype=np.float64))
+        alpha = np.float32(self.alpha_)
+        sum_c = data.nnz + self.alpha_ * float(np.sum(user_rows[2], dtype=np.float64))
         weight = sum_c + float(data.n_users) * data.n_items - data.nnz
         loss = [float("nan")]
 
         def step(epoch):
             self._half_step(item_rows, Y, X, alpha, item_bounds, "item", data)
             row_loss = self._half_step(user_rows, X, Y, alpha, user_bounds, "user", data)
-            objective = row_loss + self.regularization * float(
+            objective = row_loss + self.regularization_ * float(
                 np.sum(np.square(Y, dtype=np.float64))
             )
             loss[0] = objective / weight
@@ -202,7 +336,7 @@ class ImplicitALS(FactorModel):
     def _half_step(self, rows, X, Y, alpha, bounds, side, data=None) -> float:
         """Solve every row of X against fixed Y; returns Σ row objectives (incl. λ‖x‖²)."""
         indptr, indices, values = rows
-        A0 = gram(Y, self.regularization)
+        A0 = gram(Y, self.regularization_)
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
         if self.solver == "cg":
             cg_half_step(
@@ -232,10 +366,27 @@ class ImplicitALS(FactorModel):
                 )
         return float(np.sum(chunk_loss))
 
+    def _resolved(self, name: str):
+        """The resolved ``name`` (``confidence``, ``alpha``, ...) the model was trained with.
+
+        Files written before the values were resolved in ``fit`` hold none; their
+        hyperparameters were always explicit, so those are the values used.
+        """
+        try:
+            return getattr(self, name + "_")
+        except AttributeError:
+            value = getattr(self, name)
+            if _is_auto(value):
+                raise ValueError(
+                    f"this ImplicitALS has {name}='auto' but no resolved {name}_; refit it"
+                ) from None
+            return value
+
     def _strength(self, values: np.ndarray) -> np.ndarray:
         """The v of c = 1 + alpha·v: the value itself, or log(1 + r/ε)."""
-        if self.confidence == "log":
-            out = np.log1p(values.astype(np.float64) / self.epsilon).astype(np.float32)
+        if self._resolved("confidence") == "log":
+            epsilon = float(self._resolved("epsilon"))
+            out = np.log1p(values.astype(np.float64) / epsilon).astype(np.float32)
             out.flags.writeable = False
             return out
         return _readonly(values, np.float32)
@@ -295,12 +446,21 @@ class ImplicitALS(FactorModel):
         bounds = row_chunks(indptr, k)
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
         failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
-        A0 = gram(other, self.regularization)
+        A0 = gram(other, float(self._resolved("regularization")))
         Y = np.ascontiguousarray(other, dtype=np.float32)
         if not Y.flags.writeable:  # e.g. a loaded model: keep the kernel's one signature
             Y = Y.copy()
         cholesky_half_step(
-            indptr, indices, values, np.float32(self.alpha), X, Y, A0, bounds, chunk_loss, failed
+            indptr,
+            indices,
+            values,
+            np.float32(self._resolved("alpha")),
+            X,
+            Y,
+            A0,
+            bounds,
+            chunk_loss,
+            failed,
         )
         if failed.any():
             raise FloatingPointError(
@@ -308,6 +468,10 @@ class ImplicitALS(FactorModel):
                 "the model needs regularization > 0"
             )
         return np.zeros(n, dtype=np.float32), X
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value == AUTO
 
 
 def _readonly(arr: np.ndarray, dtype) -> np.ndarray:
