@@ -173,22 +173,24 @@ def main() -> None:
     )
     print(f"numba warm-up (compile or cache load, excluded): {warm:.2f}s")
 
-    defaults = ImplicitALS()
+    # The defaults are resolved from the data in fit ("auto"): read what they became.
+    defaults = ImplicitALS(random_state=0, num_threads=THREADS).fit(train)
     if args.tune:
         tune(train)
     print(
-        f"latentrec defaults: alpha={defaults.alpha:g}, regularization={defaults.regularization:g}"
+        f"latentrec defaults: confidence={defaults.confidence_}, alpha={defaults.alpha_:g}, "
+        f"regularization={defaults.regularization_:g}"
     )
 
     rows = []  # (name, metrics, fit seconds, group)
 
     # ALS, latentrec and implicit alternating, median of repeats.
-    lat_alphas = sorted(set(ALPHAS) | {float(defaults.alpha)})
+    lat_alphas = sorted(set(ALPHAS) | {float(defaults.alpha_)})
     times: dict[str, list[float]] = {}
     results: dict[str, dict] = {}
     for rep in range(args.repeats):
         for a in lat_alphas:
-            name = f"latentrec ImplicitALS a={a:g}" + (" (default)" if a == defaults.alpha else "")
+            name = f"latentrec ImplicitALS a={a:g}" + (" (default)" if a == defaults.alpha_ else "")
             model, sec = fit_latentrec(
                 ImplicitALS(alpha=a, random_state=0, num_threads=THREADS), train
             )
@@ -203,7 +205,7 @@ def main() -> None:
                 results[name] = ranking_metrics(implicit_top(model, train_csr, users), test, users)
         # Same algorithm with latentrec's tuned values (implicit's c = alpha·r, so alpha + 1):
         # shows how much of the gap is the defaults rather than the code.
-        a, reg = defaults.alpha + 1, defaults.regularization
+        a, reg = defaults.alpha_ + 1, defaults.regularization_
         name = f"implicit ALS a={a:g} λ={reg:g} (ours)"
         model, sec = fit_implicit_als(a, train_csr, reg)
         times.setdefault(name, []).append(sec)

@@ -88,6 +88,7 @@ def fit_latentrec(data, args):
     model = ImplicitALS(
         n_factors=args.factors,
         n_epochs=args.iterations,
+        confidence="linear",  # implicit's confidence, so both solve the same problem
         alpha=args.alpha,
         regularization=args.regularization,
         num_threads=args.threads,
