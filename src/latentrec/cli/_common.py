@@ -159,6 +159,12 @@ class CompileNotice(numba_event.Listener):
 
     numba announces a compilation only when a kernel is not in its on-disk cache, so the
     message appears on a first run (or after an upgrade) and never once the cache is warm.
+    :data:`COMPILE_NOTICE` is installed by :data:`main` for every command.
+
+    Example:
+        >>> notice = CompileNotice()
+        >>> notice.said, notice.installed
+        (False, False)
     """
 
     def __init__(self):
@@ -188,8 +194,14 @@ COMPILE_NOTICE = CompileNotice()
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None):
-    """Library warnings as one line on standard error (no source line, no file path)."""
-    click.echo(f"warning: {one_line(message)}", err=True)
+    """Library warnings as one line on standard error (no source line, no file path).
+
+    Example:
+        >>> import sys
+        >>> show_warning(UserWarning("few trials"), UserWarning, "x.py", 1, file=sys.stdout)
+        warning: few trials
+    """
+    click.echo(f"warning: {one_line(message)}", file=file, err=file is None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

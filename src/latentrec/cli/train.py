@@ -88,7 +88,16 @@ def train(source, output, test_size, no_refit, k, quiet, algorithm, extra, seed,
 
 
 def timed_fit(model, data, note: str):
-    """Fit ``model`` on ``data``, print what was trained on, return it and the seconds."""
+    """Fit ``model`` on ``data``, print what was trained on, return it and the seconds.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases
+        >>> data = Interactions.from_dense(np.array([[5, 3], [4, 1]]))
+        >>> model, seconds = timed_fit(Biases(), data, "")  # doctest: +ELLIPSIS
+        trained Biases() on 4 ratings in ...s
+    """
     start = time.perf_counter()
     model.fit(data)
     seconds = time.perf_counter() - start
@@ -103,6 +112,16 @@ def held_out_figures(model, test, k: int) -> dict:
 
     Rating models get RMSE/MAE; ranking models precision, recall, NDCG, MAP and hit rate
     at ``k``.  The keys are ``holdout_<metric>``, as stored in the model file.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases
+        >>> data = Interactions.from_dense(np.array([[5, 3, 4], [4, 1, 2]]))
+        >>> figures = held_out_figures(Biases().fit(data), data, 10)  # doctest: +ELLIPSIS
+        held-out RMSE ... MAE ... (6 ratings)
+        >>> sorted(figures)
+        ['holdout_mae', 'holdout_ratings', 'holdout_rmse']
     """
     if model.predicts_ratings:
         scores = evaluate_ratings(model, test)
