@@ -7,16 +7,39 @@ decorator that turns known errors into it, the data and algorithm option sets wi
 
 from __future__ import annotations
 
+import csv
 import functools
+import inspect
+import os
+import re
+import warnings
 from pathlib import Path
 
 import click
 import pandas as pd
+from numba.core import event as numba_event
 
 from .. import ModelFileError
 from ..data import DataError, Interactions, UnknownIdError
+from ..data.interactions import DUPLICATE_POLICIES
 from ..datasets import movielens
 from ..registry import ALIASES, model_class
+
+# Set to show the full traceback of an unexpected error (for a bug report).
+DEBUG_ENV = "LATENTREC_DEBUG"
+
+# Optional modules -> the extra that installs them, for "X is not installed" messages.
+EXTRAS = {
+    "optuna": "tune",
+    "matplotlib": "plot",
+    "pyarrow": "parquet",
+    "fastparquet": "parquet",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "pyspark": "spark",
+}
+
+COMPILE_MESSAGE = "compiling latentrec's kernels (first run only)..."
 
 # Long options shared by the training commands, mapped to hyperparameter names.
 COMMON_PARAMS = {
@@ -27,6 +50,160 @@ COMMON_PARAMS = {
 }
 
 
+class Failure(click.ClickException):
+    """An error the user can fix; printed without a traceback, exit code 1."""
+
+
+# Errors whose message tells the user what to fix.  Our own are ValueErrors, but they are
+# named so that the list stays right if one changes base; a plain ValueError is how models
+# and splitters reject a bad hyperparameter or protocol (e.g. temporal without timestamps),
+# and pandas' parser errors and UnicodeDecodeError are ValueErrors too.  OSError covers a
+# missing, unreadable or directory path; csv.Error the sniffer on a file with no columns;
+# FloatingPointError a diverged fit; RuntimeError a search in which no trial completed.
+KNOWN_ERRORS = (
+    DataError,
+    UnknownIdError,
+    ModelFileError,
+    ValueError,
+    OSError,
+    csv.Error,
+    FloatingPointError,
+    RuntimeError,
+)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: its lines joined, blank ones dropped.
+
+    Example:
+        >>> one_line("Unable to find an engine.\\n\\nInstall pyarrow.")
+        'Unable to find an engine. Install pyarrow.'
+    """
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def missing_extra(err: ImportError) -> str:
+    """The one-line message for an optional dependency that cannot be imported.
+
+    Example:
+        >>> missing_extra(ModuleNotFoundError("No module named 'optuna'", name="optuna"))
+        "optuna is not installed; install the 'tune' extra: pip install 'latentrec[tune]'"
+    """
+    name = (err.name or "").split(".")[0]
+    if name not in EXTRAS:
+        # Our own wrappers (tune, plots) and pandas name the module only in the message.
+        found = [m for m in EXTRAS if re.search(rf"\b{m}\b", str(err))]
+        name = found[0] if found else name
+    if name in EXTRAS:
+        extra = EXTRAS[name]
+        return (
+            f"{name} is not installed; install the '{extra}' extra: "
+            f"pip install 'latentrec[{extra}]'"
+        )
+    return one_line(err) or f"cannot import {name or 'a module'}"
+
+
+def failure_message(err: BaseException) -> str:
+    """What the command line prints (after ``Error:``) for an error escaping a command.
+
+    Example:
+        >>> failure_message(ValueError("n_factors must be an integer >= 1, got 0"))
+        'n_factors must be an integer >= 1, got 0'
+        >>> failure_message(KeyError("x"))[:40]
+        "unexpected KeyError: 'x' (a bug in laten"
+    """
+    if isinstance(err, ImportError):
+        return missing_extra(err)
+    if isinstance(err, MemoryError):
+        return "out of memory; try fewer factors or a smaller data set"
+    text = one_line(err) or type(err).__name__
+    if isinstance(err, UnicodeDecodeError):
+        return f"{text}; give the file's encoding with --encoding (e.g. latin-1, cp1252)"
+    if isinstance(err, FloatingPointError):
+        return f"{text} (options --learning-rate, --regularization)"
+    if isinstance(err, KNOWN_ERRORS):
+        return text
+    return (
+        f"unexpected {type(err).__name__}: {text} (a bug in latentrec: please report it; "
+        f"set {DEBUG_ENV}=1 for the traceback)"
+    )
+
+
+def fail_on_known_errors(fn):
+    """Wrap a command so that every error exits 1 with one line, never a traceback.
+
+    Errors the user can fix print their own message; a missing optional extra says which
+    to install; anything else is reported as unexpected, with the traceback only when
+    ``LATENTREC_DEBUG`` is set.  Click's own exceptions (usage errors, ``--help``) pass.
+    Warnings print as one ``warning: ...`` line each.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = show_warning
+                return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as err:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise Failure(failure_message(err)) from None
+
+    return wrapper
+
+
+class CompileNotice(numba_event.Listener):
+    """Says once, on standard error, that latentrec's numba kernels are being compiled.
+
+    numba announces a compilation only when a kernel is not in its on-disk cache, so the
+    message appears on a first run (or after an upgrade) and never once the cache is warm.
+    :data:`COMPILE_NOTICE` is installed by :data:`main` for every command.
+
+    Example:
+        >>> notice = CompileNotice()
+        >>> notice.said, notice.installed
+        (False, False)
+    """
+
+    def __init__(self):
+        self.said = False
+        self.installed = False
+
+    def install(self) -> None:
+        """Listen to numba's compile events from now on (once per process)."""
+        if not self.installed:
+            numba_event.register("numba:compile", self)
+            self.installed = True
+
+    def on_start(self, event):
+        if self.said:
+            return
+        dispatcher = (event.data or {}).get("dispatcher")
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", None) or ""
+        if module.startswith("latentrec."):
+            self.said = True
+            click.echo(COMPILE_MESSAGE, err=True)
+
+    def on_end(self, event):
+        pass
+
+
+COMPILE_NOTICE = CompileNotice()
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """Library warnings as one line on standard error (no source line, no file path).
+
+    Example:
+        >>> import sys
+        >>> show_warning(UserWarning("few trials"), UserWarning, "x.py", 1, file=sys.stdout)
+        warning: few trials
+    """
+    click.echo(f"warning: {one_line(message)}", file=file, err=file is None)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="latentrec")
 def main():
@@ -35,51 +212,53 @@ def main():
     Start with `latentrec demo`, or: `latentrec train ml-100k -o model.npz`, then
     `latentrec recommend model.npz --user 1`.
     """
-
-
-class Failure(click.ClickException):
-    """An error the user can fix; printed without a traceback, exit code 1."""
-
-
-def fail_on_known_errors(fn):
-    """Wrap a command so that errors the user can fix exit 1 with their message alone."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        # Our own errors are ValueErrors, but they are named so that the list stays right
-        # if one changes base; a plain ValueError is how models and splitters reject a bad
-        # hyperparameter or protocol (e.g. temporal without timestamps).
-        try:
-            return fn(*args, **kwargs)
-        except (DataError, UnknownIdError, ModelFileError, FileNotFoundError, ValueError) as err:
-            raise Failure(str(err)) from None
-
-    return wrapper
+    COMPILE_NOTICE.install()
 
 
 def data_options(fn):
-    """The options that tell :func:`load_data` how to read a ratings file."""
+    """The options that tell :func:`load_data` how to read a ratings file.
+
+    Every command that reads ratings takes them (``train``, ``evaluate``, ``tune``,
+    ``data info``, ``factors``, ``plot``), so a file that needs them once can be read by
+    each.  ``--encoding`` and ``--duplicates`` reach the reader only when given, so the
+    reader's own defaults apply otherwise.
+    """
     options = [
         click.option(
             "--user-col",
-            default="user_id",
-            show_default=True,
-            help="User id column of a ratings file.",
+            default=None,
+            help="User id column of a ratings file [default: user_id; 0 with --no-header].",
         ),
         click.option(
             "--item-col",
-            default="item_id",
-            show_default=True,
-            help="Item id column of a ratings file.",
+            default=None,
+            help="Item id column of a ratings file [default: item_id; 1 with --no-header].",
         ),
         click.option(
             "--rating-col",
-            default="rating",
-            show_default=True,
-            help="Rating column; 'none' for implicit data.",
+            default=None,
+            help="Rating column; 'none' for implicit data [default: rating; 2 with --no-header].",
         ),
         click.option("--timestamp-col", default=None, help="Optional timestamp column."),
         click.option("--sep", default=None, help="Field separator (sniffed when omitted)."),
+        click.option(
+            "--no-header",
+            "no_header",
+            is_flag=True,
+            help="The file has no header line: columns are numbered from 0.",
+        ),
+        click.option(
+            "--encoding",
+            default=None,
+            help="Text encoding of the file, e.g. latin-1 or cp1252 (default: UTF-8).",
+        ),
+        click.option(
+            "--duplicates",
+            type=click.Choice(DUPLICATE_POLICIES),
+            default=None,
+            help="Repeated (user, item) pairs: keep the latest (last, the default), "
+            "mean, sum, or error.",
+        ),
         click.option(
             "--rating-scale",
             nargs=2,
@@ -93,14 +272,46 @@ def data_options(fn):
     return fn
 
 
+# Column options: name with a header line, position without one.
+COLUMN_DEFAULTS = {"user": ("user_id", 0), "item": ("item_id", 1), "rating": ("rating", 2)}
+MOVIELENS_NAMES = ("ml-100k", "100k", "movielens-100k")
+
+
+def column(value, role: str, header: bool):
+    """The reader's column for a ``--<role>-col`` value: a name, or a position (--no-header).
+
+    Example:
+        >>> column(None, "rating", True), column(None, "rating", False), column("3", "item", False)
+        ('rating', 2, 3)
+    """
+    if value is None:
+        if role not in COLUMN_DEFAULTS:
+            return None
+        name, position = COLUMN_DEFAULTS[role]
+        return name if header else position
+    if str(value).lower() == "none" and role in ("rating", "timestamp"):
+        return None
+    if header:
+        return value
+    if not str(value).isdigit():
+        raise Failure(
+            f"--{role}-col {value!r}: without a header line, columns are numbers from 0 "
+            f"(e.g. --{role}-col {COLUMN_DEFAULTS.get(role, (None, 3))[1]})"
+        )
+    return int(value)
+
+
 def load_data(
     source: str,
-    user_col="user_id",
-    item_col="item_id",
-    rating_col="rating",
+    user_col=None,
+    item_col=None,
+    rating_col=None,
     timestamp_col=None,
     sep=None,
     rating_scale=None,
+    no_header=False,
+    encoding=None,
+    duplicates=None,
 ) -> Interactions:
     """A known dataset name (``ml-100k`` / ``100k``) or a CSV/TSV/Parquet ratings file.
 
@@ -110,17 +321,46 @@ def load_data(
         >>> _ = open(path, "w").write("user_id,item_id,rating\\n1,2,4\\n")
         >>> load_data(path).nnz
         1
+        >>> _ = open(path, "w").write("7;8;5\\n")
+        >>> load_data(path, sep=";", no_header=True).users.ids.tolist()
+        [7]
     """
-    if source.lower() in ("ml-100k", "100k", "movielens-100k"):
+    if source.lower() in MOVIELENS_NAMES:
         return movielens("100k")
     path = Path(source)
     if not path.exists():
         raise Failure(f"no dataset named {source!r} and no such file; use ml-100k or a path")
-    rating = None if str(rating_col).lower() == "none" else rating_col
-    kwargs = {"rating_scale": tuple(rating_scale) if rating_scale else None}
+    if path.is_dir():
+        raise Failure(f"{source} is a folder; give a ratings file (CSV, TSV or Parquet)")
+    if path.stat().st_size == 0:
+        raise Failure(f"{source} is empty: no header line and no ratings")
+    header = not no_header
+    kwargs = {
+        "user": column(user_col, "user", header),
+        "item": column(item_col, "item", header),
+        "rating": column(rating_col, "rating", header),
+        "timestamp": column(timestamp_col, "timestamp", header),
+        "rating_scale": tuple(rating_scale) if rating_scale else None,
+    }
+    # Passed only when given, so the reader's own defaults (and readers that predate an
+    # option) apply otherwise.
+    if duplicates is not None:
+        kwargs["duplicates"] = duplicates
     if path.suffix.lower() in (".parquet", ".pq"):
-        return Interactions.from_parquet(path, user_col, item_col, rating, timestamp_col, **kwargs)
-    return Interactions.from_csv(path, user_col, item_col, rating, timestamp_col, sep=sep, **kwargs)
+        given = [f for f, v in (("--sep", sep), ("--encoding", encoding)) if v is not None]
+        if no_header:
+            given.append("--no-header")
+        if given:
+            raise Failure(f"{', '.join(given)} apply to text files, not to Parquet ({source})")
+        return Interactions.read(path, **kwargs)
+    if encoding is not None:
+        kwargs["encoding"] = encoding
+    try:
+        return Interactions.read(path, sep=sep, header=header, **kwargs)
+    except csv.Error as err:  # the separator sniffer found no columns
+        raise Failure(
+            f"{source}: {one_line(err)}; is it a ratings table? Give the separator with --sep"
+        ) from None
 
 
 def parse_value(text: str):
@@ -198,6 +438,21 @@ def algorithm_options(fn):
     return fn
 
 
+def describe(model) -> str:
+    """``repr(model)`` without ``verbose``, which the command line sets for its own output.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> describe(BiasedMF(n_factors=8, verbose=None))
+        'BiasedMF(n_factors=8)'
+    """
+    shown = model.clone()
+    if "verbose" in shown.get_params():
+        default = inspect.signature(type(model).__init__).parameters["verbose"].default
+        shown.set_params(verbose=default)
+    return repr(shown)
+
+
 def params_from(kwargs: dict) -> dict:
     """Pop the common hyperparameter options out of ``kwargs``, keyed by parameter name."""
     return {COMMON_PARAMS[k]: kwargs.pop(k) for k in list(kwargs) if k in COMMON_PARAMS}
@@ -210,6 +465,23 @@ def typed_id(vocab, raw):
 
 def print_table(df: pd.DataFrame) -> None:
     click.echo(df.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+def recommendation_table(rec) -> pd.DataFrame:
+    """A :class:`Recommendations` as rows, each with its ``fallback`` flag.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models.results import Recommendations
+        >>> rec = Recommendations(np.array([3]), np.array([4.1]), fallback=True)
+        >>> recommendation_table(rec).columns.tolist()
+        ['rank', 'item_id', 'score', 'fallback']
+    """
+    table = rec.to_frame()
+    table["fallback"] = bool(rec.fallback)
+    if "title" in table:  # the flag beside the score, the title last
+        table = table[[c for c in table.columns if c != "title"] + ["title"]]
+    return table
 
 
 def emit(table: pd.DataFrame, as_json: bool) -> None:

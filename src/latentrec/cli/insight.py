@@ -8,7 +8,7 @@ import click
 # leaves `latentrec --help` fast and works without matplotlib installed.
 from .. import load, plots
 from ..reports import factor_report, user_profile
-from ._common import Failure, fail_on_known_errors, load_data, main, typed_id
+from ._common import Failure, data_options, fail_on_known_errors, load_data, main, typed_id
 
 
 @main.command()
@@ -30,15 +30,19 @@ from ._common import Failure, fail_on_known_errors, load_data, main, typed_id
 )
 @click.option("--rotate", is_flag=True, help="Rotate factors onto principal axes first.")
 @click.option("--user", "-u", default=None, help="Also show this user's profile.")
+@data_options
 @fail_on_known_errors
-def factors(model_path, source, n, min_ratings, rotate, user):
+def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     """Name each latent factor by its top/bottom titles and the genres it follows.
 
+    --data is read with the same options as `latentrec train` (--user-col, --sep, ...),
+    so a model trained on your own file is described from that file.
+
     \f
-    Example: ``latentrec factors model.npz --rotate --user 1``
+    Example: ``latentrec factors model.npz --data ratings.csv --user-col uid --user 1``
     """
     model = load(model_path)
-    d = load_data(source)
+    d = load_data(source, **opts)
     report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
     click.echo(str(report))
     if user is not None:
@@ -70,12 +74,15 @@ def factors(model_path, source, n, min_ratings, rotate, user):
     help="Picture to write (.png or .svg).",
 )
 @click.option("-k", "k", type=int, default=None, help="spectrum: mark the first k values.")
+@data_options
 @fail_on_known_errors
-def plot(kind, model_path, source, output, k):
+def plot(kind, model_path, source, output, k, **opts):
     """Draw the taste map, learning curves, singular spectrum or rating distribution.
 
+    --data is read with the same options as `latentrec train` (--user-col, --sep, ...).
+
     \f
-    Example: ``latentrec plot taste-map --model model.npz -o taste.png``
+    Example: ``latentrec plot ratings --data ratings.csv --rating-col stars -o r.png``
     """
     if kind in ("taste-map", "learning-curves") and model_path is None:
         raise click.UsageError(f"{kind} needs --model")
@@ -85,9 +92,9 @@ def plot(kind, model_path, source, output, k):
             raise Failure(f"{type(model).__name__} in {model_path} has no training history")
         plots.learning_curves(model.history_, output)
     elif kind == "taste-map":
-        plots.taste_map(load(model_path), load_data(source), output)
+        plots.taste_map(load(model_path), load_data(source, **opts), output)
     elif kind == "spectrum":
-        plots.singular_spectrum(load_data(source), k, output)
+        plots.singular_spectrum(load_data(source, **opts), k, output)
     else:
-        plots.rating_distribution(load_data(source), output)
+        plots.rating_distribution(load_data(source, **opts), output)
     click.echo(f"wrote {output}")

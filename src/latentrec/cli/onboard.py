@@ -9,7 +9,14 @@ from __future__ import annotations
 import click
 
 from .. import load
-from ._common import Failure, emit, fail_on_known_errors, main, typed_id
+from ._common import (
+    Failure,
+    emit,
+    fail_on_known_errors,
+    main,
+    recommendation_table,
+    typed_id,
+)
 
 
 def _parse_answers(model, text: str) -> dict:
@@ -129,7 +136,7 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         click.echo("no usable answers: most popular items instead")
     elif not as_json:
         click.echo(f"Recommended from {len(given)} answer(s):")
-    emit(rec.to_frame(), as_json)
+    emit(recommendation_table(rec), as_json)
     if user is not None:
         model.save(output)
         click.echo(f"user {user!r} added; model written to {output}", err=True)

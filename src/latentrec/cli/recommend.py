@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from .. import load
-from ._common import Failure, emit, fail_on_known_errors, main, typed_id
+from ._common import (
+    Failure,
+    emit,
+    fail_on_known_errors,
+    main,
+    recommendation_table,
+    typed_id,
+)
 
 
 @main.command()
@@ -22,6 +29,10 @@ from ._common import Failure, emit, fail_on_known_errors, main, typed_id
 def recommend(model_path, user, n, include_seen, as_json):
     """Top-N items for a user (popularity for an unknown user, flagged).
 
+    Every row carries `fallback` (true for the popularity list of an unknown user).  A
+    fallback row's score is the model's prediction for a user it does not know (μ + b_i)
+    for rating models, and empty (NaN, null in JSON) for ranking models, never a count.
+
     \f
     Example: ``latentrec recommend model.npz --user 1 -n 5 --json``
     """
@@ -29,7 +40,7 @@ def recommend(model_path, user, n, include_seen, as_json):
     rec = model.recommend(typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
         click.echo(f"user {user!r} has no history in this model: most popular items instead")
-    emit(rec.to_frame(), as_json)
+    emit(recommendation_table(rec), as_json)
 
 
 @main.command("recommend-all")

@@ -17,6 +17,7 @@ from ._common import (
     algorithm_options,
     build_model,
     data_options,
+    describe,
     fail_on_known_errors,
     load_data,
     main,
@@ -41,37 +42,101 @@ from ._common import (
     type=float,
     default=0.0,
     show_default=True,
-    help="Hold out this share of ratings and report RMSE/MAE on it.",
+    help="Hold out this share and report held-out figures on it (RMSE/MAE for rating "
+    "models, ranking metrics at -k for ranking models); the saved model is then refitted "
+    "on all of SOURCE unless --no-refit.",
+)
+@click.option(
+    "--no-refit",
+    is_flag=True,
+    help="With --test-size: save the model trained without the held-out part.",
+)
+@click.option(
+    "-k", "k", type=int, default=10, show_default=True, help="Cut-off of held-out ranking metrics."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @fail_on_known_errors
-def train(source, output, test_size, quiet, algorithm, extra, seed, **opts):
+def train(source, output, test_size, no_refit, k, quiet, algorithm, extra, seed, **opts):
     """Train a model on SOURCE (ml-100k or a ratings file) and save it.
+
+    With --test-size, the model is first trained without a held-out share and scored on
+    it; the figures are printed and stored in the model file, and the model saved is then
+    trained on all of SOURCE (the figures describe that recipe on unseen data).
 
     \f
     Example: ``latentrec train ml-100k -a als --factors 64 --test-size 0.2 -o model.npz``
     """
     model = build_model(algorithm, params_from(opts), extra, seed)
-    if "verbose" in model.get_params() and not quiet:
-        model.set_params(verbose=True)
+    if "verbose" in model.get_params():
+        # None: a bar in a terminal once a fit takes a few seconds, nothing in a log.
+        model.set_params(verbose=False if quiet else None)
+    if not 0 <= test_size < 1:
+        raise click.BadParameter("must lie in [0, 1)", param_hint="--test-size")
     d = load_data(source, **opts)
-    test = None
+    metrics = {}
     if test_size:
-        d, test = splits.random_split(d, test_size, random_state=seed)
+        protocol = "random" if model.predicts_ratings else "user"
+        part, test = holdout(d, protocol, test_size, seed)
+        fitted, seconds = timed_fit(model.clone(), part, f"without the held-out {test_size:.0%}")
+        metrics = held_out_figures(fitted, test, k)
+        metrics.update(holdout_share=test_size, refit=not no_refit)
+    if not test_size or not no_refit:
+        fitted, seconds = timed_fit(model, d, "on all of it" if test_size else "")
+    fitted.record_metrics(fit_seconds=seconds, **metrics)
+    fitted.save(output)
+    click.echo(f"model written to {output}")
+
+
+def timed_fit(model, data, note: str):
+    """Fit ``model`` on ``data``, print what was trained on, return it and the seconds.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases
+        >>> data = Interactions.from_dense(np.array([[5, 3], [4, 1]]))
+        >>> model, seconds = timed_fit(Biases(), data, "")  # doctest: +ELLIPSIS
+        trained Biases() on 4 ratings in ...s
+    """
     start = time.perf_counter()
-    model.fit(d)
+    model.fit(data)
     seconds = time.perf_counter() - start
-    click.echo(f"trained {model!r} on {d.nnz} ratings in {seconds:.2f}s")
-    metrics = {"fit_seconds": seconds}
-    if test is not None and model.predicts_ratings:
+    what = "ratings" if model.predicts_ratings else "interactions"
+    note = f" ({note})" if note else ""
+    click.echo(f"trained {describe(model)} on {data.nnz} {what}{note} in {seconds:.2f}s")
+    return model, seconds
+
+
+def held_out_figures(model, test, k: int) -> dict:
+    """Score a fitted model on held-out data, print the figures and return them.
+
+    Rating models get RMSE/MAE; ranking models precision, recall, NDCG, MAP and hit rate
+    at ``k``.  The keys are ``holdout_<metric>``, as stored in the model file.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases
+        >>> data = Interactions.from_dense(np.array([[5, 3, 4], [4, 1, 2]]))
+        >>> figures = held_out_figures(Biases().fit(data), data, 10)  # doctest: +ELLIPSIS
+        held-out RMSE ... MAE ... (6 ratings)
+        >>> sorted(figures)
+        ['holdout_mae', 'holdout_ratings', 'holdout_rmse']
+    """
+    if model.predicts_ratings:
         scores = evaluate_ratings(model, test)
         click.echo(
             f"held-out RMSE {scores['rmse']:.4f}  MAE {scores['mae']:.4f} ({scores['n']} ratings)"
         )
-        metrics.update(scores)
-    model.record_metrics(**metrics)
-    model.save(output)
-    click.echo(f"model written to {output}")
+        figures = {"rmse": scores["rmse"], "mae": scores["mae"], "ratings": scores["n"]}
+    else:
+        names = ("ndcg", "precision", "recall", "map", "hit_rate")
+        scores = evaluate_ranking(model, test, k)
+        shown = "  ".join(f"{name}@{k} {scores[name]:.4f}" for name in names)
+        click.echo(f"held-out {shown} ({scores['n_users']} users)")
+        figures = {f"{name}@{k}": scores[name] for name in names}
+        figures["users"] = scores["n_users"]
+    return {f"holdout_{name}": value for name, value in figures.items()}
 
 
 @main.command()

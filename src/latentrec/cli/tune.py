@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import click
 
 # optuna is an optional extra; evaluation.tuning imports it only when a search starts, so
 # this import leaves `latentrec --help` fast and works without optuna installed.
 from ..evaluation import tune as run_tune
+from ..evaluation.tuning import TuningWarning
 from ._common import (
     Failure,
     algorithm_options,
@@ -112,21 +114,34 @@ def tune(
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
     d = load_data(source, **opts)
     click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}")
-    result = run_tune(
-        model,
-        d,
-        grid,
-        n_trials=trials,
-        validation=validation,
-        metric=metric,
-        random_state=seed,
-        timeout=timeout,
-        verbose=True,
-    )
+    with warnings.catch_warnings():
+        # Said below in one line of our own, with what to do about it.
+        warnings.simplefilter("ignore", TuningWarning)
+        result = run_tune(
+            model,
+            d,
+            grid,
+            n_trials=trials,
+            validation=validation,
+            metric=metric,
+            random_state=seed,
+            timeout=timeout,
+            verbose=True,
+        )
     print_table(result.trials)
     click.echo(f"best {metric} {result.best_value:.4f} with {result.best_params}")
+    if not result.improved:
+        click.echo(
+            f"warning: tuning found nothing better than the model as given ({metric} "
+            f"{result.best_value:.4f} vs {result.default_value:.4f} on the same validation "
+            "split); use it (latentrec train) or run more --trials",
+            err=True,
+        )
     if output:
         best = result.best_model()
-        best.record_metrics(**{f"validation_{metric}": float(result.best_value)})
+        figures = {f"validation_{metric}": float(result.best_value)}
+        if result.default_value == result.default_value:  # NaN when the default diverged
+            figures[f"validation_{metric}_as_given"] = float(result.default_value)
+        best.record_metrics(**figures)
         best.save(output)
         click.echo(f"model refitted on all of {source} and written to {output}")

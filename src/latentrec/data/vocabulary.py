@@ -18,14 +18,18 @@ class UnknownIdError(KeyError, ValueError):
         ... except UnknownIdError as err:
         ...     print(err.ids)
         ['c']
+        >>> print(UnknownIdError("item", [99], hint="try another"))
+        unknown item id(s): 99; try another
     """
 
-    def __init__(self, name: str, ids):
+    def __init__(self, name: str, ids, hint: str | None = None):
         self.name = name
         self.ids = list(ids)
         shown = ", ".join(repr(i) for i in self.ids[:10])
         more = f" and {len(self.ids) - 10} more" if len(self.ids) > 10 else ""
-        super().__init__(f"unknown {name} id(s): {shown}{more}")
+        # The hint says what the caller can do instead (e.g. predict's unknown="baseline").
+        tail = f"; {hint}" if hint else ""
+        super().__init__(f"unknown {name} id(s): {shown}{more}{tail}")
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -51,6 +52,11 @@ class TuningResult:
             ``epochs`` (epochs reported before the end; 0 for models that do not train
             in epochs), ``seconds`` and ``error`` (why a trial failed).
         study: the ``optuna.Study`` itself, for optuna's plots and analyses.
+        default_value: the validation score of ``model`` as given (its own settings, before
+            any search) on the same split; NaN when that fit failed.
+        improved: whether ``best_value`` beats ``default_value``.  When it does not (few
+            trials, a space that misses the defaults), :func:`tune` warns, and the
+            template as given is the better model.
 
     Example:
         >>> import numpy as np
@@ -70,6 +76,8 @@ class TuningResult:
     study: object = field(repr=False)
     template: Recommender = field(repr=False)
     data: Interactions = field(repr=False)
+    default_value: float = math.nan
+    improved: bool = True
 
     def best_model(self) -> Recommender:
         """The template with ``best_params``, refitted on all of the data given to ``tune``.
@@ -152,6 +160,11 @@ def tune(
     Trials whose training diverges (``FloatingPointError``) are recorded as failed and the
     search goes on; any other error propagates.
 
+    The template as given is scored on the same split too (``result.default_value``).  If
+    the best trial is not better, a :class:`TuningWarning` says so and
+    ``result.improved`` is False: a short search can miss values the defaults already
+    have, and ``result.best_model()`` would then be the worse model.
+
     Example:
         >>> import numpy as np
         >>> from latentrec import Interactions
@@ -218,16 +231,50 @@ def tune(
             f"{(trials['state'] == 'pruned').sum()} pruned, "
             f"{(trials['state'] == 'fail').sum()} failed){why}; narrow the space or add trials"
         )
+    best_value = float(study.best_value)
+    default_value = _default_score(model, train, valid, name, k)
+    if direction == "minimize":
+        improved = not best_value >= default_value
+    else:
+        improved = not best_value <= default_value
+    if not improved:
+        warnings.warn(
+            f"tuning found nothing better than {type(model).__name__}'s own settings: best "
+            f"{metric} {best_value:.4f} vs {default_value:.4f} for the model as given, on the "
+            "same validation split; keep the model as given, or run more trials",
+            TuningWarning,
+            stacklevel=2,
+        )
     return TuningResult(
         best_params=dict(study.best_trial.params),
-        best_value=float(study.best_value),
+        best_value=best_value,
         metric=metric,
         direction=direction,
         trials=trials,
         study=study,
         template=model,
         data=data,
+        default_value=default_value,
+        improved=improved,
     )
+
+
+class TuningWarning(UserWarning):
+    """:func:`tune` found no setting better than the model as given.
+
+    Example:
+        >>> issubclass(TuningWarning, UserWarning)
+        True
+    """
+
+
+def _default_score(model, train, valid, name, k) -> float:
+    """The template's own validation score on the tuning split (NaN if its fit fails)."""
+    try:
+        value = _score(model.clone().fit(train, valid), valid, name, k)
+    except FloatingPointError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
 
 
 def _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner) -> None:

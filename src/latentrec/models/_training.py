@@ -78,6 +78,30 @@ def epoch_listener(callback: EpochCallback) -> Iterator[EpochCallback]:
         _LISTENERS.reset(token)
 
 
+# How long an automatic bar (verbose=None) waits before it appears: fits shorter than this
+# stay silent, so tests, tuning trials and small fits print nothing.
+AUTO_PROGRESS_DELAY = 3.0
+
+
+def progress(*, total: int, desc: str, unit: str, verbose: bool | None = None) -> tqdm:
+    """A tqdm bar for a loop of ``total`` steps, by the models' ``verbose`` convention.
+
+    ``True`` shows it at once; ``False`` never; ``None`` is tqdm's auto mode
+    (``disable=None``: on in a terminal or notebook, off when the output is a file or a
+    pipe) and appears only after :data:`AUTO_PROGRESS_DELAY` seconds.  Whoever
+    drives it calls ``update``; a bar that completes is left on screen at 100%.
+
+    Example:
+        >>> with progress(total=3, desc="demo", unit="step", verbose=False) as bar:
+        ...     bar.update(3)
+        >>> bar.disable
+        True
+    """
+    if verbose is None:
+        return tqdm(total=total, desc=desc, unit=unit, disable=None, delay=AUTO_PROGRESS_DELAY)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not verbose)
+
+
 def run_epochs(
     name: str,
     n_epochs: int,
@@ -86,7 +110,7 @@ def run_epochs(
     *,
     state: tuple[np.ndarray, ...] = (),
     patience: int | None = None,
-    verbose: bool = False,
+    verbose: bool | None = False,
 ) -> dict:
     """Run ``step(epoch)`` up to ``n_epochs`` times and record a per-epoch history.
 
@@ -98,6 +122,11 @@ def run_epochs(
     After each epoch every active :func:`epoch_listener` is called with
     ``(epoch, train_rmse, valid_rmse)``; an exception it raises ends training.
 
+    ``verbose`` is the progress bar: ``True`` shows it, ``False`` hides it, ``None`` (the
+    models' default) is :func:`progress`'s auto mode, a bar in a terminal or notebook once
+    the fit has taken a few seconds.  A bar that finishes reads 100%: when early stopping
+    ends training its total becomes the epochs run.
+
     Example:
         >>> state = {"x": 0}
         >>> h = run_epochs("demo", 3, lambda e: state.update(x=e), lambda: (1.0, float("nan")))
@@ -108,9 +137,9 @@ def run_epochs(
     validated = False
     best_rmse, best_epoch, best_state, since_best = math.inf, 0, None, 0
     listeners = _LISTENERS.get()
-    bar = tqdm(range(n_epochs), desc=name, unit="epoch", disable=not verbose, leave=False)
+    bar = progress(total=n_epochs, desc=name, unit="epoch", verbose=verbose)
     try:
-        for epoch in bar:
+        for epoch in range(n_epochs):
             start = time.perf_counter()
             step(epoch)
             train_rmse, valid_rmse = evaluate()
@@ -128,7 +157,8 @@ def run_epochs(
             postfix = {"train_rmse": f"{train_rmse:.4f}"}
             if math.isfinite(valid_rmse):
                 postfix["valid_rmse"] = f"{valid_rmse:.4f}"
-            bar.set_postfix(postfix)
+            bar.set_postfix(postfix, refresh=False)
+            bar.update(1)
             for listener in listeners:
                 listener(epoch + 1, float(train_rmse), float(valid_rmse))
             if math.isfinite(valid_rmse) and valid_rmse < best_rmse:
@@ -138,6 +168,9 @@ def run_epochs(
             elif math.isfinite(valid_rmse):
                 since_best += 1
                 if patience is not None and since_best >= patience:
+                    # Stopped early: the bar's total becomes the epochs run, so it ends
+                    # at 100% rather than at, say, 12/250.
+                    bar.total = epoch + 1
                     break
     finally:
         bar.close()  # also when a listener or a diverging epoch ends training

@@ -30,7 +30,26 @@ from . import persistence
 from .catalog import Catalog, Fitted
 from .ranking import Ranking, check_n, index_array, reads_fitted
 
-__all__ = ["NotFittedError", "Recommender", "check_n", "index_array", "reads_fitted"]
+__all__ = [
+    "NotFittedError",
+    "Recommender",
+    "check_has_ratings",
+    "check_n",
+    "index_array",
+    "reads_fitted",
+]
+
+# What predict's UnknownIdError adds: the way to a prediction for an id the model lacks.
+BASELINE_HINT = "pass unknown='baseline' to predict from the known parts"
+
+# The models to name when a rating model is given data without ratings to learn from.
+IMPLICIT_MODELS = (
+    "ImplicitALS, BPR, WARP or Popularity (CLI: -a implicit-als, bpr, warp, popularity)"
+)
+
+# Equal values that no longer pass for chance agreement of real ratings (5⁻⁹ on a 1-5
+# scale); data read without a rating column is refused at any size.
+MIN_EQUAL_VALUES = 10
 
 # Attributes that read the catalogue, under the names models have always had.
 CATALOG_ATTRIBUTES = {
@@ -293,6 +312,8 @@ class Recommender(Ranking):
             )
         if data.nnz == 0:
             raise ValueError("cannot fit on empty interactions")
+        if self.predicts_ratings:
+            check_has_ratings(type(self).__name__, data)
         if validation is not None:
             if not isinstance(validation, Interactions):
                 raise TypeError("validation must be latentrec.Interactions")
@@ -347,6 +368,18 @@ class Recommender(Ranking):
 
     def _popularity_scores(self) -> np.ndarray:
         return self.item_popularity_
+
+    def _fallback_scores(self, item_idx: np.ndarray) -> np.ndarray:
+        """Scores shown for popularity-fallback items (see :meth:`recommend`).
+
+        A rating model gives what it predicts for a user it does not know, μ + b_i (the
+        ``unknown="baseline"`` prediction), so the column stays in rating units; a model
+        that predicts no ratings has no score for such a user and gives NaN.
+        """
+        if not self.predicts_ratings:
+            return np.full(item_idx.shape, np.nan, dtype=np.float32)
+        unknown_user = np.full(item_idx.shape, -1, dtype=np.int64)
+        return np.asarray(self._predict_idx(unknown_user, item_idx), dtype=np.float32)
 
     # ----------------------------------------------------------- index-level API
     @reads_fitted
@@ -408,9 +441,9 @@ class Recommender(Ranking):
 
         Args:
             clip: clip to the training data's rating scale.
-            unknown: ``"error"`` raises :class:`UnknownIdError` naming unknown ids;
-                ``"baseline"`` predicts from the parts that are known (μ and the known
-                bias), as Surprise does when a prediction is impossible.
+            unknown: ``"error"`` raises :class:`UnknownIdError` naming unknown ids (and
+                this option); ``"baseline"`` predicts from the parts that are known (μ and
+                the known bias), as Surprise does when a prediction is impossible.
 
         Example:
             >>> import numpy as np
@@ -419,6 +452,8 @@ class Recommender(Ranking):
             >>> model = GlobalMean().fit(Interactions.from_dense(np.array([[5, 3]])))
             >>> model.predict([0, 0], [0, 1]).tolist()
             [4.0, 4.0]
+            >>> model.predict([0], [99], unknown="baseline").tolist()
+            [4.0]
         """
         self.check_fitted()
         if not self.predicts_ratings:
@@ -439,9 +474,9 @@ class Recommender(Ranking):
         i = self.items_.lookup(i_ids)
         if unknown == "error":
             if (u < 0).any():
-                raise UnknownIdError("user", pd.unique(u_ids[u < 0]).tolist())
+                raise UnknownIdError("user", pd.unique(u_ids[u < 0]).tolist(), BASELINE_HINT)
             if (i < 0).any():
-                raise UnknownIdError("item", pd.unique(i_ids[i < 0]).tolist())
+                raise UnknownIdError("item", pd.unique(i_ids[i < 0]).tolist(), BASELINE_HINT)
         out = self._predict_idx(u, i).astype(np.float64)
         if clip:
             if self.rating_scale_ is None:
@@ -464,3 +499,34 @@ class Recommender(Ranking):
             'Biases'
         """
         persistence.save_model(self, path)
+
+
+def check_has_ratings(model_name: str, data: Interactions) -> None:
+    """Raise a ValueError when ``data`` has no ratings for a rating model to learn from.
+
+    Data read without a rating column (``rating=None``, ``--rating-col none``) holds 1.0
+    in every cell; so does a table of clicks or purchases.  A model that predicts ratings
+    then learns a constant and ranks by noise, so the error names the implicit models.
+    It is raised when every value is equal and either the data was read without a rating
+    column or it has at least :data:`MIN_EQUAL_VALUES` values: a handful of real ratings
+    can agree by chance (two users who both gave 4 stars), that many cannot.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> check_has_ratings("BiasedMF", Interactions.from_dense(np.array([[5, 3]])))
+        >>> try:
+        ...     check_has_ratings("BiasedMF", Interactions.from_dense(np.ones((4, 5))))
+        ... except ValueError as err:
+        ...     print(str(err).split(" (")[0])
+        BiasedMF predicts ratings, but every value in the data is 1
+    """
+    values = data.ratings
+    if values.size < 2 or values.min() != values.max():
+        return
+    if values.size >= MIN_EQUAL_VALUES or getattr(data, "implicit", False):
+        raise ValueError(
+            f"{model_name} predicts ratings, but every value in the data is {values[0]:g} "
+            "(no rating column, or implicit feedback such as clicks), so there is nothing "
+            f"to learn; for implicit data use {IMPLICIT_MODELS}"
+        )

@@ -19,8 +19,30 @@ class GradientDescentMF(FactorModel):
     ``numpy.random.default_rng(random_state)``.  There are no biases: μ anchors the
     predictions.  The defaults are the classic 6 × 6 example's.
 
+    The texts' step is a sum over a row's ratings, so it grows with the row: a user with
+    300 ratings moves 50 times as far as a user with 6, and on real data (MovieLens-100K,
+    up to 737 ratings a user and 583 an item) the busiest rows overshoot and training
+    diverges within a few dozen steps.  So a row (user or item) with n ratings, more than
+    ``full_step_ratings``, takes the step ``learning_rate · full_step_ratings / n``: its
+    summed gradient counts as much as that of a row with ``full_step_ratings`` ratings,
+    however large the data.  Rows with fewer ratings, and so every row of the classic
+    example, take exactly the texts' step (the example reproduces to the last digit);
+    ``full_step_ratings=None`` gives every row the full step.
+
     E is kept sparse, so a step costs O(nnz · k), but it is a teaching model: use
     :class:`BiasedMF` for real data.
+
+    Args:
+        n_factors: length k of the user and item vectors.
+        n_epochs: full-batch steps.
+        learning_rate: step size η for rows with at most ``full_step_ratings`` ratings.
+        regularization: L2 penalty λ on the vectors.
+        init_std: standard deviation of the initial vectors.
+        full_step_ratings: the most ratings a row may have and still take the full step;
+            ``None`` for the unscaled update of the texts (diverges on large rows).
+        random_state: seed of the initial vectors.
+        verbose: progress bar; ``None`` (default) shows one in a terminal or notebook
+            when a fit takes more than a few seconds.
 
     Example:
         >>> import numpy as np
@@ -41,14 +63,16 @@ class GradientDescentMF(FactorModel):
         learning_rate: float = 0.01,
         regularization: float = 0.05,
         init_std: float = 0.1,
+        full_step_ratings: int | None = 10,
         random_state=None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.learning_rate = learning_rate
         self.regularization = regularization
         self.init_std = init_std
+        self.full_step_ratings = full_step_ratings
         self.random_state = random_state
         self.verbose = verbose
 
@@ -58,6 +82,8 @@ class GradientDescentMF(FactorModel):
         check_float("learning_rate", self.learning_rate, positive=True)
         check_float("regularization", self.regularization)
         check_float("init_std", self.init_std)
+        if self.full_step_ratings is not None:
+            check_int("full_step_ratings", self.full_step_ratings)
 
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)
@@ -67,7 +93,9 @@ class GradientDescentMF(FactorModel):
         U = rng.normal(0.0, self.init_std, (data.n_users, self.n_factors))
         V = rng.normal(0.0, self.init_std, (data.n_items, self.n_factors))
         indptr, indices = data.matrix.indptr, data.matrix.indices
-        lr, reg = self.learning_rate, self.regularization
+        reg = self.regularization
+        lr_user = self._row_steps(np.diff(indptr))
+        lr_item = self._row_steps(np.bincount(cols, minlength=data.n_items))
         state = {"U": U, "V": V}
         # The training RMSE after a step is the error the next step computes anyway,
         # so it is kept from there instead of predicting twice.
@@ -80,8 +108,8 @@ class GradientDescentMF(FactorModel):
             U, V = state["U"], state["V"]
             e = residual(U, V) if last["err"] is None else last["err"]
             E = sp.csr_matrix((e, indices, indptr), shape=data.shape)
-            U = U + lr * (E @ V - reg * U)
-            V = V + lr * (E.T @ U - reg * V)
+            U = U + lr_user * (E @ V - reg * U)
+            V = V + lr_item * (E.T @ U - reg * V)
             state["U"], state["V"] = U, V
             last["err"] = residual(U, V)
 
@@ -105,3 +133,13 @@ class GradientDescentMF(FactorModel):
         )
         self._set_state(mu, np.zeros(data.n_users), np.zeros(data.n_items), state["U"], state["V"])
         self._zero_unseen(data)
+
+    def _row_steps(self, counts: np.ndarray) -> np.ndarray:
+        """Step size per row as a column: η, or η · full_step_ratings / n for busy rows."""
+        lr = float(self.learning_rate)
+        if self.full_step_ratings is None:
+            return np.full((counts.size, 1), lr)
+        # min(1, cap / n) is exactly 1.0 for small rows, so their step is bit-identical
+        # to the texts' scalar step (the 6 × 6 example reproduces to the last digit).
+        scale = np.minimum(1.0, self.full_step_ratings / np.maximum(counts, 1))
+        return (lr * scale)[:, None]

@@ -13,10 +13,10 @@ import functools
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .. import retrieval
 from ..io.tables import TableWriter
+from ._training import progress
 from .results import Recommendations
 
 
@@ -100,9 +100,17 @@ class Ranking:
         """Top-``n`` items for one user, best first.
 
         Seen items are excluded unless ``exclude_seen=False``; ``items`` restricts the
-        candidates, ``filter_items`` removes more.  An unknown user (or one with no
-        history) gets the most popular items with ``fallback=True``.  Asking for more
-        items than remain returns fewer.
+        candidates, ``filter_items`` removes more.  Asking for more items than remain
+        returns fewer.
+
+        An unknown user (or one with no history) gets the most popular items, in order of
+        popularity, with ``fallback=True``.  Their scores are not popularity counts, which
+        would sit in the score column beside model scores of another scale (452.0 next to
+        0.22): a model that predicts ratings gives what it predicts for a user it does not
+        know, μ + b_i (``predict(..., unknown="baseline")``), so the scores stay ratings
+        (and need not fall with the rank); a model that predicts no ratings (ImplicitALS,
+        BPR, WARP, HybridMF, ...) gives NaN, since it has no score for such a user.
+        :meth:`recommend_batch` and :meth:`recommend_all` carry the flag on every row.
 
         Example:
             >>> import numpy as np
@@ -111,6 +119,11 @@ class Ranking:
             >>> data = Interactions.from_dense(np.array([[1, 0, 1], [1, 1, 0]]))
             >>> Popularity().fit(data).recommend(0, n=5).ids.tolist()
             [1]
+            >>> from latentrec.models import Biases
+            >>> rec = Biases().fit(Interactions.from_dense(np.array([[5, 3], [4, 0]])))
+            >>> rec = rec.recommend("nobody", n=2)
+            >>> rec.fallback, rec.ids.tolist(), bool(rec.scores[0] > rec.scores[1])
+            (True, [0, 1], True)
         """
         self.check_fitted()
         check_n(n)
@@ -125,7 +138,9 @@ class Ranking:
     ) -> pd.DataFrame:
         """Top-``n`` for many users at once, as a long table.
 
-        Columns: ``user_id``, ``rank`` (1-based), ``item_id``, ``score``, ``fallback``.
+        Columns: ``user_id``, ``rank`` (1-based), ``item_id``, ``score``, ``fallback``
+        (True on the rows of a user who got the popularity list; its scores are as in
+        :meth:`recommend`).
         Users are scored in tiles through BLAS and the best items are picked by a parallel
         kernel that skips seen and filtered items, so memory stays bounded.  The rows for
         each user equal ``recommend(user_id, n, ...)`` (scores up to float32 rounding: BLAS
@@ -237,6 +252,8 @@ class Ranking:
             f_idx, f_vals = retrieval.select_topk(
                 pop[None, :], n_eff, items=col_items, banned=banned
             )
+            filled = f_idx[0] >= 0
+            f_vals[0, filled] = self._fallback_scores(f_idx[0, filled].astype(np.int64))
             idx[rest] = f_idx[0]
             vals[rest] = f_vals[0]
         return idx, vals, ~has_history
@@ -275,16 +292,18 @@ class Ranking:
         items=None,
         filter_items=None,
         chunk_size: int = 65_536,
-        verbose: bool = True,
+        verbose: bool | None = None,
     ) -> int:
         """Stream the top-``n`` of every user (or of ``users``) to a Parquet or CSV file.
 
         Users are processed ``chunk_size`` at a time and each chunk is appended to the
-        file, so memory stays bounded however many users there are; a progress bar shows
-        the users done.  The format follows the suffix: ``.parquet`` / ``.pq`` (needs
-        pyarrow) or ``.csv`` (optionally compressed, e.g. ``.csv.gz``).  The columns are
-        those of :meth:`recommend_batch`.  The file is written under a temporary name and
-        renamed at the end, so an interrupted run leaves no partial file.
+        file, so memory stays bounded however many users there are.  A progress bar shows
+        the users done: with ``verbose=None`` in a terminal or notebook once the run takes
+        a few seconds, with ``True`` always, with ``False`` never.  The format follows the
+        suffix: ``.parquet`` / ``.pq`` (needs pyarrow) or ``.csv`` (optionally compressed,
+        e.g. ``.csv.gz``).  The columns are those of :meth:`recommend_batch`.  The file is
+        written under a temporary name and renamed at the end, so an interrupted run leaves
+        no partial file.
 
         Returns:
             The number of rows written.
@@ -314,7 +333,7 @@ class Ranking:
         banned = None if filter_items is None else self.items_.index(filter_items)
         with (
             writer,
-            tqdm(total=raw.size, unit="user", disable=not verbose, desc="recommend_all") as bar,
+            progress(total=raw.size, unit="user", desc="recommend_all", verbose=verbose) as bar,
         ):
             # At least one chunk, so that an empty selection still writes the header.
             for start in range(0, max(raw.size, 1), chunk_size):
