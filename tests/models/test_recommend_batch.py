@@ -47,7 +47,12 @@ def reference(model, user_id, n, exclude_seen, items, filter_items):
     if exclude_seen and personal:
         eligible[model.seen_[u].indices] = False
     order = sorted(np.flatnonzero(eligible), key=lambda j: (-scores[j], j))[:n]
-    return model.items_.ids[order], scores[order], not personal
+    shown = scores[order]
+    if not personal and model.predicts_ratings:
+        # Fallback lists are ranked by popularity but show the model's baseline μ + b_i.
+        shown = model.predict_idx(np.full(len(order), -1), np.array(order, dtype=np.int64))
+        shown = shown.astype(np.float32)
+    return model.items_.ids[order], shown, not personal
 
 
 @settings(max_examples=80, deadline=None)

@@ -45,7 +45,8 @@ class ALS(FactorModel):
         num_threads: numba threads for the solves (None: numba's default; more than
             numba allows is capped).  Rows are solved independently, so the result does
             not depend on it.
-        verbose: show a progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     The defaults (k = 100, λ = 0.1, 6 iterations) were chosen on a validation split of
     MovieLens-100K (never the test folds); see ``benchmarks/explicit_ml100k_als_bpmf.py``.
@@ -71,7 +72,7 @@ class ALS(FactorModel):
         patience: int | None = None,
         random_state=None,
         num_threads: int | None = None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs

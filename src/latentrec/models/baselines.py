@@ -118,3 +118,7 @@ class Popularity(Recommender):
 
     def _score_block(self, user_idx: np.ndarray) -> np.ndarray:
         return np.repeat(self.item_popularity_[None, :], len(user_idx), axis=0)
+
+    def _fallback_scores(self, item_idx: np.ndarray) -> np.ndarray:
+        # Popularity is this model's own score, for known and unknown users alike.
+        return np.asarray(self.item_popularity_[item_idx], dtype=np.float32)

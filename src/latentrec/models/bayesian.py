@@ -57,7 +57,8 @@ class BayesianMF(FactorModel):
         random_state: seed (or ``numpy.random.Generator``); every random draw comes from
             it, so a fixed seed gives identical results whatever ``num_threads``.
         num_threads: numba threads for the row draws (None: numba's default).
-        verbose: show a progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     ``history_`` has one row per sweep: ``train_rmse`` (and ``valid_rmse`` when
     validation data is passed to ``fit``) of the running average of the kept samples
@@ -96,7 +97,7 @@ class BayesianMF(FactorModel):
         alpha: float | None = 1.5,
         random_state=None,
         num_threads: int | None = None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_samples = n_samples

@@ -247,7 +247,8 @@ class BPR(_PairwiseRanking):
         num_threads: threads for the parallel epochs (None: numba's default; at most
             numba's ``NUMBA_NUM_THREADS``).
         random_state: seed (or ``numpy.random.Generator``).
-        verbose: show a progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     The defaults were chosen on a validation split carved from the training part of a
     MovieLens-100K split (``benchmarks/implicit_ml100k_bpr.py --tune``): of the settings
@@ -274,7 +275,7 @@ class BPR(_PairwiseRanking):
         init_std: float = 0.1,
         num_threads: int | None = None,
         random_state=None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
@@ -315,7 +316,8 @@ class WARP(_PairwiseRanking):
         init_std: factors start as N(0, init_std²), item biases at 0.
         num_threads: threads for the parallel epochs (None: numba's default).
         random_state: seed (or ``numpy.random.Generator``).
-        verbose: show a progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     The defaults were chosen like those of :class:`BPR` (here the best of the grid).
 
@@ -343,7 +345,7 @@ class WARP(_PairwiseRanking):
         init_std: float = 0.01,
         num_threads: int | None = None,
         random_state=None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs

@@ -348,7 +348,8 @@ class HybridMF(FactorModel):
         random_state: seed; a fixed seed gives identical results (the kernel is serial:
             rows such as ``gender=M`` take part in most steps, so lock-free parallel
             updates would collide constantly).
-        verbose: progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     ``history_`` has ``train_loss`` (the epoch's mean BPR loss −log σ(x), or WARP's
     rank-weighted hinge, before each step) and, with validation data, ``valid_loss``
@@ -400,7 +401,7 @@ class HybridMF(FactorModel):
         min_rating: float | None = None,
         patience: int | None = None,
         random_state=None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs

@@ -167,7 +167,8 @@ class ImplicitALS(FactorModel):
         cg_steps: conjugate-gradient steps per row and half-step (``solver="cg"``).
         random_state: seed (or ``numpy.random.Generator``) of the initial factors.
         num_threads: threads for the row solves (``None``: numba's default).
-        verbose: show a progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     ``history_["train_loss"]`` holds, per iteration, the objective above at the end of the
     iteration divided by the total confidence weight ``Σ c_ui`` over all cells (observed
@@ -211,7 +212,7 @@ class ImplicitALS(FactorModel):
         cg_steps: int = 3,
         random_state=None,
         num_threads: int | None = None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs

@@ -75,7 +75,8 @@ class BiasedMF(FactorModel):
             than ``numba.config.NUMBA_NUM_THREADS`` is capped to it).
         random_state: seed (or ``numpy.random.Generator``); fixed seed, identical results
             on one thread.
-        verbose: show a progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     The defaults were chosen on a validation split of MovieLens-100K training data
     (never the test folds) by ``benchmarks/tune_biasedmf_defaults.py``; see
@@ -107,7 +108,7 @@ class BiasedMF(FactorModel):
         patience: int | None = None,
         num_threads: int | None = None,
         random_state=None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs

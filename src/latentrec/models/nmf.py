@@ -45,7 +45,8 @@ class NMF(FactorModel):
         init_high: upper bound of the uniform initial factors.
         random_state: seed; a fixed seed gives identical results.
         num_threads: numba threads (None: numba's default).
-        verbose: show a progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     The defaults are Surprise's, so that the two compare like for like.
 
@@ -73,7 +74,7 @@ class NMF(FactorModel):
         init_high: float = 1.0,
         random_state=None,
         num_threads: int | None = None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs

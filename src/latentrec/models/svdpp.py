@@ -55,7 +55,8 @@ class SVDpp(FactorModel):
         num_threads: numba threads (``None``: numba's default); data with fewer than
             ``latentrec.models.mf.PARALLEL_MIN_CELLS`` cells trains on one thread.
         random_state: seed (or ``numpy.random.Generator``).
-        verbose: show a progress bar.
+        verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
+            when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
     The defaults were chosen on a validation split of MovieLens-100K training data
     (never the test folds) by ``benchmarks/tune_biasedmf_defaults.py --svdpp``.
@@ -87,7 +88,7 @@ class SVDpp(FactorModel):
         patience: int | None = None,
         num_threads: int | None = None,
         random_state=None,
-        verbose: bool = False,
+        verbose: bool | None = None,
     ):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
