@@ -20,12 +20,15 @@ class UnknownIdError(KeyError, ValueError):
         ['c']
     """
 
-    def __init__(self, name: str, ids):
+    def __init__(self, name: str, ids, *, where: str | None = None):
         self.name = name
         self.ids = list(ids)
+        # Where the ids were met, e.g. "column 'user_id', line 7 of ratings.csv".
+        self.where = where
         shown = ", ".join(repr(i) for i in self.ids[:10])
         more = f" and {len(self.ids) - 10} more" if len(self.ids) > 10 else ""
-        super().__init__(f"unknown {name} id(s): {shown}{more}")
+        at = f" ({where})" if where else ""
+        super().__init__(f"unknown {name} id(s): {shown}{more}{at}")
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]
