@@ -227,17 +227,26 @@ def _unify(keys: list, problem: list, from_text: bool) -> np.ndarray:
 
 
 def _text_as_ints(texts: list) -> list | None:
-    """Whole numbers read from text ("12", "-3", "4.0", "1e3"), or ``None``."""
-    if all(_INT_TEXT.fullmatch(t) for t in texts):
-        out = [int(t) for t in texts]
-    elif all(_FLOAT_TEXT.fullmatch(t) for t in texts):
-        floats = [float(t) for t in texts]
-        if not all(np.isfinite(f) and f == round(f) for f in floats):
+    """Whole numbers read from text ("12", "-3", "4.0", "1e3"), or ``None``.
+
+    Integer text is read exactly; float text only where a float holds it exactly
+    (up to 2**53), so that no id turns into a neighbouring one.
+    """
+    out = []
+    for t in texts:
+        if _INT_TEXT.fullmatch(t):
+            value = int(t)
+        elif _FLOAT_TEXT.fullmatch(t):
+            f = float(t)
+            if not (np.isfinite(f) and f == round(f) and abs(f) <= 2.0**53):
+                return None
+            value = int(f)
+        else:
             return None
-        out = [int(f) for f in floats]
-    else:
-        return None
-    return out if all(_INT64_MIN <= v <= _INT64_MAX for v in out) else None
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            return None
+        out.append(value)
+    return out
 
 
 def numeric_values(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -254,9 +263,11 @@ def numeric_values(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     raw = values.reset_index(drop=True)
     isna = raw.isna().to_numpy(dtype=bool)
     nums = None
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        raw = raw.astype(object)
     if pdt.is_bool_dtype(raw.dtype):
         nums = raw.to_numpy(dtype=np.float64, na_value=np.nan)
-    elif not isinstance(raw.dtype, pd.CategoricalDtype) and not pdt.is_complex_dtype(raw.dtype):
+    elif not pdt.is_complex_dtype(raw.dtype):
         try:
             converted = pd.to_numeric(raw, errors="coerce")
             if not pdt.is_complex_dtype(converted.dtype):
@@ -276,7 +287,13 @@ def _float_or_nan(value) -> float:
         return float(value)
     if isinstance(value, (complex, np.complexfloating)):
         return np.nan
+    if isinstance(value, str):
+        # float() also reads "1_0" and non-ASCII digits; pandas (and the main path) do not.
+        text = value.strip()
+        if not (_FLOAT_TEXT.fullmatch(text) or text.lower().lstrip("+-") in ("inf", "infinity")):
+            return np.nan
+        return float(text)
     try:
-        return float(value.strip() if isinstance(value, str) else value)
+        return float(value)
     except (TypeError, ValueError, OverflowError):
         return np.nan

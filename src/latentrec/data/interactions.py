@@ -428,7 +428,7 @@ class Interactions:
         names = ("users", "items", "values", "timestamps")
         given = dict(zip("uirt", (users, items, values, timestamps), strict=True))
         series = {
-            key: _as_series(arr, name)
+            key: _as_series(arr, name, ids=key in "ui")
             for (key, arr), name in zip(given.items(), names, strict=True)
             if arr is not None or key in "ui"
         }
@@ -697,7 +697,7 @@ def _keys(names) -> dict:
     return {k: c for k, c in zip("uirt", names, strict=True) if c is not None}
 
 
-def _as_series(values, name: str) -> pd.Series:
+def _as_series(values, name: str, ids: bool) -> pd.Series:
     if isinstance(values, pd.Series):
         return values.reset_index(drop=True)
     if isinstance(values, (pd.Index, pd.api.extensions.ExtensionArray)):
@@ -707,7 +707,9 @@ def _as_series(values, name: str) -> pd.Series:
     arr = values if isinstance(values, np.ndarray) else None
     if arr is None:
         try:
-            return pd.Series(list(values), dtype=None if len(values) else object)
+            # Ids keep their Python values: inferring a dtype would turn [2**60 + 1, None]
+            # into floats and change the id.
+            return pd.Series(list(values), dtype=object if ids or not len(values) else None)
         except (TypeError, ValueError) as err:
             raise DataError(f"{name} cannot be read as a column: {err}") from None
     if arr.ndim != 1:
@@ -892,9 +894,25 @@ def _assemble(
     )
     vals = vals[keep]
     ts = None if ts is None else ts[keep]
+    row_u, row_i = u_idx, i_idx
     u_idx, i_idx, vals, ts = _resolve_duplicates(
         u_idx, i_idx, vals, ts, duplicates, kept_pos, places, (user, item), users, items
     )
+    with np.errstate(over="ignore"):
+        overflow = ~np.isfinite(vals.astype(np.float32))
+    if overflow.any():
+        pu, pi = u_idx[overflow][0], i_idx[overflow][0]
+        rows = kept_pos[(row_u == pu) & (row_i == pi)]
+        pair = (users.ids[[pu]].tolist()[0], items.ids[[pi]].tolist()[0])
+        raise DataError(
+            f"column {rating!r}: merging the repeated pair {pair} with "
+            f"duplicates={duplicates!r} gives a value too large for float32, at "
+            f"{places.text(rows)}",
+            source=places.source,
+            column=rating,
+            where=places.labels(rows),
+            unit=places.unit,
+        )
     # _resolve_duplicates returns cells sorted by (user, item) already.
     csr, ts = _csr_from_cells(u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True)
     stripped = int((id_cols["u"].stripped & keep).sum() + (id_cols["i"].stripped & keep).sum())
@@ -1024,6 +1042,13 @@ def _from_cells(
         starts = np.flatnonzero(np.concatenate([[True], ~same]))
         vals = np.add.reduceat(vals, starts)
         rows, cols = rows[starts], cols[starts]
+        huge = np.abs(vals) > _FLOAT32_MAX
+        if huge.any():
+            where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
+            raise DataError(
+                f"adding up repeated cells gives ratings too large for float32 at "
+                f"(row, column) {where}"
+            )
     csr, _ = _csr_from_cells(rows, cols, vals, None, shape, presorted=True)
     report = LoadReport(
         source=source,
@@ -1144,7 +1169,7 @@ def _resolve_duplicates(u, i, vals, ts, policy, positions, places: Places, cols,
             f"{pos.size} repeated ({cols[0]}, {cols[1]}) pair(s), e.g. {pairs}, at "
             f"{places.text(rows)}; pass duplicates='last', 'mean' or 'sum'",
             source=places.source,
-            column=cols[0],
+            column=tuple(cols),
             where=places.labels(rows),
             unit=places.unit,
         )

@@ -127,10 +127,9 @@ def read_delimited(
             source=source,
         )
     raw = _read_bytes(path, source)
-    if not raw.strip():
-        what = "0 bytes" if not raw else "only blank lines"
+    if not raw:
         raise DataError(
-            f"{source} is empty ({what}): there is no header and no rows", source=source
+            f"{source} is empty (0 bytes): there is no header and no rows", source=source
         )
     text = _decode(raw, encoding, source)
     if text.startswith("\ufeff"):  # a BOM left by an explicit encoding="utf-8"
