@@ -18,6 +18,7 @@ import csv
 import io
 import math
 import re
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -339,6 +340,21 @@ def _column(draw, cells: st.SearchStrategy, n: int, pool_size: int = 6):
 def _series(cells: list, how: str) -> pd.Series:
     if how == "object":
         return pd.Series(cells, dtype=object)
+    if how == "nullable":  # pandas' own nullable dtypes, where the cells fit one
+        for dtype in ("Int64", "string", "Float64", "boolean"):
+            try:
+                with warnings.catch_warnings():  # pandas warns while trying a cast
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    out = pd.Series(cells, dtype=dtype)
+            except (TypeError, ValueError, OverflowError):
+                continue
+            # Keep it only when the dtype held every cell as it was.
+            if all(
+                (_is_missing(a) and _is_missing(b)) or (type(a) is type(b) and a == b)
+                for a, b in zip(cells, out.tolist(), strict=True)
+            ):
+                return out
+        return pd.Series(cells, dtype=object)
     if how == "category":
         try:
             return pd.Series(cells, dtype=object).astype("category")
@@ -363,7 +379,7 @@ def _frames(draw, good_only: bool = False):
         if (draw(st.booleans()))
         else None
     )
-    how = [draw(st.sampled_from(["object", "infer", "category"])) for _ in range(4)]
+    how = [draw(st.sampled_from(["object", "infer", "category", "nullable"])) for _ in range(4)]
     data = {"user_id": _series(users, how[0]), "item_id": _series(items, how[1])}
     if values is not None:
         data["rating"] = _series(values, how[2])

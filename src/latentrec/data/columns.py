@@ -49,7 +49,12 @@ class IdColumn:
 
     @property
     def bad(self) -> np.ndarray:
-        """Rows whose cell is not an id."""
+        """Rows whose cell is not an id.
+
+        Example:
+            >>> clean_ids(pd.Series(["a", "", None])).bad.tolist()
+            [False, True, True]
+        """
         out = np.zeros(self.values.shape[0], dtype=bool)
         for mask, _ in self.problems.values():
             out |= mask

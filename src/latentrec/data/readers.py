@@ -76,7 +76,15 @@ class DelimitedTable:
 
     @property
     def places(self) -> Places:
-        """Messages name this table's rows by file line."""
+        """Messages name this table's rows by file line.
+
+        Example:
+            >>> import tempfile, os
+            >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+            >>> _ = open(path, "w").write("u,i\\n1,2\\n\\n3,4\\n")
+            >>> read_delimited(path, ["u", "i"]).places.text([1]).endswith("line 4 of " + path)
+            True
+        """
         return Places.lines(self.lines, self.source)
 
 

@@ -87,16 +87,31 @@ class Places:
 
     @classmethod
     def lines(cls, lines: np.ndarray, source: str) -> Places:
-        """File lines (1-based, the header included) of each row of ``source``."""
+        """File lines (1-based, the header included) of each row of ``source``.
+
+        Example:
+            >>> Places.lines([2, 4], "r.csv").text([0, 1])
+            'lines 2, 4 of r.csv'
+        """
         return cls(np.asarray(lines, dtype=np.int64), "line", source)
 
     @classmethod
     def rows(cls, labels, source: str | None = None) -> Places:
-        """Row labels (a DataFrame's index, or positions) of each row."""
+        """Row labels (a DataFrame's index, or positions) of each row.
+
+        Example:
+            >>> Places.rows(range(3), "r.parquet").text([2])
+            'rows 2 of r.parquet'
+        """
         return cls(labels, "row", source)
 
     def labels(self, positions) -> list:
-        """The line numbers or row labels of these row positions, as Python scalars."""
+        """The line numbers or row labels of these row positions, as Python scalars.
+
+        Example:
+            >>> Places.lines([2, 4], "r.csv").labels([1])
+            [4]
+        """
         pos = np.asarray(positions, dtype=np.int64)
         labels = self._labels
         if isinstance(labels, np.ndarray):
@@ -104,12 +119,22 @@ class Places:
         return labels[pos].tolist() if hasattr(labels, "tolist") else [labels[p] for p in pos]
 
     def text(self, positions, limit: int = 5) -> str:
-        """``line 7 of f.csv``, ``lines 3, 7 of f.csv``, ``rows 2, 5`` or ``rows 0 of f.pq``."""
+        """``line 7 of f.csv``, ``lines 3, 7 of f.csv``, ``rows 2, 5`` or ``rows 0 of f.pq``.
+
+        Example:
+            >>> Places.rows([5, 6, 7]).text([2, 0])
+            'rows 5, 7'
+        """
         pos = np.sort(np.asarray(positions, dtype=np.int64))
         return self.text_of(self.labels(pos), limit)
 
     def text_of(self, labels: Sequence, limit: int = 5) -> str:
-        """The same words for labels already looked up (see :meth:`labels`)."""
+        """The same words for labels already looked up (see :meth:`labels`).
+
+        Example:
+            >>> Places(None, "line", "r.csv").text_of([7])
+            'line 7 of r.csv'
+        """
         labels = list(labels)
         if self.unit == "line":
             word = "line" if len(labels) == 1 else "lines"
@@ -141,7 +166,7 @@ class Rejection:
 
     @property
     def count(self) -> int:
-        """How many rows were rejected for this reason."""
+        """How many rows were rejected for this reason (see the class example)."""
         return len(self.where)
 
 
@@ -193,7 +218,13 @@ class LoadReport:
 
     @property
     def rejected(self) -> int:
-        """How many rows were rejected, over all reasons."""
+        """How many rows were rejected, over all reasons.
+
+        Example:
+            >>> LoadReport("r.csv", "line", rows_read=3, loaded=1,
+            ...            rejections=(Rejection("missing ids", "u", (4, 9)),)).rejected
+            2
+        """
         return sum(r.count for r in self.rejections)
 
     def summary(self) -> str:
