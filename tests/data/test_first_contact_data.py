@@ -133,6 +133,11 @@ def test_files_that_are_not_tables(tmp_path):
     fake = _write(tmp_path / "r.parquet", "user_id,item_id\n1,2\n")
     with pytest.raises(DataError, match=rf"cannot read {fake} as Parquet"):
         Interactions.read(fake)
+    good = tmp_path / "good.parquet"
+    pd.DataFrame({"user_id": [1], "item_id": [2], "rating": [3.0]}).to_parquet(good)
+    assert Interactions.read(good, sep=None, encoding=None).nnz == 1  # as the CLI passes them
+    with pytest.raises(DataError, match="sep apply to delimited text files"):
+        Interactions.read(good, sep=";")
     packed = tmp_path / "r.csv.gz"
     packed.write_bytes(gzip.compress(b"user_id,item_id,rating\n1,2,3\n"))
     assert Interactions.from_csv(packed).nnz == 1

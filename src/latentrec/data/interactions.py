@@ -824,7 +824,6 @@ def _assemble(
 
     item_features = _stripped_index(item_features, "item", strip_ids)
     user_features = _stripped_index(user_features, "user", strip_ids)
-    bad_ids = id_cols["u"].bad | id_cols["i"].bad
     lookups = {}
     for key, col, vocab, what in (("u", user, users, "user"), ("i", item, items, "item")):
         if vocab is None:
@@ -850,7 +849,6 @@ def _assemble(
                     ),
                 )
             )
-    del bad_ids
 
     rejections = []
     taken = np.zeros(n, dtype=bool)
