@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .columns import clean_ids, numeric_values
+from .readers import read_delimited, read_parquet_frame
+from .report import DataError, LoadReport, Places, Rejection, labels_text
 from .vocabulary import UnknownIdError, Vocabulary
 
+__all__ = ["DUPLICATE_POLICIES", "ON_BAD_ROWS", "DataError", "Interactions", "LoadReport"]
+
 DUPLICATE_POLICIES = ("last", "mean", "sum", "error")
-
-
-class DataError(ValueError):
-    """Input data that cannot be turned into interactions; the message names the fault.
-
-    Example:
-        >>> import pandas as pd
-        >>> try:
-        ...     Interactions.from_frame(pd.DataFrame({"u": [1]}), user="u", item="i")
-        ... except DataError as err:
-        ...     print("missing" in str(err))
-        True
-    """
-
-
-def _rows_text(labels: Sequence, limit: int = 5) -> str:
-    labels = list(labels)
-    shown = ", ".join(repr(x) for x in labels[:limit])
-    more = f" (and {len(labels) - limit} more)" if len(labels) > limit else ""
-    return f"{shown}{more}"
 
 
 class Interactions:
@@ -41,7 +25,9 @@ class Interactions:
     Rows are users, columns items; values are float32 ratings (or 1.0 / counts for
     implicit data).  Blank cells are *unobserved*, never zero ratings.  Optional
     timestamps are aligned with ``matrix.data``.  Instances are immutable: splits and
-    subsets return new objects sharing the same vocabularies.
+    subsets return new objects sharing the same vocabularies.  ``load_report`` (a
+    :class:`~latentrec.data.report.LoadReport`) says what the constructor or reader did:
+    rows read, loaded, merged as duplicates, rejected with their reasons, ids stripped.
 
     Example:
         >>> import pandas as pd
@@ -65,6 +51,7 @@ class Interactions:
         implicit: bool = False,
         item_features: pd.DataFrame | None = None,
         user_features: pd.DataFrame | None = None,
+        load_report: LoadReport | None = None,
     ):
         matrix = sp.csr_matrix(matrix)
         if matrix.shape != (len(users), len(items)):
@@ -90,6 +77,9 @@ class Interactions:
         self.implicit = bool(implicit)
         self.item_features = item_features
         self.user_features = user_features
+        # What the reader or constructor did (rows read, loaded, merged, rejected); None
+        # for tables derived from others (subsets, splits), which read nothing.
+        self.load_report = load_report
 
     # ------------------------------------------------------------------ properties
     @property
@@ -297,37 +287,177 @@ class Interactions:
     ) -> Interactions:
         """Build from a dense 2-D array in which ``missing`` marks an unobserved cell.
 
-        Rows and columns are labelled ``0..n-1`` unless ``user_ids`` / ``item_ids`` are given.
-        ``missing`` may be ``numpy.nan``.
+        ``missing`` is 0 by default (a 0 is a blank, not a rating); pass
+        ``missing=numpy.nan`` when 0 is a rating and blanks are NaN.  Rows and columns are
+        labelled ``0..n-1`` unless ``user_ids`` / ``item_ids`` are given.  A
+        ``scipy.sparse`` matrix is accepted too: its unstored cells (and, with the default
+        ``missing=0``, its stored zeros) are blank; see :meth:`from_sparse`.
 
         Example:
             >>> import numpy as np
             >>> data = Interactions.from_dense(np.array([[5, 0], [0, 1]]))
             >>> data.nnz, data.users.ids.tolist()
             (2, [0, 1])
+            >>> Interactions.from_dense(np.array([[0, np.nan]]), missing=np.nan).nnz
+            1
         """
-        arr = np.asarray(matrix, dtype=np.float64)
+        if sp.issparse(matrix):
+            if _is_nan(missing) or missing != 0:
+                raise DataError(
+                    f"a sparse matrix's blank cells are its unstored ones, so missing must "
+                    f"be 0, got {missing!r}; use Interactions.from_sparse(matrix, "
+                    "explicit_zeros=True) to keep stored zeros as observations"
+                )
+            return cls.from_sparse(
+                matrix, rating_scale=rating_scale, user_ids=user_ids, item_ids=item_ids
+            )
+        try:
+            arr = np.asarray(matrix, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise DataError(
+                f"from_dense needs a rectangular 2-D array of numbers; {type(matrix).__name__} "
+                f"cannot be read as one ({err})"
+            ) from None
         if arr.ndim != 2:
             raise DataError(f"from_dense needs a 2-D array, got {arr.ndim} dimensions")
-        observed = ~np.isnan(arr) if _is_nan(missing) else arr != missing
-        if not np.isfinite(arr[observed]).all():
-            bad = np.argwhere(observed & ~np.isfinite(arr))[:5].tolist()
-            raise DataError(f"matrix has NaN or infinite ratings at (row, column) {bad}")
+        try:
+            observed = ~np.isnan(arr) if _is_nan(missing) else arr != float(missing)
+        except (TypeError, ValueError):
+            raise DataError(f"missing must be a number or NaN, got {missing!r}") from None
         rows, cols = np.nonzero(observed)
-        if rows.size == 0:
-            raise DataError("matrix has no observed cells")
-        users = Vocabulary(np.arange(arr.shape[0]) if user_ids is None else user_ids, "user")
-        items = Vocabulary(np.arange(arr.shape[1]) if item_ids is None else item_ids, "item")
-        if len(users) != arr.shape[0] or len(items) != arr.shape[1]:
-            raise DataError("user_ids / item_ids lengths must match the matrix shape")
-        vals = arr[rows, cols]
-        _check_scale(
-            vals,
-            rating_scale,
-            lambda pos: [(int(r), int(c)) for r, c in zip(rows[pos], cols[pos], strict=True)],
+        return _from_cells(
+            cls,
+            rows,
+            cols,
+            arr[rows, cols],
+            arr.shape,
+            source="a dense matrix",
+            rating_scale=rating_scale,
+            user_ids=user_ids,
+            item_ids=item_ids,
         )
-        csr, _ = _csr_from_cells(rows, cols, vals, None, arr.shape, presorted=True)
-        return cls(users, items, csr, None, rating_scale=rating_scale)
+
+    @classmethod
+    def from_sparse(
+        cls,
+        matrix,
+        *,
+        explicit_zeros: bool = False,
+        rating_scale: tuple[float, float] | None = None,
+        user_ids=None,
+        item_ids=None,
+    ) -> Interactions:
+        """Build from a ``scipy.sparse`` matrix (users x items): stored cells are observed.
+
+        Stored zeros are blanks by default, as scipy treats them (and as
+        ``from_dense(matrix.toarray())`` would); with ``explicit_zeros=True`` they are
+        observations of value 0.  A COO matrix may store one cell several times: the
+        values are added (scipy's rule), and the report counts them as merged.  Rows and
+        columns are labelled ``0..n-1`` unless ``user_ids`` / ``item_ids`` are given.
+
+        Example:
+            >>> import numpy as np, scipy.sparse as sp
+            >>> m = sp.csr_matrix((np.array([0.0, 4.0]), (np.array([0, 1]), np.array([1, 0]))))
+            >>> Interactions.from_sparse(m).nnz
+            1
+            >>> Interactions.from_sparse(m, explicit_zeros=True).nnz
+            2
+        """
+        if not sp.issparse(matrix):
+            raise DataError(
+                f"from_sparse needs a scipy.sparse matrix, got {type(matrix).__name__}; "
+                "use from_dense for arrays"
+            )
+        if len(matrix.shape) != 2:
+            raise DataError(f"from_sparse needs a 2-D matrix, got shape {matrix.shape}")
+        coo = matrix.tocoo()
+        try:
+            vals = np.asarray(coo.data, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"the matrix holds {coo.data.dtype} values, not numbers") from None
+        rows = np.asarray(coo.row, dtype=np.int64)
+        cols = np.asarray(coo.col, dtype=np.int64)
+        notes = ()
+        if not explicit_zeros:
+            zero = vals == 0
+            if zero.any():
+                notes = (f"{int(zero.sum())} stored zero(s) read as blank (explicit_zeros=False)",)
+                rows, cols, vals = rows[~zero], cols[~zero], vals[~zero]
+        return _from_cells(
+            cls,
+            rows,
+            cols,
+            vals,
+            coo.shape,
+            source="a sparse matrix",
+            rating_scale=rating_scale,
+            user_ids=user_ids,
+            item_ids=item_ids,
+            notes=notes,
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        users,
+        items,
+        values=None,
+        *,
+        timestamps=None,
+        duplicates: str = "last",
+        rating_scale: tuple[float, float] | None = None,
+        implicit: bool | None = None,
+        strip_ids: bool = True,
+        on_bad_rows: str = "error",
+        item_features: pd.DataFrame | None = None,
+        user_features: pd.DataFrame | None = None,
+    ) -> Interactions:
+        """Build from parallel 1-D arrays: one (user, item, value) observation per position.
+
+        ``values=None`` is implicit data (every observation 1.0).  The options mean what
+        they mean in :meth:`from_frame`; messages name bad rows by their 0-based position
+        (``rows 5``) and the argument (``column 'users'``).
+
+        Example:
+            >>> data = Interactions.from_arrays(["ann", "bob", "ann"], [1, 2, 2], [5, 3, 4])
+            >>> data.shape, data.ratings.tolist()
+            ((2, 2), [5.0, 4.0, 3.0])
+            >>> Interactions.from_arrays([1, 1], ["x", "x"], duplicates="sum").ratings.tolist()
+            [2.0]
+        """
+        names = ("users", "items", "values", "timestamps")
+        given = dict(zip("uirt", (users, items, values, timestamps), strict=True))
+        series = {
+            key: _as_series(arr, name, ids=key in "ui")
+            for (key, arr), name in zip(given.items(), names, strict=True)
+            if arr is not None or key in "ui"
+        }
+        lengths = {
+            name: len(series[key]) for key, name in zip("uirt", names, strict=True) if key in series
+        }
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+            raise DataError(f"the arrays must have one value per observation; {shown}")
+        frame = pd.DataFrame(series)
+        return _assemble(
+            cls,
+            frame,
+            (
+                "users",
+                "items",
+                "values" if values is not None else None,
+                "timestamps" if timestamps is not None else None,
+            ),
+            Places.rows(frame.index),
+            source="arrays",
+            duplicates=duplicates,
+            rating_scale=rating_scale,
+            implicit=implicit,
+            strip_ids=strip_ids,
+            on_bad_rows=on_bad_rows,
+            item_features=item_features,
+            user_features=user_features,
+        )
 
     @classmethod
     def from_frame(
@@ -345,80 +475,76 @@ class Interactions:
         users: Vocabulary | None = None,
         items: Vocabulary | None = None,
         implicit: bool | None = None,
+        strip_ids: bool = True,
+        on_bad_rows: str = "error",
     ) -> Interactions:
         """Build from a long DataFrame with one row per (user, item) observation.
 
         Args:
             df: the observations.
-            user, item: names of the id columns.
+            user, item: names of the id columns.  Ids are integers (int64) or text; an
+                integer column stays integer, text stays text.
             rating: name of the value column; ``None`` for implicit data (every row 1.0,
                 or use ``duplicates="sum"`` to count repeats).
             timestamp: optional column of numbers or datetimes.
-            duplicates: policy for repeated (user, item) pairs: ``"last"`` keeps the latest
-                by timestamp (else the last row), ``"mean"`` averages, ``"sum"`` adds,
-                ``"error"`` raises naming the pairs.
-            rating_scale: ``(low, high)``; ratings outside it are an error naming the rows.
+            duplicates: policy for repeated (user, item) pairs, ``"last"`` by default:
+                ``"last"`` keeps the latest by timestamp (else the last row), ``"mean"``
+                averages, ``"sum"`` adds, ``"error"`` raises naming the pairs.  Merged
+                rows are counted in ``load_report.merged``.
+            rating_scale: ``(low, high)``; ratings outside it are bad rows.
             item_features, user_features: side tables indexed by raw id.  Ids that have
                 features but no interactions are added to the vocabulary (so cold-start
                 entities keep their features); ids missing from a table get NaN.
             implicit: whether values are implicit feedback (plays, clicks, counts); by
                 default only data without a rating column is implicit.
             users, items: existing vocabularies to share (e.g. a test file read against a
-                training set); ids outside them are an error.
+                training set); ids outside them are an :class:`UnknownIdError` (or bad
+                rows, with ``on_bad_rows="skip"``).
+            strip_ids: remove surrounding whitespace from text ids (``" eve "`` is
+                ``"eve"``), on by default; ``load_report.ids_stripped`` counts the cells
+                changed.  ``False`` keeps ids exactly as given.
+            on_bad_rows: ``"error"`` (the default) raises a :class:`DataError` naming the
+                column and the rows of the first kind of fault; ``"skip"`` leaves bad rows
+                out and lists them, with their reason, in ``load_report.rejections``.
+                Bad rows: a missing, empty, boolean or non-integral id; a missing,
+                non-numeric or infinite rating or one outside ``rating_scale``; a bad
+                timestamp; an id outside ``users`` / ``items``.
+
+        Messages name rows by the frame's row labels (``rows 5``); the readers
+        (:meth:`from_csv`) name them by file line (``line 7 of ratings.csv``).  The
+        result's ``load_report`` says how many rows were read, loaded, merged and
+        rejected.
 
         Example:
             >>> import pandas as pd
             >>> df = pd.DataFrame({"u": ["x", "x"], "i": [1, 1], "r": [2.0, 4.0]})
             >>> Interactions.from_frame(df, "u", "i", "r", duplicates="mean").ratings.tolist()
             [3.0]
+            >>> bad = pd.DataFrame({"u": ["x", None], "i": [1, 2], "r": [2.0, 4.0]})
+            >>> data = Interactions.from_frame(bad, "u", "i", "r", on_bad_rows="skip")
+            >>> data.nnz, data.load_report.rejection_texts()
+            (1, ["1 with missing ids in column 'u' (rows 1)"])
         """
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
-        if duplicates not in DUPLICATE_POLICIES:
-            raise DataError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
-        wanted = [c for c in (user, item, rating, timestamp) if c is not None]
-        missing = [c for c in wanted if c not in df.columns]
-        if missing:
-            raise DataError(
-                f"missing column(s) {missing}; the table has columns {list(df.columns)}"
-            )
-        if len(df) == 0:
-            raise DataError("the table is empty: no interactions to build from")
-        for col in (user, item):
-            nulls = df[col].isna().to_numpy()
-            if nulls.any():
-                raise DataError(
-                    f"column {col!r} has missing ids at rows {_rows_text(df.index[nulls])}"
-                )
-
-        if rating is None:
-            vals = np.ones(len(df), dtype=np.float64)
-        else:
-            vals = _numeric_column(df, rating, "rating")
-            _check_scale(vals, rating_scale, lambda pos: list(df.index[pos]))
-        ts = None
-        if timestamp is not None:
-            ts = _timestamp_column(df, timestamp)
-
-        item_extra = _feature_ids(item_features, "item")
-        user_extra = _feature_ids(user_features, "user")
-        u_idx, users = _encode(df[user].to_numpy(), users, "user", user_extra)
-        i_idx, items = _encode(df[item].to_numpy(), items, "item", item_extra)
-
-        u_idx, i_idx, vals, ts = _resolve_duplicates(
-            u_idx, i_idx, vals, ts, duplicates, df.index, (user, item), users, items
-        )
-        # _resolve_duplicates returns cells sorted by (user, item) already.
-        csr, ts = _csr_from_cells(u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True)
-        return cls(
-            users,
-            items,
-            csr,
-            ts,
+        names = (user, item, rating, timestamp)
+        _check_options(duplicates, on_bad_rows)
+        frame = _frame_columns(df, names, "the table")
+        return _assemble(
+            cls,
+            frame,
+            names,
+            Places.rows(df.index),
+            source="a DataFrame",
+            duplicates=duplicates,
             rating_scale=rating_scale,
-            implicit=(rating is None) if implicit is None else bool(implicit),
-            item_features=_align_features(item_features, items),
-            user_features=_align_features(user_features, users),
+            implicit=implicit,
+            strip_ids=strip_ids,
+            on_bad_rows=on_bad_rows,
+            item_features=item_features,
+            user_features=user_features,
+            users=users,
+            items=items,
         )
 
     @classmethod
@@ -432,12 +558,29 @@ class Interactions:
         *,
         sep: str | None = None,
         header: bool = True,
+        encoding: str | None = "utf-8-sig",
         **kwargs,
     ) -> Interactions:
-        """Read a CSV/TSV file (separator sniffed unless given), with or without a header.
+        """Read a CSV/TSV file (separator guessed unless given), with or without a header.
 
         Without a header, ``user``/``item``/``rating``/``timestamp`` are column positions
-        (0-based).  Remaining keyword arguments go to :meth:`from_frame`.
+        (0-based).  ``sep`` is guessed from the first line (the one of ``,``, tab, ``;``
+        and ``|`` that splits it into the most fields) unless given.  ``encoding`` is
+        ``"utf-8-sig"`` by default: UTF-8 with or without the byte-order mark that
+        spreadsheet programs write; pass e.g. ``"latin-1"`` for other files.  ``.gz``,
+        ``.bz2``, ``.xz`` and one-file ``.zip`` files are unpacked.
+
+        Id cells are read as text, so ``NA``, ``null``, ``None`` or ``nan`` are ids,
+        never missing values; an id column whose cells are all whole numbers becomes
+        integer.  An empty id cell is a bad row.  In the rating and timestamp columns,
+        pandas' NA markers (``""``, ``NA``, ``null``, ...) are missing values.
+
+        Remaining keyword arguments go to :meth:`from_frame`: ``duplicates``,
+        ``rating_scale``, ``strip_ids``, ``on_bad_rows``, ``implicit``, ``users``,
+        ``items``, ``item_features``, ``user_features``.  Every message names file lines
+        as an editor counts them: 1-based, the header line included.  Anything that
+        cannot be read (an empty file, a wrong encoding, an unclosed quote, a row with too
+        many fields) is a :class:`DataError` naming the file and the line.
 
         Example:
             >>> import tempfile, os
@@ -445,17 +588,36 @@ class Interactions:
             >>> _ = open(path, "w").write("1\\t10\\t4\\n2\\t10\\t5\\n")
             >>> Interactions.from_csv(path, 0, 1, 2, header=False).nnz
             2
+            >>> bad = os.path.join(tempfile.mkdtemp(), "bad.csv")
+            >>> _ = open(bad, "w").write("user_id,item_id,rating\\n1,2,4\\n1,,5\\n")
+            >>> try:
+            ...     Interactions.from_csv(bad)
+            ... except DataError as err:
+            ...     print(str(err).replace(bad, "bad.csv"))
+            column 'item_id' has empty ids at line 3 of bad.csv
         """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
-        read_kw = {"sep": sep, "engine": "python"} if sep is None else {"sep": sep}
-        if header:
-            df = pd.read_csv(path, **read_kw)
-        else:
-            df = pd.read_csv(path, header=None, **read_kw)
-            df.columns = list(range(df.shape[1]))
-        return cls.from_frame(df, user, item, rating, timestamp, **kwargs)
+        names = (user, item, rating, timestamp)
+        _check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        wanted = list(dict.fromkeys(c for c in names if c is not None))
+        table = read_delimited(
+            path, wanted, id_columns=(user, item), sep=sep, header=header, encoding=encoding
+        )
+        frame = pd.DataFrame({k: table.frame[c] for k, c in _keys(names).items()})
+        return _assemble(
+            cls,
+            frame,
+            names,
+            table.places,
+            source=table.source,
+            from_text=True,
+            bad_fields=table.bad_fields,
+            encoding=table.encoding,
+            separator=table.separator,
+            **kwargs,
+        )
 
     @classmethod
     def from_parquet(
@@ -469,6 +631,10 @@ class Interactions:
     ) -> Interactions:
         """Read a Parquet file (needs pyarrow, the ``parquet`` extra).
 
+        Keyword arguments go to :meth:`from_frame`.  Messages name rows by their 0-based
+        position in the file (``rows 5 of ratings.parquet``); a file that cannot be read
+        (not Parquet, truncated, pyarrow missing) is a :class:`DataError` naming it.
+
         Example:
             >>> import tempfile, os, pandas as pd
             >>> path = os.path.join(tempfile.mkdtemp(), "r.parquet")
@@ -479,12 +645,21 @@ class Interactions:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
-        df = pd.read_parquet(path)
-        return cls.from_frame(df, user, item, rating, timestamp, **kwargs)
+        df = read_parquet_frame(path)
+        names = (user, item, rating, timestamp)
+        _check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        source = str(path)
+        frame = _frame_columns(df, names, source)
+        return _assemble(
+            cls, frame, names, Places.rows(np.arange(len(df)), source), source=source, **kwargs
+        )
 
     @classmethod
     def read(cls, path: str | Path, **kwargs) -> Interactions:
         """Read a ratings file by extension: ``.parquet``/``.pq`` or delimited text.
+
+        The delimited-text options (``sep``, ``header``, ``encoding``) are refused for a
+        Parquet file unless ``None``.
 
         Example:
             >>> import tempfile, os
@@ -495,8 +670,394 @@ class Interactions:
         """
         suffix = Path(path).suffix.lower()
         if suffix in (".parquet", ".pq"):
+            text_only = {k: kwargs.pop(k) for k in ("sep", "header", "encoding") if k in kwargs}
+            given = [k for k, v in text_only.items() if v is not None]
+            if given:
+                raise DataError(
+                    f"{', '.join(given)} apply to delimited text files, not to the Parquet "
+                    f"file {path}"
+                )
             return cls.from_parquet(path, **kwargs)
         return cls.from_csv(path, **kwargs)
+
+
+# ---------------------------------------------------------------------- building
+ON_BAD_ROWS = ("error", "skip")
+
+
+def _check_options(duplicates, on_bad_rows) -> None:
+    if duplicates not in DUPLICATE_POLICIES:
+        raise DataError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
+    if on_bad_rows not in ON_BAD_ROWS:
+        raise DataError(f"on_bad_rows must be one of {ON_BAD_ROWS}, got {on_bad_rows!r}")
+
+
+def _keys(names) -> dict:
+    """Internal column keys ("u", "i", "r", "t") -> the caller's column names."""
+    return {k: c for k, c in zip("uirt", names, strict=True) if c is not None}
+
+
+def _as_series(values, name: str, ids: bool) -> pd.Series:
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True)
+    if isinstance(values, (pd.Index, pd.api.extensions.ExtensionArray)):
+        return pd.Series(values).reset_index(drop=True)
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise DataError(f"{name} must be a one-dimensional array, got {type(values).__name__}")
+    arr = values if isinstance(values, np.ndarray) else None
+    if arr is None:
+        try:
+            # Ids keep their Python values: inferring a dtype would turn [2**60 + 1, None]
+            # into floats and change the id.
+            return pd.Series(list(values), dtype=object if ids or not len(values) else None)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"{name} cannot be read as a column: {err}") from None
+    if arr.ndim != 1:
+        raise DataError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    return pd.Series(arr)
+
+
+def _frame_columns(df: pd.DataFrame, names: tuple, name: str) -> pd.DataFrame:
+    """The wanted columns under the keys "u", "i", "r", "t", with a 0..n-1 index."""
+    wanted = [c for c in names if c is not None]
+    try:
+        missing = [c for c in wanted if c not in df.columns]
+    except TypeError:  # an unhashable column name
+        missing = wanted
+    if missing:
+        raise DataError(
+            f"missing column(s) {missing}; {name} has columns {list(df.columns)}",
+            column=missing[0],
+        )
+    for col in dict.fromkeys(wanted):
+        hits = 1 if df.columns.is_unique else int(np.sum(df.columns == col))
+        if hits > 1:
+            raise DataError(f"column {col!r} appears {hits} times in {name}", column=col)
+    if len(df) == 0:
+        raise DataError(f"{name} is empty: no interactions to build from")
+    return pd.DataFrame({k: df[c].reset_index(drop=True) for k, c in _keys(names).items()})
+
+
+class _Check:
+    """One kind of fault found in some rows, with the message it raises."""
+
+    __slots__ = ("column", "mask", "message", "reason", "unknown")
+
+    def __init__(self, reason, column, mask, message, unknown=None):
+        self.reason = reason
+        self.column = column
+        self.mask = mask
+        self.message = message
+        self.unknown = unknown
+
+
+def _assemble(
+    cls,
+    frame: pd.DataFrame,
+    names: tuple,
+    places: Places,
+    *,
+    source: str,
+    duplicates: str = "last",
+    rating_scale=None,
+    implicit=None,
+    strip_ids: bool = True,
+    on_bad_rows: str = "error",
+    item_features=None,
+    user_features=None,
+    users: Vocabulary | None = None,
+    items: Vocabulary | None = None,
+    from_text: bool = False,
+    bad_fields: dict | None = None,
+    encoding: str | None = None,
+    separator: str | None = None,
+) -> Interactions:
+    """Check every row, then raise on the first kind of fault or leave the bad rows out."""
+    _check_options(duplicates, on_bad_rows)
+    user, item, rating, timestamp = names
+    n = len(frame)
+    if n == 0:
+        raise DataError(f"{source} has no rows: no interactions to build from", source=source)
+    if rating_scale is not None:
+        try:
+            lo, hi = (float(x) for x in rating_scale)
+        except (TypeError, ValueError):
+            raise DataError(f"rating_scale must be (low, high), got {rating_scale!r}") from None
+        if not lo < hi:
+            raise DataError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
+
+    checks: list[_Check] = []
+    for reason, mask in (bad_fields or {}).items():
+        pos = np.flatnonzero(mask)
+        verb = "has" if pos.size == 1 else "have"
+        checks.append(_Check(reason, None, mask, f"{places.text(pos)} {verb} {reason}"))
+
+    id_cols = {}
+    for key, col in (("u", user), ("i", item)):
+        ids = clean_ids(frame[key], strip=strip_ids, from_text=from_text)
+        id_cols[key] = ids
+        for reason, (mask, example) in ids.problems.items():
+            where = places.text(np.flatnonzero(mask))
+            shown = "" if reason in ("missing ids", "empty ids") else f" (e.g. {example!r})"
+            msg = f"column {col!r} has {reason}{shown} at {where}"
+            checks.append(_Check(reason, col, mask, msg))
+
+    if rating is None:
+        vals = np.ones(n, dtype=np.float64)
+    else:
+        vals = _value_checks(frame["r"], rating, "rating", places, checks)
+        if rating_scale is not None:
+            with np.errstate(invalid="ignore"):
+                out = (vals < lo) | (vals > hi)
+            if out.any():
+                pos = np.flatnonzero(out)
+                msg = (
+                    f"{pos.size} rating(s) outside the scale [{lo:g}, {hi:g}] "
+                    f"(e.g. {vals[pos[0]]:g}) at {places.text(pos)}"
+                )
+                checks.append(
+                    _Check(f"ratings outside the scale [{lo:g}, {hi:g}]", rating, out, msg)
+                )
+    ts = None
+    if timestamp is not None:
+        ts = _timestamp_checks(frame["t"], timestamp, places, checks)
+
+    item_features = _stripped_index(item_features, "item", strip_ids)
+    user_features = _stripped_index(user_features, "user", strip_ids)
+    lookups = {}
+    for key, col, vocab, what in (("u", user, users, "user"), ("i", item, items, "item")):
+        if vocab is None:
+            continue
+        ids = id_cols[key]
+        idx = np.full(n, -1, dtype=np.int32)
+        ok = ~ids.bad
+        idx[ok] = vocab.lookup(ids.values[ok]) if ok.any() else idx[ok]
+        lookups[key] = idx
+        unknown = ok & (idx < 0)
+        if unknown.any():
+            shown = pd.unique(ids.values[unknown]).tolist()
+            checks.append(
+                _Check(
+                    f"unknown {what} ids",
+                    col,
+                    unknown,
+                    None,
+                    unknown=(
+                        what,
+                        shown,
+                        f"column {col!r}, {places.text(np.flatnonzero(unknown))}",
+                    ),
+                )
+            )
+
+    rejections = []
+    taken = np.zeros(n, dtype=bool)
+    for check in checks:
+        if not check.mask.any():
+            continue
+        if on_bad_rows == "error":
+            pos = np.flatnonzero(check.mask)
+            if check.unknown is not None:
+                what, shown, where = check.unknown
+                raise UnknownIdError(what, shown, where=where)
+            raise DataError(
+                check.message,
+                source=places.source,
+                column=check.column,
+                where=places.labels(pos),
+                unit=places.unit,
+            )
+        mask = check.mask & ~taken
+        if mask.any():
+            taken |= mask
+            rejections.append(
+                Rejection(check.reason, check.column, tuple(places.labels(np.flatnonzero(mask))))
+            )
+    keep = ~taken
+    if not keep.any():
+        texts = LoadReport(source, places.unit, n, 0, 0, tuple(rejections)).rejection_texts()
+        raise DataError(
+            f"no rows left to load from {source}: all {n} rows are bad ({'; '.join(texts)})",
+            source=places.source,
+        )
+    kept_pos = np.flatnonzero(keep)
+
+    item_extra = _feature_ids(item_features, "item")
+    user_extra = _feature_ids(user_features, "user")
+    u_idx, users = _encode(
+        id_cols["u"].values[keep], users, "user", user_extra, lookups.get("u"), keep
+    )
+    i_idx, items = _encode(
+        id_cols["i"].values[keep], items, "item", item_extra, lookups.get("i"), keep
+    )
+    vals = vals[keep]
+    ts = None if ts is None else ts[keep]
+    row_u, row_i = u_idx, i_idx
+    u_idx, i_idx, vals, ts = _resolve_duplicates(
+        u_idx, i_idx, vals, ts, duplicates, kept_pos, places, (user, item), users, items
+    )
+    with np.errstate(over="ignore"):
+        overflow = ~np.isfinite(vals.astype(np.float32))
+    if overflow.any():
+        pu, pi = u_idx[overflow][0], i_idx[overflow][0]
+        rows = kept_pos[(row_u == pu) & (row_i == pi)]
+        pair = (users.ids[[pu]].tolist()[0], items.ids[[pi]].tolist()[0])
+        raise DataError(
+            f"column {rating!r}: merging the repeated pair {pair} with "
+            f"duplicates={duplicates!r} gives a value too large for float32, at "
+            f"{places.text(rows)}",
+            source=places.source,
+            column=rating,
+            where=places.labels(rows),
+            unit=places.unit,
+        )
+    # _resolve_duplicates returns cells sorted by (user, item) already.
+    csr, ts = _csr_from_cells(u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True)
+    stripped = int((id_cols["u"].stripped & keep).sum() + (id_cols["i"].stripped & keep).sum())
+    report = LoadReport(
+        source=source,
+        unit=places.unit,
+        rows_read=n,
+        loaded=int(csr.nnz),
+        merged=int(kept_pos.size - csr.nnz),
+        rejections=tuple(rejections),
+        ids_stripped=stripped,
+        duplicates=duplicates,
+        encoding=encoding,
+        separator=separator,
+    )
+    return cls(
+        users,
+        items,
+        csr,
+        ts,
+        rating_scale=rating_scale,
+        implicit=(rating is None) if implicit is None else bool(implicit),
+        item_features=_align_features(item_features, items),
+        user_features=_align_features(user_features, users),
+        load_report=report,
+    )
+
+
+def _value_checks(raw: pd.Series, col, what: str, places: Places, checks: list) -> np.ndarray:
+    nums, not_numeric = numeric_values(raw)
+    if not_numeric.any():
+        pos = np.flatnonzero(not_numeric)
+        first = raw.iloc[pos[0]]
+        first = first.item() if isinstance(first, np.generic) else first
+        checks.append(
+            _Check(
+                f"non-numeric {what}s",
+                col,
+                not_numeric,
+                f"column {col!r} has non-numeric {what}s (e.g. {first!r}) at {places.text(pos)}",
+            )
+        )
+    with np.errstate(invalid="ignore"):
+        nan_or_inf = ~np.isfinite(nums) & ~not_numeric
+    if nan_or_inf.any():
+        pos = np.flatnonzero(nan_or_inf)
+        checks.append(
+            _Check(
+                f"missing (NaN) or infinite {what}s",
+                col,
+                nan_or_inf,
+                f"column {col!r} has missing (NaN) or infinite {what}s at {places.text(pos)}",
+            )
+        )
+    if what == "rating":
+        with np.errstate(invalid="ignore"):
+            huge = np.isfinite(nums) & (np.abs(nums) > _FLOAT32_MAX)
+        if huge.any():
+            pos = np.flatnonzero(huge)
+            checks.append(
+                _Check(
+                    "ratings too large for float32",
+                    col,
+                    huge,
+                    f"column {col!r} has ratings too large to store as float32 "
+                    f"(e.g. {nums[pos[0]]:g}) at {places.text(pos)}",
+                )
+            )
+    return nums
+
+
+def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        missing = raw.isna().to_numpy()
+        if missing.any():
+            pos = np.flatnonzero(missing)
+            checks.append(
+                _Check(
+                    "missing timestamps",
+                    col,
+                    missing,
+                    f"column {col!r} has missing timestamps at {places.text(pos)}",
+                )
+            )
+        # Aware times become naive UTC: subtracting the naive epoch from aware ones fails.
+        as_utc = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz is not None else raw
+        secs = (as_utc - pd.Timestamp(0)).dt.total_seconds().to_numpy(np.float64, na_value=np.nan)
+        return np.where(missing, 0.0, secs)
+    return _value_checks(raw, col, "timestamp", places, checks)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _from_cells(
+    cls, rows, cols, vals, shape, *, source, rating_scale, user_ids, item_ids, notes=()
+) -> Interactions:
+    """Interactions from observed matrix cells (dense or sparse input), checked."""
+    vals = np.asarray(vals, dtype=np.float64)
+    bad = ~np.isfinite(vals)
+    if bad.any():
+        where = np.stack([rows[bad], cols[bad]], axis=1)[:5].tolist()
+        raise DataError(f"matrix has NaN or infinite ratings at (row, column) {where}")
+    huge = np.abs(vals) > _FLOAT32_MAX
+    if huge.any():
+        where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
+        raise DataError(f"matrix has ratings too large for float32 at (row, column) {where}")
+    if rows.size == 0:
+        raise DataError("matrix has no observed cells")
+    try:
+        users = Vocabulary(np.arange(shape[0]) if user_ids is None else user_ids, "user")
+        items = Vocabulary(np.arange(shape[1]) if item_ids is None else item_ids, "item")
+    except (TypeError, ValueError) as err:
+        raise DataError(f"bad user_ids / item_ids: {err}") from None
+    if len(users) != shape[0] or len(items) != shape[1]:
+        raise DataError("user_ids / item_ids lengths must match the matrix shape")
+    _check_scale(
+        vals,
+        rating_scale,
+        lambda pos: [(int(r), int(c)) for r, c in zip(rows[pos], cols[pos], strict=True)],
+    )
+    order = np.lexsort((cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    same = (rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1])
+    merged = int(same.sum())
+    if merged:
+        starts = np.flatnonzero(np.concatenate([[True], ~same]))
+        vals = np.add.reduceat(vals, starts)
+        rows, cols = rows[starts], cols[starts]
+        huge = np.abs(vals) > _FLOAT32_MAX
+        if huge.any():
+            where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
+            raise DataError(
+                f"adding up repeated cells gives ratings too large for float32 at "
+                f"(row, column) {where}"
+            )
+    csr, _ = _csr_from_cells(rows, cols, vals, None, shape, presorted=True)
+    report = LoadReport(
+        source=source,
+        unit="cell",
+        rows_read=int(rows.size + merged),
+        loaded=int(csr.nnz),
+        merged=merged,
+        duplicates="sum" if merged else None,
+        notes=tuple(notes),
+    )
+    return cls(users, items, csr, None, rating_scale=rating_scale, load_report=report)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -505,39 +1066,6 @@ def _is_nan(x) -> bool:
         return bool(np.isnan(x))
     except TypeError:
         return False
-
-
-def _numeric_column(df: pd.DataFrame, col: str, what: str) -> np.ndarray:
-    raw = df[col]
-    if raw.dtype == bool:
-        raw = raw.astype(np.float64)
-    nums = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad_type = np.isnan(nums) & raw.notna().to_numpy()
-    if bad_type.any():
-        first = raw[bad_type].iloc[0]
-        raise DataError(
-            f"column {col!r} has non-numeric {what}s (e.g. {first!r}) at rows "
-            f"{_rows_text(df.index[bad_type])}"
-        )
-    bad = ~np.isfinite(nums)
-    if bad.any():
-        raise DataError(
-            f"column {col!r} has missing (NaN) or infinite {what}s at rows "
-            f"{_rows_text(df.index[bad])}"
-        )
-    return nums
-
-
-def _timestamp_column(df: pd.DataFrame, col: str) -> np.ndarray:
-    raw = df[col]
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        if raw.isna().any():
-            rows = df.index[raw.isna().to_numpy()]
-            raise DataError(f"column {col!r} has missing timestamps at rows {_rows_text(rows)}")
-        # Aware times become naive UTC: subtracting the naive epoch from aware ones fails.
-        as_utc = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz is not None else raw
-        return (as_utc - pd.Timestamp(0)).dt.total_seconds().to_numpy(np.float64)
-    return _numeric_column(df, col, "timestamp")
 
 
 def _check_scale(vals: np.ndarray, scale, where) -> None:
@@ -551,8 +1079,23 @@ def _check_scale(vals: np.ndarray, scale, where) -> None:
         pos = np.flatnonzero(out)
         raise DataError(
             f"{pos.size} rating(s) outside the scale [{lo:g}, {hi:g}] "
-            f"(e.g. {vals[pos[0]]:g}) at rows {_rows_text(where(pos))}"
+            f"(e.g. {vals[pos[0]]:g}) at rows {labels_text(where(pos))}"
         )
+
+
+def _stripped_index(table, what: str, strip: bool):
+    """The side table with surrounding whitespace stripped from text ids, as the data's."""
+    if not strip or not isinstance(table, pd.DataFrame):
+        return table
+    index = table.index
+    if not (index.dtype == object or pd.api.types.is_string_dtype(index.dtype)):
+        return table
+    stripped = [v.strip() if isinstance(v, str) else v for v in index]
+    if stripped == list(index):
+        return table
+    out = table.copy()
+    out.index = pd.Index(stripped, name=index.name)
+    return out
 
 
 def _feature_ids(table: pd.DataFrame | None, what: str) -> np.ndarray | None:
@@ -566,21 +1109,25 @@ def _feature_ids(table: pd.DataFrame | None, what: str) -> np.ndarray | None:
     return table.index.to_numpy()
 
 
-def _encode(raw: np.ndarray, vocab: Vocabulary | None, what: str, extra) -> tuple:
+def _encode(ids: np.ndarray, vocab: Vocabulary | None, what: str, extra, idx, keep) -> tuple:
+    """Row indices into ``vocab`` (looked up already) or into a new sorted vocabulary."""
     if vocab is not None:
-        idx = vocab.lookup(raw)
-        if (idx < 0).any():
-            raise UnknownIdError(what, pd.unique(raw[idx < 0]).tolist())
-        return idx.astype(np.int32), vocab
-    codes, uniques = pd.factorize(raw, sort=True)
+        return idx[keep].astype(np.int32), vocab
+    codes, uniques = pd.factorize(ids, sort=True)
     ids = np.asarray(uniques)
     if extra is not None and len(extra):
         tmp = Vocabulary(ids, what)
         extra = np.asarray(extra)
-        new = extra[tmp.lookup(extra) < 0]
+        try:
+            new = extra[tmp.lookup(extra) < 0]
+        except (TypeError, ValueError) as err:
+            raise DataError(f"{what}_features has ids that are not ids: {err}") from None
         if new.size:
             ids = np.concatenate([ids.astype(object), new.astype(object)])
-    return codes.astype(np.int32), Vocabulary(ids, what)
+    try:
+        return codes.astype(np.int32), Vocabulary(ids, what)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{what}_features has ids that do not fit the data's: {err}") from None
 
 
 def _align_features(table: pd.DataFrame | None, vocab: Vocabulary) -> pd.DataFrame | None:
@@ -600,7 +1147,8 @@ def _align_features(table: pd.DataFrame | None, vocab: Vocabulary) -> pd.DataFra
     return out
 
 
-def _resolve_duplicates(u, i, vals, ts, policy, row_labels, cols, users, items):
+def _resolve_duplicates(u, i, vals, ts, policy, positions, places: Places, cols, users, items):
+    """Merge repeated (user, item) cells by ``policy``; ``positions`` are the input rows."""
     order = np.arange(u.size)
     keys = (order, ts, i, u) if (ts is not None and policy == "last") else (order, i, u)
     perm = np.lexsort(keys)
@@ -614,10 +1162,14 @@ def _resolve_duplicates(u, i, vals, ts, policy, row_labels, cols, users, items):
         pairs = list(
             zip(users.ids[u[pos[:5]]].tolist(), items.ids[i[pos[:5]]].tolist(), strict=True)
         )
-        rows = row_labels[perm[np.concatenate([pos, pos + 1])]]
+        rows = np.unique(positions[perm[np.concatenate([pos, pos + 1])]])
         raise DataError(
-            f"{pos.size} repeated ({cols[0]}, {cols[1]}) pair(s), e.g. {pairs}, at rows "
-            f"{_rows_text(sorted(set(rows.tolist())))}; pass duplicates='last', 'mean' or 'sum'"
+            f"{pos.size} repeated ({cols[0]}, {cols[1]}) pair(s), e.g. {pairs}, at "
+            f"{places.text(rows)}; pass duplicates='last', 'mean' or 'sum'",
+            source=places.source,
+            column=tuple(cols),
+            where=places.labels(rows),
+            unit=places.unit,
         )
     starts = np.flatnonzero(np.concatenate([[True], ~same_as_next]))
     ends = np.concatenate([starts[1:], [u.size]]) - 1

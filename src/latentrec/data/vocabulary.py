@@ -22,14 +22,17 @@ class UnknownIdError(KeyError, ValueError):
         unknown item id(s): 99; try another
     """
 
-    def __init__(self, name: str, ids, hint: str | None = None):
+    def __init__(self, name: str, ids, hint: str | None = None, *, where: str | None = None):
         self.name = name
         self.ids = list(ids)
+        # Where the ids were met, e.g. "column 'user_id', line 7 of ratings.csv".
+        self.where = where
         shown = ", ".join(repr(i) for i in self.ids[:10])
         more = f" and {len(self.ids) - 10} more" if len(self.ids) > 10 else ""
+        at = f" ({where})" if where else ""
         # The hint says what the caller can do instead (e.g. predict's unknown="baseline").
         tail = f"; {hint}" if hint else ""
-        super().__init__(f"unknown {name} id(s): {shown}{more}{tail}")
+        super().__init__(f"unknown {name} id(s): {shown}{more}{at}{tail}")
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]

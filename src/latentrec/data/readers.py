@@ -1,0 +1,391 @@
+"""Ratings files read into columns of text, with the file line of every row.
+
+Owns :func:`read_delimited` (CSV / TSV / any one-character separator, parsed by the
+standard :mod:`csv` module so that every row keeps its 1-based file line, the header
+line included) and :func:`read_parquet_frame`.  Whatever goes wrong while reading (an
+empty file, a wrong encoding, an unclosed quote, a row with too many fields, a file that
+is not Parquet, pyarrow missing) becomes a :class:`~latentrec.data.report.DataError`
+naming the file and, where known, the line.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import csv
+import gzip
+import io
+import lzma
+import zipfile
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .report import DataError, Places
+
+CSV_ENCODING = "utf-8-sig"
+SEPARATORS = (",", "\t", ";", "|")
+# pandas' default NA markers (read_csv's ``na_values``): in value columns they mean a
+# missing value.  In id columns they are ids ("NA" is a user name, "null" an item code).
+NA_TEXT = frozenset(
+    [
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    ]
+)
+_OPENERS = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
+
+
+@dataclass(frozen=True)
+class DelimitedTable:
+    """The wanted columns of a delimited file, as text, and where each row came from.
+
+    ``frame`` has one column per wanted column (named as asked), object dtype: ``str``
+    cells, ``None`` for a missing value (an NA marker in a value column, or a row with
+    the wrong number of fields).  ``lines`` holds each row's 1-based file line.
+    ``bad_fields`` maps a reason (``"3 fields where the header has 4"``) to the rows
+    with that many fields.
+    """
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    bad_fields: dict
+    source: str
+    separator: str
+    encoding: str
+
+    @property
+    def places(self) -> Places:
+        """Messages name this table's rows by file line.
+
+        Example:
+            >>> import tempfile, os
+            >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+            >>> _ = open(path, "w").write("u,i\\n1,2\\n\\n3,4\\n")
+            >>> read_delimited(path, ["u", "i"]).places.text([1]).endswith("line 4 of " + path)
+            True
+        """
+        return Places.lines(self.lines, self.source)
+
+
+def read_delimited(
+    path: str | Path,
+    columns: list,
+    *,
+    id_columns: tuple = (),
+    sep: str | None = None,
+    header: bool = True,
+    encoding: str | None = None,
+) -> DelimitedTable:
+    """Read the given columns of a delimited text file, keeping each row's file line.
+
+    Args:
+        path: the file; ``.gz``, ``.bz2``, ``.xz`` and one-file ``.zip`` are unpacked.
+        columns: header names (or, with ``header=False``, 0-based positions) to keep.
+        id_columns: those of ``columns`` that hold ids: their cells stay text as they
+            are (``NA`` or ``null`` is an id there), where other columns read pandas'
+            NA markers as missing.
+        sep: the separator; by default the one of ``,``, tab, ``;`` and ``|`` that
+            splits the first line into the most fields.
+        header: whether the first line names the columns.
+        encoding: the text encoding, ``"utf-8-sig"`` by default (UTF-8 with or without
+            the byte-order mark spreadsheet programs write).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("user,item\\nNA, 7\\n\\nbob,8\\n")
+        >>> table = read_delimited(path, ["user", "item"], id_columns=("user",))
+        >>> table.frame["user"].tolist(), table.lines.tolist(), table.separator
+        (['NA', 'bob'], [2, 4], ',')
+    """
+    path = Path(path)
+    source = str(path)
+    encoding = CSV_ENCODING if encoding is None else encoding
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise DataError(
+            f"unknown encoding {encoding!r} for {source}; try 'utf-8-sig' or 'latin-1'",
+            source=source,
+        ) from None
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n'):
+        raise DataError(
+            f"sep must be one character other than a quote or a line break, got {sep!r}",
+            source=source,
+        )
+    raw = _read_bytes(path, source)
+    if not raw:
+        raise DataError(
+            f"{source} is empty (0 bytes): there is no header and no rows", source=source
+        )
+    text = _decode(raw, encoding, source)
+    if text.startswith("\ufeff"):  # a BOM left by an explicit encoding="utf-8"
+        text = text[1:]
+
+    records = _records(text, sep, source)
+    first_line, first = next(records, (0, None))
+    if first is None:
+        raise DataError(
+            f"{source} is empty (only blank lines): there is no header and no rows",
+            source=source,
+        )
+    separator = records.separator
+    n_fields = len(first)
+    positions = _positions(columns, first, header, source, first_line)
+    if header:
+        rows_iter = records
+    else:
+        rows_iter = _chain_first(first_line, first, records)
+
+    pick = itemgetter(*positions)
+    lines, kept, bad = [], [], {}
+    blank = (None,) * len(positions)
+    for line, record in rows_iter:
+        lines.append(line)
+        if len(record) == n_fields:
+            got = pick(record)
+            kept.append(got if len(positions) > 1 else (got,))
+        else:
+            what = "the header has" if header else "the first line has"
+            reason = f"{len(record)} field{'' if len(record) == 1 else 's'} where {what} {n_fields}"
+            bad.setdefault(reason, []).append(len(lines) - 1)
+            kept.append(blank)
+    if not lines:
+        raise DataError(
+            f"{source} has a header (line {first_line}) but no data rows"
+            if header
+            else f"{source} has no data rows",
+            source=source,
+        )
+
+    data = {}
+    for k, name in enumerate(columns):
+        cells = [row[k] for row in kept]
+        if name not in id_columns:
+            cells = [None if c is None or c.strip() in NA_TEXT else c for c in cells]
+        data[name] = pd.Series(cells, dtype=object)
+    frame = pd.DataFrame(data) if data else pd.DataFrame(index=range(len(kept)))
+    bad_masks = {}
+    for reason, rows in bad.items():
+        mask = np.zeros(len(lines), dtype=bool)
+        mask[rows] = True
+        bad_masks[reason] = mask
+    return DelimitedTable(
+        frame=frame,
+        lines=np.asarray(lines, dtype=np.int64),
+        bad_fields=bad_masks,
+        source=source,
+        separator=separator,
+        encoding=encoding,
+    )
+
+
+def read_parquet_frame(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet file; any failure is a :class:`DataError` naming the file.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "bad.parquet")
+        >>> _ = open(path, "w").write("not parquet")
+        >>> try:
+        ...     read_parquet_frame(path)
+        ... except DataError as err:
+        ...     print("cannot read" in str(err))
+        True
+    """
+    source = str(path)
+    try:
+        import pyarrow  # noqa: F401  (only to say which extra is missing)
+    except ImportError:
+        raise DataError(
+            f"reading {source} needs pyarrow: pip install 'latentrec[parquet]' "
+            "(or save the ratings as CSV)",
+            source=source,
+        ) from None
+    if Path(path).is_dir():
+        raise DataError(f"{source} is a folder, not a Parquet file", source=source)
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - pyarrow raises many kinds; all mean "cannot read"
+        raise DataError(
+            f"cannot read {source} as Parquet: {type(err).__name__}: {err}", source=source
+        ) from err
+
+
+# ---------------------------------------------------------------------- helpers
+def _read_bytes(path: Path, source: str) -> bytes:
+    if path.is_dir():
+        raise DataError(f"{source} is a folder, not a ratings file", source=source)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read {source}: {err.strerror or err}", source=source) from err
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _OPENERS:
+            return _OPENERS[suffix](raw)
+        if suffix == ".zip":
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                names = [n for n in archive.namelist() if not n.endswith("/")]
+                if len(names) != 1:
+                    raise DataError(
+                        f"{source} holds {len(names)} files; expected one ratings file",
+                        source=source,
+                    )
+                return archive.read(names[0])
+    except DataError:
+        raise
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zipfile.BadZipFile) as err:
+        raise DataError(f"cannot unpack {source} ({suffix} file): {err}", source=source) from err
+    return raw
+
+
+def _decode(raw: bytes, encoding: str, source: str) -> str:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        hint = "pass encoding='latin-1' or the file's own encoding"
+        if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            hint = "it starts with a UTF-16 byte-order mark: pass encoding='utf-16'"
+        raise DataError(
+            f"line {line} of {source} is not {encoding} text (byte {raw[err.start]:#04x}); {hint}",
+            source=source,
+            where=(line,),
+            unit="line",
+        ) from None
+    except UnicodeError as err:  # e.g. an odd number of bytes for UTF-16
+        raise DataError(f"{source} is not {encoding} text: {err}", source=source) from None
+
+
+class _Records:
+    """Non-blank records of the text with the file line each starts on."""
+
+    def __init__(self, text: str, sep: str | None, source: str):
+        self.source = source
+        self.separator = sep if sep is not None else _guess_separator(text)
+        self._reader = csv.reader(
+            io.StringIO(text, newline=""),
+            delimiter=self.separator,
+            quotechar='"',
+            doublequote=True,
+            strict=True,
+        )
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        reader = self._reader
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except csv.Error as err:
+                what = (
+                    "a quoted field that starts there is never closed"
+                    if "end of data" in str(err)
+                    else f"{err} (quotes must wrap a whole field; double a quote inside one)"
+                )
+                raise DataError(
+                    f"cannot parse line {start} of {self.source}: {what}",
+                    source=self.source,
+                    where=(start,),
+                    unit="line",
+                ) from None
+            # A blank line (or one of spaces only, with no separator) is not a row.
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            return start, record
+
+
+def _records(text: str, sep: str | None, source: str) -> _Records:
+    return _Records(text, sep, source)
+
+
+def _chain_first(first_line, first, rest):
+    yield first_line, first
+    yield from rest
+
+
+def _guess_separator(text: str) -> str:
+    """The candidate that splits the first non-blank line into the most fields."""
+    first = next((line for line in io.StringIO(text, newline="") if line.strip()), "")
+    first = first.rstrip("\r\n")
+    best, best_n = ",", 1
+    for candidate in SEPARATORS:
+        try:
+            n = len(next(csv.reader([first], delimiter=candidate, quotechar='"'), []))
+        except csv.Error:
+            continue
+        if n > best_n:
+            best, best_n = candidate, n
+    if best_n == 1 and " " in first.strip():
+        return " "  # whitespace-separated, as some exports are; only when nothing else fits
+    return best
+
+
+def _positions(columns: list, first: list, header: bool, source: str, line: int) -> list:
+    if not header:
+        bad = [c for c in columns if not (isinstance(c, (int, np.integer)) and 0 <= c < len(first))]
+        if bad:
+            raise DataError(
+                f"missing column(s) {bad}; without a header, columns are positions 0 to "
+                f"{len(first) - 1} (line {line} of {source} has {len(first)} fields)",
+                source=source,
+                column=bad[0],
+                where=(line,),
+                unit="line",
+            )
+        return [int(c) for c in columns]
+    names = list(first)
+    out, missing = [], []
+    for col in columns:
+        hits = [k for k, name in enumerate(names) if name == col]
+        if not hits and isinstance(col, str):
+            # A header written as "user_id, item_id" still finds item_id.
+            hits = [k for k, name in enumerate(names) if name.strip() == col.strip()]
+        if len(hits) > 1:
+            raise DataError(
+                f"column {col!r} appears {len(hits)} times in the header (line {line} of "
+                f"{source}); rename one of them",
+                source=source,
+                column=col,
+                where=(line,),
+                unit="line",
+            )
+        if hits:
+            out.append(hits[0])
+        else:
+            missing.append(col)
+    if missing:
+        raise DataError(
+            f"missing column(s) {missing}; the header (line {line} of {source}) has "
+            f"columns {names}",
+            source=source,
+            column=missing[0],
+            where=(line,),
+            unit="line",
+        )
+    return out
