@@ -16,13 +16,14 @@ Example:
 
 from . import datasets, models
 from ._version import __version__
-from .data import DataError, Interactions, UnknownIdError, Vocabulary
+from .data import DataError, Interactions, LoadReport, UnknownIdError, Vocabulary
 from .errors import ModelFileError, NotFittedError
 from .models.persistence import load
 
 __all__ = [
     "DataError",
     "Interactions",
+    "LoadReport",
     "ModelFileError",
     "NotFittedError",
     "UnknownIdError",

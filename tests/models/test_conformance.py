@@ -5,6 +5,7 @@ import functools
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,8 +95,22 @@ def test_init_only_stores_params_and_clone_round_trips(name):
 
 @MODELS
 def test_fit_rejects_non_interactions(name):
+    # A table needs its column names said (Interactions.from_frame); a matrix does not.
     with pytest.raises(TypeError, match="Interactions"):
-        FACTORIES[name]().fit(np.ones((3, 3)))
+        FACTORIES[name]().fit(pd.DataFrame({"u": [0, 1], "i": [1, 0]}))
+
+
+@MODELS
+def test_fit_takes_a_sparse_matrix_or_an_array_as_interactions(name):
+    rng = np.random.default_rng(4)
+    dense = rng.integers(1, 6, (12, 9)) * (rng.random((12, 9)) < 0.5)
+    dense[np.arange(12), np.arange(12) % 9] = 3  # every user rated something
+    reference = FACTORIES[name]().fit(Interactions.from_dense(dense))
+    users = np.arange(12)
+    expected = reference.recommend_batch(users, n=3)
+    for matrix in (sp.csr_matrix(dense), dense):
+        model = FACTORIES[name]().fit(matrix)
+        pd.testing.assert_frame_equal(model.recommend_batch(users, n=3), expected)
 
 
 @MODELS

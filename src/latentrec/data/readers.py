@@ -266,9 +266,10 @@ def _decode(raw: bytes, encoding: str, source: str) -> str:
         return raw.decode(encoding)
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        hint = "pass encoding='latin-1' or the file's own encoding"
+        # One message for both audiences: the keyword in Python, the flag on the CLI.
+        hint = "give its encoding: encoding='latin-1' (--encoding latin-1) or the file's own"
         if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            hint = "it starts with a UTF-16 byte-order mark: pass encoding='utf-16'"
+            hint = "it starts with a UTF-16 byte-order mark: encoding='utf-16' (--encoding utf-16)"
         raise DataError(
             f"line {line} of {source} is not {encoding} text (byte {raw[err.start]:#04x}); {hint}",
             source=source,

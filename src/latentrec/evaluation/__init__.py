@@ -12,12 +12,13 @@ from .metrics import (
     recall_at_k,
     rmse,
 )
-from .tuning import TuningResult, tune
+from .tuning import TuningResult, TuningWarning, tune
 
 __all__ = [
     "Blend",
     "CrossValidation",
     "TuningResult",
+    "TuningWarning",
     "catalog_coverage",
     "cross_validate",
     "evaluate_ranking",

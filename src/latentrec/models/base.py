@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..data.vocabulary import UnknownIdError
@@ -61,6 +62,33 @@ CATALOG_ATTRIBUTES = {
     "rating_scale_": "rating_scale",
     "data_fingerprint_": "fingerprint",
 }
+
+
+def as_interactions(data, what: str = "data") -> Interactions:
+    """``data`` as :class:`~latentrec.Interactions`, for anything a model can learn from.
+
+    An ``Interactions`` is returned as it is; a scipy.sparse matrix (users x items)
+    becomes one whose stored cells are the observations
+    (:meth:`Interactions.from_sparse`); a dense NumPy array becomes one where 0 marks a
+    blank (:meth:`Interactions.from_dense`; call it with ``missing=np.nan`` when 0 is a
+    real value).  Ids are the row and column positions.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> as_interactions(sp.csr_matrix(np.array([[5.0, 0.0], [0.0, 3.0]]))).nnz
+        2
+    """
+    if isinstance(data, Interactions):
+        return data
+    if sp.issparse(data):
+        return Interactions.from_sparse(data)
+    if isinstance(data, np.ndarray):
+        return Interactions.from_dense(data)
+    raise TypeError(
+        f"{what} expects latentrec.Interactions, a scipy.sparse matrix or a NumPy array, got "
+        f"{type(data).__name__}; build one with Interactions.from_frame(df, user=..., "
+        "item=..., rating=...)"
+    )
 
 
 class Recommender(Ranking):
@@ -296,7 +324,9 @@ class Recommender(Ranking):
     def fit(self, data: Interactions, validation: Interactions | None = None) -> Recommender:
         """Learn from ``data``; ``validation`` (same vocabularies) is used where supported.
 
-        Returns ``self``.
+        ``data`` is an :class:`~latentrec.Interactions`, or a matrix that becomes one
+        (:func:`as_interactions`: a scipy.sparse matrix, or a dense array where 0 marks
+        a blank).  Returns ``self``.
 
         Example:
             >>> import numpy as np
@@ -305,18 +335,13 @@ class Recommender(Ranking):
             >>> Biases().fit(Interactions.from_dense(np.array([[5, 1], [4, 0]]))).is_fitted
             True
         """
-        if not isinstance(data, Interactions):
-            raise TypeError(
-                f"fit expects latentrec.Interactions, got {type(data).__name__}; "
-                "build one with Interactions.from_frame(df, user=..., item=..., rating=...)"
-            )
+        data = as_interactions(data, "fit")
         if data.nnz == 0:
             raise ValueError("cannot fit on empty interactions")
         if self.predicts_ratings:
             check_has_ratings(type(self).__name__, data)
         if validation is not None:
-            if not isinstance(validation, Interactions):
-                raise TypeError("validation must be latentrec.Interactions")
+            validation = as_interactions(validation, "validation")
             if validation.users != data.users or validation.items != data.items:
                 raise ValueError(
                     "validation data must share the training vocabularies; build both from "
