@@ -73,12 +73,3 @@ def model_names() -> list[str]:
     """
     return sorted(_CLASSES)
 
-
-def alias_of(class_name: str) -> str | None:
-    """The CLI alias of a class name, if it has one.
-
-    Example:
-        >>> alias_of("BiasedMF")
-        'biased-mf'
-    """
-    return next((a for a, c in ALIASES.items() if c == class_name), None)

@@ -35,10 +35,6 @@ class FactorModel(FoldIn, Recommender):
 
     _array_state = ("user_bias_", "item_bias_", "user_factors_", "item_factors_")
     _scalar_state = ("global_mean_",)
-    # Learned arrays with one row per user / per item: partial fits grow them (new rows
-    # start at zero unless the solve hooks fill them).  Subclasses add their own.
-    _user_arrays: tuple[str, ...] = FoldIn._user_arrays
-    _item_arrays: tuple[str, ...] = FoldIn._item_arrays
 
     def _set_state(self, mu, user_bias, item_bias, user_factors, item_factors) -> None:
         self.global_mean_ = float(mu)

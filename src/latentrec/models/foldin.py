@@ -33,6 +33,8 @@ _UPDATE_LOCK = threading.RLock()
 class FoldIn:
     """Fold-in (pure) and partial fits (swap the fitted state) for factor models."""
 
+    # Learned arrays with one row per user / per item: partial fits grow them (new rows
+    # start at zero unless the solve hooks fill them).  Subclasses add their own.
     _user_arrays: tuple[str, ...] = ("user_bias_", "user_factors_")
     _item_arrays: tuple[str, ...] = ("item_bias_", "item_factors_")
 
