@@ -72,4 +72,3 @@ def model_names() -> list[str]:
         True
     """
     return sorted(_CLASSES)
-
