@@ -234,3 +234,21 @@ def test_a_fitted_model_deep_copies_and_pickles_frozen(data):
         assert twin.recommend(data.users.ids[0], 3).ids.tolist() == (
             model.recommend(data.users.ids[0], 3).ids.tolist()
         )
+
+
+def _recommend_in_worker(model, users):
+    return model.recommend_batch(users, n=4).to_dict("list")
+
+
+def test_worker_processes_given_the_model_answer_as_the_parent_does(data):
+    """A model sent to other processes (multiprocessing pickles it) is the same model."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    model = fitted_mf(data)
+    chunks = [data.users.ids[:20], data.users.ids[20:]]
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter, as a server's worker
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        answers = list(pool.map(_recommend_in_worker, [model, model], chunks))
+    for users, answer in zip(chunks, answers, strict=True):
+        assert answer == model.recommend_batch(users, n=4).to_dict("list")
