@@ -1,6 +1,14 @@
-"""Evaluation: metrics as plain functions over arrays, model evaluation, cross-validation."""
+"""Evaluation: accuracy and beyond-accuracy metrics as plain functions over arrays, model
+evaluation, cross-validation."""
 
 from ..models.blend import Blend, blend  # public here too: blending is fitted on held-out data
+from .beyond import (
+    average_popularity,
+    gini_exposure,
+    intra_list_diversity,
+    miscalibration,
+    novelty,
+)
 from .evaluate import CrossValidation, cross_validate, evaluate_ranking, evaluate_ratings
 from .metrics import (
     catalog_coverage,
@@ -19,15 +27,20 @@ __all__ = [
     "CrossValidation",
     "TuningResult",
     "TuningWarning",
+    "average_popularity",
     "catalog_coverage",
     "cross_validate",
     "evaluate_ranking",
     "evaluate_ratings",
     "blend",
+    "gini_exposure",
     "hit_rate_at_k",
+    "intra_list_diversity",
     "mae",
     "map_at_k",
+    "miscalibration",
     "ndcg_at_k",
+    "novelty",
     "precision_at_k",
     "recall_at_k",
     "rmse",

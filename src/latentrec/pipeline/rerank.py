@@ -1,0 +1,248 @@
+"""Re-rankers as plain functions over one user's candidates: MMR and calibration.
+
+Each takes one user's ``candidates`` (distinct item indices) with their ``scores`` (any
+scale, higher is better) and returns up to ``n`` of those item indices, chosen greedily,
+in rank order. Scores are first rescaled to ``[0, 1]`` over the candidates (min-max; all
+equal scores become 0), so the trade-off knob means the same for any model's score
+scale.
+
+At each step the candidate with the highest objective is taken. Objectives within
+``1e-12`` (relative) of the best count as tied, so rounding does not decide; a tie goes
+to the higher raw score, then to the earlier candidate. With the knob at pure relevance
+the result is therefore the top ``n`` by score, in the order of a stable sort.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["calibrate", "mmr"]
+
+_TIE = 1e-12
+
+
+def mmr(candidates, scores, item_vectors, n: int, lambda_: float) -> np.ndarray:
+    """Maximal marginal relevance in the latent space (Carbonell and Goldstein, 1998).
+
+    Each step takes the candidate maximising
+    ``lambda_ * relevance - (1 - lambda_) * max cos(v, v_chosen)``, the cosine
+    similarity to the closest item already chosen (0 for the first pick).
+    ``lambda_ = 1`` is pure relevance (the top ``n`` by score); lower values trade
+    relevance for items unlike those already listed. An item with a zero vector has
+    no direction and counts as unlike every item.
+
+    ``item_vectors`` is indexed by item (e.g. a model's ``item_factors_``).
+
+    Example:
+        >>> import numpy as np
+        >>> vectors = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0]])
+        >>> mmr([0, 1, 2], [1.0, 0.9, 0.5], vectors, n=2, lambda_=1.0).tolist()
+        [0, 1]
+        >>> mmr([0, 1, 2], [1.0, 0.9, 0.5], vectors, n=2, lambda_=0.5).tolist()
+        [0, 2]
+    """
+    lambda_ = _check_share(lambda_, "lambda_")
+    vectors = _check_matrix(item_vectors, "item_vectors", "items x factors")
+    cands, raw = _check_candidates(candidates, scores, vectors.shape[0])
+    n = _check_n(n)
+    relevance = _rescaled(raw)
+    unit = vectors[cands]
+    norms = np.linalg.norm(unit, axis=1)
+    unit = unit / np.where(norms > 0, norms, 1.0)[:, None]
+
+    closest = np.zeros(cands.size)  # similarity to the nearest chosen item so far
+    free = np.ones(cands.size, dtype=bool)
+    chosen = []
+    for step in range(min(n, cands.size)):
+        objective = lambda_ * relevance - (1.0 - lambda_) * closest
+        pick = _best(objective, raw, free)
+        chosen.append(pick)
+        free[pick] = False
+        similarity = unit @ unit[pick]
+        closest = similarity if step == 0 else np.maximum(closest, similarity)
+    return cands[np.array(chosen, dtype=np.int64)]
+
+
+def calibrate(
+    candidates,
+    scores,
+    history_genre_dist,
+    item_genres,
+    n: int,
+    weight: float,
+    *,
+    alpha: float = 0.01,
+) -> np.ndarray:
+    """Steck's calibrated recommendations (RecSys 2018), by his greedy algorithm.
+
+    Each step adds the candidate that maximises, for the list ``S`` so far plus it,
+    ``(1 - weight) * sum of relevance over S - weight * KL(p || q~(S))``: ``p`` is the
+    user's genre distribution (``history_genre_dist``, normalised to sum to 1), ``q(S)``
+    the list's, each item's genre weights in ``item_genres`` (items x genres, dense or
+    ``scipy.sparse``) normalised to sum to 1 per item, items weighted equally, and
+    ``q~ = (1 - alpha) q + alpha p``. This is the divergence that
+    :func:`latentrec.evaluation.miscalibration` reports. ``weight = 0`` is pure relevance
+    (the top ``n`` by score). A user with no genre history has nothing to be calibrated
+    to, so their list is the top ``n`` by score as well.
+
+    Example:
+        >>> import numpy as np
+        >>> genres = np.array([[1, 0], [1, 0], [0, 1]])
+        >>> taste = [0.5, 0.5]  # half genre 0, half genre 1
+        >>> calibrate([0, 1, 2], [1.0, 0.9, 0.1], taste, genres, n=2, weight=0.0).tolist()
+        [0, 1]
+        >>> calibrate([0, 1, 2], [1.0, 0.9, 0.1], taste, genres, n=2, weight=0.5).tolist()
+        [0, 2]
+    """
+    weight = _check_share(weight, "weight")
+    alpha = _check_share(alpha, "alpha")
+    if alpha == 0:
+        raise ValueError("alpha must be above 0: without smoothing the divergence can be infinite")
+    genres = _check_genres(item_genres)
+    cands, raw = _check_candidates(candidates, scores, genres.shape[0])
+    n = _check_n(n)
+    p = _check_taste(history_genre_dist, genres.shape[1])
+    if p is None:
+        weight = 0.0
+        p = np.zeros(genres.shape[1])
+    relevance = _rescaled(raw)
+    per_item = np.asarray(genres.sum(axis=1)).ravel()
+    scale = np.divide(1.0, per_item, out=np.zeros_like(per_item), where=per_item > 0)
+    share = np.asarray((sp.diags(scale) @ genres)[cands].todense())
+
+    mass = np.zeros(genres.shape[1])  # the chosen items' summed genre shares
+    gained = 0.0  # their summed relevance
+    free = np.ones(cands.size, dtype=bool)
+    chosen = []
+    for _ in range(min(n, cands.size)):
+        if weight == 0:
+            objective = relevance
+        else:
+            trial = mass + share
+            total = trial.sum(axis=1, keepdims=True)
+            q = np.divide(trial, total, out=np.zeros_like(trial), where=total > 0)
+            smoothed = (1.0 - alpha) * q + alpha * p
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.where(p > 0, p * np.log(p / smoothed), 0.0)
+            objective = (1.0 - weight) * (gained + relevance) - weight * terms.sum(axis=1)
+        pick = _best(objective, raw, free)
+        chosen.append(pick)
+        free[pick] = False
+        mass = mass + share[pick]
+        gained += relevance[pick]
+    return cands[np.array(chosen, dtype=np.int64)]
+
+
+# ---------------------------------------------------------------------- helpers
+def _best(objective: np.ndarray, raw: np.ndarray, free: np.ndarray) -> int:
+    """The free position with the best objective; near-ties go to the higher raw score,
+    then to the earlier position."""
+    values = np.where(free, objective, -np.inf)
+    top = values.max()
+    tied = np.flatnonzero(free & (values >= top - _TIE * max(1.0, abs(top))))
+    return int(tied[np.argmax(raw[tied])])  # argmax keeps the first of equal scores
+
+
+def _rescaled(raw: np.ndarray) -> np.ndarray:
+    low, high = raw.min(), raw.max()
+    if high == low:
+        return np.zeros_like(raw)
+    return (raw - low) / (high - low)
+
+
+def _check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _check_share(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _check_candidates(candidates, scores, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    cands = np.asarray(candidates)
+    raw = np.asarray(scores, dtype=np.float64)
+    if cands.ndim != 1 or (cands.size and cands.dtype.kind not in "iu"):
+        raise ValueError(
+            f"candidates must be a 1-D array of integer item indices, got shape "
+            f"{cands.shape} and dtype {cands.dtype}"
+        )
+    cands = cands.astype(np.int64)
+    if raw.shape != cands.shape:
+        raise ValueError(
+            f"scores has shape {raw.shape} but candidates has shape {cands.shape}; "
+            "score j belongs to candidate j"
+        )
+    if cands.size == 0:
+        raise ValueError("candidates is empty: there is nothing to re-rank")
+    bad = (cands < 0) | (cands >= n_items)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"candidates[{j}] = {cands[j]} is not an item index in [0, {n_items})")
+    bad = ~np.isfinite(raw)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"scores[{j}] = {float(raw[j])} (candidate {cands[j]}) is not a finite number"
+        )
+    order = np.argsort(cands, kind="stable")
+    repeated = np.flatnonzero(cands[order][1:] == cands[order][:-1])
+    if repeated.size:
+        raise ValueError(
+            f"candidates lists item {cands[order][repeated[0]]} more than once; "
+            "a list shows an item once"
+        )
+    return cands, raw
+
+
+def _check_matrix(values, name: str, shape: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array ({shape}), got {arr.ndim} dimensions")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(f"{name}[{row}, {col}] = {float(arr[row, col])} is not a finite number")
+    return arr
+
+
+def _check_genres(item_genres) -> sp.csr_matrix:
+    if sp.issparse(item_genres):
+        genres = sp.csr_matrix(item_genres, dtype=np.float64)
+        genres.sum_duplicates()
+    else:
+        genres = sp.csr_matrix(_check_matrix(item_genres, "item_genres", "items x genres"))
+    bad = ~np.isfinite(genres.data) | (genres.data < 0)
+    if bad.any():
+        rows = np.repeat(np.arange(genres.shape[0]), np.diff(genres.indptr))
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"item_genres[{rows[first]}, {genres.indices[first]}] = "
+            f"{float(genres.data[first])}: genre weights must be finite and non-negative"
+        )
+    return genres
+
+
+def _check_taste(history_genre_dist, n_genres: int) -> np.ndarray | None:
+    """``p`` normalised to sum to 1, or None for a user without any genre history."""
+    p = np.asarray(history_genre_dist, dtype=np.float64)
+    if p.shape != (n_genres,):
+        raise ValueError(
+            f"history_genre_dist has shape {p.shape}; expected ({n_genres},), one weight "
+            "per column of item_genres"
+        )
+    bad = ~np.isfinite(p) | (p < 0)
+    if bad.any():
+        g = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"history_genre_dist[{g}] = {float(p[g])}: genre weights must be finite and "
+            "non-negative"
+        )
+    total = p.sum()
+    return p / total if total > 0 else None
