@@ -25,7 +25,11 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from .metrics import catalog_coverage  # public here too: it is a beyond-accuracy measure
+from .metrics import (  # catalog_coverage: public here too, a beyond-accuracy measure
+    catalog_coverage,
+    check_count,
+    check_recommended,
+)
 
 __all__ = [
     "average_popularity",
@@ -70,14 +74,14 @@ def intra_list_diversity(
         >>> intra_list_diversity(rec, item_genres=genres, k=2)  # pairs (0,1), (0,2)
         0.75
     """
-    k = _check_count(k, "k")
+    k = check_count(k, "k")
     if (item_vectors is None) == (item_genres is None):
         raise ValueError(
             "pass exactly one of item_vectors (latent distance) or item_genres (genre distance)"
         )
     if item_vectors is not None:
         vectors = _check_item_vectors(item_vectors)
-        top = _check_recommended(recommended, vectors.shape[0], k)
+        top = check_recommended(recommended, vectors.shape[0], k)
         norms = np.linalg.norm(vectors, axis=1)
         shown = np.unique(top[top >= 0])
         flat = shown[norms[shown] == 0]
@@ -104,7 +108,7 @@ def intra_list_diversity(
                 f"measure; it holds {float(genres.data[bad][0])}. Pass item_genres > 0 to "
                 "count any weight as membership"
             )
-        top = _check_recommended(recommended, genres.shape[0], k)
+        top = check_recommended(recommended, genres.shape[0], k)
 
         def rows_of(items: np.ndarray) -> np.ndarray:
             return genres[items.ravel()].toarray().reshape(*items.shape, -1)
@@ -150,7 +154,7 @@ def novelty(recommended, item_popularity, n_users: int, k: int, *, per_user: boo
         >>> novelty(rec, popularity, n_users=8, k=2, per_user=True).tolist()
         [1.0, 3.0]
     """
-    n_users = _check_count(n_users, "n_users")
+    n_users = check_count(n_users, "n_users")
     popularity = _check_popularity(item_popularity)
     over = popularity > n_users
     if over.any():
@@ -159,7 +163,7 @@ def novelty(recommended, item_popularity, n_users: int, k: int, *, per_user: boo
             f"item_popularity[{item}] = {popularity[item]:g} exceeds n_users = {n_users}; "
             "popularity counts the users who have seen the item, at most all of them"
         )
-    top = _check_recommended(recommended, popularity.shape[0], _check_count(k, "k"))
+    top = check_recommended(recommended, popularity.shape[0], check_count(k, "k"))
     bits = -np.log2(np.maximum(popularity, 1.0) / n_users)
     return _list_mean(top, bits, per_user)
 
@@ -180,7 +184,7 @@ def average_popularity(recommended, item_popularity, k: int, *, per_user: bool =
         3.5
     """
     popularity = _check_popularity(item_popularity)
-    top = _check_recommended(recommended, popularity.shape[0], _check_count(k, "k"))
+    top = check_recommended(recommended, popularity.shape[0], check_count(k, "k"))
     return _list_mean(top, popularity, per_user)
 
 
@@ -199,8 +203,8 @@ def gini_exposure(recommended, n_items: int, k: int) -> float:
         >>> gini_exposure(np.array([[0], [0]]), n_items=4, k=1)  # all on one item: 3/4
         0.75
     """
-    n_items = _check_count(n_items, "n_items")
-    top = _check_recommended(recommended, n_items, _check_count(k, "k"))
+    n_items = check_count(n_items, "n_items")
+    top = check_recommended(recommended, n_items, check_count(k, "k"))
     exposure = np.bincount(top[top >= 0], minlength=n_items).astype(np.float64)
     total = exposure.sum()
     if total == 0:
@@ -246,13 +250,13 @@ def miscalibration(
         >>> off.round(4).tolist()  # user 1: p = (1, 0), q~ = (0.01, 0.99), so ln(1 / 0.01)
         [1.9585, 4.6052]
     """
-    k = _check_count(k, "k")
+    k = check_count(k, "k")
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha <= 1:
         raise ValueError(f"alpha must be a number in (0, 1], got {alpha!r}")
     genres = _check_item_genres(item_genres)
     n_items = genres.shape[0]
     hist = _check_history(history, n_items)
-    top = _check_recommended(recommended, n_items, k)
+    top = check_recommended(recommended, n_items, k)
     if top.shape[0] != hist.shape[0]:
         raise ValueError(
             f"recommended has {top.shape[0]} rows but history has {hist.shape[0]}; "
@@ -283,42 +287,6 @@ def miscalibration(
 
 
 # ---------------------------------------------------------------------- helpers
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
-    """The first ``k`` columns (padded with -1 up to ``k``) after checking the values."""
-    rec = np.asarray(recommended)
-    if rec.ndim != 2:
-        raise ValueError(
-            f"recommended must be a 2-D array (users x ranks), got {rec.ndim} dimensions"
-        )
-    if rec.dtype.kind not in "iu":
-        raise ValueError(f"recommended must hold integer item indices, got dtype {rec.dtype}")
-    top = rec[:, :k].astype(np.int64)
-    if top.shape[1] < k:
-        top = np.pad(top, ((0, 0), (0, k - top.shape[1])), constant_values=-1)
-    bad = (top < -1) | (top >= n_items)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(
-            f"recommended[{row}, {col}] = {top[row, col]} is not an item index in "
-            f"[0, {n_items}) nor -1 (empty slot)"
-        )
-    ordered = np.sort(top, axis=1)
-    repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
-    if repeated.any():
-        row, col = np.argwhere(repeated)[0]
-        raise ValueError(
-            f"recommended row {row} lists item {ordered[row, col + 1]} more than once in "
-            f"its top {k}; a list shows an item once"
-        )
-    return top
-
-
 def _first_bad(arr: np.ndarray, bad: np.ndarray, name: str, why: str) -> ValueError:
     where = tuple(int(i) for i in np.argwhere(bad)[0])
     at = ", ".join(map(str, where))

@@ -167,8 +167,8 @@ def catalog_coverage(recommended, n_items: int, k: int) -> float:
         >>> catalog_coverage(rec, n_items=8, k=2)  # {0, 1, 3} of 8 items
         0.375
     """
-    n_items = _check_count(n_items, "n_items")
-    top = _check_recommended(recommended, n_items, _check_count(k, "k"))
+    n_items = check_count(n_items, "n_items")
+    top = check_recommended(recommended, n_items, check_count(k, "k"))
     shown = np.zeros(n_items, dtype=bool)
     shown[top[top >= 0]] = True
     return float(np.count_nonzero(shown) / n_items)
@@ -194,14 +194,27 @@ def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return t, p
 
 
-def _check_count(value, name: str) -> int:
+def check_count(value, name: str) -> int:
+    """``value`` as an int, or a ValueError naming ``name`` unless it is a positive integer.
+
+    Example:
+        >>> check_count(10, "k")
+        10
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
-    """The first ``k`` columns (padded with -1 up to ``k``) after checking the values."""
+def check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
+    """The first ``k`` columns of a users x ranks array of item indices (-1: an empty slot),
+    padded with -1 up to ``k``, after checking that every value is an item index and that
+    no list repeats an item.  Shared by every list metric.
+
+    Example:
+        >>> check_recommended(np.array([[2, 0], [1, -1]]), n_items=3, k=3).tolist()
+        [[2, 0, -1], [1, -1, -1]]
+    """
     rec = np.asarray(recommended)
     if rec.ndim != 2:
         raise ValueError(
@@ -225,17 +238,17 @@ def _check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
         row, col = np.argwhere(repeated)[0]
         raise ValueError(
             f"recommended row {row} lists item {ordered[row, col + 1]} more than once in "
-            f"its top {k}; a repeated item would count as several hits"
+            f"its top {k}; a list shows an item once"
         )
     return top
 
 
 def _hits(recommended, relevant, k: int) -> tuple[np.ndarray, np.ndarray]:
     """``hits[u, j]``: is the item at rank ``j`` relevant to user ``u``; and ``|rel_u|``."""
-    k = _check_count(k, "k")
+    k = check_count(k, "k")
     rel = _as_relevance_csr(relevant)
     n_users, n_items = rel.shape
-    top = _check_recommended(recommended, n_items, k)
+    top = check_recommended(recommended, n_items, k)
     if top.shape[0] != n_users:
         raise ValueError(
             f"recommended has {top.shape[0]} rows but relevant has {n_users}; "
