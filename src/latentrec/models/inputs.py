@@ -1,0 +1,82 @@
+"""What a model accepts as training data, checked before any fitting starts.
+
+:func:`as_interactions` turns the matrices people already have (scipy.sparse, NumPy)
+into :class:`~latentrec.Interactions`; :func:`check_has_ratings` refuses data with nothing
+for a rating model to learn (no rating column, or clicks), naming the models that fit it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..data.interactions import Interactions
+
+__all__ = ["IMPLICIT_MODELS", "MIN_EQUAL_VALUES", "as_interactions", "check_has_ratings"]
+
+# The models to name when a rating model is given data without ratings to learn from.
+IMPLICIT_MODELS = (
+    "ImplicitALS, BPR, WARP or Popularity (CLI: -a implicit-als, bpr, warp, popularity)"
+)
+
+# Equal values that no longer pass for chance agreement of real ratings (5⁻⁹ on a 1-5
+# scale); data read without a rating column is refused at any size.
+MIN_EQUAL_VALUES = 10
+
+
+def as_interactions(data, what: str = "data") -> Interactions:
+    """``data`` as :class:`~latentrec.Interactions`, for anything a model can learn from.
+
+    An ``Interactions`` is returned as it is; a scipy.sparse matrix (users x items)
+    becomes one whose stored cells are the observations
+    (:meth:`Interactions.from_sparse`); a dense NumPy array becomes one where 0 marks a
+    blank (:meth:`Interactions.from_dense`; call it with ``missing=np.nan`` when 0 is a
+    real value).  Ids are the row and column positions.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> as_interactions(sp.csr_matrix(np.array([[5.0, 0.0], [0.0, 3.0]]))).nnz
+        2
+    """
+    if isinstance(data, Interactions):
+        return data
+    if sp.issparse(data):
+        return Interactions.from_sparse(data)
+    if isinstance(data, np.ndarray):
+        return Interactions.from_dense(data)
+    raise TypeError(
+        f"{what} expects latentrec.Interactions, a scipy.sparse matrix or a NumPy array, got "
+        f"{type(data).__name__}; build one with Interactions.from_frame(df, user=..., "
+        "item=..., rating=...)"
+    )
+
+
+def check_has_ratings(model_name: str, data: Interactions) -> None:
+    """Raise a ValueError when ``data`` has no ratings for a rating model to learn from.
+
+    Data read without a rating column (``rating=None``, ``--rating-col none``) holds 1.0
+    in every cell; so does a table of clicks or purchases.  A model that predicts ratings
+    then learns a constant and ranks by noise, so the error names the implicit models.
+    It is raised when every value is equal and either the data was read without a rating
+    column or it has at least :data:`MIN_EQUAL_VALUES` values: a handful of real ratings
+    can agree by chance (two users who both gave 4 stars), that many cannot.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> check_has_ratings("BiasedMF", Interactions.from_dense(np.array([[5, 3]])))
+        >>> try:
+        ...     check_has_ratings("BiasedMF", Interactions.from_dense(np.ones((4, 5))))
+        ... except ValueError as err:
+        ...     print(str(err).split(" (")[0])
+        BiasedMF predicts ratings, but every value in the data is 1
+    """
+    values = data.ratings
+    if values.size < 2 or values.min() != values.max():
+        return
+    if values.size >= MIN_EQUAL_VALUES or getattr(data, "implicit", False):
+        raise ValueError(
+            f"{model_name} predicts ratings, but every value in the data is {values[0]:g} "
+            "(no rating column, or implicit feedback such as clicks), so there is nothing "
+            f"to learn; for implicit data use {IMPLICIT_MODELS}"
+        )
