@@ -9,14 +9,23 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .columns import clean_ids, numeric_values
+from .build import (
+    DUPLICATE_POLICIES,
+    ON_BAD_ROWS,
+    as_series,
+    assemble,
+    check_options,
+    csr_from_cells,
+    frame_columns,
+    from_cells,
+    is_nan,
+    keys,
+)
 from .readers import read_delimited, read_parquet_frame
-from .report import DataError, LoadReport, Places, Rejection, labels_text
-from .vocabulary import UnknownIdError, Vocabulary
+from .report import DataError, LoadReport, Places
+from .vocabulary import Vocabulary
 
 __all__ = ["DUPLICATE_POLICIES", "ON_BAD_ROWS", "DataError", "Interactions", "LoadReport"]
-
-DUPLICATE_POLICIES = ("last", "mean", "sum", "error")
 
 
 class Interactions:
@@ -246,7 +255,7 @@ class Interactions:
         return self._with_cells(rows, cols, vals, ts, presorted=True)
 
     def _with_cells(self, rows, cols, vals, ts, presorted: bool = False) -> Interactions:
-        matrix, ts = _csr_from_cells(rows, cols, vals, ts, self.shape, presorted=presorted)
+        matrix, ts = csr_from_cells(rows, cols, vals, ts, self.shape, presorted=presorted)
         return Interactions(
             self._users,
             self._items,
@@ -302,7 +311,7 @@ class Interactions:
             1
         """
         if sp.issparse(matrix):
-            if _is_nan(missing) or missing != 0:
+            if is_nan(missing) or missing != 0:
                 raise DataError(
                     f"a sparse matrix's blank cells are its unstored ones, so missing must "
                     f"be 0, got {missing!r}; use Interactions.from_sparse(matrix, "
@@ -321,11 +330,11 @@ class Interactions:
         if arr.ndim != 2:
             raise DataError(f"from_dense needs a 2-D array, got {arr.ndim} dimensions")
         try:
-            observed = ~np.isnan(arr) if _is_nan(missing) else arr != float(missing)
+            observed = ~np.isnan(arr) if is_nan(missing) else arr != float(missing)
         except (TypeError, ValueError):
             raise DataError(f"missing must be a number or NaN, got {missing!r}") from None
         rows, cols = np.nonzero(observed)
-        return _from_cells(
+        return from_cells(
             cls,
             rows,
             cols,
@@ -383,7 +392,7 @@ class Interactions:
             if zero.any():
                 notes = (f"{int(zero.sum())} stored zero(s) read as blank (explicit_zeros=False)",)
                 rows, cols, vals = rows[~zero], cols[~zero], vals[~zero]
-        return _from_cells(
+        return from_cells(
             cls,
             rows,
             cols,
@@ -428,7 +437,7 @@ class Interactions:
         names = ("users", "items", "values", "timestamps")
         given = dict(zip("uirt", (users, items, values, timestamps), strict=True))
         series = {
-            key: _as_series(arr, name, ids=key in "ui")
+            key: as_series(arr, name, ids=key in "ui")
             for (key, arr), name in zip(given.items(), names, strict=True)
             if arr is not None or key in "ui"
         }
@@ -439,7 +448,7 @@ class Interactions:
             shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
             raise DataError(f"the arrays must have one value per observation; {shown}")
         frame = pd.DataFrame(series)
-        return _assemble(
+        return assemble(
             cls,
             frame,
             (
@@ -528,9 +537,9 @@ class Interactions:
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
         names = (user, item, rating, timestamp)
-        _check_options(duplicates, on_bad_rows)
-        frame = _frame_columns(df, names, "the table")
-        return _assemble(
+        check_options(duplicates, on_bad_rows)
+        frame = frame_columns(df, names, "the table")
+        return assemble(
             cls,
             frame,
             names,
@@ -600,13 +609,13 @@ class Interactions:
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
-        _check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
         wanted = list(dict.fromkeys(c for c in names if c is not None))
         table = read_delimited(
             path, wanted, id_columns=(user, item), sep=sep, header=header, encoding=encoding
         )
-        frame = pd.DataFrame({k: table.frame[c] for k, c in _keys(names).items()})
-        return _assemble(
+        frame = pd.DataFrame({k: table.frame[c] for k, c in keys(names).items()})
+        return assemble(
             cls,
             frame,
             names,
@@ -647,10 +656,10 @@ class Interactions:
             raise FileNotFoundError(f"no such ratings file: {path}")
         df = read_parquet_frame(path)
         names = (user, item, rating, timestamp)
-        _check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
         source = str(path)
-        frame = _frame_columns(df, names, source)
-        return _assemble(
+        frame = frame_columns(df, names, source)
+        return assemble(
             cls, frame, names, Places.rows(np.arange(len(df)), source), source=source, **kwargs
         )
 
@@ -679,523 +688,3 @@ class Interactions:
                 )
             return cls.from_parquet(path, **kwargs)
         return cls.from_csv(path, **kwargs)
-
-
-# ---------------------------------------------------------------------- building
-ON_BAD_ROWS = ("error", "skip")
-
-
-def _check_options(duplicates, on_bad_rows) -> None:
-    if duplicates not in DUPLICATE_POLICIES:
-        raise DataError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
-    if on_bad_rows not in ON_BAD_ROWS:
-        raise DataError(f"on_bad_rows must be one of {ON_BAD_ROWS}, got {on_bad_rows!r}")
-
-
-def _keys(names) -> dict:
-    """Internal column keys ("u", "i", "r", "t") -> the caller's column names."""
-    return {k: c for k, c in zip("uirt", names, strict=True) if c is not None}
-
-
-def _as_series(values, name: str, ids: bool) -> pd.Series:
-    if isinstance(values, pd.Series):
-        return values.reset_index(drop=True)
-    if isinstance(values, (pd.Index, pd.api.extensions.ExtensionArray)):
-        return pd.Series(values).reset_index(drop=True)
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise DataError(f"{name} must be a one-dimensional array, got {type(values).__name__}")
-    arr = values if isinstance(values, np.ndarray) else None
-    if arr is None:
-        try:
-            # Ids keep their Python values: inferring a dtype would turn [2**60 + 1, None]
-            # into floats and change the id.
-            return pd.Series(list(values), dtype=object if ids or not len(values) else None)
-        except (TypeError, ValueError) as err:
-            raise DataError(f"{name} cannot be read as a column: {err}") from None
-    if arr.ndim != 1:
-        raise DataError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    return pd.Series(arr)
-
-
-def _frame_columns(df: pd.DataFrame, names: tuple, name: str) -> pd.DataFrame:
-    """The wanted columns under the keys "u", "i", "r", "t", with a 0..n-1 index."""
-    wanted = [c for c in names if c is not None]
-    try:
-        missing = [c for c in wanted if c not in df.columns]
-    except TypeError:  # an unhashable column name
-        missing = wanted
-    if missing:
-        raise DataError(
-            f"missing column(s) {missing}; {name} has columns {list(df.columns)}",
-            column=missing[0],
-        )
-    for col in dict.fromkeys(wanted):
-        hits = 1 if df.columns.is_unique else int(np.sum(df.columns == col))
-        if hits > 1:
-            raise DataError(f"column {col!r} appears {hits} times in {name}", column=col)
-    if len(df) == 0:
-        raise DataError(f"{name} is empty: no interactions to build from")
-    return pd.DataFrame({k: df[c].reset_index(drop=True) for k, c in _keys(names).items()})
-
-
-class _Check:
-    """One kind of fault found in some rows, with the message it raises."""
-
-    __slots__ = ("column", "mask", "message", "reason", "unknown")
-
-    def __init__(self, reason, column, mask, message, unknown=None):
-        self.reason = reason
-        self.column = column
-        self.mask = mask
-        self.message = message
-        self.unknown = unknown
-
-
-def _assemble(
-    cls,
-    frame: pd.DataFrame,
-    names: tuple,
-    places: Places,
-    *,
-    source: str,
-    duplicates: str = "last",
-    rating_scale=None,
-    implicit=None,
-    strip_ids: bool = True,
-    on_bad_rows: str = "error",
-    item_features=None,
-    user_features=None,
-    users: Vocabulary | None = None,
-    items: Vocabulary | None = None,
-    from_text: bool = False,
-    bad_fields: dict | None = None,
-    encoding: str | None = None,
-    separator: str | None = None,
-) -> Interactions:
-    """Check every row, then raise on the first kind of fault or leave the bad rows out."""
-    _check_options(duplicates, on_bad_rows)
-    user, item, rating, timestamp = names
-    n = len(frame)
-    if n == 0:
-        raise DataError(f"{source} has no rows: no interactions to build from", source=source)
-    if rating_scale is not None:
-        try:
-            lo, hi = (float(x) for x in rating_scale)
-        except (TypeError, ValueError):
-            raise DataError(f"rating_scale must be (low, high), got {rating_scale!r}") from None
-        if not lo < hi:
-            raise DataError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
-
-    checks: list[_Check] = []
-    for reason, mask in (bad_fields or {}).items():
-        pos = np.flatnonzero(mask)
-        verb = "has" if pos.size == 1 else "have"
-        checks.append(_Check(reason, None, mask, f"{places.text(pos)} {verb} {reason}"))
-
-    id_cols = {}
-    for key, col in (("u", user), ("i", item)):
-        ids = clean_ids(frame[key], strip=strip_ids, from_text=from_text)
-        id_cols[key] = ids
-        for reason, (mask, example) in ids.problems.items():
-            where = places.text(np.flatnonzero(mask))
-            shown = "" if reason in ("missing ids", "empty ids") else f" (e.g. {example!r})"
-            msg = f"column {col!r} has {reason}{shown} at {where}"
-            checks.append(_Check(reason, col, mask, msg))
-
-    if rating is None:
-        vals = np.ones(n, dtype=np.float64)
-    else:
-        vals = _value_checks(frame["r"], rating, "rating", places, checks)
-        if rating_scale is not None:
-            with np.errstate(invalid="ignore"):
-                out = (vals < lo) | (vals > hi)
-            if out.any():
-                pos = np.flatnonzero(out)
-                msg = (
-                    f"{pos.size} rating(s) outside the scale [{lo:g}, {hi:g}] "
-                    f"(e.g. {vals[pos[0]]:g}) at {places.text(pos)}"
-                )
-                checks.append(
-                    _Check(f"ratings outside the scale [{lo:g}, {hi:g}]", rating, out, msg)
-                )
-    ts = None
-    if timestamp is not None:
-        ts = _timestamp_checks(frame["t"], timestamp, places, checks)
-
-    item_features = _stripped_index(item_features, "item", strip_ids)
-    user_features = _stripped_index(user_features, "user", strip_ids)
-    lookups = {}
-    for key, col, vocab, what in (("u", user, users, "user"), ("i", item, items, "item")):
-        if vocab is None:
-            continue
-        ids = id_cols[key]
-        idx = np.full(n, -1, dtype=np.int32)
-        ok = ~ids.bad
-        idx[ok] = vocab.lookup(ids.values[ok]) if ok.any() else idx[ok]
-        lookups[key] = idx
-        unknown = ok & (idx < 0)
-        if unknown.any():
-            shown = pd.unique(ids.values[unknown]).tolist()
-            checks.append(
-                _Check(
-                    f"unknown {what} ids",
-                    col,
-                    unknown,
-                    None,
-                    unknown=(
-                        what,
-                        shown,
-                        f"column {col!r}, {places.text(np.flatnonzero(unknown))}",
-                    ),
-                )
-            )
-
-    rejections = []
-    taken = np.zeros(n, dtype=bool)
-    for check in checks:
-        if not check.mask.any():
-            continue
-        if on_bad_rows == "error":
-            pos = np.flatnonzero(check.mask)
-            if check.unknown is not None:
-                what, shown, where = check.unknown
-                raise UnknownIdError(what, shown, where=where)
-            raise DataError(
-                check.message,
-                source=places.source,
-                column=check.column,
-                where=places.labels(pos),
-                unit=places.unit,
-            )
-        mask = check.mask & ~taken
-        if mask.any():
-            taken |= mask
-            rejections.append(
-                Rejection(check.reason, check.column, tuple(places.labels(np.flatnonzero(mask))))
-            )
-    keep = ~taken
-    if not keep.any():
-        texts = LoadReport(source, places.unit, n, 0, 0, tuple(rejections)).rejection_texts()
-        raise DataError(
-            f"no rows left to load from {source}: all {n} rows are bad ({'; '.join(texts)})",
-            source=places.source,
-        )
-    kept_pos = np.flatnonzero(keep)
-
-    item_extra = _feature_ids(item_features, "item")
-    user_extra = _feature_ids(user_features, "user")
-    u_idx, users = _encode(
-        id_cols["u"].values[keep], users, "user", user_extra, lookups.get("u"), keep
-    )
-    i_idx, items = _encode(
-        id_cols["i"].values[keep], items, "item", item_extra, lookups.get("i"), keep
-    )
-    vals = vals[keep]
-    ts = None if ts is None else ts[keep]
-    row_u, row_i = u_idx, i_idx
-    u_idx, i_idx, vals, ts = _resolve_duplicates(
-        u_idx, i_idx, vals, ts, duplicates, kept_pos, places, (user, item), users, items
-    )
-    with np.errstate(over="ignore"):
-        overflow = ~np.isfinite(vals.astype(np.float32))
-    if overflow.any():
-        pu, pi = u_idx[overflow][0], i_idx[overflow][0]
-        rows = kept_pos[(row_u == pu) & (row_i == pi)]
-        pair = (users.ids[[pu]].tolist()[0], items.ids[[pi]].tolist()[0])
-        raise DataError(
-            f"column {rating!r}: merging the repeated pair {pair} with "
-            f"duplicates={duplicates!r} gives a value too large for float32, at "
-            f"{places.text(rows)}",
-            source=places.source,
-            column=rating,
-            where=places.labels(rows),
-            unit=places.unit,
-        )
-    # _resolve_duplicates returns cells sorted by (user, item) already.
-    csr, ts = _csr_from_cells(u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True)
-    stripped = int((id_cols["u"].stripped & keep).sum() + (id_cols["i"].stripped & keep).sum())
-    report = LoadReport(
-        source=source,
-        unit=places.unit,
-        rows_read=n,
-        loaded=int(csr.nnz),
-        merged=int(kept_pos.size - csr.nnz),
-        rejections=tuple(rejections),
-        ids_stripped=stripped,
-        duplicates=duplicates,
-        encoding=encoding,
-        separator=separator,
-    )
-    return cls(
-        users,
-        items,
-        csr,
-        ts,
-        rating_scale=rating_scale,
-        implicit=(rating is None) if implicit is None else bool(implicit),
-        item_features=_align_features(item_features, items),
-        user_features=_align_features(user_features, users),
-        load_report=report,
-    )
-
-
-def _value_checks(raw: pd.Series, col, what: str, places: Places, checks: list) -> np.ndarray:
-    nums, not_numeric = numeric_values(raw)
-    if not_numeric.any():
-        pos = np.flatnonzero(not_numeric)
-        first = raw.iloc[pos[0]]
-        first = first.item() if isinstance(first, np.generic) else first
-        checks.append(
-            _Check(
-                f"non-numeric {what}s",
-                col,
-                not_numeric,
-                f"column {col!r} has non-numeric {what}s (e.g. {first!r}) at {places.text(pos)}",
-            )
-        )
-    with np.errstate(invalid="ignore"):
-        nan_or_inf = ~np.isfinite(nums) & ~not_numeric
-    if nan_or_inf.any():
-        pos = np.flatnonzero(nan_or_inf)
-        checks.append(
-            _Check(
-                f"missing (NaN) or infinite {what}s",
-                col,
-                nan_or_inf,
-                f"column {col!r} has missing (NaN) or infinite {what}s at {places.text(pos)}",
-            )
-        )
-    if what == "rating":
-        with np.errstate(invalid="ignore"):
-            huge = np.isfinite(nums) & (np.abs(nums) > _FLOAT32_MAX)
-        if huge.any():
-            pos = np.flatnonzero(huge)
-            checks.append(
-                _Check(
-                    "ratings too large for float32",
-                    col,
-                    huge,
-                    f"column {col!r} has ratings too large to store as float32 "
-                    f"(e.g. {nums[pos[0]]:g}) at {places.text(pos)}",
-                )
-            )
-    return nums
-
-
-def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        missing = raw.isna().to_numpy()
-        if missing.any():
-            pos = np.flatnonzero(missing)
-            checks.append(
-                _Check(
-                    "missing timestamps",
-                    col,
-                    missing,
-                    f"column {col!r} has missing timestamps at {places.text(pos)}",
-                )
-            )
-        # Aware times become naive UTC: subtracting the naive epoch from aware ones fails.
-        as_utc = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz is not None else raw
-        secs = (as_utc - pd.Timestamp(0)).dt.total_seconds().to_numpy(np.float64, na_value=np.nan)
-        return np.where(missing, 0.0, secs)
-    return _value_checks(raw, col, "timestamp", places, checks)
-
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def _from_cells(
-    cls, rows, cols, vals, shape, *, source, rating_scale, user_ids, item_ids, notes=()
-) -> Interactions:
-    """Interactions from observed matrix cells (dense or sparse input), checked."""
-    vals = np.asarray(vals, dtype=np.float64)
-    bad = ~np.isfinite(vals)
-    if bad.any():
-        where = np.stack([rows[bad], cols[bad]], axis=1)[:5].tolist()
-        raise DataError(f"matrix has NaN or infinite ratings at (row, column) {where}")
-    huge = np.abs(vals) > _FLOAT32_MAX
-    if huge.any():
-        where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
-        raise DataError(f"matrix has ratings too large for float32 at (row, column) {where}")
-    if rows.size == 0:
-        raise DataError("matrix has no observed cells")
-    try:
-        users = Vocabulary(np.arange(shape[0]) if user_ids is None else user_ids, "user")
-        items = Vocabulary(np.arange(shape[1]) if item_ids is None else item_ids, "item")
-    except (TypeError, ValueError) as err:
-        raise DataError(f"bad user_ids / item_ids: {err}") from None
-    if len(users) != shape[0] or len(items) != shape[1]:
-        raise DataError("user_ids / item_ids lengths must match the matrix shape")
-    _check_scale(
-        vals,
-        rating_scale,
-        lambda pos: [(int(r), int(c)) for r, c in zip(rows[pos], cols[pos], strict=True)],
-    )
-    order = np.lexsort((cols, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    same = (rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1])
-    merged = int(same.sum())
-    if merged:
-        starts = np.flatnonzero(np.concatenate([[True], ~same]))
-        vals = np.add.reduceat(vals, starts)
-        rows, cols = rows[starts], cols[starts]
-        huge = np.abs(vals) > _FLOAT32_MAX
-        if huge.any():
-            where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
-            raise DataError(
-                f"adding up repeated cells gives ratings too large for float32 at "
-                f"(row, column) {where}"
-            )
-    csr, _ = _csr_from_cells(rows, cols, vals, None, shape, presorted=True)
-    report = LoadReport(
-        source=source,
-        unit="cell",
-        rows_read=int(rows.size + merged),
-        loaded=int(csr.nnz),
-        merged=merged,
-        duplicates="sum" if merged else None,
-        notes=tuple(notes),
-    )
-    return cls(users, items, csr, None, rating_scale=rating_scale, load_report=report)
-
-
-# ---------------------------------------------------------------------- helpers
-def _is_nan(x) -> bool:
-    try:
-        return bool(np.isnan(x))
-    except TypeError:
-        return False
-
-
-def _check_scale(vals: np.ndarray, scale, where) -> None:
-    if scale is None:
-        return
-    lo, hi = scale
-    if not lo < hi:
-        raise DataError(f"rating_scale must be (low, high) with low < high, got {scale}")
-    out = (vals < lo) | (vals > hi)
-    if out.any():
-        pos = np.flatnonzero(out)
-        raise DataError(
-            f"{pos.size} rating(s) outside the scale [{lo:g}, {hi:g}] "
-            f"(e.g. {vals[pos[0]]:g}) at rows {labels_text(where(pos))}"
-        )
-
-
-def _stripped_index(table, what: str, strip: bool):
-    """The side table with surrounding whitespace stripped from text ids, as the data's."""
-    if not strip or not isinstance(table, pd.DataFrame):
-        return table
-    index = table.index
-    if not (index.dtype == object or pd.api.types.is_string_dtype(index.dtype)):
-        return table
-    stripped = [v.strip() if isinstance(v, str) else v for v in index]
-    if stripped == list(index):
-        return table
-    out = table.copy()
-    out.index = pd.Index(stripped, name=index.name)
-    return out
-
-
-def _feature_ids(table: pd.DataFrame | None, what: str) -> np.ndarray | None:
-    if table is None:
-        return None
-    if not isinstance(table, pd.DataFrame):
-        raise DataError(f"{what}_features must be a DataFrame indexed by {what} id")
-    if not table.index.is_unique:
-        dup = table.index[table.index.duplicated()].unique()[:5].tolist()
-        raise DataError(f"{what}_features has repeated {what} ids: {dup}")
-    return table.index.to_numpy()
-
-
-def _encode(ids: np.ndarray, vocab: Vocabulary | None, what: str, extra, idx, keep) -> tuple:
-    """Row indices into ``vocab`` (looked up already) or into a new sorted vocabulary."""
-    if vocab is not None:
-        return idx[keep].astype(np.int32), vocab
-    codes, uniques = pd.factorize(ids, sort=True)
-    ids = np.asarray(uniques)
-    if extra is not None and len(extra):
-        tmp = Vocabulary(ids, what)
-        extra = np.asarray(extra)
-        try:
-            new = extra[tmp.lookup(extra) < 0]
-        except (TypeError, ValueError) as err:
-            raise DataError(f"{what}_features has ids that are not ids: {err}") from None
-        if new.size:
-            ids = np.concatenate([ids.astype(object), new.astype(object)])
-    try:
-        return codes.astype(np.int32), Vocabulary(ids, what)
-    except (TypeError, ValueError) as err:
-        raise DataError(f"{what}_features has ids that do not fit the data's: {err}") from None
-
-
-def _align_features(table: pd.DataFrame | None, vocab: Vocabulary) -> pd.DataFrame | None:
-    if table is None:
-        return None
-    pos = Vocabulary(table.index.to_numpy(), vocab.name).lookup(vocab.ids)
-    out = table.iloc[np.where(pos >= 0, pos, 0)].copy()
-    if (pos < 0).any():
-        # Integer columns become nullable so that a missing row does not turn 24 into 24.0.
-        for col in out.columns:
-            if pd.api.types.is_integer_dtype(out[col]) and not isinstance(
-                out[col].dtype, pd.api.extensions.ExtensionDtype
-            ):
-                out[col] = out[col].astype("Int64")
-        out.iloc[np.flatnonzero(pos < 0)] = pd.NA
-    out.index = pd.Index(vocab.ids, name=f"{vocab.name}_id")
-    return out
-
-
-def _resolve_duplicates(u, i, vals, ts, policy, positions, places: Places, cols, users, items):
-    """Merge repeated (user, item) cells by ``policy``; ``positions`` are the input rows."""
-    order = np.arange(u.size)
-    keys = (order, ts, i, u) if (ts is not None and policy == "last") else (order, i, u)
-    perm = np.lexsort(keys)
-    u, i, vals = u[perm], i[perm], vals[perm]
-    ts = None if ts is None else ts[perm]
-    same_as_next = (u[1:] == u[:-1]) & (i[1:] == i[:-1])
-    if not same_as_next.any():
-        return u, i, vals, ts
-    if policy == "error":
-        pos = np.flatnonzero(same_as_next)
-        pairs = list(
-            zip(users.ids[u[pos[:5]]].tolist(), items.ids[i[pos[:5]]].tolist(), strict=True)
-        )
-        rows = np.unique(positions[perm[np.concatenate([pos, pos + 1])]])
-        raise DataError(
-            f"{pos.size} repeated ({cols[0]}, {cols[1]}) pair(s), e.g. {pairs}, at "
-            f"{places.text(rows)}; pass duplicates='last', 'mean' or 'sum'",
-            source=places.source,
-            column=tuple(cols),
-            where=places.labels(rows),
-            unit=places.unit,
-        )
-    starts = np.flatnonzero(np.concatenate([[True], ~same_as_next]))
-    ends = np.concatenate([starts[1:], [u.size]]) - 1
-    if policy == "last":
-        keep_vals = vals[ends]
-    else:
-        sums = np.add.reduceat(vals, starts)
-        keep_vals = sums / (ends - starts + 1) if policy == "mean" else sums
-    keep_ts = (
-        None if ts is None else (ts[ends] if policy == "last" else np.maximum.reduceat(ts, starts))
-    )
-    return u[starts], i[starts], keep_vals, keep_ts
-
-
-def _csr_from_cells(rows, cols, vals, ts, shape, presorted: bool = False):
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int32)
-    vals = np.asarray(vals, dtype=np.float32)
-    if not presorted:
-        perm = np.lexsort((cols, rows))
-        rows, cols, vals = rows[perm], cols[perm], vals[perm]
-        ts = None if ts is None else np.asarray(ts)[perm]
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
-    csr = sp.csr_matrix((vals, cols, indptr), shape=shape)
-    # Cells are unique and sorted by construction; saying so stops scipy from
-    # re-sorting (and from summing what it would take for duplicates).
-    csr.has_canonical_format = True
-    return csr, (None if ts is None else np.asarray(ts, dtype=np.float64))
