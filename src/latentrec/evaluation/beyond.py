@@ -100,7 +100,7 @@ def intra_list_diversity(
 
         width = unit.shape[1]
     else:
-        genres = _check_item_genres(item_genres)
+        genres = check_item_genres(item_genres)
         bad = genres.data != 1.0
         if bad.any():
             raise ValueError(
@@ -253,7 +253,7 @@ def miscalibration(
     k = check_count(k, "k")
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha <= 1:
         raise ValueError(f"alpha must be a number in (0, 1], got {alpha!r}")
-    genres = _check_item_genres(item_genres)
+    genres = check_item_genres(item_genres)
     n_items = genres.shape[0]
     hist = _check_history(history, n_items)
     top = check_recommended(recommended, n_items, k)
@@ -305,7 +305,15 @@ def _check_item_vectors(item_vectors) -> np.ndarray:
     return vectors
 
 
-def _check_item_genres(item_genres) -> sp.csr_matrix:
+def check_item_genres(item_genres) -> sp.csr_matrix:
+    """An items x genres matrix (dense or sparse) as float64 CSR, checked: finite and
+    non-negative weights; a ValueError names the first bad cell.  Shared with the
+    calibration re-ranker.
+
+    Example:
+        >>> check_item_genres(np.array([[1, 0], [1, 1]])).nnz
+        3
+    """
     if sp.issparse(item_genres):
         genres = sp.csr_matrix(item_genres, dtype=np.float64)
         genres.sum_duplicates()
@@ -313,7 +321,7 @@ def _check_item_genres(item_genres) -> sp.csr_matrix:
         dense = np.asarray(item_genres, dtype=np.float64)
         if dense.ndim != 2:
             raise ValueError(
-                f"item_genres must be a 2-D matrix (items x genres), got {dense.ndim} dimensions"
+                f"item_genres must be a 2-D array (items x genres), got {dense.ndim} dimensions"
             )
         genres = sp.csr_matrix(dense)
     genres.eliminate_zeros()

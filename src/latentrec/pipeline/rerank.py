@@ -19,6 +19,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ..evaluation.beyond import check_item_genres
+
 __all__ = ["calibrate", "mmr"]
 
 _TIE = 1e-12
@@ -101,7 +103,7 @@ def calibrate(
     alpha = _check_share(alpha, "alpha")
     if alpha == 0:
         raise ValueError("alpha must be above 0: without smoothing the divergence can be infinite")
-    genres = _check_genres(item_genres)
+    genres = check_item_genres(item_genres)
     cands, raw = _check_candidates(candidates, scores, genres.shape[0])
     n = _check_n(n)
     p = _check_taste(history_genre_dist, genres.shape[1])
@@ -210,23 +212,6 @@ def _check_matrix(values, name: str, shape: str) -> np.ndarray:
         row, col = np.argwhere(bad)[0]
         raise ValueError(f"{name}[{row}, {col}] = {float(arr[row, col])} is not a finite number")
     return arr
-
-
-def _check_genres(item_genres) -> sp.csr_matrix:
-    if sp.issparse(item_genres):
-        genres = sp.csr_matrix(item_genres, dtype=np.float64)
-        genres.sum_duplicates()
-    else:
-        genres = sp.csr_matrix(_check_matrix(item_genres, "item_genres", "items x genres"))
-    bad = ~np.isfinite(genres.data) | (genres.data < 0)
-    if bad.any():
-        rows = np.repeat(np.arange(genres.shape[0]), np.diff(genres.indptr))
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"item_genres[{rows[first]}, {genres.indices[first]}] = "
-            f"{float(genres.data[first])}: genre weights must be finite and non-negative"
-        )
-    return genres
 
 
 def _check_taste(history_genre_dist, n_genres: int) -> np.ndarray | None:
