@@ -1,0 +1,1 @@
+"""The ratings store: SQLite by default, PostgreSQL by URL, through SQLAlchemy."""
