@@ -271,6 +271,23 @@ class RatingsStore:
                     found[user] = int(version)
         return found
 
+    def sequence(self) -> int:
+        """The newest write sequence number (0 for a store never written to).
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("a", "i")])
+            >>> store.sequence()
+            1
+        """
+        with self.db.read() as conn:
+            return self.read_sequence(conn)
+
+    @staticmethod
+    def read_sequence(conn: sa.Connection) -> int:
+        stmt = sa.select(counters.c.value).where(counters.c.name == "writes")
+        return int(conn.execute(stmt).scalar_one())
+
     def changes_since(self, seq: int) -> tuple[int, list[tuple[str, int]]]:
         """``(newest, [(user_id, version), ...])``: the users changed after ``seq``.
 
@@ -292,11 +309,7 @@ class RatingsStore:
         with self.db.read() as conn:
             # The sequence first: a write committing between the two reads then shows
             # in the rows, and newest covers it (numbers follow commit order).
-            newest = int(
-                conn.execute(
-                    sa.select(counters.c.value).where(counters.c.name == "writes")
-                ).scalar_one()
-            )
+            newest = self.read_sequence(conn)
             rows = conn.execute(
                 sa.select(users.c.user_id, users.c.version).where(users.c.version > int(seq))
             ).all()
