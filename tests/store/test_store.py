@@ -378,3 +378,10 @@ def test_memory_store_is_shared_between_threads():
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda k: store.add_ratings([Rating(f"u{k}", "i")]), range(40)))
         assert store.counts()["users"] == 40
+
+
+def test_a_closed_store_says_so(tmp_path):
+    store = open_store(tmp_path / "r.db")
+    store.close()
+    with pytest.raises(StoreError, match="is closed"):
+        store.counts()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..data import DataError, Interactions
 from .catalogue import catalogue_items, item_from_row, search_statement, side_table, write_items
-from .engine import Database, resolve_url
+from .engine import Database, driver_executemany, driver_rows, resolve_url
 from .records import (
     KINDS,
     Item,
@@ -420,21 +420,27 @@ class RatingsStore:
             ).where(ratings.c.kind == kind)
             if until is not None:
                 stmt = stmt.where(ratings.c.ts <= until)
-            rows = conn.execute(stmt).all()
+            batches = list(driver_rows(conn, stmt))
             catalogue = conn.execute(
                 sa.select(items.c.item_id, items.c.title, items.c.genres, items.c.features)
             ).all()
-        if not rows:
+        if not batches:
             when = "" if until is None else f" at or before {until:g}"
             raise StoreError(f"the store holds no {kind} ratings{when}: nothing to train on")
-        user_ids, item_ids, values, stamps = zip(*rows, strict=True)
+        columns = [list(zip(*batch, strict=True)) for batch in batches]
+        user_ids, item_ids = (
+            np.concatenate([np.array(c[k], dtype=object) for c in columns]) for k in (0, 1)
+        )
+        values, stamps = (
+            np.concatenate([np.array(c[k], dtype=np.float64) for c in columns]) for k in (2, 3)
+        )
         table = side_table(catalogue)
         try:
             return Interactions.from_arrays(
-                np.array(user_ids, dtype=object),
-                np.array(item_ids, dtype=object),
-                np.array(values, dtype=np.float64),
-                timestamps=np.array(stamps, dtype=np.float64),
+                user_ids,
+                item_ids,
+                values,
+                timestamps=stamps,
                 implicit=kind == "event",
                 strip_ids=False,
                 item_features=table,
@@ -492,7 +498,7 @@ class RatingsStore:
                     }
                     for k in order[start : start + CHUNK].tolist()
                 ]
-                conn.execute(stmt, params)
+                driver_executemany(conn, stmt, params)
             active = np.unique(uidx).tolist()
             upsert_versions(conn, self.dialect, [user_text[u] for u in active], seq)
             if catalogue:
