@@ -162,6 +162,21 @@ class RatingsStore:
             for item, value, ts, kind in sorted(rows, key=lambda r: (r[0], r[3]))
         ]
 
+    def user_snapshot(self, user_id) -> tuple[int, list[Rating]]:
+        """``(version, ratings)`` of one user, for a cache keyed by version.
+
+        The version is read first, so the ratings are at least as new as it: a write
+        landing in between makes the cached entry look stale (refetched next time), never
+        fresh with old ratings.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("u", "i", 4.0, 1.0)])
+            >>> store.user_snapshot("u")
+            (1, [Rating(user_id='u', item_id='i', value=4.0, timestamp=1.0, kind='explicit')])
+        """
+        return self.user_version(user_id), self.user_ratings(user_id)
+
     def user_version(self, user_id) -> int:
         """The user's version: 0 if they never had a rating, else the sequence number of
         the last write or delete that changed their ratings (it only ever grows).
