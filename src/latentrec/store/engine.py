@@ -164,16 +164,20 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def transaction(self, write: bool):
+    def transaction(self, write: bool, snapshot: bool = False):
         with self.guard, self.translated(), self.connect() as conn:
             if write:
                 conn.execution_options(**{WRITE_OPTION: True})
+            elif snapshot and self.dialect == "postgresql":
+                # PostgreSQL's default (read committed) gives each statement its own view.
+                conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 
-    def read(self):
-        """A read transaction (a consistent snapshot on SQLite)."""
-        return self.transaction(write=False)
+    def read(self, snapshot: bool = False):
+        """A read transaction; with ``snapshot`` its statements all see one state of the
+        database (SQLite's read transactions always do)."""
+        return self.transaction(write=False, snapshot=snapshot)
 
     def write(self):
         """A write transaction: committed when the block ends, rolled back on an error."""

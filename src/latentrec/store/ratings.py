@@ -424,7 +424,7 @@ class RatingsStore:
                 until = float(until)
             except (TypeError, ValueError):
                 raise StoreError(f"until must be a number (Unix seconds), got {until!r}") from None
-        with self.db.read() as conn:
+        with self.db.read(snapshot=True) as conn:
             if kind is None:
                 has_explicit = conn.execute(
                     sa.select(ratings.c.kind).where(ratings.c.kind == "explicit").limit(1)
