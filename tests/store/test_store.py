@@ -403,7 +403,7 @@ def test_user_snapshot_reads_the_version_first(store):
 
 
 def test_missing_server_binaries_skip_with_a_clear_message(monkeypatch):
-    import pgserver
+    from . import pgserver
 
     monkeypatch.setattr(pgserver.shutil, "which", lambda name: None)
     monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])
