@@ -26,7 +26,12 @@ REPLACED = ("title", "title_key", "id_key", "genres", "features")
 
 
 def item_params(item: Item, now: float) -> dict:
-    """The column values of one checked item."""
+    """The column values of one checked item.
+
+    Example:
+        >>> item_params(Item("7", "Heat", ("Crime",)), now=1.0)["title_key"]
+        'heat'
+    """
     return {
         "item_id": item.item_id,
         "title": item.title,
@@ -75,7 +80,15 @@ def item_from_row(row) -> Item:
 
 
 def check_page(limit, offset) -> None:
-    """``StoreError`` unless ``0 <= limit <= MAX_LIMIT`` and ``offset >= 0`` (integers)."""
+    """``StoreError`` unless ``0 <= limit <= MAX_LIMIT`` and ``offset >= 0`` (integers).
+
+    Example:
+        >>> try:
+        ...     check_page(50, -1)
+        ... except StoreError as err:
+        ...     print(err)
+        offset must be >= 0, got -1
+    """
     for name, value, high in (("limit", limit, MAX_LIMIT), ("offset", offset, None)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise StoreError(f"{name} must be an integer, got {value!r}")

@@ -81,12 +81,22 @@ def resolve_url(target) -> sa.URL:
 
 
 def is_memory(url: sa.URL) -> bool:
-    """Whether a SQLite URL names an in-memory database."""
+    """Whether a SQLite URL names an in-memory database.
+
+    Example:
+        >>> is_memory(resolve_url(":memory:")), is_memory(resolve_url("r.db"))
+        (True, False)
+    """
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def create_engine(url: sa.URL) -> sa.Engine:
-    """An engine for ``url`` with the store's connection settings (module docstring)."""
+    """An engine for ``url`` with the store's connection settings (module docstring).
+
+    Example:
+        >>> create_engine(resolve_url(":memory:")).dialect.name
+        'sqlite'
+    """
     if url.get_backend_name() == "postgresql":
         return sa.create_engine(
             url,
@@ -133,7 +143,13 @@ def sqlite_on_begin(conn: sa.Connection) -> None:
 
 
 def describe(err: sa.exc.DBAPIError) -> str:
-    """The driver's message for a database error, on one line and without SQL."""
+    """The driver's message for a database error, on one line and without SQL.
+
+    Example:
+        >>> err = sa.exc.OperationalError("SELECT 1", {}, Exception("database is\\nlocked"))
+        >>> describe(err)
+        'database is locked'
+    """
     text = str(getattr(err, "orig", None) or err)
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
@@ -255,7 +271,14 @@ def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> None:
 
 
 def driver_params(compiled, params: dict):
-    """Parameters in the compiled statement's style: a tuple (SQLite) or a dict."""
+    """Parameters in the compiled statement's style: a tuple (SQLite) or a dict.
+
+    Example:
+        >>> from sqlalchemy.dialects import sqlite
+        >>> stmt = sa.select(sa.bindparam("a"), sa.bindparam("b"))
+        >>> driver_params(stmt.compile(dialect=sqlite.dialect()), {"b": 2, "a": 1})
+        (1, 2)
+    """
     if compiled.positional:
         return tuple(params[name] for name in compiled.positiontup)
     return params

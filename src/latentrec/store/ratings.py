@@ -45,7 +45,12 @@ class NothingChanged(Exception):
 
 
 def lookup_id(value) -> str | None:
-    """An id as stored, or ``None`` for one that cannot be stored (so is never found)."""
+    """An id as stored, or ``None`` for one that cannot be stored (so is never found).
+
+    Example:
+        >>> lookup_id(42), lookup_id(""), lookup_id(None)
+        ('42', None, None)
+    """
     try:
         return check_id(value, "id")
     except StoreError:

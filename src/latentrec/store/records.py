@@ -143,7 +143,12 @@ def check_number(value, what: str, *, optional: bool = False) -> float | None:
 
 
 def as_record(row, cls, names: tuple[str, ...], position: int):
-    """A dataclass instance from one input row (an instance or a mapping of its fields)."""
+    """A dataclass instance from one input row (an instance or a mapping of its fields).
+
+    Example:
+        >>> as_record({"user_id": "a", "item_id": "b"}, Rating, RATING_FIELDS, 0).value
+        1.0
+    """
     if isinstance(row, cls):
         return row
     if isinstance(row, Mapping):
@@ -232,7 +237,12 @@ def check_items(rows: Iterable) -> list[Item]:
 
 
 def check_genres(genres) -> tuple[str, ...]:
-    """Genres as a tuple of distinct non-empty names without ``|``, in the order given."""
+    """Genres as a tuple of distinct non-empty names without ``|``, in the order given.
+
+    Example:
+        >>> check_genres(["Drama", "Crime", "Drama"])
+        ('Drama', 'Crime')
+    """
     if genres is None:
         return ()
     if isinstance(genres, str):
@@ -249,7 +259,12 @@ def check_genres(genres) -> tuple[str, ...]:
 
 
 def check_features(features) -> dict[str, float] | None:
-    """Features as ``{name: finite float}``; names are text and not a side-table column."""
+    """Features as ``{name: finite float}``; names are text and not a side-table column.
+
+    Example:
+        >>> check_features({"year": 1995})
+        {'year': 1995.0}
+    """
     if features is None:
         return None
     if not isinstance(features, Mapping):

@@ -92,7 +92,16 @@ MIGRATIONS = {1: create_v1}
 
 
 def stored_version(conn: sa.Connection) -> int:
-    """The schema version a database holds; 0 when it has no store yet."""
+    """The schema version a database holds; 0 when it has no store yet.
+
+    Example:
+        >>> engine = sa.create_engine("sqlite://")
+        >>> with engine.begin() as conn:
+        ...     before = stored_version(conn)
+        ...     after = migrate(conn, "sqlite")
+        >>> before, after, SCHEMA_VERSION
+        (0, 1, 1)
+    """
     if not sa.inspect(conn).has_table(schema_table.name):
         return 0
     version = conn.execute(sa.select(schema_table.c.version)).scalar()

@@ -34,7 +34,13 @@ def insert(dialect: str, table: sa.Table):
 
 def upsert_explicit(dialect: str):
     """Latest wins: a stored rating is replaced by one at least as recent (on equal
-    timestamps the later write, which runs later, wins)."""
+    timestamps the later write, which runs later, wins).
+
+    Example:
+        >>> sql = str(upsert_explicit("sqlite").compile(dialect=sqlite.dialect()))
+        >>> sql[sql.index("ON CONFLICT"):].split("WHERE")[1].strip()
+        'excluded.ts >= lr_ratings.ts'
+    """
     ins = insert(dialect, ratings)
     return ins.on_conflict_do_update(
         index_elements=list(RATING_KEY),
@@ -45,7 +51,13 @@ def upsert_explicit(dialect: str):
 
 def upsert_event(dialect: str):
     """Events add up inside the database (never read, add, write back), so concurrent
-    writers lose none; the stored timestamp is the latest event's."""
+    writers lose none; the stored timestamp is the latest event's.
+
+    Example:
+        >>> sql = str(upsert_event("postgresql").compile(dialect=postgresql.dialect()))
+        >>> "value = (lr_ratings.value + excluded.value)" in sql
+        True
+    """
     ins = insert(dialect, ratings)
     return ins.on_conflict_do_update(
         index_elements=list(RATING_KEY),
@@ -68,7 +80,15 @@ def upsert_versions(conn: sa.Connection, dialect: str, user_ids, seq: int) -> No
 
 
 def next_seq(conn: sa.Connection) -> int:
-    """Take the next write sequence number (and the sequence's lock until commit)."""
+    """Take the next write sequence number (and the sequence's lock until commit).
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> with store.db.write() as conn:
+        ...     next_seq(conn), next_seq(conn), read_sequence(conn)
+        (1, 2, 2)
+    """
     stmt = (
         sa.update(counters)
         .where(counters.c.name == "writes")
