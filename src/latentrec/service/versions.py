@@ -58,9 +58,9 @@ class Version:
     """One published model version: its name, model file, creation time, figures, note.
 
     ``path`` is the version's model file (``latentrec.load(version.path)`` reads it);
-    ``created`` is seconds since the epoch; ``metrics`` holds what the publisher
-    recorded (for a retrained version: the candidate's and the current model's
-    held-out figures).  Versions order by their number.
+    ``created`` is seconds since the epoch; ``algorithm`` the model's class name;
+    ``metrics`` holds what the publisher recorded (for a retrained version: the
+    candidate's and the current model's held-out figures).  Versions order by their number.
 
     Example:
         >>> from pathlib import Path
@@ -75,6 +75,7 @@ class Version:
     created: float = field(compare=False)
     metrics: dict = field(compare=False, hash=False)
     note: str = field(compare=False)
+    algorithm: str = field(default="", compare=False)
 
     @property
     def number(self) -> int:
@@ -103,6 +104,7 @@ class Version:
             "created": self.created,
             "metrics": self.metrics,
             "note": self.note,
+            "algorithm": self.algorithm,
         }
 
 
@@ -289,6 +291,7 @@ class ModelDirectory:
             created=float(info["created"]),
             metrics=dict(info.get("metrics") or {}),
             note=str(info.get("note", "")),
+            algorithm=str(info.get("algorithm", "")),
         )
 
     def read_pointer(self) -> str | None:
