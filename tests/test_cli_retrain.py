@@ -70,7 +70,7 @@ def test_seed_retrain_list_rollback(setup, tmp_path):
     )
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert lines[0].startswith(f"held out {3000 - N_OLD} ratings from time")
+    assert lines[0].startswith(f"scored on {3000 - N_OLD} ratings from 2023-11-14 ")
     assert lines[1].startswith("candidate         rmse ")
     assert lines[2].startswith("current v000001   rmse ")
     cand, cur = float(lines[1].split()[-1]), float(lines[2].split()[-1])

@@ -154,12 +154,27 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
             )
         )
         return
-    click.echo(
-        f"held out {result.n_holdout} ratings from time {result.cutoff:g} on "
-        f"({result.n_seen_by_current} more the current model was trained on); "
-        f"trained on {result.n_train}"
-    )
+    click.echo(holdout_line(result))
     click.echo(result.summary())
+
+
+def holdout_line(result) -> str:
+    """What was held out, in words; store timestamps are Unix seconds, shown in UTC.
+
+    Example:
+        >>> from latentrec.service.retrain import RetrainResult
+        >>> r = RetrainResult(False, None, {}, {}, "", 891_382_000.0, n_train=95000,
+        ...                   n_holdout=5000, n_seen_by_current=5000)
+        >>> print(holdout_line(r))  # doctest: +NORMALIZE_WHITESPACE
+        scored on 5000 ratings from 1998-03-31 22:06 UTC on (5000 more from then on were
+        in the current model's training data, left out); candidate trained on 95000
+    """
+    when = _dt.datetime.fromtimestamp(result.cutoff, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"scored on {result.n_holdout} ratings from {when} UTC on ({result.n_seen_by_current} "
+        "more from then on were in the current model's training data, left out); "
+        f"candidate trained on {result.n_train}"
+    )
 
 
 def candidate(md: ModelDirectory, algorithm, extra, seed):
