@@ -52,9 +52,9 @@ def test_seed_retrain_list_rollback(setup, tmp_path):
     model_file, models = tmp_path / "m.npz", tmp_path / "models"
     r = invoke("train", old_csv, "--timestamp-col", "t", "-a", "biases", "-o", model_file)
     assert r.exit_code == 0, r.output
-    out = run("models", "publish", model_file, "--model-dir", models)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "published v000001 (Biases); it is now current"
+    r = invoke("models", "publish", model_file, "--model-dir", models)
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "published v000001 (Biases); it is now current"
 
     # A deliberately bad candidate: refused, exit 0, both figures printed.
     r = invoke(

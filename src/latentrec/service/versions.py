@@ -232,8 +232,9 @@ class ModelDirectory:
             ...     print(str(err).split(" in ")[0])
             no model version published
         """
-        for attempt in range(LOAD_ATTEMPTS):
-            name = self.read_pointer()
+        name = self.read_pointer()
+        attempts = 1
+        while True:
             if name is None:
                 raise LookupError(
                     f"no model version published in {self.path}; publish one first "
@@ -245,9 +246,10 @@ class ModelDirectory:
             except (LookupError, ModelFileError):
                 # Only a prune racing this read removes a version CURRENT named a moment
                 # ago; CURRENT has moved on by then, so reading it again finds the new one.
-                if attempt == LOAD_ATTEMPTS - 1 or self.read_pointer() == name:
+                newer = self.read_pointer()
+                if newer == name or attempts == LOAD_ATTEMPTS:
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                name, attempts = newer, attempts + 1
 
     def versions(self) -> list[Version]:
         """Every complete version, oldest first.
