@@ -7,11 +7,14 @@ binaries are found on ``PATH`` or under Debian's ``/usr/lib/postgresql/<version>
 :func:`shared_server` raises :class:`ServerUnavailable` (tests skip on it) only when they
 are absent.
 
-Other test folders reuse the one server of a test run: in their ``conftest.py``::
+Other test folders reuse the one server of a test run: in their ``conftest.py`` (``tests/``
+is on ``sys.path`` under pytest, and ``tests/store`` is a package)::
 
-    import sys; from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
-    from pgserver import postgres_server, postgres_url  # noqa: F401  (the fixtures)
+    from store.pgserver import postgres_server, postgres_url  # noqa: F401  (the fixtures)
+
+A test folder with its own ``conftest.py`` needs an ``__init__.py`` too, as here:
+otherwise its conftest is imported as ``conftest`` and hides ``tests/conftest.py`` from
+the modules that do ``from conftest import ...``.
 
 ``postgres_server`` (session) is the running :class:`PostgresServer`; ``postgres_url``
 (function) is the URL of a fresh, empty database dropped after the test.
@@ -34,6 +37,8 @@ import pytest
 
 SERVER_USER = "postgres"  # the system account that runs the server when we are root
 DB_USER = "latentrec"  # the database superuser initdb creates
+# A RAM-backed folder for the server's files where there is one (Linux): faster.
+RAM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
 class ServerUnavailable(RuntimeError):
@@ -68,7 +73,7 @@ class PostgresServer:
 
     def __init__(self):
         self.bin = find_binaries()
-        self.root = Path(tempfile.mkdtemp(prefix="latentrec-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="latentrec-pg-", dir=RAM_DIR))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = free_port()

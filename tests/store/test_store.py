@@ -186,7 +186,7 @@ def test_hostile_ids_round_trip_exactly(store):
     assert store.counts()["ratings"] == len(rows) - 3
     # Lookups of ids that cannot be stored find nothing rather than failing.
     assert store.user_ratings("a\x00b") == [] and store.get_item("") is None
-    assert store.user_versions(["a\x00b"]) == {"a\x00b": 0}
+    assert store.user_versions(["a\x00b", None]) == {"a\x00b": 0, "None": 0}
 
 
 def test_integer_ids_are_stored_as_text(store):
@@ -276,6 +276,7 @@ def test_interactions_equal_what_was_written(store):
     assert got == {(r.user_id, r.item_id): (r.value, r.timestamp) for r in rows}
     side = data.item_features
     assert side.loc["i1", "title"] == "One" and side.loc["i1", "genres"] == "A|B"
+    assert pd.isna(side.loc["cold", "genres"])  # no genres: missing, not an empty label
     assert side.loc["i1", "year"] == 1990.0 and math.isnan(side.loc["i2", "year"])
     assert "cold" in data.items  # catalogue items join the vocabulary
     cut = store.interactions(until=500.0)
@@ -378,3 +379,33 @@ def test_memory_store_is_shared_between_threads():
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda k: store.add_ratings([Rating(f"u{k}", "i")]), range(40)))
         assert store.counts()["users"] == 40
+
+
+def test_a_closed_store_says_so(tmp_path):
+    store = open_store(tmp_path / "r.db")
+    store.close()
+    with pytest.raises(StoreError, match="is closed"):
+        store.counts()
+
+
+def test_sqlite_connections_are_durable_and_concurrent(store_dir):
+    with open_store(store_dir / "r.db") as store:
+        with store.db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_user_snapshot_reads_the_version_first(store):
+    assert store.user_snapshot("u") == (0, [])
+    version = store.add_ratings([Rating("u", "i", 4.0, 1.0)]).versions["u"]
+    assert store.user_snapshot("u") == (version, [Rating("u", "i", 4.0, 1.0)])
+
+
+def test_missing_server_binaries_skip_with_a_clear_message(monkeypatch):
+    from . import pgserver
+
+    monkeypatch.setattr(pgserver.shutil, "which", lambda name: None)
+    monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])
+    with pytest.raises(pgserver.ServerUnavailable, match="install Debian's 'postgresql'"):
+        pgserver.find_binaries()
