@@ -136,7 +136,8 @@ class AccessLog:
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            # path_format drops the converters: /users/{user_id}/recommendations.
+            template = getattr(route, "path_format", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
             if self.log and self.logger.isEnabledFor(logging.INFO):
                 client = scope.get("client") or ("", 0)
