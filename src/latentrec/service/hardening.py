@@ -1,7 +1,7 @@
 """What stands between the network and the handlers: limits, the token, errors, the log.
 
 Owns the request-body limit (:class:`BodyLimit`, pure ASGI: a declared or streamed body
-over the limit gets 413 before a handler reads it), the per-request access log and
+over the limit gets 413 before a handler runs), the per-request access log and
 metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
@@ -31,15 +31,12 @@ ERROR_LOGGER = "latentrec.service"
 LOGGED_PATH_CHARS = 300
 
 
-class BodyTooLarge(Exception):
-    """A request body went over the limit while it was being read."""
-
-
 class BodyLimit:
     """ASGI middleware: refuse request bodies over ``max_bytes`` with 413.
 
     A ``Content-Length`` over the limit is refused before the body is read; a chunked
-    body is counted as it arrives and refused when it passes the limit.
+    body is read (up to the limit, then refused) before the handler runs and handed to
+    it whole, so a handler never sees part of an over-long body.
     """
 
     def __init__(self, app, max_bytes: int):
@@ -57,32 +54,36 @@ class BodyLimit:
                     return await too_large(send, "Content-Length is not a number", 400)
                 if declared > self.max_bytes:
                     return await too_large(send, self.message())
-        seen = 0
-        started = False
-
-        async def counted_receive():
-            nonlocal seen
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await too_large(send, self.message())
+            if message["type"] != "http.request":
+                # The client went away: let the app see it as it would.
+                return await self.app(scope, replay([message], receive), send)
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                return await too_large(send, self.message())
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, replay([whole], receive), send)
 
     def message(self) -> str:
         return f"request body is larger than the limit of {self.max_bytes} bytes"
+
+
+def replay(messages: list, receive):
+    """A ``receive`` that gives ``messages`` first, then whatever ``receive`` gives."""
+    pending = list(messages)
+
+    async def receive_again():
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return receive_again
 
 
 async def too_large(send, detail: str, status: int = 413) -> None:
