@@ -56,6 +56,15 @@ def planted(seed=0):
 
 
 @pytest.fixture(scope="session")
+def planted_data():
+    """The planted ratings with timestamps and titles, as an Interactions."""
+    frame, items = planted()
+    return Interactions.from_frame(
+        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
+    )
+
+
+@pytest.fixture(scope="session")
 def model_files(tmp_path_factory):
     """Paths of a fitted BiasedMF (titles) and a fitted HybridMF (genres), saved."""
     folder = tmp_path_factory.mktemp("models")
