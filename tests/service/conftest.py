@@ -139,7 +139,7 @@ class Server:
         command = [
             sys.executable,
             "-m",
-            "latentrec",
+            "latentrec.cli",
             "serve",
             *args,
             "--host",

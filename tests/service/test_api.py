@@ -38,9 +38,7 @@ def test_items_and_exclude_restrict_the_list(client, explicit_model):
     body = client.get(
         "/users/3/recommendations", params={"n": 10, "items": cand, "exclude": ["101", "zzz"]}
     ).json()
-    expected = explicit_model.recommend(
-        3, n=10, items=[int(x) for x in cand], filter_items=[101]
-    )
+    expected = explicit_model.recommend(3, n=10, items=[int(x) for x in cand], filter_items=[101])
     assert ids(body) == [str(x) for x in expected.ids]
     assert "101" not in ids(body)
 
@@ -262,9 +260,7 @@ def test_post_item_without_features_is_added_with_a_zero_vector(client, store):
 
 def test_post_item_with_features_gets_its_feature_vector(make_client, hybrid_model):
     client = make_client(hybrid_model)
-    r = client.post(
-        "/items", json={"item_id": "777", "title": "Space Film", "genres": ["Sci-Fi"]}
-    )
+    r = client.post("/items", json={"item_id": "777", "title": "Space Film", "genres": ["Sci-Fi"]})
     assert r.json()["vector"] == "features"
     q, b = hybrid_model.item_vector_from_features({"genres": "Sci-Fi", "title": None})
     # user 5's score of the new title is b + p_u·q, as the model's feature vectors say

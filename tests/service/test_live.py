@@ -109,7 +109,9 @@ def test_ranking_model_counts_high_stars_and_events_as_positives(make_client, hy
     banned = np.zeros(hybrid_model.n_items, bool)
     banned[hybrid_model.items_.index([100, 101, 102])] = True
     top, _ = hybrid_model.recommend_vectors([vec.bias], vec.factors[None], 6, filter_items=banned)
-    assert [x["item_id"] for x in body["items"]] == [str(hybrid_model.items_.ids[i]) for i in top[0]]
+    assert [x["item_id"] for x in body["items"]] == [
+        str(hybrid_model.items_.ids[i]) for i in top[0]
+    ]
 
 
 def test_a_cached_user_is_not_folded_again(client):

@@ -13,7 +13,6 @@ from latentrec.service.settings import Settings
 from latentrec.service.versions import ModelDirectory
 
 
-
 @pytest.fixture
 def model_dir(tmp_path, explicit_model):
     md = ModelDirectory(tmp_path / "models")
@@ -43,7 +42,9 @@ def test_admin_reload_swaps_in_the_new_current_version(model_dir, store, other_m
         assert r == {"model_version": "v000002", "reloaded": True, "previous_version": "v000001"}
         body = client.get("/users/3/recommendations", params={"n": 5}).json()
         assert body["model_version"] == "v000002"
-        assert [x["item_id"] for x in body["items"]] == [str(x) for x in second.recommend(3, n=5).ids]
+        assert [x["item_id"] for x in body["items"]] == [
+            str(x) for x in second.recommend(3, n=5).ids
+        ]
         model_dir.rollback()
         assert client.post("/admin/reload").json()["model_version"] == "v000001"
 
@@ -122,6 +123,7 @@ def test_metrics_report_routes_model_store_and_fold_ins(client):
     assert "latentrec_model_age_seconds" in text
 
 
+@pytest.mark.slow
 def test_schedule_runs_a_real_retrain_in_a_child_process(tmp_path, store, planted_data):
     """The schedule's job retrains on the store in a child process and, if the
     candidate is not worse, publishes it."""

@@ -248,9 +248,7 @@ def install_error_handlers(app) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         error_id = uuid.uuid4().hex[:12]
-        logger.error(
-            "error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
-        )
+        logger.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
         return JSONResponse(
             status_code=500,
             content={"detail": f"internal error (id {error_id}); the service log has the details"},
