@@ -136,6 +136,8 @@ def serve(
         max_n=max_n,
         access_log=not no_access_log,
     ).check()
+    # The retrain child gets the machine's threads, which the serving processes give up.
+    retrain_env = dict(os.environ)
     # One request is small (one user's scores): parallelism comes from the workers, and
     # BLAS or numba threads in each would only fight over the cores.  The variables
     # reach spawned workers; threadpoolctl limits this process's BLAS.
@@ -157,7 +159,9 @@ def serve(
     if every is not None:
         from ..service.schedule import RetrainSchedule
 
-        schedule = RetrainSchedule(settings.store_location(), model_dir, every).start()
+        schedule = RetrainSchedule(
+            settings.store_location(), model_dir, every, env=retrain_env
+        ).start()
     click.echo(f"serving on http://{host}:{port}/ (API: /docs)", err=True)
     try:
         if workers == 1:
