@@ -240,3 +240,20 @@ def test_health_says_when_a_worker_is_warm(make_client, explicit_model, store):
     client.app.state.refresher.warm_done.wait(30)
     body = client.get("/health").json()
     assert body["warm"] is True and body["cached_users"] == 5
+
+
+def test_a_title_added_through_another_worker_arrives_with_the_next_refresh(
+    make_client, hybrid_model
+):
+    a = make_client(hybrid_model)
+    b = make_client(hybrid_model)
+    r = a.post("/items", json={"item_id": "900", "title": "Later", "genres": ["Comedy"]})
+    assert r.json()["vector"] == "features"
+    assert b.get("/users/5/predictions", params={"items": ["900"]}).status_code == 404
+    b.app.state.refresher.tick()
+    body = b.get("/users/5/predictions", params={"items": ["900"]}).json()
+    mine = a.get("/users/5/predictions", params={"items": ["900"]}).json()
+    assert body["predictions"][0]["score"] == pytest.approx(mine["predictions"][0]["score"])
+    served = b.app.state.holder.current
+    b.app.state.refresher.tick()  # nothing new: the served model stays as it is
+    assert b.app.state.holder.current is served

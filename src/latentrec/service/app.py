@@ -665,12 +665,17 @@ def seed_catalogue(store, served: Served) -> int:
 
 
 def add_store_items(store, served: Served) -> Served:
-    """``served`` with the store's titles it lacks (see :func:`with_new_items`)."""
-    count = store.counts()["items"]
-    if count == served.store_items_seen:
+    """``served`` with the store's titles it lacks (see :func:`with_new_items`).
+
+    The check is cheap when nothing was added: one catalogue row past the count seen
+    last time (titles are never removed from the catalogue).
+    """
+    seen = served.store_items_seen
+    if seen >= 0 and not store.search_items(limit=1, offset=seen):
         return served
-    missing = [it for it in store_catalogue(store) if it.item_id not in served.item_index]
-    return replace(with_new_items(served, missing), store_items_seen=count)
+    catalogue = store_catalogue(store)
+    missing = [it for it in catalogue if it.item_id not in served.item_index]
+    return replace(with_new_items(served, missing), store_items_seen=len(catalogue))
 
 
 class Refresher:
