@@ -48,7 +48,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..store import Item, Rating, StoreError, open_store
@@ -79,6 +79,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 # Users whose vectors a write re-folds at once (the rest are folded on their next request).
 REFOLD_ON_WRITE = 64
+
+# The refresher looks for titles added through other workers every this many rounds
+# (the model source, one stat, every round).
+ITEM_CHECK_TICKS = 5
 
 # Page size when the service walks the whole catalogue of the store.
 CATALOGUE_PAGE = 1000
@@ -212,7 +216,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         response_model=schemas.Recommendations,
         tags=["recommendations"],
     )
-    def user_recommendations(
+    async def user_recommendations(
         user_id: str,
         n: int = Query(10, ge=1, le=max_n, description="How many items."),
         items: Annotated[
@@ -226,12 +230,16 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     ):
         """Top-``n`` items for a user, their rated items excluded; ``fallback`` marks the
         popularity list given to a user the service cannot personalise."""
+        # The hot route runs on the event loop: one indexed store read and one top-n over
+        # the items take less than handing the request to a thread and back.  Its body
+        # is built as plain JSON (the shape of schemas.Recommendations) without a second
+        # validation pass.
         user_id = uid(user_id)
         served = holder.current
         cand = model_items(served, items, "items")
         banned = model_items(served, exclude, "exclude", strict=False)
         state = live.resolve(served, user_id)
-        return recommendations_body(served, state, n, cand, banned)
+        return JSONResponse(recommendations_body(served, state, n, cand, banned))
 
     @app.get(
         "/users/{user_id:path}/predictions",
@@ -685,7 +693,8 @@ class Refresher:
     First it folds in every stored user (:meth:`LiveUsers.warm`), so the worker answers
     them from its cache; then every ``every`` seconds it reloads the model when the
     source changed (a new current version in the model directory; the cache is warmed
-    again for it) and adds titles that another worker put in the store.  A failure is
+    again for it) and, every ``ITEM_CHECK_TICKS`` rounds, adds titles that another
+    worker put in the store.  A failure is
     logged and retried on the next round; the served model stays.
     """
 
@@ -707,6 +716,7 @@ class Refresher:
         self.logger = logging.getLogger(ERROR_LOGGER)
         self.warmed_serial: int | None = None
         self.warm_done = threading.Event()
+        self.ticks = 0
 
     def start(self) -> None:
         if self.thread is None:
@@ -749,6 +759,8 @@ class Refresher:
                 served = self.holder.current
                 self.metrics.set_model(served.version, served.created)
                 self.logger.info("serving model version %s", served.version)
-            self.holder.update(lambda served: add_store_items(self.store, served))
+            if self.ticks % ITEM_CHECK_TICKS == 0:
+                self.holder.update(lambda served: add_store_items(self.store, served))
+            self.ticks += 1
         except (OSError, LookupError, ValueError, StoreError) as err:
             self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))
