@@ -221,3 +221,26 @@ def test_worker_pid_header(client):
     import os
 
     assert client.get("/health").headers["x-worker-pid"] == str(os.getpid())
+
+
+class DownStore(BrokenStore):
+    """A store whose database has gone away."""
+
+    def user_version(self, user_id):
+        from latentrec.store import StoreUnavailableError
+
+        raise StoreUnavailableError("could not connect to server at 10.0.0.5: refused")
+
+
+def test_an_unreachable_store_is_503_with_retry_after(explicit_model, store):
+    from fastapi.testclient import TestClient
+
+    from latentrec.service.app import create_app
+    from latentrec.service.holder import FixedSource
+    from latentrec.service.settings import Settings
+
+    app = create_app(Settings(), store=DownStore(store), source=FixedSource(explicit_model))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/users/ann/recommendations")
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert "10.0.0.5" not in r.text

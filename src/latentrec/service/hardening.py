@@ -6,8 +6,8 @@ metrics (:class:`AccessLog`: one JSON line per request, the route *template* as 
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
 over-long, NUL and lone surrogates are refused with 422) and the error responses
-(:func:`install_error_handlers`: a one-line ``detail`` for 4xx, never a stack trace for
-5xx).
+(:func:`install_error_handlers`: a one-line ``detail`` for 4xx, 503 when the store is
+unreachable, never a stack trace for 5xx).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..store import StoreError, StoreUnavailableError
 
 ACCESS_LOGGER = "latentrec.access"
 ERROR_LOGGER = "latentrec.service"
@@ -240,9 +242,18 @@ def install_error_handlers(app) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(ValueError)
-    async def bad_value(request: Request, exc: ValueError):
-        # The store's StoreError and the models' checks are ValueErrors naming the fault.
+    @app.exception_handler(StoreUnavailableError)
+    async def store_down(request: Request, exc: StoreUnavailableError):
+        logger.error("the ratings store is unavailable: %s", one_line(exc))
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the ratings store is unavailable; try again shortly"},
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(StoreError)
+    async def bad_value(request: Request, exc: StoreError):
+        # The store refuses bad input with a message naming the row and field at fault.
         return JSONResponse(status_code=422, content={"detail": one_line(exc)})
 
     @app.exception_handler(Exception)
