@@ -14,11 +14,11 @@ import time
 import numpy as np
 import sqlalchemy as sa
 
-from ..data import DataError, Interactions
-from .catalogue import catalogue_items, item_from_row, search_statement, side_table, write_items
-from .engine import Database, driver_executemany, driver_rows, resolve_url
+from ..data import Interactions
+from .bulk import import_cells, read_interactions
+from .catalogue import item_from_row, search_statement, write_items
+from .engine import Database, resolve_url
 from .records import (
-    KINDS,
     Item,
     Rating,
     StoreError,
@@ -203,9 +203,9 @@ class RatingsStore:
         """
         if isinstance(user_ids, (str, bytes)):
             raise StoreError("user_versions takes a list of user ids, not one id")
-        asked = [str(u) for u in user_ids]
-        found = {u: 0 for u in asked}
-        valid = sorted({u for u in asked if lookup_id(u) is not None})
+        keys = {str(u): lookup_id(u) for u in user_ids}
+        found = dict.fromkeys(keys, 0)
+        valid = sorted({key for key in keys.values() if key is not None})
         with self.db.read() as conn:
             for start in range(0, len(valid), IN_CHUNK):
                 stmt = sa.select(users.c.user_id, users.c.version).where(
@@ -417,51 +417,7 @@ class RatingsStore:
             >>> store.interactions().nnz, store.interactions(until=2.0).nnz
             (2, 1)
         """
-        if kind is not None and kind not in KINDS:
-            raise StoreError(f"kind must be one of {list(KINDS)} or None, got {kind!r}")
-        if until is not None:
-            try:
-                until = float(until)
-            except (TypeError, ValueError):
-                raise StoreError(f"until must be a number (Unix seconds), got {until!r}") from None
-        with self.db.read(snapshot=True) as conn:
-            if kind is None:
-                has_explicit = conn.execute(
-                    sa.select(ratings.c.kind).where(ratings.c.kind == "explicit").limit(1)
-                ).first()
-                kind = "explicit" if has_explicit else "event"
-            stmt = sa.select(
-                ratings.c.user_id, ratings.c.item_id, ratings.c.value, ratings.c.ts
-            ).where(ratings.c.kind == kind)
-            if until is not None:
-                stmt = stmt.where(ratings.c.ts <= until)
-            batches = list(driver_rows(conn, stmt))
-            catalogue = conn.execute(
-                sa.select(items.c.item_id, items.c.title, items.c.genres, items.c.features)
-            ).all()
-        if not batches:
-            when = "" if until is None else f" at or before {until:g}"
-            raise StoreError(f"the store holds no {kind} ratings{when}: nothing to train on")
-        columns = [list(zip(*batch, strict=True)) for batch in batches]
-        user_ids, item_ids = (
-            np.concatenate([np.array(c[k], dtype=object) for c in columns]) for k in (0, 1)
-        )
-        values, stamps = (
-            np.concatenate([np.array(c[k], dtype=np.float64) for c in columns]) for k in (2, 3)
-        )
-        table = side_table(catalogue)
-        try:
-            return Interactions.from_arrays(
-                user_ids,
-                item_ids,
-                values,
-                timestamps=stamps,
-                implicit=kind == "event",
-                strip_ids=False,
-                item_features=table,
-            )
-        except DataError as err:
-            raise StoreError(f"the stored ratings do not make a table: {err}") from None
+        return read_interactions(self.db, until, kind)
 
     def import_interactions(self, data: Interactions, *, kind: str = "explicit") -> int:
         """Seed the store from an :class:`Interactions`: its cells (with its timestamps,
@@ -480,45 +436,7 @@ class RatingsStore:
             >>> store.counts()["users"]
             3
         """
-        if not isinstance(data, Interactions):
-            raise StoreError(
-                f"import_interactions takes an Interactions, got {type(data).__name__}"
-            )
-        if kind not in KINDS:
-            raise StoreError(f"kind must be one of {list(KINDS)}, got {kind!r}")
-        now = time.time()
-        user_text = [check_id(u, "user_id") for u in data.users.ids.tolist()]
-        item_text = [check_id(i, "item_id") for i in data.items.ids.tolist()]
-        uidx, iidx = data.user_idx, data.item_idx
-        values = data.ratings.astype(np.float64).tolist()
-        if data.timestamps is None:
-            stamps = [now] * data.nnz
-        else:
-            stamps = data.timestamps.tolist()
-            if not np.isfinite(data.timestamps).all():
-                raise StoreError("the interactions' timestamps include NaN or infinite values")
-        catalogue = catalogue_items(data, item_text)
-        stmt = upsert_explicit(self.dialect) if kind == "explicit" else upsert_event(self.dialect)
-        order = np.lexsort((iidx, uidx))
-        with self.db.write() as conn:
-            seq = next_seq(conn)
-            for start in range(0, order.size, CHUNK):
-                params = [
-                    {
-                        "user_id": user_text[uidx[k]],
-                        "item_id": item_text[iidx[k]],
-                        "kind": kind,
-                        "value": values[k],
-                        "ts": stamps[k],
-                    }
-                    for k in order[start : start + CHUNK].tolist()
-                ]
-                driver_executemany(conn, stmt, params)
-            active = np.unique(uidx).tolist()
-            upsert_versions(conn, self.dialect, [user_text[u] for u in active], seq)
-            if catalogue:
-                write_items(conn, self.dialect, catalogue, now)
-        return data.nnz
+        return import_cells(self.db, data, kind)
 
 
 def open_store(target) -> RatingsStore:
