@@ -181,6 +181,25 @@ def test_a_diverging_candidate_is_not_published(frame, tmp_path):
     assert md.current().name == "v000001"
 
 
+def test_a_version_published_meanwhile_is_never_replaced_unseen(frame, tmp_path):
+    old, data = old_and_all(frame)
+
+    class Racing(ModelDirectory):
+        """Another process publishes while this retraining is fitting its candidate."""
+
+        def publish(self, model, **kwargs):
+            if "if_current" in kwargs:
+                ModelDirectory(self.path).publish(GlobalMean().fit(old), note="the other one")
+            return super().publish(model, **kwargs)
+
+    md = Racing(tmp_path)
+    md.publish(GlobalMean().fit(old))
+    result = retrain_on(data, md, model=Biases())
+    assert not result.published and "is v000002, not v000001" in result.reason
+    assert md.current().note == "the other one"
+    assert [v.name for v in md.versions()] == ["v000001", "v000002"]
+
+
 def test_a_ranking_model_is_compared_on_ndcg(tmp_path):
     df = timed_frame(n_users=80, n_items=40, n_ratings=1500, seed=3, implicit=True)
     old, data = (as_data(d, implicit=True) for d in (df[df["t"] < 1350], df))

@@ -21,6 +21,7 @@ from ..registry import ALIASES
 from ..service.retrain import retrain as run_retrain
 from ..service.versions import ModelDirectory
 from ._common import Failure, build_model, fail_on_known_errors, main, parse_value, print_table
+from .store import open_or_fail, store_option
 
 
 def lookups_fail(fn):
@@ -59,12 +60,7 @@ def existing_directory(path: str) -> ModelDirectory:
 
 
 @main.command()
-@click.option(
-    "--store",
-    "store_url",
-    required=True,
-    help="The ratings store: a SQLite file, sqlite:///PATH or postgresql://...",
-)
+@store_option
 @model_dir_option
 @click.option(
     "--algorithm",
@@ -116,16 +112,9 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
     \f
     Example: ``latentrec retrain --store ratings.db --model-dir models/``
     """
-    try:
-        # The store needs the 'serve' extra; every other command works without it.
-        from ..store import open_store
-    except ImportError as err:
-        raise Failure(
-            f"the ratings store needs the 'serve' extra: pip install 'latentrec[serve]' ({err})"
-        ) from None
     md = ModelDirectory(model_dir)
     model = candidate(md, algorithm, extra, seed)
-    with open_store(store_url) as store:
+    with open_or_fail(store_url) as store:
         result = run_retrain(
             store,
             md,

@@ -223,7 +223,7 @@ def retrain_on(
     template = _template(model, current, md)
     if random_state is not None and "random_state" in template.param_names():
         template.set_params(random_state=random_state)
-    label, name, k, direction = _choose_metric(metric, template, current)
+    label, _, _, direction = _choose_metric(metric, template, current)
     if interactions.timestamps is None:
         raise ValueError(
             "retraining holds out the most recent ratings, so it needs timestamps; the "

@@ -262,7 +262,10 @@ class ModelDirectory:
         found = []
         for entry in (self.path / VERSIONS).iterdir():
             if NAME_PATTERN.match(entry.name) and (entry / VERSION_FILE).is_file():
-                found.append(self.version(entry.name))
+                try:
+                    found.append(self.version(entry.name))
+                except LookupError:
+                    continue  # pruned between the listing and the read
         return sorted(found)
 
     def version(self, name: str) -> Version:
