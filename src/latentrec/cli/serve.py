@@ -138,14 +138,6 @@ def serve(
     ).check()
     # The retrain child gets the machine's threads, which the serving processes give up.
     retrain_env = dict(os.environ)
-    # One request is small (one user's scores): parallelism comes from the workers, and
-    # BLAS or numba threads in each would only fight over the cores.  The variables
-    # reach spawned workers; threadpoolctl limits this process's BLAS.
-    for name in THREAD_VARIABLES:
-        os.environ.setdefault(name, "1")
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
     if workers > 1:
         # The workers' metrics live in files here, so /metrics adds up every worker.
         os.environ.setdefault(
@@ -163,11 +155,20 @@ def serve(
             settings.store_location(), model_dir, every, env=retrain_env
         ).start()
     click.echo(f"serving on http://{host}:{port}/ (API: /docs)", err=True)
+    # One request is small (one user's scores): parallelism comes from the workers, and
+    # BLAS or numba threads in each would only fight over the cores.  Set only now that
+    # the app was built: the variables reach the spawned workers, threadpoolctl limits
+    # this process's BLAS (numba reads its variable once, at import).
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
     try:
         if workers == 1:
             uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False)
         else:
             del app
+            for name in THREAD_VARIABLES:
+                os.environ.setdefault(name, "1")
             os.environ[SETTINGS_ENV] = settings.to_json()
             uvicorn.run(
                 FACTORY,
