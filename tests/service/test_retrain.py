@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from retrain_helpers import as_data, timed_frame
 
 from latentrec import Interactions, load
 from latentrec.data.splits import temporal_split
@@ -21,6 +20,8 @@ from latentrec.service.retrain import (
     trained_cells,
 )
 from latentrec.service.versions import ModelDirectory
+
+from .retrain_helpers import as_data, timed_frame
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,13 @@ import threading
 
 import numpy as np
 import pytest
-from retrain_helpers import constant_data, start_publishers, wait_all
 
 import latentrec
 from latentrec.errors import ModelFileError
 from latentrec.models import Biases, GlobalMean
 from latentrec.service.versions import ModelDirectory, StaleVersionError, Version
+
+from .retrain_helpers import constant_data, start_publishers, wait_all
 
 
 def mean_model(value: float) -> GlobalMean:

@@ -1,5 +1,27 @@
 """The recommendation service: an HTTP API over a model and a ratings store.
 
 The ratings store (:mod:`latentrec.store`) is the source of truth; each worker's model is
-a cache that fold-in and reloads refresh.
+a cache that fold-in and reloads refresh.  :func:`create_app` (in :mod:`.app`) builds the
+FastAPI app from :class:`Settings` (in :mod:`.settings`); both are attributes of this
+package, imported on first use, so ``latentrec.service.versions`` (model versions) needs
+no web framework.
+
+Example:
+    >>> from latentrec.service import Settings
+    >>> Settings(model_path="model.npz").max_n
+    100
 """
+
+__all__ = ["Settings", "create_app"]
+
+
+def __getattr__(name):
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    if name == "Settings":
+        from .settings import Settings
+
+        return Settings
+    raise AttributeError(f"module 'latentrec.service' has no attribute {name!r}")
