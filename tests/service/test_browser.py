@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -69,9 +70,10 @@ def get_json(url: str):
         return json.load(response)
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
     """`latentrec serve` on a free loopback port; yields its base URL, stops it afterwards."""
+    tmp_path = tmp_path_factory.mktemp("serve")
     model_path = tmp_path / "model.npz"
     BiasedMF(n_factors=4, n_epochs=60, random_state=0).fit(catalogue()).save(model_path)
     port = free_port()
@@ -121,7 +123,7 @@ def server(tmp_path):
         log.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian chromium through Selenium; quits at the end whatever happens."""
     webdriver = pytest.importorskip("selenium.webdriver")
@@ -135,112 +137,147 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="latentrec-chromium-")
     for arg in (
         "--headless=new",
         "--no-sandbox",  # CI runs as root, where chromium's sandbox refuses to start
         "--disable-dev-shm-usage",
         "--disable-gpu",
         "--window-size=1280,1400",
-        f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp'))}/latentrec-chromium-{os.getpid()}",
+        f"--user-data-dir={profile}",
     ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
-        yield driver
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
     finally:
-        driver.quit()
-        shutil.rmtree(
-            Path(os.environ.get("TMPDIR", "/tmp")) / f"latentrec-chromium-{os.getpid()}",
-            ignore_errors=True,
-        )
+        shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_visitor_searches_rates_and_sees_picks_change(server, browser, tmp_path):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+class Page:
+    """The page's elements by their ``data-testid``, and waits on its refresh counters."""
 
-    wait = WebDriverWait(browser, WAIT_S)
+    def __init__(self, driver):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
 
-    def testid(name, root=None):
-        return (root or browser).find_element(By.CSS_SELECTOR, f'[data-testid="{name}"]')
+        self.driver, self.by = driver, By
+        self.wait = WebDriverWait(driver, WAIT_S).until
 
-    def all_testid(name, root=None):
-        return (root or browser).find_elements(By.CSS_SELECTOR, f'[data-testid="{name}"]')
+    def one(self, name, root=None):
+        return (root or self.driver).find_element(self.by.CSS_SELECTOR, f'[data-testid="{name}"]')
 
-    def renders(name):
-        return int(testid(name).get_attribute("data-renders") or 0)
+    def all(self, name, root=None):
+        return (root or self.driver).find_elements(self.by.CSS_SELECTOR, f'[data-testid="{name}"]')
 
-    def picks():
-        return [li.get_attribute("data-item-id") for li in all_testid("pick")]
+    def renders(self, name) -> int:
+        return int(self.one(name).get_attribute("data-renders") or 0)
 
-    browser.get(server)
-    wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    def after(self, name, action) -> None:
+        """Do ``action`` and wait until the list ``name`` has been drawn again."""
+        before = self.renders(name)
+        action()
+        self.wait(lambda d: self.renders(name) > before)
+
+    def open(self, url) -> None:
+        self.driver.get(url)
+        self.wait(lambda d: d.find_element(self.by.TAG_NAME, "body").get_attribute("data-ready"))
+
+    def picks(self) -> list[str]:
+        return [li.get_attribute("data-item-id") for li in self.all("pick")]
+
+    def search(self, text) -> list:
+        box = self.one("search-input")
+        box.clear()
+        box.send_keys(text)
+        self.after("search-results", self.one("search-button").click)
+        return self.all("search-result")
+
+
+def test_visitor_searches_rates_and_sees_picks_change(browser, server, tmp_path):
+    page = Page(browser)
+    page.open(server)
 
     # A visitor nobody has seen: the picks are the popular titles, and say so.
-    testid("user-id").send_keys("e2e visitor 'quoted' / ✓")
-    before_picks = renders("picks-list")
-    testid("use-user").click()
-    wait.until(lambda b: renders("picks-list") > before_picks)
-    assert testid("fallback-badge").is_displayed()
-    popular = picks()
+    page.one("user-id").send_keys("e2e visitor 'quoted' / ✓")
+    page.after("picks-list", page.one("use-user").click)
+    assert page.one("fallback-badge").is_displayed()
+    popular = page.picks()
     assert len(popular) == 10
-    assert testid("model-version").text not in ("", "unknown")
+    assert page.one("model-version").text not in ("", "unknown")
 
     # Search the space films and rate three of them five stars, one after another.
-    testid("search-input").send_keys("space saga")
-    before_search = renders("search-results")
-    testid("search-button").click()
-    wait.until(lambda b: renders("search-results") > before_search)
-    results = all_testid("search-result")
+    results = page.search("space saga")
     assert len(results) >= 3
-    assert all("Space Saga" in testid("title", r).text for r in results)
+    assert all("Space Saga" in page.one("title", r).text for r in results)
     rated = []
     for result in results[:3]:
         rated.append(result.get_attribute("data-item-id"))
-        before_picks = renders("picks-list")
-        testid("star-5", result).click()
-        wait.until(lambda b, n=before_picks: renders("picks-list") > n)
-    wait.until(lambda b: len(all_testid("my-rating")) == 3)
-    assert sorted(li.get_attribute("data-item-id") for li in all_testid("my-rating")) == sorted(
-        rated
-    )
+        page.after("picks-list", page.one("star-5", result).click)
+    page.wait(lambda d: len(page.all("my-rating")) == 3)
+    assert sorted(li.get_attribute("data-item-id") for li in page.all("my-rating")) == sorted(rated)
 
     # The picks are now the visitor's own: personalised, without what they rated, and
     # led by the films of the taste they showed.
-    assert not testid("fallback-badge").is_displayed()
-    personal = picks()
+    assert not page.one("fallback-badge").is_displayed()
+    personal = page.picks()
     assert personal != popular
     assert not set(rated) & set(personal)
-    top_titles = [testid("title", li).text for li in all_testid("pick")[:3]]
+    top_titles = [page.one("title", li).text for li in page.all("pick")[:3]]
     assert all(t.startswith("Space Saga") for t in top_titles), top_titles
-    wait.until(lambda b: all_testid("because-row"))  # "Because you watched" one of them
+    page.wait(lambda d: page.all("because-row"))  # "Because you watched" one of them
 
     # Why the first pick: the terms add up to the prediction, and the support is what
     # the visitor rated.
-    first = all_testid("pick")[0]
-    testid("explain-button", first).click()
-    wait.until(lambda b: testid("explanation").is_displayed())
+    page.one("explain-button", page.all("pick")[0]).click()
+    page.wait(lambda d: page.one("explanation").is_displayed())
     terms = [
-        float(testid(t).text.replace("−", "-"))
+        float(page.one(t).text.replace("−", "-"))
         for t in ("term-mu", "term-bu", "term-bi", "term-dot", "term-prediction")
     ]
     assert abs(sum(terms[:4]) - terms[4]) <= 0.02  # each shown to two decimals
-    supporting = {li.get_attribute("data-item-id") for li in all_testid("supporting-item")}
+    supporting = {li.get_attribute("data-item-id") for li in page.all("supporting-item")}
     assert supporting and supporting <= set(rated)
 
     # A title that is an HTML injection attempt shows as text, and builds no element.
-    search = testid("search-input")
-    search.clear()
-    search.send_keys("quotes")
-    before_search = renders("search-results")
-    testid("search-button").click()
-    wait.until(lambda b: renders("search-results") > before_search)
-    assert [testid("title", r).text for r in all_testid("search-result")] == [
-        HOSTILE_TITLE.strip()
-    ]
-    assert browser.find_elements(By.ID, "pwned") == []
+    hostile = page.search("quotes")
+    assert [page.one("title", r).text for r in hostile] == [HOSTILE_TITLE.strip()]
+    assert browser.find_elements(page.by.ID, "pwned") == []
 
     shot = tmp_path / "latentrec-page.png"
     browser.execute_script("window.scrollTo(0, 0)")
     assert browser.save_screenshot(str(shot))
     print(f"screenshot of the page: {shot}")
+
+
+def test_new_visitor_answers_the_questions_and_is_remembered(browser, server):
+    page = Page(browser)
+    page.open(server)
+    page.after("picks-list", page.one("new-visitor").click)
+    page.wait(lambda d: page.one("onboarding").is_displayed())
+    visitor = page.one("user-id").get_attribute("value")
+    assert visitor.startswith("visitor-")
+    questions = page.all("question")
+    assert len(questions) >= 3
+
+    answered = {}
+    for question, stars in zip(questions[:3], (5, 5, 1), strict=True):
+        page.one(f"star-{stars}", question).click()
+        answered[question.get_attribute("data-item-id")] = stars
+    page.after("picks-list", page.one("onboarding-submit").click)
+    page.wait(lambda d: not page.one("onboarding").is_displayed())
+    assert not page.one("fallback-badge").is_displayed()
+    assert page.picks() and not set(answered) & set(page.picks())
+
+    # The page remembers the visitor (localStorage) and the store kept the answers.
+    page.open(server)
+    page.wait(lambda d: len(page.all("my-rating")) == len(answered))
+    assert page.one("user-id").get_attribute("value") == visitor
+    shown = {
+        li.get_attribute("data-item-id"): len(li.find_elements(page.by.CSS_SELECTOR, ".star.on"))
+        for li in page.all("my-rating")
+    }
+    assert shown == answered
