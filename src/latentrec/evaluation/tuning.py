@@ -194,7 +194,7 @@ def tune(
         or not 0 < validation < 1
     ):
         raise ValueError(f"validation must be a share strictly between 0 and 1, got {validation!r}")
-    metric, name, k, direction = _parse_metric(metric)
+    metric, name, k, direction = parse_metric(metric)
     if name in RATING_METRICS and not model.predicts_ratings:
         raise ValueError(
             f"{type(model).__name__} does not predict ratings, so it cannot be tuned on "
@@ -317,8 +317,16 @@ def _score(model, valid: Interactions, name: str, k: int | None) -> float:
     return float(evaluate_ranking(model, valid, k)[name])
 
 
-def _parse_metric(metric) -> tuple[str, str, int | None, str]:
-    """``(label, name, k, direction)`` for a metric string such as ``"ndcg@10"``."""
+def parse_metric(metric) -> tuple[str, str, int | None, str]:
+    """``(label, name, k, direction)`` for a metric string such as ``"ndcg@10"``.
+
+    Rating metrics (``rmse``, ``mae``) are minimised, ranking metrics maximised; a
+    ranking metric without a cut-off is taken at 10.
+
+    Example:
+        >>> parse_metric("NDCG"), parse_metric("rmse")
+        (('ndcg@10', 'ndcg', 10, 'maximize'), ('rmse', 'rmse', None, 'minimize'))
+    """
     if not isinstance(metric, str):
         raise ValueError(f"metric must be a string such as 'rmse' or 'ndcg@10', got {metric!r}")
     text = metric.strip().lower()

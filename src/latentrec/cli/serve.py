@@ -1,0 +1,161 @@
+"""``latentrec serve``: the recommendation service over HTTP (uvicorn).
+
+The service itself is :mod:`latentrec.service`; this command turns options into its
+:class:`~latentrec.service.settings.Settings`, checks them by building the app once (so
+a bad model file or store URL is one line and exit 1, not a worker's traceback), and
+runs uvicorn: in this process with one worker, or with ``--workers N`` through an app
+factory that each worker process calls with the settings from the environment.
+``--retrain-every`` starts :class:`~latentrec.service.schedule.RetrainSchedule` here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import click
+
+from ._common import Failure, fail_on_known_errors, main
+
+FACTORY = "latentrec.service.app:app_from_env"
+
+
+def log_config(level: str = "INFO") -> dict:
+    """Logging for uvicorn and the service: one JSON object per line on standard error.
+
+    Example:
+        >>> sorted(log_config()["loggers"])[:2]
+        ['latentrec.access', 'latentrec.service']
+    """
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    named = ("latentrec.access", "latentrec.service", "uvicorn", "uvicorn.error")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "latentrec.service.hardening.JsonFormatter"}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            name: {"handlers": ["stderr"], "level": level, "propagate": False} for name in named
+        },
+    }
+
+
+@main.command()
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False),
+    help="A model file to serve (`latentrec train ... -o FILE`).",
+)
+@click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False),
+    help="A model directory (`latentrec retrain`): its current version is served and "
+    "followed.",
+)
+@click.option(
+    "--store",
+    "store_url",
+    help="Ratings store: a SQLite path or a database URL (postgresql://...). "
+    "Default: ratings.sqlite beside the model.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--token",
+    envvar="LATENTREC_TOKEN",
+    help="Bearer token required on write and admin routes (or env LATENTREC_TOKEN).",
+)
+@click.option(
+    "--retrain-every",
+    help="Retrain from the store on this schedule (24h, 30m, 7d); needs --model-dir.",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="Allow browser pages from this origin (repeatable); none by default.",
+)
+@click.option(
+    "--max-n", type=int, default=100, show_default=True, help="Longest list a client may ask for."
+)
+@click.option("--no-access-log", is_flag=True, help="Do not log each request.")
+@fail_on_known_errors
+def serve(
+    model_path,
+    model_dir,
+    store_url,
+    host,
+    port,
+    workers,
+    token,
+    retrain_every,
+    cors_origins,
+    max_n,
+    no_access_log,
+):
+    """Serve recommendations over HTTP, with a ratings store and live updates.
+
+    Every rating posted is stored (acknowledged once committed) and reflected in that
+    user's next answer; the page is at / and the API at /docs.
+
+    \f
+    Example: ``latentrec serve --model out/model.npz --port 8000``
+    """
+    if bool(model_path) == bool(model_dir):
+        raise Failure("give exactly one of --model FILE and --model-dir DIR")
+    if workers < 1:
+        raise Failure(f"--workers must be at least 1, got {workers}")
+    if not 0 <= port <= 65535:
+        raise Failure(f"--port must lie in 0-65535, got {port}")
+    if retrain_every and not model_dir:
+        raise Failure("--retrain-every needs --model-dir (retraining publishes new versions)")
+
+    import uvicorn
+
+    from ..service.settings import SETTINGS_ENV, Settings, parse_interval
+
+    every = parse_interval(retrain_every) if retrain_every else None
+    settings = Settings(
+        model_path=model_path,
+        model_dir=model_dir,
+        store_url=store_url,
+        token=token or None,
+        cors_origins=tuple(cors_origins),
+        max_n=max_n,
+        access_log=not no_access_log,
+    ).check()
+    if workers > 1:
+        # The workers' metrics live in files here, so /metrics adds up every worker.
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="latentrec-metrics-")
+        )
+    from ..service.app import create_app
+
+    # Built here first: a bad model or store fails now, as one line, before any worker.
+    app = create_app(settings)
+    schedule = None
+    if every is not None:
+        from ..service.schedule import RetrainSchedule
+
+        schedule = RetrainSchedule(settings.store_location(), model_dir, every).start()
+    click.echo(f"serving on http://{host}:{port}/ (API: /docs)", err=True)
+    try:
+        if workers == 1:
+            uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False)
+        else:
+            del app
+            os.environ[SETTINGS_ENV] = settings.to_json()
+            uvicorn.run(
+                FACTORY,
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=log_config(),
+                access_log=False,
+            )
+    finally:
+        if schedule is not None:
+            schedule.stop()

@@ -1,0 +1,701 @@
+"""The HTTP API: ``create_app(settings)`` builds a FastAPI app over a model and a store.
+
+Nothing happens at import.  ``create_app`` opens (or is handed) the ratings store and the
+model source, loads the model into a :class:`~latentrec.service.holder.ModelHolder` and
+registers the routes; a background thread started with the app follows the model
+directory (a new current version is loaded aside and swapped in) and titles added
+through other workers.  ``app_from_env`` is the factory uvicorn's worker processes call
+(``latentrec serve --workers N``), with the settings in an environment variable.
+
+Routes (JSON shapes in :mod:`latentrec.service.schemas` and at ``/docs``)::
+
+    GET    /users/{user_id}/recommendations?n=&items=&exclude=
+    GET    /users/{user_id}/predictions?items=
+    GET    /users/{user_id}/explain/{item_id}
+    GET    /users/{user_id}/ratings
+    DELETE /users/{user_id}/ratings/{item_id}        (token)
+    DELETE /users/{user_id}                          (token)
+    POST   /users/{user_id}/onboarding               (token)
+    GET    /onboarding/questions?n=
+    POST   /ratings                                  (token)
+    GET    /items?search=&genre=&n=&offset=
+    GET    /items/{item_id}
+    GET    /items/{item_id}/similar?n=
+    POST   /items                                    (token)
+    GET    /genres
+    GET    /health
+    GET    /metrics
+    POST   /admin/reload?force=                      (token)
+    GET    /  and /static/...                        (the web page)
+
+List parameters repeat: ``?items=1&items=2``.  Ids in paths are percent-encoded text
+(``/users/a%2Fb/ratings`` is user ``a/b``).  "(token)": with a token configured, the
+route needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..store import Item, Rating, StoreError, open_store
+from . import schemas
+from .hardening import (
+    ERROR_LOGGER,
+    AccessLog,
+    BodyLimit,
+    check_id,
+    install_error_handlers,
+    one_line,
+    token_matches,
+)
+from .holder import (
+    DirectorySource,
+    FileSource,
+    ModelHolder,
+    Served,
+    accepts_item,
+    id_text,
+    with_new_items,
+)
+from .live import LiveUsers, explain, predictions, recommend
+from .metrics import ServiceMetrics
+from .settings import Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Users whose vectors a write re-folds at once (the rest are folded on their next request).
+REFOLD_ON_WRITE = 64
+
+# Page size when the service walks the whole catalogue of the store.
+CATALOGUE_PAGE = 1000
+
+
+def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
+    """The service as a FastAPI app.
+
+    ``store`` is an open :class:`~latentrec.store.RatingsStore` (default: opened from
+    ``settings.store_location()``); ``source`` gives the model (default: a
+    :class:`~latentrec.service.holder.FileSource` or
+    :class:`~latentrec.service.holder.DirectorySource` from the settings).  The
+    store's catalogue is completed with the model's titles it lacks, and titles the
+    store has beyond the model are added to the served model.
+
+    Example (serves a real store, so not run here)::
+
+        from latentrec.service import Settings, create_app
+        app = create_app(Settings(model_path="model.npz"))   # then: uvicorn.run(app)
+    """
+    settings = settings.check()
+    if source is None:
+        source = source_from(settings)
+    if store is None:
+        store = open_store(settings.store_location())
+    metrics = ServiceMetrics()
+    holder = ModelHolder(source, prepare=lambda served: add_store_items(store, served))
+    seed_catalogue(store, holder.current)
+    live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
+    metrics.set_model(holder.current.version, holder.current.created)
+    refresher = Refresher(holder, store, metrics, settings.poll_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        refresher.start()
+        try:
+            yield
+        finally:
+            refresher.stop()
+
+    app = FastAPI(
+        title="latentrec",
+        summary="Recommendations from a matrix-factorization model, updated as people rate.",
+        version=holder.current.version,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.holder = holder
+    app.state.live = live
+    app.state.metrics = metrics
+    app.state.refresher = refresher
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(AccessLog, metrics=metrics, log=settings.access_log)
+
+    max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars
+    question_cache: dict = {}
+
+    def authorised(request: Request) -> None:
+        if settings.token is None:
+            return
+        if not token_matches(request.headers.get("authorization"), settings.token):
+            raise HTTPException(
+                401,
+                "this route needs the service's bearer token (Authorization: Bearer ...)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    writes = [Depends(authorised)]
+
+    def uid(user_id: str) -> str:
+        return check_id(user_id, "user_id", max_id)
+
+    def model_item(served: Served, item_id: str) -> int:
+        check_id(item_id, "item_id", max_id)
+        idx = served.item_index.get(item_id)
+        if idx is None:
+            raise HTTPException(404, f"unknown item {item_id!r}")
+        return idx
+
+    def model_items(served: Served, ids, what: str, strict: bool = True) -> np.ndarray | None:
+        if ids is None:
+            return None
+        found = []
+        for item_id in ids:
+            check_id(item_id, what, max_id)
+            idx = served.item_index.get(item_id)
+            if idx is None:
+                if strict:
+                    raise HTTPException(404, f"unknown item {item_id!r} in {what}")
+                continue
+            found.append(idx)
+        return np.asarray(found, dtype=np.int64)
+
+    def scored(served: Served, idx, scores) -> list[dict]:
+        titles = served.titles
+        ids = served.item_ids
+        return [
+            {
+                "item_id": ids[i],
+                "title": None if titles is None else titles[i],
+                "score": None if not np.isfinite(s) else float(s),
+            }
+            for i, s in zip(idx.tolist(), scores.tolist(), strict=True)
+        ]
+
+    def recommendations_body(served, state, n, items=None, exclude=None) -> dict:
+        top, scores, fallback = recommend(served, state, n, items, exclude)
+        if fallback:
+            metrics.fallbacks.inc()
+        return {
+            "model_version": served.version,
+            "user_id": state.user_id,
+            "fallback": fallback,
+            "items": scored(served, top, scores),
+        }
+
+    # ------------------------------------------------------------------ reads
+    @app.get(
+        "/users/{user_id:path}/recommendations",
+        response_model=schemas.Recommendations,
+        tags=["recommendations"],
+    )
+    def user_recommendations(
+        user_id: str,
+        n: int = Query(10, ge=1, le=max_n, description="How many items."),
+        items: list[str] | None = Query(
+            None, max_length=max_list, description="Only these items (repeat the parameter)."
+        ),
+        exclude: list[str] | None = Query(
+            None, max_length=max_list, description="Never these items (unknown ids ignored)."
+        ),
+    ):
+        """Top-``n`` items for a user, their rated items excluded; ``fallback`` marks the
+        popularity list given to a user the service cannot personalise."""
+        user_id = uid(user_id)
+        served = holder.current
+        cand = model_items(served, items, "items")
+        banned = model_items(served, exclude, "exclude", strict=False)
+        state = live.resolve(served, user_id)
+        return recommendations_body(served, state, n, cand, banned)
+
+    @app.get(
+        "/users/{user_id:path}/predictions",
+        response_model=schemas.Predictions,
+        tags=["recommendations"],
+    )
+    def user_predictions(
+        user_id: str,
+        items: list[str] = Query(
+            ..., min_length=1, max_length=max_list, description="Items to score (repeat)."
+        ),
+    ):
+        """The model's score of each item for the user (null where it has none)."""
+        user_id = uid(user_id)
+        served = holder.current
+        idx = model_items(served, items, "items")
+        state = live.resolve(served, user_id)
+        scores, fallback = predictions(served, state, idx)
+        if fallback:
+            metrics.fallbacks.inc()
+        return {
+            "model_version": served.version,
+            "user_id": user_id,
+            "fallback": fallback,
+            "predictions": scored(served, idx, scores),
+        }
+
+    @app.get(
+        "/users/{user_id:path}/explain/{item_id:path}",
+        response_model=schemas.Explanation,
+        tags=["recommendations"],
+    )
+    def user_explain(user_id: str, item_id: str):
+        """Why the user gets this score: μ + b_u + b_i + Σ_f p_uf·q_if, the largest
+        factor terms, and the user's own rated titles closest to the item."""
+        user_id = uid(user_id)
+        served = holder.current
+        item = model_item(served, item_id)
+        state = live.resolve(served, user_id)
+        body = explain(served, state, item)
+        body["model_version"] = served.version
+        body["fallback"] = not state.personal
+        return body
+
+    @app.get("/items/{item_id:path}/similar", response_model=schemas.Similar, tags=["items"])
+    def similar(item_id: str, n: int = Query(10, ge=1, le=max_n)):
+        """Items closest to this one ("Because you watched X"); empty when the model has
+        no vector for it (or no factors at all)."""
+        served = holder.current
+        item = model_item(served, item_id)
+        model = served.model
+        if model.n_factors_ == 0 or not np.any(model.item_factors_[item]):
+            top, scores = np.empty(0, np.int64), np.empty(0)
+        else:
+            rec = model.similar_items(served.model_item_id(item), n=n)
+            top = np.array([served.item_index[id_text(x)] for x in rec.ids], dtype=np.int64)
+            scores = np.asarray(rec.scores, dtype=np.float64)
+        return {
+            "model_version": served.version,
+            "item_id": item_id,
+            "title": served.title(item),
+            "items": scored(served, top, scores),
+        }
+
+    @app.get("/onboarding/questions", response_model=schemas.Questions, tags=["onboarding"])
+    def onboarding_questions(n: int = Query(5, ge=1, le=max_n)):
+        """The titles to ask a new visitor to rate, in asking order: popular ones that
+        together pin down their taste best."""
+        served = holder.current
+        key = (served.serial, n)
+        if key not in question_cache:
+            question_cache.clear()
+            question_cache[key] = questions_for(served, n)
+        table = question_cache[key]
+        return {"model_version": served.version, "questions": table}
+
+    @app.get(
+        "/users/{user_id:path}/ratings", response_model=schemas.UserRatings, tags=["ratings"]
+    )
+    def user_ratings(user_id: str):
+        """Everything the store holds for the user, newest first."""
+        user_id = uid(user_id)
+        served = holder.current
+        rows = sorted(store.user_ratings(user_id), key=lambda r: -(r.timestamp or 0))
+        out = []
+        for r in rows:
+            idx = served.item_index.get(r.item_id)
+            title = served.title(idx) if idx is not None else None
+            if title is None and idx is None:
+                stored = store.get_item(r.item_id)
+                title = stored.title if stored is not None else None
+            out.append(
+                {
+                    "item_id": r.item_id,
+                    "title": title,
+                    "rating": r.value,
+                    "kind": r.kind,
+                    "timestamp": r.timestamp,
+                    "rated_at": iso(r.timestamp),
+                }
+            )
+        return {"model_version": served.version, "user_id": user_id, "ratings": out}
+
+    @app.get("/items", response_model=schemas.ItemList, tags=["items"])
+    def items_search(
+        search: str | None = Query(None, max_length=200, description="Words in the title."),
+        genre: str | None = Query(None, max_length=200),
+        n: int = Query(20, ge=1, le=max_list, description="Page size."),
+        offset: int = Query(0, ge=0, le=10_000_000),
+    ):
+        """Titles in the catalogue, filtered by words in the title and by genre."""
+        served = holder.current
+        found = store.search_items(search=search or None, genre=genre or None, limit=n, offset=offset)
+        return {
+            "model_version": served.version,
+            "items": [item_out(served, it) for it in found],
+            "n": n,
+            "offset": offset,
+        }
+
+    @app.get("/items/{item_id:path}", response_model=schemas.ItemOut, tags=["items"])
+    def item_detail(item_id: str):
+        """One catalogue entry."""
+        check_id(item_id, "item_id", max_id)
+        served = holder.current
+        stored = store.get_item(item_id)
+        if stored is None:
+            idx = served.item_index.get(item_id)
+            if idx is None:
+                raise HTTPException(404, f"unknown item {item_id!r}")
+            stored = Item(item_id, served.title(idx))
+        return item_out(served, stored)
+
+    @app.get("/genres", response_model=schemas.Genres, tags=["items"])
+    def genres():
+        """Every genre in the catalogue, for a filter."""
+        return {"model_version": holder.current.version, "genres": list(store.genres())}
+
+    # ------------------------------------------------------------------ writes
+    def write(served: Served, ratings: list[Rating]) -> dict:
+        result = store.add_ratings(ratings)
+        metrics.ratings_written.inc(result.n_written)
+        for user_id, version in list(result.versions.items())[:REFOLD_ON_WRITE]:
+            live.resolve(served, user_id, version)
+        return {
+            "model_version": served.version,
+            "written": result.n_written,
+            "users": result.versions,
+        }
+
+    def checked_rating(served: Served, r, known_elsewhere: set) -> Rating:
+        user_id = check_id(r.user_id, "user_id", max_id)
+        item_id = check_id(r.item_id, "item_id", max_id)
+        if item_id not in served.item_index and item_id not in known_elsewhere:
+            raise HTTPException(404, f"unknown item {item_id!r}")
+        check_value(served, item_id, r.rating, r.kind)
+        return Rating(user_id, item_id, float(r.rating), r.timestamp, r.kind)
+
+    def check_value(served: Served, item_id: str, value: float, kind: str) -> None:
+        if not np.isfinite(value):
+            raise HTTPException(422, f"the rating for item {item_id!r} is not a finite number")
+        if kind == "event":
+            if value <= 0:
+                raise HTTPException(422, f"an event's weight must be positive (item {item_id!r})")
+            return
+        scale = served.rating_scale
+        if scale is not None and not scale[0] <= value <= scale[1]:
+            raise HTTPException(
+                422,
+                f"rating {value:g} for item {item_id!r} lies outside the model's scale "
+                f"{scale[0]:g}-{scale[1]:g}",
+            )
+
+    def store_only_items(served: Served, item_ids) -> set:
+        """Of ``item_ids`` the model lacks, those the store's catalogue has."""
+        missing = {i for i in item_ids if i not in served.item_index}
+        return {i for i in missing if store.get_item(i) is not None}
+
+    @app.post(
+        "/ratings",
+        response_model=schemas.WriteAck,
+        status_code=201,
+        dependencies=writes,
+        tags=["ratings"],
+    )
+    def post_ratings(body: schemas.RatingIn | schemas.RatingsIn):
+        """Store one rating or many (explicit stars or implicit events) in one transaction;
+        answered only after it commits.  Each user's next request reflects them."""
+        given = body.ratings if isinstance(body, schemas.RatingsIn) else [body]
+        if not given:
+            raise HTTPException(422, "no ratings given")
+        if len(given) > max_list:
+            raise HTTPException(422, f"{len(given)} ratings in one request; the limit is {max_list}")
+        served = holder.current
+        elsewhere = store_only_items(served, [check_id(r.item_id, "item_id", max_id) for r in given])
+        return write(served, [checked_rating(served, r, elsewhere) for r in given])
+
+    @app.delete(
+        "/users/{user_id:path}/ratings/{item_id:path}",
+        response_model=schemas.Deleted,
+        dependencies=writes,
+        tags=["ratings"],
+    )
+    def delete_rating(user_id: str, item_id: str):
+        """Remove one stored rating (and the user's events on the item)."""
+        user_id = uid(user_id)
+        check_id(item_id, "item_id", max_id)
+        served = holder.current
+        if not store.delete_rating(user_id, item_id):
+            raise HTTPException(404, f"user {user_id!r} has no stored rating for item {item_id!r}")
+        live.resolve(served, user_id)
+        return {"model_version": served.version, "user_id": user_id, "item_id": item_id, "deleted": 1}
+
+    @app.delete(
+        "/users/{user_id:path}", response_model=schemas.Deleted, dependencies=writes, tags=["ratings"]
+    )
+    def delete_user(user_id: str):
+        """Erase everything stored about the user; they get the popularity list from now on."""
+        user_id = uid(user_id)
+        deleted = store.delete_user(user_id)
+        live.forget(user_id)
+        return {"model_version": holder.current.version, "user_id": user_id, "deleted": deleted}
+
+    @app.post(
+        "/users/{user_id:path}/onboarding",
+        response_model=schemas.Recommendations,
+        dependencies=writes,
+        tags=["onboarding"],
+    )
+    def onboarding(user_id: str, body: schemas.OnboardingIn):
+        """Store a new user's answers as their ratings and return their first page."""
+        user_id = uid(user_id)
+        if not body.answers:
+            raise HTTPException(422, "no answers given")
+        if len(body.answers) > max_list:
+            raise HTTPException(422, f"{len(body.answers)} answers; the limit is {max_list}")
+        if body.n > max_n:
+            raise HTTPException(422, f"n is {body.n}; the limit is {max_n}")
+        served = holder.current
+        ratings = []
+        for a in body.answers:
+            item_id = check_id(a.item_id, "item_id", max_id)
+            model_item(served, item_id)
+            check_value(served, item_id, a.rating, "explicit")
+            ratings.append(Rating(user_id, item_id, float(a.rating)))
+        ack = write(served, ratings)
+        state = live.resolve(served, user_id, ack["users"].get(user_id))
+        return recommendations_body(served, state, body.n)
+
+    @app.post(
+        "/items",
+        response_model=schemas.ItemAdded,
+        status_code=201,
+        dependencies=writes,
+        tags=["items"],
+    )
+    def post_item(body: schemas.ItemIn):
+        """Add a title (or update one's details).  A new title is recommendable at once:
+        with a vector from its features when the model has item features, else with a
+        zero vector until a retrain learns it."""
+        item_id = check_id(body.item_id, "item_id", max_id)
+        if len(body.genres) > max_list:
+            raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
+        item = Item(item_id, body.title, tuple(body.genres), body.features)
+        store.add_items([item])
+        served = holder.current
+        if item_id in served.item_index:
+            # A title the model knows keeps its learned vector; only its details change.
+            vector = "model"
+        elif accepts_item(served, item):
+            served = holder.update(lambda current: with_new_items(current, [item]))
+            vector = "features" if served.has_item_features() else "zero"
+        else:
+            vector = "none"
+        return {"model_version": served.version, "item": item_out(served, item), "vector": vector}
+
+    # ------------------------------------------------------------------ operations
+    @app.get("/health", response_model=schemas.Health, tags=["operations"])
+    def health():
+        """The worker is up, which model version it serves, since when."""
+        served = holder.current
+        return {
+            "status": "ok",
+            "model_version": served.version,
+            "model_created": served.created,
+            "model_loaded": served.loaded,
+            "model_age_seconds": max(0.0, time.time() - served.created),
+            "model_source": source.describe(),
+            "store": str(getattr(store, "dialect", "")),
+            "worker_pid": os.getpid(),
+        }
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus_metrics():
+        """Prometheus exposition: requests and latency per route, model version and age,
+        store rows, fold-ins, fallbacks, reloads."""
+        served = holder.current
+        metrics.set_model(served.version, served.created)
+        metrics.set_store(store.counts())
+        return Response(metrics.expose(), media_type=metrics.CONTENT_TYPE)
+
+    @app.post(
+        "/admin/reload", response_model=schemas.Reloaded, dependencies=writes, tags=["operations"]
+    )
+    def admin_reload(force: bool = Query(False, description="Reload even if unchanged.")):
+        """Load the source's model again if it changed (a new current version in the
+        model directory, a new model file); requests keep being answered meanwhile."""
+        previous = holder.current.version
+        swapped = holder.reload(force=force)
+        if swapped:
+            metrics.reloads.inc()
+            served = holder.current
+            metrics.set_model(served.version, served.created)
+        return {
+            "model_version": holder.current.version,
+            "reloaded": swapped,
+            "previous_version": previous,
+        }
+
+    # ------------------------------------------------------------------ the page
+    @app.get("/", include_in_schema=False)
+    def page():
+        index = STATIC_DIR / "index.html"
+        if not index.is_file():
+            raise HTTPException(
+                404, "the web page is not installed (latentrec/service/static/index.html)"
+            )
+        return FileResponse(index, media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for a uvicorn worker process: settings from ``LATENTREC_SERVICE_SETTINGS``.
+
+    Example (what ``latentrec serve --workers 2`` runs)::
+
+        uvicorn latentrec.service.app:app_from_env --factory --workers 2
+    """
+    return create_app(Settings.from_env())
+
+
+def source_from(settings: Settings):
+    """The model source the settings name: a model directory or a model file."""
+    if settings.model_dir:
+        from .versions import ModelDirectory
+
+        return DirectorySource(ModelDirectory(settings.model_dir))
+    if settings.model_path:
+        return FileSource(settings.model_path)
+    raise ValueError("give a model file (model_path) or a model directory (model_dir)")
+
+
+def questions_for(served: Served, n: int) -> list[dict]:
+    """The first ``n`` onboarding questions of a served model, as the API shows them."""
+    table = served.model.onboarding_items(k=n)
+    out = []
+    for raw, popularity in zip(table["item_id"], table["popularity"], strict=True):
+        idx = served.item_index[id_text(raw)]
+        out.append(
+            {
+                "item_id": served.item_ids[idx],
+                "title": served.title(idx),
+                "popularity": int(popularity),
+            }
+        )
+    return out
+
+
+def item_out(served: Served, item) -> dict:
+    """A store item as the API shows it."""
+    return {
+        "item_id": item.item_id,
+        "title": item.title,
+        "genres": list(item.genres or ()),
+        "features": item.features,
+        "in_model": item.item_id in served.item_index,
+    }
+
+
+def iso(timestamp: float | None) -> str | None:
+    """Unix seconds as ISO 8601 in UTC.
+
+    Example:
+        >>> iso(0.0)
+        '1970-01-01T00:00:00+00:00'
+    """
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
+
+
+def store_catalogue(store) -> list:
+    """Every item of the store's catalogue, page by page."""
+    out, offset = [], 0
+    while True:
+        page = store.search_items(limit=CATALOGUE_PAGE, offset=offset)
+        out.extend(page)
+        if len(page) < CATALOGUE_PAGE:
+            return out
+        offset += CATALOGUE_PAGE
+
+
+def seed_catalogue(store, served: Served) -> int:
+    """Add the model's titles that the store's catalogue lacks (id and title only).
+
+    Existing entries are left alone (they may carry genres and features the model does
+    not know).  Returns how many were added.
+    """
+    have = {it.item_id for it in store_catalogue(store)}
+    missing = [
+        Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have
+    ]
+    if missing:
+        store.add_items(missing)
+    return len(missing)
+
+
+def add_store_items(store, served: Served) -> Served:
+    """``served`` with the store's titles it lacks (see :func:`with_new_items`)."""
+    count = store.counts()["items"]
+    if count == served.store_items_seen:
+        return served
+    missing = [it for it in store_catalogue(store) if it.item_id not in served.item_index]
+    return replace(with_new_items(served, missing), store_items_seen=count)
+
+
+class Refresher:
+    """A worker's background thread: follows the model source and the store's catalogue.
+
+    Every ``every`` seconds it reloads the model when the source changed (a new current
+    version in the model directory) and adds titles that another worker put in the
+    store.  A failure is logged and retried on the next round; the served model stays.
+    """
+
+    def __init__(self, holder: ModelHolder, store, metrics: ServiceMetrics, every: float):
+        self.holder = holder
+        self.store = store
+        self.metrics = metrics
+        self.every = every
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.logger = logging.getLogger(ERROR_LOGGER)
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.stopping.clear()
+            self.thread = threading.Thread(target=self.run, name="latentrec-refresh", daemon=True)
+            self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+            self.thread = None
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.every):
+            self.tick()
+
+    def tick(self) -> None:
+        """One round: reload if the source changed, then add new store titles."""
+        try:
+            if self.holder.reload():
+                self.metrics.reloads.inc()
+                served = self.holder.current
+                self.metrics.set_model(served.version, served.created)
+                self.logger.info("serving model version %s", served.version)
+            self.holder.update(lambda served: add_store_items(self.store, served))
+        except (OSError, LookupError, ValueError, StoreError) as err:
+            self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))

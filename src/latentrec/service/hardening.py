@@ -1,0 +1,283 @@
+"""What stands between the network and the handlers: limits, the token, errors, the log.
+
+Owns the request-body limit (:class:`BodyLimit`, pure ASGI: a declared or streamed body
+over the limit gets 413 before a handler reads it), the per-request access log and
+metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
+the bearer-token check (:func:`token_matches`, constant-time through
+``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
+over-long, NUL and lone surrogates are refused with 422) and the error responses
+(:func:`install_error_handlers`: a one-line ``detail`` for 4xx, never a stack trace for
+5xx).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import time
+import uuid
+
+from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+ACCESS_LOGGER = "latentrec.access"
+ERROR_LOGGER = "latentrec.service"
+
+# Paths (and ids in them) are cut to this many characters in the access log.
+LOGGED_PATH_CHARS = 300
+
+
+class BodyTooLarge(Exception):
+    """A request body went over the limit while it was being read."""
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413.
+
+    A ``Content-Length`` over the limit is refused before the body is read; a chunked
+    body is counted as it arrives and refused when it passes the limit.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    return await too_large(send, "Content-Length is not a number", 400)
+                if declared > self.max_bytes:
+                    return await too_large(send, self.message())
+        seen = 0
+        started = False
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await too_large(send, self.message())
+
+    def message(self) -> str:
+        return f"request body is larger than the limit of {self.max_bytes} bytes"
+
+
+async def too_large(send, detail: str, status: int = 413) -> None:
+    """Send a JSON error response straight through ASGI."""
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class AccessLog:
+    """ASGI middleware: one JSON access-log line and the metrics for each request.
+
+    Adds ``X-Worker-PID`` to every response (which worker process answered: the
+    two-worker tests and operators use it).  Requests that match no route are labelled
+    ``unmatched`` in the metrics, so arbitrary paths cannot create label values.
+    """
+
+    def __init__(self, app, metrics, log: bool = True):
+        self.app = app
+        self.metrics = metrics
+        self.log = log
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+        self.pid = str(os.getpid()).encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_pid(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = dict(message)
+                message["headers"] = [*message.get("headers", ()), (b"x-worker-pid", self.pid)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_pid)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], template, status, elapsed)
+            if self.log and self.logger.isEnabledFor(logging.INFO):
+                client = scope.get("client") or ("", 0)
+                self.logger.info(
+                    json.dumps(
+                        {
+                            "ts": round(time.time(), 3),
+                            "method": scope["method"],
+                            "route": template,
+                            "path": scope.get("path", "")[:LOGGED_PATH_CHARS],
+                            "status": status,
+                            "ms": round(elapsed * 1000, 3),
+                            "client": client[0],
+                            "pid": os.getpid(),
+                        },
+                        ensure_ascii=True,
+                    )
+                )
+
+
+def token_matches(header: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``Bearer <token>`` (constant time).
+
+    Example:
+        >>> token_matches("Bearer s3cret-token", "s3cret-token"), token_matches(None, "x")
+        (True, False)
+        >>> token_matches("Bearer wrong", "s3cret-token")
+        False
+    """
+    if not header:
+        return False
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8"))
+
+
+def check_id(value: str, what: str, max_chars: int) -> str:
+    """An id as given (ids are opaque text), or a 422 ``HTTPException`` saying what is wrong.
+
+    Example:
+        >>> check_id("O'Brien; DROP TABLE ratings;--", "user_id", 256)
+        "O'Brien; DROP TABLE ratings;--"
+        >>> try:
+        ...     check_id("", "user_id", 256)
+        ... except HTTPException as err:
+        ...     print(err.status_code, err.detail)
+        422 user_id is empty
+    """
+    if not isinstance(value, str):
+        raise HTTPException(422, f"{what} must be text, got {type(value).__name__}")
+    if not value:
+        raise HTTPException(422, f"{what} is empty")
+    if len(value) > max_chars:
+        raise HTTPException(422, f"{what} is {len(value)} characters; the limit is {max_chars}")
+    if "\x00" in value:
+        raise HTTPException(422, f"{what} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPException(422, f"{what} is not valid unicode") from None
+    return value
+
+
+def validation_message(errors) -> str:
+    """One line from pydantic's error list: ``where: what`` for each error.
+
+    Example:
+        >>> validation_message([{"loc": ("query", "n"), "msg": "Input should be > 0"}])
+        'query n: Input should be > 0'
+    """
+    parts = []
+    for err in errors:
+        where = " ".join(str(x) for x in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app) -> None:
+    """422 with a one-line ``detail`` for bad input, plain JSON for HTTP errors, and
+    500 without a stack trace (logged with an error id) for anything unexpected."""
+    logger = logging.getLogger(ERROR_LOGGER)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        errors = [
+            {"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422, content={"detail": validation_message(errors), "errors": errors}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"detail": str(exc.detail)},
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(ValueError)
+    async def bad_value(request: Request, exc: ValueError):
+        # The store's StoreError and the models' checks are ValueErrors naming the fault.
+        return JSONResponse(status_code=422, content={"detail": one_line(exc)})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        error_id = uuid.uuid4().hex[:12]
+        logger.error(
+            "error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
+        )
+        return JSONResponse(
+            status_code=500,
+            content={"detail": f"internal error (id {error_id}); the service log has the details"},
+        )
+
+
+def one_line(err) -> str:
+    """An error's message on one line.
+
+    Example:
+        >>> one_line(ValueError("a\\n b"))
+        'a b'
+    """
+    return " ".join(part.strip() for part in str(err).splitlines() if part.strip())
+
+
+class JsonFormatter(logging.Formatter):
+    """Log records as one JSON object per line (access lines are JSON already)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.name == ACCESS_LOGGER:
+            return message
+        out = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": message,
+        }
+        if record.exc_info:
+            out["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=True)

@@ -1,0 +1,371 @@
+"""The model holder: one reference to the served model, replaced whole on a reload.
+
+Owns :class:`Served` (a loaded model and what serving it needs, built once per
+version: string-id indexes, titles, whether it predicts ratings), the model sources
+(:class:`FileSource` for a model file, :class:`DirectorySource` for a model directory of
+versions, :class:`FixedSource` for a model in memory) and :class:`ModelHolder`, which
+loads a new version aside and swaps one reference, so a request in flight finishes on
+the version it started with and the next one gets the new.  Titles added to the store
+after training (``POST /items``) are appended to a served model here
+(:func:`with_new_items`), with vectors from their features when the model has them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .. import load
+from ..models import FactorModel
+
+# A counter shared by every Served in the process: a user's cached vector names the one it
+# was folded against.
+_SERIAL = itertools.count(1)
+
+
+def id_text(raw) -> str:
+    """A model id as the text the API and the store use (``42`` -> ``"42"``).
+
+    Example:
+        >>> id_text(np.int64(42)), id_text("a/b")
+        ('42', 'a/b')
+    """
+    return str(raw.item() if isinstance(raw, np.generic) else raw)
+
+
+@dataclass(frozen=True, eq=False)
+class Served:
+    """A model version as served: the model and the lookups every request needs.
+
+    ``model`` is a fitted :class:`~latentrec.models.FactorModel` that nobody changes
+    (a change makes a new ``Served``); ``version`` names it in every response;
+    ``created`` is when it was trained or published (Unix seconds), ``loaded`` when this
+    process loaded it.  ``item_index`` / ``user_index`` map the text form of an id to the
+    model's index; ``item_ids`` is every item id as text.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], [10, 20]), np.eye(2), [[1.0, 0.0]])
+        >>> s = Served.build(m, "v1")
+        >>> s.item_index["20"], s.user_index["1"], s.n_items
+        (1, 0, 2)
+    """
+
+    model: FactorModel
+    version: str
+    created: float
+    loaded: float
+    item_index: dict
+    user_index: dict
+    item_ids: np.ndarray
+    titles: np.ndarray | None
+    serial: int = field(default_factory=lambda: next(_SERIAL))
+    store_items_seen: int = -1
+    source_token: str | None = None
+
+    @classmethod
+    def build(
+        cls, model, version: str, created: float | None = None, source_token: str | None = None
+    ) -> Served:
+        """Check that ``model`` can be served and index it."""
+        if not isinstance(model, FactorModel):
+            raise ValueError(
+                f"the service needs a factor model (one with fold-in), got {type(model).__name__}"
+            )
+        model.check_fitted()
+        model = model.pinned()
+        item_ids = np.array([id_text(x) for x in model.items_.ids], dtype=object)
+        user_ids = [id_text(x) for x in model.users_.ids]
+        titles = model.item_titles_
+        return cls(
+            model=model,
+            version=str(version),
+            created=time.time() if created is None else float(created),
+            loaded=time.time(),
+            item_index={x: i for i, x in enumerate(item_ids)},
+            user_index={x: i for i, x in enumerate(user_ids)},
+            item_ids=item_ids,
+            titles=None if titles is None else np.asarray(titles, dtype=object),
+            source_token=source_token,
+        )
+
+    @property
+    def n_items(self) -> int:
+        """Items in the served model (those added since training included)."""
+        return len(self.item_ids)
+
+    @property
+    def predicts_ratings(self) -> bool:
+        """Whether the model's scores are ratings (else they only rank)."""
+        return bool(self.model.predicts_ratings)
+
+    @property
+    def rating_scale(self) -> tuple[float, float] | None:
+        """The training data's rating scale, when it had one."""
+        return self.model.rating_scale_
+
+    def title(self, idx: int) -> str | None:
+        """The title of item ``idx``, when the model has titles."""
+        return None if self.titles is None else str(self.titles[idx])
+
+    def model_item_id(self, idx: int):
+        """Item ``idx``'s id as the model keeps it (an int for integer vocabularies)."""
+        return self.model.items_.ids[idx]
+
+    def has_item_features(self) -> bool:
+        """Whether a new title gets a vector from its features (HybridMF item features)."""
+        return (
+            hasattr(self.model, "item_vector_from_features")
+            and getattr(self.model, "item_feature_spec_", None) is not None
+        )
+
+
+def with_new_items(served: Served, items) -> Served:
+    """``served`` with store items it lacks appended, as one new model swapped whole.
+
+    A model with item features (:class:`~latentrec.models.HybridMF`) gives each new
+    title its vector and bias from its genres and numeric features
+    (``item_vector_from_features``), so it is recommendable at once; any other model
+    gives it a zero vector and bias: it ranks like an average title until a retrain
+    learns it.  Items whose id the model cannot hold (text ids for a model whose ids are
+    integers) are skipped.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import Item
+        >>> m = FactorModel.from_factors(([1], ["a", "b"]), np.eye(2), [[1.0, 0.0]])
+        >>> s = with_new_items(Served.build(m, "v1"), [Item("c", "Cee")])
+        >>> s.item_index["c"], s.model.similar_items("a", n=5).ids.tolist()
+        (2, ['b'])
+    """
+    model = served.model
+    new = [it for it in items if it.item_id not in served.item_index and accepts_item(served, it)]
+    if not new:
+        return served
+    ids = [model_id_of(served, it.item_id) for it in new]
+    m, k = len(new), model.n_factors_
+    factors = np.zeros((m, k), np.float32)
+    bias = np.zeros(m, np.float32)
+    if served.has_item_features():
+        spec_columns = [c["column"] for c in model.item_feature_spec_["columns"]]
+        for row, item in enumerate(new):
+            vector, b = model.item_vector_from_features(feature_row(item, spec_columns))
+            factors[row], bias[row] = vector, b
+    n_old = model.n_items
+    catalog = model.catalog_.with_rows(
+        "item", np.arange(n_old, n_old + m), np.zeros(m + 1, np.int64), [], new_ids=ids
+    )
+    if catalog.item_titles is not None:
+        titles = np.concatenate(
+            [
+                np.asarray(model.item_titles_, dtype=object),
+                np.array([it.title or it.item_id for it in new], dtype=object),
+            ]
+        ).astype(str)
+        catalog = replace(catalog, item_titles=titles)
+    fitted = model.fitted_.evolve(
+        catalog,
+        item_factors_=np.vstack([model.item_factors_, factors]),
+        item_bias_=np.concatenate([model.item_bias_, bias]),
+    )
+    grown = type(model).from_fitted(fitted, **model.get_params())
+    out = Served.build(grown, served.version, served.created, served.source_token)
+    return replace(out, loaded=served.loaded, store_items_seen=served.store_items_seen)
+
+
+def accepts_item(served: Served, item) -> bool:
+    """Whether the served model can hold an item with this id (see :func:`model_id_of`).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import Item
+        >>> s = Served.build(FactorModel.from_factors(([1], [7]), np.eye(1)), "v1")
+        >>> accepts_item(s, Item("8")), accepts_item(s, Item("eight")), accepts_item(s, Item("08"))
+        (True, False, False)
+    """
+    try:
+        model_id_of(served, item.item_id)
+    except ValueError:
+        return False
+    return True
+
+
+def model_id_of(served: Served, item_id: str):
+    """The id a model keeps for ``item_id``: an int when its item ids are integers.
+
+    Raises ``ValueError`` when the model cannot hold the id: its ids are integers and
+    ``item_id`` is not one written the plain way (``"8"``, not ``"08"`` or ``"8.0"``).
+    """
+    if not served.model.items_.is_integer:
+        return item_id
+    try:
+        value = int(item_id)
+    except ValueError:
+        value = None
+    if value is None or str(value) != item_id or not -(2**63) <= value < 2**63:
+        raise ValueError(
+            f"this model's item ids are integers, so a new item id must be one; got {item_id!r}"
+        )
+    return value
+
+
+def feature_row(item, columns) -> dict:
+    """An item's side-table row for the model's feature columns (genres joined by ``|``).
+
+    Example:
+        >>> from latentrec.store import Item
+        >>> feature_row(Item("1", "T", ("A", "B"), {"year": 1999.0}), ["genres", "year", "x"])
+        {'genres': 'A|B', 'year': 1999.0, 'x': None}
+    """
+    values = {"title": item.title, "genres": "|".join(item.genres) if item.genres else None}
+    values.update(item.features or {})
+    return {c: values.get(c) for c in columns}
+
+
+# ---------------------------------------------------------------------------- sources
+class FixedSource:
+    """A model already in memory (tests, notebooks); reloading gives the same model.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> src = FixedSource(FactorModel.from_factors(([1], [7]), np.eye(1)), "mine")
+        >>> src.load().version, src.token()
+        ('mine', 'mine')
+    """
+
+    def __init__(self, model, version: str = "in-memory"):
+        self.model = model
+        self.version = version
+        self.created = time.time()
+
+    def token(self) -> str:
+        """Changes when the source has a new model: never, for a fixed one."""
+        return self.version
+
+    def load(self) -> Served:
+        """The model as served."""
+        return Served.build(self.model, self.version, self.created, self.token())
+
+    def describe(self) -> str:
+        """Where the model comes from, for messages."""
+        return f"a model in memory ({self.version})"
+
+
+class FileSource:
+    """A model file; its version name is the file name and the start of its SHA-256.
+
+    A reload reads the file again when its size or modification time changed (a new
+    model written over it, which ``save`` does atomically).
+
+    Example:
+        >>> import tempfile, os
+        >>> from latentrec.models import FactorModel
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+        >>> FactorModel.from_factors(([1], [7]), np.eye(1)).save(path)
+        >>> FileSource(path).load().version.startswith("m.npz@")
+        True
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"model file {self.path} does not exist")
+
+    def token(self) -> str:
+        """Size and modification time of the file (one ``stat``)."""
+        st = self.path.stat()
+        return f"{st.st_size}-{st.st_mtime_ns}"
+
+    def load(self) -> Served:
+        """Read and index the file's model."""
+        token = self.token()
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        model = load(self.path)
+        version = f"{self.path.name}@{digest.hexdigest()[:12]}"
+        return Served.build(model, version, self.path.stat().st_mtime, token)
+
+    def describe(self) -> str:
+        """Where the model comes from, for messages."""
+        return f"model file {self.path}"
+
+
+class DirectorySource:
+    """The current version of a model directory (:class:`ModelDirectory`).
+
+    Example:
+        >>> import tempfile
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.service.versions import ModelDirectory
+        >>> md = ModelDirectory(tempfile.mkdtemp())
+        >>> _ = md.publish(FactorModel.from_factors(([1], [7]), np.eye(1)))
+        >>> DirectorySource(md).load().version
+        'v000001'
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def token(self) -> str:
+        """The directory's pointer token: changes whenever the current version does."""
+        return self.directory.pointer_token()
+
+    def load(self) -> Served:
+        """Load and index the current version."""
+        token = self.token()
+        version, model = self.directory.load_current()
+        return Served.build(model, version.name, version.created, token)
+
+    def describe(self) -> str:
+        """Where the model comes from, for messages."""
+        return f"model directory {self.directory.path}"
+
+
+class ModelHolder:
+    """The one reference to the served model, swapped whole.
+
+    ``current`` is read without a lock (one attribute read); :meth:`reload` and
+    :meth:`update` build the new :class:`Served` aside and assign it, under a lock that
+    only writers take, so two reloads never interleave.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> holder = ModelHolder(FixedSource(FactorModel.from_factors(([1], [7]), np.eye(1))))
+        >>> holder.current.version, holder.reload(force=False)
+        ('in-memory', False)
+    """
+
+    def __init__(self, source, prepare=None):
+        self.source = source
+        self.prepare = prepare or (lambda served: served)
+        self.lock = threading.Lock()
+        self.reloads = 0
+        self.current: Served = self.prepare(source.load())
+
+    def reload(self, force: bool = False) -> bool:
+        """Load the source's model again if it changed (or ``force``); True if swapped.
+
+        The old model keeps serving while the new one loads; a failed load leaves it in
+        place and raises.
+        """
+        with self.lock:
+            if not force and self.source.token() == self.current.source_token:
+                return False
+            new = self.prepare(self.source.load())
+            self.current = new
+            self.reloads += 1
+            return True
+
+    def update(self, change) -> Served:
+        """Replace the served model by ``change(current)`` (for example new items)."""
+        with self.lock:
+            self.current = change(self.current)
+            return self.current

@@ -1,0 +1,295 @@
+"""Live users: each user's vector folded from the store, cached by the store's version.
+
+The ratings store is the truth; this module keeps a worker's cache of it.  A user's entry
+is valid for one ``(store version of the user, served model)`` pair, so a rating written
+through any worker (which raises the user's version) is folded in by every worker on
+that user's next request, and a new model version re-folds everyone lazily.  The
+per-request cost of a cached user is one indexed store query (``user_version``).
+
+Owns :class:`UserState`, :class:`LiveUsers` (resolve a user to a state; the cache) and
+the answers computed from a state (:func:`recommend`, :func:`predictions`,
+:func:`explain`), all through the model's public vector-level API
+(``fold_in_idx``, ``recommend_vectors``, ``score_vectors``, ``recommend_batch_idx``,
+``FactorModel.from_factors`` + ``explain``).
+
+Which stored ratings a fold-in uses (stated once, here): a model that predicts ratings
+folds in the user's explicit ratings (clipped to its scale); implicit events only mark
+items as seen.  A ranking model (implicit ALS, BPR, HybridMF) folds in events with their
+weight and explicit ratings at or above :func:`like_threshold` with weight 1.  Every
+stored item counts as seen (never recommended back).  A user the model was trained on
+whose stored ratings share no item with their training row (the store does not hold
+their training history) keeps that row: its items join the fold-in with the model's own
+prediction as the value (1 for a ranking model).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..models import Catalog, FactorModel
+from .holder import Served, id_text
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What the service knows about one user for one served model.
+
+    ``bias`` / ``factors`` are the user's vector (``factors`` is ``None`` when the user
+    cannot be personalised: unknown, erased, or nothing foldable yet); ``rated`` the
+    sorted item indices never to recommend back; ``version`` the store's version of the
+    user (0: nothing stored); ``source`` says where the vector came from: ``"model"``
+    (the training row), ``"store"`` (folded from stored ratings) or ``"none"``.
+
+    Example:
+        >>> UserState("ann", 0, 0, 0.0, None, np.empty(0, np.int64), "none").personal
+        False
+    """
+
+    user_id: str
+    version: int
+    serial: int
+    bias: float
+    factors: np.ndarray | None
+    rated: np.ndarray
+    source: str
+
+    @property
+    def personal(self) -> bool:
+        """Whether the user has a vector (else they get the popularity fallback)."""
+        return self.factors is not None
+
+
+def like_threshold(served: Served) -> float:
+    """The lowest explicit rating a ranking model takes as a positive: the top 40 % of the
+    scale (4 and 5 of 1-5 stars), or any rating when the model has no scale.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], [7]), np.eye(1))
+        >>> like_threshold(Served.build(m, "v"))
+        -inf
+    """
+    scale = served.rating_scale
+    if scale is None:
+        return -np.inf
+    lo, hi = scale
+    return float(lo + 0.6 * (hi - lo))
+
+
+class LiveUsers:
+    """Resolve users to :class:`UserState` against the store, with a bounded cache.
+
+    ``resolve`` costs one ``store.user_version`` query when the cached entry is current,
+    and one ``user_ratings`` query plus one fold-in when it is not.  ``fold_ins`` counts
+    the fold-ins done, and ``on_fold_in`` (if given) is called after each.
+
+    Example (a store is needed, so not run here)::
+
+        users = LiveUsers(store, capacity=1000)
+        state = users.resolve(holder.current, "ann")
+    """
+
+    def __init__(self, store, capacity: int = 200_000, on_fold_in=None):
+        self.store = store
+        self.capacity = capacity
+        self.cache: OrderedDict[str, UserState] = OrderedDict()
+        self.lock = threading.Lock()
+        self.fold_ins = 0
+        self.on_fold_in = on_fold_in
+
+    def resolve(self, served: Served, user_id: str, version: int | None = None) -> UserState:
+        """The user's current state (``version``: the store's, when the caller has it)."""
+        if version is None:
+            version = self.store.user_version(user_id)
+        cached = self.cache.get(user_id)
+        if cached is not None and cached.version == version and cached.serial == served.serial:
+            return cached
+        state = self.compute(served, user_id, version)
+        with self.lock:
+            self.cache[user_id] = state
+            while len(self.cache) > self.capacity:
+                self.cache.popitem(last=False)
+        return state
+
+    def forget(self, user_id: str) -> None:
+        """Drop a user's cached state (after an erasure)."""
+        with self.lock:
+            self.cache.pop(user_id, None)
+
+    def compute(self, served: Served, user_id: str, version: int) -> UserState:
+        """Fold the user in from the store (or take their training row)."""
+        model = served.model
+        u = served.user_index.get(user_id, -1)
+        seen = model.seen_
+        trained = (
+            np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], dtype=np.int64)
+            if u >= 0
+            else np.empty(0, np.int64)
+        )
+        if version == 0:
+            if u < 0:
+                return self.nobody(served, user_id, version)
+            bias = float(model.user_bias_[u])
+            factors = np.asarray(model.user_factors_[u], dtype=np.float32)
+            has_vector = trained.size > 0 or bool(np.any(factors != 0)) or bias != 0
+            return UserState(
+                user_id,
+                version,
+                served.serial,
+                bias,
+                factors if has_vector else None,
+                trained,
+                "model" if has_vector else "none",
+            )
+        ratings = self.store.user_ratings(user_id)
+        if not ratings:
+            # Stored once, erased since: nothing about them is used (training row included).
+            return self.nobody(served, user_id, version)
+        idx, values, rated = self.signal(served, ratings)
+        if u >= 0 and trained.size and not np.isin(rated, trained).any():
+            extra = trained[~np.isin(trained, idx)]
+            if served.predicts_ratings:
+                scores = model.score_vectors([model.user_bias_[u]], model.user_factors_[u][None])
+                extra_values = np.clip(scores[0, extra], *(served.rating_scale or (-np.inf, np.inf)))
+            else:
+                extra_values = np.ones(extra.size)
+            idx = np.concatenate([idx, extra])
+            values = np.concatenate([values, extra_values])
+            rated = np.union1d(rated, trained)
+        if idx.size == 0:
+            return UserState(user_id, version, served.serial, 0.0, None, rated, "none")
+        order = np.argsort(idx, kind="stable")
+        bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
+        self.fold_ins += 1
+        if self.on_fold_in is not None:
+            self.on_fold_in()
+        return UserState(
+            user_id, version, served.serial, float(bias[0]), factors[0], rated, "store"
+        )
+
+    @staticmethod
+    def nobody(served: Served, user_id: str, version: int) -> UserState:
+        """The state of a user the service cannot personalise."""
+        return UserState(user_id, version, served.serial, 0.0, None, np.empty(0, np.int64), "none")
+
+    @staticmethod
+    def signal(served: Served, ratings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(item indices, values) to fold in, and every rated item index, from stored ratings.
+
+        See the module docstring for which ratings count.  Items the model does not know
+        are left out; an item with both an explicit rating and events counts once, with
+        the larger value.
+        """
+        index = served.item_index
+        rated, idx, values = [], [], []
+        rating_model = served.predicts_ratings
+        lo, hi = served.rating_scale or (-np.inf, np.inf)
+        threshold = like_threshold(served)
+        for r in ratings:
+            i = index.get(r.item_id)
+            if i is None:
+                continue
+            rated.append(i)
+            if rating_model:
+                if r.kind == "explicit":
+                    idx.append(i)
+                    values.append(min(max(r.value, lo), hi))
+            elif r.kind == "event":
+                idx.append(i)
+                values.append(r.value)
+            elif r.value >= threshold:
+                idx.append(i)
+                values.append(1.0)
+        idx_arr = np.asarray(idx, dtype=np.int64)
+        val_arr = np.asarray(values, dtype=np.float64)
+        if idx_arr.size:
+            uniq, inverse = np.unique(idx_arr, return_inverse=True)
+            if uniq.size != idx_arr.size:
+                best = np.full(uniq.size, -np.inf)
+                np.maximum.at(best, inverse, val_arr)
+                idx_arr, val_arr = uniq, best
+        return idx_arr, val_arr, np.unique(np.asarray(rated, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------- answers
+def recommend(served: Served, state: UserState, n: int, items=None, exclude=None):
+    """Top-``n`` (item indices, scores, fallback) for a user state.
+
+    ``items`` (candidate indices) restricts the list; ``exclude`` (indices) and the
+    user's rated items are never in it.  A user without a vector gets the model's
+    popularity list (``recommend_batch_idx`` of an unknown user), marked as fallback.
+    """
+    model = served.model
+    banned = np.zeros(served.n_items, dtype=bool)
+    banned[state.rated] = True
+    if exclude is not None and len(exclude):
+        banned[np.asarray(exclude, dtype=np.int64)] = True
+    cand = None if items is None else np.asarray(items, dtype=np.int64)
+    if state.personal:
+        top, scores = model.recommend_vectors(
+            [state.bias], state.factors[None, :], n, items=cand, filter_items=banned
+        )
+        fallback = False
+    else:
+        top, scores, _ = model.recommend_batch_idx(
+            [-1], n, items=cand, filter_items=np.flatnonzero(banned)
+        )
+        fallback = True
+    keep = top[0] >= 0
+    return top[0][keep], scores[0][keep], fallback
+
+
+def predictions(served: Served, state: UserState, items: np.ndarray):
+    """Scores of ``items`` (indices) for a user state, and whether they are a fallback.
+
+    A user without a vector gets the model's baseline μ + b_i for a rating model and no
+    score (NaN) for a ranking model, as ``recommend`` does for the popularity list.
+    """
+    model = served.model
+    if state.personal:
+        scores = model.score_vectors([state.bias], state.factors[None, :])[0]
+        return scores[items].astype(np.float64), False
+    if served.predicts_ratings:
+        zero = np.zeros((1, model.n_factors_), np.float32)
+        return model.score_vectors([0.0], zero)[0][items].astype(np.float64), True
+    return np.full(len(items), np.nan), True
+
+
+def explain(served: Served, state: UserState, item: int) -> dict:
+    """The user's score for ``item`` split into μ, b_u, b_i and the factor terms, with the
+    user's own rated titles closest to it (``Explanation.to_dict()``'s fields).
+
+    The user (who may be folded in, not stored in the model) becomes a one-user model
+    over the same items (``FactorModel.from_factors``), whose ``explain`` does the rest.
+    """
+    model = served.model
+    k = model.n_factors_
+    factors = state.factors if state.personal else np.zeros(k, np.float32)
+    seen = np.zeros((1, served.n_items), dtype=np.float32)
+    seen[0, state.rated] = 1
+    catalog = Catalog.from_ids(
+        [state.user_id],
+        model.items_,
+        seen=seen,
+        item_titles=served.titles,
+        rating_scale=served.rating_scale,
+    )
+    one = FactorModel.from_factors(
+        catalog,
+        model.item_factors_,
+        factors[None, :],
+        global_mean=model.global_mean_,
+        user_bias=[state.bias],
+        item_bias=model.item_bias_,
+        predicts_ratings=served.predicts_ratings,
+    )
+    out = one.explain(state.user_id, served.model_item_id(item)).to_dict()
+    out["user_id"] = state.user_id
+    out["item_id"] = id_text(out["item_id"])
+    for row in out["supporting_items"]:
+        row["item_id"] = id_text(row["item_id"])
+    return out

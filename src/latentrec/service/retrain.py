@@ -1,0 +1,517 @@
+"""Retraining: a candidate must match the current model on ratings neither was trained on.
+
+:func:`retrain_on` is the whole procedure over an :class:`~latentrec.Interactions` with
+timestamps; :func:`retrain` runs it on everything a ratings store holds.  The steps:
+
+1. **Temporal holdout.** The cutoff is the time from which the most recent ``holdout``
+   share of the ratings lie (as in :func:`latentrec.data.splits.temporal_split`).  The
+   ratings from the cutoff on are held out and scored, *except* those the current model
+   was trained on (its seen-items matrix says which (user, item) pairs): scoring a model
+   on ratings it has learned would favour it.  Those ratings, and every rating before the
+   cutoff, form the training part.
+2. **Candidate.** A fresh estimator (by default the current version's class and
+   hyperparameters, ``current.clone()``; or the ``model`` given) is fitted on the
+   training part.  So it knows everything the current model knew, plus whatever arrived
+   since before the cutoff, and neither model has seen a scored rating.
+3. **Comparison.** Both models are scored on the held-out ratings with the same metric
+   and the same code (:func:`score_on_holdout`): RMSE (and MAE) for models that predict
+   ratings, NDCG@10 (and precision, recall, MAP, hit rate) for ranking models.  Every
+   scored rating counts for both; an id a model does not know is scored as that model
+   scores unknown ids (its baseline, or its popularity list).
+4. **Gate.** If the candidate is not worse than the current model by more than
+   ``tolerance`` (an absolute difference of the metric), it is fitted again on *all* the
+   ratings and published as a new version, with both sets of figures in its metrics.
+   Otherwise nothing is published and the result says why.  With no current version the
+   first candidate is published without a comparison (every rating from the cutoff on
+   is held out, and its figures are recorded).
+
+**Leakage, stated plainly.** Excluding the pairs the current model was trained on removes
+the direct leak, not every one: the current model may have learned a user's or an item's
+drift from *other* ratings made after the cutoff, and the candidate is trained on those
+same ratings, so the two are compared on equal information.  What the figures are not is
+a clean forecast of the future: a rating before the cutoff and a scored one may both be
+recent.  The current model's seen-items matrix is what it was *trained* on (fold-ins in a
+running service are not saved), so ratings that only reached it by fold-in are scored,
+which can favour it slightly.  When every rating from the cutoff on was in the current
+model's training data there is nothing to compare on, and nothing is published: a
+retraining with no new ratings changes nothing.  Raise ``holdout`` to compare on more.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..data.interactions import Interactions
+from ..data.splits import temporal_split
+from ..evaluation import metrics as M
+from ..evaluation.evaluate import RANKING_METRICS
+from ..evaluation.tuning import RATING_METRICS, parse_metric
+from .versions import ModelDirectory, StaleVersionError, Version
+
+__all__ = ["RetrainResult", "retrain", "retrain_on", "score_on_holdout"]
+
+# Users ranked per block when scoring a ranking metric (bounds the top-n arrays).
+USER_BLOCK = 2048
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """What one retraining did.
+
+    ``published`` says whether a new version went live (``version``, else ``None``);
+    ``candidate_metrics`` and ``current_metrics`` are the held-out figures of the two
+    models (``current_metrics`` is empty when there was no current version); ``reason``
+    says in words why it was or was not published; ``cutoff`` is the time (in the units
+    of the timestamps) from which ratings were held out.  ``metric`` names the figure
+    the gate compared and ``current_version`` the version compared against.
+
+    Example:
+        >>> r = RetrainResult(False, None, {"rmse": 1.2}, {"rmse": 0.9}, "worse", 50.0)
+        >>> r.published, r.metric
+        (False, 'rmse')
+    """
+
+    published: bool
+    version: Version | None
+    candidate_metrics: dict
+    current_metrics: dict
+    reason: str
+    cutoff: float
+    metric: str = "rmse"
+    current_version: str | None = None
+    n_train: int = 0
+    n_holdout: int = 0
+    n_seen_by_current: int = 0
+
+    def summary(self) -> str:
+        """The result in a few lines, as ``latentrec retrain`` prints it.
+
+        Example:
+            >>> r = RetrainResult(False, None, {"rmse": 1.2}, {"rmse": 0.9}, "worse", 50.0,
+            ...                   current_version="v000001")
+            >>> print(r.summary())
+            candidate         rmse 1.2000
+            current v000001   rmse 0.9000
+            not published: worse
+        """
+        lines = [f"{'candidate':<17} {self.metric} {_fmt(self.figure('candidate'))}"]
+        if self.current_version is not None:
+            label = f"current {self.current_version}"
+            lines.append(f"{label:<17} {self.metric} {_fmt(self.figure('current'))}")
+        if self.published:
+            lines.append(f"published {self.version.name}: {self.reason}")
+        else:
+            lines.append(f"not published: {self.reason}")
+        return "\n".join(lines)
+
+    def figure(self, which: str) -> float:
+        """The compared metric of ``"candidate"`` or ``"current"`` (NaN when absent).
+
+        Example:
+            >>> RetrainResult(True, None, {"rmse": 0.8}, {}, "first", 0.0).figure("current")
+            nan
+        """
+        figures = self.candidate_metrics if which == "candidate" else self.current_metrics
+        value = figures.get(self.metric)
+        return math.nan if value is None else float(value)
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.4f}"
+
+
+def retrain(
+    store,
+    model_dir,
+    *,
+    model=None,
+    holdout: float = 0.1,
+    tolerance: float = 0.0,
+    metric=None,
+    random_state=None,
+) -> RetrainResult:
+    """Retrain on everything ``store`` holds; see :func:`retrain_on` for what it does.
+
+    ``store`` is a ratings store (:func:`latentrec.store.open_store`); its
+    ``interactions()`` (with timestamps) are read once, so ratings arriving during the
+    run wait for the next one.
+
+    Example:
+        >>> from latentrec.service.retrain import retrain
+        >>> result = retrain(store, "models/")  # doctest: +SKIP
+    """
+    return retrain_on(
+        store.interactions(),
+        model_dir,
+        model=model,
+        holdout=holdout,
+        tolerance=tolerance,
+        metric=metric,
+        random_state=random_state,
+    )
+
+
+def retrain_on(
+    interactions: Interactions,
+    model_dir,
+    *,
+    model=None,
+    holdout: float = 0.1,
+    tolerance: float = 0.0,
+    metric=None,
+    random_state=None,
+) -> RetrainResult:
+    """Train a candidate, compare it with the current version, publish it if not worse.
+
+    Args:
+        interactions: every rating to learn from, with timestamps.
+        model_dir: a :class:`~latentrec.service.versions.ModelDirectory` or its path.
+        model: the estimator to train (never modified: a clone is fitted); by default
+            the current version's class and hyperparameters.  Needed when nothing is
+            published yet.
+        holdout: share of the most recent ratings held out, strictly between 0 and 1.
+        tolerance: how much worse (absolute, in the metric's units) the candidate may be
+            and still be published; 0 means "at least as good".
+        metric: ``"rmse"``, ``"mae"``, or a ranking metric such as ``"ndcg@10"``
+            (``precision``, ``recall``, ``map``, ``hit_rate``); by default RMSE when both
+            models predict ratings, else NDCG@10.  Lower is better for rating metrics,
+            higher for ranking metrics.
+        random_state: seed given to the candidate (where it has ``random_state``).
+
+    The ratings from the cutoff on that the current model was not trained on are scored;
+    the candidate is fitted on all the others (see the module's notes on leakage).  If
+    it is published, it is first refitted on all of ``interactions``; its version's
+    metrics hold ``metric``, ``candidate``, ``current``, ``current_version``,
+    ``cutoff``, ``holdout``, ``tolerance``, ``n_train``, ``n_holdout``,
+    ``n_seen_by_current`` (held-out ratings left unscored because the current model
+    was trained on them) and ``data_until`` (the latest timestamp it was trained on).
+    A diverged candidate fit is reported as not published.  If another process
+    publishes or rolls back while this runs, nothing is published (the comparison was
+    against a version no longer current).
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases
+        >>> from latentrec.data.synthetic import synthetic
+        >>> df = synthetic(100, 40, 2000, random_state=0).to_frame()
+        >>> df["t"] = np.random.default_rng(0).permutation(len(df))  # arrival times
+        >>> old = Interactions.from_frame(df[df.t < 1800], timestamp="t", rating_scale=(1, 5))
+        >>> data = Interactions.from_frame(df, timestamp="t", rating_scale=(1, 5))
+        >>> folder = tempfile.mkdtemp()
+        >>> first = retrain_on(old, folder, model=Biases())
+        >>> first.published, first.version.name, first.reason
+        (True, 'v000001', 'no current version: the first candidate is published')
+        >>> bad = retrain_on(data, folder, model=Biases(regularization=1e6))
+        >>> bad.published, bad.n_holdout, bad.figure("candidate") > bad.figure("current")
+        (False, 200, True)
+        >>> retrain_on(data, folder).published  # the current recipe, 200 ratings later
+        True
+    """
+    if not isinstance(interactions, Interactions):
+        raise TypeError(f"expected an Interactions, got {type(interactions).__name__}")
+    holdout = _check_share(holdout)
+    tolerance = _check_tolerance(tolerance)
+    md = model_dir if isinstance(model_dir, ModelDirectory) else ModelDirectory(model_dir)
+    current_version, current = _current(md)
+    template = _template(model, current, md)
+    if random_state is not None and "random_state" in template.param_names():
+        template.set_params(random_state=random_state)
+    label, name, k, direction = _choose_metric(metric, template, current)
+    if interactions.timestamps is None:
+        raise ValueError(
+            "retraining holds out the most recent ratings, so it needs timestamps; the "
+            "data has none"
+        )
+    recent = interactions.timestamps >= temporal_cutoff(interactions, holdout)
+    cutoff = float(interactions.timestamps[recent].min())
+    seen = np.zeros_like(recent) if current is None else trained_cells(current, interactions)
+    scored = recent & ~seen
+    train, test = interactions.subset(~scored), interactions.subset(scored)
+    common = {
+        "cutoff": cutoff,
+        "metric": label,
+        "current_version": None if current_version is None else current_version.name,
+        "n_train": int(train.nnz),
+        "n_holdout": int(test.nnz),
+        "n_seen_by_current": int(np.count_nonzero(recent & seen)),
+    }
+    if test.nnz == 0:
+        reason = (
+            f"all {common['n_seen_by_current']} ratings from the cutoff on were in the "
+            f"training data of {current_version.name}: no new rating to compare on"
+        )
+        return RetrainResult(False, None, {}, {}, reason, **common)
+    try:
+        candidate = template.clone().fit(train)
+    except FloatingPointError as err:
+        return RetrainResult(False, None, {}, {}, f"the candidate's fit diverged ({err})", **common)
+    figures = score_on_holdout(candidate, train, test, metric=label)
+    if current is None:
+        reason = "no current version: the first candidate is published"
+        current_figures = {}
+    else:
+        current_figures = score_on_holdout(current, train, test, metric=label)
+        ok, reason = _gate(figures[label], current_figures[label], label, direction, tolerance)
+        if not ok:
+            return RetrainResult(False, None, figures, current_figures, reason, **common)
+    metrics = {
+        "metric": label,
+        "candidate": figures,
+        "current": current_figures,
+        "current_version": common["current_version"],
+        "cutoff": cutoff,
+        "holdout": holdout,
+        "tolerance": tolerance,
+        "n_train": common["n_train"],
+        "n_holdout": common["n_holdout"],
+        "n_seen_by_current": common["n_seen_by_current"],
+        "data_until": float(interactions.timestamps.max()),
+    }
+    try:
+        final = template.clone().fit(interactions)
+    except FloatingPointError as err:
+        reason = f"the refit on all ratings diverged ({err})"
+        return RetrainResult(False, None, figures, current_figures, reason, **common)
+    final.record_metrics(**{f"holdout_{key}": value for key, value in figures.items()})
+    try:
+        version = md.publish(
+            final, metrics=metrics, note=reason, if_current=common["current_version"]
+        )
+    except StaleVersionError as err:
+        return RetrainResult(False, None, figures, current_figures, str(err), **common)
+    return RetrainResult(True, version, figures, current_figures, reason, **common)
+
+
+def temporal_cutoff(interactions: Interactions, share: float) -> float:
+    """The time from which the most recent ``share`` of the ratings lie (ties included).
+
+    The same cutoff as :func:`latentrec.data.splits.temporal_split` with ``test_size``.
+
+    Example:
+        >>> import pandas as pd
+        >>> from latentrec import Interactions
+        >>> df = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 2],
+        ...                    "rating": 1.0, "t": [10, 20, 30, 40]})
+        >>> temporal_cutoff(Interactions.from_frame(df, timestamp="t"), 0.5)
+        30.0
+    """
+    _, test = temporal_split(interactions, test_size=share)
+    return float(test.timestamps.min())
+
+
+def trained_cells(model, interactions: Interactions) -> np.ndarray:
+    """Which cells of ``interactions`` (by raw user and item id) ``model`` was trained on.
+
+    Read from the model's seen-items matrix (``model.seen_``), so a pair rated again
+    since counts as seen.  A bool array aligned with ``interactions.matrix.data``.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GlobalMean
+        >>> model = GlobalMean().fit(Interactions.from_arrays([1, 2], ["a", "b"], [4, 5]))
+        >>> data = Interactions.from_arrays([1, 1, 3], ["a", "b", "a"], [4, 2, 1])
+        >>> trained_cells(model, data).tolist()
+        [True, False, False]
+    """
+    seen = model.seen_
+    u = model.users_.lookup(interactions.users.ids[interactions.user_idx])
+    i = model.items_.lookup(interactions.items.ids[interactions.item_idx])
+    known = (u >= 0) & (i >= 0)
+    out = np.zeros(interactions.nnz, dtype=bool)
+    if seen.nnz and known.any():
+        n_cols = np.int64(seen.shape[1])
+        rows = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr))
+        seen_keys = rows * n_cols + seen.indices  # increasing: the CSR is canonical
+        keys = u[known].astype(np.int64) * n_cols + i[known]
+        pos = np.minimum(np.searchsorted(seen_keys, keys), seen_keys.size - 1)
+        out[known] = seen_keys[pos] == keys
+    return out
+
+
+def score_on_holdout(model, before: Interactions, holdout: Interactions, *, metric="rmse") -> dict:
+    """Held-out figures of any fitted ``model`` on ``holdout``, matched by raw ids.
+
+    ``before`` and ``holdout`` share vocabularies (a split of one ``Interactions``);
+    ``model`` may have been trained on other data with other vocabularies.
+
+    * Rating metrics: ``rmse``, ``mae`` and ``n`` over every held-out rating, each
+      predicted with ``predict_idx`` (an id the model does not know is scored from the
+      parts it knows: μ and the other side's bias), clipped to the model's rating scale.
+    * Ranking metrics at ``k`` (``metric="ndcg@10"``): every user with a held-out rating
+      is ranked by the model over all items except those the user rated in ``before``;
+      all their held-out items are relevant (items the model does not know count as
+      relevant and can never be found).  Returns ``precision@k``, ``recall@k``,
+      ``ndcg@k``, ``map@k``, ``hit_rate@k`` and ``n_users``.
+
+    For a model fitted on ``before`` itself this equals
+    :func:`~latentrec.evaluation.evaluate_ratings` and
+    :func:`~latentrec.evaluation.evaluate_ranking`.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.data.splits import temporal_split
+        >>> from latentrec.models import GlobalMean
+        >>> df = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 2],
+        ...                    "rating": [5.0, 3.0, 4.0, 2.0], "t": [1, 2, 3, 4]})
+        >>> before, after = temporal_split(Interactions.from_frame(df, timestamp="t"), 3)
+        >>> score_on_holdout(GlobalMean().fit(before), before, after)  # mean 4 vs 4 and 2
+        {'rmse': 1.4142135623730951, 'mae': 1.0, 'n': 2}
+    """
+    label, name, k, _ = parse_metric(metric)
+    model.check_fitted()
+    if before.users != holdout.users or before.items != holdout.items:
+        raise ValueError(
+            "before and holdout must share vocabularies: split one Interactions "
+            "(latentrec.data.splits.temporal_split)"
+        )
+    if holdout.nnz == 0:
+        raise ValueError("the holdout has no ratings to score")
+    if name in RATING_METRICS:
+        return _rating_figures(model, holdout)
+    return _ranking_figures(model, before, holdout, k)
+
+
+def _rating_figures(model, holdout: Interactions) -> dict:
+    if not model.predicts_ratings:
+        raise ValueError(
+            f"{type(model).__name__} does not predict ratings; compare with a ranking "
+            "metric such as ndcg@10"
+        )
+    u = model.users_.lookup(holdout.users.ids[holdout.user_idx])
+    i = model.items_.lookup(holdout.items.ids[holdout.item_idx])
+    pred = model.predict_idx(u, i)
+    if model.rating_scale_ is not None:
+        np.clip(pred, *model.rating_scale_, out=pred)
+    truth = holdout.ratings.astype(np.float64)
+    return {"rmse": M.rmse(truth, pred), "mae": M.mae(truth, pred), "n": int(holdout.nnz)}
+
+
+def _ranking_figures(model, before: Interactions, holdout: Interactions, k: int) -> dict:
+    users = np.flatnonzero(holdout.user_counts() > 0)
+    model_users = model.users_.lookup(holdout.users.ids[users])
+    # Every item of the data in the model's item space; items the model lacks get
+    # columns of their own past its items, so they count as relevant but are never hit.
+    item_map = model.items_.lookup(holdout.items.ids)
+    lacking = item_map < 0
+    item_map[lacking] = model.n_items + np.arange(np.count_nonzero(lacking))
+    n_cols = model.n_items + int(np.count_nonzero(lacking))
+    relevant = _remap(holdout.matrix[users], item_map, n_cols)
+    rated_before = _remap(before.matrix[users], item_map, n_cols)
+    recommended = np.full((users.size, k), -1, dtype=np.int64)
+    for start in range(0, users.size, USER_BLOCK):
+        block = slice(start, start + USER_BLOCK)
+        recommended[block] = _top_k_unrated(model, model_users[block], rated_before[block], k)
+    out = {
+        f"{name}@{k}": float(fn(recommended, relevant, k)) for name, fn in RANKING_METRICS.items()
+    }
+    out["n_users"] = int(users.size)
+    return out
+
+
+def _remap(matrix: sp.csr_matrix, item_map: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    """The rows of ``matrix`` with their columns renumbered through ``item_map``."""
+    out = sp.csr_matrix(
+        (np.ones(matrix.nnz, dtype=np.float32), item_map[matrix.indices], matrix.indptr),
+        shape=(matrix.shape[0], n_cols),
+    )
+    out.sort_indices()
+    return out
+
+
+def _top_k_unrated(model, model_users: np.ndarray, rated: sp.csr_matrix, k: int) -> np.ndarray:
+    """Each user's top ``k`` among the model's items, leaving out the items in ``rated``.
+
+    The model's own "seen" items are not excluded (they may include held-out answers);
+    instead the list is made ``max(rated per user)`` longer and the rated items dropped,
+    which keeps the model's order (and its fallback for users it cannot personalise).
+    """
+    extra = int(np.diff(rated.indptr).max()) if rated.shape[0] else 0
+    n_fetch = min(k + extra, model.n_items)
+    idx, _, _ = model.recommend_batch_idx(model_users, n_fetch, exclude_seen=False)
+    idx = idx.astype(np.int64)
+    n_cols = rated.shape[1]
+    rows = np.arange(idx.shape[0], dtype=np.int64)[:, None]
+    keys = np.where(idx >= 0, rows * n_cols + idx, -1)
+    rated_rows = np.repeat(np.arange(rated.shape[0], dtype=np.int64), np.diff(rated.indptr))
+    rated_keys = rated_rows * n_cols + rated.indices
+    drop = np.isin(keys, rated_keys) | (idx < 0)
+    # Keep the remaining items in rank order: a stable sort moves dropped slots to the end.
+    order = np.argsort(drop, axis=1, kind="stable")
+    kept = np.take_along_axis(np.where(drop, -1, idx), order, axis=1)[:, :k]
+    if kept.shape[1] < k:
+        kept = np.pad(kept, ((0, 0), (0, k - kept.shape[1])), constant_values=-1)
+    return kept
+
+
+def _current(md: ModelDirectory):
+    if md.current() is None:
+        return None, None
+    return md.load_current()
+
+
+def _template(model, current, md: ModelDirectory):
+    if model is None:
+        if current is None:
+            raise ValueError(
+                f"nothing is published in {md.path} yet, so there is no model to copy; "
+                "give the estimator to train (model=..., or --algorithm)"
+            )
+        return current.clone()
+    if not hasattr(model, "clone") or not hasattr(model, "param_names"):
+        raise TypeError(f"model must be a latentrec estimator, got {type(model).__name__}")
+    return model.clone()
+
+
+def _choose_metric(metric, candidate, current):
+    both_rate = candidate.predicts_ratings and (current is None or current.predicts_ratings)
+    if metric is None:
+        metric = "rmse" if both_rate else "ndcg@10"
+    label, name, k, direction = parse_metric(metric)
+    if name in RATING_METRICS and not both_rate:
+        who = candidate if not candidate.predicts_ratings else current
+        raise ValueError(
+            f"{type(who).__name__} does not predict ratings, so the models cannot be "
+            f"compared on {label}; use a ranking metric such as ndcg@10"
+        )
+    return label, name, k, direction
+
+
+def _gate(cand: float, cur: float, label: str, direction: str, tolerance: float):
+    """``(publish?, reason)`` for the candidate's and the current model's figure."""
+    if not math.isfinite(cand):
+        return False, f"the candidate's {label} is {cand}"
+    if not math.isfinite(cur):
+        return True, f"the current model's {label} is {cur}; the candidate's is {cand:.4f}"
+    sign = 1.0 if direction == "minimize" else -1.0
+    gain = sign * (cur - cand)  # > 0: the candidate is better
+    shown = f"candidate {label} {cand:.4f}"
+    if gain > 0:
+        return True, f"{shown} is better than current {cur:.4f}"
+    if gain == 0:
+        return True, f"{shown} equals current {cur:.4f}"
+    if -gain <= tolerance:
+        return True, f"{shown} is worse than current {cur:.4f} but within tolerance {tolerance:g}"
+    within = f" by more than tolerance {tolerance:g}" if tolerance else ""
+    return False, f"{shown} is worse than current {cur:.4f}{within}"
+
+
+def _check_share(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(f"holdout must be a share strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _check_tolerance(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"tolerance must be a number >= 0, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"tolerance must be a finite number >= 0, got {value!r}")
+    return float(value)

@@ -1,0 +1,560 @@
+"""Model versions in a directory, with one "current" pointer switched atomically.
+
+A :class:`ModelDirectory` owns this layout::
+
+    DIR/
+      CURRENT               {"version": "v000003", ...}: the pointer, replaced whole
+      history.jsonl         one line per publish and rollback, appended and fsynced
+      .lock                 the lock writers take (readers never take it)
+      versions/v000001/     model.npz (a latentrec model file) and version.json
+      versions/v000002/ ...
+
+Version folders are immutable once they appear under their name: a publisher writes the
+model file and ``version.json`` into a temporary folder, fsyncs them and renames the
+folder into place; only then is ``CURRENT`` replaced (written beside, fsynced, renamed
+over the old one, folder fsynced).  A reader reads ``CURRENT`` once and loads the
+version it names, so it sees the old version or the new one, never a mix.  Writers
+(publish, rollback, prune) serialise on an exclusive ``flock`` of ``.lock``, which works
+between processes and between threads that each open the file (POSIX only).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ModelFileError
+from ..io.atomic import atomic_path
+from ..models.persistence import jsonable, load
+
+__all__ = ["ModelDirectory", "StaleVersionError", "Version"]
+
+POINTER = "CURRENT"
+HISTORY = "history.jsonl"
+LOCK = ".lock"
+VERSIONS = "versions"
+MODEL_FILE = "model.npz"
+VERSION_FILE = "version.json"
+NAME_PATTERN = re.compile(r"^v(\d{6,})$")
+
+# publish(if_current=...) left out: publish whatever is current.
+_ANY = object()
+
+# A reader that read CURRENT just before a prune removed that version retries this often.
+LOAD_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Version:
+    """One published model version: its name, model file, creation time, figures, note.
+
+    ``path`` is the version's model file (``latentrec.load(version.path)`` reads it);
+    ``created`` is seconds since the epoch; ``metrics`` holds what the publisher
+    recorded (for a retrained version: the candidate's and the current model's
+    held-out figures).  Versions order by their number.
+
+    Example:
+        >>> from pathlib import Path
+        >>> a = Version("v000002", Path("m.npz"), 0.0, {}, "")
+        >>> b = Version("v000010", Path("m.npz"), 0.0, {}, "")
+        >>> a < b, a.number
+        (True, 2)
+    """
+
+    name: str
+    path: Path = field(compare=False)
+    created: float = field(compare=False)
+    metrics: dict = field(compare=False, hash=False)
+    note: str = field(compare=False)
+
+    @property
+    def number(self) -> int:
+        """The version's number (``v000012`` -> 12)."""
+        return version_number(self.name)
+
+    @property
+    def folder(self) -> Path:
+        """The folder that holds the model file and ``version.json``."""
+        return self.path.parent
+
+    def __lt__(self, other: Version) -> bool:
+        return self.number < other.number
+
+    def to_dict(self) -> dict:
+        """The version as JSON-able values (what ``models list --json`` prints).
+
+        Example:
+            >>> from pathlib import Path
+            >>> Version("v000001", Path("m.npz"), 1.5, {"rmse": 0.9}, "first").to_dict()["note"]
+            'first'
+        """
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "created": self.created,
+            "metrics": self.metrics,
+            "note": self.note,
+        }
+
+
+class StaleVersionError(RuntimeError):
+    """``publish(..., if_current=NAME)`` found another version current than ``NAME``.
+
+    Retraining raises nothing: it reports the race in its result instead.
+
+    Example:
+        >>> issubclass(StaleVersionError, RuntimeError)
+        True
+    """
+
+
+def version_name(number: int) -> str:
+    """The name of version ``number``: ``v`` and at least six digits.
+
+    Example:
+        >>> version_name(7), version_name(1234567)
+        ('v000007', 'v1234567')
+    """
+    return f"v{number:06d}"
+
+
+def version_number(name: str) -> int:
+    """The number in a version name; a ``ValueError`` for anything that is not one.
+
+    Example:
+        >>> version_number("v000012")
+        12
+    """
+    match = NAME_PATTERN.match(str(name))
+    if match is None:
+        raise ValueError(f"{name!r} is not a version name (v000001, v000002, ...)")
+    return int(match.group(1))
+
+
+class ModelDirectory:
+    """Published model versions in one folder, and which of them is current.
+
+    ``ModelDirectory(path)`` creates the folder if it is missing.  :meth:`publish` adds
+    a version and makes it current; :meth:`rollback` makes an older one current again
+    (recorded in ``history.jsonl``; a later publish still takes the next unused
+    number); :meth:`pointer_token` is a cheap check (one ``stat``) for a service that
+    polls for a new current version.
+
+    Example:
+        >>> import numpy as np, tempfile, latentrec
+        >>> from latentrec.models import Biases
+        >>> data = latentrec.Interactions.from_dense(np.array([[5, 3], [4, 1]]))
+        >>> md = ModelDirectory(tempfile.mkdtemp())
+        >>> md.current() is None
+        True
+        >>> v1 = md.publish(Biases().fit(data), note="first")
+        >>> v2 = md.publish(Biases(regularization=5.0).fit(data), metrics={"rmse": 0.9})
+        >>> [v.name for v in md.versions()], md.current().name
+        (['v000001', 'v000002'], 'v000002')
+        >>> md.rollback().name
+        'v000001'
+        >>> version, model = md.load_current()
+        >>> version.name, type(model).__name__, version.note
+        ('v000001', 'Biases', 'first')
+        >>> md.publish(Biases().fit(data)).name
+        'v000003'
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"model directory {self.path} is a file, not a folder")
+        (self.path / VERSIONS).mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"ModelDirectory({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def pointer_path(self) -> Path:
+        """The pointer file (``DIR/CURRENT``)."""
+        return self.path / POINTER
+
+    def pointer_token(self) -> str:
+        """A token that changes whenever the current version changes; one ``stat``.
+
+        Made of the pointer file's inode, size and modification time in nanoseconds.
+        Every switch writes a new file (a new inode) and a writer sets its modification
+        time strictly later than the previous pointer's, so two successive pointers
+        never share a token even when the inode number is reused.  ``"none"`` while
+        nothing is published.
+
+        Example:
+            >>> import tempfile
+            >>> ModelDirectory(tempfile.mkdtemp()).pointer_token()
+            'none'
+        """
+        try:
+            st = os.stat(self.pointer_path)
+        except FileNotFoundError:
+            return "none"
+        return f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
+
+    def current(self) -> Version | None:
+        """The current version, or ``None`` when nothing has been published.
+
+        Example:
+            >>> import tempfile
+            >>> ModelDirectory(tempfile.mkdtemp()).current() is None
+            True
+        """
+        name = self.read_pointer()
+        return None if name is None else self.version(name)
+
+    def load_current(self):
+        """``(version, model)`` of the current version, loaded with ``latentrec.load``.
+
+        The pointer is read once, so the model is always the whole model of the version
+        returned, even while another process publishes.  Raises ``LookupError`` when
+        nothing is published yet.
+
+        Example:
+            >>> import tempfile
+            >>> try:
+            ...     ModelDirectory(tempfile.mkdtemp()).load_current()
+            ... except LookupError as err:
+            ...     print(str(err).split(" in ")[0])
+            no model version published
+        """
+        for attempt in range(LOAD_ATTEMPTS):
+            name = self.read_pointer()
+            if name is None:
+                raise LookupError(
+                    f"no model version published in {self.path}; publish one first "
+                    "(latentrec models publish MODEL_FILE --model-dir DIR)"
+                )
+            try:
+                version = self.version(name)
+                return version, load(version.path)
+            except (LookupError, ModelFileError):
+                # Only a prune racing this read removes a version CURRENT named a moment
+                # ago; CURRENT has moved on by then, so reading it again finds the new one.
+                if attempt == LOAD_ATTEMPTS - 1 or self.read_pointer() == name:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def versions(self) -> list[Version]:
+        """Every complete version, oldest first.
+
+        Example:
+            >>> import tempfile
+            >>> ModelDirectory(tempfile.mkdtemp()).versions()
+            []
+        """
+        found = []
+        for entry in (self.path / VERSIONS).iterdir():
+            if NAME_PATTERN.match(entry.name) and (entry / VERSION_FILE).is_file():
+                found.append(self.version(entry.name))
+        return sorted(found)
+
+    def version(self, name: str) -> Version:
+        """The version called ``name``; ``LookupError`` naming the known ones if absent.
+
+        Example:
+            >>> import tempfile
+            >>> try:
+            ...     ModelDirectory(tempfile.mkdtemp()).version("v000009")
+            ... except LookupError as err:
+            ...     print(str(err).split(" in ")[0])
+            no version 'v000009'
+        """
+        version_number(name)  # a ValueError for a malformed name, before any path is built
+        folder = self.path / VERSIONS / name
+        try:
+            info = json.loads((folder / VERSION_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            known = [v.name for v in self.versions()] if folder.parent.is_dir() else []
+            raise LookupError(
+                f"no version {name!r} in {self.path}; known: {known or 'none'}"
+            ) from None
+        except json.JSONDecodeError as err:
+            raise ModelFileError(f"{folder / VERSION_FILE} is not valid JSON ({err})") from None
+        return Version(
+            name=name,
+            path=folder / MODEL_FILE,
+            created=float(info["created"]),
+            metrics=dict(info.get("metrics") or {}),
+            note=str(info.get("note", "")),
+        )
+
+    def read_pointer(self) -> str | None:
+        """The name of the current version as the pointer file says (``None``: none yet).
+
+        Example:
+            >>> import tempfile
+            >>> ModelDirectory(tempfile.mkdtemp()).read_pointer() is None
+            True
+        """
+        try:
+            raw = self.pointer_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            name = json.loads(raw)["version"]
+            version_number(name)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise ModelFileError(
+                f"{self.pointer_path} is damaged: it should hold "
+                '{"version": "v000001"}; '
+                "fix it with `latentrec models rollback --to NAME`"
+            ) from None
+        return name
+
+    def history(self) -> list[dict]:
+        """Every publish and rollback so far, oldest first, as recorded.
+
+        Example:
+            >>> import tempfile
+            >>> ModelDirectory(tempfile.mkdtemp()).history()
+            []
+        """
+        try:
+            lines = (self.path / HISTORY).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash mid-append; the pointer is the truth
+        return out
+
+    # ------------------------------------------------------------------ writing
+    def publish(
+        self, model, *, metrics: dict | None = None, note: str = "", if_current=_ANY
+    ) -> Version:
+        """Save a fitted ``model`` as a new version and make it current.
+
+        With ``if_current`` (a version name, or ``None`` for "nothing published yet") the
+        publish happens only if that is still the current version when the lock is
+        taken; otherwise :class:`StaleVersionError` is raised and nothing changes.
+        Retraining uses it so that a candidate compared with one version never replaces
+        another that was published meanwhile.
+
+        The model file is written into a temporary folder first (outside the lock, so
+        concurrent publishers save in parallel); then, under the lock, the folder is
+        renamed to the next unused name and the pointer is switched.  Returns the new
+        :class:`Version`.  ``metrics`` must be JSON-able (NumPy scalars are fine).
+
+        Example:
+            >>> import numpy as np, tempfile, latentrec
+            >>> from latentrec.models import GlobalMean
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> m = GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 1))
+            >>> md.publish(m, metrics={"rmse": np.float32(0.5)}).metrics
+            {'rmse': 0.5}
+        """
+        model.check_fitted()
+        if not isinstance(note, str):
+            raise TypeError(f"note must be a string, got {type(note).__name__}")
+        metrics = jsonable(dict(metrics or {}))
+        versions_dir = self.path / VERSIONS
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=versions_dir))
+        try:
+            model.save(staging / MODEL_FILE)
+            created = time.time()
+            with self.locked():
+                previous = self.read_pointer()
+                if if_current is not _ANY and previous != if_current:
+                    raise StaleVersionError(
+                        f"the current version of {self.path} is {previous or 'none'}, not "
+                        f"{if_current or 'none'}: another publish or rollback came first"
+                    )
+                name = version_name(self.next_number())
+                info = {
+                    "name": name,
+                    "created": created,
+                    "algorithm": type(model).__name__,
+                    "metrics": metrics,
+                    "note": note,
+                    "previous": previous,
+                }
+                write_json(staging / VERSION_FILE, info)
+                fsync_dir(staging)
+                os.rename(staging, versions_dir / name)
+                fsync_dir(versions_dir)
+                self.switch(name, "publish", previous)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return self.version(name)
+
+    def rollback(self, to: str | None = None) -> Version:
+        """Make an older version current again: ``to``, or the one before the current.
+
+        "The one before" is the highest-numbered version below the current one, so
+        repeated rollbacks walk back one version at a time.  The switch is recorded in
+        ``history.jsonl``; versions are not deleted, and the next publish takes the next
+        number after the highest one that exists.
+
+        Example:
+            >>> import numpy as np, tempfile, latentrec
+            >>> from latentrec.models import GlobalMean
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> m = GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 1))
+            >>> _ = [md.publish(m) for _ in range(3)]
+            >>> md.rollback().name, md.rollback().name, md.rollback("v000003").name
+            ('v000002', 'v000001', 'v000003')
+        """
+        with self.locked():
+            current = self.read_pointer()
+            if to is None:
+                if current is None:
+                    raise LookupError(f"nothing is published in {self.path}, so no rollback")
+                older = [v for v in self.versions() if v.number < version_number(current)]
+                if not older:
+                    raise LookupError(
+                        f"{current} is the oldest version in {self.path}; nothing to roll back to"
+                    )
+                target = older[-1]
+            else:
+                target = self.version(to)
+                load(target.path)  # never point at a damaged file: fail before switching
+            if target.name != current:
+                self.switch(target.name, "rollback", current)
+        return target
+
+    def prune(self, keep: int) -> list[str]:
+        """Delete old versions, keeping the ``keep`` newest and always the current one.
+
+        Returns the names removed.  A removed folder is first renamed out of the
+        ``v...`` namespace, so a listing never shows a half-deleted version.
+
+        Example:
+            >>> import numpy as np, tempfile, latentrec
+            >>> from latentrec.models import GlobalMean
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> m = GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 1))
+            >>> _ = [md.publish(m) for _ in range(4)]
+            >>> _ = md.rollback("v000001")
+            >>> md.prune(2), [v.name for v in md.versions()]
+            (['v000002'], ['v000001', 'v000003', 'v000004'])
+        """
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep must be an integer >= 1, got {keep!r}")
+        removed = []
+        with self.locked():
+            current = self.read_pointer()
+            versions = self.versions()
+            for version in versions[: max(len(versions) - keep, 0)]:
+                if version.name == current:
+                    continue
+                trash = self.path / VERSIONS / f".trash-{version.name}-{os.getpid()}"
+                os.rename(version.folder, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+                removed.append(version.name)
+            fsync_dir(self.path / VERSIONS)
+        return removed
+
+    # ------------------------------------------------------------------ internals
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the directory's writer lock (an exclusive ``flock`` of ``DIR/.lock``).
+
+        Each call opens the lock file afresh, so threads of one process exclude each
+        other as processes do.  Readers never take it.
+
+        Example:
+            >>> import tempfile
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> with md.locked():
+            ...     print("only one writer here")
+            only one writer here
+        """
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def next_number(self) -> int:
+        """The number the next publish takes: one above every version that ever existed.
+
+        Pruned versions count too (from the history), so a name is never reused.
+
+        Example:
+            >>> import tempfile
+            >>> ModelDirectory(tempfile.mkdtemp()).next_number()
+            1
+        """
+        numbers = [0]
+        for entry in (self.path / VERSIONS).iterdir():
+            match = NAME_PATTERN.match(entry.name)
+            if match:
+                numbers.append(int(match.group(1)))
+        for event in self.history():
+            match = NAME_PATTERN.match(str(event.get("version", "")))
+            if match:
+                numbers.append(int(match.group(1)))
+        return max(numbers) + 1
+
+    def switch(self, name: str, action: str, previous: str | None) -> None:
+        """Point ``CURRENT`` at version ``name`` (call with the lock held) and record it.
+
+        The new pointer is written beside the old one, fsynced and renamed over it; its
+        modification time is set strictly later than the old pointer's so that
+        :meth:`pointer_token` changes even within one tick of the file system's clock.
+        """
+        try:
+            old_mtime = os.stat(self.pointer_path).st_mtime_ns
+        except FileNotFoundError:
+            old_mtime = 0
+        switched = time.time()
+        with atomic_path(self.pointer_path) as tmp:
+            tmp.write_text(
+                json.dumps({"version": name, "switched": switched, "action": action}) + "\n",
+                encoding="utf-8",
+            )
+            # One microsecond at least: some file systems keep no finer times.
+            mtime = max(time.time_ns(), old_mtime + 1_000)
+            os.utime(tmp, ns=(mtime, mtime))
+        event = {"time": switched, "action": action, "version": name, "previous": previous}
+        with open(self.path / HISTORY, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(event) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def write_json(path: Path, value) -> None:
+    """Write ``value`` as JSON to ``path`` atomically and durably.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = Path(tempfile.mkdtemp()) / "x.json"
+        >>> write_json(p, {"a": 1}); p.read_text()
+        '{\\n  "a": 1\\n}\\n'
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (new names, renames) to disk, where the OS allows it.
+
+    Example:
+        >>> import tempfile
+        >>> fsync_dir(Path(tempfile.mkdtemp()))
+    """
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
