@@ -1,1 +1,32 @@
-"""The ratings store: SQLite by default, PostgreSQL by URL, through SQLAlchemy."""
+"""The ratings store: SQLite by default, PostgreSQL by URL, through SQLAlchemy.
+
+The store is the service's source of truth: ratings (explicit stars, latest wins),
+implicit events (weights add up), a version per user from one global write sequence (so
+workers invalidate their caches cheaply), and the item catalogue (titles, genres, numeric
+features).  :meth:`RatingsStore.interactions` hands everything to training as an
+:class:`~latentrec.data.Interactions`.
+
+Modules: :mod:`.records` (the value types and row checks), :mod:`.schema` (tables and the
+versioned schema), :mod:`.engine` (URLs, SQLite pragmas, transactions) and
+:mod:`.ratings` (:class:`RatingsStore`, :func:`open_store`).
+
+Example:
+    >>> from latentrec.store import open_store, Rating
+    >>> with open_store(":memory:") as store:
+    ...     store.add_ratings([Rating("ann", "50", 5.0)]).n_written
+    1
+"""
+
+from .engine import StoreUnavailableError
+from .ratings import RatingsStore, open_store
+from .records import Item, Rating, StoreError, WriteResult
+
+__all__ = [
+    "Item",
+    "Rating",
+    "RatingsStore",
+    "StoreError",
+    "StoreUnavailableError",
+    "WriteResult",
+    "open_store",
+]

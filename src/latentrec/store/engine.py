@@ -1,0 +1,192 @@
+"""How the store talks to a database: URL resolution, the SQLAlchemy engine per dialect,
+SQLite's pragmas, and the two kinds of transaction (read, write).
+
+SQLite: WAL mode (readers never wait for the writer), ``synchronous=FULL`` (a commit is on
+disk before it returns), a busy timeout (a second process waits for the write lock instead
+of failing), and write transactions opened with ``BEGIN IMMEDIATE`` (they take the write
+lock first, so two writers queue rather than deadlock on a lock upgrade).  PostgreSQL:
+psycopg 3, with ``postgresql://`` URLs normalised to ``postgresql+psycopg://``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from .records import StoreError
+
+# Seconds a SQLite writer waits for another process's write lock before giving up.
+BUSY_TIMEOUT_S = 30.0
+
+# Execution option that marks a connection's next transaction as a write.
+WRITE_OPTION = "latentrec_write"
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or used now (down, locked too long, refused).
+
+    A :class:`StoreError`, so one ``except`` catches both; the service can answer 503
+    for this one and 4xx for the others.
+
+    Example:
+        >>> isinstance(StoreUnavailableError("the server refused"), StoreError)
+        True
+    """
+
+
+def resolve_url(target) -> sa.URL:
+    """The SQLAlchemy URL for a store target: a URL, a file path, or ``":memory:"``.
+
+    Example:
+        >>> resolve_url("postgresql://ann@127.0.0.1:5432/recs").drivername
+        'postgresql+psycopg'
+        >>> resolve_url("ratings.db").render_as_string()
+        'sqlite:///ratings.db'
+        >>> resolve_url(":memory:").render_as_string()
+        'sqlite://'
+    """
+    if isinstance(target, Path) or (isinstance(target, str) and "://" not in target):
+        text = str(target)
+        if not text:
+            raise StoreError("the store location is empty; give a file path or a database URL")
+        if text == ":memory:":
+            return sa.make_url("sqlite://")
+        return sa.URL.create("sqlite", database=str(Path(text).expanduser()))
+    if not isinstance(target, (str, sa.URL)):
+        raise StoreError(f"a store is a path or a URL, got {type(target).__name__}")
+    try:
+        url = sa.make_url(target)
+    except sa.exc.ArgumentError:
+        raise StoreError(f"cannot read {target!r} as a database URL") from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return url
+    raise StoreError(
+        f"unsupported store URL {url.render_as_string(hide_password=True)!r}: use "
+        "sqlite:///path/to/ratings.db (or a plain file path) or postgresql://user@host/db"
+    )
+
+
+def is_memory(url: sa.URL) -> bool:
+    """Whether a SQLite URL names an in-memory database."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def create_engine(url: sa.URL) -> sa.Engine:
+    """An engine for ``url`` with the store's connection settings (module docstring)."""
+    if url.get_backend_name() == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    if is_memory(url):
+        # One shared connection: each new connection would be a new, empty database.
+        engine = sa.create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        folder = Path(url.database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise StoreError(f"cannot create the store {url.database}: no folder {folder}")
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
+        )
+    sa.event.listen(engine, "connect", sqlite_on_connect)
+    sa.event.listen(engine, "begin", sqlite_on_begin)
+    return engine
+
+
+def sqlite_on_connect(dbapi_connection, _record) -> None:
+    """SQLite's per-connection settings; transactions are left to :func:`sqlite_on_begin`."""
+    # The driver's own implicit BEGIN would defeat BEGIN IMMEDIATE (SQLAlchemy's recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.close()
+
+
+def sqlite_on_begin(conn: sa.Connection) -> None:
+    """``BEGIN IMMEDIATE`` for a write transaction, a plain (snapshot) ``BEGIN`` for a read."""
+    write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def describe(err: sa.exc.DBAPIError) -> str:
+    """The driver's message for a database error, on one line and without SQL."""
+    text = str(getattr(err, "orig", None) or err)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+class Database:
+    """One engine and its transactions: a connection per call, safe across threads.
+
+    A process that forks after opening gets fresh connections in the child (the parent's
+    are never shared).  An in-memory SQLite database has a single connection, so its
+    calls are serialised by a lock.
+
+    Example:
+        >>> db = Database(resolve_url(":memory:"))
+        >>> with db.read() as conn:
+        ...     conn.exec_driver_sql("select 1").scalar()
+        1
+        >>> db.close()
+    """
+
+    def __init__(self, url: sa.URL):
+        self.url = url
+        self.dialect = url.get_backend_name()
+        self.engine = create_engine(url)
+        self.pid = os.getpid()
+        self.guard = threading.RLock() if is_memory(url) else nullcontext()
+
+    def connect(self) -> sa.Connection:
+        if os.getpid() != self.pid:
+            # Connections inherited over fork belong to the parent; drop them unclosed.
+            self.engine.dispose(close=False)
+            self.pid = os.getpid()
+        try:
+            return self.engine.connect()
+        except sa.exc.DBAPIError as err:
+            raise StoreUnavailableError(
+                f"cannot connect to the store {self.shown_url()}: {describe(err)}"
+            ) from None
+
+    def shown_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self, write: bool):
+        with self.guard, self.translated(), self.connect() as conn:
+            if write:
+                conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    def read(self):
+        """A read transaction (a consistent snapshot on SQLite)."""
+        return self.transaction(write=False)
+
+    def write(self):
+        """A write transaction: committed when the block ends, rolled back on an error."""
+        return self.transaction(write=True)
+
+    @contextmanager
+    def translated(self):
+        """Database errors as :class:`StoreError` / :class:`StoreUnavailableError`."""
+        try:
+            yield
+        except sa.exc.OperationalError as err:
+            raise StoreUnavailableError(
+                f"the store {self.shown_url()} failed: {describe(err)}"
+            ) from None
+        except sa.exc.DBAPIError as err:
+            raise StoreError(f"the store {self.shown_url()} refused: {describe(err)}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,720 @@
+"""`RatingsStore`: the source of truth for ratings, events, user versions and the item
+catalogue, on SQLite or PostgreSQL, and `open_store`, which opens one by URL or path.
+
+Writes run in one transaction each and return only after it commits.  Every write that
+changes a user's ratings takes the next number of one global write sequence (see
+``schema.counters``) and records it as the user's version, which is how a worker learns
+cheaply which users' cached vectors are stale (:meth:`RatingsStore.changes_since`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..data import DataError, Interactions
+from .engine import Database, resolve_url
+from .records import (
+    GENRE_SEP,
+    KINDS,
+    RESERVED_FEATURES,
+    Item,
+    Rating,
+    StoreError,
+    WriteResult,
+    check_id,
+    check_items,
+    check_ratings,
+)
+from .schema import counters, item_genres, items, migrate, ratings, users
+
+# Rows per executemany call in bulk writes: bounds the parameter lists held at once.
+CHUNK = 5_000
+# Ids per IN (...) list: SQLite's default limit on bound parameters is far above this.
+IN_CHUNK = 500
+# The most rows search_items returns in one page.
+MAX_LIMIT = 10_000
+
+
+class NothingChanged(Exception):
+    """Raised inside a write transaction to roll it back (the write changed nothing)."""
+
+
+def lookup_id(value) -> str | None:
+    """An id as stored, or ``None`` for one that cannot be stored (so is never found)."""
+    try:
+        return check_id(value, "id")
+    except StoreError:
+        return None
+
+
+class RatingsStore:
+    """Ratings, implicit events, per-user versions and the item catalogue in one database.
+
+    Use :func:`open_store` to get one.  One engine, a connection per call: share one
+    instance between threads; each process opens its own.  Ids are opaque text (an
+    integer id is stored as its decimal text).
+
+    Example:
+        >>> store = open_store(":memory:")
+        >>> store.add_ratings([Rating("ann", "50", 5.0, timestamp=1.0)]).n_written
+        1
+        >>> store.add_ratings([Rating("ann", "50", 3.0, timestamp=2.0)]).versions
+        {'ann': 2}
+        >>> [r.value for r in store.user_ratings("ann")]
+        [3.0]
+        >>> store.close()
+    """
+
+    def __init__(self, database: Database):
+        self.db = database
+        with self.db.write() as conn:
+            self.schema_version = migrate(conn, self.db.dialect)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self.db.shown_url()
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.db.dialect
+
+    def __repr__(self) -> str:
+        return f"RatingsStore({self.url!r}, schema version {self.schema_version})"
+
+    def close(self) -> None:
+        """Close every pooled connection; the store cannot be used afterwards."""
+        self.db.close()
+
+    def __enter__(self) -> RatingsStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ statements
+    def insert(self, table: sa.Table):
+        """The dialect's INSERT, which has ``on_conflict_do_update`` on both databases."""
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+    def upsert_explicit(self):
+        """Latest wins: a stored rating is replaced by one at least as recent."""
+        ins = self.insert(ratings)
+        return ins.on_conflict_do_update(
+            index_elements=[ratings.c.user_id, ratings.c.item_id, ratings.c.kind],
+            set_={"value": ins.excluded.value, "ts": ins.excluded.ts},
+            where=ins.excluded.ts >= ratings.c.ts,
+        )
+
+    def upsert_event(self):
+        """Events add up, in the database, so concurrent writers never lose one."""
+        ins = self.insert(ratings)
+        return ins.on_conflict_do_update(
+            index_elements=[ratings.c.user_id, ratings.c.item_id, ratings.c.kind],
+            set_={
+                "value": ratings.c.value + ins.excluded.value,
+                "ts": sa.case(
+                    (ins.excluded.ts > ratings.c.ts, ins.excluded.ts), else_=ratings.c.ts
+                ),
+            },
+        )
+
+    def upsert_versions(self, conn: sa.Connection, user_ids, seq: int) -> None:
+        ins = self.insert(users)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[users.c.user_id], set_={"version": ins.excluded.version}
+        )
+        rows = [{"user_id": u, "version": seq} for u in sorted(user_ids)]
+        for start in range(0, len(rows), CHUNK):
+            conn.execute(stmt, rows[start : start + CHUNK])
+
+    @staticmethod
+    def next_seq(conn: sa.Connection) -> int:
+        """Take the next write sequence number (and the sequence's lock until commit)."""
+        stmt = (
+            sa.update(counters)
+            .where(counters.c.name == "writes")
+            .values(value=counters.c.value + 1)
+            .returning(counters.c.value)
+        )
+        return int(conn.execute(stmt).scalar_one())
+
+    # ------------------------------------------------------------------ ratings
+    def add_ratings(self, ratings_in) -> WriteResult:
+        """Write ratings and events in one transaction; returns once it has committed.
+
+        ``ratings_in`` is an iterable of :class:`Rating` or of mappings with its fields.
+        An explicit rating replaces the stored one for its (user, item) if it is at least
+        as recent (later timestamp; on equal timestamps the later write wins); an event
+        adds its value to the stored weight (and keeps the latest timestamp).  Every row
+        is checked first: an empty or over-long id, a NaN or infinite value or timestamp,
+        an unknown kind raises :class:`StoreError` naming the row and field, and nothing
+        is written.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([{"user_id": "u", "item_id": "i", "kind": "event"}] * 2)
+            >>> store.user_ratings("u")[0].value
+            2.0
+            >>> try:
+            ...     store.add_ratings([Rating("u", "i", float("inf"))])
+            ... except StoreError as err:
+            ...     print(err)
+            row 0: field 'value' must be finite, got inf
+        """
+        rows = check_ratings(ratings_in)
+        if not rows:
+            return WriteResult(0, {})
+        now = time.time()
+        explicit: dict[tuple[str, str], tuple[float, float]] = {}
+        events: dict[tuple[str, str], list[float]] = {}
+        # One statement may not touch a row twice, so the batch is merged by the same
+        # rules first; arrival order is the batch order.
+        for user, item, kind, value, ts in rows:
+            ts = now if ts is None else ts
+            key = (user, item)
+            if kind == "explicit":
+                held = explicit.get(key)
+                if held is None or ts >= held[1]:
+                    explicit[key] = (value, ts)
+            else:
+                held = events.get(key)
+                if held is None:
+                    events[key] = [value, ts]
+                else:
+                    held[0] += value
+                    held[1] = max(held[1], ts)
+        touched = {user for user, *_ in rows}
+        with self.db.write() as conn:
+            seq = self.next_seq(conn)
+            # Sorted keys: concurrent PostgreSQL writers lock rows in one order.
+            for table, kind, stmt in (
+                (explicit, "explicit", self.upsert_explicit()),
+                (events, "event", self.upsert_event()),
+            ):
+                params = [
+                    {"user_id": u, "item_id": i, "kind": kind, "value": v, "ts": t}
+                    for (u, i), (v, t) in sorted(table.items())
+                ]
+                for start in range(0, len(params), CHUNK):
+                    conn.execute(stmt, params[start : start + CHUNK])
+            self.upsert_versions(conn, touched, seq)
+        return WriteResult(len(rows), {user: seq for user in sorted(touched)})
+
+    def user_ratings(self, user_id) -> list[Rating]:
+        """The user's current ratings and event weights, ordered by item id then kind.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("u", "b", 4, 1.0), Rating("u", "a", 2, 1.0)])
+            >>> [(r.item_id, r.value) for r in store.user_ratings("u")]
+            [('a', 2.0), ('b', 4.0)]
+            >>> store.user_ratings("nobody")
+            []
+        """
+        user = lookup_id(user_id)
+        if user is None:
+            return []
+        stmt = sa.select(ratings.c.item_id, ratings.c.value, ratings.c.ts, ratings.c.kind).where(
+            ratings.c.user_id == user
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            Rating(user, item, float(value), float(ts), kind)
+            for item, value, ts, kind in sorted(rows, key=lambda r: (r[0], r[3]))
+        ]
+
+    def user_version(self, user_id) -> int:
+        """The user's version: 0 if they never had a rating, else the sequence number of
+        the last write or delete that changed their ratings (it only ever grows).
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> store.user_version("u")
+            0
+            >>> v = store.add_ratings([Rating("u", "i")]).versions["u"]
+            >>> _ = store.delete_user("u")
+            >>> store.user_version("u") > v
+            True
+        """
+        return self.user_versions([user_id])[str(user_id)]
+
+    def user_versions(self, user_ids) -> dict[str, int]:
+        """:meth:`user_version` of many users in one read; keys are the ids as text.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("a", "i")])
+            >>> store.user_versions(["a", "b"])
+            {'a': 1, 'b': 0}
+        """
+        if isinstance(user_ids, (str, bytes)):
+            raise StoreError("user_versions takes a list of user ids, not one id")
+        asked = [str(u) for u in user_ids]
+        found = {u: 0 for u in asked}
+        valid = sorted({u for u in asked if lookup_id(u) is not None})
+        with self.db.read() as conn:
+            for start in range(0, len(valid), IN_CHUNK):
+                stmt = sa.select(users.c.user_id, users.c.version).where(
+                    users.c.user_id.in_(valid[start : start + IN_CHUNK])
+                )
+                for user, version in conn.execute(stmt):
+                    found[user] = int(version)
+        return found
+
+    def changes_since(self, seq: int) -> tuple[int, list[tuple[str, int]]]:
+        """``(newest, [(user_id, version), ...])``: the users changed after ``seq``.
+
+        Pass the returned ``newest`` next time.  Sequence numbers follow commit order, so
+        a change committed after this call always has a number above ``newest``: polling
+        misses nothing.  The list is ordered by version.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("a", "i"), Rating("b", "i")])
+            >>> _ = store.add_ratings([Rating("b", "j")])
+            >>> store.changes_since(0)
+            (2, [('a', 1), ('b', 2)])
+            >>> store.changes_since(2)
+            (2, [])
+        """
+        if isinstance(seq, bool) or not isinstance(seq, (int, np.integer)) or seq < 0:
+            raise StoreError(f"seq must be an integer >= 0, got {seq!r}")
+        with self.db.read() as conn:
+            # The sequence first: a write committing between the two reads then shows
+            # in the rows, and newest covers it (numbers follow commit order).
+            newest = int(
+                conn.execute(
+                    sa.select(counters.c.value).where(counters.c.name == "writes")
+                ).scalar_one()
+            )
+            rows = conn.execute(
+                sa.select(users.c.user_id, users.c.version).where(users.c.version > int(seq))
+            ).all()
+        changed = sorted(((u, int(v)) for u, v in rows), key=lambda r: (r[1], r[0]))
+        if changed:
+            newest = max(newest, changed[-1][1])
+        return newest, changed
+
+    def delete_rating(self, user_id, item_id) -> bool:
+        """Remove the user's rating and event weight of one item; whether there was any.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("u", "i")])
+            >>> store.delete_rating("u", "i"), store.delete_rating("u", "i")
+            (True, False)
+        """
+        user, item = lookup_id(user_id), lookup_id(item_id)
+        if user is None or item is None:
+            return False
+        try:
+            with self.db.write() as conn:
+                seq = self.next_seq(conn)
+                gone = conn.execute(
+                    sa.delete(ratings).where(ratings.c.user_id == user, ratings.c.item_id == item)
+                ).rowcount
+                if not gone:
+                    raise NothingChanged
+                self.upsert_versions(conn, [user], seq)
+        except NothingChanged:
+            return False
+        return True
+
+    def delete_user(self, user_id) -> int:
+        """Erase the user's ratings and events; returns the number of rows removed.
+
+        Only the id and its (new) version remain, so that caches of the user learn of
+        the erasure through :meth:`user_version` and :meth:`changes_since`.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("u", "i"), Rating("u", "j", kind="event")])
+            >>> store.delete_user("u"), store.user_ratings("u")
+            (2, [])
+        """
+        user = lookup_id(user_id)
+        if user is None:
+            return 0
+        try:
+            with self.db.write() as conn:
+                seq = self.next_seq(conn)
+                gone = conn.execute(sa.delete(ratings).where(ratings.c.user_id == user)).rowcount
+                if not gone:
+                    raise NothingChanged
+                self.upsert_versions(conn, [user], seq)
+        except NothingChanged:
+            return 0
+        return int(gone)
+
+    # ------------------------------------------------------------------ items
+    def add_items(self, items_in) -> int:
+        """Insert or replace catalogue entries; returns how many were written.
+
+        A replaced item takes the new title, genres and features; its ``added_at`` stays
+        unless the new one gives it.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> store.add_items([Item("1", "Toy Story", ("Animation", "Comedy"))])
+            1
+            >>> store.get_item("1").title
+            'Toy Story'
+        """
+        checked = check_items(items_in)
+        if not checked:
+            return 0
+        with self.db.write() as conn:
+            self.write_items(conn, checked, time.time())
+        return len(checked)
+
+    def write_items(self, conn: sa.Connection, checked: list[Item], now: float) -> None:
+        """Upsert checked items (the last of repeated ids wins) and their genre rows."""
+        latest = {item.item_id: item for item in checked}
+        rows = []
+        for item_id in sorted(latest):
+            item = latest[item_id]
+            rows.append(
+                {
+                    "item_id": item_id,
+                    "title": item.title,
+                    "title_key": None if item.title is None else item.title.casefold(),
+                    "id_key": item_id.casefold(),
+                    "genres": json.dumps(list(item.genres), ensure_ascii=False),
+                    "features": None
+                    if item.features is None
+                    else json.dumps(item.features, ensure_ascii=False, sort_keys=True),
+                    "added_at": now if item.added_at is None else item.added_at,
+                    "given": item.added_at is not None,
+                }
+            )
+        ins = self.insert(items)
+        replaced = ("title", "title_key", "id_key", "genres", "features")
+        keep_added = ins.on_conflict_do_update(
+            index_elements=[items.c.item_id], set_={c: ins.excluded[c] for c in replaced}
+        )
+        set_added = ins.on_conflict_do_update(
+            index_elements=[items.c.item_id],
+            set_={c: ins.excluded[c] for c in (*replaced, "added_at")},
+        )
+        ids = [row["item_id"] for row in rows]
+        for stmt, given in ((keep_added, False), (set_added, True)):
+            params = [{k: v for k, v in r.items() if k != "given"} for r in rows]
+            params = [p for p, r in zip(params, rows, strict=True) if r["given"] is given]
+            for start in range(0, len(params), CHUNK):
+                conn.execute(stmt, params[start : start + CHUNK])
+        for start in range(0, len(ids), IN_CHUNK):
+            conn.execute(
+                sa.delete(item_genres).where(
+                    item_genres.c.item_id.in_(ids[start : start + IN_CHUNK])
+                )
+            )
+        genre_rows = [
+            {"item_id": item_id, "genre": genre}
+            for item_id in ids
+            for genre in latest[item_id].genres
+        ]
+        for start in range(0, len(genre_rows), CHUNK):
+            conn.execute(sa.insert(item_genres), genre_rows[start : start + CHUNK])
+
+    @staticmethod
+    def item_from_row(row) -> Item:
+        features = None if row.features is None else json.loads(row.features)
+        return Item(
+            row.item_id, row.title, tuple(json.loads(row.genres)), features, float(row.added_at)
+        )
+
+    def get_item(self, item_id) -> Item | None:
+        """The catalogue entry of ``item_id``, or ``None``.
+
+        Example:
+            >>> open_store(":memory:").get_item("nope") is None
+            True
+        """
+        item = lookup_id(item_id)
+        if item is None:
+            return None
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(items).where(items.c.item_id == item)).first()
+        return None if row is None else self.item_from_row(row)
+
+    def search_items(
+        self, search: str | None = None, genre: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Item]:
+        """Catalogue entries whose title or id contains ``search`` (case-insensitive) and
+        which have the genre ``genre`` (exact name), ordered by title then id.
+
+        ``%`` and ``_`` in ``search`` are ordinary characters.  ``limit`` (at most
+        10,000) and ``offset`` page through the results.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("1", "Star Wars", ("Sci-Fi",)), Item("2", "Heat")])
+            >>> [i.title for i in store.search_items("STAR")]
+            ['Star Wars']
+            >>> [i.item_id for i in store.search_items(genre="Sci-Fi")]
+            ['1']
+        """
+        for name, value, low, high in (("limit", limit, 0, MAX_LIMIT), ("offset", offset, 0, None)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise StoreError(f"{name} must be an integer, got {value!r}")
+            if value < low or (high is not None and value > high):
+                bound = f"between {low} and {high}" if high is not None else f">= {low}"
+                raise StoreError(f"{name} must be {bound}, got {value}")
+        for name, value in (("search", search), ("genre", genre)):
+            if value is not None and not isinstance(value, str):
+                raise StoreError(f"{name} must be text, got {type(value).__name__}")
+            if value is not None and "\x00" in value:
+                return []
+        title_order = sa.func.coalesce(items.c.title_key, items.c.id_key)
+        id_order = items.c.item_id
+        if self.dialect == "postgresql":
+            # Code-point order, as on SQLite, whatever the server's locale.
+            title_order, id_order = title_order.collate("C"), id_order.collate("C")
+        stmt = (
+            sa.select(items).order_by(title_order, id_order).limit(int(limit)).offset(int(offset))
+        )
+        if search:
+            key = search.casefold()
+            stmt = stmt.where(
+                sa.or_(
+                    items.c.title_key.contains(key, autoescape=True),
+                    items.c.id_key.contains(key, autoescape=True),
+                )
+            )
+        if genre is not None:
+            stmt = stmt.where(
+                items.c.item_id.in_(
+                    sa.select(item_genres.c.item_id).where(item_genres.c.genre == genre)
+                )
+            )
+        with self.db.read() as conn:
+            rows = conn.execute(stmt).all()
+        return [self.item_from_row(row) for row in rows]
+
+    def genres(self) -> list[str]:
+        """Every genre of the catalogue, sorted.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("1", "Heat", ("Crime", "Action"))])
+            >>> store.genres()
+            ['Action', 'Crime']
+        """
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(item_genres.c.genre).distinct()).scalars().all()
+        return sorted(rows)
+
+    def counts(self) -> dict:
+        """``{"ratings", "users", "items"}``: stored (user, item, kind) values, users who
+        have any, and catalogue entries.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("a", "x"), Rating("b", "x")])
+            >>> store.counts()
+            {'ratings': 2, 'users': 2, 'items': 0}
+        """
+        with self.db.read() as conn:
+            n_ratings = conn.execute(sa.select(sa.func.count()).select_from(ratings)).scalar_one()
+            n_users = conn.execute(
+                sa.select(sa.func.count(sa.distinct(ratings.c.user_id)))
+            ).scalar_one()
+            n_items = conn.execute(sa.select(sa.func.count()).select_from(items)).scalar_one()
+        return {"ratings": int(n_ratings), "users": int(n_users), "items": int(n_items)}
+
+    # ------------------------------------------------------------------ bulk
+    def interactions(self, *, until: float | None = None, kind: str | None = None) -> Interactions:
+        """Everything stored, as training data, with timestamps and the item side table.
+
+        One kind of feedback per table: by default the explicit ratings when there are
+        any (events are then left out: an explicit model is not trained on weights),
+        else the events, as implicit data whose values are the summed weights.
+        ``kind="explicit"`` or ``"event"`` chooses.  ``until`` keeps the values whose
+        (latest) timestamp is at most ``until``.  The item side table (``title``,
+        ``genres`` joined by ``|``, one column per numeric feature) covers every catalogue
+        entry, so unrated items join the vocabulary with their features.  Raises
+        :class:`StoreError` when nothing is selected.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("a", "x", 4, 1.0), Rating("b", "x", 2, 5.0)])
+            >>> store.interactions().nnz, store.interactions(until=2.0).nnz
+            (2, 1)
+        """
+        if kind is not None and kind not in KINDS:
+            raise StoreError(f"kind must be one of {list(KINDS)} or None, got {kind!r}")
+        if until is not None:
+            try:
+                until = float(until)
+            except (TypeError, ValueError):
+                raise StoreError(f"until must be a number (Unix seconds), got {until!r}") from None
+        with self.db.read() as conn:
+            if kind is None:
+                has_explicit = conn.execute(
+                    sa.select(ratings.c.kind).where(ratings.c.kind == "explicit").limit(1)
+                ).first()
+                kind = "explicit" if has_explicit else "event"
+            stmt = sa.select(
+                ratings.c.user_id, ratings.c.item_id, ratings.c.value, ratings.c.ts
+            ).where(ratings.c.kind == kind)
+            if until is not None:
+                stmt = stmt.where(ratings.c.ts <= until)
+            rows = conn.execute(stmt).all()
+            catalogue = conn.execute(
+                sa.select(items.c.item_id, items.c.title, items.c.genres, items.c.features)
+            ).all()
+        if not rows:
+            when = "" if until is None else f" at or before {until:g}"
+            raise StoreError(f"the store holds no {kind} ratings{when}: nothing to train on")
+        user_ids, item_ids, values, stamps = zip(*rows, strict=True)
+        table = side_table(catalogue)
+        try:
+            return Interactions.from_arrays(
+                np.array(user_ids, dtype=object),
+                np.array(item_ids, dtype=object),
+                np.array(values, dtype=np.float64),
+                timestamps=np.array(stamps, dtype=np.float64),
+                implicit=kind == "event",
+                strip_ids=False,
+                item_features=table,
+            )
+        except DataError as err:
+            raise StoreError(f"the stored ratings do not make a table: {err}") from None
+
+    def import_interactions(self, data: Interactions, *, kind: str = "explicit") -> int:
+        """Seed the store from an :class:`Interactions`: its cells (with its timestamps,
+        else the store's clock) and its item side table; returns the cells written.
+
+        One transaction, written in chunks.  The cells follow :meth:`add_ratings`' rules
+        (explicit: latest wins; events: weights add).  The side table's ``title`` and
+        ``genres`` (``|``-joined) become each item's title and genres and its other
+        numeric columns its features (missing values left out).
+
+        Example:
+            >>> import numpy as np
+            >>> store = open_store(":memory:")
+            >>> store.import_interactions(Interactions.from_dense(np.eye(3)))
+            3
+            >>> store.counts()["users"]
+            3
+        """
+        if not isinstance(data, Interactions):
+            raise StoreError(
+                f"import_interactions takes an Interactions, got {type(data).__name__}"
+            )
+        if kind not in KINDS:
+            raise StoreError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+        now = time.time()
+        user_text = [check_id(u, "user_id") for u in data.users.ids.tolist()]
+        item_text = [check_id(i, "item_id") for i in data.items.ids.tolist()]
+        uidx, iidx = data.user_idx, data.item_idx
+        values = data.ratings.astype(np.float64).tolist()
+        if data.timestamps is None:
+            stamps = [now] * data.nnz
+        else:
+            stamps = data.timestamps.tolist()
+            if not np.isfinite(data.timestamps).all():
+                raise StoreError("the interactions' timestamps include NaN or infinite values")
+        catalogue = catalogue_items(data, item_text)
+        stmt = self.upsert_explicit() if kind == "explicit" else self.upsert_event()
+        order = np.lexsort((iidx, uidx))
+        with self.db.write() as conn:
+            seq = self.next_seq(conn)
+            for start in range(0, order.size, CHUNK):
+                params = [
+                    {
+                        "user_id": user_text[uidx[k]],
+                        "item_id": item_text[iidx[k]],
+                        "kind": kind,
+                        "value": values[k],
+                        "ts": stamps[k],
+                    }
+                    for k in order[start : start + CHUNK].tolist()
+                ]
+                conn.execute(stmt, params)
+            active = np.unique(uidx).tolist()
+            self.upsert_versions(conn, [user_text[u] for u in active], seq)
+            if catalogue:
+                self.write_items(conn, catalogue, now)
+        return data.nnz
+
+
+def side_table(catalogue) -> pd.DataFrame | None:
+    """The item side table of stored items: title, ``|``-joined genres, features."""
+    if not catalogue:
+        return None
+    ids, titles, genres, features = zip(*catalogue, strict=True)
+    table = pd.DataFrame(
+        {
+            "title": np.array(titles, dtype=object),
+            "genres": [GENRE_SEP.join(json.loads(g)) for g in genres],
+        },
+        index=pd.Index(ids, dtype=object, name="item_id"),
+    )
+    numeric = pd.DataFrame(
+        [json.loads(f) if f else {} for f in features], index=table.index, dtype=np.float64
+    )
+    if len(numeric.columns):
+        table = table.join(numeric)
+    return table
+
+
+def catalogue_items(data: Interactions, item_text: list[str]) -> list[Item]:
+    """The items of an Interactions' side table, as store items (title, genres, features)."""
+    table = data.item_features
+    if table is None or not len(table):
+        return []
+    by_id = dict(zip(data.items.ids.tolist(), item_text, strict=True))
+    titles = table["title"] if "title" in table.columns else None
+    genres = table["genres"] if "genres" in table.columns else None
+    numeric = [
+        c
+        for c in table.columns
+        if c not in RESERVED_FEATURES
+        and pd.api.types.is_numeric_dtype(table[c])
+        and not pd.api.types.is_bool_dtype(table[c])
+    ]
+    values = table[numeric].to_numpy(dtype=np.float64) if numeric else None
+    out = []
+    for row, raw_id in enumerate(table.index.tolist()):
+        item_id = by_id.get(raw_id) or check_id(raw_id, "item_id")
+        title = None if titles is None or pd.isna(titles.iloc[row]) else str(titles.iloc[row])
+        genre_text = None if genres is None or pd.isna(genres.iloc[row]) else str(genres.iloc[row])
+        names = tuple(dict.fromkeys(g for g in (genre_text or "").split(GENRE_SEP) if g.strip()))
+        features = None
+        if values is not None:
+            features = {
+                str(c): float(v)
+                for c, v in zip(numeric, values[row], strict=True)
+                if np.isfinite(v)
+            } or None
+        out.append(Item(item_id, title, names, features))
+    return check_items(out)
+
+
+def open_store(target) -> RatingsStore:
+    """Open (creating or migrating its schema) the ratings store at ``target``.
+
+    ``target`` is a SQLite file path (``str`` or ``Path``), ``":memory:"``, or a URL:
+    ``sqlite:///path/ratings.db`` or ``postgresql://user:password@host:5432/db`` (psycopg
+    3; ``postgres://`` works too).  Use it as a context manager to close it.
+
+    Example:
+        >>> with open_store(":memory:") as store:
+        ...     store.dialect, store.schema_version
+        ('sqlite', 1)
+    """
+    return RatingsStore(Database(resolve_url(target)))
+
+
+__all__ = ["Item", "Rating", "RatingsStore", "StoreError", "WriteResult", "open_store"]

@@ -1,0 +1,270 @@
+"""What the store reads and writes: `Rating`, `Item`, `WriteResult`, `StoreError`, and the
+row checks that turn caller input into validated, column-ready values.
+
+Every check names the row (its 0-based position in the batch) and the field at fault, and
+runs over the whole batch before anything is written, so a bad row writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+
+KINDS = ("explicit", "event")
+
+# PostgreSQL's B-tree index refuses entries over ~2,700 bytes, and a rating's key holds
+# both ids, so each id is capped well below half of that (in UTF-8 bytes).
+MAX_ID_BYTES = 1000
+
+# Names an item feature may not take: they are the side table's own columns.
+RESERVED_FEATURES = ("title", "genres")
+
+# Genres are handed to training joined by this (MovieLens' convention, which
+# `FeatureEncoder` reads as a multi-label column), so a genre cannot contain it.
+GENRE_SEP = "|"
+
+
+class StoreError(ValueError):
+    """Bad input to the store, or a store that cannot be used; the message says which.
+
+    A ``ValueError``, so callers that already catch bad input (the command line, the
+    service) report it without special handling.
+
+    Example:
+        >>> print(StoreError("row 3: field 'value' is NaN"))
+        row 3: field 'value' is NaN
+    """
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One rating (``kind="explicit"``, e.g. stars) or implicit event (``kind="event"``).
+
+    ``timestamp`` is Unix seconds; ``None`` means the store's clock at the write.  For an
+    event, ``value`` is the weight added to the stored one (1 for one play or click).
+
+    Example:
+        >>> Rating("ann", "42", 4.5, timestamp=1_700_000_000)
+        Rating(user_id='ann', item_id='42', value=4.5, timestamp=1700000000, kind='explicit')
+    """
+
+    user_id: str
+    item_id: str
+    value: float = 1.0
+    timestamp: float | None = None
+    kind: str = "explicit"
+
+
+@dataclass(frozen=True)
+class Item:
+    """A catalogue entry: title, genres and numeric features, keyed by ``item_id``.
+
+    ``added_at`` is Unix seconds; ``None`` on a write means the store's clock (an update
+    keeps the first one).
+
+    Example:
+        >>> Item("50", "Star Wars", ("Action", "Sci-Fi"), {"year": 1977.0}).genres
+        ('Action', 'Sci-Fi')
+    """
+
+    item_id: str
+    title: str | None = None
+    genres: tuple[str, ...] = ()
+    features: dict[str, float] | None = None
+    added_at: float | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a committed :meth:`~latentrec.store.RatingsStore.add_ratings` did.
+
+    ``n_written`` counts the rows of the batch (each is recorded; an explicit rating
+    older than the stored one leaves the stored one in place); ``versions`` maps every
+    user in the batch to its new version.
+
+    Example:
+        >>> WriteResult(2, {"ann": 7}).versions["ann"]
+        7
+    """
+
+    n_written: int
+    versions: dict[str, int]
+
+
+RATING_FIELDS = tuple(f.name for f in fields(Rating))
+ITEM_FIELDS = tuple(f.name for f in fields(Item))
+
+
+def check_id(value, what: str) -> str:
+    """An id as the text the store keeps; ``StoreError`` saying what is wrong otherwise.
+
+    Integers are accepted and stored as their decimal text; ids are otherwise opaque
+    (kept exactly, whitespace included).
+
+    Example:
+        >>> check_id(42, "user_id"), check_id(" a'b ", "user_id")
+        ('42', " a'b ")
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise StoreError(f"{what} must be text (or an integer), got {type(value).__name__}")
+    text = str(value)
+    if not text:
+        raise StoreError(f"{what} is empty")
+    if "\x00" in text:
+        raise StoreError(f"{what} contains a NUL character")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise StoreError(f"{what} is not valid unicode (a lone surrogate)") from None
+    if size > MAX_ID_BYTES:
+        raise StoreError(f"{what} is {size} bytes long; ids are at most {MAX_ID_BYTES} bytes")
+    return text
+
+
+def check_number(value, what: str, *, optional: bool = False) -> float | None:
+    """A finite float; ``None`` passes when ``optional``.
+
+    Example:
+        >>> check_number("4.5", "value"), check_number(None, "timestamp", optional=True)
+        (4.5, None)
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, bool):
+        raise StoreError(f"{what} must be a number, got a boolean")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise StoreError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise StoreError(f"{what} must be finite, got {number}")
+    return number
+
+
+def as_record(row, cls, names: tuple[str, ...], position: int):
+    """A dataclass instance from one input row (an instance or a mapping of its fields)."""
+    if isinstance(row, cls):
+        return row
+    if isinstance(row, Mapping):
+        unknown = sorted(str(k) for k in row if k not in names)
+        if unknown:
+            raise StoreError(
+                f"row {position}: unknown field(s) {unknown}; a {cls.__name__} has {list(names)}"
+            )
+        try:
+            return cls(**row)
+        except TypeError as err:
+            raise StoreError(f"row {position}: {err}") from None
+    raise StoreError(
+        f"row {position}: expected a {cls.__name__} or a mapping, got {type(row).__name__}"
+    )
+
+
+def check_ratings(rows: Iterable) -> list[tuple[str, str, str, float, float | None]]:
+    """``(user_id, item_id, kind, value, timestamp)`` per row, in order; every row checked.
+
+    Example:
+        >>> check_ratings([{"user_id": "a", "item_id": 1, "value": 5}])
+        [('a', '1', 'explicit', 5.0, None)]
+        >>> try:
+        ...     check_ratings([Rating("a", "b"), Rating("a", "b", float("nan"))])
+        ... except StoreError as err:
+        ...     print(err)
+        row 1: field 'value' must be finite, got nan
+    """
+    if isinstance(rows, (str, bytes, Mapping, Rating)):
+        raise StoreError("add_ratings takes an iterable of ratings (a list), not one rating")
+    out = []
+    for position, row in enumerate(rows):
+        rating = as_record(row, Rating, RATING_FIELDS, position)
+        field = "kind"
+        try:
+            if rating.kind not in KINDS:
+                raise StoreError(f"must be one of {list(KINDS)}, got {rating.kind!r}")
+            field = "user_id"
+            user = check_id(rating.user_id, "it")
+            field = "item_id"
+            item = check_id(rating.item_id, "it")
+            field = "value"
+            value = check_number(rating.value, "it")
+            field = "timestamp"
+            ts = check_number(rating.timestamp, "it", optional=True)
+        except StoreError as err:
+            reason = str(err).removeprefix("it ")
+            raise StoreError(f"row {position}: field {field!r} {reason}") from None
+        out.append((user, item, rating.kind, value, ts))
+    return out
+
+
+def check_items(rows: Iterable) -> list[Item]:
+    """Items with checked ids, titles, genres and features (as new ``Item`` values).
+
+    Example:
+        >>> check_items([{"item_id": 7, "title": "Heat", "genres": ["Crime"]}])[0]
+        Item(item_id='7', title='Heat', genres=('Crime',), features=None, added_at=None)
+    """
+    if isinstance(rows, (str, bytes, Mapping, Item)):
+        raise StoreError("add_items takes an iterable of items (a list), not one item")
+    out = []
+    for position, row in enumerate(rows):
+        item = as_record(row, Item, ITEM_FIELDS, position)
+        field = "item_id"
+        try:
+            item_id = check_id(item.item_id, "it")
+            field = "title"
+            title = item.title
+            if title is not None and not isinstance(title, str):
+                raise StoreError(f"must be text, got {type(title).__name__}")
+            if title is not None and "\x00" in title:
+                raise StoreError("contains a NUL character")
+            field = "genres"
+            genres = check_genres(item.genres)
+            field = "features"
+            features = check_features(item.features)
+            field = "added_at"
+            added = check_number(item.added_at, "it", optional=True)
+        except StoreError as err:
+            reason = str(err).removeprefix("it ")
+            raise StoreError(f"row {position}: field {field!r} {reason}") from None
+        out.append(Item(item_id, title, genres, features, added))
+    return out
+
+
+def check_genres(genres) -> tuple[str, ...]:
+    """Genres as a tuple of distinct non-empty names without ``|``, in the order given."""
+    if genres is None:
+        return ()
+    if isinstance(genres, str):
+        raise StoreError("must be a list of genre names, not one string")
+    out = []
+    for genre in genres:
+        if not isinstance(genre, str) or not genre.strip():
+            raise StoreError(f"holds {genre!r}; a genre is a non-empty name")
+        if GENRE_SEP in genre or "\x00" in genre:
+            raise StoreError(f"holds {genre!r}; a genre name cannot contain {GENRE_SEP!r}")
+        if genre not in out:
+            out.append(genre)
+    return tuple(out)
+
+
+def check_features(features) -> dict[str, float] | None:
+    """Features as ``{name: finite float}``; names are text and not a side-table column."""
+    if features is None:
+        return None
+    if not isinstance(features, Mapping):
+        raise StoreError(f"must be a mapping of name to number, got {type(features).__name__}")
+    out = {}
+    for name, value in features.items():
+        if not isinstance(name, str) or not name or name in RESERVED_FEATURES:
+            raise StoreError(
+                f"has the name {name!r}; a feature name is non-empty text other than "
+                f"{list(RESERVED_FEATURES)}"
+            )
+        try:
+            out[name] = check_number(value, "it")
+        except StoreError:
+            raise StoreError(
+                f"has {name!r} = {value!r}; a feature value is a finite number"
+            ) from None
+    return out

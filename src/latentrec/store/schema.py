@@ -1,0 +1,123 @@
+"""The store's tables (SQLAlchemy Core) and the versioned schema: created and migrated on
+open, under a lock, so two processes opening one database at once do it once.
+
+The version lives in the one-row table ``lr_schema``; ``MIGRATIONS[v]`` takes a database
+at version ``v - 1`` to ``v`` inside the same transaction that records ``v``.  Table names
+carry an ``lr_`` prefix so the store can share a PostgreSQL database with other tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .records import StoreError
+
+SCHEMA_VERSION = 1
+
+# Any constant works: PostgreSQL's advisory locks are keyed by one bigint per database.
+# (The bytes spell "latentrc".)
+MIGRATION_LOCK_KEY = 0x6C6174656E747263
+
+metadata = sa.MetaData()
+
+schema_table = sa.Table(
+    "lr_schema",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+# One row, "writes": the global write sequence.  Every write transaction increments it
+# first, which holds its row lock until commit, so sequence numbers follow commit order
+# (a reader that saw number n has seen every write numbered below n) and writers never
+# deadlock on the rows they touch after it.
+counters = sa.Table(
+    "lr_counters",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+# The current value per (user, item, kind): the latest explicit rating, or the summed
+# weight of the events.
+ratings = sa.Table(
+    "lr_ratings",
+    metadata,
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("item_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("value", sa.Double, nullable=False),
+    sa.Column("ts", sa.Double, nullable=False),
+)
+
+# A user's version: the write sequence number of the last write or delete that touched
+# them.  The row outlives the user's ratings (delete_user keeps the id and version only),
+# so a worker's cache learns of the erasure.
+users = sa.Table(
+    "lr_users",
+    metadata,
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False, index=True),
+)
+
+# The catalogue.  ``title_key`` / ``id_key`` are the casefolded title and id that search
+# matches against, the same way on every database.  Genres and features are JSON text.
+items = sa.Table(
+    "lr_items",
+    metadata,
+    sa.Column("item_id", sa.Text, primary_key=True),
+    sa.Column("title", sa.Text, nullable=True),
+    sa.Column("title_key", sa.Text, nullable=True),
+    sa.Column("id_key", sa.Text, nullable=False),
+    sa.Column("genres", sa.Text, nullable=False),
+    sa.Column("features", sa.Text, nullable=True),
+    sa.Column("added_at", sa.Double, nullable=False),
+)
+
+item_genres = sa.Table(
+    "lr_item_genres",
+    metadata,
+    sa.Column("item_id", sa.Text, primary_key=True),
+    sa.Column("genre", sa.Text, primary_key=True, index=True),
+)
+
+
+def create_v1(conn: sa.Connection) -> None:
+    """Version 1: every table above, and the write sequence at 0."""
+    metadata.create_all(conn)
+    conn.execute(sa.insert(counters).values(name="writes", value=0))
+
+
+MIGRATIONS = {1: create_v1}
+
+
+def stored_version(conn: sa.Connection) -> int:
+    """The schema version a database holds; 0 when it has no store yet."""
+    if not sa.inspect(conn).has_table(schema_table.name):
+        return 0
+    version = conn.execute(sa.select(schema_table.c.version)).scalar()
+    return int(version or 0)
+
+
+def migrate(conn: sa.Connection, dialect: str) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION` inside the caller's write transaction.
+
+    On SQLite the caller's ``BEGIN IMMEDIATE`` already holds the database's write lock;
+    on PostgreSQL a transaction-level advisory lock serialises concurrent openers.  A
+    database newer than this code is refused rather than touched.
+    """
+    if dialect == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+    current = stored_version(conn)
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store's schema is version {current}, newer than this latentrec understands "
+            f"(version {SCHEMA_VERSION}); upgrade latentrec"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[version](conn)
+    if current == 0:
+        conn.execute(sa.insert(schema_table).values(id=1, version=SCHEMA_VERSION))
+    elif current < SCHEMA_VERSION:
+        conn.execute(sa.update(schema_table).values(version=SCHEMA_VERSION))
+    return SCHEMA_VERSION
