@@ -40,6 +40,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -195,7 +196,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serving(model_path: Path, store_url: str, workers: int, log_path: Path):
-    """`latentrec serve` on a free loopback port; yields the port; always stops it."""
+    """`latentrec serve` on a free loopback port; yields (port, pid); always stops it."""
     port = free_port()
     cli = Path(sys.executable).with_name("latentrec")
     command = [
@@ -230,7 +231,7 @@ def serving(model_path: Path, store_url: str, workers: int, log_path: Path):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"latentrec serve did not start in 180 s; see {log_path}")
                 time.sleep(0.2)
-            yield port
+            yield port, proc.pid
         finally:
             proc.terminate()
             try:
@@ -333,7 +334,43 @@ def run_wrk(port, workdir, users, items, *, write_share, duration, max_requests,
             k: result[k] for k in ("connect", "read", "write", "status", "timeout") if result[k]
         },
         "bad_statuses": result["bad_statuses"],
+        # wrk stops each thread at its share of --max-requests but still waits out the
+        # duration, so a capped run's rate is a lower bound.
+        "capped": max_requests > 0 and result["requests"] >= max_requests - threads,
     }
+
+
+def profile(pid: int, args, label: str):
+    """With --profile DIR: py-spy samples the server and its workers during one load run."""
+    if args.profile is None:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    args.profile.mkdir(parents=True, exist_ok=True)
+    out = args.profile / f"{label}.txt"
+    print(f"  profiling into {out}", flush=True)
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--format", "raw",
+         "--rate", "200", "--duration", str(args.duration), "--output", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process ``root`` and its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name may hold spaces; the fields after its ")" are fixed.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            procs[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += procs.get(pid, (0, 0))[1]
+        todo.extend(child for child, (ppid, _) in procs.items() if ppid == pid)
+    return total / tick
 
 
 def verdict(run: str, r: dict) -> str:
@@ -350,7 +387,7 @@ def bench_model(name, data, args, workdir: Path) -> dict:
     model_path, store_url, users, items = build(name, data, workdir)
     rng = random.Random(args.seed)
     out = {"name": name, "users": len(users), "items": len(items), "ratings": data.nnz}
-    with serving(model_path, store_url, args.workers, workdir / f"{name}.log") as port:
+    with serving(model_path, store_url, args.workers, workdir / f"{name}.log") as (port, pid):
         # Warm-up: both workers load, compile and fill their caches before timing.
         run_wrk(
             port, workdir, users, items,
@@ -359,29 +396,48 @@ def bench_model(name, data, args, workdir: Path) -> dict:
         out["fresh_before"] = freshness(port, users, args.fresh_checks, rng)
         for run, share in (("recommendations", 0.0), ("mix", 0.1)):
             out[f"load_before_{run}"] = load_average()
+            profiler = profile(pid, args, f"{name}-{run}")
+            cpu_before = cpu_seconds(pid)
+            wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             result = run_wrk(
                 port, workdir, users, items,
                 write_share=share, duration=args.duration, max_requests=args.max_requests,
                 seed=args.seed,
             )  # fmt: skip
+            wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # CPU per request: what the load costs whatever else shares the machine.
+            served = cpu_seconds(pid) - cpu_before
+            result["server_cpu_ms_per_request"] = round(1000 * served / result["requests"], 3)
+            result["wrk_cpu_s"] = round(
+                wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime,
+                2,
+            )
+            if profiler is not None:
+                profiler.wait()
             result["verdict"] = verdict(run, result)
             out[run] = result
             print(f"  {name} {run}: {result}", flush=True)
         out["fresh_after"] = freshness(port, users, args.fresh_checks, rng)
+    # uvicorn's supervisor restarts a worker that dies or misses its health check.
+    log = (workdir / f"{name}.log").read_text(errors="replace")
+    out["worker_restarts"] = log.count("died")
     return out
 
 
 def report(results: list[dict]) -> None:
     print()
-    print("| model | run | requests | req/s | p50 ms | p99 ms | max ms | errors | target |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| model | run | requests | req/s | p50 ms | p99 ms | max ms | errors | "
+        "server CPU ms/request | target |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for res in results:
         for run in ("recommendations", "mix"):
             r = res[run]
             print(
                 f"| {res['name']} | {run} | {r['requests']} | {r['rps']:.0f} | "
                 f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['errors']} | "
-                f"{r['verdict']} |"
+                f"{r['server_cpu_ms_per_request']:.2f} | {r['verdict']} |"
             )
     for res in results:
         for when in ("fresh_before", "fresh_after"):
@@ -390,6 +446,7 @@ def report(results: list[dict]) -> None:
             print(f"{res['name']} {when}: {f['checked']} ratings read back, {state}")
             for failure in f["failures"]:
                 print(f"    {failure}")
+        print(f"{res['name']}: uvicorn workers restarted {res['worker_restarts']} times")
 
 
 def main() -> int:
@@ -398,7 +455,7 @@ def main() -> int:
         "--models", nargs="+", choices=("ml100k", "synthetic"), default=["ml100k", "synthetic"]
     )
     parser.add_argument("--duration", type=int, default=15, help="seconds per load run")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up load")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up load")
     parser.add_argument(
         "--max-requests", type=int, default=200_000, help="requests per load run at most"
     )
@@ -408,6 +465,13 @@ def main() -> int:
                         metavar=("USERS", "ITEMS", "RATINGS"))  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the server with py-spy (pip install py-spy) during each load run; "
+        "collapsed stacks go to DIR",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk (Debian/Ubuntu), or build it from "
