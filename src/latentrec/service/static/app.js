@@ -12,6 +12,7 @@
   const N_BECAUSE_ROWS = 3;
   const N_QUESTIONS = 8;
   const N_SEARCH = 20;
+  const N_MY_RATINGS = 12;
 
   const $ = (id) => document.getElementById(id);
   const state = {
@@ -251,8 +252,12 @@
     }
     state.ratings = new Map(rated.map((r) => [String(r.item_id), Number(r.rating)]));
     const list = $("my-ratings-list");
-    list.replaceChildren(...rated.map((r) => itemRow(r, "my-rating", [ratingWidget(r)])));
+    const shown = rated.slice(0, N_MY_RATINGS); // the store lists the newest first
+    list.replaceChildren(...shown.map((r) => itemRow(r, "my-rating", [ratingWidget(r)])));
     if (!rated.length) list.append(el("li", { class: "empty" }, "No ratings yet."));
+    if (rated.length > shown.length) {
+      list.append(el("li", { class: "empty" }, `and ${rated.length - shown.length} older ones`));
+    }
     bump("ratings", list);
     for (const [id, stars] of state.ratings) repaintItem(id, stars);
     return rated;
@@ -440,6 +445,15 @@
     }
   }
 
+  async function loadGenres() {
+    try {
+      const body = await api("GET", "genres");
+      $("genre-list").replaceChildren(...(body.genres || []).map((g) => el("option", { value: g })));
+    } catch (_) {
+      // The genre box still takes free text; the suggestions are a convenience.
+    }
+  }
+
   async function start() {
     $("user-form").addEventListener("submit", useUser);
     $("new-visitor").addEventListener("click", newVisitor);
@@ -456,6 +470,7 @@
     } catch (err) {
       say(`The service is not healthy: ${err.message}`, true);
     }
+    loadGenres();
     const remembered = storageGet(USER_KEY);
     if (remembered) {
       setUser(remembered);
