@@ -162,12 +162,19 @@ def build(name: str, data, workdir: Path) -> tuple[Path, str, list, list]:
     """Train, save the model, seed the store; return (model path, store URL, users, items)."""
     from latentrec.models import BiasedMF
 
+    model_path = workdir / f"{name}.npz"
+    store_path = workdir / f"{name}.db"
+    store_url = f"sqlite:///{store_path}"
+    users, items = list(data.users.ids), list(data.items.ids)
+    if model_path.exists() and store_path.exists():
+        # --workdir from an earlier run: the same seeds make the same model and store,
+        # but the earlier run's writes stay in the store.
+        print(f"  {name}: reusing {model_path} and {store_path}", flush=True)
+        return model_path, store_url, users, items
     started = time.perf_counter()
     model = BiasedMF(random_state=0).fit(data)
-    model_path = workdir / f"{name}.npz"
     model.save(model_path)
     trained = time.perf_counter() - started
-    store_url = f"sqlite:///{workdir / f'{name}.db'}"
     started = time.perf_counter()
     seed_store(store_url, data)
     print(
@@ -176,7 +183,7 @@ def build(name: str, data, workdir: Path) -> tuple[Path, str, list, list]:
         f"{time.perf_counter() - started:.1f} s",
         flush=True,
     )
-    return model_path, store_url, list(data.users.ids), list(data.items.ids)
+    return model_path, store_url, users, items
 
 
 def seed_store(store_url: str, data) -> None:
@@ -195,7 +202,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(model_path: Path, store_url: str, workers: int, log_path: Path):
+def serving(model_path: Path, store_url: str, workers: int, log_path: Path, env=None):
     """`latentrec serve` on a free loopback port; yields (port, pid); always stops it."""
     port = free_port()
     cli = Path(sys.executable).with_name("latentrec")
@@ -214,7 +221,9 @@ def serving(model_path: Path, store_url: str, workers: int, log_path: Path):
         str(workers),
     ]
     with log_path.open("w") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         try:
             deadline = time.monotonic() + 180
             while True:
@@ -387,7 +396,10 @@ def bench_model(name, data, args, workdir: Path) -> dict:
     model_path, store_url, users, items = build(name, data, workdir)
     rng = random.Random(args.seed)
     out = {"name": name, "users": len(users), "items": len(items), "ratings": data.nnz}
-    with serving(model_path, store_url, args.workers, workdir / f"{name}.log") as (port, pid):
+    env = dict(item.split("=", 1) for item in args.server_env)
+    log_path = workdir / f"{name}.log"
+    out["server_env"] = env
+    with serving(model_path, store_url, args.workers, log_path, env) as (port, pid):
         # Warm-up: both workers load, compile and fill their caches before timing.
         run_wrk(
             port, workdir, users, items,
@@ -419,7 +431,7 @@ def bench_model(name, data, args, workdir: Path) -> dict:
             print(f"  {name} {run}: {result}", flush=True)
         out["fresh_after"] = freshness(port, users, args.fresh_checks, rng)
     # uvicorn's supervisor restarts a worker that dies or misses its health check.
-    log = (workdir / f"{name}.log").read_text(errors="replace")
+    log = log_path.read_text(errors="replace")
     out["worker_restarts"] = log.count("died")
     return out
 
@@ -466,6 +478,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the server (repeatable), e.g. OPENBLAS_NUM_THREADS=1",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the models, stores and server logs here (reused by a later run) "
+        "instead of a temporary directory",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -473,6 +498,9 @@ def main() -> int:
         "collapsed stacks go to DIR",
     )
     args = parser.parse_args()
+    bad = [item for item in args.server_env if "=" not in item or item.startswith("=")]
+    if bad:
+        parser.error(f"--server-env takes NAME=VALUE, got {bad[0]!r}")
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk (Debian/Ubuntu), or build it from "
               "https://github.com/wg/wrk", file=sys.stderr)  # fmt: skip
@@ -480,11 +508,16 @@ def main() -> int:
     info = machine()
     print(f"machine: {info}", flush=True)
     results = []
-    with tempfile.TemporaryDirectory(prefix="latentrec-load-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="latentrec-")))
+        else:
+            workdir = args.workdir
+            workdir.mkdir(parents=True, exist_ok=True)
         for name in args.models:
             print(f"{name}: building", flush=True)
             data = ml100k_data() if name == "ml100k" else synthetic_data(*args.synthetic_size)
-            results.append(bench_model(name, data, args, Path(tmp)))
+            results.append(bench_model(name, data, args, workdir))
     report(results)
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": results}, indent=2))
