@@ -2,19 +2,35 @@
 PostgreSQL server that the test run starts (``pgserver.py``; skipped only where the
 server binaries are absent)."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
-from pgserver import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from pgserver import RAM_DIR, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from latentrec.store import open_store
 
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+@pytest.fixture
+def store_dir(tmp_path):
+    """A folder for SQLite files, in RAM where the machine has one: every commit is an
+    fsync, and the suite commits thousands of times (the SIGKILL tests need no disk)."""
+    if RAM_DIR is None:
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="latentrec-store-", dir=RAM_DIR))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(params=ENGINES)
-def store_url(request, tmp_path):
+def store_url(request, store_dir):
     """The URL of a new, empty store on each engine."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ratings.db'}"
+        return f"sqlite:///{store_dir / 'ratings.db'}"
     return request.getfixturevalue("postgres_url")
 
 
@@ -25,7 +41,7 @@ def store(store_url):
 
 
 @pytest.fixture
-def sqlite_store(tmp_path):
+def sqlite_store(store_dir):
     """A SQLite store, for checks that run before any SQL (the same on every engine)."""
-    with open_store(tmp_path / "ratings.db") as opened:
+    with open_store(store_dir / "ratings.db") as opened:
         yield opened

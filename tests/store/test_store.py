@@ -378,3 +378,33 @@ def test_memory_store_is_shared_between_threads():
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda k: store.add_ratings([Rating(f"u{k}", "i")]), range(40)))
         assert store.counts()["users"] == 40
+
+
+def test_a_closed_store_says_so(tmp_path):
+    store = open_store(tmp_path / "r.db")
+    store.close()
+    with pytest.raises(StoreError, match="is closed"):
+        store.counts()
+
+
+def test_sqlite_connections_are_durable_and_concurrent(store_dir):
+    with open_store(store_dir / "r.db") as store:
+        with store.db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_user_snapshot_reads_the_version_first(store):
+    assert store.user_snapshot("u") == (0, [])
+    version = store.add_ratings([Rating("u", "i", 4.0, 1.0)]).versions["u"]
+    assert store.user_snapshot("u") == (version, [Rating("u", "i", 4.0, 1.0)])
+
+
+def test_missing_server_binaries_skip_with_a_clear_message(monkeypatch):
+    import pgserver
+
+    monkeypatch.setattr(pgserver.shutil, "which", lambda name: None)
+    monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])
+    with pytest.raises(pgserver.ServerUnavailable, match="install Debian's 'postgresql'"):
+        pgserver.find_binaries()

@@ -18,7 +18,7 @@ Example:
 """
 
 # Importing the command modules is what registers their commands on `main`.
-from . import data, demo, insight, onboard, recommend, serve, train, tune  # noqa: F401
+from . import data, demo, insight, onboard, recommend, retrain, serve, store, train, tune  # noqa: F401
 from ._common import COMMON_PARAMS, Failure, build_model, load_data, main
 from .train import holdout
 from .tune import DEFAULT_SPACES

@@ -19,6 +19,9 @@ from ._common import Failure, fail_on_known_errors, main
 
 FACTORY = "latentrec.service.app:app_from_env"
 
+# How long uvicorn waits for a worker process to answer its health check.
+WORKER_STARTUP_SECONDS = 120
+
 
 def log_config(level: str = "INFO") -> dict:
     """Logging for uvicorn and the service: one JSON object per line on standard error.
@@ -50,8 +53,7 @@ def log_config(level: str = "INFO") -> dict:
 @click.option(
     "--model-dir",
     type=click.Path(file_okay=False),
-    help="A model directory (`latentrec retrain`): its current version is served and "
-    "followed.",
+    help="A model directory (`latentrec retrain`): its current version is served and followed.",
 )
 @click.option(
     "--store",
@@ -155,6 +157,9 @@ def serve(
                 workers=workers,
                 log_config=log_config(),
                 access_log=False,
+                # A worker loads the model before it answers uvicorn's pings; a big
+                # model on a busy machine takes longer than the default 5 s.
+                timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
             )
     finally:
         if schedule is not None:

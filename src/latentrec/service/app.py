@@ -33,8 +33,8 @@ List parameters repeat: ``?items=1&items=2``.  Ids in paths are percent-encoded 
 route needs ``Authorization: Bearer <token>``.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
+# run time, and some of them name limits local to create_app.
 import logging
 import os
 import threading
@@ -43,6 +43,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -212,12 +213,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def user_recommendations(
         user_id: str,
         n: int = Query(10, ge=1, le=max_n, description="How many items."),
-        items: list[str] | None = Query(
-            None, max_length=max_list, description="Only these items (repeat the parameter)."
-        ),
-        exclude: list[str] | None = Query(
-            None, max_length=max_list, description="Never these items (unknown ids ignored)."
-        ),
+        items: Annotated[
+            list[str] | None,
+            Query(max_length=max_list, description="Only these items (repeat the parameter)."),
+        ] = None,
+        exclude: Annotated[
+            list[str] | None,
+            Query(max_length=max_list, description="Never these items (unknown ids ignored)."),
+        ] = None,
     ):
         """Top-``n`` items for a user, their rated items excluded; ``fallback`` marks the
         popularity list given to a user the service cannot personalise."""
@@ -235,9 +238,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     )
     def user_predictions(
         user_id: str,
-        items: list[str] = Query(
-            ..., min_length=1, max_length=max_list, description="Items to score (repeat)."
-        ),
+        items: Annotated[
+            list[str],
+            Query(min_length=1, max_length=max_list, description="Items to score (repeat)."),
+        ],
     ):
         """The model's score of each item for the user (null where it has none)."""
         user_id = uid(user_id)
@@ -303,9 +307,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         table = question_cache[key]
         return {"model_version": served.version, "questions": table}
 
-    @app.get(
-        "/users/{user_id:path}/ratings", response_model=schemas.UserRatings, tags=["ratings"]
-    )
+    @app.get("/users/{user_id:path}/ratings", response_model=schemas.UserRatings, tags=["ratings"])
     def user_ratings(user_id: str):
         """Everything the store holds for the user, newest first."""
         user_id = uid(user_id)
@@ -339,7 +341,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     ):
         """Titles in the catalogue, filtered by words in the title and by genre."""
         served = holder.current
-        found = store.search_items(search=search or None, genre=genre or None, limit=n, offset=offset)
+        found = store.search_items(
+            search=search or None, genre=genre or None, limit=n, offset=offset
+        )
         return {
             "model_version": served.version,
             "items": [item_out(served, it) for it in found],
@@ -419,9 +423,13 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if not given:
             raise HTTPException(422, "no ratings given")
         if len(given) > max_list:
-            raise HTTPException(422, f"{len(given)} ratings in one request; the limit is {max_list}")
+            raise HTTPException(
+                422, f"{len(given)} ratings in one request; the limit is {max_list}"
+            )
         served = holder.current
-        elsewhere = store_only_items(served, [check_id(r.item_id, "item_id", max_id) for r in given])
+        elsewhere = store_only_items(
+            served, [check_id(r.item_id, "item_id", max_id) for r in given]
+        )
         return write(served, [checked_rating(served, r, elsewhere) for r in given])
 
     @app.delete(
@@ -438,10 +446,18 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if not store.delete_rating(user_id, item_id):
             raise HTTPException(404, f"user {user_id!r} has no stored rating for item {item_id!r}")
         live.resolve(served, user_id)
-        return {"model_version": served.version, "user_id": user_id, "item_id": item_id, "deleted": 1}
+        return {
+            "model_version": served.version,
+            "user_id": user_id,
+            "item_id": item_id,
+            "deleted": 1,
+        }
 
     @app.delete(
-        "/users/{user_id:path}", response_model=schemas.Deleted, dependencies=writes, tags=["ratings"]
+        "/users/{user_id:path}",
+        response_model=schemas.Deleted,
+        dependencies=writes,
+        tags=["ratings"],
     )
     def delete_user(user_id: str):
         """Erase everything stored about the user; they get the popularity list from now on."""
@@ -638,9 +654,7 @@ def seed_catalogue(store, served: Served) -> int:
     not know).  Returns how many were added.
     """
     have = {it.item_id for it in store_catalogue(store)}
-    missing = [
-        Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have
-    ]
+    missing = [Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have]
     if missing:
         store.add_items(missing)
     return len(missing)

@@ -1,7 +1,7 @@
 """What stands between the network and the handlers: limits, the token, errors, the log.
 
 Owns the request-body limit (:class:`BodyLimit`, pure ASGI: a declared or streamed body
-over the limit gets 413 before a handler reads it), the per-request access log and
+over the limit gets 413 before a handler runs), the per-request access log and
 metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
@@ -31,15 +31,12 @@ ERROR_LOGGER = "latentrec.service"
 LOGGED_PATH_CHARS = 300
 
 
-class BodyTooLarge(Exception):
-    """A request body went over the limit while it was being read."""
-
-
 class BodyLimit:
     """ASGI middleware: refuse request bodies over ``max_bytes`` with 413.
 
     A ``Content-Length`` over the limit is refused before the body is read; a chunked
-    body is counted as it arrives and refused when it passes the limit.
+    body is read (up to the limit, then refused) before the handler runs and handed to
+    it whole, so a handler never sees part of an over-long body.
     """
 
     def __init__(self, app, max_bytes: int):
@@ -57,32 +54,36 @@ class BodyLimit:
                     return await too_large(send, "Content-Length is not a number", 400)
                 if declared > self.max_bytes:
                     return await too_large(send, self.message())
-        seen = 0
-        started = False
-
-        async def counted_receive():
-            nonlocal seen
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await too_large(send, self.message())
+            if message["type"] != "http.request":
+                # The client went away: let the app see it as it would.
+                return await self.app(scope, replay([message], receive), send)
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                return await too_large(send, self.message())
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, replay([whole], receive), send)
 
     def message(self) -> str:
         return f"request body is larger than the limit of {self.max_bytes} bytes"
+
+
+def replay(messages: list, receive):
+    """A ``receive`` that gives ``messages`` first, then whatever ``receive`` gives."""
+    pending = list(messages)
+
+    async def receive_again():
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return receive_again
 
 
 async def too_large(send, detail: str, status: int = 413) -> None:
@@ -136,7 +137,8 @@ class AccessLog:
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            # path_format drops the converters: /users/{user_id}/recommendations.
+            template = getattr(route, "path_format", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
             if self.log and self.logger.isEnabledFor(logging.INFO):
                 client = scope.get("client") or ("", 0)
@@ -246,9 +248,7 @@ def install_error_handlers(app) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         error_id = uuid.uuid4().hex[:12]
-        logger.error(
-            "error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc
-        )
+        logger.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
         return JSONResponse(
             status_code=500,
             content={"detail": f"internal error (id {error_id}); the service log has the details"},

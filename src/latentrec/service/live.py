@@ -154,7 +154,9 @@ class LiveUsers:
             extra = trained[~np.isin(trained, idx)]
             if served.predicts_ratings:
                 scores = model.score_vectors([model.user_bias_[u]], model.user_factors_[u][None])
-                extra_values = np.clip(scores[0, extra], *(served.rating_scale or (-np.inf, np.inf)))
+                extra_values = np.clip(
+                    scores[0, extra], *(served.rating_scale or (-np.inf, np.inf))
+                )
             else:
                 extra_values = np.ones(extra.size)
             idx = np.concatenate([idx, extra])

@@ -55,8 +55,9 @@ from .versions import ModelDirectory, StaleVersionError, Version
 
 __all__ = ["RetrainResult", "retrain", "retrain_on", "score_on_holdout"]
 
-# Users ranked per block when scoring a ranking metric (bounds the top-n arrays).
-USER_BLOCK = 2048
+# Ranked-list slots per block of users when scoring a ranking metric: bounds the memory
+# of the lengthened top-n lists (a few int64 arrays of this many cells).
+LIST_CELLS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -321,8 +322,8 @@ def trained_cells(model, interactions: Interactions) -> np.ndarray:
         [True, False, False]
     """
     seen = model.seen_
-    u = model.users_.lookup(interactions.users.ids[interactions.user_idx])
-    i = model.items_.lookup(interactions.items.ids[interactions.item_idx])
+    u, i = index_maps(model, interactions)
+    u, i = u[interactions.user_idx], i[interactions.item_idx]
     known = (u >= 0) & (i >= 0)
     out = np.zeros(interactions.nnz, dtype=bool)
     if seen.nnz and known.any():
@@ -385,8 +386,8 @@ def _rating_figures(model, holdout: Interactions) -> dict:
             f"{type(model).__name__} does not predict ratings; compare with a ranking "
             "metric such as ndcg@10"
         )
-    u = model.users_.lookup(holdout.users.ids[holdout.user_idx])
-    i = model.items_.lookup(holdout.items.ids[holdout.item_idx])
+    u, i = index_maps(model, holdout)
+    u, i = u[holdout.user_idx], i[holdout.item_idx]
     pred = model.predict_idx(u, i)
     if model.rating_scale_ is not None:
         np.clip(pred, *model.rating_scale_, out=pred)
@@ -396,24 +397,44 @@ def _rating_figures(model, holdout: Interactions) -> dict:
 
 def _ranking_figures(model, before: Interactions, holdout: Interactions, k: int) -> dict:
     users = np.flatnonzero(holdout.user_counts() > 0)
-    model_users = model.users_.lookup(holdout.users.ids[users])
+    user_map, item_map = index_maps(model, holdout)
+    model_users = user_map[users]
     # Every item of the data in the model's item space; items the model lacks get
     # columns of their own past its items, so they count as relevant but are never hit.
-    item_map = model.items_.lookup(holdout.items.ids)
     lacking = item_map < 0
     item_map[lacking] = model.n_items + np.arange(np.count_nonzero(lacking))
     n_cols = model.n_items + int(np.count_nonzero(lacking))
     relevant = _remap(holdout.matrix[users], item_map, n_cols)
     rated_before = _remap(before.matrix[users], item_map, n_cols)
     recommended = np.full((users.size, k), -1, dtype=np.int64)
-    for start in range(0, users.size, USER_BLOCK):
-        block = slice(start, start + USER_BLOCK)
+    longest = int(np.diff(rated_before.indptr).max()) if users.size else 0
+    step = max(1, LIST_CELLS // min(k + longest, model.n_items))
+    for start in range(0, users.size, step):
+        block = slice(start, start + step)
         recommended[block] = _top_k_unrated(model, model_users[block], rated_before[block], k)
     out = {
         f"{name}@{k}": float(fn(recommended, relevant, k)) for name, fn in RANKING_METRICS.items()
     }
     out["n_users"] = int(users.size)
     return out
+
+
+def index_maps(model, data: Interactions) -> tuple[np.ndarray, np.ndarray]:
+    """The model's index of each user and each item of ``data`` (-1: unknown to it).
+
+    Raw ids are matched by value, so a model trained on integer ids finds the same ids
+    given as text by a store.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GlobalMean
+        >>> model = GlobalMean().fit(Interactions.from_arrays([7, 8], [1, 2], [4, 5]))
+        >>> data = Interactions.from_arrays(["8", "9"], ["2", "2"], [3, 3])
+        >>> [m.tolist() for m in index_maps(model, data)]
+        [[1, -1], [1]]
+    """
+    return model.users_.lookup(data.users.ids), model.items_.lookup(data.items.ids)
 
 
 def _remap(matrix: sp.csr_matrix, item_map: np.ndarray, n_cols: int) -> sp.csr_matrix:

@@ -58,9 +58,9 @@ class Version:
     """One published model version: its name, model file, creation time, figures, note.
 
     ``path`` is the version's model file (``latentrec.load(version.path)`` reads it);
-    ``created`` is seconds since the epoch; ``metrics`` holds what the publisher
-    recorded (for a retrained version: the candidate's and the current model's
-    held-out figures).  Versions order by their number.
+    ``created`` is seconds since the epoch; ``algorithm`` the model's class name;
+    ``metrics`` holds what the publisher recorded (for a retrained version: the
+    candidate's and the current model's held-out figures).  Versions order by their number.
 
     Example:
         >>> from pathlib import Path
@@ -75,6 +75,7 @@ class Version:
     created: float = field(compare=False)
     metrics: dict = field(compare=False, hash=False)
     note: str = field(compare=False)
+    algorithm: str = field(default="", compare=False)
 
     @property
     def number(self) -> int:
@@ -103,6 +104,7 @@ class Version:
             "created": self.created,
             "metrics": self.metrics,
             "note": self.note,
+            "algorithm": self.algorithm,
         }
 
 
@@ -230,8 +232,9 @@ class ModelDirectory:
             ...     print(str(err).split(" in ")[0])
             no model version published
         """
-        for attempt in range(LOAD_ATTEMPTS):
-            name = self.read_pointer()
+        name = self.read_pointer()
+        attempts = 1
+        while True:
             if name is None:
                 raise LookupError(
                     f"no model version published in {self.path}; publish one first "
@@ -243,9 +246,10 @@ class ModelDirectory:
             except (LookupError, ModelFileError):
                 # Only a prune racing this read removes a version CURRENT named a moment
                 # ago; CURRENT has moved on by then, so reading it again finds the new one.
-                if attempt == LOAD_ATTEMPTS - 1 or self.read_pointer() == name:
+                newer = self.read_pointer()
+                if newer == name or attempts == LOAD_ATTEMPTS:
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                name, attempts = newer, attempts + 1
 
     def versions(self) -> list[Version]:
         """Every complete version, oldest first.
@@ -289,6 +293,7 @@ class ModelDirectory:
             created=float(info["created"]),
             metrics=dict(info.get("metrics") or {}),
             note=str(info.get("note", "")),
+            algorithm=str(info.get("algorithm", "")),
         )
 
     def read_pointer(self) -> str | None:

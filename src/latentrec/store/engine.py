@@ -144,8 +144,11 @@ class Database:
         self.engine = create_engine(url)
         self.pid = os.getpid()
         self.guard = threading.RLock() if is_memory(url) else nullcontext()
+        self.closed = False
 
     def connect(self) -> sa.Connection:
+        if self.closed:
+            raise StoreError(f"the store {self.shown_url()} is closed")
         if os.getpid() != self.pid:
             # Connections inherited over fork belong to the parent; drop them unclosed.
             self.engine.dispose(close=False)
@@ -161,16 +164,20 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def transaction(self, write: bool):
+    def transaction(self, write: bool, snapshot: bool = False):
         with self.guard, self.translated(), self.connect() as conn:
             if write:
                 conn.execution_options(**{WRITE_OPTION: True})
+            elif snapshot and self.dialect == "postgresql":
+                # PostgreSQL's default (read committed) gives each statement its own view.
+                conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 
-    def read(self):
-        """A read transaction (a consistent snapshot on SQLite)."""
-        return self.transaction(write=False)
+    def read(self, snapshot: bool = False):
+        """A read transaction; with ``snapshot`` its statements all see one state of the
+        database (SQLite's read transactions always do)."""
+        return self.transaction(write=False, snapshot=snapshot)
 
     def write(self):
         """A write transaction: committed when the block ends, rolled back on an error."""
@@ -189,4 +196,51 @@ class Database:
             raise StoreError(f"the store {self.shown_url()} refused: {describe(err)}") from None
 
     def close(self) -> None:
+        self.closed = True
         self.engine.dispose()
+
+
+def driver_rows(conn: sa.Connection, stmt: sa.Select, batch: int = 100_000):
+    """The rows of ``stmt`` as plain tuples in lists of ``batch``, from the driver's cursor.
+
+    For bulk reads: SQLAlchemy's result rows cost more than the query itself at millions
+    of rows.  The statement is compiled by SQLAlchemy and its values stay bound
+    parameters; the cursor belongs to ``conn``, so it runs inside its transaction.
+
+    Example:
+        >>> db = Database(resolve_url(":memory:"))
+        >>> with db.read() as conn:
+        ...     list(driver_rows(conn, sa.select(sa.literal(7).label("x"))))
+        [[(7,)]]
+    """
+    compiled = stmt.compile(dialect=conn.dialect)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), driver_params(compiled, compiled.params))
+        while rows := cursor.fetchmany(batch):
+            yield rows
+    finally:
+        cursor.close()
+
+
+def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> None:
+    """Run ``stmt`` once per parameter dict of ``rows`` through the driver's executemany.
+
+    For bulk writes (the same statement over many rows; values stay bound parameters):
+    SQLAlchemy's per-row parameter processing costs more than SQLite's insert.
+    """
+    if not rows:
+        return
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.executemany(str(compiled), [driver_params(compiled, row) for row in rows])
+    finally:
+        cursor.close()
+
+
+def driver_params(compiled, params: dict):
+    """Parameters in the compiled statement's style: a tuple (SQLite) or a dict."""
+    if compiled.positional:
+        return tuple(params[name] for name in compiled.positiontup)
+    return params

@@ -9,20 +9,16 @@ cheaply which users' cached vectors are stale (:meth:`RatingsStore.changes_since
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..data import DataError, Interactions
-from .engine import Database, resolve_url
+from .catalogue import catalogue_items, item_from_row, search_statement, side_table, write_items
+from .engine import Database, driver_executemany, driver_rows, resolve_url
 from .records import (
-    GENRE_SEP,
     KINDS,
-    RESERVED_FEATURES,
     Item,
     Rating,
     StoreError,
@@ -31,14 +27,17 @@ from .records import (
     check_items,
     check_ratings,
 )
-from .schema import counters, item_genres, items, migrate, ratings, users
-
-# Rows per executemany call in bulk writes: bounds the parameter lists held at once.
-CHUNK = 5_000
-# Ids per IN (...) list: SQLite's default limit on bound parameters is far above this.
-IN_CHUNK = 500
-# The most rows search_items returns in one page.
-MAX_LIMIT = 10_000
+from .schema import item_genres, items, migrate, ratings, users
+from .writes import (
+    CHUNK,
+    IN_CHUNK,
+    merge_batch,
+    next_seq,
+    read_sequence,
+    upsert_event,
+    upsert_explicit,
+    upsert_versions,
+)
 
 
 class NothingChanged(Exception):
@@ -100,53 +99,6 @@ class RatingsStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ statements
-    def insert(self, table: sa.Table):
-        """The dialect's INSERT, which has ``on_conflict_do_update`` on both databases."""
-        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
-
-    def upsert_explicit(self):
-        """Latest wins: a stored rating is replaced by one at least as recent."""
-        ins = self.insert(ratings)
-        return ins.on_conflict_do_update(
-            index_elements=[ratings.c.user_id, ratings.c.item_id, ratings.c.kind],
-            set_={"value": ins.excluded.value, "ts": ins.excluded.ts},
-            where=ins.excluded.ts >= ratings.c.ts,
-        )
-
-    def upsert_event(self):
-        """Events add up, in the database, so concurrent writers never lose one."""
-        ins = self.insert(ratings)
-        return ins.on_conflict_do_update(
-            index_elements=[ratings.c.user_id, ratings.c.item_id, ratings.c.kind],
-            set_={
-                "value": ratings.c.value + ins.excluded.value,
-                "ts": sa.case(
-                    (ins.excluded.ts > ratings.c.ts, ins.excluded.ts), else_=ratings.c.ts
-                ),
-            },
-        )
-
-    def upsert_versions(self, conn: sa.Connection, user_ids, seq: int) -> None:
-        ins = self.insert(users)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[users.c.user_id], set_={"version": ins.excluded.version}
-        )
-        rows = [{"user_id": u, "version": seq} for u in sorted(user_ids)]
-        for start in range(0, len(rows), CHUNK):
-            conn.execute(stmt, rows[start : start + CHUNK])
-
-    @staticmethod
-    def next_seq(conn: sa.Connection) -> int:
-        """Take the next write sequence number (and the sequence's lock until commit)."""
-        stmt = (
-            sa.update(counters)
-            .where(counters.c.name == "writes")
-            .values(value=counters.c.value + 1)
-            .returning(counters.c.value)
-        )
-        return int(conn.execute(stmt).scalar_one())
-
     # ------------------------------------------------------------------ ratings
     def add_ratings(self, ratings_in) -> WriteResult:
         """Write ratings and events in one transaction; returns once it has committed.
@@ -173,40 +125,17 @@ class RatingsStore:
         rows = check_ratings(ratings_in)
         if not rows:
             return WriteResult(0, {})
-        now = time.time()
-        explicit: dict[tuple[str, str], tuple[float, float]] = {}
-        events: dict[tuple[str, str], list[float]] = {}
-        # One statement may not touch a row twice, so the batch is merged by the same
-        # rules first; arrival order is the batch order.
-        for user, item, kind, value, ts in rows:
-            ts = now if ts is None else ts
-            key = (user, item)
-            if kind == "explicit":
-                held = explicit.get(key)
-                if held is None or ts >= held[1]:
-                    explicit[key] = (value, ts)
-            else:
-                held = events.get(key)
-                if held is None:
-                    events[key] = [value, ts]
-                else:
-                    held[0] += value
-                    held[1] = max(held[1], ts)
+        explicit, events = merge_batch(rows, time.time())
         touched = {user for user, *_ in rows}
         with self.db.write() as conn:
-            seq = self.next_seq(conn)
-            # Sorted keys: concurrent PostgreSQL writers lock rows in one order.
-            for table, kind, stmt in (
-                (explicit, "explicit", self.upsert_explicit()),
-                (events, "event", self.upsert_event()),
+            seq = next_seq(conn)
+            for params, stmt in (
+                (explicit, upsert_explicit(self.dialect)),
+                (events, upsert_event(self.dialect)),
             ):
-                params = [
-                    {"user_id": u, "item_id": i, "kind": kind, "value": v, "ts": t}
-                    for (u, i), (v, t) in sorted(table.items())
-                ]
                 for start in range(0, len(params), CHUNK):
                     conn.execute(stmt, params[start : start + CHUNK])
-            self.upsert_versions(conn, touched, seq)
+            upsert_versions(conn, self.dialect, touched, seq)
         return WriteResult(len(rows), {user: seq for user in sorted(touched)})
 
     def user_ratings(self, user_id) -> list[Rating]:
@@ -232,6 +161,21 @@ class RatingsStore:
             Rating(user, item, float(value), float(ts), kind)
             for item, value, ts, kind in sorted(rows, key=lambda r: (r[0], r[3]))
         ]
+
+    def user_snapshot(self, user_id) -> tuple[int, list[Rating]]:
+        """``(version, ratings)`` of one user, for a cache keyed by version.
+
+        The version is read first, so the ratings are at least as new as it: a write
+        landing in between makes the cached entry look stale (refetched next time), never
+        fresh with old ratings.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("u", "i", 4.0, 1.0)])
+            >>> store.user_snapshot("u")
+            (1, [Rating(user_id='u', item_id='i', value=4.0, timestamp=1.0, kind='explicit')])
+        """
+        return self.user_version(user_id), self.user_ratings(user_id)
 
     def user_version(self, user_id) -> int:
         """The user's version: 0 if they never had a rating, else the sequence number of
@@ -271,6 +215,18 @@ class RatingsStore:
                     found[user] = int(version)
         return found
 
+    def sequence(self) -> int:
+        """The newest write sequence number (0 for a store never written to).
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("a", "i")])
+            >>> store.sequence()
+            1
+        """
+        with self.db.read() as conn:
+            return read_sequence(conn)
+
     def changes_since(self, seq: int) -> tuple[int, list[tuple[str, int]]]:
         """``(newest, [(user_id, version), ...])``: the users changed after ``seq``.
 
@@ -292,11 +248,7 @@ class RatingsStore:
         with self.db.read() as conn:
             # The sequence first: a write committing between the two reads then shows
             # in the rows, and newest covers it (numbers follow commit order).
-            newest = int(
-                conn.execute(
-                    sa.select(counters.c.value).where(counters.c.name == "writes")
-                ).scalar_one()
-            )
+            newest = read_sequence(conn)
             rows = conn.execute(
                 sa.select(users.c.user_id, users.c.version).where(users.c.version > int(seq))
             ).all()
@@ -319,13 +271,13 @@ class RatingsStore:
             return False
         try:
             with self.db.write() as conn:
-                seq = self.next_seq(conn)
+                seq = next_seq(conn)
                 gone = conn.execute(
                     sa.delete(ratings).where(ratings.c.user_id == user, ratings.c.item_id == item)
                 ).rowcount
                 if not gone:
                     raise NothingChanged
-                self.upsert_versions(conn, [user], seq)
+                upsert_versions(conn, self.dialect, [user], seq)
         except NothingChanged:
             return False
         return True
@@ -347,11 +299,11 @@ class RatingsStore:
             return 0
         try:
             with self.db.write() as conn:
-                seq = self.next_seq(conn)
+                seq = next_seq(conn)
                 gone = conn.execute(sa.delete(ratings).where(ratings.c.user_id == user)).rowcount
                 if not gone:
                     raise NothingChanged
-                self.upsert_versions(conn, [user], seq)
+                upsert_versions(conn, self.dialect, [user], seq)
         except NothingChanged:
             return 0
         return int(gone)
@@ -374,64 +326,8 @@ class RatingsStore:
         if not checked:
             return 0
         with self.db.write() as conn:
-            self.write_items(conn, checked, time.time())
+            write_items(conn, self.dialect, checked, time.time())
         return len(checked)
-
-    def write_items(self, conn: sa.Connection, checked: list[Item], now: float) -> None:
-        """Upsert checked items (the last of repeated ids wins) and their genre rows."""
-        latest = {item.item_id: item for item in checked}
-        rows = []
-        for item_id in sorted(latest):
-            item = latest[item_id]
-            rows.append(
-                {
-                    "item_id": item_id,
-                    "title": item.title,
-                    "title_key": None if item.title is None else item.title.casefold(),
-                    "id_key": item_id.casefold(),
-                    "genres": json.dumps(list(item.genres), ensure_ascii=False),
-                    "features": None
-                    if item.features is None
-                    else json.dumps(item.features, ensure_ascii=False, sort_keys=True),
-                    "added_at": now if item.added_at is None else item.added_at,
-                    "given": item.added_at is not None,
-                }
-            )
-        ins = self.insert(items)
-        replaced = ("title", "title_key", "id_key", "genres", "features")
-        keep_added = ins.on_conflict_do_update(
-            index_elements=[items.c.item_id], set_={c: ins.excluded[c] for c in replaced}
-        )
-        set_added = ins.on_conflict_do_update(
-            index_elements=[items.c.item_id],
-            set_={c: ins.excluded[c] for c in (*replaced, "added_at")},
-        )
-        ids = [row["item_id"] for row in rows]
-        for stmt, given in ((keep_added, False), (set_added, True)):
-            params = [{k: v for k, v in r.items() if k != "given"} for r in rows]
-            params = [p for p, r in zip(params, rows, strict=True) if r["given"] is given]
-            for start in range(0, len(params), CHUNK):
-                conn.execute(stmt, params[start : start + CHUNK])
-        for start in range(0, len(ids), IN_CHUNK):
-            conn.execute(
-                sa.delete(item_genres).where(
-                    item_genres.c.item_id.in_(ids[start : start + IN_CHUNK])
-                )
-            )
-        genre_rows = [
-            {"item_id": item_id, "genre": genre}
-            for item_id in ids
-            for genre in latest[item_id].genres
-        ]
-        for start in range(0, len(genre_rows), CHUNK):
-            conn.execute(sa.insert(item_genres), genre_rows[start : start + CHUNK])
-
-    @staticmethod
-    def item_from_row(row) -> Item:
-        features = None if row.features is None else json.loads(row.features)
-        return Item(
-            row.item_id, row.title, tuple(json.loads(row.genres)), features, float(row.added_at)
-        )
 
     def get_item(self, item_id) -> Item | None:
         """The catalogue entry of ``item_id``, or ``None``.
@@ -445,7 +341,7 @@ class RatingsStore:
             return None
         with self.db.read() as conn:
             row = conn.execute(sa.select(items).where(items.c.item_id == item)).first()
-        return None if row is None else self.item_from_row(row)
+        return None if row is None else item_from_row(row)
 
     def search_items(
         self, search: str | None = None, genre: str | None = None, limit: int = 50, offset: int = 0
@@ -464,42 +360,12 @@ class RatingsStore:
             >>> [i.item_id for i in store.search_items(genre="Sci-Fi")]
             ['1']
         """
-        for name, value, low, high in (("limit", limit, 0, MAX_LIMIT), ("offset", offset, 0, None)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise StoreError(f"{name} must be an integer, got {value!r}")
-            if value < low or (high is not None and value > high):
-                bound = f"between {low} and {high}" if high is not None else f">= {low}"
-                raise StoreError(f"{name} must be {bound}, got {value}")
-        for name, value in (("search", search), ("genre", genre)):
-            if value is not None and not isinstance(value, str):
-                raise StoreError(f"{name} must be text, got {type(value).__name__}")
-            if value is not None and "\x00" in value:
-                return []
-        title_order = sa.func.coalesce(items.c.title_key, items.c.id_key)
-        id_order = items.c.item_id
-        if self.dialect == "postgresql":
-            # Code-point order, as on SQLite, whatever the server's locale.
-            title_order, id_order = title_order.collate("C"), id_order.collate("C")
-        stmt = (
-            sa.select(items).order_by(title_order, id_order).limit(int(limit)).offset(int(offset))
-        )
-        if search:
-            key = search.casefold()
-            stmt = stmt.where(
-                sa.or_(
-                    items.c.title_key.contains(key, autoescape=True),
-                    items.c.id_key.contains(key, autoescape=True),
-                )
-            )
-        if genre is not None:
-            stmt = stmt.where(
-                items.c.item_id.in_(
-                    sa.select(item_genres.c.item_id).where(item_genres.c.genre == genre)
-                )
-            )
+        stmt = search_statement(self.dialect, search, genre, limit, offset)
+        if stmt is None:
+            return []
         with self.db.read() as conn:
             rows = conn.execute(stmt).all()
-        return [self.item_from_row(row) for row in rows]
+        return [item_from_row(row) for row in rows]
 
     def genres(self) -> list[str]:
         """Every genre of the catalogue, sorted.
@@ -558,7 +424,7 @@ class RatingsStore:
                 until = float(until)
             except (TypeError, ValueError):
                 raise StoreError(f"until must be a number (Unix seconds), got {until!r}") from None
-        with self.db.read() as conn:
+        with self.db.read(snapshot=True) as conn:
             if kind is None:
                 has_explicit = conn.execute(
                     sa.select(ratings.c.kind).where(ratings.c.kind == "explicit").limit(1)
@@ -569,21 +435,27 @@ class RatingsStore:
             ).where(ratings.c.kind == kind)
             if until is not None:
                 stmt = stmt.where(ratings.c.ts <= until)
-            rows = conn.execute(stmt).all()
+            batches = list(driver_rows(conn, stmt))
             catalogue = conn.execute(
                 sa.select(items.c.item_id, items.c.title, items.c.genres, items.c.features)
             ).all()
-        if not rows:
+        if not batches:
             when = "" if until is None else f" at or before {until:g}"
             raise StoreError(f"the store holds no {kind} ratings{when}: nothing to train on")
-        user_ids, item_ids, values, stamps = zip(*rows, strict=True)
+        columns = [list(zip(*batch, strict=True)) for batch in batches]
+        user_ids, item_ids = (
+            np.concatenate([np.array(c[k], dtype=object) for c in columns]) for k in (0, 1)
+        )
+        values, stamps = (
+            np.concatenate([np.array(c[k], dtype=np.float64) for c in columns]) for k in (2, 3)
+        )
         table = side_table(catalogue)
         try:
             return Interactions.from_arrays(
-                np.array(user_ids, dtype=object),
-                np.array(item_ids, dtype=object),
-                np.array(values, dtype=np.float64),
-                timestamps=np.array(stamps, dtype=np.float64),
+                user_ids,
+                item_ids,
+                values,
+                timestamps=stamps,
                 implicit=kind == "event",
                 strip_ids=False,
                 item_features=table,
@@ -626,10 +498,10 @@ class RatingsStore:
             if not np.isfinite(data.timestamps).all():
                 raise StoreError("the interactions' timestamps include NaN or infinite values")
         catalogue = catalogue_items(data, item_text)
-        stmt = self.upsert_explicit() if kind == "explicit" else self.upsert_event()
+        stmt = upsert_explicit(self.dialect) if kind == "explicit" else upsert_event(self.dialect)
         order = np.lexsort((iidx, uidx))
         with self.db.write() as conn:
-            seq = self.next_seq(conn)
+            seq = next_seq(conn)
             for start in range(0, order.size, CHUNK):
                 params = [
                     {
@@ -641,65 +513,12 @@ class RatingsStore:
                     }
                     for k in order[start : start + CHUNK].tolist()
                 ]
-                conn.execute(stmt, params)
+                driver_executemany(conn, stmt, params)
             active = np.unique(uidx).tolist()
-            self.upsert_versions(conn, [user_text[u] for u in active], seq)
+            upsert_versions(conn, self.dialect, [user_text[u] for u in active], seq)
             if catalogue:
-                self.write_items(conn, catalogue, now)
+                write_items(conn, self.dialect, catalogue, now)
         return data.nnz
-
-
-def side_table(catalogue) -> pd.DataFrame | None:
-    """The item side table of stored items: title, ``|``-joined genres, features."""
-    if not catalogue:
-        return None
-    ids, titles, genres, features = zip(*catalogue, strict=True)
-    table = pd.DataFrame(
-        {
-            "title": np.array(titles, dtype=object),
-            "genres": [GENRE_SEP.join(json.loads(g)) for g in genres],
-        },
-        index=pd.Index(ids, dtype=object, name="item_id"),
-    )
-    numeric = pd.DataFrame(
-        [json.loads(f) if f else {} for f in features], index=table.index, dtype=np.float64
-    )
-    if len(numeric.columns):
-        table = table.join(numeric)
-    return table
-
-
-def catalogue_items(data: Interactions, item_text: list[str]) -> list[Item]:
-    """The items of an Interactions' side table, as store items (title, genres, features)."""
-    table = data.item_features
-    if table is None or not len(table):
-        return []
-    by_id = dict(zip(data.items.ids.tolist(), item_text, strict=True))
-    titles = table["title"] if "title" in table.columns else None
-    genres = table["genres"] if "genres" in table.columns else None
-    numeric = [
-        c
-        for c in table.columns
-        if c not in RESERVED_FEATURES
-        and pd.api.types.is_numeric_dtype(table[c])
-        and not pd.api.types.is_bool_dtype(table[c])
-    ]
-    values = table[numeric].to_numpy(dtype=np.float64) if numeric else None
-    out = []
-    for row, raw_id in enumerate(table.index.tolist()):
-        item_id = by_id.get(raw_id) or check_id(raw_id, "item_id")
-        title = None if titles is None or pd.isna(titles.iloc[row]) else str(titles.iloc[row])
-        genre_text = None if genres is None or pd.isna(genres.iloc[row]) else str(genres.iloc[row])
-        names = tuple(dict.fromkeys(g for g in (genre_text or "").split(GENRE_SEP) if g.strip()))
-        features = None
-        if values is not None:
-            features = {
-                str(c): float(v)
-                for c, v in zip(numeric, values[row], strict=True)
-                if np.isfinite(v)
-            } or None
-        out.append(Item(item_id, title, names, features))
-    return check_items(out)
 
 
 def open_store(target) -> RatingsStore:

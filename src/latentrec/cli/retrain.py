@@ -1,0 +1,304 @@
+"""``latentrec retrain`` and ``latentrec models`` (list, publish, rollback, prune).
+
+``retrain`` runs :func:`latentrec.service.retrain.retrain` on a ratings store and a model
+directory; ``models`` looks after the directory's versions
+(:class:`latentrec.service.versions.ModelDirectory`).  Both exit 0 whether or not a
+candidate was published; a failure prints one line and exits 1.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from ..models.persistence import load
+from ..registry import ALIASES
+from ..service.retrain import retrain as run_retrain
+from ..service.versions import ModelDirectory
+from ._common import Failure, build_model, fail_on_known_errors, main, parse_value, print_table
+
+
+def lookups_fail(fn):
+    """Report a ``LookupError`` (no such version, nothing published) as a one-line failure.
+
+    Put it under :func:`fail_on_known_errors`, which reports the other known errors.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LookupError as err:
+            if isinstance(err, KeyError):  # UnknownIdError and friends: the common path
+                raise
+            raise Failure(str(err)) from None
+
+    return wrapper
+
+
+def model_dir_option(fn):
+    return click.option(
+        "--model-dir",
+        "model_dir",
+        type=click.Path(file_okay=False),
+        required=True,
+        help="The folder of model versions (created by the first publish).",
+    )(fn)
+
+
+def existing_directory(path: str) -> ModelDirectory:
+    """The model directory at ``path``, which must exist (reading never creates one)."""
+    if not Path(path).is_dir():
+        raise Failure(f"no model directory at {path}; publish a model into it first")
+    return ModelDirectory(path)
+
+
+@main.command()
+@click.option(
+    "--store",
+    "store_url",
+    required=True,
+    help="The ratings store: a SQLite file, sqlite:///PATH or postgresql://...",
+)
+@model_dir_option
+@click.option(
+    "--algorithm",
+    "-a",
+    type=click.Choice(sorted(ALIASES)),
+    default=None,
+    help="Train this algorithm [default: the current version's, with its hyperparameters].",
+)
+@click.option(
+    "--param",
+    "extra",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A hyperparameter of the candidate, repeatable (on top of the current "
+    "version's when --algorithm is not given).",
+)
+@click.option(
+    "--holdout",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of the most recent ratings held out to compare the two models on.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="How much worse (absolute) the candidate's figure may be and still be published.",
+)
+@click.option(
+    "--metric",
+    default=None,
+    help="rmse, mae, or e.g. ndcg@10 [default: rmse for rating models, else ndcg@10].",
+)
+@click.option("--seed", type=int, default=None, help="The candidate's random_state.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@fail_on_known_errors
+@lookups_fail
+def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, seed, as_json):
+    """Train a candidate on the ratings store; publish it if it is not worse.
+
+    The most recent --holdout share of the ratings (those the current model was not
+    trained on) is held out; a candidate trained on the rest and the current version
+    are scored on it; the candidate is refitted on everything and published as a new
+    version only if its figure is not worse by more than --tolerance.  Exit code 0
+    whether or not it was published.
+
+    \f
+    Example: ``latentrec retrain --store ratings.db --model-dir models/``
+    """
+    try:
+        # The store needs the 'serve' extra; every other command works without it.
+        from ..store import open_store
+    except ImportError as err:
+        raise Failure(
+            f"the ratings store needs the 'serve' extra: pip install 'latentrec[serve]' ({err})"
+        ) from None
+    md = ModelDirectory(model_dir)
+    model = candidate(md, algorithm, extra, seed)
+    with open_store(store_url) as store:
+        result = run_retrain(
+            store,
+            md,
+            model=model,
+            holdout=holdout,
+            tolerance=tolerance,
+            metric=metric,
+            random_state=seed,
+        )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "published": result.published,
+                    "version": None if result.version is None else result.version.name,
+                    "metric": result.metric,
+                    "candidate": result.candidate_metrics,
+                    "current": result.current_metrics,
+                    "current_version": result.current_version,
+                    "reason": result.reason,
+                    "cutoff": result.cutoff,
+                    "n_train": result.n_train,
+                    "n_holdout": result.n_holdout,
+                    "n_seen_by_current": result.n_seen_by_current,
+                }
+            )
+        )
+        return
+    click.echo(holdout_line(result))
+    click.echo(result.summary())
+
+
+def holdout_line(result) -> str:
+    """What was held out, in words; store timestamps are Unix seconds, shown in UTC.
+
+    Example:
+        >>> from latentrec.service.retrain import RetrainResult
+        >>> r = RetrainResult(False, None, {}, {}, "", 891_382_000.0, n_train=95000,
+        ...                   n_holdout=5000, n_seen_by_current=5000)
+        >>> print(holdout_line(r))  # doctest: +NORMALIZE_WHITESPACE
+        scored on 5000 ratings from 1998-03-31 22:06 UTC on (5000 more from then on were
+        in the current model's training data, left out); candidate trained on 95000
+    """
+    when = _dt.datetime.fromtimestamp(result.cutoff, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"scored on {result.n_holdout} ratings from {when} UTC on ({result.n_seen_by_current} "
+        "more from then on were in the current model's training data, left out); "
+        f"candidate trained on {result.n_train}"
+    )
+
+
+def candidate(md: ModelDirectory, algorithm, extra, seed):
+    """The estimator to train: ``--algorithm`` with ``--param``s, or ``None`` (the current
+    version's recipe, which :func:`retrain` copies) unless ``--param`` changes it."""
+    if algorithm is not None:
+        return build_model(algorithm, {}, extra, seed)
+    version = md.current()
+    if version is None:
+        raise Failure(
+            f"nothing is published in {md.path} yet; give --algorithm for the first model "
+            "(or seed it: latentrec models publish MODEL_FILE --model-dir DIR)"
+        )
+    if not extra:
+        return None
+    template = load(version.path).clone()
+    for item in extra:
+        if "=" not in item:
+            raise Failure(f"--param takes name=value, got {item!r}")
+        name, value = item.split("=", 1)
+        template.set_params(**{name.strip(): parse_value(value.strip())})
+    return template
+
+
+@main.group()
+def models():
+    """The versions in a model directory: list, publish, rollback, prune."""
+
+
+@models.command("list")
+@model_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
+@fail_on_known_errors
+@lookups_fail
+def list_versions(model_dir, as_json):
+    """List the versions, oldest first; the current one is marked with *."""
+    md = existing_directory(model_dir)
+    current = md.read_pointer()
+    versions = md.versions()
+    if as_json:
+        click.echo(json.dumps([{**v.to_dict(), "current": v.name == current} for v in versions]))
+        return
+    if not versions:
+        click.echo(f"no versions in {model_dir}")
+        return
+    rows = [
+        {
+            "": "*" if v.name == current else "",
+            "version": v.name,
+            "created": _dt.datetime.fromtimestamp(v.created, _dt.timezone.utc).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+            "algorithm": v.algorithm,
+            "figure": figure_text(v.metrics),
+            "note": v.note,
+        }
+        for v in versions
+    ]
+    print_table(pd.DataFrame(rows))
+
+
+def figure_text(metrics: dict) -> str:
+    """The figure a version was published on, e.g. ``rmse 0.9123``, or ``""``.
+
+    Example:
+        >>> figure_text({"metric": "rmse", "candidate": {"rmse": 0.91234}})
+        'rmse 0.9123'
+        >>> figure_text({"holdout_rmse": 0.5})
+        'holdout_rmse 0.5000'
+    """
+    name = metrics.get("metric")
+    value = (metrics.get("candidate") or {}).get(name) if name else None
+    if isinstance(value, (int, float)):
+        return f"{name} {value:.4f}"
+    for key, value in metrics.items():
+        if key.startswith("holdout_") and isinstance(value, float):
+            return f"{key} {value:.4f}"
+    return ""
+
+
+@models.command("publish")
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@model_dir_option
+@click.option("--note", default=None, help="A note kept with the version.")
+@fail_on_known_errors
+@lookups_fail
+def publish(model_file, model_dir, note):
+    """Publish MODEL_FILE (from `latentrec train`) as a new version and make it current.
+
+    \f
+    Example: ``latentrec models publish model.npz --model-dir models/``
+    """
+    model = load(model_file)
+    md = ModelDirectory(model_dir)
+    metrics = dict(getattr(model, "metrics_", None) or {})
+    version = md.publish(model, metrics=metrics, note=note or f"published from {model_file}")
+    click.echo(f"published {version.name} ({version.algorithm}); it is now current")
+
+
+@models.command("rollback")
+@model_dir_option
+@click.option(
+    "--to", "to", default=None, help="The version to go back to [default: the one before]."
+)
+@fail_on_known_errors
+@lookups_fail
+def rollback(model_dir, to):
+    """Make an older version current again (the one before the current, or --to NAME)."""
+    md = existing_directory(model_dir)
+    before = md.read_pointer()
+    version = md.rollback(to)
+    if version.name == before:
+        click.echo(f"{version.name} is already current")
+    else:
+        click.echo(f"current version: {version.name} (was {before})")
+
+
+@models.command("prune")
+@model_dir_option
+@click.option("--keep", type=int, required=True, help="How many of the newest versions to keep.")
+@fail_on_known_errors
+@lookups_fail
+def prune(model_dir, keep):
+    """Delete old versions, keeping the --keep newest and always the current one."""
+    md = existing_directory(model_dir)
+    removed = md.prune(keep)
+    click.echo(f"removed {len(removed)} version(s){': ' + ', '.join(removed) if removed else ''}")

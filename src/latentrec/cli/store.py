@@ -1,0 +1,104 @@
+"""``latentrec store``: seed the ratings store from a ratings file (``import``) and
+summarise it (``info``).  The store itself is :mod:`latentrec.store`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ._common import Failure, data_options, fail_on_known_errors, load_data, main
+
+STORE_HELP = (
+    "The ratings store: a SQLite file path or sqlite:///path, or postgresql://user@host/db "
+    "[env LATENTREC_STORE]."
+)
+
+
+def store_option(fn):
+    """``--store URL`` (required; also read from ``LATENTREC_STORE``)."""
+    return click.option(
+        "--store", "store_url", envvar="LATENTREC_STORE", required=True, help=STORE_HELP
+    )(fn)
+
+
+def open_or_fail(url: str):
+    """The store at ``url``; a missing extra is one line naming it, as for other extras."""
+    try:
+        from ..store import open_store
+    except ImportError as err:
+        name = (err.name or "sqlalchemy").split(".")[0]
+        raise Failure(
+            f"{name} is not installed; the ratings store needs the 'serve' extra: "
+            "pip install 'latentrec[serve]'"
+        ) from None
+    return open_store(url)
+
+
+@main.group()
+def store():
+    """Seed and inspect the ratings store that the service reads and writes.
+
+    \f
+    Example: ``latentrec store import ml-100k --store sqlite:///out/ratings.db``
+    """
+
+
+@store.command("import")
+@click.argument("source")
+@store_option
+@click.option(
+    "--kind",
+    type=click.Choice(["explicit", "event"]),
+    default="explicit",
+    show_default=True,
+    help="Store the values as explicit ratings (latest wins) or as event weights (added).",
+)
+@data_options
+@fail_on_known_errors
+def store_import(source, store_url, kind, **opts):
+    """Import a dataset (ml-100k) or a ratings file, with its titles and genres.
+
+    Ratings already stored for the same user and item are replaced by newer ones
+    (explicit) or added to (events).
+
+    \f
+    Example: ``latentrec store import ratings.csv --store ratings.db --timestamp-col ts``
+    """
+    data = load_data(source, **opts)
+    started = time.perf_counter()
+    with open_or_fail(store_url) as opened:
+        written = opened.import_interactions(data, kind=kind)
+        counts = opened.counts()
+        url = opened.url
+    seconds = time.perf_counter() - started
+    click.echo(
+        f"imported {written} {kind} ratings ({data.n_users} users, {data.n_items} items) "
+        f"into {url} in {seconds:.1f}s"
+    )
+    click.echo(
+        f"the store holds {counts['ratings']} ratings of {counts['users']} users and "
+        f"{counts['items']} catalogue items"
+    )
+
+
+@store.command("info")
+@store_option
+@fail_on_known_errors
+def store_info(store_url):
+    """Say what the store holds: ratings, users, items, genres, schema and sequence.
+
+    \f
+    Example: ``latentrec store info --store sqlite:///out/ratings.db``
+    """
+    with open_or_fail(store_url) as opened:
+        counts = opened.counts()
+        genres = opened.genres()
+        click.echo(
+            f"store: {opened.url} ({opened.dialect}, schema version {opened.schema_version})"
+        )
+        click.echo(f"ratings: {counts['ratings']} of {counts['users']} users")
+        click.echo(f"catalogue: {counts['items']} items, {len(genres)} genres")
+        if genres:
+            click.echo(f"genres: {', '.join(genres)}")
+        click.echo(f"write sequence: {opened.sequence()}")

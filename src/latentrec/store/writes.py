@@ -1,0 +1,125 @@
+"""The write side of the store: the global write sequence, the upserts that give each kind
+of feedback its rule (explicit ratings: latest wins; events: weights add), and the merge
+of one batch by the same rules before it is written.
+
+Every write transaction takes the next sequence number first (:func:`next_seq`), which
+holds the sequence row's lock until commit: writers are serialised, their numbers follow
+commit order, and no two can deadlock on the rows they touch afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .schema import counters, ratings, users
+
+# Rows per executemany call in bulk writes: bounds the parameter lists held at once.
+CHUNK = 5_000
+# Ids per IN (...) list: SQLite's default limit on bound parameters is far above this.
+IN_CHUNK = 500
+
+RATING_KEY = (ratings.c.user_id, ratings.c.item_id, ratings.c.kind)
+
+
+def insert(dialect: str, table: sa.Table):
+    """The dialect's INSERT, which has ``on_conflict_do_update`` on both databases.
+
+    Example:
+        >>> type(insert("sqlite", ratings)).__module__
+        'sqlalchemy.dialects.sqlite.dml'
+    """
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def upsert_explicit(dialect: str):
+    """Latest wins: a stored rating is replaced by one at least as recent (on equal
+    timestamps the later write, which runs later, wins)."""
+    ins = insert(dialect, ratings)
+    return ins.on_conflict_do_update(
+        index_elements=list(RATING_KEY),
+        set_={"value": ins.excluded.value, "ts": ins.excluded.ts},
+        where=ins.excluded.ts >= ratings.c.ts,
+    )
+
+
+def upsert_event(dialect: str):
+    """Events add up inside the database (never read, add, write back), so concurrent
+    writers lose none; the stored timestamp is the latest event's."""
+    ins = insert(dialect, ratings)
+    return ins.on_conflict_do_update(
+        index_elements=list(RATING_KEY),
+        set_={
+            "value": ratings.c.value + ins.excluded.value,
+            "ts": sa.case((ins.excluded.ts > ratings.c.ts, ins.excluded.ts), else_=ratings.c.ts),
+        },
+    )
+
+
+def upsert_versions(conn: sa.Connection, dialect: str, user_ids, seq: int) -> None:
+    """Set the version of ``user_ids`` to ``seq`` (creating their rows)."""
+    ins = insert(dialect, users)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[users.c.user_id], set_={"version": ins.excluded.version}
+    )
+    rows = [{"user_id": u, "version": seq} for u in sorted(user_ids)]
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(stmt, rows[start : start + CHUNK])
+
+
+def next_seq(conn: sa.Connection) -> int:
+    """Take the next write sequence number (and the sequence's lock until commit)."""
+    stmt = (
+        sa.update(counters)
+        .where(counters.c.name == "writes")
+        .values(value=counters.c.value + 1)
+        .returning(counters.c.value)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def read_sequence(conn: sa.Connection) -> int:
+    """The newest write sequence number."""
+    stmt = sa.select(counters.c.value).where(counters.c.name == "writes")
+    return int(conn.execute(stmt).scalar_one())
+
+
+def merge_batch(rows, now: float) -> tuple[list[dict], list[dict]]:
+    """One batch of checked ``(user, item, kind, value, ts)`` rows as the explicit and the
+    event parameter lists, one entry per key, sorted by key.
+
+    One statement may not touch a row twice (PostgreSQL refuses), so repeats in a batch
+    are merged by the store's rules first, arrival order being the batch order; a missing
+    timestamp is ``now``.  Sorted keys make concurrent PostgreSQL writers lock rows in
+    one order.
+
+    Example:
+        >>> rows = [("u", "i", "explicit", 4.0, 2.0), ("u", "i", "explicit", 1.0, 2.0),
+        ...         ("u", "i", "event", 1.0, None), ("u", "i", "event", 2.0, 5.0)]
+        >>> explicit, events = merge_batch(rows, now=9.0)
+        >>> [(p["value"], p["ts"]) for p in explicit], [(p["value"], p["ts"]) for p in events]
+        ([(1.0, 2.0)], [(3.0, 9.0)])
+    """
+    explicit: dict[tuple[str, str], tuple[float, float]] = {}
+    events: dict[tuple[str, str], list[float]] = {}
+    for user, item, kind, value, ts in rows:
+        ts = now if ts is None else ts
+        key = (user, item)
+        if kind == "explicit":
+            held = explicit.get(key)
+            if held is None or ts >= held[1]:
+                explicit[key] = (value, ts)
+        else:
+            held = events.get(key)
+            if held is None:
+                events[key] = [value, ts]
+            else:
+                held[0] += value
+                held[1] = max(held[1], ts)
+    return tuple(
+        [
+            {"user_id": u, "item_id": i, "kind": kind, "value": v, "ts": t}
+            for (u, i), (v, t) in sorted(table.items())
+        ]
+        for table, kind in ((explicit, "explicit"), (events, "event"))
+    )

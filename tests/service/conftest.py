@@ -1,0 +1,204 @@
+"""Fixtures for the service tests: small fitted models saved to disk, a store, clients.
+
+Models are fitted once per session on planted low-rank data built here (titles for the
+explicit model, genres for the hybrid one) and saved with ``.save()``; each test gets a
+fresh SQLite store in its own temporary folder.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentrec import Interactions, load
+from latentrec.models import BiasedMF, HybridMF
+from latentrec.service.app import create_app
+from latentrec.service.holder import FixedSource
+from latentrec.service.settings import Settings
+from latentrec.store import open_store
+
+N_USERS, N_ITEMS = 60, 30
+GENRES = ["Drama", "Comedy", "Sci-Fi"]
+
+
+def planted(seed=0):
+    """Ratings 1-5 from a planted rank-3 model; int user ids 0.., int item ids 100..."""
+    rng = np.random.default_rng(seed)
+    P = rng.normal(0, 1, (N_USERS, 3))
+    Q = rng.normal(0, 1, (N_ITEMS, 3))
+    full = np.clip(np.round(3 + P @ Q.T), 1, 5)
+    mask = rng.random((N_USERS, N_ITEMS)) < 0.35
+    mask[np.arange(N_USERS), rng.integers(0, N_ITEMS, N_USERS)] = True
+    u, i = np.nonzero(mask)
+    frame = pd.DataFrame(
+        {
+            "user_id": u,
+            "item_id": i + 100,
+            "rating": full[u, i],
+            "timestamp": rng.integers(0, 10_000, u.size),
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "title": [f"Film {j}" for j in range(N_ITEMS)],
+            "genres": [GENRES[j % 3] for j in range(N_ITEMS)],
+        },
+        index=100 + np.arange(N_ITEMS),
+    )
+    return frame, items
+
+
+@pytest.fixture(scope="session")
+def planted_data():
+    """The planted ratings with timestamps and titles, as an Interactions."""
+    frame, items = planted()
+    return Interactions.from_frame(
+        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
+    )
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory):
+    """Paths of a fitted BiasedMF (titles) and a fitted HybridMF (genres), saved."""
+    folder = tmp_path_factory.mktemp("models")
+    frame, items = planted()
+    data = Interactions.from_frame(
+        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
+    )
+    explicit = BiasedMF(n_factors=3, n_epochs=60, random_state=0).fit(data)
+    explicit.save(folder / "explicit.npz")
+    hybrid_data = Interactions.from_frame(
+        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items
+    )
+    hybrid = HybridMF(n_factors=4, n_epochs=40, random_state=0, user_features=None)
+    hybrid.fit(hybrid_data).save(folder / "hybrid.npz")
+    return {"explicit": folder / "explicit.npz", "hybrid": folder / "hybrid.npz"}
+
+
+@pytest.fixture
+def explicit_model(model_files):
+    return load(model_files["explicit"])
+
+
+@pytest.fixture
+def hybrid_model(model_files):
+    return load(model_files["hybrid"])
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "ratings.sqlite") as s:
+        yield s
+
+
+@pytest.fixture
+def make_client(store):
+    """``make_client(model, **settings)``: a TestClient over ``model`` and the test's store."""
+    from fastapi.testclient import TestClient
+
+    clients = []
+
+    def make(model, version="v-test", **options):
+        app = create_app(Settings(**options), store=store, source=FixedSource(model, version))
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client, explicit_model):
+    return make_client(explicit_model)
+
+
+# ---------------------------------------------------------------------- real servers
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``latentrec serve`` in a subprocess on 127.0.0.1, stopped (or killed) by the test."""
+
+    def __init__(self, args, log_path: Path, env=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_path, "ab")
+        command = [
+            sys.executable,
+            "-m",
+            "latentrec.cli",
+            "serve",
+            *args,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        self.proc = subprocess.Popen(
+            command,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout=60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"latentrec serve exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("latentrec serve did not answer /health in time")
+
+    def kill(self, sig) -> None:
+        """Send ``sig`` to the server and its worker processes (its own session)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """``serve(*args)``: a started, ready ``latentrec serve``; stopped after the test."""
+    started = []
+
+    def start(*args, env=None, ready=True):
+        server = Server(args, tmp_path / "serve.log", env)
+        started.append(server)
+        if ready:
+            server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,314 @@
+"""Every route through FastAPI's TestClient: status codes, JSON shapes, fallbacks.
+
+The answers are checked against the model's own public API (the slow obvious way:
+``recommend``, ``predict``, ``similar_items``, ``fold_in``, ``explain``).
+"""
+
+import numpy as np
+import pytest
+
+from latentrec.store import Rating
+
+
+def ids(body, key="items"):
+    return [row["item_id"] for row in body[key]]
+
+
+# ---------------------------------------------------------------------- recommendations
+def test_known_user_gets_the_models_own_list(client, explicit_model):
+    body = client.get("/users/3/recommendations", params={"n": 5}).json()
+    expected = explicit_model.recommend(3, n=5)
+    assert body["fallback"] is False
+    assert body["user_id"] == "3"
+    assert body["model_version"] == "v-test"
+    assert ids(body) == [str(x) for x in expected.ids]
+    assert np.allclose([row["score"] for row in body["items"]], expected.scores, atol=1e-4)
+    assert [row["title"] for row in body["items"]] == list(expected.titles)
+
+
+def test_unknown_user_gets_the_popularity_list_marked(client, explicit_model):
+    body = client.get("/users/nobody-here/recommendations", params={"n": 4}).json()
+    expected = explicit_model.recommend("nobody-here", n=4)
+    assert body["fallback"] is True and expected.fallback
+    assert ids(body) == [str(x) for x in expected.ids]
+
+
+def test_items_and_exclude_restrict_the_list(client, explicit_model):
+    cand = ["100", "101", "102", "103", "104", "105"]
+    body = client.get(
+        "/users/3/recommendations", params={"n": 10, "items": cand, "exclude": ["101", "zzz"]}
+    ).json()
+    expected = explicit_model.recommend(3, n=10, items=[int(x) for x in cand], filter_items=[101])
+    assert ids(body) == [str(x) for x in expected.ids]
+    assert "101" not in ids(body)
+
+
+def test_unknown_candidate_item_is_404(client):
+    r = client.get("/users/3/recommendations", params={"items": ["100", "nope"]})
+    assert r.status_code == 404
+    assert "nope" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"n": 0}, {"n": 101}, {"n": "many"}, {"items": [str(i) for i in range(1001)]}],
+)
+def test_bad_parameters_are_422_with_a_message(client, params):
+    r = client.get("/users/3/recommendations", params=params)
+    assert r.status_code == 422
+    body = r.json()
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert "Traceback" not in r.text
+
+
+# ---------------------------------------------------------------------- predictions
+def test_predictions_match_the_model(client, explicit_model):
+    body = client.get("/users/3/predictions", params={"items": ["104", "100"]}).json()
+    expected = explicit_model.predict([3, 3], [104, 100])
+    assert body["fallback"] is False
+    assert ids(body, "predictions") == ["104", "100"]
+    assert np.allclose([p["score"] for p in body["predictions"]], expected, atol=1e-4)
+
+
+def test_predictions_of_an_unknown_user_are_the_baseline(client, explicit_model):
+    body = client.get("/users/stranger/predictions", params={"items": ["104"]}).json()
+    expected = explicit_model.predict(["stranger"], [104], unknown="baseline")
+    assert body["fallback"] is True
+    assert body["predictions"][0]["score"] == pytest.approx(float(expected[0]), abs=1e-4)
+
+
+def test_predictions_need_items_and_known_ones(client):
+    assert client.get("/users/3/predictions").status_code == 422
+    assert client.get("/users/3/predictions", params={"items": ["999999"]}).status_code == 404
+
+
+# ---------------------------------------------------------------------- explanations
+def test_explanation_of_a_known_user_adds_up_and_has_supporting_titles(client, explicit_model):
+    body = client.get("/users/3/explain/104").json()
+    expected = explicit_model.explain(3, 104)
+    assert body["fallback"] is False
+    assert body["prediction"] == pytest.approx(expected.prediction, abs=1e-4)
+    assert body["global_mean"] + body["user_bias"] + body["item_bias"] + body[
+        "interaction"
+    ] == pytest.approx(body["prediction"], abs=1e-9)
+    assert body["item_title"] == "Film 4"
+    exp_support = expected.supporting
+    assert [s["item_id"] for s in body["supporting_items"]] == [
+        str(x) for x in exp_support["item_id"]
+    ]
+    assert all(s["title"].startswith("Film ") for s in body["supporting_items"])
+
+
+def test_explanation_unknown_item_404_unknown_user_baseline(client):
+    assert client.get("/users/3/explain/nope").status_code == 404
+    body = client.get("/users/ghost/explain/104").json()
+    assert body["fallback"] is True
+    assert body["user_bias"] == 0 and body["interaction"] == 0
+    assert body["supporting_items"] == []
+
+
+# ---------------------------------------------------------------------- similar items
+def test_similar_items_match_the_model(client, explicit_model):
+    body = client.get("/items/104/similar", params={"n": 3}).json()
+    expected = explicit_model.similar_items(104, n=3)
+    assert ids(body) == [str(x) for x in expected.ids]
+    assert body["title"] == "Film 4"
+    assert client.get("/items/nope/similar").status_code == 404
+
+
+# ---------------------------------------------------------------------- ratings
+def test_post_one_rating_then_read_and_delete_it(client):
+    r = client.post("/ratings", json={"user_id": "ann", "item_id": "104", "rating": 4.5})
+    assert r.status_code == 201
+    ack = r.json()
+    assert ack["written"] == 1 and ack["users"]["ann"] >= 1 and ack["model_version"] == "v-test"
+    rows = client.get("/users/ann/ratings").json()["ratings"]
+    assert [(x["item_id"], x["rating"], x["kind"]) for x in rows] == [("104", 4.5, "explicit")]
+    assert rows[0]["title"] == "Film 4" and rows[0]["rated_at"].endswith("+00:00")
+    gone = client.delete("/users/ann/ratings/104")
+    assert gone.status_code == 200 and gone.json()["deleted"] == 1
+    assert client.get("/users/ann/ratings").json()["ratings"] == []
+    assert client.delete("/users/ann/ratings/104").status_code == 404
+
+
+def test_post_many_ratings_and_events(client, store):
+    body = {
+        "ratings": [
+            {"user_id": "ann", "item_id": "100", "rating": 5},
+            {"user_id": "bob", "item_id": "101", "rating": 2, "timestamp": 1_700_000_000},
+            {"user_id": "bob", "item_id": "102", "kind": "event"},
+        ]
+    }
+    ack = client.post("/ratings", json=body).json()
+    assert ack["written"] == 3 and set(ack["users"]) == {"ann", "bob"}
+    kinds = sorted((r.item_id, r.kind) for r in store.user_ratings("bob"))
+    assert kinds == [("101", "explicit"), ("102", "event")]
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"user_id": "ann", "item_id": "104", "rating": 9}, 422),  # outside 1-5
+        ({"user_id": "ann", "item_id": "104", "rating": 0, "kind": "event"}, 422),
+        ({"user_id": "ann", "item_id": "104", "rating": 3, "kind": "like"}, 422),
+        ({"user_id": "ann", "item_id": "not-an-item", "rating": 3}, 404),
+        ({"user_id": "", "item_id": "104", "rating": 3}, 422),
+        ({"user_id": "ann", "item_id": "104", "rating": 3, "extra": 1}, 422),
+        ({"ratings": []}, 422),
+        ({"user_id": "ann"}, 422),
+    ],
+)
+def test_bad_ratings_write_nothing(client, store, body, status):
+    r = client.post("/ratings", json=body)
+    assert r.status_code == status, r.text
+    assert isinstance(r.json()["detail"], str)
+    assert store.counts()["ratings"] == 0
+
+
+def test_a_bad_row_in_a_batch_writes_nothing(client, store):
+    body = {
+        "ratings": [
+            {"user_id": "ann", "item_id": "100", "rating": 5},
+            {"user_id": "ann", "item_id": "101", "rating": 50},
+        ]
+    }
+    assert client.post("/ratings", json=body).status_code == 422
+    assert store.counts()["ratings"] == 0
+
+
+def test_delete_user_erases_everything_and_falls_back(client, store):
+    client.post(
+        "/ratings",
+        json={"ratings": [{"user_id": "eve", "item_id": str(i), "rating": 5} for i in (100, 101)]},
+    )
+    assert client.get("/users/eve/recommendations").json()["fallback"] is False
+    r = client.delete("/users/eve")
+    assert r.status_code == 200 and r.json()["deleted"] == 2
+    assert store.user_ratings("eve") == []
+    assert client.get("/users/eve/ratings").json()["ratings"] == []
+    assert client.get("/users/eve/recommendations").json()["fallback"] is True
+
+
+def test_erasing_a_trained_user_stops_using_their_training_row(client):
+    before = client.get("/users/3/recommendations").json()
+    assert before["fallback"] is False
+    client.post("/ratings", json={"user_id": "3", "item_id": "100", "rating": 1})
+    client.delete("/users/3")
+    assert client.get("/users/3/recommendations").json()["fallback"] is True
+
+
+# ---------------------------------------------------------------------- onboarding
+def test_onboarding_questions_are_the_models(client, explicit_model):
+    body = client.get("/onboarding/questions", params={"n": 4}).json()
+    expected = explicit_model.onboarding_items(k=4)
+    assert ids(body, "questions") == [str(x) for x in expected["item_id"]]
+    assert all(q["title"].startswith("Film ") for q in body["questions"])
+    assert client.get("/onboarding/questions", params={"n": 0}).status_code == 422
+
+
+def test_onboarding_answers_give_the_folded_in_page_and_are_stored(client, explicit_model, store):
+    answers = {"100": 5.0, "105": 1.0, "110": 4.0}
+    r = client.post(
+        "/users/newbie/onboarding",
+        json={"answers": [{"item_id": k, "rating": v} for k, v in answers.items()], "n": 5},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = explicit_model.onboard({int(k): v for k, v in answers.items()}, n=5)
+    assert body["fallback"] is False
+    assert ids(body) == [str(x) for x in expected.ids]
+    assert np.allclose([x["score"] for x in body["items"]], expected.scores, atol=1e-4)
+    assert sorted(r.item_id for r in store.user_ratings("newbie")) == sorted(answers)
+    # the stored answers keep personalising the user's later requests
+    later = client.get("/users/newbie/recommendations", params={"n": 5}).json()
+    assert ids(later) == ids(body)
+
+
+def test_onboarding_rejects_unknown_items_and_empty_answers(client, store):
+    bad = {"answers": [{"item_id": "nope", "rating": 4}]}
+    assert client.post("/users/x/onboarding", json=bad).status_code == 404
+    assert client.post("/users/x/onboarding", json={"answers": []}).status_code == 422
+    assert store.counts()["ratings"] == 0
+
+
+# ---------------------------------------------------------------------- items
+def test_catalogue_is_seeded_from_the_model_and_searchable(client):
+    body = client.get("/items", params={"search": "Film 1", "n": 50}).json()
+    found = set(ids(body))
+    assert {"101", "110", "111"} <= found and "102" not in found
+    assert all(row["in_model"] for row in body["items"])
+    one = client.get("/items/104").json()
+    assert one["title"] == "Film 4" and one["in_model"] is True
+    assert client.get("/items/nope").status_code == 404
+    assert client.get("/genres").json()["genres"] == []
+
+
+def test_post_item_without_features_is_added_with_a_zero_vector(client, store):
+    r = client.post("/items", json={"item_id": "500", "title": "New Film", "genres": ["Drama"]})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["vector"] == "zero" and body["item"]["in_model"] is True
+    assert store.get_item("500").genres == ("Drama",)
+    # recommendable at once: a known user can be offered it
+    rec = client.get("/users/3/recommendations", params={"items": ["500", "101"]}).json()
+    assert "500" in ids(rec)
+    assert client.get("/genres").json()["genres"] == ["Drama"]
+    # an integer model cannot hold a text id: stored, but not recommendable yet
+    text = client.post("/items", json={"item_id": "new-title", "title": "T"}).json()
+    assert text["vector"] == "none" and text["item"]["in_model"] is False
+
+
+def test_post_item_with_features_gets_its_feature_vector(make_client, hybrid_model):
+    client = make_client(hybrid_model)
+    r = client.post("/items", json={"item_id": "777", "title": "Space Film", "genres": ["Sci-Fi"]})
+    assert r.json()["vector"] == "features"
+    q, b = hybrid_model.item_vector_from_features({"genres": "Sci-Fi", "title": None})
+    # user 5's score of the new title is b + p_u·q, as the model's feature vectors say
+    body = client.get("/users/5/predictions", params={"items": ["777"]}).json()
+    expected = b + float(hybrid_model.user_factors_[5] @ q)
+    assert body["predictions"][0]["score"] == pytest.approx(expected, abs=1e-4)
+    rec = client.get("/users/5/recommendations", params={"n": 30}).json()
+    assert "777" in ids(rec)
+    similar = client.get("/items/777/similar", params={"n": 3}).json()
+    assert len(similar["items"]) == 3
+
+
+# ---------------------------------------------------------------------- operations
+def test_health_and_the_page(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["model_version"] == "v-test"
+    assert body["store"] == "sqlite" and body["worker_pid"] > 0
+    page = client.get("/")
+    assert page.status_code in (200, 404)
+    if page.status_code == 404:
+        assert "web page" in page.json()["detail"]
+    else:
+        assert "<html" in page.text.lower()
+
+
+def test_openapi_lists_every_route(client):
+    paths = set(client.get("/openapi.json").json()["paths"])
+    assert {
+        "/users/{user_id}/recommendations",
+        "/users/{user_id}/predictions",
+        "/users/{user_id}/explain/{item_id}",
+        "/users/{user_id}/ratings",
+        "/users/{user_id}/ratings/{item_id}",
+        "/users/{user_id}",
+        "/users/{user_id}/onboarding",
+        "/onboarding/questions",
+        "/ratings",
+        "/items",
+        "/items/{item_id}",
+        "/items/{item_id}/similar",
+        "/genres",
+        "/health",
+        "/metrics",
+        "/admin/reload",
+    } <= paths
+    assert client.get("/docs").status_code == 200
+
+
+def test_store_rows_are_seen_by_the_service(client, store):
+    store.add_ratings([Rating("zed", "100", 5.0), Rating("zed", "101", 5.0)])
+    assert client.get("/users/zed/recommendations").json()["fallback"] is False

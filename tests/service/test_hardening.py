@@ -1,0 +1,223 @@
+"""Hardening: hostile ids, the bearer token, size and length limits, CORS, errors, logs."""
+
+import json
+import logging
+from urllib.parse import quote
+
+import pytest
+
+HOSTILE_IDS = [
+    "O'Brien",
+    'say "hi"',
+    "a/b/c",
+    "../../etc/passwd",
+    "'; DROP TABLE ratings; --",
+    "1 OR 1=1",
+    "50% off",
+    "a?b#c&d=e",
+    "名前",
+    "🎬🍿",
+    "\u202eevil",
+    " spaced ",
+    "back\\slash",
+    "x" * 256,
+]
+
+
+def path_id(raw: str) -> str:
+    return quote(raw, safe="")
+
+
+def test_hostile_user_ids_are_opaque_text(client, store):
+    for user in HOSTILE_IDS:
+        r = client.post("/ratings", json={"user_id": user, "item_id": "100", "rating": 5})
+        assert r.status_code == 201, (user, r.text)
+        assert list(r.json()["users"]) == [user]
+        assert [x.user_id for x in store.user_ratings(user)] == [user]
+        rows = client.get(f"/users/{path_id(user)}/ratings").json()
+        assert rows["user_id"] == user and [x["item_id"] for x in rows["ratings"]] == ["100"]
+        body = client.get(f"/users/{path_id(user)}/recommendations").json()
+        assert body["user_id"] == user and body["fallback"] is False
+        explained = client.get(f"/users/{path_id(user)}/explain/101").json()
+        assert explained["user_id"] == user
+        assert client.delete(f"/users/{path_id(user)}/ratings/100").status_code == 200
+        client.post("/ratings", json={"user_id": user, "item_id": "101", "rating": 2})
+    # the hostile ids did not disturb one another: each holds exactly its own rating
+    for user in HOSTILE_IDS:
+        assert [(r.user_id, r.item_id) for r in store.user_ratings(user)] == [(user, "101")]
+        assert client.delete(f"/users/{path_id(user)}").json()["deleted"] == 1
+    assert store.counts()["ratings"] == 0
+
+
+def test_hostile_item_ids_are_opaque_text(make_client, hybrid_model, store):
+    """Text item ids go into the catalogue exactly as given."""
+    client = make_client(hybrid_model)
+    for item in HOSTILE_IDS:
+        r = client.post("/items", json={"item_id": item, "title": item, "genres": ["Drama"]})
+        assert r.status_code == 201, (item, r.text)
+        assert store.get_item(item).title == item
+        assert client.get(f"/items/{path_id(item)}").json()["item_id"] == item
+        found = client.get("/items", params={"search": item[:20], "n": 100}).json()["items"]
+        assert item in [x["item_id"] for x in found]
+
+
+def test_sql_in_search_text_is_just_text(client):
+    for text in ["' OR 1=1 --", '"; DELETE FROM items; --', "%", "_"]:
+        r = client.get("/items", params={"search": text})
+        assert r.status_code == 200
+        assert r.json()["items"] == []
+    assert client.get("/items", params={"n": 100}).json()["items"]  # the catalogue is intact
+
+
+@pytest.mark.parametrize(
+    "user, status",
+    [("x" * 257, 422), ("", 422), ("a\x00b", 422)],
+)
+def test_unusable_ids_are_refused(client, store, user, status):
+    r = client.post("/ratings", json={"user_id": user, "item_id": "100", "rating": 5})
+    assert r.status_code == status
+    assert store.counts()["ratings"] == 0
+
+
+def test_over_long_id_in_a_path_is_422(client):
+    assert client.get(f"/users/{'y' * 300}/recommendations").status_code == 422
+
+
+# ---------------------------------------------------------------------- the token
+TOKEN = "s3cret-token-for-tests"
+
+
+def test_token_guards_writes_and_admin_not_reads(make_client, explicit_model):
+    client = make_client(explicit_model, token=TOKEN)
+    good = {"Authorization": f"Bearer {TOKEN}"}
+    bad = {"Authorization": "Bearer s3cret-token-for-testz"}
+    rating = {"user_id": "ann", "item_id": "100", "rating": 4}
+    writes = [
+        ("post", "/ratings", {"json": rating}),
+        ("delete", "/users/ann/ratings/100", {}),
+        ("delete", "/users/ann", {}),
+        ("post", "/users/ann/onboarding", {"json": {"answers": [{"item_id": "100", "rating": 4}]}}),
+        ("post", "/items", {"json": {"item_id": "900", "title": "T"}}),
+        ("post", "/admin/reload", {}),
+    ]
+    for method, path, kwargs in writes:
+        for headers in ({}, bad, {"Authorization": TOKEN}, {"Authorization": "Basic " + TOKEN}):
+            r = getattr(client, method)(path, headers=headers, **kwargs)
+            assert r.status_code == 401, (method, path, headers)
+            assert r.headers["www-authenticate"] == "Bearer"
+    assert client.post("/ratings", json=rating, headers=good).status_code == 201
+    assert client.delete("/users/ann/ratings/100", headers=good).status_code == 200
+    assert client.post("/admin/reload", headers=good).status_code == 200
+    for path in ("/users/ann/recommendations", "/items", "/health", "/onboarding/questions"):
+        assert client.get(path).status_code == 200
+
+
+def test_short_tokens_are_refused(make_client, explicit_model):
+    with pytest.raises(ValueError, match="at least 8"):
+        make_client(explicit_model, token="short")
+
+
+# ---------------------------------------------------------------------- limits
+def test_a_declared_body_over_the_limit_is_413(make_client, explicit_model, store):
+    client = make_client(explicit_model, max_body_bytes=2000)
+    many = {"ratings": [{"user_id": "u", "item_id": "100", "rating": 3}] * 100}
+    r = client.post("/ratings", json=many)
+    assert r.status_code == 413
+    assert "2000 bytes" in r.json()["detail"]
+    assert store.counts()["ratings"] == 0
+
+
+def test_a_streamed_body_over_the_limit_is_413(make_client, explicit_model, store):
+    client = make_client(explicit_model, max_body_bytes=2000)
+    payload = json.dumps({"ratings": [{"user_id": "u", "item_id": "100", "rating": 3}] * 100})
+
+    def chunks():
+        data = payload.encode()
+        for start in range(0, len(data), 500):
+            yield data[start : start + 500]
+
+    r = client.post("/ratings", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert store.counts()["ratings"] == 0
+
+
+def test_list_lengths_are_bounded(make_client, explicit_model, store):
+    client = make_client(explicit_model, max_list=5, max_n=7)
+    six = [{"user_id": "u", "item_id": str(100 + i), "rating": 3} for i in range(6)]
+    assert client.post("/ratings", json={"ratings": six}).status_code == 422
+    assert client.post("/ratings", json={"ratings": six[:5]}).status_code == 201
+    params = {"items": [str(100 + i) for i in range(6)]}
+    assert client.get("/users/u/predictions", params=params).status_code == 422
+    assert client.get("/users/u/recommendations", params={"n": 8}).status_code == 422
+    assert client.get("/users/u/recommendations", params={"n": 7}).status_code == 200
+    answers = {"answers": [{"item_id": str(100 + i), "rating": 3} for i in range(6)]}
+    assert client.post("/users/v/onboarding", json=answers).status_code == 422
+
+
+# ---------------------------------------------------------------------- CORS
+def test_cors_is_closed_by_default(client):
+    r = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+    pre = client.options(
+        "/ratings",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in pre.headers
+
+
+def test_cors_opens_for_configured_origins_only(make_client, explicit_model):
+    client = make_client(explicit_model, cors_origins=("https://shop.example",))
+    ok = client.get("/health", headers={"Origin": "https://shop.example"})
+    assert ok.headers["access-control-allow-origin"] == "https://shop.example"
+    other = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+# ---------------------------------------------------------------------- errors and logs
+class BrokenStore:
+    """A store whose reads fail unexpectedly (as a bug or a lost database would)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def user_version(self, user_id):
+        raise RuntimeError("secret internals: /srv/db password=hunter2")
+
+
+def test_an_unexpected_error_is_500_without_a_trace(explicit_model, store, caplog):
+    from fastapi.testclient import TestClient
+
+    from latentrec.service.app import create_app
+    from latentrec.service.holder import FixedSource
+    from latentrec.service.settings import Settings
+
+    app = create_app(Settings(), store=BrokenStore(store), source=FixedSource(explicit_model))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        with caplog.at_level(logging.ERROR, logger="latentrec.service"):
+            r = client.get("/users/ann/recommendations")
+    assert r.status_code == 500
+    assert "internal error" in r.json()["detail"]
+    assert "hunter2" not in r.text and "Traceback" not in r.text
+    assert any("hunter2" in (rec.exc_text or str(rec.exc_info)) for rec in caplog.records)
+
+
+def test_every_request_is_one_json_access_log_line(client, caplog):
+    with caplog.at_level(logging.INFO, logger="latentrec.access"):
+        client.get("/users/%27x%22/recommendations", params={"n": 3})
+        client.get("/no/such/route")
+    lines = [
+        json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "latentrec.access"
+    ]
+    assert [x["route"] for x in lines] == ["/users/{user_id}/recommendations", "unmatched"]
+    assert [x["status"] for x in lines] == [200, 404]
+    assert lines[0]["path"] == "/users/'x\"/recommendations"
+    assert all(x["ms"] >= 0 and x["method"] == "GET" for x in lines)
+
+
+def test_worker_pid_header(client):
+    import os
+
+    assert client.get("/health").headers["x-worker-pid"] == str(os.getpid())

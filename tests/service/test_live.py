@@ -1,0 +1,191 @@
+"""Live updates: a rating re-folds the user at once; the store, not a worker, is the truth.
+
+References are the model's own fold-in (``fold_in`` with a dict of ratings) and top-n
+for a vector (``recommend_vectors``), computed here the slow obvious way.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+
+from latentrec.store import Rating
+
+
+def top_for(model, ratings: dict, n: int, exclude=()):
+    """The top-n item ids for a user folded in from ``ratings`` (the reference)."""
+    vec = model.fold_in(ratings)
+    banned = np.zeros(model.n_items, dtype=bool)
+    banned[model.items_.index(list(ratings) + list(exclude))] = True
+    top, scores = model.recommend_vectors([vec.bias], vec.factors[None], n, filter_items=banned)
+    keep = top[0] >= 0
+    return [str(model.items_.ids[i]) for i in top[0][keep]], scores[0][keep]
+
+
+def rate(client, user, item, value, kind="explicit"):
+    r = client.post(
+        "/ratings", json={"user_id": user, "item_id": str(item), "rating": value, "kind": kind}
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def recs(client, user, n=8):
+    return client.get(f"/users/{user}/recommendations", params={"n": n}).json()
+
+
+def test_a_new_user_exists_from_their_first_rating(client, explicit_model):
+    assert recs(client, "newcomer")["fallback"] is True
+    rate(client, "newcomer", 100, 5)
+    body = recs(client, "newcomer")
+    expected, scores = top_for(explicit_model, {100: 5.0}, 8)
+    assert body["fallback"] is False
+    assert [x["item_id"] for x in body["items"]] == expected
+    assert np.allclose([x["score"] for x in body["items"]], scores, atol=1e-4)
+
+
+def test_each_rating_changes_the_next_answer(client, explicit_model):
+    given = {}
+    previous = None
+    for item, value in [(100, 5.0), (103, 1.0), (107, 4.0), (112, 2.0)]:
+        rate(client, "ann", item, value)
+        given[item] = value
+        body = recs(client, "ann", n=10)
+        expected, _ = top_for(explicit_model, given, 10)
+        ranked = [x["item_id"] for x in body["items"]]
+        assert ranked == expected
+        assert str(item) not in ranked  # a rated item is never recommended back
+        assert ranked != previous
+        previous = ranked
+
+
+def test_a_rerated_item_keeps_the_latest_value(client, explicit_model):
+    rate(client, "bo", 100, 1.0)
+    rate(client, "bo", 100, 5.0)
+    expected, _ = top_for(explicit_model, {100: 5.0}, 5)
+    assert [x["item_id"] for x in recs(client, "bo", 5)["items"]] == expected
+
+
+def test_deleting_a_rating_refolds_without_it(client, explicit_model):
+    rate(client, "cy", 100, 5.0)
+    rate(client, "cy", 101, 1.0)
+    client.delete("/users/cy/ratings/101")
+    expected, _ = top_for(explicit_model, {100: 5.0}, 6)
+    assert [x["item_id"] for x in recs(client, "cy", 6)["items"]] == expected
+
+
+def test_a_trained_users_new_rating_joins_their_training_row(client, explicit_model):
+    """The store lacks user 3's training ratings: their row joins the fold-in, valued at
+    the model's own predictions, and the new rating overrides nothing it shares."""
+    trained = explicit_model.seen_[3].indices
+    new_item = next(i for i in range(explicit_model.n_items) if i not in set(trained))
+    new_id = int(explicit_model.items_.ids[new_item])
+    rated_ids = [int(x) for x in explicit_model.items_.ids[trained]]
+    predicted = np.clip(explicit_model.predict([3] * len(rated_ids), rated_ids), 1, 5)
+    reference = dict(zip(rated_ids, predicted.tolist(), strict=True))
+    reference[new_id] = 1.0
+    rate(client, "3", new_id, 1.0)
+    expected, _ = top_for(explicit_model, reference, 6)
+    assert [x["item_id"] for x in recs(client, "3", 6)["items"]] == expected
+
+
+def test_events_mark_seen_but_do_not_move_a_rating_model(client, explicit_model):
+    rate(client, "dee", 100, 5.0)
+    before = recs(client, "dee", 10)["items"]
+    target = before[0]["item_id"]
+    rate(client, "dee", target, 1.0, kind="event")
+    after = [x["item_id"] for x in recs(client, "dee", 10)["items"]]
+    assert target not in after
+    assert after == [x["item_id"] for x in before[1:]] + after[9:]
+
+
+def test_ranking_model_counts_high_stars_and_events_as_positives(make_client, hybrid_model):
+    client = make_client(hybrid_model)
+    rate(client, "fan", 100, 5.0)
+    rate(client, "fan", 101, 2.0)  # below the like threshold: seen, not a positive
+    rate(client, "fan", 102, 3.0, kind="event")
+    body = recs(client, "fan", 6)
+    vec = hybrid_model.fold_in({100: 1.0, 102: 3.0})
+    banned = np.zeros(hybrid_model.n_items, bool)
+    banned[hybrid_model.items_.index([100, 101, 102])] = True
+    top, _ = hybrid_model.recommend_vectors([vec.bias], vec.factors[None], 6, filter_items=banned)
+    assert [x["item_id"] for x in body["items"]] == [
+        str(hybrid_model.items_.ids[i]) for i in top[0]
+    ]
+
+
+def test_a_cached_user_is_not_folded_again(client):
+    rate(client, "gus", 100, 4.0)
+    live = client.app.state.live
+    folds = live.fold_ins
+    for _ in range(5):
+        recs(client, "gus")
+    assert live.fold_ins == folds
+    rate(client, "gus", 101, 4.0)
+    recs(client, "gus")
+    assert live.fold_ins == folds + 1
+
+
+def test_two_apps_on_one_store_see_each_others_ratings(make_client, explicit_model):
+    """Two apps (as two workers would be) over one store: a rating through one shows in
+    the other's next answer, though the other had the user cached."""
+    a = make_client(explicit_model)
+    b = make_client(explicit_model)
+    rate(a, "hal", 100, 5.0)
+    assert recs(b, "hal")["fallback"] is False
+    first = [x["item_id"] for x in recs(b, "hal")["items"]]
+    rate(a, "hal", 104, 1.0)
+    expected, _ = top_for(explicit_model, {100: 5.0, 104: 1.0}, 8)
+    assert [x["item_id"] for x in recs(b, "hal")["items"]] == expected != first
+    a.delete("/users/hal")
+    assert recs(b, "hal")["fallback"] is True
+
+
+def test_ratings_written_outside_the_api_are_read_on_the_next_request(client, store):
+    recs(client, "ivy")
+    store.add_ratings([Rating("ivy", "100", 5.0)])
+    assert recs(client, "ivy")["fallback"] is False
+
+
+def test_concurrent_writers_and_readers(client, explicit_model):
+    """Threads rate and read at once; every answer is 2xx and each user ends folded from
+    all their ratings."""
+    users = [f"t{k}" for k in range(4)]
+    items = [100 + j for j in range(6)]
+    errors = []
+
+    def writer(user):
+        for j, item in enumerate(items):
+            r = client.post(
+                "/ratings", json={"user_id": user, "item_id": str(item), "rating": 1 + j % 5}
+            )
+            if r.status_code != 201:
+                errors.append(r.text)
+
+    def reader(user):
+        for _ in range(15):
+            r = client.get(f"/users/{user}/recommendations")
+            if r.status_code != 200:
+                errors.append(r.text)
+
+    threads = [threading.Thread(target=f, args=(u,)) for u in users for f in (writer, reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for user in users:
+        expected, _ = top_for(explicit_model, {i: 1 + j % 5 for j, i in enumerate(items)}, 8)
+        assert [x["item_id"] for x in recs(client, user)["items"]] == expected
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_fallback_list_leaves_out_what_the_user_rated(client, explicit_model, n):
+    """A user whose only stored ratings are events on a rating model has no vector yet:
+    the popularity list, without the items they touched."""
+    popular = [str(x) for x in explicit_model.recommend("nobody", n=n).ids]
+    for item in popular:
+        rate(client, "jo", item, 1.0, kind="event")
+    body = recs(client, "jo", n)
+    assert body["fallback"] is True
+    assert not set(popular) & {x["item_id"] for x in body["items"]}

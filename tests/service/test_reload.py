@@ -1,0 +1,152 @@
+"""Model versions while serving: reloads, the directory poll, retraining, metrics."""
+
+import threading
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from latentrec.models import BiasedMF
+from latentrec.service.app import create_app
+from latentrec.service.schedule import RetrainSchedule, retrain_job
+from latentrec.service.settings import Settings
+from latentrec.service.versions import ModelDirectory
+
+
+@pytest.fixture
+def model_dir(tmp_path, explicit_model):
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(explicit_model, note="first")
+    return md
+
+
+@pytest.fixture
+def other_model(planted_data):
+    """A second model over the same data (another version to publish)."""
+    return lambda: BiasedMF(n_factors=2, n_epochs=30, random_state=1).fit(planted_data)
+
+
+def dir_client(model_dir, store):
+    app = create_app(Settings(model_dir=str(model_dir.path), poll_seconds=3600), store=store)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_admin_reload_swaps_in_the_new_current_version(model_dir, store, other_model):
+    with dir_client(model_dir, store) as client:
+        assert client.get("/health").json()["model_version"] == "v000001"
+        unchanged = client.post("/admin/reload").json()
+        assert unchanged["reloaded"] is False and unchanged["model_version"] == "v000001"
+        second = other_model()
+        model_dir.publish(second)
+        r = client.post("/admin/reload").json()
+        assert r == {"model_version": "v000002", "reloaded": True, "previous_version": "v000001"}
+        body = client.get("/users/3/recommendations", params={"n": 5}).json()
+        assert body["model_version"] == "v000002"
+        assert [x["item_id"] for x in body["items"]] == [
+            str(x) for x in second.recommend(3, n=5).ids
+        ]
+        model_dir.rollback()
+        assert client.post("/admin/reload").json()["model_version"] == "v000001"
+
+
+def test_the_refresher_follows_the_directory(model_dir, store, other_model):
+    with dir_client(model_dir, store) as client:
+        model_dir.publish(other_model())
+        client.app.state.refresher.tick()
+        assert client.get("/health").json()["model_version"] == "v000002"
+        metrics = client.get("/metrics").text
+        assert 'latentrec_model_info{version="v000002"} 1.0' in metrics
+        assert "v000001" not in metrics
+        assert "latentrec_model_reloads_total 1.0" in metrics
+
+
+def test_a_folded_user_is_refolded_against_the_new_version(model_dir, store, other_model):
+    with dir_client(model_dir, store) as client:
+        client.post("/ratings", json={"user_id": "ann", "item_id": "100", "rating": 5})
+        second = other_model()
+        model_dir.publish(second)
+        client.post("/admin/reload")
+        vec = second.fold_in({100: 5.0})
+        banned = np.zeros(second.n_items, bool)
+        banned[second.items_.index([100])] = True
+        top, _ = second.recommend_vectors([vec.bias], vec.factors[None], 5, filter_items=banned)
+        body = client.get("/users/ann/recommendations", params={"n": 5}).json()
+        assert [x["item_id"] for x in body["items"]] == [str(second.items_.ids[i]) for i in top[0]]
+
+
+def test_requests_keep_succeeding_while_versions_swap(model_dir, store, other_model):
+    """Reader threads hammer the app while the main thread publishes and reloads: every
+    answer is 200 and names a version that was current at some point."""
+    versions = {"v000001"}
+    with dir_client(model_dir, store) as client:
+        client.post("/ratings", json={"user_id": "ann", "item_id": "100", "rating": 5})
+        stop = threading.Event()
+        seen, failures = [], []
+
+        def reader(user):
+            while not stop.is_set():
+                r = client.get(f"/users/{user}/recommendations", params={"n": 5})
+                if r.status_code != 200:
+                    failures.append(r.text)
+                else:
+                    seen.append(r.json()["model_version"])
+
+        threads = [threading.Thread(target=reader, args=(u,)) for u in ("ann", "3", "new")]
+        for t in threads:
+            t.start()
+        try:
+            for _ in range(3):
+                versions.add(model_dir.publish(other_model()).name)
+                assert client.post("/admin/reload").json()["reloaded"] is True
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+    assert failures == []
+    assert set(seen) <= versions and len(set(seen)) >= 2
+
+
+def test_metrics_report_routes_model_store_and_fold_ins(client):
+    client.post("/ratings", json={"user_id": "ann", "item_id": "100", "rating": 5})
+    client.get("/users/ann/recommendations")
+    client.get("/users/nobody/recommendations")
+    text = client.get("/metrics").text
+    assert (
+        'latentrec_http_requests_total{method="GET",route="/users/{user_id}/recommendations",'
+        'status="200"} 2.0' in text
+    )
+    assert 'latentrec_http_request_duration_seconds_bucket{le="0.025",method="GET"' in text
+    assert 'latentrec_model_info{version="v-test"} 1.0' in text
+    assert 'latentrec_store_rows{kind="ratings"} 1.0' in text
+    assert "latentrec_fold_ins_total 1.0" in text
+    assert "latentrec_fallbacks_total 1.0" in text
+    assert "latentrec_model_age_seconds" in text
+
+
+@pytest.mark.slow
+def test_schedule_runs_a_real_retrain_in_a_child_process(tmp_path, store, planted_data):
+    """The schedule's job retrains on the store in a child process and, if the
+    candidate is not worse, publishes it."""
+    data = planted_data
+    store.import_interactions(data)
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(BiasedMF(n_factors=2, n_epochs=10, random_state=0).fit(data))
+    schedule = RetrainSchedule(store.url, str(md.path), every=3600)
+    summary = schedule.run_once()
+    assert schedule.failures == 0 and summary is not None
+    assert set(summary) == {"published", "version", "reason"}
+    if summary["published"]:
+        assert md.current().name == summary["version"] == "v000002"
+    else:
+        assert md.current().name == "v000001" and summary["reason"]
+
+
+@pytest.mark.slow
+def test_a_failed_round_is_logged_and_counted(tmp_path):
+    schedule = RetrainSchedule(str(tmp_path / "missing" / "x.sqlite"), str(tmp_path / "m"), 3600)
+    assert schedule.run_once() is None
+    assert schedule.failures == 1
+
+
+def test_retrain_job_is_importable_by_name():
+    assert retrain_job.__module__ == "latentrec.service.schedule"

@@ -1,0 +1,43 @@
+"""The demo's ratings store: seeded once beside the model, kept on later runs, and the
+demo ends with the command that serves both."""
+
+import pandas as pd
+import pytest
+
+from latentrec import Interactions
+from latentrec.demo import seed_store
+from latentrec.store import Rating, open_store
+
+
+def test_seed_store_imports_once_and_keeps_later_ratings(tmp_path):
+    df = pd.DataFrame({"user_id": [1, 2], "item_id": [10, 20], "rating": [4.0, 5.0]})
+    side = pd.DataFrame({"title": ["Ten", "Twenty"], "genres": ["A", "B|C"]}, index=[10, 20])
+    data = Interactions.from_frame(df, item_features=side)
+    path = tmp_path / "ratings.db"
+    url, imported, counts = seed_store(data, path)
+    assert (url, imported) == (f"sqlite:///{path}", 2)
+    assert counts == {"ratings": 2, "users": 2, "items": 2}
+    with open_store(url) as store:
+        store.add_ratings([Rating("new", "10", 3.0)])
+        assert store.get_item("20").genres == ("B", "C")
+    assert seed_store(data, path)[1:] == (0, {"ratings": 3, "users": 3, "items": 2})
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_demo_seeds_the_store_and_ends_with_the_serve_command(tmp_path, capsys):
+    from latentrec.demo import run_demo
+
+    result = run_demo(output_dir=tmp_path, user_id=1)
+    lines = capsys.readouterr().out.strip().splitlines()
+    model = tmp_path / "biased_mf_ml100k.npz"
+    store_url = f"sqlite:///{tmp_path / 'ratings.db'}"
+    assert lines[-2:] == [
+        f"  latentrec serve --model {model} --store {store_url}",
+        "then open http://127.0.0.1:8000",
+    ]
+    assert result["store_url"] == store_url
+    with open_store(store_url) as store:
+        assert store.counts() == {"ratings": 100_000, "users": 943, "items": 1682}
+        assert [i.title for i in store.search_items("star wars")][0] == "Star Wars"
+        assert "Sci-Fi" in store.get_item("50").genres

@@ -1,0 +1,137 @@
+"""`latentrec retrain` and `latentrec models ...`, end to end on a SQLite ratings store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from latentrec import Interactions
+from latentrec.cli import main
+from latentrec.data.synthetic import synthetic
+from latentrec.service.versions import ModelDirectory
+
+pytest.importorskip("sqlalchemy", reason="the ratings store needs the 'serve' extra")
+
+EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
+N_OLD = 2700
+
+
+def run(*args):
+    cmd = [EXE, *map(str, args)] if EXE else [sys.executable, "-m", "latentrec.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """Old ratings in a CSV (what the first model is trained on); all of them in a store."""
+    from latentrec.store import open_store
+
+    folder = tmp_path_factory.mktemp("retrain-cli")
+    df = synthetic(120, 50, 3000, random_state=0).to_frame()
+    df["t"] = np.random.default_rng(1).permutation(len(df)) + 1_700_000_000
+    old_csv = folder / "old.csv"
+    df[df["t"] < 1_700_000_000 + N_OLD].to_csv(old_csv, index=False)
+    with open_store(folder / "ratings.db") as store:
+        store.import_interactions(Interactions.from_frame(df, timestamp="t"))
+    return folder, old_csv, folder / "ratings.db"
+
+
+def test_seed_retrain_list_rollback(setup, tmp_path):
+    folder, old_csv, db = setup
+    model_file, models = tmp_path / "m.npz", tmp_path / "models"
+    r = invoke("train", old_csv, "--timestamp-col", "t", "-a", "biases", "-o", model_file)
+    assert r.exit_code == 0, r.output
+    r = invoke("models", "publish", model_file, "--model-dir", models)
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "published v000001 (Biases); it is now current"
+
+    # A deliberately bad candidate: refused, exit 0, both figures printed.
+    r = invoke(
+        "retrain",
+        "--store",
+        db,
+        "--model-dir",
+        models,
+        "--param",
+        "regularization=10000",
+        "--param",
+        "user_regularization=10000",
+    )
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith(f"scored on {3000 - N_OLD} ratings from 2023-11-14 ")
+    assert lines[1].startswith("candidate         rmse ")
+    assert lines[2].startswith("current v000001   rmse ")
+    cand, cur = float(lines[1].split()[-1]), float(lines[2].split()[-1])
+    assert cand > cur and lines[3].startswith("not published: candidate rmse")
+
+    # The current recipe on the new ratings, through the installed command.
+    out = run("retrain", "--store", db, "--model-dir", models, "--seed", 3)
+    assert out.returncode == 0, out.stderr
+    figures = out.stdout.splitlines()
+    cand, cur = float(figures[1].split()[-1]), float(figures[2].split()[-1])
+    published = ModelDirectory(models).current().name == "v000002"
+    assert published == (cand <= cur)
+    assert figures[3].startswith("published v000002" if published else "not published")
+    if not published:  # make sure there is a second version to list and roll back
+        r = invoke("retrain", "--store", db, "--model-dir", models, "--tolerance", 1)
+        assert "published v000002" in r.output
+
+    r = invoke("models", "list", "--model-dir", models)
+    assert r.exit_code == 0, r.output
+    rows = r.output.splitlines()[1:]
+    assert [row.split()[0] for row in rows] == ["v000001", "*"]
+    assert "v000002" in rows[1] and "Biases" in rows[1] and "rmse" in rows[1]
+    r = invoke("models", "list", "--model-dir", models, "--json")
+    listed = json.loads(r.output)
+    assert [(v["name"], v["current"]) for v in listed] == [("v000001", False), ("v000002", True)]
+    assert listed[1]["metrics"]["current_version"] == "v000001"
+
+    r = invoke("models", "rollback", "--model-dir", models)
+    assert r.exit_code == 0 and r.output.strip() == "current version: v000001 (was v000002)"
+    r = invoke("models", "rollback", "--model-dir", models, "--to", "v000002")
+    assert r.output.strip() == "current version: v000002 (was v000001)"
+    r = invoke("retrain", "--store", db, "--model-dir", models, "--json")
+    result = json.loads(r.output)
+    assert result["published"] is False and "no new rating" in result["reason"]
+    r = invoke("models", "prune", "--model-dir", models, "--keep", 1)
+    assert r.output.strip() == "removed 1 version(s): v000001"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["models", "list", "--model-dir", "{tmp}/none"], "no model directory at"),
+        (["models", "rollback", "--model-dir", "{tmp}"], "nothing is published"),
+        (["models", "rollback", "--model-dir", "{seeded}", "--to", "v000009"], "no version"),
+        (["models", "rollback", "--model-dir", "{seeded}", "--to", "latest"], "not a version"),
+        (["models", "publish", "{tmp}/missing.npz", "--model-dir", "{tmp}"], "no model file"),
+        (["retrain", "--store", "{db}", "--model-dir", "{tmp}"], "give --algorithm"),
+        (["retrain", "--store", "{db}", "--model-dir", "{seeded}", "--holdout", "2"], "holdout"),
+        (["retrain", "--store", "nosuch://x", "--model-dir", "{seeded}"], "store URL"),
+        (["retrain", "--store", "{db}", "--model-dir", "{seeded}", "--metric", "auc"], "auc"),
+    ],
+)
+def test_failures_are_one_line_exit_1(setup, tmp_path, args, message):
+    _, _, db = setup
+    seeded = tmp_path / "seeded"
+    from latentrec.models import GlobalMean
+
+    ModelDirectory(seeded).publish(GlobalMean().fit(Interactions.from_dense(np.eye(2) + 1)))
+    filled = [a.format(tmp=tmp_path, db=db, seeded=seeded) for a in args]
+    r = invoke(*filled)
+    assert r.exit_code == 1, r.output
+    text = r.output.strip()
+    assert text.startswith("Error: ") and len(text.splitlines()) == 1, text
+    assert message in text and "Traceback" not in text and "unexpected" not in text
