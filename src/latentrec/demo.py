@@ -135,22 +135,7 @@ def run_demo(output_dir="out", user_id: int = 1, random_state: int = 42) -> dict
     _say("  .venv/bin/latentrec evaluate ml-100k --cv 5")
 
     _heading("8. The ratings store the service reads and writes")
-    store_path = out / "ratings.db"
-    store_url, serve = None, None
-    try:
-        store_url, imported, counts = seed_store(data, store_path)
-    except ImportError as err:
-        _say(
-            f"(no ratings store: {err.name or 'sqlalchemy'} is not installed; install the "
-            "'serve' extra: pip install 'latentrec[serve]')"
-        )
-    else:
-        done = "seeded it" if imported else "it already held them"
-        _say(
-            f"{store_path}: {counts['ratings']} ratings of {counts['users']} users, "
-            f"{counts['items']} titles with genres ({done})"
-        )
-        serve = f"latentrec serve --model {path} --store {store_url}"
+    store_url, serve = store_section(data, out, path)
     elapsed = time.perf_counter() - started
     _say(f"\ndemo finished in {elapsed:.1f}s")
     if serve is not None:
@@ -165,6 +150,36 @@ def run_demo(output_dir="out", user_id: int = 1, random_state: int = 42) -> dict
         "store_url": store_url,
         "serve_command": serve,
     }
+
+
+def store_section(data, out: Path, model_path: Path) -> tuple[str | None, str | None]:
+    """Seed ``out/ratings.db`` and say so; returns its URL and the serve command, or
+    ``(None, None)`` (with a line saying what to install) without the ``serve`` extra.
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> from latentrec import Interactions
+        >>> out = Path(tempfile.mkdtemp())
+        >>> data = Interactions.from_dense(np.eye(2))
+        >>> url, command = store_section(data, out, out / "m.npz")  # doctest: +ELLIPSIS
+        /.../ratings.db: 2 ratings of 2 users, 0 titles with genres (seeded it)
+        >>> command == f"latentrec serve --model {out / 'm.npz'} --store {url}"
+        True
+    """
+    store_path = out / "ratings.db"
+    try:
+        store_url, imported, counts = seed_store(data, store_path)
+    except ImportError as err:
+        _say(
+            f"(no ratings store: {err}; install the 'serve' extra: pip install 'latentrec[serve]')"
+        )
+        return None, None
+    done = "seeded it" if imported else "it already held them"
+    _say(
+        f"{store_path}: {counts['ratings']} ratings of {counts['users']} users, "
+        f"{counts['items']} titles with genres ({done})"
+    )
+    return store_url, f"latentrec serve --model {model_path} --store {store_url}"
 
 
 def seed_store(data, path) -> tuple[str, int, dict]:

@@ -7,9 +7,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from pgserver import RAM_DIR, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from latentrec.store import open_store
+
+from .pgserver import RAM_DIR, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

@@ -7,11 +7,14 @@ binaries are found on ``PATH`` or under Debian's ``/usr/lib/postgresql/<version>
 :func:`shared_server` raises :class:`ServerUnavailable` (tests skip on it) only when they
 are absent.
 
-Other test folders reuse the one server of a test run: in their ``conftest.py``::
+Other test folders reuse the one server of a test run: in their ``conftest.py`` (``tests/``
+is on ``sys.path`` under pytest, and ``tests/store`` is a package)::
 
-    import sys; from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
-    from pgserver import postgres_server, postgres_url  # noqa: F401  (the fixtures)
+    from store.pgserver import postgres_server, postgres_url  # noqa: F401  (the fixtures)
+
+A test folder with its own ``conftest.py`` needs an ``__init__.py`` too, as here:
+otherwise its conftest is imported as ``conftest`` and hides ``tests/conftest.py`` from
+the modules that do ``from conftest import ...``.
 
 ``postgres_server`` (session) is the running :class:`PostgresServer`; ``postgres_url``
 (function) is the URL of a fresh, empty database dropped after the test.

@@ -64,6 +64,16 @@ def test_errors_are_one_line(args, message):
     assert result.output.count("\n") == 1
 
 
+def test_implicit_data_is_stored_as_events(tmp_path, ratings_csv):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    args = ["--user-col", "user", "--item-col", "item", "--rating-col", "none"]
+    result = invoke("store", "import", ratings_csv, "--store", url, *args)
+    assert result.exit_code == 0, result.output
+    assert "imported 4 event ratings" in result.output
+    with open_store(url) as store:
+        assert {r.kind for r in store.user_ratings("ann")} == {"event"}
+
+
 def test_store_is_required():
     result = invoke("store", "info")
     assert result.exit_code == 2 and "Missing option '--store'" in result.output

@@ -41,3 +41,18 @@ def test_demo_seeds_the_store_and_ends_with_the_serve_command(tmp_path, capsys):
         assert store.counts() == {"ratings": 100_000, "users": 943, "items": 1682}
         assert [i.title for i in store.search_items("star wars")][0] == "Star Wars"
         assert "Sci-Fi" in store.get_item("50").genres
+
+
+def test_without_sqlalchemy_the_demo_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from latentrec.demo import store_section
+
+    for name in [m for m in sys.modules if m.startswith("latentrec.store")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    data = Interactions.from_frame(pd.DataFrame({"user_id": [1], "item_id": [2], "rating": [3]}))
+    assert store_section(data, tmp_path, tmp_path / "m.npz") == (None, None)
+    out = capsys.readouterr().out
+    assert "no ratings store" in out and "pip install 'latentrec[serve]'" in out
+    assert not (tmp_path / "ratings.db").exists()

@@ -186,7 +186,7 @@ def test_hostile_ids_round_trip_exactly(store):
     assert store.counts()["ratings"] == len(rows) - 3
     # Lookups of ids that cannot be stored find nothing rather than failing.
     assert store.user_ratings("a\x00b") == [] and store.get_item("") is None
-    assert store.user_versions(["a\x00b"]) == {"a\x00b": 0}
+    assert store.user_versions(["a\x00b", None]) == {"a\x00b": 0, "None": 0}
 
 
 def test_integer_ids_are_stored_as_text(store):
@@ -276,6 +276,7 @@ def test_interactions_equal_what_was_written(store):
     assert got == {(r.user_id, r.item_id): (r.value, r.timestamp) for r in rows}
     side = data.item_features
     assert side.loc["i1", "title"] == "One" and side.loc["i1", "genres"] == "A|B"
+    assert pd.isna(side.loc["cold", "genres"])  # no genres: missing, not an empty label
     assert side.loc["i1", "year"] == 1990.0 and math.isnan(side.loc["i2", "year"])
     assert "cold" in data.items  # catalogue items join the vocabulary
     cut = store.interactions(until=500.0)
@@ -402,7 +403,7 @@ def test_user_snapshot_reads_the_version_first(store):
 
 
 def test_missing_server_binaries_skip_with_a_clear_message(monkeypatch):
-    import pgserver
+    from . import pgserver
 
     monkeypatch.setattr(pgserver.shutil, "which", lambda name: None)
     monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])

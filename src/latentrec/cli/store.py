@@ -50,9 +50,9 @@ def store():
 @click.option(
     "--kind",
     type=click.Choice(["explicit", "event"]),
-    default="explicit",
-    show_default=True,
-    help="Store the values as explicit ratings (latest wins) or as event weights (added).",
+    default=None,
+    help="Store the values as explicit ratings (latest wins) or as event weights (added) "
+    "[default: event for implicit data (--rating-col none), else explicit].",
 )
 @data_options
 @fail_on_known_errors
@@ -66,6 +66,7 @@ def store_import(source, store_url, kind, **opts):
     Example: ``latentrec store import ratings.csv --store ratings.db --timestamp-col ts``
     """
     data = load_data(source, **opts)
+    kind = kind or ("event" if data.implicit else "explicit")
     started = time.perf_counter()
     with open_or_fail(store_url) as opened:
         written = opened.import_interactions(data, kind=kind)

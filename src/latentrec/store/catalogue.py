@@ -135,7 +135,8 @@ def side_table(catalogue) -> pd.DataFrame | None:
     table = pd.DataFrame(
         {
             "title": np.array(titles, dtype=object),
-            "genres": [GENRE_SEP.join(json.loads(g)) for g in genres],
+            # No genres is a missing value (no feature), not an empty label.
+            "genres": [GENRE_SEP.join(json.loads(g)) or None for g in genres],
         },
         index=pd.Index(ids, dtype=object, name="item_id"),
     )
@@ -174,7 +175,7 @@ def catalogue_items(data: Interactions, item_text: list[str]) -> list[Item]:
         and pd.api.types.is_numeric_dtype(table[c])
         and not pd.api.types.is_bool_dtype(table[c])
     ]
-    values = table[numeric].to_numpy(dtype=np.float64) if numeric else None
+    values = table[numeric].to_numpy(dtype=np.float64, na_value=np.nan) if numeric else None
     out = []
     for row, raw_id in enumerate(table.index.tolist()):
         item_id = by_id.get(raw_id) or check_id(raw_id, "item_id")

@@ -23,6 +23,12 @@ from .records import StoreError
 # Seconds a SQLite writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_S = 30.0
 
+# Pooled connections kept open, and how many more a burst may open: a service's thread
+# pool (FastAPI runs 40 threads) should not queue for connections.  PostgreSQL's default
+# server limit is 100 connections, so two workers at the maximum stay well below it.
+POOL_SIZE = 8
+POOL_OVERFLOW = 24
+
 # Execution option that marks a connection's next transaction as a write.
 WRITE_OPTION = "latentrec_write"
 
@@ -82,7 +88,13 @@ def is_memory(url: sa.URL) -> bool:
 def create_engine(url: sa.URL) -> sa.Engine:
     """An engine for ``url`` with the store's connection settings (module docstring)."""
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        return sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            connect_args={"connect_timeout": 10},
+        )
     if is_memory(url):
         # One shared connection: each new connection would be a new, empty database.
         engine = sa.create_engine(
@@ -93,7 +105,10 @@ def create_engine(url: sa.URL) -> sa.Engine:
         if not folder.is_dir():
             raise StoreError(f"cannot create the store {url.database}: no folder {folder}")
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
+            url,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
         )
     sa.event.listen(engine, "connect", sqlite_on_connect)
     sa.event.listen(engine, "begin", sqlite_on_begin)

@@ -203,9 +203,9 @@ class RatingsStore:
         """
         if isinstance(user_ids, (str, bytes)):
             raise StoreError("user_versions takes a list of user ids, not one id")
-        asked = [str(u) for u in user_ids]
-        found = {u: 0 for u in asked}
-        valid = sorted({u for u in asked if lookup_id(u) is not None})
+        keys = {str(u): lookup_id(u) for u in user_ids}
+        found = dict.fromkeys(keys, 0)
+        valid = sorted({key for key in keys.values() if key is not None})
         with self.db.read() as conn:
             for start in range(0, len(valid), IN_CHUNK):
                 stmt = sa.select(users.c.user_id, users.c.version).where(
