@@ -25,9 +25,15 @@
 
   // ---- small helpers -------------------------------------------------------------------
 
+  // The user id is remembered across visits (localStorage); the access token only for
+  // this tab's session (sessionStorage), so it is not left behind on a shared machine.
+  function storageOf(key) {
+    return key === TOKEN_KEY ? window.sessionStorage : window.localStorage;
+  }
+
   function storageGet(key) {
     try {
-      return window.localStorage.getItem(key);
+      return storageOf(key).getItem(key);
     } catch (_) {
       return null; // storage disabled: the page still works, it just forgets
     }
@@ -35,8 +41,8 @@
 
   function storageSet(key, value) {
     try {
-      if (value) window.localStorage.setItem(key, value);
-      else window.localStorage.removeItem(key);
+      if (value) storageOf(key).setItem(key, value);
+      else storageOf(key).removeItem(key);
     } catch (_) {
       /* see storageGet */
     }
