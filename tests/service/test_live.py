@@ -189,3 +189,54 @@ def test_fallback_list_leaves_out_what_the_user_rated(client, explicit_model, n)
     body = recs(client, "jo", n)
     assert body["fallback"] is True
     assert not set(popular) & {x["item_id"] for x in body["items"]}
+
+
+@pytest.mark.parametrize("which", ["explicit", "hybrid"])
+def test_warming_folds_in_every_stored_user_as_a_request_would(
+    which, explicit_model, hybrid_model, store
+):
+    """The bulk warm-up gives each user exactly the state the per-request path computes."""
+    from latentrec.service.holder import Served
+    from latentrec.service.live import LiveUsers
+
+    model = explicit_model if which == "explicit" else hybrid_model
+    served = Served.build(model, "v")
+    trained = [str(x) for x in model.items_.ids[model.seen_[3].indices[:2]]]
+    store.add_ratings(
+        [
+            Rating("ann", "100", 5.0),
+            Rating("ann", "101", 2.0),
+            Rating("ann", "101", 3.0, kind="event"),
+            Rating("bob", "102", 4.0, kind="event"),
+            Rating("bob", "unknown-item", 4.0),
+            Rating("3", trained[0], 1.0),  # shares an item with their training row
+            Rating("4", "129", 5.0),  # may not share one: then left to the request path
+            *[Rating(f"u{k}", str(100 + k), 1.0 + k % 5) for k in range(20)],
+        ]
+    )
+    warm = LiveUsers(store)
+    count = warm.warm(served)
+    reference = LiveUsers(store)
+    users = ["ann", "bob", "3", "4", *[f"u{k}" for k in range(20)]]
+    assert count == len(warm.cache) >= len(users) - 1
+    for user in users:
+        expected = reference.compute(served, user, store.user_version(user))
+        got = warm.cache.get(user)
+        if got is None:
+            assert user == "4" and 129 - 100 not in set(model.seen_[4].indices)
+            continue
+        assert got.version == expected.version and got.source == expected.source
+        assert np.array_equal(got.rated, expected.rated), user
+        if expected.factors is None:
+            assert got.factors is None
+        else:
+            assert got.bias == pytest.approx(expected.bias, abs=1e-5)
+            assert np.allclose(got.factors, expected.factors, atol=1e-5), user
+
+
+def test_health_says_when_a_worker_is_warm(make_client, explicit_model, store):
+    store.add_ratings([Rating(f"w{k}", str(100 + k), 4.0) for k in range(5)])
+    client = make_client(explicit_model)
+    client.app.state.refresher.warm_done.wait(30)
+    body = client.get("/health").json()
+    assert body["warm"] is True and body["cached_users"] == 5

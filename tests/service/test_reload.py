@@ -1,6 +1,10 @@
 """Model versions while serving: reloads, the directory poll, retraining, metrics."""
 
+import logging
+import os
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -8,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from latentrec.models import BiasedMF
 from latentrec.service.app import create_app
-from latentrec.service.schedule import RetrainSchedule, retrain_job
+from latentrec.service.schedule import RetrainSchedule
 from latentrec.service.settings import Settings
 from latentrec.service.versions import ModelDirectory
 
@@ -125,28 +129,45 @@ def test_metrics_report_routes_model_store_and_fold_ins(client):
 
 @pytest.mark.slow
 def test_schedule_runs_a_real_retrain_in_a_child_process(tmp_path, store, planted_data):
-    """The schedule's job retrains on the store in a child process and, if the
+    """The schedule's command retrains on the store in a child process and, if the
     candidate is not worse, publishes it."""
-    data = planted_data
-    store.import_interactions(data)
+    store.import_interactions(planted_data)
     md = ModelDirectory(tmp_path / "models")
-    md.publish(BiasedMF(n_factors=2, n_epochs=10, random_state=0).fit(data))
+    md.publish(BiasedMF(n_factors=2, n_epochs=10, random_state=0).fit(planted_data))
     schedule = RetrainSchedule(store.url, str(md.path), every=3600)
     summary = schedule.run_once()
     assert schedule.failures == 0 and summary is not None
-    assert set(summary) == {"published", "version", "reason"}
     if summary["published"]:
         assert md.current().name == summary["version"] == "v000002"
     else:
         assert md.current().name == "v000001" and summary["reason"]
 
 
-@pytest.mark.slow
-def test_a_failed_round_is_logged_and_counted(tmp_path):
-    schedule = RetrainSchedule(str(tmp_path / "missing" / "x.sqlite"), str(tmp_path / "m"), 3600)
-    assert schedule.run_once() is None
-    assert schedule.failures == 1
+def test_schedule_runs_on_time_and_survives_failed_rounds(caplog):
+    """Rounds alternate between a child that fails and one that reports; the thread
+    keeps running them on schedule."""
+    script = (
+        "import json, os, sys; p = sys.argv[1]; n = int(open(p).read() or 0) "
+        "if os.path.exists(p) else 0; open(p, 'w').write(str(n + 1)); "
+        "sys.exit('boom') if n % 2 == 0 else print(json.dumps({'published': False, "
+        "'version': None, 'reason': 'round %d' % n}))"
+    )
+    import tempfile
 
-
-def test_retrain_job_is_importable_by_name():
-    assert retrain_job.__module__ == "latentrec.service.schedule"
+    counter = os.path.join(tempfile.mkdtemp(), "n")
+    schedule = RetrainSchedule(
+        "unused",
+        "unused",
+        every=0.2,
+        first_after=0.0,
+        command=[sys.executable, "-c", script, counter],
+    )
+    with caplog.at_level(logging.INFO, logger="latentrec.service"):
+        schedule.start()
+        deadline = time.monotonic() + 30
+        while schedule.runs < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        schedule.stop(timeout=30)
+    assert schedule.runs >= 4 and schedule.failures >= 2
+    assert schedule.last["reason"].startswith("round ")
+    assert any("scheduled retrain failed: boom" in r.getMessage() for r in caplog.records)

@@ -19,6 +19,14 @@ from ._common import Failure, fail_on_known_errors, main
 
 FACTORY = "latentrec.service.app:app_from_env"
 
+# Thread pools of the numeric libraries, each set to one thread in serving processes.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
 # How long uvicorn waits for a worker process to answer its health check.
 WORKER_STARTUP_SECONDS = 120
 
@@ -128,6 +136,16 @@ def serve(
         max_n=max_n,
         access_log=not no_access_log,
     ).check()
+    # The retrain child gets the machine's threads, which the serving processes give up.
+    retrain_env = dict(os.environ)
+    # One request is small (one user's scores): parallelism comes from the workers, and
+    # BLAS or numba threads in each would only fight over the cores.  The variables
+    # reach spawned workers; threadpoolctl limits this process's BLAS.
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
     if workers > 1:
         # The workers' metrics live in files here, so /metrics adds up every worker.
         os.environ.setdefault(
@@ -141,7 +159,9 @@ def serve(
     if every is not None:
         from ..service.schedule import RetrainSchedule
 
-        schedule = RetrainSchedule(settings.store_location(), model_dir, every).start()
+        schedule = RetrainSchedule(
+            settings.store_location(), model_dir, every, env=retrain_env
+        ).start()
     click.echo(f"serving on http://{host}:{port}/ (API: /docs)", err=True)
     try:
         if workers == 1:

@@ -109,7 +109,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     seed_catalogue(store, holder.current)
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
     metrics.set_model(holder.current.version, holder.current.created)
-    refresher = Refresher(holder, store, metrics, settings.poll_seconds)
+    refresher = Refresher(
+        holder, store, metrics, settings.poll_seconds, live if settings.warm_users else None
+    )
 
     @asynccontextmanager
     async def lifespan(app):
@@ -533,6 +535,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "model_source": source.describe(),
             "store": str(getattr(store, "dialect", "")),
             "worker_pid": os.getpid(),
+            "cached_users": len(live.cache),
+            "warm": refresher.warm_done.is_set(),
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
@@ -670,21 +674,34 @@ def add_store_items(store, served: Served) -> Served:
 
 
 class Refresher:
-    """A worker's background thread: follows the model source and the store's catalogue.
+    """A worker's background thread: warms the user cache, follows the model source and
+    the store's catalogue.
 
-    Every ``every`` seconds it reloads the model when the source changed (a new current
-    version in the model directory) and adds titles that another worker put in the
-    store.  A failure is logged and retried on the next round; the served model stays.
+    First it folds in every stored user (:meth:`LiveUsers.warm`), so the worker answers
+    them from its cache; then every ``every`` seconds it reloads the model when the
+    source changed (a new current version in the model directory; the cache is warmed
+    again for it) and adds titles that another worker put in the store.  A failure is
+    logged and retried on the next round; the served model stays.
     """
 
-    def __init__(self, holder: ModelHolder, store, metrics: ServiceMetrics, every: float):
+    def __init__(
+        self,
+        holder: ModelHolder,
+        store,
+        metrics: ServiceMetrics,
+        every: float,
+        live: LiveUsers | None = None,
+    ):
         self.holder = holder
         self.store = store
         self.metrics = metrics
         self.every = every
+        self.live = live
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.logger = logging.getLogger(ERROR_LOGGER)
+        self.warmed_serial: int | None = None
+        self.warm_done = threading.Event()
 
     def start(self) -> None:
         if self.thread is None:
@@ -699,8 +716,25 @@ class Refresher:
             self.thread = None
 
     def run(self) -> None:
+        self.warm()
         while not self.stopping.wait(self.every):
             self.tick()
+            self.warm()
+
+    def warm(self) -> None:
+        """Fold in every stored user for the served model, once per model."""
+        served = self.holder.current
+        if self.live is None or self.warmed_serial == served.serial:
+            self.warm_done.set()
+            return
+        try:
+            count = self.live.warm(served)
+            self.metrics.fold_ins.inc(count)
+            self.logger.info("folded in %d stored users for %s", count, served.version)
+        except (OSError, ValueError, StoreError, MemoryError) as err:
+            self.logger.warning("warming the user cache failed: %s", one_line(err))
+        self.warmed_serial = served.serial
+        self.warm_done.set()
 
     def tick(self) -> None:
         """One round: reload if the source changed, then add new store titles."""

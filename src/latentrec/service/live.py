@@ -29,9 +29,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 
 from ..models import Catalog, FactorModel
+from ..store import StoreError
 from .holder import Served, id_text
+
+# Users folded in per batch when the cache is warmed (bounds the solve's memory).
+WARM_BATCH = 4096
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,95 @@ class LiveUsers:
                 self.cache.popitem(last=False)
         return state
 
+    def warm(self, served: Served) -> int:
+        """Fold in every user the store holds, in batches, and cache them; how many.
+
+        The same rules as :meth:`compute`, in bulk: one read of the versions (first) and
+        one of each kind of rating, then batched fold-ins, so a worker answers any stored
+        user from its cache from the start.  Users the model was trained on whose stored
+        ratings share nothing with their training row are left to :meth:`compute` (which
+        adds the row); so are users beyond the cache's capacity.
+        """
+        _, changed = self.store.changes_since(0)
+        versions = dict(changed)
+        if not versions or len(versions) > self.capacity:
+            return 0
+        frames = []
+        for kind in ("explicit", "event"):
+            try:
+                data = self.store.interactions(kind=kind)
+            except StoreError:  # no rating of this kind
+                continue
+            m = data.matrix.tocoo()
+            item_map = np.array(
+                [served.item_index.get(id_text(x), -1) for x in data.items.ids], dtype=np.int64
+            )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "user": np.array([id_text(x) for x in data.users.ids], dtype=object)[m.row],
+                        "item": item_map[m.col],
+                        "value": m.data.astype(np.float64),
+                        "explicit": kind == "explicit",
+                    }
+                )
+            )
+        if not frames:
+            return 0
+        table = pd.concat(frames, ignore_index=True)
+        table = table[table["item"] >= 0]
+        table = table[table["user"].isin(versions.keys())]
+        table["fold"] = fold_values(served, table["value"].to_numpy(), table["explicit"].to_numpy())
+        codes, users = pd.factorize(table["user"], sort=False)
+        items = table["item"].to_numpy()
+        rated = sp.csr_matrix(
+            (np.ones(codes.size, np.float32), (codes, items)), shape=(len(users), served.n_items)
+        )
+        rated.sum_duplicates()
+        rated.sort_indices()
+        keep = ~np.isnan(table["fold"].to_numpy())
+        # An item with an explicit rating and events counts once, with the larger value.
+        fold = table["fold"].to_numpy()
+        folded = max_duplicates(codes[keep], items[keep], fold[keep], (len(users), served.n_items))
+        in_model = np.array([served.user_index.get(u, -1) for u in users], dtype=np.int64)
+        skip = np.zeros(len(users), dtype=bool)
+        trained = in_model >= 0
+        if trained.any():
+            seen = served.model.seen_[in_model[trained]]
+            overlap = np.asarray(rated[np.flatnonzero(trained)].multiply(seen).sum(axis=1)).ravel()
+            has_row = np.diff(seen.indptr) > 0
+            skip[np.flatnonzero(trained)[(overlap == 0) & has_row]] = True
+        warmed = 0
+        for start in range(0, len(users), WARM_BATCH):
+            rows = np.arange(start, min(start + WARM_BATCH, len(users)))
+            rows = rows[~skip[rows]]
+            if rows.size == 0:
+                continue
+            block = folded[rows]
+            bias, factors = served.model.fold_in_idx(block.indptr, block.indices, block.data)
+            self.fold_ins += rows.size
+            states = {}
+            for j, r in enumerate(rows):
+                user = users[r]
+                has = block.indptr[j + 1] > block.indptr[j]
+                states[user] = UserState(
+                    user,
+                    versions[user],
+                    served.serial,
+                    float(bias[j]) if has else 0.0,
+                    factors[j] if has else None,
+                    rated.indices[rated.indptr[r] : rated.indptr[r + 1]].astype(np.int64),
+                    "store" if has else "none",
+                )
+            with self.lock:
+                for user, state in states.items():
+                    current = self.cache.get(user)
+                    # A request may have folded the user in meanwhile from newer ratings.
+                    if current is None or current.serial != served.serial:
+                        self.cache[user] = state
+                warmed += len(states)
+        return warmed
+
     def forget(self, user_id: str) -> None:
         """Drop a user's cached state (after an erasure)."""
         with self.lock:
@@ -187,34 +282,62 @@ class LiveUsers:
         the larger value.
         """
         index = served.item_index
-        rated, idx, values = [], [], []
-        rating_model = served.predicts_ratings
+        found = [(index.get(r.item_id, -1), r.value, r.kind == "explicit") for r in ratings]
+        found = [f for f in found if f[0] >= 0]
+        if not found:
+            empty = np.empty(0, np.int64)
+            return empty, np.empty(0), empty
+        idx = np.array([f[0] for f in found], dtype=np.int64)
+        values = fold_values(
+            served,
+            np.array([f[1] for f in found], dtype=np.float64),
+            np.array([f[2] for f in found], dtype=bool),
+        )
+        keep = ~np.isnan(values)
+        uniq, inverse = np.unique(idx[keep], return_inverse=True)
+        best = np.full(uniq.size, -np.inf)
+        np.maximum.at(best, inverse, values[keep])
+        return uniq, best, np.unique(idx)
+
+
+def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.ndarray:
+    """The value each stored rating enters the fold-in with, NaN for "seen only".
+
+    A rating model takes explicit ratings (clipped to its scale) and no events; a
+    ranking model takes events with their weight and explicit ratings at or above
+    :func:`like_threshold` with weight 1.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], [7]), np.eye(1), global_mean=3.0)
+        >>> fold_values(Served.build(m, "v"), np.array([4.0, 2.0]), np.array([True, False]))
+        array([ 4., nan])
+    """
+    values = np.asarray(values, dtype=np.float64)
+    explicit = np.asarray(explicit, dtype=bool)
+    if served.predicts_ratings:
         lo, hi = served.rating_scale or (-np.inf, np.inf)
-        threshold = like_threshold(served)
-        for r in ratings:
-            i = index.get(r.item_id)
-            if i is None:
-                continue
-            rated.append(i)
-            if rating_model:
-                if r.kind == "explicit":
-                    idx.append(i)
-                    values.append(min(max(r.value, lo), hi))
-            elif r.kind == "event":
-                idx.append(i)
-                values.append(r.value)
-            elif r.value >= threshold:
-                idx.append(i)
-                values.append(1.0)
-        idx_arr = np.asarray(idx, dtype=np.int64)
-        val_arr = np.asarray(values, dtype=np.float64)
-        if idx_arr.size:
-            uniq, inverse = np.unique(idx_arr, return_inverse=True)
-            if uniq.size != idx_arr.size:
-                best = np.full(uniq.size, -np.inf)
-                np.maximum.at(best, inverse, val_arr)
-                idx_arr, val_arr = uniq, best
-        return idx_arr, val_arr, np.unique(np.asarray(rated, dtype=np.int64))
+        return np.where(explicit, np.clip(values, lo, hi), np.nan)
+    liked = np.where(values >= like_threshold(served), 1.0, np.nan)
+    return np.where(explicit, liked, values)
+
+
+def max_duplicates(rows, cols, values, shape) -> sp.csr_matrix:
+    """A CSR matrix of ``(rows, cols, values)`` where a repeated cell keeps its largest value.
+
+    Example:
+        >>> max_duplicates([0, 0], [1, 1], [2.0, 5.0], (1, 2)).toarray().tolist()
+        [[0.0, 5.0]]
+    """
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    values = np.asarray(values, np.float64)
+    order = np.lexsort((-values, cols, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    out = sp.csr_matrix((values[first], (rows[first], cols[first])), shape=shape)
+    out.sort_indices()
+    return out
 
 
 # ---------------------------------------------------------------------------- answers

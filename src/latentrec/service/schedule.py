@@ -1,64 +1,79 @@
 """The retrain schedule of ``latentrec serve --retrain-every 24h``.
 
 Owns :class:`RetrainSchedule`: a thread in the serving process that, every interval,
-runs :func:`latentrec.service.retrain.retrain` on the store and the model directory in
-a separate process (training must not take the serving process's interpreter lock),
-then waits for the next round.  Publishing is the retrain's job (only a candidate that
-is not worse becomes current); every worker follows the directory's pointer and swaps
-the new version in without dropping a request (:class:`~latentrec.service.app.Refresher`).
+runs ``latentrec retrain --store ... --model-dir ... --json`` in a child process
+(training must not take the serving process's interpreter lock, and it gets the
+machine's threads, which the serving processes give up), then waits for the next round.
+Publishing is the retrain's job (only a candidate that is not worse becomes current);
+every worker follows the directory's pointer and swaps the new version in without
+dropping a request (:class:`~latentrec.service.app.Refresher`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import multiprocessing
+import subprocess
+import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 
-from .hardening import ERROR_LOGGER, one_line
+from .hardening import ERROR_LOGGER
+
+# A retrain that runs longer than this is stopped (and the round counted as failed).
+RETRAIN_TIMEOUT = 6 * 3600
 
 
-def retrain_job(store_url: str, model_dir: str) -> dict:
-    """One retrain (run in a child process): what it did, as plain values.
+def retrain_command(store_url: str, model_dir: str) -> list[str]:
+    """The command line of one retrain.
 
-    Example (trains a model, so not run here)::
-
-        retrain_job("ratings.sqlite", "models/")   # {'published': True, ...}
+    Example:
+        >>> retrain_command("r.db", "models")[-6:]
+        ['retrain', '--store', 'r.db', '--model-dir', 'models', '--json']
     """
-    from ..store import open_store
-    from .retrain import retrain
-    from .versions import ModelDirectory
-
-    result = retrain(open_store(store_url), ModelDirectory(model_dir))
-    version = getattr(result, "version", None)
-    return {
-        "published": bool(result.published),
-        "version": getattr(version, "name", None),
-        "reason": str(result.reason),
-    }
+    return [
+        sys.executable,
+        "-m",
+        "latentrec.cli",
+        "retrain",
+        "--store",
+        store_url,
+        "--model-dir",
+        model_dir,
+        "--json",
+    ]
 
 
 class RetrainSchedule:
     """Run a retrain every ``every`` seconds in a child process, until :meth:`stop`.
 
-    ``job`` (default :func:`retrain_job`) is called as ``job(store_url, model_dir)`` in a
-    fresh spawned process; its result is logged and kept in ``last``.  A failed round
-    is logged and the next one runs on time.  ``first_after`` delays the first round
-    (default: one full interval).
+    ``command`` (default :func:`retrain_command`) runs with environment ``env`` (default:
+    this process's); its JSON output is kept in ``last`` and logged.  A failed round
+    (exit code not 0, or no JSON) is logged and counted in ``failures``, and the next
+    round runs on time.  ``first_after`` delays the first round (default: one interval).
 
     Example:
         >>> schedule = RetrainSchedule("ratings.sqlite", "models", every=3600)
-        >>> schedule.every, schedule.runs
-        (3600, 0)
+        >>> schedule.every, schedule.runs, schedule.command[-1]
+        (3600, 0, '--json')
     """
 
-    def __init__(self, store_url: str, model_dir: str, every: float, *, job=None, first_after=None):
-        self.store_url = store_url
-        self.model_dir = model_dir
+    def __init__(
+        self,
+        store_url: str,
+        model_dir: str,
+        every: float,
+        *,
+        command: list[str] | None = None,
+        env: dict | None = None,
+        first_after: float | None = None,
+        timeout: float = RETRAIN_TIMEOUT,
+    ):
+        self.command = command or retrain_command(store_url, model_dir)
+        self.env = env
         self.every = every
         self.first_after = every if first_after is None else first_after
-        self.job = job or retrain_job
+        self.timeout = timeout
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.runs = 0
@@ -89,15 +104,35 @@ class RetrainSchedule:
             wait = max(0.0, self.every - (time.monotonic() - started))
 
     def run_once(self) -> dict | None:
-        """One retrain in a child process; its summary, or ``None`` when it failed."""
+        """One retrain in a child process; its JSON summary, or ``None`` when it failed."""
         self.runs += 1
         try:
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                summary = pool.submit(self.job, self.store_url, self.model_dir).result()
-        except Exception as err:  # a failed round must not end the schedule
-            self.failures += 1
-            self.logger.error("scheduled retrain failed: %s", one_line(err) or type(err).__name__)
-            return None
+            done = subprocess.run(
+                self.command,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return self.failed(str(err))
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            return self.failed(last)
+        lines = done.stdout.strip().splitlines()
+        try:
+            summary = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            return self.failed(f"no JSON summary in its output: {done.stdout[-200:]!r}")
         self.last = summary
-        self.logger.info("scheduled retrain: %s", summary)
+        self.logger.info(
+            "scheduled retrain: %s",
+            json.dumps({k: summary.get(k) for k in ("published", "version", "reason")}),
+        )
         return summary
+
+    def failed(self, why) -> None:
+        self.failures += 1
+        self.logger.error("scheduled retrain failed: %s", why)
+        return None

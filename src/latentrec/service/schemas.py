@@ -225,6 +225,11 @@ class Health(Versioned):
     model_source: str
     store: str
     worker_pid: int
+    cached_users: int = Field(description="Users whose vectors this worker holds.")
+    warm: bool = Field(
+        description="Whether this worker has folded in every stored user (it answers "
+        "before that too, folding users in on their first request)."
+    )
 
 
 class Reloaded(Versioned):

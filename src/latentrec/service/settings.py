@@ -38,7 +38,9 @@ class Settings:
     set, is required as ``Authorization: Bearer <token>`` on every write and admin route.
     ``cors_origins`` is empty by default: no cross-origin browser access.
     ``poll_seconds`` is how often a worker checks the model directory for a new current
-    version and the store for titles added through another worker.
+    version and the store for titles added through another worker.  ``cache_users``
+    bounds the users whose vectors a worker keeps; with ``warm_users`` a worker folds in
+    every stored user in the background when it starts and after each new version.
 
     Example:
         >>> s = Settings(model_path="model.npz").check()
@@ -59,6 +61,7 @@ class Settings:
     max_id_chars: int = 256
     poll_seconds: float = 1.0
     cache_users: int = 200_000
+    warm_users: bool = True
     access_log: bool = True
 
     def check(self) -> Settings:
