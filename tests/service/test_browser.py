@@ -208,6 +208,11 @@ def test_visitor_searches_rates_and_sees_picks_change(browser, server, tmp_path)
     popular = page.picks()
     assert len(popular) == 10
     assert page.one("model-version").text not in ("", "unknown")
+    # Everything the page loaded came from the service itself: no CDN, works offline.
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    assert loaded and all(url.startswith(server) for url in loaded), loaded
 
     # Search the space films and rate three of them five stars, one after another.
     results = page.search("space saga")
