@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 HOSTILE_TITLE = '<img id="pwned" src="x" onerror="document.title=1"> "Quotes" & <b>'
-WAIT_S = 30
+WAIT_S = 60  # the first answers may compile numba kernels on a fresh machine
 
 
 def catalogue(n_users: int = 60, n_items: int = 30, seed: int = 0) -> Interactions:
