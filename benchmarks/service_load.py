@@ -1,0 +1,551 @@
+"""Load on the HTTP service: throughput and p50/p99 latency at concurrency 16, through wrk.
+
+    apt-get install wrk                                   # Debian's wrk 4.1 (needs root)
+    .venv/bin/python benchmarks/service_load.py           # both models, 15 s per load run
+    .venv/bin/python benchmarks/service_load.py --models ml100k --duration 10 --json out.json
+
+For each model the script writes the model file and a SQLite ratings store holding its
+training ratings into a temporary directory, starts ``latentrec serve --workers 2`` on
+127.0.0.1 (a free port), warms both workers up, and then measures with wrk (2 threads, 16
+connections, each run bounded by ``--duration`` seconds and ``--max-requests``):
+
+- ``recommendations``: ``GET /users/{id}/recommendations?n=10`` for users drawn uniformly
+  from the model's users;
+- ``mix``: the same reads, and 10% ``POST /ratings`` (one rating of a random known user for
+  a random item, 1-5 stars), so every write re-folds a user that later reads may hit.
+
+Every non-2xx answer and every socket error or timeout counts as an error.  Before and
+after the load runs the script checks freshness: for ``--fresh-checks`` users it reads the
+picks, posts a 1-star rating for the top pick, and reads the picks again over a new
+connection (so either worker may answer); the rated title must be gone and the list must
+have changed.  The models:
+
+- ``ml100k``: BiasedMF (defaults, seed 0) on all of MovieLens-100K (943 users, 1,682 items);
+- ``synthetic``: BiasedMF (defaults, seed 0) on ``latentrec.data.synthetic`` ratings,
+  100,000 users x 20,000 items, 2,000,000 ratings.
+
+wrk rather than locust: wrk is a C event loop that keeps 16 connections busy with a few
+percent of one core, which matters when the server, its two workers and the load
+generator share two cores; a Python generator such as locust spends more CPU per request
+than the service does.  wrk's Lua hooks draw the users and the 90/10 mix per request and
+report the latency percentiles and the per-status counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+TARGETS = {
+    # run: (requests/s at least, p99 ms at most); zero errors for both
+    "recommendations": (1000.0, 25.0),
+    "mix": (None, 40.0),
+}
+
+# The wrk script: `init` reads the users (URL path form and JSON form) and items written
+# by this script, `request` draws one request, `response` counts failed statuses and stops
+# the thread at its share of --max-requests, `done` prints one JSON line.
+WRK_LUA = r"""
+local users_path, users_json, items_json = {}, {}, {}
+local write_share, limit, seed = 0, 0, 0
+local done_count = 0
+bad = {}  -- global: done() collects it from each thread with thread:get
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("thread_id", counter)
+  table.insert(threads, thread)
+end
+
+local function read_lines(path, into)
+  for line in io.lines(path) do into[#into + 1] = line end
+end
+
+function init(args)
+  read_lines(args[1], users_path)
+  read_lines(args[2], users_json)
+  read_lines(args[3], items_json)
+  write_share = tonumber(args[4])
+  limit = tonumber(args[5])
+  seed = tonumber(args[6]) + 7919 * thread_id
+  math.randomseed(seed)
+end
+
+local json_headers = { ["Content-Type"] = "application/json" }
+
+function request()
+  local u = math.random(#users_path)
+  if write_share > 0 and math.random() < write_share then
+    local body = '{"ratings":[{"user_id":' .. users_json[u] .. ',"item_id":'
+      .. items_json[math.random(#items_json)] .. ',"rating":' .. math.random(5) .. '}]}'
+    return wrk.format("POST", "/ratings", json_headers, body)
+  end
+  return wrk.format("GET", "/users/" .. users_path[u] .. "/recommendations?n=10")
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    bad[status] = (bad[status] or 0) + 1
+  end
+  done_count = done_count + 1
+  if limit > 0 and done_count >= limit then wrk.thread:stop() end
+end
+
+function done(summary, latency, requests)
+  local statuses = {}
+  for _, thread in ipairs(threads) do
+    local b = thread:get("bad")
+    for status, n in pairs(b) do statuses[status] = (statuses[status] or 0) + n end
+  end
+  local parts = {}
+  for status, n in pairs(statuses) do parts[#parts + 1] = '"' .. status .. '":' .. n end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,' ..
+    '"bad_statuses":{%s}}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    table.concat(parts, ",")))
+end
+"""
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+        .stdout.splitlines()[0]
+        .strip(),
+    }
+
+
+# ------------------------------------------------------------------ models and stores
+def ml100k_data():
+    from latentrec.datasets import movielens
+
+    return movielens("100k")
+
+
+def synthetic_data(n_users: int, n_items: int, n_ratings: int):
+    from latentrec.data.synthetic import synthetic
+
+    return synthetic(n_users, n_items, n_ratings, random_state=0)
+
+
+def build(name: str, data, workdir: Path) -> tuple[Path, str, list, list]:
+    """Train, save the model, seed the store; return (model path, store URL, users, items)."""
+    from latentrec.models import BiasedMF
+
+    model_path = workdir / f"{name}.npz"
+    store_path = workdir / f"{name}.db"
+    store_url = f"sqlite:///{store_path}"
+    users, items = list(data.users.ids), list(data.items.ids)
+    if model_path.exists() and store_path.exists():
+        # --workdir from an earlier run: the same seeds make the same model and store,
+        # but the earlier run's writes stay in the store.
+        print(f"  {name}: reusing {model_path} and {store_path}", flush=True)
+        return model_path, store_url, users, items
+    started = time.perf_counter()
+    model = BiasedMF(random_state=0).fit(data)
+    model.save(model_path)
+    trained = time.perf_counter() - started
+    started = time.perf_counter()
+    seed_store(store_url, data)
+    print(
+        f"  {name}: {data.n_users} users x {data.n_items} items, {data.nnz} ratings; "
+        f"trained and saved in {trained:.1f} s, store seeded in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    return model_path, store_url, users, items
+
+
+def seed_store(store_url: str, data) -> None:
+    """The model's training ratings (and titles) into the store, the service's truth."""
+    from latentrec.store import open_store
+
+    with open_store(store_url) as store:
+        store.import_interactions(data)
+
+
+# ------------------------------------------------------------------ the server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(model_path: Path, store_url: str, workers: int, log_path: Path, env=None):
+    """`latentrec serve` on a free loopback port; yields (port, pid); always stops it."""
+    port = free_port()
+    cli = Path(sys.executable).with_name("latentrec")
+    command = [
+        str(cli),
+        "serve",
+        "--model",
+        str(model_path),
+        "--store",
+        store_url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"latentrec serve exited with {proc.returncode}; see {log_path}"
+                    )
+                try:
+                    status, _ = call(port, "GET", "/health")
+                    if status == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"latentrec serve did not start in 180 s; see {log_path}")
+                time.sleep(0.2)
+            yield port, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_warm(port: int, workers: int, timeout: float = 900) -> float | None:
+    """Wait until every worker says its user cache is warm (``/health`` field ``warm``).
+
+    Returns the seconds waited, or None when the service does not report warming.
+    """
+    started = time.monotonic()
+    warm = set()
+    while len(warm) < workers:
+        status, body = call(port, "GET", "/health")
+        if status != 200 or "warm" not in body:
+            return None
+        if body["warm"]:
+            warm.add(body["worker_pid"])
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"the workers were not warm after {timeout:.0f} s")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def call(port: int, method: str, path: str, body=None) -> tuple[int, object]:
+    """One request over a new connection (so the kernel may hand it to either worker)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, None if body is None else json.dumps(body), headers)
+        response = conn.getresponse()
+        raw = response.read()
+        return response.status, (json.loads(raw) if raw else None)
+    finally:
+        conn.close()
+
+
+def user_path(user_id) -> str:
+    return urllib.parse.quote(str(user_id), safe="")
+
+
+def picks(port: int, user_id) -> list:
+    status, body = call(port, "GET", f"/users/{user_path(user_id)}/recommendations?n=10")
+    if status != 200:
+        raise RuntimeError(f"recommendations for {user_id!r} answered {status}: {body}")
+    return [item["item_id"] for item in body["items"]]
+
+
+def freshness(port: int, users: list, n: int, rng: random.Random) -> dict:
+    """Rate each user's top pick 1 star; the next read must drop it and change the list."""
+    failures = []
+    for user_id in rng.sample(users, n):
+        before = picks(port, user_id)
+        status, body = call(
+            port,
+            "POST",
+            "/ratings",
+            {"ratings": [{"user_id": str(user_id), "item_id": str(before[0]), "rating": 1}]},
+        )
+        if status // 100 != 2:
+            failures.append(f"user {user_id!r}: POST /ratings answered {status}: {body}")
+            continue
+        after = picks(port, user_id)
+        if str(before[0]) in map(str, after) or after == before:
+            failures.append(f"user {user_id!r}: picks unchanged after rating {before[0]!r}")
+    return {"checked": n, "failures": failures}
+
+
+# ------------------------------------------------------------------ wrk
+def run_wrk(port, workdir, users, items, *, write_share, duration, max_requests, seed):
+    users_path = workdir / "users_path.txt"
+    users_json = workdir / "users_json.txt"
+    items_json = workdir / "items_json.txt"
+    users_path.write_text("".join(user_path(u) + "\n" for u in users))
+    users_json.write_text("".join(json.dumps(str(u)) + "\n" for u in users))
+    items_json.write_text("".join(json.dumps(str(i)) + "\n" for i in items))
+    script = workdir / "load.lua"
+    script.write_text(WRK_LUA)
+    threads = 2
+    command = [
+        "wrk",
+        f"-t{threads}",
+        "-c16",
+        f"-d{duration}s",
+        "--timeout",
+        "2s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(users_path),
+        str(users_json),
+        str(items_json),
+        str(write_share),
+        str(max_requests // threads),
+        str(seed),
+    ]
+    out = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 60, check=True
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
+    result = json.loads(line.removeprefix("WRK_JSON "))
+    seconds = result["duration_us"] / 1e6
+    errors = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return {
+        "requests": result["requests"],
+        "seconds": round(seconds, 2),
+        "rps": round(result["requests"] / seconds, 1),
+        "p50_ms": result["p50_us"] / 1000,
+        "p90_ms": result["p90_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "max_ms": result["max_us"] / 1000,
+        "errors": errors,
+        "error_kinds": {
+            k: result[k] for k in ("connect", "read", "write", "status", "timeout") if result[k]
+        },
+        "bad_statuses": result["bad_statuses"],
+        # wrk stops each thread at its share of --max-requests but still waits out the
+        # duration, so a capped run's rate is a lower bound.
+        "capped": max_requests > 0 and result["requests"] >= max_requests - threads,
+    }
+
+
+def profile(pid: int, args, label: str):
+    """With --profile DIR: py-spy samples the server and its workers during one load run."""
+    if args.profile is None:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    args.profile.mkdir(parents=True, exist_ok=True)
+    out = args.profile / f"{label}.txt"
+    print(f"  profiling into {out}", flush=True)
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--format", "raw",
+         "--rate", "200", "--duration", str(args.duration), "--output", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process ``root`` and its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name may hold spaces; the fields after its ")" are fixed.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            procs[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += procs.get(pid, (0, 0))[1]
+        todo.extend(child for child, (ppid, _) in procs.items() if ppid == pid)
+    return total / tick
+
+
+def verdict(run: str, r: dict) -> str:
+    min_rps, max_p99 = TARGETS[run]
+    ok = r["errors"] == 0 and r["p99_ms"] <= max_p99 and (min_rps is None or r["rps"] >= min_rps)
+    return "meets" if ok else "misses"
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bench_model(name, data, args, workdir: Path) -> dict:
+    model_path, store_url, users, items = build(name, data, workdir)
+    rng = random.Random(args.seed)
+    out = {"name": name, "users": len(users), "items": len(items), "ratings": data.nnz}
+    env = dict(item.split("=", 1) for item in args.server_env)
+    log_path = workdir / f"{name}.log"
+    out["server_env"] = env
+    with serving(model_path, store_url, args.workers, log_path, env) as (port, pid):
+        # The service folds every stored user in at start; measure the steady state.
+        out["warm_wait_s"] = wait_warm(port, args.workers)
+        if out["warm_wait_s"] is not None:
+            print(f"  {name}: workers warm after {out['warm_wait_s']:.1f} s", flush=True)
+        # Warm-up: both workers load, compile and fill their caches before timing.
+        run_wrk(
+            port, workdir, users, items,
+            write_share=0.1, duration=args.warmup, max_requests=0, seed=args.seed + 1,
+        )  # fmt: skip
+        out["fresh_before"] = freshness(port, users, args.fresh_checks, rng)
+        for run, share in (("recommendations", 0.0), ("mix", 0.1)):
+            out[f"load_before_{run}"] = load_average()
+            profiler = profile(pid, args, f"{name}-{run}")
+            cpu_before = cpu_seconds(pid)
+            wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result = run_wrk(
+                port, workdir, users, items,
+                write_share=share, duration=args.duration, max_requests=args.max_requests,
+                seed=args.seed,
+            )  # fmt: skip
+            wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # CPU per request: what the load costs whatever else shares the machine.
+            served = cpu_seconds(pid) - cpu_before
+            result["server_cpu_ms_per_request"] = round(1000 * served / result["requests"], 3)
+            result["wrk_cpu_s"] = round(
+                wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime,
+                2,
+            )
+            if profiler is not None:
+                profiler.wait()
+            result["verdict"] = verdict(run, result)
+            out[run] = result
+            print(f"  {name} {run}: {result}", flush=True)
+        out["fresh_after"] = freshness(port, users, args.fresh_checks, rng)
+    # uvicorn's supervisor restarts a worker that dies or misses its health check.
+    log = log_path.read_text(errors="replace")
+    out["worker_restarts"] = log.count("died")
+    return out
+
+
+def report(results: list[dict]) -> None:
+    print()
+    print(
+        "| model | run | requests | req/s | p50 ms | p99 ms | max ms | errors | "
+        "server CPU ms/request | target |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for res in results:
+        for run in ("recommendations", "mix"):
+            r = res[run]
+            print(
+                f"| {res['name']} | {run} | {r['requests']} | {r['rps']:.0f} | "
+                f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['errors']} | "
+                f"{r['server_cpu_ms_per_request']:.2f} | {r['verdict']} |"
+            )
+    for res in results:
+        for when in ("fresh_before", "fresh_after"):
+            f = res[when]
+            state = "all visible" if not f["failures"] else f"{len(f['failures'])} FAILED"
+            print(f"{res['name']} {when}: {f['checked']} ratings read back, {state}")
+            for failure in f["failures"]:
+                print(f"    {failure}")
+        print(f"{res['name']}: uvicorn workers restarted {res['worker_restarts']} times")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--models", nargs="+", choices=("ml100k", "synthetic"), default=["ml100k", "synthetic"]
+    )
+    parser.add_argument("--duration", type=int, default=15, help="seconds per load run")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up load")
+    parser.add_argument(
+        "--max-requests", type=int, default=200_000, help="requests per load run at most"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fresh-checks", type=int, default=20)
+    parser.add_argument("--synthetic-size", type=int, nargs=3, default=(100_000, 20_000, 2_000_000),
+                        metavar=("USERS", "ITEMS", "RATINGS"))  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the server (repeatable), e.g. OPENBLAS_NUM_THREADS=1",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the models, stores and server logs here (reused by a later run) "
+        "instead of a temporary directory",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the server with py-spy (pip install py-spy) during each load run; "
+        "collapsed stacks go to DIR",
+    )
+    args = parser.parse_args()
+    bad = [item for item in args.server_env if "=" not in item or item.startswith("=")]
+    if bad:
+        parser.error(f"--server-env takes NAME=VALUE, got {bad[0]!r}")
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk (Debian/Ubuntu), or build it from "
+              "https://github.com/wg/wrk", file=sys.stderr)  # fmt: skip
+        return 1
+    info = machine()
+    print(f"machine: {info}", flush=True)
+    results = []
+    with contextlib.ExitStack() as stack:
+        if args.workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="latentrec-")))
+        else:
+            workdir = args.workdir
+            workdir.mkdir(parents=True, exist_ok=True)
+        for name in args.models:
+            print(f"{name}: building", flush=True)
+            data = ml100k_data() if name == "ml100k" else synthetic_data(*args.synthetic_size)
+            results.append(bench_model(name, data, args, workdir))
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""The web page end to end: `latentrec serve` on 127.0.0.1 driven by headless chromium.
+
+A small MovieLens-like catalogue (titles, genres, two taste groups, one title that is an
+HTML injection attempt) is trained here, served with a fresh SQLite store, and a visitor
+searches, rates three titles, sees their picks change and opens an explanation, all through
+the page in Debian's chromium (Selenium with /usr/bin/chromedriver).  A screenshot is kept
+under pytest's temporary directory; its path is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentrec import Interactions
+from latentrec.models import BiasedMF
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+HOSTILE_TITLE = '<img id="pwned" src="x" onerror="document.title=1"> "Quotes" & <b>'
+WAIT_S = 60  # the first answers may compile numba kernels on a fresh machine
+
+
+def catalogue(n_users: int = 60, n_items: int = 30, seed: int = 0) -> Interactions:
+    """Ratings of two taste groups (space films and period dramas) with titles and genres."""
+    rng = np.random.default_rng(seed)
+    groups = np.arange(n_items) % 2  # 0: space, 1: drama
+    titles = [
+        f"Space Saga {i:02d}" if g == 0 else f"Drama Of Manners {i:02d}"
+        for i, g in enumerate(groups)
+    ]
+    titles[n_items - 1] = HOSTILE_TITLE
+    genres = ["Sci-Fi|Adventure" if g == 0 else "Drama|Romance" for g in groups]
+    taste = rng.integers(0, 2, n_users)
+    rows = []
+    for u in range(n_users):
+        for i in rng.choice(n_items, size=12, replace=False):
+            liked = groups[i] == taste[u]
+            stars = rng.choice([4, 5]) if liked else rng.choice([1, 2])
+            rows.append((f"user{u}", f"m{i}", float(stars)))
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+    features = pd.DataFrame(
+        {"title": titles, "genres": genres}, index=[f"m{i}" for i in range(n_items)]
+    )
+    return Interactions.from_frame(df, rating_scale=(1, 5), item_features=features)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`latentrec serve` on a free loopback port; yields its base URL, stops it afterwards."""
+    tmp_path = tmp_path_factory.mktemp("serve")
+    model_path = tmp_path / "model.npz"
+    BiasedMF(n_factors=4, n_epochs=60, random_state=0).fit(catalogue()).save(model_path)
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    cli = Path(sys.executable).with_name("latentrec")
+    proc = subprocess.Popen(
+        [
+            str(cli),
+            "serve",
+            "--model",
+            str(model_path),
+            "--store",
+            f"sqlite:///{tmp_path / 'ratings.db'}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120  # first start may compile the numba kernels
+        while True:
+            if proc.poll() is not None:
+                log.flush()
+                pytest.fail(
+                    f"latentrec serve exited with {proc.returncode}:\n"
+                    + (tmp_path / "server.log").read_text()
+                )
+            try:
+                get_json(base + "health")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("latentrec serve did not answer /health within 120 s")
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium through Selenium; quits at the end whatever happens."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.skip(
+            f"no {' or '.join(missing)}: install Debian's chromium and chromium-driver "
+            "(apt-get install chromium chromium-driver) to run the browser test"
+        )
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="latentrec-chromium-")
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root, where chromium's sandbox refuses to start
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1400",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(arg)
+    try:
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Page:
+    """The page's elements by their ``data-testid``, and waits on its refresh counters."""
+
+    def __init__(self, driver):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver, self.by = driver, By
+        self.wait = WebDriverWait(driver, WAIT_S).until
+
+    def one(self, name, root=None):
+        return (root or self.driver).find_element(self.by.CSS_SELECTOR, f'[data-testid="{name}"]')
+
+    def all(self, name, root=None):
+        return (root or self.driver).find_elements(self.by.CSS_SELECTOR, f'[data-testid="{name}"]')
+
+    def renders(self, name) -> int:
+        return int(self.one(name).get_attribute("data-renders") or 0)
+
+    def after(self, name, action) -> None:
+        """Do ``action`` and wait until the list ``name`` has been drawn again."""
+        before = self.renders(name)
+        action()
+        self.wait(lambda d: self.renders(name) > before)
+
+    def open(self, url) -> None:
+        self.driver.get(url)
+        self.wait(lambda d: d.find_element(self.by.TAG_NAME, "body").get_attribute("data-ready"))
+
+    def picks(self) -> list[str]:
+        return [li.get_attribute("data-item-id") for li in self.all("pick")]
+
+    def search(self, text) -> list:
+        box = self.one("search-input")
+        box.clear()
+        box.send_keys(text)
+        self.after("search-results", self.one("search-button").click)
+        return self.all("search-result")
+
+
+def test_visitor_searches_rates_and_sees_picks_change(browser, server, tmp_path):
+    page = Page(browser)
+    page.open(server)
+
+    # A visitor nobody has seen: the picks are the popular titles, and say so.
+    page.one("user-id").send_keys("e2e visitor 'quoted' / ✓")
+    page.after("picks-list", page.one("use-user").click)
+    assert page.one("fallback-badge").is_displayed()
+    popular = page.picks()
+    assert len(popular) == 10
+    assert page.one("model-version").text not in ("", "unknown")
+    # Everything the page loaded came from the service itself: no CDN, works offline.
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    assert loaded and all(url.startswith(server) for url in loaded), loaded
+
+    # Search the space films and rate three of them five stars, one after another.
+    results = page.search("space saga")
+    assert len(results) >= 3
+    assert all("Space Saga" in page.one("title", r).text for r in results)
+    rated = []
+    for result in results[:3]:
+        rated.append(result.get_attribute("data-item-id"))
+        page.after("picks-list", page.one("star-5", result).click)
+    page.wait(lambda d: len(page.all("my-rating")) == 3)
+    assert sorted(li.get_attribute("data-item-id") for li in page.all("my-rating")) == sorted(rated)
+
+    # The picks are now the visitor's own: personalised, without what they rated, and
+    # led by the films of the taste they showed.
+    assert not page.one("fallback-badge").is_displayed()
+    personal = page.picks()
+    assert personal != popular
+    assert not set(rated) & set(personal)
+    top_titles = [page.one("title", li).text for li in page.all("pick")[:3]]
+    assert all(t.startswith("Space Saga") for t in top_titles), top_titles
+    page.wait(lambda d: page.all("because-row"))  # "Because you watched" one of them
+
+    # Why the first pick: the terms add up to the prediction, and the support is what
+    # the visitor rated.
+    page.one("explain-button", page.all("pick")[0]).click()
+    page.wait(lambda d: page.one("explanation").is_displayed())
+    terms = [
+        float(page.one(t).text.replace("−", "-"))
+        for t in ("term-mu", "term-bu", "term-bi", "term-dot", "term-prediction")
+    ]
+    assert abs(sum(terms[:4]) - terms[4]) <= 0.02  # each shown to two decimals
+    supporting = {li.get_attribute("data-item-id") for li in page.all("supporting-item")}
+    assert supporting and supporting <= set(rated)
+
+    # A title that is an HTML injection attempt shows as text, and builds no element.
+    hostile = page.search("quotes")
+    assert [page.one("title", r).text for r in hostile] == [HOSTILE_TITLE.strip()]
+    assert browser.find_elements(page.by.ID, "pwned") == []
+
+    shot = tmp_path / "latentrec-page.png"
+    browser.execute_script("window.scrollTo(0, 0)")
+    assert browser.save_screenshot(str(shot))
+    print(f"screenshot of the page: {shot}")
+
+
+def test_new_visitor_answers_the_questions_and_is_remembered(browser, server):
+    page = Page(browser)
+    page.open(server)
+    page.after("picks-list", page.one("new-visitor").click)
+    page.wait(lambda d: page.one("onboarding").is_displayed())
+    visitor = page.one("user-id").get_attribute("value")
+    assert visitor.startswith("visitor-")
+    questions = page.all("question")
+    assert len(questions) >= 3
+
+    answered = {}
+    for question, stars in zip(questions[:3], (5, 5, 1), strict=True):
+        page.one(f"star-{stars}", question).click()
+        answered[question.get_attribute("data-item-id")] = stars
+    page.after("picks-list", page.one("onboarding-submit").click)
+    page.wait(lambda d: not page.one("onboarding").is_displayed())
+    assert not page.one("fallback-badge").is_displayed()
+    assert page.picks() and not set(answered) & set(page.picks())
+
+    # The page remembers the visitor (localStorage) and the store kept the answers.
+    page.open(server)
+    page.wait(lambda d: len(page.all("my-rating")) == len(answered))
+    assert page.one("user-id").get_attribute("value") == visitor
+    shown = {
+        li.get_attribute("data-item-id"): len(li.find_elements(page.by.CSS_SELECTOR, ".star.on"))
+        for li in page.all("my-rating")
+    }
+    assert shown == answered
