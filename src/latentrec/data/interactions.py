@@ -21,7 +21,8 @@ from .build import (
     is_nan,
     keys,
 )
-from .readers import read_delimited, read_parquet_frame
+from .ingest import lean_batches, lean_frame, plain_options
+from .readers import delimited_batches, parquet_batches, read_delimited, read_parquet_frame
 from .report import DataError, LoadReport, Places
 from .vocabulary import Vocabulary
 
@@ -538,6 +539,21 @@ class Interactions:
             raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
         names = (user, item, rating, timestamp)
         check_options(duplicates, on_bad_rows)
+        plain = plain_options(
+            dict(
+                duplicates=duplicates,
+                rating_scale=rating_scale,
+                implicit=implicit,
+                item_features=item_features,
+                user_features=user_features,
+                users=users,
+                items=items,
+            )
+        )
+        if plain is not None:
+            lean = lean_frame(cls, df, names, plain)
+            if lean is not None:
+                return lean
         frame = frame_columns(df, names, "the table")
         return assemble(
             cls,
@@ -610,6 +626,18 @@ class Interactions:
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
         check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        plain = plain_options(kwargs)
+        found = None
+        if plain is not None:
+            found = delimited_batches(path, names, sep=sep, header=header, encoding=encoding)
+        if found is not None:
+            batches, separator, used = found
+            lean = lean_batches(
+                cls, batches, names, plain, source=str(path), unit="line",
+                encoding=used, separator=separator,
+            )  # fmt: skip
+            if lean is not None:
+                return lean
         wanted = list(dict.fromkeys(c for c in names if c is not None))
         table = read_delimited(
             path, wanted, id_columns=(user, item), sep=sep, header=header, encoding=encoding
@@ -654,9 +682,15 @@ class Interactions:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
-        df = read_parquet_frame(path)
         names = (user, item, rating, timestamp)
         check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        plain = plain_options(kwargs)
+        batches = None if plain is None else parquet_batches(path, names)
+        if batches is not None:
+            lean = lean_batches(cls, batches, names, plain, source=str(path), unit="row")
+            if lean is not None:
+                return lean
+        df = read_parquet_frame(path)
         source = str(path)
         frame = frame_columns(df, names, source)
         return assemble(
