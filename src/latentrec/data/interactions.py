@@ -22,6 +22,8 @@ from .build import (
     keys,
 )
 from .ingest import lean_batches, lean_frame, plain_options
+from .lrdata import SUFFIX as LRDATA_SUFFIX
+from .lrdata import read_lrdata, write_lrdata
 from .readers import delimited_batches, parquet_batches, read_delimited, read_parquet_frame
 from .report import DataError, LoadReport, Places
 from .vocabulary import Vocabulary
@@ -697,12 +699,29 @@ class Interactions:
             cls, frame, names, Places.rows(np.arange(len(df)), source), source=source, **kwargs
         )
 
+    def to_lrdata(self, path: str | Path) -> Path:
+        """Write the table as a ``.lrdata`` file, which :meth:`read` loads in seconds.
+
+        An uncompressed ``.npz`` of the CSR arrays and the ids (never a pickle), written
+        under a temporary name and renamed once on disk; see :mod:`latentrec.data.lrdata`.
+
+        Example:
+            >>> import tempfile, os, numpy as np
+            >>> path = os.path.join(tempfile.mkdtemp(), "r.lrdata")
+            >>> data = Interactions.from_dense(np.eye(3))
+            >>> Interactions.read(data.to_lrdata(path)).fingerprint() == data.fingerprint()
+            True
+        """
+        return write_lrdata(self, path)
+
     @classmethod
     def read(cls, path: str | Path, **kwargs) -> Interactions:
-        """Read a ratings file by extension: ``.parquet``/``.pq`` or delimited text.
+        """Read a ratings file by extension: ``.lrdata``, ``.parquet``/``.pq`` or text.
 
-        The delimited-text options (``sep``, ``header``, ``encoding``) are refused for a
-        Parquet file unless ``None``.
+        A ``.lrdata`` file (written by :meth:`to_lrdata` or ``latentrec data convert``)
+        is memory-mapped (``mmap=True``, the default; ``mmap=False`` reads it into
+        memory) and takes no other option.  The delimited-text options (``sep``,
+        ``header``, ``encoding``) are refused for a Parquet file unless ``None``.
 
         Example:
             >>> import tempfile, os
@@ -712,6 +731,15 @@ class Interactions:
             1
         """
         suffix = Path(path).suffix.lower()
+        if suffix == LRDATA_SUFFIX:
+            mmap = kwargs.pop("mmap", True)
+            given = [k for k, v in kwargs.items() if v is not None]
+            if given:
+                raise DataError(
+                    f"{', '.join(given)} apply when reading ratings, not to the converted "
+                    f"file {path} (they were applied when it was converted)"
+                )
+            return read_lrdata(cls, path, mmap=mmap)
         if suffix in (".parquet", ".pq"):
             text_only = {k: kwargs.pop(k) for k in ("sep", "header", "encoding") if k in kwargs}
             given = [k for k, v in text_only.items() if v is not None]
