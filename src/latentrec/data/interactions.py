@@ -31,6 +31,29 @@ from .vocabulary import Vocabulary
 __all__ = ["DUPLICATE_POLICIES", "ON_BAD_ROWS", "DataError", "Interactions", "LoadReport"]
 
 
+_SLICE = 1 << 22
+
+
+def pairwise_sum64(values: np.ndarray) -> float:
+    """``values.astype(numpy.float64).sum()``, bit for bit, without the float64 copy.
+
+    NumPy sums a contiguous float64 array pairwise, halving it (at a multiple of 8)
+    until a piece is short; halving the same way here and converting only the pieces
+    gives the same additions in the same order.
+
+    Example:
+        >>> x = np.random.default_rng(0).random(3 * _SLICE + 5, dtype=np.float32)
+        >>> pairwise_sum64(x) == x.astype(np.float64).sum()
+        True
+    """
+    n = values.shape[0]
+    if n <= _SLICE:
+        return float(np.add.reduce(values.astype(np.float64)))
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum64(values[:half]) + pairwise_sum64(values[half:])
+
+
 class Interactions:
     """Observed (user, item, value) cells as a CSR matrix with raw-id vocabularies.
 
@@ -161,11 +184,16 @@ class Interactions:
 
     def item_counts(self) -> np.ndarray:
         """Number of observed cells per item."""
-        return np.bincount(self._matrix.indices, minlength=self.n_items).astype(np.int64)
+        # In slices: bincount casts int32 indices to int64, a copy as large as the data.
+        out = np.zeros(self.n_items, dtype=np.int64)
+        indices = self._matrix.indices
+        for start in range(0, indices.size, _SLICE):
+            out += np.bincount(indices[start : start + _SLICE], minlength=self.n_items)
+        return out
 
     def global_mean(self) -> float:
         """Mean of the observed values (0.0 when empty)."""
-        return float(self._matrix.data.astype(np.float64).mean()) if self.nnz else 0.0
+        return float(pairwise_sum64(self._matrix.data) / self.nnz) if self.nnz else 0.0
 
     def __repr__(self) -> str:
         kind = "interactions" if self.implicit else "ratings"
