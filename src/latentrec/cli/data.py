@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import click
-import numpy as np
-
 import time
 from pathlib import Path
+
+import click
+import numpy as np
 
 from ..data.lrdata import SUFFIX
 from ..datasets import fetch_movielens
