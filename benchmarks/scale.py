@@ -307,18 +307,41 @@ def spawn(kind: str, n: int, folder: str, args) -> dict:
         "--factors", str(args.factors), "--epochs", str(epochs(n, args)),
     ]  # fmt: skip
     print(f"[{time.strftime('%H:%M:%S')}] {kind} at {n:.0e} ...", file=sys.stderr, flush=True)
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=args.timeout,
-            env={**os.environ, "NUMBA_NUM_THREADS": "2"},
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return {"error": f"stopped after {args.timeout} s"}
-    for line in proc.stdout.splitlines():
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=err, text=True, env={**os.environ, "NUMBA_NUM_THREADS": "2"}
+        )
+        # Bounded in time and in memory: a child past --max-gib is stopped, not the machine.
+        start, stopped = time.monotonic(), None
+        while proc.poll() is None:
+            time.sleep(0.5)
+            if time.monotonic() - start > args.timeout:
+                stopped = f"stopped after {args.timeout} s"
+            elif rss_gib(proc.pid) > args.max_gib:
+                stopped = f"stopped above {args.max_gib} GiB"
+            if stopped:
+                proc.kill()
+                proc.wait()
+                return {"error": stopped}
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    for line in stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+    tail = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
     return {"error": f"exit {proc.returncode}: {tail[0][:150]}"}
+
+
+def rss_gib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
 
 
 def epochs(n: int, args) -> int:
@@ -340,6 +363,7 @@ def main() -> None:
     parser.add_argument("--factors", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=0, help="default: 2 at 1e7, 1 at 1e8")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per child")
+    parser.add_argument("--max-gib", type=float, default=8.0, help="memory cap per child")
     parser.add_argument("--skip-surprise", action="store_true")
     parser.add_argument("--only-largest", action="store_true", help="skip the 1e7 rows")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)

@@ -90,6 +90,10 @@ def random_file(rng, tmp_path, k):
     header = rng.random() < 0.8
     cols = ["user_id", "item_id", "rating"] + (["timestamp"] if with_ts else [])
     cols += ["note"] if extra else []
+    if rng.random() < 0.3:
+        cols = [f'"{c}"' for c in cols]  # a quoted header, as pyarrow and R write it
+    if not clean and rng.random() < 0.1:
+        cols[0] = '"user_id'  # never closed
     lines = [sep.join(cols)] if header else []
     for _ in range(rng.integers(1, 40)):
         row = [rng.choice(ids), rng.choice(ids), rng.choice(values)]
@@ -156,6 +160,22 @@ def test_clean_csv_takes_the_chunked_path(monkeypatch, tmp_path):
     data = Interactions.from_csv(path)
     assert data.load_report.rows_read == n
     assert data.load_report.loaded + data.load_report.merged == n
+
+
+def test_a_csv_written_by_pyarrow_takes_the_chunked_path(monkeypatch, tmp_path):
+    # pyarrow (like R) quotes the header: the data rows are still plain.
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = tmp_path / "r.csv"
+    table = pa.table({"user_id": [3, 1, 3], "item_id": [7, 7, 8], "rating": [4.0, 2.5, 1.0]})
+    pacsv.write_csv(table, path)
+    assert path.read_text().startswith('"user_id"')
+    exact = outcome(lambda: Interactions.from_csv(path))
+    monkeypatch.setattr(interactions_module, "read_delimited", None)  # must not be reached
+    fast = outcome(lambda: Interactions.from_csv(path))
+    same(fast, exact)
+    assert fast[1].nnz == 3
 
 
 def test_a_bad_line_far_into_a_file_is_named(tmp_path):

@@ -8,11 +8,12 @@ returns ``None`` for anything else, so the caller runs the line-accurate path, w
 loads the input exactly or raises a :class:`~latentrec.data.report.DataError` naming the
 line or row and column.  Every result of a fast path is the one that path would give.
 
-Memory: ids are kept per chunk (int32 where they fit), the vocabulary is the sorted
-distinct ids, and the CSR is filled by a counting sort over users, chunk by chunk, then
+Memory: a file's rows are kept per chunk (ids int32 where they fit, values float32
+where that is exact), the vocabulary is the sorted distinct ids, and the CSR is filled
+by a counting sort over users, chunk by chunk (each chunk freed once placed), then
 sorted by item and de-duplicated row block by row block in place.  At the peak a file
-costs about 20 bytes per rating (its chunks' 12 and the CSR's 8); a DataFrame 16 (the
-codes' 8 and the CSR's 8) on top of the frame itself.
+costs about 20 bytes per rating (its chunks' 12 and the CSR's 8); a DataFrame about 8
+(the CSR) on top of the frame itself, whose columns are read in place.
 """
 
 from __future__ import annotations
@@ -36,11 +37,24 @@ _INT32 = np.iinfo(np.int32)
 
 
 class Decline(Exception):
-    """Raised inside a fast path for input it does not take; the exact path decides."""
+    """Raised inside a fast path for input it does not take; the exact path decides.
+
+    Example:
+        >>> try:
+        ...     check_values(np.array([np.nan]), None, rating=True)
+        ... except Decline:
+        ...     print("declined")
+        declined
+    """
 
 
 class Chunk:
-    """One chunk of rows: raw ids (later codes), values, timestamps."""
+    """One chunk of rows: raw ids (later codes), values, timestamps.
+
+    Example:
+        >>> Chunk(np.array([1]), np.array([2]), np.array([4.0]), None).users.tolist()
+        [1]
+    """
 
     __slots__ = ("items", "ts", "users", "vals")
 

@@ -6,6 +6,11 @@ line included) and :func:`read_parquet_frame`.  Whatever goes wrong while readin
 empty file, a wrong encoding, an unclosed quote, a row with too many fields, a file that
 is not Parquet, pyarrow missing) becomes a :class:`~latentrec.data.report.DataError`
 naming the file and, where known, the line.
+
+Also owns the chunked readers of the lean path, :func:`delimited_batches` (pyarrow's
+CSV parser, ~16 MB of the file at a time) and :func:`parquet_batches`: they take only
+plainly clean files and decline anything else, which :func:`read_delimited` then reads
+line by line and names.
 """
 
 from __future__ import annotations
@@ -302,9 +307,19 @@ def delimited_batches(
     except UnicodeDecodeError:
         return None
     separator = sep if sep is not None else _guess_separator(first_text + "\n")
-    if separator not in SEPARATORS or '"' in first_text:
+    if separator not in SEPARATORS:
         return None
-    fields = first_text.split(separator)
+    if '"' in first_text:
+        if not header:
+            return None
+        # A quoted header ("user_id","item_id",...; pyarrow and R write one): read as the
+        # exact reader reads it.  Quotes in data rows still decline, block by block.
+        try:
+            fields = next(csv.reader([first_text], delimiter=separator, strict=True))
+        except csv.Error:
+            return None
+    else:
+        fields = first_text.split(separator)
     if header:
         if any(sum(f == c for f in fields) != 1 for c in wanted):
             return None
