@@ -12,8 +12,9 @@ Memory: a file's rows are kept per chunk (ids int32 where they fit, values float
 where that is exact), the vocabulary is the sorted distinct ids, and the CSR is filled
 by a counting sort over users, chunk by chunk (each chunk freed once placed), then
 sorted by item and de-duplicated row block by row block in place.  At the peak a file
-costs about 20 bytes per rating (its chunks' 12 and the CSR's 8); a DataFrame about 8
-(the CSR) on top of the frame itself, whose columns are read in place.
+costs about 20 bytes per rating (its chunks' 12 and the CSR's 8); a DataFrame about 16
+(the CSR, and its trim when repeats were merged) on top of the frame itself, whose
+columns are read in place.
 """
 
 from __future__ import annotations

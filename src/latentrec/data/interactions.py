@@ -43,7 +43,7 @@ def pairwise_sum64(values: np.ndarray) -> float:
 
     Example:
         >>> x = np.random.default_rng(0).random(3 * _SLICE + 5, dtype=np.float32)
-        >>> pairwise_sum64(x) == x.astype(np.float64).sum()
+        >>> bool(pairwise_sum64(x) == x.astype(np.float64).sum())
         True
     """
     n = values.shape[0]
