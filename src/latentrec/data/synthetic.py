@@ -6,6 +6,12 @@ replacement, each with probability proportional to ``activity[u] * popularity[i]
 the cells not drawn yet, after first giving every user and every item one cell (so ids
 ``0..n-1`` all appear and row ``u`` of the truth is user ``u``).  Values come from
 ``mu + b_u + b_i + p_u . q_i + noise``.
+
+From 2**25 ratings on (beyond the dense sampler's table) the table is drawn a block of
+users at a time straight into its CSR, about 8 bytes per rating at the peak (10**8
+ratings in 1.3 GB): each user's number of cells first (a seed cell plus a multinomial
+share by activity), then that many distinct items by popularity.  Per user that is the
+sequential draw's distribution; across users the counts follow activity directly.
 """
 
 from __future__ import annotations
