@@ -334,6 +334,16 @@ def load_data(
         raise Failure(f"{source} is a folder; give a ratings file (CSV, TSV or Parquet)")
     if path.stat().st_size == 0:
         raise Failure(f"{source} is empty: no header line and no ratings")
+    if path.suffix.lower() == ".lrdata":
+        # A converted file: the reading options were applied when it was converted.
+        flags = (("--user-col", user_col), ("--item-col", item_col), ("--rating-col", rating_col),
+                 ("--timestamp-col", timestamp_col), ("--sep", sep), ("--encoding", encoding),
+                 ("--duplicates", duplicates), ("--rating-scale", rating_scale),
+                 ("--no-header", no_header or None))  # fmt: skip
+        given = [flag for flag, value in flags if value is not None]
+        if given:
+            raise Failure(f"{', '.join(given)} apply when converting, not to {source}")
+        return Interactions.read(path)
     header = not no_header
     kwargs = {
         "user": column(user_col, "user", header),

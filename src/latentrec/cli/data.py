@@ -1,12 +1,17 @@
-"""``latentrec data``: the group that fetches and summarises datasets (``fetch``, ``info``)."""
+"""``latentrec data``: the group that fetches, summarises and converts datasets
+(``fetch``, ``info``, ``convert``)."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import click
 import numpy as np
 
+from ..data.lrdata import SUFFIX
 from ..datasets import fetch_movielens
-from ._common import data_options, fail_on_known_errors, load_data, main
+from ._common import Failure, data_options, fail_on_known_errors, load_data, main
 
 
 @main.group()
@@ -59,3 +64,41 @@ def data_info(source, **opts):
             "rating distribution: "
             + ", ".join(f"{v:g}: {c}" for v, c in zip(values, freq, strict=True))
         )
+
+
+@data.command("convert")
+@click.argument("source")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help=f"The converted file to write (ends in {SUFFIX}).",
+)
+@data_options
+@fail_on_known_errors
+def data_convert(source, output, **opts):
+    """Convert a ratings file (CSV/TSV/Parquet) to a .lrdata file that loads in seconds.
+
+    The file is read once, checked as every command checks it, and written as an
+    uncompressed .npz of the CSR arrays and the ids that later commands (and
+    ``Interactions.read``) memory-map instead of parsing.
+
+    \f
+    Example: ``latentrec data convert ratings.csv -o ratings.lrdata``
+    """
+    out = Path(output)
+    if out.suffix.lower() != SUFFIX:
+        raise Failure(f"the output must end in {SUFFIX}, got {output}")
+    if Path(source).suffix.lower() == SUFFIX:
+        raise Failure(f"{source} is converted already")
+    start = time.perf_counter()
+    d = load_data(source, **opts)
+    read_s = time.perf_counter() - start
+    d.to_lrdata(out)
+    click.echo(f"{d.load_report}" if d.load_report is not None else repr(d))
+    click.echo(
+        f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {d.nnz} ratings, "
+        f"{d.n_users} users x {d.n_items} items) in {time.perf_counter() - start:.1f} s "
+        f"(reading {read_s:.1f} s)"
+    )

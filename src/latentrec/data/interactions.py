@@ -21,11 +21,37 @@ from .build import (
     is_nan,
     keys,
 )
-from .readers import read_delimited, read_parquet_frame
+from .ingest import lean_batches, lean_frame, plain_options
+from .lrdata import SUFFIX as LRDATA_SUFFIX
+from .lrdata import read_lrdata, write_lrdata
+from .readers import delimited_batches, parquet_batches, read_delimited, read_parquet_frame
 from .report import DataError, LoadReport, Places
 from .vocabulary import Vocabulary
 
 __all__ = ["DUPLICATE_POLICIES", "ON_BAD_ROWS", "DataError", "Interactions", "LoadReport"]
+
+
+_SLICE = 1 << 22
+
+
+def pairwise_sum64(values: np.ndarray) -> float:
+    """``values.astype(numpy.float64).sum()``, bit for bit, without the float64 copy.
+
+    NumPy sums a contiguous float64 array pairwise, halving it (at a multiple of 8)
+    until a piece is short; halving the same way here and converting only the pieces
+    gives the same additions in the same order.
+
+    Example:
+        >>> x = np.random.default_rng(0).random(3 * _SLICE + 5, dtype=np.float32)
+        >>> bool(pairwise_sum64(x) == x.astype(np.float64).sum())
+        True
+    """
+    n = values.shape[0]
+    if n <= _SLICE:
+        return float(np.add.reduce(values.astype(np.float64)))
+    half = n // 2
+    half -= half % 8
+    return pairwise_sum64(values[:half]) + pairwise_sum64(values[half:])
 
 
 class Interactions:
@@ -158,11 +184,16 @@ class Interactions:
 
     def item_counts(self) -> np.ndarray:
         """Number of observed cells per item."""
-        return np.bincount(self._matrix.indices, minlength=self.n_items).astype(np.int64)
+        # In slices: bincount casts int32 indices to int64, a copy as large as the data.
+        out = np.zeros(self.n_items, dtype=np.int64)
+        indices = self._matrix.indices
+        for start in range(0, indices.size, _SLICE):
+            out += np.bincount(indices[start : start + _SLICE], minlength=self.n_items)
+        return out
 
     def global_mean(self) -> float:
         """Mean of the observed values (0.0 when empty)."""
-        return float(self._matrix.data.astype(np.float64).mean()) if self.nnz else 0.0
+        return float(pairwise_sum64(self._matrix.data) / self.nnz) if self.nnz else 0.0
 
     def __repr__(self) -> str:
         kind = "interactions" if self.implicit else "ratings"
@@ -538,6 +569,21 @@ class Interactions:
             raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
         names = (user, item, rating, timestamp)
         check_options(duplicates, on_bad_rows)
+        plain = plain_options(
+            dict(
+                duplicates=duplicates,
+                rating_scale=rating_scale,
+                implicit=implicit,
+                item_features=item_features,
+                user_features=user_features,
+                users=users,
+                items=items,
+            )
+        )
+        if plain is not None:
+            lean = lean_frame(cls, df, names, plain)
+            if lean is not None:
+                return lean
         frame = frame_columns(df, names, "the table")
         return assemble(
             cls,
@@ -610,6 +656,18 @@ class Interactions:
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
         check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        plain = plain_options(kwargs)
+        found = None
+        if plain is not None:
+            found = delimited_batches(path, names, sep=sep, header=header, encoding=encoding)
+        if found is not None:
+            batches, separator, used = found
+            lean = lean_batches(
+                cls, batches, names, plain, source=str(path), unit="line",
+                encoding=used, separator=separator,
+            )  # fmt: skip
+            if lean is not None:
+                return lean
         wanted = list(dict.fromkeys(c for c in names if c is not None))
         table = read_delimited(
             path, wanted, id_columns=(user, item), sep=sep, header=header, encoding=encoding
@@ -654,21 +712,44 @@ class Interactions:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
-        df = read_parquet_frame(path)
         names = (user, item, rating, timestamp)
         check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        plain = plain_options(kwargs)
+        batches = None if plain is None else parquet_batches(path, names)
+        if batches is not None:
+            lean = lean_batches(cls, batches, names, plain, source=str(path), unit="row")
+            if lean is not None:
+                return lean
+        df = read_parquet_frame(path)
         source = str(path)
         frame = frame_columns(df, names, source)
         return assemble(
             cls, frame, names, Places.rows(np.arange(len(df)), source), source=source, **kwargs
         )
 
+    def to_lrdata(self, path: str | Path) -> Path:
+        """Write the table as a ``.lrdata`` file, which :meth:`read` loads in seconds.
+
+        An uncompressed ``.npz`` of the CSR arrays and the ids (never a pickle), written
+        under a temporary name and renamed once on disk; see :mod:`latentrec.data.lrdata`.
+
+        Example:
+            >>> import tempfile, os, numpy as np
+            >>> path = os.path.join(tempfile.mkdtemp(), "r.lrdata")
+            >>> data = Interactions.from_dense(np.eye(3))
+            >>> Interactions.read(data.to_lrdata(path)).fingerprint() == data.fingerprint()
+            True
+        """
+        return write_lrdata(self, path)
+
     @classmethod
     def read(cls, path: str | Path, **kwargs) -> Interactions:
-        """Read a ratings file by extension: ``.parquet``/``.pq`` or delimited text.
+        """Read a ratings file by extension: ``.lrdata``, ``.parquet``/``.pq`` or text.
 
-        The delimited-text options (``sep``, ``header``, ``encoding``) are refused for a
-        Parquet file unless ``None``.
+        A ``.lrdata`` file (written by :meth:`to_lrdata` or ``latentrec data convert``)
+        is memory-mapped (``mmap=True``, the default; ``mmap=False`` reads it into
+        memory) and takes no other option.  The delimited-text options (``sep``,
+        ``header``, ``encoding``) are refused for a Parquet file unless ``None``.
 
         Example:
             >>> import tempfile, os
@@ -678,6 +759,15 @@ class Interactions:
             1
         """
         suffix = Path(path).suffix.lower()
+        if suffix == LRDATA_SUFFIX:
+            mmap = kwargs.pop("mmap", True)
+            given = [k for k, v in kwargs.items() if v is not None]
+            if given:
+                raise DataError(
+                    f"{', '.join(given)} apply when reading ratings, not to the converted "
+                    f"file {path} (they were applied when it was converted)"
+                )
+            return read_lrdata(cls, path, mmap=mmap)
         if suffix in (".parquet", ".pq"):
             text_only = {k: kwargs.pop(k) for k in ("sep", "header", "encoding") if k in kwargs}
             given = [k for k, v in text_only.items() if v is not None]

@@ -6,6 +6,11 @@ line included) and :func:`read_parquet_frame`.  Whatever goes wrong while readin
 empty file, a wrong encoding, an unclosed quote, a row with too many fields, a file that
 is not Parquet, pyarrow missing) becomes a :class:`~latentrec.data.report.DataError`
 naming the file and, where known, the line.
+
+Also owns the chunked readers of the lean path, :func:`delimited_batches` (pyarrow's
+CSV parser, ~16 MB of the file at a time) and :func:`parquet_batches`: they take only
+plainly clean files and decline anything else, which :func:`read_delimited` then reads
+line by line and names.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .ingest import Decline
 from .report import DataError, Places
 
 CSV_ENCODING = "utf-8-sig"
@@ -231,6 +237,221 @@ def read_parquet_frame(path: str | Path) -> pd.DataFrame:
         raise DataError(
             f"cannot read {source} as Parquet: {type(err).__name__}: {err}", source=source
         ) from err
+
+
+_BLOCK_BYTES = 1 << 24
+_UTF8 = ("utf-8", "utf-8-sig")
+
+
+def delimited_batches(
+    path: str | Path,
+    names: tuple,
+    *,
+    sep: str | None = None,
+    header: bool = True,
+    encoding: str | None = None,
+):
+    """``(batches, separator, encoding)`` for pyarrow's chunked parse of a plain file.
+
+    ``names`` are the (user, item, rating, timestamp) columns, ``None`` where absent.
+    ``batches`` yields ``(users, items, ratings, timestamps)`` arrays (int64 ids,
+    float64 values; ``None`` for an absent column), reading ~16 MB of the file at a
+    time, and raises :class:`~latentrec.data.ingest.Decline` at the first block that is
+    not plainly clean.  Returns ``None`` when the file is not a candidate at all
+    (compressed, not UTF-8, a separator or header the exact reader must interpret).
+    Clean means: UTF-8 text without a quote character, every row with the header's
+    number of fields, integer ids and finite numbers without NA markers or spaces; for
+    such a file the exact reader (:func:`read_delimited`) reads the same cells.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("u,i,r\\n1,2,4.5\\n\\n3,2,5\\n")
+        >>> batches, sep, enc = delimited_batches(path, ("u", "i", "r", None))
+        >>> [b[0].tolist() for b in batches], sep
+        ([[1, 3]], ',')
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    path = Path(path)
+    encoding = CSV_ENCODING if encoding is None else encoding
+    try:
+        if codecs.lookup(encoding).name not in _UTF8 or not path.is_file():
+            return None
+    except (LookupError, TypeError):
+        return None
+    if path.suffix.lower() in (*_OPENERS, ".zip") or (sep is not None and sep not in SEPARATORS):
+        return None
+    wanted = [c for c in names if c is not None]
+    if len(set(wanted)) != len(wanted):
+        return None
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8) :]
+    first_end = -1
+    offset = 0
+    for line in head.splitlines(keepends=True):
+        if line.strip():
+            first_end = offset + len(line)
+            first = line
+            break
+        offset += len(line)
+    if first_end < 0 or not first.endswith((b"\n", b"\r")):
+        return None  # no complete first line in the first 64 kB: not a plain ratings file
+    try:
+        first_text = first.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        return None
+    separator = sep if sep is not None else _guess_separator(first_text + "\n")
+    if separator not in SEPARATORS:
+        return None
+    if '"' in first_text:
+        if not header:
+            return None
+        # A quoted header ("user_id","item_id",...; pyarrow and R write one): read as the
+        # exact reader reads it.  Quotes in data rows still decline, block by block.
+        try:
+            fields = next(csv.reader([first_text], delimiter=separator, strict=True))
+        except csv.Error:
+            return None
+    else:
+        fields = first_text.split(separator)
+    if header:
+        if any(sum(f == c for f in fields) != 1 for c in wanted):
+            return None
+        position = {c: fields.index(c) for c in wanted}
+    else:
+        if not all(isinstance(c, (int, np.integer)) and 0 <= c < len(fields) for c in wanted):
+            return None
+        position = {c: int(c) for c in wanted}
+    all_names = [f"c{k}" for k in range(len(fields))]
+    types = {}
+    for key, col in zip("uirt", names, strict=True):
+        if col is not None:
+            types[all_names[position[col]]] = pa.int64() if key in "ui" else pa.float64()
+    read_opts = pacsv.ReadOptions(column_names=all_names, use_threads=True)
+    parse_opts = pacsv.ParseOptions(delimiter=separator, quote_char=False)
+    convert_opts = pacsv.ConvertOptions(include_columns=list(types), column_types=types)
+    skip = first_end + (len(codecs.BOM_UTF8) if _starts_with_bom(path) else 0)
+    if header:
+        start = skip
+    else:
+        start = skip - len(first)
+
+    def parse(block: bytes):
+        if b'"' in block or (not block.isascii() and not _is_utf8(block)):
+            raise Decline
+        try:
+            table = pacsv.read_csv(
+                pa.py_buffer(block),
+                read_options=read_opts,
+                parse_options=parse_opts,
+                convert_options=convert_opts,
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise Decline from err
+        out = []
+        for col in names:
+            if col is None:
+                out.append(None)
+                continue
+            arr = table.column(all_names[position[col]])
+            if arr.null_count:
+                raise Decline
+            out.append(arr.to_numpy())
+        return tuple(out)
+
+    def batches():
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            carry = b""
+            while True:
+                got = fh.read(_BLOCK_BYTES)
+                if not got:
+                    break
+                block = carry + got
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = block
+                    continue
+                carry = block[cut:]
+                if block[:cut].strip():
+                    yield parse(block[:cut])
+            if carry.strip():
+                yield parse(carry)
+
+    return batches(), separator, encoding
+
+
+def parquet_batches(path: str | Path, names: tuple):
+    """Batches ``(users, items, ratings, timestamps)`` of a Parquet file, or ``None``.
+
+    Ids must be integer columns and values numeric ones, without nulls; the iterator
+    raises :class:`~latentrec.data.ingest.Decline` at a batch with a null.  ``None``
+    when the file or its columns are not of that kind (the exact path then reads it).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.parquet")
+        >>> pd.DataFrame({"u": [1, 2], "i": [5, 5], "r": [3.0, 4.0]}).to_parquet(path)
+        >>> [b[0].tolist() for b in parquet_batches(path, ("u", "i", "r", None))]
+        [[1, 2]]
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        file = pq.ParquetFile(path)
+    except Exception:  # noqa: BLE001 - anything wrong: the exact path says what
+        return None
+    schema = file.schema_arrow
+    wanted = [c for c in names if c is not None]
+    if len(set(wanted)) != len(wanted) or len(set(schema.names)) != len(schema.names):
+        return None
+    for key, col in zip("uirt", names, strict=True):
+        if col is None:
+            continue
+        if not isinstance(col, str) or col not in schema.names:
+            return None
+        kind = schema.field(col).type
+        ok = pa.types.is_integer(kind) or (key in "rt" and pa.types.is_floating(kind))
+        if not ok:
+            return None
+
+    def batches():
+        try:
+            for batch in file.iter_batches(batch_size=1 << 20, columns=wanted):
+                out = []
+                for col in names:
+                    if col is None:
+                        out.append(None)
+                        continue
+                    arr = batch.column(col)
+                    if arr.null_count:
+                        raise Decline
+                    out.append(arr.to_numpy(zero_copy_only=False))
+                yield tuple(out)
+        except (OSError, pa.ArrowException) as err:
+            raise Decline from err
+
+    return batches()
+
+
+def _starts_with_bom(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(3) == codecs.BOM_UTF8
+
+
+def _is_utf8(block: bytes) -> bool:
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------- helpers

@@ -238,19 +238,19 @@ def sgd_epoch(
 
 
 @njit(cache=True)
-def _counting_sort(keys, n_keys):  # pragma: no cover - compiled
-    """Stable order of ``keys`` (ints in [0, n_keys)) and the start of each key's run."""
+def _counting_sort(keys, n_keys, order):  # pragma: no cover - compiled
+    """Stable order of ``keys`` (ints in [0, n_keys)), written into ``order``, and the
+    start of each key's run."""
     ptr = np.zeros(n_keys + 1, dtype=np.int64)
     for t in range(keys.shape[0]):
         ptr[keys[t] + 1] += 1
     for b in range(n_keys):
         ptr[b + 1] += ptr[b]
     fill = ptr[:-1].copy()
-    order = np.empty(keys.shape[0], dtype=np.int64)
     for t in range(keys.shape[0]):
         order[fill[keys[t]]] = t
         fill[keys[t]] += 1
-    return order, ptr
+    return ptr
 
 
 def grid_blocks(
@@ -288,9 +288,19 @@ def grid_blocks(
     user_group[users] = np.minimum(before * n_user_groups // max(nnz, 1), n_user_groups - 1)
     item_group = np.empty(n_items, dtype=np.int64)
     item_group[rng.permutation(n_items)] = np.arange(n_items) * n_item_groups // max(n_items, 1)
-    row_of_cell = np.repeat(user_group * n_item_groups, counts)
-    keys = row_of_cell + item_group[item_idx[:nnz]]
-    return _counting_sort(keys, n_user_groups * n_item_groups)
+    # int32 keys and positions where they fit (always, below 2**31 cells), built in
+    # slices: at 10^8 cells each full-size int64 temporary would cost 800 MB.
+    n_blocks = n_user_groups * n_item_groups
+    small = nnz < 2**31 and n_blocks < 2**31
+    kind = np.int32 if small else np.int64
+    keys = np.repeat((user_group * n_item_groups).astype(kind), counts)
+    item_key = item_group.astype(kind)
+    step = 1 << 22
+    for start in range(0, nnz, step):
+        keys[start : start + step] += item_key[item_idx[start : min(start + step, nnz)]]
+    cells = np.empty(nnz, dtype=kind)
+    ptr = _counting_sort(keys, n_blocks, cells)
+    return cells, ptr
 
 
 def epoch_block_order(rng: np.random.Generator, n_user_groups: int, n_item_groups: int):
