@@ -18,7 +18,6 @@ same factors as the single-machine :class:`latentrec.models.ALS` /
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 
@@ -29,6 +28,7 @@ from ..kernels.implicit_als import gram
 from ..models import FactorModel
 from ..models.catalog import Catalog
 from .rows import COL, PACKED_SCHEMA, ROW, VALUE, HalfStep, solve_batches, unpack
+from .session import session_conf
 
 OBJECTIVES = ("latentrec", "spark-ml")
 DUPLICATES = ("error", "mean", "sum")
@@ -102,8 +102,9 @@ def fit_als(
     Example:
         >>> from pyspark.sql import SparkSession  # doctest: +SKIP
         >>> spark = SparkSession.builder.master("local[2]").getOrCreate()  # doctest: +SKIP
-        >>> df = spark.createDataFrame([("ann", "a", 5.0), ("ann", "b", 1.0),
-        ...                             ("bob", "a", 4.0)], "user string, item string, rating float")
+        >>> rows = [("ann", "a", 5.0), ("ann", "b", 1.0), ("bob", "a", 4.0)]
+        >>> schema = "user string, item string, rating float"
+        >>> df = spark.createDataFrame(rows, schema)  # doctest: +SKIP
         >>> model = fit_als(df, n_factors=2, n_epochs=5, random_state=0)  # doctest: +SKIP
         >>> model.recommend("bob", n=1).ids.tolist()  # doctest: +SKIP
         ['b']
@@ -141,7 +142,9 @@ def fit_als(
         mu = 0.0
         if not implicit and objective == "latentrec":
             mu = float(cells.agg(F.avg(VALUE)).first()[0])
-        solved = cells if not (implicit and objective == "spark-ml") else cells.where(F.col(VALUE) > 0)
+        solved = (
+            cells if not (implicit and objective == "spark-ml") else cells.where(F.col(VALUE) > 0)
+        )
         parts = num_partitions or 2 * spark.sparkContext.defaultParallelism
         by_user = _grouped(solved, "u", "i", parts)
         by_item = _grouped(solved, "i", "u", parts)
@@ -175,7 +178,7 @@ def fit_als(
     setup = time.perf_counter() - start
     seconds = []
     try:
-        with _conf(spark, {"spark.sql.execution.arrow.maxRecordsPerBatch": str(BATCH_ROWS)}):
+        with session_conf(spark, {"spark.sql.execution.arrow.maxRecordsPerBatch": str(BATCH_ROWS)}):
             for epoch in range(int(n_epochs)):
                 tick = time.perf_counter()
                 bi, Q = half_step(by_item, step, P, bu, len(items))
@@ -287,12 +290,14 @@ def _index(raw, column: str):
     schema = StructType([ids.schema[column], StructField(name, IntegerType(), False)])
     mapping = ids.rdd.zipWithIndex().map(lambda pair: (pair[0][0], pair[1])).toDF(schema)
     mapping = mapping.persist()
-    with _conf(raw.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
+    with session_conf(raw.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
         table = mapping.toPandas()
     if len(table) >= 2**31:
         raise ValueError(f"{len(table)} distinct {name} ids: more than int32 indices hold")
-    ordered = np.empty(len(table), dtype=table[column].dtype)
-    ordered[table[name].to_numpy()] = table[column].to_numpy()
+    ids = table[column].to_numpy()
+    ids = ids if ids.dtype.kind in "iu" else ids.astype(object)
+    ordered = np.empty(len(table), dtype=ids.dtype)
+    ordered[table[name].to_numpy()] = ids
     return Vocabulary(ordered, "user" if name == "u" else "item"), mapping
 
 
@@ -308,7 +313,8 @@ def _merge_duplicates(cells, duplicates: str, users, items):
         if row:
             u, i, n = row[0]["u"], row[0]["i"], row[0]["n"]
             raise ValueError(
-                f"user {users.ids[u]!r} rated item {items.ids[i]!r} {n} times; pass "
+                f"user {users.ids[u : u + 1].tolist()[0]!r} rated item "
+                f"{items.ids[i : i + 1].tolist()[0]!r} {n} times; pass "
                 "duplicates='mean' or 'sum' to merge repeated pairs"
             )
     return merged.select("u", "i", VALUE)
@@ -331,7 +337,7 @@ def _grouped(cells, row: str, col: str, parts: int):
 def _seen(cells, n_users: int, n_items: int) -> sp.csr_matrix:
     # The catalogue's seen items: the index pairs only (8 bytes a rating on the driver
     # while the matrix is built, 4 in the model), never the rating values.
-    with _conf(cells.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
+    with session_conf(cells.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
         pairs = cells.select("u", "i").toPandas()
     u = pairs["u"].to_numpy(np.int32)
     i = pairs["i"].to_numpy(np.int32)
@@ -351,19 +357,3 @@ def _warm_start(init, users, P, bu):
     P[known] = init.user_factors_[idx[known]]
     bu[known] = init.user_bias_[idx[known]]
     return P, bu
-
-
-@contextlib.contextmanager
-def _conf(spark, settings: dict):
-    """Set SQL settings of ``spark`` for the block, then put the previous values back."""
-    old = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)

@@ -1,7 +1,8 @@
-"""A SparkSession set up for latentrec: executors run this Python, everything on loopback locally."""
+"""A SparkSession set up for latentrec (executors run this Python; loopback when local)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -38,3 +39,25 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", **co
         name = key if key.startswith("spark.") else "spark." + key.replace("_", ".")
         builder = builder.config(name, str(value))
     return builder.getOrCreate()
+
+
+@contextlib.contextmanager
+def session_conf(spark, settings: dict):
+    """Set SQL settings of ``spark`` for the block, then put the previous values back.
+
+    Example:
+        >>> with session_conf(spark, {"spark.sql.shuffle.partitions": "3"}):  # doctest: +SKIP
+        ...     spark.conf.get("spark.sql.shuffle.partitions")
+        '3'
+    """
+    old = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
