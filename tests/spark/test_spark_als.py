@@ -24,7 +24,7 @@ def by_id(model, side):
     """{raw id: factor row} of a model's users or items."""
     vocab = model.catalog_.users if side == "user" else model.catalog_.items
     factors = model.user_factors_ if side == "user" else model.item_factors_
-    return dict(zip(vocab.ids.tolist(), factors))
+    return dict(zip(vocab.ids.tolist(), factors, strict=True))
 
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentrec.spark.rows import HalfStep, solve_batches, unpack
+from latentrec.spark.rows import HalfStep, block_batches, solve_blocks, unpack
 
 
 def random_cells(rng, n_rows=40, n_cols=25, density=0.3):
@@ -65,11 +65,14 @@ def test_solve_batches_matches_dense_normal_equations(step, batch):
     # Batches cut at arbitrary cells, so rows straddle batches; tiny blocks force many solves.
     batches = [frame.iloc[s : s + batch] for s in range(0, len(frame), batch)]
     gram = Y.T @ Y
-    blocks = list(solve_batches(iter(batches), step, Y, other_bias, gram, block_cells=13))
-    got_rows, got_bias, got = map(np.concatenate, zip(*(unpack(b.iloc[0], 3) for b in blocks)))
+    blocks = block_batches(iter(batches), block_cells=13)
+    blocks = list(solve_blocks(blocks, step, Y, other_bias, gram))
+    assert len(blocks) > 1
+    parts = [unpack(b.iloc[0], 3) for b in blocks]
+    got_rows, got_bias, got = (np.concatenate([p[j] for p in parts]) for j in range(3))
     assert sorted(got_rows.tolist()) == sorted(set(rows.tolist()))  # every row exactly once
     want = reference(step, rows, cols, values, Y, other_bias)
-    for r, b, x in zip(got_rows, got_bias, got):
+    for r, b, x in zip(got_rows, got_bias, got, strict=True):
         if step.kind == "explicit" and step.biases:
             np.testing.assert_allclose(np.r_[x, b], want[r], rtol=1e-4, atol=1e-5)
         else:
@@ -79,6 +82,5 @@ def test_solve_batches_matches_dense_normal_equations(step, batch):
 
 def test_unsorted_rows_are_refused():
     frame = pd.DataFrame({"row": [2, 1], "col": [0, 0], "value": [1.0, 1.0]})
-    step = HalfStep("explicit", k=1, regularization=0.1, biases=False)
     with pytest.raises(ValueError, match="sorted by row"):
-        list(solve_batches(iter([frame]), step, np.ones((1, 1), np.float32), np.zeros(1), None))
+        list(block_batches(iter([frame])))

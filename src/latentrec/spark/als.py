@@ -27,14 +27,28 @@ import scipy.sparse as sp
 from ..kernels.implicit_als import gram
 from ..models import FactorModel
 from ..models.catalog import Catalog
-from .rows import COL, PACKED_SCHEMA, ROW, VALUE, HalfStep, solve_batches, unpack
+from .rows import (
+    BLOCK_SCHEMA,
+    COL,
+    PACKED_SCHEMA,
+    ROW,
+    VALUE,
+    HalfStep,
+    block_batches,
+    solve_blocks,
+    unpack,
+)
 from .session import session_conf
 
 OBJECTIVES = ("latentrec", "spark-ml")
 DUPLICATES = ("error", "mean", "sum")
-#: Arrow batch size of the half-steps (Spark's default of 10,000 rows costs a Python
-#: round trip per 10,000 ratings); set for the fit and restored afterwards.
+ARROW_BATCH = "spark.sql.execution.arrow.maxRecordsPerBatch"
+#: Arrow batch size when the ratings are cut into blocks, once per fit (Spark's default
+#: of 10,000 rows costs a Python round trip per 10,000 ratings) ...
 BATCH_ROWS = 100_000
+#: ... and in the half-steps, whose records are blocks of up to ~12 MiB each: at most
+#: this many per Arrow batch keeps a batch far below Arrow's 2 GiB limit per column.
+BATCH_BLOCKS = 8
 
 
 def fit_als(
@@ -178,7 +192,7 @@ def fit_als(
     setup = time.perf_counter() - start
     seconds = []
     try:
-        with session_conf(spark, {"spark.sql.execution.arrow.maxRecordsPerBatch": str(BATCH_ROWS)}):
+        with session_conf(spark, {ARROW_BATCH: str(BATCH_BLOCKS)}):
             for epoch in range(int(n_epochs)):
                 tick = time.perf_counter()
                 bi, Q = half_step(by_item, step, P, bu, len(items))
@@ -225,7 +239,7 @@ def half_step(grouped, step: HalfStep, factors, bias, n_rows: int):
 
     def solve(batches):
         other, other_bias, other_gram = shared.value
-        yield from solve_batches(batches, step, other, other_bias, other_gram)
+        yield from solve_blocks(batches, step, other, other_bias, other_gram)
 
     try:
         blocks = grouped.mapInPandas(solve, PACKED_SCHEMA).collect()
@@ -324,13 +338,15 @@ def _grouped(cells, row: str, col: str, parts: int):
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    grouped = (
+    cells = (
         cells.select(F.col(row).alias(ROW), F.col(col).alias(COL), VALUE)
         .repartition(parts, ROW)
         .sortWithinPartitions(ROW)
-        .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    grouped.count()
+    with session_conf(cells.sparkSession, {ARROW_BATCH: str(BATCH_ROWS)}):
+        grouped = cells.mapInPandas(block_batches, BLOCK_SCHEMA)
+        grouped = grouped.persist(StorageLevel.MEMORY_AND_DISK)
+        grouped.count()
     return grouped
 
 

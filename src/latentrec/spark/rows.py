@@ -1,10 +1,10 @@
 """What an executor runs in one ALS half-step: grouped rating rows in, solved factor rows out.
 
-Nothing here imports pyspark.  A half-step hands each task the ratings of its rows (users
-for the user half-step, items for the item half-step) as pandas batches sorted by row, and
-the other side's factors through a broadcast.  :func:`solve_batches` stitches a row whose
-cells straddle two batches back together, cuts the stream into CSR blocks and runs one of
-latentrec's own row solvers on each block:
+Nothing here imports pyspark.  Once per fit, :func:`block_batches` turns a task's
+row-sorted cells (users for the user half-step, items for the item half-step) into packed
+CSR blocks of whole rows, which Spark caches.  Each half-step hands a task its blocks and
+the other side's factors (a broadcast), and :func:`solve_blocks` runs one of latentrec's
+own row solvers on each block:
 
 * ``explicit`` with biases: :func:`latentrec.kernels.als.als_half_step`, the half-step of
   :class:`latentrec.models.ALS` (same objective, same arithmetic);
@@ -32,7 +32,9 @@ from ..kernels.threads import numba_threads
 
 #: The columns of a half-step's input (int32 row, int32 col, float32 value), sorted by row.
 ROW, COL, VALUE = "row", "col", "value"
-#: Spark DDL of a half-step's output: one packed block per row.
+#: Spark DDL of the grouped ratings: one packed CSR block of whole rows per record.
+BLOCK_SCHEMA = "rows binary, indptr binary, col binary, value binary"
+#: Spark DDL of a half-step's output: one packed block of solved rows per record.
 PACKED_SCHEMA = "rows binary, bias binary, factors binary"
 
 
@@ -193,43 +195,85 @@ def unpack(record, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, bias, factors
 
 
-def solve_batches(batches, step: HalfStep, factors, bias, gram, block_cells: int = 1 << 20):
-    """Solve a task's stream of row-sorted batches; yields packed blocks (see :func:`pack`).
+def block_batches(batches, block_cells: int = 1 << 20):
+    """Cut a task's stream of row-sorted cell batches into packed CSR blocks of whole rows.
 
     A row's cells may straddle batches (Arrow cuts batches by count, not by row): the
     last row of a batch is held back until a batch starts with another row.  Held cells
     are kept as a list and joined once, so a row spread over many batches costs one copy.
+    Each block holds at least ``block_cells`` cells (the last one fewer), packed as raw
+    bytes (see :data:`BLOCK_SCHEMA`): a half-step then moves a few large values per task
+    from Spark to Python, not one Arrow row per rating.
 
     Example:
-        >>> Y = np.eye(2, dtype=np.float32)
-        >>> step = HalfStep("explicit", k=2, regularization=0.0, biases=False)
         >>> batches = [pd.DataFrame({"row": [0, 1], "col": [0, 0], "value": [2.0, 1.0]}),
         ...            pd.DataFrame({"row": [1], "col": [1], "value": [5.0]})]
-        >>> out = list(solve_batches(iter(batches), step, Y, np.zeros(2, np.float32), None))
-        >>> [unpack(f.iloc[0], 2)[2].round(3).tolist() for f in out]
-        [[[2.0, 0.0], [1.0, 5.0]]]
+        >>> blocks = list(block_batches(iter(batches)))
+        >>> rows, indptr, col, value = unpack_block(blocks[0].iloc[0])
+        >>> rows.tolist(), indptr.tolist(), col.tolist()
+        ([0, 1], [0, 1, 3], [0, 0, 1])
     """
     pending: list[pd.DataFrame] = []
     size = 0
+    held = None
     for frame in batches:
         if frame.empty:
             continue
         rows = frame[ROW].to_numpy()
+        if size >= block_cells and rows[0] != held:  # the held row ended with its batch
+            yield pack_block(*csr_block(pd.concat(pending, ignore_index=True)))
+            pending, size = [], 0
+        held = rows[-1]
         # Everything before the batch's last row is complete; the last row may go on.
         cut = int(np.searchsorted(rows, rows[-1], side="left"))
         if cut > 0:
             pending.append(frame.iloc[:cut])
             size += cut
-        if cut > 0 and size >= block_cells:
-            yield _solve(pd.concat(pending, ignore_index=True), step, factors, bias, gram)
-            pending, size = [], 0
+            if size >= block_cells:
+                yield pack_block(*csr_block(pd.concat(pending, ignore_index=True)))
+                pending, size = [], 0
         pending.append(frame.iloc[cut:])
         size += len(frame) - cut
     if size:
-        yield _solve(pd.concat(pending, ignore_index=True), step, factors, bias, gram)
+        yield pack_block(*csr_block(pd.concat(pending, ignore_index=True)))
 
 
-def _solve(frame, step, factors, bias, gram) -> pd.DataFrame:
-    ids, indptr, col, value = csr_block(frame)
-    out_bias, out = solve_block(step, indptr, col, value, factors, bias, gram)
-    return pack(ids, out_bias, out)
+def pack_block(rows, indptr, col, value) -> pd.DataFrame:
+    """A CSR block (row ids, indptr, col, value) as a one-row frame of raw bytes."""
+    return pd.DataFrame(
+        {
+            "rows": [np.ascontiguousarray(rows, np.int32).tobytes()],
+            "indptr": [np.ascontiguousarray(indptr, np.int64).tobytes()],
+            "col": [np.ascontiguousarray(col, np.int32).tobytes()],
+            "value": [np.ascontiguousarray(value, np.float32).tobytes()],
+        }
+    )
+
+
+def unpack_block(record):
+    """``(row ids, indptr, col, value)`` of one packed CSR block."""
+    return (
+        np.frombuffer(record["rows"], dtype=np.int32),
+        np.frombuffer(record["indptr"], dtype=np.int64),
+        np.frombuffer(record["col"], dtype=np.int32),
+        np.frombuffer(record["value"], dtype=np.float32),
+    )
+
+
+def solve_blocks(frames, step: HalfStep, factors, bias, gram):
+    """Solve every packed CSR block of a task (see :func:`block_batches`); yields packed rows.
+
+    Example:
+        >>> Y = np.eye(2, dtype=np.float32)
+        >>> step = HalfStep("explicit", k=2, regularization=0.0, biases=False)
+        >>> cells = pd.DataFrame({"row": [0, 1, 1], "col": [0, 0, 1], "value": [2.0, 1.0, 5.0]})
+        >>> blocks = block_batches(iter([cells]))
+        >>> out = list(solve_blocks(blocks, step, Y, np.zeros(2, np.float32), None))
+        >>> unpack(out[0].iloc[0], 2)[2].round(3).tolist()
+        [[2.0, 0.0], [1.0, 5.0]]
+    """
+    for frame in frames:
+        for j in range(len(frame)):
+            ids, indptr, col, value = unpack_block(frame.iloc[j])
+            out_bias, out = solve_block(step, indptr, col, value, factors, bias, gram)
+            yield pack(ids, out_bias, out)
