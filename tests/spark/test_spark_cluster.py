@@ -4,12 +4,12 @@ The pyspark wheel ships ``sbin/spark-daemon.sh`` but not the ``start-master.sh``
 ``start-worker.sh`` wrappers of the full distribution; those wrappers only call
 ``spark-daemon.sh start org.apache.spark.deploy.master.Master 1 ...`` (and ``...Worker``),
 which is what this test does, with ``SPARK_LOCAL_IP=127.0.0.1`` and temporary log and pid
-folders.  The fit runs in a child Python process (one SparkContext per process).
+folders.  The fit is ``latentrec train --engine spark --spark-master spark://...`` in a
+child process (one SparkContext per process), so the command line is tested with it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -18,29 +18,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import spark_missing
 
 pytestmark = pytest.mark.spark
-
-CHILD = r"""
-import json, sys, warnings
-import numpy as np, pandas as pd
-warnings.filterwarnings("ignore")
-from latentrec.spark import fit_als, spark_session
-spark = spark_session(sys.argv[1], app_name="latentrec-cluster-test",
-                      **{"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
-                         "spark.executor.memory": "512m", "spark.cores.max": "1",
-                         "spark.sql.shuffle.partitions": "2"})
-try:
-    frame = pd.read_json(sys.argv[2])
-    workers = spark.sparkContext.getConf().get("spark.master")
-    model = fit_als(spark.createDataFrame(frame), n_factors=3, n_epochs=3, random_state=4)
-    print(json.dumps({"master": workers, "users": model.catalog_.users.ids.tolist(),
-                      "P": model.user_factors_.tolist(), "mu": model.global_mean_}))
-finally:
-    spark.stop()
-"""
 
 
 def free_port() -> int:
@@ -63,6 +45,7 @@ def test_fit_through_a_standalone_master_and_worker(tmp_path):
         pytest.skip(f"Spark tests skipped: {why}")
     import pyspark
 
+    import latentrec
     from latentrec import Interactions
     from latentrec.models import ALS
 
@@ -94,8 +77,9 @@ def test_fit_through_a_standalone_master_and_worker(tmp_path):
 
     rng = np.random.default_rng(2)
     u, i = np.nonzero(rng.random((30, 15)) < 0.4)
-    ratings = rng.integers(1, 6, u.size).astype(float)
-    frame_json = json.dumps({"user": u.tolist(), "item": i.tolist(), "rating": ratings.tolist()})
+    frame = pd.DataFrame({"user": u, "item": i, "rating": rng.integers(1, 6, u.size) * 1.0})
+    frame.to_csv(tmp_path / "ratings.csv", index=False)
+    model_path = tmp_path / "model.npz"
     try:
         daemon_call("start", master, "1", "--host", "127.0.0.1", "--port", str(port),
                     "--webui-port", str(free_port()))  # fmt: skip
@@ -104,14 +88,17 @@ def test_fit_through_a_standalone_master_and_worker(tmp_path):
                     str(free_port()), "--cores", "1", "--memory", "1g", url)  # fmt: skip
         started.append(worker)
         child = subprocess.run(
-            [sys.executable, "-c", CHILD, url, frame_json],
+            [sys.executable, "-m", "latentrec.cli", "train", str(tmp_path / "ratings.csv"),
+             "--engine", "spark", "--spark-master", url, "-a", "als", "--user-col", "user",
+             "--item-col", "item", "--factors", "3", "--epochs", "3", "--regularization",
+             "0.1", "--seed", "4", "-q", "-o", str(model_path)],
             env={k: v for k, v in env.items() if k != "SPARK_HOME"},
             capture_output=True,
             text=True,
             timeout=300,
-        )
+        )  # fmt: skip
         assert child.returncode == 0, child.stderr[-3000:]
-        result = json.loads(child.stdout.strip().splitlines()[-1])
+        assert f"on Spark ({url})" in child.stdout
     finally:
         pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")]
         for cls in reversed(started):
@@ -119,15 +106,12 @@ def test_fit_through_a_standalone_master_and_worker(tmp_path):
         deadline = time.monotonic() + 30
         while any(alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.5)
-    assert result["master"] == url
     assert len(pids) == 2 and not any(alive(p) for p in pids), "a Spark daemon outlived stop"
     assert not list((tmp_path / "pids").glob("*.pid"))
-    # The cluster fit is the single-machine ALS fit.
-    import pandas as pd
-
-    data = Interactions.from_frame(
-        pd.DataFrame({"user": u, "item": i, "rating": ratings}), "user", "item", "rating"
-    )
+    # The cluster's model file is the single-machine ALS model.
+    model = latentrec.load(model_path)
+    data = Interactions.from_frame(frame, "user", "item", "rating")
     ref = ALS(n_factors=3, n_epochs=3, regularization=0.1, random_state=4).fit(data)
-    assert result["users"] == ref.catalog_.users.ids.tolist()
-    np.testing.assert_allclose(result["P"], ref.user_factors_, atol=1e-4)
+    assert model.catalog_.users == ref.catalog_.users
+    np.testing.assert_allclose(model.user_factors_, ref.user_factors_, atol=1e-4)
+    assert model.recommend(0, n=3).ids.tolist() == ref.recommend(0, n=3).ids.tolist()
