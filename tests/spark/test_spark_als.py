@@ -14,6 +14,7 @@ from latentrec.models import ALS, ImplicitALS
 pytestmark = [
     pytest.mark.spark,
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
 ITERATIONS = 5
