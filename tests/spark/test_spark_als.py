@@ -36,7 +36,7 @@ def test_reproduces_spark_als_from_sparks_initial_factors(spark, implicit):
     never used); fit_als starts from them with objective="spark-ml".  Compared: every user
     and item factor after 5 iterations (10 half-steps) and the prediction of every rated
     cell, within 1e-4 absolute + 1e-3 relative (float32 factors, float64 solves on both
-    sides; the differences measured are ~1e-6).
+    sides).
     """
     from pyspark.ml.recommendation import ALS as SparkALS
 
