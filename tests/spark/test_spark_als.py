@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import sample_ratings
+import spark_support
+from spark_support import sample_ratings
 
 from latentrec import Interactions
 from latentrec.models import ALS, ImplicitALS
+
+spark = spark_support.spark  # the shared session fixture
 
 pytestmark = [
     pytest.mark.spark,

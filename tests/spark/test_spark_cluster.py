@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import spark_missing
+from spark_support import spark_missing
 
 pytestmark = pytest.mark.spark
 

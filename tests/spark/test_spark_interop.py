@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import sample_ratings
+import spark_support
+from spark_support import sample_ratings
+
+spark = spark_support.spark  # the shared session fixture
 
 pytestmark = [
     pytest.mark.spark,

@@ -1,4 +1,8 @@
-"""One local[2] SparkSession for the Spark tests, skipped with the reason when Spark cannot run."""
+"""One local[2] SparkSession for the Spark tests, skipped with the reason when Spark cannot run.
+
+Not a ``conftest.py``: the tests import helpers with ``from conftest import ...`` and a
+second conftest module would shadow the top one; test modules import ``spark`` from here.
+"""
 
 from __future__ import annotations
 
