@@ -11,17 +11,21 @@ import click
 import pandas as pd
 
 from ..data import splits
+from ..datasets import movielens
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from ._common import (
+    MOVIELENS_NAMES,
     Failure,
     algorithm_options,
     build_model,
+    column,
     data_options,
     describe,
     fail_on_known_errors,
     load_data,
     main,
     params_from,
+    parse_value,
     print_table,
 )
 
@@ -55,8 +59,25 @@ from ._common import (
     "-k", "k", type=int, default=10, show_default=True, help="Cut-off of held-out ranking metrics."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="spark: read SOURCE with Apache Spark and fit ALS / implicit ALS on it "
+    "(latentrec.spark.fit_als); needs the spark extra and Java.",
+)
+@click.option(
+    "--spark-master",
+    default="local[2]",
+    show_default=True,
+    help="With --engine spark: local[N] or a cluster URL such as spark://host:7077.",
+)
 @fail_on_known_errors
-def train(source, output, test_size, no_refit, k, quiet, algorithm, extra, seed, **opts):
+def train(
+    source, output, test_size, no_refit, k, quiet, engine, spark_master, algorithm, extra, seed,
+    **opts,
+):  # fmt: skip
     """Train a model on SOURCE (ml-100k or a ratings file) and save it.
 
     With --test-size, the model is first trained without a held-out share and scored on
@@ -66,6 +87,9 @@ def train(source, output, test_size, no_refit, k, quiet, algorithm, extra, seed,
     \f
     Example: ``latentrec train ml-100k -a als --factors 64 --test-size 0.2 -o model.npz``
     """
+    if engine == "spark":
+        train_on_spark(source, output, test_size, quiet, spark_master, algorithm, extra, seed, opts)
+        return
     model = build_model(algorithm, params_from(opts), extra, seed)
     if "verbose" in model.get_params():
         # None: a bar in a terminal once a fit takes a few seconds, nothing in a log.
@@ -84,6 +108,74 @@ def train(source, output, test_size, no_refit, k, quiet, algorithm, extra, seed,
         fitted, seconds = timed_fit(model, d, "on all of it" if test_size else "")
     fitted.record_metrics(fit_seconds=seconds, **metrics)
     fitted.save(output)
+    click.echo(f"model written to {output}")
+
+
+SPARK_ALGORITHMS = {"als": False, "implicit-als": True}
+
+
+def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, seed, opts):
+    """``train --engine spark``: read SOURCE with Spark, fit ALS there, save a model file.
+
+    SOURCE is a Parquet file or folder, a CSV file or folder (``--sep``, ``--no-header``),
+    or ``ml-100k`` (read here and handed to Spark).  ``--factors``, ``--epochs``,
+    ``--regularization`` and ``--seed`` apply; ``--param`` passes any other keyword of
+    :func:`latentrec.spark.fit_als` (``alpha``, ``objective``, ``duplicates``, ...).
+    """
+    if algorithm not in SPARK_ALGORITHMS:
+        raise Failure(f"--engine spark trains {' or '.join(SPARK_ALGORITHMS)}, not {algorithm}")
+    if test_size:
+        raise Failure("--test-size is not available with --engine spark")
+    from ..spark import fit_als, spark_session
+
+    params = {k: v for k, v in params_from(opts).items() if v is not None}
+    params.pop("learning_rate", None)
+    for item in extra:
+        if "=" not in item:
+            raise Failure(f"--param takes name=value, got {item!r}")
+        name, value = item.split("=", 1)
+        params[name.strip()] = parse_value(value.strip())
+    header = not opts.get("no_header")
+    cols = {
+        f"{role}_col": str(column(opts.get(f"{role}_col"), role, True)) if header
+        else f"_c{column(opts.get(f'{role}_col'), role, False)}"
+        for role in ("user", "item", "rating")
+    }  # fmt: skip
+    spark = spark_session(master)
+    try:
+        if source.lower() in MOVIELENS_NAMES:
+            d = movielens("100k")
+            m = d.matrix.tocoo()
+            frame = pd.DataFrame(
+                {"user_id": d.users.ids[m.row], "item_id": d.items.ids[m.col], "rating": m.data}
+            )
+            df = spark.createDataFrame(frame)
+            cols = {"user_col": "user_id", "item_col": "item_id", "rating_col": "rating"}
+        elif source.lower().endswith((".parquet", ".pq")):
+            df = spark.read.parquet(source)
+        else:
+            df = spark.read.csv(source, header=header, sep=opts.get("sep") or ",", inferSchema=True)
+        start = time.perf_counter()
+        try:
+            model = fit_als(
+                df,
+                implicit=SPARK_ALGORITHMS[algorithm],
+                random_state=seed,
+                verbose=not quiet,
+                **cols,
+                **params,
+            )
+        except TypeError as err:  # an unknown --param
+            raise Failure(f"fit_als: {err}") from None
+        seconds = time.perf_counter() - start
+        click.echo(
+            f"trained {algorithm} on Spark ({master}): {model.catalog_.seen.nnz} cells, "
+            f"{model.catalog_.n_users} users, {model.catalog_.n_items} items in {seconds:.2f}s"
+        )
+    finally:
+        spark.stop()
+    model.record_metrics(fit_seconds=seconds, engine="spark")
+    model.save(output)
     click.echo(f"model written to {output}")
 
 

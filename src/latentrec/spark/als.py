@@ -1,0 +1,375 @@
+"""``fit_als``: explicit and implicit ALS on a Spark DataFrame, returned as a ``FactorModel``.
+
+The driver holds only what becomes the model: the id vocabularies, the two factor
+matrices (and biases) and, at the end, the seen-items index pairs of the catalogue.
+Ratings stay on the executors, cached twice: grouped by user and grouped by item, each
+partition sorted by its row.  A half-step broadcasts the fixed side's factors (and, for
+implicit steps, ``YᵀY``), runs :func:`latentrec.spark.rows.solve_batches` in
+``mapInPandas`` over the grouped ratings, and collects the solved rows as packed blocks.
+
+Ids of any type Spark can sort (strings, 64-bit integers) are indexed by sorting the
+distinct ids and numbering them with ``zipWithIndex`` on the executors, so the id map is
+never shipped from the driver to the cluster; only the vocabulary comes back to the
+driver, as the model needs it.  Sorted ids give the same indices as
+:class:`latentrec.Interactions`, so with the same ``random_state`` the fit starts from the
+same factors as the single-machine :class:`latentrec.models.ALS` /
+:class:`latentrec.models.ImplicitALS`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..kernels.implicit_als import gram
+from ..models import FactorModel
+from ..models.catalog import Catalog
+from .rows import (
+    BLOCK_SCHEMA,
+    COL,
+    PACKED_SCHEMA,
+    ROW,
+    VALUE,
+    HalfStep,
+    block_batches,
+    solve_blocks,
+    unpack,
+)
+from .session import session_conf
+
+OBJECTIVES = ("latentrec", "spark-ml")
+DUPLICATES = ("error", "mean", "sum")
+ARROW_BATCH = "spark.sql.execution.arrow.maxRecordsPerBatch"
+#: Arrow batch size when the ratings are cut into blocks, once per fit (Spark's default
+#: of 10,000 rows costs a Python round trip per 10,000 ratings) ...
+BATCH_ROWS = 100_000
+#: ... and in the half-steps, whose records are blocks of up to ~12 MiB each: at most
+#: this many per Arrow batch keeps a batch far below Arrow's 2 GiB limit per column.
+BATCH_BLOCKS = 8
+
+
+def fit_als(
+    df,
+    *,
+    user_col: str = "user",
+    item_col: str = "item",
+    rating_col: str = "rating",
+    implicit: bool = False,
+    n_factors: int = 10,
+    n_epochs: int = 10,
+    regularization: float = 0.1,
+    bias_regularization: float | None = None,
+    alpha: float = 1.0,
+    objective: str = "latentrec",
+    duplicates: str = "error",
+    init: FactorModel | None = None,
+    num_partitions: int | None = None,
+    random_state=None,
+    verbose: bool = False,
+) -> FactorModel:
+    """Fit ALS on a Spark DataFrame of ratings; each half-step runs latentrec's row solver.
+
+    ``df`` has a user, an item and a rating column (any id type Spark can sort).  Each
+    iteration solves every item against the fixed users, then every user against the
+    fixed items, as :class:`latentrec.models.ALS` does.
+
+    ``objective="latentrec"`` (default) minimises what the single-machine models do:
+
+    * explicit: ``Σ (r − μ − b_u − b_i − p_u·q_i)² + Σ_u n_u (λ‖p_u‖² + λ_b b_u²) + Σ_i n_i
+      (λ‖q_i‖² + λ_b b_i²)``, μ the mean rating, as :class:`~latentrec.models.ALS`;
+      with the same settings and ``random_state`` it starts from the same factors and
+      gives the same model up to float rounding;
+    * implicit: Hu, Koren & Volinsky's ``Σ c_ui (p_ui − x_u·y_i)² + λ(‖X‖² + ‖Y‖²)``
+      with ``c = 1 + alpha·r`` over every cell, solved exactly (Cholesky), as
+      ``ImplicitALS(solver="cholesky", confidence="linear")``.
+
+    ``objective="spark-ml"`` minimises what ``pyspark.ml.recommendation.ALS`` does: no
+    biases and λ multiplied by each row's number of (positive) ratings, also for
+    implicit data; cells of value 0 then carry no preference and are left out, as Spark
+    does.  With Spark's initial factors (``init=from_spark_als(als_with_maxIter_0)``) it
+    reproduces Spark's factors.
+
+    Args:
+        df: a ``pyspark.sql.DataFrame``.
+        user_col, item_col, rating_col: its columns.
+        implicit: ratings are interaction strengths (>= 0), not stars.
+        n_factors, n_epochs: k and the number of iterations (0: the initial factors).
+        regularization: λ; bias_regularization: λ_b (explicit, default λ).
+        alpha: confidence slope of implicit data.
+        objective: ``"latentrec"`` or ``"spark-ml"`` (above).
+        duplicates: repeated (user, item) pairs: ``"error"``, ``"mean"`` or ``"sum"``.
+        init: a model whose user factors (and biases) start the fit, matched by user id
+            (a warm start; users it lacks start at random).
+        num_partitions: partitions of the grouped ratings (default: twice the cluster's
+            default parallelism).
+        random_state: seed of the initial factors (as in the single-machine models).
+        verbose: print the time of each iteration.
+
+    Returns:
+        a :class:`~latentrec.models.FactorModel` whose catalogue holds the ids and the
+        seen items, so ``recommend`` never returns an item the user rated; its
+        ``metrics_`` hold ``spark_setup_seconds`` and ``spark_iteration_seconds``.
+
+    Example:
+        >>> from pyspark.sql import SparkSession  # doctest: +SKIP
+        >>> spark = SparkSession.builder.master("local[2]").getOrCreate()  # doctest: +SKIP
+        >>> rows = [("ann", "a", 5.0), ("ann", "b", 1.0), ("bob", "a", 4.0)]
+        >>> schema = "user string, item string, rating float"
+        >>> df = spark.createDataFrame(rows, schema)  # doctest: +SKIP
+        >>> model = fit_als(df, n_factors=2, n_epochs=5, random_state=0)  # doctest: +SKIP
+        >>> model.recommend("bob", n=1).ids.tolist()  # doctest: +SKIP
+        ['b']
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    _check(df, user_col, item_col, rating_col, n_factors, n_epochs, regularization, alpha)
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if duplicates not in DUPLICATES:
+        raise ValueError(f"duplicates must be one of {DUPLICATES}, got {duplicates!r}")
+    spark = df.sparkSession
+    start = time.perf_counter()
+    reg = float(regularization)
+    reg_b = reg if bias_regularization is None else float(bias_regularization)
+    raw = df.select(
+        F.col(user_col).alias("u_id"),
+        F.col(item_col).alias("i_id"),
+        F.col(rating_col).cast("float").alias(VALUE),
+        F.col(rating_col).alias("given"),
+    )
+    _check_values(raw, user_col, item_col, rating_col, implicit)
+    raw = raw.drop("given")
+    users, user_map = _index(raw, "u_id")
+    items, item_map = _index(raw, "i_id")
+    cells = (
+        raw.join(F.broadcast(user_map) if len(users) < 1_000_000 else user_map, "u_id")
+        .join(F.broadcast(item_map) if len(items) < 1_000_000 else item_map, "i_id")
+        .select("u", "i", VALUE)
+    )
+    cells = _merge_duplicates(cells, duplicates, users, items).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        seen = _seen(cells, len(users), len(items))
+        mu = 0.0
+        if not implicit and objective == "latentrec":
+            mu = float(cells.agg(F.avg(VALUE)).first()[0])
+        solved = (
+            cells if not (implicit and objective == "spark-ml") else cells.where(F.col(VALUE) > 0)
+        )
+        parts = num_partitions or 2 * spark.sparkContext.defaultParallelism
+        by_user = _grouped(solved, "u", "i", parts)
+        by_item = _grouped(solved, "i", "u", parts)
+    finally:
+        cells.unpersist()
+        user_map.unpersist()
+        item_map.unpersist()
+    k = int(n_factors)
+    rng = np.random.default_rng(random_state)
+    if implicit:
+        P = rng.random((len(users), k), dtype=np.float32) * np.float32(0.01)
+    else:
+        P = rng.normal(0.0, 0.1, (len(users), k)).astype(np.float32)
+    bu = np.zeros(len(users), np.float32)
+    if init is not None:
+        P, bu = _warm_start(init, users, P, bu)
+    Q = np.zeros((len(items), k), np.float32)
+    bi = np.zeros(len(items), np.float32)
+    threads = int(spark.sparkContext.getConf().get("spark.task.cpus", "1"))
+    step = HalfStep(
+        kind="implicit" if implicit else "explicit",
+        k=k,
+        regularization=reg,
+        bias_regularization=reg_b,
+        biases=objective == "latentrec",
+        scaled=objective == "spark-ml" or not implicit,
+        alpha=float(alpha),
+        mu=mu,
+        threads=threads,
+    )
+    setup = time.perf_counter() - start
+    seconds = []
+    try:
+        with session_conf(spark, {ARROW_BATCH: str(BATCH_BLOCKS)}):
+            for epoch in range(int(n_epochs)):
+                tick = time.perf_counter()
+                bi, Q = half_step(by_item, step, P, bu, len(items))
+                bu, P = half_step(by_user, step, Q, bi, len(users))
+                seconds.append(time.perf_counter() - tick)
+                if not (np.isfinite(P).all() and np.isfinite(Q).all()):
+                    raise FloatingPointError(
+                        f"ALS diverged at iteration {epoch + 1}; raise regularization"
+                    )
+                if verbose:
+                    print(f"iteration {epoch + 1}/{n_epochs}: {seconds[-1]:.2f}s", flush=True)
+    finally:
+        by_user.unpersist()
+        by_item.unpersist()
+    catalog = Catalog.from_ids(users, items, seen=seen)
+    biased = not implicit and objective == "latentrec"
+    model = FactorModel.from_factors(
+        catalog,
+        Q,
+        P,
+        global_mean=mu,
+        user_bias=bu if biased else None,
+        item_bias=bi if biased else None,
+        predicts_ratings=not implicit,
+        regularization=reg,
+        bias_regularization=reg_b,
+    )
+    return model.record_metrics(
+        spark_setup_seconds=setup, spark_iteration_seconds=[float(s) for s in seconds]
+    )
+
+
+def half_step(grouped, step: HalfStep, factors, bias, n_rows: int):
+    """Solve every row of ``grouped`` (row-sorted cells) against fixed ``factors``/``bias``.
+
+    The fixed side travels as one broadcast (with ``YᵀY`` for implicit steps); the solved
+    rows come back as packed blocks.  Rows without cells get zeros.  Returns
+    ``(bias (n_rows,), factors (n_rows, k))``.
+    """
+    sc = grouped.sparkSession.sparkContext
+    k = factors.shape[1]
+    fixed = (factors, bias, gram(factors, 0.0) if step.kind == "implicit" else None)
+    shared = sc.broadcast(fixed)
+
+    def solve(batches):
+        other, other_bias, other_gram = shared.value
+        yield from solve_blocks(batches, step, other, other_bias, other_gram)
+
+    try:
+        blocks = grouped.mapInPandas(solve, PACKED_SCHEMA).collect()
+    finally:
+        shared.destroy()
+    out = np.zeros((n_rows, k), np.float32)
+    out_bias = np.zeros(n_rows, np.float32)
+    for block in blocks:
+        rows, b, f = unpack(block, k)
+        out[rows] = f
+        out_bias[rows] = b
+    return out_bias, out
+
+
+# ---------------------------------------------------------------------- preparation
+def _check(df, user_col, item_col, rating_col, n_factors, n_epochs, regularization, alpha):
+    missing = [c for c in (user_col, item_col, rating_col) if c not in df.columns]
+    if missing:
+        raise ValueError(f"no column(s) {missing} in the DataFrame; it has {df.columns}")
+    if isinstance(n_factors, bool) or not isinstance(n_factors, int) or n_factors < 1:
+        raise ValueError(f"n_factors must be a positive integer, got {n_factors!r}")
+    if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 0:
+        raise ValueError(f"n_epochs must be an integer >= 0, got {n_epochs!r}")
+    for name, value in (("regularization", regularization), ("alpha", alpha)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _check_values(raw, user_col, item_col, rating_col, implicit) -> None:
+    # One pass that stops at the first bad row: a missing id, or a rating that is missing,
+    # not a number or (implicit) negative.
+    from pyspark.sql import functions as F
+
+    bad = (
+        F.col("u_id").isNull()
+        | F.col("i_id").isNull()
+        | F.col(VALUE).isNull()
+        | F.isnan(VALUE)
+        | (F.abs(F.col(VALUE)) == float("inf"))
+    )
+    if implicit:
+        bad = bad | (F.col(VALUE) < 0)
+    row = raw.where(bad).limit(1).collect()
+    if row:
+        u, i, given = row[0]["u_id"], row[0]["i_id"], row[0]["given"]
+        what = "a negative strength (implicit data needs >= 0)" if implicit else "no valid value"
+        if u is None or i is None:
+            what = f"a missing {user_col if u is None else item_col}"
+        raise ValueError(
+            f"a rating row has {what}: {user_col}={u!r}, {item_col}={i!r}, {rating_col}={given!r}"
+        )
+
+
+def _index(raw, column: str):
+    """Sorted distinct ids numbered on the executors; (Vocabulary, DataFrame(id, index))."""
+    from pyspark.sql.types import IntegerType, StructField, StructType
+
+    from ..data.vocabulary import Vocabulary
+
+    ids = raw.select(column).distinct().orderBy(column)
+    name = "u" if column == "u_id" else "i"
+    schema = StructType([ids.schema[column], StructField(name, IntegerType(), False)])
+    mapping = ids.rdd.zipWithIndex().map(lambda pair: (pair[0][0], pair[1])).toDF(schema)
+    mapping = mapping.persist()
+    with session_conf(raw.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
+        table = mapping.toPandas()
+    if len(table) >= 2**31:
+        raise ValueError(f"{len(table)} distinct {name} ids: more than int32 indices hold")
+    ids = table[column].to_numpy()
+    ids = ids if ids.dtype.kind in "iu" else ids.astype(object)
+    ordered = np.empty(len(table), dtype=ids.dtype)
+    ordered[table[name].to_numpy()] = ids
+    return Vocabulary(ordered, "user" if name == "u" else "item"), mapping
+
+
+def _merge_duplicates(cells, duplicates: str, users, items):
+    from pyspark.sql import functions as F
+
+    merged = cells.groupBy("u", "i").agg(
+        F.count(F.lit(1)).alias("n"),
+        (F.avg(VALUE) if duplicates == "mean" else F.sum(VALUE)).cast("float").alias(VALUE),
+    )
+    if duplicates == "error":
+        row = merged.where(F.col("n") > 1).limit(1).collect()
+        if row:
+            u, i, n = row[0]["u"], row[0]["i"], row[0]["n"]
+            raise ValueError(
+                f"user {users.ids[u : u + 1].tolist()[0]!r} rated item "
+                f"{items.ids[i : i + 1].tolist()[0]!r} {n} times; pass "
+                "duplicates='mean' or 'sum' to merge repeated pairs"
+            )
+    return merged.select("u", "i", VALUE)
+
+
+def _grouped(cells, row: str, col: str, parts: int):
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    cells = (
+        cells.select(F.col(row).alias(ROW), F.col(col).alias(COL), VALUE)
+        .repartition(parts, ROW)
+        .sortWithinPartitions(ROW)
+    )
+    with session_conf(cells.sparkSession, {ARROW_BATCH: str(BATCH_ROWS)}):
+        grouped = cells.mapInPandas(block_batches, BLOCK_SCHEMA)
+        grouped = grouped.persist(StorageLevel.MEMORY_AND_DISK)
+        grouped.count()
+    return grouped
+
+
+def _seen(cells, n_users: int, n_items: int) -> sp.csr_matrix:
+    # The catalogue's seen items: the index pairs only (8 bytes a rating on the driver
+    # while the matrix is built, 4 in the model), never the rating values.
+    with session_conf(cells.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
+        pairs = cells.select("u", "i").toPandas()
+    u = pairs["u"].to_numpy(np.int32)
+    i = pairs["i"].to_numpy(np.int32)
+    del pairs
+    return sp.csr_matrix((np.ones(u.size, np.float32), (u, i)), shape=(n_users, n_items))
+
+
+def _warm_start(init, users, P, bu):
+    idx = init.catalog_.users.lookup(users.ids)
+    known = idx >= 0
+    if init.item_factors_.shape[1] != P.shape[1]:
+        raise ValueError(
+            f"init has {init.item_factors_.shape[1]} factors; this fit has {P.shape[1]}"
+        )
+    P = P.copy()
+    bu = bu.copy()
+    P[known] = init.user_factors_[idx[known]]
+    bu[known] = init.user_bias_[idx[known]]
+    return P, bu

@@ -1,0 +1,156 @@
+"""Between Spark and latentrec models: import a ``pyspark.ml`` ALSModel, distributed top-N.
+
+``from_spark_als`` turns Spark's factor tables into an ordinary
+:class:`~latentrec.models.FactorModel` (optionally with the seen items of its training
+ratings, which Spark's own ``recommendForAllUsers`` ignores).  ``recommend_all`` ships a
+fitted model to the executors once (a broadcast) and runs the model's own
+``recommend_batch_idx`` on each batch of users, so the distributed top-N is the
+single-machine top-N: seen items excluded, ties broken the same way, unknown users given
+the popularity fallback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..data.vocabulary import Vocabulary
+from ..models import FactorModel
+from ..models.catalog import Catalog
+from .session import session_conf
+
+
+def from_spark_als(als_model, *, ratings=None, implicit: bool = False) -> FactorModel:
+    """A :class:`~latentrec.models.FactorModel` from a trained ``pyspark.ml`` ``ALSModel``.
+
+    Ids are Spark's (integers); factors are Spark's as they are (no biases, μ = 0), so
+    ``predict`` and every score equal Spark's ``transform`` up to float rounding.  Give
+    ``ratings`` (a DataFrame with the model's user and item columns, e.g. its training
+    data) to record the seen items, which ``recommend`` then excludes; without it nothing
+    counts as seen, like Spark's ``recommendForAllUsers``.  ``implicit`` says the model
+    was trained on implicit data (scores are preferences, not ratings).
+
+    Example:
+        >>> from pyspark.ml.recommendation import ALS  # doctest: +SKIP
+        >>> spark_model = ALS(rank=8, seed=0).fit(ratings_df)  # doctest: +SKIP
+        >>> model = from_spark_als(spark_model, ratings=ratings_df)  # doctest: +SKIP
+        >>> model.recommend(12, n=5).ids  # doctest: +SKIP
+    """
+    users, P = _factor_table(als_model.userFactors, als_model.rank, "user")
+    items, Q = _factor_table(als_model.itemFactors, als_model.rank, "item")
+    seen = None
+    if ratings is not None:
+        user_col, item_col = als_model.getUserCol(), als_model.getItemCol()
+        missing = [c for c in (user_col, item_col) if c not in ratings.columns]
+        if missing:
+            raise ValueError(f"ratings have no column(s) {missing}; they have {ratings.columns}")
+        pairs = _to_pandas(ratings.select(user_col, item_col))
+        u = users.lookup(pairs[user_col].to_numpy())
+        i = items.lookup(pairs[item_col].to_numpy())
+        known = (u >= 0) & (i >= 0)
+        seen = sp.csr_matrix(
+            (np.ones(int(known.sum()), np.float32), (u[known], i[known])),
+            shape=(len(users), len(items)),
+        )
+    catalog = Catalog.from_ids(users, items, seen=seen)
+    return FactorModel.from_factors(catalog, Q, P, predicts_ratings=not implicit)
+
+
+def _factor_table(table, rank: int, name: str) -> tuple[Vocabulary, np.ndarray]:
+    frame = _to_pandas(table.select("id", "features"))
+    order = np.argsort(frame["id"].to_numpy(), kind="stable")
+    ids = frame["id"].to_numpy()[order]
+    features = frame["features"].to_numpy()[order]
+    factors = np.zeros((ids.size, rank), np.float32)
+    if ids.size:
+        factors[:] = np.stack([np.asarray(f, np.float32) for f in features])
+    return Vocabulary(ids.astype(np.int64), name), factors
+
+
+def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=None):
+    """Top-``n`` of every user in ``users_df``, computed on the executors; seen items excluded.
+
+    ``model`` is any fitted latentrec model (from :func:`latentrec.spark.fit_als`,
+    :func:`from_spark_als` or a file); it is broadcast once and each task runs the
+    model's own ``recommend_batch_idx``, so the answer for every user is exactly
+    ``model.recommend(user, n)``: items the user has seen never appear, and an unknown
+    user gets the popularity fallback.  Returns a DataFrame with columns ``user``,
+    ``rank`` (1 = best), ``item`` and ``score``; with ``path`` it is also written there
+    as Parquet (Spark's writer: a folder of part files, published when the job commits).
+
+    Example:
+        >>> top = recommend_all(model, spark.createDataFrame([(1,), (2,)], "user long"),
+        ...                     n=5, path="top5.parquet")  # doctest: +SKIP
+        >>> top.columns  # doctest: +SKIP
+        ['user', 'rank', 'item', 'score']
+    """
+    from pyspark.sql.types import (
+        FloatType,
+        IntegerType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+    )
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if user_col not in users_df.columns:
+        raise ValueError(f"users_df has no column {user_col!r}; it has {users_df.columns}")
+    model.check_fitted()
+    item_type = LongType() if model.catalog_.items.is_integer else StringType()
+    schema = StructType(
+        [
+            StructField("user", users_df.schema[user_col].dataType),
+            StructField("rank", IntegerType(), False),
+            StructField("item", item_type, False),
+            StructField("score", FloatType(), False),
+        ]
+    )
+    shared = users_df.sparkSession.sparkContext.broadcast(model)
+
+    def top(batches):
+        yield from top_n_batches(batches, shared.value, n, user_col)
+
+    out = users_df.select(user_col).mapInPandas(top, schema)
+    if path is not None:
+        out.write.mode("error").parquet(str(path))
+    return out
+
+
+def top_n_batches(batches, model, n: int, user_col: str = "user"):
+    """The rows of :func:`recommend_all` for a stream of pandas batches of users.
+
+    What each task runs (one BLAS thread per task: Spark runs the tasks in parallel).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1, 2], ["a", "b", "c"]), np.eye(3, 2), np.eye(2))
+        >>> out = next(top_n_batches([pd.DataFrame({"user": [2]})], m, n=2))
+        >>> out.to_dict("list")
+        {'user': [2, 2], 'rank': [1, 2], 'item': ['b', 'a'], 'score': [1.0, 0.0]}
+    """
+    from threadpoolctl import threadpool_limits
+
+    items = model.catalog_.items.ids
+    for frame in batches:
+        raw = frame[user_col].to_numpy()
+        idx = model.catalog_.users.lookup(raw) if raw.size else np.empty(0, np.int32)
+        with threadpool_limits(1):
+            best, scores, _ = model.recommend_batch_idx(idx, n)
+        valid = best >= 0
+        row, rank = np.nonzero(valid)
+        yield pd.DataFrame(
+            {
+                "user": raw[row],
+                "rank": (rank + 1).astype(np.int32),
+                "item": items[best[valid]],
+                "score": scores[valid].astype(np.float32),
+            }
+        )
+
+
+def _to_pandas(frame) -> pd.DataFrame:
+    with session_conf(frame.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
+        return frame.toPandas()

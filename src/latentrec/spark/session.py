@@ -1,0 +1,63 @@
+"""A SparkSession set up for latentrec (executors run this Python; loopback when local)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", **conf):
+    """Get or create a SparkSession on ``master`` (``local[N]`` or a ``spark://`` URL).
+
+    Python workers run the interpreter of this process (so they import the same
+    latentrec); the web UI is off; with a ``local`` master the driver binds to
+    127.0.0.1 only.  ``conf`` adds Spark settings, with dots written as underscores
+    (``sql_shuffle_partitions=4``) or as a dict passed with ``**{"spark.x": ...}``.
+
+    Example:
+        >>> spark = spark_session("local[1]", sql_shuffle_partitions=2)  # doctest: +SKIP
+        >>> spark.conf.get("spark.sql.shuffle.partitions")  # doctest: +SKIP
+        '2'
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
+    for key, value in conf.items():
+        name = key if key.startswith("spark.") else "spark." + key.replace("_", ".")
+        builder = builder.config(name, str(value))
+    return builder.getOrCreate()
+
+
+@contextlib.contextmanager
+def session_conf(spark, settings: dict):
+    """Set SQL settings of ``spark`` for the block, then put the previous values back.
+
+    Example:
+        >>> with session_conf(spark, {"spark.sql.shuffle.partitions": "3"}):  # doctest: +SKIP
+        ...     spark.conf.get("spark.sql.shuffle.partitions")
+        '3'
+    """
+    old = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

@@ -1,0 +1,77 @@
+"""recommend_all on the executors, and pyspark.ml ALSModels imported as latentrec models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import spark_support
+from spark_support import sample_ratings
+
+spark = spark_support.spark  # the shared session fixture
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+def test_recommend_all_never_returns_a_seen_item_and_equals_recommend(spark, tmp_path):
+    """Random data, dense users: the distributed top-n is each user's own recommend()."""
+    from latentrec.spark import fit_als, recommend_all
+
+    rng = np.random.default_rng(3)
+    n_users, n_items = 40, 25
+    mask = rng.random((n_users, n_items)) < 0.6  # most items seen: exclusion matters
+    mask[:, 0] = True  # item 0 seen by all: the most popular, never recommended
+    u, i = np.nonzero(mask)
+    frame = pd.DataFrame(
+        {"user": u.astype(np.int64) * 10, "item": [f"i{x}" for x in i],
+         "rating": rng.integers(1, 6, u.size).astype(np.float32)}
+    )  # fmt: skip
+    df = spark.createDataFrame(frame)
+    model = fit_als(df, n_factors=3, n_epochs=3, random_state=1)
+    users = spark.createDataFrame([(int(x) * 10,) for x in range(n_users)] + [(-5,)], "user long")
+    top = recommend_all(model, users, n=8, path=tmp_path / "top.parquet").toPandas()
+    assert list(top.columns) == ["user", "rank", "item", "score"]
+    seen = set(zip(frame["user"], frame["item"], strict=True))
+    assert not any((a, b) in seen for a, b in zip(top["user"], top["item"], strict=True))
+    for user, rows in top[top["user"] >= 0].groupby("user"):
+        want = model.recommend(user, n=8)
+        assert rows.sort_values("rank")["item"].tolist() == want.ids.tolist()
+        np.testing.assert_allclose(rows.sort_values("rank")["score"], want.scores, rtol=1e-6)
+    # The unknown user gets the popularity fallback, as model.recommend would give it.
+    assert top[top["user"] == -5]["item"].tolist() == model.recommend(-5, n=8).ids.tolist()
+    written = pd.read_parquet(tmp_path / "top.parquet")
+    assert len(written) == len(top)
+
+
+def test_from_spark_als_scores_as_spark_and_excludes_what_spark_does_not(spark):
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    from latentrec.spark import from_spark_als
+
+    frame = sample_ratings()
+    df = spark.createDataFrame(frame, "user int, item int, rating float")
+    als_model = SparkALS(rank=5, maxIter=4, regParam=0.1, seed=3).fit(df)
+    theirs = {
+        row["user"]: row["recommendations"] for row in als_model.recommendForAllUsers(5).collect()
+    }
+    plain = from_spark_als(als_model)
+    for user, recs in theirs.items():
+        got = plain.recommend(user, n=5)
+        np.testing.assert_allclose(got.scores, [r["rating"] for r in recs], rtol=1e-5, atol=1e-5)
+        assert set(got.ids.tolist()) == {r["item"] for r in recs}
+    # Spark's include items the user rated; with the ratings, latentrec's never do.
+    seen = set(zip(frame["user"], frame["item"], strict=True))
+    spark_seen = sum((u, r["item"]) in seen for u, recs in theirs.items() for r in recs)
+    assert spark_seen > 0
+    model = from_spark_als(als_model, ratings=df)
+    assert model.catalog_.seen.nnz == len(frame)
+    for user in theirs:
+        assert not {(user, item) for item in model.recommend(user, n=5).ids.tolist()} & seen
+    predicted = als_model.transform(df).toPandas()
+    np.testing.assert_allclose(
+        model.predict(predicted["user"], predicted["item"]), predicted["prediction"], rtol=1e-5
+    )
