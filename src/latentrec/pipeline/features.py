@@ -4,12 +4,16 @@
 user (through ``recommend_batch_idx``, seen items excluded), merges them into one pool
 per user and describes each pooled item with :func:`feature_names`' columns:
 
-* per candidate model ``j``: ``score_j`` (its ``score_users`` value, NaN where it has
-  none), ``rank_j`` (1-based rank in its top list, ``n_candidates + 1`` when absent) and,
+* per candidate model ``j``: ``score_j`` (its ``score_users`` value, standardised over
+  the user's pool, NaN where it has none), ``rank_j`` (1-based rank in its top list, ``n_candidates + 1`` when absent) and,
   for models with item biases, ``item_bias_j``;
-* the item's ``popularity`` (users who had it in the history) and ``age_days``;
-* the user's ``activity`` (items in their history) and ``genre_match``, the share of
-  their history's genre mix that falls in the item's genres.
+* the item's ``popularity`` (the share of users with a history who had it) and
+  ``age_days``;
+* the user's ``activity`` (items in their history) and ``genre_match``: the user's
+  genre mix (shares summing to 1) weighted by the item's genre shares.
+
+Scores are standardised and popularity is a share so that a ranker trained on models
+fitted on less data still applies when the models are refitted on more.
 
 Without a ranker a pool is ordered by ``fused``: the model's score for one model,
 reciprocal-rank fusion (``sum_j 1 / (60 + rank_j)``, Cormack et al. 2009) for several.
@@ -64,6 +68,17 @@ def feature_names(models) -> list[str]:
     return [*names, "popularity", "age_days", "activity", "genre_match"]
 
 
+def _standardised(values: np.ndarray) -> np.ndarray:
+    """Scores centred and scaled over one user's pool (NaN stays NaN): a refitted model's
+    scores move in scale, their spread within a user's pool much less."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return values
+    centre = values[finite].mean()
+    spread = values[finite].std()
+    return (values - centre) / (spread if spread > 0 else 1.0)
+
+
 def _item_bias(model):
     bias = getattr(model, "item_bias_", None) if model.is_fitted else None
     return None if bias is None else np.asarray(bias, dtype=np.float64)
@@ -101,6 +116,7 @@ def candidate_pools(
         banned_mask[np.asarray(banned, dtype=np.int64)] = True
     shares = None if context.item_genres is None else item_genre_shares(context.item_genres)
     activity = np.diff(context.history.indptr).astype(np.float64)
+    n_active = max(int(np.count_nonzero(activity)), 1)
     biases = [_item_bias(m) for m in models]
     n_features = len(feature_names(models))
     block = max(1, _BLOCK_CELLS // max(n_items, 1))
@@ -139,7 +155,7 @@ def candidate_pools(
                 rank = np.full(pool.size, n_candidates + 1.0)
                 where = np.searchsorted(pool, lists[j][b])
                 rank[where] = np.arange(1, lists[j][b].size + 1)
-                feats[:, col] = scores[j][b, pool]
+                feats[:, col] = _standardised(scores[j][b, pool])
                 feats[:, col + 1] = rank
                 col += 2
                 if biases[j] is not None:
@@ -148,7 +164,7 @@ def candidate_pools(
                 fused += 1.0 / (RRF_K + rank)
             if len(models) == 1:
                 fused = np.nan_to_num(scores[0][b, pool], nan=0.0)
-            feats[:, col] = context.item_popularity[pool]
+            feats[:, col] = context.item_popularity[pool] / n_active
             feats[:, col + 1] = context.item_age[pool]
             feats[:, col + 2] = activity[user]
             if taste is not None:
