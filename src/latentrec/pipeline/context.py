@@ -10,6 +10,7 @@ re-ranker read it, so none of them needs the training data again after a load.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -114,7 +115,12 @@ class Context:
         if user < 0:
             return np.zeros(self.item_genres.shape[1])
         row = self.history.indices[self.history.indptr[user] : self.history.indptr[user + 1]]
-        return np.asarray(item_genre_shares(self.item_genres)[row].sum(axis=0)).ravel()
+        return np.asarray(self.genre_shares[row].sum(axis=0)).ravel()
+
+    @cached_property
+    def genre_shares(self) -> sp.csr_matrix | None:
+        """``item_genres`` with each item's row scaled to sum to 1 (computed once)."""
+        return None if self.item_genres is None else item_genre_shares(self.item_genres)
 
     def new_items(self, days: float) -> np.ndarray:
         """Items first had within the last ``days`` days of the history (age <= days).

@@ -5,8 +5,8 @@ user (through ``recommend_batch_idx``, seen items excluded), merges them into on
 per user and describes each pooled item with :func:`feature_names`' columns:
 
 * per candidate model ``j``: ``score_j`` (its ``score_users`` value, standardised over
-  the user's pool, NaN where it has none), ``rank_j`` (1-based rank in its top list, ``n_candidates + 1`` when absent) and,
-  for models with item biases, ``item_bias_j``;
+  the user's pool, NaN where it has none), ``rank_j`` (1-based rank in its top list,
+  ``n_candidates + 1`` when absent) and, for models with item biases, ``item_bias_j``;
 * the item's ``popularity`` (the share of users with a history who had it) and
   ``age_days``;
 * the user's ``activity`` (items in their history) and ``genre_match``: the user's
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .context import Context, item_genre_shares
+from .context import Context
 
 __all__ = ["Pools", "candidate_pools", "feature_names"]
 
@@ -114,7 +114,7 @@ def candidate_pools(
     banned_mask = np.zeros(n_items, dtype=bool)
     if banned is not None and len(banned):
         banned_mask[np.asarray(banned, dtype=np.int64)] = True
-    shares = None if context.item_genres is None else item_genre_shares(context.item_genres)
+    shares = context.genre_shares
     activity = np.diff(context.history.indptr).astype(np.float64)
     n_active = max(int(np.count_nonzero(activity)), 1)
     biases = [_item_bias(m) for m in models]

@@ -54,8 +54,8 @@ def rules(
 
     * ``never``: these items are dropped.
     * ``pin``: ``{item: rank}``; the item is shown at that 1-based rank (pinned items
-      need not be candidates). If the list is too short to reach a rank, the pin moves
-      up to the end of the list; a rank beyond ``n`` is not shown.
+      need not be candidates). If the other items run out before a pinned rank, the
+      pinned items left follow them in rank order; a rank beyond ``n`` is not shown.
     * ``boost``: ``{item: amount}`` added to the item's relevance, the candidates'
       scores min-max rescaled to ``[0, 1]`` (negative amounts demote).
     * ``bury``: these come after every other candidate.
