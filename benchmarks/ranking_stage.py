@@ -213,7 +213,9 @@ def main() -> None:
     # 4. Refit the candidate models on all of train; the ranker stays as trained.
     models = {name: makers[name]().fit(train) for name in set(generators) | {best}}
     refit = [models[n] for n in generators]
-    vectors = models["ImplicitALS"].item_factors_
+    # Latent diversity is measured in one fixed item space for every system: ImplicitALS
+    # fitted on all 100k ratings, where every item has a vector (a ruler, not a system).
+    vectors = ImplicitALS(random_state=0, num_threads=THREADS).fit(data).item_factors_
     scorer = Scorer(test, train, vectors, genres)
     stages = {
         f"+ MMR (lambda {lam})": [MMR(lam)],

@@ -6,7 +6,8 @@ each list with :class:`MMR` (diversity), :class:`Calibrate` (genre mix), :class:
 (item age), :class:`Explore` (slots for new items) and :class:`Rules` (pin, boost, bury,
 never show, caps per genre or provider). The re-rankers' functions over one user's
 candidates (:func:`mmr`, :func:`calibrate`, :func:`freshness`, :func:`explore`,
-:func:`rules`) are public too.
+:func:`rules`) are public too, and :func:`tradeoff` measures accuracy against diversity
+as MMR's lambda moves.
 """
 
 from .context import Context, build_context
@@ -15,6 +16,7 @@ from .ranker import LearnedRanker
 from .rerank import calibrate, explore, freshness, mmr
 from .rules import Rules, rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker
+from .tradeoff import tradeoff
 
 __all__ = [
     "MMR",
@@ -34,4 +36,5 @@ __all__ = [
     "load_pipeline",
     "mmr",
     "rules",
+    "tradeoff",
 ]

@@ -45,7 +45,8 @@ class Pipeline:
     the last one picks the top ``n``. A user without a history (or unknown) gets the most
     popular unseen items, re-ranked the same way, with ``fallback=True`` and the first
     model's fallback scores, as a model gives. Items the user had (in ``fit``'s data,
-    its ``validation`` and the models' own) are never recommended.
+    its ``validation`` and the models' own) are never recommended, and neither are items
+    nobody had in ``fit``'s data (no model learned anything about them).
 
     ``fit(train, validation)`` fits the candidate models that are not fitted yet on
     ``train`` and the ranker, if not fitted yet, on ``validation``: a later time slice,
@@ -278,6 +279,7 @@ class Pipeline:
             popularity = ctx.item_popularity
             by_popularity = np.argsort(-popularity, kind="stable")
             by_popularity = by_popularity[~np.isin(by_popularity, banned)]
+            by_popularity = by_popularity[popularity[by_popularity] > 0]
             first = self.models[0]
             for row in rest.tolist():
                 user = int(u[row])

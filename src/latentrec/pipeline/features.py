@@ -95,7 +95,8 @@ def candidate_pools(
     """The merged top-``n_candidates`` pool of each user in ``users`` (with history).
 
     ``exclude`` (users x items) lists what each user must not be offered, beyond what
-    the models exclude themselves; ``banned`` items are offered to nobody.
+    the models exclude themselves; ``banned`` items are offered to nobody, nor are items
+    nobody had in the history.
 
     Example:
         >>> import numpy as np
@@ -111,7 +112,9 @@ def candidate_pools(
     """
     users = np.asarray(users, dtype=np.int64)
     n_items = context.n_items
-    banned_mask = np.zeros(n_items, dtype=bool)
+    # Nobody had these in the history, so no model learned anything about them (in a
+    # temporal split they come from the future): they are offered to nobody.
+    banned_mask = context.item_popularity == 0
     if banned is not None and len(banned):
         banned_mask[np.asarray(banned, dtype=np.int64)] = True
     shares = context.genre_shares
