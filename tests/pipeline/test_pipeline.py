@@ -265,3 +265,24 @@ def test_learned_ranker_is_deterministic_and_checks_input():
         LearnedRanker(num_leaves=0).fit(X, y, groups)
     with pytest.raises(ValueError, match="must have 4 columns"):
         a.predict(X[:, :3])
+
+
+def test_stages_compose_in_order(slices):
+    """A later stage takes the earlier one's order as relevance: an empty Rules after MMR
+    or Explore keeps their lists, and MMR's first places survive a cap that they meet."""
+    data, early, valid, _ = slices
+    models = [ImplicitALS(n_factors=4, random_state=0, num_threads=1)]
+    users = np.arange(data.n_users)
+    for stage in (MMR(0.3), Explore(0.4, new_days=60.0)):
+        alone = Pipeline(models, rerankers=[stage], n_candidates=15).fit(early)
+        ruled = Pipeline(models, rerankers=[stage, Rules()], n_candidates=15).fit(early)
+        np.testing.assert_array_equal(
+            alone.recommend_batch_idx(users, 6)[0], ruled.recommend_batch_idx(users, 6)[0]
+        )
+    capped = Pipeline(
+        models, rerankers=[MMR(0.3), Rules(max_per={"studio": 2})], n_candidates=15
+    ).fit(early)
+    studio = pd.factorize(data.item_features["studio"])[0]
+    for row in capped.recommend_batch_idx(users, 6)[0]:
+        listed = row[row >= 0]
+        assert np.bincount(studio[listed]).max() <= 2

@@ -41,12 +41,14 @@ class Pipeline:
     For each user with a history, every candidate model offers its top ``n_candidates``
     unseen items; the pool (their union) is ordered by the ``ranker``
     (:class:`LearnedRanker`) or, without one, by the model's score (one model) or
-    reciprocal-rank fusion (several); then each of ``rerankers`` reorders it in turn and
-    the last one picks the top ``n``. A user without a history (or unknown) gets the most
-    popular unseen items, re-ranked the same way, with ``fallback=True`` and the first
-    model's fallback scores, as a model gives. Items the user had (in ``fit``'s data,
-    its ``validation`` and the models' own) are never recommended, and neither are items
-    nobody had in ``fit``'s data (no model learned anything about them).
+    reciprocal-rank fusion (several); then each of ``rerankers`` in turn decides the first
+    ``n`` places, the rest of the pool following in the order it came, and each stage
+    after the first takes the previous one's order as its relevance. A user without a
+    history (or unknown) gets the most popular unseen items, re-ranked the same way, with
+    ``fallback=True`` and the first model's fallback scores, as a model gives. Items the
+    user had (in ``fit``'s data, its ``validation`` and the models' own) are never
+    recommended, and neither are items nobody had in ``fit``'s data (no model learned
+    anything about them).
 
     ``fit(train, validation)`` fits the candidate models that are not fitted yet on
     ``train`` and the ranker, if not fitted yet, on ``validation``: a later time slice,
@@ -301,12 +303,17 @@ class Pipeline:
         known = dict(zip(cands.tolist(), scores.tolist(), strict=True))
         stages = list(self.rerankers)
         for s, stage in enumerate(stages):
-            depth = n if s == len(stages) - 1 else max(cands.size, n)
             if cands.size == 0 and not isinstance(stage, Rules):
                 continue
-            floor = scores.min() if scores.size else 0.0
-            cands = np.asarray(stage.rerank(self.context_, user, cands, scores, depth), np.int64)
-            scores = np.array([known.get(i, floor) for i in cands.tolist()], dtype=np.float64)
+            picked = np.asarray(stage.rerank(self.context_, user, cands, scores, n), np.int64)
+            if s == len(stages) - 1:
+                cands = picked
+            else:
+                # The stage decides the first n places; the rest of the pool follows in the
+                # order it came, so later stages have candidates to spare, and they take
+                # this order (not the scores) as relevance.
+                cands = np.concatenate([picked, cands[~np.isin(cands, picked)]])
+                scores = -np.arange(cands.size, dtype=np.float64)
         top = cands[:n]
         idx[row, : top.size] = top
         if fallback_model is not None:
