@@ -19,8 +19,8 @@ Protocol (one global time line, nothing from the future):
   pipeline gives them the popularity fallback.  The table reports the 109 users with a
   history (where ranking can differ) and all 301 users separately.
 
-    .venv/bin/python benchmarks/ranking_stage.py            # the table (a few minutes)
-    .venv/bin/python benchmarks/ranking_stage.py --quick    # fewer models, one thread
+    .venv/bin/python benchmarks/ranking_stage.py --plot tradeoff.png  # 5-10 min, 2 cores
+    .venv/bin/python benchmarks/ranking_stage.py --quick    # three models, one thread
 """
 
 from __future__ import annotations
