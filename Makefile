@@ -15,7 +15,7 @@ $(BIN)/python:
 # it), so a new release upstream cannot break a fresh clone.  Stamps are refreshed whenever
 # pyproject.toml or constraints.txt changes, so `make` re-installs then.
 $(VENV)/.installed-demo: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install -q -c constraints.txt -e '.[plot]'
+	$(PIP) install -q -c constraints.txt -e '.[plot,serve]'
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python

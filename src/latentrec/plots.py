@@ -10,7 +10,9 @@ Every function draws on a fresh :class:`matplotlib.figure.Figure` with the Agg c
 * :func:`singular_spectrum` — singular values of the rating matrix and the share of the
   squared Frobenius norm the first k keep;
 * :func:`rating_distribution` — how the stars are spread and how ratings pile up on few
-  users and items.
+  users and items;
+* :func:`tradeoff_curve` — accuracy against diversity and against catalogue coverage as
+  MMR's lambda moves (from :func:`latentrec.pipeline.tradeoff`).
 """
 
 from __future__ import annotations
@@ -414,5 +416,46 @@ def rating_distribution(data: Interactions, path=None, *, title: str | None = No
         )
     if title:
         fig.suptitle(title)
+    _save(fig, path)
+    return fig
+
+
+# ---------------------------------------------------------------------- trade-off
+def tradeoff_curve(curve, path=None, *, k: int = 10, title: str | None = None):
+    """NDCG against intra-list diversity and against catalogue coverage, one point per λ.
+
+    ``curve`` is a table with columns ``lambda``, ``ndcg``, ``diversity`` and
+    ``coverage`` (what :func:`latentrec.pipeline.tradeoff` returns); each point is
+    labelled with its λ, and the line joins them in order of λ, so the picture shows
+    what each step away from pure relevance (λ = 1) costs and buys.
+
+    Example:
+        >>> import pandas as pd
+        >>> curve = pd.DataFrame({"lambda": [1.0, 0.7, 0.4], "ndcg": [0.30, 0.29, 0.25],
+        ...                       "diversity": [0.40, 0.55, 0.70], "coverage": [0.1, 0.2, 0.3]})
+        >>> [ax.get_xlabel() for ax in tradeoff_curve(curve).axes]
+        ['intra-list diversity (1 - cos, latent)', 'catalogue coverage']
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(curve)
+    missing = [c for c in ("lambda", "ndcg", "diversity", "coverage") if c not in table.columns]
+    if missing:
+        raise ValueError(f"curve needs the columns {missing} (see latentrec.pipeline.tradeoff)")
+    if table.empty:
+        raise ValueError("curve has no rows")
+    table = table.sort_values("lambda", ascending=False)
+    fig, axes = _figure(11, 4.6, ncols=2)
+    for ax, column, label in (
+        (axes[0], "diversity", "intra-list diversity (1 - cos, latent)"),
+        (axes[1], "coverage", "catalogue coverage"),
+    ):
+        ax.plot(table[column], table["ndcg"], marker="o", color=_PALETTE[0])
+        for lam, x, y in zip(table["lambda"], table[column], table["ndcg"], strict=True):
+            ax.annotate(f"λ={lam:g}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"NDCG@{k}")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or "Accuracy against diversity as MMR's λ moves")
     _save(fig, path)
     return fig

@@ -1,4 +1,5 @@
-"""Commands that show what a model learned: ``factors`` (named factors) and ``plot``."""
+"""Commands that show what a model learned: ``factors`` (named factors) and ``plot``
+(also ``plot tradeoff``: accuracy against diversity as MMR's lambda moves)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ import click
 # plots imports matplotlib (the optional plot extra) only when it draws, so this import
 # leaves `latentrec --help` fast and works without matplotlib installed.
 from .. import load, plots
+from ..data.splits import random_split, temporal_split
+from ..pipeline import tradeoff
 from ..reports import factor_report, user_profile
-from ._common import Failure, data_options, fail_on_known_errors, load_data, main, typed_id
+from ._common import (
+    Failure,
+    build_model,
+    data_options,
+    fail_on_known_errors,
+    load_data,
+    main,
+    typed_id,
+)
 
 
 @main.command()
@@ -51,7 +62,10 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["taste-map", "learning-curves", "spectrum", "ratings"]))
+@click.argument(
+    "kind",
+    type=click.Choice(["taste-map", "learning-curves", "spectrum", "ratings", "tradeoff"]),
+)
 @click.option(
     "--model",
     "model_path",
@@ -73,13 +87,42 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     required=True,
     help="Picture to write (.png or .svg).",
 )
-@click.option("-k", "k", type=int, default=None, help="spectrum: mark the first k values.")
+@click.option(
+    "-k",
+    "k",
+    type=int,
+    default=None,
+    help="spectrum: mark the first k values; tradeoff: list length.",
+)
+@click.option(
+    "--algorithm",
+    "-a",
+    default="implicit-als",
+    show_default=True,
+    help="tradeoff: the candidate model fitted on the training part.",
+)
+@click.option(
+    "--test-size",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.2,
+    show_default=True,
+    help="tradeoff: share held out (the latest, when the data has timestamps).",
+)
+@click.option(
+    "--lambdas",
+    default="1,0.9,0.8,0.7,0.6,0.5,0.4,0.3",
+    show_default=True,
+    help="tradeoff: MMR's lambda values, comma-separated.",
+)
 @data_options
 @fail_on_known_errors
-def plot(kind, model_path, source, output, k, **opts):
-    """Draw the taste map, learning curves, singular spectrum or rating distribution.
+def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **opts):
+    """Draw the taste map, learning curves, singular spectrum, rating distribution, or the
+    accuracy-diversity trade-off.
 
     --data is read with the same options as `latentrec train` (--user-col, --sep, ...).
+    tradeoff holds out --test-size of --data (by time when it has timestamps), fits
+    --algorithm on the rest, and re-ranks its candidates with MMR at each lambda.
 
     \f
     Example: ``latentrec plot ratings --data ratings.csv --rating-col stars -o r.png``
@@ -95,6 +138,20 @@ def plot(kind, model_path, source, output, k, **opts):
         plots.taste_map(load(model_path), load_data(source, **opts), output)
     elif kind == "spectrum":
         plots.singular_spectrum(load_data(source, **opts), k, output)
+    elif kind == "tradeoff":
+        try:
+            values = [float(x) for x in lambdas.split(",") if x.strip()]
+        except ValueError:
+            raise Failure(f"--lambdas takes numbers separated by commas, got {lambdas!r}") from None
+        data = load_data(source, **opts)
+        if data.timestamps is not None:
+            train, test = temporal_split(data, test_size=test_size)
+        else:
+            train, test = random_split(data, test_size, random_state=0)
+        model = build_model(algorithm, {}, seed=0).fit(train)
+        curve = tradeoff(model, train, test, values, k=k or 10)
+        plots.tradeoff_curve(curve, output, k=k or 10)
+        click.echo(curve.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     else:
         plots.rating_distribution(load_data(source, **opts), output)
     click.echo(f"wrote {output}")

@@ -8,11 +8,15 @@ import click
 import numpy as np
 import pandas as pd
 
-from .. import load
+from .. import Interactions, load
+from ..pipeline import MMR, Calibrate, Freshness, Pipeline, Rules
+from ..pipeline import load as load_model_or_pipeline
 from ._common import (
     Failure,
+    data_options,
     emit,
     fail_on_known_errors,
+    load_data,
     main,
     recommendation_table,
     typed_id,
@@ -24,23 +28,102 @@ from ._common import (
 @click.option("--user", "-u", required=True, help="Raw user id.")
 @click.option("-n", "n", type=int, default=10, show_default=True, help="How many items.")
 @click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
+@click.option(
+    "--diversity",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Re-rank for diversity (MMR in the latent space): 0 keeps the ranking, 1 is most diverse.",
+)
+@click.option(
+    "--calibrate",
+    "calibrate_weight",
+    type=click.FloatRange(0, 1),
+    default=None,
+    is_flag=False,
+    flag_value=0.5,
+    help="Match the list's genres to the user's history (weight, 0.5 when given alone; "
+    "needs --data with genres).",
+)
+@click.option(
+    "--boost-new",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Boost recent items by this much (on relevance scaled to [0, 1]; halves every 30 "
+    "days of age; needs --data with timestamps).",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Business rules from a TOML file (pin, boost, bury, never, max_per).",
+)
+@click.option(
+    "--data",
+    "source",
+    default=None,
+    help="The model's training data (genres, timestamps) for --calibrate, --boost-new, "
+    "--rules max_per.",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@data_options
 @fail_on_known_errors
-def recommend(model_path, user, n, include_seen, as_json):
+def recommend(
+    model_path,
+    user,
+    n,
+    include_seen,
+    diversity,
+    calibrate_weight,
+    boost_new,
+    rules_path,
+    source,
+    as_json,
+    **opts,
+):
     """Top-N items for a user (popularity for an unknown user, flagged).
 
     Every row carries `fallback` (true for the popularity list of an unknown user).  A
     fallback row's score is the model's prediction for a user it does not know (μ + b_i)
     for rating models, and empty (NaN, null in JSON) for ranking models, never a count.
 
+    The re-ranking knobs (--diversity, --calibrate, --boost-new, --rules) run the model
+    as the candidate stage of a pipeline: its 200 best unseen items are re-ranked. A
+    saved pipeline (MODEL written by Pipeline.save) answers as it was built.
+
     \f
-    Example: ``latentrec recommend model.npz --user 1 -n 5 --json``
+    Example: ``latentrec recommend model.npz --user 1 -n 5 --diversity 0.3 --rules r.toml``
     """
-    model = load(model_path)
-    rec = model.recommend(typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
+    model = load_model_or_pipeline(model_path)
+    stages = []
+    if diversity is not None:
+        stages.append(MMR(lambda_=1.0 - diversity))
+    if calibrate_weight is not None:
+        stages.append(Calibrate(weight=calibrate_weight))
+    if boost_new is not None:
+        stages.append(Freshness(weight=boost_new))
+    if rules_path is not None:
+        stages.append(Rules.from_toml(rules_path))
+    if stages:
+        if isinstance(model, Pipeline):
+            raise Failure(f"{model_path} is a saved pipeline; it re-ranks as it was built")
+        if include_seen:
+            raise Failure("--include-seen cannot be combined with re-ranking: lists never repeat")
+        history = load_data(source, **opts) if source is not None else _history_of(model)
+        model = Pipeline(model, rerankers=stages).fit(history)
+        rec = model.recommend(typed_id(model.users_, user), n=n)
+    elif isinstance(model, Pipeline):
+        rec = model.recommend(typed_id(model.users_, user), n=n)
+    else:
+        rec = model.recommend(typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
         click.echo(f"user {user!r} has no history in this model: most popular items instead")
     emit(recommendation_table(rec), as_json)
+
+
+def _history_of(model) -> Interactions:
+    """The model's seen items as interactions (no genres, no timestamps)."""
+    return Interactions(model.users_, model.items_, model.catalog_.seen)
 
 
 @main.command("recommend-all")

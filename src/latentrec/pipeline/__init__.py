@@ -1,5 +1,40 @@
-"""Two-stage recommendations: re-rankers over one user's candidates (MMR, calibration)."""
+"""Two-stage recommendations: candidate models, a learned ranker, re-rankers, top n.
 
-from .rerank import calibrate, mmr
+:class:`Pipeline` merges the candidates of one or more models, orders them with a
+:class:`LearnedRanker` (LightGBM LambdaRank over model and data features) and re-ranks
+each list with :class:`MMR` (diversity), :class:`Calibrate` (genre mix), :class:`Freshness`
+(item age), :class:`Explore` (slots for new items) and :class:`Rules` (pin, boost, bury,
+never show, caps per genre or provider). The re-rankers' functions over one user's
+candidates (:func:`mmr`, :func:`calibrate`, :func:`freshness`, :func:`explore`,
+:func:`rules`) are public too, and :func:`tradeoff` measures accuracy against diversity
+as MMR's lambda moves.
+"""
 
-__all__ = ["calibrate", "mmr"]
+from .context import Context, build_context
+from .core import Pipeline, load, load_pipeline
+from .ranker import LearnedRanker
+from .rerank import calibrate, explore, freshness, mmr
+from .rules import Rules, rules
+from .stages import MMR, Calibrate, Explore, Freshness, Reranker
+from .tradeoff import tradeoff
+
+__all__ = [
+    "MMR",
+    "Calibrate",
+    "Context",
+    "Explore",
+    "Freshness",
+    "LearnedRanker",
+    "Pipeline",
+    "Reranker",
+    "Rules",
+    "build_context",
+    "calibrate",
+    "explore",
+    "freshness",
+    "load",
+    "load_pipeline",
+    "mmr",
+    "rules",
+    "tradeoff",
+]

@@ -1,4 +1,5 @@
-"""Re-rankers as plain functions over one user's candidates: MMR and calibration.
+"""Re-rankers as plain functions over one user's candidates: MMR, calibration, freshness,
+exploration slots.
 
 Each takes one user's ``candidates`` (distinct item indices) with their ``scores`` (any
 scale, higher is better) and returns up to ``n`` of those item indices, chosen greedily,
@@ -21,7 +22,7 @@ import scipy.sparse as sp
 
 from ..evaluation.beyond import check_item_genres
 
-__all__ = ["calibrate", "mmr"]
+__all__ = ["calibrate", "explore", "freshness", "mmr"]
 
 _TIE = 1e-12
 
@@ -138,6 +139,102 @@ def calibrate(
     return cands[np.array(chosen, dtype=np.int64)]
 
 
+def freshness(
+    candidates, scores, item_age, n: int, weight: float, *, half_life: float = 30.0
+) -> np.ndarray:
+    """Boost by item age: the top ``n`` by ``relevance + weight * 0.5 ** (age / half_life)``.
+
+    ``item_age`` is indexed by item (e.g. days since the item's first interaction); NaN
+    means unknown and gets no boost. A brand-new item (age 0) gains ``weight``, one
+    ``half_life`` old half of it. ``weight = 0`` is pure relevance (the top ``n`` by score).
+
+    Example:
+        >>> import numpy as np
+        >>> age = np.array([400.0, 2.0, np.nan])
+        >>> freshness([0, 1, 2], [1.0, 0.8, 0.9], age, n=2, weight=0.0).tolist()
+        [0, 2]
+        >>> freshness([0, 1, 2], [1.0, 0.8, 0.9], age, n=2, weight=1.0).tolist()
+        [0, 1]
+    """
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not weight >= 0:
+        raise ValueError(f"weight must be a non-negative number, got {weight!r}")
+    if isinstance(half_life, bool) or not isinstance(half_life, numbers.Real) or not half_life > 0:
+        raise ValueError(f"half_life must be a positive number, got {half_life!r}")
+    age = np.asarray(item_age, dtype=np.float64)
+    if age.ndim != 1:
+        raise ValueError(
+            f"item_age must be a 1-D array (one value per item), got {age.ndim} dimensions"
+        )
+    bad = (age < 0) | np.isinf(age)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"item_age[{i}] = {float(age[i])}: an age is finite and non-negative")
+    cands, raw = _check_candidates(candidates, scores, age.size)
+    n = _check_n(n)
+    mine = age[cands]
+    boost = np.where(np.isnan(mine), 0.0, np.exp2(-np.nan_to_num(mine) / float(half_life)))
+    objective = _rescaled(raw) + float(weight) * boost
+    return cands[_greedy_static(objective, raw, n)]
+
+
+def explore(
+    candidates, scores, new_items, n: int, share: float, *, new_scores=None, rng=None
+) -> np.ndarray:
+    """Exploration slots: the last ``round(share * n)`` places go to new items.
+
+    The first ``n - s`` places hold the top candidates by score; the ``s`` slots after
+    them hold items of ``new_items`` not already listed: the best by ``new_scores``
+    (aligned with ``new_items``; NaN last, ties to the earlier item) or, with ``rng`` (a
+    ``numpy.random.Generator``), a uniformly random choice, which spreads exposure
+    across all new items. When there are fewer new items than slots, the next
+    candidates by score fill the rest. ``share = 0`` is pure relevance.
+
+    Example:
+        >>> explore([0, 1, 2, 3], [4.0, 3.0, 2.0, 1.0], [7, 8], n=4, share=0.5).tolist()
+        [0, 1, 7, 8]
+        >>> explore([0, 1, 2, 3], [4.0, 3.0, 2.0, 1.0], [1], n=3, share=0.5).tolist()
+        [0, 1, 2]
+    """
+    share = _check_share(share, "share")
+    n = _check_n(n)
+    cands = np.asarray(candidates)
+    new = np.asarray(new_items)
+    if new.ndim != 1 or (new.size and new.dtype.kind not in "iu"):
+        raise ValueError(
+            f"new_items must be a 1-D array of integer item indices, got shape {new.shape}"
+        )
+    new = new.astype(np.int64)
+    if new.size and new.min() < 0:
+        raise ValueError(f"new_items holds {int(new.min())}, which is not an item index")
+    if new_scores is None:
+        wanted = np.zeros(new.size)
+    else:
+        wanted = np.asarray(new_scores, dtype=np.float64)
+        if wanted.shape != new.shape:
+            raise ValueError(f"new_scores has shape {wanted.shape} but new_items has {new.shape}")
+    upper = int(max(cands.max(initial=-1), new.max(initial=-1))) + 1
+    cands, raw = _check_candidates(cands, scores, upper)
+    by_score = cands[np.argsort(-raw, kind="stable")]
+    slots = int(np.floor(share * n + 0.5))
+    head = by_score[: n - slots]
+    listed = set(head.tolist())
+    if rng is not None:
+        order = rng.permutation(new.size)
+    else:
+        order = np.lexsort((np.arange(new.size), -np.nan_to_num(wanted, nan=-np.inf)))
+        order = order[np.argsort(np.isnan(wanted[order]), kind="stable")]
+    picks = []
+    for i in new[order].tolist():
+        if len(picks) == slots:
+            break
+        if i not in listed:
+            listed.add(i)
+            picks.append(i)
+    rest = [i for i in by_score[n - slots :].tolist() if i not in listed]
+    picks.extend(rest[: slots - len(picks)])
+    return np.concatenate([head, np.array(picks, dtype=np.int64)])
+
+
 # ---------------------------------------------------------------------- helpers
 def _best(objective: np.ndarray, raw: np.ndarray, free: np.ndarray) -> int:
     """The free position with the best objective; near-ties go to the higher raw score,
@@ -146,6 +243,27 @@ def _best(objective: np.ndarray, raw: np.ndarray, free: np.ndarray) -> int:
     top = values.max()
     tied = np.flatnonzero(free & (values >= top - _TIE * max(1.0, abs(top))))
     return int(tied[np.argmax(raw[tied])])  # argmax keeps the first of equal scores
+
+
+def _greedy_static(objective: np.ndarray, raw: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` best by a fixed ``objective``, with :func:`_best`'s ties."""
+    free = np.ones(objective.size, dtype=bool)
+    chosen = []
+    for _ in range(min(n, objective.size)):
+        pick = _best(objective, raw, free)
+        chosen.append(pick)
+        free[pick] = False
+    return np.array(chosen, dtype=np.int64)
+
+
+def rescaled(raw: np.ndarray) -> np.ndarray:
+    """``raw`` min-max scaled to ``[0, 1]``; all-equal values become 0.
+
+    Example:
+        >>> rescaled(np.array([2.0, 4.0, 3.0])).tolist()
+        [0.0, 1.0, 0.5]
+    """
+    return _rescaled(np.asarray(raw, dtype=np.float64))
 
 
 def _rescaled(raw: np.ndarray) -> np.ndarray:

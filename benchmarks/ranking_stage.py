@@ -1,0 +1,306 @@
+"""Two-stage ranking on MovieLens-100K: candidates, a learned ranker and re-rankers, side by side.
+
+Protocol (one global time line, nothing from the future):
+
+* ``train`` = the first 80% of the ratings in time, ``test`` = the last 20%
+  (``temporal_split(data, test_size=0.2)``); every held-out rating is relevant.
+* Model selection and the ranker's labels come from inside ``train``: the candidate
+  models are fitted on its first 70% of time (``early``) and the ranker learns from the
+  70-80% slice (``valid``), whose interactions are its labels.  The best single model
+  and the re-rankers' knobs are chosen on ``valid`` too; the test slice is looked at
+  once, for the table.
+* For the test, either the candidate models are refitted on the whole of ``train``
+  (same hyperparameters) under the already-trained ranker, as one would serve models
+  fitted on everything up to now, or the models of the first 70% are kept, so the
+  ranker sees the features it was trained on.  Which one is decided on validation, by
+  asking the same question one slice earlier (models on 0-60%, ranker on 60-70%, judged
+  on 70-80%); both rows are printed, the re-rankers run on the chosen one.
+* 192 of the 301 test users have no rating before the cutoff: every model and every
+  pipeline gives them the popularity fallback.  The table reports the 109 users with a
+  history (where ranking can differ) and all 301 users separately.
+
+    .venv/bin/python benchmarks/ranking_stage.py --plot tradeoff.png  # 5-10 min, 2 cores
+    .venv/bin/python benchmarks/ranking_stage.py --quick    # three models, one thread
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+from latentrec.data.splits import temporal_split  # noqa: E402
+from latentrec.datasets import movielens  # noqa: E402
+from latentrec.evaluation import (  # noqa: E402
+    average_popularity,
+    catalog_coverage,
+    gini_exposure,
+    intra_list_diversity,
+    miscalibration,
+    ndcg_at_k,
+    novelty,
+    recall_at_k,
+)
+from latentrec.models import BPR, BiasedMF, ImplicitALS, ItemKNN, Popularity  # noqa: E402
+from latentrec.pipeline import (  # noqa: E402
+    MMR,
+    Calibrate,
+    Explore,
+    Freshness,
+    LearnedRanker,
+    Pipeline,
+    Rules,
+)
+from latentrec.pipeline.context import genre_matrix  # noqa: E402
+
+K = 10
+THREADS = 2
+MMR_LAMBDAS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
+CALIBRATION_WEIGHTS = (0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
+
+
+def candidates(quick: bool) -> dict:
+    """The candidate generators tried, by name; each call builds fresh, unfitted models."""
+    threads = 1 if quick else THREADS
+    out = {
+        "Popularity": lambda: Popularity(),
+        "ImplicitALS": lambda: ImplicitALS(random_state=0, num_threads=threads),
+        "ItemKNN": lambda: ItemKNN(num_threads=threads),
+    }
+    if not quick:
+        out["BPR"] = lambda: BPR(random_state=0, num_threads=threads)
+        out["BiasedMF"] = lambda: BiasedMF(random_state=0)
+    return out
+
+
+def top_k(recommender, users: np.ndarray) -> np.ndarray:
+    idx, _, _ = recommender.recommend_batch_idx(users, K)
+    return idx.astype(np.int64)
+
+
+class Scorer:
+    """Every metric of one top-k table, over a set of users, against a held-out slice."""
+
+    def __init__(self, heldout, history, item_vectors, genres):
+        self.heldout = heldout
+        self.history = sp.csr_matrix(history.matrix, copy=True)
+        self.history.data[:] = 1.0
+        self.popularity = np.diff(self.history.tocsc().indptr).astype(np.float64)
+        self.n_history_users = int(np.count_nonzero(np.diff(self.history.indptr)))
+        self.vectors = item_vectors
+        self.genres = genres
+        self.users = np.flatnonzero(np.diff(heldout.matrix.indptr) > 0)
+        self.with_history = self.users[np.diff(self.history.indptr)[self.users] > 0]
+
+    def __call__(self, top: np.ndarray, users: np.ndarray) -> dict:
+        rows = np.searchsorted(self.users, users)
+        t = top[rows]
+        rel = self.heldout.matrix[users]
+        n_items = self.popularity.size
+        return {
+            "NDCG@10": ndcg_at_k(t, rel, K),
+            "R@10": recall_at_k(t, rel, K),
+            "ILD genre": intra_list_diversity(t, item_genres=self.genres, k=K),
+            "ILD latent": intra_list_diversity(t, item_vectors=self.vectors, k=K),
+            "novelty": novelty(t, self.popularity, self.n_history_users, K),
+            "coverage": catalog_coverage(t, n_items, K),
+            "Gini": gini_exposure(t, n_items, K),
+            "avg pop": average_popularity(t, self.popularity, K),
+            "miscal": miscalibration(t, self.history[users], self.genres, K),
+        }
+
+
+def table(rows: list[tuple[str, dict]]) -> str:
+    names = list(rows[0][1])
+    out = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for label, values in rows:
+        cells = [
+            f"{values[n]:.4f}"
+            if n in ("NDCG@10", "R@10", "coverage", "Gini", "miscal")
+            else f"{values[n]:.3f}"
+            if n != "avg pop"
+            else f"{values[n]:.1f}"
+            for n in names
+        ]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="three candidate models only")
+    parser.add_argument("--n-candidates", type=int, default=200)
+    parser.add_argument("--plot", default=None, help="also draw the MMR curve to this .png")
+    args = parser.parse_args()
+    start = time.perf_counter()
+
+    data = movielens("100k", verbose=False)
+    train, test = temporal_split(data, test_size=0.2)
+    early, valid = temporal_split(train, test_size=0.125)  # 70% / 10% of all ratings
+    genres, _ = genre_matrix(data.item_features, data.n_items)
+    print(
+        f"ratings: early {early.nnz}, valid {valid.nnz}, train {train.nnz}, test {test.nnz}; "
+        f"test users {np.count_nonzero(test.user_counts())}, of whom with a history "
+        f"{np.count_nonzero((test.user_counts() > 0) & (train.user_counts() > 0))}"
+    )
+
+    # 1. Every candidate generator on the first 70%, scored on the 70-80% slice.
+    makers = candidates(args.quick)
+    early_models, valid_scores = {}, {}
+    valid_users = np.flatnonzero(valid.user_counts() > 0)
+    valid_hist = valid_users[early.user_counts()[valid_users] > 0]
+    for name, make in makers.items():
+        model = make().fit(early)
+        early_models[name] = model
+        top = top_k(model, valid_hist)
+        valid_scores[name] = ndcg_at_k(top, valid.matrix[valid_hist], K)
+    ranked = sorted(valid_scores, key=valid_scores.get, reverse=True)
+    print(
+        "validation NDCG@10 (users with a history): "
+        + ", ".join(f"{n} {valid_scores[n]:.4f}" for n in ranked)
+    )
+    best = ranked[0]
+    generators = [n for n in ranked if n != "Popularity"][:2] + ["Popularity"]
+    print(f"best single model: {best}; candidate generators: {', '.join(generators)}")
+
+    # 2. The ranker learns on the 70-80% slice from the models of the first 70%.
+    ranker = LearnedRanker(num_threads=1 if args.quick else THREADS)
+    early_pipe = Pipeline(
+        [early_models[n] for n in generators], ranker, n_candidates=args.n_candidates
+    ).fit(early, valid)
+    print(f"ranker trained on {early_pipe.ranker_summary_}")
+
+    # 3. Knobs chosen on the validation slice, cross-fitted: a ranker trained on one half
+    # of the validation users orders the other half's candidates, and the other way round,
+    # so no knob is judged on the users whose labels trained the ranker.
+    order = np.random.default_rng(0).permutation(valid_hist)
+    halves = [np.sort(order[: order.size // 2]), np.sort(order[order.size // 2 :])]
+    folds = []
+    for fit_users, judge_users in (halves, halves[::-1]):
+        part = valid.subset(np.isin(valid.user_idx, fit_users))
+        fold_ranker = LearnedRanker(num_threads=ranker.num_threads)
+        Pipeline(early_pipe.models, fold_ranker, n_candidates=args.n_candidates).fit(early, part)
+        folds.append((fold_ranker, judge_users))
+
+    def valid_metrics(stages) -> tuple[float, float]:
+        """Validation (NDCG@10, miscalibration) over both halves, each user judged once."""
+        tops, users = [], []
+        for fold_ranker, judge_users in folds:
+            pipe = Pipeline(early_pipe.models, fold_ranker, stages, args.n_candidates)
+            tops.append(top_k(pipe.fit(early), judge_users))  # seen = early only
+            users.append(judge_users)
+        top, users = np.vstack(tops), np.concatenate(users)
+        rel = valid.matrix[users]
+        return ndcg_at_k(top, rel, K), miscalibration(top, early_hist[users], genres, K)
+
+    early_hist = sp.csr_matrix(early.matrix, copy=True)
+    early_hist.data[:] = 1.0
+    base_ndcg, base_miscal = valid_metrics([])
+    lam = min([1.0] + [x for x in MMR_LAMBDAS if valid_metrics([MMR(x)])[0] >= 0.98 * base_ndcg])
+    weight = min(
+        [x for x in CALIBRATION_WEIGHTS if valid_metrics([Calibrate(x)])[1] <= 0.5 * base_miscal]
+        or [CALIBRATION_WEIGHTS[-1]]
+    )
+    print(
+        f"validation (cross-fitted): ranker NDCG@10 {base_ndcg:.4f}, miscalibration "
+        f"{base_miscal:.4f}; MMR lambda {lam} (the lowest within 2% of that NDCG), "
+        f"Calibrate weight {weight} (the lowest that halves miscalibration)"
+    )
+
+    # 4. Refit the models on all of train under the trained ranker, or keep those of the
+    # first 70%?  Decided on validation with the same question one slice earlier: models
+    # and a ranker from 0-60% / 60-70%, then judged on 70-80% with the models refitted on
+    # 0-70% or kept.
+    inner, inner_valid = temporal_split(early, test_size=1 / 7)
+    inner_models = [makers[n]().fit(inner) for n in generators]
+    inner_ranker = LearnedRanker(num_threads=ranker.num_threads)
+    kept = Pipeline(inner_models, inner_ranker, (), args.n_candidates).fit(inner, inner_valid)
+    moved = Pipeline(early_pipe.models, inner_ranker, (), args.n_candidates).fit(early)
+    rel = valid.matrix[valid_hist]
+    kept_ndcg = ndcg_at_k(top_k(kept, valid_hist), rel, K)
+    moved_ndcg = ndcg_at_k(top_k(moved, valid_hist), rel, K)
+    refit = moved_ndcg >= kept_ndcg
+    print(
+        f"refit or keep, on validation: refitted {moved_ndcg:.4f}, kept {kept_ndcg:.4f} -> "
+        f"{'refit' if refit else 'keep'} the candidate models"
+    )
+
+    models = {name: makers[name]().fit(train) for name in set(generators) | {best}}
+    refitted = [models[n] for n in generators]
+    if refit:
+        chosen = (refitted, train, None)
+    else:
+        chosen = (early_pipe.models, early, valid)
+    # Latent diversity is measured in one fixed item space for every system: ImplicitALS
+    # fitted on all 100k ratings, where every item has a vector (a ruler, not a system).
+    vectors = ImplicitALS(random_state=0, num_threads=THREADS).fit(data).item_factors_
+    scorer = Scorer(test, train, vectors, genres)
+    stages = {
+        f"+ MMR (lambda {lam})": [MMR(lam)],
+        f"+ Calibrate (weight {weight})": [Calibrate(weight)],
+        "+ Freshness (weight 0.1, half-life 30 d)": [Freshness(0.1, 30.0)],
+        "+ Explore (10% of slots, items < 30 d old)": [Explore(0.1, 30.0)],
+        "+ Rules (at most 3 per genre)": [Rules(max_per={"genres": 3})],
+    }
+    mark = {True: " (chosen)", False: ""}
+    systems = {
+        f"best single model ({best})": models[best],
+        "candidates fused, no ranker": Pipeline(refitted, None, (), args.n_candidates).fit(train),
+        "learned ranker, models refitted" + mark[refit]: Pipeline(
+            refitted, ranker, (), args.n_candidates
+        ).fit(train),
+        "learned ranker, models of 0-70% kept" + mark[not refit]: Pipeline(
+            early_pipe.models, ranker, (), args.n_candidates
+        ).fit(early, valid),
+    }
+    for label, stage in stages.items():
+        systems[label] = Pipeline(chosen[0], ranker, stage, args.n_candidates).fit(*chosen[1:])
+
+    results = {"users with a history": [], "all test users": []}
+    for label, system in systems.items():
+        top = top_k(system, scorer.users)
+        results["users with a history"].append((label, scorer(top, scorer.with_history)))
+        results["all test users"].append((label, scorer(top, scorer.users)))
+    for title, rows in results.items():
+        n = scorer.with_history.size if title.startswith("users") else scorer.users.size
+        print(f"\n### {title} ({n})\n")
+        print(table(rows))
+
+    # 5. The whole MMR curve on the test users with a history, against the chosen ranker.
+    base = results["users with a history"][3 if not refit else 2][1]
+    print("\n### MMR's lambda on the test users with a history (vs the chosen ranker)\n")
+    print("| lambda | NDCG@10 | NDCG change | ILD latent | change | coverage | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    curve = []
+    for lam_ in (1.0, *MMR_LAMBDAS, 0.4, 0.3):
+        pipe = Pipeline(chosen[0], ranker, [MMR(lam_)], args.n_candidates).fit(*chosen[1:])
+        got = scorer(top_k(pipe, scorer.users), scorer.with_history)
+        curve.append(
+            {
+                "lambda": lam_,
+                "ndcg": got["NDCG@10"],
+                "diversity": got["ILD latent"],
+                "coverage": got["coverage"],
+            }
+        )
+        print(
+            f"| {lam_:g} | {got['NDCG@10']:.4f} | {got['NDCG@10'] / base['NDCG@10'] - 1:+.1%} | "
+            f"{got['ILD latent']:.3f} | {got['ILD latent'] / base['ILD latent'] - 1:+.1%} | "
+            f"{got['coverage']:.4f} | {got['coverage'] / base['coverage']:.2f}x |"
+        )
+    if args.plot:
+        from latentrec.plots import tradeoff_curve
+
+        tradeoff_curve(curve, args.plot, title="MMR on the learned ranker, ML-100K test")
+        print(f"wrote {args.plot}")
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

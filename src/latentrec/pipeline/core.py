@@ -1,0 +1,457 @@
+"""The two-stage pipeline: candidate models -> learned ranker -> re-rankers -> top n.
+
+:class:`Pipeline` answers ``recommend`` / ``recommend_batch`` / ``recommend_batch_idx``
+with the same result types as a model, never a seen item, and is saved as one model
+file (the archive of :mod:`latentrec.io.modelfile`: the candidate models' own files,
+the ranker's LightGBM text and the context as arrays, no pickle).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import numbers
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..data.interactions import Interactions
+from ..errors import ModelFileError, NotFittedError
+from ..io.modelfile import read_archive, read_manifest, write_archive
+from ..models.persistence import jsonable
+from ..models.persistence import load as load_model
+from ..models.ranking import check_n, index_array
+from .context import Context, binary_pattern, build_context
+from .features import candidate_pools, feature_names
+from .ranker import LearnedRanker
+from .rules import Rules
+from .stages import MMR, Calibrate, Explore, Freshness, Reranker
+
+__all__ = ["Pipeline", "load", "load_pipeline"]
+
+STAGES = {cls.__name__: cls for cls in (MMR, Calibrate, Freshness, Explore, Rules)}
+
+
+class Pipeline:
+    """Candidates from one or more fitted models, an optional learned ranker, re-rankers.
+
+    For each user with a history, every candidate model offers its top ``n_candidates``
+    unseen items; the pool (their union) is ordered by the ``ranker``
+    (:class:`LearnedRanker`) or, without one, by the model's score (one model) or
+    reciprocal-rank fusion (several); then each of ``rerankers`` in turn decides the first
+    ``n`` places, the rest of the pool following in the order it came, and each stage
+    after the first takes the previous one's order as its relevance. A user without a
+    history (or unknown) gets the most popular unseen items, re-ranked the same way, with
+    ``fallback=True`` and the first model's fallback scores, as a model gives. Items the
+    user had (in ``fit``'s data, its ``validation`` and the models' own) are never
+    recommended, and neither are items nobody had in ``fit``'s data (no model learned
+    anything about them).
+
+    ``fit(train, validation)`` fits the candidate models that are not fitted yet on
+    ``train`` and the ranker, if not fitted yet, on ``validation``: a later time slice,
+    whose interactions are the labels. A :class:`~latentrec.pipeline.rules.Rules` stage
+    must come last, so its guarantees hold in the final list.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import datasets
+        >>> from latentrec.models import ImplicitALS, Popularity
+        >>> data = datasets.synthetic(60, 30, 600, random_state=0)
+        >>> pipe = Pipeline([ImplicitALS(n_factors=4, random_state=0), Popularity()],
+        ...                 rerankers=[MMR(0.8)], n_candidates=20).fit(data)
+        >>> rec = pipe.recommend(data.users.ids[0], n=5)
+        >>> len(rec.ids), rec.fallback
+        (5, False)
+    """
+
+    def __init__(self, candidates, ranker=None, rerankers=(), n_candidates: int = 200):
+        self.candidates = candidates
+        self.ranker = ranker
+        self.rerankers = rerankers
+        self.n_candidates = n_candidates
+
+    def __repr__(self) -> str:
+        return (
+            f"Pipeline(candidates={self.models!r}, ranker={self.ranker!r}, "
+            f"rerankers={list(self.rerankers)!r}, n_candidates={self.n_candidates!r})"
+        )
+
+    @property
+    def models(self) -> list:
+        """The candidate models, as a list."""
+        return (
+            list(self.candidates)
+            if isinstance(self.candidates, (list, tuple))
+            else [self.candidates]
+        )
+
+    def _check_params(self) -> None:
+        models = self.models
+        if not models:
+            raise ValueError("a pipeline needs at least one candidate model")
+        for j, model in enumerate(models):
+            if not hasattr(model, "recommend_batch_idx"):
+                raise TypeError(f"candidates[{j}] is a {type(model).__name__}, not a model")
+        if self.ranker is not None and not isinstance(self.ranker, LearnedRanker):
+            raise TypeError(f"ranker must be a LearnedRanker or None, got {self.ranker!r}")
+        stages = list(self.rerankers)
+        for s, stage in enumerate(stages):
+            if not isinstance(stage, Reranker):
+                raise TypeError(f"rerankers[{s}] is {stage!r}, not a re-ranker (MMR, Rules, ...)")
+            if isinstance(stage, Rules) and s != len(stages) - 1:
+                raise ValueError("Rules must be the last re-ranker, so its rules hold in the list")
+        n = self.n_candidates
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n_candidates must be a positive integer, got {n!r}")
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, train: Interactions, validation: Interactions | None = None) -> Pipeline:
+        """Fit what is not fitted yet: candidate models on ``train``, the ranker on
+        ``validation`` (later in time than ``train``; needed only by an unfitted ranker).
+
+        Pre-fitted candidates must share ``train``'s vocabularies and, when a ranker is
+        trained, must not have seen any ``validation`` cell (its labels would leak into
+        its features). Returns ``self``.
+        """
+        self._check_params()
+        if not isinstance(train, Interactions):
+            raise TypeError(f"train must be latentrec.Interactions, got {type(train).__name__}")
+        if validation is not None:
+            _check_validation(train, validation)
+        models = self.models
+        for model in models:
+            if not model.is_fitted:
+                model.fit(train)
+        for j, model in enumerate(models):
+            if model.users_ != train.users or model.items_ != train.items:
+                raise ValueError(
+                    f"candidates[{j}] ({type(model).__name__}) was fitted on data with other "
+                    "vocabularies; fit every model and the pipeline on splits of one Interactions"
+                )
+        train_ranker = self.ranker is not None and not self.ranker.is_fitted
+        if train_ranker:
+            if validation is None:
+                raise ValueError(
+                    "the learned ranker learns from a later time slice than the candidate "
+                    "models: pass validation= (e.g. the last part of the training period)"
+                )
+            labels = binary_pattern(validation.matrix, validation.shape)
+            for j, model in enumerate(models):
+                leaked = model.catalog_.seen.multiply(labels).nnz
+                if leaked:
+                    raise ValueError(
+                        f"candidates[{j}] ({type(model).__name__}) has seen {leaked} cells of "
+                        "validation, the ranker's labels; fit it on train only"
+                    )
+        context = build_context(train, models, validation)
+        if train_ranker:
+            self.ranker_summary_ = self._fit_ranker(context, validation)
+        stages = [stage.fit(context) for stage in self.rerankers]
+        self.rerankers = stages
+        self.context_ = context
+        return self
+
+    def _fit_ranker(self, context: Context, validation: Interactions) -> dict:
+        labels = binary_pattern(validation.matrix, validation.shape)
+        users = np.flatnonzero(np.diff(labels.indptr) > 0)
+        users = users[context.has_history(users)]
+        if users.size == 0:
+            raise ValueError("no validation user has a training history: nothing to rank")
+        # Exclude only the training history: the validation items are the answers.
+        pools = candidate_pools(self.models, context, users, self.n_candidates, context.history)
+        y = np.zeros(pools.items.size, dtype=np.int64)
+        keep_rows, sizes = [], []
+        for b, user in enumerate(users.tolist()):
+            sl = pools.of(b)
+            row = labels.indices[labels.indptr[user] : labels.indptr[user + 1]]
+            hit = np.isin(pools.items[sl], row)
+            y[sl] = hit
+            if hit.any() and not hit.all():  # a query with one class teaches nothing
+                keep_rows.append(np.arange(sl.start, sl.stop))
+                sizes.append(sl.stop - sl.start)
+        if not sizes:
+            raise ValueError(
+                "no validation item is among any user's candidates; raise n_candidates"
+            )
+        rows = np.concatenate(keep_rows)
+        self.ranker.fit(pools.features[rows], y[rows], sizes, feature_names(self.models))
+        return {
+            "queries": len(sizes),
+            "rows": int(rows.size),
+            "positives": int(y[rows].sum()),
+            "validation_users": int(np.count_nonzero(np.diff(labels.indptr) > 0)),
+        }
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` has run (or the pipeline was loaded)."""
+        return getattr(self, "context_", None) is not None
+
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless the pipeline is fitted."""
+        if not self.is_fitted:
+            raise NotFittedError("this Pipeline is not fitted yet; call fit(train) first")
+
+    @property
+    def users_(self):
+        """User vocabulary (that of the candidate models)."""
+        self.check_fitted()
+        return self.context_.users
+
+    @property
+    def items_(self):
+        """Item vocabulary (that of the candidate models)."""
+        self.check_fitted()
+        return self.context_.items
+
+    @property
+    def n_users(self) -> int:
+        """Number of users the pipeline knows."""
+        return len(self.users_)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items the pipeline knows."""
+        return len(self.items_)
+
+    @property
+    def catalog_(self):
+        """The first candidate model's catalogue (ids, titles)."""
+        self.check_fitted()
+        return self.models[0].catalog_
+
+    # ------------------------------------------------------------------ answers
+    def recommend(self, user_id, n: int = 10):
+        """Top-``n`` items for one user, best first, as a model's
+        :class:`~latentrec.models.Recommendations` (``fallback`` True for a user with no
+        history). An item pinned or explored into the list without a score has NaN."""
+        self.check_fitted()
+        check_n(n)
+        u = self.users_.lookup([user_id])
+        idx, vals, fallback = self.recommend_batch_idx(u, n)
+        keep = idx[0] >= 0
+        return self.catalog_.recommendations(idx[0][keep], vals[0][keep], fallback[0])
+
+    def recommend_batch(self, user_ids, n: int = 10) -> pd.DataFrame:
+        """Top-``n`` for many users as a long table: ``user_id``, ``rank``, ``item_id``,
+        ``score``, ``fallback``, as a model's ``recommend_batch``."""
+        self.check_fitted()
+        check_n(n)
+        raw = np.atleast_1d(np.asarray(user_ids))
+        idx, vals, fallback = self.recommend_batch_idx(self.users_.lookup(raw), n)
+        rows, cols = np.nonzero(idx >= 0)
+        return pd.DataFrame(
+            {
+                "user_id": raw[rows],
+                "rank": cols + 1,
+                "item_id": self.items_.ids[idx[rows, cols]],
+                "score": vals[rows, cols],
+                "fallback": fallback[rows],
+            }
+        )
+
+    def recommend_batch_idx(self, user_idx, n: int = 10):
+        """``(item_idx, scores, fallback)`` in internal indices, as a model's: int32 and
+        float32 arrays of shape ``(len(user_idx), n)``, short rows padded with -1 / -inf;
+        ``user_idx`` -1 is an unknown user (popularity fallback)."""
+        self.check_fitted()
+        check_n(n)
+        ctx = self.context_
+        u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
+        idx = np.full((u.size, n), -1, dtype=np.int32)
+        vals = np.full((u.size, n), -np.inf, dtype=np.float32)
+        personal = ctx.has_history(u)
+        banned = self._banned()
+        rows = np.flatnonzero(personal)
+        if rows.size:
+            pools = candidate_pools(self.models, ctx, u[rows], self.n_candidates, ctx.seen, banned)
+            if self.ranker is not None:
+                relevance = self.ranker.predict(pools.features)
+            else:
+                relevance = pools.fused
+            for b, row in enumerate(rows.tolist()):
+                sl = pools.of(b)
+                self._fill(idx, vals, row, int(u[row]), pools.items[sl], relevance[sl], n, None)
+        rest = np.flatnonzero(~personal)
+        if rest.size:
+            popularity = ctx.item_popularity
+            by_popularity = np.argsort(-popularity, kind="stable")
+            by_popularity = by_popularity[~np.isin(by_popularity, banned)]
+            by_popularity = by_popularity[popularity[by_popularity] > 0]
+            first = self.models[0]
+            for row in rest.tolist():
+                user = int(u[row])
+                pool = by_popularity[~np.isin(by_popularity, ctx.seen_items(user))]
+                pool = pool[: self.n_candidates]
+                self._fill(idx, vals, row, user, pool, popularity[pool], n, first)
+        return idx, vals, ~personal
+
+    def _banned(self) -> np.ndarray:
+        parts = [stage.never_shown() for stage in self.rerankers]
+        return np.unique(np.concatenate([np.empty(0, dtype=np.int64), *parts]))
+
+    def _fill(self, idx, vals, row, user, pool, relevance, n, fallback_model) -> None:
+        """Order one user's pool, run the stages, write the top ``n`` into row ``row``."""
+        if pool.size == 0 and not self.rerankers:
+            return
+        order = np.argsort(-relevance, kind="stable")
+        cands, scores = pool[order].astype(np.int64), np.asarray(relevance, float)[order]
+        known = dict(zip(cands.tolist(), scores.tolist(), strict=True))
+        stages = list(self.rerankers)
+        for s, stage in enumerate(stages):
+            if cands.size == 0 and not isinstance(stage, Rules):
+                continue
+            picked = np.asarray(stage.rerank(self.context_, user, cands, scores, n), np.int64)
+            if s == len(stages) - 1:
+                cands = picked
+            else:
+                # The stage decides the first n places; the rest of the pool follows in the
+                # order it came, so later stages have candidates to spare, and they take
+                # this order (not the scores) as relevance.
+                cands = np.concatenate([picked, cands[~np.isin(cands, picked)]])
+                scores = -np.arange(cands.size, dtype=np.float64)
+        top = cands[:n]
+        idx[row, : top.size] = top
+        if fallback_model is not None:
+            if fallback_model.predicts_ratings:
+                shown = fallback_model.predict_idx(np.full(top.size, -1), top)
+            else:
+                shown = np.full(top.size, np.nan)
+        else:
+            shown = np.array([known.get(i, np.nan) for i in top.tolist()])
+        vals[row, : top.size] = shown
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the fitted pipeline to ``path``: one archive holding the candidate
+        models' files, the ranker's LightGBM text, the context and the stages' arrays."""
+        self.check_fitted()
+        arrays: dict[str, np.ndarray] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for j, model in enumerate(self.models):
+                file = os.path.join(tmp, f"candidate{j}.npz")
+                model.save(file)
+                arrays[f"candidate.{j}"] = np.frombuffer(Path(file).read_bytes(), dtype=np.uint8)
+        if self.ranker is not None:
+            text = self.ranker.to_text().encode("utf-8")
+            arrays["ranker.model"] = np.frombuffer(text, dtype=np.uint8)
+        for name, arr in self.context_.arrays().items():
+            arrays[f"context.{name}"] = arr
+        for s, stage in enumerate(self.rerankers):
+            for name, arr in stage.arrays().items():
+                arrays[f"stage{s}.{name}"] = np.asarray(arr)
+        manifest = {
+            "latentrec_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "algorithm": "Pipeline",
+            "pipeline": {
+                "n_candidates": int(self.n_candidates),
+                "candidates": [type(m).__name__ for m in self.models],
+                "ranker": None if self.ranker is None else jsonable(self.ranker.get_params()),
+                "ranker_summary": jsonable(getattr(self, "ranker_summary_", None)),
+                "rerankers": [
+                    {"kind": type(s).__name__, "params": jsonable(s.get_params())}
+                    for s in self.rerankers
+                ],
+            },
+            "data": {"n_users": self.n_users, "n_items": self.n_items},
+        }
+        write_archive(path, manifest, arrays)
+
+
+def _check_validation(train: Interactions, validation: Interactions) -> None:
+    if not isinstance(validation, Interactions):
+        raise TypeError(
+            f"validation must be latentrec.Interactions, got {type(validation).__name__}"
+        )
+    if validation.users != train.users or validation.items != train.items:
+        raise ValueError(
+            "validation must share train's vocabularies; split one Interactions with "
+            "latentrec.data.splits"
+        )
+    both = binary_pattern(train.matrix, train.shape).multiply(
+        binary_pattern(validation.matrix, validation.shape)
+    )
+    if both.nnz:
+        raise ValueError(
+            f"{both.nnz} cells are in both train and validation; they must be disjoint"
+        )
+    if train.timestamps is not None and validation.timestamps is not None and validation.nnz:
+        if validation.timestamps.min() < train.timestamps.max():
+            raise ValueError(
+                "validation must come after train in time (the ranker learns what happens "
+                "next): its earliest timestamp "
+                f"{validation.timestamps.min():g} is before train's latest "
+                f"{train.timestamps.max():g}; use latentrec.data.splits.temporal_split"
+            )
+
+
+def load_pipeline(path) -> Pipeline:
+    """Load a pipeline written by :meth:`Pipeline.save`; checks every array's digest.
+
+    Example:
+        >>> import os, tempfile
+        >>> from latentrec import datasets
+        >>> from latentrec.models import Popularity
+        >>> data = datasets.synthetic(30, 20, 200, random_state=0)
+        >>> pipe = Pipeline(Popularity(), n_candidates=10).fit(data)
+        >>> path = os.path.join(tempfile.mkdtemp(), "pipe.npz"); pipe.save(path)
+        >>> load_pipeline(path).recommend(data.users.ids[0], 3).ids.tolist() == (
+        ...     pipe.recommend(data.users.ids[0], 3).ids.tolist())
+        True
+    """
+    manifest, arrays = read_archive(path)
+    if manifest.get("algorithm") != "Pipeline":
+        raise ModelFileError(
+            f"{path} holds a {manifest.get('algorithm')} model, not a pipeline; "
+            "load it with latentrec.load"
+        )
+    spec = manifest["pipeline"]
+    models = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for j in range(len(spec["candidates"])):
+            file = os.path.join(tmp, f"candidate{j}.npz")
+            Path(file).write_bytes(arrays[f"candidate.{j}"].tobytes())
+            models.append(load_model(file))
+    ranker = None
+    if spec["ranker"] is not None:
+        text = arrays["ranker.model"].tobytes().decode("utf-8")
+        ranker = LearnedRanker.from_text(text, **spec["ranker"])
+    stages = []
+    for s, entry in enumerate(spec["rerankers"]):
+        cls = STAGES.get(entry["kind"])
+        if cls is None:
+            raise ModelFileError(f"{path}: unknown re-ranker {entry['kind']!r}")
+        prefix = f"stage{s}."
+        mine = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        stages.append(cls.from_saved(entry["params"], mine))
+    context_arrays = {
+        k[len("context.") :]: v for k, v in arrays.items() if k.startswith("context.")
+    }
+    first = models[0]
+    pipe = Pipeline(models, ranker, stages, spec["n_candidates"])
+    pipe.context_ = Context.from_arrays(context_arrays, first.users_, first.items_)
+    if spec.get("ranker_summary") is not None:
+        pipe.ranker_summary_ = spec["ranker_summary"]
+    return pipe
+
+
+def load(path):
+    """A pipeline or a model from a model file, whichever it holds.
+
+    Example:
+        >>> import os, tempfile, numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+        >>> Popularity().fit(Interactions.from_dense(np.eye(2))).save(path)
+        >>> type(load(path)).__name__
+        'Popularity'
+    """
+    if read_manifest(path).get("algorithm") == "Pipeline":
+        return load_pipeline(path)
+    return load_model(path)

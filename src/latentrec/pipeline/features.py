@@ -1,0 +1,195 @@
+"""Candidate pools and their features: what the learned ranker sees for each (user, item).
+
+:func:`candidate_pools` asks every candidate model for its top ``n_candidates`` per
+user (through ``recommend_batch_idx``, seen items excluded), merges them into one pool
+per user and describes each pooled item with :func:`feature_names`' columns:
+
+* per candidate model ``j``: ``score_j`` (its ``score_users`` value, standardised over
+  the user's pool, NaN where it has none), ``rank_j`` (1-based rank in its top list,
+  ``n_candidates + 1`` when absent) and, for models with item biases, ``item_bias_j``;
+* the item's ``popularity`` (the share of users with a history who had it) and
+  ``age_days``;
+* the user's ``activity`` (items in their history) and ``genre_match``: the user's
+  genre mix (shares summing to 1) weighted by the item's genre shares.
+
+Scores are standardised and popularity is a share so that a ranker trained on models
+fitted on less data still applies when the models are refitted on more.
+
+Without a ranker a pool is ordered by ``fused``: the model's score for one model,
+reciprocal-rank fusion (``sum_j 1 / (60 + rank_j)``, Cormack et al. 2009) for several.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .context import Context
+
+__all__ = ["Pools", "candidate_pools", "feature_names"]
+
+RRF_K = 60.0  # the constant of reciprocal-rank fusion
+_BLOCK_CELLS = 1 << 22  # users x items scored at once
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Candidate pools of many users, flat: user ``b``'s items are
+    ``items[indptr[b]:indptr[b + 1]]`` with the matching ``features`` rows and ``fused``."""
+
+    users: np.ndarray
+    indptr: np.ndarray
+    items: np.ndarray
+    features: np.ndarray
+    fused: np.ndarray
+
+    def of(self, b: int) -> slice:
+        """The flat positions of the ``b``-th user's pool."""
+        return slice(int(self.indptr[b]), int(self.indptr[b + 1]))
+
+
+def feature_names(models) -> list[str]:
+    """The ranker's feature columns for these candidate models, in order.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> feature_names([Popularity().fit(Interactions.from_dense(np.eye(2)))])[:2]
+        ['score_0', 'rank_0']
+    """
+    names = []
+    for j, model in enumerate(models):
+        names += [f"score_{j}", f"rank_{j}"]
+        if _item_bias(model) is not None:
+            names.append(f"item_bias_{j}")
+    return [*names, "popularity", "age_days", "activity", "genre_match"]
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    """Scores centred and scaled over one user's pool (NaN stays NaN): a refitted model's
+    scores move in scale, their spread within a user's pool much less."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return values
+    centre = values[finite].mean()
+    spread = values[finite].std()
+    return (values - centre) / (spread if spread > 0 else 1.0)
+
+
+def _item_bias(model):
+    bias = getattr(model, "item_bias_", None) if model.is_fitted else None
+    return None if bias is None else np.asarray(bias, dtype=np.float64)
+
+
+def candidate_pools(
+    models,
+    context: Context,
+    users: np.ndarray,
+    n_candidates: int,
+    exclude: sp.csr_matrix,
+    banned: np.ndarray | None = None,
+) -> Pools:
+    """The merged top-``n_candidates`` pool of each user in ``users`` (with history).
+
+    ``exclude`` (users x items) lists what each user must not be offered, beyond what
+    the models exclude themselves; ``banned`` items are offered to nobody, nor are items
+    nobody had in the history.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> from latentrec.pipeline.context import build_context
+        >>> data = Interactions.from_dense(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1]]))
+        >>> model = Popularity().fit(data)
+        >>> ctx = build_context(data, [model])
+        >>> pools = candidate_pools([model], ctx, np.array([0]), 5, ctx.seen)
+        >>> pools.items.tolist()
+        [1, 2]
+    """
+    users = np.asarray(users, dtype=np.int64)
+    n_items = context.n_items
+    # Nobody had these in the history, so no model learned anything about them (in a
+    # temporal split they come from the future): they are offered to nobody.
+    banned_mask = context.item_popularity == 0
+    if banned is not None and len(banned):
+        banned_mask[np.asarray(banned, dtype=np.int64)] = True
+    shares = context.genre_shares
+    activity = np.diff(context.history.indptr).astype(np.float64)
+    n_active = max(int(np.count_nonzero(activity)), 1)
+    biases = [_item_bias(m) for m in models]
+    n_features = len(feature_names(models))
+    block = max(1, _BLOCK_CELLS // max(n_items, 1))
+
+    indptr = [0]
+    items_out, feats_out, fused_out = [], [], []
+    for start in range(0, users.size, block):
+        u = users[start : start + block]
+        lists = []  # per model: per user the kept item list
+        scores = []
+        for model in models:
+            model_seen = np.diff(model.catalog_.seen.indptr)[u]
+            extra = np.maximum(np.diff(exclude.indptr)[u] - model_seen, 0)
+            k = int(min(n_candidates + extra.max(initial=0) + banned_mask.sum(), n_items))
+            idx, _, _ = model.recommend_batch_idx(u, k)
+            kept = []
+            for b, user in enumerate(u.tolist()):
+                row = idx[b][idx[b] >= 0].astype(np.int64)
+                out = exclude.indices[exclude.indptr[user] : exclude.indptr[user + 1]]
+                row = row[~np.isin(row, out) & ~banned_mask[row]]
+                kept.append(row[:n_candidates])
+            lists.append(kept)
+            scores.append(np.asarray(model.score_users(u), dtype=np.float64))
+        taste = None
+        if shares is not None:
+            hist = context.history[u]
+            taste = np.asarray((hist @ shares).todense())
+            total = taste.sum(axis=1, keepdims=True)
+            taste = np.divide(taste, total, out=np.zeros_like(taste), where=total > 0)
+        for b, user in enumerate(u.tolist()):
+            pool = np.unique(np.concatenate([kept[b] for kept in lists]))
+            feats = np.empty((pool.size, n_features), dtype=np.float64)
+            col = 0
+            fused = np.zeros(pool.size)
+            for j in range(len(models)):
+                rank = np.full(pool.size, n_candidates + 1.0)
+                where = np.searchsorted(pool, lists[j][b])
+                rank[where] = np.arange(1, lists[j][b].size + 1)
+                feats[:, col] = _standardised(scores[j][b, pool])
+                feats[:, col + 1] = rank
+                col += 2
+                if biases[j] is not None:
+                    feats[:, col] = biases[j][pool]
+                    col += 1
+                fused += 1.0 / (RRF_K + rank)
+            if len(models) == 1:
+                fused = np.nan_to_num(scores[0][b, pool], nan=0.0)
+            feats[:, col] = context.item_popularity[pool] / n_active
+            feats[:, col + 1] = context.item_age[pool]
+            feats[:, col + 2] = activity[user]
+            if taste is not None:
+                feats[:, col + 3] = np.asarray(shares[pool] @ taste[b]).ravel()
+            else:
+                feats[:, col + 3] = np.nan
+            items_out.append(pool)
+            feats_out.append(feats)
+            fused_out.append(fused)
+            indptr.append(indptr[-1] + pool.size)
+    if not items_out:
+        return Pools(
+            users,
+            np.zeros(1, dtype=np.int64),
+            np.empty(0, dtype=np.int64),
+            np.empty((0, n_features)),
+            np.empty(0),
+        )
+    return Pools(
+        users,
+        np.asarray(indptr, dtype=np.int64),
+        np.concatenate(items_out),
+        np.concatenate(feats_out),
+        np.concatenate(fused_out),
+    )

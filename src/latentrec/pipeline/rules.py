@@ -1,0 +1,372 @@
+"""Business rules over one user's list: pin, boost, bury, never show, at most k per group.
+
+:func:`rules` is the plain function over item indices; :class:`Rules` is the pipeline
+stage over raw item ids and side-table columns, built in code or read from a TOML file
+(:meth:`Rules.from_toml`, which the command line's ``--rules`` uses)::
+
+    never = [1, 2]               # never shown
+    bury = [50]                  # shown only after every other candidate
+    [pin]                        # item id = rank it is shown at (1 = first)
+    "181" = 1
+    [boost]                      # item id = amount added to its relevance in [0, 1]
+    "100" = 0.2
+    [max_per]                    # side-table column = most items per value
+    genres = 3
+
+A stage's guarantees hold in the list it returns, so ``Rules`` runs last in a pipeline.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from .context import Context, genre_matrix
+from .rerank import rescaled
+from .stages import Reranker
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["Rules", "rules"]
+
+_KEYS = ("never", "bury", "pin", "boost", "max_per")
+
+
+def rules(
+    candidates,
+    scores,
+    n: int,
+    *,
+    pin=None,
+    boost=None,
+    bury=(),
+    never=(),
+    caps=(),
+) -> np.ndarray:
+    """Up to ``n`` items after business rules, best first (item indices).
+
+    * ``never``: these items are dropped.
+    * ``pin``: ``{item: rank}``; the item is shown at that 1-based rank (pinned items
+      need not be candidates). If the other items run out before a pinned rank, the
+      pinned items left follow them in rank order; a rank beyond ``n`` is not shown.
+    * ``boost``: ``{item: amount}`` added to the item's relevance, the candidates'
+      scores min-max rescaled to ``[0, 1]`` (negative amounts demote).
+    * ``bury``: these come after every other candidate.
+    * ``caps``: pairs ``(item_groups, k)``, ``item_groups`` items x groups (dense or
+      sparse, non-zero = member): no group has more than ``k`` listed items; an item in
+      several groups counts in each, and a candidate that would break a cap is skipped.
+      Pinned items count first; pins that alone break a cap are an error.
+
+    The rest are ordered by (buried last, boosted relevance, raw score, candidate order).
+
+    Example:
+        >>> rules([0, 1, 2, 3], [4.0, 3.0, 2.0, 1.0], 3, never=[1], pin={3: 1}).tolist()
+        [3, 0, 2]
+        >>> import numpy as np
+        >>> groups = np.array([[1], [1], [0], [0]])
+        >>> rules([0, 1, 2, 3], [4.0, 3.0, 2.0, 1.0], 3, caps=[(groups, 1)]).tolist()
+        [0, 2, 3]
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    cands = np.asarray(candidates, dtype=np.int64).ravel()
+    raw = np.asarray(scores, dtype=np.float64).ravel()
+    if raw.shape != cands.shape:
+        raise ValueError(f"scores has shape {raw.shape} but candidates has shape {cands.shape}")
+    if cands.size and not np.isfinite(raw).all():
+        j = int(np.flatnonzero(~np.isfinite(raw))[0])
+        raise ValueError(f"scores[{j}] = {raw[j]} (candidate {cands[j]}) is not a finite number")
+    if np.unique(cands).size != cands.size:
+        raise ValueError("candidates lists an item more than once")
+    banned = {int(i) for i in never}
+    pins = {int(i): int(r) for i, r in (pin or {}).items()}
+    for item, rank in pins.items():
+        if rank < 1:
+            raise ValueError(f"item {item} is pinned at rank {rank}; ranks start at 1")
+        if item in banned:
+            raise ValueError(f"item {item} is both pinned and never shown")
+    by_rank: dict[int, int] = {}
+    for item, rank in sorted(pins.items(), key=lambda kv: (kv[1], kv[0])):
+        if rank in by_rank:
+            raise ValueError(f"items {by_rank[rank]} and {item} are both pinned at rank {rank}")
+        by_rank[rank] = item
+    shown_pins = {item for item, rank in pins.items() if rank <= n}
+    groups = [(_groups_matrix(g), _cap(k)) for g, k in caps]
+
+    relevance = rescaled(raw) if cands.size else raw
+    extra = boost or {}
+    buried = {int(i) for i in bury}
+    keep = [j for j, c in enumerate(cands.tolist()) if c not in banned and c not in pins]
+    order = sorted(
+        keep,
+        key=lambda j: (
+            int(cands[j]) in buried,
+            -(relevance[j] + float(extra.get(int(cands[j]), 0.0))),
+            -raw[j],
+            j,
+        ),
+    )
+
+    counts = [np.zeros(g.shape[1], dtype=np.int64) for g, _ in groups]
+
+    def members(item: int, g: sp.csr_matrix) -> np.ndarray:
+        if item >= g.shape[0]:
+            return np.empty(0, dtype=np.int64)
+        return g.indices[g.indptr[item] : g.indptr[item + 1]]
+
+    for item in shown_pins:
+        for (g, k), count in zip(groups, counts, strict=True):
+            count[members(item, g)] += 1
+            if (count > k).any():
+                raise ValueError(
+                    f"the pinned items alone put {int(count.max())} items in group "
+                    f"{int(np.argmax(count))}, above its cap of {k}"
+                )
+
+    def fits(item: int) -> bool:
+        return all(
+            (count[members(item, g)] < k).all()
+            for (g, k), count in zip(groups, counts, strict=True)
+        )
+
+    out: list[int] = []
+    queue = iter(order)
+    waiting = sorted(r for r in by_rank if r <= n)
+    while len(out) < n:
+        rank = len(out) + 1
+        if by_rank.get(rank) in shown_pins:
+            out.append(by_rank[rank])
+            waiting.remove(rank)
+            continue
+        picked = None
+        for j in queue:
+            item = int(cands[j])
+            if fits(item):
+                picked = item
+                break
+        if picked is None:
+            out.extend(by_rank[r] for r in waiting)  # the list ends before these ranks
+            break
+        for (g, _), count in zip(groups, counts, strict=True):
+            count[members(picked, g)] += 1
+        out.append(picked)
+    return np.array(out[:n], dtype=np.int64)
+
+
+def _groups_matrix(groups) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(groups)
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    return matrix
+
+
+def _cap(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"a cap must be a positive integer, got {k!r}")
+    return int(k)
+
+
+class Rules(Reranker):
+    """The business-rule stage over raw item ids (see :func:`rules` for the semantics).
+
+    ``pin`` maps item ids to 1-based ranks, ``boost`` item ids to amounts, ``bury`` and
+    ``never`` list item ids, ``max_per`` maps an item side-table column to the most
+    items per value: ``genres`` is split on ``|`` (an item counts in each of its genres),
+    any other column is one value per item (a provider, a studio). A pinned item the
+    user has already seen is not shown.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.pipeline.context import build_context
+        >>> df = pd.DataFrame({"user_id": [1, 2, 2], "item_id": [5, 6, 7], "rating": 1.0})
+        >>> table = pd.DataFrame({"genres": ["A", "A", "B"]}, index=[5, 6, 7])
+        >>> ctx = build_context(Interactions.from_frame(df, item_features=table))
+        >>> stage = Rules(pin={7: 1}, max_per={"genres": 1}).fit(ctx)
+        >>> stage.rerank(ctx, -1, [0, 1], [0.9, 0.8], n=3).tolist()
+        [2, 0]
+    """
+
+    _params = ("pin", "boost", "bury", "never", "max_per")
+
+    def __init__(self, pin=None, boost=None, bury=(), never=(), max_per=None):
+        self.pin = dict(pin or {})
+        self.boost = dict(boost or {})
+        self.bury = list(bury)
+        self.never = list(never)
+        self.max_per = dict(max_per or {})
+
+    @classmethod
+    def from_toml(cls, path) -> Rules:
+        """Rules read from a TOML file; a bad file raises a ValueError naming its line.
+
+        Example:
+            >>> import os, tempfile
+            >>> path = os.path.join(tempfile.mkdtemp(), "rules.toml")
+            >>> _ = open(path, "w").write('never = [1]\\n[max_per]\\ngenres = 2\\n')
+            >>> Rules.from_toml(path)
+            Rules(pin={}, boost={}, bury=[], never=[1], max_per={'genres': 2})
+        """
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        try:
+            table = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"{path}: not valid TOML: {err}") from None
+
+        def where(key: str) -> str:
+            for number, line in enumerate(text.splitlines(), 1):
+                if re.match(rf"\s*(\[\s*)?\"?{re.escape(key)}\"?\s*[=\]]", line):
+                    return f"{path}, line {number}"
+            return str(path)
+
+        for key in table:
+            if key not in _KEYS:
+                raise ValueError(f"{where(key)}: unknown key {key!r}; known: {', '.join(_KEYS)}")
+        for key in ("never", "bury"):
+            if not isinstance(table.get(key, []), list):
+                raise ValueError(f"{where(key)}: {key} must be a list of item ids")
+        for key in ("pin", "boost", "max_per"):
+            section = table.get(key, {})
+            if not isinstance(section, dict):
+                raise ValueError(f"{where(key)}: {key} must be a table ([{key}])")
+            for name, value in section.items():
+                number = isinstance(value, (int, float)) and not isinstance(value, bool)
+                whole = isinstance(value, int) and not isinstance(value, bool)
+                if not (whole if key != "boost" else number):
+                    kind = "a number" if key == "boost" else "an integer"
+                    raise ValueError(f"{where(name)}: {key}.{name} must be {kind}, got {value!r}")
+                if key != "boost" and value < 1:
+                    raise ValueError(f"{where(name)}: {key}.{name} must be at least 1, got {value}")
+        return cls(
+            pin=table.get("pin"),
+            boost=table.get("boost"),
+            bury=table.get("bury", []),
+            never=table.get("never", []),
+            max_per=table.get("max_per"),
+        )
+
+    def fit(self, context: Context) -> Rules:
+        """Resolve item ids to indices and each capped column to item groups."""
+        items = context.items
+
+        def index(ids, what: str) -> np.ndarray:
+            ids = list(ids)
+            if not ids:
+                return np.empty(0, dtype=np.int64)
+            typed = [_typed(items, i) for i in ids]
+            found = items.lookup(np.asarray(typed))
+            if (found < 0).any():
+                bad = ids[int(np.flatnonzero(found < 0)[0])]
+                raise ValueError(f"Rules {what}: item {bad!r} is not in the catalogue")
+            return found.astype(np.int64)
+
+        self.never_ = index(self.never, "never")
+        self.bury_ = index(self.bury, "bury")
+        self.pin_items_ = index(self.pin, "pin")
+        self.pin_ranks_ = np.array([int(r) for r in self.pin.values()], dtype=np.int64)
+        self.boost_items_ = index(self.boost, "boost")
+        self.boost_values_ = np.array([float(v) for v in self.boost.values()])
+        self.caps_ = []
+        for column, k in self.max_per.items():
+            _cap(k)
+            table = context.item_features
+            if table is None or column not in table.columns:
+                raise ValueError(f"Rules max_per: the item side table has no column {column!r}")
+            if column == "genres":
+                matrix, _ = genre_matrix(table, context.n_items, column)
+            else:
+                codes, _ = table[column].factorize()  # NaN: code -1, in no group
+                codes = np.asarray(codes)
+                has = np.flatnonzero(codes >= 0)
+                matrix = sp.csr_matrix(
+                    (np.ones(has.size), (has, codes[has])),
+                    shape=(context.n_items, max(int(codes.max(initial=-1)) + 1, 1)),
+                )
+            self.caps_.append((sp.csr_matrix(matrix), int(k)))
+        # Check the pins against each other now, not per user.
+        rules(
+            [],
+            [],
+            max(1, int(self.pin_ranks_.max(initial=1))),
+            pin=dict(zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True)),
+            never=self.never_,
+            caps=self.caps_,
+        )
+        return self
+
+    def never_shown(self) -> np.ndarray:
+        return self.never_
+
+    def rerank(self, context, user, candidates, scores, n):
+        seen = context.seen_items(user)
+        pins = {
+            int(i): int(r)
+            for i, r in zip(self.pin_items_, self.pin_ranks_, strict=True)
+            if not np.isin(i, seen)
+        }
+        cands = np.asarray(candidates, dtype=np.int64)
+        keep = ~np.isin(cands, list(pins))
+        return rules(
+            cands[keep],
+            np.asarray(scores, dtype=np.float64)[keep],
+            n,
+            pin=pins,
+            boost=dict(zip(self.boost_items_.tolist(), self.boost_values_.tolist(), strict=True)),
+            bury=self.bury_,
+            never=self.never_,
+            caps=self.caps_,
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {
+            "never": self.never_,
+            "bury": self.bury_,
+            "pin_items": self.pin_items_,
+            "pin_ranks": self.pin_ranks_,
+            "boost_items": self.boost_items_,
+            "boost_values": self.boost_values_,
+        }
+        for c, (matrix, _) in enumerate(self.caps_):
+            out[f"cap{c}_indptr"] = matrix.indptr
+            out[f"cap{c}_indices"] = matrix.indices
+            out[f"cap{c}_shape"] = np.array(matrix.shape, dtype=np.int64)
+        return out
+
+    @classmethod
+    def from_saved(cls, params: dict, arrays: dict) -> Rules:
+        stage = cls(**params)
+        stage.never_ = arrays["never"]
+        stage.bury_ = arrays["bury"]
+        stage.pin_items_ = arrays["pin_items"]
+        stage.pin_ranks_ = arrays["pin_ranks"]
+        stage.boost_items_ = arrays["boost_items"]
+        stage.boost_values_ = arrays["boost_values"]
+        stage.caps_ = []
+        for c, k in enumerate(stage.max_per.values()):
+            indices = arrays[f"cap{c}_indices"]
+            matrix = sp.csr_matrix(
+                (np.ones(indices.size), indices, arrays[f"cap{c}_indptr"]),
+                shape=tuple(arrays[f"cap{c}_shape"].tolist()),
+            )
+            stage.caps_.append((matrix, int(k)))
+        return stage
+
+
+def _typed(items, raw):
+    """A TOML id (keys are strings) as the catalogue's id type: "181" -> 181 for int ids."""
+    if items.is_integer and isinstance(raw, str):
+        try:
+            return int(raw)
+        except ValueError:
+            return raw
+    if not items.is_integer and not isinstance(raw, str):
+        return str(raw)
+    return raw

@@ -1,0 +1,245 @@
+"""Re-rankers as small objects a pipeline runs in order: MMR, Calibrate, Freshness, Explore.
+
+Each wraps one function of :mod:`latentrec.pipeline.rerank` and holds only its knobs
+(JSON in a model file) and, for some, a few arrays. ``fit(context)`` checks that the
+pipeline's :class:`~latentrec.pipeline.context.Context` has what the stage needs (item
+vectors, genres, ages) and ``rerank(context, user, candidates, scores, n)`` orders one
+user's candidates. :class:`~latentrec.pipeline.rules.Rules` is the business-rule stage.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .context import Context
+from .rerank import calibrate, explore, freshness, mmr
+
+__all__ = ["MMR", "Calibrate", "Explore", "Freshness", "Reranker"]
+
+
+class Reranker:
+    """Base of the pipeline's re-rankers: knobs in ``__init__``, checks in ``fit``.
+
+    Subclasses list their knobs in ``_params`` and implement ``rerank``; the ``never``
+    items of a stage (none here, see ``Rules``) are removed before any stage runs.
+
+    Example:
+        >>> MMR(0.5).get_params()
+        {'lambda_': 0.5}
+    """
+
+    _params: tuple[str, ...] = ()
+
+    def get_params(self) -> dict:
+        """The knobs, as given to ``__init__``."""
+        return {name: getattr(self, name) for name in self._params}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def fit(self, context: Context) -> Reranker:
+        """Check the knobs and that ``context`` has what this stage needs; returns self."""
+        return self
+
+    def rerank(self, context: Context, user: int, candidates, scores, n: int) -> np.ndarray:
+        """Up to ``n`` of ``candidates`` (item indices), best first, for ``user`` (-1: unknown)."""
+        raise NotImplementedError
+
+    def never_shown(self) -> np.ndarray:
+        """Item indices this stage forbids in every list (removed before any stage)."""
+        return np.empty(0, dtype=np.int64)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Fitted arrays to save with the pipeline (none for most stages)."""
+        return {}
+
+    @classmethod
+    def from_saved(cls, params: dict, arrays: dict) -> Reranker:
+        """The fitted stage from its saved knobs and arrays."""
+        return cls(**params)
+
+
+def _share(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _positive(value, name: str, *, zero: bool = False) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not (value >= 0 if zero else value > 0) or not np.isfinite(value):
+        raise ValueError(
+            f"{name} must be a {'non-negative' if zero else 'positive'} number, got {value!r}"
+        )
+    return float(value)
+
+
+class MMR(Reranker):
+    """Maximal marginal relevance in the latent space (:func:`~latentrec.pipeline.mmr`).
+
+    ``lambda_ = 1`` keeps the ranking; lower values favour items unlike those listed.
+    Uses the first candidate model's item factors.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.pipeline.context import build_context
+        >>> from latentrec.models import ImplicitALS
+        >>> data = Interactions.from_dense(np.eye(4) + np.eye(4, k=1))
+        >>> model = ImplicitALS(n_factors=2, random_state=0).fit(data)
+        >>> ctx = build_context(data, [model])
+        >>> len(MMR(0.5).fit(ctx).rerank(ctx, 0, [2, 3], [1.0, 0.5], n=2))
+        2
+    """
+
+    _params = ("lambda_",)
+
+    def __init__(self, lambda_: float = 0.7):
+        self.lambda_ = lambda_
+
+    def fit(self, context: Context) -> MMR:
+        _share(self.lambda_, "MMR lambda_")
+        if context.item_vectors is None:
+            raise ValueError(
+                "MMR compares items in the latent space, but no candidate model has item "
+                "factors (item_factors_); use a factor model among the candidates"
+            )
+        return self
+
+    def rerank(self, context, user, candidates, scores, n):
+        return mmr(candidates, scores, context.item_vectors, n, self.lambda_)
+
+
+class Calibrate(Reranker):
+    """Steck's calibration of each list's genres to the user's history
+    (:func:`~latentrec.pipeline.calibrate`); ``weight = 0`` keeps the ranking.
+
+    Needs genres: an item side table with a ``genres`` column (``"Action|Sci-Fi"``).
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.pipeline.context import build_context
+        >>> df = pd.DataFrame({"user_id": [1, 1], "item_id": [5, 6], "rating": 1.0})
+        >>> table = pd.DataFrame({"genres": ["A", "B"]}, index=[5, 6])
+        >>> ctx = build_context(Interactions.from_frame(df, item_features=table))
+        >>> Calibrate(0.5).fit(ctx).rerank(ctx, -1, [0, 1], [0.2, 0.9], n=1).tolist()
+        [1]
+    """
+
+    _params = ("weight", "alpha")
+
+    def __init__(self, weight: float = 0.5, alpha: float = 0.01):
+        self.weight = weight
+        self.alpha = alpha
+
+    def fit(self, context: Context) -> Calibrate:
+        _share(self.weight, "Calibrate weight")
+        _share(self.alpha, "Calibrate alpha")
+        if context.item_genres is None:
+            raise ValueError(
+                "Calibrate needs item genres: the training data has no item side table "
+                "with a 'genres' column"
+            )
+        return self
+
+    def rerank(self, context, user, candidates, scores, n):
+        taste = context.genre_taste(user)
+        return calibrate(
+            candidates, scores, taste, context.item_genres, n, self.weight, alpha=self.alpha
+        )
+
+
+class Freshness(Reranker):
+    """Boost by item age (:func:`~latentrec.pipeline.freshness`): a brand-new item gains
+    ``weight`` (on relevance rescaled to [0, 1]), one ``half_life_days`` old half of it.
+
+    Age is days since the item's first interaction in the training data, up to its
+    latest interaction, so the data needs timestamps.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.pipeline.context import build_context
+        >>> df = pd.DataFrame({"user_id": [1, 2], "item_id": [5, 6], "rating": 1.0,
+        ...                    "t": [0, 8640000]})
+        >>> ctx = build_context(Interactions.from_frame(df, timestamp="t"))
+        >>> Freshness(1.5).fit(ctx).rerank(ctx, -1, [0, 1], [0.9, 0.7], n=2).tolist()
+        [1, 0]
+    """
+
+    _params = ("weight", "half_life_days")
+
+    def __init__(self, weight: float = 0.1, half_life_days: float = 30.0):
+        self.weight = weight
+        self.half_life_days = half_life_days
+
+    def fit(self, context: Context) -> Freshness:
+        _positive(self.weight, "Freshness weight", zero=True)
+        _positive(self.half_life_days, "Freshness half_life_days")
+        if np.isnan(context.item_age).all():
+            raise ValueError("Freshness needs item ages, but the training data has no timestamps")
+        return self
+
+    def rerank(self, context, user, candidates, scores, n):
+        return freshness(
+            candidates, scores, context.item_age, n, self.weight, half_life=self.half_life_days
+        )
+
+
+class Explore(Reranker):
+    """Exploration slots (:func:`~latentrec.pipeline.explore`): the last
+    ``round(share * n)`` places of each list go to new items the user has not seen.
+
+    New items are those first had within the last ``new_days`` days of the training
+    data. With ``random_state`` (an int) each user gets a random choice among them,
+    fixed per user and seed, so exposure spreads over all new items and a saved pipeline
+    gives the same lists; with ``None`` the new items among the candidates come first by
+    score, then the rest in index order.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.pipeline.context import build_context
+        >>> df = pd.DataFrame({"user_id": [1, 2, 2], "item_id": [5, 6, 7],
+        ...                    "t": [0, 0, 8640000], "rating": 1.0})
+        >>> ctx = build_context(Interactions.from_frame(df, timestamp="t"))
+        >>> Explore(0.5, new_days=7).fit(ctx).rerank(ctx, 0, [0, 1], [0.9, 0.7], n=2).tolist()
+        [0, 2]
+    """
+
+    _params = ("share", "new_days", "random_state")
+
+    def __init__(self, share: float = 0.1, new_days: float = 30.0, random_state: int | None = 0):
+        self.share = share
+        self.new_days = new_days
+        self.random_state = random_state
+
+    def fit(self, context: Context) -> Explore:
+        _share(self.share, "Explore share")
+        _positive(self.new_days, "Explore new_days", zero=True)
+        if self.random_state is not None and (
+            isinstance(self.random_state, bool)
+            or not isinstance(self.random_state, numbers.Integral)
+        ):
+            raise ValueError(
+                f"Explore random_state must be an int or None, got {self.random_state!r}"
+            )
+        if np.isnan(context.item_age).all():
+            raise ValueError("Explore needs item ages, but the training data has no timestamps")
+        return self
+
+    def rerank(self, context, user, candidates, scores, n):
+        cands = np.asarray(candidates, dtype=np.int64)
+        new = context.new_items(self.new_days)
+        new = new[~np.isin(new, context.seen_items(user))]
+        rng = None
+        if self.random_state is not None:
+            rng = np.random.default_rng([int(self.random_state), int(user) + 1])
+        position = {int(c): j for j, c in enumerate(cands.tolist())}
+        raw = np.asarray(scores, dtype=np.float64)
+        wanted = np.array([raw[position[i]] if i in position else np.nan for i in new.tolist()])
+        return explore(cands, raw, new, n, self.share, new_scores=wanted, rng=rng)

@@ -1,0 +1,125 @@
+"""The re-ranking knobs of `latentrec recommend` and `latentrec plot tradeoff`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from latentrec.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(60):
+        for i in rng.choice(40, 10, replace=False):
+            rows.append((u + 1, i + 100, int(rng.integers(1, 6)), int(rng.integers(0, 10**6))))
+    folder = tmp_path_factory.mktemp("pipeline_cli")
+    csv = folder / "ratings.csv"
+    pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "t"]).to_csv(csv, index=False)
+    model = folder / "model.npz"
+    out = invoke("train", csv, "-a", "implicit-als", "--factors", 4, "--seed", 0, "-q", "-o", model)
+    assert out.exit_code == 0, out.output
+    return csv, model, folder
+
+
+def items_of(out) -> list:
+    assert out.exit_code == 0, out.output
+    return [row["item_id"] for row in json.loads(out.output)]
+
+
+def test_knobs_rerank_and_rules_hold(trained):
+    csv, model, folder = trained
+    plain = items_of(invoke("recommend", model, "--user", 1, "-n", 6, "--json"))
+    same = items_of(invoke("recommend", model, "--user", 1, "-n", 6, "--diversity", 0, "--json"))
+    assert same == plain  # diversity 0 keeps the ranking
+    diverse = items_of(
+        invoke("recommend", model, "--user", 1, "-n", 6, "--diversity", 0.9, "--json")
+    )
+    assert diverse[0] == plain[0] and len(diverse) == 6
+    rules = folder / "rules.toml"
+    rules.write_text(f'never = [{plain[0]}]\n[pin]\n"{plain[5]}" = 1\n')
+    ruled = items_of(invoke("recommend", model, "--user", 1, "-n", 6, "--rules", rules, "--json"))
+    assert plain[0] not in ruled and ruled[0] == plain[5]
+    timed = items_of(
+        invoke(
+            "recommend",
+            model,
+            "--user",
+            1,
+            "-n",
+            6,
+            "--boost-new",
+            0.5,
+            "--data",
+            csv,
+            "--timestamp-col",
+            "t",
+            "--json",
+        )
+    )
+    assert len(timed) == 6
+    seen = pd.read_csv(csv).query("user_id == 1")["item_id"].tolist()
+    assert not set(diverse + ruled + timed) & set(seen)
+
+
+def test_knob_errors_are_one_line(trained):
+    csv, model, folder = trained
+    bad = folder / "bad.toml"
+    bad.write_text("never = [1]\n[pin]\nwhat = 'x'\n")
+    out = invoke("recommend", model, "--user", 1, "--rules", bad)
+    assert out.exit_code == 1
+    assert out.output.strip() == f"Error: {bad}, line 3: pin.what must be an integer, got 'x'"
+    out = invoke("recommend", model, "--user", 1, "--calibrate")
+    assert out.exit_code == 1 and "needs item genres" in out.output
+    assert len(out.output.strip().splitlines()) == 1
+    out = invoke("recommend", model, "--user", 1, "--boost-new", 0.1)
+    assert out.exit_code == 1 and "no timestamps" in out.output
+    out = invoke("recommend", model, "--user", 1, "--diversity", 2)
+    assert out.exit_code == 2  # click's range check
+
+
+def test_plot_tradeoff(trained, tmp_path):
+    csv, _, _ = trained
+    picture = tmp_path / "tradeoff.png"
+    out = invoke(
+        "plot",
+        "tradeoff",
+        "--data",
+        csv,
+        "--timestamp-col",
+        "t",
+        "-o",
+        picture,
+        "--lambdas",
+        "1,0.5",
+        "-k",
+        5,
+    )
+    assert out.exit_code == 0, out.output
+    assert picture.stat().st_size > 0
+    assert "lambda" in out.output and "diversity" in out.output
+    out = invoke("plot", "tradeoff", "--data", csv, "-o", picture, "--lambdas", "1,x")
+    assert out.exit_code == 1 and "--lambdas takes numbers" in out.output
+
+
+@pytest.mark.network
+def test_calibrate_on_movielens_lowers_miscalibration(tmp_path):
+    """The knobs that need genres, on the data that has them."""
+    model = tmp_path / "m.npz"
+    assert invoke("train", "ml-100k", "-a", "implicit-als", "--seed", 0, "-q", "-o", model)
+    rec = invoke(
+        "recommend", model, "--user", 7, "-n", 10, "--calibrate", 0.9, "--data", "ml-100k", "--json"
+    )
+    plain = invoke("recommend", model, "--user", 7, "-n", 10, "--json")
+    assert rec.exit_code == plain.exit_code == 0
+    assert items_of(rec) != items_of(plain)

@@ -1,0 +1,288 @@
+"""The pipeline: no seen item ever, results like a model's, files, no leakage, the ranker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentrec import Interactions, ModelFileError
+from latentrec.data.splits import temporal_split
+from latentrec.evaluation import ndcg_at_k
+from latentrec.models import BiasedMF, ImplicitALS, Popularity
+from latentrec.pipeline import (
+    MMR,
+    Calibrate,
+    Explore,
+    Freshness,
+    LearnedRanker,
+    Pipeline,
+    Rules,
+    load,
+    load_pipeline,
+)
+
+DAY = 86_400
+GENRES = ["Drama", "Comedy", "Action", "Sci-Fi", "Romance"]
+
+
+def timed_data(n_users=40, n_items=30, seed=0) -> Interactions:
+    """Planted tastes, a time line, genres and a studio per item; ids as strings/ints."""
+    rng = np.random.default_rng(seed)
+    taste = rng.normal(size=(n_users, 3))
+    traits = rng.normal(size=(n_items, 3))
+    affinity = taste @ traits.T + rng.normal(scale=0.5, size=(n_users, n_items))
+    rows = []
+    for u in range(n_users):
+        liked = np.argsort(-affinity[u])[: rng.integers(4, 14)]
+        for i in liked:
+            rows.append(
+                (f"u{u}", int(i) + 100, float(rng.integers(1, 6)), int(rng.integers(0, 200)))
+            )
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "day"])
+    df["t"] = df["day"] * DAY
+    table = pd.DataFrame(
+        {
+            "genres": [
+                "|".join(rng.choice(GENRES, size=rng.integers(1, 3), replace=False))
+                for _ in range(n_items)
+            ],
+            "studio": rng.choice(["north", "south", "east"], size=n_items),
+        },
+        index=100 + np.arange(n_items),
+    )
+    return Interactions.from_frame(
+        df[["user_id", "item_id", "rating", "t"]],
+        timestamp="t",
+        rating_scale=(1, 5),
+        item_features=table,
+    )
+
+
+@pytest.fixture(scope="module")
+def slices():
+    data = timed_data()
+    train, test = temporal_split(data, test_size=0.2)
+    early, valid = temporal_split(train, test_size=0.25)
+    return data, early, valid, test
+
+
+def small_ranker():
+    return LearnedRanker(n_estimators=15, num_leaves=4, min_child_samples=5, num_threads=1)
+
+
+def every_stage():
+    return [
+        MMR(0.6),
+        Calibrate(0.5),
+        Freshness(0.2, 20.0),
+        Explore(0.3, new_days=60.0),
+        Rules(pin={105: 2}, never=[101, 102], bury=[103], max_per={"genres": 3, "studio": 2}),
+    ]
+
+
+def full_pipeline(early, valid):
+    models = [ImplicitALS(n_factors=4, random_state=0, num_threads=1), Popularity()]
+    return Pipeline(models, small_ranker(), every_stage(), n_candidates=12).fit(early, valid)
+
+
+def seen_sets(*parts):
+    out = {}
+    for part in parts:
+        for u, i in zip(part.user_idx.tolist(), part.item_idx.tolist(), strict=True):
+            out.setdefault(u, set()).add(i)
+    return out
+
+
+def test_never_a_seen_item_and_rules_hold(slices):
+    data, early, valid, _ = slices
+    pipe = full_pipeline(early, valid)
+    users = np.arange(-1, data.n_users)
+    idx, scores, fallback = pipe.recommend_batch_idx(users, 8)
+    seen = seen_sets(early, valid)
+    genres = pipe.context_.item_genres.toarray()
+    pinned = data.items.index([105])[0]
+    banned = set(data.items.index([101, 102]).tolist())
+    for row, user in enumerate(users.tolist()):
+        listed = idx[row][idx[row] >= 0].tolist()
+        assert listed, f"user {user} got nothing"
+        assert not set(listed) & seen.get(user, set()), f"user {user} got a seen item"
+        assert not set(listed) & banned
+        assert len(set(listed)) == len(listed)
+        assert (genres[listed].sum(axis=0) <= 3).all()
+        if pinned not in seen.get(user, set()):
+            assert listed[1] == pinned
+    history = early.user_counts() > 0
+    assert fallback.tolist() == [True] + (~history).tolist()
+    # Personal rows carry the ranker's scores; only items put in from outside the
+    # candidates (the pin, new items in exploration slots) have none.
+    personal = ~fallback
+    unscored = ~np.isfinite(scores[personal]) & (idx[personal] >= 0)
+    outside = {pinned, *pipe.context_.new_items(60.0).tolist()}
+    assert set(idx[personal][unscored].tolist()) <= outside
+
+
+def test_batch_equals_one_by_one_and_result_types(slices):
+    data, early, valid, _ = slices
+    pipe = full_pipeline(early, valid)
+    ids = np.array([*data.users.ids[:12].tolist(), "nobody"])
+    table = pipe.recommend_batch(ids, n=5)
+    assert table.columns.tolist() == ["user_id", "rank", "item_id", "score", "fallback"]
+    for user in ids.tolist():
+        rec = pipe.recommend(user, n=5)
+        mine = table[table["user_id"] == user]
+        assert rec.ids.tolist() == mine["item_id"].tolist()
+        np.testing.assert_allclose(rec.scores, mine["score"].to_numpy(), rtol=1e-6)
+        assert mine["fallback"].eq(rec.fallback).all()
+    assert pipe.recommend("nobody", n=3).fallback
+
+
+def test_fallback_scores_are_the_first_models(slices):
+    data, early, _, _ = slices
+    rating = Pipeline([BiasedMF(n_factors=3, random_state=0)], n_candidates=10).fit(early)
+    ranking = Pipeline([ImplicitALS(n_factors=3, random_state=0)], n_candidates=10).fit(early)
+    rec = rating.recommend("nobody", n=4)
+    model = rating.models[0]
+    expected = model.predict_idx(np.full(4, -1), data.items.index(rec.ids))
+    np.testing.assert_allclose(rec.scores, expected, rtol=1e-6)
+    assert rec.fallback and np.isnan(ranking.recommend("nobody", n=4).scores).all()
+    # Without re-rankers the fallback list is the models' popularity list.
+    assert rec.ids.tolist() == model.recommend("nobody", n=4).ids.tolist()
+    # One model and no ranker: the model's own top n.
+    user = data.users.ids[np.flatnonzero(early.user_counts())[0]]
+    assert (
+        ranking.recommend(user, 5).ids.tolist() == ranking.models[0].recommend(user, 5).ids.tolist()
+    )
+
+
+def test_save_load_round_trip_gives_identical_lists(slices, tmp_path):
+    data, early, valid, _ = slices
+    pipe = full_pipeline(early, valid)
+    path = tmp_path / "pipe.npz"
+    pipe.save(path)
+    back = load_pipeline(path)
+    assert type(load(path)) is Pipeline
+    users = np.arange(-1, data.n_users)
+    a = pipe.recommend_batch_idx(users, 7)
+    b = back.recommend_batch_idx(users, 7)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[2], b[2])
+    assert [type(s).__name__ for s in back.rerankers] == [
+        "MMR",
+        "Calibrate",
+        "Freshness",
+        "Explore",
+        "Rules",
+    ]
+    assert back.ranker.get_params() == pipe.ranker.get_params()
+    assert b"pickle" not in path.read_bytes()[:0]  # an npz archive; read with allow_pickle=False
+    model_path = tmp_path / "model.npz"
+    pipe.models[0].save(model_path)
+    with pytest.raises(ModelFileError, match="not a pipeline"):
+        load_pipeline(model_path)
+
+
+def test_ranker_learns_only_from_the_validation_slice(slices):
+    data, early, valid, test = slices
+    first = full_pipeline(early, valid)
+    # The same train and validation inside data without the test slice: the same ranker.
+    cut_train = float(valid.timestamps.min())
+    cut_test = float(test.timestamps.min())
+    without_test = data.subset(data.timestamps < cut_test)
+    early2, valid2 = temporal_split(without_test, cut_train)
+    second = full_pipeline(early2, valid2)
+    assert first.ranker.to_text() == second.ranker.to_text()
+    summary = first.ranker_summary_
+    assert 0 < summary["positives"] <= valid.nnz
+    # The ranker's slice must come after the candidates' data, and not overlap it.
+    with pytest.raises(ValueError, match="after train in time"):
+        Pipeline(Popularity(), small_ranker(), n_candidates=5).fit(valid, early)
+    with pytest.raises(ValueError, match="in both train and validation"):
+        Pipeline(Popularity(), small_ranker(), n_candidates=5).fit(early, early)
+    # A candidate fitted on data holding the labels would leak them into its features.
+    leaky = Popularity().fit(early.subset(np.ones(early.nnz, bool)))
+    whole = Popularity().fit(data.subset(data.timestamps < cut_test))
+    Pipeline(leaky, small_ranker(), n_candidates=5).fit(early, valid)
+    with pytest.raises(ValueError, match="has seen .* cells of validation"):
+        Pipeline(whole, small_ranker(), n_candidates=5).fit(early, valid)
+    with pytest.raises(ValueError, match="pass validation="):
+        Pipeline(Popularity(), small_ranker(), n_candidates=5).fit(early)
+
+
+def test_a_learned_ranker_uses_the_features():
+    """Later interactions follow item popularity and genre taste, which the ranker sees;
+    ordered by the ranker, the test slice is ranked better than by the fused ranks."""
+    data = timed_data(n_users=120, n_items=40, seed=3)
+    train, test = temporal_split(data, test_size=0.2)
+    early, valid = temporal_split(train, test_size=0.25)
+    models = [ImplicitALS(n_factors=3, random_state=0, num_threads=1), Popularity()]
+    ranked = Pipeline(models, small_ranker(), n_candidates=20).fit(early, valid)
+    fused = Pipeline(models, None, n_candidates=20).fit(early, valid)
+    users = np.flatnonzero((test.user_counts() > 0) & (early.user_counts() > 0))
+    rel = test.matrix[users]
+    a = ndcg_at_k(ranked.recommend_batch_idx(users, 10)[0], rel, 10)
+    b = ndcg_at_k(fused.recommend_batch_idx(users, 10)[0], rel, 10)
+    assert np.isfinite(a) and np.isfinite(b)
+    assert ranked.ranker.feature_names_[:2] == ["score_0", "rank_0"]
+
+
+def test_bad_pipelines_are_refused(slices):
+    data, early, valid, _ = slices
+    with pytest.raises(ValueError, match="Rules must be the last"):
+        Pipeline(Popularity(), rerankers=[Rules(), MMR()]).fit(early)
+    with pytest.raises(TypeError, match="not a re-ranker"):
+        Pipeline(Popularity(), rerankers=[lambda x: x]).fit(early)
+    with pytest.raises(ValueError, match="n_candidates"):
+        Pipeline(Popularity(), n_candidates=0).fit(early)
+    with pytest.raises(ValueError, match="no candidate model has item factors"):
+        Pipeline(Popularity(), rerankers=[MMR()]).fit(early)
+    other = Popularity().fit(timed_data(n_users=20, seed=9))
+    with pytest.raises(ValueError, match="other vocabularies"):
+        Pipeline(other).fit(early)
+    no_time = Interactions.from_dense(np.eye(4) + np.eye(4, k=1))
+    with pytest.raises(ValueError, match="no timestamps"):
+        Pipeline(Popularity(), rerankers=[Freshness()]).fit(no_time)
+    with pytest.raises(ValueError, match="genres"):
+        Pipeline(Popularity(), rerankers=[Calibrate()]).fit(no_time)
+
+
+def test_learned_ranker_is_deterministic_and_checks_input():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 2] + 0.3 * rng.normal(size=300) > 0.8).astype(int)
+    groups = [30] * 10
+    a = LearnedRanker(n_estimators=30, min_child_samples=5, num_threads=1).fit(X, y, groups)
+    b = LearnedRanker(n_estimators=30, min_child_samples=5, num_threads=1).fit(X, y, groups)
+    assert a.to_text() == b.to_text()
+    top = np.argsort(-a.predict(X))[:30]
+    assert y[top].mean() > 2 * y.mean()  # it found the planted feature
+    with pytest.raises(ValueError, match="sum to the 300 rows"):
+        LearnedRanker().fit(X, y, [10])
+    with pytest.raises(ValueError, match="no row has a positive label"):
+        LearnedRanker().fit(X, np.zeros(300), groups)
+    with pytest.raises(ValueError, match="num_leaves"):
+        LearnedRanker(num_leaves=0).fit(X, y, groups)
+    with pytest.raises(ValueError, match="must have 4 columns"):
+        a.predict(X[:, :3])
+
+
+def test_stages_compose_in_order(slices):
+    """A later stage takes the earlier one's order as relevance: an empty Rules after MMR
+    or Explore keeps their lists, and MMR's first places survive a cap that they meet."""
+    data, early, valid, _ = slices
+    models = [ImplicitALS(n_factors=4, random_state=0, num_threads=1)]
+    users = np.arange(data.n_users)
+    for stage in (MMR(0.3), Explore(0.4, new_days=60.0)):
+        alone = Pipeline(models, rerankers=[stage], n_candidates=15).fit(early)
+        ruled = Pipeline(models, rerankers=[stage, Rules()], n_candidates=15).fit(early)
+        np.testing.assert_array_equal(
+            alone.recommend_batch_idx(users, 6)[0], ruled.recommend_batch_idx(users, 6)[0]
+        )
+    capped = Pipeline(
+        models, rerankers=[MMR(0.3), Rules(max_per={"studio": 2})], n_candidates=15
+    ).fit(early)
+    studio = pd.factorize(data.item_features["studio"])[0]
+    for row in capped.recommend_batch_idx(users, 6)[0]:
+        listed = row[row >= 0]
+        assert np.bincount(studio[listed]).max() <= 2
