@@ -46,6 +46,7 @@ from latentrec.evaluation import (  # noqa: E402
     ndcg_at_k,
     novelty,
     recall_at_k,
+    time_slices,
 )
 from latentrec.models import BPR, BiasedMF, ImplicitALS, ItemKNN, Popularity  # noqa: E402
 from latentrec.pipeline import (  # noqa: E402
@@ -56,13 +57,18 @@ from latentrec.pipeline import (  # noqa: E402
     LearnedRanker,
     Pipeline,
     Rules,
+    Thompson,
+    calibrate,
+    mmr,
 )
 from latentrec.pipeline.context import genre_matrix  # noqa: E402
 
 K = 10
 THREADS = 2
 MMR_LAMBDAS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
-CALIBRATION_WEIGHTS = (0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
+MMR_RELEVANCE = ("minmax", "rank")
+MMR_POOLS = (None, 100, 50, 25)
+CALIBRATION_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 def candidates(quick: bool) -> dict:
@@ -141,8 +147,7 @@ def main() -> None:
     start = time.perf_counter()
 
     data = movielens("100k", verbose=False)
-    train, test = temporal_split(data, test_size=0.2)
-    early, valid = temporal_split(train, test_size=0.125)  # 70% / 10% of all ratings
+    early, valid, train, test = time_slices(data, 0.2, 0.125)  # 70% / 10% / 20% of ratings
     genres, _ = genre_matrix(data.item_features, data.n_items)
     print(
         f"ratings: early {early.nnz}, valid {valid.nnz}, train {train.nnz}, test {test.nnz}; "
@@ -188,29 +193,103 @@ def main() -> None:
         Pipeline(early_pipe.models, fold_ranker, n_candidates=args.n_candidates).fit(early, part)
         folds.append((fold_ranker, judge_users))
 
-    def valid_metrics(stages) -> tuple[float, float]:
-        """Validation (NDCG@10, miscalibration) over both halves, each user judged once."""
-        tops, users = [], []
-        for fold_ranker, judge_users in folds:
-            pipe = Pipeline(early_pipe.models, fold_ranker, stages, args.n_candidates)
-            tops.append(top_k(pipe.fit(early), judge_users))  # seen = early only
-            users.append(judge_users)
-        top, users = np.vstack(tops), np.concatenate(users)
-        rel = valid.matrix[users]
-        return ndcg_at_k(top, rel, K), miscalibration(top, early_hist[users], genres, K)
-
+    # Each judged user's whole ordered pool, once per fold: a one-stage pipeline hands its
+    # stage exactly this (candidates by the ranker's score), so the knobs are searched by
+    # calling the re-rank functions on it directly.
     early_hist = sp.csr_matrix(early.matrix, copy=True)
     early_hist.data[:] = 1.0
-    base_ndcg, base_miscal = valid_metrics([])
-    lam = min([1.0] + [x for x in MMR_LAMBDAS if valid_metrics([MMR(x)])[0] >= 0.98 * base_ndcg])
-    weight = min(
-        [x for x in CALIBRATION_WEIGHTS if valid_metrics([Calibrate(x)])[1] <= 0.5 * base_miscal]
-        or [CALIBRATION_WEIGHTS[-1]]
-    )
+    mmr_space = early_pipe.context_.item_vectors  # the space MMR works in (no test data)
+    pools, judged = [], []
+    for fold_ranker, judge_users in folds:
+        pipe = Pipeline(early_pipe.models, fold_ranker, (), args.n_candidates).fit(early)
+        idx, vals, _ = pipe.recommend_batch_idx(judge_users, 4 * args.n_candidates)
+        for row in range(judge_users.size):
+            keep = idx[row] >= 0
+            pools.append((idx[row][keep].astype(np.int64), vals[row][keep].astype(np.float64)))
+        judged.append(judge_users)
+    judged = np.concatenate(judged)
+    rel = valid.matrix[judged]
+    shares = pipe.context_.genre_shares
+    tastes = [np.asarray(shares[early_hist[u].indices].sum(axis=0)).ravel() for u in judged]
+
+    def measure(top: np.ndarray) -> dict:
+        return {
+            "ndcg": ndcg_at_k(top, rel, K),
+            "ild": intra_list_diversity(top, item_vectors=mmr_space, k=K),
+            "coverage": catalog_coverage(top, data.n_items, K),
+            "miscal": miscalibration(top, early_hist[judged], genres, K),
+        }
+
+    def reranked(pick) -> dict:
+        top = np.full((len(pools), K), -1, dtype=np.int64)
+        for j, (c, v) in enumerate(pools):
+            got = pick(j, c, v)
+            top[j, : got.size] = got
+        return measure(top)
+
+    base = reranked(lambda j, c, v: c[:K])
+    grid = {}
+    for how in MMR_RELEVANCE:
+        for size in MMR_POOLS:
+            for lam_ in MMR_LAMBDAS:
+                grid[how, size, lam_] = reranked(
+                    lambda j, c, v, lam_=lam_, how=how, size=size: mmr(
+                        c, v, mmr_space, K, lam_, relevance=how, pool=size
+                    )
+                )
+    within = [key for key, got in grid.items() if got["ndcg"] >= 0.98 * base["ndcg"]]
+    mmr_key = max(within, key=lambda key: (grid[key]["ild"], grid[key]["coverage"]), default=None)
     print(
-        f"validation (cross-fitted): ranker NDCG@10 {base_ndcg:.4f}, miscalibration "
-        f"{base_miscal:.4f}; MMR lambda {lam} (the lowest within 2% of that NDCG), "
-        f"Calibrate weight {weight} (the lowest that halves miscalibration)"
+        f"validation (cross-fitted, {judged.size} users): ranker NDCG@10 {base['ndcg']:.4f}, "
+        f"ILD in MMR's space {base['ild']:.3f}, coverage {base['coverage']:.4f}, "
+        f"miscalibration {base['miscal']:.4f}"
+    )
+    print("MMR on validation: per relevance / pool, the lowest lambda within 2% of NDCG@10")
+    for how in MMR_RELEVANCE:
+        for size in MMR_POOLS:
+            ok = [lam_ for lam_ in MMR_LAMBDAS if (how, size, lam_) in within]
+            if ok:
+                got = grid[how, size, min(ok)]
+                print(
+                    f"  {how:6s} pool {str(size):4s}: lambda {min(ok)}: NDCG "
+                    f"{got['ndcg'] / base['ndcg'] - 1:+.1%}, "
+                    f"ILD {got['ild'] / base['ild'] - 1:+.1%}, "
+                    f"coverage {got['coverage'] / base['coverage']:.2f}x"
+                )
+            else:
+                print(f"  {how:6s} pool {str(size):4s}: none")
+    if mmr_key is None:
+        mmr_key = ("minmax", None, 1.0)
+    mmr_how, mmr_pool, lam = mmr_key
+
+    cal = {}
+    for how in MMR_RELEVANCE:
+        for w in CALIBRATION_WEIGHTS:
+            cal[how, w] = reranked(
+                lambda j, c, v, w=w, how=how: calibrate(
+                    c, v, tastes[j], genres, K, w, relevance=how
+                )
+            )
+    halving = [key for key, got in cal.items() if got["miscal"] <= 0.5 * base["miscal"]]
+    if halving:
+        cal_key = max(halving, key=lambda key: cal[key]["ndcg"])
+    else:
+        cal_key = min(cal, key=lambda key: cal[key]["miscal"])
+    cal_how, weight = cal_key
+    print("Calibrate on validation (relevance, weight: NDCG change, miscalibration change):")
+    for how in MMR_RELEVANCE:
+        print(
+            f"  {how:6s} "
+            + ", ".join(
+                f"{w}: {cal[how, w]['ndcg'] / base['ndcg'] - 1:+.0%} / "
+                f"{cal[how, w]['miscal'] / base['miscal'] - 1:+.0%}"
+                for w in CALIBRATION_WEIGHTS
+            )
+        )
+    print(
+        f"chosen: MMR lambda {lam}, relevance {mmr_how}, pool {mmr_pool} (the most latent "
+        f"diversity within 2% of NDCG); Calibrate weight {weight}, relevance {cal_how} (the "
+        "best NDCG among those that halve miscalibration)"
     )
 
     # 4. Refit the models on all of train under the trained ranker, or keep those of the
@@ -242,10 +321,17 @@ def main() -> None:
     vectors = ImplicitALS(random_state=0, num_threads=THREADS).fit(data).item_factors_
     scorer = Scorer(test, train, vectors, genres)
     stages = {
-        f"+ MMR (lambda {lam})": [MMR(lam)],
-        f"+ Calibrate (weight {weight})": [Calibrate(weight)],
+        f"+ MMR (lambda {lam}, {mmr_how} relevance, pool {mmr_pool})": [
+            MMR(lam, relevance=mmr_how, pool=mmr_pool)
+        ],
+        "+ MMR as before (lambda 0.9, min-max relevance, all candidates)": [MMR(0.9)],
+        f"+ Calibrate (weight {weight}, {cal_how} relevance)": [
+            Calibrate(weight, relevance=cal_how)
+        ],
         "+ Freshness (weight 0.1, half-life 30 d)": [Freshness(0.1, 30.0)],
         "+ Explore (10% of slots, items < 30 d old)": [Explore(0.1, 30.0)],
+        "+ Thompson (10% of slots, items < 30 d old)": [Thompson(0.1, 30.0)],
+        "+ Thompson (30% of slots, among the candidates)": [Thompson(0.3, None)],
         "+ Rules (at most 3 per genre)": [Rules(max_per={"genres": 3})],
     }
     mark = {True: " (chosen)", False: ""}
@@ -272,14 +358,19 @@ def main() -> None:
         print(f"\n### {title} ({n})\n")
         print(table(rows))
 
-    # 5. The whole MMR curve on the test users with a history, against the chosen ranker.
+    # 5. The whole MMR curve on the test users with a history, against the chosen ranker,
+    # with the relevance and pool chosen on validation.
     base = results["users with a history"][3 if not refit else 2][1]
-    print("\n### MMR's lambda on the test users with a history (vs the chosen ranker)\n")
+    print(
+        f"\n### MMR's lambda ({mmr_how} relevance, pool {mmr_pool}) on the test users with a "
+        "history (vs the chosen ranker)\n"
+    )
     print("| lambda | NDCG@10 | NDCG change | ILD latent | change | coverage | ratio |")
     print("|---|---|---|---|---|---|---|")
     curve = []
     for lam_ in (1.0, *MMR_LAMBDAS, 0.4, 0.3):
-        pipe = Pipeline(chosen[0], ranker, [MMR(lam_)], args.n_candidates).fit(*chosen[1:])
+        stage = MMR(lam_, relevance=mmr_how, pool=mmr_pool)
+        pipe = Pipeline(chosen[0], ranker, [stage], args.n_candidates).fit(*chosen[1:])
         got = scorer(top_k(pipe, scorer.users), scorer.with_history)
         curve.append(
             {

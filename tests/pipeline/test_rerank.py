@@ -42,6 +42,31 @@ def rescaled(scores):
     return [0.0] * len(scores) if high == low else [(s - low) / (high - low) for s in scores]
 
 
+def rank_relevance(scores):
+    """1 - rank / (m - 1), a candidate's rank being how many score strictly higher."""
+    m = len(scores)
+    if m == 1:
+        return [1.0]
+    return [1 - sum(t > s for t in scores) / (m - 1) for s in scores]
+
+
+def relevance_of(scores, how):
+    return rescaled(scores) if how == "minmax" else rank_relevance(scores)
+
+
+def best_pool(cands, scores, pool, n):
+    """The best max(pool, n) candidates, in their given order; earlier wins a tie."""
+    if pool is None:
+        return cands, scores
+    size = max(pool, n)
+    keep = [
+        j
+        for j, s in enumerate(scores)
+        if sum(t > s for t in scores) + sum(t == s for t in scores[:j]) < size
+    ]
+    return cands[keep], np.asarray(scores)[keep]
+
+
 def greedy(n_cands, n, scores, objective):
     """Brute force: each step scores every free candidate with the whole list so far."""
     chosen = []
@@ -54,9 +79,10 @@ def greedy(n_cands, n, scores, objective):
     return chosen
 
 
-def mmr_reference(cands, scores, vectors, n, lambda_):
+def mmr_reference(cands, scores, vectors, n, lambda_, relevance="minmax", pool=None):
+    cands, scores = best_pool(cands, [float(s) for s in scores], pool, n)
     scores = [float(s) for s in scores]
-    relevance = rescaled(scores)
+    relevance = relevance_of(scores, relevance)
     rows = [[float(x) for x in vectors[c]] for c in cands]
 
     def cosine(a, b):
@@ -89,12 +115,12 @@ def kl_of_list(items, p, genres, alpha):
     )
 
 
-def calibrate_reference(cands, scores, taste, genres, n, weight, alpha):
+def calibrate_reference(cands, scores, taste, genres, n, weight, alpha, relevance="minmax"):
     scores = [float(s) for s in scores]
     if sum(taste) == 0:
         weight = 0.0
     p = [t / sum(taste) if sum(taste) else 0.0 for t in taste]
-    relevance = rescaled(scores)
+    relevance = relevance_of(scores, relevance)
     rows = [[float(x) for x in r] for r in np.asarray(genres)]
 
     def objective(chosen, j):
@@ -115,6 +141,47 @@ def test_mmr_matches_brute_force_greedy(drawn, lambda_, with_zero_vector):
         vectors[rng.integers(n_items)] = 0.0
     got = mmr(cands, scores, vectors, n, lambda_)
     assert got.tolist() == mmr_reference(cands, scores, vectors, n, lambda_)
+
+
+@FAST
+@given(
+    user_case(),
+    st.sampled_from([0.0, 0.5, 0.9, 1.0]),
+    st.sampled_from(["minmax", "rank"]),
+    st.sampled_from([None, 1, 3, 8]),
+)
+def test_mmr_relevance_and_pool_match_brute_force(drawn, lambda_, relevance, pool):
+    n_items, cands, scores, n, rng = drawn
+    vectors = rng.normal(size=(n_items, 3))
+    got = mmr(cands, scores, vectors, n, lambda_, relevance=relevance, pool=pool)
+    assert got.tolist() == mmr_reference(cands, scores, vectors, n, lambda_, relevance, pool)
+    if pool is not None:  # nothing from below the pool is ever taken
+        allowed = best_pool(cands, [float(x) for x in scores], pool, n)[0].tolist()
+        assert set(got.tolist()) <= set(allowed)
+
+
+@FAST
+@given(user_case(), st.sampled_from([0.0, 0.4, 0.9]))
+def test_calibrate_with_rank_relevance_matches_brute_force(drawn, weight):
+    n_items, cands, scores, n, rng = drawn
+    genres = rng.integers(0, 2, size=(n_items, 3))
+    taste = rng.random(3)
+    got = calibrate(cands, scores, taste, genres, n, weight, relevance="rank")
+    want = calibrate_reference(cands, scores, taste, genres, n, weight, 0.01, "rank")
+    assert got.tolist() == want
+
+
+def test_rank_relevance_ignores_an_outlying_score_and_bad_choices_are_named():
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    # One outlying score squeezes min-max relevance of the rest to nearly 0, so at
+    # lambda 0.8 the similarity term decides; evenly spaced ranks keep relevance in play.
+    scores = [1000.0, 3.0, 2.0, 1.0]
+    assert mmr([0, 1, 2, 3], scores, vectors, 3, 0.8).tolist() == [0, 2, 1]
+    assert mmr([0, 1, 2, 3], scores, vectors, 3, 0.8, relevance="rank").tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="relevance must be one of"):
+        mmr([0, 1], [1.0, 0.0], vectors, 2, 0.5, relevance="softmax")
+    with pytest.raises(ValueError, match="pool must be a positive integer"):
+        mmr([0, 1], [1.0, 0.0], vectors, 2, 0.5, pool=0)
 
 
 @settings(max_examples=150, deadline=None)

@@ -1,5 +1,5 @@
 """Evaluation: accuracy and beyond-accuracy metrics as plain functions over arrays, model
-evaluation, cross-validation."""
+evaluation, cross-validation, the nested time slices of a two-stage system."""
 
 from ..models.blend import Blend, blend  # public here too: blending is fitted on held-out data
 from .beyond import (
@@ -20,11 +20,13 @@ from .metrics import (
     recall_at_k,
     rmse,
 )
+from .splits import TimeSlices, time_slices
 from .tuning import TuningResult, TuningWarning, tune
 
 __all__ = [
     "Blend",
     "CrossValidation",
+    "TimeSlices",
     "TuningResult",
     "TuningWarning",
     "average_popularity",
@@ -44,5 +46,6 @@ __all__ = [
     "precision_at_k",
     "recall_at_k",
     "rmse",
+    "time_slices",
     "tune",
 ]

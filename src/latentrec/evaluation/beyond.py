@@ -325,15 +325,7 @@ def check_item_genres(item_genres) -> sp.csr_matrix:
             )
         genres = sp.csr_matrix(dense)
     genres.eliminate_zeros()
-    bad = ~np.isfinite(genres.data) | (genres.data < 0)
-    if bad.any():
-        rows = np.repeat(np.arange(genres.shape[0]), np.diff(genres.indptr))
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"item_genres[{rows[first]}, {genres.indices[first]}] = {float(genres.data[first])}: "
-            "genre weights must be finite and non-negative"
-        )
-    return genres
+    return _finite_non_negative(genres, "item_genres", "genre weights")
 
 
 def _check_popularity(item_popularity) -> np.ndarray:
@@ -362,15 +354,21 @@ def _check_history(history, n_items: int) -> sp.csr_matrix:
             f"history has {hist.shape[1]} item columns but item_genres has {n_items} rows; "
             "both must index the same items"
         )
-    bad = ~np.isfinite(hist.data) | (hist.data < 0)
+    return _finite_non_negative(hist, "history", "history weights")
+
+
+def _finite_non_negative(matrix: sp.csr_matrix, name: str, what: str) -> sp.csr_matrix:
+    """``matrix`` itself once every stored value is finite and non-negative; otherwise a
+    ValueError naming the first bad cell (row, column, value)."""
+    bad = ~np.isfinite(matrix.data) | (matrix.data < 0)
     if bad.any():
-        rows = np.repeat(np.arange(hist.shape[0]), np.diff(hist.indptr))
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
         first = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"history[{rows[first]}, {hist.indices[first]}] = {float(hist.data[first])}: "
-            "history weights must be finite and non-negative"
+            f"{name}[{rows[first]}, {matrix.indices[first]}] = {float(matrix.data[first])}: "
+            f"{what} must be finite and non-negative"
         )
-    return hist
+    return matrix
 
 
 def _list_mean(top: np.ndarray, per_item: np.ndarray, per_user: bool):

@@ -84,6 +84,33 @@ def index_array(values, size: int, name: str, allow_unknown: bool = False) -> np
     return arr.astype(np.int64)
 
 
+def long_table(raw_users, item_ids, idx, vals, fallback) -> pd.DataFrame:
+    """Top-n arrays as the long table of ``recommend_batch``, one row per filled slot.
+
+    ``idx`` / ``vals`` are ``(users, n)`` item indices and scores with empty slots -1
+    (filled slots first in each row), ``raw_users`` and ``fallback`` one per row, and
+    ``item_ids`` maps an item index to its raw id.
+
+    Example:
+        >>> import numpy as np
+        >>> t = long_table(np.array(["a", "b"]), np.array([10, 20]), np.array([[1, 0], [0, -1]]),
+        ...                np.array([[0.5, 0.25], [0.75, -np.inf]]), np.array([False, True]))
+        >>> t.to_dict("list")["item_id"], t.to_dict("list")["rank"]
+        ([20, 10, 10], [1, 2, 1])
+    """
+    # Filled slots are a prefix of each row, so a slot's column is its rank - 1.
+    rows, cols = np.nonzero(idx >= 0)
+    return pd.DataFrame(
+        {
+            "user_id": raw_users[rows],
+            "rank": cols + 1,
+            "item_id": item_ids[idx[rows, cols]],
+            "score": vals[rows, cols],
+            "fallback": fallback[rows],
+        }
+    )
+
+
 class Ranking:
     """Ranked lists from a model's scores (mixed into ``Recommender``)."""
 
@@ -164,17 +191,7 @@ class Ranking:
         return self._long_table(raw, idx, vals, fallback)
 
     def _long_table(self, raw_users, idx, vals, fallback) -> pd.DataFrame:
-        # Filled slots are a prefix of each row, so a slot's column is its rank - 1.
-        rows, cols = np.nonzero(idx >= 0)
-        return pd.DataFrame(
-            {
-                "user_id": raw_users[rows],
-                "rank": cols + 1,
-                "item_id": self.items_.ids[idx[rows, cols]],
-                "score": vals[rows, cols],
-                "fallback": fallback[rows],
-            }
-        )
+        return long_table(raw_users, self.items_.ids, idx, vals, fallback)
 
     @reads_fitted
     def recommend_batch_idx(

@@ -3,7 +3,8 @@
 :class:`Pipeline` merges the candidates of one or more models, orders them with a
 :class:`LearnedRanker` (LightGBM LambdaRank over model and data features) and re-ranks
 each list with :class:`MMR` (diversity), :class:`Calibrate` (genre mix), :class:`Freshness`
-(item age), :class:`Explore` (slots for new items) and :class:`Rules` (pin, boost, bury,
+(item age), :class:`Explore` (slots for new items), :class:`Thompson` (slots by Thompson
+sampling on the folded-in uncertainty) and :class:`Rules` (pin, boost, bury,
 never show, caps per genre or provider). The re-rankers' functions over one user's
 candidates (:func:`mmr`, :func:`calibrate`, :func:`freshness`, :func:`explore`,
 :func:`rules`) are public too, and :func:`tradeoff` measures accuracy against diversity
@@ -16,6 +17,7 @@ from .ranker import LearnedRanker
 from .rerank import calibrate, explore, freshness, mmr
 from .rules import Rules, rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker
+from .thompson import Thompson, implicit_posterior, sample_scores
 from .tradeoff import tradeoff
 
 __all__ = [
@@ -28,13 +30,16 @@ __all__ = [
     "Pipeline",
     "Reranker",
     "Rules",
+    "Thompson",
     "build_context",
     "calibrate",
     "explore",
     "freshness",
+    "implicit_posterior",
     "load",
     "load_pipeline",
     "mmr",
     "rules",
+    "sample_scores",
     "tradeoff",
 ]

@@ -33,7 +33,9 @@ class Context:
     had (e.g. the ranker's validation slice), never recommended. ``item_age`` is in days
     from an item's first interaction in ``history`` to the latest one of all (NaN without
     timestamps or for an item nobody had); ``item_genres`` is items x genres (binary CSR)
-    or None; ``item_vectors`` the first candidate model's item factors, or None.
+    or None; ``item_vectors`` the first candidate model's item factors, or None;
+    ``history_values`` the training value of each stored cell of ``history`` (aligned
+    with ``history.data``), which the Thompson stage's posterior weighs.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -55,6 +57,7 @@ class Context:
     genre_names: np.ndarray | None = None
     item_vectors: np.ndarray | None = None
     item_features: pd.DataFrame | None = None  # only while fitting; not saved
+    history_values: np.ndarray | None = None  # the stored value of each cell of history
 
     @property
     def n_users(self) -> int:
@@ -95,10 +98,11 @@ class Context:
             np.int64
         )
 
-    def genre_taste(self, user: int) -> np.ndarray:
+    def genre_taste(self, user: int, *, seen: bool = False) -> np.ndarray:
         """The user's genre mix over their history: each item's genres share one unit.
 
-        Zeros for an unknown user, one without history, or data without genres
+        With ``seen=True``, over everything the user is known to have had (``seen``)
+        instead. Zeros for an unknown user, one without history, or data without genres
         (``len(genre_names)`` values; none when there are no genres).
 
         Example:
@@ -114,7 +118,8 @@ class Context:
             return np.zeros(0)
         if user < 0:
             return np.zeros(self.item_genres.shape[1])
-        row = self.history.indices[self.history.indptr[user] : self.history.indptr[user + 1]]
+        rows = self.seen if seen else self.history
+        row = rows.indices[rows.indptr[user] : rows.indptr[user + 1]]
         return np.asarray(self.genre_shares[row].sum(axis=0)).ravel()
 
     @cached_property
@@ -163,6 +168,8 @@ class Context:
             out["genre_names"] = np.asarray(self.genre_names).astype(str)
         if self.item_vectors is not None:
             out["item_vectors"] = self.item_vectors
+        if self.history_values is not None:
+            out["history_values"] = self.history_values
         return {k: np.asarray(v) for k, v in out.items()}
 
     @classmethod
@@ -189,6 +196,7 @@ class Context:
             genres,
             names,
             arrays.get("item_vectors"),
+            history_values=arrays.get("history_values"),
         )
 
 
@@ -256,6 +264,11 @@ def build_context(
     """
     shape = train.shape
     history = binary_pattern(train.matrix, shape)
+    # The same steps as binary_pattern, keeping the values: the same cells in the same order.
+    stored = sp.csr_matrix(train.matrix, shape=shape, dtype=np.float32, copy=True)
+    stored.sum_duplicates()
+    stored.eliminate_zeros()
+    stored.sort_indices()
     seen = history.copy()
     for extra in [validation.matrix] if validation is not None else []:
         seen = seen + binary_pattern(extra, shape)
@@ -287,4 +300,5 @@ def build_context(
         names,
         vectors,
         train.item_features,
+        np.asarray(stored.data, dtype=np.float64),
     )

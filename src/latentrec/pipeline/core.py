@@ -23,16 +23,17 @@ from ..errors import ModelFileError, NotFittedError
 from ..io.modelfile import read_archive, read_manifest, write_archive
 from ..models.persistence import jsonable
 from ..models.persistence import load as load_model
-from ..models.ranking import check_n, index_array
+from ..models.ranking import check_n, index_array, long_table
 from .context import Context, binary_pattern, build_context
 from .features import candidate_pools, feature_names
 from .ranker import LearnedRanker
 from .rules import Rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker
+from .thompson import Thompson
 
 __all__ = ["Pipeline", "load", "load_pipeline"]
 
-STAGES = {cls.__name__: cls for cls in (MMR, Calibrate, Freshness, Explore, Rules)}
+STAGES = {cls.__name__: cls for cls in (MMR, Calibrate, Freshness, Explore, Thompson, Rules)}
 
 
 class Pipeline:
@@ -149,7 +150,7 @@ class Pipeline:
         context = build_context(train, models, validation)
         if train_ranker:
             self.ranker_summary_ = self._fit_ranker(context, validation)
-        stages = [stage.fit(context) for stage in self.rerankers]
+        stages = [stage.fit(context).bind(models) for stage in self.rerankers]
         self.rerankers = stages
         self.context_ = context
         return self
@@ -243,16 +244,7 @@ class Pipeline:
         check_n(n)
         raw = np.atleast_1d(np.asarray(user_ids))
         idx, vals, fallback = self.recommend_batch_idx(self.users_.lookup(raw), n)
-        rows, cols = np.nonzero(idx >= 0)
-        return pd.DataFrame(
-            {
-                "user_id": raw[rows],
-                "rank": cols + 1,
-                "item_id": self.items_.ids[idx[rows, cols]],
-                "score": vals[rows, cols],
-                "fallback": fallback[rows],
-            }
-        )
+        return long_table(raw, self.items_.ids, idx, vals, fallback)
 
     def recommend_batch_idx(self, user_idx, n: int = 10):
         """``(item_idx, scores, fallback)`` in internal indices, as a model's: int32 and
@@ -428,7 +420,7 @@ def load_pipeline(path) -> Pipeline:
             raise ModelFileError(f"{path}: unknown re-ranker {entry['kind']!r}")
         prefix = f"stage{s}."
         mine = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        stages.append(cls.from_saved(entry["params"], mine))
+        stages.append(cls.from_saved(entry["params"], mine).bind(models))
     context_arrays = {
         k[len("context.") :]: v for k, v in arrays.items() if k.startswith("context.")
     }

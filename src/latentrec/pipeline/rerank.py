@@ -27,7 +27,16 @@ __all__ = ["calibrate", "explore", "freshness", "mmr"]
 _TIE = 1e-12
 
 
-def mmr(candidates, scores, item_vectors, n: int, lambda_: float) -> np.ndarray:
+def mmr(
+    candidates,
+    scores,
+    item_vectors,
+    n: int,
+    lambda_: float,
+    *,
+    relevance: str = "minmax",
+    pool: int | None = None,
+) -> np.ndarray:
     """Maximal marginal relevance in the latent space (Carbonell and Goldstein, 1998).
 
     Each step takes the candidate maximising
@@ -38,6 +47,11 @@ def mmr(candidates, scores, item_vectors, n: int, lambda_: float) -> np.ndarray:
     no direction and counts as unlike every item.
 
     ``item_vectors`` is indexed by item (e.g. a model's ``item_factors_``).
+    ``relevance`` says how scores become relevance in ``[0, 1]``: ``"minmax"`` (the
+    scores rescaled) or ``"rank"`` (``1 - rank / (m - 1)`` over the ``m`` candidates,
+    evenly spaced whatever the scores' spread, so a few outlying scores cannot make the
+    similarity term negligible). ``pool`` keeps only the best ``max(pool, n)`` candidates
+    by score before anything else (``None``: all of them).
 
     Example:
         >>> import numpy as np
@@ -46,12 +60,15 @@ def mmr(candidates, scores, item_vectors, n: int, lambda_: float) -> np.ndarray:
         [0, 1]
         >>> mmr([0, 1, 2], [1.0, 0.9, 0.5], vectors, n=2, lambda_=0.5).tolist()
         [0, 2]
+        >>> mmr([0, 1, 2], [1.0, 0.9, 0.5], vectors, n=2, lambda_=0.5, pool=2).tolist()
+        [0, 1]
     """
     lambda_ = _check_share(lambda_, "lambda_")
     vectors = _check_matrix(item_vectors, "item_vectors", "items x factors")
     cands, raw = _check_candidates(candidates, scores, vectors.shape[0])
     n = _check_n(n)
-    relevance = _rescaled(raw)
+    cands, raw = _top_pool(cands, raw, pool, n)
+    relevance = _relevance(raw, relevance)
     unit = vectors[cands]
     norms = np.linalg.norm(unit, axis=1)
     unit = unit / np.where(norms > 0, norms, 1.0)[:, None]
@@ -78,6 +95,7 @@ def calibrate(
     weight: float,
     *,
     alpha: float = 0.01,
+    relevance: str = "minmax",
 ) -> np.ndarray:
     """Steck's calibrated recommendations (RecSys 2018), by his greedy algorithm.
 
@@ -89,7 +107,8 @@ def calibrate(
     ``q~ = (1 - alpha) q + alpha p``. This is the divergence that
     :func:`latentrec.evaluation.miscalibration` reports. ``weight = 0`` is pure relevance
     (the top ``n`` by score). A user with no genre history has nothing to be calibrated
-    to, so their list is the top ``n`` by score as well.
+    to, so their list is the top ``n`` by score as well. ``relevance`` turns scores into
+    relevance in ``[0, 1]`` as in :func:`mmr` (``"minmax"`` or ``"rank"``).
 
     Example:
         >>> import numpy as np
@@ -111,7 +130,7 @@ def calibrate(
     if p is None:
         weight = 0.0
         p = np.zeros(genres.shape[1])
-    relevance = _rescaled(raw)
+    relevance = _relevance(raw, relevance)
     per_item = np.asarray(genres.sum(axis=1)).ravel()
     scale = np.divide(1.0, per_item, out=np.zeros_like(per_item), where=per_item > 0)
     share = np.asarray((sp.diags(scale) @ genres)[cands].todense())
@@ -264,6 +283,37 @@ def rescaled(raw: np.ndarray) -> np.ndarray:
         [0.0, 1.0, 0.5]
     """
     return _rescaled(np.asarray(raw, dtype=np.float64))
+
+
+RELEVANCE = ("minmax", "rank")
+
+
+def _relevance(raw: np.ndarray, how: str) -> np.ndarray:
+    """Relevance in [0, 1] from raw scores: min-max rescaled, or evenly spaced by rank
+    (ties take the rank of their first position, as in a stable sort)."""
+    if how == "minmax":
+        return _rescaled(raw)
+    if how != "rank":
+        raise ValueError(f"relevance must be one of {RELEVANCE}, got {how!r}")
+    if raw.size == 1:
+        return np.ones(1)
+    order = np.argsort(-raw, kind="stable")
+    sorted_raw = raw[order]
+    first = np.r_[0, np.flatnonzero(sorted_raw[1:] != sorted_raw[:-1]) + 1]
+    rank_sorted = first[np.searchsorted(first, np.arange(raw.size), side="right") - 1]
+    rank = np.empty(raw.size)
+    rank[order] = rank_sorted
+    return 1.0 - rank / (raw.size - 1)
+
+
+def _top_pool(cands: np.ndarray, raw: np.ndarray, pool, n: int):
+    """The best ``max(pool, n)`` candidates by score (stable), or all with ``pool=None``."""
+    if pool is None:
+        return cands, raw
+    if isinstance(pool, bool) or not isinstance(pool, numbers.Integral) or pool < 1:
+        raise ValueError(f"pool must be a positive integer or None, got {pool!r}")
+    keep = np.sort(np.argsort(-raw, kind="stable")[: max(int(pool), n)])
+    return cands[keep], raw[keep]
 
 
 def _rescaled(raw: np.ndarray) -> np.ndarray:

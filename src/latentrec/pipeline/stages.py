@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from .context import Context
-from .rerank import calibrate, explore, freshness, mmr
+from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
 __all__ = ["MMR", "Calibrate", "Explore", "Freshness", "Reranker"]
 
@@ -27,7 +27,7 @@ class Reranker:
 
     Example:
         >>> MMR(0.5).get_params()
-        {'lambda_': 0.5}
+        {'lambda_': 0.5, 'relevance': 'minmax', 'pool': None}
     """
 
     _params: tuple[str, ...] = ()
@@ -47,6 +47,11 @@ class Reranker:
     def rerank(self, context: Context, user: int, candidates, scores, n: int) -> np.ndarray:
         """Up to ``n`` of ``candidates`` (item indices), best first, for ``user`` (-1: unknown)."""
         raise NotImplementedError
+
+    def bind(self, models) -> Reranker:
+        """Take what this stage needs from the fitted candidate models (most need
+        nothing); called by the pipeline after :meth:`fit` and after a load. Returns self."""
+        return self
 
     def never_shown(self) -> np.ndarray:
         """Item indices this stage forbids in every list (removed before any stage)."""
@@ -68,6 +73,18 @@ def _share(value, name: str) -> float:
     return float(value)
 
 
+def _relevance_kind(value, name: str) -> str:
+    if value not in RELEVANCE:
+        raise ValueError(f"{name} must be one of {RELEVANCE}, got {value!r}")
+    return value
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def _positive(value, name: str, *, zero: bool = False) -> float:
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not ok or not (value >= 0 if zero else value > 0) or not np.isfinite(value):
@@ -81,7 +98,8 @@ class MMR(Reranker):
     """Maximal marginal relevance in the latent space (:func:`~latentrec.pipeline.mmr`).
 
     ``lambda_ = 1`` keeps the ranking; lower values favour items unlike those listed.
-    Uses the first candidate model's item factors.
+    Uses the first candidate model's item factors. ``relevance`` (``"minmax"`` or
+    ``"rank"``) and ``pool`` (only the best ``pool`` candidates) are :func:`mmr`'s.
 
     Example:
         >>> import numpy as np
@@ -95,13 +113,18 @@ class MMR(Reranker):
         2
     """
 
-    _params = ("lambda_",)
+    _params = ("lambda_", "relevance", "pool")
 
-    def __init__(self, lambda_: float = 0.7):
+    def __init__(self, lambda_: float = 0.7, relevance: str = "minmax", pool: int | None = None):
         self.lambda_ = lambda_
+        self.relevance = relevance
+        self.pool = pool
 
     def fit(self, context: Context) -> MMR:
         _share(self.lambda_, "MMR lambda_")
+        _relevance_kind(self.relevance, "MMR relevance")
+        if self.pool is not None:
+            _count(self.pool, "MMR pool")
         if context.item_vectors is None:
             raise ValueError(
                 "MMR compares items in the latent space, but no candidate model has item "
@@ -110,7 +133,15 @@ class MMR(Reranker):
         return self
 
     def rerank(self, context, user, candidates, scores, n):
-        return mmr(candidates, scores, context.item_vectors, n, self.lambda_)
+        return mmr(
+            candidates,
+            scores,
+            context.item_vectors,
+            n,
+            self.lambda_,
+            relevance=self.relevance,
+            pool=self.pool,
+        )
 
 
 class Calibrate(Reranker):
@@ -118,6 +149,10 @@ class Calibrate(Reranker):
     (:func:`~latentrec.pipeline.calibrate`); ``weight = 0`` keeps the ranking.
 
     Needs genres: an item side table with a ``genres`` column (``"Action|Sci-Fi"``).
+    The target mix is that of everything the user is known to have had (the pipeline's
+    ``seen``: the training data and a ``validation`` slice), the history
+    :func:`latentrec.evaluation.miscalibration` is given. ``relevance`` (``"minmax"`` or
+    ``"rank"``) is :func:`calibrate`'s.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -130,15 +165,17 @@ class Calibrate(Reranker):
         [1]
     """
 
-    _params = ("weight", "alpha")
+    _params = ("weight", "alpha", "relevance")
 
-    def __init__(self, weight: float = 0.5, alpha: float = 0.01):
+    def __init__(self, weight: float = 0.5, alpha: float = 0.01, relevance: str = "minmax"):
         self.weight = weight
         self.alpha = alpha
+        self.relevance = relevance
 
     def fit(self, context: Context) -> Calibrate:
         _share(self.weight, "Calibrate weight")
         _share(self.alpha, "Calibrate alpha")
+        _relevance_kind(self.relevance, "Calibrate relevance")
         if context.item_genres is None:
             raise ValueError(
                 "Calibrate needs item genres: the training data has no item side table "
@@ -147,9 +184,16 @@ class Calibrate(Reranker):
         return self
 
     def rerank(self, context, user, candidates, scores, n):
-        taste = context.genre_taste(user)
+        taste = context.genre_taste(user, seen=True)
         return calibrate(
-            candidates, scores, taste, context.item_genres, n, self.weight, alpha=self.alpha
+            candidates,
+            scores,
+            taste,
+            context.item_genres,
+            n,
+            self.weight,
+            alpha=self.alpha,
+            relevance=self.relevance,
         )
 
 
