@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import latentrec
 from latentrec import Interactions, ModelFileError
 from latentrec.data.splits import temporal_split
-from latentrec.evaluation import ndcg_at_k
+from latentrec.evaluation import ndcg_at_k, time_slices
 from latentrec.models import BiasedMF, ImplicitALS, Popularity
 from latentrec.pipeline import (
     MMR,
@@ -18,6 +19,7 @@ from latentrec.pipeline import (
     LearnedRanker,
     Pipeline,
     Rules,
+    Thompson,
     load,
     load_pipeline,
 )
@@ -62,8 +64,7 @@ def timed_data(n_users=40, n_items=30, seed=0) -> Interactions:
 @pytest.fixture(scope="module")
 def slices():
     data = timed_data()
-    train, test = temporal_split(data, test_size=0.2)
-    early, valid = temporal_split(train, test_size=0.25)
+    early, valid, _, test = time_slices(data, 0.2, 0.25)
     return data, early, valid, test
 
 
@@ -77,6 +78,7 @@ def every_stage():
         Calibrate(0.5),
         Freshness(0.2, 20.0),
         Explore(0.3, new_days=60.0),
+        Thompson(0.2, new_days=60.0, random_state=3),
         Rules(pin={105: 2}, never=[101, 102], bury=[103], max_per={"genres": 3, "studio": 2}),
     ]
 
@@ -160,7 +162,8 @@ def test_save_load_round_trip_gives_identical_lists(slices, tmp_path):
     pipe = full_pipeline(early, valid)
     path = tmp_path / "pipe.npz"
     pipe.save(path)
-    back = load_pipeline(path)
+    back = latentrec.load(path)  # the package's load opens pipelines and models alike
+    assert type(back) is Pipeline
     assert type(load(path)) is Pipeline
     users = np.arange(-1, data.n_users)
     a = pipe.recommend_batch_idx(users, 7)
@@ -173,6 +176,7 @@ def test_save_load_round_trip_gives_identical_lists(slices, tmp_path):
         "Calibrate",
         "Freshness",
         "Explore",
+        "Thompson",
         "Rules",
     ]
     assert back.ranker.get_params() == pipe.ranker.get_params()
@@ -181,6 +185,9 @@ def test_save_load_round_trip_gives_identical_lists(slices, tmp_path):
     pipe.models[0].save(model_path)
     with pytest.raises(ModelFileError, match="not a pipeline"):
         load_pipeline(model_path)
+    model = latentrec.load(model_path)
+    assert type(model) is ImplicitALS
+    np.testing.assert_array_equal(model.item_factors_, pipe.models[0].item_factors_)
 
 
 def test_ranker_learns_only_from_the_validation_slice(slices):
@@ -214,8 +221,7 @@ def test_a_learned_ranker_uses_the_features():
     """Later interactions follow item popularity and genre taste, which the ranker sees;
     ordered by the ranker, the test slice is ranked better than by the fused ranks."""
     data = timed_data(n_users=120, n_items=40, seed=3)
-    train, test = temporal_split(data, test_size=0.2)
-    early, valid = temporal_split(train, test_size=0.25)
+    early, valid, _, test = time_slices(data, 0.2, 0.25)
     models = [ImplicitALS(n_factors=3, random_state=0, num_threads=1), Popularity()]
     ranked = Pipeline(models, small_ranker(), n_candidates=20).fit(early, valid)
     fused = Pipeline(models, None, n_candidates=20).fit(early, valid)
