@@ -68,6 +68,7 @@ THREADS = 2
 MMR_LAMBDAS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
 MMR_RELEVANCE = ("minmax", "rank")
 MMR_POOLS = (None, 100, 50, 25)
+MMR_CENTER = (False, True)
 CALIBRATION_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -118,7 +119,12 @@ class Scorer:
             "coverage": catalog_coverage(t, n_items, K),
             "Gini": gini_exposure(t, n_items, K),
             "avg pop": average_popularity(t, self.popularity, K),
-            "miscal": miscalibration(t, self.history[users], self.genres, K),
+            # NaN for users without a history: they have no genre mix to be calibrated to.
+            "miscal": np.nanmean(
+                miscalibration(t, self.history[users], self.genres, K, per_user=True)
+            )
+            if np.diff(self.history.indptr)[users].any()
+            else np.nan,
         }
 
 
@@ -229,14 +235,15 @@ def main() -> None:
 
     base = reranked(lambda j, c, v: c[:K])
     grid = {}
-    for how in MMR_RELEVANCE:
-        for size in MMR_POOLS:
-            for lam_ in MMR_LAMBDAS:
-                grid[how, size, lam_] = reranked(
-                    lambda j, c, v, lam_=lam_, how=how, size=size: mmr(
-                        c, v, mmr_space, K, lam_, relevance=how, pool=size
+    for center in MMR_CENTER:
+        for how in MMR_RELEVANCE:
+            for size in MMR_POOLS:
+                for lam_ in MMR_LAMBDAS:
+                    grid[center, how, size, lam_] = reranked(
+                        lambda j, c, v, lam_=lam_, how=how, size=size, center=center: mmr(
+                            c, v, mmr_space, K, lam_, relevance=how, pool=size, center=center
+                        )
                     )
-                )
     within = [key for key, got in grid.items() if got["ndcg"] >= 0.98 * base["ndcg"]]
     mmr_key = max(within, key=lambda key: (grid[key]["ild"], grid[key]["coverage"]), default=None)
     print(
@@ -244,23 +251,27 @@ def main() -> None:
         f"ILD in MMR's space {base['ild']:.3f}, coverage {base['coverage']:.4f}, "
         f"miscalibration {base['miscal']:.4f}"
     )
-    print("MMR on validation: per relevance / pool, the lowest lambda within 2% of NDCG@10")
-    for how in MMR_RELEVANCE:
-        for size in MMR_POOLS:
-            ok = [lam_ for lam_ in MMR_LAMBDAS if (how, size, lam_) in within]
-            if ok:
-                got = grid[how, size, min(ok)]
-                print(
-                    f"  {how:6s} pool {str(size):4s}: lambda {min(ok)}: NDCG "
-                    f"{got['ndcg'] / base['ndcg'] - 1:+.1%}, "
-                    f"ILD {got['ild'] / base['ild'] - 1:+.1%}, "
-                    f"coverage {got['coverage'] / base['coverage']:.2f}x"
-                )
-            else:
-                print(f"  {how:6s} pool {str(size):4s}: none")
+    print(
+        "MMR on validation: per centring / relevance / pool, the lowest lambda within 2% of NDCG@10"
+    )
+    for center in MMR_CENTER:
+        for how in MMR_RELEVANCE:
+            for size in MMR_POOLS:
+                name = f"  {'centred' if center else 'raw':7s} {how:6s} pool {str(size):4s}"
+                ok = [lam_ for lam_ in MMR_LAMBDAS if (center, how, size, lam_) in within]
+                if ok:
+                    got = grid[center, how, size, min(ok)]
+                    print(
+                        f"{name}: lambda {min(ok)}: NDCG "
+                        f"{got['ndcg'] / base['ndcg'] - 1:+.1%}, "
+                        f"ILD {got['ild'] / base['ild'] - 1:+.1%}, "
+                        f"coverage {got['coverage'] / base['coverage']:.2f}x"
+                    )
+                else:
+                    print(f"{name}: none")
     if mmr_key is None:
-        mmr_key = ("minmax", None, 1.0)
-    mmr_how, mmr_pool, lam = mmr_key
+        mmr_key = (False, "minmax", None, 1.0)
+    mmr_center, mmr_how, mmr_pool, lam = mmr_key
 
     cal = {}
     for how in MMR_RELEVANCE:
@@ -287,7 +298,8 @@ def main() -> None:
             )
         )
     print(
-        f"chosen: MMR lambda {lam}, relevance {mmr_how}, pool {mmr_pool} (the most latent "
+        f"chosen: MMR lambda {lam}, relevance {mmr_how}, pool {mmr_pool}, centred "
+        f"{mmr_center} (the most latent "
         f"diversity within 2% of NDCG); Calibrate weight {weight}, relevance {cal_how} (the "
         "best NDCG among those that halve miscalibration)"
     )
@@ -321,8 +333,9 @@ def main() -> None:
     vectors = ImplicitALS(random_state=0, num_threads=THREADS).fit(data).item_factors_
     scorer = Scorer(test, train, vectors, genres)
     stages = {
-        f"+ MMR (lambda {lam}, {mmr_how} relevance, pool {mmr_pool})": [
-            MMR(lam, relevance=mmr_how, pool=mmr_pool)
+        f"+ MMR (lambda {lam}, {mmr_how} relevance, pool {mmr_pool}"
+        f"{', centred' if mmr_center else ''})": [
+            MMR(lam, relevance=mmr_how, pool=mmr_pool, center=mmr_center)
         ],
         "+ MMR as before (lambda 0.9, min-max relevance, all candidates)": [MMR(0.9)],
         f"+ Calibrate (weight {weight}, {cal_how} relevance)": [
@@ -348,28 +361,33 @@ def main() -> None:
     for label, stage in stages.items():
         systems[label] = Pipeline(chosen[0], ranker, stage, args.n_candidates).fit(*chosen[1:])
 
-    results = {"users with a history": [], "all test users": []}
+    cold = np.setdiff1d(scorer.users, scorer.with_history)
+    populations = {
+        "users with a history": scorer.with_history,
+        "users without a history (every list the popularity fallback, re-ranked)": cold,
+        "all test users": scorer.users,
+    }
+    results = {title: [] for title in populations}
     for label, system in systems.items():
         top = top_k(system, scorer.users)
-        results["users with a history"].append((label, scorer(top, scorer.with_history)))
-        results["all test users"].append((label, scorer(top, scorer.users)))
+        for title, users in populations.items():
+            results[title].append((label, scorer(top, users)))
     for title, rows in results.items():
-        n = scorer.with_history.size if title.startswith("users") else scorer.users.size
-        print(f"\n### {title} ({n})\n")
+        print(f"\n### {title} ({populations[title].size})\n")
         print(table(rows))
 
     # 5. The whole MMR curve on the test users with a history, against the chosen ranker,
     # with the relevance and pool chosen on validation.
     base = results["users with a history"][3 if not refit else 2][1]
     print(
-        f"\n### MMR's lambda ({mmr_how} relevance, pool {mmr_pool}) on the test users with a "
-        "history (vs the chosen ranker)\n"
+        f"\n### MMR's lambda ({mmr_how} relevance, pool {mmr_pool}, centred {mmr_center}) on "
+        "the test users with a history (vs the chosen ranker)\n"
     )
     print("| lambda | NDCG@10 | NDCG change | ILD latent | change | coverage | ratio |")
     print("|---|---|---|---|---|---|---|")
     curve = []
     for lam_ in (1.0, *MMR_LAMBDAS, 0.4, 0.3):
-        stage = MMR(lam_, relevance=mmr_how, pool=mmr_pool)
+        stage = MMR(lam_, relevance=mmr_how, pool=mmr_pool, center=mmr_center)
         pipe = Pipeline(chosen[0], ranker, [stage], args.n_candidates).fit(*chosen[1:])
         got = scorer(top_k(pipe, scorer.users), scorer.with_history)
         curve.append(

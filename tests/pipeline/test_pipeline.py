@@ -20,6 +20,7 @@ from latentrec.pipeline import (
     Pipeline,
     Rules,
     Thompson,
+    calibrate,
     load,
     load_pipeline,
 )
@@ -292,3 +293,23 @@ def test_stages_compose_in_order(slices):
     for row in capped.recommend_batch_idx(users, 6)[0]:
         listed = row[row >= 0]
         assert np.bincount(studio[listed]).max() <= 2
+
+
+def test_calibrate_targets_everything_the_user_had(slices):
+    """The genre mix Calibrate aims at is that of train and validation together, the
+    history the miscalibration metric is given, not only the candidates' training data."""
+    data, early, valid, _ = slices
+    pipe = Pipeline(
+        ImplicitALS(n_factors=4, random_state=0, num_threads=1), small_ranker(), [Calibrate(0.7)]
+    ).fit(early, valid)
+    ctx = pipe.context_
+    shares = ctx.genre_shares.toarray()
+    user = int(np.flatnonzero((valid.user_counts() > 0) & (early.user_counts() > 0))[0])
+    had = sorted(set(early.matrix[user].indices) | set(valid.matrix[user].indices))
+    np.testing.assert_allclose(ctx.genre_taste(user, seen=True), shares[had].sum(axis=0))
+    assert not np.allclose(ctx.genre_taste(user), ctx.genre_taste(user, seen=True))
+    cands = np.setdiff1d(np.arange(data.n_items), had)
+    scores = np.linspace(1.0, 0.0, cands.size)
+    want = calibrate(cands, scores, shares[had].sum(axis=0), ctx.item_genres, 5, 0.7)
+    got = pipe.rerankers[0].rerank(ctx, user, cands, scores, 5)
+    np.testing.assert_array_equal(got, want)

@@ -79,11 +79,13 @@ def greedy(n_cands, n, scores, objective):
     return chosen
 
 
-def mmr_reference(cands, scores, vectors, n, lambda_, relevance="minmax", pool=None):
+def mmr_reference(cands, scores, vectors, n, lambda_, relevance="minmax", pool=None, center=False):
     cands, scores = best_pool(cands, [float(s) for s in scores], pool, n)
     scores = [float(s) for s in scores]
     relevance = relevance_of(scores, relevance)
-    rows = [[float(x) for x in vectors[c]] for c in cands]
+    n_items, width = len(vectors), len(vectors[0])
+    mean = [sum(float(v[d]) for v in vectors) / n_items if center else 0.0 for d in range(width)]
+    rows = [[float(x) - mean[d] for d, x in enumerate(vectors[c])] for c in cands]
 
     def cosine(a, b):
         na = math.sqrt(sum(x * x for x in rows[a]))
@@ -149,12 +151,14 @@ def test_mmr_matches_brute_force_greedy(drawn, lambda_, with_zero_vector):
     st.sampled_from([0.0, 0.5, 0.9, 1.0]),
     st.sampled_from(["minmax", "rank"]),
     st.sampled_from([None, 1, 3, 8]),
+    st.booleans(),
 )
-def test_mmr_relevance_and_pool_match_brute_force(drawn, lambda_, relevance, pool):
+def test_mmr_relevance_pool_and_center_match_brute_force(drawn, lambda_, relevance, pool, center):
     n_items, cands, scores, n, rng = drawn
-    vectors = rng.normal(size=(n_items, 3))
-    got = mmr(cands, scores, vectors, n, lambda_, relevance=relevance, pool=pool)
-    assert got.tolist() == mmr_reference(cands, scores, vectors, n, lambda_, relevance, pool)
+    vectors = rng.normal(size=(n_items, 3)) + 2.0  # a shared direction, as popularity gives
+    got = mmr(cands, scores, vectors, n, lambda_, relevance=relevance, pool=pool, center=center)
+    want = mmr_reference(cands, scores, vectors, n, lambda_, relevance, pool, center)
+    assert got.tolist() == want
     if pool is not None:  # nothing from below the pool is ever taken
         allowed = best_pool(cands, [float(x) for x in scores], pool, n)[0].tolist()
         assert set(got.tolist()) <= set(allowed)

@@ -27,7 +27,7 @@ class Reranker:
 
     Example:
         >>> MMR(0.5).get_params()
-        {'lambda_': 0.5, 'relevance': 'minmax', 'pool': None}
+        {'lambda_': 0.5, 'relevance': 'minmax', 'pool': None, 'center': False}
     """
 
     _params: tuple[str, ...] = ()
@@ -99,7 +99,8 @@ class MMR(Reranker):
 
     ``lambda_ = 1`` keeps the ranking; lower values favour items unlike those listed.
     Uses the first candidate model's item factors. ``relevance`` (``"minmax"`` or
-    ``"rank"``) and ``pool`` (only the best ``pool`` candidates) are :func:`mmr`'s.
+    ``"rank"``), ``pool`` (only the best ``pool`` candidates) and ``center`` (cosines
+    of the factors less their mean) are :func:`mmr`'s.
 
     Example:
         >>> import numpy as np
@@ -113,18 +114,27 @@ class MMR(Reranker):
         2
     """
 
-    _params = ("lambda_", "relevance", "pool")
+    _params = ("lambda_", "relevance", "pool", "center")
 
-    def __init__(self, lambda_: float = 0.7, relevance: str = "minmax", pool: int | None = None):
+    def __init__(
+        self,
+        lambda_: float = 0.7,
+        relevance: str = "minmax",
+        pool: int | None = None,
+        center: bool = False,
+    ):
         self.lambda_ = lambda_
         self.relevance = relevance
         self.pool = pool
+        self.center = center
 
     def fit(self, context: Context) -> MMR:
         _share(self.lambda_, "MMR lambda_")
         _relevance_kind(self.relevance, "MMR relevance")
         if self.pool is not None:
             _count(self.pool, "MMR pool")
+        if not isinstance(self.center, (bool, np.bool_)):
+            raise ValueError(f"MMR center must be True or False, got {self.center!r}")
         if context.item_vectors is None:
             raise ValueError(
                 "MMR compares items in the latent space, but no candidate model has item "
@@ -141,6 +151,7 @@ class MMR(Reranker):
             self.lambda_,
             relevance=self.relevance,
             pool=self.pool,
+            center=bool(self.center),
         )
 
 
