@@ -123,3 +123,32 @@ def test_calibrate_on_movielens_lowers_miscalibration(tmp_path):
     plain = invoke("recommend", model, "--user", 7, "-n", 10, "--json")
     assert rec.exit_code == plain.exit_code == 0
     assert items_of(rec) != items_of(plain)
+
+
+def test_a_saved_pipeline_through_the_model_commands(tmp_path):
+    """latentrec.load opens a pipeline, so every command taking MODEL gets one: those that
+    rank serve it, the others say in one line what a pipeline lacks."""
+    from latentrec import datasets
+    from latentrec.models import ImplicitALS
+    from latentrec.pipeline import MMR, Pipeline
+
+    data = datasets.synthetic(40, 25, 400, random_state=0)
+    model = ImplicitALS(n_factors=3, random_state=0, num_threads=1)
+    pipe = Pipeline(model, rerankers=[MMR(0.5)], n_candidates=12).fit(data)
+    saved = tmp_path / "pipe.npz"
+    pipe.save(saved)
+    out = invoke("recommend-all", saved, "-n", 4, "-o", tmp_path / "all.csv")
+    assert out.exit_code == 0, out.output
+    got = pd.read_csv(tmp_path / "all.csv")
+    want = pipe.recommend_batch(data.users.ids, 4)
+    assert got["item_id"].tolist() == want["item_id"].tolist()
+    assert got["user_id"].tolist() == want["user_id"].tolist()
+    runner = CliRunner()
+    for args in (
+        ["recommend-all", saved, "-o", tmp_path / "x.csv", "--include-seen"],
+        ["explain", saved, "--user", 0, "--item", 0],
+        ["similar", saved, "--item", 0],
+    ):
+        out = runner.invoke(main, [str(a) for a in args])
+        assert out.exit_code == 1
+        assert len(out.output.strip().splitlines()) == 1 and "Traceback" not in out.output

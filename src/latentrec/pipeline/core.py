@@ -21,6 +21,7 @@ from .._version import __version__
 from ..data.interactions import Interactions
 from ..errors import ModelFileError, NotFittedError
 from ..io.modelfile import read_archive, read_manifest, write_archive
+from ..io.tables import TableWriter
 from ..models.persistence import jsonable
 from ..models.persistence import load as load_model
 from ..models.ranking import check_n, index_array, long_table
@@ -245,6 +246,45 @@ class Pipeline:
         raw = np.atleast_1d(np.asarray(user_ids))
         idx, vals, fallback = self.recommend_batch_idx(self.users_.lookup(raw), n)
         return long_table(raw, self.items_.ids, idx, vals, fallback)
+
+    def recommend_all(
+        self, path, n: int = 10, users=None, exclude_seen: bool = True, *, chunk_size: int = 4096
+    ) -> int:
+        """Stream the top-``n`` of every user (or of ``users``, raw ids) to a Parquet or CSV
+        file, ``chunk_size`` users at a time, as a model's ``recommend_all``: the columns of
+        :meth:`recommend_batch`, written under a temporary name and renamed at the end.
+        A pipeline never recommends a seen item, so ``exclude_seen`` must stay True.
+        Returns the number of rows written.
+
+        Example:
+            >>> import os, tempfile
+            >>> import pandas as pd
+            >>> from latentrec import datasets
+            >>> from latentrec.models import Popularity
+            >>> data = datasets.synthetic(20, 10, 80, random_state=0)
+            >>> pipe = Pipeline(Popularity(), n_candidates=5).fit(data)
+            >>> path = os.path.join(tempfile.mkdtemp(), "top.csv")
+            >>> rows = pipe.recommend_all(path, n=2)
+            >>> rows == len(pd.read_csv(path)) == len(pipe.recommend_batch(data.users.ids, 2))
+            True
+        """
+        self.check_fitted()
+        check_n(n)
+        if not exclude_seen:
+            raise ValueError(
+                "a pipeline never recommends an item the user had; exclude_seen must be True"
+            )
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        raw = self.users_.ids if users is None else np.atleast_1d(np.asarray(users))
+        writer = TableWriter(path)
+        with writer:
+            # At least one chunk, so that an empty selection still writes the header.
+            for start in range(0, max(raw.size, 1), chunk_size):
+                writer.write(self.recommend_batch(raw[start : start + chunk_size], n))
+        return writer.rows
 
     def recommend_batch_idx(self, user_idx, n: int = 10):
         """``(item_idx, scores, fallback)`` in internal indices, as a model's: int32 and
