@@ -81,7 +81,10 @@ def candidates(quick: bool) -> dict:
         "ItemKNN": lambda: ItemKNN(num_threads=threads),
     }
     if not quick:
-        out["BPR"] = lambda: BPR(random_state=0, num_threads=threads)
+        # One thread: BPR's parallel SGD is not bit-reproducible, and on 76-85 validation
+        # users a different BPR moved the ranker's validation NDCG by several per cent
+        # from run to run, and with it every knob chosen there.
+        out["BPR"] = lambda: BPR(random_state=0, num_threads=1)
         out["BiasedMF"] = lambda: BiasedMF(random_state=0)
     return out
 
@@ -221,6 +224,7 @@ def main() -> None:
     def measure(top: np.ndarray) -> dict:
         return {
             "ndcg": ndcg_at_k(top, rel, K),
+            "per_user": ndcg_at_k(top, rel, K, per_user=True),
             "ild": intra_list_diversity(top, item_vectors=mmr_space, k=K),
             "coverage": catalog_coverage(top, data.n_items, K),
             "miscal": miscalibration(top, early_hist[judged], genres, K),
@@ -272,6 +276,16 @@ def main() -> None:
     if mmr_key is None:
         mmr_key = (False, "minmax", None, 1.0)
     mmr_center, mmr_how, mmr_pool, lam = mmr_key
+    # How precisely validation knows an NDCG change: the standard error of the mean of the
+    # per-user differences (paired), relative to the ranker's NDCG.
+    diff = grid[mmr_key]["per_user"] - base["per_user"] if mmr_key in grid else np.zeros(1)
+    diff = diff[np.isfinite(diff)]
+    print(
+        f"standard error of the chosen MMR's NDCG change on validation: "
+        f"{diff.std(ddof=1) / np.sqrt(diff.size) / base['ndcg']:.1%} of the ranker's NDCG"
+        if diff.size > 1
+        else "no NDCG change to measure"
+    )
 
     cal = {}
     for how in MMR_RELEVANCE:
