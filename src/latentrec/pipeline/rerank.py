@@ -53,9 +53,9 @@ def mmr(
     evenly spaced whatever the scores' spread, so a few outlying scores cannot make the
     similarity term negligible). ``pool`` keeps only the best ``max(pool, n)`` candidates
     by score before anything else (``None``: all of them). ``center=True`` subtracts the
-    mean of all ``item_vectors`` before the cosine: in a factor model's space popular
-    items share one dominant direction (cosines of 0.6-0.98 among MovieLens' top 20),
-    which makes every candidate look alike to the similarity term.
+    mean of all ``item_vectors`` before the cosine, so that a direction every item shares
+    (in a factor model's space, popular items point much the same way) does not make
+    every candidate look alike to the similarity term.
 
     Example:
         >>> import numpy as np
