@@ -178,3 +178,40 @@ def test_thompson_needs_an_implicit_als_model_and_ages():
         Pipeline(model, rerankers=[Thompson(1.5, None)]).fit(untimed)
     with pytest.raises(ValueError, match="scale must be a non-negative"):
         Pipeline(model, rerankers=[Thompson(0.5, None, scale=-1)]).fit(untimed)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_thompson_stage_matches_a_written_out_reference(seed):
+    """Head by score, then the slots to the best drawn scores among the rest, the draw
+    made from the written-out posterior with the stage's per-user seed."""
+    data = small_data(seed)
+    model = ImplicitALS(n_factors=3, random_state=0, num_threads=1).fit(data)
+    stage = Thompson(0.4, None, scale=0.7, random_state=seed)
+    pipe = Pipeline(model, rerankers=[stage], n_candidates=20).fit(data)
+    ctx = pipe.context_
+    rng = np.random.default_rng(seed)
+    n = 10
+    for user in (-1, *rng.choice(data.n_users, 5, replace=False).tolist()):
+        seen = set(data.matrix[user].indices.tolist()) if user >= 0 else set()
+        cands = np.array([i for i in rng.permutation(data.n_items) if i not in seen][:15])
+        scores = rng.normal(size=cands.size)
+        got = pipe.rerankers[0].rerank(ctx, user, cands, scores, n)
+        if user >= 0:
+            row = data.matrix[user]
+            items = row.indices.tolist()
+            v = strength(row.data, model.confidence_, model.epsilon_).tolist()
+        else:
+            items, v = [], []
+        Y = np.asarray(model.item_factors_, dtype=np.float64)
+        mean, cov = posterior_reference(Y, items, v, model.alpha_, model.regularization_)
+        draw_rng = np.random.default_rng([seed, user + 1])
+        drawn = sample_scores(Y[cands], mean, cov, draw_rng, scale=0.7)
+        slots = round(0.4 * n)
+        by_score = [int(cands[j]) for j in np.argsort(-scores, kind="stable")]
+        head = by_score[: n - slots]
+        rest = sorted(
+            (j for j in range(cands.size) if int(cands[j]) not in head),
+            key=lambda j: (-drawn[j], j),
+        )
+        want = head + [int(cands[j]) for j in rest[:slots]]
+        assert got.tolist() == want
