@@ -119,14 +119,19 @@ def serve(
         raise Failure(f"--workers must be at least 1, got {workers}")
     if not 0 <= port <= 65535:
         raise Failure(f"--port must lie in 0-65535, got {port}")
-    if retrain_every and not model_dir:
+    # `is not None`: an empty value (`--retrain-every ""`) is a bad interval, not "never".
+    if retrain_every is not None and not model_dir:
         raise Failure("--retrain-every needs --model-dir (retraining publishes new versions)")
 
     import uvicorn
 
     from ..service.settings import SETTINGS_ENV, Settings, parse_interval
 
-    every = parse_interval(retrain_every) if retrain_every else None
+    every = None
+    if retrain_every is not None:
+        from ..service.schedule import check_interval
+
+        every = check_interval(parse_interval(retrain_every), f"--retrain-every {retrain_every!r}")
     settings = Settings(
         model_path=model_path,
         model_dir=model_dir,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import subprocess
 import sys
 import threading
@@ -22,6 +23,35 @@ from .hardening import ERROR_LOGGER
 
 # A retrain that runs longer than this is stopped (and the round counted as failed).
 RETRAIN_TIMEOUT = 6 * 3600
+
+# The longest wait a thread can make (about 292 years): a longer interval would kill the
+# schedule's thread with an OverflowError at its first wait, after the service started.
+LONGEST_INTERVAL = threading.TIMEOUT_MAX
+
+
+def check_interval(seconds, what: str = "the retrain interval") -> float:
+    """``seconds`` as a float, if it is a finite wait a thread can make; else a ValueError.
+
+    Example:
+        >>> check_interval(90)
+        90.0
+        >>> check_interval(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: the retrain interval must be more than 0 seconds, got 0
+    """
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number of seconds, got {seconds!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{what} must be more than 0 seconds, got {seconds!r}")
+    if value > LONGEST_INTERVAL:
+        raise ValueError(
+            f"{what} is {value:.0f} seconds, longer than the longest wait a thread can make "
+            f"({LONGEST_INTERVAL:.0f} seconds)"
+        )
+    return value
 
 
 def retrain_command(store_url: str, model_dir: str) -> list[str]:
@@ -51,11 +81,13 @@ class RetrainSchedule:
     this process's); its JSON output is kept in ``last`` and logged.  A failed round
     (exit code not 0, or no JSON) is logged and counted in ``failures``, and the next
     round runs on time.  ``first_after`` delays the first round (default: one interval).
+    ``every`` and ``first_after`` are checked here (:func:`check_interval`), so a bad one
+    fails when the schedule is made, not later in its thread.
 
     Example:
         >>> schedule = RetrainSchedule("ratings.sqlite", "models", every=3600)
         >>> schedule.every, schedule.runs, schedule.command[-1]
-        (3600, 0, '--json')
+        (3600.0, 0, '--json')
     """
 
     def __init__(
@@ -71,8 +103,13 @@ class RetrainSchedule:
     ):
         self.command = command or retrain_command(store_url, model_dir)
         self.env = env
-        self.every = every
-        self.first_after = every if first_after is None else first_after
+        self.every = check_interval(every)
+        if first_after is None:
+            self.first_after = self.every
+        elif first_after == 0:
+            self.first_after = 0.0
+        else:
+            self.first_after = check_interval(first_after, "first_after")
         self.timeout = timeout
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
