@@ -154,8 +154,13 @@ def serve(
     app = create_app(settings)
     schedule = None
     if every is not None:
+        import logging.config
+
         from ..service.schedule import RetrainSchedule
 
+        # The schedule's thread logs from now on; uvicorn configures logging only once it
+        # runs, and a round's lines before that would be lost.
+        logging.config.dictConfig(log_config())
         schedule = RetrainSchedule(
             settings.store_location(), model_dir, every, env=retrain_env
         ).start()
