@@ -54,14 +54,20 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def seeded(tmp_path):
-    """A store holding the planted ratings before ``SPLIT``, a model directory whose
-    v000001 was trained on exactly those, and the ratings from ``SPLIT`` on (to post)."""
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.slow])]
+)
+def seeded(request, tmp_path):
+    """A store (SQLite; PostgreSQL in the slow run) holding the planted ratings before
+    ``SPLIT``, a model directory whose v000001 was trained on exactly those, and the
+    ratings from ``SPLIT`` on (to post)."""
     frame, _ = planted()
     frame["timestamp"] += T0
     old, new = frame[frame["timestamp"] < SPLIT], frame[frame["timestamp"] >= SPLIT]
-    store_path = tmp_path / "ratings.sqlite"
+    if request.param == "sqlite":
+        store_path = str(tmp_path / "ratings.sqlite")
+    else:
+        store_path = request.getfixturevalue("pg_url")
     models = ModelDirectory(tmp_path / "models")
     with open_store(store_path) as store:
         store.import_interactions(
@@ -75,7 +81,7 @@ def seeded(tmp_path):
 def test_serve_retrains_on_schedule_and_serves_the_new_version(serve, seeded, tmp_path):
     store_path, models, new = seeded
     server = serve(
-        "--model-dir", str(models.path), "--store", str(store_path),
+        "--model-dir", str(models.path), "--store", store_path,
         "--retrain-every", "2s", "--no-access-log",
     )  # fmt: skip
     log_path = tmp_path / "serve.log"
