@@ -7,6 +7,7 @@ One PostgreSQL server for the test run, a fresh database per test (``pg_url`` in
 ``test_live.py`` (whose ``top_for``, ``rate`` and ``recs`` are reused here).
 """
 
+import re
 import signal
 from urllib.parse import quote
 
@@ -146,6 +147,13 @@ def test_two_workers_share_a_postgresql_store(serve, model_files, pg_url):
     check_rating_reaches_every_worker(server.url, HOSTILE, pids)
     rows = httpx.get(f"{server.url}/users/{quote(HOSTILE, safe='')}/ratings").json()
     assert rows["user_id"] == HOSTILE and len(rows["ratings"]) == 1
+    # /metrics adds up the two workers, and only they count (one model line each).
+    text = httpx.get(server.url + "/metrics").text.splitlines()
+    info = [x for x in text if x.startswith("latentrec_model_info{") and x.endswith(" 1.0")]
+    assert {int(re.search(r'pid="(\d+)"', x).group(1)) for x in info} == pids
+    assert len(info) == 2
+    posts = 'latentrec_http_requests_total{method="POST",route="/ratings",status="201"}'
+    assert [x for x in text if x.startswith(posts)] == [posts + " 1.0"]
 
 
 def test_sigkill_during_a_burst_loses_no_acknowledged_rating(serve, model_files, pg_url):

@@ -143,11 +143,6 @@ def serve(
     ).check()
     # The retrain child gets the machine's threads, which the serving processes give up.
     retrain_env = dict(os.environ)
-    if workers > 1:
-        # The workers' metrics live in files here, so /metrics adds up every worker.
-        os.environ.setdefault(
-            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="latentrec-metrics-")
-        )
     from ..service.app import create_app
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
@@ -179,6 +174,14 @@ def serve(
             del app
             for name in THREAD_VARIABLES:
                 os.environ.setdefault(name, "1")
+            # The workers' metrics live in files here, so /metrics adds up every worker.
+            # Set only now: prometheus-client picks file-backed values when it is first
+            # imported, and the app this process built (only to check the options) must
+            # not leave its values there, where /metrics would show them as a live worker's
+            # (the workers are spawned, so each imports it afresh).
+            os.environ.setdefault(
+                "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="latentrec-metrics-")
+            )
             os.environ[SETTINGS_ENV] = settings.to_json()
             uvicorn.run(
                 FACTORY,
