@@ -138,9 +138,14 @@ def test_post_items_are_stored_and_recommendable_at_once(
 
 
 # ---------------------------------------------------------------------- real servers
-def test_two_workers_share_a_postgresql_store(serve, model_files, pg_url):
+def test_two_workers_share_a_postgresql_store(serve, model_files, pg_url, tmp_path):
     """A rating posted through one worker shows in the other's next answer."""
-    server = serve("--model", str(model_files["explicit"]), "--store", pg_url, "--workers", "2")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    server = serve(
+        "--model", str(model_files["explicit"]), "--store", pg_url, "--workers", "2",
+        env={"TMPDIR": str(temp)},
+    )  # fmt: skip
     assert httpx.get(server.url + "/health").json()["store"] == "postgresql"
     pids = worker_pids(server.url, 2)
     assert len(pids) == 2
@@ -154,6 +159,10 @@ def test_two_workers_share_a_postgresql_store(serve, model_files, pg_url):
     assert len(info) == 2
     posts = 'latentrec_http_requests_total{method="POST",route="/ratings",status="201"}'
     assert [x for x in text if x.startswith(posts)] == [posts + " 1.0"]
+    # The workers' metrics files are removed when the service stops.
+    assert len(list(temp.glob("latentrec-metrics-*"))) == 1
+    server.stop()
+    assert list(temp.glob("latentrec-metrics-*")) == []
 
 
 def test_sigkill_during_a_burst_loses_no_acknowledged_rating(serve, model_files, pg_url):

@@ -11,6 +11,7 @@ factory that each worker process calls with the settings from the environment.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import click
@@ -26,6 +27,9 @@ THREAD_VARIABLES = (
     "MKL_NUM_THREADS",
     "NUMBA_NUM_THREADS",
 )
+
+# Where prometheus-client keeps the values of several worker processes.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # How long uvicorn waits for a worker process to answer its health check.
 WORKER_STARTUP_SECONDS = 120
@@ -167,6 +171,7 @@ def serve(
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    metrics_dir = None  # the folder of the workers' metrics files, when this made it
     try:
         if workers == 1:
             uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False)
@@ -179,9 +184,9 @@ def serve(
             # imported, and the app this process built (only to check the options) must
             # not leave its values there, where /metrics would show them as a live worker's
             # (the workers are spawned, so each imports it afresh).
-            os.environ.setdefault(
-                "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="latentrec-metrics-")
-            )
+            if not os.environ.get(MULTIPROC_ENV):
+                metrics_dir = tempfile.mkdtemp(prefix="latentrec-metrics-")
+                os.environ[MULTIPROC_ENV] = metrics_dir
             os.environ[SETTINGS_ENV] = settings.to_json()
             uvicorn.run(
                 FACTORY,
@@ -198,3 +203,5 @@ def serve(
     finally:
         if schedule is not None:
             schedule.stop()
+        if metrics_dir is not None:  # ours, and the workers have exited
+            shutil.rmtree(metrics_dir, ignore_errors=True)
