@@ -90,9 +90,12 @@ def seeded(request, tmp_path):
 
 def test_serve_retrains_on_schedule_and_serves_the_new_version(serve, seeded, tmp_path):
     store_path, models, new, workers = seeded
+    # SQLite by --store; PostgreSQL by LATENTREC_STORE (how a password stays off `ps`).
+    by_option = workers == 1
     server = serve(
-        "--model-dir", str(models.path), "--store", store_path,
+        "--model-dir", str(models.path), *(["--store", store_path] if by_option else []),
         "--retrain-every", "2s", "--no-access-log", "--workers", str(workers),
+        env=None if by_option else {"LATENTREC_STORE": store_path},
     )  # fmt: skip
     log_path = tmp_path / "serve.log"
     assert httpx.get(server.url + "/health").json()["model_version"] == "v000001"
@@ -260,6 +263,19 @@ def test_the_longest_accepted_interval_can_really_be_waited():
     assert result == [True]
     with pytest.raises(OverflowError):
         threading.Event().wait(threading.TIMEOUT_MAX * 2)
+
+
+def test_the_store_reaches_the_retrain_in_its_environment_not_its_command_line():
+    url = "postgresql://ann:s3cret@127.0.0.1:5432/recs"
+    schedule = RetrainSchedule(url, "models", every=60)
+    assert not [arg for arg in schedule.command if "s3cret" in arg]
+    assert schedule.command[-4:] == ["retrain", "--model-dir", "models", "--json"]
+    # What the child really sees, through a stand-in command.
+    echo = "import json, os; print(json.dumps({'store': os.environ['LATENTREC_STORE']}))"
+    schedule = RetrainSchedule(
+        url, "models", every=60, command=[sys.executable, "-c", echo], env={"PATH": "/bin"}
+    )
+    assert schedule.run_once() == {"store": url} and schedule.failures == 0
 
 
 @pytest.mark.xfail(

@@ -70,7 +70,9 @@ def log_config(level: str = "INFO") -> dict:
 @click.option(
     "--store",
     "store_url",
-    help="Ratings store: a SQLite path or a database URL (postgresql://...). "
+    envvar="LATENTREC_STORE",
+    help="Ratings store: a SQLite path or a database URL (postgresql://...), or env "
+    "LATENTREC_STORE (keeps a password off the command line). "
     "Default: ratings.sqlite beside the model.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -83,7 +85,8 @@ def log_config(level: str = "INFO") -> dict:
 )
 @click.option(
     "--retrain-every",
-    help="Retrain from the store on this schedule (24h, 30m, 7d); needs --model-dir.",
+    help="Retrain from the store on this schedule (90s, 30m, 24h, 7d, 1w; at least 1s); "
+    "needs --model-dir.",
 )
 @click.option(
     "--cors-origin",

@@ -1,9 +1,10 @@
 """The retrain schedule of ``latentrec serve --retrain-every 24h``.
 
 Owns :class:`RetrainSchedule`: a thread in the serving process that, every interval,
-runs ``latentrec retrain --store ... --model-dir ... --json`` in a child process
-(training must not take the serving process's interpreter lock, and it gets the
-machine's threads, which the serving processes give up), then waits for the next round.
+runs ``latentrec retrain --model-dir ... --json`` (the store in ``LATENTREC_STORE``)
+in a child process (training must not take the serving process's interpreter lock, and
+it gets the machine's threads, which the serving processes give up), then waits for the
+next round.
 Publishing is the retrain's job (only a candidate that is not worse becomes current);
 every worker follows the directory's pointer and swaps the new version in without
 dropping a request (:class:`~latentrec.service.app.Refresher`).
@@ -14,12 +15,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import subprocess
 import sys
 import threading
 import time
 
 from .hardening import ERROR_LOGGER
+
+# The variable ``latentrec retrain --store`` is read from (see cli/store.py).
+STORE_ENV = "LATENTREC_STORE"
 
 # A retrain that runs longer than this is stopped (and the round counted as failed).
 RETRAIN_TIMEOUT = 6 * 3600
@@ -54,40 +59,35 @@ def check_interval(seconds, what: str = "the retrain interval") -> float:
     return value
 
 
-def retrain_command(store_url: str, model_dir: str) -> list[str]:
-    """The command line of one retrain.
+def retrain_command(model_dir: str) -> list[str]:
+    """The command line of one retrain; the store comes in its environment
+    (:data:`STORE_ENV`), since a command line is visible to every user (``ps``) and a
+    database URL may hold a password.
 
     Example:
-        >>> retrain_command("r.db", "models")[-6:]
-        ['retrain', '--store', 'r.db', '--model-dir', 'models', '--json']
+        >>> retrain_command("models")[-4:]
+        ['retrain', '--model-dir', 'models', '--json']
     """
-    return [
-        sys.executable,
-        "-m",
-        "latentrec.cli",
-        "retrain",
-        "--store",
-        store_url,
-        "--model-dir",
-        model_dir,
-        "--json",
-    ]
+    return [sys.executable, "-m", "latentrec.cli", "retrain", "--model-dir", model_dir, "--json"]
 
 
 class RetrainSchedule:
     """Run a retrain every ``every`` seconds in a child process, until :meth:`stop`.
 
     ``command`` (default :func:`retrain_command`) runs with environment ``env`` (default:
-    this process's); its JSON output is kept in ``last`` and logged.  A failed round
-    (exit code not 0, or no JSON) is logged and counted in ``failures``, and the next
-    round runs on time.  ``first_after`` delays the first round (default: one interval).
-    ``every`` and ``first_after`` are checked here (:func:`check_interval`), so a bad one
-    fails when the schedule is made, not later in its thread.
+    this process's) and ``store_url`` in :data:`STORE_ENV`; its JSON output is kept in
+    ``last`` and logged.  A failed round (exit code not 0, or no JSON) is logged and
+    counted in ``failures``, and the next round runs on time.  ``first_after`` delays the
+    first round (default: one interval).  ``every`` and ``first_after`` are checked here
+    (:func:`check_interval`), so a bad one fails when the schedule is made, not later in
+    its thread.
 
     Example:
         >>> schedule = RetrainSchedule("ratings.sqlite", "models", every=3600)
         >>> schedule.every, schedule.runs, schedule.command[-1]
         (3600.0, 0, '--json')
+        >>> schedule.env["LATENTREC_STORE"], "ratings.sqlite" in schedule.command
+        ('ratings.sqlite', False)
     """
 
     def __init__(
@@ -101,8 +101,8 @@ class RetrainSchedule:
         first_after: float | None = None,
         timeout: float = RETRAIN_TIMEOUT,
     ):
-        self.command = command or retrain_command(store_url, model_dir)
-        self.env = env
+        self.command = command or retrain_command(model_dir)
+        self.env = {**(os.environ if env is None else env), STORE_ENV: str(store_url)}
         self.every = check_interval(every)
         if first_after is None:
             self.first_after = self.every
