@@ -2,7 +2,9 @@
 
 Models are fitted once per session on planted low-rank data built here (titles for the
 explicit model, genres for the hybrid one) and saved with ``.save()``; each test gets a
-fresh SQLite store in its own temporary folder.
+fresh SQLite store in its own temporary folder.  The ``pg_*`` fixtures give the same on
+PostgreSQL: one server per test run (``tests/store/pgserver.py``, shared with the store
+suite), a fresh database per test; tests using them are marked ``postgres``.
 """
 
 import os
@@ -10,12 +12,17 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
+
+# The store suite's server fixtures (module `store.pgserver`: tests/ is on sys.path under
+# pytest), so the whole run shares one PostgreSQL server.
+from store.pgserver import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from latentrec import Interactions, load
 from latentrec.models import BiasedMF, HybridMF
@@ -98,9 +105,10 @@ def store(tmp_path):
         yield s
 
 
-@pytest.fixture
-def make_client(store):
-    """``make_client(model, **settings)``: a TestClient over ``model`` and the test's store."""
+@contextmanager
+def client_maker(store):
+    """``make(model, version="v-test", **settings)``: started TestClients over ``store``,
+    all closed on leaving the block."""
     from fastapi.testclient import TestClient
 
     clients = []
@@ -112,9 +120,40 @@ def make_client(store):
         clients.append(client)
         return client
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_client(store):
+    """``make_client(model, **settings)``: a TestClient over ``model`` and the test's store."""
+    with client_maker(store) as make:
+        yield make
+
+
+@pytest.fixture
+def pg_url(request):
+    """A fresh, empty PostgreSQL database, as the ``postgresql+psycopg://`` URL a user
+    would give ``--store``."""
+    url = request.getfixturevalue("postgres_url")
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture
+def pg_store(pg_url):
+    with open_store(pg_url) as s:
+        yield s
+
+
+@pytest.fixture
+def make_pg_client(pg_store):
+    """``make_pg_client(model, **settings)``: a TestClient over ``model`` and a PostgreSQL
+    store (``pg_store``)."""
+    with client_maker(pg_store) as make:
+        yield make
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ factory that each worker process calls with the settings from the environment.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import click
@@ -26,6 +27,9 @@ THREAD_VARIABLES = (
     "MKL_NUM_THREADS",
     "NUMBA_NUM_THREADS",
 )
+
+# Where prometheus-client keeps the values of several worker processes.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # How long uvicorn waits for a worker process to answer its health check.
 WORKER_STARTUP_SECONDS = 120
@@ -66,7 +70,9 @@ def log_config(level: str = "INFO") -> dict:
 @click.option(
     "--store",
     "store_url",
-    help="Ratings store: a SQLite path or a database URL (postgresql://...). "
+    envvar="LATENTREC_STORE",
+    help="Ratings store: a SQLite path or a database URL (postgresql://...), or env "
+    "LATENTREC_STORE (keeps a password off the command line). "
     "Default: ratings.sqlite beside the model.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -79,7 +85,8 @@ def log_config(level: str = "INFO") -> dict:
 )
 @click.option(
     "--retrain-every",
-    help="Retrain from the store on this schedule (24h, 30m, 7d); needs --model-dir.",
+    help="Retrain from the store on this schedule (90s, 30m, 24h, 7d, 1w; at least 1s); "
+    "needs --model-dir.",
 )
 @click.option(
     "--cors-origin",
@@ -119,14 +126,19 @@ def serve(
         raise Failure(f"--workers must be at least 1, got {workers}")
     if not 0 <= port <= 65535:
         raise Failure(f"--port must lie in 0-65535, got {port}")
-    if retrain_every and not model_dir:
+    # `is not None`: an empty value (`--retrain-every ""`) is a bad interval, not "never".
+    if retrain_every is not None and not model_dir:
         raise Failure("--retrain-every needs --model-dir (retraining publishes new versions)")
 
     import uvicorn
 
     from ..service.settings import SETTINGS_ENV, Settings, parse_interval
 
-    every = parse_interval(retrain_every) if retrain_every else None
+    every = None
+    if retrain_every is not None:
+        from ..service.schedule import check_interval
+
+        every = check_interval(parse_interval(retrain_every), f"--retrain-every {retrain_every!r}")
     settings = Settings(
         model_path=model_path,
         model_dir=model_dir,
@@ -138,19 +150,19 @@ def serve(
     ).check()
     # The retrain child gets the machine's threads, which the serving processes give up.
     retrain_env = dict(os.environ)
-    if workers > 1:
-        # The workers' metrics live in files here, so /metrics adds up every worker.
-        os.environ.setdefault(
-            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="latentrec-metrics-")
-        )
     from ..service.app import create_app
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
     app = create_app(settings)
     schedule = None
     if every is not None:
+        import logging.config
+
         from ..service.schedule import RetrainSchedule
 
+        # The schedule's thread logs from now on; uvicorn configures logging only once it
+        # runs, and a round's lines before that would be lost.
+        logging.config.dictConfig(log_config())
         schedule = RetrainSchedule(
             settings.store_location(), model_dir, every, env=retrain_env
         ).start()
@@ -162,6 +174,7 @@ def serve(
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    metrics_dir = None  # the folder of the workers' metrics files, when this made it
     try:
         if workers == 1:
             uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False)
@@ -169,6 +182,14 @@ def serve(
             del app
             for name in THREAD_VARIABLES:
                 os.environ.setdefault(name, "1")
+            # The workers' metrics live in files here, so /metrics adds up every worker.
+            # Set only now: prometheus-client picks file-backed values when it is first
+            # imported, and the app this process built (only to check the options) must
+            # not leave its values there, where /metrics would show them as a live worker's
+            # (the workers are spawned, so each imports it afresh).
+            if not os.environ.get(MULTIPROC_ENV):
+                metrics_dir = tempfile.mkdtemp(prefix="latentrec-metrics-")
+                os.environ[MULTIPROC_ENV] = metrics_dir
             os.environ[SETTINGS_ENV] = settings.to_json()
             uvicorn.run(
                 FACTORY,
@@ -185,3 +206,5 @@ def serve(
     finally:
         if schedule is not None:
             schedule.stop()
+        if metrics_dir is not None:  # ours, and the workers have exited
+            shutil.rmtree(metrics_dir, ignore_errors=True)

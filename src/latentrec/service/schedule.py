@@ -1,9 +1,10 @@
 """The retrain schedule of ``latentrec serve --retrain-every 24h``.
 
 Owns :class:`RetrainSchedule`: a thread in the serving process that, every interval,
-runs ``latentrec retrain --store ... --model-dir ... --json`` in a child process
-(training must not take the serving process's interpreter lock, and it gets the
-machine's threads, which the serving processes give up), then waits for the next round.
+runs ``latentrec retrain --model-dir ... --json`` (the store in ``LATENTREC_STORE``)
+in a child process (training must not take the serving process's interpreter lock, and
+it gets the machine's threads, which the serving processes give up), then waits for the
+next round.
 Publishing is the retrain's job (only a candidate that is not worse becomes current);
 every worker follows the directory's pointer and swaps the new version in without
 dropping a request (:class:`~latentrec.service.app.Refresher`).
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import subprocess
 import sys
 import threading
@@ -20,42 +23,71 @@ import time
 
 from .hardening import ERROR_LOGGER
 
+# The variable ``latentrec retrain --store`` is read from (see cli/store.py).
+STORE_ENV = "LATENTREC_STORE"
+
 # A retrain that runs longer than this is stopped (and the round counted as failed).
 RETRAIN_TIMEOUT = 6 * 3600
 
+# The longest wait a thread can make (about 292 years): a longer interval would kill the
+# schedule's thread with an OverflowError at its first wait, after the service started.
+LONGEST_INTERVAL = threading.TIMEOUT_MAX
 
-def retrain_command(store_url: str, model_dir: str) -> list[str]:
-    """The command line of one retrain.
+
+def check_interval(seconds, what: str = "the retrain interval") -> float:
+    """``seconds`` as a float, if it is a finite wait a thread can make; else a ValueError.
 
     Example:
-        >>> retrain_command("r.db", "models")[-6:]
-        ['retrain', '--store', 'r.db', '--model-dir', 'models', '--json']
+        >>> check_interval(90)
+        90.0
+        >>> check_interval(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: the retrain interval must be more than 0 seconds, got 0
     """
-    return [
-        sys.executable,
-        "-m",
-        "latentrec.cli",
-        "retrain",
-        "--store",
-        store_url,
-        "--model-dir",
-        model_dir,
-        "--json",
-    ]
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number of seconds, got {seconds!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{what} must be more than 0 seconds, got {seconds!r}")
+    if value > LONGEST_INTERVAL:
+        raise ValueError(
+            f"{what} is {value:.0f} seconds, longer than the longest wait a thread can make "
+            f"({LONGEST_INTERVAL:.0f} seconds)"
+        )
+    return value
+
+
+def retrain_command(model_dir: str) -> list[str]:
+    """The command line of one retrain; the store comes in its environment
+    (:data:`STORE_ENV`), since a command line is visible to every user (``ps``) and a
+    database URL may hold a password.
+
+    Example:
+        >>> retrain_command("models")[-4:]
+        ['retrain', '--model-dir', 'models', '--json']
+    """
+    return [sys.executable, "-m", "latentrec.cli", "retrain", "--model-dir", model_dir, "--json"]
 
 
 class RetrainSchedule:
     """Run a retrain every ``every`` seconds in a child process, until :meth:`stop`.
 
     ``command`` (default :func:`retrain_command`) runs with environment ``env`` (default:
-    this process's); its JSON output is kept in ``last`` and logged.  A failed round
-    (exit code not 0, or no JSON) is logged and counted in ``failures``, and the next
-    round runs on time.  ``first_after`` delays the first round (default: one interval).
+    this process's) and ``store_url`` in :data:`STORE_ENV`; its JSON output is kept in
+    ``last`` and logged.  A failed round (exit code not 0, or no JSON) is logged and
+    counted in ``failures``, and the next round runs on time.  ``first_after`` delays the
+    first round (default: one interval).  ``every`` and ``first_after`` are checked here
+    (:func:`check_interval`), so a bad one fails when the schedule is made, not later in
+    its thread.
 
     Example:
         >>> schedule = RetrainSchedule("ratings.sqlite", "models", every=3600)
         >>> schedule.every, schedule.runs, schedule.command[-1]
-        (3600, 0, '--json')
+        (3600.0, 0, '--json')
+        >>> schedule.env["LATENTREC_STORE"], "ratings.sqlite" in schedule.command
+        ('ratings.sqlite', False)
     """
 
     def __init__(
@@ -69,10 +101,15 @@ class RetrainSchedule:
         first_after: float | None = None,
         timeout: float = RETRAIN_TIMEOUT,
     ):
-        self.command = command or retrain_command(store_url, model_dir)
-        self.env = env
-        self.every = every
-        self.first_after = every if first_after is None else first_after
+        self.command = command or retrain_command(model_dir)
+        self.env = {**(os.environ if env is None else env), STORE_ENV: str(store_url)}
+        self.every = check_interval(every)
+        if first_after is None:
+            self.first_after = self.every
+        elif first_after == 0:
+            self.first_after = 0.0
+        else:
+            self.first_after = check_interval(first_after, "first_after")
         self.timeout = timeout
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
