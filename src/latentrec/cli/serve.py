@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
+import time
+import urllib.request
+import webbrowser
 
 import click
 
@@ -33,6 +37,53 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # How long uvicorn waits for a worker process to answer its health check.
 WORKER_STARTUP_SECONDS = 120
+
+
+def page_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens for a service bound to ``host``.
+
+    A wildcard address (every interface) is reached through loopback.
+
+    Example:
+        >>> page_url("0.0.0.0", 8000), page_url("::", 8080), page_url("10.0.0.5", 80)
+        ('http://127.0.0.1:8000/', 'http://[::1]:8080/', 'http://10.0.0.5:80/')
+    """
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> threading.Thread:
+    """Open ``url`` in the browser once its ``/health`` answers (in a background thread).
+
+    The browser is the one Python's :mod:`webbrowser` picks (``BROWSER`` chooses it).
+    Nothing opens if the service does not answer within ``timeout`` seconds.
+
+    Example:
+        >>> open_when_ready("http://127.0.0.1:9/", timeout=0).join()  # nothing listens
+    """
+
+    def wait_then_open():
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url + "health", timeout=2) as answer:
+                    if answer.status == 200:
+                        webbrowser.open(url)
+                        return
+            except OSError:
+                pass
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=wait_then_open, name="open-browser", daemon=True)
+    thread.start()
+    return thread
 
 
 def log_config(level: str = "INFO") -> dict:
@@ -98,6 +149,9 @@ def log_config(level: str = "INFO") -> dict:
     "--max-n", type=int, default=100, show_default=True, help="Longest list a client may ask for."
 )
 @click.option("--no-access-log", is_flag=True, help="Do not log each request.")
+@click.option(
+    "--open", "open_page", is_flag=True, help="Open the page in a browser once it answers."
+)
 @fail_on_known_errors
 def serve(
     model_path,
@@ -111,6 +165,7 @@ def serve(
     cors_origins,
     max_n,
     no_access_log,
+    open_page,
 ):
     """Serve recommendations over HTTP, with a ratings store and live updates.
 
@@ -118,7 +173,7 @@ def serve(
     user's next answer; the page is at / and the API at /docs.
 
     \f
-    Example: ``latentrec serve --model out/model.npz --port 8000``
+    Example: ``latentrec serve --model out/model.npz --port 8000 --open``
     """
     if bool(model_path) == bool(model_dir):
         raise Failure("give exactly one of --model FILE and --model-dir DIR")
@@ -166,7 +221,9 @@ def serve(
         schedule = RetrainSchedule(
             settings.store_location(), model_dir, every, env=retrain_env
         ).start()
-    click.echo(f"serving on http://{host}:{port}/ (API: /docs)", err=True)
+    click.echo(f"serving on {page_url(host, port)} (API: /docs)", err=True)
+    if open_page:
+        open_when_ready(page_url(host, port))
     # One request is small (one user's scores): parallelism comes from the workers, and
     # BLAS or numba threads in each would only fight over the cores.  Set only now that
     # the app was built: the variables reach the spawned workers, threadpoolctl limits
