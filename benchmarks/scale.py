@@ -25,7 +25,16 @@ the imports and compiled code count in the peak).
   with its own ALS and batch ``recommend``.  Same factors, iterations, alpha,
   regularization (linear confidence, CG) and threads.
   ``implicit from DataFrame`` is implicit starting from the same DataFrame, its CSR
-  built by ``scipy.sparse.csr_matrix((rating, (user, item)))``.
+  built by ``scipy.sparse.csr_matrix((rating, (user, item)))``; ``frame dropped`` is
+  latentrec with the caller deleting the frame once ``from_frame`` has returned.
+  Each of these children warms only the kernels its path runs (from numba's cache,
+  which a ``warm`` child fills before any measured child runs), reads its input, and
+  reports three figures: its resident set with the input in hand, its peak from then
+  on (``VmHWM`` reset there through ``/proc/self/clear_refs``: the issue's "same
+  work"), and the whole process's peak, reading the input included.  pyarrow's
+  allocator keeps what it freed while reading the frame (about 150 MiB); ``read_frame``
+  hands it back, for both libraries.
+  ``--only-frame`` runs these four children alone.
 - ``Surprise`` (10^7 only): ``Dataset.load_from_df`` + ``build_full_trainset`` and one
   epoch of its SVD; it has no recommend-all.  At 10^8 it is not run: its measured bytes
   per rating at 10^7 times 10^8 exceeds the machine, and the table says so.
@@ -115,6 +124,12 @@ def warm_up(models=None, parquet: bool = True) -> None:
     if parquet:
         with tempfile.TemporaryDirectory() as tmp:
             fitted.recommend_all(os.path.join(tmp, "t.parquet"), n=2, verbose=False)
+
+
+def child_warm(args) -> None:
+    """Fill numba's cache, so that no measured child compiles (each loads from it)."""
+    warm_up()
+    emit(peak_mib=peak_mib())
 
 
 def child_run(args) -> None:
@@ -303,6 +318,7 @@ def child_surprise(args) -> None:
 CHILDREN = {
     "generate": child_generate,
     "run": child_run,
+    "warm": child_warm,
     "lrdata": child_lrdata,
     "frame": child_frame,
     "frame_drop": child_frame_drop,
@@ -401,6 +417,7 @@ def main() -> None:
             r = results[n] = {"generate": spawn("generate", n, folder, args)}
             if "error" in r["generate"]:
                 continue
+            r["warm"] = spawn("warm", n, folder, args)
             if not args.only_frame:
                 r["run"] = spawn("run", n, folder, args)
                 r["lrdata"] = spawn("lrdata", n, folder, args)
