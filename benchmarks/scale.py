@@ -215,6 +215,7 @@ def child_frame(args, drop: bool = False) -> None:
     out["build_peak_mib"] = peak_mib()
     if drop:
         del df
+        release_arrow_memory()  # the frame's columns were pyarrow's buffers
     model = ImplicitALS(
         n_factors=args.factors, n_epochs=args.epochs, confidence="linear", alpha=2.0,
         regularization=30.0, num_threads=2, random_state=0,
@@ -245,14 +246,20 @@ def read_frame(folder: str):
     10^7); it is handed back, so that the process holds the frame and not the reader's
     cache.  Both libraries' children read the frame this way.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(os.path.join(folder, "ratings.parquet"))
     df = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
-    pa.default_memory_pool().release_unused()
+    release_arrow_memory()
     return df
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory pyarrow's allocator keeps after frees back to the system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def implicit_fit_recommend(m, args) -> dict:
