@@ -235,6 +235,34 @@ def child_frame(args, drop: bool = False) -> None:
     )
 
 
+def child_csr(args) -> None:
+    """latentrec handed the ready CSR that implicit is handed (ids 0..n-1)."""
+    import scipy.sparse as sp
+
+    from latentrec import Interactions, Vocabulary
+    from latentrec.models.implicit_als import ImplicitALS
+
+    warm_up((ImplicitALS,), parquet=False)
+    with np.load(os.path.join(args.folder, "csr.npz")) as f:
+        m = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+    out = {"read_peak_mib": peak_mib(), "csr_mib": rss_mib(), "hwm_reset": reset_peak()}
+    users = Vocabulary(np.arange(m.shape[0]), name="user")
+    items = Vocabulary(np.arange(m.shape[1]), name="item")
+    data = Interactions(users, items, m, implicit=True)
+    model = ImplicitALS(
+        n_factors=args.factors, n_epochs=args.epochs, confidence="linear", alpha=2.0,
+        regularization=30.0, num_threads=2, random_state=0,
+    )  # fmt: skip
+    start = time.perf_counter()
+    model.fit(data)
+    out["ials_s"] = (time.perf_counter() - start) / args.epochs
+    start = time.perf_counter()
+    model.recommend_batch_idx(np.arange(data.n_users), n=10)
+    peak = peak_mib()
+    emit(recommend_s=time.perf_counter() - start, peak_mib=peak,
+         whole_mib=max(peak, out["read_peak_mib"]), **out)  # fmt: skip
+
+
 def child_frame_drop(args) -> None:
     child_frame(args, drop=True)
 
@@ -329,6 +357,7 @@ CHILDREN = {
     "lrdata": child_lrdata,
     "frame": child_frame,
     "frame_drop": child_frame_drop,
+    "csr": child_csr,
     "implicit": child_implicit,
     "implicit_frame": child_implicit_frame,
     "surprise": child_surprise,
@@ -432,6 +461,7 @@ def main() -> None:
             if n <= 10**7:
                 r["frame"] = spawn("frame", n, folder, args)
                 r["frame_drop"] = spawn("frame_drop", n, folder, args)
+                r["csr"] = spawn("csr", n, folder, args)
                 r["implicit_frame"] = spawn("implicit_frame", n, folder, args)
                 if not (args.skip_surprise or args.only_frame):
                     r["surprise"] = spawn("surprise", n, folder, args)
@@ -486,6 +516,7 @@ def report(results: dict, args) -> None:
 FRAME_RUNS = (
     ("frame", "latentrec from the DataFrame"),
     ("frame_drop", "  the same, frame deleted once built"),
+    ("csr", "latentrec handed the ready CSR"),
     ("implicit", "implicit handed a ready CSR"),
     ("implicit_frame", "implicit from the same DataFrame"),
 )
@@ -510,7 +541,7 @@ def frame_comparison(r: dict) -> None:
             f"{name:<38}{hand:>9,.0f}{x['peak_mib']:>7,.0f}{x['whole_mib']:>7,.0f}{build:>8}"
             f"{x['ials_s']:>8.1f}{x['recommend_s']:>8.1f}"
         )
-    for key in ("frame", "frame_drop"):
+    for key in ("frame", "frame_drop", "csr"):
         for ref in ("implicit", "implicit_frame"):
             a, b = r.get(key, {}), r.get(ref, {})
             if "peak_mib" in a and "peak_mib" in b:
