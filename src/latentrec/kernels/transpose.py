@@ -31,7 +31,9 @@ def column_counts(indices, n_cols):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def column_block(indptr, indices, data, lo, hi, out_ptr, out_rows, out_data):  # pragma: no cover
+def column_block(
+    indptr, indices, data, lo, hi, out_ptr, out_rows, out_data, cursor
+):  # pragma: no cover - compiled
     """Fill columns ``lo:hi`` of a CSR matrix as CSR rows (their cells' row numbers).
 
     ``out_ptr`` (int64, ``hi - lo + 1``) must hold the block's row pointers, starting
@@ -39,25 +41,39 @@ def column_block(indptr, indices, data, lo, hi, out_ptr, out_rows, out_data):  #
     (``out_ptr[-1]`` long) receive the row numbers and values, rows increasing within
     each column.
 
+    ``cursor`` (int64, one per row) makes a pass over blocks cost one pass over the
+    matrix when every row's columns are sorted: set it to ``indptr[:-1]`` and call the
+    blocks in increasing order, and each call starts each row where the last one
+    stopped.  An empty ``cursor`` scans every row whole (for unsorted rows).
+
     Example:
         >>> import numpy as np
         >>> indptr = np.array([0, 2, 3], np.int64)
         >>> indices = np.array([0, 2, 2], np.int32)
         >>> data = np.array([1.0, 2.0, 3.0], np.float32)
         >>> ptr, rows, vals = np.array([0, 0, 2]), np.empty(2, np.int32), np.empty(2, np.float32)
-        >>> column_block(indptr, indices, data, 1, 3, ptr, rows, vals)
+        >>> column_block(indptr, indices, data, 1, 3, ptr, rows, vals, np.zeros(0, np.int64))
         >>> rows.tolist(), vals.tolist()
         ([0, 1], [2.0, 3.0])
     """
     fill = out_ptr[:-1].copy()
+    sorted_rows = cursor.shape[0] > 0
     for r in range(indptr.shape[0] - 1):
-        for n in range(indptr[r], indptr[r + 1]):
+        n = cursor[r] if sorted_rows else indptr[r]
+        end = indptr[r + 1]
+        while n < end:
             j = indices[n]
-            if lo <= j < hi:
+            if j >= hi:
+                if sorted_rows:
+                    break
+            elif j >= lo:
                 pos = fill[j - lo]
                 out_rows[pos] = r
                 out_data[pos] = data[n]
                 fill[j - lo] = pos + 1
+            n += 1
+        if sorted_rows:
+            cursor[r] = n
 
 
 def block_edges(indptr: np.ndarray, bounds: np.ndarray, max_cells: int) -> np.ndarray:
