@@ -23,13 +23,13 @@ def random_csr(n_rows, n_cols, density, seed) -> sp.csr_matrix:
     return m
 
 
-@pytest.mark.parametrize("resume", [True, False])
+@pytest.mark.parametrize("sorted_rows", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_column_blocks_are_scipys_transpose(seed, resume):
+def test_column_blocks_are_scipys_transpose(seed, sorted_rows):
     rng = np.random.default_rng(seed)
     m = random_csr(int(rng.integers(1, 60)), int(rng.integers(1, 40)), rng.random() * 0.5, seed)
     ref = m.tocsc()  # columns as rows, row numbers increasing within a column
-    if not resume:  # the whole-row scan must not rely on sorted rows
+    if not sorted_rows:  # the transpose must not rely on sorted rows
         for r in range(m.shape[0]):
             a, b = m.indptr[r], m.indptr[r + 1]
             order = rng.permutation(b - a)
@@ -39,12 +39,11 @@ def test_column_blocks_are_scipys_transpose(seed, resume):
     ptr = np.concatenate([[0], np.cumsum(counts)])
     edges = np.unique(np.concatenate([[0, m.shape[1]], rng.integers(0, m.shape[1] + 1, 4)]))
     indptr = m.indptr.astype(np.int64)
-    cursor = indptr[:-1].copy() if resume else np.zeros(0, dtype=np.int64)
     for lo, hi in pairwise(edges):
         block_ptr = ptr[lo : hi + 1] - ptr[lo]
         rows = np.full(block_ptr[-1], -1, dtype=np.int32)
         vals = np.full(block_ptr[-1], np.nan, dtype=np.float32)
-        column_block(indptr, m.indices, m.data, lo, hi, block_ptr, rows, vals, cursor)
+        column_block(indptr, m.indices, m.data, lo, hi, block_ptr, rows, vals)
         a, b = ref.indptr[lo], ref.indptr[hi]
         assert rows.tolist() == ref.indices[a:b].tolist()
         assert vals.tolist() == ref.data[a:b].tolist()

@@ -294,7 +294,6 @@ class ImplicitALS(FactorModel):
         self.alpha_ = settings["alpha"]
         self.epsilon_ = settings["epsilon"]
         self.regularization_ = settings["regularization"]
-        sorted_rows = bool(by_user.has_sorted_indices)
         user_rows = (
             _readonly(by_user.indptr, np.int64),
             _readonly(by_user.indices, np.int32),
@@ -322,9 +321,7 @@ class ImplicitALS(FactorModel):
         loss = [float("nan")]
 
         def step(epoch):
-            self._item_half_step(
-                user_rows, sorted_rows, item_ptr, item_blocks, Y, X, alpha, item_bounds, data
-            )
+            self._item_half_step(user_rows, item_ptr, item_blocks, Y, X, alpha, item_bounds, data)
             row_loss = self._half_step(user_rows, X, Y, alpha, user_bounds, "user", data)
             objective = row_loss + self.regularization_ * float(
                 np.sum(np.square(Y, dtype=np.float64))
@@ -359,31 +356,31 @@ class ImplicitALS(FactorModel):
         self._solve_chunks(rows, X, Y, A0, alpha, bounds, chunk_loss, 0, side, data)
         return float(np.sum(chunk_loss))
 
-    def _item_half_step(
-        self, user_rows, sorted_rows, item_ptr, blocks, Y, X, alpha, bounds, data
-    ) -> float:
+    def _item_half_step(self, user_rows, item_ptr, blocks, Y, X, alpha, bounds, data) -> float:
         """:meth:`_half_step` for the item rows, transposing a block of items at a time.
 
         ``blocks`` are indices into ``bounds`` (see :func:`block_edges`), so every chunk
         of rows lies in one block and is solved, and its objective summed, exactly as
-        from one whole item-major matrix.
+        from one whole item-major matrix.  One pair of buffers, as large as the largest
+        block, holds each block in turn.
         """
         indptr, indices, values = user_rows
         A0 = gram(X, self.regularization_)
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
-        # Sorted rows (an Interactions' always are) let each block resume every row where
-        # the previous block stopped: one pass over the ratings per half-step, not one
-        # per block.
-        resume = sorted_rows and len(blocks) > 2
-        cursor = indptr[:-1].copy() if resume else np.zeros(0, dtype=np.int64)
+        cells = np.diff(item_ptr[bounds[blocks]])
+        size = int(cells.max()) if cells.size else 0
+        row_buf = np.empty(size, dtype=np.int32)
+        val_buf = np.empty(size, dtype=np.float32)
         for c0, c1 in pairwise(blocks):
             lo, hi = int(bounds[c0]), int(bounds[c1])
             ptr = item_ptr[lo : hi + 1] - item_ptr[lo]
-            rows = np.empty(int(ptr[-1]), dtype=np.int32)
-            vals = np.empty(int(ptr[-1]), dtype=np.float32)
-            column_block(indptr, indices, values, lo, hi, ptr, rows, vals, cursor)
-            block = tuple(_readonly(a, a.dtype) for a in (ptr, rows, vals))
-            del rows, vals
+            rows, vals = row_buf[: ptr[-1]], val_buf[: ptr[-1]]
+            column_block(indptr, indices, values, lo, hi, ptr, rows, vals)
+            block = (
+                _readonly(ptr, np.int64),
+                _readonly(rows, np.int32),
+                _readonly(vals, np.float32),
+            )
             self._solve_chunks(
                 block, Y[lo:hi], X, A0, alpha, bounds[c0 : c1 + 1] - lo,
                 chunk_loss[c0:c1], lo, "item", data,
