@@ -46,26 +46,9 @@ import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
+from _memory import peak_mib, rss_mib  # noqa: E402
 
 SIZES = {"1M": (10_000, 2_000, 1_000_000), "10M": (100_000, 20_000, 10_000_000)}
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_mib() -> float:
-    # VmHWM is this process's own high-water mark; ru_maxrss would report the parent's peak
-    # when that is higher (Linux keeps it across fork and exec).
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def load_csr(path: str) -> sp.csr_matrix:

@@ -25,7 +25,16 @@ the imports and compiled code count in the peak).
   with its own ALS and batch ``recommend``.  Same factors, iterations, alpha,
   regularization (linear confidence, CG) and threads.
   ``implicit from DataFrame`` is implicit starting from the same DataFrame, its CSR
-  built by ``scipy.sparse.csr_matrix((rating, (user, item)))``.
+  built by ``scipy.sparse.csr_matrix((rating, (user, item)))``; ``frame dropped`` is
+  latentrec with the caller deleting the frame once ``from_frame`` has returned.
+  Each of these children warms only the kernels its path runs (from numba's cache,
+  which a ``warm`` child fills before any measured child runs), reads its input, and
+  reports three figures: its resident set with the input in hand, its peak from then
+  on (``VmHWM`` reset there through ``/proc/self/clear_refs``: the issue's "same
+  work"), and the whole process's peak, reading the input included.  pyarrow's
+  allocator keeps what it freed while reading the frame (about 150 MiB); ``read_frame``
+  hands it back, for both libraries.
+  ``--only-frame`` runs these four children alone.
 - ``Surprise`` (10^7 only): ``Dataset.load_from_df`` + ``build_full_trainset`` and one
   epoch of its SVD; it has no recommend-all.  At 10^8 it is not run: its measured bytes
   per rating at 10^7 times 10^8 exceeds the machine, and the table says so.
@@ -46,6 +55,7 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _memory import peak_mib, reset_peak, rss_mib  # noqa: E402
 
 SHAPES = {10**7: (100_000, 20_000), 10**8: (480_189, 17_770)}
 MACHINE_GIB = 23
@@ -53,15 +63,6 @@ MACHINE_GIB = 23
 
 def shape_of(n: int) -> tuple[int, int]:
     return SHAPES.get(n, (max(n // 100, 10), max(n // 500, 10)))
-
-
-def peak_mib() -> float:
-    """This process's own peak resident set (VmHWM), in MiB."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def emit(**fields) -> None:
@@ -109,18 +110,26 @@ def child_generate(args) -> None:
     emit(generate_s=gen_s, peak_mib=peak_mib(), csv_mib=os.path.getsize(csv_path) / 2**20)
 
 
-def warm_up() -> None:
+def warm_up(models=None, parquet: bool = True) -> None:
+    """Compile (or load from numba's cache) the kernels a child's path uses, and no others."""
     from latentrec import datasets
     from latentrec.models.als import ALS
     from latentrec.models.implicit_als import ImplicitALS
     from latentrec.models.mf import BiasedMF
 
     tiny = datasets.synthetic(60, 30, 600, random_state=0)
-    for model in (BiasedMF, ALS, ImplicitALS):
+    for model in models or (BiasedMF, ALS, ImplicitALS):
         fitted = model(n_factors=4, n_epochs=1, num_threads=2).fit(tiny)
     fitted.recommend_batch_idx(np.arange(3), n=2)
-    with tempfile.TemporaryDirectory() as tmp:
-        fitted.recommend_all(os.path.join(tmp, "t.parquet"), n=2, verbose=False)
+    if parquet:
+        with tempfile.TemporaryDirectory() as tmp:
+            fitted.recommend_all(os.path.join(tmp, "t.parquet"), n=2, verbose=False)
+
+
+def child_warm(args) -> None:
+    """Fill numba's cache, so that no measured child compiles (each loads from it)."""
+    warm_up()
+    emit(peak_mib=peak_mib())
 
 
 def child_run(args) -> None:
@@ -192,50 +201,99 @@ def child_lrdata(args) -> None:
     )
 
 
-def child_frame(args) -> None:
-
+def child_frame(args, drop: bool = False) -> None:
+    """latentrec from the user's DataFrame; with ``drop`` the user deletes it once built."""
     from latentrec import Interactions
     from latentrec.models.implicit_als import ImplicitALS
 
-    warm_up()
+    warm_up((ImplicitALS,), parquet=False)  # only the kernels this path runs
     df = read_frame(args.folder)
-    loaded = peak_mib()
+    out = {"read_peak_mib": peak_mib(), "frame_mib": rss_mib(), "hwm_reset": reset_peak()}
     start = time.perf_counter()
     data = Interactions.from_frame(df)
-    build_s = time.perf_counter() - start
+    out["build_s"] = time.perf_counter() - start
+    out["build_peak_mib"] = peak_mib()
+    if drop:
+        del df
+        release_arrow_memory()  # the frame's columns were pyarrow's buffers
     model = ImplicitALS(
         n_factors=args.factors, n_epochs=args.epochs, confidence="linear", alpha=2.0,
         regularization=30.0, num_threads=2, random_state=0,
     )  # fmt: skip
     start = time.perf_counter()
     model.fit(data)
-    fit_s = (time.perf_counter() - start) / args.epochs
+    out["ials_s"] = (time.perf_counter() - start) / args.epochs
+    out["fit_peak_mib"] = peak_mib()
     start = time.perf_counter()
     model.recommend_batch_idx(np.arange(data.n_users), n=10)
+    peak = peak_mib()
     emit(
-        frame_mib=loaded,
-        build_s=build_s,
-        ials_s=fit_s,
         recommend_s=time.perf_counter() - start,
-        peak_mib=peak_mib(),
+        peak_mib=peak,
+        whole_mib=max(peak, out["read_peak_mib"]),
+        **out,
     )
 
 
+def child_csr(args) -> None:
+    """latentrec handed the ready CSR that implicit is handed (ids 0..n-1)."""
+    import scipy.sparse as sp
+
+    from latentrec import Interactions, Vocabulary
+    from latentrec.models.implicit_als import ImplicitALS
+
+    warm_up((ImplicitALS,), parquet=False)
+    with np.load(os.path.join(args.folder, "csr.npz")) as f:
+        m = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+    out = {"read_peak_mib": peak_mib(), "csr_mib": rss_mib(), "hwm_reset": reset_peak()}
+    users = Vocabulary(np.arange(m.shape[0]), name="user")
+    items = Vocabulary(np.arange(m.shape[1]), name="item")
+    data = Interactions(users, items, m, implicit=True)
+    model = ImplicitALS(
+        n_factors=args.factors, n_epochs=args.epochs, confidence="linear", alpha=2.0,
+        regularization=30.0, num_threads=2, random_state=0,
+    )  # fmt: skip
+    start = time.perf_counter()
+    model.fit(data)
+    out["ials_s"] = (time.perf_counter() - start) / args.epochs
+    start = time.perf_counter()
+    model.recommend_batch_idx(np.arange(data.n_users), n=10)
+    peak = peak_mib()
+    emit(recommend_s=time.perf_counter() - start, peak_mib=peak,
+         whole_mib=max(peak, out["read_peak_mib"]), **out)  # fmt: skip
+
+
+def child_frame_drop(args) -> None:
+    child_frame(args, drop=True)
+
+
 def read_frame(folder: str):
-    """The ratings as a DataFrame, read as a user would, without pyarrow's double copy."""
+    """The ratings as a DataFrame, read as a user would, without pyarrow's double copy.
+
+    pyarrow's allocator keeps the memory it freed (about 150 MiB after this read at
+    10^7); it is handed back, so that the process holds the frame and not the reader's
+    cache.  Both libraries' children read the frame this way.
+    """
     import pyarrow.parquet as pq
 
     table = pq.read_table(os.path.join(folder, "ratings.parquet"))
-    return table.to_pandas(self_destruct=True, split_blocks=True)
+    df = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    release_arrow_memory()
+    return df
 
 
-def child_implicit(args) -> None:
-    import scipy.sparse as sp
+def release_arrow_memory() -> None:
+    """Hand the memory pyarrow's allocator keeps after frees back to the system."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def implicit_fit_recommend(m, args) -> dict:
+    """implicit's ALS on the CSR ``m``, then its batch top-10 of every user: seconds."""
     from implicit.cpu.als import AlternatingLeastSquares
 
-    with np.load(os.path.join(args.folder, "csr.npz")) as f:
-        m = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
-    loaded = peak_mib()
     model = AlternatingLeastSquares(
         factors=args.factors, iterations=args.epochs, alpha=2.0, regularization=30.0,
         num_threads=2, random_state=0,
@@ -245,33 +303,36 @@ def child_implicit(args) -> None:
     fit_s = (time.perf_counter() - start) / args.epochs
     start = time.perf_counter()
     model.recommend(np.arange(m.shape[0]), m, N=10, filter_already_liked_items=True)
-    emit(csr_mib=loaded, ials_s=fit_s, recommend_s=time.perf_counter() - start,
-         peak_mib=peak_mib())  # fmt: skip
+    return {"ials_s": fit_s, "recommend_s": time.perf_counter() - start}
+
+
+def child_implicit(args) -> None:
+    import implicit.cpu.als  # noqa: F401  (its imports count, as latentrec's do)
+    import scipy.sparse as sp
+
+    with np.load(os.path.join(args.folder, "csr.npz")) as f:
+        m = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+    out = {"read_peak_mib": peak_mib(), "csr_mib": rss_mib(), "hwm_reset": reset_peak()}
+    out.update(implicit_fit_recommend(m, args))
+    peak = peak_mib()
+    emit(peak_mib=peak, whole_mib=max(peak, out["read_peak_mib"]), **out)
 
 
 def child_implicit_frame(args) -> None:
     """implicit from the same DataFrame: the CSR built by scipy, as its users build it."""
+    import implicit.cpu.als  # noqa: F401
     import scipy.sparse as sp
-    from implicit.cpu.als import AlternatingLeastSquares
 
     df = read_frame(args.folder)
-    loaded = peak_mib()
+    out = {"read_peak_mib": peak_mib(), "frame_mib": rss_mib(), "hwm_reset": reset_peak()}
     start = time.perf_counter()
     m = sp.csr_matrix(
         (df["rating"].to_numpy(), (df["user_id"].to_numpy(), df["item_id"].to_numpy()))
     )
-    build_s = time.perf_counter() - start
-    model = AlternatingLeastSquares(
-        factors=args.factors, iterations=args.epochs, alpha=2.0, regularization=30.0,
-        num_threads=2, random_state=0,
-    )  # fmt: skip
-    start = time.perf_counter()
-    model.fit(m, show_progress=False)
-    fit_s = (time.perf_counter() - start) / args.epochs
-    start = time.perf_counter()
-    model.recommend(np.arange(m.shape[0]), m, N=10, filter_already_liked_items=True)
-    emit(frame_mib=loaded, build_s=build_s, ials_s=fit_s,
-         recommend_s=time.perf_counter() - start, peak_mib=peak_mib())  # fmt: skip
+    out["build_s"] = time.perf_counter() - start
+    out.update(implicit_fit_recommend(m, args))
+    peak = peak_mib()
+    emit(peak_mib=peak, whole_mib=max(peak, out["read_peak_mib"]), **out)
 
 
 def child_surprise(args) -> None:
@@ -292,8 +353,11 @@ def child_surprise(args) -> None:
 CHILDREN = {
     "generate": child_generate,
     "run": child_run,
+    "warm": child_warm,
     "lrdata": child_lrdata,
     "frame": child_frame,
+    "frame_drop": child_frame_drop,
+    "csr": child_csr,
     "implicit": child_implicit,
     "implicit_frame": child_implicit_frame,
     "surprise": child_surprise,
@@ -350,7 +414,7 @@ def epochs(n: int, args) -> int:
 
 def fmt(r: dict, key: str, unit: str = "s") -> str:
     if "error" in r:
-        return "failed"
+        return "not run" if r["error"] == "not run" else "failed"
     v = r.get(key)
     if v is None:
         return "-"
@@ -366,6 +430,9 @@ def main() -> None:
     parser.add_argument("--max-gib", type=float, default=8.0, help="memory cap per child")
     parser.add_argument("--skip-surprise", action="store_true")
     parser.add_argument("--only-largest", action="store_true", help="skip the 1e7 rows")
+    parser.add_argument(
+        "--only-frame", action="store_true", help="only the issue's comparison (1e7 children)"
+    )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -386,13 +453,17 @@ def main() -> None:
             r = results[n] = {"generate": spawn("generate", n, folder, args)}
             if "error" in r["generate"]:
                 continue
-            r["run"] = spawn("run", n, folder, args)
-            r["lrdata"] = spawn("lrdata", n, folder, args)
+            r["warm"] = spawn("warm", n, folder, args)
+            if not args.only_frame:
+                r["run"] = spawn("run", n, folder, args)
+                r["lrdata"] = spawn("lrdata", n, folder, args)
             r["implicit"] = spawn("implicit", n, folder, args)
             if n <= 10**7:
                 r["frame"] = spawn("frame", n, folder, args)
+                r["frame_drop"] = spawn("frame_drop", n, folder, args)
+                r["csr"] = spawn("csr", n, folder, args)
                 r["implicit_frame"] = spawn("implicit_frame", n, folder, args)
-                if not args.skip_surprise:
+                if not (args.skip_surprise or args.only_frame):
                     r["surprise"] = spawn("surprise", n, folder, args)
         print(json.dumps({str(n): r}), file=sys.stderr, flush=True)
     report(results, args)
@@ -409,7 +480,8 @@ def report(results: dict, args) -> None:
         if "error" in g:
             print(f"generator: {g['error']}")
             continue
-        run, lr, imp = r["run"], r["lrdata"], r["implicit"]
+        skipped = {"error": "not run"}
+        run, lr, imp = r.get("run", skipped), r.get("lrdata", skipped), r["implicit"]
         rows = [
             ("synthetic generator", f"{g['generate_s']:.1f} s", fmt(g, "peak_mib", "MiB")),
             ("load CSV (chunked)", fmt(run, "load_s"), fmt(run, "load_peak_mib", "MiB")),
@@ -420,24 +492,9 @@ def report(results: dict, args) -> None:
             ("implicit ALS, per iteration", fmt(run, "ials_s"), fmt(run, "ials_peak_mib", "MiB")),
             ("recommend_all top-10 -> Parquet", fmt(run, "recommend_s"), ""),
             ("latentrec whole run", "", fmt(run, "peak_mib", "MiB")),
-            ("implicit: ALS per iteration", fmt(imp, "ials_s"), fmt(imp, "peak_mib", "MiB")),
+            ("implicit: ALS per iteration", fmt(imp, "ials_s"), fmt(imp, "whole_mib", "MiB")),
             ("implicit: top-10 all users", fmt(imp, "recommend_s"), ""),
         ]  # fmt: skip
-        if "frame" in r:
-            fr = r["frame"]
-            rows += [
-                ("from DataFrame: from_frame", fmt(fr, "build_s"), ""),
-                ("from DataFrame: implicit ALS/iter", fmt(fr, "ials_s"), ""),
-                ("from DataFrame: top-10 all users", fmt(fr, "recommend_s"), ""),
-                ("from DataFrame: whole process", "", fmt(fr, "peak_mib", "MiB")),
-            ]  # fmt: skip
-        if "implicit_frame" in r:
-            fi = r["implicit_frame"]
-            rows += [
-                ("implicit from DataFrame: scipy CSR", fmt(fi, "build_s"), ""),
-                ("implicit from DataFrame: top-10", fmt(fi, "recommend_s"), ""),
-                ("implicit from DataFrame: process", "", fmt(fi, "peak_mib", "MiB")),
-            ]  # fmt: skip
         s = r.get("surprise")
         if s is not None:
             rows += [
@@ -449,16 +506,49 @@ def report(results: dict, args) -> None:
         print(f"{'step':<36}{'time':>12}{'peak':>14}")
         for name, t, p in rows:
             print(f"{name:<36}{t:>12}{p:>14}")
-        if "frame" in r and "error" not in r["frame"] and "error" not in imp:
-            ratio = r["frame"]["peak_mib"] / imp["peak_mib"]
-            print(f"peak from a DataFrame / implicit's from a ready CSR: {ratio:.2f}")
-            fi = r.get("implicit_frame", {})
-            if "peak_mib" in fi:
-                ratio = r["frame"]["peak_mib"] / fi["peak_mib"]
-                print(f"peak from a DataFrame / implicit's from the same DataFrame: {ratio:.2f}")
+        if "frame" in r:
+            frame_comparison(r)
         if "error" not in run:
             per = (run["load_peak_mib"] - run["base_mib"]) * 2**20 / run["nnz"]
             print(f"load: {per:.1f} bytes per rating above the imports at the peak")
+
+
+FRAME_RUNS = (
+    ("frame", "latentrec from the DataFrame"),
+    ("frame_drop", "  the same, frame deleted once built"),
+    ("csr", "latentrec handed the ready CSR"),
+    ("implicit", "implicit handed a ready CSR"),
+    ("implicit_frame", "implicit from the same DataFrame"),
+)
+
+
+def frame_comparison(r: dict) -> None:
+    """The issue's comparison: from the input in hand, and for the whole process."""
+    print(
+        "\nThe issue's comparison (ImplicitALS, top-10 of every user).  'in hand': resident "
+        "set once the input\n(DataFrame or CSR) is loaded; 'peak': from then on (VmHWM reset "
+        "there); 'whole': the\nwhole process's peak, reading the input included."
+    )
+    print(f"{'':<38}{'in hand':>9}{'peak':>7}{'whole':>7}{'build':>8}{'s/iter':>8}{'top-10':>8}")
+    for key, name in FRAME_RUNS:
+        x = r.get(key, {"error": "not run"})
+        if "error" in x:
+            print(f"{name:<38}{x['error']}")
+            continue
+        hand = x.get("frame_mib", x.get("csr_mib"))
+        build = f"{x['build_s']:.1f}" if "build_s" in x else "-"
+        print(
+            f"{name:<38}{hand:>9,.0f}{x['peak_mib']:>7,.0f}{x['whole_mib']:>7,.0f}{build:>8}"
+            f"{x['ials_s']:>8.1f}{x['recommend_s']:>8.1f}"
+        )
+    for key in ("frame", "frame_drop", "csr"):
+        for ref in ("implicit", "implicit_frame"):
+            a, b = r.get(key, {}), r.get(ref, {})
+            if "peak_mib" in a and "peak_mib" in b:
+                print(
+                    f"{key} / {ref}: peak {a['peak_mib'] / b['peak_mib']:.2f}, "
+                    f"whole {a['whole_mib'] / b['whole_mib']:.2f}"
+                )
 
 
 def surprise_estimate(results: dict, n: int) -> str:

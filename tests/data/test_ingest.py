@@ -27,6 +27,7 @@ from latentrec.data.interactions import pairwise_sum64
 @pytest.fixture(autouse=True)
 def _tiny_chunks(monkeypatch):
     monkeypatch.setattr(ingest, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(ingest, "PIECE_ROWS", 5)  # pieces that do not line up with chunks
     monkeypatch.setattr(readers, "_BLOCK_BYTES", 53)
 
 
@@ -243,6 +244,7 @@ def test_lean_parquet_matches_the_exact_path(monkeypatch, tmp_path):
 def test_a_big_frame_builds_the_same_table_as_before(monkeypatch):
     # Past many chunks, with repeats that span them: the lean builder equals the exact one.
     monkeypatch.setattr(ingest, "CHUNK_ROWS", 997)
+    monkeypatch.setattr(ingest, "PIECE_ROWS", 211)
     rng = np.random.default_rng(1)
     n = 30_000
     df = pd.DataFrame(
@@ -257,6 +259,28 @@ def test_a_big_frame_builds_the_same_table_as_before(monkeypatch):
         status, data = both(monkeypatch, lambda d=duplicates: Interactions.from_frame(
             df, timestamp="timestamp", duplicates=d))  # fmt: skip
         assert status == "ok" and data.load_report.merged > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_frames_already_in_user_item_order_build_the_same_table(monkeypatch, seed):
+    # Sorted runs skip the sort; a few shuffled rows and repeats make other blocks sort.
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 101)
+    monkeypatch.setattr(ingest, "PIECE_ROWS", 37)
+    rng = np.random.default_rng(seed)
+    cells = np.unique(rng.integers(0, 40 * 30, 700))
+    users, items = (cells // 30).astype(np.int32), (cells % 30).astype(np.int32)
+    order = np.arange(cells.size)
+    if seed % 2:
+        where = rng.choice(cells.size, 20, replace=False)
+        order[where] = rng.permutation(order[where])
+    stars = rng.integers(1, 6, cells.size).astype(np.float32)
+    df = pd.DataFrame({"u": users[order], "i": items[order], "r": stars})
+    if seed >= 2:
+        df = pd.concat([df, df.sample(15, random_state=seed)], ignore_index=True)
+    for duplicates in ("last", "sum"):
+        status, data = both(monkeypatch, lambda d=duplicates: Interactions.from_frame(
+            df, user="u", item="i", rating="r", duplicates=d))  # fmt: skip
+        assert status == "ok" and data.nnz == cells.size
 
 
 # ---------------------------------------------------------------------- .lrdata

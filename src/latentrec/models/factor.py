@@ -78,9 +78,13 @@ class FactorModel(FoldIn, Recommender):
         # that came from elsewhere (from_factors, fold-in).  Fits zero the vectors of users
         # without training cells, so for a trained model this is "has history".
         history = super()._can_personalise(user_idx)
-        placed = np.any(self.user_factors_[user_idx] != 0, axis=1) | (
-            self.user_bias_[user_idx] != 0
-        )
+        placed = self.user_bias_[user_idx] != 0
+        # In slices of about 2^19 values: the gathered rows of all users at once would
+        # be a copy of the user factors (24 MiB at 100k users x 64), for one bit per user.
+        step = max(1, (1 << 19) // max(1, self.user_factors_.shape[1]))
+        for a in range(0, len(user_idx), step):
+            rows = self.user_factors_[user_idx[a : a + step]]
+            placed[a : a + step] |= np.any(rows != 0, axis=1)
         return history | placed
 
     @property

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from ..data.interactions import Interactions
 from ..kernels.implicit_als import cg_half_step, cholesky_half_step, gram, row_chunks
 from ..kernels.threads import numba_threads
+from ..kernels.transpose import block_edges, column_block, column_counts
 from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
@@ -26,6 +29,13 @@ AUTO_REFERENCE_CELLS = 943 * 1646
 #: 0.7M to 36M cells) grew like the 0.25 power of the table's size (least squares on
 #: log λ: 0.249; ``benchmarks/implicit_defaults.py --scaling``).
 AUTO_SIZE_EXPONENT = 0.25
+#: The item half-step transposes the ratings in about this many blocks of items (each
+#: one full pass over the user-major matrix), so it holds 1/ITEM_BLOCKS of an
+#: item-major copy at a time; but never blocks of fewer than MIN_BLOCK_CELLS cells.
+ITEM_BLOCKS = 8
+#: Values turned into log confidences per slice (float64 temporaries of this length).
+STRENGTH_SLICE = 1 << 18
+MIN_BLOCK_CELLS = 1 << 18
 
 
 def resolve_settings(
@@ -72,16 +82,21 @@ def resolve_settings(
     """
     values = np.asarray(values)
     low, high = (float(values.min()), float(values.max())) if values.size else (1.0, 1.0)
+    if _is_auto(confidence):
+        confidence = "linear" if low == high else "log"
+    # The median is needed only by an "auto" epsilon or alpha; it costs a copy of the
+    # positive values (40 MiB at 10M cells), which need not show in the fit's peak.
+    needs_scale = _is_auto(alpha) or (_is_auto(epsilon) and confidence == "log")
     if low == high:
         scale = high if high > 0 else 1.0
-    else:
+    elif needs_scale:
         # One copy (the positive values), partitioned in place: at 10M cells a second
         # transient copy would show in the fit's peak memory.
         positive = values[values > 0]
         scale = float(np.median(positive, overwrite_input=True)) if positive.size else 1.0
         del positive
-    if _is_auto(confidence):
-        confidence = "linear" if low == high else "log"
+    else:
+        scale = 1.0  # unused: every setting that reads it was given
     if _is_auto(epsilon):
         # Unused by linear confidence; 1.0 (the value it always had) keeps files readable.
         epsilon = scale if confidence == "log" else 1.0
@@ -259,13 +274,17 @@ class ImplicitALS(FactorModel):
                 f"ImplicitALS needs interaction strengths >= 0, but {bad} cells are negative; "
                 "drop them or shift the values (a blank cell already means 'no preference')"
             )
-        by_item = by_user.tocsc()  # items x users in CSR form: the item half-step's rows
+        # The item half-step reads the ratings item by item.  They are transposed a block
+        # of items at a time (kernels.transpose), never whole: at 10M cells a full
+        # item-major copy is 80 MiB held for the whole fit.
+        item_ptr = np.zeros(data.n_items + 1, dtype=np.int64)
+        np.cumsum(column_counts(by_user.indices, data.n_items), out=item_ptr[1:])
         # Resolved here, in _fit, so that they are learned values: saved with the model and
         # used by fold-in and partial fits, which must weigh new cells as training did.
         settings = resolve_settings(
             by_user.data,
             int(np.count_nonzero(np.diff(by_user.indptr))),
-            int(np.count_nonzero(np.diff(by_item.indptr))),
+            int(np.count_nonzero(np.diff(item_ptr))),
             confidence=self.confidence,
             alpha=self.alpha,
             epsilon=self.epsilon,
@@ -280,12 +299,6 @@ class ImplicitALS(FactorModel):
             _readonly(by_user.indices, np.int32),
             self._strength(by_user.data),
         )
-        item_rows = (
-            _readonly(by_item.indptr, np.int64),
-            _readonly(by_item.indices, np.int32),
-            self._strength(by_item.data),
-        )
-        del by_item
         # Uniform small starting values, as implicit; rows without data start (and stay) 0.
         # Scaled in place: at 10M cells a temporary copy of X would set the fit's peak.
         X = rng.random((data.n_users, k), dtype=np.float32)
@@ -295,18 +308,20 @@ class ImplicitALS(FactorModel):
         # Counts from the two indptr arrays: Interactions.item_counts() would cast all
         # column indices to int64 for bincount, a transient as large as the data.
         no_user = np.diff(user_rows[0]) == 0
-        no_item = np.diff(item_rows[0]) == 0
+        no_item = np.diff(item_ptr) == 0
         X[no_user] = 0
         Y[no_item] = 0
         user_bounds = row_chunks(user_rows[0], k)
-        item_bounds = row_chunks(item_rows[0], k)
+        item_bounds = row_chunks(item_ptr, k)
+        block_cells = max(MIN_BLOCK_CELLS, -(-data.nnz // ITEM_BLOCKS))
+        item_blocks = block_edges(item_ptr, item_bounds, block_cells)
         alpha = np.float32(self.alpha_)
         sum_c = data.nnz + self.alpha_ * float(np.sum(user_rows[2], dtype=np.float64))
         weight = sum_c + float(data.n_users) * data.n_items - data.nnz
         loss = [float("nan")]
 
         def step(epoch):
-            self._half_step(item_rows, Y, X, alpha, item_bounds, "item", data)
+            self._item_half_step(user_rows, item_ptr, item_blocks, Y, X, alpha, item_bounds, data)
             row_loss = self._half_step(user_rows, X, Y, alpha, user_bounds, "user", data)
             objective = row_loss + self.regularization_ * float(
                 np.sum(np.square(Y, dtype=np.float64))
@@ -336,9 +351,45 @@ class ImplicitALS(FactorModel):
 
     def _half_step(self, rows, X, Y, alpha, bounds, side, data=None) -> float:
         """Solve every row of X against fixed Y; returns Σ row objectives (incl. λ‖x‖²)."""
-        indptr, indices, values = rows
         A0 = gram(Y, self.regularization_)
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
+        self._solve_chunks(rows, X, Y, A0, alpha, bounds, chunk_loss, 0, side, data)
+        return float(np.sum(chunk_loss))
+
+    def _item_half_step(self, user_rows, item_ptr, blocks, Y, X, alpha, bounds, data) -> float:
+        """:meth:`_half_step` for the item rows, transposing a block of items at a time.
+
+        ``blocks`` are indices into ``bounds`` (see :func:`block_edges`), so every chunk
+        of rows lies in one block and is solved, and its objective summed, exactly as
+        from one whole item-major matrix.  One pair of buffers, as large as the largest
+        block, holds each block in turn.
+        """
+        indptr, indices, values = user_rows
+        A0 = gram(X, self.regularization_)
+        chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
+        cells = np.diff(item_ptr[bounds[blocks]])
+        size = int(cells.max()) if cells.size else 0
+        row_buf = np.empty(size, dtype=np.int32)
+        val_buf = np.empty(size, dtype=np.float32)
+        for c0, c1 in pairwise(blocks):
+            lo, hi = int(bounds[c0]), int(bounds[c1])
+            ptr = item_ptr[lo : hi + 1] - item_ptr[lo]
+            rows, vals = row_buf[: ptr[-1]], val_buf[: ptr[-1]]
+            column_block(indptr, indices, values, lo, hi, ptr, rows, vals)
+            block = (
+                _readonly(ptr, np.int64),
+                _readonly(rows, np.int32),
+                _readonly(vals, np.float32),
+            )
+            self._solve_chunks(
+                block, Y[lo:hi], X, A0, alpha, bounds[c0 : c1 + 1] - lo,
+                chunk_loss[c0:c1], lo, "item", data,
+            )  # fmt: skip
+        return float(np.sum(chunk_loss))
+
+    def _solve_chunks(self, rows, X, Y, A0, alpha, bounds, chunk_loss, offset, side, data):
+        """Run the solver on the chunks ``bounds`` of ``rows``; X's row 0 is row ``offset``."""
+        indptr, indices, values = rows
         if self.solver == "cg":
             cg_half_step(
                 indptr,
@@ -356,7 +407,7 @@ class ImplicitALS(FactorModel):
             failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
             cholesky_half_step(indptr, indices, values, alpha, X, Y, A0, bounds, chunk_loss, failed)
             if failed.any():
-                row = int(failed[failed > 0][0] - 1)
+                row = int(failed[failed > 0][0] - 1) + offset
                 label = row
                 if data is not None:
                     vocab = data.users if side == "user" else data.items
@@ -365,7 +416,6 @@ class ImplicitALS(FactorModel):
                     f"ImplicitALS: the least-squares system of {side} {label!r} is not positive "
                     "definite; raise regularization (it must be > 0 when factors are collinear)"
                 )
-        return float(np.sum(chunk_loss))
 
     def _resolved(self, name: str):
         """The resolved ``name`` (``confidence``, ``alpha``, ...) the model was trained with.
@@ -387,7 +437,11 @@ class ImplicitALS(FactorModel):
         """The v of c = 1 + alpha·v: the value itself, or log(1 + r/ε)."""
         if self._resolved("confidence") == "log":
             epsilon = float(self._resolved("epsilon"))
-            out = np.log1p(values.astype(np.float64) / epsilon).astype(np.float32)
+            out = np.empty(values.shape, dtype=np.float32)
+            # In slices: a float64 copy of all values would be 80 MiB at 10M cells.
+            for a in range(0, values.shape[0], STRENGTH_SLICE):
+                part = values[a : a + STRENGTH_SLICE].astype(np.float64)
+                out[a : a + STRENGTH_SLICE] = np.log1p(part / epsilon)
             out.flags.writeable = False
             return out
         return _readonly(values, np.float32)

@@ -245,11 +245,20 @@ class Ranking:
     def _topk_idx(self, u, n, exclude_seen, cand, banned):
         n_cols = self.n_items if cand is None else np.unique(cand).size
         n_eff = min(n, n_cols)
-        idx = np.full((u.size, n_eff), -1, dtype=np.int32)
-        vals = np.full((u.size, n_eff), -np.inf, dtype=np.float32)
         has_history = np.zeros(u.size, dtype=bool)
         known = u >= 0
         has_history[known] = self._can_personalise(u[known])
+        if n_eff and u.size and has_history.all():
+            # Every user is personal (all users of a training set, say): their top-n is
+            # the answer, with no second pair of arrays as large (8 MiB at 100k users).
+            p_idx, p_vals = self._topk_users(u, n_eff, exclude_seen, cand, banned)
+            return (
+                p_idx.astype(np.int32, copy=False),
+                p_vals.astype(np.float32, copy=False),
+                ~has_history,
+            )
+        idx = np.full((u.size, n_eff), -1, dtype=np.int32)
+        vals = np.full((u.size, n_eff), -np.inf, dtype=np.float32)
         if n_eff == 0:
             return idx, vals, ~has_history
         personal = np.flatnonzero(has_history)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, svds
 
 from ..data.interactions import Interactions
 from ._training import check_float, check_int
 from .baselines import Biases
 from .factor import FactorModel
+
+if TYPE_CHECKING:
+    from scipy.sparse.linalg import LinearOperator
 
 FILLS = ("user_mean", "item_mean", "baseline")
 
@@ -176,6 +180,10 @@ def imputed_operator(
         >>> (op @ np.eye(2)).tolist(), energy
         ([[5.0, 3.0], [1.0, 1.0]], 36.0)
     """
+    # Imported here: scipy.sparse.linalg (and scipy.linalg under it) adds 10 MiB and
+    # 0.15 s to every process that imports latentrec, most of which never run an SVD.
+    from scipy.sparse.linalg import LinearOperator
+
     n_users, n_items = data.shape
     users, items = data.user_idx, data.item_idx
     m = data.matrix
@@ -227,6 +235,8 @@ def imputed_operator(
 
 def _top_singular_triplets(op: LinearOperator, k: int, tol, max_iter, random_state):
     """The k largest singular triplets, descending, with a deterministic sign."""
+    from scipy.sparse.linalg import ArpackNoConvergence, svds
+
     n_users, n_items = op.shape
     small = min(n_users, n_items)
     if k >= small:
