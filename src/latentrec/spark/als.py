@@ -138,9 +138,13 @@ def fit_als(
         .join(F.broadcast(item_map) if len(items) < 1_000_000 else item_map, "i_id")
         .select("u", "i", VALUE)
     )
-    cells = _merge_duplicates(cells, duplicates, users, items).persist(StorageLevel.MEMORY_AND_DISK)
+    if duplicates != "error":
+        cells = _merge_duplicates(cells, duplicates)
+    cells = cells.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        seen = _seen(cells, len(users), len(items))
+        # Repeated pairs are found on the driver in the seen pairs it collects anyway,
+        # not by a shuffle of every rating (a third of the setup time on 10M ratings).
+        seen = _seen(cells, users, items, refuse_duplicates=duplicates == "error")
         mu = 0.0
         if not implicit and objective == "latentrec":
             mu = float(cells.agg(F.avg(VALUE)).first()[0])
@@ -301,22 +305,12 @@ def _index(raw, column: str):
     return Vocabulary(ordered, "user" if name == "u" else "item"), mapping
 
 
-def _merge_duplicates(cells, duplicates: str, users, items):
+def _merge_duplicates(cells, duplicates: str):
     from pyspark.sql import functions as F
 
     merged = cells.groupBy("u", "i").agg(
-        F.count(F.lit(1)).alias("n"),
         (F.avg(VALUE) if duplicates == "mean" else F.sum(VALUE)).cast("float").alias(VALUE),
     )
-    if duplicates == "error":
-        row = merged.where(F.col("n") > 1).limit(1).collect()
-        if row:
-            u, i, n = row[0]["u"], row[0]["i"], row[0]["n"]
-            raise ValueError(
-                f"user {users.ids[u : u + 1].tolist()[0]!r} rated item "
-                f"{items.ids[i : i + 1].tolist()[0]!r} {n} times; pass "
-                "duplicates='mean' or 'sum' to merge repeated pairs"
-            )
     return merged.select("u", "i", VALUE)
 
 
@@ -340,15 +334,33 @@ def _grouped(cells, row: str, col: str, parts: int):
     return blocks
 
 
-def _seen(cells, n_users: int, n_items: int) -> sp.csr_matrix:
-    # The catalogue's seen items: the index pairs only (8 bytes a rating on the driver
-    # while the matrix is built, 4 in the model), never the rating values.
+def _seen(cells, users, items, *, refuse_duplicates: bool) -> sp.csr_matrix:
+    # The catalogue's seen items: the index pairs only (about 16 bytes a rating on the
+    # driver while the matrix is built, 4 in the model), never the rating values.  The
+    # pairs are sorted by (user, item) once, which gives the CSR arrays directly and puts
+    # any repeated pair next to its twin.
     with session_conf(cells.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
         pairs = cells.select("u", "i").toPandas()
-    u = pairs["u"].to_numpy(np.int32)
-    i = pairs["i"].to_numpy(np.int32)
+    n_users, n_items = len(users), len(items)
+    key = pairs["u"].to_numpy(np.int64) * n_items
+    key += pairs["i"].to_numpy(np.int64)
     del pairs
-    return sp.csr_matrix((np.ones(u.size, np.float32), (u, i)), shape=(n_users, n_items))
+    key.sort()
+    repeated = np.flatnonzero(key[1:] == key[:-1])
+    if refuse_duplicates and repeated.size:
+        u, i = divmod(int(key[repeated[0]]), n_items)
+        times = int(np.searchsorted(key, key[repeated[0]], side="right") - repeated[0])
+        raise ValueError(
+            f"user {users.ids[u : u + 1].tolist()[0]!r} rated item "
+            f"{items.ids[i : i + 1].tolist()[0]!r} {times} times; pass "
+            "duplicates='mean' or 'sum' to merge repeated pairs"
+        )
+    indptr = np.searchsorted(key, np.arange(n_users + 1, dtype=np.int64) * n_items)
+    np.remainder(key, n_items, out=key)
+    indices = key.astype(np.int32)
+    del key
+    data = np.ones(indices.size, np.float32)
+    return sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
 
 
 def _warm_start(init, users, P, bu):
