@@ -149,6 +149,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
 
     n = int(args.ratings)
+    load_start = os.getloadavg()
     tick = time.perf_counter()
     u, i, r = synthetic(n)
     print(f"{n:,} ratings, {u.max() + 1:,} users x {i.max() + 1:,} items "
@@ -180,6 +181,9 @@ def main() -> None:
     print(f"{n:,} ratings, rank {args.rank}, {args.iterations} iterations, λ "
           f"{args.regularization}, alpha {args.alpha}, {args.master}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}")  # fmt: skip
+    loads = (load_start, os.getloadavg())
+    print("load average (1, 5, 15 min) at start {:.1f} {:.1f} {:.1f}, at end {:.1f} {:.1f} {:.1f}"
+          .format(*loads[0], *loads[1]))  # fmt: skip
     print()
     print("| mode | engine | setup s | s / iteration | whole fit s | seen in top-10 |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentrec.spark.rows import HalfStep, block_batches, solve_blocks, unpack
+from latentrec.spark.rows import HalfStep, block_batches, solve_blocks, unpack_block
 
 
 def random_cells(rng, n_rows=40, n_cols=25, density=0.3):
@@ -65,10 +65,9 @@ def test_solve_batches_matches_dense_normal_equations(step, batch):
     # Batches cut at arbitrary cells, so rows straddle batches; tiny blocks force many solves.
     batches = [frame.iloc[s : s + batch] for s in range(0, len(frame), batch)]
     gram = Y.T @ Y
-    blocks = block_batches(iter(batches), block_cells=13)
-    blocks = list(solve_blocks(blocks, step, Y, other_bias, gram))
-    assert len(blocks) > 1
-    parts = [unpack(b.iloc[0], 3) for b in blocks]
+    blocks = [unpack_block(b.iloc[0]) for b in block_batches(iter(batches), block_cells=13)]
+    parts = list(solve_blocks(blocks, step, Y, other_bias, gram))
+    assert len(parts) > 1
     got_rows, got_bias, got = (np.concatenate([p[j] for p in parts]) for j in range(3))
     assert sorted(got_rows.tolist()) == sorted(set(rows.tolist()))  # every row exactly once
     want = reference(step, rows, cols, values, Y, other_bias)

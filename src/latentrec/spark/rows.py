@@ -1,10 +1,12 @@
-"""What an executor runs in one ALS half-step: grouped rating rows in, solved factor rows out.
+"""What an executor runs in one ALS half-step: CSR blocks of rows in, solved factor rows out.
 
 Nothing here imports pyspark.  Once per fit, :func:`block_batches` turns a task's
 row-sorted cells (users for the user half-step, items for the item half-step) into packed
-CSR blocks of whole rows, which Spark caches.  Each half-step hands a task its blocks and
-the other side's factors (a broadcast), and :func:`solve_blocks` runs one of latentrec's
-own row solvers on each block:
+CSR blocks of whole rows; :func:`unpack_block` makes each one a tuple of numpy arrays,
+which Spark caches as an RDD (pickled numpy buffers: ~12 bytes a rating, streamed to the
+Python workers as they are, with no conversion per row or per column).  Each half-step
+hands a task its blocks and the other side's factors (a broadcast), and
+:func:`solve_blocks` runs one of latentrec's own row solvers on each block:
 
 * ``explicit`` with biases: :func:`latentrec.kernels.als.als_half_step`, the half-step of
   :class:`latentrec.models.ALS` (same objective, same arithmetic);
@@ -14,8 +16,8 @@ own row solvers on each block:
   :class:`latentrec.models.ImplicitALS`; with pyspark.ml's objective λ is multiplied by the
   row's number of cells, so rows of equal length share one ``YᵀY + nλI``.
 
-Each block's answer is packed as raw bytes (row indices, biases, factors) in a one-row
-frame, so the driver collects a few large values instead of one Python row per user.
+Each block's answer is one tuple of arrays (row indices, biases, factors), so the driver
+collects a few large values instead of one Python row per user.
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ from ..kernels.threads import numba_threads
 ROW, COL, VALUE = "row", "col", "value"
 #: Spark DDL of the grouped ratings: one packed CSR block of whole rows per record.
 BLOCK_SCHEMA = "rows binary, indptr binary, col binary, value binary"
-#: Spark DDL of a half-step's output: one packed block of solved rows per record.
-PACKED_SCHEMA = "rows binary, bias binary, factors binary"
 
 
 @dataclass(frozen=True)
@@ -169,32 +169,6 @@ def _implicit(step: HalfStep, indptr, col, value, factors, gram) -> np.ndarray:
     return out
 
 
-def pack(rows, bias, factors) -> pd.DataFrame:
-    """One block's answer as a one-row frame of raw bytes (see :data:`PACKED_SCHEMA`).
-
-    Example:
-        >>> frame = pack(np.array([3]), np.zeros(1, np.float32), np.ones((1, 2), np.float32))
-        >>> rows, bias, factors = unpack(frame.iloc[0], k=2)
-        >>> rows.tolist(), factors.tolist()
-        ([3], [[1.0, 1.0]])
-    """
-    return pd.DataFrame(
-        {
-            "rows": [np.ascontiguousarray(rows, np.int32).tobytes()],
-            "bias": [np.ascontiguousarray(bias, np.float32).tobytes()],
-            "factors": [np.ascontiguousarray(factors, np.float32).tobytes()],
-        }
-    )
-
-
-def unpack(record, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The arrays of one packed block (a collected Spark ``Row`` or a pandas row)."""
-    rows = np.frombuffer(record["rows"], dtype=np.int32)
-    bias = np.frombuffer(record["bias"], dtype=np.float32)
-    factors = np.frombuffer(record["factors"], dtype=np.float32).reshape(rows.size, k)
-    return rows, bias, factors
-
-
 def block_batches(batches, block_cells: int = 1 << 20):
     """Cut a task's stream of row-sorted cell batches into packed CSR blocks of whole rows.
 
@@ -239,7 +213,13 @@ def block_batches(batches, block_cells: int = 1 << 20):
 
 
 def pack_block(rows, indptr, col, value) -> pd.DataFrame:
-    """A CSR block (row ids, indptr, col, value) as a one-row frame of raw bytes."""
+    """A CSR block (row ids, indptr, col, value) as a one-row frame of raw bytes.
+
+    Example:
+        >>> frame = pack_block(np.array([7]), np.array([0, 1]), np.array([3]), np.array([1.0]))
+        >>> frame.columns.tolist(), len(frame)
+        (['rows', 'indptr', 'col', 'value'], 1)
+    """
     return pd.DataFrame(
         {
             "rows": [np.ascontiguousarray(rows, np.int32).tobytes()],
@@ -251,7 +231,14 @@ def pack_block(rows, indptr, col, value) -> pd.DataFrame:
 
 
 def unpack_block(record):
-    """``(row ids, indptr, col, value)`` of one packed CSR block."""
+    """``(row ids, indptr, col, value)`` of one packed CSR block (a Spark ``Row`` or pandas row).
+
+    Example:
+        >>> frame = pack_block(np.array([7]), np.array([0, 2]), np.array([1, 3]),
+        ...                    np.array([4.0, 5.0]))
+        >>> [a.tolist() for a in unpack_block(frame.iloc[0])]
+        [[7], [0, 2], [1, 3], [4.0, 5.0]]
+    """
     return (
         np.frombuffer(record["rows"], dtype=np.int32),
         np.frombuffer(record["indptr"], dtype=np.int64),
@@ -260,20 +247,24 @@ def unpack_block(record):
     )
 
 
-def solve_blocks(frames, step: HalfStep, factors, bias, gram):
-    """Solve every packed CSR block of a task (see :func:`block_batches`); yields packed rows.
+def solve_blocks(blocks, step: HalfStep, factors, bias, gram):
+    """Solve every CSR block of a task; yields ``(row ids, biases, factors)`` per block.
+
+    ``blocks`` are ``(row ids, indptr, col, value)`` tuples (see :func:`unpack_block`).
 
     Example:
         >>> Y = np.eye(2, dtype=np.float32)
         >>> step = HalfStep("explicit", k=2, regularization=0.0, biases=False)
         >>> cells = pd.DataFrame({"row": [0, 1, 1], "col": [0, 0, 1], "value": [2.0, 1.0, 5.0]})
-        >>> blocks = block_batches(iter([cells]))
-        >>> out = list(solve_blocks(blocks, step, Y, np.zeros(2, np.float32), None))
-        >>> unpack(out[0].iloc[0], 2)[2].round(3).tolist()
-        [[2.0, 0.0], [1.0, 5.0]]
+        >>> blocks = [unpack_block(b.iloc[0]) for b in block_batches(iter([cells]))]
+        >>> ids, b, x = next(solve_blocks(blocks, step, Y, np.zeros(2, np.float32), None))
+        >>> ids.tolist(), x.round(3).tolist()
+        ([0, 1], [[2.0, 0.0], [1.0, 5.0]])
     """
-    for frame in frames:
-        for j in range(len(frame)):
-            ids, indptr, col, value = unpack_block(frame.iloc[j])
-            out_bias, out = solve_block(step, indptr, col, value, factors, bias, gram)
-            yield pack(ids, out_bias, out)
+    for ids, indptr, col, value in blocks:
+        out_bias, out = solve_block(step, indptr, col, value, factors, bias, gram)
+        yield (
+            np.ascontiguousarray(ids, np.int32),
+            np.ascontiguousarray(out_bias, np.float32),
+            np.ascontiguousarray(out, np.float32),
+        )
