@@ -146,6 +146,7 @@ def test_a_saved_pipeline_through_the_model_commands(tmp_path):
     runner = CliRunner()
     for args in (
         ["recommend-all", saved, "-o", tmp_path / "x.csv", "--include-seen"],
+        ["recommend", saved, "--user", data.users.ids[0], "--include-seen"],
         ["explain", saved, "--user", 0, "--item", 0],
         ["similar", saved, "--item", 0],
     ):
