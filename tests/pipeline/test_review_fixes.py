@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from latentrec import datasets
+from latentrec import Interactions, datasets
 from latentrec.models import ImplicitALS, Popularity
+from latentrec.pipeline import Explore, Pipeline, Thompson
 from latentrec.pipeline.context import build_context
 from latentrec.pipeline.features import RRF_K, candidate_pools
+
+DAY = 86_400
 
 
 def test_fused_is_reciprocal_rank_fusion_over_the_lists_holding_the_item():
@@ -32,3 +37,19 @@ def test_fused_is_reciprocal_rank_fusion_over_the_lists_holding_the_item():
             assert np.isclose(got, want), (user, item, got, want)
             checked += 1
     assert checked > len(users) * n_candidates  # the pools do merge two lists
+
+
+@pytest.mark.parametrize("stage", ["Explore", "Thompson"])
+def test_a_negative_seed_is_refused_at_fit_not_at_the_first_recommendation(stage):
+    """numpy seeds are non-negative: a stage that accepted -1 failed per user later."""
+    df = pd.DataFrame(
+        {"user_id": [1, 1, 2, 2], "item_id": [5, 6, 6, 7], "rating": 1.0, "t": [0, 0, 0, 10 * DAY]}
+    )
+    data = Interactions.from_frame(df, timestamp="t")
+    make = {"Explore": Explore, "Thompson": Thompson}[stage]
+    with pytest.raises(ValueError, match="random_state must be a non-negative int"):
+        Pipeline(ImplicitALS(n_factors=2, random_state=0), rerankers=[make(random_state=-1)]).fit(
+            data
+        )
+    pipe = Pipeline(ImplicitALS(n_factors=2, random_state=0), rerankers=[make(random_state=3)])
+    assert len(pipe.fit(data).recommend(1, n=1).ids) == 1

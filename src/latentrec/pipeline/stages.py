@@ -279,9 +279,11 @@ class Explore(Reranker):
         if self.random_state is not None and (
             isinstance(self.random_state, bool)
             or not isinstance(self.random_state, numbers.Integral)
+            or self.random_state < 0  # numpy seeds are non-negative; say so now, not per user
         ):
             raise ValueError(
-                f"Explore random_state must be an int or None, got {self.random_state!r}"
+                f"Explore random_state must be a non-negative int or None, "
+                f"got {self.random_state!r}"
             )
         if np.isnan(context.item_age).all():
             raise ValueError("Explore needs item ages, but the training data has no timestamps")

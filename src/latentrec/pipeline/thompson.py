@@ -180,10 +180,14 @@ class Thompson(Reranker):
             raise ValueError(f"Thompson scale must be a non-negative number, got {self.scale!r}")
         if not self.scale >= 0:
             raise ValueError(f"Thompson scale must be a non-negative number, got {self.scale!r}")
-        if isinstance(self.random_state, bool) or not isinstance(
-            self.random_state, numbers.Integral
+        if (
+            isinstance(self.random_state, bool)
+            or not isinstance(self.random_state, numbers.Integral)
+            or self.random_state < 0  # numpy seeds are non-negative; say so now, not per user
         ):
-            raise ValueError(f"Thompson random_state must be an int, got {self.random_state!r}")
+            raise ValueError(
+                f"Thompson random_state must be a non-negative int, got {self.random_state!r}"
+            )
         return self
 
     def bind(self, models) -> Thompson:
