@@ -53,3 +53,13 @@ def test_a_negative_seed_is_refused_at_fit_not_at_the_first_recommendation(stage
         )
     pipe = Pipeline(ImplicitALS(n_factors=2, random_state=0), rerankers=[make(random_state=3)])
     assert len(pipe.fit(data).recommend(1, n=1).ids) == 1
+
+
+def test_tradeoff_names_an_unfitted_ranker():
+    from latentrec.data.splits import random_split
+    from latentrec.pipeline import LearnedRanker, tradeoff
+
+    train, test = random_split(datasets.synthetic(40, 20, 400, random_state=0), 0.2, random_state=0)
+    model = ImplicitALS(n_factors=3, random_state=0).fit(train)
+    with pytest.raises(ValueError, match="tradeoff takes a fitted ranker"):
+        tradeoff(model, train, test, [1.0], k=5, ranker=LearnedRanker(), n_candidates=10)

@@ -28,23 +28,24 @@ SECONDS_PER_DAY = 86_400.0
 class Context:
     """Item and user facts for features and re-rankers, all indexed like the models.
 
-    ``history`` (users x items, 1 where the user interacted) is the data the candidate
-    models were fitted on; ``seen`` holds it and anything else the user is known to have
-    had (e.g. the ranker's validation slice), never recommended. ``item_age`` is in days
-    from an item's first interaction in ``history`` to the latest one of all (NaN without
-    timestamps or for an item nobody had); ``item_genres`` is items x genres (binary CSR)
-    or None; ``item_vectors`` the first candidate model's item factors, or None;
-    ``history_values`` the training value of each stored cell of ``history`` (aligned
-    with ``history.data``), which the Thompson stage's posterior weighs.
+        ``history`` (users x items, 1 where the user interacted) is the data the candidate
+        models were fitted on; ``seen`` holds it and anything else the user is known to have
+        had (e.g. the ranker's validation slice), never recommended. ``item_age`` is in days
+        from an item's first interaction in ``history`` to the latest one of all (NaN without
+        timestamps or for an item nobody had); ``item_genres`` is items x genres (binary CSR)
+        or None; ``item_vectors`` the item factors of the first candidate model that has
+    them, or None;
+        ``history_values`` the training value of each stored cell of ``history`` (aligned
+        with ``history.data``), which the Thompson stage's posterior weighs.
 
-    Example:
-        >>> import numpy as np, pandas as pd
-        >>> from latentrec import Interactions
-        >>> df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [5, 6, 5], "rating": 1.0,
-        ...                    "t": [0, 86400, 172800]})
-        >>> ctx = build_context(Interactions.from_frame(df, timestamp="t"))
-        >>> ctx.item_age.tolist(), ctx.item_popularity.tolist()
-        ([2.0, 1.0], [2.0, 1.0])
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from latentrec import Interactions
+            >>> df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [5, 6, 5], "rating": 1.0,
+            ...                    "t": [0, 86400, 172800]})
+            >>> ctx = build_context(Interactions.from_frame(df, timestamp="t"))
+            >>> ctx.item_age.tolist(), ctx.item_popularity.tolist()
+            ([2.0, 1.0], [2.0, 1.0])
     """
 
     users: Vocabulary
@@ -236,7 +237,14 @@ def item_genre_shares(item_genres: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def binary_pattern(matrix, shape) -> sp.csr_matrix:
-    """The non-zero pattern of a sparse matrix as a float32 CSR of ones, indices sorted."""
+    """The non-zero pattern of a sparse matrix as a float32 CSR of ones, indices sorted
+    (repeated cells summed first, so a pair that sums to zero is not in it).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> binary_pattern(sp.csr_matrix(np.array([[0, 3], [2, 0]])), (2, 2)).toarray().tolist()
+        [[0.0, 1.0], [1.0, 0.0]]
+    """
     out = sp.csr_matrix(matrix, shape=shape, dtype=np.float32, copy=True)
     out.sum_duplicates()
     out.eliminate_zeros()
