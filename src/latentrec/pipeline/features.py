@@ -47,7 +47,15 @@ class Pools:
     fused: np.ndarray
 
     def of(self, b: int) -> slice:
-        """The flat positions of the ``b``-th user's pool."""
+        """The flat positions of the ``b``-th user's pool.
+
+        Example:
+            >>> import numpy as np
+            >>> pools = Pools(np.array([4, 7]), np.array([0, 2, 3]), np.array([1, 5, 2]),
+            ...               np.zeros((3, 1)), np.zeros(3))
+            >>> pools.items[pools.of(1)].tolist()
+            [2]
+        """
         return slice(int(self.indptr[b]), int(self.indptr[b + 1]))
 
 

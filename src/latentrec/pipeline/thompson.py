@@ -208,7 +208,20 @@ class Thompson(Reranker):
         )
 
     def posterior(self, context: Context, user: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(mean, covariance)`` of ``user``'s vector (-1 or no history: the prior)."""
+        """``(mean, covariance)`` of ``user``'s vector (-1 or no history: the prior).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import ImplicitALS
+            >>> from latentrec.pipeline.context import build_context
+            >>> data = Interactions.from_dense(np.eye(3) + np.eye(3, k=1))
+            >>> model = ImplicitALS(n_factors=2, random_state=0).fit(data)
+            >>> stage = Thompson(new_days=None).fit(build_context(data)).bind([model])
+            >>> mean, cov = stage.posterior(build_context(data, [model]), -1)
+            >>> mean.tolist(), cov.shape
+            ([0.0, 0.0], (2, 2))
+        """
         if user < 0 or context.history_values is None:
             idx = np.empty(0, dtype=np.int64)
             values = np.empty(0)
