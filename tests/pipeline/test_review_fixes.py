@@ -63,3 +63,26 @@ def test_tradeoff_names_an_unfitted_ranker():
     model = ImplicitALS(n_factors=3, random_state=0).fit(train)
     with pytest.raises(ValueError, match="tradeoff takes a fitted ranker"):
         tradeoff(model, train, test, [1.0], k=5, ranker=LearnedRanker(), n_candidates=10)
+
+
+def test_an_item_rated_zero_is_seen_and_never_recommended():
+    """On a scale from 0 a stored 0 is an interaction: the pipeline dropped such cells
+    from its history and seen sets, so an item rated 0 in validation was recommended."""
+    from latentrec.data.splits import temporal_split
+
+    pairs = [(u, i) for u in range(1, 7) for i in range(10, 16) if u > 1 or i < 13]
+    rows = [(u, i, 4.0, t) for t, (u, i) in enumerate(pairs)]
+    rows += [(1, 15, 0.0, 1000), (7, 10, 0.0, 5)]  # user 1's last rating; user 7 rated 0 only
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "t"])
+    data = Interactions.from_frame(df, timestamp="t", rating_scale=(0, 5))
+    train, valid = temporal_split(data, test_size=1 / len(df))
+    assert valid.nnz == 1 and valid.ratings.tolist() == [0.0]
+    pipe = Pipeline(Popularity(), n_candidates=10).fit(train, valid)
+    for user in df["user_id"].unique().tolist():
+        had = set(df.loc[df["user_id"] == user, "item_id"].tolist())
+        assert not had & set(pipe.recommend(user, 6).ids.tolist()), user
+    rec = pipe.recommend(7, 3)
+    assert rec.fallback is False  # user 7 has a history: one rating of 0
+    ctx = pipe.context_
+    popularity = train.matrix.tocsc()
+    assert ctx.item_popularity.tolist() == np.diff(popularity.indptr).tolist()

@@ -237,17 +237,20 @@ def item_genre_shares(item_genres: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def binary_pattern(matrix, shape) -> sp.csr_matrix:
-    """The non-zero pattern of a sparse matrix as a float32 CSR of ones, indices sorted
-    (repeated cells summed first, so a pair that sums to zero is not in it).
+    """The stored cells of a sparse matrix as a float32 CSR of ones, indices sorted and
+    repeated cells merged.
+
+    A stored zero counts: in an :class:`~latentrec.Interactions` matrix it is an
+    interaction rated 0 (on a scale from 0), which the user had all the same.
 
     Example:
         >>> import numpy as np, scipy.sparse as sp
-        >>> binary_pattern(sp.csr_matrix(np.array([[0, 3], [2, 0]])), (2, 2)).toarray().tolist()
-        [[0.0, 1.0], [1.0, 0.0]]
+        >>> m = sp.csr_matrix((np.array([0.0, 3.0]), np.array([0, 1]), np.array([0, 1, 2])))
+        >>> binary_pattern(m, (2, 2)).toarray().tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
     """
     out = sp.csr_matrix(matrix, shape=shape, dtype=np.float32, copy=True)
     out.sum_duplicates()
-    out.eliminate_zeros()
     out.data[:] = 1.0
     out.sort_indices()
     return out
@@ -275,7 +278,6 @@ def build_context(
     # The same steps as binary_pattern, keeping the values: the same cells in the same order.
     stored = sp.csr_matrix(train.matrix, shape=shape, dtype=np.float32, copy=True)
     stored.sum_duplicates()
-    stored.eliminate_zeros()
     stored.sort_indices()
     seen = history.copy()
     for extra in [validation.matrix] if validation is not None else []:
