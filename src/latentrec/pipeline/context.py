@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..data.vocabulary import Vocabulary
+from ..evaluation.beyond import item_genre_shares
 
 __all__ = ["Context", "build_context", "genre_matrix"]
 
@@ -221,19 +222,6 @@ def genre_matrix(item_features, n_items: int, column: str = "genres", sep: str =
     matrix = sp.csr_matrix(dummies.to_numpy(dtype=np.float64))
     matrix.eliminate_zeros()
     return matrix, np.asarray(dummies.columns, dtype=str)
-
-
-def item_genre_shares(item_genres: sp.csr_matrix) -> sp.csr_matrix:
-    """Each item's genre row scaled to sum to 1 (an item with no genre stays empty).
-
-    Example:
-        >>> import numpy as np, scipy.sparse as sp
-        >>> item_genre_shares(sp.csr_matrix(np.array([[1.0, 1.0], [0.0, 1.0]]))).toarray().tolist()
-        [[0.5, 0.5], [0.0, 1.0]]
-    """
-    per_item = np.asarray(item_genres.sum(axis=1)).ravel()
-    scale = np.divide(1.0, per_item, out=np.zeros_like(per_item), where=per_item > 0)
-    return sp.csr_matrix(sp.diags(scale) @ item_genres)
 
 
 def binary_pattern(matrix, shape) -> sp.csr_matrix:
