@@ -98,7 +98,7 @@ class MMR(Reranker):
     """Maximal marginal relevance in the latent space (:func:`~latentrec.pipeline.mmr`).
 
     ``lambda_ = 1`` keeps the ranking; lower values favour items unlike those listed.
-    Uses the first candidate model's item factors. ``relevance`` (``"minmax"`` or
+    Uses the item factors of the first candidate model that has them. ``relevance`` (``"minmax"`` or
     ``"rank"``), ``pool`` (only the best ``pool`` candidates) and ``center`` (cosines
     of the factors less their mean) are :func:`mmr`'s.
 
