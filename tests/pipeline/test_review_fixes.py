@@ -86,3 +86,17 @@ def test_an_item_rated_zero_is_seen_and_never_recommended():
     ctx = pipe.context_
     popularity = train.matrix.tocsc()
     assert ctx.item_popularity.tolist() == np.diff(popularity.indptr).tolist()
+
+
+@pytest.mark.parametrize("amount", ["nan", "inf"])
+def test_a_boost_that_is_not_a_finite_number_is_refused(tmp_path, amount):
+    """TOML has nan and inf; a NaN boost made the rule sort order items arbitrarily."""
+    from latentrec.pipeline import Rules, rules
+
+    with pytest.raises(ValueError, match="a boost is a finite number"):
+        rules([0, 1, 2], [3.0, 2.0, 1.0], 3, boost={1: float(amount)})
+    path = tmp_path / "rules.toml"
+    path.write_text(f'[boost]\n"7" = {amount}\n')
+    data = Interactions.from_dense(np.eye(8) + np.eye(8, k=1))
+    with pytest.raises(ValueError, match="a boost is a finite number"):
+        Pipeline(Popularity(), rerankers=[Rules.from_toml(path)]).fit(data)

@@ -102,6 +102,10 @@ def rules(
 
     relevance = rescaled(raw) if cands.size else raw
     extra = boost or {}
+    for item, amount in extra.items():
+        # A NaN amount would make the sort below order items arbitrarily, silently.
+        if not np.isfinite(float(amount)):
+            raise ValueError(f"item {item} is boosted by {amount}; a boost is a finite number")
     buried = {int(i) for i in bury}
     keep = [j for j, c in enumerate(cands.tolist()) if c not in banned and c not in pins]
     order = sorted(
@@ -291,12 +295,13 @@ class Rules(Reranker):
                     shape=(context.n_items, max(int(codes.max(initial=-1)) + 1, 1)),
                 )
             self.caps_.append((sp.csr_matrix(matrix), int(k)))
-        # Check the pins against each other now, not per user.
+        # Check the pins against each other (and the boosts) now, not per user.
         rules(
             [],
             [],
             max(1, int(self.pin_ranks_.max(initial=1))),
             pin=dict(zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True)),
+            boost=dict(zip(self.boost_items_.tolist(), self.boost_values_.tolist(), strict=True)),
             never=self.never_,
             caps=self.caps_,
         )
