@@ -100,3 +100,22 @@ def test_a_boost_that_is_not_a_finite_number_is_refused(tmp_path, amount):
     data = Interactions.from_dense(np.eye(8) + np.eye(8, k=1))
     with pytest.raises(ValueError, match="a boost is a finite number"):
         Pipeline(Popularity(), rerankers=[Rules.from_toml(path)]).fit(data)
+
+
+@pytest.mark.parametrize(
+    ("rules_kw", "says"),
+    [
+        ({"pin": {107: 1, 106: 1}}, "items 107 and 106 are both pinned at rank 1"),
+        ({"pin": {106: 2}, "never": [106]}, "item 106 is both pinned and never shown"),
+        ({"pin": {"106": 0}}, "item 106 is pinned at rank 0"),
+        ({"boost": {107: float("nan")}}, "item 107 is boosted by nan"),
+    ],
+)
+def test_rules_errors_name_the_item_ids_given_not_internal_indices(rules_kw, says):
+    """Rules.fit named item indices (1, 2) where the rules file said 106, 107."""
+    from latentrec.pipeline import Rules
+
+    df = pd.DataFrame({"user_id": [1, 2, 2, 3], "item_id": [105, 106, 107, 105], "rating": 1.0})
+    data = Interactions.from_frame(df)
+    with pytest.raises(ValueError, match=says):
+        Pipeline(Popularity(), rerankers=[Rules(**rules_kw)]).fit(data)

@@ -278,6 +278,32 @@ class Rules(Reranker):
         self.pin_ranks_ = np.array([int(r) for r in self.pin.values()], dtype=np.int64)
         self.boost_items_ = index(self.boost, "boost")
         self.boost_values_ = np.array([float(v) for v in self.boost.values()])
+        # rules() below checks these too, but names item indices; the user wrote ids.
+        for raw, amount in self.boost.items():
+            if not np.isfinite(float(amount)):
+                raise ValueError(
+                    f"Rules boost: item {raw!r} is boosted by {amount}; a boost is a finite number"
+                )
+
+        def raw_id(i: int):
+            value = items.ids[i]
+            return value.item() if isinstance(value, np.generic) else value
+
+        both = np.intersect1d(self.pin_items_, self.never_)
+        if both.size:
+            raise ValueError(f"Rules: item {raw_id(both[0])!r} is both pinned and never shown")
+        taken: dict[int, int] = {}
+        for item, rank in zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True):
+            if rank < 1:
+                raise ValueError(
+                    f"Rules pin: item {raw_id(item)!r} is pinned at rank {rank}; ranks start at 1"
+                )
+            if rank in taken:
+                raise ValueError(
+                    f"Rules pin: items {raw_id(taken[rank])!r} and {raw_id(item)!r} are both "
+                    f"pinned at rank {rank}"
+                )
+            taken[rank] = item
         self.caps_ = []
         for column, k in self.max_per.items():
             _cap(k)
