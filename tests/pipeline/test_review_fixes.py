@@ -119,3 +119,16 @@ def test_rules_errors_name_the_item_ids_given_not_internal_indices(rules_kw, say
     data = Interactions.from_frame(df)
     with pytest.raises(ValueError, match=says):
         Pipeline(Popularity(), rerankers=[Rules(**rules_kw)]).fit(data)
+
+
+@pytest.mark.parametrize(("column", "says"), [("genres", "genres 'A'"), ("studio", "studio 'x'")])
+def test_a_cap_broken_by_pins_names_the_column_value(column, says):
+    """The cap error named 'group 0', a position in a matrix the user never sees."""
+    from latentrec.pipeline import Rules
+
+    df = pd.DataFrame({"user_id": [1, 2, 2, 3], "item_id": [5, 6, 7, 5], "rating": 1.0})
+    table = pd.DataFrame({"genres": ["B", "A", "A|B"], "studio": ["y", "x", "x"]}, index=[5, 6, 7])
+    data = Interactions.from_frame(df, item_features=table)
+    stage = Rules(pin={6: 1, 7: 2}, max_per={column: 1})
+    with pytest.raises(ValueError, match=f"2 items with {says} in a list, above its cap of 1"):
+        Pipeline(Popularity(), rerankers=[stage]).fit(data)

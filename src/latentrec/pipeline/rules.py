@@ -311,16 +311,25 @@ class Rules(Reranker):
             if table is None or column not in table.columns:
                 raise ValueError(f"Rules max_per: the item side table has no column {column!r}")
             if column == "genres":
-                matrix, _ = genre_matrix(table, context.n_items, column)
+                matrix, labels = genre_matrix(table, context.n_items, column)
             else:
-                codes, _ = table[column].factorize()  # NaN: code -1, in no group
+                codes, labels = table[column].factorize()  # NaN: code -1, in no group
                 codes = np.asarray(codes)
                 has = np.flatnonzero(codes >= 0)
                 matrix = sp.csr_matrix(
                     (np.ones(has.size), (has, codes[has])),
                     shape=(context.n_items, max(int(codes.max(initial=-1)) + 1, 1)),
                 )
-            self.caps_.append((sp.csr_matrix(matrix), int(k)))
+            matrix = sp.csr_matrix(matrix)
+            pinned = np.asarray(matrix[self.pin_items_].sum(axis=0)).ravel()
+            if pinned.size and pinned.max() > k:
+                label = labels[int(np.argmax(pinned))]
+                label = label.item() if isinstance(label, np.generic) else label
+                raise ValueError(
+                    f"Rules max_per: the pinned items alone put {int(pinned.max())} items with "
+                    f"{column} {label!r} in a list, above its cap of {int(k)}"
+                )
+            self.caps_.append((matrix, int(k)))
         # Check the pins against each other (and the boosts) now, not per user.
         rules(
             [],
