@@ -126,7 +126,8 @@ class Thompson(Reranker):
     the ranking. The items explored are those first had within the last ``new_days``
     days (as :class:`~latentrec.pipeline.Explore`), or, with ``new_days=None``, the
     user's own candidates not yet listed. A user without history draws from the prior,
-    so even users the model knows nothing about get different lists. ``scale``
+    so users the model has no ratings of still get different lists, each its own draw
+    (an unknown user is index -1 here: all unknown users share one draw). ``scale``
     multiplies the posterior's standard deviation (0: no exploration beyond the mean
     score); ``random_state`` seeds each user's draw, so a saved pipeline gives the
     same lists.
