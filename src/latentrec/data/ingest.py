@@ -359,7 +359,8 @@ def plain_options(kwargs: dict) -> dict | None:
     extra = {"item_features", "user_features", "users", "items"}
     if any(kwargs.get(k) is not None for k in extra):
         return None
-    if kwargs.get("strip_ids", True) not in (True, False):
+    if kwargs.get("strip_ids", True) is not True:
+        # The fast parsers read " 7 " as the id 7; kept as it stands it is the text " 7 ".
         return None
     known = {"duplicates", "rating_scale", "implicit", "strip_ids", "on_bad_rows"} | extra
     if set(kwargs) - known:
