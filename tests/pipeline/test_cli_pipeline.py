@@ -112,6 +112,8 @@ def test_plot_tradeoff(trained, tmp_path):
     assert "lambda" in out.output and "diversity" in out.output
     out = invoke("plot", "tradeoff", "--data", csv, "-o", picture, "--lambdas", "1,x")
     assert out.exit_code == 1 and "--lambdas takes numbers" in out.output
+    out = invoke("plot", "tradeoff", "--data", csv, "-o", picture, "-k", 0)
+    assert out.exit_code == 1 and "-k must be a positive list length, got 0" in out.output
 
 
 @pytest.mark.network
