@@ -143,14 +143,17 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
             values = [float(x) for x in lambdas.split(",") if x.strip()]
         except ValueError:
             raise Failure(f"--lambdas takes numbers separated by commas, got {lambdas!r}") from None
+        if k is not None and k < 1:  # `k or 10` once turned -k 0 into 10 without a word
+            raise Failure(f"-k must be a positive list length, got {k}")
+        k = 10 if k is None else k
         data = load_data(source, **opts)
         if data.timestamps is not None:
             train, test = temporal_split(data, test_size=test_size)
         else:
             train, test = random_split(data, test_size, random_state=0)
         model = build_model(algorithm, {}, seed=0).fit(train)
-        curve = tradeoff(model, train, test, values, k=k or 10)
-        plots.tradeoff_curve(curve, output, k=k or 10)
+        curve = tradeoff(model, train, test, values, k=k)
+        plots.tradeoff_curve(curve, output, k=k)
         click.echo(curve.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     else:
         plots.rating_distribution(load_data(source, **opts), output)

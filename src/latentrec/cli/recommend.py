@@ -113,6 +113,8 @@ def recommend(
         model = Pipeline(model, rerankers=stages).fit(history)
         rec = model.recommend(typed_id(model.users_, user), n=n)
     elif isinstance(model, Pipeline):
+        if include_seen:
+            raise Failure(f"{model_path} is a saved pipeline; its lists never repeat a seen item")
         rec = model.recommend(typed_id(model.users_, user), n=n)
     else:
         rec = model.recommend(typed_id(model.users_, user), n=n, exclude_seen=not include_seen)

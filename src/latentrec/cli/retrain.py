@@ -53,7 +53,13 @@ def model_dir_option(fn):
 
 
 def existing_directory(path: str) -> ModelDirectory:
-    """The model directory at ``path``, which must exist (reading never creates one)."""
+    """The model directory at ``path``, which must exist (reading never creates one).
+
+    Example:
+        >>> import tempfile
+        >>> existing_directory(tempfile.mkdtemp()).versions()
+        []
+    """
     if not Path(path).is_dir():
         raise Failure(f"no model directory at {path}; publish a model into it first")
     return ModelDirectory(path)

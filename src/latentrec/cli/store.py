@@ -23,7 +23,14 @@ def store_option(fn):
 
 
 def open_or_fail(url: str):
-    """The store at ``url``; a missing extra is one line naming it, as for other extras."""
+    """The store at ``url``; a missing extra is one line naming it, as for other extras.
+
+    Example:
+        >>> import os, tempfile
+        >>> with open_or_fail(os.path.join(tempfile.mkdtemp(), "r.db")) as store:
+        ...     store.counts()["ratings"]
+        0
+    """
     try:
         from ..store import open_store
     except ImportError as err:

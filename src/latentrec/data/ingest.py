@@ -1,12 +1,13 @@
 """The lean path from big inputs to an int32/float32 CSR: chunks in, no per-row objects.
 
-Owns :func:`lean_frame`, :func:`lean_delimited` and :func:`lean_parquet`, the fast
-paths of ``Interactions.from_frame`` / ``from_csv`` / ``from_parquet``, and
-:func:`csr_from_chunks`, the builder under them.  A fast path takes only clean input
-(integer ids, finite numeric values, no side tables, no given vocabularies) and
-returns ``None`` for anything else, so the caller runs the line-accurate path, which
-loads the input exactly or raises a :class:`~latentrec.data.report.DataError` naming the
-line or row and column.  Every result of a fast path is the one that path would give.
+Owns :func:`lean_frame` (the fast path of ``Interactions.from_frame``) and
+:func:`lean_batches` (that of ``from_csv`` / ``from_parquet``, fed parsed batches by
+their readers), and :func:`csr_from_chunks`, the builder under them.  A fast path
+takes only clean input (integer ids, finite numeric values, no side tables, no given
+vocabularies) and returns ``None`` for anything else, so the caller runs the
+line-accurate path, which loads the input exactly or raises a
+:class:`~latentrec.data.report.DataError` naming the line or row and column.  Every
+result of a fast path is the one that path would give.
 
 Memory: a file's rows are kept per chunk (ids int32 where they fit, values float32
 where that is exact), the vocabulary is the sorted distinct ids, and the CSR is filled
@@ -358,7 +359,8 @@ def plain_options(kwargs: dict) -> dict | None:
     extra = {"item_features", "user_features", "users", "items"}
     if any(kwargs.get(k) is not None for k in extra):
         return None
-    if kwargs.get("strip_ids", True) not in (True, False):
+    if kwargs.get("strip_ids", True) is not True:
+        # The fast parsers read " 7 " as the id 7; kept as it stands it is the text " 7 ".
         return None
     known = {"duplicates", "rating_scale", "implicit", "strip_ids", "on_bad_rows"} | extra
     if set(kwargs) - known:

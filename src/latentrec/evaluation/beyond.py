@@ -262,9 +262,7 @@ def miscalibration(
             f"recommended has {top.shape[0]} rows but history has {hist.shape[0]}; "
             "row u of both must describe the same user"
         )
-    per_item = genres.sum(axis=1).A1
-    share = sp.diags(np.divide(1.0, per_item, out=np.zeros_like(per_item), where=per_item > 0))
-    genre_share = sp.csr_matrix(share @ genres)
+    genre_share = item_genre_shares(genres)
 
     p = np.asarray((hist @ genre_share).todense())
     n_users = top.shape[0]
@@ -326,6 +324,20 @@ def check_item_genres(item_genres) -> sp.csr_matrix:
         genres = sp.csr_matrix(dense)
     genres.eliminate_zeros()
     return _finite_non_negative(genres, "item_genres", "genre weights")
+
+
+def item_genre_shares(item_genres: sp.csr_matrix) -> sp.csr_matrix:
+    """Each item's genre row scaled to sum to 1 (an item with no genre stays empty): an
+    item's genres share one unit, in the history and the list alike.  Shared with the
+    pipeline's calibration and genre features.
+
+    Example:
+        >>> item_genre_shares(sp.csr_matrix(np.array([[1.0, 1.0], [0.0, 1.0]]))).toarray().tolist()
+        [[0.5, 0.5], [0.0, 1.0]]
+    """
+    per_item = np.asarray(item_genres.sum(axis=1)).ravel()
+    scale = np.divide(1.0, per_item, out=np.zeros_like(per_item), where=per_item > 0)
+    return sp.csr_matrix(sp.diags(scale) @ item_genres)
 
 
 def _check_popularity(item_popularity) -> np.ndarray:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..data.vocabulary import Vocabulary
+from ..evaluation.beyond import item_genre_shares
 
 __all__ = ["Context", "build_context", "genre_matrix"]
 
@@ -28,23 +29,24 @@ SECONDS_PER_DAY = 86_400.0
 class Context:
     """Item and user facts for features and re-rankers, all indexed like the models.
 
-    ``history`` (users x items, 1 where the user interacted) is the data the candidate
-    models were fitted on; ``seen`` holds it and anything else the user is known to have
-    had (e.g. the ranker's validation slice), never recommended. ``item_age`` is in days
-    from an item's first interaction in ``history`` to the latest one of all (NaN without
-    timestamps or for an item nobody had); ``item_genres`` is items x genres (binary CSR)
-    or None; ``item_vectors`` the first candidate model's item factors, or None;
-    ``history_values`` the training value of each stored cell of ``history`` (aligned
-    with ``history.data``), which the Thompson stage's posterior weighs.
+        ``history`` (users x items, 1 where the user interacted) is the data the candidate
+        models were fitted on; ``seen`` holds it and anything else the user is known to have
+        had (e.g. the ranker's validation slice), never recommended. ``item_age`` is in days
+        from an item's first interaction in ``history`` to the latest one of all (NaN without
+        timestamps or for an item nobody had); ``item_genres`` is items x genres (binary CSR)
+        or None; ``item_vectors`` the item factors of the first candidate model that has
+    them, or None;
+        ``history_values`` the training value of each stored cell of ``history`` (aligned
+        with ``history.data``), which the Thompson stage's posterior weighs.
 
-    Example:
-        >>> import numpy as np, pandas as pd
-        >>> from latentrec import Interactions
-        >>> df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [5, 6, 5], "rating": 1.0,
-        ...                    "t": [0, 86400, 172800]})
-        >>> ctx = build_context(Interactions.from_frame(df, timestamp="t"))
-        >>> ctx.item_age.tolist(), ctx.item_popularity.tolist()
-        ([2.0, 1.0], [2.0, 1.0])
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from latentrec import Interactions
+            >>> df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [5, 6, 5], "rating": 1.0,
+            ...                    "t": [0, 86400, 172800]})
+            >>> ctx = build_context(Interactions.from_frame(df, timestamp="t"))
+            >>> ctx.item_age.tolist(), ctx.item_popularity.tolist()
+            ([2.0, 1.0], [2.0, 1.0])
     """
 
     users: Vocabulary
@@ -222,24 +224,21 @@ def genre_matrix(item_features, n_items: int, column: str = "genres", sep: str =
     return matrix, np.asarray(dummies.columns, dtype=str)
 
 
-def item_genre_shares(item_genres: sp.csr_matrix) -> sp.csr_matrix:
-    """Each item's genre row scaled to sum to 1 (an item with no genre stays empty).
+def binary_pattern(matrix, shape) -> sp.csr_matrix:
+    """The stored cells of a sparse matrix as a float32 CSR of ones, indices sorted and
+    repeated cells merged.
+
+    A stored zero counts: in an :class:`~latentrec.Interactions` matrix it is an
+    interaction rated 0 (on a scale from 0), which the user had all the same.
 
     Example:
         >>> import numpy as np, scipy.sparse as sp
-        >>> item_genre_shares(sp.csr_matrix(np.array([[1.0, 1.0], [0.0, 1.0]]))).toarray().tolist()
-        [[0.5, 0.5], [0.0, 1.0]]
+        >>> m = sp.csr_matrix((np.array([0.0, 3.0]), np.array([0, 1]), np.array([0, 1, 2])))
+        >>> binary_pattern(m, (2, 2)).toarray().tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
     """
-    per_item = np.asarray(item_genres.sum(axis=1)).ravel()
-    scale = np.divide(1.0, per_item, out=np.zeros_like(per_item), where=per_item > 0)
-    return sp.csr_matrix(sp.diags(scale) @ item_genres)
-
-
-def binary_pattern(matrix, shape) -> sp.csr_matrix:
-    """The non-zero pattern of a sparse matrix as a float32 CSR of ones, indices sorted."""
     out = sp.csr_matrix(matrix, shape=shape, dtype=np.float32, copy=True)
     out.sum_duplicates()
-    out.eliminate_zeros()
     out.data[:] = 1.0
     out.sort_indices()
     return out
@@ -267,7 +266,6 @@ def build_context(
     # The same steps as binary_pattern, keeping the values: the same cells in the same order.
     stored = sp.csr_matrix(train.matrix, shape=shape, dtype=np.float32, copy=True)
     stored.sum_duplicates()
-    stored.eliminate_zeros()
     stored.sort_indices()
     seen = history.copy()
     for extra in [validation.matrix] if validation is not None else []:

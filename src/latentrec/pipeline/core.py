@@ -240,7 +240,17 @@ class Pipeline:
 
     def recommend_batch(self, user_ids, n: int = 10) -> pd.DataFrame:
         """Top-``n`` for many users as a long table: ``user_id``, ``rank``, ``item_id``,
-        ``score``, ``fallback``, as a model's ``recommend_batch``."""
+        ``score``, ``fallback``, as a model's ``recommend_batch``.
+
+        Example:
+            >>> from latentrec import datasets
+            >>> from latentrec.models import Popularity
+            >>> data = datasets.synthetic(20, 10, 80, random_state=0)
+            >>> pipe = Pipeline(Popularity(), n_candidates=5).fit(data)
+            >>> table = pipe.recommend_batch([data.users.ids[1], "nobody"], n=2)
+            >>> table.columns.tolist(), table["fallback"].tolist()
+            (['user_id', 'rank', 'item_id', 'score', 'fallback'], [False, False, True, True])
+        """
         self.check_fitted()
         check_n(n)
         raw = np.atleast_1d(np.asarray(user_ids))
@@ -289,7 +299,18 @@ class Pipeline:
     def recommend_batch_idx(self, user_idx, n: int = 10):
         """``(item_idx, scores, fallback)`` in internal indices, as a model's: int32 and
         float32 arrays of shape ``(len(user_idx), n)``, short rows padded with -1 / -inf;
-        ``user_idx`` -1 is an unknown user (popularity fallback)."""
+        ``user_idx`` -1 is an unknown user (popularity fallback).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Popularity
+            >>> data = Interactions.from_dense(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1]]))
+            >>> pipe = Pipeline(Popularity(), n_candidates=5).fit(data)
+            >>> idx, vals, fallback = pipe.recommend_batch_idx(np.array([0, -1]), n=2)
+            >>> idx.tolist(), fallback.tolist()
+            ([[2, -1], [0, 1]], [False, True])
+        """
         self.check_fitted()
         check_n(n)
         ctx = self.context_

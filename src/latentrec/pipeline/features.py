@@ -16,7 +16,8 @@ Scores are standardised and popularity is a share so that a ranker trained on mo
 fitted on less data still applies when the models are refitted on more.
 
 Without a ranker a pool is ordered by ``fused``: the model's score for one model,
-reciprocal-rank fusion (``sum_j 1 / (60 + rank_j)``, Cormack et al. 2009) for several.
+reciprocal-rank fusion (``sum_j 1 / (60 + rank_j)`` over the models whose list holds
+the item, Cormack et al. 2009) for several.
 """
 
 from __future__ import annotations
@@ -46,7 +47,15 @@ class Pools:
     fused: np.ndarray
 
     def of(self, b: int) -> slice:
-        """The flat positions of the ``b``-th user's pool."""
+        """The flat positions of the ``b``-th user's pool.
+
+        Example:
+            >>> import numpy as np
+            >>> pools = Pools(np.array([4, 7]), np.array([0, 2, 3]), np.array([1, 5, 2]),
+            ...               np.zeros((3, 1)), np.zeros(3))
+            >>> pools.items[pools.of(1)].tolist()
+            [2]
+        """
         return slice(int(self.indptr[b]), int(self.indptr[b + 1]))
 
 
@@ -164,7 +173,9 @@ def candidate_pools(
                 if biases[j] is not None:
                     feats[:, col] = biases[j][pool]
                     col += 1
-                fused += 1.0 / (RRF_K + rank)
+                # RRF sums over the lists that hold the item: an absent one adds nothing
+                # (not 1 / (k + n_candidates + 1), which would favour items few lists hold).
+                fused[where] += 1.0 / (RRF_K + np.arange(1, lists[j][b].size + 1))
             if len(models) == 1:
                 fused = np.nan_to_num(scores[0][b, pool], nan=0.0)
             feats[:, col] = context.item_popularity[pool] / n_active

@@ -18,9 +18,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 
-from ..evaluation.beyond import check_item_genres
+from ..evaluation.beyond import check_item_genres, item_genre_shares
 
 __all__ = ["calibrate", "explore", "freshness", "mmr"]
 
@@ -135,9 +134,7 @@ def calibrate(
         weight = 0.0
         p = np.zeros(genres.shape[1])
     relevance = _relevance(raw, relevance)
-    per_item = np.asarray(genres.sum(axis=1)).ravel()
-    scale = np.divide(1.0, per_item, out=np.zeros_like(per_item), where=per_item > 0)
-    share = np.asarray((sp.diags(scale) @ genres)[cands].todense())
+    share = np.asarray(item_genre_shares(genres)[cands].todense())
 
     mass = np.zeros(genres.shape[1])  # the chosen items' summed genre shares
     gained = 0.0  # their summed relevance

@@ -102,6 +102,10 @@ def rules(
 
     relevance = rescaled(raw) if cands.size else raw
     extra = boost or {}
+    for item, amount in extra.items():
+        # A NaN amount would make the sort below order items arbitrarily, silently.
+        if not np.isfinite(float(amount)):
+            raise ValueError(f"item {item} is boosted by {amount}; a boost is a finite number")
     buried = {int(i) for i in bury}
     keep = [j for j, c in enumerate(cands.tolist()) if c not in banned and c not in pins]
     order = sorted(
@@ -274,6 +278,32 @@ class Rules(Reranker):
         self.pin_ranks_ = np.array([int(r) for r in self.pin.values()], dtype=np.int64)
         self.boost_items_ = index(self.boost, "boost")
         self.boost_values_ = np.array([float(v) for v in self.boost.values()])
+        # rules() below checks these too, but names item indices; the user wrote ids.
+        for raw, amount in self.boost.items():
+            if not np.isfinite(float(amount)):
+                raise ValueError(
+                    f"Rules boost: item {raw!r} is boosted by {amount}; a boost is a finite number"
+                )
+
+        def raw_id(i: int):
+            value = items.ids[i]
+            return value.item() if isinstance(value, np.generic) else value
+
+        both = np.intersect1d(self.pin_items_, self.never_)
+        if both.size:
+            raise ValueError(f"Rules: item {raw_id(both[0])!r} is both pinned and never shown")
+        taken: dict[int, int] = {}
+        for item, rank in zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True):
+            if rank < 1:
+                raise ValueError(
+                    f"Rules pin: item {raw_id(item)!r} is pinned at rank {rank}; ranks start at 1"
+                )
+            if rank in taken:
+                raise ValueError(
+                    f"Rules pin: items {raw_id(taken[rank])!r} and {raw_id(item)!r} are both "
+                    f"pinned at rank {rank}"
+                )
+            taken[rank] = item
         self.caps_ = []
         for column, k in self.max_per.items():
             _cap(k)
@@ -281,22 +311,32 @@ class Rules(Reranker):
             if table is None or column not in table.columns:
                 raise ValueError(f"Rules max_per: the item side table has no column {column!r}")
             if column == "genres":
-                matrix, _ = genre_matrix(table, context.n_items, column)
+                matrix, labels = genre_matrix(table, context.n_items, column)
             else:
-                codes, _ = table[column].factorize()  # NaN: code -1, in no group
+                codes, labels = table[column].factorize()  # NaN: code -1, in no group
                 codes = np.asarray(codes)
                 has = np.flatnonzero(codes >= 0)
                 matrix = sp.csr_matrix(
                     (np.ones(has.size), (has, codes[has])),
                     shape=(context.n_items, max(int(codes.max(initial=-1)) + 1, 1)),
                 )
-            self.caps_.append((sp.csr_matrix(matrix), int(k)))
-        # Check the pins against each other now, not per user.
+            matrix = sp.csr_matrix(matrix)
+            pinned = np.asarray(matrix[self.pin_items_].sum(axis=0)).ravel()
+            if pinned.size and pinned.max() > k:
+                label = labels[int(np.argmax(pinned))]
+                label = label.item() if isinstance(label, np.generic) else label
+                raise ValueError(
+                    f"Rules max_per: the pinned items alone put {int(pinned.max())} items with "
+                    f"{column} {label!r} in a list, above its cap of {int(k)}"
+                )
+            self.caps_.append((matrix, int(k)))
+        # Check the pins against each other (and the boosts) now, not per user.
         rules(
             [],
             [],
             max(1, int(self.pin_ranks_.max(initial=1))),
             pin=dict(zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True)),
+            boost=dict(zip(self.boost_items_.tolist(), self.boost_values_.tolist(), strict=True)),
             never=self.never_,
             caps=self.caps_,
         )

@@ -98,7 +98,7 @@ class MMR(Reranker):
     """Maximal marginal relevance in the latent space (:func:`~latentrec.pipeline.mmr`).
 
     ``lambda_ = 1`` keeps the ranking; lower values favour items unlike those listed.
-    Uses the first candidate model's item factors. ``relevance`` (``"minmax"`` or
+    Uses the item factors of the first candidate model that has them. ``relevance`` (``"minmax"`` or
     ``"rank"``), ``pool`` (only the best ``pool`` candidates) and ``center`` (cosines
     of the factors less their mean) are :func:`mmr`'s.
 
@@ -279,9 +279,11 @@ class Explore(Reranker):
         if self.random_state is not None and (
             isinstance(self.random_state, bool)
             or not isinstance(self.random_state, numbers.Integral)
+            or self.random_state < 0  # numpy seeds are non-negative; say so now, not per user
         ):
             raise ValueError(
-                f"Explore random_state must be an int or None, got {self.random_state!r}"
+                f"Explore random_state must be a non-negative int or None, "
+                f"got {self.random_state!r}"
             )
         if np.isnan(context.item_age).all():
             raise ValueError("Explore needs item ages, but the training data has no timestamps")

@@ -126,7 +126,8 @@ class Thompson(Reranker):
     the ranking. The items explored are those first had within the last ``new_days``
     days (as :class:`~latentrec.pipeline.Explore`), or, with ``new_days=None``, the
     user's own candidates not yet listed. A user without history draws from the prior,
-    so even users the model knows nothing about get different lists. ``scale``
+    so users the model has no ratings of still get different lists, each its own draw
+    (an unknown user is index -1 here: all unknown users share one draw). ``scale``
     multiplies the posterior's standard deviation (0: no exploration beyond the mean
     score); ``random_state`` seeds each user's draw, so a saved pipeline gives the
     same lists.
@@ -180,10 +181,14 @@ class Thompson(Reranker):
             raise ValueError(f"Thompson scale must be a non-negative number, got {self.scale!r}")
         if not self.scale >= 0:
             raise ValueError(f"Thompson scale must be a non-negative number, got {self.scale!r}")
-        if isinstance(self.random_state, bool) or not isinstance(
-            self.random_state, numbers.Integral
+        if (
+            isinstance(self.random_state, bool)
+            or not isinstance(self.random_state, numbers.Integral)
+            or self.random_state < 0  # numpy seeds are non-negative; say so now, not per user
         ):
-            raise ValueError(f"Thompson random_state must be an int, got {self.random_state!r}")
+            raise ValueError(
+                f"Thompson random_state must be a non-negative int, got {self.random_state!r}"
+            )
         return self
 
     def bind(self, models) -> Thompson:
@@ -204,7 +209,20 @@ class Thompson(Reranker):
         )
 
     def posterior(self, context: Context, user: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(mean, covariance)`` of ``user``'s vector (-1 or no history: the prior)."""
+        """``(mean, covariance)`` of ``user``'s vector (-1 or no history: the prior).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import ImplicitALS
+            >>> from latentrec.pipeline.context import build_context
+            >>> data = Interactions.from_dense(np.eye(3) + np.eye(3, k=1))
+            >>> model = ImplicitALS(n_factors=2, random_state=0).fit(data)
+            >>> stage = Thompson(new_days=None).fit(build_context(data)).bind([model])
+            >>> mean, cov = stage.posterior(build_context(data, [model]), -1)
+            >>> mean.tolist(), cov.shape
+            ([0.0, 0.0], (2, 2))
+        """
         if user < 0 or context.history_values is None:
             idx = np.empty(0, dtype=np.int64)
             values = np.empty(0)

@@ -33,10 +33,12 @@ def tradeoff(
 ) -> pd.DataFrame:
     """One row per ``lambda_``: ``ndcg``, ``recall``, ``diversity``, ``coverage`` at ``k``.
 
-    ``candidates`` are fitted on ``train`` (or are fitted here); the users scored are
+    ``candidates`` are fitted on ``train`` (or are fitted here); a ``ranker`` must be
+    fitted already (there is no later slice here to train it on). The users scored are
     those with a held-out cell in ``test`` and a history in ``train`` (every other user
     gets the same popularity list whatever ``lambda_`` is). ``diversity`` is the mean
-    latent distance ``1 - cos`` between listed items in the first model's item space.
+    latent distance ``1 - cos`` between listed items in the item space MMR uses: that of
+    the first candidate model with item factors.
 
     Example:
         >>> from latentrec import datasets
@@ -54,13 +56,18 @@ def tradeoff(
     lambdas = [float(x) for x in lambdas]
     if not lambdas:
         raise ValueError("give at least one lambda")
+    if ranker is not None and not getattr(ranker, "is_fitted", False):
+        raise ValueError(
+            "tradeoff takes a fitted ranker: fit a Pipeline with it on a later time slice "
+            "(validation=) first, then pass its ranker"
+        )
     base = Pipeline(candidates, ranker, (), n_candidates).fit(train)
     users = np.flatnonzero((test.user_counts() > 0) & (train.user_counts() > 0))
     if users.size == 0:
         raise ValueError("no test user has a training history: there is nothing to re-rank")
     vectors = base.context_.item_vectors
     if vectors is None:
-        raise ValueError("the first candidate model has no item factors to measure diversity in")
+        raise ValueError("no candidate model has item factors to measure diversity in")
     relevant = test.matrix[users]
     rows = []
     for lam in lambdas:
