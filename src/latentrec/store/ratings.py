@@ -28,6 +28,7 @@ from .records import (
     check_ratings,
 )
 from .schema import item_genres, items, migrate, ratings, users
+from .watch import ChangeWatch
 from .writes import (
     CHUNK,
     IN_CHUNK,
@@ -231,6 +232,20 @@ class RatingsStore:
         """
         with self.db.read() as conn:
             return read_sequence(conn)
+
+    def watch(self) -> ChangeWatch:
+        """A :class:`~latentrec.store.watch.ChangeWatch` of this store: a token that
+        changes whenever a write has committed, far cheaper to read than any query.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> watch = store.watch()
+            >>> first = watch.token()
+            >>> _ = store.add_ratings([Rating("a", "i")])
+            >>> watch.token() != first
+            True
+        """
+        return ChangeWatch(self.db)
 
     def changes_since(self, seq: int) -> tuple[int, list[tuple[str, int]]]:
         """``(newest, [(user_id, version), ...])``: the users changed after ``seq``.
