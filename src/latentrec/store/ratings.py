@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from ..data import Interactions
 from .bulk import import_cells, read_interactions
 from .catalogue import item_from_row, search_statement, write_items
-from .engine import Database, resolve_url
+from .engine import Database, is_memory, resolve_url
+from .fastread import SqliteReader
 from .records import (
     Item,
     Rating,
@@ -78,6 +79,12 @@ class RatingsStore:
 
     def __init__(self, database: Database):
         self.db = database
+        # Per-request reads on a SQLite file skip SQLAlchemy (see fastread).
+        self.reader = (
+            SqliteReader(database)
+            if database.dialect == "sqlite" and not is_memory(database.url)
+            else None
+        )
         with self.db.write() as conn:
             self.schema_version = migrate(conn, self.db.dialect)
 
@@ -98,6 +105,8 @@ class RatingsStore:
     def close(self) -> None:
         """Close every pooled connection; the store cannot be used afterwards."""
         self.db.close()
+        if self.reader is not None:
+            self.reader.close()
 
     def __enter__(self) -> RatingsStore:
         return self
@@ -158,11 +167,14 @@ class RatingsStore:
         user = lookup_id(user_id)
         if user is None:
             return []
-        stmt = sa.select(ratings.c.item_id, ratings.c.value, ratings.c.ts, ratings.c.kind).where(
-            ratings.c.user_id == user
-        )
-        with self.db.read() as conn:
-            rows = conn.execute(stmt).all()
+        if self.reader is not None:
+            rows = self.reader.user_ratings(user)
+        else:
+            stmt = sa.select(
+                ratings.c.item_id, ratings.c.value, ratings.c.ts, ratings.c.kind
+            ).where(ratings.c.user_id == user)
+            with self.db.read() as conn:
+                rows = conn.execute(stmt).all()
         return [
             Rating(user, item, float(value), float(ts), kind)
             for item, value, ts, kind in sorted(rows, key=lambda r: (r[0], r[3]))
@@ -196,6 +208,9 @@ class RatingsStore:
             >>> store.user_version("u") > v
             True
         """
+        if self.reader is not None:
+            user = lookup_id(user_id)
+            return 0 if user is None else self.reader.user_version(user)
         return self.user_versions([user_id])[str(user_id)]
 
     def user_versions(self, user_ids) -> dict[str, int]:
@@ -230,6 +245,8 @@ class RatingsStore:
             >>> store.sequence()
             1
         """
+        if self.reader is not None:
+            return self.reader.sequence()
         with self.db.read() as conn:
             return read_sequence(conn)
 
@@ -265,13 +282,16 @@ class RatingsStore:
         """
         if isinstance(seq, bool) or not isinstance(seq, (int, np.integer)) or seq < 0:
             raise StoreError(f"seq must be an integer >= 0, got {seq!r}")
-        with self.db.read() as conn:
-            # The sequence first: a write committing between the two reads then shows
-            # in the rows, and newest covers it (numbers follow commit order).
-            newest = read_sequence(conn)
-            rows = conn.execute(
-                sa.select(users.c.user_id, users.c.version).where(users.c.version > int(seq))
-            ).all()
+        if self.reader is not None:
+            newest, rows = self.reader.changes_since(int(seq))
+        else:
+            with self.db.read() as conn:
+                # The sequence first: a write committing between the two reads then shows
+                # in the rows, and newest covers it (numbers follow commit order).
+                newest = read_sequence(conn)
+                rows = conn.execute(
+                    sa.select(users.c.user_id, users.c.version).where(users.c.version > int(seq))
+                ).all()
         changed = sorted(((u, int(v)) for u, v in rows), key=lambda r: (r[1], r[0]))
         if changed:
             newest = max(newest, changed[-1][1])
