@@ -19,6 +19,7 @@ from .bulk import import_cells, read_interactions
 from .catalogue import item_from_row, search_statement, write_items
 from .engine import Database, is_memory, resolve_url
 from .fastread import SqliteReader
+from .group import GroupCommit
 from .records import (
     Item,
     Rating,
@@ -87,6 +88,7 @@ class RatingsStore:
         )
         with self.db.write() as conn:
             self.schema_version = migrate(conn, self.db.dialect)
+        self.group = GroupCommit(self.db.write, self.write_batch)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -142,16 +144,22 @@ class RatingsStore:
             return WriteResult(0, {})
         explicit, events = merge_batch(rows, time.time())
         touched = {user for user, *_ in rows}
-        with self.db.write() as conn:
-            seq = next_seq(conn)
-            for params, stmt in (
-                (explicit, upsert_explicit(self.dialect)),
-                (events, upsert_event(self.dialect)),
-            ):
-                for start in range(0, len(params), CHUNK):
-                    conn.execute(stmt, params[start : start + CHUNK])
-            upsert_versions(conn, self.dialect, touched, seq)
-        return WriteResult(len(rows), {user: seq for user in sorted(touched)})
+        # Concurrent writers of this process share one transaction (see group.py).
+        return self.group.submit((explicit, events, touched, len(rows)))
+
+    def write_batch(self, conn: sa.Connection, batch) -> WriteResult:
+        """Write one merged batch inside the caller's write transaction (its own sequence
+        number); the :class:`GroupCommit` of :meth:`add_ratings` calls this."""
+        explicit, events, touched, n_rows = batch
+        seq = next_seq(conn)
+        for params, stmt in (
+            (explicit, upsert_explicit(self.dialect)),
+            (events, upsert_event(self.dialect)),
+        ):
+            for start in range(0, len(params), CHUNK):
+                conn.execute(stmt, params[start : start + CHUNK])
+        upsert_versions(conn, self.dialect, touched, seq)
+        return WriteResult(n_rows, {user: seq for user in sorted(touched)})
 
     def user_ratings(self, user_id) -> list[Rating]:
         """The user's current ratings and event weights, ordered by item id then kind.
