@@ -9,7 +9,7 @@ through other workers.  ``app_from_env`` is the factory uvicorn's worker process
 
 Routes (JSON shapes in :mod:`latentrec.service.schemas` and at ``/docs``)::
 
-    GET    /users/{user_id}/recommendations?n=&items=&exclude=
+    GET    /users/{user_id}/recommendations?n=&items=&exclude=&diversity=&calibrate=&boost_new=
     GET    /users/{user_id}/predictions?items=
     GET    /users/{user_id}/explain/{item_id}
     GET    /users/{user_id}/ratings
@@ -71,6 +71,8 @@ from .holder import (
     id_text,
     with_new_items,
 )
+from .knobs import MAX_BOOST, FactsCache, pool_size
+from .knobs import rerank as rerank_candidates
 from .live import LiveUsers, explain, predictions, recommend
 from .metrics import ServiceMetrics
 from .settings import Settings
@@ -112,9 +114,15 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     holder = ModelHolder(source, prepare=lambda served: add_store_items(store, served))
     seed_catalogue(store, holder.current)
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
+    facts = FactsCache(lambda: store_catalogue(store), store.item_first_seen)
     metrics.set_model(holder.current.version, holder.current.created)
     refresher = Refresher(
-        holder, store, metrics, settings.poll_seconds, live if settings.warm_users else None
+        holder,
+        store,
+        metrics,
+        settings.poll_seconds,
+        live if settings.warm_users else None,
+        facts=facts,
     )
 
     @asynccontextmanager
@@ -135,6 +143,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     app.state.store = store
     app.state.holder = holder
     app.state.live = live
+    app.state.facts = facts
     app.state.metrics = metrics
     app.state.refresher = refresher
     install_error_handlers(app)
@@ -190,17 +199,22 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def scored(served: Served, idx, scores) -> list[dict]:
         titles = served.titles
         ids = served.item_ids
+        genres = facts.get(served).genres
         return [
             {
                 "item_id": ids[i],
                 "title": None if titles is None else titles[i],
+                "genres": genres[i],
                 "score": None if not np.isfinite(s) else float(s),
             }
             for i, s in zip(idx.tolist(), scores.tolist(), strict=True)
         ]
 
-    def recommendations_body(served, state, n, items=None, exclude=None) -> dict:
-        top, scores, fallback = recommend(served, state, n, items, exclude)
+    def recommendations_body(served, state, n, items=None, exclude=None, knobs=None) -> dict:
+        if knobs:
+            top, scores, fallback = reranked(served, state, n, items, exclude, **knobs)
+        else:
+            top, scores, fallback = recommend(served, state, n, items, exclude)
         if fallback:
             metrics.fallbacks.inc()
         return {
@@ -209,6 +223,30 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "fallback": fallback,
             "items": scored(served, top, scores),
         }
+
+    def reranked(served, state, n, items, exclude, diversity, calibrate, boost_new):
+        """The model's top candidates for the user, re-ranked by the knobs (knobs.py)."""
+        pool, scores, fallback = recommend(
+            served, state, pool_size(n, served.n_items), items, exclude
+        )
+        ages = facts.ages(served) if boost_new > 0 else None
+        try:
+            top = rerank_candidates(
+                served,
+                facts.get(served),
+                pool,
+                scores,
+                n,
+                rated=state.rated,
+                diversity=diversity,
+                calibrate=calibrate,
+                boost_new=boost_new,
+                ages=ages,
+            )
+        except ValueError as err:
+            raise HTTPException(422, one_line(err)) from None
+        score_of = dict(zip(pool.tolist(), scores.tolist(), strict=True))
+        return top, np.array([score_of[i] for i in top.tolist()], dtype=np.float64), fallback
 
     # ------------------------------------------------------------------ reads
     @app.get(
@@ -227,9 +265,36 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             list[str] | None,
             Query(max_length=max_list, description="Never these items (unknown ids ignored)."),
         ] = None,
+        diversity: float = Query(
+            0.0,
+            ge=0.0,
+            le=1.0,
+            allow_inf_nan=False,
+            description="0-1: trade relevance for items unlike those already listed "
+            "(maximal marginal relevance in the model's latent space); 0 is off.",
+        ),
+        calibrate: float = Query(
+            0.0,
+            ge=0.0,
+            le=1.0,
+            allow_inf_nan=False,
+            description="0-1: match the list's genres to the genres of what the user rated "
+            "(Steck's calibration); 0 is off.  Needs genres in the catalogue.",
+        ),
+        boost_new: float = Query(
+            0.0,
+            ge=0.0,
+            le=MAX_BOOST,
+            allow_inf_nan=False,
+            description="Boost for recently added titles, on relevance rescaled to 0-1: a "
+            "title first seen at the store's newest rating gains this much, one 30 days "
+            "older half of it; 0 is off.",
+        ),
     ):
         """Top-``n`` items for a user, their rated items excluded; ``fallback`` marks the
-        popularity list given to a user the service cannot personalise."""
+        popularity list given to a user the service cannot personalise.  ``diversity``,
+        ``calibrate`` and ``boost_new`` re-rank the model's top candidates (100, or 5 per
+        requested item) with the re-rankers of ``latentrec.pipeline``, in that order."""
         # The hot route runs on the event loop: one indexed store read and one top-n over
         # the items take less than handing the request to a thread and back.  Its body
         # is built as plain JSON (the shape of schemas.Recommendations) without a second
@@ -239,7 +304,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         cand = model_items(served, items, "items")
         banned = model_items(served, exclude, "exclude", strict=False)
         state = live.resolve(served, user_id)
-        return JSONResponse(recommendations_body(served, state, n, cand, banned))
+        knobs = None
+        if diversity > 0 or calibrate > 0 or boost_new > 0:
+            knobs = {"diversity": diversity, "calibrate": calibrate, "boost_new": boost_new}
+        return JSONResponse(recommendations_body(served, state, n, cand, banned, knobs))
 
     @app.get(
         "/users/{user_id:path}/predictions",
@@ -518,6 +586,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
         item = Item(item_id, body.title, tuple(body.genres), body.features)
         store.add_items([item])
+        facts.forget()
         served = holder.current
         if item_id in served.item_index:
             # A title the model knows keeps its learned vector; only its details change.
@@ -705,8 +774,10 @@ class Refresher:
         metrics: ServiceMetrics,
         every: float,
         live: LiveUsers | None = None,
+        facts: FactsCache | None = None,
     ):
         self.holder = holder
+        self.facts = facts
         self.store = store
         self.metrics = metrics
         self.every = every
@@ -748,6 +819,12 @@ class Refresher:
             self.logger.info("folded in %d stored users for %s", count, served.version)
         except (OSError, ValueError, StoreError, MemoryError) as err:
             self.logger.warning("warming the user cache failed: %s", one_line(err))
+        if self.facts is not None:
+            try:
+                # The item facts too, so that no request waits for the catalogue.
+                self.facts.get(served)
+            except (OSError, ValueError, StoreError) as err:
+                self.logger.warning("reading the catalogue failed: %s", one_line(err))
         self.warmed_serial = served.serial
         self.warm_done.set()
 

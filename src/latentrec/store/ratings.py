@@ -428,6 +428,27 @@ class RatingsStore:
             rows = conn.execute(sa.select(item_genres.c.genre).distinct()).scalars().all()
         return sorted(rows)
 
+    def item_first_seen(self) -> dict[str, float]:
+        """When each item appeared: the earliest timestamp among its stored ratings and
+        events, or for a catalogue entry nobody rated, when it was added (Unix seconds).
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("a", "x", 4, 5.0), Rating("b", "x", 2, 3.0)])
+            >>> _ = store.add_items([Item("y", added_at=9.0)])
+            >>> store.item_first_seen()
+            {'y': 9.0, 'x': 3.0}
+        """
+        first = sa.select(ratings.c.item_id, sa.func.min(ratings.c.ts)).group_by(
+            ratings.c.item_id
+        )
+        with self.db.read(snapshot=True) as conn:
+            added = conn.execute(sa.select(items.c.item_id, items.c.added_at)).all()
+            rated = conn.execute(first).all()
+        out = {item: float(when) for item, when in added}
+        out.update((item, float(when)) for item, when in rated)
+        return out
+
     def counts(self) -> dict:
         """``{"ratings", "users", "items"}``: stored (user, item, kind) values, users who
         have any, and catalogue entries.
