@@ -35,6 +35,7 @@ route needs ``Authorization: Bearer <token>``.
 
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
 # run time, and some of them name limits local to create_app.
+import gc
 import logging
 import os
 import threading
@@ -825,6 +826,11 @@ class Refresher:
                 self.facts.get(served)
             except (OSError, ValueError, StoreError) as err:
                 self.logger.warning("reading the catalogue failed: %s", one_line(err))
+        # What warming built lives as long as the served model: out of the collector's
+        # sight, so that a full collection (which would walk every cached user, tens of
+        # milliseconds) never stalls a request.
+        gc.collect()
+        gc.freeze()
         self.warmed_serial = served.serial
         self.warm_done.set()
 
