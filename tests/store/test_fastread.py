@@ -13,6 +13,7 @@ def answers(store, users, seqs):
     return (
         [store.user_version(u) for u in users],
         [store.user_ratings(u) for u in users],
+        [sorted(store.user_cells(u)) for u in users],
         [store.changes_since(s) for s in seqs],
         store.sequence(),
     )
@@ -44,7 +45,9 @@ def test_the_driver_reads_match_sqlalchemys(sqlite_store):
     finally:
         sqlite_store.reader = reader
     assert fast == slow
-    assert any(fast[1]) and fast[3] > 0
+    cells = [sorted((r.item_id, r.value, r.kind) for r in rows) for rows in fast[1]]
+    assert fast[2] == cells
+    assert any(fast[1]) and fast[4] > 0
 
 
 def test_each_thread_reads_on_its_own_connection(store_dir):

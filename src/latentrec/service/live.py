@@ -280,7 +280,7 @@ class LiveUsers:
                 trained,
                 "model" if has_vector else "none",
             )
-        ratings = self.store.user_ratings(user_id)
+        ratings = self.store.user_cells(user_id)
         if not ratings:
             # Stored once, erased since: nothing about them is used (training row included).
             return self.nobody(served, user_id, version)
@@ -314,24 +314,26 @@ class LiveUsers:
         return UserState(user_id, version, served.serial, 0.0, None, np.empty(0, np.int64), "none")
 
     @staticmethod
-    def signal(served: Served, ratings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(item indices, values) to fold in, and every rated item index, from stored ratings.
+    def signal(served: Served, cells) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(item indices, values) to fold in, and every rated item index, from a user's
+        stored ``(item_id, value, kind)`` cells (:meth:`RatingsStore.user_cells`).
 
         See the module docstring for which ratings count.  Items the model does not know
         are left out; an item with both an explicit rating and events counts once, with
         the larger value.
         """
         index = served.item_index
-        found = [(index.get(r.item_id, -1), r.value, r.kind == "explicit") for r in ratings]
-        found = [f for f in found if f[0] >= 0]
-        if not found:
+        count = len(cells)
+        idx = np.fromiter((index.get(c[0], -1) for c in cells), np.int64, count)
+        known = idx >= 0
+        if not known.any():
             empty = np.empty(0, np.int64)
             return empty, np.empty(0), empty
-        idx = np.array([f[0] for f in found], dtype=np.int64)
+        idx = idx[known]
         values = fold_values(
             served,
-            np.array([f[1] for f in found], dtype=np.float64),
-            np.array([f[2] for f in found], dtype=bool),
+            np.fromiter((c[1] for c in cells), np.float64, count)[known],
+            np.fromiter((c[2] == "explicit" for c in cells), bool, count)[known],
         )
         keep = ~np.isnan(values)
         uniq, inverse = np.unique(idx[keep], return_inverse=True)

@@ -188,6 +188,26 @@ class RatingsStore:
             for item, value, ts, kind in sorted(rows, key=lambda r: (r[0], r[3]))
         ]
 
+    def user_cells(self, user_id) -> list[tuple[str, float, str]]:
+        """The user's ``(item_id, value, kind)`` cells in no particular order: what
+        :meth:`user_ratings` gives, as plain tuples, for a hot path that folds them in.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("u", "b", 4, 1.0)])
+            >>> store.user_cells("u"), store.user_cells("nobody")
+            ([('b', 4.0, 'explicit')], [])
+        """
+        user = lookup_id(user_id)
+        if user is None:
+            return []
+        if self.reader is not None:
+            return [
+                (item, float(value), kind)
+                for item, value, _, kind in self.reader.user_ratings(user)
+            ]
+        return [(r.item_id, r.value, r.kind) for r in self.user_ratings(user)]
+
     def user_snapshot(self, user_id) -> tuple[int, list[Rating]]:
         """``(version, ratings)`` of one user, for a cache keyed by version.
 
@@ -439,9 +459,7 @@ class RatingsStore:
             >>> store.item_first_seen()
             {'y': 9.0, 'x': 3.0}
         """
-        first = sa.select(ratings.c.item_id, sa.func.min(ratings.c.ts)).group_by(
-            ratings.c.item_id
-        )
+        first = sa.select(ratings.c.item_id, sa.func.min(ratings.c.ts)).group_by(ratings.c.item_id)
         with self.db.read(snapshot=True) as conn:
             added = conn.execute(sa.select(items.c.item_id, items.c.added_at)).all()
             rated = conn.execute(first).all()
