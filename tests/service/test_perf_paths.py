@@ -104,3 +104,15 @@ def test_writes_of_another_process_are_seen_by_every_thread_on_the_next_resolve(
         # The writer's items are ids the model does not know, so the user has no vector
         # to fold, but the state is the store's newest.
         assert store.user_version("w") == last
+
+
+def test_the_app_shortens_the_gil_switch_interval_while_it_serves(make_client, explicit_model):
+    import sys
+
+    from latentrec.service.app import SWITCH_INTERVAL_S
+
+    before = sys.getswitchinterval()
+    client = make_client(explicit_model)
+    assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL_S)
+    client.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
