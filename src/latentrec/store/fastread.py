@@ -47,6 +47,9 @@ class SqliteReader:
     def __init__(self, db: Database):
         self.db = db
         self.local = threading.local()
+        # Every connection opened, so that close() reaches those of other threads too.
+        self.opened: list[tuple[int, sqlite3.Connection]] = []
+        self.lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
         if self.db.closed:
@@ -61,6 +64,8 @@ class SqliteReader:
                 isolation_level=None,
             )
             local.conn, local.pid = conn, os.getpid()
+            with self.lock:
+                self.opened.append((local.pid, conn))
         return conn
 
     @contextmanager
@@ -104,8 +109,12 @@ class SqliteReader:
             return newest, conn.execute(CHANGED, (int(seq),)).fetchall()
 
     def close(self) -> None:
-        """Close the calling thread's connection (others close with their threads)."""
-        conn = getattr(self.local, "conn", None)
-        if conn is not None and self.local.pid == os.getpid():
-            conn.close()
-        self.local.conn = None
+        """Close every connection this process opened (the store is being closed)."""
+        with self.lock:
+            opened, self.opened = self.opened, []
+        for pid, conn in opened:
+            # A connection inherited over fork is the parent's: closing it here could
+            # drop the parent's locks.
+            if pid == os.getpid():
+                conn.close()
+        self.local = threading.local()
