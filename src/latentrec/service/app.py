@@ -517,10 +517,11 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     async def post_ratings(body: schemas.RatingIn | schemas.RatingsIn):
         """Store one rating or many (explicit stars or implicit events) in one transaction;
         answered only after it commits.  Each user's next request reflects them."""
-        # Only the transaction runs in a thread.  A write's thread gives the GIL up at
-        # every database call and queues for it again behind the event loop's reads, so
-        # the fewer steps it takes there the sooner it answers: the checks and the
-        # re-fold of a few users (a fraction of a millisecond each) run here.
+        # The write runs on the event loop, its wait for the disk (the commit's flush,
+        # a few milliseconds) included.  In a thread it would free the loop meanwhile,
+        # but each hand-over to the thread and back waits for the loop's other work and
+        # for the GIL: under a steady stream of reads a write took ten times as long
+        # (docs/benchmarks.md, Service load).  Many users' re-folds go to a thread.
         given = body.ratings if isinstance(body, schemas.RatingsIn) else [body]
         if not given:
             raise HTTPException(422, "no ratings given")
@@ -533,7 +534,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             served, [check_id(r.item_id, "item_id", max_id) for r in given]
         )
         checked = [checked_rating(served, r, elsewhere) for r in given]
-        result = await run_in_threadpool(store.add_ratings, checked)
+        result = store.add_ratings(checked)
         if len(result.versions) <= LOOP_REFOLDS:
             refold(served, result.versions)
         else:
