@@ -97,7 +97,7 @@ class LiveUsers:
     (:meth:`RatingsStore.watch`); unchanged, the cached state stands without a query.
     When the token moved, one ``changes_since`` read gives the versions of the users
     written since the last look (``known``); a cached state older than its user's known
-    version is folded in again (one ``user_ratings`` query and a fold-in), as is a user
+    version is folded in again (one ``user_cells`` query and a fold-in), as is a user
     not in the cache.  So a write through any worker or process is seen on the next
     request.  ``fold_ins`` counts the fold-ins done, and ``on_fold_in`` (if given) is
     called after each.
@@ -117,8 +117,9 @@ class LiveUsers:
         self.on_fold_in = on_fold_in
         self.watch = store.watch()
         self.sync_lock = threading.Lock()
-        # The token first, then the sequence: a write between the two is then both in
-        # the sequence's past or future and behind a moved token, so it is never missed.
+        # The token first, then the sequence.  Every write after the sequence read moves
+        # the token, so a later sync asks for it; a write before it is older than any
+        # state this (still empty) cache will compute, since those read the store later.
         self.token = self.watch.token()
         self.seq = store.sequence()
         # The newest version seen for each user written since this cache started.
