@@ -116,3 +116,60 @@ def test_the_app_shortens_the_gil_switch_interval_while_it_serves(make_client, e
     assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL_S)
     client.__exit__(None, None, None)
     assert sys.getswitchinterval() == before
+
+
+HOLDER = """
+import fcntl, os, select, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+select.select([sys.stdin], [], [], 20)  # until the test lets go (a stuck test: 20 s)
+"""
+
+
+def test_a_rating_waiting_for_the_write_lock_does_not_hold_up_reads(explicit_model, store):
+    """Another process holds the store's write lock: a POST /ratings waits for it without
+    blocking the event loop (a read is answered meanwhile) and succeeds once it is free."""
+    import asyncio
+
+    import httpx
+
+    from latentrec.service.app import create_app
+    from latentrec.service.holder import FixedSource
+    from latentrec.service.settings import Settings
+
+    app = create_app(Settings(), store=store, source=FixedSource(explicit_model))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(store.db.gate.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    order = []
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+            async def post():
+                r = await client.post(
+                    "/ratings", json={"user_id": "3", "item_id": "101", "rating": 1}
+                )
+                order.append(("post", r.status_code))
+
+            async def read_then_release():
+                r = await client.get("/users/3/recommendations", params={"n": 3})
+                order.append(("get", r.status_code))
+                holder.stdin.close()
+
+            await asyncio.wait_for(asyncio.gather(post(), read_then_release()), timeout=30)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        if holder.poll() is None:
+            holder.stdin.close()
+        holder.wait(timeout=10)
+    assert order == [("get", 200), ("post", 201)]
+    assert [r.item_id for r in store.user_ratings("3")] == ["101"]

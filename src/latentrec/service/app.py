@@ -35,6 +35,7 @@ route needs ``Authorization: Bearer <token>``.
 
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
 # run time, and some of them name limits local to create_app.
+import asyncio
 import gc
 import logging
 import os
@@ -86,6 +87,10 @@ STATIC_DIR = Path(__file__).parent / "static"
 REFOLD_ON_WRITE = 64
 # Up to this many, on the event loop (more, in a thread: they would hold up the reads).
 LOOP_REFOLDS = 4
+# A rating finding the store's write lock taken by another worker tries again after this
+# many seconds (the loop answers other requests meanwhile), for at most WRITE_WAIT_S.
+WRITE_RETRY_S = 0.001
+WRITE_WAIT_S = 1.0
 
 # The refresher looks for titles added through other workers every this many rounds
 # (the model source, one stat, every round).
@@ -468,6 +473,19 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         refold(served, result.versions)
         return written(served, result)
 
+    async def write_soon(ratings: list[Rating]):
+        """``store.add_ratings`` on the event loop once the store's write lock is free,
+        answering other requests while another worker holds it; after WRITE_WAIT_S of
+        that, the write waits for the lock in a thread instead."""
+        waited = time.monotonic() + WRITE_WAIT_S
+        while True:
+            result = store.try_add_ratings(ratings)
+            if result is not None:
+                return result
+            if time.monotonic() > waited:
+                return await run_in_threadpool(store.add_ratings, ratings)
+            await asyncio.sleep(WRITE_RETRY_S)
+
     def refold(served: Served, versions: dict) -> None:
         for user_id, version in list(versions.items())[:REFOLD_ON_WRITE]:
             live.resolve(served, user_id, version)
@@ -522,7 +540,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         # a few milliseconds) included.  In a thread it would free the loop meanwhile,
         # but each hand-over to the thread and back waits for the loop's other work and
         # for the GIL: under a steady stream of reads a write took ten times as long
-        # (docs/benchmarks.md, Service load).  Many users' re-folds go to a thread.
+        # (docs/benchmarks.md, Service load).  While another process holds the store's
+        # write lock the loop answers other requests (write_soon).  Many users' re-folds
+        # go to a thread.
         given = body.ratings if isinstance(body, schemas.RatingsIn) else [body]
         if not given:
             raise HTTPException(422, "no ratings given")
@@ -535,7 +555,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             served, [check_id(r.item_id, "item_id", max_id) for r in given]
         )
         checked = [checked_rating(served, r, elsewhere) for r in given]
-        result = store.add_ratings(checked)
+        result = await write_soon(checked)
         if len(result.versions) <= LOOP_REFOLDS:
             refold(served, result.versions)
         else:

@@ -167,29 +167,69 @@ class WriteGate:
 
     def __init__(self, path: Path):
         self.path = path
-        self.lock = threading.Lock()
+        # Reentrant: a caller that took the gate with try_enter() then runs its write
+        # transaction, which enters the gate again on the same thread.
+        self.lock = threading.RLock()
+        self.depth = 0
         self.fd: int | None = None
         self.pid = os.getpid()
 
     def __enter__(self):
-        self.lock.acquire()
+        self.enter(blocking=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.exit()
+        return False
+
+    def try_enter(self) -> bool:
+        """Take the gate if no other thread or process holds it; never waits.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> gate = WriteGate(pathlib.Path(tempfile.mkdtemp()) / "r.db.writer")
+            >>> other = WriteGate(gate.path)       # as another process would hold it
+            >>> with other:
+            ...     gate.try_enter()
+            False
+            >>> gate.try_enter(), gate.exit()
+            (True, None)
+        """
+        return self.enter(blocking=False)
+
+    def enter(self, blocking: bool) -> bool:
+        if not self.lock.acquire(blocking=blocking):
+            return False
+        if self.depth:
+            self.depth += 1
+            return True
         try:
             if self.fd is None or self.pid != os.getpid():
                 # A descriptor inherited over fork shares its lock with the parent's.
                 self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
                 self.pid = os.getpid()
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            if blocking:
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            else:
+                try:
+                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.lock.release()
+                    return False
         except OSError:
             self.lock.release()
             raise
-        return self
+        self.depth = 1
+        return True
 
-    def __exit__(self, *exc):
+    def exit(self) -> None:
+        """Leave the gate (the last exit of a thread's nested entries releases it)."""
+        self.depth -= 1
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            if self.depth == 0:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
         finally:
             self.lock.release()
-        return False
 
     def close(self) -> None:
         """Close this process's descriptor of the lock file (reopened on the next write)."""

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ..data import Interactions
 from .bulk import import_cells, read_interactions
 from .catalogue import item_from_row, search_statement, write_items
-from .engine import Database, is_memory, resolve_url
+from .engine import Database, WriteGate, is_memory, resolve_url
 from .fastread import SqliteReader
 from .group import GroupCommit
 from .records import (
@@ -146,6 +146,37 @@ class RatingsStore:
         touched = {user for user, *_ in rows}
         # Concurrent writers of this process share one transaction (see group.py).
         return self.group.submit((explicit, events, touched, len(rows)))
+
+    def try_add_ratings(self, ratings_in) -> WriteResult | None:
+        """:meth:`add_ratings` now, or ``None`` (nothing written) when another writer of
+        this SQLite file holds its write lock; never waits for one.
+
+        For an event loop, which must not block while another process commits: it can
+        retry later and answer other requests meanwhile.  Other stores write at once.
+        Bad rows raise :class:`StoreError` as in :meth:`add_ratings`.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> store.try_add_ratings([Rating("ann", "50", 5.0)]).versions
+            {'ann': 1}
+        """
+        gate = self.db.gate
+        if not isinstance(gate, WriteGate):
+            return self.add_ratings(ratings_in)
+        rows = check_ratings(ratings_in)
+        if not gate.try_enter():
+            return None
+        try:
+            if not rows:
+                return WriteResult(0, {})
+            explicit, events = merge_batch(rows, time.time())
+            batch = (explicit, events, {user for user, *_ in rows}, len(rows))
+            # Straight through, not through the group: this thread holds the gate, and
+            # a group's leader on another thread would wait for it.
+            with self.db.write() as conn:
+                return self.write_batch(conn, batch)
+        finally:
+            gate.exit()
 
     def write_batch(self, conn: sa.Connection, batch) -> WriteResult:
         """Write one merged batch inside the caller's write transaction (its own sequence
