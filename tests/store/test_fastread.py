@@ -77,3 +77,16 @@ def test_a_memory_store_reads_through_sqlalchemy():
         assert store.reader is None
         store.add_ratings([Rating("a", "x")])
         assert store.changes_since(0) == (1, [("a", 1)])
+
+
+def test_a_checkpoint_copies_the_log_into_the_database(store_dir):
+    path = store_dir / "c.db"
+    with open_store(path) as store:
+        store.add_ratings([Rating(f"u{i}", f"i{i}", 3.0) for i in range(500)])
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size > 0
+        assert store.checkpoint() == 0
+        # The next write starts the log again from its beginning.
+        store.add_ratings([Rating("u0", "i1", 4.0)])
+        assert store.checkpoint() == 0
+        assert [r.value for r in store.user_ratings("u0")] == [3.0, 4.0]

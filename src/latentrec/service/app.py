@@ -886,7 +886,8 @@ class Refresher:
         self.warm_done.set()
 
     def tick(self) -> None:
-        """One round: reload if the source changed, then add new store titles."""
+        """One round: reload if the source changed, add new store titles, and copy the
+        store's log into its database file (a SQLite checkpoint)."""
         try:
             if self.holder.reload():
                 self.metrics.reloads.inc()
@@ -895,6 +896,8 @@ class Refresher:
                 self.logger.info("serving model version %s", served.version)
             if self.ticks % ITEM_CHECK_TICKS == 0:
                 self.holder.update(lambda served: add_store_items(self.store, served))
+            # Here, off the request path: a commit that checkpoints waits for the copy.
+            self.store.checkpoint()
             self.ticks += 1
         except (OSError, LookupError, ValueError, StoreError) as err:
             self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))

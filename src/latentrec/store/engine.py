@@ -32,6 +32,9 @@ BUSY_TIMEOUT_S = 30.0
 POOL_SIZE = 8
 POOL_OVERFLOW = 24
 
+# Log pages after which a commit also checkpoints (SQLite's default is 1000).
+AUTOCHECKPOINT_PAGES = 10_000
+
 # Execution option that marks a connection's next transaction as a write.
 WRITE_OPTION = "latentrec_write"
 
@@ -136,6 +139,11 @@ def sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = FULL")
+    # SQLite copies the log into the database (a checkpoint, two flushes) inside the
+    # commit that grows the log past this many pages, so that one write waits for it: up
+    # to 200 ms on a 150 MB store.  A service checkpoints from a background thread instead
+    # (RatingsStore.checkpoint); this bound (40 MB of log) only catches other writers.
+    cursor.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 

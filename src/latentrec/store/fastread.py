@@ -108,6 +108,16 @@ class SqliteReader:
             newest = int(conn.execute(SEQUENCE).fetchone()[0])
             return newest, conn.execute(CHANGED, (int(seq),)).fetchall()
 
+    def checkpoint(self) -> tuple[int, int, int]:
+        """A passive checkpoint on the thread's connection: ``(busy, log pages, pages
+        copied)``, as ``PRAGMA wal_checkpoint(PASSIVE)`` reports them."""
+        try:
+            row = self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.OperationalError as err:
+            self.local.conn = None
+            raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
+        return int(row[0]), int(row[1]), int(row[2])
+
     def close(self) -> None:
         """Close every connection this process opened (the store is being closed)."""
         with self.lock:

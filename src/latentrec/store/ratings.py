@@ -323,6 +323,23 @@ class RatingsStore:
         """
         return ChangeWatch(self.db)
 
+    def checkpoint(self) -> int:
+        """Copy committed writes from a SQLite store's log into the database file now,
+        without waiting for (or holding up) readers and writers; returns the log pages
+        still to copy (0 for other stores).
+
+        A long-running writer (the service) calls this from a background thread, so
+        that no commit pays for the copy (see ``engine.AUTOCHECKPOINT_PAGES``).
+
+        Example:
+            >>> open_store(":memory:").checkpoint()
+            0
+        """
+        if self.reader is None:
+            return 0
+        _, log, copied = self.reader.checkpoint()
+        return max(0, log - copied)
+
     def changes_since(self, seq: int) -> tuple[int, list[tuple[str, int]]]:
         """``(newest, [(user_id, version), ...])``: the users changed after ``seq``.
 
