@@ -87,9 +87,11 @@ STATIC_DIR = Path(__file__).parent / "static"
 REFOLD_ON_WRITE = 64
 # Up to this many, on the event loop (more, in a thread: they would hold up the reads).
 LOOP_REFOLDS = 4
-# A rating finding the store's write lock taken by another worker tries again after this
-# many seconds (the loop answers other requests meanwhile), for at most WRITE_WAIT_S.
+# A rating finding the store's write lock taken by another worker tries again after the
+# loop's next round (WRITE_QUICK_TRIES times), then every WRITE_RETRY_S seconds, the loop
+# answering other requests meanwhile, for at most WRITE_WAIT_S.
 WRITE_RETRY_S = 0.001
+WRITE_QUICK_TRIES = 50
 WRITE_WAIT_S = 1.0
 
 # The refresher looks for titles added through other workers every this many rounds
@@ -478,13 +480,18 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         answering other requests while another worker holds it; after WRITE_WAIT_S of
         that, the write waits for the lock in a thread instead."""
         waited = time.monotonic() + WRITE_WAIT_S
+        tries = 0
         while True:
             result = store.try_add_ratings(ratings)
             if result is not None:
                 return result
             if time.monotonic() > waited:
                 return await run_in_threadpool(store.add_ratings, ratings)
-            await asyncio.sleep(WRITE_RETRY_S)
+            tries += 1
+            # The other worker's commit takes a millisecond or two: try again after the
+            # loop's next round of other work, and only after many tries back off to a
+            # timer (whose wait is a millisecond at least, plus the loop's backlog).
+            await asyncio.sleep(0 if tries <= WRITE_QUICK_TRIES else WRITE_RETRY_S)
 
     def refold(served: Served, versions: dict) -> None:
         for user_id, version in list(versions.items())[:REFOLD_ON_WRITE]:
