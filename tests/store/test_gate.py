@@ -62,3 +62,11 @@ def test_nested_entries_hold_the_gate_until_the_last_exit(tmp_path):
     assert other.try_enter()
     other.exit()
     gate.close(), other.close()
+
+
+def test_stores_without_a_gate_write_at_once(store):
+    """PostgreSQL (row locks, no file gate) and SQLite with the gate free both write."""
+    result = store.try_add_ratings([Rating("ann", "1", 4.0), Rating("bob", "1", 2.0)])
+    assert result is not None and set(result.versions) == {"ann", "bob"}
+    assert store.user_version("ann") == store.user_version("bob") == result.versions["ann"]
+    assert store.checkpoint() == 0
