@@ -401,6 +401,27 @@ def cpu_seconds(root: int) -> float:
     return total / tick
 
 
+def native_http(root: int) -> dict:
+    """Which of uvicorn's native speed-ups the server's worker processes have loaded.
+
+    uvicorn's "auto" loop and HTTP parser pick uvloop and httptools when they are
+    installed (the ``serve`` extra's ``uvicorn[standard]``) and fall back to asyncio and
+    h11 silently; the shared libraries mapped into the workers tell which ran.
+    """
+    found = {"uvloop": False, "httptools": False}
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == root:
+                children.append(stat.parent)
+    for proc in children:
+        with contextlib.suppress(OSError):
+            maps = (proc / "maps").read_text()
+            for name in found:
+                found[name] = found[name] or f"/{name}/" in maps
+    return found
+
+
 def verdict(run: str, r: dict) -> str:
     min_rps, max_p99 = TARGETS[run]
     ok = r["errors"] == 0 and r["p99_ms"] <= max_p99 and (min_rps is None or r["rps"] >= min_rps)
@@ -423,6 +444,8 @@ def bench_model(name, data, args, workdir: Path) -> dict:
         out["warm_wait_s"] = wait_warm(port, args.workers)
         if out["warm_wait_s"] is not None:
             print(f"  {name}: workers warm after {out['warm_wait_s']:.1f} s", flush=True)
+        out["native_http"] = native_http(pid)
+        print(f"  {name}: workers run with {out['native_http']}", flush=True)
         # Warm-up: both workers load, compile and fill their caches before timing.
         run_wrk(
             port, workdir, users, items,

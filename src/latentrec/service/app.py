@@ -9,7 +9,7 @@ through other workers.  ``app_from_env`` is the factory uvicorn's worker process
 
 Routes (JSON shapes in :mod:`latentrec.service.schemas` and at ``/docs``)::
 
-    GET    /users/{user_id}/recommendations?n=&items=&exclude=
+    GET    /users/{user_id}/recommendations?n=&items=&exclude=&diversity=&calibrate=&boost_new=
     GET    /users/{user_id}/predictions?items=
     GET    /users/{user_id}/explain/{item_id}
     GET    /users/{user_id}/ratings
@@ -35,8 +35,11 @@ route needs ``Authorization: Bearer <token>``.
 
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
 # run time, and some of them name limits local to create_app.
+import asyncio
+import gc
 import logging
 import os
+import sys
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -50,6 +53,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from ..store import Item, Rating, StoreError, open_store
 from . import schemas
@@ -71,6 +75,8 @@ from .holder import (
     id_text,
     with_new_items,
 )
+from .knobs import MAX_BOOST, FactsCache, pool_size
+from .knobs import rerank as rerank_candidates
 from .live import LiveUsers, explain, predictions, recommend
 from .metrics import ServiceMetrics
 from .settings import Settings
@@ -79,10 +85,21 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 # Users whose vectors a write re-folds at once (the rest are folded on their next request).
 REFOLD_ON_WRITE = 64
+# Up to this many, on the event loop (more, in a thread: they would hold up the reads).
+LOOP_REFOLDS = 4
+# A rating finding the store's write lock taken by another worker tries again after the
+# loop's next round (WRITE_QUICK_TRIES times), then every WRITE_RETRY_S seconds, the loop
+# answering other requests meanwhile, for at most WRITE_WAIT_S.
+WRITE_RETRY_S = 0.001
+WRITE_QUICK_TRIES = 50
+WRITE_WAIT_S = 1.0
 
 # The refresher looks for titles added through other workers every this many rounds
 # (the model source, one stat, every round).
 ITEM_CHECK_TICKS = 5
+
+# How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
+SWITCH_INTERVAL_S = 0.0005
 
 # Page size when the service walks the whole catalogue of the store.
 CATALOGUE_PAGE = 1000
@@ -112,18 +129,31 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     holder = ModelHolder(source, prepare=lambda served: add_store_items(store, served))
     seed_catalogue(store, holder.current)
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
+    facts = FactsCache(lambda: store_catalogue(store), store.item_first_seen)
     metrics.set_model(holder.current.version, holder.current.created)
     refresher = Refresher(
-        holder, store, metrics, settings.poll_seconds, live if settings.warm_users else None
+        holder,
+        store,
+        metrics,
+        settings.poll_seconds,
+        live if settings.warm_users else None,
+        facts=facts,
     )
 
     @asynccontextmanager
     async def lifespan(app):
+        # A thread (a `def` route, the refresher) gives up the GIL at every database call
+        # and must win it back from the event loop, which holds it for whole reads: at
+        # Python's default 5 ms switch interval each return could wait 5 ms (a store
+        # write under a busy thread: 12 ms at 5 ms, 3.7 ms at 0.5 ms, docs/benchmarks.md).
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, SWITCH_INTERVAL_S))
         refresher.start()
         try:
             yield
         finally:
             refresher.stop()
+            sys.setswitchinterval(interval)
 
     app = FastAPI(
         title="latentrec",
@@ -135,6 +165,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     app.state.store = store
     app.state.holder = holder
     app.state.live = live
+    app.state.facts = facts
     app.state.metrics = metrics
     app.state.refresher = refresher
     install_error_handlers(app)
@@ -190,17 +221,22 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def scored(served: Served, idx, scores) -> list[dict]:
         titles = served.titles
         ids = served.item_ids
+        genres = facts.get(served).genres
         return [
             {
                 "item_id": ids[i],
                 "title": None if titles is None else titles[i],
+                "genres": genres[i],
                 "score": None if not np.isfinite(s) else float(s),
             }
             for i, s in zip(idx.tolist(), scores.tolist(), strict=True)
         ]
 
-    def recommendations_body(served, state, n, items=None, exclude=None) -> dict:
-        top, scores, fallback = recommend(served, state, n, items, exclude)
+    def recommendations_body(served, state, n, items=None, exclude=None, knobs=None) -> dict:
+        if knobs:
+            top, scores, fallback = reranked(served, state, n, items, exclude, **knobs)
+        else:
+            top, scores, fallback = recommend(served, state, n, items, exclude)
         if fallback:
             metrics.fallbacks.inc()
         return {
@@ -209,6 +245,30 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "fallback": fallback,
             "items": scored(served, top, scores),
         }
+
+    def reranked(served, state, n, items, exclude, diversity, calibrate, boost_new):
+        """The model's top candidates for the user, re-ranked by the knobs (knobs.py)."""
+        pool, scores, fallback = recommend(
+            served, state, pool_size(n, served.n_items), items, exclude
+        )
+        ages = facts.ages(served) if boost_new > 0 else None
+        try:
+            top = rerank_candidates(
+                served,
+                facts.get(served),
+                pool,
+                scores,
+                n,
+                rated=state.rated,
+                diversity=diversity,
+                calibrate=calibrate,
+                boost_new=boost_new,
+                ages=ages,
+            )
+        except ValueError as err:
+            raise HTTPException(422, one_line(err)) from None
+        score_of = dict(zip(pool.tolist(), scores.tolist(), strict=True))
+        return top, np.array([score_of[i] for i in top.tolist()], dtype=np.float64), fallback
 
     # ------------------------------------------------------------------ reads
     @app.get(
@@ -227,9 +287,36 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             list[str] | None,
             Query(max_length=max_list, description="Never these items (unknown ids ignored)."),
         ] = None,
+        diversity: float = Query(
+            0.0,
+            ge=0.0,
+            le=1.0,
+            allow_inf_nan=False,
+            description="0-1: trade relevance for items unlike those already listed "
+            "(maximal marginal relevance in the model's latent space); 0 is off.",
+        ),
+        calibrate: float = Query(
+            0.0,
+            ge=0.0,
+            le=1.0,
+            allow_inf_nan=False,
+            description="0-1: match the list's genres to the genres of what the user rated "
+            "(Steck's calibration); 0 is off.  Needs genres in the catalogue.",
+        ),
+        boost_new: float = Query(
+            0.0,
+            ge=0.0,
+            le=MAX_BOOST,
+            allow_inf_nan=False,
+            description="Boost for recently added titles, on relevance rescaled to 0-1: a "
+            "title first seen at the store's newest rating gains this much, one 30 days "
+            "older half of it; 0 is off.",
+        ),
     ):
         """Top-``n`` items for a user, their rated items excluded; ``fallback`` marks the
-        popularity list given to a user the service cannot personalise."""
+        popularity list given to a user the service cannot personalise.  ``diversity``,
+        ``calibrate`` and ``boost_new`` re-rank the model's top candidates (100, or 5 per
+        requested item) with the re-rankers of ``latentrec.pipeline``, in that order."""
         # The hot route runs on the event loop: one indexed store read and one top-n over
         # the items take less than handing the request to a thread and back.  Its body
         # is built as plain JSON (the shape of schemas.Recommendations) without a second
@@ -239,7 +326,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         cand = model_items(served, items, "items")
         banned = model_items(served, exclude, "exclude", strict=False)
         state = live.resolve(served, user_id)
-        return JSONResponse(recommendations_body(served, state, n, cand, banned))
+        knobs = None
+        if diversity > 0 or calibrate > 0 or boost_new > 0:
+            knobs = {"diversity": diversity, "calibrate": calibrate, "boost_new": boost_new}
+        return JSONResponse(recommendations_body(served, state, n, cand, banned, knobs))
 
     @app.get(
         "/users/{user_id:path}/predictions",
@@ -382,9 +472,33 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     # ------------------------------------------------------------------ writes
     def write(served: Served, ratings: list[Rating]) -> dict:
         result = store.add_ratings(ratings)
-        metrics.ratings_written.inc(result.n_written)
-        for user_id, version in list(result.versions.items())[:REFOLD_ON_WRITE]:
+        refold(served, result.versions)
+        return written(served, result)
+
+    async def write_soon(ratings: list[Rating]):
+        """``store.add_ratings`` on the event loop once the store's write lock is free,
+        answering other requests while another worker holds it; after WRITE_WAIT_S of
+        that, the write waits for the lock in a thread instead."""
+        waited = time.monotonic() + WRITE_WAIT_S
+        tries = 0
+        while True:
+            result = store.try_add_ratings(ratings)
+            if result is not None:
+                return result
+            if time.monotonic() > waited:
+                return await run_in_threadpool(store.add_ratings, ratings)
+            tries += 1
+            # The other worker's commit takes a millisecond or two: try again after the
+            # loop's next round of other work, and only after many tries back off to a
+            # timer (whose wait is a millisecond at least, plus the loop's backlog).
+            await asyncio.sleep(0 if tries <= WRITE_QUICK_TRIES else WRITE_RETRY_S)
+
+    def refold(served: Served, versions: dict) -> None:
+        for user_id, version in list(versions.items())[:REFOLD_ON_WRITE]:
             live.resolve(served, user_id, version)
+
+    def written(served: Served, result) -> dict:
+        metrics.ratings_written.inc(result.n_written)
         return {
             "model_version": served.version,
             "written": result.n_written,
@@ -426,9 +540,16 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         dependencies=writes,
         tags=["ratings"],
     )
-    def post_ratings(body: schemas.RatingIn | schemas.RatingsIn):
+    async def post_ratings(body: schemas.RatingIn | schemas.RatingsIn):
         """Store one rating or many (explicit stars or implicit events) in one transaction;
         answered only after it commits.  Each user's next request reflects them."""
+        # The write runs on the event loop, its wait for the disk (the commit's flush,
+        # a few milliseconds) included.  In a thread it would free the loop meanwhile,
+        # but each hand-over to the thread and back waits for the loop's other work and
+        # for the GIL: under a steady stream of reads a write took ten times as long
+        # (docs/benchmarks.md, Service load).  While another process holds the store's
+        # write lock the loop answers other requests (write_soon).  Many users' re-folds
+        # go to a thread.
         given = body.ratings if isinstance(body, schemas.RatingsIn) else [body]
         if not given:
             raise HTTPException(422, "no ratings given")
@@ -440,7 +561,13 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         elsewhere = store_only_items(
             served, [check_id(r.item_id, "item_id", max_id) for r in given]
         )
-        return write(served, [checked_rating(served, r, elsewhere) for r in given])
+        checked = [checked_rating(served, r, elsewhere) for r in given]
+        result = await write_soon(checked)
+        if len(result.versions) <= LOOP_REFOLDS:
+            refold(served, result.versions)
+        else:
+            await run_in_threadpool(refold, served, result.versions)
+        return written(served, result)
 
     @app.delete(
         "/users/{user_id:path}/ratings/{item_id:path}",
@@ -518,6 +645,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
         item = Item(item_id, body.title, tuple(body.genres), body.features)
         store.add_items([item])
+        facts.forget()
         served = holder.current
         if item_id in served.item_index:
             # A title the model knows keeps its learned vector; only its details change.
@@ -705,8 +833,10 @@ class Refresher:
         metrics: ServiceMetrics,
         every: float,
         live: LiveUsers | None = None,
+        facts: FactsCache | None = None,
     ):
         self.holder = holder
+        self.facts = facts
         self.store = store
         self.metrics = metrics
         self.every = every
@@ -748,11 +878,23 @@ class Refresher:
             self.logger.info("folded in %d stored users for %s", count, served.version)
         except (OSError, ValueError, StoreError, MemoryError) as err:
             self.logger.warning("warming the user cache failed: %s", one_line(err))
+        if self.facts is not None:
+            try:
+                # The item facts too, so that no request waits for the catalogue.
+                self.facts.get(served)
+            except (OSError, ValueError, StoreError) as err:
+                self.logger.warning("reading the catalogue failed: %s", one_line(err))
+        # What warming built lives as long as the served model: out of the collector's
+        # sight, so that a full collection (which would walk every cached user, tens of
+        # milliseconds) never stalls a request.
+        gc.collect()
+        gc.freeze()
         self.warmed_serial = served.serial
         self.warm_done.set()
 
     def tick(self) -> None:
-        """One round: reload if the source changed, then add new store titles."""
+        """One round: reload if the source changed, add new store titles, and copy the
+        store's log into its database file (a SQLite checkpoint)."""
         try:
             if self.holder.reload():
                 self.metrics.reloads.inc()
@@ -761,6 +903,8 @@ class Refresher:
                 self.logger.info("serving model version %s", served.version)
             if self.ticks % ITEM_CHECK_TICKS == 0:
                 self.holder.update(lambda served: add_store_items(self.store, served))
+            # Here, off the request path: a commit that checkpoints waits for the copy.
+            self.store.checkpoint()
             self.ticks += 1
         except (OSError, LookupError, ValueError, StoreError) as err:
             self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))

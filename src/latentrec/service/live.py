@@ -3,8 +3,10 @@
 The ratings store is the truth; this module keeps a worker's cache of it.  A user's entry
 is valid for one ``(store version of the user, served model)`` pair, so a rating written
 through any worker (which raises the user's version) is folded in by every worker on
-that user's next request, and a new model version re-folds everyone lazily.  The
-per-request cost of a cached user is one indexed store query (``user_version``).
+that user's next request, and a new model version re-folds everyone lazily.  A request
+for a cached user costs no query while nothing was written anywhere: the store's
+:class:`~latentrec.store.ChangeWatch` token (SQLite's ``data_version``) says so, and when
+it moves one ``changes_since`` read tells which users' versions rose.
 
 Owns :class:`UserState`, :class:`LiveUsers` (resolve a user to a state; the cache) and
 the answers computed from a state (:func:`recommend`, :func:`predictions`,
@@ -40,7 +42,9 @@ from .holder import Served, id_text
 WARM_BATCH = 4096
 
 
-@dataclass(frozen=True)
+# Slots: a worker caches up to hundreds of thousands of these, and each __dict__ would be
+# one more object for the garbage collector to walk.
+@dataclass(frozen=True, slots=True)
 class UserState:
     """What the service knows about one user for one served model.
 
@@ -89,9 +93,14 @@ def like_threshold(served: Served) -> float:
 class LiveUsers:
     """Resolve users to :class:`UserState` against the store, with a bounded cache.
 
-    ``resolve`` costs one ``store.user_version`` query when the cached entry is current,
-    and one ``user_ratings`` query plus one fold-in when it is not.  ``fold_ins`` counts
-    the fold-ins done, and ``on_fold_in`` (if given) is called after each.
+    ``resolve`` of a cached user first reads the store's change token
+    (:meth:`RatingsStore.watch`); unchanged, the cached state stands without a query.
+    When the token moved, one ``changes_since`` read gives the versions of the users
+    written since the last look (``known``); a cached state older than its user's known
+    version is folded in again (one ``user_cells`` query and a fold-in), as is a user
+    not in the cache.  So a write through any worker or process is seen on the next
+    request.  ``fold_ins`` counts the fold-ins done, and ``on_fold_in`` (if given) is
+    called after each.
 
     Example (a store is needed, so not run here)::
 
@@ -106,12 +115,44 @@ class LiveUsers:
         self.lock = threading.Lock()
         self.fold_ins = 0
         self.on_fold_in = on_fold_in
+        self.watch = store.watch()
+        self.sync_lock = threading.Lock()
+        # The token first, then the sequence.  Every write after the sequence read moves
+        # the token, so a later sync asks for it; a write before it is older than any
+        # state this (still empty) cache will compute, since those read the store later.
+        self.token = self.watch.token()
+        self.seq = store.sequence()
+        # The newest version seen for each user written since this cache started.
+        self.known: dict[str, int] = {}
+
+    def sync(self) -> None:
+        """Learn the versions of the users written since the last call (cheap when none)."""
+        if self.watch.token() == self.token:
+            return
+        with self.sync_lock:
+            token = self.watch.token()
+            if token == self.token:
+                return
+            newest, changed = self.store.changes_since(self.seq)
+            known = self.known
+            for user, version in changed:
+                if version > known.get(user, 0):
+                    known[user] = version
+            self.seq = max(self.seq, newest)
+            self.token = token
 
     def resolve(self, served: Served, user_id: str, version: int | None = None) -> UserState:
         """The user's current state (``version``: the store's, when the caller has it)."""
-        if version is None:
-            version = self.store.user_version(user_id)
         cached = self.cache.get(user_id)
+        if version is None:
+            self.sync()
+            if (
+                cached is not None
+                and cached.serial == served.serial
+                and cached.version >= self.known.get(user_id, 0)
+            ):
+                return cached
+            version = self.store.user_version(user_id)
         if cached is not None and cached.version == version and cached.serial == served.serial:
             return cached
         state = self.compute(served, user_id, version)
@@ -240,7 +281,7 @@ class LiveUsers:
                 trained,
                 "model" if has_vector else "none",
             )
-        ratings = self.store.user_ratings(user_id)
+        ratings = self.store.user_cells(user_id)
         if not ratings:
             # Stored once, erased since: nothing about them is used (training row included).
             return self.nobody(served, user_id, version)
@@ -274,24 +315,26 @@ class LiveUsers:
         return UserState(user_id, version, served.serial, 0.0, None, np.empty(0, np.int64), "none")
 
     @staticmethod
-    def signal(served: Served, ratings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(item indices, values) to fold in, and every rated item index, from stored ratings.
+    def signal(served: Served, cells) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(item indices, values) to fold in, and every rated item index, from a user's
+        stored ``(item_id, value, kind)`` cells (:meth:`RatingsStore.user_cells`).
 
         See the module docstring for which ratings count.  Items the model does not know
         are left out; an item with both an explicit rating and events counts once, with
         the larger value.
         """
         index = served.item_index
-        found = [(index.get(r.item_id, -1), r.value, r.kind == "explicit") for r in ratings]
-        found = [f for f in found if f[0] >= 0]
-        if not found:
+        count = len(cells)
+        idx = np.fromiter((index.get(c[0], -1) for c in cells), np.int64, count)
+        known = idx >= 0
+        if not known.any():
             empty = np.empty(0, np.int64)
             return empty, np.empty(0), empty
-        idx = np.array([f[0] for f in found], dtype=np.int64)
+        idx = idx[known]
         values = fold_values(
             served,
-            np.array([f[1] for f in found], dtype=np.float64),
-            np.array([f[2] for f in found], dtype=bool),
+            np.fromiter((c[1] for c in cells), np.float64, count)[known],
+            np.fromiter((c[2] == "explicit" for c in cells), bool, count)[known],
         )
         keep = ~np.isnan(values)
         uniq, inverse = np.unique(idx[keep], return_inverse=True)

@@ -106,11 +106,22 @@ class ServiceMetrics:
             registry=reg,
         )
         self.shown_version = None
+        self.children: dict[tuple, tuple] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and its latency."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self.children.get(key)
+        if children is None:
+            # labels() looks its child up under a lock on every call; the label values
+            # are few (route templates, not paths), so each pair is looked up once.
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self.children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def set_model(self, version: str, created: float) -> None:
         """Publish the served model's version (and forget the previous one's label)."""

@@ -79,6 +79,9 @@ class ScoredItem(BaseModel):
 
     item_id: str
     title: str | None = None
+    genres: list[str] = Field(
+        default_factory=list, description="The item's genres in the catalogue (may be empty)."
+    )
     score: float | None = Field(None, description="The model's score; null when it has none.")
 
 

@@ -8,7 +8,8 @@ features).  :meth:`RatingsStore.interactions` hands everything to training as an
 
 Modules: :mod:`.records` (the value types and row checks), :mod:`.schema` (tables and the
 versioned schema), :mod:`.engine` (URLs, SQLite pragmas, transactions) and
-:mod:`.ratings` (:class:`RatingsStore`, :func:`open_store`).
+:mod:`.ratings` (:class:`RatingsStore`, :func:`open_store`) and :mod:`.watch` (cheap
+detection of committed writes for caches).
 
 Example:
     >>> from latentrec.store import open_store, Rating
@@ -20,8 +21,10 @@ Example:
 from .engine import StoreUnavailableError
 from .ratings import RatingsStore, open_store
 from .records import Item, Rating, StoreError, WriteResult
+from .watch import ChangeWatch
 
 __all__ = [
+    "ChangeWatch",
     "Item",
     "Rating",
     "RatingsStore",

@@ -4,12 +4,15 @@ SQLite's pragmas, and the two kinds of transaction (read, write).
 SQLite: WAL mode (readers never wait for the writer), ``synchronous=FULL`` (a commit is on
 disk before it returns), a busy timeout (a second process waits for the write lock instead
 of failing), and write transactions opened with ``BEGIN IMMEDIATE`` (they take the write
-lock first, so two writers queue rather than deadlock on a lock upgrade).  PostgreSQL:
+lock first, so two writers queue rather than deadlock on a lock upgrade), and latentrec's
+writers queue on a file lock beside the database first (:class:`WriteGate`), which wakes
+them as soon as it is free where SQLite's busy handler would poll.  PostgreSQL:
 psycopg 3, with ``postgresql://`` URLs normalised to ``postgresql+psycopg://``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from contextlib import contextmanager, nullcontext
@@ -28,6 +31,9 @@ BUSY_TIMEOUT_S = 30.0
 # server limit is 100 connections, so two workers at the maximum stay well below it.
 POOL_SIZE = 8
 POOL_OVERFLOW = 24
+
+# Log pages after which a commit also checkpoints (SQLite's default is 1000).
+AUTOCHECKPOINT_PAGES = 10_000
 
 # Execution option that marks a connection's next transaction as a write.
 WRITE_OPTION = "latentrec_write"
@@ -133,6 +139,11 @@ def sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = FULL")
+    # SQLite copies the log into the database (a checkpoint, two flushes) inside the
+    # commit that grows the log past this many pages, so that one write waits for it: up
+    # to 200 ms on a 150 MB store.  A service checkpoints from a background thread instead
+    # (RatingsStore.checkpoint); this bound (40 MB of log) only catches other writers.
+    cursor.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 
@@ -140,6 +151,100 @@ def sqlite_on_begin(conn: sa.Connection) -> None:
     """``BEGIN IMMEDIATE`` for a write transaction, a plain (snapshot) ``BEGIN`` for a read."""
     write = conn.get_execution_options().get(WRITE_OPTION, False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class WriteGate:
+    """Writers to one SQLite file take turns here, across threads and processes, before
+    SQLite's own write lock.
+
+    SQLite makes a writer that finds the database locked poll: its busy handler sleeps
+    1, 2, 5, ... up to 100 ms between tries, so under a steady stream of writes from two
+    worker processes a write waited hundreds of milliseconds for a lock held for a few.
+    An exclusive ``flock`` on a file beside the database (``<database>.writer``) blocks
+    instead and wakes the next writer as soon as the lock is released.  Writers that do
+    not take the gate (other programs) still meet SQLite's busy timeout, so the gate
+    only orders latentrec's own writers; it never replaces SQLite's locking.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> gate = WriteGate(pathlib.Path(tempfile.mkdtemp()) / "r.db.writer")
+        >>> with gate:
+        ...     gate.path.exists()
+        True
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        # Reentrant: a caller that took the gate with try_enter() then runs its write
+        # transaction, which enters the gate again on the same thread.
+        self.lock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+        self.pid = os.getpid()
+
+    def __enter__(self):
+        self.enter(blocking=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.exit()
+        return False
+
+    def try_enter(self) -> bool:
+        """Take the gate if no other thread or process holds it; never waits.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> gate = WriteGate(pathlib.Path(tempfile.mkdtemp()) / "r.db.writer")
+            >>> other = WriteGate(gate.path)       # as another process would hold it
+            >>> with other:
+            ...     gate.try_enter()
+            False
+            >>> gate.try_enter(), gate.exit()
+            (True, None)
+        """
+        return self.enter(blocking=False)
+
+    def enter(self, blocking: bool) -> bool:
+        if not self.lock.acquire(blocking=blocking):
+            return False
+        if self.depth:
+            self.depth += 1
+            return True
+        try:
+            if self.fd is None or self.pid != os.getpid():
+                # A descriptor inherited over fork shares its lock with the parent's.
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                self.pid = os.getpid()
+            if blocking:
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            else:
+                try:
+                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.lock.release()
+                    return False
+        except OSError:
+            self.lock.release()
+            raise
+        self.depth = 1
+        return True
+
+    def exit(self) -> None:
+        """Leave the gate (the last exit of a thread's nested entries releases it)."""
+        self.depth -= 1
+        try:
+            if self.depth == 0:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        """Close this process's descriptor of the lock file (reopened on the next write)."""
+        with self.lock:
+            if self.fd is not None and self.pid == os.getpid():
+                os.close(self.fd)
+            self.fd = None
 
 
 def describe(err: sa.exc.DBAPIError) -> str:
@@ -175,6 +280,12 @@ class Database:
         self.engine = create_engine(url)
         self.pid = os.getpid()
         self.guard = threading.RLock() if is_memory(url) else nullcontext()
+        file = self.dialect == "sqlite" and not is_memory(url)
+        self.gate = (
+            WriteGate(Path(url.database).with_name(Path(url.database).name + ".writer"))
+            if file
+            else nullcontext()
+        )
         self.closed = False
 
     def connect(self) -> sa.Connection:
@@ -196,7 +307,8 @@ class Database:
 
     @contextmanager
     def transaction(self, write: bool, snapshot: bool = False):
-        with self.guard, self.translated(), self.connect() as conn:
+        gate = self.gate if write else nullcontext()
+        with self.guard, gate, self.translated(), self.connect() as conn:
             if write:
                 conn.execution_options(**{WRITE_OPTION: True})
             elif snapshot and self.dialect == "postgresql":
@@ -229,6 +341,8 @@ class Database:
     def close(self) -> None:
         self.closed = True
         self.engine.dispose()
+        if isinstance(self.gate, WriteGate):
+            self.gate.close()
 
 
 def driver_rows(conn: sa.Connection, stmt: sa.Select, batch: int = 100_000):

@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from ..data import Interactions
 from .bulk import import_cells, read_interactions
 from .catalogue import item_from_row, search_statement, write_items
-from .engine import Database, resolve_url
+from .engine import Database, WriteGate, is_memory, resolve_url
+from .fastread import SqliteReader
+from .group import GroupCommit
 from .records import (
     Item,
     Rating,
@@ -28,6 +30,7 @@ from .records import (
     check_ratings,
 )
 from .schema import item_genres, items, migrate, ratings, users
+from .watch import ChangeWatch
 from .writes import (
     CHUNK,
     IN_CHUNK,
@@ -77,8 +80,15 @@ class RatingsStore:
 
     def __init__(self, database: Database):
         self.db = database
+        # Per-request reads on a SQLite file skip SQLAlchemy (see fastread).
+        self.reader = (
+            SqliteReader(database)
+            if database.dialect == "sqlite" and not is_memory(database.url)
+            else None
+        )
         with self.db.write() as conn:
             self.schema_version = migrate(conn, self.db.dialect)
+        self.group = GroupCommit(self.db.write, self.write_batch)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -97,6 +107,8 @@ class RatingsStore:
     def close(self) -> None:
         """Close every pooled connection; the store cannot be used afterwards."""
         self.db.close()
+        if self.reader is not None:
+            self.reader.close()
 
     def __enter__(self) -> RatingsStore:
         return self
@@ -132,16 +144,53 @@ class RatingsStore:
             return WriteResult(0, {})
         explicit, events = merge_batch(rows, time.time())
         touched = {user for user, *_ in rows}
-        with self.db.write() as conn:
-            seq = next_seq(conn)
-            for params, stmt in (
-                (explicit, upsert_explicit(self.dialect)),
-                (events, upsert_event(self.dialect)),
-            ):
-                for start in range(0, len(params), CHUNK):
-                    conn.execute(stmt, params[start : start + CHUNK])
-            upsert_versions(conn, self.dialect, touched, seq)
-        return WriteResult(len(rows), {user: seq for user in sorted(touched)})
+        # Concurrent writers of this process share one transaction (see group.py).
+        return self.group.submit((explicit, events, touched, len(rows)))
+
+    def try_add_ratings(self, ratings_in) -> WriteResult | None:
+        """:meth:`add_ratings` now, or ``None`` (nothing written) when another writer of
+        this SQLite file holds its write lock; never waits for one.
+
+        For an event loop, which must not block while another process commits: it can
+        retry later and answer other requests meanwhile.  Other stores write at once.
+        Bad rows raise :class:`StoreError` as in :meth:`add_ratings`.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> store.try_add_ratings([Rating("ann", "50", 5.0)]).versions
+            {'ann': 1}
+        """
+        gate = self.db.gate
+        if not isinstance(gate, WriteGate):
+            return self.add_ratings(ratings_in)
+        rows = check_ratings(ratings_in)
+        if not gate.try_enter():
+            return None
+        try:
+            if not rows:
+                return WriteResult(0, {})
+            explicit, events = merge_batch(rows, time.time())
+            batch = (explicit, events, {user for user, *_ in rows}, len(rows))
+            # Straight through, not through the group: this thread holds the gate, and
+            # a group's leader on another thread would wait for it.
+            with self.db.write() as conn:
+                return self.write_batch(conn, batch)
+        finally:
+            gate.exit()
+
+    def write_batch(self, conn: sa.Connection, batch) -> WriteResult:
+        """Write one merged batch inside the caller's write transaction (its own sequence
+        number); the :class:`GroupCommit` of :meth:`add_ratings` calls this."""
+        explicit, events, touched, n_rows = batch
+        seq = next_seq(conn)
+        for params, stmt in (
+            (explicit, upsert_explicit(self.dialect)),
+            (events, upsert_event(self.dialect)),
+        ):
+            for start in range(0, len(params), CHUNK):
+                conn.execute(stmt, params[start : start + CHUNK])
+        upsert_versions(conn, self.dialect, touched, seq)
+        return WriteResult(n_rows, {user: seq for user in sorted(touched)})
 
     def user_ratings(self, user_id) -> list[Rating]:
         """The user's current ratings and event weights, ordered by item id then kind.
@@ -157,15 +206,38 @@ class RatingsStore:
         user = lookup_id(user_id)
         if user is None:
             return []
-        stmt = sa.select(ratings.c.item_id, ratings.c.value, ratings.c.ts, ratings.c.kind).where(
-            ratings.c.user_id == user
-        )
-        with self.db.read() as conn:
-            rows = conn.execute(stmt).all()
+        if self.reader is not None:
+            rows = self.reader.user_ratings(user)
+        else:
+            stmt = sa.select(
+                ratings.c.item_id, ratings.c.value, ratings.c.ts, ratings.c.kind
+            ).where(ratings.c.user_id == user)
+            with self.db.read() as conn:
+                rows = conn.execute(stmt).all()
         return [
             Rating(user, item, float(value), float(ts), kind)
             for item, value, ts, kind in sorted(rows, key=lambda r: (r[0], r[3]))
         ]
+
+    def user_cells(self, user_id) -> list[tuple[str, float, str]]:
+        """The user's ``(item_id, value, kind)`` cells in no particular order: what
+        :meth:`user_ratings` gives, as plain tuples, for a hot path that folds them in.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("u", "b", 4, 1.0)])
+            >>> store.user_cells("u"), store.user_cells("nobody")
+            ([('b', 4.0, 'explicit')], [])
+        """
+        user = lookup_id(user_id)
+        if user is None:
+            return []
+        if self.reader is not None:
+            return [
+                (item, float(value), kind)
+                for item, value, _, kind in self.reader.user_ratings(user)
+            ]
+        return [(r.item_id, r.value, r.kind) for r in self.user_ratings(user)]
 
     def user_snapshot(self, user_id) -> tuple[int, list[Rating]]:
         """``(version, ratings)`` of one user, for a cache keyed by version.
@@ -195,6 +267,9 @@ class RatingsStore:
             >>> store.user_version("u") > v
             True
         """
+        if self.reader is not None:
+            user = lookup_id(user_id)
+            return 0 if user is None else self.reader.user_version(user)
         return self.user_versions([user_id])[str(user_id)]
 
     def user_versions(self, user_ids) -> dict[str, int]:
@@ -229,8 +304,41 @@ class RatingsStore:
             >>> store.sequence()
             1
         """
+        if self.reader is not None:
+            return self.reader.sequence()
         with self.db.read() as conn:
             return read_sequence(conn)
+
+    def watch(self) -> ChangeWatch:
+        """A :class:`~latentrec.store.watch.ChangeWatch` of this store: a token that
+        changes whenever a write has committed, far cheaper to read than any query.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> watch = store.watch()
+            >>> first = watch.token()
+            >>> _ = store.add_ratings([Rating("a", "i")])
+            >>> watch.token() != first
+            True
+        """
+        return ChangeWatch(self.db)
+
+    def checkpoint(self) -> int:
+        """Copy committed writes from a SQLite store's log into the database file now,
+        without waiting for (or holding up) readers and writers; returns the log pages
+        still to copy (0 for other stores).
+
+        A long-running writer (the service) calls this from a background thread, so
+        that no commit pays for the copy (see ``engine.AUTOCHECKPOINT_PAGES``).
+
+        Example:
+            >>> open_store(":memory:").checkpoint()
+            0
+        """
+        if self.reader is None:
+            return 0
+        _, log, copied = self.reader.checkpoint()
+        return max(0, log - copied)
 
     def changes_since(self, seq: int) -> tuple[int, list[tuple[str, int]]]:
         """``(newest, [(user_id, version), ...])``: the users changed after ``seq``.
@@ -250,13 +358,16 @@ class RatingsStore:
         """
         if isinstance(seq, bool) or not isinstance(seq, (int, np.integer)) or seq < 0:
             raise StoreError(f"seq must be an integer >= 0, got {seq!r}")
-        with self.db.read() as conn:
-            # The sequence first: a write committing between the two reads then shows
-            # in the rows, and newest covers it (numbers follow commit order).
-            newest = read_sequence(conn)
-            rows = conn.execute(
-                sa.select(users.c.user_id, users.c.version).where(users.c.version > int(seq))
-            ).all()
+        if self.reader is not None:
+            newest, rows = self.reader.changes_since(int(seq))
+        else:
+            with self.db.read() as conn:
+                # The sequence first: a write committing between the two reads then shows
+                # in the rows, and newest covers it (numbers follow commit order).
+                newest = read_sequence(conn)
+                rows = conn.execute(
+                    sa.select(users.c.user_id, users.c.version).where(users.c.version > int(seq))
+                ).all()
         changed = sorted(((u, int(v)) for u, v in rows), key=lambda r: (r[1], r[0]))
         if changed:
             newest = max(newest, changed[-1][1])
@@ -384,6 +495,25 @@ class RatingsStore:
         with self.db.read() as conn:
             rows = conn.execute(sa.select(item_genres.c.genre).distinct()).scalars().all()
         return sorted(rows)
+
+    def item_first_seen(self) -> dict[str, float]:
+        """When each item appeared: the earliest timestamp among its stored ratings and
+        events, or for a catalogue entry nobody rated, when it was added (Unix seconds).
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("a", "x", 4, 5.0), Rating("b", "x", 2, 3.0)])
+            >>> _ = store.add_items([Item("y", added_at=9.0)])
+            >>> store.item_first_seen()
+            {'y': 9.0, 'x': 3.0}
+        """
+        first = sa.select(ratings.c.item_id, sa.func.min(ratings.c.ts)).group_by(ratings.c.item_id)
+        with self.db.read(snapshot=True) as conn:
+            added = conn.execute(sa.select(items.c.item_id, items.c.added_at)).all()
+            rated = conn.execute(first).all()
+        out = {item: float(when) for item, when in added}
+        out.update((item, float(when)) for item, when in rated)
+        return out
 
     def counts(self) -> dict:
         """``{"ratings", "users", "items"}``: stored (user, item, kind) values, users who

@@ -9,6 +9,8 @@ commit order, and no two can deadlock on the rows they touch afterwards.
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -32,6 +34,9 @@ def insert(dialect: str, table: sa.Table):
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
+# Built once per dialect: SQLAlchemy then finds each compiled statement in its cache
+# without building the statement (and its cache key) again on every write.
+@functools.cache
 def upsert_explicit(dialect: str):
     """Latest wins: a stored rating is replaced by one at least as recent (on equal
     timestamps the later write, which runs later, wins).
@@ -49,6 +54,7 @@ def upsert_explicit(dialect: str):
     )
 
 
+@functools.cache
 def upsert_event(dialect: str):
     """Events add up inside the database (never read, add, write back), so concurrent
     writers lose none; the stored timestamp is the latest event's.
@@ -68,15 +74,35 @@ def upsert_event(dialect: str):
     )
 
 
-def upsert_versions(conn: sa.Connection, dialect: str, user_ids, seq: int) -> None:
-    """Set the version of ``user_ids`` to ``seq`` (creating their rows)."""
+@functools.cache
+def upsert_version(dialect: str):
+    """A user's version row, inserted or set (see :func:`upsert_versions`).
+
+    Example:
+        >>> "ON CONFLICT (user_id) DO UPDATE" in str(upsert_version("sqlite").compile(
+        ...     dialect=sqlite.dialect()))
+        True
+    """
     ins = insert(dialect, users)
-    stmt = ins.on_conflict_do_update(
+    return ins.on_conflict_do_update(
         index_elements=[users.c.user_id], set_={"version": ins.excluded.version}
     )
+
+
+def upsert_versions(conn: sa.Connection, dialect: str, user_ids, seq: int) -> None:
+    """Set the version of ``user_ids`` to ``seq`` (creating their rows)."""
+    stmt = upsert_version(dialect)
     rows = [{"user_id": u, "version": seq} for u in sorted(user_ids)]
     for start in range(0, len(rows), CHUNK):
         conn.execute(stmt, rows[start : start + CHUNK])
+
+
+NEXT_SEQ = (
+    sa.update(counters)
+    .where(counters.c.name == "writes")
+    .values(value=counters.c.value + 1)
+    .returning(counters.c.value)
+)
 
 
 def next_seq(conn: sa.Connection) -> int:
@@ -89,13 +115,7 @@ def next_seq(conn: sa.Connection) -> int:
         ...     next_seq(conn), next_seq(conn), read_sequence(conn)
         (1, 2, 2)
     """
-    stmt = (
-        sa.update(counters)
-        .where(counters.c.name == "writes")
-        .values(value=counters.c.value + 1)
-        .returning(counters.c.value)
-    )
-    return int(conn.execute(stmt).scalar_one())
+    return int(conn.execute(NEXT_SEQ).scalar_one())
 
 
 def read_sequence(conn: sa.Connection) -> int:

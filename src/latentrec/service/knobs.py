@@ -1,0 +1,243 @@
+"""What the service knows about the served items beyond the model, and the re-ranking
+knobs of ``GET /users/{id}/recommendations`` that use it.
+
+Owns :class:`ItemFacts` (each served item's genres from the store's catalogue, the
+items x genres matrix, and, when first asked for, each item's age), built once per
+served model version (:class:`FactsCache`), and :func:`rerank`, which applies the
+re-rankers of :mod:`latentrec.pipeline.rerank` to one user's candidates the way a
+:class:`~latentrec.pipeline.Pipeline` chains its stages:
+
+- ``diversity`` (0-1): maximal marginal relevance in the model's latent space
+  (:func:`~latentrec.pipeline.mmr` with ``lambda_ = 1 - diversity``);
+- ``calibrate`` (0-1): Steck's calibration of the list's genres to the genres of
+  everything the user rated (:func:`~latentrec.pipeline.calibrate` with that weight);
+- ``boost_new`` (0 or more): a boost for recently added titles
+  (:func:`~latentrec.pipeline.freshness` with that weight and a 30-day half-life).
+
+An item's age is the time from its earliest stored rating (for a title nobody rated
+yet, from when it entered the catalogue) to the newest rating in the store, so a
+dataset from the 1990s has new and old titles too.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..pipeline.rerank import calibrate as calibrate_list
+from ..pipeline.rerank import freshness as freshness_list
+from ..pipeline.rerank import mmr as mmr_list
+from .holder import Served
+
+# Candidates re-ranked per request: the model's top this many (at least 5 per slot).
+POOL = 100
+POOL_PER_SLOT = 5
+# The freshness boost halves every this many days of age.
+HALF_LIFE_DAYS = 30.0
+# The largest boost_new accepted (relevance is rescaled to [0, 1] first).
+MAX_BOOST = 10.0
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass
+class ItemFacts:
+    """Facts about the items of one served model, indexed like the model's items.
+
+    ``genres[i]`` is item ``i``'s genre names (a list, empty when the catalogue has
+    none); ``matrix`` is the items x genres 0/1 matrix (``None`` when no item has a
+    genre); ``ages`` is filled by :meth:`FactsCache.ages` on first use.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import Item
+        >>> m = FactorModel.from_factors(([1], ["a", "b"]), np.eye(2))
+        >>> facts = ItemFacts.build(Served.build(m, "v"), [Item("b", "Bee", ("Drama",))])
+        >>> facts.genres, facts.matrix.toarray().tolist()
+        ([[], ['Drama']], [[0.0], [1.0]])
+    """
+
+    serial: int
+    genres: list[list[str]]
+    genre_names: list[str]
+    matrix: sp.csr_matrix | None
+    ages: np.ndarray | None = field(default=None)
+
+    @classmethod
+    def build(cls, served: Served, catalogue) -> ItemFacts:
+        """Facts from the store's catalogue entries (items the model lacks are ignored)."""
+        genres: list[list[str]] = [[] for _ in range(served.n_items)]
+        for item in catalogue:
+            idx = served.item_index.get(item.item_id)
+            if idx is not None and item.genres:
+                genres[idx] = list(item.genres)
+        names = sorted({g for row in genres for g in row})
+        matrix = None
+        if names:
+            column = {g: j for j, g in enumerate(names)}
+            rows = [i for i, row in enumerate(genres) for _ in row]
+            cols = [column[g] for row in genres for g in row]
+            matrix = sp.csr_matrix(
+                (np.ones(len(rows)), (rows, cols)), shape=(served.n_items, len(names))
+            )
+            matrix.sum_duplicates()
+            matrix.data[:] = 1.0
+        return cls(served.serial, genres, names, matrix)
+
+    def taste(self, rated: np.ndarray) -> np.ndarray:
+        """The genre distribution of the items a user rated (all zeros: no genre at all,
+        which calibration takes as nothing to calibrate to).
+
+        Example:
+            >>> facts = ItemFacts(0, [["A"], ["A", "B"]], ["A", "B"],
+            ...                   sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 1.0]])))
+            >>> facts.taste(np.array([0, 1])).tolist()
+            [0.75, 0.25]
+        """
+        if self.matrix is None:
+            return np.zeros(0)
+        if len(rated) == 0:
+            return np.zeros(len(self.genre_names))
+        rows = self.matrix[np.asarray(rated, dtype=np.int64)]
+        per_item = np.asarray(rows.sum(axis=1)).ravel()
+        scale = np.divide(1.0, per_item, out=np.zeros_like(per_item), where=per_item > 0)
+        mass = np.asarray((sp.diags(scale) @ rows).sum(axis=0)).ravel()
+        total = mass.sum()
+        return mass if total == 0 else mass / total
+
+
+def item_ages(served: Served, first_seen: dict) -> np.ndarray:
+    """Days from each item's first appearance to the newest one (NaN: unknown).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], ["a", "b", "c"]), np.eye(3))
+        >>> item_ages(Served.build(m, "v"), {"a": 0.0, "b": 864000.0}).tolist()
+        [10.0, 0.0, nan]
+    """
+    seen = np.full(served.n_items, np.nan)
+    for item_id, when in first_seen.items():
+        idx = served.item_index.get(item_id)
+        if idx is not None:
+            seen[idx] = when
+    if np.isnan(seen).all():
+        return seen
+    newest = np.nanmax(seen)
+    return np.maximum(0.0, (newest - seen) / SECONDS_PER_DAY)
+
+
+class FactsCache:
+    """:class:`ItemFacts` of the served model, built on first use per model version.
+
+    ``catalogue()`` gives the store's catalogue entries and ``first_seen()`` each item's
+    first timestamp (both called at most once per served model version).
+    """
+
+    def __init__(self, catalogue, first_seen):
+        self.catalogue = catalogue
+        self.first_seen = first_seen
+        self.lock = threading.Lock()
+        self.current: ItemFacts | None = None
+
+    def get(self, served: Served) -> ItemFacts:
+        facts = self.current
+        if facts is not None and facts.serial == served.serial:
+            return facts
+        with self.lock:
+            facts = self.current
+            if facts is None or facts.serial != served.serial:
+                facts = ItemFacts.build(served, self.catalogue())
+                self.current = facts
+        return facts
+
+    def ages(self, served: Served) -> np.ndarray:
+        facts = self.get(served)
+        if facts.ages is None:
+            with self.lock:
+                if facts.ages is None:
+                    facts.ages = item_ages(served, self.first_seen())
+        return facts.ages
+
+    def forget(self) -> None:
+        """Drop the cached facts (a catalogue entry changed)."""
+        with self.lock:
+            self.current = None
+
+
+def pool_size(n: int, n_items: int) -> int:
+    """How many of the model's candidates a re-ranked list of ``n`` starts from.
+
+    Example:
+        >>> pool_size(10, 1682), pool_size(50, 1682), pool_size(10, 30)
+        (100, 250, 30)
+    """
+    return int(min(n_items, max(POOL, POOL_PER_SLOT * n)))
+
+
+def rerank(
+    served: Served,
+    facts: ItemFacts,
+    candidates: np.ndarray,
+    scores: np.ndarray,
+    n: int,
+    *,
+    rated: np.ndarray,
+    diversity: float = 0.0,
+    calibrate: float = 0.0,
+    boost_new: float = 0.0,
+    ages: np.ndarray | None = None,
+) -> np.ndarray:
+    """Up to ``n`` of ``candidates`` (best first by the model's ``scores``), re-ranked by
+    the knobs that are above 0, in the order diversity, calibration, freshness.
+
+    As in a :class:`~latentrec.pipeline.Pipeline`, each stage but the last decides the
+    first ``n`` places and the rest of the pool follows in the order it came; later
+    stages take that order as relevance.  ``rated`` is the user's rated items (the
+    taste that calibration aims at); ``ages`` the items' ages (for ``boost_new``).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> vectors = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], ["a", "b", "c"]), vectors), "v")
+        >>> facts = ItemFacts.build(s, [])
+        >>> cands, scores = np.array([0, 1, 2]), np.array([1.0, 0.9, 0.5])
+        >>> rerank(s, facts, cands, scores, 2, rated=np.empty(0, int)).tolist()
+        [0, 1]
+        >>> rerank(s, facts, cands, scores, 2, rated=np.empty(0, int), diversity=0.5).tolist()
+        [0, 2]
+    """
+    stages = []
+    if diversity > 0:
+        vectors = served.model.item_factors_
+        stages.append(lambda c, s: mmr_list(c, s, vectors, n, 1.0 - diversity))
+    if calibrate > 0:
+        if facts.matrix is None:
+            raise ValueError(
+                "calibrate needs item genres, and no served item has any in the catalogue"
+            )
+        taste = facts.taste(rated)
+        stages.append(
+            lambda c, s: calibrate_list(c, s, taste, facts.matrix, n, calibrate, alpha=0.01)
+        )
+    if boost_new > 0:
+        if ages is None or np.isnan(ages).all():
+            raise ValueError("boost_new needs item ages, and the store has no timestamps")
+        stages.append(
+            lambda c, s: freshness_list(c, s, ages, n, boost_new, half_life=HALF_LIFE_DAYS)
+        )
+    cands = np.asarray(candidates, dtype=np.int64)
+    rel = np.asarray(scores, dtype=np.float64)
+    if not stages:
+        return cands[:n]
+    for s, stage in enumerate(stages):
+        if cands.size == 0:
+            break
+        picked = np.asarray(stage(cands, rel), dtype=np.int64)
+        if s == len(stages) - 1:
+            cands = picked
+        else:
+            cands = np.concatenate([picked, cands[~np.isin(cands, picked)]])
+            rel = -np.arange(cands.size, dtype=np.float64)
+    return cands[:n]

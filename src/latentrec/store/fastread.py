@@ -1,0 +1,130 @@
+"""The store's per-request reads on SQLite, straight through the driver.
+
+A service asks the store for one user's version, one user's ratings and the users written
+since a sequence number many times a second.  Through SQLAlchemy each of those costs a
+pool checkout, a ``BEGIN`` issued by an event listener, the statement, a ``COMMIT`` and
+the pool's reset, several times the cost of the indexed lookup itself.
+:class:`SqliteReader` runs the same statements on one plain ``sqlite3`` connection per
+thread (opened on first use, again after a fork), each a fixed SQL text that the driver
+prepares once and caches, with every value a bound parameter.  A read of several
+statements runs in one read transaction, so it sees one state of the database, as
+:meth:`Database.read` does.  Writes never come here.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+
+from .engine import BUSY_TIMEOUT_S, Database, StoreUnavailableError
+from .records import StoreError
+from .schema import counters, ratings, users
+
+USER_VERSION = f"SELECT version FROM {users.name} WHERE user_id = ?"
+USER_RATINGS = f"SELECT item_id, value, ts, kind FROM {ratings.name} WHERE user_id = ?"
+SEQUENCE = f"SELECT value FROM {counters.name} WHERE name = 'writes'"
+CHANGED = f"SELECT user_id, version FROM {users.name} WHERE version > ?"
+
+
+class SqliteReader:
+    """Read-only statements on a SQLite file through one driver connection per thread.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from latentrec.store import open_store, Rating
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.db"
+        >>> store = open_store(path)
+        >>> _ = store.add_ratings([Rating("ann", "50", 4.0, timestamp=1.0)])
+        >>> reader = SqliteReader(store.db)
+        >>> reader.user_version("ann"), reader.user_ratings("ann")
+        (1, [('50', 4.0, 1.0, 'explicit')])
+        >>> reader.changes_since(0)
+        (1, [('ann', 1)])
+    """
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.local = threading.local()
+        # Every connection opened, so that close() reaches those of other threads too.
+        self.opened: list[tuple[int, sqlite3.Connection]] = []
+        self.lock = threading.Lock()
+
+    def connection(self) -> sqlite3.Connection:
+        if self.db.closed:
+            raise StoreError(f"the store {self.db.shown_url()} is closed")
+        local = self.local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            conn = sqlite3.connect(
+                self.db.url.database,
+                timeout=BUSY_TIMEOUT_S,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            local.conn, local.pid = conn, os.getpid()
+            with self.lock:
+                self.opened.append((local.pid, conn))
+        return conn
+
+    @contextmanager
+    def reading(self):
+        """The thread's connection inside one read transaction; driver errors translated."""
+        try:
+            conn = self.connection()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            self.local.conn = None
+            raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
+        except sqlite3.Error as err:
+            self.local.conn = None
+            raise StoreError(f"the store {self.db.shown_url()} refused: {err}") from None
+
+    def user_version(self, user_id: str) -> int:
+        """The stored version of one (valid) user id, 0 when none."""
+        with self.reading() as conn:
+            row = conn.execute(USER_VERSION, (user_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def user_ratings(self, user_id: str) -> list[tuple]:
+        """``(item_id, value, ts, kind)`` rows of one (valid) user id, unordered."""
+        with self.reading() as conn:
+            return conn.execute(USER_RATINGS, (user_id,)).fetchall()
+
+    def sequence(self) -> int:
+        """The newest write sequence number."""
+        with self.reading() as conn:
+            return int(conn.execute(SEQUENCE).fetchone()[0])
+
+    def changes_since(self, seq: int) -> tuple[int, list[tuple]]:
+        """The newest sequence number and the ``(user_id, version)`` rows above ``seq``,
+        both read in one transaction (the sequence first)."""
+        with self.reading() as conn:
+            newest = int(conn.execute(SEQUENCE).fetchone()[0])
+            return newest, conn.execute(CHANGED, (int(seq),)).fetchall()
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """A passive checkpoint on the thread's connection: ``(busy, log pages, pages
+        copied)``, as ``PRAGMA wal_checkpoint(PASSIVE)`` reports them."""
+        try:
+            row = self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.OperationalError as err:
+            self.local.conn = None
+            raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def close(self) -> None:
+        """Close every connection this process opened (the store is being closed)."""
+        with self.lock:
+            opened, self.opened = self.opened, []
+        for pid, conn in opened:
+            # A connection inherited over fork is the parent's: closing it here could
+            # drop the parent's locks.
+            if pid == os.getpid():
+                conn.close()
+        self.local = threading.local()

@@ -1,0 +1,93 @@
+"""Cheap change detection for caches of the store: has anything been committed since I
+last looked?
+
+A worker's cache of the store (the service's folded-in users) must see every write,
+whichever process made it, on its very next read; asking the store for the user's
+version on every request costs a query (and SQLAlchemy's machinery around it) each time.
+:class:`ChangeWatch` answers the cheaper question first.  Its :meth:`~ChangeWatch.token`
+changes whenever any write has committed since the previous call; only then does a cache
+need :meth:`RatingsStore.changes_since` to learn which users changed.
+
+- SQLite file: ``PRAGMA data_version`` on a connection of the watch's own, which is never
+  used for anything else.  SQLite changes that number for a connection whenever another
+  connection (in this process or any other) has committed, and reading it costs no
+  query plan and no disk read; the connection holds no transaction between calls.
+- PostgreSQL and in-memory SQLite: the store's global write sequence (one primary-key
+  read).  An in-memory database has a single connection, whose own writes would not
+  change its ``data_version``.
+
+Tokens are only comparable between calls of one watch.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+
+from .engine import BUSY_TIMEOUT_S, Database, StoreUnavailableError, is_memory
+from .writes import read_sequence
+
+
+class ChangeWatch:
+    """A token that changes whenever a write to the store has committed.
+
+    Read the token *before* looking at the changes (:meth:`RatingsStore.changes_since`):
+    a write that commits after the token was read then changes the next token, so it is
+    never missed.  Safe to share between threads; a process that forks gets a connection
+    of its own on its first call.
+
+    Example:
+        >>> from latentrec.store import open_store, Rating
+        >>> store = open_store(":memory:")
+        >>> watch = store.watch()
+        >>> before = watch.token()
+        >>> watch.token() == before
+        True
+        >>> _ = store.add_ratings([Rating("ann", "50", 5.0)])
+        >>> watch.token() == before
+        False
+        >>> watch.close()
+    """
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.lock = threading.Lock()
+        self.conn: sqlite3.Connection | None = None
+        self.pid = os.getpid()
+        self.generation = 0
+        self.pragma = db.dialect == "sqlite" and not is_memory(db.url)
+
+    def token(self) -> int:
+        """A number that differs from the previous call's when something was committed."""
+        if not self.pragma:
+            with self.db.read() as conn:
+                return read_sequence(conn)
+        with self.lock:
+            try:
+                if self.conn is None or self.pid != os.getpid():
+                    # Never close a connection inherited over fork: it is the parent's.
+                    self.conn = sqlite3.connect(
+                        self.db.url.database,
+                        timeout=BUSY_TIMEOUT_S,
+                        check_same_thread=False,
+                        isolation_level=None,
+                    )
+                    self.pid = os.getpid()
+                    # A new connection counts data_version afresh: the generation keeps
+                    # its tokens apart from the old connection's.
+                    self.generation += 1
+                version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as err:
+                self.conn = None
+                raise StoreUnavailableError(
+                    f"the store {self.db.shown_url()} failed: {err}"
+                ) from None
+            return (self.generation << 40) + version
+
+    def close(self) -> None:
+        """Close the watch's own connection (a later :meth:`token` opens a new one)."""
+        with self.lock:
+            if self.conn is not None and self.pid == os.getpid():
+                self.conn.close()
+            self.conn = None
