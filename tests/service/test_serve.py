@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from latentrec.cli import main
 from latentrec.store import open_store
 
+from .serving import check_rating_reaches_every_worker, worker_pids
+
 
 @pytest.mark.parametrize(
     "args, message",
@@ -55,33 +57,11 @@ def test_two_workers_share_the_store(serve, model_files, tmp_path):
     )
     url = server.url
     # Fresh connections spread over the workers; wait until both have answered.
-    pids = set()
-    deadline = time.monotonic() + 60
-    while len(pids) < 2 and time.monotonic() < deadline:
-        pids.add(httpx.get(url + "/health").json()["worker_pid"])
+    pids = worker_pids(url)
     assert len(pids) == 2
     # Percent escapes in an id are decoded once by the real server: %2F%00 stays text.
     user = "%2F%00 two/workers 'user'"
-    path = f"{url}/users/{quote(user, safe='')}/recommendations"
-    # Every worker caches the user as unknown first.
-    answered = set()
-    while answered != pids and time.monotonic() < deadline:
-        r = httpx.get(path)
-        assert r.json()["fallback"] is True
-        answered.add(int(r.headers["x-worker-pid"]))
-    r = httpx.post(url + "/ratings", json={"user_id": user, "item_id": "100", "rating": 5})
-    assert r.status_code == 201
-    writer = int(r.headers["x-worker-pid"])
-    answered = set()
-    for _ in range(200):
-        r = httpx.get(path)
-        body = r.json()
-        assert body["fallback"] is False, f"worker {r.headers['x-worker-pid']} missed it"
-        assert "100" not in [x["item_id"] for x in body["items"]]
-        answered.add(int(r.headers["x-worker-pid"]))
-        if answered == pids:
-            break
-    assert answered == pids and writer in pids
+    check_rating_reaches_every_worker(url, user, pids)
     rows = httpx.get(f"{url}/users/{quote(user, safe='')}/ratings").json()
     assert rows["user_id"] == user and len(rows["ratings"]) == 1
     # a real NUL in a path id is refused, not passed to the database
