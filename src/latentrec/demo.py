@@ -139,9 +139,8 @@ def run_demo(output_dir="out", user_id: int = 1, random_state: int = 42) -> dict
     elapsed = time.perf_counter() - started
     _say(f"\ndemo finished in {elapsed:.1f}s")
     if serve is not None:
-        _say("serve the model and its ratings store:")
+        _say("serve the model and its ratings store, and open the page (http://127.0.0.1:8000):")
         _say(f"  {serve}")
-        _say("then open http://127.0.0.1:8000")
     return {
         "table": table,
         "model_path": str(path),
@@ -163,7 +162,7 @@ def store_section(data, out: Path, model_path: Path) -> tuple[str | None, str | 
         >>> data = Interactions.from_dense(np.eye(2))
         >>> url, command = store_section(data, out, out / "m.npz")  # doctest: +ELLIPSIS
         /.../ratings.db: 2 ratings of 2 users, 0 titles with genres (seeded it)
-        >>> command == f"latentrec serve --model {out / 'm.npz'} --store {url}"
+        >>> command == f".venv/bin/latentrec serve --model {out / 'm.npz'} --store {url} --open"
         True
     """
     store_path = out / "ratings.db"
@@ -179,7 +178,7 @@ def store_section(data, out: Path, model_path: Path) -> tuple[str | None, str | 
         f"{store_path}: {counts['ratings']} ratings of {counts['users']} users, "
         f"{counts['items']} titles with genres ({done})"
     )
-    return store_url, f"latentrec serve --model {model_path} --store {store_url}"
+    return store_url, f".venv/bin/latentrec serve --model {model_path} --store {store_url} --open"
 
 
 def seed_store(data, path) -> tuple[str, int, dict]:

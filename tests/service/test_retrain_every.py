@@ -278,14 +278,6 @@ def test_the_store_reaches_the_retrain_in_its_environment_not_its_command_line()
     assert schedule.run_once() == {"store": url} and schedule.failures == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug (service/metrics.py): with several workers (PROMETHEUS_MULTIPROC_DIR), "
-    "ServiceMetrics.set_model removes the old version's label only in memory; the value "
-    "stays in the worker's file, so after a reload /metrics shows latentrec_model_info 1.0 "
-    "for both the old and the new version",
-)
 def test_a_reloaded_workers_metrics_show_only_the_new_version(tmp_path):
     # In a child process: prometheus-client chooses file-backed values at import.
     script = (

@@ -62,6 +62,7 @@ from .hardening import (
     AccessLog,
     BodyLimit,
     check_id,
+    check_text,
     install_error_handlers,
     one_line,
     token_matches,
@@ -646,6 +647,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         item_id = check_id(body.item_id, "item_id", max_id)
         if len(body.genres) > max_list:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
+        check_text(body.title, "title")
+        for genre in body.genres:
+            check_text(genre, "genres")
         item = Item(item_id, body.title, tuple(body.genres), body.features)
         store.add_items([item])
         facts.forget()

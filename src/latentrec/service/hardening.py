@@ -196,6 +196,23 @@ def check_id(value: str, what: str, max_chars: int) -> str:
         raise HTTPException(422, f"{what} is empty")
     if len(value) > max_chars:
         raise HTTPException(422, f"{what} is {len(value)} characters; the limit is {max_chars}")
+    return check_text(value, what)
+
+
+def check_text(value: str, what: str) -> str:
+    """Text any database can store, or a 422 ``HTTPException`` naming the field: no NUL
+    character (PostgreSQL refuses it) and no lone surrogate (JSON's ``\\ud800`` escape
+    decodes to one, and it has no UTF-8 form).
+
+    Example:
+        >>> check_text("Amélie (2001)", "title")
+        'Amélie (2001)'
+        >>> try:
+        ...     check_text("Bad \\ud800", "title")
+        ... except HTTPException as err:
+        ...     print(err.status_code, err.detail)
+        422 title is not valid unicode
+    """
     if "\x00" in value:
         raise HTTPException(422, f"{what} contains a NUL character")
     try:

@@ -61,7 +61,8 @@ class ServiceMetrics:
         )
         self.model_info = Gauge(
             "latentrec_model_info",
-            "The served model version (value 1, the version in a label).",
+            "The served model version (value 1, the version in a label; with several "
+            "workers, versions a worker served before show 0).",
             ["version"],
             registry=reg,
             multiprocess_mode="liveall",
@@ -126,6 +127,10 @@ class ServiceMetrics:
     def set_model(self, version: str, created: float) -> None:
         """Publish the served model's version (and forget the previous one's label)."""
         if self.shown_version is not None and self.shown_version != version:
+            # With several workers each value lives in a file that remove() leaves as it
+            # was, so the old version is first set to 0: it then shows as 0 there and
+            # not at all in a single process.
+            self.model_info.labels(self.shown_version).set(0)
             try:
                 self.model_info.remove(self.shown_version)
             except KeyError:
