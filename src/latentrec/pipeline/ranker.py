@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from ..errors import NotFittedError
+from .params import Knobs
 
 __all__ = ["LearnedRanker"]
 
@@ -29,7 +30,7 @@ def _lightgbm():
     return lightgbm
 
 
-class LearnedRanker:
+class LearnedRanker(Knobs):
     """Gradient-boosted trees with the LambdaRank objective (LightGBM), NDCG@``eval_at``.
 
     Hyperparameters are LightGBM's (``n_estimators`` boosting rounds, ``learning_rate``,
@@ -70,30 +71,6 @@ class LearnedRanker:
         self.eval_at = eval_at
         self.random_state = random_state
         self.num_threads = num_threads
-
-    _PARAMS = (
-        "n_estimators",
-        "learning_rate",
-        "num_leaves",
-        "min_child_samples",
-        "subsample",
-        "colsample",
-        "eval_at",
-        "random_state",
-        "num_threads",
-    )
-
-    def get_params(self) -> dict:
-        """The hyperparameters, as given.
-
-        Example:
-            >>> LearnedRanker(num_leaves=7).get_params()["num_leaves"]
-            7
-        """
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def __repr__(self) -> str:
-        return f"LearnedRanker({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
     @property
     def is_fitted(self) -> bool:

@@ -198,8 +198,6 @@ class Rules(Reranker):
         [2, 0]
     """
 
-    _params = ("pin", "boost", "bury", "never", "max_per")
-
     def __init__(self, pin=None, boost=None, bury=(), never=(), max_per=None):
         self.pin = dict(pin or {})
         self.boost = dict(boost or {})

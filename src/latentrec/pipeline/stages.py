@@ -14,31 +14,24 @@ import numbers
 import numpy as np
 
 from .context import Context
+from .params import Knobs
 from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
 __all__ = ["MMR", "Calibrate", "Explore", "Freshness", "Reranker"]
 
 
-class Reranker:
+class Reranker(Knobs):
     """Base of the pipeline's re-rankers: knobs in ``__init__``, checks in ``fit``.
 
-    Subclasses list their knobs in ``_params`` and implement ``rerank``; the ``never``
-    items of a stage (none here, see ``Rules``) are removed before any stage runs.
+    Subclasses store each ``__init__`` argument under its own name (``get_params`` and
+    the repr read the names from the signature, see :class:`~.params.Knobs`) and
+    implement ``rerank``; the ``never`` items of a stage (none here, see ``Rules``) are
+    removed before any stage runs.
 
     Example:
         >>> MMR(0.5).get_params()
         {'lambda_': 0.5, 'relevance': 'minmax', 'pool': None, 'center': False}
     """
-
-    _params: tuple[str, ...] = ()
-
-    def get_params(self) -> dict:
-        """The knobs, as given to ``__init__``."""
-        return {name: getattr(self, name) for name in self._params}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     def fit(self, context: Context) -> Reranker:
         """Check the knobs and that ``context`` has what this stage needs; returns self."""
@@ -114,8 +107,6 @@ class MMR(Reranker):
         2
     """
 
-    _params = ("lambda_", "relevance", "pool", "center")
-
     def __init__(
         self,
         lambda_: float = 0.7,
@@ -176,8 +167,6 @@ class Calibrate(Reranker):
         [1]
     """
 
-    _params = ("weight", "alpha", "relevance")
-
     def __init__(self, weight: float = 0.5, alpha: float = 0.01, relevance: str = "minmax"):
         self.weight = weight
         self.alpha = alpha
@@ -226,8 +215,6 @@ class Freshness(Reranker):
         [1, 0]
     """
 
-    _params = ("weight", "half_life_days")
-
     def __init__(self, weight: float = 0.1, half_life_days: float = 30.0):
         self.weight = weight
         self.half_life_days = half_life_days
@@ -265,8 +252,6 @@ class Explore(Reranker):
         >>> Explore(0.5, new_days=7).fit(ctx).rerank(ctx, 0, [0, 1], [0.9, 0.7], n=2).tolist()
         [0, 2]
     """
-
-    _params = ("share", "new_days", "random_state")
 
     def __init__(self, share: float = 0.1, new_days: float = 30.0, random_state: int | None = 0):
         self.share = share

@@ -146,8 +146,6 @@ class Thompson(Reranker):
         2
     """
 
-    _params = ("share", "new_days", "scale", "random_state")
-
     def __init__(
         self,
         share: float = 0.1,
