@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from ..errors import NotFittedError
+from ..evaluation.metrics import check_count
 from .params import Knobs
 
 __all__ = ["LearnedRanker"]
@@ -79,9 +80,7 @@ class LearnedRanker(Knobs):
 
     def _check_params(self) -> None:
         for name in ("n_estimators", "num_leaves", "min_child_samples", "eval_at"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"LearnedRanker {name} must be a positive integer, got {value!r}")
+            check_count(getattr(self, name), f"LearnedRanker {name}")
         for name in ("learning_rate", "subsample", "colsample"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:

@@ -9,12 +9,11 @@ user's candidates. :class:`~latentrec.pipeline.rules.Rules` is the business-rule
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ..evaluation.metrics import check_count
 from .context import Context
-from .params import Knobs
+from .params import Knobs, check_positive, check_seed, check_share
 from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
 __all__ = ["MMR", "Calibrate", "Explore", "Freshness", "Reranker"]
@@ -60,31 +59,10 @@ class Reranker(Knobs):
         return cls(**params)
 
 
-def _share(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
-
-
 def _relevance_kind(value, name: str) -> str:
     if value not in RELEVANCE:
         raise ValueError(f"{name} must be one of {RELEVANCE}, got {value!r}")
     return value
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive(value, name: str, *, zero: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not (value >= 0 if zero else value > 0) or not np.isfinite(value):
-        raise ValueError(
-            f"{name} must be a {'non-negative' if zero else 'positive'} number, got {value!r}"
-        )
-    return float(value)
 
 
 class MMR(Reranker):
@@ -120,10 +98,10 @@ class MMR(Reranker):
         self.center = center
 
     def fit(self, context: Context) -> MMR:
-        _share(self.lambda_, "MMR lambda_")
+        check_share(self.lambda_, "MMR lambda_")
         _relevance_kind(self.relevance, "MMR relevance")
         if self.pool is not None:
-            _count(self.pool, "MMR pool")
+            check_count(self.pool, "MMR pool")
         if not isinstance(self.center, (bool, np.bool_)):
             raise ValueError(f"MMR center must be True or False, got {self.center!r}")
         if context.item_vectors is None:
@@ -173,8 +151,8 @@ class Calibrate(Reranker):
         self.relevance = relevance
 
     def fit(self, context: Context) -> Calibrate:
-        _share(self.weight, "Calibrate weight")
-        _share(self.alpha, "Calibrate alpha")
+        check_share(self.weight, "Calibrate weight")
+        check_share(self.alpha, "Calibrate alpha")
         _relevance_kind(self.relevance, "Calibrate relevance")
         if context.item_genres is None:
             raise ValueError(
@@ -220,8 +198,8 @@ class Freshness(Reranker):
         self.half_life_days = half_life_days
 
     def fit(self, context: Context) -> Freshness:
-        _positive(self.weight, "Freshness weight", zero=True)
-        _positive(self.half_life_days, "Freshness half_life_days")
+        check_positive(self.weight, "Freshness weight", zero=True)
+        check_positive(self.half_life_days, "Freshness half_life_days")
         if np.isnan(context.item_age).all():
             raise ValueError("Freshness needs item ages, but the training data has no timestamps")
         return self
@@ -259,17 +237,9 @@ class Explore(Reranker):
         self.random_state = random_state
 
     def fit(self, context: Context) -> Explore:
-        _share(self.share, "Explore share")
-        _positive(self.new_days, "Explore new_days", zero=True)
-        if self.random_state is not None and (
-            isinstance(self.random_state, bool)
-            or not isinstance(self.random_state, numbers.Integral)
-            or self.random_state < 0  # numpy seeds are non-negative; say so now, not per user
-        ):
-            raise ValueError(
-                f"Explore random_state must be a non-negative int or None, "
-                f"got {self.random_state!r}"
-            )
+        check_share(self.share, "Explore share")
+        check_positive(self.new_days, "Explore new_days", zero=True)
+        check_seed(self.random_state, "Explore random_state", none=True)
         if np.isnan(context.item_age).all():
             raise ValueError("Explore needs item ages, but the training data has no timestamps")
         return self
