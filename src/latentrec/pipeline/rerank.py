@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from ..evaluation.beyond import check_item_genres, item_genre_shares
+from ..evaluation.beyond import check_item_genres, check_item_vectors, item_genre_shares
 from ..evaluation.metrics import check_count
 from .params import check_share
 
@@ -69,7 +69,7 @@ def mmr(
         [0, 1]
     """
     lambda_ = check_share(lambda_, "lambda_")
-    vectors = _check_matrix(item_vectors, "item_vectors", "items x factors")
+    vectors = check_item_vectors(item_vectors)
     cands, raw = _check_candidates(candidates, scores, vectors.shape[0])
     n = check_count(n, "n")
     cands, raw = _top_pool(cands, raw, pool, n)
@@ -360,17 +360,6 @@ def _check_candidates(candidates, scores, n_items: int) -> tuple[np.ndarray, np.
             "a list shows an item once"
         )
     return cands, raw
-
-
-def _check_matrix(values, name: str, shape: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array ({shape}), got {arr.ndim} dimensions")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{name}[{row}, {col}] = {float(arr[row, col])} is not a finite number")
-    return arr
 
 
 def _check_taste(history_genre_dist, n_genres: int) -> np.ndarray | None:
