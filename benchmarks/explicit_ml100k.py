@@ -50,12 +50,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from _explicit_folds import run_latentrec, run_surprise, surprise_fold
 
 from latentrec import Interactions
 from latentrec.data.splits import kfold
 from latentrec.datasets import movielens
 from latentrec.evaluation import evaluate_ratings
-from latentrec.evaluation import metrics as M
 from latentrec.models import (
     ALS,
     NMF,
@@ -162,42 +162,6 @@ def select(only: str | None) -> set[str]:
             )
         chosen |= hits
     return chosen
-
-
-def surprise_fold(train: Interactions, test: Interactions):
-    """A Surprise trainset and testset holding exactly the cells of ``train`` and ``test``."""
-    import surprise
-
-    frame = train.to_frame()[["user_id", "item_id", "rating"]]
-    reader = surprise.Reader(rating_scale=train.rating_scale or (1, 5))
-    trainset = surprise.Dataset.load_from_df(frame, reader).build_full_trainset()
-    t = test.to_frame()
-    testset = list(zip(t["user_id"], t["item_id"], t["rating"].astype(float), strict=True))
-    return trainset, testset
-
-
-def run_latentrec(entry: Entry, train: Interactions, test: Interactions) -> dict:
-    model = entry.make()
-    start = time.perf_counter()
-    model.fit(train)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = evaluate_ratings(model, test)
-    test_s = time.perf_counter() - start
-    return {"rmse": scores["rmse"], "mae": scores["mae"], "fit_s": fit_s, "test_s": test_s}
-
-
-def run_surprise(entry: Entry, trainset, testset) -> dict:
-    algo = entry.make()
-    start = time.perf_counter()
-    algo.fit(trainset)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    preds = algo.test(testset)  # estimates clipped to the rating scale by Surprise
-    test_s = time.perf_counter() - start
-    est = np.array([p.est for p in preds])
-    truth = np.array([p.r_ui for p in preds])
-    return {"rmse": M.rmse(truth, est), "mae": M.mae(truth, est), "fit_s": fit_s, "test_s": test_s}
 
 
 def warm_up(entries: list[Entry]) -> float:
@@ -324,9 +288,9 @@ def main() -> None:
             for key in keys:
                 entry = by_key[key]
                 if entry.lib == "latentrec":
-                    result = run_latentrec(entry, train, test)
+                    result = run_latentrec(entry.make(), train, test)
                 else:
-                    result = run_surprise(entry, trainset, testset)
+                    result = run_surprise(entry.make(), trainset, testset)
                 rows.append({"fold": fold, "lib": entry.lib, "model": entry.name, **result})
                 done.append(f"{key} {result['rmse']:.4f} ({result['fit_s']:.2f}s)")
         print(f"  fold {fold} (load {load_text()}): " + ", ".join(done), flush=True)

@@ -41,12 +41,12 @@ import time
 
 import numpy as np
 import pandas as pd
+from _explicit_folds import run_latentrec, run_surprise, surprise_fold
 
 from latentrec import Interactions
 from latentrec.data.splits import kfold, random_split
 from latentrec.datasets import movielens
 from latentrec.evaluation import cross_validate, evaluate_ratings
-from latentrec.evaluation import metrics as M
 from latentrec.models import Biases
 from latentrec.models.knn import ItemKNN
 from latentrec.models.nmf import NMF
@@ -75,38 +75,6 @@ def latentrec_models(threads):
         "TruncatedSVD": TruncatedSVD(random_state=0),
         "TruncatedSVD fill=baseline": TruncatedSVD(fill="baseline", random_state=0),
     }
-
-
-def surprise_fold(make, train: Interactions, test: Interactions):
-    import surprise
-
-    df = train.to_frame()
-    trainset = surprise.Dataset.load_from_df(
-        df[["user_id", "item_id", "rating"]], surprise.Reader(rating_scale=(1, 5))
-    ).build_full_trainset()
-    t = test.to_frame()
-    testset = list(zip(t["user_id"], t["item_id"], t["rating"].astype(float), strict=True))
-    algo = make()
-    start = time.perf_counter()
-    algo.fit(trainset)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    preds = algo.test(testset)
-    test_s = time.perf_counter() - start
-    est = np.array([p.est for p in preds])
-    truth = np.array([p.r_ui for p in preds])
-    return {"rmse": M.rmse(truth, est), "mae": M.mae(truth, est), "fit_s": fit_s, "test_s": test_s}
-
-
-def latentrec_fold(model, train: Interactions, test: Interactions):
-    fitted = model.clone()
-    start = time.perf_counter()
-    fitted.fit(train)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = evaluate_ratings(fitted, test)
-    test_s = time.perf_counter() - start
-    return {"rmse": scores["rmse"], "mae": scores["mae"], "fit_s": fit_s, "test_s": test_s}
 
 
 def warm_up(models) -> float:
@@ -173,7 +141,7 @@ def main() -> None:
                     "fold": fold,
                     "lib": "latentrec",
                     "model": name,
-                    **latentrec_fold(model, train, test),
+                    **run_latentrec(model.clone(), train, test),
                 }
             )
             if name in theirs:
@@ -182,7 +150,7 @@ def main() -> None:
                         "fold": fold,
                         "lib": "surprise",
                         "model": name,
-                        **surprise_fold(theirs[name], train, test),
+                        **run_surprise(theirs[name](), *surprise_fold(train, test)),
                     }
                 )
         done = [r for r in rows if r["fold"] == fold]

@@ -25,26 +25,13 @@ import time
 
 import numpy as np
 import pandas as pd
+from _explicit_folds import run_latentrec, run_surprise, surprise_fold
 
 from latentrec import Interactions
 from latentrec.data.splits import kfold
 from latentrec.datasets import movielens
-from latentrec.evaluation import evaluate_ratings
 from latentrec.models import BiasedMF
 from latentrec.models.svdpp import SVDpp
-
-
-def surprise_fold(train: Interactions, test: Interactions):
-    """A Surprise trainset and testset holding exactly the cells of ``train`` and ``test``."""
-    import surprise
-
-    frame = train.to_frame()[["user_id", "item_id", "rating"]]
-    reader = surprise.Reader(rating_scale=train.rating_scale or (1, 5))
-    trainset = surprise.Dataset.load_from_df(frame, reader).build_full_trainset()
-    t = test.to_frame()
-    cells = (t["user_id"].tolist(), t["item_id"].tolist(), t["rating"].tolist())
-    testset = list(zip(*cells, strict=True))
-    return trainset, testset
 
 
 def main() -> None:
@@ -55,7 +42,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import surprise
-    from surprise import accuracy
 
     data = movielens("100k", verbose=False)
     print(repr(data))
@@ -85,22 +71,15 @@ def main() -> None:
         trainset, testset = surprise_fold(train, test)
         build.append(time.perf_counter() - t0)
         for name, make in models.items():
-            model = make()
             if name.startswith("latentrec"):
-                t0 = time.perf_counter()
-                model.fit(train)
-                fit = time.perf_counter() - t0
-                scores = evaluate_ratings(model, test)
-                rmse, mae = scores["rmse"], scores["mae"]
+                r = run_latentrec(make(), train, test)
             else:
-                t0 = time.perf_counter()
-                model.fit(trainset)
-                fit = time.perf_counter() - t0
-                preds = model.test(testset)
-                rmse = accuracy.rmse(preds, verbose=False)
-                mae = accuracy.mae(preds, verbose=False)
-            rows.append({"model": name, "fold": fold, "rmse": rmse, "mae": mae, "fit_s": fit})
-            print(f"  fold {fold} {name:<20} RMSE {rmse:.4f}  MAE {mae:.4f}  fit {fit:.3f}s")
+                r = run_surprise(make(), trainset, testset)
+            rows.append({"model": name, "fold": fold, **r})
+            print(
+                f"  fold {fold} {name:<20} RMSE {r['rmse']:.4f}  MAE {r['mae']:.4f}  "
+                f"fit {r['fit_s']:.3f}s"
+            )
 
     table = pd.DataFrame(rows).groupby("model", sort=False)[["rmse", "mae", "fit_s"]].mean()
     print(f"\nmeans over {args.folds} folds (Surprise trainset build {np.mean(build):.3f}s/fold,")

@@ -135,7 +135,6 @@ def child_warm(args) -> None:
 def child_run(args) -> None:
     from latentrec import Interactions
     from latentrec.models.als import ALS
-    from latentrec.models.implicit_als import ImplicitALS
     from latentrec.models.mf import BiasedMF
 
     warm_up()
@@ -149,18 +148,7 @@ def child_run(args) -> None:
     for name, model in (
         ("sgd", BiasedMF(n_factors=k, n_epochs=e, num_threads=2, random_state=0)),
         ("als", ALS(n_factors=k, n_epochs=e, num_threads=2, random_state=0)),
-        (
-            "ials",
-            ImplicitALS(
-                n_factors=k,
-                n_epochs=e,
-                confidence="linear",
-                alpha=2.0,
-                regularization=30.0,
-                num_threads=2,
-                random_state=0,
-            ),
-        ),  # fmt: skip
+        ("ials", latentrec_ials(args)),
     ):
         start = time.perf_counter()
         model.fit(data)
@@ -216,51 +204,23 @@ def child_frame(args, drop: bool = False) -> None:
     if drop:
         del df
         release_arrow_memory()  # the frame's columns were pyarrow's buffers
-    model = ImplicitALS(
-        n_factors=args.factors, n_epochs=args.epochs, confidence="linear", alpha=2.0,
-        regularization=30.0, num_threads=2, random_state=0,
-    )  # fmt: skip
-    start = time.perf_counter()
-    model.fit(data)
-    out["ials_s"] = (time.perf_counter() - start) / args.epochs
-    out["fit_peak_mib"] = peak_mib()
-    start = time.perf_counter()
-    model.recommend_batch_idx(np.arange(data.n_users), n=10)
-    peak = peak_mib()
-    emit(
-        recommend_s=time.perf_counter() - start,
-        peak_mib=peak,
-        whole_mib=max(peak, out["read_peak_mib"]),
-        **out,
-    )
+    out.update(latentrec_fit_recommend(data, args))
+    emit_with_peaks(out)
 
 
 def child_csr(args) -> None:
     """latentrec handed the ready CSR that implicit is handed (ids 0..n-1)."""
-    import scipy.sparse as sp
-
     from latentrec import Interactions, Vocabulary
     from latentrec.models.implicit_als import ImplicitALS
 
     warm_up((ImplicitALS,), parquet=False)
-    with np.load(os.path.join(args.folder, "csr.npz")) as f:
-        m = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+    m = read_csr(args.folder)
     out = {"read_peak_mib": peak_mib(), "csr_mib": rss_mib(), "hwm_reset": reset_peak()}
     users = Vocabulary(np.arange(m.shape[0]), name="user")
     items = Vocabulary(np.arange(m.shape[1]), name="item")
     data = Interactions(users, items, m, implicit=True)
-    model = ImplicitALS(
-        n_factors=args.factors, n_epochs=args.epochs, confidence="linear", alpha=2.0,
-        regularization=30.0, num_threads=2, random_state=0,
-    )  # fmt: skip
-    start = time.perf_counter()
-    model.fit(data)
-    out["ials_s"] = (time.perf_counter() - start) / args.epochs
-    start = time.perf_counter()
-    model.recommend_batch_idx(np.arange(data.n_users), n=10)
-    peak = peak_mib()
-    emit(recommend_s=time.perf_counter() - start, peak_mib=peak,
-         whole_mib=max(peak, out["read_peak_mib"]), **out)  # fmt: skip
+    out.update(latentrec_fit_recommend(data, args))
+    emit_with_peaks(out)
 
 
 def child_frame_drop(args) -> None:
@@ -283,11 +243,54 @@ def read_frame(folder: str):
     return df
 
 
+def read_csr(folder: str):
+    """The ratings as the CSR matrix the generator saved (users as rows, ids 0..n-1)."""
+    import scipy.sparse as sp
+
+    with np.load(os.path.join(folder, "csr.npz")) as f:
+        return sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+
+
 def release_arrow_memory() -> None:
     """Hand the memory pyarrow's allocator keeps after frees back to the system."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+
+
+def latentrec_ials(args):
+    """latentrec's ImplicitALS with the settings every child compares (implicit's are alike)."""
+    from latentrec.models.implicit_als import ImplicitALS
+
+    return ImplicitALS(
+        n_factors=args.factors, n_epochs=args.epochs, confidence="linear", alpha=2.0,
+        regularization=30.0, num_threads=2, random_state=0,
+    )  # fmt: skip
+
+
+def timed_fit_recommend(fit, recommend, epochs: int) -> dict:
+    """Run ``fit()`` then ``recommend()`` (top-10 of every user): their seconds, the fit's peak.
+
+    ``ials_s`` is per iteration; ``fit_peak_mib`` is read between the two, so that a
+    child's ``peak_mib`` read after the top-10 shows which of the two set it.
+    """
+    start = time.perf_counter()
+    fit()
+    fit_s = (time.perf_counter() - start) / epochs
+    fit_peak = peak_mib()
+    start = time.perf_counter()
+    recommend()
+    return {"ials_s": fit_s, "fit_peak_mib": fit_peak, "recommend_s": time.perf_counter() - start}
+
+
+def latentrec_fit_recommend(data, args) -> dict:
+    """latentrec's ImplicitALS on ``data``, then its batch top-10 of every user: seconds."""
+    model = latentrec_ials(args)
+    return timed_fit_recommend(
+        lambda: model.fit(data),
+        lambda: model.recommend_batch_idx(np.arange(data.n_users), n=10),
+        args.epochs,
+    )
 
 
 def implicit_fit_recommend(m, args) -> dict:
@@ -298,24 +301,26 @@ def implicit_fit_recommend(m, args) -> dict:
         factors=args.factors, iterations=args.epochs, alpha=2.0, regularization=30.0,
         num_threads=2, random_state=0,
     )  # fmt: skip
-    start = time.perf_counter()
-    model.fit(m, show_progress=False)
-    fit_s = (time.perf_counter() - start) / args.epochs
-    start = time.perf_counter()
-    model.recommend(np.arange(m.shape[0]), m, N=10, filter_already_liked_items=True)
-    return {"ials_s": fit_s, "recommend_s": time.perf_counter() - start}
+    return timed_fit_recommend(
+        lambda: model.fit(m, show_progress=False),
+        lambda: model.recommend(np.arange(m.shape[0]), m, N=10, filter_already_liked_items=True),
+        args.epochs,
+    )
+
+
+def emit_with_peaks(out: dict) -> None:
+    """Emit a comparison child's figures with its peak since the reset and its whole peak."""
+    peak = peak_mib()
+    emit(peak_mib=peak, whole_mib=max(peak, out["read_peak_mib"]), **out)
 
 
 def child_implicit(args) -> None:
     import implicit.cpu.als  # noqa: F401  (its imports count, as latentrec's do)
-    import scipy.sparse as sp
 
-    with np.load(os.path.join(args.folder, "csr.npz")) as f:
-        m = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+    m = read_csr(args.folder)
     out = {"read_peak_mib": peak_mib(), "csr_mib": rss_mib(), "hwm_reset": reset_peak()}
     out.update(implicit_fit_recommend(m, args))
-    peak = peak_mib()
-    emit(peak_mib=peak, whole_mib=max(peak, out["read_peak_mib"]), **out)
+    emit_with_peaks(out)
 
 
 def child_implicit_frame(args) -> None:
@@ -331,8 +336,7 @@ def child_implicit_frame(args) -> None:
     )
     out["build_s"] = time.perf_counter() - start
     out.update(implicit_fit_recommend(m, args))
-    peak = peak_mib()
-    emit(peak_mib=peak, whole_mib=max(peak, out["read_peak_mib"]), **out)
+    emit_with_peaks(out)
 
 
 def child_surprise(args) -> None:

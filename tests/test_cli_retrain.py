@@ -135,3 +135,23 @@ def test_failures_are_one_line_exit_1(setup, tmp_path, args, message):
     text = r.output.strip()
     assert text.startswith("Error: ") and len(text.splitlines()) == 1, text
     assert message in text and "Traceback" not in text and "unexpected" not in text
+
+
+@pytest.mark.parametrize("algorithm", [None, "biases"])
+@pytest.mark.parametrize(
+    "param, message",
+    [("x", "--param takes name=value, got 'x'"), ("x=1", "no hyperparameter"), ("=1", "''")],
+)
+def test_bad_param_is_one_line_exit_1(setup, tmp_path, algorithm, param, message):
+    """A bad --param fails alike on the current version's recipe and on --algorithm's."""
+    _, _, db = setup
+    models = tmp_path / "models"
+    from latentrec.models import Biases
+
+    ModelDirectory(models).publish(Biases().fit(Interactions.from_dense(np.eye(2) + 1)))
+    chosen = [] if algorithm is None else ["--algorithm", algorithm]
+    r = invoke("retrain", "--store", db, "--model-dir", models, *chosen, "--param", param)
+    assert r.exit_code == 1, r.output
+    text = r.output.strip()
+    assert text.startswith("Error: ") and len(text.splitlines()) == 1, text
+    assert message in text and "Traceback" not in text and "unexpected" not in text

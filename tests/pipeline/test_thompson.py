@@ -93,8 +93,9 @@ def test_draws_are_seeded_and_scale_zero_is_the_mean_score():
     np.testing.assert_allclose(
         sample_scores(Y, mean, cov, np.random.default_rng(4), scale=0.0), Y @ mean
     )
-    with pytest.raises(ValueError, match="scale must be a non-negative"):
-        sample_scores(Y, mean, cov, np.random.default_rng(4), scale=-1.0)
+    for scale in (-1.0, np.inf):  # an infinite scale would draw NaN scores
+        with pytest.raises(ValueError, match="scale must be a non-negative"):
+            sample_scores(Y, mean, cov, np.random.default_rng(4), scale=scale)
     with pytest.raises(ValueError, match="regularization must be above 0"):
         implicit_posterior(Y, [1], [1.0], alpha=1.0, regularization=0.0)
     with pytest.raises(ValueError, match="item_idx must lie in"):
@@ -178,6 +179,12 @@ def test_thompson_needs_an_implicit_als_model_and_ages():
         Pipeline(model, rerankers=[Thompson(1.5, None)]).fit(untimed)
     with pytest.raises(ValueError, match="scale must be a non-negative"):
         Pipeline(model, rerankers=[Thompson(0.5, None, scale=-1)]).fit(untimed)
+    with pytest.raises(ValueError, match="scale must be a non-negative number, got inf"):
+        Pipeline(model, rerankers=[Thompson(0.5, None, scale=np.inf)]).fit(untimed)
+    with pytest.raises(ValueError, match="new_days must be a non-negative number or None"):
+        Pipeline(model, rerankers=[Thompson(0.5, np.inf)]).fit(untimed)
+    with pytest.raises(ValueError, match="random_state must be a non-negative int, got -1"):
+        Pipeline(model, rerankers=[Thompson(0.5, None, random_state=-1)]).fit(untimed)
 
 
 @pytest.mark.parametrize("seed", range(4))

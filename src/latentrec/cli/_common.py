@@ -388,6 +388,24 @@ def parse_value(text: str):
     return {"true": True, "false": False, "none": None}.get(text.lower(), text)
 
 
+def parse_params(extra: tuple[str, ...]) -> dict:
+    """``--param NAME=VALUE`` items as ``{name: value}`` (values by :func:`parse_value`).
+
+    A later item of the same name wins; an item without ``=`` is a :class:`Failure`.
+
+    Example:
+        >>> parse_params(("n_epochs=3", " biased = false", "n_epochs=4"))
+        {'n_epochs': 4, 'biased': False}
+    """
+    given = {}
+    for item in extra:
+        if "=" not in item:
+            raise Failure(f"--param takes name=value, got {item!r}")
+        name, value = item.split("=", 1)
+        given[name.strip()] = parse_value(value.strip())
+    return given
+
+
 def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=None):
     """An unfitted model from a CLI algorithm name and hyperparameters.
 
@@ -399,11 +417,7 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
     """
     cls = model_class(algorithm)
     given = {k: v for k, v in params.items() if v is not None}
-    for item in extra:
-        if "=" not in item:
-            raise Failure(f"--param takes name=value, got {item!r}")
-        name, value = item.split("=", 1)
-        given[name.strip()] = parse_value(value.strip())
+    given.update(parse_params(extra))
     valid = set(cls.param_names())
     if seed is not None and "random_state" in valid:
         given.setdefault("random_state", seed)

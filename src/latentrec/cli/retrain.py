@@ -20,7 +20,7 @@ from ..models.persistence import load
 from ..registry import ALIASES
 from ..service.retrain import retrain as run_retrain
 from ..service.versions import ModelDirectory
-from ._common import Failure, build_model, fail_on_known_errors, main, parse_value, print_table
+from ._common import Failure, build_model, fail_on_known_errors, main, parse_params, print_table
 from .store import open_or_fail, store_option
 
 
@@ -185,13 +185,7 @@ def candidate(md: ModelDirectory, algorithm, extra, seed):
         )
     if not extra:
         return None
-    template = load(version.path).clone()
-    for item in extra:
-        if "=" not in item:
-            raise Failure(f"--param takes name=value, got {item!r}")
-        name, value = item.split("=", 1)
-        template.set_params(**{name.strip(): parse_value(value.strip())})
-    return template
+    return load(version.path).clone().set_params(**parse_params(extra))
 
 
 @main.group()

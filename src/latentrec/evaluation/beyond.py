@@ -80,7 +80,7 @@ def intra_list_diversity(
             "pass exactly one of item_vectors (latent distance) or item_genres (genre distance)"
         )
     if item_vectors is not None:
-        vectors = _check_item_vectors(item_vectors)
+        vectors = check_item_vectors(item_vectors)
         top = check_recommended(recommended, vectors.shape[0], k)
         norms = np.linalg.norm(vectors, axis=1)
         shown = np.unique(top[top >= 0])
@@ -291,7 +291,17 @@ def _first_bad(arr: np.ndarray, bad: np.ndarray, name: str, why: str) -> ValueEr
     return ValueError(f"{name}[{at}] = {float(arr[where])} {why}")
 
 
-def _check_item_vectors(item_vectors) -> np.ndarray:
+def check_item_vectors(item_vectors) -> np.ndarray:
+    """An items x factors array as float64, checked: 2-D and finite; a ValueError names the
+    first bad cell.  Shared with the MMR re-ranker.
+
+    Example:
+        >>> check_item_vectors([[1, 0], [0, 1]]).dtype
+        dtype('float64')
+        >>> check_item_vectors([[1.0, float("nan")]])
+        Traceback (most recent call last):
+        ValueError: item_vectors[0, 1] = nan is not a finite number
+    """
     vectors = np.asarray(item_vectors, dtype=np.float64)
     if vectors.ndim != 2:
         raise ValueError(

@@ -20,6 +20,7 @@ import pandas as pd
 from .._version import __version__
 from ..data.interactions import Interactions
 from ..errors import ModelFileError, NotFittedError
+from ..evaluation.metrics import check_count
 from ..io.modelfile import read_archive, read_manifest, write_archive
 from ..io.tables import TableWriter
 from ..models.persistence import jsonable
@@ -105,9 +106,7 @@ class Pipeline:
                 raise TypeError(f"rerankers[{s}] is {stage!r}, not a re-ranker (MMR, Rules, ...)")
             if isinstance(stage, Rules) and s != len(stages) - 1:
                 raise ValueError("Rules must be the last re-ranker, so its rules hold in the list")
-        n = self.n_candidates
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"n_candidates must be a positive integer, got {n!r}")
+        check_count(self.n_candidates, "n_candidates")
 
     # ------------------------------------------------------------------ fitting
     def fit(self, train: Interactions, validation: Interactions | None = None) -> Pipeline:

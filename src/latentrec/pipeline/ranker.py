@@ -14,6 +14,8 @@ import numbers
 import numpy as np
 
 from ..errors import NotFittedError
+from ..evaluation.metrics import check_count
+from .params import Knobs
 
 __all__ = ["LearnedRanker"]
 
@@ -29,7 +31,7 @@ def _lightgbm():
     return lightgbm
 
 
-class LearnedRanker:
+class LearnedRanker(Knobs):
     """Gradient-boosted trees with the LambdaRank objective (LightGBM), NDCG@``eval_at``.
 
     Hyperparameters are LightGBM's (``n_estimators`` boosting rounds, ``learning_rate``,
@@ -71,30 +73,6 @@ class LearnedRanker:
         self.random_state = random_state
         self.num_threads = num_threads
 
-    _PARAMS = (
-        "n_estimators",
-        "learning_rate",
-        "num_leaves",
-        "min_child_samples",
-        "subsample",
-        "colsample",
-        "eval_at",
-        "random_state",
-        "num_threads",
-    )
-
-    def get_params(self) -> dict:
-        """The hyperparameters, as given.
-
-        Example:
-            >>> LearnedRanker(num_leaves=7).get_params()["num_leaves"]
-            7
-        """
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def __repr__(self) -> str:
-        return f"LearnedRanker({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
-
     @property
     def is_fitted(self) -> bool:
         """Whether the ranker has a booster."""
@@ -102,9 +80,7 @@ class LearnedRanker:
 
     def _check_params(self) -> None:
         for name in ("n_estimators", "num_leaves", "min_child_samples", "eval_at"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"LearnedRanker {name} must be a positive integer, got {value!r}")
+            check_count(getattr(self, name), f"LearnedRanker {name}")
         for name in ("learning_rate", "subsample", "colsample"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:

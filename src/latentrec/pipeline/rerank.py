@@ -19,7 +19,9 @@ import numbers
 
 import numpy as np
 
-from ..evaluation.beyond import check_item_genres, item_genre_shares
+from ..evaluation.beyond import check_item_genres, check_item_vectors, item_genre_shares
+from ..evaluation.metrics import check_count
+from .params import check_share
 
 __all__ = ["calibrate", "explore", "freshness", "mmr"]
 
@@ -66,10 +68,10 @@ def mmr(
         >>> mmr([0, 1, 2], [1.0, 0.9, 0.5], vectors, n=2, lambda_=0.5, pool=2).tolist()
         [0, 1]
     """
-    lambda_ = _check_share(lambda_, "lambda_")
-    vectors = _check_matrix(item_vectors, "item_vectors", "items x factors")
+    lambda_ = check_share(lambda_, "lambda_")
+    vectors = check_item_vectors(item_vectors)
     cands, raw = _check_candidates(candidates, scores, vectors.shape[0])
-    n = _check_n(n)
+    n = check_count(n, "n")
     cands, raw = _top_pool(cands, raw, pool, n)
     relevance = _relevance(raw, relevance)
     unit = vectors[cands] - vectors.mean(axis=0) if center else vectors[cands]
@@ -122,13 +124,13 @@ def calibrate(
         >>> calibrate([0, 1, 2], [1.0, 0.9, 0.1], taste, genres, n=2, weight=0.5).tolist()
         [0, 2]
     """
-    weight = _check_share(weight, "weight")
-    alpha = _check_share(alpha, "alpha")
+    weight = check_share(weight, "weight")
+    alpha = check_share(alpha, "alpha")
     if alpha == 0:
         raise ValueError("alpha must be above 0: without smoothing the divergence can be infinite")
     genres = check_item_genres(item_genres)
     cands, raw = _check_candidates(candidates, scores, genres.shape[0])
-    n = _check_n(n)
+    n = check_count(n, "n")
     p = _check_taste(history_genre_dist, genres.shape[1])
     if p is None:
         weight = 0.0
@@ -190,7 +192,7 @@ def freshness(
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"item_age[{i}] = {float(age[i])}: an age is finite and non-negative")
     cands, raw = _check_candidates(candidates, scores, age.size)
-    n = _check_n(n)
+    n = check_count(n, "n")
     mine = age[cands]
     boost = np.where(np.isnan(mine), 0.0, np.exp2(-np.nan_to_num(mine) / float(half_life)))
     objective = _rescaled(raw) + float(weight) * boost
@@ -215,8 +217,8 @@ def explore(
         >>> explore([0, 1, 2, 3], [4.0, 3.0, 2.0, 1.0], [1], n=3, share=0.5).tolist()
         [0, 1, 2]
     """
-    share = _check_share(share, "share")
-    n = _check_n(n)
+    share = check_share(share, "share")
+    n = check_count(n, "n")
     cands = np.asarray(candidates)
     new = np.asarray(new_items)
     if new.ndim != 1 or (new.size and new.dtype.kind not in "iu"):
@@ -324,18 +326,6 @@ def _rescaled(raw: np.ndarray) -> np.ndarray:
     return (raw - low) / (high - low)
 
 
-def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    return int(n)
-
-
-def _check_share(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
-
-
 def _check_candidates(candidates, scores, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     cands = np.asarray(candidates)
     raw = np.asarray(scores, dtype=np.float64)
@@ -370,17 +360,6 @@ def _check_candidates(candidates, scores, n_items: int) -> tuple[np.ndarray, np.
             "a list shows an item once"
         )
     return cands, raw
-
-
-def _check_matrix(values, name: str, shape: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array ({shape}), got {arr.ndim} dimensions")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{name}[{row}, {col}] = {float(arr[row, col])} is not a finite number")
-    return arr
 
 
 def _check_taste(history_genre_dist, n_genres: int) -> np.ndarray | None:

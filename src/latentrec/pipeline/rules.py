@@ -18,13 +18,13 @@ A stage's guarantees hold in the list it returns, so ``Rules`` runs last in a pi
 
 from __future__ import annotations
 
-import numbers
 import re
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..evaluation.metrics import check_count
 from .context import Context, genre_matrix
 from .rerank import rescaled
 from .stages import Reranker
@@ -74,8 +74,7 @@ def rules(
         >>> rules([0, 1, 2, 3], [4.0, 3.0, 2.0, 1.0], 3, caps=[(groups, 1)]).tolist()
         [0, 2, 3]
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_count(n, "n")
     cands = np.asarray(candidates, dtype=np.int64).ravel()
     raw = np.asarray(scores, dtype=np.float64).ravel()
     if raw.shape != cands.shape:
@@ -98,7 +97,7 @@ def rules(
             raise ValueError(f"items {by_rank[rank]} and {item} are both pinned at rank {rank}")
         by_rank[rank] = item
     shown_pins = {item for item, rank in pins.items() if rank <= n}
-    groups = [(_groups_matrix(g), _cap(k)) for g, k in caps]
+    groups = [(_groups_matrix(g), check_count(k, "a cap")) for g, k in caps]
 
     relevance = rescaled(raw) if cands.size else raw
     extra = boost or {}
@@ -171,12 +170,6 @@ def _groups_matrix(groups) -> sp.csr_matrix:
     return matrix
 
 
-def _cap(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"a cap must be a positive integer, got {k!r}")
-    return int(k)
-
-
 class Rules(Reranker):
     """The business-rule stage over raw item ids (see :func:`rules` for the semantics).
 
@@ -197,8 +190,6 @@ class Rules(Reranker):
         >>> stage.rerank(ctx, -1, [0, 1], [0.9, 0.8], n=3).tolist()
         [2, 0]
     """
-
-    _params = ("pin", "boost", "bury", "never", "max_per")
 
     def __init__(self, pin=None, boost=None, bury=(), never=(), max_per=None):
         self.pin = dict(pin or {})
@@ -306,7 +297,7 @@ class Rules(Reranker):
             taken[rank] = item
         self.caps_ = []
         for column, k in self.max_per.items():
-            _cap(k)
+            check_count(k, "a cap")
             table = context.item_features
             if table is None or column not in table.columns:
                 raise ValueError(f"Rules max_per: the item side table has no column {column!r}")

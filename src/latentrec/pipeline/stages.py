@@ -9,36 +9,28 @@ user's candidates. :class:`~latentrec.pipeline.rules.Rules` is the business-rule
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ..evaluation.metrics import check_count
 from .context import Context
+from .params import Knobs, check_positive, check_seed, check_share
 from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
 __all__ = ["MMR", "Calibrate", "Explore", "Freshness", "Reranker"]
 
 
-class Reranker:
+class Reranker(Knobs):
     """Base of the pipeline's re-rankers: knobs in ``__init__``, checks in ``fit``.
 
-    Subclasses list their knobs in ``_params`` and implement ``rerank``; the ``never``
-    items of a stage (none here, see ``Rules``) are removed before any stage runs.
+    Subclasses store each ``__init__`` argument under its own name (``get_params`` and
+    the repr read the names from the signature, see :class:`~.params.Knobs`) and
+    implement ``rerank``; the ``never`` items of a stage (none here, see ``Rules``) are
+    removed before any stage runs.
 
     Example:
         >>> MMR(0.5).get_params()
         {'lambda_': 0.5, 'relevance': 'minmax', 'pool': None, 'center': False}
     """
-
-    _params: tuple[str, ...] = ()
-
-    def get_params(self) -> dict:
-        """The knobs, as given to ``__init__``."""
-        return {name: getattr(self, name) for name in self._params}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     def fit(self, context: Context) -> Reranker:
         """Check the knobs and that ``context`` has what this stage needs; returns self."""
@@ -67,31 +59,10 @@ class Reranker:
         return cls(**params)
 
 
-def _share(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
-
-
 def _relevance_kind(value, name: str) -> str:
     if value not in RELEVANCE:
         raise ValueError(f"{name} must be one of {RELEVANCE}, got {value!r}")
     return value
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive(value, name: str, *, zero: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not (value >= 0 if zero else value > 0) or not np.isfinite(value):
-        raise ValueError(
-            f"{name} must be a {'non-negative' if zero else 'positive'} number, got {value!r}"
-        )
-    return float(value)
 
 
 class MMR(Reranker):
@@ -114,8 +85,6 @@ class MMR(Reranker):
         2
     """
 
-    _params = ("lambda_", "relevance", "pool", "center")
-
     def __init__(
         self,
         lambda_: float = 0.7,
@@ -129,10 +98,10 @@ class MMR(Reranker):
         self.center = center
 
     def fit(self, context: Context) -> MMR:
-        _share(self.lambda_, "MMR lambda_")
+        check_share(self.lambda_, "MMR lambda_")
         _relevance_kind(self.relevance, "MMR relevance")
         if self.pool is not None:
-            _count(self.pool, "MMR pool")
+            check_count(self.pool, "MMR pool")
         if not isinstance(self.center, (bool, np.bool_)):
             raise ValueError(f"MMR center must be True or False, got {self.center!r}")
         if context.item_vectors is None:
@@ -176,16 +145,14 @@ class Calibrate(Reranker):
         [1]
     """
 
-    _params = ("weight", "alpha", "relevance")
-
     def __init__(self, weight: float = 0.5, alpha: float = 0.01, relevance: str = "minmax"):
         self.weight = weight
         self.alpha = alpha
         self.relevance = relevance
 
     def fit(self, context: Context) -> Calibrate:
-        _share(self.weight, "Calibrate weight")
-        _share(self.alpha, "Calibrate alpha")
+        check_share(self.weight, "Calibrate weight")
+        check_share(self.alpha, "Calibrate alpha")
         _relevance_kind(self.relevance, "Calibrate relevance")
         if context.item_genres is None:
             raise ValueError(
@@ -226,15 +193,13 @@ class Freshness(Reranker):
         [1, 0]
     """
 
-    _params = ("weight", "half_life_days")
-
     def __init__(self, weight: float = 0.1, half_life_days: float = 30.0):
         self.weight = weight
         self.half_life_days = half_life_days
 
     def fit(self, context: Context) -> Freshness:
-        _positive(self.weight, "Freshness weight", zero=True)
-        _positive(self.half_life_days, "Freshness half_life_days")
+        check_positive(self.weight, "Freshness weight", zero=True)
+        check_positive(self.half_life_days, "Freshness half_life_days")
         if np.isnan(context.item_age).all():
             raise ValueError("Freshness needs item ages, but the training data has no timestamps")
         return self
@@ -266,25 +231,15 @@ class Explore(Reranker):
         [0, 2]
     """
 
-    _params = ("share", "new_days", "random_state")
-
     def __init__(self, share: float = 0.1, new_days: float = 30.0, random_state: int | None = 0):
         self.share = share
         self.new_days = new_days
         self.random_state = random_state
 
     def fit(self, context: Context) -> Explore:
-        _share(self.share, "Explore share")
-        _positive(self.new_days, "Explore new_days", zero=True)
-        if self.random_state is not None and (
-            isinstance(self.random_state, bool)
-            or not isinstance(self.random_state, numbers.Integral)
-            or self.random_state < 0  # numpy seeds are non-negative; say so now, not per user
-        ):
-            raise ValueError(
-                f"Explore random_state must be a non-negative int or None, "
-                f"got {self.random_state!r}"
-            )
+        check_share(self.share, "Explore share")
+        check_positive(self.new_days, "Explore new_days", zero=True)
+        check_seed(self.random_state, "Explore random_state", none=True)
         if np.isnan(context.item_age).all():
             raise ValueError("Explore needs item ages, but the training data has no timestamps")
         return self

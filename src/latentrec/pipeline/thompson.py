@@ -19,12 +19,11 @@ highest: an item is shown as often as the posterior thinks it may be the best.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.linalg
 
 from .context import Context
+from .params import check_positive, check_seed, check_share
 from .rerank import explore
 from .stages import Reranker
 
@@ -107,12 +106,11 @@ def sample_scores(item_vectors, mean, covariance, rng, *, scale: float = 1.0) ->
     """
     Y = np.asarray(item_vectors, dtype=np.float64)
     mean = np.asarray(mean, dtype=np.float64)
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not scale >= 0:
-        raise ValueError(f"scale must be a non-negative number, got {scale!r}")
+    scale = check_positive(scale, "scale", zero=True)
     # An eigen-decomposition tolerates a covariance that rounding left barely indefinite.
     values, vectors = np.linalg.eigh(np.asarray(covariance, dtype=np.float64))
     root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    x = mean + float(scale) * (root @ rng.standard_normal(mean.size))
+    x = mean + scale * (root @ rng.standard_normal(mean.size))
     return Y @ x
 
 
@@ -146,8 +144,6 @@ class Thompson(Reranker):
         2
     """
 
-    _params = ("share", "new_days", "scale", "random_state")
-
     def __init__(
         self,
         share: float = 0.1,
@@ -161,34 +157,15 @@ class Thompson(Reranker):
         self.random_state = random_state
 
     def fit(self, context: Context) -> Thompson:
-        if not isinstance(self.share, numbers.Real) or isinstance(self.share, bool):
-            raise ValueError(f"Thompson share must be a number in [0, 1], got {self.share!r}")
-        if not 0 <= self.share <= 1:
-            raise ValueError(f"Thompson share must be a number in [0, 1], got {self.share!r}")
-        if self.new_days is not None:
-            ok = isinstance(self.new_days, numbers.Real) and not isinstance(self.new_days, bool)
-            if not ok or not self.new_days >= 0:
-                raise ValueError(
-                    f"Thompson new_days must be a non-negative number or None, got "
-                    f"{self.new_days!r}"
-                )
-            if np.isnan(context.item_age).all():
-                raise ValueError(
-                    "Thompson with new_days needs item ages, but the training data has no "
-                    "timestamps; pass new_days=None to explore among the candidates"
-                )
-        if isinstance(self.scale, bool) or not isinstance(self.scale, numbers.Real):
-            raise ValueError(f"Thompson scale must be a non-negative number, got {self.scale!r}")
-        if not self.scale >= 0:
-            raise ValueError(f"Thompson scale must be a non-negative number, got {self.scale!r}")
-        if (
-            isinstance(self.random_state, bool)
-            or not isinstance(self.random_state, numbers.Integral)
-            or self.random_state < 0  # numpy seeds are non-negative; say so now, not per user
-        ):
+        check_share(self.share, "Thompson share")
+        check_positive(self.new_days, "Thompson new_days", zero=True, none=True)
+        if self.new_days is not None and np.isnan(context.item_age).all():
             raise ValueError(
-                f"Thompson random_state must be a non-negative int, got {self.random_state!r}"
+                "Thompson with new_days needs item ages, but the training data has no "
+                "timestamps; pass new_days=None to explore among the candidates"
             )
+        check_positive(self.scale, "Thompson scale", zero=True)
+        check_seed(self.random_state, "Thompson random_state")
         return self
 
     def bind(self, models) -> Thompson:
