@@ -6,6 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
+from latentrec.store import Rating
+
 HOSTILE_IDS = [
     "O'Brien",
     'say "hi"',
@@ -244,3 +246,22 @@ def test_an_unreachable_store_is_503_with_retry_after(explicit_model, store):
         r = client.get("/users/ann/recommendations")
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert "10.0.0.5" not in r.text
+
+
+@pytest.mark.parametrize("when", [1e17, -1e18, 1e300, 253402300800.0])
+def test_a_timestamp_no_date_can_show_is_422_and_nothing_is_stored(client, store, when):
+    body = {"user_id": "t", "item_id": "100", "rating": 4, "timestamp": when}
+    r = client.post("/ratings", json=body)
+    assert r.status_code == 422, r.text
+    assert "timestamp" in r.json()["detail"] and "'100'" in r.json()["detail"]
+    assert store.user_ratings("t") == []
+    assert client.get("/users/t/ratings").status_code == 200
+
+
+def test_a_stored_timestamp_no_date_can_show_still_lists(client, store):
+    # Written through the library (which takes any finite number), not the API.
+    store.add_ratings([Rating("t", "100", 4.0, timestamp=1e17)])
+    r = client.get("/users/t/ratings")
+    assert r.status_code == 200, r.text
+    [row] = r.json()["ratings"]
+    assert row["timestamp"] == 1e17 and row["rated_at"] is None

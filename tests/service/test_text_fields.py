@@ -47,3 +47,10 @@ def test_a_nul_in_a_title_or_genre_is_422_naming_the_field(any_client, field, va
     assert r.status_code == 422, r.text
     assert field in r.json()["detail"] and "NUL" in r.json()["detail"]
     assert any_client.get("/items/901").status_code == 404
+
+
+def test_a_new_title_without_a_title_is_stored(any_client):
+    # title is optional in the request: only a given title is checked for bad text.
+    r = post_json(any_client, "/items", {"item_id": "902", "genres": ["Drama"]})
+    assert r.status_code == 201, r.text
+    assert any_client.get("/items/902").json()["title"] is None

@@ -102,6 +102,10 @@ ITEM_CHECK_TICKS = 5
 # How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
 SWITCH_INTERVAL_S = 0.0005
 
+# The Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: the dates Python can show.
+EARLIEST_TS = -62_135_596_800
+LATEST_TS = 253_402_300_799
+
 # Page size when the service walks the whole catalogue of the store.
 CATALOGUE_PAGE = 1000
 
@@ -515,6 +519,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if item_id not in served.item_index and item_id not in known_elsewhere:
             raise HTTPException(404, f"unknown item {item_id!r}")
         check_value(served, item_id, r.rating, r.kind)
+        check_timestamp(item_id, r.timestamp)
         return Rating(user_id, item_id, float(r.rating), r.timestamp, r.kind)
 
     def check_value(served: Served, item_id: str, value: float, kind: str) -> None:
@@ -647,7 +652,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         item_id = check_id(body.item_id, "item_id", max_id)
         if len(body.genres) > max_list:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
-        check_text(body.title, "title")
+        if body.title is not None:
+            check_text(body.title, "title")
         for genre in body.genres:
             check_text(genre, "genres")
         item = Item(item_id, body.title, tuple(body.genres), body.features)
@@ -772,15 +778,40 @@ def item_out(served: Served, item) -> dict:
 
 
 def iso(timestamp: float | None) -> str | None:
-    """Unix seconds as ISO 8601 in UTC.
+    """Unix seconds as ISO 8601 in UTC; ``None`` for none, or for one beyond the years
+    1-9999 that a date can show (the store takes any finite number from the library).
 
     Example:
-        >>> iso(0.0)
-        '1970-01-01T00:00:00+00:00'
+        >>> iso(0.0), iso(1e17)
+        ('1970-01-01T00:00:00+00:00', None)
     """
-    if timestamp is None:
+    if timestamp is None or not EARLIEST_TS <= timestamp <= LATEST_TS:
         return None
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
+
+
+def check_timestamp(item_id: str, timestamp: float | None) -> None:
+    """A 422 ``HTTPException`` for a rating's timestamp that no date can show.
+
+    Such a rating would outrank every later one of the same item (latest wins), and
+    ``rated_at`` could not show it.
+
+    Example:
+        >>> check_timestamp("50", 1_700_000_000.0)
+        >>> try:
+        ...     check_timestamp("50", 1e17)
+        ... except HTTPException as err:
+        ...     print(err.status_code, err.detail[:70])
+        422 the timestamp 1e+17 of the rating for item '50' is not between 0001-01
+    """
+    if timestamp is None or not np.isfinite(timestamp):
+        return  # none: the store's clock; not finite: the store names the row and field
+    if not EARLIEST_TS <= timestamp <= LATEST_TS:
+        raise HTTPException(
+            422,
+            f"the timestamp {timestamp:g} of the rating for item {item_id!r} is not between "
+            f"0001-01-01 and 9999-12-31 (Unix seconds {EARLIEST_TS} to {LATEST_TS})",
+        )
 
 
 def store_catalogue(store) -> list:
