@@ -257,3 +257,39 @@ def test_a_title_added_through_another_worker_arrives_with_the_next_refresh(
     served = b.app.state.holder.current
     b.app.state.refresher.tick()  # nothing new: the served model stays as it is
     assert b.app.state.holder.current is served
+
+
+def test_event_weights_outside_a_ranking_models_scale_are_clipped_to_it(
+    make_client, hybrid_model, store
+):
+    """HybridMF here ranks, but was trained on 1-5 stars: its fold-in refuses values
+    outside 1-5, and an event's stored weight (a sum of weights) can be anything above 0."""
+    from latentrec.service.holder import Served
+    from latentrec.service.live import LiveUsers
+
+    assert not hybrid_model.predicts_ratings and hybrid_model.rating_scale_ == (1.0, 5.0)
+    client = make_client(hybrid_model)
+    rate(client, "heavy", 102, 4.0, kind="event")
+    rate(client, "heavy", 102, 4.0, kind="event")  # stored weight 8
+    rate(client, "light", 103, 0.25, kind="event")
+    for user, ratings in [("heavy", {102: 5.0}), ("light", {103: 1.0})]:
+        r = client.get(f"/users/{user}/recommendations", params={"n": 6})
+        assert r.status_code == 200, r.text
+        vec = hybrid_model.fold_in(ratings)
+        banned = np.zeros(hybrid_model.n_items, bool)
+        banned[hybrid_model.items_.index(list(ratings))] = True
+        top, _ = hybrid_model.recommend_vectors(
+            [vec.bias], vec.factors[None], 6, filter_items=banned
+        )
+        assert r.json()["fallback"] is False
+        assert [x["item_id"] for x in r.json()["items"]] == [
+            str(hybrid_model.items_.ids[i]) for i in top[0]
+        ]
+    # The bulk warm-up takes the same values (a refused value failed it for everyone).
+    served = Served.build(hybrid_model, "v")
+    warm = LiveUsers(store)
+    assert warm.warm(served) == 2
+    reference = LiveUsers(store)
+    for user in ("heavy", "light"):
+        expected = reference.compute(served, user, store.user_version(user))
+        assert np.allclose(warm.cache[user].factors, expected.factors, atol=1e-5)

@@ -17,7 +17,8 @@ the answers computed from a state (:func:`recommend`, :func:`predictions`,
 Which stored ratings a fold-in uses (stated once, here): a model that predicts ratings
 folds in the user's explicit ratings (clipped to its scale); implicit events only mark
 items as seen.  A ranking model (implicit ALS, BPR, HybridMF) folds in events with their
-weight and explicit ratings at or above :func:`like_threshold` with weight 1.  Every
+weight and explicit ratings at or above :func:`like_threshold` with weight 1, both
+clipped to the model's rating scale when it was trained on one.  Every
 stored item counts as seen (never recommended back).  A user the model was trained on
 whose stored ratings share no item with their training row (the store does not hold
 their training history) keeps that row: its items join the fold-in with the model's own
@@ -348,7 +349,8 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
 
     A rating model takes explicit ratings (clipped to its scale) and no events; a
     ranking model takes events with their weight and explicit ratings at or above
-    :func:`like_threshold` with weight 1.
+    :func:`like_threshold` with weight 1, clipped to its rating scale when it has one
+    (a ranking model trained on stars).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -358,11 +360,13 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
     """
     values = np.asarray(values, dtype=np.float64)
     explicit = np.asarray(explicit, dtype=bool)
+    lo, hi = served.rating_scale or (-np.inf, np.inf)
     if served.predicts_ratings:
-        lo, hi = served.rating_scale or (-np.inf, np.inf)
         return np.where(explicit, np.clip(values, lo, hi), np.nan)
     liked = np.where(values >= like_threshold(served), 1.0, np.nan)
-    return np.where(explicit, liked, values)
+    # A ranking model trained on stars refuses fold-in values outside their scale, and
+    # an event's stored weight is any sum of positive weights.
+    return np.clip(np.where(explicit, liked, values), lo, hi)
 
 
 def max_duplicates(rows, cols, values, shape) -> sp.csr_matrix:
