@@ -191,3 +191,33 @@ def test_the_knobs_are_documented_in_openapi(genre_client):
     for knob in ("diversity", "calibrate", "boost_new"):
         assert documented[knob]["description"]
         assert documented[knob]["schema"]["minimum"] == 0
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"diversity": 0.5},
+        {"calibrate": 0.5},
+        {"boost_new": 1.0},
+        {"diversity": 0.3, "calibrate": 0.3},
+    ],
+)
+def test_knobs_rerank_a_ranking_models_popularity_list_by_its_order(
+    store, make_client, hybrid_model, knobs
+):
+    """A ranking model's popularity fallback has no scores (null): the knobs take its
+    order as the relevance, as a pipeline's later stage takes an earlier one's."""
+    store.add_items([Item(str(100 + j), f"Film {j}", item_genres(j)) for j in range(N_ITEMS)])
+    store.add_ratings([Rating("someone", "101", 4.0, 1000.0)])
+    client = make_client(hybrid_model)
+    body, cands, scores = plain_pool(client, "someone-new")
+    assert body["fallback"] is True and all(s is None for s in scores)
+    r = client.get("/users/someone-new/recommendations", params={"n": 5, **knobs})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["fallback"] is True and all(row["score"] is None for row in got["items"])
+    order = -np.arange(cands.size, dtype=np.float64)
+    if set(knobs) == {"diversity"}:
+        expected = mmr(cands, order, hybrid_model.item_factors_, 5, 1.0 - knobs["diversity"])
+        assert listed(got) == [str(100 + j) for j in expected]
+    assert len(set(listed(got))) == 5 and set(listed(got)) <= set(listed(body))

@@ -260,12 +260,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             served, state, pool_size(n, served.n_items), items, exclude
         )
         ages = facts.ages(served) if boost_new > 0 else None
+        # A ranking model's popularity list has no scores: its order is the relevance.
+        relevance = scores if np.isfinite(scores).all() else -np.arange(pool.size, dtype=float)
         try:
             top = rerank_candidates(
                 served,
                 facts.get(served),
                 pool,
-                scores,
+                relevance,
                 n,
                 rated=state.rated,
                 diversity=diversity,
