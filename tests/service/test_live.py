@@ -293,3 +293,26 @@ def test_event_weights_outside_a_ranking_models_scale_are_clipped_to_it(
     for user in ("heavy", "light"):
         expected = reference.compute(served, user, store.user_version(user))
         assert np.allclose(warm.cache[user].factors, expected.factors, atol=1e-5)
+
+
+def test_a_committed_rating_is_acknowledged_though_its_refold_fails(
+    client, store, explicit_model, monkeypatch
+):
+    """The store failing between the commit and the re-fold: the rating is durable, so
+    the answer is 201 (a client retrying a 503 would add an event's weight twice), and
+    the user's next request folds it in."""
+    from latentrec.store import StoreUnavailableError
+
+    real = store.user_cells
+
+    def down(user_id):
+        raise StoreUnavailableError("the store went away")
+
+    monkeypatch.setattr(store, "user_cells", down)
+    r = client.post("/ratings", json={"user_id": "kim", "item_id": "100", "rating": 5})
+    assert r.status_code == 201, r.text
+    assert [(x.item_id, x.value) for x in store.user_ratings("kim")] == [("100", 5.0)]
+    assert client.get("/users/kim/recommendations").status_code == 503
+    monkeypatch.setattr(store, "user_cells", real)
+    expected, _ = top_for(explicit_model, {100: 5.0}, 8)
+    assert [x["item_id"] for x in recs(client, "kim")["items"]] == expected

@@ -185,6 +185,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     app.add_middleware(AccessLog, metrics=metrics, log=settings.access_log)
 
     max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars
+    error_log = logging.getLogger(ERROR_LOGGER)
     question_cache: dict = {}
 
     # A coroutine, so FastAPI calls it on the event loop: a plain function dependency
@@ -505,7 +506,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     def refold(served: Served, versions: dict) -> None:
         for user_id, version in list(versions.items())[:REFOLD_ON_WRITE]:
-            live.resolve(served, user_id, version)
+            try:
+                live.resolve(served, user_id, version)
+            except (StoreError, ValueError, FloatingPointError) as err:
+                # The write has committed, so its answer is a success: an error here would
+                # have the client send it again (an event's weight added twice).  The
+                # user's next request folds them in (or answers this error).
+                live.forget(user_id)
+                error_log.warning("re-folding %r after a write failed: %s", user_id, one_line(err))
 
     def written(served: Served, result) -> dict:
         metrics.ratings_written.inc(result.n_written)
