@@ -118,3 +118,47 @@ def test_a_real_store_keeps_every_acknowledged_write(store):
         assert {r.item_id: r.value for r in store.user_ratings(user)} == {
             f"i{k}": float(k % 5 + 1) for k in range(25)
         }
+
+
+def test_a_leader_interrupted_mid_group_leaves_no_follower_acknowledged():
+    """KeyboardInterrupt (not an Exception) in the shared transaction: it rolls back, and
+    every other write of the group hears that it failed; none returns as if written."""
+    ledger = Ledger()
+    hold = threading.Event()
+    first = threading.Event()
+
+    def apply(staged, item):
+        if item == 0:
+            first.set()
+            hold.wait(10)  # the first transaction stays open while the others queue
+        if item == 3:
+            raise KeyboardInterrupt
+        return ledger.apply(staged, item)
+
+    group = GroupCommit(ledger.transaction, apply)
+    outcomes = {}
+
+    def run(item):
+        try:
+            outcomes[item] = ("ok", group.submit(item))
+        except BaseException as err:  # noqa: BLE001 - the test records whatever arrives
+            outcomes[item] = ("error", type(err).__name__)
+
+    threads = [threading.Thread(target=run, args=(0,))]
+    threads[0].start()
+    assert first.wait(10)
+    threads += [threading.Thread(target=run, args=(i,)) for i in range(1, 6)]
+    for t in threads[1:]:
+        t.start()
+    while len(group.pending) < 5:
+        threading.Event().wait(0.001)
+    hold.set()
+    for t in threads:
+        t.join(10)
+    assert set(outcomes) == set(range(6))
+    assert outcomes[0] == ("ok", 0)
+    written = {i for i, (what, _) in outcomes.items() if what == "ok"}
+    assert sorted(ledger.committed) == sorted(written)
+    assert all(value is not None for what, value in outcomes.values() if what == "ok")
+    assert written == {0}, outcomes
+    assert group.pending == [] and not group.busy

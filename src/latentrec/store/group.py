@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import threading
 
+from .records import StoreError
+
 
 class _Waiter:
     __slots__ = ("item", "done", "lead", "result", "error")
@@ -91,6 +93,15 @@ class GroupCommit:
                 else:
                     for w in group:
                         self._alone(w)
+            except BaseException:
+                # Not retried (the leading thread is being stopped), but no write of the
+                # group may return as if written: results are set only after the commit.
+                for w in group:
+                    if w.result is None and w.error is None:
+                        w.error = StoreError(
+                            "nothing written: the write's transaction was abandoned"
+                        )
+                raise
         finally:
             with self.lock:
                 if self.pending:
