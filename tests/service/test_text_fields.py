@@ -7,8 +7,7 @@ database: a lone surrogate or a NUL character is a 422 naming the field.
 import json
 
 import pytest
-
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+from store.pgserver import ENGINES
 
 
 @pytest.fixture(params=ENGINES)
