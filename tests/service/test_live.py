@@ -316,3 +316,59 @@ def test_a_committed_rating_is_acknowledged_though_its_refold_fails(
     monkeypatch.setattr(store, "user_cells", real)
     expected, _ = top_for(explicit_model, {100: 5.0}, 8)
     assert [x["item_id"] for x in recs(client, "kim")["items"]] == expected
+
+
+def unscaled_ranking_model():
+    """A ranking model with no rating scale: its fold-in takes any finite weight, and
+    one of 1e300 overflows its float32 solve (FloatingPointError)."""
+    from latentrec.models import FactorModel
+
+    rng = np.random.default_rng(0)
+    ids = [str(100 + j) for j in range(8)]
+    return FactorModel.from_factors(
+        (["a", "b"], ids), rng.normal(size=(8, 2)), rng.normal(size=(2, 2)), predicts_ratings=False
+    )
+
+
+# The fold-in's cast of 1e300 to float32 warns before its solve fails.
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_a_user_whose_values_break_the_solve_falls_back_alone(make_client, store):
+    model = unscaled_ranking_model()
+    store.add_ratings(
+        [Rating("huge", "101", 1e300, kind="event"), Rating("fine", "102", 2.0, kind="event")]
+    )
+    client = make_client(model)
+    assert client.app.state.refresher.warm_done.wait(10)
+    assert client.app.state.refresher.thread.is_alive()
+    body = recs(client, "huge", n=8)
+    assert body["fallback"] is True and "101" not in [x["item_id"] for x in body["items"]]
+    fine = recs(client, "fine", n=3)
+    vec = model.fold_in({"102": 2.0})
+    banned = np.zeros(model.n_items, bool)
+    banned[model.items_.index(["102"])] = True
+    top, _ = model.recommend_vectors([vec.bias], vec.factors[None], 3, filter_items=banned)
+    assert fine["fallback"] is False
+    assert [x["item_id"] for x in fine["items"]] == [str(model.items_.ids[i]) for i in top[0]]
+
+
+def test_the_refresher_outlives_an_unexpected_error(
+    make_client, explicit_model, store, monkeypatch
+):
+    """Any error in a round is logged and the next round runs: a dead refresher would
+    never load a new model version again."""
+    client = make_client(explicit_model, poll_seconds=0.05)
+    refresher = client.app.state.refresher
+    assert refresher.warm_done.wait(10)
+    rounds = []
+
+    def broken():
+        rounds.append(1)
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(store, "checkpoint", broken)
+    deadline = threading.Event()
+    for _ in range(200):
+        if len(rounds) >= 3:
+            break
+        deadline.wait(0.05)
+    assert len(rounds) >= 3 and refresher.thread.is_alive()

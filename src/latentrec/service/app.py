@@ -909,10 +909,24 @@ class Refresher:
             self.thread = None
 
     def run(self) -> None:
-        self.warm()
+        self.guarded(self.warm)
         while not self.stopping.wait(self.every):
-            self.tick()
-            self.warm()
+            self.guarded(self.tick)
+            self.guarded(self.warm)
+
+    def guarded(self, step) -> None:
+        """Run one step of a round; an error it did not expect is logged with its
+        traceback, and the next round runs (a dead refresher would never load a new
+        model version again)."""
+        try:
+            step()
+        except Exception:
+            self.logger.exception(
+                "the refresher's %s failed; trying again next round", step.__name__
+            )
+        finally:
+            if step == self.warm:
+                self.warm_done.set()
 
     def warm(self) -> None:
         """Fold in every stored user for the served model, once per model."""

@@ -170,7 +170,8 @@ class LiveUsers:
         one of each kind of rating, then batched fold-ins, so a worker answers any stored
         user from its cache from the start.  Users the model was trained on whose stored
         ratings share nothing with their training row are left to :meth:`compute` (which
-        adds the row); so are users beyond the cache's capacity.
+        adds the row); so are users beyond the cache's capacity, and those of a batch
+        whose solve fails.
         """
         _, changed = self.store.changes_since(0)
         versions = dict(changed)
@@ -228,7 +229,12 @@ class LiveUsers:
             if rows.size == 0:
                 continue
             block = folded[rows]
-            bias, factors = served.model.fold_in_idx(block.indptr, block.indices, block.data)
+            try:
+                bias, factors = served.model.fold_in_idx(block.indptr, block.indices, block.data)
+            except (ValueError, FloatingPointError):
+                # One user's values (an enormous event weight) spoil the batch's solve:
+                # its users are left to compute(), where only that user goes without.
+                continue
             self.fold_ins += rows.size
             states = {}
             for j, r in enumerate(rows):
@@ -258,7 +264,8 @@ class LiveUsers:
             self.cache.pop(user_id, None)
 
     def compute(self, served: Served, user_id: str, version: int) -> UserState:
-        """Fold the user in from the store (or take their training row)."""
+        """Fold the user in from the store (or take their training row); a user whose
+        values the solve cannot take gets no vector (the popularity fallback)."""
         model = served.model
         u = served.user_index.get(user_id, -1)
         seen = model.seen_
@@ -302,7 +309,12 @@ class LiveUsers:
         if idx.size == 0:
             return UserState(user_id, version, served.serial, 0.0, None, rated, "none")
         order = np.argsort(idx, kind="stable")
-        bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
+        try:
+            bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
+        except (ValueError, FloatingPointError):
+            # Values the model's solve cannot take (an enormous event weight): no vector,
+            # as for a user with nothing foldable, rather than an error on every request.
+            return UserState(user_id, version, served.serial, 0.0, None, rated, "none")
         self.fold_ins += 1
         if self.on_fold_in is not None:
             self.on_fold_in()
