@@ -265,3 +265,14 @@ def test_a_stored_timestamp_no_date_can_show_still_lists(client, store):
     assert r.status_code == 200, r.text
     [row] = r.json()["ratings"]
     assert row["timestamp"] == 1e17 and row["rated_at"] is None
+
+
+@pytest.mark.parametrize("weight", [1e300, 1.7e308, 1e10])
+def test_an_event_weight_beyond_the_limit_is_422_and_nothing_is_stored(client, store, weight):
+    body = {"user_id": "w", "item_id": "100", "rating": weight, "kind": "event"}
+    r = client.post("/ratings", json=body)
+    assert r.status_code == 422, r.text
+    assert "'100'" in r.json()["detail"] and "limit" in r.json()["detail"]
+    assert store.user_ratings("w") == []
+    ok = client.post("/ratings", json={**body, "rating": 1e9})
+    assert ok.status_code == 201, ok.text

@@ -102,6 +102,11 @@ ITEM_CHECK_TICKS = 5
 # How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
 SWITCH_INTERVAL_S = 0.0005
 
+# The largest rating or event weight taken (events add up in the store).  The models
+# compute in float32 (largest 3.4e38): two events of 1.7e308 summed to infinity in the
+# store, and one of 1e300 overflowed the user's fold-in.
+MAX_VALUE = 1e9
+
 # The Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: the dates Python can show.
 EARLIEST_TS = -62_135_596_800
 LATEST_TS = 253_402_300_799
@@ -535,6 +540,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def check_value(served: Served, item_id: str, value: float, kind: str) -> None:
         if not np.isfinite(value):
             raise HTTPException(422, f"the rating for item {item_id!r} is not a finite number")
+        if abs(value) > MAX_VALUE:
+            raise HTTPException(
+                422, f"the rating {value:g} for item {item_id!r} is over the limit of {MAX_VALUE:g}"
+            )
         if kind == "event":
             if value <= 0:
                 raise HTTPException(422, f"an event's weight must be positive (item {item_id!r})")
