@@ -770,7 +770,15 @@ def source_from(settings: Settings):
 
 
 def questions_for(served: Served, n: int) -> list[dict]:
-    """The first ``n`` onboarding questions of a served model, as the API shows them."""
+    """The first ``n`` onboarding questions of a served model, as the API shows them.
+
+    Example:
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> seen = np.array([[1.0, 1.0], [0.0, 1.0]])  # item 8 is rated twice, 7 once
+        >>> m = FactorModel.from_factors(Catalog.from_ids([1, 2], [7, 8], seen=seen), np.eye(2))
+        >>> questions_for(Served.build(m, "v"), 1)
+        [{'item_id': '8', 'title': None, 'popularity': 2}]
+    """
     table = served.model.onboarding_items(k=n)
     out = []
     for raw, popularity in zip(table["item_id"], table["popularity"], strict=True):
@@ -786,7 +794,14 @@ def questions_for(served: Served, n: int) -> list[dict]:
 
 
 def item_out(served: Served, item) -> dict:
-    """A store item as the API shows it."""
+    """A store item as the API shows it.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> s = Served.build(FactorModel.from_factors(([1], [7]), np.eye(1)), "v")
+        >>> item_out(s, Item("7", "Heat", ("Crime",)))["in_model"]
+        True
+    """
     return {
         "item_id": item.item_id,
         "title": item.title,

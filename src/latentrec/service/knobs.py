@@ -133,6 +133,14 @@ class FactsCache:
 
     ``catalogue()`` gives the store's catalogue entries and ``first_seen()`` each item's
     first timestamp (both called at most once per served model version).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import Item
+        >>> s = Served.build(FactorModel.from_factors(([1], ["a", "b"]), np.eye(2)), "v")
+        >>> cache = FactsCache(lambda: [Item("a", "Aye", ("Drama",))], lambda: {"a": 0.0})
+        >>> cache.get(s).genres, cache.get(s) is cache.get(s), cache.ages(s).tolist()
+        ([['Drama'], []], True, [0.0, nan])
     """
 
     def __init__(self, catalogue, first_seen):

@@ -406,6 +406,15 @@ def recommend(served: Served, state: UserState, n: int, items=None, exclude=None
     ``items`` (candidate indices) restricts the list; ``exclude`` (indices) and the
     user's rated items are never in it.  A user without a vector gets the model's
     popularity list (``recommend_batch_idx`` of an unknown user), marked as fallback.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20, 30]), q, global_mean=3.0), "v")
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), np.array([0]), "store")
+        >>> top, scores, fallback = recommend(s, ann, 2)  # item 0 (id 10) is rated
+        >>> top.tolist(), scores.tolist(), fallback
+        ([2, 1], [3.5, 3.0], False)
     """
     model = served.model
     banned = np.zeros(served.n_items, dtype=bool)
@@ -432,6 +441,14 @@ def predictions(served: Served, state: UserState, items: np.ndarray):
 
     A user without a vector gets the model's baseline μ + b_i for a rating model and no
     score (NaN) for a ranking model, as ``recommend`` does for the popularity list.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q, global_mean=3.0), "v")
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), np.array([0]), "store")
+        >>> predictions(s, ann, np.array([0, 1]))
+        (array([4., 3.]), False)
     """
     model = served.model
     if state.personal:
@@ -449,6 +466,15 @@ def explain(served: Served, state: UserState, item: int) -> dict:
 
     The user (who may be folded in, not stored in the model) becomes a one-user model
     over the same items (``FactorModel.from_factors``), whose ``explain`` does the rest.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q, global_mean=3.0), "v")
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), np.array([1]), "store")
+        >>> why = explain(s, ann, 0)
+        >>> why["user_id"], why["item_id"], why["prediction"]
+        ('ann', '10', 4.0)
     """
     model = served.model
     k = model.n_factors_

@@ -90,7 +90,16 @@ def upsert_version(dialect: str):
 
 
 def upsert_versions(conn: sa.Connection, dialect: str, user_ids, seq: int) -> None:
-    """Set the version of ``user_ids`` to ``seq`` (creating their rows)."""
+    """Set the version of ``user_ids`` to ``seq`` (creating their rows).
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> with store.db.write() as conn:
+        ...     upsert_versions(conn, "sqlite", ["ann", "bo"], 7)
+        >>> store.user_versions(["ann", "bo", "cy"])
+        {'ann': 7, 'bo': 7, 'cy': 0}
+    """
     stmt = upsert_version(dialect)
     rows = [{"user_id": u, "version": seq} for u in sorted(user_ids)]
     for start in range(0, len(rows), CHUNK):
@@ -119,7 +128,14 @@ def next_seq(conn: sa.Connection) -> int:
 
 
 def read_sequence(conn: sa.Connection) -> int:
-    """The newest write sequence number."""
+    """The newest write sequence number.
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> with open_store(":memory:").db.read() as conn:
+        ...     read_sequence(conn)
+        0
+    """
     stmt = sa.select(counters.c.value).where(counters.c.name == "writes")
     return int(conn.execute(stmt).scalar_one())
 
