@@ -276,3 +276,13 @@ def test_an_event_weight_beyond_the_limit_is_422_and_nothing_is_stored(client, s
     assert store.user_ratings("w") == []
     ok = client.post("/ratings", json={**body, "rating": 1e9})
     assert ok.status_code == 201, ok.text
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), 1e300, float("nan"), 0, -1, True])
+def test_a_poll_interval_no_thread_can_wait_is_refused(seconds):
+    from latentrec.service.settings import Settings
+
+    with pytest.raises(ValueError, match="poll_seconds"):
+        Settings(model_path="m.npz", poll_seconds=seconds).check()
+    with pytest.raises(ValueError, match="poll_seconds"):
+        Settings.from_json(json.dumps({"model_path": "m.npz", "poll_seconds": seconds}))
