@@ -162,3 +162,56 @@ def test_a_leader_interrupted_mid_group_leaves_no_follower_acknowledged():
     assert all(value is not None for what, value in outcomes.values() if what == "ok")
     assert written == {0}, outcomes
     assert group.pending == [] and not group.busy
+
+
+def test_a_failed_commit_is_not_applied_again():
+    """The group's COMMIT fails (a connection lost mid-commit, where the server may have
+    committed): every write of the group gets the error and none is applied a second
+    time, since an event's weight written twice would count twice."""
+    applied = []
+    hold = threading.Event()
+    first = threading.Event()
+    gate = threading.Lock()
+    commits = []
+
+    @contextmanager
+    def transaction():
+        with gate:
+            staged: list = []
+            yield staged
+            commits.append(list(staged))
+            if len(commits) == 2:  # the second transaction, the group's, fails at commit
+                raise StoreError("the connection was lost during COMMIT")
+
+    def apply(staged, item):
+        applied.append(item)
+        if item == 0:
+            first.set()
+            hold.wait(10)
+        staged.append(item)
+        return item
+
+    group = GroupCommit(transaction, apply)
+    outcomes = {}
+
+    def run(item):
+        try:
+            outcomes[item] = ("ok", group.submit(item))
+        except StoreError as err:
+            outcomes[item] = ("error", str(err))
+
+    threads = [threading.Thread(target=run, args=(0,))]
+    threads[0].start()
+    assert first.wait(10)
+    threads += [threading.Thread(target=run, args=(i,)) for i in range(1, 5)]
+    for t in threads[1:]:
+        t.start()
+    while len(group.pending) < 4:
+        threading.Event().wait(0.001)
+    hold.set()
+    for t in threads:
+        t.join(10)
+    assert outcomes[0] == ("ok", 0)
+    assert sorted(applied) == [0, 1, 2, 3, 4], "a write was applied again"
+    lost = "the connection was lost during COMMIT"
+    assert all(outcomes[i] == ("error", lost) for i in range(1, 5)), outcomes
