@@ -402,26 +402,25 @@ class RatingsStore:
         """Erase the user's ratings and events; returns the number of rows removed.
 
         Only the id and its (new) version remain, so that caches of the user learn of
-        the erasure through :meth:`user_version` and :meth:`changes_since`.
+        the erasure through :meth:`user_version` and :meth:`changes_since`.  The erasure
+        takes a new version even when the store held nothing of the user: a cache may
+        know them from elsewhere (a served model's training data).
 
         Example:
             >>> store = open_store(":memory:")
             >>> _ = store.add_ratings([Rating("u", "i"), Rating("u", "j", kind="event")])
             >>> store.delete_user("u"), store.user_ratings("u")
             (2, [])
+            >>> store.delete_user("trained-elsewhere"), store.user_version("trained-elsewhere")
+            (0, 3)
         """
         user = lookup_id(user_id)
         if user is None:
             return 0
-        try:
-            with self.db.write() as conn:
-                seq = next_seq(conn)
-                gone = conn.execute(sa.delete(ratings).where(ratings.c.user_id == user)).rowcount
-                if not gone:
-                    raise NothingChanged
-                upsert_versions(conn, self.dialect, [user], seq)
-        except NothingChanged:
-            return 0
+        with self.db.write() as conn:
+            seq = next_seq(conn)
+            gone = conn.execute(sa.delete(ratings).where(ratings.c.user_id == user)).rowcount
+            upsert_versions(conn, self.dialect, [user], seq)
         return int(gone)
 
     # ------------------------------------------------------------------ items
