@@ -675,6 +675,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             check_text(body.title, "title")
         for genre in body.genres:
             check_text(genre, "genres")
+        for name in body.features or ():
+            check_text(name, "features")
         item = Item(item_id, body.title, tuple(body.genres), body.features)
         store.add_items([item])
         facts.forget()
