@@ -1,7 +1,7 @@
 """Text that no database can store, in fields other than ids, on SQLite and PostgreSQL.
 
-Ids, a new title's ``title``, its ``genres`` and its feature names are checked before they reach the
-database: a lone surrogate or a NUL character is a 422 naming the field.
+Ids, a new title's ``title``, its ``genres`` and its feature names are checked before
+they reach the database: a lone surrogate or a NUL character is a 422 naming the field.
 """
 
 import json
