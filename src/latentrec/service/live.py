@@ -231,7 +231,7 @@ class LiveUsers:
             block = folded[rows]
             try:
                 bias, factors = served.model.fold_in_idx(block.indptr, block.indices, block.data)
-            except (ValueError, FloatingPointError):
+            except FloatingPointError:
                 # One user's values (an enormous event weight) spoil the batch's solve:
                 # its users are left to compute(), where only that user goes without.
                 continue
@@ -311,7 +311,7 @@ class LiveUsers:
         order = np.argsort(idx, kind="stable")
         try:
             bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
-        except (ValueError, FloatingPointError):
+        except FloatingPointError:
             # Values the model's solve cannot take (an enormous event weight): no vector,
             # as for a user with nothing foldable, rather than an error on every request.
             return UserState(user_id, version, served.serial, 0.0, None, rated, "none")
