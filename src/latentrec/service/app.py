@@ -667,7 +667,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def post_item(body: schemas.ItemIn):
         """Add a title (or update one's details).  A new title is recommendable at once:
         with a vector from its features when the model has item features, else with a
-        zero vector until a retrain learns it."""
+        zero vector until a retrain learns it.  An id the model cannot hold (text where
+        its item ids are integers) is stored and waits for a retrain (``vector: none``)."""
         item_id = check_id(body.item_id, "item_id", max_id)
         if len(body.genres) > max_list:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
