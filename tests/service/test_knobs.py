@@ -221,3 +221,27 @@ def test_knobs_rerank_a_ranking_models_popularity_list_by_its_order(
         expected = mmr(cands, order, hybrid_model.item_factors_, 5, 1.0 - knobs["diversity"])
         assert listed(got) == [str(100 + j) for j in expected]
     assert len(set(listed(got))) == 5 and set(listed(got)) <= set(listed(body))
+
+
+def test_genres_changed_through_another_worker_arrive_with_its_refresh(
+    store, make_client, explicit_model
+):
+    """A title's genres edited through worker a (or by any writer of the store) reach
+    worker b's answers and calibration within its refresher's catalogue check."""
+    from latentrec.service.app import ITEM_CHECK_TICKS
+
+    store.add_items([Item(str(100 + j), f"Film {j}", item_genres(j)) for j in range(N_ITEMS)])
+    a, b = make_client(explicit_model), make_client(explicit_model)
+
+    def genres_of(client, item):
+        body = client.get("/users/someone/predictions", params={"items": [item]}).json()
+        return body["predictions"][0]["genres"]
+
+    assert genres_of(b, "101") == list(item_genres(1))
+    r = a.post("/items", json={"item_id": "101", "title": "Film 1", "genres": ["Western"]})
+    assert r.status_code == 201
+    assert genres_of(a, "101") == ["Western"]
+    for _ in range(ITEM_CHECK_TICKS):
+        b.app.state.refresher.tick()
+    assert genres_of(b, "101") == ["Western"]
+    assert "Western" in b.app.state.facts.get(b.app.state.holder.current).genre_names

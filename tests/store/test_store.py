@@ -411,3 +411,18 @@ def test_missing_server_binaries_skip_with_a_clear_message(monkeypatch):
     monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])
     with pytest.raises(pgserver.ServerUnavailable, match="install Debian's 'postgresql'"):
         pgserver.find_binaries()
+
+
+def test_every_catalogue_write_raises_the_catalogue_version(store):
+    assert store.catalogue_version() == 0
+    store.add_items([Item("1", "Heat", ("Crime",))])
+    first = store.catalogue_version()
+    store.add_items([Item("1", "Heat", ("Crime", "Drama"))])  # an edit, no new row
+    second = store.catalogue_version()
+    side = pd.DataFrame({"title": ["Up"], "genres": ["Animation"]}, index=[7])
+    store.import_interactions(
+        Interactions.from_arrays([1], [7], [4.0], item_features=side, timestamps=np.ones(1))
+    )
+    assert 0 < first < second < store.catalogue_version()
+    store.add_ratings([Rating("u", "1", 4.0)])  # not a catalogue write
+    assert store.catalogue_version() == 3

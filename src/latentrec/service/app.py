@@ -922,6 +922,7 @@ class Refresher:
         self.warmed_serial: int | None = None
         self.warm_done = threading.Event()
         self.ticks = 0
+        self.catalogue_seen: int | None = None
 
     def start(self) -> None:
         if self.thread is None:
@@ -981,6 +982,16 @@ class Refresher:
         self.warmed_serial = served.serial
         self.warm_done.set()
 
+    def follow_catalogue(self) -> None:
+        """Rebuild the item facts (genres) when the store's catalogue changed since the
+        last look: another worker, or any writer, may have edited a title's genres."""
+        # The version first: a write landing during the rebuild moves it again.  The
+        # first look rebuilds too: the facts may predate it.
+        version = self.store.catalogue_version()
+        if self.facts is not None and version != self.catalogue_seen:
+            self.facts.refresh(self.holder.current)
+            self.catalogue_seen = version
+
     def tick(self) -> None:
         """One round: reload if the source changed, add new store titles, and copy the
         store's log into its database file (a SQLite checkpoint)."""
@@ -992,6 +1003,7 @@ class Refresher:
                 self.logger.info("serving model version %s", served.version)
             if self.ticks % ITEM_CHECK_TICKS == 0:
                 self.holder.update(lambda served: add_store_items(self.store, served))
+                self.follow_catalogue()
             # Here, off the request path: a commit that checkpoints waits for the copy.
             self.store.checkpoint()
             self.ticks += 1

@@ -173,6 +173,32 @@ class FactsCache:
         with self.lock:
             self.current = None
 
+    def refresh(self, served: Served) -> ItemFacts:
+        """Build the genres again and swap the facts in whole (requests meanwhile keep
+        using the previous ones, as no request waits for the catalogue).  Ages already
+        computed for this model version are kept: a request would otherwise pay for a
+        pass over the stored ratings again.
+
+        Example:
+            >>> from latentrec.models import FactorModel
+            >>> from latentrec.store import Item
+            >>> s = Served.build(FactorModel.from_factors(([1], ["a"]), np.eye(1)), "v")
+            >>> catalogue = [Item("a", "Aye", ("Drama",))]
+            >>> cache = FactsCache(lambda: catalogue, dict)
+            >>> cache.get(s).genres
+            [['Drama']]
+            >>> catalogue[0] = Item("a", "Aye", ("Western",))
+            >>> cache.get(s).genres, cache.refresh(s).genres
+            ([['Drama']], [['Western']])
+        """
+        facts = ItemFacts.build(served, self.catalogue())
+        with self.lock:
+            previous = self.current
+            if previous is not None and previous.serial == facts.serial:
+                facts.ages = previous.ages
+            self.current = facts
+        return facts
+
 
 def pool_size(n: int, n_items: int) -> int:
     """How many of the model's candidates a re-ranked list of ``n`` starts from.

@@ -32,10 +32,12 @@ from .records import (
 from .schema import item_genres, items, migrate, ratings, users
 from .watch import ChangeWatch
 from .writes import (
+    CATALOGUE_COUNTER,
     CHUNK,
     IN_CHUNK,
     merge_batch,
     next_seq,
+    read_counter,
     read_sequence,
     upsert_event,
     upsert_explicit,
@@ -443,6 +445,20 @@ class RatingsStore:
         with self.db.write() as conn:
             write_items(conn, self.dialect, checked, time.time())
         return len(checked)
+
+    def catalogue_version(self) -> int:
+        """A number that rises with every catalogue write (0 before the first): a cache
+        of the catalogue is stale once it moved.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> before = store.catalogue_version()
+            >>> _ = store.add_items([Item("1", "Heat", ("Crime",))])
+            >>> store.catalogue_version() > before
+            True
+        """
+        with self.db.read() as conn:
+            return read_counter(conn, CATALOGUE_COUNTER)
 
     def get_item(self, item_id) -> Item | None:
         """The catalogue entry of ``item_id``, or ``None``.
