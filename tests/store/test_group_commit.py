@@ -120,46 +120,62 @@ def test_a_real_store_keeps_every_acknowledged_write(store):
         }
 
 
+class HeldFirst:
+    """Item 0's write holds its transaction open (``applying``) until the test lets it
+    go, so that the writes submitted meanwhile queue and then share the next group."""
+
+    def __init__(self):
+        self.hold = threading.Event()
+        self.first = threading.Event()
+
+    def applying(self, item) -> None:
+        if item == 0:
+            self.first.set()
+            self.hold.wait(10)
+
+    def submit_all(self, group: GroupCommit, followers: int) -> dict:
+        """Submit item 0, then items 1..followers behind it, from one thread each;
+        ``{item: ("ok", result) or ("error", "Type: message")}``."""
+        outcomes = {}
+
+        def run(item):
+            try:
+                outcomes[item] = ("ok", group.submit(item))
+            except BaseException as err:  # noqa: BLE001 - the test records whatever arrives
+                outcomes[item] = ("error", f"{type(err).__name__}: {err}")
+
+        threads = [threading.Thread(target=run, args=(0,))]
+        threads[0].start()
+        assert self.first.wait(10)
+        threads += [threading.Thread(target=run, args=(i,)) for i in range(1, followers + 1)]
+        for t in threads[1:]:
+            t.start()
+        while len(group.pending) < followers:
+            threading.Event().wait(0.001)
+        self.hold.set()
+        for t in threads:
+            t.join(10)
+        assert set(outcomes) == set(range(followers + 1))
+        return outcomes
+
+
 def test_a_leader_interrupted_mid_group_leaves_no_follower_acknowledged():
     """KeyboardInterrupt (not an Exception) in the shared transaction: it rolls back, and
     every other write of the group hears that it failed; none returns as if written."""
     ledger = Ledger()
-    hold = threading.Event()
-    first = threading.Event()
+    held = HeldFirst()
 
     def apply(staged, item):
-        if item == 0:
-            first.set()
-            hold.wait(10)  # the first transaction stays open while the others queue
+        held.applying(item)
         if item == 3:
             raise KeyboardInterrupt
         return ledger.apply(staged, item)
 
     group = GroupCommit(ledger.transaction, apply)
-    outcomes = {}
-
-    def run(item):
-        try:
-            outcomes[item] = ("ok", group.submit(item))
-        except BaseException as err:  # noqa: BLE001 - the test records whatever arrives
-            outcomes[item] = ("error", type(err).__name__)
-
-    threads = [threading.Thread(target=run, args=(0,))]
-    threads[0].start()
-    assert first.wait(10)
-    threads += [threading.Thread(target=run, args=(i,)) for i in range(1, 6)]
-    for t in threads[1:]:
-        t.start()
-    while len(group.pending) < 5:
-        threading.Event().wait(0.001)
-    hold.set()
-    for t in threads:
-        t.join(10)
-    assert set(outcomes) == set(range(6))
+    outcomes = held.submit_all(group, 5)
     assert outcomes[0] == ("ok", 0)
     written = {i for i, (what, _) in outcomes.items() if what == "ok"}
     assert sorted(ledger.committed) == sorted(written)
-    assert all(value is not None for what, value in outcomes.values() if what == "ok")
     assert written == {0}, outcomes
     assert group.pending == [] and not group.busy
 
@@ -169,8 +185,7 @@ def test_a_failed_commit_is_not_applied_again():
     committed): every write of the group gets the error and none is applied a second
     time, since an event's weight written twice would count twice."""
     applied = []
-    hold = threading.Event()
-    first = threading.Event()
+    held = HeldFirst()
     gate = threading.Lock()
     commits = []
 
@@ -185,33 +200,12 @@ def test_a_failed_commit_is_not_applied_again():
 
     def apply(staged, item):
         applied.append(item)
-        if item == 0:
-            first.set()
-            hold.wait(10)
+        held.applying(item)
         staged.append(item)
         return item
 
-    group = GroupCommit(transaction, apply)
-    outcomes = {}
-
-    def run(item):
-        try:
-            outcomes[item] = ("ok", group.submit(item))
-        except StoreError as err:
-            outcomes[item] = ("error", str(err))
-
-    threads = [threading.Thread(target=run, args=(0,))]
-    threads[0].start()
-    assert first.wait(10)
-    threads += [threading.Thread(target=run, args=(i,)) for i in range(1, 5)]
-    for t in threads[1:]:
-        t.start()
-    while len(group.pending) < 4:
-        threading.Event().wait(0.001)
-    hold.set()
-    for t in threads:
-        t.join(10)
+    outcomes = held.submit_all(GroupCommit(transaction, apply), 4)
     assert outcomes[0] == ("ok", 0)
     assert sorted(applied) == [0, 1, 2, 3, 4], "a write was applied again"
-    lost = "the connection was lost during COMMIT"
+    lost = "StoreError: the connection was lost during COMMIT"
     assert all(outcomes[i] == ("error", lost) for i in range(1, 5)), outcomes
