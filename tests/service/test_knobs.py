@@ -245,3 +245,35 @@ def test_genres_changed_through_another_worker_arrive_with_its_refresh(
         b.app.state.refresher.tick()
     assert genres_of(b, "101") == ["Western"]
     assert "Western" in b.app.state.facts.get(b.app.state.holder.current).genre_names
+
+
+def test_a_background_refresh_never_undoes_an_edit_made_meanwhile():
+    """The refresher reads the catalogue in its thread while a request of this worker
+    edits a title (and forgets the facts): the refresh's older read is not swapped in."""
+    import threading
+
+    from latentrec.models import FactorModel
+    from latentrec.service.holder import Served
+    from latentrec.service.knobs import FactsCache
+
+    served = Served.build(FactorModel.from_factors(([1], ["a"]), np.eye(1)), "v")
+    catalogue = [Item("a", "Aye", ("Drama",))]
+    reading, release = threading.Event(), threading.Event()
+
+    def read_catalogue():
+        snapshot = list(catalogue)
+        if threading.current_thread().name == "refresher":
+            reading.set()
+            release.wait(10)  # the edit lands while this older read is in hand
+        return snapshot
+
+    cache = FactsCache(read_catalogue, dict)
+    assert cache.get(served).genres == [["Drama"]]
+    refresher = threading.Thread(target=cache.refresh, args=(served,), name="refresher")
+    refresher.start()
+    assert reading.wait(10)
+    catalogue[0] = Item("a", "Aye", ("Western",))  # the request's edit, then forget()
+    cache.forget()
+    release.set()
+    refresher.join(10)
+    assert cache.get(served).genres == [["Western"]]

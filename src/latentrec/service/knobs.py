@@ -148,6 +148,7 @@ class FactsCache:
         self.first_seen = first_seen
         self.lock = threading.Lock()
         self.current: ItemFacts | None = None
+        self.generation = 0  # counts forget() calls
 
     def get(self, served: Served) -> ItemFacts:
         facts = self.current
@@ -172,6 +173,7 @@ class FactsCache:
         """Drop the cached facts (a catalogue entry changed)."""
         with self.lock:
             self.current = None
+            self.generation += 1
 
     def refresh(self, served: Served) -> ItemFacts:
         """Build the genres again and swap the facts in whole (requests meanwhile keep
@@ -191,8 +193,13 @@ class FactsCache:
             >>> cache.get(s).genres, cache.refresh(s).genres
             ([['Drama']], [['Western']])
         """
+        generation = self.generation
         facts = ItemFacts.build(served, self.catalogue())
         with self.lock:
+            if self.generation != generation:
+                # forget() came meanwhile (an edit through this worker): what was read
+                # may predate it, and the next request reads the catalogue afresh.
+                return facts
             previous = self.current
             if previous is not None and previous.serial == facts.serial:
                 facts.ages = previous.ages
