@@ -312,3 +312,17 @@ def test_openapi_lists_every_route(client):
 def test_store_rows_are_seen_by_the_service(client, store):
     store.add_ratings([Rating("zed", "100", 5.0), Rating("zed", "101", 5.0)])
     assert client.get("/users/zed/recommendations").json()["fallback"] is False
+
+
+def test_erasing_a_trained_user_with_nothing_stored_reaches_every_worker(
+    make_client, explicit_model
+):
+    """User 3 exists only in the model's training data (the store is empty): the erasure
+    still ends their personal answers, in this worker and in another one."""
+    a, b = make_client(explicit_model), make_client(explicit_model)
+    assert b.get("/users/3/recommendations").json()["fallback"] is False  # b caches them
+    r = a.delete("/users/3")
+    assert r.status_code == 200 and r.json()["deleted"] == 0
+    for client in (a, b):
+        assert client.get("/users/3/recommendations").json()["fallback"] is True
+        assert client.get("/users/3/explain/100").json()["supporting_items"] == []

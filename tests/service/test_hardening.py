@@ -6,6 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
+from latentrec.store import Rating
+
 HOSTILE_IDS = [
     "O'Brien",
     'say "hi"',
@@ -244,3 +246,43 @@ def test_an_unreachable_store_is_503_with_retry_after(explicit_model, store):
         r = client.get("/users/ann/recommendations")
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert "10.0.0.5" not in r.text
+
+
+@pytest.mark.parametrize("when", [1e17, -1e18, 1e300, 253402300800.0])
+def test_a_timestamp_no_date_can_show_is_422_and_nothing_is_stored(client, store, when):
+    body = {"user_id": "t", "item_id": "100", "rating": 4, "timestamp": when}
+    r = client.post("/ratings", json=body)
+    assert r.status_code == 422, r.text
+    assert "timestamp" in r.json()["detail"] and "'100'" in r.json()["detail"]
+    assert store.user_ratings("t") == []
+    assert client.get("/users/t/ratings").status_code == 200
+
+
+def test_a_stored_timestamp_no_date_can_show_still_lists(client, store):
+    # Written through the library (which takes any finite number), not the API.
+    store.add_ratings([Rating("t", "100", 4.0, timestamp=1e17)])
+    r = client.get("/users/t/ratings")
+    assert r.status_code == 200, r.text
+    [row] = r.json()["ratings"]
+    assert row["timestamp"] == 1e17 and row["rated_at"] is None
+
+
+@pytest.mark.parametrize("weight", [1e300, 1.7e308, 1e10])
+def test_an_event_weight_beyond_the_limit_is_422_and_nothing_is_stored(client, store, weight):
+    body = {"user_id": "w", "item_id": "100", "rating": weight, "kind": "event"}
+    r = client.post("/ratings", json=body)
+    assert r.status_code == 422, r.text
+    assert "'100'" in r.json()["detail"] and "limit" in r.json()["detail"]
+    assert store.user_ratings("w") == []
+    ok = client.post("/ratings", json={**body, "rating": 1e9})
+    assert ok.status_code == 201, ok.text
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), 1e300, float("nan"), 0, -1, True])
+def test_a_poll_interval_no_thread_can_wait_is_refused(seconds):
+    from latentrec.service.settings import Settings
+
+    with pytest.raises(ValueError, match="poll_seconds"):
+        Settings(model_path="m.npz", poll_seconds=seconds).check()
+    with pytest.raises(ValueError, match="poll_seconds"):
+        Settings.from_json(json.dumps({"model_path": "m.npz", "poll_seconds": seconds}))

@@ -191,3 +191,89 @@ def test_the_knobs_are_documented_in_openapi(genre_client):
     for knob in ("diversity", "calibrate", "boost_new"):
         assert documented[knob]["description"]
         assert documented[knob]["schema"]["minimum"] == 0
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"diversity": 0.5},
+        {"calibrate": 0.5},
+        {"boost_new": 1.0},
+        {"diversity": 0.3, "calibrate": 0.3},
+    ],
+)
+def test_knobs_rerank_a_ranking_models_popularity_list_by_its_order(
+    store, make_client, hybrid_model, knobs
+):
+    """A ranking model's popularity fallback has no scores (null): the knobs take its
+    order as the relevance, as a pipeline's later stage takes an earlier one's."""
+    store.add_items([Item(str(100 + j), f"Film {j}", item_genres(j)) for j in range(N_ITEMS)])
+    store.add_ratings([Rating("someone", "101", 4.0, 1000.0)])
+    client = make_client(hybrid_model)
+    body, cands, scores = plain_pool(client, "someone-new")
+    assert body["fallback"] is True and all(s is None for s in scores)
+    r = client.get("/users/someone-new/recommendations", params={"n": 5, **knobs})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["fallback"] is True and all(row["score"] is None for row in got["items"])
+    order = -np.arange(cands.size, dtype=np.float64)
+    if set(knobs) == {"diversity"}:
+        expected = mmr(cands, order, hybrid_model.item_factors_, 5, 1.0 - knobs["diversity"])
+        assert listed(got) == [str(100 + j) for j in expected]
+    assert len(set(listed(got))) == 5 and set(listed(got)) <= set(listed(body))
+
+
+def test_genres_changed_through_another_worker_arrive_with_its_refresh(
+    store, make_client, explicit_model
+):
+    """A title's genres edited through worker a (or by any writer of the store) reach
+    worker b's answers and calibration within its refresher's catalogue check."""
+    from latentrec.service.app import ITEM_CHECK_TICKS
+
+    store.add_items([Item(str(100 + j), f"Film {j}", item_genres(j)) for j in range(N_ITEMS)])
+    a, b = make_client(explicit_model), make_client(explicit_model)
+
+    def genres_of(client, item):
+        body = client.get("/users/someone/predictions", params={"items": [item]}).json()
+        return body["predictions"][0]["genres"]
+
+    assert genres_of(b, "101") == list(item_genres(1))
+    r = a.post("/items", json={"item_id": "101", "title": "Film 1", "genres": ["Western"]})
+    assert r.status_code == 201
+    assert genres_of(a, "101") == ["Western"]
+    for _ in range(ITEM_CHECK_TICKS):
+        b.app.state.refresher.tick()
+    assert genres_of(b, "101") == ["Western"]
+    assert "Western" in b.app.state.facts.get(b.app.state.holder.current).genre_names
+
+
+def test_a_background_refresh_never_undoes_an_edit_made_meanwhile():
+    """The refresher reads the catalogue in its thread while a request of this worker
+    edits a title (and forgets the facts): the refresh's older read is not swapped in."""
+    import threading
+
+    from latentrec.models import FactorModel
+    from latentrec.service.holder import Served
+    from latentrec.service.knobs import FactsCache
+
+    served = Served.build(FactorModel.from_factors(([1], ["a"]), np.eye(1)), "v")
+    catalogue = [Item("a", "Aye", ("Drama",))]
+    reading, release = threading.Event(), threading.Event()
+
+    def read_catalogue():
+        snapshot = list(catalogue)
+        if threading.current_thread().name == "refresher":
+            reading.set()
+            release.wait(10)  # the edit lands while this older read is in hand
+        return snapshot
+
+    cache = FactsCache(read_catalogue, dict)
+    assert cache.get(served).genres == [["Drama"]]
+    refresher = threading.Thread(target=cache.refresh, args=(served,), name="refresher")
+    refresher.start()
+    assert reading.wait(10)
+    catalogue[0] = Item("a", "Aye", ("Western",))  # the request's edit, then forget()
+    cache.forget()
+    release.set()
+    refresher.join(10)
+    assert cache.get(served).genres == [["Western"]]

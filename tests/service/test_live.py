@@ -257,3 +257,118 @@ def test_a_title_added_through_another_worker_arrives_with_the_next_refresh(
     served = b.app.state.holder.current
     b.app.state.refresher.tick()  # nothing new: the served model stays as it is
     assert b.app.state.holder.current is served
+
+
+def test_event_weights_outside_a_ranking_models_scale_are_clipped_to_it(
+    make_client, hybrid_model, store
+):
+    """HybridMF here ranks, but was trained on 1-5 stars: its fold-in refuses values
+    outside 1-5, and an event's stored weight (a sum of weights) can be anything above 0."""
+    from latentrec.service.holder import Served
+    from latentrec.service.live import LiveUsers
+
+    assert not hybrid_model.predicts_ratings and hybrid_model.rating_scale_ == (1.0, 5.0)
+    client = make_client(hybrid_model)
+    rate(client, "heavy", 102, 4.0, kind="event")
+    rate(client, "heavy", 102, 4.0, kind="event")  # stored weight 8
+    rate(client, "light", 103, 0.25, kind="event")
+    for user, ratings in [("heavy", {102: 5.0}), ("light", {103: 1.0})]:
+        r = client.get(f"/users/{user}/recommendations", params={"n": 6})
+        assert r.status_code == 200, r.text
+        vec = hybrid_model.fold_in(ratings)
+        banned = np.zeros(hybrid_model.n_items, bool)
+        banned[hybrid_model.items_.index(list(ratings))] = True
+        top, _ = hybrid_model.recommend_vectors(
+            [vec.bias], vec.factors[None], 6, filter_items=banned
+        )
+        assert r.json()["fallback"] is False
+        assert [x["item_id"] for x in r.json()["items"]] == [
+            str(hybrid_model.items_.ids[i]) for i in top[0]
+        ]
+    # The bulk warm-up takes the same values (a refused value failed it for everyone).
+    served = Served.build(hybrid_model, "v")
+    warm = LiveUsers(store)
+    assert warm.warm(served) == 2
+    reference = LiveUsers(store)
+    for user in ("heavy", "light"):
+        expected = reference.compute(served, user, store.user_version(user))
+        assert np.allclose(warm.cache[user].factors, expected.factors, atol=1e-5)
+
+
+def test_a_committed_rating_is_acknowledged_though_its_refold_fails(
+    client, store, explicit_model, monkeypatch
+):
+    """The store failing between the commit and the re-fold: the rating is durable, so
+    the answer is 201 (a client retrying a 503 would add an event's weight twice), and
+    the user's next request folds it in."""
+    from latentrec.store import StoreUnavailableError
+
+    real = store.user_cells
+
+    def down(user_id):
+        raise StoreUnavailableError("the store went away")
+
+    monkeypatch.setattr(store, "user_cells", down)
+    r = client.post("/ratings", json={"user_id": "kim", "item_id": "100", "rating": 5})
+    assert r.status_code == 201, r.text
+    assert [(x.item_id, x.value) for x in store.user_ratings("kim")] == [("100", 5.0)]
+    assert client.get("/users/kim/recommendations").status_code == 503
+    monkeypatch.setattr(store, "user_cells", real)
+    expected, _ = top_for(explicit_model, {100: 5.0}, 8)
+    assert [x["item_id"] for x in recs(client, "kim")["items"]] == expected
+
+
+def unscaled_ranking_model():
+    """A ranking model with no rating scale: its fold-in takes any finite weight, and
+    one of 1e300 overflows its float32 solve (FloatingPointError)."""
+    from latentrec.models import FactorModel
+
+    rng = np.random.default_rng(0)
+    ids = [str(100 + j) for j in range(8)]
+    return FactorModel.from_factors(
+        (["a", "b"], ids), rng.normal(size=(8, 2)), rng.normal(size=(2, 2)), predicts_ratings=False
+    )
+
+
+# The fold-in's cast of 1e300 to float32 warns before its solve fails.
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_a_user_whose_values_break_the_solve_falls_back_alone(make_client, store):
+    model = unscaled_ranking_model()
+    store.add_ratings(
+        [Rating("huge", "101", 1e300, kind="event"), Rating("fine", "102", 2.0, kind="event")]
+    )
+    client = make_client(model)
+    assert client.app.state.refresher.warm_done.wait(10)
+    assert client.app.state.refresher.thread.is_alive()
+    body = recs(client, "huge", n=8)
+    assert body["fallback"] is True and "101" not in [x["item_id"] for x in body["items"]]
+    fine = recs(client, "fine", n=3)
+    vec = model.fold_in({"102": 2.0})
+    banned = np.zeros(model.n_items, bool)
+    banned[model.items_.index(["102"])] = True
+    top, _ = model.recommend_vectors([vec.bias], vec.factors[None], 3, filter_items=banned)
+    assert fine["fallback"] is False
+    assert [x["item_id"] for x in fine["items"]] == [str(model.items_.ids[i]) for i in top[0]]
+
+
+def test_the_refresher_outlives_an_unexpected_error(
+    make_client, explicit_model, store, monkeypatch
+):
+    """Any error in a round is logged and the next round runs: a dead refresher would
+    never load a new model version again."""
+    client = make_client(explicit_model, poll_seconds=0.05)
+    refresher = client.app.state.refresher
+    assert refresher.warm_done.wait(10)
+    rounds = []
+
+    def broken():
+        rounds.append(1)
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(store, "checkpoint", broken)
+    deadline = threading.Event()
+    for _ in range(200):
+        if len(rounds) >= 3:
+            break
+        deadline.wait(0.05)
+    assert len(rounds) >= 3 and refresher.thread.is_alive()

@@ -40,6 +40,21 @@ def test_bad_options_are_one_line_and_exit_1(tmp_path, monkeypatch, args, messag
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("made", [False, True])
+def test_a_model_directory_with_no_version_is_one_line_and_left_alone(tmp_path, made):
+    folder = tmp_path / "models"
+    if made:
+        folder.mkdir()
+    result = CliRunner().invoke(main, ["serve", "--model-dir", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "bug" not in result.output and "Traceback" not in result.output
+    assert str(folder) in result.output
+    expected = "no model version published" if made else "no model directory"
+    assert expected in result.output
+    assert folder.exists() == made  # a mistyped folder is not created
+
+
 def test_a_damaged_model_file_is_one_line(tmp_path):
     bad = tmp_path / "model.npz"
     bad.write_bytes(b"not a model")

@@ -1,14 +1,13 @@
 """Text that no database can store, in fields other than ids, on SQLite and PostgreSQL.
 
-Ids, a new title's ``title`` and its ``genres`` are checked before they reach the
-database: a lone surrogate or a NUL character is a 422 naming the field.
+Ids, a new title's ``title``, its ``genres`` and its feature names are checked before
+they reach the database: a lone surrogate or a NUL character is a 422 naming the field.
 """
 
 import json
 
 import pytest
-
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+from store.pgserver import ENGINES
 
 
 @pytest.fixture(params=ENGINES)
@@ -47,3 +46,18 @@ def test_a_nul_in_a_title_or_genre_is_422_naming_the_field(any_client, field, va
     assert r.status_code == 422, r.text
     assert field in r.json()["detail"] and "NUL" in r.json()["detail"]
     assert any_client.get("/items/901").status_code == 404
+
+
+def test_a_new_title_without_a_title_is_stored(any_client):
+    # title is optional in the request: only a given title is checked for bad text.
+    r = post_json(any_client, "/items", {"item_id": "902", "genres": ["Drama"]})
+    assert r.status_code == 201, r.text
+    assert any_client.get("/items/902").json()["title"] is None
+
+
+@pytest.mark.parametrize("name", ["\ud800", "year\udfff"])
+def test_a_lone_surrogate_in_a_feature_name_is_422_naming_the_field(any_client, name):
+    r = post_json(any_client, "/items", {"item_id": "903", "features": {name: 1.0}})
+    assert r.status_code == 422, r.text
+    assert "features" in r.json()["detail"]
+    assert any_client.get("/items/903").status_code == 404

@@ -10,9 +10,7 @@ import pytest
 
 from latentrec.store import open_store
 
-from .pgserver import RAM_DIR, postgres_server, postgres_url  # noqa: F401  (fixtures)
-
-ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+from .pgserver import ENGINES, RAM_DIR, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ A test folder with its own ``conftest.py`` needs an ``__init__.py`` too, as here
 otherwise its conftest is imported as ``conftest`` and hides ``tests/conftest.py`` from
 the modules that do ``from conftest import ...``.
 
+``ENGINES`` is the parameter list of a fixture that runs each test on both engines.
 ``postgres_server`` (session) is the running :class:`PostgresServer`; ``postgres_url``
 (function) is the URL of a fresh, empty database dropped after the test.
 """
@@ -37,6 +38,8 @@ import pytest
 
 SERVER_USER = "postgres"  # the system account that runs the server when we are root
 DB_USER = "latentrec"  # the database superuser initdb creates
+# The engines a test parametrised over them runs on (PostgreSQL's runs carry the marker).
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 # A RAM-backed folder for the server's files where there is one (Linux): faster.
 RAM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 

@@ -1,8 +1,13 @@
 """The driver-level reads of a SQLite store (fastread.SqliteReader) answer exactly as the
 SQLAlchemy statements do, on random writes with hostile ids, from several threads."""
 
+import gc
+import os
 import random
 import threading
+from pathlib import Path
+
+import pytest
 
 from latentrec.store import Rating, open_store
 
@@ -90,3 +95,40 @@ def test_a_checkpoint_copies_the_log_into_the_database(store_dir):
         store.add_ratings([Rating("u0", "i1", 4.0)])
         assert store.checkpoint() == 0
         assert [r.value for r in store.user_ratings("u0")] == [3.0, 4.0]
+
+
+def open_files(path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux)."""
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += os.readlink(fd) == str(path)
+        except OSError:  # closed since the listing
+            continue
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_finished_threads_connection_is_closed(store_dir):
+    """A server's thread pool ends idle threads and starts new ones (anyio after 10 s
+    idle): a connection left open for each would run the process out of descriptors."""
+    path = (store_dir / "t.db").resolve()
+    with open_store(path) as store:
+        store.add_ratings([Rating("u", "x", 3.0)])
+
+        def read():
+            assert store.user_version("u") == 1
+
+        def threads_come_and_go(count):
+            for _ in range(count):
+                t = threading.Thread(target=read)
+                t.start()
+                t.join()
+            gc.collect()
+            return open_files(path)
+
+        after_few = threads_come_and_go(2)
+        after_many = threads_come_and_go(40)
+        assert after_many == after_few
+        assert store.user_ratings("u")[0].value == 3.0  # this thread's own still reads

@@ -118,3 +118,94 @@ def test_a_real_store_keeps_every_acknowledged_write(store):
         assert {r.item_id: r.value for r in store.user_ratings(user)} == {
             f"i{k}": float(k % 5 + 1) for k in range(25)
         }
+
+
+class HeldFirst:
+    """Item 0's write holds its transaction open (``applying``) until the test lets it
+    go, so that the writes submitted meanwhile queue and then share the next group."""
+
+    def __init__(self):
+        self.hold = threading.Event()
+        self.first = threading.Event()
+
+    def applying(self, item) -> None:
+        if item == 0:
+            self.first.set()
+            self.hold.wait(10)
+
+    def submit_all(self, group: GroupCommit, followers: int) -> dict:
+        """Submit item 0, then items 1..followers behind it, from one thread each;
+        ``{item: ("ok", result) or ("error", "Type: message")}``."""
+        outcomes = {}
+
+        def run(item):
+            try:
+                outcomes[item] = ("ok", group.submit(item))
+            except BaseException as err:  # noqa: BLE001 - the test records whatever arrives
+                outcomes[item] = ("error", f"{type(err).__name__}: {err}")
+
+        threads = [threading.Thread(target=run, args=(0,))]
+        threads[0].start()
+        assert self.first.wait(10)
+        threads += [threading.Thread(target=run, args=(i,)) for i in range(1, followers + 1)]
+        for t in threads[1:]:
+            t.start()
+        while len(group.pending) < followers:
+            threading.Event().wait(0.001)
+        self.hold.set()
+        for t in threads:
+            t.join(10)
+        assert set(outcomes) == set(range(followers + 1))
+        return outcomes
+
+
+def test_a_leader_interrupted_mid_group_leaves_no_follower_acknowledged():
+    """KeyboardInterrupt (not an Exception) in the shared transaction: it rolls back, and
+    every other write of the group hears that it failed; none returns as if written."""
+    ledger = Ledger()
+    held = HeldFirst()
+
+    def apply(staged, item):
+        held.applying(item)
+        if item == 3:
+            raise KeyboardInterrupt
+        return ledger.apply(staged, item)
+
+    group = GroupCommit(ledger.transaction, apply)
+    outcomes = held.submit_all(group, 5)
+    assert outcomes[0] == ("ok", 0)
+    written = {i for i, (what, _) in outcomes.items() if what == "ok"}
+    assert sorted(ledger.committed) == sorted(written)
+    assert written == {0}, outcomes
+    assert group.pending == [] and not group.busy
+
+
+def test_a_failed_commit_is_not_applied_again():
+    """The group's COMMIT fails (a connection lost mid-commit, where the server may have
+    committed): every write of the group gets the error and none is applied a second
+    time, since an event's weight written twice would count twice."""
+    applied = []
+    held = HeldFirst()
+    gate = threading.Lock()
+    commits = []
+
+    @contextmanager
+    def transaction():
+        with gate:
+            staged: list = []
+            yield staged
+            commits.append(list(staged))
+            if len(commits) == 2:  # the second transaction, the group's, fails at commit
+                raise StoreError("the connection was lost during COMMIT")
+
+    def apply(staged, item):
+        applied.append(item)
+        held.applying(item)
+        staged.append(item)
+        return item
+
+    outcomes = held.submit_all(GroupCommit(transaction, apply), 4)
+    assert outcomes[0] == ("ok", 0)
+    assert sorted(applied) == [0, 1, 2, 3, 4], "a write was applied again"
+    lost = "StoreError: the connection was lost during COMMIT"
+    assert all(outcomes[i] == ("error", lost) for i in range(1, 5)), outcomes

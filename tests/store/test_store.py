@@ -90,7 +90,7 @@ def test_write_result_and_versions(store):
     assert store.add_ratings([]) == WriteResult(0, {})
 
 
-def test_deletes_bump_versions_only_when_they_change_something(store):
+def test_deletes_bump_versions_when_they_change_something_erasures_always(store):
     v1 = store.add_ratings([Rating("u", "i"), Rating("u", "j", kind="event")]).versions["u"]
     assert store.delete_rating("u", "nope") is False
     assert store.user_version("u") == v1
@@ -101,8 +101,10 @@ def test_deletes_bump_versions_only_when_they_change_something(store):
     v3 = store.user_version("u")
     assert v3 > v2
     assert store.user_ratings("u") == []
-    assert store.delete_user("u") == 0 and store.user_version("u") == v3
-    assert store.delete_user("never") == 0 and store.user_version("never") == 0
+    # An erasure is recorded even with nothing stored: a worker may know the user from
+    # its model's training data, and must learn that they are gone.
+    assert store.delete_user("u") == 0 and store.user_version("u") > v3
+    assert store.delete_user("never") == 0 and store.user_version("never") > v3
     assert store.counts() == {"ratings": 0, "users": 0, "items": 0}
 
 
@@ -409,3 +411,18 @@ def test_missing_server_binaries_skip_with_a_clear_message(monkeypatch):
     monkeypatch.setattr(pgserver.glob, "glob", lambda pattern: [])
     with pytest.raises(pgserver.ServerUnavailable, match="install Debian's 'postgresql'"):
         pgserver.find_binaries()
+
+
+def test_every_catalogue_write_raises_the_catalogue_version(store):
+    assert store.catalogue_version() == 0
+    store.add_items([Item("1", "Heat", ("Crime",))])
+    first = store.catalogue_version()
+    store.add_items([Item("1", "Heat", ("Crime", "Drama"))])  # an edit, no new row
+    second = store.catalogue_version()
+    side = pd.DataFrame({"title": ["Up"], "genres": ["Animation"]}, index=[7])
+    store.import_interactions(
+        Interactions.from_arrays([1], [7], [4.0], item_features=side, timestamps=np.ones(1))
+    )
+    assert 0 < first < second < store.catalogue_version()
+    store.add_ratings([Rating("u", "1", 4.0)])  # not a catalogue write
+    assert store.catalogue_version() == 3

@@ -86,6 +86,37 @@ def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> thread
     return thread
 
 
+def check_model_dir(path) -> None:
+    """Raise :class:`Failure` unless ``path`` is a model directory with a current version.
+
+    Checked before the directory is opened: opening one creates its folder, which a
+    mistyped path should not get.
+
+    Example:
+        >>> import tempfile
+        >>> try:
+        ...     check_model_dir(tempfile.mkdtemp())
+        ... except Failure as err:
+        ...     print(err.message.split(" in ")[0])
+        no model version published
+    """
+    from pathlib import Path
+
+    from ..service.versions import ModelDirectory
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise Failure(
+            f"no model directory {folder}: publish a model into it first "
+            "(latentrec models publish MODEL_FILE --model-dir DIR)"
+        )
+    if ModelDirectory(folder).read_pointer() is None:
+        raise Failure(
+            f"no model version published in {folder}; publish one first "
+            "(latentrec models publish MODEL_FILE --model-dir DIR)"
+        )
+
+
 def log_config(level: str = "INFO") -> dict:
     """Logging for uvicorn and the service: one JSON object per line on standard error.
 
@@ -194,6 +225,8 @@ def serve(
         from ..service.schedule import check_interval
 
         every = check_interval(parse_interval(retrain_every), f"--retrain-every {retrain_every!r}")
+    if model_dir:
+        check_model_dir(model_dir)
     settings = Settings(
         model_path=model_path,
         model_dir=model_dir,

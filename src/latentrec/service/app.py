@@ -102,6 +102,15 @@ ITEM_CHECK_TICKS = 5
 # How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
 SWITCH_INTERVAL_S = 0.0005
 
+# The largest rating or event weight taken (events add up in the store).  The models
+# compute in float32 (largest 3.4e38): two events of 1.7e308 summed to infinity in the
+# store, and one of 1e300 overflowed the user's fold-in.
+MAX_VALUE = 1e9
+
+# The Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: the dates Python can show.
+EARLIEST_TS = -62_135_596_800
+LATEST_TS = 253_402_300_799
+
 # Page size when the service walks the whole catalogue of the store.
 CATALOGUE_PAGE = 1000
 
@@ -181,6 +190,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     app.add_middleware(AccessLog, metrics=metrics, log=settings.access_log)
 
     max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars
+    error_log = logging.getLogger(ERROR_LOGGER)
     question_cache: dict = {}
 
     # A coroutine, so FastAPI calls it on the event loop: a plain function dependency
@@ -256,12 +266,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             served, state, pool_size(n, served.n_items), items, exclude
         )
         ages = facts.ages(served) if boost_new > 0 else None
+        # A ranking model's popularity list has no scores: its order is the relevance.
+        relevance = scores if np.isfinite(scores).all() else -np.arange(pool.size, dtype=float)
         try:
             top = rerank_candidates(
                 served,
                 facts.get(served),
                 pool,
-                scores,
+                relevance,
                 n,
                 rated=state.rated,
                 diversity=diversity,
@@ -499,7 +511,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     def refold(served: Served, versions: dict) -> None:
         for user_id, version in list(versions.items())[:REFOLD_ON_WRITE]:
-            live.resolve(served, user_id, version)
+            try:
+                live.resolve(served, user_id, version)
+            except (StoreError, ValueError, FloatingPointError) as err:
+                # The write has committed, so its answer is a success: an error here would
+                # have the client send it again (an event's weight added twice).  The
+                # user's next request folds them in (or answers this error).
+                live.forget(user_id)
+                error_log.warning("re-folding %r after a write failed: %s", user_id, one_line(err))
 
     def written(served: Served, result) -> dict:
         metrics.ratings_written.inc(result.n_written)
@@ -515,11 +534,16 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if item_id not in served.item_index and item_id not in known_elsewhere:
             raise HTTPException(404, f"unknown item {item_id!r}")
         check_value(served, item_id, r.rating, r.kind)
+        check_timestamp(item_id, r.timestamp)
         return Rating(user_id, item_id, float(r.rating), r.timestamp, r.kind)
 
     def check_value(served: Served, item_id: str, value: float, kind: str) -> None:
         if not np.isfinite(value):
             raise HTTPException(422, f"the rating for item {item_id!r} is not a finite number")
+        if abs(value) > MAX_VALUE:
+            raise HTTPException(
+                422, f"the rating {value:g} for item {item_id!r} is over the limit of {MAX_VALUE:g}"
+            )
         if kind == "event":
             if value <= 0:
                 raise HTTPException(422, f"an event's weight must be positive (item {item_id!r})")
@@ -643,13 +667,17 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def post_item(body: schemas.ItemIn):
         """Add a title (or update one's details).  A new title is recommendable at once:
         with a vector from its features when the model has item features, else with a
-        zero vector until a retrain learns it."""
+        zero vector until a retrain learns it.  An id the model cannot hold (text where
+        its item ids are integers) is stored and waits for a retrain (``vector: none``)."""
         item_id = check_id(body.item_id, "item_id", max_id)
         if len(body.genres) > max_list:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
-        check_text(body.title, "title")
+        if body.title is not None:
+            check_text(body.title, "title")
         for genre in body.genres:
             check_text(genre, "genres")
+        for name in body.features or ():
+            check_text(name, "features")
         item = Item(item_id, body.title, tuple(body.genres), body.features)
         store.add_items([item])
         facts.forget()
@@ -745,7 +773,15 @@ def source_from(settings: Settings):
 
 
 def questions_for(served: Served, n: int) -> list[dict]:
-    """The first ``n`` onboarding questions of a served model, as the API shows them."""
+    """The first ``n`` onboarding questions of a served model, as the API shows them.
+
+    Example:
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> seen = np.array([[1.0, 1.0], [0.0, 1.0]])  # item 8 is rated twice, 7 once
+        >>> m = FactorModel.from_factors(Catalog.from_ids([1, 2], [7, 8], seen=seen), np.eye(2))
+        >>> questions_for(Served.build(m, "v"), 1)
+        [{'item_id': '8', 'title': None, 'popularity': 2}]
+    """
     table = served.model.onboarding_items(k=n)
     out = []
     for raw, popularity in zip(table["item_id"], table["popularity"], strict=True):
@@ -761,7 +797,14 @@ def questions_for(served: Served, n: int) -> list[dict]:
 
 
 def item_out(served: Served, item) -> dict:
-    """A store item as the API shows it."""
+    """A store item as the API shows it.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> s = Served.build(FactorModel.from_factors(([1], [7]), np.eye(1)), "v")
+        >>> item_out(s, Item("7", "Heat", ("Crime",)))["in_model"]
+        True
+    """
     return {
         "item_id": item.item_id,
         "title": item.title,
@@ -772,15 +815,40 @@ def item_out(served: Served, item) -> dict:
 
 
 def iso(timestamp: float | None) -> str | None:
-    """Unix seconds as ISO 8601 in UTC.
+    """Unix seconds as ISO 8601 in UTC; ``None`` for none, or for one beyond the years
+    1-9999 that a date can show (the store takes any finite number from the library).
 
     Example:
-        >>> iso(0.0)
-        '1970-01-01T00:00:00+00:00'
+        >>> iso(0.0), iso(1e17)
+        ('1970-01-01T00:00:00+00:00', None)
     """
-    if timestamp is None:
+    if timestamp is None or not EARLIEST_TS <= timestamp <= LATEST_TS:
         return None
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
+
+
+def check_timestamp(item_id: str, timestamp: float | None) -> None:
+    """A 422 ``HTTPException`` for a rating's timestamp that no date can show.
+
+    Such a rating would outrank every later one of the same item (latest wins), and
+    ``rated_at`` could not show it.
+
+    Example:
+        >>> check_timestamp("50", 1_700_000_000.0)
+        >>> try:
+        ...     check_timestamp("50", 1e17)
+        ... except HTTPException as err:
+        ...     print(err.status_code, err.detail[:70])
+        422 the timestamp 1e+17 of the rating for item '50' is not between 0001-01
+    """
+    if timestamp is None or not np.isfinite(timestamp):
+        return  # none: the store's clock; not finite: the store names the row and field
+    if not EARLIEST_TS <= timestamp <= LATEST_TS:
+        raise HTTPException(
+            422,
+            f"the timestamp {timestamp:g} of the rating for item {item_id!r} is not between "
+            f"0001-01-01 and 9999-12-31 (Unix seconds {EARLIEST_TS} to {LATEST_TS})",
+        )
 
 
 def store_catalogue(store) -> list:
@@ -854,6 +922,7 @@ class Refresher:
         self.warmed_serial: int | None = None
         self.warm_done = threading.Event()
         self.ticks = 0
+        self.catalogue_seen: int | None = None
 
     def start(self) -> None:
         if self.thread is None:
@@ -868,10 +937,24 @@ class Refresher:
             self.thread = None
 
     def run(self) -> None:
-        self.warm()
+        self.guarded(self.warm)
         while not self.stopping.wait(self.every):
-            self.tick()
-            self.warm()
+            self.guarded(self.tick)
+            self.guarded(self.warm)
+
+    def guarded(self, step) -> None:
+        """Run one step of a round; an error it did not expect is logged with its
+        traceback, and the next round runs (a dead refresher would never load a new
+        model version again)."""
+        try:
+            step()
+        except Exception:
+            self.logger.exception(
+                "the refresher's %s failed; trying again next round", step.__name__
+            )
+        finally:
+            if step == self.warm:
+                self.warm_done.set()
 
     def warm(self) -> None:
         """Fold in every stored user for the served model, once per model."""
@@ -899,6 +982,16 @@ class Refresher:
         self.warmed_serial = served.serial
         self.warm_done.set()
 
+    def follow_catalogue(self) -> None:
+        """Rebuild the item facts (genres) when the store's catalogue changed since the
+        last look: another worker, or any writer, may have edited a title's genres."""
+        # The version first: a write landing during the rebuild moves it again.  The
+        # first look rebuilds too: the facts may predate it.
+        version = self.store.catalogue_version()
+        if self.facts is not None and version != self.catalogue_seen:
+            self.facts.refresh(self.holder.current)
+            self.catalogue_seen = version
+
     def tick(self) -> None:
         """One round: reload if the source changed, add new store titles, and copy the
         store's log into its database file (a SQLite checkpoint)."""
@@ -910,6 +1003,7 @@ class Refresher:
                 self.logger.info("serving model version %s", served.version)
             if self.ticks % ITEM_CHECK_TICKS == 0:
                 self.holder.update(lambda served: add_store_items(self.store, served))
+                self.follow_catalogue()
             # Here, off the request path: a commit that checkpoints waits for the copy.
             self.store.checkpoint()
             self.ticks += 1

@@ -201,6 +201,11 @@ def model_id_of(served: Served, item_id: str):
 
     Raises ``ValueError`` when the model cannot hold the id: its ids are integers and
     ``item_id`` is not one written the plain way (``"8"``, not ``"08"`` or ``"8.0"``).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> model_id_of(Served.build(FactorModel.from_factors(([1], [7]), np.eye(1)), "v"), "8")
+        8
     """
     if not served.model.items_.is_integer:
         return item_id

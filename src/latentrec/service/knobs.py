@@ -133,6 +133,14 @@ class FactsCache:
 
     ``catalogue()`` gives the store's catalogue entries and ``first_seen()`` each item's
     first timestamp (both called at most once per served model version).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import Item
+        >>> s = Served.build(FactorModel.from_factors(([1], ["a", "b"]), np.eye(2)), "v")
+        >>> cache = FactsCache(lambda: [Item("a", "Aye", ("Drama",))], lambda: {"a": 0.0})
+        >>> cache.get(s).genres, cache.get(s) is cache.get(s), cache.ages(s).tolist()
+        ([['Drama'], []], True, [0.0, nan])
     """
 
     def __init__(self, catalogue, first_seen):
@@ -140,6 +148,7 @@ class FactsCache:
         self.first_seen = first_seen
         self.lock = threading.Lock()
         self.current: ItemFacts | None = None
+        self.generation = 0  # counts forget() calls
 
     def get(self, served: Served) -> ItemFacts:
         facts = self.current
@@ -164,6 +173,38 @@ class FactsCache:
         """Drop the cached facts (a catalogue entry changed)."""
         with self.lock:
             self.current = None
+            self.generation += 1
+
+    def refresh(self, served: Served) -> ItemFacts:
+        """Build the genres again and swap the facts in whole (requests meanwhile keep
+        using the previous ones, as no request waits for the catalogue).  Ages already
+        computed for this model version are kept: a request would otherwise pay for a
+        pass over the stored ratings again.
+
+        Example:
+            >>> from latentrec.models import FactorModel
+            >>> from latentrec.store import Item
+            >>> s = Served.build(FactorModel.from_factors(([1], ["a"]), np.eye(1)), "v")
+            >>> catalogue = [Item("a", "Aye", ("Drama",))]
+            >>> cache = FactsCache(lambda: catalogue, dict)
+            >>> cache.get(s).genres
+            [['Drama']]
+            >>> catalogue[0] = Item("a", "Aye", ("Western",))
+            >>> cache.get(s).genres, cache.refresh(s).genres
+            ([['Drama']], [['Western']])
+        """
+        generation = self.generation
+        facts = ItemFacts.build(served, self.catalogue())
+        with self.lock:
+            if self.generation != generation:
+                # forget() came meanwhile (an edit through this worker): what was read
+                # may predate it, and the next request reads the catalogue afresh.
+                return facts
+            previous = self.current
+            if previous is not None and previous.serial == facts.serial:
+                facts.ages = previous.ages
+            self.current = facts
+        return facts
 
 
 def pool_size(n: int, n_items: int) -> int:

@@ -17,7 +17,8 @@ the answers computed from a state (:func:`recommend`, :func:`predictions`,
 Which stored ratings a fold-in uses (stated once, here): a model that predicts ratings
 folds in the user's explicit ratings (clipped to its scale); implicit events only mark
 items as seen.  A ranking model (implicit ALS, BPR, HybridMF) folds in events with their
-weight and explicit ratings at or above :func:`like_threshold` with weight 1.  Every
+weight and explicit ratings at or above :func:`like_threshold` with weight 1, both
+clipped to the model's rating scale when it was trained on one.  Every
 stored item counts as seen (never recommended back).  A user the model was trained on
 whose stored ratings share no item with their training row (the store does not hold
 their training history) keeps that row: its items join the fold-in with the model's own
@@ -169,7 +170,8 @@ class LiveUsers:
         one of each kind of rating, then batched fold-ins, so a worker answers any stored
         user from its cache from the start.  Users the model was trained on whose stored
         ratings share nothing with their training row are left to :meth:`compute` (which
-        adds the row); so are users beyond the cache's capacity.
+        adds the row); so are users beyond the cache's capacity, and those of a batch
+        whose solve fails.
         """
         _, changed = self.store.changes_since(0)
         versions = dict(changed)
@@ -227,7 +229,12 @@ class LiveUsers:
             if rows.size == 0:
                 continue
             block = folded[rows]
-            bias, factors = served.model.fold_in_idx(block.indptr, block.indices, block.data)
+            try:
+                bias, factors = served.model.fold_in_idx(block.indptr, block.indices, block.data)
+            except FloatingPointError:
+                # One user's values (an enormous event weight) spoil the batch's solve:
+                # its users are left to compute(), where only that user goes without.
+                continue
             self.fold_ins += rows.size
             states = {}
             for j, r in enumerate(rows):
@@ -257,7 +264,8 @@ class LiveUsers:
             self.cache.pop(user_id, None)
 
     def compute(self, served: Served, user_id: str, version: int) -> UserState:
-        """Fold the user in from the store (or take their training row)."""
+        """Fold the user in from the store (or take their training row); a user whose
+        values the solve cannot take gets no vector (the popularity fallback)."""
         model = served.model
         u = served.user_index.get(user_id, -1)
         seen = model.seen_
@@ -301,7 +309,12 @@ class LiveUsers:
         if idx.size == 0:
             return UserState(user_id, version, served.serial, 0.0, None, rated, "none")
         order = np.argsort(idx, kind="stable")
-        bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
+        try:
+            bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
+        except FloatingPointError:
+            # Values the model's solve cannot take (an enormous event weight): no vector,
+            # as for a user with nothing foldable, rather than an error on every request.
+            return UserState(user_id, version, served.serial, 0.0, None, rated, "none")
         self.fold_ins += 1
         if self.on_fold_in is not None:
             self.on_fold_in()
@@ -348,7 +361,8 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
 
     A rating model takes explicit ratings (clipped to its scale) and no events; a
     ranking model takes events with their weight and explicit ratings at or above
-    :func:`like_threshold` with weight 1.
+    :func:`like_threshold` with weight 1, clipped to its rating scale when it has one
+    (a ranking model trained on stars).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -358,11 +372,13 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
     """
     values = np.asarray(values, dtype=np.float64)
     explicit = np.asarray(explicit, dtype=bool)
+    lo, hi = served.rating_scale or (-np.inf, np.inf)
     if served.predicts_ratings:
-        lo, hi = served.rating_scale or (-np.inf, np.inf)
         return np.where(explicit, np.clip(values, lo, hi), np.nan)
     liked = np.where(values >= like_threshold(served), 1.0, np.nan)
-    return np.where(explicit, liked, values)
+    # A ranking model trained on stars refuses fold-in values outside their scale, and
+    # an event's stored weight is any sum of positive weights.
+    return np.clip(np.where(explicit, liked, values), lo, hi)
 
 
 def max_duplicates(rows, cols, values, shape) -> sp.csr_matrix:
@@ -390,6 +406,15 @@ def recommend(served: Served, state: UserState, n: int, items=None, exclude=None
     ``items`` (candidate indices) restricts the list; ``exclude`` (indices) and the
     user's rated items are never in it.  A user without a vector gets the model's
     popularity list (``recommend_batch_idx`` of an unknown user), marked as fallback.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20, 30]), q, global_mean=3.0), "v")
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), np.array([0]), "store")
+        >>> top, scores, fallback = recommend(s, ann, 2)  # item 0 (id 10) is rated
+        >>> top.tolist(), scores.tolist(), fallback
+        ([2, 1], [3.5, 3.0], False)
     """
     model = served.model
     banned = np.zeros(served.n_items, dtype=bool)
@@ -416,6 +441,14 @@ def predictions(served: Served, state: UserState, items: np.ndarray):
 
     A user without a vector gets the model's baseline μ + b_i for a rating model and no
     score (NaN) for a ranking model, as ``recommend`` does for the popularity list.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q, global_mean=3.0), "v")
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), np.array([0]), "store")
+        >>> predictions(s, ann, np.array([0, 1]))
+        (array([4., 3.]), False)
     """
     model = served.model
     if state.personal:
@@ -433,6 +466,15 @@ def explain(served: Served, state: UserState, item: int) -> dict:
 
     The user (who may be folded in, not stored in the model) becomes a one-user model
     over the same items (``FactorModel.from_factors``), whose ``explain`` does the rest.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q, global_mean=3.0), "v")
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), np.array([1]), "store")
+        >>> why = explain(s, ann, 0)
+        >>> why["user_id"], why["item_id"], why["prediction"]
+        ('ann', '10', 4.0)
     """
     model = served.model
     k = model.n_factors_

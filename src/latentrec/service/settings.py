@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -80,8 +81,17 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(self.poll_seconds, (int, float)) and self.poll_seconds > 0):
-            raise ValueError(f"poll_seconds must be a positive number, got {self.poll_seconds!r}")
+        poll = self.poll_seconds
+        # The refresher waits this long between rounds: a wait no thread can make
+        # (infinite, or past threading.TIMEOUT_MAX) would end it at its first round.
+        if (
+            isinstance(poll, bool)
+            or not isinstance(poll, (int, float))
+            or not 0 < poll <= threading.TIMEOUT_MAX
+        ):
+            raise ValueError(
+                f"poll_seconds must be a positive number of seconds a thread can wait, got {poll!r}"
+            )
         if self.token is not None and len(self.token) < 8:
             raise ValueError("the bearer token must be at least 8 characters long")
         for origin in self.cors_origins:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ..data import Interactions
 from .records import GENRE_SEP, RESERVED_FEATURES, Item, StoreError, check_id, check_items
 from .schema import item_genres, items
-from .writes import CHUNK, IN_CHUNK, insert
+from .writes import CHUNK, IN_CHUNK, bump_catalogue, insert
 
 # The most rows one search returns.
 MAX_LIMIT = 10_000
@@ -48,7 +48,8 @@ def item_params(item: Item, now: float) -> dict:
 def write_items(conn: sa.Connection, dialect: str, checked: list[Item], now: float) -> None:
     """Upsert checked items (the last of repeated ids wins) and replace their genre rows.
 
-    A replaced item keeps its ``added_at`` unless the new one gives it.
+    A replaced item keeps its ``added_at`` unless the new one gives it.  The catalogue's
+    change counter rises (see ``writes.bump_catalogue``).
     """
     latest = {item.item_id: item for item in checked}
     ids = sorted(latest)
@@ -69,6 +70,7 @@ def write_items(conn: sa.Connection, dialect: str, checked: list[Item], now: flo
     genre_rows = [{"item_id": i, "genre": g} for i in ids for g in latest[i].genres]
     for start in range(0, len(genre_rows), CHUNK):
         conn.execute(sa.insert(item_genres), genre_rows[start : start + CHUNK])
+    bump_catalogue(conn, dialect)
 
 
 def item_from_row(row) -> Item:

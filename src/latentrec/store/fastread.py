@@ -5,8 +5,9 @@ since a sequence number many times a second.  Through SQLAlchemy each of those c
 pool checkout, a ``BEGIN`` issued by an event listener, the statement, a ``COMMIT`` and
 the pool's reset, several times the cost of the indexed lookup itself.
 :class:`SqliteReader` runs the same statements on one plain ``sqlite3`` connection per
-thread (opened on first use, again after a fork), each a fixed SQL text that the driver
-prepares once and caches, with every value a bound parameter.  A read of several
+thread (opened on first use, again after a fork, closed when the thread ends), each a
+fixed SQL text that the driver prepares once and caches, with every value a bound
+parameter.  A read of several
 statements runs in one read transaction, so it sees one state of the database, as
 :meth:`Database.read` does.  Writes never come here.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from contextlib import contextmanager
 
 from .engine import BUSY_TIMEOUT_S, Database, StoreUnavailableError
@@ -47,26 +49,28 @@ class SqliteReader:
     def __init__(self, db: Database):
         self.db = db
         self.local = threading.local()
-        # Every connection opened, so that close() reaches those of other threads too.
-        self.opened: list[tuple[int, sqlite3.Connection]] = []
+        # Every connection opened and still held, so that close() reaches those of other
+        # threads too.  Weak: a thread's connection closes when the thread ends (a
+        # server's pool ends idle threads and starts new ones).
+        self.opened: weakref.WeakSet[HeldConnection] = weakref.WeakSet()
         self.lock = threading.Lock()
 
     def connection(self) -> sqlite3.Connection:
         if self.db.closed:
             raise StoreError(f"the store {self.db.shown_url()} is closed")
         local = self.local
-        conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():
+        held = getattr(local, "held", None)
+        if held is None or held.pid != os.getpid():
             conn = sqlite3.connect(
                 self.db.url.database,
                 timeout=BUSY_TIMEOUT_S,
                 check_same_thread=False,
                 isolation_level=None,
             )
-            local.conn, local.pid = conn, os.getpid()
+            held = local.held = HeldConnection(conn)
             with self.lock:
-                self.opened.append((local.pid, conn))
-        return conn
+                self.opened.add(held)
+        return held.conn
 
     @contextmanager
     def reading(self):
@@ -79,10 +83,10 @@ class SqliteReader:
             finally:
                 conn.execute("COMMIT")
         except sqlite3.OperationalError as err:
-            self.local.conn = None
+            self.local.held = None
             raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
         except sqlite3.Error as err:
-            self.local.conn = None
+            self.local.held = None
             raise StoreError(f"the store {self.db.shown_url()} refused: {err}") from None
 
     def user_version(self, user_id: str) -> int:
@@ -114,17 +118,40 @@ class SqliteReader:
         try:
             row = self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.OperationalError as err:
-            self.local.conn = None
+            self.local.held = None
             raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
         return int(row[0]), int(row[1]), int(row[2])
 
     def close(self) -> None:
         """Close every connection this process opened (the store is being closed)."""
         with self.lock:
-            opened, self.opened = self.opened, []
-        for pid, conn in opened:
-            # A connection inherited over fork is the parent's: closing it here could
-            # drop the parent's locks.
-            if pid == os.getpid():
-                conn.close()
+            opened, self.opened = list(self.opened), weakref.WeakSet()
+        for held in opened:
+            held.close()
         self.local = threading.local()
+
+
+class HeldConnection:
+    """One thread's reading connection, closed once nothing holds it (its thread ended)
+    or by :meth:`close`; in this process only.
+
+    Example:
+        >>> held = HeldConnection(sqlite3.connect(":memory:"))
+        >>> held.close(), held.close()  # closing twice is harmless
+        (None, None)
+    """
+
+    __slots__ = ("conn", "pid", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.pid = os.getpid()
+
+    def close(self) -> None:
+        # A connection inherited over fork is the parent's: closing it here could drop
+        # the parent's locks.
+        if self.pid == os.getpid():
+            self.conn.close()
+
+    def __del__(self):
+        self.close()

@@ -7,14 +7,18 @@ a burst of writes queues behind the disk.  :class:`GroupCommit` lets the first c
 lead: it opens the write transaction, then takes every write queued by other threads
 until then (those that arrived while it waited for the database's write lock too), applies
 them in order, each with its own sequence number, and commits once; every caller returns
-only after that commit.  If the shared transaction fails, each write of the group is
-retried alone, so each caller gets its own answer (the error of its own bad write, or
-its commit), never another caller's.
+only after that commit.  If a write of the group fails, the transaction rolls back and
+each write is retried alone, so each caller gets its own answer (the error of its own
+bad write, or its commit), never another caller's.  If the commit itself fails, every
+caller gets that error and nothing is retried: a commit whose connection was lost may
+have landed, and an event written twice would count twice.
 """
 
 from __future__ import annotations
 
 import threading
+
+from .records import StoreError
 
 
 class _Waiter:
@@ -71,12 +75,14 @@ class GroupCommit:
 
     def _lead(self, waiter: _Waiter):
         group: list[_Waiter] = []
+        applied = False
         try:
             try:
                 with self.transaction() as conn:
                     with self.lock:
                         group, self.pending = self.pending, []
                     results = [self.apply(conn, w.item) for w in group]
+                    applied = True
                 for w, result in zip(group, results, strict=True):
                     w.result = result
                 if len(group) > 1:
@@ -86,11 +92,23 @@ class GroupCommit:
                     with self.lock:
                         self.pending.remove(waiter)
                     waiter.error = err
-                elif len(group) == 1:
-                    group[0].error = err
+                elif len(group) == 1 or applied:
+                    # Every write was applied and the commit failed: it may have landed
+                    # (a connection lost mid-commit), so none is tried again.
+                    for w in group:
+                        w.error = err
                 else:
                     for w in group:
                         self._alone(w)
+            except BaseException:
+                # Not retried (the leading thread is being stopped), but no write of the
+                # group may return as if written: results are set only after the commit.
+                for w in group:
+                    if w.result is None and w.error is None:
+                        w.error = StoreError(
+                            "nothing written: the write's transaction was abandoned"
+                        )
+                raise
         finally:
             with self.lock:
                 if self.pending:

@@ -32,10 +32,12 @@ from .records import (
 from .schema import item_genres, items, migrate, ratings, users
 from .watch import ChangeWatch
 from .writes import (
+    CATALOGUE_COUNTER,
     CHUNK,
     IN_CHUNK,
     merge_batch,
     next_seq,
+    read_counter,
     read_sequence,
     upsert_event,
     upsert_explicit,
@@ -402,26 +404,25 @@ class RatingsStore:
         """Erase the user's ratings and events; returns the number of rows removed.
 
         Only the id and its (new) version remain, so that caches of the user learn of
-        the erasure through :meth:`user_version` and :meth:`changes_since`.
+        the erasure through :meth:`user_version` and :meth:`changes_since`.  The erasure
+        takes a new version even when the store held nothing of the user: a cache may
+        know them from elsewhere (a served model's training data).
 
         Example:
             >>> store = open_store(":memory:")
             >>> _ = store.add_ratings([Rating("u", "i"), Rating("u", "j", kind="event")])
             >>> store.delete_user("u"), store.user_ratings("u")
             (2, [])
+            >>> store.delete_user("trained-elsewhere"), store.user_version("trained-elsewhere")
+            (0, 3)
         """
         user = lookup_id(user_id)
         if user is None:
             return 0
-        try:
-            with self.db.write() as conn:
-                seq = next_seq(conn)
-                gone = conn.execute(sa.delete(ratings).where(ratings.c.user_id == user)).rowcount
-                if not gone:
-                    raise NothingChanged
-                upsert_versions(conn, self.dialect, [user], seq)
-        except NothingChanged:
-            return 0
+        with self.db.write() as conn:
+            seq = next_seq(conn)
+            gone = conn.execute(sa.delete(ratings).where(ratings.c.user_id == user)).rowcount
+            upsert_versions(conn, self.dialect, [user], seq)
         return int(gone)
 
     # ------------------------------------------------------------------ items
@@ -444,6 +445,20 @@ class RatingsStore:
         with self.db.write() as conn:
             write_items(conn, self.dialect, checked, time.time())
         return len(checked)
+
+    def catalogue_version(self) -> int:
+        """A number that rises with every catalogue write (0 before the first): a cache
+        of the catalogue is stale once it moved.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> before = store.catalogue_version()
+            >>> _ = store.add_items([Item("1", "Heat", ("Crime",))])
+            >>> store.catalogue_version() > before
+            True
+        """
+        with self.db.read() as conn:
+            return read_counter(conn, CATALOGUE_COUNTER)
 
     def get_item(self, item_id) -> Item | None:
         """The catalogue entry of ``item_id``, or ``None``.

@@ -27,10 +27,11 @@ schema_table = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
-# One row, "writes": the global write sequence.  Every write transaction increments it
+# Row "writes": the global write sequence.  Every write transaction increments it
 # first, which holds its row lock until commit, so sequence numbers follow commit order
 # (a reader that saw number n has seen every write numbered below n) and writers never
-# deadlock on the rows they touch after it.
+# deadlock on the rows they touch after it.  Row "catalogue" (from the first catalogue
+# write on): raised by every catalogue write, so that caches of the catalogue can tell.
 counters = sa.Table(
     "lr_counters",
     metadata,

@@ -90,7 +90,16 @@ def upsert_version(dialect: str):
 
 
 def upsert_versions(conn: sa.Connection, dialect: str, user_ids, seq: int) -> None:
-    """Set the version of ``user_ids`` to ``seq`` (creating their rows)."""
+    """Set the version of ``user_ids`` to ``seq`` (creating their rows).
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> with store.db.write() as conn:
+        ...     upsert_versions(conn, "sqlite", ["ann", "bo"], 7)
+        >>> store.user_versions(["ann", "bo", "cy"])
+        {'ann': 7, 'bo': 7, 'cy': 0}
+    """
     stmt = upsert_version(dialect)
     rows = [{"user_id": u, "version": seq} for u in sorted(user_ids)]
     for start in range(0, len(rows), CHUNK):
@@ -118,8 +127,53 @@ def next_seq(conn: sa.Connection) -> int:
     return int(conn.execute(NEXT_SEQ).scalar_one())
 
 
+# The counters row that every catalogue write raises: a worker's copy of the catalogue
+# (each item's genres) is stale once it moved.  Created by the first catalogue write.
+CATALOGUE_COUNTER = "catalogue"
+
+
+def bump_catalogue(conn: sa.Connection, dialect: str) -> None:
+    """Raise the catalogue's change counter (inside the caller's write transaction).
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> with store.db.write() as conn:
+        ...     bump_catalogue(conn, "sqlite"), bump_catalogue(conn, "sqlite")
+        (None, None)
+        >>> store.catalogue_version()
+        2
+    """
+    ins = insert(dialect, counters).values(name=CATALOGUE_COUNTER, value=1)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
+        )
+    )
+
+
+def read_counter(conn: sa.Connection, name: str) -> int:
+    """The value of one counter, 0 while it has no row.
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> with open_store(":memory:").db.read() as conn:
+        ...     read_counter(conn, CATALOGUE_COUNTER)
+        0
+    """
+    stmt = sa.select(counters.c.value).where(counters.c.name == name)
+    return int(conn.execute(stmt).scalar() or 0)
+
+
 def read_sequence(conn: sa.Connection) -> int:
-    """The newest write sequence number."""
+    """The newest write sequence number.
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> with open_store(":memory:").db.read() as conn:
+        ...     read_sequence(conn)
+        0
+    """
     stmt = sa.select(counters.c.value).where(counters.c.name == "writes")
     return int(conn.execute(stmt).scalar_one())
 
