@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -84,6 +85,20 @@ def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> thread
     thread = threading.Thread(target=wait_then_open, name="open-browser", daemon=True)
     thread.start()
     return thread
+
+
+def exit_on_signal(signum, frame):
+    """A signal handler that exits through ``SystemExit`` (status 128 + the signal's
+    number, as a shell reports it), so ``finally`` blocks run.
+
+    Example:
+        >>> try:
+        ...     exit_on_signal(signal.SIGTERM, None)
+        ... except SystemExit as stop:
+        ...     print(stop.code)
+        143
+    """
+    raise SystemExit(128 + signum)
 
 
 def check_model_dir(path) -> None:
@@ -242,30 +257,34 @@ def serve(
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
     app = create_app(settings)
+    # SIGTERM's default ends the process at once, skipping the clean-up below (uvicorn
+    # re-raises the signal once it has shut down): an exception runs it, and the
+    # retrain child is ended rather than left training and publishing on its own.
+    previous_sigterm = signal.signal(signal.SIGTERM, exit_on_signal)
     schedule = None
-    if every is not None:
-        import logging.config
-
-        from ..service.schedule import RetrainSchedule
-
-        # The schedule's thread logs from now on; uvicorn configures logging only once it
-        # runs, and a round's lines before that would be lost.
-        logging.config.dictConfig(log_config())
-        schedule = RetrainSchedule(
-            settings.store_location(), model_dir, every, env=retrain_env
-        ).start()
-    click.echo(f"serving on {page_url(host, port)} (API: /docs)", err=True)
-    if open_page:
-        open_when_ready(page_url(host, port))
-    # One request is small (one user's scores): parallelism comes from the workers, and
-    # BLAS or numba threads in each would only fight over the cores.  Set only now that
-    # the app was built: the variables reach the spawned workers, threadpoolctl limits
-    # this process's BLAS (numba reads its variable once, at import).
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
     metrics_dir = None  # the folder of the workers' metrics files, when this made it
     try:
+        if every is not None:
+            import logging.config
+
+            from ..service.schedule import RetrainSchedule
+
+            # The schedule's thread logs from now on; uvicorn configures logging only once
+            # it runs, and a round's lines before that would be lost.
+            logging.config.dictConfig(log_config())
+            schedule = RetrainSchedule(
+                settings.store_location(), model_dir, every, env=retrain_env
+            ).start()
+        click.echo(f"serving on {page_url(host, port)} (API: /docs)", err=True)
+        if open_page:
+            open_when_ready(page_url(host, port))
+        # One request is small (one user's scores): parallelism comes from the workers, and
+        # BLAS or numba threads in each would only fight over the cores.  Set only now that
+        # the app was built: the variables reach the spawned workers, threadpoolctl limits
+        # this process's BLAS (numba reads its variable once, at import).
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
         if workers == 1:
             uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False)
         else:
@@ -298,3 +317,4 @@ def serve(
             schedule.stop()
         if metrics_dir is not None:  # ours, and the workers have exited
             shutil.rmtree(metrics_dir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous_sigterm)
