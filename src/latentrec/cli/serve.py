@@ -194,6 +194,14 @@ def log_config(level: str = "INFO") -> dict:
 @click.option(
     "--max-n", type=int, default=100, show_default=True, help="Longest list a client may ask for."
 )
+@click.option(
+    "--cache-users",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="Users whose vectors a worker keeps (least recently used out first; a user out "
+    "of it is folded in again from the store).",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log each request.")
 @click.option(
     "--open", "open_page", is_flag=True, help="Open the page in a browser once it answers."
@@ -210,6 +218,7 @@ def serve(
     retrain_every,
     cors_origins,
     max_n,
+    cache_users,
     no_access_log,
     open_page,
 ):
@@ -249,6 +258,7 @@ def serve(
         token=token or None,
         cors_origins=tuple(cors_origins),
         max_n=max_n,
+        cache_users=cache_users,
         access_log=not no_access_log,
     ).check()
     # The retrain child gets the machine's threads, which the serving processes give up.
