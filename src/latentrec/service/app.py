@@ -866,13 +866,16 @@ def seed_catalogue(store, served: Served) -> int:
     """Add the model's titles that the store's catalogue lacks (id and title only).
 
     Existing entries are left alone (they may carry genres and features the model does
-    not know).  Returns how many were added.
+    not know), including one written after the catalogue was read here: the store
+    inserts only ids it does not hold (:meth:`RatingsStore.add_missing_items`), so
+    workers seeding at once add each title once and overwrite nobody's entry.  Returns
+    how many this call added.
     """
     have = {it.item_id for it in store_catalogue(store)}
     missing = [Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have]
-    if missing:
-        store.add_items(missing)
-    return len(missing)
+    if not missing:
+        return 0
+    return len(store.add_missing_items(missing))
 
 
 def add_store_items(store, served: Served) -> Served:

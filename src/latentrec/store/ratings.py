@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..data import Interactions
 from .bulk import import_cells, read_interactions
-from .catalogue import item_from_row, search_statement, write_items
+from .catalogue import insert_missing_items, item_from_row, search_statement, write_items
 from .engine import Database, WriteGate, is_memory, resolve_url
 from .fastread import SqliteReader
 from .group import GroupCommit
@@ -445,6 +445,27 @@ class RatingsStore:
         with self.db.write() as conn:
             write_items(conn, self.dialect, checked, time.time())
         return len(checked)
+
+    def add_missing_items(self, items_in) -> list[str]:
+        """Insert the catalogue entries whose ids are not stored yet, in one transaction;
+        the ids inserted.  Entries already stored are left unchanged, so processes doing
+        this at once (workers seeding the catalogue at start-up) add each id once between
+        them, and never overwrite an entry another wrote meanwhile.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> store.add_missing_items([Item("1", "Toy Story"), Item("2", "Heat")])
+            ['1', '2']
+            >>> store.add_missing_items([Item("2", "Heat (1995)"), Item("3", "Up")])
+            ['3']
+            >>> store.get_item("2").title
+            'Heat'
+        """
+        checked = check_items(items_in)
+        if not checked:
+            return []
+        with self.db.write() as conn:
+            return insert_missing_items(conn, self.dialect, checked, time.time())
 
     def catalogue_version(self) -> int:
         """A number that rises with every catalogue write (0 before the first): a cache
