@@ -140,7 +140,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     seed_catalogue(store, holder.current)
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
     facts = FactsCache(lambda: store_catalogue(store), store.item_first_seen)
-    metrics.set_model(holder.current.version, holder.current.created)
+    metrics.set_served(holder)
     refresher = Refresher(
         holder,
         store,
@@ -714,8 +714,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def prometheus_metrics():
         """Prometheus exposition: requests and latency per route, model version and age,
         store rows, fold-ins, fallbacks, reloads."""
-        served = holder.current
-        metrics.set_model(served.version, served.created)
+        metrics.set_served(holder)
         metrics.set_store(store.counts())
         return Response(metrics.expose(), media_type=metrics.CONTENT_TYPE)
 
@@ -729,8 +728,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         swapped = holder.reload(force=force)
         if swapped:
             metrics.reloads.inc()
-            served = holder.current
-            metrics.set_model(served.version, served.created)
+            metrics.set_served(holder)
         return {
             "model_version": holder.current.version,
             "reloaded": swapped,
@@ -1001,9 +999,8 @@ class Refresher:
         try:
             if self.holder.reload():
                 self.metrics.reloads.inc()
-                served = self.holder.current
-                self.metrics.set_model(served.version, served.created)
-                self.logger.info("serving model version %s", served.version)
+                self.metrics.set_served(self.holder)
+                self.logger.info("serving model version %s", self.holder.current.version)
             if self.ticks % ITEM_CHECK_TICKS == 0:
                 self.holder.update(lambda served: add_store_items(self.store, served))
                 self.follow_catalogue()
