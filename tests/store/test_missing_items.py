@@ -1,5 +1,6 @@
 """``add_missing_items``: inserts only the ids the catalogue lacks, checked against a
-dict that models the catalogue, and from threads at once each id is inserted once."""
+dict that models the catalogue, and from threads at once each id is inserted once;
+``stored_item_ids`` answers as one ``get_item`` per id would."""
 
 import threading
 
@@ -64,3 +65,14 @@ def test_threads_adding_the_same_missing_items_insert_each_once(store_url):
     assert sorted(inserted) == sorted(it.item_id for it in items)
     with open_store(store_url) as store:
         assert len(store.search_items(limit=1000)) == 200
+
+
+def test_stored_item_ids_matches_a_lookup_per_id(store):
+    rng = np.random.default_rng(1)
+    stored = [f"i{k}" for k in range(1200)] + ["a'b", "x/y", "名前", "100%_"]
+    store.add_items([Item(i, None) for i in stored])
+    asked = list(rng.choice(stored, 700)) + [f"n{k}" for k in range(600)]
+    asked += ["", "A'B", "i1 ", "名前", "100%"]
+    expected = {i for i in asked if store.get_item(i) is not None}
+    assert store.stored_item_ids(asked) == expected
+    assert store.stored_item_ids([]) == set()

@@ -558,8 +558,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     def store_only_items(served: Served, item_ids) -> set:
         """Of ``item_ids`` the model lacks, those the store's catalogue has."""
-        missing = {i for i in item_ids if i not in served.item_index}
-        return {i for i in missing if store.get_item(i) is not None}
+        missing = [i for i in item_ids if i not in served.item_index]
+        # One query, however long the list: this runs on the event loop.
+        return store.stored_item_ids(missing) if missing else set()
 
     @app.post(
         "/ratings",

@@ -495,6 +495,27 @@ class RatingsStore:
             row = conn.execute(sa.select(items).where(items.c.item_id == item)).first()
         return None if row is None else item_from_row(row)
 
+    def stored_item_ids(self, item_ids) -> set[str]:
+        """Which of ``item_ids`` the catalogue has, in one read (``IN`` lists of at most
+        ``IN_CHUNK`` ids within one transaction), however many are asked about.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("1", "Heat"), Item("2", "Up")])
+            >>> sorted(store.stored_item_ids(["2", "3", "1", ""]))
+            ['1', '2']
+        """
+        wanted = sorted({i for i in map(lookup_id, item_ids) if i is not None})
+        found: set[str] = set()
+        if not wanted:
+            return found
+        with self.db.read() as conn:
+            for start in range(0, len(wanted), IN_CHUNK):
+                chunk = wanted[start : start + IN_CHUNK]
+                query = sa.select(items.c.item_id).where(items.c.item_id.in_(chunk))
+                found.update(conn.execute(query).scalars())
+        return found
+
     def search_items(
         self, search: str | None = None, genre: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[Item]:
