@@ -62,7 +62,9 @@ def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> thread
     """Open ``url`` in the browser once its ``/health`` answers (in a background thread).
 
     The browser is the one Python's :mod:`webbrowser` picks (``BROWSER`` chooses it).
-    Nothing opens if the service does not answer within ``timeout`` seconds.
+    When none can be opened (no display, no browser installed, or it fails), one line
+    on standard error says ``open URL in a browser`` instead.  Nothing opens if the
+    service does not answer within ``timeout`` seconds.
 
     Example:
         >>> open_when_ready("http://127.0.0.1:9/", timeout=0).join()  # nothing listens
@@ -74,7 +76,7 @@ def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> thread
             try:
                 with urllib.request.urlopen(url + "health", timeout=2) as answer:
                     if answer.status == 200:
-                        webbrowser.open(url)
+                        open_or_say(url)
                         return
             except OSError:
                 pass
@@ -99,6 +101,23 @@ def exit_on_signal(signum, frame):
         143
     """
     raise SystemExit(128 + signum)
+
+
+def open_or_say(url: str) -> bool:
+    """Open ``url`` in a browser; if none can be opened, print ``open URL in a browser``
+    on standard error instead.  Whether a browser opened.
+
+    Example (starts a browser where one is available, so not run here)::
+
+        open_or_say("http://127.0.0.1:8000/")  # a headless machine: the line is printed
+    """
+    try:
+        opened = webbrowser.open(url)
+    except Exception:  # webbrowser.Error, or OSError from a browser command that cannot run
+        opened = False
+    if not opened:
+        click.echo(f"open {url} in a browser", err=True)
+    return bool(opened)
 
 
 def check_model_dir(path) -> None:
