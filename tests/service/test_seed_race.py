@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from latentrec import load
 from latentrec.service.app import seed_catalogue
 from latentrec.service.holder import Served
 from latentrec.store import Item, open_store
@@ -22,7 +23,8 @@ SEEDER = textwrap.dedent(
     """
     import sys
     from latentrec import load
-    from latentrec.service.app import seed_catalogue
+    from latentrec import load
+from latentrec.service.app import seed_catalogue
     from latentrec.service.holder import Served
     from latentrec.store import open_store
 
@@ -35,6 +37,11 @@ SEEDER = textwrap.dedent(
         print(seed_catalogue(store, served), flush=True)
     """
 )
+
+
+def explicit(model_files):
+    """The session's fitted BiasedMF (30 titles, "Film 0" to "Film 29")."""
+    return load(model_files["explicit"])
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -75,13 +82,7 @@ def test_workers_seeding_at_once_add_each_title_once(store_url, model_files, wor
         assert sum(added) == 30, added  # each title added by exactly one worker
         assert {it.title for it in catalogue} == {f"Film {j}" for j in range(30)}
         # Seeding again finds nothing to add.
-        assert seed_catalogue(store, Served.build(_load(model_files), "v")) == 0
-
-
-def _load(model_files):
-    from latentrec import load
-
-    return load(model_files["explicit"])
+        assert seed_catalogue(store, Served.build(explicit(model_files), "v")) == 0
 
 
 class PausedCatalogue:
@@ -103,7 +104,7 @@ class PausedCatalogue:
 
 
 def test_a_seed_never_overwrites_an_entry_written_after_it_read(store_url, model_files):
-    served = Served.build(_load(model_files), "v")
+    served = Served.build(explicit(model_files), "v")
     with open_store(store_url) as store:
         paused = PausedCatalogue(store)
         added = []
