@@ -23,8 +23,7 @@ SEEDER = textwrap.dedent(
     """
     import sys
     from latentrec import load
-    from latentrec import load
-from latentrec.service.app import seed_catalogue
+    from latentrec.service.app import seed_catalogue
     from latentrec.service.holder import Served
     from latentrec.store import open_store
 
