@@ -37,6 +37,36 @@ def test_an_edit_keeps_when_a_new_title_entered_the_catalogue(make_client, hybri
     assert store.get_item("900").added_at == added
 
 
+def test_an_edit_keeps_the_ages_boost_new_ranks_by_on_every_worker(
+    make_client, hybrid_model, store
+):
+    """Ages (days from each title's first appearance to the newest) are computed once per
+    served model: an edit of a title's details, through this worker or another, leaves
+    them as they were, so two workers rank ``boost_new`` alike.  A new title gets one."""
+    from latentrec.store import Rating
+
+    a = make_client(hybrid_model)
+    b = make_client(hybrid_model)
+    store.add_ratings([Rating("u", "100", 4.0, time.time())])
+    r = a.post("/items", json={"item_id": "900", "title": "New", "genres": ["Comedy"]})
+    assert r.status_code == 201
+    b.app.state.refresher.tick()  # b serves the new title too
+    served_a, served_b = a.app.state.holder.current, b.app.state.holder.current
+    before = a.app.state.facts.ages(served_a).copy()
+    assert np.isfinite(before[served_a.item_index["900"]])
+    assert np.array_equal(b.app.state.facts.ages(served_b), before)
+    for k, client in enumerate((a, b, a)):
+        time.sleep(0.01)
+        store.add_ratings([Rating("u", "101", 3.0, time.time())])  # a newer rating
+        body = {"item_id": "900", "title": f"New {k}", "genres": ["Drama"]}
+        assert client.post("/items", json=body).status_code == 201
+        b.app.state.refresher.follow_catalogue()
+        for worker in (a, b):
+            served = worker.app.state.holder.current
+            assert np.array_equal(worker.app.state.facts.ages(served), before), k
+            assert worker.app.state.facts.get(served).genres[served.item_index["900"]] == ["Drama"]
+
+
 def fitted(seed: int) -> BiasedMF:
     frame, _ = planted(seed)
     data = Interactions.from_frame(frame, rating_scale=(1, 5))
