@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import shlex
 import sys
+import threading
 import time
+import webbrowser
 
 import pytest
 
@@ -28,6 +31,7 @@ def test_open_starts_the_browser_on_the_page_once_it_answers(serve, model_files,
     while not opened.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert opened.read_text().splitlines() == [server.url + "/"]
+    assert "in a browser" not in (tmp_path / "serve.log").read_text()
 
 
 def test_without_open_no_browser_starts(serve, model_files, tmp_path):
@@ -57,3 +61,53 @@ def test_without_open_no_browser_starts(serve, model_files, tmp_path):
 )
 def test_page_url(host, url):
     assert page_url(host, 80) == url
+
+
+def test_open_without_a_browser_prints_the_address_instead(serve, model_files, tmp_path):
+    """No browser can start: the only one named fails, and none of the standard ones is
+    on an empty PATH (and no display): one line says where the page is."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    failing = f"{shlex.quote(sys.executable)} -c {shlex.quote('import sys; sys.exit(1)')} %s"
+    server = serve(
+        "--model",
+        str(model_files["explicit"]),
+        "--store",
+        str(tmp_path / "ratings.db"),
+        "--open",
+        env={"BROWSER": failing, "PATH": str(empty), "DISPLAY": "", "WAYLAND_DISPLAY": ""},
+    )
+    log = tmp_path / "serve.log"
+    expected = f"open {server.url}/ in a browser"
+    deadline = time.monotonic() + 30
+    while expected not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [line for line in log.read_text().splitlines() if "in a browser" in line] == [expected]
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_browser_that_raises_gets_the_address_printed(monkeypatch, capsys):
+    from latentrec.cli.serve import open_when_ready
+
+    def raising(url):
+        raise webbrowser.Error("could not locate runnable browser")
+
+    monkeypatch.setattr(webbrowser, "open", raising)
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever)
+        thread.start()
+        try:
+            url = page_url("127.0.0.1", httpd.server_address[1])
+            open_when_ready(url, timeout=30).join(timeout=60)
+        finally:
+            httpd.shutdown()
+            thread.join(timeout=30)
+    assert capsys.readouterr().err.splitlines() == [f"open {url} in a browser"]

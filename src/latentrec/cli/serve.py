@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -61,7 +62,9 @@ def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> thread
     """Open ``url`` in the browser once its ``/health`` answers (in a background thread).
 
     The browser is the one Python's :mod:`webbrowser` picks (``BROWSER`` chooses it).
-    Nothing opens if the service does not answer within ``timeout`` seconds.
+    When none can be opened (no display, no browser installed, or it fails), one line
+    on standard error says ``open URL in a browser`` instead.  Nothing opens if the
+    service does not answer within ``timeout`` seconds.
 
     Example:
         >>> open_when_ready("http://127.0.0.1:9/", timeout=0).join()  # nothing listens
@@ -73,7 +76,7 @@ def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> thread
             try:
                 with urllib.request.urlopen(url + "health", timeout=2) as answer:
                     if answer.status == 200:
-                        webbrowser.open(url)
+                        open_or_say(url)
                         return
             except OSError:
                 pass
@@ -84,6 +87,37 @@ def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> thread
     thread = threading.Thread(target=wait_then_open, name="open-browser", daemon=True)
     thread.start()
     return thread
+
+
+def exit_on_signal(signum, frame):
+    """A signal handler that exits through ``SystemExit`` (status 128 + the signal's
+    number, as a shell reports it), so ``finally`` blocks run.
+
+    Example:
+        >>> try:
+        ...     exit_on_signal(signal.SIGTERM, None)
+        ... except SystemExit as stop:
+        ...     print(stop.code)
+        143
+    """
+    raise SystemExit(128 + signum)
+
+
+def open_or_say(url: str) -> bool:
+    """Open ``url`` in a browser; if none can be opened, print ``open URL in a browser``
+    on standard error instead.  Whether a browser opened.
+
+    Example (starts a browser where one is available, so not run here)::
+
+        open_or_say("http://127.0.0.1:8000/")  # a headless machine: the line is printed
+    """
+    try:
+        opened = webbrowser.open(url)
+    except Exception:  # webbrowser.Error, or OSError from a browser command that cannot run
+        opened = False
+    if not opened:
+        click.echo(f"open {url} in a browser", err=True)
+    return bool(opened)
 
 
 def check_model_dir(path) -> None:
@@ -179,6 +213,14 @@ def log_config(level: str = "INFO") -> dict:
 @click.option(
     "--max-n", type=int, default=100, show_default=True, help="Longest list a client may ask for."
 )
+@click.option(
+    "--cache-users",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="Users whose vectors a worker keeps (least recently used out first; a user out "
+    "of it is folded in again from the store).",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log each request.")
 @click.option(
     "--open", "open_page", is_flag=True, help="Open the page in a browser once it answers."
@@ -195,6 +237,7 @@ def serve(
     retrain_every,
     cors_origins,
     max_n,
+    cache_users,
     no_access_log,
     open_page,
 ):
@@ -234,6 +277,7 @@ def serve(
         token=token or None,
         cors_origins=tuple(cors_origins),
         max_n=max_n,
+        cache_users=cache_users,
         access_log=not no_access_log,
     ).check()
     # The retrain child gets the machine's threads, which the serving processes give up.
@@ -242,30 +286,34 @@ def serve(
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
     app = create_app(settings)
+    # SIGTERM's default ends the process at once, skipping the clean-up below (uvicorn
+    # re-raises the signal once it has shut down): an exception runs it, and the
+    # retrain child is ended rather than left training and publishing on its own.
+    previous_sigterm = signal.signal(signal.SIGTERM, exit_on_signal)
     schedule = None
-    if every is not None:
-        import logging.config
-
-        from ..service.schedule import RetrainSchedule
-
-        # The schedule's thread logs from now on; uvicorn configures logging only once it
-        # runs, and a round's lines before that would be lost.
-        logging.config.dictConfig(log_config())
-        schedule = RetrainSchedule(
-            settings.store_location(), model_dir, every, env=retrain_env
-        ).start()
-    click.echo(f"serving on {page_url(host, port)} (API: /docs)", err=True)
-    if open_page:
-        open_when_ready(page_url(host, port))
-    # One request is small (one user's scores): parallelism comes from the workers, and
-    # BLAS or numba threads in each would only fight over the cores.  Set only now that
-    # the app was built: the variables reach the spawned workers, threadpoolctl limits
-    # this process's BLAS (numba reads its variable once, at import).
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
     metrics_dir = None  # the folder of the workers' metrics files, when this made it
     try:
+        if every is not None:
+            import logging.config
+
+            from ..service.schedule import RetrainSchedule
+
+            # The schedule's thread logs from now on; uvicorn configures logging only once
+            # it runs, and a round's lines before that would be lost.
+            logging.config.dictConfig(log_config())
+            schedule = RetrainSchedule(
+                settings.store_location(), model_dir, every, env=retrain_env
+            ).start()
+        click.echo(f"serving on {page_url(host, port)} (API: /docs)", err=True)
+        if open_page:
+            open_when_ready(page_url(host, port))
+        # One request is small (one user's scores): parallelism comes from the workers, and
+        # BLAS or numba threads in each would only fight over the cores.  Set only now that
+        # the app was built: the variables reach the spawned workers, threadpoolctl limits
+        # this process's BLAS (numba reads its variable once, at import).
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
         if workers == 1:
             uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False)
         else:
@@ -298,3 +346,4 @@ def serve(
             schedule.stop()
         if metrics_dir is not None:  # ours, and the workers have exited
             shutil.rmtree(metrics_dir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous_sigterm)

@@ -140,7 +140,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     seed_catalogue(store, holder.current)
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
     facts = FactsCache(lambda: store_catalogue(store), store.item_first_seen)
-    metrics.set_model(holder.current.version, holder.current.created)
+    metrics.set_served(holder)
     refresher = Refresher(
         holder,
         store,
@@ -558,8 +558,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     def store_only_items(served: Served, item_ids) -> set:
         """Of ``item_ids`` the model lacks, those the store's catalogue has."""
-        missing = {i for i in item_ids if i not in served.item_index}
-        return {i for i in missing if store.get_item(i) is not None}
+        missing = [i for i in item_ids if i not in served.item_index]
+        # One query, however long the list: this runs on the event loop.
+        return store.stored_item_ids(missing) if missing else set()
 
     @app.post(
         "/ratings",
@@ -714,8 +715,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def prometheus_metrics():
         """Prometheus exposition: requests and latency per route, model version and age,
         store rows, fold-ins, fallbacks, reloads."""
-        served = holder.current
-        metrics.set_model(served.version, served.created)
+        metrics.set_served(holder)
         metrics.set_store(store.counts())
         return Response(metrics.expose(), media_type=metrics.CONTENT_TYPE)
 
@@ -729,8 +729,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         swapped = holder.reload(force=force)
         if swapped:
             metrics.reloads.inc()
-            served = holder.current
-            metrics.set_model(served.version, served.created)
+            metrics.set_served(holder)
         return {
             "model_version": holder.current.version,
             "reloaded": swapped,
@@ -866,13 +865,16 @@ def seed_catalogue(store, served: Served) -> int:
     """Add the model's titles that the store's catalogue lacks (id and title only).
 
     Existing entries are left alone (they may carry genres and features the model does
-    not know).  Returns how many were added.
+    not know), including one written after the catalogue was read here: the store
+    inserts only ids it does not hold (:meth:`RatingsStore.add_missing_items`), so
+    workers seeding at once add each title once and overwrite nobody's entry.  Returns
+    how many this call added.
     """
     have = {it.item_id for it in store_catalogue(store)}
     missing = [Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have]
-    if missing:
-        store.add_items(missing)
-    return len(missing)
+    if not missing:
+        return 0
+    return len(store.add_missing_items(missing))
 
 
 def add_store_items(store, served: Served) -> Served:
@@ -998,9 +1000,8 @@ class Refresher:
         try:
             if self.holder.reload():
                 self.metrics.reloads.inc()
-                served = self.holder.current
-                self.metrics.set_model(served.version, served.created)
-                self.logger.info("serving model version %s", served.version)
+                self.metrics.set_served(self.holder)
+                self.logger.info("serving model version %s", self.holder.current.version)
             if self.ticks % ITEM_CHECK_TICKS == 0:
                 self.holder.update(lambda served: add_store_items(self.store, served))
                 self.follow_catalogue()

@@ -21,12 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import load
+from .. import ModelFileError, load
 from ..models import FactorModel
 
 # A counter shared by every Served in the process: a user's cached vector names the one it
 # was folded against.
 _SERIAL = itertools.count(1)
+
+# Reads of a model file that a replacement overlapped, before a load gives up (the model
+# already served stays).
+LOAD_TRIES = 5
 
 
 def id_text(raw) -> str:
@@ -265,8 +269,11 @@ class FixedSource:
 class FileSource:
     """A model file; its version name is the file name and the start of its SHA-256.
 
-    A reload reads the file again when its size or modification time changed (a new
-    model written over it, which ``save`` does atomically).
+    A reload reads the file again when it changed (a new model written over it, which
+    ``save`` does atomically: a new inode).  The label is the hash of the very file the
+    served model was read from: a load that overlapped a replacement (the file's inode,
+    size or modification time moved while it was hashed and read) is done again, up to
+    :data:`LOAD_TRIES` times.
 
     Example:
         >>> import tempfile, os
@@ -283,20 +290,33 @@ class FileSource:
             raise FileNotFoundError(f"model file {self.path} does not exist")
 
     def token(self) -> str:
-        """Size and modification time of the file (one ``stat``)."""
+        """Inode, size and modification time of the file (one ``stat``)."""
         st = self.path.stat()
-        return f"{st.st_size}-{st.st_mtime_ns}"
+        return f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
 
     def load(self) -> Served:
-        """Read and index the file's model."""
-        token = self.token()
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        model = load(self.path)
-        version = f"{self.path.name}@{digest.hexdigest()[:12]}"
-        return Served.build(model, version, self.path.stat().st_mtime, token)
+        """Read and index the file's model, labelled with the hash of what was read."""
+        for _ in range(LOAD_TRIES):
+            before = self.path.stat()
+            token = f"{before.st_ino}-{before.st_size}-{before.st_mtime_ns}"
+            digest = hashlib.sha256()
+            with open(self.path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            try:
+                model = load(self.path)
+            except ModelFileError:
+                if self.token() != token:
+                    continue  # read half from the file that replaced it
+                raise
+            if self.token() != token:
+                continue  # replaced meanwhile: the hash may name the other file
+            version = f"{self.path.name}@{digest.hexdigest()[:12]}"
+            return Served.build(model, version, before.st_mtime, token)
+        raise ModelFileError(
+            f"model file {self.path} was replaced during each of {LOAD_TRIES} reads; "
+            "keeping the model served"
+        )
 
     def describe(self) -> str:
         """Where the model comes from, for messages."""

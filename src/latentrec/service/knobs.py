@@ -149,6 +149,7 @@ class FactsCache:
         self.lock = threading.Lock()
         self.current: ItemFacts | None = None
         self.generation = 0  # counts forget() calls
+        self.kept_ages: tuple[int, np.ndarray] | None = None  # (serial, ages) forget() kept
 
     def get(self, served: Served) -> ItemFacts:
         facts = self.current
@@ -158,6 +159,7 @@ class FactsCache:
             facts = self.current
             if facts is None or facts.serial != served.serial:
                 facts = ItemFacts.build(served, self.catalogue())
+                self.take_kept_ages(facts)
                 self.current = facts
         return facts
 
@@ -170,8 +172,17 @@ class FactsCache:
         return facts.ages
 
     def forget(self) -> None:
-        """Drop the cached facts (a catalogue entry changed)."""
+        """Drop the cached genres (a catalogue entry changed through this worker).
+
+        The ages stay, as :meth:`refresh` keeps them for an edit through another worker:
+        an edit changes no title's first appearance (its ``added_at`` stays), so every
+        worker ranks ``boost_new`` by the same ages until the next served model (a new
+        title makes one).  Recomputing them would cost the next request a pass over the
+        stored ratings.
+        """
         with self.lock:
+            if self.current is not None and self.current.ages is not None:
+                self.kept_ages = (self.current.serial, self.current.ages)
             self.current = None
             self.generation += 1
 
@@ -203,8 +214,17 @@ class FactsCache:
             previous = self.current
             if previous is not None and previous.serial == facts.serial:
                 facts.ages = previous.ages
+            self.take_kept_ages(facts)
             self.current = facts
         return facts
+
+    def take_kept_ages(self, facts: ItemFacts) -> None:
+        """Give ``facts`` the ages :meth:`forget` kept, if they are of its served model
+        and it has none (under the lock)."""
+        kept = self.kept_ages
+        if facts.ages is None and kept is not None and kept[0] == facts.serial:
+            facts.ages = kept[1]
+        self.kept_ages = None
 
 
 def pool_size(n: int, n_items: int) -> int:

@@ -94,14 +94,21 @@ def like_threshold(served: Served) -> float:
 class LiveUsers:
     """Resolve users to :class:`UserState` against the store, with a bounded cache.
 
+    The cache holds at most ``capacity`` users (``Settings.cache_users``), the least
+    recently used leaving first; a user who left it is folded in again from the store on
+    their next request.  Nothing else here grows with the users seen: a long-running
+    worker's memory is bounded by ``capacity``, whatever the number of distinct users.
+
     ``resolve`` of a cached user first reads the store's change token
     (:meth:`RatingsStore.watch`); unchanged, the cached state stands without a query.
     When the token moved, one ``changes_since`` read gives the versions of the users
-    written since the last look (``known``); a cached state older than its user's known
-    version is folded in again (one ``user_cells`` query and a fold-in), as is a user
-    not in the cache.  So a write through any worker or process is seen on the next
-    request.  ``fold_ins`` counts the fold-ins done, and ``on_fold_in`` (if given) is
-    called after each.
+    written since the last look, and every cached state older than its user's new
+    version is dropped (so the next request folds that user in again: one
+    ``user_cells`` query and a fold-in), as a user not in the cache is.  A fold-in in
+    progress while its user is written is not cached when the write is newer than what
+    it read.  So a write through any worker or process is seen on the next request.
+    ``fold_ins`` counts the fold-ins done, and ``on_fold_in`` (if given) is called after
+    each.
 
     Example (a store is needed, so not run here)::
 
@@ -123,11 +130,16 @@ class LiveUsers:
         # state this (still empty) cache will compute, since those read the store later.
         self.token = self.watch.token()
         self.seq = store.sequence()
-        # The newest version seen for each user written since this cache started.
-        self.known: dict[str, int] = {}
+        # Fold-ins in progress (user -> how many), and warm-ups in progress: while they
+        # run, the newest version a sync saw for their users goes in `newer`, and a state
+        # older than that is not cached.  All three empty out when the work ends.
+        self.folding: dict[str, int] = {}
+        self.warming = 0
+        self.newer: dict[str, int] = {}
 
     def sync(self) -> None:
-        """Learn the versions of the users written since the last call (cheap when none)."""
+        """Learn the users written since the last call and drop their cached states
+        that are older (cheap when nothing was written)."""
         if self.watch.token() == self.token:
             return
         with self.sync_lock:
@@ -135,33 +147,58 @@ class LiveUsers:
             if token == self.token:
                 return
             newest, changed = self.store.changes_since(self.seq)
-            known = self.known
-            for user, version in changed:
-                if version > known.get(user, 0):
-                    known[user] = version
+            with self.lock:
+                cache, folding, newer = self.cache, self.folding, self.newer
+                for user, version in changed:
+                    cached = cache.get(user)
+                    if cached is not None and cached.version < version:
+                        del cache[user]
+                    if (self.warming or user in folding) and version > newer.get(user, 0):
+                        newer[user] = version
             self.seq = max(self.seq, newest)
             self.token = token
 
     def resolve(self, served: Served, user_id: str, version: int | None = None) -> UserState:
         """The user's current state (``version``: the store's, when the caller has it)."""
-        cached = self.cache.get(user_id)
         if version is None:
             self.sync()
-            if (
-                cached is not None
-                and cached.serial == served.serial
-                and cached.version >= self.known.get(user_id, 0)
-            ):
+            cached = self.cache.get(user_id)
+            if cached is not None and cached.serial == served.serial:
+                self.touch(user_id)
                 return cached
-            version = self.store.user_version(user_id)
-        if cached is not None and cached.version == version and cached.serial == served.serial:
-            return cached
-        state = self.compute(served, user_id, version)
+        else:
+            cached = self.cache.get(user_id)
+            if cached is not None and cached.version == version and cached.serial == served.serial:
+                self.touch(user_id)
+                return cached
+        # Registered before the store is read: a write a sync sees from now on, while
+        # this fold-in runs, keeps its (possibly older) state out of the cache.
         with self.lock:
-            self.cache[user_id] = state
-            while len(self.cache) > self.capacity:
-                self.cache.popitem(last=False)
+            self.folding[user_id] = self.folding.get(user_id, 0) + 1
+        try:
+            if version is None:
+                version = self.store.user_version(user_id)
+            state = self.compute(served, user_id, version)
+            with self.lock:
+                if self.newer.get(user_id, 0) <= state.version:
+                    self.cache[user_id] = state
+                    self.cache.move_to_end(user_id)
+                    while len(self.cache) > self.capacity:
+                        self.cache.popitem(last=False)
+        finally:
+            with self.lock:
+                left = self.folding.pop(user_id) - 1
+                if left:
+                    self.folding[user_id] = left
+                elif not self.warming:
+                    self.newer.pop(user_id, None)
         return state
+
+    def touch(self, user_id: str) -> None:
+        """Mark a cached user as the most recently used (if still cached)."""
+        with self.lock:
+            if user_id in self.cache:
+                self.cache.move_to_end(user_id)
 
     def warm(self, served: Served) -> int:
         """Fold in every user the store holds, in batches, and cache them; how many.
@@ -173,6 +210,19 @@ class LiveUsers:
         adds the row); so are users beyond the cache's capacity, and those of a batch
         whose solve fails.
         """
+        # Registered before the versions are read: a write a sync sees from now on keeps
+        # the (older) warmed state of its user out of the cache.
+        with self.lock:
+            self.warming += 1
+        try:
+            return self.warm_from_store(served)
+        finally:
+            with self.lock:
+                self.warming -= 1
+                if not self.warming:
+                    self.newer = {u: v for u, v in self.newer.items() if u in self.folding}
+
+    def warm_from_store(self, served: Served) -> int:
         _, changed = self.store.changes_since(0)
         versions = dict(changed)
         if not versions or len(versions) > self.capacity:
@@ -252,10 +302,15 @@ class LiveUsers:
             with self.lock:
                 for user, state in states.items():
                     current = self.cache.get(user)
-                    # A request may have folded the user in meanwhile from newer ratings.
-                    if current is None or current.serial != served.serial:
+                    # A request may have folded the user in meanwhile from newer ratings,
+                    # or the user was written since the versions were read.
+                    if (current is None or current.serial != served.serial) and self.newer.get(
+                        user, 0
+                    ) <= state.version:
                         self.cache[user] = state
-                warmed += len(states)
+                        warmed += 1
+                while len(self.cache) > self.capacity:
+                    self.cache.popitem(last=False)
         return warmed
 
     def forget(self, user_id: str) -> None:

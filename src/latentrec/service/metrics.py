@@ -11,8 +11,11 @@ workers and ``/metrics`` adds them up across workers.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 import time
+from contextlib import contextmanager
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,9 +32,18 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.04, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+# In the multiprocess folder: held exclusively while a worker swaps its model version's
+# values, shared while a worker reads every worker's values for a scrape.
+MODEL_LOCK = "latentrec-model.lock"
+
 
 class ServiceMetrics:
     """The app's metrics and their exposition (``CONTENT_TYPE``, :meth:`expose`).
+
+    A scrape never sees a model version swap half-done (two versions at 1, or none):
+    the swap and the scrape exclude each other, between threads by a lock and, with
+    several workers, between processes by a ``flock`` of :data:`MODEL_LOCK` in the
+    shared folder.
 
     Example:
         >>> m = ServiceMetrics()
@@ -108,6 +120,10 @@ class ServiceMetrics:
         )
         self.shown_version = None
         self.children: dict[tuple, tuple] = {}
+        self.model_lock = threading.Lock()
+        self.lock_path = (
+            os.path.join(os.environ[MULTIPROC_ENV], MODEL_LOCK) if self.multiprocess else None
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and its latency."""
@@ -124,8 +140,51 @@ class ServiceMetrics:
         children[0].inc()
         children[1].observe(seconds)
 
+    @contextmanager
+    def model_values(self, exclusive: bool):
+        """Hold the model version's values: to change them (``exclusive``) or to read them
+        with every other value for a scrape."""
+        with self.model_lock:
+            if self.lock_path is None:
+                yield
+                return
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+                yield
+            finally:
+                os.close(fd)  # closing the descriptor releases the lock
+
     def set_model(self, version: str, created: float) -> None:
-        """Publish the served model's version (and forget the previous one's label)."""
+        """Publish the served model's version (and forget the previous one's label).
+
+        Example:
+            >>> m = ServiceMetrics()
+            >>> m.set_model("v1", 0.0); m.set_model("v2", 0.0)
+            >>> lines = m.expose().decode().splitlines()
+            >>> [x for x in lines if x.startswith("latentrec_model_info")]
+            ['latentrec_model_info{version="v2"} 1.0']
+        """
+        with self.model_values(exclusive=True):
+            self.show(version, created)
+
+    def set_served(self, holder) -> None:
+        """Publish the version ``holder`` serves now, read under the same lock as the
+        change: a caller that read the holder before a reload cannot put the older
+        version back after the reload published the newer one.
+
+        Example:
+            >>> from types import SimpleNamespace
+            >>> m = ServiceMetrics()
+            >>> m.set_served(SimpleNamespace(current=SimpleNamespace(version="v7", created=0.0)))
+            >>> m.shown_version
+            'v7'
+        """
+        with self.model_values(exclusive=True):
+            served = holder.current
+            self.show(served.version, served.created)
+
+    def show(self, version: str, created: float) -> None:
         if self.shown_version is not None and self.shown_version != version:
             # With several workers each value lives in a file that remove() leaves as it
             # was, so the old version is first set to 0: it then shows as 0 there and
@@ -148,8 +207,9 @@ class ServiceMetrics:
 
     def expose(self) -> bytes:
         """The exposition text (all workers added up in multiprocess mode)."""
-        if self.multiprocess:
-            merged = CollectorRegistry()
-            multiprocess.MultiProcessCollector(merged)
-            return generate_latest(merged)
-        return generate_latest(self.registry)
+        with self.model_values(exclusive=False):
+            if self.multiprocess:
+                merged = CollectorRegistry()
+                multiprocess.MultiProcessCollector(merged)
+                return generate_latest(merged)
+            return generate_latest(self.registry)

@@ -29,6 +29,9 @@ STORE_ENV = "LATENTREC_STORE"
 # A retrain that runs longer than this is stopped (and the round counted as failed).
 RETRAIN_TIMEOUT = 6 * 3600
 
+# How long a stopped retrain child has to exit after SIGTERM before it is killed.
+CHILD_GRACE = 5.0
+
 # The longest wait a thread can make (about 292 years): a longer interval would kill the
 # schedule's thread with an OverflowError at its first wait, after the service started.
 LONGEST_INTERVAL = threading.TIMEOUT_MAX
@@ -80,7 +83,8 @@ class RetrainSchedule:
     counted in ``failures``, and the next round runs on time.  ``first_after`` delays the
     first round (default: one interval).  ``every`` and ``first_after`` are checked here
     (:func:`check_interval`), so a bad one fails when the schedule is made, not later in
-    its thread.
+    its thread.  :meth:`stop` ends a retrain in progress too: a serving process that is
+    told to stop leaves no child training and publishing behind it.
 
     Example:
         >>> schedule = RetrainSchedule("ratings.sqlite", "models", every=3600)
@@ -117,6 +121,9 @@ class RetrainSchedule:
         self.failures = 0
         self.last: dict | None = None
         self.logger = logging.getLogger(ERROR_LOGGER)
+        # The running retrain, guarded so that stop() never misses a child being started.
+        self.child: subprocess.Popen | None = None
+        self.child_lock = threading.Lock()
 
     def start(self) -> RetrainSchedule:
         """Start the schedule's thread (a daemon: it never keeps the process alive)."""
@@ -127,8 +134,18 @@ class RetrainSchedule:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop after the round in progress (a running retrain is not interrupted)."""
+        """Stop the schedule, ending a retrain in progress (SIGTERM, then SIGKILL after
+        :data:`CHILD_GRACE` seconds); no round starts after this.
+
+        A retrain ended before its publish switched the directory's pointer publishes
+        nothing (a version becomes current only by that atomic switch, once its files
+        are complete); the next retrain trains on everything stored again.
+        """
         self.stopping.set()
+        with self.child_lock:
+            child = self.child
+        if child is not None:
+            end_child(child)
         if self.thread is not None:
             self.thread.join(timeout)
             self.thread = None
@@ -142,18 +159,32 @@ class RetrainSchedule:
 
     def run_once(self) -> dict | None:
         """One retrain in a child process; its JSON summary, or ``None`` when it failed."""
-        self.runs += 1
         try:
-            done = subprocess.run(
-                self.command,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as err:
+            with self.child_lock:
+                if self.stopping.is_set():
+                    return None
+                self.runs += 1
+                child = subprocess.Popen(
+                    self.command,
+                    env=self.env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                self.child = child
+            try:
+                stdout, stderr = child.communicate(timeout=self.timeout)
+            except subprocess.TimeoutExpired as err:
+                end_child(child)
+                return self.failed(str(err))
+            finally:
+                with self.child_lock:
+                    self.child = None
+        except OSError as err:
             return self.failed(str(err))
+        if self.stopping.is_set() and child.returncode < 0:
+            return None  # ended by stop(): not a failure of the retrain
+        done = subprocess.CompletedProcess(self.command, child.returncode, stdout, stderr)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
             return self.failed(last)
@@ -173,3 +204,22 @@ class RetrainSchedule:
         self.failures += 1
         self.logger.error("scheduled retrain failed: %s", why)
         return None
+
+
+def end_child(child: subprocess.Popen, grace: float = CHILD_GRACE) -> None:
+    """End ``child`` (SIGTERM; SIGKILL if it is still running ``grace`` seconds later) and
+    reap it.
+
+    Example:
+        >>> child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        >>> end_child(child)
+        >>> child.returncode
+        -15
+    """
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    child.wait()

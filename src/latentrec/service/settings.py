@@ -40,8 +40,10 @@ class Settings:
     ``cors_origins`` is empty by default: no cross-origin browser access.
     ``poll_seconds`` is how often a worker checks the model directory for a new current
     version and the store for titles added through another worker.  ``cache_users``
-    bounds the users whose vectors a worker keeps; with ``warm_users`` a worker folds in
-    every stored user in the background when it starts and after each new version.
+    bounds the users whose vectors a worker keeps (the least recently used leave first
+    and are folded in again from the store when next asked for); with ``warm_users`` a
+    worker folds in every stored user in the background when it starts and after each
+    new version, when they all fit in the cache.
 
     Example:
         >>> s = Settings(model_path="model.npz").check()

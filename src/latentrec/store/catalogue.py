@@ -73,6 +73,35 @@ def write_items(conn: sa.Connection, dialect: str, checked: list[Item], now: flo
     bump_catalogue(conn, dialect)
 
 
+def insert_missing_items(
+    conn: sa.Connection, dialect: str, checked: list[Item], now: float
+) -> list[str]:
+    """Insert the checked items whose ids the catalogue lacks, with their genre rows;
+    the ids inserted (sorted).  An entry already there is left as it is, whoever wrote
+    it and whenever: the database decides (``ON CONFLICT DO NOTHING``), so writers doing
+    this at once insert each id once between them and never overwrite one another.  The
+    catalogue's change counter rises only when something was inserted.
+    """
+    latest = {item.item_id: item for item in checked}
+    ids = sorted(latest)
+    stmt = (
+        insert(dialect, items)
+        .on_conflict_do_nothing(index_elements=[items.c.item_id])
+        .returning(items.c.item_id)
+    )
+    inserted: list[str] = []
+    for start in range(0, len(ids), CHUNK):
+        params = [item_params(latest[i], now) for i in ids[start : start + CHUNK]]
+        inserted.extend(conn.execute(stmt, params).scalars())
+    inserted.sort()
+    genre_rows = [{"item_id": i, "genre": g} for i in inserted for g in latest[i].genres]
+    for start in range(0, len(genre_rows), CHUNK):
+        conn.execute(sa.insert(item_genres), genre_rows[start : start + CHUNK])
+    if inserted:
+        bump_catalogue(conn, dialect)
+    return inserted
+
+
 def item_from_row(row) -> Item:
     """An :class:`Item` from a row of the items table."""
     features = None if row.features is None else json.loads(row.features)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..data import Interactions
 from .bulk import import_cells, read_interactions
-from .catalogue import item_from_row, search_statement, write_items
+from .catalogue import insert_missing_items, item_from_row, search_statement, write_items
 from .engine import Database, WriteGate, is_memory, resolve_url
 from .fastread import SqliteReader
 from .group import GroupCommit
@@ -446,6 +446,27 @@ class RatingsStore:
             write_items(conn, self.dialect, checked, time.time())
         return len(checked)
 
+    def add_missing_items(self, items_in) -> list[str]:
+        """Insert the catalogue entries whose ids are not stored yet, in one transaction;
+        the ids inserted.  Entries already stored are left unchanged, so processes doing
+        this at once (workers seeding the catalogue at start-up) add each id once between
+        them, and never overwrite an entry another wrote meanwhile.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> store.add_missing_items([Item("1", "Toy Story"), Item("2", "Heat")])
+            ['1', '2']
+            >>> store.add_missing_items([Item("2", "Heat (1995)"), Item("3", "Up")])
+            ['3']
+            >>> store.get_item("2").title
+            'Heat'
+        """
+        checked = check_items(items_in)
+        if not checked:
+            return []
+        with self.db.write() as conn:
+            return insert_missing_items(conn, self.dialect, checked, time.time())
+
     def catalogue_version(self) -> int:
         """A number that rises with every catalogue write (0 before the first): a cache
         of the catalogue is stale once it moved.
@@ -473,6 +494,27 @@ class RatingsStore:
         with self.db.read() as conn:
             row = conn.execute(sa.select(items).where(items.c.item_id == item)).first()
         return None if row is None else item_from_row(row)
+
+    def stored_item_ids(self, item_ids) -> set[str]:
+        """Which of ``item_ids`` the catalogue has, in one read (``IN`` lists of at most
+        ``IN_CHUNK`` ids within one transaction), however many are asked about.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("1", "Heat"), Item("2", "Up")])
+            >>> sorted(store.stored_item_ids(["2", "3", "1", ""]))
+            ['1', '2']
+        """
+        wanted = sorted({i for i in map(lookup_id, item_ids) if i is not None})
+        found: set[str] = set()
+        if not wanted:
+            return found
+        with self.db.read() as conn:
+            for start in range(0, len(wanted), IN_CHUNK):
+                chunk = wanted[start : start + IN_CHUNK]
+                query = sa.select(items.c.item_id).where(items.c.item_id.in_(chunk))
+                found.update(conn.execute(query).scalars())
+        return found
 
     def search_items(
         self, search: str | None = None, genre: str | None = None, limit: int = 50, offset: int = 0

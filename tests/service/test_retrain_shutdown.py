@@ -1,0 +1,84 @@
+"""A plain kill of ``latentrec serve --retrain-every`` ends the retrain child it started.
+
+The real CLI serves on 127.0.0.1 with a one-second schedule; its retrain child is held
+(before it trains) by a ``sitecustomize`` put on its ``PYTHONPATH``, which records the
+child's pid and sleeps: a retrain that takes long.  SIGTERM or SIGINT to the serving
+process alone (not its process group, as ``kill PID`` or a service manager's stop does)
+must end that child too: no orphan keeps training and publishing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from latentrec import load
+from latentrec.service.versions import ModelDirectory
+
+# Stands for a long training: only in a `latentrec retrain` process, before it starts.
+HOLD = """
+import os, time
+with open("/proc/self/cmdline", "rb") as f:
+    args = f.read().split(b"\\0")
+if b"latentrec.cli" in args and b"retrain" in args:
+    with open(os.environ["RETRAIN_PIDS"], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(90)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, dead but not reaped, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    "sig, workers",
+    [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)],
+    ids=["sigterm", "sigint", "sigterm-2-workers"],
+)
+def test_a_kill_of_serve_ends_its_retrain_child(serve, model_files, tmp_path, sig, workers):
+    models = ModelDirectory(tmp_path / "models")
+    models.publish(load(model_files["explicit"]))
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOLD)
+    pids_file = tmp_path / "retrain.pids"
+    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
+    server = serve(
+        "--model-dir", str(models.path), "--retrain-every", "1s", "--no-access-log",
+        "--workers", str(workers),
+        env={"PYTHONPATH": path, "RETRAIN_PIDS": str(pids_file)},
+    )  # fmt: skip
+    children = []
+    try:
+        wait_until(pids_file.exists, 60, "a retrain child to start")
+        children = [int(x) for x in pids_file.read_text().split()]
+        assert len(children) == 1 and alive(children[0])
+        os.kill(server.proc.pid, sig)  # the serving process only, not its group
+        server.proc.wait(timeout=60)
+        wait_until(lambda: not alive(children[0]), 20, "the retrain child to end")
+        # No round started after the kill either.
+        assert [int(x) for x in pids_file.read_text().split()] == children
+    finally:
+        for pid in children:  # never leave a held child behind, even when this fails
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
