@@ -84,8 +84,15 @@ def test_knob_errors_are_one_line(trained):
     out = invoke("recommend", model, "--user", 1, "--calibrate")
     assert out.exit_code == 1 and "needs item genres" in out.output
     assert len(out.output.strip().splitlines()) == 1
+    # A model file holds no genres or timestamps: the message says where they come from.
+    assert "--data" in out.output
     out = invoke("recommend", model, "--user", 1, "--boost-new", 0.1)
-    assert out.exit_code == 1 and "no timestamps" in out.output
+    assert out.exit_code == 1 and "no timestamps" in out.output and "--data" in out.output
+    capped = folder / "capped.toml"
+    capped.write_text("[max_per]\ngenres = 1\n")
+    out = invoke("recommend", model, "--user", 1, "--rules", capped)
+    assert out.exit_code == 1 and "genres" in out.output and "--data" in out.output
+    assert len(out.output.strip().splitlines()) == 1
     out = invoke("recommend", model, "--user", 1, "--diversity", 2)
     assert out.exit_code == 2  # click's range check
 

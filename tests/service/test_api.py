@@ -239,6 +239,7 @@ def test_catalogue_is_seeded_from_the_model_and_searchable(client):
     assert all(row["in_model"] for row in body["items"])
     one = client.get("/items/104").json()
     assert one["title"] == "Film 4" and one["in_model"] is True
+    assert one["model_version"] == "v-test"  # every body names its version, this one too
     assert client.get("/items/nope").status_code == 404
     assert client.get("/genres").json()["genres"] == []
 

@@ -109,8 +109,18 @@ def recommend(
             raise Failure(f"{model_path} is a saved pipeline; it re-ranks as it was built")
         if include_seen:
             raise Failure("--include-seen cannot be combined with re-ranking: lists never repeat")
-        history = load_data(source, **opts) if source is not None else _history_of(model)
-        model = Pipeline(model, rerankers=stages).fit(history)
+        if source is not None:
+            model = Pipeline(model, rerankers=stages).fit(load_data(source, **opts))
+        else:
+            try:
+                model = Pipeline(model, rerankers=stages).fit(_history_of(model))
+            except ValueError as exc:
+                # A stage that wants genres or ages finds none in the model file: say
+                # where they come from rather than leave the user guessing.
+                raise Failure(
+                    f"{exc} (a model file holds no genres or timestamps: give the training "
+                    "data with --data)"
+                ) from exc
         rec = model.recommend(typed_id(model.users_, user), n=n)
     elif isinstance(model, Pipeline):
         if include_seen:

@@ -467,7 +467,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "offset": offset,
         }
 
-    @app.get("/items/{item_id:path}", response_model=schemas.ItemOut, tags=["items"])
+    @app.get("/items/{item_id:path}", response_model=schemas.ItemDetail, tags=["items"])
     def item_detail(item_id: str):
         """One catalogue entry."""
         check_id(item_id, "item_id", max_id)
@@ -478,7 +478,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             if idx is None:
                 raise HTTPException(404, f"unknown item {item_id!r}")
             stored = Item(item_id, served.title(idx))
-        return item_out(served, stored)
+        return {"model_version": served.version, **item_out(served, stored)}
 
     @app.get("/genres", response_model=schemas.Genres, tags=["items"])
     def genres():

@@ -192,6 +192,10 @@ class ItemOut(BaseModel):
     in_model: bool = Field(description="Whether the served model can recommend it.")
 
 
+class ItemDetail(Versioned, ItemOut):
+    """One catalogue entry, with the version of the model that says whether it is in it."""
+
+
 class ItemList(Versioned):
     """A page of the catalogue."""
 
