@@ -75,3 +75,18 @@ def test_from_spark_als_scores_as_spark_and_excludes_what_spark_does_not(spark):
     np.testing.assert_allclose(
         model.predict(predicted["user"], predicted["item"]), predicted["prediction"], rtol=1e-5
     )
+
+
+def test_recommend_all_names_a_null_user_instead_of_a_java_error(spark):
+    """A null in the users' column is refused on the driver; before, the job failed on an
+    executor with Java's "Value at index is null" inside a Py4JJavaError."""
+    from latentrec.models import FactorModel
+    from latentrec.spark import recommend_all
+
+    big = 2**60  # 64-bit ids: a null must not turn the column into floats either
+    model = FactorModel.from_factors(([big, big + 1], ["a", "b", "c"]), np.eye(3, 2), np.eye(2))
+    users = spark.createDataFrame([(big + 1,), (None,)], "id long")
+    with pytest.raises(ValueError, match="users_df has a null in its column 'id'"):
+        recommend_all(model, users, n=1, user_col="id")
+    top = recommend_all(model, users.dropna(), n=1, user_col="id").collect()
+    assert [(r["user"], r["item"]) for r in top] == [(big + 1, "b")]
