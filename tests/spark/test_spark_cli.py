@@ -29,6 +29,7 @@ from latentrec.cli import main
             "--duplicates last is not available with --engine spark",
         ),
         (["-a", "als", "--rating-col", "none"], "--engine spark needs a rating column"),
+        (["-a", "als", "--spark-master", "bogus"], "--spark-master 'bogus' is not a Spark master"),
     ],
 )
 def test_train_on_spark_refuses_what_it_cannot_do(tmp_path, args, message):

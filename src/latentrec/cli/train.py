@@ -134,6 +134,13 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             "--duplicates last is not available with --engine spark (Spark's rows have no "
             "order): use mean, sum or error"
         )
+    # Spark's own rule for a master URL, checked before its JVM starts: a bad one makes
+    # the JVM exit with a Java trace and pyspark report only JAVA_GATEWAY_EXITED.
+    if not (master == "yarn" or master.startswith(("local", "spark", "k8s"))):
+        raise Failure(
+            f"--spark-master {master!r} is not a Spark master: use local[N], "
+            "spark://host:port, yarn or k8s://host:port"
+        )
     if str(opts.get("rating_col") or "").lower() == "none":
         raise Failure("--engine spark needs a rating column (implicit data: a strength >= 0)")
     from ..spark import fit_als, spark_session
