@@ -82,3 +82,25 @@ def test_nothing_stays_cached_after_a_refused_fit(spark):
     with pytest.raises(ValueError, match="init has 1 factors; this fit has 2"):
         fit_als(df, n_factors=2, n_epochs=1, duplicates="sum", init=init)
     assert cached(spark) == before
+
+
+def test_ids_that_are_neither_integers_nor_text_are_refused(spark):
+    """As Interactions does: a double id 1.5 used to become the string '1.5' in the saved
+    model, and a map id failed in Spark's analyser."""
+    from latentrec.spark import fit_als
+
+    floats = spark.createDataFrame([(1.5, "x", 4.0)], "user double, item string, rating double")
+    with pytest.raises(ValueError, match="column 'user' holds double ids"):
+        fit_als(floats, n_epochs=1)
+    maps = spark.createDataFrame([("a", {"k": 1}, 4.0)], "u string, i map<string,int>, r double")
+    with pytest.raises(ValueError, match="column 'i' holds map<string,int> ids"):
+        fit_als(maps, user_col="u", item_col="i", rating_col="r", n_epochs=1)
+
+
+@pytest.mark.parametrize("parts", [0, -1, 1.5])
+def test_num_partitions_must_be_a_positive_integer(spark, parts):
+    from latentrec.spark import fit_als
+
+    df = spark.createDataFrame([("a", "x", 4.0)], SCHEMA)
+    with pytest.raises(ValueError, match=f"num_partitions must be a positive integer, got {parts}"):
+        fit_als(df, n_epochs=1, num_partitions=parts)

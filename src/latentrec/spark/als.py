@@ -8,12 +8,12 @@ half-step broadcasts the fixed side's factors (and, for implicit steps, ``YᵀY`
 once on the driver), runs :func:`latentrec.spark.rows.solve_blocks` over the cached
 blocks in ``mapPartitions``, and collects the solved rows as one array triple per block.
 
-Ids of any type Spark can sort (strings, 64-bit integers) are indexed by sorting the
-distinct ids and numbering them with ``zipWithIndex`` on the executors, so the id map is
-never shipped from the driver to the cluster; only the vocabulary comes back to the
-driver, as the model needs it.  Sorted ids give the same indices as
-:class:`latentrec.Interactions`, so with the same ``random_state`` the fit starts from the
-same factors as the single-machine :class:`latentrec.models.ALS` /
+Integer ids (64-bit included) and string ids, as :class:`latentrec.Interactions` takes,
+are indexed by sorting the distinct ids and numbering them with ``zipWithIndex`` on the
+executors, so the id map is never shipped from the driver to the cluster; only the
+vocabulary comes back to the driver, as the model needs it.  Sorted ids give the same
+indices as :class:`latentrec.Interactions`, so with the same ``random_state`` the fit
+starts from the same factors as the single-machine :class:`latentrec.models.ALS` /
 :class:`latentrec.models.ImplicitALS`.
 """
 
@@ -60,7 +60,7 @@ def fit_als(
 ) -> FactorModel:
     """Fit ALS on a Spark DataFrame of ratings; each half-step runs latentrec's row solver.
 
-    ``df`` has a user, an item and a rating column (any id type Spark can sort).  Each
+    ``df`` has a user, an item and a rating column (integer or string ids).  Each
     iteration solves every item against the fixed users, then every user against the
     fixed items, as :class:`latentrec.models.ALS` does.
 
@@ -116,7 +116,7 @@ def fit_als(
 
     _check(
         df, user_col, item_col, rating_col, n_factors, n_epochs, regularization,
-        bias_regularization, alpha,
+        bias_regularization, alpha, num_partitions,
     )  # fmt: skip
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
@@ -272,11 +272,28 @@ def half_step(blocks, step: HalfStep, factors, bias, n_rows: int):
 # ---------------------------------------------------------------------- preparation
 def _check(
     df, user_col, item_col, rating_col, n_factors, n_epochs, regularization, bias_regularization,
-    alpha,
+    alpha, num_partitions,
 ):  # fmt: skip
+    from pyspark.sql.types import IntegralType, StringType
+
     missing = [c for c in (user_col, item_col, rating_col) if c not in df.columns]
     if missing:
         raise ValueError(f"no column(s) {missing} in the DataFrame; it has {df.columns}")
+    # The ids Interactions takes: another type would reach the model as something else
+    # (a double 1.5 is saved as the text '1.5') or fail in Spark's analyser (maps).
+    for name in (user_col, item_col):
+        kind = df.schema[name].dataType
+        if not isinstance(kind, (IntegralType, StringType)):
+            raise ValueError(
+                f"column {name!r} holds {kind.simpleString()} ids; ids are integers or "
+                f"text: cast it, e.g. df.withColumn({name!r}, df[{name!r}].cast('long'))"
+            )
+    if num_partitions is not None and (
+        isinstance(num_partitions, bool)
+        or not isinstance(num_partitions, int)
+        or num_partitions < 1
+    ):
+        raise ValueError(f"num_partitions must be a positive integer, got {num_partitions!r}")
     if isinstance(n_factors, bool) or not isinstance(n_factors, int) or n_factors < 1:
         raise ValueError(f"n_factors must be a positive integer, got {n_factors!r}")
     if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 0:
