@@ -5,6 +5,10 @@ The fit itself runs through a standalone cluster in ``test_spark_cluster.py``.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from click.testing import CliRunner
 
@@ -16,6 +20,16 @@ from latentrec.cli import main
     [
         (["-a", "biased-mf"], "--engine spark trains als or implicit-als, not biased-mf"),
         (["-a", "als", "--test-size", "0.2"], "--test-size is not available with --engine spark"),
+        (
+            ["-a", "als", "--rating-scale", "1", "5"],
+            "--rating-scale is not available with --engine spark",
+        ),
+        (
+            ["-a", "als", "--duplicates", "last"],
+            "--duplicates last is not available with --engine spark",
+        ),
+        (["-a", "als", "--rating-col", "none"], "--engine spark needs a rating column"),
+        (["-a", "als", "--spark-master", "bogus"], "--spark-master 'bogus' is not a Spark master"),
     ],
 )
 def test_train_on_spark_refuses_what_it_cannot_do(tmp_path, args, message):
@@ -25,3 +39,52 @@ def test_train_on_spark_refuses_what_it_cannot_do(tmp_path, args, message):
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+# Both commands in one child process: one JVM start, and the command's spark.stop() never
+# stops the test session's shared SparkSession.
+CHILD = """
+import json, sys
+from click.testing import CliRunner
+from latentrec.cli import main
+out = {}
+for name, args in json.loads(sys.argv[1]).items():
+    result = CliRunner().invoke(main, args)
+    out[name] = [result.exit_code, result.output]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.spark
+def test_train_on_spark_reads_the_duplicates_option_and_names_a_missing_file(tmp_path):
+    import spark_support
+
+    why = spark_support.spark_missing()
+    if why:
+        pytest.skip(f"Spark tests skipped: {why}")
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("user_id,item_id,rating\n1,10,4\n1,10,2\n2,10,5\n2,11,1\n")
+    common = ["--engine", "spark", "-a", "als", "--factors", "1", "--epochs", "1", "-q"]
+    commands = {
+        "missing": ["train", str(tmp_path / "nope.csv"), *common, "-o", str(tmp_path / "a.npz")],
+        "summed": ["train", str(ratings), *common, "--duplicates", "sum", "-o",
+                   str(tmp_path / "b.npz")],
+    }  # fmt: skip
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    results = json.loads(child.stdout.strip().splitlines()[-1])
+    code, output = results["missing"]
+    assert code == 1
+    # pyspark's own warnings (pandas 3) print as their one-line ``warning:`` each.
+    lines = [line for line in output.splitlines() if not line.startswith("warning:")]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Error: cannot read {tmp_path / 'nope.csv'} with Spark:")
+    assert "PATH_NOT_FOUND" in lines[0] and "a bug in latentrec" not in lines[0]
+    code, output = results["summed"]
+    assert code == 0, output
+    assert "3 cells, 2 users, 2 items" in output

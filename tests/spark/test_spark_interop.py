@@ -75,3 +75,39 @@ def test_from_spark_als_scores_as_spark_and_excludes_what_spark_does_not(spark):
     np.testing.assert_allclose(
         model.predict(predicted["user"], predicted["item"]), predicted["prediction"], rtol=1e-5
     )
+
+
+def test_recommend_all_names_a_null_user_instead_of_a_java_error(spark):
+    """A null in the users' column is refused on the driver; before, the job failed on an
+    executor with Java's "Value at index is null" inside a Py4JJavaError."""
+    from latentrec.models import FactorModel
+    from latentrec.spark import recommend_all
+
+    big = 2**60  # 64-bit ids: a null must not turn the column into floats either
+    model = FactorModel.from_factors(([big, big + 1], ["a", "b", "c"]), np.eye(3, 2), np.eye(2))
+    users = spark.createDataFrame([(big + 1,), (None,)], "id long")
+    with pytest.raises(ValueError, match="users_df has a null in its column 'id'"):
+        recommend_all(model, users, n=1, user_col="id")
+    top = recommend_all(model, users.dropna(), n=1, user_col="id").collect()
+    assert [(r["user"], r["item"]) for r in top] == [(big + 1, "b")]
+
+
+def test_from_spark_als_keeps_ids_that_are_not_0_to_n(spark):
+    """Sparse, unordered ids: every factor row stays with its own id (Spark's transform
+    equals predict) and the seen items are those of the right users."""
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    from latentrec.spark import from_spark_als
+
+    rows = [(100, 7, 4.0), (5, 7, 3.0), (5, 300, 1.0), (100, 300, 2.0), (42, 9, 5.0)]
+    df = spark.createDataFrame(rows, "user int, item int, rating float")
+    als_model = SparkALS(rank=2, maxIter=3, regParam=0.1, seed=0).fit(df)
+    model = from_spark_als(als_model, ratings=df)
+    assert model.catalog_.users.ids.tolist() == [5, 42, 100]
+    assert model.catalog_.items.ids.tolist() == [7, 9, 300]
+    predicted = als_model.transform(df).toPandas()
+    np.testing.assert_allclose(
+        model.predict(predicted["user"], predicted["item"]), predicted["prediction"], rtol=1e-5
+    )
+    assert model.recommend(5, n=3).ids.tolist() == [9]
+    assert sorted(model.recommend(42, n=3).ids.tolist()) == [7, 300]

@@ -126,6 +126,23 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         raise Failure(f"--engine spark trains {' or '.join(SPARK_ALGORITHMS)}, not {algorithm}")
     if test_size:
         raise Failure("--test-size is not available with --engine spark")
+    # Options the local reader applies and Spark's would not: refused, not ignored.
+    if opts.get("rating_scale"):
+        raise Failure("--rating-scale is not available with --engine spark")
+    if opts.get("duplicates") == "last":
+        raise Failure(
+            "--duplicates last is not available with --engine spark (Spark's rows have no "
+            "order): use mean, sum or error"
+        )
+    # Spark's own rule for a master URL, checked before its JVM starts: a bad one makes
+    # the JVM exit with a Java trace and pyspark report only JAVA_GATEWAY_EXITED.
+    if not (master == "yarn" or master.startswith(("local", "spark", "k8s"))):
+        raise Failure(
+            f"--spark-master {master!r} is not a Spark master: use local[N], "
+            "spark://host:port, yarn or k8s://host:port"
+        )
+    if str(opts.get("rating_col") or "").lower() == "none":
+        raise Failure("--engine spark needs a rating column (implicit data: a strength >= 0)")
     from ..spark import fit_als, spark_session
 
     params = {k: v for k, v in params_from(opts).items() if v is not None}
@@ -135,6 +152,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             raise Failure(f"--param takes name=value, got {item!r}")
         name, value = item.split("=", 1)
         params[name.strip()] = parse_value(value.strip())
+    if opts.get("duplicates"):
+        params.setdefault("duplicates", opts["duplicates"])
     header = not opts.get("no_header")
     cols = {
         f"{role}_col": str(column(opts.get(f"{role}_col"), role, True)) if header
@@ -151,10 +170,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             )
             df = spark.createDataFrame(frame)
             cols = {"user_col": "user_id", "item_col": "item_id", "rating_col": "rating"}
-        elif source.lower().endswith((".parquet", ".pq")):
-            df = spark.read.parquet(source)
         else:
-            df = spark.read.csv(source, header=header, sep=opts.get("sep") or ",", inferSchema=True)
+            df = _read_with_spark(spark, source, header, opts)
         start = time.perf_counter()
         try:
             model = fit_als(
@@ -177,6 +194,29 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
     model.record_metrics(fit_seconds=seconds, engine="spark")
     model.save(output)
     click.echo(f"model written to {output}")
+
+
+def _read_with_spark(spark, source: str, header: bool, opts):
+    """SOURCE as a Spark DataFrame (Parquet by its suffix, else CSV); a failure is one line.
+
+    Spark reports a missing path or an unreadable file as an ``AnalysisException`` whose
+    text carries its query plan; the first line says what is wrong.
+    """
+    from pyspark.errors import AnalysisException
+
+    try:
+        if source.lower().endswith((".parquet", ".pq")):
+            return spark.read.parquet(source)
+        return spark.read.csv(
+            source,
+            header=header,
+            sep=opts.get("sep") or ",",
+            encoding=opts.get("encoding") or "UTF-8",
+            inferSchema=True,
+        )
+    except AnalysisException as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise Failure(f"cannot read {source} with Spark: {first}") from None
 
 
 def timed_fit(model, data, note: str):

@@ -8,12 +8,12 @@ half-step broadcasts the fixed side's factors (and, for implicit steps, ``YᵀY`
 once on the driver), runs :func:`latentrec.spark.rows.solve_blocks` over the cached
 blocks in ``mapPartitions``, and collects the solved rows as one array triple per block.
 
-Ids of any type Spark can sort (strings, 64-bit integers) are indexed by sorting the
-distinct ids and numbering them with ``zipWithIndex`` on the executors, so the id map is
-never shipped from the driver to the cluster; only the vocabulary comes back to the
-driver, as the model needs it.  Sorted ids give the same indices as
-:class:`latentrec.Interactions`, so with the same ``random_state`` the fit starts from the
-same factors as the single-machine :class:`latentrec.models.ALS` /
+Integer ids (64-bit included) and string ids, as :class:`latentrec.Interactions` takes,
+are indexed by sorting the distinct ids and numbering them with ``zipWithIndex`` on the
+executors, so the id map is never shipped from the driver to the cluster; only the
+vocabulary comes back to the driver, as the model needs it.  Sorted ids give the same
+indices as :class:`latentrec.Interactions`, so with the same ``random_state`` the fit
+starts from the same factors as the single-machine :class:`latentrec.models.ALS` /
 :class:`latentrec.models.ImplicitALS`.
 """
 
@@ -60,7 +60,7 @@ def fit_als(
 ) -> FactorModel:
     """Fit ALS on a Spark DataFrame of ratings; each half-step runs latentrec's row solver.
 
-    ``df`` has a user, an item and a rating column (any id type Spark can sort).  Each
+    ``df`` has a user, an item and a rating column (integer or string ids).  Each
     iteration solves every item against the fixed users, then every user against the
     fixed items, as :class:`latentrec.models.ALS` does.
 
@@ -114,7 +114,10 @@ def fit_als(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    _check(df, user_col, item_col, rating_col, n_factors, n_epochs, regularization, alpha)
+    _check(
+        df, user_col, item_col, rating_col, n_factors, n_epochs, regularization,
+        bias_regularization, alpha, num_partitions,
+    )  # fmt: skip
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if duplicates not in DUPLICATES:
@@ -126,22 +129,31 @@ def fit_als(
     raw = df.select(
         F.col(user_col).alias("u_id"),
         F.col(item_col).alias("i_id"),
-        F.col(rating_col).cast("float").alias(VALUE),
+        _as_float(df, rating_col).alias(VALUE),
         F.col(rating_col).alias("given"),
     )
     _check_values(raw, user_col, item_col, rating_col, implicit)
     raw = raw.drop("given")
-    users, user_map = _index(raw, "u_id")
-    items, item_map = _index(raw, "i_id")
-    cells = (
-        raw.join(F.broadcast(user_map) if len(users) < 1_000_000 else user_map, "u_id")
-        .join(F.broadcast(item_map) if len(items) < 1_000_000 else item_map, "i_id")
-        .select("u", "i", VALUE)
-    )
-    if duplicates != "error":
-        cells = _merge_duplicates(cells, duplicates)
-    cells = cells.persist(StorageLevel.MEMORY_AND_DISK)
+    # Whatever is cached or broadcast is released on every path out, errors included:
+    # the id maps and cells once the blocks are cut, the blocks once the fit ends.
+    maps, blocks, cells = [], [], None
     try:
+        users, user_map = _index(raw, "u_id")
+        maps.append(user_map)
+        if not len(users):
+            raise ValueError(
+                f"the DataFrame has no ratings (columns {user_col}, {item_col}, {rating_col})"
+            )
+        items, item_map = _index(raw, "i_id")
+        maps.append(item_map)
+        cells = (
+            raw.join(F.broadcast(user_map) if len(users) < 1_000_000 else user_map, "u_id")
+            .join(F.broadcast(item_map) if len(items) < 1_000_000 else item_map, "i_id")
+            .select("u", "i", VALUE)
+        )
+        if duplicates != "error":
+            cells = _merge_duplicates(cells, duplicates)
+        cells = cells.persist(StorageLevel.MEMORY_AND_DISK)
         # Repeated pairs are found on the driver in the seen pairs it collects anyway,
         # not by a shuffle of every rating (a third of the setup time on 10M ratings).
         seen = _seen(cells, users, items, refuse_duplicates=duplicates == "error")
@@ -152,38 +164,44 @@ def fit_als(
             cells if not (implicit and objective == "spark-ml") else cells.where(F.col(VALUE) > 0)
         )
         parts = num_partitions or 2 * spark.sparkContext.defaultParallelism
-        by_user = _grouped(solved, "u", "i", parts)
-        by_item = _grouped(solved, "i", "u", parts)
+        blocks.append(_grouped(solved, "u", "i", parts))
+        blocks.append(_grouped(solved, "i", "u", parts))
+    except BaseException:
+        for cached in blocks:
+            cached.unpersist()
+        raise
     finally:
-        cells.unpersist()
-        user_map.unpersist()
-        item_map.unpersist()
-    k = int(n_factors)
-    rng = np.random.default_rng(random_state)
-    if implicit:
-        P = rng.random((len(users), k), dtype=np.float32) * np.float32(0.01)
-    else:
-        P = rng.normal(0.0, 0.1, (len(users), k)).astype(np.float32)
-    bu = np.zeros(len(users), np.float32)
-    if init is not None:
-        P, bu = _warm_start(init, users, P, bu)
-    Q = np.zeros((len(items), k), np.float32)
-    bi = np.zeros(len(items), np.float32)
-    threads = int(spark.sparkContext.getConf().get("spark.task.cpus", "1"))
-    step = HalfStep(
-        kind="implicit" if implicit else "explicit",
-        k=k,
-        regularization=reg,
-        bias_regularization=reg_b,
-        biases=objective == "latentrec",
-        scaled=objective == "spark-ml" or not implicit,
-        alpha=float(alpha),
-        mu=mu,
-        threads=threads,
-    )
-    setup = time.perf_counter() - start
+        if cells is not None:
+            cells.unpersist()
+        for mapping in maps:
+            mapping.unpersist()
+    by_user, by_item = blocks
     seconds = []
     try:
+        k = int(n_factors)
+        rng = np.random.default_rng(random_state)
+        if implicit:
+            P = rng.random((len(users), k), dtype=np.float32) * np.float32(0.01)
+        else:
+            P = rng.normal(0.0, 0.1, (len(users), k)).astype(np.float32)
+        bu = np.zeros(len(users), np.float32)
+        if init is not None:
+            P, bu = _warm_start(init, users, P, bu)
+        Q = np.zeros((len(items), k), np.float32)
+        bi = np.zeros(len(items), np.float32)
+        threads = int(spark.sparkContext.getConf().get("spark.task.cpus", "1"))
+        step = HalfStep(
+            kind="implicit" if implicit else "explicit",
+            k=k,
+            regularization=reg,
+            bias_regularization=reg_b,
+            biases=objective == "latentrec",
+            scaled=objective == "spark-ml" or not implicit,
+            alpha=float(alpha),
+            mu=mu,
+            threads=threads,
+        )
+        setup = time.perf_counter() - start
         for epoch in range(int(n_epochs)):
             tick = time.perf_counter()
             bi, Q = half_step(by_item, step, P, bu, len(items))
@@ -230,7 +248,12 @@ def half_step(blocks, step: HalfStep, factors, bias, n_rows: int):
 
     def solve(part):
         other, other_bias, other_gram = shared.value
-        yield from solve_blocks(part, step, other, other_bias, other_gram)
+        try:
+            yield from solve_blocks(part, step, other, other_bias, other_gram)
+        except FloatingPointError as err:
+            # Sent back as a value: raised here it would reach the driver as a Spark
+            # PythonException wrapping the executor's traceback.
+            yield None, str(err), None
 
     try:
         solved = blocks.mapPartitions(solve).collect()
@@ -239,23 +262,65 @@ def half_step(blocks, step: HalfStep, factors, bias, n_rows: int):
     out = np.zeros((n_rows, k), np.float32)
     out_bias = np.zeros(n_rows, np.float32)
     for rows, b, f in solved:
+        if rows is None:
+            raise FloatingPointError(b)
         out[rows] = f
         out_bias[rows] = b
     return out_bias, out
 
 
 # ---------------------------------------------------------------------- preparation
-def _check(df, user_col, item_col, rating_col, n_factors, n_epochs, regularization, alpha):
+def _check(
+    df, user_col, item_col, rating_col, n_factors, n_epochs, regularization, bias_regularization,
+    alpha, num_partitions,
+):  # fmt: skip
+    from pyspark.sql.types import IntegralType, StringType
+
     missing = [c for c in (user_col, item_col, rating_col) if c not in df.columns]
     if missing:
         raise ValueError(f"no column(s) {missing} in the DataFrame; it has {df.columns}")
+    # The ids Interactions takes: another type would reach the model as something else
+    # (a double 1.5 is saved as the text '1.5') or fail in Spark's analyser (maps).
+    for name in (user_col, item_col):
+        kind = df.schema[name].dataType
+        if not isinstance(kind, (IntegralType, StringType)):
+            raise ValueError(
+                f"column {name!r} holds {kind.simpleString()} ids; ids are integers or "
+                f"text: cast it, e.g. df.withColumn({name!r}, df[{name!r}].cast('long'))"
+            )
+    if num_partitions is not None and (
+        isinstance(num_partitions, bool)
+        or not isinstance(num_partitions, int)
+        or num_partitions < 1
+    ):
+        raise ValueError(f"num_partitions must be a positive integer, got {num_partitions!r}")
     if isinstance(n_factors, bool) or not isinstance(n_factors, int) or n_factors < 1:
         raise ValueError(f"n_factors must be a positive integer, got {n_factors!r}")
     if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 0:
         raise ValueError(f"n_epochs must be an integer >= 0, got {n_epochs!r}")
-    for name, value in (("regularization", regularization), ("alpha", alpha)):
+    numbers = [("regularization", regularization), ("alpha", alpha)]
+    if bias_regularization is not None:
+        numbers.append(("bias_regularization", bias_regularization))
+    for name, value in numbers:
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def _as_float(df, rating_col: str):
+    # Numbers are cast; text through try_cast, so a value that is not a number becomes
+    # null and _check_values names its row (a plain cast fails on the executor under
+    # ANSI mode, Spark 4's default, with a Java stack trace).  Any other type is refused
+    # here, before Spark's analyser rejects the cast with its query plan.
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, NumericType, StringType
+
+    kind = df.schema[rating_col].dataType
+    if isinstance(kind, (NumericType, BooleanType)):
+        return F.col(rating_col).cast("float")
+    if isinstance(kind, StringType):
+        quoted = rating_col.replace("`", "``")
+        return F.expr(f"try_cast(`{quoted}` AS FLOAT)")
+    raise ValueError(f"rating column {rating_col!r} holds {kind.simpleString()}, not numbers")
 
 
 def _check_values(raw, user_col, item_col, rating_col, implicit) -> None:
@@ -294,10 +359,14 @@ def _index(raw, column: str):
     schema = StructType([ids.schema[column], StructField(name, IntegerType(), False)])
     mapping = ids.rdd.zipWithIndex().map(lambda pair: (pair[0][0], pair[1])).toDF(schema)
     mapping = mapping.persist()
-    with session_conf(raw.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
-        table = mapping.toPandas()
-    if len(table) >= 2**31:
-        raise ValueError(f"{len(table)} distinct {name} ids: more than int32 indices hold")
+    try:
+        with session_conf(raw.sparkSession, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
+            table = mapping.toPandas()
+        if len(table) >= 2**31:
+            raise ValueError(f"{len(table)} distinct {name} ids: more than int32 indices hold")
+    except BaseException:
+        mapping.unpersist()
+        raise
     ids = table[column].to_numpy()
     ids = ids if ids.dtype.kind in "iu" else ids.astype(object)
     ordered = np.empty(len(table), dtype=ids.dtype)
@@ -330,7 +399,11 @@ def _grouped(cells, row: str, col: str, parts: int):
     with session_conf(cells.sparkSession, {ARROW_BATCH: str(BATCH_ROWS)}):
         packed = cells.mapInPandas(block_batches, BLOCK_SCHEMA)
         blocks = packed.rdd.map(unpack_block).persist(StorageLevel.MEMORY_AND_DISK)
-        blocks.count()
+        try:
+            blocks.count()
+        except BaseException:
+            blocks.unpersist()
+            raise
     return blocks
 
 

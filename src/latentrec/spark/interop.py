@@ -75,9 +75,10 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     :func:`from_spark_als` or a file); it is broadcast once and each task runs the
     model's own ``recommend_batch_idx``, so the answer for every user is exactly
     ``model.recommend(user, n)``: items the user has seen never appear, and an unknown
-    user gets the popularity fallback.  Returns a DataFrame with columns ``user``,
-    ``rank`` (1 = best), ``item`` and ``score``; with ``path`` it is also written there
-    as Parquet (Spark's writer: a folder of part files, published when the job commits).
+    user gets the popularity fallback (a null user is refused).  Returns a DataFrame with
+    columns ``user``, ``rank`` (1 = best), ``item`` and ``score``; with ``path`` it is
+    also written there as Parquet (Spark's writer: a folder of part files, published when
+    the job commits).
 
     Example:
         >>> top = recommend_all(model, spark.createDataFrame([(1,), (2,)], "user long"),
@@ -99,6 +100,10 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     if user_col not in users_df.columns:
         raise ValueError(f"users_df has no column {user_col!r}; it has {users_df.columns}")
     model.check_fitted()
+    # One pass over the users here: a null id would fail the job on an executor (a Java
+    # trace), and on the way to pandas it turns a 64-bit id column into floats.
+    if users_df.where(users_df[user_col].isNull()).limit(1).count():
+        raise ValueError(f"users_df has a null in its column {user_col!r}; drop it first")
     item_type = LongType() if model.catalog_.items.is_integer else StringType()
     schema = StructType(
         [

@@ -1,0 +1,106 @@
+"""fit_als on bad input and on failing fits: a clear error naming what is wrong, nothing cached."""
+
+from __future__ import annotations
+
+import pytest
+import spark_support
+
+spark = spark_support.spark  # the shared session fixture
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+SCHEMA = "user string, item string, rating double"
+
+
+def cached(spark):
+    """Ids of the RDDs Spark holds persisted now."""
+    return set(spark.sparkContext._jsc.getPersistentRDDs().keys())
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
+def test_an_empty_dataframe_is_refused(spark, implicit):
+    from latentrec.spark import fit_als
+
+    before = cached(spark)
+    with pytest.raises(ValueError, match="the DataFrame has no ratings"):
+        fit_als(spark.createDataFrame([], SCHEMA), implicit=implicit, n_epochs=1)
+    assert cached(spark) == before
+
+
+def test_a_rating_that_is_not_a_number_is_named(spark):
+    from latentrec.spark import fit_als
+
+    text = spark.createDataFrame(
+        [("a", "x", "4"), ("b", "y", "four")], "user string, item string, rating string"
+    )
+    with pytest.raises(ValueError, match="user='b', item='y', rating='four'"):
+        fit_als(text, n_epochs=1)
+    arrays = spark.createDataFrame([("a", "x", [4.0])], "user string, item string, r array<double>")
+    with pytest.raises(ValueError, match="rating column 'r' holds array<double>, not numbers"):
+        fit_als(arrays, rating_col="r", n_epochs=1)
+    # Numbers written as text are read as numbers.
+    model = fit_als(text.where("rating = '4'"), n_factors=1, n_epochs=1, random_state=0)
+    assert model.global_mean_ == 4.0
+
+
+def test_negative_bias_regularization_is_refused_before_spark_runs(spark):
+    from latentrec.spark import fit_als
+
+    df = spark.createDataFrame([("a", "x", 4.0)], SCHEMA)
+    with pytest.raises(ValueError, match="bias_regularization must be a finite number >= 0"):
+        fit_als(df, bias_regularization=-1.0)
+
+
+def test_a_singular_solve_on_an_executor_is_a_floating_point_error(spark):
+    """λ = 0 and a user with fewer ratings than factors: the executor's FloatingPointError
+    reaches the caller as itself (not a PythonException with a worker traceback), and the
+    cached blocks and broadcasts are released."""
+    from latentrec.spark import fit_als
+
+    df = spark.createDataFrame([("a", "x", 4.0), ("b", "y", 3.0), ("b", "x", 1.0)], SCHEMA)
+    before = cached(spark)
+    with pytest.raises(FloatingPointError, match="singular; raise regularization above 0"):
+        fit_als(df, n_factors=2, n_epochs=1, regularization=0.0)
+    assert cached(spark) == before
+
+
+def test_nothing_stays_cached_after_a_refused_fit(spark):
+    from latentrec.models import FactorModel
+    from latentrec.spark import fit_als
+
+    df = spark.createDataFrame([("a", "x", 4.0), ("a", "x", 5.0), ("b", "y", 3.0)], SCHEMA)
+    before = cached(spark)
+    with pytest.raises(ValueError, match="rated item 'x' 2 times"):
+        fit_als(df, n_epochs=1)
+    assert cached(spark) == before
+    # A warm start of the wrong width is found once the blocks are cached.
+    init = FactorModel.from_factors((["a", "b"], ["x", "y"]), [[1.0], [0.0]], [[1.0], [2.0]])
+    with pytest.raises(ValueError, match="init has 1 factors; this fit has 2"):
+        fit_als(df, n_factors=2, n_epochs=1, duplicates="sum", init=init)
+    assert cached(spark) == before
+
+
+def test_ids_that_are_neither_integers_nor_text_are_refused(spark):
+    """As Interactions does: a double id 1.5 used to become the string '1.5' in the saved
+    model, and a map id failed in Spark's analyser."""
+    from latentrec.spark import fit_als
+
+    floats = spark.createDataFrame([(1.5, "x", 4.0)], "user double, item string, rating double")
+    with pytest.raises(ValueError, match="column 'user' holds double ids"):
+        fit_als(floats, n_epochs=1)
+    maps = spark.createDataFrame([("a", {"k": 1}, 4.0)], "u string, i map<string,int>, r double")
+    with pytest.raises(ValueError, match="column 'i' holds map<string,int> ids"):
+        fit_als(maps, user_col="u", item_col="i", rating_col="r", n_epochs=1)
+
+
+@pytest.mark.parametrize("parts", [0, -1, 1.5])
+def test_num_partitions_must_be_a_positive_integer(spark, parts):
+    from latentrec.spark import fit_als
+
+    df = spark.createDataFrame([("a", "x", 4.0)], SCHEMA)
+    with pytest.raises(ValueError, match=f"num_partitions must be a positive integer, got {parts}"):
+        fit_als(df, n_epochs=1, num_partitions=parts)
