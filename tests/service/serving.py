@@ -17,6 +17,17 @@ import httpx
 from latentrec.store import open_store
 
 
+def wait_for(condition, timeout: float, what: str, every: float = 0.1):
+    """Poll ``condition`` until it returns something true (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def worker_pids(url: str, count: int = 2, timeout: float = 60.0) -> set[int]:
     """The PIDs of ``count`` workers that answered ``/health`` (fresh connections spread
     over the workers); fewer only if the time ran out."""

@@ -14,19 +14,18 @@ import pytest
 from latentrec.cli.serve import page_url
 
 
+def serve_with_open(serve, model_files, tmp_path, env):
+    """`latentrec serve --open` of the explicit model on a fresh store, with ``env``."""
+    store = str(tmp_path / "ratings.db")
+    return serve("--model", str(model_files["explicit"]), "--store", store, "--open", env=env)
+
+
 def test_open_starts_the_browser_on_the_page_once_it_answers(serve, model_files, tmp_path):
     opened = tmp_path / "opened.txt"
     # webbrowser runs $BROWSER with %s replaced by the URL: a recorder stands for a browser.
     recorder = f"import sys; open({str(opened)!r}, 'a').write(sys.argv[1] + chr(10))"
     browser = f"{shlex.quote(sys.executable)} -c {shlex.quote(recorder)} %s"
-    server = serve(
-        "--model",
-        str(model_files["explicit"]),
-        "--store",
-        str(tmp_path / "ratings.db"),
-        "--open",
-        env={"BROWSER": browser},
-    )
+    server = serve_with_open(serve, model_files, tmp_path, {"BROWSER": browser})
     deadline = time.monotonic() + 30
     while not opened.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -69,14 +68,8 @@ def test_open_without_a_browser_prints_the_address_instead(serve, model_files, t
     empty = tmp_path / "bin"
     empty.mkdir()
     failing = f"{shlex.quote(sys.executable)} -c {shlex.quote('import sys; sys.exit(1)')} %s"
-    server = serve(
-        "--model",
-        str(model_files["explicit"]),
-        "--store",
-        str(tmp_path / "ratings.db"),
-        "--open",
-        env={"BROWSER": failing, "PATH": str(empty), "DISPLAY": "", "WAYLAND_DISPLAY": ""},
-    )
+    env = {"BROWSER": failing, "PATH": str(empty), "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    server = serve_with_open(serve, model_files, tmp_path, env)
     log = tmp_path / "serve.log"
     expected = f"open {server.url}/ in a browser"
     deadline = time.monotonic() + 30

@@ -24,6 +24,7 @@ from latentrec.service.versions import ModelDirectory
 from latentrec.store import open_store
 
 from .conftest import planted
+from .serving import wait_for
 
 # Stored ratings are Unix seconds: the planted times, moved to 2023.
 T0 = 1_700_000_000
@@ -51,16 +52,6 @@ def retrain_rounds(log_path) -> list[dict]:
 def worker_label(line: str) -> str:
     """The ``pid`` label of a multiprocess metrics line."""
     return re.search(r'pid="(\d+)"', line).group(1)
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
 from latentrec import load
 from latentrec.service.versions import ModelDirectory
+
+from .serving import wait_for
 
 # Stands for a long training: only in a `latentrec retrain` process, before it starts.
 HOLD = """
@@ -37,16 +38,6 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="needs Linux's /proc")
@@ -70,12 +61,12 @@ def test_a_kill_of_serve_ends_its_retrain_child(serve, model_files, tmp_path, si
     )  # fmt: skip
     children = []
     try:
-        wait_until(pids_file.exists, 60, "a retrain child to start")
+        wait_for(pids_file.exists, 60, "a retrain child to start")
         children = [int(x) for x in pids_file.read_text().split()]
         assert len(children) == 1 and alive(children[0])
         os.kill(server.proc.pid, sig)  # the serving process only, not its group
         server.proc.wait(timeout=60)
-        wait_until(lambda: not alive(children[0]), 20, "the retrain child to end")
+        wait_for(lambda: not alive(children[0]), 20, "the retrain child to end")
         # No round started after the kill either.
         assert [int(x) for x in pids_file.read_text().split()] == children
     finally:
