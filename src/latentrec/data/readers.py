@@ -34,6 +34,14 @@ from .report import DataError, Places
 
 CSV_ENCODING = "utf-8-sig"
 SEPARATORS = (",", "\t", ";", "|")
+
+# Whether Arrow's own thread pool parses the CSV blocks.  Off: once started, the pool
+# aborts the process now and then as it exits ("terminate called without an active
+# exception", SIGABRT after all the work was done: apache/arrow#34314; 3-6 of 60 runs of
+# `latentrec data info` here), for a small price: a 10^7-row CSV reads in 2.71 s instead
+# of 2.36 s (medians; benchmarks/csv_parse_threads.py, figures in docs/scaling.md).
+ARROW_THREADS = False
+
 # pandas' default NA markers (read_csv's ``na_values``): in value columns they mean a
 # missing value.  In id columns they are ids ("NA" is a user name, "null" an item code).
 NA_TEXT = frozenset(
@@ -333,11 +341,7 @@ def delimited_batches(
     for key, col in zip("uirt", names, strict=True):
         if col is not None:
             types[all_names[position[col]]] = pa.int64() if key in "ui" else pa.float64()
-    # Arrow's own thread pool, once started, aborts the process now and then as it exits
-    # ("terminate called without an active exception", SIGABRT after all the work was done:
-    # apache/arrow#34314; 6-12% of `latentrec data info` runs here).  One thread per block
-    # parsed a 10^7-row file as fast (2.5-2.9 s against 2.4-2.7 s with the pool).
-    read_opts = pacsv.ReadOptions(column_names=all_names, use_threads=False)
+    read_opts = pacsv.ReadOptions(column_names=all_names, use_threads=ARROW_THREADS)
     parse_opts = pacsv.ParseOptions(delimiter=separator, quote_char=False)
     convert_opts = pacsv.ConvertOptions(include_columns=list(types), column_types=types)
     skip = first_end + (len(codecs.BOM_UTF8) if _starts_with_bom(path) else 0)
