@@ -19,6 +19,7 @@ import pandas as pd
 from ..models.persistence import load
 from ..registry import ALIASES
 from ..service.retrain import retrain as run_retrain
+from ..service.schedule import follow_parent
 from ..service.versions import ModelDirectory
 from ._common import Failure, build_model, fail_on_known_errors, main, parse_params, print_table
 from .store import open_or_fail, store_option
@@ -118,6 +119,7 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
     \f
     Example: ``latentrec retrain --store ratings.db --model-dir models/``
     """
+    follow_parent()
     md = ModelDirectory(model_dir)
     model = candidate(md, algorithm, extra, seed)
     with open_or_fail(store_url) as store:

@@ -26,6 +26,12 @@ from .hardening import ERROR_LOGGER
 # The variable ``latentrec retrain --store`` is read from (see cli/store.py).
 STORE_ENV = "LATENTREC_STORE"
 
+# The pid of the serving process that started a retrain; the retrain ends with it.
+PARENT_ENV = "LATENTREC_PARENT_PID"
+
+# prctl(2): have the kernel send this process a signal when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
 # A retrain that runs longer than this is stopped (and the round counted as failed).
 RETRAIN_TIMEOUT = 6 * 3600
 
@@ -166,7 +172,7 @@ class RetrainSchedule:
                 self.runs += 1
                 child = subprocess.Popen(
                     self.command,
-                    env=self.env,
+                    env={**self.env, PARENT_ENV: str(os.getpid())},
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -204,6 +210,37 @@ class RetrainSchedule:
         self.failures += 1
         self.logger.error("scheduled retrain failed: %s", why)
         return None
+
+
+def follow_parent(env=None) -> bool:
+    """In a retrain started by a :class:`RetrainSchedule`: end this process (SIGTERM)
+    when the serving process that started it dies, even by SIGKILL, which it cannot
+    catch to end its child itself.  Returns whether it is set up: only where
+    :data:`PARENT_ENV` names the parent, and on Linux (``prctl(PR_SET_PDEATHSIG)``);
+    elsewhere an orphaned retrain finishes its round.  A parent already gone ends this
+    process at once.
+
+    The signal comes when the parent's *thread* that started this process ends; the
+    schedule's thread waits on its child, so that is the serving process's end.
+
+    Example:
+        >>> follow_parent({})  # not started by a schedule: nothing to follow
+        False
+    """
+    env = os.environ if env is None else env
+    parent = env.get(PARENT_ENV, "")
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+        return False
+    if os.getppid() != int(parent):
+        # The parent died before prctl took effect: the signal will never come.
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
 
 
 def end_child(child: subprocess.Popen, grace: float = CHILD_GRACE) -> None:
