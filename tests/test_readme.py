@@ -1,4 +1,5 @@
-"""The README's Python examples run as written, each in a fresh interpreter.
+"""The README's Python examples run as written, each in a fresh interpreter; its command
+lines run as written too, one after the other in one folder, as a reader types them.
 
 A fresh interpreter matters: inside the test process other tests have imported
 ``latentrec.datasets`` already, which would hide a missing ``import`` in the package
@@ -6,14 +7,20 @@ A fresh interpreter matters: inside the test process other tests have imported
 """
 
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
 
 
 def python_blocks() -> list[str]:
@@ -47,3 +54,57 @@ def test_readme_block_runs_as_written(code, tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, f"README example failed:\n{code}\n{done.stderr[-3000:]}"
+
+
+def command_lines() -> list[str]:
+    """Every ``latentrec ...`` line of the README's shell blocks, in order."""
+    text = README.read_text(encoding="utf-8")
+    return [
+        line.strip()
+        for language, block in FENCE.findall(text)
+        if language == "sh"
+        for line in block.splitlines()
+        if line.strip().startswith("latentrec ")
+    ]
+
+
+def the_readers_files(folder: Path) -> None:
+    """The two files of the reader's own that the README trains on: ``ratings.csv`` with
+    its own column names and ``plays.tsv`` without a header or ratings."""
+    rng = np.random.default_rng(0)
+    cells = np.unique(rng.integers(0, [40, 60], size=(400, 2)), axis=0)
+    pd.DataFrame(
+        {
+            "uid": [f"u{u}" for u in cells[:, 0]],
+            "iid": [f"i{i}" for i in cells[:, 1]],
+            "rating": rng.integers(1, 6, len(cells)),
+        }
+    ).to_csv(folder / "ratings.csv", index=False)
+    pd.DataFrame(cells).to_csv(folder / "plays.tsv", sep="\t", header=False, index=False)
+
+
+def test_the_readme_shows_the_command_line():
+    lines = command_lines()
+    assert len(lines) >= 10, lines
+
+
+@pytest.mark.network
+def test_readme_command_lines_run_as_written(tmp_path):
+    the_readers_files(tmp_path)
+    out = {}
+    for line in command_lines():
+        args = shlex.split(line, comments=True)
+        done = subprocess.run(
+            [EXE, *args[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        out[line.split("#")[0].strip()] = done.stdout
+    # What the lines say they make, they made.
+    for name in ("model.npz", "mine.npz", "plays.npz", "tuned.npz", "taste.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    recs = pd.read_parquet(tmp_path / "recs.parquet")
+    assert recs["user_id"].nunique() == 943 and len(recs) == 943 * 10
+    table = out["latentrec recommend model.npz --user 1 -n 10"].splitlines()
+    assert table[0].split()[:2] == ["rank", "item_id"] and len(table) == 11
+    assert "fold 5/5" in out["latentrec evaluate ml-100k --cv 5"]
+    assert re.search(r"version \d+\.\d+", out["latentrec --version"])
