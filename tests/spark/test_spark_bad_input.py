@@ -104,3 +104,26 @@ def test_num_partitions_must_be_a_positive_integer(spark, parts):
     df = spark.createDataFrame([("a", "x", 4.0)], SCHEMA)
     with pytest.raises(ValueError, match=f"num_partitions must be a positive integer, got {parts}"):
         fit_als(df, n_epochs=1, num_partitions=parts)
+
+
+def test_numpy_numbers_are_numbers(spark):
+    """Settings from a tuning grid arrive as numpy scalars; they fit the model the Python
+    numbers fit (before, n_factors=np.int64(2) was refused as "not a positive integer")."""
+    import numpy as np
+
+    from latentrec.spark import fit_als
+
+    rows = [("a", "x", 4.0), ("a", "y", 1.0), ("b", "x", 5.0), ("b", "z", 2.0), ("c", "y", 3.0)]
+    df = spark.createDataFrame(rows, SCHEMA)
+    plain = fit_als(
+        df, n_factors=2, n_epochs=2, regularization=0.1, alpha=1.0, num_partitions=2,
+        random_state=0,
+    )  # fmt: skip
+    numpy = fit_als(
+        df, n_factors=np.int64(2), n_epochs=np.int32(2), regularization=np.float32(0.1),
+        alpha=np.float64(1.0), num_partitions=np.int64(2), random_state=0,
+    )  # fmt: skip
+    np.testing.assert_allclose(numpy.item_factors_, plain.item_factors_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(numpy.user_factors_, plain.user_factors_, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="regularization must be a finite number >= 0, got True"):
+        fit_als(df, n_epochs=1, regularization=True)

@@ -111,3 +111,60 @@ def test_from_spark_als_keeps_ids_that_are_not_0_to_n(spark):
     )
     assert model.recommend(5, n=3).ids.tolist() == [9]
     assert sorted(model.recommend(42, n=3).ids.tolist()) == [7, 300]
+
+
+def test_from_spark_als_names_ratings_it_cannot_record_as_seen(spark):
+    """Ratings of a user or item the ALS model has no factors for were left out of the
+    seen items without a word; now they are counted and named, or skipped on request."""
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    from latentrec.spark import from_spark_als
+
+    rows = [(1, 7, 4.0), (2, 7, 3.0), (2, 8, 1.0), (1, 9, 2.0)]
+    schema = "user int, item int, rating float"
+    als_model = SparkALS(rank=2, maxIter=2, regParam=0.1, seed=0).fit(
+        spark.createDataFrame(rows, schema)
+    )
+    later = spark.createDataFrame(rows + [(3, 7, 5.0), (1, 10, 1.0), (None, 8, 2.0)], schema)
+    with pytest.raises(ValueError) as err:
+        from_spark_als(als_model, ratings=later)
+    assert str(err.value).startswith(
+        "ratings have 2 rows whose user or item the ALS model has no factors for "
+        "(the first: user 3, item 7) and 1 row with a null user or item; they cannot"
+    )
+    model = from_spark_als(als_model, ratings=later, unknown="skip")
+    assert model.catalog_.seen.nnz == len(rows)
+    assert model.recommend(1, n=3).ids.tolist() == [8]
+    with pytest.raises(ValueError, match="unknown must be one of"):
+        from_spark_als(als_model, ratings=later, unknown="drop")
+
+
+def test_recommend_all_to_a_path_releases_its_broadcast(spark, tmp_path, monkeypatch):
+    """Written to Parquet, the model's broadcast is destroyed (before, every call left a
+    copy of the model on the driver and each executor until the cleaner ran) and the
+    rows returned are the written ones."""
+    import os
+
+    from pyspark import SparkContext
+
+    from latentrec.models import FactorModel
+    from latentrec.spark import recommend_all
+
+    made = []
+    original = SparkContext.broadcast
+
+    def recording(self, value):
+        made.append(original(self, value))
+        return made[-1]
+
+    monkeypatch.setattr(SparkContext, "broadcast", recording)
+    model = FactorModel.from_factors(([1, 2], ["a", "b", "c"]), np.eye(3, 2), np.eye(2))
+    users = spark.createDataFrame([(1,), (2,)], "user long")
+    top = recommend_all(model, users, n=2, path=tmp_path / "top.parquet")
+    assert len(made) == 1 and not os.path.exists(made[0]._path)
+    got = top.orderBy("user", "rank").toPandas()
+    want = [model.recommend(u, n=2).ids.tolist() for u in (1, 2)]
+    assert got["item"].tolist() == want[0] + want[1] == ["a", "b", "b", "a"]
+    assert got["rank"].tolist() == [1, 2, 1, 2]
+    lazy = recommend_all(model, users, n=1)  # no path: computed when used
+    assert sorted(r["item"] for r in lazy.collect()) == ["a", "b"]

@@ -20,6 +20,7 @@ starts from the same factors as the single-machine :class:`latentrec.models.ALS`
 from __future__ import annotations
 
 import math
+import numbers
 import time
 
 import numpy as np
@@ -163,7 +164,7 @@ def fit_als(
         solved = (
             cells if not (implicit and objective == "spark-ml") else cells.where(F.col(VALUE) > 0)
         )
-        parts = num_partitions or 2 * spark.sparkContext.defaultParallelism
+        parts = int(num_partitions or 2 * spark.sparkContext.defaultParallelism)
         blocks.append(_grouped(solved, "u", "i", parts))
         blocks.append(_grouped(solved, "i", "u", parts))
     except BaseException:
@@ -288,21 +289,27 @@ def _check(
                 f"column {name!r} holds {kind.simpleString()} ids; ids are integers or "
                 f"text: cast it, e.g. df.withColumn({name!r}, df[{name!r}].cast('long'))"
             )
+    # numbers.Integral / Real: a numpy scalar from a tuning grid is a number too.
     if num_partitions is not None and (
         isinstance(num_partitions, bool)
-        or not isinstance(num_partitions, int)
+        or not isinstance(num_partitions, numbers.Integral)
         or num_partitions < 1
     ):
         raise ValueError(f"num_partitions must be a positive integer, got {num_partitions!r}")
-    if isinstance(n_factors, bool) or not isinstance(n_factors, int) or n_factors < 1:
+    if isinstance(n_factors, bool) or not isinstance(n_factors, numbers.Integral) or n_factors < 1:
         raise ValueError(f"n_factors must be a positive integer, got {n_factors!r}")
-    if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 0:
+    if isinstance(n_epochs, bool) or not isinstance(n_epochs, numbers.Integral) or n_epochs < 0:
         raise ValueError(f"n_epochs must be an integer >= 0, got {n_epochs!r}")
-    numbers = [("regularization", regularization), ("alpha", alpha)]
+    settings = [("regularization", regularization), ("alpha", alpha)]
     if bias_regularization is not None:
-        numbers.append(("bias_regularization", bias_regularization))
-    for name, value in numbers:
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        settings.append(("bias_regularization", bias_regularization))
+    for name, value in settings:
+        if not (
+            isinstance(value, numbers.Real)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value >= 0
+        ):
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 

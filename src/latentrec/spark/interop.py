@@ -11,6 +11,8 @@ the popularity fallback.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -21,15 +23,20 @@ from ..models.catalog import Catalog
 from .session import session_conf
 
 
-def from_spark_als(als_model, *, ratings=None, implicit: bool = False) -> FactorModel:
+def from_spark_als(
+    als_model, *, ratings=None, implicit: bool = False, unknown: str = "error"
+) -> FactorModel:
     """A :class:`~latentrec.models.FactorModel` from a trained ``pyspark.ml`` ``ALSModel``.
 
     Ids are Spark's (integers); factors are Spark's as they are (no biases, μ = 0), so
     ``predict`` and every score equal Spark's ``transform`` up to float rounding.  Give
     ``ratings`` (a DataFrame with the model's user and item columns, e.g. its training
     data) to record the seen items, which ``recommend`` then excludes; without it nothing
-    counts as seen, like Spark's ``recommendForAllUsers``.  ``implicit`` says the model
-    was trained on implicit data (scores are preferences, not ratings).
+    counts as seen, like Spark's ``recommendForAllUsers``.  A row of ``ratings`` whose
+    user or item the model has no factors for (or a null id) cannot be recorded: it is
+    refused with a ValueError that counts and names them, unless ``unknown="skip"`` says
+    to leave such rows out.  ``implicit`` says the model was trained on implicit data
+    (scores are preferences, not ratings).
 
     Example:
         >>> from pyspark.ml.recommendation import ALS  # doctest: +SKIP
@@ -45,16 +52,47 @@ def from_spark_als(als_model, *, ratings=None, implicit: bool = False) -> Factor
         missing = [c for c in (user_col, item_col) if c not in ratings.columns]
         if missing:
             raise ValueError(f"ratings have no column(s) {missing}; they have {ratings.columns}")
-        pairs = _to_pandas(ratings.select(user_col, item_col))
+        if unknown not in UNKNOWN:
+            raise ValueError(f"unknown must be one of {UNKNOWN}, got {unknown!r}")
+        pairs = _to_pandas(ratings.select(user_col, item_col).dropna())
+        nulls = ratings.count() - len(pairs) if unknown == "error" else 0
         u = users.lookup(pairs[user_col].to_numpy())
         i = items.lookup(pairs[item_col].to_numpy())
         known = (u >= 0) & (i >= 0)
+        if unknown == "error" and (nulls or not known.all()):
+            raise ValueError(_unknown_message(pairs, known, nulls, user_col, item_col))
         seen = sp.csr_matrix(
             (np.ones(int(known.sum()), np.float32), (u[known], i[known])),
             shape=(len(users), len(items)),
         )
     catalog = Catalog.from_ids(users, items, seen=seen)
     return FactorModel.from_factors(catalog, Q, P, predicts_ratings=not implicit)
+
+
+UNKNOWN = ("error", "skip")
+
+
+def _unknown_message(pairs, known, nulls: int, user_col: str, item_col: str) -> str:
+    """What ``from_spark_als`` says of ratings it cannot record as seen."""
+    parts = []
+    bad = np.flatnonzero(~known)
+    if bad.size:
+        first = pairs.iloc[int(bad[0])]
+        user, item = (v.item() if isinstance(v, np.generic) else v for v in first)
+        parts.append(
+            f"{_rows(bad.size)} whose {user_col} or {item_col} the ALS model has no factors "
+            f"for (the first: {user_col} {user!r}, {item_col} {item!r})"
+        )
+    if nulls:
+        parts.append(f"{_rows(nulls)} with a null {user_col} or {item_col}")
+    return (
+        f"ratings have {' and '.join(parts)}; they cannot be recorded as seen: give the "
+        'model\'s training ratings, or unknown="skip" to leave those rows out'
+    )
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
 
 
 def _factor_table(table, rank: int, name: str) -> tuple[Vocabulary, np.ndarray]:
@@ -76,9 +114,12 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     model's own ``recommend_batch_idx``, so the answer for every user is exactly
     ``model.recommend(user, n)``: items the user has seen never appear, and an unknown
     user gets the popularity fallback (a null user is refused).  Returns a DataFrame with
-    columns ``user``, ``rank`` (1 = best), ``item`` and ``score``; with ``path`` it is
-    also written there as Parquet (Spark's writer: a folder of part files, published when
-    the job commits).
+    columns ``user``, ``rank`` (1 = best), ``item`` and ``score``.  With ``path`` the
+    rows are written there as Parquet (Spark's writer: a folder of part files, published
+    when the job commits), the model's broadcast is released, and the DataFrame returned
+    reads the written files (using it computes nothing again).  Without ``path`` the
+    DataFrame is computed each time it is used, so the broadcast stays until Spark's
+    cleaner collects it after the DataFrame is gone.
 
     Example:
         >>> top = recommend_all(model, spark.createDataFrame([(1,), (2,)], "user long"),
@@ -95,7 +136,7 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
         StructType,
     )
 
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if user_col not in users_df.columns:
         raise ValueError(f"users_df has no column {user_col!r}; it has {users_df.columns}")
@@ -115,13 +156,19 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     )
     shared = users_df.sparkSession.sparkContext.broadcast(model)
 
+    n = int(n)
+
     def top(batches):
         yield from top_n_batches(batches, shared.value, n, user_col)
 
     out = users_df.select(user_col).mapInPandas(top, schema)
-    if path is not None:
+    if path is None:
+        return out
+    try:
         out.write.mode("error").parquet(str(path))
-    return out
+    finally:
+        shared.destroy()
+    return users_df.sparkSession.read.parquet(str(path))
 
 
 def top_n_batches(batches, model, n: int, user_col: str = "user"):
