@@ -60,3 +60,32 @@ def test_an_unknown_item_among_many_is_still_a_404_naming_it(make_client, explic
     r = client.post("/ratings", json={"ratings": ratings})
     assert r.status_code == 404 and r.json()["detail"] == "unknown item 'nowhere'"
     assert store.user_ratings("u") == []
+
+
+def test_a_users_ratings_of_store_only_titles_are_titled_in_one_query(
+    make_client, explicit_model, store
+):
+    """GET /users/{id}/ratings used to read the catalogue once per title the model lacks."""
+    client = make_client(explicit_model)
+    store.add_items([Item(f"s{k}", f"Stored {k}") for k in range(60)])
+    for n in (2, 60):
+        body = {"ratings": [{"user_id": f"u{n}", "item_id": f"s{k}", "rating": 4.0}
+                            for k in range(n)]}  # fmt: skip
+        assert client.post("/ratings", json=body).status_code == 201
+    counts, answers = {}, {}
+    for n in (2, 60):
+        count = 0
+
+        def counting(*args):
+            nonlocal count
+            count += 1
+
+        sa.event.listen(store.db.engine, "before_cursor_execute", counting)
+        try:
+            r = client.get(f"/users/u{n}/ratings")
+        finally:
+            sa.event.remove(store.db.engine, "before_cursor_execute", counting)
+        assert r.status_code == 200, r.text
+        counts[n], answers[n] = count, r.json()["ratings"]
+    assert counts[2] == counts[60], counts
+    assert sorted(a["title"] for a in answers[60]) == sorted(f"Stored {k}" for k in range(60))

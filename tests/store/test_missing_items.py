@@ -76,3 +76,13 @@ def test_stored_item_ids_matches_a_lookup_per_id(store):
     expected = {i for i in asked if store.get_item(i) is not None}
     assert store.stored_item_ids(asked) == expected
     assert store.stored_item_ids([]) == set()
+
+
+def test_get_items_matches_a_lookup_per_id(store):
+    rng = np.random.default_rng(2)
+    stored = [f"i{k}" for k in range(1200)] + ["a'b", "x/y", "名前", "100%_"]
+    store.add_items([Item(i, f"title of {i}", ("Drama",)) for i in stored])
+    asked = list(rng.choice(stored, 700)) + [f"n{k}" for k in range(600)] + ["", "A'B", "名前"]
+    expected = {i: store.get_item(i) for i in asked if store.get_item(i) is not None}
+    assert store.get_items(asked) == expected
+    assert store.get_items([]) == {}

@@ -429,12 +429,15 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         user_id = uid(user_id)
         served = holder.current
         rows = sorted(store.user_ratings(user_id), key=lambda r: -(r.timestamp or 0))
+        # Titles the model does not hold come from the store's catalogue, in one read.
+        store_only = store.get_items(r.item_id for r in rows if r.item_id not in served.item_index)
         out = []
         for r in rows:
             idx = served.item_index.get(r.item_id)
-            title = served.title(idx) if idx is not None else None
-            if title is None and idx is None:
-                stored = store.get_item(r.item_id)
+            if idx is not None:
+                title = served.title(idx)
+            else:
+                stored = store_only.get(r.item_id)
                 title = stored.title if stored is not None else None
             out.append(
                 {
