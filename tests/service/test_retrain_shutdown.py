@@ -50,11 +50,18 @@ def alive(pid: int) -> bool:
     ids=["sigterm", "sigint", "sigterm-2-workers"],
 )
 def test_a_kill_of_serve_ends_its_retrain_child(serve, model_files, tmp_path, sig, workers):
+    kill_serve_with_a_held_child(serve, model_files, tmp_path, HOLD, sig, workers)
+
+
+def kill_serve_with_a_held_child(serve, model_files, tmp_path, hold, sig, workers=1):
+    """Serve with a one-second retrain schedule and ``hold`` as the children's
+    ``sitecustomize``; once a child is held, send ``sig`` to the serving process only
+    (not its group) and check that the child ends and no round starts after."""
     models = ModelDirectory(tmp_path / "models")
     models.publish(load(model_files["explicit"]))
     hook = tmp_path / "hook"
     hook.mkdir()
-    (hook / "sitecustomize.py").write_text(HOLD)
+    (hook / "sitecustomize.py").write_text(hold)
     pids_file = tmp_path / "retrain.pids"
     path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
     server = serve(
@@ -64,13 +71,12 @@ def test_a_kill_of_serve_ends_its_retrain_child(serve, model_files, tmp_path, si
     )  # fmt: skip
     children = []
     try:
-        wait_for(pids_file.exists, 60, "a retrain child to start")
+        wait_for(pids_file.exists, 60, "a retrain child to be held")
         children = [int(x) for x in pids_file.read_text().split()]
         assert len(children) == 1 and alive(children[0])
-        os.kill(server.proc.pid, sig)  # the serving process only, not its group
+        os.kill(server.proc.pid, sig)
         server.proc.wait(timeout=60)
         wait_for(lambda: not alive(children[0]), 20, "the retrain child to end")
-        # No round started after the kill either.
         assert [int(x) for x in pids_file.read_text().split()] == children
     finally:
         for pid in children:  # never leave a held child behind, even when this fails
@@ -103,30 +109,7 @@ if b"latentrec.cli" in args and b"retrain" in args:
 @pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="needs Linux's /proc")
 def test_sigkill_of_serve_ends_its_retrain_child(serve, model_files, tmp_path):
     """SIGKILL cannot be caught, so serve cannot end its child; the kernel does."""
-    models = ModelDirectory(tmp_path / "models")
-    models.publish(load(model_files["explicit"]))
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(HOLD_IN_TRAINING)
-    pids_file = tmp_path / "retrain.pids"
-    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
-    server = serve(
-        "--model-dir", str(models.path), "--retrain-every", "1s", "--no-access-log",
-        env={"PYTHONPATH": path, "RETRAIN_PIDS": str(pids_file)},
-    )  # fmt: skip
-    children = []
-    try:
-        wait_for(pids_file.exists, 60, "a retrain child to start training")
-        children = [int(x) for x in pids_file.read_text().split()]
-        assert len(children) == 1 and alive(children[0])
-        os.kill(server.proc.pid, signal.SIGKILL)
-        server.proc.wait(timeout=60)
-        wait_for(lambda: not alive(children[0]), 20, "the retrain child to end")
-        assert [int(x) for x in pids_file.read_text().split()] == children
-    finally:
-        for pid in children:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    kill_serve_with_a_held_child(serve, model_files, tmp_path, HOLD_IN_TRAINING, signal.SIGKILL)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
