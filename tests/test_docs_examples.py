@@ -1,0 +1,355 @@
+"""The examples of docs/scaling.md, docs/architecture.md and docs/benchmarks.md work as a
+reader copies them, and every fenced block of docs/*.md is run somewhere or listed here with
+the reason it is not.
+
+``LEDGER`` says, for each block, which test runs it (here or in tests/test_doc_examples.py,
+which replays docs/pipeline.md and docs/service.md) or why no test can. A new block that no
+entry covers fails ``test_every_doc_block_is_run_or_listed``, so none is skipped silently.
+
+What the reader brings is made here, small: the ``ratings.parquet`` and ``plays.parquet``
+of docs/scaling.md's Spark example, a ``ratings.csv`` for ``latentrec data convert``. The
+benchmarks take minutes to hours, so their command lines are parsed by the scripts' own
+argument parsers (``--help`` appended) rather than run.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the tomli the package depends on there
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
+THERE = "tests/test_doc_examples.py runs it"
+
+# (page, language, a phrase of the block or None for every block, who runs it or why not).
+# A block takes the first entry of its page and language whose phrase it contains.
+LEDGER = [
+    ("pipeline.md", "python", None, THERE),
+    ("pipeline.md", "toml", None, THERE),
+    ("pipeline.md", "sh", None, THERE),
+    ("service.md", "python", None, THERE),
+    ("service.md", "console", None, THERE),
+    ("service.md", "", "CURRENT", "not a command: the layout of a model directory"),
+    (
+        "service.md",
+        "",
+        "latentrec serve",
+        "not run: servers that run until stopped, the second on the reader's PostgreSQL "
+        "server; tests/service starts `latentrec serve` (tests/service/serving.py)",
+    ),
+    (
+        "service.md",
+        "",
+        "curl ",
+        "not run: needs a served model with the MovieLens catalogue (calibrate needs genres); "
+        "tests/service/test_knobs.py asks the same route",
+    ),
+    ("scaling.md", "python", "latentrec.spark", "test_scaling_spark_example_runs_as_written"),
+    ("scaling.md", "sh", "--engine spark", "test_scaling_spark_command_lines_run_as_written"),
+    ("scaling.md", "sh", "benchmarks/", "test_benchmark_command_lines_parse"),
+    (
+        "scaling.md",
+        "sh",
+        "spark-submit",
+        "not run: a Spark cluster (spark://10.0.0.5:7077), package downloads and the "
+        "reader's train_job.py; test_pip_extras_exist checks the extra it installs",
+    ),
+    ("scaling.md", "", "benchmarks/scale.py", "test_benchmark_command_lines_parse"),
+    ("architecture.md", "", "── floor", "test_architecture_layers_are_the_import_contracts"),
+    ("architecture.md", "", "FactorModel:", "test_architecture_layers_are_the_import_contracts"),
+    ("benchmarks.md", "sh", "benchmarks/", "test_benchmark_command_lines_parse"),
+]
+
+
+def fences(page: str) -> list[tuple[str, str]]:
+    """(language, code) of every fenced block of ``docs/<page>``, in order."""
+    return FENCE.findall((DOCS / page).read_text(encoding="utf-8"))
+
+
+def blocks(page: str, language: str, phrase: str | None = None) -> list[str]:
+    return [
+        code
+        for lang, code in fences(page)
+        if lang == language and (phrase is None or phrase in code)
+    ]
+
+
+def entry(page: str, language: str, code: str):
+    for rule in LEDGER:
+        if rule[:2] == (page, language) and (rule[2] is None or rule[2] in code):
+            return rule
+    return None
+
+
+def test_every_doc_block_is_run_or_listed():
+    pages = sorted(p.name for p in DOCS.glob("*.md"))
+    unlisted = [
+        f"{page}: ```{language}\n{code[:200]}"
+        for page in pages
+        for language, code in fences(page)
+        if entry(page, language, code) is None
+    ]
+    assert unlisted == [], "add these blocks to LEDGER:\n" + "\n".join(unlisted)
+    # No entry outlives its block.
+    used = {entry(page, lang, code) for page in pages for lang, code in fences(page)}
+    assert [rule for rule in LEDGER if rule not in used] == []
+
+
+# --- docs/benchmarks.md and docs/scaling.md: the benchmark command lines -----------------
+
+BENCH = re.compile(r"benchmarks/(\w+\.py)((?:\s+[^\s#`]+)*)")
+
+
+def benchmark_lines() -> list[tuple[str, str, list[str]]]:
+    """(page, the line, its arguments) for every benchmark a reader is told to run: in
+    fenced blocks, whole lines; in the prose, the `benchmarks/x.py ...` spans, whose
+    ``[--flag]`` means "optionally" and is read as the flag."""
+    found = []
+    for doc in sorted(DOCS.glob("*.md")):
+        page, text = doc.name, doc.read_text(encoding="utf-8")
+        for _, code in FENCE.findall(text):
+            for line in code.splitlines():
+                if line.startswith(".venv/bin/python benchmarks/"):
+                    args = shlex.split(line, comments=True)[1:]
+                    found.append((page, line, args))
+        prose = FENCE.sub("", text)
+        for span in re.findall(r"`([^`]*benchmarks/\w+\.py[^`]*)`", prose):
+            match = BENCH.search(span)
+            if match:
+                args = [
+                    f"benchmarks/{match[1]}",
+                    *match[2].replace("[", "").replace("]", "").split(),
+                ]
+                found.append((page, span, args))
+    return found
+
+
+def test_the_docs_name_their_benchmarks():
+    scripts = {args[0] for _, _, args in benchmark_lines()}
+    assert len(scripts) >= 15, scripts
+
+
+def test_benchmark_command_lines_parse():
+    """Each script exists and its parser takes the arguments as written: ``--help`` last,
+    so a bad choice or number fails the parse and nothing runs; every option written
+    must be one its help lists (a misspelt one would otherwise only fail after --help)."""
+    lines = benchmark_lines()
+    bracketed = [line for _, line, args in lines if any(a.startswith("[") for a in args)]
+    assert bracketed == [], f"a shell takes [--flag] literally: {bracketed}"
+    missing = [args[0] for _, _, args in lines if not (ROOT / args[0]).is_file()]
+    assert missing == []
+
+    def parse(args: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, *args, "--help"], cwd=ROOT, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+
+    unique = sorted({tuple(args) for _, _, args in lines})
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = dict(zip(unique, pool.map(parse, [list(a) for a in unique]), strict=True))
+    bad = []
+    for args, run in done.items():
+        options = [a.split("=")[0] for a in args[1:] if a.startswith("-")]
+        unknown = [o for o in options if not re.search(rf"(?<![\w-]){re.escape(o)}\b", run.stdout)]
+        if run.returncode != 0 or unknown:
+            bad.append(f"{' '.join(args)}: rc {run.returncode}, unknown {unknown}\n{run.stderr}")
+    assert bad == [], "\n".join(bad)
+
+
+def test_pip_extras_exist():
+    """The extras that docs/scaling.md's install lines name are in pyproject.toml."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    named = set(re.findall(r"pip install [^\n]*?\[(\w+)\]", (DOCS / "scaling.md").read_text()))
+    assert named == {"bench", "spark"}
+    assert named <= set(extras["optional-dependencies"])
+    assert (ROOT / "constraints.txt").is_file()  # `-c constraints.txt`
+
+
+# --- docs/architecture.md -----------------------------------------------------------------
+
+
+def diagram_layers(code: str) -> list[set[str]]:
+    """The floors of a layer diagram, top first: the names in the first column of each
+    line indented by two spaces (deeper lines continue a description); ``a → b`` is two."""
+    floors = []
+    for line in code.splitlines():
+        if not re.match(r"^  \S", line):
+            continue
+        names = re.split(r"\s{2,}", line.strip())[0]
+        for part in names.split("→"):
+            floors.append({re.sub(r"(/|\.py)$", "", n) for n in part.split()})
+    return floors
+
+
+def contract_layers(container: str | None) -> list[set[str]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (contract,) = [
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["type"] == "layers" and c.get("containers", [None]) == [container]
+    ]
+    return [
+        {n.strip().removeprefix("latentrec.") for n in re.split(r"[|:]", layer)}
+        for layer in contract["layers"]
+    ]
+
+
+def test_architecture_layers_are_the_import_contracts():
+    (package,) = blocks("architecture.md", "", "── floor")
+    assert diagram_layers(package) == contract_layers(None)
+    (models,) = blocks("architecture.md", "", "FactorModel:")
+    assert diagram_layers(models) == contract_layers("latentrec.models")
+
+
+def test_architecture_module_table_names_modules_that_exist():
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    table = text[text.index("## What each module owns") : text.index("## Fitted state")]
+    paths = [
+        path
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for path in re.findall(r"`([\w/]+(?:/|\.py))`", row.split("|")[1])
+    ]
+    assert len(paths) >= 25, paths
+    package = ROOT / "src" / "latentrec"
+    assert [p for p in paths if not (package / p).exists()] == []
+
+
+# --- docs/scaling.md ------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(EXE is None, reason="the latentrec command is not installed")
+def test_scaling_lrdata_convert_runs_as_written(tmp_path):
+    """`latentrec data convert ratings.csv -o ratings.lrdata`, then
+    `Interactions.read("ratings.lrdata")`: the same table as the CSV, memory-mapped."""
+    from latentrec import Interactions
+
+    text = (DOCS / "scaling.md").read_text(encoding="utf-8")
+    (command,) = set(re.findall(r"`(latentrec data convert [^`]*)`", text))
+    assert 'Interactions.read("ratings.lrdata")' in text
+    rng = np.random.default_rng(0)
+    cells = np.unique(rng.integers(0, [50, 30], size=(300, 2)), axis=0)
+    pd.DataFrame(
+        {"user_id": cells[:, 0], "item_id": cells[:, 1], "rating": rng.integers(1, 6, len(cells))}
+    ).to_csv(tmp_path / "ratings.csv", index=False)
+    done = subprocess.run(
+        [EXE, *shlex.split(command)[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    converted = Interactions.read(tmp_path / "ratings.lrdata")
+    original = Interactions.read(tmp_path / "ratings.csv")
+    assert (converted.matrix != original.matrix).nnz == 0
+    assert converted.users.ids.tolist() == original.users.ids.tolist()
+
+
+def spark_missing() -> str | None:
+    """Why Spark cannot run here, or None (as tests/spark/spark_support.py decides)."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install 'latentrec[spark]')"
+    java_home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") is None and not (java_home and Path(java_home, "bin", "java").exists()):
+        return "Java is not installed (Spark needs a Java 17 runtime)"
+    return None
+
+
+# One child process, as a reader's session: the Python block (if any) and then the command
+# lines through the CLI (a command's spark.stop() then ends no session but its own).
+SPARK_CHILD = """
+import json, shlex, sys, warnings
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+block, lines = json.loads(sys.argv[1])
+out = {}
+if block:
+    names = {}
+    exec(compile(block, "scaling.md", "exec"), names)
+    out = {"user_42_top": names["model"].recommend(42, n=10).ids.tolist(),
+           "top_rows": names["top"].count(),
+           "imported_users": len(names["imported"].catalog_.users)}
+from click.testing import CliRunner
+from latentrec.cli import main
+for line in lines:
+    result = CliRunner().invoke(main, shlex.split(line)[1:])
+    out[line] = [result.exit_code, result.output[-2000:]]
+print(json.dumps(out))
+"""
+
+NO_SPARK = spark_missing()
+
+
+def the_readers_spark_files(folder: Path) -> pd.DataFrame:
+    """``ratings.parquet`` (stars) and ``plays.parquet`` (play counts) with the example's
+    columns ``user``, ``item``, ``rating`` and integer ids, as pyspark.ml's ALS needs."""
+    rng = np.random.default_rng(0)
+    cells = np.unique(rng.integers(0, [60, 40], size=(600, 2)), axis=0)
+    frame = pd.DataFrame({"user": cells[:, 0], "item": cells[:, 1]})
+    stars = rng.integers(1, 6, len(cells)).astype(np.float32)
+    frame.assign(rating=stars).to_parquet(folder / "ratings.parquet")
+    plays = rng.integers(1, 20, len(cells)).astype(np.float32)
+    frame.assign(rating=plays).to_parquet(folder / "plays.parquet")
+    return frame
+
+
+def run_spark_child(folder: Path, block: str, lines: list[str]) -> dict:
+    child = subprocess.run(
+        [sys.executable, "-c", SPARK_CHILD, json.dumps([block, lines])],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(NO_SPARK is not None, reason=f"Spark cannot run: {NO_SPARK}")
+def test_scaling_spark_example_runs_as_written(tmp_path):
+    (block,) = blocks("scaling.md", "python", "latentrec.spark")
+    frame = the_readers_spark_files(tmp_path)
+    out = run_spark_child(tmp_path, block, [])
+    # What its comments say: user 42's list holds no item they rated; 60 users x 10 rows.
+    rated = set(frame.loc[frame["user"] == 42, "item"])
+    assert len(out["user_42_top"]) == 10 and not rated & set(out["user_42_top"])
+    assert out["top_rows"] == 60 * 10
+    assert out["imported_users"] == 60
+    assert (tmp_path / "model.npz").stat().st_size > 0
+    assert (tmp_path / "top10.parquet").exists()
+
+
+@pytest.mark.slow  # a Spark session and two fits of 10 iterations: about 30 s more
+@pytest.mark.spark
+@pytest.mark.skipif(NO_SPARK is not None, reason=f"Spark cannot run: {NO_SPARK}")
+def test_scaling_spark_command_lines_run_as_written(tmp_path):
+    (commands,) = blocks("scaling.md", "sh", "--engine spark")
+    # The second line names a cluster (spark://10.0.0.5:7077); here it runs on local[2].
+    lines = [
+        line.replace("spark://10.0.0.5:7077", "local[2]")
+        for line in commands.replace("\\\n", " ").splitlines()
+        if line.startswith("latentrec ")
+    ]
+    assert len(lines) == 2
+    the_readers_spark_files(tmp_path)
+    out = run_spark_child(tmp_path, "", lines)
+    for line in lines:
+        assert out[line][0] == 0, f"{line}\n{out[line][1]}"
+    for name in ("model.npz", "plays.npz"):
+        assert (tmp_path / name).stat().st_size > 0, name
