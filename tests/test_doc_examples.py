@@ -127,5 +127,6 @@ def test_service_retraining_session_prints_what_the_doc_shows(tmp_path):
     for command, shown in steps:
         assert normalise(latentrec_command(command, tmp_path)) == normalise(shown), command
 
-    # The Python route over the same folder: its retrain finds nothing new to compare on.
+    # The Python route over the same folder: after the rollback above it retrains against
+    # the version rolled back to and publishes the next one (the doc shows no output).
     run_python(from_python, tmp_path)
