@@ -17,6 +17,7 @@ import click
 import pandas as pd
 
 from ..models.persistence import load
+from ..pipeline import load as load_model_or_pipeline
 from ..registry import ALIASES
 from ..service.retrain import retrain as run_retrain
 from ..service.versions import ModelDirectory
@@ -251,12 +252,13 @@ def figure_text(metrics: dict) -> str:
 @fail_on_known_errors
 @lookups_fail
 def publish(model_file, model_dir, note):
-    """Publish MODEL_FILE (from `latentrec train`) as a new version and make it current.
+    """Publish MODEL_FILE (from `latentrec train`, or a saved pipeline) as a new version
+    and make it current.
 
     \f
     Example: ``latentrec models publish model.npz --model-dir models/``
     """
-    model = load(model_file)
+    model = load_model_or_pipeline(model_file)
     md = ModelDirectory(model_dir)
     metrics = dict(getattr(model, "metrics_", None) or {})
     version = md.publish(model, metrics=metrics, note=note or f"published from {model_file}")
