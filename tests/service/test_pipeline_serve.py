@@ -59,6 +59,9 @@ def test_serve_answers_through_the_pipeline_and_reloads_a_new_one(serve, pipelin
     assert ids(body) == [str(x) for x in want.ids]
     assert body["fallback"] is False and body["model_version"].startswith("pipe.npz@")
     np.testing.assert_allclose([x["score"] for x in body["items"]], want.scores, rtol=1e-5)
+    params = {"n": 5, "exclude": ids(body)[:2]}
+    less = httpx.get(f"{url}/users/{raw}/recommendations", params=params).json()
+    assert less["items"] and not set(ids(less)) & set(ids(body)[:2])
 
     # A user who rates live gets a personal list without what they rated.
     rated = ["100", "105", "117"]
@@ -76,6 +79,10 @@ def test_serve_answers_through_the_pipeline_and_reloads_a_new_one(serve, pipelin
     assert ids(body) == [str(first.items_.ids[i]) for i in top[0]] and not fallback[0]
     stranger = httpx.get(f"{url}/users/stranger/recommendations", params={"n": 8}).json()
     assert stranger["fallback"] is True
+    answers = {"answers": [{"item_id": "103", "rating": 4}, {"item_id": "111", "rating": 2}]}
+    first_page = httpx.post(f"{url}/users/asked/onboarding", json=answers).json()
+    assert first_page["fallback"] is False and first_page["items"]
+    assert not set(ids(first_page)) & {"103", "111"}
 
     # A training user who rates live: neither that item nor their training items.
     had = {str(first.items_.ids[i]) for i in ctx.seen_items(user)}
@@ -134,3 +141,18 @@ def test_retrain_every_refuses_a_pipeline_in_one_line(pipelines, tmp_path, monke
     assert result.exit_code == 1, result.output
     assert "the current version is a pipeline" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_retrain_refuses_a_pipeline_in_one_line(pipelines, tmp_path):
+    _, _, path = pipelines
+    models = tmp_path / "models"
+    published = CliRunner().invoke(main, ["models", "publish", str(path), "--model-dir", models])
+    assert published.exit_code == 0 and "(Pipeline)" in published.output, published.output
+    for extra in ([], ["--algorithm", "biased-mf"]):
+        result = CliRunner().invoke(
+            main,
+            ["retrain", "--store", str(tmp_path / "r.sqlite"), "--model-dir", models, *extra],
+        )
+        assert result.exit_code == 1, result.output
+        assert "is a pipeline, which retrain does not refit" in result.output
+        assert len(result.output.strip().splitlines()) == 1

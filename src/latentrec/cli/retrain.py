@@ -176,9 +176,17 @@ def holdout_line(result) -> str:
 def candidate(md: ModelDirectory, algorithm, extra, seed):
     """The estimator to train: ``--algorithm`` with ``--param``s, or ``None`` (the current
     version's recipe, which :func:`retrain` copies) unless ``--param`` changes it."""
+    version = md.current()
+    if version is not None and version.algorithm == "Pipeline":
+        # A pipeline's candidates learn from an older slice and its ranker from a later
+        # one; retrain fits and compares single models.
+        raise Failure(
+            f"the current version of {md.path} ({version.name}) is a pipeline, which "
+            "retrain does not refit: fit a new pipeline and publish it "
+            "(latentrec models publish FILE --model-dir DIR)"
+        )
     if algorithm is not None:
         return build_model(algorithm, {}, extra, seed)
-    version = md.current()
     if version is None:
         raise Failure(
             f"nothing is published in {md.path} yet; give --algorithm for the first model "

@@ -530,8 +530,9 @@ def fold_cells(served, u: int, cells):
 
 
 def pipeline_state(served: Served, state: UserState, cells) -> UserState:
-    """``state`` with what ``served.pipeline`` ranks the user from (see the module
-    docstring); ``cells`` are their stored cells, None when nothing is stored.
+    """``state`` (the user's state for ``served.model``) with what ``served.pipeline``
+    ranks them from (see the module docstring); ``cells`` are their stored cells, None
+    when nothing is stored.
 
     Example:
         >>> import latentrec
@@ -540,8 +541,10 @@ def pipeline_state(served: Served, state: UserState, cells) -> UserState:
         >>> data = latentrec.Interactions.from_dense(np.eye(4) + np.eye(4, k=1))
         >>> pipe = Pipeline(ImplicitALS(n_factors=2, random_state=0), n_candidates=3).fit(data)
         >>> s = Served.build(pipe, "v")
-        >>> ann = LiveUsers.nobody(s, "ann", 1)
-        >>> ann = pipeline_state(s, ann, [("1", 1.0, "event")])
+        >>> cells = [("1", 1.0, "event")]
+        >>> bias, factors, rated = fold_cells(s, -1, cells)
+        >>> ann = UserState("ann", 1, s.serial, bias, factors, rated, "store")
+        >>> ann = pipeline_state(s, ann, cells)
         >>> ann.history.items.tolist(), ann.vectors[0] is not None, ann.pipeline_user
         ([1], True, -1)
     """
@@ -560,6 +563,10 @@ def pipeline_state(served: Served, state: UserState, cells) -> UserState:
     for model in pipe.models:
         if not isinstance(model, FactorModel):
             vectors.append(None)
+            continue
+        if model.fitted_ is served.model.fitted_:
+            # served.model (a view of this candidate) folded them in already.
+            vectors.append(None if state.factors is None else (state.bias, state.factors))
             continue
         bias, factors, _ = fold_cells(ModelRules(model, served.item_index), u, cells)
         vectors.append(None if factors is None else (bias, factors))
