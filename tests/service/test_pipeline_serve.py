@@ -156,3 +156,13 @@ def test_retrain_refuses_a_pipeline_in_one_line(pipelines, tmp_path):
         assert result.exit_code == 1, result.output
         assert "is a pipeline, which retrain does not refit" in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_new_title_waits_for_the_next_pipeline(make_client, pipelines):
+    first, _, _ = pipelines
+    client = make_client(first)
+    r = client.post("/items", json={"item_id": "999", "title": "Brand new"})
+    assert r.status_code == 201 and r.json()["vector"] == "none"
+    assert r.json()["item"]["in_model"] is False
+    body = client.get("/users/3/recommendations", params={"n": 30}).json()
+    assert body["items"] and "999" not in ids(body)
