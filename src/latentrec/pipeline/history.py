@@ -165,7 +165,16 @@ class Histories:
         )
 
     def take(self, rows) -> Histories:
-        """The users at positions ``rows``, as a new batch."""
+        """The users at positions ``rows``, as a new batch.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.pipeline.context import build_context
+            >>> ctx = build_context(Interactions.from_dense(np.eye(3)))
+            >>> Histories.stored(ctx, [0, 1, 2]).take([2]).user_idx.tolist()
+            [2]
+        """
         rows = np.asarray(rows, dtype=np.int64)
         vectors = tuple(
             None if v is None else (v[0][rows], v[1][rows], v[2][rows]) for v in self.vectors
@@ -184,6 +193,15 @@ class Histories:
     def stored(cls, context: Context, user_idx, exclude: sp.csr_matrix | None = None):
         """Training users (indices, -1 unknown) with their stored history; ``exclude`` is a
         users x items matrix of what each must not be offered (default: ``context.seen``).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.pipeline.context import build_context
+            >>> ctx = build_context(Interactions.from_dense(np.array([[1, 0, 2], [0, 1, 0]])))
+            >>> batch = Histories.stored(ctx, [0, -1])
+            >>> batch.counts.tolist(), batch.user(0).values.tolist(), batch.keys.tolist()
+            ([2, 0], [1.0, 2.0], [0, -1])
         """
         u = np.asarray(user_idx, dtype=np.int64).ravel()
         n = context.n_items

@@ -593,7 +593,20 @@ def pipeline_state(served: Served, state: UserState, cells) -> UserState:
 
 def pipeline_recommend(served: Served, state: UserState, n: int, exclude=None):
     """Top-``n`` (item indices, scores, fallback) from ``served.pipeline`` for a user
-    state built by :func:`pipeline_state`; ``exclude`` (indices) are never listed."""
+    state built by :func:`pipeline_state`; ``exclude`` (indices) are never listed.
+
+    Example:
+        >>> import latentrec
+        >>> from latentrec.models import ImplicitALS
+        >>> from latentrec.pipeline import Pipeline
+        >>> data = latentrec.Interactions.from_dense(np.eye(4) + np.eye(4, k=1))
+        >>> pipe = Pipeline(ImplicitALS(n_factors=2, random_state=0), n_candidates=3).fit(data)
+        >>> s = Served.build(pipe, "v")
+        >>> ann = pipeline_state(s, LiveUsers.nobody(s, "ann", 0), None)
+        >>> top, scores, fallback = pipeline_recommend(s, ann, 2, exclude=[0])
+        >>> 0 in top.tolist(), fallback
+        (False, True)
+    """
     pipe = served.pipeline
     who = state.history
     if who is None:
