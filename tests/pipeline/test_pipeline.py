@@ -24,6 +24,7 @@ from latentrec.pipeline import (
     load,
     load_pipeline,
 )
+from latentrec.pipeline.history import Histories, UserHistory, as_history, user_key
 
 DAY = 86_400
 GENRES = ["Drama", "Comedy", "Action", "Sci-Fi", "Romance"]
@@ -313,3 +314,54 @@ def test_calibrate_targets_everything_the_user_had(slices):
     want = calibrate(cands, scores, shares[had].sum(axis=0), ctx.item_genres, 5, 0.7)
     got = pipe.rerankers[0].rerank(ctx, user, cands, scores, 5)
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_user_given_by_history_and_the_held_vectors_gets_the_list_by_index(slices):
+    """One code path: each training user given as a history (items, values, exclusions)
+    with the vectors the models hold for them, even without their index, gets exactly
+    the list ``recommend_batch_idx`` gives them."""
+    data, early, valid, _ = slices
+    pipe = full_pipeline(early, valid)
+    ctx = pipe.context_
+    users = np.flatnonzero(ctx.has_history(np.arange(data.n_users)))
+    want = pipe.recommend_batch_idx(users, 8)
+    als = pipe.models[0]
+    held = (als.user_bias_[users], als.user_factors_[users], np.ones(users.size, bool))
+    for known in (True, False):
+        given = [(int(u) if known else -1, as_history(ctx, int(u))) for u in users]
+        got = pipe.recommend_histories(Histories.of(ctx, given, (held, None)), 8)
+        for w, g in zip(want, got, strict=True):
+            np.testing.assert_array_equal(w, g)
+    assert not want[2].any()
+
+
+def test_a_new_users_list_is_personal_and_skips_their_items_and_never_shown(slices):
+    data, early, valid, _ = slices
+    pipe = full_pipeline(early, valid)
+    ctx = pipe.context_
+    als = pipe.models[0]
+    never = set(data.items.index([101, 102]).tolist())
+    rng = np.random.default_rng(1)
+    whos, rows = [], []
+    for b in range(6):
+        items = np.sort(rng.choice(data.n_items, size=int(rng.integers(1, 6)), replace=False))
+        values = rng.integers(1, 6, size=items.size).astype(float)
+        extra = rng.choice(data.n_items, size=2, replace=False)
+        whos.append(UserHistory(items, values, items, extra, key=user_key(f"new{b}", 40)))
+        rows.append((items, np.ones(items.size)))
+    indptr = np.cumsum([0] + [r[0].size for r in rows])
+    bias, factors = als.fold_in_idx(
+        indptr, np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
+    )
+    folded = (bias, factors, np.ones(len(whos), bool))
+    idx, scores, fallback = pipe.recommend_histories(Histories.of(ctx, whos, (folded, None)), 8)
+    assert not fallback.any()
+    for row, who in enumerate(whos):
+        listed = idx[row][idx[row] >= 0]
+        # At most 6: the rules allow two titles per studio, of three.
+        assert 0 < listed.size == len(set(listed.tolist())) <= 6
+        assert not set(listed.tolist()) & (set(who.exclude.tolist()) | never)
+    # Without a folded vector, only the popularity model can score a new user.
+    alone = Pipeline(ImplicitALS(n_factors=4, random_state=0, num_threads=1)).fit(early)
+    _, _, fallback = alone.recommend_histories(Histories.of(alone.context_, whos), 8)
+    assert fallback.all()

@@ -17,6 +17,7 @@ import click
 import pandas as pd
 
 from ..models.persistence import load
+from ..pipeline import load as load_model_or_pipeline
 from ..registry import ALIASES
 from ..service.retrain import retrain as run_retrain
 from ..service.schedule import follow_parent
@@ -177,9 +178,17 @@ def holdout_line(result) -> str:
 def candidate(md: ModelDirectory, algorithm, extra, seed):
     """The estimator to train: ``--algorithm`` with ``--param``s, or ``None`` (the current
     version's recipe, which :func:`retrain` copies) unless ``--param`` changes it."""
+    version = md.current()
+    if version is not None and version.algorithm == "Pipeline":
+        # A pipeline's candidates learn from an older slice and its ranker from a later
+        # one; retrain fits and compares single models.
+        raise Failure(
+            f"the current version of {md.path} ({version.name}) is a pipeline, which "
+            "retrain does not refit: fit a new pipeline and publish it "
+            "(latentrec models publish FILE --model-dir DIR)"
+        )
     if algorithm is not None:
         return build_model(algorithm, {}, extra, seed)
-    version = md.current()
     if version is None:
         raise Failure(
             f"nothing is published in {md.path} yet; give --algorithm for the first model "
@@ -253,12 +262,13 @@ def figure_text(metrics: dict) -> str:
 @fail_on_known_errors
 @lookups_fail
 def publish(model_file, model_dir, note):
-    """Publish MODEL_FILE (from `latentrec train`) as a new version and make it current.
+    """Publish MODEL_FILE (from `latentrec train`, or a saved pipeline) as a new version
+    and make it current.
 
     \f
     Example: ``latentrec models publish model.npz --model-dir models/``
     """
-    model = load(model_file)
+    model = load_model_or_pipeline(model_file)
     md = ModelDirectory(model_dir)
     metrics = dict(getattr(model, "metrics_", None) or {})
     version = md.publish(model, metrics=metrics, note=note or f"published from {model_file}")

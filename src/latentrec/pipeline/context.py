@@ -121,7 +121,23 @@ class Context:
         if user < 0:
             return np.zeros(self.item_genres.shape[1])
         rows = self.seen if seen else self.history
-        row = rows.indices[rows.indptr[user] : rows.indptr[user + 1]]
+        return self.genre_mix(rows.indices[rows.indptr[user] : rows.indptr[user + 1]])
+
+    def genre_mix(self, items) -> np.ndarray:
+        """The genre mix of these items (indices): each item's genres share one unit.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from latentrec import Interactions
+            >>> df = pd.DataFrame({"user_id": [1, 1], "item_id": [5, 6], "rating": 1.0})
+            >>> table = pd.DataFrame({"genres": ["A|B", "B"]}, index=[5, 6])
+            >>> ctx = build_context(Interactions.from_frame(df, item_features=table))
+            >>> ctx.genre_mix(np.array([0])).tolist()
+            [0.5, 0.5]
+        """
+        if self.item_genres is None:
+            return np.zeros(0)
+        row = np.asarray(items, dtype=np.int64)
         return np.asarray(self.genre_shares[row].sum(axis=0)).ravel()
 
     @cached_property

@@ -27,7 +27,8 @@ from ..models.persistence import jsonable
 from ..models.persistence import load as load_model
 from ..models.ranking import check_n, index_array, long_table
 from .context import Context, binary_pattern, build_context
-from .features import candidate_pools, feature_names
+from .features import candidate_pools, feature_names, scoring_modes
+from .history import Histories
 from .ranker import LearnedRanker
 from .rules import Rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker
@@ -312,22 +313,57 @@ class Pipeline:
         """
         self.check_fitted()
         check_n(n)
-        ctx = self.context_
         u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
-        idx = np.full((u.size, n), -1, dtype=np.int32)
-        vals = np.full((u.size, n), -np.inf, dtype=np.float32)
-        personal = ctx.has_history(u)
+        return self.recommend_histories(Histories.stored(self.context_, u), n)
+
+    def recommend_histories(self, histories: Histories, n: int = 10):
+        """``(item_idx, scores, fallback)`` as :meth:`recommend_batch_idx`, for users given
+        by their history (a :class:`~latentrec.pipeline.history.Histories` batch): the
+        path every list takes, training users' (their stored history) included.
+
+        A user with a history and at least one candidate model that can score them (a
+        folded vector, the training state of a training user, or a model that scores
+        everyone alike) gets a personal list; any other user the popularity list, with
+        ``fallback`` True. Nobody gets an item of their ``exclude`` set or a never-show
+        item.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Popularity
+            >>> from latentrec.pipeline.history import Histories, UserHistory
+            >>> data = Interactions.from_dense(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1]]))
+            >>> pipe = Pipeline(Popularity(), n_candidates=5).fit(data)
+            >>> newcomer = UserHistory(items=[1], values=[1.0], seen=[1])
+            >>> idx, vals, fallback = pipe.recommend_histories(
+            ...     Histories.of(pipe.context_, [newcomer]), n=2)
+            >>> idx.tolist(), fallback.tolist()
+            ([[0, 2]], [False])
+        """
+        self.check_fitted()
+        check_n(n)
+        ctx = self.context_
+        batch = histories
+        idx = np.full((len(batch), n), -1, dtype=np.int32)
+        vals = np.full((len(batch), n), -np.inf, dtype=np.float32)
+        everyone = np.arange(len(batch))
+        scorable = np.zeros(len(batch), dtype=bool)
+        for j, model in enumerate(self.models):
+            scorable |= scoring_modes(model, batch, j, everyone) != "none"
+        personal = (batch.counts > 0) & scorable
         banned = self._banned()
         rows = np.flatnonzero(personal)
         if rows.size:
-            pools = candidate_pools(self.models, ctx, u[rows], self.n_candidates, ctx.seen, banned)
+            part = batch.take(rows)
+            pools = candidate_pools(self.models, ctx, part, self.n_candidates, None, banned)
             if self.ranker is not None:
                 relevance = self.ranker.predict(pools.features)
             else:
                 relevance = pools.fused
             for b, row in enumerate(rows.tolist()):
                 sl = pools.of(b)
-                self._fill(idx, vals, row, int(u[row]), pools.items[sl], relevance[sl], n, None)
+                who = part.user(b)
+                self._fill(idx, vals, row, who, pools.items[sl], relevance[sl], n, None)
         rest = np.flatnonzero(~personal)
         if rest.size:
             popularity = ctx.item_popularity
@@ -336,10 +372,10 @@ class Pipeline:
             by_popularity = by_popularity[popularity[by_popularity] > 0]
             first = self.models[0]
             for row in rest.tolist():
-                user = int(u[row])
-                pool = by_popularity[~np.isin(by_popularity, ctx.seen_items(user))]
+                who = batch.user(row)
+                pool = by_popularity[~np.isin(by_popularity, who.exclude)]
                 pool = pool[: self.n_candidates]
-                self._fill(idx, vals, row, user, pool, popularity[pool], n, first)
+                self._fill(idx, vals, row, who, pool, popularity[pool], n, first)
         return idx, vals, ~personal
 
     def _banned(self) -> np.ndarray:

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .context import Context
+from ..models import Popularity
+from .context import Context, binary_pattern
+from .history import Histories
 
 __all__ = ["Pools", "candidate_pools", "feature_names"]
 
@@ -96,16 +98,18 @@ def _item_bias(model):
 def candidate_pools(
     models,
     context: Context,
-    users: np.ndarray,
+    users,
     n_candidates: int,
-    exclude: sp.csr_matrix,
+    exclude: sp.csr_matrix | None = None,
     banned: np.ndarray | None = None,
 ) -> Pools:
     """The merged top-``n_candidates`` pool of each user in ``users`` (with history).
 
-    ``exclude`` (users x items) lists what each user must not be offered, beyond what
-    the models exclude themselves; ``banned`` items are offered to nobody, nor are items
-    nobody had in the history.
+    ``users`` is an array of training user indices, whose history is the stored one and
+    ``exclude`` (users x items) lists what each must not be offered beyond what the
+    models exclude themselves; or a :class:`~latentrec.pipeline.history.Histories` batch,
+    which carries both (``exclude`` is then not given). ``banned`` items are offered to
+    nobody, nor are items nobody had in the history.
 
     Example:
         >>> import numpy as np
@@ -119,7 +123,14 @@ def candidate_pools(
         >>> pools.items.tolist()
         [1, 2]
     """
-    users = np.asarray(users, dtype=np.int64)
+    if isinstance(users, Histories):
+        if exclude is not None:
+            raise ValueError("a Histories batch carries its exclusions; pass exclude=None")
+        batch = users
+    else:
+        if exclude is None:
+            raise ValueError("exclude (users x items) is needed with user indices")
+        batch = Histories.stored(context, users, exclude)
     n_items = context.n_items
     # Nobody had these in the history, so no model learned anything about them (in a
     # temporal split they come from the future): they are offered to nobody.
@@ -127,38 +138,32 @@ def candidate_pools(
     if banned is not None and len(banned):
         banned_mask[np.asarray(banned, dtype=np.int64)] = True
     shares = context.genre_shares
-    activity = np.diff(context.history.indptr).astype(np.float64)
-    n_active = max(int(np.count_nonzero(activity)), 1)
+    activity = batch.counts.astype(np.float64)
+    n_active = max(int(np.count_nonzero(np.diff(context.history.indptr))), 1)
     biases = [_item_bias(m) for m in models]
     n_features = len(feature_names(models))
     block = max(1, _BLOCK_CELLS // max(n_items, 1))
+    exclude_counts = np.diff(batch.exclude.indptr)
 
     indptr = [0]
     items_out, feats_out, fused_out = [], [], []
-    for start in range(0, users.size, block):
-        u = users[start : start + block]
+    for start in range(0, len(batch), block):
+        rows = np.arange(start, min(start + block, len(batch)))
         lists = []  # per model: per user the kept item list
         scores = []
-        for model in models:
-            model_seen = np.diff(model.catalog_.seen.indptr)[u]
-            extra = np.maximum(np.diff(exclude.indptr)[u] - model_seen, 0)
-            k = int(min(n_candidates + extra.max(initial=0) + banned_mask.sum(), n_items))
-            idx, _, _ = model.recommend_batch_idx(u, k)
-            kept = []
-            for b, user in enumerate(u.tolist()):
-                row = idx[b][idx[b] >= 0].astype(np.int64)
-                out = exclude.indices[exclude.indptr[user] : exclude.indptr[user + 1]]
-                row = row[~np.isin(row, out) & ~banned_mask[row]]
-                kept.append(row[:n_candidates])
+        for j, model in enumerate(models):
+            kept, score = _model_lists(
+                model, batch, j, rows, n_candidates, banned_mask, exclude_counts
+            )
             lists.append(kept)
-            scores.append(np.asarray(model.score_users(u), dtype=np.float64))
+            scores.append(score)
         taste = None
         if shares is not None:
-            hist = context.history[u]
+            hist = binary_pattern(batch.history[rows], (rows.size, n_items))
             taste = np.asarray((hist @ shares).todense())
             total = taste.sum(axis=1, keepdims=True)
             taste = np.divide(taste, total, out=np.zeros_like(taste), where=total > 0)
-        for b, user in enumerate(u.tolist()):
+        for b, row in enumerate(rows.tolist()):
             pool = np.unique(np.concatenate([kept[b] for kept in lists]))
             feats = np.empty((pool.size, n_features), dtype=np.float64)
             col = 0
@@ -180,7 +185,7 @@ def candidate_pools(
                 fused = np.nan_to_num(scores[0][b, pool], nan=0.0)
             feats[:, col] = context.item_popularity[pool] / n_active
             feats[:, col + 1] = context.item_age[pool]
-            feats[:, col + 2] = activity[user]
+            feats[:, col + 2] = activity[row]
             if taste is not None:
                 feats[:, col + 3] = np.asarray(shares[pool] @ taste[b]).ravel()
             else:
@@ -189,6 +194,7 @@ def candidate_pools(
             feats_out.append(feats)
             fused_out.append(fused)
             indptr.append(indptr[-1] + pool.size)
+    users = batch.user_idx
     if not items_out:
         return Pools(
             users,
@@ -204,3 +210,72 @@ def candidate_pools(
         np.concatenate(feats_out),
         np.concatenate(fused_out),
     )
+
+
+def scoring_modes(model, batch: Histories, j: int, rows: np.ndarray) -> np.ndarray:
+    """Where model ``j``'s scores for each user at ``rows`` come from: ``"vector"`` (a
+    folded vector given), ``"index"`` (its training state), ``"same"`` (it scores
+    everyone alike: :class:`~latentrec.models.Popularity`) or ``"none"`` (skipped).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> from latentrec.pipeline.context import build_context
+        >>> ctx = build_context(Interactions.from_dense(np.eye(2)))
+        >>> batch = Histories.stored(ctx, [0, -1])
+        >>> scoring_modes(Popularity(), batch, 0, np.arange(2)).tolist()
+        ['index', 'same']
+    """
+    u = batch.user_idx[rows]
+    modes = np.where(u >= 0, "index", "same" if isinstance(model, Popularity) else "none")
+    given = batch.vector_of(j)
+    if given is not None:
+        modes = np.where(np.asarray(given[2], bool)[rows], "vector", modes)
+    return modes.astype(object)
+
+
+def _model_lists(model, batch, j, rows, n_candidates, banned_mask, exclude_counts):
+    """Model ``j``'s kept top list per user at ``rows`` and its scores (rows x items)."""
+    n_items = banned_mask.size
+    u = batch.user_idx[rows]
+    modes = scoring_modes(model, batch, j, rows)
+    kept = [np.empty(0, dtype=np.int64)] * rows.size
+    score = np.full((rows.size, n_items), np.nan)
+    extra_banned = int(banned_mask.sum())
+
+    def keep(b: int, row: np.ndarray) -> None:
+        row = row[row >= 0].astype(np.int64)
+        e = batch.exclude
+        out = e.indices[e.indptr[rows[b]] : e.indptr[rows[b] + 1]]
+        row = row[~np.isin(row, out) & ~banned_mask[row]]
+        kept[b] = row[:n_candidates]
+
+    at = np.flatnonzero(modes == "index")
+    if at.size:
+        model_seen = np.diff(model.catalog_.seen.indptr)[u[at]]
+        extra = np.maximum(exclude_counts[rows[at]] - model_seen, 0)
+        k = int(min(n_candidates + extra.max(initial=0) + extra_banned, n_items))
+        idx, _, _ = model.recommend_batch_idx(u[at], k)
+        for b, r in enumerate(at.tolist()):
+            keep(r, idx[b])
+        score[at] = model.score_users(u[at])
+    at = np.flatnonzero(modes == "vector")
+    if at.size:
+        bias, factors, _ = batch.vector_of(j)
+        bias = np.asarray(bias, dtype=np.float32)[rows[at]]
+        factors = np.asarray(factors, dtype=np.float32)[rows[at]]
+        k = int(min(n_candidates + extra_banned, n_items))
+        blocked = batch.exclude[rows[at]]
+        idx, _ = model.recommend_vectors(bias, factors, k, exclude=blocked)
+        for b, r in enumerate(at.tolist()):
+            keep(r, idx[b])
+        score[at] = model.score_vectors(bias, factors)
+    at = np.flatnonzero(modes == "same")
+    if at.size:
+        k = int(min(n_candidates + exclude_counts[rows[at]].max() + extra_banned, n_items))
+        idx, _, _ = model.recommend_batch_idx([-1], k)
+        for r in at.tolist():
+            keep(r, idx[0])
+        score[at] = np.asarray(model.item_popularity_, dtype=np.float32)[None, :]
+    return kept, score

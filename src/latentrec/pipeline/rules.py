@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from ..evaluation.metrics import check_count
 from .context import Context, genre_matrix
+from .history import as_history
 from .rerank import rescaled
 from .stages import Reranker
 
@@ -337,7 +338,7 @@ class Rules(Reranker):
         return self.never_
 
     def rerank(self, context, user, candidates, scores, n):
-        seen = context.seen_items(user)
+        seen = as_history(context, user).exclude
         pins = {
             int(i): int(r)
             for i, r in zip(self.pin_items_, self.pin_ranks_, strict=True)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..evaluation.metrics import check_count
 from .context import Context
+from .history import as_history
 from .params import Knobs, check_positive, check_seed, check_share
 from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
@@ -36,8 +37,10 @@ class Reranker(Knobs):
         """Check the knobs and that ``context`` has what this stage needs; returns self."""
         return self
 
-    def rerank(self, context: Context, user: int, candidates, scores, n: int) -> np.ndarray:
-        """Up to ``n`` of ``candidates`` (item indices), best first, for ``user`` (-1: unknown)."""
+    def rerank(self, context: Context, user, candidates, scores, n: int) -> np.ndarray:
+        """Up to ``n`` of ``candidates`` (item indices), best first, for ``user``: a
+        training user index (-1: unknown) or a
+        :class:`~latentrec.pipeline.history.UserHistory`."""
         raise NotImplementedError
 
     def bind(self, models) -> Reranker:
@@ -162,7 +165,7 @@ class Calibrate(Reranker):
         return self
 
     def rerank(self, context, user, candidates, scores, n):
-        taste = context.genre_taste(user, seen=True)
+        taste = context.genre_mix(as_history(context, user).seen)
         return calibrate(
             candidates,
             scores,
@@ -247,10 +250,11 @@ class Explore(Reranker):
     def rerank(self, context, user, candidates, scores, n):
         cands = np.asarray(candidates, dtype=np.int64)
         new = context.new_items(self.new_days)
-        new = new[~np.isin(new, context.seen_items(user))]
+        who = as_history(context, user)
+        new = new[~np.isin(new, who.exclude)]
         rng = None
         if self.random_state is not None:
-            rng = np.random.default_rng([int(self.random_state), int(user) + 1])
+            rng = np.random.default_rng([int(self.random_state), who.key + 1])
         position = {int(c): j for j, c in enumerate(cands.tolist())}
         raw = np.asarray(scores, dtype=np.float64)
         wanted = np.array([raw[position[i]] if i in position else np.nan for i in new.tolist()])

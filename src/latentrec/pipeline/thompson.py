@@ -23,6 +23,7 @@ import numpy as np
 import scipy.linalg
 
 from .context import Context
+from .history import as_history
 from .params import check_positive, check_seed, check_share
 from .rerank import explore
 from .stages import Reranker
@@ -186,7 +187,8 @@ class Thompson(Reranker):
         )
 
     def posterior(self, context: Context, user: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(mean, covariance)`` of ``user``'s vector (-1 or no history: the prior).
+        """``(mean, covariance)`` of ``user``'s vector (-1 or no history: the prior);
+        ``user`` is a training index or a :class:`~latentrec.pipeline.history.UserHistory`.
 
         Example:
             >>> import numpy as np
@@ -200,13 +202,11 @@ class Thompson(Reranker):
             >>> mean.tolist(), cov.shape
             ([0.0, 0.0], (2, 2))
         """
-        if user < 0 or context.history_values is None:
-            idx = np.empty(0, dtype=np.int64)
-            values = np.empty(0)
+        who = as_history(context, user)
+        if who.values is None:
+            idx, values = np.empty(0, dtype=np.int64), np.empty(0)
         else:
-            start, stop = context.history.indptr[user], context.history.indptr[user + 1]
-            idx = context.history.indices[start:stop]
-            values = context.history_values[start:stop]
+            idx, values = who.items, who.values
         v = strength(values, self.confidence_, self.epsilon_)
         return implicit_posterior(
             self.item_factors_, idx, v, self.alpha_, self.regularization_, gram=self.gram_
@@ -215,12 +215,13 @@ class Thompson(Reranker):
     def rerank(self, context, user, candidates, scores, n):
         cands = np.asarray(candidates, dtype=np.int64)
         raw = np.asarray(scores, dtype=np.float64)
+        who = as_history(context, user)
         if self.new_days is None:
             pool = cands
         else:
             pool = context.new_items(self.new_days)
-            pool = pool[~np.isin(pool, context.seen_items(user))]
-        mean, covariance = self.posterior(context, user)
-        rng = np.random.default_rng([int(self.random_state), int(user) + 1])
+            pool = pool[~np.isin(pool, who.exclude)]
+        mean, covariance = self.posterior(context, who)
+        rng = np.random.default_rng([int(self.random_state), who.key + 1])
         drawn = sample_scores(self.item_factors_[pool], mean, covariance, rng, scale=self.scale)
         return explore(cands, raw, pool, n, float(self.share), new_scores=drawn)

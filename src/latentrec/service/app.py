@@ -208,6 +208,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     writes = [Depends(authorised)]
 
+    def first_candidate(served: Served) -> None:
+        # A pipeline answers the per-model routes through its first candidate model.
+        problem = served.first_candidate_problem()
+        if problem is not None:
+            raise HTTPException(409, problem)
+
     def uid(user_id: str) -> str:
         return check_id(user_id, "user_id", max_id)
 
@@ -345,6 +351,19 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         knobs = None
         if diversity > 0 or calibrate > 0 or boost_new > 0:
             knobs = {"diversity": diversity, "calibrate": calibrate, "boost_new": boost_new}
+        if served.pipeline is not None:
+            # Its stages were fitted and ordered when it was built; stacking the knobs'
+            # re-rankers on them would answer something nobody evaluated.
+            if knobs:
+                raise HTTPException(
+                    422,
+                    "this version is a pipeline; it re-ranks as it was built "
+                    "(diversity, calibrate and boost_new are for a plain model)",
+                )
+            if cand is not None:
+                raise HTTPException(
+                    422, "this version is a pipeline; it ranks its own candidates (no items=)"
+                )
         return JSONResponse(recommendations_body(served, state, n, cand, banned, knobs))
 
     @app.get(
@@ -362,6 +381,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         """The model's score of each item for the user (null where it has none)."""
         user_id = uid(user_id)
         served = holder.current
+        first_candidate(served)
         idx = model_items(served, items, "items")
         state = live.resolve(served, user_id)
         scores, fallback = predictions(served, state, idx)
@@ -384,6 +404,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         factor terms, and the user's own rated titles closest to the item."""
         user_id = uid(user_id)
         served = holder.current
+        first_candidate(served)
         item = model_item(served, item_id)
         state = live.resolve(served, user_id)
         body = explain(served, state, item)
@@ -396,6 +417,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         """Items closest to this one ("Because you watched X"); empty when the model has
         no vector for it (or no factors at all)."""
         served = holder.current
+        first_candidate(served)
         item = model_item(served, item_id)
         model = served.model
         if model.n_factors_ == 0 or not np.any(model.item_factors_[item]):
@@ -672,7 +694,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         """Add a title (or update one's details).  A new title is recommendable at once:
         with a vector from its features when the model has item features, else with a
         zero vector until a retrain learns it.  An id the model cannot hold (text where
-        its item ids are integers) is stored and waits for a retrain (``vector: none``)."""
+        its item ids are integers) is stored and waits for a retrain (``vector: none``),
+        and so does any new title while a pipeline is served."""
         item_id = check_id(body.item_id, "item_id", max_id)
         if len(body.genres) > max_list:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
@@ -689,7 +712,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if item_id in served.item_index:
             # A title the model knows keeps its learned vector; only its details change.
             vector = "model"
-        elif accepts_item(served, item):
+        elif served.pipeline is None and accepts_item(served, item):
             served = holder.update(lambda current: with_new_items(current, [item]))
             vector = "features" if served.has_item_features() else "zero"
         else:

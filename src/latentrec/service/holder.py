@@ -8,6 +8,10 @@ loads a new version aside and swaps one reference, so a request in flight finish
 the version it started with and the next one gets the new.  Titles added to the store
 after training (``POST /items``) are appended to a served model here
 (:func:`with_new_items`), with vectors from their features when the model has them.
+
+A saved :class:`~latentrec.pipeline.Pipeline` is served too: :class:`Served` then
+carries it (``pipeline``), lists come from it, and ``model`` is its first candidate
+that is a factor model (whose rules fold users in and check ratings).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 
 from .. import ModelFileError, load
 from ..models import FactorModel
+from ..pipeline import Pipeline
 
 # A counter shared by every Served in the process: a user's cached vector names the one it
 # was folded against.
@@ -48,7 +53,9 @@ class Served:
     """A model version as served: the model and the lookups every request needs.
 
     ``model`` is a fitted :class:`~latentrec.models.FactorModel` that nobody changes
-    (a change makes a new ``Served``); ``version`` names it in every response;
+    (a change makes a new ``Served``); ``pipeline`` is a fitted
+    :class:`~latentrec.pipeline.Pipeline` when the version is one (``model`` is then
+    its first factor-model candidate), else None; ``version`` names it in every response;
     ``created`` is when it was trained or published (Unix seconds), ``loaded`` when this
     process loaded it.  ``item_index`` / ``user_index`` map the text form of an id to the
     model's index; ``item_ids`` is every item id as text.
@@ -72,12 +79,25 @@ class Served:
     serial: int = field(default_factory=lambda: next(_SERIAL))
     store_items_seen: int = -1
     source_token: str | None = None
+    pipeline: Pipeline | None = None
 
     @classmethod
     def build(
         cls, model, version: str, created: float | None = None, source_token: str | None = None
     ) -> Served:
-        """Check that ``model`` can be served and index it."""
+        """Check that ``model`` (a factor model or a pipeline) can be served and index it."""
+        pipeline = None
+        if isinstance(model, Pipeline):
+            pipeline = model
+            pipeline.check_fitted()
+            factors = [m for m in pipeline.models if isinstance(m, FactorModel)]
+            if not factors:
+                kinds = ", ".join(type(m).__name__ for m in pipeline.models)
+                raise ValueError(
+                    "the service folds in users who rate live, which needs a factor model "
+                    f"among a pipeline's candidates; this one has {kinds}"
+                )
+            model = factors[0]
         if not isinstance(model, FactorModel):
             raise ValueError(
                 f"the service needs a factor model (one with fold-in), got {type(model).__name__}"
@@ -97,12 +117,25 @@ class Served:
             item_ids=item_ids,
             titles=None if titles is None else np.asarray(titles, dtype=object),
             source_token=source_token,
+            pipeline=pipeline,
         )
 
     @property
     def n_items(self) -> int:
         """Items in the served model (those added since training included)."""
         return len(self.item_ids)
+
+    def first_candidate_problem(self) -> str | None:
+        """Why the per-model routes (predictions, explanations, similar items) cannot
+        answer for this version, or None: a pipeline answers them through its first
+        candidate, which must be a factor model."""
+        if self.pipeline is None or isinstance(self.pipeline.models[0], FactorModel):
+            return None
+        return (
+            "this version is a pipeline whose first candidate is a "
+            f"{type(self.pipeline.models[0]).__name__}, not a factor model; this route "
+            "answers only through a factor model"
+        )
 
     @property
     def predicts_ratings(self) -> bool:
@@ -138,7 +171,8 @@ def with_new_items(served: Served, items) -> Served:
     (``item_vector_from_features``), so it is recommendable at once; any other model
     gives it a zero vector and bias: it ranks like an average title until a retrain
     learns it.  Items whose id the model cannot hold (text ids for a model whose ids are
-    integers) are skipped.
+    integers) are skipped, and a pipeline gets none: its candidates, ranker and
+    context know their items only (a new title waits for the next pipeline).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -148,6 +182,8 @@ def with_new_items(served: Served, items) -> Served:
         >>> s.item_index["c"], s.model.similar_items("a", n=5).ids.tolist()
         (2, ['b'])
     """
+    if served.pipeline is not None:
+        return served
     model = served.model
     new = [it for it in items if it.item_id not in served.item_index and accepts_item(served, it)]
     if not new:

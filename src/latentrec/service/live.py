@@ -23,19 +23,29 @@ stored item counts as seen (never recommended back).  A user the model was train
 whose stored ratings share no item with their training row (the store does not hold
 their training history) keeps that row: its items join the fold-in with the model's own
 prediction as the value (1 for a ranking model).
+
+A served pipeline (``Served.pipeline``) ranks from the user's history: a training user
+with nothing stored is given their stored history and the models' training state, so
+their list is ``Pipeline.recommend``'s; a user with stored ratings gets, per candidate
+factor model, a vector folded in by that model's rules (above), and a history of every
+stored item the pipeline knows, with its largest stored value (plus their training row
+when it shares no item with the store, as for a fold-in).  Their training row, if any,
+is never recommended back either.  Cache warming skips a pipeline: its users are
+folded in on their first request.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from ..models import Catalog, FactorModel
+from ..pipeline.history import Histories, UserHistory, as_history, user_key
 from ..store import StoreError
 from .holder import Served, id_text
 
@@ -55,6 +65,10 @@ class UserState:
     user (0: nothing stored); ``source`` says where the vector came from: ``"model"``
     (the training row), ``"store"`` (folded from stored ratings) or ``"none"``.
 
+    For a served pipeline, ``history`` is the :class:`UserHistory` it ranks from,
+    ``vectors`` one entry per candidate model (None, or ``(bias, factors)`` folded in
+    by that model) and ``pipeline_user`` the user's training index (-1: none).
+
     Example:
         >>> UserState("ann", 0, 0, 0.0, None, np.empty(0, np.int64), "none").personal
         False
@@ -67,6 +81,9 @@ class UserState:
     factors: np.ndarray | None
     rated: np.ndarray
     source: str
+    history: UserHistory | None = None
+    vectors: tuple = ()
+    pipeline_user: int = -1
 
     @property
     def personal(self) -> bool:
@@ -223,6 +240,10 @@ class LiveUsers:
                     self.newer = {u: v for u, v in self.newer.items() if u in self.folding}
 
     def warm_from_store(self, served: Served) -> int:
+        if served.pipeline is not None:
+            # A pipeline's user needs a fold-in per candidate model and a history: the
+            # first request of each builds them (compute).
+            return 0
         _, changed = self.store.changes_since(0)
         versions = dict(changed)
         if not versions or len(versions) > self.capacity:
@@ -320,22 +341,27 @@ class LiveUsers:
 
     def compute(self, served: Served, user_id: str, version: int) -> UserState:
         """Fold the user in from the store (or take their training row); a user whose
-        values the solve cannot take gets no vector (the popularity fallback)."""
+        values the solve cannot take gets no vector (the popularity fallback).  For a
+        pipeline, also what it ranks from (see the module docstring)."""
+        state, cells = self.model_state(served, user_id, version)
+        if served.pipeline is not None:
+            state = pipeline_state(served, state, cells)
+        return state
+
+    def model_state(self, served: Served, user_id: str, version: int):
+        """``(state, cells)``: the user's state for ``served.model`` and their stored
+        cells (None when nothing is stored, or everything was erased)."""
         model = served.model
         u = served.user_index.get(user_id, -1)
-        seen = model.seen_
-        trained = (
-            np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], dtype=np.int64)
-            if u >= 0
-            else np.empty(0, np.int64)
-        )
         if version == 0:
             if u < 0:
-                return self.nobody(served, user_id, version)
+                return self.nobody(served, user_id, version), None
+            seen = model.seen_
+            trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], np.int64)
             bias = float(model.user_bias_[u])
             factors = np.asarray(model.user_factors_[u], dtype=np.float32)
             has_vector = trained.size > 0 or bool(np.any(factors != 0)) or bias != 0
-            return UserState(
+            state = UserState(
                 user_id,
                 version,
                 served.serial,
@@ -344,38 +370,19 @@ class LiveUsers:
                 trained,
                 "model" if has_vector else "none",
             )
+            return state, None
         ratings = self.store.user_cells(user_id)
         if not ratings:
             # Stored once, erased since: nothing about them is used (training row included).
-            return self.nobody(served, user_id, version)
-        idx, values, rated = self.signal(served, ratings)
-        if u >= 0 and trained.size and not np.isin(rated, trained).any():
-            extra = trained[~np.isin(trained, idx)]
-            if served.predicts_ratings:
-                scores = model.score_vectors([model.user_bias_[u]], model.user_factors_[u][None])
-                extra_values = np.clip(
-                    scores[0, extra], *(served.rating_scale or (-np.inf, np.inf))
-                )
-            else:
-                extra_values = np.ones(extra.size)
-            idx = np.concatenate([idx, extra])
-            values = np.concatenate([values, extra_values])
-            rated = np.union1d(rated, trained)
-        if idx.size == 0:
-            return UserState(user_id, version, served.serial, 0.0, None, rated, "none")
-        order = np.argsort(idx, kind="stable")
-        try:
-            bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
-        except FloatingPointError:
-            # Values the model's solve cannot take (an enormous event weight): no vector,
-            # as for a user with nothing foldable, rather than an error on every request.
-            return UserState(user_id, version, served.serial, 0.0, None, rated, "none")
+            return self.nobody(served, user_id, version), None
+        bias, factors, rated = fold_cells(served, u, ratings)
+        if factors is None:
+            return UserState(user_id, version, served.serial, 0.0, None, rated, "none"), ratings
         self.fold_ins += 1
         if self.on_fold_in is not None:
             self.on_fold_in()
-        return UserState(
-            user_id, version, served.serial, float(bias[0]), factors[0], rated, "store"
-        )
+        state = UserState(user_id, version, served.serial, bias, factors, rated, "store")
+        return state, ratings
 
     @staticmethod
     def nobody(served: Served, user_id: str, version: int) -> UserState:
@@ -454,12 +461,184 @@ def max_duplicates(rows, cols, values, shape) -> sp.csr_matrix:
     return out
 
 
+@dataclass(frozen=True)
+class ModelRules:
+    """One model's fold-in rules over the served items: what :func:`fold_cells` reads
+    of a :class:`Served` (a pipeline's other candidates fold in by their own rules).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], [7]), np.eye(1), global_mean=3.0)
+        >>> ModelRules(m, {"7": 0}).predicts_ratings
+        True
+    """
+
+    model: FactorModel
+    item_index: dict
+
+    @property
+    def predicts_ratings(self) -> bool:
+        """Whether the model's scores are ratings."""
+        return bool(self.model.predicts_ratings)
+
+    @property
+    def rating_scale(self):
+        """The model's rating scale, when it has one."""
+        return self.model.rating_scale_
+
+
+def fold_cells(served, u: int, cells):
+    """``(bias, factors or None, rated)`` of a user from their stored cells, folded in by
+    ``served.model``'s rules (a :class:`Served` or :class:`ModelRules`); ``u`` is their
+    training index (-1: none).  See the module docstring for which ratings count;
+    ``factors`` is None when nothing is foldable or the solve cannot take the values.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], [7, 8]), np.eye(2), global_mean=3.0)
+        >>> bias, factors, rated = fold_cells(Served.build(m, "v"), -1, [("8", 5.0, "explicit")])
+        >>> factors is not None, rated.tolist()
+        (True, [1])
+    """
+    model = served.model
+    idx, values, rated = LiveUsers.signal(served, cells)
+    if u >= 0:
+        seen = model.seen_
+        trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], dtype=np.int64)
+    else:
+        trained = np.empty(0, np.int64)
+    if trained.size and not np.isin(rated, trained).any():
+        extra = trained[~np.isin(trained, idx)]
+        if served.predicts_ratings:
+            scores = model.score_vectors([model.user_bias_[u]], model.user_factors_[u][None])
+            extra_values = np.clip(scores[0, extra], *(served.rating_scale or (-np.inf, np.inf)))
+        else:
+            extra_values = np.ones(extra.size)
+        idx = np.concatenate([idx, extra])
+        values = np.concatenate([values, extra_values])
+        rated = np.union1d(rated, trained)
+    if idx.size == 0:
+        return 0.0, None, rated
+    order = np.argsort(idx, kind="stable")
+    try:
+        bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
+    except FloatingPointError:
+        # Values the model's solve cannot take (an enormous event weight): no vector,
+        # as for a user with nothing foldable, rather than an error on every request.
+        return 0.0, None, rated
+    return float(bias[0]), factors[0], rated
+
+
+def pipeline_state(served: Served, state: UserState, cells) -> UserState:
+    """``state`` (the user's state for ``served.model``) with what ``served.pipeline``
+    ranks them from (see the module docstring); ``cells`` are their stored cells, None
+    when nothing is stored.
+
+    Example:
+        >>> import latentrec
+        >>> from latentrec.models import ImplicitALS
+        >>> from latentrec.pipeline import Pipeline
+        >>> data = latentrec.Interactions.from_dense(np.eye(4) + np.eye(4, k=1))
+        >>> pipe = Pipeline(ImplicitALS(n_factors=2, random_state=0), n_candidates=3).fit(data)
+        >>> s = Served.build(pipe, "v")
+        >>> cells = [("1", 1.0, "event")]
+        >>> bias, factors, rated = fold_cells(s, -1, cells)
+        >>> ann = UserState("ann", 1, s.serial, bias, factors, rated, "store")
+        >>> ann = pipeline_state(s, ann, cells)
+        >>> ann.history.items.tolist(), ann.vectors[0] is not None, ann.pipeline_user
+        ([1], True, -1)
+    """
+    pipe = served.pipeline
+    ctx = pipe.context_
+    u = served.user_index.get(state.user_id, -1)
+    key = u if u >= 0 else user_key(state.user_id, pipe.n_users)
+    if cells is None:
+        if state.source == "model":
+            # Nothing stored: their stored history and the models' training state, the
+            # path recommend_batch_idx takes.
+            return replace(state, history=as_history(ctx, u), pipeline_user=u)
+        empty = np.empty(0, np.int64)
+        return replace(state, history=UserHistory(empty, np.empty(0), empty, key=key))
+    vectors = []
+    for model in pipe.models:
+        if not isinstance(model, FactorModel):
+            vectors.append(None)
+            continue
+        if model.fitted_ is served.model.fitted_:
+            # served.model (a view of this candidate) folded them in already.
+            vectors.append(None if state.factors is None else (state.bias, state.factors))
+            continue
+        bias, factors, _ = fold_cells(ModelRules(model, served.item_index), u, cells)
+        vectors.append(None if factors is None else (bias, factors))
+    count = len(cells)
+    idx = np.fromiter((served.item_index.get(c[0], -1) for c in cells), np.int64, count)
+    raw = np.fromiter((c[1] for c in cells), np.float64, count)
+    known = idx >= 0
+    items, inverse = np.unique(idx[known], return_inverse=True)
+    values = np.full(items.size, -np.inf)
+    np.maximum.at(values, inverse, raw[known])
+    exclude = np.union1d(state.rated, items)
+    if u >= 0:
+        row = as_history(ctx, u)
+        if row.items.size and not np.isin(items, row.seen).any():
+            # The store lacks their training history, which still describes them.
+            extra = ~np.isin(row.items, items)
+            had = np.ones(row.items.size) if row.values is None else row.values
+            items = np.concatenate([items, row.items[extra]])
+            values = np.concatenate([values, had[extra]])
+        exclude = np.union1d(exclude, row.seen)
+    history = UserHistory(items, values, items, exclude, key=key)
+    return replace(state, history=history, vectors=tuple(vectors), pipeline_user=u)
+
+
+def pipeline_recommend(served: Served, state: UserState, n: int, exclude=None):
+    """Top-``n`` (item indices, scores, fallback) from ``served.pipeline`` for a user
+    state built by :func:`pipeline_state`; ``exclude`` (indices) are never listed.
+
+    Example:
+        >>> import latentrec
+        >>> from latentrec.models import ImplicitALS
+        >>> from latentrec.pipeline import Pipeline
+        >>> data = latentrec.Interactions.from_dense(np.eye(4) + np.eye(4, k=1))
+        >>> pipe = Pipeline(ImplicitALS(n_factors=2, random_state=0), n_candidates=3).fit(data)
+        >>> s = Served.build(pipe, "v")
+        >>> ann = pipeline_state(s, LiveUsers.nobody(s, "ann", 0), None)
+        >>> top, scores, fallback = pipeline_recommend(s, ann, 2, exclude=[0])
+        >>> 0 in top.tolist(), fallback
+        (False, True)
+    """
+    pipe = served.pipeline
+    who = state.history
+    if who is None:
+        empty = np.empty(0, np.int64)
+        who = UserHistory(empty, np.empty(0), empty, key=user_key(state.user_id, pipe.n_users))
+    if exclude is not None and len(exclude):
+        who = UserHistory(
+            who.items, who.values, who.seen, np.union1d(who.exclude, exclude), key=who.key
+        )
+    vectors = tuple(
+        None
+        if v is None
+        else (
+            np.array([v[0]], np.float32),
+            np.asarray(v[1], np.float32)[None, :],
+            np.ones(1, dtype=bool),
+        )
+        for v in state.vectors
+    )
+    batch = Histories.of(pipe.context_, [(state.pipeline_user, who)], vectors)
+    idx, scores, fallback = pipe.recommend_histories(batch, n)
+    keep = idx[0] >= 0
+    return idx[0][keep].astype(np.int64), scores[0][keep].astype(np.float64), bool(fallback[0])
+
+
 # ---------------------------------------------------------------------------- answers
 def recommend(served: Served, state: UserState, n: int, items=None, exclude=None):
     """Top-``n`` (item indices, scores, fallback) for a user state.
 
     ``items`` (candidate indices) restricts the list; ``exclude`` (indices) and the
-    user's rated items are never in it.  A user without a vector gets the model's
+    user's rated items are never in it.  A served pipeline answers through
+    :func:`pipeline_recommend` (it takes no ``items``).  A user without a vector gets the model's
     popularity list (``recommend_batch_idx`` of an unknown user), marked as fallback.
 
     Example:
@@ -471,6 +650,10 @@ def recommend(served: Served, state: UserState, n: int, items=None, exclude=None
         >>> top.tolist(), scores.tolist(), fallback
         ([2, 1], [3.5, 3.0], False)
     """
+    if served.pipeline is not None:
+        if items is not None:
+            raise ValueError("a pipeline ranks its own candidates; it takes no items list")
+        return pipeline_recommend(served, state, n, exclude)
     model = served.model
     banned = np.zeros(served.n_items, dtype=bool)
     banned[state.rated] = True

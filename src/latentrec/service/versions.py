@@ -34,7 +34,8 @@ from pathlib import Path
 
 from ..errors import ModelFileError
 from ..io.atomic import atomic_path
-from ..models.persistence import jsonable, load
+from ..models.persistence import jsonable
+from ..pipeline import load
 
 __all__ = ["ModelDirectory", "StaleVersionError", "Version"]
 

@@ -1,0 +1,168 @@
+"""``latentrec serve`` of a saved pipeline: lists through the pipeline for training users
+and for users who rate live, knobs refused, per-model routes through the first
+candidate, reloads, and --retrain-every refused."""
+
+import os
+
+import httpx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from latentrec.cli import main
+from latentrec.evaluation import time_slices
+from latentrec.models import BiasedMF, Popularity
+from latentrec.pipeline import MMR, LearnedRanker, Pipeline, load_pipeline
+from latentrec.pipeline.history import Histories, UserHistory, user_key
+from latentrec.service.versions import ModelDirectory
+
+
+def small_pipeline(data, seed=0, first=None):
+    """BiasedMF + Popularity candidates, a small LightGBM ranker, MMR; fitted on the
+    earlier cells, the ranker on the later ones."""
+    slices = time_slices(data, 0.2, 0.25)
+    early, valid = slices[0], slices[1]
+    candidates = [BiasedMF(n_factors=3, n_epochs=30, random_state=seed), Popularity()]
+    if first is not None:
+        candidates = [first, *candidates]
+    ranker = LearnedRanker(n_estimators=10, num_leaves=4, min_child_samples=5, num_threads=1)
+    pipe = Pipeline(candidates, ranker, [MMR(0.7)], n_candidates=15 + seed)
+    return pipe.fit(early, valid)
+
+
+@pytest.fixture(scope="module")
+def pipelines(tmp_path_factory, planted_data):
+    """Two fitted pipeline versions over the planted data, and the file the first is in."""
+    folder = tmp_path_factory.mktemp("pipelines")
+    first, second = small_pipeline(planted_data, 0), small_pipeline(planted_data, 1)
+    first.save(folder / "pipe.npz")
+    return first, second, folder / "pipe.npz"
+
+
+def ids(body) -> list[str]:
+    return [x["item_id"] for x in body["items"]]
+
+
+def test_serve_answers_through_the_pipeline_and_reloads_a_new_one(serve, pipelines, tmp_path):
+    first, second, path = pipelines
+    served_file = tmp_path / "pipe.npz"
+    served_file.write_bytes(path.read_bytes())
+    server = serve("--model", str(served_file), "--store", str(tmp_path / "ratings.sqlite"))
+    url = server.url
+    ctx = first.context_
+    user = int(np.flatnonzero(ctx.has_history(np.arange(first.n_users)))[3])
+    raw = str(first.users_.ids[user])
+
+    # A training user with nothing stored: the pipeline's own list.
+    body = httpx.get(f"{url}/users/{raw}/recommendations", params={"n": 5}).json()
+    want = first.recommend(first.users_.ids[user], 5)
+    assert ids(body) == [str(x) for x in want.ids]
+    assert body["fallback"] is False and body["model_version"].startswith("pipe.npz@")
+    np.testing.assert_allclose([x["score"] for x in body["items"]], want.scores, rtol=1e-5)
+    params = {"n": 5, "exclude": ids(body)[:2]}
+    less = httpx.get(f"{url}/users/{raw}/recommendations", params=params).json()
+    assert less["items"] and not set(ids(less)) & set(ids(body)[:2])
+
+    # A user who rates live gets a personal list without what they rated.
+    rated = ["100", "105", "117"]
+    ratings = [{"user_id": "newbie", "item_id": i, "rating": 5} for i in rated]
+    assert httpx.post(f"{url}/ratings", json={"ratings": ratings}).status_code == 201
+    body = httpx.get(f"{url}/users/newbie/recommendations", params={"n": 8}).json()
+    assert body["fallback"] is False and len(body["items"]) == 8
+    assert not set(ids(body)) & set(rated)
+    # Exactly the pipeline's list for that history with the vector its factor model folds.
+    items = first.items_.index([int(i) for i in rated])
+    bias, factors = first.models[0].fold_in_idx([0, 3], np.sort(items), np.full(3, 5.0))
+    newbie = UserHistory(items, np.full(3, 5.0), items, key=user_key("newbie", first.n_users))
+    batch = Histories.of(ctx, [newbie], ((bias, factors, np.ones(1, bool)), None))
+    top, _, fallback = first.recommend_histories(batch, 8)
+    assert ids(body) == [str(first.items_.ids[i]) for i in top[0]] and not fallback[0]
+    stranger = httpx.get(f"{url}/users/stranger/recommendations", params={"n": 8}).json()
+    assert stranger["fallback"] is True
+    answers = {"answers": [{"item_id": "103", "rating": 4}, {"item_id": "111", "rating": 2}]}
+    first_page = httpx.post(f"{url}/users/asked/onboarding", json=answers).json()
+    assert first_page["fallback"] is False and first_page["items"]
+    assert not set(ids(first_page)) & {"103", "111"}
+
+    # A training user who rates live: neither that item nor their training items.
+    had = {str(first.items_.ids[i]) for i in ctx.seen_items(user)}
+    fresh = next(str(x) for x in first.items_.ids if str(x) not in had)
+    rating = {"user_id": raw, "item_id": fresh, "rating": 4}
+    assert httpx.post(f"{url}/ratings", json=rating).status_code == 201
+    body = httpx.get(f"{url}/users/{raw}/recommendations", params={"n": 8}).json()
+    assert body["fallback"] is False and body["items"]
+    assert not set(ids(body)) & (had | {fresh})
+
+    # Knobs and a candidate list: 422, saying why.
+    for params in ({"diversity": 0.5}, {"calibrate": 0.3}, {"boost_new": 1}, {"items": "101"}):
+        r = httpx.get(f"{url}/users/{raw}/recommendations", params=params)
+        assert r.status_code == 422 and "this version is a pipeline" in r.json()["detail"]
+
+    # Per-model routes: through the first candidate, a factor model.
+    similar = httpx.get(f"{url}/items/101/similar", params={"n": 4}).json()
+    assert ids(similar) == [str(x) for x in first.models[0].similar_items(101, n=4).ids]
+    assert httpx.get(f"{url}/users/newbie/predictions", params={"items": "101"}).status_code == 200
+
+    # A new pipeline written over the file: reloaded, and its lists served.
+    second.save(served_file)
+    reloaded = httpx.post(f"{url}/admin/reload").json()
+    assert reloaded["reloaded"] is True and reloaded["model_version"] != body["model_version"]
+    other = int(np.flatnonzero(ctx.has_history(np.arange(first.n_users)))[5])
+    body = httpx.get(f"{url}/users/{first.users_.ids[other]}/recommendations").json()
+    assert body["model_version"] == reloaded["model_version"]
+    assert ids(body) == [str(x) for x in second.recommend(first.users_.ids[other], 10).ids]
+
+
+def test_a_pipeline_led_by_popularity_refuses_the_per_model_routes(make_client, planted_data):
+    pipe = small_pipeline(planted_data, first=Popularity())
+    client = make_client(pipe)
+    assert client.get("/users/3/recommendations").status_code == 200
+    for route in ("/items/101/similar", "/users/3/predictions?items=101", "/users/3/explain/101"):
+        r = client.get(route)
+        assert r.status_code == 409 and "not a factor model" in r.json()["detail"], route
+
+
+def test_a_pipeline_without_a_factor_model_is_refused(make_client, planted_data):
+    pipe = Pipeline(Popularity(), n_candidates=5).fit(planted_data)
+    with pytest.raises(ValueError, match="needs a factor model among a pipeline's candidates"):
+        make_client(pipe)
+
+
+def test_retrain_every_refuses_a_pipeline_in_one_line(pipelines, tmp_path, monkeypatch):
+    first, _, path = pipelines
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(load_pipeline(path))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--model-dir", str(md.path), "--retrain-every", "1h"],
+        env={**os.environ, "LATENTREC_STORE": str(tmp_path / "r.sqlite")},
+    )
+    assert result.exit_code == 1, result.output
+    assert "the current version is a pipeline" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_retrain_refuses_a_pipeline_in_one_line(pipelines, tmp_path):
+    _, _, path = pipelines
+    models = tmp_path / "models"
+    published = CliRunner().invoke(main, ["models", "publish", str(path), "--model-dir", models])
+    assert published.exit_code == 0 and "(Pipeline)" in published.output, published.output
+    for extra in ([], ["--algorithm", "biased-mf"]):
+        result = CliRunner().invoke(
+            main,
+            ["retrain", "--store", str(tmp_path / "r.sqlite"), "--model-dir", models, *extra],
+        )
+        assert result.exit_code == 1, result.output
+        assert "is a pipeline, which retrain does not refit" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_new_title_waits_for_the_next_pipeline(make_client, pipelines):
+    first, _, _ = pipelines
+    client = make_client(first)
+    r = client.post("/items", json={"item_id": "999", "title": "Brand new"})
+    assert r.status_code == 201 and r.json()["vector"] == "none"
+    assert r.json()["item"]["in_model"] is False
+    body = client.get("/users/3/recommendations", params={"n": 30}).json()
+    assert body["items"] and "999" not in ids(body)
