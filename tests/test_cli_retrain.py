@@ -24,7 +24,8 @@ N_OLD = 2700
 
 
 def run(*args):
-    cmd = [EXE, *map(str, args)] if EXE else [sys.executable, "-m", "latentrec.cli", *args]
+    args = [str(a) for a in args]
+    cmd = [EXE, *args] if EXE else [sys.executable, "-m", "latentrec.cli", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
