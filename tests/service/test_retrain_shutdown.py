@@ -53,6 +53,11 @@ def test_a_kill_of_serve_ends_its_retrain_child(serve, model_files, tmp_path, si
     kill_serve_with_a_held_child(serve, model_files, tmp_path, HOLD, sig, workers)
 
 
+def held(pids_file) -> bool:
+    """Whether a held child has written its whole line to ``pids_file``."""
+    return pids_file.exists() and pids_file.read_text().endswith("\n")
+
+
 def kill_serve_with_a_held_child(serve, model_files, tmp_path, hold, sig, workers=1):
     """Serve with a one-second retrain schedule and ``hold`` as the children's
     ``sitecustomize``; once a child is held, send ``sig`` to the serving process only
@@ -71,7 +76,8 @@ def kill_serve_with_a_held_child(serve, model_files, tmp_path, hold, sig, worker
     )  # fmt: skip
     children = []
     try:
-        wait_for(pids_file.exists, 60, "a retrain child to be held")
+        # The file exists a moment before its line is written: wait for the whole line.
+        wait_for(lambda: held(pids_file), 60, "a retrain child to be held")
         children = [int(x) for x in pids_file.read_text().split()]
         assert len(children) == 1 and alive(children[0])
         os.kill(server.proc.pid, sig)
