@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from latentrec import Interactions
 from latentrec.cli import main
 from latentrec.evaluation import time_slices
 from latentrec.models import BiasedMF, Popularity
 from latentrec.pipeline import MMR, LearnedRanker, Pipeline, load_pipeline
 from latentrec.pipeline.history import Histories, UserHistory, user_key
 from latentrec.service.versions import ModelDirectory
+
+from .conftest import planted
 
 
 def small_pipeline(data, seed=0, first=None):
@@ -166,3 +169,20 @@ def test_a_new_title_waits_for_the_next_pipeline(make_client, pipelines):
     assert r.json()["item"]["in_model"] is False
     body = client.get("/users/3/recommendations", params={"n": 30}).json()
     assert body["items"] and "999" not in ids(body)
+
+
+def test_a_user_known_only_from_the_rankers_slice_gets_the_pipelines_list(make_client):
+    # User 0 rated only inside the ranker's (validation) slice: the candidate models never
+    # saw them (no vector), but the pipeline knows their items and never shows them back.
+    frame, items = planted()
+    late = frame["user_id"] == 0
+    frame.loc[late, "timestamp"] = 7000 + np.arange(late.sum())
+    data = Interactions.from_frame(
+        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
+    )
+    pipe = small_pipeline(data)
+    had = {str(pipe.items_.ids[i]) for i in pipe.context_.seen_items(0)}
+    assert had and not pipe.context_.has_history(np.array([0]))[0]
+    body = make_client(pipe).get("/users/0/recommendations", params={"n": 30}).json()
+    assert not set(ids(body)) & had
+    assert ids(body) == [str(x) for x in pipe.recommend(0, 30).ids]

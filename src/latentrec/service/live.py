@@ -553,9 +553,11 @@ def pipeline_state(served: Served, state: UserState, cells) -> UserState:
     u = served.user_index.get(state.user_id, -1)
     key = u if u >= 0 else user_key(state.user_id, pipe.n_users)
     if cells is None:
-        if state.source == "model":
+        if u >= 0 and state.version == 0:
             # Nothing stored: their stored history and the models' training state, the
-            # path recommend_batch_idx takes.
+            # path recommend_batch_idx takes.  Not only when the served model has a row
+            # for them: a user known from the ranker's slice alone has none, yet the
+            # pipeline holds what they had and never shows it back.
             return replace(state, history=as_history(ctx, u), pipeline_user=u)
         empty = np.empty(0, np.int64)
         return replace(state, history=UserHistory(empty, np.empty(0), empty, key=key))
