@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from latentrec import Interactions
+from latentrec import Interactions, ModelFileError
 from latentrec.cli import main
 from latentrec.evaluation import time_slices
 from latentrec.models import BiasedMF, Popularity
 from latentrec.pipeline import MMR, LearnedRanker, Pipeline, load_pipeline
 from latentrec.pipeline.history import Histories, UserHistory, user_key
+from latentrec.service.holder import FileSource
 from latentrec.service.versions import ModelDirectory
 
 from .conftest import planted
@@ -186,3 +187,23 @@ def test_a_user_known_only_from_the_rankers_slice_gets_the_pipelines_list(make_c
     body = make_client(pipe).get("/users/0/recommendations", params={"n": 30}).json()
     assert not set(ids(body)) & had
     assert ids(body) == [str(x) for x in pipe.recommend(0, 30).ids]
+
+
+def test_a_truncated_pipeline_file_is_refused_in_one_line(pipelines, tmp_path, monkeypatch):
+    # A pipeline file holds its candidates' files whole, so its first half holds a
+    # complete model file: read as a zip, it looked like that candidate alone.
+    _, _, path = pipelines
+    cut = tmp_path / "cut.npz"
+    raw = path.read_bytes()
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ModelFileError, match="truncated"):
+        FileSource(cut).load()
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--model", str(cut)],
+        env={**os.environ, "LATENTREC_STORE": str(tmp_path / "r.sqlite")},
+    )
+    assert result.exit_code == 1, result.output
+    assert "cut.npz" in result.output and "truncated" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -88,6 +88,12 @@ def read_manifest(path) -> dict:
         raise ModelFileError(f"no model file at {path}")
     try:
         with zipfile.ZipFile(path) as zf:
+            # Our archives start at byte 0.  zipfile also reads an archive found further
+            # in (it takes what comes before as a prefix): the first part of a truncated
+            # pipeline file is one, its first candidate's whole file.
+            start = min((info.header_offset for info in zf.infolist()), default=0)
+            if start != 0:
+                raise zipfile.BadZipFile(f"{start} bytes come before the archive")
             raw = zf.read("manifest.json")
     except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
         raise ModelFileError(
