@@ -3,6 +3,7 @@ and for users who rate live, knobs refused, per-model routes through the first
 candidate, reloads, and --retrain-every refused."""
 
 import os
+import zipfile
 
 import httpx
 import numpy as np
@@ -207,3 +208,16 @@ def test_a_truncated_pipeline_file_is_refused_in_one_line(pipelines, tmp_path, m
     assert result.exit_code == 1, result.output
     assert "cut.npz" in result.output and "truncated" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_pipeline_file_with_a_damaged_array_header_is_a_clear_error(pipelines, tmp_path):
+    _, _, path = pipelines
+    damaged = tmp_path / "damaged.npz"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(damaged, "w") as out:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "ranker.model.npy":  # the .npy header's dict left unclosed
+                data = data[:60] + b"x" * (len(data) - 60)
+            out.writestr(name, data)
+    with pytest.raises(ModelFileError, match="damaged.npz is damaged or truncated"):
+        FileSource(damaged).load()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -140,6 +141,27 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
                 arrays[name] = arr
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as err:
-        raise ModelFileError(f"{path} is damaged or truncated ({err})") from None
+    # A damaged .npy header reaches numpy's header parser, which raises SyntaxError
+    # (or tokenize's TokenError) rather than ValueError.
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        OSError,
+        ValueError,
+        EOFError,
+        SyntaxError,
+        tokenize.TokenError,
+    ) as err:
+        raise ModelFileError(f"{path} is damaged or truncated ({_first_line(err)})") from None
     return manifest, arrays
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an error's text (a SyntaxError's spans several).
+
+    Example:
+        >>> _first_line(ValueError("bad header\\n  more"))
+        'bad header'
+    """
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
