@@ -221,3 +221,12 @@ def test_a_pipeline_file_with_a_damaged_array_header_is_a_clear_error(pipelines,
             out.writestr(name, data)
     with pytest.raises(ModelFileError, match="damaged.npz is damaged or truncated"):
         FileSource(damaged).load()
+
+
+def test_items_for_a_pipeline_is_refused_as_such_whatever_the_ids(make_client, pipelines):
+    # Refused before the ids are looked up: an unknown id is not the reason it fails.
+    first, _, _ = pipelines
+    client = make_client(first)
+    for params in ({"items": "nope"}, {"items": ["101", "nope"], "diversity": 0.5}):
+        r = client.get("/users/3/recommendations", params=params)
+        assert r.status_code == 422 and "this version is a pipeline" in r.json()["detail"]

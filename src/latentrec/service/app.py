@@ -345,25 +345,26 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         # validation pass.
         user_id = uid(user_id)
         served = holder.current
-        cand = model_items(served, items, "items")
-        banned = model_items(served, exclude, "exclude", strict=False)
-        state = live.resolve(served, user_id)
         knobs = None
         if diversity > 0 or calibrate > 0 or boost_new > 0:
             knobs = {"diversity": diversity, "calibrate": calibrate, "boost_new": boost_new}
         if served.pipeline is not None:
             # Its stages were fitted and ordered when it was built; stacking the knobs'
-            # re-rankers on them would answer something nobody evaluated.
+            # re-rankers on them would answer something nobody evaluated.  Refused before
+            # the ids are looked up and the user folded in: neither would change that.
             if knobs:
                 raise HTTPException(
                     422,
                     "this version is a pipeline; it re-ranks as it was built "
                     "(diversity, calibrate and boost_new are for a plain model)",
                 )
-            if cand is not None:
+            if items is not None:
                 raise HTTPException(
                     422, "this version is a pipeline; it ranks its own candidates (no items=)"
                 )
+        cand = model_items(served, items, "items")
+        banned = model_items(served, exclude, "exclude", strict=False)
+        state = live.resolve(served, user_id)
         return JSONResponse(recommendations_body(served, state, n, cand, banned, knobs))
 
     @app.get(
