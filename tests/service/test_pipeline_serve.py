@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from latentrec import Interactions, ModelFileError
 from latentrec.cli import main
@@ -16,7 +17,9 @@ from latentrec.evaluation import time_slices
 from latentrec.models import BiasedMF, Popularity
 from latentrec.pipeline import MMR, LearnedRanker, Pipeline, load_pipeline
 from latentrec.pipeline.history import Histories, UserHistory, user_key
-from latentrec.service.holder import FileSource
+from latentrec.service.app import create_app
+from latentrec.service.holder import DirectorySource, FileSource
+from latentrec.service.settings import Settings
 from latentrec.service.versions import ModelDirectory
 
 from .conftest import planted
@@ -230,3 +233,20 @@ def test_items_for_a_pipeline_is_refused_as_such_whatever_the_ids(make_client, p
     for params in ({"items": "nope"}, {"items": ["101", "nope"], "diversity": 0.5}):
         r = client.get("/users/3/recommendations", params=params)
         assert r.status_code == 422 and "this version is a pipeline" in r.json()["detail"]
+
+
+def test_reloading_a_pipeline_the_service_cannot_serve_is_a_409_naming_why(
+    pipelines, planted_data, store, tmp_path
+):
+    # `models publish` takes any pipeline; one without a factor model is kept out.
+    first, _, _ = pipelines
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(first)
+    app = create_app(Settings(), store=store, source=DirectorySource(md))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        md.publish(Pipeline(Popularity(), n_candidates=5).fit(planted_data))
+        r = client.post("/admin/reload")
+        assert r.status_code == 409, r.text
+        assert "needs a factor model" in r.json()["detail"] and "v000001" in r.json()["detail"]
+        body = client.get("/users/3/recommendations").json()
+        assert body["model_version"] == "v000001" and body["items"]

@@ -753,7 +753,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         """Load the source's model again if it changed (a new current version in the
         model directory, a new model file); requests keep being answered meanwhile."""
         previous = holder.current.version
-        swapped = holder.reload(force=force)
+        try:
+            swapped = holder.reload(force=force)
+        except (OSError, LookupError, ValueError) as err:
+            # A version that cannot be served (a damaged file, a pipeline without a
+            # factor model): the old one stays, and the caller is told why.
+            raise HTTPException(
+                409, f"the new version was not loaded; still serving {previous}: {one_line(err)}"
+            ) from None
         if swapped:
             metrics.reloads.inc()
             metrics.set_served(holder)
