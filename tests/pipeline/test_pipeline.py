@@ -365,3 +365,22 @@ def test_a_new_users_list_is_personal_and_skips_their_items_and_never_shown(slic
     alone = Pipeline(ImplicitALS(n_factors=4, random_state=0, num_threads=1)).fit(early)
     _, _, fallback = alone.recommend_histories(Histories.of(alone.context_, whos), 8)
     assert fallback.all()
+
+
+def test_vectors_that_do_not_fit_the_candidates_or_the_batch_are_named(slices):
+    _, early, valid, _ = slices
+    pipe = full_pipeline(early, valid)
+    ctx = pipe.context_
+    als = pipe.models[0]
+    who = UserHistory([1, 2], [4.0, 5.0], [1, 2], key=999)
+    bias, factors = als.fold_in_idx([0, 2], np.array([1, 2]), np.array([4.0, 5.0]))
+    one = (bias, factors, np.ones(1, bool))
+    two = (np.r_[bias, bias], np.vstack([factors, factors]), np.ones(2, bool))
+    cases = [
+        ((None, one), r"vectors\[1\] is given, but candidates\[1\] is a Popularity"),
+        ((two, None), r"vectors\[0\] has 2 users' entries for a batch of 1"),
+        ((one, None, None), "3 entries for 2 candidate models"),
+    ]
+    for vectors, message in cases:
+        with pytest.raises(ValueError, match=message):
+            pipe.recommend_histories(Histories.of(ctx, [who], vectors), 5)

@@ -344,6 +344,7 @@ class Pipeline:
         check_n(n)
         ctx = self.context_
         batch = histories
+        self._check_vectors(batch)
         idx = np.full((len(batch), n), -1, dtype=np.int32)
         vals = np.full((len(batch), n), -np.inf, dtype=np.float32)
         everyone = np.arange(len(batch))
@@ -377,6 +378,34 @@ class Pipeline:
                 pool = pool[: self.n_candidates]
                 self._fill(idx, vals, row, who, pool, popularity[pool], n, first)
         return idx, vals, ~personal
+
+    def _check_vectors(self, batch: Histories) -> None:
+        """Each vector given belongs to a candidate that scores vectors and covers the batch."""
+        given = batch.vectors
+        if len(given) > len(self.models):
+            raise ValueError(
+                f"vectors has {len(given)} entries for {len(self.models)} candidate models "
+                "(one per candidate, None where none is given)"
+            )
+        for j, vector in enumerate(given):
+            if vector is None:
+                continue
+            model = self.models[j]
+            if not hasattr(model, "recommend_vectors"):
+                raise ValueError(
+                    f"vectors[{j}] is given, but candidates[{j}] is a {type(model).__name__}, "
+                    "which scores no user vector: give None for it"
+                )
+            if len(vector) != 3:
+                raise ValueError(
+                    f"vectors[{j}] must be (bias, factors, has), got {len(vector)} parts"
+                )
+            rows = {int(np.shape(part)[0]) if np.ndim(part) else -1 for part in vector}
+            if rows != {len(batch)}:
+                raise ValueError(
+                    f"vectors[{j}] has {', '.join(map(str, sorted(rows)))} users' entries for a "
+                    f"batch of {len(batch)}"
+                )
 
     def _banned(self) -> np.ndarray:
         parts = [stage.never_shown() for stage in self.rerankers]
