@@ -16,9 +16,10 @@ from latentrec.cli import main
 from latentrec.evaluation import time_slices
 from latentrec.models import BiasedMF, Popularity
 from latentrec.pipeline import MMR, LearnedRanker, Pipeline, load_pipeline
-from latentrec.pipeline.history import Histories, UserHistory, user_key
+from latentrec.pipeline.history import Histories, UserHistory, as_history, user_key
 from latentrec.service.app import create_app
-from latentrec.service.holder import DirectorySource, FileSource
+from latentrec.service.holder import DirectorySource, FileSource, Served
+from latentrec.service.live import UserState, fold_cells, pipeline_state
 from latentrec.service.settings import Settings
 from latentrec.service.versions import ModelDirectory
 
@@ -250,3 +251,22 @@ def test_reloading_a_pipeline_the_service_cannot_serve_is_a_409_naming_why(
         assert "needs a factor model" in r.json()["detail"] and "v000001" in r.json()["detail"]
         body = client.get("/users/3/recommendations").json()
         assert body["model_version"] == "v000001" and body["items"]
+
+
+def test_a_stored_item_from_the_rankers_slice_keeps_the_training_row_in_the_history(pipelines):
+    # The training row joins the history when the store shares none of its items, as it
+    # joins the fold-in: an item the user had in the ranker's slice is not one of them.
+    first, _, _ = pipelines
+    ctx = first.context_
+    served = Served.build(first, "v")
+    history = {u: set(as_history(ctx, u).items.tolist()) for u in range(first.n_users)}
+    u = next(u for u in range(first.n_users) if history[u] and set(ctx.seen_items(u)) - history[u])
+    later = min(set(ctx.seen_items(u).tolist()) - history[u])
+    cells = [(str(first.items_.ids[later]), 4.0, "explicit")]
+    bias, factors, rated = fold_cells(served, u, cells)
+    assert set(rated.tolist()) == history[u] | {later}  # the fold-in kept the row
+    raw = str(first.users_.ids[u])
+    state = pipeline_state(
+        served, UserState(raw, 1, served.serial, bias, factors, rated, "store"), cells
+    )
+    assert set(state.history.items.tolist()) == history[u] | {later}

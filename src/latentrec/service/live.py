@@ -582,8 +582,9 @@ def pipeline_state(served: Served, state: UserState, cells) -> UserState:
     exclude = np.union1d(state.rated, items)
     if u >= 0:
         row = as_history(ctx, u)
-        if row.items.size and not np.isin(items, row.seen).any():
-            # The store lacks their training history, which still describes them.
+        if row.items.size and not np.isin(items, row.items).any():
+            # The store lacks their training history, which still describes them (the
+            # same test as the fold-in's: the ranker's slice is not the models' row).
             extra = ~np.isin(row.items, items)
             had = np.ones(row.items.size) if row.values is None else row.values
             items = np.concatenate([items, row.items[extra]])
