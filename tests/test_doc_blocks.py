@@ -12,7 +12,6 @@ benchmarks take minutes to hours, so their command lines are parsed by the scrip
 argument parsers (``--help`` appended) rather than run.
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -26,6 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+# The Spark tests' own check of whether Spark can run here (tests/spark is not a package:
+# pytest puts that folder on sys.path for its tests, and this module does the same).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "spark"))
+from spark_support import spark_missing  # noqa: E402
 
 try:
     import tomllib
@@ -258,16 +262,6 @@ def test_scaling_lrdata_convert_runs_as_written(tmp_path):
     original = Interactions.read(tmp_path / "ratings.csv")
     assert (converted.matrix != original.matrix).nnz == 0
     assert converted.users.ids.tolist() == original.users.ids.tolist()
-
-
-def spark_missing() -> str | None:
-    """Why Spark cannot run here, or None (as tests/spark/spark_support.py decides)."""
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install 'latentrec[spark]')"
-    java_home = os.environ.get("JAVA_HOME")
-    if shutil.which("java") is None and not (java_home and Path(java_home, "bin", "java").exists()):
-        return "Java is not installed (Spark needs a Java 17 runtime)"
-    return None
 
 
 # One child process, as a reader's session: the Python block (if any) and then the command
