@@ -89,6 +89,55 @@ def test_a_trained_users_new_rating_joins_their_training_row(client, explicit_mo
     assert [x["item_id"] for x in recs(client, "3", 6)["items"]] == expected
 
 
+def unrated_item(model, user: int) -> int:
+    """The id of the first item outside the training row of ``user`` (a model index)."""
+    trained = set(model.seen_[user].indices.tolist())
+    return int(model.items_.ids[next(i for i in range(model.n_items) if i not in trained)])
+
+
+def check_rating_posted_and_deleted_leaves_the_training_list(a, b, model):
+    """Training user 3 posts a rating and deletes it: both workers (``b`` cached them
+    first) answer the model's own list again, personal, none of their training items."""
+    expected = [str(x) for x in model.recommend(3, n=8).ids]
+    assert [x["item_id"] for x in recs(b, "3")["items"]] == expected
+    new_id = unrated_item(model, 3)
+    rate(a, "3", new_id, 1.0)
+    assert a.delete(f"/users/3/ratings/{new_id}").status_code == 200
+    trained = {str(x) for x in model.items_.ids[model.seen_[3].indices]}
+    for client in (a, b):
+        body = recs(client, "3")
+        assert body["fallback"] is False
+        assert [x["item_id"] for x in body["items"]] == expected
+        assert not trained & {x["item_id"] for x in body["items"]}
+
+
+def check_an_erased_users_new_rating_is_folded_in_alone(a, b, model):
+    """After ``DELETE /users/3`` their training row is never used again: a rating they
+    post afterwards is folded in on its own, in every worker."""
+    assert recs(b, "3")["fallback"] is False
+    assert a.delete("/users/3").status_code == 200
+    new_id = unrated_item(model, 3)
+    rate(a, "3", new_id, 4.0)
+    expected, _ = top_for(model, {new_id: 4.0}, 8)
+    for client in (a, b):
+        assert [x["item_id"] for x in recs(client, "3")["items"]] == expected
+    assert a.delete(f"/users/3/ratings/{new_id}").status_code == 200
+    for client in (a, b):
+        assert recs(client, "3")["fallback"] is True
+
+
+def test_a_rating_posted_and_deleted_leaves_a_training_user_as_they_were(
+    make_client, explicit_model
+):
+    a, b = make_client(explicit_model), make_client(explicit_model)
+    check_rating_posted_and_deleted_leaves_the_training_list(a, b, explicit_model)
+
+
+def test_an_erased_training_users_new_rating_is_folded_in_alone(make_client, explicit_model):
+    a, b = make_client(explicit_model), make_client(explicit_model)
+    check_an_erased_users_new_rating_is_folded_in_alone(a, b, explicit_model)
+
+
 def test_events_mark_seen_but_do_not_move_a_rating_model(client, explicit_model):
     rate(client, "dee", 100, 5.0)
     before = recs(client, "dee", 10)["items"]

@@ -18,7 +18,13 @@ import pytest
 from latentrec.store import Rating
 
 from .serving import RatingBurst, check_rating_reaches_every_worker, worker_pids
-from .test_live import rate, recs, top_for
+from .test_live import (
+    check_an_erased_users_new_rating_is_folded_in_alone,
+    check_rating_posted_and_deleted_leaves_the_training_list,
+    rate,
+    recs,
+    top_for,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -89,6 +95,18 @@ def test_delete_user_erases_everything_and_falls_back(make_pg_client, explicit_m
     assert recs(client, "eve")["fallback"] is True
     assert [r.user_id for r in pg_store.user_ratings("other")] == ["other"]
     assert client.delete("/users/eve/ratings/100").status_code == 404
+
+
+def test_a_rating_posted_and_deleted_leaves_a_training_user_as_they_were(
+    make_pg_client, explicit_model
+):
+    a, b = make_pg_client(explicit_model), make_pg_client(explicit_model)
+    check_rating_posted_and_deleted_leaves_the_training_list(a, b, explicit_model)
+
+
+def test_an_erased_training_users_new_rating_is_folded_in_alone(make_pg_client, explicit_model):
+    a, b = make_pg_client(explicit_model), make_pg_client(explicit_model)
+    check_an_erased_users_new_rating_is_folded_in_alone(a, b, explicit_model)
 
 
 def test_onboarding_answers_give_the_folded_in_page_and_are_stored(
