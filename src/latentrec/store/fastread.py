@@ -26,6 +26,11 @@ from .schema import counters, ratings, users
 
 USER_VERSION = f"SELECT version FROM {users.name} WHERE user_id = ?"
 USER_RATINGS = f"SELECT item_id, value, ts, kind FROM {ratings.name} WHERE user_id = ?"
+# The user's erasure mark and cells in one statement: every user with ratings has a row.
+USER_RECORD = (
+    f"SELECT u.erased, r.item_id, r.value, r.kind FROM {users.name} AS u "
+    f"LEFT JOIN {ratings.name} AS r ON r.user_id = u.user_id WHERE u.user_id = ?"
+)
 SEQUENCE = f"SELECT value FROM {counters.name} WHERE name = 'writes'"
 CHANGED = f"SELECT user_id, version FROM {users.name} WHERE version > ?"
 
@@ -99,6 +104,13 @@ class SqliteReader:
         """``(item_id, value, ts, kind)`` rows of one (valid) user id, unordered."""
         with self.reading() as conn:
             return conn.execute(USER_RATINGS, (user_id,)).fetchall()
+
+    def user_record(self, user_id: str) -> list[tuple]:
+        """``(erased, item_id, value, kind)`` rows of one (valid) user id (see
+        ``RatingsStore.user_record``): none for a user never written, one with a NULL
+        item for a user with no ratings."""
+        with self.reading() as conn:
+            return conn.execute(USER_RECORD, (user_id,)).fetchall()
 
     def sequence(self) -> int:
         """The newest write sequence number."""

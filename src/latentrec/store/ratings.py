@@ -241,6 +241,41 @@ class RatingsStore:
             ]
         return [(r.item_id, r.value, r.kind) for r in self.user_ratings(user)]
 
+    def user_record(self, user_id) -> tuple[list[tuple[str, float, str]], bool]:
+        """``(cells, erased)``: :meth:`user_cells`, and whether the user was erased
+        (:meth:`delete_user`) at any time, read in one statement, so that they agree.
+
+        A user with no cells left was erased only if ``erased`` says so: one who deleted
+        their last rating (:meth:`delete_rating`) was not.  ``erased`` stays true when
+        they rate again.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_ratings([Rating("u", "b", 4, 1.0), Rating("e", "b", 2, 1.0)])
+            >>> _ = store.delete_rating("u", "b"), store.delete_user("e")
+            >>> store.user_record("u"), store.user_record("e"), store.user_record("nobody")
+            (([], False), ([], True), ([], False))
+            >>> _ = store.add_ratings([Rating("e", "c", 5, 2.0)])
+            >>> store.user_record("e")
+            ([('c', 5.0, 'explicit')], True)
+        """
+        user = lookup_id(user_id)
+        if user is None:
+            return [], False
+        if self.reader is not None:
+            rows = self.reader.user_record(user)
+        else:
+            stmt = (
+                sa.select(users.c.erased, ratings.c.item_id, ratings.c.value, ratings.c.kind)
+                .select_from(users.outerjoin(ratings, ratings.c.user_id == users.c.user_id))
+                .where(users.c.user_id == user)
+            )
+            with self.db.read() as conn:
+                rows = conn.execute(stmt).all()
+        erased = bool(rows) and rows[0][0] is not None
+        cells = [(item, float(value), kind) for _, item, value, kind in rows if item is not None]
+        return cells, erased
+
     def user_snapshot(self, user_id) -> tuple[int, list[Rating]]:
         """``(version, ratings)`` of one user, for a cache keyed by version.
 
@@ -403,8 +438,10 @@ class RatingsStore:
     def delete_user(self, user_id) -> int:
         """Erase the user's ratings and events; returns the number of rows removed.
 
-        Only the id and its (new) version remain, so that caches of the user learn of
-        the erasure through :meth:`user_version` and :meth:`changes_since`.  The erasure
+        Only the id, its (new) version and the mark that they were erased remain, so
+        that caches of the user learn of the erasure through :meth:`user_version` and
+        :meth:`changes_since`, and tell it from a user who deleted their last rating
+        (:meth:`user_record`).  The erasure
         takes a new version even when the store held nothing of the user: a cache may
         know them from elsewhere (a served model's training data).
 
@@ -423,6 +460,7 @@ class RatingsStore:
             seq = next_seq(conn)
             gone = conn.execute(sa.delete(ratings).where(ratings.c.user_id == user)).rowcount
             upsert_versions(conn, self.dialect, [user], seq)
+            conn.execute(sa.update(users).where(users.c.user_id == user).values(erased=seq))
         return int(gone)
 
     # ------------------------------------------------------------------ items
@@ -664,7 +702,7 @@ def open_store(target) -> RatingsStore:
     Example:
         >>> with open_store(":memory:") as store:
         ...     store.dialect, store.schema_version
-        ('sqlite', 1)
+        ('sqlite', 2)
     """
     return RatingsStore(Database(resolve_url(target)))
 

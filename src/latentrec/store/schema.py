@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from .records import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Any constant works: PostgreSQL's advisory locks are keyed by one bigint per database.
 # (The bytes spell "latentrc".)
@@ -53,12 +53,16 @@ ratings = sa.Table(
 
 # A user's version: the write sequence number of the last write or delete that touched
 # them.  The row outlives the user's ratings (delete_user keeps the id and version only),
-# so a worker's cache learns of the erasure.
+# so a worker's cache learns of the erasure.  ``erased`` (version 2): the sequence number
+# of the user's last erasure (delete_user), NULL if never erased.  It stays when they rate
+# again: a user with no ratings left was erased only if it is set (deleting one's last
+# rating is no erasure), and an erased user's training row is never used again.
 users = sa.Table(
     "lr_users",
     metadata,
     sa.Column("user_id", sa.Text, primary_key=True),
     sa.Column("version", sa.BigInteger, nullable=False, index=True),
+    sa.Column("erased", sa.BigInteger, nullable=True),
 )
 
 # The catalogue.  ``title_key`` / ``id_key`` are the casefolded title and id that search
@@ -84,12 +88,34 @@ item_genres = sa.Table(
 
 
 def create_v1(conn: sa.Connection) -> None:
-    """Version 1: every table above, and the write sequence at 0."""
-    metadata.create_all(conn)
+    """Version 1: the tables above as they were then (``lr_users`` without ``erased``),
+    and the write sequence at 0.  Frozen: later versions change the schema in their own
+    steps, so that a new store and a migrated one end up the same."""
+    v1 = sa.MetaData()
+    for table in (schema_table, counters, ratings, items, item_genres):
+        table.to_metadata(v1)
+    sa.Table(
+        users.name,
+        v1,
+        sa.Column("user_id", sa.Text, primary_key=True),
+        sa.Column("version", sa.BigInteger, nullable=False, index=True),
+    )
+    v1.create_all(conn)
     conn.execute(sa.insert(counters).values(name="writes", value=0))
 
 
-MIGRATIONS = {1: create_v1}
+def add_erased_v2(conn: sa.Connection) -> None:
+    """Version 2: ``lr_users.erased``.  A version-1 store cannot tell an erased user from
+    one who deleted their last rating; both were served as erased, so a user with a row
+    and no ratings is marked erased at their version (no erased training row comes back
+    through the upgrade).  A user who rated again after an erasure cannot be told from
+    one never erased and stays unmarked, as version 1 served them."""
+    conn.execute(sa.text(f"ALTER TABLE {users.name} ADD COLUMN erased BIGINT"))
+    rated = sa.select(ratings.c.user_id).where(ratings.c.user_id == users.c.user_id)
+    conn.execute(sa.update(users).where(~rated.exists()).values(erased=users.c.version))
+
+
+MIGRATIONS = {1: create_v1, 2: add_erased_v2}
 
 
 def stored_version(conn: sa.Connection) -> int:
@@ -101,7 +127,7 @@ def stored_version(conn: sa.Connection) -> int:
         ...     before = stored_version(conn)
         ...     after = migrate(conn, "sqlite")
         >>> before, after, SCHEMA_VERSION
-        (0, 1, 1)
+        (0, 2, 2)
     """
     if not sa.inspect(conn).has_table(schema_table.name):
         return 0
