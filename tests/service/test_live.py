@@ -352,17 +352,17 @@ def test_a_committed_rating_is_acknowledged_though_its_refold_fails(
     the user's next request folds it in."""
     from latentrec.store import StoreUnavailableError
 
-    real = store.user_cells
+    real = store.user_record
 
     def down(user_id):
         raise StoreUnavailableError("the store went away")
 
-    monkeypatch.setattr(store, "user_cells", down)
+    monkeypatch.setattr(store, "user_record", down)
     r = client.post("/ratings", json={"user_id": "kim", "item_id": "100", "rating": 5})
     assert r.status_code == 201, r.text
     assert [(x.item_id, x.value) for x in store.user_ratings("kim")] == [("100", 5.0)]
     assert client.get("/users/kim/recommendations").status_code == 503
-    monkeypatch.setattr(store, "user_cells", real)
+    monkeypatch.setattr(store, "user_record", real)
     expected, _ = top_for(explicit_model, {100: 5.0}, 8)
     assert [x["item_id"] for x in recs(client, "kim")["items"]] == expected
 

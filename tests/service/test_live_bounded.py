@@ -129,7 +129,7 @@ def test_serve_refuses_a_cache_of_no_users(model_files):
 
 
 class PausedReads:
-    """A store whose ``user_cells`` of one user returns what it read only once released:
+    """A store whose ``user_record`` of one user returns what it read only once released:
     a fold-in that read the store just before a write to that user commits."""
 
     def __init__(self, store, user):
@@ -139,12 +139,12 @@ class PausedReads:
     def __getattr__(self, name):
         return getattr(self.store, name)
 
-    def user_cells(self, user_id):
-        cells = self.store.user_cells(user_id)
+    def user_record(self, user_id):
+        record = self.store.user_record(user_id)
         if user_id == self.user and not self.release.is_set():
             self.read.set()
             assert self.release.wait(30)
-        return cells
+        return record
 
 
 def test_a_fold_in_overtaken_by_a_write_is_not_cached(store, explicit_model):

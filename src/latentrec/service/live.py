@@ -22,7 +22,10 @@ clipped to the model's rating scale when it was trained on one.  Every
 stored item counts as seen (never recommended back).  A user the model was trained on
 whose stored ratings share no item with their training row (the store does not hold
 their training history) keeps that row: its items join the fold-in with the model's own
-prediction as the value (1 for a ranking model).
+prediction as the value (1 for a ranking model); one with nothing stored (never, or no
+longer: deleting one's last rating) is served their training row as it is.  A user the
+store marks erased (``DELETE /users/{id}``, :meth:`RatingsStore.user_record`) never gets
+their training row back: what they store afterwards is folded in alone.
 
 A served pipeline (``Served.pipeline``) ranks from the user's history: a training user
 with nothing stored is given their stored history and the models' training state, so
@@ -121,7 +124,7 @@ class LiveUsers:
     When the token moved, one ``changes_since`` read gives the versions of the users
     written since the last look, and every cached state older than its user's new
     version is dropped (so the next request folds that user in again: one
-    ``user_cells`` query and a fold-in), as a user not in the cache is.  A fold-in in
+    ``user_record`` query and a fold-in), as a user not in the cache is.  A fold-in in
     progress while its user is written is not cached when the write is newer than what
     it read.  So a write through any worker or process is seen on the next request.
     ``fold_ins`` counts the fold-ins done, and ``on_fold_in`` (if given) is called after
@@ -343,19 +346,29 @@ class LiveUsers:
         """Fold the user in from the store (or take their training row); a user whose
         values the solve cannot take gets no vector (the popularity fallback).  For a
         pipeline, also what it ranks from (see the module docstring)."""
-        state, cells = self.model_state(served, user_id, version)
+        state, cells, erased = self.model_state(served, user_id, version)
         if served.pipeline is not None:
-            state = pipeline_state(served, state, cells)
+            state = pipeline_state(served, state, cells, erased=erased)
         return state
 
     def model_state(self, served: Served, user_id: str, version: int):
-        """``(state, cells)``: the user's state for ``served.model`` and their stored
-        cells (None when nothing is stored, or everything was erased)."""
+        """``(state, cells, erased)``: the user's state for ``served.model``, their stored
+        cells (None when nothing is stored) and whether the store marks them erased.
+
+        One read (:meth:`RatingsStore.user_record`) gives the cells and the mark
+        together.  A user with nothing stored keeps their training row unless they were
+        erased (``DELETE /users/{id}``): one who deleted their last rating was not.  An
+        erased user's training row is never used again; what they stored since is
+        folded in alone."""
         model = served.model
         u = served.user_index.get(user_id, -1)
-        if version == 0:
+        # Version 0: never written, so nothing stored and never erased (no query).
+        cells, erased = ([], False) if version == 0 else self.store.user_record(user_id)
+        if erased:
+            u = -1
+        if not cells:
             if u < 0:
-                return self.nobody(served, user_id, version), None
+                return self.nobody(served, user_id, version), None, erased
             seen = model.seen_
             trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], np.int64)
             bias = float(model.user_bias_[u])
@@ -370,19 +383,16 @@ class LiveUsers:
                 trained,
                 "model" if has_vector else "none",
             )
-            return state, None
-        ratings = self.store.user_cells(user_id)
-        if not ratings:
-            # Stored once, erased since: nothing about them is used (training row included).
-            return self.nobody(served, user_id, version), None
-        bias, factors, rated = fold_cells(served, u, ratings)
+            return state, None, erased
+        bias, factors, rated = fold_cells(served, u, cells)
         if factors is None:
-            return UserState(user_id, version, served.serial, 0.0, None, rated, "none"), ratings
+            state = UserState(user_id, version, served.serial, 0.0, None, rated, "none")
+            return state, cells, erased
         self.fold_ins += 1
         if self.on_fold_in is not None:
             self.on_fold_in()
         state = UserState(user_id, version, served.serial, bias, factors, rated, "store")
-        return state, ratings
+        return state, cells, erased
 
     @staticmethod
     def nobody(served: Served, user_id: str, version: int) -> UserState:
@@ -529,10 +539,11 @@ def fold_cells(served, u: int, cells):
     return float(bias[0]), factors[0], rated
 
 
-def pipeline_state(served: Served, state: UserState, cells) -> UserState:
+def pipeline_state(served: Served, state: UserState, cells, *, erased: bool = False) -> UserState:
     """``state`` (the user's state for ``served.model``) with what ``served.pipeline``
     ranks them from (see the module docstring); ``cells`` are their stored cells, None
-    when nothing is stored.
+    when nothing is stored; ``erased``: the store marks them erased, so nothing of their
+    training (row, history) is used.
 
     Example:
         >>> import latentrec
@@ -550,11 +561,12 @@ def pipeline_state(served: Served, state: UserState, cells) -> UserState:
     """
     pipe = served.pipeline
     ctx = pipe.context_
-    u = served.user_index.get(state.user_id, -1)
+    u = -1 if erased else served.user_index.get(state.user_id, -1)
     key = u if u >= 0 else user_key(state.user_id, pipe.n_users)
     if cells is None:
-        if u >= 0 and state.version == 0:
-            # Nothing stored: their stored history and the models' training state, the
+        if u >= 0:
+            # Nothing stored (never, or no longer: deleting one's last rating is no
+            # erasure): their stored history and the models' training state, the
             # path recommend_batch_idx takes.  Not only when the served model has a row
             # for them: a user known from the ranker's slice alone has none, yet the
             # pipeline holds what they had and never shows it back.
