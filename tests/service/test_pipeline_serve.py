@@ -194,6 +194,31 @@ def test_a_user_known_only_from_the_rankers_slice_gets_the_pipelines_list(make_c
     assert ids(body) == [str(x) for x in pipe.recommend(0, 30).ids]
 
 
+def test_a_pipeline_user_who_deletes_their_last_rating_is_not_erased(make_client, pipelines):
+    """A training user posts a rating and deletes it: the pipeline's own list again, none
+    of what they had; only DELETE /users/{id} drops their training history."""
+    first, _, _ = pipelines
+    ctx = first.context_
+    user = int(np.flatnonzero(ctx.has_history(np.arange(first.n_users)))[3])
+    raw = str(first.users_.ids[user])
+    had = {str(first.items_.ids[i]) for i in ctx.seen_items(user)}
+    want = [str(x) for x in first.recommend(first.users_.ids[user], 10).ids]
+    a, b = make_client(first), make_client(first)
+    assert ids(b.get(f"/users/{raw}/recommendations", params={"n": 10}).json()) == want
+    new = next(str(x) for x in first.items_.ids if str(x) not in had)
+    body = {"user_id": raw, "item_id": new, "rating": 4}
+    assert a.post("/ratings", json=body).status_code == 201
+    assert a.delete(f"/users/{raw}/ratings/{new}").status_code == 200
+    for client in (a, b):
+        body = client.get(f"/users/{raw}/recommendations", params={"n": 10}).json()
+        assert body["fallback"] is False and ids(body) == want
+        assert not set(ids(body)) & had
+    assert a.delete(f"/users/{raw}").status_code == 200
+    for client in (a, b):
+        body = client.get(f"/users/{raw}/recommendations", params={"n": 10}).json()
+        assert body["fallback"] is True
+
+
 def test_a_truncated_pipeline_file_is_refused_in_one_line(pipelines, tmp_path, monkeypatch):
     # A pipeline file holds its candidates' files whole, so its first half holds a
     # complete model file: read as a zip, it looked like that candidate alone.
