@@ -13,7 +13,7 @@ as MMR's lambda moves.
 
 from .context import Context, build_context
 from .core import Pipeline, load, load_pipeline
-from .ranker import LearnedRanker
+from .ranker import LearnedRanker, RankerDataError
 from .rerank import calibrate, explore, freshness, mmr
 from .rules import Rules, rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker
@@ -28,6 +28,7 @@ __all__ = [
     "Freshness",
     "LearnedRanker",
     "Pipeline",
+    "RankerDataError",
     "Reranker",
     "Rules",
     "Thompson",

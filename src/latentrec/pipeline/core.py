@@ -29,7 +29,7 @@ from ..models.ranking import check_n, index_array, long_table
 from .context import Context, binary_pattern, build_context
 from .features import candidate_pools, feature_names, scoring_modes
 from .history import Histories
-from .ranker import LearnedRanker
+from .ranker import LearnedRanker, RankerDataError
 from .rules import Rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker
 from .thompson import Thompson
@@ -109,6 +109,24 @@ class Pipeline:
                 raise ValueError("Rules must be the last re-ranker, so its rules hold in the list")
         check_count(self.n_candidates, "n_candidates")
 
+    def clone(self) -> Pipeline:
+        """A fresh, unfitted pipeline of the same recipe: each candidate model cloned
+        unfitted with its hyperparameters, an unfitted ranker with the same parameters,
+        the same re-rankers (unfitted, with their knobs) and ``n_candidates``.
+
+        What retraining refits; ``self`` is left as it is.
+
+        Example:
+            >>> from latentrec.models import Popularity
+            >>> pipe = Pipeline(Popularity(), rerankers=[MMR(0.5)], n_candidates=7)
+            >>> fresh = pipe.clone()
+            >>> fresh.n_candidates, fresh.rerankers[0].lambda_, fresh.is_fitted
+            (7, 0.5, False)
+        """
+        ranker = None if self.ranker is None else type(self.ranker)(**self.ranker.get_params())
+        stages = [type(stage)(**stage.get_params()) for stage in self.rerankers]
+        return Pipeline([model.clone() for model in self.models], ranker, stages, self.n_candidates)
+
     # ------------------------------------------------------------------ fitting
     def fit(self, train: Interactions, validation: Interactions | None = None) -> Pipeline:
         """Fit what is not fitted yet: candidate models on ``train``, the ranker on
@@ -161,7 +179,7 @@ class Pipeline:
         users = np.flatnonzero(np.diff(labels.indptr) > 0)
         users = users[context.has_history(users)]
         if users.size == 0:
-            raise ValueError("no validation user has a training history: nothing to rank")
+            raise RankerDataError("no validation user has a training history: nothing to rank")
         # Exclude only the training history: the validation items are the answers.
         pools = candidate_pools(self.models, context, users, self.n_candidates, context.history)
         y = np.zeros(pools.items.size, dtype=np.int64)
@@ -175,7 +193,7 @@ class Pipeline:
                 keep_rows.append(np.arange(sl.start, sl.stop))
                 sizes.append(sl.stop - sl.start)
         if not sizes:
-            raise ValueError(
+            raise RankerDataError(
                 "no validation item is among any user's candidates; raise n_candidates"
             )
         rows = np.concatenate(keep_rows)

@@ -17,7 +17,7 @@ from ..errors import NotFittedError
 from ..evaluation.metrics import check_count
 from .params import Knobs
 
-__all__ = ["LearnedRanker"]
+__all__ = ["LearnedRanker", "RankerDataError"]
 
 
 def _lightgbm():
@@ -29,6 +29,18 @@ def _lightgbm():
             "pip install 'latentrec[rank]'"
         ) from None
     return lightgbm
+
+
+class RankerDataError(ValueError):
+    """The ranker's later time slice gives it nothing to learn from (no user there has an
+    earlier history, or none of their items is among their candidates).
+
+    A ``ValueError``; retraining reports it as the reason nothing was published.
+
+    Example:
+        >>> issubclass(RankerDataError, ValueError)
+        True
+    """
 
 
 class LearnedRanker(Knobs):
