@@ -1,6 +1,6 @@
 """``latentrec serve`` of a saved pipeline: lists through the pipeline for training users
 and for users who rate live, knobs refused, per-model routes through the first
-candidate, reloads, and --retrain-every refused."""
+candidate and reloads (retraining a pipeline: test_retrain_pipeline.py)."""
 
 import os
 import zipfile
@@ -15,7 +15,7 @@ from latentrec import Interactions, ModelFileError
 from latentrec.cli import main
 from latentrec.evaluation import time_slices
 from latentrec.models import BiasedMF, Popularity
-from latentrec.pipeline import MMR, LearnedRanker, Pipeline, load_pipeline
+from latentrec.pipeline import MMR, LearnedRanker, Pipeline
 from latentrec.pipeline.history import Histories, UserHistory, as_history, user_key
 from latentrec.service.app import create_app
 from latentrec.service.holder import DirectorySource, FileSource, Served
@@ -135,36 +135,6 @@ def test_a_pipeline_without_a_factor_model_is_refused(make_client, planted_data)
     pipe = Pipeline(Popularity(), n_candidates=5).fit(planted_data)
     with pytest.raises(ValueError, match="needs a factor model among a pipeline's candidates"):
         make_client(pipe)
-
-
-def test_retrain_every_refuses_a_pipeline_in_one_line(pipelines, tmp_path, monkeypatch):
-    first, _, path = pipelines
-    md = ModelDirectory(tmp_path / "models")
-    md.publish(load_pipeline(path))
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(
-        main,
-        ["serve", "--model-dir", str(md.path), "--retrain-every", "1h"],
-        env={**os.environ, "LATENTREC_STORE": str(tmp_path / "r.sqlite")},
-    )
-    assert result.exit_code == 1, result.output
-    assert "the current version is a pipeline" in result.output
-    assert len(result.output.strip().splitlines()) == 1
-
-
-def test_retrain_refuses_a_pipeline_in_one_line(pipelines, tmp_path):
-    _, _, path = pipelines
-    models = tmp_path / "models"
-    published = CliRunner().invoke(main, ["models", "publish", str(path), "--model-dir", models])
-    assert published.exit_code == 0 and "(Pipeline)" in published.output, published.output
-    for extra in ([], ["--algorithm", "biased-mf"]):
-        result = CliRunner().invoke(
-            main,
-            ["retrain", "--store", str(tmp_path / "r.sqlite"), "--model-dir", models, *extra],
-        )
-        assert result.exit_code == 1, result.output
-        assert "is a pipeline, which retrain does not refit" in result.output
-        assert len(result.output.strip().splitlines()) == 1
 
 
 def test_a_new_title_waits_for_the_next_pipeline(make_client, pipelines):

@@ -114,8 +114,10 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
     The most recent --holdout share of the ratings (those the current model was not
     trained on) is held out; a candidate trained on the rest and the current version
     are scored on it; the candidate is refitted on everything and published as a new
-    version only if its figure is not worse by more than --tolerance.  Exit code 0
-    whether or not it was published.
+    version only if its figure is not worse by more than --tolerance.  A current
+    pipeline is refitted the way it was built (its models on the earlier ratings, its
+    ranker on the latest 20%) unless --algorithm names a single model to train instead.
+    Exit code 0 whether or not it was published.
 
     \f
     Example: ``latentrec retrain --store ratings.db --model-dir models/``
@@ -177,16 +179,12 @@ def holdout_line(result) -> str:
 
 def candidate(md: ModelDirectory, algorithm, extra, seed):
     """The estimator to train: ``--algorithm`` with ``--param``s, or ``None`` (the current
-    version's recipe, which :func:`retrain` copies) unless ``--param`` changes it."""
+    version's recipe, which :func:`retrain` copies) unless ``--param`` changes it.
+
+    A current pipeline is refitted with its own recipe (``None``); ``--algorithm`` trains
+    that single model instead, compared with the pipeline on a ranking metric.
+    """
     version = md.current()
-    if version is not None and version.algorithm == "Pipeline":
-        # A pipeline's candidates learn from an older slice and its ranker from a later
-        # one; retrain fits and compares single models.
-        raise Failure(
-            f"the current version of {md.path} ({version.name}) is a pipeline, which "
-            "retrain does not refit: fit a new pipeline and publish it "
-            "(latentrec models publish FILE --model-dir DIR)"
-        )
     if algorithm is not None:
         return build_model(algorithm, {}, extra, seed)
     if version is None:
@@ -196,6 +194,12 @@ def candidate(md: ModelDirectory, algorithm, extra, seed):
         )
     if not extra:
         return None
+    if version.algorithm == "Pipeline":
+        raise Failure(
+            f"--param sets a single model's hyperparameters, and the current version of "
+            f"{md.path} ({version.name}) is a pipeline, which is refitted with its own "
+            "recipe: leave out --param, or give --algorithm to train a single model"
+        )
     return load(version.path).clone().set_params(**parse_params(extra))
 
 

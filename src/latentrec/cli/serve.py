@@ -286,13 +286,6 @@ def serve(
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
     app = create_app(settings)
-    if every is not None and app.state.holder.current.pipeline is not None:
-        # Retraining fits one model on the store; a pipeline needs its candidates fitted
-        # on an older slice and its ranker on a later one, which retrain does not do.
-        raise Failure(
-            "--retrain-every retrains a model, and the current version is a pipeline: "
-            "fit and publish a new pipeline instead (latentrec models publish FILE)"
-        )
     # SIGTERM's default ends the process at once, skipping the clean-up below (uvicorn
     # re-raises the signal once it has shut down): an exception runs it, and the
     # retrain child is ended rather than left training and publishing on its own.

@@ -35,15 +35,33 @@ running service are not saved), so ratings that only reached it by fold-in are s
 which can favour it slightly.  When every rating from the cutoff on was in the current
 model's training data there is nothing to compare on, and nothing is published: a
 retraining with no new ratings changes nothing.  Raise ``holdout`` to compare on more.
+
+**Pipelines.** A current version that is a :class:`~latentrec.pipeline.Pipeline` is
+retrained the way it was built (:func:`fit_recipe`): the candidate is
+``current.clone()`` (each candidate model unfitted with its hyperparameters, an unfitted
+ranker with the same parameters, the same re-rankers and ``n_candidates``); its models
+learn from the earlier ratings of the training part and its ranker from the latest
+``ranker_share`` of them (20% by default, a temporal split as for the holdout), so the
+ranker's labels come after what its models saw and neither sees a scored rating.  What
+the current pipeline was trained on is its context's ``seen`` (its models' data and its
+ranker's slice).  A pipeline ranks, so it is compared on a ranking metric; its lists are
+made by its own index-level API (``recommend_histories``), leaving out the items each
+user rated in the training part as for a model.  A single model (``model=...``) and a
+pipeline can be compared with each other the same way.  Genres: the data's item side
+table (a store's catalogue) gives them; an item it gives none gets those the current
+pipeline's context has for it, and an item with none from either is in no genre.  If
+the ranker has nothing to learn from, nothing is published and the reason says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from ..data.interactions import Interactions
@@ -51,13 +69,20 @@ from ..data.splits import temporal_split
 from ..evaluation import metrics as M
 from ..evaluation.evaluate import RANKING_METRICS
 from ..evaluation.tuning import RATING_METRICS, parse_metric
+from ..pipeline import Pipeline, RankerDataError
+from ..pipeline.context import binary_pattern
+from ..pipeline.history import Histories
 from .versions import ModelDirectory, StaleVersionError, Version
 
-__all__ = ["RetrainResult", "retrain", "retrain_on", "score_on_holdout"]
+__all__ = ["RetrainResult", "fit_recipe", "retrain", "retrain_on", "score_on_holdout"]
 
 # Ranked-list slots per block of users when scoring a ranking metric: bounds the memory
 # of the lengthened top-n lists (a few int64 arrays of this many cells).
 LIST_CELLS = 1 << 22
+
+# The share of a pipeline's training ratings (the latest) its ranker learns from; its
+# candidate models learn from the rest.
+RANKER_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -135,6 +160,7 @@ def retrain(
     tolerance: float = 0.0,
     metric=None,
     random_state=None,
+    ranker_share: float = RANKER_SHARE,
 ) -> RetrainResult:
     """Retrain on everything ``store`` holds; see :func:`retrain_on` for what it does.
 
@@ -154,6 +180,7 @@ def retrain(
         tolerance=tolerance,
         metric=metric,
         random_state=random_state,
+        ranker_share=ranker_share,
     )
 
 
@@ -166,23 +193,29 @@ def retrain_on(
     tolerance: float = 0.0,
     metric=None,
     random_state=None,
+    ranker_share: float = RANKER_SHARE,
 ) -> RetrainResult:
     """Train a candidate, compare it with the current version, publish it if not worse.
 
     Args:
         interactions: every rating to learn from, with timestamps.
         model_dir: a :class:`~latentrec.service.versions.ModelDirectory` or its path.
-        model: the estimator to train (never modified: a clone is fitted); by default
-            the current version's class and hyperparameters.  Needed when nothing is
-            published yet.
+        model: the estimator or :class:`~latentrec.pipeline.Pipeline` to train (never
+            modified: a clone is fitted); by default the current version's recipe (a
+            model's class and hyperparameters, a pipeline's :meth:`Pipeline.clone`).
+            Needed when nothing is published yet.
         holdout: share of the most recent ratings held out, strictly between 0 and 1.
         tolerance: how much worse (absolute, in the metric's units) the candidate may be
             and still be published; 0 means "at least as good".
         metric: ``"rmse"``, ``"mae"``, or a ranking metric such as ``"ndcg@10"``
             (``precision``, ``recall``, ``map``, ``hit_rate``); by default RMSE when both
-            models predict ratings, else NDCG@10.  Lower is better for rating metrics,
-            higher for ranking metrics.
-        random_state: seed given to the candidate (where it has ``random_state``).
+            models predict ratings, else NDCG@10 (a pipeline ranks).  Lower is better for
+            rating metrics, higher for ranking metrics.
+        random_state: seed given to the candidate (where it has ``random_state``; a
+            pipeline's candidate models).
+        ranker_share: for a pipeline with a ranker, the share of the latest training
+            ratings its ranker learns from (its models learn from the rest), strictly
+            between 0 and 1; see :func:`fit_recipe`.
 
     The ratings from the cutoff on that the current model was not trained on are scored;
     the candidate is fitted on all the others (see the module's notes on leakage).  If
@@ -191,7 +224,8 @@ def retrain_on(
     ``cutoff``, ``holdout``, ``tolerance``, ``n_train``, ``n_holdout``,
     ``n_seen_by_current`` (held-out ratings left unscored because the current model
     was trained on them) and ``data_until`` (the latest timestamp it was trained on).
-    A diverged candidate fit is reported as not published.  If another process
+    A diverged candidate fit, or a pipeline's ranker with nothing to learn from, is
+    reported as not published.  If another process
     publishes or rolls back while this runs, nothing is published (the comparison was
     against a version no longer current).
 
@@ -217,18 +251,21 @@ def retrain_on(
     if not isinstance(interactions, Interactions):
         raise TypeError(f"expected an Interactions, got {type(interactions).__name__}")
     holdout = _check_share(holdout)
+    ranker_share = _check_share(ranker_share, "ranker_share")
     tolerance = _check_tolerance(tolerance)
     md = model_dir if isinstance(model_dir, ModelDirectory) else ModelDirectory(model_dir)
     current_version, current = _current(md)
     template = _template(model, current, md)
-    if random_state is not None and "random_state" in template.param_names():
-        template.set_params(random_state=random_state)
+    if random_state is not None:
+        _seed(template, random_state)
     label, _, _, direction = _choose_metric(metric, template, current)
     if interactions.timestamps is None:
         raise ValueError(
             "retraining holds out the most recent ratings, so it needs timestamps; the "
             "data has none"
         )
+    if isinstance(template, Pipeline):
+        interactions = with_known_genres(interactions, current)
     recent = interactions.timestamps >= temporal_cutoff(interactions, holdout)
     cutoff = float(interactions.timestamps[recent].min())
     seen = np.zeros_like(recent) if current is None else trained_cells(current, interactions)
@@ -249,9 +286,12 @@ def retrain_on(
         )
         return RetrainResult(False, None, {}, {}, reason, **common)
     try:
-        candidate = template.clone().fit(train)
+        candidate = fit_recipe(template, train, ranker_share)
     except FloatingPointError as err:
         return RetrainResult(False, None, {}, {}, f"the candidate's fit diverged ({err})", **common)
+    except RankerDataError as err:
+        reason = _ranker_reason("the candidate", ranker_share, err)
+        return RetrainResult(False, None, {}, {}, reason, **common)
     figures = score_on_holdout(candidate, train, test, metric=label)
     if current is None:
         reason = "no current version: the first candidate is published"
@@ -274,12 +314,18 @@ def retrain_on(
         "n_seen_by_current": common["n_seen_by_current"],
         "data_until": float(interactions.timestamps.max()),
     }
+    if isinstance(template, Pipeline) and template.ranker is not None:
+        metrics["ranker_share"] = ranker_share
     try:
-        final = template.clone().fit(interactions)
+        final = fit_recipe(template, interactions, ranker_share)
     except FloatingPointError as err:
         reason = f"the refit on all ratings diverged ({err})"
         return RetrainResult(False, None, figures, current_figures, reason, **common)
-    final.record_metrics(**{f"holdout_{key}": value for key, value in figures.items()})
+    except RankerDataError as err:
+        reason = _ranker_reason("the refit on all ratings", ranker_share, err)
+        return RetrainResult(False, None, figures, current_figures, reason, **common)
+    if not isinstance(final, Pipeline):  # a pipeline's figures live in its version's metrics
+        final.record_metrics(**{f"holdout_{key}": value for key, value in figures.items()})
     try:
         version = md.publish(
             final, metrics=metrics, note=reason, if_current=common["current_version"]
@@ -287,6 +333,104 @@ def retrain_on(
     except StaleVersionError as err:
         return RetrainResult(False, None, figures, current_figures, str(err), **common)
     return RetrainResult(True, version, figures, current_figures, reason, **common)
+
+
+def fit_recipe(template, data: Interactions, ranker_share: float = RANKER_SHARE):
+    """A fresh copy of ``template`` (a model or a pipeline, left as it is) fitted on ``data``.
+
+    A model is fitted on all of ``data``.  A pipeline with a learned ranker is fitted as
+    it is built: its candidate models on the earlier ratings, its ranker on the latest
+    ``ranker_share`` of them (:func:`latentrec.data.splits.temporal_split`, ties in the
+    later part), whose ratings are its labels; without a ranker its models learn from all
+    of ``data``.  Raises :class:`~latentrec.pipeline.RankerDataError` when the ranker has
+    nothing to learn from (``data`` cannot be split in time, no user of the later part
+    has an earlier rating, or none of their items is among their candidates).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.data.synthetic import synthetic
+        >>> from latentrec.models import BiasedMF
+        >>> from latentrec.pipeline import LearnedRanker, Pipeline
+        >>> df = synthetic(60, 30, 900, random_state=0).to_frame()
+        >>> df["t"] = np.arange(len(df))
+        >>> data = Interactions.from_frame(df, timestamp="t", rating_scale=(1, 5))
+        >>> recipe = Pipeline(BiasedMF(n_factors=2, random_state=0),
+        ...                   LearnedRanker(n_estimators=5, min_child_samples=5), n_candidates=10)
+        >>> pipe = fit_recipe(recipe, data, 0.2)
+        >>> pipe.context_.history.nnz, pipe.context_.seen.nnz, recipe.is_fitted
+        (720, 900, False)
+    """
+    fresh = template.clone()
+    if not isinstance(fresh, Pipeline) or fresh.ranker is None:
+        return fresh.fit(data)
+    try:
+        early, late = temporal_split(data, test_size=ranker_share)
+    except ValueError as err:
+        raise RankerDataError(f"the training ratings cannot be split in time ({err})") from None
+    return fresh.fit(early, late)
+
+
+def with_known_genres(data: Interactions, current) -> Interactions:
+    """``data`` with genres from the ``current`` pipeline's context for every item its
+    side table gives none (by raw id); ``data`` itself when ``current`` is not a pipeline
+    with genres.  An item neither gives genres to is in no genre.
+
+    The catalogue a store keeps is the newest word on an item's genres; the pipeline's
+    context is where the current version got them, which a plain ratings table lacks.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec.models import Popularity
+        >>> df = pd.DataFrame({"user_id": [1, 2], "item_id": [5, 6], "rating": 1.0})
+        >>> table = pd.DataFrame({"genres": ["A", "B|C"]}, index=[5, 6])
+        >>> pipe = Pipeline(Popularity(), n_candidates=2).fit(
+        ...     Interactions.from_frame(df, item_features=table))
+        >>> more = Interactions.from_frame(pd.concat([df, df.assign(item_id=7)]))
+        >>> with_known_genres(more, pipe).item_features["genres"].fillna("-").tolist()
+        ['A', 'B|C', '-']
+    """
+    ctx = getattr(current, "context_", None) if isinstance(current, Pipeline) else None
+    if ctx is None or ctx.item_genres is None:
+        return data
+    names = np.asarray(ctx.genre_names).astype(str)
+    genres = ctx.item_genres
+    labels = np.array(
+        [
+            "|".join(names[genres.indices[genres.indptr[i] : genres.indptr[i + 1]]]) or None
+            for i in range(genres.shape[0])
+        ]
+        + [None],
+        dtype=object,
+    )
+    # -1 (an item the pipeline does not know) picks the trailing None.
+    theirs = labels[current.items_.lookup(data.items.ids)]
+    if data.item_features is None:
+        table = pd.DataFrame(index=pd.Index(data.items.ids, name="item_id"))
+    else:
+        table = data.item_features.copy()
+    if "genres" in table.columns:
+        own = table["genres"].to_numpy(dtype=object)
+        blank = pd.isna(own) | (pd.Series(own, dtype=object).astype(str).str.strip() == "")
+        table["genres"] = np.where(blank.to_numpy(), theirs, own)
+    else:
+        table["genres"] = theirs
+    return Interactions(
+        data.users,
+        data.items,
+        data.matrix,
+        data.timestamps,
+        rating_scale=data.rating_scale,
+        implicit=data.implicit,
+        item_features=table,
+        user_features=data.user_features,
+    )
+
+
+def _ranker_reason(what: str, share: float, err: Exception) -> str:
+    return (
+        f"{what}'s ranker cannot be trained on the latest {share:.0%} of its training "
+        f"ratings: {err}"
+    )
 
 
 def temporal_cutoff(interactions: Interactions, share: float) -> float:
@@ -309,7 +453,8 @@ def temporal_cutoff(interactions: Interactions, share: float) -> float:
 def trained_cells(model, interactions: Interactions) -> np.ndarray:
     """Which cells of ``interactions`` (by raw user and item id) ``model`` was trained on.
 
-    Read from the model's seen-items matrix (``model.seen_``), so a pair rated again
+    Read from the model's seen-items matrix (``model.seen_``; a pipeline's
+    ``context_.seen``: its models' data and its ranker's slice), so a pair rated again
     since counts as seen.  A bool array aligned with ``interactions.matrix.data``.
 
     Example:
@@ -321,7 +466,7 @@ def trained_cells(model, interactions: Interactions) -> np.ndarray:
         >>> trained_cells(model, data).tolist()
         [True, False, False]
     """
-    seen = model.seen_
+    seen = _trained_matrix(model)
     u, i = index_maps(model, interactions)
     u, i = u[interactions.user_idx], i[interactions.item_idx]
     known = (u >= 0) & (i >= 0)
@@ -349,7 +494,10 @@ def score_on_holdout(model, before: Interactions, holdout: Interactions, *, metr
       is ranked by the model over all items except those the user rated in ``before``;
       all their held-out items are relevant (items the model does not know count as
       relevant and can never be found).  Returns ``precision@k``, ``recall@k``,
-      ``ndcg@k``, ``map@k``, ``hit_rate@k`` and ``n_users``.
+      ``ndcg@k``, ``map@k``, ``hit_rate@k`` and ``n_users``.  A
+      :class:`~latentrec.pipeline.Pipeline` (ranking metrics only) makes each list with
+      ``recommend_histories``: the user's stored history, leaving out what it saw and
+      what the user rated in ``before``.
 
     For a model fitted on ``before`` itself this equals
     :func:`~latentrec.evaluation.evaluate_ratings` and
@@ -380,8 +528,18 @@ def score_on_holdout(model, before: Interactions, holdout: Interactions, *, metr
     return _ranking_figures(model, before, holdout, k)
 
 
+def _trained_matrix(model) -> sp.csr_matrix:
+    """The (users x items) cells ``model`` was trained on, in its own indices."""
+    return model.context_.seen if isinstance(model, Pipeline) else model.seen_
+
+
+def _rates(model) -> bool:
+    """Whether ``model`` predicts ratings (a pipeline only ranks)."""
+    return not isinstance(model, Pipeline) and bool(model.predicts_ratings)
+
+
 def _rating_figures(model, holdout: Interactions) -> dict:
-    if not model.predicts_ratings:
+    if not _rates(model):
         raise ValueError(
             f"{type(model).__name__} does not predict ratings; compare with a ranking "
             "metric such as ndcg@10"
@@ -408,7 +566,9 @@ def _ranking_figures(model, before: Interactions, holdout: Interactions, k: int)
     rated_before = _remap(before.matrix[users], item_map, n_cols)
     recommended = np.full((users.size, k), -1, dtype=np.int64)
     longest = int(np.diff(rated_before.indptr).max()) if users.size else 0
-    step = max(1, LIST_CELLS // min(k + longest, model.n_items))
+    # A pipeline scores each block's users against every item (its candidate features).
+    width = model.n_items if isinstance(model, Pipeline) else min(k + longest, model.n_items)
+    step = max(1, LIST_CELLS // max(width, 1))
     for start in range(0, users.size, step):
         block = slice(start, start + step)
         recommended[block] = _top_k_unrated(model, model_users[block], rated_before[block], k)
@@ -453,7 +613,11 @@ def _top_k_unrated(model, model_users: np.ndarray, rated: sp.csr_matrix, k: int)
     The model's own "seen" items are not excluded (they may include held-out answers);
     instead the list is made ``max(rated per user)`` longer and the rated items dropped,
     which keeps the model's order (and its fallback for users it cannot personalise).
+    A pipeline never offers its own "seen" items (none of them is scored: they are
+    what it was trained on) and takes the rated items as exclusions before it ranks.
     """
+    if isinstance(model, Pipeline):
+        return _pipeline_top_k(model, model_users, rated, k)
     extra = int(np.diff(rated.indptr).max()) if rated.shape[0] else 0
     n_fetch = min(k + extra, model.n_items)
     idx, _, _ = model.recommend_batch_idx(model_users, n_fetch, exclude_seen=False)
@@ -472,6 +636,16 @@ def _top_k_unrated(model, model_users: np.ndarray, rated: sp.csr_matrix, k: int)
     return kept
 
 
+def _pipeline_top_k(pipe: Pipeline, users: np.ndarray, rated: sp.csr_matrix, k: int) -> np.ndarray:
+    """Each user's top ``k`` from a pipeline, leaving out its seen items and ``rated``."""
+    batch = Histories.stored(pipe.context_, users)
+    # Columns past the pipeline's items are items it lacks: it never offers them anyway.
+    blocked = batch.exclude + rated[:, : pipe.n_items]
+    batch = dataclasses.replace(batch, exclude=binary_pattern(blocked, batch.exclude.shape))
+    idx, _, _ = pipe.recommend_histories(batch, k)
+    return idx.astype(np.int64)
+
+
 def _current(md: ModelDirectory):
     if md.current() is None:
         return None, None
@@ -486,18 +660,28 @@ def _template(model, current, md: ModelDirectory):
                 "give the estimator to train (model=..., or --algorithm)"
             )
         return current.clone()
+    if isinstance(model, Pipeline):
+        return model.clone()
     if not hasattr(model, "clone") or not hasattr(model, "param_names"):
         raise TypeError(f"model must be a latentrec estimator, got {type(model).__name__}")
     return model.clone()
 
 
+def _seed(template, random_state) -> None:
+    """Give ``random_state`` to the template (a pipeline: to each candidate model) where
+    it takes one."""
+    for model in template.models if isinstance(template, Pipeline) else [template]:
+        if "random_state" in model.param_names():
+            model.set_params(random_state=random_state)
+
+
 def _choose_metric(metric, candidate, current):
-    both_rate = candidate.predicts_ratings and (current is None or current.predicts_ratings)
+    both_rate = _rates(candidate) and (current is None or _rates(current))
     if metric is None:
         metric = "rmse" if both_rate else "ndcg@10"
     label, name, k, direction = parse_metric(metric)
     if name in RATING_METRICS and not both_rate:
-        who = candidate if not candidate.predicts_ratings else current
+        who = candidate if not _rates(candidate) else current
         raise ValueError(
             f"{type(who).__name__} does not predict ratings, so the models cannot be "
             f"compared on {label}; use a ranking metric such as ndcg@10"
@@ -524,9 +708,9 @@ def _gate(cand: float, cur: float, label: str, direction: str, tolerance: float)
     return False, f"{shown} is worse than current {cur:.4f}{within}"
 
 
-def _check_share(value) -> float:
+def _check_share(value, name: str = "holdout") -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-        raise ValueError(f"holdout must be a share strictly between 0 and 1, got {value!r}")
+        raise ValueError(f"{name} must be a share strictly between 0 and 1, got {value!r}")
     return float(value)
 
 

@@ -5,6 +5,9 @@ runs ``latentrec retrain --model-dir ... --json`` (the store in ``LATENTREC_STOR
 in a child process (training must not take the serving process's interpreter lock, and
 it gets the machine's threads, which the serving processes give up), then waits for the
 next round.
+Each round reads the directory afresh, so a version published while the service runs,
+a model or a pipeline, is the one retrained (a pipeline with its own recipe, see
+:mod:`latentrec.service.retrain`).
 Publishing is the retrain's job (only a candidate that is not worse becomes current);
 every worker follows the directory's pointer and swaps the new version in without
 dropping a request (:class:`~latentrec.service.app.Refresher`).
