@@ -74,7 +74,14 @@ from ..pipeline.context import binary_pattern
 from ..pipeline.history import Histories
 from .versions import ModelDirectory, StaleVersionError, Version
 
-__all__ = ["RetrainResult", "fit_recipe", "retrain", "retrain_on", "score_on_holdout"]
+__all__ = [
+    "RetrainResult",
+    "fit_recipe",
+    "retrain",
+    "retrain_on",
+    "score_on_holdout",
+    "with_known_genres",
+]
 
 # Ranked-list slots per block of users when scoring a ranking metric: bounds the memory
 # of the lengthened top-n lists (a few int64 arrays of this many cells).
