@@ -1,0 +1,104 @@
+"""Retraining a pipeline version, the cases an operator meets: side-table columns a
+store does not keep, genres in other shapes, and a service whose current version turns
+from a pipeline into a single model through ``latentrec retrain --algorithm``."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+
+from latentrec.models import BiasedMF, Popularity
+from latentrec.pipeline import LearnedRanker, Pipeline, Rules
+from latentrec.service.retrain import fit_recipe, retrain
+from latentrec.service.versions import ModelDirectory
+from latentrec.store import open_store
+
+from .conftest import planted
+from .serving import wait_for
+from .test_retrain_pipeline import RANKER, as_data, run_cli
+
+STUDIOS = [f"Studio {j % 4}" for j in range(30)]
+
+
+@pytest.fixture
+def planted_frame():
+    return planted()
+
+
+def small_pipe(first=None, rerankers=()) -> Pipeline:
+    factor = BiasedMF(n_factors=3, n_epochs=30, random_state=0)
+    models = [factor] if first is None else [first, factor]
+    return Pipeline(models, LearnedRanker(**RANKER), list(rerankers), n_candidates=15)
+
+
+def older_half(frame):
+    return frame[frame["timestamp"] < np.quantile(frame["timestamp"], 0.5)]
+
+
+def test_a_cap_on_a_column_the_store_does_not_keep_comes_from_the_current_pipeline(
+    planted_frame, tmp_path
+):
+    frame, items = planted_frame
+    frame = frame.assign(timestamp=frame["timestamp"] + 1_700_000_000)
+    items = items.assign(studio=STUDIOS)
+    store_path = str(tmp_path / "ratings.sqlite")
+    with open_store(store_path) as store:
+        store.import_interactions(as_data(frame, items))
+    md = ModelDirectory(tmp_path / "models")
+    capped = small_pipe(rerankers=[Rules(max_per={"studio": 2})])
+    md.publish(fit_recipe(capped, as_data(older_half(frame), items, ("title", "studio"))))
+    current = md.load_current()[1]
+    with open_store(store_path) as store:
+        stored = store.interactions()
+        assert "studio" not in stored.item_features.columns  # text columns are not kept
+        result = retrain(store, md, tolerance=1.0)
+    assert result.published, result.reason
+    new = md.load_current()[1]
+    # The same groups as before, item by item (by raw id), so the cap still holds.
+    old_groups = current.rerankers[-1].caps_[0][0]
+    new_groups = new.rerankers[-1].caps_[0][0]
+    same = new.items_.lookup(current.items_.ids)
+    assert (same >= 0).all()
+    together_before = (old_groups @ old_groups.T).toarray() > 0
+    together_now = (new_groups[same] @ new_groups[same].T).toarray() > 0
+    assert np.array_equal(together_before, together_now)
+    top, _, _ = new.recommend_batch_idx(np.arange(new.n_users), 10)
+    for row in top:
+        listed = row[row >= 0]
+        assert np.asarray(new_groups[listed].sum(axis=0)).max() <= 2
+
+
+def test_a_served_pipeline_replaced_by_a_model_through_retrain_answers_from_the_model(
+    serve, planted_frame, tmp_path
+):
+    frame, items = planted_frame
+    frame = frame.assign(timestamp=frame["timestamp"] + 1_700_000_000)
+    store_path = str(tmp_path / "ratings.sqlite")
+    with open_store(store_path) as store:
+        store.import_interactions(as_data(frame, items))
+    md = ModelDirectory(tmp_path / "models")
+    # Led by Popularity, so the per-model routes are refused while it is current.
+    md.publish(fit_recipe(small_pipe(first=Popularity()), as_data(older_half(frame), items)))
+    server = serve("--model-dir", str(md.path), "--store", store_path, "--no-access-log")
+    predictions = server.url + "/users/3/predictions"
+    assert httpx.get(predictions, params={"items": "101"}).status_code == 409
+    code, output = run_cli(
+        "retrain", "--store", store_path, "--model-dir", md.path,
+        "--algorithm", "biased-mf", "--param", "n_factors=3", "--seed", "0", "--tolerance", "1",
+    )  # fmt: skip
+    assert code == 0 and "published v000002" in output, output
+    assert md.current().algorithm == "BiasedMF"
+    wait_for(
+        lambda: httpx.get(server.url + "/health").json()["model_version"] == "v000002",
+        60,
+        "the service to serve v000002",
+    )
+    r = httpx.get(predictions, params={"items": "101"})
+    assert r.status_code == 200 and r.json()["model_version"] == "v000002", r.text
+    body = httpx.get(server.url + "/users/3/recommendations", params={"n": 5}).json()
+    assert body["model_version"] == "v000002" and len(body["items"]) == 5
+    rated = set(frame.loc[frame["user_id"] == 3, "item_id"].astype(str))
+    assert not rated & {str(item["item_id"]) for item in body["items"]}
+    similar = httpx.get(server.url + "/items/101/similar", params={"n": 3})
+    assert similar.status_code == 200 and similar.json()["model_version"] == "v000002"
