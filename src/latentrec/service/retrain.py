@@ -50,7 +50,9 @@ user rated in the training part as for a model.  A single model (``model=...``) 
 pipeline can be compared with each other the same way.  Genres: the data's item side
 table (a store's catalogue) gives them; an item it gives none gets those the current
 pipeline's context has for it, and an item with none from either is in no genre.  If
-the ranker has nothing to learn from, nothing is published and the reason says so.
+the ranker has nothing to learn from, nothing is published and the reason says so.  A
+``Rules`` cap on another item column the data lacks (a store keeps no text column but
+genres) takes its groups from the current pipeline's stage (:func:`with_capped_columns`).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from ..data.splits import temporal_split
 from ..evaluation import metrics as M
 from ..evaluation.evaluate import RANKING_METRICS
 from ..evaluation.tuning import RATING_METRICS, parse_metric
-from ..pipeline import Pipeline, RankerDataError
+from ..pipeline import Pipeline, RankerDataError, Rules
 from ..pipeline.context import binary_pattern
 from ..pipeline.history import Histories
 from .versions import ModelDirectory, StaleVersionError, Version
@@ -80,6 +82,7 @@ __all__ = [
     "retrain",
     "retrain_on",
     "score_on_holdout",
+    "with_capped_columns",
     "with_known_genres",
 ]
 
@@ -272,7 +275,7 @@ def retrain_on(
             "data has none"
         )
     if isinstance(template, Pipeline):
-        interactions = with_known_genres(interactions, current)
+        interactions = with_capped_columns(with_known_genres(interactions, current), current)
     recent = interactions.timestamps >= temporal_cutoff(interactions, holdout)
     cutoff = float(interactions.timestamps[recent].min())
     seen = np.zeros_like(recent) if current is None else trained_cells(current, interactions)
@@ -421,6 +424,60 @@ def with_known_genres(data: Interactions, current) -> Interactions:
         table["genres"] = np.where(blank.to_numpy(), theirs, own)
     else:
         table["genres"] = theirs
+    return _with_items(data, table)
+
+
+def with_capped_columns(data: Interactions, current) -> Interactions:
+    """``data`` with each item column a ``Rules`` cap of the ``current`` pipeline reads
+    (other than ``genres``) that ``data``'s item table lacks, from that stage's groups.
+
+    A store's catalogue keeps titles, genres and numeric features, not a text column such
+    as a provider, so a refit of a pipeline capped on one would otherwise fail.  The
+    current stage saved which items share a value (not the values): each item it knew
+    gets its group's number as the value, so the same items share a cap; an item it did
+    not know (new since) has none and counts against no cap.  ``data`` itself when
+    nothing is missing.
+
+    Example:
+        >>> import pandas as pd
+        >>> from latentrec.models import Popularity
+        >>> from latentrec.pipeline import Rules
+        >>> df = pd.DataFrame({"user_id": [1, 2, 3], "item_id": [5, 6, 7], "rating": 1.0})
+        >>> table = pd.DataFrame({"studio": ["X", "Y", "X"]}, index=[5, 6, 7])
+        >>> pipe = Pipeline(Popularity(), None, [Rules(max_per={"studio": 1})], 3).fit(
+        ...     Interactions.from_frame(df, item_features=table))
+        >>> more = Interactions.from_frame(pd.concat([df, df.assign(item_id=8)]))
+        >>> with_capped_columns(more, pipe).item_features["studio"].tolist()
+        [0, 1, 0, None]
+    """
+    if not isinstance(current, Pipeline) or not current.is_fitted:
+        return data
+    table = data.item_features
+    have = set() if table is None else set(table.columns)
+    known = current.items_.lookup(data.items.ids)
+    filled = {}
+    for stage in current.rerankers:
+        if not isinstance(stage, Rules):
+            continue
+        for column, (groups, _) in zip(stage.max_per, stage.caps_, strict=True):
+            if column == "genres" or column in have or column in filled:
+                continue
+            groups = sp.csr_matrix(groups)
+            # A column other than genres puts an item in at most one group.
+            first = np.full(groups.shape[0] + 1, None, dtype=object)  # the last: unknown
+            has = np.flatnonzero(np.diff(groups.indptr) > 0)
+            first[has] = groups.indices[groups.indptr[has]].tolist()
+            filled[column] = first[known]
+    if not filled:
+        return data
+    if table is None:
+        table = pd.DataFrame(index=pd.Index(data.items.ids, name="item_id"))
+    table = table.assign(**filled)
+    return _with_items(data, table)
+
+
+def _with_items(data: Interactions, table: pd.DataFrame) -> Interactions:
+    """``data`` with ``table`` as its item side table."""
     return Interactions(
         data.users,
         data.items,
