@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
+from latentrec import Interactions
 from latentrec.models import BiasedMF, Popularity
 from latentrec.pipeline import LearnedRanker, Pipeline, Rules
-from latentrec.service.retrain import fit_recipe, retrain
+from latentrec.service.retrain import fit_recipe, retrain, with_known_genres
 from latentrec.service.versions import ModelDirectory
 from latentrec.store import open_store
 
@@ -67,6 +69,18 @@ def test_a_cap_on_a_column_the_store_does_not_keep_comes_from_the_current_pipeli
     for row in top:
         listed = row[row >= 0]
         assert np.asarray(new_groups[listed].sum(axis=0)).max() <= 2
+
+
+def test_with_known_genres_reads_lists_and_treats_blank_cells_as_missing():
+    df = pd.DataFrame({"user_id": range(6), "item_id": range(5, 11), "rating": 1.0})
+    table = pd.DataFrame({"genres": ["A", "B|C", "D", "E", "F", "G"]}, index=range(5, 11))
+    pipe = Pipeline(Popularity(), n_candidates=2).fit(
+        Interactions.from_frame(df, item_features=table)
+    )
+    own = pd.DataFrame({"genres": [["X", "Y"], [], np.nan, " ", "|", ("Z",)]}, index=range(5, 11))
+    data = Interactions.from_frame(df, item_features=own)
+    genres = with_known_genres(data, pipe).item_features["genres"].tolist()
+    assert genres == ["X|Y", "B|C", "D", "E", "F", "Z"]
 
 
 def test_a_served_pipeline_replaced_by_a_model_through_retrain_answers_from_the_model(
