@@ -382,8 +382,10 @@ def fit_recipe(template, data: Interactions, ranker_share: float = RANKER_SHARE)
 
 def with_known_genres(data: Interactions, current) -> Interactions:
     """``data`` with genres from the ``current`` pipeline's context for every item its
-    side table gives none (by raw id); ``data`` itself when ``current`` is not a pipeline
-    with genres.  An item neither gives genres to is in no genre.
+    side table gives none (by raw id); ``data`` itself when neither it nor ``current`` (a
+    pipeline) has genres.  An item neither gives genres to is in no genre.  The data's genres may be
+    ``|``-joined text or lists (joined with ``|``); a missing, empty or blank cell, or one
+    of separators only, gives none.
 
     The catalogue a store keeps is the newest word on an item's genres; the pipeline's
     context is where the current version got them, which a plain ratings table lacks.
@@ -400,31 +402,43 @@ def with_known_genres(data: Interactions, current) -> Interactions:
         ['A', 'B|C', '-']
     """
     ctx = getattr(current, "context_", None) if isinstance(current, Pipeline) else None
-    if ctx is None or ctx.item_genres is None:
+    table = data.item_features
+    has_own = table is not None and "genres" in table.columns
+    if (ctx is None or ctx.item_genres is None) and not has_own:
         return data
-    names = np.asarray(ctx.genre_names).astype(str)
-    genres = ctx.item_genres
-    labels = np.array(
-        [
-            "|".join(names[genres.indices[genres.indptr[i] : genres.indptr[i + 1]]]) or None
-            for i in range(genres.shape[0])
-        ]
-        + [None],
-        dtype=object,
-    )
-    # -1 (an item the pipeline does not know) picks the trailing None.
-    theirs = labels[current.items_.lookup(data.items.ids)]
-    if data.item_features is None:
+    own = np.full(data.n_items, None, dtype=object)
+    if has_own:
+        own = np.array([_genre_text(cell) for cell in table["genres"]], dtype=object)
+    if ctx is not None and ctx.item_genres is not None:
+        names = np.asarray(ctx.genre_names).astype(str)
+        genres = ctx.item_genres
+        labels = np.array(
+            [
+                "|".join(names[genres.indices[genres.indptr[i] : genres.indptr[i + 1]]]) or None
+                for i in range(genres.shape[0])
+            ]
+            + [None],
+            dtype=object,
+        )
+        # -1 (an item the pipeline does not know) picks the trailing None.
+        theirs = labels[current.items_.lookup(data.items.ids)]
+        own = np.where(np.equal(own, None), theirs, own)
+    if table is None:
         table = pd.DataFrame(index=pd.Index(data.items.ids, name="item_id"))
+    return _with_items(data, table.assign(genres=own))
+
+
+def _genre_text(cell) -> str | None:
+    """One item's genres as ``|``-joined text (a list's elements joined), or ``None`` when
+    it names none (missing, empty, blank or only separators)."""
+    if isinstance(cell, (list, tuple, set, np.ndarray, pd.Series)):
+        parts = [str(g) for g in cell if not (isinstance(g, float) and math.isnan(g))]
+        text = "|".join(parts)
+    elif cell is None or (isinstance(cell, float) and math.isnan(cell)) or cell is pd.NA:
+        return None
     else:
-        table = data.item_features.copy()
-    if "genres" in table.columns:
-        own = table["genres"].to_numpy(dtype=object)
-        blank = pd.isna(own) | (pd.Series(own, dtype=object).astype(str).str.strip() == "")
-        table["genres"] = np.where(blank.to_numpy(), theirs, own)
-    else:
-        table["genres"] = theirs
-    return _with_items(data, table)
+        text = str(cell)
+    return text if any(part.strip() for part in text.split("|")) else None
 
 
 def with_capped_columns(data: Interactions, current) -> Interactions:
