@@ -448,9 +448,9 @@ def with_capped_columns(data: Interactions, current) -> Interactions:
     A store's catalogue keeps titles, genres and numeric features, not a text column such
     as a provider, so a refit of a pipeline capped on one would otherwise fail.  The
     current stage saved which items share a value (not the values): each item it knew
-    gets its group's number as the value, so the same items share a cap; an item it did
-    not know (new since) has none and counts against no cap.  ``data`` itself when
-    nothing is missing.
+    gets its group's name (``group 0``, ``group 1``, ...; text, as the column was), so
+    the same items share a cap; an item it did not know (new since) has none and counts
+    against no cap.  ``data`` itself when nothing is missing.
 
     Example:
         >>> import pandas as pd
@@ -462,7 +462,7 @@ def with_capped_columns(data: Interactions, current) -> Interactions:
         ...     Interactions.from_frame(df, item_features=table))
         >>> more = Interactions.from_frame(pd.concat([df, df.assign(item_id=8)]))
         >>> with_capped_columns(more, pipe).item_features["studio"].tolist()
-        [0, 1, 0, None]
+        ['group 0', 'group 1', 'group 0', None]
     """
     if not isinstance(current, Pipeline) or not current.is_fitted:
         return data
@@ -480,7 +480,7 @@ def with_capped_columns(data: Interactions, current) -> Interactions:
             # A column other than genres puts an item in at most one group.
             first = np.full(groups.shape[0] + 1, None, dtype=object)  # the last: unknown
             has = np.flatnonzero(np.diff(groups.indptr) > 0)
-            first[has] = groups.indices[groups.indptr[has]].tolist()
+            first[has] = [f"group {g}" for g in groups.indices[groups.indptr[has]].tolist()]
             filled[column] = first[known]
     if not filled:
         return data
