@@ -461,8 +461,8 @@ def with_capped_columns(data: Interactions, current) -> Interactions:
         >>> pipe = Pipeline(Popularity(), None, [Rules(max_per={"studio": 1})], 3).fit(
         ...     Interactions.from_frame(df, item_features=table))
         >>> more = Interactions.from_frame(pd.concat([df, df.assign(item_id=8)]))
-        >>> with_capped_columns(more, pipe).item_features["studio"].tolist()
-        ['group 0', 'group 1', 'group 0', None]
+        >>> with_capped_columns(more, pipe).item_features["studio"].fillna("-").tolist()
+        ['group 0', 'group 1', 'group 0', '-']
     """
     if not isinstance(current, Pipeline) or not current.is_fitted:
         return data
