@@ -383,9 +383,9 @@ def fit_recipe(template, data: Interactions, ranker_share: float = RANKER_SHARE)
 def with_known_genres(data: Interactions, current) -> Interactions:
     """``data`` with genres from the ``current`` pipeline's context for every item its
     side table gives none (by raw id); ``data`` itself when neither it nor ``current`` (a
-    pipeline) has genres.  An item neither gives genres to is in no genre.  The data's genres may be
-    ``|``-joined text or lists (joined with ``|``); a missing, empty or blank cell, or one
-    of separators only, gives none.
+    pipeline) has genres.  An item neither gives genres to is in no genre.  The data's
+    genres may be ``|``-joined text or lists (joined with ``|``); a missing, empty or
+    blank cell, or one of separators only, gives none.
 
     The catalogue a store keeps is the newest word on an item's genres; the pipeline's
     context is where the current version got them, which a plain ratings table lacks.
