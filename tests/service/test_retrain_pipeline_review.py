@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import latentrec.service.retrain as retrain_module
 from latentrec import Interactions
+from latentrec.data.splits import temporal_split
 from latentrec.models import BiasedMF, Popularity
 from latentrec.pipeline import LearnedRanker, Pipeline, Rules
-from latentrec.service.retrain import fit_recipe, retrain, with_known_genres
+from latentrec.service.retrain import fit_recipe, retrain, retrain_on, with_known_genres
 from latentrec.service.versions import ModelDirectory
 from latentrec.store import open_store
 
@@ -26,6 +28,12 @@ STUDIOS = [f"Studio {j % 4}" for j in range(30)]
 @pytest.fixture
 def planted_frame():
     return planted()
+
+
+def cells(data: Interactions) -> set:
+    """The (user, item) pairs of ``data``, by raw id."""
+    users, items = data.users.ids[data.user_idx], data.items.ids[data.item_idx]
+    return set(zip(users.tolist(), items.tolist(), strict=True))
 
 
 def small_pipe(first=None, rerankers=()) -> Pipeline:
@@ -116,3 +124,44 @@ def test_a_served_pipeline_replaced_by_a_model_through_retrain_answers_from_the_
     assert not rated & {str(item["item_id"]) for item in body["items"]}
     similar = httpx.get(server.url + "/items/101/similar", params={"n": 3})
     assert similar.status_code == 200 and similar.json()["model_version"] == "v000002"
+
+
+def test_no_scored_rating_reaches_the_candidate_and_the_current_rankers_slice_is_not_scored(
+    planted_frame, tmp_path, monkeypatch
+):
+    frame, items = planted_frame
+    old = frame[frame["timestamp"] < np.quantile(frame["timestamp"], 0.7)]
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(fit_recipe(small_pipe(first=Popularity()), as_data(old, items)))
+    current = md.load_current()[1]
+    # The current's ranker learned from the latest 20% of the older 70%: with half the
+    # ratings held out, the cutoff falls inside that slice.
+    _, its_slice = temporal_split(as_data(old, items), test_size=0.2)
+    fitted = []
+
+    def spy(template, data, share=0.2):
+        fitted.append(data)
+        return fit_recipe(template, data, share)
+
+    monkeypatch.setattr(retrain_module, "fit_recipe", spy)
+    data = as_data(frame, items)
+    result = retrain_on(data, md, holdout=0.5, tolerance=1.0)
+    assert result.published, result.reason
+    recent = data.subset(data.timestamps >= result.cutoff)
+    # What the current pipeline records as seen, by raw id: its models' data and its
+    # ranker's slice.
+    seen = current.context_.seen.tocoo()
+    had = set(
+        zip(
+            current.users_.ids[seen.row].tolist(),
+            current.items_.ids[seen.col].tolist(),
+            strict=True,
+        )
+    )
+    assert cells(its_slice) <= had
+    scored = cells(recent) - had
+    assert len(scored) == result.n_holdout > 0
+    assert not scored & cells(fitted[0])  # neither the candidate's models nor its ranker
+    assert result.n_seen_by_current == len(cells(recent) & had) > 0
+    assert cells(its_slice) & cells(recent)  # the cutoff falls inside the ranker's slice
+    assert cells(fitted[1]) == cells(data)  # the published refit learns from everything
