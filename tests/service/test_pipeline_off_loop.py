@@ -1,9 +1,10 @@
-"""A served pipeline's lists are computed in threads, off the event loop, so the loop
-answers other requests (health checks, writes) while they run; a plain model's list
-stays on the loop.  A real server on 127.0.0.1 (uvicorn in a thread of the test), and a
-pipeline whose last stage waits on an Event inside the list computation: the checks
-hold the lists there and look at what answers meanwhile, never at how long anything
-took."""
+"""A served pipeline's lists are computed in threads of their own, off the event loop,
+so the loop answers other requests (health checks, writes) while they run, and however
+many are waiting they never take every thread of the pool the plain-function routes
+run in; a plain model's list stays on the loop.  A real server on 127.0.0.1 (uvicorn in
+a thread of the test), and a pipeline whose last stage waits on an Event inside the
+list computation: the checks hold the lists there and look at what answers meanwhile,
+never at how long anything took."""
 
 from __future__ import annotations
 
@@ -31,21 +32,35 @@ from .test_pipeline_serve import small_pipeline
 WAIT_S = 30.0
 
 
+# More requests than anyio's default thread pool has threads (40), which the service's
+# plain-function routes share.
+MANY = 41
+
+
 class Gate(Reranker):
     """A last stage that keeps each list it sees (the pipeline's, passed through) until
-    ``release`` is set; ``arrived`` is released once per list that reached it, and
-    ``threads`` holds the thread each ran on."""
+    ``release`` is set; ``arrived`` is released once per list that reached it,
+    ``threads`` holds the thread each ran on and ``most`` the most lists inside at once."""
 
     def __init__(self, arrived: threading.Semaphore, release: threading.Event):
         self.arrived = arrived
         self.release = release
         self.threads: list[int] = []
+        self.inside = self.most = 0
+        self.lock = threading.Lock()
 
     def rerank(self, context, user, candidates, scores, n):
-        self.threads.append(threading.get_ident())
+        with self.lock:
+            self.threads.append(threading.get_ident())
+            self.inside += 1
+            self.most = max(self.most, self.inside)
         self.arrived.release()
-        if not self.release.wait(WAIT_S):
-            raise RuntimeError("the test never opened the gate")
+        try:
+            if not self.release.wait(WAIT_S):
+                raise RuntimeError("the test never opened the gate")
+        finally:
+            with self.lock:
+                self.inside -= 1
         return np.asarray(candidates)[:n]
 
 
@@ -98,40 +113,42 @@ def test_health_and_writes_answer_while_pipeline_lists_are_held(store, two_pipel
     app = create_app(Settings(), store=store, source=FixedSource(gated(pipe, gate), "v1"))
     users = training_users(pipe, 3)
     rated = ["100", "105", "117"]
-    with running(app) as (url, loop_thread), ThreadPoolExecutor(4) as pool:
+    asked = [[*users, "newbie"][k % 4] for k in range(MANY)]
+    with running(app) as (url, loop_thread), ThreadPoolExecutor(MANY) as pool:
         newbie = [{"user_id": "newbie", "item_id": i, "rating": 5} for i in rated]
         assert httpx.post(f"{url}/ratings", json={"ratings": newbie}).status_code == 201
         try:
-            asked = [*users, "newbie"]
-            pending = {
-                u: pool.submit(
+            pending = [
+                pool.submit(
                     httpx.get, f"{url}/users/{u}/recommendations", params={"n": 5}, timeout=WAIT_S
                 )
                 for u in asked
-            }
-            # All four lists are inside the pipeline at once: on the loop, the first
-            # would have held it, and the others would never have started.
-            wait_arrivals(gate, len(asked))
-            assert not any(f.done() for f in pending.values())
+            ]
+            # Lists inside the pipeline at once, as many as the service computes at a
+            # time: on the loop, the first would hold it and no other would start.
+            wait_arrivals(gate, app_module.PIPELINE_THREADS)
+            # Every request in flight, most waiting their turn: /health (a plain
+            # function, in the thread pool) still finds a thread.
             health = httpx.get(f"{url}/health", timeout=WAIT_S)
             assert health.status_code == 200 and health.json()["model_version"] == "v1"
             # POST /ratings runs on the event loop itself.
             one = {"user_id": "writer", "item_id": "101", "rating": 4}
             assert httpx.post(f"{url}/ratings", json=one, timeout=WAIT_S).status_code == 201
-            assert not any(f.done() for f in pending.values())
+            assert not any(f.done() for f in pending)
         finally:
             gate.release.set()
-        answers = {u: f.result() for u, f in pending.items()}
+        answers = [f.result() for f in pending]
+    assert gate.most == app_module.PIPELINE_THREADS and len(gate.threads) == MANY
     assert loop_thread.ident not in gate.threads
-    for u in users:
-        assert answers[u].status_code == 200, answers[u].text
-        body = answers[u].json()
-        want = [str(x) for x in pipe.recommend(int(u), 5).ids]
+    want = {u: [str(x) for x in pipe.recommend(int(u), 5).ids] for u in users}
+    for user, answer in zip(asked, answers, strict=True):
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
         assert body["model_version"] == "v1" and body["fallback"] is False
-        assert ids(body) == want
-    body = answers["newbie"].json()
-    assert body["fallback"] is False and len(body["items"]) == 5
-    assert not set(ids(body)) & set(rated)
+        if user == "newbie":
+            assert len(body["items"]) == 5 and not set(ids(body)) & set(rated)
+        else:
+            assert ids(body) == want[user]
 
 
 def test_a_reload_during_a_pipeline_list_answers_from_the_version_it_started_with(

@@ -48,6 +48,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -88,6 +89,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 REFOLD_ON_WRITE = 64
 # Up to this many, on the event loop (more, in a thread: they would hold up the reads).
 LOOP_REFOLDS = 4
+# A served pipeline's lists computed at once in a worker, each in a thread (more wait
+# their turn without taking a thread): one may wait for the store or run LightGBM and
+# numpy without the GIL while another computes; more would only pass the GIL around
+# (a worker computes on about one core: parallelism comes from the workers).  Threads
+# of their own, so that pipeline requests never take every thread of the pool that
+# the plain-function routes (/health among them) run in.
+PIPELINE_THREADS = 2
 # A rating finding the store's write lock taken by another worker tries again after the
 # loop's next round (WRITE_QUICK_TRIES times), then every WRITE_RETRY_S seconds, the loop
 # answering other requests meanwhile, for at most WRITE_WAIT_S.
@@ -192,6 +200,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars
     error_log = logging.getLogger(ERROR_LOGGER)
     question_cache: dict = {}
+    pipeline_threads = anyio.CapacityLimiter(PIPELINE_THREADS)
 
     # A coroutine, so FastAPI calls it on the event loop: a plain function dependency
     # goes to the thread pool and back, and under a stream of reads that round trip
@@ -375,7 +384,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             # takes tens of microseconds (ML-100K: 2.7 ms against 0.05 ms, docs/benchmarks.md,
             # Service load).  On the loop it would hold up every other request meanwhile,
             # health checks and writes included; in a thread the loop answers them.
-            body = await run_in_threadpool(pipeline_body, served, user_id, n, banned)
+            body = await anyio.to_thread.run_sync(
+                pipeline_body, served, user_id, n, banned, limiter=pipeline_threads
+            )
             return JSONResponse(body)
         cand = model_items(served, items, "items")
         banned = model_items(served, exclude, "exclude", strict=False)
