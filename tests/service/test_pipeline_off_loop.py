@@ -169,12 +169,13 @@ def test_a_reload_during_a_pipeline_list_answers_from_the_version_it_started_wit
                 httpx.get, f"{url}/users/{user}/recommendations", params={"n": 5}, timeout=WAIT_S
             )
             wait_arrivals(gate, 1)
-            # What a reload does: the holder's one reference swapped whole.
+            # What a reload does: the holder's one reference swapped whole, here while
+            # the list of the version before is being computed.
             app.state.holder.update(lambda current: Served.build(second, "v2"))
-            after = httpx.get(f"{url}/users/{user}/recommendations", params={"n": 5})
         finally:
             gate.release.set()
         during = pending.result()
+        after = httpx.get(f"{url}/users/{user}/recommendations", params={"n": 5})
     assert during.status_code == 200 and after.status_code == 200
     assert during.json()["model_version"] == "v1"
     assert ids(during.json()) == [str(x) for x in first.recommend(int(user), 5).ids]

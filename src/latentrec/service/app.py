@@ -89,13 +89,14 @@ STATIC_DIR = Path(__file__).parent / "static"
 REFOLD_ON_WRITE = 64
 # Up to this many, on the event loop (more, in a thread: they would hold up the reads).
 LOOP_REFOLDS = 4
-# A served pipeline's lists computed at once in a worker, each in a thread (more wait
-# their turn without taking a thread): one may wait for the store or run LightGBM and
-# numpy without the GIL while another computes; more would only pass the GIL around
-# (a worker computes on about one core: parallelism comes from the workers).  Threads
-# of their own, so that pipeline requests never take every thread of the pool that
-# the plain-function routes (/health among them) run in.
-PIPELINE_THREADS = 2
+# A served pipeline's lists computed at once in a worker, each in a thread; the others
+# wait their turn on the event loop without taking a thread.  One: a worker computes on
+# about one core (parallelism comes from the workers), and a second list thread would
+# only pass the GIL around with the first and hold up the plain-function routes more
+# (ML-100K under load: /health p99 15-59 ms with two, 20-36 ms with one, the same
+# requests/s; docs/benchmarks.md, Service load).  Threads of their own, so that pipeline
+# requests never take every thread of the pool that those routes (/health) run in.
+PIPELINE_THREADS = 1
 # A rating finding the store's write lock taken by another worker tries again after the
 # loop's next round (WRITE_QUICK_TRIES times), then every WRITE_RETRY_S seconds, the loop
 # answering other requests meanwhile, for at most WRITE_WAIT_S.
