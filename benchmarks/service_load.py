@@ -3,6 +3,7 @@
     apt-get install wrk                                   # Debian's wrk 4.1 (needs root)
     .venv/bin/python benchmarks/service_load.py           # both models, 15 s per load run
     .venv/bin/python benchmarks/service_load.py --models ml100k --duration 10 --json out.json
+    .venv/bin/python benchmarks/service_load.py --models ml100k ml100k-pipeline --route-times
 
 For each model the script writes the model file and a SQLite ratings store holding its
 training ratings into a temporary directory, starts ``latentrec serve --workers 2`` on
@@ -14,15 +15,26 @@ connections, each run bounded by ``--duration`` seconds and ``--max-requests``):
 - ``mix``: the same reads, and 10% ``POST /ratings`` (one rating of a random known user for
   a random item, 1-5 stars), so every write re-folds a user that later reads may hit.
 
-Every non-2xx answer and every socket error or timeout counts as an error.  Before and
-after the load runs the script checks freshness: for ``--fresh-checks`` users it reads the
-picks, posts a 1-star rating for the top pick, and reads the picks again over a new
-connection (so either worker may answer); the rated title must be gone and the list must
-have changed.  The models:
+Every non-2xx answer and every socket error or timeout counts as an error.  During each
+load run a probe reads ``/health`` every 50 ms (:class:`HealthProbe`): how long a request
+that is neither a list nor a write waits meanwhile.  Before and after the load runs the
+script checks freshness: for ``--fresh-checks`` users it reads the picks, posts a 1-star
+rating for the top pick, and reads the picks again over a new connection (so either
+worker may answer); the rated title must be gone and the list must have changed.  The
+models:
 
 - ``ml100k``: BiasedMF (defaults, seed 0) on all of MovieLens-100K (943 users, 1,682 items);
 - ``synthetic``: BiasedMF (defaults, seed 0) on ``latentrec.data.synthetic`` ratings,
-  100,000 users x 20,000 items, 2,000,000 ratings.
+  100,000 users x 20,000 items, 2,000,000 ratings;
+- ``ml100k-pipeline``: a two-stage pipeline on MovieLens-100K (:func:`ml100k_pipeline`:
+  BiasedMF and Popularity candidates, 100 each, fitted on the first 70% of the ratings in
+  time; a LightGBM ranker fitted on the next 10%; MMR), served from a pipeline file over
+  the same store of all 100,000 ratings, under the same load.
+
+``--route-times`` also times, in this process and before the load, what one list costs
+inside the route (resolving the user and ranking, :func:`route_times`): a training user
+with nothing stored, and a user folded in from stored ratings (their first request, and
+the next ones from the cached state).
 
 wrk rather than locust: wrk is a C event loop that keeps 16 connections busy with a few
 percent of one core, which matters when the server, its two workers and the load
@@ -46,9 +58,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
+
+import numpy as np
 
 TARGETS = {
     # run: (requests/s at least, p99 ms at most); zero errors for both
@@ -141,7 +156,9 @@ def machine() -> dict:
         "platform": platform.platform(),
         "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
         .stdout.splitlines()[0]
-        .strip(),
+        .strip()
+        if shutil.which("wrk")
+        else None,
     }
 
 
@@ -158,10 +175,32 @@ def synthetic_data(n_users: int, n_items: int, n_ratings: int):
     return synthetic(n_users, n_items, n_ratings, random_state=0)
 
 
-def build(name: str, data, workdir: Path) -> tuple[Path, str, list, list]:
-    """Train, save the model, seed the store; return (model path, store URL, users, items)."""
+def ml100k_pipeline(data):
+    """The served pipeline of the ``ml100k-pipeline`` case, fitted on ``data``'s first 80%
+    in time (candidates on the first 70%, the ranker on the next 10%)."""
+    from latentrec.evaluation import time_slices
+    from latentrec.models import BiasedMF, Popularity
+    from latentrec.pipeline import MMR, LearnedRanker, Pipeline
+
+    slices = time_slices(data)
+    ranker = LearnedRanker(n_estimators=100, num_threads=1)
+    pipe = Pipeline(
+        [BiasedMF(random_state=0), Popularity()], ranker, [MMR(0.7, pool=50)], n_candidates=100
+    )
+    return pipe.fit(slices.early, slices.valid)
+
+
+def fit_model(name: str, data):
+    """The model (or pipeline) a case serves."""
     from latentrec.models import BiasedMF
 
+    if name.endswith("-pipeline"):
+        return ml100k_pipeline(data)
+    return BiasedMF(random_state=0).fit(data)
+
+
+def build(name: str, data, workdir: Path) -> tuple[Path, str, list, list]:
+    """Train, save the model, seed the store; return (model path, store URL, users, items)."""
     model_path = workdir / f"{name}.npz"
     store_path = workdir / f"{name}.db"
     store_url = f"sqlite:///{store_path}"
@@ -172,7 +211,7 @@ def build(name: str, data, workdir: Path) -> tuple[Path, str, list, list]:
         print(f"  {name}: reusing {model_path} and {store_path}", flush=True)
         return model_path, store_url, users, items
     started = time.perf_counter()
-    model = BiasedMF(random_state=0).fit(data)
+    model = fit_model(name, data)
     model.save(model_path)
     trained = time.perf_counter() - started
     started = time.perf_counter()
@@ -192,6 +231,64 @@ def seed_store(store_url: str, data) -> None:
 
     with open_store(store_url) as store:
         store.import_interactions(data)
+
+
+# ------------------------------------------------------------------ one list, in-process
+def route_times(name: str, model_path: Path, store_url: str, users: list, workdir: Path,
+                count: int = 200, seed: int = 0) -> dict:  # fmt: skip
+    """Milliseconds one list costs inside the recommendations route, in this process.
+
+    What the route runs after its id checks: ``LiveUsers.resolve`` (the user's state) and
+    ``live.recommend`` (the top 10).  For ``count`` users drawn from ``users``: as
+    training users with nothing stored (a fresh, empty store), and as users with their
+    ratings stored (the benchmark's store): their first request folds them in, the next
+    ones start from the cached state.  Median and p90 over the users.  BLAS and numba run
+    on one thread, as in the service's workers (``latentrec serve``).
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    picked = random.Random(seed).sample([str(u) for u in users], min(count, len(users)))
+    empty = workdir / f"{name}-route-times-empty.db"
+    empty.unlink(missing_ok=True)
+    out = {}
+    numba.set_num_threads(1)
+    with threadpool_limits(1):
+        for label, url in (("training user", f"sqlite:///{empty}"), ("stored ratings", store_url)):
+            for key, ms in list_times(model_path, url, picked).items():
+                if label == "training user" and key == "first":
+                    continue  # nothing to fold in: the same work as the next requests
+                key = label if label == "training user" else f"{label}, {key}"
+                out[key] = {
+                    "users": len(picked),
+                    "p50_ms": round(float(np.percentile(ms, 50)), 3),
+                    "p90_ms": round(float(np.percentile(ms, 90)), 3),
+                }
+                print(f"  {name} route time, {key}: {out[key]}", flush=True)
+    return out
+
+
+def list_times(model_path: Path, store_url: str, users: list) -> dict:
+    """Milliseconds of resolve + recommend per user: ``first`` (from an empty cache) and
+    ``cached`` (two more requests each)."""
+    from latentrec.service.app import create_app
+    from latentrec.service.live import recommend
+    from latentrec.service.settings import Settings
+    from latentrec.store import open_store
+
+    with open_store(store_url) as store:
+        app = create_app(Settings(model_path=str(model_path)), store=store)
+        served, live = app.state.holder.current, app.state.live
+        for user in users[:5]:  # compile and warm up before timing
+            recommend(served, live.resolve(served, user), 10)
+        live.cache.clear()
+        times = {"first": [], "cached": []}
+        for user in users:
+            for when in ("first", "cached", "cached"):
+                started = time.perf_counter()
+                recommend(served, live.resolve(served, user), 10)
+                times[when].append(1000 * (time.perf_counter() - started))
+    return {when: np.asarray(ms) for when, ms in times.items()}
 
 
 # ------------------------------------------------------------------ the server
@@ -368,6 +465,50 @@ def run_wrk(port, workdir, users, items, *, write_share, duration, max_requests,
     }
 
 
+class HealthProbe:
+    """During a load run, ``GET /health`` every ``every`` seconds over a new connection
+    (either worker may answer): how long a request that is neither a list nor a write
+    waits while the load runs.  ``summary()``: the probes' count, errors, p50/p99/max ms."""
+
+    def __init__(self, port: int, every: float = 0.05):
+        self.port = port
+        self.every = every
+        self.ms: list[float] = []
+        self.errors = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="health-probe", daemon=True)
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.every):
+            started = time.perf_counter()
+            try:
+                status, _ = call(self.port, "GET", "/health")
+            except OSError:
+                status = 0
+            if status == 200:
+                self.ms.append(1000 * (time.perf_counter() - started))
+            else:
+                self.errors += 1
+
+    def __enter__(self) -> HealthProbe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    def summary(self) -> dict:
+        ms = np.asarray(self.ms) if self.ms else np.full(1, np.nan)
+        return {
+            "probes": len(self.ms),
+            "errors": self.errors,
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "max_ms": round(float(ms.max()), 2),
+        }
+
+
 def profile(pid: int, args, label: str):
     """With --profile DIR: py-spy samples the server and its workers during one load run."""
     if args.profile is None:
@@ -422,7 +563,9 @@ def native_http(root: int) -> dict:
     return found
 
 
-def verdict(run: str, r: dict) -> str:
+def verdict(name: str, run: str, r: dict) -> str:
+    if name.endswith("-pipeline"):
+        return "no target"  # the targets are a plain model's
     min_rps, max_p99 = TARGETS[run]
     ok = r["errors"] == 0 and r["p99_ms"] <= max_p99 and (min_rps is None or r["rps"] >= min_rps)
     return "meets" if ok else "misses"
@@ -436,6 +579,10 @@ def bench_model(name, data, args, workdir: Path) -> dict:
     model_path, store_url, users, items = build(name, data, workdir)
     rng = random.Random(args.seed)
     out = {"name": name, "users": len(users), "items": len(items), "ratings": data.nnz}
+    if args.route_times:
+        out["route_times"] = route_times(name, model_path, store_url, users, workdir)
+    if args.no_load:
+        return out
     env = dict(item.split("=", 1) for item in args.server_env)
     log_path = workdir / f"{name}.log"
     out["server_env"] = env
@@ -457,11 +604,13 @@ def bench_model(name, data, args, workdir: Path) -> dict:
             profiler = profile(pid, args, f"{name}-{run}")
             cpu_before = cpu_seconds(pid)
             wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            result = run_wrk(
-                port, workdir, users, items,
-                write_share=share, duration=args.duration, max_requests=args.max_requests,
-                seed=args.seed,
-            )  # fmt: skip
+            with HealthProbe(port) as probe:
+                result = run_wrk(
+                    port, workdir, users, items,
+                    write_share=share, duration=args.duration, max_requests=args.max_requests,
+                    seed=args.seed,
+                )  # fmt: skip
+            result["health"] = probe.summary()
             wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             # CPU per request: what the load costs whatever else shares the machine.
             served = cpu_seconds(pid) - cpu_before
@@ -472,7 +621,7 @@ def bench_model(name, data, args, workdir: Path) -> dict:
             )
             if profiler is not None:
                 profiler.wait()
-            result["verdict"] = verdict(run, result)
+            result["verdict"] = verdict(name, run, result)
             out[run] = result
             print(f"  {name} {run}: {result}", flush=True)
         out["fresh_after"] = freshness(port, users, args.fresh_checks, rng)
@@ -484,18 +633,26 @@ def bench_model(name, data, args, workdir: Path) -> dict:
 
 def report(results: list[dict]) -> None:
     print()
+    for res in results:
+        for key, t in res.get("route_times", {}).items():
+            print(f"{res['name']}: one list in the route, {key}: p50 {t['p50_ms']:.2f} ms, "
+                  f"p90 {t['p90_ms']:.2f} ms ({t['users']} users)")  # fmt: skip
+    results = [res for res in results if "recommendations" in res]
+    if not results:
+        return
     print(
         "| model | run | requests | req/s | p50 ms | p99 ms | max ms | errors | "
-        "server CPU ms/request | target |"
+        "server CPU ms/request | /health p50 ms | /health p99 ms | target |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for res in results:
         for run in ("recommendations", "mix"):
             r = res[run]
             print(
                 f"| {res['name']} | {run} | {r['requests']} | {r['rps']:.0f} | "
                 f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['errors']} | "
-                f"{r['server_cpu_ms_per_request']:.2f} | {r['verdict']} |"
+                f"{r['server_cpu_ms_per_request']:.2f} | {r['health']['p50_ms']:.1f} | "
+                f"{r['health']['p99_ms']:.1f} | {r['verdict']} |"
             )
     for res in results:
         for when in ("fresh_before", "fresh_after"):
@@ -510,8 +667,17 @@ def report(results: list[dict]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--models", nargs="+", choices=("ml100k", "synthetic"), default=["ml100k", "synthetic"]
+        "--models",
+        nargs="+",
+        choices=("ml100k", "synthetic", "ml100k-pipeline"),
+        default=["ml100k", "synthetic"],
     )
+    parser.add_argument(
+        "--route-times",
+        action="store_true",
+        help="time one list inside the route, in-process, before each model's load runs",
+    )
+    parser.add_argument("--no-load", action="store_true", help="skip the server and the load runs")
     parser.add_argument("--duration", type=int, default=15, help="seconds per load run")
     parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up load")
     parser.add_argument(
@@ -547,7 +713,7 @@ def main() -> int:
     bad = [item for item in args.server_env if "=" not in item or item.startswith("=")]
     if bad:
         parser.error(f"--server-env takes NAME=VALUE, got {bad[0]!r}")
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.no_load:
         print("wrk is not installed: apt-get install wrk (Debian/Ubuntu), or build it from "
               "https://github.com/wg/wrk", file=sys.stderr)  # fmt: skip
         return 1
@@ -562,7 +728,9 @@ def main() -> int:
             workdir.mkdir(parents=True, exist_ok=True)
         for name in args.models:
             print(f"{name}: building", flush=True)
-            data = ml100k_data() if name == "ml100k" else synthetic_data(*args.synthetic_size)
+            data = (
+                ml100k_data() if name.startswith("ml100k") else synthetic_data(*args.synthetic_size)
+            )
             results.append(bench_model(name, data, args, workdir))
     report(results)
     if args.json:
