@@ -198,3 +198,33 @@ def test_a_plain_models_list_stays_on_the_event_loop(store, explicit_model, monk
             r = httpx.get(f"{url}/users/{user}/recommendations", params={"n": 5})
             assert r.status_code == 200 and len(r.json()["items"]) == 5, r.text
     assert threads == [loop_thread.ident] * 2
+
+
+def test_health_answers_while_every_pool_thread_is_busy(store, explicit_model, monkeypatch):
+    # A load balancer's probe must not queue behind slow plain-function routes: with all
+    # of the pool's threads held inside GET /items/{id}, /health still answers.
+    arrived, release = threading.Semaphore(0), threading.Event()
+    plain_item_out = app_module.item_out
+
+    def held(*args, **kwargs):
+        arrived.release()
+        if not release.wait(WAIT_S):
+            raise RuntimeError("the test never released the item reads")
+        return plain_item_out(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "item_out", held)
+    app = create_app(Settings(), store=store, source=FixedSource(explicit_model, "v1"))
+    item = str(explicit_model.items_.ids[0])
+    with running(app) as (url, _), ThreadPoolExecutor(MANY) as pool:
+        try:
+            reads = [
+                pool.submit(httpx.get, f"{url}/items/{item}", timeout=WAIT_S) for _ in range(MANY)
+            ]
+            for k in range(MANY - 1):  # the pool's 40 threads are all held
+                assert arrived.acquire(timeout=WAIT_S), f"only {k} item reads started"
+            health = httpx.get(f"{url}/health", timeout=WAIT_S)
+            assert health.status_code == 200 and health.json()["status"] == "ok"
+            assert not any(r.done() for r in reads)
+        finally:
+            release.set()
+        assert all(r.result().status_code == 200 for r in reads)

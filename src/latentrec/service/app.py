@@ -749,8 +749,11 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     # ------------------------------------------------------------------ operations
     @app.get("/health", response_model=schemas.Health, tags=["operations"])
-    def health():
+    async def health():
         """The worker is up, which model version it serves, since when."""
+        # On the event loop (it reads only memory): in a thread it would queue behind
+        # every slow plain-function route holding the pool, and a load balancer's probe
+        # would take a busy worker for a dead one.
         served = holder.current
         return {
             "status": "ok",
