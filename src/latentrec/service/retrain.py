@@ -221,8 +221,13 @@ def retrain_on(
             (``precision``, ``recall``, ``map``, ``hit_rate``); by default RMSE when both
             models predict ratings, else NDCG@10 (a pipeline ranks).  Lower is better for
             rating metrics, higher for ranking metrics.
-        random_state: seed given to the candidate (where it has ``random_state``; a
-            pipeline's candidate models).
+        random_state: seed given to the candidate where it has ``random_state``; for a
+            pipeline, to every part that draws random numbers: its candidate models, its
+            ranker (LightGBM's ``seed``) and its ``Explore`` and ``Thompson`` stages (an
+            ``Explore`` without a seed keeps filling its slots by score).  Two retrains
+            with the same seed on the same data publish the same pipeline, provided the
+            models' and LightGBM's ``num_threads`` are fixed (LightGBM runs in its
+            deterministic mode, which holds for a fixed thread count).
         ranker_share: for a pipeline with a ranker, the share of the latest training
             ratings its ranker learns from (its models learn from the rest), strictly
             between 0 and 1; see :func:`fit_recipe`.
@@ -750,11 +755,24 @@ def _template(model, current, md: ModelDirectory):
 
 
 def _seed(template, random_state) -> None:
-    """Give ``random_state`` to the template (a pipeline: to each candidate model) where
-    it takes one."""
-    for model in template.models if isinstance(template, Pipeline) else [template]:
+    """Give ``random_state`` to every part of the template that takes one: a model; a
+    pipeline's candidate models, its ranker and its random re-rankers (``Explore``,
+    ``Thompson``).
+
+    An ``Explore`` stage whose ``random_state`` is None keeps it: None is its mode of
+    filling the slots by score, not a missing seed.
+    """
+    pipeline = isinstance(template, Pipeline)
+    for model in template.models if pipeline else [template]:
         if "random_state" in model.param_names():
             model.set_params(random_state=random_state)
+    if not pipeline:
+        return
+    if template.ranker is not None:
+        template.ranker.random_state = random_state
+    for stage in template.rerankers:
+        if "random_state" in stage.param_names() and stage.random_state is not None:
+            stage.random_state = random_state
 
 
 def _choose_metric(metric, candidate, current):
