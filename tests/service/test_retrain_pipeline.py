@@ -21,8 +21,18 @@ from click.testing import CliRunner
 from latentrec import Interactions
 from latentrec.cli import main
 from latentrec.data.splits import temporal_split
-from latentrec.models import BiasedMF, Popularity
-from latentrec.pipeline import MMR, Calibrate, LearnedRanker, Pipeline, RankerDataError, Rules
+from latentrec.models import BiasedMF, ImplicitALS, Popularity
+from latentrec.pipeline import (
+    MMR,
+    Calibrate,
+    Explore,
+    LearnedRanker,
+    Pipeline,
+    RankerDataError,
+    Rules,
+    StageDataError,
+    Thompson,
+)
 from latentrec.pipeline.history import Histories, UserHistory
 from latentrec.service.retrain import (
     fit_recipe,
@@ -373,3 +383,124 @@ def test_serve_retrains_a_pipeline_published_after_it_started(serve, planted_fra
     )
     body = httpx.get(server.url + "/users/3/recommendations", params={"n": 5}).json()
     assert body["model_version"] == "v000003" and len(body["items"]) == 5
+
+
+# ---------------------------------------------------------------------- review follow-ups
+def test_a_reranker_that_cannot_be_fitted_publishes_nothing_and_names_the_stage(
+    planted_frame, tmp_path
+):
+    frame, items = planted_frame
+    md = ModelDirectory(tmp_path / "models")
+    titles_only = as_data(frame, items, columns=("title",))
+    result = retrain_on(titles_only, md, model=recipe([MMR(0.7), Calibrate(0.5)]))
+    assert not result.published and result.candidate_metrics == {}
+    assert result.reason == (
+        "the candidate's re-ranker Calibrate (rerankers[1]) cannot be fitted: Calibrate "
+        "needs item genres: the training data has no item side table with a 'genres' column"
+    )
+    assert md.versions() == []
+    # A fit outside a retrain raises the error, the stage named on it.
+    with pytest.raises(StageDataError, match="Calibrate needs item genres") as info:
+        fit_recipe(recipe([MMR(0.7), Calibrate(0.5)]), titles_only)
+    assert info.value.stage == "Calibrate (rerankers[1])"
+
+
+def pinned_over_a_changed_cap(frame, items, folder):
+    """v000001 pins items 100 (Drama) and 101 (Comedy) with at most one item per genre;
+    then the catalogue says 101 is a Drama too, so the pins alone break the cap."""
+    pinned = recipe([Rules(pin={100: 1, 101: 2}, max_per={"genres": 1})])
+    md = publish_old_pipeline(folder, frame, items, pinned)
+    changed = items.assign(genres=items["genres"].where(items.index != 101, "Drama"))
+    return md, changed
+
+
+PINS_OVER_CAP = (
+    "the candidate's re-ranker Rules (rerankers[0]) cannot be fitted: Rules max_per: the "
+    "pinned items alone put 2 items with genres 'Drama' in a list, above its cap of 1"
+)
+
+
+def test_a_rules_pin_over_a_genre_cap_after_the_genres_changed_is_not_published(
+    planted_frame, tmp_path
+):
+    frame, items = planted_frame
+    md, changed = pinned_over_a_changed_cap(frame, items, tmp_path / "models")
+    result = retrain_on(as_data(frame, changed), md)
+    assert not result.published and result.reason == PINS_OVER_CAP
+    assert [v.name for v in md.versions()] == ["v000001"]
+
+
+def test_cli_retrain_says_in_one_line_that_a_stage_cannot_be_fitted_and_exits_0(
+    planted_frame, tmp_path
+):
+    frame, items = planted_frame
+    frame = frame.assign(timestamp=frame["timestamp"] + 1_700_000_000)
+    md, changed = pinned_over_a_changed_cap(frame, items, tmp_path / "models")
+    store_path = str(tmp_path / "ratings.sqlite")
+    with open_store(store_path) as store:
+        store.import_interactions(as_data(frame, changed))
+    code, output = run_cli("retrain", "--store", store_path, "--model-dir", md.path)
+    assert code == 0, output
+    assert output.strip().splitlines()[-1] == f"not published: {PINS_OVER_CAP}", output
+    assert [v.name for v in md.versions()] == ["v000001"]
+
+
+def test_a_programming_error_in_a_stage_still_fails_the_retrain(
+    planted_frame, tmp_path, monkeypatch
+):
+    frame, items = planted_frame
+
+    def broken(self, context):
+        raise TypeError("a bug, not the data")
+
+    monkeypatch.setattr(Calibrate, "fit", broken)
+    with pytest.raises(TypeError, match="a bug, not the data"):
+        retrain_on(as_data(frame, items), tmp_path / "models", model=recipe([Calibrate(0.5)]))
+
+
+def seeded_recipe() -> Pipeline:
+    """Every part that draws random numbers, each seeded 0 (LightGBM on one thread)."""
+    return Pipeline(
+        [
+            BiasedMF(n_factors=3, n_epochs=30, random_state=0, num_threads=1),
+            ImplicitALS(n_factors=3, n_epochs=5, random_state=0, num_threads=1),
+        ],
+        LearnedRanker(**RANKER),
+        [Explore(0.2, new_days=1.0, random_state=0), Thompson(0.2, new_days=None)],
+        n_candidates=15,
+    )
+
+
+def test_the_seed_of_a_retrain_reaches_every_part_and_fixes_what_is_published(
+    planted_frame, tmp_path
+):
+    frame, items = planted_frame
+    data = as_data(frame, items)
+    published = []
+    for name, seed in [("a", 7), ("b", 7), ("c", 8)]:
+        md = ModelDirectory(tmp_path / name)
+        result = retrain_on(data, md, model=seeded_recipe(), random_state=seed)
+        assert result.published, result.reason
+        pipe = md.load_current()[1]
+        assert [m.random_state for m in pipe.models] == [seed, seed]
+        assert pipe.ranker.random_state == seed
+        assert [s.random_state for s in pipe.rerankers] == [seed, seed]
+        published.append(pipe)
+    a, b, c = published
+    users = np.arange(a.n_users)
+    first, second = (p.recommend_batch_idx(users, 10)[0] for p in (a, b))
+    assert np.array_equal(first, second)
+    # The seed reached LightGBM: its bagging differs with another seed.
+    X = np.random.default_rng(0).normal(size=(200, len(a.ranker.feature_names_)))
+    assert np.array_equal(a.ranker.predict(X), b.ranker.predict(X))
+    assert not np.array_equal(a.ranker.predict(X), c.ranker.predict(X))
+
+
+def test_explore_without_a_seed_keeps_its_order_by_score_in_a_seeded_retrain(
+    planted_frame, tmp_path
+):
+    frame, items = planted_frame
+    md = ModelDirectory(tmp_path / "models")
+    plain = recipe([Explore(0.2, new_days=1.0, random_state=None)])
+    assert retrain_on(as_data(frame, items), md, model=plain, random_state=3).published
+    assert md.load_current()[1].rerankers[0].random_state is None

@@ -16,7 +16,7 @@ from .core import Pipeline, load, load_pipeline
 from .ranker import LearnedRanker, RankerDataError
 from .rerank import calibrate, explore, freshness, mmr
 from .rules import Rules, rules
-from .stages import MMR, Calibrate, Explore, Freshness, Reranker
+from .stages import MMR, Calibrate, Explore, Freshness, Reranker, StageDataError
 from .thompson import Thompson, implicit_posterior, sample_scores
 from .tradeoff import tradeoff
 
@@ -31,6 +31,7 @@ __all__ = [
     "RankerDataError",
     "Reranker",
     "Rules",
+    "StageDataError",
     "Thompson",
     "build_context",
     "calibrate",

@@ -20,7 +20,7 @@ from ..data.interactions import Interactions
 from ..data.vocabulary import Vocabulary
 from ..evaluation.beyond import item_genre_shares
 
-__all__ = ["Context", "build_context", "genre_matrix"]
+__all__ = ["Context", "build_context", "genre_label_lists", "genre_labels", "genre_matrix"]
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -218,26 +218,95 @@ class Context:
         )
 
 
-def genre_matrix(item_features, n_items: int, column: str = "genres", sep: str = "|"):
-    """``(items x labels binary CSR, label names)`` from a multi-label text column, or
-    ``(None, None)`` when the table or column is missing. Empty cells have no label.
+# Cell shapes that hold several genres as elements rather than as ``sep``-joined text.
+_LISTS = (list, tuple, set, frozenset, np.ndarray, pd.Series)
+
+
+def genre_labels(cell, sep: str = "|") -> list[str]:
+    """The genres one side-table cell names, in order, each once: ``"A|B"`` text split on
+    ``sep``, or a list (tuple, set, array) of names, each of which may be ``sep``-joined.
+
+    Names are stripped of surrounding spaces; a missing cell (None, NaN, ``pd.NA``), a
+    missing element, and a blank or separator-only cell or element name none. A cell or
+    element of another kind (a dict, a list inside a list) raises ``TypeError``; numbers
+    are read as their text.
+
+    Example:
+        >>> genre_labels("Drama| War"), genre_labels(["Drama", "War|Drama", None])
+        (['Drama', 'War'], ['Drama', 'War'])
+        >>> genre_labels(" | "), genre_labels(None), genre_labels([])
+        ([], [], [])
+    """
+    nested = isinstance(cell, _LISTS)
+    out: dict[str, None] = {}  # ordered, each name once
+    for part in list(cell) if nested else [cell]:
+        if isinstance(part, (*_LISTS, dict)):
+            kind = "a dict" if isinstance(part, dict) else "a list"
+            raise TypeError(f"{kind} inside a list" if nested else kind)
+        if part is None or (pd.api.types.is_scalar(part) and pd.isna(part)):
+            continue  # None, NaN of any float type, pd.NA, NaT
+        for name in str(part).split(sep):
+            if name.strip():
+                out[name.strip()] = None
+    return list(out)
+
+
+def genre_label_lists(cells: pd.Series, sep: str = "|") -> list[list[str]]:
+    """:func:`genre_labels` of each cell of a side-table column; a cell it cannot read
+    raises a ``ValueError`` naming the column and the row's index (the item id).
 
     Example:
         >>> import pandas as pd
-        >>> m, names = genre_matrix(pd.DataFrame({"genres": ["A|B", None, "B"]}), 3)
+        >>> genre_label_lists(pd.Series(["A|B", ["C"], None], name="genres"))
+        [['A', 'B'], ['C'], []]
+        >>> genre_label_lists(pd.Series([{"A": 1}], index=[7], name="genres"))
+        Traceback (most recent call last):
+        ValueError: 'genres' of item 7 is a dict; give genres as 'A|B' text or a list of names
+    """
+    out = []
+    for key, cell in cells.items():
+        try:
+            out.append(genre_labels(cell, sep))
+        except TypeError as err:
+            raise ValueError(
+                f"{cells.name!r} of item {key!r} is {err}; give genres as "
+                f"'A{sep}B' text or a list of names"
+            ) from None
+    return out
+
+
+def genre_matrix(item_features, n_items: int, column: str = "genres", sep: str = "|"):
+    """``(items x labels binary CSR, label names)`` from a multi-label column, or
+    ``(None, None)`` when the table or column is missing.
+
+    Each cell is read by :func:`genre_labels`: ``sep``-joined text or a list of names;
+    a missing, blank or separator-only cell has no label. Names are sorted.
+
+    Example:
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"genres": ["A|B", None, ["B"], "|"]})
+        >>> m, names = genre_matrix(table, 4)
         >>> m.toarray().tolist(), names.tolist()
-        ([[1.0, 1.0], [0.0, 0.0], [0.0, 1.0]], ['A', 'B'])
+        ([[1.0, 1.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]], ['A', 'B'])
     """
     if item_features is None or column not in item_features.columns:
         return None, None
     cells = item_features[column]
     if len(cells) != n_items:
         raise ValueError(f"item_features has {len(cells)} rows for {n_items} items")
-    dummies = cells.fillna("").astype(str).str.get_dummies(sep)
-    dummies = dummies.loc[:, [c for c in dummies.columns if c.strip()]]
-    matrix = sp.csr_matrix(dummies.to_numpy(dtype=np.float64))
-    matrix.eliminate_zeros()
-    return matrix, np.asarray(dummies.columns, dtype=str)
+    labels = genre_label_lists(cells.rename(column), sep)
+    names = sorted({name for row in labels for name in row})
+    column_of = {name: j for j, name in enumerate(names)}
+    counts = np.fromiter((len(row) for row in labels), dtype=np.int64, count=len(labels))
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    indices = np.fromiter(
+        (column_of[name] for row in labels for name in row), dtype=np.int32, count=indptr[-1]
+    )
+    matrix = sp.csr_matrix(
+        (np.ones(indices.size), indices, indptr), shape=(len(labels), len(names))
+    )
+    matrix.sort_indices()
+    return matrix, np.asarray(names, dtype=str)
 
 
 def binary_pattern(matrix, shape) -> sp.csr_matrix:

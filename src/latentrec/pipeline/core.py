@@ -31,7 +31,7 @@ from .features import candidate_pools, feature_names, scoring_modes
 from .history import Histories
 from .ranker import LearnedRanker, RankerDataError
 from .rules import Rules
-from .stages import MMR, Calibrate, Explore, Freshness, Reranker
+from .stages import MMR, Calibrate, Explore, Freshness, Reranker, StageDataError
 from .thompson import Thompson
 
 __all__ = ["Pipeline", "load", "load_pipeline"]
@@ -135,6 +135,11 @@ class Pipeline:
         Pre-fitted candidates must share ``train``'s vocabularies and, when a ranker is
         trained, must not have seen any ``validation`` cell (its labels would leak into
         its features). Returns ``self``.
+
+        Raises :class:`RankerDataError` when the ranker has nothing to learn from, and
+        :class:`StageDataError` (its ``stage`` naming the re-ranker, e.g.
+        ``"Calibrate (rerankers[1])"``) when the data lacks what a re-ranker reads (genres,
+        timestamps, a side-table column, a pinned item) or breaks one of its rules.
         """
         self._check_params()
         if not isinstance(train, Interactions):
@@ -169,7 +174,14 @@ class Pipeline:
         context = build_context(train, models, validation)
         if train_ranker:
             self.ranker_summary_ = self._fit_ranker(context, validation)
-        stages = [stage.fit(context).bind(models) for stage in self.rerankers]
+        stages = []
+        for s, stage in enumerate(self.rerankers):
+            try:
+                stages.append(stage.fit(context).bind(models))
+            except StageDataError as err:
+                if err.stage is None:
+                    err.stage = f"{type(stage).__name__} (rerankers[{s}])"
+                raise
         self.rerankers = stages
         self.context_ = context
         return self

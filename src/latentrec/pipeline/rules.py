@@ -28,7 +28,7 @@ from ..evaluation.metrics import check_count
 from .context import Context, genre_matrix
 from .history import as_history
 from .rerank import rescaled
-from .stages import Reranker
+from .stages import Reranker, StageDataError
 
 try:  # Python 3.11+
     import tomllib
@@ -176,9 +176,12 @@ class Rules(Reranker):
 
     ``pin`` maps item ids to 1-based ranks, ``boost`` item ids to amounts, ``bury`` and
     ``never`` list item ids, ``max_per`` maps an item side-table column to the most
-    items per value: ``genres`` is split on ``|`` (an item counts in each of its genres),
-    any other column is one value per item (a provider, a studio). A pinned item the
-    user has already seen is not shown.
+    items per value: ``genres`` is read as the pipeline reads genres (``|``-joined text or
+    a list of names, see :func:`~latentrec.pipeline.context.genre_labels`; an item counts
+    in each of its genres), any other column is one value per item (a provider, a
+    studio). A pinned item the user has already seen is not shown. ``fit`` raises
+    :class:`~latentrec.pipeline.StageDataError` when the data lacks a listed item or a
+    capped column, or the pinned items alone break a cap.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -261,7 +264,7 @@ class Rules(Reranker):
             found = items.lookup(np.asarray(typed))
             if (found < 0).any():
                 bad = ids[int(np.flatnonzero(found < 0)[0])]
-                raise ValueError(f"Rules {what}: item {bad!r} is not in the catalogue")
+                raise StageDataError(f"Rules {what}: item {bad!r} is not in the catalogue")
             return found.astype(np.int64)
 
         self.never_ = index(self.never, "never")
@@ -301,7 +304,7 @@ class Rules(Reranker):
             check_count(k, "a cap")
             table = context.item_features
             if table is None or column not in table.columns:
-                raise ValueError(f"Rules max_per: the item side table has no column {column!r}")
+                raise StageDataError(f"Rules max_per: the item side table has no column {column!r}")
             if column == "genres":
                 matrix, labels = genre_matrix(table, context.n_items, column)
             else:
@@ -317,7 +320,7 @@ class Rules(Reranker):
             if pinned.size and pinned.max() > k:
                 label = labels[int(np.argmax(pinned))]
                 label = label.item() if isinstance(label, np.generic) else label
-                raise ValueError(
+                raise StageDataError(
                     f"Rules max_per: the pinned items alone put {int(pinned.max())} items with "
                     f"{column} {label!r} in a list, above its cap of {int(k)}"
                 )

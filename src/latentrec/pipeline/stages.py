@@ -17,7 +17,27 @@ from .history import as_history
 from .params import Knobs, check_positive, check_seed, check_share
 from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
-__all__ = ["MMR", "Calibrate", "Explore", "Freshness", "Reranker"]
+__all__ = ["MMR", "Calibrate", "Explore", "Freshness", "Reranker", "StageDataError"]
+
+
+class StageDataError(ValueError):
+    """A re-ranker cannot be fitted on this data: it lacks what the stage reads (genres,
+    timestamps, a side-table column, a catalogue item) or breaks what the stage
+    guarantees (pinned items alone above a cap).
+
+    A ``ValueError``, raised by a stage's ``fit``; ``Pipeline.fit`` sets ``stage`` to
+    the stage's name and place (``"Calibrate (rerankers[1])"``), and retraining reports
+    it as the reason nothing was published. Bad knobs stay a plain ``ValueError``.
+
+    Example:
+        >>> err = StageDataError("Calibrate needs item genres", stage="Calibrate (rerankers[0])")
+        >>> isinstance(err, ValueError), err.stage, str(err)
+        (True, 'Calibrate (rerankers[0])', 'Calibrate needs item genres')
+    """
+
+    def __init__(self, message: str, stage: str | None = None):
+        super().__init__(message)
+        self.stage = stage
 
 
 class Reranker(Knobs):
@@ -131,7 +151,9 @@ class Calibrate(Reranker):
     """Steck's calibration of each list's genres to the user's history
     (:func:`~latentrec.pipeline.calibrate`); ``weight = 0`` keeps the ranking.
 
-    Needs genres: an item side table with a ``genres`` column (``"Action|Sci-Fi"``).
+    Needs genres: an item side table with a ``genres`` column (``"Action|Sci-Fi"`` or
+    ``["Action", "Sci-Fi"]``) in which some item has one, else ``fit`` raises
+    :class:`StageDataError`.
     The target mix is that of everything the user is known to have had (the pipeline's
     ``seen``: the training data and a ``validation`` slice), the history
     :func:`latentrec.evaluation.miscalibration` is given. ``relevance`` (``"minmax"`` or
@@ -158,9 +180,14 @@ class Calibrate(Reranker):
         check_share(self.alpha, "Calibrate alpha")
         _relevance_kind(self.relevance, "Calibrate relevance")
         if context.item_genres is None:
-            raise ValueError(
+            raise StageDataError(
                 "Calibrate needs item genres: the training data has no item side table "
                 "with a 'genres' column"
+            )
+        if context.item_genres.nnz == 0:
+            raise StageDataError(
+                "Calibrate needs item genres: no item has a genre in the 'genres' column "
+                "of the training data's item side table"
             )
         return self
 
@@ -204,7 +231,9 @@ class Freshness(Reranker):
         check_positive(self.weight, "Freshness weight", zero=True)
         check_positive(self.half_life_days, "Freshness half_life_days")
         if np.isnan(context.item_age).all():
-            raise ValueError("Freshness needs item ages, but the training data has no timestamps")
+            raise StageDataError(
+                "Freshness needs item ages, but the training data has no timestamps"
+            )
         return self
 
     def rerank(self, context, user, candidates, scores, n):
@@ -244,7 +273,7 @@ class Explore(Reranker):
         check_positive(self.new_days, "Explore new_days", zero=True)
         check_seed(self.random_state, "Explore random_state", none=True)
         if np.isnan(context.item_age).all():
-            raise ValueError("Explore needs item ages, but the training data has no timestamps")
+            raise StageDataError("Explore needs item ages, but the training data has no timestamps")
         return self
 
     def rerank(self, context, user, candidates, scores, n):

@@ -26,7 +26,7 @@ from .context import Context
 from .history import as_history
 from .params import check_positive, check_seed, check_share
 from .rerank import explore
-from .stages import Reranker
+from .stages import Reranker, StageDataError
 
 __all__ = ["Thompson", "implicit_posterior", "sample_scores", "strength"]
 
@@ -161,7 +161,7 @@ class Thompson(Reranker):
         check_share(self.share, "Thompson share")
         check_positive(self.new_days, "Thompson new_days", zero=True, none=True)
         if self.new_days is not None and np.isnan(context.item_age).all():
-            raise ValueError(
+            raise StageDataError(
                 "Thompson with new_days needs item ages, but the training data has no "
                 "timestamps; pass new_days=None to explore among the candidates"
             )

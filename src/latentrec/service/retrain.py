@@ -71,8 +71,8 @@ from ..data.splits import temporal_split
 from ..evaluation import metrics as M
 from ..evaluation.evaluate import RANKING_METRICS
 from ..evaluation.tuning import RATING_METRICS, parse_metric
-from ..pipeline import Pipeline, RankerDataError, Rules
-from ..pipeline.context import binary_pattern
+from ..pipeline import Pipeline, RankerDataError, Rules, StageDataError
+from ..pipeline.context import binary_pattern, genre_label_lists
 from ..pipeline.history import Histories
 from .versions import ModelDirectory, StaleVersionError, Version
 
@@ -221,8 +221,13 @@ def retrain_on(
             (``precision``, ``recall``, ``map``, ``hit_rate``); by default RMSE when both
             models predict ratings, else NDCG@10 (a pipeline ranks).  Lower is better for
             rating metrics, higher for ranking metrics.
-        random_state: seed given to the candidate (where it has ``random_state``; a
-            pipeline's candidate models).
+        random_state: seed given to the candidate where it has ``random_state``; for a
+            pipeline, to every part that draws random numbers: its candidate models, its
+            ranker (LightGBM's ``seed``) and its ``Explore`` and ``Thompson`` stages (an
+            ``Explore`` without a seed keeps filling its slots by score).  Two retrains
+            with the same seed on the same data publish the same pipeline, provided the
+            models' and LightGBM's ``num_threads`` are fixed (LightGBM runs in its
+            deterministic mode, which holds for a fixed thread count).
         ranker_share: for a pipeline with a ranker, the share of the latest training
             ratings its ranker learns from (its models learn from the rest), strictly
             between 0 and 1; see :func:`fit_recipe`.
@@ -234,8 +239,10 @@ def retrain_on(
     ``cutoff``, ``holdout``, ``tolerance``, ``n_train``, ``n_holdout``,
     ``n_seen_by_current`` (held-out ratings left unscored because the current model
     was trained on them) and ``data_until`` (the latest timestamp it was trained on).
-    A diverged candidate fit, or a pipeline's ranker with nothing to learn from, is
-    reported as not published.  If another process
+    A diverged candidate fit, a pipeline's ranker with nothing to learn from, or a
+    re-ranker the data cannot fit (:class:`~latentrec.pipeline.StageDataError`: e.g.
+    ``Calibrate`` without genres, ``Rules`` pins that alone break a cap) is reported as
+    not published, the stage named in the reason; any other error is raised.  If another process
     publishes or rolls back while this runs, nothing is published (the comparison was
     against a version no longer current).
 
@@ -302,6 +309,9 @@ def retrain_on(
     except RankerDataError as err:
         reason = _ranker_reason("the candidate", ranker_share, err)
         return RetrainResult(False, None, {}, {}, reason, **common)
+    except StageDataError as err:
+        reason = _stage_reason("the candidate's", err)
+        return RetrainResult(False, None, {}, {}, reason, **common)
     figures = score_on_holdout(candidate, train, test, metric=label)
     if current is None:
         reason = "no current version: the first candidate is published"
@@ -333,6 +343,9 @@ def retrain_on(
         return RetrainResult(False, None, figures, current_figures, reason, **common)
     except RankerDataError as err:
         reason = _ranker_reason("the refit on all ratings", ranker_share, err)
+        return RetrainResult(False, None, figures, current_figures, reason, **common)
+    except StageDataError as err:
+        reason = _stage_reason("in the refit on all ratings, the", err)
         return RetrainResult(False, None, figures, current_figures, reason, **common)
     if not isinstance(final, Pipeline):  # a pipeline's figures live in its version's metrics
         final.record_metrics(**{f"holdout_{key}": value for key, value in figures.items()})
@@ -384,8 +397,10 @@ def with_known_genres(data: Interactions, current) -> Interactions:
     """``data`` with genres from the ``current`` pipeline's context for every item its
     side table gives none (by raw id); ``data`` itself when neither it nor ``current`` (a
     pipeline) has genres.  An item neither gives genres to is in no genre.  The data's
-    genres may be ``|``-joined text or lists (joined with ``|``); a missing, empty or
-    blank cell, or one of separators only, gives none.
+    genres are read as a pipeline's fit reads them
+    (:func:`~latentrec.pipeline.context.genre_labels`): ``|``-joined text or lists of
+    names, joined with ``|``; a missing, empty or blank cell, or one of separators
+    only, gives none.
 
     The catalogue a store keeps is the newest word on an item's genres; the pipeline's
     context is where the current version got them, which a plain ratings table lacks.
@@ -408,7 +423,8 @@ def with_known_genres(data: Interactions, current) -> Interactions:
         return data
     own = np.full(data.n_items, None, dtype=object)
     if has_own:
-        own = np.array([_genre_text(cell) for cell in table["genres"]], dtype=object)
+        lists = genre_label_lists(table["genres"].rename("genres"))
+        own = np.array(["|".join(labels) or None for labels in lists], dtype=object)
     if ctx is not None and ctx.item_genres is not None:
         names = np.asarray(ctx.genre_names).astype(str)
         genres = ctx.item_genres
@@ -426,19 +442,6 @@ def with_known_genres(data: Interactions, current) -> Interactions:
     if table is None:
         table = pd.DataFrame(index=pd.Index(data.items.ids, name="item_id"))
     return _with_items(data, table.assign(genres=own))
-
-
-def _genre_text(cell) -> str | None:
-    """One item's genres as ``|``-joined text (a list's elements joined), or ``None`` when
-    it names none (missing, empty, blank or only separators)."""
-    if isinstance(cell, (list, tuple, set, np.ndarray, pd.Series)):
-        parts = [str(g) for g in cell if not (isinstance(g, float) and math.isnan(g))]
-        text = "|".join(parts)
-    elif cell is None or (isinstance(cell, float) and math.isnan(cell)) or cell is pd.NA:
-        return None
-    else:
-        text = str(cell)
-    return text if any(part.strip() for part in text.split("|")) else None
 
 
 def with_capped_columns(data: Interactions, current) -> Interactions:
@@ -509,6 +512,12 @@ def _ranker_reason(what: str, share: float, err: Exception) -> str:
         f"{what}'s ranker cannot be trained on the latest {share:.0%} of its training "
         f"ratings: {err}"
     )
+
+
+def _stage_reason(whose: str, err: StageDataError) -> str:
+    """One line: which re-ranker of the pipeline could not be fitted, and why."""
+    stage = err.stage or "a re-ranker"
+    return f"{whose} re-ranker {stage} cannot be fitted: {err}".replace("\n", " ")
 
 
 def temporal_cutoff(interactions: Interactions, share: float) -> float:
@@ -746,11 +755,24 @@ def _template(model, current, md: ModelDirectory):
 
 
 def _seed(template, random_state) -> None:
-    """Give ``random_state`` to the template (a pipeline: to each candidate model) where
-    it takes one."""
-    for model in template.models if isinstance(template, Pipeline) else [template]:
+    """Give ``random_state`` to every part of the template that takes one: a model; a
+    pipeline's candidate models, its ranker and its random re-rankers (``Explore``,
+    ``Thompson``).
+
+    An ``Explore`` stage whose ``random_state`` is None keeps it: None is its mode of
+    filling the slots by score, not a missing seed.
+    """
+    pipeline = isinstance(template, Pipeline)
+    for model in template.models if pipeline else [template]:
         if "random_state" in model.param_names():
             model.set_params(random_state=random_state)
+    if not pipeline:
+        return
+    if template.ranker is not None:
+        template.ranker.random_state = random_state
+    for stage in template.rerankers:
+        if "random_state" in stage.param_names() and stage.random_state is not None:
+            stage.random_state = random_state
 
 
 def _choose_metric(metric, candidate, current):
