@@ -37,6 +37,36 @@ def check_options(duplicates, on_bad_rows) -> None:
         raise DataError(f"on_bad_rows must be one of {ON_BAD_ROWS}, got {on_bad_rows!r}")
 
 
+def check_names(names) -> None:
+    """Raise a DataError if one column is named for two roles (user, item, rating, time).
+
+    Reading one column as both the user and the item id (or as an id and the rating)
+    would build nonsense and merge most rows as duplicates without a word.
+
+    Example:
+        >>> check_names(("user_id", "item_id", "rating", None))
+        >>> try:
+        ...     check_names(("user_id", "user_id", "rating", None))
+        ... except DataError as err:
+        ...     print(err)
+        column 'user_id' is named as both the user and the item column
+    """
+    roles = ("user", "item", "rating", "timestamp")
+    seen: dict = {}
+    for role, name in zip(roles, names, strict=True):
+        if name is None:
+            continue
+        try:
+            first = seen.setdefault(name, role)
+        except TypeError:  # an unhashable name: frame_columns reports it as missing
+            continue
+        if first != role:
+            raise DataError(
+                f"column {name!r} is named as both the {first} and the {role} column",
+                column=name,
+            )
+
+
 def keys(names) -> dict:
     """Internal column keys ("u", "i", "r", "t") -> the caller's column names.
 

@@ -1,0 +1,51 @@
+"""A user who gets things wrong: every mistake is one line naming what is wrong, exit 1
+(or click's exit 2 for a usage mistake), never a traceback, never silently ignored."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from latentrec.cli import main
+from latentrec.cli._common import COMPILE_MESSAGE
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def error_line(out, code: int = 1) -> str:
+    """The one line a failed command printed (the compile notice aside), checked."""
+    assert out.exit_code == code, out.output
+    lines = [x for x in out.stderr.splitlines() if x.strip() and x != COMPILE_MESSAGE]
+    if code == 1:
+        assert len(lines) == 1, out.stderr
+        assert lines[0].startswith("Error: "), lines
+        return lines[0]
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(30):
+        for i in rng.choice(40, 10, replace=False):
+            rows.append((u + 1, i + 100, int(rng.integers(1, 6)), int(rng.integers(0, 10**6))))
+    folder = tmp_path_factory.mktemp("bad_input_cli")
+    csv = folder / "ratings.csv"
+    pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "t"]).to_csv(csv, index=False)
+    model = folder / "model.npz"
+    out = invoke("train", csv, "--factors", 3, "--epochs", 3, "-q", "-o", model)
+    assert out.exit_code == 0, out.output
+    return csv, model, folder
+
+
+def test_one_column_in_two_roles_is_refused(trained):
+    csv, _, _ = trained
+    line = error_line(invoke("data", "info", csv, "--item-col", "user_id"))
+    assert "'user_id'" in line and "user" in line and "item" in line
+    line = error_line(invoke("data", "info", csv, "--rating-col", "user_id"))
+    assert "'user_id'" in line and "rating" in line
