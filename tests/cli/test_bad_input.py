@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,3 +51,19 @@ def test_one_column_in_two_roles_is_refused(trained):
     assert "'user_id'" in line and "user" in line and "item" in line
     line = error_line(invoke("data", "info", csv, "--rating-col", "user_id"))
     assert "'user_id'" in line and "rating" in line
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zip"])
+def test_a_compressed_file_named_csv_is_called_what_it_is(trained, kind):
+    csv, _, folder = trained
+    packed = folder / f"{kind}_named.csv"
+    if kind == "gzip":
+        packed.write_bytes(gzip.compress(csv.read_bytes()))
+    else:
+        import zipfile
+
+        with zipfile.ZipFile(packed, "w") as archive:
+            archive.write(csv, "ratings.csv")
+    line = error_line(invoke("data", "info", packed))
+    assert kind in line and packed.name in line
+    assert "latin-1" not in line  # no encoding would help
