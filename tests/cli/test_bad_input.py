@@ -67,3 +67,13 @@ def test_a_compressed_file_named_csv_is_called_what_it_is(trained, kind):
     line = error_line(invoke("data", "info", packed))
     assert kind in line and packed.name in line
     assert "latin-1" not in line  # no encoding would help
+
+
+def test_a_backslash_t_separator_means_tab(trained):
+    csv, _, folder = trained
+    tsv = folder / "ratings.tsv"
+    tsv.write_text(csv.read_text().replace(",", "\t"))
+    out = invoke("data", "info", tsv, "--sep", "\\t")
+    assert out.exit_code == 0, out.output
+    out = invoke("data", "info", tsv, "--sep", "tab")
+    assert out.exit_code == 0, out.output

@@ -240,7 +240,11 @@ def data_options(fn):
             help="Rating column; 'none' for implicit data [default: rating; 2 with --no-header].",
         ),
         click.option("--timestamp-col", default=None, help="Optional timestamp column."),
-        click.option("--sep", default=None, help="Field separator (sniffed when omitted)."),
+        click.option(
+            "--sep",
+            default=None,
+            help="Field separator, e.g. ';' or tab (sniffed when omitted).",
+        ),
         click.option(
             "--no-header",
             "no_header",
@@ -299,6 +303,22 @@ def column(value, role: str, header: bool):
             f"(e.g. --{role}-col {COLUMN_DEFAULTS.get(role, (None, 3))[1]})"
         )
     return int(value)
+
+
+# What a shell leaves of a tab typed as an escape, and its name.
+SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t"}
+
+
+def separator(sep):
+    """The ``--sep`` value as a character: ``\\t`` (as a shell passes it) or ``tab`` is a tab.
+
+    Example:
+        >>> separator("\\t"), separator("TAB"), separator(";"), separator(None)
+        ('\\t', '\\t', ';', None)
+    """
+    if sep is None:
+        return None
+    return SEPARATOR_NAMES.get(sep.lower(), sep)
 
 
 def load_data(
@@ -366,7 +386,7 @@ def load_data(
     if encoding is not None:
         kwargs["encoding"] = encoding
     try:
-        return Interactions.read(path, sep=sep, header=header, **kwargs)
+        return Interactions.read(path, sep=separator(sep), header=header, **kwargs)
     except csv.Error as err:  # the separator sniffer found no columns
         raise Failure(
             f"{source}: {one_line(err)}; is it a ratings table? Give the separator with --sep"

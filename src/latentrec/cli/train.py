@@ -27,6 +27,7 @@ from ._common import (
     params_from,
     parse_value,
     print_table,
+    separator,
 )
 
 
@@ -210,7 +211,7 @@ def _read_with_spark(spark, source: str, header: bool, opts):
         return spark.read.csv(
             source,
             header=header,
-            sep=opts.get("sep") or ",",
+            sep=separator(opts.get("sep")) or ",",
             encoding=opts.get("encoding") or "UTF-8",
             inferSchema=True,
         )
