@@ -77,3 +77,12 @@ def test_a_backslash_t_separator_means_tab(trained):
     assert out.exit_code == 0, out.output
     out = invoke("data", "info", tsv, "--sep", "tab")
     assert out.exit_code == 0, out.output
+
+
+def test_data_info_says_what_was_merged(trained):
+    _, _, folder = trained
+    dup = folder / "dup.csv"
+    dup.write_text("user_id,item_id,rating\n1,2,4\n1,2,5\n2,3,1\n")
+    out = invoke("data", "info", dup)
+    assert out.exit_code == 0, out.output
+    assert "read 3 rows, loaded 2, merged 1 duplicate" in out.stdout

@@ -73,6 +73,9 @@ def store_import(source, store_url, kind, **opts):
     Example: ``latentrec store import ratings.csv --store ratings.db --timestamp-col ts``
     """
     data = load_data(source, **opts)
+    if data.load_report is not None and data.load_report.merged:
+        # Merged rows are not imported one by one: say so rather than lose them quietly.
+        click.echo(data.load_report.summary())
     kind = kind or ("event" if data.implicit else "explicit")
     started = time.perf_counter()
     with open_or_fail(store_url) as opened:
