@@ -86,3 +86,20 @@ def test_data_info_says_what_was_merged(trained):
     out = invoke("data", "info", dup)
     assert out.exit_code == 0, out.output
     assert "read 3 rows, loaded 2, merged 1 duplicate" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("never = [true]\n", ["line 1", "never", "true"]),
+        ("never = [[101]]\n", ["line 1", "never", "[101]"]),
+        ("bury = [101.5]\n", ["line 1", "bury", "101.5"]),
+    ],
+)
+def test_rules_list_entries_must_be_ids(trained, text, words):
+    _, model, folder = trained
+    rules = folder / "bad_rules.toml"
+    rules.write_text(text)
+    line = error_line(invoke("recommend", model, "-u", 1, "--rules", rules))
+    assert all(w in line for w in words), line
+    assert "--data" not in line

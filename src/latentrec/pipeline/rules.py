@@ -229,6 +229,14 @@ class Rules(Reranker):
         for key in ("never", "bury"):
             if not isinstance(table.get(key, []), list):
                 raise ValueError(f"{where(key)}: {key} must be a list of item ids")
+            for value in table.get(key, []):
+                # true would match item 1, [5] nothing and 5.5 no id: an id is a whole
+                # number or a string.
+                if isinstance(value, bool) or not isinstance(value, (int, str)):
+                    raise ValueError(
+                        f"{where(key)}: {key} lists {_toml_text(value)}; an item id is a "
+                        "whole number or a string"
+                    )
         for key in ("pin", "boost", "max_per"):
             section = table.get(key, {})
             if not isinstance(section, dict):
@@ -390,6 +398,24 @@ class Rules(Reranker):
             )
             stage.caps_.append((matrix, int(k)))
         return stage
+
+
+def _toml_text(value) -> str:
+    """A TOML value as the file spells it (``true``, ``[101]``, ``1.5``), for messages.
+
+    Example:
+        >>> _toml_text(True), _toml_text([101, "a"]), _toml_text(1.5)
+        ('true', '[101, "a"]', '1.5')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def _typed(items, raw):
