@@ -103,3 +103,12 @@ def test_rules_list_entries_must_be_ids(trained, text, words):
     line = error_line(invoke("recommend", model, "-u", 1, "--rules", rules))
     assert all(w in line for w in words), line
     assert "--data" not in line
+
+
+def test_rules_file_not_utf8_names_the_file_not_the_data_encoding(trained):
+    _, model, folder = trained
+    rules = folder / "latin.toml"
+    rules.write_bytes('never = ["caf\xe9"]\n'.encode("latin-1"))
+    line = error_line(invoke("recommend", model, "-u", 1, "--rules", rules))
+    assert "latin.toml" in line and "line 1" in line and "UTF-8" in line
+    assert "--encoding" not in line

@@ -211,7 +211,16 @@ class Rules(Reranker):
             Rules(pin={}, boost={}, bury=[], never=[1], max_per={'genres': 2})
         """
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            # TOML is UTF-8 by definition: name the place rather than suggest an encoding.
+            line = raw.count(b"\n", 0, err.start) + 1
+            raise ValueError(
+                f"{path}, line {line}: not UTF-8 text (byte {raw[err.start]:#04x}); "
+                "TOML files are UTF-8: save it as UTF-8"
+            ) from None
         try:
             table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
