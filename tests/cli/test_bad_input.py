@@ -112,3 +112,17 @@ def test_rules_file_not_utf8_names_the_file_not_the_data_encoding(trained):
     line = error_line(invoke("recommend", model, "-u", 1, "--rules", rules))
     assert "latin.toml" in line and "line 1" in line and "UTF-8" in line
     assert "--encoding" not in line
+
+
+def test_rules_errors_that_no_data_would_fix_carry_no_data_hint(trained):
+    _, model, folder = trained
+    rules = folder / "conflict.toml"
+    rules.write_text('never = [101]\n[pin]\n"101" = 1\n')
+    line = error_line(invoke("recommend", model, "-u", 1, "--rules", rules))
+    assert "both pinned and never shown" in line and "--data" not in line
+    rules.write_text("never = [99999]\n")
+    line = error_line(invoke("recommend", model, "-u", 1, "--rules", rules))
+    assert "99999" in line and "--data" not in line
+    # A stage that does need the training data still says where it comes from.
+    line = error_line(invoke("recommend", model, "-u", 1, "--calibrate"))
+    assert "--data" in line

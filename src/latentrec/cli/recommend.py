@@ -112,15 +112,23 @@ def recommend(
         if source is not None:
             model = Pipeline(model, rerankers=stages).fit(load_data(source, **opts))
         else:
-            try:
-                model = Pipeline(model, rerankers=stages).fit(_history_of(model))
-            except ValueError as exc:
-                # A stage that wants genres or ages finds none in the model file: say
-                # where they come from rather than leave the user guessing.
+            # A stage that wants genres, ages or side columns finds none in the model file:
+            # say where they come from (and only for those; other faults have their own).
+            wanting = [
+                f"{flag} needs {what}"
+                for flag, what, wants in (
+                    ("--calibrate", "item genres", calibrate_weight is not None),
+                    ("--boost-new", "timestamps", boost_new is not None),
+                    ("--rules max_per", "item columns", rules_path and stages[-1].max_per),
+                )
+                if wants
+            ]
+            if wanting:
                 raise Failure(
-                    f"{exc} (a model file holds no genres or timestamps: give the training "
-                    "data with --data)"
-                ) from exc
+                    f"{'; '.join(wanting)}, which a model file does not hold: give the "
+                    "training data with --data"
+                )
+            model = Pipeline(model, rerankers=stages).fit(_history_of(model))
         rec = model.recommend(typed_id(model.users_, user), n=n)
     elif isinstance(model, Pipeline):
         if include_seen:
