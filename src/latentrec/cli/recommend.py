@@ -118,15 +118,15 @@ def recommend(
                 f"{flag} needs {what}"
                 for flag, what, wants in (
                     ("--calibrate", "item genres", calibrate_weight is not None),
-                    ("--boost-new", "timestamps", boost_new is not None),
+                    ("--boost-new", "item ages", boost_new is not None),
                     ("--rules max_per", "item columns", rules_path and stages[-1].max_per),
                 )
                 if wants
             ]
             if wanting:
                 raise Failure(
-                    f"{'; '.join(wanting)}, which a model file does not hold: give the "
-                    "training data with --data"
+                    f"{'; '.join(wanting)}, and a model file has no genres, no timestamps "
+                    "and no item columns: give the training data with --data"
                 )
             model = Pipeline(model, rerankers=stages).fit(_history_of(model))
         rec = model.recommend(typed_id(model.users_, user), n=n)
