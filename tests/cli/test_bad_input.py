@@ -126,3 +126,11 @@ def test_rules_errors_that_no_data_would_fix_carry_no_data_hint(trained):
     # A stage that does need the training data still says where it comes from.
     line = error_line(invoke("recommend", model, "-u", 1, "--calibrate"))
     assert "--data" in line
+
+
+@pytest.mark.parametrize("option", ["--diversity", "--calibrate", "--boost-new"])
+def test_nan_knob_is_refused_naming_the_option(trained, option):
+    csv, model, _ = trained
+    out = invoke("recommend", model, "-u", 1, option, "nan", "--data", csv, "--timestamp-col", "t")
+    assert out.exit_code == 2, out.output
+    assert option in out.stderr and "nan" in out.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import inspect
+import math
 import os
 import re
 import warnings
@@ -48,6 +49,22 @@ COMMON_PARAMS = {
     "learning_rate": "learning_rate",
     "regularization": "regularization",
 }
+
+
+class FiniteFloatRange(click.FloatRange):
+    """:class:`click.FloatRange` that also refuses ``nan`` and ``inf`` (which compare false
+    with every bound, so click's own range lets ``nan`` through).
+
+    Example:
+        >>> FiniteFloatRange(0, 1).convert("0.5", None, None)
+        0.5
+    """
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 class Failure(click.ClickException):

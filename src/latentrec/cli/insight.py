@@ -13,6 +13,7 @@ from ..pipeline import tradeoff
 from ..reports import factor_report, user_profile
 from ._common import (
     Failure,
+    FiniteFloatRange,
     build_model,
     data_options,
     fail_on_known_errors,
@@ -103,7 +104,7 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
 )
 @click.option(
     "--test-size",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
     default=0.2,
     show_default=True,
     help="tradeoff: share held out (the latest, when the data has timestamps).",

@@ -13,6 +13,7 @@ from ..pipeline import MMR, Calibrate, Freshness, Pipeline, Rules
 from ..pipeline import load as load_model_or_pipeline
 from ._common import (
     Failure,
+    FiniteFloatRange,
     data_options,
     emit,
     fail_on_known_errors,
@@ -30,14 +31,14 @@ from ._common import (
 @click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
 @click.option(
     "--diversity",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     help="Re-rank for diversity (MMR in the latent space): 0 keeps the ranking, 1 is most diverse.",
 )
 @click.option(
     "--calibrate",
     "calibrate_weight",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     is_flag=False,
     flag_value=0.5,
@@ -46,7 +47,7 @@ from ._common import (
 )
 @click.option(
     "--boost-new",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=None,
     help="Boost recent items by this much (on relevance scaled to [0, 1]; halves every 30 "
     "days of age; needs --data with timestamps).",
