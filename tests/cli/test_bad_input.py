@@ -134,3 +134,11 @@ def test_nan_knob_is_refused_naming_the_option(trained, option):
     out = invoke("recommend", model, "-u", 1, option, "nan", "--data", csv, "--timestamp-col", "t")
     assert out.exit_code == 2, out.output
     assert option in out.stderr and "nan" in out.stderr
+
+
+def test_data_without_a_knob_that_reads_it_is_refused(trained):
+    csv, model, _ = trained
+    out = invoke("recommend", model, "-u", 1, "--data", csv)
+    assert out.exit_code == 2 and "--data" in out.stderr, out.output
+    out = invoke("recommend", model, "-u", 1, "--sep", ";")
+    assert out.exit_code == 2 and "--sep" in out.stderr and "--data" in out.stderr, out.output

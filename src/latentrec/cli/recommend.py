@@ -95,6 +95,15 @@ def recommend(
     \f
     Example: ``latentrec recommend model.npz --user 1 -n 5 --diversity 0.3 --rules r.toml``
     """
+    # Options nothing reads are a mistake to point out, not to ignore.
+    reading = [f"--{k.replace('_', '-')}" for k, v in opts.items() if v not in (None, False)]
+    if reading and source is None:
+        raise click.UsageError(f"{', '.join(reading)} tell how to read --data, which is not given")
+    knobs = (diversity, calibrate_weight, boost_new, rules_path)
+    if source is not None and all(k is None for k in knobs):
+        raise click.UsageError(
+            "--data is read only for --calibrate, --boost-new or --rules; none is given"
+        )
     model = load_model_or_pipeline(model_path)
     stages = []
     if diversity is not None:
