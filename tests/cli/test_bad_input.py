@@ -142,3 +142,17 @@ def test_data_without_a_knob_that_reads_it_is_refused(trained):
     assert out.exit_code == 2 and "--data" in out.stderr, out.output
     out = invoke("recommend", model, "-u", 1, "--sep", ";")
     assert out.exit_code == 2 and "--sep" in out.stderr and "--data" in out.stderr, out.output
+
+
+def test_data_that_is_not_the_models_training_data_is_named(trained):
+    csv, model, folder = trained
+    other = folder / "other.csv"
+    other.write_text("user_id,item_id,rating,t\n1,100,4,5\n2,101,3,6\n")
+    line = error_line(
+        invoke(
+            "recommend", model, "-u", 1, "--boost-new", 0.2, "--data", other, "--timestamp-col", "t"
+        )
+    )
+    assert "other.csv" in line and "--data" in line and "vocabularies" not in line
+    line = error_line(invoke("factors", model, "--data", other, "--min-ratings", 1))
+    assert "other.csv" in line and "--data" in line and "Interactions" not in line

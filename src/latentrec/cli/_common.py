@@ -410,6 +410,33 @@ def load_data(
         ) from None
 
 
+def load_training_data(model, model_path, source: str, **opts) -> Interactions:
+    """``--data`` read as :func:`load_data` reads it, refused unless it is the data the
+    model at ``model_path`` was trained on (the same users and items).
+
+    The library's own check names its API ("pass the Interactions it was trained on");
+    on the command line the fix is another ``--data`` file or other reading options.
+
+    Example:
+        >>> import tempfile, os
+        >>> from latentrec.models import Popularity
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("user_id,item_id,rating\n1,2,4\n")
+        >>> model = Popularity().fit(load_data(path))
+        >>> load_training_data(model, "m.npz", path).nnz
+        1
+    """
+    data = load_data(source, **opts)
+    if data.users != model.users_ or data.items != model.items_:
+        raise Failure(
+            f"--data {source} is not the data {model_path} was trained on: it has "
+            f"{data.n_users} users x {data.n_items} items, the model {len(model.users_)} x "
+            f"{len(model.items_)} (or other ids); give the training file, read with the "
+            "options used to train"
+        )
+    return data
+
+
 def parse_value(text: str):
     """A ``--param`` value as int, float, bool or None where it reads as one, else the text.
 

@@ -18,6 +18,7 @@ from ._common import (
     data_options,
     fail_on_known_errors,
     load_data,
+    load_training_data,
     main,
     typed_id,
 )
@@ -54,7 +55,7 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     Example: ``latentrec factors model.npz --data ratings.csv --user-col uid --user 1``
     """
     model = load(model_path)
-    d = load_data(source, **opts)
+    d = load_training_data(model, model_path, source, **opts)
     report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
     click.echo(str(report))
     if user is not None:
@@ -136,7 +137,8 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
             raise Failure(f"{type(model).__name__} in {model_path} has no training history")
         plots.learning_curves(model.history_, output)
     elif kind == "taste-map":
-        plots.taste_map(load(model_path), load_data(source, **opts), output)
+        model = load(model_path)
+        plots.taste_map(model, load_training_data(model, model_path, source, **opts), output)
     elif kind == "spectrum":
         plots.singular_spectrum(load_data(source, **opts), k, output)
     elif kind == "tradeoff":

@@ -17,7 +17,7 @@ from ._common import (
     data_options,
     emit,
     fail_on_known_errors,
-    load_data,
+    load_training_data,
     main,
     recommendation_table,
     typed_id,
@@ -120,7 +120,8 @@ def recommend(
         if include_seen:
             raise Failure("--include-seen cannot be combined with re-ranking: lists never repeat")
         if source is not None:
-            model = Pipeline(model, rerankers=stages).fit(load_data(source, **opts))
+            data = load_training_data(model, model_path, source, **opts)
+            model = Pipeline(model, rerankers=stages).fit(data)
         else:
             # A stage that wants genres, ages or side columns finds none in the model file:
             # say where they come from (and only for those; other faults have their own).
