@@ -156,3 +156,12 @@ def test_data_that_is_not_the_models_training_data_is_named(trained):
     assert "other.csv" in line and "--data" in line and "vocabularies" not in line
     line = error_line(invoke("factors", model, "--data", other, "--min-ratings", 1))
     assert "other.csv" in line and "--data" in line and "Interactions" not in line
+
+
+def test_a_param_repeating_an_option_is_refused(trained):
+    csv, _, folder = trained
+    out = invoke(
+        "train", csv, "-q", "-o", folder / "m.npz", "--factors", 3, "--param", "n_factors=5"
+    )
+    line = error_line(out)
+    assert "--factors" in line and "n_factors" in line

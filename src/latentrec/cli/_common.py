@@ -481,7 +481,16 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
     """
     cls = model_class(algorithm)
     given = {k: v for k, v in params.items() if v is not None}
-    given.update(parse_params(extra))
+    extra_params = parse_params(extra)
+    # Two values for one hyperparameter: which one the user meant is not ours to guess.
+    option = {name: opt for opt, name in COMMON_PARAMS.items()}
+    both = sorted(set(given) & set(extra_params))
+    if both:
+        flag = "--" + option.get(both[0], both[0]).replace("_", "-")
+        raise Failure(
+            f"{flag} and --param {both[0]}={extra_params[both[0]]} both set {both[0]}; give it once"
+        )
+    given.update(extra_params)
     valid = set(cls.param_names())
     if seed is not None and "random_state" in valid:
         given.setdefault("random_state", seed)
