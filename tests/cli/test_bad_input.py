@@ -165,3 +165,9 @@ def test_a_param_repeating_an_option_is_refused(trained):
     )
     line = error_line(out)
     assert "--factors" in line and "n_factors" in line
+
+
+def test_no_refit_without_test_size_is_a_usage_error(trained):
+    csv, _, folder = trained
+    out = invoke("train", csv, "-q", "-o", folder / "m.npz", "--no-refit")
+    assert "--no-refit" in error_line(out, 2) and "--test-size" in out.stderr

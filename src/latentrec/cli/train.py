@@ -88,6 +88,8 @@ def train(
     \f
     Example: ``latentrec train ml-100k -a als --factors 64 --test-size 0.2 -o model.npz``
     """
+    if no_refit and not test_size:
+        raise click.UsageError("--no-refit applies only with --test-size (nothing is held out)")
     if engine == "spark":
         train_on_spark(source, output, test_size, quiet, spark_master, algorithm, extra, seed, opts)
         return
