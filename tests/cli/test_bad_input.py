@@ -171,3 +171,12 @@ def test_no_refit_without_test_size_is_a_usage_error(trained):
     csv, _, folder = trained
     out = invoke("train", csv, "-q", "-o", folder / "m.npz", "--no-refit")
     assert "--no-refit" in error_line(out, 2) and "--test-size" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_cut_off_below_one_is_refused_before_training(trained, command):
+    csv, _, folder = trained
+    extra = ("-o", folder / "m.npz", "-q", "--test-size", 0.2) if command == "train" else ()
+    out = invoke(command, csv, "-a", "popularity", "-k", 0, *extra)
+    assert out.exit_code == 2 and "'-k'" in out.stderr, out.output
+    assert "trained" not in out.stdout

@@ -57,7 +57,12 @@ from ._common import (
     help="With --test-size: save the model trained without the held-out part.",
 )
 @click.option(
-    "-k", "k", type=int, default=10, show_default=True, help="Cut-off of held-out ranking metrics."
+    "-k",
+    "k",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Cut-off of held-out ranking metrics.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
@@ -293,7 +298,14 @@ def held_out_figures(model, test, k: int) -> dict:
     show_default=True,
     help="RMSE/MAE, or ranking metrics at -k.",
 )
-@click.option("-k", "k", type=int, default=10, show_default=True, help="Cut-off for ranking.")
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Cut-off for ranking.",
+)
 @click.option(
     "--protocol",
     type=click.Choice(["random", "user", "leave-last-out", "temporal"]),
