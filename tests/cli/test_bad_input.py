@@ -180,3 +180,11 @@ def test_a_cut_off_below_one_is_refused_before_training(trained, command):
     out = invoke(command, csv, "-a", "popularity", "-k", 0, *extra)
     assert out.exit_code == 2 and "'-k'" in out.stderr, out.output
     assert "trained" not in out.stdout
+
+
+@pytest.mark.parametrize("cv", [0, 1])
+def test_cv_below_two_is_refused(trained, cv):
+    csv, _, _ = trained
+    out = invoke("evaluate", csv, "-a", "popularity", "--cv", cv)
+    assert out.exit_code == 2 and "--cv" in out.stderr, out.output
+    assert out.stdout == ""

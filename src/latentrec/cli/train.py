@@ -283,7 +283,12 @@ def held_out_figures(model, test, k: int) -> dict:
 @click.argument("source")
 @algorithm_options
 @data_options
-@click.option("--cv", type=int, default=None, help="k-fold cross-validation with this many folds.")
+@click.option(
+    "--cv",
+    type=click.IntRange(min=2),
+    default=None,
+    help="k-fold cross-validation with this many folds (at least 2).",
+)
 @click.option(
     "--test-size",
     type=float,
