@@ -188,3 +188,10 @@ def test_cv_below_two_is_refused(trained, cv):
     out = invoke("evaluate", csv, "-a", "popularity", "--cv", cv)
     assert out.exit_code == 2 and "--cv" in out.stderr, out.output
     assert out.stdout == ""
+
+
+def test_cv_and_test_size_together_are_refused(trained):
+    csv, _, _ = trained
+    out = invoke("evaluate", csv, "-a", "popularity", "--cv", 3, "--test-size", 0.3)
+    assert out.exit_code == 2, out.output
+    assert "--cv" in out.stderr and "--test-size" in out.stderr

@@ -292,9 +292,8 @@ def held_out_figures(model, test, k: int) -> dict:
 @click.option(
     "--test-size",
     type=float,
-    default=0.2,
-    show_default=True,
-    help="Holdout share when --cv is not given.",
+    default=None,
+    help="Holdout share when --cv is not given [default: 0.2].",
 )
 @click.option(
     "--task",
@@ -325,6 +324,14 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
     \f
     Example: ``latentrec evaluate ml-100k -a bpr --task ranking -k 10 --cv 5``
     """
+    # Options the chosen protocol does not read would be ignored without a word.
+    unused = [f for f, v in (("--test-size", test_size), ("--protocol", protocol)) if v is not None]
+    if cv and unused:
+        verb = "apply" if len(unused) > 1 else "applies"
+        raise click.UsageError(f"{' and '.join(unused)} {verb} to a holdout, not to --cv")
+    if protocol == "leave-last-out" and test_size is not None:
+        raise click.UsageError("--test-size does not apply to --protocol leave-last-out")
+    test_size = 0.2 if test_size is None else test_size
     model = build_model(algorithm, params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
         raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
