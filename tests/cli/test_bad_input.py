@@ -195,3 +195,16 @@ def test_cv_and_test_size_together_are_refused(trained):
     out = invoke("evaluate", csv, "-a", "popularity", "--cv", 3, "--test-size", 0.3)
     assert out.exit_code == 2, out.output
     assert "--cv" in out.stderr and "--test-size" in out.stderr
+
+
+def test_temporal_protocol_without_timestamps_names_the_option(trained):
+    csv, _, _ = trained
+    line = error_line(
+        invoke("evaluate", csv, "-a", "popularity", "--task", "ranking", "--protocol", "temporal")
+    )
+    assert "--timestamp-col" in line and "from_frame" not in line
+    out = invoke(
+        "evaluate", csv, "-a", "popularity", "--task", "ranking", "--protocol", "leave-last-out"
+    )
+    assert out.exit_code == 0, out.output
+    assert "random cell" in out.stderr and "--timestamp-col" in out.stderr

@@ -343,6 +343,18 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
             pd.concat([result.folds, pd.DataFrame([{"fold": "mean", **result.mean().to_dict()}])])
         )
         return
+    if protocol in ("temporal", "leave-last-out") and d.timestamps is None:
+        # The library's words name its API; here the fix is an option.
+        if protocol == "temporal":
+            raise Failure(
+                f"--protocol temporal needs timestamps, and {source} was read without "
+                "them: name its time column with --timestamp-col"
+            )
+        click.echo(
+            f"warning: {source} was read without timestamps (--timestamp-col), so "
+            "leave-last-out holds out a random cell of each user",
+            err=True,
+        )
     train_part, test = holdout(
         d, protocol or ("random" if task == "rating" else "user"), test_size, seed
     )
