@@ -208,3 +208,9 @@ def test_temporal_protocol_without_timestamps_names_the_option(trained):
     )
     assert out.exit_code == 0, out.output
     assert "random cell" in out.stderr and "--timestamp-col" in out.stderr
+
+
+def test_a_negative_seed_names_the_option(trained):
+    csv, _, folder = trained
+    out = invoke("train", csv, "-q", "-o", folder / "m.npz", "--seed", -1)
+    assert out.exit_code == 2 and "--seed" in out.stderr, out.output

@@ -517,7 +517,7 @@ def algorithm_options(fn):
         click.option("--regularization", type=float, default=None, help="L2 penalty λ."),
         click.option(
             "--seed",
-            type=int,
+            type=click.IntRange(min=0),
             default=0,
             show_default=True,
             help="Seed for splits and for the algorithm's random_state.",
