@@ -214,3 +214,9 @@ def test_a_negative_seed_names_the_option(trained):
     csv, _, folder = trained
     out = invoke("train", csv, "-q", "-o", folder / "m.npz", "--seed", -1)
     assert out.exit_code == 2 and "--seed" in out.stderr, out.output
+
+
+def test_onboard_answers_repeating_an_item_are_refused(trained):
+    _, model, _ = trained
+    line = error_line(invoke("onboard", model, "--answers", "101=4,101=1"))
+    assert "101" in line and "more than once" in line

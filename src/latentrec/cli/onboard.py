@@ -30,7 +30,10 @@ def _parse_answers(model, text: str) -> dict:
             rating = None
         if not sep or not item.strip() or rating is None:
             raise Failure(f"--answers takes ITEM=RATING pairs separated by commas, got {part!r}")
-        answers[typed_id(model.items_, item.strip())] = rating
+        key = typed_id(model.items_, item.strip())
+        if key in answers:  # which of two ratings was meant is not ours to guess
+            raise Failure(f"--answers rates item {item.strip()} more than once")
+        answers[key] = rating
     return answers
 
 
