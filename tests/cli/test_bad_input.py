@@ -158,6 +158,13 @@ def test_data_that_is_not_the_models_training_data_is_named(trained):
     assert "other.csv" in line and "--data" in line and "Interactions" not in line
 
 
+def test_similar_prints_nothing_before_an_unknown_item(trained):
+    _, model, _ = trained
+    out = invoke("similar", model, "-i", 99999)
+    assert "99999" in error_line(out)
+    assert out.stdout == ""
+
+
 def test_a_param_repeating_an_option_is_refused(trained):
     csv, _, folder = trained
     out = invoke(

@@ -200,10 +200,11 @@ def similar(model_path, item, user, n, as_json):
         raise Failure(f"{type(model).__name__} has no latent space to compare in")
     if item is not None:
         iid = typed_id(model.items_, item)
+        found = model.similar_items(iid, n=n)  # before any output: a failure prints alone
         if not as_json:
             title = model.item_title(iid)
             click.echo(f"Because you watched {title or iid}:")
-        emit(model.similar_items(iid, n=n).to_frame(), as_json)
+        emit(found.to_frame(), as_json)
     else:
         rec = model.similar_users(typed_id(model.users_, user), n=n)
         emit(
