@@ -227,3 +227,11 @@ def test_onboard_answers_repeating_an_item_are_refused(trained):
     _, model, _ = trained
     line = error_line(invoke("onboard", model, "--answers", "101=4,101=1"))
     assert "101" in line and "more than once" in line
+
+
+def test_store_info_on_a_missing_file_creates_nothing(trained):
+    _, _, folder = trained
+    missing = folder / "typo.db"
+    line = error_line(invoke("store", "info", "--store", missing))
+    assert "typo.db" in line
+    assert not missing.exists()

@@ -4,6 +4,7 @@ summarise it (``info``).  The store itself is :mod:`latentrec.store`."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -40,6 +41,20 @@ def open_or_fail(url: str):
             "pip install 'latentrec[serve]'"
         ) from None
     return open_store(url)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite store named by a path or ``sqlite:///`` URL, else ``None``.
+
+    Example:
+        >>> sqlite_path("sqlite:///out/r.db"), sqlite_path("r.db"), sqlite_path(":memory:")
+        (PosixPath('out/r.db'), PosixPath('r.db'), None)
+    """
+    if url == ":memory:" or url.startswith("sqlite:///:memory:"):
+        return None
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///") :].split("?", 1)[0])
+    return None if "://" in url else Path(url)
 
 
 @main.group()
@@ -102,6 +117,10 @@ def store_info(store_url):
     \f
     Example: ``latentrec store info --store sqlite:///out/ratings.db``
     """
+    path = sqlite_path(store_url)
+    if path is not None and not path.exists():
+        # Opening would create an empty store: a typo would look like a store with nothing in it.
+        raise Failure(f"no store at {path}; `latentrec store import` creates one")
     with open_or_fail(store_url) as opened:
         counts = opened.counts()
         genres = opened.genres()
