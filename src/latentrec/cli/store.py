@@ -118,7 +118,7 @@ def store_info(store_url):
     Example: ``latentrec store info --store sqlite:///out/ratings.db``
     """
     path = sqlite_path(store_url)
-    if path is not None and not path.exists():
+    if path is not None and path.parent.is_dir() and not path.exists():  # (no folder: its own)
         # Opening would create an empty store: a typo would look like a store with nothing in it.
         raise Failure(f"no store at {path}; `latentrec store import` creates one")
     with open_or_fail(store_url) as opened:
