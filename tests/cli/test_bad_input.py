@@ -235,3 +235,19 @@ def test_store_info_on_a_missing_file_creates_nothing(trained):
     line = error_line(invoke("store", "info", "--store", missing))
     assert "typo.db" in line
     assert not missing.exists()
+
+
+def test_a_user_who_has_seen_everything_gets_a_sentence_not_a_pandas_repr(trained):
+    _, _, folder = trained
+    small = folder / "small.csv"
+    small.write_text(
+        "user_id,item_id,rating\nann smith,the matrix,4\nann smith,amélie,3\nbob,amélie,2\n"
+    )
+    model = folder / "small.npz"
+    assert invoke("train", small, "-a", "popularity", "-q", "-o", model).exit_code == 0
+    out = invoke("recommend", model, "-u", "ann smith")
+    assert out.exit_code == 0, out.output
+    assert "Empty DataFrame" not in out.stdout
+    assert "no items" in out.stdout and "ann smith" in out.stdout
+    out = invoke("recommend", model, "-u", "ann smith", "--json")
+    assert out.stdout.strip() == "[]"

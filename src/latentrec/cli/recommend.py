@@ -149,6 +149,9 @@ def recommend(
         rec = model.recommend(typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
         click.echo(f"user {user!r} has no history in this model: most popular items instead")
+    if len(rec.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
+        click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
+        return
     emit(recommendation_table(rec), as_json)
 
 
