@@ -251,3 +251,11 @@ def test_a_user_who_has_seen_everything_gets_a_sentence_not_a_pandas_repr(traine
     assert "no items" in out.stdout and "ann smith" in out.stdout
     out = invoke("recommend", model, "-u", "ann smith", "--json")
     assert out.stdout.strip() == "[]"
+
+
+def test_factors_checks_the_user_before_printing_the_report(trained):
+    csv, model, _ = trained
+    line = error_line(invoke("factors", model, "--data", csv, "--min-ratings", 1, "-u", 99999))
+    assert "99999" in line
+    out = invoke("factors", model, "--data", csv, "--min-ratings", 1, "-u", 99999)
+    assert out.stdout == ""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import click
+import numpy as np
 
 # plots imports matplotlib (the optional plot extra) only when it draws, so this import
 # leaves `latentrec --help` fast and works without matplotlib installed.
@@ -56,11 +57,14 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     """
     model = load(model_path)
     d = load_training_data(model, model_path, source, **opts)
+    uid = None if user is None else typed_id(model.users_, user)
+    if uid is not None and model.users_.lookup(np.asarray([uid]))[0] < 0:
+        raise Failure(f"unknown user id(s): {user}")  # before the report, not after it
     report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
     click.echo(str(report))
     if user is not None:
         click.echo()
-        click.echo(str(user_profile(model, typed_id(model.users_, user), d, report=report)))
+        click.echo(str(user_profile(model, uid, d, report=report)))
 
 
 @main.command()
