@@ -259,3 +259,13 @@ def test_factors_checks_the_user_before_printing_the_report(trained):
     assert "99999" in line
     out = invoke("factors", model, "--data", csv, "--min-ratings", 1, "-u", 99999)
     assert out.stdout == ""
+
+
+def test_factors_of_a_model_without_factors_is_a_plain_error(trained):
+    csv, _, folder = trained
+    pop = folder / "pop.npz"
+    assert invoke("train", csv, "-a", "popularity", "-q", "-o", pop).exit_code == 0
+    line = error_line(invoke("factors", pop, "--data", csv, "--min-ratings", 1))
+    assert "Popularity" in line and "unexpected" not in line
+    out = invoke("plot", "taste-map", "--model", pop, "--data", csv, "-o", folder / "map.png")
+    assert "Popularity" in error_line(out) and "unexpected" not in out.stderr

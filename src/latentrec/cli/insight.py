@@ -56,6 +56,8 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     Example: ``latentrec factors model.npz --data ratings.csv --user-col uid --user 1``
     """
     model = load(model_path)
+    if getattr(model, "item_factors_", None) is None:
+        raise Failure(f"{type(model).__name__} in {model_path} has no latent factors to name")
     d = load_training_data(model, model_path, source, **opts)
     uid = None if user is None else typed_id(model.users_, user)
     if uid is not None and model.users_.lookup(np.asarray([uid]))[0] < 0:
@@ -142,6 +144,8 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
         plots.learning_curves(model.history_, output)
     elif kind == "taste-map":
         model = load(model_path)
+        if getattr(model, "item_factors_", None) is None:
+            raise Failure(f"{type(model).__name__} in {model_path} has no latent space to map")
         plots.taste_map(model, load_training_data(model, model_path, source, **opts), output)
     elif kind == "spectrum":
         plots.singular_spectrum(load_data(source, **opts), k, output)
