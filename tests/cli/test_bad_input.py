@@ -261,6 +261,12 @@ def test_factors_checks_the_user_before_printing_the_report(trained):
     assert out.stdout == ""
 
 
+def test_onboard_with_no_title_to_ask_about_says_why(trained):
+    _, model, _ = trained
+    line = error_line(invoke("onboard", model, "--min-ratings", 10**6), 1)
+    assert "--min-ratings" in line
+
+
 def test_factors_of_a_model_without_factors_is_a_plain_error(trained):
     csv, _, folder = trained
     pop = folder / "pop.npz"

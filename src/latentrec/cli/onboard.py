@@ -127,6 +127,10 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         given = _parse_answers(model, answers)
     else:
         questions = model.onboarding_items(max_questions or 2 * k, min_ratings=min_ratings)
+        if len(questions) == 0:  # asking nothing and falling back would hide why
+            raise Failure(
+                f"no title has at least {min_ratings} ratings to ask about; lower --min-ratings"
+            )
         given = _ask(model, questions, k)
     user = None if save_as is None else typed_id(model.users_, save_as)
     if user is not None and not given:
