@@ -267,6 +267,14 @@ def test_onboard_with_no_title_to_ask_about_says_why(trained):
     assert "--min-ratings" in line
 
 
+def test_plot_tradeoff_lambdas_outside_zero_one_name_the_option(trained):
+    csv, _, folder = trained
+    line = error_line(
+        invoke("plot", "tradeoff", "--data", csv, "-o", folder / "t.png", "--lambdas", "2,0.5")
+    )
+    assert "--lambdas" in line and "2" in line
+
+
 def test_factors_of_a_model_without_factors_is_a_plain_error(trained):
     csv, _, folder = trained
     pop = folder / "pop.npz"

@@ -154,6 +154,9 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
             values = [float(x) for x in lambdas.split(",") if x.strip()]
         except ValueError:
             raise Failure(f"--lambdas takes numbers separated by commas, got {lambdas!r}") from None
+        outside = [v for v in values if not 0 <= v <= 1]  # nan too
+        if outside:
+            raise Failure(f"--lambdas are MMR weights in [0, 1], got {outside[0]:g}")
         if k is not None and k < 1:  # `k or 10` once turned -k 0 into 10 without a word
             raise Failure(f"-k must be a positive list length, got {k}")
         k = 10 if k is None else k
