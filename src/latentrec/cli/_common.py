@@ -327,11 +327,11 @@ SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t"}
 
 
 def separator(sep):
-    """The ``--sep`` value as a character: ``\\t`` (as a shell passes it) or ``tab`` is a tab.
+    r"""The ``--sep`` value as a character: ``\t`` (as a shell passes it) or ``tab`` is a tab.
 
     Example:
         >>> separator("\\t"), separator("TAB"), separator(";"), separator(None)
-        ('\\t', '\\t', ';', None)
+        ('\t', '\t', ';', None)
     """
     if sep is None:
         return None
@@ -421,7 +421,7 @@ def load_training_data(model, model_path, source: str, **opts) -> Interactions:
         >>> import tempfile, os
         >>> from latentrec.models import Popularity
         >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
-        >>> _ = open(path, "w").write("user_id,item_id,rating\n1,2,4\n")
+        >>> _ = open(path, "w").write("user_id,item_id,rating\\n1,2,4\\n")
         >>> model = Popularity().fit(load_data(path))
         >>> load_training_data(model, "m.npz", path).nnz
         1
