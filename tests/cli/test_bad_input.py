@@ -283,3 +283,14 @@ def test_factors_of_a_model_without_factors_is_a_plain_error(trained):
     assert "Popularity" in line and "unexpected" not in line
     out = invoke("plot", "taste-map", "--model", pop, "--data", csv, "-o", folder / "map.png")
     assert "Popularity" in error_line(out) and "unexpected" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--trials", 0), ("--validation", 2), ("--validation", "nan"), ("--timeout", -1)],
+)
+def test_tune_numbers_out_of_range_are_usage_errors_before_any_output(trained, option, value):
+    csv, _, _ = trained
+    out = invoke("tune", csv, "-a", "biases", option, value)
+    assert out.exit_code == 2 and option in out.stderr, out.output
+    assert out.stdout == ""
