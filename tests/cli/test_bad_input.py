@@ -294,3 +294,11 @@ def test_tune_numbers_out_of_range_are_usage_errors_before_any_output(trained, o
     out = invoke("tune", csv, "-a", "biases", option, value)
     assert out.exit_code == 2 and option in out.stderr, out.output
     assert out.stdout == ""
+
+
+def test_duplicates_error_names_the_command_line_option(trained):
+    _, _, folder = trained
+    dup = folder / "dup_error.csv"
+    dup.write_text("user_id,item_id,rating\n1,2,4\n1,2,5\n")
+    line = error_line(invoke("data", "info", dup, "--duplicates", "error"))
+    assert "lines 2, 3" in line and "--duplicates" in line

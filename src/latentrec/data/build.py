@@ -584,7 +584,9 @@ def _resolve_duplicates(u, i, vals, ts, policy, positions, places: Places, cols,
         rows = np.unique(positions[perm[np.concatenate([pos, pos + 1])]])
         raise DataError(
             f"{pos.size} repeated ({cols[0]}, {cols[1]}) pair(s), e.g. {pairs}, at "
-            f"{places.text(rows)}; pass duplicates='last', 'mean' or 'sum'",
+            # One message for both audiences, as for encodings: the keyword and the flag.
+            f"{places.text(rows)}; pass duplicates='last', 'mean' or 'sum' "
+            "(--duplicates last, mean or sum)",
             source=places.source,
             column=tuple(cols),
             where=places.labels(rows),
