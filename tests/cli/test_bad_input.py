@@ -302,3 +302,11 @@ def test_duplicates_error_names_the_command_line_option(trained):
     dup.write_text("user_id,item_id,rating\n1,2,4\n1,2,5\n")
     line = error_line(invoke("data", "info", dup, "--duplicates", "error"))
     assert "lines 2, 3" in line and "--duplicates" in line
+
+
+def test_a_rating_that_float32_would_turn_into_zero_is_refused(trained):
+    _, _, folder = trained
+    tiny = folder / "tiny.csv"
+    tiny.write_text("user_id,item_id,rating\n1,2,4\n2,3,1e-50\n")
+    line = error_line(invoke("data", "info", tiny))
+    assert "line 3" in line and "1e-50" in line

@@ -383,6 +383,20 @@ def _value_checks(raw: pd.Series, col, what: str, places: Places, checks: list) 
                     f"(e.g. {nums[pos[0]]:g}) at {places.text(pos)}",
                 )
             )
+        with np.errstate(invalid="ignore"):
+            # Below float32's smallest value a rating would be stored as 0, without a word.
+            tiny = np.isfinite(nums) & (nums != 0) & (np.abs(nums) < _FLOAT32_TINY)
+        if tiny.any():
+            pos = np.flatnonzero(tiny)
+            checks.append(
+                _Check(
+                    "ratings too small for float32",
+                    col,
+                    tiny,
+                    f"column {col!r} has ratings too close to 0 to store as float32 "
+                    f"(e.g. {nums[pos[0]]:g}, which would be 0) at {places.text(pos)}",
+                )
+            )
     return nums
 
 
@@ -407,6 +421,7 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 
 
 def from_cells(
