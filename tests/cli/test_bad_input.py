@@ -310,3 +310,9 @@ def test_a_rating_that_float32_would_turn_into_zero_is_refused(trained):
     tiny.write_text("user_id,item_id,rating\n1,2,4\n2,3,1e-50\n")
     line = error_line(invoke("data", "info", tiny))
     assert "line 3" in line and "1e-50" in line
+
+
+def test_a_missing_rules_file_names_the_option(trained):
+    _, model, folder = trained
+    out = invoke("recommend", model, "-u", 1, "--rules", folder / "no_rules.toml")
+    assert out.exit_code == 2 and "--rules" in out.stderr and "no_rules.toml" in out.stderr

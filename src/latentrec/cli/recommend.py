@@ -55,7 +55,7 @@ from ._common import (
 @click.option(
     "--rules",
     "rules_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     default=None,
     help="Business rules from a TOML file (pin, boost, bury, never, max_per).",
 )
