@@ -60,6 +60,7 @@ NA_TEXT = {
 }
 INT64 = (-(2**63), 2**63 - 1)
 F32_MAX = float(np.finfo(np.float32).max)
+F32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _INF = re.compile(r"[+-]?(?:inf|infinity)", re.IGNORECASE)
 
@@ -192,6 +193,8 @@ class Reference:
                 x, why = _ref_number(values[pos], from_text)
                 if why is None and abs(x) > F32_MAX:
                     why = "too large"
+                if why is None and x != 0 and abs(x) < F32_TINY:
+                    why = "too small"  # float32 would store 0
                 if why is None and scale is not None and not scale[0] <= x <= scale[1]:
                     why = "scale"
             if why is None and stamps is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import inspect
+import math
 import os
 import re
 import warnings
@@ -48,6 +49,22 @@ COMMON_PARAMS = {
     "learning_rate": "learning_rate",
     "regularization": "regularization",
 }
+
+
+class FiniteFloatRange(click.FloatRange):
+    """:class:`click.FloatRange` that also refuses ``nan`` and ``inf`` (which compare false
+    with every bound, so click's own range lets ``nan`` through).
+
+    Example:
+        >>> FiniteFloatRange(0, 1).convert("0.5", None, None)
+        0.5
+    """
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 class Failure(click.ClickException):
@@ -240,7 +257,11 @@ def data_options(fn):
             help="Rating column; 'none' for implicit data [default: rating; 2 with --no-header].",
         ),
         click.option("--timestamp-col", default=None, help="Optional timestamp column."),
-        click.option("--sep", default=None, help="Field separator (sniffed when omitted)."),
+        click.option(
+            "--sep",
+            default=None,
+            help="Field separator, e.g. ';' or tab (sniffed when omitted).",
+        ),
         click.option(
             "--no-header",
             "no_header",
@@ -299,6 +320,22 @@ def column(value, role: str, header: bool):
             f"(e.g. --{role}-col {COLUMN_DEFAULTS.get(role, (None, 3))[1]})"
         )
     return int(value)
+
+
+# What a shell leaves of a tab typed as an escape, and its name.
+SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t"}
+
+
+def separator(sep):
+    r"""The ``--sep`` value as a character: ``\t`` (as a shell passes it) or ``tab`` is a tab.
+
+    Example:
+        >>> separator("\\t"), separator("TAB"), separator(";"), separator(None)
+        ('\t', '\t', ';', None)
+    """
+    if sep is None:
+        return None
+    return SEPARATOR_NAMES.get(sep.lower(), sep)
 
 
 def load_data(
@@ -366,11 +403,38 @@ def load_data(
     if encoding is not None:
         kwargs["encoding"] = encoding
     try:
-        return Interactions.read(path, sep=sep, header=header, **kwargs)
+        return Interactions.read(path, sep=separator(sep), header=header, **kwargs)
     except csv.Error as err:  # the separator sniffer found no columns
         raise Failure(
             f"{source}: {one_line(err)}; is it a ratings table? Give the separator with --sep"
         ) from None
+
+
+def load_training_data(model, model_path, source: str, **opts) -> Interactions:
+    """``--data`` read as :func:`load_data` reads it, refused unless it is the data the
+    model at ``model_path`` was trained on (the same users and items).
+
+    The library's own check names its API ("pass the Interactions it was trained on");
+    on the command line the fix is another ``--data`` file or other reading options.
+
+    Example:
+        >>> import tempfile, os
+        >>> from latentrec.models import Popularity
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("user_id,item_id,rating\\n1,2,4\\n")
+        >>> model = Popularity().fit(load_data(path))
+        >>> load_training_data(model, "m.npz", path).nnz
+        1
+    """
+    data = load_data(source, **opts)
+    if data.users != model.users_ or data.items != model.items_:
+        raise Failure(
+            f"--data {source} is not the data {model_path} was trained on: it has "
+            f"{data.n_users} users x {data.n_items} items, the model {len(model.users_)} x "
+            f"{len(model.items_)} (or other ids); give the training file, read with the "
+            "options used to train"
+        )
+    return data
 
 
 def parse_value(text: str):
@@ -417,7 +481,16 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
     """
     cls = model_class(algorithm)
     given = {k: v for k, v in params.items() if v is not None}
-    given.update(parse_params(extra))
+    extra_params = parse_params(extra)
+    # Two values for one hyperparameter: which one the user meant is not ours to guess.
+    option = {name: opt for opt, name in COMMON_PARAMS.items()}
+    both = sorted(set(given) & set(extra_params))
+    if both:
+        flag = "--" + option.get(both[0], both[0]).replace("_", "-")
+        raise Failure(
+            f"{flag} and --param {both[0]}={extra_params[both[0]]} both set {both[0]}; give it once"
+        )
+    given.update(extra_params)
     valid = set(cls.param_names())
     if seed is not None and "random_state" in valid:
         given.setdefault("random_state", seed)
@@ -444,7 +517,7 @@ def algorithm_options(fn):
         click.option("--regularization", type=float, default=None, help="L2 penalty λ."),
         click.option(
             "--seed",
-            type=int,
+            type=click.IntRange(min=0),
             default=0,
             show_default=True,
             help="Seed for splits and for the algorithm's random_state.",

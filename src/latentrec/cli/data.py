@@ -54,6 +54,9 @@ def data_info(source, **opts):
     """
     d = load_data(source, **opts)
     click.echo(repr(d))
+    if d.load_report is not None and Path(source).exists():
+        # A file's rows merged as duplicates (or ids stripped) are counted, not hidden.
+        click.echo(d.load_report.summary())
     counts = d.user_counts()
     click.echo(
         f"ratings per user: min {counts.min()}, median {np.median(counts):g}, max {counts.max()}"

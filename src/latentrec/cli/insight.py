@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import click
+import numpy as np
 
 # plots imports matplotlib (the optional plot extra) only when it draws, so this import
 # leaves `latentrec --help` fast and works without matplotlib installed.
@@ -13,10 +14,12 @@ from ..pipeline import tradeoff
 from ..reports import factor_report, user_profile
 from ._common import (
     Failure,
+    FiniteFloatRange,
     build_model,
     data_options,
     fail_on_known_errors,
     load_data,
+    load_training_data,
     main,
     typed_id,
 )
@@ -53,12 +56,17 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     Example: ``latentrec factors model.npz --data ratings.csv --user-col uid --user 1``
     """
     model = load(model_path)
-    d = load_data(source, **opts)
+    if getattr(model, "item_factors_", None) is None:
+        raise Failure(f"{type(model).__name__} in {model_path} has no latent factors to name")
+    d = load_training_data(model, model_path, source, **opts)
+    uid = None if user is None else typed_id(model.users_, user)
+    if uid is not None and model.users_.lookup(np.asarray([uid]))[0] < 0:
+        raise Failure(f"unknown user id(s): {user}")  # before the report, not after it
     report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
     click.echo(str(report))
     if user is not None:
         click.echo()
-        click.echo(str(user_profile(model, typed_id(model.users_, user), d, report=report)))
+        click.echo(str(user_profile(model, uid, d, report=report)))
 
 
 @main.command()
@@ -103,7 +111,7 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
 )
 @click.option(
     "--test-size",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
     default=0.2,
     show_default=True,
     help="tradeoff: share held out (the latest, when the data has timestamps).",
@@ -135,7 +143,10 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
             raise Failure(f"{type(model).__name__} in {model_path} has no training history")
         plots.learning_curves(model.history_, output)
     elif kind == "taste-map":
-        plots.taste_map(load(model_path), load_data(source, **opts), output)
+        model = load(model_path)
+        if getattr(model, "item_factors_", None) is None:
+            raise Failure(f"{type(model).__name__} in {model_path} has no latent space to map")
+        plots.taste_map(model, load_training_data(model, model_path, source, **opts), output)
     elif kind == "spectrum":
         plots.singular_spectrum(load_data(source, **opts), k, output)
     elif kind == "tradeoff":
@@ -143,6 +154,9 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
             values = [float(x) for x in lambdas.split(",") if x.strip()]
         except ValueError:
             raise Failure(f"--lambdas takes numbers separated by commas, got {lambdas!r}") from None
+        outside = [v for v in values if not 0 <= v <= 1]  # nan too
+        if outside:
+            raise Failure(f"--lambdas are MMR weights in [0, 1], got {outside[0]:g}")
         if k is not None and k < 1:  # `k or 10` once turned -k 0 into 10 without a word
             raise Failure(f"-k must be a positive list length, got {k}")
         k = 10 if k is None else k

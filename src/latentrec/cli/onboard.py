@@ -30,7 +30,10 @@ def _parse_answers(model, text: str) -> dict:
             rating = None
         if not sep or not item.strip() or rating is None:
             raise Failure(f"--answers takes ITEM=RATING pairs separated by commas, got {part!r}")
-        answers[typed_id(model.items_, item.strip())] = rating
+        key = typed_id(model.items_, item.strip())
+        if key in answers:  # which of two ratings was meant is not ours to guess
+            raise Failure(f"--answers rates item {item.strip()} more than once")
+        answers[key] = rating
     return answers
 
 
@@ -124,6 +127,10 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         given = _parse_answers(model, answers)
     else:
         questions = model.onboarding_items(max_questions or 2 * k, min_ratings=min_ratings)
+        if len(questions) == 0:  # asking nothing and falling back would hide why
+            raise Failure(
+                f"no title has at least {min_ratings} ratings to ask about; lower --min-ratings"
+            )
         given = _ask(model, questions, k)
     user = None if save_as is None else typed_id(model.users_, save_as)
     if user is not None and not given:

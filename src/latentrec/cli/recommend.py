@@ -13,10 +13,11 @@ from ..pipeline import MMR, Calibrate, Freshness, Pipeline, Rules
 from ..pipeline import load as load_model_or_pipeline
 from ._common import (
     Failure,
+    FiniteFloatRange,
     data_options,
     emit,
     fail_on_known_errors,
-    load_data,
+    load_training_data,
     main,
     recommendation_table,
     typed_id,
@@ -30,14 +31,14 @@ from ._common import (
 @click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
 @click.option(
     "--diversity",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     help="Re-rank for diversity (MMR in the latent space): 0 keeps the ranking, 1 is most diverse.",
 )
 @click.option(
     "--calibrate",
     "calibrate_weight",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     is_flag=False,
     flag_value=0.5,
@@ -46,7 +47,7 @@ from ._common import (
 )
 @click.option(
     "--boost-new",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=None,
     help="Boost recent items by this much (on relevance scaled to [0, 1]; halves every 30 "
     "days of age; needs --data with timestamps).",
@@ -54,7 +55,7 @@ from ._common import (
 @click.option(
     "--rules",
     "rules_path",
-    type=click.Path(dir_okay=False),
+    type=click.Path(exists=True, dir_okay=False),
     default=None,
     help="Business rules from a TOML file (pin, boost, bury, never, max_per).",
 )
@@ -94,6 +95,15 @@ def recommend(
     \f
     Example: ``latentrec recommend model.npz --user 1 -n 5 --diversity 0.3 --rules r.toml``
     """
+    # Options nothing reads are a mistake to point out, not to ignore.
+    reading = [f"--{k.replace('_', '-')}" for k, v in opts.items() if v not in (None, False)]
+    if reading and source is None:
+        raise click.UsageError(f"{', '.join(reading)} tell how to read --data, which is not given")
+    knobs = (diversity, calibrate_weight, boost_new, rules_path)
+    if source is not None and all(k is None for k in knobs):
+        raise click.UsageError(
+            "--data is read only for --calibrate, --boost-new or --rules; none is given"
+        )
     model = load_model_or_pipeline(model_path)
     stages = []
     if diversity is not None:
@@ -110,17 +120,26 @@ def recommend(
         if include_seen:
             raise Failure("--include-seen cannot be combined with re-ranking: lists never repeat")
         if source is not None:
-            model = Pipeline(model, rerankers=stages).fit(load_data(source, **opts))
+            data = load_training_data(model, model_path, source, **opts)
+            model = Pipeline(model, rerankers=stages).fit(data)
         else:
-            try:
-                model = Pipeline(model, rerankers=stages).fit(_history_of(model))
-            except ValueError as exc:
-                # A stage that wants genres or ages finds none in the model file: say
-                # where they come from rather than leave the user guessing.
+            # A stage that wants genres, ages or side columns finds none in the model file:
+            # say where they come from (and only for those; other faults have their own).
+            wanting = [
+                f"{flag} needs {what}"
+                for flag, what, wants in (
+                    ("--calibrate", "item genres", calibrate_weight is not None),
+                    ("--boost-new", "item ages", boost_new is not None),
+                    ("--rules max_per", "item columns", rules_path and stages[-1].max_per),
+                )
+                if wants
+            ]
+            if wanting:
                 raise Failure(
-                    f"{exc} (a model file holds no genres or timestamps: give the training "
-                    "data with --data)"
-                ) from exc
+                    f"{'; '.join(wanting)}, and a model file has no genres, no timestamps "
+                    "and no item columns: give the training data with --data"
+                )
+            model = Pipeline(model, rerankers=stages).fit(_history_of(model))
         rec = model.recommend(typed_id(model.users_, user), n=n)
     elif isinstance(model, Pipeline):
         if include_seen:
@@ -130,6 +149,9 @@ def recommend(
         rec = model.recommend(typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
         click.echo(f"user {user!r} has no history in this model: most popular items instead")
+    if len(rec.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
+        click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
+        return
     emit(recommendation_table(rec), as_json)
 
 
@@ -181,10 +203,11 @@ def similar(model_path, item, user, n, as_json):
         raise Failure(f"{type(model).__name__} has no latent space to compare in")
     if item is not None:
         iid = typed_id(model.items_, item)
+        found = model.similar_items(iid, n=n)  # before any output: a failure prints alone
         if not as_json:
             title = model.item_title(iid)
             click.echo(f"Because you watched {title or iid}:")
-        emit(model.similar_items(iid, n=n).to_frame(), as_json)
+        emit(found.to_frame(), as_json)
     else:
         rec = model.similar_users(typed_id(model.users_, user), n=n)
         emit(

@@ -4,6 +4,7 @@ summarise it (``info``).  The store itself is :mod:`latentrec.store`."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -42,6 +43,20 @@ def open_or_fail(url: str):
     return open_store(url)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite store named by a path or ``sqlite:///`` URL, else ``None``.
+
+    Example:
+        >>> sqlite_path("sqlite:///out/r.db"), sqlite_path("r.db"), sqlite_path(":memory:")
+        (PosixPath('out/r.db'), PosixPath('r.db'), None)
+    """
+    if url == ":memory:" or url.startswith("sqlite:///:memory:"):
+        return None
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///") :].split("?", 1)[0])
+    return None if "://" in url else Path(url)
+
+
 @main.group()
 def store():
     """Seed and inspect the ratings store that the service reads and writes.
@@ -73,6 +88,9 @@ def store_import(source, store_url, kind, **opts):
     Example: ``latentrec store import ratings.csv --store ratings.db --timestamp-col ts``
     """
     data = load_data(source, **opts)
+    if data.load_report is not None and data.load_report.merged:
+        # Merged rows are not imported one by one: say so rather than lose them quietly.
+        click.echo(data.load_report.summary())
     kind = kind or ("event" if data.implicit else "explicit")
     started = time.perf_counter()
     with open_or_fail(store_url) as opened:
@@ -99,6 +117,10 @@ def store_info(store_url):
     \f
     Example: ``latentrec store info --store sqlite:///out/ratings.db``
     """
+    path = sqlite_path(store_url)
+    if path is not None and path.parent.is_dir() and not path.exists():  # (no folder: its own)
+        # Opening would create an empty store: a typo would look like a store with nothing in it.
+        raise Failure(f"no store at {path}; `latentrec store import` creates one")
     with open_or_fail(store_url) as opened:
         counts = opened.counts()
         genres = opened.genres()

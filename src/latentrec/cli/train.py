@@ -27,6 +27,7 @@ from ._common import (
     params_from,
     parse_value,
     print_table,
+    separator,
 )
 
 
@@ -56,7 +57,12 @@ from ._common import (
     help="With --test-size: save the model trained without the held-out part.",
 )
 @click.option(
-    "-k", "k", type=int, default=10, show_default=True, help="Cut-off of held-out ranking metrics."
+    "-k",
+    "k",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Cut-off of held-out ranking metrics.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
@@ -87,6 +93,8 @@ def train(
     \f
     Example: ``latentrec train ml-100k -a als --factors 64 --test-size 0.2 -o model.npz``
     """
+    if no_refit and not test_size:
+        raise click.UsageError("--no-refit applies only with --test-size (nothing is held out)")
     if engine == "spark":
         train_on_spark(source, output, test_size, quiet, spark_master, algorithm, extra, seed, opts)
         return
@@ -210,7 +218,7 @@ def _read_with_spark(spark, source: str, header: bool, opts):
         return spark.read.csv(
             source,
             header=header,
-            sep=opts.get("sep") or ",",
+            sep=separator(opts.get("sep")) or ",",
             encoding=opts.get("encoding") or "UTF-8",
             inferSchema=True,
         )
@@ -275,13 +283,17 @@ def held_out_figures(model, test, k: int) -> dict:
 @click.argument("source")
 @algorithm_options
 @data_options
-@click.option("--cv", type=int, default=None, help="k-fold cross-validation with this many folds.")
+@click.option(
+    "--cv",
+    type=click.IntRange(min=2),
+    default=None,
+    help="k-fold cross-validation with this many folds (at least 2).",
+)
 @click.option(
     "--test-size",
     type=float,
-    default=0.2,
-    show_default=True,
-    help="Holdout share when --cv is not given.",
+    default=None,
+    help="Holdout share when --cv is not given [default: 0.2].",
 )
 @click.option(
     "--task",
@@ -290,7 +302,14 @@ def held_out_figures(model, test, k: int) -> dict:
     show_default=True,
     help="RMSE/MAE, or ranking metrics at -k.",
 )
-@click.option("-k", "k", type=int, default=10, show_default=True, help="Cut-off for ranking.")
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Cut-off for ranking.",
+)
 @click.option(
     "--protocol",
     type=click.Choice(["random", "user", "leave-last-out", "temporal"]),
@@ -305,6 +324,14 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
     \f
     Example: ``latentrec evaluate ml-100k -a bpr --task ranking -k 10 --cv 5``
     """
+    # Options the chosen protocol does not read would be ignored without a word.
+    unused = [f for f, v in (("--test-size", test_size), ("--protocol", protocol)) if v is not None]
+    if cv and unused:
+        verb = "apply" if len(unused) > 1 else "applies"
+        raise click.UsageError(f"{' and '.join(unused)} {verb} to a holdout, not to --cv")
+    if protocol == "leave-last-out" and test_size is not None:
+        raise click.UsageError("--test-size does not apply to --protocol leave-last-out")
+    test_size = 0.2 if test_size is None else test_size
     model = build_model(algorithm, params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
         raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
@@ -316,6 +343,18 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
             pd.concat([result.folds, pd.DataFrame([{"fold": "mean", **result.mean().to_dict()}])])
         )
         return
+    if protocol in ("temporal", "leave-last-out") and d.timestamps is None:
+        # The library's words name its API; here the fix is an option.
+        if protocol == "temporal":
+            raise Failure(
+                f"--protocol temporal needs timestamps, and {source} was read without "
+                "them: name its time column with --timestamp-col"
+            )
+        click.echo(
+            f"warning: {source} was read without timestamps (--timestamp-col), so "
+            "leave-last-out holds out a random cell of each user",
+            err=True,
+        )
     train_part, test = holdout(
         d, protocol or ("random" if task == "rating" else "user"), test_size, seed
     )

@@ -13,6 +13,7 @@ from ..evaluation import tune as run_tune
 from ..evaluation.tuning import TuningWarning
 from ._common import (
     Failure,
+    FiniteFloatRange,
     algorithm_options,
     build_model,
     data_options,
@@ -62,7 +63,9 @@ DEFAULT_SPACES = {
 @click.argument("source")
 @algorithm_options
 @data_options
-@click.option("--trials", type=int, default=30, show_default=True, help="Optuna trials.")
+@click.option(
+    "--trials", type=click.IntRange(min=1), default=30, show_default=True, help="Optuna trials."
+)
 @click.option(
     "--space",
     default=None,
@@ -76,12 +79,17 @@ DEFAULT_SPACES = {
 )
 @click.option(
     "--validation",
-    type=float,
+    type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
     default=0.1,
     show_default=True,
     help="Share of SOURCE held out as the inner validation split.",
 )
-@click.option("--timeout", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--timeout",
+    type=FiniteFloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds.",
+)
 @click.option(
     "--output",
     "-o",

@@ -37,6 +37,36 @@ def check_options(duplicates, on_bad_rows) -> None:
         raise DataError(f"on_bad_rows must be one of {ON_BAD_ROWS}, got {on_bad_rows!r}")
 
 
+def check_names(names) -> None:
+    """Raise a DataError if one column is named for two roles (user, item, rating, time).
+
+    Reading one column as both the user and the item id (or as an id and the rating)
+    would build nonsense and merge most rows as duplicates without a word.
+
+    Example:
+        >>> check_names(("user_id", "item_id", "rating", None))
+        >>> try:
+        ...     check_names(("user_id", "user_id", "rating", None))
+        ... except DataError as err:
+        ...     print(err)
+        column 'user_id' is named as both the user and the item column
+    """
+    roles = ("user", "item", "rating", "timestamp")
+    seen: dict = {}
+    for role, name in zip(roles, names, strict=True):
+        if name is None:
+            continue
+        try:
+            first = seen.setdefault(name, role)
+        except TypeError:  # an unhashable name: frame_columns reports it as missing
+            continue
+        if first != role:
+            raise DataError(
+                f"column {name!r} is named as both the {first} and the {role} column",
+                column=name,
+            )
+
+
 def keys(names) -> dict:
     """Internal column keys ("u", "i", "r", "t") -> the caller's column names.
 
@@ -353,6 +383,20 @@ def _value_checks(raw: pd.Series, col, what: str, places: Places, checks: list) 
                     f"(e.g. {nums[pos[0]]:g}) at {places.text(pos)}",
                 )
             )
+        with np.errstate(invalid="ignore"):
+            # Below float32's smallest value a rating would be stored as 0, without a word.
+            tiny = np.isfinite(nums) & (nums != 0) & (np.abs(nums) < _FLOAT32_TINY)
+        if tiny.any():
+            pos = np.flatnonzero(tiny)
+            checks.append(
+                _Check(
+                    "ratings too small for float32",
+                    col,
+                    tiny,
+                    f"column {col!r} has ratings too close to 0 to store as float32 "
+                    f"(e.g. {nums[pos[0]]:g}, which would be 0) at {places.text(pos)}",
+                )
+            )
     return nums
 
 
@@ -377,6 +421,7 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 
 
 def from_cells(
@@ -554,7 +599,9 @@ def _resolve_duplicates(u, i, vals, ts, policy, positions, places: Places, cols,
         rows = np.unique(positions[perm[np.concatenate([pos, pos + 1])]])
         raise DataError(
             f"{pos.size} repeated ({cols[0]}, {cols[1]}) pair(s), e.g. {pairs}, at "
-            f"{places.text(rows)}; pass duplicates='last', 'mean' or 'sum'",
+            # One message for both audiences, as for encodings: the keyword and the flag.
+            f"{places.text(rows)}; pass duplicates='last', 'mean' or 'sum' "
+            "(--duplicates last, mean or sum)",
             source=places.source,
             column=tuple(cols),
             where=places.labels(rows),

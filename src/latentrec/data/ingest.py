@@ -41,6 +41,7 @@ CHUNK_ROWS = 1 << 20
 #: costs, which at 10^7 ratings set the peak of ``from_frame``.  Same result either way.
 PIECE_ROWS = 1 << 18
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 _INT32 = np.iinfo(np.int32)
 
 
@@ -101,6 +102,8 @@ def check_values(vals, rating_scale, rating: bool) -> bool:
     if rating:
         if vals.size and np.abs(vals).max() > _FLOAT32_MAX:
             raise Decline
+        if vals.size and ((vals != 0) & (np.abs(vals) < _FLOAT32_TINY)).any():
+            raise Decline  # float32 would store 0: the exact reader names the line
         if rating_scale is not None:
             lo, hi = rating_scale
             if vals.size and (vals.min() < lo or vals.max() > hi):

@@ -14,6 +14,7 @@ from .build import (
     ON_BAD_ROWS,
     as_series,
     assemble,
+    check_names,
     check_options,
     csr_from_cells,
     frame_columns,
@@ -568,6 +569,7 @@ class Interactions:
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
         names = (user, item, rating, timestamp)
+        check_names(names)
         check_options(duplicates, on_bad_rows)
         plain = plain_options(
             dict(
@@ -655,6 +657,7 @@ class Interactions:
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
+        check_names(names)
         check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
         plain = plain_options(kwargs)
         found = None
@@ -713,6 +716,7 @@ class Interactions:
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
+        check_names(names)
         check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
         plain = plain_options(kwargs)
         batches = None if plain is None else parquet_batches(path, names)

@@ -21,6 +21,7 @@ import csv
 import gzip
 import io
 import lzma
+import re
 import zipfile
 from dataclasses import dataclass
 from operator import itemgetter
@@ -68,6 +69,19 @@ NA_TEXT = frozenset(
     ]
 )
 _OPENERS = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
+# Packed files by their leading bytes (and, for Parquet, trailing ones) -> what it is and
+# the name that reads it.  Each signature holds bytes that text never starts with.
+_PACKED = (
+    (lambda raw: raw.startswith(b"\x1f\x8b"), "a gzip", "name it *.csv.gz or unpack it"),
+    (lambda raw: raw.startswith(b"PK\x03\x04"), "a zip", "name it *.zip or unpack it"),
+    (lambda raw: re.match(rb"BZh[1-9]1AY&SY", raw), "a bzip2", "name it *.csv.bz2 or unpack it"),
+    (lambda raw: raw.startswith(b"\xfd7zXZ\x00"), "an xz", "name it *.csv.xz or unpack it"),
+    (
+        lambda raw: raw.startswith(b"PAR1") and raw.endswith(b"PAR1"),
+        "a Parquet",
+        "name it *.parquet",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -487,6 +501,11 @@ def _read_bytes(path: Path, source: str) -> bytes:
         raise
     except (OSError, EOFError, ValueError, lzma.LZMAError, zipfile.BadZipFile) as err:
         raise DataError(f"cannot unpack {source} ({suffix} file): {err}", source=source) from err
+    # A packed file under a text name would otherwise fail as "not UTF-8 text" with advice
+    # about encodings that no encoding can follow.
+    for looks_like, kind, fix in _PACKED:
+        if looks_like(raw):
+            raise DataError(f"{source} is {kind} file, not text; {fix}", source=source)
     return raw
 
 

@@ -214,7 +214,16 @@ class Rules(Reranker):
             Rules(pin={}, boost={}, bury=[], never=[1], max_per={'genres': 2})
         """
         path = Path(path)
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            # TOML is UTF-8 by definition: name the place rather than suggest an encoding.
+            line = raw.count(b"\n", 0, err.start) + 1
+            raise ValueError(
+                f"{path}, line {line}: not UTF-8 text (byte {raw[err.start]:#04x}); "
+                "TOML files are UTF-8: save it as UTF-8"
+            ) from None
         try:
             table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
@@ -232,6 +241,14 @@ class Rules(Reranker):
         for key in ("never", "bury"):
             if not isinstance(table.get(key, []), list):
                 raise ValueError(f"{where(key)}: {key} must be a list of item ids")
+            for value in table.get(key, []):
+                # true would match item 1, [5] nothing and 5.5 no id: an id is a whole
+                # number or a string.
+                if isinstance(value, bool) or not isinstance(value, (int, str)):
+                    raise ValueError(
+                        f"{where(key)}: {key} lists {_toml_text(value)}; an item id is a "
+                        "whole number or a string"
+                    )
         for key in ("pin", "boost", "max_per"):
             section = table.get(key, {})
             if not isinstance(section, dict):
@@ -393,6 +410,24 @@ class Rules(Reranker):
             )
             stage.caps_.append((matrix, int(k)))
         return stage
+
+
+def _toml_text(value) -> str:
+    """A TOML value as the file spells it (``true``, ``[101]``, ``1.5``), for messages.
+
+    Example:
+        >>> _toml_text(True), _toml_text([101, "a"]), _toml_text(1.5)
+        ('true', '[101, "a"]', '1.5')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_text(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def _typed(items, raw):
