@@ -13,11 +13,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["genre_label_lists", "genre_labels"]
+__all__ = ["genre_label_lists", "genre_labels", "is_list_cell"]
 
 
 # Cell shapes that hold several genres as elements rather than as ``sep``-joined text.
 _LISTS = (list, tuple, set, frozenset, np.ndarray, pd.Series)
+
+
+def is_list_cell(cell) -> bool:
+    """Whether a cell holds names as elements (a list, tuple, set, array or Series) rather
+    than as one value or ``sep``-joined text.
+
+    Example:
+        >>> is_list_cell(["Drama"]), is_list_cell(("A", "B")), is_list_cell("Drama|War")
+        (True, True, False)
+    """
+    return isinstance(cell, _LISTS)
 
 
 def genre_labels(cell, sep: str = "|") -> list[str]:
