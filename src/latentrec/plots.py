@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .data.genres import genre_label_lists
 from .data.interactions import Interactions
 
 # Distinct colours for the most common main genres; everything else is grey.
@@ -68,11 +69,12 @@ def _save(fig, path) -> None:
 def _main_genres(data: Interactions, column: str, rows: np.ndarray, n_genres: int):
     """(main genre per row, coloured genres): the ``n_genres`` most frequent genres among
     ``rows`` get colours, and each item's main genre is the rarest of its genres among
-    those (Star Wars, "Action|Adventure|Romance|Sci-Fi|War", is Sci-Fi), else ""."""
+    those (Star Wars, "Action|Adventure|Romance|Sci-Fi|War", is Sci-Fi), else "".  Cells
+    are ``|``-joined text or lists of names, read by one reader (``genre_label_lists``)."""
     table = data.item_features
     if table is None or column not in table.columns:
         return np.full(rows.size, "", dtype=object), []
-    parts = table[column].iloc[rows].fillna("").astype(str).str.split("|")
+    parts = genre_label_lists(table[column].iloc[rows].rename(column))
     freq: dict[str, int] = {}
     for labels in parts:
         for g in labels:
@@ -104,7 +106,8 @@ def taste_map(
     Points are the items with at least ``min_ratings`` ratings in ``data``, coloured by
     genre: the ``n_genres`` (at most 9) most frequent genres get colours and each item
     takes the rarest of its genres among them, so Star Wars ("Action|Adventure|
-    Romance|Sci-Fi|War") is Sci-Fi; items with none of them are grey.  The ``n_labels``
+    Romance|Sci-Fi|War", or the same names as a list) is Sci-Fi; items with none of them
+    are grey.  The ``n_labels``
     most-rated items are labelled, skipping any too close to a label already placed (or
     exactly ``label_items`` when given).  Each of ``users`` is drawn as a star at the projection
     p_u·V of its vector on the same two axes (all users scaled by one common factor to

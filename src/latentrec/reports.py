@@ -137,8 +137,9 @@ def _metadata(data: Interactions, rows: np.ndarray):
     table = data.item_features
     if table is None:
         return np.zeros((rows.size, 0)), [], np.zeros(0, bool)
-    enc = FeatureEncoder(numeric="standardize").fit(table)
-    X = enc.transform(table.iloc[rows]).toarray()
+    # Genres as "A|B" text or as lists of names are one multi-label column either way.
+    enc = FeatureEncoder(numeric="standardize").fit(table, what="item")
+    X = enc.transform(table.iloc[rows], what="item").toarray()
     kinds = []
     for spec in enc.spec_["columns"]:
         n = len(spec["values"]) if spec["kind"] in ("onehot", "multilabel") else 1
@@ -178,7 +179,8 @@ def factor_report(
 
     A pole's label is the one-hot/multi-label feature (a genre) most positively
     (most negatively) correlated with the factor; the factor's name is
-    ``"<positive> vs <negative>"``.
+    ``"<positive> vs <negative>"``.  Genres may be ``"A|B"`` text or lists of names
+    (see :class:`~latentrec.models.hybrid.FeatureEncoder`).
 
     Example:
         >>> import numpy as np, pandas as pd

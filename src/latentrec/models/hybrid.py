@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..data.genres import genre_label_lists, genre_labels, is_list_cell
 from ..data.interactions import Interactions
 from ..kernels.hybrid import bpr_feature_epoch, bpr_loss, warp_feature_epoch
 from ._training import check_float, check_int, run_epochs
@@ -31,9 +32,14 @@ class FeatureEncoder:
     * numbers (``year``, ``age``): ``numeric="bucket"`` puts each value in one of
       ``n_buckets`` quantile buckets (one-hot); ``"standardize"`` gives one feature with
       value (x − mean) / std;
-    * text with ``sep`` in it (MovieLens ``genres`` ``"Action|Sci-Fi"``): multi-label; an
-      entity with m labels gets weight 1/m on each, so the column adds up to one vector;
-    * other text, categories and booleans (``gender``, ``occupation``): one-hot.
+    * text with ``sep`` in it (MovieLens ``genres`` ``"Action|Sci-Fi"``), or cells that
+      are lists (tuples, arrays) of names (``["Action", "Sci-Fi"]``): multi-label, each cell
+      read by :func:`~latentrec.data.genres.genre_labels` (names stripped, each once; a
+      blank or separator-only cell has none; a dict or a list inside a list is refused,
+      naming the column and the row); an entity with m labels gets weight 1/m on each, so
+      the column adds up to one vector.  Text and lists give the same encoding;
+    * other text, categories and booleans (``gender``, ``occupation``): one-hot.  A cell
+      given as a list of one name reads as that name.
 
     With ``"auto"``, text columns with more than ``max_categories`` distinct values or labels
     (free text such as ``title``, identifiers such as ``zip_code``) are skipped and listed in
@@ -67,8 +73,10 @@ class FeatureEncoder:
         self.max_categories = max_categories
 
     # ------------------------------------------------------------------ learning
-    def fit(self, table: pd.DataFrame) -> FeatureEncoder:
-        """Decide each column's kind and vocabulary (or bucket edges) from ``table``."""
+    def fit(self, table: pd.DataFrame, *, what: str = "row") -> FeatureEncoder:
+        """Decide each column's kind and vocabulary (or bucket edges) from ``table``;
+        ``what`` (``"item"``, ``"user"``) names a row in the error for an unreadable cell.
+        """
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"a feature table must be a pandas DataFrame, got {type(table)}")
         if self.numeric not in NUMERIC_MODES:
@@ -87,7 +95,7 @@ class FeatureEncoder:
                 )
         specs, skipped = [], []
         for name in names:
-            spec, reason = self._column_spec(table[name], str(name), forced=not auto)
+            spec, reason = self._column_spec(table[name], str(name), not auto, what)
             if spec is None:
                 skipped.append(f"{name} ({reason})")
             else:
@@ -97,7 +105,7 @@ class FeatureEncoder:
         self.names_ = _feature_names(specs)
         return self
 
-    def _column_spec(self, col: pd.Series, name: str, forced: bool):
+    def _column_spec(self, col: pd.Series, name: str, forced: bool, what: str):
         values = col.dropna()
         if values.empty:
             return None, "no values"
@@ -117,10 +125,17 @@ class FeatureEncoder:
             # An edge at the minimum would leave the first bucket empty.
             edges = edges[edges > x.min()]
             return {"column": name, "kind": "bucket", "edges": [float(e) for e in edges]}, ""
-        text = values.astype(str)
-        multi = bool(text.str.contains(self.sep, regex=False).any())
-        labels = text.str.split(self.sep, regex=False).explode() if multi else text
-        labels = sorted(set(labels.str.strip()) - {""})
+        # Cells holding several names (a list, or a dict to refuse) make the column
+        # multi-label, like text with the separator in it; both are read by one reader.
+        multi = any(is_list_cell(v) or isinstance(v, dict) for v in values)
+        if not multi:
+            text = values.astype(str)
+            multi = bool(text.str.contains(self.sep, regex=False).any())
+        if multi:
+            rows = genre_label_lists(values.rename(name), self.sep, what=what)
+            labels = sorted({label for row in rows for label in row})
+        else:
+            labels = sorted(set(text.str.strip()) - {""})
         if not forced and len(labels) > self.max_categories:
             return None, f"{len(labels)} distinct values > max_categories={self.max_categories}"
         kind = "multilabel" if multi else "onehot"
@@ -129,20 +144,21 @@ class FeatureEncoder:
             spec["sep"] = self.sep
         return spec, ""
 
-    def fit_transform(self, table: pd.DataFrame) -> sp.csr_matrix:
+    def fit_transform(self, table: pd.DataFrame, *, what: str = "row") -> sp.csr_matrix:
         """:meth:`fit` then :meth:`transform` on the same table."""
-        return self.fit(table).transform(table)
+        return self.fit(table, what=what).transform(table, what=what)
 
     # ------------------------------------------------------------------ applying
-    def transform(self, table) -> sp.csr_matrix:
+    def transform(self, table, *, what: str = "row") -> sp.csr_matrix:
         """The ``(rows, len(names_))`` float32 CSR feature matrix of ``table``.
 
         ``table`` may be a DataFrame, or one row as a ``Series`` or ``dict``.  Unknown
-        categories and missing values give no feature; a missing column is an error.
+        categories and missing values give no feature; a missing column is an error, and
+        so is an unreadable cell (named by column and ``what`` with the row's index).
         """
         if not hasattr(self, "spec_"):
             raise ValueError("this FeatureEncoder is not fitted; call fit(table) first")
-        return encode_features(self.spec_, table)
+        return encode_features(self.spec_, table, what=what)
 
     def to_dict(self) -> dict:
         """The learned encoding as plain JSON (what a model file stores)."""
@@ -194,13 +210,40 @@ def _as_frame(table) -> pd.DataFrame:
     raise TypeError(f"features must be a DataFrame, a Series or a dict, got {type(table)}")
 
 
-def encode_features(spec: dict, table) -> sp.csr_matrix:
+def _one_value_each(col: pd.Series, present: np.ndarray, name: str, what: str) -> pd.Series:
+    """The present cells of a one-hot column as text; a list cell of one name is that
+    name, of none is no value (an empty string matches no category), of more an error."""
+    cells = col[present]
+    if not any(is_list_cell(v) for v in cells):
+        return cells.astype(str)
+    out = []
+    for key, cell in cells.items():
+        if not is_list_cell(cell):
+            out.append(str(cell))
+            continue
+        names = genre_labels(list(cell), sep="\x00")  # strip and drop blanks, no splitting
+        if len(names) > 1:
+            raise ValueError(
+                f"{name!r} of {what} {key!r} names {len(names)} values {tuple(names)}, but "
+                "the encoder was fitted on one value per row"
+            )
+        out.append(names[0] if names else "")
+    return pd.Series(out, index=cells.index, dtype=object)
+
+
+def encode_features(spec: dict, table, *, what: str = "row") -> sp.csr_matrix:
     """Apply a stored encoding (:meth:`FeatureEncoder.to_dict`) to a side table.
+
+    A multi-label column reads ``sep``-joined text and lists of names alike; an unreadable
+    cell raises a ``ValueError`` naming the column and the ``what`` (item, user, row).
 
     Example:
         >>> spec = {"columns": [{"column": "g", "kind": "onehot", "values": ["F", "M"]}]}
         >>> encode_features(spec, {"g": "M"}).toarray().tolist()
         [[0.0, 1.0]]
+        >>> tags = {"column": "t", "kind": "multilabel", "values": ["A", "B"], "sep": "|"}
+        >>> encode_features({"columns": [tags]}, {"t": ["B", "A"]}).toarray().tolist()
+        [[0.5, 0.5]]
     """
     frame = _as_frame(table)
     n = len(frame)
@@ -217,18 +260,24 @@ def encode_features(spec: dict, table) -> sp.csr_matrix:
         present = col.notna().to_numpy()
         if s["kind"] in ("onehot", "multilabel"):
             index = pd.Index(s["values"])
-            text = col[present].astype(str)
-            pos = np.flatnonzero(present)
             if s["kind"] == "multilabel":
-                parts = text.str.split(s["sep"], regex=False).explode().str.strip()
-                row_of = np.repeat(pos, text.str.split(s["sep"], regex=False).str.len())
-                code = index.get_indexer(parts.to_numpy())
+                rows_labels = genre_label_lists(col.rename(c), s["sep"], what=what)
+                counts = np.fromiter(map(len, rows_labels), dtype=np.int64, count=n)
+                parts = np.fromiter(
+                    (label for row in rows_labels for label in row),
+                    dtype=object,
+                    count=counts.sum(),
+                )
+                row_of = np.repeat(np.arange(n), counts)
+                code = index.get_indexer(parts)
                 keep = code >= 0
                 row_of, code = row_of[keep], code[keep]
                 # Known labels only count towards an entity's 1/m weights.
                 per_row = np.bincount(row_of, minlength=n)
                 weight = 1.0 / per_row[row_of]
             else:
+                text = _one_value_each(col, present, c, what)
+                pos = np.flatnonzero(present)
                 code = index.get_indexer(text.to_numpy())
                 keep = code >= 0
                 row_of, code = pos[keep], code[keep]
@@ -474,8 +523,8 @@ class HybridMF(FactorModel):
             numeric=self.numeric,
             n_buckets=self.n_buckets,
         )
-        enc.fit(table)
-        return enc.to_dict(), enc.transform(table)
+        enc.fit(table, what=what)
+        return enc.to_dict(), enc.transform(table, what=what)
 
     @staticmethod
     def _rows_matrix(features: sp.csr_matrix, use_ids: bool) -> sp.csr_matrix:
@@ -695,7 +744,7 @@ class HybridMF(FactorModel):
         if spec is None:
             raise ValueError(f"this model was trained without {what} features")
         single = isinstance(features, (pd.Series, dict))
-        x = encode_features(spec, features)
+        x = encode_features(spec, features, what=what)
         vec = np.asarray(x @ factors, dtype=np.float32)
         b = (
             np.asarray(x @ bias, dtype=np.float32)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..data.genres import genre_label_lists, genre_labels
 from ..data.interactions import Interactions
 from ..data.vocabulary import Vocabulary
 from ..evaluation.beyond import item_genre_shares
@@ -216,63 +217,6 @@ class Context:
             arrays.get("item_vectors"),
             history_values=arrays.get("history_values"),
         )
-
-
-# Cell shapes that hold several genres as elements rather than as ``sep``-joined text.
-_LISTS = (list, tuple, set, frozenset, np.ndarray, pd.Series)
-
-
-def genre_labels(cell, sep: str = "|") -> list[str]:
-    """The genres one side-table cell names, in order, each once: ``"A|B"`` text split on
-    ``sep``, or a list (tuple, set, array) of names, each of which may be ``sep``-joined.
-
-    Names are stripped of surrounding spaces; a missing cell (None, NaN, ``pd.NA``), a
-    missing element, and a blank or separator-only cell or element name none. A cell or
-    element of another kind (a dict, a list inside a list) raises ``TypeError``; numbers
-    are read as their text.
-
-    Example:
-        >>> genre_labels("Drama| War"), genre_labels(["Drama", "War|Drama", None])
-        (['Drama', 'War'], ['Drama', 'War'])
-        >>> genre_labels(" | "), genre_labels(None), genre_labels([])
-        ([], [], [])
-    """
-    nested = isinstance(cell, _LISTS)
-    out: dict[str, None] = {}  # ordered, each name once
-    for part in list(cell) if nested else [cell]:
-        if isinstance(part, (*_LISTS, dict)):
-            kind = "a dict" if isinstance(part, dict) else "a list"
-            raise TypeError(f"{kind} inside a list" if nested else kind)
-        if part is None or (pd.api.types.is_scalar(part) and pd.isna(part)):
-            continue  # None, NaN of any float type, pd.NA, NaT
-        for name in str(part).split(sep):
-            if name.strip():
-                out[name.strip()] = None
-    return list(out)
-
-
-def genre_label_lists(cells: pd.Series, sep: str = "|") -> list[list[str]]:
-    """:func:`genre_labels` of each cell of a side-table column; a cell it cannot read
-    raises a ``ValueError`` naming the column and the row's index (the item id).
-
-    Example:
-        >>> import pandas as pd
-        >>> genre_label_lists(pd.Series(["A|B", ["C"], None], name="genres"))
-        [['A', 'B'], ['C'], []]
-        >>> genre_label_lists(pd.Series([{"A": 1}], index=[7], name="genres"))
-        Traceback (most recent call last):
-        ValueError: 'genres' of item 7 is a dict; give genres as 'A|B' text or a list of names
-    """
-    out = []
-    for key, cell in cells.items():
-        try:
-            out.append(genre_labels(cell, sep))
-        except TypeError as err:
-            raise ValueError(
-                f"{cells.name!r} of item {key!r} is {err}; give genres as "
-                f"'A{sep}B' text or a list of names"
-            ) from None
-    return out
 
 
 def genre_matrix(item_features, n_items: int, column: str = "genres", sep: str = "|"):

@@ -1,0 +1,85 @@
+"""Genre cells of a side table, read one way everywhere: ``"A|B"`` text or a list of names.
+
+A side table's ``genres`` column (or any multi-label column) may hold ``sep``-joined text,
+as MovieLens writes it, or a list, tuple, set or array of names, as a Parquet file or a
+JSON body gives it. Every reader (the pipeline's genre matrix, a ``Rules`` cap, the hybrid
+model's feature encoder, the factor report, the taste map) goes through
+:func:`genre_labels`, so ``["Drama", "War"]`` and ``"Drama|War"`` are the same two genres
+and never the label ``"['Drama', 'War']"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["genre_label_lists", "genre_labels", "is_list_cell"]
+
+
+# Cell shapes that hold several genres as elements rather than as ``sep``-joined text.
+_LISTS = (list, tuple, set, frozenset, np.ndarray, pd.Series)
+
+
+def is_list_cell(cell) -> bool:
+    """Whether a cell holds names as elements (a list, tuple, set, array or Series) rather
+    than as one value or ``sep``-joined text.
+
+    Example:
+        >>> is_list_cell(["Drama"]), is_list_cell(("A", "B")), is_list_cell("Drama|War")
+        (True, True, False)
+    """
+    return isinstance(cell, _LISTS)
+
+
+def genre_labels(cell, sep: str = "|") -> list[str]:
+    """The genres one side-table cell names, in order, each once: ``"A|B"`` text split on
+    ``sep``, or a list (tuple, set, array) of names, each of which may be ``sep``-joined.
+
+    Names are stripped of surrounding spaces; a missing cell (None, NaN, ``pd.NA``), a
+    missing element, and a blank or separator-only cell or element name none. A cell or
+    element of another kind (a dict, a list inside a list) raises ``TypeError``; numbers
+    are read as their text.
+
+    Example:
+        >>> genre_labels("Drama| War"), genre_labels(["Drama", "War|Drama", None])
+        (['Drama', 'War'], ['Drama', 'War'])
+        >>> genre_labels(" | "), genre_labels(None), genre_labels([])
+        ([], [], [])
+    """
+    nested = isinstance(cell, _LISTS)
+    out: dict[str, None] = {}  # ordered, each name once
+    for part in list(cell) if nested else [cell]:
+        if isinstance(part, (*_LISTS, dict)):
+            kind = "a dict" if isinstance(part, dict) else "a list"
+            raise TypeError(f"{kind} inside a list" if nested else kind)
+        if part is None or (pd.api.types.is_scalar(part) and pd.isna(part)):
+            continue  # None, NaN of any float type, pd.NA, NaT
+        for name in str(part).split(sep):
+            if name.strip():
+                out[name.strip()] = None
+    return list(out)
+
+
+def genre_label_lists(cells: pd.Series, sep: str = "|", *, what: str = "item") -> list[list[str]]:
+    """:func:`genre_labels` of each cell of a side-table column; a cell it cannot read
+    raises a ``ValueError`` naming the column and the row's index (the id of the ``what``:
+    an item, a user, or a row of a table that is neither).
+
+    Example:
+        >>> import pandas as pd
+        >>> genre_label_lists(pd.Series(["A|B", ["C"], None], name="genres"))
+        [['A', 'B'], ['C'], []]
+        >>> genre_label_lists(pd.Series([{"A": 1}], index=[7], name="genres"))
+        Traceback (most recent call last):
+        ValueError: 'genres' of item 7 is a dict; give genres as 'A|B' text or a list of names
+    """
+    out = []
+    for key, cell in cells.items():
+        try:
+            out.append(genre_labels(cell, sep))
+        except TypeError as err:
+            raise ValueError(
+                f"{cells.name!r} of {what} {key!r} is {err}; give genres as "
+                f"'A{sep}B' text or a list of names"
+            ) from None
+    return out
