@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..data import Interactions
+from ..data.genres import genre_label_lists
 from .records import GENRE_SEP, RESERVED_FEATURES, Item, StoreError, check_id, check_items
 from .schema import item_genres, items
 from .writes import CHUNK, IN_CHUNK, bump_catalogue, insert
@@ -194,8 +195,9 @@ def side_table(catalogue) -> pd.DataFrame | None:
 
 def catalogue_items(data: Interactions, item_text: list[str]) -> list[Item]:
     """The items of an Interactions' side table as store items: ``title``, ``genres``
-    (``|``-separated) and every other numeric column as a feature (missing values left
-    out).  ``item_text`` is the text of each vocabulary id.
+    (``|``-separated text or a list of names, read by
+    :func:`latentrec.data.genres.genre_labels`) and every other numeric column as a
+    feature (missing values left out).  ``item_text`` is the text of each vocabulary id.
 
     Example:
         >>> import pandas as pd
@@ -211,7 +213,9 @@ def catalogue_items(data: Interactions, item_text: list[str]) -> list[Item]:
         return []
     by_id = dict(zip(data.items.ids.tolist(), item_text, strict=True))
     titles = table["title"] if "title" in table.columns else None
-    genres = table["genres"] if "genres" in table.columns else None
+    # Read as the models and the pipeline read them, so the catalogue the service shows
+    # names the genres they learned from.
+    genres = genre_label_lists(table["genres"], GENRE_SEP) if "genres" in table.columns else None
     numeric = [
         c
         for c in table.columns
@@ -224,8 +228,7 @@ def catalogue_items(data: Interactions, item_text: list[str]) -> list[Item]:
     for row, raw_id in enumerate(table.index.tolist()):
         item_id = by_id.get(raw_id) or check_id(raw_id, "item_id")
         title = None if titles is None or pd.isna(titles.iloc[row]) else str(titles.iloc[row])
-        text = None if genres is None or pd.isna(genres.iloc[row]) else str(genres.iloc[row])
-        names = tuple(dict.fromkeys(g for g in (text or "").split(GENRE_SEP) if g.strip()))
+        names = () if genres is None else tuple(genres[row])
         features = None
         if values is not None:
             found = zip(numeric, values[row], strict=True)
