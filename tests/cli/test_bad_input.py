@@ -316,3 +316,13 @@ def test_a_missing_rules_file_names_the_option(trained):
     _, model, folder = trained
     out = invoke("recommend", model, "-u", 1, "--rules", folder / "no_rules.toml")
     assert out.exit_code == 2 and "--rules" in out.stderr and "no_rules.toml" in out.stderr
+
+
+def test_reading_options_a_parquet_file_ignores_are_named_in_good_grammar(trained):
+    csv, _, folder = trained
+    parquet = folder / "ratings.parquet"
+    pd.read_csv(csv).to_parquet(parquet)
+    line = error_line(invoke("data", "info", parquet, "--sep", ";"))
+    assert "--sep applies to text files" in line, line
+    line = error_line(invoke("data", "info", parquet, "--sep", ";", "--encoding", "latin-1"))
+    assert "--sep, --encoding apply to text files" in line, line

@@ -338,6 +338,16 @@ def separator(sep):
     return SEPARATOR_NAMES.get(sep.lower(), sep)
 
 
+def flags_apply(flags) -> str:
+    """Options named as the subject of "apply", the verb agreeing with how many there are.
+
+    Example:
+        >>> flags_apply(["--sep"]), flags_apply(["--sep", "--encoding"])
+        ('--sep applies', '--sep, --encoding apply')
+    """
+    return f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'}"
+
+
 def load_data(
     source: str,
     user_col=None,
@@ -379,7 +389,7 @@ def load_data(
                  ("--no-header", no_header or None))  # fmt: skip
         given = [flag for flag, value in flags if value is not None]
         if given:
-            raise Failure(f"{', '.join(given)} apply when converting, not to {source}")
+            raise Failure(f"{flags_apply(given)} when converting, not to {source}")
         return Interactions.read(path)
     header = not no_header
     kwargs = {
@@ -398,7 +408,7 @@ def load_data(
         if no_header:
             given.append("--no-header")
         if given:
-            raise Failure(f"{', '.join(given)} apply to text files, not to Parquet ({source})")
+            raise Failure(f"{flags_apply(given)} to text files, not to Parquet ({source})")
         return Interactions.read(path, **kwargs)
     if encoding is not None:
         kwargs["encoding"] = encoding
