@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 
 import numpy as np
 import pandas as pd
@@ -326,3 +327,12 @@ def test_reading_options_a_parquet_file_ignores_are_named_in_good_grammar(traine
     assert "--sep applies to text files" in line, line
     line = error_line(invoke("data", "info", parquet, "--sep", ";", "--encoding", "latin-1"))
     assert "--sep, --encoding apply to text files" in line, line
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("name", ["x.csv", "x.parquet"])
+def test_recommend_all_to_an_unwritable_place_names_the_path_given(trained, name):
+    _, model, _ = trained
+    target = f"/proc/{name}"  # no file can be made there, not even by root
+    line = error_line(invoke("recommend-all", model, "-o", target))
+    assert target in line and ".tmp" not in line, line

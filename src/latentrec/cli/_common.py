@@ -7,6 +7,7 @@ decorator that turns known errors into it, the data and algorithm option sets wi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import inspect
@@ -563,6 +564,26 @@ def describe(model) -> str:
 def params_from(kwargs: dict) -> dict:
     """Pop the common hyperparameter options out of ``kwargs``, keyed by parameter name."""
     return {COMMON_PARAMS[k]: kwargs.pop(k) for k in list(kwargs) if k in COMMON_PARAMS}
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Turn a failure to write ``path`` into a :class:`Failure` that names ``path``.
+
+    Files are written under a temporary name beside the target and renamed, so the
+    system's message names that temporary file; the user gave (and can fix) the target.
+
+    Example:
+        >>> with writing("/nope/out.csv"):
+        ...     raise FileNotFoundError(2, "No such file or directory", "/x/.out.csv.k2.tmp")
+        Traceback (most recent call last):
+        ...
+        latentrec.cli._common.Failure: cannot write /nope/out.csv: No such file or directory
+    """
+    try:
+        yield
+    except OSError as err:
+        raise Failure(f"cannot write {path}: {err.strerror or one_line(err)}") from None
 
 
 def typed_id(vocab, raw):

@@ -21,6 +21,7 @@ from ._common import (
     main,
     recommendation_table,
     typed_id,
+    writing,
 )
 
 
@@ -179,7 +180,8 @@ def recommend_all(model_path, output, n, include_seen):
     Example: ``latentrec recommend-all model.npz -n 20 -o recs.parquet``
     """
     model = load(model_path)
-    rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)
+    with writing(output):
+        rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)
     click.echo(f"wrote {rows} recommendations for {model.n_users} users to {output}")
 
 
