@@ -336,3 +336,27 @@ def test_recommend_all_to_an_unwritable_place_names_the_path_given(trained, name
     target = f"/proc/{name}"  # no file can be made there, not even by root
     line = error_line(invoke("recommend-all", model, "-o", target))
     assert target in line and ".tmp" not in line, line
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--metric", "bogus"], ["'bogus'"]),
+        (["--metric", "ndcg@0"], ["ndcg@0", "cut-off"]),
+        (["-a", "bpr", "--metric", "rmse"], ["BPR", "rmse"]),
+        (["--space", "{}"], ["--space", "empty"]),
+        (["--space", '{"nope": ["int", 1, 2]}'], ["'nope'"]),
+        (["--space", '{"n_factors": ["normal", 1, 2]}'], ["n_factors", "normal"]),
+        (["--space", '{"n_factors": ["int", "a", 5]}'], ["n_factors", '"a"', "two numbers"]),
+        (["--space", '{"n_factors": ["int", 9, 2]}'], ["n_factors", "9", "2"]),
+        (["--space", '{"n_factors": ["int", 2, 9, {"lg": true}]}'], ["n_factors", "lg"]),
+        (["--space", '{"biased": ["categorical", []]}'], ["biased", "categorical"]),
+        (["--space", '{"n_factors": 8}'], ["n_factors", "8"]),
+    ],
+)
+def test_tune_refuses_a_bad_metric_or_space_before_saying_anything(trained, args, words):
+    csv, _, _ = trained
+    out = invoke("tune", csv, "--trials", 1, *args)
+    line = error_line(out)
+    assert all(w in line for w in words), line
+    assert out.stdout == "", out.stdout  # no "tuning ..." line before the error
