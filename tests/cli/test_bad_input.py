@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 
 import numpy as np
@@ -360,3 +361,42 @@ def test_tune_refuses_a_bad_metric_or_space_before_saying_anything(trained, args
     line = error_line(out)
     assert all(w in line for w in words), line
     assert out.stdout == "", out.stdout  # no "tuning ..." line before the error
+
+
+# Integer ids are matched as the data spells them: "3" is user 3, "3.0" or "03" is no user.
+OTHER_SPELLINGS = ["3.0", "03", "+3", "3e0"]
+
+
+@pytest.mark.parametrize("spelled", OTHER_SPELLINGS)
+def test_recommend_an_id_spelled_otherwise_is_an_unknown_user(trained, spelled):
+    _, model, _ = trained
+    out = invoke("recommend", model, "-u", spelled, "-n", 3)
+    assert out.exit_code == 0, out.output
+    assert f"user {spelled!r} has no history" in out.stdout, out.stdout
+    for knobs in ([], ["--diversity", 0.3]):
+        shown = pd.read_json(io.StringIO(invoke("recommend", model, "-u", spelled, "--json",
+                                                *knobs).stdout))  # fmt: skip
+        assert shown["fallback"].all(), knobs
+    known = pd.read_json(io.StringIO(invoke("recommend", model, "-u", 3, "--json").stdout))
+    assert not known["fallback"].any()
+
+
+@pytest.mark.parametrize("spelled", OTHER_SPELLINGS)
+def test_explain_similar_factors_onboard_refuse_an_id_spelled_otherwise(trained, spelled):
+    csv, model, _ = trained
+    item = spelled.replace("3", "103")  # 103.0, 0103, +103, 103e0
+    assert invoke("explain", model, "-u", 3, "-i", 103).exit_code == 0
+    cases = [
+        (("explain", model, "-u", spelled, "-i", 103), f"unknown user id(s): {spelled!r}"),
+        (("explain", model, "-u", 3, "-i", item), f"unknown item id(s): {item!r}"),
+        (("similar", model, "-u", spelled), f"unknown user id(s): {spelled!r}"),
+        (("similar", model, "-i", item), f"unknown item id(s): {item!r}"),
+        (
+            ("factors", model, "--data", csv, "--min-ratings", 1, "-u", spelled),
+            f"unknown user id(s): {spelled!r}",
+        ),
+        (("onboard", model, "--answers", f"{item}=5"), f"unknown item id(s): {item!r}"),
+    ]
+    for args, message in cases:
+        line = error_line(invoke(*args))
+        assert message in line, (args, line)

@@ -586,9 +586,47 @@ def writing(path):
         raise Failure(f"cannot write {path}: {err.strerror or one_line(err)}") from None
 
 
+# How the data spells an integer id: plain decimal, no sign but a minus, no leading zero.
+INTEGER_SPELLING = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
 def typed_id(vocab, raw):
-    """Ids arrive as text; give integer vocabularies an int so outputs print as ints."""
-    return int(raw) if vocab.is_integer and str(raw).lstrip("-").isdigit() else raw
+    """An id as typed on the command line, as an int for a vocabulary of integer ids when it
+    is spelled as the data spells them ("3"); any other text is returned as it is.
+
+    Example:
+        >>> from latentrec.data import Vocabulary
+        >>> ints = Vocabulary([3, 7], name="user")
+        >>> typed_id(ints, "3"), typed_id(ints, "3.0"), typed_id(Vocabulary(["3"]), "3")
+        (3, '3.0', '3')
+    """
+    if vocab.is_integer and INTEGER_SPELLING.fullmatch(str(raw)):
+        return int(raw)
+    return raw
+
+
+def known_id(vocab, raw):
+    """:func:`typed_id` for an id that must name one in ``vocab`` exactly as the data spells
+    it: "3.0" or "03" is no id of a vocabulary of integers, though the library's lookup
+    (lenient, for numbers that arrive as floats) would read it as 3.
+
+    Raises :class:`UnknownIdError` for such a spelling; an id spelled right but absent is
+    left to the command, which has its own policy for unknown ids.
+
+    Example:
+        >>> from latentrec.data import Vocabulary
+        >>> users = Vocabulary([3, 7], name="user")
+        >>> known_id(users, "3")
+        3
+        >>> known_id(users, "3.0")
+        Traceback (most recent call last):
+        ...
+        latentrec.data.vocabulary.UnknownIdError: unknown user id(s): '3.0'
+    """
+    typed = typed_id(vocab, raw)
+    if vocab.is_integer and not isinstance(typed, int):
+        raise UnknownIdError(vocab.name, [raw])
+    return typed
 
 
 def print_table(df: pd.DataFrame) -> None:

@@ -13,6 +13,7 @@ from ._common import (
     Failure,
     emit,
     fail_on_known_errors,
+    known_id,
     main,
     recommendation_table,
     typed_id,
@@ -30,7 +31,7 @@ def _parse_answers(model, text: str) -> dict:
             rating = None
         if not sep or not item.strip() or rating is None:
             raise Failure(f"--answers takes ITEM=RATING pairs separated by commas, got {part!r}")
-        key = typed_id(model.items_, item.strip())
+        key = known_id(model.items_, item.strip())
         if key in answers:  # which of two ratings was meant is not ours to guess
             raise Failure(f"--answers rates item {item.strip()} more than once")
         answers[key] = rating
