@@ -400,3 +400,15 @@ def test_explain_similar_factors_onboard_refuse_an_id_spelled_otherwise(trained,
     for args, message in cases:
         line = error_line(invoke(*args))
         assert message in line, (args, line)
+
+
+@pytest.mark.parametrize("spelled", ["3.0", "03", "abc"])
+def test_onboard_save_as_a_non_integer_spelling_is_refused_before_any_question(trained, spelled):
+    _, model, folder = trained
+    out = folder / "onboarded.npz"
+    args = ["onboard", model, "--save-as", spelled, "-o", out]
+    for more in (["--answers", "100=5"], []):  # [] would prompt: refused before asking
+        result = CliRunner().invoke(main, [str(a) for a in args + more], input="5\n" * 10)
+        line = error_line(result)
+        assert repr(spelled) in line and "integers" in line and "history" not in line, line
+    assert not out.exists()

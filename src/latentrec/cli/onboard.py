@@ -124,6 +124,12 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
     model = load(model_path)
     if not hasattr(model, "onboard"):
         raise Failure(f"{type(model).__name__} has no latent factors to place a new user in")
+    user = None if save_as is None else typed_id(model.users_, save_as)
+    if isinstance(user, str) and model.users_.is_integer:  # said before any question
+        raise Failure(
+            f"--save-as {save_as!r}: this model's user ids are integers, written in digits "
+            f"like {model.users_.ids[0]}"
+        )
     if answers is not None:
         given = _parse_answers(model, answers)
     else:
@@ -133,7 +139,6 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
                 f"no title has at least {min_ratings} ratings to ask about; lower --min-ratings"
             )
         given = _ask(model, questions, k)
-    user = None if save_as is None else typed_id(model.users_, save_as)
     if user is not None and not given:
         raise Failure(f"no answers, so no user {user!r} to add")
     try:
