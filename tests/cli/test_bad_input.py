@@ -412,3 +412,22 @@ def test_onboard_save_as_a_non_integer_spelling_is_refused_before_any_question(t
         line = error_line(result)
         assert repr(spelled) in line and "integers" in line and "history" not in line, line
     assert not out.exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "{csv}", "--epochs", 1, "-q"],
+        ["data", "convert", "{csv}"],
+        ["onboard", "{model}", "--answers", "100=5", "--save-as", 99],
+        ["tune", "{csv}", "--trials", 1, "--space", '{"n_epochs": ["int", 1, 2]}'],
+    ],
+    ids=lambda c: c[0] + ("-" + c[1] if c[0] == "data" else ""),
+)
+def test_every_output_file_that_cannot_be_written_is_named_as_given(trained, command):
+    csv, model, _ = trained
+    target = "/proc/out.lrdata" if command[0] == "data" else "/proc/out.npz"
+    args = [{"{csv}": csv, "{model}": model}.get(a, a) for a in command]
+    line = error_line(invoke(*args, "-o", target))
+    assert f"cannot write {target}" in line and ".tmp" not in line, line

@@ -17,6 +17,7 @@ from ._common import (
     main,
     recommendation_table,
     typed_id,
+    writing,
 )
 
 
@@ -151,5 +152,6 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         click.echo(f"Recommended from {len(given)} answer(s):")
     emit(recommendation_table(rec), as_json)
     if user is not None:
-        model.save(output)
+        with writing(output):
+            model.save(output)
         click.echo(f"user {user!r} added; model written to {output}", err=True)

@@ -22,6 +22,7 @@ from ._common import (
     main,
     params_from,
     print_table,
+    writing,
 )
 
 # Search spaces `latentrec tune` uses when no --space is given.
@@ -214,5 +215,6 @@ def tune(
         if result.default_value == result.default_value:  # NaN when the default diverged
             figures[f"validation_{metric}_as_given"] = float(result.default_value)
         best.record_metrics(**figures)
-        best.save(output)
+        with writing(output):
+            best.save(output)
         click.echo(f"model refitted on all of {source} and written to {output}")
