@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import gzip
+import io
+import os
 
 import numpy as np
 import pandas as pd
@@ -316,3 +318,116 @@ def test_a_missing_rules_file_names_the_option(trained):
     _, model, folder = trained
     out = invoke("recommend", model, "-u", 1, "--rules", folder / "no_rules.toml")
     assert out.exit_code == 2 and "--rules" in out.stderr and "no_rules.toml" in out.stderr
+
+
+def test_reading_options_a_parquet_file_ignores_are_named_in_good_grammar(trained):
+    csv, _, folder = trained
+    parquet = folder / "ratings.parquet"
+    pd.read_csv(csv).to_parquet(parquet)
+    line = error_line(invoke("data", "info", parquet, "--sep", ";"))
+    assert "--sep applies to text files" in line, line
+    line = error_line(invoke("data", "info", parquet, "--sep", ";", "--encoding", "latin-1"))
+    assert "--sep, --encoding apply to text files" in line, line
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("name", ["x.csv", "x.parquet"])
+def test_recommend_all_to_an_unwritable_place_names_the_path_given(trained, name):
+    _, model, _ = trained
+    target = f"/proc/{name}"  # no file can be made there, not even by root
+    line = error_line(invoke("recommend-all", model, "-o", target))
+    assert target in line and ".tmp" not in line, line
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--metric", "bogus"], ["'bogus'"]),
+        (["--metric", "ndcg@0"], ["ndcg@0", "cut-off"]),
+        (["-a", "bpr", "--metric", "rmse"], ["BPR", "rmse"]),
+        (["--space", "{}"], ["--space", "empty"]),
+        (["--space", '{"nope": ["int", 1, 2]}'], ["'nope'"]),
+        (["--space", '{"n_factors": ["normal", 1, 2]}'], ["n_factors", "normal"]),
+        (["--space", '{"n_factors": ["int", "a", 5]}'], ["n_factors", '"a"', "two numbers"]),
+        (["--space", '{"n_factors": ["int", 9, 2]}'], ["n_factors", "9", "2"]),
+        (["--space", '{"n_factors": ["int", 2, 9, {"lg": true}]}'], ["n_factors", "lg"]),
+        (["--space", '{"biased": ["categorical", []]}'], ["biased", "categorical"]),
+        (["--space", '{"n_factors": 8}'], ["n_factors", "8"]),
+    ],
+)
+def test_tune_refuses_a_bad_metric_or_space_before_saying_anything(trained, args, words):
+    csv, _, _ = trained
+    out = invoke("tune", csv, "--trials", 1, *args)
+    line = error_line(out)
+    assert all(w in line for w in words), line
+    assert out.stdout == "", out.stdout  # no "tuning ..." line before the error
+
+
+# Integer ids are matched as the data spells them: "3" is user 3, "3.0" or "03" is no user.
+OTHER_SPELLINGS = ["3.0", "03", "+3", "3e0"]
+
+
+@pytest.mark.parametrize("spelled", OTHER_SPELLINGS)
+def test_recommend_an_id_spelled_otherwise_is_an_unknown_user(trained, spelled):
+    _, model, _ = trained
+    out = invoke("recommend", model, "-u", spelled, "-n", 3)
+    assert out.exit_code == 0, out.output
+    assert f"user {spelled!r} has no history" in out.stdout, out.stdout
+    for knobs in ([], ["--diversity", 0.3]):
+        shown = pd.read_json(io.StringIO(invoke("recommend", model, "-u", spelled, "--json",
+                                                *knobs).stdout))  # fmt: skip
+        assert shown["fallback"].all(), knobs
+    known = pd.read_json(io.StringIO(invoke("recommend", model, "-u", 3, "--json").stdout))
+    assert not known["fallback"].any()
+
+
+@pytest.mark.parametrize("spelled", OTHER_SPELLINGS)
+def test_explain_similar_factors_onboard_refuse_an_id_spelled_otherwise(trained, spelled):
+    csv, model, _ = trained
+    item = spelled.replace("3", "103")  # 103.0, 0103, +103, 103e0
+    assert invoke("explain", model, "-u", 3, "-i", 103).exit_code == 0
+    cases = [
+        (("explain", model, "-u", spelled, "-i", 103), f"unknown user id(s): {spelled!r}"),
+        (("explain", model, "-u", 3, "-i", item), f"unknown item id(s): {item!r}"),
+        (("similar", model, "-u", spelled), f"unknown user id(s): {spelled!r}"),
+        (("similar", model, "-i", item), f"unknown item id(s): {item!r}"),
+        (
+            ("factors", model, "--data", csv, "--min-ratings", 1, "-u", spelled),
+            f"unknown user id(s): {spelled!r}",
+        ),
+        (("onboard", model, "--answers", f"{item}=5"), f"unknown item id(s): {item!r}"),
+    ]
+    for args, message in cases:
+        line = error_line(invoke(*args))
+        assert message in line, (args, line)
+
+
+@pytest.mark.parametrize("spelled", ["3.0", "03", "abc"])
+def test_onboard_save_as_a_non_integer_spelling_is_refused_before_any_question(trained, spelled):
+    _, model, folder = trained
+    out = folder / "onboarded.npz"
+    args = ["onboard", model, "--save-as", spelled, "-o", out]
+    for more in (["--answers", "100=5"], []):  # [] would prompt: refused before asking
+        result = CliRunner().invoke(main, [str(a) for a in args + more], input="5\n" * 10)
+        line = error_line(result)
+        assert repr(spelled) in line and "integers" in line and "history" not in line, line
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "{csv}", "--epochs", 1, "-q"],
+        ["data", "convert", "{csv}"],
+        ["onboard", "{model}", "--answers", "100=5", "--save-as", 99],
+        ["tune", "{csv}", "--trials", 1, "--space", '{"n_epochs": ["int", 1, 2]}'],
+    ],
+    ids=lambda c: c[0] + ("-" + c[1] if c[0] == "data" else ""),
+)
+def test_every_output_file_that_cannot_be_written_is_named_as_given(trained, command):
+    csv, model, _ = trained
+    target = "/proc/out.lrdata" if command[0] == "data" else "/proc/out.npz"
+    args = [{"{csv}": csv, "{model}": model}.get(a, a) for a in command]
+    line = error_line(invoke(*args, "-o", target))
+    assert f"cannot write {target}" in line and ".tmp" not in line, line

@@ -363,7 +363,8 @@ def test_data_convert_end_to_end(tmp_path):
         (["data", "convert", str(bad), "-o", str(tmp_path / "b.lrdata")], "line 3 of"),
         (["data", "convert", str(csv_path), "-o", str(tmp_path / "b.npz")], "must end in"),
         (["data", "convert", str(out), "-o", str(tmp_path / "c.lrdata")], "converted already"),
-        (["data", "info", str(out), "--sep", ";"], "--sep apply when converting"),
+        (["data", "info", str(out), "--sep", ";"], "--sep applies when converting"),
+        (["data", "info", str(out), "--sep", ";", "--no-header"], "--no-header apply when"),
     ):
         result = runner.invoke(main, args)
         assert result.exit_code == 1

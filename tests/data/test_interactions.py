@@ -791,3 +791,32 @@ def test_property_last_follows_timestamps(df, rnd):
     latest = df.sort_values("t").groupby(["u", "i"]).tail(1)
     expected = {(r.u, r.i): (float(r.r), r.t) for r in latest.itertuples()}
     assert _cells(data) == expected
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse"])
+def test_matrix_rating_float32_would_store_as_zero_is_refused_naming_the_cell(kind):
+    # 1e-50 is below float32's smallest value: stored, it would become a 0 rating.
+    dense = np.array([[5.0, 0.0, 3.0], [0.0, -1e-50, 4.0]])
+    with pytest.raises(DataError, match=r"too close to 0.*\(row, column\) \[\[1, 1\]\]"):
+        if kind == "dense":
+            Interactions.from_dense(dense)
+        else:
+            Interactions.from_sparse(sp.csr_matrix(dense))
+    # The smallest float32 value itself is kept, as it is.
+    dense[1, 1] = float(np.finfo(np.float32).smallest_subnormal)
+    if kind == "dense":
+        made = Interactions.from_dense(dense)
+    else:
+        made = Interactions.from_sparse(sp.csr_matrix(dense))
+    assert made.nnz == 4 and made.matrix[1, 1] > 0
+
+
+def test_matrix_repeated_cells_adding_up_to_a_float32_zero_are_refused():
+    # Each value fits float32 (about 1e-40); their sum, about 1e-50, would be stored as 0.
+    vals = [5.0, 1e-40, -1e-40 + 1e-50]
+    assert 0 < abs(vals[1] + vals[2]) < float(np.finfo(np.float32).smallest_subnormal)
+    coo = sp.coo_matrix((vals, ([0, 1, 1], [0, 1, 1])), shape=(2, 2))
+    with pytest.raises(
+        DataError, match=r"repeated cells.*too close to 0.*\(row, column\) \[\[1, 1\]\]"
+    ):
+        Interactions.from_sparse(coo)

@@ -7,6 +7,7 @@ decorator that turns known errors into it, the data and algorithm option sets wi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import inspect
@@ -338,6 +339,16 @@ def separator(sep):
     return SEPARATOR_NAMES.get(sep.lower(), sep)
 
 
+def flags_apply(flags) -> str:
+    """Options named as the subject of "apply", the verb agreeing with how many there are.
+
+    Example:
+        >>> flags_apply(["--sep"]), flags_apply(["--sep", "--encoding"])
+        ('--sep applies', '--sep, --encoding apply')
+    """
+    return f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'}"
+
+
 def load_data(
     source: str,
     user_col=None,
@@ -379,7 +390,7 @@ def load_data(
                  ("--no-header", no_header or None))  # fmt: skip
         given = [flag for flag, value in flags if value is not None]
         if given:
-            raise Failure(f"{', '.join(given)} apply when converting, not to {source}")
+            raise Failure(f"{flags_apply(given)} when converting, not to {source}")
         return Interactions.read(path)
     header = not no_header
     kwargs = {
@@ -398,7 +409,7 @@ def load_data(
         if no_header:
             given.append("--no-header")
         if given:
-            raise Failure(f"{', '.join(given)} apply to text files, not to Parquet ({source})")
+            raise Failure(f"{flags_apply(given)} to text files, not to Parquet ({source})")
         return Interactions.read(path, **kwargs)
     if encoding is not None:
         kwargs["encoding"] = encoding
@@ -555,9 +566,67 @@ def params_from(kwargs: dict) -> dict:
     return {COMMON_PARAMS[k]: kwargs.pop(k) for k in list(kwargs) if k in COMMON_PARAMS}
 
 
+@contextlib.contextmanager
+def writing(path):
+    """Turn a failure to write ``path`` into a :class:`Failure` that names ``path``.
+
+    Files are written under a temporary name beside the target and renamed, so the
+    system's message names that temporary file; the user gave (and can fix) the target.
+
+    Example:
+        >>> with writing("/nope/out.csv"):
+        ...     raise FileNotFoundError(2, "No such file or directory", "/x/.out.csv.k2.tmp")
+        Traceback (most recent call last):
+        ...
+        latentrec.cli._common.Failure: cannot write /nope/out.csv: No such file or directory
+    """
+    try:
+        yield
+    except OSError as err:
+        raise Failure(f"cannot write {path}: {err.strerror or one_line(err)}") from None
+
+
+# How the data spells an integer id: plain decimal, no sign but a minus, no leading zero.
+INTEGER_SPELLING = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
 def typed_id(vocab, raw):
-    """Ids arrive as text; give integer vocabularies an int so outputs print as ints."""
-    return int(raw) if vocab.is_integer and str(raw).lstrip("-").isdigit() else raw
+    """An id as typed on the command line, as an int for a vocabulary of integer ids when it
+    is spelled as the data spells them ("3"); any other text is returned as it is.
+
+    Example:
+        >>> from latentrec.data import Vocabulary
+        >>> ints = Vocabulary([3, 7], name="user")
+        >>> typed_id(ints, "3"), typed_id(ints, "3.0"), typed_id(Vocabulary(["3"]), "3")
+        (3, '3.0', '3')
+    """
+    if vocab.is_integer and INTEGER_SPELLING.fullmatch(str(raw)):
+        return int(raw)
+    return raw
+
+
+def known_id(vocab, raw):
+    """:func:`typed_id` for an id that must name one in ``vocab`` exactly as the data spells
+    it: "3.0" or "03" is no id of a vocabulary of integers, though the library's lookup
+    (lenient, for numbers that arrive as floats) would read it as 3.
+
+    Raises :class:`UnknownIdError` for such a spelling; an id spelled right but absent is
+    left to the command, which has its own policy for unknown ids.
+
+    Example:
+        >>> from latentrec.data import Vocabulary
+        >>> users = Vocabulary([3, 7], name="user")
+        >>> known_id(users, "3")
+        3
+        >>> known_id(users, "3.0")
+        Traceback (most recent call last):
+        ...
+        latentrec.data.vocabulary.UnknownIdError: unknown user id(s): '3.0'
+    """
+    typed = typed_id(vocab, raw)
+    if vocab.is_integer and not isinstance(typed, int):
+        raise UnknownIdError(vocab.name, [raw])
+    return typed
 
 
 def print_table(df: pd.DataFrame) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..data.lrdata import SUFFIX
 from ..datasets import fetch_movielens
-from ._common import Failure, data_options, fail_on_known_errors, load_data, main
+from ._common import Failure, data_options, fail_on_known_errors, load_data, main, writing
 
 
 @main.group()
@@ -98,7 +98,8 @@ def data_convert(source, output, **opts):
     start = time.perf_counter()
     d = load_data(source, **opts)
     read_s = time.perf_counter() - start
-    d.to_lrdata(out)
+    with writing(output):
+        d.to_lrdata(out)
     click.echo(f"{d.load_report}" if d.load_report is not None else repr(d))
     click.echo(
         f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {d.nnz} ratings, "

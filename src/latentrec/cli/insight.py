@@ -9,6 +9,7 @@ import numpy as np
 # plots imports matplotlib (the optional plot extra) only when it draws, so this import
 # leaves `latentrec --help` fast and works without matplotlib installed.
 from .. import load, plots
+from ..data import UnknownIdError
 from ..data.splits import random_split, temporal_split
 from ..pipeline import tradeoff
 from ..reports import factor_report, user_profile
@@ -18,10 +19,10 @@ from ._common import (
     build_model,
     data_options,
     fail_on_known_errors,
+    known_id,
     load_data,
     load_training_data,
     main,
-    typed_id,
 )
 
 
@@ -59,9 +60,10 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     if getattr(model, "item_factors_", None) is None:
         raise Failure(f"{type(model).__name__} in {model_path} has no latent factors to name")
     d = load_training_data(model, model_path, source, **opts)
-    uid = None if user is None else typed_id(model.users_, user)
+    # Checked before the report, not after it.
+    uid = None if user is None else known_id(model.users_, user)
     if uid is not None and model.users_.lookup(np.asarray([uid]))[0] < 0:
-        raise Failure(f"unknown user id(s): {user}")  # before the report, not after it
+        raise UnknownIdError("user", [uid])
     report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
     click.echo(str(report))
     if user is not None:

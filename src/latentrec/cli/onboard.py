@@ -13,9 +13,11 @@ from ._common import (
     Failure,
     emit,
     fail_on_known_errors,
+    known_id,
     main,
     recommendation_table,
     typed_id,
+    writing,
 )
 
 
@@ -30,7 +32,7 @@ def _parse_answers(model, text: str) -> dict:
             rating = None
         if not sep or not item.strip() or rating is None:
             raise Failure(f"--answers takes ITEM=RATING pairs separated by commas, got {part!r}")
-        key = typed_id(model.items_, item.strip())
+        key = known_id(model.items_, item.strip())
         if key in answers:  # which of two ratings was meant is not ours to guess
             raise Failure(f"--answers rates item {item.strip()} more than once")
         answers[key] = rating
@@ -123,6 +125,12 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
     model = load(model_path)
     if not hasattr(model, "onboard"):
         raise Failure(f"{type(model).__name__} has no latent factors to place a new user in")
+    user = None if save_as is None else typed_id(model.users_, save_as)
+    if isinstance(user, str) and model.users_.is_integer:  # said before any question
+        raise Failure(
+            f"--save-as {save_as!r}: this model's user ids are integers, written in digits "
+            f"like {model.users_.ids[0]}"
+        )
     if answers is not None:
         given = _parse_answers(model, answers)
     else:
@@ -132,7 +140,6 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
                 f"no title has at least {min_ratings} ratings to ask about; lower --min-ratings"
             )
         given = _ask(model, questions, k)
-    user = None if save_as is None else typed_id(model.users_, save_as)
     if user is not None and not given:
         raise Failure(f"no answers, so no user {user!r} to add")
     try:
@@ -145,5 +152,6 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         click.echo(f"Recommended from {len(given)} answer(s):")
     emit(recommendation_table(rec), as_json)
     if user is not None:
-        model.save(output)
+        with writing(output):
+            model.save(output)
         click.echo(f"user {user!r} added; model written to {output}", err=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import Interactions, load
+from ..data import UnknownIdError
 from ..pipeline import MMR, Calibrate, Freshness, Pipeline, Rules
 from ..pipeline import load as load_model_or_pipeline
 from ._common import (
@@ -17,10 +18,11 @@ from ._common import (
     data_options,
     emit,
     fail_on_known_errors,
+    known_id,
     load_training_data,
     main,
     recommendation_table,
-    typed_id,
+    writing,
 )
 
 
@@ -105,6 +107,10 @@ def recommend(
             "--data is read only for --calibrate, --boost-new or --rules; none is given"
         )
     model = load_model_or_pipeline(model_path)
+    try:
+        uid = known_id(model.users_, user)
+    except UnknownIdError:
+        uid = None  # matches no id: the popularity list of any user the model does not know
     stages = []
     if diversity is not None:
         stages.append(MMR(lambda_=1.0 - diversity))
@@ -140,13 +146,13 @@ def recommend(
                     "and no item columns: give the training data with --data"
                 )
             model = Pipeline(model, rerankers=stages).fit(_history_of(model))
-        rec = model.recommend(typed_id(model.users_, user), n=n)
+        rec = model.recommend(uid, n=n)
     elif isinstance(model, Pipeline):
         if include_seen:
             raise Failure(f"{model_path} is a saved pipeline; its lists never repeat a seen item")
-        rec = model.recommend(typed_id(model.users_, user), n=n)
+        rec = model.recommend(uid, n=n)
     else:
-        rec = model.recommend(typed_id(model.users_, user), n=n, exclude_seen=not include_seen)
+        rec = model.recommend(uid, n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
         click.echo(f"user {user!r} has no history in this model: most popular items instead")
     if len(rec.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
@@ -179,7 +185,8 @@ def recommend_all(model_path, output, n, include_seen):
     Example: ``latentrec recommend-all model.npz -n 20 -o recs.parquet``
     """
     model = load(model_path)
-    rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)
+    with writing(output):
+        rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)
     click.echo(f"wrote {rows} recommendations for {model.n_users} users to {output}")
 
 
@@ -202,14 +209,14 @@ def similar(model_path, item, user, n, as_json):
     if not hasattr(model, "similar_items"):
         raise Failure(f"{type(model).__name__} has no latent space to compare in")
     if item is not None:
-        iid = typed_id(model.items_, item)
+        iid = known_id(model.items_, item)
         found = model.similar_items(iid, n=n)  # before any output: a failure prints alone
         if not as_json:
             title = model.item_title(iid)
             click.echo(f"Because you watched {title or iid}:")
         emit(found.to_frame(), as_json)
     else:
-        rec = model.similar_users(typed_id(model.users_, user), n=n)
+        rec = model.similar_users(known_id(model.users_, user), n=n)
         emit(
             pd.DataFrame(
                 {"rank": np.arange(1, len(rec.ids) + 1), "user_id": rec.ids, "cosine": rec.scores}
@@ -233,5 +240,5 @@ def explain(model_path, user, item, as_json):
     model = load(model_path)
     if not hasattr(model, "explain"):
         raise Failure(f"{type(model).__name__} predicts no ratings to explain")
-    e = model.explain(typed_id(model.users_, user), typed_id(model.items_, item))
+    e = model.explain(known_id(model.users_, user), known_id(model.items_, item))
     click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))

@@ -28,6 +28,7 @@ from ._common import (
     parse_value,
     print_table,
     separator,
+    writing,
 )
 
 
@@ -115,7 +116,8 @@ def train(
     if not test_size or not no_refit:
         fitted, seconds = timed_fit(model, d, "on all of it" if test_size else "")
     fitted.record_metrics(fit_seconds=seconds, **metrics)
-    fitted.save(output)
+    with writing(output):
+        fitted.save(output)
     click.echo(f"model written to {output}")
 
 
@@ -200,7 +202,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
     finally:
         spark.stop()
     model.record_metrics(fit_seconds=seconds, engine="spark")
-    model.save(output)
+    with writing(output):
+        model.save(output)
     click.echo(f"model written to {output}")
 
 

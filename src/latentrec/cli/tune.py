@@ -10,7 +10,7 @@ import click
 # optuna is an optional extra; evaluation.tuning imports it only when a search starts, so
 # this import leaves `latentrec --help` fast and works without optuna installed.
 from ..evaluation import tune as run_tune
-from ..evaluation.tuning import TuningWarning
+from ..evaluation.tuning import RATING_METRICS, TuningWarning, parse_metric
 from ._common import (
     Failure,
     FiniteFloatRange,
@@ -22,6 +22,7 @@ from ._common import (
     main,
     params_from,
     print_table,
+    writing,
 )
 
 # Search spaces `latentrec tune` uses when no --space is given.
@@ -57,6 +58,61 @@ DEFAULT_SPACES = {
         "regularization": ("float", 1e-5, 1e-1, {"log": True}),
     },
 }
+
+
+SPACE_FORMS = (
+    '["int", low, high], ["float", low, high] (either with {"log": true} or {"step": s} '
+    'as a fourth item) or ["categorical", [choices]]'
+)
+
+
+def check_space(grid: dict, model) -> None:
+    """Refuse a ``--space`` the search would refuse, naming the entry at fault.
+
+    The search checks its space too, but a command should fail before it prints anything.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> check_space({"n_factors": ("int", 8, 64, {"log": True})}, BiasedMF())
+        >>> check_space({"n_factors": ("int", 64, 8)}, BiasedMF())
+        Traceback (most recent call last):
+        ...
+        latentrec.cli._common.Failure: --space n_factors: low 64 is above high 8
+    """
+    if not grid:
+        raise Failure(f"--space is empty; give hyperparameter: distribution, e.g. {SPACE_FORMS}")
+    valid = model.param_names()
+    unknown = [name for name in grid if name not in valid]
+    if unknown:
+        raise Failure(
+            f"{type(model).__name__} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"valid: {sorted(valid)}"
+        )
+    for name, spec in grid.items():
+        where = f"--space {name}: {json.dumps(spec)}"
+        if (
+            not isinstance(spec, tuple)
+            or not spec
+            or spec[0] not in ("int", "float", "categorical")
+        ):
+            raise Failure(f"{where} is not a distribution; use {SPACE_FORMS}")
+        kind, args = spec[0], list(spec[1:])
+        if kind == "categorical":
+            if len(args) != 1 or not isinstance(args[0], list) or not args[0]:
+                raise Failure(f"{where}: categorical takes one non-empty list of choices")
+            continue
+        options = args.pop() if len(args) == 3 and isinstance(args[2], dict) else {}
+        numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+        if len(args) != 2 or len(numbers) != 2:
+            raise Failure(f"{where}: {kind} takes two numbers, low and high; use {SPACE_FORMS}")
+        bad = sorted(set(options) - {"log", "step"})
+        if bad:
+            raise Failure(f"{where}: unknown option(s) {bad}; {kind} takes 'log' and 'step'")
+        low, high = args
+        if low > high:
+            raise Failure(f"--space {name}: low {low:g} is above high {high:g}")
+        if options.get("log") and low <= 0:
+            raise Failure(f"--space {name}: a log scale needs low > 0, got {low:g}")
 
 
 @main.command()
@@ -118,8 +174,16 @@ def tune(
             grid = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(space).items()}
         except (json.JSONDecodeError, AttributeError) as err:
             raise Failure(f"--space must be a JSON object: {err}") from None
+        check_space(grid, model)
     if metric is None:
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
+    # The search refuses these too, but only after the "tuning ..." line: say it first, alone.
+    name = parse_metric(metric)[1]
+    if name in RATING_METRICS and not model.predicts_ratings:
+        raise Failure(
+            f"{type(model).__name__} does not predict ratings, so --metric {metric} cannot "
+            "score it; use a ranking metric such as ndcg@10"
+        )
     d = load_data(source, **opts)
     click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}")
     with warnings.catch_warnings():
@@ -151,5 +215,6 @@ def tune(
         if result.default_value == result.default_value:  # NaN when the default diverged
             figures[f"validation_{metric}_as_given"] = float(result.default_value)
         best.record_metrics(**figures)
-        best.save(output)
+        with writing(output):
+            best.save(output)
         click.echo(f"model refitted on all of {source} and written to {output}")

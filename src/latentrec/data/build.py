@@ -446,6 +446,7 @@ def from_cells(
     if huge.any():
         where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
         raise DataError(f"matrix has ratings too large for float32 at (row, column) {where}")
+    _refuse_float32_zeros(vals, rows, cols, "matrix has ratings")
     if rows.size == 0:
         raise DataError("matrix has no observed cells")
     try:
@@ -475,6 +476,7 @@ def from_cells(
                 f"adding up repeated cells gives ratings too large for float32 at "
                 f"(row, column) {where}"
             )
+        _refuse_float32_zeros(vals, rows, cols, "adding up repeated cells gives ratings")
     csr, _ = csr_from_cells(rows, cols, vals, None, shape, presorted=True)
     report = LoadReport(
         source=source,
@@ -486,6 +488,27 @@ def from_cells(
         notes=tuple(notes),
     )
     return cls(users, items, csr, None, rating_scale=rating_scale, load_report=report)
+
+
+def _refuse_float32_zeros(vals, rows, cols, what: str) -> None:
+    """Refuse nonzero ratings below float32's smallest value, naming their cells: stored,
+    they would become 0 without a word (the frame and CSV readers refuse them too).
+
+    Example:
+        >>> try:
+        ...     _refuse_float32_zeros(np.array([4.0, 1e-50]), np.array([0, 2]),
+        ...                           np.array([1, 3]), "matrix has ratings")
+        ... except DataError as err:
+        ...     print(str(err)[-43:])
+        which would be 0) at (row, column) [[2, 3]]
+    """
+    tiny = (vals != 0) & (np.abs(vals) < _FLOAT32_TINY)
+    if tiny.any():
+        where = np.stack([rows[tiny], cols[tiny]], axis=1)[:5].tolist()
+        raise DataError(
+            f"{what} too close to 0 to store as float32 (e.g. {vals[tiny][0]:g}, which "
+            f"would be 0) at (row, column) {where}"
+        )
 
 
 # ---------------------------------------------------------------------- helpers
