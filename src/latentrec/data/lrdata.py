@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .files import creation_mode
 from .report import DataError, LoadReport
 from .vocabulary import Vocabulary
 
@@ -91,6 +92,8 @@ def write_lrdata(data, path: str | Path) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp's 0600 would leave the file to its writer
+            os.fchmod(fd, creation_mode(path))
         with os.fdopen(fd, "wb") as fh:
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
                 for name, arr in arrays.items():

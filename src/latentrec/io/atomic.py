@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..data.files import creation_mode
+
 
 @contextmanager
 def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
@@ -29,7 +31,14 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        # mkstemp makes the file private (0600); the result should have the mode a plain
+        # open(path, "w") gives: the old file's, or the umask's for a new one.
+        os.fchmod(fd, creation_mode(path))
+    except (AttributeError, OSError):  # no fchmod (Windows), or a file system without modes
+        pass
+    finally:
+        os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp

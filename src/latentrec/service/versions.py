@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.files import creation_mode
 from ..errors import ModelFileError
 from ..io.atomic import atomic_path
 from ..models.persistence import jsonable
@@ -375,6 +376,8 @@ class ModelDirectory:
         versions_dir = self.path / VERSIONS
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=versions_dir))
         try:
+            # mkdtemp's 0700 would keep the version from a service run as another user.
+            staging.chmod(creation_mode(versions_dir / "new", directory=True))
             model.save(staging / MODEL_FILE)
             created = time.time()
             with self.locked():
