@@ -34,7 +34,10 @@ models:
 ``--route-times`` also times, in this process and before the load, what one list costs
 inside the route (resolving the user and ranking, :func:`route_times`): a training user
 with nothing stored, and a user folded in from stored ratings (their first request, and
-the next ones from the cached state).
+the next ones from the cached state).  For a pipeline it also ranks cached users in
+batches of 1, 4, 16 and 64 (:func:`batch_times`, what a worker does with the requests that
+queued while its pipeline thread was busy): milliseconds per list, and whether each list
+equals the one the user gets alone.
 
 wrk rather than locust: wrk is a C event loop that keeps 16 connections busy with a few
 percent of one core, which matters when the server, its two workers and the load
@@ -265,6 +268,51 @@ def route_times(name: str, model_path: Path, store_url: str, users: list, workdi
                     "p90_ms": round(float(np.percentile(ms, 90)), 3),
                 }
                 print(f"  {name} route time, {key}: {out[key]}", flush=True)
+        if name.endswith("-pipeline"):
+            out["batches"] = batch_times(model_path, store_url, picked)
+            print(f"  {name} batches: {out['batches']}", flush=True)
+    return out
+
+
+def batch_times(model_path: Path, store_url: str, users: list, sizes=(1, 4, 16, 64)) -> dict:
+    """A served pipeline's lists ranked in batches, as a worker's queue ranks the requests
+    that waited (``live.pipeline_recommend_many``, top 10, cached users): milliseconds
+    per list for each batch size (median over the batches), and whether every list of a
+    batch equals the user's list ranked alone (items, fallback; the largest relative
+    score difference, float32 rounding).  Empty when the service has no batched path."""
+    from latentrec.service import live as live_module
+    from latentrec.service.app import create_app
+    from latentrec.service.settings import Settings
+    from latentrec.store import open_store
+
+    many = getattr(live_module, "pipeline_recommend_many", None)
+    if many is None:
+        return {}
+    out = {}
+    with open_store(store_url) as store:
+        app = create_app(Settings(model_path=str(model_path)), store=store)
+        served, live = app.state.holder.current, app.state.live
+        states = [live.resolve(served, user) for user in users]
+        alone = [many(served, [(state, None)], 10)[0] for state in states]
+        for size in sizes:
+            per_list, differ, worst = [], 0, 0.0
+            for start in range(0, len(states) - size + 1, size):
+                group = states[start : start + size]
+                started = time.perf_counter()
+                lists = many(served, [(state, None) for state in group], 10)
+                per_list.append(1000 * (time.perf_counter() - started) / size)
+                for got, want in zip(lists, alone[start : start + size], strict=True):
+                    if not np.array_equal(got[0], want[0]) or got[2] != want[2]:
+                        differ += 1
+                    elif got[1].size:
+                        scale = np.maximum(np.abs(want[1]), 1e-12)
+                        worst = max(worst, float(np.max(np.abs(got[1] - want[1]) / scale)))
+            out[f"batch {size}"] = {
+                "lists": len(per_list) * size,
+                "ms_per_list_p50": round(float(np.median(per_list)), 3),
+                "lists_differing": differ,
+                "max_rel_score_diff": worst,
+            }
     return out
 
 
@@ -635,6 +683,12 @@ def report(results: list[dict]) -> None:
     print()
     for res in results:
         for key, t in res.get("route_times", {}).items():
+            if key == "batches":
+                for size, b in t.items():
+                    print(f"{res['name']}: ranked in a {size}: {b['ms_per_list_p50']:.2f} ms "
+                          f"a list, {b['lists_differing']} of {b['lists']} lists differ from "
+                          f"alone, scores within {b['max_rel_score_diff']:.1e}")  # fmt: skip
+                continue
             print(f"{res['name']}: one list in the route, {key}: p50 {t['p50_ms']:.2f} ms, "
                   f"p90 {t['p90_ms']:.2f} ms ({t['users']} users)")  # fmt: skip
     results = [res for res in results if "recommendations" in res]

@@ -79,7 +79,7 @@ from .holder import (
 )
 from .knobs import MAX_BOOST, FactsCache, pool_size
 from .knobs import rerank as rerank_candidates
-from .live import LiveUsers, explain, predictions, recommend
+from .live import LiveUsers, explain, pipeline_recommend_many, predictions, recommend
 from .metrics import ServiceMetrics
 from .settings import Settings
 
@@ -97,6 +97,10 @@ LOOP_REFOLDS = 4
 # requests/s; docs/benchmarks.md, Service load).  Threads of their own, so that pipeline
 # requests never take every thread of the pool that those routes (/health) run in.
 PIPELINE_THREADS = 1
+# The most waiting requests of one served pipeline ranked in one call when its thread is
+# free (Pipeline.recommend_histories): a list costs ~2.5 ms alone, much of it per call
+# (the ranker's predict, the pools' set-up), so a queue answered in one call catches up.
+PIPELINE_BATCH = 64
 # A rating finding the store's write lock taken by another worker tries again after the
 # loop's next round (WRITE_QUICK_TRIES times), then every WRITE_RETRY_S seconds, the loop
 # answering other requests meanwhile, for at most WRITE_WAIT_S.
@@ -201,7 +205,6 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars
     error_log = logging.getLogger(ERROR_LOGGER)
     question_cache: dict = {}
-    pipeline_threads = anyio.CapacityLimiter(PIPELINE_THREADS)
 
     # A coroutine, so FastAPI calls it on the event loop: a plain function dependency
     # goes to the thread pool and back, and under a stream of reads that round trip
@@ -267,19 +270,48 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             top, scores, fallback = reranked(served, state, n, items, exclude, **knobs)
         else:
             top, scores, fallback = recommend(served, state, n, items, exclude)
+        return list_body(served, state.user_id, top, scores, fallback)
+
+    def list_body(served, user_id, top, scores, fallback) -> dict:
         if fallback:
             metrics.fallbacks.inc()
         return {
             "model_version": served.version,
-            "user_id": state.user_id,
+            "user_id": user_id,
             "fallback": fallback,
             "items": scored(served, top, scores),
         }
 
-    def pipeline_body(served: Served, user_id: str, n: int, banned) -> dict:
-        """A served pipeline's recommendations for a user: resolved and ranked against
-        ``served`` only (the version the request started with), in a thread."""
-        return recommendations_body(served, live.resolve(served, user_id), n, None, banned)
+    def pipeline_bodies(served: Served, asks: list) -> None:
+        """Answer ``asks`` (:class:`PipelineAsk`, all for ``served``: the version each
+        request started with) in a thread: each user resolved, then those asking the
+        same ``n`` ranked in one ``recommend_histories`` call; each ask gets its body or
+        its own error."""
+        resolved = []
+        for ask in asks:
+            try:
+                resolved.append((ask, live.resolve(served, ask.user_id)))
+            except Exception as err:  # this user's error (the store, a fold-in) is theirs
+                ask.error = err
+        by_n: dict[int, list] = {}
+        for ask, state in resolved:
+            by_n.setdefault(ask.n, []).append((ask, state))
+        for n, group in by_n.items():
+            try:
+                lists = pipeline_recommend_many(served, [(st, a.banned) for a, st in group], n)
+            except Exception:
+                # One user the batch cannot take fails it: rank them one at a time, so
+                # that only that user gets the error.
+                lists = None
+            for k, (ask, state) in enumerate(group):
+                try:
+                    if lists is None:
+                        one = pipeline_recommend_many(served, [(state, ask.banned)], n)[0]
+                    else:
+                        one = lists[k]
+                    ask.body = list_body(served, state.user_id, *one)
+                except Exception as err:
+                    ask.error = err
 
     def reranked(served, state, n, items, exclude, diversity, calibrate, boost_new):
         """The model's top candidates for the user, re-ranked by the knobs (knobs.py)."""
@@ -306,6 +338,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             raise HTTPException(422, one_line(err)) from None
         score_of = dict(zip(pool.tolist(), scores.tolist(), strict=True))
         return top, np.array([score_of[i] for i in top.tolist()], dtype=np.float64), fallback
+
+    pipeline_queue = PipelineQueue(pipeline_bodies)
+    app.state.pipeline_queue = pipeline_queue
 
     # ------------------------------------------------------------------ reads
     @app.get(
@@ -384,10 +419,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             # predictions, the re-rankers) takes milliseconds where a plain model's top-n
             # takes tens of microseconds (ML-100K: 2.7 ms against 0.05 ms, docs/benchmarks.md,
             # Service load).  On the loop it would hold up every other request meanwhile,
-            # health checks and writes included; in a thread the loop answers them.
-            body = await anyio.to_thread.run_sync(
-                pipeline_body, served, user_id, n, banned, limiter=pipeline_threads
-            )
+            # health checks and writes included; in a thread the loop answers them, and
+            # the requests that queue meanwhile are ranked together (PipelineQueue).
+            body = await pipeline_queue.answer(served, user_id, n, banned)
             return JSONResponse(body)
         cand = model_items(served, items, "items")
         banned = model_items(served, exclude, "exclude", strict=False)
@@ -812,6 +846,117 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app
+
+
+class PipelineAsk:
+    """One request waiting in a :class:`PipelineQueue`: what it asks, and what the
+    batch that took it left (``body`` or ``error``; ``done`` once either is set)."""
+
+    __slots__ = ("served", "user_id", "n", "banned", "body", "error", "taken")
+
+    def __init__(self, served: Served, user_id: str, n: int, banned):
+        self.served, self.user_id, self.n, self.banned = served, user_id, n, banned
+        self.body: dict | None = None
+        self.error: BaseException | None = None
+        self.taken = False
+
+    @property
+    def done(self) -> bool:
+        """Whether the batch that took it has answered it (a body or an error)."""
+        return self.body is not None or self.error is not None
+
+
+class PipelineQueue:
+    """A served pipeline's lists, computed in a thread of their own (``threads`` at a
+    time per worker) and batched: while the thread is busy, requests wait here; when it
+    is free, the request that finds it free takes every waiting request for the same
+    served version as the oldest one (up to ``cap``) and has ``compute(served, asks)``
+    answer them all in one go, in the thread.
+
+    ``compute`` must set each ask's ``body`` or ``error``; an ask it leaves unanswered
+    (it raised) gets its exception.  A request cancelled while it waits (its client went
+    away) leaves the queue; one whose batch is running is answered and dropped.  The
+    loop never waits on the thread: it awaits it.  ``batches`` counts the calls of
+    ``compute``.
+
+    Example:
+        >>> import anyio
+        >>> def compute(served, asks):
+        ...     for ask in asks:
+        ...         ask.body = {"user_id": ask.user_id, "n": ask.n}
+        >>> queue = PipelineQueue(compute)
+        >>> anyio.run(queue.answer, "v1", "ann", 3, None)
+        {'user_id': 'ann', 'n': 3}
+    """
+
+    def __init__(self, compute, threads: int = PIPELINE_THREADS, cap: int = PIPELINE_BATCH):
+        self.compute = compute
+        self.threads = threads
+        self.cap = cap
+        self.limiter: anyio.CapacityLimiter | None = None
+        self.waiting: list[PipelineAsk] = []
+        self.running = 0
+        self.batches = 0
+        self.freed: anyio.Event | None = None
+
+    async def answer(self, served: Served, user_id: str, n: int, banned) -> dict:
+        """The body for one request, computed in a batch with whatever else waits."""
+        if self.limiter is None:  # made on the loop: anyio objects need one running
+            self.limiter = anyio.CapacityLimiter(self.threads)
+        ask = PipelineAsk(served, user_id, n, banned)
+        self.waiting.append(ask)
+        try:
+            while not ask.done:
+                batch = self.take() if self.running < self.threads else []
+                if not batch:
+                    # Our ask is in a running batch, or every thread is busy: wait for
+                    # one to finish (each finish wakes every waiter to look again).
+                    if self.freed is None:
+                        self.freed = anyio.Event()
+                    await self.freed.wait()
+                    continue
+                self.running += 1
+                try:
+                    # Not abandoned on cancellation: a cancelled request waits for its
+                    # batch to end, so the others in it are answered.
+                    await anyio.to_thread.run_sync(self.run, batch, limiter=self.limiter)
+                finally:
+                    self.running -= 1
+                    freed, self.freed = self.freed, None
+                    if freed is not None:
+                        freed.set()
+        finally:
+            if not ask.taken:
+                self.waiting.remove(ask)
+        if ask.error is not None:
+            raise ask.error
+        return ask.body
+
+    def take(self) -> list[PipelineAsk]:
+        """The oldest waiting request and the others waiting for its served version, in
+        arrival order, at most ``cap``; taken off the queue."""
+        if not self.waiting:
+            return []
+        served = self.waiting[0].served
+        batch = [ask for ask in self.waiting if ask.served is served][: self.cap]
+        for ask in batch:
+            ask.taken = True
+        self.waiting = [ask for ask in self.waiting if not ask.taken]
+        return batch
+
+    def run(self, batch: list[PipelineAsk]) -> None:
+        """``compute`` over one batch, in the thread; whatever it leaves unanswered gets
+        its error."""
+        self.batches += 1
+        problem: BaseException | None = None
+        try:
+            self.compute(batch[0].served, batch)
+        except Exception as err:
+            problem = err
+        finally:
+            for ask in batch:
+                if not ask.done:
+                    ask.error = problem or RuntimeError("the pipeline batch left this list")
 
 
 def app_from_env() -> FastAPI:

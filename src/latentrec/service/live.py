@@ -622,29 +622,100 @@ def pipeline_recommend(served: Served, state: UserState, n: int, exclude=None):
         >>> 0 in top.tolist(), fallback
         (False, True)
     """
+    return pipeline_recommend_many(served, [(state, exclude)], n)[0]
+
+
+def pipeline_recommend_many(served: Served, asks, n: int) -> list:
+    """:func:`pipeline_recommend` for many users in one ``Pipeline.recommend_histories``
+    call: ``asks`` is a list of ``(state, exclude)``; one ``(item indices, scores,
+    fallback)`` per ask, in order.
+
+    Each user's list is the one :func:`pipeline_recommend` gives them alone (the same
+    items, fallback and, up to float32 rounding, scores: BLAS multiplies one vector and
+    many by different routes).  Users the pipeline cannot rank together are ranked in
+    separate calls: a batch gives every user values or none, so users whose history has
+    values and users whose has none go apart.
+
+    Example:
+        >>> import latentrec
+        >>> from latentrec.models import ImplicitALS
+        >>> from latentrec.pipeline import Pipeline
+        >>> data = latentrec.Interactions.from_dense(np.eye(4) + np.eye(4, k=1))
+        >>> pipe = Pipeline(ImplicitALS(n_factors=2, random_state=0), n_candidates=3).fit(data)
+        >>> s = Served.build(pipe, "v")
+        >>> ann = pipeline_state(s, LiveUsers.nobody(s, "ann", 0), None)
+        >>> bob = pipeline_state(s, LiveUsers.nobody(s, "bob", 0), None)
+        >>> [top.tolist() for top, _, _ in pipeline_recommend_many(s, [(ann, [1]), (bob, None)], 2)]
+        [[2, 3], [1, 2]]
+    """
     pipe = served.pipeline
-    who = state.history
-    if who is None:
-        empty = np.empty(0, np.int64)
-        who = UserHistory(empty, np.empty(0), empty, key=user_key(state.user_id, pipe.n_users))
-    if exclude is not None and len(exclude):
-        who = UserHistory(
-            who.items, who.values, who.seen, np.union1d(who.exclude, exclude), key=who.key
+    whos = []
+    for state, exclude in asks:
+        who = state.history
+        if who is None:
+            empty = np.empty(0, np.int64)
+            who = UserHistory(empty, np.empty(0), empty, key=user_key(state.user_id, pipe.n_users))
+        if exclude is not None and len(exclude):
+            who = UserHistory(
+                who.items, who.values, who.seen, np.union1d(who.exclude, exclude), key=who.key
+            )
+        whos.append(who)
+    out: list = [None] * len(asks)
+    for valued in (True, False):
+        rows = [b for b, who in enumerate(whos) if (who.values is not None) == valued]
+        if not rows:
+            continue
+        states = [asks[b][0] for b in rows]
+        batch = Histories.of(
+            pipe.context_,
+            [(states[j].pipeline_user, whos[b]) for j, b in enumerate(rows)],
+            stacked_vectors(states, len(pipe.models)),
         )
-    vectors = tuple(
-        None
-        if v is None
-        else (
-            np.array([v[0]], np.float32),
-            np.asarray(v[1], np.float32)[None, :],
-            np.ones(1, dtype=bool),
-        )
-        for v in state.vectors
-    )
-    batch = Histories.of(pipe.context_, [(state.pipeline_user, who)], vectors)
-    idx, scores, fallback = pipe.recommend_histories(batch, n)
-    keep = idx[0] >= 0
-    return idx[0][keep].astype(np.int64), scores[0][keep].astype(np.float64), bool(fallback[0])
+        idx, scores, fallback = pipe.recommend_histories(batch, n)
+        for j, b in enumerate(rows):
+            keep = idx[j] >= 0
+            out[b] = (
+                idx[j][keep].astype(np.int64),
+                scores[j][keep].astype(np.float64),
+                bool(fallback[j]),
+            )
+    return out
+
+
+def stacked_vectors(states, n_models: int) -> tuple:
+    """One ``Histories`` vectors entry per candidate model for ``states`` in order: None
+    where no state has a vector for that model, else ``(bias, factors, has)`` with zeros
+    (and ``has`` False) for the states without one.
+
+    Example:
+        >>> s = [UserState("a", 0, 0, 0.5, None, np.empty(0, np.int64), "none", vectors=(None,)),
+        ...      UserState("b", 0, 0, 0.5, None, np.empty(0, np.int64), "none",
+        ...                vectors=((1.0, np.ones(2)),))]
+        >>> bias, factors, has = stacked_vectors(s, 1)[0]
+        >>> bias.tolist(), factors.tolist(), has.tolist()
+        ([0.0, 1.0], [[0.0, 0.0], [1.0, 1.0]], [False, True])
+    """
+    out = []
+    for j in range(n_models):
+        given = [s.vectors[j] if j < len(s.vectors) else None for s in states]
+        present = [v for v in given if v is not None]
+        if not present:
+            out.append(None)
+            continue
+        k = np.asarray(present[0][1]).size
+        bias = np.zeros(len(states), np.float32)
+        factors = np.zeros((len(states), k), np.float32)
+        has = np.zeros(len(states), dtype=bool)
+        for b, v in enumerate(given):
+            if v is not None:
+                bias[b] = v[0]
+                factors[b] = np.asarray(v[1], np.float32)
+                has[b] = True
+        out.append((bias, factors, has))
+    # Trailing Nones dropped, as a state's own tuple may be shorter than the models.
+    while out and out[-1] is None:
+        out.pop()
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------- answers
