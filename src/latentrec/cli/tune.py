@@ -10,7 +10,7 @@ import click
 # optuna is an optional extra; evaluation.tuning imports it only when a search starts, so
 # this import leaves `latentrec --help` fast and works without optuna installed.
 from ..evaluation import tune as run_tune
-from ..evaluation.tuning import RATING_METRICS, TuningWarning, parse_metric
+from ..evaluation.tuning import RATING_METRICS, TuningWarning, check_space, parse_metric
 from ._common import (
     Failure,
     FiniteFloatRange,
@@ -58,61 +58,6 @@ DEFAULT_SPACES = {
         "regularization": ("float", 1e-5, 1e-1, {"log": True}),
     },
 }
-
-
-SPACE_FORMS = (
-    '["int", low, high], ["float", low, high] (either with {"log": true} or {"step": s} '
-    'as a fourth item) or ["categorical", [choices]]'
-)
-
-
-def check_space(grid: dict, model) -> None:
-    """Refuse a ``--space`` the search would refuse, naming the entry at fault.
-
-    The search checks its space too, but a command should fail before it prints anything.
-
-    Example:
-        >>> from latentrec.models import BiasedMF
-        >>> check_space({"n_factors": ("int", 8, 64, {"log": True})}, BiasedMF())
-        >>> check_space({"n_factors": ("int", 64, 8)}, BiasedMF())
-        Traceback (most recent call last):
-        ...
-        latentrec.cli._common.Failure: --space n_factors: low 64 is above high 8
-    """
-    if not grid:
-        raise Failure(f"--space is empty; give hyperparameter: distribution, e.g. {SPACE_FORMS}")
-    valid = model.param_names()
-    unknown = [name for name in grid if name not in valid]
-    if unknown:
-        raise Failure(
-            f"{type(model).__name__} has no hyperparameter {', '.join(map(repr, unknown))}; "
-            f"valid: {sorted(valid)}"
-        )
-    for name, spec in grid.items():
-        where = f"--space {name}: {json.dumps(spec)}"
-        if (
-            not isinstance(spec, tuple)
-            or not spec
-            or spec[0] not in ("int", "float", "categorical")
-        ):
-            raise Failure(f"{where} is not a distribution; use {SPACE_FORMS}")
-        kind, args = spec[0], list(spec[1:])
-        if kind == "categorical":
-            if len(args) != 1 or not isinstance(args[0], list) or not args[0]:
-                raise Failure(f"{where}: categorical takes one non-empty list of choices")
-            continue
-        options = args.pop() if len(args) == 3 and isinstance(args[2], dict) else {}
-        numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
-        if len(args) != 2 or len(numbers) != 2:
-            raise Failure(f"{where}: {kind} takes two numbers, low and high; use {SPACE_FORMS}")
-        bad = sorted(set(options) - {"log", "step"})
-        if bad:
-            raise Failure(f"{where}: unknown option(s) {bad}; {kind} takes 'log' and 'step'")
-        low, high = args
-        if low > high:
-            raise Failure(f"--space {name}: low {low:g} is above high {high:g}")
-        if options.get("log") and low <= 0:
-            raise Failure(f"--space {name}: a log scale needs low > 0, got {low:g}")
 
 
 @main.command()
@@ -174,7 +119,10 @@ def tune(
             grid = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(space).items()}
         except (json.JSONDecodeError, AttributeError) as err:
             raise Failure(f"--space must be a JSON object: {err}") from None
-        check_space(grid, model)
+        try:
+            check_space(grid, model)
+        except ValueError as err:
+            raise Failure(f"--space: {err}") from None
     if metric is None:
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
     # The search refuses these too, but only after the "tuning ..." line: say it first, alone.

@@ -343,6 +343,21 @@ def parse_metric(metric) -> tuple[str, str, int | None, str]:
     return f"{name}@{int(cut)}", name, int(cut), "maximize"
 
 
+def check_space(space, model: Recommender) -> None:
+    """Refuse a search space :func:`tune` would refuse, naming the entry at fault, before
+    any data is read or anything printed.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> check_space({"n_factors": ("int", 8, 64, {"log": True})}, BiasedMF())
+        >>> check_space({"n_factors": ("int", "a", 64)}, BiasedMF())
+        Traceback (most recent call last):
+        ...
+        ValueError: space['n_factors'] = ('int', 'a', 64): int takes two numbers, low and high; ...
+    """
+    _distributions(space, model, _import_optuna())
+
+
 def _distributions(space, model: Recommender, optuna) -> dict:
     if not isinstance(space, dict) or not space:
         raise ValueError(
@@ -376,8 +391,9 @@ def _distribution(name: str, spec, optuna):
                 raise ValueError("categorical needs one non-empty list of choices")
             return dists.CategoricalDistribution(list(args[0]))
         options = args.pop() if len(args) == 3 and isinstance(args[2], dict) else {}
-        if len(args) != 2:
-            raise ValueError(f"{kind} needs low and high")
+        bounds = [a for a in args if isinstance(a, numbers.Real) and not isinstance(a, bool)]
+        if len(args) != 2 or len(bounds) != 2:
+            raise ValueError(f"{kind} takes two numbers, low and high")
         bad = sorted(set(options) - set(_SPEC_OPTIONS[kind]))
         if bad:
             raise ValueError(f"unknown option(s) {bad}; {kind} takes 'log' and 'step'")
