@@ -71,101 +71,136 @@ def gram(Y: np.ndarray, regularization: float) -> np.ndarray:
     return np.ascontiguousarray(G)
 
 
-@njit(cache=True, parallel=True, fastmath=True, nogil=True)
-def cg_half_step(
-    indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chunk_loss
-):  # pragma: no cover - compiled
+def cg_half_step(indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chunk_loss):
     """Update every row of X in place by ``cg_steps`` CG steps warm-started from X.
 
     ``A0 = YᵀY + λI`` (float32, k x k).  Writes the sum of the new row objectives of
     chunk ``c`` (rows ``bounds[c]:bounds[c+1]``) to ``chunk_loss[c]`` (float64).
+
+    The row solver :func:`_cg_rows` (``fastmath``) is called once on an empty range before
+    the parallel kernel runs.  Why: the parallel kernel carries its own copy of the row
+    solver, re-optimised after linking, and with ``fastmath`` re-association that copy can
+    round differently from the solver's own compiled code.  numba's JIT resolves the call
+    to whichever copy was loaded first: in a process that compiles, the solver's own code;
+    in a process that loads the kernel from numba's cache, the kernel's copy, unless the
+    solver was loaded before it.  Loading the solver first makes both runs execute the
+    same machine code, so a fixed seed gives the same factors compiled or cached.
+
+    Example:
+        >>> import numpy as np
+        >>> ro = lambda a, t: np.require(np.asarray(a, t), requirements="C")
+        >>> Y = np.eye(2, dtype=np.float32)
+        >>> X = np.zeros((1, 2), np.float32)
+        >>> loss = np.zeros(1)
+        >>> cg_half_step(ro([0, 1], np.int64), ro([0], np.int32), ro([1.0], np.float32),
+        ...              np.float32(1.0), X, Y, gram(Y, 1.0), np.int64(2),
+        ...              np.array([0, 1], np.int64), loss)
+        >>> [round(float(v), 4) for v in X[0]]
+        [0.6667, 0.0]
     """
+    empty = np.int64(0)
+    _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, empty, empty)
+    _cg_half_step_parallel(indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chunk_loss)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _cg_half_step_parallel(
+    indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chunk_loss
+):  # pragma: no cover - compiled
+    """:func:`cg_half_step`'s chunks in parallel; call it only through that function."""
+    for c in prange(bounds.shape[0] - 1):
+        chunk_loss[c] = _cg_rows(
+            indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds[c], bounds[c + 1]
+        )
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pragma: no cover
+    """CG steps on rows ``lo:hi`` of X (see :func:`cg_half_step`); returns their objective sum."""
     k = X.shape[1]
-    n_chunks = bounds.shape[0] - 1
-    for c in prange(n_chunks):
-        r = np.empty(k, dtype=np.float32)
-        p = np.empty(k, dtype=np.float32)
-        Ap = np.empty(k, dtype=np.float32)
-        x0 = np.empty(k, dtype=np.float32)
-        r0 = np.empty(k, dtype=np.float32)
-        d = np.empty(k, dtype=np.float32)
-        Ad = np.empty(k, dtype=np.float32)
-        loss = 0.0
-        for u in range(bounds[c], bounds[c + 1]):
-            start = indptr[u]
-            stop = indptr[u + 1]
-            # r = b − A x with b = Σ c y and A = A0 + Σ (c − 1) y yᵀ, in one pass.
+    r = np.empty(k, dtype=np.float32)
+    p = np.empty(k, dtype=np.float32)
+    Ap = np.empty(k, dtype=np.float32)
+    x0 = np.empty(k, dtype=np.float32)
+    r0 = np.empty(k, dtype=np.float32)
+    d = np.empty(k, dtype=np.float32)
+    Ad = np.empty(k, dtype=np.float32)
+    loss = 0.0
+    for u in range(lo, hi):
+        start = indptr[u]
+        stop = indptr[u + 1]
+        # r = b − A x with b = Σ c y and A = A0 + Σ (c − 1) y yᵀ, in one pass.
+        for f in range(k):
+            x0[f] = X[u, f]
+            r[f] = 0.0
+            d[f] = 0.0
+            Ad[f] = 0.0
+        for g in range(k):
+            xg = x0[g]
             for f in range(k):
-                x0[f] = X[u, f]
-                r[f] = 0.0
-                d[f] = 0.0
-                Ad[f] = 0.0
+                r[f] -= A0[g, f] * xg
+        sum_c = 0.0
+        b_x0 = 0.0
+        for n in range(start, stop):
+            j = indices[n]
+            conf = np.float32(1.0) + alpha * values[n]
+            s = np.float32(0.0)
+            for f in range(k):
+                s += Y[j, f] * x0[f]
+            coef = conf - (conf - np.float32(1.0)) * s
+            for f in range(k):
+                r[f] += coef * Y[j, f]
+            sum_c += conf
+            b_x0 += conf * s
+        rs_old = np.float32(0.0)
+        for f in range(k):
+            r0[f] = r[f]
+            p[f] = r[f]
+            rs_old += r[f] * r[f]
+        for _ in range(cg_steps):
+            if rs_old < CG_TOLERANCE:
+                break
+            for f in range(k):
+                Ap[f] = 0.0
             for g in range(k):
-                xg = x0[g]
+                pg = p[g]
                 for f in range(k):
-                    r[f] -= A0[g, f] * xg
-            sum_c = 0.0
-            b_x0 = 0.0
+                    Ap[f] += A0[g, f] * pg
             for n in range(start, stop):
                 j = indices[n]
                 conf = np.float32(1.0) + alpha * values[n]
                 s = np.float32(0.0)
                 for f in range(k):
-                    s += Y[j, f] * x0[f]
-                coef = conf - (conf - np.float32(1.0)) * s
+                    s += Y[j, f] * p[f]
+                s *= conf - np.float32(1.0)
                 for f in range(k):
-                    r[f] += coef * Y[j, f]
-                sum_c += conf
-                b_x0 += conf * s
-            rs_old = np.float32(0.0)
+                    Ap[f] += s * Y[j, f]
+            pAp = np.float32(0.0)
             for f in range(k):
-                r0[f] = r[f]
-                p[f] = r[f]
-                rs_old += r[f] * r[f]
-            for _ in range(cg_steps):
-                if rs_old < CG_TOLERANCE:
-                    break
-                for f in range(k):
-                    Ap[f] = 0.0
-                for g in range(k):
-                    pg = p[g]
-                    for f in range(k):
-                        Ap[f] += A0[g, f] * pg
-                for n in range(start, stop):
-                    j = indices[n]
-                    conf = np.float32(1.0) + alpha * values[n]
-                    s = np.float32(0.0)
-                    for f in range(k):
-                        s += Y[j, f] * p[f]
-                    s *= conf - np.float32(1.0)
-                    for f in range(k):
-                        Ap[f] += s * Y[j, f]
-                pAp = np.float32(0.0)
-                for f in range(k):
-                    pAp += p[f] * Ap[f]
-                if not pAp > 0.0:
-                    break
-                step = rs_old / pAp
-                rs_new = np.float32(0.0)
-                for f in range(k):
-                    X[u, f] += step * p[f]
-                    d[f] += step * p[f]
-                    Ad[f] += step * Ap[f]
-                    r[f] -= step * Ap[f]
-                    rs_new += r[f] * r[f]
-                if rs_new < CG_TOLERANCE:
-                    break
-                beta = rs_new / rs_old
-                for f in range(k):
-                    p[f] = r[f] + beta * p[f]
-                rs_old = rs_new
-            b_d = 0.0
-            r_x = 0.0
+                pAp += p[f] * Ap[f]
+            if not pAp > 0.0:
+                break
+            step = rs_old / pAp
+            rs_new = np.float32(0.0)
             for f in range(k):
-                b_d += np.float64(r0[f]) * d[f] + np.float64(x0[f]) * Ad[f]
-                r_x += np.float64(r[f]) * X[u, f]
-            loss += sum_c - (b_x0 + b_d) - r_x
-        chunk_loss[c] = loss
+                X[u, f] += step * p[f]
+                d[f] += step * p[f]
+                Ad[f] += step * Ap[f]
+                r[f] -= step * Ap[f]
+                rs_new += r[f] * r[f]
+            if rs_new < CG_TOLERANCE:
+                break
+            beta = rs_new / rs_old
+            for f in range(k):
+                p[f] = r[f] + beta * p[f]
+            rs_old = rs_new
+        b_d = 0.0
+        r_x = 0.0
+        for f in range(k):
+            b_d += np.float64(r0[f]) * d[f] + np.float64(x0[f]) * Ad[f]
+            r_x += np.float64(r[f]) * X[u, f]
+        loss += sum_c - (b_x0 + b_d) - r_x
+    return loss
 
 
 @njit(cache=True, parallel=True, nogil=True)
