@@ -10,7 +10,7 @@ import click
 # optuna is an optional extra; evaluation.tuning imports it only when a search starts, so
 # this import leaves `latentrec --help` fast and works without optuna installed.
 from ..evaluation import tune as run_tune
-from ..evaluation.tuning import RATING_METRICS, TuningWarning, check_space, parse_metric
+from ..evaluation.tuning import TuningWarning, check_metric, check_space
 from ._common import (
     Failure,
     FiniteFloatRange,
@@ -126,12 +126,7 @@ def tune(
     if metric is None:
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
     # The search refuses these too, but only after the "tuning ..." line: say it first, alone.
-    name = parse_metric(metric)[1]
-    if name in RATING_METRICS and not model.predicts_ratings:
-        raise Failure(
-            f"{type(model).__name__} does not predict ratings, so --metric {metric} cannot "
-            "score it; use a ranking metric such as ndcg@10"
-        )
+    check_metric(metric, model)
     d = load_data(source, **opts)
     click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}")
     with warnings.catch_warnings():

@@ -371,32 +371,29 @@ def _value_checks(raw: pd.Series, col, what: str, places: Places, checks: list) 
         )
     if what == "rating":
         with np.errstate(invalid="ignore"):
-            huge = np.isfinite(nums) & (np.abs(nums) > _FLOAT32_MAX)
-        if huge.any():
-            pos = np.flatnonzero(huge)
-            checks.append(
-                _Check(
-                    "ratings too large for float32",
-                    col,
-                    huge,
-                    f"column {col!r} has ratings too large to store as float32 "
-                    f"(e.g. {nums[pos[0]]:g}) at {places.text(pos)}",
-                )
+            finite, size = np.isfinite(nums), np.abs(nums)
+            # Outside float32's range a rating would be stored as inf, or as 0, without a word.
+            misfits = (
+                ("large", finite & (size > _FLOAT32_MAX), "too large", ""),
+                (
+                    "small",
+                    finite & (nums != 0) & (size < _FLOAT32_TINY),
+                    "too close to 0",
+                    ", which would be 0",
+                ),
             )
-        with np.errstate(invalid="ignore"):
-            # Below float32's smallest value a rating would be stored as 0, without a word.
-            tiny = np.isfinite(nums) & (nums != 0) & (np.abs(nums) < _FLOAT32_TINY)
-        if tiny.any():
-            pos = np.flatnonzero(tiny)
-            checks.append(
-                _Check(
-                    "ratings too small for float32",
-                    col,
-                    tiny,
-                    f"column {col!r} has ratings too close to 0 to store as float32 "
-                    f"(e.g. {nums[pos[0]]:g}, which would be 0) at {places.text(pos)}",
+        for kind, bad, problem, aside in misfits:
+            if bad.any():
+                pos = np.flatnonzero(bad)
+                checks.append(
+                    _Check(
+                        f"ratings too {kind} for float32",
+                        col,
+                        bad,
+                        f"column {col!r} has ratings {problem} to store as float32 "
+                        f"(e.g. {nums[pos[0]]:g}{aside}) at {places.text(pos)}",
+                    )
                 )
-            )
     return nums
 
 
@@ -442,11 +439,7 @@ def from_cells(
     if bad.any():
         where = np.stack([rows[bad], cols[bad]], axis=1)[:5].tolist()
         raise DataError(f"matrix has NaN or infinite ratings at (row, column) {where}")
-    huge = np.abs(vals) > _FLOAT32_MAX
-    if huge.any():
-        where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
-        raise DataError(f"matrix has ratings too large for float32 at (row, column) {where}")
-    _refuse_float32_zeros(vals, rows, cols, "matrix has ratings")
+    _refuse_float32_misfits(vals, rows, cols, "matrix has ratings")
     if rows.size == 0:
         raise DataError("matrix has no observed cells")
     try:
@@ -469,14 +462,7 @@ def from_cells(
         starts = np.flatnonzero(np.concatenate([[True], ~same]))
         vals = np.add.reduceat(vals, starts)
         rows, cols = rows[starts], cols[starts]
-        huge = np.abs(vals) > _FLOAT32_MAX
-        if huge.any():
-            where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
-            raise DataError(
-                f"adding up repeated cells gives ratings too large for float32 at "
-                f"(row, column) {where}"
-            )
-        _refuse_float32_zeros(vals, rows, cols, "adding up repeated cells gives ratings")
+        _refuse_float32_misfits(vals, rows, cols, "adding up repeated cells gives ratings")
     csr, _ = csr_from_cells(rows, cols, vals, None, shape, presorted=True)
     report = LoadReport(
         source=source,
@@ -490,19 +476,25 @@ def from_cells(
     return cls(users, items, csr, None, rating_scale=rating_scale, load_report=report)
 
 
-def _refuse_float32_zeros(vals, rows, cols, what: str) -> None:
-    """Refuse nonzero ratings below float32's smallest value, naming their cells: stored,
-    they would become 0 without a word (the frame and CSV readers refuse them too).
+def _refuse_float32_misfits(vals, rows, cols, what: str) -> None:
+    """Refuse ratings float32 cannot hold, naming their cells: above its largest value,
+    or nonzero below its smallest (stored, they would become 0 without a word; the frame
+    and CSV readers refuse them too).
 
     Example:
         >>> try:
-        ...     _refuse_float32_zeros(np.array([4.0, 1e-50]), np.array([0, 2]),
-        ...                           np.array([1, 3]), "matrix has ratings")
+        ...     _refuse_float32_misfits(np.array([4.0, 1e-50]), np.array([0, 2]),
+        ...                             np.array([1, 3]), "matrix has ratings")
         ... except DataError as err:
         ...     print(str(err)[-43:])
         which would be 0) at (row, column) [[2, 3]]
     """
-    tiny = (vals != 0) & (np.abs(vals) < _FLOAT32_TINY)
+    size = np.abs(vals)
+    huge = size > _FLOAT32_MAX
+    if huge.any():
+        where = np.stack([rows[huge], cols[huge]], axis=1)[:5].tolist()
+        raise DataError(f"{what} too large for float32 at (row, column) {where}")
+    tiny = (vals != 0) & (size < _FLOAT32_TINY)
     if tiny.any():
         where = np.stack([rows[tiny], cols[tiny]], axis=1)[:5].tolist()
         raise DataError(

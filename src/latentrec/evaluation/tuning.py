@@ -194,12 +194,7 @@ def tune(
         or not 0 < validation < 1
     ):
         raise ValueError(f"validation must be a share strictly between 0 and 1, got {validation!r}")
-    metric, name, k, direction = parse_metric(metric)
-    if name in RATING_METRICS and not model.predicts_ratings:
-        raise ValueError(
-            f"{type(model).__name__} does not predict ratings, so it cannot be tuned on "
-            f"{metric}; use a ranking metric such as metric='ndcg@10'"
-        )
+    metric, name, k, direction = check_metric(metric, model)
     distributions = _distributions(space, model, optuna)
     pruner = _pruner(prune, name in RATING_METRICS, optuna)
 
@@ -341,6 +336,28 @@ def parse_metric(metric) -> tuple[str, str, int | None, str]:
     if not cut.isdigit() or int(cut) < 1:
         raise ValueError(f"metric {metric!r} needs a positive cut-off, e.g. '{name}@10'")
     return f"{name}@{int(cut)}", name, int(cut), "maximize"
+
+
+def check_metric(metric, model: Recommender) -> tuple[str, str, int | None, str]:
+    """:func:`parse_metric`, refusing a rating metric (RMSE, MAE) for a model that predicts
+    no ratings, as :func:`tune` does, before any data is read or anything printed.
+
+    Example:
+        >>> from latentrec.models import BPR
+        >>> check_metric("ndcg@5", BPR())
+        ('ndcg@5', 'ndcg', 5, 'maximize')
+        >>> check_metric("rmse", BPR())
+        Traceback (most recent call last):
+        ...
+        ValueError: BPR does not predict ratings, so it cannot be tuned on rmse; ...
+    """
+    parsed = parse_metric(metric)
+    if parsed[1] in RATING_METRICS and not model.predicts_ratings:
+        raise ValueError(
+            f"{type(model).__name__} does not predict ratings, so it cannot be tuned on "
+            f"{parsed[0]}; use a ranking metric such as metric='ndcg@10'"
+        )
+    return parsed
 
 
 def check_space(space, model: Recommender) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..data.genres import genre_label_lists, genre_labels, is_list_cell
+from ..data.genres import genre_label_pairs, genre_labels, is_list_cell
 from ..data.interactions import Interactions
 from ..kernels.hybrid import bpr_feature_epoch, bpr_loss, warp_feature_epoch
 from ._training import check_float, check_int, run_epochs
@@ -132,8 +132,8 @@ class FeatureEncoder:
             text = values.astype(str)
             multi = bool(text.str.contains(self.sep, regex=False).any())
         if multi:
-            rows = genre_label_lists(values.rename(name), self.sep, what=what)
-            labels = sorted({label for row in rows for label in row})
+            _, parts = genre_label_pairs(values.rename(name), self.sep, what=what)
+            labels = sorted(set(parts))
         else:
             labels = sorted(set(text.str.strip()) - {""})
         if not forced and len(labels) > self.max_categories:
@@ -261,14 +261,7 @@ def encode_features(spec: dict, table, *, what: str = "row") -> sp.csr_matrix:
         if s["kind"] in ("onehot", "multilabel"):
             index = pd.Index(s["values"])
             if s["kind"] == "multilabel":
-                rows_labels = genre_label_lists(col.rename(c), s["sep"], what=what)
-                counts = np.fromiter(map(len, rows_labels), dtype=np.int64, count=n)
-                parts = np.fromiter(
-                    (label for row in rows_labels for label in row),
-                    dtype=object,
-                    count=counts.sum(),
-                )
-                row_of = np.repeat(np.arange(n), counts)
+                row_of, parts = genre_label_pairs(col.rename(c), s["sep"], what=what)
                 code = index.get_indexer(parts)
                 keep = code >= 0
                 row_of, code = row_of[keep], code[keep]
