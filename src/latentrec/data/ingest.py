@@ -17,10 +17,13 @@ order are left as they are).  Chunks are placed and blocks sorted 2^18 rows at a
 so the temporaries stay near 10 MB.  At the peak a file costs about 20 bytes per rating
 (its chunks' 12 and the CSR's 8); a DataFrame about 10 (9.7 measured at 10^7: the CSR's
 8.5 and the temporaries) on top of the frame itself, whose columns are read in place.
+With ``from_frame(copy=False)``, a frame already in CSR order costs nothing more: its
+item and value columns become the CSR's arrays (:func:`shared_csr`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
@@ -43,6 +46,10 @@ PIECE_ROWS = 1 << 18
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 _INT32 = np.iinfo(np.int32)
+#: Why ``from_frame(copy=False)`` copied a frame the fast path does not take.
+NOT_SHAREABLE = (
+    "only integer ids and clean numbers, without side tables or given vocabularies, can be shared"
+)
 
 
 class Decline(Exception):
@@ -375,8 +382,14 @@ def plain_options(kwargs: dict) -> dict | None:
     }
 
 
-def lean_frame(cls: type[T], df: pd.DataFrame, names: tuple, options: dict) -> T | None:
+def lean_frame(
+    cls: type[T], df: pd.DataFrame, names: tuple, options: dict, share: bool = False
+) -> T | None:
     """``cls`` from a DataFrame with integer id columns and clean numbers, else ``None``.
+
+    With ``share``, a frame already in CSR order (see :func:`shared_csr`) lends its
+    columns to the result instead of being copied; the load report's notes say which
+    columns were shared, or why none could be.
 
     Example:
         >>> from latentrec import Interactions
@@ -416,13 +429,117 @@ def lean_frame(cls: type[T], df: pd.DataFrame, names: tuple, options: dict) -> T
             users, items = arrays[0][part], arrays[1][part]
             _compact_ids(users), _compact_ids(items)  # only for the checks it makes
             chunks.append(Chunk(users, items, vals, ts))
-        return build(
+        if share:
+            shared = shared_csr(*arrays)
+            if not isinstance(shared, str):
+                return _from_shared(cls, shared, names, options)
+        result = build(
             cls, chunks, names=names, source="a DataFrame", unit="row",
             duplicates=options["duplicates"], implicit=options["implicit"],
             rating_scale=options["rating_scale"], exact32=exact32, recode=True,
         )  # fmt: skip
+        if share:
+            with_note(result, f"copied, not shared (copy=False): {shared}")
+        return result
     except Decline:
         return None
+
+
+def _from_shared(cls: type[T], shared: tuple, names: tuple, options: dict) -> T:
+    """``cls`` on the arrays :func:`shared_csr` found, with a report naming what it shares."""
+    user_ids, item_ids, csr, ts, lent = shared
+    shown = ", ".join(repr(names[k]) for k in lent) or "none"
+    report = LoadReport(
+        source="a DataFrame", unit="row", rows_read=csr.nnz, loaded=csr.nnz,
+        duplicates=options["duplicates"],
+        notes=(f"shares the frame's columns {shown} (copy=False)",),
+    )  # fmt: skip
+    implicit = options["implicit"]
+    return cls(
+        Vocabulary(user_ids, "user"), Vocabulary(item_ids, "item"), csr, ts,
+        rating_scale=options["rating_scale"],
+        implicit=(names[2] is None) if implicit is None else bool(implicit),
+        load_report=report,
+    )  # fmt: skip
+
+
+def with_note(data, note: str):
+    """``data`` with ``note`` added to its load report's notes (returned for chaining).
+
+    Example:
+        >>> from latentrec import Interactions
+        >>> df = pd.DataFrame({"u": [1], "i": [2], "r": [4.0]})
+        >>> with_note(Interactions.from_frame(df, "u", "i", "r"), "hi").load_report.notes
+        ('hi',)
+    """
+    report = data.load_report
+    data.load_report = replace(report, notes=(*report.notes, note))
+    return data
+
+
+def shared_csr(users, items, vals, ts):
+    """The CSR of a frame already written out row by row, on the frame's own arrays.
+
+    Returns ``(user_ids, item_ids, csr, timestamps, lent)``, where ``lent`` lists the
+    positions (1 items, 2 values, 3 timestamps) of the columns the result shares, or a
+    short text saying why the frame is not in CSR order.  In CSR order means: the rows
+    run user by user (ascending ids), items strictly increase within a user (so there
+    are no repeats), and the item ids are the column numbers: ``0 .. n_items - 1``,
+    every one present.  Items are then shared when int32, values when float32,
+    timestamps when float64; anything else is converted (a copy of that column only).
+    The checks run a piece at a time (a few MB of temporaries); the only new
+    full-length array is a converted column.
+
+    Example:
+        >>> u, i = np.array([5, 5, 8]), np.array([0, 2, 1], dtype=np.int32)
+        >>> r = np.array([4.0, 3.0, 5.0], dtype=np.float32)
+        >>> users, items, csr, ts, lent = shared_csr(u, i, r, None)
+        >>> users.tolist(), csr.toarray().tolist(), lent, np.shares_memory(csr.indices, i)
+        ([5, 8], [[4.0, 0.0, 3.0], [0.0, 5.0, 0.0]], (1, 2), True)
+        >>> shared_csr(u[::-1], i, r, None)
+        'the rows are not grouped by user in ascending order'
+    """
+    n = users.size
+    n_items = 0
+    starts = [np.zeros(1, dtype=np.int64)]
+    for a in range(0, n, PIECE_ROWS):
+        b = min(a + PIECE_ROWS + 1, n)  # one row of overlap: order across pieces
+        u, i = users[a:b], items[a:b]
+        if i.min() < 0:
+            return "the item ids are not column numbers (a negative id)"
+        n_items = max(n_items, int(i.max()) + 1)
+        up, same = u[1:] > u[:-1], u[1:] == u[:-1]
+        if not (up | same).all():
+            return "the rows are not grouped by user in ascending order"
+        if not (up | (i[1:] > i[:-1])).all():
+            return "the items are not strictly increasing within each user"
+        starts.append(a + 1 + np.flatnonzero(up))
+    if n_items > n:
+        return "the item ids are not column numbers (some of 0 .. max missing)"
+    seen = np.zeros(n_items, dtype=bool)
+    for part in _pieces(n):
+        seen[items[part]] = True
+    if not seen.all():
+        return "the item ids are not column numbers (some of 0 .. max missing)"
+    indptr = np.concatenate([*starts, [n]])
+    user_ids = users[indptr[:-1]].astype(np.int64)
+    lent = []
+    if items.dtype == np.int32:
+        lent.append(1)
+    indices = items.astype(np.int32, copy=False)
+    if vals is None:
+        data = np.ones(n, dtype=np.float32)
+    else:
+        if vals.dtype == np.float32:
+            lent.append(2)
+        data = vals.astype(np.float32, copy=False)
+    if ts is not None:
+        if ts.dtype == np.float64:
+            lent.append(3)
+        ts = ts.astype(np.float64, copy=False)
+    csr = sp.csr_matrix((data, indices, indptr), shape=(user_ids.size, n_items), copy=False)
+    csr.has_canonical_format = True  # sorted and distinct: checked above
+    return user_ids, np.arange(n_items, dtype=np.int64), csr, ts, tuple(lent)
 
 
 def chunk_from_arrays(users, items, vals, ts, scale, state: dict) -> Chunk:
