@@ -26,7 +26,10 @@ the imports and compiled code count in the peak).
   regularization (linear confidence, CG) and threads.
   ``implicit from DataFrame`` is implicit starting from the same DataFrame, its CSR
   built by ``scipy.sparse.csr_matrix((rating, (user, item)))``; ``frame dropped`` is
-  latentrec with the caller deleting the frame once ``from_frame`` has returned.
+  latentrec with the caller deleting the frame once ``from_frame`` has returned;
+  ``copy=False`` is ``from_frame(df, copy=False)``: the frame is already in CSR order
+  (users ascending, items ascending within a user, item ids 0..n-1, int32/float32), so
+  the result shares its item and rating columns instead of copying them.
   Each of these children warms only the kernels its path runs (from numba's cache,
   which a ``warm`` child fills before any measured child runs), reads its input, and
   reports three figures: its resident set with the input in hand, its peak from then
@@ -34,7 +37,7 @@ the imports and compiled code count in the peak).
   work"), and the whole process's peak, reading the input included.  pyarrow's
   allocator keeps what it freed while reading the frame (about 150 MiB); ``read_frame``
   hands it back, for both libraries.
-  ``--only-frame`` runs these four children alone.
+  ``--only-frame`` runs these children alone.
 - ``Surprise`` (10^7 only): ``Dataset.load_from_df`` + ``build_full_trainset`` and one
   epoch of its SVD; it has no recommend-all.  At 10^8 it is not run: its measured bytes
   per rating at 10^7 times 10^8 exceeds the machine, and the table says so.
@@ -189,8 +192,9 @@ def child_lrdata(args) -> None:
     )
 
 
-def child_frame(args, drop: bool = False) -> None:
-    """latentrec from the user's DataFrame; with ``drop`` the user deletes it once built."""
+def child_frame(args, drop: bool = False, copy: bool = True) -> None:
+    """latentrec from the user's DataFrame; with ``drop`` the user deletes it once built,
+    with ``copy=False`` the result shares the frame's columns (it is in CSR order)."""
     from latentrec import Interactions
     from latentrec.models.implicit_als import ImplicitALS
 
@@ -198,7 +202,9 @@ def child_frame(args, drop: bool = False) -> None:
     df = read_frame(args.folder)
     out = {"read_peak_mib": peak_mib(), "frame_mib": rss_mib(), "hwm_reset": reset_peak()}
     start = time.perf_counter()
-    data = Interactions.from_frame(df)
+    data = Interactions.from_frame(df, copy=copy)
+    if not copy:
+        out["notes"] = list(data.load_report.notes)
     out["build_s"] = time.perf_counter() - start
     out["build_peak_mib"] = peak_mib()
     if drop:
@@ -225,6 +231,10 @@ def child_csr(args) -> None:
 
 def child_frame_drop(args) -> None:
     child_frame(args, drop=True)
+
+
+def child_frame_shared(args) -> None:
+    child_frame(args, copy=False)
 
 
 def read_frame(folder: str):
@@ -361,6 +371,7 @@ CHILDREN = {
     "lrdata": child_lrdata,
     "frame": child_frame,
     "frame_drop": child_frame_drop,
+    "frame_shared": child_frame_shared,
     "csr": child_csr,
     "implicit": child_implicit,
     "implicit_frame": child_implicit_frame,
@@ -465,6 +476,7 @@ def main() -> None:
             if n <= 10**7:
                 r["frame"] = spawn("frame", n, folder, args)
                 r["frame_drop"] = spawn("frame_drop", n, folder, args)
+                r["frame_shared"] = spawn("frame_shared", n, folder, args)
                 r["csr"] = spawn("csr", n, folder, args)
                 r["implicit_frame"] = spawn("implicit_frame", n, folder, args)
                 if not (args.skip_surprise or args.only_frame):
@@ -520,6 +532,7 @@ def report(results: dict, args) -> None:
 FRAME_RUNS = (
     ("frame", "latentrec from the DataFrame"),
     ("frame_drop", "  the same, frame deleted once built"),
+    ("frame_shared", "  the same, copy=False (frame shared)"),
     ("csr", "latentrec handed the ready CSR"),
     ("implicit", "implicit handed a ready CSR"),
     ("implicit_frame", "implicit from the same DataFrame"),
@@ -545,7 +558,9 @@ def frame_comparison(r: dict) -> None:
             f"{name:<38}{hand:>9,.0f}{x['peak_mib']:>7,.0f}{x['whole_mib']:>7,.0f}{build:>8}"
             f"{x['ials_s']:>8.1f}{x['recommend_s']:>8.1f}"
         )
-    for key in ("frame", "frame_drop", "csr"):
+    for note in r.get("frame_shared", {}).get("notes", ()):
+        print(f"copy=False: {note}")
+    for key in ("frame", "frame_drop", "frame_shared", "csr"):
         for ref in ("implicit", "implicit_frame"):
             a, b = r.get(key, {}), r.get(ref, {})
             if "peak_mib" in a and "peak_mib" in b:
