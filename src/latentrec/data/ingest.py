@@ -486,7 +486,8 @@ def shared_csr(users, items, vals, ts):
     run user by user (ascending ids), items strictly increase within a user (so there
     are no repeats), and the item ids are the column numbers: ``0 .. n_items - 1``,
     every one present.  Items are then shared when int32, values when float32,
-    timestamps when float64; anything else is converted (a copy of that column only).
+    timestamps when float64, each when contiguous; anything else is converted (a copy
+    of that column only).
     The checks run a piece at a time (a few MB of temporaries); the only new
     full-length array is a converted column.
 
@@ -501,6 +502,7 @@ def shared_csr(users, items, vals, ts):
     """
     n = users.size
     n_items = 0
+    ts_in = ts
     starts = [np.zeros(1, dtype=np.int64)]
     for a in range(0, n, PIECE_ROWS):
         b = min(a + PIECE_ROWS + 1, n)  # one row of overlap: order across pieces
@@ -523,23 +525,19 @@ def shared_csr(users, items, vals, ts):
         return "the item ids are not column numbers (some of 0 .. max missing)"
     indptr = np.concatenate([*starts, [n]])
     user_ids = users[indptr[:-1]].astype(np.int64)
-    lent = []
-    if items.dtype == np.int32:
-        lent.append(1)
-    indices = items.astype(np.int32, copy=False)
-    if vals is None:
-        data = np.ones(n, dtype=np.float32)
-    else:
-        if vals.dtype == np.float32:
-            lent.append(2)
-        data = vals.astype(np.float32, copy=False)
+    # The kernels take contiguous arrays: a strided column (a frame sliced by a step) is
+    # copied like one of another type.
+    indices = np.ascontiguousarray(items, dtype=np.int32)
+    data = np.ones(n, dtype=np.float32) if vals is None else np.ascontiguousarray(vals, np.float32)
     if ts is not None:
-        if ts.dtype == np.float64:
-            lent.append(3)
-        ts = ts.astype(np.float64, copy=False)
+        ts = np.ascontiguousarray(ts, dtype=np.float64)
     csr = sp.csr_matrix((data, indices, indptr), shape=(user_ids.size, n_items), copy=False)
     csr.has_canonical_format = True  # sorted and distinct: checked above
-    return user_ids, np.arange(n_items, dtype=np.int64), csr, ts, tuple(lent)
+    pairs = ((1, csr.indices, items), (2, csr.data, vals), (3, ts, ts_in))
+    lent = tuple(
+        k for k, ours, theirs in pairs if theirs is not None and np.shares_memory(ours, theirs)
+    )
+    return user_ids, np.arange(n_items, dtype=np.int64), csr, ts, lent
 
 
 def chunk_from_arrays(users, items, vals, ts, scale, state: dict) -> Chunk:
