@@ -586,6 +586,60 @@ def writing(path):
         raise Failure(f"cannot write {path}: {err.strerror or one_line(err)}") from None
 
 
+def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> None:
+    """Refuse, with a :class:`Failure` naming ``path``, an output the command could not
+    write; run it before any loading or fitting, so a typo costs nothing.
+
+    ``path`` is the file to be written (or, with ``folder``, the folder written into).
+    Refused: an existing directory where a file is meant; a parent that is a file; a
+    parent that is not writable; a missing parent, unless ``makes_folders`` (the writer
+    creates missing folders as ``mkdir -p`` does, as model files and exported tables do)
+    and the nearest existing folder above it is writable.  Nothing is created: the check
+    asks the file system (``os.access``) and leaves no probe file behind.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> check_output(os.path.join(folder, "new", "m.npz"))  # the writer makes "new"
+        >>> try:
+        ...     check_output(os.path.join(folder, "new", "r.lrdata"), makes_folders=False)
+        ... except Failure as err:
+        ...     print(err.message.replace(folder, "F"))
+        cannot write F/new/r.lrdata: no such directory F/new
+        >>> try:
+        ...     check_output(folder)
+        ... except Failure as err:
+        ...     print(err.message.replace(folder, "F"))
+        cannot write F: it is a directory, not a file
+    """
+    target = Path(path)
+    where = target if folder else target.parent
+
+    def refuse(problem: str):
+        raise Failure(f"cannot write {path}: {problem}")
+
+    if not folder and target.is_dir():
+        refuse("it is a directory, not a file")
+    # The nearest existing folder at or above `where`: the one the write (or its mkdir -p)
+    # has to create entries in.
+    nearest = where
+    while not os.path.lexists(nearest) and nearest.parent != nearest:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        refuse(f"{nearest} is not a directory")
+    # The effective user's rights where the system can ask for them (setuid runs).
+    effective = os.access in os.supports_effective_ids
+    writable = os.access(nearest, os.W_OK | os.X_OK, effective_ids=effective)
+    if nearest == where:
+        if not writable:
+            refuse(f"directory {where} is not writable")
+        return
+    if not makes_folders:
+        refuse(f"no such directory {where}")
+    if not writable:
+        refuse(f"no such directory {where}, and {nearest} is not writable to create it")
+
+
 # How the data spells an integer id: plain decimal, no sign but a minus, no leading zero.
 INTEGER_SPELLING = re.compile(r"-?(0|[1-9][0-9]*)")
 

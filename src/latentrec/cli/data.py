@@ -11,7 +11,15 @@ import numpy as np
 
 from ..data.lrdata import SUFFIX
 from ..datasets import fetch_movielens
-from ._common import Failure, data_options, fail_on_known_errors, load_data, main, writing
+from ._common import (
+    Failure,
+    check_output,
+    data_options,
+    fail_on_known_errors,
+    load_data,
+    main,
+    writing,
+)
 
 
 @main.group()
@@ -75,7 +83,8 @@ def data_info(source, **opts):
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): check_output refuses a directory in one line, exit 1.
+    metavar="FILE",
     help=f"The converted file to write (ends in {SUFFIX}).",
 )
 @data_options
@@ -95,6 +104,7 @@ def data_convert(source, output, **opts):
         raise Failure(f"the output must end in {SUFFIX}, got {output}")
     if Path(source).suffix.lower() == SUFFIX:
         raise Failure(f"{source} is converted already")
+    check_output(output, makes_folders=False)  # to_lrdata does not create missing folders
     start = time.perf_counter()
     d = load_data(source, **opts)
     read_s = time.perf_counter() - start

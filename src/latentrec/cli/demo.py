@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..demo import run_demo
-from ._common import fail_on_known_errors, main
+from ._common import check_output, fail_on_known_errors, main
 
 
 @main.command()
@@ -24,4 +24,5 @@ def demo(output_dir, user):
     \f
     Example: ``latentrec demo --output-dir out --user 42``
     """
+    check_output(output_dir, folder=True)  # the model is written after the whole tour
     run_demo(output_dir=output_dir, user_id=int(user))

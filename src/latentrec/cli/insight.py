@@ -17,6 +17,7 @@ from ._common import (
     Failure,
     FiniteFloatRange,
     build_model,
+    check_output,
     data_options,
     fail_on_known_errors,
     known_id,
@@ -93,7 +94,8 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): check_output refuses a directory in one line, exit 1.
+    metavar="FILE",
     required=True,
     help="Picture to write (.png or .svg).",
 )
@@ -139,6 +141,7 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
     """
     if kind in ("taste-map", "learning-curves") and model_path is None:
         raise click.UsageError(f"{kind} needs --model")
+    check_output(output)
     if kind == "learning-curves":
         model = load(model_path)
         if not getattr(model, "history_", None):

@@ -11,6 +11,7 @@ import click
 from .. import load
 from ._common import (
     Failure,
+    check_output,
     emit,
     fail_on_known_errors,
     known_id,
@@ -101,7 +102,8 @@ def _ask(model, questions, k: int) -> dict:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): check_output refuses a directory in one line, exit 1.
+    metavar="FILE",
     default=None,
     help="Where to write the model with the new user (with --save-as).",
 )
@@ -122,6 +124,8 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         raise click.UsageError("--save-as and --output go together")
     if k < 1 or (max_questions is not None and max_questions < k):
         raise click.UsageError("need k >= 1 and --max-questions >= k")
+    if output is not None:
+        check_output(output)
     model = load(model_path)
     if not hasattr(model, "onboard"):
         raise Failure(f"{type(model).__name__} has no latent factors to place a new user in")

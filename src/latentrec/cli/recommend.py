@@ -15,6 +15,7 @@ from ..pipeline import load as load_model_or_pipeline
 from ._common import (
     Failure,
     FiniteFloatRange,
+    check_output,
     data_options,
     emit,
     fail_on_known_errors,
@@ -171,7 +172,8 @@ def _history_of(model) -> Interactions:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): check_output refuses a directory in one line, exit 1.
+    metavar="FILE",
     required=True,
     help="Where to write: .parquet, .csv (or .csv.gz).",
 )
@@ -184,6 +186,7 @@ def recommend_all(model_path, output, n, include_seen):
     \f
     Example: ``latentrec recommend-all model.npz -n 20 -o recs.parquet``
     """
+    check_output(output)
     model = load(model_path)
     with writing(output):
         rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)

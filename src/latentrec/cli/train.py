@@ -18,6 +18,7 @@ from ._common import (
     Failure,
     algorithm_options,
     build_model,
+    check_output,
     column,
     data_options,
     describe,
@@ -39,7 +40,8 @@ from ._common import (
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): check_output refuses a directory in one line, exit 1.
+    metavar="FILE",
     required=True,
     help="Where to write the model file (.npz).",
 )
@@ -96,6 +98,7 @@ def train(
     """
     if no_refit and not test_size:
         raise click.UsageError("--no-refit applies only with --test-size (nothing is held out)")
+    check_output(output)
     if engine == "spark":
         train_on_spark(source, output, test_size, quiet, spark_master, algorithm, extra, seed, opts)
         return

@@ -16,6 +16,7 @@ from ._common import (
     FiniteFloatRange,
     algorithm_options,
     build_model,
+    check_output,
     data_options,
     fail_on_known_errors,
     load_data,
@@ -94,7 +95,8 @@ DEFAULT_SPACES = {
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): check_output refuses a directory in one line, exit 1.
+    metavar="FILE",
     default=None,
     help="Refit with the best values on all of SOURCE and save the model here.",
 )
@@ -127,6 +129,8 @@ def tune(
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
     # The search refuses these too, but only after the "tuning ..." line: say it first, alone.
     check_metric(metric, model)
+    if output:
+        check_output(output)
     d = load_data(source, **opts)
     click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}")
     with warnings.catch_warnings():
