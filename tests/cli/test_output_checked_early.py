@@ -205,3 +205,9 @@ def test_missing_folders_the_writer_makes_are_not_refused(inputs, monkeypatch, t
     out, calls = run(inputs, monkeypatch, name, target)
     assert out.exit_code == 0, out.output
     assert calls and target.is_file()
+
+
+@pytest.mark.parametrize("name", [n for n in COMMANDS if n.startswith("plot-")])
+def test_a_picture_name_without_png_or_svg_is_refused_first(inputs, monkeypatch, tmp_path, name):
+    output = tmp_path / "picture.pdf"
+    refused(inputs, monkeypatch, name, output, "ends in .png or .svg", tmp_path)
