@@ -104,6 +104,19 @@ def test_single_label_text_columns_stay_one_hot_and_read_a_one_name_list():
         enc.transform({"gender": ["F", "M"]})
 
 
+def test_a_one_hot_value_with_spaces_encodes_as_fitting_read_it():
+    # Fitting strips " F" to the category "F"; encoding must read the same cell the same
+    # way, or the training table's own rows lose their feature.
+    table = pd.DataFrame({"gender": [" F", "M ", "F"]})
+    enc = FeatureEncoder().fit(table)
+    assert enc.names_ == ["gender=F", "gender=M"]
+    want = [[1, 0], [0, 1], [1, 0]]
+    assert enc.transform(table).toarray().tolist() == want
+    assert enc.fit_transform(table).toarray().tolist() == want
+    mixed = pd.DataFrame({"gender": [" F ", [" M"], "F", ("M ",)]})
+    assert enc.transform(mixed).toarray().tolist() == [[1, 0], [0, 1], [1, 0], [0, 1]]
+
+
 @pytest.mark.parametrize("cell", [{"Drama": 1}, [["Drama"]]])
 def test_an_unreadable_cell_is_refused_naming_column_and_item(cell):
     table = pd.DataFrame({"genres": pd.Series(["Drama|War", cell], index=[7, 9], dtype=object)})

@@ -211,15 +211,16 @@ def _as_frame(table) -> pd.DataFrame:
 
 
 def _one_value_each(col: pd.Series, present: np.ndarray, name: str, what: str) -> pd.Series:
-    """The present cells of a one-hot column as text; a list cell of one name is that
-    name, of none is no value (an empty string matches no category), of more an error."""
+    """The present cells of a one-hot column as stripped text, as fitting read them; a
+    list cell of one name is that name, of none is no value (an empty string matches no
+    category), of more an error."""
     cells = col[present]
     if not any(is_list_cell(v) for v in cells):
-        return cells.astype(str)
+        return cells.astype(str).str.strip()
     out = []
     for key, cell in cells.items():
         if not is_list_cell(cell):
-            out.append(str(cell))
+            out.append(str(cell).strip())
             continue
         names = genre_labels(list(cell), sep="\x00")  # strip and drop blanks, no splitting
         if len(names) > 1:
