@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
+import math
 from pathlib import Path
 
 import click
@@ -146,35 +147,47 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
                     "current": result.current_metrics,
                     "current_version": result.current_version,
                     "reason": result.reason,
-                    "cutoff": result.cutoff,
+                    # NaN when nothing could be read to hold out: null, as JSON has no NaN.
+                    "cutoff": result.cutoff if math.isfinite(result.cutoff) else None,
                     "n_train": result.n_train,
                     "n_holdout": result.n_holdout,
                     "n_seen_by_current": result.n_seen_by_current,
+                    "kind": result.kind,
+                    "kind_reason": result.kind_reason,
                 }
             )
         )
         return
-    click.echo(holdout_line(result))
+    if math.isfinite(result.cutoff):
+        click.echo(holdout_line(result))
     click.echo(result.summary())
 
 
 def holdout_line(result) -> str:
-    """What was held out, in words; store timestamps are Unix seconds, shown in UTC.
+    """What was held out, and the kind of feedback read, in words; store timestamps are
+    Unix seconds, shown in UTC.
 
     Example:
         >>> from latentrec.service.retrain import RetrainResult
         >>> r = RetrainResult(False, None, {}, {}, "", 891_382_000.0, n_train=95000,
-        ...                   n_holdout=5000, n_seen_by_current=5000)
+        ...                   n_holdout=5000, n_seen_by_current=5000, kind="explicit",
+        ...                   kind_reason="the kind v000001 was trained on")
         >>> print(holdout_line(r))  # doctest: +NORMALIZE_WHITESPACE
         scored on 5000 ratings from 1998-03-31 22:06 UTC on (5000 more from then on were
         in the current model's training data, left out); candidate trained on 95000
+        explicit ratings (the kind v000001 was trained on)
     """
     when = _dt.datetime.fromtimestamp(result.cutoff, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    return (
+    line = (
         f"scored on {result.n_holdout} ratings from {when} UTC on ({result.n_seen_by_current} "
         "more from then on were in the current model's training data, left out); "
         f"candidate trained on {result.n_train}"
     )
+    if result.kind is not None:
+        line += f" {result.kind} ratings"
+        if result.kind_reason:
+            line += f" ({result.kind_reason})"
+    return line
 
 
 def candidate(md: ModelDirectory, algorithm, extra, seed):

@@ -1,10 +1,11 @@
 """The catalogue: what a fitted model knows about its users and items, frozen.
 
 A :class:`Catalog` holds the id vocabularies, the seen-items CSR (users x items), item
-popularity and the side tables (titles), plus the training data's rating scale and
-fingerprint.  It is immutable: an update (a new user, a new item, a replaced history)
-builds a new catalogue, so a model can swap it whole.  Algorithms never see it being
-built; every model's learned arrays are kept beside it in a :class:`Fitted`.
+popularity and the side tables (titles), plus the training data's rating scale,
+fingerprint and kind (explicit ratings or implicit feedback).  It is immutable: an
+update (a new user, a new item, a replaced history) builds a new catalogue, so a model
+can swap it whole.  Algorithms never see it being built; every model's learned arrays
+are kept beside it in a :class:`Fitted`.
 """
 
 from __future__ import annotations
@@ -105,7 +106,10 @@ class Catalog:
 
     ``seen`` is users x items (CSR, sorted int32 indices, values all 1);
     ``item_popularity`` the number of users who have seen each item (float32);
-    ``item_titles`` one string per item or ``None``.
+    ``item_titles`` one string per item or ``None``.  ``implicit`` is the training
+    data's ``Interactions.implicit`` (events such as plays or clicks, not ratings);
+    ``None`` when it is not known (factors made elsewhere, a model file written before
+    it was recorded).
 
     Example:
         >>> cat = Catalog.from_ids(["ann", "bob"], [10, 20, 30])
@@ -120,6 +124,7 @@ class Catalog:
     item_titles: np.ndarray | None = None
     rating_scale: tuple[float, float] | None = None
     fingerprint: str | None = None
+    implicit: bool | None = None
 
     def __post_init__(self):
         shape = (len(self.users), len(self.items))
@@ -137,12 +142,13 @@ class Catalog:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_interactions(cls, data: Interactions) -> Catalog:
-        """The catalogue of a training set (its ids, seen cells, popularity and titles).
+        """The catalogue of a training set (its ids, seen cells, popularity, titles and
+        whether it is implicit feedback).
 
         Example:
             >>> cat = Catalog.from_interactions(Interactions.from_dense(np.eye(2)))
-            >>> cat.item_popularity.tolist()
-            [1.0, 1.0]
+            >>> cat.item_popularity.tolist(), cat.implicit
+            ([1.0, 1.0], False)
         """
         m = data.matrix
         titles = None
@@ -157,6 +163,7 @@ class Catalog:
             item_titles=titles,
             rating_scale=data.rating_scale,
             fingerprint=data.fingerprint(),
+            implicit=data.implicit,
         )
 
     @classmethod

@@ -1,8 +1,9 @@
 """Model files from fitted models and back: the state as arrays, the rest as a manifest.
 
 What a file holds is the model's :class:`~latentrec.models.catalog.Fitted` state: the
-catalogue (vocabularies, seen-item CSR, popularity, titles, rating scale, fingerprint)
-and every learned value (arrays as ``state.<name>``, plain values in the manifest).
+catalogue (vocabularies, seen-item CSR, popularity, titles, rating scale, fingerprint,
+whether the training data was implicit feedback) and every learned value (arrays as
+``state.<name>``, plain values in the manifest).
 The archive format itself (digests, atomic write) is ``latentrec.io.modelfile``; classes
 are found through the registry by the name stored in the manifest.
 """
@@ -99,6 +100,7 @@ def save_model(model, path) -> None:
             "n_items": cat.n_items,
             "n_interactions": int(cat.seen.nnz),
             "rating_scale": jsonable(cat.rating_scale),
+            "implicit": cat.implicit,
         },
         "metrics": sections.get("metrics", {}),
     }
@@ -136,6 +138,8 @@ def load(path):
         arrays.get("item_titles"),
         None if scale is None else tuple(scale),
         manifest["data"]["fingerprint"],
+        # Files written before the kind was recorded lack it: not known.
+        manifest["data"].get("implicit"),
     )
     state = {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
     state.update(manifest["state"])

@@ -25,6 +25,16 @@ timestamps; :func:`retrain` runs it on everything a ratings store holds.  The st
    first candidate is published without a comparison (every rating from the cutoff on
    is held out, and its figures are recorded).
 
+**Which feedback.**  :func:`retrain` reads the store's ratings of the kind the current
+version was trained on (:func:`trained_kind`): its events (implicit feedback) or its
+explicit ratings, never the other kind, so an implicit model trained on plays is
+retrained and compared on plays even when the store holds stars too.  A version that
+does not record its kind (a model file written before it was recorded, factors made
+elsewhere), and a first version, get the store's default: its explicit ratings when it
+holds any, else its events.  The result says which kind was read and why
+(``kind``, ``kind_reason``); a store with no ratings of the version's kind publishes
+nothing and says so.
+
 **Leakage, stated plainly.** Excluding the pairs the current model was trained on removes
 the direct leak, not every one: the current model may have learned a user's or an item's
 drift from *other* ratings made after the cutoff, and the candidate is trained on those
@@ -74,6 +84,7 @@ from ..evaluation.tuning import RATING_METRICS, parse_metric
 from ..pipeline import Pipeline, RankerDataError, Rules, StageDataError
 from ..pipeline.context import binary_pattern, genre_label_lists
 from ..pipeline.history import Histories
+from ..store import StoreError, StoreUnavailableError
 from .versions import ModelDirectory, StaleVersionError, Version
 
 __all__ = [
@@ -82,6 +93,7 @@ __all__ = [
     "retrain",
     "retrain_on",
     "score_on_holdout",
+    "trained_kind",
     "with_capped_columns",
     "with_known_genres",
 ]
@@ -104,7 +116,10 @@ class RetrainResult:
     models (``current_metrics`` is empty when there was no current version); ``reason``
     says in words why it was or was not published; ``cutoff`` is the time (in the units
     of the timestamps) from which ratings were held out.  ``metric`` names the figure
-    the gate compared and ``current_version`` the version compared against.
+    the gate compared and ``current_version`` the version compared against.  ``kind``
+    is the kind of feedback read, by a ratings store's names (``"explicit"``: ratings;
+    ``"event"``: implicit feedback) and ``kind_reason`` says why that kind.  ``cutoff``
+    is NaN when nothing could be read to hold out.
 
     Example:
         >>> r = RetrainResult(False, None, {"rmse": 1.2}, {"rmse": 0.9}, "worse", 50.0)
@@ -123,6 +138,8 @@ class RetrainResult:
     n_train: int = 0
     n_holdout: int = 0
     n_seen_by_current: int = 0
+    kind: str | None = None
+    kind_reason: str = ""
 
     def summary(self) -> str:
         """The result in a few lines, as ``latentrec retrain`` prints it.
@@ -175,23 +192,60 @@ def retrain(
     """Retrain on everything ``store`` holds; see :func:`retrain_on` for what it does.
 
     ``store`` is a ratings store (:func:`latentrec.store.open_store`); its
-    ``interactions()`` (with timestamps) are read once, so ratings arriving during the
-    run wait for the next one.
+    ``interactions(kind=...)`` (with timestamps) are read once, so ratings arriving
+    during the run wait for the next one.  The kind is the one the current version was
+    trained on (:func:`trained_kind`), whatever ``model`` is given; the store's default
+    when there is no current version or it does not say.  When the store holds no
+    ratings of that kind, nothing is published and the reason names the kind; with no
+    current version that is an error, as any other store error is.
 
     Example:
-        >>> from latentrec.service.retrain import retrain
-        >>> result = retrain(store, "models/")  # doctest: +SKIP
+        >>> import tempfile
+        >>> from latentrec.models import Popularity
+        >>> from latentrec.store import Rating, open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_ratings([Rating(f"u{u}", f"i{i}", 1.0, 10.0 * u + i, kind="event")
+        ...                        for u in range(8) for i in range(5) if (u + i) % 3])
+        >>> folder = tempfile.mkdtemp()
+        >>> first = retrain(store, folder, model=Popularity())
+        >>> first.published, first.kind, first.kind_reason
+        (True, 'event', "the store's default")
+        >>> _ = store.add_ratings([Rating("u0", "i0", 5.0, 100.0)])  # a star rating
+        >>> again = retrain(store, folder)  # still the events v000001 was trained on
+        >>> again.kind, again.kind_reason
+        ('event', 'the kind v000001 was trained on')
     """
-    return retrain_on(
-        store.interactions(),
-        model_dir,
-        model=model,
-        holdout=holdout,
-        tolerance=tolerance,
-        metric=metric,
-        random_state=random_state,
-        ranker_share=ranker_share,
-    )
+    md = _directory(model_dir)
+    current_version, current = _current(md)
+    plan = _plan(md, current, model, holdout, tolerance, metric, random_state, ranker_share)
+    kind = trained_kind(current)
+    if current is None:
+        kind_reason = "the store's default"
+    elif kind is None:
+        kind_reason = f"the store's default; {current_version.name} does not record its kind"
+    else:
+        kind_reason = f"the kind {current_version.name} was trained on"
+    try:
+        interactions = store.interactions(kind=kind)
+    except StoreUnavailableError:
+        raise
+    except StoreError as err:
+        if current is None:
+            raise
+        said = f"{current_version.name} was trained on {kind} ratings; " if kind else ""
+        return RetrainResult(
+            False,
+            None,
+            {},
+            {},
+            f"{said}{err}".replace("\n", " "),
+            math.nan,
+            metric=plan.label,
+            current_version=current_version.name,
+            kind=kind,
+            kind_reason=kind_reason,
+        )
+    return _retrain(interactions, md, current_version, current, plan, kind_reason)
 
 
 def retrain_on(
@@ -267,15 +321,41 @@ def retrain_on(
     """
     if not isinstance(interactions, Interactions):
         raise TypeError(f"expected an Interactions, got {type(interactions).__name__}")
+    md = _directory(model_dir)
+    current_version, current = _current(md)
+    plan = _plan(md, current, model, holdout, tolerance, metric, random_state, ranker_share)
+    return _retrain(interactions, md, current_version, current, plan, "the data given")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The checked arguments of one retraining and the template it fits."""
+
+    template: object
+    label: str
+    direction: str
+    holdout: float
+    tolerance: float
+    ranker_share: float
+
+
+def _plan(md, current, model, holdout, tolerance, metric, random_state, ranker_share) -> _Plan:
     holdout = _check_share(holdout)
     ranker_share = _check_share(ranker_share, "ranker_share")
     tolerance = _check_tolerance(tolerance)
-    md = model_dir if isinstance(model_dir, ModelDirectory) else ModelDirectory(model_dir)
-    current_version, current = _current(md)
     template = _template(model, current, md)
     if random_state is not None:
         _seed(template, random_state)
     label, _, _, direction = _choose_metric(metric, template, current)
+    return _Plan(template, label, direction, holdout, tolerance, ranker_share)
+
+
+def _retrain(
+    interactions: Interactions, md, current_version, current, plan: _Plan, kind_reason: str
+) -> RetrainResult:
+    """:func:`retrain_on`'s procedure once the current version is loaded."""
+    template, label, direction = plan.template, plan.label, plan.direction
+    holdout, tolerance, ranker_share = plan.holdout, plan.tolerance, plan.ranker_share
     if interactions.timestamps is None:
         raise ValueError(
             "retraining holds out the most recent ratings, so it needs timestamps; the "
@@ -295,6 +375,8 @@ def retrain_on(
         "n_train": int(train.nnz),
         "n_holdout": int(test.nnz),
         "n_seen_by_current": int(np.count_nonzero(recent & seen)),
+        "kind": "event" if interactions.implicit else "explicit",
+        "kind_reason": kind_reason,
     }
     if test.nnz == 0:
         reason = (
@@ -731,6 +813,40 @@ def _pipeline_top_k(pipe: Pipeline, users: np.ndarray, rated: sp.csr_matrix, k: 
     batch = dataclasses.replace(batch, exclude=binary_pattern(blocked, batch.exclude.shape))
     idx, _, _ = pipe.recommend_histories(batch, k)
     return idx.astype(np.int64)
+
+
+def trained_kind(model) -> str | None:
+    """The kind of feedback a fitted ``model`` or pipeline was trained on, by the names a
+    ratings store uses: ``"event"`` (implicit feedback: plays, clicks), ``"explicit"``
+    (ratings), or ``None`` when it cannot be told (no model; a model file written before
+    the kind was recorded; factors made elsewhere; a pipeline whose candidates disagree).
+
+    Read from what the model recorded of its training data
+    (``Interactions.implicit``), not from what sort of model it is: an implicit model
+    may have been trained on stars.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import ImplicitALS, Popularity
+        >>> plays = Interactions.from_arrays([1, 2], ["a", "b"], None)
+        >>> stars = Interactions.from_arrays([1, 2], ["a", "b"], [4.0, 2.0])
+        >>> trained_kind(Popularity().fit(plays)), trained_kind(Popularity().fit(stars))
+        ('event', 'explicit')
+        >>> trained_kind(None) is None
+        True
+    """
+    if model is None:
+        return None
+    models = model.models if isinstance(model, Pipeline) else [model]
+    flags = {getattr(m.catalog_, "implicit", None) for m in models}
+    if len(flags) != 1 or None in flags:
+        return None
+    return "event" if flags.pop() else "explicit"
+
+
+def _directory(model_dir) -> ModelDirectory:
+    return model_dir if isinstance(model_dir, ModelDirectory) else ModelDirectory(model_dir)
 
 
 def _current(md: ModelDirectory):
