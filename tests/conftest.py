@@ -36,6 +36,18 @@ def random_ratings(n_users=30, n_items=20, density=0.3, seed=0, rank=3) -> Inter
     return Interactions.from_frame(df, timestamp="timestamp", rating_scale=(1, 5))
 
 
+def cli_ratings_frame(n_users: int = 30, times: bool = True) -> pd.DataFrame:
+    """What the CLI tests train on: ten of 40 items (ids 100..139) per user (ids from 1),
+    random stars, and a random time column ``t`` unless ``times`` is false."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(n_users):
+        for i in rng.choice(40, 10, replace=False):
+            row = (u + 1, i + 100, int(rng.integers(1, 6)))
+            rows.append((*row, int(rng.integers(0, 10**6))) if times else row)
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "t"][: len(rows[0])])
+
+
 @pytest.fixture
 def seed_data() -> Interactions:
     return Interactions.from_dense(SEED_MATRIX)

@@ -7,10 +7,10 @@ import gzip
 import io
 import os
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import cli_ratings_frame
 
 from latentrec.cli import main
 from latentrec.cli._common import COMPILE_MESSAGE
@@ -33,14 +33,9 @@ def error_line(out, code: int = 1) -> str:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(30):
-        for i in rng.choice(40, 10, replace=False):
-            rows.append((u + 1, i + 100, int(rng.integers(1, 6)), int(rng.integers(0, 10**6))))
     folder = tmp_path_factory.mktemp("bad_input_cli")
     csv = folder / "ratings.csv"
-    pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "t"]).to_csv(csv, index=False)
+    cli_ratings_frame().to_csv(csv, index=False)
     model = folder / "model.npz"
     out = invoke("train", csv, "--factors", 3, "--epochs", 3, "-q", "-o", model)
     assert out.exit_code == 0, out.output

@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import stat
 
-import numpy as np
-import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import cli_ratings_frame
 
 from latentrec.cli import data as data_cli
 from latentrec.cli import demo as demo_cli
@@ -78,14 +77,9 @@ def error_line(out) -> str:
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(30):
-        for i in rng.choice(40, 10, replace=False):
-            rows.append((u + 1, i + 100, int(rng.integers(1, 6))))
     folder = tmp_path_factory.mktemp("output_checked_early")
     csv = folder / "ratings.csv"
-    pd.DataFrame(rows, columns=["user_id", "item_id", "rating"]).to_csv(csv, index=False)
+    cli_ratings_frame(times=False).to_csv(csv, index=False)
     model = folder / "model.npz"
     out = invoke("train", csv, "--factors", 3, "--epochs", 3, "-q", "-o", model)
     assert out.exit_code == 0, out.output

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import cli_ratings_frame
 
 from latentrec.cli import main
 
@@ -18,14 +18,9 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(60):
-        for i in rng.choice(40, 10, replace=False):
-            rows.append((u + 1, i + 100, int(rng.integers(1, 6)), int(rng.integers(0, 10**6))))
     folder = tmp_path_factory.mktemp("pipeline_cli")
     csv = folder / "ratings.csv"
-    pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "t"]).to_csv(csv, index=False)
+    cli_ratings_frame(n_users=60).to_csv(csv, index=False)
     model = folder / "model.npz"
     out = invoke("train", csv, "-a", "implicit-als", "--factors", 4, "--seed", 0, "-q", "-o", model)
     assert out.exit_code == 0, out.output
