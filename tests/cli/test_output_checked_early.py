@@ -9,7 +9,12 @@ came only after that work shows as a recorded call.  No timing is measured.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
+import sys
+import tempfile
+from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner
@@ -100,23 +105,71 @@ def spy_on(monkeypatch, targets) -> list:
     return calls
 
 
-def run(inputs, monkeypatch, name, output):
-    """Run command ``name`` with ``-o output``: (its output, the spied calls made)."""
+# A child that spies as spy_on does, then runs the CLI: reaching a spied step prints its
+# name and exits 99 (the step's work is not needed once it is known to have started).
+CHILD = """
+import importlib, sys
+for spec in sys.argv[1].split(","):
+    module, name = spec.split(":")
+    def spy(*args, _name=name, **kwargs):
+        print("SPIED " + _name, file=sys.stderr)
+        sys.exit(99)
+    setattr(importlib.import_module(module), name, spy)
+from latentrec.cli import main
+main(sys.argv[2:], prog_name="latentrec")
+"""
+# Root without the capabilities that let it write anywhere: permission bits bind again.
+UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def can_drop_privileges() -> bool:
+    """Whether this root can run a child that the permission bits bind (setpriv works)."""
+    if not AS_ROOT or shutil.which("setpriv") is None:
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR)
+        probe = subprocess.run([*UNPRIVILEGED, "mkdir", os.path.join(folder, "x")], check=False)
+        os.chmod(folder, stat.S_IRWXU)
+        return probe.returncode != 0
+
+
+def run(inputs, monkeypatch, name, output, child=False):
+    """Run command ``name`` with ``-o output``: (its output, the spied calls made); with
+    ``child``, in a process of its own run by root without its overriding capabilities."""
     args, _, targets, _ = COMMANDS[name]
-    calls = spy_on(monkeypatch, targets)
-    out = invoke(*[inputs.get(a, a) for a in args], "-o", output)
-    return out, calls
+    argv = [str(inputs.get(a, a)) for a in args] + ["-o", str(output)]
+    if not child:
+        calls = spy_on(monkeypatch, targets)
+        return invoke(*argv), calls
+    spies = ",".join(f"{module.__name__}:{name}" for module, name in targets)
+    done = subprocess.run(
+        [*UNPRIVILEGED, sys.executable, "-c", CHILD, spies, *argv],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    calls = [x.split()[1] for x in done.stderr.splitlines() if x.startswith("SPIED ")]
+    return Ran(done.returncode, done.stderr, done.stdout + done.stderr), calls
+
+
+class Ran(NamedTuple):
+    """A child's outcome, read as CliRunner's result is."""
+
+    exit_code: int
+    stderr: str
+    output: str
 
 
 def listing(folder) -> list:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-def refused(inputs, monkeypatch, name, output, problem, folder) -> None:
+def refused(inputs, monkeypatch, name, output, problem, folder, child=False) -> None:
     """``name -o output`` fails in one line naming ``output`` and ``problem``, before its
     long step, and leaves ``folder`` as it was (no probe file, no folder made)."""
     before = listing(folder)
-    out, calls = run(inputs, monkeypatch, name, output)
+    out, calls = run(inputs, monkeypatch, name, output, child)
     line = error_line(out)
     assert f"cannot write {output}: " in line and problem in line, line
     assert calls == [], f"{name} ran {calls} before refusing its output"
@@ -154,19 +207,23 @@ def test_a_missing_folder_the_writer_would_not_make_is_refused_first(
     )
 
 
-@pytest.mark.skipif(AS_ROOT, reason="root writes into read-only folders")
 @pytest.mark.parametrize("name", COMMANDS)
 def test_a_read_only_folder_is_refused_first(inputs, monkeypatch, tmp_path, name):
+    # As root (CI), in a child without root's overriding capabilities, or root writes.
+    child = AS_ROOT
+    if child and not can_drop_privileges():
+        pytest.skip("root writes into read-only folders, and setpriv cannot drop that")
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
         target = locked / COMMANDS[name][1]
-        refused(inputs, monkeypatch, name, target, f"directory {locked} is not writable", tmp_path)
+        problem = f"directory {locked} is not writable"
+        refused(inputs, monkeypatch, name, target, problem, tmp_path, child)
         # Below it, a folder that would have to be made there is refused too.
         deeper = locked / "sub" / COMMANDS[name][1]
         problem = f"{locked} is not writable" if COMMANDS[name][3] else "no such directory"
-        refused(inputs, monkeypatch, name, deeper, problem, tmp_path)
+        refused(inputs, monkeypatch, name, deeper, problem, tmp_path, child)
     finally:
         locked.chmod(stat.S_IRWXU)
 
