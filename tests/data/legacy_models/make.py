@@ -11,6 +11,7 @@ code gave.  Run it with the old tree on the path (today's tree cannot write this
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +32,9 @@ from latentrec.models import (
 )
 
 HERE = Path(__file__).resolve().parent
-# Six users, six items, 0 = not rated; user 0 has not seen item 4 (their only candidate
-# but one), users 1 and 2 have not seen items 5 and 2.
-RATINGS = np.array(
-    [
-        [5, 5, 4, 1, 0, 0],
-        [4, 5, 5, 2, 1, 0],
-        [5, 4, 0, 1, 2, 1],
-        [1, 2, 1, 5, 4, 5],
-        [0, 1, 2, 4, 5, 4],
-        [2, 1, 1, 5, 0, 4],
-    ],
-    dtype=float,
-)
+# The tests' six-by-six seed table (0 = not rated): user 0 has not seen item 4.
+sys.path.insert(0, str(HERE.parents[1]))
+from conftest import SEED_MATRIX as RATINGS  # noqa: E402
 
 
 def models() -> list:
@@ -63,7 +54,7 @@ def models() -> list:
 
 
 def main() -> None:
-    data = Interactions.from_dense(RATINGS)
+    data = Interactions.from_dense(RATINGS.astype(float))
     expected = {}
     for model in models():
         name = type(model).__name__
