@@ -163,6 +163,7 @@ def assemble(
     bad_fields: dict | None = None,
     encoding: str | None = None,
     separator: str | None = None,
+    notes: tuple = (),
 ) -> T:
     """Check every row, then raise on the first kind of fault or leave the bad rows out.
 
@@ -329,6 +330,7 @@ def assemble(
         duplicates=duplicates,
         encoding=encoding,
         separator=separator,
+        notes=tuple(notes),
     )
     return cls(
         users,

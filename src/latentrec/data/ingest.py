@@ -23,7 +23,6 @@ item and value columns become the CSR's arrays (:func:`shared_csr`).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
@@ -46,9 +45,10 @@ PIECE_ROWS = 1 << 18
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 _INT32 = np.iinfo(np.int32)
-#: Why ``from_frame(copy=False)`` copied a frame the fast path does not take.
+#: The note of ``from_frame(copy=False)`` on a frame the fast path does not take.
 NOT_SHAREABLE = (
-    "only integer ids and clean numbers, without side tables or given vocabularies, can be shared"
+    "copied, not shared (copy=False): only integer ids and clean numbers, without side "
+    "tables or given vocabularies, can be shared"
 )
 
 
@@ -321,7 +321,7 @@ def _sort_and_merge(indptr, indices, data, ts, n_items, policy, exact32):
 
 
 def build(cls: type[T], chunks, *, names, source, unit, duplicates, implicit, rating_scale,
-          exact32, encoding=None, separator=None, recode=False) -> T:  # fmt: skip
+          exact32, encoding=None, separator=None, recode=False, notes=()) -> T:  # fmt: skip
     """``cls(...)`` with its load report from clean chunks (see :func:`csr_from_chunks`).
 
     Example:
@@ -345,6 +345,7 @@ def build(cls: type[T], chunks, *, names, source, unit, duplicates, implicit, ra
         duplicates=duplicates,
         encoding=encoding,
         separator=separator,
+        notes=tuple(notes),
     )
     return cls(
         Vocabulary(users, "user"),
@@ -429,18 +430,17 @@ def lean_frame(
             users, items = arrays[0][part], arrays[1][part]
             _compact_ids(users), _compact_ids(items)  # only for the checks it makes
             chunks.append(Chunk(users, items, vals, ts))
+        notes = ()
         if share:
             shared = shared_csr(*arrays)
             if not isinstance(shared, str):
                 return _from_shared(cls, shared, names, options)
-        result = build(
+            notes = (f"copied, not shared (copy=False): {shared}",)
+        return build(
             cls, chunks, names=names, source="a DataFrame", unit="row",
             duplicates=options["duplicates"], implicit=options["implicit"],
-            rating_scale=options["rating_scale"], exact32=exact32, recode=True,
+            rating_scale=options["rating_scale"], exact32=exact32, recode=True, notes=notes,
         )  # fmt: skip
-        if share:
-            with_note(result, f"copied, not shared (copy=False): {shared}")
-        return result
     except Decline:
         return None
 
@@ -461,20 +461,6 @@ def _from_shared(cls: type[T], shared: tuple, names: tuple, options: dict) -> T:
         implicit=(names[2] is None) if implicit is None else bool(implicit),
         load_report=report,
     )  # fmt: skip
-
-
-def with_note(data, note: str):
-    """``data`` with ``note`` added to its load report's notes (returned for chaining).
-
-    Example:
-        >>> from latentrec import Interactions
-        >>> df = pd.DataFrame({"u": [1], "i": [2], "r": [4.0]})
-        >>> with_note(Interactions.from_frame(df, "u", "i", "r"), "hi").load_report.notes
-        ('hi',)
-    """
-    report = data.load_report
-    data.load_report = replace(report, notes=(*report.notes, note))
-    return data
 
 
 def shared_csr(users, items, vals, ts):

@@ -22,7 +22,7 @@ from .build import (
     is_nan,
     keys,
 )
-from .ingest import NOT_SHAREABLE, lean_batches, lean_frame, plain_options, with_note
+from .ingest import NOT_SHAREABLE, lean_batches, lean_frame, plain_options
 from .lrdata import SUFFIX as LRDATA_SUFFIX
 from .lrdata import read_lrdata, write_lrdata
 from .readers import delimited_batches, parquet_batches, read_delimited, read_parquet_frame
@@ -599,7 +599,7 @@ class Interactions:
             if lean is not None:
                 return lean
         frame = frame_columns(df, names, "the table")
-        exact = assemble(
+        return assemble(
             cls,
             frame,
             names,
@@ -614,10 +614,8 @@ class Interactions:
             user_features=user_features,
             users=users,
             items=items,
+            notes=() if copy else (NOT_SHAREABLE,),
         )
-        if not copy:
-            with_note(exact, f"copied, not shared (copy=False): {NOT_SHAREABLE}")
-        return exact
 
     @classmethod
     def from_csv(
