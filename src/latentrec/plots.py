@@ -54,13 +54,25 @@ def _figure(width: float, height: float, ncols: int = 1):
     return fig, (axes[0] if ncols == 1 else axes)
 
 
+def check_picture_path(path) -> str:
+    """The picture format ``path`` names (``".png"`` or ``".svg"``); a ``ValueError``
+    for any other name, which the plots refuse.
+
+    Example:
+        >>> check_picture_path("map.PNG")
+        '.png'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise ValueError(f"path must end in .png or .svg, got {Path(path).name!r}")
+    return suffix
+
+
 def _save(fig, path) -> None:
     if path is None:
         return
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".png", ".svg"):
-        raise ValueError(f"path must end in .png or .svg, got {path.name!r}")
+    suffix = check_picture_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150 if suffix == ".png" else None)
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import numpy as np
 
@@ -144,9 +142,10 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
     if kind in ("taste-map", "learning-curves") and model_path is None:
         raise click.UsageError(f"{kind} needs --model")
     check_output(output)
-    if Path(output).suffix.lower() not in (".png", ".svg"):
-        # plots refuse any other suffix only when they save, after the fitting.
-        raise Failure(f"cannot write {output}: a picture's name ends in .png or .svg")
+    try:
+        plots.check_picture_path(output)  # the plots check it only as they save
+    except ValueError:
+        raise Failure(f"cannot write {output}: a picture's name ends in .png or .svg") from None
     if kind == "learning-curves":
         model = load(model_path)
         if not getattr(model, "history_", None):
