@@ -31,6 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLA
 
 import argparse  # noqa: E402
 import time  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
@@ -147,14 +148,9 @@ def table(rows: list[tuple[str, dict]]) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="three candidate models only")
-    parser.add_argument("--n-candidates", type=int, default=200)
-    parser.add_argument("--plot", default=None, help="also draw the MMR curve to this .png")
-    args = parser.parse_args()
-    start = time.perf_counter()
-
+def first_stage(quick: bool, n_candidates: int) -> SimpleNamespace:
+    """Steps 1-2: the time slices, every candidate generator fitted on the first 70% and
+    scored on the 70-80% slice, and the ranker trained there; printed as it goes."""
     data = movielens("100k", verbose=False)
     early, valid, train, test = time_slices(data, 0.2, 0.125)  # 70% / 10% / 20% of ratings
     genres, _ = genre_matrix(data.item_features, data.n_items)
@@ -165,7 +161,7 @@ def main() -> None:
     )
 
     # 1. Every candidate generator on the first 70%, scored on the 70-80% slice.
-    makers = candidates(args.quick)
+    makers = candidates(quick)
     early_models, valid_scores = {}, {}
     valid_users = np.flatnonzero(valid.user_counts() > 0)
     valid_hist = valid_users[early.user_counts()[valid_users] > 0]
@@ -184,11 +180,50 @@ def main() -> None:
     print(f"best single model: {best}; candidate generators: {', '.join(generators)}")
 
     # 2. The ranker learns on the 70-80% slice from the models of the first 70%.
-    ranker = LearnedRanker(num_threads=1 if args.quick else THREADS)
+    ranker = LearnedRanker(num_threads=1 if quick else THREADS)
     early_pipe = Pipeline(
-        [early_models[n] for n in generators], ranker, n_candidates=args.n_candidates
+        [early_models[n] for n in generators], ranker, n_candidates=n_candidates
     ).fit(early, valid)
     print(f"ranker trained on {early_pipe.ranker_summary_}")
+    return SimpleNamespace(
+        data=data,
+        early=early,
+        valid=valid,
+        train=train,
+        test=test,
+        genres=genres,
+        makers=makers,
+        valid_hist=valid_hist,
+        best=best,
+        generators=generators,
+        ranker=ranker,
+        early_pipe=early_pipe,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="three candidate models only")
+    parser.add_argument("--n-candidates", type=int, default=200)
+    parser.add_argument("--plot", default=None, help="also draw the MMR curve to this .png")
+    args = parser.parse_args()
+    start = time.perf_counter()
+
+    stage = first_stage(args.quick, args.n_candidates)
+    data, early, valid, train, test = (
+        stage.data,
+        stage.early,
+        stage.valid,
+        stage.train,
+        stage.test,
+    )
+    genres, makers, valid_hist = stage.genres, stage.makers, stage.valid_hist
+    best, generators, ranker, early_pipe = (
+        stage.best,
+        stage.generators,
+        stage.ranker,
+        stage.early_pipe,
+    )
 
     # 3. Knobs chosen on the validation slice, cross-fitted: a ranker trained on one half
     # of the validation users orders the other half's candidates, and the other way round,
