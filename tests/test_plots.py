@@ -138,3 +138,30 @@ def test_taste_map_on_movielens(tmp_path):
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "Sci-Fi" in legend and "Drama" in legend
     assert "Star Wars" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_a_picture_is_written_whole_or_not_at_all(movie_data, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "dist.svg"
+    plots.rating_distribution(movie_data, path)
+    old = path.read_bytes()
+    path.chmod(0o640)
+    real = Figure.savefig
+
+    def full_disk(fig, fname, **kwargs):
+        real(fig, fname, **kwargs)  # the new picture is all there, then the write fails
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        plots.rating_distribution(movie_data.subset(np.arange(movie_data.nnz) % 2 == 0), path)
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist.svg"]  # no temporary left
+
+    monkeypatch.setattr(Figure, "savefig", real)
+    plots.rating_distribution(movie_data.subset(np.arange(movie_data.nnz) % 2 == 0), path)
+    new = path.read_bytes()
+    assert new != old and new.lstrip().startswith(b"<?xml")
+    assert path.stat().st_mode & 0o777 == 0o640  # the old file's mode, as a rewrite keeps
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist.svg"]

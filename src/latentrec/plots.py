@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from .data.genres import genre_label_lists
 from .data.interactions import Interactions
+from .io.atomic import atomic_path
 
 # Distinct colours for the most common main genres; everything else is grey.
 _PALETTE = [
@@ -71,10 +72,12 @@ def check_picture_path(path) -> str:
 def _save(fig, path) -> None:
     if path is None:
         return
-    path = Path(path)
     suffix = check_picture_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150 if suffix == ".png" else None)
+    # Written whole or not at all, as model files are: a failure while drawing or writing
+    # (a full disk) leaves the old picture, not half of a new one.  The temporary name
+    # does not end in .png/.svg, so the format is named.
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix[1:], dpi=150 if suffix == ".png" else None)
 
 
 # ---------------------------------------------------------------------- taste map
