@@ -228,7 +228,7 @@ def test_genres_changed_through_another_worker_arrive_with_its_refresh(
 ):
     """A title's genres edited through worker a (or by any writer of the store) reach
     worker b's answers and calibration within its refresher's catalogue check."""
-    from latentrec.service.app import ITEM_CHECK_TICKS
+    from latentrec.service.refresh import ITEM_CHECK_TICKS
 
     store.add_items([Item(str(100 + j), f"Film {j}", item_genres(j)) for j in range(N_ITEMS)])
     a, b = make_client(explicit_model), make_client(explicit_model)

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from latentrec.pipeline.history import user_key
-from latentrec.service import app as app_module
-from latentrec.service.app import PipelineQueue, create_app
+from latentrec.service import batching
+from latentrec.service.app import create_app
+from latentrec.service.batching import PipelineQueue
 from latentrec.service.holder import FixedSource, Served
 from latentrec.service.settings import Settings
 from latentrec.store import StoreUnavailableError
@@ -315,4 +316,4 @@ def test_a_failing_batch_answers_each_request_with_the_error_and_the_queue_goes_
 
 
 def test_the_batch_cap_is_the_services():
-    assert app_module.PIPELINE_BATCH >= 2 and PipelineQueue(None).cap == app_module.PIPELINE_BATCH
+    assert batching.PIPELINE_BATCH >= 2 and PipelineQueue(None).cap == batching.PIPELINE_BATCH

@@ -20,6 +20,7 @@ import uvicorn
 
 from latentrec.pipeline import Reranker
 from latentrec.service import app as app_module
+from latentrec.service import batching
 from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource, Served
 from latentrec.service.settings import Settings
@@ -126,7 +127,7 @@ def test_health_and_writes_answer_while_pipeline_lists_are_held(store, two_pipel
             ]
             # Lists inside the pipeline at once, as many as the service computes at a
             # time: on the loop, the first would hold it and no other would start.
-            wait_arrivals(gate, app_module.PIPELINE_THREADS)
+            wait_arrivals(gate, batching.PIPELINE_THREADS)
             # Every request in flight, most waiting their turn: /health (a plain
             # function, in the thread pool) still finds a thread.
             health = httpx.get(f"{url}/health", timeout=WAIT_S)
@@ -138,7 +139,7 @@ def test_health_and_writes_answer_while_pipeline_lists_are_held(store, two_pipel
         finally:
             gate.release.set()
         answers = [f.result() for f in pending]
-    assert gate.most == app_module.PIPELINE_THREADS and len(gate.threads) == MANY
+    assert gate.most == batching.PIPELINE_THREADS and len(gate.threads) == MANY
     assert loop_thread.ident not in gate.threads
     want = {u: [str(x) for x in pipe.recommend(int(u), 5).ids] for u in users}
     for user, answer in zip(asked, answers, strict=True):

@@ -13,8 +13,8 @@ import threading
 import pytest
 
 from latentrec import load
-from latentrec.service.app import seed_catalogue
 from latentrec.service.holder import Served
+from latentrec.service.refresh import seed_catalogue
 from latentrec.store import Item, open_store
 
 # One worker's start-up seeding, in its own process: each says when it is ready and
@@ -23,7 +23,7 @@ SEEDER = textwrap.dedent(
     """
     import sys
     from latentrec import load
-    from latentrec.service.app import seed_catalogue
+    from latentrec.service.refresh import seed_catalogue
     from latentrec.service.holder import Served
     from latentrec.store import open_store
 

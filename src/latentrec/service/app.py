@@ -36,19 +36,15 @@ route needs ``Authorization: Bearer <token>``.
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
 # run time, and some of them name limits local to create_app.
 import asyncio
-import gc
 import logging
 import os
 import sys
-import threading
 import time
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -58,6 +54,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..store import Item, Rating, StoreError, open_store
 from . import schemas
+from .batching import PipelineQueue
 from .hardening import (
     ERROR_LOGGER,
     AccessLog,
@@ -81,6 +78,7 @@ from .knobs import MAX_BOOST, FactsCache, pool_size
 from .knobs import rerank as rerank_candidates
 from .live import LiveUsers, explain, pipeline_recommend_many, predictions, recommend
 from .metrics import ServiceMetrics
+from .refresh import Refresher, add_store_items, seed_catalogue, store_catalogue
 from .settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -89,28 +87,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 REFOLD_ON_WRITE = 64
 # Up to this many, on the event loop (more, in a thread: they would hold up the reads).
 LOOP_REFOLDS = 4
-# A served pipeline's lists computed at once in a worker, each in a thread; the others
-# wait their turn on the event loop without taking a thread.  One: a worker computes on
-# about one core (parallelism comes from the workers), and a second list thread would
-# only pass the GIL around with the first and hold up the plain-function routes more
-# (ML-100K under load: /health p99 15-59 ms with two, 20-36 ms with one, the same
-# requests/s; docs/benchmarks.md, Service load).  Threads of their own, so that pipeline
-# requests never take every thread of the pool that those routes (/health) run in.
-PIPELINE_THREADS = 1
-# The most waiting requests of one served pipeline ranked in one call when its thread is
-# free (Pipeline.recommend_histories): a list costs ~2.5 ms alone, much of it per call
-# (the ranker's predict, the pools' set-up), so a queue answered in one call catches up.
-PIPELINE_BATCH = 64
 # A rating finding the store's write lock taken by another worker tries again after the
 # loop's next round (WRITE_QUICK_TRIES times), then every WRITE_RETRY_S seconds, the loop
 # answering other requests meanwhile, for at most WRITE_WAIT_S.
 WRITE_RETRY_S = 0.001
 WRITE_QUICK_TRIES = 50
 WRITE_WAIT_S = 1.0
-
-# The refresher looks for titles added through other workers every this many rounds
-# (the model source, one stat, every round).
-ITEM_CHECK_TICKS = 5
 
 # How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
 SWITCH_INTERVAL_S = 0.0005
@@ -123,9 +105,6 @@ MAX_VALUE = 1e9
 # The Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: the dates Python can show.
 EARLIEST_TS = -62_135_596_800
 LATEST_TS = 253_402_300_799
-
-# Page size when the service walks the whole catalogue of the store.
-CATALOGUE_PAGE = 1000
 
 
 def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
@@ -848,117 +827,6 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     return app
 
 
-class PipelineAsk:
-    """One request waiting in a :class:`PipelineQueue`: what it asks, and what the
-    batch that took it left (``body`` or ``error``; ``done`` once either is set)."""
-
-    __slots__ = ("served", "user_id", "n", "banned", "body", "error", "taken")
-
-    def __init__(self, served: Served, user_id: str, n: int, banned):
-        self.served, self.user_id, self.n, self.banned = served, user_id, n, banned
-        self.body: dict | None = None
-        self.error: BaseException | None = None
-        self.taken = False
-
-    @property
-    def done(self) -> bool:
-        """Whether the batch that took it has answered it (a body or an error)."""
-        return self.body is not None or self.error is not None
-
-
-class PipelineQueue:
-    """A served pipeline's lists, computed in a thread of their own (``threads`` at a
-    time per worker) and batched: while the thread is busy, requests wait here; when it
-    is free, the request that finds it free takes every waiting request for the same
-    served version as the oldest one (up to ``cap``) and has ``compute(served, asks)``
-    answer them all in one go, in the thread.
-
-    ``compute`` must set each ask's ``body`` or ``error``; an ask it leaves unanswered
-    (it raised) gets its exception.  A request cancelled while it waits (its client went
-    away) leaves the queue; one whose batch is running is answered and dropped.  The
-    loop never waits on the thread: it awaits it.  ``batches`` counts the calls of
-    ``compute``.
-
-    Example:
-        >>> import anyio
-        >>> def compute(served, asks):
-        ...     for ask in asks:
-        ...         ask.body = {"user_id": ask.user_id, "n": ask.n}
-        >>> queue = PipelineQueue(compute)
-        >>> anyio.run(queue.answer, "v1", "ann", 3, None)
-        {'user_id': 'ann', 'n': 3}
-    """
-
-    def __init__(self, compute, threads: int = PIPELINE_THREADS, cap: int = PIPELINE_BATCH):
-        self.compute = compute
-        self.threads = threads
-        self.cap = cap
-        self.limiter: anyio.CapacityLimiter | None = None
-        self.waiting: list[PipelineAsk] = []
-        self.running = 0
-        self.batches = 0
-        self.freed: anyio.Event | None = None
-
-    async def answer(self, served: Served, user_id: str, n: int, banned) -> dict:
-        """The body for one request, computed in a batch with whatever else waits."""
-        if self.limiter is None:  # made on the loop: anyio objects need one running
-            self.limiter = anyio.CapacityLimiter(self.threads)
-        ask = PipelineAsk(served, user_id, n, banned)
-        self.waiting.append(ask)
-        try:
-            while not ask.done:
-                batch = self.take() if self.running < self.threads else []
-                if not batch:
-                    # Our ask is in a running batch, or every thread is busy: wait for
-                    # one to finish (each finish wakes every waiter to look again).
-                    if self.freed is None:
-                        self.freed = anyio.Event()
-                    await self.freed.wait()
-                    continue
-                self.running += 1
-                try:
-                    # Not abandoned on cancellation: a cancelled request waits for its
-                    # batch to end, so the others in it are answered.
-                    await anyio.to_thread.run_sync(self.run, batch, limiter=self.limiter)
-                finally:
-                    self.running -= 1
-                    freed, self.freed = self.freed, None
-                    if freed is not None:
-                        freed.set()
-        finally:
-            if not ask.taken:
-                self.waiting.remove(ask)
-        if ask.error is not None:
-            raise ask.error
-        return ask.body
-
-    def take(self) -> list[PipelineAsk]:
-        """The oldest waiting request and the others waiting for its served version, in
-        arrival order, at most ``cap``; taken off the queue."""
-        if not self.waiting:
-            return []
-        served = self.waiting[0].served
-        batch = [ask for ask in self.waiting if ask.served is served][: self.cap]
-        for ask in batch:
-            ask.taken = True
-        self.waiting = [ask for ask in self.waiting if not ask.taken]
-        return batch
-
-    def run(self, batch: list[PipelineAsk]) -> None:
-        """``compute`` over one batch, in the thread; whatever it leaves unanswered gets
-        its error."""
-        self.batches += 1
-        problem: BaseException | None = None
-        try:
-            self.compute(batch[0].served, batch)
-        except Exception as err:
-            problem = err
-        finally:
-            for ask in batch:
-                if not ask.done:
-                    ask.error = problem or RuntimeError("the pipeline batch left this list")
-
-
 def app_from_env() -> FastAPI:
     """The app for a uvicorn worker process: settings from ``LATENTREC_SERVICE_SETTINGS``.
 
@@ -1057,165 +925,3 @@ def check_timestamp(item_id: str, timestamp: float | None) -> None:
             f"the timestamp {timestamp:g} of the rating for item {item_id!r} is not between "
             f"0001-01-01 and 9999-12-31 (Unix seconds {EARLIEST_TS} to {LATEST_TS})",
         )
-
-
-def store_catalogue(store) -> list:
-    """Every item of the store's catalogue, page by page."""
-    out, offset = [], 0
-    while True:
-        page = store.search_items(limit=CATALOGUE_PAGE, offset=offset)
-        out.extend(page)
-        if len(page) < CATALOGUE_PAGE:
-            return out
-        offset += CATALOGUE_PAGE
-
-
-def seed_catalogue(store, served: Served) -> int:
-    """Add the model's titles that the store's catalogue lacks (id and title only).
-
-    Existing entries are left alone (they may carry genres and features the model does
-    not know), including one written after the catalogue was read here: the store
-    inserts only ids it does not hold (:meth:`RatingsStore.add_missing_items`), so
-    workers seeding at once add each title once and overwrite nobody's entry.  Returns
-    how many this call added.
-    """
-    have = {it.item_id for it in store_catalogue(store)}
-    missing = [Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have]
-    if not missing:
-        return 0
-    return len(store.add_missing_items(missing))
-
-
-def add_store_items(store, served: Served) -> Served:
-    """``served`` with the store's titles it lacks (see :func:`with_new_items`).
-
-    The check is cheap when nothing was added: one catalogue row past the count seen
-    last time (titles are never removed from the catalogue).
-    """
-    seen = served.store_items_seen
-    if seen >= 0 and not store.search_items(limit=1, offset=seen):
-        return served
-    catalogue = store_catalogue(store)
-    missing = [it for it in catalogue if it.item_id not in served.item_index]
-    return replace(with_new_items(served, missing), store_items_seen=len(catalogue))
-
-
-class Refresher:
-    """A worker's background thread: warms the user cache, follows the model source and
-    the store's catalogue.
-
-    First it folds in every stored user (:meth:`LiveUsers.warm`), so the worker answers
-    them from its cache; then every ``every`` seconds it reloads the model when the
-    source changed (a new current version in the model directory; the cache is warmed
-    again for it) and, every ``ITEM_CHECK_TICKS`` rounds, adds titles that another
-    worker put in the store.  A failure is
-    logged and retried on the next round; the served model stays.
-    """
-
-    def __init__(
-        self,
-        holder: ModelHolder,
-        store,
-        metrics: ServiceMetrics,
-        every: float,
-        live: LiveUsers | None = None,
-        facts: FactsCache | None = None,
-    ):
-        self.holder = holder
-        self.facts = facts
-        self.store = store
-        self.metrics = metrics
-        self.every = every
-        self.live = live
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.logger = logging.getLogger(ERROR_LOGGER)
-        self.warmed_serial: int | None = None
-        self.warm_done = threading.Event()
-        self.ticks = 0
-        self.catalogue_seen: int | None = None
-
-    def start(self) -> None:
-        if self.thread is None:
-            self.stopping.clear()
-            self.thread = threading.Thread(target=self.run, name="latentrec-refresh", daemon=True)
-            self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
-            self.thread = None
-
-    def run(self) -> None:
-        self.guarded(self.warm)
-        while not self.stopping.wait(self.every):
-            self.guarded(self.tick)
-            self.guarded(self.warm)
-
-    def guarded(self, step) -> None:
-        """Run one step of a round; an error it did not expect is logged with its
-        traceback, and the next round runs (a dead refresher would never load a new
-        model version again)."""
-        try:
-            step()
-        except Exception:
-            self.logger.exception(
-                "the refresher's %s failed; trying again next round", step.__name__
-            )
-        finally:
-            if step == self.warm:
-                self.warm_done.set()
-
-    def warm(self) -> None:
-        """Fold in every stored user for the served model, once per model."""
-        served = self.holder.current
-        if self.live is None or self.warmed_serial == served.serial:
-            self.warm_done.set()
-            return
-        try:
-            count = self.live.warm(served)
-            self.metrics.fold_ins.inc(count)
-            self.logger.info("folded in %d stored users for %s", count, served.version)
-        except (OSError, ValueError, StoreError, MemoryError) as err:
-            self.logger.warning("warming the user cache failed: %s", one_line(err))
-        if self.facts is not None:
-            try:
-                # The item facts too, so that no request waits for the catalogue.
-                self.facts.get(served)
-            except (OSError, ValueError, StoreError) as err:
-                self.logger.warning("reading the catalogue failed: %s", one_line(err))
-        # What warming built lives as long as the served model: out of the collector's
-        # sight, so that a full collection (which would walk every cached user, tens of
-        # milliseconds) never stalls a request.
-        gc.collect()
-        gc.freeze()
-        self.warmed_serial = served.serial
-        self.warm_done.set()
-
-    def follow_catalogue(self) -> None:
-        """Rebuild the item facts (genres) when the store's catalogue changed since the
-        last look: another worker, or any writer, may have edited a title's genres."""
-        # The version first: a write landing during the rebuild moves it again.  The
-        # first look rebuilds too: the facts may predate it.
-        version = self.store.catalogue_version()
-        if self.facts is not None and version != self.catalogue_seen:
-            self.facts.refresh(self.holder.current)
-            self.catalogue_seen = version
-
-    def tick(self) -> None:
-        """One round: reload if the source changed, add new store titles, and copy the
-        store's log into its database file (a SQLite checkpoint)."""
-        try:
-            if self.holder.reload():
-                self.metrics.reloads.inc()
-                self.metrics.set_served(self.holder)
-                self.logger.info("serving model version %s", self.holder.current.version)
-            if self.ticks % ITEM_CHECK_TICKS == 0:
-                self.holder.update(lambda served: add_store_items(self.store, served))
-                self.follow_catalogue()
-            # Here, off the request path: a commit that checkpoints waits for the copy.
-            self.store.checkpoint()
-            self.ticks += 1
-        except (OSError, LookupError, ValueError, StoreError) as err:
-            self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))

@@ -10,7 +10,7 @@ a model or a pipeline, is the one retrained (a pipeline with its own recipe, see
 :mod:`latentrec.service.retrain`).
 Publishing is the retrain's job (only a candidate that is not worse becomes current);
 every worker follows the directory's pointer and swaps the new version in without
-dropping a request (:class:`~latentrec.service.app.Refresher`).
+dropping a request (:class:`~latentrec.service.refresh.Refresher`).
 """
 
 from __future__ import annotations

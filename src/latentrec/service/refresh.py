@@ -1,0 +1,187 @@
+"""A worker's background thread (:class:`Refresher`) and the store's catalogue as the
+service reads it: warming the user cache, following the model source, seeding and
+following the titles other workers add.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from dataclasses import replace
+
+from ..store import Item, StoreError
+from .hardening import ERROR_LOGGER, one_line
+from .holder import ModelHolder, Served, with_new_items
+from .knobs import FactsCache
+from .live import LiveUsers
+from .metrics import ServiceMetrics
+
+# The refresher looks for titles added through other workers every this many rounds
+# (the model source, one stat, every round).
+ITEM_CHECK_TICKS = 5
+
+# Page size when the service walks the whole catalogue of the store.
+CATALOGUE_PAGE = 1000
+
+
+def store_catalogue(store) -> list:
+    """Every item of the store's catalogue, page by page."""
+    out, offset = [], 0
+    while True:
+        page = store.search_items(limit=CATALOGUE_PAGE, offset=offset)
+        out.extend(page)
+        if len(page) < CATALOGUE_PAGE:
+            return out
+        offset += CATALOGUE_PAGE
+
+
+def seed_catalogue(store, served: Served) -> int:
+    """Add the model's titles that the store's catalogue lacks (id and title only).
+
+    Existing entries are left alone (they may carry genres and features the model does
+    not know), including one written after the catalogue was read here: the store
+    inserts only ids it does not hold (:meth:`RatingsStore.add_missing_items`), so
+    workers seeding at once add each title once and overwrite nobody's entry.  Returns
+    how many this call added.
+    """
+    have = {it.item_id for it in store_catalogue(store)}
+    missing = [Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have]
+    if not missing:
+        return 0
+    return len(store.add_missing_items(missing))
+
+
+def add_store_items(store, served: Served) -> Served:
+    """``served`` with the store's titles it lacks (see :func:`with_new_items`).
+
+    The check is cheap when nothing was added: one catalogue row past the count seen
+    last time (titles are never removed from the catalogue).
+    """
+    seen = served.store_items_seen
+    if seen >= 0 and not store.search_items(limit=1, offset=seen):
+        return served
+    catalogue = store_catalogue(store)
+    missing = [it for it in catalogue if it.item_id not in served.item_index]
+    return replace(with_new_items(served, missing), store_items_seen=len(catalogue))
+
+
+class Refresher:
+    """A worker's background thread: warms the user cache, follows the model source and
+    the store's catalogue.
+
+    First it folds in every stored user (:meth:`LiveUsers.warm`), so the worker answers
+    them from its cache; then every ``every`` seconds it reloads the model when the
+    source changed (a new current version in the model directory; the cache is warmed
+    again for it) and, every ``ITEM_CHECK_TICKS`` rounds, adds titles that another
+    worker put in the store.  A failure is
+    logged and retried on the next round; the served model stays.
+    """
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        store,
+        metrics: ServiceMetrics,
+        every: float,
+        live: LiveUsers | None = None,
+        facts: FactsCache | None = None,
+    ):
+        self.holder = holder
+        self.facts = facts
+        self.store = store
+        self.metrics = metrics
+        self.every = every
+        self.live = live
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.logger = logging.getLogger(ERROR_LOGGER)
+        self.warmed_serial: int | None = None
+        self.warm_done = threading.Event()
+        self.ticks = 0
+        self.catalogue_seen: int | None = None
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.stopping.clear()
+            self.thread = threading.Thread(target=self.run, name="latentrec-refresh", daemon=True)
+            self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+            self.thread = None
+
+    def run(self) -> None:
+        self.guarded(self.warm)
+        while not self.stopping.wait(self.every):
+            self.guarded(self.tick)
+            self.guarded(self.warm)
+
+    def guarded(self, step) -> None:
+        """Run one step of a round; an error it did not expect is logged with its
+        traceback, and the next round runs (a dead refresher would never load a new
+        model version again)."""
+        try:
+            step()
+        except Exception:
+            self.logger.exception(
+                "the refresher's %s failed; trying again next round", step.__name__
+            )
+        finally:
+            if step == self.warm:
+                self.warm_done.set()
+
+    def warm(self) -> None:
+        """Fold in every stored user for the served model, once per model."""
+        served = self.holder.current
+        if self.live is None or self.warmed_serial == served.serial:
+            self.warm_done.set()
+            return
+        try:
+            count = self.live.warm(served)
+            self.metrics.fold_ins.inc(count)
+            self.logger.info("folded in %d stored users for %s", count, served.version)
+        except (OSError, ValueError, StoreError, MemoryError) as err:
+            self.logger.warning("warming the user cache failed: %s", one_line(err))
+        if self.facts is not None:
+            try:
+                # The item facts too, so that no request waits for the catalogue.
+                self.facts.get(served)
+            except (OSError, ValueError, StoreError) as err:
+                self.logger.warning("reading the catalogue failed: %s", one_line(err))
+        # What warming built lives as long as the served model: out of the collector's
+        # sight, so that a full collection (which would walk every cached user, tens of
+        # milliseconds) never stalls a request.
+        gc.collect()
+        gc.freeze()
+        self.warmed_serial = served.serial
+        self.warm_done.set()
+
+    def follow_catalogue(self) -> None:
+        """Rebuild the item facts (genres) when the store's catalogue changed since the
+        last look: another worker, or any writer, may have edited a title's genres."""
+        # The version first: a write landing during the rebuild moves it again.  The
+        # first look rebuilds too: the facts may predate it.
+        version = self.store.catalogue_version()
+        if self.facts is not None and version != self.catalogue_seen:
+            self.facts.refresh(self.holder.current)
+            self.catalogue_seen = version
+
+    def tick(self) -> None:
+        """One round: reload if the source changed, add new store titles, and copy the
+        store's log into its database file (a SQLite checkpoint)."""
+        try:
+            if self.holder.reload():
+                self.metrics.reloads.inc()
+                self.metrics.set_served(self.holder)
+                self.logger.info("serving model version %s", self.holder.current.version)
+            if self.ticks % ITEM_CHECK_TICKS == 0:
+                self.holder.update(lambda served: add_store_items(self.store, served))
+                self.follow_catalogue()
+            # Here, off the request path: a commit that checkpoints waits for the copy.
+            self.store.checkpoint()
+            self.ticks += 1
+        except (OSError, LookupError, ValueError, StoreError) as err:
+            self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))
