@@ -109,7 +109,7 @@ def main() -> None:
     )
     same = next(r for r in rows if r["setting"] == "ImplicitALS, minmax, pool 50, raw, lambda 0.7")
     print(
-        f"{same['setting']} (ranking_stage.py's chosen MMR, on its pipeline): NDCG@10 "
+        f"{same['setting']} (the setting ranking_stage.py chose on validation): NDCG@10 "
         f"{same['values']['NDCG@10']:.4f}, latent ILD {same['values']['ILD latent']:.3f}, "
         f"coverage {same['values']['coverage']:.4f}\n"
     )
@@ -126,8 +126,8 @@ def main() -> None:
             f"| {cost:.0%} | {ild['ild']:+.1%} ({ild['setting']}) | "
             f"{cov['coverage']:.2f}x ({cov['setting']}) |"
         )
-    print("\n| reached | least NDCG@10 cost | setting |")
-    print("|---|---|---|")
+    print("\n| reached | least NDCG@10 cost | setting | NDCG@10 | latent ILD | coverage |")
+    print("|---|---|---|---|---|---|")
     for label, ok in (
         ("ILD +25%", lambda r: r["ild"] >= 0.25),
         ("coverage 1.5x", lambda r: r["coverage"] >= 1.5),
@@ -136,9 +136,13 @@ def main() -> None:
         hits = [r for r in rows if ok(r)]
         if hits:
             r = min(hits, key=lambda r: r["cost"])
-            print(f"| {label} | {r['cost']:.1%} | {r['setting']} |")
+            got = r["values"]
+            print(
+                f"| {label} | {r['cost']:.1%} | {r['setting']} | {got['NDCG@10']:.4f} | "
+                f"{got['ILD latent']:.3f} | {got['coverage']:.4f} |"
+            )
         else:
-            print(f"| {label} | not reached | |")
+            print(f"| {label} | not reached | | | | |")
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 
