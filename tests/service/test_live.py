@@ -148,13 +148,17 @@ def test_events_mark_seen_but_do_not_move_a_rating_model(client, explicit_model)
     assert after == [x["item_id"] for x in before[1:]] + after[9:]
 
 
-def test_ranking_model_counts_high_stars_and_events_as_positives(make_client, hybrid_model):
+def test_a_stars_trained_hybrid_counts_every_star_and_events_as_positives(
+    make_client, hybrid_model
+):
+    # Trained on stars with no min_rating, HybridMF took every star as a positive, a low
+    # one too; so does its fold-in (other kinds and families: test_live_kind.py).
     client = make_client(hybrid_model)
     rate(client, "fan", 100, 5.0)
-    rate(client, "fan", 101, 2.0)  # below the like threshold: seen, not a positive
+    rate(client, "fan", 101, 2.0)
     rate(client, "fan", 102, 3.0, kind="event")
     body = recs(client, "fan", 6)
-    vec = hybrid_model.fold_in({100: 1.0, 102: 3.0})
+    vec = hybrid_model.fold_in({100: 1.0, 101: 1.0, 102: 3.0})
     banned = np.zeros(hybrid_model.n_items, bool)
     banned[hybrid_model.items_.index([100, 101, 102])] = True
     top, _ = hybrid_model.recommend_vectors([vec.bias], vec.factors[None], 6, filter_items=banned)

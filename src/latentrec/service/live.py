@@ -14,18 +14,26 @@ the answers computed from a state (:func:`recommend`, :func:`predictions`,
 (``fold_in_idx``, ``recommend_vectors``, ``score_vectors``, ``recommend_batch_idx``,
 ``FactorModel.from_factors`` + ``explain``).
 
-Which stored ratings a fold-in uses (stated once, here): a model that predicts ratings
-folds in the user's explicit ratings (clipped to its scale); implicit events only mark
-items as seen.  A ranking model (implicit ALS, BPR, HybridMF) folds in events with their
-weight and explicit ratings at or above :func:`like_threshold` with weight 1, both
-clipped to the model's rating scale when it was trained on one.  Every
-stored item counts as seen (never recommended back).  A user the model was trained on
-whose stored ratings share no item with their training row (the store does not hold
-their training history) keeps that row: its items join the fold-in with the model's own
-prediction as the value (1 for a ranking model); one with nothing stored (never, or no
-longer: deleting one's last rating) is served their training row as it is.  A user the
-store marks erased (``DELETE /users/{id}``, :meth:`RatingsStore.user_record`) never gets
-their training row back: what they store afterwards is folded in alone.
+Which stored ratings a fold-in uses (stated once, here; :func:`fold_values` applies it):
+a model that predicts ratings folds in the user's explicit ratings (clipped to its
+scale); implicit events only mark items as seen.  A ranking model (implicit ALS, BPR,
+WARP, HybridMF) folds in events with their weight, and explicit ratings as its training
+read them when it was trained on explicit ratings (the kind it recorded,
+:func:`~latentrec.service.retrain.trained_kind`): ImplicitALS every star with its value
+(its confidence grows with it), BPR and WARP every star as a positive (their fit reads
+no values), HybridMF the stars at or above its ``min_rating`` (every star when it has
+none) as positives; a positive enters with weight 1.  A ranking model trained on events,
+one whose kind is unknown (a model file written before the kind was recorded) and one of
+another family fold in the explicit ratings at or above :func:`like_threshold` with
+weight 1.  A ranking model's values are clipped to its rating scale when it was trained
+on one.  Every stored item counts as seen (never recommended back).  A user the model
+was trained on whose stored ratings share no item with their training row (the store
+does not hold their training history) keeps that row: its items join the fold-in with
+the model's own prediction as the value (1 for a ranking model, which keeps no training
+values); one with nothing stored (never, or no longer: deleting one's last rating) is
+served their training row as it is.  A user the store marks erased
+(``DELETE /users/{id}``, :meth:`RatingsStore.user_record`) never gets their training
+row back: what they store afterwards is folded in alone.
 
 A served pipeline (``Served.pipeline``) ranks from the user's history: a training user
 with nothing stored is given their stored history and the models' training state, so
@@ -47,10 +55,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..models import Catalog, FactorModel
+from ..models import BPR, WARP, Catalog, FactorModel, HybridMF, ImplicitALS
 from ..pipeline.history import Histories, UserHistory, as_history, user_key
 from ..store import StoreError
 from .holder import Served, id_text
+from .retrain import trained_kind
 
 # Users folded in per batch when the cache is warmed (bounds the solve's memory).
 WARM_BATCH = 4096
@@ -95,8 +104,9 @@ class UserState:
 
 
 def like_threshold(served: Served) -> float:
-    """The lowest explicit rating a ranking model takes as a positive: the top 40 % of the
-    scale (4 and 5 of 1-5 stars), or any rating when the model has no scale.
+    """The lowest explicit rating a ranking model takes as a positive when its training
+    did not say how it read stars (see :func:`fold_values`): the top 40 % of the scale
+    (4 and 5 of 1-5 stars), or any rating when the model has no scale.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -431,26 +441,71 @@ class LiveUsers:
 def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.ndarray:
     """The value each stored rating enters the fold-in with, NaN for "seen only".
 
-    A rating model takes explicit ratings (clipped to its scale) and no events; a
-    ranking model takes events with their weight and explicit ratings at or above
-    :func:`like_threshold` with weight 1, clipped to its rating scale when it has one
-    (a ranking model trained on stars).
+    The rule of the module docstring, for ``served.model`` (a :class:`Served` or a
+    :class:`ModelRules`): a rating model takes explicit ratings (clipped to its scale)
+    and no events; a ranking model takes events with their weight, and explicit ratings
+    as its training read them (:func:`ranking_star_values`), all clipped to its rating
+    scale when it has one.
 
     Example:
         >>> from latentrec.models import FactorModel
         >>> m = FactorModel.from_factors(([1], [7]), np.eye(1), global_mean=3.0)
         >>> fold_values(Served.build(m, "v"), np.array([4.0, 2.0]), np.array([True, False]))
         array([ 4., nan])
+        >>> import latentrec
+        >>> from latentrec.models import ImplicitALS
+        >>> R = np.array([[5.0, 2.0], [4.0, 0.0]])
+        >>> stars = latentrec.Interactions.from_dense(R, rating_scale=(1, 5))
+        >>> als = ImplicitALS(n_factors=1, random_state=0).fit(stars)  # trained on stars
+        >>> fold_values(Served.build(als, "v"), np.array([2.0, 9.0]), np.array([True, False]))
+        array([2., 5.])
     """
     values = np.asarray(values, dtype=np.float64)
     explicit = np.asarray(explicit, dtype=bool)
     lo, hi = served.rating_scale or (-np.inf, np.inf)
     if served.predicts_ratings:
         return np.where(explicit, np.clip(values, lo, hi), np.nan)
-    liked = np.where(values >= like_threshold(served), 1.0, np.nan)
+    stars = ranking_star_values(served, values)
     # A ranking model trained on stars refuses fold-in values outside their scale, and
     # an event's stored weight is any sum of positive weights.
-    return np.clip(np.where(explicit, liked, values), lo, hi)
+    return np.clip(np.where(explicit, stars, values), lo, hi)
+
+
+def ranking_star_values(served, stars: np.ndarray) -> np.ndarray:
+    """The value each explicit rating enters a ranking model's fold-in with (before the
+    clip to its scale), NaN for "seen only".
+
+    Trained on explicit ratings (:func:`~latentrec.service.retrain.trained_kind`), the
+    model gets them as its fit read them: ImplicitALS the star itself (its confidence
+    grows with it), BPR and WARP 1 for every star (their fit reads which cells are
+    stored, never the values), HybridMF 1 for a star at or above its ``min_rating`` (every
+    star when None).  Otherwise (trained on events, kind unknown, another family): 1 for
+    a star at or above :func:`like_threshold`.
+
+    Example:
+        >>> import latentrec
+        >>> from latentrec.models import BPR
+        >>> stars = latentrec.Interactions.from_dense(np.array([[5.0, 2.0], [4.0, 0.0]]))
+        >>> bpr = BPR(n_factors=1, n_epochs=1, random_state=0).fit(stars)
+        >>> ranking_star_values(Served.build(bpr, "v"), np.array([5.0, 2.0]))
+        array([1., 1.])
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> cat = Catalog.from_ids([1], [7, 8], rating_scale=(1, 5))  # kind unknown
+        >>> made = FactorModel.from_factors(cat, np.eye(2), predicts_ratings=False)
+        >>> ranking_star_values(Served.build(made, "v"), np.array([5.0, 2.0]))
+        array([ 1., nan])
+    """
+    model = served.model
+    stars = np.asarray(stars, dtype=np.float64)
+    if trained_kind(model) == "explicit":
+        if isinstance(model, ImplicitALS):
+            return stars
+        if isinstance(model, (BPR, WARP)):
+            return np.ones_like(stars)
+        if isinstance(model, HybridMF):
+            floor = -np.inf if model.min_rating is None else float(model.min_rating)
+            return np.where(stars >= floor, 1.0, np.nan)
+    return np.where(stars >= like_threshold(served), 1.0, np.nan)
 
 
 def max_duplicates(rows, cols, values, shape) -> sp.csr_matrix:
