@@ -25,6 +25,7 @@ import pytest
 from store.pgserver import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from latentrec import Interactions, load
+from latentrec.io.modelfile import read_archive, write_archive
 from latentrec.models import BiasedMF, HybridMF
 from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource
@@ -97,6 +98,16 @@ def explicit_model(model_files):
 @pytest.fixture
 def hybrid_model(model_files):
     return load(model_files["hybrid"])
+
+
+def saved_without_kind(model, path):
+    """``model`` written as a model file from before models recorded the kind of feedback
+    they learned from (the manifest's ``implicit`` entry absent), and loaded back."""
+    model.save(path)
+    manifest, arrays = read_archive(path)
+    del manifest["data"]["implicit"]
+    write_archive(path, manifest, arrays)
+    return load(path)
 
 
 @pytest.fixture

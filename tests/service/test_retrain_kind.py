@@ -10,12 +10,12 @@ from click.testing import CliRunner
 
 from latentrec import load
 from latentrec.cli import main
-from latentrec.io.modelfile import read_archive, write_archive
 from latentrec.models import Biases, ImplicitALS, Popularity
 from latentrec.pipeline import Pipeline
 from latentrec.service.retrain import retrain, trained_kind
 from latentrec.service.versions import ModelDirectory
 
+from .conftest import saved_without_kind
 from .retrain_helpers import as_data, timed_frame
 
 pytest.importorskip("sqlalchemy", reason="the ratings store needs the 'serve' extra")
@@ -108,12 +108,7 @@ def test_a_ranking_model_trained_on_stars_stays_on_the_stars(frames, tmp_path):
 def test_a_version_that_does_not_record_its_kind_keeps_the_store_default(frames, tmp_path):
     # A model file written before the kind was recorded: the "implicit" entry is absent.
     model = ImplicitALS(n_factors=4, random_state=0).fit(as_data(frames[1], implicit=True))
-    path = tmp_path / "old.npz"
-    model.save(path)
-    manifest, arrays = read_archive(path)
-    assert manifest["data"].pop("implicit") is True
-    write_archive(path, manifest, arrays)
-    old = load(path)
+    old = saved_without_kind(model, tmp_path / "old.npz")
     assert trained_kind(old) is None and trained_kind(model) == "event"
     md = ModelDirectory(tmp_path / "models")
     md.publish(old)
