@@ -126,6 +126,16 @@ class _PairwiseRanking(FactorModel):
         )
 
     # ----------------------------------------------------------- fold-in hooks
+    def training_values(self, ratings) -> np.ndarray:
+        """1 for every rating: the fit reads which cells are stored, never their values
+        (see :meth:`FoldIn.training_values`).
+
+        Example:
+            >>> BPR().training_values([5.0, 1.0]).tolist()
+            [1.0, 1.0]
+        """
+        return np.ones(np.shape(ratings), dtype=np.float64)
+
     def _solve_user_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
         """Vectors for users given their items (CSR rows), item factors and biases fixed.
 

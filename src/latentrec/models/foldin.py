@@ -38,6 +38,24 @@ class FoldIn:
     _user_arrays: tuple[str, ...] = ("user_bias_", "user_factors_")
     _item_arrays: tuple[str, ...] = ("item_bias_", "item_factors_")
 
+    def training_values(self, ratings) -> np.ndarray:
+        """Explicit ``ratings`` as this model's fit reads a training cell's value, NaN for
+        a cell it does not learn from: what a fold-in is given to place a user from
+        ratings as training placed them.  By default the values themselves (a rating
+        model fits them; ImplicitALS makes each its confidence); a model whose fit reads
+        only which cells are stored says so by overriding this.
+
+        Example:
+            >>> from latentrec.models import BPR, HybridMF, ImplicitALS
+            >>> ImplicitALS().training_values([5.0, 2.0]).tolist()
+            [5.0, 2.0]
+            >>> BPR().training_values([5.0, 2.0]).tolist()
+            [1.0, 1.0]
+            >>> HybridMF(min_rating=4).training_values([5.0, 2.0]).tolist()
+            [1.0, nan]
+        """
+        return np.array(ratings, dtype=np.float64)
+
     @reads_fitted
     def fold_in(self, ratings, *, unknown: str = "error") -> UserVector:
         """A new user's bias and factors from their ratings, with the item side fixed.

@@ -674,6 +674,18 @@ class HybridMF(FactorModel):
         self.user_feature_factors_ = np.ascontiguousarray(W_user, dtype=np.float32)
         self._set_state(0.0, np.zeros(data.n_users, dtype=np.float32), b, P, Q)
 
+    def training_values(self, ratings) -> np.ndarray:
+        """1 for a rating at or above ``min_rating`` (every rating when None), else NaN:
+        the fit's positives (see :meth:`FoldIn.training_values`).
+
+        Example:
+            >>> HybridMF(min_rating=3.5).training_values([4.0, 3.0]).tolist()
+            [1.0, nan]
+        """
+        values = np.asarray(ratings, dtype=np.float64)
+        floor = -np.inf if self.min_rating is None else float(self.min_rating)
+        return np.where(values >= floor, 1.0, np.nan)
+
     # ------------------------------------------------------------------ cold entities
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
         """Users with a history, or without one but with a vector from their features.

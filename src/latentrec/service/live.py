@@ -19,19 +19,20 @@ a model that predicts ratings folds in the user's explicit ratings (clipped to i
 scale); implicit events only mark items as seen.  A ranking model (implicit ALS, BPR,
 WARP, HybridMF) folds in events with their weight, and explicit ratings as its training
 read them when it was trained on explicit ratings (the kind it recorded,
-:func:`~latentrec.service.retrain.trained_kind`): ImplicitALS every star with its value
-(its confidence grows with it), BPR and WARP every star as a positive (their fit reads
-no values), HybridMF the stars at or above its ``min_rating`` (every star when it has
-none) as positives; a positive enters with weight 1.  A ranking model trained on events,
-one whose kind is unknown (a model file written before the kind was recorded) and one of
-another family fold in the explicit ratings at or above :func:`like_threshold` with
-weight 1.  A ranking model's values are clipped to its rating scale when it was trained
-on one.  Every stored item counts as seen (never recommended back).  A user the model
-was trained on whose stored ratings share no item with their training row (the store
-does not hold their training history) keeps that row: its items join the fold-in with
-the model's own prediction as the value (1 for a ranking model, which keeps no training
-values); one with nothing stored (never, or no longer: deleting one's last rating) is
-served their training row as it is.  A user the store marks erased
+:func:`~latentrec.service.retrain.trained_kind`; how its fit reads a star, the model
+says: ``FactorModel.training_values``): ImplicitALS every star with its value (its
+confidence grows with it), BPR and WARP every star as a positive (their fit reads no
+values), HybridMF the stars at or above its ``min_rating`` (every star when it has
+none) as positives; a positive enters with weight 1.  A ranking model trained on events
+and one whose kind is unknown (a model file written before the kind was recorded) fold
+in the explicit ratings at or above :func:`like_threshold` with weight 1.  A ranking
+model's values are clipped to its rating scale when it was trained on one.  Every stored
+item counts as seen (never recommended back).  A user the model was trained on whose
+stored ratings share no item with their training row (the store does not hold their
+training history) keeps that row: its items join the fold-in with the model's own
+prediction as the value (1 for a ranking model, which keeps no training values); one
+with nothing stored (never, or no longer: deleting one's last rating) is served their
+training row as it is.  A user the store marks erased
 (``DELETE /users/{id}``, :meth:`RatingsStore.user_record`) never gets their training
 row back: what they store afterwards is folded in alone.
 
@@ -55,7 +56,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..models import BPR, WARP, Catalog, FactorModel, HybridMF, ImplicitALS
+from ..models import Catalog, FactorModel
 from ..pipeline.history import Histories, UserHistory, as_history, user_key
 from ..store import StoreError
 from .holder import Served, id_text
@@ -476,11 +477,11 @@ def ranking_star_values(served, stars: np.ndarray) -> np.ndarray:
     clip to its scale), NaN for "seen only".
 
     Trained on explicit ratings (:func:`~latentrec.service.retrain.trained_kind`), the
-    model gets them as its fit read them: ImplicitALS the star itself (its confidence
-    grows with it), BPR and WARP 1 for every star (their fit reads which cells are
-    stored, never the values), HybridMF 1 for a star at or above its ``min_rating`` (every
-    star when None).  Otherwise (trained on events, kind unknown, another family): 1 for
-    a star at or above :func:`like_threshold`.
+    model gets them as its fit read them, which the model says
+    (:meth:`~latentrec.models.FactorModel.training_values`): ImplicitALS the star itself
+    (its confidence grows with it), BPR and WARP 1 for every star, HybridMF 1 for a star
+    at or above its ``min_rating``.  Otherwise (trained on events, or the kind unknown):
+    1 for a star at or above :func:`like_threshold`.
 
     Example:
         >>> import latentrec
@@ -498,13 +499,7 @@ def ranking_star_values(served, stars: np.ndarray) -> np.ndarray:
     model = served.model
     stars = np.asarray(stars, dtype=np.float64)
     if trained_kind(model) == "explicit":
-        if isinstance(model, ImplicitALS):
-            return stars
-        if isinstance(model, (BPR, WARP)):
-            return np.ones_like(stars)
-        if isinstance(model, HybridMF):
-            floor = -np.inf if model.min_rating is None else float(model.min_rating)
-            return np.where(stars >= floor, 1.0, np.nan)
+        return model.training_values(stars)
     return np.where(stars >= like_threshold(served), 1.0, np.nan)
 
 
