@@ -425,26 +425,6 @@ def main() -> None:
         print(f"\n### {title} ({populations[title].size})\n")
         print(table(rows))
 
-    # Where calibration works: users with a history whom the chosen pipeline's models
-    # know get personal pools; the others (their history is newer than the models) get
-    # the popularity list, and Calibrate can only pick among its most popular items.
-    chosen_label = next(label for label in systems if label.endswith("(chosen)"))
-    cal_label = next(label for label in systems if label.startswith("+ Calibrate"))
-    _, _, fell_back = systems[chosen_label].recommend_batch_idx(scorer.with_history, K)
-    history = scorer.history[scorer.with_history]
-    mis = {
-        label: miscalibration(
-            top_k(systems[label], scorer.with_history), history, genres, K, per_user=True
-        )
-        for label in (chosen_label, cal_label)
-    }
-    for name, rows in (("personal lists", ~fell_back), ("popularity lists", fell_back)):
-        before, after = np.nanmean(mis[chosen_label][rows]), np.nanmean(mis[cal_label][rows])
-        print(
-            f"Calibrate, users with a history and {name} ({int(rows.sum())}): miscalibration "
-            f"{before:.4f} -> {after:.4f} ({after / before - 1:+.1%})"
-        )
-
     # 5. The whole MMR curve on the test users with a history, against the chosen ranker,
     # with the relevance and pool chosen on validation.
     base = results["users with a history"][3 if not refit else 2][1]

@@ -10,7 +10,7 @@ import latentrec
 from latentrec import Interactions, ModelFileError
 from latentrec.data.splits import temporal_split
 from latentrec.evaluation import ndcg_at_k, time_slices
-from latentrec.models import BiasedMF, ImplicitALS, Popularity
+from latentrec.models import BiasedMF, HybridMF, ImplicitALS, Popularity
 from latentrec.pipeline import (
     MMR,
     Calibrate,
@@ -30,8 +30,9 @@ DAY = 86_400
 GENRES = ["Drama", "Comedy", "Action", "Sci-Fi", "Romance"]
 
 
-def timed_data(n_users=40, n_items=30, seed=0) -> Interactions:
-    """Planted tastes, a time line, genres and a studio per item; ids as strings/ints."""
+def timed_data(n_users=40, n_items=30, seed=0, late=0) -> Interactions:
+    """Planted tastes, a time line, genres and a studio per item; ids as strings/ints.
+    Users ``u0`` .. ``u{late-1}`` rate only after everyone else (day 300 on)."""
     rng = np.random.default_rng(seed)
     taste = rng.normal(size=(n_users, 3))
     traits = rng.normal(size=(n_items, 3))
@@ -40,9 +41,8 @@ def timed_data(n_users=40, n_items=30, seed=0) -> Interactions:
     for u in range(n_users):
         liked = np.argsort(-affinity[u])[: rng.integers(4, 14)]
         for i in liked:
-            rows.append(
-                (f"u{u}", int(i) + 100, float(rng.integers(1, 6)), int(rng.integers(0, 200)))
-            )
+            day = int(rng.integers(0, 200))
+            rows.append((f"u{u}", int(i) + 100, float(rng.integers(1, 6)), day + 300 * (u < late)))
     df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "day"])
     df["t"] = df["day"] * DAY
     table = pd.DataFrame(
@@ -384,3 +384,95 @@ def test_vectors_that_do_not_fit_the_candidates_or_the_batch_are_named(slices):
     for vectors, message in cases:
         with pytest.raises(ValueError, match=message):
             pipe.recommend_histories(Histories.of(ctx, [who], vectors), 5)
+
+
+# ------------------------------------------------- users known from the validation slice
+@pytest.fixture(scope="module")
+def late_joiners():
+    """Five users who rate only inside the ranker's slice (the last quarter of time)."""
+    data = timed_data(late=5)
+    train, valid = temporal_split(data, test_size=0.25)
+    late = np.sort(data.users.index([f"u{u}" for u in range(5)])).astype(np.int64)
+    assert not train.user_counts()[late].any() and valid.user_counts()[late].all()
+    return data, train, valid, late
+
+
+def folded_reference(pipe, valid, late, n):
+    """The slow, obvious way: each late user's validation cells as their history, each
+    factor candidate's vector from fold_in_idx of the cells its fit learns from, with the
+    values it reads them as; then recommend_histories."""
+    ctx = pipe.context_
+    m = valid.matrix.tocsr()
+    whos, vectors = [], []
+    for u in late.tolist():
+        row = m[u]
+        whos.append((u, UserHistory(row.indices, row.data.astype(float), ctx.seen_items(u), key=u)))
+    for model in pipe.models:
+        if isinstance(model, Popularity):
+            vectors.append(None)
+            continue
+        bias, factors, has = [], [], []
+        for u in late.tolist():
+            row = m[u]
+            values = model.training_values(row.data)
+            keep = ~np.isnan(values)
+            b, f = model.fold_in_idx([0, int(keep.sum())], row.indices[keep], values[keep])
+            bias.append(b[0])
+            factors.append(f[0])
+            has.append(bool(keep.any()))
+        vectors.append((np.array(bias), np.array(factors), np.array(has)))
+    return pipe.recommend_histories(Histories.of(ctx, whos, vectors), n)
+
+
+@pytest.mark.parametrize("second", ["BiasedMF", "HybridMF"])
+def test_a_user_known_only_from_validation_is_folded_in_from_it(late_joiners, second):
+    data, train, valid, late = late_joiners
+    other = (
+        BiasedMF(n_factors=3, random_state=0)
+        if second == "BiasedMF"
+        else HybridMF(n_factors=3, n_epochs=5, min_rating=4, random_state=0)
+    )
+    models = [ImplicitALS(n_factors=4, random_state=0, num_threads=1), other, Popularity()]
+    pipe = Pipeline(models, small_ranker(), [MMR(0.8)], n_candidates=12).fit(train, valid)
+    rows, batch = pipe.validation_users(np.arange(-1, data.n_users))
+    assert rows.tolist() == (late + 1).tolist()  # every late user, no one else
+    want = folded_reference(pipe, valid, late, 8)
+    users = np.concatenate([late, [7, -1, late[0]]])
+    idx, scores, fallback = pipe.recommend_batch_idx(users, 8)
+    for got, w in zip((idx, scores, fallback), want, strict=True):
+        np.testing.assert_array_equal(got[: late.size], w)
+        np.testing.assert_array_equal(got[-1], w[0])
+    assert not fallback[: late.size].any() and fallback[-2]
+    m = valid.matrix.tocsr()
+    for row, u in enumerate(late.tolist()):
+        assert not set(idx[row].tolist()) & set(m[u].indices.tolist())
+    one = pipe.recommend(data.users.ids[late[1]], 8)
+    assert not one.fallback and one.ids.tolist() == data.items.ids[want[0][1]].tolist()
+
+
+def test_other_users_and_old_files_are_as_before(late_joiners, tmp_path):
+    """Only the users known from validation alone change: against the same pipeline with
+    no validation cells kept (as a file written before they were), every other user's
+    list is identical and those users get the popularity list there; a saved pipeline
+    keeps the cells and gives the same lists."""
+    import dataclasses
+
+    data, train, valid, late = late_joiners
+    pipe = Pipeline(
+        [ImplicitALS(n_factors=4, random_state=0, num_threads=1), Popularity()],
+        small_ranker(),
+        n_candidates=12,
+    ).fit(train, valid)
+    users = np.arange(-1, data.n_users)
+    now = pipe.recommend_batch_idx(users, 8)
+    path = tmp_path / "pipe.npz"
+    pipe.save(path)
+    back = load(path)
+    for a, b in zip(now, back.recommend_batch_idx(users, 8), strict=True):
+        np.testing.assert_array_equal(a, b)
+    pipe.context_ = dataclasses.replace(pipe.context_, later=None)
+    before = pipe.recommend_batch_idx(users, 8)
+    moved = np.isin(users, late)
+    for a, b in zip(now, before, strict=True):
+        np.testing.assert_array_equal(a[~moved], b[~moved])
+    assert before[2][moved].all() and not now[2][moved].any()

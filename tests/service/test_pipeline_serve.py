@@ -155,7 +155,8 @@ def test_a_new_title_waits_for_the_next_pipeline(make_client, pipelines):
 
 def test_a_user_known_only_from_the_rankers_slice_gets_the_pipelines_list(make_client):
     # User 0 rated only inside the ranker's (validation) slice: the candidate models never
-    # saw them (no vector), but the pipeline knows their items and never shows them back.
+    # saw them, so the pipeline folds them in from that slice (a personal list, not the
+    # popularity one) and never shows their items back; the service gives the same list.
     frame, items = planted()
     late = frame["user_id"] == 0
     frame.loc[late, "timestamp"] = 7000 + np.arange(late.sum())
@@ -167,6 +168,7 @@ def test_a_user_known_only_from_the_rankers_slice_gets_the_pipelines_list(make_c
     assert had and not pipe.context_.has_history(np.array([0]))[0]
     body = make_client(pipe).get("/users/0/recommendations", params={"n": 30}).json()
     assert not set(ids(body)) & had
+    assert body["fallback"] is False and pipe.recommend(0, 30).fallback is False
     assert ids(body) == [str(x) for x in pipe.recommend(0, 30).ids]
 
 

@@ -38,7 +38,9 @@ class Context:
         or None; ``item_vectors`` the item factors of the first candidate model that has
     them, or None;
         ``history_values`` the training value of each stored cell of ``history`` (aligned
-        with ``history.data``), which the Thompson stage's posterior weighs.
+        with ``history.data``), which the Thompson stage's posterior weighs; ``later`` the
+        cells of the ranker's validation slice with their values (users x items), from
+        which a user the candidate models were not fitted on is folded in, or None.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -61,6 +63,7 @@ class Context:
     item_vectors: np.ndarray | None = None
     item_features: pd.DataFrame | None = None  # only while fitting; not saved
     history_values: np.ndarray | None = None  # the stored value of each cell of history
+    later: sp.csr_matrix | None = None  # the validation slice's cells, with their values
 
     @property
     def n_users(self) -> int:
@@ -189,6 +192,10 @@ class Context:
             out["item_vectors"] = self.item_vectors
         if self.history_values is not None:
             out["history_values"] = self.history_values
+        if self.later is not None:
+            out["later_indptr"] = self.later.indptr
+            out["later_indices"] = self.later.indices
+            out["later_data"] = self.later.data
         return {k: np.asarray(v) for k, v in out.items()}
 
     @classmethod
@@ -201,7 +208,12 @@ class Context:
             ones = np.ones(indices.size, dtype=np.float32)
             return sp.csr_matrix((ones, indices, arrays[prefix + "_indptr"]), shape=rows_cols)
 
-        genres = names = None
+        genres = names = later = None
+        if "later_indptr" in arrays:  # absent in files written before it was kept
+            later = sp.csr_matrix(
+                (arrays["later_data"], arrays["later_indices"], arrays["later_indptr"]),
+                shape=shape,
+            )
         if "genres_indptr" in arrays:
             names = arrays["genre_names"]
             genres = csr("genres", (len(items), names.size))
@@ -216,6 +228,7 @@ class Context:
             names,
             arrays.get("item_vectors"),
             history_values=arrays.get("history_values"),
+            later=later,
         )
 
 
@@ -280,8 +293,9 @@ def build_context(
 ) -> Context:
     """The :class:`Context` of a pipeline over ``train`` (the candidates' data).
 
-    ``seen`` joins ``train``, ``validation`` and what each model saw; ``item_vectors``
-    comes from the first model with ``item_factors_``.
+    ``seen`` joins ``train``, ``validation`` and what each model saw; ``later`` keeps
+    ``validation``'s cells with their values; ``item_vectors`` comes from the first model
+    with ``item_factors_``.
 
     Example:
         >>> import numpy as np
@@ -297,8 +311,12 @@ def build_context(
     stored.sum_duplicates()
     stored.sort_indices()
     seen = history.copy()
-    for extra in [validation.matrix] if validation is not None else []:
-        seen = seen + binary_pattern(extra, shape)
+    later = None
+    if validation is not None:
+        seen = seen + binary_pattern(validation.matrix, shape)
+        later = sp.csr_matrix(validation.matrix, shape=shape, dtype=np.float32, copy=True)
+        later.sum_duplicates()
+        later.sort_indices()
     for model in models:
         seen = seen + binary_pattern(model.catalog_.seen, shape)
     seen = binary_pattern(seen, shape)
@@ -328,4 +346,5 @@ def build_context(
         vectors,
         train.item_features,
         np.asarray(stored.data, dtype=np.float64),
+        later,
     )

@@ -23,12 +23,13 @@ from ..errors import ModelFileError, NotFittedError
 from ..evaluation.metrics import check_count
 from ..io.modelfile import read_archive, read_manifest, write_archive
 from ..io.tables import TableWriter
+from ..models import FactorModel
 from ..models.persistence import jsonable
 from ..models.persistence import load as load_model
 from ..models.ranking import check_n, index_array, long_table
 from .context import Context, binary_pattern, build_context
 from .features import candidate_pools, feature_names, scoring_modes
-from .history import Histories
+from .history import Histories, UserHistory
 from .ranker import LearnedRanker, RankerDataError
 from .rules import Rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker, StageDataError
@@ -47,9 +48,12 @@ class Pipeline:
     (:class:`LearnedRanker`) or, without one, by the model's score (one model) or
     reciprocal-rank fusion (several); then each of ``rerankers`` in turn decides the first
     ``n`` places, the rest of the pool following in the order it came, and each stage
-    after the first takes the previous one's order as its relevance. A user without a
-    history (or unknown) gets the most popular unseen items, re-ranked the same way, with
-    ``fallback=True`` and the first model's fallback scores, as a model gives. Items the
+    after the first takes the previous one's order as its relevance. A user with no cell
+    in ``fit``'s data but some in its ``validation`` (new since the candidates' data) is
+    folded in from those by each candidate factor model
+    (:meth:`validation_users`) and ranked so. A user without a history (or unknown) gets
+    the most popular unseen items, re-ranked the same way, with ``fallback=True`` and the
+    first model's fallback scores, as a model gives. Items the
     user had (in ``fit``'s data, its ``validation`` and the models' own) are never
     recommended, and neither are items nobody had in ``fit``'s data (no model learned
     anything about them).
@@ -344,7 +348,78 @@ class Pipeline:
         self.check_fitted()
         check_n(n)
         u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
-        return self.recommend_histories(Histories.stored(self.context_, u), n)
+        idx, vals, fallback = self.recommend_histories(Histories.stored(self.context_, u), n)
+        rows, later = self.validation_users(u)
+        if rows.size:
+            idx[rows], vals[rows], fallback[rows] = self.recommend_histories(later, n)
+        return idx, vals, fallback
+
+    def validation_users(self, user_idx) -> tuple[np.ndarray, Histories | None]:
+        """The users the pipeline knows from ``fit``'s ``validation`` alone, ready to rank:
+        ``(rows, batch)``, ``rows`` their positions in ``user_idx`` and ``batch`` their
+        :class:`~latentrec.pipeline.history.Histories` (None when there is none).
+
+        Such a user (new since the candidate models' data: no cell in ``train``, some in
+        ``validation``) has no training row in any model, so each candidate factor model
+        folds them in from their validation cells, given as its fit reads a value
+        (:meth:`~latentrec.models.FactorModel.training_values`); their history is those
+        cells. :meth:`recommend_batch_idx` ranks them so, not by popularity.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.data.splits import temporal_split
+            >>> from latentrec.models import ImplicitALS
+            >>> data = Interactions.from_arrays([0, 0, 1, 1, 2, 2], [0, 1, 1, 2, 2, 0], None,
+            ...                                 timestamps=[1, 2, 3, 4, 5, 6])
+            >>> train, valid = temporal_split(data, test_size=1 / 3)
+            >>> pipe = Pipeline(ImplicitALS(n_factors=2, random_state=0)).fit(train, valid)
+            >>> rows, batch = pipe.validation_users(np.array([0, 2]))
+            >>> rows.tolist(), batch.user(0).items.tolist()
+            ([1], [0, 2])
+        """
+        self.check_fitted()
+        ctx = self.context_
+        u = np.asarray(user_idx, dtype=np.int64).ravel()
+        if ctx.later is None or u.size == 0:
+            return np.empty(0, dtype=np.int64), None
+        known = np.clip(u, 0, None)
+        rows = np.flatnonzero(
+            (u >= 0)
+            & (np.diff(ctx.history.indptr)[known] == 0)
+            & (np.diff(ctx.later.indptr)[known] > 0)
+        )
+        if rows.size == 0:
+            return rows, None
+        block = ctx.later[u[rows]]
+        whos = []
+        for b, user in enumerate(u[rows].tolist()):
+            cells = slice(block.indptr[b], block.indptr[b + 1])
+            whos.append(
+                (
+                    user,
+                    UserHistory(
+                        block.indices[cells],
+                        block.data[cells].astype(np.float64),
+                        ctx.seen_items(user),
+                        key=user,
+                    ),
+                )
+            )
+        vectors = []
+        per_user = np.repeat(np.arange(rows.size), np.diff(block.indptr))
+        for model in self.models:
+            if not isinstance(model, FactorModel):
+                vectors.append(None)
+                continue
+            values = model.training_values(block.data)
+            kept = ~np.isnan(values)  # a cell the fit does not learn from: seen only
+            indptr = np.concatenate(
+                [[0], np.cumsum(np.bincount(per_user[kept], minlength=rows.size))]
+            )
+            bias, factors = model.fold_in_idx(indptr, block.indices[kept], values[kept])
+            vectors.append((bias, factors, np.diff(indptr) > 0))
+        return rows, Histories.of(ctx, whos, vectors)
 
     def recommend_histories(self, histories: Histories, n: int = 10):
         """``(item_idx, scores, fallback)`` as :meth:`recommend_batch_idx`, for users given

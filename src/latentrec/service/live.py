@@ -37,13 +37,14 @@ training row as it is.  A user the store marks erased
 row back: what they store afterwards is folded in alone.
 
 A served pipeline (``Served.pipeline``) ranks from the user's history: a training user
-with nothing stored is given their stored history and the models' training state, so
-their list is ``Pipeline.recommend``'s; a user with stored ratings gets, per candidate
-factor model, a vector folded in by that model's rules (above), and a history of every
-stored item the pipeline knows, with its largest stored value (plus their training row
-when it shares no item with the store, as for a fold-in).  Their training row, if any,
-is never recommended back either.  Cache warming skips a pipeline: its users are
-folded in on their first request.
+with nothing stored is given their stored history and the models' training state (one
+known from the ranker's slice alone, that slice folded in:
+``Pipeline.validation_users``), so their list is ``Pipeline.recommend``'s; a user with
+stored ratings gets, per candidate factor model, a vector folded in by that model's
+rules (above), and a history of every stored item the pipeline knows, with its largest
+stored value (plus their training row when it shares no item with the store, as for a
+fold-in).  Their training row, if any, is never recommended back either.  Cache warming
+skips a pipeline: its users are folded in on their first request.
 """
 
 from __future__ import annotations
@@ -616,10 +617,16 @@ def pipeline_state(served: Served, state: UserState, cells, *, erased: bool = Fa
     if cells is None:
         if u >= 0:
             # Nothing stored (never, or no longer: deleting one's last rating is no
-            # erasure): their stored history and the models' training state, the
-            # path recommend_batch_idx takes.  Not only when the served model has a row
-            # for them: a user known from the ranker's slice alone has none, yet the
-            # pipeline holds what they had and never shows it back.
+            # erasure): what recommend_batch_idx ranks them from.  A user known from the
+            # ranker's slice alone is folded in from it; any other, their stored history
+            # and the models' training state.
+            rows, later = pipe.validation_users(np.array([u]))
+            if rows.size:
+                folded = tuple(
+                    None if v is None or not v[2][0] else (float(v[0][0]), v[1][0])
+                    for v in later.vectors
+                )
+                return replace(state, history=later.user(0), vectors=folded, pipeline_user=u)
             return replace(state, history=as_history(ctx, u), pipeline_user=u)
         empty = np.empty(0, np.int64)
         return replace(state, history=UserHistory(empty, np.empty(0), empty, key=key))
