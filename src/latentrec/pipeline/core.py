@@ -363,7 +363,9 @@ class Pipeline:
         ``validation``) has no training row in any model, so each candidate factor model
         folds them in from their validation cells, given as its fit reads a value
         (:meth:`~latentrec.models.FactorModel.training_values`); their history is those
-        cells. :meth:`recommend_batch_idx` ranks them so, not by popularity.
+        cells, keyed by their index (their random stages' seed); no model's training
+        state is read for them. :meth:`recommend_batch_idx` ranks them so, not by
+        popularity.
 
         Example:
             >>> import numpy as np
@@ -395,9 +397,11 @@ class Pipeline:
         whos = []
         for b, user in enumerate(u[rows].tolist()):
             cells = slice(block.indptr[b], block.indptr[b + 1])
+            # -1: no model holds a training row for them.  The vectors folded here stand
+            # in for it, and a model without one is skipped for them, as for any newcomer.
             whos.append(
                 (
-                    user,
+                    -1,
                     UserHistory(
                         block.indices[cells],
                         block.data[cells].astype(np.float64),

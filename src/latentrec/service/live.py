@@ -626,7 +626,8 @@ def pipeline_state(served: Served, state: UserState, cells, *, erased: bool = Fa
                     None if v is None or not v[2][0] else (float(v[0][0]), v[1][0])
                     for v in later.vectors
                 )
-                return replace(state, history=later.user(0), vectors=folded, pipeline_user=u)
+                who = int(later.user_idx[0])
+                return replace(state, history=later.user(0), vectors=folded, pipeline_user=who)
             return replace(state, history=as_history(ctx, u), pipeline_user=u)
         empty = np.empty(0, np.int64)
         return replace(state, history=UserHistory(empty, np.empty(0), empty, key=key))
