@@ -382,7 +382,7 @@ class Pipeline:
         """
         self.check_fitted()
         ctx = self.context_
-        u = np.asarray(user_idx, dtype=np.int64).ravel()
+        u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True).astype(np.int64)
         if ctx.later is None or u.size == 0:
             return np.empty(0, dtype=np.int64), None
         known = np.clip(u, 0, None)
