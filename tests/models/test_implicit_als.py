@@ -395,8 +395,13 @@ def test_negative_strengths_are_refused():
         ImplicitALS().fit(Interactions.from_dense(np.array([[1.0, -2.0], [3.0, 0.0]])))
 
 
-def test_singular_system_names_the_fix():
-    # λ = 0 with more factors than items: Yᵀ C Y cannot be inverted.
-    model = ImplicitALS(n_factors=5, n_epochs=1, regularization=0.0, solver="cholesky")
+@pytest.mark.parametrize("seed", [0, 276, 297])
+def test_singular_system_names_the_fix(seed):
+    # λ = 0 with more factors than items: Yᵀ C Y cannot be inverted.  From the starting
+    # factors of seeds 276 and 297 rounding left every Cholesky pivot positive, and the fit
+    # returned item factors of about 300 instead of refusing (1 start in 150 did).
+    model = ImplicitALS(
+        n_factors=5, n_epochs=1, regularization=0.0, solver="cholesky", random_state=seed
+    )
     with pytest.raises(FloatingPointError, match="regularization"):
         model.fit(Interactions.from_dense(np.eye(3)))

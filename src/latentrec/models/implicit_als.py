@@ -294,6 +294,20 @@ class ImplicitALS(FactorModel):
         self.alpha_ = settings["alpha"]
         self.epsilon_ = settings["epsilon"]
         self.regularization_ = settings["regularization"]
+        rank = min(
+            int(np.count_nonzero(np.diff(by_user.indptr))),
+            int(np.count_nonzero(np.diff(item_ptr))),
+        )
+        if self.solver == "cholesky" and self.regularization_ == 0 and k > rank:
+            # Without regularization a row's system is as singular as the other side's
+            # Gram matrix, whose rank is at most that side's row count.  Rounding can
+            # leave every pivot positive all the same (then the factors blow up), so
+            # the factorisation cannot be trusted to notice.
+            raise FloatingPointError(
+                f"ImplicitALS: {k} factors but only {rank} users or items with data make "
+                "every least-squares system singular; raise regularization (it must be > 0 "
+                "when factors are collinear) or use fewer factors"
+            )
         user_rows = (
             _readonly(by_user.indptr, np.int64),
             _readonly(by_user.indices, np.int32),
