@@ -398,8 +398,8 @@ def test_negative_strengths_are_refused():
 @pytest.mark.parametrize("seed", [0, 276, 297])
 def test_singular_system_names_the_fix(seed):
     # λ = 0 with more factors than items: Yᵀ C Y cannot be inverted.  From the starting
-    # factors of seeds 276 and 297 rounding left every Cholesky pivot positive, and the fit
-    # returned item factors of about 300 instead of refusing (1 start in 150 did).
+    # factors of seeds 276 and 297 (of seeds 0-299, these two) rounding left every Cholesky
+    # pivot positive, and the fit returned item factors of about 300 instead of refusing.
     model = ImplicitALS(
         n_factors=5, n_epochs=1, regularization=0.0, solver="cholesky", random_state=seed
     )
