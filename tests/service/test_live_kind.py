@@ -289,3 +289,29 @@ def test_latentrec_serve_of_a_stars_trained_implicit_als_lists_its_own_recommend
             seen.add(int(r.headers["x-worker-pid"]))
             if seen == pids:
                 break
+
+
+def test_an_event_trained_hybrid_folds_in_the_events_its_min_rating_kept(store):
+    """Trained on events with ``min_rating=3``, HybridMF learned only from weights of 3 or
+    more, each as a positive: stored events fold in the same way (a weight-2 play is seen
+    only), not as raw weights."""
+    rng = np.random.default_rng(9)
+    u = np.repeat(np.arange(14), 5)
+    i = rng.integers(0, 10, u.size) + 100
+    plays = Interactions.from_arrays(
+        u, i, rng.integers(1, 6, u.size).astype(float), implicit=True, duplicates="sum"
+    )
+    model = HybridMF(n_factors=3, n_epochs=10, min_rating=3, random_state=0).fit(plays)
+    assert trained_kind(model) == "event"
+    store.add_ratings(
+        [
+            Rating("new", "100", 5.0, kind="event"),
+            Rating("new", "101", 2.0, kind="event"),
+            Rating("new", "102", 4.0, kind="event"),
+        ]
+    )
+    idx = model.items_.index([100, 102]).astype(np.int64)
+    _, factors, _ = reference(model, idx, np.ones(2), 3)
+    state = live_state(store, model, "new")
+    np.testing.assert_allclose(state.factors, factors, rtol=1e-5, atol=1e-6)
+    assert state.rated.size == 3

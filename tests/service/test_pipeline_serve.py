@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from latentrec import Interactions, ModelFileError
 from latentrec.cli import main
 from latentrec.evaluation import time_slices
-from latentrec.models import BiasedMF, Popularity
+from latentrec.models import BiasedMF, ItemKNN, Popularity
 from latentrec.pipeline import MMR, LearnedRanker, Pipeline
 from latentrec.pipeline.history import Histories, UserHistory, as_history, user_key
 from latentrec.service.app import create_app
@@ -22,6 +22,7 @@ from latentrec.service.holder import DirectorySource, FileSource, Served
 from latentrec.service.live import UserState, fold_cells, pipeline_state
 from latentrec.service.settings import Settings
 from latentrec.service.versions import ModelDirectory
+from latentrec.store import Rating
 
 from .conftest import planted
 
@@ -170,6 +171,34 @@ def test_a_user_known_only_from_the_rankers_slice_gets_the_pipelines_list(make_c
     assert not set(ids(body)) & had
     assert body["fallback"] is False and pipe.recommend(0, 30).fallback is False
     assert ids(body) == [str(x) for x in pipe.recommend(0, 30).ids]
+
+
+def test_a_user_known_only_from_the_rankers_slice_with_stored_ratings_gets_the_same_list(
+    make_client, store
+):
+    # The same user with their validation cells in the store: they are folded in from
+    # the store, and no candidate reads the training row they do not have (ItemKNN has
+    # no vector for them and is skipped, as in Pipeline.recommend).
+    frame, items = planted()
+    late = frame["user_id"] == 0
+    frame.loc[late, "timestamp"] = 7000 + np.arange(late.sum())
+    data = Interactions.from_frame(
+        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
+    )
+    pipe = small_pipeline(data, first=ItemKNN(k=10))
+    assert pipe.validation_users(np.array([0]))[0].size == 1
+    m = pipe.context_.later
+    cells = m.indices[m.indptr[0] : m.indptr[1]]
+    store.add_ratings(
+        [
+            Rating("0", str(pipe.items_.ids[i]), float(v))
+            for i, v in zip(cells, m.data[m.indptr[0] : m.indptr[1]], strict=True)
+        ]
+    )
+    body = make_client(pipe).get("/users/0/recommendations", params={"n": 20}).json()
+    want = pipe.recommend(0, 20)
+    assert body["fallback"] is False and want.fallback is False
+    assert ids(body) == [str(x) for x in want.ids]
 
 
 def test_a_pipeline_user_who_deletes_their_last_rating_is_not_erased(make_client, pipelines):

@@ -362,7 +362,8 @@ class Pipeline:
         Such a user (new since the candidate models' data: no cell in ``train``, some in
         ``validation``) has no training row in any model, so each candidate factor model
         folds them in from their validation cells, given as its fit reads a value
-        (:meth:`~latentrec.models.FactorModel.training_values`); their history is those
+        (:meth:`~latentrec.models.FactorModel.training_values`, clipped to the model's
+        rating scale as a live fold-in is); their history is those
         cells, keyed by their index (their random stages' seed); no model's training
         state is read for them. :meth:`recommend_batch_idx` ranks them so, not by
         popularity.
@@ -421,7 +422,11 @@ class Pipeline:
             indptr = np.concatenate(
                 [[0], np.cumsum(np.bincount(per_user[kept], minlength=rows.size))]
             )
-            bias, factors = model.fold_in_idx(indptr, block.indices[kept], values[kept])
+            # A model trained on a scale refuses fold-in values outside it, and a ranking
+            # model's positive (1) need not lie on it.
+            lo, hi = model.rating_scale_ or (-np.inf, np.inf)
+            values = np.clip(values[kept], lo, hi)
+            bias, factors = model.fold_in_idx(indptr, block.indices[kept], values)
             vectors.append((bias, factors, np.diff(indptr) > 0))
         return rows, Histories.of(ctx, whos, vectors)
 

@@ -17,8 +17,10 @@ the answers computed from a state (:func:`recommend`, :func:`predictions`,
 Which stored ratings a fold-in uses (stated once, here; :func:`fold_values` applies it):
 a model that predicts ratings folds in the user's explicit ratings (clipped to its
 scale); implicit events only mark items as seen.  A ranking model (implicit ALS, BPR,
-WARP, HybridMF) folds in events with their weight, and explicit ratings as its training
-read them when it was trained on explicit ratings (the kind it recorded,
+WARP, HybridMF) folds in events with their weight (as its fit read them when it was
+trained on events: a HybridMF only those at or above its ``min_rating``, as positives),
+and explicit ratings as its training read them when it was trained on explicit ratings
+(the kind it recorded,
 :func:`~latentrec.service.retrain.trained_kind`; how its fit reads a star, the model
 says: ``FactorModel.training_values``): ImplicitALS every star with its value (its
 confidence grows with it), BPR and WARP every star as a positive (their fit reads no
@@ -445,9 +447,9 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
 
     The rule of the module docstring, for ``served.model`` (a :class:`Served` or a
     :class:`ModelRules`): a rating model takes explicit ratings (clipped to its scale)
-    and no events; a ranking model takes events with their weight, and explicit ratings
-    as its training read them (:func:`ranking_star_values`), all clipped to its rating
-    scale when it has one.
+    and no events; a ranking model takes events (:func:`ranking_event_values`) and
+    explicit ratings (:func:`ranking_star_values`) as its training read them, all clipped
+    to its rating scale when it has one.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -468,9 +470,32 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
     if served.predicts_ratings:
         return np.where(explicit, np.clip(values, lo, hi), np.nan)
     stars = ranking_star_values(served, values)
+    weights = ranking_event_values(served, values)
     # A ranking model trained on stars refuses fold-in values outside their scale, and
     # an event's stored weight is any sum of positive weights.
-    return np.clip(np.where(explicit, stars, values), lo, hi)
+    return np.clip(np.where(explicit, stars, weights), lo, hi)
+
+
+def ranking_event_values(served, weights: np.ndarray) -> np.ndarray:
+    """The value each stored event enters a ranking model's fold-in with (before the
+    clip to its scale), NaN for "seen only": as its fit read its events when it was
+    trained on events (:meth:`~latentrec.models.FactorModel.training_values`: HybridMF
+    counts only those at or above its ``min_rating``, as positives), else the weight.
+
+    Example:
+        >>> import latentrec
+        >>> from latentrec.models import HybridMF
+        >>> plays = latentrec.Interactions.from_arrays([1, 1, 2, 2], [7, 8, 7, 8],
+        ...                                            [1.0, 5.0, 4.0, 3.0], implicit=True)
+        >>> hybrid = HybridMF(n_factors=1, n_epochs=1, min_rating=3, random_state=0).fit(plays)
+        >>> ranking_event_values(Served.build(hybrid, "v"), np.array([1.0, 5.0]))
+        array([nan,  1.])
+    """
+    model = served.model
+    weights = np.asarray(weights, dtype=np.float64)
+    if trained_kind(model) == "event":
+        return model.training_values(weights)
+    return weights
 
 
 def ranking_star_values(served, stars: np.ndarray) -> np.ndarray:
@@ -650,8 +675,11 @@ def pipeline_state(served: Served, state: UserState, cells, *, erased: bool = Fa
     values = np.full(items.size, -np.inf)
     np.maximum.at(values, inverse, raw[known])
     exclude = np.union1d(state.rated, items)
+    holder = -1  # whose training state the models read: none without a training row
     if u >= 0:
         row = as_history(ctx, u)
+        if row.items.size:
+            holder = u
         if row.items.size and not np.isin(items, row.items).any():
             # The store lacks their training history, which still describes them (the
             # same test as the fold-in's: the ranker's slice is not the models' row).
@@ -661,7 +689,7 @@ def pipeline_state(served: Served, state: UserState, cells, *, erased: bool = Fa
             values = np.concatenate([values, had[extra]])
         exclude = np.union1d(exclude, row.seen)
     history = UserHistory(items, values, items, exclude, key=key)
-    return replace(state, history=history, vectors=tuple(vectors), pipeline_user=u)
+    return replace(state, history=history, vectors=tuple(vectors), pipeline_user=holder)
 
 
 def pipeline_recommend(served: Served, state: UserState, n: int, exclude=None):

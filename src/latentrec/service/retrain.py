@@ -665,7 +665,8 @@ def score_on_holdout(model, before: Interactions, holdout: Interactions, *, metr
       relevant and can never be found).  Returns ``precision@k``, ``recall@k``,
       ``ndcg@k``, ``map@k``, ``hit_rate@k`` and ``n_users``.  A
       :class:`~latentrec.pipeline.Pipeline` (ranking metrics only) makes each list with
-      ``recommend_histories``: the user's stored history, leaving out what it saw and
+      ``recommend_histories``: the user's stored history (or, for a user it knows from
+      its validation slice alone, that slice folded in), leaving out what it saw and
       what the user rated in ``before``.
 
     For a model fitted on ``before`` itself this equals
@@ -806,13 +807,21 @@ def _top_k_unrated(model, model_users: np.ndarray, rated: sp.csr_matrix, k: int)
 
 
 def _pipeline_top_k(pipe: Pipeline, users: np.ndarray, rated: sp.csr_matrix, k: int) -> np.ndarray:
-    """Each user's top ``k`` from a pipeline, leaving out its seen items and ``rated``."""
-    batch = Histories.stored(pipe.context_, users)
-    # Columns past the pipeline's items are items it lacks: it never offers them anyway.
-    blocked = batch.exclude + rated[:, : pipe.n_items]
-    batch = dataclasses.replace(batch, exclude=binary_pattern(blocked, batch.exclude.shape))
-    idx, _, _ = pipe.recommend_histories(batch, k)
-    return idx.astype(np.int64)
+    """Each user's top ``k`` from a pipeline, leaving out its seen items and ``rated``;
+    users it knows from its validation slice alone folded in from it, as
+    ``recommend_batch_idx`` does."""
+
+    def ranked(batch, rated_rows) -> np.ndarray:
+        # Columns past the pipeline's items are items it lacks: it never offers them anyway.
+        blocked = batch.exclude + rated_rows[:, : pipe.n_items]
+        batch = dataclasses.replace(batch, exclude=binary_pattern(blocked, batch.exclude.shape))
+        return pipe.recommend_histories(batch, k)[0].astype(np.int64)
+
+    idx = ranked(Histories.stored(pipe.context_, users), rated)
+    rows, later = pipe.validation_users(users)
+    if rows.size:
+        idx[rows] = ranked(later, rated[rows])
+    return idx
 
 
 def trained_kind(model) -> str | None:
