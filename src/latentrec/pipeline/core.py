@@ -348,11 +348,35 @@ class Pipeline:
         self.check_fitted()
         check_n(n)
         u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
-        idx, vals, fallback = self.recommend_histories(Histories.stored(self.context_, u), n)
-        rows, later = self.validation_users(u)
-        if rows.size:
-            idx[rows], vals[rows], fallback[rows] = self.recommend_histories(later, n)
+        idx = np.full((u.size, n), -1, dtype=np.int32)
+        vals = np.full((u.size, n), -np.inf, dtype=np.float32)
+        fallback = np.ones(u.size, dtype=bool)
+        for rows, batch in self.user_batches(u):
+            idx[rows], vals[rows], fallback[rows] = self.recommend_histories(batch, n)
         return idx, vals, fallback
+
+    def user_batches(self, user_idx) -> list[tuple[np.ndarray, Histories]]:
+        """The users at ``user_idx`` (-1: unknown) as the batches that rank them, each
+        ``(rows, batch)`` with ``rows`` their positions: those the pipeline knows from its
+        validation slice alone folded in from it (:meth:`validation_users`), every other
+        user by their stored history (``Histories.stored``).  Each user is in one batch.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Popularity
+            >>> data = Interactions.from_dense(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1]]))
+            >>> pipe = Pipeline(Popularity(), n_candidates=5).fit(data)
+            >>> [rows.tolist() for rows, _ in pipe.user_batches([0, -1])]
+            [[0, 1]]
+        """
+        u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True).astype(np.int64)
+        rows, later = self.validation_users(u)
+        rest = np.setdiff1d(np.arange(u.size), rows)
+        out = [(rest, Histories.stored(self.context_, u[rest]))] if rest.size else []
+        if rows.size:
+            out.append((rows, later))
+        return out
 
     def validation_users(self, user_idx) -> tuple[np.ndarray, Histories | None]:
         """The users the pipeline knows from ``fit``'s ``validation`` alone, ready to rank:

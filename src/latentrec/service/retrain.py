@@ -83,7 +83,6 @@ from ..evaluation.evaluate import RANKING_METRICS
 from ..evaluation.tuning import RATING_METRICS, parse_metric
 from ..pipeline import Pipeline, RankerDataError, Rules, StageDataError
 from ..pipeline.context import binary_pattern, genre_label_lists
-from ..pipeline.history import Histories
 from ..store import StoreError, StoreUnavailableError
 from .versions import ModelDirectory, StaleVersionError, Version
 
@@ -817,10 +816,9 @@ def _pipeline_top_k(pipe: Pipeline, users: np.ndarray, rated: sp.csr_matrix, k: 
         batch = dataclasses.replace(batch, exclude=binary_pattern(blocked, batch.exclude.shape))
         return pipe.recommend_histories(batch, k)[0].astype(np.int64)
 
-    idx = ranked(Histories.stored(pipe.context_, users), rated)
-    rows, later = pipe.validation_users(users)
-    if rows.size:
-        idx[rows] = ranked(later, rated[rows])
+    idx = np.full((len(users), k), -1, dtype=np.int64)
+    for rows, batch in pipe.user_batches(users):
+        idx[rows] = ranked(batch, rated[rows])
     return idx
 
 
