@@ -410,6 +410,12 @@ def main() -> None:
     for label, stage in stages.items():
         systems[label] = Pipeline(chosen[0], ranker, stage, args.n_candidates).fit(*chosen[1:])
 
+    chosen_pipe = next(system for label, system in systems.items() if label.endswith("(chosen)"))
+    newcomers, _ = chosen_pipe.validation_users(scorer.with_history)
+    print(
+        f"test users with a history whom the chosen pipeline knows from its validation slice "
+        f"alone (folded in from it): {newcomers.size}"
+    )
     cold = np.setdiff1d(scorer.users, scorer.with_history)
     populations = {
         "users with a history": scorer.with_history,
