@@ -447,9 +447,12 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
 
     The rule of the module docstring, for ``served.model`` (a :class:`Served` or a
     :class:`ModelRules`): a rating model takes explicit ratings (clipped to its scale)
-    and no events; a ranking model takes events (:func:`ranking_event_values`) and
-    explicit ratings (:func:`ranking_star_values`) as its training read them, all clipped
-    to its rating scale when it has one.
+    and no events.  A ranking model takes the kind of cell it was trained on
+    (:func:`~latentrec.service.retrain.trained_kind`) as its fit read it, which the model
+    says (:meth:`~latentrec.models.FactorModel.training_values`: ImplicitALS the value,
+    BPR and WARP 1 for every cell, HybridMF 1 at or above its ``min_rating``); of the
+    other kind, events with their weight and explicit ratings at or above
+    :func:`like_threshold` as 1.  All is clipped to its rating scale when it has one.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -457,76 +460,38 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
         >>> fold_values(Served.build(m, "v"), np.array([4.0, 2.0]), np.array([True, False]))
         array([ 4., nan])
         >>> import latentrec
-        >>> from latentrec.models import ImplicitALS
+        >>> from latentrec.models import BPR, HybridMF, ImplicitALS
         >>> R = np.array([[5.0, 2.0], [4.0, 0.0]])
         >>> stars = latentrec.Interactions.from_dense(R, rating_scale=(1, 5))
         >>> als = ImplicitALS(n_factors=1, random_state=0).fit(stars)  # trained on stars
         >>> fold_values(Served.build(als, "v"), np.array([2.0, 9.0]), np.array([True, False]))
         array([2., 5.])
+        >>> bpr = BPR(n_factors=1, n_epochs=1, random_state=0).fit(stars)
+        >>> fold_values(Served.build(bpr, "v"), np.array([5.0, 2.0]), np.array([True, True]))
+        array([1., 1.])
+        >>> plays = latentrec.Interactions.from_arrays([1, 1, 2, 2], [7, 8, 7, 8],
+        ...                                            [1.0, 5.0, 4.0, 3.0], implicit=True)
+        >>> hybrid = HybridMF(n_factors=1, n_epochs=1, min_rating=3, random_state=0).fit(plays)
+        >>> fold_values(Served.build(hybrid, "v"), np.array([1.0, 5.0]), np.array([False, False]))
+        array([nan,  1.])
+        >>> from latentrec.models import Catalog
+        >>> cat = Catalog.from_ids([1], [7, 8], rating_scale=(1, 5))  # kind unknown
+        >>> made = FactorModel.from_factors(cat, np.eye(2), predicts_ratings=False)
+        >>> fold_values(Served.build(made, "v"), np.array([5.0, 2.0]), np.array([True, True]))
+        array([ 1., nan])
     """
     values = np.asarray(values, dtype=np.float64)
     explicit = np.asarray(explicit, dtype=bool)
     lo, hi = served.rating_scale or (-np.inf, np.inf)
     if served.predicts_ratings:
         return np.where(explicit, np.clip(values, lo, hi), np.nan)
-    stars = ranking_star_values(served, values)
-    weights = ranking_event_values(served, values)
+    kind = trained_kind(served.model)
+    read = served.model.training_values(values) if kind is not None else values
+    stars = read if kind == "explicit" else np.where(values >= like_threshold(served), 1.0, np.nan)
+    weights = read if kind == "event" else values
     # A ranking model trained on stars refuses fold-in values outside their scale, and
     # an event's stored weight is any sum of positive weights.
     return np.clip(np.where(explicit, stars, weights), lo, hi)
-
-
-def ranking_event_values(served, weights: np.ndarray) -> np.ndarray:
-    """The value each stored event enters a ranking model's fold-in with (before the
-    clip to its scale), NaN for "seen only": as its fit read its events when it was
-    trained on events (:meth:`~latentrec.models.FactorModel.training_values`: HybridMF
-    counts only those at or above its ``min_rating``, as positives), else the weight.
-
-    Example:
-        >>> import latentrec
-        >>> from latentrec.models import HybridMF
-        >>> plays = latentrec.Interactions.from_arrays([1, 1, 2, 2], [7, 8, 7, 8],
-        ...                                            [1.0, 5.0, 4.0, 3.0], implicit=True)
-        >>> hybrid = HybridMF(n_factors=1, n_epochs=1, min_rating=3, random_state=0).fit(plays)
-        >>> ranking_event_values(Served.build(hybrid, "v"), np.array([1.0, 5.0]))
-        array([nan,  1.])
-    """
-    model = served.model
-    weights = np.asarray(weights, dtype=np.float64)
-    if trained_kind(model) == "event":
-        return model.training_values(weights)
-    return weights
-
-
-def ranking_star_values(served, stars: np.ndarray) -> np.ndarray:
-    """The value each explicit rating enters a ranking model's fold-in with (before the
-    clip to its scale), NaN for "seen only".
-
-    Trained on explicit ratings (:func:`~latentrec.service.retrain.trained_kind`), the
-    model gets them as its fit read them, which the model says
-    (:meth:`~latentrec.models.FactorModel.training_values`): ImplicitALS the star itself
-    (its confidence grows with it), BPR and WARP 1 for every star, HybridMF 1 for a star
-    at or above its ``min_rating``.  Otherwise (trained on events, or the kind unknown):
-    1 for a star at or above :func:`like_threshold`.
-
-    Example:
-        >>> import latentrec
-        >>> from latentrec.models import BPR
-        >>> stars = latentrec.Interactions.from_dense(np.array([[5.0, 2.0], [4.0, 0.0]]))
-        >>> bpr = BPR(n_factors=1, n_epochs=1, random_state=0).fit(stars)
-        >>> ranking_star_values(Served.build(bpr, "v"), np.array([5.0, 2.0]))
-        array([1., 1.])
-        >>> from latentrec.models import Catalog, FactorModel
-        >>> cat = Catalog.from_ids([1], [7, 8], rating_scale=(1, 5))  # kind unknown
-        >>> made = FactorModel.from_factors(cat, np.eye(2), predicts_ratings=False)
-        >>> ranking_star_values(Served.build(made, "v"), np.array([5.0, 2.0]))
-        array([ 1., nan])
-    """
-    model = served.model
-    stars = np.asarray(stars, dtype=np.float64)
-    if trained_kind(model) == "explicit":
-        return model.training_values(stars)
-    return np.where(stars >= like_threshold(served), 1.0, np.nan)
 
 
 def max_duplicates(rows, cols, values, shape) -> sp.csr_matrix:
