@@ -21,6 +21,14 @@ def cached(spark):
     return set(spark.sparkContext._jsc.getPersistentRDDs().keys())
 
 
+def left_cached(spark, before) -> set:
+    """What is persisted now and was not ``before``: what the fit left behind.  Not a
+    comparison of the whole sets: Spark's cleaner may unpersist an earlier test's RDD
+    (its DataFrame garbage-collected) at any moment, and a CI run saw {29, 34, 435}
+    become {34} during a refused fit."""
+    return cached(spark) - before
+
+
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
 def test_an_empty_dataframe_is_refused(spark, implicit):
     from latentrec.spark import fit_als
@@ -28,7 +36,7 @@ def test_an_empty_dataframe_is_refused(spark, implicit):
     before = cached(spark)
     with pytest.raises(ValueError, match="the DataFrame has no ratings"):
         fit_als(spark.createDataFrame([], SCHEMA), implicit=implicit, n_epochs=1)
-    assert cached(spark) == before
+    assert left_cached(spark, before) == set()
 
 
 def test_a_rating_that_is_not_a_number_is_named(spark):
@@ -65,7 +73,7 @@ def test_a_singular_solve_on_an_executor_is_a_floating_point_error(spark):
     before = cached(spark)
     with pytest.raises(FloatingPointError, match="singular; raise regularization above 0"):
         fit_als(df, n_factors=2, n_epochs=1, regularization=0.0)
-    assert cached(spark) == before
+    assert left_cached(spark, before) == set()
 
 
 def test_nothing_stays_cached_after_a_refused_fit(spark):
@@ -76,12 +84,12 @@ def test_nothing_stays_cached_after_a_refused_fit(spark):
     before = cached(spark)
     with pytest.raises(ValueError, match="rated item 'x' 2 times"):
         fit_als(df, n_epochs=1)
-    assert cached(spark) == before
+    assert left_cached(spark, before) == set()
     # A warm start of the wrong width is found once the blocks are cached.
     init = FactorModel.from_factors((["a", "b"], ["x", "y"]), [[1.0], [0.0]], [[1.0], [2.0]])
     with pytest.raises(ValueError, match="init has 1 factors; this fit has 2"):
         fit_als(df, n_factors=2, n_epochs=1, duplicates="sum", init=init)
-    assert cached(spark) == before
+    assert left_cached(spark, before) == set()
 
 
 def test_ids_that_are_neither_integers_nor_text_are_refused(spark):
