@@ -10,7 +10,7 @@ import latentrec
 from latentrec import Interactions, ModelFileError
 from latentrec.data.splits import temporal_split
 from latentrec.evaluation import ndcg_at_k, time_slices
-from latentrec.models import BPR, BiasedMF, HybridMF, ImplicitALS, Popularity
+from latentrec.models import BPR, BiasedMF, FactorModel, HybridMF, ImplicitALS, Popularity
 from latentrec.pipeline import (
     MMR,
     Calibrate,
@@ -397,16 +397,19 @@ def late_joiners():
     return data, train, valid, late
 
 
-def folded_reference(pipe, valid, late, n):
+def folded_reference(pipe, valid, late, n, read=None):
     """The slow, obvious way: each late user's validation cells as their history, each
     factor candidate's vector from fold_in_idx of the cells its fit learns from, with the
-    values it reads them as; then recommend_histories."""
+    values it reads them as (``read(model, values)``, NaN: left out; by default
+    ``training_values``); then recommend_histories."""
     ctx = pipe.context_
     m = valid.matrix.tocsr()
     whos, vectors = [], []
     for u in late.tolist():
         row = m[u]
-        whos.append((u, UserHistory(row.indices, row.data.astype(float), ctx.seen_items(u), key=u)))
+        # -1: no model holds a training row for them (a model without a vector is skipped).
+        who = UserHistory(row.indices, row.data.astype(float), ctx.seen_items(u), key=u)
+        whos.append((-1, who))
     for model in pipe.models:
         if isinstance(model, Popularity):
             vectors.append(None)
@@ -414,7 +417,7 @@ def folded_reference(pipe, valid, late, n):
         bias, factors, has = [], [], []
         for u in late.tolist():
             row = m[u]
-            values = model.training_values(row.data)
+            values = model.training_values(row.data) if read is None else read(model, row.data)
             keep = ~np.isnan(values)
             b, f = model.fold_in_idx([0, int(keep.sum())], row.indices[keep], values[keep])
             bias.append(b[0])
@@ -476,6 +479,97 @@ def test_other_users_and_old_files_are_as_before(late_joiners, tmp_path):
     for a, b in zip(now, before, strict=True):
         np.testing.assert_array_equal(a[~moved], b[~moved])
     assert before[2][moved].all() and not now[2][moved].any()
+
+
+def unknown_kind(model):
+    """``model``'s factors as factors made elsewhere (imported from Spark, say): a ranking
+    model whose training kind is unknown."""
+    import dataclasses
+
+    return FactorModel.from_factors(
+        dataclasses.replace(model.catalog_, implicit=None),
+        model.item_factors_,
+        model.user_factors_,
+        predicts_ratings=False,
+    )
+
+
+def likes(model, values):
+    """Stars as a model of unknown kind folds them in: 1 at or above 60 % of the 1-5
+    scale (3.4), else seen only."""
+    return np.where(np.asarray(values) >= 3.4, 1.0, np.nan)
+
+
+def test_factors_of_unknown_kind_fold_validation_stars_as_likes_and_old_files_as_before(
+    late_joiners, tmp_path
+):
+    """A live fold-in takes a star as a like for a model that never recorded its kind;
+    the validation users are folded in so too (the slice is stars, and the pipeline keeps
+    that).  A file without the slice's kind (as every file written before it was kept)
+    folds the values in as they are, as such files always did."""
+    import dataclasses
+
+    data, train, valid, late = late_joiners
+    made = unknown_kind(ImplicitALS(n_factors=4, random_state=0, num_threads=1).fit(train))
+    pipe = Pipeline([made, Popularity()], small_ranker(), [MMR(0.8)], n_candidates=12)
+    pipe.fit(train, valid)
+    late_values = np.concatenate([valid.matrix.tocsr()[u].data for u in late.tolist()])
+    assert (late_values >= 3.4).any() and (late_values < 3.4).any()
+    users = np.concatenate([late, [7, -1]])
+    now = pipe.recommend_batch_idx(users, 8)
+    want = folded_reference(pipe, valid, late, 8, read=likes)
+    for got, w in zip(now, want, strict=True):
+        np.testing.assert_array_equal(got[: late.size], w)
+    pipe.save(tmp_path / "pipe.npz")
+    back = load(tmp_path / "pipe.npz")
+    assert pipe.context_.later_implicit is False and back.context_.later_implicit is False
+    for a, b in zip(now, back.recommend_batch_idx(users, 8), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    pipe.context_ = dataclasses.replace(pipe.context_, later_implicit=None)
+    pipe.save(tmp_path / "old.npz")
+    old = load(tmp_path / "old.npz")
+    assert old.context_.later_implicit is None
+    before = old.recommend_batch_idx(users, 8)
+    raw = folded_reference(old, valid, late, 8, read=lambda model, v: np.asarray(v, float))
+    for got, w, new in zip(before, raw, now, strict=True):
+        np.testing.assert_array_equal(got[: late.size], w)
+        np.testing.assert_array_equal(got[late.size :], new[late.size :])  # others as before
+
+
+def test_a_rating_model_in_a_pipeline_fitted_on_events_takes_no_event_as_a_rating(
+    late_joiners,
+):
+    """A live fold-in gives a rating model no event (it only marks the item seen); the
+    validation users of a pipeline fitted on events are folded in so too: the rating
+    model has no vector for them, the ranking model folds their weights in."""
+    data, _, _, late = late_joiners
+    events = Interactions(
+        data.users,
+        data.items,
+        data.matrix,
+        data.timestamps,
+        implicit=True,
+        item_features=data.item_features,
+    )
+    train, valid = temporal_split(events, test_size=0.25)
+    models = [
+        BiasedMF(n_factors=3, random_state=0),
+        ImplicitALS(n_factors=4, random_state=0, num_threads=1),
+        Popularity(),
+    ]
+    pipe = Pipeline(models, small_ranker(), [MMR(0.8)], n_candidates=12).fit(train, valid)
+
+    def as_live(model, values):
+        return np.full(len(values), np.nan) if model.predicts_ratings else values
+
+    want = folded_reference(pipe, valid, late, 8, read=as_live)
+    for got, w in zip(pipe.recommend_batch_idx(late, 8), want, strict=True):
+        np.testing.assert_array_equal(got, w)
+    rows, batch = pipe.validation_users(late)
+    assert rows.tolist() == list(range(late.size))
+    assert not batch.vectors[0][2].any() and batch.vectors[1][2].all()
+    assert pipe.context_.later_implicit is True
 
 
 @pytest.mark.parametrize("family", ["BPR", "HybridMF"])

@@ -2,6 +2,7 @@
 and for users who rate live, knobs refused, per-model routes through the first
 candidate and reloads (retraining a pipeline: test_retrain_pipeline.py)."""
 
+import dataclasses
 import os
 import zipfile
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from latentrec import Interactions, ModelFileError
 from latentrec.cli import main
 from latentrec.evaluation import time_slices
-from latentrec.models import BiasedMF, ItemKNN, Popularity
+from latentrec.models import BiasedMF, FactorModel, ImplicitALS, ItemKNN, Popularity
 from latentrec.pipeline import MMR, LearnedRanker, Pipeline
 from latentrec.pipeline.history import Histories, UserHistory, as_history, user_key
 from latentrec.service.app import create_app
@@ -199,6 +200,59 @@ def test_a_user_known_only_from_the_rankers_slice_with_stored_ratings_gets_the_s
     want = pipe.recommend(0, 20)
     assert body["fallback"] is False and want.fallback is False
     assert ids(body) == [str(x) for x in want.ids]
+
+
+def test_factors_of_unknown_kind_fold_the_rankers_slice_as_the_service_folds_the_store(
+    serve, tmp_path
+):
+    # Factors made elsewhere (as imported from Spark: their training kind unknown) lead a
+    # pipeline whose ranker's slice holds stars of user 2, whom the factors never saw.
+    # Such a model folds a star in as a like (1 at or above 60 % of the scale, else seen
+    # only), in the pipeline as in a live fold-in, so Pipeline.recommend, the slow
+    # reference below and a real server (nothing stored, then the same cells stored) agree.
+    frame, items = planted()
+    late = frame["user_id"] == 2
+    frame.loc[late, "timestamp"] = 7000 + np.arange(late.sum())
+    data = Interactions.from_frame(
+        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
+    )
+    early, valid = time_slices(data, 0.2, 0.25)[:2]
+    als = ImplicitALS(n_factors=3, random_state=0, num_threads=1).fit(early)
+    catalog = dataclasses.replace(als.catalog_, implicit=None)
+    made = FactorModel.from_factors(
+        catalog, als.item_factors_, als.user_factors_, predicts_ratings=False
+    )
+    ranker = LearnedRanker(n_estimators=10, num_leaves=4, min_child_samples=5, num_threads=1)
+    pipe = Pipeline([made, Popularity()], ranker, [MMR(0.7)], n_candidates=15).fit(early, valid)
+    u = int(data.users.index([2])[0])
+    assert pipe.validation_users(np.array([u]))[0].size == 1
+    row = valid.matrix.tocsr()[u]
+    liked = row.data >= 1 + 0.6 * (5 - 1)
+    assert liked.any() and not liked.all()  # the likes rule and the raw stars differ here
+
+    # The slow reference: the liked cells with weight 1, every cell in the history.
+    ctx = pipe.context_
+    bias, factors = made.fold_in_idx(
+        [0, int(liked.sum())], row.indices[liked], np.ones(int(liked.sum()))
+    )
+    who = UserHistory(row.indices, row.data.astype(float), ctx.seen_items(u), key=u)
+    batch = Histories.of(ctx, [(-1, who)], [(bias, factors, np.array([True])), None])
+    idx, _, fallback = pipe.recommend_histories(batch, 20)
+    want = [str(x) for x in pipe.items_.ids[idx[0][idx[0] >= 0]]]
+    got = pipe.recommend(2, 20)
+    assert not fallback[0] and not got.fallback
+    assert [str(x) for x in got.ids] == want
+
+    path = tmp_path / "pipe.npz"
+    pipe.save(path)
+    server = serve("--model", str(path), "--store", str(tmp_path / "ratings.sqlite"))
+    body = http.get(f"{server.url}/users/2/recommendations", params={"n": 20}).json()
+    assert body["fallback"] is False and ids(body) == want  # nothing stored: the slice
+    for i, v in zip(row.indices, row.data, strict=True):
+        posted = {"user_id": "2", "item_id": str(pipe.items_.ids[i]), "rating": float(v)}
+        assert http.post(f"{server.url}/ratings", json=posted).status_code == 201
+    body = http.get(f"{server.url}/users/2/recommendations", params={"n": 20}).json()
+    assert body["fallback"] is False and ids(body) == want  # the same cells, from the store
 
 
 def test_a_pipeline_user_who_deletes_their_last_rating_is_not_erased(make_client, pipelines):

@@ -9,6 +9,26 @@ or the new one.  Writers are serialised by a lock; readers never wait for it.
 The default per-row solve is the weighted ridge regression of
 :func:`latentrec.kernels.ridge.ridge_rows`; algorithms with an exact update of their own
 (ALS, implicit ALS, BPR, Bayesian MF) override ``_solve_user_rows`` / ``_solve_item_rows``.
+
+Which value a stored cell of a user enters a fold-in with is stated once, here
+(:func:`fold_in_values` applies it; the service's live fold-in and a pipeline's users
+known from its validation slice alone both call it).  The cell is an explicit rating
+(stars) or an implicit event (a play, a click, with its weight); NaN means "seen only".
+
+- A model that predicts ratings folds in the explicit ratings, clipped to its scale;
+  events are seen only.
+- A ranking model (implicit ALS, BPR, WARP, HybridMF, factors made elsewhere) takes the
+  kind of cell it was trained on (:func:`trained_kind`, what its catalogue recorded) as
+  its fit read it (:meth:`FoldIn.training_values`: ImplicitALS the value, BPR and WARP 1
+  for every cell, HybridMF 1 at or above its ``min_rating``, else seen only); of the
+  other kind, events with their weight and explicit ratings at or above
+  :func:`like_threshold` (the top 40 % of its scale) as 1, the rest seen only.  A model
+  whose kind is unknown (a file written before the kind was recorded, factors imported
+  from Spark) takes events by weight and stars by the like threshold.  Everything is
+  clipped to its rating scale when it was trained on one.
+- Cells whose own kind is unknown (``explicit=None``: a pipeline file written before
+  it kept the kind of its validation slice) are read as the model's fit read its own
+  training cells (``training_values``), clipped: what such files always did.
 """
 
 from __future__ import annotations
@@ -415,3 +435,98 @@ def partial_frame(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     else:
         values = np.ones(len(data))
     return data["user_id"].to_numpy(), data["item_id"].to_numpy(), values
+
+
+def trained_kind(model) -> str | None:
+    """The kind of cell a fitted ``model`` was trained on, by the names a ratings store
+    uses: ``"event"`` (implicit feedback), ``"explicit"`` (ratings), or ``None`` when it
+    was not recorded (a model file written before it was; factors made elsewhere).
+
+    Read from the model's catalogue (``Catalog.implicit``, its training data's
+    ``Interactions.implicit``), not from what sort of model it is: an implicit model may
+    have been trained on stars.
+
+    Example:
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import FactorModel, Popularity
+        >>> trained_kind(Popularity().fit(Interactions.from_arrays([1], ["a"], None)))
+        'event'
+        >>> trained_kind(FactorModel.from_factors(([1], ["a"]), np.eye(1))) is None
+        True
+    """
+    implicit = getattr(model.catalog_, "implicit", None)
+    if implicit is None:
+        return None
+    return "event" if implicit else "explicit"
+
+
+def like_threshold(model) -> float:
+    """The lowest explicit rating a ranking ``model`` takes as a positive when its fit did
+    not read stars (trained on events, or its kind unknown; see the module docstring):
+    60 % of the way up its rating scale (4 and 5 of 1-5 stars), or any rating when it
+    has no scale.
+
+    Example:
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> cat = Catalog.from_ids([1], [7], rating_scale=(1, 5))
+        >>> like_threshold(FactorModel.from_factors(cat, np.eye(1)))
+        3.4
+        >>> like_threshold(FactorModel.from_factors(([1], [7]), np.eye(1)))
+        -inf
+    """
+    scale = model.rating_scale_
+    if scale is None:
+        return -np.inf
+    lo, hi = scale
+    return float(lo + 0.6 * (hi - lo))
+
+
+def fold_in_values(model, values, explicit) -> np.ndarray:
+    """The value each of a user's cells enters ``model``'s fold-in with, NaN for "seen
+    only": the rule of the module docstring.
+
+    ``values`` are the stored values (stars, or an event's weight); ``explicit`` says per
+    cell (or for all, as one bool) whether it is an explicit rating, or is ``None`` when
+    the cells' kind is unknown (they are then read as the model's own training cells).
+
+    Example:
+        >>> import latentrec
+        >>> from latentrec.models import BPR, Catalog, FactorModel, HybridMF, ImplicitALS
+        >>> m = FactorModel.from_factors(([1], [7]), np.eye(1), global_mean=3.0)
+        >>> fold_in_values(m, [4.0, 2.0], [True, False])  # a rating model: no events
+        array([ 4., nan])
+        >>> R = np.array([[5.0, 2.0], [4.0, 0.0]])
+        >>> stars = latentrec.Interactions.from_dense(R, rating_scale=(1, 5))
+        >>> als = ImplicitALS(n_factors=1, random_state=0).fit(stars)  # trained on stars
+        >>> fold_in_values(als, [2.0, 9.0], [True, False])
+        array([2., 5.])
+        >>> bpr = BPR(n_factors=1, n_epochs=1, random_state=0).fit(stars)
+        >>> fold_in_values(bpr, [5.0, 2.0], True)
+        array([1., 1.])
+        >>> plays = latentrec.Interactions.from_arrays([1, 1, 2, 2], [7, 8, 7, 8],
+        ...                                            [1.0, 5.0, 4.0, 3.0], implicit=True)
+        >>> hybrid = HybridMF(n_factors=1, n_epochs=1, min_rating=3, random_state=0).fit(plays)
+        >>> fold_in_values(hybrid, [1.0, 5.0], False)
+        array([nan,  1.])
+        >>> cat = Catalog.from_ids([1], [7, 8], rating_scale=(1, 5))  # kind unknown
+        >>> made = FactorModel.from_factors(cat, np.eye(2), predicts_ratings=False)
+        >>> fold_in_values(made, [5.0, 2.0], True)
+        array([ 1., nan])
+        >>> fold_in_values(made, [5.0, 2.0], None)  # cells of unknown kind: as trained
+        array([5., 2.])
+    """
+    values = np.asarray(values, dtype=np.float64)
+    lo, hi = model.rating_scale_ or (-np.inf, np.inf)
+    if explicit is None:
+        # A ranking model trained on stars refuses fold-in values outside their scale,
+        # and a ranking model's positive (1) need not lie on it.
+        return np.clip(model.training_values(values), lo, hi)
+    explicit = np.broadcast_to(np.asarray(explicit, dtype=bool), values.shape)
+    if model.predicts_ratings:
+        return np.where(explicit, np.clip(values, lo, hi), np.nan)
+    kind = trained_kind(model)
+    read = model.training_values(values) if kind is not None else values
+    stars = read if kind == "explicit" else np.where(values >= like_threshold(model), 1.0, np.nan)
+    weights = read if kind == "event" else values
+    # An event's stored weight is any sum of positive weights: clipped like the rest.
+    return np.clip(np.where(explicit, stars, weights), lo, hi)

@@ -40,7 +40,10 @@ class Context:
         ``history_values`` the training value of each stored cell of ``history`` (aligned
         with ``history.data``), which the Thompson stage's posterior weighs; ``later`` the
         cells of the ranker's validation slice with their values (users x items), from
-        which a user the candidate models were not fitted on is folded in, or None.
+        which a user the candidate models were not fitted on is folded in, or None;
+        ``later_implicit`` whether those cells are implicit feedback (the validation
+        slice's ``Interactions.implicit``), None without them or in a file written before
+        it was kept.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -64,6 +67,7 @@ class Context:
     item_features: pd.DataFrame | None = None  # only while fitting; not saved
     history_values: np.ndarray | None = None  # the stored value of each cell of history
     later: sp.csr_matrix | None = None  # the validation slice's cells, with their values
+    later_implicit: bool | None = None  # whether those cells are events (None: not known)
 
     @property
     def n_users(self) -> int:
@@ -196,6 +200,9 @@ class Context:
             out["later_indptr"] = self.later.indptr
             out["later_indices"] = self.later.indices
             out["later_data"] = self.later.data
+            if self.later_implicit is not None:
+                # One element, not a 0-d array: model files keep arrays of one dimension up.
+                out["later_implicit"] = np.array([self.later_implicit], dtype=bool)
         return {k: np.asarray(v) for k, v in out.items()}
 
     @classmethod
@@ -208,12 +215,14 @@ class Context:
             ones = np.ones(indices.size, dtype=np.float32)
             return sp.csr_matrix((ones, indices, arrays[prefix + "_indptr"]), shape=rows_cols)
 
-        genres = names = later = None
+        genres = names = later = later_implicit = None
         if "later_indptr" in arrays:  # absent in files written before it was kept
             later = sp.csr_matrix(
                 (arrays["later_data"], arrays["later_indices"], arrays["later_indptr"]),
                 shape=shape,
             )
+        if "later_implicit" in arrays:  # absent in files written before it was kept
+            later_implicit = bool(arrays["later_implicit"].item())
         if "genres_indptr" in arrays:
             names = arrays["genre_names"]
             genres = csr("genres", (len(items), names.size))
@@ -229,6 +238,7 @@ class Context:
             arrays.get("item_vectors"),
             history_values=arrays.get("history_values"),
             later=later,
+            later_implicit=later_implicit,
         )
 
 
@@ -294,8 +304,8 @@ def build_context(
     """The :class:`Context` of a pipeline over ``train`` (the candidates' data).
 
     ``seen`` joins ``train``, ``validation`` and what each model saw; ``later`` keeps
-    ``validation``'s cells with their values; ``item_vectors`` comes from the first model
-    with ``item_factors_``.
+    ``validation``'s cells with their values and ``later_implicit`` their kind;
+    ``item_vectors`` comes from the first model with ``item_factors_``.
 
     Example:
         >>> import numpy as np
@@ -311,8 +321,9 @@ def build_context(
     stored.sum_duplicates()
     stored.sort_indices()
     seen = history.copy()
-    later = None
+    later = later_implicit = None
     if validation is not None:
+        later_implicit = bool(validation.implicit)
         seen = seen + binary_pattern(validation.matrix, shape)
         later = sp.csr_matrix(validation.matrix, shape=shape, dtype=np.float32, copy=True)
         later.sum_duplicates()
@@ -347,4 +358,5 @@ def build_context(
         train.item_features,
         np.asarray(stored.data, dtype=np.float64),
         later,
+        later_implicit,
     )

@@ -24,6 +24,7 @@ from ..evaluation.metrics import check_count
 from ..io.modelfile import read_archive, read_manifest, write_archive
 from ..io.tables import TableWriter
 from ..models import FactorModel
+from ..models.foldin import fold_in_values
 from ..models.persistence import jsonable
 from ..models.persistence import load as load_model
 from ..models.ranking import check_n, index_array, long_table
@@ -385,12 +386,12 @@ class Pipeline:
 
         Such a user (new since the candidate models' data: no cell in ``train``, some in
         ``validation``) has no training row in any model, so each candidate factor model
-        folds them in from their validation cells, given as its fit reads a value
-        (:meth:`~latentrec.models.FactorModel.training_values`, clipped to the model's
-        rating scale as a live fold-in is); their history is those
-        cells, keyed by their index (their random stages' seed); no model's training
-        state is read for them. :meth:`recommend_batch_idx` ranks them so, not by
-        popularity.
+        folds them in from their validation cells, with the values a live fold-in of the
+        same cells gives (the models' rule, :func:`latentrec.models.foldin.fold_in_values`,
+        for cells of the validation slice's kind; in a file written before that kind was
+        kept, as each model's fit reads a value); their history is those cells, keyed by
+        their index (their random stages' seed); no model's training state is read for
+        them. :meth:`recommend_batch_idx` ranks them so, not by popularity.
 
         Example:
             >>> import numpy as np
@@ -437,20 +438,19 @@ class Pipeline:
             )
         vectors = []
         per_user = np.repeat(np.arange(rows.size), np.diff(block.indptr))
+        # None (a file written before the slice's kind was kept): read as each model's
+        # own training cells, as such files did.
+        explicit = None if ctx.later_implicit is None else not ctx.later_implicit
         for model in self.models:
             if not isinstance(model, FactorModel):
                 vectors.append(None)
                 continue
-            values = model.training_values(block.data)
-            kept = ~np.isnan(values)  # a cell the fit does not learn from: seen only
+            values = fold_in_values(model, block.data, explicit)
+            kept = ~np.isnan(values)  # seen only
             indptr = np.concatenate(
                 [[0], np.cumsum(np.bincount(per_user[kept], minlength=rows.size))]
             )
-            # A model trained on a scale refuses fold-in values outside it, and a ranking
-            # model's positive (1) need not lie on it.
-            lo, hi = model.rating_scale_ or (-np.inf, np.inf)
-            values = np.clip(values[kept], lo, hi)
-            bias, factors = model.fold_in_idx(indptr, block.indices[kept], values)
+            bias, factors = model.fold_in_idx(indptr, block.indices[kept], values[kept])
             vectors.append((bias, factors, np.diff(indptr) > 0))
         return rows, Histories.of(ctx, whos, vectors)
 

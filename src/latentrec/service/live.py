@@ -14,21 +14,9 @@ the answers computed from a state (:func:`recommend`, :func:`predictions`,
 (``fold_in_idx``, ``recommend_vectors``, ``score_vectors``, ``recommend_batch_idx``,
 ``FactorModel.from_factors`` + ``explain``).
 
-Which stored ratings a fold-in uses (stated once, here; :func:`fold_values` applies it):
-a model that predicts ratings folds in the user's explicit ratings (clipped to its
-scale); implicit events only mark items as seen.  A ranking model (implicit ALS, BPR,
-WARP, HybridMF) folds in events with their weight (as its fit read them when it was
-trained on events: a HybridMF only those at or above its ``min_rating``, as positives),
-and explicit ratings as its training read them when it was trained on explicit ratings
-(the kind it recorded,
-:func:`~latentrec.service.retrain.trained_kind`; how its fit reads a star, the model
-says: ``FactorModel.training_values``): ImplicitALS every star with its value (its
-confidence grows with it), BPR and WARP every star as a positive (their fit reads no
-values), HybridMF the stars at or above its ``min_rating`` (every star when it has
-none) as positives; a positive enters with weight 1.  A ranking model trained on events
-and one whose kind is unknown (a model file written before the kind was recorded) fold
-in the explicit ratings at or above :func:`like_threshold` with weight 1.  A ranking
-model's values are clipped to its rating scale when it was trained on one.  Every stored
+Which stored ratings a fold-in uses, and with which value, is the models' rule,
+stated once in :mod:`latentrec.models.foldin` (:func:`fold_values` applies it to a
+store's cells, each an explicit rating or an event).  Every stored
 item counts as seen (never recommended back).  A user the model was trained on whose
 stored ratings share no item with their training row (the store does not hold their
 training history) keeps that row: its items join the fold-in with the model's own
@@ -60,10 +48,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..models import Catalog, FactorModel
+from ..models.foldin import fold_in_values
+from ..models.foldin import like_threshold as model_like_threshold
 from ..pipeline.history import Histories, UserHistory, as_history, user_key
 from ..store import StoreError
 from .holder import Served, id_text
-from .retrain import trained_kind
 
 # Users folded in per batch when the cache is warmed (bounds the solve's memory).
 WARM_BATCH = 4096
@@ -108,9 +97,9 @@ class UserState:
 
 
 def like_threshold(served: Served) -> float:
-    """The lowest explicit rating a ranking model takes as a positive when its training
-    did not say how it read stars (see :func:`fold_values`): the top 40 % of the scale
-    (4 and 5 of 1-5 stars), or any rating when the model has no scale.
+    """The lowest explicit rating ``served.model`` takes as a positive when its fit did
+    not read stars: :func:`latentrec.models.foldin.like_threshold` (60 % of the way up
+    its scale; any rating without one).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -118,11 +107,7 @@ def like_threshold(served: Served) -> float:
         >>> like_threshold(Served.build(m, "v"))
         -inf
     """
-    scale = served.rating_scale
-    if scale is None:
-        return -np.inf
-    lo, hi = scale
-    return float(lo + 0.6 * (hi - lo))
+    return model_like_threshold(served.model)
 
 
 class LiveUsers:
@@ -443,55 +428,22 @@ class LiveUsers:
 
 
 def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.ndarray:
-    """The value each stored rating enters the fold-in with, NaN for "seen only".
-
-    The rule of the module docstring, for ``served.model`` (a :class:`Served` or a
-    :class:`ModelRules`): a rating model takes explicit ratings (clipped to its scale)
-    and no events.  A ranking model takes the kind of cell it was trained on
-    (:func:`~latentrec.service.retrain.trained_kind`) as its fit read it, which the model
-    says (:meth:`~latentrec.models.FactorModel.training_values`: ImplicitALS the value,
-    BPR and WARP 1 for every cell, HybridMF 1 at or above its ``min_rating``); of the
-    other kind, events with their weight and explicit ratings at or above
-    :func:`like_threshold` as 1.  All is clipped to its rating scale when it has one.
+    """The value each stored rating enters the fold-in of ``served.model`` with (a
+    :class:`Served` or a :class:`ModelRules`), NaN for "seen only": the models' rule,
+    :func:`latentrec.models.foldin.fold_in_values`, for cells each ``explicit`` or an
+    event.
 
     Example:
-        >>> from latentrec.models import FactorModel
+        >>> from latentrec.models import Catalog, FactorModel
         >>> m = FactorModel.from_factors(([1], [7]), np.eye(1), global_mean=3.0)
         >>> fold_values(Served.build(m, "v"), np.array([4.0, 2.0]), np.array([True, False]))
         array([ 4., nan])
-        >>> import latentrec
-        >>> from latentrec.models import BPR, HybridMF, ImplicitALS
-        >>> R = np.array([[5.0, 2.0], [4.0, 0.0]])
-        >>> stars = latentrec.Interactions.from_dense(R, rating_scale=(1, 5))
-        >>> als = ImplicitALS(n_factors=1, random_state=0).fit(stars)  # trained on stars
-        >>> fold_values(Served.build(als, "v"), np.array([2.0, 9.0]), np.array([True, False]))
-        array([2., 5.])
-        >>> bpr = BPR(n_factors=1, n_epochs=1, random_state=0).fit(stars)
-        >>> fold_values(Served.build(bpr, "v"), np.array([5.0, 2.0]), np.array([True, True]))
-        array([1., 1.])
-        >>> plays = latentrec.Interactions.from_arrays([1, 1, 2, 2], [7, 8, 7, 8],
-        ...                                            [1.0, 5.0, 4.0, 3.0], implicit=True)
-        >>> hybrid = HybridMF(n_factors=1, n_epochs=1, min_rating=3, random_state=0).fit(plays)
-        >>> fold_values(Served.build(hybrid, "v"), np.array([1.0, 5.0]), np.array([False, False]))
-        array([nan,  1.])
-        >>> from latentrec.models import Catalog
         >>> cat = Catalog.from_ids([1], [7, 8], rating_scale=(1, 5))  # kind unknown
         >>> made = FactorModel.from_factors(cat, np.eye(2), predicts_ratings=False)
         >>> fold_values(Served.build(made, "v"), np.array([5.0, 2.0]), np.array([True, True]))
         array([ 1., nan])
     """
-    values = np.asarray(values, dtype=np.float64)
-    explicit = np.asarray(explicit, dtype=bool)
-    lo, hi = served.rating_scale or (-np.inf, np.inf)
-    if served.predicts_ratings:
-        return np.where(explicit, np.clip(values, lo, hi), np.nan)
-    kind = trained_kind(served.model)
-    read = served.model.training_values(values) if kind is not None else values
-    stars = read if kind == "explicit" else np.where(values >= like_threshold(served), 1.0, np.nan)
-    weights = read if kind == "event" else values
-    # A ranking model trained on stars refuses fold-in values outside their scale, and
-    # an event's stored weight is any sum of positive weights.
-    return np.clip(np.where(explicit, stars, weights), lo, hi)
+    return fold_in_values(served.model, values, np.asarray(explicit, dtype=bool))
 
 
 def max_duplicates(rows, cols, values, shape) -> sp.csr_matrix:

@@ -81,6 +81,7 @@ from ..data.splits import temporal_split
 from ..evaluation import metrics as M
 from ..evaluation.evaluate import RANKING_METRICS
 from ..evaluation.tuning import RATING_METRICS, parse_metric
+from ..models.foldin import trained_kind as model_kind
 from ..pipeline import Pipeline, RankerDataError, Rules, StageDataError
 from ..pipeline.context import binary_pattern, genre_label_lists
 from ..store import StoreError, StoreUnavailableError
@@ -828,9 +829,9 @@ def trained_kind(model) -> str | None:
     (ratings), or ``None`` when it cannot be told (no model; a model file written before
     the kind was recorded; factors made elsewhere; a pipeline whose candidates disagree).
 
-    Read from what the model recorded of its training data
-    (``Interactions.implicit``), not from what sort of model it is: an implicit model
-    may have been trained on stars.
+    Each model's kind is :func:`latentrec.models.foldin.trained_kind` (what it recorded
+    of its training data, not what sort of model it is: an implicit model may have been
+    trained on stars); a pipeline's is its candidates' common one.
 
     Example:
         >>> import numpy as np
@@ -846,10 +847,8 @@ def trained_kind(model) -> str | None:
     if model is None:
         return None
     models = model.models if isinstance(model, Pipeline) else [model]
-    flags = {getattr(m.catalog_, "implicit", None) for m in models}
-    if len(flags) != 1 or None in flags:
-        return None
-    return "event" if flags.pop() else "explicit"
+    kinds = {model_kind(m) for m in models}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def _directory(model_dir) -> ModelDirectory:
