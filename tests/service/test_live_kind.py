@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from latentrec import Interactions
@@ -89,6 +89,7 @@ def listed(client, user_id: str, n: int) -> list[str]:
 
 # ----------------------------------------------------------------- stars-trained ALS
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(seed=981, n_users=4, n_items=5, density=0.4375, n_factors=3)  # a near tie
 @given(
     seed=st.integers(0, 2**16),
     n_users=st.integers(4, 14),
@@ -134,7 +135,17 @@ def test_a_stars_trained_implicit_als_folds_in_the_stars_it_learned_from(
                     )
                     got = listed(client, user_id, n)
                     assert got == ids
-                    assert got == [str(x) for x in model.recommend(int(user_id), n=n).ids]
+                    # The training vector equals the folded one to ~1e-4, so two items
+                    # whose scores differ by less may swap: the lists must agree up to
+                    # such ties (seed 981 has one).
+                    want = [str(x) for x in model.recommend(int(user_id), n=n).ids]
+                    scores = model.item_factors_ @ model.user_factors_[u]
+                    at = model.items_.index
+                    np.testing.assert_allclose(
+                        scores[at([int(x) for x in got])],
+                        scores[at([int(x) for x in want])],
+                        atol=1e-3,
+                    )
 
 
 def test_a_stars_trained_implicit_als_takes_events_by_weight_and_clips_to_the_scale(store):
