@@ -6,7 +6,7 @@ import pytest
 
 import latentrec
 from latentrec import ModelFileError
-from latentrec.io.modelfile import FORMAT_VERSION, read_manifest
+from latentrec.io.modelfile import FORMAT_VERSION, read_archive, read_manifest, write_archive
 from latentrec.models import BiasedMF, NotFittedError
 
 
@@ -100,3 +100,21 @@ def test_generator_seed_is_not_stored_as_object(small_data, tmp_path):
     model = BiasedMF(n_factors=2, n_epochs=1, random_state=np.random.default_rng(0))
     model.fit(small_data).save(tmp_path / "g.npz")
     assert read_manifest(tmp_path / "g.npz")["params"]["random_state"] is None
+
+
+def test_arrays_of_any_shape_round_trip_non_contiguous_and_zero_d_included(tmp_path):
+    """A 0-d array keeps its shape (np.ascontiguousarray made it (1,), so reading it back
+    failed its check), and a strided view is stored as its C-order copy."""
+    arrays = {
+        "flag": np.array(True),
+        "scalar": np.float32(2.5) * np.ones(()),
+        "empty": np.zeros((0, 3), np.int64),
+        "strided": np.arange(12, dtype=np.int32).reshape(3, 4)[:, ::2],
+        "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+    }
+    path = tmp_path / "a.npz"
+    write_archive(path, {"algorithm": "Demo"}, arrays)
+    _, got = read_archive(path)
+    for name, arr in arrays.items():
+        assert got[name].shape == arr.shape and got[name].dtype == arr.dtype, name
+        np.testing.assert_array_equal(got[name], arr)

@@ -37,7 +37,7 @@ def digest(arr: np.ndarray) -> str:
         >>> len(digest(np.zeros(3)))
         64
     """
-    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+    return hashlib.sha256(np.asarray(arr, order="C").tobytes()).hexdigest()
 
 
 def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -69,7 +69,7 @@ def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
             zf.writestr("manifest.json", json.dumps(manifest, indent=2))
             for name, arr in arrays.items():
                 buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+                np.lib.format.write_array(buf, np.asarray(arr, order="C"), allow_pickle=False)
                 zf.writestr(name + ".npy", buf.getvalue())
 
 

@@ -201,8 +201,7 @@ class Context:
             out["later_indices"] = self.later.indices
             out["later_data"] = self.later.data
             if self.later_implicit is not None:
-                # One element, not a 0-d array: model files keep arrays of one dimension up.
-                out["later_implicit"] = np.array([self.later_implicit], dtype=bool)
+                out["later_implicit"] = np.array(self.later_implicit, dtype=bool)
         return {k: np.asarray(v) for k, v in out.items()}
 
     @classmethod
