@@ -43,11 +43,45 @@ def test_the_readme_has_python_examples():
     assert python_blocks(), "no ```python block in README.md"
 
 
+# ``expr  # {'rmse': 0.89..., 'mae': 0.70..., ...}``: a result the README shows, by prefix.
+SHOWN = re.compile(r"^(?P<expr>\S.*?)\s+# \{(?P<shown>'\w+': [-\d.]+\.\.\..*)\}\s*$")
+FIGURE = re.compile(r"'(\w+)': ([-\d.]+?)\.\.\.")
+
+
+def checked(code: str) -> str:
+    """``code`` with each figure its comments show asserted: the value, printed in full,
+    must start with the digits shown.
+
+    Example:
+        >>> print(checked("f()  # {'rmse': 0.89..., ...}"))
+        _shown = f()
+        assert str(_shown['rmse']).startswith('0.89'), ('rmse', _shown['rmse'], '0.89')
+    """
+    out = []
+    for line in code.splitlines():
+        m = SHOWN.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        out.append(f"_shown = {m['expr']}")
+        for name, digits in FIGURE.findall(m["shown"]):
+            out.append(
+                f"assert str(_shown[{name!r}]).startswith({digits!r}), "
+                f"({name!r}, _shown[{name!r}], {digits!r})"
+            )
+    return "\n".join(out)
+
+
+def test_the_readme_shows_figures_that_are_checked():
+    """The notebook block's accuracy comment is one (it once said 0.91 for 0.897)."""
+    assert any(SHOWN.match(line) for code in python_blocks() for line in code.splitlines())
+
+
 @pytest.mark.parametrize("code", cases())
 def test_readme_block_runs_as_written(code, tmp_path):
     # Its own folder: the examples write files (model.npz) where they run.
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", checked(code)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
