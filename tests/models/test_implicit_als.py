@@ -8,7 +8,13 @@ import scipy.sparse as sp
 
 import latentrec
 from latentrec import Interactions
-from latentrec.kernels.implicit_als import cg_half_step, cholesky_half_step, gram, row_chunks
+from latentrec.kernels.implicit_als import (
+    cg_half_step,
+    cholesky_half_step,
+    exact_budget,
+    gram,
+    row_chunks,
+)
 from latentrec.models.implicit_als import ImplicitALS, _readonly
 
 
@@ -74,9 +80,11 @@ def run_cholesky(R, X, Y, alpha, lam, kind="linear", eps=1.0):
     bounds = row_chunks(indptr, Y.shape[1], n_chunks=3)
     loss = np.zeros(bounds.size - 1)
     failed = np.zeros(bounds.size - 1, dtype=np.int64)
+    A0 = gram(Y, lam, np.float64)  # as ImplicitALS passes it, with its budget
     cholesky_half_step(
-        indptr, indices, values, np.float32(alpha), X, Y, gram(Y, lam), bounds, loss, failed
-    )
+        indptr, indices, values, np.float32(alpha), X, Y, A0, exact_budget(A0)[1], bounds, loss,
+        failed,
+    )  # fmt: skip
     assert not failed.any()
     return loss.sum()
 
@@ -398,8 +406,10 @@ def test_negative_strengths_are_refused():
 @pytest.mark.parametrize("seed", [0, 276, 297])
 def test_singular_system_names_the_fix(seed):
     # λ = 0 with more factors than items: Yᵀ C Y cannot be inverted.  From the starting
-    # factors of seeds 276 and 297 (of seeds 0-299, these two) rounding left every Cholesky
-    # pivot positive, and the fit returned item factors of about 300 instead of refusing.
+    # factors of seeds 276 and 297 (of seeds 0-299, these two) float32 rounding once left
+    # every Cholesky pivot positive, and the fit returned wrong item factors instead of
+    # refusing.  The float64 Gram's condition check refuses every seed (and tiny λ > 0
+    # too: tests/models/test_cholesky_singular.py).
     model = ImplicitALS(
         n_factors=5, n_epochs=1, regularization=0.0, solver="cholesky", random_state=seed
     )

@@ -31,6 +31,13 @@ from numba import njit, prange
 
 #: Stop CG on a row once the squared residual norm falls below this (as implicit does).
 CG_TOLERANCE = 1e-20
+#: :func:`max_condition`: the exact solver refuses a Gram matrix whose condition number
+#: times ``k · eps64`` exceeds 1 / this, i.e. whose solve may be off by more than 1e-3.
+EXACT_DIGITS_MARGIN = 1e4
+#: float64 machine epsilon, for the pivot test of :func:`cholesky_half_step`.
+EPS64 = float(np.finfo(np.float64).eps)
+#: Rows of Y cast to float64 at a time by :func:`gram` (16 MiB at k = 32).
+GRAM_SLICE = 1 << 16
 
 
 def row_chunks(indptr: np.ndarray, k: int, n_chunks: int = 256) -> np.ndarray:
@@ -57,18 +64,87 @@ def row_chunks(indptr: np.ndarray, k: int, n_chunks: int = 256) -> np.ndarray:
     return np.unique(bounds)
 
 
-def gram(Y: np.ndarray, regularization: float) -> np.ndarray:
-    """``YᵀY + λI`` as float32 (one BLAS call; the only place all of Y is read at once).
+def gram(Y: np.ndarray, regularization: float, dtype=np.float32) -> np.ndarray:
+    """``YᵀY + λI`` as ``dtype`` (one BLAS call; the only place all of Y is read at once).
+
+    float32 (the default) is what conjugate gradient works in.  The exact solver asks for
+    float64: in float32 a λ below about 1e-7 of the diagonal is lost when added, and a
+    singular ``YᵀY`` comes out with rounding eigenvalues of about 1e-7·‖Y‖² of either
+    sign, so a tiny λ would leave a system that is singular in all but name.  The
+    product of two float32 values is exact in float64, so the float64 Gram carries only
+    the rounding of its sums (about 1e-16 relative).
 
     Example:
         >>> import numpy as np
         >>> gram(np.array([[1.0, 2.0]], np.float32), 0.5).tolist()
         [[1.5, 2.0], [2.0, 4.5]]
+        >>> A = gram(np.array([[1.0, 2.0]], np.float32), 1e-12, np.float64)
+        >>> A.dtype.name, bool(A[0, 0] > 1.0)
+        ('float64', True)
     """
-    G = Y.T @ Y
-    G = np.asarray(G, dtype=np.float32)
-    G[np.diag_indices_from(G)] += np.float32(regularization)
+    Y = np.asarray(Y)
+    if np.dtype(dtype) == np.float64 and Y.dtype != np.float64:
+        # Cast before the product (float32 BLAS would round its sums in float32), a
+        # slice at a time: a float64 copy of all of Y would double its memory.
+        G = np.zeros((Y.shape[1], Y.shape[1]), dtype=np.float64)
+        for a in range(0, Y.shape[0], GRAM_SLICE):
+            part = Y[a : a + GRAM_SLICE].astype(np.float64)
+            G += part.T @ part
+    else:
+        G = np.asarray(Y.T @ Y, dtype=dtype)
+    G[np.diag_indices_from(G)] += G.dtype.type(regularization)
     return np.ascontiguousarray(G)
+
+
+def exact_budget(A0: np.ndarray) -> tuple[float, float]:
+    """``(condition, budget)`` of ``A0 = YᵀY + λI`` for :func:`cholesky_half_step`.
+
+    ``condition`` is ``λ_max / λ_min`` (``inf`` when ``A0`` is not finite or its smallest
+    eigenvalue is not positive: rounding can make a singular ``YᵀY`` slightly
+    indefinite).  A row's system is ``A = A0 + W`` with ``W = Σ (c − 1) y yᵀ`` positive
+    semidefinite (confidences are at least 1), so ``λ_min(A) ≥ λ_min(A0)`` and
+    ``‖A‖ ≤ λ_max(A0) + trace(W)``.  Its solve is within 1e-3 (see :func:`max_condition`)
+    while ``‖A‖ ≤ λ_min(A0) / (EXACT_DIGITS_MARGIN · k · eps)``; ``budget`` is how much
+    ``trace(W)`` that leaves, and negative exactly when ``condition > max_condition(k)``:
+    then no row can be solved.
+
+    Example:
+        >>> import numpy as np
+        >>> condition, budget = exact_budget(np.diag([4.0, 0.5]))
+        >>> condition, f"{budget:.3e}"
+        (8.0, '1.126e+11')
+        >>> exact_budget(np.zeros((2, 2)))
+        (inf, -inf)
+    """
+    A0 = np.asarray(A0, dtype=np.float64)
+    k = A0.shape[0]
+    if k == 0:
+        return 1.0, float("inf")
+    if not np.isfinite(A0).all():
+        return float("inf"), float("-inf")
+    eig = np.linalg.eigvalsh(A0)
+    low, high = float(eig[0]), float(eig[-1])
+    if not low > 0.0:
+        return float("inf"), float("-inf")
+    return high / low, low / (EXACT_DIGITS_MARGIN * k * EPS64) - high
+
+
+def max_condition(k: int) -> float:
+    """The largest condition number of ``YᵀY + λI`` (k x k) the exact solver accepts.
+
+    A float64 Cholesky solve of a system of condition κ, from a Gram matrix formed in
+    float64, is off by about ``κ · k · eps`` relative (eps = 2.2e-16): on 13,000 random
+    near-singular systems (k = 3-8, λ from 1e-12 to 1e-6, against an SVD least-squares
+    reference) by at most 8 times that.  Accepting ``κ ≤ 1 / (1e4 · k · eps)``
+    (:data:`EXACT_DIGITS_MARGIN`) keeps an accepted system within 1e-3 of the exact
+    minimiser; beyond it the system counts as singular and is refused.  A row's own
+    cells can only raise κ above ``A0``'s: :func:`exact_budget` bounds how far.
+
+    Example:
+        >>> f"{max_condition(5):.2e}"
+        '9.01e+10'
+    """
+    return 1.0 / (EXACT_DIGITS_MARGIN * max(k, 1) * EPS64)
 
 
 def cg_half_step(indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chunk_loss):
@@ -205,12 +281,38 @@ def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pra
 
 @njit(cache=True, parallel=True, nogil=True)
 def cholesky_half_step(
-    indptr, indices, values, alpha, X, Y, A0, bounds, chunk_loss, failed
+    indptr, indices, values, alpha, X, Y, A0, budget, bounds, chunk_loss, failed
 ):  # pragma: no cover - compiled
     """Set every row of X to the exact minimiser (float64 Cholesky of the k x k system).
 
-    ``failed[c]`` is set to 1 + the first row of chunk ``c`` whose system was not
-    positive definite (that row is left unchanged), else 0.
+    ``A0 = YᵀY + λI``, best formed in float64 (``gram(Y, λ, np.float64)``): the row
+    systems are accumulated in float64 from it, and a float32 ``A0`` has already lost
+    what lies below float32 resolution.  ``budget`` (float) is the second value of
+    ``exact_budget(A0)``, checked ``>= 0`` by the caller: a row whose cells add more than
+    that to the trace (``Σ (c − 1) ‖y‖²``) is refused, its solve could be off by more
+    than 1e-3.  ``budget = inf`` leaves only the pivot test, which catches a system
+    singular to rounding and nothing less.
+
+    ``failed[c]`` is set to 1 + the first row of chunk ``c`` whose system was refused
+    (that row is left unchanged), else 0.
+
+    Example:
+        >>> import numpy as np
+        >>> ro = lambda a, t: np.require(np.asarray(a, t), requirements="C")
+        >>> Y = np.eye(2, dtype=np.float32)
+        >>> X = np.zeros((1, 2), np.float32)
+        >>> loss, failed = np.zeros(1), np.zeros(1, np.int64)
+        >>> cholesky_half_step(ro([0, 1], np.int64), ro([0], np.int32), ro([1.0], np.float32),
+        ...                    np.float32(1.0), X, Y, gram(Y, 1.0, np.float64), np.inf,
+        ...                    np.array([0, 1], np.int64), loss, failed)
+        >>> [round(float(v), 4) for v in X[0]], failed.tolist()
+        ([0.6667, 0.0], [0])
+        >>> singular = np.ones((2, 2), np.float32)  # two identical rows: rank 1, λ = 0
+        >>> cholesky_half_step(ro([0, 1], np.int64), ro([0], np.int32), ro([1.0], np.float32),
+        ...                    np.float32(1.0), X, singular, gram(singular, 0.0, np.float64),
+        ...                    np.inf, np.array([0, 1], np.int64), loss, failed)
+        >>> failed.tolist()
+        [1]
     """
     k = X.shape[1]
     n_chunks = bounds.shape[0] - 1
@@ -219,6 +321,7 @@ def cholesky_half_step(
         b = np.empty(k, dtype=np.float64)
         z = np.empty(k, dtype=np.float64)
         yv = np.empty(k, dtype=np.float64)
+        diag0 = np.empty(k, dtype=np.float64)
         loss = 0.0
         failed[c] = 0
         for u in range(bounds[c], bounds[c + 1]):
@@ -239,13 +342,24 @@ def cholesky_half_step(
                     wg = w * yv[g]
                     for f in range(g + 1):
                         L[g, f] += wg * yv[f]
-            # In-place Cholesky A = L Lᵀ on the lower triangle.
-            ok = True
+            # The row's own weight, trace(A) − trace(A0), may raise ‖A‖ (and with it
+            # the rounding error) but not λ_min(A): over the budget, refuse.
+            added = 0.0
             for g in range(k):
+                diag0[g] = L[g, g]
+                added += L[g, g] - A0[g, g]
+            ok = added <= budget
+            # In-place Cholesky A = L Lᵀ on the lower triangle.  A = (PSD) + λI, so in
+            # exact arithmetic every pivot is at least λ_min(A) ≥ λ.  Computed, pivot g
+            # is off by up to about k·eps·A_gg (Cholesky's backward error is bounded by
+            # γ_k Σ_f L_gf² = γ_k A_gg), so a pivot not above that cannot be told from 0:
+            # the system is singular to rounding.  (A pivot above it does not prove the
+            # solve accurate: pivots can exceed λ_min(A) by far, hence the budget.)
+            for g in range(k if ok else 0):
                 diag = L[g, g]
                 for f in range(g):
                     diag -= L[g, f] * L[g, f]
-                if not diag > 0.0:
+                if not diag > k * EPS64 * diag0[g]:
                     ok = False
                     break
                 diag = np.sqrt(diag)

@@ -7,7 +7,14 @@ from itertools import pairwise
 import numpy as np
 
 from ..data.interactions import Interactions
-from ..kernels.implicit_als import cg_half_step, cholesky_half_step, gram, row_chunks
+from ..kernels.implicit_als import (
+    cg_half_step,
+    cholesky_half_step,
+    exact_budget,
+    gram,
+    max_condition,
+    row_chunks,
+)
 from ..kernels.threads import numba_threads
 from ..kernels.transpose import block_edges, column_block, column_counts
 from ._training import check_float, check_int, run_epochs
@@ -132,9 +139,12 @@ class ImplicitALS(FactorModel):
 
     ``solver="cg"`` runs ``cg_steps`` conjugate-gradient steps per row, warm-started from
     the row's previous value (Takács, Pilászy & Tikk 2011; what the implicit library
-    does); ``"cholesky"`` solves each row exactly in float64.  Rows run in parallel
-    (numba ``prange``) and each row is solved from its own inputs only, so a fixed
-    ``random_state`` gives identical factors for any ``num_threads``.
+    does); ``"cholesky"`` solves each row exactly in float64, ``YᵀY + λI`` included, and
+    raises ``FloatingPointError`` (naming the fix) rather than return a solve that may be
+    off by more than 1e-3: λ = 0, or a λ lost to rounding against ``‖YᵀY‖``, with
+    collinear factors (more factors than users or items with data, say) is refused.
+    Rows run in parallel (numba ``prange``) and each row is solved from its own inputs
+    only, so a fixed ``random_state`` gives identical factors for any ``num_threads``.
 
     The result is a :class:`FactorModel` with μ = 0 and zero biases: ``recommend``,
     ``recommend_batch``, ``similar_items``, ``explain`` and model files work as for every
@@ -294,20 +304,6 @@ class ImplicitALS(FactorModel):
         self.alpha_ = settings["alpha"]
         self.epsilon_ = settings["epsilon"]
         self.regularization_ = settings["regularization"]
-        rank = min(
-            int(np.count_nonzero(np.diff(by_user.indptr))),
-            int(np.count_nonzero(np.diff(item_ptr))),
-        )
-        if self.solver == "cholesky" and self.regularization_ == 0 and k > rank:
-            # Without regularization a row's system is as singular as the other side's
-            # Gram matrix, whose rank is at most that side's row count.  Rounding can
-            # leave every pivot positive all the same (then the factors blow up), so
-            # the factorisation cannot be trusted to notice.
-            raise FloatingPointError(
-                f"ImplicitALS: {k} factors but only {rank} users or items with data make "
-                "every least-squares system singular; raise regularization (it must be > 0 "
-                "when factors are collinear) or use fewer factors"
-            )
         user_rows = (
             _readonly(by_user.indptr, np.int64),
             _readonly(by_user.indices, np.int32),
@@ -365,9 +361,9 @@ class ImplicitALS(FactorModel):
 
     def _half_step(self, rows, X, Y, alpha, bounds, side, data=None) -> float:
         """Solve every row of X against fixed Y; returns Σ row objectives (incl. λ‖x‖²)."""
-        A0 = gram(Y, self.regularization_)
+        system = self._system(Y, "item" if side == "user" else "user")
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
-        self._solve_chunks(rows, X, Y, A0, alpha, bounds, chunk_loss, 0, side, data)
+        self._solve_chunks(rows, X, Y, system, alpha, bounds, chunk_loss, 0, side, data)
         return float(np.sum(chunk_loss))
 
     def _item_half_step(self, user_rows, item_ptr, blocks, Y, X, alpha, bounds, data) -> float:
@@ -379,7 +375,7 @@ class ImplicitALS(FactorModel):
         block, holds each block in turn.
         """
         indptr, indices, values = user_rows
-        A0 = gram(X, self.regularization_)
+        system = self._system(X, "user")
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
         cells = np.diff(item_ptr[bounds[blocks]])
         size = int(cells.max()) if cells.size else 0
@@ -396,14 +392,22 @@ class ImplicitALS(FactorModel):
                 _readonly(vals, np.float32),
             )
             self._solve_chunks(
-                block, Y[lo:hi], X, A0, alpha, bounds[c0 : c1 + 1] - lo,
+                block, Y[lo:hi], X, system, alpha, bounds[c0 : c1 + 1] - lo,
                 chunk_loss[c0:c1], lo, "item", data,
             )  # fmt: skip
         return float(np.sum(chunk_loss))
 
-    def _solve_chunks(self, rows, X, Y, A0, alpha, bounds, chunk_loss, offset, side, data):
+    def _system(self, Y, fixed: str) -> tuple[np.ndarray, float]:
+        """``(YᵀY + λI, budget)`` of a half-step: float32 for CG, float64 and checked for
+        Cholesky (see :func:`_exact_gram`; CG has no budget)."""
+        if self.solver == "cg":
+            return gram(Y, self.regularization_), float("inf")
+        return _exact_gram(Y, self.regularization_, f"the {fixed} factors")
+
+    def _solve_chunks(self, rows, X, Y, system, alpha, bounds, chunk_loss, offset, side, data):
         """Run the solver on the chunks ``bounds`` of ``rows``; X's row 0 is row ``offset``."""
         indptr, indices, values = rows
+        A0, budget = system
         if self.solver == "cg":
             cg_half_step(
                 indptr,
@@ -419,7 +423,9 @@ class ImplicitALS(FactorModel):
             )
         else:
             failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
-            cholesky_half_step(indptr, indices, values, alpha, X, Y, A0, bounds, chunk_loss, failed)
+            cholesky_half_step(
+                indptr, indices, values, alpha, X, Y, A0, budget, bounds, chunk_loss, failed
+            )
             if failed.any():
                 row = int(failed[failed > 0][0] - 1) + offset
                 label = row
@@ -427,8 +433,9 @@ class ImplicitALS(FactorModel):
                     vocab = data.users if side == "user" else data.items
                     label = vocab.ids[row]
                 raise FloatingPointError(
-                    f"ImplicitALS: the least-squares system of {side} {label!r} is not positive "
-                    "definite; raise regularization (it must be > 0 when factors are collinear)"
+                    f"ImplicitALS: the least-squares system of {side} {label!r} is too close to "
+                    "singular for an exact solve; raise regularization (it must be > 0 when "
+                    "factors are collinear)"
                 )
 
     def _resolved(self, name: str):
@@ -480,7 +487,7 @@ class ImplicitALS(FactorModel):
             True
         """
         self.check_fitted()
-        return self._solve_exact(indptr, indices, values, self.item_factors_)
+        return self._solve_exact(indptr, indices, values, self.item_factors_, "item")
 
     def _solve_item_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
         """Exact item vectors for CSR rows ``(user_idx, value)`` with user factors fixed.
@@ -496,9 +503,9 @@ class ImplicitALS(FactorModel):
             ([0.0], (1, 2))
         """
         self.check_fitted()
-        return self._solve_exact(indptr, indices, values, self.user_factors_)
+        return self._solve_exact(indptr, indices, values, self.user_factors_, "user")
 
-    def _solve_exact(self, indptr, indices, values, other):
+    def _solve_exact(self, indptr, indices, values, other, fixed: str):
         indptr = _readonly(np.array(indptr), np.int64)
         indices = _readonly(np.array(indices), np.int32)
         values = np.array(values, dtype=np.float32)
@@ -515,7 +522,9 @@ class ImplicitALS(FactorModel):
         bounds = row_chunks(indptr, k)
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
         failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
-        A0 = gram(other, float(self._resolved("regularization")))
+        A0, budget = _exact_gram(
+            other, float(self._resolved("regularization")), f"the {fixed} factors"
+        )
         Y = np.ascontiguousarray(other, dtype=np.float32)
         if not Y.flags.writeable:  # e.g. a loaded model: keep the kernel's one signature
             Y = Y.copy()
@@ -527,16 +536,54 @@ class ImplicitALS(FactorModel):
             X,
             Y,
             A0,
+            budget,
             bounds,
             chunk_loss,
             failed,
         )
         if failed.any():
             raise FloatingPointError(
-                f"ImplicitALS: row {int(failed[failed > 0][0] - 1)} has a singular system; "
-                "the model needs regularization > 0"
+                f"ImplicitALS: row {int(failed[failed > 0][0] - 1)}'s least-squares system is "
+                "too close to singular for an exact solve; the model needs a larger "
+                "regularization"
             )
         return np.zeros(n, dtype=np.float32), X
+
+
+def _exact_gram(Y: np.ndarray, regularization: float, what: str) -> tuple[np.ndarray, float]:
+    """``(YᵀY + λI, budget)`` in float64 for the exact solver, refused when ill-conditioned.
+
+    Every row's system is ``A0`` plus a positive semidefinite term (confidences are at
+    least 1), so its smallest eigenvalue is at least ``A0``'s: when ``A0``'s condition
+    number is over :func:`max_condition`, no row's solve can be trusted and the
+    half-step is refused here; otherwise each row is held to ``budget``
+    (:func:`exact_budget`) by the kernel.  One k x k eigenvalue problem per half-step,
+    next to ``rows · k³`` for the solves.  ``what`` names Y in the error.
+
+    Example:
+        >>> import numpy as np
+        >>> A0, budget = _exact_gram(np.eye(2, dtype=np.float32), 0.0, "the item factors")
+        >>> A0.tolist(), budget > 1e10
+        ([[1.0, 0.0], [0.0, 1.0]], True)
+        >>> _exact_gram(np.ones((3, 2), np.float32), 1e-30, "the item factors")
+        Traceback (most recent call last):
+        ...
+        FloatingPointError: ImplicitALS: the item factors are collinear ...
+    """
+    A0 = gram(Y, regularization, np.float64)
+    condition, budget = exact_budget(A0)
+    if not budget >= 0.0:
+        # Only on the way out: the usual cause, fewer rows with data than factors.
+        k = A0.shape[0]
+        rows = int(np.count_nonzero(np.any(Y != 0, axis=1)))
+        few = f": {rows} nonzero rows for {k} factors" if rows < k else ""
+        raise FloatingPointError(
+            f"ImplicitALS: {what} are collinear or nearly so{few} (YᵀY + λI with λ = "
+            f"{regularization:g} has condition number {condition:.3g}, over the "
+            f"{max_condition(k):.3g} an exact float64 solve can take); raise regularization "
+            "(it must be > 0 when factors are collinear) or use fewer factors"
+        )
+    return A0, budget
 
 
 def _is_auto(value) -> bool:

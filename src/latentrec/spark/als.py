@@ -244,7 +244,8 @@ def half_step(blocks, step: HalfStep, factors, bias, n_rows: int):
     """
     sc = blocks.context
     k = factors.shape[1]
-    fixed = (factors, bias, gram(factors, 0.0) if step.kind == "implicit" else None)
+    # float64 YᵀY: the exact implicit solve needs λ to register against it (see gram).
+    fixed = (factors, bias, gram(factors, 0.0, np.float64) if step.kind == "implicit" else None)
     shared = sc.broadcast(fixed)
 
     def solve(part):

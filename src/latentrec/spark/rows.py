@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..kernels.als import als_half_step
-from ..kernels.implicit_als import cholesky_half_step, row_chunks
+from ..kernels.implicit_als import cholesky_half_step, exact_budget, row_chunks
 from ..kernels.ridge import ridge_rows
 from ..kernels.threads import numba_threads
 
@@ -138,8 +138,14 @@ def _implicit(step: HalfStep, indptr, col, value, factors, gram) -> np.ndarray:
             sub_col, sub_val = col[keep], value[keep]
         else:
             rows, sub_ptr, sub_col, sub_val = None, indptr, col, value
-        A0 = np.array(gram, dtype=np.float32)
-        A0[np.diag_indices_from(A0)] += np.float32(step.regularization * float(length))
+        A0 = np.array(gram, dtype=np.float64)
+        A0[np.diag_indices_from(A0)] += step.regularization * float(length)
+        condition, budget = exact_budget(A0)
+        if not budget >= 0.0:
+            raise FloatingPointError(
+                f"implicit ALS: YᵀY + λI has condition number {condition:.3g}, too close "
+                "to singular for an exact solve; raise regularization above 0"
+            )
         X = np.zeros((sub_ptr.size - 1, step.k), np.float32)
         bounds = row_chunks(sub_ptr, step.k)
         chunk_loss = np.zeros(bounds.size - 1)
@@ -153,14 +159,15 @@ def _implicit(step: HalfStep, indptr, col, value, factors, gram) -> np.ndarray:
                 X,
                 factors,
                 A0,
+                budget,
                 bounds,
                 chunk_loss,
                 failed,
             )
         if failed.any():
             raise FloatingPointError(
-                "implicit ALS: a least-squares system is not positive definite; "
-                "raise regularization above 0"
+                "implicit ALS: a least-squares system is too close to singular for an exact "
+                "solve; raise regularization above 0"
             )
         if rows is None:
             out = X
