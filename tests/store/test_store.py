@@ -426,3 +426,20 @@ def test_every_catalogue_write_raises_the_catalogue_version(store):
     assert 0 < first < second < store.catalogue_version()
     store.add_ratings([Rating("u", "1", 4.0)])  # not a catalogue write
     assert store.catalogue_version() == 3
+
+
+def test_newest_timestamp_and_first_seen(store):
+    """The two facts boost_new's ages come from: the newest rating or event, and each
+    item's first one (a catalogue entry nobody rated: when it was added)."""
+    assert store.newest_timestamp() is None
+    store.add_items([Item("new", "New", added_at=9_000.0)])
+    assert store.newest_timestamp() is None  # a catalogue time is no rating
+    store.add_ratings(
+        [
+            Rating("a", "x", 4.0, 100.0),
+            Rating("b", "x", 2.0, 50.0),
+            Rating("a", "y", 1.0, 700.0, kind="event"),
+        ]
+    )
+    assert store.newest_timestamp() == 700.0
+    assert store.item_first_seen() == {"new": 9_000.0, "x": 50.0, "y": 700.0}

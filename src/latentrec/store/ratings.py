@@ -633,6 +633,22 @@ class RatingsStore:
         out.update((item, float(when)) for item, when in rated)
         return out
 
+    def newest_timestamp(self) -> float | None:
+        """The newest timestamp among the stored ratings and events (Unix seconds);
+        ``None`` when none is stored.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> store.newest_timestamp() is None
+            True
+            >>> _ = store.add_ratings([Rating("a", "x", 4, 5.0), Rating("b", "y", 2, 3.0)])
+            >>> store.newest_timestamp()
+            5.0
+        """
+        with self.db.read() as conn:
+            newest = conn.execute(sa.select(sa.func.max(ratings.c.ts))).scalar()
+        return None if newest is None else float(newest)
+
     def counts(self) -> dict:
         """``{"ratings", "users", "items"}``: stored (user, item, kind) values, users who
         have any, and catalogue entries.
