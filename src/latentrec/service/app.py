@@ -651,7 +651,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         dependencies=writes,
         tags=["ratings"],
     )
-    async def post_ratings(body: schemas.RatingIn | schemas.RatingsIn):
+    async def post_ratings(body: schemas.RatingsBody):
         """Store one rating or many (explicit stars or implicit events) in one transaction;
         answered only after it commits.  Each user's next request reflects them."""
         # The write runs on the event loop, its wait for the disk (the commit's flush,
