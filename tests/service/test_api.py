@@ -317,6 +317,23 @@ def test_catalogue_is_seeded_from_the_model_and_searchable(client):
     assert client.get("/genres").json()["genres"] == []
 
 
+def test_item_search_puts_titles_starting_with_the_text_first(client):
+    """The page's search box: "star" lists Star Wars, then the titles with a word that
+    starts with it, then any other match (it listed them by title alone: Bastard Out of
+    Carolina, Evening Star, Frankie Starlight, Star Wars 4th)."""
+    for k, title in enumerate(
+        ["Bastard Out of Carolina", "Evening Star, The", "Frankie Starlight", "Star Wars"]
+    ):
+        body = {"item_id": f"s{k}", "title": title}
+        assert client.post("/items", json=body).status_code == 201
+    titles = [
+        x["title"] for x in client.get("/items", params={"search": "star", "n": 3}).json()["items"]
+    ]
+    assert titles == ["Star Wars", "Evening Star, The", "Frankie Starlight"]
+    page = client.get("/items", params={"search": "star", "n": 3, "offset": 3}).json()
+    assert [x["title"] for x in page["items"]] == ["Bastard Out of Carolina"]
+
+
 def test_post_item_without_features_is_added_with_a_zero_vector(client, store):
     r = client.post("/items", json={"item_id": "500", "title": "New Film", "genres": ["Drama"]})
     assert r.status_code == 201, r.text

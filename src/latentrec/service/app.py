@@ -537,7 +537,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         n: int = Query(20, ge=1, le=max_list, description="Page size."),
         offset: int = Query(0, ge=0, le=10_000_000),
     ):
-        """Titles in the catalogue, filtered by words in the title and by genre."""
+        """Titles in the catalogue, filtered by text in the title (or id) and by genre:
+        titles starting with the text first, then those with a word starting with it,
+        then any other match, each by title."""
         served = holder.current
         found = store.search_items(
             search=search or None, genre=genre or None, limit=n, offset=offset

@@ -581,16 +581,19 @@ class RatingsStore:
         self, search: str | None = None, genre: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[Item]:
         """Catalogue entries whose title or id contains ``search`` (case-insensitive) and
-        which have the genre ``genre`` (exact name), ordered by title then id.
+        which have the genre ``genre`` (exact name): those whose title starts with
+        ``search`` first, then those with a word starting with it, then the rest, each
+        group by title then id (by title then id without ``search``).
 
         ``%`` and ``_`` in ``search`` are ordinary characters.  ``limit`` (at most
         10,000) and ``offset`` page through the results.
 
         Example:
             >>> store = open_store(":memory:")
-            >>> _ = store.add_items([Item("1", "Star Wars", ("Sci-Fi",)), Item("2", "Heat")])
+            >>> _ = store.add_items([Item("1", "Star Wars", ("Sci-Fi",)), Item("2", "Heat"),
+            ...                      Item("3", "Evening Star"), Item("4", "Bastard")])
             >>> [i.title for i in store.search_items("STAR")]
-            ['Star Wars']
+            ['Star Wars', 'Evening Star', 'Bastard']
             >>> [i.item_id for i in store.search_items(genre="Sci-Fi")]
             ['1']
         """
