@@ -426,3 +426,24 @@ def test_every_output_file_that_cannot_be_written_is_named_as_given(trained, com
     args = [{"{csv}": csv, "{model}": model}.get(a, a) for a in command]
     line = error_line(invoke(*args, "-o", target))
     assert f"cannot write {target}" in line and ".tmp" not in line, line
+
+
+def test_store_import_of_explicit_ratings_without_a_rating_column_is_refused(tmp_path):
+    """``--rating-col none`` with ``--kind explicit`` would store every row as a 1-star
+    rating (as POST /ratings did for a rating without stars): one line, exit 1, no store."""
+    csv = tmp_path / "plays.csv"
+    pd.DataFrame({"user": [1, 2], "item": [10, 11]}).to_csv(csv, index=False)
+    store = tmp_path / "ratings.db"
+    args = ("store", "import", csv, "--user-col", "user", "--item-col", "item")
+    out = invoke(*args, "--rating-col", "none", "--kind", "explicit", "--store", store)
+    line = error_line(out)
+    assert "--kind explicit needs a rating column" in line and "--kind event" in line
+    assert not store.exists()
+    out = invoke(*args, "--rating-col", "none", "--store", store)
+    assert out.exit_code == 0 and "imported 2 event ratings" in out.output, out.output
+    # A file with a rating column imports as explicit ratings, --kind given or not.
+    rated = tmp_path / "rated.csv"
+    pd.DataFrame({"user_id": [1], "item_id": [10], "rating": [4.0]}).to_csv(rated, index=False)
+    for kind in ((), ("--kind", "explicit")):
+        out = invoke("store", "import", rated, *kind, "--store", tmp_path / "other.db")
+        assert out.exit_code == 0 and "1 explicit ratings" in out.output, out.output

@@ -176,6 +176,79 @@ def test_a_bad_row_in_a_batch_writes_nothing(client, store):
     assert store.counts()["ratings"] == 0
 
 
+@pytest.mark.parametrize(
+    "body, where",
+    [
+        ({"user_id": "y", "item_id": "104"}, ["body", "rating"]),
+        ({"user_id": "y", "item_id": "104", "kind": "explicit"}, ["body", "rating"]),
+        (
+            {
+                "ratings": [
+                    {"user_id": "y", "item_id": "100", "kind": "event"},
+                    {"user_id": "y", "item_id": "104"},
+                ]
+            },
+            ["body", "ratings", "1", "rating"],
+        ),
+    ],
+)
+def test_an_explicit_rating_without_stars_is_422_naming_rating(client, store, body, where):
+    """An explicit rating needs its stars: without them it was stored as 1 star (201)."""
+    r = client.post("/ratings", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": where, "msg": "Field required"}]
+    assert r.json()["detail"] == " ".join(where[1:]) + ": Field required"
+    assert store.counts()["ratings"] == 0
+
+
+def test_an_event_without_a_weight_weighs_one(client, store):
+    for body in (
+        {"user_id": "y", "item_id": "104", "kind": "event"},
+        {"ratings": [{"user_id": "y", "item_id": "104", "kind": "event"}]},
+    ):
+        assert client.post("/ratings", json=body).status_code == 201
+    assert [(r.value, r.kind) for r in store.user_ratings("y")] == [(2.0, "event")]
+
+
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        (
+            {"user_id": "x", "item_id": "50", "rating": "five"},
+            "rating: Input should be a valid number, unable to parse string as a number",
+        ),
+        ({"user_id": "x"}, "item_id: Field required; rating: Field required"),
+        ({}, "user_id: Field required; item_id: Field required; rating: Field required"),
+        (
+            {"user_id": "x", "item_id": "50", "rating": 4, "ratting": 5},
+            "ratting: Extra inputs are not permitted",
+        ),
+        ({"ratings": [{"user_id": "x", "rating": 4}]}, "ratings 0 item_id: Field required"),
+        ({"ratings": {"user_id": "x"}}, "ratings: Input should be a valid list"),
+        ({"ratings": [], "user_id": "x"}, "user_id: Extra inputs are not permitted"),
+        ([1, 2], "body: Input should be a valid dictionary or object to extract fields from"),
+    ],
+)
+def test_a_bad_ratings_body_is_one_line_about_its_own_form(client, store, body, detail):
+    """A body with "ratings" is the batch form, any other the single one: the 422 lists
+    that form's errors only (it listed both forms': five errors for one bad value)."""
+    r = client.post("/ratings", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == detail
+    assert all(e["loc"][0] == "body" for e in r.json()["errors"])
+    assert not any({"single", "batch"} & set(e["loc"]) for e in r.json()["errors"])
+    assert store.counts()["ratings"] == 0
+
+
+def test_the_ratings_body_documents_both_forms(client):
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/ratings"]["post"]["requestBody"]["content"]["application/json"]
+    refs = {x["$ref"].rsplit("/", 1)[1] for x in body["schema"]["oneOf"]}
+    assert refs == {"RatingIn", "RatingsIn"}
+    rating = spec["components"]["schemas"]["RatingIn"]["properties"]["rating"]
+    assert "required" in rating["description"] and "event" in rating["description"]
+
+
 def test_delete_user_erases_everything_and_falls_back(client, store):
     client.post(
         "/ratings",
@@ -242,6 +315,23 @@ def test_catalogue_is_seeded_from_the_model_and_searchable(client):
     assert one["model_version"] == "v-test"  # every body names its version, this one too
     assert client.get("/items/nope").status_code == 404
     assert client.get("/genres").json()["genres"] == []
+
+
+def test_item_search_puts_titles_starting_with_the_text_first(client):
+    """The page's search box: "star" lists Star Wars, then the titles with a word that
+    starts with it, then any other match (it listed them by title alone: Bastard Out of
+    Carolina, Evening Star, Frankie Starlight, Star Wars 4th)."""
+    for k, title in enumerate(
+        ["Bastard Out of Carolina", "Evening Star, The", "Frankie Starlight", "Star Wars"]
+    ):
+        body = {"item_id": f"s{k}", "title": title}
+        assert client.post("/items", json=body).status_code == 201
+    titles = [
+        x["title"] for x in client.get("/items", params={"search": "star", "n": 3}).json()["items"]
+    ]
+    assert titles == ["Star Wars", "Evening Star, The", "Frankie Starlight"]
+    page = client.get("/items", params={"search": "star", "n": 3, "offset": 3}).json()
+    assert [x["title"] for x in page["items"]] == ["Bastard Out of Carolina"]
 
 
 def test_post_item_without_features_is_added_with_a_zero_vector(client, store):

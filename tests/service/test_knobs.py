@@ -115,32 +115,126 @@ def test_calibrate_pulls_the_lists_genres_toward_the_users(genre_client):
     assert not set(listed(body)) & {str(100 + j) for j in scifi[:3]}
 
 
-def test_boost_new_brings_a_new_title_up(genre_client, explicit_model):
-    # The store holds the training ratings (as a served store does), from 1970 on.
+DAY = 86_400.0
+
+
+def store_training_ratings(client, day_of=lambda j: j):
+    """The model's training ratings into the store (as a served store holds them), item
+    ``100 + j``'s first one on day ``day_of(j)`` of 1970 and every later one up to a day
+    after it; returns each item's first timestamp and the newest one."""
     frame, _ = planted()
-    genre_client.app.state.store.add_ratings(
-        [
-            Rating(str(u), str(i), float(r), float(t))
-            for u, i, r, t in frame[["user_id", "item_id", "rating", "timestamp"]].itertuples(
-                index=False
-            )
-        ]
-    )
-    added = genre_client.post("/items", json={"item_id": "999", "title": "Brand New"})
+    rows = []
+    for u, i, r, t in frame[["user_id", "item_id", "rating", "timestamp"]].itertuples(index=False):
+        rows.append(Rating(str(u), str(i), float(r), day_of(i - 100) * DAY + float(t)))
+    client.app.state.store.add_ratings(rows)
+    first: dict[str, float] = {}
+    for row in rows:
+        first[row.item_id] = min(first.get(row.item_id, np.inf), row.timestamp)
+    return first, max(row.timestamp for row in rows)
+
+
+def test_boost_new_ages_run_to_the_newest_rating_not_to_a_title_added_now(genre_client):
+    """docs/service.md: an age runs from a title's first rating to the store's newest
+    rating; a title added through the service now is 0 days old and leaves the ages
+    of the rated titles as they were (they measured from it: every rated title was
+    decades old, the boost ~0 for all, and boost_new answered the plain list)."""
+    first, newest = store_training_ratings(genre_client, day_of=lambda j: 3 * j)
+    params = {"n": 8, "boost_new": 1.0}
+    before = genre_client.get(f"/users/{USER}/recommendations", params=params).json()
+    plain = genre_client.get(f"/users/{USER}/recommendations", params={"n": 8}).json()
+    assert listed(before) != listed(plain)
+    added = genre_client.post("/items", json={"item_id": "9001", "title": "Brand New Film 2"})
     assert added.status_code == 201
-    plain = genre_client.get(f"/users/{USER}/recommendations", params={"n": 5}).json()
-    assert "999" not in listed(plain)
-    boosted = genre_client.get(
-        f"/users/{USER}/recommendations", params={"n": 5, "boost_new": 2.0}
-    ).json()
-    assert listed(boosted)[0] == "999"
-    # Every other title is thousands of days older than the newest: their boost is ~0,
-    # so the rest of the list is the plain order (freshness by hand agrees).
+    served = genre_client.app.state.holder.current
+    ages = genre_client.app.state.facts.ages(served)
+    by_hand = np.array([(newest - first[str(100 + j)]) / DAY for j in range(N_ITEMS)] + [0.0])
+    assert ages.shape == by_hand.shape
+    assert np.allclose(ages, by_hand)
+    assert ages.max() > 80  # three days apart, from day 0 to day 87
+
+    def check_every_weight():
+        served = genre_client.app.state.holder.current
+        assert np.allclose(genre_client.app.state.facts.ages(served), by_hand)
+        for weight in (0.1, 1.0, 10.0):
+            boosted = genre_client.get(
+                f"/users/{USER}/recommendations", params={"n": 8, "boost_new": weight}
+            ).json()
+            _, cands, scores = plain_pool(genre_client)
+            expected = freshness(cands, scores, by_hand, 8, weight, half_life=30.0)
+            assert listed(boosted) == [served.item_ids[j] for j in expected]
+            assert listed(boosted) != listed(plain) or weight < 1
+
+    check_every_weight()
+    assert genre_client.post("/admin/reload", params={"force": "true"}).status_code == 200
+    check_every_weight()
+
+
+def test_boost_new_lists_a_title_added_since_training_from_outside_the_pool(
+    genre_client, monkeypatch
+):
+    """A title added through the service has a zero vector and an average score, so it
+    is not among the model's top candidates; with boost_new it joins them at the floor
+    of their relevance, so boost_new brings it up: the list is freshness over the
+    candidates plus that title (the slow obvious way), and without the knob nothing
+    changes."""
+    import latentrec.service.knobs as knobs
+
+    # A pool of 5 of the 30 titles (100 of ML-100K's 1,682, where the reviewer saw it).
+    monkeypatch.setattr(knobs, "POOL", 5)
+    monkeypatch.setattr(knobs, "POOL_PER_SLOT", 1)
+    store_training_ratings(genre_client)
+    plain_before = genre_client.get(f"/users/{USER}/recommendations", params={"n": 3}).json()
+    assert genre_client.post("/items", json={"item_id": "999", "title": "New"}).status_code == 201
+    plain = genre_client.get(f"/users/{USER}/recommendations", params={"n": 3}).json()
+    assert listed(plain) == listed(plain_before) and "999" not in listed(plain)
+    served = genre_client.app.state.holder.current
+    new = served.item_index["999"]
+    _, everything, all_scores = plain_pool(genre_client)
+    assert new not in everything[:5].tolist()
+    ages = genre_client.app.state.facts.ages(served)
+    assert ages[new] == 0.0
+    for weight in (0.5, 2.0, 10.0):
+        body = genre_client.get(
+            f"/users/{USER}/recommendations", params={"n": 3, "boost_new": weight}
+        ).json()
+        cands = np.append(everything[:5], new)
+        rel = np.append(all_scores[:5], all_scores[:5].min())
+        expected = freshness(cands, rel, ages, 3, weight, half_life=30.0)
+        assert listed(body) == [served.item_ids[j] for j in expected]
+        row = {r["item_id"]: r for r in body["items"]}.get("999")
+        if row is not None:  # the model's own score, as for every listed item
+            assert row["score"] == pytest.approx(all_scores[everything.tolist().index(new)])
+    top = genre_client.get(f"/users/{USER}/recommendations", params={"n": 3, "boost_new": 10})
+    assert listed(top.json())[0] == "999"
+    # Excluded or rated, it never joins.
+    for params in ({"exclude": ["999"]}, {"items": ["100", "101", "102"]}):
+        body = genre_client.get(
+            f"/users/{USER}/recommendations", params={"n": 3, "boost_new": 10, **params}
+        ).json()
+        assert "999" not in listed(body)
+    genre_client.post("/ratings", json={"user_id": USER, "item_id": "999", "rating": 2})
+    body = genre_client.get(f"/users/{USER}/recommendations", params={"n": 3, "boost_new": 10})
+    assert "999" not in listed(body.json())
+
+
+def test_titles_the_model_learned_do_not_join_from_outside_the_pool(genre_client, monkeypatch):
+    """Only titles the model has no rating of join: a learned title outside the top
+    candidates is out for its score, and boost_new re-ranks the candidates alone."""
+    import latentrec.service.knobs as knobs
+
+    monkeypatch.setattr(knobs, "POOL", 5)
+    monkeypatch.setattr(knobs, "POOL_PER_SLOT", 1)
+    # The titles outside the user's top 5 are the youngest: they would win a boost.
+    _, everything, _ = plain_pool(genre_client)
+    rank = {str(100 + j): k for k, j in enumerate(everything.tolist())}
+    store_training_ratings(genre_client, day_of=lambda j: rank.get(str(100 + j), 0))
     _, cands, scores = plain_pool(genre_client)
-    ages = np.full(N_ITEMS + 1, 1e4)
-    ages[-1] = 0.0
-    expected = freshness(cands, scores, ages, 5, 2.0, half_life=30.0)
-    assert listed(boosted) == [str(100 + j) if j < N_ITEMS else "999" for j in expected]
+    ages = genre_client.app.state.facts.ages(genre_client.app.state.holder.current)
+    body = genre_client.get(
+        f"/users/{USER}/recommendations", params={"n": 3, "boost_new": 10}
+    ).json()
+    expected = freshness(cands[:5], scores[:5], ages, 3, 10.0, half_life=30.0)
+    assert listed(body) == [str(100 + j) for j in expected]
 
 
 def test_knobs_apply_to_the_popularity_fallback_too(genre_client):
@@ -277,3 +371,55 @@ def test_a_background_refresh_never_undoes_an_edit_made_meanwhile():
     release.set()
     refresher.join(10)
     assert cache.get(served).genres == [["Western"]]
+
+
+def test_newcomers_and_their_join_match_the_slow_obvious_way():
+    """newcomers: the n youngest of known age outside the pool, banned and items, by a
+    sort of every item; and a list with them joined is the list that every such item
+    would give as a candidate at the floor of the relevance (random inputs)."""
+    from latentrec.models import FactorModel
+    from latentrec.service.holder import Served
+    from latentrec.service.knobs import ItemFacts, newcomers, rerank
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n_items = int(rng.integers(1, 40))
+        ages = rng.choice([np.nan, 0.0, 3.0], n_items) + rng.random(n_items) * 90
+        order = rng.permutation(n_items)
+        pool = order[: int(rng.integers(0, n_items + 1))]
+        banned = rng.choice(n_items, int(rng.integers(0, 4)))
+        items = rng.choice(n_items, int(rng.integers(0, n_items + 1)), replace=False)
+        if rng.random() < 0.3:
+            items = None
+        n = int(rng.integers(1, 8))
+        allowed = range(n_items) if items is None else set(items.tolist())
+        slow = sorted(
+            (ages[j], j)
+            for j in allowed
+            if not np.isnan(ages[j]) and j not in set(pool.tolist()) | set(banned.tolist())
+        )
+        got = newcomers(ages, pool, n, banned=banned, items=items)
+        assert got.tolist() == [j for _, j in slow[:n]]
+
+        # The join: freshness over the pool and every allowed outsider at the floor.
+        if pool.size == 0 or np.isnan(ages).all():
+            continue
+        vectors = rng.normal(size=(n_items, 2))
+        served = Served.build(FactorModel.from_factors(([1], list(range(n_items))), vectors), "v")
+        scores = np.sort(rng.normal(size=pool.size))[::-1]
+        weight = float(rng.uniform(0.1, 10))
+        fast = rerank(
+            served,
+            ItemFacts.build(served, []),
+            pool,
+            scores,
+            n,
+            rated=np.empty(0, int),
+            boost_new=weight,
+            ages=ages,
+            joining=got,
+        )
+        every = np.array([j for _, j in slow], dtype=np.int64)
+        cands = np.concatenate([pool, every])
+        rel = np.concatenate([scores, np.full(every.size, scores.min())])
+        assert fast.tolist() == freshness(cands, rel, ages, n, weight).tolist()

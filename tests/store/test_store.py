@@ -426,3 +426,74 @@ def test_every_catalogue_write_raises_the_catalogue_version(store):
     assert 0 < first < second < store.catalogue_version()
     store.add_ratings([Rating("u", "1", 4.0)])  # not a catalogue write
     assert store.catalogue_version() == 3
+
+
+def test_newest_timestamp_and_first_seen(store):
+    """The two facts boost_new's ages come from: the newest rating or event, and each
+    item's first one (a catalogue entry nobody rated: when it was added)."""
+    assert store.newest_timestamp() is None
+    store.add_items([Item("new", "New", added_at=9_000.0)])
+    assert store.newest_timestamp() is None  # a catalogue time is no rating
+    store.add_ratings(
+        [
+            Rating("a", "x", 4.0, 100.0),
+            Rating("b", "x", 2.0, 50.0),
+            Rating("a", "y", 1.0, 700.0, kind="event"),
+        ]
+    )
+    assert store.newest_timestamp() == 700.0
+    assert store.item_first_seen() == {"new": 9_000.0, "x": 50.0, "y": 700.0}
+
+
+def test_search_ranks_title_starts_then_word_starts_then_the_rest(store):
+    """A search box's order: "star" finds Star Wars before Evening Star before Bastard Out
+    of Carolina (it sorted them by title alone), each group by title, pages included."""
+    store.add_items(
+        [
+            Item("1", "Bastard Out of Carolina"),
+            Item("2", "Evening Star, The"),
+            Item("3", "Frankie Starlight"),
+            Item("4", "Star Wars"),
+            Item("5", "Stargate"),
+            Item("6", "Lone Star (1996)"),
+            Item("7", "Mustard (Star edition)"),
+            Item("8", "Heat"),
+            Item("star-9", None),  # no title: its id stands in
+            Item("10", "Co-Star"),
+        ]
+    )
+    found = [i.item_id for i in store.search_items("STAR")]
+    # Code-point order within a group: "star wars" < "star-9" < "stargate".
+    assert found == ["4", "star-9", "5", "10", "2", "3", "6", "7", "1"]
+    page = store.search_items("star", limit=3, offset=2)
+    assert [i.item_id for i in page] == ["5", "10", "2"]
+    assert [i.item_id for i in store.search_items("carolina")] == ["1"]
+
+
+def test_search_order_matches_the_slow_obvious_way(store):
+    """Random titles of a few syllables: the order is (starts with it, a word starts with
+    it, anywhere) then title then id, computed by hand."""
+    rng = np.random.default_rng(3)
+    parts = ["st", "ar", "a", "star", "r", " ", "(", "-", "/", '"', ",", ".", "'"]
+    catalogue = []
+    for k in range(120):
+        title = "".join(rng.choice(parts, int(rng.integers(1, 7))))
+        catalogue.append(Item(f"i{k:03d}", None if k % 17 == 0 else title))
+    store.add_items(catalogue)
+    for query in ["st", "star", "ar", "a", "r s", "(a", "-", "a'"]:
+        key = query.casefold()
+        expected = []
+        for item in catalogue:
+            name = (item.title if item.title is not None else item.item_id).casefold()
+            title_key = "" if item.title is None else item.title.casefold()
+            if key not in title_key and key not in item.item_id.casefold():
+                continue
+            if name.startswith(key):
+                tier = 0
+            elif any(c + key in name for c in (" ", "(", "-", "/", '"')):
+                tier = 1
+            else:
+                tier = 2
+            expected.append((tier, name, item.item_id))
+        got = [i.item_id for i in store.search_items(query, limit=1000)]
+        assert got == [x[2] for x in sorted(expected)], query

@@ -87,6 +87,14 @@ def store_import(source, store_url, kind, **opts):
     \f
     Example: ``latentrec store import ratings.csv --store ratings.db --timestamp-col ts``
     """
+    rating_col = opts.get("rating_col")
+    if kind == "explicit" and isinstance(rating_col, str) and rating_col.lower() == "none":
+        # Rows without a value would be stored as 1-star ratings, as POST /ratings
+        # stored an explicit rating without its stars.
+        raise Failure(
+            "--kind explicit needs a rating column, and --rating-col none reads none: "
+            "import the rows as events (--kind event) or name the rating column"
+        )
     data = load_data(source, **opts)
     if data.load_report is not None and data.load_report.merged:
         # Merged rows are not imported one by one: say so rather than lose them quietly.

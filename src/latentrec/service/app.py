@@ -74,7 +74,7 @@ from .holder import (
     id_text,
     with_new_items,
 )
-from .knobs import MAX_BOOST, FactsCache, pool_size
+from .knobs import MAX_BOOST, FactsCache, newcomers, pool_size
 from .knobs import rerank as rerank_candidates
 from .live import LiveUsers, explain, pipeline_recommend_many, predictions, recommend
 from .metrics import ServiceMetrics
@@ -131,7 +131,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     holder = ModelHolder(source, prepare=lambda served: add_store_items(store, served))
     seed_catalogue(store, holder.current)
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
-    facts = FactsCache(lambda: store_catalogue(store), store.item_first_seen)
+    facts = FactsCache(
+        lambda: store_catalogue(store), store.item_first_seen, store.newest_timestamp
+    )
     metrics.set_served(holder)
     refresher = Refresher(
         holder,
@@ -298,6 +300,16 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             served, state, pool_size(n, served.n_items), items, exclude
         )
         ages = facts.ages(served) if boost_new > 0 else None
+        joining = None
+        if ages is not None and not np.isnan(ages).all():
+            # A title the model has no rating of (one added since: a zero vector, an
+            # average score) is rarely among its top candidates, not for being a poor
+            # match but for being unknown: the youngest of them join the boost.
+            unknown = np.flatnonzero(served.model.catalog_.item_popularity == 0)
+            if items is not None:
+                unknown = np.intersect1d(unknown, items)
+            banned = state.rated if exclude is None else np.union1d(state.rated, exclude)
+            joining = newcomers(ages, pool, n, banned=banned, items=unknown)
         # A ranking model's popularity list has no scores: its order is the relevance.
         relevance = scores if np.isfinite(scores).all() else -np.arange(pool.size, dtype=float)
         try:
@@ -312,10 +324,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
                 calibrate=calibrate,
                 boost_new=boost_new,
                 ages=ages,
+                joining=joining,
             )
         except ValueError as err:
             raise HTTPException(422, one_line(err)) from None
         score_of = dict(zip(pool.tolist(), scores.tolist(), strict=True))
+        if joining is not None and joining.size:
+            joined_scores, _ = predictions(served, state, joining)
+            score_of.update(zip(joining.tolist(), joined_scores.tolist(), strict=True))
         return top, np.array([score_of[i] for i in top.tolist()], dtype=np.float64), fallback
 
     pipeline_queue = PipelineQueue(pipeline_bodies)
@@ -521,7 +537,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         n: int = Query(20, ge=1, le=max_list, description="Page size."),
         offset: int = Query(0, ge=0, le=10_000_000),
     ):
-        """Titles in the catalogue, filtered by words in the title and by genre."""
+        """Titles in the catalogue, filtered by text in the title (or id) and by genre:
+        titles starting with the text first, then those with a word starting with it,
+        then any other match, each by title."""
         served = holder.current
         found = store.search_items(
             search=search or None, genre=genre or None, limit=n, offset=offset
@@ -635,7 +653,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         dependencies=writes,
         tags=["ratings"],
     )
-    async def post_ratings(body: schemas.RatingIn | schemas.RatingsIn):
+    async def post_ratings(body: schemas.RatingsBody):
         """Store one rating or many (explicit stars or implicit events) in one transaction;
         answered only after it commits.  Each user's next request reflects them."""
         # The write runs on the event loop, its wait for the disk (the commit's flush,

@@ -16,7 +16,11 @@ re-rankers of :mod:`latentrec.pipeline.rerank` to one user's candidates the way 
 
 An item's age is the time from its earliest stored rating (for a title nobody rated
 yet, from when it entered the catalogue) to the newest rating in the store, so a
-dataset from the 1990s has new and old titles too.
+dataset from the 1990s has new and old titles too; a title that entered the catalogue
+after that rating is 0 days old.  The youngest titles that the model has no rating of
+(added since it was trained) join the freshness stage from outside its top candidates
+(:func:`newcomers`): a zero vector ranks such a title like an average one, which keeps
+it out of the top candidates for being unknown rather than for being a poor match.
 """
 
 from __future__ import annotations
@@ -108,14 +112,23 @@ class ItemFacts:
         return mass if total == 0 else mass / total
 
 
-def item_ages(served: Served, first_seen: dict) -> np.ndarray:
-    """Days from each item's first appearance to the newest one (NaN: unknown).
+def item_ages(served: Served, first_seen: dict, newest: float | None = None) -> np.ndarray:
+    """Days from each item's first appearance to ``newest``, the store's newest rating
+    or event (NaN: unknown; 0 for an item first seen after it).
+
+    ``newest`` is ``None`` for a store that holds no rating: the ages then run to the
+    newest first appearance.  The reference is never a catalogue time when ratings
+    exist, as a title added now would make every rated title decades old (and the
+    boost vanish for all of them).
 
     Example:
         >>> from latentrec.models import FactorModel
-        >>> m = FactorModel.from_factors(([1], ["a", "b", "c"]), np.eye(3))
+        >>> m = FactorModel.from_factors(([1], ["a", "b", "c", "d"]), np.eye(4))
+        >>> first = {"a": 0.0, "b": 864000.0, "d": 9e9}  # d: added long after
+        >>> item_ages(Served.build(m, "v"), first, newest=864000.0).tolist()
+        [10.0, 0.0, nan, 0.0]
         >>> item_ages(Served.build(m, "v"), {"a": 0.0, "b": 864000.0}).tolist()
-        [10.0, 0.0, nan]
+        [10.0, 0.0, nan, nan]
     """
     seen = np.full(served.n_items, np.nan)
     for item_id, when in first_seen.items():
@@ -124,15 +137,50 @@ def item_ages(served: Served, first_seen: dict) -> np.ndarray:
             seen[idx] = when
     if np.isnan(seen).all():
         return seen
-    newest = np.nanmax(seen)
-    return np.maximum(0.0, (newest - seen) / SECONDS_PER_DAY)
+    reference = np.nanmax(seen) if newest is None else float(newest)
+    # NaN (unknown) stays NaN; an item newer than the reference is brand new.
+    return np.maximum(0.0, (reference - seen) / SECONDS_PER_DAY)
+
+
+def newcomers(ages: np.ndarray, pool: np.ndarray, n: int, *, banned=None, items=None) -> np.ndarray:
+    """The ``n`` youngest items of known age outside ``pool`` and ``banned`` (and
+    within ``items``, the allowed indices, when given), youngest first.
+
+    They join :func:`rerank`'s freshness stage ranked as its least relevant candidate:
+    an item outside the model's top candidates scores no higher than the last of them.
+    At most ``n`` items outside the pool can be listed, and then the ``n`` youngest
+    (whose boost is the largest), so the list is the one every item would give as a
+    candidate at that floor, at the cost of ``n`` more.
+
+    Example:
+        >>> ages = np.array([5.0, 0.0, np.nan, 2.0, 1.0, 9.0])
+        >>> newcomers(ages, np.array([0]), 2).tolist()
+        [1, 4]
+        >>> newcomers(ages, np.array([0]), 2, banned=np.array([1]), items=[3, 5]).tolist()
+        [3, 5]
+    """
+    eligible = ~np.isnan(np.asarray(ages, dtype=np.float64))
+    if items is not None:
+        allowed = np.zeros(eligible.size, dtype=bool)
+        allowed[np.asarray(items, dtype=np.int64)] = True
+        eligible &= allowed
+    eligible[np.asarray(pool, dtype=np.int64)] = False
+    if banned is not None:
+        eligible[np.asarray(banned, dtype=np.int64)] = False
+    idx = np.flatnonzero(eligible)
+    if idx.size > n:
+        idx = np.sort(idx[np.argpartition(ages[idx], n - 1)[:n]])
+    # Youngest first, ties to the lower index.
+    return idx[np.argsort(ages[idx], kind="stable")]
 
 
 class FactsCache:
     """:class:`ItemFacts` of the served model, built on first use per model version.
 
-    ``catalogue()`` gives the store's catalogue entries and ``first_seen()`` each item's
-    first timestamp (both called at most once per served model version).
+    ``catalogue()`` gives the store's catalogue entries, ``first_seen()`` each item's
+    first timestamp and ``newest()`` the store's newest rating time or ``None`` (each
+    called at most once per served model version; no ``newest``: ages run to the newest
+    first timestamp).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -143,9 +191,10 @@ class FactsCache:
         ([['Drama'], []], True, [0.0, nan])
     """
 
-    def __init__(self, catalogue, first_seen):
+    def __init__(self, catalogue, first_seen, newest=None):
         self.catalogue = catalogue
         self.first_seen = first_seen
+        self.newest = newest
         self.lock = threading.Lock()
         self.current: ItemFacts | None = None
         self.generation = 0  # counts forget() calls
@@ -168,7 +217,8 @@ class FactsCache:
         if facts.ages is None:
             with self.lock:
                 if facts.ages is None:
-                    facts.ages = item_ages(served, self.first_seen())
+                    newest = None if self.newest is None else self.newest()
+                    facts.ages = item_ages(served, self.first_seen(), newest)
         return facts.ages
 
     def forget(self) -> None:
@@ -249,6 +299,7 @@ def rerank(
     calibrate: float = 0.0,
     boost_new: float = 0.0,
     ages: np.ndarray | None = None,
+    joining: np.ndarray | None = None,
 ) -> np.ndarray:
     """Up to ``n`` of ``candidates`` (best first by the model's ``scores``), re-ranked by
     the knobs that are above 0, in the order diversity, calibration, freshness.
@@ -256,7 +307,9 @@ def rerank(
     As in a :class:`~latentrec.pipeline.Pipeline`, each stage but the last decides the
     first ``n`` places and the rest of the pool follows in the order it came; later
     stages take that order as relevance.  ``rated`` is the user's rated items (the
-    taste that calibration aims at); ``ages`` the items' ages (for ``boost_new``).
+    taste that calibration aims at); ``ages`` the items' ages (for ``boost_new``);
+    ``joining`` items (:func:`newcomers`) that join the candidates at the freshness
+    stage, ranked as the least relevant of them.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -268,11 +321,17 @@ def rerank(
         [0, 1]
         >>> rerank(s, facts, cands, scores, 2, rated=np.empty(0, int), diversity=0.5).tolist()
         [0, 2]
+        >>> ages = np.array([90.0, 90.0, 0.0])
+        >>> rerank(s, facts, cands[:2], scores[:2], 2, rated=np.empty(0, int), boost_new=2.0,
+        ...        ages=ages, joining=np.array([2])).tolist()
+        [2, 0]
     """
     stages = []
+    joins: list[np.ndarray | None] = []  # items joining the candidates at each stage
     if diversity > 0:
         vectors = served.model.item_factors_
         stages.append(lambda c, s: mmr_list(c, s, vectors, n, 1.0 - diversity))
+        joins.append(None)
     if calibrate > 0:
         if facts.matrix is None:
             raise ValueError(
@@ -282,17 +341,25 @@ def rerank(
         stages.append(
             lambda c, s: calibrate_list(c, s, taste, facts.matrix, n, calibrate, alpha=0.01)
         )
+        joins.append(None)
     if boost_new > 0:
         if ages is None or np.isnan(ages).all():
             raise ValueError("boost_new needs item ages, and the store has no timestamps")
         stages.append(
             lambda c, s: freshness_list(c, s, ages, n, boost_new, half_life=HALF_LIFE_DAYS)
         )
+        joins.append(joining)
     cands = np.asarray(candidates, dtype=np.int64)
     rel = np.asarray(scores, dtype=np.float64)
     if not stages:
         return cands[:n]
-    for s, stage in enumerate(stages):
+    for s, (stage, join) in enumerate(zip(stages, joins, strict=True)):
+        if join is not None and len(join):
+            # At the floor of the relevance so far: the rescaling of the others'
+            # relevance, and so their trade-off with the boost, stays as it was.
+            floor = rel.min() if rel.size else 0.0
+            cands = np.concatenate([cands, np.asarray(join, dtype=np.int64)])
+            rel = np.concatenate([rel, np.full(len(join), floor)])
         if cands.size == 0:
             break
         picked = np.asarray(stage(cands, rel), dtype=np.int64)

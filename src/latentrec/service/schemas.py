@@ -7,9 +7,9 @@ every response body carries ``model_version``, a score the model cannot give is
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 Kind = Literal["explicit", "event"]
 
@@ -22,23 +22,63 @@ class Strict(BaseModel):
 
 # ---------------------------------------------------------------------------- requests
 class RatingIn(Strict):
-    """One rating (explicit stars) or one implicit event (a play, a click)."""
+    """One rating (explicit stars) or one implicit event (a play, a click).
+
+    Example:
+        >>> RatingIn(user_id="u", item_id="7", kind="event").rating
+        1.0
+        >>> RatingIn(user_id="u", item_id="7")
+        Traceback (most recent call last):
+        ...
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for RatingIn
+        rating
+          Field required ...
+    """
 
     user_id: str = Field(description="The user's id (any text).")
     item_id: str = Field(description="The item's id, as in GET /items.")
     rating: float = Field(
-        1.0,
-        description="Stars for an explicit rating (within the model's scale); for an event, "
-        "the weight added to the stored one (default 1).",
+        description="Stars for an explicit rating (within the model's scale), required; for "
+        "an event, the weight added to the stored one (may be left out: 1).",
     )
     kind: Kind = Field("explicit", description="'explicit' (stars) or 'event' (implicit).")
     timestamp: float | None = Field(None, description="Unix seconds; default: now.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def event_weight_defaults_to_one(cls, data):
+        # Only an event has a natural value (one play, one click); an explicit rating
+        # without its stars is a mistake, which a default stored as 1 star hid.
+        if isinstance(data, dict) and data.get("kind") == "event" and "rating" not in data:
+            return {**data, "rating": 1.0}
+        return data
 
 
 class RatingsIn(Strict):
     """Several ratings in one request, written in one transaction."""
 
     ratings: list[RatingIn] = Field(description="The ratings, any users.")
+
+
+def ratings_form(body) -> str:
+    """Which form a ``POST /ratings`` body is: ``"batch"`` with a ``ratings`` field,
+    else ``"single"``; it is validated as that form only, so a 422 is about it.
+
+    Example:
+        >>> ratings_form({"ratings": []}), ratings_form({"user_id": "u"}), ratings_form([])
+        ('batch', 'single', 'single')
+    """
+    if isinstance(body, dict):
+        return "batch" if "ratings" in body else "single"
+    return "batch" if isinstance(body, RatingsIn) else "single"
+
+
+# The body of POST /ratings: one rating or many.  A plain union reported the errors of
+# both forms at once (five for one bad star value); a tagged union validates one.
+RatingsBody = Annotated[
+    Annotated[RatingIn, Tag("single")] | Annotated[RatingsIn, Tag("batch")],
+    Discriminator(ratings_form),
+]
 
 
 class AnswerIn(Strict):

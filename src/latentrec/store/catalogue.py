@@ -3,7 +3,9 @@ the search statement, and the conversions to and from an ``Interactions`` side t
 
 Search matches casefolded copies of the title and id (``title_key``, ``id_key``) with
 LIKE patterns whose wildcards are escaped, so it behaves the same on SQLite and
-PostgreSQL and ``%`` or ``_`` in the search text are ordinary characters.
+PostgreSQL and ``%`` or ``_`` in the search text are ordinary characters.  Titles that
+start with the search text come first, then those with a word that starts with it, then
+the other matches.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from .writes import CHUNK, IN_CHUNK, bump_catalogue, insert
 
 # The most rows one search returns.
 MAX_LIMIT = 10_000
+
+# What may stand before a word of a title, for search's "a word starts with it".
+WORD_STARTS = (" ", "(", "-", "/", '"')
 
 REPLACED = ("title", "title_key", "id_key", "genres", "features")
 
@@ -130,8 +135,12 @@ def check_page(limit, offset) -> None:
 
 
 def search_statement(dialect: str, search, genre, limit, offset) -> sa.Select | None:
-    """The SELECT of one search page, ordered by title then id; ``None`` when nothing
-    can match (a NUL character, which no stored text holds).
+    """The SELECT of one search page; ``None`` when nothing can match (a NUL
+    character, which no stored text holds).
+
+    Without ``search`` the order is by title then id.  With it, titles (ids, for an
+    entry without one) that start with it come first, then those with a word starting
+    with it, then any other match (in the title or the id), each group by title then id.
 
     Example:
         >>> stmt = search_statement("sqlite", "50%", None, 10, 0)
@@ -149,9 +158,17 @@ def search_statement(dialect: str, search, genre, limit, offset) -> sa.Select | 
     if dialect == "postgresql":
         # Code-point order, as on SQLite, whatever the server's locale.
         title_order, id_order = title_order.collate("C"), id_order.collate("C")
-    stmt = sa.select(items).order_by(title_order, id_order).limit(int(limit)).offset(int(offset))
+    order = [title_order, id_order]
     if search:
         key = search.casefold()
+        # For a search box: "Star Wars" before "Evening Star" before "Bastard Out of
+        # Carolina" for "star".  Popularity would break the ties better, but counting
+        # each match's ratings scans lr_ratings (no index by item): title order instead.
+        name = sa.func.coalesce(items.c.title_key, items.c.id_key)
+        word = sa.or_(*(name.contains(c + key, autoescape=True) for c in WORD_STARTS))
+        order.insert(0, sa.case((name.startswith(key, autoescape=True), 0), (word, 1), else_=2))
+    stmt = sa.select(items).order_by(*order).limit(int(limit)).offset(int(offset))
+    if search:
         stmt = stmt.where(
             sa.or_(
                 items.c.title_key.contains(key, autoescape=True),

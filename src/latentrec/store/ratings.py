@@ -581,16 +581,19 @@ class RatingsStore:
         self, search: str | None = None, genre: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[Item]:
         """Catalogue entries whose title or id contains ``search`` (case-insensitive) and
-        which have the genre ``genre`` (exact name), ordered by title then id.
+        which have the genre ``genre`` (exact name): those whose title starts with
+        ``search`` first, then those with a word starting with it, then the rest, each
+        group by title then id (by title then id without ``search``).
 
         ``%`` and ``_`` in ``search`` are ordinary characters.  ``limit`` (at most
         10,000) and ``offset`` page through the results.
 
         Example:
             >>> store = open_store(":memory:")
-            >>> _ = store.add_items([Item("1", "Star Wars", ("Sci-Fi",)), Item("2", "Heat")])
+            >>> _ = store.add_items([Item("1", "Star Wars", ("Sci-Fi",)), Item("2", "Heat"),
+            ...                      Item("3", "Evening Star"), Item("4", "Bastard")])
             >>> [i.title for i in store.search_items("STAR")]
-            ['Star Wars']
+            ['Star Wars', 'Evening Star', 'Bastard']
             >>> [i.item_id for i in store.search_items(genre="Sci-Fi")]
             ['1']
         """
@@ -632,6 +635,22 @@ class RatingsStore:
         out = {item: float(when) for item, when in added}
         out.update((item, float(when)) for item, when in rated)
         return out
+
+    def newest_timestamp(self) -> float | None:
+        """The newest timestamp among the stored ratings and events (Unix seconds);
+        ``None`` when none is stored.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> store.newest_timestamp() is None
+            True
+            >>> _ = store.add_ratings([Rating("a", "x", 4, 5.0), Rating("b", "y", 2, 3.0)])
+            >>> store.newest_timestamp()
+            5.0
+        """
+        with self.db.read() as conn:
+            newest = conn.execute(sa.select(sa.func.max(ratings.c.ts))).scalar()
+        return None if newest is None else float(newest)
 
     def counts(self) -> dict:
         """``{"ratings", "users", "items"}``: stored (user, item, kind) values, users who
