@@ -296,11 +296,12 @@ class Rules(Reranker):
             found = items.lookup(np.asarray(typed))
             if (found < 0).any():
                 place = int(np.flatnonzero(found < 0)[0])
-                bad, entry = ids[place], place if what in ("never", "bury") else ids[place]
-                at = self._at(what, entry)
+                bad = ids[place]
+                # A list's entries are found by position, a table's by key.
+                at, from_file = self._at(what, place if what in ("never", "bury") else bad)
                 # A file's pin keys are strings ("181"); say the id as the catalogue has it.
-                shown = _typed(items, bad) if at[1] else bad
-                raise StageDataError(f"{at[0]}: item {shown!r} is not in the catalogue")
+                shown = _typed(items, bad) if from_file else bad
+                raise StageDataError(f"{at}: item {shown!r} is not in the catalogue")
             return found.astype(np.int64)
 
         self.never_ = index(self.never, "never")
