@@ -165,3 +165,98 @@ def test_a_picture_is_written_whole_or_not_at_all(movie_data, tmp_path, monkeypa
     assert new != old and new.lstrip().startswith(b"<?xml")
     assert path.stat().st_mode & 0o777 == 0o640  # the old file's mode, as a rewrite keeps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist.svg"]
+
+
+# What `latentrec plot tradeoff --data ml-100k` measured: λ = 1 and 0.9 lie almost on top
+# of each other, and their labels were drawn over each other in both panels.
+ML100K_TRADEOFF = pd.DataFrame(
+    {
+        "lambda": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3],
+        "ndcg": [0.1941, 0.1939, 0.1954, 0.1913, 0.1931, 0.1913, 0.1890, 0.1663],
+        "diversity": [0.3870, 0.3948, 0.4059, 0.4238, 0.4413, 0.4787, 0.5446, 0.6394],
+        "coverage": [0.1581, 0.1611, 0.1629, 0.1665, 0.1706, 0.1772, 0.1986, 0.2378],
+    }
+)
+
+
+def label_clashes(ax) -> list[str]:
+    """What each λ label of ``ax`` (drawn) covers: another label, a point, the line, or
+    the outside of the axes; checked on the boxes the renderer gives."""
+    from matplotlib.path import Path
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    renderer = ax.figure.canvas.get_renderer()
+    (line,) = ax.get_lines()
+    points = ax.transData.transform(line.get_xydata())
+    radius = line.get_markersize() / 72 * ax.figure.dpi / 2
+    boxes = {t.get_text(): Text.get_window_extent(t, renderer) for t in ax.texts}
+    clashes = []
+    for name, box in boxes.items():
+        own = float(name.removeprefix("λ="))
+        for other, second in boxes.items():
+            if other < name and box.overlaps(second):
+                clashes.append(f"{name} overlaps {other}")
+        if Path(points).intersects_bbox(box, filled=False):
+            clashes.append(f"{name} covers the line")
+        for lam, (x, y) in zip(ML100K_TRADEOFF["lambda"], points, strict=True):
+            dot = Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+            if lam != own and box.overlaps(dot):
+                clashes.append(f"{name} covers the point of λ={lam:g}")
+        if not (ax.bbox.contains(box.x0, box.y0) and ax.bbox.contains(box.x1, box.y1)):
+            clashes.append(f"{name} leaves the axes")
+    return clashes
+
+
+def test_tradeoff_labels_cover_nothing_on_movielens_numbers(tmp_path):
+    path = tmp_path / "tradeoff.png"
+    fig = plots.tradeoff_curve(ML100K_TRADEOFF, path)
+    check_png(path)
+    for dpi in (fig.dpi, 150):  # on screen and as written (_save uses 150 dpi)
+        fig.set_dpi(dpi)
+        fig.canvas.draw()
+        for ax in fig.axes:
+            assert sorted(t.get_text() for t in ax.texts) == sorted(
+                f"λ={lam:g}" for lam in ML100K_TRADEOFF["lambda"]
+            )
+            assert label_clashes(ax) == [], ax.get_xlabel()
+    # A label away from its point has a line to it; one right beside it has none.
+    for ax in fig.axes:
+        for note in ax.texts:
+            beside = max(abs(v) for v in note.xyann) <= 5
+            assert (note.arrow_patch is None) == beside, note.get_text()
+
+
+@pytest.mark.parametrize("zigzag", [False, True])
+@pytest.mark.parametrize("seed", range(10))
+def test_tradeoff_labels_never_overlap_on_crowded_curves(seed, zigzag):
+    """Random curves with points that nearly coincide: no two labels overlap, and on a
+    curve shaped like a real trade-off (NDCG falling as diversity and coverage grow,
+    with noise) both ends are labelled, so the curve's direction is always readable."""
+    from matplotlib.text import Text
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 16))
+    lambdas = np.round(np.linspace(1.0, 0.0, n), 3)
+    # Steps of very different sizes: some points nearly coincide, others are far apart.
+    steps = rng.exponential(1.0, (n, 3)) * rng.choice([0.001, 1.0], (n, 1), p=[0.4, 0.6])
+    signs = rng.choice([-1, 1], n) if zigzag else rng.choice([-0.3, 1], n, p=[0.3, 0.7])
+    curve = pd.DataFrame(
+        {
+            "lambda": lambdas,
+            "ndcg": 0.3 - np.cumsum(steps[:, 0] * signs) * 0.01,
+            "diversity": 0.3 + np.cumsum(steps[:, 1]) * 0.02,
+            "coverage": 0.1 + np.cumsum(steps[:, 2]) * 0.01,
+        }
+    )
+    fig = plots.tradeoff_curve(curve)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.texts]
+        if not zigzag:
+            assert f"λ={lambdas[0]:g}" in labels and f"λ={lambdas[-1]:g}" in labels
+        assert len(labels) == len(set(labels)) and len(labels) >= min(n, 2) - zigzag
+        boxes = [Text.get_window_extent(t) for t in ax.texts]  # the text, not its line
+        assert not [
+            (a, b) for a in range(len(boxes)) for b in range(a) if boxes[a].overlaps(boxes[b])
+        ]

@@ -443,9 +443,12 @@ def tradeoff_curve(curve, path=None, *, k: int = 10, title: str | None = None):
     """NDCG against intra-list diversity and against catalogue coverage, one point per λ.
 
     ``curve`` is a table with columns ``lambda``, ``ndcg``, ``diversity`` and
-    ``coverage`` (what :func:`latentrec.pipeline.tradeoff` returns); each point is
-    labelled with its λ, and the line joins them in order of λ, so the picture shows
-    what each step away from pure relevance (λ = 1) costs and buys.
+    ``coverage`` (what :func:`latentrec.pipeline.tradeoff` returns); the line joins the
+    points in order of λ, so the picture shows what each step away from pure relevance
+    (λ = 1) costs and buys. Each point is labelled with its λ where the label covers no
+    other label, point or part of the line: beside the point, else a little away on a
+    thin line; the two ends always get theirs first, and where points crowd too closely
+    some labels are left out rather than drawn over each other (``curve`` has them all).
 
     Example:
         >>> import pandas as pd
@@ -464,16 +467,142 @@ def tradeoff_curve(curve, path=None, *, k: int = 10, title: str | None = None):
         raise ValueError("curve has no rows")
     table = table.sort_values("lambda", ascending=False)
     fig, axes = _figure(11, 4.6, ncols=2)
+    panels = []
     for ax, column, label in (
         (axes[0], "diversity", "intra-list diversity (1 - cos, latent)"),
         (axes[1], "coverage", "catalogue coverage"),
     ):
-        ax.plot(table[column], table["ndcg"], marker="o", color=_PALETTE[0])
-        for lam, x, y in zip(table["lambda"], table[column], table["ndcg"], strict=True):
-            ax.annotate(f"λ={lam:g}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        (line,) = ax.plot(table[column], table["ndcg"], marker="o", color=_PALETTE[0])
+        ax.margins(0.08, 0.12)  # room for labels beside the outermost points
         ax.set_xlabel(label)
         ax.set_ylabel(f"NDCG@{k}")
         ax.grid(alpha=0.3)
+        panels.append((ax, line))
     fig.suptitle(title or "Accuracy against diversity as MMR's λ moves")
+    # Labels go where they cover nothing, which needs the axes where they will be drawn.
+    fig.canvas.draw()
+    for ax, line in panels:
+        _label_points(ax, line, [f"λ={lam:g}" for lam in table["lambda"]])
     _save(fig, path)
     return fig
+
+
+# Where a label may sit around its point, in points: right beside it first, then further
+# out on a leader line; up-right first, as a reader expects.
+_LABEL_DIRECTIONS = [(1, 1), (-1, 1), (1, -1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+_LABEL_DISTANCES = [5, 14, 26, 40]
+
+
+def _label_points(ax, line, labels: list[str], fontsize: float = 8) -> list:
+    """Annotate each point of ``line`` with its label where the label overlaps no other
+    label, no point, no part of the line and stays inside ``ax``; returns the annotations.
+
+    The two ends are placed first, then the points in order; a label with no free place
+    among the candidates (beside its point, or further out on a thin leader line) is
+    left out, so crowded points show some labels rather than a pile. The figure must
+    have been drawn once (its layout settled).
+
+    Example:
+        >>> fig, ax = _figure(4, 3)
+        >>> (line,) = ax.plot([0.0, 0.01, 1.0], [1.0, 1.0, 0.0], marker="o")
+        >>> fig.canvas.draw()
+        >>> sorted(a.get_text() for a in _label_points(ax, line, ["a", "b", "c"]))
+        ['a', 'b', 'c']
+    """
+    from matplotlib.path import Path as Curve
+    from matplotlib.transforms import Bbox
+
+    renderer = ax.figure.canvas.get_renderer()
+    xy = line.get_xydata()
+    points = ax.transData.transform(xy)
+    drawn = np.isfinite(points).all(axis=1)  # matplotlib leaves out a NaN point
+    # The line as drawn: a MOVETO after each gap, so no segment bridges a missing point.
+    codes = np.where(np.r_[True, ~drawn[:-1]], Curve.MOVETO, Curve.LINETO)[drawn]
+    curve = Curve(points[drawn], codes if drawn.any() else None)
+    inside = ax.bbox.padded(-2)
+    radius = line.get_markersize() / 72 * ax.figure.dpi / 2 + 1
+    dots = [
+        Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+        for x, y in np.where(drawn[:, None], points, -1e9)  # a missing point: far away
+    ]
+    taken: list = []
+    placed = []
+    n = len(labels)
+
+    def others(j: int) -> list:
+        return dots[:j] + dots[j + 1 :]
+
+    for j in [0, n - 1, *range(1, n - 1)] if n > 1 else range(n):
+        if not drawn[j]:
+            continue
+        for distance, (dx, dy) in ((d, way) for d in _LABEL_DISTANCES for way in _LABEL_DIRECTIONS):
+            place = {
+                "xytext": (dx * distance, dy * distance),
+                "textcoords": "offset points",
+                "ha": {1: "left", -1: "right", 0: "center"}[dx],
+                "va": {1: "bottom", -1: "top", 0: "center"}[dy],
+                "fontsize": fontsize,
+            }
+            note = ax.annotate(labels[j], tuple(xy[j]), **place)
+            box = _label_box(note, renderer).padded(1.5)
+            note.remove()
+            # Right beside its point a label must be nearer it than any other point;
+            # further out, a thin line joins it to its point.
+            lead = distance > _LABEL_DISTANCES[0]
+            if not lead and _nearest(box, points) != j:
+                continue
+            if lead:  # from the point's marker towards the label's centre, as drawn
+                end = np.array([box.x0 + box.x1, box.y0 + box.y1]) / 2
+                way = (end - points[j]) / max(float(np.hypot(*(end - points[j]))), 1e-9)
+                line_to = Curve([points[j] + way * (radius + 1), end])
+            if (
+                inside.contains(box.x0, box.y0)
+                and inside.contains(box.x1, box.y1)
+                and not curve.intersects_bbox(box, filled=False)
+                and not any(box.overlaps(d) for d in dots)
+                and not any(box.overlaps(t) for t in taken)
+                and not (
+                    lead
+                    and (
+                        line_to.intersects_path(curve)
+                        or any(line_to.intersects_bbox(b) for b in [*taken, *others(j)])
+                    )
+                )
+            ):
+                if lead:
+                    place["arrowprops"] = {"arrowstyle": "-", "lw": 0.5, "color": "0.5"}
+                note = ax.annotate(labels[j], tuple(xy[j]), **place)
+                note.set_in_layout(False)  # inside the axes: the layout need not move
+                taken.append(box)
+                placed.append(note)
+                break
+    return placed
+
+
+def _label_box(note, renderer=None):
+    """The window extent of an annotation's text alone (without its leader line).
+
+    Example:
+        >>> fig, ax = _figure(4, 3)
+        >>> note = ax.annotate("λ=1", (0.5, 0.5), arrowprops={"arrowstyle": "-"})
+        >>> bool(_label_box(note).width > 0)
+        True
+    """
+    from matplotlib.text import Text
+
+    renderer = renderer or note.figure.canvas.get_renderer()
+    note.update_positions(renderer)  # where its offset puts it, as drawing would
+    return Text.get_window_extent(note, renderer)
+
+
+def _nearest(box, points) -> int:
+    """Index of the point nearest ``box`` (0 for every point inside it).
+
+    Example:
+        >>> from matplotlib.transforms import Bbox
+        >>> _nearest(Bbox.from_extents(0, 0, 2, 2), np.array([[5.0, 5.0], [3.0, 1.0]]))
+        1
+    """
+    gaps = np.maximum(np.maximum(box.x0 - points[:, 0], points[:, 0] - box.x1), 0) ** 2
+    gaps += np.maximum(np.maximum(box.y0 - points[:, 1], points[:, 1] - box.y1), 0) ** 2
+    return int(np.argmin(np.where(np.isnan(gaps), np.inf, gaps)))

@@ -92,6 +92,20 @@ def test_knob_errors_are_one_line(trained):
     assert out.exit_code == 2  # click's range check
 
 
+@pytest.mark.parametrize("with_data", [True, False])
+def test_an_unknown_item_in_a_rules_file_names_the_file_and_line(trained, with_data):
+    """It said 'Rules bury: item 99999 is not in the catalogue', naming neither."""
+    csv, model, folder = trained
+    unknown = folder / "unknown.toml"
+    unknown.write_text("never = [100]\nbury = [99999]\n")
+    data = ["--data", csv] if with_data else []
+    out = invoke("recommend", model, "--user", 19, "--rules", unknown, *data)
+    assert out.exit_code == 1
+    assert out.output.strip() == (
+        f"Error: {unknown}, line 2: bury: item 99999 is not in the catalogue"
+    )
+
+
 def test_plot_tradeoff(trained, tmp_path):
     csv, _, _ = trained
     picture = tmp_path / "tradeoff.png"

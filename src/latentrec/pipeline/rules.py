@@ -18,6 +18,7 @@ A stage's guarantees hold in the list it returns, so ``Rules`` runs last in a pi
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -206,6 +207,9 @@ class Rules(Reranker):
     def from_toml(cls, path) -> Rules:
         """Rules read from a TOML file; a bad file raises a ValueError naming its line.
 
+        What only the data can tell (an id the catalogue lacks, a missing cap column) is
+        checked by :meth:`fit`, whose errors then name this file's line as well.
+
         Example:
             >>> import os, tempfile
             >>> path = os.path.join(tempfile.mkdtemp(), "rules.toml")
@@ -229,11 +233,8 @@ class Rules(Reranker):
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"{path}: not valid TOML: {err}") from None
 
-        def where(key: str) -> str:
-            for number, line in enumerate(text.splitlines(), 1):
-                if re.match(rf"\s*(\[\s*)?\"?{re.escape(key)}\"?\s*[=\]]", line):
-                    return f"{path}, line {number}"
-            return str(path)
+        source = _RulesFile(path, table, _toml_lines(text))
+        where = source.where
 
         for key in table:
             if key not in _KEYS:
@@ -241,13 +242,13 @@ class Rules(Reranker):
         for key in ("never", "bury"):
             if not isinstance(table.get(key, []), list):
                 raise ValueError(f"{where(key)}: {key} must be a list of item ids")
-            for value in table.get(key, []):
+            for place, value in enumerate(table.get(key, [])):
                 # true would match item 1, [5] nothing and 5.5 no id: an id is a whole
                 # number or a string.
                 if isinstance(value, bool) or not isinstance(value, (int, str)):
                     raise ValueError(
-                        f"{where(key)}: {key} lists {_toml_text(value)}; an item id is a "
-                        "whole number or a string"
+                        f"{where(key, place)}: {key} lists {_toml_text(value)}; an item id is "
+                        "a whole number or a string"
                     )
         for key in ("pin", "boost", "max_per"):
             section = table.get(key, {})
@@ -256,21 +257,35 @@ class Rules(Reranker):
             for name, value in section.items():
                 number = isinstance(value, (int, float)) and not isinstance(value, bool)
                 whole = isinstance(value, int) and not isinstance(value, bool)
+                at = where(key, name)
                 if not (whole if key != "boost" else number):
                     kind = "a number" if key == "boost" else "an integer"
-                    raise ValueError(f"{where(name)}: {key}.{name} must be {kind}, got {value!r}")
+                    raise ValueError(f"{at}: {key}.{name} must be {kind}, got {value!r}")
                 if key != "boost" and value < 1:
-                    raise ValueError(f"{where(name)}: {key}.{name} must be at least 1, got {value}")
-        return cls(
+                    raise ValueError(f"{at}: {key}.{name} must be at least 1, got {value}")
+                if key == "boost" and not math.isfinite(value):
+                    # TOML has nan and inf; a NaN would make the rule's sort arbitrary.
+                    raise ValueError(
+                        f"{at}: boost.{name} is {_toml_text(value)}; a boost is a finite number"
+                    )
+        stage = cls(
             pin=table.get("pin"),
             boost=table.get("boost"),
             bury=table.get("bury", []),
             never=table.get("never", []),
             max_per=table.get("max_per"),
         )
+        # Which ids exist is known only at fit: its errors then name this file's lines.
+        stage._source = source
+        return stage
 
     def fit(self, context: Context) -> Rules:
-        """Resolve item ids to indices and each capped column to item groups."""
+        """Resolve item ids to indices and each capped column to item groups.
+
+        An error names the stage's knob (``Rules bury: ...``) or, for rules read by
+        :meth:`from_toml`, the file and line of the value at fault (``rules.toml, line 2:
+        bury: ...``).
+        """
         items = context.items
 
         def index(ids, what: str) -> np.ndarray:
@@ -280,8 +295,13 @@ class Rules(Reranker):
             typed = [_typed(items, i) for i in ids]
             found = items.lookup(np.asarray(typed))
             if (found < 0).any():
-                bad = ids[int(np.flatnonzero(found < 0)[0])]
-                raise StageDataError(f"Rules {what}: item {bad!r} is not in the catalogue")
+                place = int(np.flatnonzero(found < 0)[0])
+                bad = ids[place]
+                # A list's entries are found by position, a table's by key.
+                at, from_file = self._at(what, place if what in ("never", "bury") else bad)
+                # A file's pin keys are strings ("181"); say the id as the catalogue has it.
+                shown = _typed(items, bad) if from_file else bad
+                raise StageDataError(f"{at}: item {shown!r} is not in the catalogue")
             return found.astype(np.int64)
 
         self.never_ = index(self.never, "never")
@@ -294,34 +314,48 @@ class Rules(Reranker):
         for raw, amount in self.boost.items():
             if not np.isfinite(float(amount)):
                 raise ValueError(
-                    f"Rules boost: item {raw!r} is boosted by {amount}; a boost is a finite number"
+                    f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount}; a "
+                    "boost is a finite number"
                 )
 
         def raw_id(i: int):
             value = items.ids[i]
             return value.item() if isinstance(value, np.generic) else value
 
-        both = np.intersect1d(self.pin_items_, self.never_)
+        pin_keys = list(self.pin)
+        both = np.flatnonzero(np.isin(self.pin_items_, self.never_))
         if both.size:
-            raise ValueError(f"Rules: item {raw_id(both[0])!r} is both pinned and never shown")
+            at, from_file = self._at("pin", pin_keys[both[0]])
+            item = raw_id(self.pin_items_[both[0]])
+            raise ValueError(
+                f"{at if from_file else 'Rules'}: item {item!r} is both pinned and never shown"
+            )
         taken: dict[int, int] = {}
-        for item, rank in zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True):
+        for place, (item, rank) in enumerate(
+            zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True)
+        ):
+            at = self._at("pin", pin_keys[place])[0]
             if rank < 1:
                 raise ValueError(
-                    f"Rules pin: item {raw_id(item)!r} is pinned at rank {rank}; ranks start at 1"
+                    f"{at}: item {raw_id(item)!r} is pinned at rank {rank}; ranks start at 1"
                 )
             if rank in taken:
                 raise ValueError(
-                    f"Rules pin: items {raw_id(taken[rank])!r} and {raw_id(item)!r} are both "
+                    f"{at}: items {raw_id(taken[rank])!r} and {raw_id(item)!r} are both "
                     f"pinned at rank {rank}"
                 )
             taken[rank] = item
         self.caps_ = []
         for column, k in self.max_per.items():
             check_count(k, "a cap")
+            at = self._at("max_per", column)[0]
             table = context.item_features
             if table is None or column not in table.columns:
-                raise StageDataError(f"Rules max_per: the item side table has no column {column!r}")
+                names = [] if table is None else [str(c) for c in table.columns]
+                raise StageDataError(
+                    f"{at}: the item side table has no column {column!r} (its columns: "
+                    f"{', '.join(names) or 'none'})"
+                )
             if column == "genres":
                 matrix, labels = genre_matrix(table, context.n_items, column)
             else:
@@ -338,7 +372,7 @@ class Rules(Reranker):
                 label = labels[int(np.argmax(pinned))]
                 label = label.item() if isinstance(label, np.generic) else label
                 raise StageDataError(
-                    f"Rules max_per: the pinned items alone put {int(pinned.max())} items with "
+                    f"{at}: the pinned items alone put {int(pinned.max())} items with "
                     f"{column} {label!r} in a list, above its cap of {int(k)}"
                 )
             self.caps_.append((matrix, int(k)))
@@ -353,6 +387,16 @@ class Rules(Reranker):
             caps=self.caps_,
         )
         return self
+
+    def _at(self, key: str, entry=None) -> tuple[str, bool]:
+        """``(where, from_file)``: ``"rules.toml, line 2: bury"`` for a value
+        :meth:`from_toml` read (``entry``: a list position or a table key), else
+        ``"Rules bury"``."""
+        source = getattr(self, "_source", None)
+        # A knob changed since the file was read is no longer the file's to name.
+        if source is None or source.table.get(key) != getattr(self, key):
+            return f"Rules {key}", False
+        return f"{source.where(key, entry)}: {key}", True
 
     def never_shown(self) -> np.ndarray:
         return self.never_
@@ -410,6 +454,165 @@ class Rules(Reranker):
             )
             stage.caps_.append((matrix, int(k)))
         return stage
+
+
+class _RulesFile:
+    """A rules file as read: its path, its table, and the line of each key and value.
+
+    Example:
+        >>> source = _RulesFile("r.toml", {"bury": [5, 7]}, {("bury",): 1, ("bury", 1): 2})
+        >>> source.where("bury", 1), source.where("bury", 0), source.where("pin")
+        ('r.toml, line 2', 'r.toml, line 1', 'r.toml')
+    """
+
+    def __init__(self, path, table: dict, lines: dict):
+        self.path = path
+        self.table = table
+        self.lines = lines
+
+    def where(self, key: str, entry=None) -> str:
+        """``"path, line N"`` of ``key``'s ``entry`` (else of ``key``), else ``"path"``."""
+        line = self.lines.get((key, entry)) or self.lines.get((key,))
+        return f"{self.path}, line {line}" if line else str(self.path)
+
+
+_BARE = re.compile(r"[A-Za-z0-9_+.:-]+")
+
+
+def _toml_tokens(text: str) -> list[tuple[str, object, int]]:
+    """``(kind, value, line)`` for each token of valid TOML text: kind ``"str"`` (value
+    decoded), ``"bare"`` (a bare key, number, date or word), ``"nl"`` or the punctuation
+    itself; comments and blanks are skipped.
+
+    Example:
+        >>> [kind for kind, _, _ in _toml_tokens('a = ["x"]  # a comment')]
+        ['bare', '=', '[', 'str', ']']
+        >>> _toml_tokens("b.c = 2")[0]
+        ('bare', 'b.c', 1)
+    """
+    out: list[tuple[str, object, int]] = []
+    i, line, n = 0, 1, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            out.append(("nl", c, line))
+            line += 1
+            i += 1
+        elif c in " \t\r":
+            i += 1
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                j += 2 if c == '"' and text[j] == "\\" else 1
+            j = min(j + len(quote), n)
+            while len(quote) == 3 and j < n and text[j] == c:  # """a"""" ends in a quote
+                j += 1
+            token = text[i:j]
+            out.append(("str", tomllib.loads(f"v = {token}")["v"], line))
+            line += token.count("\n")
+            i = j
+        else:
+            bare = _BARE.match(text, i)
+            word = bare.group() if bare else c
+            out.append(("bare" if bare else c, word, line))
+            i += len(word)
+    return out
+
+
+def _toml_lines(text: str) -> dict[tuple, int]:
+    """The line of each key (``("pin",)``, ``("pin", "181")``) and of each array element
+    (``("bury", 0)``) of valid TOML text, the first mention of each; what it cannot follow
+    is left out (the caller then names the key's line, or the file).
+
+    Example:
+        >>> found = _toml_lines(chr(10).join(['bury = [5,', '  7]', '[pin]', '"181" = 1']))
+        >>> found[("bury", 1)], found[("pin",)], found[("pin", "181")]
+        (2, 3, 4)
+    """
+    tokens = _toml_tokens(text)
+    found: dict[tuple, int] = {}
+    pos = 0
+
+    def peek() -> tuple[str, object, int]:
+        return tokens[pos] if pos < len(tokens) else ("end", None, 0)
+
+    def take() -> tuple[str, object, int]:
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def note(path: tuple, line: int) -> None:
+        for end in range(1, len(path) + 1):
+            found.setdefault(path[:end], line)
+
+    def key_path() -> tuple:
+        parts: list = []
+        while peek()[0] in ("bare", "str"):
+            kind, value, _ = take()
+            if kind == "bare":
+                parts.extend(p for p in value.split(".") if p)  # a.b is two keys
+            else:
+                parts.append(value)
+        return tuple(parts)
+
+    def skip(*kinds: str) -> None:
+        while peek()[0] in kinds:
+            take()
+
+    def value(path: tuple) -> None:
+        kind, _, line = peek()
+        if kind == "[":
+            take()
+            place = 0
+            while True:
+                skip("nl", ",")
+                if peek()[0] in ("]", "end"):
+                    take()
+                    return
+                note((*path, place), peek()[2])
+                value((*path, place))
+                place += 1
+        elif kind == "{":
+            take()
+            while True:
+                skip("nl", ",")
+                if peek()[0] in ("}", "end"):
+                    take()
+                    return
+                at = peek()[2]
+                key = (*path, *key_path())
+                note(key, at)
+                skip("=")
+                value(key)
+        else:  # a scalar: a date-time may be two words
+            while peek()[0] not in (",", "]", "}", "nl", "end"):
+                take()
+
+    table: tuple = ()
+    try:
+        while peek()[0] != "end":
+            kind, _, line = peek()
+            if kind == "nl":
+                take()
+                continue
+            if kind == "[":
+                skip("[")
+                table = key_path()
+                note(table, line)
+            else:
+                key = (*table, *key_path())
+                note(key, line)
+                skip("=")
+                value(key)
+            while peek()[0] not in ("nl", "end"):
+                take()
+    except (IndexError, AttributeError, TypeError, tomllib.TOMLDecodeError):
+        pass  # keep what was found: a message then names a key's line or the file
+    return found
 
 
 def _toml_text(value) -> str:
