@@ -526,7 +526,8 @@ def _toml_tokens(text: str) -> list[tuple[str, object, int]]:
 def _toml_lines(text: str) -> dict[tuple, int]:
     """The line of each key (``("pin",)``, ``("pin", "181")``) and of each array element
     (``("bury", 0)``) of valid TOML text, the first mention of each; what it cannot follow
-    is left out (the caller then names the key's line, or the file).
+    is left out (the caller then names the key's line, or the file).  Scanned here
+    because tomllib (like the other TOML readers on PyPI) keeps no source positions.
 
     Example:
         >>> found = _toml_lines(chr(10).join(['bury = [5,', '  7]', '[pin]', '"181" = 1']))
