@@ -2,11 +2,18 @@
 
     .venv/bin/python benchmarks/scale.py --size 1e7     # 10^7 ratings only
     .venv/bin/python benchmarks/scale.py --size 1e8     # 10^7, then 10^8 ratings
+    .venv/bin/python benchmarks/scale.py --smoke 20000  # every step on 20,000 ratings
+
+The script exits 1 when any step failed (its row says "failed", and the last line of
+standard error names each failed step with its error), 0 when every step ran.
 
 Data: ``latentrec.datasets.synthetic(..., random_state=0)`` stars; 10^7 ratings on
 100,000 users x 20,000 items (the shape of ``implicit_scale.py --size 10M``), 10^8 on
-480,189 x 17,770 (the Netflix Prize's).  A generator child writes them as a CSV file
-(``user_id,item_id,rating``), a Parquet file (10^7 only) and a CSR ``.npz``.
+480,189 x 17,770 (the Netflix Prize's); ``--smoke N`` (N >= 1,000) on
+max(N / 100, 20) users and at least 4 N / users items, so that at most a quarter of
+the cells are rated (a quick check that every step runs, in about a minute once numba's
+cache is warm; its figures mean little).  A generator child writes them as a CSV file
+(``user_id,item_id,rating``), a Parquet file (up to 10^7, not at 10^8) and a CSR ``.npz``.
 
 Every measurement runs in its own child process, bounded by ``--timeout``; each child
 reports its own peak resident set (``VmHWM``), so one child's peak never shows in
@@ -18,7 +25,8 @@ the imports and compiled code count in the peak).
   epoch / iteration), then ``recommend_all`` of the implicit model's top-10 for every user
   to a Parquet file, with progress; its peak is the whole run's.
 - ``latentrec .lrdata``: ``latentrec data convert`` of the CSV, then loading it.
-- ``latentrec from frame`` vs ``implicit`` (10^7): the issue's comparison.  latentrec
+- ``latentrec from frame`` vs ``implicit`` (up to 10^7): the memory comparison from a
+  DataFrame, whose target is a peak within 1.2x of implicit's handed a ready CSR.  latentrec
   starts from the ratings as a pandas DataFrame (read from the Parquet file), builds
   ``Interactions.from_frame``, fits ImplicitALS and takes the top-10 of every user;
   implicit is handed the ready CSR (as a user of it would build it) and does the same
@@ -33,12 +41,12 @@ the imports and compiled code count in the peak).
   Each of these children warms only the kernels its path runs (from numba's cache,
   which a ``warm`` child fills before any measured child runs), reads its input, and
   reports three figures: its resident set with the input in hand, its peak from then
-  on (``VmHWM`` reset there through ``/proc/self/clear_refs``: the issue's "same
-  work"), and the whole process's peak, reading the input included.  pyarrow's
-  allocator keeps what it freed while reading the frame (about 150 MiB); ``read_frame``
-  hands it back, for both libraries.
+  on (``VmHWM`` reset there through ``/proc/self/clear_refs``: the same work for every
+  library, from the input in hand), and the whole process's peak, reading the input
+  included.  pyarrow's allocator keeps what it freed while reading the frame (about
+  150 MiB); ``read_frame`` hands it back, for both libraries.
   ``--only-frame`` runs these children alone.
-- ``Surprise`` (10^7 only): ``Dataset.load_from_df`` + ``build_full_trainset`` and one
+- ``Surprise`` (up to 10^7): ``Dataset.load_from_df`` + ``build_full_trainset`` and one
   epoch of its SVD; it has no recommend-all.  At 10^8 it is not run: its measured bytes
   per rating at 10^7 times 10^8 exceeds the machine, and the table says so.
 """
@@ -62,10 +70,25 @@ from _memory import peak_mib, reset_peak, rss_mib  # noqa: E402
 
 SHAPES = {10**7: (100_000, 20_000), 10**8: (480_189, 17_770)}
 MACHINE_GIB = 23
+# The smallest --smoke size: below it a user has too few ratings for a top-10 to mean a
+# choice, and the table would be noise.
+MIN_SMOKE = 1_000
 
 
 def shape_of(n: int) -> tuple[int, int]:
-    return SHAPES.get(n, (max(n // 100, 10), max(n // 500, 10)))
+    """``(n_users, n_items)`` of the synthetic table with ``n`` ratings.
+
+    10^7 and 10^8 have fixed shapes; any other ``n >= MIN_SMOKE`` gets about 100 ratings a
+    user (at least 20 users) and enough items that at most a quarter of the cells are rated.
+
+    Example:
+        >>> shape_of(10**8), shape_of(30_000), shape_of(1_000)
+        ((480189, 17770), (300, 400), (20, 200))
+    """
+    if n in SHAPES:
+        return SHAPES[n]
+    n_users = max(n // 100, 20)
+    return n_users, max(n // 500, -(-4 * n // n_users))
 
 
 def emit(**fields) -> None:
@@ -438,7 +461,9 @@ def fmt(r: dict, key: str, unit: str = "s") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=["1e7", "1e8"], default="1e7")
+    parser.add_argument(
+        "--size", choices=["1e7", "1e8"], default="1e7", help="10^7 ratings, or 10^7 then 10^8"
+    )
     parser.add_argument("--factors", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=0, help="default: 2 at 1e7, 1 at 1e8")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per child")
@@ -446,12 +471,23 @@ def main() -> None:
     parser.add_argument("--skip-surprise", action="store_true")
     parser.add_argument("--only-largest", action="store_true", help="skip the 1e7 rows")
     parser.add_argument(
-        "--only-frame", action="store_true", help="only the issue's comparison (1e7 children)"
+        "--only-frame",
+        action="store_true",
+        help="only the memory comparison from a DataFrame: latentrec's ImplicitALS and "
+        "top-10 of every user from a pandas DataFrame, against implicit handed a ready CSR "
+        "(and from the same DataFrame)",
     )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
-    parser.add_argument("--smoke", type=int, help=argparse.SUPPRESS)  # a tiny size, to try it
+    parser.add_argument(
+        "--smoke",
+        type=int,
+        metavar="N",
+        help=f"run every step on N synthetic ratings instead of --size (N >= "
+        f"{MIN_SMOKE:,}; about 100 a user, a quarter of the cells at most), to check "
+        "that the script runs here before a long run",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*OpenBLAS.*")
     if args.child:
@@ -460,7 +496,9 @@ def main() -> None:
     sizes = [10**7, 10**8] if args.size == "1e8" else [10**7]
     if args.only_largest:
         sizes = sizes[-1:]
-    if args.smoke:
+    if args.smoke is not None:
+        if args.smoke < MIN_SMOKE:
+            sys.exit(f"scale.py: --smoke must be at least {MIN_SMOKE:,} ratings, got {args.smoke}")
         sizes = [args.smoke]
     results = {}
     for n in sizes:
@@ -483,6 +521,24 @@ def main() -> None:
                     r["surprise"] = spawn("surprise", n, folder, args)
         print(json.dumps({str(n): r}), file=sys.stderr, flush=True)
     report(results, args)
+    failed = failures(results)
+    if failed:
+        sys.exit(f"scale.py: {len(failed)} step(s) failed: " + "; ".join(failed))
+
+
+def failures(results: dict) -> list[str]:
+    """Each step that failed, as ``"kind at size: error"`` (steps left out are not failures).
+
+    Example:
+        >>> failures({1000: {"generate": {"peak_mib": 80.0}, "run": {"error": "exit 1: boom"}}})
+        ['run at 1e+03: exit 1: boom']
+    """
+    return [
+        f"{kind} at {n:.0e}: {r['error']}"
+        for n, steps in results.items()
+        for kind, r in steps.items()
+        if "error" in r and r["error"] != "not run"
+    ]
 
 
 def report(results: dict, args) -> None:
@@ -540,11 +596,12 @@ FRAME_RUNS = (
 
 
 def frame_comparison(r: dict) -> None:
-    """The issue's comparison: from the input in hand, and for the whole process."""
+    """The memory comparison from a DataFrame: from the input in hand, and for the whole process."""
     print(
-        "\nThe issue's comparison (ImplicitALS, top-10 of every user).  'in hand': resident "
-        "set once the input\n(DataFrame or CSR) is loaded; 'peak': from then on (VmHWM reset "
-        "there); 'whole': the\nwhole process's peak, reading the input included."
+        "\nMemory from a DataFrame against implicit (ImplicitALS, top-10 of every user).\n"
+        "'in hand': resident set once the input (DataFrame or CSR) is loaded; 'peak': from\n"
+        "then on (VmHWM reset there); 'whole': the whole process's peak, reading the input\n"
+        "included."
     )
     print(f"{'':<38}{'in hand':>9}{'peak':>7}{'whole':>7}{'build':>8}{'s/iter':>8}{'top-10':>8}")
     for key, name in FRAME_RUNS:

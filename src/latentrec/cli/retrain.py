@@ -20,10 +20,20 @@ import pandas as pd
 from ..models.persistence import load
 from ..pipeline import load as load_model_or_pipeline
 from ..registry import ALIASES
-from ..service.retrain import retrain as run_retrain
-from ..service.schedule import follow_parent
+
+# Model versions need no web framework or database (latentrec.service.versions loads with
+# the core dependencies); the retraining run does, so it is imported in the command.
 from ..service.versions import ModelDirectory
-from ._common import Failure, build_model, fail_on_known_errors, main, parse_params, print_table
+from ._common import (
+    EXTRAS,
+    Failure,
+    build_model,
+    fail_on_known_errors,
+    main,
+    missing_extra,
+    parse_params,
+    print_table,
+)
 from .store import open_or_fail, store_option
 
 
@@ -43,6 +53,34 @@ def lookups_fail(fn):
             raise Failure(str(err)) from None
 
     return wrapper
+
+
+def retrain_modules():
+    """``(retrain, follow_parent)``, imported when ``latentrec retrain`` runs.
+
+    They need the 'serve' extra (the ratings store's SQLAlchemy, the service's FastAPI):
+    imported at the top, they would stop every ``latentrec`` command, ``--help`` included,
+    in an install without it (``latentrec[spark]`` on a cluster node, say).  A missing one
+    is a one-line failure naming the extra.
+
+    Example:
+        >>> run_retrain, follow_parent = retrain_modules()
+        >>> run_retrain.__module__
+        'latentrec.service.retrain'
+    """
+    try:
+        from ..service.retrain import retrain as run_retrain
+        from ..service.schedule import follow_parent
+    except ImportError as err:
+        name = (err.name or "").split(".")[0]
+        if name in EXTRAS:
+            raise Failure(missing_extra(err)) from None
+        # The store's libraries (sqlalchemy, psycopg) are the 'serve' extra's too.
+        raise Failure(
+            f"{name or 'a module'} is not installed; retrain needs the 'serve' extra: "
+            "pip install 'latentrec[serve]'"
+        ) from None
+    return run_retrain, follow_parent
 
 
 def model_dir_option(fn):
@@ -123,6 +161,7 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
     \f
     Example: ``latentrec retrain --store ratings.db --model-dir models/``
     """
+    run_retrain, follow_parent = retrain_modules()
     follow_parent()
     md = ModelDirectory(model_dir)
     model = candidate(md, algorithm, extra, seed)
