@@ -2,10 +2,13 @@
 
 The layer and cycle contracts live in ``pyproject.toml`` (import-linter, run by
 ``make test``); this test runs them too, and checks the private-name rule that
-import-linter cannot see, over every module of ``src/latentrec``.
+import-linter cannot see, over every module of ``src/latentrec``.  And every module is in
+the "What each module owns" table of ``docs/architecture.md``, so the map cannot drift
+from the package again.
 """
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "latentrec"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
 
 def _private(name: str) -> bool:
@@ -113,3 +117,53 @@ def test_every_module_says_what_it_owns():
         if ast.get_docstring(ast.parse(p.read_text())) is None
     ]
     assert missing == []
+
+
+def modules_in_table(text: str) -> set[str]:
+    """The modules the "What each module owns" table names, as paths under the package.
+
+    A row names a module by its path in the first column (`` `io/atomic.py` ``); a row
+    for a folder (`` `kernels/` ``, `` `models/<algorithm>.py` ``) names its modules by file
+    name (`` `ridge.py` ``) or bare name (`` `sgd` ``) anywhere in the row.
+    """
+    table = text[text.index("## What each module owns") : text.index("## Fitted state")]
+    named = set()
+    for row in table.splitlines():
+        if not row.startswith("| `"):
+            continue
+        first = row.split("|")[1]
+        for name in re.findall(r"`([^`]+)`", first):
+            if "<" in name or name.endswith("/"):
+                folder = name[: name.rindex("/") + 1]
+                for token in re.findall(r"`([\w.]+)`", row):
+                    named.add(folder + token.removesuffix(".py") + ".py")
+            elif name.endswith(".py"):
+                named.add(name)
+    return named
+
+
+def test_table_reader_reads_paths_and_folder_rows():
+    text = (
+        "## What each module owns\n| module | owns |\n| --- | --- |\n"
+        "| `io/atomic.py`, `errors.py` | x |\n"
+        "| `kernels/` | loops (`sgd`, `als`) and `ridge.py` |\n"
+        "| `models/<algorithm>.py` | one each (`svd`) |\n"
+        "## Fitted state\n| `x.py` | after the table |\n"
+    )
+    found = modules_in_table(text)
+    expected = {"io/atomic.py", "errors.py", "kernels/ridge.py", "kernels/sgd.py"}
+    assert expected | {"kernels/als.py", "models/svd.py"} <= found
+    assert "x.py" not in found and "kernels/x.py" not in found
+
+
+def test_every_module_is_in_the_architecture_table():
+    """Each module (package ``__init__`` files aside: they re-export) says in
+    docs/architecture.md what it owns."""
+    named = modules_in_table(ARCHITECTURE.read_text(encoding="utf-8"))
+    modules = [
+        p.relative_to(PACKAGE).as_posix()
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if p.name != "__init__.py"
+    ]
+    missing = [m for m in modules if m not in named]
+    assert missing == [], "add a row to docs/architecture.md for: " + ", ".join(missing)

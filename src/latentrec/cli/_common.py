@@ -14,6 +14,7 @@ import inspect
 import math
 import os
 import re
+import signal
 import warnings
 from pathlib import Path
 
@@ -222,15 +223,61 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
     click.echo(f"warning: {one_line(message)}", file=file, err=file is None)
 
 
+def exit_on_signal(signum, frame):
+    """A signal handler that exits through ``SystemExit`` (status 128 + the signal's
+    number, as a shell reports it), so ``finally`` blocks run.
+
+    Example:
+        >>> try:
+        ...     exit_on_signal(signal.SIGTERM, None)
+        ... except SystemExit as stop:
+        ...     print(stop.code)
+        143
+    """
+    raise SystemExit(128 + signum)
+
+
+def exit_cleanly_on_sigterm(ctx: click.Context) -> None:
+    """Until ``ctx`` closes, SIGTERM ends the command through :func:`exit_on_signal`.
+
+    SIGTERM's default ends the process at once, so no ``finally`` block runs and a file
+    being written stays behind under its temporary name (``.top.parquet.k2x8.tmp``).
+    Raised as ``SystemExit(143)`` it unwinds the command as Ctrl-C does: atomic writes
+    remove their temporary file and the target is left as it was.  Only the command
+    line does this; the library never installs a signal handler.  Outside the main
+    thread (where Python cannot set one) nothing changes.  The previous handler comes
+    back when ``ctx`` closes, so a command run in-process leaves no trace.
+
+    Example:
+        >>> before = signal.getsignal(signal.SIGTERM)
+        >>> with click.Context(main) as ctx:
+        ...     exit_cleanly_on_sigterm(ctx)
+        ...     signal.getsignal(signal.SIGTERM) is exit_on_signal
+        True
+        >>> signal.getsignal(signal.SIGTERM) is before
+        True
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, exit_on_signal)
+    except ValueError:  # not the main thread of the main interpreter
+        return
+    # None: a handler not set from Python, which cannot be put back; the default is the
+    # nearest thing.
+    restore = signal.SIG_DFL if previous is None else previous
+    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, restore))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="latentrec")
-def main():
+@click.pass_context
+def main(ctx):
     """latentrec: matrix-factorization recommenders.
 
     Start with `latentrec demo`, or: `latentrec train ml-100k -o model.npz`, then
     `latentrec recommend model.npz --user 1`.
     """
     COMPILE_NOTICE.install()
+    exit_cleanly_on_sigterm(ctx)
 
 
 def data_options(fn):

@@ -21,7 +21,7 @@ import webbrowser
 
 import click
 
-from ._common import Failure, fail_on_known_errors, main
+from ._common import Failure, exit_on_signal, fail_on_known_errors, main
 
 FACTORY = "latentrec.service.app:app_from_env"
 
@@ -87,20 +87,6 @@ def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> thread
     thread = threading.Thread(target=wait_then_open, name="open-browser", daemon=True)
     thread.start()
     return thread
-
-
-def exit_on_signal(signum, frame):
-    """A signal handler that exits through ``SystemExit`` (status 128 + the signal's
-    number, as a shell reports it), so ``finally`` blocks run.
-
-    Example:
-        >>> try:
-        ...     exit_on_signal(signal.SIGTERM, None)
-        ... except SystemExit as stop:
-        ...     print(stop.code)
-        143
-    """
-    raise SystemExit(128 + signum)
 
 
 def open_or_say(url: str) -> bool:

@@ -31,16 +31,18 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); the result should have the mode a plain
-        # open(path, "w") gives: the old file's, or the umask's for a new one.
-        os.fchmod(fd, creation_mode(path))
-    except (AttributeError, OSError):  # no fchmod (Windows), or a file system without modes
-        pass
-    finally:
-        os.close(fd)
     tmp = Path(tmp)
+    # Everything from here on is inside the try, so that an exception at any point (a
+    # SIGTERM the command line turns into SystemExit, say) removes the temporary file.
     try:
+        try:
+            # mkstemp makes the file private (0600); the result should have the mode a
+            # plain open(path, "w") gives: the old file's, or the umask's for a new one.
+            os.fchmod(fd, creation_mode(path))
+        except (AttributeError, OSError):  # no fchmod (Windows), or a file system without modes
+            pass
+        finally:
+            os.close(fd)
         yield tmp
         if durable:
             with open(tmp, "rb+") as fh:
@@ -53,5 +55,4 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
             finally:
                 os.close(dir_fd)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
