@@ -1,4 +1,5 @@
-"""Ready-made data: MovieLens (fetched and cached, or read from disk) and synthetic ratings.
+"""Ready-made data: MovieLens (fetched and cached, or read from disk), the Netflix-prize
+files (read from disk) and synthetic ratings.
 
 Example:
     >>> from latentrec import datasets
@@ -21,6 +22,7 @@ from .data.movielens import (
     read_ml_csv,
     read_ml_dat,
 )
+from .data.netflix import read_netflix
 from .data.synthetic import synthetic
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "read_ml100k",
     "read_ml_csv",
     "read_ml_dat",
+    "read_netflix",
     "synthetic",
 ]
 
