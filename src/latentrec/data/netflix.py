@@ -226,8 +226,15 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
     under = owner >= 0
     items[under] = movie_ids[np.searchsorted(movie_pos, owner[under])]
 
-    keep = np.repeat(is_data, ends + 1 - starts)
-    body = arr[keep].tobytes()
+    # The rating lines, as they stand: the block with its movie (and blank) lines cut out.
+    # One slice per such line, joined once (a byte mask over the block is 10x slower).
+    pieces, prev = [], 0
+    for k in np.flatnonzero(~is_data).tolist():
+        if starts[k] > prev:
+            pieces.append(block[prev : starts[k]])
+        prev = int(ends[k]) + 1
+    pieces.append(block[prev:])
+    body = b"".join(pieces)
     names = ["c0", "c1", "c2"]
     try:
         table = pacsv.read_csv(
@@ -246,7 +253,7 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
         _fail(block, starts, stop, line0, source, scale)
     users = table.column("c0").to_numpy()
     vals = table.column("c1").to_numpy()
-    days = table.column("c2").to_numpy().astype("datetime64[D]").astype(np.int64)
+    days = table.column("c2").to_numpy().astype("datetime64[D]", copy=False).view(np.int64)
     bad = ~np.isfinite(vals) | (users < 0)
     if scale is not None:
         with np.errstate(invalid="ignore"):
