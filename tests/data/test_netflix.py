@@ -210,3 +210,19 @@ def test_timestamps_are_midnight_utc_seconds(tmp_path):
     path = tmp_path / "c.txt"
     path.write_text("1:\n1,1,1970-01-02\n")
     assert np.asarray(read_netflix(path).timestamps).tolist() == [86400.0]
+
+
+def test_interactions_read_and_train_take_a_netflix_file(tmp_path):
+    path = tmp_path / "combined_data_1.txt"
+    path.write_text("1:\n10,3,2005-09-06\n10,5,2005-09-06\n2:\n11,4,2005-09-07\n")
+    data = Interactions.read(path, duplicates="mean")
+    assert as_dict(data)[(10, 1)] == (4.0, reference([path])[(10, 1)][1])
+    # The defaults a command passes (by name, or by position with --no-header) say nothing.
+    Interactions.read(path, user=0, item=1, rating=2, header=False, sep=None)
+    with pytest.raises(DataError, match="user='cust', sep=';' apply to table files"):
+        Interactions.read(path, user="cust", sep=";")
+    runner = CliRunner()
+    model = tmp_path / "m.npz"
+    result = runner.invoke(main, ["train", str(path), "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    assert model.exists()

@@ -23,7 +23,7 @@ import numpy as np
 from .ingest import Decline, build, chunk_from_arrays
 from .report import DataError
 
-__all__ = ["is_netflix_file", "read_netflix"]
+__all__ = ["is_netflix_file", "netflix_options", "read_netflix"]
 
 #: Bytes of a file parsed at a time (cut at a line end).
 BLOCK_BYTES = 1 << 24
@@ -57,6 +57,59 @@ def is_netflix_file(path: str | Path) -> bool:
         if line.strip():
             return _MOVIE_LINE.fullmatch(line) is not None
     return False
+
+
+# The options of a table reader that mean nothing for a Netflix-prize file, with the
+# values that say nothing (the defaults, by name or by position without a header).
+_TABLE_DEFAULTS = {
+    "user": ("user_id", 0),
+    "item": ("item_id", 1),
+    "rating": ("rating", 2),
+    "timestamp": (None,),
+    "sep": (None, ","),
+    "header": (True, False),
+    "encoding": (None, "utf-8", "utf-8-sig", "ascii"),
+    "on_bad_rows": ("error",),
+    "strip_ids": (True,),
+    "implicit": (None, False),
+    "users": (None,),
+    "items": (None,),
+    "item_features": (None,),
+    "user_features": (None,),
+}
+
+
+def netflix_options(path, kwargs: dict) -> dict:
+    """The options of a table reader's call that :func:`read_netflix` takes, or a
+    :class:`DataError` naming those it cannot (a column, a separator...).
+
+    Example:
+        >>> netflix_options("c.txt", {"user": "user_id", "duplicates": "sum"})
+        {'duplicates': 'sum'}
+        >>> try:
+        ...     netflix_options("c.txt", {"sep": ";"})
+        ... except DataError as err:
+        ...     print(str(err).split("; ")[1])
+        sep=';' applies to table files
+    """
+    out = {}
+    given = []
+    for key, value in kwargs.items():
+        if key in ("duplicates", "rating_scale"):
+            if value is not None:
+                out[key] = value
+        elif key not in _TABLE_DEFAULTS or not any(
+            value is d or (type(value) is type(d) and value == d) for d in _TABLE_DEFAULTS[key]
+        ):
+            given.append(f"{key}={value!r}")
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise DataError(
+            f"{path} is a Netflix-prize file (its first line is a movie id and ':'); "
+            f"{', '.join(given)} {verb} to table files",
+            source=str(path),
+        )
+    return out
 
 
 def read_netflix(
