@@ -25,7 +25,7 @@ from .build import (
 from .ingest import NOT_SHAREABLE, lean_batches, lean_frame, plain_options
 from .lrdata import SUFFIX as LRDATA_SUFFIX
 from .lrdata import read_lrdata, write_lrdata
-from .netflix import is_netflix_file, netflix_options, read_netflix
+from .netflix import is_netflix_file, netflix_options, read_netflix_as
 from .readers import delimited_batches, parquet_batches, read_delimited, read_parquet_frame
 from .report import DataError, LoadReport, Places
 from .vocabulary import Vocabulary
@@ -765,7 +765,7 @@ class Interactions:
         """Read a ratings file by extension: ``.lrdata``, ``.parquet``/``.pq`` or text.
 
         A text file whose first line is a movie id and ``:`` is a Netflix-prize file,
-        read by :func:`~latentrec.datasets.read_netflix` (which takes ``duplicates`` and
+        read by ``latentrec.datasets.read_netflix`` (which takes ``duplicates`` and
         ``rating_scale``; column options other than the defaults are refused).  A
         ``.lrdata`` file (written by :meth:`to_lrdata` or ``latentrec data convert``)
         is memory-mapped (``mmap=True``, the default; ``mmap=False`` reads it into
@@ -799,5 +799,5 @@ class Interactions:
                 )
             return cls.from_parquet(path, **kwargs)
         if is_netflix_file(path):
-            return read_netflix(path, **netflix_options(path, kwargs))
+            return read_netflix_as(cls, path, **netflix_options(path, kwargs))
         return cls.from_csv(path, **kwargs)

@@ -1,14 +1,15 @@
 """Netflix-prize rating files (``combined_data_1.txt`` .. ``combined_data_4.txt``).
 
 Each file holds blocks: a line ``MovieID:`` and then one ``CustomerID,Rating,Date`` line
-per rating of that movie (dates ``YYYY-MM-DD``).  :func:`read_netflix` reads one or several
-such files into :class:`~latentrec.data.Interactions` (user = CustomerID, item = MovieID,
-timestamps in seconds since 1970 at midnight UTC of the date) without a Python object per
-rating: ~16 MB of a file at a time, the movie lines are found and cut out with NumPy, the
-rest is parsed by pyarrow's CSV reader, and the movie id is carried forward to the rating
-lines under it; the chunks then go through the lean CSR builder of
-:mod:`latentrec.data.ingest`.  A block that does not parse is scanned line by line to name
-the first bad line (file and line number) in a :class:`~latentrec.data.report.DataError`.
+per rating of that movie (dates ``YYYY-MM-DD``).  :func:`read_netflix_as` (under
+``latentrec.datasets.read_netflix``) reads one or several such files into
+:class:`~latentrec.data.Interactions` (user = CustomerID, item = MovieID, timestamps in
+seconds since 1970 at midnight UTC of the date) without a Python object per rating: ~16 MB
+of a file at a time, the movie lines are found and cut out with NumPy, the rest is parsed
+by pyarrow's CSV reader, and the movie id is carried forward to the rating lines under it;
+the chunks then go through the lean CSR builder of :mod:`latentrec.data.ingest`.  A block
+that does not parse is scanned line by line to name the first bad line (file and line
+number) in a :class:`~latentrec.data.report.DataError`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from .ingest import Decline, build, chunk_from_arrays
 from .report import DataError
 
-__all__ = ["is_netflix_file", "netflix_options", "read_netflix"]
+__all__ = ["is_netflix_file", "netflix_options", "read_netflix_as"]
 
 #: Bytes of a file parsed at a time (cut at a line end).
 BLOCK_BYTES = 1 << 24
@@ -80,7 +81,7 @@ _TABLE_DEFAULTS = {
 
 
 def netflix_options(path, kwargs: dict) -> dict:
-    """The options of a table reader's call that :func:`read_netflix` takes, or a
+    """The options of a table reader's call that :func:`read_netflix_as` takes, or a
     :class:`DataError` naming those it cannot (a column, a separator...).
 
     Example:
@@ -112,49 +113,25 @@ def netflix_options(path, kwargs: dict) -> dict:
     return out
 
 
-def read_netflix(
+def read_netflix_as(
+    cls,
     paths,
     *,
     duplicates: str = "last",
     rating_scale: tuple[float, float] | None = (1.0, 5.0),
 ):
-    """Read Netflix-prize rating files into :class:`~latentrec.data.Interactions`.
-
-    Args:
-        paths: one file or a list of files (e.g. the four ``combined_data_*.txt``), read
-            in order; each must start with a ``MovieID:`` line.
-        duplicates: repeated (customer, movie) pairs: ``"last"`` (the latest date, then
-            the last line), ``"mean"``, ``"sum"``, or ``"error"`` (the prize data has none).
-        rating_scale: the valid ratings, ``(1, 5)`` stars by default; ``None`` for any
-            finite number.
-
-    Returns:
-        Interactions with user ids = CustomerID, item ids = MovieID (both int), float32
-        ratings, and timestamps (seconds since 1970-01-01 UTC at the start of the date).
-        Its ``load_report`` counts rating lines (movie lines and blank lines are not rows).
-
-    Raises:
-        DataError: naming the file and line of the first bad line: a rating line before
-            any movie line, a line that is neither, a bad id, rating or date, a rating
-            outside ``rating_scale``.
-        FileNotFoundError: a file that does not exist.
-
-    Memory: about 20 bytes per rating while building (see :mod:`latentrec.data.ingest`),
-    never a Python object per line.
+    """``cls`` (:class:`~latentrec.data.Interactions`) from Netflix-prize files: the
+    reader under ``latentrec.datasets.read_netflix`` and ``Interactions.read``, which
+    document it; here the class is given, so this module needs no import of it.
 
     Example:
         >>> import tempfile, os
+        >>> from latentrec.data import Interactions
         >>> path = os.path.join(tempfile.mkdtemp(), "combined_data_1.txt")
-        >>> _ = open(path, "w").write("1:\\n7,3,2005-09-06\\n9,5,2005-05-13\\n"
-        ...                           "2:\\n7,4,2005-10-19\\n")
-        >>> data = read_netflix(path)
-        >>> data.users.ids.tolist(), data.items.ids.tolist(), data.ratings.tolist()
-        ([7, 9], [1, 2], [3.0, 4.0, 5.0])
-        >>> float(data.timestamps[0]) == dt.datetime(2005, 9, 6, tzinfo=dt.timezone.utc).timestamp()
-        True
+        >>> _ = open(path, "w").write("1:\\n7,3,2005-09-06\\n")
+        >>> read_netflix_as(Interactions, path).nnz
+        1
     """
-    from .interactions import Interactions
-
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = [Path(p) for p in paths]
@@ -189,7 +166,7 @@ def read_netflix(
         raise DataError(f"{source} has no rating lines: no interactions to build from")
     try:
         return build(
-            Interactions, chunks, names=NAMES, source=source, unit="line",
+            cls, chunks, names=NAMES, source=source, unit="line",
             duplicates=duplicates, implicit=False, rating_scale=scale,
             exact32=state["exact32"], encoding="ascii", separator=",",
         )  # fmt: skip
