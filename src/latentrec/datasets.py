@@ -1,4 +1,5 @@
-"""Ready-made data: MovieLens (fetched and cached, or read from disk) and synthetic ratings.
+"""Ready-made data: MovieLens (fetched and cached, or read from disk), the Netflix-prize
+files (read from disk) and synthetic ratings.
 
 Example:
     >>> from latentrec import datasets
@@ -21,6 +22,7 @@ from .data.movielens import (
     read_ml_csv,
     read_ml_dat,
 )
+from .data.netflix import read_netflix_as
 from .data.synthetic import synthetic
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "read_ml100k",
     "read_ml_csv",
     "read_ml_dat",
+    "read_netflix",
     "synthetic",
 ]
 
@@ -72,3 +75,51 @@ def movielens(
         ['Star Wars']
     """
     return load_movielens(name, cache_dir=cache_dir, verbose=verbose)
+
+
+def read_netflix(
+    paths,
+    *,
+    duplicates: str = "last",
+    rating_scale: tuple[float, float] | None = (1.0, 5.0),
+) -> Interactions:
+    """Read Netflix-prize rating files into :class:`~latentrec.data.Interactions`.
+
+    Args:
+        paths: one file or a list of files (e.g. the four ``combined_data_*.txt``), read
+            in order; each must start with a ``MovieID:`` line.
+        duplicates: repeated (customer, movie) pairs: ``"last"`` (the latest date, then
+            the last line), ``"mean"``, ``"sum"``, or ``"error"`` (the prize data has none).
+        rating_scale: the valid ratings, ``(1, 5)`` stars by default; ``None`` for any
+            finite number.
+
+    Returns:
+        Interactions with user ids = CustomerID, item ids = MovieID (both int), float32
+        ratings, and timestamps (seconds since 1970-01-01 UTC at the start of the date).
+        Its ``load_report`` counts rating lines (movie lines and blank lines are not rows).
+
+    Raises:
+        DataError: naming the file and line of the first bad line: a rating line before
+            any movie line, a line that is neither, a bad id, rating or date, a rating
+            outside ``rating_scale``.
+        FileNotFoundError: a file that does not exist.
+
+    Files are read ~16 MB at a time, never a Python object per line (see
+    :func:`latentrec.data.netflix.read_netflix_as`); the parsed chunks take 20 bytes a
+    rating and the peak of the build about 60 (measured at 10^7: 0.6 GB above the
+    interpreter's 0.2).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "combined_data_1.txt")
+        >>> _ = open(path, "w").write("1:\\n7,3,2005-09-06\\n9,5,2005-05-13\\n"
+        ...                           "2:\\n7,4,2005-10-19\\n")
+        >>> data = read_netflix(path)
+        >>> data.users.ids.tolist(), data.items.ids.tolist(), data.ratings.tolist()
+        ([7, 9], [1, 2], [3.0, 4.0, 5.0])
+        >>> import datetime as dt
+        >>> day = dt.datetime(2005, 9, 6, tzinfo=dt.timezone.utc)
+        >>> float(data.timestamps[0]) == day.timestamp()
+        True
+    """
+    return read_netflix_as(Interactions, paths, duplicates=duplicates, rating_scale=rating_scale)

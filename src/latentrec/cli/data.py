@@ -10,16 +10,73 @@ import click
 import numpy as np
 
 from ..data.lrdata import SUFFIX
-from ..datasets import fetch_movielens
+from ..data.netflix import is_netflix_file
+from ..datasets import fetch_movielens, read_netflix
 from ._common import (
     Failure,
     check_output,
     data_options,
     fail_on_known_errors,
+    flags_apply,
     load_data,
     main,
     writing,
 )
+
+FORMATS = ("auto", "table", "netflix")
+format_option = click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="netflix: Netflix-prize files ('MovieID:' lines, then CustomerID,Rating,Date); "
+    "table: CSV/TSV/Parquet; auto: netflix when the first line is a number and ':'.",
+)
+# The data options that name columns or text layout: the Netflix format fixes them.
+TABLE_ONLY = {
+    "user_col": "--user-col",
+    "item_col": "--item-col",
+    "rating_col": "--rating-col",
+    "timestamp_col": "--timestamp-col",
+    "sep": "--sep",
+    "no_header": "--no-header",
+    "encoding": "--encoding",
+}
+
+
+def read_sources(sources, file_format: str, **opts):
+    """The ratings of one source (or of several Netflix-prize files), as the format says.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "combined_data_1.txt")
+        >>> _ = open(path, "w").write("3:\\n7,4,2005-09-06\\n")
+        >>> read_sources([path], "auto").items.ids.tolist()
+        [3]
+    """
+    netflix = file_format == "netflix" or (
+        file_format == "auto" and all(is_netflix_file(s) for s in sources)
+    )
+    if not netflix:
+        if len(sources) > 1:
+            raise Failure(
+                f"{len(sources)} sources given; several files are read together only in the "
+                f"Netflix-prize format (--format netflix), give one table file"
+            )
+        return load_data(sources[0], **opts)
+    given = [flag for key, flag in TABLE_ONLY.items() if opts.get(key) not in (None, False)]
+    if given:
+        raise Failure(f"{flags_apply(given)} to table files, not to Netflix-prize files")
+    for source in sources:
+        if not Path(source).is_file():
+            raise Failure(f"no such Netflix-prize file: {source}")
+    kwargs = {}
+    if opts.get("duplicates") is not None:
+        kwargs["duplicates"] = opts["duplicates"]
+    if opts.get("rating_scale"):
+        kwargs["rating_scale"] = tuple(opts["rating_scale"])
+    return read_netflix(list(sources), **kwargs)
 
 
 @main.group()
@@ -53,14 +110,15 @@ def data_fetch(dataset, cache_dir):
 @data.command("info")
 @click.argument("source")
 @data_options
+@format_option
 @fail_on_known_errors
-def data_info(source, **opts):
-    """Summarise a dataset (ml-100k) or a ratings file.
+def data_info(source, file_format, **opts):
+    """Summarise a dataset (ml-100k) or a ratings file (or a Netflix-prize file).
 
     \f
     Example: ``latentrec data info ratings.csv --rating-col none``
     """
-    d = load_data(source, **opts)
+    d = read_sources([source], file_format, **opts)
     click.echo(repr(d))
     if d.load_report is not None and Path(source).exists():
         # A file's rows merged as duplicates (or ids stripped) are counted, not hidden.
@@ -78,7 +136,7 @@ def data_info(source, **opts):
 
 
 @data.command("convert")
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option(
     "-o",
     "--output",
@@ -88,9 +146,13 @@ def data_info(source, **opts):
     help=f"The converted file to write (ends in {SUFFIX}).",
 )
 @data_options
+@format_option
 @fail_on_known_errors
-def data_convert(source, output, **opts):
+def data_convert(sources, output, file_format, **opts):
     """Convert a ratings file (CSV/TSV/Parquet) to a .lrdata file that loads in seconds.
+
+    Netflix-prize files (``combined_data_1.txt`` ...; found by their first line, a
+    movie id and ':', or named with --format netflix) are read together into one file.
 
     The file is read once, checked as every command checks it, and written as an
     uncompressed .npz of the CSR arrays and the ids that later commands (and
@@ -102,11 +164,12 @@ def data_convert(source, output, **opts):
     out = Path(output)
     if out.suffix.lower() != SUFFIX:
         raise Failure(f"the output must end in {SUFFIX}, got {output}")
-    if Path(source).suffix.lower() == SUFFIX:
-        raise Failure(f"{source} is converted already")
+    for source in sources:
+        if Path(source).suffix.lower() == SUFFIX:
+            raise Failure(f"{source} is converted already")
     check_output(output, makes_folders=False)  # to_lrdata does not create missing folders
     start = time.perf_counter()
-    d = load_data(source, **opts)
+    d = read_sources(sources, file_format, **opts)
     read_s = time.perf_counter() - start
     with writing(output):
         d.to_lrdata(out)

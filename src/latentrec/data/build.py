@@ -198,9 +198,15 @@ def assemble(
         checks.append(_Check(reason, None, mask, f"{places.text(pos)} {verb} {reason}"))
 
     id_cols = {}
-    for key, col in (("u", user), ("i", item)):
+    notes = tuple(notes)
+    for key, col, what in (("u", user, "user"), ("i", item, "item")):
         ids = clean_ids(frame[key], strip=strip_ids, from_text=from_text)
         id_cols[key] = ids
+        if ids.text_from is not None:
+            # Ids are labels, so one odd id is legal; but it turns the whole column to
+            # text (7 and "7" then differ from a model's integer ids), which is said.
+            pos, value = ids.text_from
+            notes += (f"{what} ids read as text: {places.text([pos])} has {value!r}",)
         for reason, (mask, example) in ids.problems.items():
             where = places.text(np.flatnonzero(mask))
             shown = "" if reason in ("missing ids", "empty ids") else f" (e.g. {example!r})"

@@ -40,12 +40,16 @@ class IdColumn:
     ``values`` is int64 when every good id is an integer that fits in 64 bits, else an
     object array of ``str``; bad rows hold a placeholder (0 or ``""``).  ``problems``
     maps each reason in :data:`ID_PROBLEMS` that occurs to ``(mask, example)``;
-    ``stripped`` marks the rows whose id lost surrounding whitespace.
+    ``stripped`` marks the rows whose id lost surrounding whitespace.  ``text_from`` is
+    ``(row position, raw cell)`` of the first id that made a column of otherwise integer
+    ids text (``"5.5"`` among whole numbers), else ``None``: ids are labels, so that is
+    legal, but every id of the column is then text, which a load report should say.
     """
 
     values: np.ndarray
     problems: dict
     stripped: np.ndarray
+    text_from: tuple | None = None
 
     @property
     def bad(self) -> np.ndarray:
@@ -77,6 +81,8 @@ def clean_ids(values, *, strip: bool = True, from_text: bool = False) -> IdColum
         (['eve', 'bob', ''], [True, False, False], ['missing ids'])
         >>> clean_ids(pd.Series(["7", "-3"]), from_text=True).values.tolist()
         [7, -3]
+        >>> clean_ids(pd.Series(["7", "5.5", "x"]), from_text=True).text_from
+        (1, '5.5')
     """
     series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
     series = series.reset_index(drop=True)
@@ -133,11 +139,23 @@ def _generic_ids(series: pd.Series, strip: bool, from_text: bool) -> IdColumn:
         keys.append(key)
         problem.append(why)
         changed.append(was_changed)
+    raw_keys = keys
     keys = _unify(keys, problem, from_text)
+    # Only a text column is looked at again: which of its ids would have been integers.
+    int_like = _integer_like(raw_keys, problem, from_text) if keys.dtype == object else None
 
     codes = np.asarray(codes, dtype=np.int64)
     missing = codes < 0
     safe = np.where(missing, 0, codes)
+    text_from = None
+    if int_like is not None and keys.dtype == object:
+        good = np.array([p is None for p in problem], dtype=bool)
+        made_text = good & ~int_like
+        if int_like.any() and made_text.any():
+            rows = np.flatnonzero(made_text[safe] & ~missing)
+            if rows.size:
+                first = int(rows[0])
+                text_from = (first, _example(series.iloc[first]))
     problems = {}
     if missing.any():
         problems["missing ids"] = (missing, None)
@@ -160,7 +178,21 @@ def _generic_ids(series: pd.Series, strip: bool, from_text: bool) -> IdColumn:
     else:
         vals = np.zeros(n, dtype=np.int64)
         row_changed = np.zeros(n, dtype=bool)
-    return IdColumn(vals, problems, row_changed)
+    return IdColumn(vals, problems, row_changed, text_from)
+
+
+def _integer_like(keys: list, problem: list, from_text: bool) -> np.ndarray:
+    """Per key: whether it would be an integer id (an int in range, or whole-number text
+    read from a file); the good keys that are not are what makes a column text."""
+    out = np.zeros(len(keys), dtype=bool)
+    for k, (key, p) in enumerate(zip(keys, problem, strict=True)):
+        if p is not None:
+            continue
+        if isinstance(key, int):
+            out[k] = _INT64_MIN <= key <= _INT64_MAX
+        elif from_text and isinstance(key, str):
+            out[k] = _text_as_ints([key]) is not None
+    return out
 
 
 def _example(value):

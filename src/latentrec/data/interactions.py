@@ -25,6 +25,7 @@ from .build import (
 from .ingest import NOT_SHAREABLE, lean_batches, lean_frame, plain_options
 from .lrdata import SUFFIX as LRDATA_SUFFIX
 from .lrdata import read_lrdata, write_lrdata
+from .netflix import is_netflix_file, netflix_options, read_netflix_as
 from .readers import delimited_batches, parquet_batches, read_delimited, read_parquet_frame
 from .report import DataError, LoadReport, Places
 from .vocabulary import Vocabulary
@@ -763,7 +764,10 @@ class Interactions:
     def read(cls, path: str | Path, **kwargs) -> Interactions:
         """Read a ratings file by extension: ``.lrdata``, ``.parquet``/``.pq`` or text.
 
-        A ``.lrdata`` file (written by :meth:`to_lrdata` or ``latentrec data convert``)
+        A text file whose first line is a movie id and ``:`` is a Netflix-prize file,
+        read by ``latentrec.datasets.read_netflix`` (which takes ``duplicates`` and
+        ``rating_scale``; column options other than the defaults are refused).  A
+        ``.lrdata`` file (written by :meth:`to_lrdata` or ``latentrec data convert``)
         is memory-mapped (``mmap=True``, the default; ``mmap=False`` reads it into
         memory) and takes no other option.  The delimited-text options (``sep``,
         ``header``, ``encoding``) are refused for a Parquet file unless ``None``.
@@ -794,4 +798,6 @@ class Interactions:
                     f"file {path}"
                 )
             return cls.from_parquet(path, **kwargs)
+        if is_netflix_file(path):
+            return read_netflix_as(cls, path, **netflix_options(path, kwargs))
         return cls.from_csv(path, **kwargs)

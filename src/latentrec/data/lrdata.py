@@ -77,6 +77,8 @@ def write_lrdata(data, path: str | Path) -> Path:
         "load_report": None
         if report is None or report.rejections
         else {k: getattr(report, k) for k in _REPORT_FIELDS},
+        # Beside load_report, not in it: a reader that predates notes ignores this key.
+        "load_notes": [] if report is None or report.rejections else list(report.notes),
     }
     m = data.matrix
     arrays = {
@@ -172,7 +174,10 @@ def read_lrdata(cls, path: str | Path, *, mmap: bool = True):
     info = meta.get("load_report")
     report = None
     if info is not None:
-        notes = (f"converted from {info['source']}; loaded from {source}",)
+        notes = (
+            f"converted from {info['source']}; loaded from {source}",
+            *(str(note) for note in meta.get("load_notes", ())),
+        )
         report = LoadReport(**{**info, "source": source}, notes=notes)
     return cls(
         Vocabulary.from_array(arrays["user_ids"], name="user"),

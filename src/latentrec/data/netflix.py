@@ -1,0 +1,360 @@
+"""Netflix-prize rating files (``combined_data_1.txt`` .. ``combined_data_4.txt``).
+
+Each file holds blocks: a line ``MovieID:`` and then one ``CustomerID,Rating,Date`` line
+per rating of that movie (dates ``YYYY-MM-DD``).  :func:`read_netflix_as` (under
+``latentrec.datasets.read_netflix``) reads one or several such files into
+:class:`~latentrec.data.Interactions` (user = CustomerID, item = MovieID, timestamps in
+seconds since 1970 at midnight UTC of the date) without a Python object per rating: ~16 MB
+of a file at a time, the movie lines are found and cut out with NumPy, the rest is parsed
+by pyarrow's CSV reader, and the movie id is carried forward to the rating lines under it;
+the chunks then go through the lean CSR builder of :mod:`latentrec.data.ingest`.  A block
+that does not parse is scanned line by line to name the first bad line (file and line
+number) in a :class:`~latentrec.data.report.DataError`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .ingest import Decline, build, chunk_from_arrays
+from .report import DataError
+
+__all__ = ["is_netflix_file", "netflix_options", "read_netflix_as"]
+
+#: Bytes of a file parsed at a time (cut at a line end).
+BLOCK_BYTES = 1 << 24
+#: The names the load report and messages use for the four fields.
+NAMES = ("CustomerID", "MovieID", "Rating", "Date")
+_MOVIE_LINE = re.compile(rb"[0-9]+:\r?")
+_DIGITS = re.compile(r"[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NEWLINE, _CR, _COLON = ord("\n"), ord("\r"), ord(":")
+_DUPLICATES = ("last", "mean", "sum", "error")
+
+
+def is_netflix_file(path: str | Path) -> bool:
+    """Whether the first non-blank line of ``path`` is a Netflix movie line (``123:``).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "combined_data_1.txt")
+        >>> _ = open(path, "w").write("1:\\n1488844,3,2005-09-06\\n")
+        >>> is_netflix_file(path), is_netflix_file(__file__)
+        (True, False)
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    head = head.removeprefix(codecs.BOM_UTF8)
+    for line in head.split(b"\n"):
+        if line.strip():
+            return _MOVIE_LINE.fullmatch(line) is not None
+    return False
+
+
+# The options of a table reader that mean nothing for a Netflix-prize file, with the
+# values that say nothing (the defaults, by name or by position without a header).
+_TABLE_DEFAULTS = {
+    "user": ("user_id", 0),
+    "item": ("item_id", 1),
+    "rating": ("rating", 2),
+    "timestamp": (None,),
+    "sep": (None, ","),
+    "header": (True, False),
+    "encoding": (None, "utf-8", "utf-8-sig", "ascii"),
+    "on_bad_rows": ("error",),
+    "strip_ids": (True,),
+    "implicit": (None, False),
+    "users": (None,),
+    "items": (None,),
+    "item_features": (None,),
+    "user_features": (None,),
+}
+
+
+def netflix_options(path, kwargs: dict) -> dict:
+    """The options of a table reader's call that :func:`read_netflix_as` takes, or a
+    :class:`DataError` naming those it cannot (a column, a separator...).
+
+    Example:
+        >>> netflix_options("c.txt", {"user": "user_id", "duplicates": "sum"})
+        {'duplicates': 'sum'}
+        >>> try:
+        ...     netflix_options("c.txt", {"sep": ";"})
+        ... except DataError as err:
+        ...     print(str(err).split("; ")[1])
+        sep=';' applies to table files
+    """
+    out = {}
+    given = []
+    for key, value in kwargs.items():
+        if key in ("duplicates", "rating_scale"):
+            if value is not None:
+                out[key] = value
+        elif key not in _TABLE_DEFAULTS or not any(
+            value is d or (type(value) is type(d) and value == d) for d in _TABLE_DEFAULTS[key]
+        ):
+            given.append(f"{key}={value!r}")
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise DataError(
+            f"{path} is a Netflix-prize file (its first line is a movie id and ':'); "
+            f"{', '.join(given)} {verb} to table files",
+            source=str(path),
+        )
+    return out
+
+
+def read_netflix_as(
+    cls,
+    paths,
+    *,
+    duplicates: str = "last",
+    rating_scale: tuple[float, float] | None = (1.0, 5.0),
+):
+    """``cls`` (:class:`~latentrec.data.Interactions`) from Netflix-prize files: the
+    reader under ``latentrec.datasets.read_netflix`` and ``Interactions.read``, which
+    document it; here the class is given, so this module needs no import of it.
+
+    Example:
+        >>> import tempfile, os
+        >>> from latentrec.data import Interactions
+        >>> path = os.path.join(tempfile.mkdtemp(), "combined_data_1.txt")
+        >>> _ = open(path, "w").write("1:\\n7,3,2005-09-06\\n")
+        >>> read_netflix_as(Interactions, path).nnz
+        1
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise DataError("read_netflix needs at least one file")
+    if duplicates not in _DUPLICATES:
+        raise DataError(f"duplicates must be one of {list(_DUPLICATES)}, got {duplicates!r}")
+    scale = None
+    if rating_scale is not None:
+        try:
+            scale = tuple(float(x) for x in rating_scale)
+            lo, hi = scale
+        except (TypeError, ValueError):
+            raise DataError(f"rating_scale must be (low, high), got {rating_scale!r}") from None
+        if not lo < hi:
+            raise DataError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
+    for path in paths:
+        if not path.is_file():
+            if path.is_dir():
+                raise DataError(f"{path} is a folder, not a Netflix ratings file", source=str(path))
+            raise FileNotFoundError(f"no such ratings file: {path}")
+    state = {"exact32": True}
+    chunks = []
+    for path in paths:
+        for users, items, vals, ts in _file_batches(path, scale):
+            try:
+                chunks.append(chunk_from_arrays(users, items, vals, ts, scale, state))
+            except Decline:  # pragma: no cover - every value was checked in _parse_block
+                raise DataError(f"{path}: a rating or date that cannot be stored") from None
+    source = str(paths[0]) if len(paths) == 1 else " + ".join(str(p) for p in paths)
+    if not chunks:
+        raise DataError(f"{source} has no rating lines: no interactions to build from")
+    try:
+        return build(
+            cls, chunks, names=NAMES, source=source, unit="line",
+            duplicates=duplicates, implicit=False, rating_scale=scale,
+            exact32=state["exact32"], encoding="ascii", separator=",",
+        )  # fmt: skip
+    except Decline:
+        # Only duplicates="error" with a repeated pair declines here (values are whole
+        # stars, so merging never overflows float32).
+        raise DataError(
+            f"{source} rates some (customer, movie) pair more than once and "
+            f"duplicates='error'; use duplicates='last' (--duplicates last) to keep the latest",
+            source=source,
+        ) from None
+
+
+def _file_batches(path: Path, scale):
+    """``(customers, movies, ratings, timestamps)`` arrays of one file, block by block."""
+    source = str(path)
+    movie = None  # the movie of the rating lines that follow; none before the first "N:"
+    line0 = 1  # file line number of the block's first line
+    with open(path, "rb") as fh:
+        carry = fh.read(len(codecs.BOM_UTF8))
+        carry = carry.removeprefix(codecs.BOM_UTF8)
+        while True:
+            got = fh.read(BLOCK_BYTES)
+            block = carry + got
+            if not got:
+                if not block:
+                    break
+                if not block.endswith(b"\n"):
+                    block += b"\n"
+                cut = len(block)
+            else:
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = block
+                    continue
+            carry = block[cut:]
+            out, movie, n_lines = _parse_block(block[:cut], movie, line0, source, scale)
+            line0 += n_lines
+            if out is not None:
+                yield out
+            if not got:
+                break
+
+
+def _parse_block(block: bytes, movie, line0: int, source: str, scale):
+    """Parse whole lines: ``(arrays or None, movie after the block, lines in it)``."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    arr = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(arr == _NEWLINE)  # one per line: the block ends with "\n"
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    n_lines = ends.size
+    stop = ends.copy()  # end of each line's text, without "\r\n"
+    has_text = stop > starts
+    stop[has_text] -= arr[stop[has_text] - 1] == _CR
+    length = stop - starts
+    blank = length == 0
+    is_movie = ~blank & (arr[np.maximum(stop - 1, 0)] == _COLON)
+    is_data = ~blank & ~is_movie
+
+    movie_pos = np.flatnonzero(is_movie)
+    movie_ids = np.empty(movie_pos.size, dtype=np.int64)
+    for k, p in enumerate(movie_pos):  # one per movie (17,770 in the prize data), not per rating
+        text = block[starts[p] : stop[p] - 1].decode("ascii", "replace")
+        if not _DIGITS.fullmatch(text) or len(text) > 18:
+            _fail(block, starts, stop, line0, source, scale, first=int(p))
+        movie_ids[k] = int(text)
+    # The movie of every line: the last movie line at or above it (-1: none in the block).
+    latest = np.where(is_movie, np.arange(n_lines), -1)
+    np.maximum.accumulate(latest, out=latest)
+    movie_after = int(movie_ids[-1]) if movie_ids.size else movie
+    data_pos = np.flatnonzero(is_data)
+    if data_pos.size == 0:
+        return None, movie_after, n_lines
+    owner = latest[data_pos]
+    if movie is None and owner[0] < 0:
+        line = line0 + int(data_pos[0])
+        raise DataError(
+            f"line {line} of {source} is a rating before any movie line ('MovieID:'): "
+            f"{_show(block, starts, stop, int(data_pos[0]))}; is it a Netflix-prize file?",
+            source=source, where=(line,), unit="line",
+        )  # fmt: skip
+    # Lines under a movie line of this block take its id; those above the block's first
+    # movie line continue the movie of the previous block.
+    items = np.full(data_pos.size, -1 if movie is None else movie, dtype=np.int64)
+    under = owner >= 0
+    items[under] = movie_ids[np.searchsorted(movie_pos, owner[under])]
+
+    # The rating lines, as they stand: the block with its movie (and blank) lines cut out.
+    # One slice per such line, joined once (a byte mask over the block is 10x slower).
+    pieces, prev = [], 0
+    for k in np.flatnonzero(~is_data).tolist():
+        if starts[k] > prev:
+            pieces.append(block[prev : starts[k]])
+        prev = int(ends[k]) + 1
+    pieces.append(block[prev:])
+    body = b"".join(pieces)
+    names = ["c0", "c1", "c2"]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=",", quote_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"c0": pa.int64(), "c1": pa.float64(), "c2": pa.date32()},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        _fail(block, starts, stop, line0, source, scale)
+    if table.num_rows != data_pos.size or any(c.null_count for c in table.columns):
+        _fail(block, starts, stop, line0, source, scale)
+    users = table.column("c0").to_numpy()
+    vals = table.column("c1").to_numpy()
+    days = table.column("c2").to_numpy().astype("datetime64[D]", copy=False).view(np.int64)
+    bad = ~np.isfinite(vals) | (users < 0)
+    if scale is not None:
+        with np.errstate(invalid="ignore"):
+            bad |= (vals < scale[0]) | (vals > scale[1])
+    if bad.any():
+        _fail(block, starts, stop, line0, source, scale, first=int(data_pos[bad.argmax()]))
+    ts = days.astype(np.float64) * 86400.0
+    return (users, items, vals, ts), movie_after, n_lines
+
+
+def _show(block: bytes, starts, stop, k: int) -> str:
+    text = block[starts[k] : stop[k]].decode("utf-8", "replace")
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _fail(block, starts, stop, line0, source, scale, first: int = 0):
+    """Raise the :class:`DataError` of the first bad line of the block at or after ``first``."""
+    for k in range(first, starts.size):
+        why = line_problem(block[starts[k] : stop[k]], scale)
+        if why is not None:
+            line = line0 + k
+            raise DataError(
+                f"line {line} of {source} {why}: {_show(block, starts, stop, k)}",
+                source=source, where=(line,), unit="line",
+            )  # fmt: skip
+    raise DataError(  # pragma: no cover - the line checks refuse all pyarrow refuses
+        f"lines {line0} to {line0 + starts.size - 1} of {source} are not Netflix-prize "
+        f"lines (MovieID: or CustomerID,Rating,YYYY-MM-DD)",
+        source=source, where=(line0,), unit="line",
+    )  # fmt: skip
+
+
+def line_problem(raw: bytes, scale) -> str | None:
+    """Why one line (without its line end) is not a Netflix line, or ``None``.
+
+    Example:
+        >>> line_problem(b"1488844,3,2005-09-06", (1, 5)), line_problem(b"12:", None)
+        (None, None)
+        >>> line_problem(b"1488844,3,2005-13-06", (1, 5))
+        "has a bad date '2005-13-06' (expected YYYY-MM-DD)"
+    """
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return "is not ASCII text"
+    if not text:
+        return None
+    if text.endswith(":"):
+        if not _DIGITS.fullmatch(text[:-1]) or len(text) > 19:
+            return f"is a bad movie line (expected digits and ':', got {text[:-1]!r} before ':')"
+        return None
+    fields = text.split(",")
+    if len(fields) != 3:
+        return (
+            f"has {len(fields)} field{'' if len(fields) == 1 else 's'} where a rating line "
+            f"has 3 (CustomerID,Rating,Date) and a movie line ends in ':'"
+        )
+    customer, rating, date = fields
+    if not _DIGITS.fullmatch(customer) or len(customer) > 18:
+        return f"has a bad customer id {customer!r} (expected a whole number)"
+    if not _NUMBER.fullmatch(rating):
+        return f"has a bad rating {rating!r} (expected a number)"
+    value = float(rating)
+    if not np.isfinite(value):
+        return f"has a bad rating {rating!r} (expected a finite number)"
+    if scale is not None and not scale[0] <= value <= scale[1]:
+        return f"has a rating {rating} outside the scale [{scale[0]:g}, {scale[1]:g}]"
+    try:
+        if not _DATE.fullmatch(date):
+            raise ValueError
+        dt.date.fromisoformat(date)
+    except ValueError:
+        return f"has a bad date {date!r} (expected YYYY-MM-DD)"
+    return None

@@ -1,0 +1,228 @@
+"""Netflix-prize files: the chunked reader against a slow line-by-line reference, bad
+lines named by file and line, and the CLI's convert / info round trip."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from latentrec.cli import main
+from latentrec.data import DataError, Interactions, netflix
+from latentrec.datasets import read_netflix
+
+
+def reference(paths) -> dict:
+    """(customer, movie) -> (rating, seconds), the obvious parser; of repeated pairs the
+    latest date wins, then the later line (``duplicates="last"``)."""
+    out = {}
+    for path in paths:
+        movie = None
+        with open(path, encoding="utf-8-sig") as fh:
+            for line in fh:
+                line = line.rstrip("\r\n")
+                if not line:
+                    continue
+                if line.endswith(":"):
+                    movie = int(line[:-1])
+                    continue
+                customer, rating, date = line.split(",")
+                day = dt.datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+                key, got = (int(customer), movie), (float(rating), day.timestamp())
+                if key not in out or got[1] >= out[key][1]:
+                    out[key] = got
+    return out
+
+
+def as_dict(data: Interactions) -> dict:
+    frame = data.to_frame()
+    return {
+        (int(u), int(i)): (float(r), float(t))
+        for u, i, r, t in frame[["user_id", "item_id", "rating", "timestamp"]].itertuples(
+            index=False
+        )
+    }
+
+
+def random_file(path, rng: random.Random, *, n_movies: int, crlf: bool, blanks: bool) -> int:
+    """A random Netflix-format file; returns its number of rating lines."""
+    end = "\r\n" if crlf else "\n"
+    lines, n = [], 0
+    for movie in rng.sample(range(1, 500), n_movies):
+        lines.append(f"{movie}:")
+        for _ in range(rng.randint(0, 30)):
+            day = dt.date(1999, 11, 11) + dt.timedelta(days=rng.randint(0, 2300))
+            lines.append(f"{rng.randint(1, 60)},{rng.randint(1, 5)},{day.isoformat()}")
+            n += 1
+        if blanks and rng.random() < 0.2:
+            lines.append("")
+    text = end.join(lines) + (end if rng.random() < 0.7 else "")
+    path.write_bytes(text.encode())
+    return n
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_files_match_the_reference(tmp_path, monkeypatch, seed):
+    rng = random.Random(seed)
+    # Tiny blocks: movie runs, lines and the carried movie id cross block boundaries.
+    monkeypatch.setattr(netflix, "BLOCK_BYTES", rng.choice([7, 64, 1000, 1 << 24]))
+    paths, n = [], 0
+    for k in range(rng.randint(1, 3)):
+        path = tmp_path / f"combined_data_{k + 1}.txt"
+        n += random_file(
+            path, rng, n_movies=rng.randint(1, 12), crlf=rng.random() < 0.3, blanks=seed % 2 == 0
+        )
+        paths.append(path)
+    expected = reference(paths)
+    if not expected:
+        with pytest.raises(DataError, match="no rating lines"):
+            read_netflix(paths)
+        return
+    data = read_netflix(paths)
+    assert as_dict(data) == expected
+    assert data.load_report.rows_read == n
+    assert data.load_report.loaded == len(expected)
+    assert data.load_report.merged == n - len(expected)
+    assert data.users.ids.dtype.kind == "i" and data.items.ids.dtype.kind == "i"
+    assert data.rating_scale == (1.0, 5.0)
+    assert not data.implicit
+
+
+def test_duplicates_last_keeps_the_latest_date_and_error_refuses(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("1:\n5,4,2005-01-02\n5,2,2004-01-01\n")
+    assert read_netflix(path).ratings.tolist() == [4.0]
+    assert read_netflix(path, duplicates="mean").ratings.tolist() == [3.0]
+    with pytest.raises(DataError, match="more than once and duplicates='error'"):
+        read_netflix(path, duplicates="error")
+
+
+def test_one_path_or_a_list_and_a_bom(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_bytes(b"\xef\xbb\xbf7:\n1,5,2005-09-06")
+    data = read_netflix(str(path))
+    assert (data.users.ids.tolist(), data.items.ids.tolist()) == ([1], [7])
+    assert netflix.is_netflix_file(path)
+
+
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("1488844,3,2005-09-06\n", 1, "a rating before any movie line"),
+        ("\n\n5,3,2005-09-06\n1:\n", 3, "a rating before any movie line"),
+        ("1:\n1,3,2005-09-06\n1,3\n", 3, "has 2 fields where a rating line has 3"),
+        ("1:\n1,3,2005-09-06,x\n", 2, "has 4 fields"),
+        ("1:\n1,3,2005-13-06\n", 2, "bad date '2005-13-06'"),
+        ("1:\n1,3,05-09-06\n", 2, "bad date '05-09-06'"),
+        ("1:\n1,3,2005-02-30\n", 2, "bad date '2005-02-30'"),
+        ("1:\n1,x,2005-09-06\n", 2, "bad rating 'x'"),
+        ("1:\n1,7,2005-09-06\n", 2, "rating 7 outside the scale [1, 5]"),
+        ("1:\nbob,3,2005-09-06\n", 2, "bad customer id 'bob'"),
+        ("1:\n2,3,2005-09-06\nA1:\n", 3, "bad movie line"),
+        ("1:\n2,3,2005-09-06\n7\n", 3, "has 1 field where"),
+    ],
+)
+def test_bad_lines_are_named_by_file_and_line(tmp_path, monkeypatch, text, line, words):
+    for block in (5, 1 << 24):
+        monkeypatch.setattr(netflix, "BLOCK_BYTES", block)
+        path = tmp_path / "combined_data_1.txt"
+        path.write_text(text)
+        with pytest.raises(DataError) as info:
+            read_netflix([path])
+        message = str(info.value)
+        assert f"line {line} of {path}" in message
+        assert words in message
+        assert info.value.where == (line,)
+
+
+def test_the_second_file_must_start_with_a_movie_line(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("1:\n5,3,2005-09-06\n")
+    b.write_text("5,3,2005-09-06\n")
+    with pytest.raises(DataError, match=f"line 1 of {b} is a rating before any movie line"):
+        read_netflix([a, b])
+
+
+def test_other_bad_arguments(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such ratings file"):
+        read_netflix(tmp_path / "missing.txt")
+    with pytest.raises(DataError, match="at least one file"):
+        read_netflix([])
+    path = tmp_path / "c.txt"
+    path.write_text("1:\n")
+    with pytest.raises(DataError, match="no rating lines"):
+        read_netflix(path)
+    with pytest.raises(DataError, match="duplicates must be one of"):
+        read_netflix(path, duplicates="first")
+    path.write_text("1:\n1,9,2005-01-01\n")
+    assert read_netflix(path, rating_scale=None).ratings.tolist() == [9.0]
+
+
+def test_cli_convert_several_files_and_info(tmp_path):
+    a, b = tmp_path / "combined_data_1.txt", tmp_path / "combined_data_2.txt"
+    a.write_text("1:\n10,3,2005-09-06\n11,4,2005-09-07\n")
+    b.write_text("2:\n10,5,2005-09-08\n")
+    out = tmp_path / "nf.lrdata"
+    runner = CliRunner()
+    result = runner.invoke(main, ["data", "convert", str(a), str(b), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "read 3 rows, loaded 3" in result.output
+    data = Interactions.read(out)
+    assert as_dict(data) == reference([a, b])
+    info = runner.invoke(main, ["data", "info", str(a)])
+    assert info.exit_code == 0, info.output
+    assert "2 users x 1 items, 2 ratings" in info.output
+    # Named explicitly (a first line the sniffing would not take is still refused by line).
+    c = tmp_path / "odd.txt"
+    c.write_text("\n3:\n10,5,2005-09-08\n")
+    named = runner.invoke(main, ["data", "info", str(c), "--format", "netflix"])
+    assert named.exit_code == 0, named.output
+
+
+def test_cli_bad_input_is_one_line(tmp_path):
+    path = tmp_path / "combined_data_1.txt"
+    path.write_text("1:\n10,3,2005-09-06\n10,3,2005-9-6x\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["data", "convert", str(path), "-o", str(tmp_path / "o.lrdata")])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert f"line 3 of {path}" in result.output
+    result = runner.invoke(main, ["data", "info", str(path), "--sep", ";", "--no-header"])
+    assert result.exit_code == 1
+    assert "--sep, --no-header apply to table files, not to Netflix-prize files" in result.output
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text("user_id,item_id,rating\n1,2,3\n")
+    result = runner.invoke(
+        main, ["data", "convert", str(csv_path), str(csv_path), "-o", str(tmp_path / "x.lrdata")]
+    )
+    assert result.exit_code == 1
+    assert "only in the Netflix-prize format" in result.output
+    # A table file under --format netflix says what is wrong with its first line.
+    result = runner.invoke(main, ["data", "info", str(csv_path), "--format", "netflix"])
+    assert result.exit_code == 1
+    assert f"line 1 of {csv_path}" in result.output
+
+
+def test_timestamps_are_midnight_utc_seconds(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("1:\n1,1,1970-01-02\n")
+    assert np.asarray(read_netflix(path).timestamps).tolist() == [86400.0]
+
+
+def test_interactions_read_and_train_take_a_netflix_file(tmp_path):
+    path = tmp_path / "combined_data_1.txt"
+    path.write_text("1:\n10,3,2005-09-06\n10,5,2005-09-06\n2:\n11,4,2005-09-07\n")
+    data = Interactions.read(path, duplicates="mean")
+    assert as_dict(data)[(10, 1)] == (4.0, reference([path])[(10, 1)][1])
+    # The defaults a command passes (by name, or by position with --no-header) say nothing.
+    Interactions.read(path, user=0, item=1, rating=2, header=False, sep=None)
+    with pytest.raises(DataError, match="user='cust', sep=';' apply to table files"):
+        Interactions.read(path, user="cust", sep=";")
+    runner = CliRunner()
+    model = tmp_path / "m.npz"
+    result = runner.invoke(main, ["train", str(path), "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    assert model.exists()
