@@ -86,7 +86,10 @@ class _Layout:
         line = raw.decode(self.encoding, errors="replace").rstrip("\r")
         if not line.strip():  # Spark skips blank lines
             return None
-        fields = next(csv.reader([line], delimiter=self.sep, escapechar="\\"), [])
+        if len(self.sep) == 1:
+            fields = next(csv.reader([line], delimiter=self.sep, escapechar="\\"), [])
+        else:  # Spark takes a separator of several characters; Python's csv does not
+            fields = line.split(self.sep)
         if len(fields) != self.n_fields:
             return ("fields", len(fields), None)
         user, item, rating = (fields[p] for p in self.positions)
