@@ -56,7 +56,10 @@ print(json.dumps(out))
 
 
 @pytest.mark.spark
-def test_train_on_spark_reads_the_duplicates_option_and_names_a_missing_file(tmp_path):
+def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_terminal(tmp_path):
+    """A missing file is refused before Spark starts; once it has started, the JVM's log
+    (log4j lines, Java's own warnings, a stack trace) goes nowhere near the terminal: the
+    child's standard error, where the JVM would write, stays empty."""
     import spark_support
 
     why = spark_support.spark_missing()
@@ -64,11 +67,17 @@ def test_train_on_spark_reads_the_duplicates_option_and_names_a_missing_file(tmp
         pytest.skip(f"Spark tests skipped: {why}")
     ratings = tmp_path / "ratings.csv"
     ratings.write_text("user_id,item_id,rating\n1,10,4\n1,10,2\n2,10,5\n2,11,1\n")
+    extra = tmp_path / "extra.csv"
+    extra.write_text("user_id,item_id,rating\n1,1,5\n1,2,3\n2,1,3,9\n")
     common = ["--engine", "spark", "-a", "als", "--factors", "1", "--epochs", "1", "-q"]
+    missing = tmp_path / "nope.parquet"
     commands = {
-        "missing": ["train", str(tmp_path / "nope.csv"), *common, "-o", str(tmp_path / "a.npz")],
+        "missing": ["train", str(missing), *common, "-o", str(tmp_path / "a.npz")],
         "summed": ["train", str(ratings), *common, "--duplicates", "sum", "-o",
                    str(tmp_path / "b.npz")],
+        "extra": ["train", str(extra), *common, "-o", str(tmp_path / "c.npz")],
+        "master": ["train", str(ratings), *common, "--spark-master", "local[2",
+                   "-o", str(tmp_path / "d.npz")],
     }  # fmt: skip
     child = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(commands)],
@@ -77,14 +86,22 @@ def test_train_on_spark_reads_the_duplicates_option_and_names_a_missing_file(tmp
         timeout=300,
     )
     assert child.returncode == 0, child.stderr[-3000:]
+    assert child.stderr == ""
     results = json.loads(child.stdout.strip().splitlines()[-1])
-    code, output = results["missing"]
-    assert code == 1
-    # pyspark's own warnings (pandas 3) print as their one-line ``warning:`` each.
-    lines = [line for line in output.splitlines() if not line.startswith("warning:")]
-    assert len(lines) == 1
-    assert lines[0].startswith(f"Error: cannot read {tmp_path / 'nope.csv'} with Spark:")
-    assert "PATH_NOT_FOUND" in lines[0] and "a bug in latentrec" not in lines[0]
+    assert results["missing"] == [
+        1,
+        f"Error: no dataset named {str(missing)!r} and no such file or folder; "
+        "use ml-100k or a path\n",
+    ]
     code, output = results["summed"]
     assert code == 0, output
     assert "3 cells, 2 users, 2 items" in output
+    assert results["master"] == [
+        1,
+        "Error: Spark did not start: org.apache.spark.SparkException: Could not parse Master "
+        "URL: 'local[2'\n",
+    ]
+    assert results["extra"] == [
+        1,
+        f"Error: line 4 of {extra} has 4 fields where the header has 3\n",
+    ]

@@ -5,7 +5,11 @@ Also owns :func:`holdout`, the named split protocols behind ``evaluate --protoco
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+import warnings
+from urllib.parse import unquote, urlparse
 
 import click
 import pandas as pd
@@ -25,6 +29,7 @@ from ._common import (
     fail_on_known_errors,
     load_data,
     main,
+    one_line,
     params_from,
     parse_value,
     print_table,
@@ -156,6 +161,14 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         )
     if str(opts.get("rating_col") or "").lower() == "none":
         raise Failure("--engine spark needs a rating column (implicit data: a strength >= 0)")
+    # A local path is looked at here, before the JVM starts: Spark would report a missing
+    # one with a warning and a Java stack trace on standard error.
+    if source.lower() not in MOVIELENS_NAMES and not _remote(source):
+        local = unquote(urlparse(source).path) if source.lower().startswith("file:") else source
+        if not os.path.exists(local):
+            raise Failure(
+                f"no dataset named {source!r} and no such file or folder; use ml-100k or a path"
+            )
     from ..spark import fit_als, spark_session
 
     params = {k: v for k, v in params_from(opts).items() if v is not None}
@@ -173,7 +186,11 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         else f"_c{column(opts.get(f'{role}_col'), role, False)}"
         for role in ("user", "item", "rating")
     }  # fmt: skip
-    spark = spark_session(master)
+    # pyspark's notices about its pandas support (its version, pandas' deprecations in its
+    # conversions) are no news to the user of a command.
+    warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
+    with tempfile.TemporaryFile() as jvm_log:
+        spark, created = _start_spark(spark_session, master, jvm_log)
     try:
         if source.lower() in MOVIELENS_NAMES:
             d = movielens("100k")
@@ -184,7 +201,7 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             df = spark.createDataFrame(frame)
             cols = {"user_col": "user_id", "item_col": "item_id", "rating_col": "rating"}
         else:
-            df = _read_with_spark(spark, source, header, opts)
+            df = _read_with_spark(spark, source, header, opts, cols, SPARK_ALGORITHMS[algorithm])
         start = time.perf_counter()
         try:
             model = fit_als(
@@ -203,30 +220,67 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             f"{model.catalog_.n_users} users, {model.catalog_.n_items} items in {seconds:.2f}s"
         )
     finally:
-        spark.stop()
+        if created:
+            spark.stop()
     model.record_metrics(fit_seconds=seconds, engine="spark")
     with writing(output):
         model.save(output)
     click.echo(f"model written to {output}")
 
 
-def _read_with_spark(spark, source: str, header: bool, opts):
+# A source Spark reads from elsewhere (hdfs://, s3a://, ...): only Spark can look at it.
+def _remote(source: str) -> bool:
+    return "://" in source and not source.lower().startswith("file:")
+
+
+def _start_spark(spark_session, master: str, jvm_log):
+    """``(session, created)``: a session on ``master`` whose JVM writes its log to
+    ``jvm_log``, not the terminal, and whether this call started it (the command then
+    stops it).
+
+    A session already running in this process (a notebook's, a test's) is used as it is
+    and left running.  If the JVM cannot start, the last line it wrote says why.
+    """
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.sql import SparkSession
+
+    created = SparkSession.getActiveSession() is None
+    try:
+        session = spark_session(master, jvm_log=jvm_log)
+    except PySparkRuntimeError as err:
+        jvm_log.seek(0)
+        said = [line for line in jvm_log.read().decode(errors="replace").splitlines() if line]
+        why = f": {said[-1].strip()}" if said else ""
+        raise Failure(f"Spark did not start ({one_line(err)}){why}") from None
+    except Py4JJavaError as err:  # the JVM refused a setting, e.g. a master URL
+        raise Failure(f"Spark did not start: {one_line(err.java_exception.toString())}") from None
+    if created:
+        # Past start-up the JVM's log goes to the file; ERROR keeps it small.
+        session.sparkContext.setLogLevel("ERROR")
+    return session, created
+
+
+def _read_with_spark(spark, source: str, header: bool, opts, cols: dict, implicit: bool):
     """SOURCE as a Spark DataFrame (Parquet by its suffix, else CSV); a failure is one line.
 
-    Spark reports a missing path or an unreadable file as an ``AnalysisException`` whose
-    text carries its query plan; the first line says what is wrong.
+    A bad row is refused with its file and line (see :func:`latentrec.spark.read_ratings`).
+    Spark reports an unreadable path as an ``AnalysisException`` whose text carries its
+    query plan; the first line says what is wrong.
     """
     from pyspark.errors import AnalysisException
 
+    from ..spark import read_ratings
+
     try:
-        if source.lower().endswith((".parquet", ".pq")):
-            return spark.read.parquet(source)
-        return spark.read.csv(
+        return read_ratings(
+            spark,
             source,
             header=header,
             sep=separator(opts.get("sep")) or ",",
             encoding=opts.get("encoding") or "UTF-8",
-            inferSchema=True,
+            implicit=implicit,
+            **cols,
         )
     except AnalysisException as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

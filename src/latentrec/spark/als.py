@@ -434,7 +434,8 @@ def _seen(cells, users, items, *, refuse_duplicates: bool) -> sp.csr_matrix:
         raise ValueError(
             f"user {users.ids[u : u + 1].tolist()[0]!r} rated item "
             f"{items.ids[i : i + 1].tolist()[0]!r} {times} times; pass "
-            "duplicates='mean' or 'sum' to merge repeated pairs"
+            # The keyword and the flag, as the local reader words it.
+            "duplicates='mean' or 'sum' to merge repeated pairs (--duplicates mean or sum)"
         )
     indptr = np.searchsorted(key, np.arange(n_users + 1, dtype=np.int64) * n_items)
     np.remainder(key, n_items, out=key)

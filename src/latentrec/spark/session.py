@@ -7,13 +7,18 @@ import os
 import sys
 
 
-def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", **conf):
+def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_log=None, **conf):
     """Get or create a SparkSession on ``master`` (``local[N]`` or a ``spark://`` URL).
 
     Python workers run the interpreter of this process (so they import the same
     latentrec); the web UI is off; with a ``local`` master the driver binds to
     127.0.0.1 only.  ``conf`` adds Spark settings, with dots written as underscores
     (``sql_shuffle_partitions=4``) or as a dict passed with ``**{"spark.x": ...}``.
+
+    ``jvm_log``, an open file, receives what a JVM started by this call writes to its
+    standard output and error (log4j lines, Java's own warnings), for its whole life: a
+    command line keeps them off the user's terminal this way.  The JVM inherits this
+    process's descriptors 1 and 2, so they point at ``jvm_log`` while the session starts.
 
     Example:
         >>> spark = spark_session("local[1]", sql_shuffle_partitions=2)  # doctest: +SKIP
@@ -38,7 +43,29 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", **co
     for key, value in conf.items():
         name = key if key.startswith("spark.") else "spark." + key.replace("_", ".")
         builder = builder.config(name, str(value))
-    return builder.getOrCreate()
+    if jvm_log is None:
+        return builder.getOrCreate()
+    with _descriptors_to(jvm_log):
+        return builder.getOrCreate()
+
+
+@contextlib.contextmanager
+def _descriptors_to(log):
+    # pyspark starts the JVM as a child that inherits descriptors 1 and 2; pointing them
+    # at the log for the start is the one way in its public API to choose where it writes.
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 @contextlib.contextmanager

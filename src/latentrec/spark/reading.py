@@ -1,0 +1,205 @@
+"""``read_ratings``: a ratings file read with Spark, refused with the file and line of a bad row.
+
+Spark's CSV reader, left to itself, keeps what it can of a bad line: a row with an extra
+field loses the field, a row with one too few gets a null, and a rating that is not a
+number makes the whole column text.  :func:`read_ratings` makes one pass that looks for
+such a row (JVM-side: the CSV reader's corrupt-record column, null ids, a rating that
+does not cast to a finite number).  Spark keeps no line numbers, so only when a bad row is
+found is its file read again as lines (``textFile`` numbered in order, which Hadoop's
+splits of one file keep) and the first bad line named, as the local reader names it.
+A Parquet file has no lines: its bad row is named by the file and its values.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from urllib.parse import unquote, urlparse
+
+#: The column Spark's CSV reader fills with the text of a line it could not parse.
+CORRUPT = "_latentrec_corrupt_record"
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def read_ratings(
+    spark,
+    source: str,
+    *,
+    user_col: str,
+    item_col: str,
+    rating_col: str,
+    header: bool = True,
+    sep: str = ",",
+    encoding: str = "UTF-8",
+    implicit: bool = False,
+):
+    """Read a CSV/TSV (file or folder) or Parquet ratings source; refuse a bad row by its line.
+
+    Returns the DataFrame :func:`latentrec.spark.fit_als` takes (CSV columns typed by
+    Spark's schema inference, so integer ids stay integers).  Raises ``ValueError`` naming
+    the file, the line (text files) and the column of the first bad row found: a line
+    with more or fewer fields than the header, an empty id, a rating that is not a
+    finite number (or, ``implicit``, a negative one).  Columns the data lacks are left
+    to ``fit_als``, which names the ones it has.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("user,item,rating\\n1,1,5\\n2,1,x\\n")
+        >>> read_ratings(spark, path, user_col="user", item_col="item",
+        ...              rating_col="rating")  # doctest: +SKIP
+        Traceback (most recent call last):
+        ValueError: column 'rating' has non-numeric ratings (e.g. 'x') at line 3 of .../r.csv
+    """
+    if source.lower().endswith(PARQUET_SUFFIXES):
+        df = spark.read.parquet(source)
+        _check_rows(df, source, user_col, item_col, rating_col, implicit, None)
+        return df
+    options = {"header": header, "sep": sep, "encoding": encoding}
+    # Every column as text, plus the text of any line whose field count is wrong: a
+    # first pass that sees what the file says, before inference types it.
+    names = spark.read.csv(source, **options).columns
+    if all(c in names for c in (user_col, item_col, rating_col)):
+        schema = ", ".join(f"`{_quoted(c)}` string" for c in names) + f", {CORRUPT} string"
+        text = spark.read.csv(
+            source, schema=schema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
+            **options,
+        )  # fmt: skip
+        layout = _Layout(names, header, sep, encoding, (user_col, item_col, rating_col))
+        _check_rows(text, source, user_col, item_col, rating_col, implicit, layout)
+    return spark.read.csv(source, inferSchema=True, **options)
+
+
+class _Layout:
+    """How a text file's lines split into fields, to find a bad one by Python's csv reader."""
+
+    def __init__(self, names, header, sep, encoding, cols):
+        self.n_fields = len(names)
+        self.header = header
+        self.sep = sep
+        self.encoding = encoding
+        self.cols = cols
+        self.positions = [names.index(c) for c in cols]
+
+    def problem(self, raw: bytes, implicit: bool):
+        """What is wrong with one line as ``(kind, column, value)``, or None."""
+        line = raw.decode(self.encoding, errors="replace").rstrip("\r")
+        if not line.strip():  # Spark skips blank lines
+            return None
+        if len(self.sep) == 1:
+            fields = next(csv.reader([line], delimiter=self.sep, escapechar="\\"), [])
+        else:  # Spark takes a separator of several characters; Python's csv does not
+            fields = line.split(self.sep)
+        if len(fields) != self.n_fields:
+            return ("fields", len(fields), None)
+        user, item, rating = (fields[p] for p in self.positions)
+        for col, value in zip(self.cols[:2], (user, item), strict=True):
+            if value == "":
+                return ("id", col, value)
+        return _rating_problem(rating, implicit)
+
+
+def _rating_problem(rating, implicit: bool):
+    if rating is None or rating == "":
+        return ("nan", None, rating)
+    try:
+        number = float(rating)
+    except (TypeError, ValueError):
+        return ("text", None, rating)
+    if not math.isfinite(number):
+        return ("nan", None, rating)
+    if implicit and number < 0:
+        return ("negative", None, rating)
+    return None
+
+
+def _check_rows(df, source, user_col, item_col, rating_col, implicit, layout) -> None:
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import NumericType, StringType
+
+    kind = df.schema[rating_col].dataType if rating_col in df.columns else None
+    if kind is None or not isinstance(kind, (NumericType, StringType)):
+        return  # fit_als names a missing column or one of the wrong type
+    rating = F.expr(f"try_cast(`{_quoted(rating_col)}` AS DOUBLE)")
+    bad = (
+        F.col(user_col).isNull()
+        | F.col(item_col).isNull()
+        | rating.isNull()
+        | F.isnan(rating)
+        | (F.abs(rating) == float("inf"))
+    )
+    if implicit:
+        bad = bad | (rating < 0)
+    if layout is not None:
+        bad = bad | F.col(CORRUPT).isNotNull()
+    # Spark 4 names a row's file in the hidden _metadata column of file sources.
+    found = (
+        df.where(bad)
+        .select(F.col("_metadata.file_path").alias("file"), user_col, item_col, rating_col)
+        .limit(1)
+        .collect()
+    )
+    if not found:
+        return
+    row = found[0]
+    shown = source if _is_file(source) else _local(row["file"])
+    if layout is not None:
+        line = _first_bad_line(df.sparkSession, row["file"], layout, implicit)
+        if line is not None:
+            number, (what, col, value) = line
+            where = f"line {number} of {shown}"
+            if what == "fields":
+                other = "the header" if layout.header else "the first line"
+                raise ValueError(f"{where} has {col} fields where {other} has {layout.n_fields}")
+            raise ValueError(_message(what, col or rating_col, value, f"at {where}"))
+    values = (
+        f"{user_col}={row[user_col]!r}, {item_col}={row[item_col]!r}, "
+        f"{rating_col}={row[rating_col]!r}"
+    )
+    u, i, r = row[user_col], row[item_col], row[rating_col]
+    if u is None or i is None:
+        what, col, value = "id", user_col if u is None else item_col, ""
+    else:
+        what, col, value = _rating_problem(r, implicit) or ("fields", rating_col, r)
+    if what == "fields":  # Spark saw a bad line that Python's csv reader reads well
+        raise ValueError(f"a line of {shown} does not split into the header's fields: {values}")
+    raise ValueError(_message(what, col or rating_col, value, f"in a row of {shown}: {values}"))
+
+
+def _message(what: str, col: str, value, where: str) -> str:
+    # The local reader's words (latentrec.data), so both engines say the same.
+    if what == "id":
+        return f"column {col!r} has empty ids {where}"
+    if what == "text":
+        return f"column {col!r} has non-numeric ratings (e.g. {value!r}) {where}"
+    if what == "negative":
+        return f"column {col!r} has negative strengths (implicit data needs >= 0) {where}"
+    return f"column {col!r} has missing (NaN) or infinite ratings {where}"
+
+
+def _first_bad_line(spark, file: str, layout: _Layout, implicit: bool):
+    """``(line number, problem)`` of the first bad line of ``file``, or None."""
+    lines = spark.sparkContext.textFile(_local(file), use_unicode=False).zipWithIndex()
+    skip = 1 if layout.header else 0
+    found = (
+        lines.filter(lambda pair: pair[1] >= skip)
+        .map(lambda pair: (pair[1] + 1, layout.problem(pair[0], implicit)))
+        .filter(lambda pair: pair[1] is not None)
+        .take(1)
+    )
+    return found[0] if found else None
+
+
+def _is_file(source: str) -> bool:
+    from pathlib import Path
+
+    return "://" not in source and Path(source).is_file()
+
+
+def _local(uri: str) -> str:
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
+
+
+def _quoted(name: str) -> str:
+    return name.replace("`", "``")

@@ -1,0 +1,119 @@
+"""``latentrec train --engine spark`` on bad files: the local engine's one line, exit 1.
+
+The command runs in this process on the shared test session (a session already running
+is used and left running), so each case costs a Spark job or two, not a JVM start.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import spark_support
+from click.testing import CliRunner
+
+from latentrec.cli import main
+
+spark = spark_support.spark  # the shared session fixture
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
+]
+
+HEADER = "user,item,rating\n"
+# file name -> (its text, what `train` prints); the local engine's words for each.
+CASES = {
+    "extra.csv": (
+        HEADER + "1,1,5\n1,2,3\n2,1,3,9\n2,2,4\n3,1,2\n",
+        "line 4 of {} has 4 fields where the header has 3",
+    ),
+    "short.csv": (HEADER + "1,1,5\n1,2\n", "line 3 of {} has 2 fields where the header has 3"),
+    "badcli.csv": (
+        HEADER + "1,1,5\n1,2,3\n2,1,x\n2,2,4\n",
+        "column 'rating' has non-numeric ratings (e.g. 'x') at line 4 of {}",
+    ),
+    "noid.csv": (HEADER + "1,1,5\n\n,2,3\n", "column 'user' has empty ids at line 4 of {}"),
+    "nan.csv": (
+        HEADER + "1,1,5\n2,2,inf\n",
+        "column 'rating' has missing (NaN) or infinite ratings at line 3 of {}",
+    ),
+    "dup.csv": (
+        HEADER + "1,1,5\n1,1,3\n2,1,4\n",
+        "user 1 rated item 1 2 times; pass duplicates='mean' or 'sum' to merge repeated "
+        "pairs (--duplicates mean or sum)",
+    ),
+}
+
+
+def train(source, tmp_path, *args):
+    return CliRunner().invoke(
+        main,
+        ["train", str(source), "--engine", "spark", "-a", "als", "--user-col", "user",
+         "--item-col", "item", "--epochs", "1", "-q", "-o", str(tmp_path / "m.npz"), *args],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_bad_line_is_named_as_the_local_engine_names_it(spark, tmp_path, name):
+    text, message = CASES[name]
+    path = tmp_path / name
+    path.write_text(text)
+    result = train(path, tmp_path)
+    assert (result.exit_code, result.output) == (1, f"Error: {message.format(path)}\n")
+    # The local engine says the same of the file (duplicates: in its own words, flag included).
+    local = CliRunner().invoke(
+        main, ["train", str(path), "-a", "als", "--user-col", "user", "--item-col", "item",
+               "--epochs", "1", "--duplicates", "error", "-o", str(tmp_path / "l.npz")],
+    )  # fmt: skip
+    assert local.exit_code == 1
+    if name != "dup.csv":
+        assert local.output.splitlines()[-1] == f"Error: {message.format(path)}"
+    else:
+        assert "(--duplicates last, mean or sum)" in local.output
+
+
+def test_a_bad_line_in_a_folder_names_its_file(spark, tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.csv").write_text(HEADER + "1,1,5\n1,2,3\n")
+    (folder / "b.csv").write_text(HEADER + "2,1,4\n2,2,4\n2,3,four\n")
+    result = train(folder, tmp_path)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: column 'rating' has non-numeric ratings (e.g. 'four') at line 4 of "
+        f"{folder / 'b.csv'}\n"
+    )
+
+
+def test_a_negative_strength_without_a_header_is_named(spark, tmp_path):
+    path = tmp_path / "plays.tsv"
+    path.write_text("1\t1\t5\n1\t2\t-3\n")
+    result = CliRunner().invoke(
+        main, ["train", str(path), "--engine", "spark", "-a", "implicit-als", "--no-header",
+               "--sep", "\\t", "-q", "-o", str(tmp_path / "m.npz")],
+    )  # fmt: skip
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: column '_c2' has negative strengths (implicit data needs >= 0) at line 2 "
+        f"of {path}\n",
+    )
+
+
+def test_a_parquet_row_is_named_by_its_file_and_values(spark, tmp_path):
+    path = tmp_path / "r.parquet"
+    pd.DataFrame({"user": [1, 2], "item": [1, 1], "rating": [4.0, None]}).to_parquet(path)
+    result = train(path, tmp_path)
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: column 'rating' has missing (NaN) or infinite ratings in a row of {path}: "
+        "user=2, item=1, rating=None\n",
+    )
+
+
+def test_a_good_file_still_trains_and_the_shared_session_keeps_running(spark, tmp_path):
+    path = tmp_path / "good.csv"
+    path.write_text(HEADER + "1,1,5\n1,2,3\n\n2,1,4\n")
+    result = train(path, tmp_path, "--factors", "1")
+    assert result.exit_code == 0, result.output
+    assert "3 cells, 2 users, 2 items" in result.output
+    assert spark.range(2).count() == 2  # the command did not stop a session it found
