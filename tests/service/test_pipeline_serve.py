@@ -155,16 +155,22 @@ def test_a_new_title_waits_for_the_next_pipeline(make_client, pipelines):
     assert body["items"] and "999" not in ids(body)
 
 
+def late_user_data(user) -> Interactions:
+    """The planted ratings with every rating of ``user`` after everyone else's: the
+    candidate models' slice lacks them, the ranker's (validation) slice holds them."""
+    frame, items = planted()
+    late = frame["user_id"] == user
+    frame.loc[late, "timestamp"] = 7000 + np.arange(late.sum())
+    return Interactions.from_frame(
+        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
+    )
+
+
 def test_a_user_known_only_from_the_rankers_slice_gets_the_pipelines_list(make_client):
     # User 0 rated only inside the ranker's (validation) slice: the candidate models never
     # saw them, so the pipeline folds them in from that slice (a personal list, not the
     # popularity one) and never shows their items back; the service gives the same list.
-    frame, items = planted()
-    late = frame["user_id"] == 0
-    frame.loc[late, "timestamp"] = 7000 + np.arange(late.sum())
-    data = Interactions.from_frame(
-        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
-    )
+    data = late_user_data(0)
     pipe = small_pipeline(data)
     had = {str(pipe.items_.ids[i]) for i in pipe.context_.seen_items(0)}
     assert had and not pipe.context_.has_history(np.array([0]))[0]
@@ -180,12 +186,7 @@ def test_a_user_known_only_from_the_rankers_slice_with_stored_ratings_gets_the_s
     # The same user with their validation cells in the store: they are folded in from
     # the store, and no candidate reads the training row they do not have (ItemKNN has
     # no vector for them and is skipped, as in Pipeline.recommend).
-    frame, items = planted()
-    late = frame["user_id"] == 0
-    frame.loc[late, "timestamp"] = 7000 + np.arange(late.sum())
-    data = Interactions.from_frame(
-        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
-    )
+    data = late_user_data(0)
     pipe = small_pipeline(data, first=ItemKNN(k=10))
     assert pipe.validation_users(np.array([0]))[0].size == 1
     m = pipe.context_.later
@@ -210,12 +211,7 @@ def test_factors_of_unknown_kind_fold_the_rankers_slice_as_the_service_folds_the
     # Such a model folds a star in as a like (1 at or above 60 % of the scale, else seen
     # only), in the pipeline as in a live fold-in, so Pipeline.recommend, the slow
     # reference below and a real server (nothing stored, then the same cells stored) agree.
-    frame, items = planted()
-    late = frame["user_id"] == 2
-    frame.loc[late, "timestamp"] = 7000 + np.arange(late.sum())
-    data = Interactions.from_frame(
-        frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items[["title"]]
-    )
+    data = late_user_data(2)
     early, valid = time_slices(data, 0.2, 0.25)[:2]
     als = ImplicitALS(n_factors=3, random_state=0, num_threads=1).fit(early)
     catalog = dataclasses.replace(als.catalog_, implicit=None)
