@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 
 import numpy as np
 import pytest
@@ -96,8 +97,25 @@ def test_duplicates_last_keeps_the_latest_date_and_error_refuses(tmp_path):
     path.write_text("1:\n5,4,2005-01-02\n5,2,2004-01-01\n")
     assert read_netflix(path).ratings.tolist() == [4.0]
     assert read_netflix(path, duplicates="mean").ratings.tolist() == [3.0]
-    with pytest.raises(DataError, match="more than once and duplicates='error'"):
+    with pytest.raises(DataError, match="more than once .* and duplicates='error'"):
         read_netflix(path, duplicates="error")
+
+
+def test_duplicates_error_names_the_pair_and_its_lines(tmp_path, monkeypatch):
+    monkeypatch.setattr(netflix, "BLOCK_BYTES", 7)
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("1:\n5,4,2005-01-02\n6,2,2004-01-01\n2:\n5,3,2005-01-02\n")
+    b.write_text("1:\n7,1,2005-01-02\n5,2,2005-01-03\n")
+    with pytest.raises(DataError) as info:
+        read_netflix([a, b], duplicates="error")
+    assert str(info.value).startswith(
+        f"customer 5 rates movie 1 more than once (line 2 of {a}; line 3 of {b})"
+    )
+    # The pair scan stops at five lines and reads a BOM and Windows line ends.
+    c = tmp_path / "c.txt"
+    c.write_bytes(b"\xef\xbb\xbf9:\r\n" + b"5,4,2005-01-02\r\n" * 7)
+    with pytest.raises(DataError, match=rf"\(lines 2, 3, 4, 5 and 6 of {re.escape(str(c))}\)"):
+        read_netflix(c, duplicates="error")
 
 
 def test_one_path_or_a_list_and_a_bom(tmp_path):
@@ -123,6 +141,10 @@ def test_one_path_or_a_list_and_a_bom(tmp_path):
         ("1:\nbob,3,2005-09-06\n", 2, "bad customer id 'bob'"),
         ("1:\n2,3,2005-09-06\nA1:\n", 3, "bad movie line"),
         ("1:\n2,3,2005-09-06\n7\n", 3, "has 1 field where"),
+        # pyarrow alone would read these blank-padded fields as numbers and dates.
+        ("1:\n2,3,2005-09-06\n 7,3,2005-09-06\n", 3, "bad customer id ' 7'"),
+        ("1:\n2,3,2005-09-06\n7,\t3,2005-09-06\n", 3, "bad rating '\\t3'"),
+        ("1:\n2,3,2005-09-06\n7,3,2005-09-06 \n", 3, "bad date '2005-09-06 '"),
     ],
 )
 def test_bad_lines_are_named_by_file_and_line(tmp_path, monkeypatch, text, line, words):

@@ -39,7 +39,8 @@ CASES = {
     ),
     "dup.csv": (
         HEADER + "1,1,5\n1,1,3\n2,1,4\n",
-        "user 1 rated item 1 2 times; pass duplicates='mean' or 'sum' to merge repeated "
+        "user 1 rated item 1 2 times (lines 2 and 3 of {}); pass duplicates='mean' or 'sum' "
+        "to merge repeated "
         "pairs (--duplicates mean or sum)",
     ),
 }
@@ -83,6 +84,24 @@ def test_a_bad_line_in_a_folder_names_its_file(spark, tmp_path):
         f"Error: column 'rating' has non-numeric ratings (e.g. 'four') at line 4 of "
         f"{folder / 'b.csv'}\n"
     )
+
+
+def test_a_repeated_pair_is_named_by_its_lines_across_files(spark, tmp_path):
+    # Ids typed by Spark's inference ("01" reads as 1), a blank line, a Windows line end.
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.csv").write_text(HEADER + "7,1,5\n\n1,2,3\r\n01,2,4\n")
+    (folder / "b.csv").write_text(HEADER + "2,1,4\n1,02,1\n")
+    result = train(folder, tmp_path)
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: user 1 rated item 2 3 times (lines 4 and 5 of {folder / 'a.csv'}; "
+        f"line 3 of {folder / 'b.csv'}); pass duplicates="
+    )
+    parquet = tmp_path / "d.parquet"
+    pd.DataFrame({"user": [1, 1], "item": [3, 3], "rating": [4.0, 2.0]}).to_parquet(parquet)
+    result = train(parquet, tmp_path)
+    assert result.output.startswith(f"Error: user 1 rated item 3 2 times (in {parquet}); pass")
 
 
 def test_a_negative_strength_without_a_header_is_named(spark, tmp_path):

@@ -170,6 +170,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
                 f"no dataset named {source!r} and no such file or folder; use ml-100k or a path"
             )
     from ..spark import fit_als, spark_session
+    from ..spark.als import RepeatedPairError
+    from ..spark.reading import pair_lines
 
     params = {k: v for k, v in params_from(opts).items() if v is not None}
     params.pop("learning_rate", None)
@@ -214,6 +216,15 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             )
         except TypeError as err:  # an unknown --param
             raise Failure(f"fit_als: {err}") from None
+        except RepeatedPairError as err:
+            if source.lower() in MOVIELENS_NAMES or _remote(source):
+                raise
+            where = pair_lines(
+                df, source, err.user, err.item, header=header,
+                sep=separator(opts.get("sep")) or ",", encoding=opts.get("encoding") or "UTF-8",
+                **cols,
+            )  # fmt: skip
+            raise RepeatedPairError(err.user, err.item, err.times, where) from None
         seconds = time.perf_counter() - start
         click.echo(
             f"trained {algorithm} on Spark ({master}): {model.catalog_.seen.nnz} cells, "

@@ -64,6 +64,25 @@ class Decline(Exception):
     """
 
 
+class RepeatedPair(Decline):
+    """A :class:`Decline` for ``duplicates="error"``: ``user`` and ``item`` name one
+    repeated pair (codes where :func:`_sort_and_merge` raises it, raw ids once
+    :func:`csr_from_chunks` passes it on), so a reader can find its lines.
+
+    Example:
+        >>> c = Chunk(np.array([7, 7]), np.array([3, 3]), np.array([4.0, 5.0]), None)
+        >>> try:
+        ...     csr_from_chunks([c], "error", True, False)
+        ... except RepeatedPair as e:
+        ...     print(e.user, e.item)
+        7 3
+    """
+
+    def __init__(self, user, item):
+        super().__init__(user, item)
+        self.user, self.item = user, item
+
+
 class Chunk:
     """One chunk of rows: raw ids (later codes), values, timestamps.
 
@@ -254,7 +273,10 @@ def csr_from_chunks(
             fill += np.bincount(users, minlength=n_users)
             del users, items, order, u, rank, pos
         del chunk
-    indptr, nnz = _sort_and_merge(indptr, indices, data, ts, n_items, duplicates, exact32)
+    try:
+        indptr, nnz = _sort_and_merge(indptr, indices, data, ts, n_items, duplicates, exact32)
+    except RepeatedPair as e:
+        raise RepeatedPair(user_ids[e.user], item_ids[e.item]) from None
     indices, data = _shrink(indices, nnz), _shrink(data, nnz)
     ts = None if ts is None else _shrink(ts, nnz)
     csr = sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
@@ -314,7 +336,10 @@ def _sort_and_merge(indptr, indices, data, ts, n_items, policy, exact32):
         times = None if ts is None else ts[a:b][order]
         same = key[1:] == key[:-1]
         if same.any():
-            if policy == "error" or (policy in ("mean", "sum") and not exact32):
+            if policy == "error":
+                first = int(key[np.argmax(same)])
+                raise RepeatedPair(r0 + first // n_items, first % n_items)
+            if policy in ("mean", "sum") and not exact32:
                 raise Decline
             starts = np.flatnonzero(np.concatenate([[True], ~same]))
             ends = np.concatenate([starts[1:], [key.size]]) - 1

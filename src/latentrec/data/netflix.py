@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ingest import Decline, build, chunk_from_arrays
+from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .report import DataError
 
 __all__ = ["is_netflix_file", "netflix_options", "read_netflix_as"]
@@ -34,7 +34,7 @@ _MOVIE_LINE = re.compile(rb"[0-9]+:\r?")
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_NEWLINE, _CR, _COLON = ord("\n"), ord("\r"), ord(":")
+_NEWLINE, _CR, _COLON, _SPACE, _TAB = ord("\n"), ord("\r"), ord(":"), ord(" "), ord("\t")
 _DUPLICATES = ("last", "mean", "sum", "error")
 
 
@@ -170,14 +170,51 @@ def read_netflix_as(
             duplicates=duplicates, implicit=False, rating_scale=scale,
             exact32=state["exact32"], encoding="ascii", separator=",",
         )  # fmt: skip
-    except Decline:
+    except RepeatedPair as e:
         # Only duplicates="error" with a repeated pair declines here (values are whole
-        # stars, so merging never overflows float32).
+        # stars, so merging never overflows float32). The error path reads the files
+        # once more to name the pair's lines; a clean read pays nothing for it.
+        where = _pair_lines(paths, int(e.user), int(e.item))
         raise DataError(
-            f"{source} rates some (customer, movie) pair more than once and "
+            f"customer {e.user} rates movie {e.item} more than once ({where}) and "
             f"duplicates='error'; use duplicates='last' (--duplicates last) to keep the latest",
             source=source,
         ) from None
+
+
+def _pair_lines(paths, customer: int, movie: int, limit: int = 5) -> str:
+    """Where ``customer`` rates ``movie`` in ``paths``: "lines 3 and 9 of a.txt", at most
+    ``limit`` lines, in file order.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.txt")
+        >>> _ = open(path, "w").write("1:\\n7,3,2005-09-06\\n2:\\n7,4,2005-09-06\\n"
+        ...                           "1:\\n7,5,2005-09-07\\n")
+        >>> _pair_lines([path], 7, 1).replace(path, "c.txt")
+        'lines 2 and 6 of c.txt'
+    """
+    prefix = f"{customer},".encode()
+    found: list[tuple[Path, int]] = []
+    for path in paths:
+        current = None
+        with open(path, "rb") as fh:
+            for number, line in enumerate(fh, 1):
+                line = line.rstrip(b"\r\n").removeprefix(codecs.BOM_UTF8 if number == 1 else b"")
+                if line.endswith(b":"):
+                    current = int(line[:-1]) if _DIGITS.fullmatch(line[:-1].decode()) else None
+                elif current == movie and line.startswith(prefix):
+                    found.append((path, number))
+                    if len(found) == limit:
+                        break
+        if len(found) == limit:
+            break
+    parts = []
+    for path in dict.fromkeys(p for p, _ in found):
+        numbers = [str(n) for p, n in found if p == path]
+        listed = ", ".join(numbers[:-1]) + " and " + numbers[-1] if len(numbers) > 1 else numbers[0]
+        parts.append(f"line{'s' if len(numbers) > 1 else ''} {listed} of {path}")
+    return "; ".join(parts)
 
 
 def _file_batches(path: Path, scale):
@@ -281,6 +318,12 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
         _fail(block, starts, stop, line0, source, scale)
     if table.num_rows != data_pos.size or any(c.null_count for c in table.columns):
         _fail(block, starts, stop, line0, source, scale)
+    if b" " in body or b"\t" in body:
+        # pyarrow trims blanks around a number or date; the format has none, and the
+        # line checks refuse them, so a file reads the same whichever path sees it.
+        blanks = np.flatnonzero((arr == _SPACE) | (arr == _TAB))
+        lines = np.searchsorted(starts, blanks, side="right") - 1
+        _fail(block, starts, stop, line0, source, scale, first=int(lines[is_data[lines]][0]))
     users = table.column("c0").to_numpy()
     vals = table.column("c1").to_numpy()
     days = table.column("c2").to_numpy().astype("datetime64[D]", copy=False).view(np.int64)

@@ -34,6 +34,29 @@ from .session import session_conf
 
 OBJECTIVES = ("latentrec", "spark-ml")
 DUPLICATES = ("error", "mean", "sum")
+
+
+class RepeatedPairError(ValueError):
+    """``fit_als(duplicates="error")`` met a (user, item) pair more than once.
+
+    ``user``, ``item`` and ``times`` say which and how often; ``where`` (optional) says
+    where in the input, for a caller that knows its files (the CLI names the lines).
+
+    Example:
+        >>> str(RepeatedPairError(1, 7, 2, where="lines 2 and 3 of r.csv"))  # doctest: +ELLIPSIS
+        "user 1 rated item 7 2 times (lines 2 and 3 of r.csv); pass duplicates='mean' or ..."
+    """
+
+    def __init__(self, user, item, times: int, where: str | None = None):
+        self.user, self.item, self.times, self.where = user, item, times, where
+        at = f" ({where})" if where else ""
+        super().__init__(
+            f"user {user!r} rated item {item!r} {times} times{at}; pass "
+            # The keyword and the flag, as the local reader words it.
+            "duplicates='mean' or 'sum' to merge repeated pairs (--duplicates mean or sum)"
+        )
+
+
 ARROW_BATCH = "spark.sql.execution.arrow.maxRecordsPerBatch"
 #: Arrow batch size when the ratings are cut into blocks, once per fit (Spark's default
 #: of 10,000 rows costs a Python round trip per 10,000 ratings).
@@ -431,11 +454,8 @@ def _seen(cells, users, items, *, refuse_duplicates: bool) -> sp.csr_matrix:
     if refuse_duplicates and repeated.size:
         u, i = divmod(int(key[repeated[0]]), n_items)
         times = int(np.searchsorted(key, key[repeated[0]], side="right") - repeated[0])
-        raise ValueError(
-            f"user {users.ids[u : u + 1].tolist()[0]!r} rated item "
-            f"{items.ids[i : i + 1].tolist()[0]!r} {times} times; pass "
-            # The keyword and the flag, as the local reader words it.
-            "duplicates='mean' or 'sum' to merge repeated pairs (--duplicates mean or sum)"
+        raise RepeatedPairError(
+            users.ids[u : u + 1].tolist()[0], items.ids[i : i + 1].tolist()[0], times
         )
     indptr = np.searchsorted(key, np.arange(n_users + 1, dtype=np.int64) * n_items)
     np.remainder(key, n_items, out=key)

@@ -81,15 +81,31 @@ class _Layout:
         self.cols = cols
         self.positions = [names.index(c) for c in cols]
 
-    def problem(self, raw: bytes, implicit: bool):
-        """What is wrong with one line as ``(kind, column, value)``, or None."""
+    def fields(self, raw: bytes) -> list[str] | None:
+        """One line's fields, or None for a blank line (Spark skips those)."""
         line = raw.decode(self.encoding, errors="replace").rstrip("\r")
-        if not line.strip():  # Spark skips blank lines
+        if not line.strip():
             return None
         if len(self.sep) == 1:
-            fields = next(csv.reader([line], delimiter=self.sep, escapechar="\\"), [])
-        else:  # Spark takes a separator of several characters; Python's csv does not
-            fields = line.split(self.sep)
+            return next(csv.reader([line], delimiter=self.sep, escapechar="\\"), [])
+        # Spark takes a separator of several characters; Python's csv does not.
+        return line.split(self.sep)
+
+    def has_pair(self, raw: bytes, user, item) -> bool:
+        """Whether one line holds ``(user, item)`` as Spark typed them (42 == "042")."""
+        fields = self.fields(raw)
+        if fields is None or len(fields) != self.n_fields:
+            return False
+        return all(
+            _same(fields[p], value)
+            for p, value in zip(self.positions[:2], (user, item), strict=True)
+        )
+
+    def problem(self, raw: bytes, implicit: bool):
+        """What is wrong with one line as ``(kind, column, value)``, or None."""
+        fields = self.fields(raw)
+        if fields is None:
+            return None
         if len(fields) != self.n_fields:
             return ("fields", len(fields), None)
         user, item, rating = (fields[p] for p in self.positions)
@@ -97,6 +113,68 @@ class _Layout:
             if value == "":
                 return ("id", col, value)
         return _rating_problem(rating, implicit)
+
+
+def _same(text: str, value) -> bool:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return float(text) == value
+        except ValueError:
+            return False
+    return text == str(value)
+
+
+def pair_lines(df, source: str, user, item, *, user_col: str, item_col: str, rating_col: str,
+               header: bool = True, sep: str = ",", encoding: str = "UTF-8",
+               limit: int = 5) -> str | None:  # fmt: skip
+    """Where ``source`` (as :func:`read_ratings` read it into ``df``) holds ``(user, item)``:
+    "lines 2 and 5 of r.csv" (at most ``limit`` lines, in file order), or "in a.parquet"
+    for files without lines; None if no row has it.  The error path of a repeated pair:
+    each file that holds it is read once more, as lines.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("user,item,rating\\n1,1,5\\n1,1,3\\n")
+        >>> df = read_ratings(spark, path, user_col="user", item_col="item",
+        ...                   rating_col="rating")  # doctest: +SKIP
+        >>> pair_lines(df, path, 1, 1, user_col="user", item_col="item",
+        ...            rating_col="rating")  # doctest: +SKIP
+        'lines 2 and 3 of .../r.csv'
+    """
+    from pyspark.sql import functions as F
+
+    files = sorted(
+        row["file"]
+        for row in df.where((F.col(user_col) == user) & (F.col(item_col) == item))
+        .select(F.col("_metadata.file_path").alias("file"))
+        .distinct()
+        .collect()
+    )
+    if not files:
+        return None
+    shown = (lambda f: source) if _is_file(source) else _local
+    if source.lower().endswith(PARQUET_SUFFIXES):
+        return "in " + ", ".join(shown(f) for f in files)
+    layout = _Layout(df.columns, header, sep, encoding, (user_col, item_col, rating_col))
+    skip = 1 if header else 0
+    parts, left = [], limit
+    for file in files:
+        numbers = (
+            df.sparkSession.sparkContext.textFile(_local(file), use_unicode=False)
+            .zipWithIndex()
+            .filter(lambda pair: pair[1] >= skip and layout.has_pair(pair[0], user, item))
+            .map(lambda pair: pair[1] + 1)
+            .take(left)
+        )
+        if numbers:
+            listed = [str(n) for n in numbers]
+            text = ", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0]
+            parts.append(f"line{'s' if len(listed) > 1 else ''} {text} of {shown(file)}")
+            left -= len(numbers)
+        if left <= 0:
+            break
+    return "; ".join(parts) or "in " + ", ".join(shown(f) for f in files)
 
 
 def _rating_problem(rating, implicit: bool):
