@@ -39,6 +39,8 @@ EXTRAS = {
     "fastparquet": "parquet",
     "fastapi": "serve",
     "uvicorn": "serve",
+    "sqlalchemy": "serve",
+    "psycopg": "serve",
     "pyspark": "spark",
 }
 

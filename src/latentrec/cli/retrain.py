@@ -25,7 +25,6 @@ from ..registry import ALIASES
 # the core dependencies); the retraining run does, so it is imported in the command.
 from ..service.versions import ModelDirectory
 from ._common import (
-    EXTRAS,
     Failure,
     build_model,
     fail_on_known_errors,
@@ -72,14 +71,7 @@ def retrain_modules():
         from ..service.retrain import retrain as run_retrain
         from ..service.schedule import follow_parent
     except ImportError as err:
-        name = (err.name or "").split(".")[0]
-        if name in EXTRAS:
-            raise Failure(missing_extra(err)) from None
-        # The store's libraries (sqlalchemy, psycopg) are the 'serve' extra's too.
-        raise Failure(
-            f"{name or 'a module'} is not installed; retrain needs the 'serve' extra: "
-            "pip install 'latentrec[serve]'"
-        ) from None
+        raise Failure(missing_extra(err)) from None
     return run_retrain, follow_parent
 
 

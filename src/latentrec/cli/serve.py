@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -21,7 +20,7 @@ import webbrowser
 
 import click
 
-from ._common import Failure, exit_on_signal, fail_on_known_errors, main
+from ._common import Failure, fail_on_known_errors, main
 
 FACTORY = "latentrec.service.app:app_from_env"
 
@@ -272,10 +271,9 @@ def serve(
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
     app = create_app(settings)
-    # SIGTERM's default ends the process at once, skipping the clean-up below (uvicorn
-    # re-raises the signal once it has shut down): an exception runs it, and the
-    # retrain child is ended rather than left training and publishing on its own.
-    previous_sigterm = signal.signal(signal.SIGTERM, exit_on_signal)
+    # The command line turns SIGTERM into SystemExit (cli._common.exit_cleanly_on_sigterm),
+    # so the clean-up below runs (uvicorn re-raises the signal once it has shut down) and
+    # the retrain child is ended rather than left training and publishing on its own.
     schedule = None
     metrics_dir = None  # the folder of the workers' metrics files, when this made it
     try:
@@ -332,4 +330,3 @@ def serve(
             schedule.stop()
         if metrics_dir is not None:  # ours, and the workers have exited
             shutil.rmtree(metrics_dir, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous_sigterm)
