@@ -248,3 +248,20 @@ def test_interactions_read_and_train_take_a_netflix_file(tmp_path):
     result = runner.invoke(main, ["train", str(path), "-o", str(model)])
     assert result.exit_code == 0, result.output
     assert model.exists()
+
+
+def test_without_pyarrow_the_extra_is_named(tmp_path, monkeypatch):
+    # pyarrow is the 'parquet' extra, not a dependency: a core install says what to add.
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow -> ImportError
+    path = tmp_path / "c.txt"
+    path.write_text("1:\n1,3,2005-01-01\n")
+    with pytest.raises(DataError, match=r"needs pyarrow: pip install 'latentrec\[parquet\]'"):
+        read_netflix(path)
+    result = CliRunner().invoke(main, ["data", "info", str(path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: reading Netflix-prize files ({path}) needs pyarrow: "
+        "pip install 'latentrec[parquet]'"
+    ]

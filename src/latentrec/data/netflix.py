@@ -148,6 +148,14 @@ def read_netflix_as(
             raise DataError(f"rating_scale must be (low, high), got {rating_scale!r}") from None
         if not lo < hi:
             raise DataError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
+    try:
+        import pyarrow  # noqa: F401  (the block parser's; checked first to name the extra)
+    except ImportError:
+        raise DataError(
+            f"reading Netflix-prize files ({paths[0]}) needs pyarrow: "
+            "pip install 'latentrec[parquet]'",
+            source=str(paths[0]),
+        ) from None
     for path in paths:
         if not path.is_file():
             if path.is_dir():
