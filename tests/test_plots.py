@@ -260,3 +260,20 @@ def test_tradeoff_labels_never_overlap_on_crowded_curves(seed, zigzag):
         assert not [
             (a, b) for a in range(len(boxes)) for b in range(a) if boxes[a].overlaps(boxes[b])
         ]
+
+
+def test_plots_name_what_a_model_lacks_and_the_path_comes_second(movie_data, tmp_path):
+    from latentrec.models import Biases, ItemKNN
+
+    with pytest.raises(ValueError, match="Biases records no per-epoch history"):
+        plots.learning_curves(Biases().fit(movie_data))
+    with pytest.raises(ValueError, match="item factors; ItemKNN has none"):
+        plots.taste_map(ItemKNN().fit(movie_data), movie_data)
+    # singular_spectrum(data, path), as every plot here; k is keyword-only.
+    path = tmp_path / "s.png"
+    plots.singular_spectrum(movie_data, path, n_values=5)
+    check_png(path)
+    with pytest.raises(TypeError, match="pass k as k=3"):
+        plots.singular_spectrum(movie_data, 3)
+    with pytest.raises(TypeError, match="k must be a whole number"):
+        plots.singular_spectrum(movie_data, k="3")

@@ -137,6 +137,10 @@ def taste_map(
         >>> fig = taste_map(model, data, "map.png", users=[1, 405])  # doctest: +SKIP
     """
     model.check_fitted()
+    if getattr(model, "item_factors_", None) is None:
+        raise ValueError(
+            f"a taste map needs a model with item factors; {type(model).__name__} has none"
+        )
     if data.items != model.items_:
         raise ValueError("data must share the model's item vocabulary")
     Q = np.asarray(model.item_factors_, dtype=np.float64)
@@ -258,6 +262,11 @@ def learning_curves(history, path=None, *, title: str | None = None):
     if hasattr(history, "history_"):
         name = type(history).__name__
         history = history.history_
+    elif hasattr(history, "check_fitted"):  # a model that keeps no per-epoch history
+        raise ValueError(
+            f"{type(history).__name__} records no per-epoch history; learning curves need "
+            "a model that does, e.g. BiasedMF"
+        )
     if not isinstance(history, dict) or "epoch" not in history:
         raise ValueError("history must be a fitted model or its history_ dict (with 'epoch')")
     kind = "rmse" if "train_rmse" in history else "loss"
@@ -309,9 +318,9 @@ def _centred(data: Interactions, center: bool) -> sp.csr_matrix:
 
 def singular_spectrum(
     data: Interactions,
-    k: int | None = None,
     path=None,
     *,
+    k: int | None = None,
     n_values: int = 50,
     center: bool = True,
     title: str | None = None,
@@ -338,6 +347,11 @@ def singular_spectrum(
 
     if not isinstance(data, Interactions):
         raise TypeError("data must be latentrec.Interactions")
+    if isinstance(path, (int, np.integer)) and not isinstance(path, bool):
+        # The path comes second, as in every plot here; k used to, and is keyword-only now.
+        raise TypeError(f"path must be a file name, got {path!r}; pass k as k={path!r}")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer))):
+        raise TypeError(f"k must be a whole number of factors, got {k!r}")
     M = _centred(data, center)
     limit = min(M.shape) - 1
     if limit < 1:

@@ -157,7 +157,7 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
             raise Failure(f"{type(model).__name__} in {model_path} has no latent space to map")
         plots.taste_map(model, load_training_data(model, model_path, source, **opts), output)
     elif kind == "spectrum":
-        plots.singular_spectrum(load_data(source, **opts), k, output)
+        plots.singular_spectrum(load_data(source, **opts), output, k=k)
     elif kind == "tradeoff":
         try:
             values = [float(x) for x in lambdas.split(",") if x.strip()]
