@@ -1,6 +1,7 @@
 """Hyperparameter search: better than a bad default, pruning, the data it may see, seeds."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from conftest import random_ratings
 
 from latentrec.data.splits import random_split
 from latentrec.evaluation.evaluate import evaluate_ranking, evaluate_ratings
-from latentrec.evaluation.tuning import TuningResult, tune
+from latentrec.evaluation.tuning import TuningResult, TuningWarning, tune
 from latentrec.models import BiasedMF, Biases, Popularity
 
 optuna = pytest.importorskip("optuna")
@@ -264,3 +265,22 @@ def test_missing_optuna_names_the_extra(data, monkeypatch):
 def test_generator_seed_is_accepted(data):
     result = tune(_mf(n_epochs=2), data, LOG_LR, n_trials=2, random_state=np.random.default_rng(0))
     assert len(result.trials) == 2
+
+
+def test_an_all_categorical_space_is_a_grid_search(data):
+    # TPE on a 2x2 grid ran one point twice and missed another; a grid tries each once.
+    space = {
+        "n_factors": ("categorical", [2, 4]),
+        "regularization": ("categorical", [0.02, 0.08]),
+    }
+    model = BiasedMF(n_epochs=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TuningWarning)
+        for n_trials in (4, 10):  # more trials than points: each point once, no more
+            result = tune(model, data, space, n_trials=n_trials, prune=False)
+            tried = sorted(
+                zip(result.trials["n_factors"], result.trials["regularization"], strict=True)
+            )
+            assert tried == [(2, 0.02), (2, 0.08), (4, 0.02), (4, 0.08)]
+        # Fewer trials than points: the sampler draws as before (TPE), n_trials of them.
+        assert len(tune(model, data, space, n_trials=3, prune=False).trials) == 3

@@ -6,6 +6,7 @@ optuna is an optional dependency (the ``tune`` extra) and is imported only when
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import time
@@ -146,7 +147,10 @@ def tune(
             object or a tuple: ``("int", low, high)``, ``("float", low, high)``, each with an
             optional dict ``{"log": True}`` or ``{"step": s}`` as fourth item, or
             ``("categorical", [choice, ...])``.  Names must be hyperparameters of ``model``.
-        n_trials: number of trials (fewer when ``timeout`` ends the search).
+        n_trials: number of trials (fewer when ``timeout`` ends the search).  When every
+            dimension of ``space`` is categorical and the grid has at most ``n_trials``
+            points, the search is a grid search instead: each point is tried exactly once
+            (enqueued in optuna's study), and ``n_trials`` is the grid's size.
         validation: share of the cells of ``data`` held out to score trials.
         metric: ``"rmse"`` or ``"mae"`` (minimised), or a ranking metric at a cut-off,
             ``"ndcg@10"``, ``"precision@k"``, ``"recall@k"``, ``"map@k"``, ``"hit_rate@k"``
@@ -200,6 +204,13 @@ def tune(
 
     if isinstance(random_state, np.random.Generator):
         random_state = int(random_state.integers(2**31 - 1))
+    grid = _grid(distributions)
+    if grid is not None and len(grid) <= n_trials:
+        # A grid search, as Surprise's GridSearchCV: every point once, none twice (TPE
+        # would repeat some and miss others).
+        n_trials = len(grid)
+    else:
+        grid = []
     train, valid = random_split(data, float(validation), random_state)
     started = time.perf_counter()
     with _quiet(optuna):
@@ -209,6 +220,8 @@ def tune(
             pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
             study_name=f"latentrec-{type(model).__name__}",
         )
+        for point in grid:
+            study.enqueue_trial(point)  # optuna runs enqueued points as given, in order
         for number in range(n_trials):
             _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner)
             if verbose:
@@ -234,9 +247,9 @@ def tune(
         improved = not best_value <= default_value
     if not improved:
         warnings.warn(
-            f"tuning found nothing better than {type(model).__name__}'s own settings: best "
-            f"{metric} {best_value:.4f} vs {default_value:.4f} for the model as given, on the "
-            "same validation split; keep the model as given, or run more trials",
+            f"tuning found nothing better than the settings {type(model).__name__} was "
+            f"given: best {metric} {best_value:.4f} vs {default_value:.4f} for the model as "
+            "given, on the same validation split; keep the model as given, or run more trials",
             TuningWarning,
             stacklevel=2,
         )
@@ -270,6 +283,14 @@ def _default_score(model, train, valid, name, k) -> float:
     except FloatingPointError:
         return math.nan
     return value if math.isfinite(value) else math.nan
+
+
+def _grid(distributions: dict) -> list[dict] | None:
+    """Every point of the grid when every dimension is categorical, else None."""
+    choices = [getattr(d, "choices", None) for d in distributions.values()]
+    if any(c is None for c in choices):
+        return None
+    return [dict(zip(distributions, p, strict=True)) for p in itertools.product(*choices)]
 
 
 def _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner) -> None:
