@@ -10,7 +10,7 @@ pytest.importorskip("matplotlib")
 
 from latentrec import Interactions, plots  # noqa: E402
 from latentrec.data.splits import random_split  # noqa: E402
-from latentrec.models import BiasedMF, GradientDescentMF  # noqa: E402
+from latentrec.models import BiasedMF, FactorModel, GradientDescentMF  # noqa: E402
 
 GENRES = ["Sci-Fi", "Romance|Drama", "Comedy", "Action|Sci-Fi", "Drama"]
 
@@ -51,6 +51,7 @@ def test_taste_map(movie_data, tmp_path):
     texts = [t.get_text() for t in ax.texts]
     assert "user 0" in texts and "user 5" in texts
     assert sum(t.startswith("Film") for t in texts) == 5
+    assert_labels_apart(ax)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"Sci-Fi", "Comedy", "Drama"} <= set(legend)
     assert any(t.startswith("users") for t in legend)
@@ -138,6 +139,45 @@ def test_taste_map_on_movielens(tmp_path):
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "Sci-Fi" in legend and "Drama" in legend
     assert "Star Wars" in [t.get_text() for t in fig.axes[0].texts]
+    assert_labels_apart(fig.axes[0])
+    assert len(fig.axes[0].texts) == 15 + 1  # n_labels items, and the user
+
+
+def assert_labels_apart(ax):
+    """No two labels of ``ax`` overlap, and none covers the legend."""
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = [plots._label_box(t, renderer) for t in ax.texts]
+    legend = ax.get_legend().get_window_extent(renderer)
+    for i, box in enumerate(boxes):
+        assert not box.overlaps(legend), ax.texts[i].get_text()
+        for j in range(i):
+            assert not box.overlaps(boxes[j]), (ax.texts[i].get_text(), ax.texts[j].get_text())
+
+
+@pytest.mark.parametrize("spacing", [0.1, 0.15, 0.25])
+def test_taste_map_labels_never_overlap_on_crowded_maps(spacing):
+    # Items on a grid in the plane, long titles: labels beside their points, spaced just
+    # beyond the distance that keeps labels apart, cover their neighbours' unless each is
+    # placed where it covers none (or is left out).
+    rng = np.random.default_rng(3)
+    side = int(1 / spacing) + 1
+    grid = np.array([(x, y) for x in range(side) for y in range(side)], float) * spacing
+    Q = grid + 1e-3 * rng.normal(size=grid.shape)
+    n_users, n_items = 40, len(Q)
+    u, i = np.nonzero(rng.random((n_users, n_items)) < 0.5)
+    df = pd.DataFrame({"user_id": u, "item_id": i, "rating": rng.integers(1, 6, u.size)})
+    meta = pd.DataFrame(
+        {
+            "title": [f"A rather long film title {i:03d}" for i in range(n_items)],
+            "genres": [GENRES[i % len(GENRES)] for i in range(n_items)],
+        }
+    )
+    data = Interactions.from_frame(df, item_features=meta, rating_scale=(1, 5))
+    ids = (data.users.ids, data.items.ids)
+    model = FactorModel.from_factors(ids, Q, rng.normal(size=(n_users, 2)))
+    fig = plots.taste_map(model, data, users=[0], min_ratings=1, n_labels=15)
+    assert_labels_apart(fig.axes[0])
+    assert len(fig.axes[0].texts) >= 6
 
 
 def test_a_picture_is_written_whole_or_not_at_all(movie_data, tmp_path, monkeypatch):

@@ -123,8 +123,9 @@ def taste_map(
     takes the rarest of its genres among them, so Star Wars ("Action|Adventure|
     Romance|Sci-Fi|War", or the same names as a list) is Sci-Fi; items with none of them
     are grey.  The ``n_labels``
-    most-rated items are labelled, skipping any too close to a label already placed (or
-    exactly ``label_items`` when given).  Each of ``users`` is drawn as a star at the projection
+    most-rated items are labelled, skipping any too close to a label already placed or
+    with no place beside its point where its label covers no other label nor the legend
+    (or exactly ``label_items`` when given).  Each of ``users`` is drawn as a star at the projection
     p_u·V of its vector on the same two axes (all users scaled by one common factor to
     the items' extent), so an item lying far in a user's direction scores high for that
     user on these two components.
@@ -165,28 +166,6 @@ def taste_map(
         sel = genres == g
         ax.scatter(*xy[sel].T, s=18, c=colour, alpha=0.75, linewidths=0, label=g)
 
-    titles = data.item_titles()[rows]
-    span = np.ptp(xy, axis=0).max()
-    if label_items is not None:
-        picks = np.flatnonzero(np.isin(data.items.ids[rows], np.asarray(label_items)))
-    else:
-        picks = []
-        for r in np.argsort(-counts[rows], kind="stable"):
-            if len(picks) >= n_labels:
-                break
-            if all(np.linalg.norm(xy[r] - xy[p]) > 0.09 * span for p in picks):
-                picks.append(r)
-    for r in picks:
-        ax.annotate(
-            _short(str(titles[r])),
-            xy[r],
-            xytext=(4, 3),
-            textcoords="offset points",
-            fontsize=8.5,
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
-        )
-        ax.scatter(*xy[r], s=30, facecolors="none", edgecolors="black", linewidths=0.8)
-
     if users is not None:
         u_idx = model.users_.index(np.atleast_1d(np.asarray(users)))
         uxy = np.asarray(model.user_factors_, dtype=np.float64)[u_idx] @ V
@@ -224,8 +203,78 @@ def taste_map(
     legend = ax.legend(title="genre", loc="best", fontsize=8.5, title_fontsize=9, framealpha=0.85)
     for handle in legend.legend_handles:
         handle.set_sizes([45])
+    titles = data.item_titles()[rows]
+    if label_items is not None:
+        order = np.flatnonzero(np.isin(data.items.ids[rows], np.asarray(label_items)))
+    else:
+        order = np.argsort(-counts[rows], kind="stable")
+    _label_items(ax, xy, order, [_short(str(t)) for t in titles], n_labels, label_items is None)
     _save(fig, path)
     return fig
+
+
+# Where an item's label may sit beside its point, in points: up-right first.
+_ITEM_LABEL_PLACES = [(4, 3), (-4, 3), (4, -3), (-4, -3)]
+
+
+def _label_items(ax, xy, order, titles, n_labels: int, choose: bool) -> None:
+    """Label the taste map's items in ``order``: each beside its point where it covers no
+    label already there (the users' included) nor the legend, and stays inside the axes.
+
+    With ``choose`` (no ``label_items`` given), labels go to the first ``n_labels`` items
+    that have such a place and lie apart from the labelled ones (9% of the map's span);
+    the others are left out rather than drawn over a label.  Items the caller chose are
+    all labelled, each where it overlaps least.
+
+    Example:
+        >>> fig, ax = _figure(3, 2)
+        >>> xy = np.array([[0.0, 0.0], [0.01, 0.0], [1.0, 1.0]])
+        >>> _ = ax.scatter(*xy.T)
+        >>> _label_items(ax, xy, np.arange(3), ["a long title", "another title", "c"], 3, True)
+        >>> sorted(t.get_text() for t in ax.texts)
+        ['a long title', 'c']
+    """
+    ax.figure.canvas.draw()  # the layout settled: boxes are measured where they will be
+    renderer = ax.figure.canvas.get_renderer()
+    inside = ax.bbox.padded(-1)
+    taken = [_label_box(t, renderer).padded(1) for t in ax.texts]
+    if ax.get_legend() is not None:
+        taken.append(ax.get_legend().get_window_extent(renderer))
+    span = np.ptp(xy, axis=0).max()
+    picked: list[int] = []
+    for r in order:
+        if choose and len(picked) >= n_labels:
+            break
+        if choose and any(np.linalg.norm(xy[r] - xy[p]) <= 0.09 * span for p in picked):
+            continue
+        best = None
+        for dx, dy in _ITEM_LABEL_PLACES:
+            note = ax.annotate(
+                titles[r], xy[r], xytext=(dx, dy), textcoords="offset points",
+                ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top",
+                fontsize=8.5,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
+            )  # fmt: skip
+            note.set_in_layout(False)
+            box = _label_box(note, renderer).padded(1)
+            cost = sum(box.overlaps(t) for t in taken) + (
+                not (inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1))
+            )
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, note, box)
+            else:
+                note.remove()
+            if cost == 0:
+                break
+        cost, note, box = best
+        if choose and cost:
+            note.remove()
+            continue
+        taken.append(box)
+        picked.append(r)
+        ax.scatter(*xy[r], s=30, facecolors="none", edgecolors="black", linewidths=0.8)
 
 
 def _plain_log_ticks(axis, low: float, high: float) -> None:
