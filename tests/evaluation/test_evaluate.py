@@ -1,7 +1,11 @@
-"""Model evaluation: rating metrics only for models that predict ratings."""
+"""Model evaluation: rating metrics only for models that predict ratings, and the
+cross-validation table printed without a pandas warning."""
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import cli_ratings_frame, random_ratings
@@ -77,3 +81,21 @@ def test_cli_evaluate_on_ratings_refuses_a_ranking_model_in_one_line(tmp_path, c
     lines = [x for x in out.stderr.splitlines() if x.strip() and x != COMPILE_MESSAGE]
     assert lines == ["Error: bpr does not predict ratings; use --task ranking"]
     assert "rmse" not in out.stdout.lower()
+
+
+@pytest.mark.parametrize("task", ["rating", "ranking"])
+def test_cross_validation_prints_without_a_pandas_warning(task):
+    data = random_ratings(n_users=20, n_items=15, seed=3)
+    model = Biases() if task == "rating" else Popularity()
+    cv = cross_validate(model, data, n_splits=2, task=task, k=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' deprecation of an in-place dtype change
+        shown = str(cv)
+    lines = shown.splitlines()
+    assert lines[0] == type(model).__name__
+    assert lines[1].split() == cv.folds.columns.tolist()
+    assert [line.split()[0] for line in lines[2:]] == ["1", "2", "mean"]
+    means = [float(x) for x in lines[-1].split()[1:]]
+    assert means == pytest.approx(cv.mean().to_numpy(), abs=5e-5)
+    assert cv.folds["fold"].tolist() == [1, 2]  # the folds themselves are left as they were
+    assert np.issubdtype(cv.folds["fold"].dtype, np.integer)

@@ -153,8 +153,10 @@ class CrossValidation:
         return self.folds.drop(columns=["fold"]).std(ddof=0)
 
     def __str__(self) -> str:
-        table = self.folds.copy()
-        table.loc[len(table)] = ["mean", *self.mean().tolist()]
+        # A new frame for the mean row: writing "mean" into the integer fold column in
+        # place is a dtype change pandas deprecates (and will refuse).
+        mean = pd.DataFrame([{"fold": "mean", **self.mean().to_dict()}])
+        table = pd.concat([self.folds.astype({"fold": object}), mean], ignore_index=True)
         return f"{self.model}\n{table.to_string(index=False, float_format=lambda x: f'{x:.4f}')}"
 
 
