@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import latentrec.evaluation as ev
 from latentrec.data import Interactions
+from latentrec.data.genres import genre_matrix
 from latentrec.evaluation import (
     average_popularity,
     catalog_coverage,
@@ -216,6 +218,86 @@ def test_miscalibration_matches_reference(drawn, n_genres, alpha, weighted):
     got = miscalibration(rec, history, genres, k, alpha, per_user=True)
     np.testing.assert_allclose(got, ref, atol=1e-12)
     mean_or_error(miscalibration, ref, rec, history, genres, k, alpha)
+
+
+# ---------------------------------------------------------------------- a genres column
+# Names as MovieLens writes them, punctuation included.
+GENRE_NAMES = ["Animation", "Children's", "Comedy", "Film-Noir", "Sci-Fi"]
+
+
+def genre_column_forms(sets, rng):
+    """The genres of each item as a side table may hold them: a Series of ``|``-joined
+    text indexed by item id (names shuffled and padded, an item without genres as NaN or
+    ""), a plain list of that text, a list of name lists, and an object array of it."""
+    texts = []
+    for names in sets:
+        names = list(rng.permutation(names)) if names else []
+        if names:
+            texts.append("|".join(f" {n}" if rng.random() < 0.3 else n for n in names))
+        else:
+            texts.append(None if rng.random() < 0.5 else "")
+    ids = 100 + np.arange(len(sets))
+    return {
+        "series": pd.Series(texts, index=ids, name="genres"),
+        "text list": [t if t is not None else float("nan") for t in texts],
+        "name lists": [list(names) for names in sets],
+        "object array": np.array(texts + [None], dtype=object)[:-1],
+    }
+
+
+@FAST
+@given(case(), st.integers(1, len(GENRE_NAMES)), st.data())
+def test_a_genres_column_gives_what_its_matrix_gives(drawn, n_genres, data):
+    n_items, rec, k, rng = drawn
+    member = rng.random((n_items, n_genres)) < 0.4
+    sets = [[GENRE_NAMES[g] for g in np.flatnonzero(row)] for row in member]
+    matrix = member.astype(int)  # built by hand, in GENRE_NAMES order
+    history = sp.csr_matrix(rng.random((rec.shape[0], n_items)) < 0.6, dtype=float)
+    want_ild = intra_list_diversity(rec, item_genres=matrix, k=k, per_user=True)
+    want_kl = miscalibration(rec, history, matrix, k, per_user=True)
+    form = data.draw(st.sampled_from(["series", "text list", "name lists", "object array"]))
+    column = genre_column_forms(sets, rng)[form]  # all empty lists: an items x 0 matrix
+    got_ild = intra_list_diversity(rec, item_genres=column, k=k, per_user=True)
+    np.testing.assert_allclose(got_ild, want_ild, atol=1e-12)
+    got_kl = miscalibration(rec, history, column, k, per_user=True)
+    np.testing.assert_allclose(got_kl, want_kl, atol=1e-12)
+    mean_or_error(intra_list_diversity, list(want_ild), rec, item_genres=column, k=k)
+
+
+def test_the_side_tables_genres_column_is_taken_as_it_is():
+    # The reviewer's call: data.item_features["genres"] straight from an Interactions.
+    frame = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "item_id": [10, 11, 12, 10, 13]})
+    table = pd.DataFrame(
+        {"genres": ["Animation|Children's|Comedy", "Comedy", ["Film-Noir", "Comedy"]]},
+        index=[10, 11, 12],
+    )  # item 13 has no row: its genres are NaN, no genre at all
+    data = Interactions.from_frame(frame, rating=None, item_features=table)
+    column = data.item_features["genres"]
+    matrix, names = genre_matrix(data.item_features, data.n_items)
+    assert names.tolist() == ["Animation", "Children's", "Comedy", "Film-Noir"]
+    rec = np.array([[0, 1, 2, 3], [1, 2, -1, -1]])
+    assert intra_list_diversity(rec, item_genres=column, k=4) == pytest.approx(
+        intra_list_diversity(rec, item_genres=matrix, k=4)
+    )
+    # user 2: items 11 {Comedy} and 12 {Comedy, Film-Noir}, Jaccard 1/2
+    assert intra_list_diversity(rec, item_genres=column, k=4, per_user=True)[1] == 0.5
+    np.testing.assert_allclose(
+        miscalibration(rec, data, column, 4, per_user=True),
+        miscalibration(rec, data, matrix, 4, per_user=True),
+        atol=1e-12,
+    )
+
+
+def test_a_genres_column_cell_that_is_not_genres_is_named():
+    column = pd.Series(["Comedy", {"Drama": 1}, "War"], index=[7, 8, 9], name="genres")
+    with pytest.raises(ValueError, match="'genres' of item 8 is a dict; give genres as 'A|B'"):
+        intra_list_diversity(REC, item_genres=column, k=2)
+    with pytest.raises(ValueError, match="'item_genres' of item 1 is a list inside a list"):
+        miscalibration(REC, HISTORY, [["Comedy"], [["Drama"]], ["War"]], 2)
+    with pytest.raises(ValueError, match="history has 3 item columns but item_genres has 2"):
+        miscalibration(REC, HISTORY, ["Comedy", "War"], 2)
+    with pytest.raises(ValueError, match=r"\[0, 2\) nor -1"):
+        intra_list_diversity(REC, item_genres=["Comedy", "War"], k=2)
 
 
 # ---------------------------------------------------------------------- hand-computed
@@ -458,5 +540,5 @@ def test_miscalibration_rejects_bad_history_and_alpha():
     for alpha in (0, 0.0, 1.5, -0.1, True, "0.1"):
         with pytest.raises(ValueError, match="alpha must be a number in"):
             miscalibration(REC, HISTORY, GENRES, 2, alpha)
-    with pytest.raises(ValueError, match="item_genres must be a 2-D"):
+    with pytest.raises(ValueError, match="item_genres must be a 2-D .* or a genres column"):
         miscalibration(REC, HISTORY, np.ones(3), 2)

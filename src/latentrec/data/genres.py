@@ -2,8 +2,9 @@
 
 A side table's ``genres`` column (or any multi-label column) may hold ``sep``-joined text,
 as MovieLens writes it, or a list, tuple, set or array of names, as a Parquet file or a
-JSON body gives it. Every reader (the pipeline's genre matrix, a ``Rules`` cap, the hybrid
-model's feature encoder, the factor report, the taste map) goes through
+JSON body gives it. Every reader (:func:`genre_matrix`, which the pipeline and the
+beyond-accuracy metrics build on, a ``Rules`` cap, the hybrid model's feature encoder,
+the factor report, the taste map) goes through
 :func:`genre_labels`, so ``["Drama", "War"]`` and ``"Drama|War"`` are the same two genres
 and never the label ``"['Drama', 'War']"``.
 """
@@ -12,8 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-__all__ = ["genre_label_lists", "genre_label_pairs", "genre_labels", "is_list_cell"]
+__all__ = [
+    "genre_label_lists",
+    "genre_label_pairs",
+    "genre_labels",
+    "genre_matrix",
+    "is_list_cell",
+]
 
 
 # Cell shapes that hold several genres as elements rather than as ``sep``-joined text.
@@ -114,3 +122,37 @@ def genre_label_pairs(
     rows, labels = rows[keep], labels[keep]
     once = ~pd.DataFrame({"row": rows, "label": labels}).duplicated().to_numpy()
     return rows[once], labels[once]
+
+
+def genre_matrix(item_features, n_items: int, column: str = "genres", sep: str = "|"):
+    """``(items x labels binary CSR, label names)`` from a multi-label column, or
+    ``(None, None)`` when the table or column is missing.
+
+    Each cell is read by :func:`genre_labels`: ``sep``-joined text or a list of names;
+    a missing, blank or separator-only cell has no label. Names are sorted.
+
+    Example:
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"genres": ["A|B", None, ["B"], "|"]})
+        >>> m, names = genre_matrix(table, 4)
+        >>> m.toarray().tolist(), names.tolist()
+        ([[1.0, 1.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]], ['A', 'B'])
+    """
+    if item_features is None or column not in item_features.columns:
+        return None, None
+    cells = item_features[column]
+    if len(cells) != n_items:
+        raise ValueError(f"item_features has {len(cells)} rows for {n_items} items")
+    labels = genre_label_lists(cells.rename(column), sep)
+    names = sorted({name for row in labels for name in row})
+    column_of = {name: j for j, name in enumerate(names)}
+    counts = np.fromiter((len(row) for row in labels), dtype=np.int64, count=len(labels))
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    indices = np.fromiter(
+        (column_of[name] for row in labels for name in row), dtype=np.int32, count=indptr[-1]
+    )
+    matrix = sp.csr_matrix(
+        (np.ones(indices.size), indices, indptr), shape=(len(labels), len(names))
+    )
+    matrix.sort_indices()
+    return matrix, np.asarray(names, dtype=str)

@@ -12,10 +12,12 @@ row the mean is undefined and a ``ValueError`` says so. :func:`catalog_coverage`
 :func:`gini_exposure` describe the whole catalogue, so they return one number.
 
 Item-side inputs are indexed by item: ``item_vectors`` (items x factors, e.g. a
-model's ``item_factors_``), ``item_genres`` (items x genres, dense or ``scipy.sparse``)
-and ``item_popularity`` (the number of users who have seen each item, e.g.
-``model.catalog_.item_popularity``). Their length is the catalogue size that
-``recommended`` is checked against.
+model's ``item_factors_``), ``item_genres`` (items x genres, dense or ``scipy.sparse``,
+or the side table's genres column itself, ``data.item_features["genres"]``: one
+``"A|B"`` text or list of names per item, read by
+:func:`latentrec.data.genres.genre_matrix`) and ``item_popularity`` (the number of
+users who have seen each item, e.g. ``model.catalog_.item_popularity``). Their length
+is the catalogue size that ``recommended`` is checked against.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from ..data.genres import genre_matrix, is_list_cell
 from .metrics import (  # catalog_coverage: public here too, a beyond-accuracy measure
     catalog_coverage,
     check_count,
@@ -57,9 +61,11 @@ def intra_list_diversity(
       in ``[0, 2]``; ``0`` for parallel vectors, ``1`` for orthogonal ones (the most
       two non-negative vectors can differ). A listed item with a zero vector has no
       direction, so it is an error.
-    * ``item_genres`` (items x genres, binary, dense or ``scipy.sparse``): the genre
-      distance ``1 - |G_i & G_j| / |G_i | G_j|`` (one minus Jaccard), in ``[0, 1]``. Two
-      items without any genre have the same (empty) set, so their distance is 0.
+    * ``item_genres`` (items x genres, binary, dense or ``scipy.sparse``), or the
+      genres column of the item side table (``data.item_features["genres"]``: one
+      ``"A|B"`` text or list of names per item): the genre distance
+      ``1 - |G_i & G_j| / |G_i | G_j|`` (one minus Jaccard), in ``[0, 1]``. Two items
+      without any genre have the same (empty) set, so their distance is 0.
 
     Each unordered pair of listed items counts once; a list with fewer than two items
     has no pair, so its value is NaN.
@@ -72,6 +78,9 @@ def intra_list_diversity(
         [0.6666666666666666, 0.0]
         >>> genres = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 1]])
         >>> intra_list_diversity(rec, item_genres=genres, k=2)  # pairs (0,1), (0,2)
+        0.75
+        >>> column = ["Comedy|Drama", "Drama", "War"]  # the same genres, as a side table has them
+        >>> intra_list_diversity(rec, item_genres=column, k=2)
         0.75
     """
     k = check_count(k, "k")
@@ -235,8 +244,10 @@ def miscalibration(
     divergence ``sum_g p(g) ln(p(g) / q~(g))`` (natural log, nats) stays finite; it is at
     most ``ln(1 / alpha)``.
 
-    Both distributions are normalised over genres, so items without any genre add
-    nothing. The value is NaN for a user whose history has no genre, or whose list is
+    ``item_genres`` is items x genres (dense or ``scipy.sparse``), or the item side
+    table's genres column (``data.item_features["genres"]``: one ``"A|B"`` text or list
+    of names per item). Both distributions are normalised over genres, so items without
+    any genre add nothing. The value is NaN for a user whose history has no genre, or whose list is
     empty; a non-empty list of genre-less items has ``q = 0``, the largest value.
 
     Example:
@@ -248,6 +259,10 @@ def miscalibration(
         [0.0, 0.0]
         >>> off = miscalibration(np.array([[0], [1]]), history, genres, k=1, per_user=True)
         >>> off.round(4).tolist()  # user 1: p = (1, 0), q~ = (0.01, 0.99), so ln(1 / 0.01)
+        [1.9585, 4.6052]
+        >>> column = ["Drama", "War", "Drama|War"]  # the same genres, as a side table has them
+        >>> again = miscalibration(np.array([[0], [1]]), history, column, k=1, per_user=True)
+        >>> again.round(4).tolist()
         [1.9585, 4.6052]
     """
     k = check_count(k, "k")
@@ -318,10 +333,21 @@ def check_item_genres(item_genres) -> sp.csr_matrix:
     non-negative weights; a ValueError names the first bad cell.  Shared with the
     calibration re-ranker.
 
+    A genres column (a Series or 1-D sequence of ``"A|B"`` texts or lists of names, one
+    per item, as an item side table holds it) becomes its binary matrix through
+    :func:`latentrec.data.genres.genre_matrix`, genres in sorted order.
+
     Example:
         >>> check_item_genres(np.array([[1, 0], [1, 1]])).nnz
         3
+        >>> check_item_genres(["Drama", "Comedy|Drama"]).toarray().tolist()  # Comedy, Drama
+        [[0.0, 1.0], [1.0, 1.0]]
     """
+    if _is_genre_column(item_genres):
+        cells = item_genres if isinstance(item_genres, pd.Series) else pd.Series(item_genres)
+        cells = cells.rename(cells.name if cells.name is not None else "item_genres")
+        matrix, _ = genre_matrix(cells.to_frame(), len(cells), column=cells.name)
+        return matrix
     if sp.issparse(item_genres):
         genres = sp.csr_matrix(item_genres, dtype=np.float64)
         genres.sum_duplicates()
@@ -329,11 +355,30 @@ def check_item_genres(item_genres) -> sp.csr_matrix:
         dense = np.asarray(item_genres, dtype=np.float64)
         if dense.ndim != 2:
             raise ValueError(
-                f"item_genres must be a 2-D array (items x genres), got {dense.ndim} dimensions"
+                f"item_genres must be a 2-D array (items x genres) or a genres column "
+                f"('A|B' text or a list of names per item), got {dense.ndim} dimensions"
             )
         genres = sp.csr_matrix(dense)
     genres.eliminate_zeros()
     return _finite_non_negative(genres, "item_genres", "genre weights")
+
+
+def _is_genre_column(item_genres) -> bool:
+    """Whether ``item_genres`` is a column of genre names rather than a genre matrix: a
+    Series, a 1-D text or object array, or a list whose cells are text or lists of text
+    (or all missing: a column in which no item has a genre)."""
+    if isinstance(item_genres, pd.Series):
+        return True
+    if isinstance(item_genres, np.ndarray):
+        return item_genres.ndim == 1 and item_genres.dtype.kind in "OUS"
+    if not isinstance(item_genres, (list, tuple)) or not item_genres:
+        return False
+    if any(
+        isinstance(cell, str) or (is_list_cell(cell) and any(isinstance(n, str) for n in cell))
+        for cell in item_genres
+    ):
+        return True
+    return all(not is_list_cell(cell) and pd.isna(cell) for cell in item_genres)
 
 
 def item_genre_shares(item_genres: sp.csr_matrix) -> sp.csr_matrix:

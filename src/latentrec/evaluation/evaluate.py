@@ -32,10 +32,33 @@ def _check_pair(model, test: Interactions) -> None:
         )
 
 
+def check_predicts_ratings(model, doing: str, instead: str) -> None:
+    """Refuse a model that predicts no ratings (``predicts_ratings`` false: Popularity,
+    BPR, ImplicitALS, a pipeline) where RMSE and MAE are asked for, in the words
+    ``tune`` uses, naming the model and the ranking evaluation to use ``instead``.
+
+    Example:
+        >>> from latentrec.models import BPR, Biases
+        >>> check_predicts_ratings(Biases(), "evaluated", "use evaluate_ranking")
+        >>> check_predicts_ratings(BPR(), "evaluated", "use evaluate_ranking")
+        Traceback (most recent call last):
+        ...
+        ValueError: BPR does not predict ratings, so it cannot be evaluated on rmse and mae; ...
+    """
+    # A pipeline has no such attribute: it only ranks.
+    if not getattr(model, "predicts_ratings", False):
+        raise ValueError(
+            f"{type(model).__name__} does not predict ratings, so it cannot be {doing} on "
+            f"rmse and mae; {instead}"
+        )
+
+
 def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     """RMSE and MAE of ``model`` on the held-out cells of ``test``.
 
     Predictions are clipped to the rating scale by default, as deployed systems do.
+    A model that predicts no ratings (Popularity, BPR, ImplicitALS) is refused with a
+    ``ValueError`` that points to :func:`evaluate_ranking`: its scores are not stars.
 
     Example:
         >>> import numpy as np
@@ -48,6 +71,7 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
         ['mae', 'n', 'rmse']
     """
     _check_pair(model, test)
+    check_predicts_ratings(model, "evaluated", "rank with evaluate_ranking(model, test, k=10)")
     if test.nnz == 0:
         raise ValueError("test data has no cells to evaluate")
     pred = model.predict_idx(test.user_idx, test.item_idx)
@@ -129,8 +153,10 @@ class CrossValidation:
         return self.folds.drop(columns=["fold"]).std(ddof=0)
 
     def __str__(self) -> str:
-        table = self.folds.copy()
-        table.loc[len(table)] = ["mean", *self.mean().tolist()]
+        # A new frame for the mean row: writing "mean" into the integer fold column in
+        # place is a dtype change pandas deprecates (and will refuse).
+        mean = pd.DataFrame([{"fold": "mean", **self.mean().to_dict()}])
+        table = pd.concat([self.folds.astype({"fold": object}), mean], ignore_index=True)
         return f"{self.model}\n{table.to_string(index=False, float_format=lambda x: f'{x:.4f}')}"
 
 
@@ -147,7 +173,9 @@ def cross_validate(
     """k-fold cross-validation of an unfitted model (a clone is fitted per fold).
 
     ``task="rating"`` reports RMSE and MAE; ``task="ranking"`` reports the ranking metrics
-    at ``k``.  Fit and test seconds per fold are recorded.
+    at ``k``.  Fit and test seconds per fold are recorded.  A model that predicts no
+    ratings (Popularity, BPR, ImplicitALS) is refused for ``task="rating"`` before any
+    fold is fitted, with a ``ValueError`` that names ``task="ranking"``.
 
     Example:
         >>> import numpy as np
@@ -160,6 +188,8 @@ def cross_validate(
     """
     if task not in ("rating", "ranking"):
         raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
+    if task == "rating":
+        check_predicts_ratings(model, "cross-validated", "pass task='ranking'")
     rows = []
     for fold, (train, test) in enumerate(kfold(data, n_splits, random_state=random_state), 1):
         fitted = model.clone()

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..data.genres import genre_label_lists, genre_labels
+from ..data.genres import genre_label_lists, genre_labels, genre_matrix
 from ..data.interactions import Interactions
 from ..data.vocabulary import Vocabulary
 from ..evaluation.beyond import item_genre_shares
@@ -239,40 +239,6 @@ class Context:
             later=later,
             later_implicit=later_implicit,
         )
-
-
-def genre_matrix(item_features, n_items: int, column: str = "genres", sep: str = "|"):
-    """``(items x labels binary CSR, label names)`` from a multi-label column, or
-    ``(None, None)`` when the table or column is missing.
-
-    Each cell is read by :func:`genre_labels`: ``sep``-joined text or a list of names;
-    a missing, blank or separator-only cell has no label. Names are sorted.
-
-    Example:
-        >>> import pandas as pd
-        >>> table = pd.DataFrame({"genres": ["A|B", None, ["B"], "|"]})
-        >>> m, names = genre_matrix(table, 4)
-        >>> m.toarray().tolist(), names.tolist()
-        ([[1.0, 1.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]], ['A', 'B'])
-    """
-    if item_features is None or column not in item_features.columns:
-        return None, None
-    cells = item_features[column]
-    if len(cells) != n_items:
-        raise ValueError(f"item_features has {len(cells)} rows for {n_items} items")
-    labels = genre_label_lists(cells.rename(column), sep)
-    names = sorted({name for row in labels for name in row})
-    column_of = {name: j for j, name in enumerate(names)}
-    counts = np.fromiter((len(row) for row in labels), dtype=np.int64, count=len(labels))
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    indices = np.fromiter(
-        (column_of[name] for row in labels for name in row), dtype=np.int32, count=indptr[-1]
-    )
-    matrix = sp.csr_matrix(
-        (np.ones(indices.size), indices, indptr), shape=(len(labels), len(names))
-    )
-    matrix.sort_indices()
-    return matrix, np.asarray(names, dtype=str)
 
 
 def binary_pattern(matrix, shape) -> sp.csr_matrix:

@@ -1,0 +1,101 @@
+"""Model evaluation: rating metrics only for models that predict ratings, and the
+cross-validation table printed without a pandas warning."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import cli_ratings_frame, random_ratings
+
+from latentrec.cli import main
+from latentrec.cli._common import COMPILE_MESSAGE
+from latentrec.data.splits import random_split
+from latentrec.evaluation import cross_validate, evaluate_ranking, evaluate_ratings
+from latentrec.models import BPR, Biases, ImplicitALS, Popularity
+from latentrec.pipeline import Pipeline
+
+# Models that rank but predict no ratings, small enough to fit in a blink.
+RANKERS = [Popularity(), BPR(n_factors=2, n_epochs=2), ImplicitALS(n_factors=2, n_epochs=2)]
+
+
+@pytest.fixture(scope="module")
+def split():
+    return random_split(random_ratings(n_users=20, n_items=15, seed=3), 0.25, random_state=0)
+
+
+@pytest.mark.parametrize("model", RANKERS, ids=lambda m: type(m).__name__)
+def test_rating_metrics_refuse_a_model_that_predicts_no_ratings(split, model):
+    train, test = split
+    fitted = model.clone().fit(train)
+    name = type(model).__name__
+    with pytest.raises(ValueError, match=rf"^{name} does not predict ratings, so it cannot be "):
+        evaluate_ratings(fitted, test)
+    with pytest.raises(ValueError, match=r"evaluated on rmse and mae; .*evaluate_ranking"):
+        evaluate_ratings(fitted, test)
+    # What the message points to works on the same model and data.
+    assert 0.0 <= evaluate_ranking(fitted, test, k=5)["ndcg"] <= 1.0
+
+
+class _NeverFitted(Popularity):
+    """A ranking model whose fit fails loudly, to show the refusal comes before any fold."""
+
+    def _fit(self, data, validation):
+        raise AssertionError("cross_validate fitted a fold before refusing the task")
+
+
+@pytest.mark.parametrize("model", [*RANKERS, _NeverFitted()], ids=lambda m: type(m).__name__)
+def test_rating_cross_validation_refuses_a_model_that_predicts_no_ratings(split, model):
+    data = random_ratings(n_users=20, n_items=15, seed=3)
+    name = type(model).__name__
+    with pytest.raises(ValueError, match=rf"^{name} does not predict ratings") as err:
+        cross_validate(model, data, n_splits=2)
+    assert "cross-validated on rmse and mae" in str(err.value)
+    assert "task='ranking'" in str(err.value)
+    if not isinstance(model, _NeverFitted):
+        ranked = cross_validate(model, data, n_splits=2, task="ranking", k=5)
+        assert {"ndcg", "precision"} <= set(ranked.folds.columns)
+
+
+def test_a_pipeline_is_refused_by_name(split):
+    train, test = split
+    pipe = Pipeline(Popularity(), n_candidates=5).fit(train)
+    with pytest.raises(ValueError, match="^Pipeline does not predict ratings"):
+        evaluate_ratings(pipe, test)
+
+
+def test_a_rating_model_is_still_evaluated_on_ratings(split):
+    train, test = split
+    scores = evaluate_ratings(Biases().fit(train), test)
+    assert scores["n"] == test.nnz and 0 < scores["mae"] <= scores["rmse"]
+
+
+@pytest.mark.parametrize("cv", [[], ["--cv", "2"]], ids=["holdout", "cv"])
+def test_cli_evaluate_on_ratings_refuses_a_ranking_model_in_one_line(tmp_path, cv):
+    csv = tmp_path / "ratings.csv"
+    cli_ratings_frame().to_csv(csv, index=False)
+    out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "bpr", *cv])
+    assert out.exit_code == 1, out.output
+    lines = [x for x in out.stderr.splitlines() if x.strip() and x != COMPILE_MESSAGE]
+    assert lines == ["Error: bpr does not predict ratings; use --task ranking"]
+    assert "rmse" not in out.stdout.lower()
+
+
+@pytest.mark.parametrize("task", ["rating", "ranking"])
+def test_cross_validation_prints_without_a_pandas_warning(task):
+    data = random_ratings(n_users=20, n_items=15, seed=3)
+    model = Biases() if task == "rating" else Popularity()
+    cv = cross_validate(model, data, n_splits=2, task=task, k=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' deprecation of an in-place dtype change
+        shown = str(cv)
+    lines = shown.splitlines()
+    assert lines[0] == type(model).__name__
+    assert lines[1].split() == cv.folds.columns.tolist()
+    assert [line.split()[0] for line in lines[2:]] == ["1", "2", "mean"]
+    means = [float(x) for x in lines[-1].split()[1:]]
+    assert means == pytest.approx(cv.mean().to_numpy(), abs=5e-5)
+    assert cv.folds["fold"].tolist() == [1, 2]  # the folds themselves are left as they were
+    assert np.issubdtype(cv.folds["fold"].dtype, np.integer)
