@@ -1,5 +1,6 @@
 """End-to-end tests of the installed `latentrec` command (STYLE.md #14)."""
 
+import io
 import json
 import shutil
 import subprocess
@@ -11,7 +12,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from latentrec import Interactions
 from latentrec.cli import main
+from latentrec.data.splits import random_split, user_split
+from latentrec.evaluation import cross_validate, evaluate_ranking, evaluate_ratings
+from latentrec.models import BiasedMF, Biases, Popularity
 
 EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
 
@@ -111,13 +116,49 @@ def test_similar_and_explain(model_path):
     assert "global mean" in text and "interaction" in text
 
 
+def printed_table(stdout: str, first_column: str) -> pd.DataFrame:
+    """The table the command printed, from its header line (the last line whose first
+    word is ``first_column``: progress lines above it may start so too) to the end; cells
+    are separated by blanks."""
+    lines = stdout.splitlines()
+    start = max(j for j, line in enumerate(lines) if line.split()[:1] == [first_column])
+    return pd.read_csv(io.StringIO("\n".join(lines[start:])), sep=r"\s+")
+
+
 def test_evaluate_holdout_and_cv(ratings_csv):
+    # Each printed figure is the library's on the same split: --seed defaults to 0, the
+    # rating holdout is random_split, the ranking one user_split (a share of each user).
+    data = Interactions.read(ratings_csv)
+    printed = 5e-5  # the tables show four decimals
+
     out = run("evaluate", ratings_csv, "-a", "biases", "--test-size", 0.25)
     assert "rmse" in out.stdout
+    train, test = random_split(data, 0.25, random_state=0)
+    want = evaluate_ratings(Biases().fit(train), test)
+    row = printed_table(out.stdout, "model").iloc[0]
+    assert row["model"] == "Biases()" and row["n"] == want["n"]
+    assert row["rmse"] == pytest.approx(want["rmse"], abs=printed)
+    assert row["mae"] == pytest.approx(want["mae"], abs=printed)
+
     out = run("evaluate", ratings_csv, "--cv", 3, "--factors", 2, "--epochs", 5)
     assert "mean" in out.stdout and out.stdout.count("fold") >= 3
+    model = BiasedMF(n_factors=2, n_epochs=5, random_state=0)
+    assert out.stdout.startswith(f"3-fold cross-validation of {model!r} on {data!r}")
+    result = cross_validate(model, data, 3, random_state=0)
+    table = printed_table(out.stdout, "fold")
+    assert table["fold"].tolist() == ["1", "2", "3", "mean"]
+    for name in ("rmse", "mae"):
+        np.testing.assert_allclose(table[name][:3], result.folds[name], atol=printed)
+        assert table[name].iloc[3] == pytest.approx(result.mean()[name], abs=printed)
+
     out = run("evaluate", ratings_csv, "-a", "popularity", "--task", "ranking", "-k", 5)
     assert "ndcg" in out.stdout
+    train, test = user_split(data, 0.2, random_state=0)
+    want = evaluate_ranking(Popularity().fit(train), test, 5)
+    row = printed_table(out.stdout, "model").iloc[0]
+    assert row["model"] == "Popularity()" and row["n_users"] == want["n_users"]
+    for name in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage"):
+        assert row[name] == pytest.approx(want[name], abs=printed), name
 
 
 def test_errors_have_messages_and_exit_codes(model_path, ratings_csv, tmp_path):

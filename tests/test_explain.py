@@ -18,6 +18,11 @@ def test_explanation_sums_to_the_prediction(small_data):
         assert e.global_mean == model.global_mean_
         assert len(e.factor_contributions) == 5
         assert 1 <= e.clipped <= 5
+        # Term f is p_uf * q_if, in the factors' own order (not sorted, not summed).
+        by_hand = [
+            float(model.user_factors_[u][f]) * float(model.item_factors_[i][f]) for f in range(5)
+        ]
+        np.testing.assert_allclose(e.factor_contributions, by_hand, rtol=1e-6, atol=1e-9)
 
 
 def test_explanation_text_and_json(small_data):
@@ -42,3 +47,16 @@ def test_explanation_lists_supporting_rated_items(small_data):
     assert list(e.supporting["similarity"]) == sorted(e.supporting["similarity"], reverse=True)
     assert "because they rated" in str(e)
     assert [r["item_id"] for r in e.to_dict()["supporting_items"]] == got
+    # The three the user rated (the target aside) whose factor vectors point closest to
+    # the target's, their cosines computed here one by one.
+    Q = model.item_factors_.astype(np.float64)
+    target = small_data.items.index([iid])[0]
+    cosines = []
+    for j in small_data.matrix[2].indices.tolist():
+        if j != target:
+            dot = sum(float(a) * float(b) for a, b in zip(Q[j], Q[target], strict=True))
+            norm = np.sqrt(sum(float(a) ** 2 for a in Q[j]) * sum(float(b) ** 2 for b in Q[target]))
+            cosines.append((dot / norm, small_data.items.ids[j]))
+    best = sorted(cosines, key=lambda c: -c[0])[:3]
+    assert got == [item for _, item in best]
+    np.testing.assert_allclose(e.supporting["similarity"], [c for c, _ in best], rtol=1e-9)

@@ -26,8 +26,9 @@ def model_dir(tmp_path, explicit_model):
 
 @pytest.fixture
 def other_model(planted_data):
-    """A second model over the same data (another version to publish)."""
-    return lambda: BiasedMF(n_factors=2, n_epochs=30, random_state=1).fit(planted_data)
+    """A second model over the same data (another version to publish); another ``seed``
+    gives another model."""
+    return lambda seed=1: BiasedMF(n_factors=2, n_epochs=30, random_state=seed).fit(planted_data)
 
 
 def dir_client(model_dir, store):
@@ -78,14 +79,32 @@ def test_a_folded_user_is_refolded_against_the_new_version(model_dir, store, oth
         assert [x["item_id"] for x in body["items"]] == [str(second.items_.ids[i]) for i in top[0]]
 
 
-def test_requests_keep_succeeding_while_versions_swap(model_dir, store, other_model):
+def own_lists(model) -> dict:
+    """What ``model`` itself lists first for each reader of the test below: user 3 (in its
+    data), "ann" (folded in from her one rating of item 100), "new" (unknown: popularity)."""
+    vec = model.fold_in({100: 5.0})
+    banned = np.zeros(model.n_items, bool)
+    banned[model.items_.index([100])] = True
+    top, _ = model.recommend_vectors([vec.bias], vec.factors[None], 5, filter_items=banned)
+    return {
+        "3": [str(x) for x in model.recommend(3, n=5).ids],
+        "ann": [str(model.items_.ids[i]) for i in top[0]],
+        "new": [str(x) for x in model.recommend("new", n=5).ids],
+    }
+
+
+def test_requests_keep_succeeding_while_versions_swap(
+    model_dir, store, explicit_model, other_model
+):
     """Reader threads hammer the app while the main thread publishes and reloads: every
-    answer is 200 and names a version that was current at some point."""
+    answer is 200, names a version that was current at some point, and lists what that
+    version itself recommends (never one version's name over another's items)."""
     versions = {"v000001"}
+    expected = {"v000001": own_lists(explicit_model)}
     with dir_client(model_dir, store) as client:
         client.post("/ratings", json={"user_id": "ann", "item_id": "100", "rating": 5})
         stop = threading.Event()
-        seen, failures = [], []
+        seen, failures, answers = [], [], []
 
         def reader(user):
             while not stop.is_set():
@@ -93,14 +112,21 @@ def test_requests_keep_succeeding_while_versions_swap(model_dir, store, other_mo
                 if r.status_code != 200:
                     failures.append(r.text)
                 else:
-                    seen.append(r.json()["model_version"])
+                    body = r.json()
+                    seen.append(body["model_version"])
+                    answers.append(
+                        (body["model_version"], user, [x["item_id"] for x in body["items"]])
+                    )
 
         threads = [threading.Thread(target=reader, args=(u,)) for u in ("ann", "3", "new")]
         for t in threads:
             t.start()
         try:
-            for _ in range(3):
-                versions.add(model_dir.publish(other_model()).name)
+            for seed in (1, 2, 3):
+                # Each version its own seed, so that their lists differ.
+                model = other_model(seed)
+                expected[name := model_dir.publish(model).name] = own_lists(model)
+                versions.add(name)
                 assert client.post("/admin/reload").json()["reloaded"] is True
         finally:
             stop.set()
@@ -108,6 +134,9 @@ def test_requests_keep_succeeding_while_versions_swap(model_dir, store, other_mo
                 t.join()
     assert failures == []
     assert set(seen) <= versions and len(set(seen)) >= 2
+    assert len({str(lists) for lists in expected.values()}) == len(expected)
+    for version, user, items in answers:
+        assert items == expected[version][user], (version, user)
 
 
 def test_metrics_report_routes_model_store_and_fold_ins(client):
