@@ -632,3 +632,19 @@ def test_retrainings_holdout_ranks_validation_users_as_recommend_does(late_joine
     # Not a coincidence of empty lists: the popularity lists they used to get score otherwise.
     pipe.context_ = dataclasses.replace(pipe.context_, later=None)
     assert by_hand(pipe) != want and want["hit_rate@10"] > 0
+
+
+def test_evaluate_ranking_scores_a_pipeline_as_it_scores_a_model():
+    # evaluate_ranking passes exclude_seen; a pipeline took no such argument (TypeError).
+    from latentrec.data.splits import random_split
+    from latentrec.evaluation import evaluate_ranking
+    from latentrec.evaluation import metrics as M
+
+    train, test = random_split(timed_data(seed=3), 0.25, random_state=0)
+    pipe = Pipeline(ImplicitALS(n_factors=4, random_state=0), rerankers=[MMR(0.7)]).fit(train)
+    scores = evaluate_ranking(pipe, test, k=5)
+    users = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
+    idx, _, _ = pipe.recommend_batch_idx(users, 5)
+    assert scores["ndcg"] == pytest.approx(M.ndcg_at_k(idx, test.matrix[users], 5))
+    with pytest.raises(ValueError, match="always leaves out the items a user has seen"):
+        evaluate_ranking(pipe, test, k=5, exclude_seen=False)

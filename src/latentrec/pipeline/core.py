@@ -331,10 +331,12 @@ class Pipeline:
                 writer.write(self.recommend_batch(raw[start : start + chunk_size], n))
         return writer.rows
 
-    def recommend_batch_idx(self, user_idx, n: int = 10):
+    def recommend_batch_idx(self, user_idx, n: int = 10, *, exclude_seen: bool = True):
         """``(item_idx, scores, fallback)`` in internal indices, as a model's: int32 and
         float32 arrays of shape ``(len(user_idx), n)``, short rows padded with -1 / -inf;
-        ``user_idx`` -1 is an unknown user (popularity fallback).
+        ``user_idx`` -1 is an unknown user (popularity fallback).  A pipeline always
+        leaves out what a user has seen: ``exclude_seen=False`` is refused (it is taken
+        so that :func:`~latentrec.evaluation.evaluate_ranking` scores a pipeline as a model).
 
         Example:
             >>> import numpy as np
@@ -348,6 +350,11 @@ class Pipeline:
         """
         self.check_fitted()
         check_n(n)
+        if not exclude_seen:
+            raise ValueError(
+                "a pipeline always leaves out the items a user has seen; "
+                "exclude_seen=False is for a single model"
+            )
         u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
         idx = np.full((u.size, n), -1, dtype=np.int32)
         vals = np.full((u.size, n), -np.inf, dtype=np.float32)
