@@ -389,7 +389,11 @@ class FactorModel(FoldIn, Recommender):
 
         ``items`` restricts the candidates (e.g. to titles with enough ratings for a
         reliable vector) and ``filter_items`` removes some, as in :meth:`recommend`.
-        Items without a vector (no training data) are never returned.
+        Items without a vector (no training data) are never returned, and an
+        ``item_id`` without one (in the vocabulary but with no training cells) has no
+        neighbours: an empty result (``fallback=False``; no rows in the table form),
+        as the service's "because you watched" list is empty for it.  An id outside the
+        vocabulary raises :class:`~latentrec.UnknownIdError`.
 
         One id gives :class:`Recommendations`; a list or array of ids gives a long table
         with columns ``query_id``, ``rank``, ``item_id``, ``score``, computed in one batch.
@@ -412,7 +416,9 @@ class FactorModel(FoldIn, Recommender):
         """Users closest to ``user_id`` by cosine of their factor vectors (itself excluded).
 
         One id gives :class:`Recommendations` (of user ids); a list or array of ids gives
-        a long table with columns ``query_id``, ``rank``, ``user_id``, ``score``.
+        a long table with columns ``query_id``, ``rank``, ``user_id``, ``score``.  Users
+        without a vector (no training data) are never returned, and a ``user_id``
+        without one gets an empty result, as in :meth:`similar_items`.
 
         Example:
             >>> import numpy as np
@@ -441,8 +447,11 @@ class FactorModel(FoldIn, Recommender):
         raw = np.atleast_1d(np.asarray([raw_ids] if scalar else raw_ids))
         query = vocab.index(raw).astype(np.int64)
         unit = _unit_rows(factors)
-        # Rows without a vector (no training data) are not similar to anything.
-        banned = ~unit.any(axis=1)
+        # Rows without a vector (no training data) are not similar to anything: never
+        # a candidate, and as a query they get no neighbours (their zero cosine with
+        # everything would rank the first items by index).
+        no_vector = ~self._has_vector(of_items)
+        banned = no_vector.copy()
         if exclude is not None:
             banned[self.items_.index(exclude)] = True
         cand = None if candidates is None else self.items_.index(candidates)
@@ -461,6 +470,7 @@ class FactorModel(FoldIn, Recommender):
             banned=banned,
             num_threads=getattr(self, "num_threads", None),
         )
+        top[no_vector[query]] = -1
         if scalar:
             keep = top[0] >= 0
             top, vals = top[0][keep], vals[0][keep]
@@ -476,6 +486,15 @@ class FactorModel(FoldIn, Recommender):
                 "score": vals[rows, cols],
             }
         )
+
+    def _has_vector(self, of_items: bool) -> np.ndarray:
+        """Which items (or users) have a vector of their own: a nonzero factor row.
+
+        Fits give rows without training cells zero factors; a model that fills them
+        otherwise (unbiased NMF) says so by overriding this.
+        """
+        factors = self.item_factors_ if of_items else self.user_factors_
+        return np.any(factors != 0, axis=1)
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
