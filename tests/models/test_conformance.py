@@ -145,9 +145,13 @@ def test_predict_unknown_ids(name, fitted):
         model.predict(["u0"], [999])
     base = model.predict(["nobody", "u0"], [100, 999], unknown="baseline")
     assert np.isfinite(base).all()
-    # An unknown user gets μ + b_i: exactly the item's baseline without personalisation.
+    # An unknown user gets μ + b_i: exactly the item's baseline without personalisation;
+    # a model without μ (unbiased NMF) starts from the training mean, never from 0.
     if hasattr(model, "item_bias_"):
-        assert base[0] == pytest.approx(model.global_mean_ + model.item_bias_[0], abs=1e-5)
+        mu = model.global_mean_ or model.rating_mean_
+        assert base[0] == pytest.approx(mu + model.item_bias_[0], abs=1e-5)
+    neither = model.predict(["nobody"], [999], unknown="baseline")[0]
+    assert neither == pytest.approx(data.global_mean(), abs=1e-5)
 
 
 @MODELS

@@ -127,12 +127,43 @@ class FactorModel(FoldIn, Recommender):
             self.user_factors_[u].astype(np.float64),
             self.item_factors_[i].astype(np.float64),
         )
-        return (
+        out = (
             self.global_mean_
             + np.where(known_u, self.user_bias_[u], 0.0)
             + np.where(known_i, self.item_bias_[i], 0.0)
             + np.where(both, dot, 0.0)
         )
+        base = self._baseline_mean()
+        if base != self.global_mean_ and not both.all():
+            # No μ in the formula: a cell with an unknown side starts from the mean.
+            out = np.where(both, out, out + (base - self.global_mean_))
+        return out
+
+    def _baseline_mean(self) -> float:
+        """The mean a prediction with an unknown side starts from: μ, or for a rating
+        model without μ in its formula (a fit that learns none stores 0: unbiased MF,
+        NMF, uncentred SVD) the training mean, which its catalogue records."""
+        mu = float(self.global_mean_)
+        mean = self.rating_mean_
+        if mu == 0.0 and mean is not None and self.predicts_ratings:
+            return float(mean)
+        return mu
+
+    def _estimated_rating_mean(self) -> float | None:
+        # Only a rating model without μ needs it; the mean of its predictions on its
+        # training cells stands in for the mean of their ratings (a least-squares fit
+        # has residuals of mean about 0).
+        seen = self.seen_
+        if not self.predicts_ratings or float(self.global_mean_) != 0.0 or seen.nnz == 0:
+            return None
+        total = 0.0
+        step = 1 << 18
+        for start in range(0, seen.nnz, step):
+            cells = np.arange(start, min(start + step, seen.nnz))
+            users = np.searchsorted(seen.indptr, cells, side="right") - 1
+            items = np.asarray(seen.indices[cells], dtype=np.int64)
+            total += float(self._predict_idx(users.astype(np.int64), items).sum())
+        return total / seen.nnz
 
     @reads_fitted
     def explain(self, user_id, item_id) -> Explanation:

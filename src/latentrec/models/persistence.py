@@ -1,9 +1,15 @@
 """Model files from fitted models and back: the state as arrays, the rest as a manifest.
 
 What a file holds is the model's :class:`~latentrec.models.catalog.Fitted` state: the
-catalogue (vocabularies, seen-item CSR, popularity, titles, rating scale, fingerprint,
-whether the training data was implicit feedback) and every learned value (arrays as
-``state.<name>``, plain values in the manifest).
+catalogue (vocabularies, seen-item CSR, popularity, titles, rating scale, mean value,
+fingerprint, whether the training data was implicit feedback) and every learned value
+(arrays as ``state.<name>``, plain values in the manifest).
+
+Files written before the training mean was recorded load with an estimate of it where
+the model needs one (a rating model without μ: unbiased MF, NMF, uncentred SVD), the
+mean of the model's own predictions on the training cells the file lists: the baseline
+it predicts for unknown ids and shows in popularity fallbacks.  Saving such a model
+again writes the estimate.
 The archive format itself (digests, atomic write) is ``latentrec.io.modelfile``; classes
 are found through the registry by the name stored in the manifest.
 """
@@ -11,6 +17,7 @@ are found through the registry by the name stored in the manifest.
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -101,6 +108,7 @@ def save_model(model, path) -> None:
             "n_interactions": int(cat.seen.nnz),
             "rating_scale": jsonable(cat.rating_scale),
             "implicit": cat.implicit,
+            "rating_mean": cat.rating_mean,
         },
         "metrics": sections.get("metrics", {}),
     }
@@ -140,6 +148,7 @@ def load(path):
         manifest["data"]["fingerprint"],
         # Files written before the kind was recorded lack it: not known.
         manifest["data"].get("implicit"),
+        manifest["data"].get("rating_mean"),
     )
     state = {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
     state.update(manifest["state"])
@@ -148,4 +157,10 @@ def load(path):
             state[name] = manifest[section]
     known = set(cls.param_names())
     params = {k: v for k, v in manifest["params"].items() if k in known}
-    return cls.from_fitted(Fitted.build(catalog, state), **params)
+    model = cls.from_fitted(Fitted.build(catalog, state), **params)
+    if "rating_mean" not in manifest["data"]:
+        # Written before the training mean was recorded (see the module docstring).
+        estimate = model._estimated_rating_mean()
+        if estimate is not None:
+            model._swap(model.fitted_.evolve(replace(catalog, rating_mean=estimate)))
+    return model
