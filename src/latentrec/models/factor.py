@@ -391,7 +391,10 @@ class FactorModel(FoldIn, Recommender):
         The answers are folded in (:meth:`fold_in`) and every item is ranked with the new
         vector, answered items excluded.  The model is unchanged unless ``user_id`` is
         given, which adds the user (:meth:`partial_fit_users`).  No usable answer gives
-        the popularity list with ``fallback=True``.  See
+        the popularity list with ``fallback=True``.  A list of item ids ("these I have
+        seen / like") is events: a ranking model folds each in as a positive, while for
+        a rating model they are seen only, so it answers with the popularity list
+        without them (``fallback=True``), never reading them as 1-star ratings.  See
         :func:`latentrec.onboarding.onboard`.
 
         Example:
