@@ -356,11 +356,6 @@ class Recommender(Ranking):
         """
         return np.diff(self.seen_.indptr)[user_idx] > 0
 
-    def _estimated_rating_mean(self) -> float | None:
-        """The training mean, for a model file that predates its recording; ``None``
-        when the model does not need it (see :mod:`latentrec.models.persistence`)."""
-        return None
-
     def _popularity_scores(self) -> np.ndarray:
         return self.item_popularity_
 

@@ -149,22 +149,6 @@ class FactorModel(FoldIn, Recommender):
             return float(mean)
         return mu
 
-    def _estimated_rating_mean(self) -> float | None:
-        # Only a rating model without μ needs it; the mean of its predictions on its
-        # training cells stands in for the mean of their ratings (a least-squares fit
-        # has residuals of mean about 0).
-        seen = self.seen_
-        if not self.predicts_ratings or float(self.global_mean_) != 0.0 or seen.nnz == 0:
-            return None
-        total = 0.0
-        step = 1 << 18
-        for start in range(0, seen.nnz, step):
-            cells = np.arange(start, min(start + step, seen.nnz))
-            users = np.searchsorted(seen.indptr, cells, side="right") - 1
-            items = np.asarray(seen.indices[cells], dtype=np.int64)
-            total += float(self._predict_idx(users.astype(np.int64), items).sum())
-        return total / seen.nnz
-
     @reads_fitted
     def explain(self, user_id, item_id) -> Explanation:
         """Split the prediction for (user, item) into μ, b_u, b_i and per-factor terms.

@@ -160,7 +160,33 @@ def load(path):
     model = cls.from_fitted(Fitted.build(catalog, state), **params)
     if "rating_mean" not in manifest["data"]:
         # Written before the training mean was recorded (see the module docstring).
-        estimate = model._estimated_rating_mean()
+        estimate = estimated_rating_mean(model)
         if estimate is not None:
-            model._swap(model.fitted_.evolve(replace(catalog, rating_mean=estimate)))
+            catalog = replace(catalog, rating_mean=estimate)
+            model = cls.from_fitted(Fitted.build(catalog, state), **params)
     return model
+
+
+def estimated_rating_mean(model) -> float | None:
+    """For a rating model without μ whose training mean is not recorded, the mean of its
+    predictions on its training cells (a least-squares fit leaves residuals of mean about
+    0); ``None`` for a model that has μ, predicts no ratings or lists no training cells.
+
+    Example:
+        >>> import numpy as np, latentrec
+        >>> from latentrec.models import BiasedMF
+        >>> data = latentrec.Interactions.from_dense(np.array([[5, 3], [4, 1]]))
+        >>> estimated_rating_mean(BiasedMF(n_epochs=2).fit(data)) is None  # it has μ
+        True
+    """
+    seen = model.seen_
+    mu = getattr(model, "global_mean_", None)
+    if not model.predicts_ratings or mu is None or float(mu) != 0.0 or seen.nnz == 0:
+        return None
+    total = 0.0
+    step = 1 << 18  # cells per slice: bounded memory at any size
+    for start in range(0, seen.nnz, step):
+        cells = np.arange(start, min(start + step, seen.nnz))
+        users = np.searchsorted(seen.indptr, cells, side="right") - 1
+        total += float(model.predict_idx(users, np.asarray(seen.indices[cells])).sum())
+    return total / seen.nnz
