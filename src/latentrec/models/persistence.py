@@ -10,6 +10,7 @@ the model needs one (a rating model without μ: unbiased MF, NMF, uncentred SVD)
 mean of the model's own predictions on the training cells the file lists: the baseline
 it predicts for unknown ids and shows in popularity fallbacks.  Saving such a model
 again writes the estimate.
+
 The archive format itself (digests, atomic write) is ``latentrec.io.modelfile``; classes
 are found through the registry by the name stored in the manifest.
 """
