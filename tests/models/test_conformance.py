@@ -145,9 +145,13 @@ def test_predict_unknown_ids(name, fitted):
         model.predict(["u0"], [999])
     base = model.predict(["nobody", "u0"], [100, 999], unknown="baseline")
     assert np.isfinite(base).all()
-    # An unknown user gets μ + b_i: exactly the item's baseline without personalisation.
+    # An unknown user gets μ + b_i: exactly the item's baseline without personalisation;
+    # a model without μ (unbiased NMF) starts from the training mean, never from 0.
     if hasattr(model, "item_bias_"):
-        assert base[0] == pytest.approx(model.global_mean_ + model.item_bias_[0], abs=1e-5)
+        mu = model.global_mean_ or model.rating_mean_
+        assert base[0] == pytest.approx(mu + model.item_bias_[0], abs=1e-5)
+    neither = model.predict(["nobody"], [999], unknown="baseline")[0]
+    assert neither == pytest.approx(data.global_mean(), abs=1e-5)
 
 
 @MODELS
@@ -273,3 +277,52 @@ def test_topk_never_returns_seen_items_property(n_users, n_items, seed, n, densi
             assert not set(got) & set(seen)
             assert len(got) == min(n, n_items - seen.size)
             assert len(set(got)) == len(got)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Every model fitted with item 105's cells and user u3's cells held out: both stay
+    in the vocabularies, with no training data (a random split does this to rare ids)."""
+    from conftest import random_ratings
+
+    data = random_ratings()
+    held = data.subset((data.item_idx != 5) & (data.user_idx != 3))
+    models = {
+        name: make().fit(held)
+        for name, make in FACTORIES.items()
+        if hasattr(model_class(name), "similar_items")
+    }
+    return held, models
+
+
+SIMILAR = pytest.mark.parametrize(
+    "name", sorted(n for n in FACTORIES if hasattr(model_class(n), "similar_items"))
+)
+
+
+@SIMILAR
+def test_similar_to_an_id_without_training_data_is_empty(name, held_out):
+    # Before: factor models answered with the first items by index, score 0 and
+    # fallback=False (a zero vector's cosine with everything); ItemKNN with nothing.
+    data, models = held_out
+    model = models[name]
+    item, user = data.items.ids[5], data.users.ids[3]
+    if getattr(model, "n_factors_", None) == 0:  # the baselines: no space to compare in
+        with pytest.raises(ValueError, match="no latent factors"):
+            model.similar_items(item)
+        return
+    rec = model.similar_items(item, n=5)
+    assert len(rec.ids) == 0 and len(rec.scores) == 0 and not rec.fallback
+    others = model.similar_items(data.items.ids[0], n=data.n_items)
+    assert item not in others.ids.tolist()
+    if hasattr(model, "similar_users"):
+        rec = model.similar_users(user, n=5)
+        assert len(rec.ids) == 0 and not rec.fallback
+        assert user not in model.similar_users(data.users.ids[0], n=data.n_users).ids.tolist()
+        table = model.similar_items(data.items.ids[[0, 5, 1]], n=3)
+        # The long form: no rows for the id without a vector, the others' rows as alone.
+        assert item not in table["query_id"].tolist()
+        got = table[table["query_id"] == data.items.ids[1]]["item_id"].tolist()
+        assert got == model.similar_items(data.items.ids[1], n=3).ids.tolist()
+    with pytest.raises(UnknownIdError, match="999"):
+        model.similar_items(999)

@@ -176,18 +176,16 @@ def test_fold_in_beats_the_fallbacks_for_held_out_users(planted):
     assert np.nanmean(corr_fold) > np.nanmean(corr_pop) + 0.4
 
 
-def test_fold_in_is_pure_and_accepts_dicts_series_and_id_lists(planted):
+def test_fold_in_is_pure_and_accepts_dicts_and_series(planted):
     model, _, _, _ = planted
     before = {name: getattr(model, name).copy() for name in model._array_state}
     n_users, seen = model.n_users, model.seen_.copy()
     items = model.items_.ids[:4]
     a = model.fold_in(dict.fromkeys(items.tolist(), 1.0))
     b = model.fold_in(pd.Series(1.0, index=items))
-    c = model.fold_in(list(items))
     assert isinstance(a, UserVector) and a.ignored == []
-    for other in (b, c):
-        np.testing.assert_array_equal(a.factors, other.factors)
-        assert a.bias == other.bias
+    np.testing.assert_array_equal(a.factors, b.factors)
+    assert a.bias == b.bias
     for name, arr in before.items():
         np.testing.assert_array_equal(getattr(model, name), arr)
     assert model.n_users == n_users and (model.seen_ != seen).nnz == 0
@@ -209,7 +207,7 @@ def test_fold_in_unknown_items_error_or_ignored(planted):
     vec = model.fold_in({known[0]: 4.0, 424242: 5.0}, unknown="ignore")
     assert vec.ignored == [424242]
     np.testing.assert_array_equal(vec.factors, model.fold_in({known[0]: 4.0}).factors)
-    nothing = model.fold_in([424242], unknown="ignore")
+    nothing = model.fold_in({424242: 5.0}, unknown="ignore")
     assert nothing.bias == 0.0 and not nothing.factors.any()
     with pytest.raises(ValueError, match="unknown must be"):
         model.fold_in(known, unknown="skip")
@@ -391,3 +389,41 @@ def test_a_solve_hook_with_wrong_shapes_or_nan_is_reported(small_model, monkeypa
     with pytest.raises(FloatingPointError, match="regularization"):
         model.partial_fit_users(pd.DataFrame({"user_id": ["q"], "item_id": [item]}))
     assert "q" not in model.users_
+
+
+def test_a_list_of_item_ids_is_events_by_the_fold_in_rule(planted):
+    """A list of ids has no ratings.  Before, every model read it as {id: 1.0}: for a
+    rating model 1 star each (a user bias far below 0, films nobody likes)."""
+    from latentrec.models import ImplicitALS
+    from latentrec.models.foldin import fold_in_values
+
+    model, _, _, _ = planted  # a rating model: events are seen only
+    items = model.items_.ids[:3].tolist()
+    with pytest.raises(ValueError, match=r"predicts ratings.*seen.*\{item_id: rating\}"):
+        model.fold_in(items)
+    with pytest.raises(ValueError, match="predicts ratings"):
+        model.fold_in(np.array(items))
+    with pytest.raises(UnknownIdError, match="424242"):  # unknown ids are still named
+        model.fold_in({424242: 5.0})
+    # A ranking model: each listed id enters as fold_in_values says an event does.
+    data = random_ratings(n_users=40, n_items=20, seed=3)
+    ranking = ImplicitALS(n_factors=3, n_epochs=3, random_state=0).fit(data)
+    ids = data.items.ids[:3]
+    rule = fold_in_values(ranking, np.ones(3), False)
+    assert rule.tolist() == [1.0, 1.0, 1.0]
+    listed = ranking.fold_in(list(ids))
+    given = ranking.fold_in(dict(zip(ids.tolist(), rule.tolist(), strict=True)))
+    np.testing.assert_array_equal(listed.factors, given.factors)
+    assert listed.bias == given.bias == 0
+
+
+def test_a_list_below_a_hybrid_models_min_rating_is_seen_only():
+    from latentrec.models import HybridMF
+
+    plays = Interactions.from_arrays(
+        [1, 1, 2, 2, 3], [7, 8, 7, 8, 9], [1.0, 5.0, 4.0, 3.0, 5.0], implicit=True
+    )
+    model = HybridMF(n_factors=2, n_epochs=2, min_rating=3, random_state=0).fit(plays)
+    # An event of weight 1 is below min_rating 3: seen only, so nothing is folded in.
+    vec = model.fold_in([7, 8])
+    assert vec.bias == 0.0 and not vec.factors.any()

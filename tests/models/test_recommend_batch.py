@@ -138,6 +138,24 @@ def test_recommend_batch_idx_is_the_index_form(model_and_data):
         model.recommend_batch_idx(["u1"])
 
 
+@pytest.mark.parametrize("many", [list, tuple, np.array])
+def test_recommend_refuses_many_users_and_points_to_recommend_batch(model_and_data, many):
+    model, data = model_and_data
+    ids = many(data.users.ids[:2].tolist())
+    # Before: string ids read as one unknown id gave the popularity list with
+    # fallback=True; integer ids failed inside pandas ("Index data must be 1-dimensional").
+    with pytest.raises(TypeError, match=r"recommend takes one id.*recommend_batch"):
+        model.recommend(ids, n=3)
+    ints = BiasedMF(n_factors=2, n_epochs=2, random_state=0).fit(
+        Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1], [1, 1, 5]]))
+    )
+    with pytest.raises(TypeError, match="recommend_batch"):
+        ints.recommend(many([1, 2]), n=3)
+    with pytest.raises(TypeError, match="recommend_batch"):
+        ints.recommend(many([1]), n=3)
+    assert len(ints.recommend(np.int64(1), n=3).ids) == 1  # a NumPy scalar is one id
+
+
 def test_threads_do_not_change_results(model_and_data):
     model, data = model_and_data
     import numba

@@ -51,6 +51,7 @@ CATALOG_ATTRIBUTES = {
     "item_popularity_": "item_popularity",
     "item_titles_": "item_titles",
     "rating_scale_": "rating_scale",
+    "rating_mean_": "rating_mean",
     "data_fingerprint_": "fingerprint",
 }
 
@@ -362,7 +363,8 @@ class Recommender(Ranking):
         """Scores shown for popularity-fallback items (see :meth:`recommend`).
 
         A rating model gives what it predicts for a user it does not know, μ + b_i (the
-        ``unknown="baseline"`` prediction), so the column stays in rating units; a model
+        ``unknown="baseline"`` prediction: the training mean for a model without μ), so
+        the column stays in rating units; a model
         that predicts no ratings has no score for such a user and gives NaN.
         """
         if not self.predicts_ratings:
@@ -432,7 +434,9 @@ class Recommender(Ranking):
             clip: clip to the training data's rating scale.
             unknown: ``"error"`` raises :class:`UnknownIdError` naming unknown ids (and
                 this option); ``"baseline"`` predicts from the parts that are known (μ and
-                the known bias), as Surprise does when a prediction is impossible.
+                the known bias), as Surprise does when a prediction is impossible.  A
+                model without μ in its formula (unbiased MF, NMF) predicts the mean of
+                its training ratings, as Surprise does; never 0.
 
         Example:
             >>> import numpy as np

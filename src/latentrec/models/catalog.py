@@ -1,7 +1,7 @@
 """The catalogue: what a fitted model knows about its users and items, frozen.
 
 A :class:`Catalog` holds the id vocabularies, the seen-items CSR (users x items), item
-popularity and the side tables (titles), plus the training data's rating scale,
+popularity and the side tables (titles), plus the training data's rating scale, mean,
 fingerprint and kind (explicit ratings or implicit feedback).  It is immutable: an
 update (a new user, a new item, a replaced history) builds a new catalogue, so a model
 can swap it whole.  Algorithms never see it being built; every model's learned arrays
@@ -109,7 +109,9 @@ class Catalog:
     ``item_titles`` one string per item or ``None``.  ``implicit`` is the training
     data's ``Interactions.implicit`` (events such as plays or clicks, not ratings);
     ``None`` when it is not known (factors made elsewhere, a model file written before
-    it was recorded).
+    it was recorded).  ``rating_mean`` is the mean of the training values: the baseline
+    a rating model without μ in its formula (unbiased MF, NMF) predicts for an id it
+    does not know; ``None`` for catalogues not built from training data.
 
     Example:
         >>> cat = Catalog.from_ids(["ann", "bob"], [10, 20, 30])
@@ -125,6 +127,7 @@ class Catalog:
     rating_scale: tuple[float, float] | None = None
     fingerprint: str | None = None
     implicit: bool | None = None
+    rating_mean: float | None = None
 
     def __post_init__(self):
         shape = (len(self.users), len(self.items))
@@ -142,13 +145,13 @@ class Catalog:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_interactions(cls, data: Interactions) -> Catalog:
-        """The catalogue of a training set (its ids, seen cells, popularity, titles and
-        whether it is implicit feedback).
+        """The catalogue of a training set (its ids, seen cells, popularity, titles, mean
+        value and whether it is implicit feedback).
 
         Example:
-            >>> cat = Catalog.from_interactions(Interactions.from_dense(np.eye(2)))
-            >>> cat.item_popularity.tolist(), cat.implicit
-            ([1.0, 1.0], False)
+            >>> cat = Catalog.from_interactions(Interactions.from_dense(np.eye(2) + 2))
+            >>> cat.item_popularity.tolist(), cat.implicit, cat.rating_mean
+            ([2.0, 2.0], False, 2.5)
         """
         m = data.matrix
         titles = None
@@ -164,6 +167,7 @@ class Catalog:
             rating_scale=data.rating_scale,
             fingerprint=data.fingerprint(),
             implicit=data.implicit,
+            rating_mean=data.global_mean() if data.nnz else None,
         )
 
     @classmethod
@@ -176,11 +180,13 @@ class Catalog:
         item_titles=None,
         rating_scale=None,
         fingerprint: str | None = None,
+        rating_mean: float | None = None,
     ) -> Catalog:
         """A catalogue from raw id arrays and an optional seen matrix (users x items).
 
         ``seen`` is anything ``scipy.sparse.csr_matrix`` accepts (nonzero cells are
         seen); without it nobody has seen anything and popularity is zero.
+        ``rating_mean`` is the training data's mean value, when known.
 
         Example:
             >>> seen = np.array([[1, 0], [1, 1]])
@@ -199,7 +205,8 @@ class Catalog:
         popularity = np.bincount(matrix.indices, minlength=shape[1]).astype(np.float32)
         titles = None if item_titles is None else np.asarray(item_titles).astype(str)
         scale = None if rating_scale is None else tuple(float(x) for x in rating_scale)
-        return cls(users, items, matrix, popularity, titles, scale, fingerprint)
+        mean = None if rating_mean is None else float(rating_mean)
+        return cls(users, items, matrix, popularity, titles, scale, fingerprint, rating_mean=mean)
 
     # ------------------------------------------------------------------ reading
     @property

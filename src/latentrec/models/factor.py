@@ -127,12 +127,27 @@ class FactorModel(FoldIn, Recommender):
             self.user_factors_[u].astype(np.float64),
             self.item_factors_[i].astype(np.float64),
         )
-        return (
+        out = (
             self.global_mean_
             + np.where(known_u, self.user_bias_[u], 0.0)
             + np.where(known_i, self.item_bias_[i], 0.0)
             + np.where(both, dot, 0.0)
         )
+        base = self._baseline_mean()
+        if base != self.global_mean_ and not both.all():
+            # No μ in the formula: a cell with an unknown side starts from the mean.
+            out = np.where(both, out, out + (base - self.global_mean_))
+        return out
+
+    def _baseline_mean(self) -> float:
+        """The mean a prediction with an unknown side starts from: μ, or for a rating
+        model without μ in its formula (a fit that learns none stores 0: unbiased MF,
+        NMF, uncentred SVD) the training mean, which its catalogue records."""
+        mu = float(self.global_mean_)
+        mean = self.rating_mean_
+        if mu == 0.0 and mean is not None and self.predicts_ratings:
+            return float(mean)
+        return mu
 
     @reads_fitted
     def explain(self, user_id, item_id) -> Explanation:
@@ -360,7 +375,10 @@ class FactorModel(FoldIn, Recommender):
         The answers are folded in (:meth:`fold_in`) and every item is ranked with the new
         vector, answered items excluded.  The model is unchanged unless ``user_id`` is
         given, which adds the user (:meth:`partial_fit_users`).  No usable answer gives
-        the popularity list with ``fallback=True``.  See
+        the popularity list with ``fallback=True``.  A list of item ids ("these I have
+        seen / like") is events: a ranking model folds each in as a positive, while for
+        a rating model they are seen only, so it answers with the popularity list
+        without them (``fallback=True``), never reading them as 1-star ratings.  See
         :func:`latentrec.onboarding.onboard`.
 
         Example:
@@ -389,7 +407,11 @@ class FactorModel(FoldIn, Recommender):
 
         ``items`` restricts the candidates (e.g. to titles with enough ratings for a
         reliable vector) and ``filter_items`` removes some, as in :meth:`recommend`.
-        Items without a vector (no training data) are never returned.
+        Items without a vector (no training data) are never returned, and an
+        ``item_id`` without one (in the vocabulary but with no training cells) has no
+        neighbours: an empty result (``fallback=False``; no rows in the table form),
+        as the service's "because you watched" list is empty for it.  An id outside the
+        vocabulary raises :class:`~latentrec.UnknownIdError`.
 
         One id gives :class:`Recommendations`; a list or array of ids gives a long table
         with columns ``query_id``, ``rank``, ``item_id``, ``score``, computed in one batch.
@@ -412,7 +434,9 @@ class FactorModel(FoldIn, Recommender):
         """Users closest to ``user_id`` by cosine of their factor vectors (itself excluded).
 
         One id gives :class:`Recommendations` (of user ids); a list or array of ids gives
-        a long table with columns ``query_id``, ``rank``, ``user_id``, ``score``.
+        a long table with columns ``query_id``, ``rank``, ``user_id``, ``score``.  Users
+        without a vector (no training data) are never returned, and a ``user_id``
+        without one gets an empty result, as in :meth:`similar_items`.
 
         Example:
             >>> import numpy as np
@@ -441,8 +465,11 @@ class FactorModel(FoldIn, Recommender):
         raw = np.atleast_1d(np.asarray([raw_ids] if scalar else raw_ids))
         query = vocab.index(raw).astype(np.int64)
         unit = _unit_rows(factors)
-        # Rows without a vector (no training data) are not similar to anything.
-        banned = ~unit.any(axis=1)
+        # Rows without a vector (no training data) are not similar to anything: never
+        # a candidate, and as a query they get no neighbours (their zero cosine with
+        # everything would rank the first items by index).
+        no_vector = ~self._has_vector(of_items)
+        banned = no_vector.copy()
         if exclude is not None:
             banned[self.items_.index(exclude)] = True
         cand = None if candidates is None else self.items_.index(candidates)
@@ -461,6 +488,7 @@ class FactorModel(FoldIn, Recommender):
             banned=banned,
             num_threads=getattr(self, "num_threads", None),
         )
+        top[no_vector[query]] = -1
         if scalar:
             keep = top[0] >= 0
             top, vals = top[0][keep], vals[0][keep]
@@ -476,6 +504,15 @@ class FactorModel(FoldIn, Recommender):
                 "score": vals[rows, cols],
             }
         )
+
+    def _has_vector(self, of_items: bool) -> np.ndarray:
+        """Which items (or users) have a vector of their own: a nonzero factor row.
+
+        Fits give rows without training cells zero factors; a model that fills them
+        otherwise (unbiased NMF) says so by overriding this.
+        """
+        factors = self.item_factors_ if of_items else self.user_factors_
+        return np.any(factors != 0, axis=1)
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

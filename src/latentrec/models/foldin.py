@@ -26,6 +26,10 @@ known from its validation slice alone both call it).  The cell is an explicit ra
   whose kind is unknown (a file written before the kind was recorded, factors imported
   from Spark) takes events by weight and stars by the like threshold.  Everything is
   clipped to its rating scale when it was trained on one.
+- A bare list of item ids given to :meth:`FoldIn.fold_in` or ``onboard`` is events of
+  weight 1 (:func:`answer_values`): for a rating model seen only (``fold_in`` refuses
+  it, ``onboard`` falls back to popularity without those items), for a ranking model
+  read as above.
 - Cells whose own kind is unknown (``explicit=None``: a pipeline file written before
   it kept the kind of its validation slice) are read as the model's fit read its own
   training cells (``training_values``), clipped: what such files always did.
@@ -81,9 +85,16 @@ class FoldIn:
         """A new user's bias and factors from their ratings, with the item side fixed.
 
         Pure: the model is not changed (use :meth:`partial_fit_users` to add the user).
-        ``ratings`` is a dict ``{item_id: value}``, a pandas Series indexed by item id, or
-        a sequence of item ids (implicit feedback: every value 1.0).  Unknown item ids
-        raise :class:`UnknownIdError` naming them, unless ``unknown="ignore"``, which drops
+        ``ratings`` is a dict ``{item_id: value}`` or a pandas Series indexed by item id
+        (the values enter the solve as given), or a sequence of item ids: events
+        without a rating (plays, clicks, "seen"), which enter by the project's one rule
+        (:func:`fold_in_values` with ``explicit=False``, weight 1 each).  So a ranking
+        model (ImplicitALS, BPR, WARP, HybridMF) folds each in as a positive (HybridMF
+        only at or above its ``min_rating``; below it a cell is seen only, not folded
+        in), and a rating model, for which events are seen only, refuses a list with a
+        ValueError: it learns a user's taste from stars, and a list says nothing of
+        how they were rated (give ``{item_id: rating}``).  Unknown item ids raise
+        :class:`UnknownIdError` naming them, unless ``unknown="ignore"``, which drops
         them and lists them in ``UserVector.ignored``.  No known rating gives zeros.
 
         The default solve is, per user, the ridge regression
@@ -107,16 +118,27 @@ class FoldIn:
         self.check_fitted()
         if unknown not in ("error", "ignore"):
             raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
-        item_ids, values = parse_ratings(ratings)
-        self._check_values(item_ids, values, "item")
+        item_ids, values = answer_values(self, ratings)
+        listed = is_id_list(ratings)
+        if self.predicts_ratings and listed:
+            raise ValueError(
+                f"{type(self).__name__} predicts ratings, so it folds in ratings: a list of "
+                "item ids says which items were seen, not how they were rated (for a "
+                "rating model such events are seen only; see fold_in_values); give "
+                "{item_id: rating}"
+            )
+        # Given values are checked as they are (NaN is an error); a list's NaN: seen only.
+        folded = ~np.isnan(values) if listed else np.ones(values.size, dtype=bool)
+        self._check_values(item_ids[folded], values[folded], "item")
         idx = self.items_.lookup(item_ids)
         ignored: list = []
         if (idx < 0).any():
             if unknown == "error":
                 raise UnknownIdError("item", pd.unique(item_ids[idx < 0]).tolist())
             ignored = item_ids[idx < 0].tolist()
-            values = values[idx >= 0]
-            idx = idx[idx >= 0]
+        # Unknown items, and cells that are seen only, are not folded in.
+        values = values[(idx >= 0) & folded]
+        idx = idx[(idx >= 0) & folded]
         order = np.argsort(idx, kind="stable")
         bias, factors = self._solve_rows(
             "user",
@@ -368,7 +390,8 @@ class FoldIn:
 
 def parse_ratings(ratings) -> tuple[np.ndarray, np.ndarray]:
     """Item ids (an object array) and float values from a dict, a Series or a sequence of
-    ids (implicit feedback: values 1.0); a repeated item is an error.
+    ids (events: values 1.0, which :func:`answer_values` reads by the fold-in rule); a
+    repeated item is an error.
 
     Example:
         >>> ids, values = parse_ratings({10: 5, 20: 3})
@@ -395,6 +418,40 @@ def parse_ratings(ratings) -> tuple[np.ndarray, np.ndarray]:
         dup = pd.Index(arr)[pd.Index(arr).duplicated()].unique()[:5].tolist()
         raise ValueError(f"ratings repeat item id(s) {dup}; give each item once")
     return arr, values
+
+
+def is_id_list(ratings) -> bool:
+    """Whether ``ratings`` is the list form of :meth:`FoldIn.fold_in` (item ids without
+    values: events), not a dict or Series of values.
+
+    Example:
+        >>> is_id_list([10, 20]), is_id_list({10: 5}), is_id_list(pd.Series({10: 5}))
+        (True, False, False)
+    """
+    return not isinstance(ratings, (dict, pd.Series, pd.DataFrame))
+
+
+def answer_values(model, ratings) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids and the value each enters ``model``'s fold-in with, NaN for "seen only".
+
+    A dict or Series gives its values as they are; a list of item ids is events of
+    weight 1, read by the one rule, :func:`fold_in_values` (``explicit=False``): a
+    rating model gets NaN for every id (seen only), a ranking model what its fit would
+    make of such an event.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], [7, 8]), np.eye(2), global_mean=3.0)
+        >>> answer_values(m, {7: 4.0})[1].tolist(), answer_values(m, [7, 8])[1].tolist()
+        ([4.0], [nan, nan])
+        >>> ranking = FactorModel.from_factors(([1], [7, 8]), np.eye(2))
+        >>> answer_values(ranking, [7, 8])[1].tolist()
+        [1.0, 1.0]
+    """
+    ids, values = parse_ratings(ratings)
+    if is_id_list(ratings):
+        values = fold_in_values(model, values, False)
+    return ids, values
 
 
 def partial_frame(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

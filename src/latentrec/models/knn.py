@@ -247,7 +247,8 @@ class ItemKNN(Recommender):
         """The kept neighbours of ``item_id``, most similar first (itself excluded).
 
         Only neighbours with a positive similarity that are among the ``max_neighbors``
-        kept are returned, so fewer than ``n`` may come back.  ``items`` restricts the
+        kept are returned, so fewer than ``n`` may come back; an item without training
+        data has none (an empty result, as for factor models).  ``items`` restricts the
         candidates and ``filter_items`` removes some, as in :meth:`recommend`.
 
         Example:

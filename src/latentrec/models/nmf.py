@@ -27,7 +27,9 @@ class NMF(FactorModel):
     so results do not depend on the number of threads.
 
     Users or items with no training cell get the mean of the trained factor vectors (the
-    unbiased model has no μ to fall back on); with biases they get zero factors.
+    unbiased model has no μ in its formula); with biases they get zero factors.  Either
+    way they have no vector of their own for :meth:`similar_items` (no neighbours, never
+    a neighbour), and ids outside the vocabulary get the baseline of ``predict``.
 
     With ``biased=True`` the model is r̂ = μ + b_u + b_i + p_u·q_i: each epoch first
     runs an SGD pass that updates the biases only (in a fresh random order), then the
@@ -157,6 +159,15 @@ class NMF(FactorModel):
             self._zero_unseen(data)
         else:
             self._mean_unseen(data)
+
+    def _has_vector(self, of_items: bool) -> np.ndarray:
+        # Unbiased, rows without training cells hold the mean vector, which is nobody's
+        # own: they are neither similar to anything nor a neighbour (as zero rows are).
+        has = super()._has_vector(of_items)
+        if self.biased:
+            return has
+        counts = self.item_popularity_ if of_items else np.diff(self.seen_.indptr)
+        return has & (np.asarray(counts) > 0)
 
     def _mean_unseen(self, data: Interactions) -> None:
         """Users/items without training cells get the mean trained factor vector.

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..data.vocabulary import UnknownIdError
 from .base import check_n
-from .foldin import FoldIn, parse_ratings
+from .foldin import FoldIn, answer_values, is_id_list
 from .results import Recommendations
 
 __all__ = ["design_gain", "onboard", "onboarding_items"]
@@ -157,20 +157,25 @@ def onboard(
 ) -> Recommendations:
     """Top-``n`` items for a new user from their answers to the onboarding questions.
 
-    ``answers`` is what :meth:`FactorModel.fold_in` takes: a dict ``{item_id: rating}``,
-    a Series, or item ids (implicit models).  The answers are folded in with the item
-    side fixed and every item is ranked with the new vector by the model's own score
-    ``μ + b + b_i + p·q_i``; the answered items are never recommended, ``items``
-    restricts the candidates and ``filter_items`` removes more (raw ids, as in
-    :meth:`~FactorModel.recommend`).
+    ``answers`` is a dict ``{item_id: rating}`` or a Series (values as given), or a list
+    of item ids: "these I have seen / like", without a rating.  A list is read by the
+    fold-in rule (:func:`~latentrec.models.foldin.fold_in_values`, events of weight 1):
+    a ranking model (ImplicitALS, BPR, WARP, HybridMF) folds each in as a positive; a
+    rating model learns taste from stars only, so for it the listed items are seen only
+    and the answer gives the popularity list (``fallback=True``) without them, as the
+    service does for a visitor with events alone.  Give a rating model ratings.  The
+    usable answers are folded in with the item side fixed and every item is ranked with
+    the new vector by the model's own score ``μ + b + b_i + p·q_i``; the answered items
+    (usable or seen only) are never recommended, ``items`` restricts the candidates and
+    ``filter_items`` removes more (raw ids, as in :meth:`~FactorModel.recommend`).
 
     Without ``user_id`` the model is not changed.  With ``user_id`` (a new id, or a known
     user without history) the user is added through :meth:`FactorModel.partial_fit_users`,
     so later ``recommend``, ``predict``, ``explain`` and ``save`` know them; the result is
     then ``model.recommend(user_id, ...)``.  Unknown item ids raise
     :class:`~latentrec.UnknownIdError` unless ``unknown="ignore"``.  When no answer is
-    usable (none given, or all unknown and ignored) the result is the popularity list with
-    ``fallback=True`` and no user is added.
+    usable (none given, all unknown and ignored, or all seen only) the result is the
+    popularity list with ``fallback=True``, answered items excluded, and no user is added.
 
     Example:
         >>> import numpy as np
@@ -192,11 +197,14 @@ def onboard(
     check_n(n)
     if unknown not in ("error", "ignore"):
         raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
-    ids, values = parse_ratings(answers)
+    ids, values = answer_values(model, answers)
     idx = model.items_.lookup(ids)
-    usable = idx >= 0
-    if not usable.all() and unknown == "error":
-        raise UnknownIdError("item", pd.unique(ids[~usable]).tolist())
+    known = idx >= 0
+    if not known.all() and unknown == "error":
+        raise UnknownIdError("item", pd.unique(ids[~known]).tolist())
+    # Seen only (a listed item for a rating model): never recommended, not folded in.
+    # Given values go on as they are, to be checked by the fold-in (NaN is an error).
+    usable = known & ~np.isnan(values) if is_id_list(answers) else known
     if user_id is not None:
         u = model.users_.lookup([user_id])[0]
         if u >= 0 and model.catalog_.history_counts([u])[0] > 0:
@@ -208,6 +216,8 @@ def onboard(
     banned = np.zeros(model.n_items, dtype=bool)
     if filter_items is not None:
         banned[model.items_.index(filter_items)] = True
+    seen_only = idx[known & ~usable]
+    banned[seen_only] = True
     if not usable.any():
         top, vals, _ = model.recommend_batch_idx(
             [-1], n, items=cand, filter_items=np.flatnonzero(banned)
@@ -217,6 +227,8 @@ def onboard(
     if user_id is not None:
         table = pd.DataFrame({"user_id": user_id, "item_id": ids[usable], "rating": values[usable]})
         model.partial_fit_users(table)
+        if seen_only.size:
+            filter_items = model.items_.ids[np.flatnonzero(banned)]
         return model.recommend(user_id, n, items=items, filter_items=filter_items)
     vector = model.fold_in(pd.Series(values[usable], index=pd.Index(ids[usable], dtype=object)))
     banned[idx[usable]] = True

@@ -1,9 +1,16 @@
 """Model files from fitted models and back: the state as arrays, the rest as a manifest.
 
 What a file holds is the model's :class:`~latentrec.models.catalog.Fitted` state: the
-catalogue (vocabularies, seen-item CSR, popularity, titles, rating scale, fingerprint,
-whether the training data was implicit feedback) and every learned value (arrays as
-``state.<name>``, plain values in the manifest).
+catalogue (vocabularies, seen-item CSR, popularity, titles, rating scale, mean value,
+fingerprint, whether the training data was implicit feedback) and every learned value
+(arrays as ``state.<name>``, plain values in the manifest).
+
+Files written before the training mean was recorded load with an estimate of it where
+the model needs one (a rating model without μ: unbiased MF, NMF, uncentred SVD), the
+mean of the model's own predictions on the training cells the file lists: the baseline
+it predicts for unknown ids and shows in popularity fallbacks.  Saving such a model
+again writes the estimate.
+
 The archive format itself (digests, atomic write) is ``latentrec.io.modelfile``; classes
 are found through the registry by the name stored in the manifest.
 """
@@ -11,6 +18,7 @@ are found through the registry by the name stored in the manifest.
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -101,6 +109,7 @@ def save_model(model, path) -> None:
             "n_interactions": int(cat.seen.nnz),
             "rating_scale": jsonable(cat.rating_scale),
             "implicit": cat.implicit,
+            "rating_mean": cat.rating_mean,
         },
         "metrics": sections.get("metrics", {}),
     }
@@ -140,6 +149,7 @@ def load(path):
         manifest["data"]["fingerprint"],
         # Files written before the kind was recorded lack it: not known.
         manifest["data"].get("implicit"),
+        manifest["data"].get("rating_mean"),
     )
     state = {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
     state.update(manifest["state"])
@@ -148,4 +158,36 @@ def load(path):
             state[name] = manifest[section]
     known = set(cls.param_names())
     params = {k: v for k, v in manifest["params"].items() if k in known}
-    return cls.from_fitted(Fitted.build(catalog, state), **params)
+    model = cls.from_fitted(Fitted.build(catalog, state), **params)
+    if "rating_mean" not in manifest["data"]:
+        # Written before the training mean was recorded (see the module docstring).
+        estimate = estimated_rating_mean(model)
+        if estimate is not None:
+            catalog = replace(catalog, rating_mean=estimate)
+            model = cls.from_fitted(Fitted.build(catalog, state), **params)
+    return model
+
+
+def estimated_rating_mean(model) -> float | None:
+    """For a rating model without μ whose training mean is not recorded, the mean of its
+    predictions on its training cells (a least-squares fit leaves residuals of mean about
+    0); ``None`` for a model that has μ, predicts no ratings or lists no training cells.
+
+    Example:
+        >>> import numpy as np, latentrec
+        >>> from latentrec.models import BiasedMF
+        >>> data = latentrec.Interactions.from_dense(np.array([[5, 3], [4, 1]]))
+        >>> estimated_rating_mean(BiasedMF(n_epochs=2).fit(data)) is None  # it has μ
+        True
+    """
+    seen = model.seen_
+    mu = getattr(model, "global_mean_", None)
+    if not model.predicts_ratings or mu is None or float(mu) != 0.0 or seen.nnz == 0:
+        return None
+    total = 0.0
+    step = 1 << 18  # cells per slice: bounded memory at any size
+    for start in range(0, seen.nnz, step):
+        cells = np.arange(start, min(start + step, seen.nnz))
+        users = np.searchsorted(seen.indptr, cells, side="right") - 1
+        total += float(model.predict_idx(users, np.asarray(seen.indices[cells])).sum())
+    return total / seen.nnz

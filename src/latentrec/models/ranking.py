@@ -61,6 +61,24 @@ def check_n(n) -> None:
         raise ValueError(f"n must be a positive integer, got {n!r}")
 
 
+def check_one_id(value, method: str, batch: str) -> None:
+    """Raise a TypeError naming ``batch`` when ``value`` is a collection of ids, not one.
+
+    Example:
+        >>> check_one_id("ann", "recommend", "recommend_batch(user_ids, n)")
+        >>> try:
+        ...     check_one_id([1, 2], "recommend", "recommend_batch(user_ids, n)")
+        ... except TypeError as err:
+        ...     print(err)
+        recommend takes one id, got a list of 2; for many use recommend_batch(user_ids, n)
+    """
+    if isinstance(value, (list, tuple, set, frozenset, dict)) or np.ndim(value) != 0:
+        size = len(value) if hasattr(value, "__len__") else np.size(value)
+        raise TypeError(
+            f"{method} takes one id, got a {type(value).__name__} of {size}; for many use {batch}"
+        )
+
+
 def index_array(values, size: int, name: str, allow_unknown: bool = False) -> np.ndarray:
     """``values`` as int64 internal indices in ``[0, size)`` (or ``[-1, size)``), checked.
 
@@ -139,6 +157,10 @@ class Ranking:
         BPR, WARP, HybridMF, ...) gives NaN, since it has no score for such a user.
         :meth:`recommend_batch` and :meth:`recommend_all` carry the flag on every row.
 
+        ``user_id`` is one id: a list, tuple, set or array of ids is a TypeError that
+        points to :meth:`recommend_batch` (read as one id it would be unknown and get the
+        popularity list).
+
         Example:
             >>> import numpy as np
             >>> from latentrec import Interactions
@@ -154,6 +176,7 @@ class Ranking:
         """
         self.check_fitted()
         check_n(n)
+        check_one_id(user_id, "recommend", "recommend_batch(user_ids, n)")
         u = self.users_.lookup([user_id])
         idx, vals, fallback = self._recommend_idx(u, n, exclude_seen, items, filter_items)
         keep = idx[0] >= 0
