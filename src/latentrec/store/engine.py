@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -165,6 +166,12 @@ class WriteGate:
     not take the gate (other programs) still meet SQLite's busy timeout, so the gate
     only orders latentrec's own writers; it never replaces SQLite's locking.
 
+    Across ``os.fork()`` the child gets a gate of its own, free in the child whatever
+    the parent's threads held at the fork: it opens the lock file afresh on its first
+    write (a descriptor inherited over fork shares its lock with the parent's), so parent
+    and child still take turns, and it closes the inherited descriptor at once, so that a
+    parent that dies inside the gate releases it even while the child lives on.
+
     Example:
         >>> import tempfile, pathlib
         >>> gate = WriteGate(pathlib.Path(tempfile.mkdtemp()) / "r.db.writer")
@@ -180,6 +187,22 @@ class WriteGate:
         self.lock = threading.RLock()
         self.depth = 0
         self.fd: int | None = None
+        self.pid = os.getpid()
+        _GATES.add(self)
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's hold (its threads are not in this process) and close the
+        inherited descriptor: while open here it would keep the parent's flock alive
+        after the parent's death.  Called in a forked child only, before anything else
+        runs there."""
+        self.lock = threading.RLock()
+        self.depth = 0
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+        self.fd = None
         self.pid = os.getpid()
 
     def __enter__(self):
@@ -245,6 +268,20 @@ class WriteGate:
             if self.fd is not None and self.pid == os.getpid():
                 os.close(self.fd)
             self.fd = None
+
+
+# Every gate of this process, so that a forked child can reset each (weak: a closed
+# store's gate goes away with it).
+_GATES: weakref.WeakSet[WriteGate] = weakref.WeakSet()
+
+
+def _reset_gates_in_child() -> None:
+    for gate in list(_GATES):
+        gate.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_gates_in_child)
 
 
 def describe(err: sa.exc.DBAPIError) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 
 from .engine import BUSY_TIMEOUT_S, Database, StoreUnavailableError, is_memory
 from .writes import read_sequence
@@ -35,7 +36,7 @@ class ChangeWatch:
     Read the token *before* looking at the changes (:meth:`RatingsStore.changes_since`):
     a write that commits after the token was read then changes the next token, so it is
     never missed.  Safe to share between threads; a process that forks gets a connection
-    of its own on its first call.
+    of its own on its first call, whatever the parent's threads were doing at the fork.
 
     Example:
         >>> from latentrec.store import open_store, Rating
@@ -57,6 +58,12 @@ class ChangeWatch:
         self.pid = os.getpid()
         self.generation = 0
         self.pragma = db.dialect == "sqlite" and not is_memory(db.url)
+        _WATCHES.add(self)
+
+    def after_fork_in_child(self) -> None:
+        """A new lock: a parent's thread inside :meth:`token` at the fork holds the old
+        one, and that thread is not in this process.  Called in a forked child only."""
+        self.lock = threading.Lock()
 
     def token(self) -> int:
         """A number that differs from the previous call's when something was committed."""
@@ -91,3 +98,16 @@ class ChangeWatch:
             if self.conn is not None and self.pid == os.getpid():
                 self.conn.close()
             self.conn = None
+
+
+# Every watch of this process, so that a forked child can reset each (weak).
+_WATCHES: weakref.WeakSet[ChangeWatch] = weakref.WeakSet()
+
+
+def _reset_watches_in_child() -> None:
+    for watch in list(_WATCHES):
+        watch.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_watches_in_child)
