@@ -58,8 +58,9 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 from ranking_stage import THREADS, K, Scorer, first_stage  # noqa: E402
 
+from latentrec.evaluation import catalog_coverage, intra_list_diversity, ndcg_at_k  # noqa: E402
 from latentrec.models import ImplicitALS  # noqa: E402
-from latentrec.pipeline import Pipeline, mmr  # noqa: E402
+from latentrec.pipeline import LearnedRanker, Pipeline, mmr  # noqa: E402
 
 N_CANDIDATES = 200
 LAMBDAS = tuple(round(x, 2) for x in np.arange(0.95, 0.0, -0.05))
@@ -157,6 +158,112 @@ def similarity_spaces(which: str, factors: dict, genres, history) -> dict:
     return out
 
 
+def frontier(pools: list, spaces: dict, score) -> tuple[dict, list]:
+    """Every MMR setting over every user's ``(candidates, scores)`` pool, measured.
+
+    ``score(top)`` gives the ``NDCG@10``, ``ILD latent`` and ``coverage`` of a users x K
+    table.  Returns the figures without MMR (the top K of each pool) and one row per
+    setting: its name, NDCG@10 cost, ILD gain and coverage ratio against that, and its
+    figures.
+
+    Example:
+        >>> pools = [(np.array([0, 1, 2]), np.array([3.0, 2.0, 1.0]))]
+        >>> spaces = {"S": (np.eye(3), (False,))}
+        >>> score = lambda top: {"NDCG@10": 1.0, "ILD latent": 1.0, "coverage": 1.0}
+        >>> base, rows = frontier(pools, spaces, score)
+        >>> len(rows), rows[0]["setting"], rows[0]["cost"]
+        (152, 'S, minmax, pool None, raw, lambda 0.95', 0.0)
+    """
+
+    def measured(pick) -> dict:
+        top = np.full((len(pools), K), -1, dtype=np.int64)
+        for row, (c, v) in enumerate(pools):
+            got = pick(c, v)
+            top[row, : got.size] = got
+        return score(top)
+
+    base = measured(lambda c, v: c[:K])
+    rows = []
+    settings = [
+        (space, vectors, how, pool, center, lam)
+        for space, (vectors, centers) in spaces.items()
+        for how, pool, center, lam in itertools.product(RELEVANCE, POOLS, centers, LAMBDAS)
+    ]
+    for space, vectors, how, pool, center, lam in settings:
+        opts = {"lambda_": lam, "relevance": how, "pool": pool, "center": center}
+        got = measured(lambda c, v, vec=vectors, opts=opts: mmr(c, v, vec, K, **opts))
+        rows.append(
+            {
+                "space": space,
+                "setting": f"{space}, {how}, pool {pool}, {'centred' if center else 'raw'}, "
+                f"lambda {lam:g}",
+                "cost": 1 - got["NDCG@10"] / base["NDCG@10"],
+                "ild": got["ILD latent"] / base["ILD latent"] - 1,
+                "coverage": got["coverage"] / base["coverage"],
+                "values": got,
+            }
+        )
+    return base, rows
+
+
+def validation_frontier(s, base: str, which: str) -> tuple[dict, list]:
+    """:func:`frontier` on the validation slice, from data before it only.
+
+    ``pipeline``: as ``ranking_stage.py`` chooses MMR's knobs, cross-fitted (a ranker
+    trained on one half of the validation users orders the other half's pools, and the
+    other way round); ``single``: ImplicitALS fitted on the first 70%, its top 800.  The
+    spaces come from the models and interactions of the first 70%, and diversity is
+    measured in the first 70%'s ImplicitALS space, as ``ranking_stage.py`` does (the
+    fixed ruler saw the validation slice).
+
+    Example:
+        >>> callable(validation_frontier)
+        True
+    """
+    als = s.early_pipe.models[s.generators.index("ImplicitALS")]
+    bpr = s.early_pipe.models[s.generators.index("BPR")]
+    pools = []
+    if base == "pipeline":
+        order = np.random.default_rng(0).permutation(s.valid_hist)
+        halves = [np.sort(order[: order.size // 2]), np.sort(order[order.size // 2 :])]
+        judged = []
+        for fit_users, judge_users in (halves, halves[::-1]):
+            part = s.valid.subset(np.isin(s.valid.user_idx, fit_users))
+            ranker = LearnedRanker(num_threads=s.ranker.num_threads)
+            Pipeline(s.early_pipe.models, ranker, n_candidates=N_CANDIDATES).fit(s.early, part)
+            pipe = Pipeline(s.early_pipe.models, ranker, (), N_CANDIDATES).fit(s.early)
+            idx, vals, _ = pipe.recommend_batch_idx(judge_users, 4 * N_CANDIDATES)
+            for row in range(judge_users.size):
+                keep = idx[row] >= 0
+                pools.append((idx[row][keep].astype(np.int64), vals[row][keep].astype(float)))
+            judged.append(judge_users)
+        judged = np.concatenate(judged)
+    else:
+        pipe = Pipeline(als, None, (), 4 * N_CANDIDATES).fit(s.early)
+        judged = s.valid_hist
+        idx, vals, fallback = pipe.recommend_batch_idx(judged, 4 * N_CANDIDATES)
+        popularity = pipe.context_.item_popularity
+        for row in range(judged.size):
+            keep = idx[row] >= 0
+            c = idx[row][keep].astype(np.int64)
+            v = popularity[c] if fallback[row] else vals[row][keep]
+            pools.append((c, np.asarray(v, dtype=np.float64)))
+    ruler = als.item_factors_
+    rel = s.valid.matrix[judged]
+    factors = {"ImplicitALS": als.item_factors_, "BPR": bpr.item_factors_}
+    spaces = similarity_spaces(which, factors, s.genres, pipe.context_.history)
+
+    def score(top):
+        return {
+            "NDCG@10": ndcg_at_k(top, rel, K),
+            "ILD latent": intra_list_diversity(top, item_vectors=ruler, k=K),
+            "coverage": catalog_coverage(top, s.data.n_items, K),
+        }
+
+    print(f"validation: {judged.size} users with a history")
+    return frontier(pools, spaces, score)
+
+
 def least_cost(rows: list, ok) -> dict | None:
     """The row of least NDCG@10 cost among those for which ``ok(row)`` holds, or None.
 
@@ -174,6 +281,11 @@ def main() -> None:
     parser.add_argument("--base", choices=("pipeline", "single"), default="pipeline")
     parser.add_argument(
         "--space", choices=(*SPACES, "all"), default="factors", help="MMR's similarity"
+    )
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="also choose each space's setting on validation and report it on the test",
     )
     args = parser.parse_args()
     start = time.perf_counter()
@@ -199,34 +311,7 @@ def main() -> None:
     factors = {"ImplicitALS": pipe.context_.item_vectors, "BPR": bpr.item_factors_}
     spaces = similarity_spaces(args.space, factors, s.genres, pipe.context_.history)
 
-    def measured(pick) -> dict:
-        top = np.full((users.size, K), -1, dtype=np.int64)
-        for row, (c, v) in enumerate(pools):
-            got = pick(c, v)
-            top[row, : got.size] = got
-        return scorer(top, scorer.with_history)
-
-    base = measured(lambda c, v: c[:K])
-    rows = []
-    settings = [
-        (space, vectors, how, pool, center, lam)
-        for space, (vectors, centers) in spaces.items()
-        for how, pool, center, lam in itertools.product(RELEVANCE, POOLS, centers, LAMBDAS)
-    ]
-    for space, vectors, how, pool, center, lam in settings:
-        opts = {"lambda_": lam, "relevance": how, "pool": pool, "center": center}
-        got = measured(lambda c, v, vec=vectors, opts=opts: mmr(c, v, vec, K, **opts))
-        rows.append(
-            {
-                "space": space,
-                "setting": f"{space}, {how}, pool {pool}, {'centred' if center else 'raw'}, "
-                f"lambda {lam:g}",
-                "cost": 1 - got["NDCG@10"] / base["NDCG@10"],
-                "ild": got["ILD latent"] / base["ILD latent"] - 1,
-                "coverage": got["coverage"] / base["coverage"],
-                "values": got,
-            }
-        )
+    base, rows = frontier(pools, spaces, lambda top: scorer(top, scorer.with_history))
     print(
         f"\n{len(rows)} MMR settings on the {scorer.with_history.size} test users with a "
         f"history; {args.base} without MMR: NDCG@10 {base['NDCG@10']:.4f}, latent ILD "
@@ -288,6 +373,37 @@ def main() -> None:
             r = least_cost(mine, ok)
             costs.append("not reached" if r is None else f"{r['cost']:.1%}")
         print(f"| {space} | {len(mine)} | {best} | " + " | ".join(costs) + " |")
+    if args.validate:
+        val_base, val_rows = validation_frontier(s, args.base, args.space)
+        print(
+            f"without MMR on validation: NDCG@10 {val_base['NDCG@10']:.4f}, latent ILD "
+            f"(first 70%'s ImplicitALS) {val_base['ILD latent']:.3f}, coverage "
+            f"{val_base['coverage']:.4f}\n"
+        )
+        print(
+            "Chosen on validation, per space: the most ILD within 2% of NDCG@10 (as "
+            "ranking_stage.py chooses), and the least cost meeting both targets there\n"
+        )
+        print("| space | rule | setting | validation: cost, ILD, coverage | test: same |")
+        print("|---|---|---|---|---|")
+        on_test = {r["setting"]: r for r in rows}
+        for space in spaces:
+            mine = [r for r in val_rows if r["space"] == space]
+            within = [r for r in mine if r["cost"] <= 0.02]
+            choices = {
+                "most ILD": max(within, key=lambda r: (r["ild"], r["coverage"]), default=None),
+                "both": least_cost(within, lambda r: r["ild"] >= 0.25 and r["coverage"] >= 1.5),
+            }
+            for rule, r in choices.items():
+                if r is None:
+                    print(f"| {space} | {rule} | none | | |")
+                    continue
+                t = on_test[r["setting"]]
+                print(
+                    f"| {space} | {rule} | {r['setting']} | {r['cost']:.1%}, "
+                    f"{r['ild']:+.1%}, {r['coverage']:.2f}x | {t['cost']:.1%}, "
+                    f"{t['ild']:+.1%}, {t['coverage']:.2f}x |"
+                )
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 
