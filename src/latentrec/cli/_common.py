@@ -42,6 +42,8 @@ EXTRAS = {
     "sqlalchemy": "serve",
     "psycopg": "serve",
     "pyspark": "spark",
+    # pyspark's bridge to the JVM: installed with it, missing when pyspark is half there.
+    "py4j": "spark",
 }
 
 COMPILE_MESSAGE = "compiling latentrec's kernels (first run only)..."
@@ -166,6 +168,10 @@ def fail_on_known_errors(fn):
                 warnings.showwarning = show_warning
                 return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`| head -1`): click's own handler ends the command
+            # quietly, as Unix tools do, instead of an error about a pipe nobody reads.
             raise
         except Exception as err:
             if os.environ.get(DEBUG_ENV):
