@@ -406,6 +406,24 @@ def flags_apply(flags) -> str:
     return f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'}"
 
 
+def given_on_command_line(name: str) -> bool:
+    """Whether the running command's parameter ``name`` was given (on the command line or
+    through the environment), not left at its default: an option with a default that a
+    chosen mode does not read is refused only when the user typed it.
+
+    Example:
+        >>> @click.command()
+        ... @click.option("-k", type=int, default=10)
+        ... def show(k):
+        ...     click.echo(given_on_command_line("k"))
+        >>> from click.testing import CliRunner
+        >>> CliRunner().invoke(show, ["-k", "10"]).output, CliRunner().invoke(show, []).output
+        ('True\\n', 'False\\n')
+    """
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
 def load_data(
     source: str,
     user_col=None,
@@ -430,7 +448,17 @@ def load_data(
         >>> load_data(path, sep=";", no_header=True).users.ids.tolist()
         [7]
     """
+    if str(rating_col or "").lower() == "none" and rating_scale:
+        # Implicit data has no stars to bound: the scale would be ignored without a word.
+        raise Failure("--rating-scale applies to ratings, not to implicit data (--rating-col none)")
     if source.lower() in MOVIELENS_NAMES:
+        flags = (("--user-col", user_col), ("--item-col", item_col), ("--rating-col", rating_col),
+                 ("--timestamp-col", timestamp_col), ("--sep", sep), ("--encoding", encoding),
+                 ("--duplicates", duplicates), ("--rating-scale", rating_scale),
+                 ("--no-header", no_header or None))  # fmt: skip
+        given = [flag for flag, value in flags if value is not None]
+        if given:  # the dataset is read as it is published: nothing to tell the reader
+            raise Failure(f"{flags_apply(given)} to ratings files, not to the dataset {source}")
         return movielens("100k")
     path = Path(source)
     if not path.exists():
@@ -781,6 +809,32 @@ def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> N
         refuse(f"no such directory {where}")
     if not writable:
         refuse(f"no such directory {where}, and {nearest} is not writable to create it")
+
+
+MODEL_SUFFIX = ".npz"
+
+
+def check_model_output(path, *inputs) -> None:
+    """Refuse, with a :class:`Failure`, a model file name that is not ``.npz`` or that
+    names one of ``inputs`` (the ratings file read), after :func:`check_output`.
+
+    A model written over the ratings it was trained from destroys them; a model under
+    another suffix is one no later command recognises as a model file.
+
+    Example:
+        >>> try:
+        ...     check_model_output("ratings.csv", "ratings.csv")
+        ... except Failure as err:
+        ...     print(err.message)
+        the model file must end in .npz, got ratings.csv
+    """
+    check_output(path)  # a directory or an unwritable place is said as for any output
+    if Path(path).suffix.lower() != MODEL_SUFFIX:
+        raise Failure(f"the model file must end in {MODEL_SUFFIX}, got {path}")
+    target = Path(path).resolve()
+    for source in inputs:
+        if source is not None and Path(source).resolve() == target:
+            raise Failure(f"--output {path} is the file read ({source}); write the model elsewhere")
 
 
 # How the data spells an integer id: plain decimal, no sign but a minus, no leading zero.

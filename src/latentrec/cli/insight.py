@@ -20,6 +20,8 @@ from ._common import (
     check_output,
     data_options,
     fail_on_known_errors,
+    flags_apply,
+    given_on_command_line,
     known_id,
     load_data,
     load_training_data,
@@ -72,6 +74,42 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
         click.echo(str(user_profile(model, uid, d, report=report)))
 
 
+# The options of `plot` that only some kinds read, with those kinds.
+PLOT_OPTIONS = {
+    "model_path": "--model",
+    "source": "--data",
+    "k": "-k",
+    "algorithm": "--algorithm",
+    "test_size": "--test-size",
+    "lambdas": "--lambdas",
+}
+PLOT_USES = {
+    "model_path": ("taste-map", "learning-curves"),
+    "source": ("taste-map", "spectrum", "ratings", "tradeoff"),
+    "k": ("spectrum", "tradeoff"),
+    "algorithm": ("tradeoff",),
+    "test_size": ("tradeoff",),
+    "lambdas": ("tradeoff",),
+}
+# The reading options apply where --data is read.
+for _name in ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "no_header",
+              "encoding", "duplicates", "rating_scale"):  # fmt: skip
+    PLOT_OPTIONS[_name] = "--" + _name.replace("_", "-")
+    PLOT_USES[_name] = PLOT_USES["source"]
+
+
+def plot_kinds(flag: str) -> str:
+    """The plot kinds that read option ``flag``, as words.
+
+    Example:
+        >>> plot_kinds("--lambdas"), plot_kinds("-k")
+        ('tradeoff', 'spectrum and tradeoff')
+    """
+    name = next(n for n, f in PLOT_OPTIONS.items() if f == flag)
+    kinds = PLOT_USES[name]
+    return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+
+
 @main.command()
 @click.argument(
     "kind",
@@ -89,7 +127,7 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     "source",
     default="ml-100k",
     show_default=True,
-    help="Dataset or ratings file (taste-map, spectrum, ratings).",
+    help="Dataset or ratings file (taste-map, spectrum, ratings, tradeoff).",
 )
 @click.option(
     "--output",
@@ -141,6 +179,13 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
     """
     if kind in ("taste-map", "learning-curves") and model_path is None:
         raise click.UsageError(f"{kind} needs --model")
+    unused = [
+        flag
+        for name, flag in PLOT_OPTIONS.items()
+        if kind not in PLOT_USES[name] and given_on_command_line(name)
+    ]
+    if unused:  # refused, not ignored: a plot drawn without them would look like one with
+        raise click.UsageError(f"{flags_apply(unused)} to {plot_kinds(unused[0])}, not to {kind}")
     check_output(output)
     try:
         plots.check_picture_path(output)  # the plots check it only as they save
