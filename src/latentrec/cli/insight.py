@@ -20,7 +20,6 @@ from ._common import (
     check_output,
     data_options,
     fail_on_known_errors,
-    flags_apply,
     given_on_command_line,
     known_id,
     load_data,
@@ -98,16 +97,20 @@ for _name in ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "no_
     PLOT_USES[_name] = PLOT_USES["source"]
 
 
-def plot_kinds(flag: str) -> str:
-    """The plot kinds that read option ``flag``, as words.
+def unused_by(kind: str, names) -> str:
+    """What ``plot KIND`` says of the options ``names`` (parameter names) it does not read.
 
     Example:
-        >>> plot_kinds("--lambdas"), plot_kinds("-k")
-        ('tradeoff', 'spectrum and tradeoff')
+        >>> unused_by("spectrum", ["lambdas"])
+        'plot spectrum does not read --lambdas (tradeoff only)'
     """
-    name = next(n for n, f in PLOT_OPTIONS.items() if f == flag)
-    kinds = PLOT_USES[name]
-    return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+
+    def kinds(name):
+        used = PLOT_USES[name]
+        return used[0] if len(used) == 1 else f"{', '.join(used[:-1])} and {used[-1]}"
+
+    said = ", ".join(f"{PLOT_OPTIONS[name]} ({kinds(name)} only)" for name in names)
+    return f"plot {kind} does not read {said}"
 
 
 @main.command()
@@ -179,13 +182,9 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
     """
     if kind in ("taste-map", "learning-curves") and model_path is None:
         raise click.UsageError(f"{kind} needs --model")
-    unused = [
-        flag
-        for name, flag in PLOT_OPTIONS.items()
-        if kind not in PLOT_USES[name] and given_on_command_line(name)
-    ]
+    unused = [n for n in PLOT_OPTIONS if kind not in PLOT_USES[n] and given_on_command_line(n)]
     if unused:  # refused, not ignored: a plot drawn without them would look like one with
-        raise click.UsageError(f"{flags_apply(unused)} to {plot_kinds(unused[0])}, not to {kind}")
+        raise click.UsageError(unused_by(kind, unused))
     check_output(output)
     try:
         plots.check_picture_path(output)  # the plots check it only as they save
