@@ -28,6 +28,7 @@ from ._common import (
     describe,
     diverging_on,
     fail_on_known_errors,
+    flags_apply,
     given_on_command_line,
     load_data,
     main,
@@ -141,6 +142,9 @@ def train(
 
 
 SPARK_ALGORITHMS = {"als": False, "implicit-als": True}
+# The reading options of a text or Parquet file (Spark's reader takes these).
+TEXT_OPTIONS = ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "no_header",
+                "encoding")  # fmt: skip
 
 
 def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, seed, opts):
@@ -158,6 +162,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
     # Options the local reader applies and Spark's would not: refused, not ignored.
     if opts.get("rating_scale"):
         raise Failure("--rating-scale is not available with --engine spark")
+    if opts.get("timestamp_col"):  # Spark's reader takes the three columns ALS fits on
+        raise Failure("--timestamp-col is not available with --engine spark (ALS uses no times)")
     if opts.get("duplicates") == "last":
         raise Failure(
             "--duplicates last is not available with --engine spark (Spark's rows have no "
@@ -172,6 +178,10 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         )
     if str(opts.get("rating_col") or "").lower() == "none":
         raise Failure("--engine spark needs a rating column (implicit data: a strength >= 0)")
+    if source.lower() in MOVIELENS_NAMES:  # read here, as published: no options to apply
+        given = [f"--{k.replace('_', '-')}" for k in TEXT_OPTIONS if opts.get(k)]
+        if given:
+            raise Failure(f"{flags_apply(given)} to ratings files, not to the dataset {source}")
     # A local path is looked at here, before the JVM starts: Spark would report a missing
     # one with a warning and a Java stack trace on standard error.
     if source.lower() not in MOVIELENS_NAMES and not _remote(source):
