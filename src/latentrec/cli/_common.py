@@ -19,7 +19,9 @@ import warnings
 from pathlib import Path
 
 import click
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from numba.core import event as numba_event
 
 from .. import ModelFileError
@@ -42,6 +44,8 @@ EXTRAS = {
     "sqlalchemy": "serve",
     "psycopg": "serve",
     "pyspark": "spark",
+    # pyspark's bridge to the JVM: installed with it, missing when pyspark is half there.
+    "py4j": "spark",
 }
 
 COMPILE_MESSAGE = "compiling latentrec's kernels (first run only)..."
@@ -166,6 +170,10 @@ def fail_on_known_errors(fn):
                 warnings.showwarning = show_warning
                 return fn(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`| head -1`): click's own handler ends the command
+            # quietly, as Unix tools do, instead of an error about a pipe nobody reads.
             raise
         except Exception as err:
             if os.environ.get(DEBUG_ENV):
@@ -398,6 +406,24 @@ def flags_apply(flags) -> str:
     return f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'}"
 
 
+def given_on_command_line(name: str) -> bool:
+    """Whether the running command's parameter ``name`` was given (on the command line or
+    through the environment), not left at its default: an option with a default that a
+    chosen mode does not read is refused only when the user typed it.
+
+    Example:
+        >>> @click.command()
+        ... @click.option("-k", type=int, default=10)
+        ... def show(k):
+        ...     click.echo(given_on_command_line("k"))
+        >>> from click.testing import CliRunner
+        >>> CliRunner().invoke(show, ["-k", "10"]).output, CliRunner().invoke(show, []).output
+        ('True\\n', 'False\\n')
+    """
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
 def load_data(
     source: str,
     user_col=None,
@@ -422,7 +448,17 @@ def load_data(
         >>> load_data(path, sep=";", no_header=True).users.ids.tolist()
         [7]
     """
+    if str(rating_col or "").lower() == "none" and rating_scale:
+        # Implicit data has no stars to bound: the scale would be ignored without a word.
+        raise Failure("--rating-scale applies to ratings, not to implicit data (--rating-col none)")
     if source.lower() in MOVIELENS_NAMES:
+        flags = (("--user-col", user_col), ("--item-col", item_col), ("--rating-col", rating_col),
+                 ("--timestamp-col", timestamp_col), ("--sep", sep), ("--encoding", encoding),
+                 ("--duplicates", duplicates), ("--rating-scale", rating_scale),
+                 ("--no-header", no_header or None))  # fmt: skip
+        given = [flag for flag, value in flags if value is not None]
+        if given:  # the dataset is read as it is published: nothing to tell the reader
+            raise Failure(f"{flags_apply(given)} to ratings files, not to the dataset {source}")
         return movielens("100k")
     path = Path(source)
     if not path.exists():
@@ -472,10 +508,15 @@ def load_data(
 
 def load_training_data(model, model_path, source: str, **opts) -> Interactions:
     """``--data`` read as :func:`load_data` reads it, refused unless it is the data the
-    model at ``model_path`` was trained on (the same users and items).
+    model at ``model_path`` was trained on: the model's users and items, in its order,
+    less any the model gained after training (``onboard --save-as``, fold-in), in which
+    case it must be the very data trained on (the digest the model keeps of it).
 
-    The library's own check names its API ("pass the Interactions it was trained on");
-    on the command line the fix is another ``--data`` file or other reading options.
+    Users or items added later are the last ones of the model's id maps; the data is
+    returned with them appended (no ratings, side columns empty), so what describes the
+    model (factor reports, the taste map) sees the model's own id maps.  The library's
+    own check names its API ("pass the Interactions it was trained on"); on the command
+    line the fix is another ``--data`` file or other reading options.
 
     Example:
         >>> import tempfile, os
@@ -487,14 +528,95 @@ def load_training_data(model, model_path, source: str, **opts) -> Interactions:
         1
     """
     data = load_data(source, **opts)
-    if data.users != model.users_ or data.items != model.items_:
+    same = data.users == model.users_ and data.items == model.items_
+    # Fewer ids than the model's: the training data itself (its digest, where the model
+    # keeps one), not any table whose ids happen to be the model's first ones.
+    grown = (
+        not same
+        and _first_of(data.users, model.users_)
+        and _first_of(data.items, model.items_)
+        and getattr(model, "data_fingerprint_", None) in (None, data.fingerprint())
+    )
+    if not (same or grown):
         raise Failure(
             f"--data {source} is not the data {model_path} was trained on: it has "
             f"{data.n_users} users x {data.n_items} items, the model {len(model.users_)} x "
             f"{len(model.items_)} (or other ids); give the training file, read with the "
             "options used to train"
         )
-    return data
+    return data if same else _with_ids_of(data, model.users_, model.items_)
+
+
+def _first_of(vocab, model_vocab) -> bool:
+    """Whether ``vocab`` is ``model_vocab`` or its first ids (the rest added later)."""
+    n = len(vocab)
+    return n <= len(model_vocab) and np.array_equal(vocab.ids, model_vocab.ids[:n])
+
+
+def _with_ids_of(data: Interactions, users, items) -> Interactions:
+    """``data`` over the longer id maps ``users`` x ``items`` (of which its own are the
+    first ids): the ids beyond its own get no cells, and empty side-table rows."""
+    m = data.matrix
+    indptr = np.concatenate(
+        [m.indptr, np.full(len(users) - data.n_users, m.indptr[-1], dtype=m.indptr.dtype)]
+    )
+    matrix = sp.csr_matrix((m.data, m.indices, indptr), shape=(len(users), len(items)))
+    matrix.has_sorted_indices = True  # the rows of `data`, sorted, and empty ones
+
+    def side(table, vocab):  # side tables are aligned with the ids, indexed by them
+        return None if table is None else table.reindex(vocab.ids)
+
+    return Interactions(
+        users,
+        items,
+        matrix,
+        data.timestamps,
+        rating_scale=data.rating_scale,
+        implicit=data.implicit,
+        item_features=side(data.item_features, items),
+        user_features=side(data.user_features, users),
+        load_report=data.load_report,
+    )
+
+
+# Ratings beyond these are no stars, likes or counts a usual model is tuned for.
+FAR_FROM_A_SCALE = 1e4
+HUGE_RANGE = 1e3
+
+
+@contextlib.contextmanager
+def diverging_on(data: Interactions, rating_col=None, no_header: bool = False):
+    """Turn a diverged fit on ``data`` into a :class:`Failure` that names the rating
+    column when its values are far from any rating scale (a timestamp or an id read as
+    ratings); a divergence on ordinary ratings passes as it is (its advice stands).
+
+    Example:
+        >>> import numpy as np
+        >>> data = Interactions.from_dense(np.array([[1e9, 2e9], [3e9, 0]]))
+        >>> with diverging_on(data, "t"):  # doctest: +ELLIPSIS
+        ...     raise FloatingPointError("training diverged")
+        Traceback (most recent call last):
+        ...
+        latentrec.cli._common.Failure: training diverged, and the ratings read from column 't' ...
+    """
+    try:
+        yield
+    except FloatingPointError as err:
+        values = data.ratings
+        if values.size == 0:
+            raise
+        lo, hi = float(values.min()), float(values.max())
+        far = max(abs(lo), abs(hi)) > FAR_FROM_A_SCALE or (
+            data.rating_scale is None and hi - lo > HUGE_RANGE
+        )
+        if not far:
+            raise
+        name = column(rating_col, "rating", not no_header)
+        raise Failure(
+            f"training diverged, and the ratings read from column {name!r} run from {lo:g} "
+            f"to {hi:g}, far from any rating scale: is that the rating column? (--rating-col; "
+            "rescale values that are ratings)"
+        ) from err
 
 
 def parse_value(text: str):
@@ -687,6 +809,32 @@ def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> N
         refuse(f"no such directory {where}")
     if not writable:
         refuse(f"no such directory {where}, and {nearest} is not writable to create it")
+
+
+MODEL_SUFFIX = ".npz"
+
+
+def check_model_output(path, *inputs) -> None:
+    """Refuse, with a :class:`Failure`, a model file name that is not ``.npz`` or that
+    names one of ``inputs`` (the ratings file read), after :func:`check_output`.
+
+    A model written over the ratings it was trained from destroys them; a model under
+    another suffix is one no later command recognises as a model file.
+
+    Example:
+        >>> try:
+        ...     check_model_output("ratings.csv", "ratings.csv")
+        ... except Failure as err:
+        ...     print(err.message)
+        the model file must end in .npz, got ratings.csv
+    """
+    check_output(path)  # a directory or an unwritable place is said as for any output
+    if Path(path).suffix.lower() != MODEL_SUFFIX:
+        raise Failure(f"the model file must end in {MODEL_SUFFIX}, got {path}")
+    target = Path(path).resolve()
+    for source in inputs:
+        if source is not None and Path(source).resolve() == target:
+            raise Failure(f"--output {path} is the file read ({source}); write the model elsewhere")
 
 
 # How the data spells an integer id: plain decimal, no sign but a minus, no leading zero.

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ..data import Interactions
 from ..data.lrdata import SUFFIX
 from ..data.netflix import is_netflix_file
 from ..datasets import fetch_movielens, read_netflix
@@ -71,12 +72,53 @@ def read_sources(sources, file_format: str, **opts):
     for source in sources:
         if not Path(source).is_file():
             raise Failure(f"no such Netflix-prize file: {source}")
+        # Said from the first line, before the reader needs anything (pyarrow included).
+        if file_format == "netflix" and not is_netflix_file(source):
+            raise Failure(
+                f"{source} is not a Netflix-prize file: its first line is not a movie id "
+                "and ':' ('MovieID:'); drop --format netflix to read it as a table"
+            )
     kwargs = {}
     if opts.get("duplicates") is not None:
         kwargs["duplicates"] = opts["duplicates"]
     if opts.get("rating_scale"):
         kwargs["rating_scale"] = tuple(opts["rating_scale"])
     return read_netflix(list(sources), **kwargs)
+
+
+def ratings_only(d: Interactions, source: str) -> Interactions:
+    """``d`` without its item/user side tables, which a .lrdata file cannot hold; says on
+    standard error which were left out (nothing is dropped without a word).
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> plain = Interactions.from_dense(np.eye(2))
+        >>> titles = pd.DataFrame({"title": ["a", "b"]}, index=plain.items.ids)
+        >>> d = Interactions(plain.users, plain.items, plain.matrix, item_features=titles)
+        >>> ratings_only(d, "x").item_features is None  # a warning on standard error
+        True
+    """
+    left = [
+        f"{side} features {list(table.columns)}"
+        for side, table in (("item", d.item_features), ("user", d.user_features))
+        if table is not None
+    ]
+    if not left:
+        return d
+    click.echo(
+        f"warning: {' and '.join(left)} of {source} not written: the {SUFFIX} format holds "
+        "ratings only (read them from the source itself)",
+        err=True,
+    )
+    return Interactions(
+        d.users,
+        d.items,
+        d.matrix,
+        d.timestamps,
+        rating_scale=d.rating_scale,
+        implicit=d.implicit,
+        load_report=d.load_report,
+    )
 
 
 @main.group()
@@ -89,7 +131,13 @@ def data():
 
 
 @data.command("fetch")
-@click.option("--dataset", default="100k", show_default=True, help="MovieLens variant.")
+@click.option(
+    "--dataset",
+    default="100k",
+    show_default=True,
+    help="MovieLens variant: 100k (also ml-100k) is fetched; 1m, 10m, 20m, 25m, 32m, latest "
+    "and latest-small are downloaded by hand (the command says from where).",
+)
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False),
@@ -101,7 +149,7 @@ def data_fetch(dataset, cache_dir):
     """Download MovieLens into the local cache (from GroupLens or the recbole wheel).
 
     \f
-    Example: ``latentrec data fetch --dataset 1m``
+    Example: ``latentrec data fetch --dataset 100k --cache-dir data``
     """
     folder = fetch_movielens(dataset, cache_dir=cache_dir)
     click.echo(f"MovieLens {dataset} is in {folder}")
@@ -171,6 +219,7 @@ def data_convert(sources, output, file_format, **opts):
     start = time.perf_counter()
     d = read_sources(sources, file_format, **opts)
     read_s = time.perf_counter() - start
+    d = ratings_only(d, " + ".join(sources))
     with writing(output):
         d.to_lrdata(out)
     click.echo(f"{d.load_report}" if d.load_report is not None else repr(d))

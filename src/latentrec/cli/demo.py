@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ..data import UnknownIdError
+from ..datasets import movielens
 from ..demo import run_demo
-from ._common import check_output, fail_on_known_errors, main
+from ._common import check_output, fail_on_known_errors, known_id, main
 
 
 @main.command()
@@ -25,4 +27,13 @@ def demo(output_dir, user):
     Example: ``latentrec demo --output-dir out --user 42``
     """
     check_output(output_dir, folder=True)  # the model is written after the whole tour
-    run_demo(output_dir=output_dir, user_id=int(user))
+    # The user is looked up before the tour trains anything (seconds), not after it.
+    users = movielens("100k").users
+    uid = known_id(users, user)
+    if uid not in users:
+        raise UnknownIdError(
+            "user",
+            [user],
+            hint=f"MovieLens-100K's users are {users.ids.min()} to {users.ids.max()}",
+        )
+    run_demo(output_dir=output_dir, user_id=uid)

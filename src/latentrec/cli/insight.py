@@ -20,6 +20,7 @@ from ._common import (
     check_output,
     data_options,
     fail_on_known_errors,
+    given_on_command_line,
     known_id,
     load_data,
     load_training_data,
@@ -72,6 +73,46 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
         click.echo(str(user_profile(model, uid, d, report=report)))
 
 
+# The options of `plot` that only some kinds read, with those kinds.
+PLOT_OPTIONS = {
+    "model_path": "--model",
+    "source": "--data",
+    "k": "-k",
+    "algorithm": "--algorithm",
+    "test_size": "--test-size",
+    "lambdas": "--lambdas",
+}
+PLOT_USES = {
+    "model_path": ("taste-map", "learning-curves"),
+    "source": ("taste-map", "spectrum", "ratings", "tradeoff"),
+    "k": ("spectrum", "tradeoff"),
+    "algorithm": ("tradeoff",),
+    "test_size": ("tradeoff",),
+    "lambdas": ("tradeoff",),
+}
+# The reading options apply where --data is read.
+for _name in ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "no_header",
+              "encoding", "duplicates", "rating_scale"):  # fmt: skip
+    PLOT_OPTIONS[_name] = "--" + _name.replace("_", "-")
+    PLOT_USES[_name] = PLOT_USES["source"]
+
+
+def unused_by(kind: str, names) -> str:
+    """What ``plot KIND`` says of the options ``names`` (parameter names) it does not read.
+
+    Example:
+        >>> unused_by("spectrum", ["lambdas"])
+        'plot spectrum does not read --lambdas (tradeoff only)'
+    """
+
+    def kinds(name):
+        used = PLOT_USES[name]
+        return used[0] if len(used) == 1 else f"{', '.join(used[:-1])} and {used[-1]}"
+
+    said = ", ".join(f"{PLOT_OPTIONS[name]} ({kinds(name)} only)" for name in names)
+    return f"plot {kind} does not read {said}"
+
+
 @main.command()
 @click.argument(
     "kind",
@@ -89,7 +130,7 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     "source",
     default="ml-100k",
     show_default=True,
-    help="Dataset or ratings file (taste-map, spectrum, ratings).",
+    help="Dataset or ratings file (taste-map, spectrum, ratings, tradeoff).",
 )
 @click.option(
     "--output",
@@ -141,6 +182,9 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
     """
     if kind in ("taste-map", "learning-curves") and model_path is None:
         raise click.UsageError(f"{kind} needs --model")
+    unused = [n for n in PLOT_OPTIONS if kind not in PLOT_USES[n] and given_on_command_line(n)]
+    if unused:  # refused, not ignored: a plot drawn without them would look like one with
+        raise click.UsageError(unused_by(kind, unused))
     check_output(output)
     try:
         plots.check_picture_path(output)  # the plots check it only as they save

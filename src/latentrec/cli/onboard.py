@@ -11,9 +11,11 @@ import click
 from .. import load
 from ._common import (
     Failure,
-    check_output,
+    check_model_output,
     emit,
     fail_on_known_errors,
+    flags_apply,
+    given_on_command_line,
     known_id,
     main,
     recommendation_table,
@@ -94,7 +96,7 @@ def _ask(model, questions, k: int) -> dict:
 )
 @click.option(
     "--min-ratings",
-    type=int,
+    type=click.IntRange(min=0),
     default=None,
     help="Ask only about titles with at least this many ratings (default: top 15%).",
 )
@@ -124,8 +126,17 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         raise click.UsageError("--save-as and --output go together")
     if k < 1 or (max_questions is not None and max_questions < k):
         raise click.UsageError("need k >= 1 and --max-questions >= k")
+    if answers is not None:
+        # What to ask is not asked: options that choose the questions would do nothing.
+        asking = [flag for name, flag in (("k", "-k"), ("max_questions", "--max-questions"),
+                  ("min_ratings", "--min-ratings")) if given_on_command_line(name)]  # fmt: skip
+        if asking:
+            raise click.UsageError(
+                f"{flags_apply(asking)} to the questions asked, and --answers asks none"
+            )
     if output is not None:
-        check_output(output)
+        # The model itself may be named: it is rewritten whole, with the new user added.
+        check_model_output(output)
     model = load(model_path)
     if not hasattr(model, "onboard"):
         raise Failure(f"{type(model).__name__} has no latent factors to place a new user in")

@@ -101,7 +101,10 @@ def recommend(
     # Options nothing reads are a mistake to point out, not to ignore.
     reading = [f"--{k.replace('_', '-')}" for k, v in opts.items() if v not in (None, False)]
     if reading and source is None:
-        raise click.UsageError(f"{', '.join(reading)} tell how to read --data, which is not given")
+        verb = "tells" if len(reading) == 1 else "tell"
+        raise click.UsageError(
+            f"{', '.join(reading)} {verb} how to read --data, which is not given"
+        )
     knobs = (diversity, calibrate_weight, boost_new, rules_path)
     if source is not None and all(k is None for k in knobs):
         raise click.UsageError(
@@ -209,8 +212,12 @@ def similar(model_path, item, user, n, as_json):
     if (item is None) == (user is None):
         raise click.UsageError("give exactly one of --item or --user")
     model = load(model_path)
+    name = type(model).__name__
     if not hasattr(model, "similar_items"):
-        raise Failure(f"{type(model).__name__} has no latent space to compare in")
+        raise Failure(f"{name} has no latent space to compare in")
+    if user is not None and not hasattr(model, "similar_users"):
+        # Item-kNN keeps item-item similarities only: users have no vectors to compare.
+        raise Failure(f"{name} has no user similarity (it compares items only); use --item")
     if item is not None:
         iid = known_id(model.items_, item)
         found = model.similar_items(iid, n=n)  # before any output: a failure prints alone
@@ -242,6 +249,14 @@ def explain(model_path, user, item, as_json):
     """
     model = load(model_path)
     if not hasattr(model, "explain"):
-        raise Failure(f"{type(model).__name__} predicts no ratings to explain")
+        name = type(model).__name__
+        if model.predicts_ratings:
+            # ItemKNN: its predictions are weighted neighbour ratings, not a sum of terms.
+            raise Failure(
+                f"{name} predicts ratings from item neighbours, with no factor decomposition "
+                "(μ + b_u + b_i + p_u·q_i) to explain; explain takes a factor model such as "
+                "biased-mf, svd or als"
+            )
+        raise Failure(f"{name} predicts no ratings to explain")
     e = model.explain(known_id(model.users_, user), known_id(model.items_, item))
     click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))

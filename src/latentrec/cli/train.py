@@ -22,11 +22,14 @@ from ._common import (
     Failure,
     algorithm_options,
     build_model,
-    check_output,
+    check_model_output,
     column,
     data_options,
     describe,
+    diverging_on,
     fail_on_known_errors,
+    flags_apply,
+    given_on_command_line,
     load_data,
     main,
     one_line,
@@ -36,6 +39,8 @@ from ._common import (
     separator,
     writing,
 )
+
+DEFAULT_MASTER = "local[2]"
 
 
 @main.command()
@@ -83,9 +88,9 @@ from ._common import (
 )
 @click.option(
     "--spark-master",
-    default="local[2]",
-    show_default=True,
-    help="With --engine spark: local[N] or a cluster URL such as spark://host:7077.",
+    default=None,
+    help="With --engine spark: local[N] or a cluster URL such as spark://host:7077 "
+    f"[default: {DEFAULT_MASTER}].",
 )
 @fail_on_known_errors
 def train(
@@ -103,9 +108,14 @@ def train(
     """
     if no_refit and not test_size:
         raise click.UsageError("--no-refit applies only with --test-size (nothing is held out)")
-    check_output(output)
+    if given_on_command_line("k") and not test_size:
+        raise click.UsageError("-k applies only with --test-size (it cuts held-out rankings)")
+    if spark_master is not None and engine != "spark":
+        raise click.UsageError("--spark-master applies only with --engine spark")
+    check_model_output(output, source)
     if engine == "spark":
-        train_on_spark(source, output, test_size, quiet, spark_master, algorithm, extra, seed, opts)
+        master = spark_master or DEFAULT_MASTER
+        train_on_spark(source, output, test_size, quiet, master, algorithm, extra, seed, opts)
         return
     model = build_model(algorithm, params_from(opts), extra, seed)
     if "verbose" in model.get_params():
@@ -115,14 +125,16 @@ def train(
         raise click.BadParameter("must lie in [0, 1)", param_hint="--test-size")
     d = load_data(source, **opts)
     metrics = {}
-    if test_size:
-        protocol = "random" if model.predicts_ratings else "user"
-        part, test = holdout(d, protocol, test_size, seed)
-        fitted, seconds = timed_fit(model.clone(), part, f"without the held-out {test_size:.0%}")
-        metrics = held_out_figures(fitted, test, k)
-        metrics.update(holdout_share=test_size, refit=not no_refit)
-    if not test_size or not no_refit:
-        fitted, seconds = timed_fit(model, d, "on all of it" if test_size else "")
+    with diverging_on(d, opts.get("rating_col"), opts.get("no_header")):
+        if test_size:
+            protocol = "random" if model.predicts_ratings else "user"
+            part, test = holdout(d, protocol, test_size, seed)
+            note = f"without the held-out {test_size:.0%}"
+            fitted, seconds = timed_fit(model.clone(), part, note)
+            metrics = held_out_figures(fitted, test, k)
+            metrics.update(holdout_share=test_size, refit=not no_refit)
+        if not test_size or not no_refit:
+            fitted, seconds = timed_fit(model, d, "on all of it" if test_size else "")
     fitted.record_metrics(fit_seconds=seconds, **metrics)
     with writing(output):
         fitted.save(output)
@@ -130,6 +142,9 @@ def train(
 
 
 SPARK_ALGORITHMS = {"als": False, "implicit-als": True}
+# The reading options of a text or Parquet file (Spark's reader takes these).
+TEXT_OPTIONS = ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "no_header",
+                "encoding")  # fmt: skip
 
 
 def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, seed, opts):
@@ -147,6 +162,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
     # Options the local reader applies and Spark's would not: refused, not ignored.
     if opts.get("rating_scale"):
         raise Failure("--rating-scale is not available with --engine spark")
+    if opts.get("timestamp_col"):  # Spark's reader takes the three columns ALS fits on
+        raise Failure("--timestamp-col is not available with --engine spark (ALS uses no times)")
     if opts.get("duplicates") == "last":
         raise Failure(
             "--duplicates last is not available with --engine spark (Spark's rows have no "
@@ -161,6 +178,10 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         )
     if str(opts.get("rating_col") or "").lower() == "none":
         raise Failure("--engine spark needs a rating column (implicit data: a strength >= 0)")
+    if source.lower() in MOVIELENS_NAMES:  # read here, as published: no options to apply
+        given = [f"--{k.replace('_', '-')}" for k in TEXT_OPTIONS if opts.get(k)]
+        if given:
+            raise Failure(f"{flags_apply(given)} to ratings files, not to the dataset {source}")
     # A local path is looked at here, before the JVM starts: Spark would report a missing
     # one with a warning and a Java stack trace on standard error.
     if source.lower() not in MOVIELENS_NAMES and not _remote(source):
@@ -169,12 +190,9 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             raise Failure(
                 f"no dataset named {source!r} and no such file or folder; use ml-100k or a path"
             )
-    from ..spark import fit_als, spark_session
-    from ..spark.als import RepeatedPairError
-    from ..spark.reading import pair_lines
-
     params = {k: v for k, v in params_from(opts).items() if v is not None}
-    params.pop("learning_rate", None)
+    if "learning_rate" in params:  # refused, not dropped: ALS solves, it takes no steps
+        raise Failure("--learning-rate is not available with --engine spark (ALS has no step size)")
     for item in extra:
         if "=" not in item:
             raise Failure(f"--param takes name=value, got {item!r}")
@@ -182,6 +200,10 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         params[name.strip()] = parse_value(value.strip())
     if opts.get("duplicates"):
         params.setdefault("duplicates", opts["duplicates"])
+    from ..spark import fit_als, spark_session
+    from ..spark.als import RepeatedPairError
+    from ..spark.reading import pair_lines
+
     header = not opts.get("no_header")
     cols = {
         f"{role}_col": str(column(opts.get(f"{role}_col"), role, True)) if header
@@ -402,14 +424,18 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
         raise click.UsageError(f"{' and '.join(unused)} {verb} to a holdout, not to --cv")
     if protocol == "leave-last-out" and test_size is not None:
         raise click.UsageError("--test-size does not apply to --protocol leave-last-out")
+    if task == "rating" and given_on_command_line("k"):
+        raise click.UsageError("-k applies to --task ranking; --task rating scores RMSE/MAE")
     test_size = 0.2 if test_size is None else test_size
     model = build_model(algorithm, params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
         raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
     d = load_data(source, **opts)
+    diverging = diverging_on(d, opts.get("rating_col"), opts.get("no_header"))
     if cv:
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
-        result = cross_validate(model, d, cv, random_state=seed, task=task, k=k, verbose=True)
+        with diverging:
+            result = cross_validate(model, d, cv, random_state=seed, task=task, k=k, verbose=True)
         print_table(
             pd.concat([result.folds, pd.DataFrame([{"fold": "mean", **result.mean().to_dict()}])])
         )
@@ -430,7 +456,8 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
         d, protocol or ("random" if task == "rating" else "user"), test_size, seed
     )
     start = time.perf_counter()
-    model.fit(train_part)
+    with diverging:
+        model.fit(train_part)
     seconds = time.perf_counter() - start
     scores = evaluate_ratings(model, test) if task == "rating" else evaluate_ranking(model, test, k)
     print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))

@@ -12,16 +12,18 @@ import click
 from ..evaluation import tune as run_tune
 from ..evaluation.tuning import TuningWarning, check_metric, check_space
 from ._common import (
+    COMMON_PARAMS,
     Failure,
     FiniteFloatRange,
     algorithm_options,
     build_model,
-    check_output,
+    check_model_output,
     data_options,
     fail_on_known_errors,
     load_data,
     main,
     params_from,
+    parse_params,
     print_table,
     writing,
 )
@@ -111,16 +113,38 @@ def tune(
     \f
     Example: ``latentrec tune ml-100k -a svdpp --trials 50 --timeout 600 -o best.npz``
     """
-    model = build_model(algorithm, params_from(opts), extra, seed)
+    params = params_from(opts)
+    model = build_model(algorithm, params, extra, seed)
+    # Hyperparameters the user fixed: searched over, they would be overridden unseen.
+    fixed = {name: f"--{flag.replace('_', '-')}" for flag, name in COMMON_PARAMS.items()
+             if params.get(name) is not None}  # fmt: skip
+    fixed.update({name: f"--param {name}" for name in parse_params(extra)})
     if space is None:
         if algorithm not in DEFAULT_SPACES:
             raise Failure(f"no built-in search space for {algorithm}; give --space as JSON")
-        grid = DEFAULT_SPACES[algorithm]
+        # The built-in space searches the rest; what is fixed stays as given.
+        grid = {k: v for k, v in DEFAULT_SPACES[algorithm].items() if k not in fixed}
+        if not grid:
+            raise Failure(
+                f"{', '.join(fixed.values())} fix every hyperparameter of the built-in space "
+                f"for {algorithm}: nothing to search (give --space)"
+            )
     else:
         try:
-            grid = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(space).items()}
-        except (json.JSONDecodeError, AttributeError) as err:
+            raw = json.loads(space)
+        except json.JSONDecodeError as err:
             raise Failure(f"--space must be a JSON object: {err}") from None
+        if not isinstance(raw, dict):
+            raise Failure(
+                f"--space must be a JSON object of name: [kind, low, high], such as "
+                f'\'{{"n_factors": ["int", 8, 128]}}\', got {space}'
+            )
+        grid = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        both = [name for name in grid if name in fixed]
+        if both:
+            raise Failure(
+                f"{fixed[both[0]]} fixes {both[0]} and --space searches it; give one of them"
+            )
         try:
             check_space(grid, model)
         except ValueError as err:
@@ -130,7 +154,7 @@ def tune(
     # The search refuses these too, but only after the "tuning ..." line: say it first, alone.
     check_metric(metric, model)
     if output:
-        check_output(output)
+        check_model_output(output, source)
     d = load_data(source, **opts)
     click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}")
     with warnings.catch_warnings():
