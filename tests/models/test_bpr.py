@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from two_threads import on_two_threads
 
 import latentrec
 from latentrec import Interactions
@@ -441,6 +442,26 @@ def test_user_fold_in_recovers_a_comparable_vector(cls, split):
     assert np.array_equal(vecs, again)  # seeded
 
 
+def check_fold_in_does_not_depend_on_the_thread_count():
+    train, _ = user_split(planted(), 0.25, random_state=0)
+    by_item = train.matrix.T.tocsr()
+    for cls in (BPR, WARP):
+        model = cls(n_factors=6, n_epochs=5, random_state=0, num_threads=1).fit(train)
+        one_u = model._solve_user_rows(*user_rows(train))
+        one_i = model._solve_item_rows(by_item.indptr, by_item.indices, by_item.data)
+        model.set_params(num_threads=2)
+        two_u = model._solve_user_rows(*user_rows(train))
+        two_i = model._solve_item_rows(by_item.indptr, by_item.indices, by_item.data)
+        for one, two in zip(one_u + one_i, two_u + two_i, strict=True):
+            np.testing.assert_array_equal(one, two)
+        assert one_u[1].any() and one_i[1].any()
+
+
+def test_fold_in_does_not_depend_on_the_thread_count():
+    # kernels/bpr.py: each row has its own generator, so 1 and 2 threads agree exactly.
+    on_two_threads(check_fold_in_does_not_depend_on_the_thread_count)
+
+
 def test_user_fold_in_of_an_empty_row_is_zero(split):
     model = BPR(n_factors=4, n_epochs=3, random_state=0).fit(split[0])
     bias, vecs = model._solve_user_rows(np.array([0, 0]), np.array([], int), np.array([]))
@@ -477,8 +498,7 @@ def test_item_fold_in_ranks_the_items_users_first(cls):
         assert separation > 0.9, (c, separation)
 
 
-@pytest.mark.skipif(not hasattr(FactorModel, "fold_in"), reason="FactorModel.fold_in not merged")
-def test_public_fold_in_uses_the_hook(split):  # pragma: no cover - depends on base.py
+def test_public_fold_in_uses_the_hook(split):
     train, _ = split
     model = BPR(n_factors=4, n_epochs=10, random_state=0).fit(train)
     items = train.items.ids[train.matrix[0].indices]
@@ -490,9 +510,6 @@ def test_public_fold_in_uses_the_hook(split):  # pragma: no cover - depends on b
     assert vec.bias == 0.0
 
 
-@pytest.mark.skipif(
-    not hasattr(FactorModel, "partial_fit_users"), reason="FactorModel.partial_fit_* not merged"
-)
 @pytest.mark.parametrize("cls", [BPR, WARP])
 def test_partial_fit_adds_users_and_items_of_the_right_cluster(cls):
     data = planted(seed=1)

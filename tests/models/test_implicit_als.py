@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from two_threads import on_two_threads
 
 import latentrec
 from latentrec import Interactions
@@ -256,13 +257,17 @@ def test_same_seed_single_thread_is_bit_identical_and_seed_matters():
     assert not np.array_equal(a.user_factors_, c.user_factors_)
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
-def test_factors_do_not_depend_on_the_thread_count():
+def check_factors_do_not_depend_on_the_thread_count():
     data = Interactions.from_dense(tiny_counts(300, 40, seed=5))
     one = ImplicitALS(n_factors=8, n_epochs=3, random_state=0, num_threads=1).fit(data)
     two = ImplicitALS(n_factors=8, n_epochs=3, random_state=0, num_threads=2).fit(data)
     assert np.array_equal(one.user_factors_, two.user_factors_)
     assert one.history_["train_loss"] == two.history_["train_loss"]
+
+
+def test_factors_do_not_depend_on_the_thread_count():
+    # On a one-CPU runner in a subprocess with NUMBA_NUM_THREADS=2, not skipped.
+    on_two_threads(check_factors_do_not_depend_on_the_thread_count)
 
 
 def test_num_threads_is_restored_after_fit():
@@ -327,12 +332,6 @@ def test_fold_in_hook_rejects_bad_rows():
         model._solve_user_rows(np.array([0, 1]), np.array([0]), np.array([-1.0]))
 
 
-needs_fold_in = pytest.mark.skipif(
-    not hasattr(ImplicitALS, "fold_in"), reason="FactorModel.fold_in not merged"
-)
-
-
-@needs_fold_in
 def test_public_fold_in_of_a_training_user_gives_its_row():
     R = tiny_counts(20, 12, seed=9)
     data = Interactions.from_dense(R)
@@ -352,7 +351,6 @@ def test_public_fold_in_of_a_training_user_gives_its_row():
     np.testing.assert_allclose(liked.factors, expected[0], atol=1e-5)
 
 
-@needs_fold_in
 def test_partial_fit_users_and_items_use_the_exact_update():
     R = tiny_counts(20, 12, seed=10)
     data = Interactions.from_dense(R)

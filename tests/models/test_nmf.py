@@ -1,13 +1,15 @@
 """NMF on observed cells against a slow NumPy reference, and its guarantees."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import random_ratings
+from two_threads import on_two_threads
 
 import latentrec
 from latentrec import Interactions
 from latentrec.kernels.nmf import nmf_bias_sgd, nmf_half_step, nmf_objective
-from latentrec.models.nmf import NMF
+from latentrec.models.nmf import NMF, nonnegative_ridge_rows
 
 
 def dense(data):
@@ -141,13 +143,18 @@ def test_rows_without_training_cells_get_the_mean_vector_or_the_baseline():
     assert biased.user_bias_[2] == 0 and biased.item_bias_[4] == 0
 
 
-def test_seed_and_thread_count_give_identical_results():
+def check_seed_and_thread_count_give_identical_results():
     data = random_ratings(seed=8)
     a = NMF(n_factors=4, n_epochs=10, biased=True, random_state=1, num_threads=1).fit(data)
-    b = NMF(n_factors=4, n_epochs=10, biased=True, random_state=1).fit(data)
+    b = NMF(n_factors=4, n_epochs=10, biased=True, random_state=1, num_threads=2).fit(data)
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
     np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
     np.testing.assert_array_equal(a.user_bias_, b.user_bias_)
+
+
+def test_seed_and_thread_count_give_identical_results():
+    # Two threads for real, also on a one-CPU runner (where numba's default is one).
+    on_two_threads(check_seed_and_thread_count_give_identical_results)
 
 
 def test_validation_rmse_is_recorded():
@@ -183,3 +190,87 @@ def test_save_load_round_trip(tmp_path):
     users, items = data.users.ids[:6], data.items.ids[:6]
     np.testing.assert_array_equal(loaded.predict(users, items), model.predict(users, items))
     assert loaded.history_["objective"] == model.history_["objective"]
+
+
+def enumerated_nonnegative_ridge(X, y, lam, lam_b, with_bias):
+    """Slow reference: min Σ (y − b − p·x)² + n(λ‖p‖² + λ_b b²) over b free, p ≥ 0, by
+    trying every support of p (an unconstrained ridge on each, by lstsq on the augmented
+    system) and keeping the best feasible one: the objective is strictly convex, so the
+    optimum is the unconstrained ridge on its own support."""
+    n, k = X.shape
+    best, best_obj = None, np.inf
+    for mask in range(1 << k):
+        support = [f for f in range(k) if mask >> f & 1]
+        cols = [X[:, support]] + ([np.ones((n, 1))] if with_bias else [])
+        A = np.hstack(cols)
+        pen = [lam] * len(support) + ([lam_b] if with_bias else [])
+        A_aug = np.vstack([A, np.diag(np.sqrt(n * np.array(pen)))])
+        sol = np.linalg.lstsq(A_aug, np.concatenate([y, np.zeros(len(pen))]), rcond=None)[0]
+        p = np.zeros(k)
+        p[support] = sol[: len(support)]
+        b = sol[-1] if with_bias else 0.0
+        if (p < 0).any():
+            continue
+        obj = ((y - b - X @ p) ** 2).sum() + n * (lam * p @ p + lam_b * b * b)
+        if obj < best_obj:
+            best, best_obj = (b, p), obj
+    return best
+
+
+@pytest.mark.parametrize("biased", [False, True])
+def test_fold_in_keeps_factors_non_negative_and_solves_the_fit_objective(biased):
+    # Before, fold-in was the unconstrained ridge: 9 of 30 training users got a negative
+    # factor (28 with biases), and partial_fit_users stored them.
+    data = random_ratings(seed=3)
+    model = NMF(n_factors=4, n_epochs=30, biased=biased, random_state=0, num_threads=1)
+    model.fit(data)
+    M = data.matrix
+    bias, P = model.fold_in_idx(M.indptr, M.indices, M.data)
+    assert (P >= 0).all()
+    Q = model.item_factors_.astype(np.float64)
+    offset = model.global_mean_ + model.item_bias_.astype(np.float64)
+    for u in range(data.n_users):
+        cols = M.indices[M.indptr[u] : M.indptr[u + 1]]
+        y = M.data[M.indptr[u] : M.indptr[u + 1]] - offset[cols]
+        ref_b, ref_p = enumerated_nonnegative_ridge(Q[cols], y, 0.06, 0.02, biased)
+        np.testing.assert_allclose(P[u], ref_p, atol=2e-5)
+        assert bias[u] == pytest.approx(ref_b, abs=2e-5)
+    if not biased:
+        assert not bias.any()
+    # One user through the public fold_in, and the partial fits store what it solves.
+    frame = data.to_frame()
+    rows = frame[frame.user_id == "u5"]
+    vec = model.fold_in(pd.Series(rows.rating.to_numpy(), index=rows.item_id.to_numpy()))
+    u5 = model.users_.index(["u5"])[0]
+    np.testing.assert_allclose(vec.factors, P[u5], atol=1e-6)
+    model.partial_fit_users(frame.assign(user_id="new-" + frame.user_id))
+    assert (model.user_factors_ >= 0).all()
+    np.testing.assert_allclose(model.user_factors_[data.n_users :], P, atol=1e-6)
+    model.partial_fit_items(frame.assign(item_id=frame.item_id + 1000))
+    assert (model.item_factors_ >= 0).all()
+
+
+def test_nonnegative_ridge_rows_equals_enumeration_on_random_inputs():
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        k, n_cols = int(rng.integers(1, 5)), 9
+        counts = rng.integers(0, n_cols + 1, 4)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        indices = np.concatenate([np.sort(rng.choice(n_cols, c, replace=False)) for c in counts])
+        X = rng.normal(0, 1, (n_cols, k)).astype(np.float32)
+        offset = rng.normal(0, 1, n_cols)
+        values = rng.normal(0, 2, indices.size)
+        with_bias = bool(trial % 2)
+        lam, lam_b = float(rng.choice([0.01, 0.1, 1.0])), float(rng.choice([0.05, 1.0]))
+        bias, P = nonnegative_ridge_rows(indptr, indices, values, X, offset, with_bias, lam, lam_b)
+        for r in range(4):
+            cols = indices[indptr[r] : indptr[r + 1]]
+            if cols.size == 0:
+                assert not P[r].any() and bias[r] == 0
+                continue
+            y = values[indptr[r] : indptr[r + 1]] - offset[cols]
+            ref_b, ref_p = enumerated_nonnegative_ridge(
+                X[cols].astype(np.float64), y, lam, lam_b, with_bias
+            )
+            np.testing.assert_allclose(P[r], ref_p, atol=2e-5)
+            assert bias[r] == pytest.approx(ref_b, abs=2e-5)

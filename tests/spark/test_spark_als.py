@@ -125,6 +125,23 @@ def test_same_model_as_single_machine_als_and_implicit_als(spark):
         np.testing.assert_allclose(getattr(ours, name), getattr(ref, name), atol=1e-4)
 
 
+def test_explicit_fits_record_the_training_mean(spark):
+    """The catalogue records the mean of explicit ratings, as Catalog.from_data does: a
+    "spark-ml" fit has no μ, so an unknown user's prediction is that mean, not 0."""
+    from latentrec.spark import fit_als
+
+    frame = random_frame(seed=1)
+    df = spark.createDataFrame(frame)
+    mean = float(frame.rating.astype(np.float64).mean())
+    for objective in ("latentrec", "spark-ml"):
+        model = fit_als(df, n_factors=2, n_epochs=2, objective=objective, random_state=0)
+        assert model.rating_mean_ == pytest.approx(mean, rel=1e-6), objective
+    assert model.global_mean_ == 0.0
+    guess = model.predict(["nobody"], [frame.item[0]], unknown="baseline")[0]
+    assert guess == pytest.approx(mean, rel=1e-6)
+    assert fit_als(df, implicit=True, n_factors=2, n_epochs=1).rating_mean_ is None
+
+
 def test_bad_input_is_named(spark):
     from latentrec.spark import fit_als
 

@@ -98,9 +98,13 @@ class FoldIn:
         them and lists them in ``UserVector.ignored``.  No known rating gives zeros.
 
         The default solve is, per user, the ridge regression
-        ``min Σ_j (r_j − μ − b_j − b − p·q_j)² + λ·n·(‖p‖² + b²)`` over the user's ``n``
-        ratings (λ = ``regularization``); models with their own exact update (implicit
-        ALS, BPR) replace it.
+        ``min Σ_j (r_j − μ − b_j − b − p·q_j)² + n·(λ‖p‖² + λ_b b²)`` over the user's
+        ``n`` ratings (λ = ``regularization``, 0.1 for a model without one; λ_b =
+        ``bias_regularization`` where the model has it, else λ), with the bias b only for
+        a model with user biases (else b = 0).  Models with an objective or update of
+        their own say so and replace it: ALS, implicit ALS, BPR and WARP, Bayesian MF,
+        NMF (p ≥ 0), SVD++ (the y of the rated items fixed), and full-batch gradient
+        descent (λ not multiplied by n).
 
         Example:
             >>> import numpy as np

@@ -32,6 +32,13 @@ class GradientDescentMF(FactorModel):
     E is kept sparse, so a step costs O(nnz · k), but it is a teaching model: use
     :class:`BiasedMF` for real data.
 
+    Fold-in (``fold_in``, ``partial_fit_users``; ``partial_fit_items`` is the mirror)
+    solves the objective whose full-batch gradient the steps follow, for one user with V
+    fixed: ``min_u Σ_j (r_j − μ − u·v_j)² + λ‖u‖²``, λ not multiplied by the number of
+    ratings (the penalty is on the vector, once, not per rating as in SGD) and no bias.
+    Its minimiser is where the user step stops moving, so once training has converged a
+    training user folds in to its own row.
+
     Args:
         n_factors: length k of the user and item vectors.
         n_epochs: full-batch steps.
@@ -133,6 +140,16 @@ class GradientDescentMF(FactorModel):
         )
         self._set_state(mu, np.zeros(data.n_users), np.zeros(data.n_items), state["U"], state["V"])
         self._zero_unseen(data)
+
+    def _fold_in_regularization(self, side: str) -> tuple[float, float, bool]:
+        """(λ, λ, False): the steps' penalty λ‖u‖² is not multiplied by the row's count.
+
+        Example:
+            >>> GradientDescentMF(regularization=0.05)._fold_in_regularization("user")
+            (0.05, 0.05, False)
+        """
+        reg = float(self.regularization)
+        return reg, reg, False
 
     def _row_steps(self, counts: np.ndarray) -> np.ndarray:
         """Step size per row as a column: η, or η · full_step_ratings / n for busy rows."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import nnls
 
 from ..data.interactions import Interactions
 from ..kernels.nmf import nmf_bias_sgd, nmf_half_step, nmf_objective
@@ -35,6 +36,15 @@ class NMF(FactorModel):
     runs an SGD pass that updates the biases only (in a fresh random order), then the
     multiplicative updates; the factors' denominators then use the full estimate, as in
     Surprise, which no longer guarantees a monotone objective.
+
+    Fold-in (``fold_in``, ``fold_in_idx``, ``partial_fit_users``) solves the fit's own
+    objective for one user with the items fixed, under the same constraint p ≥ 0::
+
+        min_{b, p ≥ 0} Σ_i (r_ui − μ − b − b_i − p·q_i)² + n (λ ‖p‖² + λ_b b²)
+
+    (no b, μ or b_i unless ``biased``; the bias is free), exactly, by
+    :func:`nonnegative_ridge_rows`; ``partial_fit_items`` is its mirror image.  So a
+    folded-in user's factors are non-negative, as the trained ones are.
 
     Args:
         n_factors: k.
@@ -160,6 +170,55 @@ class NMF(FactorModel):
         else:
             self._mean_unseen(data)
 
+    def _solve_user_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
+        """CSR rows (item_idx, value) -> (user_bias, user_factors ≥ 0): the fit's objective
+        for each user with the items fixed (see the class docstring).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> R = np.array([[5, 4, 0, 1], [4, 0, 1, 1], [1, 1, 0, 5], [0, 1, 5, 4]])
+            >>> model = NMF(n_factors=2, n_epochs=50, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> bias, P = model._solve_user_rows([0, 2], [0, 3], [1.0, 5.0])
+            >>> bool((P >= 0).all()), float(bias[0])
+            (True, 0.0)
+        """
+        return self._nonnegative_rows(indptr, indices, values, "user")
+
+    def _solve_item_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
+        """CSR rows (user_idx, value) -> (item_bias, item_factors ≥ 0), users fixed: the
+        mirror image of :meth:`_solve_user_rows`.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> R = np.array([[5, 4, 0, 1], [4, 0, 1, 1], [1, 1, 0, 5], [0, 1, 5, 4]])
+            >>> model = NMF(n_factors=2, n_epochs=50, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> bias, Q = model._solve_item_rows([0, 2], [0, 2], [5.0, 1.0])
+            >>> bool((Q >= 0).all())
+            True
+        """
+        return self._nonnegative_rows(indptr, indices, values, "item")
+
+    def _nonnegative_rows(self, indptr, indices, values, side: str):
+        fixed_factors, fixed_bias = (
+            (self.item_factors_, self.item_bias_)
+            if side == "user"
+            else (self.user_factors_, self.user_bias_)
+        )
+        return nonnegative_ridge_rows(
+            indptr,
+            indices,
+            values,
+            fixed_factors,
+            self.global_mean_ + fixed_bias.astype(np.float64),
+            bool(self.biased),
+            float(self.regularization),
+            float(self.bias_regularization),
+        )
+
     def _has_vector(self, of_items: bool) -> np.ndarray:
         # Unbiased, rows without training cells hold the mean vector, which is nobody's
         # own: they are neither similar to anything nor a neighbour (as zero rows are).
@@ -183,3 +242,60 @@ class NMF(FactorModel):
             cold = counts == 0
             if cold.any() and not cold.all():
                 factors[cold] = factors[~cold].mean(axis=0)
+
+
+def nonnegative_ridge_rows(
+    indptr, indices, values, factors, offset, with_bias: bool, reg_factors: float, reg_bias: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per CSR row, the count-weighted ridge fit of its values with the factors held ≥ 0.
+
+    Row ``r`` holds cells ``(j, v_j)``; with ``y_j = v_j − offset[j]``, ``x_j =
+    factors[j]`` and ``n`` the row's count it solves
+    ``min_{b, p ≥ 0} Σ_j (y_j − b − p·x_j)² + n (λ_f ‖p‖² + λ_b b²)`` (the bias free; no
+    bias unless ``with_bias``): :func:`latentrec.kernels.ridge.ridge_rows`' problem under
+    NMF's constraint.  Each row is one small non-negative least-squares problem on the
+    ridge-augmented system, solved exactly by SciPy's active-set ``nnls``; the free bias
+    is the difference of two non-negative columns (with λ_b > 0 one of them is 0 at the
+    optimum, so the penalty is λ_b b²).  Rows without cells get zeros.
+
+    Returns:
+        ``(bias (n,), factors (n, k))`` as float32.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+        >>> b, P = nonnegative_ridge_rows([0, 2], [0, 1], [3.0, -1.0], X, np.zeros(2),
+        ...                               False, 0.0, 0.0)
+        >>> P.round(3).tolist()  # the unconstrained answer is [3, -1]
+        [[3.0, 0.0]]
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    indices = np.asarray(indices, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    factors = np.asarray(factors, dtype=np.float64)
+    offset = np.asarray(offset, dtype=np.float64)
+    n_rows, k = indptr.size - 1, factors.shape[1]
+    bias = np.zeros(n_rows)
+    out = np.zeros((n_rows, k))
+    penalty = np.concatenate(
+        [np.full(k, float(reg_factors)), np.full(2 if with_bias else 0, float(reg_bias))]
+    )
+    d = penalty.size
+    # One active-set solve per row: the rows' supports differ, so they do not batch; the
+    # loop is per row, never per rating.
+    for r in np.flatnonzero(np.diff(indptr)):
+        cols = indices[indptr[r] : indptr[r + 1]]
+        n = cols.size
+        A = np.zeros((n + d, d))
+        A[:n, :k] = factors[cols]
+        if with_bias:
+            A[:n, k] = 1.0
+            A[:n, k + 1] = -1.0
+        A[n + np.arange(d), np.arange(d)] = np.sqrt(n * penalty)
+        y = np.zeros(n + d)
+        y[:n] = values[indptr[r] : indptr[r + 1]] - offset[cols]
+        sol = nnls(A, y, maxiter=max(100, 50 * d))[0]
+        out[r] = sol[:k]
+        if with_bias:
+            bias[r] = sol[k] - sol[k + 1]
+    return bias.astype(np.float32), out.astype(np.float32)

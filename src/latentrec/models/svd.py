@@ -42,6 +42,12 @@ class TruncatedSVD(FactorModel):
     started from a vector drawn from ``random_state``.  Singular vectors have a fixed
     sign (the largest entry of each right vector is positive).
 
+    Fold-in (``fold_in``, ``partial_fit_users``; ``partial_fit_items`` is the mirror) is
+    the default ridge of :meth:`~latentrec.models.foldin.FoldIn.fold_in` on the observed
+    ratings: ``min Σ_i (r_i − μ − b_i − b − p·q_i)² + 0.1·n (‖p‖² + b²)``, λ = 0.1 as the
+    SVD has no regularisation of its own, and the bias b only where the model has user
+    biases (``center=True`` with a fill that has a user part); otherwise b = 0.
+
     Learned besides the factors: ``singular_values_`` (descending), ``total_energy_``
     (the squared Frobenius norm of the factorised matrix, computed without densifying)
     and ``explained_energy_ratio_`` (σ_f² / total_energy_ per component; their sum is the

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..data.interactions import Interactions
+from ..kernels.ridge import ridge_rows
 from ..kernels.sgd import rmse_cells
 from ..kernels.svdpp import effective_user_factors, shuffle_rows, svdpp_epoch
 from ..kernels.threads import numba_threads
@@ -35,6 +36,18 @@ class SVDpp(FactorModel):
     explanations are the shared exact operations of :class:`FactorModel` on
     r̂ = μ + b_u + b_i + z_u·q_i.  The raw parts are kept as ``p_`` (users x k) and ``y_``
     (items x k) and saved with the model.
+
+    Fold-in (``fold_in``, ``partial_fit_users``) places a user by SVD++'s own objective
+    for one user with the items (q, b_i and y) fixed, N(u) being the items folded in::
+
+        min_{b, p} Σ_i (r_i − μ − b − b_i − q_i·(p + s))² + n (λ ‖p‖² + λ_b b²),
+        s = |N(u)|^-½ Σ_{j∈N(u)} y_j
+
+    (the per-rating penalties of SGD summed over the user's n ratings), and returns the
+    effective vector z = p + s: the items a new user rated inform their vector through y
+    even before p has moved.  ``partial_fit_users`` stores z in ``user_factors_``; ``p_``
+    keeps its training rows.  ``partial_fit_items`` is the default ridge on the fixed z
+    (a new item's y is unknown, and no user's N(u) holds it).
 
     ``history_["train_rmse"]`` is the running RMSE during the epoch (each prediction just
     before its update); ``valid_rmse`` is exact, after the epoch.
@@ -186,3 +199,43 @@ class SVDpp(FactorModel):
         self.y_ = Y
         self._set_state(mu, bu, bi, Z, Q)
         self._zero_unseen(data)
+
+    def _solve_user_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
+        """CSR rows (item_idx, value) -> (user_bias, z = p + |N(u)|^-½ Σ y_j): the class
+        docstring's fold-in objective, each row's items being its N(u).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> R = np.array([[5, 4, 0, 1], [4, 0, 1, 1], [1, 1, 0, 5], [0, 1, 5, 4]])
+            >>> model = SVDpp(n_factors=2, n_epochs=20, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> bias, Z = model._solve_user_rows([0, 2, 2], [0, 3], [5.0, 1.0])
+            >>> Z.shape, bool(Z[1].any())  # a row without ratings gets zeros
+            ((2, 2), False)
+        """
+        indptr = np.asarray(indptr, dtype=np.int64)
+        indices = np.asarray(indices, dtype=np.int64)
+        counts = np.diff(indptr)
+        rows = np.repeat(np.arange(counts.size), counts)
+        # s per row: the mean-square-root sum of its items' y vectors.
+        scale = 1.0 / np.sqrt(np.maximum(counts, 1))
+        s = np.zeros((counts.size, self.n_factors_))
+        np.add.at(s, rows, self.y_[indices].astype(np.float64))
+        s *= scale[:, None]
+        Q = self.item_factors_.astype(np.float64)
+        # q_i·s is fixed per cell: moved into the values, the rest is the default ridge.
+        shifted = np.asarray(values, dtype=np.float64) - np.einsum("ij,ij->i", Q[indices], s[rows])
+        reg_f, reg_b, weighted = self._fold_in_regularization("user")
+        bias, p = ridge_rows(
+            indptr,
+            indices,
+            shifted,
+            self.item_factors_,
+            self.global_mean_ + self.item_bias_.astype(np.float64),
+            True,
+            reg_f,
+            reg_b,
+            weighted,
+        )
+        return bias, (p + s).astype(np.float32)

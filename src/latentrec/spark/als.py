@@ -121,8 +121,10 @@ def fit_als(
         verbose: print the time of each iteration.
 
     Returns:
-        a :class:`~latentrec.models.FactorModel` whose catalogue holds the ids and the
-        seen items, so ``recommend`` never returns an item the user rated; its
+        a :class:`~latentrec.models.FactorModel` whose catalogue holds the ids, the
+        seen items (so ``recommend`` never returns an item the user rated) and, for
+        explicit ratings, their mean (``rating_mean_``: what a ``"spark-ml"`` fit, which
+        has no μ, predicts for an unknown id); its
         ``metrics_`` hold ``spark_setup_seconds`` and ``spark_iteration_seconds``.
 
     Example:
@@ -181,9 +183,10 @@ def fit_als(
         # Repeated pairs are found on the driver in the seen pairs it collects anyway,
         # not by a shuffle of every rating (a third of the setup time on 10M ratings).
         seen = _seen(cells, users, items, refuse_duplicates=duplicates == "error")
-        mu = 0.0
-        if not implicit and objective == "latentrec":
-            mu = float(cells.agg(F.avg(VALUE)).first()[0])
+        # The training mean of explicit ratings: μ of the biased objective, and what
+        # the catalogue records (a fit without μ predicts it for an unknown id).
+        mean = None if implicit else float(cells.agg(F.avg(VALUE)).first()[0])
+        mu = mean if mean is not None and objective == "latentrec" else 0.0
         solved = (
             cells if not (implicit and objective == "spark-ml") else cells.where(F.col(VALUE) > 0)
         )
@@ -240,7 +243,7 @@ def fit_als(
     finally:
         by_user.unpersist()
         by_item.unpersist()
-    catalog = Catalog.from_ids(users, items, seen=seen)
+    catalog = Catalog.from_ids(users, items, seen=seen, rating_mean=mean)
     biased = not implicit and objective == "latentrec"
     model = FactorModel.from_factors(
         catalog,
