@@ -108,3 +108,24 @@ def test_gradient_descent_fold_in_on_random_data():
     for _, cols, r, series in user_rows(data, range(0, data.n_users, 2)):
         ref = ridge_reference(V[cols], r - model.global_mean_, np.full(3, 0.3))
         np.testing.assert_allclose(model.fold_in(series).factors, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_svdpp_folds_in_a_user_who_rated_an_item_added_after_training():
+    # partial_fit_items adds an item without a y row; a fold-in naming it raised IndexError.
+    data = random_ratings(seed=6)
+    model = SVDpp(n_factors=3, n_epochs=10, learning_rate=0.02, random_state=0, num_threads=1)
+    model.fit(data)
+    users = data.users.ids[:3]
+    model.partial_fit_items(pd.DataFrame({"user_id": users, "item_id": 10**6, "rating": 4.0}))
+    new = model.items_.index(np.array([10**6]))[0]
+    assert new == data.n_items  # added at the end, with no y row
+    Q, Y = model.item_factors_.astype(np.float64), model.y_.astype(np.float64)
+    offset = model.global_mean_ + model.item_bias_.astype(np.float64)
+    cols, r = np.array([0, 5, new]), np.array([4.0, 2.0, 5.0])
+    s = (Y[0] + Y[5]) / np.sqrt(3)  # the new item's y is zero, but it counts in |N(u)|
+    X = np.hstack([Q[cols], np.ones((3, 1))])
+    reg = model.regularization
+    ref = ridge_reference(X, r - offset[cols] - Q[cols] @ s, 3 * np.full(4, reg))
+    vec = model.fold_in(pd.Series(r, index=pd.Index(model.items_.ids[cols], dtype=object)))
+    np.testing.assert_allclose(vec.factors, ref[:3] + s, rtol=1e-4, atol=1e-5)
+    assert vec.bias == pytest.approx(ref[3], abs=1e-5)

@@ -47,7 +47,8 @@ class SVDpp(FactorModel):
     effective vector z = p + s: the items a new user rated inform their vector through y
     even before p has moved.  ``partial_fit_users`` stores z in ``user_factors_``; ``p_``
     keeps its training rows.  ``partial_fit_items`` is the default ridge on the fixed z
-    (a new item's y is unknown, and no user's N(u) holds it).
+    (a new item's y is unknown, and no user's N(u) holds it: a later fold-in takes it
+    as zero).
 
     ``history_["train_rmse"]`` is the running RMSE during the epoch (each prediction just
     before its update); ``valid_rmse`` is exact, after the epoch.
@@ -221,7 +222,10 @@ class SVDpp(FactorModel):
         # s per row: the mean-square-root sum of its items' y vectors.
         scale = 1.0 / np.sqrt(np.maximum(counts, 1))
         s = np.zeros((counts.size, self.n_factors_))
-        np.add.at(s, rows, self.y_[indices].astype(np.float64))
+        # An item added after training (partial_fit_items) has no y: zero, as no user's
+        # N(u) held it when y was learned.  It still counts in |N(u)|.
+        has_y = indices < self.y_.shape[0]
+        np.add.at(s, rows[has_y], self.y_[indices[has_y]].astype(np.float64))
         s *= scale[:, None]
         Q = self.item_factors_.astype(np.float64)
         # q_i·s is fixed per cell: moved into the values, the rest is the default ridge.
