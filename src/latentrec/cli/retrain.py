@@ -33,7 +33,7 @@ from ._common import (
     parse_params,
     print_table,
 )
-from .store import open_or_fail, store_option
+from .store import check_store_exists, open_or_fail, store_option
 
 
 def lookups_fail(fn):
@@ -135,7 +135,12 @@ def existing_directory(path: str) -> ModelDirectory:
     default=None,
     help="rmse, mae, or e.g. ndcg@10 [default: rmse for rating models, else ndcg@10].",
 )
-@click.option("--seed", type=int, default=None, help="The candidate's random_state.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The candidate's random_state (as train's --seed, a whole number >= 0).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @fail_on_known_errors
 @lookups_fail
@@ -155,6 +160,9 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
     """
     run_retrain, follow_parent = retrain_modules()
     follow_parent()
+    # Before the model directory is made (opening one creates its folder): a mistyped
+    # store leaves nothing behind, neither an empty store nor a model folder.
+    check_store_exists(store_url)
     md = ModelDirectory(model_dir)
     model = candidate(md, algorithm, extra, seed)
     with open_or_fail(store_url) as store:
