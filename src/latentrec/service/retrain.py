@@ -31,7 +31,8 @@ explicit ratings, never the other kind, so an implicit model trained on plays is
 retrained and compared on plays even when the store holds stars too.  A version that
 does not record its kind (a model file written before it was recorded, factors made
 elsewhere), and a first version, get the store's default: its explicit ratings when it
-holds any, else its events.  The result says which kind was read and why
+holds any, else its events; a first version of a model that predicts ratings (it cannot
+learn from events) reads the explicit ratings.  The result says which kind was read and why
 (``kind``, ``kind_reason``); a store with no ratings of the version's kind publishes
 nothing and says so.
 
@@ -195,9 +196,11 @@ def retrain(
     ``interactions(kind=...)`` (with timestamps) are read once, so ratings arriving
     during the run wait for the next one.  The kind is the one the current version was
     trained on (:func:`trained_kind`), whatever ``model`` is given; the store's default
-    when there is no current version or it does not say.  When the store holds no
-    ratings of that kind, nothing is published and the reason names the kind; with no
-    current version that is an error, as any other store error is.
+    when the current version does not say, and when there is none, unless ``model``
+    predicts ratings: then its explicit ratings.  When the store holds no ratings of that
+    kind, nothing is published and the reason names the kind; with no current version
+    that is an error (naming the kind the candidate trains on), as any other store error
+    is.
 
     Example:
         >>> import tempfile
@@ -220,7 +223,7 @@ def retrain(
     plan = _plan(md, current, model, holdout, tolerance, metric, random_state, ranker_share)
     kind = trained_kind(current)
     if current is None:
-        kind_reason = "the store's default"
+        kind, kind_reason = _first_kind(plan.template)
     elif kind is None:
         kind_reason = f"the store's default; {current_version.name} does not record its kind"
     else:
@@ -231,7 +234,7 @@ def retrain(
         raise
     except StoreError as err:
         if current is None:
-            raise
+            raise StoreError(_nothing_to_train(store, plan.template, err)) from None
         said = f"{current_version.name} was trained on {kind} ratings; " if kind else ""
         return RetrainResult(
             False,
@@ -849,6 +852,31 @@ def trained_kind(model) -> str | None:
     models = model.models if isinstance(model, Pipeline) else [model]
     kinds = {model_kind(m) for m in models}
     return kinds.pop() if len(kinds) == 1 else None
+
+
+def _first_kind(template) -> tuple[str | None, str]:
+    """``(kind, why)`` to read for a first version: explicit ratings for a single model
+    that predicts ratings (it cannot learn from events), else the store's default."""
+    if _rates(template):
+        return "explicit", f"the kind {type(template).__name__} trains on"
+    return None, "the store's default"
+
+
+def _nothing_to_train(store, template, err: StoreError) -> str:
+    """The one line for a first retrain whose read failed: for a store with nothing of
+    the kind the candidate trains on, that kind and the candidate named."""
+    text = str(err).replace("\n", " ")
+    if "nothing to train on" not in text:
+        return text
+    name = type(template).__name__
+    trains_on = "explicit ratings" if _rates(template) else "events or explicit ratings"
+    try:
+        empty = store.counts()["ratings"] == 0
+    except StoreError:
+        empty = False
+    if empty:
+        text = "the store holds no ratings of any kind: nothing to train on"
+    return f"{text} ({name} trains on {trains_on}; `latentrec store import` adds some)"
 
 
 def _directory(model_dir) -> ModelDirectory:
