@@ -97,3 +97,11 @@ def test_retrain_on_a_store_that_exists_still_runs(tmp_path, monkeypatch, rating
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "published v000001" in result.output
+
+
+def test_retrain_on_a_store_in_a_missing_folder_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["retrain", "--store", "nosuch/typo.db", "--model-dir", "rdx", "-a", "biases"]
+    result = CliRunner().invoke(main, args)
+    one_line_failure(result, "no store at nosuch/typo.db: no folder nosuch")
+    assert os.listdir(tmp_path) == []  # the model directory is not made either

@@ -95,10 +95,9 @@ def open_or_fail(url: str):
 
 
 def check_store_exists(url: str) -> None:
-    """Raise :class:`Failure` if ``url`` names a SQLite file that does not exist (in a
-    folder that does): opening it would create an empty store, and a typo would look
-    like a store with nothing in it.  A missing folder is left to the store's own
-    message; other databases are checked by connecting.
+    """Raise :class:`Failure` if ``url`` names a SQLite file that does not exist: opening
+    it would create an empty store, and a typo would look like a store with nothing in
+    it.  Other databases are checked by connecting.
 
     Example:
         >>> import os, tempfile
@@ -109,8 +108,12 @@ def check_store_exists(url: str) -> None:
         no store
     """
     path = sqlite_path(url)
-    if path is not None and path.parent.is_dir() and not path.exists():
-        raise Failure(f"no store at {path}; `latentrec store import` creates one")
+    if path is None or path.exists():
+        return
+    folder = path.expanduser().parent
+    if not folder.is_dir():
+        raise Failure(f"no store at {path}: no folder {folder}")
+    raise Failure(f"no store at {path}; `latentrec store import` creates one")
 
 
 def sqlite_path(url: str) -> Path | None:
