@@ -242,6 +242,13 @@ def log_config(level: str = "INFO") -> dict:
     "needs --model-dir.",
 )
 @click.option(
+    "--retrain-min-holdout",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Each scheduled retrain's --min-holdout: the fewest held-out ratings its "
+    "comparison is trusted on [default: retrain's, 100]; needs --retrain-every.",
+)
+@click.option(
     "--cors-origin",
     "cors_origins",
     multiple=True,
@@ -272,6 +279,7 @@ def serve(
     workers,
     token,
     retrain_every,
+    retrain_min_holdout,
     cors_origins,
     max_n,
     cache_users,
@@ -295,6 +303,8 @@ def serve(
     # `is not None`: an empty value (`--retrain-every ""`) is a bad interval, not "never".
     if retrain_every is not None and not model_dir:
         raise Failure("--retrain-every needs --model-dir (retraining publishes new versions)")
+    if retrain_min_holdout is not None and retrain_every is None:
+        raise Failure("--retrain-min-holdout applies to --retrain-every's rounds; give both")
 
     import uvicorn
 
@@ -341,7 +351,11 @@ def serve(
             # it runs, and a round's lines before that would be lost.
             logging.config.dictConfig(log_config())
             schedule = RetrainSchedule(
-                settings.store_location(), model_dir, every, env=retrain_env
+                settings.store_location(),
+                model_dir,
+                every,
+                env=retrain_env,
+                min_holdout=retrain_min_holdout,
             ).start()
         click.echo(f"serving on {page_url(host, port)} (API: /docs)", err=True)
         if open_page:
