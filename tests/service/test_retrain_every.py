@@ -83,9 +83,12 @@ def test_serve_retrains_on_schedule_and_serves_the_new_version(serve, seeded, tm
     store_path, models, new, workers = seeded
     # SQLite by --store; PostgreSQL by LATENTREC_STORE (how a password stays off `ps`).
     by_option = workers == 1
+    # The planted data's latest 10% are some 65 ratings, fewer than retrain's default
+    # minimum of held-out ratings (100): the rounds are told to trust 20.
     server = serve(
         "--model-dir", str(models.path), *(["--store", store_path] if by_option else []),
-        "--retrain-every", "2s", "--no-access-log", "--workers", str(workers),
+        "--retrain-every", "2s", "--retrain-min-holdout", "20", "--no-access-log",
+        "--workers", str(workers),
         env=None if by_option else {"LATENTREC_STORE": store_path},
     )  # fmt: skip
     log_path = tmp_path / "serve.log"
@@ -267,6 +270,28 @@ def test_the_store_reaches_the_retrain_in_its_environment_not_its_command_line()
         url, "models", every=60, command=[sys.executable, "-c", echo], env={"PATH": "/bin"}
     )
     assert schedule.run_once() == {"store": url} and schedule.failures == 0
+
+
+def test_the_rounds_minimum_reaches_the_retrain_command(tmp_path):
+    schedule = RetrainSchedule("r.db", "models", every=60, min_holdout=20)
+    assert schedule.command[-6:] == [
+        "retrain", "--model-dir", "models", "--json", "--min-holdout", "20"
+    ]  # fmt: skip
+    (tmp_path / "models").mkdir()
+    result = CliRunner().invoke(
+        main, ["serve", "--model-dir", str(tmp_path / "models"), "--retrain-min-holdout", "20"]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: --retrain-min-holdout applies to --retrain-every's rounds; give both"
+    ]
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--model-dir", str(tmp_path / "models"), "--retrain-every", "1h",
+         "--retrain-min-holdout", "-1"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "-1 is not in the range x>=0" in result.output
 
 
 def test_a_reloaded_workers_metrics_show_only_the_new_version(tmp_path):

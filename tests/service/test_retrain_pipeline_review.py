@@ -14,13 +14,21 @@ from latentrec import Interactions
 from latentrec.data.splits import temporal_split
 from latentrec.models import BiasedMF, Popularity
 from latentrec.pipeline import LearnedRanker, Pipeline, Rules
-from latentrec.service.retrain import fit_recipe, retrain, retrain_on, with_known_genres
+from latentrec.service.retrain import fit_recipe, with_known_genres
+from latentrec.service.retrain import retrain as library_retrain
 from latentrec.service.versions import ModelDirectory
 from latentrec.store import open_store
 
 from .conftest import planted
 from .serving import wait_for
-from .test_retrain_pipeline import RANKER, as_data, run_cli
+from .test_retrain_pipeline import FEW, RANKER, as_data, retrain_on, run_cli
+
+
+def retrain(*args, **kwargs):
+    """:func:`latentrec.service.retrain.retrain` with ``min_holdout`` lowered to FEW (the
+    planted data's holdout has a few dozen users; see test_retrain_pipeline.py)."""
+    return library_retrain(*args, **{"min_holdout": FEW, **kwargs})
+
 
 STUDIOS = [f"Studio {j % 4}" for j in range(30)]
 

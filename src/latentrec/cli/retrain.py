@@ -33,7 +33,7 @@ from ._common import (
     parse_params,
     print_table,
 )
-from .store import open_or_fail, store_option
+from .store import check_store_exists, open_or_fail, store_option
 
 
 def lookups_fail(fn):
@@ -131,22 +131,38 @@ def existing_directory(path: str) -> ModelDirectory:
     help="How much worse (absolute) the candidate's figure may be and still be published.",
 )
 @click.option(
+    "--min-holdout",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Fewest held-out ratings (users, for a ranking metric) to trust a comparison "
+    "with the current version on; with fewer, the current version stays.",
+)
+@click.option(
     "--metric",
     default=None,
     help="rmse, mae, or e.g. ndcg@10 [default: rmse for rating models, else ndcg@10].",
 )
-@click.option("--seed", type=int, default=None, help="The candidate's random_state.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The candidate's random_state (as train's --seed, a whole number >= 0).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @fail_on_known_errors
 @lookups_fail
-def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, seed, as_json):
+def retrain(
+    store_url, model_dir, algorithm, extra, holdout, tolerance, min_holdout, metric, seed, as_json
+):
     """Train a candidate on the ratings store; publish it if it is not worse.
 
     The most recent --holdout share of the ratings (those the current model was not
     trained on) is held out; a candidate trained on the rest and the current version
     are scored on it; the candidate is refitted on everything and published as a new
-    version only if its figure is not worse by more than --tolerance.  A current
-    pipeline is refitted the way it was built (its models on the earlier ratings, its
+    version only if its figure is not worse by more than --tolerance.  A comparison on
+    fewer than --min-holdout held-out ratings is not trusted: the current version stays.
+    A current pipeline is refitted the way it was built (its models on the earlier ratings, its
     ranker on the latest 20%) unless --algorithm names a single model to train instead.
     Exit code 0 whether or not it was published.
 
@@ -155,6 +171,9 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
     """
     run_retrain, follow_parent = retrain_modules()
     follow_parent()
+    # Before the model directory is made (opening one creates its folder): a mistyped
+    # store leaves nothing behind, neither an empty store nor a model folder.
+    check_store_exists(store_url)
     md = ModelDirectory(model_dir)
     model = candidate(md, algorithm, extra, seed)
     with open_or_fail(store_url) as store:
@@ -166,6 +185,7 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
             tolerance=tolerance,
             metric=metric,
             random_state=seed,
+            min_holdout=min_holdout,
         )
     if as_json:
         click.echo(
@@ -183,6 +203,7 @@ def retrain(store_url, model_dir, algorithm, extra, holdout, tolerance, metric, 
                     "n_train": result.n_train,
                     "n_holdout": result.n_holdout,
                     "n_seen_by_current": result.n_seen_by_current,
+                    "min_holdout": min_holdout,
                     "kind": result.kind,
                     "kind_reason": result.kind_reason,
                 }
@@ -277,6 +298,7 @@ def list_versions(model_dir, as_json):
             ),
             "algorithm": v.algorithm,
             "figure": figure_text(v.metrics),
+            "scored on": scored_text(v.metrics),
             "note": v.note,
         }
         for v in versions
@@ -300,6 +322,26 @@ def figure_text(metrics: dict) -> str:
     for key, value in metrics.items():
         if key.startswith("holdout_") and isinstance(value, float):
             return f"{key} {value:.4f}"
+    return ""
+
+
+def scored_text(metrics: dict) -> str:
+    """How many held-out ratings (or, for a ranking metric, users) a version's figure was
+    computed on, e.g. ``300 ratings``, or ``""`` when it records none.
+
+    Example:
+        >>> scored_text({"metric": "rmse", "candidate": {"rmse": 0.9, "n": 300}})
+        '300 ratings'
+        >>> scored_text({"metric": "ndcg@10", "candidate": {"ndcg@10": 0.2, "n_users": 45}})
+        '45 users'
+        >>> scored_text({"holdout_rmse": 0.5})
+        ''
+    """
+    figures = metrics.get("candidate") or {}
+    for key, unit in (("n", "ratings"), ("n_users", "users")):
+        value = figures.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value} {unit}"
     return ""
 
 

@@ -10,8 +10,10 @@ factory that each worker process calls with the settings from the environment.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -21,6 +23,7 @@ import webbrowser
 import click
 
 from ._common import Failure, fail_on_known_errors, main
+from .store import refuse_memory
 
 FACTORY = "latentrec.service.app:app_from_env"
 
@@ -136,6 +139,54 @@ def check_model_dir(path) -> None:
         )
 
 
+def check_listen(host: str, port: int) -> None:
+    """Raise :class:`Failure` unless a server could listen on ``host`` at ``port`` now.
+
+    Each address ``host`` resolves to is bound by a probe socket, with the options the
+    server's own sockets use (``SO_REUSEADDR``; IPv6 sockets IPv6 only), and closed at
+    once.  A port in use on any of them is refused, and so is a host that resolves to
+    nothing or to no address of this machine.  The server binds again after this: a
+    port taken in between is still reported, by the server.
+
+    Example:
+        >>> with socket.socket() as busy:
+        ...     busy.bind(("127.0.0.1", 0)); busy.listen()
+        ...     port = busy.getsockname()[1]
+        ...     try:
+        ...         check_listen("127.0.0.1", port)
+        ...     except Failure as err:
+        ...         print(err.message.replace(str(port), "PORT"))
+        port PORT on 127.0.0.1 is in use: stop what listens there or give another --port
+        >>> check_listen("127.0.0.1", 0)  # any free port: fine
+    """
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, UnicodeError) as err:  # socket.gaierror is an OSError
+        raise Failure(f"cannot listen on {host}: {getattr(err, 'strerror', None) or err}") from None
+    problems = []
+    for family, kind, proto, _, address in dict.fromkeys(found):
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise Failure(
+                    f"port {port} on {host} is in use: stop what listens there or give "
+                    "another --port"
+                ) from None
+            problems.append(err)
+    # Like the server, an address of a family this machine lacks is skipped, as long as
+    # another one can be bound.
+    if problems and (len(problems) == len(found) or problems[0].errno != errno.EADDRNOTAVAIL):
+        err = problems[0]
+        raise Failure(f"cannot listen on {host} port {port}: {err.strerror or err}")
+
+
 def log_config(level: str = "INFO") -> dict:
     """Logging for uvicorn and the service: one JSON object per line on standard error.
 
@@ -175,6 +226,7 @@ def log_config(level: str = "INFO") -> dict:
     help="Ratings store: a SQLite path or a database URL (postgresql://...), or env "
     "LATENTREC_STORE (keeps a password off the command line). "
     "Default: ratings.sqlite beside the model.",
+    callback=lambda ctx, param, value: refuse_memory(value),
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
@@ -188,6 +240,13 @@ def log_config(level: str = "INFO") -> dict:
     "--retrain-every",
     help="Retrain from the store on this schedule (90s, 30m, 24h, 7d, 1w; at least 1s); "
     "needs --model-dir.",
+)
+@click.option(
+    "--retrain-min-holdout",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Each scheduled retrain's --min-holdout: the fewest held-out ratings its "
+    "comparison is trusted on [default: retrain's, 100]; needs --retrain-every.",
 )
 @click.option(
     "--cors-origin",
@@ -220,6 +279,7 @@ def serve(
     workers,
     token,
     retrain_every,
+    retrain_min_holdout,
     cors_origins,
     max_n,
     cache_users,
@@ -243,6 +303,8 @@ def serve(
     # `is not None`: an empty value (`--retrain-every ""`) is a bad interval, not "never".
     if retrain_every is not None and not model_dir:
         raise Failure("--retrain-every needs --model-dir (retraining publishes new versions)")
+    if retrain_min_holdout is not None and retrain_every is None:
+        raise Failure("--retrain-min-holdout applies to --retrain-every's rounds; give both")
 
     import uvicorn
 
@@ -265,6 +327,9 @@ def serve(
         cache_users=cache_users,
         access_log=not no_access_log,
     ).check()
+    # Before the model is loaded and "serving on" is said: a busy port or a host that is
+    # not this machine's is one line, not the server's log of its failed start.
+    check_listen(host, port)
     # The retrain child gets the machine's threads, which the serving processes give up.
     retrain_env = dict(os.environ)
     from ..service.app import create_app
@@ -286,7 +351,11 @@ def serve(
             # it runs, and a round's lines before that would be lost.
             logging.config.dictConfig(log_config())
             schedule = RetrainSchedule(
-                settings.store_location(), model_dir, every, env=retrain_env
+                settings.store_location(),
+                model_dir,
+                every,
+                env=retrain_env,
+                min_holdout=retrain_min_holdout,
             ).start()
         click.echo(f"serving on {page_url(host, port)} (API: /docs)", err=True)
         if open_page:

@@ -17,10 +17,61 @@ STORE_HELP = (
 
 
 def store_option(fn):
-    """``--store URL`` (required; also read from ``LATENTREC_STORE``)."""
+    """``--store URL`` (required; also read from ``LATENTREC_STORE``); an in-memory SQLite
+    URL is refused (:func:`refuse_memory`)."""
     return click.option(
-        "--store", "store_url", envvar="LATENTREC_STORE", required=True, help=STORE_HELP
+        "--store",
+        "store_url",
+        envvar="LATENTREC_STORE",
+        required=True,
+        help=STORE_HELP,
+        callback=lambda ctx, param, value: refuse_memory(value),
     )(fn)
+
+
+def refuse_memory(url):
+    """``url``, unless it names an in-memory SQLite database (``:memory:``, ``sqlite://``,
+    ``sqlite:///``, ``sqlite:///:memory:``, a ``mode=memory`` URI): each command runs in a
+    process of its own, so such a store would start empty and lose every write when the
+    command ends.  ``None`` passes (the option was not given).
+
+    Example:
+        >>> refuse_memory("ratings.db")
+        'ratings.db'
+        >>> try:
+        ...     refuse_memory("sqlite:///")
+        ... except Failure as err:
+        ...     print(err.message)  # doctest: +NORMALIZE_WHITESPACE
+        --store sqlite:/// is an in-memory database, which holds nothing from one command
+        to the next; give a file (ratings.db or sqlite:///path/ratings.db) or a
+        postgresql:// URL
+    """
+    if url is None:
+        return url
+    text = str(url).strip()
+    memory = text == ":memory:"
+    if not memory and text.lower().startswith("sqlite"):
+        try:
+            import sqlalchemy as sa
+        except ImportError:
+            return url  # opening it names the extra to install
+        try:
+            parsed = sa.make_url(text)
+        except sa.exc.ArgumentError:
+            return url  # not a URL the store reads: opening it says so
+        database = parsed.database or ""
+        memory = (
+            database in ("", ":memory:")
+            or database.startswith("file::memory:")
+            or parsed.query.get("mode") == "memory"
+        )
+    if memory:
+        raise Failure(
+            f"--store {url} is an in-memory database, which holds nothing from one command "
+            "to the next; give a file (ratings.db or sqlite:///path/ratings.db) or a "
+            "postgresql:// URL"
+        )
+    return url
 
 
 def open_or_fail(url: str):
@@ -41,6 +92,28 @@ def open_or_fail(url: str):
             "pip install 'latentrec[serve]'"
         ) from None
     return open_store(url)
+
+
+def check_store_exists(url: str) -> None:
+    """Raise :class:`Failure` if ``url`` names a SQLite file that does not exist: opening
+    it would create an empty store, and a typo would look like a store with nothing in
+    it.  Other databases are checked by connecting.
+
+    Example:
+        >>> import os, tempfile
+        >>> try:
+        ...     check_store_exists(os.path.join(tempfile.mkdtemp(), "typo.db"))
+        ... except Failure as err:
+        ...     print(err.message.split(" at ")[0])
+        no store
+    """
+    path = sqlite_path(url)
+    if path is None or path.exists():
+        return
+    folder = path.expanduser().parent
+    if not folder.is_dir():
+        raise Failure(f"no store at {path}: no folder {folder}")
+    raise Failure(f"no store at {path}; `latentrec store import` creates one")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -125,10 +198,7 @@ def store_info(store_url):
     \f
     Example: ``latentrec store info --store sqlite:///out/ratings.db``
     """
-    path = sqlite_path(store_url)
-    if path is not None and path.parent.is_dir() and not path.exists():  # (no folder: its own)
-        # Opening would create an empty store: a typo would look like a store with nothing in it.
-        raise Failure(f"no store at {path}; `latentrec store import` creates one")
+    check_store_exists(store_url)
     with open_or_fail(store_url) as opened:
         counts = opened.counts()
         genres = opened.genres()

@@ -37,6 +37,17 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MODEL_LOCK = "latentrec-model.lock"
 
 
+def multiprocess_env() -> bool:
+    """Whether prometheus-client runs in multiprocess mode, by its own test: the variable
+    present in the environment (even empty), as its ``remove`` checks before it warns.
+
+    Example:
+        >>> os.environ.get(MULTIPROC_ENV) is None or multiprocess_env()
+        True
+    """
+    return MULTIPROC_ENV in os.environ or MULTIPROC_ENV.lower() in os.environ
+
+
 class ServiceMetrics:
     """The app's metrics and their exposition (``CONTENT_TYPE``, :meth:`expose`).
 
@@ -186,14 +197,13 @@ class ServiceMetrics:
 
     def show(self, version: str, created: float) -> None:
         if self.shown_version is not None and self.shown_version != version:
-            # With several workers each value lives in a file that remove() leaves as it
-            # was, so the old version is first set to 0: it then shows as 0 there and
-            # not at all in a single process.
+            # With several workers each value lives in a file that remove() would leave
+            # as it was (and prometheus-client warns on every call there), so the old
+            # version is set to 0 and kept: /metrics shows it at 0 for this worker.  In
+            # a single process it is removed, and shows not at all.
             self.model_info.labels(self.shown_version).set(0)
-            try:
+            if not multiprocess_env():
                 self.model_info.remove(self.shown_version)
-            except KeyError:
-                pass
         self.model_info.labels(version).set(1)
         self.model_created.set(created)
         self.model_age.set(max(0.0, time.time() - created))

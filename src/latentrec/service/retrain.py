@@ -23,7 +23,10 @@ timestamps; :func:`retrain` runs it on everything a ratings store holds.  The st
    ratings and published as a new version, with both sets of figures in its metrics.
    Otherwise nothing is published and the result says why.  With no current version the
    first candidate is published without a comparison (every rating from the cutoff on
-   is held out, and its figures are recorded).
+   is held out, and its figures are recorded).  A comparison on fewer than
+   ``min_holdout`` held-out ratings (:data:`MIN_HOLDOUT`, 100, by default; for a ranking
+   metric, users with a held-out rating) is not trusted: nothing is published, the
+   current version stays, no candidate is fitted, and the reason gives the count.
 
 **Which feedback.**  :func:`retrain` reads the store's ratings of the kind the current
 version was trained on (:func:`trained_kind`): its events (implicit feedback) or its
@@ -31,7 +34,8 @@ explicit ratings, never the other kind, so an implicit model trained on plays is
 retrained and compared on plays even when the store holds stars too.  A version that
 does not record its kind (a model file written before it was recorded, factors made
 elsewhere), and a first version, get the store's default: its explicit ratings when it
-holds any, else its events.  The result says which kind was read and why
+holds any, else its events; a first version of a model that predicts ratings (it cannot
+learn from events) reads the explicit ratings.  The result says which kind was read and why
 (``kind``, ``kind_reason``); a store with no ratings of the version's kind publishes
 nothing and says so.
 
@@ -101,6 +105,10 @@ __all__ = [
 # Ranked-list slots per block of users when scoring a ranking metric: bounds the memory
 # of the lengthened top-n lists (a few int64 arrays of this many cells).
 LIST_CELLS = 1 << 22
+
+# The fewest held-out ratings (rating metrics) or users (ranking metrics) a comparison
+# with the current version is trusted on; with fewer, the current version stays.
+MIN_HOLDOUT = 100
 
 # The share of a pipeline's training ratings (the latest) its ranker learns from; its
 # candidate models learn from the rest.
@@ -188,6 +196,7 @@ def retrain(
     metric=None,
     random_state=None,
     ranker_share: float = RANKER_SHARE,
+    min_holdout: int = MIN_HOLDOUT,
 ) -> RetrainResult:
     """Retrain on everything ``store`` holds; see :func:`retrain_on` for what it does.
 
@@ -195,9 +204,11 @@ def retrain(
     ``interactions(kind=...)`` (with timestamps) are read once, so ratings arriving
     during the run wait for the next one.  The kind is the one the current version was
     trained on (:func:`trained_kind`), whatever ``model`` is given; the store's default
-    when there is no current version or it does not say.  When the store holds no
-    ratings of that kind, nothing is published and the reason names the kind; with no
-    current version that is an error, as any other store error is.
+    when the current version does not say, and when there is none, unless ``model``
+    predicts ratings: then its explicit ratings.  When the store holds no ratings of that
+    kind, nothing is published and the reason names the kind; with no current version
+    that is an error (naming the kind the candidate trains on), as any other store error
+    is.
 
     Example:
         >>> import tempfile
@@ -217,10 +228,12 @@ def retrain(
     """
     md = _directory(model_dir)
     current_version, current = _current(md)
-    plan = _plan(md, current, model, holdout, tolerance, metric, random_state, ranker_share)
+    plan = _plan(
+        md, current, model, holdout, tolerance, metric, random_state, ranker_share, min_holdout
+    )
     kind = trained_kind(current)
     if current is None:
-        kind_reason = "the store's default"
+        kind, kind_reason = _first_kind(plan.template)
     elif kind is None:
         kind_reason = f"the store's default; {current_version.name} does not record its kind"
     else:
@@ -231,7 +244,7 @@ def retrain(
         raise
     except StoreError as err:
         if current is None:
-            raise
+            raise StoreError(_nothing_to_train(store, plan.template, err)) from None
         said = f"{current_version.name} was trained on {kind} ratings; " if kind else ""
         return RetrainResult(
             False,
@@ -258,6 +271,7 @@ def retrain_on(
     metric=None,
     random_state=None,
     ranker_share: float = RANKER_SHARE,
+    min_holdout: int = MIN_HOLDOUT,
 ) -> RetrainResult:
     """Train a candidate, compare it with the current version, publish it if not worse.
 
@@ -285,12 +299,17 @@ def retrain_on(
         ranker_share: for a pipeline with a ranker, the share of the latest training
             ratings its ranker learns from (its models learn from the rest), strictly
             between 0 and 1; see :func:`fit_recipe`.
+        min_holdout: the fewest held-out ratings (for a ranking metric: users with a
+            held-out rating) a comparison with the current version is trusted on, a
+            whole number >= 0; with fewer, nothing is published and the current version
+            stays.  A first version (nothing to compare with) is published whatever the
+            count.
 
     The ratings from the cutoff on that the current model was not trained on are scored;
     the candidate is fitted on all the others (see the module's notes on leakage).  If
     it is published, it is first refitted on all of ``interactions``; its version's
     metrics hold ``metric``, ``candidate``, ``current``, ``current_version``,
-    ``cutoff``, ``holdout``, ``tolerance``, ``n_train``, ``n_holdout``,
+    ``cutoff``, ``holdout``, ``tolerance``, ``min_holdout``, ``n_train``, ``n_holdout``,
     ``n_seen_by_current`` (held-out ratings left unscored because the current model
     was trained on them) and ``data_until`` (the latest timestamp it was trained on).
     A diverged candidate fit, a pipeline's ranker with nothing to learn from, or a
@@ -323,7 +342,9 @@ def retrain_on(
         raise TypeError(f"expected an Interactions, got {type(interactions).__name__}")
     md = _directory(model_dir)
     current_version, current = _current(md)
-    plan = _plan(md, current, model, holdout, tolerance, metric, random_state, ranker_share)
+    plan = _plan(
+        md, current, model, holdout, tolerance, metric, random_state, ranker_share, min_holdout
+    )
     return _retrain(interactions, md, current_version, current, plan, "the data given")
 
 
@@ -337,17 +358,27 @@ class _Plan:
     holdout: float
     tolerance: float
     ranker_share: float
+    min_holdout: int
+    # Whether the metric scores ratings (the sample is the held-out ratings) or ranked
+    # lists (the sample is the users with a held-out rating).
+    per_rating: bool
 
 
-def _plan(md, current, model, holdout, tolerance, metric, random_state, ranker_share) -> _Plan:
+def _plan(
+    md, current, model, holdout, tolerance, metric, random_state, ranker_share, min_holdout
+) -> _Plan:
     holdout = _check_share(holdout)
     ranker_share = _check_share(ranker_share, "ranker_share")
     tolerance = _check_tolerance(tolerance)
     template = _template(model, current, md)
     if random_state is not None:
         _seed(template, random_state)
-    label, _, _, direction = _choose_metric(metric, template, current)
-    return _Plan(template, label, direction, holdout, tolerance, ranker_share)
+    min_holdout = _check_min_holdout(min_holdout)
+    label, name, _, direction = _choose_metric(metric, template, current)
+    per_rating = name in RATING_METRICS
+    return _Plan(
+        template, label, direction, holdout, tolerance, ranker_share, min_holdout, per_rating
+    )
 
 
 def _retrain(
@@ -384,6 +415,22 @@ def _retrain(
             f"training data of {current_version.name}: no new rating to compare on"
         )
         return RetrainResult(False, None, {}, {}, reason, **common)
+    if current is not None:
+        # A figure on a handful of ratings is noise: 0.72 against 0.84 on two ratings says
+        # nothing about which model is better, so such a comparison publishes nothing.
+        n, unit = (
+            (int(test.nnz), "ratings")
+            if plan.per_rating
+            else (int(np.count_nonzero(test.user_counts() > 0)), "users")
+        )
+        if n < plan.min_holdout:
+            reason = (
+                f"only {n} held-out {unit} to compare on, fewer than the minimum of "
+                f"{plan.min_holdout}: too few to trust the comparison, so "
+                f"{current_version.name} stays current (hold out a larger share, wait for "
+                "more ratings, or lower the minimum: --min-holdout)"
+            )
+            return RetrainResult(False, None, {}, {}, reason, **common)
     try:
         candidate = fit_recipe(template, train, ranker_share)
     except FloatingPointError as err:
@@ -411,6 +458,7 @@ def _retrain(
         "cutoff": cutoff,
         "holdout": holdout,
         "tolerance": tolerance,
+        "min_holdout": plan.min_holdout,
         "n_train": common["n_train"],
         "n_holdout": common["n_holdout"],
         "n_seen_by_current": common["n_seen_by_current"],
@@ -851,6 +899,31 @@ def trained_kind(model) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
+def _first_kind(template) -> tuple[str | None, str]:
+    """``(kind, why)`` to read for a first version: explicit ratings for a single model
+    that predicts ratings (it cannot learn from events), else the store's default."""
+    if _rates(template):
+        return "explicit", f"the kind {type(template).__name__} trains on"
+    return None, "the store's default"
+
+
+def _nothing_to_train(store, template, err: StoreError) -> str:
+    """The one line for a first retrain whose read failed: for a store with nothing of
+    the kind the candidate trains on, that kind and the candidate named."""
+    text = str(err).replace("\n", " ")
+    if "nothing to train on" not in text:
+        return text
+    name = type(template).__name__
+    trains_on = "explicit ratings" if _rates(template) else "events or explicit ratings"
+    try:
+        empty = store.counts()["ratings"] == 0
+    except StoreError:
+        empty = False
+    if empty:
+        text = "the store holds no ratings of any kind: nothing to train on"
+    return f"{text} ({name} trains on {trains_on}; `latentrec store import` adds some)"
+
+
 def _directory(model_dir) -> ModelDirectory:
     return model_dir if isinstance(model_dir, ModelDirectory) else ModelDirectory(model_dir)
 
@@ -934,6 +1007,12 @@ def _check_share(value, name: str = "holdout") -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
         raise ValueError(f"{name} must be a share strictly between 0 and 1, got {value!r}")
     return float(value)
+
+
+def _check_min_holdout(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"min_holdout must be a whole number >= 0, got {value!r}")
+    return int(value)
 
 
 def _check_tolerance(value) -> float:

@@ -71,22 +71,32 @@ def check_interval(seconds, what: str = "the retrain interval") -> float:
     return value
 
 
-def retrain_command(model_dir: str) -> list[str]:
+def retrain_command(model_dir: str, min_holdout: int | None = None) -> list[str]:
     """The command line of one retrain; the store comes in its environment
     (:data:`STORE_ENV`), since a command line is visible to every user (``ps``) and a
-    database URL may hold a password.
+    database URL may hold a password.  ``min_holdout`` is its ``--min-holdout`` (``None``:
+    retrain's default).
 
     Example:
         >>> retrain_command("models")[-4:]
         ['retrain', '--model-dir', 'models', '--json']
+        >>> retrain_command("models", min_holdout=20)[-2:]
+        ['--min-holdout', '20']
     """
-    return [sys.executable, "-m", "latentrec.cli", "retrain", "--model-dir", model_dir, "--json"]
+    command = [
+        sys.executable, "-m", "latentrec.cli", "retrain", "--model-dir", model_dir, "--json"
+    ]  # fmt: skip
+    if min_holdout is not None:
+        command += ["--min-holdout", str(int(min_holdout))]
+    return command
 
 
 class RetrainSchedule:
     """Run a retrain every ``every`` seconds in a child process, until :meth:`stop`.
 
-    ``command`` (default :func:`retrain_command`) runs with environment ``env`` (default:
+    ``command`` (default :func:`retrain_command`, with ``min_holdout``: the fewest
+    held-out ratings a round's comparison is trusted on, ``None`` for retrain's default)
+    runs with environment ``env`` (default:
     this process's) and ``store_url`` in :data:`STORE_ENV`; its JSON output is kept in
     ``last`` and logged.  A failed round (exit code not 0, or no JSON) is logged and
     counted in ``failures``, and the next round runs on time.  ``first_after`` delays the
@@ -113,8 +123,9 @@ class RetrainSchedule:
         env: dict | None = None,
         first_after: float | None = None,
         timeout: float = RETRAIN_TIMEOUT,
+        min_holdout: int | None = None,
     ):
-        self.command = command or retrain_command(model_dir)
+        self.command = command or retrain_command(model_dir, min_holdout)
         self.env = {**(os.environ if env is None else env), STORE_ENV: str(store_url)}
         self.every = check_interval(every)
         if first_after is None:
