@@ -65,6 +65,11 @@ def test_an_empty_store_says_what_the_algorithm_trains_on(tmp_path, algorithm, n
         "Error: the store holds no ratings of any kind: nothing to train on "
         f"({name} trains on {trains_on}; `latentrec store import` adds some)"
     ]
+    assert not (tmp_path / "md").exists()  # the model folder it would have made is gone
+    # A model folder that was there before is left as it was.
+    (tmp_path / "kept").mkdir()
+    run("retrain", "--store", tmp_path / "r.db", "--model-dir", tmp_path / "kept", "-a", algorithm)
+    assert (tmp_path / "kept").is_dir()
 
 
 def test_a_rating_model_is_not_trained_on_events(tmp_path):

@@ -182,6 +182,24 @@ class ModelDirectory:
     def __repr__(self) -> str:
         return f"ModelDirectory({str(self.path)!r})"
 
+    def remove_if_empty(self) -> bool:
+        """Remove the folder if it holds nothing but its empty ``versions`` folder (as
+        opening a missing one leaves it); returns whether it did.  Only empty folders
+        are removed, so a version published meanwhile is never touched.
+
+        Example:
+            >>> import tempfile, os
+            >>> md = ModelDirectory(os.path.join(tempfile.mkdtemp(), "models"))
+            >>> md.remove_if_empty(), md.path.exists()
+            (True, False)
+        """
+        try:
+            (self.path / VERSIONS).rmdir()
+            self.path.rmdir()
+        except OSError:
+            return False
+        return True
+
     # ------------------------------------------------------------------ reading
     @property
     def pointer_path(self) -> Path:
