@@ -174,19 +174,25 @@ def retrain(
     # Before the model directory is made (opening one creates its folder): a mistyped
     # store leaves nothing behind, neither an empty store nor a model folder.
     check_store_exists(store_url)
+    fresh = not Path(model_dir).exists()
     md = ModelDirectory(model_dir)
-    model = candidate(md, algorithm, extra, seed)
-    with open_or_fail(store_url) as store:
-        result = run_retrain(
-            store,
-            md,
-            model=model,
-            holdout=holdout,
-            tolerance=tolerance,
-            metric=metric,
-            random_state=seed,
-            min_holdout=min_holdout,
-        )
+    try:
+        model = candidate(md, algorithm, extra, seed)
+        with open_or_fail(store_url) as store:
+            result = run_retrain(
+                store,
+                md,
+                model=model,
+                holdout=holdout,
+                tolerance=tolerance,
+                metric=metric,
+                random_state=seed,
+                min_holdout=min_holdout,
+            )
+    except BaseException:
+        if fresh:  # made here only to be read: a failed first retrain leaves no empty folder
+            md.remove_if_empty()
+        raise
     if as_json:
         click.echo(
             json.dumps(

@@ -75,7 +75,6 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -227,7 +226,6 @@ def retrain(
         >>> again.kind, again.kind_reason
         ('event', 'the kind v000001 was trained on')
     """
-    fresh = not isinstance(model_dir, ModelDirectory) and not Path(model_dir).exists()
     md = _directory(model_dir)
     current_version, current = _current(md)
     plan = _plan(
@@ -246,8 +244,6 @@ def retrain(
         raise
     except StoreError as err:
         if current is None:
-            if fresh:  # made by this call only to be read: leave no empty folder behind
-                md.remove_if_empty()
             raise StoreError(_nothing_to_train(store, plan.template, err)) from None
         said = f"{current_version.name} was trained on {kind} ratings; " if kind else ""
         return RetrainResult(
