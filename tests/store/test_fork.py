@@ -309,3 +309,40 @@ def test_a_child_keeps_writing_after_the_parent_closed_its_store(store_dir):
         finished(pid, pipe)
     with open_store(path) as fresh:
         assert sorted(values(fresh, "child")) == sorted(f"child-{k}" for k in range(10))
+
+
+def test_a_child_forked_while_a_thread_leads_a_group_commit_writes(store_dir):
+    """A parent thread leading a group commit at the fork (here waiting for the gate
+    another thread holds) leaves the group busy in the child's memory; the child's first
+    write must not queue behind that leader, which does not exist there."""
+    with open_store(store_dir / "ratings.db") as store:
+        store.add_ratings(rows("before", 1))
+        inside, leave = threading.Event(), threading.Event()
+
+        def holder():
+            with store.db.gate:
+                inside.set()
+                leave.wait(CHILD_SECONDS)
+
+        def writer():
+            store.add_ratings(rows("parent", 1))
+
+        threads = [threading.Thread(target=holder), threading.Thread(target=writer)]
+        threads[0].start()
+        assert inside.wait(10)
+        threads[1].start()
+        deadline = time.monotonic() + 10
+        while not store.group.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.group.busy, "the writer never led a group"
+        time.sleep(0.1)  # the leader waits at the gate by now
+        try:
+            pid, pipe = in_child(lambda: store.add_ratings(rows("child", 2)))
+        finally:
+            time.sleep(0.2)  # the child waits for the gate (not the group) by now
+            leave.set()
+            for thread in threads:
+                thread.join(10)
+        finished(pid, pipe, timeout=10)
+        assert sorted(values(store, "child")) == ["child-0", "child-1"]
+        assert list(values(store, "parent")) == ["parent-0"]
