@@ -273,11 +273,15 @@ class WriteGate:
 # Every gate of this process, so that a forked child can reset each (weak: a closed
 # store's gate goes away with it).
 _GATES: weakref.WeakSet[WriteGate] = weakref.WeakSet()
+# Every database of this process, for the same reason (Database.after_fork_in_child).
+_DATABASES: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 def _reset_gates_in_child() -> None:
     for gate in list(_GATES):
         gate.after_fork_in_child()
+    for db in list(_DATABASES):
+        db.after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
@@ -300,8 +304,9 @@ class Database:
     """One engine and its transactions: a connection per call, safe across threads.
 
     A process that forks after opening gets fresh connections in the child (the parent's
-    are never shared).  An in-memory SQLite database has a single connection, so its
-    calls are serialised by a lock.
+    are never used there).  On a SQLite file the child first closes the connections it
+    inherited idle (:meth:`after_fork_in_child`).  An in-memory SQLite database has a
+    single connection, so its calls are serialised by a lock.
 
     Example:
         >>> db = Database(resolve_url(":memory:"))
@@ -324,14 +329,76 @@ class Database:
             else nullcontext()
         )
         self.closed = False
+        # The pool's connection records, and those checked out (in use by a thread), so
+        # that a forked child knows which inherited connections it may close.
+        self.records: weakref.WeakSet = weakref.WeakSet()
+        self.checked_out: weakref.WeakSet = weakref.WeakSet()
+        self.sqlite_file = file
+        if file:
+            sa.event.listen(self.engine, "connect", self._opened)
+            sa.event.listen(self.engine, "checkout", self._checked_out)
+            sa.event.listen(self.engine, "checkin", self._checked_in)
+        _DATABASES.add(self)
+
+    def _opened(self, _dbapi_connection, record) -> None:
+        # In use from its first statement (the connect listener's pragmas) to its checkin.
+        self.records.add(record)
+        self.checked_out.add(record)
+
+    def _checked_out(self, _dbapi_connection, record, _proxy) -> None:
+        self.checked_out.add(record)
+
+    def _checked_in(self, _dbapi_connection, record) -> None:
+        if record is not None:
+            self.checked_out.discard(record)
+
+    def after_fork_in_child(self) -> None:
+        """Give the child a pool of its own; on a SQLite file, close every connection
+        inherited idle first.  Called in a forked child, before anything else runs there
+        (and by :meth:`connect` after a fork that skipped the at-fork hooks).
+
+        Why close them: SQLite keeps per-process bookkeeping of the locks its connections
+        hold on each file, and a child inherits the parent's.  While an inherited
+        connection is open there, the child's own connections count as holding locks the
+        child never took (POSIX record locks are per process and not inherited), so a
+        parent that closes its last connection finds no other reader, checkpoints and
+        deletes the log under the child.  Closing is safe for a connection that was idle
+        at the fork (SQLite's own fork test says so for any connection without a pending
+        write): closing a descriptor releases only this process's locks, and the close
+        checkpoints only if it gets an exclusive lock, which a live parent's shared lock
+        prevents.  A connection that a parent thread was using at the fork is dropped
+        unclosed: its thread may have held the connection's mutex (a close would wait
+        forever) or a write transaction (a close would roll it back in the shared index).
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> db.after_fork_in_child()  # as the fork hook calls it; a fresh pool
+            >>> with db.read() as conn:
+            ...     conn.exec_driver_sql("select 1").scalar()
+            1
+        """
+        if self.sqlite_file:
+            for record in list(self.records):
+                connection = record.dbapi_connection
+                if record not in self.checked_out and connection is not None:
+                    try:
+                        connection.close()
+                    except Exception:  # closing is best effort: a fresh pool follows
+                        pass
+            self.records = weakref.WeakSet()
+            self.checked_out = weakref.WeakSet()
+        # close=False: PostgreSQL's connections share their sockets with the parent's
+        # (closing would end the parent's sessions), and the SQLite ones left are in use.
+        self.engine.dispose(close=False)
+        self.pid = os.getpid()
 
     def connect(self) -> sa.Connection:
         if self.closed:
             raise StoreError(f"the store {self.shown_url()} is closed")
         if os.getpid() != self.pid:
-            # Connections inherited over fork belong to the parent; drop them unclosed.
-            self.engine.dispose(close=False)
-            self.pid = os.getpid()
+            # A fork that skipped the at-fork hook (os.fork runs it): the parent's
+            # connections must not be used here.
+            self.after_fork_in_child()
         try:
             return self.engine.connect()
         except sa.exc.DBAPIError as err:
