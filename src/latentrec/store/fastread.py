@@ -66,7 +66,17 @@ class SqliteReader:
         :meth:`Database.after_fork_in_child`: while one is open here, the child's own
         connections would share its lock bookkeeping and hold no lock of their own); one
         that a parent thread was reading on at the fork is dropped unclosed.  Called in
-        a forked child only, before anything else runs there."""
+        a forked child only, before anything else runs there.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from latentrec.store import open_store
+            >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "r.db")
+            >>> first = store.reader.connection()
+            >>> store.reader.after_fork_in_child()  # as in a child: closed, then a new one
+            >>> store.reader.connection() is first, store.reader.sequence()
+            (False, 0)
+        """
         for held in list(self.opened):
             if not held.busy:
                 try:

@@ -65,7 +65,17 @@ class ChangeWatch:
         (see :meth:`Database.after_fork_in_child`: open here, it would leave the child's
         connections holding no lock of their own), else drop it unclosed; and a new
         lock: a parent's thread inside :meth:`token` at the fork holds the old one, and
-        that thread is not in this process.  Called in a forked child only."""
+        that thread is not in this process.  Called in a forked child only.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from latentrec.store import open_store
+            >>> watch = open_store(pathlib.Path(tempfile.mkdtemp()) / "r.db").watch()
+            >>> before = watch.token()
+            >>> watch.after_fork_in_child()  # as in a child: a connection of its own next
+            >>> watch.token() != before
+            True
+        """
         if self.conn is not None and not self.lock.locked():
             try:
                 self.conn.close()
