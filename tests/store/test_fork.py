@@ -476,17 +476,35 @@ def test_a_child_forked_while_a_thread_leads_a_group_commit_writes(store_dir):
         assert list(values(store, "parent")) == ["parent-0"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation: a connection a parent thread is writing on at the fork is "
-    "left open in the child (closing it would roll back the parent's transaction in the "
-    "shared log index, or wait forever on the mutex that thread holds), and SQLite's "
-    "per-process bookkeeping then shows the log's write lock taken: the child's writes "
-    "fail with 'database is locked' after the busy timeout (fix: wait before the fork "
-    "for the other threads' write transactions to end)",
-)
-def test_a_child_forked_while_a_thread_is_inside_a_write_transaction_writes(store_dir, monkeypatch):
-    monkeypatch.setattr("latentrec.store.engine.BUSY_TIMEOUT_S", 1.0)
+def test_a_fork_waits_for_a_write_transaction_of_another_thread(store_dir):
+    """A connection a parent thread is writing on at the fork could not be closed in the
+    child, and open there it would keep SQLite's write lock taken in the child's
+    bookkeeping (its writes would fail with "database is locked"): the fork waits for
+    the transaction to end, so the child writes."""
+    with open_store(store_dir / "ratings.db") as store:
+        store.add_ratings(rows("before", 1))
+        inside = threading.Event()
+
+        def writing():
+            with store.db.write() as conn:
+                conn.exec_driver_sql("UPDATE lr_counters SET value = value")
+                inside.set()
+                time.sleep(0.5)  # the fork starts meanwhile
+
+        thread = threading.Thread(target=writing)
+        thread.start()
+        assert inside.wait(10)
+        started = time.monotonic()
+        pid, pipe = in_child(lambda: store.add_ratings(rows("child", 1)))
+        waited = time.monotonic() - started
+        thread.join(10)
+        finished(pid, pipe, timeout=10)
+        assert 0.2 < waited < 5, waited
+        assert list(values(store, "child")) == ["child-0"]
+
+
+def test_a_stuck_write_transaction_delays_a_fork_only_for_the_bound(store_dir, monkeypatch):
+    monkeypatch.setattr("latentrec.store.engine.FORK_WAIT_S", 0.5)
     with open_store(store_dir / "ratings.db") as store:
         store.add_ratings(rows("before", 1))
         inside, leave = threading.Event(), threading.Event()
@@ -500,10 +518,14 @@ def test_a_child_forked_while_a_thread_is_inside_a_write_transaction_writes(stor
         thread = threading.Thread(target=writing)
         thread.start()
         assert inside.wait(10)
+        started = time.monotonic()
         try:
-            pid, pipe = in_child(lambda: store.add_ratings(rows("child", 1)))
+            pid, pipe = in_child(lambda: None)
+            waited = time.monotonic() - started
         finally:
-            time.sleep(0.2)
             leave.set()
             thread.join(10)
         finished(pid, pipe, timeout=10)
+        assert 0.4 < waited < 3, waited
+        store.add_ratings(rows("after", 1))  # the parent's writes go on
+        assert list(values(store, "after")) == ["after-0"]
