@@ -1,9 +1,11 @@
 """A SQLite store used on both sides of ``os.fork()``.
 
-The store claims fork safety in three places: ``Database.connect`` gives a forked child
-connections of its own, :class:`WriteGate` reopens its lock file in the child (an
-inherited descriptor shares its lock with the parent's), and :class:`ChangeWatch` opens
-its own connection in the child.  Here real children write and read while the parent
+The store claims fork safety in these places: a forked child closes the SQLite
+connections it inherited idle (pool, fast reader, watch) and opens its own (with an
+inherited one open, SQLite's per-process lock bookkeeping would have the child's
+connections hold no lock of their own), :class:`WriteGate` reopens its lock file in the
+child (an inherited descriptor shares its lock with the parent's), and the group commit
+forgets the parent's group.  Here real children write and read while the parent
 does too; every write must be stored, the gate must still let one of parent and child
 write at a time, and nothing the parent holds at the moment of the fork (a thread inside
 the gate or the watch, the gate itself after the parent died) may block the child or
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -272,13 +275,6 @@ def test_a_parent_killed_inside_the_gate_does_not_lock_out_writers_through_its_c
                     pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the child's new SQLite connections share the inherited ones' lock "
-    "records, so the child holds no real lock; the parent's close then finds itself last, "
-    "checks the log in and deletes it under the child (fix: close every inherited SQLite "
-    "connection in the child, pool, fast reader and watch, before opening a new one)",
-)
 def test_a_child_keeps_writing_after_the_parent_closed_its_store(store_dir):
     """The parent closing its connections (the last of its process: SQLite then checks
     the log into the database and deletes it unless another connection holds a lock)
@@ -309,3 +305,227 @@ def test_a_child_keeps_writing_after_the_parent_closed_its_store(store_dir):
         finished(pid, pipe)
     with open_store(path) as fresh:
         assert sorted(values(fresh, "child")) == sorted(f"child-{k}" for k in range(10))
+
+
+def test_the_parent_keeps_writing_after_its_child_closed_the_inherited_connections(
+    store_dir,
+):
+    """The reverse case: the child closes every connection it inherited (at the fork),
+    writes, closes its store and exits; the parent's log must still be the file on disk
+    (a child that checked it in and deleted it would leave the parent writing to a
+    deleted file), so another process sees each later parent write at once."""
+    path = store_dir / "ratings.db"
+    with open_store(path) as store:
+        store.add_ratings(rows("before", 3))
+        assert len(values(store, "before")) == 3
+        watch = store.watch()
+        watch.token()
+
+        def child():
+            store.add_ratings(rows("child", 2))
+            assert len(values(store, "child")) == 2
+            store.close()
+
+        pid, pipe = in_child(child)
+        finished(pid, pipe, timeout=10)
+        assert os.path.exists(f"{path}-wal"), "the child deleted the parent's log"
+        token = watch.token()
+        for k in range(5):
+            store.add_ratings(rows("parent", 5)[k : k + 1])
+            # A connection of another process reads the files on disk, never the
+            # parent's memory.
+            seen = subprocess.run(
+                [sys.executable, "-c", OTHER_READER, str(path), "parent"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            assert seen.stdout.split() == [str(k + 1), "ok"], seen.stderr
+        assert watch.token() != token
+        assert sorted(values(store, "child")) == ["child-0", "child-1"]
+    with open_store(path) as fresh:
+        assert sorted(values(fresh, "parent")) == [f"parent-{k}" for k in range(5)]
+        assert fresh.sequence() == 1 + 1 + 5
+
+
+# Another process's count of one user's ratings and its integrity check of the file.
+OTHER_READER = textwrap.dedent(
+    """
+    import sqlite3, sys
+    conn = sqlite3.connect(sys.argv[1], timeout=10)
+    count = conn.execute("SELECT count(*) FROM lr_ratings WHERE user_id = ?", (sys.argv[2],))
+    print(count.fetchone()[0], conn.execute("PRAGMA integrity_check").fetchone()[0])
+    """
+)
+
+
+def database_descriptors(path) -> list[str]:
+    """The files of the SQLite database at ``path`` this process has open (Linux)."""
+    names = {str(path), f"{path}-wal", f"{path}-shm"}
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target in names:
+            found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_a_child_starts_with_no_descriptor_of_the_parents_connections(store_dir):
+    """Every SQLite connection the parent holds idle at the fork (pooled, the fast
+    reader's, the watch's) is closed in the child before the child runs: none of their
+    descriptors is left there, so the child's own connections take real locks."""
+    path = (store_dir / "ratings.db").resolve()
+    with open_store(path) as store:
+        store.add_ratings(rows("before", 2))
+        assert len(values(store, "before")) == 2
+        store.watch().token()
+        threads = [threading.Thread(target=values, args=(store, "before")) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert len(database_descriptors(path)) >= 3  # pool, reader, watch: db files
+
+        def child():
+            assert database_descriptors(path) == []
+            store.add_ratings(rows("child", 1))
+            assert database_descriptors(path) != []  # its own, opened now
+
+        pid, pipe = in_child(child)
+        finished(pid, pipe, timeout=10)
+        assert list(values(store, "child")) == ["child-0"]
+
+
+def test_a_childs_connections_are_never_the_parents(store_dir):
+    """The child's pool is its own: a connection checked out there is never one the
+    parent opened (used in both processes at once, one connection's state would be
+    two processes' copies)."""
+    with open_store(store_dir / "ratings.db") as store:
+        store.add_ratings(rows("before", 1))
+        # Kept alive: their ids stay unique.
+        parents = []
+        with store.db.connect() as first, store.db.connect() as second:
+            parents += [first.connection.dbapi_connection, second.connection.dbapi_connection]
+
+        def child():
+            with store.db.connect() as conn:
+                mine = conn.connection.dbapi_connection
+                assert all(mine is not theirs for theirs in parents)
+                assert conn.exec_driver_sql("select count(*) from lr_ratings").scalar() == 1
+
+        pid, pipe = in_child(child)
+        finished(pid, pipe, timeout=10)
+
+
+def test_a_fork_that_skipped_the_hooks_still_gets_a_pool_of_its_own(store_dir):
+    """``Database.connect`` notices a changed process id (a fork that ran no at-fork
+    hook) and leaves the inherited pool, as the hook would have."""
+    with open_store(store_dir / "ratings.db") as store:
+        store.add_ratings(rows("before", 1))
+        with store.db.connect() as conn:
+            before = conn.connection.dbapi_connection
+        with store.db.connect() as conn:
+            assert conn.connection.dbapi_connection is before  # pooled: the same one
+        store.db.pid = -1  # as a child that inherited it sees it
+        with store.db.connect() as conn:
+            assert conn.connection.dbapi_connection is not before
+        assert store.db.pid == os.getpid()
+        with pytest.raises(sqlite3.ProgrammingError):
+            before.execute("select 1")  # idle, so closed
+        assert list(values(store, "before")) == ["before-0"]
+
+
+def test_a_child_forked_while_a_thread_leads_a_group_commit_writes(store_dir):
+    """A parent thread leading a group commit at the fork (here waiting for the gate
+    another thread holds) leaves the group busy in the child's memory; the child's first
+    write must not queue behind that leader, which does not exist there."""
+    with open_store(store_dir / "ratings.db") as store:
+        store.add_ratings(rows("before", 1))
+        inside, leave = threading.Event(), threading.Event()
+
+        def holder():
+            with store.db.gate:
+                inside.set()
+                leave.wait(CHILD_SECONDS)
+
+        def writer():
+            store.add_ratings(rows("parent", 1))
+
+        threads = [threading.Thread(target=holder), threading.Thread(target=writer)]
+        threads[0].start()
+        assert inside.wait(10)
+        threads[1].start()
+        deadline = time.monotonic() + 10
+        while not store.group.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.group.busy, "the writer never led a group"
+        time.sleep(0.1)  # the leader waits at the gate by now
+        try:
+            pid, pipe = in_child(lambda: store.add_ratings(rows("child", 2)))
+        finally:
+            time.sleep(0.2)  # the child waits for the gate (not the group) by now
+            leave.set()
+            for thread in threads:
+                thread.join(10)
+        finished(pid, pipe, timeout=10)
+        assert sorted(values(store, "child")) == ["child-0", "child-1"]
+        assert list(values(store, "parent")) == ["parent-0"]
+
+
+def test_a_fork_waits_for_a_write_transaction_of_another_thread(store_dir):
+    """A connection a parent thread is writing on at the fork could not be closed in the
+    child, and open there it would keep SQLite's write lock taken in the child's
+    bookkeeping (its writes would fail with "database is locked"): the fork waits for
+    the transaction to end, so the child writes."""
+    with open_store(store_dir / "ratings.db") as store:
+        store.add_ratings(rows("before", 1))
+        inside = threading.Event()
+
+        def writing():
+            with store.db.write() as conn:
+                conn.exec_driver_sql("UPDATE lr_counters SET value = value")
+                inside.set()
+                time.sleep(0.5)  # the fork starts meanwhile
+
+        thread = threading.Thread(target=writing)
+        thread.start()
+        assert inside.wait(10)
+        started = time.monotonic()
+        pid, pipe = in_child(lambda: store.add_ratings(rows("child", 1)))
+        waited = time.monotonic() - started
+        thread.join(10)
+        finished(pid, pipe, timeout=10)
+        assert 0.2 < waited < 5, waited
+        assert list(values(store, "child")) == ["child-0"]
+
+
+def test_a_stuck_write_transaction_delays_a_fork_only_for_the_bound(store_dir, monkeypatch):
+    monkeypatch.setattr("latentrec.store.engine.FORK_WAIT_S", 0.5)
+    with open_store(store_dir / "ratings.db") as store:
+        store.add_ratings(rows("before", 1))
+        inside, leave = threading.Event(), threading.Event()
+
+        def writing():
+            with store.db.write() as conn:
+                conn.exec_driver_sql("UPDATE lr_counters SET value = value")
+                inside.set()
+                leave.wait(CHILD_SECONDS)
+
+        thread = threading.Thread(target=writing)
+        thread.start()
+        assert inside.wait(10)
+        started = time.monotonic()
+        try:
+            pid, pipe = in_child(lambda: None)
+            waited = time.monotonic() - started
+        finally:
+            leave.set()
+            thread.join(10)
+        finished(pid, pipe, timeout=10)
+        assert 0.4 < waited < 3, waited
+        store.add_ratings(rows("after", 1))  # the parent's writes go on
+        assert list(values(store, "after")) == ["after-0"]

@@ -36,6 +36,10 @@ POOL_OVERFLOW = 24
 # Log pages after which a commit also checkpoints (SQLite's default is 1000).
 AUTOCHECKPOINT_PAGES = 10_000
 
+# Seconds a fork waits for the SQLite write transactions of other threads to end (a
+# child cannot write while one is open at the fork: Database.before_fork).
+FORK_WAIT_S = 10.0
+
 # Execution option that marks a connection's next transaction as a write.
 WRITE_OPTION = "latentrec_write"
 
@@ -273,15 +277,44 @@ class WriteGate:
 # Every gate of this process, so that a forked child can reset each (weak: a closed
 # store's gate goes away with it).
 _GATES: weakref.WeakSet[WriteGate] = weakref.WeakSet()
+# Every database of this process, for the same reason (Database.after_fork_in_child).
+_DATABASES: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 def _reset_gates_in_child() -> None:
     for gate in list(_GATES):
         gate.after_fork_in_child()
+    for db in list(_DATABASES):
+        db.after_fork_in_child()
+
+
+# The databases whose write transactions a fork in progress holds off.
+_FORKING: list[Database] = []
+
+
+def _before_fork() -> None:
+    _FORKING[:] = list(_DATABASES)
+    for db in _FORKING:
+        db.before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for db in _FORKING:
+        db.after_fork_in_parent()
+    _FORKING.clear()
+
+
+def _after_fork_in_child() -> None:
+    _FORKING.clear()
+    _reset_gates_in_child()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_gates_in_child)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 def describe(err: sa.exc.DBAPIError) -> str:
@@ -300,8 +333,9 @@ class Database:
     """One engine and its transactions: a connection per call, safe across threads.
 
     A process that forks after opening gets fresh connections in the child (the parent's
-    are never shared).  An in-memory SQLite database has a single connection, so its
-    calls are serialised by a lock.
+    are never used there).  On a SQLite file the child first closes the connections it
+    inherited idle (:meth:`after_fork_in_child`).  An in-memory SQLite database has a
+    single connection, so its calls are serialised by a lock.
 
     Example:
         >>> db = Database(resolve_url(":memory:"))
@@ -324,14 +358,130 @@ class Database:
             else nullcontext()
         )
         self.closed = False
+        # The pool's connection records, and those checked out (in use by a thread), so
+        # that a forked child knows which inherited connections it may close.
+        self.records: weakref.WeakSet = weakref.WeakSet()
+        self.checked_out: weakref.WeakSet = weakref.WeakSet()
+        self.sqlite_file = file
+        # Threads inside a SQLite write transaction (ident -> depth), so that a fork can
+        # wait for them (before_fork).
+        self.writing = threading.Condition()
+        self.writers: dict[int, int] = {}
+        if file:
+            sa.event.listen(self.engine, "connect", self._opened)
+            sa.event.listen(self.engine, "checkout", self._checked_out)
+            sa.event.listen(self.engine, "checkin", self._checked_in)
+        _DATABASES.add(self)
+
+    def _opened(self, _dbapi_connection, record) -> None:
+        # In use from its first statement (the connect listener's pragmas) to its checkin.
+        self.records.add(record)
+        self.checked_out.add(record)
+
+    def _checked_out(self, _dbapi_connection, record, _proxy) -> None:
+        self.checked_out.add(record)
+
+    def _checked_in(self, _dbapi_connection, record) -> None:
+        if record is not None:
+            self.checked_out.discard(record)
+
+    def before_fork(self) -> None:
+        """Wait (up to :data:`FORK_WAIT_S`) until no other thread is inside a write
+        transaction, and hold off new ones until the fork is done (the lock is released
+        by :meth:`after_fork_in_parent` and replaced in the child).
+
+        A connection that a parent thread is writing on at the fork cannot be closed in
+        the child (a close would roll the parent's transaction back in the shared log
+        index, or wait forever on the mutex that thread holds), and while it stays open
+        there, SQLite's per-process bookkeeping shows the log's write lock taken: every
+        write of the child would fail with "database is locked".  A write transaction
+        lasts milliseconds; the wait is bounded so that a stuck one cannot stop a fork.
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> db.before_fork(), db.after_fork_in_parent()  # as os.fork calls them
+            (None, None)
+        """
+        if not self.sqlite_file:
+            return
+        me = threading.get_ident()
+        self.writing.acquire()
+        self.writing.wait_for(
+            lambda: all(thread == me for thread in self.writers), timeout=FORK_WAIT_S
+        )
+
+    def after_fork_in_parent(self) -> None:
+        """Let write transactions start again (see :meth:`before_fork`)."""
+        if self.sqlite_file:
+            self.writing.release()
+
+    @contextmanager
+    def writing_transaction(self):
+        """Counts the calling thread as inside a write transaction (see
+        :meth:`before_fork`); entered before ``BEGIN IMMEDIATE``, left after the commit."""
+        me = threading.get_ident()
+        with self.writing:
+            self.writers[me] = self.writers.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self.writing:
+                if self.writers[me] == 1:
+                    del self.writers[me]
+                else:
+                    self.writers[me] -= 1
+                self.writing.notify_all()
+
+    def after_fork_in_child(self) -> None:
+        """Give the child a pool of its own; on a SQLite file, close every connection
+        inherited idle first.  Called in a forked child, before anything else runs there
+        (and by :meth:`connect` after a fork that skipped the at-fork hooks).
+
+        Why close them: SQLite keeps per-process bookkeeping of the locks its connections
+        hold on each file, and a child inherits the parent's.  While an inherited
+        connection is open there, the child's own connections count as holding locks the
+        child never took (POSIX record locks are per process and not inherited), so a
+        parent that closes its last connection finds no other reader, checkpoints and
+        deletes the log under the child.  Closing is safe for a connection that was idle
+        at the fork (SQLite's own fork test says so for any connection without a pending
+        write): closing a descriptor releases only this process's locks, and the close
+        checkpoints only if it gets an exclusive lock, which a live parent's shared lock
+        prevents.  A connection that a parent thread was using at the fork is dropped
+        unclosed: its thread may have held the connection's mutex (a close would wait
+        forever) or a write transaction (a close would roll it back in the shared index).
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> db.after_fork_in_child()  # as the fork hook calls it; a fresh pool
+            >>> with db.read() as conn:
+            ...     conn.exec_driver_sql("select 1").scalar()
+            1
+        """
+        if self.sqlite_file:
+            for record in list(self.records):
+                connection = record.dbapi_connection
+                if record not in self.checked_out and connection is not None:
+                    try:
+                        connection.close()
+                    except Exception:  # closing is best effort: a fresh pool follows
+                        pass
+            self.records = weakref.WeakSet()
+            self.checked_out = weakref.WeakSet()
+            # The parent's fork held this lock, and its writers are not in this process.
+            self.writing = threading.Condition()
+            self.writers = {}
+        # close=False: PostgreSQL's connections share their sockets with the parent's
+        # (closing would end the parent's sessions), and the SQLite ones left are in use.
+        self.engine.dispose(close=False)
+        self.pid = os.getpid()
 
     def connect(self) -> sa.Connection:
         if self.closed:
             raise StoreError(f"the store {self.shown_url()} is closed")
         if os.getpid() != self.pid:
-            # Connections inherited over fork belong to the parent; drop them unclosed.
-            self.engine.dispose(close=False)
-            self.pid = os.getpid()
+            # A fork that skipped the at-fork hook (os.fork runs it): the parent's
+            # connections must not be used here.
+            self.after_fork_in_child()
         try:
             return self.engine.connect()
         except sa.exc.DBAPIError as err:
@@ -345,13 +495,14 @@ class Database:
     @contextmanager
     def transaction(self, write: bool, snapshot: bool = False):
         gate = self.gate if write else nullcontext()
+        counted = self.writing_transaction() if write and self.sqlite_file else nullcontext()
         with self.guard, gate, self.translated(), self.connect() as conn:
             if write:
                 conn.execution_options(**{WRITE_OPTION: True})
             elif snapshot and self.dialect == "postgresql":
                 # PostgreSQL's default (read committed) gives each statement its own view.
                 conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
+            with counted, conn.begin():
                 yield conn
 
     def read(self, snapshot: bool = False):

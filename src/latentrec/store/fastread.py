@@ -59,8 +59,39 @@ class SqliteReader:
         # server's pool ends idle threads and starts new ones).
         self.opened: weakref.WeakSet[HeldConnection] = weakref.WeakSet()
         self.lock = threading.Lock()
+        _READERS.add(self)
+
+    def after_fork_in_child(self) -> None:
+        """Close the connections inherited idle and forget them all (see
+        :meth:`Database.after_fork_in_child`: while one is open here, the child's own
+        connections would share its lock bookkeeping and hold no lock of their own); one
+        that a parent thread was reading on at the fork is dropped unclosed.  Called in
+        a forked child only, before anything else runs there.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from latentrec.store import open_store
+            >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "r.db")
+            >>> first = store.reader.connection()
+            >>> store.reader.after_fork_in_child()  # as in a child: closed, then a new one
+            >>> store.reader.connection() is first, store.reader.sequence()
+            (False, 0)
+        """
+        for held in list(self.opened):
+            if not held.busy:
+                try:
+                    held.conn.close()
+                except sqlite3.Error:
+                    pass
+        self.opened = weakref.WeakSet()
+        self.local = threading.local()
+        self.lock = threading.Lock()  # a parent thread may have held it at the fork
 
     def connection(self) -> sqlite3.Connection:
+        return self.held().conn
+
+    def held(self) -> HeldConnection:
+        """The thread's connection (opened on first use, again in a forked child)."""
         if self.db.closed:
             raise StoreError(f"the store {self.db.shown_url()} is closed")
         local = self.local
@@ -75,18 +106,25 @@ class SqliteReader:
             held = local.held = HeldConnection(conn)
             with self.lock:
                 self.opened.add(held)
-        return held.conn
+        return held
 
     @contextmanager
     def reading(self):
         """The thread's connection inside one read transaction; driver errors translated."""
         try:
-            conn = self.connection()
-            conn.execute("BEGIN")
+            held = self.held()
+            # Marked in use until the read transaction ends: a forked child must not
+            # close a connection a parent thread is inside (see after_fork_in_child).
+            held.busy += 1
             try:
-                yield conn
+                conn = held.conn
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    conn.execute("COMMIT")
             finally:
-                conn.execute("COMMIT")
+                held.busy -= 1
         except sqlite3.OperationalError as err:
             self.local.held = None
             raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
@@ -128,7 +166,12 @@ class SqliteReader:
         """A passive checkpoint on the thread's connection: ``(busy, log pages, pages
         copied)``, as ``PRAGMA wal_checkpoint(PASSIVE)`` reports them."""
         try:
-            row = self.connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            held = self.held()
+            held.busy += 1
+            try:
+                row = held.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                held.busy -= 1
         except sqlite3.OperationalError as err:
             self.local.held = None
             raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
@@ -153,17 +196,31 @@ class HeldConnection:
         (None, None)
     """
 
-    __slots__ = ("conn", "pid", "__weakref__")
+    __slots__ = ("conn", "pid", "busy", "__weakref__")
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.pid = os.getpid()
+        self.busy = 0  # reads in progress on it
 
     def close(self) -> None:
-        # A connection inherited over fork is the parent's: closing it here could drop
-        # the parent's locks.
+        # An inherited connection is closed (if idle) by the fork hook, never here: one
+        # in use at the fork may be mid-statement on a thread the child lacks.
         if self.pid == os.getpid():
             self.conn.close()
 
     def __del__(self):
         self.close()
+
+
+# Every reader of this process, so that a forked child can reset each (weak).
+_READERS: weakref.WeakSet[SqliteReader] = weakref.WeakSet()
+
+
+def _reset_readers_in_child() -> None:
+    for reader in list(_READERS):
+        reader.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_readers_in_child)

@@ -16,7 +16,9 @@ have landed, and an event written twice would count twice.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 
 from .records import StoreError
 
@@ -59,6 +61,24 @@ class GroupCommit:
         self.pending: list[_Waiter] = []
         self.busy = False
         self.groups = 0  # transactions committed for groups of more than one write
+        _GROUPS.add(self)
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's group: its leader and waiters are threads this process
+        lacks, so a write here would queue behind a leader that never finishes (or wait
+        for a lock held at the fork).  Called in a forked child only, before anything
+        else runs there.
+
+        Example:
+            >>> group = GroupCommit(None, None)
+            >>> group.busy = True  # as a parent thread leading a group leaves it
+            >>> group.after_fork_in_child()
+            >>> group.busy, group.pending
+            (False, [])
+        """
+        self.lock = threading.Lock()
+        self.pending = []
+        self.busy = False
 
     def submit(self, item):
         """Write ``item``; returns ``apply``'s result once its transaction committed."""
@@ -134,3 +154,16 @@ class GroupCommit:
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
+
+
+# Every group commit of this process, so that a forked child can reset each (weak).
+_GROUPS: weakref.WeakSet[GroupCommit] = weakref.WeakSet()
+
+
+def _reset_groups_in_child() -> None:
+    for group in list(_GROUPS):
+        group.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_groups_in_child)

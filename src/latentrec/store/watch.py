@@ -61,8 +61,27 @@ class ChangeWatch:
         _WATCHES.add(self)
 
     def after_fork_in_child(self) -> None:
-        """A new lock: a parent's thread inside :meth:`token` at the fork holds the old
-        one, and that thread is not in this process.  Called in a forked child only."""
+        """Close the inherited connection if no parent thread was using it at the fork
+        (see :meth:`Database.after_fork_in_child`: open here, it would leave the child's
+        connections holding no lock of their own), else drop it unclosed; and a new
+        lock: a parent's thread inside :meth:`token` at the fork holds the old one, and
+        that thread is not in this process.  Called in a forked child only.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from latentrec.store import open_store
+            >>> watch = open_store(pathlib.Path(tempfile.mkdtemp()) / "r.db").watch()
+            >>> before = watch.token()
+            >>> watch.after_fork_in_child()  # as in a child: a connection of its own next
+            >>> watch.token() != before
+            True
+        """
+        if self.conn is not None and not self.lock.locked():
+            try:
+                self.conn.close()
+            except sqlite3.Error:
+                pass
+        self.conn = None
         self.lock = threading.Lock()
 
     def token(self) -> int:
@@ -73,7 +92,7 @@ class ChangeWatch:
         with self.lock:
             try:
                 if self.conn is None or self.pid != os.getpid():
-                    # Never close a connection inherited over fork: it is the parent's.
+                    # An inherited connection was closed or dropped by the fork hook.
                     self.conn = sqlite3.connect(
                         self.db.url.database,
                         timeout=BUSY_TIMEOUT_S,
@@ -98,6 +117,15 @@ class ChangeWatch:
             if self.conn is not None and self.pid == os.getpid():
                 self.conn.close()
             self.conn = None
+
+    def __del__(self):
+        # Closed now, not whenever the cycle collector finds the driver's connection (it
+        # references itself): a fork meanwhile would hand the child an open one that no
+        # fork hook knows of (see after_fork_in_child).
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 # Every watch of this process, so that a forked child can reset each (weak).
