@@ -11,24 +11,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import cli_ratings_frame
+from new_user_support import error_line, invoke
 
 from latentrec.cli import main
-from latentrec.cli._common import COMPILE_MESSAGE
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def error_line(out, code: int = 1) -> str:
-    """The one line a failed command printed (the compile notice aside), checked."""
-    assert out.exit_code == code, out.output
-    lines = [x for x in out.stderr.splitlines() if x.strip() and x != COMPILE_MESSAGE]
-    if code == 1:
-        assert len(lines) == 1, out.stderr
-        assert lines[0].startswith("Error: "), lines
-        return lines[0]
-    return lines[-1]
 
 
 @pytest.fixture(scope="module")
