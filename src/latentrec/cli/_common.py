@@ -679,7 +679,8 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
     unknown = sorted(set(given) - valid)
     if unknown:
         raise Failure(f"{cls.__name__} has no hyperparameter(s) {unknown}; valid: {sorted(valid)}")
-    return cls(**given)
+    # A bad value is refused now, before any data is read or any plan printed.
+    return cls(**given).check_params()
 
 
 def algorithm_options(fn):

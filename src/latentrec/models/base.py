@@ -334,6 +334,19 @@ class Recommender(Ranking):
         names = [k for k in self.__dict__ if k.endswith("_") and not k.startswith("_")]
         return {k: self.__dict__.pop(k) for k in names if k not in params}
 
+    def check_params(self):
+        """Check the hyperparameters now and return the model: ``fit`` checks them too,
+        but a caller about to load data or print a plan can refuse a bad value first.
+
+        Example:
+            >>> from latentrec.models import BiasedMF
+            >>> BiasedMF(n_factors=0).check_params()
+            Traceback (most recent call last):
+            ValueError: n_factors must be an integer >= 1, got 0
+        """
+        self._check_params()
+        return self
+
     def _check_params(self) -> None:
         """Validate hyperparameters (called by ``fit``, never by ``__init__``)."""
 
