@@ -61,6 +61,23 @@ def test_taste_map(movie_data, tmp_path):
     assert [t.get_text() for t in fig.axes[0].texts] == ["Film 3"]
 
 
+def test_taste_map_of_a_model_that_gained_users_and_items(movie_data):
+    # Before: refused, the training data lacking the items added after training.
+    model = GradientDescentMF(n_factors=3, n_epochs=50, random_state=0).fit(movie_data)
+    before = plots.taste_map(model, movie_data, min_ratings=5, users=[0])
+    model.partial_fit_users(pd.DataFrame({"user_id": [500, 500], "item_id": [0, 1]}))
+    model.partial_fit_items(pd.DataFrame({"user_id": [0, 500], "item_id": 900}))
+    after = plots.taste_map(model, movie_data, min_ratings=5, users=[0, 500])
+    texts = [t.get_text() for t in after.axes[0].texts]
+    assert "user 500" in texts and not any("900" in t for t in texts)
+    # The same items on the same axes: the added item has no ratings in the data.
+    old, new = before.axes[0].collections[0], after.axes[0].collections[0]
+    np.testing.assert_array_equal(old.get_offsets(), new.get_offsets())
+    other = movie_data.subset(movie_data.item_idx != 3)
+    with pytest.raises(ValueError, match="vocabularies"):
+        plots.taste_map(model, other, min_ratings=5)
+
+
 def test_taste_map_needs_two_factors(movie_data):
     model = GradientDescentMF(n_factors=1, n_epochs=5).fit(movie_data)
     with pytest.raises(ValueError, match="at least 2 factors"):

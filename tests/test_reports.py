@@ -177,3 +177,44 @@ def test_supporting_items_are_the_users_rated_items_nearest_the_target():
     assert supporting_items(model, 1, 3).empty
     with pytest.raises(ValueError, match="n must be"):
         supporting_items(model, 0, 3, n=0)
+
+
+# ---------------------------------------------------------------------- a model that grew
+def grown(model, data):
+    """``model`` after onboarding a user and adding an item (fold-in, no retraining)."""
+    model.partial_fit_users(
+        pd.DataFrame({"user_id": [999, 999], "item_id": [0, 2], "rating": [5.0, 1.0]})
+    )
+    model.partial_fit_items(pd.DataFrame({"user_id": [0, 999], "item_id": 77, "rating": 4.0}))
+    assert (model.n_users, model.n_items) == (data.n_users + 1, data.n_items + 1)
+    return model
+
+
+def test_a_model_that_gained_users_and_items_is_reported_from_its_training_data():
+    # Before: the report refused the training data of a grown model (other vocabularies),
+    # and only the command line padded it.
+    data, model, _, _, _ = planted()
+    report = factor_report(model, data, n=3, min_ratings=1)
+    profile = user_profile(model, 0, data, report=report)
+    model = grown(model, data)
+    after = factor_report(model, data, n=3, min_ratings=1)
+    # The added item has no ratings in the training data: left out, the rest unchanged.
+    pd.testing.assert_frame_equal(after.summary, report.summary)
+    pd.testing.assert_frame_equal(after.items, report.items)
+    pd.testing.assert_frame_equal(user_profile(model, 0, data, report=after).frame, profile.frame)
+    # The onboarded user is described in the same terms (no training ratings of theirs).
+    new = user_profile(model, 999, data, report=after)
+    assert new.n_rated == 0 and new.frame["top_rated"].map(len).eq(0).all()
+    assert new.frame["value"].iloc[0] == pytest.approx(model.user_factors_[-1, 0], rel=1e-6)
+
+
+def test_a_grown_model_takes_its_training_data_only():
+    data, model, _, _, _ = planted()
+    model = grown(model, data)
+    # The same first ids, other cells: not the data trained on (the digest differs).
+    other = data.subset(data.item_idx != 3)
+    assert other.users == data.users and other.items == data.items
+    with pytest.raises(ValueError, match="vocabularies.*gained later"):
+        factor_report(model, other, min_ratings=1)
+    with pytest.raises(ValueError, match="vocabularies"):
+        factor_report(model, Interactions.from_dense(np.ones((3, 3))), min_ratings=1)

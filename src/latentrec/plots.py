@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from .data.genres import genre_label_lists
 from .data.interactions import Interactions
 from .io.atomic import atomic_path
+from .models.inputs import with_model_ids
 
 # Distinct colours for the most common main genres; everything else is grey.
 _PALETTE = [
@@ -118,6 +119,9 @@ def taste_map(
 ):
     """The item vectors projected on their first two principal components.
 
+    ``data`` is the interactions the model was trained on (or a split of it); for a model
+    that gained users or items after training, the training data without them
+    (:func:`~latentrec.models.inputs.with_model_ids`), and an added user can be placed.
     Points are the items with at least ``min_ratings`` ratings in ``data``, coloured by
     genre: the ``n_genres`` (at most 9) most frequent genres get colours and each item
     takes the rarest of its genres among them, so Star Wars ("Action|Adventure|
@@ -142,8 +146,9 @@ def taste_map(
         raise ValueError(
             f"a taste map needs a model with item factors; {type(model).__name__} has none"
         )
-    if data.items != model.items_:
-        raise ValueError("data must share the model's item vocabulary")
+    if not isinstance(data, Interactions):
+        raise TypeError(f"data must be latentrec.Interactions, got {type(data).__name__}")
+    data = with_model_ids(model, data)
     Q = np.asarray(model.item_factors_, dtype=np.float64)
     if Q.shape[1] < 2:
         raise ValueError("a taste map needs a model with at least 2 factors")

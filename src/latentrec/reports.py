@@ -21,6 +21,7 @@ import pandas as pd
 
 from .data.interactions import Interactions
 from .models.hybrid import FeatureEncoder
+from .models.inputs import with_model_ids
 
 
 @dataclass
@@ -104,17 +105,16 @@ class UserProfile:
         return "\n".join(lines)
 
 
-def _check(model, data: Interactions) -> None:
+def _check(model, data: Interactions) -> Interactions:
+    """``data`` over the model's id maps (:func:`~latentrec.models.inputs.with_model_ids`:
+    the training data of a model that grew since is accepted), or an error."""
     model.check_fitted()
     if not isinstance(data, Interactions):
         raise TypeError(f"data must be latentrec.Interactions, got {type(data).__name__}")
-    if data.items != model.items_ or data.users != model.users_:
-        raise ValueError(
-            "data must share the model's id vocabularies (pass the Interactions it was "
-            "trained on, or a split of it)"
-        )
-    if model.item_factors_.shape[1] == 0:
+    factors = getattr(model, "item_factors_", None)
+    if factors is None or factors.shape[1] == 0:
         raise ValueError(f"{type(model).__name__} has no latent factors to report on")
+    return with_model_ids(model, data)
 
 
 def _rotation(Q: np.ndarray) -> np.ndarray:
@@ -171,7 +171,10 @@ def factor_report(
     Args:
         model: a fitted factor model.
         data: the interactions it was trained on (for rating counts, titles and the
-            item side table; ``data.item_features`` may be absent).
+            item side table; ``data.item_features`` may be absent).  For a model that
+            gained users or items after training (fold-in, onboarding), the training
+            data without them (:func:`~latentrec.models.inputs.with_model_ids`); the
+            added items have no ratings in it, so ``min_ratings`` leaves them out.
         n: titles listed at each pole.
         min_ratings: only items with at least this many ratings in ``data`` are listed
             and correlated (vectors of rarely rated items are mostly noise).
@@ -197,7 +200,7 @@ def factor_report(
         >>> report.name(0) in ("Sci-Fi vs Romance", "Romance vs Sci-Fi")
         True
     """
-    _check(model, data)
+    data = _check(model, data)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     counts = data.item_counts()
@@ -283,7 +286,7 @@ def user_profile(
         >>> profile.to_frame()["leaning"].iloc[0]
         'Sci-Fi'
     """
-    _check(model, data)
+    data = _check(model, data)
     if report is None:
         report = factor_report(model, data, n=1, min_ratings=min_ratings, rotate=rotate)
     u = model.users_.index([user_id])[0]

@@ -3,6 +3,8 @@
 :func:`as_interactions` turns the matrices people already have (scipy.sparse, NumPy)
 into :class:`~latentrec.Interactions`; :func:`check_has_ratings` refuses data with nothing
 for a rating model to learn (no rating column, or clicks), naming the models that fit it.
+:func:`with_model_ids` takes the data a fitted model was trained on, after the model
+grew (fold-in, onboarding, partial fits), over the model's own id maps.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 
-__all__ = ["IMPLICIT_MODELS", "MIN_EQUAL_VALUES", "as_interactions", "check_has_ratings"]
+__all__ = [
+    "IMPLICIT_MODELS",
+    "MIN_EQUAL_VALUES",
+    "as_interactions",
+    "check_has_ratings",
+    "with_model_ids",
+]
 
 # The models to name when a rating model is given data without ratings to learn from.
 IMPLICIT_MODELS = (
@@ -80,3 +88,71 @@ def check_has_ratings(model_name: str, data: Interactions) -> None:
             "(no rating column, or implicit feedback such as clicks), so there is nothing "
             f"to learn; for implicit data use {IMPLICIT_MODELS}"
         )
+
+
+def with_model_ids(model, data, what: str = "data") -> Interactions:
+    """``data`` over ``model``'s user and item id maps, or a ValueError saying why not.
+
+    Data whose ids are the model's (the training data, or a split of it) is returned as
+    it is.  A model that gained users or items after training (``partial_fit_users``,
+    ``partial_fit_items``, ``onboard(user_id=...)``) has those ids last in its maps; its
+    training data, which lacks them, is accepted when its ids are the model's first ones,
+    in order, and it is the very data trained on (the digest the model keeps of it,
+    ``data_fingerprint_``, where it keeps one).  It is returned with the later ids
+    appended: no cells, empty side-table rows.  Anything else is refused, the message
+    beginning with ``what``.  The command line applies the same rule to ``--data``.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec.models import BiasedMF
+        >>> data = Interactions.from_dense(np.array([[5, 1], [4, 2]]))
+        >>> model = BiasedMF(n_factors=2, n_epochs=5, random_state=0).fit(data)
+        >>> _ = model.partial_fit_users(pd.DataFrame({"user_id": [7], "item_id": [0]}))
+        >>> grown = with_model_ids(model, data)
+        >>> grown.n_users, grown.nnz, grown.users == model.users_
+        (3, 4, True)
+    """
+    if not isinstance(data, Interactions):
+        raise TypeError(f"{what} must be latentrec.Interactions, got {type(data).__name__}")
+    users, items = model.users_, model.items_
+    if data.users == users and data.items == items:
+        return data
+    grown = (
+        _first_of(data.users, users)
+        and _first_of(data.items, items)
+        and getattr(model, "data_fingerprint_", None) in (None, data.fingerprint())
+    )
+    if not grown:
+        raise ValueError(
+            f"{what} must share the model's id vocabularies: it has {data.n_users} users x "
+            f"{data.n_items} items, the model {len(users)} x {len(items)} (or other ids); "
+            "pass the Interactions the model was trained on (users or items it gained "
+            "later may be missing), or a split of it"
+        )
+    m = data.matrix
+    extra = np.full(len(users) - data.n_users, m.indptr[-1], dtype=m.indptr.dtype)
+    matrix = sp.csr_matrix(
+        (m.data, m.indices, np.concatenate([m.indptr, extra])), shape=(len(users), len(items))
+    )
+    matrix.has_sorted_indices = True  # the rows of `data`, sorted, then empty ones
+
+    def side(table, vocab):  # side tables are aligned with the ids, indexed by them
+        return None if table is None else table.reindex(vocab.ids)
+
+    return Interactions(
+        users,
+        items,
+        matrix,
+        data.timestamps,
+        rating_scale=data.rating_scale,
+        implicit=data.implicit,
+        item_features=side(data.item_features, items),
+        user_features=side(data.user_features, users),
+        load_report=data.load_report,
+    )
+
+
+def _first_of(vocab, model_vocab) -> bool:
+    """Whether ``vocab`` is ``model_vocab`` or its first ids (the rest added later)."""
+    n = len(vocab)
+    return n <= len(model_vocab) and np.array_equal(vocab.ids, model_vocab.ids[:n])
