@@ -353,3 +353,70 @@ def test_bad_hyperparameters_named(bad, small_data):
 def test_divergence_is_loud(small_data):
     with pytest.raises(FloatingPointError, match="learning_rate"):
         SVDpp(learning_rate=50.0, n_epochs=5, random_state=0).fit(small_data)
+
+
+def effective_by_hand(model):
+    """z_u = p_u + |N(u)|^-½ Σ_{j∈N(u)} y_j for every user, N(u) from the seen items."""
+    seen = model.seen_
+    Z = np.zeros(model.user_factors_.shape)
+    for u in range(model.n_users):
+        rated = seen.indices[seen.indptr[u] : seen.indptr[u + 1]]
+        Z[u] = model.p_[u].astype(np.float64)
+        if rated.size:
+            Z[u] += model.y_[rated].astype(np.float64).sum(axis=0) / np.sqrt(rated.size)
+    return Z
+
+
+def test_partial_fits_keep_p_and_y_one_row_per_user_and_item(fitted, tmp_path):
+    # Before: p_ kept its training rows only, so p_[u] of an added user was an IndexError
+    # and the p_ row of a refitted user was stale (z = p + s no longer held).
+    import pandas as pd
+
+    data, trained = fitted
+    model = SVDpp(**trained.get_params()).fit(data)
+    before = model.p_.copy()
+    model.partial_fit_users(
+        pd.DataFrame(
+            {
+                "user_id": ["new1", "new1", "new1", data.users.ids[0]],
+                "item_id": data.items.ids[[0, 1, 2, 3]],
+                "rating": [5.0, 4.0, 1.0, 2.0],
+            }
+        )
+    )
+    assert model.p_.shape == model.user_factors_.shape == (data.n_users + 1, 4)
+    np.testing.assert_allclose(effective_by_hand(model), model.user_factors_, atol=1e-5)
+    np.testing.assert_array_equal(model.p_[1 : data.n_users], before[1:])
+    # The added user is explained and compared in the same z space.
+    e = model.explain("new1", data.items.ids[4])
+    z = effective_by_hand(model)[data.n_users]
+    np.testing.assert_allclose(e.factor_contributions, z * model.item_factors_[4], atol=1e-5)
+    model.partial_fit_items(
+        pd.DataFrame({"user_id": ["new1", data.users.ids[1]], "item_id": 999, "rating": [5, 3]})
+    )
+    assert model.y_.shape == model.item_factors_.shape == (data.n_items + 1, 4)
+    assert not model.y_[-1].any()  # a new item's y is unknown: zero
+    model.save(tmp_path / "grown.npz")
+    loaded = latentrec.load(tmp_path / "grown.npz")
+    np.testing.assert_array_equal(loaded.p_, model.p_)
+    np.testing.assert_array_equal(loaded.y_, model.y_)
+    assert loaded.similar_users("new1", n=3).ids.tolist() == (
+        model.similar_users("new1", n=3).ids.tolist()
+    )
+
+
+def test_a_model_whose_p_lacks_added_users_gets_their_rows_at_the_next_partial_fit(fitted):
+    # Files written before p_ grew hold fewer p_ rows than users.
+    import pandas as pd
+
+    data, model = fitted
+    new = pd.DataFrame({"user_id": ["a", "b"], "item_id": data.items.ids[[0, 1]], "rating": 4.0})
+    grown = SVDpp(**model.get_params()).fit(data).partial_fit_users(new)
+    old_file = SVDpp.from_fitted(
+        grown.fitted_.evolve(p_=grown.p_[: data.n_users]), **grown.get_params()
+    )
+    old_file.partial_fit_users(new.iloc[:1].assign(user_id="c"))
+    assert old_file.p_.shape[0] == old_file.n_users == data.n_users + 3
+    np.testing.assert_allclose(
+        effective_by_hand(old_file)[-1], old_file.user_factors_[-1], atol=1e-5
+    )

@@ -277,6 +277,16 @@ class FoldIn:
             weighted,
         )
 
+    def _more_rows(self, side, target, indptr, cols, factors, catalog) -> dict:
+        """Other learned arrays a partial fit of ``side`` changes: ``{name: array}``.
+
+        Called with the solved rows (``target``: their indices in ``catalog``, the new
+        catalogue; ``indptr`` / ``cols``: their cells; ``factors``: what the solve gave)
+        for a model that keeps more per-row state than a bias and a factor row (SVD++'s
+        raw p and y); the default changes nothing.
+        """
+        return {}
+
     def _fold_in_regularization(self, side: str) -> tuple[float, float, bool]:
         """(λ for factors, λ for the bias, whether λ is multiplied by the row's count).
 
@@ -388,6 +398,7 @@ class FoldIn:
         )
         changes[bias_name][target] = bias
         changes[factors_name][target] = factors
+        changes.update(self._more_rows(side, target, indptr, col, factors, catalog))
         self._check_finite(changes)
         return self.fitted_.evolve(catalog, **changes)
 

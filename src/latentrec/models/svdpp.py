@@ -45,10 +45,12 @@ class SVDpp(FactorModel):
 
     (the per-rating penalties of SGD summed over the user's n ratings), and returns the
     effective vector z = p + s: the items a new user rated inform their vector through y
-    even before p has moved.  ``partial_fit_users`` stores z in ``user_factors_``; ``p_``
-    keeps its training rows.  ``partial_fit_items`` is the default ridge on the fixed z
-    (a new item's y is unknown, and no user's N(u) holds it: a later fold-in takes it
-    as zero).
+    even before p has moved.  ``partial_fit_users`` stores z in ``user_factors_`` and
+    p = z − s in ``p_``, so ``p_`` and ``y_`` keep one row per user and per item and
+    z_u = p_u + |N(u)|^-½ Σ_{j∈N(u)} y_j holds for the added users as for the trained
+    ones.  ``partial_fit_items`` is the default ridge on the fixed z (a new item's y is
+    unknown, and no user's N(u) held it: its ``y_`` row is zero, and the z of the users
+    who rated it is not recomputed).
 
     ``history_["train_rmse"]`` is the running RMSE during the epoch (each prediction just
     before its update); ``valid_rmse`` is exact, after the epoch.
@@ -217,16 +219,8 @@ class SVDpp(FactorModel):
         """
         indptr = np.asarray(indptr, dtype=np.int64)
         indices = np.asarray(indices, dtype=np.int64)
-        counts = np.diff(indptr)
-        rows = np.repeat(np.arange(counts.size), counts)
-        # s per row: the mean-square-root sum of its items' y vectors.
-        scale = 1.0 / np.sqrt(np.maximum(counts, 1))
-        s = np.zeros((counts.size, self.n_factors_))
-        # An item added after training (partial_fit_items) has no y: zero, as no user's
-        # N(u) held it when y was learned.  It still counts in |N(u)|.
-        has_y = indices < self.y_.shape[0]
-        np.add.at(s, rows[has_y], self.y_[indices[has_y]].astype(np.float64))
-        s *= scale[:, None]
+        rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+        s = self._implicit_sums(indptr, indices)
         Q = self.item_factors_.astype(np.float64)
         # q_i·s is fixed per cell: moved into the values, the rest is the default ridge.
         shifted = np.asarray(values, dtype=np.float64) - np.einsum("ij,ij->i", Q[indices], s[rows])
@@ -243,3 +237,36 @@ class SVDpp(FactorModel):
             weighted,
         )
         return bias, (p + s).astype(np.float32)
+
+    def _implicit_sums(self, indptr, indices) -> np.ndarray:
+        """s = |N(u)|^-½ Σ_{j∈N(u)} y_j for each CSR row of items (float64, rows x k)."""
+        indptr = np.asarray(indptr, dtype=np.int64)
+        indices = np.asarray(indices, dtype=np.int64)
+        counts = np.diff(indptr)
+        rows = np.repeat(np.arange(counts.size), counts)
+        s = np.zeros((counts.size, self.n_factors_))
+        # An item added after training (partial_fit_items, or a file written before y_
+        # grew with the items) has no y: zero, as no user's N(u) held it when y was
+        # learned.  It still counts in |N(u)|.
+        has_y = indices < self.y_.shape[0]
+        np.add.at(s, rows[has_y], self.y_[indices[has_y]].astype(np.float64))
+        s *= (1.0 / np.sqrt(np.maximum(counts, 1)))[:, None]
+        return s
+
+    def _more_rows(self, side, target, indptr, cols, factors, catalog) -> dict:
+        # p_ and y_ keep one row per user and per item, as user_factors_ and
+        # item_factors_ do (and a file written before they grew gets its rows here).
+        if side == "item":
+            # A new item's y is unknown (no user's N(u) held it in training): zero.
+            return {"y_": _grown(self.y_, catalog.n_items)}
+        # The stored z = p + s of each solved user, split back: p = z - s.
+        p = _grown(self.p_, catalog.n_users)
+        p[target] = factors - self._implicit_sums(indptr, cols)
+        return {"p_": p}
+
+
+def _grown(rows: np.ndarray, n: int) -> np.ndarray:
+    """A copy of ``rows`` with zero rows appended up to ``n`` rows."""
+    out = np.zeros((max(n, rows.shape[0]),) + rows.shape[1:], dtype=rows.dtype)
+    out[: rows.shape[0]] = rows
+    return out
