@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import latentrec
 from latentrec import Interactions, UnknownIdError
-from latentrec.models import BiasedMF, NotFittedError, Popularity
+from latentrec.models import BiasedMF, NotFittedError, Popularity, PredictsNoRatingsError
 from latentrec.registry import model_class, model_names
 
 # Every registered model is tested: small sizes and one thread keep the suite fast, as
@@ -118,8 +118,10 @@ def test_predict_matches_scores_and_is_vectorised(name, fitted):
     data, models = fitted
     model = models[name]
     if not model.predicts_ratings:
-        with pytest.raises(TypeError, match="does not predict ratings"):
-            model.predict(["u0"], [100])
+        # Both kinds, as predict always raised TypeError and evaluate_ratings ValueError.
+        for kind in (TypeError, ValueError, PredictsNoRatingsError):
+            with pytest.raises(kind, match="does not predict ratings"):
+                model.predict(["u0"], [100])
         return
     users = data.users.ids[[0, 1, 2, 0]]
     items = data.items.ids[[0, 5, 3, 7]]
@@ -228,10 +230,55 @@ def test_unknown_user_falls_back_to_popularity(name, fitted):
 
 @MODELS
 def test_bad_n_is_an_error(name, fitted):
-    _, models = fitted
-    for bad in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="positive integer"):
-            models[name].recommend("u0", n=bad)
+    data, models = fitted
+    model = models[name]
+    calls = [
+        lambda n: model.recommend("u0", n=n),
+        lambda n: model.recommend_batch(["u0", "stranger"], n=n),
+    ]
+    if hasattr(model, "similar_items") and getattr(model, "n_factors_", 1) != 0:
+        calls.append(lambda n: model.similar_items(data.items.ids[0], n=n))
+        calls.append(lambda n: model.similar_items(data.items.ids[:2], n=n))
+    if hasattr(model, "similar_users") and getattr(model, "n_factors_", 1) != 0:
+        calls.append(lambda n: model.similar_users("u0", n=n))
+    for call in calls:
+        for bad in (0, -1, 2.5, True):
+            with pytest.raises(ValueError, match="positive integer"):
+                call(bad)
+
+
+@MODELS
+def test_batch_equals_one_by_one_for_every_user_and_a_stranger(name, fitted):
+    data, models = fitted
+    model = models[name]
+    users = [*data.users.ids[8:20], "stranger"]  # the first 8: the test above
+    batch = model.recommend_batch(users, n=7)
+    for u in users:
+        rec = model.recommend(u, n=7)
+        rows = batch[batch["user_id"] == u]
+        assert rows["item_id"].tolist() == rec.ids.tolist()
+        assert rows["fallback"].eq(rec.fallback).all()
+        # equal_nan: a ranking model's fallback rows have no score.
+        np.testing.assert_allclose(
+            rows["score"].to_numpy(), rec.scores, rtol=1e-6, atol=1e-6, equal_nan=True
+        )
+
+
+@MODELS
+def test_fitting_twice_with_one_random_state_gives_one_model(name, fitted):
+    data, models = fitted
+    model = models[name]
+    again = FACTORIES[name]()
+    assert again.get_params() == model.get_params()
+    # The same instance refitted, too: nothing of the first fit may leak into the second.
+    again.fit(data).fit(data)
+    users = data.users.ids
+    pd.testing.assert_frame_equal(
+        again.recommend_batch(users, n=5), model.recommend_batch(users, n=5)
+    )
+    if model.predicts_ratings:
+        items = np.resize(data.items.ids, users.size)
+        np.testing.assert_array_equal(again.predict(users, items), model.predict(users, items))
 
 
 @MODELS
@@ -253,6 +300,49 @@ def test_save_load_round_trip(name, fitted, tmp_path):
     # The file is a plain npz: NumPy reads it with pickles disabled.
     with np.load(path, allow_pickle=False) as npz:
         assert "users.npy" not in npz.files and "users" in npz.files
+
+
+PARTIAL = pytest.mark.parametrize(
+    "name", sorted(n for n in FACTORIES if hasattr(model_class(n), "partial_fit_users"))
+)
+
+
+@PARTIAL
+def test_save_load_round_trip_after_partial_fits(name, fitted, tmp_path):
+    data, _ = fitted
+    model = FACTORIES[name]().fit(data)
+    users = data.users.ids
+    model.partial_fit_users(
+        pd.DataFrame(
+            {
+                "user_id": ["new", "new", users[0]],
+                "item_id": data.items.ids[[0, 1, 2]],
+                "rating": [5.0, 4.0, 3.0],
+            }
+        )
+    )
+    model.partial_fit_items(
+        pd.DataFrame({"user_id": ["new", users[1]], "item_id": 999, "rating": [5.0, 2.0]})
+    )
+    assert (model.n_users, model.n_items) == (data.n_users + 1, data.n_items + 1)
+    model.save(tmp_path / "grown.npz")
+    loaded = latentrec.load(tmp_path / "grown.npz")
+    asked = ["new", users[0], users[1], "stranger"]
+    pd.testing.assert_frame_equal(
+        loaded.recommend_batch(asked, n=30), model.recommend_batch(asked, n=30)
+    )
+    if model.predicts_ratings:
+        items = [999, data.items.ids[0], 999, data.items.ids[3]]
+        np.testing.assert_array_equal(
+            loaded.predict(asked[:3] + [users[2]], items),
+            model.predict(asked[:3] + [users[2]], items),
+        )
+    if model.n_factors_:
+        for ask in (lambda m: m.similar_items(999, n=5), lambda m: m.similar_users("new", n=5)):
+            assert ask(loaded).ids.tolist() == ask(model).ids.tolist()
+        assert loaded.explain("new", 999).prediction == model.explain("new", 999).prediction
+    answers = {data.items.ids[0]: 5.0, 999: 4.0}
+    np.testing.assert_array_equal(loaded.fold_in(answers).factors, model.fold_in(answers).factors)
 
 
 @settings(max_examples=40, deadline=None)
@@ -315,14 +405,36 @@ def test_similar_to_an_id_without_training_data_is_empty(name, held_out):
     assert len(rec.ids) == 0 and len(rec.scores) == 0 and not rec.fallback
     others = model.similar_items(data.items.ids[0], n=data.n_items)
     assert item not in others.ids.tolist()
+    # A list of ids gives the long form, for every model with similar_items (ItemKNN
+    # took one id only): no rows for the id without a vector, the others' as alone.
+    table = model.similar_items(data.items.ids[[0, 5, 1]], n=3)
+    assert list(table.columns) == ["query_id", "rank", "item_id", "score"]
+    assert item not in table["query_id"].tolist()
+    for query in data.items.ids[[0, 1]]:
+        alone = model.similar_items(query, n=3)
+        rows = table[table["query_id"] == query]
+        assert rows["item_id"].tolist() == alone.ids.tolist()
+        np.testing.assert_allclose(rows["score"].to_numpy(), alone.scores, rtol=1e-6)
+        assert rows["rank"].tolist() == list(range(1, len(alone.ids) + 1))
     if hasattr(model, "similar_users"):
         rec = model.similar_users(user, n=5)
         assert len(rec.ids) == 0 and not rec.fallback
         assert user not in model.similar_users(data.users.ids[0], n=data.n_users).ids.tolist()
-        table = model.similar_items(data.items.ids[[0, 5, 1]], n=3)
-        # The long form: no rows for the id without a vector, the others' rows as alone.
-        assert item not in table["query_id"].tolist()
-        got = table[table["query_id"] == data.items.ids[1]]["item_id"].tolist()
-        assert got == model.similar_items(data.items.ids[1], n=3).ids.tolist()
     with pytest.raises(UnknownIdError, match="999"):
         model.similar_items(999)
+
+
+@SIMILAR
+def test_similar_items_never_returns_the_item_itself(name, fitted):
+    data, models = fitted
+    model = models[name]
+    if getattr(model, "n_factors_", None) == 0:
+        return
+    table = model.similar_items(data.items.ids, n=data.n_items)
+    assert not (table["query_id"] == table["item_id"]).any()
+    assert table["query_id"].nunique() > data.n_items // 2  # most items have neighbours
+    for item in data.items.ids[:3]:
+        assert item not in model.similar_items(item, n=data.n_items).ids.tolist()
+    if hasattr(model, "similar_users"):
+        users = model.similar_users(data.users.ids, n=data.n_users)
+        assert not (users["query_id"] == users["user_id"]).any()

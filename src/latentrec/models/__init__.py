@@ -5,7 +5,7 @@ Importing this package imports (and so registers) every algorithm.
 
 from ..errors import NotFittedError
 from .als import ALS
-from .base import Recommender
+from .base import PredictsNoRatingsError, Recommender
 from .baselines import Biases, GlobalMean, Popularity
 from .bayesian import BayesianMF
 from .blend import Blend, blend
@@ -43,6 +43,7 @@ __all__ = [
     "NMF",
     "NotFittedError",
     "Popularity",
+    "PredictsNoRatingsError",
     "Recommendations",
     "Recommender",
     "SVDpp",

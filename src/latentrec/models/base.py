@@ -33,6 +33,7 @@ from .ranking import Ranking, check_n, index_array, reads_fitted
 
 __all__ = [
     "NotFittedError",
+    "PredictsNoRatingsError",
     "Recommender",
     "check_has_ratings",
     "check_n",
@@ -54,6 +55,27 @@ CATALOG_ATTRIBUTES = {
     "rating_mean_": "rating_mean",
     "data_fingerprint_": "fingerprint",
 }
+
+
+class PredictsNoRatingsError(TypeError, ValueError):
+    """``predict`` on a model that ranks but predicts no ratings (``predicts_ratings``
+    false: Popularity, BPR, WARP, ImplicitALS, HybridMF on clicks).
+
+    Both a ``TypeError`` (what ``predict`` has always raised: the model is of the wrong
+    kind) and a ``ValueError`` (what the rating evaluation raises for the same model), so
+    either ``except`` catches it, as :class:`NotFittedError` is both of its kinds.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> model = Popularity().fit(Interactions.from_dense(np.array([[1, 0], [1, 1]])))
+        >>> try:
+        ...     model.predict([0], [1])
+        ... except ValueError as err:
+        ...     print(isinstance(err, TypeError), "does not predict ratings" in str(err))
+        True True
+    """
 
 
 class Recommender(Ranking):
@@ -443,6 +465,9 @@ class Recommender(Ranking):
     def predict(self, user_ids, item_ids, *, clip: bool = False, unknown: str = "error"):
         """Predicted ratings for aligned arrays of raw user and item ids.
 
+        A model that predicts no ratings (``predicts_ratings`` false) raises
+        :class:`PredictsNoRatingsError`, both a ``TypeError`` and a ``ValueError``.
+
         Args:
             clip: clip to the training data's rating scale.
             unknown: ``"error"`` raises :class:`UnknownIdError` naming unknown ids (and
@@ -463,9 +488,10 @@ class Recommender(Ranking):
         """
         self.check_fitted()
         if not self.predicts_ratings:
-            raise TypeError(
-                f"{type(self).__name__} ranks items but does not predict ratings; "
-                "use Biases or a factor model for rating predictions"
+            raise PredictsNoRatingsError(
+                f"{type(self).__name__} ranks items but does not predict ratings; use "
+                "recommend or score_users for its scores (evaluate_ranking to evaluate it), "
+                "or Biases or a factor model for rating predictions"
             )
         if unknown not in ("error", "baseline"):
             raise ValueError(f"unknown must be 'error' or 'baseline', got {unknown!r}")

@@ -233,7 +233,8 @@ class BPR(_PairwiseRanking):
 
     The learned model has μ = 0 and zero user biases, so every shared operation
     (``recommend``, ``similar_items``, ``explain``, fold-in, ``save``) applies; it ranks
-    but does not predict ratings (``predict`` raises ``TypeError``).
+    but does not predict ratings (``predict`` raises ``PredictsNoRatingsError``, a
+    ``TypeError`` and a ``ValueError``).
 
     ``history_`` has the keys of :func:`~latentrec.models._training.run_epochs` with
     ``train_rmse`` renamed ``train_loss``, as in the other implicit models: it holds the

@@ -148,7 +148,8 @@ class ImplicitALS(FactorModel):
 
     The result is a :class:`FactorModel` with μ = 0 and zero biases: ``recommend``,
     ``recommend_batch``, ``similar_items``, ``explain`` and model files work as for every
-    model.  Scores are preferences, not ratings, so ``predict`` raises ``TypeError``.
+    model.  Scores are preferences, not ratings, so ``predict`` raises
+    ``PredictsNoRatingsError`` (a ``TypeError`` and a ``ValueError``).
 
     **Defaults chosen from the data.**  ``confidence``, ``alpha``, ``epsilon`` and
     ``regularization`` default to ``"auto"``; ``fit`` resolves each from the values it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .. import retrieval
@@ -251,25 +252,57 @@ class ItemKNN(Recommender):
         data has none (an empty result, as for factor models).  ``items`` restricts the
         candidates and ``filter_items`` removes some, as in :meth:`recommend`.
 
+        One id gives :class:`~latentrec.models.results.Recommendations`; a list or array
+        of ids gives a long table with columns ``query_id``, ``rank``, ``item_id``,
+        ``score`` (no rows for an id without neighbours), as factor models do.
+
         Example:
             >>> import numpy as np
             >>> from latentrec import Interactions
             >>> R = np.array([[5, 4, 1], [4, 5, 2], [1, 2, 5], [2, 1, 4]])
-            >>> ItemKNN(shrinkage=0).fit(Interactions.from_dense(R)).similar_items(1).ids.tolist()
+            >>> model = ItemKNN(shrinkage=0).fit(Interactions.from_dense(R))
+            >>> model.similar_items(1).ids.tolist()
             [0]
+            >>> model.similar_items([1, 0])["item_id"].tolist()
+            [0, 1]
         """
         self.check_fitted()
         check_n(n)
-        idx = self.items_.index([item_id])[0]
-        lo, hi = self.sim_indptr_[idx], self.sim_indptr_[idx + 1]
-        scores = np.full((1, self.n_items), -np.inf, dtype=np.float32)
-        scores[0, self.sim_indices_[lo:hi]] = self.sim_data_[lo:hi]
+        scalar = np.ndim(item_id) == 0
+        raw = np.atleast_1d(np.asarray([item_id] if scalar else item_id))
+        query = self.items_.index(raw).astype(np.int64)
+        # One mask of the items a query may get, shared by every query.
+        allowed = np.ones(self.n_items, dtype=bool)
         if items is not None:
-            allowed = np.zeros(self.n_items, dtype=bool)
+            allowed[:] = False
             allowed[self.items_.index(items)] = True
-            scores[0, ~allowed] = -np.inf
         if filter_items is not None:
-            scores[0, self.items_.index(filter_items)] = -np.inf
-        top, vals = retrieval.topk(scores, n)
-        keep = top[0] >= 0
-        return self.catalog_.recommendations(top[0][keep], vals[0][keep], False)
+            allowed[self.items_.index(filter_items)] = False
+        tops, vals = [], []
+        # Dense rows for a block of queries at a time: memory stays (block x n_items).
+        step = max(1, (1 << 20) // max(1, self.n_items))
+        for a in range(0, query.size, step):
+            block = query[a : a + step]
+            scores = np.full((block.size, self.n_items), -np.inf, dtype=np.float32)
+            for r, idx in enumerate(block):
+                lo, hi = self.sim_indptr_[idx], self.sim_indptr_[idx + 1]
+                scores[r, self.sim_indices_[lo:hi]] = self.sim_data_[lo:hi]
+            scores[:, ~allowed] = -np.inf
+            scores[np.arange(block.size), block] = -np.inf  # never its own neighbour
+            top, val = retrieval.topk(scores, n)
+            tops.append(top)
+            vals.append(val)
+        top = np.concatenate(tops) if tops else np.empty((0, 0), np.int32)
+        val = np.concatenate(vals) if vals else np.empty((0, 0), np.float32)
+        if scalar:
+            keep = top[0] >= 0
+            return self.catalog_.recommendations(top[0][keep], val[0][keep], False)
+        rows, cols = np.nonzero(top >= 0)
+        return pd.DataFrame(
+            {
+                "query_id": raw[rows],
+                "rank": cols + 1,
+                "item_id": self.items_.ids[top[rows, cols]],
+                "score": val[rows, cols],
+            }
+        )
