@@ -84,6 +84,14 @@ class Recommender(Ranking):
     Subclasses implement ``_fit(data, validation)``, which sets learned attributes (names
     ending in ``_``), and ``_score_block(user_idx)``; they list the learned arrays a
     model cannot do without in ``_array_state`` and scalars in ``_scalar_state``.
+    Subclasses register themselves by name (:mod:`latentrec.registry`).
+
+    Example:
+        >>> from latentrec.models import BiasedMF, Recommender
+        >>> issubclass(BiasedMF, Recommender)
+        True
+        >>> BiasedMF.param_names()[:3]
+        ['n_factors', 'n_epochs', 'learning_rate']
     """
 
     _array_state: tuple[str, ...] = ()

@@ -31,6 +31,21 @@ class FactorModel(FoldIn, Recommender):
     Learned state: ``global_mean_`` (μ), ``user_bias_``, ``item_bias_``,
     ``user_factors_`` (P, users x k) and ``item_factors_`` (Q, items x k), float32.
     Baselines are factor models with ``k = 0``.
+
+    Every model of this shape (BiasedMF, ALS, SVD++, ImplicitALS, ...) is one; a model
+    from factors learned elsewhere is one too (:meth:`from_factors`), and a prediction
+    is the sum its :meth:`explain` lists.
+
+    Example:
+        >>> import numpy as np
+        >>> model = FactorModel.from_factors(
+        ...     (["ann"], ["a", "b"]), np.array([[1.0, 0.0], [0.0, 1.0]]),
+        ...     np.array([[0.5, 0.2]]), global_mean=3.0,
+        ... )
+        >>> float(model.predict(["ann"], ["a"])[0])  # 3.0 + 0.5 * 1.0
+        3.5
+        >>> model.user_factors_.shape, model.item_factors_.shape
+        ((1, 2), (2, 2))
     """
 
     _array_state = ("user_bias_", "item_bias_", "user_factors_", "item_factors_")
