@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..data.splits import kfold
@@ -92,9 +95,20 @@ def evaluate_ranking(
 ):
     """Precision, recall, NDCG, MAP and hit rate at ``k`` (and catalogue coverage).
 
-    Every user with at least one relevant held-out cell is ranked over all items, items
-    seen in training excluded.  A held-out cell is relevant when its value is at least
-    ``relevance_threshold`` (every held-out cell when ``None``).
+    Every user with at least one relevant held-out cell is evaluated; the others are left
+    out of every mean (see :mod:`latentrec.evaluation.metrics` for the definitions and
+    how they compare with trec_eval's).  A held-out cell is relevant when its stored
+    value is at least ``relevance_threshold`` (a rating of 0 too, when the threshold
+    allows it), or every held-out cell when ``None``.
+
+    What is ranked is what ``model.recommend_batch_idx(users, k, exclude_seen=...)``
+    returns: for a single model every item of the catalogue, less the user's training
+    items when ``exclude_seen`` (held-out items are never excluded), ties in score
+    broken by the lower item index; for a :class:`~latentrec.pipeline.Pipeline` only
+    its candidates.  A user with no training cell (a cold user: all of their cells
+    were held out) is counted like any other, with the list the model gives such a user,
+    usually its popularity fallback.  ``coverage`` is the share of the catalogue in the
+    evaluated users' top ``k``.
 
     Returns a dict of means, or with ``per_user=True`` a DataFrame with one row per
     evaluated user.
@@ -110,10 +124,7 @@ def evaluate_ranking(
         ['coverage', 'hit_rate', 'map']
     """
     _check_pair(model, test)
-    relevant = test.matrix
-    if relevance_threshold is not None:
-        relevant = relevant.multiply(relevant >= relevance_threshold).tocsr()
-        relevant.eliminate_zeros()
+    relevant = relevant_cells(test.matrix, relevance_threshold)
     users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int32)
     if users.size == 0:
         raise ValueError("no user has a relevant held-out item to rank")
@@ -158,6 +169,37 @@ class CrossValidation:
         mean = pd.DataFrame([{"fold": "mean", **self.mean().to_dict()}])
         table = pd.concat([self.folds.astype({"fold": object}), mean], ignore_index=True)
         return f"{self.model}\n{table.to_string(index=False, float_format=lambda x: f'{x:.4f}')}"
+
+
+def relevant_cells(matrix, relevance_threshold: float | None = None):
+    """The held-out cells that count as relevant: those whose stored value is at least
+    ``relevance_threshold``, or all of them for ``None``.  Only stored cells are
+    compared, so a stored 0 passes a threshold of 0 or below, and nothing is built for
+    the absent cells (``matrix >= t`` would be n_users x n_items for ``t <= 0``).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> cells = ([5.0, 0.0, -1.0, 4.0], ([0, 0, 1, 1], [0, 1, 0, 1]))
+        >>> m = sp.csr_matrix(cells, shape=(2, 3))  # a stored rating of 0 at (0, 1)
+        >>> relevant_cells(m, 4).toarray().tolist()
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+        >>> relevant_cells(m, 0).toarray().tolist()
+        [[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    relevant = sp.csr_matrix(matrix, copy=True)
+    if relevance_threshold is None:
+        return relevant
+    if (
+        isinstance(relevance_threshold, bool)
+        or not isinstance(relevance_threshold, numbers.Real)
+        or math.isnan(relevance_threshold)
+    ):
+        raise ValueError(
+            f"relevance_threshold must be a number or None, got {relevance_threshold!r}"
+        )
+    relevant.data = (relevant.data >= relevance_threshold).astype(np.float64)
+    relevant.eliminate_zeros()
+    return relevant
 
 
 def cross_validate(
