@@ -170,3 +170,33 @@ def test_cross_validation_folds_are_disjoint_cover_the_data_and_score_the_comple
             want = evaluate_ranking(fitted, test, K)
         for name in ("rmse", "mae") if task == "rating" else ("precision", "ndcg", "map"):
             assert getattr(row, name) == pytest.approx(want[name], rel=1e-12)
+
+
+# ---------------------------------------------------------------------- train/test overlap
+@pytest.mark.parametrize("how", ["ratings", "ranking"])
+def test_test_cells_the_model_was_trained_on_are_refused(how):
+    # Fitted on everything, then scored on part of it: the RMSE flattered the model and
+    # every ranking metric was 0 (the held-out items were "seen"), without a word.
+    data = random_ratings(n_users=30, n_items=20, seed=1)
+    _, test = user_split(data, 0.2, random_state=0)
+    model = Biases().fit(data)
+    first = test.to_frame().iloc[0]
+    with pytest.raises(ValueError, match=f"shares {test.nnz} of its {test.nnz} cells") as err:
+        if how == "ratings":
+            evaluate_ratings(model, test)
+        else:
+            evaluate_ranking(model, test, K, exclude_seen=False)
+    assert f"user {first['user_id']!r}, item {first['item_id']!r}" in str(err.value)
+
+
+def test_one_shared_cell_is_enough_to_refuse_and_none_is_fine():
+    data = random_ratings(n_users=30, n_items=20, seed=1)
+    train, test = user_split(data, 0.2, random_state=0)
+    model = Biases().fit(train)
+    evaluate_ratings(model, test)  # disjoint: fine
+    held_out = _cells(test)
+    in_test = np.array([c in held_out for c in zip(data.user_idx, data.item_idx, strict=True)])
+    one_more = in_test.copy()
+    one_more[np.flatnonzero(~in_test)[0]] = True  # and a single training cell
+    with pytest.raises(ValueError, match="shares 1 of its"):
+        evaluate_ranking(model, data.subset(one_more), K)

@@ -33,6 +33,55 @@ def _check_pair(model, test: Interactions) -> None:
             "test data must share the model's vocabularies: split one Interactions with "
             "latentrec.data.splits and fit on the training part"
         )
+    shared = shared_cells(test.matrix, _training_cells(model))
+    if shared.size:
+        # Scored on cells it learned from, a model looks better than it is (RMSE), or is
+        # kept from ranking them at all (exclude_seen): either way the figure is wrong.
+        user = test.user_idx[shared[0]]
+        item = test.item_idx[shared[0]]
+        raise ValueError(
+            f"test shares {shared.size} of its {test.nnz} cells with the data the model "
+            f"was trained on (first: user {model.users_.ids[user]!r}, item "
+            f"{model.items_.ids[item]!r}); evaluate on held-out cells: split one "
+            "Interactions with latentrec.data.splits and fit on the training part only"
+        )
+
+
+def _training_cells(model):
+    """The model's seen-items CSR (a pipeline's: its first candidate model's), or None."""
+    seen = getattr(model, "seen_", None)
+    if seen is None:
+        seen = getattr(getattr(model, "catalog_", None), "seen", None)
+    return seen
+
+
+def shared_cells(matrix, other) -> np.ndarray:
+    """Positions, in ``matrix``'s stored cells (row-major order), of the cells that are
+    also stored in ``other`` (same shape; ``None`` shares nothing).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> a = sp.csr_matrix(np.array([[1, 0, 2], [0, 3, 4]]))
+        >>> b = sp.csr_matrix(np.array([[0, 0, 9], [0, 0, 9]]))
+        >>> shared_cells(a, b).tolist()  # (0, 2) and (1, 2): a's 2nd and 4th cells
+        [1, 3]
+    """
+    if other is None:
+        return np.zeros(0, dtype=np.int64)
+    a, b = sp.csr_matrix(matrix), sp.csr_matrix(other)
+    if a.shape != b.shape:
+        raise ValueError(f"matrices of shapes {a.shape} and {b.shape} share no cell grid")
+    if a.nnz == 0 or b.nnz == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_cols = a.shape[1]
+    a_keys = np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr))
+    a_keys = a_keys * n_cols + a.indices
+    b_keys = np.repeat(np.arange(b.shape[0], dtype=np.int64), np.diff(b.indptr))
+    b_keys = b_keys * n_cols + b.indices
+    if not b.has_sorted_indices:
+        b_keys = np.sort(b_keys)
+    pos = np.minimum(np.searchsorted(b_keys, a_keys), b_keys.size - 1)
+    return np.flatnonzero(b_keys[pos] == a_keys)
 
 
 def check_predicts_ratings(model, doing: str, instead: str) -> None:
@@ -60,6 +109,9 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     """RMSE and MAE of ``model`` on the held-out cells of ``test``.
 
     Predictions are clipped to the rating scale by default, as deployed systems do.
+    ``test`` must be held out: a cell the model was trained on is refused with a
+    ``ValueError`` (as LightFM refuses overlapping train and test sets), since its error
+    would flatter the model.
     A model that predicts no ratings (Popularity, BPR, ImplicitALS) is refused with a
     ``ValueError`` that points to :func:`evaluate_ranking`: its scores are not stars.
 
@@ -108,7 +160,9 @@ def evaluate_ranking(
     its candidates.  A user with no training cell (a cold user: all of their cells
     were held out) is counted like any other, with the list the model gives such a user,
     usually its popularity fallback.  ``coverage`` is the share of the catalogue in the
-    evaluated users' top ``k``.
+    evaluated users' top ``k``.  A held-out cell the model was trained on is refused with
+    a ``ValueError``: with ``exclude_seen`` it could never be ranked, without it it would
+    be a free hit.
 
     Returns a dict of means, or with ``per_user=True`` a DataFrame with one row per
     evaluated user.
