@@ -108,7 +108,10 @@ def check_predicts_ratings(model, doing: str, instead: str) -> None:
 def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     """RMSE and MAE of ``model`` on the held-out cells of ``test``.
 
-    Predictions are clipped to the rating scale by default, as deployed systems do.
+    Every held-out cell counts, also those of users or items without a training cell
+    (the model predicts them from what it has: a factor model gives such a user
+    ``mu + b_i``).  Predictions are clipped to the rating scale by default, as deployed
+    systems do.
     ``test`` must be held out: a cell the model was trained on is refused with a
     ``ValueError`` (as LightFM refuses overlapping train and test sets), since its error
     would flatter the model.
@@ -214,7 +217,8 @@ class CrossValidation:
         return self.folds.drop(columns=["fold"]).mean()
 
     def std(self) -> pd.Series:
-        """Standard deviation of every numeric column over the folds."""
+        """Standard deviation of every numeric column over the folds (population, ddof=0,
+        as Surprise's ``cross_validate`` reports it)."""
         return self.folds.drop(columns=["fold"]).std(ddof=0)
 
     def __str__(self) -> str:

@@ -10,7 +10,9 @@ Ranking metrics take:
 * ``relevant``: a SciPy sparse matrix ``(n_users, n_items)`` (or an ``Interactions``,
   whose ``matrix`` is used) whose stored cells are each user's relevant (held-out)
   items; the stored values are ignored (to count only good ratings as relevant, pass
-  e.g. ``test.matrix >= 4``).  Row ``u`` belongs to ``recommended[u]``.
+  e.g. ``test.matrix >= 4``), so an explicitly stored 0 is relevant too, where a
+  trec_eval qrels file would call it not relevant: call ``eliminate_zeros()`` first if
+  a 0 means "not relevant".  Row ``u`` belongs to ``recommended[u]``.
 * ``k``: only the first ``k`` columns of ``recommended`` count.  ``k`` may exceed ``L``:
   the missing columns count as empty slots.
 
