@@ -186,7 +186,7 @@ def test_test_cells_the_model_was_trained_on_are_refused(how):
             evaluate_ratings(model, test)
         else:
             evaluate_ranking(model, test, K, exclude_seen=False)
-    assert f"user {first['user_id']!r}, item {first['item_id']!r}" in str(err.value)
+    assert f"user {first['user_id']!r}, item {int(first['item_id'])!r}" in str(err.value)
 
 
 def test_one_shared_cell_is_enough_to_refuse_and_none_is_fine():

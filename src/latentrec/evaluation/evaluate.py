@@ -37,13 +37,17 @@ def _check_pair(model, test: Interactions) -> None:
     if shared.size:
         # Scored on cells it learned from, a model looks better than it is (RMSE), or is
         # kept from ranking them at all (exclude_seen): either way the figure is wrong.
-        user = test.user_idx[shared[0]]
-        item = test.item_idx[shared[0]]
+        ids = (
+            model.users_.ids[test.user_idx[shared[0]]],
+            model.items_.ids[test.item_idx[shared[0]]],
+        )
+        # A NumPy id would print as np.int64(7); its Python value prints as 7.
+        user, item = (x.item() if isinstance(x, np.generic) else x for x in ids)
         raise ValueError(
             f"test shares {shared.size} of its {test.nnz} cells with the data the model "
-            f"was trained on (first: user {model.users_.ids[user]!r}, item "
-            f"{model.items_.ids[item]!r}); evaluate on held-out cells: split one "
-            "Interactions with latentrec.data.splits and fit on the training part only"
+            f"was trained on (first: user {user!r}, item {item!r}); evaluate on held-out "
+            "cells: split one Interactions with latentrec.data.splits and fit on the "
+            "training part only"
         )
 
 
