@@ -67,8 +67,11 @@ def intra_list_diversity(
       ``1 - |G_i & G_j| / |G_i | G_j|`` (one minus Jaccard), in ``[0, 1]``. Two items
       without any genre have the same (empty) set, so their distance is 0.
 
-    Each unordered pair of listed items counts once; a list with fewer than two items
-    has no pair, so its value is NaN.
+    Each unordered pair of listed items counts once: the intra-list diversity of Ziegler
+    et al. (2005) as a distance, averaged (Vargas and Castells 2011), which is rectools'
+    ``IntraListDiversity`` given the same distance.  A list with fewer than two items has
+    no pair, so its value is NaN and it is left out of the mean (rectools scores it 0 and
+    keeps it).
 
     Example:
         >>> import numpy as np
@@ -152,9 +155,11 @@ def novelty(recommended, item_popularity, n_users: int, k: int, *, per_user: boo
 
     ``item_popularity[i]`` is the number of the ``n_users`` training users who have seen
     item ``i``, so ``popularity / n_users`` is the chance that a user knows the item and
-    its self-information is how surprising it is, in bits. An item that nobody has seen
-    would be infinitely surprising; it counts as seen by one user instead, which gives it
-    ``log2(n_users)``, the novelty of the rarest seen item, and keeps the mean finite.
+    its self-information is how surprising it is, in bits (Zhou et al. 2010). An item
+    that nobody has seen would be infinitely surprising; it counts as seen by one user
+    instead, which gives it ``log2(n_users)``, the novelty of the rarest seen item, and
+    keeps the mean finite. This is rectools' ``MeanInvUserFreq`` (which treats an unseen
+    item the same way) when ``n_users`` is the number of users with a training cell.
 
     Example:
         >>> import numpy as np
@@ -181,7 +186,8 @@ def average_popularity(recommended, item_popularity, k: int, *, per_user: bool =
     """Mean popularity of the listed items, per user (average recommended popularity).
 
     ``item_popularity`` is any non-negative per-item figure, usually the number of users
-    who have seen each item. The overall value is the mean over users of each user's mean.
+    who have seen each item. The overall value is the mean over users of each user's mean:
+    the ARP of Abdollahpouri et al. (2019), rectools' ``AvgRecPopularity``.
 
     Example:
         >>> import numpy as np
@@ -202,8 +208,10 @@ def gini_exposure(recommended, n_items: int, k: int) -> float:
     """Gini coefficient of how often each catalogue item appears in the top ``k`` lists.
 
     Every one of the ``n_items`` items counts, also the ones never recommended (their
-    exposure is 0). ``0`` means every item is shown equally often; one item shown
-    alone gives ``(n_items - 1) / n_items``, the largest value.
+    exposure is 0), as in RecBole's ``GiniIndex``: ``sum_ij |x_i - x_j| / (2 n^2 mean)``
+    over all items. ``0`` means every item is shown equally often; one item shown
+    alone gives ``(n_items - 1) / n_items``, the largest value. Counting only the shown
+    items would give a smaller figure that hides how much of the catalogue is never shown.
 
     Example:
         >>> import numpy as np
@@ -240,15 +248,18 @@ def miscalibration(
     genre distribution over their history, each item weighted by its stored value in
     ``history`` (a ``scipy.sparse`` users x items matrix or an ``Interactions``, row ``u``
     belonging to ``recommended[u]``); ``q`` is the same over the top ``k`` list, items
-    weighted equally. ``q`` is smoothed, ``q~ = (1 - alpha) q + alpha p``, so the
+    weighted equally (Steck's ``q`` may weight the items by rank; here each listed item
+    weighs the same). ``q`` is smoothed, ``q~ = (1 - alpha) q + alpha p``, so the
     divergence ``sum_g p(g) ln(p(g) / q~(g))`` (natural log, nats) stays finite; it is at
     most ``ln(1 / alpha)``.
 
     ``item_genres`` is items x genres (dense or ``scipy.sparse``), or the item side
     table's genres column (``data.item_features["genres"]``: one ``"A|B"`` text or list
     of names per item). Both distributions are normalised over genres, so items without
-    any genre add nothing. The value is NaN for a user whose history has no genre, or whose list is
-    empty; a non-empty list of genre-less items has ``q = 0``, the largest value.
+    any genre add nothing (Steck divides by the items' total weight instead; the two agree
+    when every item has a genre). The value is NaN for a user whose history has no genre,
+    or whose list is empty; a non-empty list of genre-less items has ``q = 0``, the
+    largest value.
 
     Example:
         >>> import numpy as np, scipy.sparse as sp

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..data.splits import kfold
@@ -30,6 +33,59 @@ def _check_pair(model, test: Interactions) -> None:
             "test data must share the model's vocabularies: split one Interactions with "
             "latentrec.data.splits and fit on the training part"
         )
+    shared = shared_cells(test.matrix, _training_cells(model))
+    if shared.size:
+        # Scored on cells it learned from, a model looks better than it is (RMSE), or is
+        # kept from ranking them at all (exclude_seen): either way the figure is wrong.
+        ids = (
+            model.users_.ids[test.user_idx[shared[0]]],
+            model.items_.ids[test.item_idx[shared[0]]],
+        )
+        # A NumPy id would print as np.int64(7); its Python value prints as 7.
+        user, item = (x.item() if isinstance(x, np.generic) else x for x in ids)
+        raise ValueError(
+            f"test shares {shared.size} of its {test.nnz} cells with the data the model "
+            f"was trained on (first: user {user!r}, item {item!r}); evaluate on held-out "
+            "cells: split one Interactions with latentrec.data.splits and fit on the "
+            "training part only"
+        )
+
+
+def _training_cells(model):
+    """The model's seen-items CSR (a pipeline's: its first candidate model's), or None."""
+    seen = getattr(model, "seen_", None)
+    if seen is None:
+        seen = getattr(getattr(model, "catalog_", None), "seen", None)
+    return seen
+
+
+def shared_cells(matrix, other) -> np.ndarray:
+    """Positions, in ``matrix``'s stored cells (row-major order), of the cells that are
+    also stored in ``other`` (same shape; ``None`` shares nothing).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> a = sp.csr_matrix(np.array([[1, 0, 2], [0, 3, 4]]))
+        >>> b = sp.csr_matrix(np.array([[0, 0, 9], [0, 0, 9]]))
+        >>> shared_cells(a, b).tolist()  # (0, 2) and (1, 2): a's 2nd and 4th cells
+        [1, 3]
+    """
+    if other is None:
+        return np.zeros(0, dtype=np.int64)
+    a, b = sp.csr_matrix(matrix), sp.csr_matrix(other)
+    if a.shape != b.shape:
+        raise ValueError(f"matrices of shapes {a.shape} and {b.shape} share no cell grid")
+    if a.nnz == 0 or b.nnz == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_cols = a.shape[1]
+    a_keys = np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr))
+    a_keys = a_keys * n_cols + a.indices
+    b_keys = np.repeat(np.arange(b.shape[0], dtype=np.int64), np.diff(b.indptr))
+    b_keys = b_keys * n_cols + b.indices
+    if not b.has_sorted_indices:
+        b_keys = np.sort(b_keys)
+    pos = np.minimum(np.searchsorted(b_keys, a_keys), b_keys.size - 1)
+    return np.flatnonzero(b_keys[pos] == a_keys)
 
 
 def check_predicts_ratings(model, doing: str, instead: str) -> None:
@@ -56,7 +112,13 @@ def check_predicts_ratings(model, doing: str, instead: str) -> None:
 def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     """RMSE and MAE of ``model`` on the held-out cells of ``test``.
 
-    Predictions are clipped to the rating scale by default, as deployed systems do.
+    Every held-out cell counts, also those of users or items without a training cell
+    (the model predicts them from what it has: a factor model gives such a user
+    ``mu + b_i``).  Predictions are clipped to the rating scale by default, as deployed
+    systems do.
+    ``test`` must be held out: a cell the model was trained on is refused with a
+    ``ValueError`` (as LightFM refuses overlapping train and test sets), since its error
+    would flatter the model.
     A model that predicts no ratings (Popularity, BPR, ImplicitALS) is refused with a
     ``ValueError`` that points to :func:`evaluate_ranking`: its scores are not stars.
 
@@ -92,9 +154,22 @@ def evaluate_ranking(
 ):
     """Precision, recall, NDCG, MAP and hit rate at ``k`` (and catalogue coverage).
 
-    Every user with at least one relevant held-out cell is ranked over all items, items
-    seen in training excluded.  A held-out cell is relevant when its value is at least
-    ``relevance_threshold`` (every held-out cell when ``None``).
+    Every user with at least one relevant held-out cell is evaluated; the others are left
+    out of every mean (see :mod:`latentrec.evaluation.metrics` for the definitions and
+    how they compare with trec_eval's).  A held-out cell is relevant when its stored
+    value is at least ``relevance_threshold`` (a rating of 0 too, when the threshold
+    allows it), or every held-out cell when ``None``.
+
+    What is ranked is what ``model.recommend_batch_idx(users, k, exclude_seen=...)``
+    returns: for a single model every item of the catalogue, less the user's training
+    items when ``exclude_seen`` (held-out items are never excluded), ties in score
+    broken by the lower item index; for a :class:`~latentrec.pipeline.Pipeline` only
+    its candidates.  A user with no training cell (a cold user: all of their cells
+    were held out) is counted like any other, with the list the model gives such a user,
+    usually its popularity fallback.  ``coverage`` is the share of the catalogue in the
+    evaluated users' top ``k``.  A held-out cell the model was trained on is refused with
+    a ``ValueError``: with ``exclude_seen`` it could never be ranked, without it it would
+    be a free hit.
 
     Returns a dict of means, or with ``per_user=True`` a DataFrame with one row per
     evaluated user.
@@ -110,10 +185,7 @@ def evaluate_ranking(
         ['coverage', 'hit_rate', 'map']
     """
     _check_pair(model, test)
-    relevant = test.matrix
-    if relevance_threshold is not None:
-        relevant = relevant.multiply(relevant >= relevance_threshold).tocsr()
-        relevant.eliminate_zeros()
+    relevant = relevant_cells(test.matrix, relevance_threshold)
     users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int32)
     if users.size == 0:
         raise ValueError("no user has a relevant held-out item to rank")
@@ -149,7 +221,8 @@ class CrossValidation:
         return self.folds.drop(columns=["fold"]).mean()
 
     def std(self) -> pd.Series:
-        """Standard deviation of every numeric column over the folds."""
+        """Standard deviation of every numeric column over the folds (population, ddof=0,
+        as Surprise's ``cross_validate`` reports it)."""
         return self.folds.drop(columns=["fold"]).std(ddof=0)
 
     def __str__(self) -> str:
@@ -158,6 +231,37 @@ class CrossValidation:
         mean = pd.DataFrame([{"fold": "mean", **self.mean().to_dict()}])
         table = pd.concat([self.folds.astype({"fold": object}), mean], ignore_index=True)
         return f"{self.model}\n{table.to_string(index=False, float_format=lambda x: f'{x:.4f}')}"
+
+
+def relevant_cells(matrix, relevance_threshold: float | None = None):
+    """The held-out cells that count as relevant: those whose stored value is at least
+    ``relevance_threshold``, or all of them for ``None``.  Only stored cells are
+    compared, so a stored 0 passes a threshold of 0 or below, and nothing is built for
+    the absent cells (``matrix >= t`` would be n_users x n_items for ``t <= 0``).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> cells = ([5.0, 0.0, -1.0, 4.0], ([0, 0, 1, 1], [0, 1, 0, 1]))
+        >>> m = sp.csr_matrix(cells, shape=(2, 3))  # a stored rating of 0 at (0, 1)
+        >>> relevant_cells(m, 4).toarray().tolist()
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+        >>> relevant_cells(m, 0).toarray().tolist()
+        [[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    relevant = sp.csr_matrix(matrix, copy=True)
+    if relevance_threshold is None:
+        return relevant
+    if (
+        isinstance(relevance_threshold, bool)
+        or not isinstance(relevance_threshold, numbers.Real)
+        or math.isnan(relevance_threshold)
+    ):
+        raise ValueError(
+            f"relevance_threshold must be a number or None, got {relevance_threshold!r}"
+        )
+    relevant.data = (relevant.data >= relevance_threshold).astype(np.float64)
+    relevant.eliminate_zeros()
+    return relevant
 
 
 def cross_validate(
