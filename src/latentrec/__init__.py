@@ -17,7 +17,7 @@ Example:
 from . import datasets, models
 from ._version import __version__
 from .data import DataError, Interactions, LoadReport, UnknownIdError, Vocabulary
-from .errors import ModelFileError, NotFittedError
+from .errors import ModelFileError, NotFittedError, PredictsNoRatingsError
 from .io.modelfile import read_manifest as _read_manifest
 from .models.persistence import load as _load_model
 
@@ -55,6 +55,7 @@ __all__ = [
     "LoadReport",
     "ModelFileError",
     "NotFittedError",
+    "PredictsNoRatingsError",
     "UnknownIdError",
     "Vocabulary",
     "__version__",

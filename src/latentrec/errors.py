@@ -20,6 +20,27 @@ class NotFittedError(ValueError, AttributeError):
     """
 
 
+class PredictsNoRatingsError(TypeError, ValueError):
+    """``predict`` on a model that ranks but predicts no ratings (``predicts_ratings``
+    false: Popularity, BPR, WARP, ImplicitALS, HybridMF on clicks).
+
+    Both a ``TypeError`` (what ``predict`` has always raised: the model is of the wrong
+    kind) and a ``ValueError`` (what the rating evaluation raises for the same model), so
+    either ``except`` catches it, as :class:`NotFittedError` is both of its kinds.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> model = Popularity().fit(Interactions.from_dense(np.array([[1, 0], [1, 1]])))
+        >>> try:
+        ...     model.predict([0], [1])
+        ... except ValueError as err:
+        ...     print(isinstance(err, TypeError), "does not predict ratings" in str(err))
+        True True
+    """
+
+
 class ModelFileError(ValueError):
     """A model file that is missing, truncated, tampered with or of an unknown format.
 

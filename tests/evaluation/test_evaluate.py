@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import cli_ratings_frame, random_ratings
 
+import latentrec
 from latentrec.cli import main
 from latentrec.cli._common import COMPILE_MESSAGE
 from latentrec.data.splits import random_split
@@ -34,6 +35,9 @@ def test_rating_metrics_refuse_a_model_that_predicts_no_ratings(split, model):
     with pytest.raises(ValueError, match=rf"^{name} does not predict ratings, so it cannot be "):
         evaluate_ratings(fitted, test)
     with pytest.raises(ValueError, match=r"evaluated on rmse and mae; .*evaluate_ranking"):
+        evaluate_ratings(fitted, test)
+    # The same error type as the model's own predict, so one except serves both.
+    with pytest.raises(latentrec.PredictsNoRatingsError):
         evaluate_ratings(fitted, test)
     # What the message points to works on the same model and data.
     assert 0.0 <= evaluate_ranking(fitted, test, k=5)["ndcg"] <= 1.0

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..data.splits import kfold
+from ..errors import PredictsNoRatingsError
 from . import metrics as M
 
 RANKING_METRICS = {
@@ -99,11 +100,11 @@ def check_predicts_ratings(model, doing: str, instead: str) -> None:
         >>> check_predicts_ratings(BPR(), "evaluated", "use evaluate_ranking")
         Traceback (most recent call last):
         ...
-        ValueError: BPR does not predict ratings, so it cannot be evaluated on rmse and mae; ...
+        latentrec.errors.PredictsNoRatingsError: BPR does not predict ratings, ...
     """
     # A pipeline has no such attribute: it only ranks.
     if not getattr(model, "predicts_ratings", False):
-        raise ValueError(
+        raise PredictsNoRatingsError(
             f"{type(model).__name__} does not predict ratings, so it cannot be {doing} on "
             f"rmse and mae; {instead}"
         )

@@ -17,7 +17,17 @@ __all__ = ["TimeSlices", "time_slices"]
 
 
 class TimeSlices(NamedTuple):
-    """``early`` + ``valid`` = ``train``, then ``test``, in time order (see :func:`time_slices`)."""
+    """``early`` + ``valid`` = ``train``, then ``test``, in time order (see :func:`time_slices`).
+
+    Example:
+        >>> import pandas as pd
+        >>> from latentrec import Interactions
+        >>> df = pd.DataFrame({"user_id": [1, 2, 1, 2, 1], "item_id": [1, 1, 2, 2, 3],
+        ...                    "rating": 1.0, "t": range(5)})
+        >>> early, valid, train, test = time_slices(Interactions.from_frame(df, timestamp="t"))
+        >>> early.nnz + valid.nnz == train.nnz, train.nnz + test.nnz
+        (True, 5)
+    """
 
     early: Interactions
     valid: Interactions

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..data.interactions import Interactions
 from ..data.vocabulary import UnknownIdError
-from ..errors import NotFittedError
+from ..errors import NotFittedError, PredictsNoRatingsError
 from ..registry import register
 from . import persistence
 from .catalog import Catalog, Fitted
@@ -55,27 +55,6 @@ CATALOG_ATTRIBUTES = {
     "rating_mean_": "rating_mean",
     "data_fingerprint_": "fingerprint",
 }
-
-
-class PredictsNoRatingsError(TypeError, ValueError):
-    """``predict`` on a model that ranks but predicts no ratings (``predicts_ratings``
-    false: Popularity, BPR, WARP, ImplicitALS, HybridMF on clicks).
-
-    Both a ``TypeError`` (what ``predict`` has always raised: the model is of the wrong
-    kind) and a ``ValueError`` (what the rating evaluation raises for the same model), so
-    either ``except`` catches it, as :class:`NotFittedError` is both of its kinds.
-
-    Example:
-        >>> import numpy as np
-        >>> from latentrec import Interactions
-        >>> from latentrec.models import Popularity
-        >>> model = Popularity().fit(Interactions.from_dense(np.array([[1, 0], [1, 1]])))
-        >>> try:
-        ...     model.predict([0], [1])
-        ... except ValueError as err:
-        ...     print(isinstance(err, TypeError), "does not predict ratings" in str(err))
-        True True
-    """
 
 
 class Recommender(Ranking):
