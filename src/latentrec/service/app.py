@@ -59,6 +59,7 @@ from .hardening import (
     ERROR_LOGGER,
     AccessLog,
     BodyLimit,
+    CheckedRoute,
     check_id,
     check_text,
     install_error_handlers,
@@ -165,6 +166,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         version=holder.current.version,
         lifespan=lifespan,
     )
+    # Query parameters a route does not take, and JSON keys given twice, are 422s.
+    app.router.route_class = CheckedRoute
     app.state.settings = settings
     app.state.store = store
     app.state.holder = holder
