@@ -161,3 +161,18 @@ def test_a_malformed_body_is_still_fastapis_own_422(client, store):
     assert r.status_code == 422 and "appears twice" not in r.text
     store.add_ratings([Rating("w", "100", 4.0)])  # the store is fine afterwards
     assert len(store.user_ratings("w")) == 1
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        # Each was a 400 "There was an error parsing the body", naming nothing.
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"ratings": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
+        (b'{"user_id": "u", "item_id": "100", "rating": ' + b"9" * 5000 + b"}", "too many digits"),
+    ],
+)
+def test_a_body_pythons_parser_cannot_read_is_a_422_naming_why(client, store, body, words):
+    one_line_422(client.post("/ratings", content=body, headers=JSON), "body: ", words)
+    assert client.get("/health").status_code == 200
+    assert store.counts()["ratings"] == 0
