@@ -70,8 +70,9 @@ def test_version_swaps_in_multiprocess_mode_warn_nothing_and_show_each_version(t
     "name, value",
     [
         ("PROMETHEUS_MULTIPROC_DIR", ""),
-        ("prometheus_multiproc_dir", "  "),
-        ("PROMETHEUS_MULTIPROC_DIR", "missing-folder"),
+        # A fresh interpreter each (3 s): the other two forms in the slow run.
+        pytest.param("prometheus_multiproc_dir", "  ", marks=pytest.mark.slow),
+        pytest.param("PROMETHEUS_MULTIPROC_DIR", "missing-folder", marks=pytest.mark.slow),
     ],
 )
 def test_a_blank_or_missing_multiprocess_folder_is_refused_and_nothing_is_written(
