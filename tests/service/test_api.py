@@ -213,9 +213,10 @@ def test_an_event_without_a_weight_weighs_one(client, store):
 @pytest.mark.parametrize(
     "body, detail",
     [
+        # Text is never read as a number (strict types): "five" and "5" alike.
         (
             {"user_id": "x", "item_id": "50", "rating": "five"},
-            "rating: Input should be a valid number, unable to parse string as a number",
+            "rating: Input should be a valid number",
         ),
         ({"user_id": "x"}, "item_id: Field required; rating: Field required"),
         ({}, "user_id: Field required; item_id: Field required; rating: Field required"),
@@ -417,3 +418,20 @@ def test_erasing_a_trained_user_with_nothing_stored_reaches_every_worker(
     for client in (a, b):
         assert client.get("/users/3/recommendations").json()["fallback"] is True
         assert client.get("/users/3/explain/100").json()["supporting_items"] == []
+
+
+def test_item_search_lists_the_most_rated_of_equal_matches_first(client, explicit_model):
+    """Among titles that match alike (here all start with the text), the one the served
+    model saw rated most comes first; it listed them by title, the most-rated last."""
+    counts = explicit_model.catalog_.item_popularity
+    order = np.argsort(-counts, kind="stable")
+    most, middle, least = (str(explicit_model.catalog_.items.ids[k]) for k in order[[0, 5, -1]])
+    assert counts[order[0]] > counts[order[5]] > counts[order[-1]]
+    titles = {least: "Zorro A", middle: "Zorro B", most: "Zorro C", "new": "Zorro 0"}
+    for item_id, title in titles.items():
+        assert client.post("/items", json={"item_id": item_id, "title": title}).status_code == 201
+    page = client.get("/items", params={"search": "zorro", "n": 3}).json()
+    assert [x["item_id"] for x in page["items"]] == [most, middle, least]
+    # A title the model has no rating of counts 0: last among the equals, paged alike.
+    page = client.get("/items", params={"search": "zorro", "n": 3, "offset": 3}).json()
+    assert [x["item_id"] for x in page["items"]] == ["new"]

@@ -15,7 +15,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 import latentrec
+from latentrec.cli import main
 
 # The source tree under test, for an interpreter started in another folder.
 SOURCE = str(Path(latentrec.__file__).resolve().parents[1])
@@ -62,16 +66,48 @@ def test_version_swaps_in_multiprocess_mode_warn_nothing_and_show_each_version(t
     assert all(f'pid="{pid}"' in line for line in lines)
 
 
-def test_an_empty_multiprocess_variable_warns_nothing_either(tmp_path):
-    # prometheus-client warns when the variable is present at all, even empty (and then
-    # keeps its value files in the working directory: here, the test's folder).
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": ""}
-    _, lines, stderr = run_swaps(env, tmp_path)
-    assert "UserWarning" not in stderr
-    # Old versions are kept at 0, as with several workers; only the served one is at 1.
-    assert [line for line in lines if not line.endswith(" 0.0")] == [
-        'latentrec_model_info{version="v000003"} 1.0'
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("PROMETHEUS_MULTIPROC_DIR", ""),
+        # A fresh interpreter each (3 s): the other two forms in the slow run.
+        pytest.param("prometheus_multiproc_dir", "  ", marks=pytest.mark.slow),
+        pytest.param("PROMETHEUS_MULTIPROC_DIR", "missing-folder", marks=pytest.mark.slow),
+    ],
+)
+def test_a_blank_or_missing_multiprocess_folder_is_refused_and_nothing_is_written(
+    tmp_path, name, value
+):
+    # prometheus-client takes the variable's mere presence for multiprocess mode: empty,
+    # it wrote counter_<pid>.db and its kin into the working folder (here, the test's),
+    # and /metrics read none of them.
+    env = {k: v for k, v in os.environ.items() if k.upper() != "PROMETHEUS_MULTIPROC_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-c", SWAPS],
+        env={**env, name: value, "PYTHONPATH": SOURCE},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"ValueError: {name} ")
+    assert ("is set but empty" if not value.strip() else "which is not a folder") in last
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_refuses_an_empty_multiprocess_variable_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    (tmp_path / "m.npz").write_bytes(b"")
+    result = CliRunner().invoke(main, ["serve", "--model", "m.npz", "--port", "1"])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: PROMETHEUS_MULTIPROC_DIR is set but empty: unset it, or name an existing "
+        "folder for the metrics files of several workers"
     ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # nothing created
 
 
 def test_a_single_process_drops_the_old_versions(tmp_path):

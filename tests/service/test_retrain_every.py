@@ -132,6 +132,7 @@ def test_serve_retrains_on_schedule_and_serves_the_new_version(serve, seeded, tm
         # reflected at once by fold-in, long before any retrain
         newcomer = httpx.get(server.url + "/users/newcomer/recommendations").json()
         assert newcomer["fallback"] is False
+        assert "100" not in [x["item_id"] for x in newcomer["items"]]  # seen: left out
         published = wait_for(
             lambda: [x for x in retrain_rounds(log_path) if x.get("published")],
             180,

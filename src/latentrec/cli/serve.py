@@ -308,7 +308,15 @@ def serve(
 
     import uvicorn
 
+    from ..service.metrics import check_multiprocess_env
     from ..service.settings import SETTINGS_ENV, Settings, parse_interval
+
+    try:
+        # Present but empty, prometheus-client would write its files into the working
+        # folder (and /metrics would read none of them): refused before anything starts.
+        check_multiprocess_env()
+    except ValueError as err:
+        raise Failure(str(err)) from None
 
     every = None
     if retrain_every is not None:

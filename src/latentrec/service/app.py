@@ -59,6 +59,7 @@ from .hardening import (
     ERROR_LOGGER,
     AccessLog,
     BodyLimit,
+    CheckedRoute,
     check_id,
     check_text,
     install_error_handlers,
@@ -165,6 +166,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         version=holder.current.version,
         lifespan=lifespan,
     )
+    # Query parameters a route does not take, and JSON keys given twice, are 422s.
+    app.router.route_class = CheckedRoute
     app.state.settings = settings
     app.state.store = store
     app.state.holder = holder
@@ -539,10 +542,15 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     ):
         """Titles in the catalogue, filtered by text in the title (or id) and by genre:
         titles starting with the text first, then those with a word starting with it,
-        then any other match, each by title."""
+        then any other match, each the most rated first (in the served model's training
+        data; a title it lacks counts 0), then by title."""
         served = holder.current
         found = store.search_items(
-            search=search or None, genre=genre or None, limit=n, offset=offset
+            search=search or None,
+            genre=genre or None,
+            limit=n,
+            offset=offset,
+            popularity=popularity_of(served),
         )
         return {
             "model_version": served.version,
@@ -888,6 +896,28 @@ def questions_for(served: Served, n: int) -> list[dict]:
             }
         )
     return out
+
+
+def popularity_of(served: Served):
+    """How many ratings of each item the served model was trained on, as a function of
+    the item id (0 for one it lacks): what a title search orders equal matches by.
+
+    Example:
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> seen = np.array([[1.0, 1.0], [0.0, 1.0]])  # item 8 is rated twice, 7 once
+        >>> m = FactorModel.from_factors(Catalog.from_ids([1, 2], [7, 8], seen=seen), np.eye(2))
+        >>> count = popularity_of(Served.build(m, "v"))
+        >>> count("8"), count("7"), count("new")
+        (2.0, 1.0, 0.0)
+    """
+    index = served.item_index
+    counts = served.model.catalog_.item_popularity
+
+    def count(item_id: str) -> float:
+        idx = index.get(item_id)
+        return 0.0 if idx is None or idx >= counts.shape[0] else float(counts[idx])
+
+    return count
 
 
 def item_out(served: Served, item) -> dict:

@@ -23,6 +23,7 @@ import uuid
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import Tag
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -161,6 +162,153 @@ class AccessLog:
                         ensure_ascii=True,
                     )
                 )
+
+
+class CheckedRoute(APIRoute):
+    """A route that says what it ignored: a query parameter it does not take, a
+    single-valued one given twice, or a JSON body with a key twice in one object is a
+    422 naming it, where FastAPI would drop the parameter, keep one of the values and
+    keep the last of the keys.
+
+    ``app.router.route_class = CheckedRoute`` before the routes are added.  Routes
+    left out of the OpenAPI page (the web page at ``/``) take any query.
+    """
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+        if not self.include_in_schema:
+            return handler
+        takes = {
+            f.alias: is_list_annotation(f.field_info.annotation)
+            for f in query_fields(self.dependant)
+        }
+        has_body = self.body_field is not None
+
+        async def checked(request: Request):
+            problems = query_problems(request.query_params.multi_items(), takes)
+            if problems:
+                raise RequestValidationError(problems)
+            if has_body and is_json(request.headers.get("content-type")):
+                body = await request.body()
+                if body:
+                    try:
+                        # Kept where Starlette's Request.json() looks, so FastAPI
+                        # reads the body parsed here rather than parsing it again.
+                        request._json = json.loads(body, object_pairs_hook=unique_keys)
+                    except DuplicateKey as dup:
+                        raise body_error(str(dup)) from None
+                    except RecursionError:
+                        # Python's parser recurses per level: "[[[[..." (a 200 kB body)
+                        # runs it out of stack (FastAPI's own parse: a 400 naming nothing).
+                        raise body_error("the JSON is nested too deeply") from None
+                    except (json.JSONDecodeError, UnicodeDecodeError):
+                        pass  # not JSON: FastAPI's own parse reports it
+                    except ValueError:
+                        # Python refuses to read an integer of over 4300 digits (a 400
+                        # "error parsing the body" that named nothing).
+                        raise body_error("a number in it has too many digits") from None
+            return await handler(request)
+
+        return checked
+
+
+def body_error(message: str) -> RequestValidationError:
+    """A 422 about the body as a whole, in pydantic's shape."""
+    return RequestValidationError([{"loc": ("body",), "msg": message, "type": "body"}])
+
+
+def query_fields(dependant) -> list:
+    """The query parameters of a route's dependant and of its dependencies."""
+    out, pending = [], [dependant]
+    while pending:
+        current = pending.pop()
+        out.extend(current.query_params)
+        pending.extend(current.dependencies)
+    return out
+
+
+class DuplicateKey(ValueError):
+    """A JSON object with a key twice."""
+
+
+def unique_keys(pairs: list) -> dict:
+    """A JSON object's pairs as a dict, or :class:`DuplicateKey` naming a key given twice
+    (``json.loads`` would keep the last silently: ``{"rating": 4, "rating": 5}`` is 5).
+
+    Example:
+        >>> json.loads('{"a": 1, "b": {"c": 2}}', object_pairs_hook=unique_keys)
+        {'a': 1, 'b': {'c': 2}}
+        >>> json.loads('{"rating": 4, "rating": 5}', object_pairs_hook=unique_keys)
+        Traceback (most recent call last):
+        ...
+        latentrec.service.hardening.DuplicateKey: the key 'rating' appears twice in one object
+    """
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"the key {key!r} appears twice in one object")
+            seen.add(key)
+    return out
+
+
+def query_problems(given, takes: dict) -> list[dict]:
+    """The errors (pydantic's shape) of a query: a parameter the route does not take
+    (``takes`` maps each it takes to whether it is a list), or one taking a single
+    value given more than once.
+
+    Example:
+        >>> takes = {"n": False, "items": True}
+        >>> query_problems([("n", "5"), ("items", "1"), ("items", "2")], takes)
+        []
+        >>> for e in query_problems([("n", "5"), ("n", "6"), ("rules", "1")], takes):
+        ...     print(e["loc"], e["msg"])
+        ('query', 'n') given 2 times; it takes one value
+        ('query', 'rules') this route takes no such parameter (it takes items, n)
+    """
+    counts: dict[str, int] = {}
+    for name, _ in given:
+        counts[name] = counts.get(name, 0) + 1
+    problems = []
+    for name, count in counts.items():
+        if name not in takes:
+            known = ", ".join(sorted(takes)) or "no query parameters"
+            msg = f"this route takes no such parameter (it takes {known})"
+        elif count > 1 and not takes[name]:
+            msg = f"given {count} times; it takes one value"
+        else:
+            continue
+        problems.append({"loc": ("query", name), "msg": msg, "type": "query_parameter"})
+    return problems
+
+
+def is_list_annotation(annotation) -> bool:
+    """Whether a parameter's annotation takes several values (``list[str] | None``).
+
+    Example:
+        >>> is_list_annotation(list[str] | None), is_list_annotation(int)
+        (True, False)
+    """
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return any(is_list_annotation(a) for a in typing.get_args(annotation) if a is not type(None))
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of this content type as JSON (none given: it does).
+
+    Example:
+        >>> is_json("application/json; charset=utf-8"), is_json(None), is_json("text/plain")
+        (True, True, False)
+    """
+    if not content_type:
+        return True
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
 
 
 def token_matches(header: str | None, token: str) -> bool:

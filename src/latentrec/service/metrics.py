@@ -48,6 +48,38 @@ def multiprocess_env() -> bool:
     return MULTIPROC_ENV in os.environ or MULTIPROC_ENV.lower() in os.environ
 
 
+def check_multiprocess_env(environ=None) -> None:
+    """A ``ValueError`` in one line when ``PROMETHEUS_MULTIPROC_DIR`` (or its lower-case
+    form) is set but blank or names no folder.
+
+    prometheus-client keeps its values in files when the variable is merely present: an
+    empty one put ``counter_<pid>.db`` and its kin in the working folder, and /metrics
+    then read none of them.  A folder that does not exist failed at the first request.
+
+    Example:
+        >>> check_multiprocess_env({})
+        >>> try:
+        ...     check_multiprocess_env({"PROMETHEUS_MULTIPROC_DIR": ""})
+        ... except ValueError as err:
+        ...     print(str(err)[:41])
+        PROMETHEUS_MULTIPROC_DIR is set but empty
+    """
+    environ = os.environ if environ is None else environ
+    for name in (MULTIPROC_ENV, MULTIPROC_ENV.lower()):
+        if name not in environ:
+            continue
+        folder = environ[name]
+        if not folder.strip():
+            raise ValueError(
+                f"{name} is set but empty: unset it, or name an existing folder for the "
+                "metrics files of several workers"
+            )
+        if not os.path.isdir(folder):
+            raise ValueError(
+                f"{name} names {folder!r}, which is not a folder: create it, or unset the variable"
+            )
+
+
 class ServiceMetrics:
     """The app's metrics and their exposition (``CONTENT_TYPE``, :meth:`expose`).
 
@@ -66,6 +98,7 @@ class ServiceMetrics:
     CONTENT_TYPE = CONTENT_TYPE_LATEST
 
     def __init__(self):
+        check_multiprocess_env()
         self.registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         reg = self.registry

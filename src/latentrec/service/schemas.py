@@ -15,9 +15,11 @@ Kind = Literal["explicit", "event"]
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+    """Request bodies: unknown fields are an error, not silently dropped, and values are
+    of their field's JSON type (``"rating": true`` or ``"4"`` is a 422, not 1 or 4 stars;
+    a whole number is a number)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # ---------------------------------------------------------------------------- requests

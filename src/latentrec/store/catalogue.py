@@ -134,13 +134,17 @@ def check_page(limit, offset) -> None:
             raise StoreError(f"{name} must be {bound}, got {value}")
 
 
-def search_statement(dialect: str, search, genre, limit, offset) -> sa.Select | None:
+def search_statement(
+    dialect: str, search, genre, limit, offset, *, whole: bool = False
+) -> sa.Select | None:
     """The SELECT of one search page; ``None`` when nothing can match (a NUL
     character, which no stored text holds).
 
     Without ``search`` the order is by title then id.  With it, titles (ids, for an
     entry without one) that start with it come first, then those with a word starting
     with it, then any other match (in the title or the id), each group by title then id.
+    ``whole``: every match, not one page, with its group (0, 1, 2) as the column
+    ``match_group`` (for a caller that orders each group otherwise).
 
     Example:
         >>> stmt = search_statement("sqlite", "50%", None, 10, 0)
@@ -162,12 +166,19 @@ def search_statement(dialect: str, search, genre, limit, offset) -> sa.Select | 
     if search:
         key = search.casefold()
         # For a search box: "Star Wars" before "Evening Star" before "Bastard Out of
-        # Carolina" for "star".  Popularity would break the ties better, but counting
-        # each match's ratings scans lr_ratings (no index by item): title order instead.
+        # Carolina" for "star".  Within a group the store orders by title: counting each
+        # match's ratings would scan lr_ratings (no index by item), so a caller that
+        # knows the counts (the service: its model's) reorders the whole result.
         name = sa.func.coalesce(items.c.title_key, items.c.id_key)
         word = sa.or_(*(name.contains(c + key, autoescape=True) for c in WORD_STARTS))
-        order.insert(0, sa.case((name.startswith(key, autoescape=True), 0), (word, 1), else_=2))
-    stmt = sa.select(items).order_by(*order).limit(int(limit)).offset(int(offset))
+        group = sa.case((name.startswith(key, autoescape=True), 0), (word, 1), else_=2)
+        order.insert(0, group)
+    else:
+        group = sa.literal(0)
+    if whole:
+        stmt = sa.select(items, group.label("match_group")).order_by(*order)
+    else:
+        stmt = sa.select(items).order_by(*order).limit(int(limit)).offset(int(offset))
     if search:
         stmt = stmt.where(
             sa.or_(

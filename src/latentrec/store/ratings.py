@@ -578,31 +578,51 @@ class RatingsStore:
         return found
 
     def search_items(
-        self, search: str | None = None, genre: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        search: str | None = None,
+        genre: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        popularity=None,
     ) -> list[Item]:
         """Catalogue entries whose title or id contains ``search`` (case-insensitive) and
         which have the genre ``genre`` (exact name): those whose title starts with
         ``search`` first, then those with a word starting with it, then the rest, each
         group by title then id (by title then id without ``search``).
 
-        ``%`` and ``_`` in ``search`` are ordinary characters.  ``limit`` (at most
-        10,000) and ``offset`` page through the results.
+        ``popularity`` (a function of an item id giving how often it was rated) orders
+        each group of a search most popular first, title then id breaking ties: every
+        match is read and ordered here, then the page cut.  ``%`` and ``_`` in
+        ``search`` are ordinary characters.  ``limit`` (at most 10,000) and ``offset``
+        page through the results.
 
         Example:
             >>> store = open_store(":memory:")
             >>> _ = store.add_items([Item("1", "Star Wars", ("Sci-Fi",)), Item("2", "Heat"),
-            ...                      Item("3", "Evening Star"), Item("4", "Bastard")])
+            ...                      Item("3", "Evening Star"), Item("4", "Bastard"),
+            ...                      Item("5", "Stargate")])
             >>> [i.title for i in store.search_items("STAR")]
-            ['Star Wars', 'Evening Star', 'Bastard']
+            ['Star Wars', 'Stargate', 'Evening Star', 'Bastard']
+            >>> rated = {"1": 583, "5": 89}
+            >>> [i.title for i in store.search_items("star", popularity=lambda i: rated.get(i, 0))]
+            ['Star Wars', 'Stargate', 'Evening Star', 'Bastard']
+            >>> rated = {"1": 2, "5": 89}
+            >>> [i.title for i in store.search_items("star", popularity=lambda i: rated.get(i, 0))]
+            ['Stargate', 'Star Wars', 'Evening Star', 'Bastard']
             >>> [i.item_id for i in store.search_items(genre="Sci-Fi")]
             ['1']
         """
-        stmt = search_statement(self.dialect, search, genre, limit, offset)
+        ranked = popularity is not None and bool(search)
+        stmt = search_statement(self.dialect, search, genre, limit, offset, whole=ranked)
         if stmt is None:
             return []
         with self.db.read() as conn:
             rows = conn.execute(stmt).all()
-        return [item_from_row(row) for row in rows]
+        if not ranked:
+            return [item_from_row(row) for row in rows]
+        # A stable sort: within a group and a count, the store's title-then-id order.
+        rows.sort(key=lambda row: (row.match_group, -float(popularity(row.item_id) or 0)))
+        return [item_from_row(row) for row in rows[offset : offset + limit]]
 
     def genres(self) -> list[str]:
         """Every genre of the catalogue, sorted.

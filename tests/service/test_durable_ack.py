@@ -1,0 +1,106 @@
+"""A write is acknowledged only once it is durable: on SQLite, the store's log is flushed
+to disk (``fdatasync`` of ``<store>-wal``) before the 2xx leaves the process.
+
+A SIGKILL test (test_serve.py) cannot show this: a killed process's writes are already in
+the operating system's cache and survive it, flushed or not, so it passes with
+``synchronous=OFF`` too.  What survives a power cut is what was flushed.  So this test runs
+``latentrec serve`` under ``strace`` and reads the order of the system calls: for every
+write request, the request is read, the log is flushed, and only then is the answer sent.
+With ``PRAGMA synchronous=NORMAL`` (WAL mode flushes only at checkpoints) it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from .conftest import free_port
+
+STRACE = shutil.which("strace")
+
+
+def strace_works() -> bool:
+    if STRACE is None:
+        return False
+    done = subprocess.run(
+        [STRACE, "-f", "-qq", "-e", "trace=fdatasync", "true"], capture_output=True, timeout=30
+    )
+    return done.returncode == 0  # ptrace may be forbidden (a container's seccomp policy)
+
+
+pytestmark = pytest.mark.skipif(not strace_works(), reason="needs strace and ptrace")
+
+
+def acked_writes(trace: str) -> list[tuple[str, bool]]:
+    """Each answered write request in the trace: its first line and whether the store's
+    log was flushed after the request was read and before its answer was sent.
+
+    Example:
+        >>> acked_writes('''1 recvfrom(9<socket:[7]>, "POST /ratings HTTP/1.1\\\\r\\\\n"..., 9) = 90
+        ... 1 fdatasync(5</tmp/r.sqlite-wal>) = 0
+        ... 1 sendto(9<socket:[7]>, "HTTP/1.1 201 Created\\\\r\\\\n"..., 9, 0, NULL, 0) = 9''')
+        [('POST /ratings HTTP/1.1', True)]
+    """
+    out, request, flushed = [], None, False
+    for line in trace.splitlines():
+        if "recvfrom(" in line and re.search(r'"(POST|DELETE) /', line):
+            request = re.search(r'"((?:POST|DELETE) [^\\"]*)', line).group(1)
+            flushed = False
+        elif request and re.search(r"f(data)?sync\(\d+<[^>]*-wal>", line):
+            flushed = True
+        elif request and "sendto(" in line and '"HTTP/1.1 2' in line:
+            out.append((request, flushed))
+            request = None
+    return out
+
+
+def test_every_acknowledged_write_was_flushed_to_disk_before_its_answer(model_files, tmp_path):
+    store = tmp_path / "ratings.sqlite"
+    port = free_port()
+    trace = tmp_path / "trace.txt"
+    log = open(tmp_path / "serve.log", "wb")
+    # --seccomp-bpf: only the traced calls stop the process, so it runs at nearly full speed.
+    command = [
+        STRACE, "-f", "-qq", "-y", "--seccomp-bpf",
+        "-e", "trace=fdatasync,fsync,sendto,recvfrom", "-o", str(trace),
+        sys.executable, "-m", "latentrec.cli", "serve", "--model", str(model_files["explicit"]),
+        "--store", str(store), "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "serve did not start under strace"
+            time.sleep(0.2)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for k in range(12):
+                rating = {"user_id": f"d{k}", "item_id": str(100 + k), "rating": 1 + k % 5}
+                assert http.post("/ratings", json=rating).status_code == 201
+            batch = [{"user_id": "d0", "item_id": str(120 + k), "rating": 4} for k in range(3)]
+            assert http.post("/ratings", json={"ratings": batch}).status_code == 201
+            answers = {"answers": [{"item_id": "100", "rating": 5}], "n": 3}
+            assert http.post("/users/new/onboarding", json=answers).status_code == 200
+            assert http.delete("/users/d1/ratings/101").status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+        log.close()
+    writes = acked_writes(trace.read_text(errors="replace"))
+    assert [request.split()[0] for request, _ in writes] == ["POST"] * 14 + ["DELETE"]
+    unflushed = [request for request, flushed in writes if not flushed]
+    assert unflushed == [], f"answered before the store's log reached the disk: {unflushed}"
