@@ -300,6 +300,65 @@ class Interactions:
             user_features=self.user_features,
         )
 
+    #: The fields :meth:`replace` takes: the constructor's arguments.
+    FIELDS = (
+        "users",
+        "items",
+        "matrix",
+        "timestamps",
+        "rating_scale",
+        "implicit",
+        "item_features",
+        "user_features",
+        "load_report",
+    )
+
+    def replace(self, **fields) -> Interactions:
+        """A new table with the given fields changed, like :func:`dataclasses.replace`.
+
+        ``fields`` are constructor arguments (:data:`FIELDS`); every one not given is
+        taken from ``self``, ``load_report`` included (pass ``load_report=None`` for a
+        table that read nothing).  The result is checked as construction checks it: a
+        matrix whose shape does not match the vocabularies, or timestamps that do not
+        match its cells, is a ``ValueError``; an unknown field is a ``TypeError`` naming
+        it.  ``self`` is not changed.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> data = Interactions.from_dense(np.eye(2))
+            >>> titles = pd.DataFrame({"title": ["a", "b"]}, index=data.items.ids)
+            >>> with_titles = data.replace(item_features=titles)
+            >>> with_titles.item_titles().tolist(), data.item_features is None
+            (['a', 'b'], True)
+            >>> data.replace(implicit=True).implicit
+            True
+        """
+        unknown = sorted(set(fields) - set(self.FIELDS))
+        if unknown:
+            raise TypeError(
+                f"Interactions.replace got unknown field(s) {unknown}; the fields are "
+                f"{list(self.FIELDS)}"
+            )
+        current = {
+            "users": self._users,
+            "items": self._items,
+            "matrix": self._matrix,
+            "timestamps": self._timestamps,
+            "rating_scale": self.rating_scale,
+            "implicit": self.implicit,
+            "item_features": self.item_features,
+            "user_features": self.user_features,
+            "load_report": self.load_report,
+        }
+        merged = {**current, **fields}
+        return type(self)(
+            merged.pop("users"),
+            merged.pop("items"),
+            merged.pop("matrix"),
+            merged.pop("timestamps"),
+            **merged,
+        )
+
     def item_titles(self, item_ids=None) -> np.ndarray:
         """Titles from the item side table (``title`` column), else the ids as text.
 
