@@ -566,7 +566,7 @@ class _Records:
         self.source = source
         self.separator = sep if sep is not None else _guess_separator(text)
         self._reader = csv.reader(
-            _text_lines(text),
+            text_lines(text),
             delimiter=self.separator,
             quotechar='"',
             doublequote=True,
@@ -603,7 +603,7 @@ class _Records:
 _PIECE_CHARS = 1 << 20
 
 
-def _text_lines(text: str):
+def text_lines(text: str):
     """The lines of ``text`` with their endings, split at ``\\n``, ``\\r\\n`` or
     ``\\r`` as ``io.StringIO(text, newline="")`` splits them, one at a time.
 
@@ -611,7 +611,7 @@ def _text_lines(text: str):
     character: 5.4 GB for a 1.35 GB file.
 
     Example:
-        >>> list(_text_lines("a\\r\\nb\\rc\\n\\nd"))
+        >>> list(text_lines("a\\r\\nb\\rc\\n\\nd"))
         ['a\\r\\n', 'b\\r', 'c\\n', '\\n', 'd']
     """
     # A piece of about a megabyte at a time, cut after a "\\n" (never inside "\\r\\n"),
@@ -635,7 +635,7 @@ def _chain_first(first_line, first, rest):
 
 def _guess_separator(text: str) -> str:
     """The candidate that splits the first non-blank line into the most fields."""
-    first = next((line for line in _text_lines(text) if line.strip()), "")
+    first = next((line for line in text_lines(text) if line.strip()), "")
     first = first.rstrip("\r\n")
     best, best_n = ",", 1
     for candidate in SEPARATORS:
