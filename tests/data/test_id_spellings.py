@@ -82,3 +82,21 @@ def test_a_decimal_comma_rating_is_named_with_the_fix(tmp_path, reader):
         f"column 'rating' has non-numeric ratings (e.g. '4,5') at line 3 of {path}; "
         "write decimals with a point (4.5)"
     )
+
+
+def test_a_header_in_another_case_is_named_with_the_names_to_pass(tmp_path, reader):
+    path = tmp_path / "r.csv"
+    path.write_text("USER_ID, Item_Id ,rating\n1,10,4\n")
+    with pytest.raises(DataError) as err:
+        Interactions.from_csv(path)
+    assert str(err.value).endswith(
+        "; names are matched exactly: pass 'USER_ID' for 'user_id', 'Item_Id' for 'item_id'"
+    ), str(err.value)
+    assert Interactions.from_csv(path, "USER_ID", "Item_Id").nnz == 1
+    frame = pd.DataFrame({"User_Id": [1], "item_id": [2], "rating": [3.0]})
+    with pytest.raises(DataError, match="pass 'User_Id' for 'user_id'$"):
+        Interactions.from_frame(frame)
+    path.write_text("uid,iid,rating\n1,10,4\n")
+    with pytest.raises(DataError) as err:
+        Interactions.from_csv(path)
+    assert "matched exactly" not in str(err.value)  # no name is close: no hint

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .columns import clean_ids, numeric_values
-from .report import DataError, LoadReport, Places, Rejection, labels_text
+from .report import DataError, LoadReport, Places, Rejection, case_hint, labels_text
 from .vocabulary import UnknownIdError, Vocabulary
 
 DUPLICATE_POLICIES = ("last", "mean", "sum", "error")
@@ -120,7 +120,8 @@ def frame_columns(df: pd.DataFrame, names: tuple, name: str) -> pd.DataFrame:
         missing = wanted
     if missing:
         raise DataError(
-            f"missing column(s) {missing}; {name} has columns {list(df.columns)}",
+            f"missing column(s) {missing}; {name} has columns {list(df.columns)}"
+            f"{case_hint(missing, list(df.columns))}",
             column=missing[0],
         )
     for col in dict.fromkeys(wanted):

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .ingest import Decline
-from .report import DataError, Places
+from .report import DataError, Places, case_hint
 
 CSV_ENCODING = "utf-8-sig"
 # Rows between checks of whether a column's cells repeat enough to be shared.
@@ -686,7 +686,7 @@ def _positions(columns: list, first: list, header: bool, source: str, line: int)
     if missing:
         raise DataError(
             f"missing column(s) {missing}; the header (line {line} of {source}) has "
-            f"columns {names}",
+            f"columns {names}{case_hint(missing, names)}",
             source=source,
             column=missing[0],
             where=(line,),
