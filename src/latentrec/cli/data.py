@@ -94,7 +94,7 @@ def ratings_only(d: Interactions, source: str) -> Interactions:
         >>> import numpy as np, pandas as pd
         >>> plain = Interactions.from_dense(np.eye(2))
         >>> titles = pd.DataFrame({"title": ["a", "b"]}, index=plain.items.ids)
-        >>> d = Interactions(plain.users, plain.items, plain.matrix, item_features=titles)
+        >>> d = plain.replace(item_features=titles)
         >>> ratings_only(d, "x").item_features is None  # a warning on standard error
         True
     """
@@ -110,15 +110,7 @@ def ratings_only(d: Interactions, source: str) -> Interactions:
         "ratings only (read them from the source itself)",
         err=True,
     )
-    return Interactions(
-        d.users,
-        d.items,
-        d.matrix,
-        d.timestamps,
-        rating_scale=d.rating_scale,
-        implicit=d.implicit,
-        load_report=d.load_report,
-    )
+    return d.replace(item_features=None, user_features=None)
 
 
 @main.group()

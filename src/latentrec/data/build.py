@@ -9,6 +9,8 @@ so this module needs no import of it.
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from typing import TypeVar
 
 import numpy as np
@@ -16,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .columns import clean_ids, numeric_values
-from .report import DataError, LoadReport, Places, Rejection, labels_text
+from .report import DataError, LoadReport, Places, Rejection, case_hint, labels_text
 from .vocabulary import UnknownIdError, Vocabulary
 
 DUPLICATE_POLICIES = ("last", "mean", "sum", "error")
@@ -118,7 +120,8 @@ def frame_columns(df: pd.DataFrame, names: tuple, name: str) -> pd.DataFrame:
         missing = wanted
     if missing:
         raise DataError(
-            f"missing column(s) {missing}; {name} has columns {list(df.columns)}",
+            f"missing column(s) {missing}; {name} has columns {list(df.columns)}"
+            f"{case_hint(missing, list(df.columns))}",
             column=missing[0],
         )
     for col in dict.fromkeys(wanted):
@@ -362,7 +365,8 @@ def _value_checks(raw: pd.Series, col, what: str, places: Places, checks: list) 
                 f"non-numeric {what}s",
                 col,
                 not_numeric,
-                f"column {col!r} has non-numeric {what}s (e.g. {first!r}) at {places.text(pos)}",
+                f"column {col!r} has non-numeric {what}s (e.g. {first!r}) at {places.text(pos)}"
+                + _decimal_comma_hint(first),
             )
         )
     with np.errstate(invalid="ignore"):
@@ -405,6 +409,18 @@ def _value_checks(raw: pd.Series, col, what: str, places: Places, checks: list) 
     return nums
 
 
+def _decimal_comma_hint(cell) -> str:
+    """The advice for a number written with a decimal comma (``4,5``), else ``""``.
+
+    Example:
+        >>> _decimal_comma_hint(" 4,5"), _decimal_comma_hint("five")
+        ('; write decimals with a point (4.5)', '')
+    """
+    if isinstance(cell, str) and re.fullmatch(r"[+-]?[0-9]*,[0-9]+", cell.strip()):
+        return f"; write decimals with a point ({cell.strip().replace(',', '.')})"
+    return ""
+
+
 def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(raw):
         missing = raw.isna().to_numpy()
@@ -422,7 +438,93 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
         as_utc = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz is not None else raw
         secs = (as_utc - pd.Timestamp(0)).dt.total_seconds().to_numpy(np.float64, na_value=np.nan)
         return np.where(missing, 0.0, secs)
-    return _value_checks(raw, col, "timestamp", places, checks)
+    dates = _iso_dates(raw)
+    if dates is not None:
+        secs, missing, not_dates = dates
+        for mask, reason, what in (
+            (missing, "missing timestamps", "missing timestamps"),
+            (not_dates, "dates that do not exist", "dates that do not exist"),
+        ):
+            if mask.any():
+                pos = np.flatnonzero(mask)
+                shown = "" if reason == "missing timestamps" else f" (e.g. {raw.iloc[pos[0]]!r})"
+                checks.append(
+                    _Check(
+                        reason, col, mask, f"column {col!r} has {what}{shown} at {places.text(pos)}"
+                    )
+                )
+        return np.where(missing | not_dates, 0.0, secs)
+    nums = _value_checks(raw, col, "timestamp", places, checks)
+    with np.errstate(invalid="ignore"):
+        outside = np.isfinite(nums) & ((nums < TIME_MIN) | (nums > TIME_MAX))
+    if outside.any():
+        pos = np.flatnonzero(outside)
+        checks.append(
+            _Check(
+                "timestamps outside the years 1-9999",
+                col,
+                outside,
+                f"column {col!r} has timestamps outside the years 1-9999 (seconds since "
+                f"1970: e.g. {nums[pos[0]]:g}) at {places.text(pos)}",
+            )
+        )
+    return nums
+
+
+#: Timestamps are seconds since 1970 (UTC); beyond the years 1-9999 no clock or calendar
+#: (Python's datetime, the service's ISO times) can show one, so such a number is no time.
+TIME_MIN = -62135596800.0  # 0001-01-01T00:00:00Z
+TIME_MAX = 253402300799.0  # 9999-12-31T23:59:59Z
+_ISO_DATE = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _iso_seconds(text: str) -> float:
+    """Seconds since 1970 of one ISO 8601 text (UTC unless it says), NaN if no date."""
+    try:
+        when = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return np.nan
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return (when - _EPOCH).total_seconds()
+
+
+def _iso_dates(raw: pd.Series):
+    """``(seconds, missing, not_dates)`` when every present cell of a text column is an
+    ISO 8601 date or date and time (``2020-01-31``, ``2020-01-31T10:00:00+02:00``;
+    without an offset, UTC), else ``None`` (numbers, or anything else, are read as
+    numbers).  ``not_dates`` marks cells written as dates that name none (month 13).
+
+    Example:
+        >>> secs, missing, bad = _iso_dates(pd.Series(["1970-01-02", None, "1970-13-01"]))
+        >>> float(secs[0]), missing.tolist(), bad.tolist()
+        (86400.0, [False, True, False], [False, False, True])
+    """
+    if not (raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)):
+        return None
+    missing = raw.isna().to_numpy(dtype=bool)
+    present = raw[~missing].astype(object)
+    if present.empty or not all(isinstance(v, str) for v in present):
+        return None
+    text = present.str.strip()
+    if not text.str.fullmatch(_ISO_DATE).all():
+        return None
+    # Python's parser, once per distinct text: pandas' nanosecond times end in 2262.
+    codes, uniques = pd.factorize(text)
+    parsed = np.array([_iso_seconds(t) for t in uniques], dtype=np.float64)[codes]
+    secs = np.zeros(len(raw), dtype=np.float64)
+    not_dates = np.zeros(len(raw), dtype=bool)
+    where = np.flatnonzero(~missing)
+    not_dates[where] = np.isnan(parsed)
+    secs[where] = np.where(np.isnan(parsed), 0.0, parsed)
+    return secs, missing, not_dates
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)

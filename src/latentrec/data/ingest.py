@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .build import TIME_MAX, TIME_MIN
 from .report import LoadReport
 from .vocabulary import Vocabulary
 
@@ -136,6 +137,23 @@ def check_values(vals, rating_scale, rating: bool) -> bool:
                 raise Decline
     as32 = vals.astype(np.float32)
     return bool(np.array_equal(as32, vals))
+
+
+def check_times(ts) -> None:
+    """Raise :class:`Decline` unless every timestamp is a finite number of seconds in
+    the years 1-9999 (the exact path names the others).
+
+    Example:
+        >>> check_times(np.array([0.0, 1.6e9]))
+        >>> try:
+        ...     check_times(np.array([1e30]))
+        ... except Decline:
+        ...     print("declined")
+        declined
+    """
+    check_values(ts, None, rating=False)
+    if ts.size and (ts.min() < TIME_MIN or ts.max() > TIME_MAX):
+        raise Decline
 
 
 def scale_or_decline(rating_scale):
@@ -474,7 +492,7 @@ def lean_frame(
             ts = None
             if arrays[3] is not None:
                 ts = arrays[3][part]
-                check_values(ts, None, rating=False)
+                check_times(ts)
             # Views of the frame's own columns: the codes are made twice, never stored.
             users, items = arrays[0][part], arrays[1][part]
             _compact_ids(users), _compact_ids(items)  # only for the checks it makes
@@ -595,7 +613,7 @@ def chunk_from_arrays(users, items, vals, ts, scale, state: dict) -> Chunk:
         state["exact32"] &= exact
         vals = vals.astype(np.float32) if exact else vals
     if ts is not None:
-        check_values(ts, None, rating=False)
+        check_times(ts)
         ts = ts.astype(np.float64, copy=False)
     return Chunk(_compact_ids(users), _compact_ids(items), vals, ts)
 

@@ -300,6 +300,65 @@ class Interactions:
             user_features=self.user_features,
         )
 
+    #: The fields :meth:`replace` takes: the constructor's arguments.
+    FIELDS = (
+        "users",
+        "items",
+        "matrix",
+        "timestamps",
+        "rating_scale",
+        "implicit",
+        "item_features",
+        "user_features",
+        "load_report",
+    )
+
+    def replace(self, **fields) -> Interactions:
+        """A new table with the given fields changed, like :func:`dataclasses.replace`.
+
+        ``fields`` are constructor arguments (:data:`FIELDS`); every one not given is
+        taken from ``self``, ``load_report`` included (pass ``load_report=None`` for a
+        table that read nothing).  The result is checked as construction checks it: a
+        matrix whose shape does not match the vocabularies, or timestamps that do not
+        match its cells, is a ``ValueError``; an unknown field is a ``TypeError`` naming
+        it.  ``self`` is not changed.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> data = Interactions.from_dense(np.eye(2))
+            >>> titles = pd.DataFrame({"title": ["a", "b"]}, index=data.items.ids)
+            >>> with_titles = data.replace(item_features=titles)
+            >>> with_titles.item_titles().tolist(), data.item_features is None
+            (['a', 'b'], True)
+            >>> data.replace(implicit=True).implicit
+            True
+        """
+        unknown = sorted(set(fields) - set(self.FIELDS))
+        if unknown:
+            raise TypeError(
+                f"Interactions.replace got unknown field(s) {unknown}; the fields are "
+                f"{list(self.FIELDS)}"
+            )
+        current = {
+            "users": self._users,
+            "items": self._items,
+            "matrix": self._matrix,
+            "timestamps": self._timestamps,
+            "rating_scale": self.rating_scale,
+            "implicit": self.implicit,
+            "item_features": self.item_features,
+            "user_features": self.user_features,
+            "load_report": self.load_report,
+        }
+        merged = {**current, **fields}
+        return type(self)(
+            merged.pop("users"),
+            merged.pop("items"),
+            merged.pop("matrix"),
+            merged.pop("timestamps"),
+            **merged,
+        )
+
     def item_titles(self, item_ids=None) -> np.ndarray:
         """Titles from the item side table (``title`` column), else the ids as text.
 
@@ -529,7 +588,10 @@ class Interactions:
                 integer column stays integer, text stays text.
             rating: name of the value column; ``None`` for implicit data (every row 1.0,
                 or use ``duplicates="sum"`` to count repeats).
-            timestamp: optional column of numbers or datetimes.
+            timestamp: optional column of numbers (seconds since 1970, UTC), datetimes,
+                or ISO 8601 text (``2020-01-31``, ``2020-01-31T10:00:00+02:00``; UTC
+                unless an offset is given).  A time outside the years 1-9999, a date
+                that does not exist or a missing time is a bad row.
             duplicates: policy for repeated (user, item) pairs, ``"last"`` by default:
                 ``"last"`` keeps the latest by timestamp (else the last row), ``"mean"``
                 averages, ``"sum"`` adds, ``"error"`` raises naming the pairs.  Merged
@@ -643,8 +705,17 @@ class Interactions:
 
         Id cells are read as text, so ``NA``, ``null``, ``None`` or ``nan`` are ids,
         never missing values; an id column whose cells are all whole numbers becomes
-        integer.  An empty id cell is a bad row.  In the rating and timestamp columns,
-        pandas' NA markers (``""``, ``NA``, ``null``, ...) are missing values.
+        integer, as pandas reads it: there ``"007"``, ``"7"`` and ``"7.0"`` are one id,
+        7 (their rows are repeats of one pair, merged by ``duplicates`` and counted in
+        ``load_report.merged``).  One id that is not a whole number keeps every id of
+        the column as text, so ``"007"`` and ``"7"`` stay two ids; to keep the
+        spellings of an all-number column, read it with pandas as text
+        (``dtype=str``) and pass the frame to :meth:`from_frame`, where text stays
+        text.  An empty id cell is a bad row.  In the rating and timestamp columns,
+        pandas' NA markers (``""``, ``NA``, ``null``, ...) are missing values; a
+        timestamp is a number of seconds since 1970 or an ISO 8601 date (see
+        :meth:`from_frame`); a rating written with a decimal comma (``4,5``) is not a
+        number.
 
         Remaining keyword arguments go to :meth:`from_frame`: ``duplicates``,
         ``rating_scale``, ``strip_ids``, ``on_bad_rows``, ``implicit``, ``users``,

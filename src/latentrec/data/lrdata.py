@@ -31,6 +31,7 @@ from .vocabulary import Vocabulary
 FORMAT = "latentrec-interactions"
 VERSION = 1
 SUFFIX = ".lrdata"
+_SLICE = 1 << 22
 _REPORT_FIELDS = (
     "source",
     "unit",
@@ -121,9 +122,10 @@ def read_lrdata(cls, path: str | Path, *, mmap: bool = True):
     Memory-mapped arrays are read-only and paged in from the file as they are used
     (the operating system shares and drops those pages as it needs).  A file that is
     not a ``.lrdata`` file, or is damaged (arrays of the wrong length, an ``indptr``
-    that falls, an item index out of range), is a :class:`DataError` naming it and the
-    array at fault; the checks read ``indptr`` and ``indices`` once (15 ms at 10^7
-    ratings, page cache warm).
+    that falls, an item index out of range, a NaN rating, a meta entry missing) is a
+    :class:`DataError` naming it and the array or entry at fault, as is a truncated
+    file; the checks read ``indptr``, ``indices``, the ratings and the timestamps once
+    each, a slice at a time.
 
     Example:
         >>> import tempfile, os
@@ -140,11 +142,23 @@ def read_lrdata(cls, path: str | Path, *, mmap: bool = True):
     try:
         with zipfile.ZipFile(path) as z:
             members = {info.filename: info for info in z.infolist()}
+            if "meta.npy" not in members:
+                raise DataError(
+                    f"{source} is not a latentrec .lrdata file: it is a zip archive without "
+                    "the 'meta' member every .lrdata file has",
+                    source=source,
+                )
             with z.open("meta.npy") as fh:
                 meta = json.loads(np.lib.format.read_array(fh, allow_pickle=False).tobytes())
-            if meta.get("format") != FORMAT:
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 raise DataError(f"{source} is not a latentrec .lrdata file", source=source)
-            if meta.get("version", 0) > VERSION:
+            version = meta.get("version")
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise DataError(
+                    f"{source} is damaged: its meta has no version number (got {version!r})",
+                    source=source,
+                )
+            if version > VERSION:
                 raise DataError(
                     f"{source} is .lrdata version {meta['version']}; this latentrec reads up "
                     f"to version {VERSION}: upgrade latentrec",
@@ -165,29 +179,80 @@ def read_lrdata(cls, path: str | Path, *, mmap: bool = True):
                         arrays[name] = np.lib.format.read_array(fh, allow_pickle=False)
     except DataError:
         raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+    except zipfile.BadZipFile as err:
+        # What a truncated file (its zip directory, at the end, cut off) or any other
+        # kind of file says; the zip module's own words do not say which file it was.
+        raise DataError(
+            f"cannot read {source} as .lrdata: it is not a complete .lrdata file (a "
+            f"truncated copy, or another kind of file): {err}",
+            source=source,
+        ) from err
+    except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError) as err:
+        if "allow_pickle" in str(err):
+            raise DataError(
+                f"{source} holds a pickled array, which a .lrdata file never does; it is "
+                "refused unread (pickles can run code)",
+                source=source,
+            ) from None
         raise DataError(f"cannot read {source} as .lrdata: {err}", source=source) from err
-    shape = tuple(meta["shape"])
+    shape, scale, implicit, info, notes = _meta_fields(source, meta)
     _check_layout(source, shape, meta.get("nnz"), arrays)
     matrix = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
     matrix.has_canonical_format = True
-    info = meta.get("load_report")
     report = None
     if info is not None:
-        notes = (
-            f"converted from {info['source']}; loaded from {source}",
-            *(str(note) for note in meta.get("load_notes", ())),
-        )
+        notes = (f"converted from {info['source']}; loaded from {source}", *notes)
         report = LoadReport(**{**info, "source": source}, notes=notes)
-    return cls(
-        Vocabulary.from_array(arrays["user_ids"], name="user"),
-        Vocabulary.from_array(arrays["item_ids"], name="item"),
-        matrix,
-        arrays.get("timestamps"),
-        rating_scale=None if meta["rating_scale"] is None else tuple(meta["rating_scale"]),
-        implicit=bool(meta["implicit"]),
-        load_report=report,
-    )
+    try:
+        return cls(
+            Vocabulary.from_array(arrays["user_ids"], name="user"),
+            Vocabulary.from_array(arrays["item_ids"], name="item"),
+            matrix,
+            arrays.get("timestamps"),
+            rating_scale=scale,
+            implicit=implicit,
+            load_report=report,
+        )
+    except (TypeError, ValueError) as err:  # repeated ids, unsorted rows: not ours
+        raise DataError(f"{source} is damaged: {err}", source=source) from None
+
+
+def _meta_fields(source: str, meta: dict) -> tuple:
+    """``(shape, rating_scale, implicit, load_report fields or None, notes)`` from the
+    ``meta`` member, or a :class:`DataError` saying which entry is missing or wrong."""
+
+    def bad(what: str) -> DataError:
+        return DataError(f"{source} is damaged: its meta {what}", source=source)
+
+    shape = meta.get("shape")
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in shape)
+    ):
+        raise bad(f"has no shape of two counts (got {shape!r})")
+    scale = meta.get("rating_scale")
+    if scale is not None:
+        if not (
+            isinstance(scale, list)
+            and len(scale) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in scale)
+        ):
+            raise bad(f"has a rating_scale that is not (low, high): {scale!r}")
+        scale = (float(scale[0]), float(scale[1]))
+    implicit = meta.get("implicit", False)
+    if not isinstance(implicit, bool):
+        raise bad(f"has implicit={implicit!r}, not true or false")
+    info = meta.get("load_report")
+    if info is not None:
+        if not isinstance(info, dict) or set(info) != set(_REPORT_FIELDS):
+            raise bad("has a load_report without the fields a .lrdata file writes")
+        if not isinstance(info["source"], str):
+            raise bad("names no source in its load_report")
+    notes = meta.get("load_notes", [])
+    if not isinstance(notes, list):
+        raise bad(f"has load_notes that are not a list: {notes!r}")
+    return tuple(shape), scale, implicit, info, tuple(str(n) for n in notes)
 
 
 def _check_layout(source: str, shape: tuple, nnz, arrays: dict) -> None:
@@ -217,8 +282,20 @@ def _check_layout(source: str, shape: tuple, nnz, arrays: dict) -> None:
         if lo < 0 or hi >= n_items:
             raise bad(f"indices hold item {lo if lo < 0 else hi}, outside [0, {n_items})")
     for name, n in (("user_ids", n_users), ("item_ids", n_items)):
-        if arrays[name].shape[:1] != (n,):
+        if arrays[name].ndim != 1 or arrays[name].shape[0] != n:
             raise bad(f"{name} has {arrays[name].shape[0]} ids for {n} {name[:4]}s")
+    for name, what in (("data", "rating"), ("timestamps", "timestamp")):
+        arr = arrays.get(name)
+        if arr is None:
+            continue
+        if arr.dtype.kind != "f":
+            raise bad(f"{name} holds {arr.dtype} values, not floating-point {what}s")
+        # In slices: a whole-array isfinite would be a temporary of a byte per rating.
+        for start in range(0, cells, _SLICE):
+            part = arr[start : start + _SLICE]
+            if not np.isfinite(part).all():
+                first = start + int(np.flatnonzero(~np.isfinite(part))[0])
+                raise bad(f"{name} holds a {what} that is NaN or infinite (cell {first})")
 
 
 def _mapped(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:

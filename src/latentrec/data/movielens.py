@@ -34,12 +34,16 @@ import tempfile
 import time
 import urllib.request
 import zipfile
+from array import array
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
 
+from .build import assemble, frame_columns
 from .interactions import DataError, Interactions
+from .readers import text_lines
+from .report import Places
 
 __all__ = [
     "DatasetFetchError",
@@ -163,19 +167,22 @@ def read_ml_dat(folder: str | Path, *, duplicates: str = "error") -> Interaction
     # Splitting on a single ':' keeps pandas on its fast C parser (a multi-character
     # separator forces the slow Python engine); '::' then leaves empty columns between
     # the fields, and only the odd ones are read.
-    ratings = _read_table(
-        path,
-        sep=":",
-        header=None,
-        usecols=[0, 2, 4, 6],
-        names=["user_id", "_1", "item_id", "_3", "rating", "_5", "timestamp"],
-        dtype={
-            "user_id": np.int64,
-            "item_id": np.int64,
-            "rating": np.float64,
-            "timestamp": np.int64,
-        },
-    )
+    try:
+        ratings = _read_table(
+            path,
+            sep=":",
+            header=None,
+            usecols=[0, 2, 4, 6],
+            names=["user_id", "_1", "item_id", "_3", "rating", "_5", "timestamp"],
+            dtype={
+                "user_id": np.int64,
+                "item_id": np.int64,
+                "rating": np.float64,
+                "timestamp": np.int64,
+            },
+        )
+    except DataError as err:
+        raise _ratings_error(path, err, sep="::", header=None) from None
 
     items = None
     movies = folder / "movies.dat"
@@ -203,7 +210,12 @@ def read_ml_dat(folder: str | Path, *, duplicates: str = "error") -> Interaction
     vals = ratings["rating"].to_numpy()
     whole = bool(np.all(vals == np.round(vals))) and (vals.size == 0 or vals.min() >= 1)
     scale = (1.0, 5.0) if whole else (0.5, 5.0)
-    return _build(ratings, items, users, scale, duplicates)
+    try:
+        return _build(ratings, items, users, scale, duplicates)
+    except DataError as err:
+        raise _ratings_error(
+            path, err, sep="::", header=None, frame=(ratings, items, users, scale, duplicates)
+        ) from None
 
 
 def read_ml_csv(folder: str | Path, *, duplicates: str = "error") -> Interactions:
@@ -219,16 +231,19 @@ def read_ml_csv(folder: str | Path, *, duplicates: str = "error") -> Interaction
     """
     folder = Path(folder).expanduser()
     path = _require(folder, "ratings.csv", "MovieLens CSV ratings")
-    ratings = _read_table(
-        path,
-        usecols=["userId", "movieId", "rating", "timestamp"],
-        dtype={
-            "userId": np.int64,
-            "movieId": np.int64,
-            "rating": np.float64,
-            "timestamp": np.int64,
-        },
-    ).rename(columns={"userId": "user_id", "movieId": "item_id"})
+    try:
+        ratings = _read_table(
+            path,
+            usecols=list(ML_CSV_COLUMNS),
+            dtype={
+                "userId": np.int64,
+                "movieId": np.int64,
+                "rating": np.float64,
+                "timestamp": np.int64,
+            },
+        ).rename(columns={"userId": "user_id", "movieId": "item_id"})
+    except DataError as err:
+        raise _ratings_error(path, err, sep=",", header=ML_CSV_COLUMNS) from None
 
     items = None
     movies = folder / "movies.csv"
@@ -240,7 +255,11 @@ def read_ml_csv(folder: str | Path, *, duplicates: str = "error") -> Interaction
             keep_default_na=False,
         ).rename(columns={"movieId": "item_id"})
         items = _with_title_year(items, None).set_index("item_id")
-    return _build(ratings, items, None, (0.5, 5.0), duplicates)
+    try:
+        return _build(ratings, items, None, (0.5, 5.0), duplicates)
+    except DataError as err:
+        frame = (ratings, items, None, (0.5, 5.0), duplicates)
+        raise _ratings_error(path, err, sep=",", header=ML_CSV_COLUMNS, frame=frame) from None
 
 
 # ---------------------------------------------------------------------- fetch
@@ -674,6 +693,101 @@ def _read_recbole_100k(folder: Path):
             },
         ).set_index("user_id")
     return ratings, items, users
+
+
+#: The columns of a MovieLens ``ratings.csv``, in the order its fields hold them.
+ML_CSV_COLUMNS = ("userId", "movieId", "rating", "timestamp")
+_ML_FIELDS = ("user id", "movie id", "rating", "timestamp")
+
+
+def _ratings_error(path: Path, err: DataError, *, sep: str, header, frame=None) -> DataError:
+    """The error of a MovieLens ratings file, naming its line: pandas reads the file
+    fast but names no line ("could not convert string to float"), and the table built
+    from its frame names rows.  On an error (only then) the file is read again line by
+    line: the first line that is not four fields (user id, movie id, rating, timestamp
+    as whole numbers and a finite rating) is named; when every line is well formed,
+    ``frame`` (the arguments of :func:`_build`) is built again with file lines for row
+    names, so a repeated pair or an off-scale rating names its lines.  ``err`` is
+    returned when neither finds more.
+
+    Example:
+        >>> import tempfile, os
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(folder, "ratings.dat"), "w").write(
+        ...     "1::10::5::978300760\\n\\n1::11::4,5::978300761\\n")
+        >>> try:
+        ...     read_ml_dat(folder)
+        ... except DataError as err:
+        ...     print(str(err).replace(folder + os.sep, "").split(" (")[0])
+        line 3 of ratings.dat: the rating '4,5' is not a finite number
+    """
+    source = str(path)
+    text = _decode(path).removeprefix("\ufeff")
+    lines = array("q")
+    layout = sep.join(_ML_FIELDS)
+    positions = None if header is None else {}
+    for number, line in enumerate(text_lines(text), start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        fields = line.split(sep)
+        if positions is not None and not positions:  # the header line
+            names = [f.strip() for f in fields]
+            missing = [c for c in header if c not in names]
+            if missing:
+                return DataError(
+                    f"line {number} of {source}: the header has no column(s) {missing} "
+                    f"(it has {names})",
+                    source=source, where=(number,), unit="line",
+                )  # fmt: skip
+            positions = {c: names.index(c) for c in header}
+            width = len(fields)
+            continue
+        expected = 4 if positions is None else width
+        if len(fields) != expected:
+            return DataError(
+                f"line {number} of {source} has {len(fields)} field(s) separated by "
+                f"{sep!r} where {expected} are expected ({layout}): {line[:80]!r}",
+                source=source, where=(number,), unit="line",
+            )  # fmt: skip
+        cells = fields if positions is None else [fields[positions[c]] for c in header]
+        for what, cell in zip(_ML_FIELDS, cells, strict=True):
+            if not _ml_number(cell.strip(), whole=what != "rating"):
+                kind = "a finite number" if what == "rating" else "a whole number"
+                return DataError(
+                    f"line {number} of {source}: the {what} {cell!r} is not {kind} "
+                    f"(fields: {layout})",
+                    source=source, where=(number,), unit="line",
+                )  # fmt: skip
+        lines.append(number)
+    if frame is not None and len(lines) == len(frame[0]):
+        ratings, items, users, scale, duplicates = frame
+        try:
+            assemble(
+                Interactions,
+                frame_columns(ratings, _NAMES, source),
+                _NAMES,
+                Places.lines(np.frombuffer(lines, dtype=np.int64), source),
+                source=source,
+                duplicates=duplicates,
+                rating_scale=scale,
+                item_features=items,
+                user_features=users,
+            )
+        except DataError as named:
+            return named
+    return err
+
+
+_NAMES = ("user_id", "item_id", "rating", "timestamp")
+
+
+def _ml_number(text: str, whole: bool) -> bool:
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        return False
+    return whole or np.isfinite(value)
 
 
 def _build(ratings, items, users, scale, duplicates) -> Interactions:

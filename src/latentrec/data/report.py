@@ -62,6 +62,30 @@ def labels_text(labels: Sequence, limit: int = 5) -> str:
     return f"{shown}{more}"
 
 
+def case_hint(missing, names) -> str:
+    """Advice when a missing column differs from a present one only in case or spaces.
+
+    Column names are matched exactly (a header's surrounding spaces aside), so
+    ``USER_ID`` is not ``user_id``; the hint names the column to pass instead.
+
+    Example:
+        >>> case_hint(["user_id", "rating"], ["USER_ID", "Item", "Rating "])
+        "; names are matched exactly: pass 'USER_ID' for 'user_id', 'Rating' for 'rating'"
+    """
+    pairs = []
+    for want in missing:
+        if not isinstance(want, str):
+            continue
+        hits = [n for n in names if isinstance(n, str) and n.strip().lower() == want.lower()]
+        if len(hits) == 1:
+            pairs.append((hits[0].strip(), want))
+    if not pairs:
+        return ""
+    return "; names are matched exactly: pass " + ", ".join(
+        f"{have!r} for {want!r}" for have, want in pairs
+    )
+
+
 class Places:
     """How a message names rows: file lines, or a table's row labels.
 
