@@ -321,7 +321,7 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"lambda {QUICK_LAMBDAS} and pools {QUICK_POOLS} only (a sixth of the grid)",
+        help=f"lambda {QUICK_LAMBDAS} and pools {QUICK_POOLS} only (a tenth of the settings)",
     )
     args = parser.parse_args()
     grid = (
