@@ -17,8 +17,14 @@ candidate models of the first 70% kept under the ranker); setting lambda 0.7, mi
 pool 50, raw reproduces its "+ MMR" row.  Diversity is measured in the same ruler
 (ImplicitALS on all 100k ratings), coverage over the same users.
 
-    .venv/bin/python benchmarks/mmr_frontier.py   # about 1 minute, 2 cores
+    .venv/bin/python benchmarks/mmr_frontier.py            # 608 settings
+    .venv/bin/python benchmarks/mmr_frontier.py --quick    # 64: lambda 0.9/0.7/0.5/0.3, pool all/50
     .venv/bin/python benchmarks/mmr_frontier.py --base single
+
+Needs LightGBM (the ``rank`` extra).  Every run first builds ``ranking_stage.py``'s
+pipeline (as long as that script's first stage), then measures each setting; ``--quick``
+keeps a tenth of the settings, the chosen one (lambda 0.7, min-max, pool 50, raw) among
+them, so its "+ MMR" check still prints.  The script prints its total time.
 
 ``--base single`` asks the same of MMR over the best single model instead (ImplicitALS
 fitted on all of ``train``, its top 800 by its own score), in that model's space or in
@@ -45,8 +51,8 @@ and the statistics (principal components, variances) come from the items that ha
 diversity within 2% of NDCG@10, as ``ranking_stage.py`` does; cross-fitted for the
 pipeline) and reports it on the test beside what it promised on validation.
 
-    .venv/bin/python benchmarks/mmr_frontier.py --space all   # about 8 minutes, 2 cores
-    .venv/bin/python benchmarks/mmr_frontier.py --space all --base single   # about 16
+    .venv/bin/python benchmarks/mmr_frontier.py --space all   # 481 s, 2 cores (2026-12-05)
+    .venv/bin/python benchmarks/mmr_frontier.py --space all --base single   # 932 s
 """
 
 from __future__ import annotations
