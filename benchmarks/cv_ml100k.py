@@ -1,6 +1,7 @@
 """5-fold cross-validation of latentrec's rating models on MovieLens-100K.
 
-Reproduces the foundation figures in docs/benchmarks.md:
+Reproduces the RMSE and MAE of the GlobalMean, Biases and BiasedMF rows of the explicit
+MovieLens-100K table in docs/benchmarks.md (``make bench-ml100k`` runs it):
 
     .venv/bin/python benchmarks/cv_ml100k.py            # all models, folds seeded with 0
 

@@ -17,8 +17,14 @@ candidate models of the first 70% kept under the ranker); setting lambda 0.7, mi
 pool 50, raw reproduces its "+ MMR" row.  Diversity is measured in the same ruler
 (ImplicitALS on all 100k ratings), coverage over the same users.
 
-    .venv/bin/python benchmarks/mmr_frontier.py   # about 1 minute, 2 cores
+    .venv/bin/python benchmarks/mmr_frontier.py            # 608 settings
+    .venv/bin/python benchmarks/mmr_frontier.py --quick    # 64: lambda 0.9/0.7/0.5/0.3, pool all/50
     .venv/bin/python benchmarks/mmr_frontier.py --base single
+
+Needs LightGBM (the ``rank`` extra).  Every run first builds ``ranking_stage.py``'s
+pipeline (as long as that script's first stage), then measures each setting; ``--quick``
+keeps a tenth of the settings, the chosen one (lambda 0.7, min-max, pool 50, raw) among
+them, so its "+ MMR" check still prints.  The script prints its total time.
 
 ``--base single`` asks the same of MMR over the best single model instead (ImplicitALS
 fitted on all of ``train``, its top 800 by its own score), in that model's space or in
@@ -45,8 +51,8 @@ and the statistics (principal components, variances) come from the items that ha
 diversity within 2% of NDCG@10, as ``ranking_stage.py`` does; cross-fitted for the
 pipeline) and reports it on the test beside what it promised on validation.
 
-    .venv/bin/python benchmarks/mmr_frontier.py --space all   # about 8 minutes, 2 cores
-    .venv/bin/python benchmarks/mmr_frontier.py --space all --base single   # about 16
+    .venv/bin/python benchmarks/mmr_frontier.py --space all   # 481 s, 2 cores (2026-12-05)
+    .venv/bin/python benchmarks/mmr_frontier.py --space all --base single   # 932 s
 """
 
 from __future__ import annotations
@@ -74,6 +80,28 @@ POOLS = (None, 100, 50, 25)
 CENTER = (False, True)
 COSTS = (0.02, 0.05, 0.10, 0.20)
 SPACES = ("factors", "genre", "pc", "whitened", "cooc")
+# --quick: a coarse grid that still holds ranking_stage.py's chosen setting (0.7, pool 50).
+QUICK_LAMBDAS = (0.9, 0.7, 0.5, 0.3)
+QUICK_POOLS = (None, 50)
+
+
+def popular_cosines(vectors: np.ndarray, counts: np.ndarray, n: int = 20, center=False):
+    """Min, median and max pairwise cosine among the ``n`` items with the most ``counts``.
+
+    ``center=True`` first subtracts the mean over all items, as ``mmr(center=True)`` does.
+
+    Example:
+        >>> v = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+        >>> [round(float(x), 3) for x in popular_cosines(v, np.array([5, 4, 1]), n=2)]
+        [0.707, 0.707, 0.707]
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if center:
+        vectors = vectors - vectors.mean(axis=0)
+    top = np.argsort(-np.asarray(counts), kind="stable")[:n]
+    unit = vectors[top] / np.linalg.norm(vectors[top], axis=1, keepdims=True)
+    pairs = (unit @ unit.T)[np.triu_indices(top.size, k=1)]
+    return pairs.min(), np.median(pairs), pairs.max()
 
 
 def _with_data(vectors: np.ndarray) -> np.ndarray:
@@ -163,13 +191,15 @@ def similarity_spaces(which: str, factors: dict, genres, history) -> dict:
     return out
 
 
-def frontier(pools: list, spaces: dict, score) -> tuple[dict, list]:
+def frontier(
+    pools: list, spaces: dict, score, lambdas=LAMBDAS, pool_sizes=POOLS
+) -> tuple[dict, list]:
     """Every MMR setting over every user's ``(candidates, scores)`` pool, measured.
 
     ``score(top)`` gives the ``NDCG@10``, ``ILD latent`` and ``coverage`` of a users x K
     table.  Returns the figures without MMR (the top K of each pool) and one row per
     setting: its name, NDCG@10 cost, ILD gain and coverage ratio against that, and its
-    figures.
+    figures.  ``lambdas`` and ``pool_sizes`` narrow the grid (``--quick``).
 
     Example:
         >>> pools = [(np.array([0, 1, 2]), np.array([3.0, 2.0, 1.0]))]
@@ -178,6 +208,8 @@ def frontier(pools: list, spaces: dict, score) -> tuple[dict, list]:
         >>> base, rows = frontier(pools, spaces, score)
         >>> len(rows), rows[0]["setting"], rows[0]["cost"]
         (152, 'S, minmax, pool None, raw, lambda 0.95', 0.0)
+        >>> len(frontier(pools, spaces, score, lambdas=QUICK_LAMBDAS, pool_sizes=QUICK_POOLS)[1])
+        16
     """
 
     def measured(pick) -> dict:
@@ -192,7 +224,7 @@ def frontier(pools: list, spaces: dict, score) -> tuple[dict, list]:
     settings = [
         (space, vectors, how, pool, center, lam)
         for space, (vectors, centers) in spaces.items()
-        for how, pool, center, lam in itertools.product(RELEVANCE, POOLS, centers, LAMBDAS)
+        for how, pool, center, lam in itertools.product(RELEVANCE, pool_sizes, centers, lambdas)
     ]
     for space, vectors, how, pool, center, lam in settings:
         opts = {"lambda_": lam, "relevance": how, "pool": pool, "center": center}
@@ -211,7 +243,7 @@ def frontier(pools: list, spaces: dict, score) -> tuple[dict, list]:
     return base, rows
 
 
-def validation_frontier(s, base: str, which: str) -> tuple[dict, list]:
+def validation_frontier(s, base: str, which: str, grid=None) -> tuple[dict, list]:
     """:func:`frontier` on the validation slice, from data before it only.
 
     ``pipeline``: as ``ranking_stage.py`` chooses MMR's knobs, cross-fitted (a ranker
@@ -266,7 +298,7 @@ def validation_frontier(s, base: str, which: str) -> tuple[dict, list]:
         }
 
     print(f"validation: {judged.size} users with a history")
-    return frontier(pools, spaces, score)
+    return frontier(pools, spaces, score, **(grid or {}))
 
 
 def least_cost(rows: list, ok) -> dict | None:
@@ -292,7 +324,17 @@ def main() -> None:
         action="store_true",
         help="also choose each space's setting on validation and report it on the test",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"lambda {QUICK_LAMBDAS} and pools {QUICK_POOLS} only (a tenth of the settings)",
+    )
     args = parser.parse_args()
+    grid = (
+        {"lambdas": QUICK_LAMBDAS, "pool_sizes": QUICK_POOLS}
+        if args.quick
+        else {"lambdas": LAMBDAS, "pool_sizes": POOLS}
+    )
     start = time.perf_counter()
     s = first_stage(False, N_CANDIDATES)
     if args.base == "pipeline":
@@ -316,7 +358,17 @@ def main() -> None:
     factors = {"ImplicitALS": pipe.context_.item_vectors, "BPR": bpr.item_factors_}
     spaces = similarity_spaces(args.space, factors, s.genres, pipe.context_.history)
 
-    base, rows = frontier(pools, spaces, lambda top: scorer(top, scorer.with_history))
+    if args.base == "pipeline":
+        # Why MMR buys little diversity here: in its space the popular items point alike.
+        counts = s.early.item_counts()
+        for center in (False, True):
+            lo, med, hi = popular_cosines(factors["ImplicitALS"], counts, 20, center)
+            print(
+                "pairwise cosines of the 20 items most rated in `early`, in the early "
+                f"ImplicitALS factors{' centred' if center else ''}: {lo:.2f}-{hi:.2f}, "
+                f"median {med:.2f}"
+            )
+    base, rows = frontier(pools, spaces, lambda top: scorer(top, scorer.with_history), **grid)
     print(
         f"\n{len(rows)} MMR settings on the {scorer.with_history.size} test users with a "
         f"history; {args.base} without MMR: NDCG@10 {base['NDCG@10']:.4f}, latent ILD "
@@ -379,7 +431,7 @@ def main() -> None:
             costs.append("not reached" if r is None else f"{r['cost']:.1%}")
         print(f"| {space} | {len(mine)} | {best} | " + " | ".join(costs) + " |")
     if args.validate:
-        val_base, val_rows = validation_frontier(s, args.base, args.space)
+        val_base, val_rows = validation_frontier(s, args.base, args.space, grid)
         print(
             f"without MMR on validation: NDCG@10 {val_base['NDCG@10']:.4f}, latent ILD "
             f"(first 70%'s ImplicitALS) {val_base['ILD latent']:.3f}, coverage "

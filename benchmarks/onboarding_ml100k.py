@@ -2,8 +2,13 @@
 
 Run (from the repository root):
 
-    python benchmarks/onboarding_ml100k.py              # seeds 0-4, ImplicitALS defaults
+    python benchmarks/onboarding_ml100k.py              # seeds 0-4, ImplicitALS() defaults
+    python benchmarks/onboarding_ml100k.py --former     # linear, alpha 2, lambda 30
     python benchmarks/onboarding_ml100k.py --seeds 0 1
+
+Each model is built with its current defaults and ``random_state`` = the seed; ``--former``
+builds ImplicitALS with its defaults until 2026-12-03 instead (``FORMER_DEFAULTS`` in
+onboarding_harness.py).  The model's parameters are printed before its table.
 
 Protocol: onboarding_harness.onboarding_benchmark (10% of users held out entirely).
 """
@@ -14,7 +19,7 @@ import argparse
 import sys
 
 import numpy as np
-from onboarding_harness import onboarding_benchmark
+from onboarding_harness import FORMER_DEFAULTS, onboarding_benchmark
 
 from latentrec import datasets
 from latentrec.models import ALS, BiasedMF, ImplicitALS
@@ -22,11 +27,29 @@ from latentrec.models import ALS, BiasedMF, ImplicitALS
 MODELS = {"implicit-als": ImplicitALS, "biased-mf": BiasedMF, "als": ALS}
 
 
+def build_model(name: str, seed: int, former: bool = False):
+    """The model the benchmark fits for ``name`` and one seed.
+
+    >>> build_model("implicit-als", 3).get_params()["alpha"]
+    'auto'
+    >>> build_model("implicit-als", 3, former=True).get_params()["alpha"]
+    2.0
+    """
+    if former and name == "implicit-als":
+        return FORMER_DEFAULTS.clone().set_params(random_state=seed)
+    return MODELS[name](random_state=seed)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--models", nargs="+", default=["implicit-als"], choices=sorted(MODELS))
     parser.add_argument("--threshold", type=float, default=None, help="relevant: rating >= this")
+    parser.add_argument(
+        "--former",
+        action="store_true",
+        help="ImplicitALS with FORMER_DEFAULTS (linear, alpha 2, lambda 30), not ImplicitALS()",
+    )
     args = parser.parse_args(argv)
     print("command: python benchmarks/onboarding_ml100k.py " + " ".join(sys.argv[1:]))
     data = datasets.movielens("100k", verbose=False)
@@ -43,6 +66,9 @@ def main(argv=None) -> int:
         "all held-out ratings" if args.threshold is None else f"ratings >= {args.threshold:g}"
     )
     for name in args.models:
+        model = build_model(name, 0, args.former)
+        params = {k: v for k, v in model.get_params().items() if k != "random_state"}
+        print(f"\nmodel: {type(model).__name__}({params}), random_state = the seed")
         print(
             f"\n{name}: NDCG@10 onboarding vs popularity, seeds {args.seeds}, "
             f"relevant = {relevant} not used as answers"
@@ -53,7 +79,7 @@ def main(argv=None) -> int:
                     data,
                     5,
                     s,
-                    model=MODELS[name](random_state=s),
+                    model=build_model(name, s, args.former),
                     relevance_threshold=args.threshold,
                     **kw,
                 )
@@ -76,7 +102,7 @@ def main(argv=None) -> int:
                 data,
                 5,
                 s,
-                model=MODELS[name](random_state=s),
+                model=build_model(name, s, args.former),
                 max_questions=5,
                 relevance_threshold=args.threshold,
             )
@@ -84,7 +110,7 @@ def main(argv=None) -> int:
                 data,
                 5,
                 s,
-                model=MODELS[name](random_state=s),
+                model=build_model(name, s, args.former),
                 max_questions=10,
                 relevance_threshold=args.threshold,
             )

@@ -19,8 +19,12 @@ Protocol (one global time line, nothing from the future):
   pipeline gives them the popularity fallback.  The table reports the 109 users with a
   history (where ranking can differ) and all 301 users separately.
 
-    .venv/bin/python benchmarks/ranking_stage.py --plot tradeoff.png  # 5-10 min, 2 cores
+    .venv/bin/python benchmarks/ranking_stage.py --plot tradeoff.png  # prints its run time
     .venv/bin/python benchmarks/ranking_stage.py --quick    # three models, one thread
+
+Needs LightGBM (the ``rank`` extra).  It prints its run time at the end: ``total 22 s``
+for the run behind docs/benchmarks.md (2 cores, numba's cache warm), 86 s for a rerun with
+other jobs on the cores; a cold numba cache adds its compilation.
 """
 
 from __future__ import annotations
