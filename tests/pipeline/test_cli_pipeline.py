@@ -198,3 +198,25 @@ def test_diversity_picks_among_the_models_best_50(tmp_path):
     seen = Interactions(fitted.users_, fitted.items_, fitted.catalog_.seen)
     wide = Pipeline(fitted, rerankers=[MMR(0.0, pool=None)]).fit(seen).recommend(1, n=8)
     assert not set(wide.ids.tolist()) <= set(best50)
+
+
+def test_boost_new_on_a_model_grown_after_training(tmp_path):
+    """`--boost-new --data` on a model that gained a user (onboard --save-as): the
+    training data is taken over the model's ids, timestamps kept, and the new user's list
+    leaves out the items they rated (the model's own cells)."""
+    csv = tmp_path / "ratings.csv"
+    cli_ratings_frame(n_users=60).to_csv(csv, index=False)
+    model, grown = tmp_path / "model.npz", tmp_path / "grown.npz"
+    timed = ["--timestamp-col", "t"]
+    out = invoke("train", csv, *timed, "-a", "implicit-als", "--factors", 4, "--seed", 0, "-q",
+                 "-o", model)  # fmt: skip
+    assert out.exit_code == 0, out.output
+    out = invoke("onboard", model, "--answers", "100=5,101=4", "--save-as", 5000, "-o", grown)
+    assert out.exit_code == 0, out.output
+    args = ["recommend", grown, "--user", 5000, "-n", 6, "--boost-new", 0.5, "--data", csv]
+    out = invoke(*args, *timed, "--json")
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    # (Their list is the popularity one, fallback true: their ratings are in the model,
+    # not in --data, whose cells are the pipeline's histories.)
+    assert len(rows) == 6 and not {100, 101} & {row["item_id"] for row in rows}
