@@ -173,3 +173,50 @@ def test_a_saved_pipeline_through_the_model_commands(tmp_path):
         out = runner.invoke(main, [str(a) for a in args])
         assert out.exit_code == 1
         assert len(out.output.strip().splitlines()) == 1 and "Traceback" not in out.output
+
+
+def test_diversity_picks_among_the_models_best_50(tmp_path):
+    """`--diversity` runs MMR's validated default pool: with 100 items, even diversity 1
+    (lambda 0) lists only items among the model's 50 best unseen ones."""
+    import numpy as np
+
+    from latentrec import Interactions, load
+    from latentrec.pipeline import MMR, Pipeline
+
+    rng = np.random.default_rng(0)
+    rows = [(u, i, 1) for u in range(1, 41) for i in rng.choice(100, 8, replace=False) + 100]
+    csv = tmp_path / "wide.csv"
+    pd.DataFrame(rows, columns=["user_id", "item_id", "rating"]).to_csv(csv, index=False)
+    model = tmp_path / "model.npz"
+    out = invoke("train", csv, "-a", "implicit-als", "--factors", 4, "--seed", 0, "-q", "-o", model)
+    assert out.exit_code == 0, out.output
+    best50 = items_of(invoke("recommend", model, "--user", 1, "-n", 50, "--json"))
+    diverse = items_of(invoke("recommend", model, "--user", 1, "-n", 8, "--diversity", 1, "--json"))
+    assert len(diverse) == 8 and set(diverse) <= set(best50)
+    # What the old default (every candidate) gave reaches past them: the pool is what holds.
+    fitted = load(model)
+    seen = Interactions(fitted.users_, fitted.items_, fitted.catalog_.seen)
+    wide = Pipeline(fitted, rerankers=[MMR(0.0, pool=None)]).fit(seen).recommend(1, n=8)
+    assert not set(wide.ids.tolist()) <= set(best50)
+
+
+def test_boost_new_on_a_model_grown_after_training(tmp_path):
+    """`--boost-new --data` on a model that gained a user (onboard --save-as): the
+    training data is taken over the model's ids, timestamps kept, and the new user's list
+    leaves out the items they rated (the model's own cells)."""
+    csv = tmp_path / "ratings.csv"
+    cli_ratings_frame(n_users=60).to_csv(csv, index=False)
+    model, grown = tmp_path / "model.npz", tmp_path / "grown.npz"
+    timed = ["--timestamp-col", "t"]
+    out = invoke("train", csv, *timed, "-a", "implicit-als", "--factors", 4, "--seed", 0, "-q",
+                 "-o", model)  # fmt: skip
+    assert out.exit_code == 0, out.output
+    out = invoke("onboard", model, "--answers", "100=5,101=4", "--save-as", 5000, "-o", grown)
+    assert out.exit_code == 0, out.output
+    args = ["recommend", grown, "--user", 5000, "-n", 6, "--boost-new", 0.5, "--data", csv]
+    out = invoke(*args, *timed, "--json")
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    # (Their list is the popularity one, fallback true: their ratings are in the model,
+    # not in --data, whose cells are the pipeline's histories.)
+    assert len(rows) == 6 and not {100, 101} & {row["item_id"] for row in rows}

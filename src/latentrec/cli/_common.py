@@ -19,15 +19,14 @@ import warnings
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from numba.core import event as numba_event
 
 from .. import ModelFileError
 from ..data import DataError, Interactions, UnknownIdError
 from ..data.interactions import DUPLICATE_POLICIES
 from ..datasets import movielens
+from ..models.inputs import with_model_ids
 from ..registry import ALIASES, model_class
 
 # Set to show the full traceback of an unexpected error (for a bug report).
@@ -76,7 +75,17 @@ class FiniteFloatRange(click.FloatRange):
 
 
 class Failure(click.ClickException):
-    """An error the user can fix; printed without a traceback, exit code 1."""
+    """An error the user can fix; printed without a traceback, exit code 1.
+
+    Example:
+        >>> @click.command()
+        ... def cmd():
+        ...     raise Failure("--data x.csv is not the data m.npz was trained on")
+        >>> from click.testing import CliRunner
+        >>> result = CliRunner().invoke(cmd)
+        >>> result.exit_code, result.output
+        (1, 'Error: --data x.csv is not the data m.npz was trained on\\n')
+    """
 
 
 # Errors whose message tells the user what to fix.  Our own are ValueErrors, but they are
@@ -528,55 +537,17 @@ def load_training_data(model, model_path, source: str, **opts) -> Interactions:
         1
     """
     data = load_data(source, **opts)
-    same = data.users == model.users_ and data.items == model.items_
-    # Fewer ids than the model's: the training data itself (its digest, where the model
-    # keeps one), not any table whose ids happen to be the model's first ones.
-    grown = (
-        not same
-        and _first_of(data.users, model.users_)
-        and _first_of(data.items, model.items_)
-        and getattr(model, "data_fingerprint_", None) in (None, data.fingerprint())
-    )
-    if not (same or grown):
+    try:
+        # The library's rule (latentrec.models.inputs.with_model_ids): the model's ids, or
+        # its first ones and the very data trained on (the digest the model keeps of it).
+        return with_model_ids(model, data)
+    except ValueError:
         raise Failure(
             f"--data {source} is not the data {model_path} was trained on: it has "
             f"{data.n_users} users x {data.n_items} items, the model {len(model.users_)} x "
             f"{len(model.items_)} (or other ids); give the training file, read with the "
             "options used to train"
-        )
-    return data if same else _with_ids_of(data, model.users_, model.items_)
-
-
-def _first_of(vocab, model_vocab) -> bool:
-    """Whether ``vocab`` is ``model_vocab`` or its first ids (the rest added later)."""
-    n = len(vocab)
-    return n <= len(model_vocab) and np.array_equal(vocab.ids, model_vocab.ids[:n])
-
-
-def _with_ids_of(data: Interactions, users, items) -> Interactions:
-    """``data`` over the longer id maps ``users`` x ``items`` (of which its own are the
-    first ids): the ids beyond its own get no cells, and empty side-table rows."""
-    m = data.matrix
-    indptr = np.concatenate(
-        [m.indptr, np.full(len(users) - data.n_users, m.indptr[-1], dtype=m.indptr.dtype)]
-    )
-    matrix = sp.csr_matrix((m.data, m.indices, indptr), shape=(len(users), len(items)))
-    matrix.has_sorted_indices = True  # the rows of `data`, sorted, and empty ones
-
-    def side(table, vocab):  # side tables are aligned with the ids, indexed by them
-        return None if table is None else table.reindex(vocab.ids)
-
-    return Interactions(
-        users,
-        items,
-        matrix,
-        data.timestamps,
-        rating_scale=data.rating_scale,
-        implicit=data.implicit,
-        item_features=side(data.item_features, items),
-        user_features=side(data.user_features, users),
-        load_report=data.load_report,
-    )
+        ) from None
 
 
 # Ratings beyond these are no stars, likes or counts a usual model is tuned for.

@@ -36,7 +36,9 @@ from ._common import (
     "--diversity",
     type=FiniteFloatRange(0, 1),
     default=None,
-    help="Re-rank for diversity (MMR in the latent space): 0 keeps the ranking, 1 is most diverse.",
+    help="Re-rank for diversity (MMR in the latent space, among the best 50 candidates): 0 "
+    "keeps the ranking, 1 is most diverse; 0.3 is the setting chosen on MovieLens-100K "
+    "validation (for a learned ranker's lists).",
 )
 @click.option(
     "--calibrate",
@@ -92,8 +94,9 @@ def recommend(
     for rating models, and empty (NaN, null in JSON) for ranking models, never a count.
 
     The re-ranking knobs (--diversity, --calibrate, --boost-new, --rules) run the model
-    as the candidate stage of a pipeline: its 200 best unseen items are re-ranked. A
-    saved pipeline (MODEL written by Pipeline.save) answers as it was built.
+    as the candidate stage of a pipeline: its 200 best unseen items are re-ranked
+    (--diversity picks among the best 50 of them, MMR's default pool). A saved pipeline
+    (MODEL written by Pipeline.save) answers as it was built.
 
     \f
     Example: ``latentrec recommend model.npz --user 1 -n 5 --diversity 0.3 --rules r.toml``
@@ -117,6 +120,7 @@ def recommend(
         uid = None  # matches no id: the popularity list of any user the model does not know
     stages = []
     if diversity is not None:
+        # MMR's other knobs are its defaults: those validated with lambda 0.7 (pool 50).
         stages.append(MMR(lambda_=1.0 - diversity))
     if calibrate_weight is not None:
         stages.append(Calibrate(weight=calibrate_weight))

@@ -40,7 +40,26 @@ _BLOCK_CELLS = 1 << 22  # users x items scored at once
 @dataclass(frozen=True)
 class Pools:
     """Candidate pools of many users, flat: user ``b``'s items are
-    ``items[indptr[b]:indptr[b + 1]]`` with the matching ``features`` rows and ``fused``."""
+    ``items[indptr[b]:indptr[b + 1]]`` with the matching ``features`` rows and ``fused``.
+
+    What :func:`candidate_pools` returns: ``users`` are the users' indices (-1 for one
+    given by a history only), ``features`` has :func:`feature_names`' columns and
+    ``fused`` is the order used without a ranker.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> from latentrec.pipeline.context import build_context
+        >>> data = Interactions.from_dense(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1]]))
+        >>> model = Popularity().fit(data)
+        >>> ctx = build_context(data, [model])
+        >>> pools = candidate_pools([model], ctx, np.array([0, 2]), 5, ctx.seen)
+        >>> pools.users.tolist(), pools.indptr.tolist(), pools.items.tolist()
+        ([0, 2], [0, 2, 3], [1, 2, 0])
+        >>> pools.features.shape == (3, len(feature_names([model])))
+        True
+    """
 
     users: np.ndarray
     indptr: np.ndarray

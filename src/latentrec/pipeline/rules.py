@@ -285,6 +285,18 @@ class Rules(Reranker):
         An error names the stage's knob (``Rules bury: ...``) or, for rules read by
         :meth:`from_toml`, the file and line of the value at fault (``rules.toml, line 2:
         bury: ...``).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.pipeline.context import build_context
+            >>> ctx = build_context(Interactions.from_dense(np.eye(3)))  # item ids 0, 1, 2
+            >>> Rules(never=[2]).fit(ctx).never_.tolist()
+            [2]
+            >>> Rules(bury=[9]).fit(ctx)
+            Traceback (most recent call last):
+                ...
+            latentrec.pipeline.stages.StageDataError: Rules bury: item 9 is not in the catalogue
         """
         items = context.items
 
@@ -402,6 +414,20 @@ class Rules(Reranker):
         return self.never_
 
     def rerank(self, context, user, candidates, scores, n):
+        """Up to ``n`` of ``candidates`` with the rules applied (:func:`rules`); a pinned
+        item ``user`` has seen is left out.
+
+        Example (item 0 pinned first, item 1 buried; user 0 had item 0, user 1 did not):
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.pipeline.context import build_context
+            >>> ctx = build_context(Interactions.from_dense(np.eye(4)))
+            >>> stage = Rules(pin={0: 1}, bury=[1]).fit(ctx)
+            >>> stage.rerank(ctx, 1, [1, 2, 3], [0.9, 0.8, 0.7], n=3).tolist()
+            [0, 2, 3]
+            >>> stage.rerank(ctx, 0, [1, 2, 3], [0.9, 0.8, 0.7], n=3).tolist()
+            [2, 3, 1]
+        """
         seen = as_history(context, user).exclude
         pins = {
             int(i): int(r)

@@ -36,7 +36,10 @@ def tradeoff(
     ``candidates`` are fitted on ``train`` (or are fitted here); a ``ranker`` must be
     fitted already (there is no later slice here to train it on). The users scored are
     those with a held-out cell in ``test`` and a history in ``train`` (every other user
-    gets the same popularity list whatever ``lambda_`` is). ``diversity`` is the mean
+    gets the same popularity list whatever ``lambda_`` is). Each row's stage is
+    ``MMR(lambda_)`` with :class:`MMR`'s other defaults (min-max relevance, the best
+    ``MMR_POOL`` = 50 candidates), as ``latentrec recommend --diversity`` runs it.
+    ``diversity`` is the mean
     latent distance ``1 - cos`` between listed items in the item space MMR uses: that of
     the first candidate model with item factors.
 
