@@ -390,7 +390,7 @@ def main() -> None:
         f"{', centred' if mmr_center else ''})": [
             MMR(lam, relevance=mmr_how, pool=mmr_pool, center=mmr_center)
         ],
-        "+ MMR as before (lambda 0.9, min-max relevance, all candidates)": [MMR(0.9)],
+        "+ MMR as before (lambda 0.9, min-max relevance, all candidates)": [MMR(0.9, pool=None)],
         f"+ Calibrate (weight {weight}, {cal_how} relevance)": [
             Calibrate(weight, relevance=cal_how)
         ],

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from latentrec.pipeline import calibrate, freshness, mmr
+from latentrec.pipeline.stages import MMR_POOL
 from latentrec.store import Item, Rating
 
 from .conftest import GENRES, N_ITEMS, planted
@@ -82,7 +83,7 @@ def test_diversity_is_mmr_over_the_models_candidates(genre_client, explicit_mode
     r = genre_client.get(f"/users/{USER}/recommendations", params={"n": 6, "diversity": diversity})
     assert r.status_code == 200
     body = r.json()
-    expected = mmr(cands, scores, explicit_model.item_factors_, 6, 1.0 - diversity)
+    expected = mmr(cands, scores, explicit_model.item_factors_, 6, 1.0 - diversity, pool=MMR_POOL)
     assert listed(body) == [str(100 + j) for j in expected]
     score_of = dict(zip(cands.tolist(), scores.tolist(), strict=True))
     assert np.allclose([row["score"] for row in body["items"]], [score_of[j] for j in expected])
@@ -312,7 +313,9 @@ def test_knobs_rerank_a_ranking_models_popularity_list_by_its_order(
     assert got["fallback"] is True and all(row["score"] is None for row in got["items"])
     order = -np.arange(cands.size, dtype=np.float64)
     if set(knobs) == {"diversity"}:
-        expected = mmr(cands, order, hybrid_model.item_factors_, 5, 1.0 - knobs["diversity"])
+        expected = mmr(
+            cands, order, hybrid_model.item_factors_, 5, 1.0 - knobs["diversity"], pool=MMR_POOL
+        )
         assert listed(got) == [str(100 + j) for j in expected]
     assert len(set(listed(got))) == 5 and set(listed(got)) <= set(listed(body))
 

@@ -25,6 +25,7 @@ from .serving import check_rating_reaches_every_worker, worker_pids
         (["--model", "m.npz", "--retrain-every", "24h"], "--retrain-every needs --model-dir"),
         (["--model-dir", "d", "--retrain-every", "soon"], "interval 'soon'"),
         (["--model", "m.npz", "--workers", "0"], "--workers must be at least 1"),
+        (["--model", "m.npz", "--workers", "100000"], "--workers 100000 is too many for"),
         (["--model", "m.npz", "--token", "abc"], "at least 8 characters"),
         (["--model", "m.npz", "--cors-origin", "evil"], "CORS origin 'evil'"),
     ],

@@ -207,6 +207,34 @@ def log_config(level: str = "INFO") -> dict:
     }
 
 
+WORKERS_PER_CPU = 4
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, which a container's CPU set
+    narrows; the machine's count where there is no affinity).
+
+    Example:
+        >>> usable_cpus() >= 1
+        True
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def max_workers() -> int:
+    """The most ``--workers`` ``serve`` starts: ``WORKERS_PER_CPU`` per usable CPU, and
+    at least 8.
+
+    Example:
+        >>> max_workers() >= 8
+        True
+    """
+    return max(8, WORKERS_PER_CPU * usable_cpus())
+
+
 @main.command()
 @click.option(
     "--model",
@@ -298,6 +326,14 @@ def serve(
         raise Failure("give exactly one of --model FILE and --model-dir DIR")
     if workers < 1:
         raise Failure(f"--workers must be at least 1, got {workers}")
+    most = max_workers()
+    if workers > most:
+        # Each worker is a process holding its own copy of the model: hundreds of them on
+        # a few CPUs exhaust memory long before they add throughput.
+        raise Failure(
+            f"--workers {workers} is too many for {usable_cpus()} CPU(s): each worker holds "
+            f"its own copy of the model; give at most {most}"
+        )
     if not 0 <= port <= 65535:
         raise Failure(f"--port must lie in 0-65535, got {port}")
     # `is not None`: an empty value (`--retrain-every ""`) is a bad interval, not "never".

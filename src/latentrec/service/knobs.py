@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from ..pipeline.rerank import calibrate as calibrate_list
 from ..pipeline.rerank import freshness as freshness_list
 from ..pipeline.rerank import mmr as mmr_list
+from ..pipeline.stages import MMR_POOL
 from .holder import Served
 
 # Candidates re-ranked per request: the model's top this many (at least 5 per slot).
@@ -330,7 +331,9 @@ def rerank(
     joins: list[np.ndarray | None] = []  # items joining the candidates at each stage
     if diversity > 0:
         vectors = served.model.item_factors_
-        stages.append(lambda c, s: mmr_list(c, s, vectors, n, 1.0 - diversity))
+        # The setting validated for MMR (pipeline.stages.MMR's default), as the CLI's
+        # --diversity runs it: the knob only reorders the model's best MMR_POOL items.
+        stages.append(lambda c, s: mmr_list(c, s, vectors, n, 1.0 - diversity, pool=MMR_POOL))
         joins.append(None)
     if calibrate > 0:
         if facts.matrix is None:

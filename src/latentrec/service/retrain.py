@@ -624,17 +624,9 @@ def with_capped_columns(data: Interactions, current) -> Interactions:
 
 
 def _with_items(data: Interactions, table: pd.DataFrame) -> Interactions:
-    """``data`` with ``table`` as its item side table."""
-    return Interactions(
-        data.users,
-        data.items,
-        data.matrix,
-        data.timestamps,
-        rating_scale=data.rating_scale,
-        implicit=data.implicit,
-        item_features=table,
-        user_features=data.user_features,
-    )
+    """``data`` with ``table`` as its item side table (its load report dropped: the
+    table is no longer what was loaded)."""
+    return data.replace(item_features=table, load_report=None)
 
 
 def _ranker_reason(what: str, share: float, err: Exception) -> str:
