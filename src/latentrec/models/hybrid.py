@@ -76,6 +76,15 @@ class FeatureEncoder:
     def fit(self, table: pd.DataFrame, *, what: str = "row") -> FeatureEncoder:
         """Decide each column's kind and vocabulary (or bucket edges) from ``table``;
         ``what`` (``"item"``, ``"user"``) names a row in the error for an unreadable cell.
+
+        Example:
+            >>> import pandas as pd
+            >>> table = pd.DataFrame({"gender": ["F", "M", "F"], "zip": ["a", "b", "c"]})
+            >>> enc = FeatureEncoder(max_categories=2).fit(table)
+            >>> enc.names_
+            ['gender=F', 'gender=M']
+            >>> enc.skipped_
+            ['zip (3 distinct values > max_categories=2)']
         """
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"a feature table must be a pandas DataFrame, got {type(table)}")
@@ -145,7 +154,14 @@ class FeatureEncoder:
         return spec, ""
 
     def fit_transform(self, table: pd.DataFrame, *, what: str = "row") -> sp.csr_matrix:
-        """:meth:`fit` then :meth:`transform` on the same table."""
+        """:meth:`fit` then :meth:`transform` on the same table.
+
+        Example:
+            >>> import pandas as pd
+            >>> FeatureEncoder().fit_transform(pd.DataFrame({"g": ["F", "M"]})).toarray()
+            array([[1., 0.],
+                   [0., 1.]], dtype=float32)
+        """
         return self.fit(table, what=what).transform(table, what=what)
 
     # ------------------------------------------------------------------ applying
@@ -155,13 +171,28 @@ class FeatureEncoder:
         ``table`` may be a DataFrame, or one row as a ``Series`` or ``dict``.  Unknown
         categories and missing values give no feature; a missing column is an error, and
         so is an unreadable cell (named by column and ``what`` with the row's index).
+
+        Example:
+            >>> import pandas as pd
+            >>> enc = FeatureEncoder().fit(pd.DataFrame({"g": ["F", "M"]}))
+            >>> enc.transform({"g": "M"}).toarray().tolist()  # one row as a dict
+            [[0.0, 1.0]]
+            >>> enc.transform(pd.DataFrame({"g": ["X"]})).nnz  # an unknown category
+            0
         """
         if not hasattr(self, "spec_"):
             raise ValueError("this FeatureEncoder is not fitted; call fit(table) first")
         return encode_features(self.spec_, table, what=what)
 
     def to_dict(self) -> dict:
-        """The learned encoding as plain JSON (what a model file stores)."""
+        """The learned encoding as plain JSON (what a model file stores).
+
+        Example:
+            >>> import json, pandas as pd
+            >>> enc = FeatureEncoder().fit(pd.DataFrame({"g": ["F", "M"]}))
+            >>> json.loads(json.dumps(enc.to_dict())) == enc.to_dict()
+            True
+        """
         return {"columns": [dict(c) for c in self.spec_["columns"]]}
 
     @classmethod
