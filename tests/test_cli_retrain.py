@@ -122,6 +122,11 @@ def test_seed_retrain_list_rollback(setup, tmp_path):
         (["retrain", "--store", "{db}", "--model-dir", "{seeded}", "--holdout", "2"], "holdout"),
         (["retrain", "--store", "nosuch://x", "--model-dir", "{seeded}"], "store URL"),
         (["retrain", "--store", "{db}", "--model-dir", "{seeded}", "--metric", "auc"], "auc"),
+        # Nothing published and no --algorithm either: the option is named first, not on
+        # the next try.
+        (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--holdout", "2"], "holdout"),
+        (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--tolerance", "-1"], "tolerance"),
+        (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--metric", "auc"], "auc"),
     ],
 )
 def test_failures_are_one_line_exit_1(setup, tmp_path, args, message):

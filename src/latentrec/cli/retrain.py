@@ -75,6 +75,18 @@ def retrain_modules():
     return run_retrain, follow_parent
 
 
+def check_options(**options) -> None:
+    """The retrain comparison options checked (``service.retrain.check_options``),
+    imported when ``latentrec retrain`` runs, as :func:`retrain_modules`.
+
+    Example:
+        >>> check_options(holdout=0.1, tolerance=0.0, min_holdout=100, metric=None)
+    """
+    from ..service.retrain import check_options as check
+
+    check(**options)
+
+
 def model_dir_option(fn):
     return click.option(
         "--model-dir",
@@ -171,6 +183,9 @@ def retrain(
     """
     run_retrain, follow_parent = retrain_modules()
     follow_parent()
+    # All of them first, so that a second mistake is not found only on the next try
+    # (the first model's --algorithm, the store and the folder are checked below).
+    check_options(holdout=holdout, tolerance=tolerance, min_holdout=min_holdout, metric=metric)
     # Before the model directory is made (opening one creates its folder): a mistyped
     # store leaves nothing behind, neither an empty store nor a model folder.
     check_store_exists(store_url)

@@ -93,6 +93,7 @@ from .versions import ModelDirectory, StaleVersionError, Version
 
 __all__ = [
     "RetrainResult",
+    "check_options",
     "fit_recipe",
     "retrain",
     "retrain_on",
@@ -993,6 +994,25 @@ def _gate(cand: float, cur: float, label: str, direction: str, tolerance: float)
         return True, f"{shown} is worse than current {cur:.4f} but within tolerance {tolerance:g}"
     within = f" by more than tolerance {tolerance:g}" if tolerance else ""
     return False, f"{shown} is worse than current {cur:.4f}{within}"
+
+
+def check_options(*, holdout=0.1, tolerance=0.0, min_holdout=100, metric=None) -> None:
+    """Raise ValueError naming the first of :func:`retrain`'s comparison options that is
+    invalid (what it would raise), so a command can refuse them before it builds a
+    candidate or opens a store.
+
+    Example:
+        >>> check_options(holdout=0.2, metric="ndcg@10")
+        >>> check_options(holdout=1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: holdout must be a share strictly between 0 and 1, got 1.5
+    """
+    _check_share(holdout)
+    _check_tolerance(tolerance)
+    _check_min_holdout(min_holdout)
+    if metric is not None:
+        parse_metric(metric)
 
 
 def _check_share(value, name: str = "holdout") -> float:
