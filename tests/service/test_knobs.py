@@ -426,3 +426,27 @@ def test_newcomers_and_their_join_match_the_slow_obvious_way():
         cands = np.concatenate([pool, every])
         rel = np.concatenate([scores, np.full(every.size, scores.min())])
         assert fast.tolist() == freshness(cands, rel, ages, n, weight).tolist()
+
+
+def test_diversity_reorders_only_the_models_best_fifty(make_client):
+    """The knob runs MMR's validated setting (``MMR_POOL``), as ``recommend --diversity``
+    does: even at diversity 1 every listed item is among the model's best 50, where MMR
+    over all 100+ candidates reaches far down the list."""
+    from latentrec.models import FactorModel
+
+    rng = np.random.default_rng(5)
+    ids = [str(j) for j in range(150)]
+    model = FactorModel.from_factors(
+        (["u"], ids), rng.normal(size=(150, 4)), rng.normal(size=(1, 4))
+    )
+    client = make_client(model)
+    _, cands, scores = plain_pool(client, "u")
+    assert cands.size == 100 > MMR_POOL
+    best = {str(j) for j in cands[:MMR_POOL]}
+    r = client.get("/users/u/recommendations", params={"n": 10, "diversity": 1.0})
+    assert r.status_code == 200, r.text
+    got = listed(r.json())
+    assert got == [str(j) for j in mmr(cands, scores, model.item_factors_, 10, 0.0, pool=MMR_POOL)]
+    assert set(got) <= best
+    # The check has teeth: over every candidate, MMR leaves the best 50.
+    assert not {str(j) for j in mmr(cands, scores, model.item_factors_, 10, 0.0)} <= best
