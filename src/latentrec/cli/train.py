@@ -350,9 +350,11 @@ def held_out_figures(model, test, k: int) -> dict:
         >>> import numpy as np
         >>> from latentrec import Interactions
         >>> from latentrec.models import Biases
-        >>> data = Interactions.from_dense(np.array([[5, 3, 4], [4, 1, 2]]))
-        >>> figures = held_out_figures(Biases().fit(data), data, 10)  # doctest: +ELLIPSIS
-        held-out RMSE ... MAE ... (6 ratings)
+        >>> from latentrec.data.splits import random_split
+        >>> data = Interactions.from_dense(np.array([[5, 3, 4, 2], [4, 1, 2, 5]]))
+        >>> train, test = random_split(data, 0.25, random_state=0)
+        >>> figures = held_out_figures(Biases().fit(train), test, 10)  # doctest: +ELLIPSIS
+        held-out RMSE ... MAE ... (2 ratings)
         >>> sorted(figures)
         ['holdout_mae', 'holdout_ratings', 'holdout_rmse']
     """
