@@ -387,5 +387,12 @@ def test_spectrum_labels_are_mathtext_and_k_sets_how_many_values(tmp_path):
     for text in [*labels, ax.get_ylabel(), right.get_ylabel()]:
         outside = text.split("$")[::2]  # the parts that are not mathtext
         assert not any(c in part for part in outside for c in "_σ‖²"), text
+    # k at the right edge: its note stays inside the figure, clear of the legend.
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (note,) = right.texts
+    box = note.get_window_extent(renderer)
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+    assert not box.overlaps(ax.get_legend().get_window_extent(renderer))
     with pytest.raises(ValueError, match=r"k must lie in \[1, 79\] \(min\(users, items\) - 1"):
         plots.singular_spectrum(data, k=500)

@@ -490,10 +490,16 @@ def singular_spectrum(
     right.set_ylim(0, 100)
     if k is not None:
         ax.axvline(k, color="#555555", ls="--", lw=1)
+        # Left of and well below its point (clear of the legend) when k lies in the right
+        # half: -k beyond 50 computes k values, so the mark sits at the right edge, where a
+        # label up-right would leave the figure.
+        right_half = k > (1 + s.size) / 2
         right.annotate(
             f"first {k} keep {cum[k - 1]:.1%}",
             (k, cum[k - 1] * 100),
-            xytext=(10, 16),
+            xytext=(-10, -70) if right_half else (10, 16),
+            ha="right" if right_half else "left",
+            va="top" if right_half else "baseline",
             textcoords="offset points",
             fontsize=10,
             color="#d62728",
@@ -509,7 +515,9 @@ def singular_spectrum(
     )
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right")
+    # A spectrum that keeps most of the norm ends high on the right: the legend goes below it.
+    where = "center right" if cum[-1] > 0.75 else "upper right"
+    ax.legend(lines[0] + more[0], lines[1] + more[1], loc=where)
     _save(fig, path)
     fig.spectrum_ = {"singular_values": s, "cumulative_share": cum}
     return fig
