@@ -109,7 +109,7 @@ def test_singular_spectrum(movie_data, tmp_path):
     fig = plots.singular_spectrum(movie_data, k=3, path=path, n_values=15)
     check_png(path)
     ax, right = fig.axes
-    assert ax.get_xlabel() == "rank r" and ax.get_ylabel() == "singular value"
+    assert ax.get_xlabel() == "rank r" and ax.get_ylabel() == r"singular value $\sigma_r$"
     assert "cumulative share" in right.get_ylabel()
     assert "mean-centred" in ax.get_title()
     # The plotted values are the true top singular values of the centred matrix.
@@ -334,3 +334,65 @@ def test_plots_name_what_a_model_lacks_and_the_path_comes_second(movie_data, tmp
         plots.singular_spectrum(movie_data, 3)
     with pytest.raises(TypeError, match="k must be a whole number"):
         plots.singular_spectrum(movie_data, k="3")
+
+
+# What a reviewer saw on ML-100K: a trade-off axis cut to 0.1898-0.1958, untitled data;
+# learning curves that named neither the loss nor how to get a validation curve; raw
+# "σ_r" / "‖R‖²_F" text; and no way to mark k beyond 50 singular values.
+def test_tradeoff_ndcg_axis_starts_at_zero_and_notes_the_range(tmp_path):
+    about = "ImplicitALS on ml-100k, latest 20% of ratings held out, 942 users"
+    fig = plots.tradeoff_curve(ML100K_TRADEOFF, tmp_path / "t.png", about=about)
+    for ax in fig.axes:
+        low, high = ax.get_ylim()
+        assert low == 0 and 0.1954 < high < 0.25
+    assert about in fig._suptitle.get_text()
+    note = fig._supxlabel.get_text()
+    assert "0.1663–0.1954" in note and "λ=1 → λ=0.3: −14.3%" in note
+    # Without `about` the title is the plain one; a given title replaces it whole.
+    fig = plots.tradeoff_curve(ML100K_TRADEOFF, title="mine")
+    assert fig._suptitle.get_text() == "mine"
+
+
+def test_learning_curves_name_the_loss_and_how_to_get_validation(movie_data):
+    from latentrec.models import ImplicitALS
+
+    model = BiasedMF(n_factors=4, n_epochs=5, random_state=0).fit(movie_data)
+    ax = plots.learning_curves(model).axes[0]
+    assert ax.get_title() == "Learning curves of BiasedMF"
+    assert len(ax.get_lines()) == 1
+    hint = ax.get_legend().get_title().get_text()
+    assert "no validation curve" in hint and "model.fit(train, validation)" in hint
+    implicit = ImplicitALS(n_factors=3, n_epochs=4, random_state=0).fit(movie_data)
+    ax = plots.learning_curves(implicit).axes[0]
+    assert ax.get_ylabel().startswith("weighted squared loss + L2")
+    assert "does not use validation" in ax.get_legend().get_title().get_text()
+    # With a validation curve there is nothing to hint.
+    train, valid = random_split(movie_data, 0.2, random_state=0)
+    model = BiasedMF(n_factors=4, n_epochs=5, random_state=0).fit(train, valid)
+    assert plots.learning_curves(model).axes[0].get_legend().get_title().get_text() == ""
+
+
+def test_spectrum_labels_are_mathtext_and_k_sets_how_many_values(tmp_path):
+    rng = np.random.default_rng(0)
+    data = Interactions.from_dense(rng.integers(1, 6, (120, 80)))
+    fig = plots.singular_spectrum(data, tmp_path / "s.png", k=60)  # past the old 50
+    ax, right = fig.axes
+    M = data.matrix.toarray() - data.global_mean()  # every cell observed: all centred
+    np.testing.assert_allclose(
+        fig.spectrum_["singular_values"], np.linalg.svd(M, compute_uv=False)[:60], rtol=1e-6
+    )
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == r"singular value $\sigma_r$" and ax.get_ylabel().endswith(r"$\sigma_r$")
+    assert r"$\|R\|_F^2$" in right.get_ylabel() and r"\|R\|_F^2$" in labels[1]
+    for text in [*labels, ax.get_ylabel(), right.get_ylabel()]:
+        outside = text.split("$")[::2]  # the parts that are not mathtext
+        assert not any(c in part for part in outside for c in "_σ‖²"), text
+    # k at the right edge: its note stays inside the figure, clear of the legend.
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (note,) = right.texts
+    box = note.get_window_extent(renderer)
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+    assert not box.overlaps(ax.get_legend().get_window_extent(renderer))
+    with pytest.raises(ValueError, match=r"k must lie in \[1, 79\] \(min\(users, items\) - 1"):
+        plots.singular_spectrum(data, k=500)

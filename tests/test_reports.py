@@ -218,3 +218,70 @@ def test_a_grown_model_takes_its_training_data_only():
         factor_report(model, other, min_ratings=1)
     with pytest.raises(ValueError, match="vocabularies"):
         factor_report(model, Interactions.from_dense(np.ones((3, 3))), min_ratings=1)
+
+
+# A genre names a pole only when the association is real (reviewer, ML-100K: "Children's"
+# over Scream at r = 0.19, "Film-Noir" over Air Bud at 0.10): above the chance bound of
+# shuffled factors, and carried by the pole's top titles.
+def many_genres(seed=0, n_items=400, n_users=40, k=6):
+    """400 items over 10 genres; factor 0 is the Western indicator plus noise (a genre
+    axis), factors 1..5 are noise; the model's factors are planted exactly."""
+    rng = np.random.default_rng(seed)
+    names = [f"G{j}" for j in range(9)] + ["Western"]
+    genre = rng.choice(names, n_items)
+    Q = rng.normal(0, 1, (n_items, k))
+    Q[:, 0] = (genre == "Western") * 2.0 + rng.normal(0, 0.5, n_items)
+    P = rng.normal(0, 1, (n_users, k))
+    return planted_model(genre, P, Q)
+
+
+def planted_model(genre, P, Q):
+    n_users, n_items = P.shape[0], Q.shape[0]
+    df = pd.DataFrame(
+        [(u, i, 1.0 + (u + i) % 5) for u in range(n_users) for i in range(n_items)],
+        columns=["user_id", "item_id", "rating"],
+    )
+    meta = pd.DataFrame({"title": [f"{g} film {i}" for i, g in enumerate(genre)], "genres": genre})
+    data = Interactions.from_frame(df, item_features=meta)
+    trained = GradientDescentMF(n_factors=Q.shape[1], n_epochs=1, random_state=0).fit(data)
+    model = FactorModel.from_factors(
+        trained.catalog_, Q, P, global_mean=3.0,
+        user_bias=np.zeros(n_users), item_bias=np.zeros(n_items),
+    )  # fmt: skip
+    return data, model
+
+
+def test_a_genre_factor_is_named_and_random_factors_are_not():
+    named_noise = 0
+    for seed in range(5):
+        data, model = many_genres(seed)
+        report = factor_report(model, data, n=3, min_ratings=1)
+        assert report.summary["positive"].iloc[0] == "Western", seed
+        assert report.name(0).startswith("Western vs")
+        # The bound is what shuffled factors reach: on 400 items and 10 genres about 0.15.
+        assert 0.1 < report.threshold < 0.25
+        noise = report.summary.iloc[1:]
+        named_noise += int(noise["positive"].notna().sum() + noise["negative"].notna().sum())
+        for row in noise.itertuples():
+            if row.name.startswith("factor"):
+                assert row.name == f"factor {row.factor}"
+                assert f"factor {row.factor}: factor {row.factor}\n" in str(report) + "\n"
+    # 25 noise factors, 50 poles: the 99% bound lets through about one by chance.
+    assert named_noise <= 3, named_noise
+    assert "nan" not in str(report)
+
+
+def test_a_correlated_genre_the_top_titles_contradict_does_not_name_the_pole():
+    rng = np.random.default_rng(1)
+    n_items = 300
+    genre = np.where(np.arange(n_items) < 60, "Children's", "Horror")
+    Q = rng.normal(0, 0.3, (n_items, 2))
+    Q[:60, 0] += 1.0  # Children's items lean positive: r is well above chance ...
+    Q[60:72, 0] = 2.5  # ... but the pole's top titles are horror films (Scream)
+    data, model = planted_model(genre, rng.normal(0, 1, (30, 2)), Q)
+    report = factor_report(model, data, n=5, min_ratings=1)
+    r = report.correlations.loc[0, "genres=Children's"]
+    assert r > 2 * report.threshold  # named by r alone
+    assert all(t.startswith("Horror") for t in report.summary["top"].iloc[0])
+    assert report.summary["positive"].iloc[0] != "Children's"
+    assert "Children's vs" not in report.name(0)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import numpy as np
 
@@ -73,6 +75,7 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
         click.echo(str(user_profile(model, uid, d, report=report)))
 
 
+PLOT_KINDS = ["taste-map", "learning-curves", "spectrum", "ratings", "tradeoff"]
 # The options of `plot` that only some kinds read, with those kinds.
 PLOT_OPTIONS = {
     "model_path": "--model",
@@ -116,7 +119,10 @@ def unused_by(kind: str, names) -> str:
 @main.command()
 @click.argument(
     "kind",
-    type=click.Choice(["taste-map", "learning-curves", "spectrum", "ratings", "tradeoff"]),
+    # Named KIND and listed in an unwrapped paragraph: the usage line's {a|b|...} was
+    # wrapped at the hyphen of "learning-curves", printing half a name on each line.
+    metavar="KIND",
+    type=click.Choice(PLOT_KINDS),
 )
 @click.option(
     "--model",
@@ -145,7 +151,8 @@ def unused_by(kind: str, names) -> str:
     "k",
     type=int,
     default=None,
-    help="spectrum: mark the first k values; tradeoff: list length.",
+    help="spectrum: mark the first k singular values (as many are computed, up to "
+    "min(users, items) - 1); tradeoff: list length.",
 )
 @click.option(
     "--algorithm",
@@ -173,6 +180,10 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
     """Draw the taste map, learning curves, singular spectrum, rating distribution, or the
     accuracy-diversity trade-off.
 
+    \b
+    KIND is one of:
+      taste-map, learning-curves, spectrum, ratings, tradeoff
+
     --data is read with the same options as `latentrec train` (--user-col, --sep, ...).
     tradeoff holds out --test-size of --data (by time when it has timestamps), fits
     --algorithm on the rest, and re-ranks its candidates with MMR at each lambda.
@@ -194,7 +205,7 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
         model = load(model_path)
         if not getattr(model, "history_", None):
             raise Failure(f"{type(model).__name__} in {model_path} has no training history")
-        plots.learning_curves(model.history_, output)
+        plots.learning_curves(model, output)  # the model, not its history: the title names it
     elif kind == "taste-map":
         model = load(model_path)
         if getattr(model, "item_factors_", None) is None:
@@ -216,11 +227,17 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
         data = load_data(source, **opts)
         if data.timestamps is not None:
             train, test = temporal_split(data, test_size=test_size)
+            split = f"latest {test_size:.0%} of ratings held out"
         else:
             train, test = random_split(data, test_size, random_state=0)
+            split = f"random {test_size:.0%} of ratings held out (seed 0)"
+        # Fitted on the training part: the numbers are held-out figures of this model.
         model = build_model(algorithm, {}, seed=0).fit(train)
         curve = tradeoff(model, train, test, values, k=k)
-        plots.tradeoff_curve(curve, output, k=k)
+        named = Path(source).name if Path(source).is_file() else source  # a file: its name
+        users = int(curve["n_users"].iloc[0])
+        about = f"{type(model).__name__} on {named}, {split}, {users} users"
+        plots.tradeoff_curve(curve, output, k=k, about=about)
         click.echo(curve.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     else:
         plots.rating_distribution(load_data(source, **opts), output)
