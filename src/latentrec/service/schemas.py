@@ -279,8 +279,9 @@ class Health(Versioned):
     worker_pid: int
     cached_users: int = Field(description="Users whose vectors this worker holds.")
     warm: bool = Field(
-        description="Whether this worker has folded in every stored user (it answers "
-        "before that too, folding users in on their first request)."
+        description="Whether this worker has folded in every stored user and run once "
+        "what its first requests run, compiling their kernels (it answers before that "
+        "too, folding users in on their first request)."
     )
     rating_scale: tuple[float, float] | None = Field(
         None, description="The (low, high) stars the served model predicts; null for none."
