@@ -65,6 +65,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def number(text: str) -> float:
+    return float(text.replace("−", "-"))
+
+
 def get_json(url: str):
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
@@ -239,11 +243,14 @@ def test_visitor_searches_rates_and_sees_picks_change(browser, server, tmp_path)
     # the visitor rated.
     page.one("explain-button", page.all("pick")[0]).click()
     page.wait(lambda d: page.one("explanation").is_displayed())
-    terms = [
-        float(page.one(t).text.replace("−", "-"))
-        for t in ("term-mu", "term-bu", "term-bi", "term-dot", "term-prediction")
-    ]
-    assert abs(sum(terms[:4]) - terms[4]) <= 0.02  # each shown to two decimals
+    terms = [number(page.one(t).text) for t in ("term-mu", "term-bu", "term-bi", "term-dot")]
+    # The predicted rating is clipped to the 1-5 scale; the raw sum is shown where it differs.
+    raw = page.one("term-raw")
+    total = number(raw.text) if raw.is_displayed() else number(page.one("term-prediction").text)
+    assert abs(sum(terms) - total) <= 0.02  # each shown to two decimals
+    assert number(page.one("term-prediction").text) == min(5.0, max(1.0, total))
+    shown_score = number(page.one("score", page.all("pick")[0]).text)
+    assert shown_score == round(min(5.0, number(page.one("term-prediction").text)), 1)
     supporting = {li.get_attribute("data-item-id") for li in page.all("supporting-item")}
     assert supporting and supporting <= set(rated)
 
@@ -286,3 +293,64 @@ def test_new_visitor_answers_the_questions_and_is_remembered(browser, server):
         for li in page.all("my-rating")
     }
     assert shown == answered
+
+
+def test_page_keeps_to_liked_titles_fresh_explanations_and_old_lists_when_down(browser, server):
+    """A 1-star title seeds no "Because you watched"; the open explanation follows a new
+    rating; with the service unreachable the lists stay and one message says so."""
+    page = Page(browser)
+    page.open(server)
+    user = "liked-only visitor"
+    box = page.one("user-id")
+    box.clear()
+    box.send_keys(user)
+    page.after("picks-list", page.one("use-user").click)
+
+    disliked = page.search("drama of manners")[0]
+    disliked_id = disliked.get_attribute("data-item-id")
+    page.after("because-rows", page.one("star-1", disliked).click)
+    page.wait(lambda d: len(page.all("my-rating")) == 1)
+    assert page.all("because-row") == []  # a title rated 1 star is no reason for more
+
+    space = page.search("space saga")
+    page.after("because-rows", page.one("star-5", space[0]).click)
+    seeds = [row.get_attribute("data-item-id") for row in page.all("because-row")]
+    assert seeds == [space[0].get_attribute("data-item-id")], seeds
+    assert disliked_id not in seeds
+
+    # Why the first pick, then a rating: the panel shows what the API says now.
+    first = page.all("pick")[0]
+    explained = first.get_attribute("data-item-id")
+    page.one("explain-button", first).click()
+    page.wait(lambda d: page.one("explanation").is_displayed())
+    before = (page.one("term-bu").text, page.one("term-dot").text)
+    page.after("picks-list", page.one("star-5", space[1]).click)
+    from urllib.parse import quote
+
+    def signed(x):
+        return ("+" if x >= 0 else "−") + f"{abs(x):.2f}"
+
+    def api_now():
+        body = get_json(server + f"users/{quote(user)}/explain/{quote(explained)}")
+        return (signed(body["user_bias"]), signed(body["interaction"])), f"{body['clipped']:.2f}"
+
+    def fresh(_):
+        if not page.one("explanation").is_displayed():
+            return True  # closed: the title left the picks
+        terms, clipped = api_now()
+        shown = (page.one("term-bu").text, page.one("term-dot").text)
+        return shown == terms and page.one("term-prediction").text == clipped
+
+    page.wait(fresh)
+    assert api_now()[0] != before  # the rating moved the terms: a stale panel would differ
+
+    # The service goes away: the lists shown stay as they were, one message says so.
+    picks, mine = page.picks(), len(page.all("my-rating"))
+    rows = len(page.all("because-row"))
+    browser.execute_script("window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));")
+    page.one("use-user").click()
+    page.wait(lambda d: "could not be refreshed" in page.one("status").text)
+    assert page.picks() == picks
+    assert len(page.all("my-rating")) == mine
+    assert len(page.all("because-row")) == rows
+    assert "No ratings yet" not in page.one("my-ratings-list").text

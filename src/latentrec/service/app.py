@@ -502,7 +502,11 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if key not in question_cache:
             question_cache.clear()
             question_cache[key] = questions_for(served, n)
-        table = question_cache[key]
+        # Genres as every other list carries them (the page shows them on each row).
+        genres = facts.get(served).genres
+        table = [
+            {**q, "genres": genres[served.item_index[q["item_id"]]]} for q in question_cache[key]
+        ]
         return {"model_version": served.version, "questions": table}
 
     @app.get("/users/{user_id:path}/ratings", response_model=schemas.UserRatings, tags=["ratings"])
@@ -513,18 +517,21 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         rows = sorted(store.user_ratings(user_id), key=lambda r: -(r.timestamp or 0))
         # Titles the model does not hold come from the store's catalogue, in one read.
         store_only = store.get_items(r.item_id for r in rows if r.item_id not in served.item_index)
+        model_genres = facts.get(served).genres
         out = []
         for r in rows:
             idx = served.item_index.get(r.item_id)
             if idx is not None:
-                title = served.title(idx)
+                title, genres = served.title(idx), model_genres[idx]
             else:
                 stored = store_only.get(r.item_id)
                 title = stored.title if stored is not None else None
+                genres = list(stored.genres or ()) if stored is not None else []
             out.append(
                 {
                     "item_id": r.item_id,
                     "title": title,
+                    "genres": genres,
                     "rating": r.value,
                     "kind": r.kind,
                     "timestamp": r.timestamp,
@@ -545,18 +552,23 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         then any other match, each the most rated first (in the served model's training
         data; a title it lacks counts 0), then by title."""
         served = holder.current
+        if genre:
+            genre = known_genre(genre, store.genres())
+        # One more than the page asks for says whether another page follows, without
+        # counting every match.
         found = store.search_items(
             search=search or None,
             genre=genre or None,
-            limit=n,
+            limit=n + 1,
             offset=offset,
             popularity=popularity_of(served),
         )
         return {
             "model_version": served.version,
-            "items": [item_out(served, it) for it in found],
+            "items": [item_out(served, it) for it in found[:n]],
             "n": n,
             "offset": offset,
+            "has_more": len(found) > n,
         }
 
     @app.get("/items/{item_id:path}", response_model=schemas.ItemDetail, tags=["items"])
@@ -805,6 +817,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "worker_pid": os.getpid(),
             "cached_users": len(live.cache),
             "warm": refresher.warm_done.is_set(),
+            "rating_scale": None if served.rating_scale is None else list(served.rating_scale),
+            "predicts_ratings": served.predicts_ratings,
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
@@ -896,6 +910,22 @@ def questions_for(served: Served, n: int) -> list[dict]:
             }
         )
     return out
+
+
+def known_genre(genre: str, genres: list[str]) -> str:
+    """The catalogue's spelling of ``genre``, matched case-insensitively; a 422 naming
+    the known genres when there is no such genre.
+
+    Example:
+        >>> known_genre("sci-fi", ["Drama", "Sci-Fi"])
+        'Sci-Fi'
+    """
+    folded = genre.strip().casefold()
+    for name in genres:
+        if name.casefold() == folded:
+            return name
+    known = ", ".join(genres) if genres else "none (the catalogue has no genres)"
+    raise HTTPException(422, f"unknown genre {genre!r}; the catalogue's genres: {known}")
 
 
 def popularity_of(served: Served):

@@ -830,3 +830,47 @@ def explain(served: Served, state: UserState, item: int) -> dict:
     for row in out["supporting_items"]:
         row["item_id"] = id_text(row["item_id"])
     return out
+
+
+def warm_kernels(served: Served) -> int:
+    """Run once, on made-up users, what a worker's first requests run (a known user's
+    list, a new visitor's fold-in and list, an explanation, similar titles), so that the
+    numba kernels they call are compiled before ``/health`` says ``"warm": true`` rather
+    than during a visitor's request; how many answers it computed (nothing is stored or
+    cached).  A served pipeline ranks through its own stages and is left as it is.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q, global_mean=3.0), "v")
+        >>> warm_kernels(s)  # lists of 3 users, 2 explanations, 1 similar list
+        6
+    """
+    if served.pipeline is not None or served.n_items == 0:
+        return 0
+    model = served.model
+    done = 0
+    states = [LiveUsers.nobody(served, "warm-up nobody", 0)]
+    if served.user_index:
+        u = next(iter(served.user_index.values()))
+        seen = model.seen_
+        trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], np.int64)
+        factors = np.asarray(model.user_factors_[u], dtype=np.float32)
+        bias = float(model.user_bias_[u])
+        states.append(UserState("warm-up known", 0, served.serial, bias, factors, trained, "model"))
+    # A new visitor's first answer, as onboarding stores it and folds it in.
+    high = served.rating_scale[1] if served.rating_scale else 1.0
+    kind = "explicit" if served.predicts_ratings else "event"
+    bias, factors, rated = fold_cells(served, -1, [(served.item_ids[0], high, kind)])
+    if factors is not None:
+        states.append(UserState("warm-up new", 0, served.serial, bias, factors, rated, "store"))
+    for state in states:
+        recommend(served, state, 10)
+        done += 1
+        if state.personal:
+            explain(served, state, 0)
+            done += 1
+    if model.n_factors_ and np.any(model.item_factors_[0]):
+        model.similar_items(served.model_item_id(0), n=6)
+        done += 1
+    return done

@@ -14,7 +14,7 @@ from ..store import Item, StoreError
 from .hardening import ERROR_LOGGER, one_line
 from .holder import ModelHolder, Served, with_new_items
 from .knobs import FactsCache
-from .live import LiveUsers
+from .live import LiveUsers, warm_kernels
 from .metrics import ServiceMetrics
 
 # The refresher looks for titles added through other workers every this many rounds
@@ -98,6 +98,7 @@ class Refresher:
         self.logger = logging.getLogger(ERROR_LOGGER)
         self.warmed_serial: int | None = None
         self.warm_done = threading.Event()
+        self.kernels_serial: int | None = None
         self.ticks = 0
         self.catalogue_seen: int | None = None
 
@@ -137,6 +138,7 @@ class Refresher:
         """Fold in every stored user for the served model, once per model."""
         served = self.holder.current
         if self.live is None or self.warmed_serial == served.serial:
+            self.compile_kernels(served)
             self.warm_done.set()
             return
         try:
@@ -151,6 +153,8 @@ class Refresher:
                 self.facts.get(served)
             except (OSError, ValueError, StoreError) as err:
                 self.logger.warning("reading the catalogue failed: %s", one_line(err))
+        # After the users (a request meanwhile folds its user in, and compiles, itself).
+        self.compile_kernels(served)
         # What warming built lives as long as the served model: out of the collector's
         # sight, so that a full collection (which would walk every cached user, tens of
         # milliseconds) never stalls a request.
@@ -158,6 +162,17 @@ class Refresher:
         gc.freeze()
         self.warmed_serial = served.serial
         self.warm_done.set()
+
+    def compile_kernels(self, served: Served) -> None:
+        """Once per served model: what the first requests run (:func:`warm_kernels`), so
+        that they find the numba kernels compiled; before ``warm`` is reported."""
+        if self.kernels_serial == served.serial:
+            return
+        try:
+            warm_kernels(served)
+        except Exception as err:  # a warm-up is an optimisation: the requests still work
+            self.logger.warning("compiling the request kernels failed: %s", one_line(err))
+        self.kernels_serial = served.serial
 
     def follow_catalogue(self) -> None:
         """Rebuild the item facts (genres) when the store's catalogue changed since the

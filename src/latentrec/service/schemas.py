@@ -189,6 +189,7 @@ class StoredRating(BaseModel):
 
     item_id: str
     title: str | None = None
+    genres: list[str] = Field(default_factory=list)
     rating: float
     kind: Kind
     timestamp: float | None = None
@@ -215,6 +216,7 @@ class Question(BaseModel):
 
     item_id: str
     title: str | None = None
+    genres: list[str] = Field(default_factory=list)
     popularity: int
 
 
@@ -244,6 +246,7 @@ class ItemList(Versioned):
     items: list[ItemOut]
     n: int
     offset: int
+    has_more: bool = Field(False, description="Whether another page follows this one.")
 
 
 class Genres(Versioned):
@@ -276,8 +279,15 @@ class Health(Versioned):
     worker_pid: int
     cached_users: int = Field(description="Users whose vectors this worker holds.")
     warm: bool = Field(
-        description="Whether this worker has folded in every stored user (it answers "
-        "before that too, folding users in on their first request)."
+        description="Whether this worker has folded in every stored user and run once "
+        "what its first requests run, compiling their kernels (it answers before that "
+        "too, folding users in on their first request)."
+    )
+    rating_scale: tuple[float, float] | None = Field(
+        None, description="The (low, high) stars the served model predicts; null for none."
+    )
+    predicts_ratings: bool = Field(
+        True, description="Whether scores are ratings (explicit model) or rankings only."
     )
 
 

@@ -20,7 +20,11 @@
     ratings: new Map(), // String(item_id) -> stars, as the store has them
     answers: new Map(), // onboarding answers not yet sent: String(item_id) -> {id, stars}
     picksRequest: 0, // drops a slow response that a newer request has overtaken
-    renders: { picks: 0, because: 0, ratings: 0, search: 0 },
+    scale: [1, 5], // the served model's rating scale (/health), for clipping and "liked"
+    predictsRatings: true,
+    explained: null, // {item, button} of the open "Why this pick" panel
+    search: null, // {params, offset, items} of the search shown, for "Show more"
+    renders: { picks: 0, because: 0, ratings: 0, search: 0, explanation: 0 },
   };
 
   // ---- small helpers -------------------------------------------------------------------
@@ -69,6 +73,27 @@
   function titleOf(item) {
     const title = item.title;
     return title === null || title === undefined || title === "" ? String(item.item_id) : title;
+  }
+
+  // One minus sign everywhere a number is shown: U+2212, as fmt writes it.
+  function num(x, digits = 2) {
+    const v = Number(x);
+    if (!Number.isFinite(v)) return "–";
+    return (v < 0 ? "−" : "") + Math.abs(v).toFixed(digits);
+  }
+
+  // A score as a predicted rating: clipped to the model's scale, as predict clips it.
+  function clipToScale(x) {
+    const [lo, hi] = state.scale;
+    return Math.min(hi, Math.max(lo, Number(x)));
+  }
+
+  // A title the visitor liked: any event of an implicit kind (an interaction is a positive
+  // signal), an explicit rating only in the upper quarter of the scale (4★ or more on 1–5).
+  function liked(r) {
+    if (r.kind && r.kind !== "explicit") return true;
+    const [lo, hi] = state.scale;
+    return Number(r.rating) >= lo + 0.75 * (hi - lo);
   }
 
   function fmt(x, digits = 2) {
@@ -126,6 +151,13 @@
       data = await response.json();
     } catch (_) {
       data = null;
+    }
+    if (response.status === 401) {
+      // Point to the field instead of repeating the service's header jargon.
+      $("token-settings").open = true;
+      throw new ApiError(401, token
+        ? "the access token is wrong (check it under “Access token”)"
+        : "this action needs the access token (enter it under “Access token”)");
     }
     if (!response.ok) throw new ApiError(response.status, detailOf(data, response.status));
     if (data && typeof data.model_version === "string") {
@@ -210,8 +242,10 @@
       ...items.map((item) => {
         const extra = [];
         if (item.score !== undefined && item.score !== null && !fallback) {
-          extra.push(el("span", { class: "score", title: "predicted rating" },
-            Number(item.score).toFixed(1)));
+          // Clipped to the scale as the explanation's "Predicted rating" is.
+          const shown = state.predictsRatings ? clipToScale(item.score) : Number(item.score);
+          extra.push(el("span", { class: "score", "data-testid": "score",
+            title: state.predictsRatings ? "predicted rating" : "score" }, num(shown, 1)));
         }
         extra.push(ratingWidget(item));
         if (!fallback) {
@@ -222,7 +256,7 @@
             "aria-controls": "explanation",
             "aria-label": `Why ${titleOf(item)}?`,
           }, "Why?");
-          why.addEventListener("click", () => explain(item));
+          why.addEventListener("click", () => explain(item, why));
           extra.push(why);
         }
         return itemRow(item, "pick", extra);
@@ -230,6 +264,17 @@
     );
     if (!items.length) list.append(el("li", { class: "empty" }, "Nothing to recommend yet."));
     bump("picks", list);
+    // The open explanation must not keep numbers the new list no longer agrees with:
+    // explain the same title again while it is still a pick, else close the panel.
+    const open = state.explained;
+    if (open && !$("explanation").hidden) {
+      const still = fallback ? null
+        : items.find((it) => String(it.item_id) === String(open.item.item_id));
+      const button = still && list.querySelector(
+        `li[data-item-id="${CSS.escape(String(still.item_id))}"] button.why`);
+      if (still) explain(still, button, { quiet: true });
+      else closeExplanation(false);
+    }
   }
 
   async function refreshPicks() {
@@ -238,10 +283,12 @@
     const list = $("picks-list");
     list.setAttribute("aria-busy", "true");
     try {
-      const body = await api("GET", userPath(`recommendations?n=${N_PICKS}`));
+      const knobs = $("more-varied").checked ? "&diversity=0.3" : "";
+      const body = await api("GET", userPath(`recommendations?n=${N_PICKS}${knobs}`));
       if (ticket === state.picksRequest) renderPicks(body);
+      return null;
     } catch (err) {
-      if (ticket === state.picksRequest) say(`Could not load your picks: ${err.message}`, true);
+      return err; // the old picks stay; refreshAll says so once
     } finally {
       if (ticket === state.picksRequest) list.removeAttribute("aria-busy");
     }
@@ -254,12 +301,13 @@
       const body = await api("GET", userPath("ratings"));
       rated = body.ratings || [];
     } catch (err) {
-      if (err.status !== 404) say(`Could not load your ratings: ${err.message}`, true);
+      // Anything but "no such user": keep the list shown rather than claim "No ratings".
+      if (err.status !== 404) return null;
     }
     state.ratings = new Map(rated.map((r) => [String(r.item_id), Number(r.rating)]));
     const list = $("my-ratings-list");
     const shown = rated.slice(0, N_MY_RATINGS); // the store lists the newest first
-    list.replaceChildren(...shown.map((r) => itemRow(r, "my-rating", [ratingWidget(r)])));
+    list.replaceChildren(...shown.map((r) => itemRow(r, "my-rating", [ratingWidget(r), removeButton(r)])));
     if (!rated.length) list.append(el("li", { class: "empty" }, "No ratings yet."));
     if (rated.length > shown.length) {
       list.append(el("li", { class: "empty" }, `and ${rated.length - shown.length} older ones`));
@@ -269,15 +317,17 @@
     return rated;
   }
 
-  // "Because you watched X": the user's best-rated titles, most recent first when known.
+  // "Because you watched X": the titles the user liked (see `liked`), best rated first,
+  // then the most recent.  A title rated low is never a reason to show more like it.
   async function refreshBecause(rated) {
     const rows = $("because-rows");
-    const liked = rated
-      .filter((r) => Number(r.rating) >= 4 || rated.length <= N_BECAUSE_ROWS)
+    let failed = null;
+    const seeds = rated
+      .filter(liked)
       .sort((a, b) => Number(b.rating) - Number(a.rating) || String(b.rated_at || "").localeCompare(String(a.rated_at || "")))
       .slice(0, N_BECAUSE_ROWS);
     const built = [];
-    for (const seed of liked) {
+    for (const seed of seeds) {
       try {
         const body = await api("GET", `items/${seg(seed.item_id)}/similar?n=${N_SIMILAR}`);
         const items = (body.items || []).filter((it) => !state.ratings.has(String(it.item_id)));
@@ -289,19 +339,35 @@
           "data-item-id": String(seed.item_id) }, heading, list));
       } catch (err) {
         // A title the model has no vector for (added since training) has no neighbours yet.
-        if (err.status !== 404) say(`Could not load similar titles: ${err.message}`, true);
+        if (err.status !== 404) failed = err;
       }
     }
+    if (failed && !built.length) return failed; // keep the rows shown; refreshAll says so
     rows.replaceChildren(...built);
     if (!built.length) {
       rows.append(el("p", { class: "empty" }, "Rate a title you liked to see more like it."));
     }
     bump("because", rows);
+    return failed;
   }
 
-  async function refreshAll() {
+  // Everything about the visitor at once.  When the service fails, the lists shown stay
+  // as they were and one message says they could not be refreshed.
+  async function refreshAll(done) {
     const rated = await refreshRatings();
-    await Promise.all([refreshPicks(), refreshBecause(rated)]);
+    const [picksErr, becauseErr] = await Promise.all([
+      refreshPicks(),
+      rated === null ? Promise.resolve(null) : refreshBecause(rated),
+    ]);
+    const err = picksErr || becauseErr || (rated === null ? new Error("the service failed") : null);
+    if (err) {
+      say(`Your lists could not be refreshed (${err.message}); they show what they showed before.`, true);
+      document.body.setAttribute("data-stale", "true");
+    } else {
+      document.body.removeAttribute("data-stale");
+      if (done) say(done);
+    }
+    return !err;
   }
 
   // ---- actions ---------------------------------------------------------------------------
@@ -324,39 +390,79 @@
     }
     state.ratings.set(String(item.item_id), stars);
     repaintItem(item.item_id, stars);
-    say(`Saved ${stars}★ for ${title}. Your picks are updated.`);
-    await refreshAll();
+    say(`Saved ${stars}★ for ${title}.`);
+    await refreshAll(`Saved ${stars}★ for ${title}. Your picks are updated.`);
   }
 
-  async function explain(item) {
+  function removeButton(r) {
+    const button = el("button", { type: "button", class: "remove", "data-testid": "remove-rating",
+      "aria-label": `Remove your rating of ${titleOf(r)}` }, "Remove");
+    button.addEventListener("click", () => unrate(r));
+    return button;
+  }
+
+  async function unrate(r) {
+    const title = titleOf(r);
+    try {
+      await api("DELETE", userPath(`ratings/${seg(r.item_id)}`));
+    } catch (err) {
+      say(`Could not remove the rating of ${title}: ${err.message}`, true);
+      return;
+    }
+    state.ratings.delete(String(r.item_id));
+    repaintItem(r.item_id, undefined);
+    await refreshAll(`Removed your rating of ${title}. Your picks are updated.`);
+  }
+
+  // `quiet`: a refresh of the open panel (after the picks changed): no focus move.
+  async function explain(item, button, { quiet = false } = {}) {
     const panel = $("explanation");
     const title = titleOf(item);
     try {
       const body = await api("GET", userPath(`explain/${seg(item.item_id)}`));
       $("explanation-title").textContent = body.item_title || title;
-      $("term-mu").textContent = Number(body.global_mean).toFixed(2);
+      $("term-mu").textContent = num(body.global_mean);
       $("term-bu").textContent = fmt(body.user_bias);
       $("term-bi").textContent = fmt(body.item_bias);
       $("term-dot").textContent = fmt(body.interaction);
-      $("term-prediction").textContent = Number(body.prediction).toFixed(2);
-      const support = body.supporting_items || [];
+      // The predicted rating is what predict answers (clipped to the scale), as the list
+      // shows it; the raw sum of the terms is named where it differs.
+      const clipped = Number(body.clipped ?? body.prediction);
+      const raw = Number(body.prediction);
+      $("term-prediction").textContent = num(clipped);
+      const differs = num(raw) !== num(clipped);
+      $("raw-row").hidden = !differs;
+      $("term-raw").textContent = num(raw);
+      // Only titles like this one support it; opposites (negative similarity) are no reason.
+      const support = (body.supporting_items || []).filter((s) => Number(s.similarity) > 0);
       $("supporting").replaceChildren(
         ...support.map((s) =>
           el("li", { "data-testid": "supporting-item", "data-item-id": String(s.item_id) },
             titleOf(s), " ",
-            el("span", { class: "similarity" }, `similarity ${Number(s.similarity).toFixed(2)}`))),
+            el("span", { class: "similarity" }, `similarity ${num(s.similarity)}`))),
       );
       if (!support.length) $("supporting").append(el("li", { class: "empty" }, "Nothing yet."));
       panel.hidden = false;
       panel.setAttribute("data-item-id", String(item.item_id));
-      $("explanation-close").focus();
+      panel.setAttribute("data-prediction", String(clipped));
+      state.explained = { item, button: button || (state.explained && state.explained.button) };
+      bump("explanation", panel);
+      if (!quiet) {
+        say(""); // a search count or older news is not about this panel
+        // Focus the panel's heading without scrolling the page away from the pick on a
+        // narrow screen; Close hands focus back to the Why? button.
+        $("explanation-heading").focus({ preventScroll: window.matchMedia("(max-width: 48rem)").matches });
+      }
     } catch (err) {
       say(`No explanation for ${title}: ${err.message}`, true);
     }
   }
 
-  function closeExplanation() {
+  function closeExplanation(returnFocus = true) {
     $("explanation").hidden = true;
+    const open = state.explained;
+    state.explained = null;
+    if (returnFocus && open && open.button && document.contains(open.button)) open.button.focus();
   }
 
   async function search(event) {
@@ -367,14 +473,35 @@
     if (text) params.set("search", text);
     if (genre) params.set("genre", genre);
     params.set("n", String(N_SEARCH));
+    state.search = { params, offset: 0, shown: 0 };
+    await searchPage(false);
+  }
+
+  // One page of the search: `more` appends the next page ("Show more") to those shown.
+  async function searchPage(more) {
     const list = $("search-results");
+    const current = state.search;
+    const params = new URLSearchParams(current.params);
+    params.set("offset", String(current.offset));
     try {
       const body = await api("GET", `items?${params}`);
       const items = body.items || [];
-      list.replaceChildren(...items.map((it) => itemRow(it, "search-result", [ratingWidget(it)])));
-      if (!items.length) list.append(el("li", { class: "empty" }, "No title matches."));
-      say(`${items.length} title${items.length === 1 ? "" : "s"} found.`);
+      const rows = items.map((it) => itemRow(it, "search-result", [ratingWidget(it)]));
+      if (more) list.append(...rows);
+      else list.replaceChildren(...rows);
+      current.shown += items.length;
+      current.offset += items.length;
+      if (!current.shown) list.append(el("li", { class: "empty" }, "No title matches."));
+      $("search-more").hidden = !body.has_more;
+      const n = current.shown;
+      $("search-count").textContent = body.has_more
+        ? `${n} titles shown; more match.`
+        : `${n} title${n === 1 ? "" : "s"} found.`;
+      say("");
     } catch (err) {
+      $("search-count").textContent = "";
+      $("search-more").hidden = true;
+      if (!more) list.replaceChildren(); // no earlier results under a failed search
       say(`Search failed: ${err.message}`, true);
     }
     bump("search", list);
@@ -387,7 +514,7 @@
     storageSet(USER_KEY, userId);
     $("user-id").value = userId;
     $("current-user").textContent = `Showing picks for ${userId}`;
-    closeExplanation();
+    closeExplanation(false);
   }
 
   async function useUser(event) {
@@ -411,6 +538,7 @@
 
   async function newVisitor() {
     setUser(newVisitorId());
+    $("my-ratings-list").replaceChildren(); // the previous visitor's, until the refresh
     state.answers = new Map();
     await refreshAll();
     const list = $("onboarding-questions");
@@ -445,7 +573,7 @@
       renderPicks(body);
       say("Thanks! These picks come from your answers.");
       const rated = await refreshRatings();
-      await refreshBecause(rated);
+      if (rated !== null) await refreshBecause(rated);
     } catch (err) {
       say(`Could not send your answers: ${err.message}`, true);
     }
@@ -465,6 +593,11 @@
     $("new-visitor").addEventListener("click", newVisitor);
     $("search-form").addEventListener("submit", search);
     $("onboarding-submit").addEventListener("click", submitOnboarding);
+    $("search-more").addEventListener("click", () => searchPage(true));
+    $("more-varied").addEventListener("change", () => refreshPicks().then((err) => {
+      if (err) say(`Your picks could not be refreshed (${err.message}).`, true);
+    }));
+    $("token-form").addEventListener("submit", (e) => e.preventDefault());
     $("explanation-close").addEventListener("click", closeExplanation);
     $("token").value = storageGet(TOKEN_KEY) || "";
     $("token").addEventListener("change", () => storageSet(TOKEN_KEY, $("token").value.trim()));
@@ -472,7 +605,9 @@
       if (e.key === "Escape" && !$("explanation").hidden) closeExplanation();
     });
     try {
-      await api("GET", "health");
+      const health = await api("GET", "health");
+      if (Array.isArray(health.rating_scale)) state.scale = health.rating_scale.map(Number);
+      state.predictsRatings = health.predicts_ratings !== false;
     } catch (err) {
       say(`The service is not healthy: ${err.message}`, true);
     }
