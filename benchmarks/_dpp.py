@@ -115,6 +115,10 @@ def dpp_greedy(
     return cands[picked]
 
 
+# The helpers below repeat pipeline.rerank's private ones (candidate checks, pool cut,
+# relevance, tie rule) on purpose: benchmarks use the public API only
+# (tests/test_architecture.py), and the experiment must differ from MMR in its objective
+# only. Promoting DPP into the library would share them.
 def _best(objective: np.ndarray, raw: np.ndarray, free: np.ndarray) -> int:
     """The free position with the best objective; near-ties to the higher raw score,
     then the earlier position (as the library's re-rankers break them)."""
