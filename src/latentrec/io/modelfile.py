@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 import tokenize
 import zipfile
 from pathlib import Path
@@ -28,6 +29,13 @@ from .atomic import atomic_path
 
 FORMAT = "latentrec-model"
 FORMAT_VERSION = 1
+
+# numpy parses each .npy header with ast.literal_eval, and CPython 3.11's AST builder keeps
+# its recursion depth in shared state: two threads loading model files at once (a service's
+# reload beside a worker's refresh) can fail with "SystemError: AST constructor recursion
+# depth mismatch" (CPython gh-106905; seen in tests/service/test_versions_prune_race.py).
+# Reading arrays one thread at a time costs nothing a load would notice.
+_NPY_READ = threading.Lock()
 
 
 def digest(arr: np.ndarray) -> str:
@@ -132,7 +140,8 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             for name, info in manifest["arrays"].items():
-                arr = npz[name]
+                with _NPY_READ:
+                    arr = npz[name]
                 if digest(arr) != info["sha256"] or list(arr.shape) != info["shape"]:
                     raise ModelFileError(
                         f"{path}: array {name!r} does not match its checksum; the file was "
