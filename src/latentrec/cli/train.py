@@ -65,7 +65,8 @@ DEFAULT_MASTER = "local[2]"
     "on all of SOURCE unless --no-refit. A rating model trained without the share also "
     "records its RMSE on it after each epoch (the validation curve of `latentrec plot "
     "learning-curves`; its last point is the held-out RMSE before clipping to the rating "
-    "scale); the refitted model held nothing out, so it records its training curve only.",
+    "scale, exactly so when every held-out user and item has training cells); the refitted "
+    "model held nothing out, so it records its training curve only.",
 )
 @click.option(
     "--no-refit",
@@ -144,8 +145,10 @@ def train(
             part, test = holdout(d, protocol, test_size, seed)
             note = f"without the held-out {test_size:.0%}"
             # A rating model records its RMSE on the held-out cells per epoch: the model
-            # file then carries the validation curve of the figures printed.  Watching
-            # changes nothing it learns (no early stopping: patience is refused above).
+            # file then carries the validation curve of the figures printed.  Its last
+            # point is unclipped, and a user or item with no training cell still has its
+            # initial vector there (the fit zeroes it after).  Watching changes nothing
+            # the model learns (no early stopping: patience is refused above).
             # A ranking model's validation figures (a loss or AUC on sampled negatives)
             # are not the held-out ranking metrics, and drawing those negatives would
             # change its training draws, so it gets none.
