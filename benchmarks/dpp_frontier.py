@@ -38,12 +38,19 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _dpp import dpp_greedy  # noqa: E402
-from mmr_frontier import COSTS, N_CANDIDATES, least_cost, similarity_spaces  # noqa: E402
+from mmr_frontier import (  # noqa: E402
+    COSTS,
+    N_CANDIDATES,
+    least_cost,
+    print_chosen_on_validation,
+    ranked_pools,
+    similarity_spaces,
+    validation_frontier,
+)
 from ranking_stage import THREADS, K, Scorer, first_stage  # noqa: E402
 
-from latentrec.evaluation import catalog_coverage, intra_list_diversity, ndcg_at_k  # noqa: E402
 from latentrec.models import ImplicitALS  # noqa: E402
-from latentrec.pipeline import LearnedRanker, Pipeline  # noqa: E402
+from latentrec.pipeline import Pipeline  # noqa: E402
 
 THETAS = (0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995)
 RELEVANCE = ("minmax", "rank")
@@ -113,62 +120,6 @@ def frontier(pools: list, spaces: dict, score, thetas=THETAS, pool_sizes=POOLS):
                 }
             )
     return base, rows
-
-
-def _pools(idx, vals, fallback, popularity) -> list:
-    out = []
-    for row in range(idx.shape[0]):
-        keep = idx[row] >= 0
-        c = idx[row][keep].astype(np.int64)
-        # The pipeline re-ranks a fallback list by popularity, the relevance it gives it.
-        v = popularity[c] if fallback is not None and fallback[row] else vals[row][keep]
-        out.append((c, np.asarray(v, dtype=np.float64)))
-    return out
-
-
-def validation_setup(s, base: str, quick: bool):
-    """The validation slice's pools, spaces and score, from data before it only, exactly
-    as ``mmr_frontier.validation_frontier`` builds them (cross-fitted ranker for the
-    pipeline; ImplicitALS of the first 70% for ``single``).
-
-    Example:
-        >>> callable(validation_setup)
-        True
-    """
-    als = s.early_pipe.models[s.generators.index("ImplicitALS")]
-    bpr = s.early_pipe.models[s.generators.index("BPR")]
-    pools = []
-    if base == "pipeline":
-        order = np.random.default_rng(0).permutation(s.valid_hist)
-        halves = [np.sort(order[: order.size // 2]), np.sort(order[order.size // 2 :])]
-        judged = []
-        for fit_users, judge_users in (halves, halves[::-1]):
-            part = s.valid.subset(np.isin(s.valid.user_idx, fit_users))
-            ranker = LearnedRanker(num_threads=s.ranker.num_threads)
-            Pipeline(s.early_pipe.models, ranker, n_candidates=N_CANDIDATES).fit(s.early, part)
-            pipe = Pipeline(s.early_pipe.models, ranker, (), N_CANDIDATES).fit(s.early)
-            idx, vals, _ = pipe.recommend_batch_idx(judge_users, 4 * N_CANDIDATES)
-            pools += _pools(idx, vals, None, None)
-            judged.append(judge_users)
-        judged = np.concatenate(judged)
-    else:
-        pipe = Pipeline(als, None, (), 4 * N_CANDIDATES).fit(s.early)
-        judged = s.valid_hist
-        idx, vals, fallback = pipe.recommend_batch_idx(judged, 4 * N_CANDIDATES)
-        pools = _pools(idx, vals, fallback, pipe.context_.item_popularity)
-    ruler = als.item_factors_
-    rel = s.valid.matrix[judged]
-    spaces = dpp_spaces({"ImplicitALS": als.item_factors_, "BPR": bpr.item_factors_}, quick)
-
-    def score(top):
-        return {
-            "NDCG@10": ndcg_at_k(top, rel, K),
-            "ILD latent": intra_list_diversity(top, item_vectors=ruler, k=K),
-            "coverage": catalog_coverage(top, s.data.n_items, K),
-        }
-
-    print(f"validation: {judged.size} users with a history")
-    return pools, spaces, score
 
 
 TARGETS = (
@@ -261,7 +212,7 @@ def main() -> None:
     ruler = ImplicitALS(random_state=0, num_threads=THREADS).fit(s.data).item_factors_
     scorer = Scorer(s.test, s.train, ruler, s.genres)
     idx, vals, fallback = pipe.recommend_batch_idx(scorer.users, 4 * N_CANDIDATES)
-    pools = _pools(idx, vals, fallback, pipe.context_.item_popularity)
+    pools = ranked_pools(idx, vals, fallback, pipe.context_.item_popularity)
     factors = {"ImplicitALS": pipe.context_.item_vectors, "BPR": bpr.item_factors_}
     spaces = dpp_spaces(factors, args.quick)
     base, rows = frontier(pools, spaces, lambda top: scorer(top, scorer.with_history), **grid)
@@ -272,32 +223,16 @@ def main() -> None:
     )
     report(rows, spaces)
     if args.validate:
-        val_pools, val_spaces, val_score = validation_setup(s, args.base, args.quick)
-        val_base, val_rows = frontier(val_pools, val_spaces, val_score, **grid)
+        # mmr_frontier's validation pools and rule, with DPP as the re-ranker.
+        val_base, val_rows = validation_frontier(
+            s, args.base, lambda f, _: dpp_spaces(f, args.quick), frontier, grid
+        )
         print(
             f"without a re-ranker on validation: NDCG@10 {val_base['NDCG@10']:.4f}, latent "
             f"ILD (first 70%'s ImplicitALS) {val_base['ILD latent']:.3f}, coverage "
             f"{val_base['coverage']:.4f}\n"
         )
-        print("| space | rule | setting | validation: cost, ILD, coverage | test: same |")
-        print("|---|---|---|---|---|")
-        on_test = {r["setting"]: r for r in rows}
-        for space in val_spaces:
-            within = [r for r in val_rows if r["space"] == space and r["cost"] <= 0.02]
-            choices = {
-                "most ILD": max(within, key=lambda r: (r["ild"], r["coverage"]), default=None),
-                "both": least_cost(within, TARGETS[2][1]),
-            }
-            for rule, r in choices.items():
-                if r is None:
-                    print(f"| {space} | {rule} | none | | |")
-                    continue
-                t = on_test[r["setting"]]
-                print(
-                    f"| {space} | {rule} | {r['setting']} | {r['cost']:.1%}, "
-                    f"{r['ild']:+.1%}, {r['coverage']:.2f}x | {t['cost']:.1%}, "
-                    f"{t['ild']:+.1%}, {t['coverage']:.2f}x |"
-                )
+        print_chosen_on_validation(rows, val_rows, spaces)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

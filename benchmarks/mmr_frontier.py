@@ -243,8 +243,36 @@ def frontier(
     return base, rows
 
 
-def validation_frontier(s, base: str, which: str, grid=None) -> tuple[dict, list]:
-    """:func:`frontier` on the validation slice, from data before it only.
+def ranked_pools(idx, vals, fallback=None, popularity=None) -> list:
+    """Each user's ``(candidates, scores)`` pool from ``recommend_batch_idx``'s arrays.
+
+    Slots marked -1 are dropped.  A user flagged in ``fallback`` got a popularity list,
+    and the pipeline re-ranks it by popularity, the relevance it gives it: that user's
+    scores are ``popularity`` of the candidates.  ``fallback=None``: no user is.
+
+    Example:
+        >>> idx = np.array([[2, 0, -1], [1, 2, 0]])
+        >>> vals = np.array([[0.9, 0.5, 0.0], [0.3, 0.2, 0.1]])
+        >>> pools = ranked_pools(idx, vals, np.array([False, True]), np.array([7.0, 8.0, 9.0]))
+        >>> [(c.tolist(), v.tolist()) for c, v in pools]
+        [([2, 0], [0.9, 0.5]), ([1, 2, 0], [8.0, 9.0, 7.0])]
+    """
+    out = []
+    for row in range(idx.shape[0]):
+        keep = idx[row] >= 0
+        c = idx[row][keep].astype(np.int64)
+        v = popularity[c] if fallback is not None and fallback[row] else vals[row][keep]
+        out.append((c, np.asarray(v, dtype=np.float64)))
+    return out
+
+
+def validation_frontier(s, base: str, spaces_of, measure=frontier, grid=None) -> tuple[dict, list]:
+    """A re-ranker's frontier on the validation slice, from data before it only.
+
+    ``measure(pools, spaces, score, **grid)`` measures the re-ranker's settings: this
+    module's :func:`frontier` (MMR, the default) or ``dpp_frontier.frontier`` (DPP).
+    ``spaces_of(factors, history)`` gives its item spaces from the first 70%'s item
+    factors (by model name: ImplicitALS, BPR) and users x items interactions.
 
     ``pipeline``: as ``ranking_stage.py`` chooses MMR's knobs, cross-fitted (a ranker
     trained on one half of the validation users orders the other half's pools, and the
@@ -270,25 +298,18 @@ def validation_frontier(s, base: str, which: str, grid=None) -> tuple[dict, list
             Pipeline(s.early_pipe.models, ranker, n_candidates=N_CANDIDATES).fit(s.early, part)
             pipe = Pipeline(s.early_pipe.models, ranker, (), N_CANDIDATES).fit(s.early)
             idx, vals, _ = pipe.recommend_batch_idx(judge_users, 4 * N_CANDIDATES)
-            for row in range(judge_users.size):
-                keep = idx[row] >= 0
-                pools.append((idx[row][keep].astype(np.int64), vals[row][keep].astype(float)))
+            pools += ranked_pools(idx, vals)
             judged.append(judge_users)
         judged = np.concatenate(judged)
     else:
         pipe = Pipeline(als, None, (), 4 * N_CANDIDATES).fit(s.early)
         judged = s.valid_hist
         idx, vals, fallback = pipe.recommend_batch_idx(judged, 4 * N_CANDIDATES)
-        popularity = pipe.context_.item_popularity
-        for row in range(judged.size):
-            keep = idx[row] >= 0
-            c = idx[row][keep].astype(np.int64)
-            v = popularity[c] if fallback[row] else vals[row][keep]
-            pools.append((c, np.asarray(v, dtype=np.float64)))
+        pools = ranked_pools(idx, vals, fallback, pipe.context_.item_popularity)
     ruler = als.item_factors_
     rel = s.valid.matrix[judged]
     factors = {"ImplicitALS": als.item_factors_, "BPR": bpr.item_factors_}
-    spaces = similarity_spaces(which, factors, s.genres, pipe.context_.history)
+    spaces = spaces_of(factors, pipe.context_.history)
 
     def score(top):
         return {
@@ -298,7 +319,42 @@ def validation_frontier(s, base: str, which: str, grid=None) -> tuple[dict, list
         }
 
     print(f"validation: {judged.size} users with a history")
-    return frontier(pools, spaces, score, **(grid or {}))
+    return measure(pools, spaces, score, **(grid or {}))
+
+
+def print_chosen_on_validation(rows: list, val_rows: list, spaces) -> None:
+    """Per space, the settings chosen on validation (``val_rows``) and the same on the
+    test (``rows``, matched by setting): the most ILD within 2% of NDCG@10 (as
+    ``ranking_stage.py`` chooses), and the least cost meeting both targets there.
+
+    Example:
+        >>> row = {"space": "S", "setting": "S, x", "cost": 0.01, "ild": 0.3, "coverage": 1.6}
+        >>> print_chosen_on_validation([row], [row], ["S"])  # doctest: +ELLIPSIS
+        | space | rule | setting | validation: cost, ILD, coverage | test: same |
+        |---|---|---|---|---|
+        | S | most ILD | S, x | 1.0%, +30.0%, 1.60x | 1.0%, +30.0%, 1.60x |
+        | S | both | S, x | 1.0%, +30.0%, 1.60x | 1.0%, +30.0%, 1.60x |
+    """
+    print("| space | rule | setting | validation: cost, ILD, coverage | test: same |")
+    print("|---|---|---|---|---|")
+    on_test = {r["setting"]: r for r in rows}
+    for space in spaces:
+        mine = [r for r in val_rows if r["space"] == space]
+        within = [r for r in mine if r["cost"] <= 0.02]
+        choices = {
+            "most ILD": max(within, key=lambda r: (r["ild"], r["coverage"]), default=None),
+            "both": least_cost(within, lambda r: r["ild"] >= 0.25 and r["coverage"] >= 1.5),
+        }
+        for rule, r in choices.items():
+            if r is None:
+                print(f"| {space} | {rule} | none | | |")
+                continue
+            t = on_test[r["setting"]]
+            print(
+                f"| {space} | {rule} | {r['setting']} | {r['cost']:.1%}, "
+                f"{r['ild']:+.1%}, {r['coverage']:.2f}x | {t['cost']:.1%}, "
+                f"{t['ild']:+.1%}, {t['coverage']:.2f}x |"
+            )
 
 
 def least_cost(rows: list, ok) -> dict | None:
@@ -347,14 +403,7 @@ def main() -> None:
     scorer = Scorer(s.test, s.train, ruler, s.genres)
     users = scorer.users
     idx, vals, fallback = pipe.recommend_batch_idx(users, 4 * N_CANDIDATES)
-    popularity = pipe.context_.item_popularity
-    pools = []
-    for row in range(users.size):
-        keep = idx[row] >= 0
-        c = idx[row][keep].astype(np.int64)
-        # The pipeline re-ranks a fallback list by popularity, the relevance it gives it.
-        v = popularity[c] if fallback[row] else vals[row][keep]
-        pools.append((c, np.asarray(v, dtype=np.float64)))
+    pools = ranked_pools(idx, vals, fallback, pipe.context_.item_popularity)
     factors = {"ImplicitALS": pipe.context_.item_vectors, "BPR": bpr.item_factors_}
     spaces = similarity_spaces(args.space, factors, s.genres, pipe.context_.history)
 
@@ -431,7 +480,12 @@ def main() -> None:
             costs.append("not reached" if r is None else f"{r['cost']:.1%}")
         print(f"| {space} | {len(mine)} | {best} | " + " | ".join(costs) + " |")
     if args.validate:
-        val_base, val_rows = validation_frontier(s, args.base, args.space, grid)
+        val_base, val_rows = validation_frontier(
+            s,
+            args.base,
+            lambda f, history: similarity_spaces(args.space, f, s.genres, history),
+            grid=grid,
+        )
         print(
             f"without MMR on validation: NDCG@10 {val_base['NDCG@10']:.4f}, latent ILD "
             f"(first 70%'s ImplicitALS) {val_base['ILD latent']:.3f}, coverage "
@@ -441,26 +495,7 @@ def main() -> None:
             "Chosen on validation, per space: the most ILD within 2% of NDCG@10 (as "
             "ranking_stage.py chooses), and the least cost meeting both targets there\n"
         )
-        print("| space | rule | setting | validation: cost, ILD, coverage | test: same |")
-        print("|---|---|---|---|---|")
-        on_test = {r["setting"]: r for r in rows}
-        for space in spaces:
-            mine = [r for r in val_rows if r["space"] == space]
-            within = [r for r in mine if r["cost"] <= 0.02]
-            choices = {
-                "most ILD": max(within, key=lambda r: (r["ild"], r["coverage"]), default=None),
-                "both": least_cost(within, lambda r: r["ild"] >= 0.25 and r["coverage"] >= 1.5),
-            }
-            for rule, r in choices.items():
-                if r is None:
-                    print(f"| {space} | {rule} | none | | |")
-                    continue
-                t = on_test[r["setting"]]
-                print(
-                    f"| {space} | {rule} | {r['setting']} | {r['cost']:.1%}, "
-                    f"{r['ild']:+.1%}, {r['coverage']:.2f}x | {t['cost']:.1%}, "
-                    f"{t['ild']:+.1%}, {t['coverage']:.2f}x |"
-                )
+        print_chosen_on_validation(rows, val_rows, spaces)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

@@ -62,12 +62,17 @@ DEFAULT_MASTER = "local[2]"
     show_default=True,
     help="Hold out this share and report held-out figures on it (RMSE/MAE for rating "
     "models, ranking metrics at -k for ranking models); the saved model is then refitted "
-    "on all of SOURCE unless --no-refit.",
+    "on all of SOURCE unless --no-refit. A rating model trained without the share also "
+    "records its RMSE on it after each epoch (the validation curve of `latentrec plot "
+    "learning-curves`; its last point is the held-out RMSE before clipping to the rating "
+    "scale, exactly so when every held-out user and item has training cells); the refitted "
+    "model held nothing out, so it records its training curve only.",
 )
 @click.option(
     "--no-refit",
     is_flag=True,
-    help="With --test-size: save the model trained without the held-out part.",
+    help="With --test-size: save the model trained without the held-out part (a rating "
+    "model with its validation curve).",
 )
 @click.option(
     "-k",
@@ -102,6 +107,8 @@ def train(
     With --test-size, the model is first trained without a held-out share and scored on
     it; the figures are printed and stored in the model file, and the model saved is then
     trained on all of SOURCE (the figures describe that recipe on unseen data).
+    A rating model trained without the share records its RMSE on it per epoch, a
+    validation curve; the refitted model records its training curve only.
 
     \f
     Example: ``latentrec train ml-100k -a als --factors 64 --test-size 0.2 -o model.npz``
@@ -118,6 +125,13 @@ def train(
         train_on_spark(source, output, test_size, quiet, master, algorithm, extra, seed, opts)
         return
     model = build_model(algorithm, params_from(opts), extra, seed)
+    if model.get_params().get("patience") is not None:
+        # Early stopping chooses the epoch by a validation RMSE; the only held-out data
+        # here is the --test-size share, whose figures would then flatter the model.
+        raise Failure(
+            "--param patience needs validation data to stop on, and train has none "
+            "(the --test-size share is a test set: it must not choose the epoch)"
+        )
     if "verbose" in model.get_params():
         # None: a bar in a terminal once a fit takes a few seconds, nothing in a log.
         model.set_params(verbose=False if quiet else None)
@@ -130,7 +144,16 @@ def train(
             protocol = "random" if model.predicts_ratings else "user"
             part, test = holdout(d, protocol, test_size, seed)
             note = f"without the held-out {test_size:.0%}"
-            fitted, seconds = timed_fit(model.clone(), part, note)
+            # A rating model records its RMSE on the held-out cells per epoch: the model
+            # file then carries the validation curve of the figures printed.  Its last
+            # point is unclipped, and a user or item with no training cell still has its
+            # initial vector there (the fit zeroes it after).  Watching changes nothing
+            # the model learns (no early stopping: patience is refused above).
+            # A ranking model's validation figures (a loss or AUC on sampled negatives)
+            # are not the held-out ranking metrics, and drawing those negatives would
+            # change its training draws, so it gets none.
+            watched = test if model.predicts_ratings else None
+            fitted, seconds = timed_fit(model.clone(), part, note, watched)
             metrics = held_out_figures(fitted, test, k)
             metrics.update(holdout_share=test_size, refit=not no_refit)
         if not test_size or not no_refit:
@@ -320,8 +343,11 @@ def _read_with_spark(spark, source: str, header: bool, opts, cols: dict, implici
         raise Failure(f"cannot read {source} with Spark: {first}") from None
 
 
-def timed_fit(model, data, note: str):
+def timed_fit(model, data, note: str, validation=None):
     """Fit ``model`` on ``data``, print what was trained on, return it and the seconds.
+
+    ``validation`` is passed to ``fit`` (a model that keeps a history records its error
+    on it per epoch).
 
     Example:
         >>> import numpy as np
@@ -332,7 +358,7 @@ def timed_fit(model, data, note: str):
         trained Biases() on 4 ratings in ...s
     """
     start = time.perf_counter()
-    model.fit(data)
+    model.fit(data, validation)
     seconds = time.perf_counter() - start
     what = "ratings" if model.predicts_ratings else "interactions"
     note = f" ({note})" if note else ""
