@@ -383,7 +383,10 @@ def learning_curves(history, path=None, *, title: str | None = None):
         hint = f"no validation curve: {name}'s fit does not use validation data"
     else:
         # A lone training curve says nothing about over-fitting; say how to see one.
-        hint = "no validation curve: fit with validation data,\nmodel.fit(train, validation)"
+        hint = (
+            "no validation curve: fit with validation data,\nmodel.fit(train, validation)"
+            " or\nlatentrec train --test-size 0.2 --no-refit"
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE" if kind == "rmse" else loss_label)
     auto = "Learning curves" + (f" of {name}" if name else "")
