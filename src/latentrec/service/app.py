@@ -75,8 +75,8 @@ from .holder import (
     id_text,
     with_new_items,
 )
-from .knobs import MAX_BOOST, FactsCache, newcomers, pool_size
-from .knobs import rerank as rerank_candidates
+from .knobs import MAX_BOOST, FactsCache, KnobError
+from .knobs import reranked as rerank_list
 from .live import LiveUsers, explain, pipeline_recommend_many, predictions, recommend
 from .metrics import ServiceMetrics
 from .refresh import Refresher, add_store_items, seed_catalogue, store_catalogue
@@ -299,43 +299,21 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     def reranked(served, state, n, items, exclude, diversity, calibrate, boost_new):
         """The model's top candidates for the user, re-ranked by the knobs (knobs.py)."""
-        pool, scores, fallback = recommend(
-            served, state, pool_size(n, served.n_items), items, exclude
-        )
-        ages = facts.ages(served) if boost_new > 0 else None
-        joining = None
-        if ages is not None and not np.isnan(ages).all():
-            # A title the model has no rating of (one added since: a zero vector, an
-            # average score) is rarely among its top candidates, not for being a poor
-            # match but for being unknown: the youngest of them join the boost.
-            unknown = np.flatnonzero(served.model.catalog_.item_popularity == 0)
-            if items is not None:
-                unknown = np.intersect1d(unknown, items)
-            banned = state.rated if exclude is None else np.union1d(state.rated, exclude)
-            joining = newcomers(ages, pool, n, banned=banned, items=unknown)
-        # A ranking model's popularity list has no scores: its order is the relevance.
-        relevance = scores if np.isfinite(scores).all() else -np.arange(pool.size, dtype=float)
         try:
-            top = rerank_candidates(
+            return rerank_list(
                 served,
                 facts.get(served),
-                pool,
-                relevance,
+                state,
                 n,
-                rated=state.rated,
+                items,
+                exclude,
                 diversity=diversity,
                 calibrate=calibrate,
                 boost_new=boost_new,
-                ages=ages,
-                joining=joining,
+                ages=facts.ages(served) if boost_new > 0 else None,
             )
-        except ValueError as err:
+        except KnobError as err:
             raise HTTPException(422, one_line(err)) from None
-        score_of = dict(zip(pool.tolist(), scores.tolist(), strict=True))
-        if joining is not None and joining.size:
-            joined_scores, _ = predictions(served, state, joining)
-            score_of.update(zip(joining.tolist(), joined_scores.tolist(), strict=True))
-        return top, np.array([score_of[i] for i in top.tolist()], dtype=np.float64), fallback
 
     pipeline_queue = PipelineQueue(pipeline_bodies)
     app.state.pipeline_queue = pipeline_queue
