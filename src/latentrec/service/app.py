@@ -532,21 +532,22 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         served = holder.current
         if genre:
             genre = known_genre(genre, store.genres())
-        # One more than the page asks for says whether another page follows, without
-        # counting every match.
-        found = store.search_items(
+        # The count comes with the page: a text search reads every match to order it
+        # by popularity anyway, and otherwise one COUNT over the same filter is cheap.
+        found, total = store.search_page(
             search=search or None,
             genre=genre or None,
-            limit=n + 1,
+            limit=n,
             offset=offset,
             popularity=popularity_of(served),
         )
         return {
             "model_version": served.version,
-            "items": [item_out(served, it) for it in found[:n]],
+            "items": [item_out(served, it) for it in found],
             "n": n,
             "offset": offset,
-            "has_more": len(found) > n,
+            "has_more": offset + len(found) < total,
+            "total": total,
         }
 
     @app.get("/items/{item_id:path}", response_model=schemas.ItemDetail, tags=["items"])

@@ -247,6 +247,9 @@ class ItemList(Versioned):
     n: int
     offset: int
     has_more: bool = Field(False, description="Whether another page follows this one.")
+    total: int = Field(
+        description="How many catalogue entries match the search and genre, on all pages."
+    )
 
 
 class Genres(Versioned):
