@@ -646,9 +646,7 @@ class RatingsStore:
             rows = conn.execute(stmt).all()
             if not ranked:
                 matching = search_statement(self.dialect, search, genre, 1, 0, whole=True)
-                counted = sa.select(sa.func.count()).select_from(
-                    matching.order_by(None).subquery()
-                )
+                counted = sa.select(sa.func.count()).select_from(matching.order_by(None).subquery())
                 total = int(conn.execute(counted).scalar_one())
         if not ranked:
             return [item_from_row(row) for row in rows], total
