@@ -5,7 +5,9 @@ Owns :class:`ItemFacts` (each served item's genres from the store's catalogue, t
 items x genres matrix, and, when first asked for, each item's age), built once per
 served model version (:class:`FactsCache`), and :func:`rerank`, which applies the
 re-rankers of :mod:`latentrec.pipeline.rerank` to one user's candidates the way a
-:class:`~latentrec.pipeline.Pipeline` chains its stages:
+:class:`~latentrec.pipeline.Pipeline` chains its stages; :func:`reranked` gives a user's
+list with the knobs (their candidates are the list they get without knobs), and
+:func:`warm_knobs` runs each knob once before a worker says warm:
 
 - ``diversity`` (0-1): maximal marginal relevance in the model's latent space
   (:func:`~latentrec.pipeline.mmr` with ``lambda_ = 1 - diversity``);
