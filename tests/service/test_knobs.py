@@ -7,12 +7,13 @@ a more varied list, genres closer to the user's, a new title brought up, no rate
 ever listed, and 422 with a message naming the knob for a bad value.
 """
 
+import httpx
 import numpy as np
 import pytest
 
 from latentrec.pipeline import calibrate, freshness, mmr
 from latentrec.pipeline.stages import MMR_POOL
-from latentrec.store import Item, Rating
+from latentrec.store import Item, Rating, open_store
 
 from .conftest import GENRES, N_ITEMS, planted
 
@@ -450,3 +451,40 @@ def test_diversity_reorders_only_the_models_best_fifty(make_client):
     assert set(got) <= best
     # The check has teeth: over every candidate, MMR leaves the best 50.
     assert not {str(j) for j in mmr(cands, scores, model.item_factors_, 10, 0.0)} <= best
+
+
+def test_users_new_to_the_model_get_knobs_over_their_own_list_on_a_real_server(
+    serve, model_files, tmp_path
+):
+    """A user the model does not know, onboarded (``POST /users/{id}/onboarding``) or
+    rating (``POST /ratings``) through a running ``latentrec serve`` with two workers,
+    gets each knob's list from their folded-in candidates, the ones they get without a
+    knob: no fallback, and each listed item with their own score, not the popularity
+    list's (μ + b_i)."""
+    store_path = tmp_path / "ratings.sqlite"
+    with open_store(store_path) as stored:
+        stored.add_items([Item(str(100 + j), f"Film {j}", item_genres(j)) for j in range(N_ITEMS)])
+    model = str(model_files["explicit"])
+    url = serve("--model", model, "--store", str(store_path), "--workers", "2").url
+    answers = [{"item_id": "104", "rating": 5}, {"item_id": "107", "rating": 1}]
+    first = httpx.post(f"{url}/users/asked/onboarding", json={"answers": answers, "n": 5})
+    assert first.status_code == 200 and first.json()["fallback"] is False
+    rating = {"user_id": "rater", "item_id": "112", "rating": 5}
+    assert httpx.post(f"{url}/ratings", json=rating).status_code == 201
+    stranger = httpx.get(f"{url}/users/stranger/recommendations", params={"n": 30}).json()
+    popular = {row["item_id"]: row["score"] for row in stranger["items"]}
+    every = {"diversity": 0.5, "calibrate": 0.5, "boost_new": 1.0}
+    settings = [{k: v} for k, v in every.items()] + [every]
+    for user in ("asked", "rater"):
+        plain = httpx.get(f"{url}/users/{user}/recommendations", params={"n": 30}).json()
+        assert plain["fallback"] is False
+        own = {row["item_id"]: row["score"] for row in plain["items"]}
+        assert any(not np.isclose(own[x], popular[x]) for x in own)  # a list of their own
+        for knobs in settings:
+            for _ in range(4):  # new connections: both workers answer
+                r = httpx.get(f"{url}/users/{user}/recommendations", params={"n": 8, **knobs})
+                body = r.json()
+                assert r.status_code == 200 and body["fallback"] is False, (user, knobs, body)
+                assert len(listed(body)) == 8 and set(listed(body)) <= set(own)
+                got = [row["score"] for row in body["items"]]
+                assert np.allclose(got, [own[x] for x in listed(body)]), (user, knobs)

@@ -37,11 +37,22 @@ WAIT_S = 30.0
 # plain-function routes share.
 MANY = 41
 
+# The worker's warm-up thread (the refresher's), which ranks made-up users through the
+# pipeline, this gate included, before /health says warm.
+WARM_UP_THREAD = "latentrec-refresh"
+
+
+def warming() -> bool:
+    """Whether this thread is the worker's warm-up: the gates and counters of these
+    checks let its lists through unseen, as they are about requests."""
+    return threading.current_thread().name == WARM_UP_THREAD
+
 
 class Gate(Reranker):
     """A last stage that keeps each list it sees (the pipeline's, passed through) until
     ``release`` is set; ``arrived`` is released once per list that reached it,
-    ``threads`` holds the thread each ran on and ``most`` the most lists inside at once."""
+    ``threads`` holds the thread each ran on and ``most`` the most lists inside at once.
+    The warm-up's lists pass at once, unrecorded."""
 
     def __init__(self, arrived: threading.Semaphore, release: threading.Event):
         self.arrived = arrived
@@ -51,6 +62,8 @@ class Gate(Reranker):
         self.lock = threading.Lock()
 
     def rerank(self, context, user, candidates, scores, n):
+        if warming():
+            return np.asarray(candidates)[:n]
         with self.lock:
             self.threads.append(threading.get_ident())
             self.inside += 1
@@ -74,14 +87,17 @@ def gated(pipe, gate: Gate):
 
 @contextmanager
 def running(app):
-    """``app`` served by uvicorn on a free loopback port, in a thread: yields (url, the
-    thread that runs the event loop)."""
+    """``app`` served by uvicorn on a free loopback port, in a thread, once warm: yields
+    (url, the thread that runs the event loop)."""
     config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
     thread.start()
     try:
         wait_for(lambda: server.started, WAIT_S, "the server to start", every=0.02)
+        # Warm first, so that no warm-up list runs beside the checks' requests.
+        warm = app.state.refresher.warm_done
+        wait_for(warm.is_set, WAIT_S, "the warm-up", every=0.02)
         yield f"http://127.0.0.1:{config.port}", thread
     finally:
         server.should_exit = True

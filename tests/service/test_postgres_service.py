@@ -43,6 +43,11 @@ def test_the_app_runs_on_postgresql(make_pg_client, explicit_model, pg_store):
     # the catalogue is seeded into PostgreSQL from the model's titles
     assert pg_store.get_item("104").title == "Film 4"
     assert client.get("/items/104").json()["title"] == "Film 4"
+    # The count of all matches, with a text search (every match read) and without (COUNT).
+    page = client.get("/items", params={"search": "film 1", "n": 4}).json()
+    assert page["total"] == 11 and len(page["items"]) == 4 and page["has_more"] is True
+    page = client.get("/items", params={"n": 4, "offset": 28}).json()
+    assert page["total"] == 30 and len(page["items"]) == 2 and page["has_more"] is False
 
 
 def test_a_new_user_exists_from_the_first_rating_and_each_rating_shows_next(

@@ -75,8 +75,8 @@ from .holder import (
     id_text,
     with_new_items,
 )
-from .knobs import MAX_BOOST, FactsCache, newcomers, pool_size
-from .knobs import rerank as rerank_candidates
+from .knobs import MAX_BOOST, FactsCache, KnobError
+from .knobs import reranked as rerank_list
 from .live import LiveUsers, explain, pipeline_recommend_many, predictions, recommend
 from .metrics import ServiceMetrics
 from .refresh import Refresher, add_store_items, seed_catalogue, store_catalogue
@@ -299,43 +299,21 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     def reranked(served, state, n, items, exclude, diversity, calibrate, boost_new):
         """The model's top candidates for the user, re-ranked by the knobs (knobs.py)."""
-        pool, scores, fallback = recommend(
-            served, state, pool_size(n, served.n_items), items, exclude
-        )
-        ages = facts.ages(served) if boost_new > 0 else None
-        joining = None
-        if ages is not None and not np.isnan(ages).all():
-            # A title the model has no rating of (one added since: a zero vector, an
-            # average score) is rarely among its top candidates, not for being a poor
-            # match but for being unknown: the youngest of them join the boost.
-            unknown = np.flatnonzero(served.model.catalog_.item_popularity == 0)
-            if items is not None:
-                unknown = np.intersect1d(unknown, items)
-            banned = state.rated if exclude is None else np.union1d(state.rated, exclude)
-            joining = newcomers(ages, pool, n, banned=banned, items=unknown)
-        # A ranking model's popularity list has no scores: its order is the relevance.
-        relevance = scores if np.isfinite(scores).all() else -np.arange(pool.size, dtype=float)
         try:
-            top = rerank_candidates(
+            return rerank_list(
                 served,
                 facts.get(served),
-                pool,
-                relevance,
+                state,
                 n,
-                rated=state.rated,
+                items,
+                exclude,
                 diversity=diversity,
                 calibrate=calibrate,
                 boost_new=boost_new,
-                ages=ages,
-                joining=joining,
+                ages=facts.ages(served) if boost_new > 0 else None,
             )
-        except ValueError as err:
+        except KnobError as err:
             raise HTTPException(422, one_line(err)) from None
-        score_of = dict(zip(pool.tolist(), scores.tolist(), strict=True))
-        if joining is not None and joining.size:
-            joined_scores, _ = predictions(served, state, joining)
-            score_of.update(zip(joining.tolist(), joined_scores.tolist(), strict=True))
-        return top, np.array([score_of[i] for i in top.tolist()], dtype=np.float64), fallback
 
     pipeline_queue = PipelineQueue(pipeline_bodies)
     app.state.pipeline_queue = pipeline_queue
@@ -554,21 +532,22 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         served = holder.current
         if genre:
             genre = known_genre(genre, store.genres())
-        # One more than the page asks for says whether another page follows, without
-        # counting every match.
-        found = store.search_items(
+        # The count comes with the page: a text search reads every match to order it
+        # by popularity anyway, and otherwise one COUNT over the same filter is cheap.
+        found, total = store.search_page(
             search=search or None,
             genre=genre or None,
-            limit=n + 1,
+            limit=n,
             offset=offset,
             popularity=popularity_of(served),
         )
         return {
             "model_version": served.version,
-            "items": [item_out(served, it) for it in found[:n]],
+            "items": [item_out(served, it) for it in found],
             "n": n,
             "offset": offset,
-            "has_more": len(found) > n,
+            "has_more": offset + len(found) < total,
+            "total": total,
         }
 
     @app.get("/items/{item_id:path}", response_model=schemas.ItemDetail, tags=["items"])

@@ -5,7 +5,9 @@ Owns :class:`ItemFacts` (each served item's genres from the store's catalogue, t
 items x genres matrix, and, when first asked for, each item's age), built once per
 served model version (:class:`FactsCache`), and :func:`rerank`, which applies the
 re-rankers of :mod:`latentrec.pipeline.rerank` to one user's candidates the way a
-:class:`~latentrec.pipeline.Pipeline` chains its stages:
+:class:`~latentrec.pipeline.Pipeline` chains its stages; :func:`reranked` gives a user's
+list with the knobs (their candidates are the list they get without knobs), and
+:func:`warm_knobs` runs each knob once before a worker says warm:
 
 - ``diversity`` (0-1): maximal marginal relevance in the model's latent space
   (:func:`~latentrec.pipeline.mmr` with ``lambda_ = 1 - diversity``);
@@ -36,6 +38,7 @@ from ..pipeline.rerank import freshness as freshness_list
 from ..pipeline.rerank import mmr as mmr_list
 from ..pipeline.stages import MMR_POOL
 from .holder import Served
+from .live import UserState, predictions, recommend, warm_states
 
 # Candidates re-ranked per request: the model's top this many (at least 5 per slot).
 POOL = 100
@@ -45,6 +48,11 @@ HALF_LIFE_DAYS = 30.0
 # The largest boost_new accepted (relevance is rescaled to [0, 1] first).
 MAX_BOOST = 10.0
 SECONDS_PER_DAY = 86_400.0
+
+
+class KnobError(ValueError):
+    """A knob the served model or its catalogue cannot apply (the service's 422): no
+    genres to calibrate to, no ages to boost by."""
 
 
 @dataclass
@@ -372,3 +380,103 @@ def rerank(
             cands = np.concatenate([picked, cands[~np.isin(cands, picked)]])
             rel = -np.arange(cands.size, dtype=np.float64)
     return cands[:n]
+
+
+def reranked(
+    served: Served,
+    facts: ItemFacts,
+    state: UserState,
+    n: int,
+    items=None,
+    exclude=None,
+    *,
+    diversity: float = 0.0,
+    calibrate: float = 0.0,
+    boost_new: float = 0.0,
+    ages: np.ndarray | None = None,
+):
+    """``(item indices, scores, fallback)``: the user's list with the knobs applied.
+
+    The candidates are the list :func:`~latentrec.service.live.recommend` gives the user
+    without knobs (their own for a user with a vector, the popularity list otherwise),
+    :func:`pool_size` long, with ``items`` and ``exclude`` as there; :func:`rerank`
+    re-ranks them, the youngest titles the model has no rating of joining the
+    freshness stage (:func:`newcomers`).  ``ages`` are the items' ages (needed when
+    ``boost_new`` is above 0).  A knob that cannot apply raises :class:`KnobError`.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> vectors = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], ["a", "b", "c"]), vectors), "v")
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), np.empty(0, int), "x")
+        >>> top, scores, fallback = reranked(s, ItemFacts.build(s, []), ann, 2, diversity=0.5)
+        >>> top.tolist(), fallback
+        ([0, 2], False)
+    """
+    pool, scores, fallback = recommend(served, state, pool_size(n, served.n_items), items, exclude)
+    joining = None
+    if boost_new > 0 and ages is not None and not np.isnan(ages).all():
+        # A title the model has no rating of (one added since: a zero vector, an
+        # average score) is rarely among its top candidates, not for being a poor
+        # match but for being unknown: the youngest of them join the boost.
+        unknown = np.flatnonzero(served.model.catalog_.item_popularity == 0)
+        if items is not None:
+            unknown = np.intersect1d(unknown, items)
+        banned = state.rated if exclude is None else np.union1d(state.rated, exclude)
+        joining = newcomers(ages, pool, n, banned=banned, items=unknown)
+    # A ranking model's popularity list has no scores: its order is the relevance.
+    relevance = scores if np.isfinite(scores).all() else -np.arange(pool.size, dtype=float)
+    try:
+        top = rerank(
+            served,
+            facts,
+            pool,
+            relevance,
+            n,
+            rated=state.rated,
+            diversity=diversity,
+            calibrate=calibrate,
+            boost_new=boost_new,
+            ages=ages if boost_new > 0 else None,
+            joining=joining,
+        )
+    except ValueError as err:
+        raise KnobError(str(err)) from None
+    score_of = dict(zip(pool.tolist(), scores.tolist(), strict=True))
+    if joining is not None and joining.size:
+        joined_scores, _ = predictions(served, state, joining)
+        score_of.update(zip(joining.tolist(), joined_scores.tolist(), strict=True))
+    return top, np.array([score_of[i] for i in top.tolist()], dtype=np.float64), fallback
+
+
+def warm_knobs(served: Served, facts: ItemFacts) -> int:
+    """Run each knob once on a known user, and all three together on each made-up user
+    of a warm-up (:func:`~latentrec.service.live.warm_states`) and with ``items=``, so
+    that a worker's first request with a knob runs nothing for the first time; how many
+    lists it computed.  Made-up facts stand in where the catalogue has none: one genre
+    for every item, and every item brand new (the store's real ages are read on the
+    first request with ``boost_new``, as reading them is a pass over the ratings).  A
+    served pipeline takes no knob (nothing to run).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q, global_mean=3.0), "v")
+        >>> warm_knobs(s, ItemFacts.build(s, []))  # 3 knobs alone, all 3 for 3 users, items=
+        7
+    """
+    if served.pipeline is not None or served.n_items == 0:
+        return 0
+    if facts.matrix is None:
+        one = sp.csr_matrix(np.ones((served.n_items, 1)))
+        facts = ItemFacts(facts.serial, [["warm-up"]] * served.n_items, ["warm-up"], one)
+    ages = np.zeros(served.n_items)
+    every = {"diversity": 0.5, "calibrate": 0.5, "boost_new": 1.0}
+    states = warm_states(served)
+    known = states[1] if len(states) > 1 else states[0]
+    asks = [(known, {name: value}, None) for name, value in every.items()]
+    asks += [(state, every, None) for state in states]
+    asks.append((known, every, np.arange(min(served.n_items, 2 * POOL_PER_SLOT), dtype=np.int64)))
+    for state, knobs, items in asks:
+        reranked(served, facts, state, 10, items, ages=ages, **knobs)
+    return len(asks)

@@ -832,12 +832,54 @@ def explain(served: Served, state: UserState, item: int) -> dict:
     return out
 
 
+def warm_states(served: Served) -> list[UserState]:
+    """Made-up users for a warm-up, each as a request would resolve them: one unknown
+    (the popularity list), the first training user with nothing stored (their training
+    row) and a new visitor with one stored answer (folded in), the last two when the
+    model has them.  For a served pipeline each also carries what the pipeline ranks
+    from (:func:`pipeline_state`).  Nothing is stored or cached.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q, global_mean=3.0), "v")
+        >>> [(state.user_id, state.source) for state in warm_states(s)]
+        [('warm-up nobody', 'none'), ('1', 'model'), ('warm-up new', 'store')]
+    """
+    model = served.model
+    nobody = LiveUsers.nobody(served, "warm-up nobody", 0)
+    states = [(nobody, None)]
+    if served.user_index:
+        # Under their own id: a pipeline looks their training history up by it.
+        user_id, u = next(iter(served.user_index.items()))
+        seen = model.seen_
+        trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], np.int64)
+        factors = np.asarray(model.user_factors_[u], dtype=np.float32)
+        bias = float(model.user_bias_[u])
+        known = UserState(user_id, 0, served.serial, bias, factors, trained, "model")
+        states.append((known, None))
+    # A new visitor's first answer, as onboarding stores it and folds it in.
+    high = served.rating_scale[1] if served.rating_scale else 1.0
+    kind = "explicit" if served.predicts_ratings else "event"
+    cells = [(served.item_ids[0], high, kind)]
+    bias, factors, rated = fold_cells(served, -1, cells)
+    if factors is not None:
+        new = UserState("warm-up new", 1, served.serial, bias, factors, rated, "store")
+        states.append((new, cells))
+    if served.pipeline is None:
+        return [state for state, _ in states]
+    return [pipeline_state(served, state, cells) for state, cells in states]
+
+
 def warm_kernels(served: Served) -> int:
-    """Run once, on made-up users, what a worker's first requests run (a known user's
-    list, a new visitor's fold-in and list, an explanation, similar titles), so that the
-    numba kernels they call are compiled before ``/health`` says ``"warm": true`` rather
-    than during a visitor's request; how many answers it computed (nothing is stored or
-    cached).  A served pipeline ranks through its own stages and is left as it is.
+    """Run once, on made-up users (:func:`warm_states`), what a worker's first requests
+    run (a known user's list, a new visitor's fold-in and list, an explanation, similar
+    titles), so that the numba kernels they call are compiled before ``/health`` says
+    ``"warm": true`` rather than during a visitor's request; how many answers it
+    computed (nothing is stored or cached).  A served pipeline ranks each user through
+    its stages, alone and with an exclusion (as requests come); its per-model routes
+    answer through its first candidate, warmed as a plain model's when it is a factor
+    model.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -846,29 +888,25 @@ def warm_kernels(served: Served) -> int:
         >>> warm_kernels(s)  # lists of 3 users, 2 explanations, 1 similar list
         6
     """
-    if served.pipeline is not None or served.n_items == 0:
+    if served.n_items == 0:
         return 0
     model = served.model
     done = 0
-    states = [LiveUsers.nobody(served, "warm-up nobody", 0)]
-    if served.user_index:
-        u = next(iter(served.user_index.values()))
-        seen = model.seen_
-        trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], np.int64)
-        factors = np.asarray(model.user_factors_[u], dtype=np.float32)
-        bias = float(model.user_bias_[u])
-        states.append(UserState("warm-up known", 0, served.serial, bias, factors, trained, "model"))
-    # A new visitor's first answer, as onboarding stores it and folds it in.
-    high = served.rating_scale[1] if served.rating_scale else 1.0
-    kind = "explicit" if served.predicts_ratings else "event"
-    bias, factors, rated = fold_cells(served, -1, [(served.item_ids[0], high, kind)])
-    if factors is not None:
-        states.append(UserState("warm-up new", 0, served.serial, bias, factors, rated, "store"))
+    states = warm_states(served)
     for state in states:
-        recommend(served, state, 10)
-        done += 1
+        if served.pipeline is not None:
+            pipeline_recommend(served, state, 10)
+            pipeline_recommend(served, state, 10, exclude=np.array([0], np.int64))
+            done += 2
+        else:
+            recommend(served, state, 10)
+            done += 1
+    if served.first_candidate_problem() is not None:
+        return done
+    for state in states:
         if state.personal:
             explain(served, state, 0)
+            predictions(served, state, np.array([0], np.int64))
             done += 1
     if model.n_factors_ and np.any(model.item_factors_[0]):
         model.similar_items(served.model_item_id(0), n=6)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from ..store import Item, StoreError
 from .hardening import ERROR_LOGGER, one_line
 from .holder import ModelHolder, Served, with_new_items
-from .knobs import FactsCache
+from .knobs import FactsCache, warm_knobs
 from .live import LiveUsers, warm_kernels
 from .metrics import ServiceMetrics
 
@@ -164,12 +164,15 @@ class Refresher:
         self.warm_done.set()
 
     def compile_kernels(self, served: Served) -> None:
-        """Once per served model: what the first requests run (:func:`warm_kernels`), so
-        that they find the numba kernels compiled; before ``warm`` is reported."""
+        """Once per served model: what the first requests run (:func:`warm_kernels`), and
+        each re-ranking knob (:func:`warm_knobs`), so that they find the numba kernels
+        compiled; before ``warm`` is reported."""
         if self.kernels_serial == served.serial:
             return
         try:
             warm_kernels(served)
+            if self.facts is not None:
+                warm_knobs(served, self.facts.get(served))
         except Exception as err:  # a warm-up is an optimisation: the requests still work
             self.logger.warning("compiling the request kernels failed: %s", one_line(err))
         self.kernels_serial = served.serial

@@ -9,9 +9,30 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 Kind = Literal["explicit", "event"]
+
+# What a catalogue entry posted to the service may hold.  The store keeps text of any
+# length (a data file's titles load whole), but a client's title is a line on a page:
+# MovieLens' longest titles run to about 160 characters, and without a cap one request
+# could store a megabyte in a title that every search and list then carries.
+MAX_TITLE_CHARS = 500
+MAX_GENRES = 50
+MAX_GENRE_CHARS = 100
+MAX_FEATURES = 100
+MAX_FEATURE_NAME_CHARS = 100
+
+GenreName = Annotated[str, StringConstraints(max_length=MAX_GENRE_CHARS)]
+FeatureName = Annotated[str, StringConstraints(max_length=MAX_FEATURE_NAME_CHARS)]
 
 
 class Strict(BaseModel):
@@ -101,10 +122,19 @@ class ItemIn(Strict):
     """A new (or updated) title for the catalogue."""
 
     item_id: str
-    title: str | None = None
-    genres: list[str] = Field(default_factory=list)
-    features: dict[str, float] | None = Field(
-        None, description="Numeric features by name (e.g. {'year': 1999})."
+    title: str | None = Field(
+        None, max_length=MAX_TITLE_CHARS, description=f"At most {MAX_TITLE_CHARS} characters."
+    )
+    genres: list[GenreName] = Field(
+        default_factory=list,
+        max_length=MAX_GENRES,
+        description=f"At most {MAX_GENRES} names of at most {MAX_GENRE_CHARS} characters each.",
+    )
+    features: dict[FeatureName, float] | None = Field(
+        None,
+        max_length=MAX_FEATURES,
+        description="Numeric features by name (e.g. {'year': 1999}): at most "
+        f"{MAX_FEATURES}, names of at most {MAX_FEATURE_NAME_CHARS} characters.",
     )
 
 
@@ -247,6 +277,9 @@ class ItemList(Versioned):
     n: int
     offset: int
     has_more: bool = Field(False, description="Whether another page follows this one.")
+    total: int = Field(
+        description="How many catalogue entries match the search and genre, on all pages."
+    )
 
 
 class Genres(Versioned):

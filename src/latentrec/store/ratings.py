@@ -612,17 +612,47 @@ class RatingsStore:
             >>> [i.item_id for i in store.search_items(genre="Sci-Fi")]
             ['1']
         """
+        return self.search_page(search, genre, limit, offset, popularity)[0]
+
+    def search_page(
+        self,
+        search: str | None = None,
+        genre: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        popularity=None,
+    ) -> tuple[list[Item], int]:
+        """:meth:`search_items`'s page and how many entries match in all (read together,
+        so the count is the one the page was cut from).
+
+        A search ordered by ``popularity`` reads every match anyway, so its count costs
+        nothing more; otherwise one ``COUNT`` over the same filter is added.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("1", "Star Wars"), Item("2", "Heat"),
+            ...                      Item("3", "Evening Star"), Item("5", "Stargate")])
+            >>> page, total = store.search_page("star", limit=2)
+            >>> [i.title for i in page], total
+            (['Star Wars', 'Stargate'], 3)
+            >>> store.search_page("star", limit=2, popularity=lambda i: 0)[1]
+            3
+        """
         ranked = popularity is not None and bool(search)
         stmt = search_statement(self.dialect, search, genre, limit, offset, whole=ranked)
         if stmt is None:
-            return []
-        with self.db.read() as conn:
+            return [], 0
+        with self.db.read(snapshot=not ranked) as conn:
             rows = conn.execute(stmt).all()
+            if not ranked:
+                matching = search_statement(self.dialect, search, genre, 1, 0, whole=True)
+                counted = sa.select(sa.func.count()).select_from(matching.order_by(None).subquery())
+                total = int(conn.execute(counted).scalar_one())
         if not ranked:
-            return [item_from_row(row) for row in rows]
+            return [item_from_row(row) for row in rows], total
         # A stable sort: within a group and a count, the store's title-then-id order.
         rows.sort(key=lambda row: (row.match_group, -float(popularity(row.item_id) or 0)))
-        return [item_from_row(row) for row in rows[offset : offset + limit]]
+        return [item_from_row(row) for row in rows[offset : offset + limit]], len(rows)
 
     def genres(self) -> list[str]:
         """Every genre of the catalogue, sorted.

@@ -495,7 +495,7 @@
       $("search-more").hidden = !body.has_more;
       const n = current.shown;
       $("search-count").textContent = body.has_more
-        ? `${n} titles shown; more match.`
+        ? `${n} of ${body.total} titles shown.`
         : `${n} title${n === 1 ? "" : "s"} found.`;
       say("");
     } catch (err) {
