@@ -3,6 +3,8 @@ with the data it was trained on; other data is refused still."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import cli_ratings_frame
 from new_user_support import error_line, invoke, train_both
@@ -35,3 +37,24 @@ def test_a_model_with_an_onboarded_user_is_described_with_its_training_data(trai
     frame[frame.user_id != 300].to_csv(fewer, index=False)
     line = error_line(invoke("factors", grown, "--data", fewer))
     assert "is not the data" in line
+
+
+# Re-ranking knobs with --data: the onboarded user's answers are their history, as without
+@pytest.mark.parametrize(
+    "knob", [["--diversity", "0.5"], ["--boost-new", "0.1", "--timestamp-col", "t"]]
+)
+def test_an_onboarded_user_keeps_their_list_under_knobs_read_with_data(trained, knob):
+    csv, model, _, folder = trained
+    grown = folder / f"onboarded{knob[0]}.npz"
+    out = invoke("onboard", model, "--answers", "100=5,101=4", "--save-as", 5000, "-o", grown)
+    assert out.exit_code == 0, out.output
+    out = invoke("recommend", grown, "-u", 5000, "-n", 38, "--json", *knob, "--data", csv)
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    # Not the stranger's popularity list, and never an item the user answered about.
+    assert not any(r["fallback"] for r in rows)
+    assert {r["item_id"] for r in rows} == set(range(102, 140))
+    plain = json.loads(invoke("recommend", grown, "-u", 5000, "-n", 38, "--json").output)
+    assert {r["item_id"]: r["score"] for r in rows} == pytest.approx(
+        {r["item_id"]: r["score"] for r in plain}
+    )

@@ -7,6 +7,7 @@ import json
 import click
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .. import Interactions, load
 from ..data import UnknownIdError
@@ -135,7 +136,7 @@ def recommend(
             raise Failure("--include-seen cannot be combined with re-ranking: lists never repeat")
         if source is not None:
             data = load_training_data(model, model_path, source, **opts)
-            model = Pipeline(model, rerankers=stages).fit(data)
+            model = Pipeline(model, rerankers=stages).fit(_with_gained_histories(model, data))
         else:
             # A stage that wants genres, ages or side columns finds none in the model file:
             # say where they come from (and only for those; other faults have their own).
@@ -167,6 +168,52 @@ def recommend(
         click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
         return
     emit(recommendation_table(rec), as_json)
+
+
+def _with_gained_histories(model, data: Interactions) -> Interactions:
+    """``data`` (the training data over ``model``'s id maps) with the model's seen items
+    as the history of each user it gained after training (``onboard --save-as``): the
+    pipeline takes a user with no history for a stranger and would give them popularity.
+
+    Their cells carry the data's newest timestamp, so no item's age changes.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from latentrec.models import BiasedMF
+        >>> from latentrec.models.inputs import with_model_ids
+        >>> data = Interactions.from_dense(np.array([[5, 1, 0], [4, 2, 1]]))
+        >>> model = BiasedMF(n_factors=2, n_epochs=5, random_state=0).fit(data)
+        >>> _ = model.partial_fit_users(pd.DataFrame({"user_id": [7], "item_id": [2]}))
+        >>> grown = _with_gained_histories(model, with_model_ids(model, data))
+        >>> grown.matrix.toarray()[2].tolist()
+        [0.0, 0.0, 1.0]
+    """
+    m, seen = data.matrix, model.catalog_.seen.tocsr()
+    gained = (np.diff(m.indptr) == 0) & (np.diff(seen.indptr) > 0)
+    if not gained.any():
+        return data
+    # Row indexing keeps every stored cell (an explicit 0 rating included).
+    pick = np.where(gained, m.shape[0] + np.arange(m.shape[0]), np.arange(m.shape[0]))
+    matrix = sp.vstack([m, seen.astype(m.dtype)], format="csr")[pick]
+    timestamps = None
+    if data.timestamps is not None:
+        newest = data.timestamps.max() if data.timestamps.size else 0
+        stamps = sp.vstack(
+            [
+                sp.csr_matrix((data.timestamps, m.indices, m.indptr), shape=m.shape),
+                sp.csr_matrix(
+                    (
+                        np.full(seen.nnz, newest, dtype=data.timestamps.dtype),
+                        seen.indices,
+                        seen.indptr,
+                    ),
+                    shape=seen.shape,
+                ),
+            ],
+            format="csr",
+        )[pick]
+        timestamps = stamps.data
+    return data.replace(matrix=matrix, timestamps=timestamps)
 
 
 def _history_of(model) -> Interactions:
