@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from ..data.genres import genre_label_pairs, genre_labels, is_list_cell
 from ..data.interactions import Interactions
-from ..kernels.hybrid import bpr_feature_epoch, bpr_loss, warp_feature_epoch
+from ..kernels.hybrid import bpr_feature_epoch, bpr_loss, bpr_rows, warp_feature_epoch
 from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
@@ -376,6 +376,11 @@ class HybridMF(FactorModel):
     loss and are not learned.  The model ranks; it does not predict star ratings
     (``predict`` raises; use ``recommend`` and the vectors).
 
+    **Fold-in.**  ``fold_in``, ``partial_fit_users`` and ``onboard`` place a new user by
+    the same BPR objective with the items fixed (:meth:`_solve_user_rows`: exact and
+    deterministic), from their positives: ratings at or above ``min_rating``; a rating
+    below it is seen only, as in training.
+
     **Refitting the feature part.**  Trained jointly, the id vectors take most of the
     signal and the feature vectors learn what is left.  With ``feature_refit=α`` (the
     default) the feature rows are refitted after training by ridge regression of the
@@ -716,6 +721,41 @@ class HybridMF(FactorModel):
         values = np.asarray(ratings, dtype=np.float64)
         floor = -np.inf if self.min_rating is None else float(self.min_rating)
         return np.where(values >= floor, 1.0, np.nan)
+
+    def _solve_user_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
+        """CSR rows of positive items -> (user_bias (n,) = 0, user_factors (n, k)).
+
+        The fit's own loss with the items fixed, not the squared-error ridge of the
+        default fold-in (whose target ``1 − b_i`` turns negative for popular items, so a
+        user who liked them was pointed away from them): each row's vector maximises
+        its expected BPR objective ``Σ_{i∈P} mean_j log σ(s_i − s_j) − (|P|·λ/2)‖p‖²``
+        over negatives j, every item seen in training outside the row
+        (:func:`latentrec.kernels.hybrid.bpr_rows`, exact and deterministic).  Every
+        cell is a positive (``values`` are ignored: :meth:`training_values` already
+        left out the cells below ``min_rating``).  The vector is the user's id part
+        alone, as for a user without user features; ``loss="warp"`` models use the same
+        BPR objective.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> R = np.array([[1, 1, 0, 0], [0, 0, 1, 1]])
+            >>> model = HybridMF(n_factors=2, n_epochs=50, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> bias, P = model._solve_user_rows([0, 1], [0], [1.0])
+            >>> bias.tolist(), P.shape
+            ([0.0], (1, 2))
+        """
+        self.check_fitted()
+        P = bpr_rows(
+            indptr,
+            indices,
+            self.item_factors_,
+            self.item_bias_,
+            np.asarray(self.item_popularity_) > 0,
+            float(self.regularization),
+        )
+        return np.zeros(P.shape[0], dtype=np.float32), P
 
     # ------------------------------------------------------------------ cold entities
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
