@@ -378,8 +378,10 @@ class HybridMF(FactorModel):
 
     **Fold-in.**  ``fold_in``, ``partial_fit_users`` and ``onboard`` place a new user by
     the same BPR objective with the items fixed (:meth:`_solve_user_rows`: exact and
-    deterministic), from their positives: ratings at or above ``min_rating``; a rating
-    below it is seen only, as in training.
+    deterministic), from their positives.  ``fold_in`` and ``onboard`` read a rating
+    below ``min_rating`` as seen only, as training did; ``partial_fit_users`` takes every
+    row it is given as a positive (its values enter the solve as given), so give it the
+    positives only.
 
     **Refitting the feature part.**  Trained jointly, the id vectors take most of the
     signal and the feature vectors learn what is left.  With ``feature_refit=α`` (the
