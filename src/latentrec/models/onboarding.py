@@ -92,7 +92,9 @@ def onboarding_items(
         2
     """
     _check_factor_model(model)
-    check_n(k)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        # Named k, as the caller wrote it (check_n would say "n").
+        raise ValueError(f"k (the number of questions) must be a positive integer, got {k!r}")
     _check_criterion(criterion)
     pop = np.asarray(model.item_popularity_, dtype=np.float64)
     rate = _answer_rate(model)
