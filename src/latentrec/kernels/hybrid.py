@@ -381,3 +381,132 @@ def _bpr_newton(Qp, bp, Qn, bn, lam, max_iter):
         p = p + t * step
         value, grad, hess = terms(p, True)
     return p
+
+
+def bpr_item_rows(
+    indptr, indices, user_factors, item_factors, item_bias, seen, candidates, reg, reg_bias
+):
+    """Per CSR row of users who liked a new item, its vector and bias under BPR.
+
+    The mirror of :func:`bpr_rows` with the users and the other items fixed.  In BPR
+    training an item meets users twice: as the positive of each user who liked it (``U``,
+    the row), against negatives drawn uniformly from the ``candidates`` the user has not
+    seen, and as the negative drawn for another user's positive, with chance
+    ``1/|E∖S_v|`` per positive (``E`` the candidates, ``S_v`` the user's items in the
+    ``seen`` CSR).  With ``s_v = b + p_v·q`` and ``a_vi`` the fixed score of item i for
+    user v, the expected objective of one epoch is
+
+        F(q, b) = Σ_{u∈U} mean_{j∈E∖S_u} log σ(s_u − a_uj)
+                + Σ_{v∉U} Σ_{i∈S_v} log σ(a_vi − s_v) / |E∖S_v|
+                − (N/2)(λ‖q‖² + λ_b b²),
+
+    ``N`` the expected number of steps that use the item (each adds its penalty).
+    Without the second sum an unpenalised bias would grow without bound: a new item
+    would top every list.  F is concave in (q, b); Newton's method with a line search
+    finds its maximum from zero.
+
+    Returns:
+        ``(bias (n,), factors (n, k))``, float32.
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> P = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+        >>> Q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> seen = sp.csr_matrix(np.array([[1, 0], [1, 0], [0, 1]]))
+        >>> b, q = bpr_item_rows([0, 2], [0, 1], P, Q, np.zeros(2), seen,
+        ...                      np.ones(2, bool), 0.1, 0.1)
+        >>> bool(q[0, 0] > 0 > q[0, 1])  # liked by users 0 and 1, not by user 2
+        True
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    indices = np.asarray(indices, dtype=np.int64)
+    P = np.asarray(user_factors, dtype=np.float64)
+    Q = np.asarray(item_factors, dtype=np.float64)
+    b = np.asarray(item_bias, dtype=np.float64)
+    candidates = np.asarray(candidates, dtype=bool)
+    n_users, k = P.shape
+    n = indptr.size - 1
+    out = np.zeros((n, k + 1))
+    raw_indptr = seen_indptr = np.asarray(seen.indptr, dtype=np.int64)[: n_users + 1]
+    raw_items = seen_items = np.asarray(seen.indices, dtype=np.int64)[: seen_indptr[-1]]
+    cell_user = np.repeat(np.arange(n_users), np.diff(seen_indptr))
+    # Only items with fixed vectors (the old ones) are scored.
+    keep = seen_items < Q.shape[0]
+    cell_user, seen_items = cell_user[keep], seen_items[keep]
+    a_cells = b[seen_items] + np.einsum("ij,ij->i", P[cell_user], Q[seen_items])
+    in_e = np.bincount(cell_user[candidates[seen_items]], minlength=n_users)
+    per_user = np.bincount(cell_user, minlength=n_users)
+    others = int(candidates.sum()) - in_e  # |E∖S_v|
+    has_history = (per_user > 0) & (others > 0)
+    X = np.hstack([P, np.ones((n_users, 1))])
+    for r in range(n):
+        liked = np.unique(indices[indptr[r] : indptr[r + 1]])
+        liked = liked[liked < n_users]
+        if liked.size == 0:
+            continue
+        # As a positive: each liker's scores of its negatives (E outside what it saw).
+        A = b[None, :] + P[liked] @ Q.T
+        neg = np.broadcast_to(candidates, A.shape).copy()
+        for row, u in enumerate(liked):
+            items = raw_items[raw_indptr[u] : raw_indptr[u + 1]]
+            neg[row, items[items < Q.shape[0]]] = False
+        count = neg.sum(1)
+        # As a negative: every other user with a history, each positive with 1/|E∖S_v|.
+        other = has_history.copy()
+        other[liked] = False
+        cells = other[cell_user]
+        cu, ca = cell_user[cells], a_cells[cells]
+        cw = 1.0 / others[cu]
+        steps = liked.size + float(np.sum(per_user[other] / others[other]))
+        out[r] = _item_newton(X, liked, A, neg, count, cu, ca, cw, steps, reg, reg_bias)
+    return out[:, k].astype(np.float32), out[:, :k].astype(np.float32)
+
+
+def _item_newton(X, liked, A, neg, count, cu, ca, cw, steps, reg, reg_bias, max_iter=50):
+    """argmax_θ of :func:`bpr_item_rows`' objective for one item, θ = [q, b]."""
+    d = X.shape[1]
+    n_users = X.shape[0]
+    penalty = np.full(d, max(float(reg), 1e-8) * steps)
+    penalty[-1] = max(float(reg_bias), 1e-8) * steps
+    usable = count > 0
+
+    def terms(theta, derivatives):
+        s = X @ theta
+        x_pos = s[liked][:, None] - A  # log σ(s_u − a_uj) over the negatives j
+        x_neg = ca - s[cu]  # log σ(a_vi − s_v)
+        value = -float(
+            np.sum(np.where(neg, np.logaddexp(0.0, -x_pos), 0.0)[usable] / count[usable, None])
+        )
+        value -= float(np.sum(cw * np.logaddexp(0.0, -x_neg)))
+        value -= 0.5 * float(theta @ (penalty * theta))
+        if not derivatives:
+            return value, None, None
+        g_pos = np.where(neg, 0.5 * (1.0 - np.tanh(0.5 * x_pos)), 0.0)  # σ(−x)
+        w_pos = g_pos * (1.0 - g_pos) * neg
+        safe = np.maximum(count, 1)[:, None]
+        d1 = np.zeros(n_users)
+        d2 = np.zeros(n_users)
+        d1[liked] += (g_pos / safe).sum(1) * usable
+        d2[liked] += (w_pos / safe).sum(1) * usable
+        g_neg = 0.5 * (1.0 - np.tanh(0.5 * x_neg))
+        d1 -= np.bincount(cu, cw * g_neg, minlength=n_users)
+        d2 += np.bincount(cu, cw * g_neg * (1.0 - g_neg), minlength=n_users)
+        grad = X.T @ d1 - penalty * theta
+        hess = (X.T * d2) @ X + np.diag(penalty)
+        return value, grad, hess
+
+    theta = np.zeros(d)
+    value, grad, hess = terms(theta, True)
+    for _ in range(max_iter):
+        step = np.linalg.solve(hess, grad)
+        slope = float(grad @ step)
+        if slope < 1e-12:
+            break
+        t = 1.0
+        while t > 1e-10:
+            if terms(theta + t * step, False)[0] >= value + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        theta = theta + t * step
+        value, grad, hess = terms(theta, True)
+    return theta

@@ -8,7 +8,7 @@ or the new one.  Writers are serialised by a lock; readers never wait for it.
 
 The default per-row solve is the weighted ridge regression of
 :func:`latentrec.kernels.ridge.ridge_rows`; algorithms with an exact update of their own
-(ALS, implicit ALS, BPR, Bayesian MF; HybridMF for users) override ``_solve_user_rows`` /
+(ALS, implicit ALS, BPR, Bayesian MF, HybridMF) override ``_solve_user_rows`` /
 ``_solve_item_rows``.
 
 Which value a stored cell of a user enters a fold-in with is stated once, here
