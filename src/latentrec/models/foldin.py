@@ -98,7 +98,10 @@ class FoldIn:
         ValueError: it learns a user's taste from stars, and a list says nothing of
         how they were rated (give ``{item_id: rating}``).  Unknown item ids raise
         :class:`UnknownIdError` naming them, unless ``unknown="ignore"``, which drops
-        them and lists them in ``UserVector.ignored``.  No known rating gives zeros.
+        them and lists them in ``UserVector.ignored``.  No known rating gives zeros: a
+        vector that ranks by item bias alone (all ties for a model without biases), not
+        by popularity; :func:`~latentrec.onboarding.onboard` gives the popularity list
+        for such a user (``fallback=True``).
 
         The default solve is, per user, the ridge regression
         ``min Σ_j (r_j − μ − b_j − b − p·q_j)² + n·(λ‖p‖² + λ_b b²)`` over the user's
