@@ -341,6 +341,41 @@ def bpr_rows(indptr, indices, factors, bias, candidates, reg: float, max_iter: i
     return out.astype(np.float32)
 
 
+def _softplus(z):
+    """log(1 + e^z) without overflow (np.logaddexp(0, z) is several times slower)."""
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _sigmoid(z):
+    """σ(z), stable for either sign."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _newton_max(value, derivatives, d: int, max_iter: int = 50):
+    """argmax of a strictly concave function from zero: Newton steps, each shortened
+    until it gains (Armijo).  ``value(θ)`` is the function, ``derivatives(θ)`` its
+    gradient and its negated Hessian (positive definite)."""
+    theta = np.zeros(d)
+    current = value(theta)
+    for _ in range(max_iter):
+        grad, hess = derivatives(theta)
+        step = np.linalg.solve(hess, grad)
+        slope = float(grad @ step)  # twice the expected gain of the full step
+        if not slope > 1e-12 * max(1.0, abs(current)):
+            break
+        t = 1.0
+        while True:
+            trial = value(theta + t * step)
+            if trial >= current + 1e-4 * t * slope:
+                break
+            t *= 0.5
+            if t < 1e-10:  # no gain left at the precision of the sums
+                return theta
+        theta = theta + t * step
+        current = trial
+    return theta
+
+
 def _bpr_newton(Qp, bp, Qn, bn, lam, max_iter):
     """argmax_p Σ_i mean_j log σ(s_i − s_j) − (lam/2)‖p‖² (see :func:`bpr_rows`)."""
     k, m = Qp.shape[1], bn.size
@@ -348,39 +383,27 @@ def _bpr_newton(Qp, bp, Qn, bn, lam, max_iter):
     step_rows = max(1, (1 << 22) // m)
     lam = max(lam, 1e-8)  # without a penalty a separable row has no finite maximum
 
-    def terms(p, derivatives):
+    def pairs(p):
         sp_, sn = bp + Qp @ p, bn + Qn @ p
-        value, grad, hess = 0.0, np.zeros(k), np.zeros((k, k))
         for a in range(0, sp_.size, step_rows):
-            x = sp_[a : a + step_rows, None] - sn[None, :]
-            value -= float(np.logaddexp(0.0, -x).sum())
-            if not derivatives:
-                continue
-            g = 0.5 * (1.0 - np.tanh(0.5 * x))  # σ(−x), stable for either sign
+            yield a, sp_[a : a + step_rows, None] - sn[None, :]
+
+    def value(p):
+        total = sum(float(_softplus(-x).sum()) for _, x in pairs(p))
+        return -total / m - 0.5 * lam * float(p @ p)
+
+    def derivatives(p):
+        grad, hess = np.zeros(k), np.zeros((k, k))
+        for a, x in pairs(p):
+            g = _sigmoid(-x)
             w = g * (1.0 - g)
             qp = Qp[a : a + step_rows]
             grad += g.sum(1) @ qp - g.sum(0) @ Qn
             cross = qp.T @ (w @ Qn)
             hess += (qp.T * w.sum(1)) @ qp + (Qn.T * w.sum(0)) @ Qn - cross - cross.T
-        value = value / m - 0.5 * lam * float(p @ p)
-        return value, grad / m - lam * p, hess / m + lam * np.eye(k)
+        return grad / m - lam * p, hess / m + lam * np.eye(k)
 
-    p = np.zeros(k)
-    value, grad, hess = terms(p, True)
-    for _ in range(max_iter):
-        step = np.linalg.solve(hess, grad)  # hess is −∇²F: positive definite
-        slope = float(grad @ step)
-        if slope < 1e-12:
-            break
-        t = 1.0
-        while t > 1e-10:
-            trial = terms(p + t * step, False)[0]
-            if trial >= value + 1e-4 * t * slope:
-                break
-            t *= 0.5
-        p = p + t * step
-        value, grad, hess = terms(p, True)
-    return p
+    return _newton_max(value, derivatives, k, max_iter)
 
 
 def bpr_item_rows(
@@ -469,44 +492,24 @@ def _item_newton(X, liked, A, neg, count, cu, ca, cw, steps, reg, reg_bias, max_
     penalty = np.full(d, max(float(reg), 1e-8) * steps)
     penalty[-1] = max(float(reg_bias), 1e-8) * steps
     usable = count > 0
+    share = np.where(neg & usable[:, None], 1.0 / np.maximum(count, 1)[:, None], 0.0)
 
-    def terms(theta, derivatives):
+    def value(theta):
         s = X @ theta
-        x_pos = s[liked][:, None] - A  # log σ(s_u − a_uj) over the negatives j
-        x_neg = ca - s[cu]  # log σ(a_vi − s_v)
-        value = -float(
-            np.sum(np.where(neg, np.logaddexp(0.0, -x_pos), 0.0)[usable] / count[usable, None])
-        )
-        value -= float(np.sum(cw * np.logaddexp(0.0, -x_neg)))
-        value -= 0.5 * float(theta @ (penalty * theta))
-        if not derivatives:
-            return value, None, None
-        g_pos = np.where(neg, 0.5 * (1.0 - np.tanh(0.5 * x_pos)), 0.0)  # σ(−x)
-        w_pos = g_pos * (1.0 - g_pos) * neg
-        safe = np.maximum(count, 1)[:, None]
+        total = float(np.sum(share * _softplus(A - s[liked][:, None])))  # −log σ(s_u − a_uj)
+        total += float(np.sum(cw * _softplus(s[cu] - ca)))  # −log σ(a_vi − s_v)
+        return -total - 0.5 * float(theta @ (penalty * theta))
+
+    def derivatives(theta):
+        s = X @ theta
+        g_pos = _sigmoid(A - s[liked][:, None])  # σ(−x), x = s_u − a_uj
+        g_neg = _sigmoid(ca - s[cu])  # σ(−x), x = a_vi − s_v
         d1 = np.zeros(n_users)
         d2 = np.zeros(n_users)
-        d1[liked] += (g_pos / safe).sum(1) * usable
-        d2[liked] += (w_pos / safe).sum(1) * usable
-        g_neg = 0.5 * (1.0 - np.tanh(0.5 * x_neg))
-        d1 -= np.bincount(cu, cw * g_neg, minlength=n_users)
+        d1[liked] += (share * g_pos).sum(1)
+        d2[liked] += (share * g_pos * (1.0 - g_pos)).sum(1)
+        d1 -= np.bincount(cu, cw * (1.0 - g_neg), minlength=n_users)
         d2 += np.bincount(cu, cw * g_neg * (1.0 - g_neg), minlength=n_users)
-        grad = X.T @ d1 - penalty * theta
-        hess = (X.T * d2) @ X + np.diag(penalty)
-        return value, grad, hess
+        return X.T @ d1 - penalty * theta, (X.T * d2) @ X + np.diag(penalty)
 
-    theta = np.zeros(d)
-    value, grad, hess = terms(theta, True)
-    for _ in range(max_iter):
-        step = np.linalg.solve(hess, grad)
-        slope = float(grad @ step)
-        if slope < 1e-12:
-            break
-        t = 1.0
-        while t > 1e-10:
-            if terms(theta + t * step, False)[0] >= value + 1e-4 * t * slope:
-                break
-            t *= 0.5
-        theta = theta + t * step
-        value, grad, hess = terms(theta, True)
-    return theta
+    return _newton_max(value, derivatives, d, max_iter)
