@@ -98,6 +98,11 @@ def test_ratings_below_min_rating_are_seen_only_as_in_training():
     np.testing.assert_array_equal(
         rec.ids, onboard(model, {12: 5.0, 13: 4.0}, n=17, filter_items=[0]).ids
     )
+    # Added as a user: the same vector, the disliked item still never recommended.
+    added = onboard(model, {12: 5.0, 13: 4.0, 0: 1.0}, n=17, user_id=1000)
+    np.testing.assert_array_equal(added.ids, rec.ids)
+    u = model.users_.lookup([1000])[0]
+    np.testing.assert_allclose(model.user_factors_[u], liked_only.factors, rtol=1e-6)
     # Only dislikes: nothing to fold in, the popularity list without them.
     rec = onboard(model, {0: 1.0, 1: 2.0}, n=3)
     assert rec.fallback and not {0, 1} & set(rec.ids.tolist())
