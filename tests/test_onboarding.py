@@ -85,7 +85,7 @@ def test_pool_options(data, fitted):
         onboarding_items(fitted, min_ratings=-1)
     with pytest.raises(ValueError, match="criterion"):
         onboarding_items(fitted, criterion="aopt")
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(ValueError, match=r"k \(the number of questions\)"):
         onboarding_items(fitted, k=0)
 
 
@@ -249,3 +249,10 @@ def test_onboard_implicit_model():
 
 
 # ---------------------------------------------------------------------------- benchmark
+
+
+@pytest.mark.parametrize("k", [0, -2, 2.0, True])
+def test_a_bad_number_of_questions_is_named_k(fitted, k):
+    # It used to be refused as "n must be a positive integer": there is no n here.
+    with pytest.raises(ValueError, match=r"^k \(the number of questions\)"):
+        onboarding_items(fitted, k)

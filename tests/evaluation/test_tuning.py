@@ -284,3 +284,38 @@ def test_an_all_categorical_space_is_a_grid_search(data):
             assert tried == [(2, 0.02), (2, 0.08), (4, 0.02), (4, 0.08)]
         # Fewer trials than points: the sampler draws as before (TPE), n_trials of them.
         assert len(tune(model, data, space, n_trials=3, prune=False).trials) == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "words"),
+    [
+        ("n_factors", ("int", 1.5, 4.7), "whole-number"),  # was searched as 1..4
+        ("learning_rate", ("float", float("nan"), 0.1), "finite"),  # was an OverflowError
+        ("learning_rate", ("float", 0.01, float("inf")), "finite"),
+        ("learning_rate", ("float", 0.01, 0.1, {"log": "no"}), "'log' must be true or false"),
+        ("n_factors", ("categorical", [2, 3, 2]), "choice 2 is listed more than once"),
+        # The model refuses an end of the range: said now, not when a trial draws it.
+        ("n_factors", ("int", 0, 8), r"reaches n_factors=0, which BiasedMF refuses"),
+        ("regularization", ("categorical", [0.1, -1.0]), "reaches regularization=-1.0"),
+    ],
+)
+def test_spaces_that_would_search_something_else_or_fail_later_are_refused(data, name, spec, words):
+    with pytest.raises(ValueError, match=rf"space\['{name}'\].*{words}"):
+        tune(_mf(), data, {name: spec}, n_trials=1)
+
+
+def test_a_rule_between_two_searched_hyperparameters_is_left_to_the_trials(data):
+    from latentrec.models import NMF
+
+    # NMF refuses init_high <= init_low: init_high=0.5 breaks it with the template's
+    # init_low=0.6, but the trials draw both, and every drawn pair keeps it.
+    space = {"init_low": ("float", 0.0, 0.1), "init_high": ("float", 0.5, 1.0)}
+    template = NMF(n_factors=2, n_epochs=2, init_low=0.6, random_state=0)
+    result = tune(template, data, space, n_trials=2)
+    assert (result.trials["state"] == "complete").all()
+
+
+@pytest.mark.parametrize("seed", ["a", -1, 1.5, True, 2**32])
+def test_a_bad_seed_is_a_clear_error(data, seed):
+    with pytest.raises(ValueError, match="random_state must be None, an integer"):
+        tune(_mf(), data, LOG_LR, n_trials=1, random_state=seed)

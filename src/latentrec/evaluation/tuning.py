@@ -147,6 +147,10 @@ def tune(
             object or a tuple: ``("int", low, high)``, ``("float", low, high)``, each with an
             optional dict ``{"log": True}`` or ``{"step": s}`` as fourth item, or
             ``("categorical", [choice, ...])``.  Names must be hyperparameters of ``model``.
+            Bounds are finite (whole numbers for ``int``), ``log`` is true or false, a
+            choice is listed once, and each end of a range and each choice must be a
+            value ``model`` accepts (checked before any trial, unless its refusal names
+            another searched hyperparameter): otherwise ``ValueError`` names the entry.
         n_trials: number of trials (fewer when ``timeout`` ends the search).  When every
             dimension of ``space`` is categorical and the grid has at most ``n_trials``
             points, the search is a grid search instead: each point is tried exactly once
@@ -155,8 +159,9 @@ def tune(
         metric: ``"rmse"`` or ``"mae"`` (minimised), or a ranking metric at a cut-off,
             ``"ndcg@10"``, ``"precision@k"``, ``"recall@k"``, ``"map@k"``, ``"hit_rate@k"``
             (maximised; every held-out cell counts as relevant).
-        random_state: seeds the split and the sampler; the model's own ``random_state`` is
-            left as set, so fix it too for a repeatable search.
+        random_state: seeds the split and the sampler (None, an integer from 0 to
+            2**32 - 1, or a numpy Generator); the model's own ``random_state`` is left as
+            set, so fix it too for a repeatable search.
         timeout: stop starting new trials after this many seconds (at least one runs).
         prune: ``True`` for the median pruner, ``False`` for none, or an optuna pruner.
         verbose: print one line per trial.
@@ -198,6 +203,19 @@ def tune(
         or not 0 < validation < 1
     ):
         raise ValueError(f"validation must be a share strictly between 0 and 1, got {validation!r}")
+    if not (
+        random_state is None
+        or isinstance(random_state, np.random.Generator)
+        or (
+            isinstance(random_state, numbers.Integral)
+            and not isinstance(random_state, bool)
+            and 0 <= random_state < 2**32
+        )
+    ):
+        raise ValueError(
+            "random_state must be None, an integer from 0 to 2**32 - 1 or a "
+            f"numpy Generator, got {random_state!r}"
+        )
     metric, name, k, direction = check_metric(metric, model)
     distributions = _distributions(space, model, optuna)
     pruner = _pruner(prune, name in RATING_METRICS, optuna)
@@ -409,7 +427,30 @@ def _distributions(space, model: Recommender, optuna) -> dict:
             f"{type(model).__name__} has no hyperparameter {', '.join(map(repr, unknown))}; "
             f"valid: {sorted(valid)}"
         )
-    return {name: _distribution(name, spec, optuna) for name, spec in space.items()}
+    distributions = {name: _distribution(name, spec, optuna) for name, spec in space.items()}
+    for name, dist in distributions.items():
+        _check_reach(model, name, space[name], dist, [n for n in space if n != name])
+    return distributions
+
+
+def _check_reach(model: Recommender, name: str, spec, dist, others: list[str]) -> None:
+    """Refuse a range whose end (or a choice) the model refuses, before any trial runs:
+    otherwise the search stops with the model's error whenever a trial draws it, maybe
+    after hours.  A refusal that names another searched hyperparameter (a rule between
+    two of them) is left to the trials, which draw both."""
+    values = getattr(dist, "choices", None)
+    if values is None:
+        values = (dist.low, dist.high)
+    for value in values:
+        try:
+            model.clone().set_params(**{name: value}).check_params()
+        except ValueError as err:
+            if any(other in str(err) for other in others):
+                continue
+            raise ValueError(
+                f"space[{name!r}] = {spec!r} reaches {name}={value!r}, which "
+                f"{type(model).__name__} refuses: {err}"
+            ) from None
 
 
 def _distribution(name: str, spec, optuna):
@@ -427,14 +468,27 @@ def _distribution(name: str, spec, optuna):
         if kind == "categorical":
             if len(args) != 1 or not isinstance(args[0], (list, tuple)) or not args[0]:
                 raise ValueError("categorical needs one non-empty list of choices")
+            seen = []
+            for choice in args[0]:
+                # A repeated choice is drawn twice as often and tried twice in a grid.
+                if any(type(c) is type(choice) and c == choice for c in seen):
+                    raise ValueError(f"choice {choice!r} is listed more than once")
+                seen.append(choice)
             return dists.CategoricalDistribution(list(args[0]))
         options = args.pop() if len(args) == 3 and isinstance(args[2], dict) else {}
         bounds = [a for a in args if isinstance(a, numbers.Real) and not isinstance(a, bool)]
         if len(args) != 2 or len(bounds) != 2:
             raise ValueError(f"{kind} takes two numbers, low and high")
+        if not all(math.isfinite(a) for a in bounds):
+            raise ValueError("low and high must be finite numbers")
+        if kind == "int" and any(a != int(a) for a in bounds):
+            # Truncating 1.5 to 1 would search a range nobody wrote.
+            raise ValueError("int takes whole-number bounds")
         bad = sorted(set(options) - set(_SPEC_OPTIONS[kind]))
         if bad:
             raise ValueError(f"unknown option(s) {bad}; {kind} takes 'log' and 'step'")
+        if "log" in options and not isinstance(options["log"], bool):
+            raise ValueError(f"'log' must be true or false, got {options['log']!r}")
         low, high = args
         if kind == "int":
             return dists.IntDistribution(int(low), int(high), **options)

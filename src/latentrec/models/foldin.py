@@ -8,7 +8,8 @@ or the new one.  Writers are serialised by a lock; readers never wait for it.
 
 The default per-row solve is the weighted ridge regression of
 :func:`latentrec.kernels.ridge.ridge_rows`; algorithms with an exact update of their own
-(ALS, implicit ALS, BPR, Bayesian MF) override ``_solve_user_rows`` / ``_solve_item_rows``.
+(ALS, implicit ALS, BPR, Bayesian MF, HybridMF) override ``_solve_user_rows`` /
+``_solve_item_rows``.
 
 Which value a stored cell of a user enters a fold-in with is stated once, here
 (:func:`fold_in_values` applies it; the service's live fold-in and a pipeline's users
@@ -86,7 +87,9 @@ class FoldIn:
 
         Pure: the model is not changed (use :meth:`partial_fit_users` to add the user).
         ``ratings`` is a dict ``{item_id: value}`` or a pandas Series indexed by item id
-        (the values enter the solve as given), or a sequence of item ids: events
+        (each value enters the solve as the model's fit read a training cell's value,
+        :meth:`training_values`: as given for most models; for a HybridMF 1 at or
+        above its ``min_rating``, below it seen only), or a sequence of item ids: events
         without a rating (plays, clicks, "seen"), which enter by the project's one rule
         (:func:`fold_in_values` with ``explicit=False``, weight 1 each).  So a ranking
         model (ImplicitALS, BPR, WARP, HybridMF) folds each in as a positive (HybridMF
@@ -95,7 +98,10 @@ class FoldIn:
         ValueError: it learns a user's taste from stars, and a list says nothing of
         how they were rated (give ``{item_id: rating}``).  Unknown item ids raise
         :class:`UnknownIdError` naming them, unless ``unknown="ignore"``, which drops
-        them and lists them in ``UserVector.ignored``.  No known rating gives zeros.
+        them and lists them in ``UserVector.ignored``.  No known rating gives zeros: a
+        vector that ranks by item bias alone (all ties for a model without biases), not
+        by popularity; :func:`~latentrec.onboarding.onboard` gives the popularity list
+        for such a user (``fallback=True``).
 
         The default solve is, per user, the ridge regression
         ``min Σ_j (r_j − μ − b_j − b − p·q_j)² + n·(λ‖p‖² + λ_b b²)`` over the user's
@@ -103,8 +109,8 @@ class FoldIn:
         ``bias_regularization`` where the model has it, else λ), with the bias b only for
         a model with user biases (else b = 0).  Models with an objective or update of
         their own say so and replace it: ALS, implicit ALS, BPR and WARP, Bayesian MF,
-        NMF (p ≥ 0), SVD++ (the y of the rated items fixed), and full-batch gradient
-        descent (λ not multiplied by n).
+        NMF (p ≥ 0), SVD++ (the y of the rated items fixed), full-batch gradient
+        descent (λ not multiplied by n), and HybridMF (its BPR objective).
 
         Example:
             >>> import numpy as np
@@ -131,8 +137,8 @@ class FoldIn:
                 "rating model such events are seen only; see fold_in_values); give "
                 "{item_id: rating}"
             )
-        # Given values are checked as they are (NaN is an error); a list's NaN: seen only.
-        folded = ~np.isnan(values) if listed else np.ones(values.size, dtype=bool)
+        # Given values were checked as given (NaN is an error); NaN now: seen only.
+        folded = ~np.isnan(values)
         self._check_values(item_ids[folded], values[folded], "item")
         idx = self.items_.lookup(item_ids)
         ignored: list = []
@@ -449,10 +455,13 @@ def is_id_list(ratings) -> bool:
 def answer_values(model, ratings) -> tuple[np.ndarray, np.ndarray]:
     """Item ids and the value each enters ``model``'s fold-in with, NaN for "seen only".
 
-    A dict or Series gives its values as they are; a list of item ids is events of
-    weight 1, read by the one rule, :func:`fold_in_values` (``explicit=False``): a
-    rating model gets NaN for every id (seen only), a ranking model what its fit would
-    make of such an event.
+    A list of item ids is events of weight 1, read by the one rule,
+    :func:`fold_in_values` (``explicit=False``): a rating model gets NaN for every id
+    (seen only), a ranking model what its fit would make of such an event.  A dict or
+    Series gives values, checked as given (a NaN or a value off the model's rating scale
+    raises ``ValueError``) and then read as the model's fit read a training cell
+    (``explicit=None``, :meth:`FoldIn.training_values`): the values themselves for most
+    models, 1 or NaN (seen only) below ``min_rating`` for a HybridMF.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -462,11 +471,21 @@ def answer_values(model, ratings) -> tuple[np.ndarray, np.ndarray]:
         >>> ranking = FactorModel.from_factors(([1], [7, 8]), np.eye(2))
         >>> answer_values(ranking, [7, 8])[1].tolist()
         [1.0, 1.0]
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import HybridMF
+        >>> stars = Interactions.from_dense(np.array([[5.0, 2.0], [4.0, 5.0]]))
+        >>> hybrid = HybridMF(n_factors=1, n_epochs=1, min_rating=4).fit(stars)
+        >>> answer_values(hybrid, {0: 5.0, 1: 2.0})[1].tolist()
+        [1.0, nan]
     """
     ids, values = parse_ratings(ratings)
     if is_id_list(ratings):
-        values = fold_in_values(model, values, False)
-    return ids, values
+        return ids, fold_in_values(model, values, False)
+    # Given values are checked as given (NaN, off the scale: errors), then read as the
+    # fit read its own training cells: a HybridMF with min_rating learns nothing from a
+    # rating below it, so such an answer is seen only, as it was in training.
+    model._check_values(ids, values, "item")
+    return ids, fold_in_values(model, values, None)
 
 
 def partial_frame(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

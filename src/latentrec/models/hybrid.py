@@ -13,7 +13,13 @@ import scipy.sparse as sp
 
 from ..data.genres import genre_label_pairs, genre_labels, is_list_cell
 from ..data.interactions import Interactions
-from ..kernels.hybrid import bpr_feature_epoch, bpr_loss, warp_feature_epoch
+from ..kernels.hybrid import (
+    bpr_feature_epoch,
+    bpr_item_rows,
+    bpr_loss,
+    bpr_rows,
+    warp_feature_epoch,
+)
 from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
@@ -376,6 +382,15 @@ class HybridMF(FactorModel):
     loss and are not learned.  The model ranks; it does not predict star ratings
     (``predict`` raises; use ``recommend`` and the vectors).
 
+    **Fold-in.**  ``fold_in``, ``partial_fit_users`` and ``onboard`` place a new user by
+    the same BPR objective with the items fixed (:meth:`_solve_user_rows`: exact and
+    deterministic), from their positives.  ``fold_in`` and ``onboard`` read a rating
+    below ``min_rating`` as seen only, as training did; ``partial_fit_users`` takes every
+    row it is given as a positive (its values enter the solve as given), so give it the
+    positives only.  ``partial_fit_items`` places an item from the users who liked it
+    by the same objective (:meth:`_solve_item_rows`), as their positive and as every
+    other user's negative.
+
     **Refitting the feature part.**  Trained jointly, the id vectors take most of the
     signal and the feature vectors learn what is left.  With ``feature_refit=α`` (the
     default) the feature rows are refitted after training by ridge regression of the
@@ -716,6 +731,80 @@ class HybridMF(FactorModel):
         values = np.asarray(ratings, dtype=np.float64)
         floor = -np.inf if self.min_rating is None else float(self.min_rating)
         return np.where(values >= floor, 1.0, np.nan)
+
+    def _solve_user_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
+        """CSR rows of positive items -> (user_bias (n,) = 0, user_factors (n, k)).
+
+        The fit's own loss with the items fixed, not the squared-error ridge of the
+        default fold-in (whose target ``1 − b_i`` turns negative for popular items, so a
+        user who liked them was pointed away from them): each row's vector maximises
+        its expected BPR objective ``Σ_{i∈P} mean_j log σ(s_i − s_j) − (|P|·λ/2)‖p‖²``
+        over negatives j, every item seen in training outside the row
+        (:func:`latentrec.kernels.hybrid.bpr_rows`, exact and deterministic).  Every
+        cell is a positive (``values`` are ignored: :meth:`training_values` already
+        left out the cells below ``min_rating``).  The vector is the user's id part
+        alone, as for a user without user features; ``loss="warp"`` models use the same
+        BPR objective.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> R = np.array([[1, 1, 0, 0], [0, 0, 1, 1]])
+            >>> model = HybridMF(n_factors=2, n_epochs=50, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> bias, P = model._solve_user_rows([0, 1], [0], [1.0])
+            >>> bias.tolist(), P.shape
+            ([0.0], (1, 2))
+        """
+        self.check_fitted()
+        P = bpr_rows(
+            indptr,
+            indices,
+            self.item_factors_,
+            self.item_bias_,
+            np.asarray(self.item_popularity_) > 0,
+            float(self.regularization),
+        )
+        return np.zeros(P.shape[0], dtype=np.float32), P
+
+    def _solve_item_rows(self, indptr, indices, values) -> tuple[np.ndarray, np.ndarray]:
+        """CSR rows of users who liked an item -> (item_bias (n,), item_factors (n, k)).
+
+        The mirror of :meth:`_solve_user_rows`: the item's vector and bias maximise its
+        expected BPR objective with the users and the other items fixed, as a positive
+        of the users in its row and as a negative of every other user with a history
+        (:func:`latentrec.kernels.hybrid.bpr_item_rows`).  The default ridge fold-in
+        regressed 1 on the users' vectors with an unpenalised bias and gave a new item a
+        bias above every trained item's: it topped every user's list.  ``values`` are
+        ignored (every cell is a positive), and the vector is the item's id part alone,
+        as for an item without features (:meth:`item_vector_from_features` places one
+        from its features).  An item recomputed from a new history still meets its
+        former users as their positive in the fixed scores.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> R = np.array([[1, 1, 0, 0], [0, 0, 1, 1], [1, 1, 0, 0]])
+            >>> model = HybridMF(n_factors=2, n_epochs=50, random_state=0)
+            >>> model = model.fit(Interactions.from_dense(R))
+            >>> bias, Q = model._solve_item_rows([0, 2], [0, 2], [1.0, 1.0])
+            >>> bias.shape, Q.shape
+            ((1,), (1, 2))
+        """
+        self.check_fitted()
+        reg = float(self.regularization)
+        reg_b = reg if self.bias_regularization is None else float(self.bias_regularization)
+        return bpr_item_rows(
+            indptr,
+            indices,
+            self.user_factors_,
+            self.item_factors_,
+            self.item_bias_,
+            self.seen_,
+            np.asarray(self.item_popularity_) > 0,
+            reg,
+            reg_b,
+        )
 
     # ------------------------------------------------------------------ cold entities
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..data.vocabulary import UnknownIdError
 from .base import check_n
-from .foldin import FoldIn, answer_values, is_id_list
+from .foldin import FoldIn, answer_values
 from .results import Recommendations
 
 __all__ = ["design_gain", "onboard", "onboarding_items"]
@@ -92,7 +92,9 @@ def onboarding_items(
         2
     """
     _check_factor_model(model)
-    check_n(k)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        # Named k, as the caller wrote it (check_n would say "n").
+        raise ValueError(f"k (the number of questions) must be a positive integer, got {k!r}")
     _check_criterion(criterion)
     pop = np.asarray(model.item_popularity_, dtype=np.float64)
     rate = _answer_rate(model)
@@ -157,7 +159,9 @@ def onboard(
 ) -> Recommendations:
     """Top-``n`` items for a new user from their answers to the onboarding questions.
 
-    ``answers`` is a dict ``{item_id: rating}`` or a Series (values as given), or a list
+    ``answers`` is a dict ``{item_id: rating}`` or a Series (each value read as the
+    model's fit read a training cell, :meth:`~FactorModel.training_values`: as given for
+    most models; for a HybridMF a rating below its ``min_rating`` is seen only), or a list
     of item ids: "these I have seen / like", without a rating.  A list is read by the
     fold-in rule (:func:`~latentrec.models.foldin.fold_in_values`, events of weight 1):
     a ranking model (ImplicitALS, BPR, WARP, HybridMF) folds each in as a positive; a
@@ -202,9 +206,10 @@ def onboard(
     known = idx >= 0
     if not known.all() and unknown == "error":
         raise UnknownIdError("item", pd.unique(ids[~known]).tolist())
-    # Seen only (a listed item for a rating model): never recommended, not folded in.
-    # Given values go on as they are, to be checked by the fold-in (NaN is an error).
-    usable = known & ~np.isnan(values) if is_id_list(answers) else known
+    # Seen only (a listed item for a rating model, a rating below a HybridMF's
+    # min_rating): never recommended, not folded in.  answer_values has checked given
+    # values and read them as the fit reads a training cell; they go on as read.
+    usable = known & ~np.isnan(values)
     if user_id is not None:
         u = model.users_.lookup([user_id])[0]
         if u >= 0 and model.catalog_.history_counts([u])[0] > 0:
@@ -230,11 +235,13 @@ def onboard(
         if seen_only.size:
             filter_items = model.items_.ids[np.flatnonzero(banned)]
         return model.recommend(user_id, n, items=items, filter_items=filter_items)
-    vector = model.fold_in(pd.Series(values[usable], index=pd.Index(ids[usable], dtype=object)))
-    banned[idx[usable]] = True
-    top, vals = model.recommend_vectors(
-        [vector.bias], vector.factors[None, :], n, items=cand, filter_items=banned
+    # The index-level fold-in: fold_in would read the values a second time.
+    order = np.argsort(idx[usable], kind="stable")
+    bias, factors = model.fold_in_idx(
+        [0, int(usable.sum())], idx[usable][order], values[usable][order]
     )
+    banned[idx[usable]] = True
+    top, vals = model.recommend_vectors(bias, factors, n, items=cand, filter_items=banned)
     keep = top[0] >= 0
     return model.catalog_.recommendations(top[0][keep], vals[0][keep], False)
 
