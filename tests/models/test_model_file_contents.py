@@ -1,0 +1,179 @@
+"""A model file whose digests check out but whose contents do not form a model (written
+wrong, or edited with its digests recomputed) is one ModelFileError naming the file and
+the array or entry at fault: never a model that loads and then recommends nothing (NaN
+factors), reads outside an array in a kernel (indices out of range: a crash), or fails
+later with an error that names no file; and the command line says it in one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import latentrec
+from latentrec import Interactions, ModelFileError
+from latentrec.cli import main
+from latentrec.io.modelfile import digest
+from latentrec.models import BiasedMF, ItemKNN, Popularity, SVDpp
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    users, items = np.nonzero(rng.random((12, 8)) < 0.5)
+    return Interactions.from_arrays(users + 1, items + 100, rng.integers(1, 6, users.size))
+
+
+@pytest.fixture(scope="module")
+def files(data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    models = {
+        "BiasedMF": BiasedMF(n_factors=3, n_epochs=2, random_state=0),
+        "SVDpp": SVDpp(n_factors=3, n_epochs=2, random_state=0),
+        "ItemKNN": ItemKNN(),
+        "Popularity": Popularity(),
+    }
+    out = {}
+    for name, model in models.items():
+        out[name] = folder / f"{name}.npz"
+        model.fit(data).save(out[name])
+    return out
+
+
+def edited(src, out, arrays=None, manifest=None):
+    """A copy of model file ``src`` with arrays replaced (``None``: removed) and the
+    manifest changed by ``manifest(dict)``, its digests recomputed as an editor would."""
+    with zipfile.ZipFile(src) as zin:
+        man = json.loads(zin.read("manifest.json"))
+        got = {
+            i.filename[: -len(".npy")]: np.lib.format.read_array(io.BytesIO(zin.read(i)))
+            for i in zin.infolist()
+            if i.filename.endswith(".npy")
+        }
+    for name, arr in (arrays or {}).items():
+        if arr is None:
+            got.pop(name)
+        else:
+            got[name] = arr(got[name]) if callable(arr) else arr
+    man["arrays"] = {
+        k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": digest(a)}
+        for k, a in got.items()
+    }
+    if manifest is not None:
+        man = manifest(man)
+    with zipfile.ZipFile(out, "w") as zout:
+        zout.writestr("manifest.json", json.dumps(man))
+        for k, a in got.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, a)
+            zout.writestr(k + ".npy", buf.getvalue())
+    return out
+
+
+def _with(value, at=0):
+    def change(arr):
+        arr = arr.copy()
+        arr.flat[at] = value
+        return arr
+
+    return change
+
+
+CASES = [
+    ("BiasedMF", {"state.user_factors_": _with(np.nan)}, "'state.user_factors_' holds NaN"),
+    ("BiasedMF", {"state.item_bias_": _with(np.inf, 3)}, "'state.item_bias_' holds NaN"),
+    ("SVDpp", {"state.y_": _with(-np.inf)}, "'state.y_' holds NaN or infinite"),
+    ("ItemKNN", {"state.sim_data_": _with(np.nan)}, "'state.sim_data_' holds NaN"),
+    ("BiasedMF", {"state.user_factors_": lambda a: a[:3]}, "a floating-point row per user (12)"),
+    ("SVDpp", {"state.p_": lambda a: a[:-1]}, "'state.p_' has shape (11, 3)"),
+    ("BiasedMF", {"state.item_factors_": lambda a: a[:, :2]}, "differ in dimension"),
+    ("BiasedMF", {"state.user_factors_": lambda a: a.T.copy()}, "row per user"),
+    ("BiasedMF", {"state.item_bias_": lambda a: a.astype(np.int64)}, "dtype int64"),
+    ("BiasedMF", {"state.item_bias_": lambda a: a.astype(">f4")}, "holds >f4 values"),
+    ("BiasedMF", {"state.user_bias_": lambda a: a.astype(str)}, "dtype <U"),
+    ("Popularity", {"seen_indices": lambda a: a + 100}, "'seen_indices' holds item 10"),
+    ("ItemKNN", {"seen_indices": _with(-1)}, "'seen_indices' holds item -1"),
+    ("ItemKNN", {"seen_indptr": lambda a: a[::-1].copy()}, "'seen_indptr' does not rise"),
+    ("ItemKNN", {"seen_indices": lambda a: a[::-1].copy()}, "not sorted within each user"),
+    ("ItemKNN", {"state.sim_indices_": _with(99)}, "'state.sim_indices_' holds item 99"),
+    ("ItemKNN", {"state.sim_indptr_": lambda a: a[:-1]}, "'state.sim_indptr_' has shape"),
+    ("ItemKNN", {"state.ratings_": lambda a: a[:-1]}, "a value per seen cell"),
+    ("ItemKNN", {"state.sim_data_": lambda a: a[:-1]}, "'state.sim_data_' does not match"),
+    ("Popularity", {"users": lambda a: a[:3]}, "n_users=12 but the ids number 3"),
+    ("Popularity", {"item_popularity": lambda a: a[:2]}, "'item_popularity' has shape (2,)"),
+    ("Popularity", {"items": None}, "array 'items' is missing"),
+]
+
+
+@pytest.mark.parametrize(("kind", "arrays", "says"), CASES)
+def test_contents_that_are_no_model_are_named(files, tmp_path, kind, arrays, says):
+    bad = edited(files[kind], tmp_path / "bad.npz", arrays=arrays)
+    with pytest.raises(ModelFileError) as err:
+        latentrec.load(bad)
+    assert str(bad) in str(err.value) and says in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda m: {**m, "algorithm": "FancyNewMF"}, "of kind 'FancyNewMF', which this"),
+        (lambda m: {**m, "algorithm": 3}, "of kind 3, which this"),
+        (lambda m: {k: v for k, v in m.items() if k != "data"}, "has no data section"),
+        (lambda m: {k: v for k, v in m.items() if k != "params"}, "entry 'params' is missing"),
+        (lambda m: {**m, "params": {**m["params"], "n_factors": 0}}, "hyperparameters are inv"),
+        (lambda m: {**m, "state": {}}, "needs learned values ['global_mean_']"),
+    ],
+)
+def test_a_manifest_that_is_no_model_is_named(files, tmp_path, change, says):
+    bad = edited(files["BiasedMF"], tmp_path / "bad.npz", manifest=change)
+    with pytest.raises(ModelFileError) as err:
+        latentrec.load(bad)
+    assert str(bad) in str(err.value) and says in str(err.value), str(err.value)
+
+
+def test_every_kind_saved_here_still_loads_and_answers_alike(files, data):
+    for path in files.values():
+        model = latentrec.load(path)
+        again = latentrec.load(path)
+        user = data.users.ids[0]
+        assert model.recommend(user, 3).ids.tolist() == again.recommend(user, 3).ids.tolist()
+
+
+@pytest.mark.parametrize(
+    "damage", ["nan", "index", "kind", "truncated", "empty", "lrdata", "pickle"]
+)
+def test_the_cli_names_the_file_and_the_fault_in_one_line(files, data, tmp_path, damage):
+    bad = tmp_path / "bad.npz"
+    if damage == "nan":
+        edited(files["BiasedMF"], bad, arrays={"state.item_factors_": _with(np.nan)})
+    elif damage == "index":
+        edited(files["ItemKNN"], bad, arrays={"state.sim_indices_": _with(10**6)})
+    elif damage == "kind":
+        edited(files["BiasedMF"], bad, manifest=lambda m: {**m, "algorithm": "Nope"})
+    elif damage == "truncated":
+        bad.write_bytes(files["BiasedMF"].read_bytes()[:700])
+    elif damage == "empty":
+        bad.write_bytes(b"")
+    elif damage == "lrdata":
+        data.to_lrdata(bad)
+    else:
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, np.array([print], dtype=object), allow_pickle=True)
+        with zipfile.ZipFile(files["BiasedMF"]) as zin, zipfile.ZipFile(bad, "w") as zout:
+            for info in zin.infolist():
+                raw = zin.read(info)
+                if info.filename == "manifest.json":
+                    man = json.loads(raw)
+                    man["arrays"]["evil"] = {"dtype": "|O", "shape": [1], "sha256": "x"}
+                    raw = json.dumps(man)
+                zout.writestr(info.filename, raw)
+            zout.writestr("evil.npy", buf.getvalue())
+    for command in (["recommend", str(bad), "--user", "1"], ["similar", str(bad), "-i", "100"]):
+        result = CliRunner().invoke(main, command)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1, result.output
+        assert str(bad) in lines[0] and "unexpected" not in lines[0], lines[0]
