@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from .files import creation_mode
+from .files import creation_mode, temporary_beside
 from .npyfile import PickledArrayError, member_size, read_npy, read_npy_header
 from .report import DataError, LoadReport
 from .vocabulary import Vocabulary
@@ -94,7 +93,9 @@ def write_lrdata(data, path: str | Path) -> Path:
     if data.timestamps is not None:
         arrays["timestamps"] = data.timestamps
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    # A missing folder is an error (the command line checks for it), as is a folder in
+    # place of the file; either names the path given, not the temporary file.
+    fd, tmp = temporary_beside(path, make_folder=False)
     try:
         if hasattr(os, "fchmod"):  # mkstemp's 0600 would leave the file to its writer
             os.fchmod(fd, creation_mode(path))
