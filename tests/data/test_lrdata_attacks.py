@@ -5,6 +5,7 @@ for an entry it cannot decode."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zipfile
 
@@ -106,3 +107,40 @@ def test_every_flipped_byte_is_a_data_error_or_loads_intact(tmp_path, written):
                 # table that passed every check (a changed rating or timestamp).
                 assert back.shape == (3, 3), at
                 del back
+
+
+def _rewrite(src, out, members: dict) -> None:
+    """A copy of ``src`` with members' arrays (or the meta dict) changed by functions."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            name, raw = info.filename[: -len(".npy")], zin.read(info)
+            if name in members:
+                arr = np.lib.format.read_array(io.BytesIO(raw))
+                if name == "meta":
+                    meta = members[name](json.loads(arr.tobytes()))
+                    arr = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+                else:
+                    arr = members[name](arr)
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, arr)
+                raw = buf.getvalue()
+            zout.writestr(info.filename, raw)
+
+
+@pytest.mark.parametrize(
+    ("members", "says"),
+    [
+        ({"indptr": lambda a: a.astype(float)}, "indptr holds float64 values, not integers"),
+        ({"indices": lambda a: a + 0.5}, "indices holds float64 values, not integers"),
+        ({"meta": lambda m: {**m, "rating_scale": [5, 1]}}, "low < high: (5.0, 1.0)"),
+        ({"meta": lambda m: {**m, "rating_scale": [1, float("inf")]}}, "low < high: (1.0, inf)"),
+        ({"meta": lambda m: {**m, "version": 2}}, "is .lrdata version 2; this latentrec reads"),
+    ],
+)
+@pytest.mark.parametrize("mmap", [True, False])
+def test_meta_and_index_kinds_are_checked(tmp_path, written, members, says, mmap):
+    bad = tmp_path / "bad.lrdata"
+    _rewrite(written, bad, members)
+    with pytest.raises(DataError) as err:
+        read_lrdata(Interactions, bad, mmap=mmap)
+    assert says in str(err.value) and str(bad) in str(err.value), str(err.value)

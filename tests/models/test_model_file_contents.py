@@ -122,10 +122,17 @@ def test_contents_that_are_no_model_are_named(files, tmp_path, kind, arrays, say
     [
         (lambda m: {**m, "algorithm": "FancyNewMF"}, "of kind 'FancyNewMF', which this"),
         (lambda m: {**m, "algorithm": 3}, "of kind 3, which this"),
+        (lambda m: {**m, "algorithm": "Blend"}, "missing 1 required positional argument"),
         (lambda m: {k: v for k, v in m.items() if k != "data"}, "has no data section"),
-        (lambda m: {k: v for k, v in m.items() if k != "params"}, "entry 'params' is missing"),
+        (lambda m: {k: v for k, v in m.items() if k != "params"}, "has no params section"),
         (lambda m: {**m, "params": {**m["params"], "n_factors": 0}}, "hyperparameters are inv"),
         (lambda m: {**m, "state": {}}, "needs learned values ['global_mean_']"),
+        (lambda m: {**m, "state": {"global_mean_": None}}, "global_mean_ is None, not a"),
+        (lambda m: {**m, "state": {"global_mean_": "3.5"}}, "global_mean_ is '3.5', not a"),
+        (lambda m: {**m, "state": [1]}, "its manifest has no state section"),
+        (lambda m: {**m, "params": [1]}, "its manifest has no params section"),
+        (lambda m: {**m, "data": {**m["data"], "rating_scale": [5]}}, "rating_scale [5] is not"),
+        (lambda m: {**m, "data": {**m["data"], "rating_scale": [5, 1]}}, "with low < high"),
     ],
 )
 def test_a_manifest_that_is_no_model_is_named(files, tmp_path, change, says):
@@ -177,3 +184,13 @@ def test_the_cli_names_the_file_and_the_fault_in_one_line(files, data, tmp_path,
         lines = result.output.strip().splitlines()
         assert result.exit_code == 1 and len(lines) == 1, result.output
         assert str(bad) in lines[0] and "unexpected" not in lines[0], lines[0]
+
+
+def test_a_pipeline_file_given_where_a_model_is_expected_says_so(files, tmp_path):
+    from latentrec.models.persistence import load as load_model
+
+    bad = edited(
+        files["BiasedMF"], tmp_path / "p.npz", manifest=lambda m: {**m, "algorithm": "Pipeline"}
+    )
+    with pytest.raises(ModelFileError, match="holds a pipeline, not a model; load it with"):
+        load_model(bad)

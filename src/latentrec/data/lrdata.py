@@ -250,6 +250,9 @@ def _meta_fields(source: str, meta: dict) -> tuple:
         ):
             raise bad(f"has a rating_scale that is not (low, high): {scale!r}")
         scale = (float(scale[0]), float(scale[1]))
+        # The scale every reader checks ratings against: low < high, both finite.
+        if not (np.isfinite(scale).all() and scale[0] < scale[1]):
+            raise bad(f"has a rating_scale that is not (low, high) with low < high: {scale}")
     implicit = meta.get("implicit", False)
     if not isinstance(implicit, bool):
         raise bad(f"has implicit={implicit!r}, not true or false")
@@ -276,6 +279,10 @@ def _check_layout(source: str, shape: tuple, nnz, arrays: dict) -> None:
 
     n_users, n_items = (int(x) for x in shape)
     indptr, indices = arrays["indptr"], arrays["indices"]
+    for name, arr in (("indptr", indptr), ("indices", indices)):
+        # Integers only: converting another kind (1.5) would change the table silently.
+        if arr.dtype.kind not in "iu":
+            raise bad(f"{name} holds {arr.dtype} values, not integers")
     if indptr.ndim != 1 or indptr.size != n_users + 1:
         raise bad(f"indptr has {indptr.size} entries for {n_users} users (needs {n_users + 1})")
     if indptr[0] != 0 or (np.diff(indptr) < 0).any():

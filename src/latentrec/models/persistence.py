@@ -135,6 +135,8 @@ def load(path):
     """
     manifest, arrays = read_archive(path)
     algorithm = manifest.get("algorithm")
+    if algorithm == "Pipeline":
+        raise ModelFileError(f"{path} holds a pipeline, not a model; load it with latentrec.load")
     try:
         cls = model_class(algorithm) if isinstance(algorithm, str) else None
     except ValueError:
@@ -228,7 +230,7 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         >>> users, items = np.array([7, 8]), np.array([1])
         >>> arrays = {"users": users, "items": items, "seen_indptr": np.array([0, 1, 1]),
         ...           "seen_indices": np.array([3]), "item_popularity": np.ones(1)}
-        >>> check_arrays({"data": {}}, arrays)
+        >>> check_arrays({"data": {}, "params": {}, "state": {}}, arrays)
         Traceback (most recent call last):
         ValueError: array 'seen_indices' holds item 3, outside [0, 1)
     """
@@ -241,9 +243,21 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(f"array {name!r} holds NaN or infinite values")
     n_users, n_items = arrays["users"].size, arrays["items"].size
-    data = manifest.get("data")
-    if not isinstance(data, dict):
-        raise ValueError("its manifest has no data section")
+    for section in ("data", "params", "state"):
+        if not isinstance(manifest.get(section), dict):
+            raise ValueError(f"its manifest has no {section} section")
+    data = manifest["data"]
+    scale = data.get("rating_scale")
+    if scale is not None and not (
+        isinstance(scale, list)
+        and len(scale) == 2
+        and all(_is_number(x) for x in scale)
+        and scale[0] < scale[1]
+    ):
+        raise ValueError(f"its rating_scale {scale!r} is not (low, high) with low < high")
+    for name in ("global_mean_",):  # the learned number every rating prediction adds
+        if name in manifest["state"] and not _is_number(manifest["state"][name]):
+            raise ValueError(f"its {name} is {manifest['state'][name]!r}, not a finite number")
     for key, n in (("n_users", n_users), ("n_items", n_items)):
         if data.get(key, n) != n:
             raise ValueError(f"the manifest says {key}={data[key]!r} but the ids number {n}")
@@ -285,6 +299,10 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
             _check_csr(arrays, "state." + ptr_name, "state." + idx_name, n_items, n_items)
             if arrays["state." + val_name].shape != arrays["state." + idx_name].shape:
                 raise ValueError(f"array 'state.{val_name}' does not match 'state.{idx_name}'")
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
 
 
 def _check_1d(arrays: dict, name: str, n: int, kinds: str) -> None:
