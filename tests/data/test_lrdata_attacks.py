@@ -144,3 +144,29 @@ def test_meta_and_index_kinds_are_checked(tmp_path, written, members, says, mmap
     with pytest.raises(DataError) as err:
         read_lrdata(Interactions, bad, mmap=mmap)
     assert says in str(err.value) and str(bad) in str(err.value), str(err.value)
+
+
+def test_a_deeply_nested_meta_is_a_data_error(tmp_path, written):
+    bad = tmp_path / "bad.lrdata"
+    nested = np.frombuffer(b"[" * 100_000 + b"]" * 100_000, dtype=np.uint8)
+    with zipfile.ZipFile(written) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for info in zin.infolist():
+            raw = zin.read(info)
+            if info.filename == "meta.npy":
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, nested)
+                raw = buf.getvalue()
+            zout.writestr(info.filename, raw)
+    with pytest.raises(DataError) as err:
+        read_lrdata(Interactions, bad)
+    assert str(bad) in str(err.value)
+
+
+def test_ids_that_would_need_a_pickle_are_never_written(tmp_path, monkeypatch):
+    from latentrec.data.vocabulary import Vocabulary
+
+    data = Interactions.from_arrays(["a", "b"], [1, 2], [1.0, 2.0])
+    monkeypatch.setattr(Vocabulary, "to_array", lambda self: np.array(self.ids, dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        write_lrdata(data, tmp_path / "r.lrdata")
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary

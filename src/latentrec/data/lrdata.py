@@ -103,7 +103,10 @@ def write_lrdata(data, path: str | Path) -> Path:
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
                 for name, arr in arrays.items():
                     with z.open(f"{name}.npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, np.ascontiguousarray(arr))
+                        # Never a pickle: the reader refuses one, so the file would be lost.
+                        np.lib.format.write_array(
+                            member, np.ascontiguousarray(arr), allow_pickle=False
+                        )
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
