@@ -157,3 +157,21 @@ def test_every_cut_and_every_flipped_byte_is_a_model_file_error_or_loads_intact(
             assert str(bad) in str(err)
         else:  # a byte zip does not read (padding, a timestamp): the arrays are intact
             assert digest(arrays["x"]) == digest(x)
+
+
+def test_a_ratings_file_given_as_a_model_and_the_reverse_say_what_they_are(tmp_path):
+    from latentrec import Interactions
+    from latentrec.data import DataError
+    from latentrec.data.lrdata import read_lrdata
+    from latentrec.models import Popularity
+
+    data = Interactions.from_dense(np.eye(3) + 1)
+    ratings = data.to_lrdata(tmp_path / "r.lrdata")
+    model = tmp_path / "m.npz"
+    Popularity().fit(data).save(model)
+    with pytest.raises(
+        ModelFileError, match=r"is a converted ratings file \(\.lrdata\), not a model"
+    ):
+        latentrec.load(ratings)
+    with pytest.raises(DataError, match="is a latentrec model file, not a .lrdata ratings file"):
+        read_lrdata(Interactions, model)

@@ -150,6 +150,11 @@ def read_lrdata(cls, path: str | Path, *, mmap: bool = True):
         total = path.stat().st_size
         with zipfile.ZipFile(path) as z:
             members = {info.filename: info for info in z.infolist()}
+            if "meta.npy" not in members and "manifest.json" in members:
+                raise DataError(
+                    f"{source} is a latentrec model file, not a .lrdata ratings file",
+                    source=source,
+                )
             if "meta.npy" not in members:
                 raise DataError(
                     f"{source} is not a latentrec .lrdata file: it is a zip archive without "

@@ -100,10 +100,17 @@ def read_manifest(path) -> dict:
             start = min((info.header_offset for info in zf.infolist()), default=0)
             if start != 0:
                 raise zipfile.BadZipFile(f"{start} bytes come before the archive")
+            names = set(zf.namelist())
+            if "manifest.json" not in names and "meta.npy" in names:
+                raise ModelFileError(
+                    f"{path} is a converted ratings file (.lrdata), not a model file"
+                )
             info = zf.getinfo("manifest.json")
             if info.file_size > _MANIFEST_LIMIT:
                 raise zipfile.BadZipFile(f"its manifest declares {info.file_size} bytes")
             raw = zf.read(info)
+    except ModelFileError:
+        raise
     except (zipfile.BadZipFile, KeyError, OSError, EOFError, NotImplementedError) as err:
         raise ModelFileError(
             f"{path} is not a latentrec model file or is truncated ({err})"
