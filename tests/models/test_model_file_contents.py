@@ -11,6 +11,7 @@ import json
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -194,3 +195,23 @@ def test_a_pipeline_file_given_where_a_model_is_expected_says_so(files, tmp_path
     )
     with pytest.raises(ModelFileError, match="holds a pipeline, not a model; load it with"):
         load_model(bad)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "says"),
+    [
+        ({"state.item_feature_factors_": lambda a: a[:, :2]}, "3 factors a row needed"),
+        ({"state.item_feature_bias_": lambda a: a[:1]}, "a value per feature row"),
+    ],
+)
+def test_feature_factors_must_fit_the_latent_space(data, tmp_path, arrays, says):
+    from latentrec.models import HybridMF
+
+    genres = ["Sci-Fi" if i % 2 else "Romance" for i in data.items.ids]
+    featured = data.replace(item_features=pd.DataFrame({"genres": genres}, index=data.items.ids))
+    path = tmp_path / "h.npz"
+    HybridMF(n_factors=3, n_epochs=2, random_state=0).fit(featured).save(path)
+    bad = edited(path, tmp_path / "bad.npz", arrays=arrays)
+    with pytest.raises(ModelFileError) as err:
+        latentrec.load(bad)
+    assert str(bad) in str(err.value) and says in str(err.value), str(err.value)

@@ -287,6 +287,17 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         raise ValueError(
             f"the user factors {p.shape} and item factors {q.shape} differ in dimension"
         )
+    # Other factor tables (HybridMF's feature rows) live in the same latent space, and a
+    # feature's bias goes with its row.
+    k = None if p is None or p.ndim != 2 else p.shape[1]
+    for name, arr in arrays.items():
+        if name.startswith("state.") and name.endswith("factors_") and k is not None:
+            if arr.ndim != 2 or arr.shape[1] != k:
+                raise ValueError(f"array {name!r} has shape {arr.shape}; {k} factors a row needed")
+        if name.startswith("state.") and name.endswith("feature_bias_"):
+            rows = arrays.get(name.replace("feature_bias_", "feature_factors_"))
+            if rows is not None and arr.shape != rows.shape[:1]:
+                raise ValueError(f"array {name!r} does not have a value per feature row")
     for name in _SEEN_CELLS:
         arr = arrays.get("state." + name)
         if arr is not None and arr.shape != indices.shape:
