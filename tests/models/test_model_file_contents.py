@@ -215,3 +215,36 @@ def test_feature_factors_must_fit_the_latent_space(data, tmp_path, arrays, says)
     with pytest.raises(ModelFileError) as err:
         latentrec.load(bad)
     assert str(bad) in str(err.value) and says in str(err.value), str(err.value)
+
+
+def test_the_sorted_rows_check_matches_a_slow_reference_across_slices(monkeypatch):
+    """``check_arrays`` looks at the seen cells a slice at a time; tiny slices put row
+    starts, empty rows and falls on every kind of slice boundary."""
+    from latentrec.models import persistence
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        monkeypatch.setattr(persistence, "_SLICE", int(rng.integers(1, 6)))
+        n_users, n_items = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        counts = rng.integers(0, n_items + 1, n_users)
+        rows = [np.sort(rng.choice(n_items, c, replace=False)) for c in counts]
+        if rng.random() < 0.6:  # damage one row (or not, when it has one cell)
+            u = int(rng.integers(n_users))
+            rows[u] = rng.permutation(rows[u]) if rng.random() < 0.5 else rows[u][::-1]
+        indices = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        arrays = {
+            "users": np.arange(n_users),
+            "items": np.arange(n_items),
+            "seen_indptr": indptr,
+            "seen_indices": indices,
+            "item_popularity": np.ones(n_items, np.float32),
+        }
+        expected = all((np.diff(r) > 0).all() for r in rows)
+        try:
+            persistence.check_arrays({"data": {}, "params": {}, "state": {}}, arrays)
+            got = True
+        except ValueError as err:
+            assert "not sorted within each user's row" in str(err)
+            got = False
+        assert got == expected, (trial, rows)

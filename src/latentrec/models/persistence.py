@@ -240,7 +240,7 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
     for name, arr in arrays.items():
         if arr.dtype.kind not in "biufU" or not arr.dtype.isnative:
             raise ValueError(f"array {name!r} holds {arr.dtype} values")
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        if arr.dtype.kind == "f" and not all_finite(arr):
             raise ValueError(f"array {name!r} holds NaN or infinite values")
     n_users, n_items = arrays["users"].size, arrays["items"].size
     for section in ("data", "params", "state"):
@@ -269,9 +269,13 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
     _check_csr(arrays, "seen_indptr", "seen_indices", n_users, n_items)
     # Each user's seen items rise (the catalogue's CSR is canonical; lookups rely on it).
     indptr, indices = arrays["seen_indptr"], arrays["seen_indices"]
-    if indices.size > 1:
-        rising = np.diff(indices) > 0
-        rising[indptr[1:-1][(indptr[1:-1] > 0) & (indptr[1:-1] < indices.size)] - 1] = True
+    # A slice of cell pairs at a time; a pair that starts a new row may fall.
+    for a in range(0, indices.size - 1, _SLICE):
+        b = min(a + _SLICE, indices.size - 1)
+        rising = indices[a + 1 : b + 1] > indices[a:b]
+        lo = np.searchsorted(indptr, a + 1, side="left")
+        hi = np.searchsorted(indptr, b, side="right")
+        rising[indptr[lo:hi] - a - 1] = True
         if not rising.all():
             raise ValueError("array 'seen_indices' is not sorted within each user's row")
     for names, n, side in ((_USER_ROWS, n_users, "user"), (_ITEM_ROWS, n_items, "item")):
@@ -310,6 +314,21 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
             _check_csr(arrays, "state." + ptr_name, "state." + idx_name, n_items, n_items)
             if arrays["state." + val_name].shape != arrays["state." + idx_name].shape:
                 raise ValueError(f"array 'state.{val_name}' does not match 'state.{idx_name}'")
+
+
+_SLICE = 1 << 22  # values per step of a check: bounded temporaries at any model size
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether every value of ``arr`` is finite, checked a slice at a time (a whole-array
+    ``isfinite`` would be a temporary of a byte per value: a gigabyte for a big model).
+
+    Example:
+        >>> all_finite(np.ones((3, 2))), all_finite(np.array([1.0, np.nan]))
+        (True, False)
+    """
+    flat = arr.reshape(-1)
+    return all(np.isfinite(flat[i : i + _SLICE]).all() for i in range(0, flat.size, _SLICE))
 
 
 def _is_number(x) -> bool:

@@ -25,7 +25,7 @@ from ..io.modelfile import read_archive, read_manifest, write_archive
 from ..io.tables import TableWriter
 from ..models import FactorModel
 from ..models.foldin import fold_in_values
-from ..models.persistence import jsonable
+from ..models.persistence import all_finite, jsonable
 from ..models.persistence import load as load_model
 from ..models.ranking import check_n, index_array, long_table
 from .context import Context, binary_pattern, build_context
@@ -813,7 +813,7 @@ def _check_saved_arrays(arrays: dict, n_users: int, n_items: int) -> None:
     for name, arr in arrays.items():
         if name == "context.item_age" or arr.dtype.kind != "f":
             continue
-        if not np.isfinite(arr).all():
+        if not all_finite(arr):
             raise ValueError(f"array {name!r} holds NaN or infinite values")
     for name, arr in arrays.items():
         leaf = name.split(".", 1)[-1]
