@@ -50,3 +50,22 @@ def test_a_missing_folder_is_made_for_a_model_and_named_for_lrdata(tmp_path, dat
     with pytest.raises(FileNotFoundError, match="cannot write a file in") as err:
         _save("lrdata", data, target)
     assert err.value.filename == str(target) and ".tmp" not in str(err.value)
+
+
+@pytest.mark.parametrize("kind", ["model", "lrdata"])
+def test_a_folder_that_refuses_new_files_is_named_with_the_target(
+    tmp_path, data, kind, monkeypatch
+):
+    """A read-only folder (simulated: the tests may run as root, whom modes do not stop)."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.npz.x.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    target = tmp_path / "out.npz"
+    with pytest.raises(PermissionError) as err:
+        _save(kind, data, target)
+    assert err.value.filename == str(target)
+    assert f"cannot write a file in {tmp_path} (Permission denied)" in str(err.value)
+    assert ".tmp" not in str(err.value)
