@@ -3,9 +3,51 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-__all__ = ["creation_mode"]
+__all__ = ["creation_mode", "temporary_beside"]
+
+
+def temporary_beside(path, *, make_folder: bool = True) -> tuple[int, Path]:
+    """``(fd, name)`` of a new private temporary file in ``path``'s folder, for a write
+    that will be renamed onto ``path``; with ``make_folder`` a missing folder is created
+    (as ``mkdir -p`` does).
+
+    Errors name ``path`` (what the user gave), not the temporary file, and come before
+    anything is written: a folder where the file should go, a folder that cannot be
+    created (a file has its name) or written to.
+
+    Example:
+        >>> import os, tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "new", "out.npz")
+        >>> fd, tmp = temporary_beside(target)
+        >>> os.close(fd); tmp.parent == Path(target).parent, tmp.name.startswith(".out.npz.")
+        (True, True)
+        >>> try:
+        ...     temporary_beside(tmp.parent)
+        ... except IsADirectoryError as err:
+        ...     print(err.strerror)
+        it is a folder, not a file
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "it is a folder, not a file", str(path))
+    folder = path.parent if str(path.parent) else Path(".")
+    for above in (folder, *folder.parents):
+        if above.exists():
+            if not above.is_dir():
+                raise NotADirectoryError(20, f"{above} is a file, not a folder", str(path))
+            break
+    try:
+        if make_folder:
+            folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise OSError(
+            err.errno, f"cannot write a file in {folder} ({err.strerror})", str(path)
+        ) from None
+    return fd, Path(tmp)
 
 
 def creation_mode(path, *, directory: bool = False) -> int:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from .files import creation_mode
+from .files import creation_mode, temporary_beside
+from .npyfile import PickledArrayError, member_size, read_npy, read_npy_header
 from .report import DataError, LoadReport
 from .vocabulary import Vocabulary
 
@@ -93,7 +93,9 @@ def write_lrdata(data, path: str | Path) -> Path:
     if data.timestamps is not None:
         arrays["timestamps"] = data.timestamps
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    # A missing folder is an error (the command line checks for it), as is a folder in
+    # place of the file; either names the path given, not the temporary file.
+    fd, tmp = temporary_beside(path, make_folder=False)
     try:
         if hasattr(os, "fchmod"):  # mkstemp's 0600 would leave the file to its writer
             os.fchmod(fd, creation_mode(path))
@@ -101,7 +103,10 @@ def write_lrdata(data, path: str | Path) -> Path:
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
                 for name, arr in arrays.items():
                     with z.open(f"{name}.npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, np.ascontiguousarray(arr))
+                        # Never a pickle: the reader refuses one, so the file would be lost.
+                        np.lib.format.write_array(
+                            member, np.ascontiguousarray(arr), allow_pickle=False
+                        )
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -137,19 +142,30 @@ def read_lrdata(cls, path: str | Path, *, mmap: bool = True):
     """
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise DataError(f"{source} is a folder, not a .lrdata file", source=source)
     if not path.is_file():
         raise DataError(f"no such .lrdata file: {source}", source=source)
     try:
+        total = path.stat().st_size
         with zipfile.ZipFile(path) as z:
             members = {info.filename: info for info in z.infolist()}
+            if "meta.npy" not in members and "manifest.json" in members:
+                raise DataError(
+                    f"{source} is a latentrec model file, not a .lrdata ratings file",
+                    source=source,
+                )
             if "meta.npy" not in members:
                 raise DataError(
                     f"{source} is not a latentrec .lrdata file: it is a zip archive without "
                     "the 'meta' member every .lrdata file has",
                     source=source,
                 )
-            with z.open("meta.npy") as fh:
-                meta = json.loads(np.lib.format.read_array(fh, allow_pickle=False).tobytes())
+            # Every .npy header is parsed under latentrec's one header lock (CPython
+            # gh-106905: two threads parsing at once can fail); see data.npyfile.
+            info = members["meta.npy"]
+            with z.open(info) as fh:
+                meta = json.loads(read_npy(fh, member_size(info, total), "meta").tobytes())
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 raise DataError(f"{source} is not a latentrec .lrdata file", source=source)
             version = meta.get("version")
@@ -173,12 +189,18 @@ def read_lrdata(cls, path: str | Path, *, mmap: bool = True):
                     raise DataError(f"{source} lacks its {name!r} array", source=source)
                 big = name in ("indices", "data", "timestamps")
                 if mmap and big and info.compress_type == zipfile.ZIP_STORED:
-                    arrays[name] = _mapped(path, z, info)
+                    arrays[name] = _mapped(path, info, total)
                 else:
                     with z.open(info) as fh:
-                        arrays[name] = np.lib.format.read_array(fh, allow_pickle=False)
+                        arrays[name] = read_npy(fh, member_size(info, total), name)
     except DataError:
         raise
+    except PickledArrayError as err:
+        raise DataError(
+            f"{source}: {err}; a .lrdata file never holds one: refused unread "
+            "(pickles can run code)",
+            source=source,
+        ) from None
     except zipfile.BadZipFile as err:
         # What a truncated file (its zip directory, at the end, cut off) or any other
         # kind of file says; the zip module's own words do not say which file it was.
@@ -187,13 +209,9 @@ def read_lrdata(cls, path: str | Path, *, mmap: bool = True):
             f"truncated copy, or another kind of file): {err}",
             source=source,
         ) from err
-    except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError) as err:
-        if "allow_pickle" in str(err):
-            raise DataError(
-                f"{source} holds a pickled array, which a .lrdata file never does; it is "
-                "refused unread (pickles can run code)",
-                source=source,
-            ) from None
+    # NotImplementedError: a damaged zip entry naming a compression method or zip version
+    # zipfile does not know; RecursionError: a meta of deeply nested JSON.
+    except (OSError, ValueError, KeyError, EOFError, NotImplementedError, RecursionError) as err:
         raise DataError(f"cannot read {source} as .lrdata: {err}", source=source) from err
     shape, scale, implicit, info, notes = _meta_fields(source, meta)
     _check_layout(source, shape, meta.get("nnz"), arrays)
@@ -240,6 +258,9 @@ def _meta_fields(source: str, meta: dict) -> tuple:
         ):
             raise bad(f"has a rating_scale that is not (low, high): {scale!r}")
         scale = (float(scale[0]), float(scale[1]))
+        # The scale every reader checks ratings against: low < high, both finite.
+        if not (np.isfinite(scale).all() and scale[0] < scale[1]):
+            raise bad(f"has a rating_scale that is not (low, high) with low < high: {scale}")
     implicit = meta.get("implicit", False)
     if not isinstance(implicit, bool):
         raise bad(f"has implicit={implicit!r}, not true or false")
@@ -266,6 +287,10 @@ def _check_layout(source: str, shape: tuple, nnz, arrays: dict) -> None:
 
     n_users, n_items = (int(x) for x in shape)
     indptr, indices = arrays["indptr"], arrays["indices"]
+    for name, arr in (("indptr", indptr), ("indices", indices)):
+        # Integers only: converting another kind (1.5) would change the table silently.
+        if arr.dtype.kind not in "iu":
+            raise bad(f"{name} holds {arr.dtype} values, not integers")
     if indptr.ndim != 1 or indptr.size != n_users + 1:
         raise bad(f"indptr has {indptr.size} entries for {n_users} users (needs {n_users + 1})")
     if indptr[0] != 0 or (np.diff(indptr) < 0).any():
@@ -298,8 +323,10 @@ def _check_layout(source: str, shape: tuple, nnz, arrays: dict) -> None:
                 raise bad(f"{name} holds a {what} that is NaN or infinite (cell {first})")
 
 
-def _mapped(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    """A read-only memory map of a stored (uncompressed) ``.npy`` member, in place."""
+def _mapped(path: Path, info: zipfile.ZipInfo, total: int) -> np.ndarray:
+    """A read-only memory map of a stored (uncompressed) ``.npy`` member, in place; an
+    array that declares more bytes than its member holds is refused (it would map the
+    next members' bytes, or fail to map)."""
     with open(path, "rb") as fh:
         fh.seek(info.header_offset)
         local = fh.read(30)
@@ -309,14 +336,16 @@ def _mapped(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray
         extra_len = int.from_bytes(local[28:30], "little")
         start = info.header_offset + 30 + name_len + extra_len
         fh.seek(start)
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        shape, fortran, dtype = read_npy_header(fh, info.filename)
         offset = fh.tell()
-    if dtype.hasobject or fortran or len(shape) != 1:
+    if fortran or len(shape) != 1:
         raise ValueError(f"{info.filename} is not a plain 1-D array")
+    held = min(start + member_size(info, total), total) - offset
+    if shape[0] * dtype.itemsize > held:
+        raise ValueError(
+            f"{info.filename} declares {shape[0]} {dtype} values but its member holds "
+            f"{max(held, 0)} bytes"
+        )
     if shape[0] == 0:
         return np.zeros(0, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..data.files import creation_mode
+from ..data.files import creation_mode, temporary_beside
 
 
 @contextmanager
@@ -29,9 +28,8 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
         'done'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp)
+    # Creates a missing folder; refuses a folder in place of the file before any writing.
+    fd, tmp = temporary_beside(path)
     # Everything from here on is inside the try, so that an exception at any point (a
     # SIGTERM the command line turns into SystemExit, say) removes the temporary file.
     try:

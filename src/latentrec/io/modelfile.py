@@ -17,25 +17,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
-import tokenize
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ..data.npyfile import PickledArrayError, member_size, read_npy
 from ..errors import ModelFileError
 from .atomic import atomic_path
 
 FORMAT = "latentrec-model"
 FORMAT_VERSION = 1
-
-# numpy parses each .npy header with ast.literal_eval, and CPython 3.11's AST builder keeps
-# its recursion depth in shared state: two threads loading model files at once (a service's
-# reload beside a worker's refresh) can fail with "SystemError: AST constructor recursion
-# depth mismatch" (CPython gh-106905; seen in tests/service/test_versions_prune_race.py).
-# Reading arrays one thread at a time costs nothing a load would notice.
-_NPY_READ = threading.Lock()
+# A manifest is a few kilobytes of JSON (a long training history: a few megabytes); a
+# larger one is damage or a zip bomb, refused before it is decompressed.
+_MANIFEST_LIMIT = 1 << 26
 
 
 def digest(arr: np.ndarray) -> str:
@@ -93,6 +88,8 @@ def read_manifest(path) -> dict:
         'GlobalMean'
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file")
     if not path.is_file():
         raise ModelFileError(f"no model file at {path}")
     try:
@@ -103,19 +100,37 @@ def read_manifest(path) -> dict:
             start = min((info.header_offset for info in zf.infolist()), default=0)
             if start != 0:
                 raise zipfile.BadZipFile(f"{start} bytes come before the archive")
-            raw = zf.read("manifest.json")
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError) as err:
+            names = set(zf.namelist())
+            if "manifest.json" not in names and "meta.npy" in names:
+                raise ModelFileError(
+                    f"{path} is a converted ratings file (.lrdata), not a model file"
+                )
+            info = zf.getinfo("manifest.json")
+            if info.file_size > _MANIFEST_LIMIT:
+                raise zipfile.BadZipFile(f"its manifest declares {info.file_size} bytes")
+            raw = zf.read(info)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, NotImplementedError) as err:
         raise ModelFileError(
             f"{path} is not a latentrec model file or is truncated ({err})"
         ) from None
     try:
         manifest = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ModelFileError(f"{path}: the manifest is not valid JSON ({err})") from None
-    if manifest.get("format") != FORMAT:
+    # Bytes that are not UTF-8 are a UnicodeDecodeError (a ValueError, not a JSON error);
+    # a deeply nested value a RecursionError.
+    except (ValueError, RecursionError) as err:
+        raise ModelFileError(
+            f"{path}: the manifest is not valid JSON ({_first_line(err)})"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a latentrec model file")
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(
+            f"{path} is damaged: its manifest has no format version (got {version!r})"
+        )
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} has model format version {version!r}; this latentrec reads up to "
             f"{FORMAT_VERSION} — upgrade latentrec"
@@ -136,13 +151,20 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
     """
     path = Path(path)
     manifest = read_manifest(path)
+    listed = manifest.get("arrays")
+    if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
+        raise ModelFileError(f"{path} is damaged: its manifest has no list of arrays")
     arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            for name, info in manifest["arrays"].items():
-                with _NPY_READ:
-                    arr = npz[name]
-                if digest(arr) != info["sha256"] or list(arr.shape) != info["shape"]:
+        total = path.stat().st_size
+        with zipfile.ZipFile(path) as zf:
+            for name, info in listed.items():
+                member = zf.getinfo(f"{name}.npy")
+                # The .npy header is parsed under latentrec's one header lock (CPython
+                # gh-106905: two threads parsing at once can fail); see data.npyfile.
+                with zf.open(member) as fh:
+                    arr = read_npy(fh, member_size(member, total), f"array {name!r}")
+                if digest(arr) != info.get("sha256") or list(arr.shape) != info.get("shape"):
                     raise ModelFileError(
                         f"{path}: array {name!r} does not match its checksum; the file was "
                         "modified or damaged"
@@ -150,16 +172,17 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
                 arrays[name] = arr
     except ModelFileError:
         raise
-    # A damaged .npy header reaches numpy's header parser, which raises SyntaxError
-    # (or tokenize's TokenError) rather than ValueError.
+    except PickledArrayError as err:
+        raise ModelFileError(f"{path} is refused unread: {err}") from None
+    # A damaged zip entry can name a compression method or zip version zipfile does not
+    # know (NotImplementedError); a damaged .npy header is a ValueError (data.npyfile).
     except (
         zipfile.BadZipFile,
         KeyError,
         OSError,
         ValueError,
         EOFError,
-        SyntaxError,
-        tokenize.TokenError,
+        NotImplementedError,
     ) as err:
         raise ModelFileError(f"{path} is damaged or truncated ({_first_line(err)})") from None
     return manifest, arrays

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from .._version import __version__
 from ..data.vocabulary import Vocabulary
+from ..errors import ModelFileError
 from ..io.modelfile import read_archive, write_archive
 from ..registry import model_class
 from .catalog import Catalog, Fitted
@@ -119,6 +120,10 @@ def save_model(model, path) -> None:
 def load(path):
     """Load a model written by ``model.save(path)``; checks every array's digest.
 
+    A file whose contents do not form a model (an unknown algorithm, a manifest entry
+    missing, arrays of the wrong length, kind or values, see :func:`check_arrays`) is a
+    :class:`~latentrec.errors.ModelFileError` naming the file and what is wrong.
+
     Example:
         >>> import numpy as np, tempfile, os, latentrec
         >>> from latentrec.models import Biases
@@ -129,7 +134,32 @@ def load(path):
         True
     """
     manifest, arrays = read_archive(path)
-    cls = model_class(manifest["algorithm"])
+    algorithm = manifest.get("algorithm")
+    if algorithm == "Pipeline":
+        raise ModelFileError(f"{path} holds a pipeline, not a model; load it with latentrec.load")
+    try:
+        cls = model_class(algorithm) if isinstance(algorithm, str) else None
+    except ValueError:
+        cls = None
+    if cls is None:
+        raise ModelFileError(
+            f"{path} holds a model of kind {algorithm!r}, which this latentrec does not "
+            "know (written by a newer latentrec, or by a plug-in not imported here?)"
+        )
+    try:
+        check_arrays(manifest, arrays)
+        return _build(cls, manifest, arrays)
+    # A file whose parts disagree fails in the constructors with one of these; the file
+    # is at fault, not the code, so the error names it.
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        if isinstance(err, ModelFileError):
+            raise
+        what = f"entry {err} is missing" if isinstance(err, KeyError) else str(err)
+        raise ModelFileError(f"{path} is damaged: {what}") from None
+
+
+def _build(cls, manifest: dict, arrays: dict):
+    """The model of class ``cls`` from a checked manifest and arrays."""
     users = Vocabulary.from_array(arrays["users"], "user")
     items = Vocabulary.from_array(arrays["items"], "item")
     indices = arrays["seen_indices"]
@@ -159,6 +189,11 @@ def load(path):
     known = set(cls.param_names())
     params = {k: v for k, v in manifest["params"].items() if k in known}
     model = cls.from_fitted(Fitted.build(catalog, state), **params)
+    # Hyperparameters some scoring reads (num_threads, ...): checked as fit checks them.
+    try:
+        model.check_params()
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"its hyperparameters are invalid: {err}") from None
     if "rating_mean" not in manifest["data"]:
         # Written before the training mean was recorded (see the module docstring).
         estimate = estimated_rating_mean(model)
@@ -166,6 +201,166 @@ def load(path):
             catalog = replace(catalog, rating_mean=estimate)
             model = cls.from_fitted(Fitted.build(catalog, state), **params)
     return model
+
+
+# Learned arrays whose rows are the users or the items, by the names the factor models
+# (and SVD++'s implicit factors) use: their lengths are checked against the vocabularies,
+# since the numba kernels index them unchecked.
+_USER_ROWS = ("user_bias_", "user_factors_", "p_")
+_ITEM_ROWS = ("item_bias_", "item_factors_", "y_")
+# Item-neighbour CSRs (ItemKNN): indptr over the items, indices into them.
+_ITEM_CSRS = (("sim_indptr_", "sim_indices_", "sim_data_"),)
+# Learned arrays with a value per seen cell, in the seen CSR's order (ItemKNN's ratings).
+_SEEN_CELLS = ("ratings_",)
+
+
+def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Raise a ValueError naming the array at fault unless ``arrays`` form a model.
+
+    The checks are the ones a model file's digests cannot make (a file can be written
+    wrong, or edited with its digests recomputed): every array the catalogue needs is
+    there; the id vocabularies and the seen-item CSR agree with each other and with the
+    manifest (item indices in range, rows rising); learned arrays are numbers in native
+    byte order, floating-point ones finite; factor and bias arrays have a row per user
+    or item; a neighbour CSR indexes items that exist.  An index out of range would
+    otherwise read or write outside an array in a numba kernel (a crash, not an error);
+    a NaN factor would make every list empty without a word.
+
+    Example:
+        >>> users, items = np.array([7, 8]), np.array([1])
+        >>> arrays = {"users": users, "items": items, "seen_indptr": np.array([0, 1, 1]),
+        ...           "seen_indices": np.array([3]), "item_popularity": np.ones(1)}
+        >>> check_arrays({"data": {}, "params": {}, "state": {}}, arrays)
+        Traceback (most recent call last):
+        ValueError: array 'seen_indices' holds item 3, outside [0, 1)
+    """
+    for name in ("users", "items", "seen_indptr", "seen_indices", "item_popularity"):
+        if name not in arrays:
+            raise ValueError(f"array {name!r} is missing")
+    for name, arr in arrays.items():
+        if arr.dtype.kind not in "biufU" or not arr.dtype.isnative:
+            raise ValueError(f"array {name!r} holds {arr.dtype} values")
+        if arr.dtype.kind == "f" and not all_finite(arr):
+            raise ValueError(f"array {name!r} holds NaN or infinite values")
+    n_users, n_items = arrays["users"].size, arrays["items"].size
+    for section in ("data", "params", "state"):
+        if not isinstance(manifest.get(section), dict):
+            raise ValueError(f"its manifest has no {section} section")
+    data = manifest["data"]
+    scale = data.get("rating_scale")
+    if scale is not None and not (
+        isinstance(scale, list)
+        and len(scale) == 2
+        and all(_is_number(x) for x in scale)
+        and scale[0] < scale[1]
+    ):
+        raise ValueError(f"its rating_scale {scale!r} is not (low, high) with low < high")
+    for name in ("global_mean_",):  # the learned number every rating prediction adds
+        if name in manifest["state"] and not _is_number(manifest["state"][name]):
+            raise ValueError(f"its {name} is {manifest['state'][name]!r}, not a finite number")
+    for key, n in (("n_users", n_users), ("n_items", n_items)):
+        if data.get(key, n) != n:
+            raise ValueError(f"the manifest says {key}={data[key]!r} but the ids number {n}")
+    _check_1d(arrays, "users", n_users, "iuU")
+    _check_1d(arrays, "items", n_items, "iuU")
+    _check_1d(arrays, "item_popularity", n_items, "f")
+    if "item_titles" in arrays:
+        _check_1d(arrays, "item_titles", n_items, "U")
+    _check_csr(arrays, "seen_indptr", "seen_indices", n_users, n_items)
+    # Each user's seen items rise (the catalogue's CSR is canonical; lookups rely on it).
+    indptr, indices = arrays["seen_indptr"], arrays["seen_indices"]
+    # A slice of cell pairs at a time; a pair that starts a new row may fall.
+    for a in range(0, indices.size - 1, _SLICE):
+        b = min(a + _SLICE, indices.size - 1)
+        rising = indices[a + 1 : b + 1] > indices[a:b]
+        lo = np.searchsorted(indptr, a + 1, side="left")
+        hi = np.searchsorted(indptr, b, side="right")
+        rising[indptr[lo:hi] - a - 1] = True
+        if not rising.all():
+            raise ValueError("array 'seen_indices' is not sorted within each user's row")
+    for names, n, side in ((_USER_ROWS, n_users, "user"), (_ITEM_ROWS, n_items, "item")):
+        for name in names:
+            arr = arrays.get("state." + name)
+            if arr is not None and (arr.dtype.kind != "f" or arr.ndim < 1 or len(arr) != n):
+                raise ValueError(
+                    f"array 'state.{name}' has shape {arr.shape} and dtype {arr.dtype}; "
+                    f"a floating-point row per {side} ({n}) is needed"
+                )
+    p, q = arrays.get("state.user_factors_"), arrays.get("state.item_factors_")
+    if p is not None and q is not None and (p.ndim != 2 or q.ndim != 2 or p.shape[1] != q.shape[1]):
+        raise ValueError(
+            f"the user factors {p.shape} and item factors {q.shape} differ in dimension"
+        )
+    # Other factor tables (HybridMF's feature rows) live in the same latent space, and a
+    # feature's bias goes with its row.
+    k = None if p is None or p.ndim != 2 else p.shape[1]
+    for name, arr in arrays.items():
+        if name.startswith("state.") and name.endswith("factors_") and k is not None:
+            if arr.ndim != 2 or arr.shape[1] != k:
+                raise ValueError(f"array {name!r} has shape {arr.shape}; {k} factors a row needed")
+        if name.startswith("state.") and name.endswith("feature_bias_"):
+            rows = arrays.get(name.replace("feature_bias_", "feature_factors_"))
+            if rows is not None and arr.shape != rows.shape[:1]:
+                raise ValueError(f"array {name!r} does not have a value per feature row")
+    for name in _SEEN_CELLS:
+        arr = arrays.get("state." + name)
+        if arr is not None and arr.shape != indices.shape:
+            raise ValueError(
+                f"array 'state.{name}' has shape {arr.shape}; a value per seen cell "
+                f"({indices.size}) is needed"
+            )
+    for ptr_name, idx_name, val_name in _ITEM_CSRS:
+        if "state." + ptr_name in arrays:
+            _check_csr(arrays, "state." + ptr_name, "state." + idx_name, n_items, n_items)
+            if arrays["state." + val_name].shape != arrays["state." + idx_name].shape:
+                raise ValueError(f"array 'state.{val_name}' does not match 'state.{idx_name}'")
+
+
+_SLICE = 1 << 22  # values per step of a check: bounded temporaries at any model size
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether every value of ``arr`` is finite, checked a slice at a time (a whole-array
+    ``isfinite`` would be a temporary of a byte per value: a gigabyte for a big model).
+
+    Example:
+        >>> all_finite(np.ones((3, 2))), all_finite(np.array([1.0, np.nan]))
+        (True, False)
+    """
+    flat = arr.reshape(-1)
+    return all(np.isfinite(flat[i : i + _SLICE]).all() for i in range(0, flat.size, _SLICE))
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def _check_1d(arrays: dict, name: str, n: int, kinds: str) -> None:
+    arr = arrays[name]
+    if arr.ndim != 1 or arr.size != n or arr.dtype.kind not in kinds:
+        raise ValueError(
+            f"array {name!r} has shape {arr.shape} and dtype {arr.dtype}; {n} entries needed"
+        )
+
+
+def _check_csr(arrays: dict, indptr_name: str, indices_name: str, rows: int, cols: int):
+    """A CSR whose rows rise from 0 to its size and whose indices are in [0, cols)."""
+    indptr, indices = arrays[indptr_name], arrays[indices_name]
+    if indptr.dtype.kind not in "iu" or indptr.ndim != 1 or indptr.size != rows + 1:
+        raise ValueError(
+            f"array {indptr_name!r} has shape {indptr.shape} and dtype {indptr.dtype}; "
+            f"{rows + 1} integers needed"
+        )
+    if indices.dtype.kind not in "iu" or indices.ndim != 1:
+        raise ValueError(f"array {indices_name!r} is not a list of integers")
+    if indptr[0] != 0 or indptr[-1] != indices.size or (np.diff(indptr) < 0).any():
+        raise ValueError(
+            f"array {indptr_name!r} does not rise from 0 to {indices.size}, the length "
+            f"of {indices_name!r}"
+        )
+    if indices.size and (indices.min() < 0 or indices.max() >= cols):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise ValueError(f"array {indices_name!r} holds item {bad}, outside [0, {cols})")
 
 
 def estimated_rating_mean(model) -> float | None:

@@ -25,7 +25,7 @@ from ..io.modelfile import read_archive, read_manifest, write_archive
 from ..io.tables import TableWriter
 from ..models import FactorModel
 from ..models.foldin import fold_in_values
-from ..models.persistence import jsonable
+from ..models.persistence import all_finite, jsonable
 from ..models.persistence import load as load_model
 from ..models.ranking import check_n, index_array, long_table
 from .context import Context, binary_pattern, build_context
@@ -713,17 +713,50 @@ def load_pipeline(path) -> Pipeline:
             f"{path} holds a {manifest.get('algorithm')} model, not a pipeline; "
             "load it with latentrec.load"
         )
+    try:
+        return _build_pipeline(path, manifest, arrays)
+    except ModelFileError:
+        raise
+    # A file whose parts disagree fails in the constructors with one of these (LightGBM's
+    # own error for a damaged ranker is handled where the ranker is read); the file is at
+    # fault, so the error names it.
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        what = f"entry {err} is missing" if isinstance(err, KeyError) else str(err)
+        raise ModelFileError(f"{path} is damaged: {what}") from None
+
+
+def _build_pipeline(path, manifest: dict, arrays: dict) -> Pipeline:
+    """The pipeline a checked archive describes (see :func:`load_pipeline`)."""
     spec = manifest["pipeline"]
     models = []
     with tempfile.TemporaryDirectory() as tmp:
-        for j in range(len(spec["candidates"])):
+        for j, kind in enumerate(spec["candidates"]):
             file = os.path.join(tmp, f"candidate{j}.npz")
             Path(file).write_bytes(arrays[f"candidate.{j}"].tobytes())
-            models.append(load_model(file))
+            try:
+                models.append(load_model(file))
+            except ModelFileError as err:
+                # The candidate's file was a temporary copy: name the pipeline's instead.
+                text = str(err).replace(file, f"{path} (candidate {j}, {kind})")
+                raise ModelFileError(text) from None
+    first = models[0]
+    for j, model in enumerate(models[1:], 1):
+        if model.users_ != first.users_ or model.items_ != first.items_:
+            raise ModelFileError(
+                f"{path} is damaged: candidate {j} knows other users or items than candidate 0"
+            )
+    _check_saved_arrays(arrays, first.n_users, first.n_items)
     ranker = None
     if spec["ranker"] is not None:
         text = arrays["ranker.model"].tobytes().decode("utf-8")
-        ranker = LearnedRanker.from_text(text, **spec["ranker"])
+        try:
+            ranker = LearnedRanker.from_text(text, **spec["ranker"])
+        except ImportError:
+            raise
+        except Exception as err:  # LightGBM's own error type for text it cannot parse
+            raise ModelFileError(
+                f"{path} is damaged: its ranker cannot be read ({_first_line(err)})"
+            ) from None
     stages = []
     for s, entry in enumerate(spec["rerankers"]):
         cls = STAGES.get(entry["kind"])
@@ -735,12 +768,70 @@ def load_pipeline(path) -> Pipeline:
     context_arrays = {
         k[len("context.") :]: v for k, v in arrays.items() if k.startswith("context.")
     }
-    first = models[0]
     pipe = Pipeline(models, ranker, stages, spec["n_candidates"])
+    pipe._check_params()
     pipe.context_ = Context.from_arrays(context_arrays, first.users_, first.items_)
     if spec.get("ranker_summary") is not None:
         pipe.ranker_summary_ = spec["ranker_summary"]
     return pipe
+
+
+def _check_saved_arrays(arrays: dict, n_users: int, n_items: int) -> None:
+    """Raise a ValueError naming the array unless a pipeline file's context and stage
+    arrays fit its candidates' users and items: CSRs (history, seen, later: users x
+    items; genres: items x genres) rise from 0 and index within range, per-item arrays
+    have a value per item, learned numbers are finite (an item's age may be unknown:
+    NaN), and the stages' item lists (never, bury, pins, boosts) hold items that exist.
+    A damaged index would otherwise read outside an array, or silently drop items.
+
+    Example:
+        >>> _check_saved_arrays({"stage0.never": np.array([5])}, 2, 3)
+        Traceback (most recent call last):
+        ValueError: array 'stage0.never' holds item 5, outside [0, 3)
+    """
+    genres = arrays.get("context.genre_names")
+    shapes = {
+        "history": (n_users, n_items),
+        "seen": (n_users, n_items),
+        "later": (n_users, n_items),
+        "genres": (n_items, 0 if genres is None else genres.size),
+    }
+    for prefix, (rows, cols) in shapes.items():
+        indptr = arrays.get(f"context.{prefix}_indptr")
+        if indptr is None:
+            continue
+        indices = arrays.get(f"context.{prefix}_indices")
+        if indices is None or indptr.ndim != 1 or indptr.size != rows + 1:
+            raise ValueError(f"array 'context.{prefix}_indptr' does not have {rows + 1} entries")
+        if indptr[0] != 0 or indptr[-1] != indices.size or (np.diff(indptr) < 0).any():
+            raise ValueError(f"array 'context.{prefix}_indptr' does not rise from 0")
+        _check_items(f"context.{prefix}_indices", indices, cols)
+    for name in ("item_popularity", "item_age", "item_vectors"):
+        arr = arrays.get(f"context.{name}")
+        if arr is not None and (arr.ndim < 1 or len(arr) != n_items):
+            raise ValueError(f"array 'context.{name}' does not have a row per item ({n_items})")
+    for name, arr in arrays.items():
+        if name == "context.item_age" or arr.dtype.kind != "f":
+            continue
+        if not all_finite(arr):
+            raise ValueError(f"array {name!r} holds NaN or infinite values")
+    for name, arr in arrays.items():
+        leaf = name.split(".", 1)[-1]
+        if name.startswith("stage") and leaf in ("never", "bury", "pin_items", "boost_items"):
+            _check_items(name, arr, n_items)
+
+
+def _check_items(name: str, arr: np.ndarray, n: int) -> None:
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise ValueError(f"array {name!r} is not a list of integers")
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        bad = arr.min() if arr.min() < 0 else arr.max()
+        raise ValueError(f"array {name!r} holds item {bad}, outside [0, {n})")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def load(path):
