@@ -132,7 +132,11 @@ def als_half_step(
 
 @njit(cache=True, parallel=True, nogil=True)
 def squared_error_rows(indptr, indices, values, mu, row_bias, col_bias, P, Q):  # pragma: no cover
-    """Σ over cells of (v − μ − b_row − b_col − p_row·q_col)², in float64."""
+    """Per row, Σ over its cells of (v − μ − b_row − b_col − p_row·q_col)², in float64.
+
+    The caller sums the rows (in NumPy): a ``.sum()`` here would be a parallel reduction
+    whose grouping, and so whose rounding, follows the number of threads.
+    """
     n_rows = indptr.shape[0] - 1
     k = P.shape[1]
     per_row = np.zeros(n_rows)
@@ -146,7 +150,7 @@ def squared_error_rows(indptr, indices, values, mu, row_bias, col_bias, P, Q):  
             e = values[t] - mu - row_bias[r] - col_bias[j] - dot
             acc += e * e
         per_row[r] = acc
-    return per_row.sum()
+    return per_row
 
 
 def weighted_ridge_loss(
@@ -167,7 +171,7 @@ def weighted_ridge_loss(
     """
     n_u = np.diff(indptr).astype(np.float64)
     n_i = np.bincount(indices, minlength=Q.shape[0]).astype(np.float64)
-    sse = squared_error_rows(indptr, indices, values, mu, user_bias, item_bias, P, Q)
+    sse = squared_error_rows(indptr, indices, values, mu, user_bias, item_bias, P, Q).sum()
     P64, Q64 = P.astype(np.float64), Q.astype(np.float64)
     penalty = reg_factor * (n_u @ (P64 * P64).sum(axis=1) + n_i @ (Q64 * Q64).sum(axis=1))
     penalty += reg_bias * (n_u @ user_bias.astype(np.float64) ** 2)

@@ -270,5 +270,5 @@ def _rmse(rows, mu, row_bias, col_bias, P, Q) -> float:
     indptr, indices, values = rows
     if values.size == 0:
         return float("nan")
-    sse = squared_error_rows(indptr, indices, values, mu, row_bias, col_bias, P, Q)
+    sse = squared_error_rows(indptr, indices, values, mu, row_bias, col_bias, P, Q).sum()
     return float(np.sqrt(sse / values.size))

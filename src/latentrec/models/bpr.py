@@ -227,7 +227,9 @@ class BPR(_PairwiseRanking):
     (Rendle et al. 2009, with L2 penalty ``regularization``; see
     :mod:`latentrec.kernels.bpr` for the update).  The steps run lock-free on
     ``num_threads`` threads (Hogwild); with a seed and ``num_threads=1`` results are
-    bit-identical.  ``optimizer="adagrad"`` (the default, as in LightFM) scales each
+    bit-identical.  With more threads they are not: updates race, and each thread draws
+    from its own random stream, so results also change with the thread count.
+    ``optimizer="adagrad"`` (the default, as in LightFM) scales each
     coordinate's step by the inverse root of its accumulated squared gradients;
     ``"sgd"`` keeps the plain step.
 

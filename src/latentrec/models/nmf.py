@@ -55,7 +55,7 @@ class NMF(FactorModel):
         bias_regularization: λ_b for the biases (``biased=True`` only).
         init_low: lower bound of the uniform initial factors (>= 0).
         init_high: upper bound of the uniform initial factors.
-        random_state: seed; a fixed seed gives identical results.
+        random_state: seed; a fixed seed gives identical results, whatever ``num_threads``.
         num_threads: numba threads (None: numba's default).
         verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
             when the fit takes more than a few seconds; ``True`` always, ``False`` never.

@@ -59,7 +59,9 @@ class TruncatedSVD(FactorModel):
         center: factorise M − F (True) or M (False).
         tol: ARPACK tolerance (0 means machine precision).
         max_iter: ARPACK iteration limit (None: scipy's default).
-        random_state: seed for ARPACK's start vector; a fixed seed, identical results.
+        random_state: seed for ARPACK's start vector; a fixed seed, identical results for
+            a given BLAS thread count (on another, ARPACK's BLAS calls may round the last
+            bits of the factors differently; ``OPENBLAS_NUM_THREADS=1`` pins it).
 
     The default k was chosen on a validation split of MovieLens-100K training data
     (never the test folds); see ``docs/benchmarks.md``.
@@ -197,7 +199,9 @@ def imputed_operator(
     resid = m.data.astype(np.float64) - fill_obs
     S = sp.csr_matrix((resid, m.indices, m.indptr), shape=m.shape)
     St = S.T.tocsr()
-    energy = float(resid @ resid)
+    # NumPy sums, not BLAS dot products: a threaded ddot splits the sum by thread count,
+    # so a fixed seed would give last-bit differences on another BLAS thread count.
+    energy = float(np.sum(resid * resid))
     if not dense_fill:
         return (
             LinearOperator(
@@ -211,11 +215,11 @@ def imputed_operator(
             energy,
         )
     # ‖S + F‖² = ‖S‖² + 2⟨S, F⟩ + ‖F‖², and ‖a1ᵀ + 1cᵀ‖² expands into sums over a and c.
-    energy += 2.0 * float(resid @ fill_obs)
+    energy += 2.0 * float(np.sum(resid * fill_obs))
     energy += (
-        n_items * float(row_fill @ row_fill)
+        n_items * float(np.sum(row_fill * row_fill))
         + 2.0 * float(row_fill.sum() * col_fill.sum())
-        + n_users * float(col_fill @ col_fill)
+        + n_users * float(np.sum(col_fill * col_fill))
     )
     left = np.column_stack([row_fill, np.ones(n_users)])  # F = left @ right.T
     right = np.column_stack([np.ones(n_items), col_fill])

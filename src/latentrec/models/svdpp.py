@@ -29,7 +29,9 @@ class SVDpp(FactorModel):
     of the textbook per-rating updates with y held still during the turn), so an epoch
     costs O(nnz·k) rather than Σ_u |N(u)|²·k; see :mod:`latentrec.kernels.svdpp`.  Users
     run in parallel chunks without locks; with ``num_threads=1`` and a fixed
-    ``random_state`` two fits are bit-identical.
+    ``random_state`` two fits are bit-identical; with more threads, updates race and
+    results vary slightly from run to run (data below ``PARALLEL_MIN_CELLS`` cells always
+    trains on one thread).
 
     After ``fit``, ``user_factors_`` holds the *effective* user vector
     z_u = p_u + |N(u)|^-½ Σ_{j∈N(u)} y_j, so predictions, top-k, similar users and
