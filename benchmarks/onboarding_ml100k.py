@@ -22,9 +22,9 @@ import numpy as np
 from onboarding_harness import FORMER_DEFAULTS, onboarding_benchmark
 
 from latentrec import datasets
-from latentrec.models import ALS, BiasedMF, ImplicitALS
+from latentrec.models import ALS, BiasedMF, HybridMF, ImplicitALS
 
-MODELS = {"implicit-als": ImplicitALS, "biased-mf": BiasedMF, "als": ALS}
+MODELS = {"implicit-als": ImplicitALS, "biased-mf": BiasedMF, "als": ALS, "hybrid": HybridMF}
 
 
 def build_model(name: str, seed: int, former: bool = False):
