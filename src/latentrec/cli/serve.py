@@ -293,6 +293,14 @@ def max_workers() -> int:
     help="Users whose vectors a worker keeps (least recently used out first; a user out "
     "of it is folded in again from the store).",
 )
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=0, max=3600, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds a client has to send a request's headers, and again its body; a "
+    "connection that is slower is closed (408 for a late body).",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log each request.")
 @click.option(
     "--open", "open_page", is_flag=True, help="Open the page in a browser once it answers."
@@ -311,6 +319,7 @@ def serve(
     cors_origins,
     max_n,
     cache_users,
+    request_timeout,
     no_access_log,
     open_page,
 ):
@@ -345,6 +354,7 @@ def serve(
     import uvicorn
 
     from ..service.metrics import check_multiprocess_env
+    from ..service.protocol import protocol_with_deadline
     from ..service.settings import SETTINGS_ENV, Settings, parse_interval
 
     try:
@@ -369,6 +379,7 @@ def serve(
         cors_origins=tuple(cors_origins),
         max_n=max_n,
         cache_users=cache_users,
+        request_timeout=request_timeout,
         access_log=not no_access_log,
     ).check()
     # Before the model is loaded and "serving on" is said: a busy port or a host that is
@@ -412,7 +423,15 @@ def serve(
 
         threadpool_limits(1)
         if workers == 1:
-            uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False)
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                log_config=log_config(),
+                access_log=False,
+                # uvicorn's own connection, with a deadline for each request's headers.
+                http=protocol_with_deadline(settings.request_timeout),
+            )
         else:
             del app
             for name in THREAD_VARIABLES:
@@ -434,6 +453,7 @@ def serve(
                 workers=workers,
                 log_config=log_config(),
                 access_log=False,
+                http=protocol_with_deadline(settings.request_timeout),
                 # A worker loads the model before it answers uvicorn's pings; a big
                 # model on a busy machine takes longer than the default 5 s.
                 timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,

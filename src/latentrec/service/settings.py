@@ -35,7 +35,9 @@ class Settings:
 
     Limits: ``max_n`` caps ``n`` (list lengths asked for), ``max_list`` caps every list a
     client sends (``items=``, ``exclude=``, ratings in one POST, onboarding answers),
-    ``max_body_bytes`` caps a request body, ``max_id_chars`` caps an id.  ``token``, when
+    ``max_body_bytes`` caps a request body, ``max_id_chars`` caps an id;
+    ``request_timeout`` is the seconds a client has to send a request's headers, and
+    again its body (``latentrec serve`` applies the first; the app the second).  ``token``, when
     set, is required as ``Authorization: Bearer <token>`` on every write and admin route.
     ``cors_origins`` is empty by default: no cross-origin browser access.
     ``poll_seconds`` is how often a worker checks the model directory for a new current
@@ -62,6 +64,7 @@ class Settings:
     max_list: int = 1000
     max_body_bytes: int = 1_048_576
     max_id_chars: int = 256
+    request_timeout: float = 30.0
     poll_seconds: float = 1.0
     cache_users: int = 200_000
     warm_users: bool = True
@@ -83,6 +86,11 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        wait = self.request_timeout
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 < wait <= 3600:
+            raise ValueError(
+                f"request_timeout must be a number of seconds in (0, 3600], got {wait!r}"
+            )
         poll = self.poll_seconds
         # The refresher waits this long between rounds: a wait no thread can make
         # (infinite, or past threading.TIMEOUT_MAX) would end it at its first round.
