@@ -195,3 +195,24 @@ def test_request_timeout_setting_is_checked():
         with pytest.raises(ValueError, match="request_timeout"):
             Settings(model_path="m.npz", request_timeout=bad).check()
     assert Settings(model_path="m.npz", request_timeout=0.5).check().request_timeout == 0.5
+
+
+# ---------------------------------------------------------------------- DNS rebinding
+def test_a_loopback_service_answers_only_to_loopback_host_names(server):
+    """A page on another site that re-points its own name at 127.0.0.1 (DNS rebinding)
+    reaches the service with its name in Host: refused, nothing written."""
+    port = server.port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "LOCALHOST"):
+        assert httpx.get(server.url + "/health", headers={"Host": host}).status_code == 200
+    rating = {"user_id": "rebound", "item_id": "100", "rating": 5}
+    for host in (f"evil.example:{port}", "127.0.0.1.evil.example", "localhost.", ""):
+        r = httpx.post(server.url + "/ratings", json=rating, headers={**AUTH, "Host": host})
+        assert r.status_code == 421, (host, r.text)
+        assert "--allowed-host" in r.json()["detail"]
+        assert (
+            httpx.get(
+                server.url + "/users/rebound/recommendations", headers={"Host": host}
+            ).status_code
+            == 421
+        )
+    assert httpx.get(server.url + "/users/rebound/ratings").json()["ratings"] == []

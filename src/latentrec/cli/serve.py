@@ -207,6 +207,33 @@ def log_config(level: str = "INFO") -> dict:
     }
 
 
+def hosts_to_allow(host: str, given) -> tuple[str, ...]:
+    """The ``Host`` names the service answers to (empty: any): on a loopback ``host``
+    the loopback names plus those ``given`` (``--allowed-host``), elsewhere those given
+    (none: any); ``*`` among them: any.
+
+    Example:
+        >>> hosts_to_allow("127.0.0.1", ())
+        ('127.0.0.1', 'localhost', '::1')
+        >>> hosts_to_allow("0.0.0.0", ()), hosts_to_allow("10.0.0.5", ["rec.example.org"])
+        ((), ('rec.example.org',))
+        >>> hosts_to_allow("localhost", ["*"])
+        ()
+    """
+    import ipaddress
+
+    from ..service.hardening import LOOPBACK_HOSTS
+
+    if "*" in given:
+        return ()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    names = (*LOOPBACK_HOSTS, *given) if loopback else tuple(given)
+    return tuple(dict.fromkeys(names))
+
+
 WORKERS_PER_CPU = 4
 
 
@@ -283,6 +310,15 @@ def max_workers() -> int:
     help="Allow browser pages from this origin (repeatable); none by default.",
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Also answer requests whose Host header names this host (repeatable; * for "
+    "any).  On a loopback --host only the loopback names (127.0.0.1, localhost, ::1) are "
+    "answered by default, so a page on another site cannot reach the service by DNS "
+    "rebinding; on other addresses every name is, unless this option lists some.",
+)
+@click.option(
     "--max-n", type=int, default=100, show_default=True, help="Longest list a client may ask for."
 )
 @click.option(
@@ -317,6 +353,7 @@ def serve(
     retrain_every,
     retrain_min_holdout,
     cors_origins,
+    allowed_hosts,
     max_n,
     cache_users,
     request_timeout,
@@ -377,6 +414,7 @@ def serve(
         store_url=store_url,
         token=token or None,
         cors_origins=tuple(cors_origins),
+        allowed_hosts=hosts_to_allow(host, allowed_hosts),
         max_n=max_n,
         cache_users=cache_users,
         request_timeout=request_timeout,

@@ -60,6 +60,7 @@ from .hardening import (
     AccessLog,
     BodyLimit,
     CheckedRoute,
+    HostCheck,
     SecurityHeaders,
     check_id,
     check_text,
@@ -188,6 +189,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(SecurityHeaders)
+    if settings.allowed_hosts:
+        app.add_middleware(HostCheck, allowed=settings.allowed_hosts)
     app.add_middleware(AccessLog, metrics=metrics, log=settings.access_log)
 
     max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars

@@ -84,9 +84,9 @@ class BodyLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    return await too_large(send, "Content-Length is not a number", 400)
+                    return await json_error(send, "Content-Length is not a number", 400)
                 if declared > self.max_bytes:
-                    return await too_large(send, self.message())
+                    return await json_error(send, self.message())
         chunks, size = [], 0
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
@@ -96,14 +96,14 @@ class BodyLimit:
                 try:
                     message = await asyncio.wait_for(receive(), deadline - time.monotonic())
                 except asyncio.TimeoutError:
-                    return await too_large(send, self.late(), 408)
+                    return await json_error(send, self.late(), 408)
             if message["type"] != "http.request":
                 # The client went away: let the app see it as it would.
                 return await self.app(scope, replay([message], receive), send)
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_bytes:
-                return await too_large(send, self.message())
+                return await json_error(send, self.message())
             chunks.append(body)
             if not message.get("more_body", False):
                 break
@@ -152,6 +152,57 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# The names by which a browser on this machine reaches a service listening on loopback.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class HostCheck:
+    """ASGI middleware: answer only requests whose ``Host`` names one of ``allowed``.
+
+    A service on loopback without a token trusts whoever reaches it, and a web page on
+    another site can reach it through the visitor's browser by DNS rebinding (its own
+    name, re-pointed at 127.0.0.1): then its script is same-origin, reads the answers
+    and posts writes.  Such a request still carries the other site's name in ``Host``,
+    which is refused here with 421.  ``allowed`` empty: any host (``Host`` unchecked).
+    """
+
+    def __init__(self, app, allowed):
+        self.app = app
+        self.allowed = frozenset(name.lower() for name in allowed)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.allowed:
+            return await self.app(scope, receive, send)
+        given = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                given = value.decode("latin-1")
+                break
+        if host_name(given) not in self.allowed:
+            shown = given[:100] or "(none)"
+            return await json_error(
+                send,
+                f"this service does not answer to the host {shown!r} "
+                f"(it answers to {', '.join(sorted(self.allowed))}; "
+                "latentrec serve --allowed-host adds a name)",
+                421,
+            )
+        await self.app(scope, receive, send)
+
+
+def host_name(header: str) -> str:
+    """The host of a ``Host`` header, without its port, lower case.
+
+    Example:
+        >>> host_name("LocalHost:8000"), host_name("[::1]:8000"), host_name("127.0.0.1")
+        ('localhost', '::1', '127.0.0.1')
+    """
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if ":" in header else header
+
+
 def metric_method(method: str) -> str:
     """The method as the metrics label it: itself if it is a standard one, else "other".
 
@@ -174,7 +225,7 @@ def replay(messages: list, receive):
     return receive_again
 
 
-async def too_large(send, detail: str, status: int = 413) -> None:
+async def json_error(send, detail: str, status: int = 413) -> None:
     """Send a JSON error response straight through ASGI."""
     body = json.dumps({"detail": detail}).encode()
     await send(

@@ -40,6 +40,8 @@ class Settings:
     again its body (``latentrec serve`` applies the first; the app the second).  ``token``, when
     set, is required as ``Authorization: Bearer <token>`` on every write and admin route.
     ``cors_origins`` is empty by default: no cross-origin browser access.
+    ``allowed_hosts``, when given, are the only names accepted in a request's ``Host``
+    (``latentrec serve`` on a loopback address allows the loopback names only).
     ``poll_seconds`` is how often a worker checks the model directory for a new current
     version and the store for titles added through another worker.  ``cache_users``
     bounds the users whose vectors a worker keeps (the least recently used leave first
@@ -60,6 +62,7 @@ class Settings:
     store_url: str | None = None
     token: str | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     max_n: int = 100
     max_list: int = 1000
     max_body_bytes: int = 1_048_576
@@ -104,6 +107,9 @@ class Settings:
             )
         if self.token is not None and len(self.token) < 8:
             raise ValueError("the bearer token must be at least 8 characters long")
+        for name in self.allowed_hosts:
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._:-]+", name):
+                raise ValueError(f"allowed host {name!r} must be a host name or an address")
         for origin in self.cors_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise ValueError(
@@ -130,6 +136,7 @@ class Settings:
         """The settings as one JSON object (for :data:`SETTINGS_ENV`)."""
         values = asdict(self)
         values["cors_origins"] = list(self.cors_origins)
+        values["allowed_hosts"] = list(self.allowed_hosts)
         return json.dumps(values)
 
     @classmethod
@@ -145,8 +152,9 @@ class Settings:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown service settings {unknown}")
-        if "cors_origins" in values:
-            values["cors_origins"] = tuple(values["cors_origins"])
+        for name in ("cors_origins", "allowed_hosts"):
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values).check()
 
     @classmethod
