@@ -216,3 +216,14 @@ def test_a_loopback_service_answers_only_to_loopback_host_names(server):
             == 421
         )
     assert httpx.get(server.url + "/users/rebound/ratings").json()["ratings"] == []
+
+
+@pytest.mark.parametrize(
+    "token", ["pässwort-123", "two words here", "tab\tin-token", "ünïcödé-tökën"]
+)
+def test_a_token_no_client_could_send_is_refused_at_start(token):
+    """The server reads a header's bytes as Latin-1 and compares UTF-8: a token beyond
+    ASCII never matched, and every write answered 401."""
+    with pytest.raises(ValueError, match="printable ASCII"):
+        Settings(model_path="m.npz", token=token).check()
+    assert Settings(model_path="m.npz", token="A-z0~9!#$%&'*+/=?^_`{|}").check().token

@@ -331,7 +331,7 @@ def max_workers() -> int:
 )
 @click.option(
     "--request-timeout",
-    type=click.FloatRange(min=0, max=3600, min_open=True),
+    type=float,
     default=30.0,
     show_default=True,
     help="Seconds a client has to send a request's headers, and again its body; a "
@@ -380,6 +380,8 @@ def serve(
             f"--workers {workers} is too many for {usable_cpus()} CPU(s): each worker holds "
             f"its own copy of the model; give at most {most}"
         )
+    if not 0 < request_timeout <= 3600:  # NaN included
+        raise Failure(f"--request-timeout must lie in (0, 3600] seconds, got {request_timeout}")
     if not 0 <= port <= 65535:
         raise Failure(f"--port must lie in 0-65535, got {port}")
     # `is not None`: an empty value (`--retrain-every ""`) is a bad interval, not "never".

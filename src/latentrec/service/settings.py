@@ -107,6 +107,14 @@ class Settings:
             )
         if self.token is not None and len(self.token) < 8:
             raise ValueError("the bearer token must be at least 8 characters long")
+        if self.token is not None and not re.fullmatch(r"[\x21-\x7e]+", self.token):
+            # A header carries bytes that the server reads as Latin-1 and a browser
+            # refuses to send beyond it: a token with other characters (or spaces, which
+            # the check strips) could never be matched, and every write would be a 401.
+            raise ValueError(
+                "the bearer token must be printable ASCII without spaces "
+                "(letters, digits and punctuation)"
+            )
         for name in self.allowed_hosts:
             if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._:-]+", name):
                 raise ValueError(f"allowed host {name!r} must be a host name or an address")
