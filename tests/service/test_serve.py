@@ -28,6 +28,10 @@ from .serving import check_rating_reaches_every_worker, worker_pids
         (["--model", "m.npz", "--workers", "100000"], "--workers 100000 is too many for"),
         (["--model", "m.npz", "--token", "abc"], "at least 8 characters"),
         (["--model", "m.npz", "--cors-origin", "evil"], "CORS origin 'evil'"),
+        (["--model", "m.npz", "--token", "pässwort-123"], "printable ASCII"),
+        (["--model", "m.npz", "--allowed-host", "a b"], "allowed host 'a b'"),
+        (["--model", "m.npz", "--request-timeout", "0"], "--request-timeout must lie in"),
+        (["--model", "m.npz", "--request-timeout", "nan"], "--request-timeout must lie in"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_1(tmp_path, monkeypatch, args, message):

@@ -207,6 +207,33 @@ def log_config(level: str = "INFO") -> dict:
     }
 
 
+def hosts_to_allow(host: str, given) -> tuple[str, ...]:
+    """The ``Host`` names the service answers to (empty: any): on a loopback ``host``
+    the loopback names plus those ``given`` (``--allowed-host``), elsewhere those given
+    (none: any); ``*`` among them: any.
+
+    Example:
+        >>> hosts_to_allow("127.0.0.1", ())
+        ('127.0.0.1', 'localhost', '::1')
+        >>> hosts_to_allow("0.0.0.0", ()), hosts_to_allow("10.0.0.5", ["rec.example.org"])
+        ((), ('rec.example.org',))
+        >>> hosts_to_allow("localhost", ["*"])
+        ()
+    """
+    import ipaddress
+
+    from ..service.hardening import LOOPBACK_HOSTS
+
+    if "*" in given:
+        return ()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    names = (*LOOPBACK_HOSTS, *given) if loopback else tuple(given)
+    return tuple(dict.fromkeys(names))
+
+
 WORKERS_PER_CPU = 4
 
 
@@ -283,6 +310,15 @@ def max_workers() -> int:
     help="Allow browser pages from this origin (repeatable); none by default.",
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Also answer requests whose Host header names this host (repeatable; * for "
+    "any).  On a loopback --host only the loopback names (127.0.0.1, localhost, ::1) are "
+    "answered by default, so a page on another site cannot reach the service by DNS "
+    "rebinding; on other addresses every name is, unless this option lists some.",
+)
+@click.option(
     "--max-n", type=int, default=100, show_default=True, help="Longest list a client may ask for."
 )
 @click.option(
@@ -292,6 +328,14 @@ def max_workers() -> int:
     show_default=True,
     help="Users whose vectors a worker keeps (least recently used out first; a user out "
     "of it is folded in again from the store).",
+)
+@click.option(
+    "--request-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds a client has to send a request's headers, and again its body; a "
+    "connection that is slower is closed (408 for a late body).",
 )
 @click.option("--no-access-log", is_flag=True, help="Do not log each request.")
 @click.option(
@@ -309,8 +353,10 @@ def serve(
     retrain_every,
     retrain_min_holdout,
     cors_origins,
+    allowed_hosts,
     max_n,
     cache_users,
+    request_timeout,
     no_access_log,
     open_page,
 ):
@@ -334,6 +380,8 @@ def serve(
             f"--workers {workers} is too many for {usable_cpus()} CPU(s): each worker holds "
             f"its own copy of the model; give at most {most}"
         )
+    if not 0 < request_timeout <= 3600:  # NaN included
+        raise Failure(f"--request-timeout must lie in (0, 3600] seconds, got {request_timeout}")
     if not 0 <= port <= 65535:
         raise Failure(f"--port must lie in 0-65535, got {port}")
     # `is not None`: an empty value (`--retrain-every ""`) is a bad interval, not "never".
@@ -345,6 +393,7 @@ def serve(
     import uvicorn
 
     from ..service.metrics import check_multiprocess_env
+    from ..service.protocol import protocol_with_deadline
     from ..service.settings import SETTINGS_ENV, Settings, parse_interval
 
     try:
@@ -367,8 +416,10 @@ def serve(
         store_url=store_url,
         token=token or None,
         cors_origins=tuple(cors_origins),
+        allowed_hosts=hosts_to_allow(host, allowed_hosts),
         max_n=max_n,
         cache_users=cache_users,
+        request_timeout=request_timeout,
         access_log=not no_access_log,
     ).check()
     # Before the model is loaded and "serving on" is said: a busy port or a host that is
@@ -412,7 +463,15 @@ def serve(
 
         threadpool_limits(1)
         if workers == 1:
-            uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False)
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                log_config=log_config(),
+                access_log=False,
+                # uvicorn's own connection, with a deadline for each request's headers.
+                http=protocol_with_deadline(settings.request_timeout),
+            )
         else:
             del app
             for name in THREAD_VARIABLES:
@@ -434,6 +493,7 @@ def serve(
                 workers=workers,
                 log_config=log_config(),
                 access_log=False,
+                http=protocol_with_deadline(settings.request_timeout),
                 # A worker loads the model before it answers uvicorn's pings; a big
                 # model on a busy machine takes longer than the default 5 s.
                 timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,

@@ -60,6 +60,8 @@ from .hardening import (
     AccessLog,
     BodyLimit,
     CheckedRoute,
+    HostCheck,
+    SecurityHeaders,
     check_id,
     check_text,
     install_error_handlers,
@@ -176,7 +178,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     app.state.metrics = metrics
     app.state.refresher = refresher
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.request_timeout
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -184,6 +188,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)
+    if settings.allowed_hosts:
+        app.add_middleware(HostCheck, allowed=settings.allowed_hosts)
     app.add_middleware(AccessLog, metrics=metrics, log=settings.access_log)
 
     max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars

@@ -1,7 +1,9 @@
 """What stands between the network and the handlers: limits, the token, errors, the log.
 
 Owns the request-body limit (:class:`BodyLimit`, pure ASGI: a declared or streamed body
-over the limit gets 413 before a handler runs), the per-request access log and
+over the limit gets 413 before a handler runs, one not received whole in time 408), the
+browser headers (:class:`SecurityHeaders`: nosniff, a content security policy, no
+framing), the per-request access log and
 metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
@@ -12,6 +14,7 @@ unreachable, never a stack trace for 5xx).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -34,19 +37,44 @@ ERROR_LOGGER = "latentrec.service"
 
 # Paths (and ids in them) are cut to this many characters in the access log.
 LOGGED_PATH_CHARS = 300
+# A method (any token the client chose) is cut to this many in the access log.
+LOGGED_METHOD_CHARS = 20
+
+# The methods counted under their own name in the metrics; any other is "other".  The
+# HTTP parser takes any token as a method (h11: "FOO /health" is a request), and each
+# new one would have added a label value, without bound.
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+# What the web page may load and who may frame it: its own script and stylesheet, its
+# own API, nothing inline, never inside another site's frame (a framed page could be
+# clicked through: "Remove", the access token field).
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# FastAPI's /docs and /redoc pages load their scripts from a CDN and run inline ones:
+# they get only the framing rule.
+DOCS_PATHS = ("/docs", "/redoc")
+DOCS_POLICY = "frame-ancestors 'none'"
 
 
 class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413.
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413, and bodies
+    not received whole within ``timeout`` seconds with 408.
 
     A ``Content-Length`` over the limit is refused before the body is read; a chunked
     body is read (up to the limit, then refused) before the handler runs and handed to
-    it whole, so a handler never sees part of an over-long body.
+    it whole, so a handler never sees part of an over-long body.  The deadline is for
+    the whole body, not for each piece: a client sending a byte now and then (a
+    "slowloris") would otherwise hold its connection and its request open forever, as
+    the server sets no such limit of its own.
     """
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, timeout: float | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -56,19 +84,26 @@ class BodyLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    return await too_large(send, "Content-Length is not a number", 400)
+                    return await json_error(send, "Content-Length is not a number", 400)
                 if declared > self.max_bytes:
-                    return await too_large(send, self.message())
+                    return await json_error(send, self.message())
         chunks, size = [], 0
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
-            message = await receive()
+            if deadline is None:
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+                except asyncio.TimeoutError:
+                    return await json_error(send, self.late(), 408)
             if message["type"] != "http.request":
                 # The client went away: let the app see it as it would.
                 return await self.app(scope, replay([message], receive), send)
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_bytes:
-                return await too_large(send, self.message())
+                return await json_error(send, self.message())
             chunks.append(body)
             if not message.get("more_body", False):
                 break
@@ -77,6 +112,105 @@ class BodyLimit:
 
     def message(self) -> str:
         return f"request body is larger than the limit of {self.max_bytes} bytes"
+
+    def late(self) -> str:
+        return f"the request body did not arrive whole within {self.timeout:g} seconds"
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers that tell a browser how to treat every answer.
+
+    ``X-Content-Type-Options: nosniff`` on every response (a JSON answer holding a
+    title such as ``<script>...`` is never sniffed into a page); a Content-Security-
+    Policy that allows the page only its own script, stylesheet and API and forbids
+    framing it (:data:`PAGE_POLICY`; FastAPI's ``/docs`` pages get only the framing
+    rule), ``X-Frame-Options: DENY`` for older browsers and ``Referrer-Policy:
+    no-referrer``.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        docs = any(path == p or path.startswith(p + "/") for p in DOCS_PATHS)
+        added = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"content-security-policy", (DOCS_POLICY if docs else PAGE_POLICY).encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", ()), *added]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# The names by which a browser on this machine reaches a service listening on loopback.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class HostCheck:
+    """ASGI middleware: answer only requests whose ``Host`` names one of ``allowed``.
+
+    A service on loopback without a token trusts whoever reaches it, and a web page on
+    another site can reach it through the visitor's browser by DNS rebinding (its own
+    name, re-pointed at 127.0.0.1): then its script is same-origin, reads the answers
+    and posts writes.  Such a request still carries the other site's name in ``Host``,
+    which is refused here with 421.  ``allowed`` empty: any host (``Host`` unchecked).
+    """
+
+    def __init__(self, app, allowed):
+        self.app = app
+        self.allowed = frozenset(name.lower() for name in allowed)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.allowed:
+            return await self.app(scope, receive, send)
+        given = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                given = value.decode("latin-1")
+                break
+        if host_name(given) not in self.allowed:
+            shown = given[:100] or "(none)"
+            return await json_error(
+                send,
+                f"this service does not answer to the host {shown!r} "
+                f"(it answers to {', '.join(sorted(self.allowed))}; "
+                "latentrec serve --allowed-host adds a name)",
+                421,
+            )
+        await self.app(scope, receive, send)
+
+
+def host_name(header: str) -> str:
+    """The host of a ``Host`` header, without its port, lower case.
+
+    Example:
+        >>> host_name("LocalHost:8000"), host_name("[::1]:8000"), host_name("127.0.0.1")
+        ('localhost', '::1', '127.0.0.1')
+    """
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if ":" in header else header
+
+
+def metric_method(method: str) -> str:
+    """The method as the metrics label it: itself if it is a standard one, else "other".
+
+    Example:
+        >>> metric_method("GET"), metric_method("FOO")
+        ('GET', 'other')
+    """
+    return method if method in METRIC_METHODS else "other"
 
 
 def replay(messages: list, receive):
@@ -91,7 +225,7 @@ def replay(messages: list, receive):
     return receive_again
 
 
-async def too_large(send, detail: str, status: int = 413) -> None:
+async def json_error(send, detail: str, status: int = 413) -> None:
     """Send a JSON error response straight through ASGI."""
     body = json.dumps({"detail": detail}).encode()
     await send(
@@ -113,7 +247,8 @@ class AccessLog:
 
     Adds ``X-Worker-PID`` to every response (which worker process answered: the
     two-worker tests and operators use it).  Requests that match no route are labelled
-    ``unmatched`` in the metrics, so arbitrary paths cannot create label values.
+    ``unmatched`` in the metrics and methods other than the standard ones ``other``
+    (:func:`metric_method`), so arbitrary paths and methods cannot create label values.
     """
 
     def __init__(self, app, metrics, log: bool = True):
@@ -144,14 +279,14 @@ class AccessLog:
             route = scope.get("route")
             # path_format drops the converters: /users/{user_id}/recommendations.
             template = getattr(route, "path_format", None) or "unmatched"
-            self.metrics.observe(scope["method"], template, status, elapsed)
+            self.metrics.observe(metric_method(scope["method"]), template, status, elapsed)
             if self.log and self.logger.isEnabledFor(logging.INFO):
                 client = scope.get("client") or ("", 0)
                 self.logger.info(
                     json.dumps(
                         {
                             "ts": round(time.time(), 3),
-                            "method": scope["method"],
+                            "method": scope["method"][:LOGGED_METHOD_CHARS],
                             "route": template,
                             "path": scope.get("path", "")[:LOGGED_PATH_CHARS],
                             "status": status,

@@ -35,9 +35,13 @@ class Settings:
 
     Limits: ``max_n`` caps ``n`` (list lengths asked for), ``max_list`` caps every list a
     client sends (``items=``, ``exclude=``, ratings in one POST, onboarding answers),
-    ``max_body_bytes`` caps a request body, ``max_id_chars`` caps an id.  ``token``, when
+    ``max_body_bytes`` caps a request body, ``max_id_chars`` caps an id;
+    ``request_timeout`` is the seconds a client has to send a request's headers, and
+    again its body (``latentrec serve`` applies the first; the app the second).  ``token``, when
     set, is required as ``Authorization: Bearer <token>`` on every write and admin route.
     ``cors_origins`` is empty by default: no cross-origin browser access.
+    ``allowed_hosts``, when given, are the only names accepted in a request's ``Host``
+    (``latentrec serve`` on a loopback address allows the loopback names only).
     ``poll_seconds`` is how often a worker checks the model directory for a new current
     version and the store for titles added through another worker.  ``cache_users``
     bounds the users whose vectors a worker keeps (the least recently used leave first
@@ -58,10 +62,12 @@ class Settings:
     store_url: str | None = None
     token: str | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     max_n: int = 100
     max_list: int = 1000
     max_body_bytes: int = 1_048_576
     max_id_chars: int = 256
+    request_timeout: float = 30.0
     poll_seconds: float = 1.0
     cache_users: int = 200_000
     warm_users: bool = True
@@ -83,6 +89,11 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        wait = self.request_timeout
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 < wait <= 3600:
+            raise ValueError(
+                f"request_timeout must be a number of seconds in (0, 3600], got {wait!r}"
+            )
         poll = self.poll_seconds
         # The refresher waits this long between rounds: a wait no thread can make
         # (infinite, or past threading.TIMEOUT_MAX) would end it at its first round.
@@ -96,6 +107,17 @@ class Settings:
             )
         if self.token is not None and len(self.token) < 8:
             raise ValueError("the bearer token must be at least 8 characters long")
+        if self.token is not None and not re.fullmatch(r"[\x21-\x7e]+", self.token):
+            # A header carries bytes that the server reads as Latin-1 and a browser
+            # refuses to send beyond it: a token with other characters (or spaces, which
+            # the check strips) could never be matched, and every write would be a 401.
+            raise ValueError(
+                "the bearer token must be printable ASCII without spaces "
+                "(letters, digits and punctuation)"
+            )
+        for name in self.allowed_hosts:
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._:-]+", name):
+                raise ValueError(f"allowed host {name!r} must be a host name or an address")
         for origin in self.cors_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise ValueError(
@@ -122,6 +144,7 @@ class Settings:
         """The settings as one JSON object (for :data:`SETTINGS_ENV`)."""
         values = asdict(self)
         values["cors_origins"] = list(self.cors_origins)
+        values["allowed_hosts"] = list(self.allowed_hosts)
         return json.dumps(values)
 
     @classmethod
@@ -137,8 +160,9 @@ class Settings:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown service settings {unknown}")
-        if "cors_origins" in values:
-            values["cors_origins"] = tuple(values["cors_origins"])
+        for name in ("cors_origins", "allowed_hosts"):
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values).check()
 
     @classmethod
