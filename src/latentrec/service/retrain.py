@@ -294,9 +294,12 @@ def retrain_on(
             pipeline, to every part that draws random numbers: its candidate models, its
             ranker (LightGBM's ``seed``) and its ``Explore`` and ``Thompson`` stages (an
             ``Explore`` without a seed keeps filling its slots by score).  Two retrains
-            with the same seed on the same data publish the same pipeline, provided the
-            models' and LightGBM's ``num_threads`` are fixed (LightGBM runs in its
-            deterministic mode, which holds for a fixed thread count).
+            with the same seed on the same data publish the same pipeline, provided
+            LightGBM's ``num_threads`` is fixed (its deterministic mode holds for a fixed
+            thread count) and each model reproduces at its thread count: always with
+            ``num_threads=1``, at any count for the row-parallel ones, never on more than
+            one thread for lock-free SGD (BPR, WARP; BiasedMF and SVDpp on larger data):
+            the README's reproducibility table.
         ranker_share: for a pipeline with a ranker, the share of the latest training
             ratings its ranker learns from (its models learn from the rest), strictly
             between 0 and 1; see :func:`fit_recipe`.
