@@ -111,8 +111,9 @@ class FoldIn:
         ``bias_regularization`` where the model has it, else λ), with the bias b only for
         a model with user biases (else b = 0).  Models with an objective or update of
         their own say so and replace it: ALS, implicit ALS, BPR and WARP, Bayesian MF,
-        NMF (p ≥ 0), SVD++ (the y of the rated items fixed), full-batch gradient
-        descent (λ not multiplied by n), and HybridMF (its BPR objective).
+        NMF (p ≥ 0), TruncatedSVD (the projection of the imputed row), SVD++ (the y of
+        the rated items fixed), full-batch gradient descent (λ not multiplied by n),
+        and HybridMF (its BPR objective).
 
         Example:
             >>> import numpy as np
