@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from .. import load
+from ..models.foldin import answer_range
 from ._common import (
     Failure,
     check_model_output,
@@ -44,7 +45,9 @@ def _parse_answers(model, text: str) -> dict:
 
 def _ask(model, questions, k: int) -> dict:
     """Ask the questions in order until ``k`` are answered; skipped titles stay out."""
-    scale = model.rating_scale_
+    # The model's own rule (its scale, else its training ratings' range) says what it takes.
+    bounds = answer_range(model)
+    scale = None if bounds is None else bounds[:2]
     hint = f"{scale[0]:g}-{scale[1]:g}" if scale else "a number, or y"
     click.echo(
         f"Rate up to {k} of these titles ({hint}); 's' skips one you have not seen, "

@@ -31,6 +31,14 @@ from numba import njit, prange
 
 #: Stop CG on a row once the squared residual norm falls below this (as implicit does).
 CG_TOLERANCE = 1e-20
+#: Stop CG on a row when a search direction p has ``pᵀAp <= CG_BREAKDOWN · trace(A) · pᵀp``:
+#: p then lies, to float32 rounding, in the null space of the row's system A (regularization
+#: 0 with collinear factors, e.g. fewer items than factors).  The step ``rᵀr / pᵀAp`` along
+#: it would be rounding divided by rounding, and it threw the factors off by orders of
+#: magnitude (tests/models/test_zero_regularization.py); a regular system has
+#: ``pᵀAp ≥ λ_min(A)·pᵀp``, so the test stops it only at a condition number over about
+#: ``1 / (k · CG_BREAKDOWN)``, where float32 CG has no accuracy left to lose.
+CG_BREAKDOWN = 1e-5
 #: :func:`max_condition`: the exact solver refuses a Gram matrix whose condition number
 #: times ``k · eps64`` exceeds 1 / this, i.e. whose solve may be off by more than 1e-3.
 EXACT_DIGITS_MARGIN = 1e4
@@ -202,9 +210,13 @@ def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pra
     d = np.empty(k, dtype=np.float32)
     Ad = np.empty(k, dtype=np.float32)
     loss = 0.0
+    trace0 = np.float32(0.0)
+    for f in range(k):
+        trace0 += A0[f, f]
     for u in range(lo, hi):
         start = indptr[u]
         stop = indptr[u + 1]
+        trace = trace0
         # r = b − A x with b = Σ c y and A = A0 + Σ (c − 1) y yᵀ, in one pass.
         for f in range(k):
             x0[f] = X[u, f]
@@ -224,8 +236,11 @@ def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pra
             for f in range(k):
                 s += Y[j, f] * x0[f]
             coef = conf - (conf - np.float32(1.0)) * s
+            yy = np.float32(0.0)
             for f in range(k):
                 r[f] += coef * Y[j, f]
+                yy += Y[j, f] * Y[j, f]
+            trace += (conf - np.float32(1.0)) * yy
             sum_c += conf
             b_x0 += conf * s
         rs_old = np.float32(0.0)
@@ -252,9 +267,11 @@ def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pra
                 for f in range(k):
                     Ap[f] += s * Y[j, f]
             pAp = np.float32(0.0)
+            pp = np.float32(0.0)
             for f in range(k):
                 pAp += p[f] * Ap[f]
-            if not pAp > 0.0:
+                pp += p[f] * p[f]
+            if not pAp > CG_BREAKDOWN * trace * pp:
                 break
             step = rs_old / pAp
             rs_new = np.float32(0.0)

@@ -53,6 +53,7 @@ CATALOG_ATTRIBUTES = {
     "item_titles_": "item_titles",
     "rating_scale_": "rating_scale",
     "rating_mean_": "rating_mean",
+    "rating_range_": "rating_range",
     "data_fingerprint_": "fingerprint",
 }
 

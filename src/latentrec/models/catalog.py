@@ -112,6 +112,9 @@ class Catalog:
     it was recorded).  ``rating_mean`` is the mean of the training values: the baseline
     a rating model without μ in its formula (unbiased MF, NMF) predicts for an id it
     does not know; ``None`` for catalogues not built from training data.
+    ``rating_range`` is the lowest and highest training value: what a fold-in of explicit
+    ratings may be given when there is no ``rating_scale`` (see
+    :func:`~latentrec.models.foldin.answer_range`); ``None`` when not known.
 
     Example:
         >>> cat = Catalog.from_ids(["ann", "bob"], [10, 20, 30])
@@ -128,6 +131,7 @@ class Catalog:
     fingerprint: str | None = None
     implicit: bool | None = None
     rating_mean: float | None = None
+    rating_range: tuple[float, float] | None = None
 
     def __post_init__(self):
         shape = (len(self.users), len(self.items))
@@ -150,8 +154,8 @@ class Catalog:
 
         Example:
             >>> cat = Catalog.from_interactions(Interactions.from_dense(np.eye(2) + 2))
-            >>> cat.item_popularity.tolist(), cat.implicit, cat.rating_mean
-            ([2.0, 2.0], False, 2.5)
+            >>> cat.item_popularity.tolist(), cat.implicit, cat.rating_mean, cat.rating_range
+            ([2.0, 2.0], False, 2.5, (2.0, 3.0))
         """
         m = data.matrix
         titles = None
@@ -168,6 +172,7 @@ class Catalog:
             fingerprint=data.fingerprint(),
             implicit=data.implicit,
             rating_mean=data.global_mean() if data.nnz else None,
+            rating_range=_value_range(m.data),
         )
 
     @classmethod
@@ -320,3 +325,10 @@ class Fitted:
             (4.0, 3.5)
         """
         return Fitted.build(catalog or self.catalog, {**self.state, **changes})
+
+
+def _value_range(values: np.ndarray) -> tuple[float, float] | None:
+    """(lowest, highest) of the training values, ``None`` for no values."""
+    if values.size == 0:
+        return None
+    return float(values.min()), float(values.max())

@@ -101,7 +101,9 @@ class FoldIn:
         them and lists them in ``UserVector.ignored``.  No known rating gives zeros: a
         vector that ranks by item bias alone (all ties for a model without biases), not
         by popularity; :func:`~latentrec.onboarding.onboard` gives the popularity list
-        for such a user (``fallback=True``).
+        for such a user (``fallback=True``).  Ratings off the model's rating scale, or
+        for a rating model fitted without one outside the range of its training ratings
+        (:func:`answer_range`), raise ``ValueError`` naming the items and the range.
 
         The default solve is, per user, the ridge regression
         ``min Σ_j (r_j − μ − b_j − b − p·q_j)² + n·(λ‖p‖² + λ_b b²)`` over the user's
@@ -109,8 +111,9 @@ class FoldIn:
         ``bias_regularization`` where the model has it, else λ), with the bias b only for
         a model with user biases (else b = 0).  Models with an objective or update of
         their own say so and replace it: ALS, implicit ALS, BPR and WARP, Bayesian MF,
-        NMF (p ≥ 0), SVD++ (the y of the rated items fixed), full-batch gradient
-        descent (λ not multiplied by n), and HybridMF (its BPR objective).
+        NMF (p ≥ 0), TruncatedSVD (the projection of the imputed row), SVD++ (the y of
+        the rated items fixed), full-batch gradient descent (λ not multiplied by n),
+        and HybridMF (its BPR objective).
 
         Example:
             >>> import numpy as np
@@ -485,7 +488,64 @@ def answer_values(model, ratings) -> tuple[np.ndarray, np.ndarray]:
     # fit read its own training cells: a HybridMF with min_rating learns nothing from a
     # rating below it, so such an answer is seen only, as it was in training.
     model._check_values(ids, values, "item")
+    _check_answer_range(model, ids, values)
     return ids, fold_in_values(model, values, None)
+
+
+def answer_range(model) -> tuple[float, float, str] | None:
+    """The ratings a fold-in of ``model`` takes as answers: ``(low, high, what)``, or
+    ``None`` when any finite value goes.
+
+    A model with a rating scale takes answers on it (``what`` is ``"rating scale"``).
+    A rating model (one that predicts ratings) fitted on explicit ratings without a
+    scale takes the range its training ratings covered (``"range of its training
+    ratings"``): a 9 given to a model that saw only 1-5 lies where nothing was learned,
+    and the new user's scores would be extrapolated off the scale of every prediction,
+    so it is refused rather than guessed at.  A ranking model (ImplicitALS, BPR, ...)
+    reads a value as a confidence or a positive, where a larger count is no
+    extrapolation; it, event data (plays, clicks), factors made elsewhere and model
+    files written before the range was recorded give ``None``.  Only the answers of
+    :meth:`FoldIn.fold_in` and :func:`~latentrec.onboarding.onboard` (ratings given as a
+    dict or Series) are held to the training range; :meth:`FoldIn.partial_fit_users`
+    and :meth:`FoldIn.fold_in_idx` take data, held to the rating scale alone.
+
+    Example:
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import BiasedMF
+        >>> R = np.array([[5, 3, 1], [4, 1, 2]])
+        >>> answer_range(BiasedMF(n_epochs=1).fit(Interactions.from_dense(R)))
+        (1.0, 5.0, 'range of its training ratings')
+        >>> stars = Interactions.from_dense(R, rating_scale=(1, 10))
+        >>> answer_range(BiasedMF(n_epochs=1).fit(stars))
+        (1.0, 10.0, 'rating scale')
+    """
+    if model.rating_scale_ is not None:
+        lo, hi = model.rating_scale_
+        return float(lo), float(hi), "rating scale"
+    seen = getattr(model.catalog_, "rating_range", None)
+    if seen is None or not model.predicts_ratings:
+        return None
+    if getattr(model.catalog_, "implicit", None) is not False:
+        return None
+    return float(seen[0]), float(seen[1]), "range of its training ratings"
+
+
+def _check_answer_range(model, ids, values) -> None:
+    """Refuse given answers outside :func:`answer_range` (the scale itself is checked by
+    ``_check_values``, with the message it has always had)."""
+    bounds = answer_range(model)
+    if bounds is None or bounds[2] == "rating scale":
+        return
+    lo, hi, what = bounds
+    # The range is of float32 training values: compare the answers as they would be stored.
+    stored = np.asarray(values, dtype=np.float32)
+    out = (stored < np.float32(lo)) | (stored > np.float32(hi))
+    if out.any():
+        shown = ", ".join(f"{i}={v:g}" for i, v in zip(ids[out][:5], values[out][:5], strict=True))
+        raise ValueError(
+            f"answer(s) {shown} lie outside the {what}, {lo:g}-{hi:g}; this model was "
+            "fitted without a rating scale and learned nothing of ratings beyond it"
+        )
 
 
 def partial_frame(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

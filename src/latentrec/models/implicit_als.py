@@ -184,7 +184,11 @@ class ImplicitALS(FactorModel):
         n_factors: k, the number of latent factors.
         n_epochs: ALS iterations (each one item half-step and one user half-step).
         regularization: λ, the same for users and items and not scaled by counts (as in
-            the paper and in implicit), or ``"auto"``.
+            the paper and in implicit), or ``"auto"``.  0 is allowed: every row's system
+            holds the whole Gram ``YᵀY``, so it is singular only where the factors of the
+            other side are collinear (fewer items or users with data than factors).  Then
+            ``"cholesky"`` refuses, naming the fix, and ``"cg"`` gives a least-squares
+            minimiser whose scores are those of the minimum-norm one.
         alpha: confidence slope (larger trusts observed cells more than blank ones), or
             ``"auto"``.
         confidence: ``"linear"``, ``"log"`` or ``"auto"``.

@@ -180,6 +180,9 @@ def onboard(
     :class:`~latentrec.UnknownIdError` unless ``unknown="ignore"``.  When no answer is
     usable (none given, all unknown and ignored, or all seen only) the result is the
     popularity list with ``fallback=True``, answered items excluded, and no user is added.
+    A rating off the model's rating scale raises ``ValueError``; so does, for a rating
+    model fitted without a scale, one outside the range of its training ratings
+    (:func:`~latentrec.models.foldin.answer_range`).
 
     Example:
         >>> import numpy as np

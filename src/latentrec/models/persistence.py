@@ -111,6 +111,7 @@ def save_model(model, path) -> None:
             "rating_scale": jsonable(cat.rating_scale),
             "implicit": cat.implicit,
             "rating_mean": cat.rating_mean,
+            "rating_range": jsonable(cat.rating_range),
         },
         "metrics": sections.get("metrics", {}),
     }
@@ -169,6 +170,7 @@ def _build(cls, manifest: dict, arrays: dict):
         copy=False,
     )
     scale = manifest["data"]["rating_scale"]
+    data_range = manifest["data"].get("rating_range")
     catalog = Catalog(
         users,
         items,
@@ -180,6 +182,8 @@ def _build(cls, manifest: dict, arrays: dict):
         # Files written before the kind was recorded lack it: not known.
         manifest["data"].get("implicit"),
         manifest["data"].get("rating_mean"),
+        # Files written before the observed range was recorded lack it: not known.
+        None if data_range is None else tuple(float(x) for x in data_range),
     )
     state = {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
     state.update(manifest["state"])
@@ -255,6 +259,14 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         and scale[0] < scale[1]
     ):
         raise ValueError(f"its rating_scale {scale!r} is not (low, high) with low < high")
+    seen_range = data.get("rating_range")
+    if seen_range is not None and not (
+        isinstance(seen_range, list)
+        and len(seen_range) == 2
+        and all(_is_number(x) for x in seen_range)
+        and seen_range[0] <= seen_range[1]
+    ):
+        raise ValueError(f"its rating_range {seen_range!r} is not (low, high) with low <= high")
     for name in ("global_mean_",):  # the learned number every rating prediction adds
         if name in manifest["state"] and not _is_number(manifest["state"][name]):
             raise ValueError(f"its {name} is {manifest['state'][name]!r}, not a finite number")

@@ -351,8 +351,11 @@ class Ranking:
         a few seconds, with ``True`` always, with ``False`` never.  The format follows the
         suffix: ``.parquet`` / ``.pq`` (needs pyarrow) or ``.csv`` (optionally compressed,
         e.g. ``.csv.gz``).  The columns are those of :meth:`recommend_batch`.  The file is
-        written under a temporary name and renamed at the end, so an interrupted run leaves
-        no partial file.
+        written under a temporary name beside ``path`` and renamed at the end, so an
+        interrupted run never leaves a partial table under ``path``: it keeps the old file
+        (or stays absent).  An exception removes the temporary file; a process killed
+        outright (SIGTERM, SIGKILL: the library sets no handler) leaves it, hidden, as
+        ``.NAME.*.tmp``.
 
         Returns:
             The number of rows written.
