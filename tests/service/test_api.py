@@ -305,6 +305,29 @@ def test_onboarding_rejects_unknown_items_and_empty_answers(client, store):
     assert store.counts()["ratings"] == 0
 
 
+def test_onboarding_answers_outside_the_training_ratings_are_refused_without_a_scale(
+    make_client, store
+):
+    """As the library's onboard: a model fitted without a rating scale takes answers in
+    the range its training ratings covered."""
+    from latentrec import Interactions
+    from latentrec.models import BiasedMF
+
+    rng = np.random.default_rng(0)
+    stars = rng.integers(1, 6, size=(12, 8)).astype(float)
+    model = BiasedMF(n_factors=2, n_epochs=5, random_state=0).fit(Interactions.from_dense(stars))
+    assert model.rating_scale_ is None
+    client = make_client(model)
+    r = client.post("/users/x/onboarding", json={"answers": [{"item_id": "3", "rating": 9}]})
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "rating 9 for item '3' lies outside 1-5, the range of the served model's training ratings"
+    )
+    assert store.counts()["ratings"] == 0
+    ok = client.post("/users/x/onboarding", json={"answers": [{"item_id": "3", "rating": 4.5}]})
+    assert ok.status_code == 200, ok.text
+
+
 # ---------------------------------------------------------------------- items
 def test_catalogue_is_seeded_from_the_model_and_searchable(client):
     body = client.get("/items", params={"search": "Film 1", "n": 50}).json()

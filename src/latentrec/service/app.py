@@ -52,6 +52,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from ..models.foldin import answer_range
 from ..store import Item, Rating, StoreError, open_store
 from . import schemas
 from .batching import PipelineQueue
@@ -738,11 +739,21 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if body.n > max_n:
             raise HTTPException(422, f"n is {body.n}; the limit is {max_n}")
         served = holder.current
+        # Answers, as the library's onboard takes them: a model with no rating scale takes
+        # the range of its training ratings (a 9 where it saw 1-5 is extrapolation).
+        bounds = answer_range(served.model) if hasattr(served.model, "rating_scale_") else None
         ratings = []
         for a in body.answers:
             item_id = check_id(a.item_id, "item_id", max_id)
             model_item(served, item_id)
             check_value(served, item_id, a.rating, "explicit")
+            if bounds is not None and not bounds[0] <= a.rating <= bounds[1]:
+                raise HTTPException(
+                    422,
+                    f"rating {a.rating:g} for item {item_id!r} lies outside "
+                    f"{bounds[0]:g}-{bounds[1]:g}, the "
+                    + bounds[2].replace("its", "the served model's"),
+                )
             ratings.append(Rating(user_id, item_id, float(a.rating)))
         ack = write(served, ratings)
         state = live.resolve(served, user_id, ack["users"].get(user_id))
