@@ -7,6 +7,7 @@ The answers are checked against the model's own public API (the slow obvious way
 import numpy as np
 import pytest
 
+from latentrec.service.hardening import field_path
 from latentrec.store import Rating
 
 
@@ -197,7 +198,7 @@ def test_an_explicit_rating_without_stars_is_422_naming_rating(client, store, bo
     r = client.post("/ratings", json=body)
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"loc": where, "msg": "Field required"}]
-    assert r.json()["detail"] == " ".join(where[1:]) + ": Field required"
+    assert r.json()["detail"] == field_path(where[1:]) + ": Field required"
     assert store.counts()["ratings"] == 0
 
 
@@ -224,7 +225,7 @@ def test_an_event_without_a_weight_weighs_one(client, store):
             {"user_id": "x", "item_id": "50", "rating": 4, "ratting": 5},
             "ratting: Extra inputs are not permitted",
         ),
-        ({"ratings": [{"user_id": "x", "rating": 4}]}, "ratings 0 item_id: Field required"),
+        ({"ratings": [{"user_id": "x", "rating": 4}]}, "ratings[0].item_id: Field required"),
         ({"ratings": {"user_id": "x"}}, "ratings: Input should be a valid list"),
         ({"ratings": [], "user_id": "x"}, "user_id: Extra inputs are not permitted"),
         ([1, 2], "body: Input should be a valid dictionary or object to extract fields from"),
@@ -302,6 +303,17 @@ def test_onboarding_rejects_unknown_items_and_empty_answers(client, store):
     bad = {"answers": [{"item_id": "nope", "rating": 4}]}
     assert client.post("/users/x/onboarding", json=bad).status_code == 404
     assert client.post("/users/x/onboarding", json={"answers": []}).status_code == 422
+    assert store.counts()["ratings"] == 0
+
+
+def test_onboarding_answers_rating_one_item_twice_are_refused(client, store):
+    """Two answers for one title in one form (5, then 1) were both taken, the store
+    keeping one by its rules: a slip settled silently.  Now a 422 naming the item, and
+    nothing is stored, as `latentrec onboard --answers` refuses it."""
+    body = {"answers": [{"item_id": "100", "rating": 5}, {"item_id": "100", "rating": 1}]}
+    r = client.post("/users/x/onboarding", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"] == "the answers rate item '100' more than once"
     assert store.counts()["ratings"] == 0
 
 

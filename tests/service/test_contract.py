@@ -104,7 +104,7 @@ def test_a_json_key_given_twice_is_422_and_nothing_is_written(client, store, pat
         ({"user_id": "u", "item_id": "100", "rating": "4"}, "rating"),
         ({"user_id": "u", "item_id": "100", "rating": 4, "timestamp": "1700000000"}, "timestamp"),
         ({"user_id": "u", "item_id": "100", "rating": 4, "timestamp": False}, "timestamp"),
-        ({"ratings": [{"user_id": "u", "item_id": "100", "rating": False}]}, "ratings 0 rating"),
+        ({"ratings": [{"user_id": "u", "item_id": "100", "rating": False}]}, "ratings[0].rating"),
     ],
 )
 def test_a_value_of_the_wrong_json_type_is_422_naming_the_field(client, store, body, field):
@@ -131,7 +131,7 @@ def test_whole_numbers_are_still_numbers(client, store):
     [
         ({"answers": [{"item_id": "100", "rating": 4}], "n": 2.5}, "n"),
         ({"answers": [{"item_id": "100", "rating": 4}], "n": "5"}, "n"),
-        ({"answers": [{"item_id": "100", "rating": True}]}, "answers 0 rating"),
+        ({"answers": [{"item_id": "100", "rating": True}]}, "answers[0].rating"),
     ],
 )
 def test_onboarding_values_of_the_wrong_type_are_422(client, store, body, field):
@@ -142,9 +142,9 @@ def test_onboarding_values_of_the_wrong_type_are_422(client, store, body, field)
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"item_id": "new", "features": {"year": "1999"}}, "features year"),
-        ({"item_id": "new", "features": {"year": True}}, "features year"),
-        ({"item_id": "new", "genres": ["Drama", 7]}, "genres 1"),
+        ({"item_id": "new", "features": {"year": "1999"}}, "features.year"),
+        ({"item_id": "new", "features": {"year": True}}, "features.year"),
+        ({"item_id": "new", "genres": ["Drama", 7]}, "genres[1]"),
     ],
 )
 def test_item_values_of_the_wrong_type_are_422(client, store, body, field):

@@ -34,6 +34,11 @@ def server(model_files, tmp_path_factory):
         TOKEN,
         "--request-timeout",
         str(TIMEOUT_S),
+        # Given with a port, as a user writes the address they open.
+        "--allowed-host",
+        "Rec.Example.org:8080",
+        "--allowed-host",
+        "[fd00::5]:8443",
     ]
     started = Server(args, folder / "serve.log")
     try:
@@ -216,6 +221,40 @@ def test_a_loopback_service_answers_only_to_loopback_host_names(server):
             == 421
         )
     assert httpx.get(server.url + "/users/rebound/ratings").json()["ratings"] == []
+
+
+def test_an_allowed_host_given_with_a_port_matches_the_host_header(server):
+    """``--allowed-host NAME:PORT`` was kept whole while the Host header lost its port, so
+    it never matched: every request to that name was a 421 listing the very name."""
+    for host in ("rec.example.org:8080", "rec.example.org", "REC.example.ORG:9", "[fd00::5]:1"):
+        r = httpx.get(server.url + "/health", headers={"Host": host})
+        assert r.status_code == 200, (host, r.text)
+    r = httpx.get(server.url + "/health", headers={"Host": "other.example.org:8080"})
+    assert r.status_code == 421
+    assert (
+        "(it answers to 127.0.0.1, ::1, fd00::5, localhost, rec.example.org;"
+        in (r.json()["detail"])
+    )
+
+
+def test_the_host_checks_421_carries_the_browser_headers(server):
+    """docs/service.md: every answer carries them; the 421 answered outside them."""
+    r = httpx.get(server.url + "/", headers={"Host": "evil.example"})
+    assert r.status_code == 421
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    "name", ["a b", "x.com:http", "[fd00::5", "x.com:80:80", "[x.com]:80", "http://x.com"]
+)
+def test_an_allowed_host_that_is_no_name_is_refused(name):
+    with pytest.raises(ValueError, match="allowed host"):
+        Settings(model_path="m.npz", allowed_hosts=(name,)).check()
+    for good in ("x.com", "x.com:8080", "::1", "[::1]:8000", "10.0.0.5:80"):
+        Settings(model_path="m.npz", allowed_hosts=(good,)).check()
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ is loaded or the store created.  A real listening socket on 127.0.0.1 holds the 
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -81,3 +82,47 @@ def test_a_host_it_cannot_listen_on_is_one_line(tmp_path, model_files, host, sta
     assert result.output.startswith(start)
     assert "serving on" not in result.output and "Traceback" not in result.output
     assert not store.exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_port_0_says_the_port_it_listens_on(tmp_path, model_files, workers):
+    """``--port 0``: the banner named port 0 while uvicorn listened on one it picked later,
+    so the printed address never answered.  Now the port is picked first and the banner's
+    URL answers, with one worker and with several."""
+    import re
+    import signal
+    import time
+
+    import httpx
+
+    args = ["--host", "127.0.0.1", "--port", "0", "--workers", workers]
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            serve_command(model_files["explicit"], tmp_path / "s.db", *args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        url = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = re.search(r"serving on (http://127\.0\.0\.1:(\d+)/)", log.read_text())
+            if found:
+                assert int(found.group(2)) > 0
+                url = found.group(1)
+                try:
+                    if httpx.get(url + "health", timeout=1.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"serve --port 0 did not answer at its banner's URL: {log.read_text()}")
+        # loopback: no warning about writes open to other machines
+        assert "warning" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

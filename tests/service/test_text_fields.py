@@ -87,7 +87,7 @@ LIMITS = {
         "genres",
         lambda k: ["Drama", "g" * k],
         MAX_GENRE_CHARS,
-        "genres 1:",
+        "genres[1]:",
         "at most 100 characters",
     ),
     "feature count": (
@@ -101,7 +101,7 @@ LIMITS = {
         "features",
         lambda k: {"f" * k: 1.0},
         MAX_FEATURE_NAME_CHARS,
-        "features ",
+        "features.",
         "at most 100 characters",
     ),
 }

@@ -41,6 +41,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # How long uvicorn waits for a worker process to answer its health check.
 WORKER_STARTUP_SECONDS = 120
 
+# The exit status of a server that did not start (uvicorn's own).
+STARTUP_FAILURE = 3
+
 
 def page_url(host: str, port: int) -> str:
     """The address a browser on this machine opens for a service bound to ``host``.
@@ -58,6 +61,90 @@ def page_url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/"
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def banner(host: str, port: int) -> str:
+    """The line ``serve`` prints once it listens: the address and the port it listens on,
+    and for a wildcard address (every interface) the loopback URL to open here.
+
+    Example:
+        >>> banner("127.0.0.1", 8000)
+        'serving on http://127.0.0.1:8000/ (API: /docs)'
+        >>> line = banner("0.0.0.0", 41234)
+        >>> line.startswith("serving on all interfaces (0.0.0.0) port 41234: open ")
+        True
+        >>> "http://127.0.0.1:41234/" in line
+        True
+    """
+    if host in WILDCARD_HOSTS:
+        which = "all IPv6 interfaces (::)" if host == "::" else "all interfaces (0.0.0.0)"
+        return f"serving on {which} port {port}: open {page_url(host, port)} here (API: /docs)"
+    return f"serving on {page_url(host, port)} (API: /docs)"
+
+
+def open_writes_warning(host: str, port: int, token) -> str | None:
+    """The warning ``serve`` prints when anyone who can reach it can write: a
+    non-loopback address and no token.  ``None`` when there is nothing to say.
+
+    Example:
+        >>> open_writes_warning("0.0.0.0", 8000, None).startswith(
+        ...     "warning: no --token, and 0.0.0.0 port 8000 is reachable from other machines"
+        ... )
+        True
+        >>> open_writes_warning("127.0.0.1", 80, None), open_writes_warning("::", 80, "s3cret-1")
+        (None, None)
+    """
+    if token or is_loopback(host):
+        return None
+    return (
+        f"warning: no --token, and {host or '0.0.0.0'} port {port} is reachable from other "
+        "machines: anyone who can reach it can write and delete ratings "
+        "(give --token or LATENTREC_TOKEN)"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``): only this machine reaches it.
+
+    Example:
+        >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_any_port(host: str) -> socket.socket:
+    """A socket bound to ``host`` at a port the system picks (``--port 0``), for the
+    server to listen on, so that the port it says is the port it listens on.
+
+    Bound as the server binds its own: IPv6 for an address with a colon (IPv6 only, as
+    asyncio's are), ``SO_REUSEADDR``, inheritable by worker processes.
+
+    Example:
+        >>> with bind_any_port("127.0.0.1") as sock:
+        ...     sock.getsockname()[1] > 0
+        True
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, 0))
+    except OSError as err:
+        sock.close()
+        raise Failure(f"cannot listen on {host}: {err.strerror or err}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def open_when_ready(url: str, timeout: float = WORKER_STARTUP_SECONDS) -> threading.Thread:
@@ -220,17 +307,11 @@ def hosts_to_allow(host: str, given) -> tuple[str, ...]:
         >>> hosts_to_allow("localhost", ["*"])
         ()
     """
-    import ipaddress
-
     from ..service.hardening import LOOPBACK_HOSTS
 
     if "*" in given:
         return ()
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    names = (*LOOPBACK_HOSTS, *given) if loopback else tuple(given)
+    names = (*LOOPBACK_HOSTS, *given) if is_loopback(host) else tuple(given)
     return tuple(dict.fromkeys(names))
 
 
@@ -452,7 +533,15 @@ def serve(
                 env=retrain_env,
                 min_holdout=retrain_min_holdout,
             ).start()
-        click.echo(f"serving on {page_url(host, port)} (API: /docs)", err=True)
+        # --port 0: the system picks the port, here, so that the line below names the
+        # port the server listens on (uvicorn would pick its own, after the line).
+        listener = bind_any_port(host) if port == 0 else None
+        if listener is not None:
+            port = listener.getsockname()[1]
+        click.echo(banner(host, port), err=True)
+        warning = open_writes_warning(host, port, settings.token)
+        if warning:
+            click.echo(warning, err=True)
         if open_page:
             open_when_ready(page_url(host, port))
         # One request is small (one user's scores): parallelism comes from the workers, and
@@ -463,8 +552,7 @@ def serve(
 
         threadpool_limits(1)
         if workers == 1:
-            uvicorn.run(
-                app,
+            options = dict(
                 host=host,
                 port=port,
                 log_config=log_config(),
@@ -472,6 +560,13 @@ def serve(
                 # uvicorn's own connection, with a deadline for each request's headers.
                 http=protocol_with_deadline(settings.request_timeout),
             )
+            if listener is None:
+                uvicorn.run(app, **options)
+            else:
+                server = uvicorn.Server(uvicorn.Config(app, **options))
+                server.run(sockets=[listener])
+                if not server.started:
+                    raise SystemExit(STARTUP_FAILURE)
         else:
             del app
             for name in THREAD_VARIABLES:
@@ -485,8 +580,7 @@ def serve(
                 metrics_dir = tempfile.mkdtemp(prefix="latentrec-metrics-")
                 os.environ[MULTIPROC_ENV] = metrics_dir
             os.environ[SETTINGS_ENV] = settings.to_json()
-            uvicorn.run(
-                FACTORY,
+            options = dict(
                 factory=True,
                 host=host,
                 port=port,
@@ -498,6 +592,13 @@ def serve(
                 # model on a busy machine takes longer than the default 5 s.
                 timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
             )
+            if listener is None:
+                uvicorn.run(FACTORY, **options)
+            else:
+                from uvicorn.supervisors import Multiprocess
+
+                # As uvicorn.run does with the socket it binds for its workers.
+                Multiprocess(uvicorn.Config(FACTORY, **options), sockets=[listener]).run()
     finally:
         if schedule is not None:
             schedule.stop()

@@ -189,9 +189,11 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(SecurityHeaders)
+    # Added later is outer: the browser headers wrap the Host check, so its 421 carries
+    # them as every other answer does.
     if settings.allowed_hosts:
         app.add_middleware(HostCheck, allowed=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog, metrics=metrics, log=settings.access_log)
 
     max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars
@@ -743,8 +745,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         # the range of its training ratings (a 9 where it saw 1-5 is extrapolation).
         bounds = answer_range(served.model) if hasattr(served.model, "rating_scale_") else None
         ratings = []
+        answered = set()
         for a in body.answers:
             item_id = check_id(a.item_id, "item_id", max_id)
+            # Two answers for one item in one form (5, then 1) is a slip, not an update:
+            # refused, as `latentrec onboard --answers` refuses it, not settled silently.
+            if item_id in answered:
+                raise HTTPException(422, f"the answers rate item {item_id!r} more than once")
+            answered.add(item_id)
             model_item(served, item_id)
             check_value(served, item_id, a.rating, "explicit")
             if bounds is not None and not bounds[0] <= a.rating <= bounds[1]:

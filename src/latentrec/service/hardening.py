@@ -164,11 +164,13 @@ class HostCheck:
     name, re-pointed at 127.0.0.1): then its script is same-origin, reads the answers
     and posts writes.  Such a request still carries the other site's name in ``Host``,
     which is refused here with 421.  ``allowed`` empty: any host (``Host`` unchecked).
+    Each allowed name is read as the header is (:func:`allowed_name`): ``x.com:8080``
+    allows ``Host: x.com:8080`` and ``Host: x.com``, as the port is not compared.
     """
 
     def __init__(self, app, allowed):
         self.app = app
-        self.allowed = frozenset(name.lower() for name in allowed)
+        self.allowed = frozenset(allowed_name(name) for name in allowed)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self.allowed:
@@ -201,6 +203,20 @@ def host_name(header: str) -> str:
     if header.startswith("["):
         return header[1:].partition("]")[0]
     return header.rpartition(":")[0] if ":" in header else header
+
+
+def allowed_name(value: str) -> str:
+    """An allowed host as :func:`host_name` reads a ``Host`` header: lower case, without
+    a port, an IPv6 address without its brackets (a bare one, ``::1``, kept whole).
+
+    Example:
+        >>> allowed_name("X.com:8080"), allowed_name("[::1]:8000"), allowed_name("::1")
+        ('x.com', '::1', '::1')
+    """
+    value = value.strip().lower()
+    if value.startswith("[") or value.count(":") == 1:
+        return host_name(value)
+    return value
 
 
 def metric_method(method: str) -> str:
@@ -509,22 +525,51 @@ def check_text(value: str, what: str) -> str:
 
 def validation_message(errors) -> str:
     """One line from pydantic's error list: ``where: what`` for each error, a field of
-    the body named by its path in the body (the JSON the client wrote).
+    the body named by its path in the body as JSONPath-like text (``answers[0].rating``,
+    the JSON the client wrote), a query or path parameter as ``query n``.
 
     Example:
         >>> validation_message([{"loc": ("query", "n"), "msg": "Input should be > 0"}])
         'query n: Input should be > 0'
         >>> validation_message([{"loc": ("body", "answers", 0, "rating"), "msg": "Field required"}])
-        'answers 0 rating: Field required'
+        'answers[0].rating: Field required'
+        >>> validation_message([{"loc": ("body", "genres", 0), "msg": "Input should be text"}])
+        'genres[0]: Input should be text'
     """
     parts = []
     for err in errors:
         loc = list(err.get("loc", ()))
         if len(loc) > 1 and loc[0] == "body":
-            loc = loc[1:]
-        where = " ".join(str(x) for x in loc)
+            where = field_path(loc[1:])
+        elif len(loc) > 1:
+            where = f"{loc[0]} {field_path(loc[1:])}"
+        else:
+            where = " ".join(str(x) for x in loc)
         parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
     return "; ".join(parts) or "invalid request"
+
+
+def field_path(loc) -> str:
+    """A location in a JSON value as text: a list position in brackets, a key after a dot
+    (a location's positions arrive as numbers, or as their digits from the 422's
+    ``errors``).
+
+    Example:
+        >>> field_path(["ratings", 0, "item_id"]), field_path(["genres", "1"])
+        ('ratings[0].item_id', 'genres[1]')
+        >>> field_path(["features", "year", "[key]"])
+        'features.year (key)'
+    """
+    out = ""
+    for part in loc:
+        # pydantic's mark for a mapping's key (the key itself is the part before it)
+        if part == "[key]":
+            out += " (key)"
+        elif isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
 
 
 def body_tags(route) -> frozenset:

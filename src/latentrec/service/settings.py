@@ -116,8 +116,15 @@ class Settings:
                 "(letters, digits and punctuation)"
             )
         for name in self.allowed_hosts:
-            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._:-]+", name):
-                raise ValueError(f"allowed host {name!r} must be a host name or an address")
+            # NAME, NAME:PORT, an IPv4 or IPv6 address, [IPv6] or [IPv6]:PORT; the port
+            # is not compared (hardening.allowed_name), as a Host header's is not.
+            if not isinstance(name, str) or not re.fullmatch(
+                r"(?:[A-Za-z0-9._-]+(?::\d+)?|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\](?::\d+)?)", name
+            ):
+                raise ValueError(
+                    f"allowed host {name!r} must be a host name or an address "
+                    "(a :PORT after it is allowed)"
+                )
         for origin in self.cors_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise ValueError(
