@@ -73,7 +73,12 @@ def test_taste_map_of_a_model_that_gained_users_and_items(movie_data):
     # The same items on the same axes: the added item has no ratings in the data.
     old, new = before.axes[0].collections[0], after.axes[0].collections[0]
     np.testing.assert_array_equal(old.get_offsets(), new.get_offsets())
-    other = movie_data.subset(movie_data.item_idx != 3)
+    # A split of the training data is taken as before the model grew; data over other
+    # ids (here the first users only) is refused.
+    split = movie_data.subset(movie_data.item_idx != 3)
+    assert plots.taste_map(model, split, min_ratings=5, users=[0]).axes
+    first = movie_data.subset(movie_data.user_idx < movie_data.n_users - 1).to_frame()
+    other = Interactions.from_frame(first, user="user_id", item="item_id", rating="rating")
     with pytest.raises(ValueError, match="vocabularies"):
         plots.taste_map(model, other, min_ratings=5)
 
@@ -368,7 +373,7 @@ def test_tradeoff_ndcg_axis_starts_at_zero_and_notes_the_range(tmp_path):
 
 
 def test_learning_curves_name_the_loss_and_how_to_get_validation(movie_data):
-    from latentrec.models import ImplicitALS
+    from latentrec.models import BPR, ImplicitALS
 
     model = BiasedMF(n_factors=4, n_epochs=5, random_state=0).fit(movie_data)
     ax = plots.learning_curves(model).axes[0]
@@ -381,6 +386,11 @@ def test_learning_curves_name_the_loss_and_how_to_get_validation(movie_data):
     ax = plots.learning_curves(implicit).axes[0]
     assert ax.get_ylabel().startswith("weighted squared loss + L2")
     assert "does not use validation" in ax.get_legend().get_title().get_text()
+    # A ranking model's curve: `latentrec train` gives it no validation data.
+    bpr = BPR(n_factors=3, n_epochs=3, random_state=0).fit(movie_data)
+    hint = plots.learning_curves(bpr).axes[0].get_legend().get_title().get_text()
+    assert "model.fit(train, validation)" in hint and "--no-refit" not in hint
+    assert "latentrec train records none for ranking models" in hint
     # With a validation curve there is nothing to hint.
     train, valid = random_split(movie_data, 0.2, random_state=0)
     model = BiasedMF(n_factors=4, n_epochs=5, random_state=0).fit(train, valid)

@@ -330,7 +330,9 @@ def learning_curves(history, path=None, *, title: str | None = None):
     ``valid_loss`` (ranking models); marks ``best_epoch`` when validation data was used.
     Given a model, the title names it and a loss axis names the loss the model records
     (ImplicitALS: its weighted squared loss + L2 divided by the total confidence).
-    Without a validation curve the plot says how to get one.
+    Without a validation curve the plot says how to get one (``latentrec train
+    --test-size ... --no-refit`` records one for rating models; for a ranking model,
+    ``fit(train, validation)``).
 
     Example:
         >>> import numpy as np
@@ -381,11 +383,17 @@ def learning_curves(history, path=None, *, title: str | None = None):
         hint = None
     elif name in _IGNORES_VALIDATION:
         hint = f"no validation curve: {name}'s fit does not use validation data"
-    else:
+    elif kind == "rmse":
         # A lone training curve says nothing about over-fitting; say how to see one.
         hint = (
             "no validation curve: fit with validation data,\nmodel.fit(train, validation)"
             " or\nlatentrec train --test-size 0.2 --no-refit"
+        )
+    else:
+        # `latentrec train` watches a held-out share for rating models only.
+        hint = (
+            "no validation curve: fit with validation data,\nmodel.fit(train, validation)"
+            "\n(latentrec train records none for ranking models)"
         )
     ax.set_xlabel("epoch")
     ax.set_ylabel("RMSE" if kind == "rmse" else loss_label)

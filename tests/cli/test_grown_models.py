@@ -58,3 +58,32 @@ def test_an_onboarded_user_keeps_their_list_under_knobs_read_with_data(trained, 
     assert {r["item_id"]: r["score"] for r in rows} == pytest.approx(
         {r["item_id"]: r["score"] for r in plain}
     )
+
+
+# The demo's route: a model of an 80% split that gained a user takes the whole file, as
+# it did before the user was added; data with other ids is refused still.
+def test_a_grown_model_of_a_split_takes_the_whole_file_as_before_it_grew(trained):
+    csv, _, _, folder = trained
+    split = folder / "split.npz"
+    out = invoke(
+        "train", csv, "--factors", 3, "--epochs", 3, "--test-size", 0.2, "--no-refit", "-q",
+        "-o", split,
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    args = ("-u", 5, "-n", 5, "--diversity", "0.5", "--data", csv)
+    assert invoke("recommend", split, *args).exit_code == 0
+    grown = folder / "split-onboarded.npz"
+    out = invoke("onboard", split, "--answers", "100=5,101=4", "--save-as", 5000, "-o", grown)
+    assert out.exit_code == 0, out.output
+    assert load(grown).catalog_.trained_shape == load(split).catalog_.trained_shape
+    out = invoke("recommend", grown, *args[:1], 5000, *args[2:])
+    assert out.exit_code == 0, out.output
+    out = invoke("recommend", grown, *args)
+    assert out.exit_code == 0, out.output
+    # Ratings without the model's last user: the model's first ids, not its training ids.
+    fewer = folder / "split-fewer.csv"
+    frame = cli_ratings_frame(n_users=300)
+    frame[frame.user_id != 300].to_csv(fewer, index=False)
+    line = error_line(invoke("recommend", grown, "-u", 5000, "--diversity", "0.5", "--data", fewer))
+    assert "is not the data" in line
+    assert "300 x" in line and "when trained (it gained 1 users and 0 items later)" in line

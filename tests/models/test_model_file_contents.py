@@ -134,6 +134,8 @@ def test_contents_that_are_no_model_are_named(files, tmp_path, kind, arrays, say
         (lambda m: {**m, "params": [1]}, "its manifest has no params section"),
         (lambda m: {**m, "data": {**m["data"], "rating_scale": [5]}}, "rating_scale [5] is not"),
         (lambda m: {**m, "data": {**m["data"], "rating_scale": [5, 1]}}, "with low < high"),
+        (lambda m: {**m, "data": {**m["data"], "trained_shape": [13, 8]}}, "within the mod"),
+        (lambda m: {**m, "data": {**m["data"], "trained_shape": "12x8"}}, "'12x8' is not"),
     ],
 )
 def test_a_manifest_that_is_no_model_is_named(files, tmp_path, change, says):
@@ -248,3 +250,13 @@ def test_the_sorted_rows_check_matches_a_slow_reference_across_slices(monkeypatc
             assert "not sorted within each user's row" in str(err)
             got = False
         assert got == expected, (trial, rows)
+
+
+def test_the_training_shape_is_kept_and_files_without_it_still_load(files, tmp_path):
+    assert latentrec.load(files["BiasedMF"]).catalog_.trained_shape == (12, 8)
+
+    def older(m):
+        return {**m, "data": {k: v for k, v in m["data"].items() if k != "trained_shape"}}
+
+    old = edited(files["BiasedMF"], tmp_path / "old.npz", manifest=older)
+    assert latentrec.load(old).catalog_.trained_shape is None

@@ -26,7 +26,7 @@ from .. import ModelFileError
 from ..data import DataError, Interactions, UnknownIdError
 from ..data.interactions import DUPLICATE_POLICIES
 from ..datasets import movielens
-from ..models.inputs import with_model_ids
+from ..models.inputs import gained, trained_shape, with_model_ids
 from ..registry import ALIASES, model_class
 
 # Set to show the full traceback of an unexpected error (for a bug report).
@@ -539,14 +539,28 @@ def load_training_data(model, model_path, source: str, **opts) -> Interactions:
     data = load_data(source, **opts)
     try:
         # The library's rule (latentrec.models.inputs.with_model_ids): the model's ids, or
-        # its first ones and the very data trained on (the digest the model keeps of it).
+        # the ids it was trained over (it gained the rest later).
         return with_model_ids(model, data)
     except ValueError:
+        shape = trained_shape(model)
+        model_shape = f"{len(model.users_)} x {len(model.items_)}"
+        n_users, n_items = gained(model)
+        if shape is not None and (n_users or n_items):
+            model_shape = (
+                f"{shape[0]} x {shape[1]} when trained (it gained {n_users} users and "
+                f"{n_items} items later)"
+            )
+        elif shape is None and len(model.users_) > data.n_users:
+            model_shape += (
+                " (or other ids; a model that gained users after training, saved before "
+                "its training size was recorded, takes only the very data trained on)"
+            )
+        else:
+            model_shape += " (or other ids)"
         raise Failure(
             f"--data {source} is not the data {model_path} was trained on: it has "
-            f"{data.n_users} users x {data.n_items} items, the model {len(model.users_)} x "
-            f"{len(model.items_)} (or other ids); give the training file, read with the "
-            "options used to train"
+            f"{data.n_users} users x {data.n_items} items, the model {model_shape}; give "
+            "the training file, read with the options used to train"
         ) from None
 
 

@@ -115,6 +115,9 @@ class Catalog:
     ``rating_range`` is the lowest and highest training value: what a fold-in of explicit
     ratings may be given when there is no ``rating_scale`` (see
     :func:`~latentrec.models.foldin.answer_range`); ``None`` when not known.
+    ``trained_shape`` is (users, items) of the training data: ids gained later (fold-in,
+    onboarding) come after them, so the model's first ids are the training data's id
+    maps; ``None`` when not known (factors made elsewhere, older model files).
 
     Example:
         >>> cat = Catalog.from_ids(["ann", "bob"], [10, 20, 30])
@@ -132,6 +135,7 @@ class Catalog:
     implicit: bool | None = None
     rating_mean: float | None = None
     rating_range: tuple[float, float] | None = None
+    trained_shape: tuple[int, int] | None = None
 
     def __post_init__(self):
         shape = (len(self.users), len(self.items))
@@ -156,6 +160,8 @@ class Catalog:
             >>> cat = Catalog.from_interactions(Interactions.from_dense(np.eye(2) + 2))
             >>> cat.item_popularity.tolist(), cat.implicit, cat.rating_mean, cat.rating_range
             ([2.0, 2.0], False, 2.5, (2.0, 3.0))
+            >>> cat.trained_shape
+            (2, 2)
         """
         m = data.matrix
         titles = None
@@ -173,6 +179,7 @@ class Catalog:
             implicit=data.implicit,
             rating_mean=data.global_mean() if data.nnz else None,
             rating_range=_value_range(m.data),
+            trained_shape=(data.n_users, data.n_items),
         )
 
     @classmethod

@@ -19,6 +19,8 @@ __all__ = [
     "MIN_EQUAL_VALUES",
     "as_interactions",
     "check_has_ratings",
+    "gained",
+    "trained_shape",
     "with_model_ids",
 ]
 
@@ -95,12 +97,15 @@ def with_model_ids(model, data, what: str = "data") -> Interactions:
 
     Data whose ids are the model's (the training data, or a split of it) is returned as
     it is.  A model that gained users or items after training (``partial_fit_users``,
-    ``partial_fit_items``, ``onboard(user_id=...)``) has those ids last in its maps; its
-    training data, which lacks them, is accepted when its ids are the model's first ones,
-    in order, and it is the very data trained on (the digest the model keeps of it,
-    ``data_fingerprint_``, where it keeps one).  It is returned with the later ids
-    appended: no cells, empty side-table rows.  Anything else is refused, the message
-    beginning with ``what``.  The command line applies the same rule to ``--data``.
+    ``partial_fit_items``, ``onboard(user_id=...)``) has those ids last in its maps; data
+    with the id maps the model had when trained is accepted as it would be before the
+    model grew (the training data, or another split of the same data).  Where the model
+    does not know its training shape (older model files), data whose ids are the model's
+    first ones, in order, is accepted when it is the very data trained on (the digest the
+    model keeps of it, ``data_fingerprint_``, where it keeps one).  Accepted data is
+    returned with the later ids appended: no cells, empty side-table rows.  Anything else
+    is refused, the message beginning with ``what``.  The command line applies the same
+    rule to ``--data``.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -117,17 +122,21 @@ def with_model_ids(model, data, what: str = "data") -> Interactions:
     users, items = model.users_, model.items_
     if data.users == users and data.items == items:
         return data
-    grown = (
-        _first_of(data.users, users)
-        and _first_of(data.items, items)
-        and getattr(model, "data_fingerprint_", None) in (None, data.fingerprint())
-    )
+    shape = trained_shape(model)
+    prefix = _first_of(data.users, users) and _first_of(data.items, items)
+    if shape is not None:
+        # The id maps the model was trained over: the same rule as before it grew.
+        grown = prefix and (data.n_users, data.n_items) == shape
+    else:
+        grown = prefix and getattr(model, "data_fingerprint_", None) in (
+            None,
+            data.fingerprint(),
+        )
     if not grown:
         raise ValueError(
             f"{what} must share the model's id vocabularies: it has {data.n_users} users x "
             f"{data.n_items} items, the model {len(users)} x {len(items)} (or other ids); "
-            "pass the Interactions the model was trained on (users or items it gained "
-            "later may be missing), or a split of it"
+            f"{_what_fits(model, shape)}"
         )
     m = data.matrix
     extra = np.full(len(users) - data.n_users, m.indptr[-1], dtype=m.indptr.dtype)
@@ -149,6 +158,49 @@ def with_model_ids(model, data, what: str = "data") -> Interactions:
         item_features=side(data.item_features, items),
         user_features=side(data.user_features, users),
         load_report=data.load_report,
+    )
+
+
+def trained_shape(model) -> tuple[int, int] | None:
+    """(users, items) of the data ``model`` was trained on, where the model knows it.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import Popularity
+        >>> trained_shape(Popularity().fit(Interactions.from_dense(np.ones((2, 3)))))
+        (2, 3)
+    """
+    catalog = getattr(model, "catalog_", None)
+    return getattr(catalog, "trained_shape", None)
+
+
+def gained(model) -> tuple[int, int]:
+    """How many users and items ``model`` gained after training (0, 0 when not known).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import Popularity
+        >>> gained(Popularity().fit(Interactions.from_dense(np.ones((2, 3)))))
+        (0, 0)
+    """
+    shape = trained_shape(model)
+    if shape is None:
+        return 0, 0
+    return len(model.users_) - shape[0], len(model.items_) - shape[1]
+
+
+def _what_fits(model, shape) -> str:
+    """The data a model takes, in words, for the refusal of other data."""
+    if shape is None:
+        return (
+            "pass the Interactions the model was trained on (users or items it gained "
+            "later may be missing), or a split of it"
+        )
+    n_users, n_items = gained(model)
+    later = f" (it gained {n_users} users and {n_items} items later)" if n_users or n_items else ""
+    return (
+        f"pass the Interactions the model was trained on, {shape[0]} users x {shape[1]} "
+        f"items{later}, or a split of it"
     )
 
 

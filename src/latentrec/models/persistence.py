@@ -112,6 +112,7 @@ def save_model(model, path) -> None:
             "implicit": cat.implicit,
             "rating_mean": cat.rating_mean,
             "rating_range": jsonable(cat.rating_range),
+            "trained_shape": jsonable(cat.trained_shape),
         },
         "metrics": sections.get("metrics", {}),
     }
@@ -171,6 +172,7 @@ def _build(cls, manifest: dict, arrays: dict):
     )
     scale = manifest["data"]["rating_scale"]
     data_range = manifest["data"].get("rating_range")
+    trained = manifest["data"].get("trained_shape")
     catalog = Catalog(
         users,
         items,
@@ -184,6 +186,8 @@ def _build(cls, manifest: dict, arrays: dict):
         manifest["data"].get("rating_mean"),
         # Files written before the observed range was recorded lack it: not known.
         None if data_range is None else tuple(float(x) for x in data_range),
+        # Files written before the training shape was recorded lack it: not known.
+        None if trained is None else (int(trained[0]), int(trained[1])),
     )
     state = {k[len("state.") :]: v for k, v in arrays.items() if k.startswith("state.")}
     state.update(manifest["state"])
@@ -273,6 +277,18 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
     for key, n in (("n_users", n_users), ("n_items", n_items)):
         if data.get(key, n) != n:
             raise ValueError(f"the manifest says {key}={data[key]!r} but the ids number {n}")
+    trained = data.get("trained_shape")
+    if trained is not None and not (
+        isinstance(trained, list)
+        and len(trained) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in trained)
+        and 0 <= trained[0] <= n_users
+        and 0 <= trained[1] <= n_items
+    ):
+        raise ValueError(
+            f"its trained_shape {trained!r} is not (users, items) within the model's "
+            f"{n_users} x {n_items}"
+        )
     _check_1d(arrays, "users", n_users, "iuU")
     _check_1d(arrays, "items", n_items, "iuU")
     _check_1d(arrays, "item_popularity", n_items, "f")
