@@ -328,7 +328,10 @@ def test_recommend_all_to_an_unwritable_place_names_the_path_given(trained, name
         (["--space", "{}"], ["--space", "empty"]),
         (["--space", '{"nope": ["int", 1, 2]}'], ["'nope'"]),
         (["--space", '{"n_factors": ["normal", 1, 2]}'], ["n_factors", "normal"]),
-        (["--space", '{"n_factors": ["int", "a", 5]}'], ["n_factors", "'a'", "two numbers"]),
+        (
+            ["--space", '{"n_factors": ["int", "a", 5]}'],
+            ['"n_factors": ["int", "a", 5]', "two numbers"],
+        ),
         (["--space", '{"n_factors": ["int", 9, 2]}'], ["n_factors", "9", "2"]),
         (["--space", '{"n_factors": ["int", 2, 9, {"lg": true}]}'], ["n_factors", "lg"]),
         (["--space", '{"biased": ["categorical", []]}'], ["biased", "categorical"]),

@@ -10,7 +10,7 @@ import click
 # optuna is an optional extra; evaluation.tuning imports it only when a search starts, so
 # this import leaves `latentrec --help` fast and works without optuna installed.
 from ..evaluation import tune as run_tune
-from ..evaluation.tuning import TuningWarning, check_metric, check_space
+from ..evaluation.tuning import SpaceError, TuningWarning, check_metric, check_space
 from ._common import (
     COMMON_PARAMS,
     Failure,
@@ -73,8 +73,9 @@ DEFAULT_SPACES = {
 @click.option(
     "--space",
     default=None,
-    help='JSON search space, e.g. \'{"n_factors": ["int", 8, 128]}\'; '
-    "a built-in space per algorithm when omitted.",
+    metavar="JSON|FILE",
+    help='JSON search space, e.g. \'{"n_factors": ["int", 8, 128]}\', or a file holding '
+    "it; a built-in space per algorithm when omitted.",
 )
 @click.option(
     "--metric",
@@ -130,15 +131,7 @@ def tune(
                 f"for {algorithm}: nothing to search (give --space)"
             )
     else:
-        try:
-            raw = json.loads(space)
-        except json.JSONDecodeError as err:
-            raise Failure(f"--space must be a JSON object: {err}") from None
-        if not isinstance(raw, dict):
-            raise Failure(
-                f"--space must be a JSON object of name: [kind, low, high], such as "
-                f'\'{{"n_factors": ["int", 8, 128]}}\', got {space}'
-            )
+        raw = read_space(space)
         grid = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
         both = [name for name in grid if name in fixed]
         if both:
@@ -147,8 +140,8 @@ def tune(
             )
         try:
             check_space(grid, model)
-        except ValueError as err:
-            raise Failure(f"--space: {err}") from None
+        except SpaceError as err:
+            raise Failure(space_refusal(err, raw)) from None
     if metric is None:
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
     # The search refuses these too, but only after the "tuning ..." line: say it first, alone.
@@ -181,11 +174,71 @@ def tune(
             err=True,
         )
     if output:
-        best = result.best_model()
         figures = {f"validation_{metric}": float(result.best_value)}
         if result.default_value == result.default_value:  # NaN when the default diverged
             figures[f"validation_{metric}_as_given"] = float(result.default_value)
+        if result.improved:
+            best, which = result.best_model(), "the best values"
+        else:
+            # The search scored worse than the model as given on the same split: -o
+            # writes the better of the two, which is the one given.
+            best, which = model.clone().fit(d), "its own values (as given)"
+            figures[f"validation_{metric}"] = float(result.default_value)
+            figures[f"validation_{metric}_best_trial"] = float(result.best_value)
         best.record_metrics(**figures)
         with writing(output):
             best.save(output)
-        click.echo(f"model refitted on all of {source} and written to {output}")
+        click.echo(f"model with {which} refitted on all of {source} and written to {output}")
+
+
+# The forms of an entry of --space, as JSON.
+SPACE_FORMS = (
+    '["int", low, high], ["float", low, high] (either with {"log": true} or {"step": s} '
+    'after them) or ["categorical", [choice, ...]]'
+)
+
+
+def read_space(text: str) -> dict:
+    """``--space``: a JSON object, or the name of a file holding one.
+
+    Example:
+        >>> read_space('{"n_factors": ["int", 8, 64]}')
+        {'n_factors': ['int', 8, 64]}
+    """
+    import os
+
+    source = "--space"
+    if not text.lstrip().startswith(("{", "[")) and os.path.isfile(text):
+        try:
+            with open(text, encoding="utf-8") as f:
+                body = f.read()
+        except (OSError, UnicodeDecodeError) as err:
+            raise Failure(f"--space {text}: cannot read it: {err}") from None
+        source, text = f"--space {text}", body
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        looks_like_path = source == "--space" and not text.lstrip().startswith(("{", "["))
+        also = " (or a file holding one; no file by that name)" if looks_like_path else ""
+        raise Failure(f"{source} must be a JSON object{also}: {err}") from None
+    if not isinstance(raw, dict):
+        raise Failure(
+            f"{source} must be a JSON object of name: [kind, low, high], such as "
+            f'\'{{"n_factors": ["int", 8, 128]}}\', got {text.strip()[:200]}'
+        )
+    return raw
+
+
+def space_refusal(err: SpaceError, raw: dict) -> str:
+    """The library's refusal of a search space, said in the JSON ``--space`` is written in.
+
+    Example:
+        >>> err = SpaceError("n_factors", ("int", 9, 2), "low 9 is above high 2")
+        >>> space_refusal(err, {"n_factors": ["int", 9, 2]})
+        '--space "n_factors": ["int", 9, 2]: low 9 is above high 2'
+    """
+    if err.name is None:
+        return '--space is empty: give at least one "name": [kind, low, high]'
+    entry = f"{json.dumps(err.name)}: {json.dumps(raw.get(err.name))}"
+    forms = f"; use {SPACE_FORMS}" if err.shows_forms else ""
+    return f"--space {entry}: {err.reason}{forms}"

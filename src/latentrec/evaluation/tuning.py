@@ -409,23 +409,54 @@ def check_space(space, model: Recommender) -> None:
         >>> check_space({"n_factors": ("int", "a", 64)}, BiasedMF())
         Traceback (most recent call last):
         ...
-        ValueError: space['n_factors'] = ('int', 'a', 64): int takes two numbers, low and high; ...
+        latentrec.evaluation.tuning.SpaceError: space['n_factors'] = ('int', 'a', 64): int takes ...
     """
     _distributions(space, model, _import_optuna())
 
 
+class SpaceError(ValueError):
+    """A search space :func:`tune` cannot honour.  ``name`` is the entry at fault (``None``
+    for the space as a whole), ``reason`` what is wrong with it, and ``shows_forms``
+    whether the entry is not a distribution at all (the message then lists the forms),
+    so that a caller speaking another notation (the command line's JSON) can say it in
+    its own.
+
+    Example:
+        >>> err = SpaceError("n_factors", ("int", 9, 2), "low 9 is above high 2")
+        >>> str(err)
+        "space['n_factors'] = ('int', 9, 2): low 9 is above high 2"
+        >>> err.name, err.reason, err.shows_forms
+        ('n_factors', 'low 9 is above high 2', False)
+    """
+
+    FORMS = (
+        "('int', low, high), ('float', low, high), either with an optional dict of 'log'/"
+        "'step' as fourth item, ('categorical', [choices]) or an optuna distribution"
+    )
+
+    def __init__(self, name, spec, reason: str, shows_forms: bool = False):
+        self.name, self.spec, self.reason, self.shows_forms = name, spec, reason, shows_forms
+        where = "space" if name is None else f"space[{name!r}] = {spec!r}"
+        forms = f"; use {self.FORMS}" if shows_forms else ""
+        super().__init__(f"{where}: {reason}{forms}")
+
+
 def _distributions(space, model: Recommender, optuna) -> dict:
     if not isinstance(space, dict) or not space:
-        raise ValueError(
-            "space must be a non-empty dict of hyperparameter name -> distribution, e.g. "
-            "{'n_factors': ('int', 16, 256, {'log': True})}"
+        raise SpaceError(
+            None,
+            space,
+            "it must be a non-empty dict of hyperparameter name -> distribution, e.g. "
+            "{'n_factors': ('int', 16, 256, {'log': True})}",
         )
     valid = model.param_names()
     unknown = [name for name in space if name not in valid]
     if unknown:
-        raise ValueError(
+        raise SpaceError(
+            unknown[0],
+            space[unknown[0]],
             f"{type(model).__name__} has no hyperparameter {', '.join(map(repr, unknown))}; "
-            f"valid: {sorted(valid)}"
+            f"valid: {', '.join(sorted(valid))}",
         )
     distributions = {name: _distribution(name, spec, optuna) for name, spec in space.items()}
     for name, dist in distributions.items():
@@ -447,9 +478,10 @@ def _check_reach(model: Recommender, name: str, spec, dist, others: list[str]) -
         except ValueError as err:
             if any(other in str(err) for other in others):
                 continue
-            raise ValueError(
-                f"space[{name!r}] = {spec!r} reaches {name}={value!r}, which "
-                f"{type(model).__name__} refuses: {err}"
+            raise SpaceError(
+                name,
+                spec,
+                f"it reaches {name}={value!r}, which {type(model).__name__} refuses: {err}",
             ) from None
 
 
@@ -457,12 +489,8 @@ def _distribution(name: str, spec, optuna):
     dists = optuna.distributions
     if isinstance(spec, dists.BaseDistribution):
         return spec
-    forms = (
-        "('int', low, high), ('float', low, high), either with an optional dict of 'log'/"
-        "'step' as fourth item, ('categorical', [choices]) or an optuna distribution"
-    )
     if not isinstance(spec, (tuple, list)) or not spec or spec[0] not in _SPEC_KINDS:
-        raise ValueError(f"space[{name!r}] = {spec!r} is not a distribution; use {forms}")
+        raise SpaceError(name, spec, "it is not a distribution", shows_forms=True)
     kind, args = spec[0], list(spec[1:])
     try:
         if kind == "categorical":
@@ -486,15 +514,20 @@ def _distribution(name: str, spec, optuna):
             raise ValueError("int takes whole-number bounds")
         bad = sorted(set(options) - set(_SPEC_OPTIONS[kind]))
         if bad:
-            raise ValueError(f"unknown option(s) {bad}; {kind} takes 'log' and 'step'")
+            names = ", ".join(map(repr, bad))
+            raise ValueError(f"unknown option(s) {names}; {kind} takes 'log' and 'step'")
         if "log" in options and not isinstance(options["log"], bool):
             raise ValueError(f"'log' must be true or false, got {options['log']!r}")
         low, high = args
+        if low > high:
+            # Searched as written it is empty; swapped it may not be what was meant.
+            raise ValueError(f"low {low!r} is above high {high!r}")
         if kind == "int":
             return dists.IntDistribution(int(low), int(high), **options)
         return dists.FloatDistribution(float(low), float(high), **options)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"space[{name!r}] = {spec!r}: {err}; use {forms}") from None
+        # The form is right and a value wrong: the forms would not say which.
+        raise SpaceError(name, spec, str(err)) from None
 
 
 def _pruner(prune, rating_metric: bool, optuna):
