@@ -483,11 +483,20 @@ class Pipeline:
                 continue
             values = fold_in_values(model, block.data, explicit)
             kept = ~np.isnan(values)  # seen only
-            indptr = np.concatenate(
-                [[0], np.cumsum(np.bincount(per_user[kept], minlength=rows.size))]
-            )
-            bias, factors = model.fold_in_idx(indptr, block.indices[kept], values[kept])
-            vectors.append((bias, factors, np.diff(indptr) > 0))
+            counts = np.bincount(per_user[kept], minlength=rows.size)
+            # One user per call: a sampling fold-in (BPR's) seeds each row by its place
+            # in the batch, so a batched fold-in would give a user another vector with
+            # other company, and not the one a live fold-in of the same cells gives.
+            parts = []
+            for b in range(rows.size):
+                cells = np.arange(block.indptr[b], block.indptr[b + 1])
+                cells = cells[kept[cells]]
+                parts.append(
+                    model.fold_in_idx([0, cells.size], block.indices[cells], values[cells])
+                )
+            bias = np.concatenate([p[0] for p in parts])
+            factors = np.concatenate([p[1] for p in parts])
+            vectors.append((bias, factors, counts > 0))
         return rows, Histories.of(ctx, whos, vectors)
 
     def recommend_histories(self, histories: Histories, n: int = 10):

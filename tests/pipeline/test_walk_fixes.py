@@ -1,0 +1,57 @@
+"""Defects found walking docs/pipeline.md as a user, each checked against a slow,
+obvious reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_pipeline import timed_data
+
+from latentrec.data.splits import temporal_split
+from latentrec.models import BPR, Popularity
+from latentrec.pipeline import Pipeline
+from latentrec.pipeline.history import Histories, UserHistory
+
+
+@pytest.fixture(scope="module")
+def bpr_late_joiners():
+    """A BPR candidate (its fold-in samples negatives) and five users known only from
+    the validation slice."""
+    data = timed_data(late=5)
+    train, valid = temporal_split(data, test_size=0.25)
+    late = np.sort(data.users.index([f"u{u}" for u in range(5)])).astype(np.int64)
+    models = [BPR(n_factors=3, n_epochs=5, random_state=0, num_threads=1), Popularity()]
+    pipe = Pipeline(models, n_candidates=12).fit(train, valid)
+    return pipe, valid, late
+
+
+def alone(pipe, valid, user, n):
+    """One validation-only user folded in on their own, as a live fold-in of their cells
+    is: the slow, obvious reference."""
+    ctx = pipe.context_
+    row = valid.matrix.tocsr()[user]
+    who = UserHistory(row.indices, row.data.astype(float), ctx.seen_items(user), key=user)
+    bpr = pipe.models[0]
+    values = bpr.training_values(row.data)
+    bias, factors = bpr.fold_in_idx([0, row.nnz], row.indices, values)
+    vectors = [(bias, factors, np.ones(1, bool)), None]
+    return pipe.recommend_histories(Histories.of(ctx, [(-1, who)], vectors), n)
+
+
+def test_a_validation_users_list_does_not_depend_on_who_else_is_in_the_batch(
+    bpr_late_joiners,
+):
+    """BPR's fold-in seeds each row by its place in the batch, so a validation-only user
+    folded with others got another vector (and list) than alone, or than a live fold-in
+    of the same cells: recommend_batch([1, 2, 3]) and recommend(3) disagreed."""
+    pipe, valid, late = bpr_late_joiners
+    users = np.concatenate([late, late[::-1], [late[2]]])
+    idx, scores, fallback = pipe.recommend_batch_idx(users, 6)
+    for row, user in enumerate(users.tolist()):
+        want = alone(pipe, valid, user, 6)
+        np.testing.assert_array_equal(idx[row], want[0][0], err_msg=f"row {row}")
+        np.testing.assert_array_equal(scores[row], want[1][0], err_msg=f"row {row}")
+        assert not fallback[row]
+    for user in late.tolist():
+        one = pipe.recommend(pipe.users_.ids[user], 6)
+        assert one.ids.tolist() == pipe.items_.ids[alone(pipe, valid, user, 6)[0][0]].tolist()
