@@ -55,3 +55,28 @@ def test_a_validation_users_list_does_not_depend_on_who_else_is_in_the_batch(
     for user in late.tolist():
         one = pipe.recommend(pipe.users_.ids[user], 6)
         assert one.ids.tolist() == pipe.items_.ids[alone(pipe, valid, user, 6)[0][0]].tolist()
+
+
+@pytest.mark.parametrize("grow", ["users", "items"])
+def test_a_candidate_grown_after_fit_is_named_not_saved_to_a_file_that_cannot_load(grow, tmp_path):
+    """A candidate grown by partial_fit_* after the pipeline's fit made recommend fail
+    with numpy's broadcast error (items) and save write a file load called damaged
+    (users); both now say which candidate changed and what to do."""
+    import pandas as pd
+
+    from latentrec.models import ImplicitALS
+
+    data = timed_data()
+    als = ImplicitALS(n_factors=3, random_state=0, num_threads=1).fit(data)
+    pipe = Pipeline([als, Popularity()], n_candidates=40).fit(data)
+    users, items = data.users.ids[:10].tolist(), data.items.ids[:10].tolist()
+    if grow == "users":
+        als.partial_fit_users(pd.DataFrame({"user_id": ["new"] * 10, "item_id": items}))
+    else:
+        als.partial_fit_items(pd.DataFrame({"user_id": users, "item_id": [999] * 10}))
+    message = r"candidates\[0\] \(ImplicitALS\) changed after the pipeline was fitted"
+    with pytest.raises(ValueError, match=message):
+        pipe.recommend(users[0], 40)
+    with pytest.raises(ValueError, match=message):
+        pipe.save(tmp_path / "pipe.npz")
+    assert not (tmp_path / "pipe.npz").exists()

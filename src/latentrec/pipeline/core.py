@@ -525,6 +525,7 @@ class Pipeline:
         """
         self.check_fitted()
         check_n(n)
+        self._check_unchanged()
         ctx = self.context_
         batch = histories
         self._check_vectors(batch)
@@ -590,6 +591,26 @@ class Pipeline:
                     f"batch of {len(batch)}"
                 )
 
+    def _check_unchanged(self, *, ids: bool = False) -> None:
+        """Raise a ValueError naming the candidate model that knows other users or items
+        than the pipeline (grown by ``partial_fit_users`` / ``partial_fit_items``, or refit
+        on other data since ``fit``): its indices no longer fit the pipeline's arrays, so
+        it would fail deep inside, or be saved to a file that cannot be loaded.  Per
+        answer only the sizes are compared (cheap); ``ids=True`` compares the ids too."""
+        ctx = self.context_
+        for j, model in enumerate(self.models):
+            users, items = model.users_, model.items_
+            same = len(users) == len(ctx.users) and len(items) == len(ctx.items)
+            if same and ids:
+                same = users == ctx.users and items == ctx.items
+            if not same:
+                raise ValueError(
+                    f"candidates[{j}] ({type(model).__name__}) changed after the pipeline was "
+                    f"fitted: it knows {len(users)} users and {len(items)} items, the "
+                    f"pipeline {len(ctx.users)} and {len(ctx.items)}; build a new Pipeline "
+                    "from the models as they are now and fit it on their data"
+                )
+
     def _banned(self) -> np.ndarray:
         parts = [stage.never_shown() for stage in self.rerankers]
         return np.unique(np.concatenate([np.empty(0, dtype=np.int64), *parts]))
@@ -642,6 +663,7 @@ class Pipeline:
             [Rules(pin={}, boost={}, bury=[], never=[0], max_per={})]
         """
         self.check_fitted()
+        self._check_unchanged(ids=True)  # else the file would not load
         arrays: dict[str, np.ndarray] = {}
         with tempfile.TemporaryDirectory() as tmp:
             for j, model in enumerate(self.models):
