@@ -80,3 +80,32 @@ def test_a_candidate_grown_after_fit_is_named_not_saved_to_a_file_that_cannot_lo
     with pytest.raises(ValueError, match=message):
         pipe.save(tmp_path / "pipe.npz")
     assert not (tmp_path / "pipe.npz").exists()
+
+
+def test_strangers_draw_their_own_exploration_slots_as_the_service_draws_them():
+    """recommend("x") and recommend("y") gave every unknown user the same Thompson and
+    Explore slots (all were seeded as -1), although the doc says users without a history
+    no longer all get the same list, and the service seeds each by their id.  Reference:
+    an empty history keyed by user_key(id), what the service ranks a stranger from."""
+    from latentrec.models import ImplicitALS
+    from latentrec.pipeline import Explore, Thompson
+    from latentrec.pipeline.history import user_key
+
+    data = timed_data()
+    for stage in (Thompson(0.5, new_days=None, random_state=1), Explore(0.5, new_days=250)):
+        models = [ImplicitALS(n_factors=3, random_state=0, num_threads=1), Popularity()]
+        pipe = Pipeline(models, rerankers=[stage], n_candidates=30).fit(data)
+        lists = {}
+        for name in ("x", "y", "z", "w"):
+            empty = np.empty(0, np.int64)
+            who = UserHistory(empty, np.empty(0), empty, key=user_key(name, pipe.n_users))
+            idx, _, fallback = pipe.recommend_histories(Histories.of(pipe.context_, [who]), 8)
+            want = pipe.items_.ids[idx[0][idx[0] >= 0]].tolist()
+            got = pipe.recommend(name, 8)
+            assert got.fallback and fallback[0]
+            assert got.ids.tolist() == want, (stage, name)
+            lists[name] = want
+        assert len({tuple(v) for v in lists.values()}) > 1, stage
+        table = pipe.recommend_batch(["x", "y", "x"], 8)
+        rows = table["item_id"].to_numpy().reshape(3, 8).tolist()
+        assert rows == [lists["x"], lists["y"], lists["x"]]

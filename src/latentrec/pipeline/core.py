@@ -8,6 +8,7 @@ the ranker's LightGBM text and the context as arrays, no pickle).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import numbers
 import os
@@ -30,7 +31,7 @@ from ..models.persistence import load as load_model
 from ..models.ranking import check_n, index_array, long_table
 from .context import Context, binary_pattern, build_context
 from .features import candidate_pools, feature_names, scoring_modes
-from .history import Histories, UserHistory
+from .history import Histories, UserHistory, user_key
 from .ranker import LearnedRanker, RankerDataError
 from .rules import Rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker, StageDataError
@@ -298,7 +299,7 @@ class Pipeline:
         self.check_fitted()
         check_n(n)
         u = self.users_.lookup([user_id])
-        idx, vals, fallback = self.recommend_batch_idx(u, n)
+        idx, vals, fallback = self._recommend_idx(u, n, np.array([user_id], dtype=object))
         keep = idx[0] >= 0
         return self.catalog_.recommendations(idx[0][keep], vals[0][keep], fallback[0])
 
@@ -318,7 +319,7 @@ class Pipeline:
         self.check_fitted()
         check_n(n)
         raw = np.atleast_1d(np.asarray(user_ids))
-        idx, vals, fallback = self.recommend_batch_idx(self.users_.lookup(raw), n)
+        idx, vals, fallback = self._recommend_idx(self.users_.lookup(raw), n, raw)
         return long_table(raw, self.items_.ids, idx, vals, fallback)
 
     def recommend_all(
@@ -363,7 +364,9 @@ class Pipeline:
     def recommend_batch_idx(self, user_idx, n: int = 10, *, exclude_seen: bool = True):
         """``(item_idx, scores, fallback)`` in internal indices, as a model's: int32 and
         float32 arrays of shape ``(len(user_idx), n)``, short rows padded with -1 / -inf;
-        ``user_idx`` -1 is an unknown user (popularity fallback).  A pipeline always
+        ``user_idx`` -1 is an unknown user (popularity fallback; with no id to seed the
+        random stages, every -1 gets the same slots, where :meth:`recommend` and
+        :meth:`recommend_batch` seed a stranger by their id).  A pipeline always
         leaves out what a user has seen: ``exclude_seen=False`` is refused (it is taken
         so that :func:`~latentrec.evaluation.evaluate_ranking` scores a pipeline as a model).
 
@@ -384,11 +387,24 @@ class Pipeline:
                 "a pipeline always leaves out the items a user has seen; "
                 "exclude_seen=False is for a single model"
             )
+        return self._recommend_idx(user_idx, n, None)
+
+    def _recommend_idx(self, user_idx, n: int, raw_ids):
+        """:meth:`recommend_batch_idx`; with ``raw_ids`` (the ids asked for, aligned with
+        ``user_idx``) a user the pipeline does not know is seeded by their id
+        (:func:`~latentrec.pipeline.history.user_key`), as the service seeds them, so that
+        two strangers do not get the same random (``Explore``, ``Thompson``) slots."""
         u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
         idx = np.full((u.size, n), -1, dtype=np.int32)
         vals = np.full((u.size, n), -np.inf, dtype=np.float32)
         fallback = np.ones(u.size, dtype=bool)
         for rows, batch in self.user_batches(u):
+            strangers = np.flatnonzero(batch.user_idx < 0)
+            if raw_ids is not None and strangers.size:
+                keys = batch.keys.copy()
+                for b in strangers.tolist():
+                    keys[b] = user_key(raw_ids[rows[b]], self.n_users)
+                batch = dataclasses.replace(batch, keys=keys)
             idx[rows], vals[rows], fallback[rows] = self.recommend_histories(batch, n)
         return idx, vals, fallback
 
