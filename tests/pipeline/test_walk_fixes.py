@@ -109,3 +109,30 @@ def test_strangers_draw_their_own_exploration_slots_as_the_service_draws_them():
         table = pipe.recommend_batch(["x", "y", "x"], 8)
         rows = table["item_id"].to_numpy().reshape(3, 8).tolist()
         assert rows == [lists["x"], lists["y"], lists["x"]]
+
+
+def test_a_validation_slice_before_train_ends_names_exact_timestamps():
+    """Timestamps seconds apart printed alike with :g ("its earliest timestamp 1e+09 is
+    before train's latest 1e+09"); the refusal now gives them exactly and counts the
+    cells at fault."""
+    import pandas as pd
+
+    from latentrec import Interactions
+    from latentrec.pipeline import LearnedRanker
+
+    t0 = 1_000_000_000
+    frame = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2, 3, 3],
+            "item_id": [5, 6, 6, 7, 5, 7],
+            "rating": 1.0,
+            "t": [t0, t0 + 5, t0 + 1, t0 + 4, t0 + 6, t0 + 7],
+        }
+    )
+    data = Interactions.from_frame(frame, timestamp="t")
+    stamps = data.timestamps
+    train, valid = data.subset(stamps != t0 + 4), data.subset(stamps == t0 + 4)
+    with pytest.raises(ValueError) as err:
+        Pipeline(Popularity(), LearnedRanker()).fit(train, valid)
+    assert "1 of its 1 cells are before train's latest timestamp 1000000007" in str(err.value)
+    assert "(its earliest: 1000000004)" in str(err.value)

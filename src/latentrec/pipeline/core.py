@@ -731,13 +731,28 @@ def _check_validation(train: Interactions, validation: Interactions) -> None:
             f"{both.nnz} cells are in both train and validation; they must be disjoint"
         )
     if train.timestamps is not None and validation.timestamps is not None and validation.nnz:
-        if validation.timestamps.min() < train.timestamps.max():
+        latest = train.timestamps.max()
+        early = int(np.count_nonzero(validation.timestamps < latest))
+        if early:
+            # Exact numbers: with :g two timestamps seconds apart printed alike.
             raise ValueError(
                 "validation must come after train in time (the ranker learns what happens "
-                "next): its earliest timestamp "
-                f"{validation.timestamps.min():g} is before train's latest "
-                f"{train.timestamps.max():g}; use latentrec.data.splits.temporal_split"
+                f"next): {early:,} of its {validation.nnz:,} cells are before train's latest "
+                f"timestamp {_exact(latest)} (its earliest: "
+                f"{_exact(validation.timestamps.min())}); use "
+                "latentrec.data.splits.temporal_split"
             )
+
+
+def _exact(value: float) -> str:
+    """A timestamp as written: a whole number without a decimal point, else in full.
+
+    Example:
+        >>> _exact(889237005.0), _exact(1.25)
+        ('889237005', '1.25')
+    """
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def load_pipeline(path) -> Pipeline:
