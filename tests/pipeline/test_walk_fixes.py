@@ -136,3 +136,20 @@ def test_a_validation_slice_before_train_ends_names_exact_timestamps():
         Pipeline(Popularity(), LearnedRanker()).fit(train, valid)
     assert "1 of its 1 cells are before train's latest timestamp 1000000007" in str(err.value)
     assert "(its earliest: 1000000004)" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("cap", "message"),
+    [
+        (0, r"^Rules max_per: genres: a cap must be a positive integer, got 0$"),
+        ({"Drama": 1}, r"^Rules max_per: genres = \{'Drama': 1\}: a cap is one number per column"),
+    ],
+)
+def test_a_bad_cap_in_code_names_its_column(cap, message):
+    """Rules(max_per={"genres": 0}) said only "a cap must be a positive integer, got 0",
+    and a per-genre table the same, without naming the column or saying caps are per
+    column (a file's bad cap was already named with its line)."""
+    from latentrec.pipeline import Rules
+
+    with pytest.raises(ValueError, match=message):
+        Pipeline(Popularity(), rerankers=[Rules(max_per={"genres": cap})]).fit(timed_data())

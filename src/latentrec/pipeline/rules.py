@@ -359,8 +359,14 @@ class Rules(Reranker):
             taken[rank] = item
         self.caps_ = []
         for column, k in self.max_per.items():
-            check_count(k, "a cap")
             at = self._at("max_per", column)[0]
+            if isinstance(k, dict):
+                # {"genres": {"Drama": 1}} reads as a cap on one genre, which does not exist.
+                raise ValueError(
+                    f"{at}: {column} = {k!r}: a cap is one number per column (genres = 3 caps "
+                    "every genre at 3); a single genre or value cannot be capped alone"
+                )
+            check_count(k, f"{at}: {column}: a cap")
             table = context.item_features
             if table is None or column not in table.columns:
                 names = [] if table is None else [str(c) for c in table.columns]
