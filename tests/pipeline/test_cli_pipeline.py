@@ -173,6 +173,8 @@ def test_a_saved_pipeline_through_the_model_commands(tmp_path):
         out = runner.invoke(main, [str(a) for a in args])
         assert out.exit_code == 1
         assert len(out.output.strip().splitlines()) == 1 and "Traceback" not in out.output
+        # explain said "unexpected AttributeError ... a bug in latentrec": name the pipeline.
+        assert "pipeline" in out.output and "bug" not in out.output, out.output
 
 
 def test_diversity_picks_among_the_models_best_50(tmp_path):

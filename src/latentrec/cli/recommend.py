@@ -263,6 +263,7 @@ def similar(model_path, item, user, n, as_json):
     if (item is None) == (user is None):
         raise click.UsageError("give exactly one of --item or --user")
     model = load(model_path)
+    _refuse_pipeline(model, model_path, "similar", "compares items in one model's latent space")
     name = type(model).__name__
     if not hasattr(model, "similar_items"):
         raise Failure(f"{name} has no latent space to compare in")
@@ -299,6 +300,7 @@ def explain(model_path, user, item, as_json):
     Example: ``latentrec explain model.npz --user 1 --item 50``
     """
     model = load(model_path)
+    _refuse_pipeline(model, model_path, "explain", "splits one model's prediction")
     if not hasattr(model, "explain"):
         name = type(model).__name__
         if model.predicts_ratings:
@@ -311,3 +313,16 @@ def explain(model_path, user, item, as_json):
         raise Failure(f"{name} predicts no ratings to explain")
     e = model.explain(known_id(model.users_, user), known_id(model.items_, item))
     click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))
+
+
+def _refuse_pipeline(model, path, command: str, needs: str) -> None:
+    """A one-line refusal for a saved pipeline, which has no single model's internals.
+
+    Example:
+        >>> _refuse_pipeline(object(), "m.npz", "explain", "splits one model's prediction")
+    """
+    if isinstance(model, Pipeline):
+        raise Failure(
+            f"{path} is a saved pipeline, and {command} {needs}: give it one of the "
+            "pipeline's candidate models' own files"
+        )
