@@ -153,3 +153,27 @@ def test_a_bad_cap_in_code_names_its_column(cap, message):
 
     with pytest.raises(ValueError, match=message):
         Pipeline(Popularity(), rerankers=[Rules(max_per={"genres": cap})]).fit(timed_data())
+
+
+def test_the_examples_recipe_repeats_itself_with_one_thread_everywhere():
+    """docs/pipeline.md's reproducibility note: with BPR and the ranker on one thread
+    (BPR's parallel SGD is not bit-reproducible), the example's recipe gives the same
+    lists twice."""
+    from latentrec.models import ImplicitALS
+    from latentrec.pipeline import MMR, LearnedRanker
+
+    data = timed_data()
+    train, valid = temporal_split(data, test_size=0.25)
+
+    def lists():
+        models = [
+            ImplicitALS(n_factors=3, random_state=0, num_threads=1),
+            BPR(n_factors=3, n_epochs=5, random_state=0, num_threads=1),
+            Popularity(),
+        ]
+        ranker = LearnedRanker(n_estimators=10, min_child_samples=5, num_threads=1)
+        pipe = Pipeline(models, ranker, [MMR(0.8)], n_candidates=12).fit(train, valid)
+        return pipe.recommend_batch_idx(np.arange(-1, data.n_users), 6)
+
+    for a, b in zip(lists(), lists(), strict=True):
+        np.testing.assert_array_equal(a, b)
