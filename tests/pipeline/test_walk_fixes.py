@@ -177,3 +177,31 @@ def test_the_examples_recipe_repeats_itself_with_one_thread_everywhere():
 
     for a, b in zip(lists(), lists(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_cap_on_a_column_of_lists_counts_an_item_in_each_of_its_values(tmp_path):
+    """max_per on a column whose cells are lists (tags) failed at fit with a bare
+    "TypeError: unhashable type: 'list'"; such a column is now multi-label, as genres
+    are: no tag has more than its cap in any list, also after a save and load."""
+    from latentrec import Interactions, load
+    from latentrec.models import ImplicitALS
+    from latentrec.pipeline import Rules
+
+    data = timed_data()
+    table = data.item_features.copy()
+    rng = np.random.default_rng(1)
+    tags = ["x", "y", "z", "w"]
+    table["tags"] = [list(rng.choice(tags, rng.integers(1, 3), replace=False)) for _ in table.index]
+    tagged = Interactions(data.users, data.items, data.matrix, data.timestamps, item_features=table)
+    models = [ImplicitALS(n_factors=3, random_state=0, num_threads=1), Popularity()]
+    pipe = Pipeline(models, rerankers=[Rules(max_per={"tags": 2})], n_candidates=30)
+    pipe.fit(tagged)
+    pipe.save(tmp_path / "pipe.npz")
+    users = np.arange(-1, data.n_users)
+    for fitted in (pipe, load(tmp_path / "pipe.npz")):
+        idx = fitted.recommend_batch_idx(users, 8)[0]
+        for row in idx:
+            listed = [int(i) for i in row if i >= 0]
+            assert listed  # the cap leaves some items to show
+            for tag in tags:
+                assert sum(tag in table["tags"].iloc[i] for i in listed) <= 2

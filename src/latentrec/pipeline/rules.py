@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from ..data.genres import is_list_cell
 from ..evaluation.metrics import check_count
 from .context import Context, genre_matrix
 from .history import as_history
@@ -179,10 +180,11 @@ class Rules(Reranker):
     ``never`` list item ids, ``max_per`` maps an item side-table column to the most
     items per value: ``genres`` is read as the pipeline reads genres (``|``-joined text or
     a list of names, see :func:`~latentrec.pipeline.context.genre_labels`; an item counts
-    in each of its genres), any other column is one value per item (a provider, a
-    studio). A pinned item the user has already seen is not shown. ``fit`` raises
-    :class:`~latentrec.pipeline.StageDataError` when the data lacks a listed item or a
-    capped column, or the pinned items alone break a cap.
+    in each of its genres), and so is any column holding lists (tags); any other column
+    is one value per item (a provider, a studio). A pinned item the user has already
+    seen is not shown. ``fit`` raises :class:`~latentrec.pipeline.StageDataError` when
+    the data lacks a listed item or a capped column, or the pinned items alone break a
+    cap.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -374,7 +376,9 @@ class Rules(Reranker):
                     f"{at}: the item side table has no column {column!r} (its columns: "
                     f"{', '.join(names) or 'none'})"
                 )
-            if column == "genres":
+            # A column of lists is multi-label (tags, several providers): an item counts in
+            # each of its values, read as genres are (factorize would fail on the lists).
+            if column == "genres" or any(is_list_cell(c) for c in table[column].tolist()):
                 matrix, labels = genre_matrix(table, context.n_items, column)
             else:
                 codes, labels = table[column].factorize()  # NaN: code -1, in no group
