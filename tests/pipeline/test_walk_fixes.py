@@ -205,3 +205,23 @@ def test_a_cap_on_a_column_of_lists_counts_an_item_in_each_of_its_values(tmp_pat
             assert listed  # the cap leaves some items to show
             for tag in tags:
                 assert sum(tag in table["tags"].iloc[i] for i in listed) <= 2
+
+
+def test_mmr_compares_items_in_the_first_candidate_with_item_factors():
+    """docs/pipeline.md said "the first model's latent space"; with a Popularity first,
+    MMR works in the first candidate that has item factors."""
+    from latentrec.models import ImplicitALS
+    from latentrec.pipeline import MMR
+    from latentrec.pipeline.rerank import mmr
+
+    data = timed_data()
+    als = ImplicitALS(n_factors=3, random_state=0, num_threads=1)
+    pipe = Pipeline([Popularity(), als], rerankers=[MMR(0.3)], n_candidates=30).fit(data)
+    np.testing.assert_array_equal(pipe.context_.item_vectors, als.item_factors_)
+    plain = Pipeline([Popularity(), als], n_candidates=30).fit(data)
+    idx, scores, _ = plain.recommend_batch_idx([0], 30)
+    listed = idx[0] >= 0
+    order = np.argsort(-scores[0][listed], kind="stable")
+    cands, relevance = idx[0][listed][order], scores[0][listed][order]
+    want = mmr(cands, relevance, als.item_factors_, 6, 0.3, pool=50)
+    assert pipe.recommend_batch_idx([0], 6)[0][0].tolist() == want.tolist()
