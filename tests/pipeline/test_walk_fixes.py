@@ -225,3 +225,20 @@ def test_mmr_compares_items_in_the_first_candidate_with_item_factors():
     cands, relevance = idx[0][listed][order], scores[0][listed][order]
     want = mmr(cands, relevance, als.item_factors_, 6, 0.3, pool=50)
     assert pipe.recommend_batch_idx([0], 6)[0][0].tolist() == want.tolist()
+
+
+def test_a_list_holds_at_most_the_pool():
+    """What docs/pipeline.md now says: one model and n above n_candidates give lists of
+    n_candidates items (a user's and a stranger's), plus a pin that falls beyond them."""
+    from latentrec.models import ImplicitALS
+    from latentrec.pipeline import Rules
+
+    data = timed_data()
+    als = ImplicitALS(n_factors=3, random_state=0, num_threads=1)
+    pipe = Pipeline(als, n_candidates=5).fit(data)
+    assert len(pipe.recommend(data.users.ids[0], 10).ids) == 5
+    assert len(pipe.recommend("stranger", 10).ids) == 5
+    rarest = data.items.ids[int(np.argmin(data.item_counts()))]  # not among the top 5
+    pinned = Pipeline(als, rerankers=[Rules(pin={rarest: 8})], n_candidates=5).fit(data)
+    rec = pinned.recommend("stranger", 10)
+    assert len(rec.ids) == 6 and rec.ids[-1] == rarest
