@@ -242,3 +242,19 @@ def test_a_list_holds_at_most_the_pool():
     pinned = Pipeline(als, rerankers=[Rules(pin={rarest: 8})], n_candidates=5).fit(data)
     rec = pinned.recommend("stranger", 10)
     assert len(rec.ids) == 6 and rec.ids[-1] == rarest
+
+
+def test_a_rules_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    """Notepad's "UTF-8" starts the file with a BOM, which was refused as "not valid
+    TOML: Invalid statement (at line 1, column 1)"; line numbers stay those of the file."""
+    from latentrec.pipeline import Rules
+
+    text = 'never = [1]\r\n[pin]\r\n"181" = 1\r\n'
+    plain, marked = tmp_path / "plain.toml", tmp_path / "marked.toml"
+    plain.write_bytes(text.encode("utf-8"))
+    marked.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert repr(Rules.from_toml(marked)) == repr(Rules.from_toml(plain))
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b'\xef\xbb\xbfnever = [1]\n[pin]\n"181" = 0\n')
+    with pytest.raises(ValueError, match=r"bad.toml, line 3: pin.181 must be at least 1"):
+        Rules.from_toml(bad)

@@ -230,6 +230,9 @@ class Rules(Reranker):
                 f"{path}, line {line}: not UTF-8 text (byte {raw[err.start]:#04x}); "
                 "TOML files are UTF-8: save it as UTF-8"
             ) from None
+        # Windows editors save "UTF-8" with a byte-order mark, which tomllib calls an
+        # invalid statement at line 1, column 1: it is no part of the rules.
+        text = text.removeprefix("\ufeff")
         try:
             table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
