@@ -258,3 +258,21 @@ def test_a_rules_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
     bad.write_bytes(b'\xef\xbb\xbfnever = [1]\n[pin]\n"181" = 0\n')
     with pytest.raises(ValueError, match=r"bad.toml, line 3: pin.181 must be at least 1"):
         Rules.from_toml(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[pin]\n"105" = 1\n"0105" = 3\n', r"line 3: pin: '105' and '0105' both name item 105"),
+        ('[boost]\n"105" = 0.5\n" 105" = -0.5\n', r"line 3: boost: '105' and ' 105' both"),
+    ],
+)
+def test_two_keys_for_one_item_are_refused_not_silently_merged(tmp_path, text, message):
+    """A file pinning "105" at 1 and "0105" at 3 kept only the second pin (and of two
+    boosts of one item only the last): the first was dropped without a word."""
+    from latentrec.pipeline import Rules
+
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        Pipeline(Popularity(), rerankers=[Rules.from_toml(path)]).fit(timed_data())

@@ -319,6 +319,17 @@ class Rules(Reranker):
                 # A file's pin keys are strings ("181"); say the id as the catalogue has it.
                 shown = _typed(items, bad) if from_file else bad
                 raise StageDataError(f"{at}: item {shown!r} is not in the catalogue")
+            if what in ("pin", "boost"):
+                # "181" and "0181" (or " 181") are one item: the later would silently win.
+                first: dict[int, int] = {}
+                for place, item in enumerate(found.tolist()):
+                    if item in first:
+                        at = self._at(what, ids[place])[0]
+                        raise ValueError(
+                            f"{at}: {ids[first[item]]!r} and {ids[place]!r} both name item "
+                            f"{_typed(items, ids[place])!r}; give each item once"
+                        )
+                    first[item] = place
             return found.astype(np.int64)
 
         self.never_ = index(self.never, "never")
