@@ -276,3 +276,12 @@ def test_two_keys_for_one_item_are_refused_not_silently_merged(tmp_path, text, m
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         Pipeline(Popularity(), rerankers=[Rules.from_toml(path)]).fit(timed_data())
+
+
+def test_an_item_both_pinned_and_buried_is_refused_as_pinned_and_never_is():
+    """Rules(pin={105: 1}, bury=[105]) showed 105 first and ignored its bury silently;
+    like an item pinned and never shown, it is now refused."""
+    from latentrec.pipeline import Rules
+
+    with pytest.raises(ValueError, match=r"^Rules: item 105 is both pinned and buried$"):
+        Pipeline(Popularity(), rerankers=[Rules(pin={105: 1}, bury=[105])]).fit(timed_data())

@@ -351,13 +351,15 @@ class Rules(Reranker):
             return value.item() if isinstance(value, np.generic) else value
 
         pin_keys = list(self.pin)
-        both = np.flatnonzero(np.isin(self.pin_items_, self.never_))
-        if both.size:
-            at, from_file = self._at("pin", pin_keys[both[0]])
-            item = raw_id(self.pin_items_[both[0]])
-            raise ValueError(
-                f"{at if from_file else 'Rules'}: item {item!r} is both pinned and never shown"
-            )
+        # A pin outranks a bury: an item in both would be pinned and its bury ignored.
+        for other, verb in ((self.never_, "never shown"), (self.bury_, "buried")):
+            both = np.flatnonzero(np.isin(self.pin_items_, other))
+            if both.size:
+                at, from_file = self._at("pin", pin_keys[both[0]])
+                item = raw_id(self.pin_items_[both[0]])
+                raise ValueError(
+                    f"{at if from_file else 'Rules'}: item {item!r} is both pinned and {verb}"
+                )
         taken: dict[int, int] = {}
         for place, (item, rank) in enumerate(
             zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True)
