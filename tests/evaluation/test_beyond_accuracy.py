@@ -542,3 +542,22 @@ def test_miscalibration_rejects_bad_history_and_alpha():
             miscalibration(REC, HISTORY, GENRES, 2, alpha)
     with pytest.raises(ValueError, match="item_genres must be a 2-D .* or a genres column"):
         miscalibration(REC, HISTORY, np.ones(3), 2)
+
+
+def test_which_measures_take_per_user_as_docs_pipeline_says():
+    """docs/pipeline.md said every beyond-accuracy measure takes per_user=True; coverage
+    and the Gini of exposure describe the catalogue and take no such argument."""
+    import inspect
+
+    per_user = {
+        name
+        for name in ev.beyond.__all__
+        if "per_user" in inspect.signature(getattr(ev, name)).parameters
+    }
+    assert per_user == {"intra_list_diversity", "novelty", "average_popularity", "miscalibration"}
+    rec = np.array([[0, -1], [-1, -1], [1, 2]])
+    values = ev.novelty(rec, np.array([2.0, 1.0, 1.0]), n_users=2, k=2, per_user=True)
+    assert np.isnan(values[1]) and not np.isnan(values[[0, 2]]).any()
+    vectors = np.eye(3)
+    ild = ev.intra_list_diversity(rec, item_vectors=vectors, k=2, per_user=True)
+    assert np.isnan(ild[:2]).all() and ild[2] == 1.0
