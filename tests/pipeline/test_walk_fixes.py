@@ -285,3 +285,28 @@ def test_an_item_both_pinned_and_buried_is_refused_as_pinned_and_never_is():
 
     with pytest.raises(ValueError, match=r"^Rules: item 105 is both pinned and buried$"):
         Pipeline(Popularity(), rerankers=[Rules(pin={105: 1}, bury=[105])]).fit(timed_data())
+
+
+def test_a_pinned_items_score_is_nan_in_a_personal_list_and_the_fallback_score_else():
+    """What docs/pipeline.md says of scores: a pin from outside a user's pool has NaN; in
+    a stranger's popularity list every item, the pin too, has the rating model's
+    fallback score (mu + b_i), as the model alone answers."""
+    from latentrec.models import BiasedMF
+    from latentrec.pipeline import Rules
+
+    data = timed_data()
+    mf = BiasedMF(n_factors=3, random_state=0)
+    rarest = data.items.ids[int(np.argmin(data.item_counts()))]
+    pipe = Pipeline(mf, rerankers=[Rules(pin={rarest: 1})], n_candidates=3).fit(data)
+    user = next(
+        u
+        for u in range(data.n_users)
+        if data.items.index([rarest])[0] not in pipe.context_.seen_items(u)
+    )
+    mine = pipe.recommend(data.users.ids[user], 4)
+    assert mine.ids[0] == rarest and np.isnan(mine.scores[0])
+    assert np.isfinite(mine.scores[1:]).all()
+    cold = pipe.recommend("stranger", 4)
+    assert cold.fallback and cold.ids[0] == rarest
+    want = mf.predict_idx(np.full(len(cold.ids), -1), data.items.index(cold.ids))
+    np.testing.assert_allclose(cold.scores, want, rtol=1e-6)
