@@ -222,3 +222,19 @@ def test_boost_new_on_a_model_grown_after_training(tmp_path):
     # (Their list is the popularity one, fallback true: their ratings are in the model,
     # not in --data, whose cells are the pipeline's histories.)
     assert len(rows) == 6 and not {100, 101} & {row["item_id"] for row in rows}
+
+
+def test_diversity_on_a_model_without_factors_says_what_it_needs(tmp_path):
+    """It said MMR's "no candidate model has item factors (item_factors_); use a factor
+    model among the candidates", though the command shows no candidates."""
+    csv = tmp_path / "ratings.csv"
+    cli_ratings_frame(n_users=30).to_csv(csv, index=False)
+    model = tmp_path / "pop.npz"
+    assert invoke("train", csv, "-a", "popularity", "-q", "-o", model).exit_code == 0
+    out = CliRunner().invoke(main, ["recommend", str(model), "--user", "1", "--diversity", "0.3"])
+    assert out.exit_code == 1
+    assert out.output.strip().splitlines() == [
+        f"Error: --diversity compares items in a model's latent space, and {model} holds a "
+        "Popularity, which has no item factors; train a factor model (implicit-als, bpr, "
+        "biased-mf, ...)"
+    ]

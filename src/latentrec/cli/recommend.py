@@ -134,6 +134,13 @@ def recommend(
             raise Failure(f"{model_path} is a saved pipeline; it re-ranks as it was built")
         if include_seen:
             raise Failure("--include-seen cannot be combined with re-ranking: lists never repeat")
+        if diversity is not None and getattr(model, "item_factors_", None) is None:
+            # MMR's own refusal speaks of "candidate models", which this command never shows.
+            raise Failure(
+                f"--diversity compares items in a model's latent space, and {model_path} "
+                f"holds a {type(model).__name__}, which has no item factors; train a factor "
+                "model (implicit-als, bpr, biased-mf, ...)"
+            )
         if source is not None:
             data = load_training_data(model, model_path, source, **opts)
             model = Pipeline(model, rerankers=stages).fit(_with_gained_histories(model, data))
