@@ -238,3 +238,23 @@ def test_diversity_on_a_model_without_factors_says_what_it_needs(tmp_path):
         "Popularity, which has no item factors; train a factor model (implicit-als, bpr, "
         "biased-mf, ...)"
     ]
+
+
+def test_knobs_whose_data_lacks_a_field_name_the_flag_and_the_data(tmp_path):
+    """--calibrate and --boost-new on a ratings file without genres or timestamps said
+    "Calibrate needs item genres: the training data has no item side table ..." and
+    "Freshness needs item ages ...", naming stages the command never shows."""
+    csv = tmp_path / "ratings.csv"
+    cli_ratings_frame(n_users=30).to_csv(csv, index=False)
+    model = tmp_path / "m.npz"
+    assert invoke("train", csv, "-a", "implicit-als", "-q", "-o", model).exit_code == 0
+    runner = CliRunner()
+    for flag, want in (
+        (["--calibrate"], f"Error: --calibrate needs item genres, and --data {csv} has none"),
+        (["--boost-new", "0.1"], f"Error: --boost-new needs item ages, and --data {csv} has no"),
+    ):
+        args = ["recommend", str(model), "--user", "1", *flag, "--data", str(csv)]
+        out = runner.invoke(main, args)
+        assert out.exit_code == 1
+        lines = out.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(want), lines

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from .. import Interactions, load
 from ..data import UnknownIdError
-from ..pipeline import MMR, Calibrate, Freshness, Pipeline, Rules
+from ..pipeline import MMR, Calibrate, Freshness, Pipeline, Rules, StageDataError
 from ..pipeline import load as load_model_or_pipeline
 from ._common import (
     Failure,
@@ -143,7 +143,23 @@ def recommend(
             )
         if source is not None:
             data = load_training_data(model, model_path, source, **opts)
-            model = Pipeline(model, rerankers=stages).fit(_with_gained_histories(model, data))
+            try:
+                model = Pipeline(model, rerankers=stages).fit(_with_gained_histories(model, data))
+            except StageDataError as err:
+                # The stage's own words name Calibrate or Freshness; this command's user
+                # gave --calibrate or --boost-new, and --data is what lacks the field.
+                kind = (err.stage or "").split(" ")[0]
+                if kind == "Calibrate":
+                    raise Failure(
+                        f"--calibrate needs item genres, and --data {source} has none (a "
+                        "ratings file has no genres; MovieLens has them)"
+                    ) from None
+                if kind == "Freshness":
+                    raise Failure(
+                        f"--boost-new needs item ages, and --data {source} has no timestamps "
+                        "(a ratings file gives them with --timestamp-col)"
+                    ) from None
+                raise
         else:
             # A stage that wants genres, ages or side columns finds none in the model file:
             # say where they come from (and only for those; other faults have their own).
