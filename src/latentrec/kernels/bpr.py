@@ -147,6 +147,43 @@ def seed_states(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(0, np.iinfo(np.uint64).max, size=n, dtype=np.uint64, endpoint=True)
 
 
+def row_seed_states(base: int, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """One generator state (uint64) per CSR row that depends only on ``base`` and the set
+    of column indices in that row: a row folded in alone, or anywhere in a batch, draws
+    the same negatives (``seed_states`` gives a row the state of its place instead).
+
+    Each index is mixed by SplitMix64 and the row's mixes are summed (so the order
+    within the row does not count), then the sum, the row's length and ``base`` are
+    mixed once more.
+
+    Example:
+        >>> import numpy as np
+        >>> a = row_seed_states(7, np.array([0, 2]), np.array([3, 5]))
+        >>> b = row_seed_states(7, np.array([0, 1, 3]), np.array([9, 5, 3]))
+        >>> bool(a[0] == b[1]), bool(a[0] == b[0]), a.dtype
+        (True, False, dtype('uint64'))
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    mixed = _splitmix64(np.asarray(indices, dtype=np.uint64))
+    with np.errstate(over="ignore"):
+        sums = np.zeros(mixed.size + 1, dtype=np.uint64)
+        np.cumsum(mixed, dtype=np.uint64, out=sums[1:])
+        # uint64 arithmetic wraps: the difference of two prefix sums is the row's sum.
+        row_sums = sums[indptr[1:]] - sums[indptr[:-1]]
+        lengths = np.diff(indptr).astype(np.uint64)
+        key = row_sums ^ _splitmix64(lengths ^ np.uint64(int(base) & 0xFFFFFFFFFFFFFFFF))
+    return _splitmix64(key)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function on each value (uint64, wrapping)."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
 def warp_rank_weights(n_items: int) -> np.ndarray:
     """WARP's rank weights: ``out[k] = L(k) = Σ_{m=1..k} 1/m`` for k = 0 .. n_items − 1.
 

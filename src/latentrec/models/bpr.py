@@ -141,7 +141,8 @@ class _PairwiseRanking(FactorModel):
 
         Approximate: each row gets ``n_epochs * len(row)`` steps of the training loss and
         optimiser from a zero vector (fresh AdaGrad accumulators), with negatives drawn
-        from the items outside the row and the generator seeded from ``random_state``.
+        from the items outside the row and the generator seeded from ``random_state`` and
+        the row's items, so a row's vector does not depend on the other rows given with it.
         ``values`` are ignored: every stored cell is a positive.  User biases are zero, as
         in training.
         """
@@ -159,7 +160,9 @@ class _PairwiseRanking(FactorModel):
             K.fold_in_users(
                 indptr, indices, (P_new, Q, b, GP, GQ, Gb), opts, self._loss_kind,
                 int(self.n_epochs), self._max_sampled(), K.warp_rank_weights(n_items),
-                K.seed_states(rng, n),
+                # Seeded by the row's items, not its place: a user gets one vector alone
+                # or in any batch (the service folds users in one at a time and batched).
+                K.row_seed_states(int(K.seed_states(rng, 1)[0]), indptr, indices),
             )  # fmt: skip
         return np.zeros(n, dtype=np.float32), P_new
 
