@@ -51,7 +51,7 @@ and the statistics (principal components, variances) come from the items that ha
 diversity within 2% of NDCG@10, as ``ranking_stage.py`` does; cross-fitted for the
 pipeline) and reports it on the test beside what it promised on validation.
 
-    .venv/bin/python benchmarks/mmr_frontier.py --space all   # 481 s, 2 cores (2026-12-05)
+    .venv/bin/python benchmarks/mmr_frontier.py --space all   # 481-901 s, 2 cores (2026-12-05)
     .venv/bin/python benchmarks/mmr_frontier.py --space all --base single   # 932 s
 """
 

@@ -23,8 +23,9 @@ Protocol (one global time line, nothing from the future):
     .venv/bin/python benchmarks/ranking_stage.py --quick    # three models, one thread
 
 Needs LightGBM (the ``rank`` extra).  It prints its run time at the end: ``total 22 s``
-for the run behind docs/benchmarks.md (2 cores, numba's cache warm), 86 s for a rerun with
-other jobs on the cores; a cold numba cache adds its compilation.
+on 2 idle cores with numba's cache warm (2026-12-04); 117 s and 149 s for the two runs
+behind docs/benchmarks.md (2026-12-05, other jobs on the cores); a cold numba cache adds
+its compilation.
 """
 
 from __future__ import annotations
