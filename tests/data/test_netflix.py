@@ -145,6 +145,10 @@ def test_one_path_or_a_list_and_a_bom(tmp_path):
         ("1:\n2,3,2005-09-06\n 7,3,2005-09-06\n", 3, "bad customer id ' 7'"),
         ("1:\n2,3,2005-09-06\n7,\t3,2005-09-06\n", 3, "bad rating '\\t3'"),
         ("1:\n2,3,2005-09-06\n7,3,2005-09-06 \n", 3, "bad date '2005-09-06 '"),
+        # ... and "0x1F" as the number 31, "-0" as 0.
+        ("1:\n2,3,2005-09-06\n0x1F,3,2005-09-06\n", 3, "bad customer id '0x1F'"),
+        ("1:\n2,3,2005-09-06\n-0,3,2005-09-06\n", 3, "bad customer id '-0'"),
+        ("1:\n2,3,2005-09-06\n7,3,2005-09-06\n-00,3,2005-09-06\n", 4, "bad customer id '-00'"),
     ],
 )
 def test_bad_lines_are_named_by_file_and_line(tmp_path, monkeypatch, text, line, words):

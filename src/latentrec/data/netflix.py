@@ -34,7 +34,10 @@ _MOVIE_LINE = re.compile(rb"[0-9]+:\r?")
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_NEWLINE, _CR, _COLON, _SPACE, _TAB = ord("\n"), ord("\r"), ord(":"), ord(" "), ord("\t")
+_NEWLINE, _CR, _COLON, _MINUS = ord("\n"), ord("\r"), ord(":"), ord("-")
+#: The bytes a rating line (CustomerID,Rating,YYYY-MM-DD and its line end) can hold.
+_RATING_BYTES = np.zeros(256, dtype=bool)
+_RATING_BYTES[np.frombuffer(b"0123456789,.+-eE\r\n", dtype=np.uint8)] = True
 _DUPLICATES = ("last", "mean", "sum", "error")
 
 
@@ -326,12 +329,17 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
         _fail(block, starts, stop, line0, source, scale)
     if table.num_rows != data_pos.size or any(c.null_count for c in table.columns):
         _fail(block, starts, stop, line0, source, scale)
-    if b" " in body or b"\t" in body:
-        # pyarrow trims blanks around a number or date; the format has none, and the
-        # line checks refuse them, so a file reads the same whichever path sees it.
-        blanks = np.flatnonzero((arr == _SPACE) | (arr == _TAB))
-        lines = np.searchsorted(starts, blanks, side="right") - 1
-        _fail(block, starts, stop, line0, source, scale, first=int(lines[is_data[lines]][0]))
+    # pyarrow reads more than the format holds: it trims blanks around a number or date,
+    # takes "0x1F" as the id 31 and "-0" as 0.  The line checks refuse all of those, so a
+    # rating line may hold only the bytes they allow and no sign before its customer id:
+    # a file then reads the same whichever path sees it.
+    odd = np.flatnonzero(~_RATING_BYTES[arr])
+    odd_lines = np.searchsorted(starts, odd, side="right") - 1
+    odd_lines = odd_lines[is_data[odd_lines]]
+    signed = data_pos[arr[starts[data_pos]] == _MINUS]
+    if odd_lines.size or signed.size:
+        first = min(int(x[0]) for x in (odd_lines, signed) if x.size)
+        _fail(block, starts, stop, line0, source, scale, first=first)
     users = table.column("c0").to_numpy()
     vals = table.column("c1").to_numpy()
     days = table.column("c2").to_numpy().astype("datetime64[D]", copy=False).view(np.int64)
