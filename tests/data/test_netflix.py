@@ -172,6 +172,25 @@ def test_the_second_file_must_start_with_a_movie_line(tmp_path):
         read_netflix([a, b])
 
 
+def test_a_file_given_twice_is_refused(tmp_path):
+    # Read twice, every rating was a repeated pair that duplicates="last" merged: the
+    # table looked right and the load report counted them all as merged.
+    a, b = tmp_path / "combined_data_1.txt", tmp_path / "combined_data_2.txt"
+    a.write_text("1:\n5,3,2005-09-06\n")
+    b.write_text("2:\n5,4,2005-09-06\n")
+    with pytest.raises(DataError, match=f"{re.escape(str(a))} is given twice: give each"):
+        read_netflix([a, b, a])
+    link = tmp_path / "link.txt"
+    link.symlink_to(b)
+    with pytest.raises(DataError, match=f"{re.escape(str(link))} is the same file as {b}"):
+        read_netflix([a, b, link])
+    result = CliRunner().invoke(
+        main, ["data", "convert", str(a), str(b), str(a), "-o", str(tmp_path / "o.lrdata")]
+    )
+    assert result.exit_code == 1
+    assert result.output == f"Error: {a} is given twice: give each Netflix-prize file once\n"
+
+
 def test_other_bad_arguments(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such ratings file"):
         read_netflix(tmp_path / "missing.txt")

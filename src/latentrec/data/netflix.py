@@ -159,11 +159,19 @@ def read_netflix_as(
             "pip install 'latentrec[parquet]'",
             source=str(paths[0]),
         ) from None
+    seen: dict[tuple[int, int], Path] = {}
     for path in paths:
         if not path.is_file():
             if path.is_dir():
                 raise DataError(f"{path} is a folder, not a Netflix ratings file", source=str(path))
             raise FileNotFoundError(f"no such ratings file: {path}")
+        # A file named twice (a glob beside its own name, a link) would count each of its
+        # ratings twice, and duplicates="last" would merge them all without an error.
+        stat = path.stat()
+        first = seen.setdefault((stat.st_dev, stat.st_ino), path)
+        if first is not path:
+            same = "is given twice" if str(first) == str(path) else f"is the same file as {first}"
+            raise DataError(f"{path} {same}: give each Netflix-prize file once", source=str(path))
     state = {"exact32": True}
     chunks = []
     for path in paths:
