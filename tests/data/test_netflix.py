@@ -191,6 +191,43 @@ def test_a_file_given_twice_is_refused(tmp_path):
     assert result.output == f"Error: {a} is given twice: give each Netflix-prize file once\n"
 
 
+@pytest.mark.parametrize("pack, name", [("gzip", "c.txt.gz"), ("bz2", "c.txt.bz2"),
+                                        ("lzma", "c.txt.xz"), ("gzip", "c.txt")])  # fmt: skip
+def test_packed_files_read_as_the_file_they_hold(tmp_path, monkeypatch, pack, name):
+    # A gzip'd combined_data_1.txt was taken for a table ("missing column(s) ... the
+    # header has columns ['1:']"); it is read as the Netflix file it holds.
+    import importlib
+
+    monkeypatch.setattr(netflix, "BLOCK_BYTES", 64)
+    plain = tmp_path / "plain.txt"
+    random_file(plain, random.Random(3), n_movies=6, crlf=False, blanks=True)
+    packed = tmp_path / name
+    packed.write_bytes(importlib.import_module(pack).compress(plain.read_bytes()))
+    assert netflix.is_netflix_file(packed)
+    assert as_dict(read_netflix(packed)) == reference([plain])
+    assert as_dict(Interactions.read(packed)) == reference([plain])
+    out = tmp_path / "o.lrdata"
+    result = CliRunner().invoke(main, ["data", "convert", str(packed), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert as_dict(Interactions.read(out)) == reference([plain])
+
+
+def test_a_truncated_packed_file_is_named(tmp_path):
+    import gzip
+
+    path = tmp_path / "combined_data_1.txt.gz"
+    lines = "".join(f"{c},3,2005-09-06\n" for c in range(1, 5000))
+    path.write_bytes(gzip.compress(f"1:\n{lines}".encode())[:-20])
+    assert netflix.is_netflix_file(path)  # its first lines are there
+    message = f"{path} is a damaged or truncated gzip file"
+    with pytest.raises(DataError, match=re.escape(message)):
+        read_netflix(path)
+    result = CliRunner().invoke(main, ["data", "info", str(path)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {message} (")
+    assert result.output.count("\n") == 1
+
+
 def test_other_bad_arguments(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such ratings file"):
         read_netflix(tmp_path / "missing.txt")

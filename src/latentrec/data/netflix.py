@@ -1,7 +1,8 @@
 """Netflix-prize rating files (``combined_data_1.txt`` .. ``combined_data_4.txt``).
 
 Each file holds blocks: a line ``MovieID:`` and then one ``CustomerID,Rating,Date`` line
-per rating of that movie (dates ``YYYY-MM-DD``).  :func:`read_netflix_as` (under
+per rating of that movie (dates ``YYYY-MM-DD``); a file packed with gzip, bzip2 or xz
+(``combined_data_1.txt.gz``) is unpacked as it is read.  :func:`read_netflix_as` (under
 ``latentrec.datasets.read_netflix``) reads one or several such files into
 :class:`~latentrec.data.Interactions` (user = CustomerID, item = MovieID, timestamps in
 seconds since 1970 at midnight UTC of the date) without a Python object per rating: ~16 MB
@@ -14,8 +15,11 @@ number) in a :class:`~latentrec.data.report.DataError`.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import datetime as dt
+import gzip
+import lzma
 import re
 from pathlib import Path
 
@@ -24,7 +28,7 @@ import numpy as np
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .report import DataError
 
-__all__ = ["is_netflix_file", "netflix_options", "read_netflix_as"]
+__all__ = ["is_netflix_file", "netflix_options", "open_netflix", "read_netflix_as"]
 
 #: Bytes of a file parsed at a time (cut at a line end).
 BLOCK_BYTES = 1 << 24
@@ -41,6 +45,31 @@ _RATING_BYTES[np.frombuffer(b"0123456789,.+-eE\r\n", dtype=np.uint8)] = True
 _DUPLICATES = ("last", "mean", "sum", "error")
 
 
+# Packed files by their leading bytes: each is read through its decompressor, so a
+# combined_data_1.txt.gz (or a packed file under any name) reads as the file it holds.
+_PACKED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+
+def open_netflix(path: str | Path):
+    """``path`` opened for reading bytes: a gzip, bzip2 or xz file unpacked as it is read.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "combined_data_1.txt.gz")
+        >>> with gzip.open(path, "wb") as fh:
+        ...     _ = fh.write(b"1:\\n7,3,2005-09-06\\n")
+        >>> with open_netflix(path) as fh:
+        ...     fh.read()
+        b'1:\\n7,3,2005-09-06\\n'
+    """
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    for signature, opener in _PACKED:
+        if magic.startswith(signature):
+            return opener(path, "rb")
+    return open(path, "rb")
+
+
 def is_netflix_file(path: str | Path) -> bool:
     """Whether the first non-blank line of ``path`` is a Netflix movie line (``123:``).
 
@@ -51,11 +80,15 @@ def is_netflix_file(path: str | Path) -> bool:
         >>> is_netflix_file(path), is_netflix_file(__file__)
         (True, False)
     """
+    head = b""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
-        return False
+        with open_netflix(path) as fh:
+            # In pieces: a truncated packed file still shows its first lines.
+            while len(head) < 1 << 16 and (piece := fh.read(1 << 12)):
+                head += piece
+    except (EOFError, lzma.LZMAError, OSError):  # unreadable, or a damaged packed file
+        if not head:
+            return False
     head = head.removeprefix(codecs.BOM_UTF8)
     for line in head.split(b"\n"):
         if line.strip():
@@ -217,7 +250,7 @@ def _pair_lines(paths, customer: int, movie: int, limit: int = 5) -> str:
     found: list[tuple[Path, int]] = []
     for path in paths:
         current = None
-        with open(path, "rb") as fh:
+        with open_netflix(path) as fh:
             for number, line in enumerate(fh, 1):
                 line = line.rstrip(b"\r\n").removeprefix(codecs.BOM_UTF8 if number == 1 else b"")
                 if line.endswith(b":"):
@@ -241,11 +274,12 @@ def _file_batches(path: Path, scale):
     source = str(path)
     movie = None  # the movie of the rating lines that follow; none before the first "N:"
     line0 = 1  # file line number of the block's first line
-    with open(path, "rb") as fh:
-        carry = fh.read(len(codecs.BOM_UTF8))
+    with open_netflix(path) as fh:
+        read = _reader(fh, path)
+        carry = read(len(codecs.BOM_UTF8))
         carry = carry.removeprefix(codecs.BOM_UTF8)
         while True:
-            got = fh.read(BLOCK_BYTES)
+            got = read(BLOCK_BYTES)
             block = carry + got
             if not got:
                 if not block:
@@ -265,6 +299,27 @@ def _file_batches(path: Path, scale):
                 yield out
             if not got:
                 break
+
+
+def _reader(fh, path: Path):
+    """``fh.read`` whose failures (a packed file cut short or damaged) name ``path``."""
+
+    def read(size: int) -> bytes:
+        try:
+            return fh.read(size)
+        except (EOFError, lzma.LZMAError, OSError) as err:
+            kind = {gzip.GzipFile: "gzip", bz2.BZ2File: "bzip2", lzma.LZMAFile: "xz"}.get(
+                type(fh), ""
+            )
+            if not kind:
+                raise
+            raise DataError(
+                f"{path} is a damaged or truncated {kind} file ({err}); unpack it again "
+                "or fetch it again",
+                source=str(path),
+            ) from None
+
+    return read
 
 
 def _parse_block(block: bytes, movie, line0: int, source: str, scale):
