@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -17,7 +18,9 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
 
     ``jvm_log``, an open file, receives what a JVM started by this call writes to its
     standard output and error (log4j lines, Java's own warnings), for its whole life: a
-    command line keeps them off the user's terminal this way.  The JVM inherits this
+    command line keeps them off the user's terminal this way; pyspark's own log of a
+    failed query (the Java stack of an ``AnalysisException``, which is raised as well)
+    is then switched off.  The JVM inherits this
     process's descriptors 1 and 2, so they point at ``jvm_log`` while the session starts.
 
     Example:
@@ -45,8 +48,16 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
         builder = builder.config(name, str(value))
     if jvm_log is None:
         return builder.getOrCreate()
+    # pyspark logs an AnalysisException with its Java stack, as JSON, to standard error
+    # before it is raised; the caller gets the exception, the log holds nothing more.
+    for name in _QUERY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     with _descriptors_to(jvm_log):
         return builder.getOrCreate()
+
+
+#: pyspark's loggers of a failed query (pyspark.errors.exceptions.base).
+_QUERY_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
 
 
 @contextlib.contextmanager
