@@ -228,6 +228,60 @@ def test_a_truncated_packed_file_is_named(tmp_path):
     assert result.output.count("\n") == 1
 
 
+def test_the_prizes_lists_of_pairs_to_predict_are_named(tmp_path):
+    # probe.txt and qualifying.txt start with a movie line too; their first line under it
+    # was refused as "has 1 field where a rating line has 3".
+    probe, qualifying = tmp_path / "probe.txt", tmp_path / "qualifying.txt"
+    probe.write_text("1:\n30878\n2647871\n10:\n1952305\n")
+    qualifying.write_text("1:\n1046323,2005-12-19\n")
+    for path, fields in [(probe, "CustomerID"), (qualifying, "CustomerID,Date")]:
+        with pytest.raises(DataError, match=f"holds no ratings: its lines under a movie line "
+                           f"are {fields} \\(the prize's probe.txt or qualifying.txt"):  # fmt: skip
+            read_netflix(path)
+    # Later in a file, such a line is a bad line by number, as before.
+    odd = tmp_path / "c.txt"
+    odd.write_text("1:\n5,3,2005-09-06\n30878\n")
+    with pytest.raises(DataError, match=f"line 3 of {re.escape(str(odd))} has 1 field"):
+        read_netflix(odd)
+
+
+def test_cli_names_a_folder_and_what_is_not_a_netflix_file(tmp_path):
+    folder = tmp_path / "nf"
+    folder.mkdir()
+    (folder / "combined_data_2.txt").write_text("2:\n5,3,2005-09-06\n")
+    (folder / "combined_data_1.txt").write_text("1:\n5,3,2005-09-06\n")
+    (folder / "probe.txt").write_text("1:\n5\n")
+    (folder / "movie_titles.csv").write_text("1,2003,Dinosaur Planet\n")
+    out = str(tmp_path / "o.lrdata")
+    runner = CliRunner()
+    # A folder was "no such Netflix-prize file" with --format netflix; its rating files
+    # are named either way.
+    for extra in ([], ["--format", "netflix"]):
+        result = runner.invoke(main, ["data", "convert", str(folder), "-o", out, *extra])
+        assert (result.exit_code, result.output) == (
+            1,
+            f"Error: {folder} is a folder; give its Netflix-prize files: "
+            f"{folder / 'combined_data_1.txt'} {folder / 'combined_data_2.txt'}\n",
+        )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(main, ["data", "convert", str(empty), "-o", out, "--format", "netflix"])
+    assert (
+        result.output == f"Error: {empty} is a folder; give a ratings file (CSV, TSV or Parquet)\n"
+    )
+    # Netflix files beside one that is not: that one is named (the message suggested
+    # --format netflix, under which the titles file is refused in turn).
+    titles = folder / "movie_titles.csv"
+    result = runner.invoke(
+        main, ["data", "convert", str(folder / "combined_data_1.txt"), str(titles), "-o", out]
+    )
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {titles} is not a Netflix-prize file (its first line is not a movie id and "
+        "':'): several files are read together only when each is a Netflix-prize file\n",
+    )
+
+
 def test_other_bad_arguments(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such ratings file"):
         read_netflix(tmp_path / "missing.txt")

@@ -28,7 +28,7 @@ import numpy as np
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .report import DataError
 
-__all__ = ["is_netflix_file", "netflix_options", "open_netflix", "read_netflix_as"]
+__all__ = ["is_netflix_file", "netflix_options", "open_netflix", "pairs_only", "read_netflix_as"]
 
 #: Bytes of a file parsed at a time (cut at a line end).
 BLOCK_BYTES = 1 << 24
@@ -80,6 +80,38 @@ def is_netflix_file(path: str | Path) -> bool:
         >>> is_netflix_file(path), is_netflix_file(__file__)
         (True, False)
     """
+    lines = _head_lines(path)
+    return bool(lines) and _MOVIE_LINE.fullmatch(lines[0]) is not None
+
+
+def pairs_only(path: str | Path) -> str | None:
+    """The fields of the first line under a movie line when they are those of the prize's
+    lists of pairs to predict (``probe.txt``: ``CustomerID``; ``qualifying.txt``:
+    ``CustomerID,Date``), which hold no ratings; else ``None``.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "probe.txt")
+        >>> _ = open(path, "w").write("1:\\n30878\\n2647871\\n")
+        >>> pairs_only(path)
+        'CustomerID'
+    """
+    lines = _head_lines(path)
+    if len(lines) < 2 or _MOVIE_LINE.fullmatch(lines[0]) is None:
+        return None
+    first = next((x for x in lines[1:] if _MOVIE_LINE.fullmatch(x) is None), b"")
+    text = first.rstrip(b"\r").decode("ascii", "replace")
+    fields = text.split(",")
+    if len(fields) == 1 and _DIGITS.fullmatch(fields[0]):
+        return "CustomerID"
+    if len(fields) == 2 and _DIGITS.fullmatch(fields[0]) and _DATE.fullmatch(fields[1]):
+        return "CustomerID,Date"
+    return None
+
+
+def _head_lines(path) -> list[bytes]:
+    """The non-blank lines of the first 64 KiB of ``path`` (unpacked), the last one
+    whole only if the file ends there; [] for a file that cannot be read."""
     head = b""
     try:
         with open_netflix(path) as fh:
@@ -88,12 +120,9 @@ def is_netflix_file(path: str | Path) -> bool:
                 head += piece
     except (EOFError, lzma.LZMAError, OSError):  # unreadable, or a damaged packed file
         if not head:
-            return False
+            return []
     head = head.removeprefix(codecs.BOM_UTF8)
-    for line in head.split(b"\n"):
-        if line.strip():
-            return _MOVIE_LINE.fullmatch(line) is not None
-    return False
+    return [line for line in head.split(b"\n") if line.strip()]
 
 
 # The options of a table reader that mean nothing for a Netflix-prize file, with the
@@ -205,6 +234,14 @@ def read_netflix_as(
         if first is not path:
             same = "is given twice" if str(first) == str(path) else f"is the same file as {first}"
             raise DataError(f"{path} {same}: give each Netflix-prize file once", source=str(path))
+        fields = pairs_only(path)
+        if fields is not None:
+            raise DataError(
+                f"{path} holds no ratings: its lines under a movie line are {fields} (the "
+                "prize's probe.txt or qualifying.txt, the pairs to predict); the ratings "
+                "are in combined_data_1.txt .. combined_data_4.txt",
+                source=str(path),
+            )
     state = {"exact32": True}
     chunks = []
     for path in paths:
