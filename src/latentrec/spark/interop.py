@@ -119,7 +119,8 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     when the job commits), the model's broadcast is released, and the DataFrame returned
     reads the written files (using it computes nothing again).  Without ``path`` the
     DataFrame is computed each time it is used, so the broadcast stays until Spark's
-    cleaner collects it after the DataFrame is gone.
+    cleaner collects it after the DataFrame is gone.  A ``path`` that exists already is
+    a ``FileExistsError``, before anything is computed.
 
     Example:
         >>> top = recommend_all(model, spark.createDataFrame([(1,), (2,)], "user long"),
@@ -164,8 +165,18 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     out = users_df.select(user_col).mapInPandas(top, schema)
     if path is None:
         return out
+    from pyspark.errors import AnalysisException
+
     try:
         out.write.mode("error").parquet(str(path))
+    except AnalysisException as err:
+        # Spark's words say to set a mode "overwrite" that this function does not take.
+        if "PATH_ALREADY_EXISTS" not in str(err):
+            raise
+        raise FileExistsError(
+            f"{path} exists already; recommend_all writes a new folder there and "
+            "overwrites nothing: remove it or give another path"
+        ) from None
     finally:
         shared.destroy()
     return users_df.sparkSession.read.parquet(str(path))
