@@ -101,6 +101,24 @@ def test_duplicates_last_keeps_the_latest_date_and_error_refuses(tmp_path):
         read_netflix(path, duplicates="error")
 
 
+def test_a_lost_movie_line_is_hinted_at_where_pairs_merge(tmp_path):
+    # "2:" lost: movie 2's ratings fall under movie 1. Customer 5 rated both, so a pair
+    # repeats, which the prize data never does; the report says what that likely means.
+    path = tmp_path / "combined_data_1.txt"
+    path.write_text("1:\n5,4,2005-01-02\n6,2,2004-01-01\n5,1,2005-01-03\n")
+    report = read_netflix(path).load_report
+    assert report.merged == 1
+    assert report.summary() == (
+        f"{path}: read 3 rows, loaded 2, merged 1 duplicate (duplicates='last'), rejected 0; "
+        "the prize data repeats no (customer, movie) pair: a missing 'MovieID:' line puts a "
+        "movie's ratings under the movie above it (duplicates='error' names the lines)"
+    )
+    result = CliRunner().invoke(main, ["data", "info", str(path)])
+    assert "a missing 'MovieID:' line" in result.output
+    path.write_text("1:\n5,4,2005-01-02\n2:\n5,1,2005-01-03\n")
+    assert read_netflix(path).load_report.notes == ()
+
+
 def test_duplicates_error_names_the_pair_and_its_lines(tmp_path, monkeypatch):
     monkeypatch.setattr(netflix, "BLOCK_BYTES", 7)
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import dataclasses
 import datetime as dt
 import gzip
 import lzma
@@ -254,11 +255,22 @@ def read_netflix_as(
     if not chunks:
         raise DataError(f"{source} has no rating lines: no interactions to build from")
     try:
-        return build(
+        data = build(
             cls, chunks, names=NAMES, source=source, unit="line",
             duplicates=duplicates, implicit=False, rating_scale=scale,
             exact32=state["exact32"], encoding="ascii", separator=",",
         )  # fmt: skip
+        report = data.load_report
+        if not report.merged:
+            return data
+        # The prize data rates no (customer, movie) pair twice, so a merge is news: most
+        # likely a lost movie line, which files the next movie's ratings under this one.
+        note = (
+            "the prize data repeats no (customer, movie) pair: a missing 'MovieID:' line "
+            "puts a movie's ratings under the movie above it (duplicates='error' names "
+            "the lines)"
+        )
+        return data.replace(load_report=dataclasses.replace(report, notes=(*report.notes, note)))
     except RepeatedPair as e:
         # Only duplicates="error" with a repeated pair declines here (values are whole
         # stars, so merging never overflows float32). The error path reads the files
