@@ -41,6 +41,26 @@ def test_train_on_spark_refuses_what_it_cannot_do(tmp_path, args, message):
     assert "Traceback" not in result.output
 
 
+def test_a_spark_master_that_does_not_answer_is_one_line_at_once(tmp_path):
+    # Spark retried for about a minute, then said "Cannot call methods on a stopped
+    # SparkContext" with the Java stack of where that context was made.
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    master = f"spark://127.0.0.1:{port}"
+    result = CliRunner().invoke(
+        main, ["train", "ml-100k", "--engine", "spark", "-a", "als", "--spark-master", master,
+               "-o", str(tmp_path / "m.npz")],
+    )  # fmt: skip
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: no Spark master answers at {master} (127.0.0.1:{port}: Connection refused); "
+        "start it, or check the host and the port (7077 unless set)\n",
+    )
+
+
 # Both commands in one child process: one JVM start, and the command's spark.stop() never
 # stops the test session's shared SparkSession.
 CHILD = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sys
 
 
@@ -30,6 +31,8 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
     """
     from pyspark.sql import SparkSession
 
+    if master.startswith("spark://"):
+        check_master(master)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
@@ -58,6 +61,38 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
 
 #: pyspark's loggers of a failed query (pyspark.errors.exceptions.base).
 _QUERY_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
+
+
+def check_master(master: str, timeout: float = 5.0) -> None:
+    """Raise ``ConnectionError`` naming ``master`` (``spark://host:port``, or several
+    ``host:port`` after it, comma-separated) when none of its addresses takes a TCP
+    connection.  Spark itself retries for about a minute, then fails with "Cannot call
+    methods on a stopped SparkContext" and the Java stack of where it was made.
+
+    Example:
+        >>> check_master("spark://127.0.0.1:1")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ConnectionError: no Spark master answers at spark://127.0.0.1:1 (127.0.0.1:1: ...); ...
+    """
+    why = []
+    for address in master.removeprefix("spark://").split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            number = int(port)
+        except ValueError:
+            raise ValueError(
+                f"the Spark master {master} has no port number in {address!r} (spark://host:7077)"
+            ) from None
+        try:
+            with socket.create_connection((host.strip("[]"), number), timeout=timeout):
+                return
+        except OSError as err:
+            why.append(f"{address}: {err.strerror or err}")
+    raise ConnectionError(
+        f"no Spark master answers at {master} ({'; '.join(why)}); start it, or check "
+        "the host and the port (7077 unless set)"
+    )
 
 
 @contextlib.contextmanager
