@@ -41,10 +41,14 @@ def test_train_on_spark_refuses_what_it_cannot_do(tmp_path, args, message):
     assert "Traceback" not in result.output
 
 
-def test_a_spark_master_that_does_not_answer_is_one_line_at_once(tmp_path):
+def test_a_spark_master_that_does_not_answer_is_one_line(tmp_path, monkeypatch):
     # Spark retried for about a minute, then said "Cannot call methods on a stopped
     # SparkContext" with the Java stack of where that context was made.
     import socket
+
+    from latentrec.spark import session
+
+    monkeypatch.setattr(session, "MASTER_WAIT_S", 0.5)  # a master starting is waited for
 
     with socket.socket() as probe:  # a port nothing listens on once it is closed
         probe.bind(("127.0.0.1", 0))

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import sys
+import time
 
 
 def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_log=None, **conf):
@@ -63,32 +64,49 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
 _QUERY_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
 
 
-def check_master(master: str, timeout: float = 5.0) -> None:
+#: Seconds a ``spark://`` master has to take a connection: one just started (its JVM
+#: binds the port a few seconds after ``start-master.sh`` returns) is waited for.
+MASTER_WAIT_S = 10.0
+
+
+def check_master(master: str, wait: float | None = None) -> None:
     """Raise ``ConnectionError`` naming ``master`` (``spark://host:port``, or several
     ``host:port`` after it, comma-separated) when none of its addresses takes a TCP
-    connection.  Spark itself retries for about a minute, then fails with "Cannot call
-    methods on a stopped SparkContext" and the Java stack of where it was made.
+    connection within ``wait`` seconds (:data:`MASTER_WAIT_S`).  Spark itself retries
+    for about a minute, then fails with "Cannot call methods on a stopped SparkContext"
+    and the Java stack of where it was made.
 
     Example:
-        >>> check_master("spark://127.0.0.1:1")  # doctest: +ELLIPSIS
+        >>> check_master("spark://127.0.0.1:1", wait=0.1)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         ConnectionError: no Spark master answers at spark://127.0.0.1:1 (127.0.0.1:1: ...); ...
     """
-    why = []
+    addresses = []
     for address in master.removeprefix("spark://").split(","):
         host, _, port = address.strip().rpartition(":")
         try:
-            number = int(port)
+            addresses.append((address.strip(), host.strip("[]"), int(port)))
         except ValueError:
             raise ValueError(
                 f"the Spark master {master} has no port number in {address!r} (spark://host:7077)"
             ) from None
-        try:
-            with socket.create_connection((host.strip("[]"), number), timeout=timeout):
-                return
-        except OSError as err:
-            why.append(f"{address}: {err.strerror or err}")
+    deadline = time.monotonic() + (MASTER_WAIT_S if wait is None else wait)
+    while True:
+        why = []
+        for address, host, port in addresses:
+            try:
+                left = max(deadline - time.monotonic(), 0.1)
+                with socket.create_connection((host, port), timeout=min(left, 5.0)):
+                    return
+            except socket.gaierror as err:  # a name that does not resolve stays so
+                why.append(f"{address}: {err.strerror or err}")
+                deadline = 0.0
+            except OSError as err:
+                why.append(f"{address}: {err.strerror or err}")
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
     raise ConnectionError(
         f"no Spark master answers at {master} ({'; '.join(why)}); start it, or check "
         "the host and the port (7077 unless set)"
