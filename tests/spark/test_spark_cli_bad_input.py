@@ -73,6 +73,28 @@ def test_a_bad_line_is_named_as_the_local_engine_names_it(spark, tmp_path, name)
         assert "(--duplicates last, mean or sum)" in local.output
 
 
+def test_blanks_around_fields_go_as_the_local_engine_strips_them(spark, tmp_path):
+    # Spark's reader kept them: " eve" trained as a user beside "eve".
+    from latentrec import load
+
+    path = tmp_path / "blanks.csv"
+    path.write_text(HEADER + "eve,1,5\n eve ,2, 3\nbob , 1,4\n")
+    result = train(path, tmp_path, "--factors", "1")
+    assert result.exit_code == 0, result.output
+    assert sorted(load(tmp_path / "m.npz").catalog_.users.ids.tolist()) == ["bob", "eve"]
+    # A repeated pair is found across the blanks, and its lines named; a blank id is
+    # an empty one, named by its line.
+    path.write_text(HEADER + "eve,1,5\n eve ,1, 3\n")
+    result = train(path, tmp_path)
+    assert result.output.startswith(
+        f"Error: user 'eve' rated item 1 2 times (lines 2 and 3 of {path})"
+    )
+    path.write_text(HEADER + "eve,1,5\n  ,2,3\n")
+    assert (
+        train(path, tmp_path).output == f"Error: column 'user' has empty ids at line 3 of {path}\n"
+    )
+
+
 def test_a_bad_line_in_a_folder_names_its_file(spark, tmp_path):
     folder = tmp_path / "parts"
     folder.mkdir()

@@ -56,7 +56,12 @@ def read_ratings(
         df = spark.read.parquet(source)
         _check_rows(df, source, user_col, item_col, rating_col, implicit, None)
         return df
-    options = {"header": header, "sep": sep, "encoding": encoding}
+    # Blanks around a field go, as the local reader strips them (" eve" is "eve", " 4"
+    # is 4): Spark's reader keeps them by default, which made " eve" another user.
+    options = {
+        "header": header, "sep": sep, "encoding": encoding,
+        "ignoreLeadingWhiteSpace": True, "ignoreTrailingWhiteSpace": True,
+    }  # fmt: skip
     # Every column as text, plus the text of any line whose field count is wrong: a
     # first pass that sees what the file says, before inference types it.
     names = spark.read.csv(source, **options).columns
@@ -142,7 +147,7 @@ class _Layout:
             return ("fields", len(fields), None)
         user, item, rating = (fields[p] for p in self.positions)
         for col, value in zip(self.cols[:2], (user, item), strict=True):
-            if value == "":
+            if not value.strip():
                 return ("id", col, value)
         return _rating_problem(rating, implicit)
 
@@ -153,7 +158,7 @@ def _same(text: str, value) -> bool:
             return float(text) == value
         except ValueError:
             return False
-    return text == str(value)
+    return text.strip() == str(value)  # Spark read the field without its blanks
 
 
 def pair_lines(df, source: str, user, item, *, user_col: str, item_col: str, rating_col: str,
