@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 
 
@@ -22,8 +24,10 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
     standard output and error (log4j lines, Java's own warnings), for its whole life: a
     command line keeps them off the user's terminal this way; pyspark's own log of a
     failed query (the Java stack of an ``AnalysisException``, which is raised as well)
-    is then switched off.  The JVM inherits this
-    process's descriptors 1 and 2, so they point at ``jvm_log`` while the session starts.
+    is then switched off, and Ctrl-C raises ``KeyboardInterrupt`` without pyspark's
+    handler, whose call to the JVM from inside another printed py4j's tracebacks.  The
+    JVM inherits this process's descriptors 1 and 2, so they point at ``jvm_log`` while
+    the session starts.
 
     Example:
         >>> spark = spark_session("local[1]", sql_shuffle_partitions=2)  # doctest: +SKIP
@@ -57,7 +61,19 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
     for name in _QUERY_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     with _descriptors_to(jvm_log):
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted)
+    return session
+
+
+def _interrupted(signum, frame):
+    # pyspark's own handler asks the JVM to cancel its jobs over the connection that the
+    # interrupted call holds: a reentrant call, after which py4j logs two tracebacks on
+    # the terminal through the root logger.  A command stops its session as it unwinds
+    # (which cancels the jobs); past Ctrl-C, nothing it logs is news.
+    logging.disable(logging.CRITICAL)
+    raise KeyboardInterrupt
 
 
 #: pyspark's loggers of a failed query (pyspark.errors.exceptions.base).
