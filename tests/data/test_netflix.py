@@ -300,6 +300,24 @@ def test_cli_names_a_folder_and_what_is_not_a_netflix_file(tmp_path):
     )
 
 
+def test_cli_names_a_lost_first_movie_line(tmp_path):
+    # Read as a table, the first rating was its header: "missing column(s) [...]; the
+    # header (line 1) has columns ['214607', '1', '2003-10-03']".
+    path = tmp_path / "combined_data_1.txt"
+    path.write_text("214607,1,2003-10-03\n880946,1,2002-06-29\n2:\n5,3,2005-09-06\n")
+    result = CliRunner().invoke(
+        main, ["data", "convert", str(path), "-o", str(tmp_path / "o.lrdata")]
+    )
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: line 1 of {path} is a rating before any movie line ('MovieID:'): "
+        "'214607,1,2003-10-03'; is it a Netflix-prize file?\n",
+    )
+    # A table's options say it is a table: read as one (here without a header).
+    result = CliRunner().invoke(main, ["data", "info", str(path), "--no-header"])
+    assert "is a rating before any movie line" not in result.output
+
+
 def test_other_bad_arguments(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such ratings file"):
         read_netflix(tmp_path / "missing.txt")

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..data import Interactions
 from ..data.lrdata import SUFFIX
-from ..data.netflix import is_netflix_file, pairs_only
+from ..data.netflix import is_netflix_file, pairs_only, starts_with_rating
 from ..datasets import fetch_movielens, read_netflix
 from ._common import (
     Failure,
@@ -62,8 +62,12 @@ def read_sources(sources, file_format: str, **opts):
             message = folder_message(source)
             if file_format == "netflix" or "Netflix" in message:
                 raise Failure(message)
+    given = [flag for key, flag in TABLE_ONLY.items() if opts.get(key) not in (None, False)]
+    # A Netflix file without its first movie line is read as one, to be refused by its
+    # line: as a table, its first rating was a header of columns '214607', '1', ...
     netflix = file_format == "netflix" or (
-        file_format == "auto" and all(is_netflix_file(s) for s in sources)
+        file_format == "auto"
+        and all(is_netflix_file(s) or (not given and starts_with_rating(s)) for s in sources)
     )
     if not netflix:
         if len(sources) > 1:
@@ -80,7 +84,6 @@ def read_sources(sources, file_format: str, **opts):
                 f"Netflix-prize format (--format netflix), give one table file"
             )
         return load_data(sources[0], **opts)
-    given = [flag for key, flag in TABLE_ONLY.items() if opts.get(key) not in (None, False)]
     if given:
         raise Failure(f"{flags_apply(given)} to table files, not to Netflix-prize files")
     for source in sources:

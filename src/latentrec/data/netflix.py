@@ -29,13 +29,21 @@ import numpy as np
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .report import DataError
 
-__all__ = ["is_netflix_file", "netflix_options", "open_netflix", "pairs_only", "read_netflix_as"]
+__all__ = [
+    "is_netflix_file",
+    "netflix_options",
+    "open_netflix",
+    "pairs_only",
+    "read_netflix_as",
+    "starts_with_rating",
+]
 
 #: Bytes of a file parsed at a time (cut at a line end).
 BLOCK_BYTES = 1 << 24
 #: The names the load report and messages use for the four fields.
 NAMES = ("CustomerID", "MovieID", "Rating", "Date")
 _MOVIE_LINE = re.compile(rb"[0-9]+:\r?")
+_RATING_LINE = re.compile(rb"[0-9]+,[0-9]+(?:\.[0-9]*)?,[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -83,6 +91,22 @@ def is_netflix_file(path: str | Path) -> bool:
     """
     lines = _head_lines(path)
     return bool(lines) and _MOVIE_LINE.fullmatch(lines[0]) is not None
+
+
+def starts_with_rating(path: str | Path) -> bool:
+    """Whether the first non-blank line of ``path`` is a Netflix rating line
+    (``CustomerID,Rating,YYYY-MM-DD``): a Netflix-prize file that lost its first
+    ``MovieID:`` line, which a table reader would take for a header.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.txt")
+        >>> _ = open(path, "w").write("1488844,3,2005-09-06\\n822109,5,2005-05-13\\n")
+        >>> starts_with_rating(path), starts_with_rating(__file__)
+        (True, False)
+    """
+    lines = _head_lines(path)
+    return bool(lines) and _RATING_LINE.fullmatch(lines[0].rstrip(b"\r")) is not None
 
 
 def pairs_only(path: str | Path) -> str | None:
