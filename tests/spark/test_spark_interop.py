@@ -168,6 +168,10 @@ def test_recommend_all_to_a_path_releases_its_broadcast(spark, tmp_path, monkeyp
     assert got["rank"].tolist() == [1, 2, 1, 2]
     lazy = recommend_all(model, users, n=1)  # no path: computed when used
     assert sorted(r["item"] for r in lazy.collect()) == ["a", "b"]
+    # Users as the ratings list them, once per rating: one list each, not one per rating.
+    repeated = spark.createDataFrame([(1,), (2,), (1,), (1,)], "user long")
+    rows = recommend_all(model, repeated, n=2).orderBy("user", "rank").toPandas()
+    assert rows["user"].tolist() == [1, 1, 2, 2]
 
 
 def test_recommend_all_to_a_path_that_exists_says_so(spark, tmp_path):
