@@ -101,6 +101,24 @@ def test_duplicates_last_keeps_the_latest_date_and_error_refuses(tmp_path):
         read_netflix(path, duplicates="error")
 
 
+def test_a_lost_movie_line_is_hinted_at_where_pairs_merge(tmp_path):
+    # "2:" lost: movie 2's ratings fall under movie 1. Customer 5 rated both, so a pair
+    # repeats, which the prize data never does; the report says what that likely means.
+    path = tmp_path / "combined_data_1.txt"
+    path.write_text("1:\n5,4,2005-01-02\n6,2,2004-01-01\n5,1,2005-01-03\n")
+    report = read_netflix(path).load_report
+    assert report.merged == 1
+    assert report.summary() == (
+        f"{path}: read 3 rows, loaded 2, merged 1 duplicate (duplicates='last'), rejected 0; "
+        "the prize data repeats no (customer, movie) pair: a missing 'MovieID:' line puts a "
+        "movie's ratings under the movie above it (duplicates='error' names the lines)"
+    )
+    result = CliRunner().invoke(main, ["data", "info", str(path)])
+    assert "a missing 'MovieID:' line" in result.output
+    path.write_text("1:\n5,4,2005-01-02\n2:\n5,1,2005-01-03\n")
+    assert read_netflix(path).load_report.notes == ()
+
+
 def test_duplicates_error_names_the_pair_and_its_lines(tmp_path, monkeypatch):
     monkeypatch.setattr(netflix, "BLOCK_BYTES", 7)
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
@@ -145,6 +163,10 @@ def test_one_path_or_a_list_and_a_bom(tmp_path):
         ("1:\n2,3,2005-09-06\n 7,3,2005-09-06\n", 3, "bad customer id ' 7'"),
         ("1:\n2,3,2005-09-06\n7,\t3,2005-09-06\n", 3, "bad rating '\\t3'"),
         ("1:\n2,3,2005-09-06\n7,3,2005-09-06 \n", 3, "bad date '2005-09-06 '"),
+        # ... and "0x1F" as the number 31, "-0" as 0.
+        ("1:\n2,3,2005-09-06\n0x1F,3,2005-09-06\n", 3, "bad customer id '0x1F'"),
+        ("1:\n2,3,2005-09-06\n-0,3,2005-09-06\n", 3, "bad customer id '-0'"),
+        ("1:\n2,3,2005-09-06\n7,3,2005-09-06\n-00,3,2005-09-06\n", 4, "bad customer id '-00'"),
     ],
 )
 def test_bad_lines_are_named_by_file_and_line(tmp_path, monkeypatch, text, line, words):
@@ -166,6 +188,134 @@ def test_the_second_file_must_start_with_a_movie_line(tmp_path):
     b.write_text("5,3,2005-09-06\n")
     with pytest.raises(DataError, match=f"line 1 of {b} is a rating before any movie line"):
         read_netflix([a, b])
+
+
+def test_a_file_given_twice_is_refused(tmp_path):
+    # Read twice, every rating was a repeated pair that duplicates="last" merged: the
+    # table looked right and the load report counted them all as merged.
+    a, b = tmp_path / "combined_data_1.txt", tmp_path / "combined_data_2.txt"
+    a.write_text("1:\n5,3,2005-09-06\n")
+    b.write_text("2:\n5,4,2005-09-06\n")
+    with pytest.raises(DataError, match=f"{re.escape(str(a))} is given twice: give each"):
+        read_netflix([a, b, a])
+    link = tmp_path / "link.txt"
+    link.symlink_to(b)
+    with pytest.raises(DataError, match=f"{re.escape(str(link))} is the same file as {b}"):
+        read_netflix([a, b, link])
+    result = CliRunner().invoke(
+        main, ["data", "convert", str(a), str(b), str(a), "-o", str(tmp_path / "o.lrdata")]
+    )
+    assert result.exit_code == 1
+    assert result.output == f"Error: {a} is given twice: give each Netflix-prize file once\n"
+
+
+@pytest.mark.parametrize("pack, name", [("gzip", "c.txt.gz"), ("bz2", "c.txt.bz2"),
+                                        ("lzma", "c.txt.xz"), ("gzip", "c.txt")])  # fmt: skip
+def test_packed_files_read_as_the_file_they_hold(tmp_path, monkeypatch, pack, name):
+    # A gzip'd combined_data_1.txt was taken for a table ("missing column(s) ... the
+    # header has columns ['1:']"); it is read as the Netflix file it holds.
+    import importlib
+
+    monkeypatch.setattr(netflix, "BLOCK_BYTES", 64)
+    plain = tmp_path / "plain.txt"
+    random_file(plain, random.Random(3), n_movies=6, crlf=False, blanks=True)
+    packed = tmp_path / name
+    packed.write_bytes(importlib.import_module(pack).compress(plain.read_bytes()))
+    assert netflix.is_netflix_file(packed)
+    assert as_dict(read_netflix(packed)) == reference([plain])
+    assert as_dict(Interactions.read(packed)) == reference([plain])
+    out = tmp_path / "o.lrdata"
+    result = CliRunner().invoke(main, ["data", "convert", str(packed), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert as_dict(Interactions.read(out)) == reference([plain])
+
+
+def test_a_truncated_packed_file_is_named(tmp_path):
+    import gzip
+
+    path = tmp_path / "combined_data_1.txt.gz"
+    lines = "".join(f"{c},3,2005-09-06\n" for c in range(1, 5000))
+    path.write_bytes(gzip.compress(f"1:\n{lines}".encode())[:-20])
+    assert netflix.is_netflix_file(path)  # its first lines are there
+    message = f"{path} is a damaged or truncated gzip file"
+    with pytest.raises(DataError, match=re.escape(message)):
+        read_netflix(path)
+    result = CliRunner().invoke(main, ["data", "info", str(path)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {message} (")
+    assert result.output.count("\n") == 1
+
+
+def test_the_prizes_lists_of_pairs_to_predict_are_named(tmp_path):
+    # probe.txt and qualifying.txt start with a movie line too; their first line under it
+    # was refused as "has 1 field where a rating line has 3".
+    probe, qualifying = tmp_path / "probe.txt", tmp_path / "qualifying.txt"
+    probe.write_text("1:\n30878\n2647871\n10:\n1952305\n")
+    qualifying.write_text("1:\n1046323,2005-12-19\n")
+    for path, fields in [(probe, "CustomerID"), (qualifying, "CustomerID,Date")]:
+        with pytest.raises(DataError, match=f"holds no ratings: its lines under a movie line "
+                           f"are {fields} \\(the prize's probe.txt or qualifying.txt"):  # fmt: skip
+            read_netflix(path)
+    # Later in a file, such a line is a bad line by number, as before.
+    odd = tmp_path / "c.txt"
+    odd.write_text("1:\n5,3,2005-09-06\n30878\n")
+    with pytest.raises(DataError, match=f"line 3 of {re.escape(str(odd))} has 1 field"):
+        read_netflix(odd)
+
+
+def test_cli_names_a_folder_and_what_is_not_a_netflix_file(tmp_path):
+    folder = tmp_path / "nf"
+    folder.mkdir()
+    (folder / "combined_data_2.txt").write_text("2:\n5,3,2005-09-06\n")
+    (folder / "combined_data_1.txt").write_text("1:\n5,3,2005-09-06\n")
+    (folder / "probe.txt").write_text("1:\n5\n")
+    (folder / "movie_titles.csv").write_text("1,2003,Dinosaur Planet\n")
+    out = str(tmp_path / "o.lrdata")
+    runner = CliRunner()
+    # A folder was "no such Netflix-prize file" with --format netflix; its rating files
+    # are named either way.
+    for extra in ([], ["--format", "netflix"]):
+        result = runner.invoke(main, ["data", "convert", str(folder), "-o", out, *extra])
+        assert (result.exit_code, result.output) == (
+            1,
+            f"Error: {folder} is a folder; give its Netflix-prize files: "
+            f"{folder / 'combined_data_1.txt'} {folder / 'combined_data_2.txt'}\n",
+        )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(main, ["data", "convert", str(empty), "-o", out, "--format", "netflix"])
+    assert (
+        result.output == f"Error: {empty} is a folder; give a ratings file (CSV, TSV or Parquet)\n"
+    )
+    # Netflix files beside one that is not: that one is named (the message suggested
+    # --format netflix, under which the titles file is refused in turn).
+    titles = folder / "movie_titles.csv"
+    result = runner.invoke(
+        main, ["data", "convert", str(folder / "combined_data_1.txt"), str(titles), "-o", out]
+    )
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {titles} is not a Netflix-prize file (its first line is not a movie id and "
+        "':'): several files are read together only when each is a Netflix-prize file\n",
+    )
+
+
+def test_cli_names_a_lost_first_movie_line(tmp_path):
+    # Read as a table, the first rating was its header: "missing column(s) [...]; the
+    # header (line 1) has columns ['214607', '1', '2003-10-03']".
+    path = tmp_path / "combined_data_1.txt"
+    path.write_text("214607,1,2003-10-03\n880946,1,2002-06-29\n2:\n5,3,2005-09-06\n")
+    result = CliRunner().invoke(
+        main, ["data", "convert", str(path), "-o", str(tmp_path / "o.lrdata")]
+    )
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: line 1 of {path} is a rating before any movie line ('MovieID:'): "
+        "'214607,1,2003-10-03'; is it a Netflix-prize file?\n",
+    )
+    # A table's options say it is a table: read as one (here without a header).
+    result = CliRunner().invoke(main, ["data", "info", str(path), "--no-header"])
+    assert "is a rating before any movie line" not in result.output
 
 
 def test_other_bad_arguments(tmp_path):

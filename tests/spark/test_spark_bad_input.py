@@ -55,6 +55,32 @@ def test_a_rating_that_is_not_a_number_is_named(spark):
     assert model.global_mean_ == 4.0
 
 
+def test_text_ids_are_refused_where_the_local_engine_would_change_them(spark):
+    # An empty id was a user, and " eve" one beside "eve": the local engine refuses the
+    # first and strips the second, so the engines built different tables from one input.
+    from latentrec.spark import fit_als
+
+    good = [("eve", "x", 4.0), ("bob", "y", 3.0)]
+    cases = [
+        (("", "x", 1.0), "a rating row has an empty user: user='', item='x', rating=1.0"),
+        (("  ", "x", 1.0), "a rating row has an empty user: user='  '"),
+        (("bob", "", 1.0), "a rating row has an empty item: user='bob', item=''"),
+        ((" eve", "y", 1.0), "a rating row has the user ' eve', with spaces around it (the "
+                             "local engine reads it as 'eve'; strip the column first)"),
+        (("eve", "y\t", 1.0), "a rating row has the item 'y\\t', with spaces around it"),
+    ]  # fmt: skip
+    before = cached(spark)
+    for row, message in cases:
+        df = spark.createDataFrame([*good, row], SCHEMA)
+        with pytest.raises(ValueError) as info:
+            fit_als(df, n_factors=1, n_epochs=1)
+        assert str(info.value).startswith(message)
+    assert left_cached(spark, before) == set()
+    # Inner spaces are part of an id, as they are to the local engine.
+    inner = spark.createDataFrame([*good, ("eve adams", "x", 2.0)], SCHEMA)
+    assert "eve adams" in fit_als(inner, n_factors=1, n_epochs=1).catalog_.users.ids.tolist()
+
+
 def test_negative_bias_regularization_is_refused_before_spark_runs(spark):
     from latentrec.spark import fit_als
 

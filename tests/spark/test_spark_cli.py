@@ -41,6 +41,30 @@ def test_train_on_spark_refuses_what_it_cannot_do(tmp_path, args, message):
     assert "Traceback" not in result.output
 
 
+def test_a_spark_master_that_does_not_answer_is_one_line(tmp_path, monkeypatch):
+    # Spark retried for about a minute, then said "Cannot call methods on a stopped
+    # SparkContext" with the Java stack of where that context was made.
+    import socket
+
+    from latentrec.spark import session
+
+    monkeypatch.setattr(session, "MASTER_WAIT_S", 0.5)  # a master starting is waited for
+
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    master = f"spark://127.0.0.1:{port}"
+    result = CliRunner().invoke(
+        main, ["train", "ml-100k", "--engine", "spark", "-a", "als", "--spark-master", master,
+               "-o", str(tmp_path / "m.npz")],
+    )  # fmt: skip
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: no Spark master answers at {master} (127.0.0.1:{port}: Connection refused); "
+        "start it, or check the host and the port (7077 unless set)\n",
+    )
+
+
 # Both commands in one child process: one JVM start, and the command's spark.stop() never
 # stops the test session's shared SparkSession.
 CHILD = """
@@ -105,3 +129,72 @@ def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_term
         1,
         f"Error: line 4 of {extra} has 4 fields where the header has 3\n",
     ]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_ctrl_c_during_a_spark_fit_is_one_line_and_stops_spark(tmp_path):
+    """pyspark's SIGINT handler called the JVM from inside the interrupted call: py4j
+    printed two tracebacks (ERROR:root:...) before click's "Aborted!"."""
+    import os
+    import signal
+    import time
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(2000), 20)
+    frame = pd.DataFrame(
+        {"user_id": users, "item_id": rng.integers(0, 5000, users.size),
+         "rating": rng.integers(1, 6, users.size).astype(float)}
+    ).drop_duplicates(["user_id", "item_id"])  # fmt: skip
+    frame.to_parquet(tmp_path / "r.parquet")
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "latentrec.cli", "train", str(tmp_path / "r.parquet"),
+             "--engine", "spark", "-a", "als", "--epochs", "100000",
+             "-o", str(tmp_path / "m.npz")],
+            stdout=subprocess.PIPE, stderr=err, text=True,
+            env=dict(os.environ, SPARK_LOCAL_IP="127.0.0.1"),
+        )  # fmt: skip
+        try:
+            seen = []
+            for line in child.stdout:  # the fit's progress: Spark is inside a job now
+                seen.append(line)
+                if line.startswith("iteration 2/"):
+                    break
+            assert seen and seen[-1].startswith("iteration 2/"), "".join(seen)
+            jvms = children(child.pid)  # the JVM pyspark started
+            assert jvms
+            child.send_signal(signal.SIGINT)
+            child.communicate(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert child.returncode == 1
+    said = [x for x in err_path.read_text().splitlines() if x and not x.startswith("compiling")]
+    assert said == ["Aborted!"], err_path.read_text()[-3000:]  # click's word for Ctrl-C
+    assert not (tmp_path / "m.npz").exists()
+    deadline = time.monotonic() + 30
+    while any(os.path.exists(f"/proc/{pid}") for pid in jvms) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in jvms), "the JVM outlived Ctrl-C"
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc: the test runs on Linux)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found

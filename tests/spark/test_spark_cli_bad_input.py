@@ -73,6 +73,28 @@ def test_a_bad_line_is_named_as_the_local_engine_names_it(spark, tmp_path, name)
         assert "(--duplicates last, mean or sum)" in local.output
 
 
+def test_blanks_around_fields_go_as_the_local_engine_strips_them(spark, tmp_path):
+    # Spark's reader kept them: " eve" trained as a user beside "eve".
+    from latentrec import load
+
+    path = tmp_path / "blanks.csv"
+    path.write_text(HEADER + "eve,1,5\n eve ,2, 3\nbob , 1,4\n")
+    result = train(path, tmp_path, "--factors", "1")
+    assert result.exit_code == 0, result.output
+    assert sorted(load(tmp_path / "m.npz").catalog_.users.ids.tolist()) == ["bob", "eve"]
+    # A repeated pair is found across the blanks, and its lines named; a blank id is
+    # an empty one, named by its line.
+    path.write_text(HEADER + "eve,1,5\n eve ,1, 3\n")
+    result = train(path, tmp_path)
+    assert result.output.startswith(
+        f"Error: user 'eve' rated item 1 2 times (lines 2 and 3 of {path})"
+    )
+    path.write_text(HEADER + "eve,1,5\n  ,2,3\n")
+    assert (
+        train(path, tmp_path).output == f"Error: column 'user' has empty ids at line 3 of {path}\n"
+    )
+
+
 def test_a_bad_line_in_a_folder_names_its_file(spark, tmp_path):
     folder = tmp_path / "parts"
     folder.mkdir()
@@ -136,3 +158,70 @@ def test_a_good_file_still_trains_and_the_shared_session_keeps_running(spark, tm
     assert result.exit_code == 0, result.output
     assert "3 cells, 2 users, 2 items" in result.output
     assert spark.range(2).count() == 2  # the command did not stop a session it found
+
+
+def test_a_missing_parquet_column_is_named_without_spark_log(spark, tmp_path):
+    # The row check asked Spark for the column first: its AnalysisException, the query
+    # plan, and pyspark's JSON log of the Java stack on the terminal.
+    path = tmp_path / "r.parquet"
+    pd.DataFrame({"user": [1, 2], "item": [1, 1], "rating": [4.0, 3.0]}).to_parquet(path)
+    result = CliRunner().invoke(
+        main, ["train", str(path), "--engine", "spark", "-a", "als", "--user-col", "customer",
+               "--item-col", "item", "-q", "-o", str(tmp_path / "m.npz")],
+    )  # fmt: skip
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: no column(s) ['customer'] in the DataFrame; it has ['user', 'item', 'rating']\n",
+    )
+
+
+def test_files_only_the_local_engine_reads_are_named(spark, tmp_path):
+    # Spark's CSV reader took a Netflix file's "1:" (or a .lrdata file's zip bytes) for
+    # the header's columns, and fit_als listed those as the columns the data has.
+    from latentrec import Interactions
+
+    netflix = tmp_path / "combined_data_1.txt"
+    netflix.write_text("1:\n10,3,2005-09-06\n")
+    converted = tmp_path / "r.lrdata"
+    Interactions.read(netflix).to_lrdata(converted)
+    way = (
+        "which the local engine reads; Spark reads CSV/TSV or Parquet; write Parquet with "
+        "latentrec.Interactions.read({!r}).to_frame().to_parquet('ratings.parquet') "
+        "(columns user_id, item_id, rating, timestamp)"
+    )
+    for path, what in [
+        (netflix, "a Netflix-prize file (its first line is a movie id and ':')"),
+        (converted, "a latentrec .lrdata file"),
+    ]:
+        result = CliRunner().invoke(
+            main, ["train", str(path), "--engine", "spark", "-a", "als", "-q",
+                   "-o", str(tmp_path / "m.npz")],
+        )  # fmt: skip
+        assert (result.exit_code, result.output) == (
+            1,
+            f"Error: {path} is {what}, {way.format(str(path))}\n",
+        )
+
+
+def test_a_failed_query_logs_nothing_once_the_jvm_log_is_taken(spark, tmp_path, capfd):
+    # pyspark logs an AnalysisException (its Java stack, as JSON) to standard error before
+    # raising it; a command line's session (jvm_log given) keeps it off the terminal.
+    import logging
+
+    from pyspark.errors import AnalysisException
+
+    from latentrec.spark import session as session_module
+
+    names = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
+    saved = {n: logging.getLogger(n).level for n in names}
+    try:
+        with open(tmp_path / "jvm.log", "wb") as log:
+            same = session_module.spark_session("local[2]", jvm_log=log)
+        assert same is spark  # the running session, as a command line finds it
+        capfd.readouterr()
+        with pytest.raises(AnalysisException):
+            spark.range(2).select("nope").collect()
+        assert capfd.readouterr().err == ""
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)

@@ -168,3 +168,23 @@ def test_recommend_all_to_a_path_releases_its_broadcast(spark, tmp_path, monkeyp
     assert got["rank"].tolist() == [1, 2, 1, 2]
     lazy = recommend_all(model, users, n=1)  # no path: computed when used
     assert sorted(r["item"] for r in lazy.collect()) == ["a", "b"]
+    # Users as the ratings list them, once per rating: one list each, not one per rating.
+    repeated = spark.createDataFrame([(1,), (2,), (1,), (1,)], "user long")
+    rows = recommend_all(model, repeated, n=2).orderBy("user", "rank").toPandas()
+    assert rows["user"].tolist() == [1, 1, 2, 2]
+
+
+def test_recommend_all_to_a_path_that_exists_says_so(spark, tmp_path):
+    """Spark's refusal told the caller to set a mode "overwrite" that recommend_all does
+    not take; the path is named, and what was there is left as it was."""
+    from latentrec.models import FactorModel
+    from latentrec.spark import recommend_all
+
+    model = FactorModel.from_factors(([1, 2], ["a", "b", "c"]), np.eye(3, 2), np.eye(2))
+    users = spark.createDataFrame([(1,), (2,)], "user long")
+    path = tmp_path / "top.parquet"
+    recommend_all(model, users, n=1, path=path)
+    before = sorted(p.name for p in path.iterdir())
+    with pytest.raises(FileExistsError, match=f"{path} exists already; recommend_all writes"):
+        recommend_all(model, users, n=2, path=path)
+    assert sorted(p.name for p in path.iterdir()) == before

@@ -18,6 +18,7 @@ COLS = ("user", "item", "rating")
         (b"1,2", False, ("fields", 2, None)),
         (b",2,5", False, ("id", "user", "")),
         (b"1,,5", False, ("id", "item", "")),
+        (b"1, ,5", False, ("id", "item", " ")),  # Spark reads the field without its blanks
         (b"1,2,x", False, ("text", None, "x")),
         (b"1,2,", False, ("nan", None, "")),
         (b"1,2,NaN", False, ("nan", None, "NaN")),

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..data import Interactions
 from ..data.lrdata import SUFFIX
-from ..data.netflix import is_netflix_file
+from ..data.netflix import is_netflix_file, pairs_only, starts_with_rating
 from ..datasets import fetch_movielens, read_netflix
 from ._common import (
     Failure,
@@ -56,17 +56,34 @@ def read_sources(sources, file_format: str, **opts):
         >>> read_sources([path], "auto").items.ids.tolist()
         [3]
     """
+    for source in sources:
+        # A folder is read as a table by name only (ml-100k), or refused by load_data.
+        if Path(source).is_dir() and file_format != "table":
+            message = folder_message(source)
+            if file_format == "netflix" or "Netflix" in message:
+                raise Failure(message)
+    given = [flag for key, flag in TABLE_ONLY.items() if opts.get(key) not in (None, False)]
+    # A Netflix file without its first movie line is read as one, to be refused by its
+    # line: as a table, its first rating was a header of columns '214607', '1', ...
     netflix = file_format == "netflix" or (
-        file_format == "auto" and all(is_netflix_file(s) for s in sources)
+        file_format == "auto"
+        and all(is_netflix_file(s) or (not given and starts_with_rating(s)) for s in sources)
     )
     if not netflix:
         if len(sources) > 1:
+            others = [s for s in sources if not is_netflix_file(s)]
+            if file_format == "auto" and len(others) < len(sources):
+                # Some are Netflix-prize files: the others are what stops the read.
+                said = "; ".join(f"{s} {not_netflix(s)}" for s in others)
+                raise Failure(
+                    f"{said}: several files are read together only when each is a "
+                    f"Netflix-prize file"
+                )
             raise Failure(
                 f"{len(sources)} sources given; several files are read together only in the "
                 f"Netflix-prize format (--format netflix), give one table file"
             )
         return load_data(sources[0], **opts)
-    given = [flag for key, flag in TABLE_ONLY.items() if opts.get(key) not in (None, False)]
     if given:
         raise Failure(f"{flags_apply(given)} to table files, not to Netflix-prize files")
     for source in sources:
@@ -84,6 +101,43 @@ def read_sources(sources, file_format: str, **opts):
     if opts.get("rating_scale"):
         kwargs["rating_scale"] = tuple(opts["rating_scale"])
     return read_netflix(list(sources), **kwargs)
+
+
+def not_netflix(source: str) -> str:
+    """Why ``source`` is not read as a Netflix-prize file, to follow its name.
+
+    Example:
+        >>> not_netflix("/nonexistent/combined_data_1.txt")
+        'does not exist'
+    """
+    path = Path(source)
+    if not path.exists():
+        return "does not exist"
+    if path.is_dir():
+        return "is a folder"
+    return "is not a Netflix-prize file (its first line is not a movie id and ':')"
+
+
+def folder_message(source: str, limit: int = 4) -> str:
+    """What to give instead of the folder ``source``: its Netflix-prize files, if any.
+
+    Example:
+        >>> import tempfile, os
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(folder, "combined_data_1.txt"), "w").write("1:\\n")
+        >>> folder_message(folder).replace(folder, "F")
+        'F is a folder; give its Netflix-prize files: F/combined_data_1.txt'
+    """
+    found = sorted(
+        p
+        for p in Path(source).iterdir()
+        if p.is_file() and is_netflix_file(p) and pairs_only(p) is None
+    )
+    if not found:
+        return f"{source} is a folder; give a ratings file (CSV, TSV or Parquet)"
+    shown = " ".join(str(p) for p in found[:limit])
+    more = f" ... ({len(found)} files)" if len(found) > limit else ""
+    return f"{source} is a folder; give its Netflix-prize files: {shown}{more}"
 
 
 def ratings_only(d: Interactions, source: str) -> Interactions:

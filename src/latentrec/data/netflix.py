@@ -1,7 +1,8 @@
 """Netflix-prize rating files (``combined_data_1.txt`` .. ``combined_data_4.txt``).
 
 Each file holds blocks: a line ``MovieID:`` and then one ``CustomerID,Rating,Date`` line
-per rating of that movie (dates ``YYYY-MM-DD``).  :func:`read_netflix_as` (under
+per rating of that movie (dates ``YYYY-MM-DD``); a file packed with gzip, bzip2 or xz
+(``combined_data_1.txt.gz``) is unpacked as it is read.  :func:`read_netflix_as` (under
 ``latentrec.datasets.read_netflix``) reads one or several such files into
 :class:`~latentrec.data.Interactions` (user = CustomerID, item = MovieID, timestamps in
 seconds since 1970 at midnight UTC of the date) without a Python object per rating: ~16 MB
@@ -14,8 +15,12 @@ number) in a :class:`~latentrec.data.report.DataError`.
 
 from __future__ import annotations
 
+import bz2
 import codecs
+import dataclasses
 import datetime as dt
+import gzip
+import lzma
 import re
 from pathlib import Path
 
@@ -24,18 +29,55 @@ import numpy as np
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .report import DataError
 
-__all__ = ["is_netflix_file", "netflix_options", "read_netflix_as"]
+__all__ = [
+    "is_netflix_file",
+    "netflix_options",
+    "open_netflix",
+    "pairs_only",
+    "read_netflix_as",
+    "starts_with_rating",
+]
 
 #: Bytes of a file parsed at a time (cut at a line end).
 BLOCK_BYTES = 1 << 24
 #: The names the load report and messages use for the four fields.
 NAMES = ("CustomerID", "MovieID", "Rating", "Date")
 _MOVIE_LINE = re.compile(rb"[0-9]+:\r?")
+_RATING_LINE = re.compile(rb"[0-9]+,[0-9]+(?:\.[0-9]*)?,[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_NEWLINE, _CR, _COLON, _SPACE, _TAB = ord("\n"), ord("\r"), ord(":"), ord(" "), ord("\t")
+_NEWLINE, _CR, _COLON, _MINUS = ord("\n"), ord("\r"), ord(":"), ord("-")
+#: The bytes a rating line (CustomerID,Rating,YYYY-MM-DD and its line end) can hold.
+_RATING_TEXT = b"0123456789,.+-eE\r\n"
+_RATING_BYTES = np.zeros(256, dtype=bool)
+_RATING_BYTES[np.frombuffer(_RATING_TEXT, dtype=np.uint8)] = True
 _DUPLICATES = ("last", "mean", "sum", "error")
+
+
+# Packed files by their leading bytes: each is read through its decompressor, so a
+# combined_data_1.txt.gz (or a packed file under any name) reads as the file it holds.
+_PACKED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+
+def open_netflix(path: str | Path):
+    """``path`` opened for reading bytes: a gzip, bzip2 or xz file unpacked as it is read.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "combined_data_1.txt.gz")
+        >>> with gzip.open(path, "wb") as fh:
+        ...     _ = fh.write(b"1:\\n7,3,2005-09-06\\n")
+        >>> with open_netflix(path) as fh:
+        ...     fh.read()
+        b'1:\\n7,3,2005-09-06\\n'
+    """
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    for signature, opener in _PACKED:
+        if magic.startswith(signature):
+            return opener(path, "rb")
+    return open(path, "rb")
 
 
 def is_netflix_file(path: str | Path) -> bool:
@@ -48,16 +90,65 @@ def is_netflix_file(path: str | Path) -> bool:
         >>> is_netflix_file(path), is_netflix_file(__file__)
         (True, False)
     """
+    lines = _head_lines(path)
+    return bool(lines) and _MOVIE_LINE.fullmatch(lines[0]) is not None
+
+
+def starts_with_rating(path: str | Path) -> bool:
+    """Whether the first non-blank line of ``path`` is a Netflix rating line
+    (``CustomerID,Rating,YYYY-MM-DD``): a Netflix-prize file that lost its first
+    ``MovieID:`` line, which a table reader would take for a header.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.txt")
+        >>> _ = open(path, "w").write("1488844,3,2005-09-06\\n822109,5,2005-05-13\\n")
+        >>> starts_with_rating(path), starts_with_rating(__file__)
+        (True, False)
+    """
+    lines = _head_lines(path)
+    return bool(lines) and _RATING_LINE.fullmatch(lines[0].rstrip(b"\r")) is not None
+
+
+def pairs_only(path: str | Path) -> str | None:
+    """The fields of the first line under a movie line when they are those of the prize's
+    lists of pairs to predict (``probe.txt``: ``CustomerID``; ``qualifying.txt``:
+    ``CustomerID,Date``), which hold no ratings; else ``None``.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "probe.txt")
+        >>> _ = open(path, "w").write("1:\\n30878\\n2647871\\n")
+        >>> pairs_only(path)
+        'CustomerID'
+    """
+    lines = _head_lines(path)
+    if len(lines) < 2 or _MOVIE_LINE.fullmatch(lines[0]) is None:
+        return None
+    first = next((x for x in lines[1:] if _MOVIE_LINE.fullmatch(x) is None), b"")
+    text = first.rstrip(b"\r").decode("ascii", "replace")
+    fields = text.split(",")
+    if len(fields) == 1 and _DIGITS.fullmatch(fields[0]):
+        return "CustomerID"
+    if len(fields) == 2 and _DIGITS.fullmatch(fields[0]) and _DATE.fullmatch(fields[1]):
+        return "CustomerID,Date"
+    return None
+
+
+def _head_lines(path) -> list[bytes]:
+    """The non-blank lines of the first 64 KiB of ``path`` (unpacked), the last one
+    whole only if the file ends there; [] for a file that cannot be read."""
+    head = b""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
-        return False
+        with open_netflix(path) as fh:
+            # In pieces: a truncated packed file still shows its first lines.
+            while len(head) < 1 << 16 and (piece := fh.read(1 << 12)):
+                head += piece
+    except (EOFError, lzma.LZMAError, OSError):  # unreadable, or a damaged packed file
+        if not head:
+            return []
     head = head.removeprefix(codecs.BOM_UTF8)
-    for line in head.split(b"\n"):
-        if line.strip():
-            return _MOVIE_LINE.fullmatch(line) is not None
-    return False
+    return [line for line in head.split(b"\n") if line.strip()]
 
 
 # The options of a table reader that mean nothing for a Netflix-prize file, with the
@@ -156,11 +247,27 @@ def read_netflix_as(
             "pip install 'latentrec[parquet]'",
             source=str(paths[0]),
         ) from None
+    seen: dict[tuple[int, int], Path] = {}
     for path in paths:
         if not path.is_file():
             if path.is_dir():
                 raise DataError(f"{path} is a folder, not a Netflix ratings file", source=str(path))
             raise FileNotFoundError(f"no such ratings file: {path}")
+        # A file named twice (a glob beside its own name, a link) would count each of its
+        # ratings twice, and duplicates="last" would merge them all without an error.
+        stat = path.stat()
+        first = seen.setdefault((stat.st_dev, stat.st_ino), path)
+        if first is not path:
+            same = "is given twice" if str(first) == str(path) else f"is the same file as {first}"
+            raise DataError(f"{path} {same}: give each Netflix-prize file once", source=str(path))
+        fields = pairs_only(path)
+        if fields is not None:
+            raise DataError(
+                f"{path} holds no ratings: its lines under a movie line are {fields} (the "
+                "prize's probe.txt or qualifying.txt, the pairs to predict); the ratings "
+                "are in combined_data_1.txt .. combined_data_4.txt",
+                source=str(path),
+            )
     state = {"exact32": True}
     chunks = []
     for path in paths:
@@ -173,11 +280,22 @@ def read_netflix_as(
     if not chunks:
         raise DataError(f"{source} has no rating lines: no interactions to build from")
     try:
-        return build(
+        data = build(
             cls, chunks, names=NAMES, source=source, unit="line",
             duplicates=duplicates, implicit=False, rating_scale=scale,
             exact32=state["exact32"], encoding="ascii", separator=",",
         )  # fmt: skip
+        report = data.load_report
+        if not report.merged:
+            return data
+        # The prize data rates no (customer, movie) pair twice, so a merge is news: most
+        # likely a lost movie line, which files the next movie's ratings under this one.
+        note = (
+            "the prize data repeats no (customer, movie) pair: a missing 'MovieID:' line "
+            "puts a movie's ratings under the movie above it (duplicates='error' names "
+            "the lines)"
+        )
+        return data.replace(load_report=dataclasses.replace(report, notes=(*report.notes, note)))
     except RepeatedPair as e:
         # Only duplicates="error" with a repeated pair declines here (values are whole
         # stars, so merging never overflows float32). The error path reads the files
@@ -206,7 +324,7 @@ def _pair_lines(paths, customer: int, movie: int, limit: int = 5) -> str:
     found: list[tuple[Path, int]] = []
     for path in paths:
         current = None
-        with open(path, "rb") as fh:
+        with open_netflix(path) as fh:
             for number, line in enumerate(fh, 1):
                 line = line.rstrip(b"\r\n").removeprefix(codecs.BOM_UTF8 if number == 1 else b"")
                 if line.endswith(b":"):
@@ -230,11 +348,12 @@ def _file_batches(path: Path, scale):
     source = str(path)
     movie = None  # the movie of the rating lines that follow; none before the first "N:"
     line0 = 1  # file line number of the block's first line
-    with open(path, "rb") as fh:
-        carry = fh.read(len(codecs.BOM_UTF8))
+    with open_netflix(path) as fh:
+        read = _reader(fh, path)
+        carry = read(len(codecs.BOM_UTF8))
         carry = carry.removeprefix(codecs.BOM_UTF8)
         while True:
-            got = fh.read(BLOCK_BYTES)
+            got = read(BLOCK_BYTES)
             block = carry + got
             if not got:
                 if not block:
@@ -254,6 +373,27 @@ def _file_batches(path: Path, scale):
                 yield out
             if not got:
                 break
+
+
+def _reader(fh, path: Path):
+    """``fh.read`` whose failures (a packed file cut short or damaged) name ``path``."""
+
+    def read(size: int) -> bytes:
+        try:
+            return fh.read(size)
+        except (EOFError, lzma.LZMAError, OSError) as err:
+            kind = {gzip.GzipFile: "gzip", bz2.BZ2File: "bzip2", lzma.LZMAFile: "xz"}.get(
+                type(fh), ""
+            )
+            if not kind:
+                raise
+            raise DataError(
+                f"{path} is a damaged or truncated {kind} file ({err}); unpack it again "
+                "or fetch it again",
+                source=str(path),
+            ) from None
+
+    return read
 
 
 def _parse_block(block: bytes, movie, line0: int, source: str, scale):
@@ -326,12 +466,21 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
         _fail(block, starts, stop, line0, source, scale)
     if table.num_rows != data_pos.size or any(c.null_count for c in table.columns):
         _fail(block, starts, stop, line0, source, scale)
-    if b" " in body or b"\t" in body:
-        # pyarrow trims blanks around a number or date; the format has none, and the
-        # line checks refuse them, so a file reads the same whichever path sees it.
-        blanks = np.flatnonzero((arr == _SPACE) | (arr == _TAB))
-        lines = np.searchsorted(starts, blanks, side="right") - 1
-        _fail(block, starts, stop, line0, source, scale, first=int(lines[is_data[lines]][0]))
+    # pyarrow reads more than the format holds: it trims blanks around a number or date,
+    # takes "0x1F" as the id 31 and "-0" as 0.  The line checks refuse all of those, so a
+    # rating line may hold only the bytes they allow and no sign before its customer id:
+    # a file then reads the same whichever path sees it.
+    # (bytes.translate drops the allowed bytes at memory speed: only a block with others
+    # left pays for finding their lines.)
+    odd_lines = np.empty(0, dtype=np.int64)
+    if body.translate(None, _RATING_TEXT):
+        odd = np.flatnonzero(~_RATING_BYTES[arr])
+        odd_lines = np.searchsorted(starts, odd, side="right") - 1
+        odd_lines = odd_lines[is_data[odd_lines]]
+    signed = data_pos[arr[starts[data_pos]] == _MINUS]
+    if odd_lines.size or signed.size:
+        first = min(int(x[0]) for x in (odd_lines, signed) if x.size)
+        _fail(block, starts, stop, line0, source, scale, first=first)
     users = table.column("c0").to_numpy()
     vals = table.column("c1").to_numpy()
     days = table.column("c2").to_numpy().astype("datetime64[D]", copy=False).view(np.int64)

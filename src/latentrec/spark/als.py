@@ -361,6 +361,7 @@ def _check_values(raw, user_col, item_col, rating_col, implicit) -> None:
     # One pass that stops at the first bad row: a missing id, or a rating that is missing,
     # not a number or (implicit) negative.
     from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
 
     bad = (
         F.col("u_id").isNull()
@@ -371,12 +372,25 @@ def _check_values(raw, user_col, item_col, rating_col, implicit) -> None:
     )
     if implicit:
         bad = bad | (F.col(VALUE) < 0)
+    # Text ids as Interactions takes them: an empty id is none, and " eve" is "eve" (the
+    # local engine strips it), not another user beside "eve".
+    for column in ("u_id", "i_id"):
+        if isinstance(raw.schema[column].dataType, StringType):
+            bad = bad | F.col(column).rlike(r"^\s*$|^\s|\s$")
     row = raw.where(bad).limit(1).collect()
     if row:
         u, i, given = row[0]["u_id"], row[0]["i_id"], row[0]["given"]
         what = "a negative strength (implicit data needs >= 0)" if implicit else "no valid value"
-        if u is None or i is None:
-            what = f"a missing {user_col if u is None else item_col}"
+        for name, value in ((item_col, i), (user_col, u)):
+            if value is None:
+                what = f"a missing {name}"
+            elif isinstance(value, str) and not value.strip():
+                what = f"an empty {name}"
+            elif isinstance(value, str) and value != value.strip():
+                what = (
+                    f"the {name} {value!r}, with spaces around it (the local engine reads "
+                    f"it as {value.strip()!r}; strip the column first)"
+                )
         raise ValueError(
             f"a rating row has {what}: {user_col}={u!r}, {item_col}={i!r}, {rating_col}={given!r}"
         )

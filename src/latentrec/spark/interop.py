@@ -113,13 +113,15 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     :func:`from_spark_als` or a file); it is broadcast once and each task runs the
     model's own ``recommend_batch_idx``, so the answer for every user is exactly
     ``model.recommend(user, n)``: items the user has seen never appear, and an unknown
-    user gets the popularity fallback (a null user is refused).  Returns a DataFrame with
+    user gets the popularity fallback (a null user is refused); a user listed more than
+    once in ``users_df`` gets one list.  Returns a DataFrame with
     columns ``user``, ``rank`` (1 = best), ``item`` and ``score``.  With ``path`` the
     rows are written there as Parquet (Spark's writer: a folder of part files, published
     when the job commits), the model's broadcast is released, and the DataFrame returned
     reads the written files (using it computes nothing again).  Without ``path`` the
     DataFrame is computed each time it is used, so the broadcast stays until Spark's
-    cleaner collects it after the DataFrame is gone.
+    cleaner collects it after the DataFrame is gone.  A ``path`` that exists already is
+    a ``FileExistsError``, before anything is computed.
 
     Example:
         >>> top = recommend_all(model, spark.createDataFrame([(1,), (2,)], "user long"),
@@ -161,11 +163,23 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     def top(batches):
         yield from top_n_batches(batches, shared.value, n, user_col)
 
-    out = users_df.select(user_col).mapInPandas(top, schema)
+    # Each user once: a column of users as the ratings hold them (a user per rating,
+    # without .distinct()) gave every user's list once per rating, silently.
+    out = users_df.select(user_col).distinct().mapInPandas(top, schema)
     if path is None:
         return out
+    from pyspark.errors import AnalysisException
+
     try:
         out.write.mode("error").parquet(str(path))
+    except AnalysisException as err:
+        # Spark's words say to set a mode "overwrite" that this function does not take.
+        if "PATH_ALREADY_EXISTS" not in str(err):
+            raise
+        raise FileExistsError(
+            f"{path} exists already; recommend_all writes a new folder there and "
+            "overwrites nothing: remove it or give another path"
+        ) from None
     finally:
         shared.destroy()
     return users_df.sparkSession.read.parquet(str(path))

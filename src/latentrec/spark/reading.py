@@ -51,11 +51,17 @@ def read_ratings(
         Traceback (most recent call last):
         ValueError: column 'rating' has non-numeric ratings (e.g. 'x') at line 3 of .../r.csv
     """
+    _refuse_local_formats(source)
     if source.lower().endswith(PARQUET_SUFFIXES):
         df = spark.read.parquet(source)
         _check_rows(df, source, user_col, item_col, rating_col, implicit, None)
         return df
-    options = {"header": header, "sep": sep, "encoding": encoding}
+    # Blanks around a field go, as the local reader strips them (" eve" is "eve", " 4"
+    # is 4): Spark's reader keeps them by default, which made " eve" another user.
+    options = {
+        "header": header, "sep": sep, "encoding": encoding,
+        "ignoreLeadingWhiteSpace": True, "ignoreTrailingWhiteSpace": True,
+    }  # fmt: skip
     # Every column as text, plus the text of any line whose field count is wrong: a
     # first pass that sees what the file says, before inference types it.
     names = spark.read.csv(source, **options).columns
@@ -68,6 +74,37 @@ def read_ratings(
         layout = _Layout(names, header, sep, encoding, (user_col, item_col, rating_col))
         _check_rows(text, source, user_col, item_col, rating_col, implicit, layout)
     return spark.read.csv(source, inferSchema=True, **options)
+
+
+# What the way to Spark is from a file only the local engine reads.
+_TO_PARQUET = (
+    "Spark reads CSV/TSV or Parquet; write Parquet with "
+    "latentrec.Interactions.read({path!r}).to_frame().to_parquet('ratings.parquet') "
+    "(columns user_id, item_id, rating, timestamp)"
+)
+
+
+def _refuse_local_formats(source: str) -> None:
+    """Refuse, naming it, a local file in a format only latentrec reads: Spark's CSV
+    reader would take its first line (or its zip bytes) for a header of columns."""
+    from pathlib import Path
+
+    from ..data.lrdata import SUFFIX
+    from ..data.netflix import is_netflix_file
+
+    if "://" in source and not source.lower().startswith("file:"):
+        return
+    path = Path(_local(source))
+    if path.suffix.lower() == SUFFIX:
+        raise ValueError(
+            f"{source} is a latentrec {SUFFIX} file, which the local engine reads; "
+            + _TO_PARQUET.format(path=source)
+        )
+    if path.is_file() and is_netflix_file(path):
+        raise ValueError(
+            f"{source} is a Netflix-prize file (its first line is a movie id and ':'), "
+            "which the local engine reads; " + _TO_PARQUET.format(path=source)
+        )
 
 
 class _Layout:
@@ -110,7 +147,7 @@ class _Layout:
             return ("fields", len(fields), None)
         user, item, rating = (fields[p] for p in self.positions)
         for col, value in zip(self.cols[:2], (user, item), strict=True):
-            if value == "":
+            if not value.strip():
                 return ("id", col, value)
         return _rating_problem(rating, implicit)
 
@@ -121,7 +158,7 @@ def _same(text: str, value) -> bool:
             return float(text) == value
         except ValueError:
             return False
-    return text == str(value)
+    return text.strip() == str(value)  # Spark read the field without its blanks
 
 
 def pair_lines(df, source: str, user, item, *, user_col: str, item_col: str, rating_col: str,
@@ -195,9 +232,11 @@ def _check_rows(df, source, user_col, item_col, rating_col, implicit, layout) ->
     from pyspark.sql import functions as F
     from pyspark.sql.types import NumericType, StringType
 
-    kind = df.schema[rating_col].dataType if rating_col in df.columns else None
-    if kind is None or not isinstance(kind, (NumericType, StringType)):
-        return  # fit_als names a missing column or one of the wrong type
+    if not all(c in df.columns for c in (user_col, item_col, rating_col)):
+        return  # fit_als names a missing column (Spark's own error is a query plan)
+    kind = df.schema[rating_col].dataType
+    if not isinstance(kind, (NumericType, StringType)):
+        return  # fit_als names a column of the wrong type
     rating = F.expr(f"try_cast(`{_quoted(rating_col)}` AS DOUBLE)")
     bad = (
         F.col(user_col).isNull()

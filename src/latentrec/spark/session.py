@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
+import socket
 import sys
+import threading
+import time
 
 
 def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_log=None, **conf):
@@ -17,8 +22,12 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
 
     ``jvm_log``, an open file, receives what a JVM started by this call writes to its
     standard output and error (log4j lines, Java's own warnings), for its whole life: a
-    command line keeps them off the user's terminal this way.  The JVM inherits this
-    process's descriptors 1 and 2, so they point at ``jvm_log`` while the session starts.
+    command line keeps them off the user's terminal this way; pyspark's own log of a
+    failed query (the Java stack of an ``AnalysisException``, which is raised as well)
+    is then switched off, and Ctrl-C raises ``KeyboardInterrupt`` without pyspark's
+    handler, whose call to the JVM from inside another printed py4j's tracebacks.  The
+    JVM inherits this process's descriptors 1 and 2, so they point at ``jvm_log`` while
+    the session starts.
 
     Example:
         >>> spark = spark_session("local[1]", sql_shuffle_partitions=2)  # doctest: +SKIP
@@ -27,6 +36,8 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
     """
     from pyspark.sql import SparkSession
 
+    if master.startswith("spark://"):
+        check_master(master)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
@@ -45,8 +56,77 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
         builder = builder.config(name, str(value))
     if jvm_log is None:
         return builder.getOrCreate()
+    # pyspark logs an AnalysisException with its Java stack, as JSON, to standard error
+    # before it is raised; the caller gets the exception, the log holds nothing more.
+    for name in _QUERY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     with _descriptors_to(jvm_log):
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted)
+    return session
+
+
+def _interrupted(signum, frame):
+    # pyspark's own handler asks the JVM to cancel its jobs over the connection that the
+    # interrupted call holds: a reentrant call, after which py4j logs two tracebacks on
+    # the terminal through the root logger.  A command stops its session as it unwinds
+    # (which cancels the jobs); past Ctrl-C, nothing it logs is news.
+    logging.disable(logging.CRITICAL)
+    raise KeyboardInterrupt
+
+
+#: pyspark's loggers of a failed query (pyspark.errors.exceptions.base).
+_QUERY_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
+
+
+#: Seconds a ``spark://`` master has to take a connection: one just started (its JVM
+#: binds the port a few seconds after ``start-master.sh`` returns) is waited for.
+MASTER_WAIT_S = 10.0
+
+
+def check_master(master: str, wait: float | None = None) -> None:
+    """Raise ``ConnectionError`` naming ``master`` (``spark://host:port``, or several
+    ``host:port`` after it, comma-separated) when none of its addresses takes a TCP
+    connection within ``wait`` seconds (:data:`MASTER_WAIT_S`).  Spark itself retries
+    for about a minute, then fails with "Cannot call methods on a stopped SparkContext"
+    and the Java stack of where it was made.
+
+    Example:
+        >>> check_master("spark://127.0.0.1:1", wait=0.1)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ConnectionError: no Spark master answers at spark://127.0.0.1:1 (127.0.0.1:1: ...); ...
+    """
+    addresses = []
+    for address in master.removeprefix("spark://").split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            addresses.append((address.strip(), host.strip("[]"), int(port)))
+        except ValueError:
+            raise ValueError(
+                f"the Spark master {master} has no port number in {address!r} (spark://host:7077)"
+            ) from None
+    deadline = time.monotonic() + (MASTER_WAIT_S if wait is None else wait)
+    while True:
+        why = []
+        for address, host, port in addresses:
+            try:
+                left = max(deadline - time.monotonic(), 0.1)
+                with socket.create_connection((host, port), timeout=min(left, 5.0)):
+                    return
+            except socket.gaierror as err:  # a name that does not resolve stays so
+                why.append(f"{address}: {err.strerror or err}")
+                deadline = 0.0
+            except OSError as err:
+                why.append(f"{address}: {err.strerror or err}")
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
+    raise ConnectionError(
+        f"no Spark master answers at {master} ({'; '.join(why)}); start it, or check "
+        "the host and the port (7077 unless set)"
+    )
 
 
 @contextlib.contextmanager
