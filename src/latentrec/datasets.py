@@ -87,7 +87,8 @@ def read_netflix(
 
     Args:
         paths: one file or a list of files (e.g. the four ``combined_data_*.txt``), read
-            in order; each must start with a ``MovieID:`` line.
+            in order; each must start with a ``MovieID:`` line.  A file packed with
+            gzip, bzip2 or xz (``combined_data_1.txt.gz``) is unpacked as it is read.
         duplicates: repeated (customer, movie) pairs: ``"last"`` (the latest date, then
             the last line), ``"mean"``, ``"sum"``, or ``"error"`` (the prize data has none).
         rating_scale: the valid ratings, ``(1, 5)`` stars by default; ``None`` for any
@@ -100,8 +101,10 @@ def read_netflix(
 
     Raises:
         DataError: naming the file and line of the first bad line: a rating line before
-            any movie line, a line that is neither, a bad id, rating or date, a rating
-            outside ``rating_scale``.
+            any movie line, a line that is neither, a bad id (``0x1F`` and ``-0`` too),
+            rating or date, a rating outside ``rating_scale``; a file given twice (or
+            through a link to one given); a packed file cut short; the prize's
+            ``probe.txt`` or ``qualifying.txt`` (lists of pairs to predict, no ratings).
         FileNotFoundError: a file that does not exist.
 
     Files are read ~16 MB at a time, never a Python object per line (see

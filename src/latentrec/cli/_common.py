@@ -444,8 +444,12 @@ def load_data(
     no_header=False,
     encoding=None,
     duplicates=None,
+    say_merges: bool = True,
 ) -> Interactions:
     """A known dataset name (``ml-100k`` / ``100k``) or a CSV/TSV/Parquet ratings file.
+
+    What reading a file merged or stripped is said on standard error (``say_merges``;
+    :func:`said_merges`).
 
     Example:
         >>> import tempfile, os
@@ -504,15 +508,33 @@ def load_data(
             given.append("--no-header")
         if given:
             raise Failure(f"{flags_apply(given)} to text files, not to Parquet ({source})")
-        return Interactions.read(path, **kwargs)
+        data = Interactions.read(path, **kwargs)
+        return said_merges(data) if say_merges else data
     if encoding is not None:
         kwargs["encoding"] = encoding
     try:
-        return Interactions.read(path, sep=separator(sep), header=header, **kwargs)
+        data = Interactions.read(path, sep=separator(sep), header=header, **kwargs)
+        return said_merges(data) if say_merges else data
     except csv.Error as err:  # the separator sniffer found no columns
         raise Failure(
             f"{source}: {one_line(err)}; is it a ratings table? Give the separator with --sep"
         ) from None
+
+
+def said_merges(data: Interactions) -> Interactions:
+    """``data``, after saying on standard error what reading it changed: repeated pairs
+    merged by the ``--duplicates`` policy, ids stripped of blanks (otherwise a command
+    said "on 2 ratings" for a file of 3 rows and nothing about the third).
+
+    Example:
+        >>> import numpy as np
+        >>> said_merges(Interactions.from_dense(np.ones((1, 1)))).nnz
+        1
+    """
+    report = getattr(data, "load_report", None)
+    if report is not None and (report.merged or report.ids_stripped or report.notes):
+        click.echo(f"note: {report.summary()}", err=True)
+    return data
 
 
 def load_training_data(model, model_path, source: str, **opts) -> Interactions:

@@ -69,6 +69,15 @@ def read_sources(sources, file_format: str, **opts):
         file_format == "auto"
         and all(is_netflix_file(s) or (not given and starts_with_rating(s)) for s in sources)
     )
+    if file_format == "table":
+        # Interactions.read knows a Netflix-prize file by its content and reads it as one:
+        # --format table would be ignored without a word.
+        for source in sources:
+            if is_netflix_file(source):
+                raise Failure(
+                    f"--format table: {source} is a Netflix-prize file (a 'MovieID:' line, "
+                    "then CustomerID,Rating,Date lines); give --format netflix or auto"
+                )
     if not netflix:
         if len(sources) > 1:
             others = [s for s in sources if not is_netflix_file(s)]
@@ -83,7 +92,8 @@ def read_sources(sources, file_format: str, **opts):
                 f"{len(sources)} sources given; several files are read together only in the "
                 f"Netflix-prize format (--format netflix), give one table file"
             )
-        return load_data(sources[0], **opts)
+        # data info and convert print the whole load report themselves
+        return load_data(sources[0], say_merges=False, **opts)
     if given:
         raise Failure(f"{flags_apply(given)} to table files, not to Netflix-prize files")
     for source in sources:

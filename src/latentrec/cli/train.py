@@ -179,6 +179,12 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
     :func:`latentrec.spark.fit_als` (``alpha``, ``objective``, ``duplicates``, ...).
     """
     if algorithm not in SPARK_ALGORITHMS:
+        if not given_on_command_line("algorithm"):
+            # The default (-a biased-mf) was never the user's choice: say what to choose.
+            raise Failure(
+                f"--engine spark trains {' or '.join(SPARK_ALGORITHMS)}: give -a als "
+                "(ratings) or -a implicit-als (plays, clicks)"
+            )
         raise Failure(f"--engine spark trains {' or '.join(SPARK_ALGORITHMS)}, not {algorithm}")
     if test_size:
         raise Failure("--test-size is not available with --engine spark")
