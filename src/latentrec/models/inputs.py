@@ -112,7 +112,8 @@ def with_model_ids(model, data, what: str = "data") -> Interactions:
         >>> from latentrec.models import BiasedMF
         >>> data = Interactions.from_dense(np.array([[5, 1], [4, 2]]))
         >>> model = BiasedMF(n_factors=2, n_epochs=5, random_state=0).fit(data)
-        >>> _ = model.partial_fit_users(pd.DataFrame({"user_id": [7], "item_id": [0]}))
+        >>> new = pd.DataFrame({"user_id": [7], "item_id": [0], "rating": [5]})
+        >>> _ = model.partial_fit_users(new)
         >>> grown = with_model_ids(model, data)
         >>> grown.n_users, grown.nnz, grown.users == model.users_
         (3, 4, True)
