@@ -329,6 +329,56 @@ def test_bad_timestamps_name_rows(frame):
         Interactions.from_frame(frame, "uid", "iid", "score", "when")
 
 
+def _with_times(times):
+    n = len(times)
+    return pd.DataFrame({"u": range(n), "i": 1, "r": 1.0, "t": times})
+
+
+def test_period_timestamps_are_their_start_times_not_their_ordinals():
+    # Before: a period column entered as its ordinal, January 2020 by the month as 600
+    # "seconds since 1970", silently (the order within a frequency even survived).
+    months = pd.Series(pd.PeriodIndex(["2020-01", "1969-12", "0001-01"], freq="M"))
+    data = Interactions.from_frame(_with_times(months), "u", "i", "r", "t")
+    assert data.timestamps.tolist() == [1577836800.0, -2678400.0, -62135596800.0]
+    days = pd.Series(pd.period_range("2020-01-01", periods=2, freq="D"))
+    data = Interactions.from_frame(_with_times(days), "u", "i", "r", "t")
+    assert data.timestamps.tolist() == [1577836800.0, 1577923200.0]
+    with pytest.raises(DataError, match="missing timestamps at rows 1"):
+        missing = pd.Series(pd.PeriodIndex(["2020-01", None], freq="M"))
+        Interactions.from_frame(_with_times(missing), "u", "i", "r", "t")
+
+
+def test_date_and_time_objects_become_utc_seconds():
+    # Before: "non-numeric timestamps (e.g. datetime.date(2020, 1, 1))" for what pandas
+    # leaves as objects: a .dt.date column, times in several zones (a concat of frames),
+    # and a categorical column of dates or of ISO texts.
+    import datetime as dt
+
+    dates = [dt.date(2020, 1, 1), dt.date(1, 1, 1)]
+    zones = [
+        pd.Timestamp("2020-01-01 09:00", tz="Asia/Tokyo"),
+        pd.Timestamp("2020-01-01 00:00", tz="UTC"),
+        dt.datetime(2020, 1, 1),  # naive: UTC, as everywhere else
+        np.datetime64("2020-01-01T00:00:00"),
+    ]
+    for times, expected in (
+        (dates, [1577836800.0, -62135596800.0]),
+        (zones, [1577836800.0] * 4),
+        (pd.Categorical(["2020-01-01", "2020-01-02"]), [1577836800.0, 1577923200.0]),
+        (pd.Categorical(pd.to_datetime(["2020-01-01", "2020-01-01"])), [1577836800.0] * 2),
+    ):
+        frame = _with_times(
+            pd.Series(times, dtype="category" if hasattr(times, "categories") else object)
+        )
+        data = Interactions.from_frame(frame, "u", "i", "r", "t")
+        assert data.timestamps.tolist() == expected
+    with pytest.raises(DataError, match="missing timestamps at rows 1"):
+        Interactions.from_frame(_with_times(pd.Series([dates[0], None])), "u", "i", "r", "t")
+    # A duration is no point in time: named, not read as nanoseconds "since 1970".
+    with pytest.raises(DataError, match="durations"):
+        Interactions.from_frame(_with_times(pd.to_timedelta([1, 2], unit="D")), "u", "i", "r", "t")
+
+
 def test_missing_datetime_timestamps_name_rows():
     df = pd.DataFrame(
         {"u": [1, 2], "i": [1, 1], "r": [1.0, 2.0], "t": pd.to_datetime(["2020-01-01", None])}

@@ -422,6 +422,26 @@ def _decimal_comma_hint(cell) -> str:
 
 
 def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.ndarray:
+    raw = _plain_times(raw)
+    if pd.api.types.is_timedelta64_dtype(raw.dtype):
+        raise DataError(
+            f"column {col!r} holds durations (timedelta64), not points in time; add them to "
+            "a start date (start + column) or give seconds since 1970"
+        )
+    objects = _date_objects(raw)
+    if objects is not None:
+        secs, missing = objects
+        if missing.any():
+            pos = np.flatnonzero(missing)
+            checks.append(
+                _Check(
+                    "missing timestamps",
+                    col,
+                    missing,
+                    f"column {col!r} has missing timestamps at {places.text(pos)}",
+                )
+            )
+        return np.where(missing, 0.0, secs)
     if pd.api.types.is_datetime64_any_dtype(raw):
         missing = raw.isna().to_numpy()
         if missing.any():
@@ -483,6 +503,63 @@ _ISO_DATE = (
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _plain_times(raw: pd.Series) -> pd.Series:
+    """A categorical timestamp column as its values (dates, numbers or texts), read then
+    as such a column is.
+
+    Example:
+        >>> _plain_times(pd.Series([1577836800, 60], dtype="category")).dtype
+        dtype('int64')
+    """
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        raw = raw.astype(raw.cat.categories.dtype)
+    return raw
+
+
+def _date_objects(raw: pd.Series):
+    """``(seconds, missing)`` for a column of periods (``2020-01``: its start) or of Python
+    date and time objects (``datetime.date``, ``datetime.datetime``, ``pandas.Timestamp``,
+    ``numpy.datetime64``; aware ones in any zones, naive ones taken as UTC), else
+    ``None``.  A period's number is its count of periods since 1970 (600 for January
+    2020 by the month), no time in seconds; and pandas leaves date objects (dates, or
+    times in several zones) as objects, where the datetime64 path does not see them.
+
+    Example:
+        >>> cells = pd.Series([_dt.date(1970, 1, 2), None], dtype=object)
+        >>> secs, missing = _date_objects(cells)
+        >>> float(secs[0]), missing.tolist()
+        (86400.0, [False, True])
+        >>> periods = pd.Series(pd.period_range("1970-01", periods=2, freq="M"))
+        >>> _date_objects(periods)[0].tolist()  # the starts of January and February 1970
+        [0.0, 2678400.0]
+    """
+    if isinstance(raw.dtype, pd.PeriodDtype):
+        missing = raw.isna().to_numpy(dtype=bool)
+        # A period in seconds counts seconds since 1970: exact, in every year 1-9999.
+        secs = raw.dt.asfreq("s", how="start").array.asi8.astype(np.float64)
+        return np.where(missing, 0.0, secs), missing
+    if raw.dtype != object:
+        return None
+    missing = raw.isna().to_numpy(dtype=bool)
+    present = raw[~missing]
+    if present.empty or not all(isinstance(v, (_dt.date, np.datetime64)) for v in present):
+        return None
+    secs = np.zeros(len(raw), dtype=np.float64)
+    secs[np.flatnonzero(~missing)] = [_object_seconds(v) for v in present]
+    return secs, missing
+
+
+def _object_seconds(value) -> float:
+    """Seconds since 1970 of one date or time object (UTC unless it carries a zone)."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if not isinstance(value, _dt.datetime):
+        value = _dt.datetime.combine(value, _dt.time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return (value - _EPOCH).total_seconds()
 
 
 def _iso_seconds(text: str) -> float:
