@@ -29,7 +29,7 @@ from ..registry import register
 from . import persistence
 from .catalog import Catalog, Fitted
 from .inputs import as_interactions, check_has_ratings
-from .ranking import Ranking, check_n, index_array, reads_fitted
+from .ranking import Ranking, check_n, id_array, index_array, reads_fitted
 
 __all__ = [
     "NotFittedError",
@@ -483,8 +483,8 @@ class Recommender(Ranking):
             )
         if unknown not in ("error", "baseline"):
             raise ValueError(f"unknown must be 'error' or 'baseline', got {unknown!r}")
-        u_ids = np.atleast_1d(np.asarray(user_ids))
-        i_ids = np.atleast_1d(np.asarray(item_ids))
+        u_ids = id_array(user_ids)
+        i_ids = id_array(item_ids)
         if u_ids.shape != i_ids.shape or u_ids.ndim != 1:
             raise ValueError(
                 f"user_ids and item_ids must be 1-D and of equal length, got shapes "

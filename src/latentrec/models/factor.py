@@ -20,6 +20,7 @@ from . import onboarding
 from .base import Recommender, check_n, index_array, reads_fitted
 from .catalog import Catalog, Fitted
 from .foldin import FoldIn
+from .ranking import id_array, is_id_collection
 from .results import Explanation, Recommendations
 
 __all__ = ["FactorModel", "supporting_items"]
@@ -476,8 +477,8 @@ class FactorModel(FoldIn, Recommender):
             raise ValueError(
                 f"{type(self).__name__} has no latent factors, so it has no similarity"
             )
-        scalar = np.ndim(raw_ids) == 0
-        raw = np.atleast_1d(np.asarray([raw_ids] if scalar else raw_ids))
+        scalar = not is_id_collection(raw_ids)
+        raw = id_array(raw_ids)
         query = vocab.index(raw).astype(np.int64)
         unit = _unit_rows(factors)
         # Rows without a vector (no training data) are not similar to anything: never
