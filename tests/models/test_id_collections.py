@@ -69,3 +69,13 @@ def test_a_boolean_mask_is_no_list_of_ids(model):
         model.predict([True], [model.items_.ids[0]])
     ids = model.items_.ids[mask]  # what the message says to give instead
     assert len(model.recommend(model.users_.ids[0], n=3, items=ids).ids) == 3
+
+
+def test_explain_takes_one_pair_and_says_so(model):
+    # Before: a list of ids died in pandas ("Index data must be 1-dimensional").
+    user, item = model.users_.ids[0], model.items_.ids[0]
+    with pytest.raises(TypeError, match=r"^explain takes one id, got a list of 2; for many"):
+        model.explain([user, model.users_.ids[1]], item)
+    with pytest.raises(TypeError, match=r"^explain takes one id, got a ndarray of 2"):
+        model.explain(user, model.items_.ids[:2])
+    assert model.explain(user, item).prediction == pytest.approx(model.predict([user], [item])[0])

@@ -20,7 +20,7 @@ from . import onboarding
 from .base import Recommender, check_n, index_array, reads_fitted
 from .catalog import Catalog, Fitted
 from .foldin import FoldIn
-from .ranking import id_array, is_id_collection
+from .ranking import check_one_id, id_array, is_id_collection
 from .results import Explanation, Recommendations
 
 __all__ = ["FactorModel", "supporting_items"]
@@ -179,6 +179,8 @@ class FactorModel(FoldIn, Recommender):
             True
         """
         self.check_fitted()
+        for value in (user_id, item_id):
+            check_one_id(value, "explain", "a loop, or predict for the values alone")
         u = self.users_.index([user_id])[0]
         i = self.items_.index([item_id])[0]
         contrib = self.user_factors_[u].astype(np.float64) * self.item_factors_[i]
