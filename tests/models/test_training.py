@@ -118,3 +118,19 @@ def test_early_stopping_still_reports_only_epochs_run(split):
         model = _model(n_epochs=200, patience=2, learning_rate=0.05).fit(train, valid)
     assert calls == model.history_["epoch"]
     assert model.history_["stopped_early"]
+
+
+def test_validation_cells_that_are_training_cells_are_refused():
+    # Before: fit(train, validation=train) was accepted; the "validation" RMSE was the
+    # training RMSE, falling every epoch, so early stopping and learning curves lied.
+    data = random_ratings(n_users=30, n_items=20, seed=6)
+    train, held_out = random_split(data, 0.2, random_state=0)
+    model = BiasedMF(n_factors=2, n_epochs=3, random_state=0)
+    with pytest.raises(
+        ValueError, match=rf"validation shares {train.nnz} of its {train.nnz} cells"
+    ):
+        model.fit(train, validation=train)
+    with pytest.raises(ValueError, match=rf"shares {train.nnz} of its {data.nnz} cells"):
+        model.fit(train, validation=data)
+    assert not model.is_fitted
+    assert len(model.fit(train, validation=held_out).history_["valid_rmse"]) == 3

@@ -28,7 +28,7 @@ from ..errors import NotFittedError, PredictsNoRatingsError
 from ..registry import register
 from . import persistence
 from .catalog import Catalog, Fitted
-from .inputs import as_interactions, check_has_ratings
+from .inputs import as_interactions, check_has_ratings, count_shared_cells
 from .ranking import Ranking, check_n, id_array, index_array, reads_fitted
 
 __all__ = [
@@ -299,6 +299,10 @@ class Recommender(Ranking):
     def fit(self, data: Interactions, validation: Interactions | None = None) -> Recommender:
         """Learn from ``data``; ``validation`` (same vocabularies) is used where supported.
 
+        ``validation`` must be held out: a cell also in ``data`` is refused with a
+        ``ValueError`` (its error would be the training error, and early stopping would
+        follow the fit).
+
         ``data`` is an :class:`~latentrec.Interactions`, or a matrix that becomes one
         (:func:`as_interactions`: a scipy.sparse matrix, or a dense array where 0 marks
         a blank).  Returns ``self``.
@@ -321,6 +325,15 @@ class Recommender(Ranking):
                 raise ValueError(
                     "validation data must share the training vocabularies; build both from "
                     "one Interactions with a splitter (latentrec.data.splits)"
+                )
+            shared = count_shared_cells(validation.matrix, data.matrix)
+            if shared:
+                # Its error would be (partly) the training error: the validation curve,
+                # early stopping and the best epoch would all follow the fit itself.
+                raise ValueError(
+                    f"validation shares {shared} of its {validation.nnz} cells with the "
+                    "training data; pass held-out cells: split one Interactions with "
+                    "latentrec.data.splits and fit on the other part"
                 )
         self._check_params()
         self.__dict__["_fitting"] = Fitted.build(Catalog.from_interactions(data), {})

@@ -8,11 +8,11 @@ per member.  The blend then scores r̂ = b + Σ_m w_m r̂_m everywhere a member 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from .base import Recommender
 from .catalog import Fitted
+from .inputs import count_shared_cells
 
 
 def _ridge(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -38,12 +38,7 @@ def _check_held_out(data: Interactions, member: Recommender, m: int) -> None:
     so the ridge would trust it there and the blend would be worse on new data than its
     members; :func:`~latentrec.evaluation.evaluate_ratings` refuses such cells too.
     """
-    ours = sp.csr_matrix(
-        (np.ones(data.nnz), data.matrix.indices, data.matrix.indptr), shape=data.shape
-    )
-    seen = member.seen_.tocsr()
-    theirs = sp.csr_matrix((np.ones(seen.nnz), seen.indices, seen.indptr), shape=seen.shape)
-    shared = ours.multiply(theirs).nnz
+    shared = count_shared_cells(data.matrix, member.seen_)
     if shared:
         raise ValueError(
             f"the blending set shares {shared} of its {data.nnz} cells with the data "

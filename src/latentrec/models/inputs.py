@@ -61,6 +61,23 @@ def as_interactions(data, what: str = "data") -> Interactions:
     )
 
 
+def count_shared_cells(a, b) -> int:
+    """How many cells are stored in both sparse matrices ``a`` and ``b`` (same shape),
+    whatever their values (a stored 0 counts).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> a = sp.csr_matrix(np.array([[1, 0], [0, 2]]))
+        >>> b = sp.csr_matrix(np.array([[3, 4], [0, 0]]))
+        >>> count_shared_cells(a, b)
+        1
+    """
+    a, b = sp.csr_matrix(a), sp.csr_matrix(b)
+    ones_a = sp.csr_matrix((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape)
+    ones_b = sp.csr_matrix((np.ones(b.nnz), b.indices, b.indptr), shape=b.shape)
+    return int(ones_a.multiply(ones_b).nnz)
+
+
 def check_has_ratings(model_name: str, data: Interactions) -> None:
     """Raise a ValueError when ``data`` has no ratings for a rating model to learn from.
 
