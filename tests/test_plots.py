@@ -65,8 +65,8 @@ def test_taste_map_of_a_model_that_gained_users_and_items(movie_data):
     # Before: refused, the training data lacking the items added after training.
     model = GradientDescentMF(n_factors=3, n_epochs=50, random_state=0).fit(movie_data)
     before = plots.taste_map(model, movie_data, min_ratings=5, users=[0])
-    model.partial_fit_users(pd.DataFrame({"user_id": [500, 500], "item_id": [0, 1]}))
-    model.partial_fit_items(pd.DataFrame({"user_id": [0, 500], "item_id": 900}))
+    model.partial_fit_users(pd.DataFrame({"user_id": [500, 500], "item_id": [0, 1], "rating": 5}))
+    model.partial_fit_items(pd.DataFrame({"user_id": [0, 500], "item_id": 900, "rating": 4}))
     after = plots.taste_map(model, movie_data, min_ratings=5, users=[0, 500])
     texts = [t.get_text() for t in after.axes[0].texts]
     assert "user 500" in texts and not any("900" in t for t in texts)
