@@ -870,3 +870,16 @@ def test_matrix_repeated_cells_adding_up_to_a_float32_zero_are_refused():
         DataError, match=r"repeated cells.*too close to 0.*\(row, column\) \[\[1, 1\]\]"
     ):
         Interactions.from_sparse(coo)
+
+
+def test_a_rating_scale_that_leaves_out_stored_ratings_is_refused_by_replace():
+    # Before: data.replace(rating_scale=(2, 5)) on data holding a 1 was accepted; a model
+    # fitted on it clipped to 2-5 and refused a fold-in of the 1 its own data held.
+    data = Interactions.from_dense(np.array([[1.0, 5.0], [3.0, 0.0]]))
+    with pytest.raises(
+        ValueError, match=r"1 stored rating\(s\) lie outside the rating scale \[2, 5\]"
+    ):
+        data.replace(rating_scale=(2, 5))
+    with pytest.raises(ValueError, match="low < high"):
+        data.replace(rating_scale=(5, 1))
+    assert data.replace(rating_scale=(1, 5)).rating_scale == (1.0, 5.0)

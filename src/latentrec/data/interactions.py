@@ -110,7 +110,7 @@ class Interactions:
         self._items = items
         self._matrix = matrix
         self._timestamps = timestamps
-        self.rating_scale = None if rating_scale is None else tuple(float(x) for x in rating_scale)
+        self.rating_scale = None if rating_scale is None else _checked_scale(rating_scale, matrix)
         self.implicit = bool(implicit)
         self.item_features = item_features
         self.user_features = user_features
@@ -872,3 +872,28 @@ class Interactions:
         if is_netflix_file(path):
             return read_netflix_as(cls, path, **netflix_options(path, kwargs))
         return cls.from_csv(path, **kwargs)
+
+
+def _checked_scale(rating_scale, matrix: sp.csr_matrix) -> tuple[float, float]:
+    """``rating_scale`` as ``(low, high)`` floats, or a ValueError when it is no scale or
+    a stored rating lies off it (a model would clip to it and refuse fold-in values the
+    data itself holds).
+
+    Example:
+        >>> _checked_scale([1, 5], sp.csr_matrix(np.array([[1.0, 5.0]])))
+        (1.0, 5.0)
+    """
+    try:
+        lo, hi = (float(x) for x in rating_scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"rating_scale must be (low, high), got {rating_scale!r}") from None
+    if not lo < hi:
+        raise ValueError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
+    values = matrix.data
+    off = (values < lo) | (values > hi)
+    if off.any():
+        raise ValueError(
+            f"{int(off.sum())} stored rating(s) lie outside the rating scale [{lo:g}, {hi:g}] "
+            f"(e.g. {float(values[off][0]):g})"
+        )
+    return lo, hi
