@@ -883,3 +883,22 @@ def test_a_rating_scale_that_leaves_out_stored_ratings_is_refused_by_replace():
     with pytest.raises(ValueError, match="low < high"):
         data.replace(rating_scale=(5, 1))
     assert data.replace(rating_scale=(1, 5)).rating_scale == (1.0, 5.0)
+
+
+def test_a_table_that_converts_itself_to_pandas_is_read():
+    # Before: "expected a pandas DataFrame, got DataFrame" for a polars frame (its class
+    # has the same name), and a pyarrow Table was refused too.
+    pa = pytest.importorskip("pyarrow")
+    columns = {"user_id": [1, 1, 2], "item_id": ["a", "b", "a"], "rating": [5.0, 3.0, 4.0]}
+    data = Interactions.from_frame(pa.table(columns))
+    expected = Interactions.from_frame(pd.DataFrame(columns))
+    pd.testing.assert_frame_equal(data.to_frame(), expected.to_frame())
+
+    class Broken:
+        def to_pandas(self):
+            raise RuntimeError("no pandas here")
+
+    with pytest.raises(DataError, match="cannot convert the .*Broken to a pandas DataFrame"):
+        Interactions.from_frame(Broken())
+    with pytest.raises(DataError, match=r"such as a polars DataFrame\), got dict"):
+        Interactions.from_frame(columns)

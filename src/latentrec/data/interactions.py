@@ -583,7 +583,8 @@ class Interactions:
         """Build from a long DataFrame with one row per (user, item) observation.
 
         Args:
-            df: the observations.
+            df: the observations: a pandas DataFrame, or a table that converts itself to
+                one (``to_pandas()``: a polars DataFrame, a pyarrow Table).
             user, item: names of the id columns.  Ids are integers (int64) or text; an
                 integer column stays integer, text stays text.
             rating: name of the value column; ``None`` for implicit data (every row 1.0,
@@ -642,7 +643,7 @@ class Interactions:
             (1, ["1 with missing ids in column 'u' (rows 1)"])
         """
         if not isinstance(df, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
+            df = _as_pandas(df)
         names = (user, item, rating, timestamp)
         check_names(names)
         check_options(duplicates, on_bad_rows)
@@ -897,3 +898,31 @@ def _checked_scale(rating_scale, matrix: sp.csr_matrix) -> tuple[float, float]:
             f"(e.g. {float(values[off][0]):g})"
         )
     return lo, hi
+
+
+def _as_pandas(table) -> pd.DataFrame:
+    """A pandas DataFrame from a table that converts itself (polars, pyarrow: their
+    ``to_pandas()``), or a DataError naming what was given.
+
+    Example:
+        >>> class Table:  # as polars.DataFrame and pyarrow.Table do
+        ...     def to_pandas(self):
+        ...         return pd.DataFrame({"user_id": [1], "item_id": [2]})
+        >>> _as_pandas(Table()).columns.tolist()
+        ['user_id', 'item_id']
+    """
+    module = type(table).__module__.split(".")[0]
+    name = f"{module}.{type(table).__name__}" if module != "builtins" else type(table).__name__
+    convert = getattr(table, "to_pandas", None)
+    if not callable(convert) or isinstance(table, type):
+        raise DataError(
+            f"expected a pandas DataFrame (or a table with to_pandas(), such as a polars "
+            f"DataFrame), got {name}"
+        )
+    try:
+        frame = convert()
+    except Exception as err:  # the library's own error, say what it was converting
+        raise DataError(f"cannot convert the {name} to a pandas DataFrame: {err}") from None
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{name}.to_pandas() gave a {type(frame).__name__}, not a DataFrame")
+    return frame
