@@ -902,3 +902,24 @@ def test_a_table_that_converts_itself_to_pandas_is_read():
         Interactions.from_frame(Broken())
     with pytest.raises(DataError, match=r"such as a polars DataFrame\), got dict"):
         Interactions.from_frame(columns)
+
+
+def test_a_side_table_with_its_ids_in_a_column_is_refused_not_misread():
+    # Before: a features table with an item_id column and a default index was read by
+    # its row numbers: items 10 and 20 got no genres, and items 0 and 1 joined the data
+    # as new items (4 items instead of 2), without a word.
+    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 20, 10], "rating": [5.0, 3.0, 4.0]})
+    genres = pd.DataFrame({"item_id": [10, 20], "genres": ["A", "B"]})
+    with pytest.raises(
+        DataError,
+        match=r"indexed by row numbers 0\.\.1 but has the column 'item_id'.*set_index\('item_id'\)",
+    ):
+        Interactions.from_frame(df, item_features=genres)
+    people = pd.DataFrame({"uid": [1, 2], "age": [30, 40]})
+    with pytest.raises(DataError, match=r"user_features .* column 'uid'"):
+        Interactions.from_frame(
+            df.rename(columns={"user_id": "uid"}), user="uid", user_features=people
+        )
+    data = Interactions.from_frame(df, item_features=genres.set_index("item_id"))
+    assert data.items.ids.tolist() == [10, 20]
+    assert data.item_features["genres"].tolist() == ["A", "B"]

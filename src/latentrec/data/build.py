@@ -296,8 +296,8 @@ def assemble(
         )
     kept_pos = np.flatnonzero(keep)
 
-    item_extra = _feature_ids(item_features, "item")
-    user_extra = _feature_ids(user_features, "user")
+    item_extra = _feature_ids(item_features, "item", item)
+    user_extra = _feature_ids(user_features, "user", user)
     u_idx, users = _encode(
         id_cols["u"].values[keep], users, "user", user_extra, lookups.get("u"), keep
     )
@@ -734,11 +734,20 @@ def _stripped_index(table, what: str, strip: bool):
     return out
 
 
-def _feature_ids(table: pd.DataFrame | None, what: str) -> np.ndarray | None:
+def _feature_ids(table: pd.DataFrame | None, what: str, column=None) -> np.ndarray | None:
     if table is None:
         return None
     if not isinstance(table, pd.DataFrame):
         raise DataError(f"{what}_features must be a DataFrame indexed by {what} id")
+    named = [c for c in dict.fromkeys((column, f"{what}_id")) if c is not None and c in table]
+    if named and isinstance(table.index, pd.RangeIndex):
+        # Its row numbers would be read as ids: every real id would get no features and
+        # 0..n-1 would join the data as new ids, without a word.
+        raise DataError(
+            f"{what}_features is indexed by row numbers 0..{len(table) - 1} but has the "
+            f"column {named[0]!r}; index it by the {what} id: "
+            f"{what}_features.set_index({named[0]!r})"
+        )
     if not table.index.is_unique:
         dup = table.index[table.index.duplicated()].unique()[:5].tolist()
         raise DataError(f"{what}_features has repeated {what} ids: {dup}")
