@@ -883,6 +883,9 @@ def test_a_rating_scale_that_leaves_out_stored_ratings_is_refused_by_replace():
     with pytest.raises(ValueError, match="low < high"):
         data.replace(rating_scale=(5, 1))
     assert data.replace(rating_scale=(1, 5)).rating_scale == (1.0, 5.0)
+    # Stored as float32, a rating at the scale's end is on it (float32(1.1) > 1.1).
+    tenths = Interactions.from_dense(np.array([[1.1, -1.1]]), rating_scale=(-1.1, 1.1))
+    assert tenths.replace(rating_scale=(-1.1, 1.1)).rating_scale == (-1.1, 1.1)
 
 
 def test_a_table_that_converts_itself_to_pandas_is_read():
@@ -923,3 +926,14 @@ def test_a_side_table_with_its_ids_in_a_column_is_refused_not_misread():
     data = Interactions.from_frame(df, item_features=genres.set_index("item_id"))
     assert data.items.ids.tolist() == [10, 20]
     assert data.item_features["genres"].tolist() == ["A", "B"]
+
+
+def test_side_table_ids_without_rows_are_said_in_the_report():
+    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 20, 10], "rating": [5.0, 3.0, 4.0]})
+    genres = pd.DataFrame({"genres": ["A", "B", "C"]}, index=[10, 20, 30])
+    data = Interactions.from_frame(df, item_features=genres)
+    assert data.items.ids.tolist() == [10, 20, 30]  # item 30 kept for cold start, and said
+    assert data.load_report.notes == (
+        "1 item id(s) of item_features without rows added (cold start): 30",
+    )
+    assert Interactions.from_frame(df, item_features=genres.iloc[:2]).load_report.notes == ()

@@ -298,6 +298,7 @@ def assemble(
 
     item_extra = _feature_ids(item_features, "item", item)
     user_extra = _feature_ids(user_features, "user", user)
+    built = {"user": users is None, "item": items is None}
     u_idx, users = _encode(
         id_cols["u"].values[keep], users, "user", user_extra, lookups.get("u"), keep
     )
@@ -328,6 +329,19 @@ def assemble(
     # _resolve_duplicates returns cells sorted by (user, item) already.
     csr, ts = csr_from_cells(u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True)
     stripped = int((id_cols["u"].stripped & keep).sum() + (id_cols["i"].stripped & keep).sum())
+    for what, vocab, counts in (
+        ("user", users, np.diff(csr.indptr)),
+        ("item", items, np.bincount(csr.indices, minlength=len(items))),
+    ):
+        # Ids of the side table without rows join the vocabulary (cold start): said.
+        added = np.flatnonzero(counts == 0) if built[what] else np.empty(0, np.int64)
+        if added.size:
+            shown = ", ".join(repr(x) for x in vocab.ids[added[:5]].tolist())
+            more = f" and {added.size - 5} more" if added.size > 5 else ""
+            notes += (
+                f"{added.size} {what} id(s) of {what}_features without rows added "
+                f"(cold start): {shown}{more}",
+            )
     report = LoadReport(
         source=source,
         unit=places.unit,

@@ -110,7 +110,7 @@ class Interactions:
         self._items = items
         self._matrix = matrix
         self._timestamps = timestamps
-        self.rating_scale = None if rating_scale is None else _checked_scale(rating_scale, matrix)
+        self.rating_scale = None if rating_scale is None else tuple(float(x) for x in rating_scale)
         self.implicit = bool(implicit)
         self.item_features = item_features
         self.user_features = user_features
@@ -320,8 +320,9 @@ class Interactions:
         taken from ``self``, ``load_report`` included (pass ``load_report=None`` for a
         table that read nothing).  The result is checked as construction checks it: a
         matrix whose shape does not match the vocabularies, or timestamps that do not
-        match its cells, is a ``ValueError``; an unknown field is a ``TypeError`` naming
-        it.  ``self`` is not changed.
+        match its cells, or a ``rating_scale`` that leaves out stored ratings, is a
+        ``ValueError``; an unknown field is a ``TypeError`` naming it.  ``self`` is not
+        changed.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -351,6 +352,10 @@ class Interactions:
             "load_report": self.load_report,
         }
         merged = {**current, **fields}
+        if merged["rating_scale"] is not None and {"rating_scale", "matrix"} & set(fields):
+            # A scale given here must hold the ratings: a model would clip to it and
+            # refuse fold-in values the data itself holds.
+            _checked_scale(merged["rating_scale"], sp.csr_matrix(merged["matrix"]))
         return type(self)(
             merged.pop("users"),
             merged.pop("items"),
@@ -891,7 +896,8 @@ def _checked_scale(rating_scale, matrix: sp.csr_matrix) -> tuple[float, float]:
     if not lo < hi:
         raise ValueError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
     values = matrix.data
-    off = (values < lo) | (values > hi)
+    # Ratings are stored as float32: a 1.1 on a scale ending at 1.1 is stored above 1.1.
+    off = (values < np.float32(lo)) | (values > np.float32(hi))
     if off.any():
         raise ValueError(
             f"{int(off.sum())} stored rating(s) lie outside the rating scale [{lo:g}, {hi:g}] "
