@@ -937,3 +937,22 @@ def test_side_table_ids_without_rows_are_said_in_the_report():
         "1 item id(s) of item_features without rows added (cold start): 30",
     )
     assert Interactions.from_frame(df, item_features=genres.iloc[:2]).load_report.notes == ()
+
+
+def test_a_pivot_table_keeps_its_ids_and_nan_blanks_are_pointed_to_missing():
+    # Before: from_dense(df.pivot(...)) numbered rows and columns 0..n-1, so user 1 of
+    # the data became row 0's label: predict(1, 50) answered for another user and item.
+    df = pd.DataFrame({"u": [1, 1, 2, 3], "i": [50, 7, 50, 7], "r": [5.0, 3.0, 4.0, 2.0]})
+    pivot = df.pivot(index="u", columns="i", values="r")  # NaN where unrated
+    data = Interactions.from_dense(pivot, missing=np.nan)
+    assert data.users.ids.tolist() == [1, 2, 3] and data.items.ids.tolist() == [7, 50]
+    pd.testing.assert_frame_equal(
+        data.to_frame().sort_values(["user_id", "item_id"], ignore_index=True),
+        Interactions.from_frame(df, "u", "i", "r").to_frame(),
+    )
+    named = Interactions.from_dense(pivot, missing=np.nan, user_ids=["a", "b", "c"])
+    assert named.users.ids.tolist() == ["a", "b", "c"]  # given ids still win
+    with pytest.raises(
+        DataError, match=r"NaN ratings at \(row, column\) \[\[0, 0\]\].*missing=numpy.nan"
+    ):
+        Interactions.from_dense(pivot.to_numpy()[[1]])

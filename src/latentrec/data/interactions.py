@@ -394,8 +394,10 @@ class Interactions:
         """Build from a dense 2-D array in which ``missing`` marks an unobserved cell.
 
         ``missing`` is 0 by default (a 0 is a blank, not a rating); pass
-        ``missing=numpy.nan`` when 0 is a rating and blanks are NaN.  Rows and columns are
-        labelled ``0..n-1`` unless ``user_ids`` / ``item_ids`` are given.  A
+        ``missing=numpy.nan`` when 0 is a rating and blanks are NaN (a pivot table's).
+        Rows and columns are labelled ``0..n-1`` unless ``user_ids`` / ``item_ids`` are
+        given; a DataFrame (``df.pivot(index="user_id", columns="item_id",
+        values="rating")``) gives its index and columns as the ids.  A
         ``scipy.sparse`` matrix is accepted too: its unstored cells (and, with the default
         ``missing=0``, its stored zeros) are blank; see :meth:`from_sparse`.
 
@@ -417,6 +419,12 @@ class Interactions:
             return cls.from_sparse(
                 matrix, rating_scale=rating_scale, user_ids=user_ids, item_ids=item_ids
             )
+        if isinstance(matrix, pd.DataFrame):
+            # A pivot table's rows and columns are labelled by the ids: numbered 0..n-1
+            # instead, user 1 of MovieLens would be row 0's label and predict(1, 50) the
+            # guess for another user and another film.
+            user_ids = matrix.index.to_numpy() if user_ids is None else user_ids
+            item_ids = matrix.columns.to_numpy() if item_ids is None else item_ids
         try:
             arr = np.asarray(matrix, dtype=np.float64)
         except (TypeError, ValueError) as err:
@@ -431,6 +439,12 @@ class Interactions:
         except (TypeError, ValueError):
             raise DataError(f"missing must be a number or NaN, got {missing!r}") from None
         rows, cols = np.nonzero(observed)
+        if not is_nan(missing) and np.isnan(arr).any():
+            where = np.argwhere(np.isnan(arr))[:5].tolist()
+            raise DataError(
+                f"matrix has NaN ratings at (row, column) {where}; if NaN marks a blank "
+                "(as in a pivot table), pass missing=numpy.nan"
+            )
         return from_cells(
             cls,
             rows,
