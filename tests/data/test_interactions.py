@@ -953,6 +953,7 @@ def test_a_pivot_table_keeps_its_ids_and_nan_blanks_are_pointed_to_missing():
     named = Interactions.from_dense(pivot, missing=np.nan, user_ids=["a", "b", "c"])
     assert named.users.ids.tolist() == ["a", "b", "c"]  # given ids still win
     with pytest.raises(
-        DataError, match=r"NaN ratings at \(row, column\) \[\[0, 0\]\].*missing=numpy.nan"
+        DataError,
+        match=r"NaN or infinite ratings at \(row, column\) \[\[0, 0\]\]: NaN.*missing=numpy.nan",
     ):
         Interactions.from_dense(pivot.to_numpy()[[1]])

@@ -442,8 +442,9 @@ class Interactions:
         if not is_nan(missing) and np.isnan(arr).any():
             where = np.argwhere(np.isnan(arr))[:5].tolist()
             raise DataError(
-                f"matrix has NaN ratings at (row, column) {where}; if NaN marks a blank "
-                "(as in a pivot table), pass missing=numpy.nan"
+                f"matrix has NaN or infinite ratings at (row, column) {where}: NaN; if NaN "
+                "marks a blank"
+                " (as in a pivot table), pass missing=numpy.nan"
             )
         return from_cells(
             cls,
