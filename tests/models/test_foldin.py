@@ -293,10 +293,13 @@ def test_partial_fit_users_unknown_items_duplicates_and_implicit_rows(small_mode
     # No rating column: the rows are seen only (a rating model); a repeated pair keeps
     # its last row.
     with pytest.warns(UserWarning, match="seen"):
-        model.partial_fit_users(pd.DataFrame({"user_id": ["y", "y"], "item_id": items[[1, 1]]}))
+        with pytest.warns(UserWarning, match="repeated"):
+            model.partial_fit_users(pd.DataFrame({"user_id": ["y", "y"], "item_id": items[[1, 1]]}))
     assert model.seen_[model.users_.index(["y"])[0]].nnz == 1
     dup = pd.DataFrame({"user_id": ["z", "z"], "item_id": items[[2, 2]], "rating": [1, 5]})
-    model.partial_fit_users(dup)
+    # Before: the earlier row was dropped without a word.
+    with pytest.warns(UserWarning, match="kept the last of each repeated .* 1 earlier row"):
+        model.partial_fit_users(dup)
     last = model.fold_in({items[2]: 5})
     np.testing.assert_array_equal(model.user_factors_[model.users_.index(["z"])[0]], last.factors)
     with pytest.raises(ValueError, match="missing column"):

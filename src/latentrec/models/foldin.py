@@ -209,8 +209,9 @@ class FoldIn:
         them as seen only, with a warning (never as 1-star ratings; a user with no rated
         row gets zeros, as :meth:`fold_in` gives for no rating).  Each user's rows are
         taken as their whole history: an existing user's bias, factors and seen items
-        are replaced.  A repeated (user, item) pair keeps its last row.  Unknown item ids are
-        an error unless ``unknown="ignore"`` (their rows are dropped with a warning).
+        are replaced.  A repeated (user, item) pair keeps its last row (with a warning).
+        Unknown item ids are an error unless ``unknown="ignore"`` (their rows are dropped
+        with a warning).
         The vocabulary, ``user_bias_``, ``user_factors_``, the seen items and the item
         popularity grow together: they are built aside and swapped in as one new state,
         so a concurrent reader sees the model before or after, and the new users can be
@@ -399,6 +400,13 @@ class FoldIn:
         # Repeated (row, column) pairs: the last row wins, as in Interactions' default.
         key = codes.astype(np.int64) * len(col_vocab) + col
         last = key.size - 1 - np.unique(key[::-1], return_index=True)[1]
+        if last.size < key.size:
+            # Said, as Interactions' load report counts its merged rows.
+            warnings.warn(
+                f"partial_fit_{side}s kept the last of each repeated (user, item) pair: "
+                f"{key.size - last.size} earlier row(s) not used",
+                stacklevel=4,
+            )
         order = last[np.lexsort((col[last], codes[last]))]
         codes, col, values = codes[order], col[order], values[order]
         indptr = np.zeros(uniq.size + 1, dtype=np.int64)
