@@ -284,9 +284,15 @@ class FactorModel(FoldIn, Recommender):
                 float(regularization if bias_regularization is None else bias_regularization),
             ],
         }
-        model = FactorModel.from_fitted(Fitted.build(catalog, state))
-        model._check_finite({k: v for k, v in state.items() if isinstance(v, np.ndarray)})
-        return model
+        for name, arr in state.items():
+            if isinstance(arr, np.ndarray) and not np.isfinite(arr).all():
+                # Named as given: there was no training here to have diverged.
+                row = int(np.argwhere(~np.isfinite(arr))[0][0])
+                raise FloatingPointError(
+                    f"{name.rstrip('_')} has NaN or infinite values (first in row {row}); "
+                    "from_factors takes finite factors and biases"
+                )
+        return FactorModel.from_fitted(Fitted.build(catalog, state))
 
     # ----------------------------------------------------------- vectors not stored
     @reads_fitted
