@@ -134,3 +134,24 @@ def test_validation_cells_that_are_training_cells_are_refused():
         model.fit(train, validation=data)
     assert not model.is_fitted
     assert len(model.fit(train, validation=held_out).history_["valid_rmse"]) == 3
+
+
+@pytest.mark.parametrize("seed", ["seven", -1, 1.5, True])
+def test_a_bad_random_state_is_named_before_any_fit(seed):
+    # Before: NumPy's "SeedSequence expects int or sequence of ints for entropy not
+    # seven" (or "expected non-negative integer"), from inside the fit.
+    from latentrec.models import ALS, NMF, ImplicitALS
+
+    data = random_ratings(n_users=8, n_items=6, seed=1)
+    for model in (
+        BiasedMF(random_state=seed),
+        ALS(random_state=seed),
+        NMF(random_state=seed),
+        ImplicitALS(random_state=seed),
+    ):
+        with pytest.raises(ValueError, match=rf"^random_state must be None, .* got {seed!r}$"):
+            model.fit(data)
+        with pytest.raises(ValueError, match="random_state"):
+            model.check_params()
+    generator = np.random.default_rng(0)
+    assert BiasedMF(n_factors=2, n_epochs=1, random_state=generator).fit(data).is_fitted

@@ -336,6 +336,7 @@ class Recommender(Ranking):
                     "latentrec.data.splits and fit on the other part"
                 )
         self._check_params()
+        _check_random_state(self)
         self.__dict__["_fitting"] = Fitted.build(Catalog.from_interactions(data), {})
         try:
             self._fit(data, validation)
@@ -368,6 +369,7 @@ class Recommender(Ranking):
             ValueError: n_factors must be an integer >= 1, got 0
         """
         self._check_params()
+        _check_random_state(self)
         return self
 
     def _check_params(self) -> None:
@@ -532,3 +534,34 @@ class Recommender(Ranking):
             'Biases'
         """
         persistence.save_model(self, path)
+
+
+def _check_random_state(model) -> None:
+    """Refuse a ``random_state`` that ``numpy.random.default_rng`` cannot seed, naming
+    the hyperparameter (NumPy speaks of "SeedSequence" and "entropy").
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> _check_random_state(BiasedMF(random_state=7))
+        >>> try:
+        ...     _check_random_state(BiasedMF(random_state="seven"))
+        ... except ValueError as err:
+        ...     print(str(err).split(",")[-1])
+         got 'seven'
+    """
+    if "random_state" not in model.param_names():
+        return
+    value = model.random_state
+    if isinstance(value, (bool, np.bool_)):
+        ok = False
+    else:
+        try:
+            np.random.default_rng(value)
+            ok = True
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise ValueError(
+            "random_state must be None, a non-negative integer or a numpy.random.Generator, "
+            f"got {value!r}"
+        )
