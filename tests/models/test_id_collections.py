@@ -79,3 +79,14 @@ def test_explain_takes_one_pair_and_says_so(model):
     with pytest.raises(TypeError, match=r"^explain takes one id, got a ndarray of 2"):
         model.explain(user, model.items_.ids[:2])
     assert model.explain(user, item).prediction == pytest.approx(model.predict([user], [item])[0])
+
+
+def test_a_nested_list_of_ids_is_named():
+    # Before: "Index data must be 1-dimensional", from pandas inside the lookup.
+    data = random_ratings(n_users=12, n_items=10, seed=2)
+    model = BiasedMF(n_factors=2, n_epochs=2, random_state=0).fit(data)
+    nested = [model.users_.ids[:2].tolist()]
+    with pytest.raises(ValueError, match=r"flat list of ids, got an array of shape \(1, 2\)"):
+        model.recommend_batch(nested, n=2)
+    with pytest.raises(ValueError, match="flat list of ids"):
+        model.predict(nested, [model.items_.ids[:2].tolist()])

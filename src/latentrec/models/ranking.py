@@ -73,7 +73,11 @@ def id_array(values) -> np.ndarray:
     """
     if is_id_collection(values):
         values = list(values)
-    return np.atleast_1d(np.asarray(values))
+    arr = np.atleast_1d(np.asarray(values))
+    if arr.ndim != 1:
+        # pandas would say "Index data must be 1-dimensional" from deep in a lookup.
+        raise ValueError(f"ids must be a flat list of ids, got an array of shape {arr.shape}")
+    return arr
 
 
 def is_id_collection(values) -> bool:
