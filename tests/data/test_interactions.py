@@ -957,3 +957,19 @@ def test_a_pivot_table_keeps_its_ids_and_nan_blanks_are_pointed_to_missing():
         match=r"NaN or infinite ratings at \(row, column\) \[\[0, 0\]\]: NaN.*missing=numpy.nan",
     ):
         Interactions.from_dense(pivot.to_numpy()[[1]])
+
+
+def test_subset_positions_are_integers_and_a_0_1_mask_is_pointed_to_booleans():
+    data = Interactions.from_dense(np.array([[5.0, 3.0, 0.0], [4.0, 0.0, 2.0]]))
+    # Before: 0.5 was read as cell 0 and "1" as cell 1, silently.
+    with pytest.raises(
+        TypeError, match=r"positions must be integers .* float64 values such as 0.5"
+    ):
+        data.subset([0.5])
+    with pytest.raises(TypeError, match="positions must be integers"):
+        data.subset(["1"])
+    with pytest.raises(ValueError, match="repeat a cell; a mask of 0s and 1s .* as booleans"):
+        data.subset(np.array([1, 0, 1, 0]))
+    assert data.subset(np.array([1, 0, 1, 0], dtype=bool)).ratings.tolist() == [5.0, 4.0]
+    assert data.subset([3, 0]).ratings.tolist() == [5.0, 2.0]
+    assert data.subset([]).nnz == 0

@@ -273,6 +273,14 @@ class Interactions:
                 raise ValueError(f"mask must have length {self.nnz}, got {sel.shape}")
             positions = np.flatnonzero(sel)
         else:
+            if sel.size and sel.dtype.kind not in "iu":
+                # astype(int64) would read 0.5 as cell 0 and "3" as cell 3, silently.
+                first = sel.ravel()[0]
+                first = first.item() if isinstance(first, np.generic) else first
+                raise TypeError(
+                    f"positions must be integers (or a boolean mask), got {sel.dtype} "
+                    f"values such as {first!r}"
+                )
             positions = sel.astype(np.int64).ravel()
             if positions.size and (positions.min() < -self.nnz or positions.max() >= self.nnz):
                 raise IndexError(f"positions must lie in [-{self.nnz}, {self.nnz})")
@@ -280,7 +288,10 @@ class Interactions:
             # misplace their cells, and a repeated position would store a cell twice.
             positions = np.sort(np.where(positions < 0, positions + self.nnz, positions))
             if (positions[1:] == positions[:-1]).any():
-                raise ValueError("positions must not repeat a cell")
+                hint = ""
+                if sel.size == self.nnz and np.isin(sel, (0, 1)).all():
+                    hint = "; a mask of 0s and 1s is positions here: pass it as booleans"
+                raise ValueError(f"positions must not repeat a cell{hint}")
         rows = self.user_idx[positions]
         cols = self._matrix.indices[positions]
         vals = self._matrix.data[positions]
