@@ -65,8 +65,8 @@ def test_taste_map_of_a_model_that_gained_users_and_items(movie_data):
     # Before: refused, the training data lacking the items added after training.
     model = GradientDescentMF(n_factors=3, n_epochs=50, random_state=0).fit(movie_data)
     before = plots.taste_map(model, movie_data, min_ratings=5, users=[0])
-    model.partial_fit_users(pd.DataFrame({"user_id": [500, 500], "item_id": [0, 1]}))
-    model.partial_fit_items(pd.DataFrame({"user_id": [0, 500], "item_id": 900}))
+    model.partial_fit_users(pd.DataFrame({"user_id": [500, 500], "item_id": [0, 1], "rating": 5}))
+    model.partial_fit_items(pd.DataFrame({"user_id": [0, 500], "item_id": 900, "rating": 4}))
     after = plots.taste_map(model, movie_data, min_ratings=5, users=[0, 500])
     texts = [t.get_text() for t in after.axes[0].texts]
     assert "user 500" in texts and not any("900" in t for t in texts)
@@ -140,6 +140,27 @@ def test_rating_distribution(movie_data, tmp_path):
     values, counts = np.unique(movie_data.ratings, return_counts=True)
     assert [b.get_height() for b in bars] == counts.tolist()
     assert fig.axes[1].get_xscale() == "log"
+
+
+def test_rating_value_labels_stay_clear_of_the_mean_and_inside_the_panel():
+    # Before: when the first value was the commonest (implicit counts, low ratings) its
+    # "77%" sat on the "mean 1.27" text and on the panel's frame; a bar of 10 ratings in
+    # 3,000 was labelled "0%".
+    counts = {1.0: 1800, 2.0: 450, 3.0: 75, 4.0: 10}
+    cells = [v for v, n in counts.items() for _ in range(n)]
+    df = pd.DataFrame({"user_id": range(len(cells)), "item_id": 0, "rating": cells})
+    fig = plots.rating_distribution(Interactions.from_frame(df))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if t.get_text().endswith("%")]
+    (mean,) = [t for t in ax.texts if t.get_text().startswith("mean")]
+    assert [t.get_text() for t in labels] == ["77%", "19%", "3%", "<1%"]
+    frame = ax.get_window_extent(renderer)
+    for label in labels:
+        box = label.get_window_extent(renderer)
+        assert not box.overlaps(mean.get_window_extent(renderer))
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1
 
 
 def test_bad_path_and_missing_matplotlib(movie_data, tmp_path, monkeypatch):

@@ -552,7 +552,13 @@ def rating_distribution(data: Interactions, path=None, *, title: str | None = No
     if values.size <= 20:
         a.bar([f"{v:g}" for v in values], counts, color="#1f77b4")
         for x, n in enumerate(counts):
-            a.annotate(f"{n / counts.sum():.0%}", (x, n), ha="center", va="bottom", fontsize=9)
+            share = n / counts.sum()
+            # A few ratings are not "0%": that would say the bar beside it is empty.
+            label = "<1%" if share < 0.005 else f"{share:.0%}"
+            a.annotate(label, (x, n), ha="center", va="bottom", fontsize=9)
+        # Room above the tallest bar for its label and, top left, the mean (they overlapped
+        # when the first value was the commonest: implicit data, or low ratings).
+        a.set_ylim(0, counts.max() * 1.25)
     else:
         a.hist(data.ratings, bins=30, color="#1f77b4")
     a.set_xlabel("rating")

@@ -329,6 +329,56 @@ def test_bad_timestamps_name_rows(frame):
         Interactions.from_frame(frame, "uid", "iid", "score", "when")
 
 
+def _with_times(times):
+    n = len(times)
+    return pd.DataFrame({"u": range(n), "i": 1, "r": 1.0, "t": times})
+
+
+def test_period_timestamps_are_their_start_times_not_their_ordinals():
+    # Before: a period column entered as its ordinal, January 2020 by the month as 600
+    # "seconds since 1970", silently (the order within a frequency even survived).
+    months = pd.Series(pd.PeriodIndex(["2020-01", "1969-12", "0001-01"], freq="M"))
+    data = Interactions.from_frame(_with_times(months), "u", "i", "r", "t")
+    assert data.timestamps.tolist() == [1577836800.0, -2678400.0, -62135596800.0]
+    days = pd.Series(pd.period_range("2020-01-01", periods=2, freq="D"))
+    data = Interactions.from_frame(_with_times(days), "u", "i", "r", "t")
+    assert data.timestamps.tolist() == [1577836800.0, 1577923200.0]
+    with pytest.raises(DataError, match="missing timestamps at rows 1"):
+        missing = pd.Series(pd.PeriodIndex(["2020-01", None], freq="M"))
+        Interactions.from_frame(_with_times(missing), "u", "i", "r", "t")
+
+
+def test_date_and_time_objects_become_utc_seconds():
+    # Before: "non-numeric timestamps (e.g. datetime.date(2020, 1, 1))" for what pandas
+    # leaves as objects: a .dt.date column, times in several zones (a concat of frames),
+    # and a categorical column of dates or of ISO texts.
+    import datetime as dt
+
+    dates = [dt.date(2020, 1, 1), dt.date(1, 1, 1)]
+    zones = [
+        pd.Timestamp("2020-01-01 09:00", tz="Asia/Tokyo"),
+        pd.Timestamp("2020-01-01 00:00", tz="UTC"),
+        dt.datetime(2020, 1, 1),  # naive: UTC, as everywhere else
+        np.datetime64("2020-01-01T00:00:00"),
+    ]
+    for times, expected in (
+        (dates, [1577836800.0, -62135596800.0]),
+        (zones, [1577836800.0] * 4),
+        (pd.Categorical(["2020-01-01", "2020-01-02"]), [1577836800.0, 1577923200.0]),
+        (pd.Categorical(pd.to_datetime(["2020-01-01", "2020-01-01"])), [1577836800.0] * 2),
+    ):
+        frame = _with_times(
+            pd.Series(times, dtype="category" if hasattr(times, "categories") else object)
+        )
+        data = Interactions.from_frame(frame, "u", "i", "r", "t")
+        assert data.timestamps.tolist() == expected
+    with pytest.raises(DataError, match="missing timestamps at rows 1"):
+        Interactions.from_frame(_with_times(pd.Series([dates[0], None])), "u", "i", "r", "t")
+    # A duration is no point in time: named, not read as nanoseconds "since 1970".
+    with pytest.raises(DataError, match="durations"):
+        Interactions.from_frame(_with_times(pd.to_timedelta([1, 2], unit="D")), "u", "i", "r", "t")
+
+
 def test_missing_datetime_timestamps_name_rows():
     df = pd.DataFrame(
         {"u": [1, 2], "i": [1, 1], "r": [1.0, 2.0], "t": pd.to_datetime(["2020-01-01", None])}
@@ -820,3 +870,106 @@ def test_matrix_repeated_cells_adding_up_to_a_float32_zero_are_refused():
         DataError, match=r"repeated cells.*too close to 0.*\(row, column\) \[\[1, 1\]\]"
     ):
         Interactions.from_sparse(coo)
+
+
+def test_a_rating_scale_that_leaves_out_stored_ratings_is_refused_by_replace():
+    # Before: data.replace(rating_scale=(2, 5)) on data holding a 1 was accepted; a model
+    # fitted on it clipped to 2-5 and refused a fold-in of the 1 its own data held.
+    data = Interactions.from_dense(np.array([[1.0, 5.0], [3.0, 0.0]]))
+    with pytest.raises(
+        ValueError, match=r"1 stored rating\(s\) lie outside the rating scale \[2, 5\]"
+    ):
+        data.replace(rating_scale=(2, 5))
+    with pytest.raises(ValueError, match="low < high"):
+        data.replace(rating_scale=(5, 1))
+    assert data.replace(rating_scale=(1, 5)).rating_scale == (1.0, 5.0)
+    # Stored as float32, a rating at the scale's end is on it (float32(1.1) > 1.1).
+    tenths = Interactions.from_dense(np.array([[1.1, -1.1]]), rating_scale=(-1.1, 1.1))
+    assert tenths.replace(rating_scale=(-1.1, 1.1)).rating_scale == (-1.1, 1.1)
+
+
+def test_a_table_that_converts_itself_to_pandas_is_read():
+    # Before: "expected a pandas DataFrame, got DataFrame" for a polars frame (its class
+    # has the same name), and a pyarrow Table was refused too.
+    pa = pytest.importorskip("pyarrow")
+    columns = {"user_id": [1, 1, 2], "item_id": ["a", "b", "a"], "rating": [5.0, 3.0, 4.0]}
+    data = Interactions.from_frame(pa.table(columns))
+    expected = Interactions.from_frame(pd.DataFrame(columns))
+    pd.testing.assert_frame_equal(data.to_frame(), expected.to_frame())
+
+    class Broken:
+        def to_pandas(self):
+            raise RuntimeError("no pandas here")
+
+    with pytest.raises(DataError, match="cannot convert the .*Broken to a pandas DataFrame"):
+        Interactions.from_frame(Broken())
+    with pytest.raises(DataError, match=r"such as a polars DataFrame\), got dict"):
+        Interactions.from_frame(columns)
+
+
+def test_a_side_table_with_its_ids_in_a_column_is_refused_not_misread():
+    # Before: a features table with an item_id column and a default index was read by
+    # its row numbers: items 10 and 20 got no genres, and items 0 and 1 joined the data
+    # as new items (4 items instead of 2), without a word.
+    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 20, 10], "rating": [5.0, 3.0, 4.0]})
+    genres = pd.DataFrame({"item_id": [10, 20], "genres": ["A", "B"]})
+    with pytest.raises(
+        DataError,
+        match=r"indexed by row numbers 0\.\.1 but has the column 'item_id'.*set_index\('item_id'\)",
+    ):
+        Interactions.from_frame(df, item_features=genres)
+    people = pd.DataFrame({"uid": [1, 2], "age": [30, 40]})
+    with pytest.raises(DataError, match=r"user_features .* column 'uid'"):
+        Interactions.from_frame(
+            df.rename(columns={"user_id": "uid"}), user="uid", user_features=people
+        )
+    data = Interactions.from_frame(df, item_features=genres.set_index("item_id"))
+    assert data.items.ids.tolist() == [10, 20]
+    assert data.item_features["genres"].tolist() == ["A", "B"]
+
+
+def test_side_table_ids_without_rows_are_said_in_the_report():
+    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 20, 10], "rating": [5.0, 3.0, 4.0]})
+    genres = pd.DataFrame({"genres": ["A", "B", "C"]}, index=[10, 20, 30])
+    data = Interactions.from_frame(df, item_features=genres)
+    assert data.items.ids.tolist() == [10, 20, 30]  # item 30 kept for cold start, and said
+    assert data.load_report.notes == (
+        "1 item id(s) of item_features without rows added (cold start): 30",
+    )
+    assert Interactions.from_frame(df, item_features=genres.iloc[:2]).load_report.notes == ()
+
+
+def test_a_pivot_table_keeps_its_ids_and_nan_blanks_are_pointed_to_missing():
+    # Before: from_dense(df.pivot(...)) numbered rows and columns 0..n-1, so user 1 of
+    # the data became row 0's label: predict(1, 50) answered for another user and item.
+    df = pd.DataFrame({"u": [1, 1, 2, 3], "i": [50, 7, 50, 7], "r": [5.0, 3.0, 4.0, 2.0]})
+    pivot = df.pivot(index="u", columns="i", values="r")  # NaN where unrated
+    data = Interactions.from_dense(pivot, missing=np.nan)
+    assert data.users.ids.tolist() == [1, 2, 3] and data.items.ids.tolist() == [7, 50]
+    pd.testing.assert_frame_equal(
+        data.to_frame().sort_values(["user_id", "item_id"], ignore_index=True),
+        Interactions.from_frame(df, "u", "i", "r").to_frame(),
+    )
+    named = Interactions.from_dense(pivot, missing=np.nan, user_ids=["a", "b", "c"])
+    assert named.users.ids.tolist() == ["a", "b", "c"]  # given ids still win
+    with pytest.raises(
+        DataError,
+        match=r"NaN or infinite ratings at \(row, column\) \[\[0, 0\]\]: NaN.*missing=numpy.nan",
+    ):
+        Interactions.from_dense(pivot.to_numpy()[[1]])
+
+
+def test_subset_positions_are_integers_and_a_0_1_mask_is_pointed_to_booleans():
+    data = Interactions.from_dense(np.array([[5.0, 3.0, 0.0], [4.0, 0.0, 2.0]]))
+    # Before: 0.5 was read as cell 0 and "1" as cell 1, silently.
+    with pytest.raises(
+        TypeError, match=r"positions must be integers .* float64 values such as 0.5"
+    ):
+        data.subset([0.5])
+    with pytest.raises(TypeError, match="positions must be integers"):
+        data.subset(["1"])
+    with pytest.raises(ValueError, match="repeat a cell; a mask of 0s and 1s .* as booleans"):
+        data.subset(np.array([1, 0, 1, 0]))
+    assert data.subset(np.array([1, 0, 1, 0], dtype=bool)).ratings.tolist() == [5.0, 4.0]
+    assert data.subset([3, 0]).ratings.tolist() == [5.0, 2.0]
+    assert data.subset([]).nnz == 0

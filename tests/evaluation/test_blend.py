@@ -213,3 +213,20 @@ def test_bad_members_and_arguments_are_errors(mixed, seed_data):
         Blend(members).fit(held_out, held_out)
     with pytest.raises(TypeError, match="Interactions"):
         Blend(members).fit(held_out.to_frame())
+
+
+def test_a_blending_set_with_training_cells_is_refused(mixed):
+    # Before: blending on the members' own training cells was accepted, and the ridge
+    # trusted the member that fits them best (the unregularised one): on MovieLens-100K
+    # the blend's held-out RMSE went from 0.923 (blended on held-out cells) to 1.042.
+    train, held_out, members = mixed
+    with pytest.raises(
+        ValueError, match=rf"shares {train.nnz} of its {train.nnz} cells .*models\[0\] \(BiasedMF\)"
+    ):
+        blend(members, train)
+    # Every member is checked; the message names the one that saw the cells.
+    other = Biases().fit(held_out)
+    n = held_out.nnz
+    with pytest.raises(ValueError, match=rf"shares {n} of its {n} cells .*models\[1\] \(Biases\)"):
+        Blend([members[0], other]).fit(held_out)
+    assert blend(members, held_out).is_fitted  # held-out cells: blended as before

@@ -63,6 +63,18 @@ def test_rating_cross_validation_refuses_a_model_that_predicts_no_ratings(split,
         assert {"ndcg", "precision"} <= set(ranked.folds.columns)
 
 
+@pytest.mark.parametrize("k", [0, -3, 2.5, "10"])
+def test_a_bad_k_is_named_k_and_refused_before_any_fold(split, k):
+    # Before: evaluate_ranking said "n must be a positive integer" (the name inside
+    # recommend_batch_idx), and cross_validate fitted a fold before it said so.
+    train, test = split
+    with pytest.raises(ValueError, match=rf"^k must be a positive integer, got {k!r}$"):
+        evaluate_ranking(Popularity().fit(train), test, k=k)
+    data = random_ratings(n_users=20, n_items=15, seed=3)
+    with pytest.raises(ValueError, match=r"^k must be a positive integer"):
+        cross_validate(_NeverFitted(), data, n_splits=2, task="ranking", k=k)
+
+
 def test_a_pipeline_is_refused_by_name(split):
     train, test = split
     pipe = Pipeline(Popularity(), n_candidates=5).fit(train)

@@ -193,6 +193,10 @@ def test_ranking_metrics_reject_bad_input(metric):
         metric(REC[:3], REL, 2)
     with pytest.raises(TypeError, match="scipy.sparse"):
         metric(REC, REL.toarray(), 2)
+    # Lists of different lengths: said so (NumPy spoke of an "inhomogeneous shape").
+    ragged = [row[: 3 - r % 2].tolist() for r, row in enumerate(REC)]
+    with pytest.raises(ValueError, match=r"lists differ in length \(2 to 3\); pad .* with -1"):
+        metric(ragged, REL, 2)
 
 
 def test_repeats_after_k_and_repeated_empty_slots_are_fine():

@@ -113,3 +113,19 @@ def test_ties_at_the_last_cutoff_are_refused_by_name():
     frame = pd.DataFrame({"user_id": [1, 2, 3], "item_id": 1, "rating": 1.0, "t": [5, 5, 5]})
     with pytest.raises(ValueError, match="leaves the train set empty"):
         time_slices(Interactions.from_frame(frame, timestamp="t"))
+
+
+def test_a_share_given_as_the_cutoff_is_pointed_to_test_size():
+    # random_split(data, 0.2) takes a share second; temporal_split(data, 0.2) read it as
+    # the time 0.2 and said only that train was empty.
+    df = pd.DataFrame({"u": [1, 1, 2, 2], "i": [1, 2, 1, 2], "r": 1.0, "t": [1e9, 2e9, 3e9, 4e9]})
+    data = Interactions.from_frame(df, "u", "i", "r", "t")
+    with pytest.raises(
+        ValueError, match=r"train set empty;.*latest 20% of cells pass test_size=0.2$"
+    ):
+        temporal_split(data, 0.2)
+    with pytest.raises(
+        ValueError, match=r"train set empty; timestamps range from 1e\+09 to 4e\+09$"
+    ):
+        temporal_split(data, 5)  # a time, not a share: no hint
+    assert temporal_split(data, test_size=0.25)[1].nnz == 1

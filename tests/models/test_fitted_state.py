@@ -199,8 +199,11 @@ def test_from_factors_rejects_shapes_that_do_not_fit_the_catalogue():
         FactorModel.from_factors(([1], [1, 2]), np.ones((2, 2)), np.ones((2, 2)))
     with pytest.raises(ValueError, match="item_bias"):
         FactorModel.from_factors(([1], [1, 2]), np.ones((2, 2)), item_bias=[1.0])
-    with pytest.raises(FloatingPointError):
+    # Named as given; before, the message spoke of training that had diverged.
+    with pytest.raises(FloatingPointError, match=r"^item_factors has NaN .* \(first in row 0\)"):
         FactorModel.from_factors(([1], [1, 2]), np.full((2, 2), np.nan))
+    with pytest.raises(FloatingPointError, match=r"^user_bias has NaN .* \(first in row 1\)"):
+        FactorModel.from_factors(([1, 2], [1]), np.ones((1, 1)), user_bias=[0.0, np.inf])
 
 
 def test_from_factors_of_implicit_factors_folds_in_and_partially_fits(data):

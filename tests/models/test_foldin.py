@@ -290,11 +290,16 @@ def test_partial_fit_users_unknown_items_duplicates_and_implicit_rows(small_mode
     with pytest.warns(UserWarning, match="ignored 1 row"):
         model.partial_fit_users(bad, unknown="ignore")
     assert model.seen_[model.users_.index(["x"])[0]].indices.tolist() == [0]
-    # No rating column: every row counts 1.0; a repeated pair keeps its last row.
-    model.partial_fit_users(pd.DataFrame({"user_id": ["y", "y"], "item_id": items[[1, 1]]}))
+    # No rating column: the rows are seen only (a rating model); a repeated pair keeps
+    # its last row.
+    with pytest.warns(UserWarning, match="seen"):
+        with pytest.warns(UserWarning, match="repeated"):
+            model.partial_fit_users(pd.DataFrame({"user_id": ["y", "y"], "item_id": items[[1, 1]]}))
     assert model.seen_[model.users_.index(["y"])[0]].nnz == 1
     dup = pd.DataFrame({"user_id": ["z", "z"], "item_id": items[[2, 2]], "rating": [1, 5]})
-    model.partial_fit_users(dup)
+    # Before: the earlier row was dropped without a word.
+    with pytest.warns(UserWarning, match="kept the last of each repeated .* 1 earlier row"):
+        model.partial_fit_users(dup)
     last = model.fold_in({items[2]: 5})
     np.testing.assert_array_equal(model.user_factors_[model.users_.index(["z"])[0]], last.factors)
     with pytest.raises(ValueError, match="missing column"):
@@ -303,6 +308,47 @@ def test_partial_fit_users_unknown_items_duplicates_and_implicit_rows(small_mode
         model.partial_fit_users(
             pd.DataFrame({"user_id": ["w"], "item_id": [items[0]], "rating": [7]})
         )
+
+
+def test_rows_without_ratings_are_never_one_star_ratings_to_a_rating_model():
+    # A table of events (no rating column, or implicit Interactions) given to a rating
+    # model used to enter the solve as 1.0 each: the user came out as hating every item
+    # they had seen (a prediction near 1 star).  They are seen only now, as fold_in and
+    # onboard read events for a rating model: recorded, excluded, not folded in.
+    data = random_ratings(n_users=30, n_items=12, seed=5)
+    items = data.items.ids
+    events = pd.DataFrame({"user_id": ["new", "new", "new"], "item_id": items[[0, 1, 2]]})
+    for table in (events, Interactions.from_frame(events, rating=None)):
+        model = BiasedMF(n_factors=3, n_epochs=30, random_state=0).fit(data)
+        with pytest.warns(UserWarning, match="no ratings.*recorded as seen"):
+            model.partial_fit_users(table)
+        u = model.users_.index(["new"])[0]
+        assert sorted(model.seen_[u].indices.tolist()) == [0, 1, 2]
+        # The vector of a user without a rating: zeros, as fold_in({}) gives.
+        empty = model.fold_in({})
+        assert model.user_bias_[u] == empty.bias == 0.0
+        np.testing.assert_array_equal(model.user_factors_[u], empty.factors)
+        # So a prediction is μ + b_i, not a 1-star rating.
+        expected = model.global_mean_ + model.item_bias_[3]
+        assert model.predict(["new"], [items[3]])[0] == pytest.approx(expected, abs=1e-5)
+        assert not set(model.recommend("new", n=12).ids) & set(items[[0, 1, 2]])
+    # Rated rows next to seen ones: only the rated ones are folded in.
+    model = BiasedMF(n_factors=3, n_epochs=30, random_state=0).fit(data)
+    mixed = pd.DataFrame({"user_id": ["m", "m"], "item_id": items[[0, 1]], "rating": [5, 4]})
+    model.partial_fit_users(mixed)
+    expected = model.fold_in({items[0]: 5, items[1]: 4})
+    np.testing.assert_allclose(
+        model.user_factors_[model.users_.index(["m"])[0]], expected.factors, atol=1e-6
+    )
+    # Items too: an item placed from events alone is seen, with a zero vector.
+    with pytest.warns(UserWarning, match="recorded as seen"):
+        model.partial_fit_items(pd.DataFrame({"user_id": data.users.ids[:2], "item_id": 999}))
+    i = model.items_.index([999])[0]
+    assert model.item_bias_[i] == 0.0 and not model.item_factors_[i].any()
+    # A ranking model still reads each such row as a positive.
+    ranking = latentrec.models.ImplicitALS(n_factors=3, random_state=0).fit(data)
+    ranking.partial_fit_users(events)
+    assert ranking.user_factors_[ranking.users_.index(["new"])[0]].any()
 
 
 def test_partial_fit_keeps_id_types():

@@ -72,6 +72,21 @@ def test_standardized_numbers():
     assert encode_features(enc.to_dict(), {"age": 30.0}).toarray().tolist() == [[0.0]]
 
 
+def test_a_number_cell_that_is_no_number_is_named_not_dropped():
+    # Before: {"age": "twenty"} (or a year "seventies") was coerced to a missing value,
+    # and the new user or item silently lost the feature; the docstrings promise an
+    # error naming the column and the row for an unreadable cell.
+    table = pd.DataFrame({"age": [20.0, 30.0, 40.0]})
+    for numeric in ("bucket", "standardize"):
+        spec = FeatureEncoder(numeric=numeric, n_buckets=2).fit(table).to_dict()
+        with pytest.raises(ValueError, match=r"'age' of user 'ann' is 'twenty', not a number"):
+            encode_features(spec, pd.DataFrame({"age": ["twenty"]}, index=["ann"]), what="user")
+        # Text that is a number, and a missing cell, read as before.
+        x = encode_features(spec, pd.DataFrame({"age": ["30", None, " "]})).toarray()
+        np.testing.assert_array_equal(x[0], encode_features(spec, {"age": 30}).toarray()[0])
+        assert not x[1:].any()  # missing, or a blank form field: no value
+
+
 # ---------------------------------------------------------------------- kernels
 def random_rows(rng, n_entities, n_rows, per_row=3):
     """A CSR entity -> feature-row matrix with random weights."""

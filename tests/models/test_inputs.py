@@ -32,7 +32,7 @@ def data():
 def grown_model(data):
     model = BiasedMF(n_factors=2, n_epochs=3, random_state=0).fit(data)
     model.partial_fit_users(pd.DataFrame({"user_id": ["x", "y"], "item_id": 100, "rating": 4.0}))
-    model.partial_fit_items(pd.DataFrame({"user_id": ["u0", "x"], "item_id": 500}))
+    model.partial_fit_items(pd.DataFrame({"user_id": ["u0", "x"], "item_id": 500, "rating": 3.0}))
     return model
 
 

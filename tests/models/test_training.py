@@ -118,3 +118,40 @@ def test_early_stopping_still_reports_only_epochs_run(split):
         model = _model(n_epochs=200, patience=2, learning_rate=0.05).fit(train, valid)
     assert calls == model.history_["epoch"]
     assert model.history_["stopped_early"]
+
+
+def test_validation_cells_that_are_training_cells_are_refused():
+    # Before: fit(train, validation=train) was accepted; the "validation" RMSE was the
+    # training RMSE, falling every epoch, so early stopping and learning curves lied.
+    data = random_ratings(n_users=30, n_items=20, seed=6)
+    train, held_out = random_split(data, 0.2, random_state=0)
+    model = BiasedMF(n_factors=2, n_epochs=3, random_state=0)
+    with pytest.raises(
+        ValueError, match=rf"validation shares {train.nnz} of its {train.nnz} cells"
+    ):
+        model.fit(train, validation=train)
+    with pytest.raises(ValueError, match=rf"shares {train.nnz} of its {data.nnz} cells"):
+        model.fit(train, validation=data)
+    assert not model.is_fitted
+    assert len(model.fit(train, validation=held_out).history_["valid_rmse"]) == 3
+
+
+@pytest.mark.parametrize("seed", ["seven", -1, 1.5, True])
+def test_a_bad_random_state_is_named_before_any_fit(seed):
+    # Before: NumPy's "SeedSequence expects int or sequence of ints for entropy not
+    # seven" (or "expected non-negative integer"), from inside the fit.
+    from latentrec.models import ALS, NMF, ImplicitALS
+
+    data = random_ratings(n_users=8, n_items=6, seed=1)
+    for model in (
+        BiasedMF(random_state=seed),
+        ALS(random_state=seed),
+        NMF(random_state=seed),
+        ImplicitALS(random_state=seed),
+    ):
+        with pytest.raises(ValueError, match=rf"^random_state must be None, .* got {seed!r}$"):
+            model.fit(data)
+        with pytest.raises(ValueError, match="random_state"):
+            model.check_params()
+    generator = np.random.default_rng(0)
+    assert BiasedMF(n_factors=2, n_epochs=1, random_state=generator).fit(data).is_fitted

@@ -296,8 +296,9 @@ def assemble(
         )
     kept_pos = np.flatnonzero(keep)
 
-    item_extra = _feature_ids(item_features, "item")
-    user_extra = _feature_ids(user_features, "user")
+    item_extra = _feature_ids(item_features, "item", item)
+    user_extra = _feature_ids(user_features, "user", user)
+    built = {"user": users is None, "item": items is None}
     u_idx, users = _encode(
         id_cols["u"].values[keep], users, "user", user_extra, lookups.get("u"), keep
     )
@@ -328,6 +329,19 @@ def assemble(
     # _resolve_duplicates returns cells sorted by (user, item) already.
     csr, ts = csr_from_cells(u_idx, i_idx, vals, ts, (len(users), len(items)), presorted=True)
     stripped = int((id_cols["u"].stripped & keep).sum() + (id_cols["i"].stripped & keep).sum())
+    for what, vocab, counts in (
+        ("user", users, np.diff(csr.indptr)),
+        ("item", items, np.bincount(csr.indices, minlength=len(items))),
+    ):
+        # Ids of the side table without rows join the vocabulary (cold start): said.
+        added = np.flatnonzero(counts == 0) if built[what] else np.empty(0, np.int64)
+        if added.size:
+            shown = ", ".join(repr(x) for x in vocab.ids[added[:5]].tolist())
+            more = f" and {added.size - 5} more" if added.size > 5 else ""
+            notes += (
+                f"{added.size} {what} id(s) of {what}_features without rows added "
+                f"(cold start): {shown}{more}",
+            )
     report = LoadReport(
         source=source,
         unit=places.unit,
@@ -422,6 +436,26 @@ def _decimal_comma_hint(cell) -> str:
 
 
 def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.ndarray:
+    raw = _plain_times(raw)
+    if pd.api.types.is_timedelta64_dtype(raw.dtype):
+        raise DataError(
+            f"column {col!r} holds durations (timedelta64), not points in time; add them to "
+            "a start date (start + column) or give seconds since 1970"
+        )
+    objects = _date_objects(raw)
+    if objects is not None:
+        secs, missing = objects
+        if missing.any():
+            pos = np.flatnonzero(missing)
+            checks.append(
+                _Check(
+                    "missing timestamps",
+                    col,
+                    missing,
+                    f"column {col!r} has missing timestamps at {places.text(pos)}",
+                )
+            )
+        return np.where(missing, 0.0, secs)
     if pd.api.types.is_datetime64_any_dtype(raw):
         missing = raw.isna().to_numpy()
         if missing.any():
@@ -483,6 +517,63 @@ _ISO_DATE = (
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _plain_times(raw: pd.Series) -> pd.Series:
+    """A categorical timestamp column as its values (dates, numbers or texts), read then
+    as such a column is.
+
+    Example:
+        >>> _plain_times(pd.Series([1577836800, 60], dtype="category")).dtype
+        dtype('int64')
+    """
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        raw = raw.astype(raw.cat.categories.dtype)
+    return raw
+
+
+def _date_objects(raw: pd.Series):
+    """``(seconds, missing)`` for a column of periods (``2020-01``: its start) or of Python
+    date and time objects (``datetime.date``, ``datetime.datetime``, ``pandas.Timestamp``,
+    ``numpy.datetime64``; aware ones in any zones, naive ones taken as UTC), else
+    ``None``.  A period's number is its count of periods since 1970 (600 for January
+    2020 by the month), no time in seconds; and pandas leaves date objects (dates, or
+    times in several zones) as objects, where the datetime64 path does not see them.
+
+    Example:
+        >>> cells = pd.Series([_dt.date(1970, 1, 2), None], dtype=object)
+        >>> secs, missing = _date_objects(cells)
+        >>> float(secs[0]), missing.tolist()
+        (86400.0, [False, True])
+        >>> periods = pd.Series(pd.period_range("1970-01", periods=2, freq="M"))
+        >>> _date_objects(periods)[0].tolist()  # the starts of January and February 1970
+        [0.0, 2678400.0]
+    """
+    if isinstance(raw.dtype, pd.PeriodDtype):
+        missing = raw.isna().to_numpy(dtype=bool)
+        # A period in seconds counts seconds since 1970: exact, in every year 1-9999.
+        secs = raw.dt.asfreq("s", how="start").array.asi8.astype(np.float64)
+        return np.where(missing, 0.0, secs), missing
+    if raw.dtype != object:
+        return None
+    missing = raw.isna().to_numpy(dtype=bool)
+    present = raw[~missing]
+    if present.empty or not all(isinstance(v, (_dt.date, np.datetime64)) for v in present):
+        return None
+    secs = np.zeros(len(raw), dtype=np.float64)
+    secs[np.flatnonzero(~missing)] = [_object_seconds(v) for v in present]
+    return secs, missing
+
+
+def _object_seconds(value) -> float:
+    """Seconds since 1970 of one date or time object (UTC unless it carries a zone)."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if not isinstance(value, _dt.datetime):
+        value = _dt.datetime.combine(value, _dt.time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return (value - _EPOCH).total_seconds()
 
 
 def _iso_seconds(text: str) -> float:
@@ -657,11 +748,20 @@ def _stripped_index(table, what: str, strip: bool):
     return out
 
 
-def _feature_ids(table: pd.DataFrame | None, what: str) -> np.ndarray | None:
+def _feature_ids(table: pd.DataFrame | None, what: str, column=None) -> np.ndarray | None:
     if table is None:
         return None
     if not isinstance(table, pd.DataFrame):
         raise DataError(f"{what}_features must be a DataFrame indexed by {what} id")
+    named = [c for c in dict.fromkeys((column, f"{what}_id")) if c is not None and c in table]
+    if named and isinstance(table.index, pd.RangeIndex):
+        # Its row numbers would be read as ids: every real id would get no features and
+        # 0..n-1 would join the data as new ids, without a word.
+        raise DataError(
+            f"{what}_features is indexed by row numbers 0..{len(table) - 1} but has the "
+            f"column {named[0]!r}; index it by the {what} id: "
+            f"{what}_features.set_index({named[0]!r})"
+        )
     if not table.index.is_unique:
         dup = table.index[table.index.duplicated()].unique()[:5].tolist()
         raise DataError(f"{what}_features has repeated {what} ids: {dup}")

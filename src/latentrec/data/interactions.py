@@ -273,6 +273,14 @@ class Interactions:
                 raise ValueError(f"mask must have length {self.nnz}, got {sel.shape}")
             positions = np.flatnonzero(sel)
         else:
+            if sel.size and sel.dtype.kind not in "iu":
+                # astype(int64) would read 0.5 as cell 0 and "3" as cell 3, silently.
+                first = sel.ravel()[0]
+                first = first.item() if isinstance(first, np.generic) else first
+                raise TypeError(
+                    f"positions must be integers (or a boolean mask), got {sel.dtype} "
+                    f"values such as {first!r}"
+                )
             positions = sel.astype(np.int64).ravel()
             if positions.size and (positions.min() < -self.nnz or positions.max() >= self.nnz):
                 raise IndexError(f"positions must lie in [-{self.nnz}, {self.nnz})")
@@ -280,7 +288,10 @@ class Interactions:
             # misplace their cells, and a repeated position would store a cell twice.
             positions = np.sort(np.where(positions < 0, positions + self.nnz, positions))
             if (positions[1:] == positions[:-1]).any():
-                raise ValueError("positions must not repeat a cell")
+                hint = ""
+                if sel.size == self.nnz and np.isin(sel, (0, 1)).all():
+                    hint = "; a mask of 0s and 1s is positions here: pass it as booleans"
+                raise ValueError(f"positions must not repeat a cell{hint}")
         rows = self.user_idx[positions]
         cols = self._matrix.indices[positions]
         vals = self._matrix.data[positions]
@@ -320,8 +331,9 @@ class Interactions:
         taken from ``self``, ``load_report`` included (pass ``load_report=None`` for a
         table that read nothing).  The result is checked as construction checks it: a
         matrix whose shape does not match the vocabularies, or timestamps that do not
-        match its cells, is a ``ValueError``; an unknown field is a ``TypeError`` naming
-        it.  ``self`` is not changed.
+        match its cells, or a ``rating_scale`` that leaves out stored ratings, is a
+        ``ValueError``; an unknown field is a ``TypeError`` naming it.  ``self`` is not
+        changed.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -351,6 +363,10 @@ class Interactions:
             "load_report": self.load_report,
         }
         merged = {**current, **fields}
+        if merged["rating_scale"] is not None and {"rating_scale", "matrix"} & set(fields):
+            # A scale given here must hold the ratings: a model would clip to it and
+            # refuse fold-in values the data itself holds.
+            _checked_scale(merged["rating_scale"], sp.csr_matrix(merged["matrix"]))
         return type(self)(
             merged.pop("users"),
             merged.pop("items"),
@@ -389,8 +405,10 @@ class Interactions:
         """Build from a dense 2-D array in which ``missing`` marks an unobserved cell.
 
         ``missing`` is 0 by default (a 0 is a blank, not a rating); pass
-        ``missing=numpy.nan`` when 0 is a rating and blanks are NaN.  Rows and columns are
-        labelled ``0..n-1`` unless ``user_ids`` / ``item_ids`` are given.  A
+        ``missing=numpy.nan`` when 0 is a rating and blanks are NaN (a pivot table's).
+        Rows and columns are labelled ``0..n-1`` unless ``user_ids`` / ``item_ids`` are
+        given; a DataFrame (``df.pivot(index="user_id", columns="item_id",
+        values="rating")``) gives its index and columns as the ids.  A
         ``scipy.sparse`` matrix is accepted too: its unstored cells (and, with the default
         ``missing=0``, its stored zeros) are blank; see :meth:`from_sparse`.
 
@@ -412,6 +430,12 @@ class Interactions:
             return cls.from_sparse(
                 matrix, rating_scale=rating_scale, user_ids=user_ids, item_ids=item_ids
             )
+        if isinstance(matrix, pd.DataFrame):
+            # A pivot table's rows and columns are labelled by the ids: numbered 0..n-1
+            # instead, user 1 of MovieLens would be row 0's label and predict(1, 50) the
+            # guess for another user and another film.
+            user_ids = matrix.index.to_numpy() if user_ids is None else user_ids
+            item_ids = matrix.columns.to_numpy() if item_ids is None else item_ids
         try:
             arr = np.asarray(matrix, dtype=np.float64)
         except (TypeError, ValueError) as err:
@@ -426,6 +450,13 @@ class Interactions:
         except (TypeError, ValueError):
             raise DataError(f"missing must be a number or NaN, got {missing!r}") from None
         rows, cols = np.nonzero(observed)
+        if not is_nan(missing) and np.isnan(arr).any():
+            where = np.argwhere(np.isnan(arr))[:5].tolist()
+            raise DataError(
+                f"matrix has NaN or infinite ratings at (row, column) {where}: NaN; if NaN "
+                "marks a blank"
+                " (as in a pivot table), pass missing=numpy.nan"
+            )
         return from_cells(
             cls,
             rows,
@@ -583,7 +614,8 @@ class Interactions:
         """Build from a long DataFrame with one row per (user, item) observation.
 
         Args:
-            df: the observations.
+            df: the observations: a pandas DataFrame, or a table that converts itself to
+                one (``to_pandas()``: a polars DataFrame, a pyarrow Table).
             user, item: names of the id columns.  Ids are integers (int64) or text; an
                 integer column stays integer, text stays text.
             rating: name of the value column; ``None`` for implicit data (every row 1.0,
@@ -642,7 +674,7 @@ class Interactions:
             (1, ["1 with missing ids in column 'u' (rows 1)"])
         """
         if not isinstance(df, pd.DataFrame):
-            raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
+            df = _as_pandas(df)
         names = (user, item, rating, timestamp)
         check_names(names)
         check_options(duplicates, on_bad_rows)
@@ -872,3 +904,57 @@ class Interactions:
         if is_netflix_file(path):
             return read_netflix_as(cls, path, **netflix_options(path, kwargs))
         return cls.from_csv(path, **kwargs)
+
+
+def _checked_scale(rating_scale, matrix: sp.csr_matrix) -> tuple[float, float]:
+    """``rating_scale`` as ``(low, high)`` floats, or a ValueError when it is no scale or
+    a stored rating lies off it (a model would clip to it and refuse fold-in values the
+    data itself holds).
+
+    Example:
+        >>> _checked_scale([1, 5], sp.csr_matrix(np.array([[1.0, 5.0]])))
+        (1.0, 5.0)
+    """
+    try:
+        lo, hi = (float(x) for x in rating_scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"rating_scale must be (low, high), got {rating_scale!r}") from None
+    if not lo < hi:
+        raise ValueError(f"rating_scale must be (low, high) with low < high, got {rating_scale}")
+    values = matrix.data
+    # Ratings are stored as float32: a 1.1 on a scale ending at 1.1 is stored above 1.1.
+    off = (values < np.float32(lo)) | (values > np.float32(hi))
+    if off.any():
+        raise ValueError(
+            f"{int(off.sum())} stored rating(s) lie outside the rating scale [{lo:g}, {hi:g}] "
+            f"(e.g. {float(values[off][0]):g})"
+        )
+    return lo, hi
+
+
+def _as_pandas(table) -> pd.DataFrame:
+    """A pandas DataFrame from a table that converts itself (polars, pyarrow: their
+    ``to_pandas()``), or a DataError naming what was given.
+
+    Example:
+        >>> class Table:  # as polars.DataFrame and pyarrow.Table do
+        ...     def to_pandas(self):
+        ...         return pd.DataFrame({"user_id": [1], "item_id": [2]})
+        >>> _as_pandas(Table()).columns.tolist()
+        ['user_id', 'item_id']
+    """
+    module = type(table).__module__.split(".")[0]
+    name = f"{module}.{type(table).__name__}" if module != "builtins" else type(table).__name__
+    convert = getattr(table, "to_pandas", None)
+    if not callable(convert) or isinstance(table, type):
+        raise DataError(
+            f"expected a pandas DataFrame (or a table with to_pandas(), such as a polars "
+            f"DataFrame), got {name}"
+        )
+    try:
+        frame = convert()
+    except Exception as err:  # the library's own error, say what it was converting
+        raise DataError(f"cannot convert the {name} to a pandas DataFrame: {err}") from None
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{name}.to_pandas() gave a {type(frame).__name__}, not a DataFrame")
+    return frame

@@ -196,9 +196,13 @@ def temporal_split(
     n_test = int(np.count_nonzero(test))
     if n_test == 0 or n_test == ts.size:
         side = "test" if n_test == 0 else "train"
+        # random_split and user_split take a share second: temporal_split(data, 0.2).
+        share = isinstance(cutoff, numbers.Real) and not isinstance(cutoff, bool)
+        share = share and 0 < cutoff_value < 1
+        hint = f"; for the latest {cutoff_value:.0%} of cells pass test_size={cutoff!r}"
         raise ValueError(
             f"cutoff {cutoff_value:g} leaves the {side} set empty; timestamps range from "
-            f"{ts.min():g} to {ts.max():g}"
+            f"{ts.min():g} to {ts.max():g}{hint if share else ''}"
         )
     return data.subset(~test), data.subset(test)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import abc
+
 import numpy as np
 import pandas as pd
 
@@ -130,9 +132,17 @@ class Vocabulary:
             >>> Vocabulary(["x", "y"]).lookup(["y", "z"]).tolist()
             [1, -1]
         """
+        if isinstance(raw_ids, (set, frozenset, abc.KeysView, abc.ValuesView, abc.Iterator)):
+            raw_ids = list(raw_ids)  # NumPy would make one object of them
         arr = np.atleast_1d(np.asarray(raw_ids))
         if arr.size == 0:
             return np.empty(0, dtype=np.int32)
+        if arr.dtype.kind == "b":
+            # True would be found as the id 1: a boolean mask is no list of ids.
+            raise TypeError(
+                f"{self.name} ids are integers or strings, not booleans; to pick "
+                f"{self.name}s by a mask, give their ids (e.g. model.{self.name}s_.ids[mask])"
+            )
         if self.is_integer:
             keys = _integer_keys(arr)
             if keys is not None:

@@ -185,6 +185,8 @@ def evaluate_ranking(
         >>> sorted(evaluate_ranking(Popularity().fit(train), test, k=2))[:3]
         ['coverage', 'hit_rate', 'map']
     """
+    # Named as the caller wrote it: recommend_batch_idx would call it n.
+    k = M.check_count(k, "k")
     _check_pair(model, test)
     relevant = relevant_cells(test.matrix, relevance_threshold)
     users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int32)
@@ -295,6 +297,8 @@ def cross_validate(
         raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
     if task == "rating":
         check_predicts_ratings(model, "cross-validated", "pass task='ranking'")
+    else:
+        k = M.check_count(k, "k")  # before any fold is fitted
     rows = []
     for fold, (train, test) in enumerate(kfold(data, n_splits, random_state=random_state), 1):
         fitted = model.clone()

@@ -236,7 +236,14 @@ def check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
         >>> check_recommended(np.array([[2, 0], [1, -1]]), n_items=3, k=3).tolist()
         [[2, 0, -1], [1, -1, -1]]
     """
-    rec = np.asarray(recommended)
+    try:
+        rec = np.asarray(recommended)
+    except ValueError:  # NumPy's words for lists of different lengths
+        lengths = sorted({len(row) for row in recommended})
+        raise ValueError(
+            f"recommended must be a users x ranks array, but its lists differ in length "
+            f"({lengths[0]} to {lengths[-1]}); pad the short ones with -1 (an empty slot)"
+        ) from None
     if rec.ndim != 2:
         raise ValueError(
             f"recommended must be a 2-D array (users x ranks), got {rec.ndim} dimensions"

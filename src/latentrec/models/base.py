@@ -28,8 +28,8 @@ from ..errors import NotFittedError, PredictsNoRatingsError
 from ..registry import register
 from . import persistence
 from .catalog import Catalog, Fitted
-from .inputs import as_interactions, check_has_ratings
-from .ranking import Ranking, check_n, index_array, reads_fitted
+from .inputs import as_interactions, check_has_ratings, count_shared_cells
+from .ranking import Ranking, check_n, id_array, index_array, reads_fitted
 
 __all__ = [
     "NotFittedError",
@@ -299,6 +299,10 @@ class Recommender(Ranking):
     def fit(self, data: Interactions, validation: Interactions | None = None) -> Recommender:
         """Learn from ``data``; ``validation`` (same vocabularies) is used where supported.
 
+        ``validation`` must be held out: a cell also in ``data`` is refused with a
+        ``ValueError`` (its error would be the training error, and early stopping would
+        follow the fit).
+
         ``data`` is an :class:`~latentrec.Interactions`, or a matrix that becomes one
         (:func:`as_interactions`: a scipy.sparse matrix, or a dense array where 0 marks
         a blank).  Returns ``self``.
@@ -322,7 +326,17 @@ class Recommender(Ranking):
                     "validation data must share the training vocabularies; build both from "
                     "one Interactions with a splitter (latentrec.data.splits)"
                 )
+            shared = count_shared_cells(validation.matrix, data.matrix)
+            if shared:
+                # Its error would be (partly) the training error: the validation curve,
+                # early stopping and the best epoch would all follow the fit itself.
+                raise ValueError(
+                    f"validation shares {shared} of its {validation.nnz} cells with the "
+                    "training data; pass held-out cells: split one Interactions with "
+                    "latentrec.data.splits and fit on the other part"
+                )
         self._check_params()
+        _check_random_state(self)
         self.__dict__["_fitting"] = Fitted.build(Catalog.from_interactions(data), {})
         try:
             self._fit(data, validation)
@@ -355,6 +369,7 @@ class Recommender(Ranking):
             ValueError: n_factors must be an integer >= 1, got 0
         """
         self._check_params()
+        _check_random_state(self)
         return self
 
     def _check_params(self) -> None:
@@ -483,8 +498,8 @@ class Recommender(Ranking):
             )
         if unknown not in ("error", "baseline"):
             raise ValueError(f"unknown must be 'error' or 'baseline', got {unknown!r}")
-        u_ids = np.atleast_1d(np.asarray(user_ids))
-        i_ids = np.atleast_1d(np.asarray(item_ids))
+        u_ids = id_array(user_ids)
+        i_ids = id_array(item_ids)
         if u_ids.shape != i_ids.shape or u_ids.ndim != 1:
             raise ValueError(
                 f"user_ids and item_ids must be 1-D and of equal length, got shapes "
@@ -519,3 +534,34 @@ class Recommender(Ranking):
             'Biases'
         """
         persistence.save_model(self, path)
+
+
+def _check_random_state(model) -> None:
+    """Refuse a ``random_state`` that ``numpy.random.default_rng`` cannot seed, naming
+    the hyperparameter (NumPy speaks of "SeedSequence" and "entropy").
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> _check_random_state(BiasedMF(random_state=7))
+        >>> try:
+        ...     _check_random_state(BiasedMF(random_state="seven"))
+        ... except ValueError as err:
+        ...     print(str(err).split(",")[-1])
+         got 'seven'
+    """
+    if "random_state" not in model.param_names():
+        return
+    value = model.random_state
+    if isinstance(value, (bool, np.bool_)):
+        ok = False
+    else:
+        try:
+            np.random.default_rng(value)
+            ok = True
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise ValueError(
+            "random_state must be None, a non-negative integer or a numpy.random.Generator, "
+            f"got {value!r}"
+        )

@@ -12,6 +12,7 @@ import numpy as np
 from ..data.interactions import Interactions
 from .base import Recommender
 from .catalog import Fitted
+from .inputs import count_shared_cells
 
 
 def _ridge(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -30,11 +31,30 @@ def _ridge(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, floa
     return w, float(y_mean - x_mean @ w)
 
 
+def _check_held_out(data: Interactions, member: Recommender, m: int) -> None:
+    """Refuse a blending set that shares cells with what ``member`` was trained on.
+
+    On its own training cells a member predicts too well (an unregularised one exactly),
+    so the ridge would trust it there and the blend would be worse on new data than its
+    members; :func:`~latentrec.evaluation.evaluate_ratings` refuses such cells too.
+    """
+    shared = count_shared_cells(data.matrix, member.seen_)
+    if shared:
+        raise ValueError(
+            f"the blending set shares {shared} of its {data.nnz} cells with the data "
+            f"models[{m}] ({type(member).__name__}) was trained on; blend on held-out "
+            "ratings: split the training part again (latentrec.data.splits) and fit the "
+            "members on the rest"
+        )
+
+
 class Blend(Recommender):
     """A weighted sum of fitted models' predictions, learned on held-out ratings.
 
     ``fit(data)`` takes the *blending set*: ratings that none of the members was trained
-    on (a validation split), sharing the members' vocabularies.  The weights come from
+    on (a validation split; a cell one of them was trained on is refused with a
+    ``ValueError``, as :func:`~latentrec.evaluation.evaluate_ratings` refuses it), sharing
+    the members' vocabularies.  The weights come from
     ridge regression with penalty ``alpha`` on the weights (not on the intercept).
     Predictions are r̂ = ``intercept_`` + Σ_m ``weights_[m]`` · r̂_m, so
     ``predict``, ``recommend`` and :func:`~latentrec.evaluation.evaluate_ratings` work as
@@ -132,6 +152,8 @@ class Blend(Recommender):
             )
         if data.nnz <= 1:
             raise ValueError(f"the blending set needs at least 2 ratings, it has {data.nnz}")
+        for m, member in enumerate(self.models):
+            _check_held_out(data, member, m)
         X = self._member_predictions(data.user_idx, data.item_idx)
         y = data.ratings.astype(np.float64)
         weights, intercept = _ridge(X, y, float(self.alpha))

@@ -20,6 +20,7 @@ from . import onboarding
 from .base import Recommender, check_n, index_array, reads_fitted
 from .catalog import Catalog, Fitted
 from .foldin import FoldIn
+from .ranking import check_one_id, id_array, is_id_collection
 from .results import Explanation, Recommendations
 
 __all__ = ["FactorModel", "supporting_items"]
@@ -178,6 +179,8 @@ class FactorModel(FoldIn, Recommender):
             True
         """
         self.check_fitted()
+        for value in (user_id, item_id):
+            check_one_id(value, "explain", "a loop, or predict for the values alone")
         u = self.users_.index([user_id])[0]
         i = self.items_.index([item_id])[0]
         contrib = self.user_factors_[u].astype(np.float64) * self.item_factors_[i]
@@ -281,9 +284,15 @@ class FactorModel(FoldIn, Recommender):
                 float(regularization if bias_regularization is None else bias_regularization),
             ],
         }
-        model = FactorModel.from_fitted(Fitted.build(catalog, state))
-        model._check_finite({k: v for k, v in state.items() if isinstance(v, np.ndarray)})
-        return model
+        for name, arr in state.items():
+            if isinstance(arr, np.ndarray) and not np.isfinite(arr).all():
+                # Named as given: there was no training here to have diverged.
+                row = int(np.argwhere(~np.isfinite(arr))[0][0])
+                raise FloatingPointError(
+                    f"{name.rstrip('_')} has NaN or infinite values (first in row {row}); "
+                    "from_factors takes finite factors and biases"
+                )
+        return FactorModel.from_fitted(Fitted.build(catalog, state))
 
     # ----------------------------------------------------------- vectors not stored
     @reads_fitted
@@ -476,8 +485,8 @@ class FactorModel(FoldIn, Recommender):
             raise ValueError(
                 f"{type(self).__name__} has no latent factors, so it has no similarity"
             )
-        scalar = np.ndim(raw_ids) == 0
-        raw = np.atleast_1d(np.asarray([raw_ids] if scalar else raw_ids))
+        scalar = not is_id_collection(raw_ids)
+        raw = id_array(raw_ids)
         query = vocab.index(raw).astype(np.int64)
         unit = _unit_rows(factors)
         # Rows without a vector (no training data) are not similar to anything: never

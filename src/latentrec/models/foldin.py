@@ -203,10 +203,15 @@ class FoldIn:
         """Add new users (or recompute existing ones) from their ratings; items stay fixed.
 
         ``data`` is a DataFrame with columns ``user_id``, ``item_id`` and optionally
-        ``rating`` (default 1.0), or an :class:`Interactions`.  Each user's rows are taken
-        as their whole history: an existing user's bias, factors and seen items are
-        replaced.  A repeated (user, item) pair keeps its last row.  Unknown item ids are
-        an error unless ``unknown="ignore"`` (their rows are dropped with a warning).
+        ``rating``, or an :class:`Interactions`.  Rows without a rating (no ``rating``
+        column, or implicit Interactions) are events, read by the fold-in rule: a
+        ranking model folds each in as 1.0, while a model that predicts ratings records
+        them as seen only, with a warning (never as 1-star ratings; a user with no rated
+        row gets zeros, as :meth:`fold_in` gives for no rating).  Each user's rows are
+        taken as their whole history: an existing user's bias, factors and seen items
+        are replaced.  A repeated (user, item) pair keeps its last row (with a warning).
+        Unknown item ids are an error unless ``unknown="ignore"`` (their rows are dropped
+        with a warning).
         The vocabulary, ``user_bias_``, ``user_factors_``, the seen items and the item
         popularity grow together: they are built aside and swapped in as one new state,
         so a concurrent reader sees the model before or after, and the new users can be
@@ -231,7 +236,8 @@ class FoldIn:
         """Add new items (or recompute existing ones) from their ratings; users stay fixed.
 
         The mirror image of :meth:`partial_fit_users`: ``data`` has ``user_id``,
-        ``item_id`` and optionally ``rating``; unknown *user* ids are an error unless
+        ``item_id`` and optionally ``rating`` (rows without one are read as there: seen
+        only for a model that predicts ratings); unknown *user* ids are an error unless
         ``unknown="ignore"``.  Grows the item vocabulary, ``item_bias_``,
         ``item_factors_``, the item popularity, the titles (a new item's title is its id)
         and the seen items.  Returns ``self``.
@@ -346,12 +352,25 @@ class FoldIn:
         if unknown not in ("error", "ignore"):
             raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
         users_raw, items_raw, values = partial_frame(data)
+        seen_only = self.predicts_ratings and not has_ratings(data)
+        if seen_only:
+            # Rows without a rating are events, and a rating model learns taste from stars
+            # only (fold_in_values): read as 1.0 they would be 1-star ratings.  They are
+            # recorded as seen, not folded in.
+            values = np.full(len(values), np.nan)
         with _UPDATE_LOCK:
             # Everything is read from one snapshot and the result replaces it whole.
             view = self.pinned()
             new = view._updated_state(side, unknown, users_raw, items_raw, values)
             if new is not None:
                 self._swap(new)
+        if seen_only and new is not None:
+            warnings.warn(
+                f"{type(self).__name__} predicts ratings, but the table has no ratings (no "
+                f"'rating' column, or implicit data): its rows are recorded as seen, not "
+                f"folded in as ratings; give a 'rating' column to place the {side}s",
+                stacklevel=3,
+            )
         return self
 
     def _updated_state(self, side, unknown, users_raw, items_raw, values):
@@ -360,7 +379,9 @@ class FoldIn:
             row_raw, col_raw, row_vocab, col_vocab = users_raw, items_raw, self.users_, self.items_
         else:
             row_raw, col_raw, row_vocab, col_vocab = items_raw, users_raw, self.items_, self.users_
-        self._check_values(items_raw, values, "item")
+        # NaN: a row that is seen only (an event given to a rating model), never folded in.
+        rated = ~np.isnan(values)
+        self._check_values(items_raw[rated], values[rated], "item")
         col = col_vocab.lookup(col_raw).astype(np.int64)
         if (col < 0).any():
             if unknown == "error":
@@ -379,12 +400,25 @@ class FoldIn:
         # Repeated (row, column) pairs: the last row wins, as in Interactions' default.
         key = codes.astype(np.int64) * len(col_vocab) + col
         last = key.size - 1 - np.unique(key[::-1], return_index=True)[1]
+        if last.size < key.size:
+            # Said, as Interactions' load report counts its merged rows.
+            warnings.warn(
+                f"partial_fit_{side}s kept the last of each repeated (user, item) pair: "
+                f"{key.size - last.size} earlier row(s) not used",
+                stacklevel=4,
+            )
         order = last[np.lexsort((col[last], codes[last]))]
         codes, col, values = codes[order], col[order], values[order]
         indptr = np.zeros(uniq.size + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(np.bincount(codes, minlength=uniq.size))
+        # Every row is seen; only the rated ones enter the solve (a row with none gets
+        # zeros, as fold_in gives for no rating).
+        rated = ~np.isnan(values)
+        solve_indptr = np.zeros(uniq.size + 1, dtype=np.int64)
+        solve_indptr[1:] = np.cumsum(np.bincount(codes[rated], minlength=uniq.size))
+        solve_col = col[rated]
         bias, factors = self._solve_rows(
-            side, indptr, col.astype(np.int32), values.astype(np.float32)
+            side, solve_indptr, solve_col.astype(np.int32), values[rated].astype(np.float32)
         )
         target = row_vocab.lookup(uniq).astype(np.int64)
         new = target < 0
@@ -407,7 +441,7 @@ class FoldIn:
         )
         changes[bias_name][target] = bias
         changes[factors_name][target] = factors
-        changes.update(self._more_rows(side, target, indptr, col, factors, catalog))
+        changes.update(self._more_rows(side, target, solve_indptr, solve_col, factors, catalog))
         self._check_finite(changes)
         return self.fitted_.evolve(catalog, **changes)
 
@@ -546,6 +580,22 @@ def _check_answer_range(model, ids, values) -> None:
             f"answer(s) {shown} lie outside the {what}, {lo:g}-{hi:g}; this model was "
             "fitted without a rating scale and learned nothing of ratings beyond it"
         )
+
+
+def has_ratings(data) -> bool:
+    """Whether the table given to a partial fit holds ratings: a DataFrame with a
+    ``rating`` column, or an :class:`Interactions` that is not implicit feedback.
+
+    Example:
+        >>> import pandas as pd
+        >>> has_ratings(pd.DataFrame({"user_id": [1], "item_id": [2]}))
+        False
+        >>> has_ratings(pd.DataFrame({"user_id": [1], "item_id": [2], "rating": [4]}))
+        True
+    """
+    if isinstance(data, Interactions):
+        return not data.implicit
+    return isinstance(data, pd.DataFrame) and "rating" in data.columns
 
 
 def partial_frame(data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

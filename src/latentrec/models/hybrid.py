@@ -269,6 +269,22 @@ def _one_value_each(col: pd.Series, present: np.ndarray, name: str, what: str) -
     return pd.Series(out, index=cells.index, dtype=object)
 
 
+def _numbers(col: pd.Series, present: np.ndarray, name: str, what: str) -> np.ndarray:
+    """A number column's cells as floats (NaN where missing); a present cell that is no
+    number (``"seventies"`` for a year) is a ``ValueError`` naming it, not a missing
+    value: the entity would silently lose the feature."""
+    x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    blank = np.array([isinstance(v, str) and not v.strip() for v in col], dtype=bool)
+    bad = present & np.isnan(x) & ~blank
+    if bad.any():
+        at = np.flatnonzero(bad)[0]
+        raise ValueError(
+            f"{name!r} of {what} {col.index[at]!r} is {col.iloc[at]!r}, not a number; the "
+            "encoder was fitted on numbers (leave the cell empty for no value)"
+        )
+    return x
+
+
 def encode_features(spec: dict, table, *, what: str = "row") -> sp.csr_matrix:
     """Apply a stored encoding (:meth:`FeatureEncoder.to_dict`) to a side table.
 
@@ -318,14 +334,14 @@ def encode_features(spec: dict, table, *, what: str = "row") -> sp.csr_matrix:
             vals.append(weight)
             offset += len(s["values"])
         elif s["kind"] == "standard":
-            x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            x = _numbers(col, present, c, what)
             pos = np.flatnonzero(np.isfinite(x))
             rows.append(pos)
             cols.append(np.full(pos.size, offset))
             vals.append((x[pos] - s["mean"]) / s["std"])
             offset += 1
         elif s["kind"] == "bucket":
-            x = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            x = _numbers(col, present, c, what)
             pos = np.flatnonzero(np.isfinite(x))
             rows.append(pos)
             cols.append(np.searchsorted(np.asarray(s["edges"]), x[pos], side="right") + offset)

@@ -61,6 +61,23 @@ def as_interactions(data, what: str = "data") -> Interactions:
     )
 
 
+def count_shared_cells(a, b) -> int:
+    """How many cells are stored in both sparse matrices ``a`` and ``b`` (same shape),
+    whatever their values (a stored 0 counts).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> a = sp.csr_matrix(np.array([[1, 0], [0, 2]]))
+        >>> b = sp.csr_matrix(np.array([[3, 4], [0, 0]]))
+        >>> count_shared_cells(a, b)
+        1
+    """
+    a, b = sp.csr_matrix(a), sp.csr_matrix(b)
+    ones_a = sp.csr_matrix((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape)
+    ones_b = sp.csr_matrix((np.ones(b.nnz), b.indices, b.indptr), shape=b.shape)
+    return int(ones_a.multiply(ones_b).nnz)
+
+
 def check_has_ratings(model_name: str, data: Interactions) -> None:
     """Raise a ValueError when ``data`` has no ratings for a rating model to learn from.
 
@@ -112,7 +129,8 @@ def with_model_ids(model, data, what: str = "data") -> Interactions:
         >>> from latentrec.models import BiasedMF
         >>> data = Interactions.from_dense(np.array([[5, 1], [4, 2]]))
         >>> model = BiasedMF(n_factors=2, n_epochs=5, random_state=0).fit(data)
-        >>> _ = model.partial_fit_users(pd.DataFrame({"user_id": [7], "item_id": [0]}))
+        >>> new = pd.DataFrame({"user_id": [7], "item_id": [0], "rating": [5]})
+        >>> _ = model.partial_fit_users(new)
         >>> grown = with_model_ids(model, data)
         >>> grown.n_users, grown.nnz, grown.users == model.users_
         (3, 4, True)

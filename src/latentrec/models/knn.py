@@ -14,6 +14,7 @@ from ..kernels.threads import numba_threads
 from ._training import check_float, check_int
 from .base import Recommender, check_n
 from .baselines import Biases
+from .ranking import id_array, is_id_collection
 
 # Up to this many neighbour slots (n_items x max_neighbors) the similarities are computed
 # in one pass into fixed-width rows (8 bytes a slot); beyond it, in two passes (count, then
@@ -268,8 +269,8 @@ class ItemKNN(Recommender):
         """
         self.check_fitted()
         check_n(n)
-        scalar = np.ndim(item_id) == 0
-        raw = np.atleast_1d(np.asarray([item_id] if scalar else item_id))
+        scalar = not is_id_collection(item_id)
+        raw = id_array(item_id)
         query = self.items_.index(raw).astype(np.int64)
         # One mask of the items a query may get, shared by every query.
         allowed = np.ones(self.n_items, dtype=bool)

@@ -30,7 +30,8 @@ class NMF(FactorModel):
     Users or items with no training cell get the mean of the trained factor vectors (the
     unbiased model has no μ in its formula); with biases they get zero factors.  Either
     way they have no vector of their own for :meth:`similar_items` (no neighbours, never
-    a neighbour), and ids outside the vocabulary get the baseline of ``predict``.
+    a neighbour), such a user gets the popularity list from :meth:`recommend`
+    (``fallback=True``), and ids outside the vocabulary get the baseline of ``predict``.
 
     With ``biased=True`` the model is r̂ = μ + b_u + b_i + p_u·q_i: each epoch first
     runs an SGD pass that updates the biases only (in a fresh random order), then the
@@ -218,6 +219,13 @@ class NMF(FactorModel):
             float(self.regularization),
             float(self.bias_regularization),
         )
+
+    def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
+        if self.biased:
+            return super()._can_personalise(user_idx)
+        # Unbiased, a user without training cells holds the mean vector, nobody's taste:
+        # the popularity list (fallback), as recommend documents for such a user.
+        return np.diff(self.seen_.indptr)[user_idx] > 0
 
     def _has_vector(self, of_items: bool) -> np.ndarray:
         # Unbiased, rows without training cells hold the mean vector, which is nobody's

@@ -10,6 +10,7 @@ and ``_popularity_scores``.  :func:`reads_fitted` pins every read to one fitted 
 from __future__ import annotations
 
 import functools
+from collections import abc
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,35 @@ def check_n(n) -> None:
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+
+
+def id_array(values) -> np.ndarray:
+    """Raw ids as a 1-D array: a list, tuple, array, Series or Index as it is, a set, a
+    dict's keys or a generator as its ids (NumPy would make one object of it, an id
+    nobody has, and the caller would get the popularity list for it), one id as one.
+
+    Example:
+        >>> id_array({7}).tolist(), id_array(u for u in [1, 2]).tolist(), id_array("ann").tolist()
+        ([7], [1, 2], ['ann'])
+    """
+    if is_id_collection(values):
+        values = list(values)
+    arr = np.atleast_1d(np.asarray(values))
+    if arr.ndim != 1:
+        # pandas would say "Index data must be 1-dimensional" from deep in a lookup.
+        raise ValueError(f"ids must be a flat list of ids, got an array of shape {arr.shape}")
+    return arr
+
+
+def is_id_collection(values) -> bool:
+    """Whether ``values`` is several ids (a sized or lazy collection, not one id).
+
+    Example:
+        >>> is_id_collection({1, 2}), is_id_collection([1]), is_id_collection("ann")
+        (True, True, False)
+    """
+    lazy = (set, frozenset, abc.KeysView, abc.ValuesView, abc.Iterator)
+    return isinstance(values, lazy) or np.ndim(values) != 0
 
 
 def check_one_id(value, method: str, batch: str) -> None:
@@ -208,7 +238,7 @@ class Ranking:
         """
         self.check_fitted()
         check_n(n)
-        raw = np.atleast_1d(np.asarray(user_ids))
+        raw = id_array(user_ids)
         u = self.users_.lookup(raw)
         idx, vals, fallback = self._recommend_idx(u, n, exclude_seen, items, filter_items)
         return self._long_table(raw, idx, vals, fallback)
@@ -379,7 +409,7 @@ class Ranking:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         writer = TableWriter(path)
-        raw = self.users_.ids if users is None else np.atleast_1d(np.asarray(users))
+        raw = self.users_.ids if users is None else id_array(users)
         u_all = self.users_.lookup(raw)
         cand = None if items is None else self.items_.index(items).astype(np.int64)
         banned = None if filter_items is None else self.items_.index(filter_items)

@@ -29,7 +29,9 @@ class TruncatedSVD(FactorModel):
     F_ui = a_u + c_i is a row mean (``fill="user_mean"``, the texts' choice), a column
     mean (``"item_mean"``) or the regularised baseline μ + b_u + b_i (``"baseline"``,
     fitted by :class:`~latentrec.models.Biases` with its defaults).  Users (items) with no
-    training cell get the global mean μ.
+    training cell get the global mean μ; they have no vector of their own (no neighbours
+    in :meth:`similar_items`, never one), and such a user gets the popularity list from
+    :meth:`recommend` (``fallback=True``), whatever ``center``.
 
     With ``center=True`` (the default) the model factorises the centred matrix
     C = M − F, which is zero off the observed cells, and predicts
@@ -136,6 +138,12 @@ class TruncatedSVD(FactorModel):
         root = np.sqrt(s)
         P = U * root
         Q = Vt.T * root
+        if self.center:
+            # A user (item) without training cells has a zero row in M − F, so its exact
+            # singular vector row is 0; ARPACK leaves round-off there (1e-16), which made
+            # it a "placed" user ranked by noise and an item with neighbours.
+            P[data.user_counts() == 0] = 0.0
+            Q[data.item_counts() == 0] = 0.0
         # Set before _set_state, whose finiteness check covers every array in _array_state.
         self.singular_values_ = s.astype(np.float64)
         self.total_energy_ = float(total)
@@ -190,6 +198,18 @@ class TruncatedSVD(FactorModel):
         inv = np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)
         bias = a - mu if self.center else np.zeros(n_rows)
         return bias, projected * inv[None, :]
+
+    def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
+        # A vector is the projection of the user's imputed row: without training cells
+        # that row is the fill alone (with center=False a nonzero "mean user"), nobody's
+        # own taste, so such a user gets the popularity list as recommend documents.
+        return np.diff(self.seen_.indptr)[user_idx] > 0
+
+    def _has_vector(self, of_items: bool) -> np.ndarray:
+        # With center=False the rows without training cells hold the fill's projection,
+        # which is nobody's own: neither similar to anything nor a neighbour.
+        counts = self.item_popularity_ if of_items else np.diff(self.seen_.indptr)
+        return super()._has_vector(of_items) & (np.asarray(counts) > 0)
 
     def _projects_users(self) -> bool:
         """Whether the model keeps all it needs to impute a new user's row."""
