@@ -208,14 +208,19 @@ def test_a_model_that_gained_users_and_items_is_reported_from_its_training_data(
     assert new.frame["value"].iloc[0] == pytest.approx(model.user_factors_[-1, 0], rel=1e-6)
 
 
-def test_a_grown_model_takes_its_training_data_only():
+def test_a_grown_model_takes_data_over_its_training_id_maps_only():
     data, model, _, _, _ = planted()
     model = grown(model, data)
-    # The same first ids, other cells: not the data trained on (the digest differs).
+    # The model records its training shape: a split of the training data (its id maps,
+    # other cells) is taken as it would be before the model grew.
     other = data.subset(data.item_idx != 3)
     assert other.users == data.users and other.items == data.items
-    with pytest.raises(ValueError, match="vocabularies.*gained later"):
-        factor_report(model, other, min_ratings=1)
+    assert len(factor_report(model, other, min_ratings=1).summary) == model.n_factors_
+    # Data over other ids (the first users only) is refused, naming what was gained.
+    first = data.subset(data.user_idx < data.n_users - 1).to_frame()
+    fewer = Interactions.from_frame(first, user="user_id", item="item_id", rating="rating")
+    with pytest.raises(ValueError, match="vocabularies.*gained 1 users and 1 items later"):
+        factor_report(model, fewer, min_ratings=1)
     with pytest.raises(ValueError, match="vocabularies"):
         factor_report(model, Interactions.from_dense(np.ones((3, 3))), min_ratings=1)
 

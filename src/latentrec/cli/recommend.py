@@ -206,7 +206,8 @@ def _with_gained_histories(model, data: Interactions) -> Interactions:
         >>> from latentrec.models.inputs import with_model_ids
         >>> data = Interactions.from_dense(np.array([[5, 1, 0], [4, 2, 1]]))
         >>> model = BiasedMF(n_factors=2, n_epochs=5, random_state=0).fit(data)
-        >>> _ = model.partial_fit_users(pd.DataFrame({"user_id": [7], "item_id": [2]}))
+        >>> new = pd.DataFrame({"user_id": [7], "item_id": [2], "rating": [5]})
+        >>> _ = model.partial_fit_users(new)
         >>> grown = _with_gained_histories(model, with_model_ids(model, data))
         >>> grown.matrix.toarray()[2].tolist()
         [0.0, 0.0, 1.0]
