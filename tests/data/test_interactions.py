@@ -973,3 +973,24 @@ def test_subset_positions_are_integers_and_a_0_1_mask_is_pointed_to_booleans():
     assert data.subset(np.array([1, 0, 1, 0], dtype=bool)).ratings.tolist() == [5.0, 4.0]
     assert data.subset([3, 0]).ratings.tolist() == [5.0, 2.0]
     assert data.subset([]).nnz == 0
+
+
+def test_summing_repeats_on_a_rating_scale_is_refused(tmp_path):
+    """duplicates='sum' with a scale summed two 3s into a 6 on a 1-5 scale, silently;
+    every reader now refuses the pair of options before reading."""
+    from latentrec.data import DataError
+    from latentrec.datasets import read_netflix
+
+    df = pd.DataFrame({"user_id": [0, 0], "item_id": [0, 0], "rating": [3, 3]})
+    with pytest.raises(DataError, match=r"duplicates='sum' adds repeated ratings.*\(1, 5\)"):
+        Interactions.from_frame(df, duplicates="sum", rating_scale=(1, 5))
+    assert Interactions.from_frame(df, duplicates="sum").ratings.tolist() == [6.0]
+    csv = tmp_path / "r.csv"
+    df.to_csv(csv, index=False)
+    with pytest.raises(DataError, match="duplicates='sum' adds repeated ratings"):
+        Interactions.read(csv, duplicates="sum", rating_scale=(1, 5))
+    netflix = tmp_path / "combined_data_1.txt"
+    netflix.write_text("1:\n7,3,2005-09-06\n")
+    with pytest.raises(DataError, match="duplicates='sum' adds repeated ratings"):
+        read_netflix(netflix, duplicates="sum")
+    assert read_netflix(netflix, duplicates="sum", rating_scale=None).nnz == 1

@@ -209,7 +209,10 @@ class Reference:
             groups.setdefault((uid[p][0], iid[p][0]), []).append((p, val, ts))
         self.groups = groups
         self.fails = None
-        if on_bad == "error" and self.bad:
+        if policy == "sum" and scale is not None and values is not None:
+            # Sums of ratings leave the scale: the pair of options is refused first.
+            self.fails = "sum on a scale"
+        elif on_bad == "error" and self.bad:
             self.fails = "bad rows"
         elif not self.good:
             self.fails = "no rows"
@@ -258,6 +261,9 @@ def _check(name: str, call, ref: Reference, labels: list, *, names: tuple, unit:
         OUTCOMES[name, "refused"] += 1
         msg = str(err)
         assert ref.fails is not None, f"refused an input that should load: {msg}"
+        if ref.fails == "sum on a scale":
+            assert "duplicates='sum' adds repeated ratings" in msg, msg
+            return None
         if ref.fails in ("bad rows", "duplicates", "overflow"):
             bad_labels = {labels[p] for p in ref.bad} if ref.fails == "bad rows" else None
             where = getattr(err, "where", ())
@@ -624,6 +630,10 @@ def _fuzz_from_csv(case, opts):
         with pytest.raises(DataError) as info:
             call()
         msg = str(info.value)
+        if opts["duplicates"] == "sum" and opts["rating_scale"] and case["rating"]:
+            # The options are refused before the file is read.
+            assert "duplicates='sum' adds repeated ratings" in msg, msg
+            return
         assert str(path) in msg
         if case["ask_missing"] and n:
             assert "missing column(s)" in msg and "line " in msg

@@ -27,16 +27,37 @@ T = TypeVar("T")  # the class that asked for the table (Interactions)
 ON_BAD_ROWS = ("error", "skip")
 
 
-def check_options(duplicates, on_bad_rows) -> None:
-    """Raise a DataError unless both policies are known.
+def check_options(duplicates, on_bad_rows, rating_scale=None) -> None:
+    """Raise a DataError unless both policies are known, and ``duplicates="sum"`` comes
+    without a ``rating_scale`` (two 3-star ratings summed are a 6 on a 1-5 scale).
 
     Example:
-        >>> check_options("last", "error")
+        >>> check_options("last", "error", (1, 5))
+        >>> check_options("sum", "error", (1, 5))
+        Traceback (most recent call last):
+        ...
+        latentrec.data.report.DataError: duplicates='sum' adds repeated ratings, which can ...
     """
     if duplicates not in DUPLICATE_POLICIES:
         raise DataError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
     if on_bad_rows not in ON_BAD_ROWS:
         raise DataError(f"on_bad_rows must be one of {ON_BAD_ROWS}, got {on_bad_rows!r}")
+    if duplicates == "sum" and rating_scale is not None:
+        raise DataError(sum_on_a_scale(rating_scale))
+
+
+def sum_on_a_scale(rating_scale) -> str:
+    """The refusal of ``duplicates="sum"`` with a rating scale.
+
+    Example:
+        >>> sum_on_a_scale((1, 5)).startswith("duplicates='sum' adds repeated ratings")
+        True
+    """
+    return (
+        f"duplicates='sum' adds repeated ratings, which can leave the rating scale "
+        f"{tuple(rating_scale)} (two 3s make a 6): use 'last', 'mean' or 'error' for "
+        "ratings on a scale, or give no rating scale for counts"
+    )
 
 
 def check_names(names) -> None:
@@ -181,8 +202,8 @@ def assemble(
         >>> assemble(Interactions, df, names, places, source="df").nnz
         2
     """
-    check_options(duplicates, on_bad_rows)
     user, item, rating, timestamp = names
+    check_options(duplicates, on_bad_rows, rating_scale if rating is not None else None)
     n = len(frame)
     if n == 0:
         raise DataError(f"{source} has no rows: no interactions to build from", source=source)

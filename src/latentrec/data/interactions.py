@@ -626,8 +626,9 @@ class Interactions:
                 that does not exist or a missing time is a bad row.
             duplicates: policy for repeated (user, item) pairs, ``"last"`` by default:
                 ``"last"`` keeps the latest by timestamp (else the last row), ``"mean"``
-                averages, ``"sum"`` adds, ``"error"`` raises naming the pairs.  Merged
-                rows are counted in ``load_report.merged``.
+                averages, ``"sum"`` adds (counts; refused with a ``rating_scale``, which
+                sums leave), ``"error"`` raises naming the pairs.  Merged rows are
+                counted in ``load_report.merged``.
             rating_scale: ``(low, high)``; ratings outside it are bad rows.
             item_features, user_features: side tables indexed by raw id.  Ids that have
                 features but no interactions are added to the vocabulary (so cold-start
@@ -677,7 +678,8 @@ class Interactions:
             df = _as_pandas(df)
         names = (user, item, rating, timestamp)
         check_names(names)
-        check_options(duplicates, on_bad_rows)
+        # The scale bounds ratings: implicit data (no rating column) is not held to it.
+        check_options(duplicates, on_bad_rows, rating_scale if rating is not None else None)
         plain = plain_options(
             dict(
                 duplicates=duplicates,
@@ -775,7 +777,11 @@ class Interactions:
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
         check_names(names)
-        check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        check_options(
+            kwargs.get("duplicates", "last"),
+            kwargs.get("on_bad_rows", "error"),
+            kwargs.get("rating_scale") if rating is not None else None,
+        )
         plain = plain_options(kwargs)
         found = None
         if plain is not None:
@@ -834,7 +840,11 @@ class Interactions:
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
         check_names(names)
-        check_options(kwargs.get("duplicates", "last"), kwargs.get("on_bad_rows", "error"))
+        check_options(
+            kwargs.get("duplicates", "last"),
+            kwargs.get("on_bad_rows", "error"),
+            kwargs.get("rating_scale") if rating is not None else None,
+        )
         plain = plain_options(kwargs)
         batches = None if plain is None else parquet_batches(path, names)
         if batches is not None:

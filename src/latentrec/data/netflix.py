@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .build import sum_on_a_scale
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .report import DataError
 
@@ -230,6 +231,8 @@ def read_netflix_as(
         raise DataError("read_netflix needs at least one file")
     if duplicates not in _DUPLICATES:
         raise DataError(f"duplicates must be one of {list(_DUPLICATES)}, got {duplicates!r}")
+    if duplicates == "sum" and rating_scale is not None:
+        raise DataError(sum_on_a_scale(rating_scale))
     scale = None
     if rating_scale is not None:
         try:
