@@ -9,7 +9,7 @@ from test_pipeline import timed_data
 
 from latentrec.data.splits import temporal_split
 from latentrec.models import BPR, Popularity
-from latentrec.pipeline import Pipeline
+from latentrec.pipeline import Pipeline, load
 from latentrec.pipeline.history import Histories, UserHistory
 
 
@@ -310,3 +310,32 @@ def test_a_pinned_items_score_is_nan_in_a_personal_list_and_the_fallback_score_e
     assert cold.fallback and cold.ids[0] == rarest
     want = mf.predict_idx(np.full(len(cold.ids), -1), data.items.index(cold.ids))
     np.testing.assert_allclose(cold.scores, want, rtol=1e-6)
+
+
+def test_a_candidate_refit_in_place_is_named(tmp_path):
+    """A candidate refit on other data over the same ids kept its sizes, so the pipeline
+    went on ranking with the new model's scores and its own fit-time state (what was
+    seen, MMR's vectors, the ranker's features), a mix of two models, without a word.
+    Recording metrics on a candidate changes nothing the pipeline reads and is allowed;
+    a saved and loaded pipeline holds its own copies and checks them as well."""
+    from latentrec.models import ImplicitALS
+
+    data = timed_data()
+    als = ImplicitALS(n_factors=3, random_state=0, num_threads=1).fit(data)
+    pipe = Pipeline([als, Popularity()], n_candidates=40).fit(data)
+    user = data.users.ids[0]
+    before = pipe.recommend(user, 5)
+    als.record_metrics(note=1.0)
+    assert pipe.recommend(user, 5).ids.tolist() == before.ids.tolist()
+    pipe.save(tmp_path / "pipe.npz")
+    loaded = load(tmp_path / "pipe.npz")
+    assert loaded.recommend(user, 5).ids.tolist() == before.ids.tolist()
+    als.fit(data.subset(data.item_idx % 2 == 0))  # the same ids, other cells
+    message = r"candidates\[0\] \(ImplicitALS\) was refit after the pipeline was fitted"
+    with pytest.raises(ValueError, match=message):
+        pipe.recommend(user, 5)
+    with pytest.raises(ValueError, match=message):
+        pipe.save(tmp_path / "other.npz")
+    loaded.models[0].fit(data)
+    with pytest.raises(ValueError, match=message):
+        loaded.recommend(user, 5)

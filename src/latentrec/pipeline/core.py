@@ -209,6 +209,7 @@ class Pipeline:
                 raise
         self.rerankers = stages
         self.context_ = context
+        self._fitted_states = tuple(model.fitted_ for model in models)
         return self
 
     def _fit_ranker(self, context: Context, validation: Interactions) -> dict:
@@ -626,6 +627,18 @@ class Pipeline:
                     f"pipeline {len(ctx.users)} and {len(ctx.items)}; build a new Pipeline "
                     "from the models as they are now and fit it on their data"
                 )
+        # A candidate refit in place on data over the same ids keeps its sizes, but the
+        # pipeline's own state (what is seen, MMR's vectors, the ranker's features) was
+        # built from the old one: its lists would mix two models without a word.
+        recorded = getattr(self, "_fitted_states", None) or ()
+        # (none recorded: a pipeline made before fit, or copied without its state)
+        for j, (model, then) in enumerate(zip(self.models, recorded, strict=False)):
+            if not same_learning(model.fitted_, then):
+                raise ValueError(
+                    f"candidates[{j}] ({type(model).__name__}) was refit after the pipeline "
+                    "was fitted; build a new Pipeline from the models as they are now and "
+                    "fit it on their data"
+                )
 
     def _banned(self) -> np.ndarray:
         parts = [stage.never_shown() for stage in self.rerankers]
@@ -755,6 +768,50 @@ def _exact(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+def same_learning(now, then) -> bool:
+    """Whether two fitted states of one model hold the same learned values: the same
+    catalogue and the same arrays (views of one buffer), whatever else was recorded
+    since (``record_metrics``).  A refit builds new arrays; a reader that only looks
+    keeps them.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> model = Popularity().fit(Interactions.from_dense(np.ones((2, 3))))
+        >>> then = model.fitted_
+        >>> same_learning(model.record_metrics(rmse=1.0).fitted_, then)
+        True
+        >>> same_learning(model.fit(Interactions.from_dense(np.ones((2, 3)))).fitted_, then)
+        False
+    """
+    if now is then:
+        return True
+    if now.catalog is not then.catalog:
+        return False
+    keys = (set(now.state) | set(then.state)) - {"metrics_"}
+    for key in keys:
+        a, b = now.state.get(key), then.state.get(key)
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            if not (
+                isinstance(a, np.ndarray)
+                and isinstance(b, np.ndarray)
+                and a.shape == b.shape
+                and _buffer(a) is _buffer(b)
+            ):
+                return False
+        elif a is not b and a != b:
+            return False
+    return True
+
+
+def _buffer(array: np.ndarray):
+    """The array that owns ``array``'s memory (views chain to it through ``base``)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
 def load_pipeline(path) -> Pipeline:
     """Load a pipeline written by :meth:`Pipeline.save`; checks every array's digest.
 
@@ -833,6 +890,7 @@ def _build_pipeline(path, manifest: dict, arrays: dict) -> Pipeline:
     pipe = Pipeline(models, ranker, stages, spec["n_candidates"])
     pipe._check_params()
     pipe.context_ = Context.from_arrays(context_arrays, first.users_, first.items_)
+    pipe._fitted_states = tuple(model.fitted_ for model in models)
     if spec.get("ranker_summary") is not None:
         pipe.ranker_summary_ = spec["ranker_summary"]
     return pipe
