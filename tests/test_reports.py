@@ -290,3 +290,14 @@ def test_a_correlated_genre_the_top_titles_contradict_does_not_name_the_pole():
     assert all(t.startswith("Horror") for t in report.summary["top"].iloc[0])
     assert report.summary["positive"].iloc[0] != "Children's"
     assert "Children's vs" not in report.name(0)
+
+
+def test_a_user_leaning_to_an_unnamed_pole_is_told_the_side_not_nan():
+    # Factor 1 is noise: neither pole carries a genre, so the leaning has no label.
+    data, model, _, P, _ = planted()
+    profile = user_profile(model, 3, data, report=factor_report(model, data, min_ratings=1))
+    text = str(profile)
+    assert "nan" not in text
+    sign = "+" if P[3, 1] >= 0 else "-"
+    assert f"factor 1 (factor 1): {P[3, 1]:+.3f}" in text
+    assert f"leans {sign} side" in text

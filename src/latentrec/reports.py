@@ -113,7 +113,12 @@ class UserProfile:
         lines = [f"user {self.user_id!r} ({self.n_rated} ratings), strongest factors first"]
         order = np.argsort(-np.abs(self.frame["z"].to_numpy()), kind="stable")
         for row in self.frame.iloc[order].itertuples(index=False):
-            side = f"leans {row.leaning}" if row.leaning else "leans"
+            # An unnamed pole reads back as NaN (pandas' string columns), which is truthy:
+            # it printed "leans nan".  The sign names the side the report lists as + / -.
+            named = isinstance(row.leaning, str) and row.leaning
+            side = (
+                f"leans {row.leaning}" if named else f"leans {'+' if row.value >= 0 else '-'} side"
+            )
             lines.append(
                 f"  factor {row.factor} ({row.name}): {row.value:+.3f} (z {row.z:+.2f}), "
                 f"{side}" + (f" — e.g. {'; '.join(row.top_rated)}" if row.top_rated else "")
