@@ -45,6 +45,23 @@ def test_onboard_interactive(model_path):
     assert [x["item_id"] for x in recs] == expected.ids.tolist()
 
 
+def test_answers_piped_on_stdin_that_end_before_k_are_used_not_aborted(model_path):
+    # Two answers piped, k = 5: the input ends at the third question.  This printed
+    # "Aborted!" and exited 1, dropping both answers.
+    model = latentrec.load(model_path)
+    q = model.onboarding_items(10)
+    r = CliRunner().invoke(main, ["onboard", str(model_path), "-n", "3", "--json"], input="5\n1\n")
+    assert r.exit_code == 0, r.output
+    recs = json.loads(r.output.strip().splitlines()[-1])
+    expected = model.onboard({int(q.item_id[0]): 5.0, int(q.item_id[1]): 1.0}, n=3)
+    assert [x["item_id"] for x in recs] == expected.ids.tolist()
+    assert not any(x["fallback"] for x in recs)
+    # No input at all is no answers (as 'q' at the first question), not an abort.
+    r = CliRunner().invoke(main, ["onboard", str(model_path), "-n", "3"], input="")
+    assert r.exit_code == 0, r.output
+    assert "no usable answers" in r.output
+
+
 def test_onboard_answers_and_save(model_path, tmp_path):
     out = tmp_path / "new.npz"
     r = CliRunner().invoke(

@@ -61,7 +61,16 @@ def _ask(model, questions, k: int) -> dict:
         name = getattr(row, "title", None) or row.item_id
         while True:
             prompt = f"[{number}/{len(questions)}] {name}"
-            text = click.prompt(prompt, default="s", show_default=False, err=True)
+            try:
+                text = click.prompt(prompt, default="s", show_default=False, err=True)
+            except click.Abort as err:
+                # click turns both Ctrl-C and the end of input into Abort.  Answers piped
+                # on stdin end with the input, often before k are given: that is the
+                # user's last answer (as 'q'), not a reason to drop the answers read.
+                if not isinstance(err.__context__, EOFError):
+                    raise
+                click.echo("", err=True)
+                return answers
             text = text.strip().lower()
             if text in ("s", "skip", ""):
                 break
@@ -119,7 +128,8 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
 
     Shows popular titles spread across the model's taste dimensions and asks for a
     rating of each (skip the ones you have not seen) until k are answered, folds the
-    answers into a user vector and prints the top-n.  With --save-as ID --output FILE the
+    answers into a user vector and prints the top-n.  Answers may be piped on standard
+    input, one a line; the end of the input stops asking, as 'q' does.  With --save-as ID --output FILE the
     new user is added to the model and written to FILE.
 
     \f
