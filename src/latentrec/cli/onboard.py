@@ -129,8 +129,8 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
     Shows popular titles spread across the model's taste dimensions and asks for a
     rating of each (skip the ones you have not seen) until k are answered, folds the
     answers into a user vector and prints the top-n.  Answers may be piped on standard
-    input, one a line; the end of the input stops asking, as 'q' does.  With --save-as ID --output FILE the
-    new user is added to the model and written to FILE.
+    input, one a line; the end of the input stops asking, as 'q' does.  With --save-as
+    ID --output FILE the new user is added to the model and written to FILE.
 
     \f
     Example: ``latentrec onboard model.npz -k 5 --save-as alice -o model2.npz``
