@@ -338,6 +338,30 @@ def test_cold_item_vectors_equal_vectors_from_features():
     assert model.user_feature_names_ == ["taste=Romance", "taste=Sci-Fi"]
 
 
+def test_a_new_items_unseen_genre_and_all_missing_features_are_said_not_dropped():
+    data, _, _ = planted_genres()
+    model = HybridMF(n_factors=4, n_epochs=5, random_state=0).fit(data)
+    # A genre the model never saw used to vanish without a word: the vector is then the
+    # year's alone, which is what the warning says.
+    with pytest.warns(UserWarning, match=r"never saw .*genres \['Western'\]"):
+        q, b = model.item_vector_from_features({"genres": "Western", "year": 1990})
+    known, kb = model.item_vector_from_features({"genres": None, "year": 1990})
+    np.testing.assert_allclose(q, known, rtol=1e-6)  # the unseen label adds nothing
+    assert b == pytest.approx(kb)
+    # Every cell missing: a zero vector and bias, every score 0, said so.
+    table = pd.DataFrame({"genres": [None, "Sci-Fi"], "year": [np.nan, 1985]}, index=[70, 71])
+    with pytest.warns(UserWarning, match=r"1 item row\(s\) 70 have no feature"):
+        Q, B = model.item_vector_from_features(table)
+    assert not Q[0].any() and B[0] == 0 and Q[1].any()
+    with pytest.warns(UserWarning) as said:
+        model.user_vector_from_features({"taste": "Horror"})
+    assert [str(w.message)[:40] for w in said] == [
+        "user feature values the model never saw ",
+        "1 user row(s) have no feature the model ",
+    ]
+    assert "taste ['Horror']" in str(said[0].message)
+
+
 def test_without_ids_the_model_depends_only_on_features():
     data, item_genre, user_genre = planted_genres(seed=3)
     items = data.item_features.copy()

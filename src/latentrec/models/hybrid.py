@@ -7,6 +7,8 @@ id and per feature with a BPR loss (LightFM's model, trained by latentrec's own 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -245,6 +247,32 @@ def _as_frame(table) -> pd.DataFrame:
     if isinstance(table, dict):
         return pd.DataFrame([table])
     raise TypeError(f"features must be a DataFrame, a Series or a dict, got {type(table)}")
+
+
+def _unseen_values(spec: dict, frame: pd.DataFrame, what: str) -> dict:
+    """Per one-hot or multi-label column, the values in ``frame`` that the encoding has
+    no feature for (sorted, as text), read as :func:`encode_features` reads them.
+
+    Example:
+        >>> spec = {"columns": [{"column": "g", "kind": "onehot", "values": ["F", "M"]}]}
+        >>> _unseen_values(spec, pd.DataFrame({"g": ["M", "X", None]}), "user")
+        {'g': ['X']}
+    """
+    out = {}
+    for s in spec["columns"]:
+        c = s["column"]
+        if s["kind"] not in ("onehot", "multilabel") or c not in frame.columns:
+            continue
+        col = frame[c]
+        if s["kind"] == "multilabel":
+            _, parts = genre_label_pairs(col.rename(c), s["sep"], what=what)
+        else:
+            parts = _one_value_each(col, col.notna().to_numpy(), c, what).to_numpy()
+        known = set(s["values"])
+        new = sorted({str(v) for v in parts if v not in known and str(v) != ""})
+        if new:
+            out[c] = new
+    return out
 
 
 def _one_value_each(col: pd.Series, present: np.ndarray, name: str, what: str) -> pd.Series:
@@ -838,7 +866,9 @@ class HybridMF(FactorModel):
         ``features``: a DataFrame (one row per item) or one row as a ``Series``/``dict``
         with the training side table's columns.  Returns ``(vectors, biases)`` of shapes
         ``(m, k)`` and ``(m,)``, or ``(k,)`` and a float for a single row, so that
-        ``bias + user_factors_[u] @ vector`` is the item's score for user u.
+        ``bias + user_factors_[u] @ vector`` is the item's score for user u.  A value the
+        model never saw (a new genre) adds nothing, and a row with no known value gets the
+        zero vector: both are said in a ``UserWarning`` naming the values or rows.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -886,7 +916,28 @@ class HybridMF(FactorModel):
         if spec is None:
             raise ValueError(f"this model was trained without {what} features")
         single = isinstance(features, (pd.Series, dict))
-        x = encode_features(spec, features, what=what)
+        frame = _as_frame(features)
+        x = encode_features(spec, frame, what=what)
+        # Unseen values and empty rows were dropped without a word: a new genre gave a
+        # vector from the other columns alone, an all-missing row the zero vector.
+        unseen = _unseen_values(spec, frame, what)
+        if unseen:
+            warnings.warn(
+                f"{what} feature values the model never saw add nothing to the vector: "
+                + "; ".join(f"{c} {vals}" for c, vals in unseen.items()),
+                UserWarning,
+                stacklevel=3,
+            )
+        empty = np.flatnonzero(np.diff(x.indptr) == 0)
+        if empty.size:
+            shown = [str(v) for v in frame.index[empty][:5]] if not single else []
+            more = f" {', '.join(shown)}" + (" ..." if empty.size > 5 else "") if shown else ""
+            warnings.warn(
+                f"{empty.size} {what} row(s){more} have no feature the model knows (every "
+                f"cell missing or never seen): the vector is zero and the bias 0",
+                UserWarning,
+                stacklevel=3,
+            )
         vec = np.asarray(x @ factors, dtype=np.float32)
         b = (
             np.asarray(x @ bias, dtype=np.float32)
