@@ -442,3 +442,29 @@ def test_spectrum_labels_are_mathtext_and_k_sets_how_many_values(tmp_path):
     assert not box.overlaps(ax.get_legend().get_window_extent(renderer))
     with pytest.raises(ValueError, match=r"k must lie in \[1, 79\] \(min\(users, items\) - 1"):
         plots.singular_spectrum(data, k=500)
+
+
+def test_plot_taste_map_of_a_small_file_takes_min_ratings(tmp_path):
+    # The 6 x 6 example: no item has the default 50 ratings.  The command said "lower
+    # min_ratings", an option `plot` did not have, so a small data set had no taste map.
+    from click.testing import CliRunner
+
+    from latentrec.cli import main
+
+    R = np.array([[5, 5, 4, 1, 0, 1], [4, 5, 5, 2, 1, 0], [5, 4, 0, 1, 2, 1],
+                  [1, 2, 1, 5, 4, 5], [0, 1, 2, 4, 5, 4], [2, 1, 1, 5, 5, 4]])  # fmt: skip
+    u, i = np.nonzero(R)
+    csv = tmp_path / "six.csv"
+    pd.DataFrame({"user_id": u, "item_id": i, "rating": R[u, i]}).to_csv(csv, index=False)
+    model = tmp_path / "six.npz"
+    GradientDescentMF(n_epochs=50, random_state=0).fit(Interactions.from_csv(csv)).save(model)
+    args = ["plot", "taste-map", "--model", str(model), "--data", str(csv)]
+    r = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "a.png")])
+    assert r.exit_code == 1
+    assert "0 of --data's 6" in r.output and "lower --min-ratings" in r.output
+    r = CliRunner().invoke(main, [*args, "--min-ratings", "4", "-o", str(tmp_path / "b.png")])
+    assert r.exit_code == 0, r.output
+    check_png(tmp_path / "b.png")
+    r = CliRunner().invoke(main, ["plot", "spectrum", "--data", str(csv), "--min-ratings", "4",
+                                  "-o", str(tmp_path / "c.png")])  # fmt: skip
+    assert r.exit_code == 2 and "does not read --min-ratings" in r.output

@@ -84,6 +84,7 @@ PLOT_OPTIONS = {
     "algorithm": "--algorithm",
     "test_size": "--test-size",
     "lambdas": "--lambdas",
+    "min_ratings": "--min-ratings",
 }
 PLOT_USES = {
     "model_path": ("taste-map", "learning-curves"),
@@ -92,6 +93,7 @@ PLOT_USES = {
     "algorithm": ("tradeoff",),
     "test_size": ("tradeoff",),
     "lambdas": ("tradeoff",),
+    "min_ratings": ("taste-map",),
 }
 # The reading options apply where --data is read.
 for _name in ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "no_header",
@@ -174,9 +176,16 @@ def unused_by(kind: str, names) -> str:
     show_default=True,
     help="tradeoff: MMR's lambda values, comma-separated.",
 )
+@click.option(
+    "--min-ratings",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="taste-map: map the items with at least this many ratings in --data.",
+)
 @data_options
 @fail_on_known_errors
-def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **opts):
+def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, min_ratings, **opts):
     """Draw the taste map, learning curves, singular spectrum, rating distribution, or the
     accuracy-diversity trade-off.
 
@@ -210,7 +219,14 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, **o
         model = load(model_path)
         if getattr(model, "item_factors_", None) is None:
             raise Failure(f"{type(model).__name__} in {model_path} has no latent space to map")
-        plots.taste_map(model, load_training_data(model, model_path, source, **opts), output)
+        data = load_training_data(model, model_path, source, **opts)
+        mapped = int((data.item_counts() >= min_ratings).sum())
+        if mapped < 3:  # plots.taste_map's own message names an option `plot` lacked
+            raise Failure(
+                f"taste-map draws the items with at least {min_ratings} ratings and {mapped} "
+                f"of --data's {data.n_items} have that many; lower --min-ratings"
+            )
+        plots.taste_map(model, data, output, min_ratings=min_ratings)
     elif kind == "spectrum":
         plots.singular_spectrum(load_data(source, **opts), output, k=k)
     elif kind == "tradeoff":
