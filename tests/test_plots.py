@@ -468,3 +468,25 @@ def test_plot_taste_map_of_a_small_file_takes_min_ratings(tmp_path):
     r = CliRunner().invoke(main, ["plot", "spectrum", "--data", str(csv), "--min-ratings", "4",
                                   "-o", str(tmp_path / "c.png")])  # fmt: skip
     assert r.exit_code == 2 and "does not read --min-ratings" in r.output
+
+
+def test_small_data_gets_whole_number_ticks_for_counts_and_ranks():
+    # On the 6x6 example the axes read "rank 1.5", "1.5 users" and "5.25 ratings per user".
+    R = np.array([[5, 5, 4, 1, 0, 1], [4, 5, 5, 2, 1, 0], [5, 4, 0, 1, 2, 1],
+                  [1, 2, 1, 5, 4, 5], [0, 1, 2, 4, 5, 4], [2, 1, 1, 5, 5, 4]])  # fmt: skip
+    data = Interactions.from_dense(R, missing=0)
+
+    def ticks(axis):
+        lo, hi = sorted(axis.get_view_interval())
+        values = [v for v in axis.get_ticklocs() if lo <= v <= hi]
+        assert values
+        return values
+
+    spectrum = plots.singular_spectrum(data)
+    spectrum.canvas.draw()
+    assert all(float(v).is_integer() for v in ticks(spectrum.axes[0].xaxis))
+    dist = plots.rating_distribution(data)
+    dist.canvas.draw()
+    for ax in dist.axes[1:]:
+        assert all(float(v).is_integer() for v in ticks(ax.xaxis))
+        assert all(float(v).is_integer() for v in ticks(ax.yaxis))

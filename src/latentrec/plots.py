@@ -282,12 +282,24 @@ def _label_items(ax, xy, order, titles, n_labels: int, choose: bool) -> None:
         ax.scatter(*xy[r], s=30, facecolors="none", edgecolors="black", linewidths=0.8)
 
 
+def _whole_numbers():
+    """A tick locator that puts ticks on whole numbers only (counts, ranks)."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def _plain_log_ticks(axis, low: float, high: float) -> None:
     """Ticks at 1, 2, 5, 10, ... (1, 3, 10, ... over wide ranges) as plain numbers."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    subs = (1.0, 2.0, 5.0) if np.log10(high / low) < 2.5 else (1.0, 3.0)
-    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    if high / low < 10:
+        # Within one decade LogLocator falls back to linear ticks such as 5.25 ratings
+        # per user (the 6x6 example): counts are whole numbers.
+        axis.set_major_locator(_whole_numbers())
+    else:
+        subs = (1.0, 2.0, 5.0) if np.log10(high / low) < 2.5 else (1.0, 3.0)
+        axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
 
@@ -486,6 +498,7 @@ def singular_spectrum(
     fig, ax = _figure(8, 4.8)
     ax.plot(ranks, s, marker="o", ms=3.5, color="#1f77b4", label=r"singular value $\sigma_r$")
     ax.set_xlabel("rank r")
+    ax.xaxis.set_major_locator(_whole_numbers())  # no rank 1.5 on short spectra
     ax.set_ylabel(r"singular value $\sigma_r$")
     ax.grid(alpha=0.3)
     right = ax.twinx()
@@ -574,6 +587,7 @@ def rating_distribution(data: Interactions, path=None, *, title: str | None = No
         _plain_log_ticks(ax.xaxis, bins[0], bins[-1])
         ax.set_xlabel(f"ratings per {what} (log scale)")
         ax.set_ylabel(f"number of {what}s")
+        ax.yaxis.set_major_locator(_whole_numbers())  # no "1.5 users"
         ax.set_title(f"Ratings per {what}")
         ax.text(
             0.97,
