@@ -62,6 +62,13 @@ def test_answers_piped_on_stdin_that_end_before_k_are_used_not_aborted(model_pat
     assert "no usable answers" in r.output
 
 
+def test_n_zero_is_refused_before_any_question(model_path):
+    # It was refused only after all k questions had been answered.
+    r = CliRunner().invoke(main, ["onboard", str(model_path), "-n", "0"], input="5\n4\n5\n4\n5\n")
+    assert r.exit_code == 2 and "'-n'" in r.output
+    assert "Rate up to" not in r.output
+
+
 def test_onboard_answers_and_save(model_path, tmp_path):
     out = tmp_path / "new.npz"
     r = CliRunner().invoke(

@@ -99,7 +99,10 @@ def _ask(model, questions, k: int) -> dict:
     default=None,
     help="Titles to offer at most while collecting k answers (default 2k).",
 )
-@click.option("-n", "n", type=int, default=10, show_default=True, help="How many items.")
+# Checked by click before any question: -n 0 was refused only after every answer was given.
+@click.option(
+    "-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many items."
+)
 @click.option(
     "--answers",
     default=None,
