@@ -444,7 +444,7 @@ def test_spectrum_labels_are_mathtext_and_k_sets_how_many_values(tmp_path):
         plots.singular_spectrum(data, k=500)
 
 
-def test_plot_taste_map_of_a_small_file_takes_min_ratings(tmp_path):
+def test_taste_map_and_factors_of_a_small_file_name_the_min_ratings_option(tmp_path):
     # The 6 x 6 example: no item has the default 50 ratings.  The command said "lower
     # min_ratings", an option `plot` did not have, so a small data set had no taste map.
     from click.testing import CliRunner
@@ -465,6 +465,11 @@ def test_plot_taste_map_of_a_small_file_takes_min_ratings(tmp_path):
     r = CliRunner().invoke(main, [*args, "--min-ratings", "4", "-o", str(tmp_path / "b.png")])
     assert r.exit_code == 0, r.output
     check_png(tmp_path / "b.png")
+    # factors, on the same file, named the Python argument min_ratings= in its error.
+    r = CliRunner().invoke(main, ["factors", str(model), "--data", str(csv)])
+    assert r.exit_code == 1 and "the most is 6); lower --min-ratings" in r.output
+    r = CliRunner().invoke(main, ["factors", str(model), "--data", str(csv), "--min-ratings", "1"])
+    assert r.exit_code == 0 and "factor 1:" in r.output
     r = CliRunner().invoke(main, ["plot", "spectrum", "--data", str(csv), "--min-ratings", "4",
                                   "-o", str(tmp_path / "c.png")])  # fmt: skip
     assert r.exit_code == 2 and "does not read --min-ratings" in r.output

@@ -68,6 +68,11 @@ def factors(model_path, source, n, min_ratings, rotate, user, **opts):
     uid = None if user is None else known_id(model.users_, user)
     if uid is not None and model.users_.lookup(np.asarray([uid]))[0] < 0:
         raise UnknownIdError("user", [uid])
+    if not (d.item_counts() >= min_ratings).any():  # factor_report would name min_ratings=
+        raise Failure(
+            f"no item of --data has {min_ratings} ratings (the most is "
+            f"{int(d.item_counts().max(initial=0))}); lower --min-ratings"
+        )
     report = factor_report(model, d, n, min_ratings=min_ratings, rotate=rotate)
     click.echo(str(report))
     if user is not None:
