@@ -495,3 +495,18 @@ def test_small_data_gets_whole_number_ticks_for_counts_and_ranks():
     for ax in dist.axes[1:]:
         assert all(float(v).is_integer() for v in ticks(ax.xaxis))
         assert all(float(v).is_integer() for v in ticks(ax.yaxis))
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_the_k_mark_stays_inside_the_axes_when_k_keeps_most_of_the_norm(k):
+    # The 6x6 example keeps 95% at k = 2: the label went up-right, over the title.
+    R = np.array([[5, 5, 4, 1, 0, 1], [4, 5, 5, 2, 1, 0], [5, 4, 0, 1, 2, 1],
+                  [1, 2, 1, 5, 4, 5], [0, 1, 2, 4, 5, 4], [2, 1, 1, 5, 5, 4]])  # fmt: skip
+    fig = plots.singular_spectrum(Interactions.from_dense(R, missing=0), k=k)
+    assert fig.spectrum_["cumulative_share"][k - 1] > 0.8
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    right = fig.axes[1]
+    (label,) = [t for t in right.texts if t.get_text().startswith(f"first {k} keep")]
+    box, axes = label.get_window_extent(renderer), right.get_window_extent(renderer)
+    assert axes.x0 <= box.x0 and box.x1 <= axes.x1 and axes.y0 <= box.y0 and box.y1 <= axes.y1

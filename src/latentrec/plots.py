@@ -517,13 +517,16 @@ def singular_spectrum(
         # Left of and well below its point (clear of the legend) when k lies in the right
         # half: -k beyond 50 computes k values, so the mark sits at the right edge, where a
         # label up-right would leave the figure.
+        # Below its point too when the share is high: up-right, a mark keeping 95% (the
+        # 6x6 example at k = 2) left the axes and covered the title.
         right_half = k > (1 + s.size) / 2
+        below = right_half or cum[k - 1] > 0.8
         right.annotate(
             f"first {k} keep {cum[k - 1]:.1%}",
             (k, cum[k - 1] * 100),
-            xytext=(-10, -70) if right_half else (10, 16),
+            xytext=(-10, -70) if right_half else (10, -24) if below else (10, 16),
             ha="right" if right_half else "left",
-            va="top" if right_half else "baseline",
+            va="top" if below else "baseline",
             textcoords="offset points",
             fontsize=10,
             color="#d62728",
