@@ -117,3 +117,31 @@ def test_onboard_errors(model_path, tmp_path):
     assert r.exit_code == 2
     r = CliRunner().invoke(main, ["onboard", "--help"])
     assert r.exit_code == 0 and "--save-as" in r.output
+
+
+def test_a_ranking_model_says_a_low_star_answer_counts_as_liked(tmp_path):
+    # Asked "1-5", a 1 for a disliked title was read as a liking, without a word.
+    rng = np.random.default_rng(0)
+    rows = [(u, i, int(rng.integers(1, 6))) for u in range(30) for i in rng.choice(20, 8, False)]
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+    data = latentrec.Interactions.from_frame(df, rating_scale=(1, 5))
+    path = tmp_path / "implicit.npz"
+    latentrec.models.ImplicitALS(n_factors=4, n_epochs=3, random_state=0).fit(data).save(path)
+    r = CliRunner().invoke(main, ["onboard", str(path), "--answers", "3=1", "-n", "2"])
+    assert r.exit_code == 0, r.output
+    assert "ImplicitALS ranks; it reads every answer as a title the user liked" in r.output
+    r = CliRunner().invoke(main, ["onboard", str(path), "-k", "1", "-n", "2"], input="q\n")
+    assert "skip the titles you disliked" in r.output
+    # A rating model reads the stars as stars: no note.
+    r = CliRunner().invoke(main, ["onboard", str(_rating_model(tmp_path)), "--answers", "100=1"])
+    assert r.exit_code == 0 and "note:" not in r.output
+
+
+def _rating_model(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [(u, i + 100, int(rng.integers(1, 6))) for u in range(20) for i in range(10)]
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+    path = tmp_path / "rating.npz"
+    model = latentrec.models.BiasedMF(n_factors=2, n_epochs=5, random_state=0)
+    model.fit(latentrec.Interactions.from_frame(df, rating_scale=(1, 5))).save(path)
+    return path

@@ -43,6 +43,29 @@ def _parse_answers(model, text: str) -> dict:
     return answers
 
 
+def _ranking_note(model) -> str | None:
+    """What a ranking model makes of a star answer, or None for a rating model.
+
+    Example:
+        >>> from latentrec.models import GlobalMean
+        >>> _ranking_note(GlobalMean()) is None
+        True
+    """
+    if getattr(model, "predicts_ratings", True):
+        return None
+    name = type(model).__name__
+    threshold = getattr(model, "min_rating", None)
+    if threshold is not None:
+        return (
+            f"note: {name} ranks; it reads an answer of {threshold:g} or more as liked and a "
+            "lower one as seen only"
+        )
+    return (
+        f"note: {name} ranks; it reads every answer as a title the user liked, a low "
+        "rating too: skip the titles you disliked"
+    )
+
+
 def _ask(model, questions, k: int) -> dict:
     """Ask the questions in order until ``k`` are answered; skipped titles stay out."""
     # The model's own rule (its scale, else its training ratings' range) says what it takes.
@@ -162,6 +185,11 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
             f"--save-as {save_as!r}: this model's user ids are integers, written in digits "
             f"like {model.users_.ids[0]}"
         )
+    # Asked "1-5", a user gives 1 to a title they disliked; a ranking model took that as
+    # a liking as strong as a 5 (HybridMF) or a weaker one (ImplicitALS), without a word.
+    note = _ranking_note(model)
+    if note is not None:
+        click.echo(note, err=True)
     if answers is not None:
         given = _parse_answers(model, answers)
     else:
