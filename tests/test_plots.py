@@ -510,3 +510,17 @@ def test_the_k_mark_stays_inside_the_axes_when_k_keeps_most_of_the_norm(k):
     (label,) = [t for t in right.texts if t.get_text().startswith(f"first {k} keep")]
     box, axes = label.get_window_extent(renderer), right.get_window_extent(renderer)
     assert axes.x0 <= box.x0 and box.x1 <= axes.x1 and axes.y0 <= box.y0 and box.y1 <= axes.y1
+
+
+def test_a_taste_map_without_genres_has_no_genre_legend(movie_data):
+    # Every point was "other", under a legend titled "genre" with that one entry.
+    bare = Interactions(movie_data.users, movie_data.items, movie_data.matrix)
+    model = GradientDescentMF(n_epochs=20, random_state=0).fit(bare)
+    assert plots.taste_map(model, bare, min_ratings=5).axes[0].get_legend() is None
+    legend = plots.taste_map(model, bare, min_ratings=5, users=[0]).axes[0].get_legend()
+    (entry,) = legend.get_texts()  # the users' stars only
+    assert entry.get_text().startswith("users")
+    assert legend.get_title().get_text() == ""
+    # With genres the legend is as before.
+    legend = plots.taste_map(model, movie_data, min_ratings=5).axes[0].get_legend()
+    assert legend.get_title().get_text() == "genre"

@@ -166,7 +166,9 @@ def taste_map(
     genres, coloured = _main_genres(data, genre_column, rows, min(n_genres, len(_PALETTE)))
     other = genres == ""
     if other.any():
-        ax.scatter(*xy[other].T, s=14, c="#c7c7c7", alpha=0.6, linewidths=0, label="other")
+        # Without genres every point is "other": a legend "genre: other" said nothing.
+        label = "other" if len(coloured) else "_nolegend_"
+        ax.scatter(*xy[other].T, s=14, c="#c7c7c7", alpha=0.6, linewidths=0, label=label)
     for g, colour in zip(coloured, _PALETTE, strict=False):
         sel = genres == g
         ax.scatter(*xy[sel].T, s=18, c=colour, alpha=0.75, linewidths=0, label=g)
@@ -205,9 +207,16 @@ def taste_map(
         or f"Taste map: {rows.size} items with ≥{min_ratings} ratings, "
         f"{type(model).__name__} k={Q.shape[1]}"
     )
-    legend = ax.legend(title="genre", loc="best", fontsize=8.5, title_fontsize=9, framealpha=0.85)
-    for handle in legend.legend_handles:
-        handle.set_sizes([45])
+    if ax.get_legend_handles_labels()[0]:
+        legend = ax.legend(
+            title="genre" if len(coloured) else None,
+            loc="best",
+            fontsize=8.5,
+            title_fontsize=9,
+            framealpha=0.85,
+        )
+        for handle in legend.legend_handles:
+            handle.set_sizes([45])
     titles = data.item_titles()[rows]
     if label_items is not None:
         order = np.flatnonzero(np.isin(data.items.ids[rows], np.asarray(label_items)))
