@@ -145,3 +145,17 @@ def _rating_model(tmp_path):
     model = latentrec.models.BiasedMF(n_factors=2, n_epochs=5, random_state=0)
     model.fit(latentrec.Interactions.from_frame(df, rating_scale=(1, 5))).save(path)
     return path
+
+
+def test_save_as_an_id_the_model_has_is_refused_before_any_question(model_path, tmp_path):
+    """--save-as 1 for a user the model has: the refusal came after the questions and
+    told a command-line user to 'use partial_fit_users', a Python method; it is now one
+    line before any question, saying to give a new id."""
+    out = tmp_path / "x.npz"
+    r = CliRunner().invoke(main, ["onboard", str(model_path), "--save-as", "1", "-o", str(out)])
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        "Error: --save-as 1: user 1 already has a history in this model; onboarding adds "
+        "new users: give an id the model does not have"
+    ]
+    assert not out.exists()

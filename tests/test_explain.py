@@ -60,3 +60,20 @@ def test_explanation_lists_supporting_rated_items(small_data):
     best = sorted(cosines, key=lambda c: -c[0])[:3]
     assert got == [item for _, item in best]
     np.testing.assert_allclose(e.supporting["similarity"], [c for c, _ in best], rtol=1e-9)
+
+
+def test_a_ranking_models_explanation_calls_its_sum_a_score_not_a_prediction(small_data):
+    """BPR's explanation printed '= prediction 2.9159' as if it were stars, though the
+    model predicts no ratings (predict refuses); the text now names it a ranking score,
+    and a rating model's keeps '= prediction'."""
+    from latentrec.models import BPR
+
+    bpr = BPR(n_factors=3, n_epochs=3, random_state=0).fit(small_data)
+    user, item = small_data.users.ids[0], small_data.items.ids[1]
+    why = bpr.explain(user, item)
+    assert not why.predicts_ratings
+    text = str(why)
+    assert "= prediction" not in text
+    assert f"= ranking score      {why.prediction:.4f} (orders items; not a rating)" in text
+    rated = BiasedMF(n_factors=2, n_epochs=3, random_state=0).fit(small_data)
+    assert "= prediction" in str(rated.explain(user, item))

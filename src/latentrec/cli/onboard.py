@@ -190,6 +190,12 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
     note = _ranking_note(model)
     if note is not None:
         click.echo(note, err=True)
+    if user is not None and model.users_.lookup([user])[0] >= 0:
+        # Said before any question; the library's own message names its Python API.
+        raise Failure(
+            f"--save-as {save_as}: user {save_as} already has a history in this model; "
+            "onboarding adds new users: give an id the model does not have"
+        )
     if answers is not None:
         given = _parse_answers(model, answers)
     else:

@@ -194,6 +194,7 @@ class FactorModel(FoldIn, Recommender):
             item_title=None if self.item_titles_ is None else str(self.item_titles_[i]),
             rating_scale=self.rating_scale_,
             supporting=supporting_items(self, user_id, item_id) if self.n_factors_ else None,
+            predicts_ratings=bool(self.predicts_ratings),
         )
 
     # ----------------------------------------------------------- factors from elsewhere

@@ -70,7 +70,9 @@ class Explanation:
     """One prediction split into its parts.
 
     ``prediction`` equals ``global_mean + user_bias + item_bias + interaction`` exactly
-    (before any clipping, which ``clipped`` reports separately).
+    (before any clipping, which ``clipped`` reports separately).  For a ranking model
+    (``predicts_ratings=False``) that sum is a score that orders items, and the text
+    calls it so.
 
     Example:
         >>> import numpy as np
@@ -89,6 +91,8 @@ class Explanation:
     rating_scale: tuple[float, float] | None = None
     supporting: object = field(default=None, repr=False)
     """The user's rated items most similar to this one (a DataFrame), when known."""
+    predicts_ratings: bool = True
+    """False for a ranking model: the sum is a score that orders items, not a rating."""
 
     @property
     def interaction(self) -> float:
@@ -155,7 +159,10 @@ class Explanation:
             f"  user bias b_u        {self.user_bias:+.4f}",
             f"  item bias b_i        {self.item_bias:+.4f}",
             f"  interaction p_u·q_i  {self.interaction:+.4f}",
-            f"  = prediction         {self.prediction:.4f}",
+            f"  = prediction         {self.prediction:.4f}"
+            if self.predicts_ratings
+            # A ranking model's sum orders items; read as stars it would mislead.
+            else f"  = ranking score      {self.prediction:.4f} (orders items; not a rating)",
         ]
         if self.rating_scale is not None and self.clipped != self.prediction:
             lines.append(f"  clipped to scale     {self.clipped:.4f}")
