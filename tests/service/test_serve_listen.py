@@ -125,4 +125,10 @@ def test_port_0_says_the_port_it_listens_on(tmp_path, model_files, workers):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            # Workers on a loaded machine may take a while to drain; the test is about the
+            # banner, not the shutdown.
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
