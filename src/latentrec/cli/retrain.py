@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from ..errors import ModelFileError
 from ..models.persistence import load
 from ..pipeline import load as load_model_or_pipeline
 from ..registry import ALIASES
@@ -302,7 +303,12 @@ def models():
 def list_versions(model_dir, as_json):
     """List the versions, oldest first; the current one is marked with *."""
     md = existing_directory(model_dir)
-    current = md.read_pointer()
+    try:
+        current = md.read_pointer()
+    except ModelFileError as err:
+        # The listing is what one reads to pick the version that repairs the pointer.
+        click.echo(f"warning: {err}", err=True)
+        current = None
     versions = md.versions()
     if as_json:
         click.echo(json.dumps([{**v.to_dict(), "current": v.name == current} for v in versions]))
@@ -396,7 +402,12 @@ def publish(model_file, model_dir, note):
 def rollback(model_dir, to):
     """Make an older version current again (the one before the current, or --to NAME)."""
     md = existing_directory(model_dir)
-    before = md.read_pointer()
+    try:
+        before = md.read_pointer()
+    except ModelFileError:
+        if to is None:
+            raise
+        before = "a damaged pointer"  # what --to repairs, as the damage message says
     version = md.rollback(to)
     if version.name == before:
         click.echo(f"{version.name} is already current")

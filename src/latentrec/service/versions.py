@@ -330,6 +330,21 @@ class ModelDirectory:
         try:
             raw = self.pointer_path.read_text(encoding="utf-8")
         except FileNotFoundError:
+            # Taking a lost pointer for "nothing published yet" would let the next
+            # retrain publish its candidate unchecked (no current version, no gate).
+            if self.pointer_path.is_symlink():
+                raise ModelFileError(
+                    f"{self.pointer_path} is a symbolic link to "
+                    f"{os.readlink(self.pointer_path)}, which does not exist; fix it with "
+                    "`latentrec models rollback --to NAME`"
+                ) from None
+            switched = [e for e in self.history() if isinstance(e, dict) and e.get("version")]
+            if switched:
+                raise ModelFileError(
+                    f"{self.pointer_path} is missing, but {self.path / HISTORY} records "
+                    f"{switched[-1]['version']} as made current last; fix it with "
+                    "`latentrec models rollback --to NAME`"
+                ) from None
             return None
         try:
             name = json.loads(raw)["version"]
@@ -442,8 +457,8 @@ class ModelDirectory:
             ('v000002', 'v000001', 'v000003')
         """
         with self.locked():
-            current = self.read_pointer()
             if to is None:
+                current = self.read_pointer()
                 if current is None:
                     raise LookupError(f"nothing is published in {self.path}, so no rollback")
                 older = [v for v in self.versions() if v.number < version_number(current)]
@@ -453,6 +468,10 @@ class ModelDirectory:
                     )
                 target = older[-1]
             else:
+                try:
+                    current = self.read_pointer()
+                except ModelFileError:
+                    current = None  # a damaged pointer is what a rollback --to repairs
                 target = self.version(to)
                 load(target.path)  # never point at a damaged file: fail before switching
             if target.name != current:
