@@ -309,7 +309,10 @@ def list_versions(model_dir, as_json):
         # The listing is what one reads to pick the version that repairs the pointer.
         click.echo(f"warning: {err}", err=True)
         current = None
-    versions = md.versions()
+    damaged: list[str] = []
+    versions = md.versions(damaged)
+    for problem in damaged:
+        click.echo(f"warning: left out of the list: {problem}", err=True)
     if as_json:
         click.echo(json.dumps([{**v.to_dict(), "current": v.name == current} for v in versions]))
         return

@@ -271,8 +271,12 @@ class ModelDirectory:
                     raise
                 name, attempts = newer, attempts + 1
 
-    def versions(self) -> list[Version]:
+    def versions(self, damaged: list[str] | None = None) -> list[Version]:
         """Every complete version, oldest first.
+
+        A version whose ``version.json`` cannot be read (copied in by hand, cut short,
+        edited) is left out, so one bad folder does not stop a listing, a rollback or a
+        prune; give a list as ``damaged`` to have each such folder's problem added to it.
 
         Example:
             >>> import tempfile
@@ -286,6 +290,9 @@ class ModelDirectory:
                     found.append(self.version(entry.name))
                 except LookupError:
                     continue  # pruned between the listing and the read
+                except ModelFileError as err:
+                    if damaged is not None:
+                        damaged.append(str(err))
         return sorted(found)
 
     def version(self, name: str) -> Version:
@@ -308,16 +315,23 @@ class ModelDirectory:
             raise LookupError(
                 f"no version {name!r} in {self.path}; known: {known or 'none'}"
             ) from None
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ModelFileError(f"{folder / VERSION_FILE} is not valid JSON ({err})") from None
-        return Version(
-            name=name,
-            path=folder / MODEL_FILE,
-            created=float(info["created"]),
-            metrics=dict(info.get("metrics") or {}),
-            note=str(info.get("note", "")),
-            algorithm=str(info.get("algorithm", "")),
-        )
+        try:
+            return Version(
+                name=name,
+                path=folder / MODEL_FILE,
+                created=float(info["created"]),
+                metrics=dict(info.get("metrics") or {}),
+                note=str(info.get("note", "")),
+                algorithm=str(info.get("algorithm", "")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ModelFileError(
+                f"{folder / VERSION_FILE} is not a version record ({type(err).__name__}: "
+                f"{err}); it needs 'created' (Unix seconds) and may have 'metrics', 'note' "
+                "and 'algorithm'"
+            ) from None
 
     def read_pointer(self) -> str | None:
         """The name of the current version as the pointer file says (``None``: none yet).
