@@ -250,17 +250,25 @@ def holdout_line(result) -> str:
         scored on 5000 ratings from 1998-03-31 22:06 UTC on (5000 more from then on were
         in the current model's training data, left out); candidate trained on 95000
         explicit ratings (the kind v000001 was trained on)
+        >>> r = RetrainResult(False, None, {}, {}, "", 891_382_000.0, n_train=100000,
+        ...                   n_seen_by_current=10000, kind="explicit", fitted=False)
+        >>> print(holdout_line(r).split("); ")[1])
+        no candidate trained on 100000 explicit ratings
     """
     when = _dt.datetime.fromtimestamp(result.cutoff, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     line = (
         f"scored on {result.n_holdout} ratings from {when} UTC on ({result.n_seen_by_current} "
         "more from then on were in the current model's training data, left out); "
-        f"candidate trained on {result.n_train}"
     )
-    if result.kind is not None:
-        line += f" {result.kind} ratings"
-        if result.kind_reason:
-            line += f" ({result.kind_reason})"
+    # A retrain that stops before fitting (nothing new, too few to compare on) must not
+    # say a candidate was trained: the reason below says why none was.
+    counted = f"{result.n_train}" + ("" if result.kind is None else f" {result.kind} ratings")
+    if result.fitted:
+        line += f"candidate trained on {counted}"
+    else:
+        line += f"no candidate trained on {counted}"
+    if result.kind is not None and result.kind_reason:
+        line += f" ({result.kind_reason})"
     return line
 
 
