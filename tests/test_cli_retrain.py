@@ -161,3 +161,20 @@ def test_bad_param_is_one_line_exit_1(setup, tmp_path, algorithm, param, message
     text = r.output.strip()
     assert text.startswith("Error: ") and len(text.splitlines()) == 1, text
     assert message in text and "Traceback" not in text and "unexpected" not in text
+
+
+def test_a_retrain_that_stops_before_fitting_says_no_candidate_was_trained(setup, tmp_path):
+    # The first line said "candidate trained on 3000 ratings" when nothing new was held
+    # out (or too few to compare on), though no candidate is fitted then.
+    folder, old_csv, db = setup
+    models = tmp_path / "models"
+    r = invoke("retrain", "--store", db, "--model-dir", models, "-a", "biases", "--seed", 0)
+    assert r.exit_code == 0 and "published v000001" in r.output, r.output
+    assert "; candidate trained on 2700 explicit ratings" in r.output.splitlines()[0]
+    r = invoke("retrain", "--store", db, "--model-dir", models)
+    assert r.exit_code == 0, r.output
+    first, last = r.output.splitlines()[0], r.output.splitlines()[-1]
+    assert first.endswith(
+        "; no candidate trained on 3000 explicit ratings (the kind v000001 was trained on)"
+    ), first
+    assert last.startswith("not published: all 300 ratings from the cutoff on were in")

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from ..errors import ModelFileError
 from ..models.persistence import load
 from ..pipeline import load as load_model_or_pipeline
 from ..registry import ALIASES
@@ -249,17 +250,25 @@ def holdout_line(result) -> str:
         scored on 5000 ratings from 1998-03-31 22:06 UTC on (5000 more from then on were
         in the current model's training data, left out); candidate trained on 95000
         explicit ratings (the kind v000001 was trained on)
+        >>> r = RetrainResult(False, None, {}, {}, "", 891_382_000.0, n_train=100000,
+        ...                   n_seen_by_current=10000, kind="explicit", fitted=False)
+        >>> print(holdout_line(r).split("); ")[1])
+        no candidate trained on 100000 explicit ratings
     """
     when = _dt.datetime.fromtimestamp(result.cutoff, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     line = (
         f"scored on {result.n_holdout} ratings from {when} UTC on ({result.n_seen_by_current} "
         "more from then on were in the current model's training data, left out); "
-        f"candidate trained on {result.n_train}"
     )
-    if result.kind is not None:
-        line += f" {result.kind} ratings"
-        if result.kind_reason:
-            line += f" ({result.kind_reason})"
+    # A retrain that stops before fitting (nothing new, too few to compare on) must not
+    # say a candidate was trained: the reason below says why none was.
+    counted = f"{result.n_train}" + ("" if result.kind is None else f" {result.kind} ratings")
+    if result.fitted:
+        line += f"candidate trained on {counted}"
+    else:
+        line += f"no candidate trained on {counted}"
+    if result.kind is not None and result.kind_reason:
+        line += f" ({result.kind_reason})"
     return line
 
 
@@ -302,8 +311,16 @@ def models():
 def list_versions(model_dir, as_json):
     """List the versions, oldest first; the current one is marked with *."""
     md = existing_directory(model_dir)
-    current = md.read_pointer()
-    versions = md.versions()
+    try:
+        current = md.read_pointer()
+    except ModelFileError as err:
+        # The listing is what one reads to pick the version that repairs the pointer.
+        click.echo(f"warning: {err}", err=True)
+        current = None
+    damaged: list[str] = []
+    versions = md.versions(damaged)
+    for problem in damaged:
+        click.echo(f"warning: left out of the list: {problem}", err=True)
     if as_json:
         click.echo(json.dumps([{**v.to_dict(), "current": v.name == current} for v in versions]))
         return
@@ -396,7 +413,12 @@ def publish(model_file, model_dir, note):
 def rollback(model_dir, to):
     """Make an older version current again (the one before the current, or --to NAME)."""
     md = existing_directory(model_dir)
-    before = md.read_pointer()
+    try:
+        before = md.read_pointer()
+    except ModelFileError:
+        if to is None:
+            raise
+        before = "a damaged pointer"  # what --to repairs, as the damage message says
     version = md.rollback(to)
     if version.name == before:
         click.echo(f"{version.name} is already current")

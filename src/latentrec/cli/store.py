@@ -3,7 +3,10 @@ summarise it (``info``).  The store itself is :mod:`latentrec.store`."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
+import urllib.parse
 from pathlib import Path
 
 import click
@@ -108,12 +111,51 @@ def check_store_exists(url: str) -> None:
         no store
     """
     path = sqlite_path(url)
-    if path is None or path.exists():
+    if path is None:
+        return
+    if path.exists():
+        check_is_store(path)
         return
     folder = path.expanduser().parent
     if not folder.is_dir():
         raise Failure(f"no store at {path}: no folder {folder}")
     raise Failure(f"no store at {path}; `latentrec store import` creates one")
+
+
+def check_is_store(path: Path) -> None:
+    """Raise :class:`Failure` if the SQLite file at ``path`` is a database without the
+    store's tables (another program's, or an empty file): opening it would add them, and
+    the store would read as empty.  The file is opened read-only; one that is no SQLite
+    database at all is left to opening, which says so.
+
+    Example:
+        >>> import os, sqlite3, tempfile
+        >>> other = os.path.join(tempfile.mkdtemp(), "app.db")
+        >>> sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+        >>> try:
+        ...     check_is_store(Path(other))
+        ... except Failure as err:
+        ...     print(err.message.split(": ")[1].split(";")[0])
+        it has no latentrec tables (it holds t)
+    """
+    uri = "file:" + urllib.parse.quote(str(path.expanduser().resolve())) + "?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            tables = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                )
+            ]
+    except sqlite3.Error:
+        return  # not a database, or unreadable: opening the store names the cause
+    if "lr_schema" in tables:
+        return
+    held = f"it holds {', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''}"
+    raise Failure(
+        f"{path} is not a latentrec store: it has no latentrec tables "
+        f"({held if tables else 'it is empty'}); `latentrec store import` creates a store"
+    )
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -101,6 +101,7 @@ class Refresher:
         self.kernels_serial: int | None = None
         self.ticks = 0
         self.catalogue_seen: int | None = None
+        self.reload_failure: str | None = None
 
     def start(self) -> None:
         if self.thread is None:
@@ -190,11 +191,8 @@ class Refresher:
     def tick(self) -> None:
         """One round: reload if the source changed, add new store titles, and copy the
         store's log into its database file (a SQLite checkpoint)."""
+        self.follow_source()
         try:
-            if self.holder.reload():
-                self.metrics.reloads.inc()
-                self.metrics.set_served(self.holder)
-                self.logger.info("serving model version %s", self.holder.current.version)
             if self.ticks % ITEM_CHECK_TICKS == 0:
                 self.holder.update(lambda served: add_store_items(self.store, served))
                 self.follow_catalogue()
@@ -203,3 +201,29 @@ class Refresher:
             self.ticks += 1
         except (OSError, LookupError, ValueError, StoreError) as err:
             self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))
+
+    def follow_source(self) -> None:
+        """Reload the model if its source changed.  A failure keeps the served model and
+        is logged when it first happens, when its reason changes and when it clears:
+        the same line every second would bury the rest of the log."""
+        try:
+            if self.holder.reload():
+                self.metrics.reloads.inc()
+                self.metrics.set_served(self.holder)
+                self.logger.info("serving model version %s", self.holder.current.version)
+        except (OSError, LookupError, ValueError, StoreError) as err:
+            reason = one_line(err)
+            if reason != self.reload_failure:
+                self.logger.warning(
+                    "loading the model failed, keeping the served model %s (tried every "
+                    "round; logged again when the reason changes): %s",
+                    self.holder.current.version,
+                    reason,
+                )
+            self.reload_failure = reason
+            return
+        if self.reload_failure is not None:
+            self.logger.info(
+                "the model source reads again; serving %s", self.holder.current.version
+            )
+            self.reload_failure = None

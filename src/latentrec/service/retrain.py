@@ -128,7 +128,8 @@ class RetrainResult:
     the gate compared and ``current_version`` the version compared against.  ``kind``
     is the kind of feedback read, by a ratings store's names (``"explicit"``: ratings;
     ``"event"``: implicit feedback) and ``kind_reason`` says why that kind.  ``cutoff``
-    is NaN when nothing could be read to hold out.
+    is NaN when nothing could be read to hold out.  ``fitted`` is False when no
+    candidate was trained (nothing new to compare on, or too few held-out ratings).
 
     Example:
         >>> r = RetrainResult(False, None, {"rmse": 1.2}, {"rmse": 0.9}, "worse", 50.0)
@@ -149,6 +150,7 @@ class RetrainResult:
     n_seen_by_current: int = 0
     kind: str | None = None
     kind_reason: str = ""
+    fitted: bool = True
 
     def summary(self) -> str:
         """The result in a few lines, as ``latentrec retrain`` prints it.
@@ -418,7 +420,7 @@ def _retrain(
             f"all {common['n_seen_by_current']} ratings from the cutoff on were in the "
             f"training data of {current_version.name}: no new rating to compare on"
         )
-        return RetrainResult(False, None, {}, {}, reason, **common)
+        return RetrainResult(False, None, {}, {}, reason, fitted=False, **common)
     if current is not None:
         # A figure on a handful of ratings is noise: 0.72 against 0.84 on two ratings says
         # nothing about which model is better, so such a comparison publishes nothing.
@@ -434,7 +436,7 @@ def _retrain(
                 f"{current_version.name} stays current (hold out a larger share, wait for "
                 "more ratings, or lower the minimum: --min-holdout)"
             )
-            return RetrainResult(False, None, {}, {}, reason, **common)
+            return RetrainResult(False, None, {}, {}, reason, fitted=False, **common)
     try:
         candidate = fit_recipe(template, train, ranker_share)
     except FloatingPointError as err:

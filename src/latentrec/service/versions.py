@@ -271,8 +271,12 @@ class ModelDirectory:
                     raise
                 name, attempts = newer, attempts + 1
 
-    def versions(self) -> list[Version]:
+    def versions(self, damaged: list[str] | None = None) -> list[Version]:
         """Every complete version, oldest first.
+
+        A version whose ``version.json`` cannot be read (copied in by hand, cut short,
+        edited) is left out, so one bad folder does not stop a listing, a rollback or a
+        prune; give a list as ``damaged`` to have each such folder's problem added to it.
 
         Example:
             >>> import tempfile
@@ -286,6 +290,9 @@ class ModelDirectory:
                     found.append(self.version(entry.name))
                 except LookupError:
                     continue  # pruned between the listing and the read
+                except ModelFileError as err:
+                    if damaged is not None:
+                        damaged.append(str(err))
         return sorted(found)
 
     def version(self, name: str) -> Version:
@@ -308,16 +315,23 @@ class ModelDirectory:
             raise LookupError(
                 f"no version {name!r} in {self.path}; known: {known or 'none'}"
             ) from None
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ModelFileError(f"{folder / VERSION_FILE} is not valid JSON ({err})") from None
-        return Version(
-            name=name,
-            path=folder / MODEL_FILE,
-            created=float(info["created"]),
-            metrics=dict(info.get("metrics") or {}),
-            note=str(info.get("note", "")),
-            algorithm=str(info.get("algorithm", "")),
-        )
+        try:
+            return Version(
+                name=name,
+                path=folder / MODEL_FILE,
+                created=float(info["created"]),
+                metrics=dict(info.get("metrics") or {}),
+                note=str(info.get("note", "")),
+                algorithm=str(info.get("algorithm", "")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ModelFileError(
+                f"{folder / VERSION_FILE} is not a version record ({type(err).__name__}: "
+                f"{err}); it needs 'created' (Unix seconds) and may have 'metrics', 'note' "
+                "and 'algorithm'"
+            ) from None
 
     def read_pointer(self) -> str | None:
         """The name of the current version as the pointer file says (``None``: none yet).
@@ -330,6 +344,21 @@ class ModelDirectory:
         try:
             raw = self.pointer_path.read_text(encoding="utf-8")
         except FileNotFoundError:
+            # Taking a lost pointer for "nothing published yet" would let the next
+            # retrain publish its candidate unchecked (no current version, no gate).
+            if self.pointer_path.is_symlink():
+                raise ModelFileError(
+                    f"{self.pointer_path} is a symbolic link to "
+                    f"{os.readlink(self.pointer_path)}, which does not exist; fix it with "
+                    "`latentrec models rollback --to NAME`"
+                ) from None
+            switched = [e for e in self.history() if isinstance(e, dict) and e.get("version")]
+            if switched:
+                raise ModelFileError(
+                    f"{self.pointer_path} is missing, but {self.path / HISTORY} records "
+                    f"{switched[-1]['version']} as made current last; fix it with "
+                    "`latentrec models rollback --to NAME`"
+                ) from None
             return None
         try:
             name = json.loads(raw)["version"]
@@ -442,8 +471,8 @@ class ModelDirectory:
             ('v000002', 'v000001', 'v000003')
         """
         with self.locked():
-            current = self.read_pointer()
             if to is None:
+                current = self.read_pointer()
                 if current is None:
                     raise LookupError(f"nothing is published in {self.path}, so no rollback")
                 older = [v for v in self.versions() if v.number < version_number(current)]
@@ -453,6 +482,10 @@ class ModelDirectory:
                     )
                 target = older[-1]
             else:
+                try:
+                    current = self.read_pointer()
+                except ModelFileError:
+                    current = None  # a damaged pointer is what a rollback --to repairs
                 target = self.version(to)
                 load(target.path)  # never point at a damaged file: fail before switching
             if target.name != current:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ..data import DataError, Interactions
 from .catalogue import catalogue_items, side_table, write_items
 from .engine import Database, driver_executemany, driver_rows
-from .records import KINDS, StoreError, check_id
+from .records import FUTURE_SLACK_S, KINDS, StoreError, check_id, when
 from .schema import items, ratings
 from .writes import CHUNK, next_seq, upsert_event, upsert_explicit, upsert_versions
 
@@ -102,6 +102,16 @@ def import_cells(db: Database, data: Interactions, kind: str) -> int:
         stamps = data.timestamps.tolist()
         if not np.isfinite(data.timestamps).all():
             raise StoreError("the interactions' timestamps include NaN or infinite values")
+        ahead = np.flatnonzero(data.timestamps > now + FUTURE_SLACK_S)
+        if ahead.size:
+            k = int(ahead[0])
+            raise StoreError(
+                f"{ahead.size} rating(s) dated more than a day after the store's clock "
+                f"({when(now)}), e.g. user {user_text[uidx[k]]!r}, item "
+                f"{item_text[iidx[k]]!r} at {when(float(data.timestamps[k]))}: a rating "
+                "dated in the future would win over every later rating of its user and "
+                "item until then (a clock set wrong?); nothing imported"
+            )
     catalogue = catalogue_items(data, item_text)
     stmt = upsert_explicit(db.dialect) if kind == "explicit" else upsert_event(db.dialect)
     order = np.lexsort((iidx, uidx))

@@ -127,8 +127,9 @@ class RatingsStore:
         as recent (later timestamp; on equal timestamps the later write wins); an event
         adds its value to the stored weight (and keeps the latest timestamp).  Every row
         is checked first: an empty or over-long id, a NaN or infinite value or timestamp,
-        an unknown kind raises :class:`StoreError` naming the row and field, and nothing
-        is written.
+        an unknown kind, a timestamp outside the years 1-9999 or more than a day after
+        the store's clock (a rating dated in the future would win over every later one)
+        raises :class:`StoreError` naming the row and field, and nothing is written.
 
         Example:
             >>> store = open_store(":memory:")
@@ -141,10 +142,11 @@ class RatingsStore:
             ...     print(err)
             row 0: field 'value' must be finite, got inf
         """
-        rows = check_ratings(ratings_in)
+        now = time.time()
+        rows = check_ratings(ratings_in, now)
         if not rows:
             return WriteResult(0, {})
-        explicit, events = merge_batch(rows, time.time())
+        explicit, events = merge_batch(rows, now)
         touched = {user for user, *_ in rows}
         # Concurrent writers of this process share one transaction (see group.py).
         return self.group.submit((explicit, events, touched, len(rows)))
@@ -165,7 +167,7 @@ class RatingsStore:
         gate = self.db.gate
         if not isinstance(gate, WriteGate):
             return self.add_ratings(ratings_in)
-        rows = check_ratings(ratings_in)
+        rows = check_ratings(ratings_in, time.time())
         if not gate.try_enter():
             return None
         try:
@@ -746,7 +748,8 @@ class RatingsStore:
         else the store's clock) and its item side table; returns the cells written.
 
         One transaction, written in chunks.  The cells follow :meth:`add_ratings`' rules
-        (explicit: latest wins; events: weights add).  The side table's ``title`` and
+        (explicit: latest wins; events: weights add); a rating dated more than a day
+        after the store's clock is refused, and nothing is imported.  The side table's ``title`` and
         ``genres`` (``|``-joined) become each item's title and genres and its other
         numeric columns its features (missing values left out).
 

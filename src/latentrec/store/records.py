@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+
+from ..data.build import TIME_MAX, TIME_MIN
 
 KINDS = ("explicit", "event")
 
@@ -166,8 +169,55 @@ def as_record(row, cls, names: tuple[str, ...], position: int):
     )
 
 
-def check_ratings(rows: Iterable) -> list[tuple[str, str, str, float, float | None]]:
+#: How far past the store's clock a timestamp may lie (clocks of writers drift a little).
+#: A rating dated later stays ahead of every later rating of its pair, since the latest
+#: timestamp wins: the user's next rating (stamped with the store's clock) would be
+#: acknowledged and then lose to it until that date.
+FUTURE_SLACK_S = 86_400.0
+
+
+def when(seconds: float) -> str:
+    """Unix seconds as a UTC minute, for messages.
+
+    Example:
+        >>> when(0.0)
+        '1970-01-01 00:00 UTC'
+    """
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def check_timestamp(ts: float, now: float | None) -> None:
+    """Refuse a timestamp no reader can take (outside the years 1-9999) or one more than
+    :data:`FUTURE_SLACK_S` after ``now`` (the store's clock; ``None``: no such check).
+
+    Example:
+        >>> check_timestamp(1_700_000_000.0, now=1_700_000_000.0)
+        >>> try:
+        ...     check_timestamp(1_700_000_000_000.0, now=1_700_000_000.0)
+        ... except StoreError as err:
+        ...     print(err)
+        is 1.7e+12, not a time in the years 1-9999 (timestamps are Unix seconds; milliseconds?)
+    """
+    if not TIME_MIN <= ts <= TIME_MAX:
+        raise StoreError(
+            f"is {ts:g}, not a time in the years 1-9999 (timestamps are Unix seconds; "
+            "milliseconds?)"
+        )
+    if now is not None and ts > now + FUTURE_SLACK_S:
+        raise StoreError(
+            f"is {when(ts)}, more than a day after the store's clock ({when(now)}): a "
+            "rating dated in the future would win over every later rating of its user "
+            "and item until then (a writer's clock set wrong?)"
+        )
+
+
+def check_ratings(
+    rows: Iterable, now: float | None = None
+) -> list[tuple[str, str, str, float, float | None]]:
     """``(user_id, item_id, kind, value, timestamp)`` per row, in order; every row checked.
+
+    ``now`` is the store's clock: a timestamp more than a day after it is refused (see
+    :func:`check_timestamp`).
 
     Example:
         >>> check_ratings([{"user_id": "a", "item_id": 1, "value": 5}])
@@ -177,6 +227,11 @@ def check_ratings(rows: Iterable) -> list[tuple[str, str, str, float, float | No
         ... except StoreError as err:
         ...     print(err)
         row 1: field 'value' must be finite, got nan
+        >>> try:
+        ...     check_ratings([Rating("a", "b", 4.0, timestamp=2e9)], now=1.7e9)
+        ... except StoreError as err:
+        ...     print(str(err).split(" after")[0])
+        row 0: field 'timestamp' is 2033-05-18 03:33 UTC, more than a day
     """
     if isinstance(rows, (str, bytes, Mapping, Rating)):
         raise StoreError("add_ratings takes an iterable of ratings (a list), not one rating")
@@ -195,6 +250,8 @@ def check_ratings(rows: Iterable) -> list[tuple[str, str, str, float, float | No
             value = check_number(rating.value, "it")
             field = "timestamp"
             ts = check_number(rating.timestamp, "it", optional=True)
+            if ts is not None:
+                check_timestamp(ts, now)
         except StoreError as err:
             reason = str(err).removeprefix("it ")
             raise StoreError(f"row {position}: field {field!r} {reason}") from None
