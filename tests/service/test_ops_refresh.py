@@ -63,3 +63,32 @@ def test_a_damaged_pointer_is_logged_once_and_the_round_goes_on(tmp_path, caplog
             refresher.tick()
         assert holder.current.version == "v000001"
         assert any("reads again" in r.getMessage() for r in caplog.records)
+
+
+def test_health_says_why_the_model_source_does_not_read(tmp_path):
+    """/health said "ok" and nothing more while every reload failed; the reason was in
+    the log only.  It now carries ``reload_error`` (the worker still serves, so the status
+    stays "ok"), and null again once the source reads."""
+    from fastapi.testclient import TestClient
+
+    from latentrec.service import create_app
+    from latentrec.service.settings import Settings
+    from latentrec.store import open_store
+
+    md = ModelDirectory(tmp_path / "models")
+    for _ in range(2):
+        md.publish(FactorModel.from_factors(([1], [7]), np.eye(1)))
+    settings = Settings(model_dir=str(md.path), poll_seconds=3600, warm_users=False)
+    with open_store(tmp_path / "ratings.db") as store:
+        app = create_app(settings, store=store, source=DirectorySource(md))
+        with TestClient(app) as client:
+            assert client.get("/health").json()["reload_error"] is None
+            md.pointer_path.write_text("garbage\n")
+            app.state.refresher.tick()
+            health = client.get("/health").json()
+            assert health["status"] == "ok" and health["model_version"] == "v000002"
+            assert "CURRENT is damaged" in health["reload_error"]
+            md.rollback("v000001")
+            app.state.refresher.tick()
+            health = client.get("/health").json()
+            assert health["reload_error"] is None and health["model_version"] == "v000001"

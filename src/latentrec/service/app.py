@@ -824,6 +824,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "warm": refresher.warm_done.is_set(),
             "rating_scale": None if served.rating_scale is None else list(served.rating_scale),
             "predicts_ratings": served.predicts_ratings,
+            # The worker keeps serving (status stays "ok" for the load balancer); the
+            # operator sees why no new version is picked up without reading its log.
+            "reload_error": refresher.reload_failure,
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)

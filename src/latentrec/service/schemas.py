@@ -322,6 +322,12 @@ class Health(Versioned):
     predicts_ratings: bool = Field(
         True, description="Whether scores are ratings (explicit model) or rankings only."
     )
+    reload_error: str | None = Field(
+        None,
+        description="Why this worker cannot load the model source now (a damaged model "
+        "directory pointer, an unreadable file), while it keeps serving `model_version`; "
+        "null when the source reads.",
+    )
 
 
 class Reloaded(Versioned):
