@@ -456,6 +456,14 @@ def _decimal_comma_hint(cell) -> str:
     return ""
 
 
+def _check_missing_times(missing: np.ndarray, col, places: Places, checks: list) -> None:
+    """Add the check that names the rows of ``col`` without a time, if there are any."""
+    if missing.any():
+        pos = np.flatnonzero(missing)
+        message = f"column {col!r} has missing timestamps at {places.text(pos)}"
+        checks.append(_Check("missing timestamps", col, missing, message))
+
+
 def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.ndarray:
     raw = _plain_times(raw)
     if pd.api.types.is_timedelta64_dtype(raw.dtype):
@@ -466,29 +474,11 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
     objects = _date_objects(raw)
     if objects is not None:
         secs, missing = objects
-        if missing.any():
-            pos = np.flatnonzero(missing)
-            checks.append(
-                _Check(
-                    "missing timestamps",
-                    col,
-                    missing,
-                    f"column {col!r} has missing timestamps at {places.text(pos)}",
-                )
-            )
+        _check_missing_times(missing, col, places, checks)
         return np.where(missing, 0.0, secs)
     if pd.api.types.is_datetime64_any_dtype(raw):
         missing = raw.isna().to_numpy()
-        if missing.any():
-            pos = np.flatnonzero(missing)
-            checks.append(
-                _Check(
-                    "missing timestamps",
-                    col,
-                    missing,
-                    f"column {col!r} has missing timestamps at {places.text(pos)}",
-                )
-            )
+        _check_missing_times(missing, col, places, checks)
         # Aware times become naive UTC: subtracting the naive epoch from aware ones fails.
         as_utc = raw.dt.tz_convert("UTC").dt.tz_localize(None) if raw.dt.tz is not None else raw
         secs = (as_utc - pd.Timestamp(0)).dt.total_seconds().to_numpy(np.float64, na_value=np.nan)
