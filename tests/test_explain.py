@@ -104,3 +104,42 @@ def test_explanation_and_predict_are_the_same_number(small_data):
             ]
         )
         assert abs(predicted[k] - reference) < 1e-12
+
+
+def _scaled_model(predicts_ratings=True):
+    from latentrec.models import FactorModel
+    from latentrec.models.catalog import Catalog
+
+    catalog = Catalog.from_ids(["ann"], ["a", "b"], seen=[[0, 1]], rating_scale=(1.0, 5.0))
+    Q = np.array([[2.0, 1.0], [0.5, 0.0]])
+    P = np.array([[1.0, 0.25]])  # p·q_a = 2.25, p·q_b = 0.5
+    return FactorModel.from_factors(
+        catalog, Q, P, global_mean=3.0, predicts_ratings=predicts_ratings
+    )
+
+
+def test_an_explanation_past_the_scale_shows_predicts_answer_and_the_clip_by_how_much():
+    """The explanation's '= prediction' is predict's default answer (clip=False) and a
+    second line gives clip=True's, with the amount cut off: it said only 'clipped to
+    scale 5.0000', without the scale or how much of the sum the clip removed."""
+    model = _scaled_model()
+    e = model.explain("ann", "a")
+    assert e.prediction == model.predict(["ann"], ["a"])[0] == 5.25
+    assert e.clipped == model.predict(["ann"], ["a"], clip=True)[0] == 5.0
+    text = str(e)
+    assert "  = prediction         5.2500\n" in text
+    assert "  clipped to 1-5       5.0000 (by -0.2500, as predict(clip=True) answers)" in text
+    inside = model.explain("ann", "b")  # 3.5: nothing clipped, nothing said about it
+    assert inside.clipped == inside.prediction == 3.5
+    assert "clipped" not in str(inside)
+
+
+def test_a_ranking_models_score_is_not_clipped_to_the_data_scale():
+    """A ranking model trained on 1-5 stars printed 'clipped to scale 1.0000' under a
+    score of 0.03 (and the service's explanation gave 1.0 as its clipped value): a score
+    that orders items is no rating to clip."""
+    model = _scaled_model(predicts_ratings=False)
+    e = model.explain("ann", "a")
+    assert e.clipped == e.prediction == 5.25
+    assert e.to_dict()["clipped"] == 5.25
+    assert "clipped" not in str(e)
