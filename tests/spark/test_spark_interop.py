@@ -188,3 +188,23 @@ def test_recommend_all_to_a_path_that_exists_says_so(spark, tmp_path):
     with pytest.raises(FileExistsError, match=f"{path} exists already; recommend_all writes"):
         recommend_all(model, users, n=2, path=path)
     assert sorted(p.name for p in path.iterdir()) == before
+
+
+def test_an_imported_als_model_says_what_it_is(spark):
+    """A model imported from Spark printed as 'FactorModel()': nothing of where it came
+    from or what it holds.  Its repr now names the source, k and the numbers of users and
+    items (a ranking model's says so too), and a saved copy keeps the source."""
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    from latentrec.spark import from_spark_als
+
+    frame = sample_ratings()
+    df = spark.createDataFrame(frame, "user int, item int, rating float")
+    als_model = SparkALS(rank=4, maxIter=2, seed=0).fit(df)
+    model = from_spark_als(als_model)
+    users, items = frame["user"].nunique(), frame["item"].nunique()
+    assert repr(model) == (
+        f"FactorModel(source='pyspark.ml ALSModel', k=4, users={users}, items={items})"
+    )
+    implicit = from_spark_als(als_model, implicit=True)
+    assert repr(implicit).endswith(f"items={items}, predicts_ratings=False)")

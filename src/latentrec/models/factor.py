@@ -83,6 +83,23 @@ class FactorModel(FoldIn, Recommender):
         self.item_bias_[no_item] = 0
         self.item_factors_[no_item] = 0
 
+    def __repr__(self) -> str:
+        # A model made from factors has no hyperparameters, so the estimator's repr said
+        # "FactorModel()" of every one (Spark's import included): say what it holds.
+        fitted = self.__dict__.get("_fitted")
+        if type(self) is not FactorModel or fitted is None:
+            return super().__repr__()
+        source = fitted.state.get("source_")
+        shown = [] if source is None else [f"source={source!r}"]
+        shown += [
+            f"k={fitted.state['item_factors_'].shape[1]}",
+            f"users={fitted.catalog.n_users}",
+            f"items={fitted.catalog.n_items}",
+        ]
+        if not self.predicts_ratings:
+            shown.append("predicts_ratings=False")
+        return f"FactorModel({', '.join(shown)})"
+
     @property
     def predicts_ratings(self) -> bool:
         """Whether scores are ratings (a model from factors says so in its state)."""
@@ -213,6 +230,7 @@ class FactorModel(FoldIn, Recommender):
         predicts_ratings: bool | None = None,
         regularization: float = 0.1,
         bias_regularization: float | None = None,
+        source: str | None = None,
     ) -> FactorModel:
         """A full model from factors computed anywhere (Spark, another process, a file).
 
@@ -226,6 +244,8 @@ class FactorModel(FoldIn, Recommender):
         ``global_mean`` or a bias is given).  ``regularization`` (and
         ``bias_regularization``, by default the same) is the λ of the ridge fold-in of
         new users and items; pass the training λ to fold in as the trained model would.
+        ``source`` says where the factors came from (kept in the model and its file, and
+        shown by ``repr`` with k and the numbers of users and items).
 
         Example:
             >>> import numpy as np
@@ -236,7 +256,11 @@ class FactorModel(FoldIn, Recommender):
             ['a', 'c']
             >>> model.similar_items("a", n=1).ids.tolist()
             ['c']
+            >>> FactorModel.from_factors((["ann"], ["a", "b", "c"]), Q, P, source="numpy")
+            FactorModel(source='numpy', k=2, users=1, items=3, predicts_ratings=False)
         """
+        if source is not None and not isinstance(source, str):
+            raise TypeError(f"source must be a string, got {type(source).__name__}")
         if not isinstance(catalog, Catalog):
             try:
                 user_ids, item_ids = catalog
@@ -287,6 +311,8 @@ class FactorModel(FoldIn, Recommender):
                 float(regularization if bias_regularization is None else bias_regularization),
             ],
         }
+        if source is not None:
+            state["source_"] = source
         for name, arr in state.items():
             if isinstance(arr, np.ndarray) and not np.isfinite(arr).all():
                 # Named as given: there was no training here to have diverged.

@@ -43,6 +43,8 @@ def from_spark_als(
         >>> spark_model = ALS(rank=8, seed=0).fit(ratings_df)  # doctest: +SKIP
         >>> model = from_spark_als(spark_model, ratings=ratings_df)  # doctest: +SKIP
         >>> model.recommend(12, n=5).ids  # doctest: +SKIP
+        >>> model  # doctest: +SKIP
+        FactorModel(source='pyspark.ml ALSModel', k=8, users=943, items=1682)
     """
     users, P = _factor_table(als_model.userFactors, als_model.rank, "user")
     items, Q = _factor_table(als_model.itemFactors, als_model.rank, "item")
@@ -66,7 +68,9 @@ def from_spark_als(
             shape=(len(users), len(items)),
         )
     catalog = Catalog.from_ids(users, items, seen=seen)
-    return FactorModel.from_factors(catalog, Q, P, predicts_ratings=not implicit)
+    return FactorModel.from_factors(
+        catalog, Q, P, predicts_ratings=not implicit, source="pyspark.ml ALSModel"
+    )
 
 
 UNKNOWN = ("error", "skip")
