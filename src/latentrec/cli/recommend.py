@@ -315,14 +315,33 @@ def similar(model_path, item, user, n, as_json):
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.option("--user", "-u", required=True, help="Raw user id.")
 @click.option("--item", "-i", required=True, help="Raw item id.")
+@click.option(
+    "--data",
+    "source",
+    default=None,
+    help="The model's training data: the titles cited are chosen by the user's own "
+    "ratings there (at or above their mean), not by the model's fit of them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@data_options
 @fail_on_known_errors
-def explain(model_path, user, item, as_json):
+def explain(model_path, user, item, source, as_json, **opts):
     """Split one prediction into μ + b_u + b_i + p_u·q_i.
 
+    The "because they rated" titles are ones the user liked, closest to the item: the
+    user's ratings at or above their mean, read from --data (each shown with its
+    rating); without it the model's own fit of their ratings stands in, since a model
+    file keeps which titles a user rated, not the stars.
+
     \f
-    Example: ``latentrec explain model.npz --user 1 --item 50``
+    Example: ``latentrec explain model.npz --user 1 --item 50 --data ml-100k``
     """
+    reading = [f"--{k.replace('_', '-')}" for k, v in opts.items() if v not in (None, False)]
+    if reading and source is None:
+        verb = "tells" if len(reading) == 1 else "tell"
+        raise click.UsageError(
+            f"{', '.join(reading)} {verb} how to read --data, which is not given"
+        )
     model = load(model_path)
     _refuse_pipeline(model, model_path, "explain", "splits one model's prediction")
     if not hasattr(model, "explain"):
@@ -335,7 +354,15 @@ def explain(model_path, user, item, as_json):
                 "biased-mf, svd or als"
             )
         raise Failure(f"{name} predicts no ratings to explain")
-    e = model.explain(known_id(model.users_, user), known_id(model.items_, item))
+    uid, iid = known_id(model.users_, user), known_id(model.items_, item)
+    ratings = None
+    if source is not None:
+        ratings = load_training_data(model, model_path, source, **opts)
+        if ratings.matrix[ratings.users.index([uid])[0]].nnz == 0:
+            # A user the model gained after training (onboard --save-as) has no row
+            # there: the model's fit of what they rated is all there is.
+            ratings = None
+    e = model.explain(uid, iid, ratings=ratings)
     click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))
 
 

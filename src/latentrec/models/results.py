@@ -92,7 +92,8 @@ class Explanation:
     item_title: str | None = None
     rating_scale: tuple[float, float] | None = None
     supporting: object = field(default=None, repr=False)
-    """The user's rated items most similar to this one (a DataFrame), when known."""
+    """The items the user liked most similar to this one (a DataFrame, see
+    :func:`~latentrec.models.factor.supporting_items`), when known."""
     predicts_ratings: bool = True
     """False for a ranking model: the sum is a score that orders items, not a rating."""
 
@@ -182,9 +183,14 @@ class Explanation:
             lines.append(f"  largest factor terms {tops}")
         if self.supporting is not None and len(self.supporting):
             named = self.supporting.get("title", self.supporting["item_id"]).astype(str)
+            # Their own stars where they were given (supporting_items' ``ratings``), so
+            # that a reader sees each cited title is one they liked.
+            stars = self.supporting.get("rating", pd.Series([None] * len(named)))
             shown = ", ".join(
-                f"{name} ({sim:.2f})"
-                for name, sim in zip(named, self.supporting["similarity"], strict=True)
+                f"{name} ({'' if star is None else f'rated {star:g}, '}{sim:.2f})"
+                for name, star, sim in zip(
+                    named, stars.tolist(), self.supporting["similarity"], strict=True
+                )
             )
             lines.append(f"  because they rated   {shown}")
         return "\n".join(lines)
