@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import click
 import numpy as np
@@ -93,6 +94,8 @@ def recommend(
     Every row carries `fallback` (true for the popularity list of an unknown user).  A
     fallback row's score is the model's prediction for a user it does not know (μ + b_i)
     for rating models, and empty (NaN, null in JSON) for ranking models, never a count.
+    A rating model's scores show clipped to its rating scale, as predict(clip=True)
+    answers them (a note says when one was past it); --json gives the raw scores.
 
     The re-ranking knobs (--diversity, --calibrate, --boost-new, --rules) run the model
     as the candidate stage of a pipeline: its 200 best unseen items are re-ranked
@@ -190,7 +193,38 @@ def recommend(
     if len(rec.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
         click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
         return
-    emit(recommendation_table(rec), as_json)
+    emit(recommendation_table(as_ratings(model, rec, as_json)), as_json)
+
+
+def as_ratings(model, rec, as_json: bool):
+    """``rec`` as the text table shows it: a rating model's scores clipped to its rating
+    scale, as ``predict(clip=True)`` answers (the order stays the model's), with a note
+    on stderr when any was past it.  JSON, a ranking model's scores, a model without a
+    scale and a pipeline's list are left as they are.
+
+    A score of 6.06 on a 1-5 scale read as a broken rating; the service's page shows
+    predicted ratings clipped too, and its JSON the raw scores.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.models.catalog import Catalog
+        >>> cat = Catalog.from_ids([1], ["a", "b"], rating_scale=(1.0, 5.0))
+        >>> m = FactorModel.from_factors(cat, np.eye(2), [[3.0, 0.5]], global_mean=3.0)
+        >>> as_ratings(m, m.recommend(1), as_json=False).scores.tolist()
+        [5.0, 3.5]
+    """
+    scale = getattr(model, "rating_scale_", None)
+    if as_json or isinstance(model, Pipeline) or scale is None or not model.predicts_ratings:
+        return rec
+    shown = np.clip(rec.scores, *scale)  # NaN (no score) stays NaN
+    if not np.array_equal(shown, rec.scores, equal_nan=True):
+        click.echo(
+            f"(scores past the {scale[0]:g}-{scale[1]:g} rating scale are shown clipped "
+            "to it, as predict(clip=True) answers; --json gives the raw scores)",
+            err=True,
+        )
+    return replace(rec, scores=shown)
 
 
 def _with_gained_histories(model, data: Interactions) -> Interactions:
