@@ -188,3 +188,66 @@ def test_recommend_all_to_a_path_that_exists_says_so(spark, tmp_path):
     with pytest.raises(FileExistsError, match=f"{path} exists already; recommend_all writes"):
         recommend_all(model, users, n=2, path=path)
     assert sorted(p.name for p in path.iterdir()) == before
+
+
+def test_an_imported_als_model_says_what_it_is(spark):
+    """A model imported from Spark printed as 'FactorModel()': nothing of where it came
+    from or what it holds.  Its repr now names the source, k and the numbers of users and
+    items (a ranking model's says so too), and a saved copy keeps the source."""
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    from latentrec.spark import from_spark_als
+
+    frame = sample_ratings()
+    df = spark.createDataFrame(frame, "user int, item int, rating float")
+    als_model = SparkALS(rank=4, maxIter=2, seed=0).fit(df)
+    model = from_spark_als(als_model)
+    users, items = frame["user"].nunique(), frame["item"].nunique()
+    assert repr(model) == (
+        f"FactorModel(source='pyspark.ml ALSModel', k=4, users={users}, items={items})"
+    )
+    implicit = from_spark_als(als_model, implicit=True)
+    assert repr(implicit).endswith(f"items={items}, predicts_ratings=False)")
+
+
+def _exploring_pipeline():
+    from conftest import random_ratings
+
+    from latentrec.models import BiasedMF
+    from latentrec.pipeline import Explore, Pipeline
+
+    data = random_ratings()
+    model = BiasedMF(n_factors=3, n_epochs=5, random_state=0)
+    return Pipeline(model, rerankers=[Explore(share=0.5, random_state=0)]).fit(data), data
+
+
+def test_each_stranger_gets_their_own_exploration_slots_whoever_shares_the_batch():
+    """The executors ran recommend_batch_idx, where an unknown user is index -1: every
+    stranger in a batch got the same exploration slots, unlike pipe.recommend(id),
+    which seeds them by the id.  Now each list is the user's own recommend, whoever
+    else is in the batch."""
+    from latentrec.spark.interop import top_n_batches
+
+    pipe, data = _exploring_pipeline()
+    strangers = ["x", "y", "z", "w"]
+    known = data.users.ids[0]
+
+    def lists(users):
+        out = next(top_n_batches([pd.DataFrame({"user": users})], pipe, n=6))
+        return {u: rows.sort_values("rank")["item"].tolist() for u, rows in out.groupby("user")}
+
+    together = lists([*strangers, known])
+    for user in [*strangers, known]:
+        assert together[user] == pipe.recommend(user, n=6).ids.tolist()
+        assert lists([user]) == {user: together[user]}
+    assert len({tuple(together[s]) for s in strangers}) > 1
+
+
+def test_recommend_all_with_a_pipeline_answers_each_stranger_as_recommend_does(spark):
+    from latentrec.spark import recommend_all
+
+    pipe, _ = _exploring_pipeline()
+    users = spark.createDataFrame([("x",), ("y",), ("z",)], "user string")
+    top = recommend_all(pipe, users, n=6).toPandas()
+    for user, rows in top.groupby("user"):
+        assert rows.sort_values("rank")["item"].tolist() == pipe.recommend(user, n=6).ids.tolist()

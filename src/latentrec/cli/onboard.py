@@ -23,6 +23,7 @@ from ._common import (
     typed_id,
     writing,
 )
+from .recommend import as_ratings
 
 
 def _parse_answers(model, text: str) -> dict:
@@ -154,7 +155,9 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
 
     Shows popular titles spread across the model's taste dimensions and asks for a
     rating of each (skip the ones you have not seen) until k are answered, folds the
-    answers into a user vector and prints the top-n.  Answers may be piped on standard
+    answers into a user vector and prints the top-n (a rating model's scores clipped
+    to its rating scale, as recommend shows them; --json gives the raw scores).  Answers
+    may be piped on standard
     input, one a line; the end of the input stops asking, as 'q' does.  With --save-as
     ID --output FILE the new user is added to the model and written to FILE.
 
@@ -215,7 +218,7 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         click.echo("no usable answers: most popular items instead")
     elif not as_json:
         click.echo(f"Recommended from {len(given)} answer(s):")
-    emit(recommendation_table(rec), as_json)
+    emit(recommendation_table(as_ratings(model, rec, as_json)), as_json)
     if user is not None:
         with writing(output):
             model.save(output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import click
 import numpy as np
@@ -93,6 +94,8 @@ def recommend(
     Every row carries `fallback` (true for the popularity list of an unknown user).  A
     fallback row's score is the model's prediction for a user it does not know (μ + b_i)
     for rating models, and empty (NaN, null in JSON) for ranking models, never a count.
+    A rating model's scores show clipped to its rating scale, as predict(clip=True)
+    answers them (a note says when one was past it); --json gives the raw scores.
 
     The re-ranking knobs (--diversity, --calibrate, --boost-new, --rules) run the model
     as the candidate stage of a pipeline: its 200 best unseen items are re-ranked
@@ -190,7 +193,38 @@ def recommend(
     if len(rec.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
         click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
         return
-    emit(recommendation_table(rec), as_json)
+    emit(recommendation_table(as_ratings(model, rec, as_json)), as_json)
+
+
+def as_ratings(model, rec, as_json: bool):
+    """``rec`` as the text table shows it: a rating model's scores clipped to its rating
+    scale, as ``predict(clip=True)`` answers (the order stays the model's), with a note
+    on stderr when any was past it.  JSON, a ranking model's scores, a model without a
+    scale and a pipeline's list are left as they are.
+
+    A score of 6.06 on a 1-5 scale read as a broken rating; the service's page shows
+    predicted ratings clipped too, and its JSON the raw scores.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.models.catalog import Catalog
+        >>> cat = Catalog.from_ids([1], ["a", "b"], rating_scale=(1.0, 5.0))
+        >>> m = FactorModel.from_factors(cat, np.eye(2), [[3.0, 0.5]], global_mean=3.0)
+        >>> as_ratings(m, m.recommend(1), as_json=False).scores.tolist()
+        [5.0, 3.5]
+    """
+    scale = getattr(model, "rating_scale_", None)
+    if as_json or isinstance(model, Pipeline) or scale is None or not model.predicts_ratings:
+        return rec
+    shown = np.clip(rec.scores, *scale)  # NaN (no score) stays NaN
+    if not np.array_equal(shown, rec.scores, equal_nan=True):
+        click.echo(
+            f"(scores past the {scale[0]:g}-{scale[1]:g} rating scale are shown clipped "
+            "to it, as predict(clip=True) answers; --json gives the raw scores)",
+            err=True,
+        )
+    return replace(rec, scores=shown)
 
 
 def _with_gained_histories(model, data: Interactions) -> Interactions:
@@ -315,14 +349,33 @@ def similar(model_path, item, user, n, as_json):
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.option("--user", "-u", required=True, help="Raw user id.")
 @click.option("--item", "-i", required=True, help="Raw item id.")
+@click.option(
+    "--data",
+    "source",
+    default=None,
+    help="The model's training data: the titles cited are chosen by the user's own "
+    "ratings there (at or above their mean), not by the model's fit of them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@data_options
 @fail_on_known_errors
-def explain(model_path, user, item, as_json):
+def explain(model_path, user, item, source, as_json, **opts):
     """Split one prediction into μ + b_u + b_i + p_u·q_i.
 
+    The "because they rated" titles are ones the user liked, closest to the item: the
+    user's ratings at or above their mean, read from --data (each shown with its
+    rating); without it the model's own fit of their ratings stands in, since a model
+    file keeps which titles a user rated, not the stars.
+
     \f
-    Example: ``latentrec explain model.npz --user 1 --item 50``
+    Example: ``latentrec explain model.npz --user 1 --item 50 --data ml-100k``
     """
+    reading = [f"--{k.replace('_', '-')}" for k, v in opts.items() if v not in (None, False)]
+    if reading and source is None:
+        verb = "tells" if len(reading) == 1 else "tell"
+        raise click.UsageError(
+            f"{', '.join(reading)} {verb} how to read --data, which is not given"
+        )
     model = load(model_path)
     _refuse_pipeline(model, model_path, "explain", "splits one model's prediction")
     if not hasattr(model, "explain"):
@@ -335,7 +388,15 @@ def explain(model_path, user, item, as_json):
                 "biased-mf, svd or als"
             )
         raise Failure(f"{name} predicts no ratings to explain")
-    e = model.explain(known_id(model.users_, user), known_id(model.items_, item))
+    uid, iid = known_id(model.users_, user), known_id(model.items_, item)
+    ratings = None
+    if source is not None:
+        ratings = load_training_data(model, model_path, source, **opts)
+        if ratings.matrix[ratings.users.index([uid])[0]].nnz == 0:
+            # A user the model gained after training (onboard --save-as) has no row
+            # there: the model's fit of what they rated is all there is.
+            ratings = None
+    e = model.explain(uid, iid, ratings=ratings)
     click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))
 
 

@@ -83,6 +83,23 @@ class FactorModel(FoldIn, Recommender):
         self.item_bias_[no_item] = 0
         self.item_factors_[no_item] = 0
 
+    def __repr__(self) -> str:
+        # A model made from factors has no hyperparameters, so the estimator's repr said
+        # "FactorModel()" of every one (Spark's import included): say what it holds.
+        fitted = self.__dict__.get("_fitted")
+        if type(self) is not FactorModel or fitted is None:
+            return super().__repr__()
+        source = fitted.state.get("source_")
+        shown = [] if source is None else [f"source={source!r}"]
+        shown += [
+            f"k={fitted.state['item_factors_'].shape[1]}",
+            f"users={fitted.catalog.n_users}",
+            f"items={fitted.catalog.n_items}",
+        ]
+        if not self.predicts_ratings:
+            shown.append("predicts_ratings=False")
+        return f"FactorModel({', '.join(shown)})"
+
     @property
     def predicts_ratings(self) -> bool:
         """Whether scores are ratings (a model from factors says so in its state)."""
@@ -138,15 +155,17 @@ class FactorModel(FoldIn, Recommender):
         u = np.where(known_u, user_idx, 0)
         i = np.where(known_i, item_idx, 0)
         both = known_u & known_i
-        dot = np.einsum(
-            "ij,ij->i",
-            self.user_factors_[u].astype(np.float64),
-            self.item_factors_[i].astype(np.float64),
-        )
+        # All in float64, in explain's order: ((μ + b_u) + b_i) + Σ_f p_uf·q_if, the sum
+        # taken as np.sum takes it.  Biases added in float32 (NumPy keeps a Python float
+        # + float32 array in float32) and einsum's own summation order made a prediction
+        # differ from its explanation's sum in the 4th decimal for some pairs.
+        terms = self.user_factors_[u].astype(np.float64)
+        terms *= self.item_factors_[i]
+        dot = terms.sum(axis=1)
         out = (
-            self.global_mean_
-            + np.where(known_u, self.user_bias_[u], 0.0)
-            + np.where(known_i, self.item_bias_[i], 0.0)
+            np.float64(self.global_mean_)
+            + np.where(known_u, self.user_bias_[u].astype(np.float64), 0.0)
+            + np.where(known_i, self.item_bias_[i].astype(np.float64), 0.0)
             + np.where(both, dot, 0.0)
         )
         base = self._baseline_mean()
@@ -166,8 +185,13 @@ class FactorModel(FoldIn, Recommender):
         return mu
 
     @reads_fitted
-    def explain(self, user_id, item_id) -> Explanation:
+    def explain(self, user_id, item_id, *, ratings=None) -> Explanation:
         """Split the prediction for (user, item) into μ, b_u, b_i and per-factor terms.
+
+        ``supporting`` lists the titles the user liked closest to the item
+        (:func:`supporting_items`); give ``ratings`` (the user's ``{item_id: rating}``,
+        or an Interactions holding them, e.g. the training data) to choose them by the
+        user's own stars rather than by the model's fit of them.
 
         Example:
             >>> import numpy as np
@@ -175,8 +199,8 @@ class FactorModel(FoldIn, Recommender):
             >>> from latentrec.models import Biases
             >>> model = Biases().fit(Interactions.from_dense(np.array([[5, 3], [4, 1]])))
             >>> e = model.explain(0, 1)
-            >>> bool(abs(e.prediction - model.predict([0], [1])[0]) < 1e-6)
-            True
+            >>> e.prediction == model.predict([0], [1])[0]  # the same sum, bit for bit
+            np.True_
         """
         self.check_fitted()
         for value in (user_id, item_id):
@@ -193,7 +217,11 @@ class FactorModel(FoldIn, Recommender):
             factor_contributions=contrib,
             item_title=None if self.item_titles_ is None else str(self.item_titles_[i]),
             rating_scale=self.rating_scale_,
-            supporting=supporting_items(self, user_id, item_id) if self.n_factors_ else None,
+            supporting=(
+                supporting_items(self, user_id, item_id, ratings=ratings)
+                if self.n_factors_
+                else None
+            ),
             predicts_ratings=bool(self.predicts_ratings),
         )
 
@@ -211,6 +239,7 @@ class FactorModel(FoldIn, Recommender):
         predicts_ratings: bool | None = None,
         regularization: float = 0.1,
         bias_regularization: float | None = None,
+        source: str | None = None,
     ) -> FactorModel:
         """A full model from factors computed anywhere (Spark, another process, a file).
 
@@ -224,6 +253,8 @@ class FactorModel(FoldIn, Recommender):
         ``global_mean`` or a bias is given).  ``regularization`` (and
         ``bias_regularization``, by default the same) is the λ of the ridge fold-in of
         new users and items; pass the training λ to fold in as the trained model would.
+        ``source`` says where the factors came from (kept in the model and its file, and
+        shown by ``repr`` with k and the numbers of users and items).
 
         Example:
             >>> import numpy as np
@@ -234,7 +265,11 @@ class FactorModel(FoldIn, Recommender):
             ['a', 'c']
             >>> model.similar_items("a", n=1).ids.tolist()
             ['c']
+            >>> FactorModel.from_factors((["ann"], ["a", "b", "c"]), Q, P, source="numpy")
+            FactorModel(source='numpy', k=2, users=1, items=3, predicts_ratings=False)
         """
+        if source is not None and not isinstance(source, str):
+            raise TypeError(f"source must be a string, got {type(source).__name__}")
         if not isinstance(catalog, Catalog):
             try:
                 user_ids, item_ids = catalog
@@ -285,6 +320,8 @@ class FactorModel(FoldIn, Recommender):
                 float(regularization if bias_regularization is None else bias_regularization),
             ],
         }
+        if source is not None:
+            state["source_"] = source
         for name, arr in state.items():
             if isinstance(arr, np.ndarray) and not np.isfinite(arr).all():
                 # Named as given: there was no training here to have diverged.
@@ -545,26 +582,35 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
-def supporting_items(model, user_id, item_id, n: int = 3):
-    """The user's own rated items closest to ``item_id`` in factor space ("because you rated").
+def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
+    """The items the user liked that are closest to ``item_id`` in factor space ("because
+    you rated").
 
-    Looks through the items the user has in training (``model.seen_``) and returns the
-    ``n`` with the highest cosine similarity between their factor vector and the target
-    item's, best first, as a DataFrame with ``item_id``, ``similarity`` (and ``title``
-    when the model has titles).  The target itself is left out; items without a vector
-    (all-zero factors) have no similarity and are left out too.  A user with no rated
-    items gets an empty table.
+    Only titles the user liked are cited, never one they rated low: with ``ratings``
+    (the user's own stars, as ``{item_id: rating}`` or an
+    :class:`~latentrec.Interactions` holding the user, e.g. the training data), those
+    rated at or above the user's mean rating (so at least their top-rated one), and the
+    table has their ``rating``.  A model keeps which items a user rated, not the stars,
+    so without ``ratings`` a rating model's own fit of those stars stands in: the rated
+    items it predicts at or above the mean of its predictions for them.  For a model
+    that predicts no ratings every interaction is a positive, and all count.
+
+    Among those, the ``n`` whose factor vectors have the highest cosine similarity with
+    the target item's come first, as a DataFrame with ``item_id``, ``similarity`` (and
+    ``rating``, ``title`` when known).  The target itself is left out; items without a
+    vector (all-zero factors) have no similarity and are left out too.  A user with no
+    rated items gets an empty table.
 
     Example:
         >>> import numpy as np
         >>> from latentrec import Interactions
         >>> from latentrec.models import GradientDescentMF
         >>> R = np.array([[5, 5, 0, 1, 1], [4, 5, 4, 1, 2], [1, 1, 1, 5, 4], [2, 1, 2, 4, 5]])
-        >>> model = GradientDescentMF(n_epochs=3000, random_state=0)
-        >>> model = model.fit(Interactions.from_dense(R))
-        >>> table = supporting_items(model, 0, 2, n=4)  # why item 2 for user 0?
-        >>> table["item_id"].tolist()[:2] in ([0, 1], [1, 0])  # the films like it come first
-        True
+        >>> data = Interactions.from_dense(R)
+        >>> model = GradientDescentMF(n_epochs=3000, random_state=0).fit(data)
+        >>> table = supporting_items(model, 0, 2, n=4, ratings=data)  # why item 2 for user 0?
+        >>> sorted(table["item_id"].tolist()), table["rating"].tolist()  # 1-star ones left out
+        ([0, 1], [5.0, 5.0])
     """
     model.check_fitted()
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -574,17 +620,64 @@ def supporting_items(model, user_id, item_id, n: int = 3):
     Q = np.asarray(model.item_factors_, dtype=np.float64)
     if Q.shape[1] == 0:
         raise ValueError(f"{type(model).__name__} has no latent factors, so no similar items")
-    rated = model.seen_.indices[model.seen_.indptr[u] : model.seen_.indptr[u + 1]]
-    rated = rated[rated != i]
+    stars = None
+    if ratings is not None:
+        rated, stars = _user_ratings(model, user_id, ratings)
+        liked = stars >= stars.mean() if stars.size else np.zeros(0, bool)
+    else:
+        rated = model.seen_.indices[model.seen_.indptr[u] : model.seen_.indptr[u + 1]]
+        rated = rated.astype(np.int64)
+        liked = np.ones(rated.size, bool)
+        if model.predicts_ratings and rated.size:
+            fit = model.predict_idx(np.full(rated.size, u), rated)
+            liked = fit >= fit.mean()
+    keep = liked & (rated != i)
     target = Q[i]
     norms = np.linalg.norm(Q[rated], axis=1) * np.linalg.norm(target)
-    keep = norms > 0
+    keep &= norms > 0
     rated, norms = rated[keep], norms[keep]
     sims = (Q[rated] @ target) / norms if rated.size else np.empty(0)
     # Stable order: ties go to the lower item index, so results do not depend on sorting.
     order = np.lexsort((rated, -sims))[:n]
     out = pd.DataFrame({"item_id": model.items_.ids[rated[order]], "similarity": sims[order]})
+    if stars is not None:
+        out["rating"] = stars[keep][order]
     titles = getattr(model, "item_titles_", None)
     if titles is not None:
         out["title"] = np.asarray(titles)[rated[order]]
     return out
+
+
+def _user_ratings(model, user_id, ratings) -> tuple[np.ndarray, np.ndarray]:
+    """``(item_idx, stars)`` of one user from ``{item_id: rating}`` or an Interactions.
+
+    Example:
+        >>> import numpy as np
+        >>> m = FactorModel.from_factors(([0], ["a", "b"]), np.eye(2), global_mean=3.0)
+        >>> [x.tolist() for x in _user_ratings(m, 0, {"b": 4, "a": 2})]
+        [[1, 0], [4.0, 2.0]]
+    """
+    if isinstance(ratings, Interactions):
+        row = ratings.users.index([user_id])[0]
+        m = ratings.matrix
+        cols = m.indices[m.indptr[row] : m.indptr[row + 1]]
+        item_ids = ratings.items.ids[cols]
+        stars = np.asarray(m.data[m.indptr[row] : m.indptr[row + 1]], dtype=np.float64)
+    elif hasattr(ratings, "items") and callable(ratings.items):
+        pairs = list(ratings.items())
+        item_ids = id_array([k for k, _ in pairs]) if pairs else np.empty(0, dtype=object)
+        stars = np.array([float(v) for _, v in pairs], dtype=np.float64)
+    else:
+        raise TypeError(
+            "ratings must be the user's {item_id: rating} or an Interactions holding the "
+            f"user, got {type(ratings).__name__}"
+        )
+    if not np.isfinite(stars).all():
+        bad = item_ids[~np.isfinite(stars)][0]
+        raise ValueError(f"ratings: item {_show(bad)} has rating {stars[~np.isfinite(stars)][0]}")
+    idx = model.items_.index(item_ids).astype(np.int64) if len(item_ids) else np.empty(0, np.int64)
+    return idx, stars
+
+
+def _show(x):
+    return x.item() if isinstance(x, np.generic) else x

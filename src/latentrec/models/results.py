@@ -69,8 +69,10 @@ class UserVector:
 class Explanation:
     """One prediction split into its parts.
 
-    ``prediction`` equals ``global_mean + user_bias + item_bias + interaction`` exactly
-    (before any clipping, which ``clipped`` reports separately).  For a ranking model
+    ``prediction`` equals ``global_mean + user_bias + item_bias + interaction`` exactly,
+    and is what ``predict`` answers by default (``clip=False``), bit for bit; ``clipped``
+    is ``predict(..., clip=True)``'s answer, and the text shows it, with the amount cut
+    off, only where the two differ.  For a ranking model
     (``predicts_ratings=False``) that sum is a score that orders items, and the text
     calls it so.
 
@@ -90,7 +92,8 @@ class Explanation:
     item_title: str | None = None
     rating_scale: tuple[float, float] | None = None
     supporting: object = field(default=None, repr=False)
-    """The user's rated items most similar to this one (a DataFrame), when known."""
+    """The items the user liked most similar to this one (a DataFrame, see
+    :func:`~latentrec.models.factor.supporting_items`), when known."""
     predicts_ratings: bool = True
     """False for a ranking model: the sum is a score that orders items, not a rating."""
 
@@ -106,8 +109,10 @@ class Explanation:
 
     @property
     def clipped(self) -> float:
-        """The prediction clipped to the rating scale (unchanged when there is none)."""
-        if self.rating_scale is None:
+        """The prediction clipped to the rating scale, as ``predict(..., clip=True)``
+        answers it (unchanged when there is no scale, and for a ranking model, whose
+        score is no rating to clip)."""
+        if self.rating_scale is None or not self.predicts_ratings:
             return self.prediction
         return float(np.clip(self.prediction, *self.rating_scale))
 
@@ -164,16 +169,28 @@ class Explanation:
             # A ranking model's sum orders items; read as stars it would mislead.
             else f"  = ranking score      {self.prediction:.4f} (orders items; not a rating)",
         ]
-        if self.rating_scale is not None and self.clipped != self.prediction:
-            lines.append(f"  clipped to scale     {self.clipped:.4f}")
+        if self.clipped != self.prediction:
+            # The line above is predict's default answer (clip=False); this one is
+            # clip=True's, with the amount cut off, so neither reads as the other.
+            low, high = self.rating_scale
+            label = f"clipped to {low:g}-{high:g}"
+            lines.append(
+                f"  {label:<20} {self.clipped:.4f} (by {self.clipped - self.prediction:+.4f}, "
+                "as predict(clip=True) answers)"
+            )
         if len(self.factor_contributions):
             tops = ", ".join(f"f{f} {v:+.3f}" for f, v in self.top_factors())
             lines.append(f"  largest factor terms {tops}")
         if self.supporting is not None and len(self.supporting):
             named = self.supporting.get("title", self.supporting["item_id"]).astype(str)
+            # Their own stars where they were given (supporting_items' ``ratings``), so
+            # that a reader sees each cited title is one they liked.
+            stars = self.supporting.get("rating", pd.Series([None] * len(named)))
             shown = ", ".join(
-                f"{name} ({sim:.2f})"
-                for name, sim in zip(named, self.supporting["similarity"], strict=True)
+                f"{name} ({'' if star is None else f'rated {star:g}, '}{sim:.2f})"
+                for name, star, sim in zip(
+                    named, stars.tolist(), self.supporting["similarity"], strict=True
+                )
             )
             lines.append(f"  because they rated   {shown}")
         return "\n".join(lines)

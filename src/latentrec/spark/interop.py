@@ -4,7 +4,7 @@
 :class:`~latentrec.models.FactorModel` (optionally with the seen items of its training
 ratings, which Spark's own ``recommendForAllUsers`` ignores).  ``recommend_all`` ships a
 fitted model to the executors once (a broadcast) and runs the model's own
-``recommend_batch_idx`` on each batch of users, so the distributed top-N is the
+``recommend_batch`` on each batch of users, so the distributed top-N is the
 single-machine top-N: seen items excluded, ties broken the same way, unknown users given
 the popularity fallback.
 """
@@ -43,6 +43,8 @@ def from_spark_als(
         >>> spark_model = ALS(rank=8, seed=0).fit(ratings_df)  # doctest: +SKIP
         >>> model = from_spark_als(spark_model, ratings=ratings_df)  # doctest: +SKIP
         >>> model.recommend(12, n=5).ids  # doctest: +SKIP
+        >>> model  # doctest: +SKIP
+        FactorModel(source='pyspark.ml ALSModel', k=8, users=943, items=1682)
     """
     users, P = _factor_table(als_model.userFactors, als_model.rank, "user")
     items, Q = _factor_table(als_model.itemFactors, als_model.rank, "item")
@@ -66,7 +68,9 @@ def from_spark_als(
             shape=(len(users), len(items)),
         )
     catalog = Catalog.from_ids(users, items, seen=seen)
-    return FactorModel.from_factors(catalog, Q, P, predicts_ratings=not implicit)
+    return FactorModel.from_factors(
+        catalog, Q, P, predicts_ratings=not implicit, source="pyspark.ml ALSModel"
+    )
 
 
 UNKNOWN = ("error", "skip")
@@ -111,10 +115,12 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
 
     ``model`` is any fitted latentrec model (from :func:`latentrec.spark.fit_als`,
     :func:`from_spark_als` or a file); it is broadcast once and each task runs the
-    model's own ``recommend_batch_idx``, so the answer for every user is exactly
+    model's own ``recommend_batch``, so the answer for every user is exactly
     ``model.recommend(user, n)``: items the user has seen never appear, and an unknown
-    user gets the popularity fallback (a null user is refused); a user listed more than
-    once in ``users_df`` gets one list.  Returns a DataFrame with
+    user gets the popularity fallback (a null user is refused; a pipeline's random
+    slots are seeded by the user's id, so strangers differ there, and no list depends
+    on which other users share its batch); a user listed more than once in
+    ``users_df`` gets one list.  Returns a DataFrame with
     columns ``user``, ``rank`` (1 = best), ``item`` and ``score``.  With ``path`` the
     rows are written there as Parquet (Spark's writer: a folder of part files, published
     when the job commits), the model's broadcast is released, and the DataFrame returned
@@ -199,20 +205,21 @@ def top_n_batches(batches, model, n: int, user_col: str = "user"):
     """
     from threadpoolctl import threadpool_limits
 
-    items = model.catalog_.items.ids
     for frame in batches:
         raw = frame[user_col].to_numpy()
-        idx = model.catalog_.users.lookup(raw) if raw.size else np.empty(0, np.int32)
+        if raw.size == 0:
+            continue
         with threadpool_limits(1):
-            best, scores, _ = model.recommend_batch_idx(idx, n)
-        valid = best >= 0
-        row, rank = np.nonzero(valid)
+            # By raw id, not index: a pipeline seeds each unknown user's random slots
+            # (Explore, Thompson) by their id, as its recommend does, where index -1
+            # gave every stranger in the batch the same list.
+            table = model.recommend_batch(raw, n)
         yield pd.DataFrame(
             {
-                "user": raw[row],
-                "rank": (rank + 1).astype(np.int32),
-                "item": items[best[valid]],
-                "score": scores[valid].astype(np.float32),
+                "user": table["user_id"].to_numpy(),
+                "rank": table["rank"].to_numpy().astype(np.int32),
+                "item": table["item_id"].to_numpy(),
+                "score": table["score"].to_numpy().astype(np.float32),
             }
         )
 
