@@ -169,8 +169,13 @@ def test_supporting_items_are_the_users_rated_items_nearest_the_target():
     np.testing.assert_allclose(table["similarity"], expected, atol=1e-6)
     assert table["title"].tolist() == ["T0", "T5", "T1"]
     everything = supporting_items(model, 0, 3, n=10)
-    assert everything["item_id"].tolist() == [0, 5, 1, 2]  # item 4 (zero vector) left out
-    assert everything["similarity"].iloc[-1] == pytest.approx(-1.0)
+    # Item 4 (zero vector) has no direction; item 2 the model fits at 2.0, below the user's
+    # mean fit, so without their stars it is not cited as something they liked.
+    assert everything["item_id"].tolist() == [0, 5, 1]
+    # With their stars (mean 3): the 5, 4 and 3 are cited, the 1-star item 5 is not.
+    liked = supporting_items(model, 0, 3, n=10, ratings=data)
+    assert liked["item_id"].tolist() == [0, 1, 2]
+    assert liked["similarity"].iloc[-1] == pytest.approx(-1.0)
     # The target is never its own support, even when the user rated it.
     assert 0 not in supporting_items(model, 0, 0, n=10)["item_id"].tolist()
     # A user whose only rated item is the target has no support.
