@@ -139,7 +139,11 @@ def test_explicit_fits_record_the_training_mean(spark):
     assert model.global_mean_ == 0.0
     guess = model.predict(["nobody"], [frame.item[0]], unknown="baseline")[0]
     assert guess == pytest.approx(mean, rel=1e-6)
-    assert fit_als(df, implicit=True, n_factors=2, n_epochs=1).rating_mean_ is None
+    implicit = fit_als(df, implicit=True, n_factors=2, n_epochs=1)
+    assert implicit.rating_mean_ is None
+    # It says where it came from, as an imported ALSModel does.
+    assert repr(model).startswith("FactorModel(source='latentrec.spark.fit_als', k=2")
+    assert "predicts_ratings=False" in repr(implicit)
 
 
 def test_bad_input_is_named(spark):

@@ -255,6 +255,7 @@ def fit_als(
         predicts_ratings=not implicit,
         regularization=reg,
         bias_regularization=reg_b,
+        source="latentrec.spark.fit_als",
     )
     return model.record_metrics(
         spark_setup_seconds=setup, spark_iteration_seconds=[float(s) for s in seconds]
