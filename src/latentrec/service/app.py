@@ -146,7 +146,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         settings.poll_seconds,
         live if settings.warm_users else None,
         facts=facts,
+        retrain_folder=directory_of(source),
     )
+    refresher.follow_retrain()  # shown from the first /health on
 
     @asynccontextmanager
     async def lifespan(app):
@@ -827,6 +829,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             # The worker keeps serving (status stays "ok" for the load balancer); the
             # operator sees why no new version is picked up without reading its log.
             "reload_error": refresher.reload_failure,
+            # Written by the schedule in the parent process (serve --retrain-every):
+            # its failures were only in that process's log.
+            "last_retrain": refresher.last_retrain,
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
@@ -894,6 +899,19 @@ def source_from(settings: Settings):
     if settings.model_path:
         return FileSource(settings.model_path)
     raise ValueError("give a model file (model_path) or a model directory (model_dir)")
+
+
+def directory_of(source):
+    """The folder of the model directory ``source`` serves from; ``None`` for a source
+    that is not a model directory (a model file).
+
+    Example:
+        >>> from latentrec.service.holder import FixedSource
+        >>> directory_of(FixedSource(None)) is None
+        True
+    """
+    directory = getattr(source, "directory", None)
+    return None if directory is None else directory.path
 
 
 def questions_for(served: Served, n: int) -> list[dict]:
