@@ -553,23 +553,37 @@ class ModelDirectory:
     def next_number(self) -> int:
         """The number the next publish takes: one above every version that ever existed.
 
-        Pruned versions count too (from the history), so a name is never reused.
+        Pruned versions count too (from the history), so a name is never reused.  Only
+        versions count: a folder under a version's name with a ``version.json`` (a damaged
+        one too), not a stray file or folder left there by hand (``v000099`` holding
+        notes), which would make the numbering jump; the next name is never one such an
+        entry holds, though, since the publish's rename would fail on a file and replace
+        an empty folder.
 
         Example:
             >>> import tempfile
-            >>> ModelDirectory(tempfile.mkdtemp()).next_number()
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> md.next_number()
             1
+            >>> _ = (md.path / "versions" / "v000099").write_text("notes")
+            >>> _ = (md.path / "versions" / "v000001").write_text("notes")
+            >>> md.next_number()
+            2
         """
+        versions_dir = self.path / VERSIONS
         numbers = [0]
-        for entry in (self.path / VERSIONS).iterdir():
+        for entry in versions_dir.iterdir():
             match = NAME_PATTERN.match(entry.name)
-            if match:
+            if match and (entry / VERSION_FILE).is_file():
                 numbers.append(int(match.group(1)))
         for event in self.history():
             match = NAME_PATTERN.match(str(event.get("version", "")))
             if match:
                 numbers.append(int(match.group(1)))
-        return max(numbers) + 1
+        number = max(numbers) + 1
+        while os.path.lexists(versions_dir / version_name(number)):
+            number += 1
+        return number
 
     def switch(self, name: str, action: str, previous: str | None) -> None:
         """Point ``CURRENT`` at version ``name`` (call with the lock held) and record it.
