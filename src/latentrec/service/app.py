@@ -58,11 +58,13 @@ from . import schemas
 from .batching import PipelineQueue
 from .hardening import (
     ERROR_LOGGER,
+    TOKEN_NEEDED,
     AccessLog,
     BodyLimit,
     CheckedRoute,
     HostCheck,
     SecurityHeaders,
+    TokenGate,
     check_id,
     check_text,
     install_error_handlers,
@@ -184,6 +186,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.request_timeout
     )
+    # Outside the body limit: without the token, a request is refused before its body is
+    # read (no 413 or 422 to learn the limits and the schema from).
+    app.add_middleware(TokenGate, token=settings.token)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -209,11 +214,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if settings.token is None:
             return
         if not token_matches(request.headers.get("authorization"), settings.token):
-            raise HTTPException(
-                401,
-                "this route needs the service's bearer token (Authorization: Bearer ...)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            raise HTTPException(401, TOKEN_NEEDED, headers={"WWW-Authenticate": "Bearer"})
 
     writes = [Depends(authorised)]
 
