@@ -807,6 +807,16 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         return {"model_version": served.version, "item": item_out(served, item), "vector": vector}
 
     # ------------------------------------------------------------------ operations
+    shown_source = source.label() if hasattr(source, "label") else source.describe()
+
+    def public(text: str | None) -> str | None:
+        if text is None or not hasattr(source, "public_text"):
+            return text
+        return source.public_text(text)
+
+    def public_retrain(record: dict | None) -> dict | None:
+        return None if record is None else {**record, "reason": public(record["reason"])}
+
     @app.get("/health", response_model=schemas.Health, tags=["operations"])
     async def health():
         """The worker is up, which model version it serves, since when."""
@@ -820,7 +830,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "model_created": served.created,
             "model_loaded": served.loaded,
             "model_age_seconds": max(0.0, time.time() - served.created),
-            "model_source": source.describe(),
+            # A name, not the server's path: /health answers anyone (the log has it).
+            "model_source": shown_source,
             "store": str(getattr(store, "dialect", "")),
             "worker_pid": os.getpid(),
             "cached_users": len(live.cache),
@@ -829,10 +840,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "predicts_ratings": served.predicts_ratings,
             # The worker keeps serving (status stays "ok" for the load balancer); the
             # operator sees why no new version is picked up without reading its log.
-            "reload_error": refresher.reload_failure,
+            "reload_error": public(refresher.reload_failure),
             # Written by the schedule in the parent process (serve --retrain-every):
             # its failures were only in that process's log.
-            "last_retrain": refresher.last_retrain,
+            "last_retrain": public_retrain(refresher.last_retrain),
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
