@@ -209,3 +209,25 @@ def test_a_retrain_that_stops_before_fitting_says_no_candidate_was_trained(setup
         "; no candidate trained on 3000 explicit ratings (the kind v000001 was trained on)"
     ), first
     assert last.startswith("not published: all 300 ratings from the cutoff on were in")
+
+
+@pytest.mark.parametrize(
+    "args, env, code, message",
+    [
+        (["--store", ":memory:"], {}, 1, "in-memory database"),
+        ([], {"LATENTREC_STORE": "sqlite://"}, 1, "in-memory database"),
+        ([], {"LATENTREC_STORE": ""}, 2, "Missing option '--store'"),
+        (["--store", "r.db", "--holdout", "x"], {}, 2, "'x' is not a valid float"),
+    ],
+)
+def test_retrain_json_covers_the_option_checks_too(tmp_path, args, env, code, message):
+    """Found while the command line is read (before the command runs), these were click's
+    text on standard error even with --json."""
+    r = CliRunner().invoke(
+        main, ["retrain", "--model-dir", str(tmp_path / "m"), *args, "--json"], env=env
+    )
+    assert r.exit_code == code, r.output
+    answer = json.loads(r.stdout)
+    assert answer["published"] is False and message in answer["error"]
+    assert r.stderr == ""
+    assert not (tmp_path / "m").exists()

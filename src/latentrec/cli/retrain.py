@@ -88,6 +88,36 @@ def errors_as_json(fn):
     return wrapper
 
 
+class JsonFailures(click.Command):
+    """A command whose ``--json`` covers its option errors too: a store refused by
+    ``--store``'s check, a missing or bad option (found while the command line is read,
+    before :func:`errors_as_json` runs) is one JSON object on standard output, with
+    click's exit code (1 for a refused value, 2 for a usage mistake).
+
+    Example:
+        >>> @click.command(cls=JsonFailures)
+        ... @click.option("--n", type=int)
+        ... @click.option("--json", "as_json", is_flag=True)
+        ... def cmd(n, as_json):
+        ...     pass
+        >>> from click.testing import CliRunner
+        >>> result = CliRunner().invoke(cmd, ["--n", "x", "--json"])
+        >>> result.exit_code, json.loads(result.stdout)["error"][:32]
+        (2, "Invalid value for '--n': 'x' is ")
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        as_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as err:
+            if not as_json:
+                raise
+            answer = {"published": False, "version": None, "error": err.format_message()}
+            click.echo(json.dumps(answer))
+            raise SystemExit(err.exit_code) from None
+
+
 def retrain_modules():
     """``(retrain, follow_parent)``, imported when ``latentrec retrain`` runs.
 
@@ -144,7 +174,7 @@ def existing_directory(path: str) -> ModelDirectory:
     return ModelDirectory(path)
 
 
-@main.command()
+@main.command(cls=JsonFailures)
 @store_option
 @model_dir_option
 @click.option(
