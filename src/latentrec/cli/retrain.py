@@ -229,7 +229,8 @@ def existing_directory(path: str) -> ModelDirectory:
     "--json",
     "as_json",
     is_flag=True,
-    help="Print the result as one JSON object, a failure included (with its 'error'; exit code 1).",
+    help="Print the result as one JSON object, a failure included (with its 'error'; "
+    "exit code 1, or 2 for a missing or mistyped option).",
 )
 @errors_as_json
 @fail_on_known_errors
