@@ -36,6 +36,7 @@ route needs ``Authorization: Bearer <token>``.
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
 # run time, and some of them name limits local to create_app.
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -809,6 +810,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     # ------------------------------------------------------------------ operations
     shown_source = source.label() if hasattr(source, "label") else source.describe()
 
+    # Cached: /health runs on the event loop, and resolving a path asks the file system.
+    @functools.lru_cache(maxsize=16)
     def public(text: str | None) -> str | None:
         if text is None or not hasattr(source, "public_text"):
             return text

@@ -437,7 +437,8 @@ def folder_name(path: Path) -> str:
 
 
 def public_text(text: str, folder: Path, shown: str) -> str:
-    """``text`` with ``folder`` (as given, and as an absolute path) written as ``shown``:
+    """``text`` with ``folder`` (its absolute path, and that with links resolved) written
+    as ``shown`` (``""``: left out, with the separator after it):
     what an unauthenticated ``/health`` caller may see of a reason that names files,
     without the server's file-system layout.  The full paths stay in the log.
 
