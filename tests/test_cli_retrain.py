@@ -110,37 +110,68 @@ def test_seed_retrain_list_rollback(setup, tmp_path):
     assert r.output.strip() == "removed 1 version(s): v000001"
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["models", "list", "--model-dir", "{tmp}/none"], "no model directory at"),
-        (["models", "rollback", "--model-dir", "{tmp}"], "nothing is published"),
-        (["models", "rollback", "--model-dir", "{seeded}", "--to", "v000009"], "no version"),
-        (["models", "rollback", "--model-dir", "{seeded}", "--to", "latest"], "not a version"),
-        (["models", "publish", "{tmp}/missing.npz", "--model-dir", "{tmp}"], "no model file"),
-        (["retrain", "--store", "{db}", "--model-dir", "{tmp}"], "give --algorithm"),
-        (["retrain", "--store", "{db}", "--model-dir", "{seeded}", "--holdout", "2"], "holdout"),
-        (["retrain", "--store", "nosuch://x", "--model-dir", "{seeded}"], "store URL"),
-        (["retrain", "--store", "{db}", "--model-dir", "{seeded}", "--metric", "auc"], "auc"),
-        # Nothing published and no --algorithm either: the option is named first, not on
-        # the next try.
-        (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--holdout", "2"], "holdout"),
-        (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--tolerance", "-1"], "tolerance"),
-        (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--metric", "auc"], "auc"),
-    ],
-)
-def test_failures_are_one_line_exit_1(setup, tmp_path, args, message):
-    _, _, db = setup
+FAILURES = [
+    (["models", "list", "--model-dir", "{tmp}/none"], "no model directory at"),
+    (["models", "rollback", "--model-dir", "{tmp}"], "nothing is published"),
+    (["models", "rollback", "--model-dir", "{seeded}", "--to", "v000009"], "no version"),
+    (["models", "rollback", "--model-dir", "{seeded}", "--to", "latest"], "not a version"),
+    (["models", "publish", "{tmp}/missing.npz", "--model-dir", "{tmp}"], "no model file"),
+    (["retrain", "--store", "{db}", "--model-dir", "{tmp}"], "give --algorithm"),
+    (["retrain", "--store", "{db}", "--model-dir", "{seeded}", "--holdout", "2"], "holdout"),
+    (["retrain", "--store", "nosuch://x", "--model-dir", "{seeded}"], "store URL"),
+    (["retrain", "--store", "{db}", "--model-dir", "{seeded}", "--metric", "auc"], "auc"),
+    # Nothing published and no --algorithm either: the option is named first, not on
+    # the next try.
+    (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--holdout", "2"], "holdout"),
+    (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--tolerance", "-1"], "tolerance"),
+    (["retrain", "--store", "{db}", "--model-dir", "{tmp}", "--metric", "auc"], "auc"),
+]
+
+
+def filled_args(args, tmp_path, db) -> list[str]:
     seeded = tmp_path / "seeded"
     from latentrec.models import GlobalMean
 
     ModelDirectory(seeded).publish(GlobalMean().fit(Interactions.from_dense(np.eye(2) + 1)))
-    filled = [a.format(tmp=tmp_path, db=db, seeded=seeded) for a in args]
-    r = invoke(*filled)
+    return [a.format(tmp=tmp_path, db=db, seeded=seeded) for a in args]
+
+
+@pytest.mark.parametrize("args, message", FAILURES)
+def test_failures_are_one_line_exit_1(setup, tmp_path, args, message):
+    _, _, db = setup
+    r = invoke(*filled_args(args, tmp_path, db))
     assert r.exit_code == 1, r.output
     text = r.output.strip()
     assert text.startswith("Error: ") and len(text.splitlines()) == 1, text
     assert message in text and "Traceback" not in text and "unexpected" not in text
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [a for a in FAILURES if a[0][0] == "retrain"]
+    + [(["retrain", "--store", "{tmp}/typo.db", "--model-dir", "{seeded}"], "no store at")],
+)
+def test_retrain_json_failures_are_one_json_object_exit_1(setup, tmp_path, args, message):
+    """With --json a failure is JSON on standard output, as a success is (it was an
+    'Error: ...' line on standard error, which a program reading the JSON could not
+    parse)."""
+    _, _, db = setup
+    r = invoke(*filled_args(args, tmp_path, db), "--json")
+    assert r.exit_code == 1, r.output
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1, r.stdout
+    answer = json.loads(lines[0])
+    assert answer["published"] is False and answer["version"] is None
+    assert message in answer["error"] and "unexpected" not in answer["error"]
+    assert "Error:" not in r.stderr
+
+
+def test_retrain_json_success_has_no_error(setup, tmp_path):
+    _, _, db = setup
+    r = invoke("retrain", "--store", db, "--model-dir", tmp_path / "m", "-a", "biases", "--json")
+    assert r.exit_code == 0, r.output
+    answer = json.loads(r.stdout)
+    assert answer["published"] is True and answer["error"] is None
 
 
 @pytest.mark.parametrize("algorithm", [None, "biases"])
@@ -178,3 +209,25 @@ def test_a_retrain_that_stops_before_fitting_says_no_candidate_was_trained(setup
         "; no candidate trained on 3000 explicit ratings (the kind v000001 was trained on)"
     ), first
     assert last.startswith("not published: all 300 ratings from the cutoff on were in")
+
+
+@pytest.mark.parametrize(
+    "args, env, code, message",
+    [
+        (["--store", ":memory:"], {}, 1, "in-memory database"),
+        ([], {"LATENTREC_STORE": "sqlite://"}, 1, "in-memory database"),
+        ([], {"LATENTREC_STORE": ""}, 2, "Missing option '--store'"),
+        (["--store", "r.db", "--holdout", "x"], {}, 2, "'x' is not a valid float"),
+    ],
+)
+def test_retrain_json_covers_the_option_checks_too(tmp_path, args, env, code, message):
+    """Found while the command line is read (before the command runs), these were click's
+    text on standard error even with --json."""
+    r = CliRunner().invoke(
+        main, ["retrain", "--model-dir", str(tmp_path / "m"), *args, "--json"], env=env
+    )
+    assert r.exit_code == code, r.output
+    answer = json.loads(r.stdout)
+    assert answer["published"] is False and message in answer["error"]
+    assert r.stderr == ""
+    assert not (tmp_path / "m").exists()

@@ -186,7 +186,9 @@ def test_the_token_is_never_logged_nor_answered(server):
         httpx.get(server.url + "/metrics"),
         httpx.get(server.url + "/health"),
     ]
-    assert [r.status_code for r in bodies[:5]] == [201, 401, 401, 422, 422]
+    # A token only in the query is no token: 401, before the query is looked at; with
+    # the header, the query parameter the route does not take is a 422.
+    assert [r.status_code for r in bodies[:5]] == [201, 401, 401, 401, 422]
     for r in bodies:
         assert TOKEN[:12] not in r.text and TOKEN[:12] not in str(r.headers)
     time.sleep(0.5)  # the log lines are written as each answer goes out

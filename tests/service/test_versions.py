@@ -212,3 +212,26 @@ def test_two_processes_publish_while_threads_read(tmp_path):
     leftovers = [p.name for p in (tmp_path / "versions").iterdir() if p.name.startswith(".")]
     assert leftovers == []
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_stray_entries_in_the_versions_folder_do_not_move_the_numbering(tmp_path):
+    """Files and folders left by hand under ``versions/`` (notes, an empty ``v000099``)
+    made the next publish jump to v000100; only versions count now, and none of those
+    entries is replaced or listed."""
+    md = ModelDirectory(tmp_path)
+    md.publish(mean_model(1.0))
+    stray = md.path / "versions"
+    (stray / "notes.txt").write_text("what v1 was", encoding="utf-8")
+    (stray / "v0099").write_text("too few digits", encoding="utf-8")
+    (stray / "v000099").write_text("a file under a version's name", encoding="utf-8")
+    (stray / "v000050").mkdir()  # an empty folder: a rename would replace it
+    (stray / "v000003").mkdir()  # exactly the name after the next: skipped, kept
+    assert md.publish(mean_model(2.0)).name == "v000002"
+    assert md.publish(mean_model(3.0)).name == "v000004"
+    assert (stray / "v000003").is_dir() and not any((stray / "v000003").iterdir())
+    assert [v.name for v in md.versions()] == ["v000001", "v000002", "v000004"]
+    assert (stray / "v000099").read_text(encoding="utf-8") == "a file under a version's name"
+    # A damaged version is still a version: its number is never reused.
+    (stray / "v000007").mkdir()
+    (stray / "v000007" / "version.json").write_text("{cut", encoding="utf-8")
+    assert md.publish(mean_model(4.0)).name == "v000008"

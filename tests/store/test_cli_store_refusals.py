@@ -5,6 +5,7 @@ nothing), and, for ``retrain``, a store file that does not exist."""
 from __future__ import annotations
 
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -105,3 +106,48 @@ def test_retrain_on_a_store_in_a_missing_folder_creates_nothing(tmp_path, monkey
     result = CliRunner().invoke(main, args)
     one_line_failure(result, "no store at nosuch/typo.db: no folder nosuch")
     assert os.listdir(tmp_path) == []  # the model directory is not made either
+
+
+# A read-only URL opened an empty store in a new file named "r.db?mode=ro", which
+# `store info` showed as holding nothing (and `store import` filled instead of r.db).
+QUERY_URLS = [
+    ("sqlite:///r.db?mode=ro&uri=true", "cannot be opened read-only"),
+    ("sqlite:///r.db?mode=ro", "cannot be opened read-only"),
+    ("sqlite:///file:r.db?mode=ro&uri=true", "cannot be opened read-only"),
+    ("sqlite:///r.db?timeout=3", "has query parameters (timeout)"),
+    ("sqlite:///file:r.db", "names a SQLite URI"),
+]
+
+
+@pytest.mark.parametrize("url, why", QUERY_URLS)
+def test_a_sqlite_url_with_query_parameters_is_refused_naming_it(
+    tmp_path, monkeypatch, url, why, ratings_csv
+):
+    monkeypatch.chdir(tmp_path)
+    imported = CliRunner().invoke(
+        main, ["store", "import", str(ratings_csv), "--store", "r.db", "--timestamp-col", "ts"]
+    )
+    assert imported.exit_code == 0, imported.output
+    before = sorted(os.listdir(tmp_path))
+    (tmp_path / "m.npz").write_bytes(b"")
+    for args in commands(url, ratings_csv):
+        result = CliRunner().invoke(main, args)
+        one_line_failure(result, f"the store URL {url!r}", why, "sqlite:///r.db or r.db")
+    assert sorted(os.listdir(tmp_path)) == sorted([*before, "m.npz"])  # no odd file
+
+
+@pytest.mark.parametrize("url, why", QUERY_URLS)
+def test_the_library_refuses_them_too(tmp_path, monkeypatch, url, why):
+    from latentrec.store import StoreError, open_store
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=re.escape(why)):
+        open_store(url)
+    assert os.listdir(tmp_path) == []
+
+
+def test_other_databases_keep_their_query_parameters():
+    from latentrec.store.engine import resolve_url
+
+    url = resolve_url("postgresql://ann@127.0.0.1:5432/recs?sslmode=require")
+    assert url.query == {"sslmode": "require"}

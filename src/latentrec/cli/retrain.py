@@ -55,6 +55,69 @@ def lookups_fail(fn):
     return wrapper
 
 
+def errors_as_json(fn):
+    """With ``--json``, a failure is one JSON object on standard output (``published``
+    false, ``version`` null, ``error`` its one line) and exit code 1, as a success is one
+    JSON object: a program reading the output (the service's schedule) never gets text.
+
+    Put it above :func:`fail_on_known_errors`, which turns every error into a
+    :class:`Failure` first.
+
+    Example:
+        >>> @click.command()
+        ... @click.option("--json", "as_json", is_flag=True)
+        ... @errors_as_json
+        ... def cmd(as_json):
+        ...     raise Failure("no store at typo.db")
+        >>> from click.testing import CliRunner
+        >>> result = CliRunner().invoke(cmd, ["--json"])
+        >>> result.exit_code, json.loads(result.output)["error"]
+        (1, 'no store at typo.db')
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException as err:
+            if not kwargs.get("as_json"):
+                raise
+            click.echo(json.dumps({"published": False, "version": None, "error": err.message}))
+            raise SystemExit(1) from None
+
+    return wrapper
+
+
+class JsonFailures(click.Command):
+    """A command whose ``--json`` covers its option errors too: a store refused by
+    ``--store``'s check, a missing or bad option (found while the command line is read,
+    before :func:`errors_as_json` runs) is one JSON object on standard output, with
+    click's exit code (1 for a refused value, 2 for a usage mistake).
+
+    Example:
+        >>> @click.command(cls=JsonFailures)
+        ... @click.option("--n", type=int)
+        ... @click.option("--json", "as_json", is_flag=True)
+        ... def cmd(n, as_json):
+        ...     pass
+        >>> from click.testing import CliRunner
+        >>> result = CliRunner().invoke(cmd, ["--n", "x", "--json"])
+        >>> result.exit_code, json.loads(result.stdout)["error"][:32]
+        (2, "Invalid value for '--n': 'x' is ")
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        as_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as err:
+            if not as_json:
+                raise
+            answer = {"published": False, "version": None, "error": err.format_message()}
+            click.echo(json.dumps(answer))
+            raise SystemExit(err.exit_code) from None
+
+
 def retrain_modules():
     """``(retrain, follow_parent)``, imported when ``latentrec retrain`` runs.
 
@@ -111,7 +174,7 @@ def existing_directory(path: str) -> ModelDirectory:
     return ModelDirectory(path)
 
 
-@main.command()
+@main.command(cls=JsonFailures)
 @store_option
 @model_dir_option
 @click.option(
@@ -162,7 +225,14 @@ def existing_directory(path: str) -> ModelDirectory:
     default=None,
     help="The candidate's random_state (as train's --seed, a whole number >= 0).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as one JSON object, a failure included (with its 'error'; "
+    "exit code 1, or 2 for a missing or mistyped option).",
+)
+@errors_as_json
 @fail_on_known_errors
 @lookups_fail
 def retrain(
@@ -228,6 +298,7 @@ def retrain(
                     "min_holdout": min_holdout,
                     "kind": result.kind,
                     "kind_reason": result.kind_reason,
+                    "error": None,
                 }
             )
         )

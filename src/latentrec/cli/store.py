@@ -113,6 +113,19 @@ def check_store_exists(url: str) -> None:
     path = sqlite_path(url)
     if path is None:
         return
+    if "?" in url or path.name.startswith("file:") or str(path).startswith("file:"):
+        # Refused by the store whether or not the file exists ("no store at r.db" would
+        # send the user after the wrong problem).
+        try:
+            from ..store.engine import resolve_url
+        except ImportError:
+            return  # opening it names the extra to install
+        from ..store import StoreError
+
+        try:
+            resolve_url(url)
+        except StoreError as err:
+            raise Failure(str(err)) from None
     if path.exists():
         check_is_store(path)
         return

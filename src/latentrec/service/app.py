@@ -36,6 +36,7 @@ route needs ``Authorization: Bearer <token>``.
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
 # run time, and some of them name limits local to create_app.
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -58,11 +59,13 @@ from . import schemas
 from .batching import PipelineQueue
 from .hardening import (
     ERROR_LOGGER,
+    TOKEN_NEEDED,
     AccessLog,
     BodyLimit,
     CheckedRoute,
     HostCheck,
     SecurityHeaders,
+    TokenGate,
     check_id,
     check_text,
     install_error_handlers,
@@ -146,7 +149,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         settings.poll_seconds,
         live if settings.warm_users else None,
         facts=facts,
+        retrain_folder=directory_of(source),
     )
+    refresher.follow_retrain()  # shown from the first /health on
 
     @asynccontextmanager
     async def lifespan(app):
@@ -182,6 +187,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.request_timeout
     )
+    # Outside the body limit: without the token, a request is refused before its body is
+    # read (no 413 or 422 to learn the limits and the schema from).
+    app.add_middleware(TokenGate, token=settings.token)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -207,11 +215,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         if settings.token is None:
             return
         if not token_matches(request.headers.get("authorization"), settings.token):
-            raise HTTPException(
-                401,
-                "this route needs the service's bearer token (Authorization: Bearer ...)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            raise HTTPException(401, TOKEN_NEEDED, headers={"WWW-Authenticate": "Bearer"})
 
     writes = [Depends(authorised)]
 
@@ -804,6 +808,18 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         return {"model_version": served.version, "item": item_out(served, item), "vector": vector}
 
     # ------------------------------------------------------------------ operations
+    shown_source = source.label() if hasattr(source, "label") else source.describe()
+
+    # Cached: /health runs on the event loop, and resolving a path asks the file system.
+    @functools.lru_cache(maxsize=16)
+    def public(text: str | None) -> str | None:
+        if text is None or not hasattr(source, "public_text"):
+            return text
+        return source.public_text(text)
+
+    def public_retrain(record: dict | None) -> dict | None:
+        return None if record is None else {**record, "reason": public(record["reason"])}
+
     @app.get("/health", response_model=schemas.Health, tags=["operations"])
     async def health():
         """The worker is up, which model version it serves, since when."""
@@ -817,7 +833,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "model_created": served.created,
             "model_loaded": served.loaded,
             "model_age_seconds": max(0.0, time.time() - served.created),
-            "model_source": source.describe(),
+            # A name, not the server's path: /health answers anyone (the log has it).
+            "model_source": shown_source,
             "store": str(getattr(store, "dialect", "")),
             "worker_pid": os.getpid(),
             "cached_users": len(live.cache),
@@ -826,7 +843,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "predicts_ratings": served.predicts_ratings,
             # The worker keeps serving (status stays "ok" for the load balancer); the
             # operator sees why no new version is picked up without reading its log.
-            "reload_error": refresher.reload_failure,
+            "reload_error": public(refresher.reload_failure),
+            # Written by the schedule in the parent process (serve --retrain-every):
+            # its failures were only in that process's log.
+            "last_retrain": public_retrain(refresher.last_retrain),
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
@@ -894,6 +914,19 @@ def source_from(settings: Settings):
     if settings.model_path:
         return FileSource(settings.model_path)
     raise ValueError("give a model file (model_path) or a model directory (model_dir)")
+
+
+def directory_of(source):
+    """The folder of the model directory ``source`` serves from; ``None`` for a source
+    that is not a model directory (a model file).
+
+    Example:
+        >>> from latentrec.service.holder import FixedSource
+        >>> directory_of(FixedSource(None)) is None
+        True
+    """
+    directory = getattr(source, "directory", None)
+    return None if directory is None else directory.path
 
 
 def questions_for(served: Served, n: int) -> list[dict]:

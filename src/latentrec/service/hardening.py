@@ -192,6 +192,51 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+# The methods of the routes that need the token: every write and admin route is a POST
+# or a DELETE, and every POST and DELETE route needs it (tests/service/test_security.py).
+TOKEN_METHODS = frozenset({"POST", "DELETE", "PUT", "PATCH"})
+
+TOKEN_NEEDED = "this route needs the service's bearer token (Authorization: Bearer ...)"
+
+
+class TokenGate:
+    """ASGI middleware: a request whose method needs the token (:data:`TOKEN_METHODS`)
+    and does not carry it is answered 401 before anything else is done with it.
+
+    The routes' own check (a FastAPI dependency) runs only after the body was read,
+    parsed and checked, so a client without the token could have large bodies parsed
+    and learn the schema from the 422s (and the body limit from the 413).  Here neither
+    the body nor the query is looked at, and the connection is closed, its body unread.
+    ``token`` ``None``: no token, every request passes.
+
+    Example:
+        >>> TokenGate(app=None, token=None).token is None
+        True
+    """
+
+    def __init__(self, app, token: str | None):
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope, receive, send):
+        if (
+            self.token is None
+            or scope["type"] != "http"
+            or scope.get("method", "").upper() not in TOKEN_METHODS
+        ):
+            return await self.app(scope, receive, send)
+        given = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                given = value.decode("latin-1")
+                break
+        if not token_matches(given, self.token):
+            return await json_error(
+                send, TOKEN_NEEDED, 401, headers=[(b"www-authenticate", b"Bearer")]
+            )
+        await self.app(scope, receive, send)
+
+
 def host_name(header: str) -> str:
     """The host of a ``Host`` header, without its port, lower case.
 
@@ -241,8 +286,8 @@ def replay(messages: list, receive):
     return receive_again
 
 
-async def json_error(send, detail: str, status: int = 413) -> None:
-    """Send a JSON error response straight through ASGI."""
+async def json_error(send, detail: str, status: int = 413, headers=()) -> None:
+    """Send a JSON error response straight through ASGI (``headers``: more of them)."""
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
@@ -252,6 +297,7 @@ async def json_error(send, detail: str, status: int = 413) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *headers,
             ],
         }
     )

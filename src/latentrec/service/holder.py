@@ -358,6 +358,23 @@ class FileSource:
         """Where the model comes from, for messages."""
         return f"model file {self.path}"
 
+    def label(self) -> str:
+        """What ``/health`` shows of the source to anyone: the file's name, not where the
+        server keeps it (:func:`public_text`).
+
+        Example:
+            >>> import tempfile, os
+            >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+            >>> open(path, "wb").close()
+            >>> FileSource(path).label()
+            'model file m.npz'
+        """
+        return f"model file {self.path.name}"
+
+    def public_text(self, text: str) -> str:
+        """``text`` (a reason shown by ``/health``) with the file's folder left out."""
+        return public_text(text, self.path.parent, "")
+
 
 class DirectorySource:
     """The current version of a model directory (:class:`ModelDirectory`).
@@ -388,6 +405,58 @@ class DirectorySource:
     def describe(self) -> str:
         """Where the model comes from, for messages."""
         return f"model directory {self.directory.path}"
+
+    def label(self) -> str:
+        """What ``/health`` shows of the source to anyone: the directory's name, not
+        where the server keeps it (:func:`public_text`).
+
+        Example:
+            >>> import tempfile, os
+            >>> from latentrec.service.versions import ModelDirectory
+            >>> md = ModelDirectory(os.path.join(tempfile.mkdtemp(), "models"))
+            >>> DirectorySource(md).label()
+            'model directory models'
+        """
+        return f"model directory {folder_name(self.directory.path)}"
+
+    def public_text(self, text: str) -> str:
+        """``text`` (a reason shown by ``/health``) with paths in the model directory
+        written relative to it (``models/CURRENT``, not ``/srv/.../models/CURRENT``)."""
+        folder = self.directory.path
+        return public_text(text, folder, folder_name(folder))
+
+
+def folder_name(path: Path) -> str:
+    """The name of the folder at ``path``, ``.`` and ``..`` resolved.
+
+    Example:
+        >>> folder_name(Path("/srv/app/models")), folder_name(Path("/"))
+        ('models', '/')
+    """
+    return path.name if path.name not in ("", ".", "..") else (path.resolve().name or "/")
+
+
+def public_text(text: str, folder: Path, shown: str) -> str:
+    """``text`` with ``folder`` (its absolute path, and that with links resolved) written
+    as ``shown`` (``""``: left out, with the separator after it):
+    what an unauthenticated ``/health`` caller may see of a reason that names files,
+    without the server's file-system layout.  The full paths stay in the log.
+
+    Example:
+        >>> public_text("/srv/app/models/CURRENT is damaged", Path("/srv/app/models"), "models")
+        'models/CURRENT is damaged'
+        >>> public_text("model file /srv/m.npz is cut short", Path("/srv"), "")
+        'model file m.npz is cut short'
+    """
+    # Absolute forms only: a relative path tells nothing of the layout, and replacing a
+    # short one ("out/") could hit a word that merely ends with it.
+    forms = {str(folder.absolute()), str(folder.resolve())}
+    for form in sorted((f for f in forms if f != "/"), key=len, reverse=True):
+        if shown:
+            text = text.replace(form, shown)
+        else:
+            text = text.replace(form.rstrip("/") + "/", "")
+    return text
 
 
 class ModelHolder:

@@ -10,12 +10,14 @@ import logging
 import threading
 from dataclasses import replace
 
+from ..errors import ModelFileError
 from ..store import Item, StoreError
 from .hardening import ERROR_LOGGER, one_line
 from .holder import ModelHolder, Served, with_new_items
 from .knobs import FactsCache, warm_knobs
 from .live import LiveUsers, warm_kernels
 from .metrics import ServiceMetrics
+from .versions import read_retrain_status, retrain_status_token
 
 # The refresher looks for titles added through other workers every this many rounds
 # (the model source, one stat, every round).
@@ -75,7 +77,10 @@ class Refresher:
     source changed (a new current version in the model directory; the cache is warmed
     again for it) and, every ``ITEM_CHECK_TICKS`` rounds, adds titles that another
     worker put in the store.  A failure is
-    logged and retried on the next round; the served model stays.
+    logged and retried on the next round; the served model stays.  With a model
+    directory as ``retrain_folder`` each round also reads how the last scheduled retrain
+    ended (``last-retrain.json``, when it changed) into ``last_retrain``, which
+    ``/health`` shows.
     """
 
     def __init__(
@@ -86,6 +91,7 @@ class Refresher:
         every: float,
         live: LiveUsers | None = None,
         facts: FactsCache | None = None,
+        retrain_folder=None,
     ):
         self.holder = holder
         self.facts = facts
@@ -102,6 +108,9 @@ class Refresher:
         self.ticks = 0
         self.catalogue_seen: int | None = None
         self.reload_failure: str | None = None
+        self.retrain_folder = retrain_folder
+        self.retrain_seen: str | None = None
+        self.last_retrain: dict | None = None
 
     def start(self) -> None:
         if self.thread is None:
@@ -192,6 +201,7 @@ class Refresher:
         """One round: reload if the source changed, add new store titles, and copy the
         store's log into its database file (a SQLite checkpoint)."""
         self.follow_source()
+        self.follow_retrain()
         try:
             if self.ticks % ITEM_CHECK_TICKS == 0:
                 self.holder.update(lambda served: add_store_items(self.store, served))
@@ -201,6 +211,26 @@ class Refresher:
             self.ticks += 1
         except (OSError, LookupError, ValueError, StoreError) as err:
             self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))
+
+    def follow_retrain(self) -> None:
+        """Read the last scheduled retrain's record when it changed (one ``stat`` when
+        it did not).  A record that cannot be read is shown as such, not as none."""
+        if self.retrain_folder is None:
+            return
+        token = retrain_status_token(self.retrain_folder)
+        if token == self.retrain_seen:
+            return
+        try:
+            self.last_retrain = read_retrain_status(self.retrain_folder)
+        except ModelFileError as err:
+            self.last_retrain = {
+                "time": None,
+                "ok": False,
+                "published": False,
+                "version": None,
+                "reason": one_line(err),
+            }
+        self.retrain_seen = token
 
     def follow_source(self) -> None:
         """Reload the model if its source changed.  A failure keeps the served model and

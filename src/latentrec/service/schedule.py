@@ -8,6 +8,11 @@ next round.
 Each round reads the directory afresh, so a version published while the service runs,
 a model or a pipeline, is the one retrained (a pipeline with its own recipe, see
 :mod:`latentrec.service.retrain`).
+How each round ended (its time, whether it ran to its end, its one-line reason, the
+version it published) is written to ``last-retrain.json`` in the model directory
+(:func:`~latentrec.service.versions.write_retrain_status`), which every worker's
+``/health`` shows as ``last_retrain``: the workers are other processes than this one,
+and a failure only in this process's log went unseen.
 Publishing is the retrain's job (only a candidate that is not worse becomes current);
 every worker follows the directory's pointer and swaps the new version in without
 dropping a request (:class:`~latentrec.service.refresh.Refresher`).
@@ -25,6 +30,7 @@ import threading
 import time
 
 from .hardening import ERROR_LOGGER
+from .versions import write_retrain_status
 
 # The variable ``latentrec retrain --store`` is read from (see cli/store.py).
 STORE_ENV = "LATENTREC_STORE"
@@ -99,7 +105,9 @@ class RetrainSchedule:
     runs with environment ``env`` (default:
     this process's) and ``store_url`` in :data:`STORE_ENV`; its JSON output is kept in
     ``last`` and logged.  A failed round (exit code not 0, or no JSON) is logged and
-    counted in ``failures``, and the next round runs on time.  ``first_after`` delays the
+    counted in ``failures``, and the next round runs on time.  Each round's outcome is
+    recorded in ``model_dir`` (:func:`~latentrec.service.versions.write_retrain_status`),
+    for the workers' ``/health``.  ``first_after`` delays the
     first round (default: one interval).  ``every`` and ``first_after`` are checked here
     (:func:`check_interval`), so a bad one fails when the schedule is made, not later in
     its thread.  :meth:`stop` ends a retrain in progress too: a serving process that is
@@ -126,6 +134,7 @@ class RetrainSchedule:
         min_holdout: int | None = None,
     ):
         self.command = command or retrain_command(model_dir, min_holdout)
+        self.model_dir = model_dir
         self.env = {**(os.environ if env is None else env), STORE_ENV: str(store_url)}
         self.every = check_interval(every)
         if first_after is None:
@@ -204,26 +213,57 @@ class RetrainSchedule:
             return self.failed(str(err))
         if self.stopping.is_set() and child.returncode < 0:
             return None  # ended by stop(): not a failure of the retrain
-        done = subprocess.CompletedProcess(self.command, child.returncode, stdout, stderr)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            return self.failed(last)
-        lines = done.stdout.strip().splitlines()
-        try:
-            summary = json.loads(lines[-1])
-        except (IndexError, ValueError):
-            return self.failed(f"no JSON summary in its output: {done.stdout[-200:]!r}")
+        summary = last_json(stdout)
+        if child.returncode != 0:
+            # `retrain --json` says why on standard output; anything else (a crash
+            # before it ran) on standard error.
+            error = summary.get("error") if summary else None
+            last = (stderr.strip().splitlines() or [f"exit code {child.returncode}"])[-1]
+            return self.failed(error or last)
+        if summary is None:
+            return self.failed(f"no JSON summary in its output: {stdout[-200:]!r}")
         self.last = summary
         self.logger.info(
             "scheduled retrain: %s",
             json.dumps({k: summary.get(k) for k in ("published", "version", "reason")}),
+        )
+        published = bool(summary.get("published"))
+        self.record(
+            True,
+            str(summary.get("reason") or ""),
+            published=published,
+            version=summary.get("version") if published else None,
         )
         return summary
 
     def failed(self, why) -> None:
         self.failures += 1
         self.logger.error("scheduled retrain failed: %s", why)
+        self.record(False, str(why))
         return None
+
+    def record(self, ok: bool, reason: str, **outcome) -> None:
+        """Write the round's outcome for the workers' ``/health``; a record that cannot
+        be written (the directory gone, a full disk) is logged, and the schedule goes on."""
+        try:
+            write_retrain_status(self.model_dir, ok, reason, **outcome)
+        except OSError as err:
+            self.logger.error("recording the scheduled retrain's outcome failed: %s", err)
+
+
+def last_json(output: str) -> dict | None:
+    """The JSON object on the last line of ``output``; ``None`` when there is none.
+
+    Example:
+        >>> last_json('compiling...\\n{"published": false}\\n'), last_json("Error: x")
+        ({'published': False}, None)
+    """
+    lines = output.strip().splitlines()
+    try:
+        value = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def follow_parent(env=None) -> bool:

@@ -300,6 +300,21 @@ class ItemAdded(Versioned):
     )
 
 
+class LastRetrain(BaseModel):
+    """How the last scheduled retrain (``serve --retrain-every``) ended."""
+
+    time: float | None = Field(
+        description="When it ended (Unix seconds); null when its record cannot be read."
+    )
+    ok: bool = Field(
+        description="Whether it ran to its end (publishing or not); false: it failed, and "
+        "`reason` says why."
+    )
+    published: bool = Field(description="Whether it published a new version.")
+    version: str | None = Field(description="The version it published, or null.")
+    reason: str = Field(description="Its one line: why it published or not, or why it failed.")
+
+
 class Health(Versioned):
     """The worker's state."""
 
@@ -327,6 +342,11 @@ class Health(Versioned):
         description="Why this worker cannot load the model source now (a damaged model "
         "directory pointer, an unreadable file), while it keeps serving `model_version`; "
         "null when the source reads.",
+    )
+    last_retrain: LastRetrain | None = Field(
+        None,
+        description="How the last scheduled retrain of the model directory ended "
+        "(`serve --retrain-every`); null when none has ended yet, or no directory is served.",
     )
 
 

@@ -6,6 +6,7 @@ A :class:`ModelDirectory` owns this layout::
       CURRENT               {"version": "v000003", ...}: the pointer, replaced whole
       history.jsonl         one line per publish and rollback, appended and fsynced
       .lock                 the lock writers take (readers never take it)
+      last-retrain.json     how the last scheduled retrain ended (serve --retrain-every)
       versions/v000001/     model.npz (a latentrec model file) and version.json
       versions/v000002/ ...
 
@@ -46,6 +47,9 @@ LOCK = ".lock"
 VERSIONS = "versions"
 MODEL_FILE = "model.npz"
 VERSION_FILE = "version.json"
+RETRAIN_STATUS = "last-retrain.json"
+# The longest reason kept in the retrain status (a child's last line can be anything).
+MAX_REASON = 500
 NAME_PATTERN = re.compile(r"^v(\d{6,})$")
 
 # publish(if_current=...) left out: publish whatever is current.
@@ -549,23 +553,37 @@ class ModelDirectory:
     def next_number(self) -> int:
         """The number the next publish takes: one above every version that ever existed.
 
-        Pruned versions count too (from the history), so a name is never reused.
+        Pruned versions count too (from the history), so a name is never reused.  Only
+        versions count: a folder under a version's name with a ``version.json`` (a damaged
+        one too), not a stray file or folder left there by hand (``v000099`` holding
+        notes), which would make the numbering jump; the next name is never one such an
+        entry holds, though, since the publish's rename would fail on a file and replace
+        an empty folder.
 
         Example:
             >>> import tempfile
-            >>> ModelDirectory(tempfile.mkdtemp()).next_number()
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> md.next_number()
             1
+            >>> _ = (md.path / "versions" / "v000099").write_text("notes")
+            >>> _ = (md.path / "versions" / "v000001").write_text("notes")
+            >>> md.next_number()
+            2
         """
+        versions_dir = self.path / VERSIONS
         numbers = [0]
-        for entry in (self.path / VERSIONS).iterdir():
+        for entry in versions_dir.iterdir():
             match = NAME_PATTERN.match(entry.name)
-            if match:
+            if match and (entry / VERSION_FILE).is_file():
                 numbers.append(int(match.group(1)))
         for event in self.history():
             match = NAME_PATTERN.match(str(event.get("version", "")))
             if match:
                 numbers.append(int(match.group(1)))
-        return max(numbers) + 1
+        number = max(numbers) + 1
+        while os.path.lexists(versions_dir / version_name(number)):
+            number += 1
+        return number
 
     def switch(self, name: str, action: str, previous: str | None) -> None:
         """Point ``CURRENT`` at version ``name`` (call with the lock held) and record it.
@@ -592,6 +610,86 @@ class ModelDirectory:
             fh.write(json.dumps(event) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def write_retrain_status(
+    folder, ok: bool, reason: str, *, published: bool = False, version=None, when=None
+) -> dict:
+    """Record how a scheduled retrain ended in ``folder/last-retrain.json`` (atomically:
+    a reader sees the previous record or this one, whole), and return the record.
+
+    ``ok`` is whether the retrain ran to its end (publishing or not); ``reason`` is its
+    one line (why it published or not, or why it failed); ``version`` the version it
+    published.  The folder must exist: a record never creates a model directory.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> record = write_retrain_status(folder, False, "no store at r.db", when=1.5)
+        >>> read_retrain_status(folder) == record, record["ok"], record["time"]
+        (True, False, 1.5)
+    """
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"no model directory {folder} to record the retrain in")
+    text = " ".join(str(reason).split())
+    if len(text) > MAX_REASON:
+        text = text[: MAX_REASON - 3] + "..."
+    record = {
+        "time": time.time() if when is None else float(when),
+        "ok": bool(ok),
+        "published": bool(published),
+        "version": None if version is None else str(version),
+        "reason": text,
+    }
+    write_json(Path(folder) / RETRAIN_STATUS, record)
+    return record
+
+
+def read_retrain_status(folder) -> dict | None:
+    """The record :func:`write_retrain_status` left in ``folder`` (``None``: no scheduled
+    retrain has ended there yet); a :class:`ModelFileError` naming the file when it is
+    not such a record.
+
+    Example:
+        >>> import tempfile
+        >>> read_retrain_status(tempfile.mkdtemp()) is None
+        True
+    """
+    path = Path(folder) / RETRAIN_STATUS
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError included
+        raise ModelFileError(f"{RETRAIN_STATUS} cannot be read: {err}") from None
+    try:
+        return {
+            "time": float(record["time"]),
+            "ok": bool(record["ok"]),
+            "published": bool(record.get("published", False)),
+            "version": None if record.get("version") is None else str(record["version"]),
+            "reason": str(record.get("reason", "")),
+        }
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(
+            f"{RETRAIN_STATUS} is not a retrain record ({type(err).__name__}: {err})"
+        ) from None
+
+
+def retrain_status_token(folder) -> str:
+    """A token that changes whenever the retrain record in ``folder`` is replaced (one
+    ``stat``; ``"none"`` while there is none), so a reader parses it only then.
+
+    Example:
+        >>> import tempfile
+        >>> retrain_status_token(tempfile.mkdtemp())
+        'none'
+    """
+    try:
+        st = os.stat(Path(folder) / RETRAIN_STATUS)
+    except OSError:
+        return "none"
+    return f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
 
 
 def write_json(path: Path, value) -> None:

@@ -84,10 +84,56 @@ def resolve_url(target) -> sa.URL:
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         return url.set(drivername="postgresql+psycopg")
     if backend == "sqlite" and driver in ("", "pysqlite"):
+        problem = sqlite_uri_problem(url, target)
+        if problem:
+            raise StoreError(problem)
         return url
     raise StoreError(
         f"unsupported store URL {url.render_as_string(hide_password=True)!r}: use "
         "sqlite:///path/to/ratings.db (or a plain file path) or postgresql://user@host/db"
+    )
+
+
+def sqlite_uri_problem(url: sa.URL, given=None) -> str | None:
+    """Why the store refuses a SQLite URL with query parameters or a ``file:`` name
+    (``sqlite:///r.db?mode=ro&uri=true``), or ``None`` for one it takes; ``given`` is
+    the text the user wrote, to quote.
+
+    The driver passed such a URL on as a plain file name: ``?mode=ro`` did not open
+    ``r.db`` read-only but created an empty store in a file called ``r.db?mode=ro``,
+    which read as holding nothing.  Nor can the store open a file read-only: it keeps a
+    write-ahead log and a writer's lock file beside it, even to read.  An in-memory
+    URL (``mode=memory``) is refused too: every command and worker would get its own
+    empty database.
+
+    Example:
+        >>> sqlite_uri_problem(sa.make_url("sqlite:///r.db")) is None
+        True
+        >>> print(sqlite_uri_problem(sa.make_url("sqlite:///r.db?mode=ro&uri=true")))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the store URL 'sqlite:///r.db?mode=ro&uri=true' has query parameters (mode, uri),
+        which a SQLite store does not take; a store cannot be opened read-only (it keeps
+        a write-ahead log and a lock file beside its file, even to read); give the file
+        alone: sqlite:///r.db or r.db
+    """
+    database = url.database or ""
+    if not url.query and not database.startswith("file:"):
+        return None
+    shown = given if isinstance(given, str) else url.render_as_string(hide_password=True)
+    path = database.removeprefix("file:").split("?", 1)[0] or "PATH"
+    if url.query:
+        what = f"has query parameters ({', '.join(url.query)})"
+    else:
+        what = "names a SQLite URI (file:...)"
+    why = (
+        "; a store cannot be opened read-only (it keeps a write-ahead log and a lock file "
+        "beside its file, even to read)"
+        if url.query.get("mode") == "ro"
+        else ""
+    )
+    return (
+        f"the store URL {shown!r} {what}, which a SQLite store does not take{why}; "
+        f"give the file alone: sqlite:///{path} or {path}"
     )
 
 

@@ -1,0 +1,61 @@
+"""``/health`` answers anyone: it names the model source and its reasons relative to the
+model directory (or the model file's name), never with the server's absolute paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from latentrec.service.app import create_app
+from latentrec.service.holder import DirectorySource, FileSource
+from latentrec.service.settings import Settings
+from latentrec.service.versions import ModelDirectory, write_retrain_status
+
+
+@pytest.fixture
+def deep(tmp_path):
+    """A folder whose absolute path is distinctive, to look for in the answers."""
+    folder = tmp_path / "srv-secret-layout" / "app"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def health_of(app) -> tuple[dict, str]:
+    r = TestClient(app).get("/health")  # not started: the worker's rounds run by hand
+    assert r.status_code == 200, r.text
+    return r.json(), r.text
+
+
+def test_a_model_directory_is_shown_by_its_name(deep, explicit_model, store):
+    md = ModelDirectory(deep / "models")
+    md.publish(explicit_model)
+    app = create_app(Settings(), store=store, source=DirectorySource(md))
+    health, text = health_of(app)
+    assert health["model_source"] == "model directory models"
+    assert "srv-secret-layout" not in text
+
+    # A damaged pointer (reload_error) and a failed retrain naming files: relative too.
+    (md.path / "CURRENT").write_text("{cut", encoding="utf-8")
+    app.state.refresher.follow_source()
+    write_retrain_status(md.path, False, f"{md.path.resolve()}/versions/v000001/x is gone")
+    app.state.refresher.follow_retrain()
+    health, text = health_of(app)
+    assert "srv-secret-layout" not in text
+    assert health["reload_error"].startswith("models/CURRENT is damaged")
+    assert health["last_retrain"]["reason"] == "models/versions/v000001/x is gone"
+    assert health["model_version"] == "v000001"
+
+
+def test_a_model_file_is_shown_by_its_name(deep, explicit_model, store):
+    path = deep / "model.npz"
+    explicit_model.save(path)
+    app = create_app(Settings(), store=store, source=FileSource(path))
+    health, text = health_of(app)
+    assert health["model_source"] == "model file model.npz"
+    assert "srv-secret-layout" not in text
+    path.write_bytes(b"not a model")
+    app.state.refresher.follow_source()
+    health, text = health_of(app)
+    assert health["reload_error"] and "srv-secret-layout" not in text, json.dumps(health)

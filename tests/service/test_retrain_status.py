@@ -1,0 +1,162 @@
+"""How the last scheduled retrain ended, in every worker's ``/health``.
+
+The schedule (``serve --retrain-every``) runs in the parent process and the workers
+answer ``/health``: a failed round was only in the parent's log, and ``/health`` said
+"ok" with nothing else.  The schedule now records each round in ``last-retrain.json``
+in the model directory, and each worker shows it as ``last_retrain``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from latentrec import Interactions
+from latentrec.models import BiasedMF
+from latentrec.service.app import create_app
+from latentrec.service.holder import DirectorySource
+from latentrec.service.retrain import retrain
+from latentrec.service.schedule import RetrainSchedule
+from latentrec.service.settings import Settings
+from latentrec.service.versions import (
+    RETRAIN_STATUS,
+    ModelDirectory,
+    read_retrain_status,
+    write_retrain_status,
+)
+from latentrec.store import open_store
+
+from .conftest import planted
+from .serving import wait_for, worker_pids
+
+
+@pytest.fixture
+def served_dir(tmp_path):
+    """A SQLite store with the planted ratings and a model directory whose v000001 was
+    trained on all of them (so a retrain finds nothing new: it runs, publishes nothing)."""
+    frame, _ = planted()
+    frame["timestamp"] += 1_700_000_000
+    store_path = tmp_path / "ratings.sqlite"
+    models = ModelDirectory(tmp_path / "models")
+    with open_store(store_path) as store:
+        store.import_interactions(
+            Interactions.from_frame(frame, timestamp="timestamp", rating_scale=(1, 5))
+        )
+        first = retrain(store, models, model=BiasedMF(n_factors=2, n_epochs=5, random_state=0))
+    assert first.published
+    return store_path, models
+
+
+def stand_in(answer: dict, code: int) -> list[str]:
+    """A command that answers as ``latentrec retrain --json`` would, and exits ``code``."""
+    return [sys.executable, "-c", f"import sys; print({json.dumps(answer)!r}); sys.exit({code})"]
+
+
+def test_a_failed_round_is_recorded_and_shown_by_health(served_dir):
+    store_path, models = served_dir
+    app = create_app(
+        Settings(store_url=str(store_path)), store=None, source=DirectorySource(models)
+    )
+    # Not started (no lifespan): the worker's background rounds are run here, by hand.
+    client = TestClient(app)
+    assert client.get("/health").json()["last_retrain"] is None  # no round yet
+    failing = {"published": False, "version": None, "error": "no store at typo.db"}
+    schedule = RetrainSchedule(
+        str(store_path), str(models.path), every=60, command=stand_in(failing, 1)
+    )
+    assert schedule.run_once() is None and schedule.failures == 1
+    app.state.refresher.follow_retrain()  # what the worker's next round does
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["model_version"] == "v000001"
+    shown = health["last_retrain"]
+    assert shown["ok"] is False and shown["reason"] == "no store at typo.db"
+    assert shown["published"] is False and shown["version"] is None
+    assert shown["time"] > 0
+
+    published = {"published": True, "version": "v000002", "reason": "better: 0.9 < 1.0"}
+    schedule.command = stand_in(published, 0)
+    assert schedule.run_once() == published
+    app.state.refresher.follow_retrain()
+    shown = client.get("/health").json()["last_retrain"]
+    assert shown["ok"] is True and shown["published"] is True
+    assert shown["version"] == "v000002" and shown["reason"] == "better: 0.9 < 1.0"
+
+
+def test_a_child_that_dies_without_json_is_recorded_with_its_last_error_line(tmp_path):
+    crash = [sys.executable, "-c", "import sys; sys.exit('Error: the disk is full')"]
+    schedule = RetrainSchedule("r.db", str(tmp_path), every=60, command=crash)
+    assert schedule.run_once() is None
+    record = read_retrain_status(tmp_path)
+    assert record["ok"] is False and record["reason"] == "Error: the disk is full"
+
+
+def test_a_record_never_creates_a_model_directory(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        write_retrain_status(tmp_path / "nowhere", True, "fine")
+    assert not (tmp_path / "nowhere").exists()
+    # The schedule logs it and goes on.
+    schedule = RetrainSchedule(
+        "r.db", str(tmp_path / "nowhere"), every=60, command=stand_in({"reason": "x"}, 0)
+    )
+    assert schedule.run_once() == {"reason": "x"}
+
+
+def test_a_damaged_record_is_shown_as_damaged_not_as_none(served_dir):
+    store_path, models = served_dir
+    (models.path / RETRAIN_STATUS).write_text("{cut short", encoding="utf-8")
+    app = create_app(
+        Settings(store_url=str(store_path)), store=None, source=DirectorySource(models)
+    )
+    shown = TestClient(app).get("/health").json()["last_retrain"]
+    assert shown["ok"] is False and shown["time"] is None
+    assert shown["reason"].startswith(f"{RETRAIN_STATUS} cannot be read")
+
+
+@pytest.mark.slow
+def test_a_failing_scheduled_retrain_shows_in_every_workers_health(serve, served_dir):
+    """For real: `serve --retrain-every 1s --workers 2`; the current version's record is
+    damaged after the server loaded it, so each round's `latentrec retrain` fails.  Both
+    workers' /health name the reason while they keep serving v000001; once the record is
+    repaired the next round runs, and /health says so."""
+    store_path, models = served_dir
+    server = serve(
+        "--model-dir", str(models.path), "--store", str(store_path),
+        "--retrain-every", "1s", "--workers", "2", "--no-access-log",
+    )  # fmt: skip
+    pids = worker_pids(server.url, 2)
+    assert len(pids) == 2
+    record = models.path / "versions" / "v000001" / "version.json"
+    good = record.read_text(encoding="utf-8")
+    record.write_text('{"created": ', encoding="utf-8")  # cut short
+    seen: dict[int, dict] = {}
+
+    def every_worker_shows(check):
+        health = httpx.get(server.url + "/health").json()
+        last = health["last_retrain"]
+        if last is not None and check(last):
+            seen[health["worker_pid"]] = health
+        return set(seen) == pids
+
+    def failed(last):
+        return last["ok"] is False and "version.json is not valid JSON" in last["reason"]
+
+    wait_for(lambda: every_worker_shows(failed), 120, "every worker to show the failure")
+    for health in seen.values():
+        assert health["status"] == "ok" and health["model_version"] == "v000001"
+        assert health["reload_error"] is None  # the served version is untouched
+        assert health["last_retrain"]["version"] is None
+    r = httpx.get(server.url + "/users/3/recommendations")
+    assert r.status_code == 200 and r.json()["model_version"] == "v000001"
+
+    record.write_text(good, encoding="utf-8")
+    seen.clear()
+
+    def ran(last):
+        return last["ok"] is True and "no new rating" in last["reason"]
+
+    wait_for(lambda: every_worker_shows(ran), 120, "every worker to show a round that ran")
+    assert [v.name for v in models.versions()] == ["v000001"]
