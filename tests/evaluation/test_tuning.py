@@ -319,3 +319,35 @@ def test_a_rule_between_two_searched_hyperparameters_is_left_to_the_trials(data)
 def test_a_bad_seed_is_a_clear_error(data, seed):
     with pytest.raises(ValueError, match="random_state must be None, an integer"):
         tune(_mf(), data, LOG_LR, n_trials=1, random_state=seed)
+
+
+@pytest.mark.parametrize(
+    ("space", "n_points"),
+    [
+        ({"n_factors": ("int", 3, 3)}, 1),  # a one-point space: one fit, not n_trials
+        ({"learning_rate": ("float", 0.05, 0.05)}, 1),
+        ({"n_factors": ("int", 1, 3), "biased": ("categorical", [True, False])}, 6),
+        ({"n_factors": ("int", 2, 6, {"step": 2})}, 3),
+    ],
+)
+def test_a_space_of_few_points_is_searched_once_per_point(data, space, n_points):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TuningWarning)
+        result = tune(_mf(n_epochs=2), data, space, n_trials=10, prune=False)
+    points = result.trials[list(space)].apply(tuple, axis=1).tolist()
+    assert len(points) == n_points and len(set(points)) == n_points
+    assert result.exhaustive
+
+
+def test_a_range_with_more_points_than_trials_is_sampled(data):
+    result = tune(_mf(n_epochs=2), data, {"n_factors": ("int", 1, 9)}, n_trials=3, prune=False)
+    assert len(result.trials) == 3 and not result.exhaustive
+
+
+def test_an_exhausted_space_asks_for_a_wider_one_not_more_trials(data):
+    # The template's own value is the only point: the search cannot beat it, and more
+    # trials would try the same point again.
+    with pytest.warns(TuningWarning, match="search a wider space") as caught:
+        result = tune(_mf(n_epochs=2), data, {"n_factors": ("int", 3, 3)}, n_trials=30)
+    assert "more trials" not in str(caught[0].message)
+    assert not result.improved and len(result.trials) == 1

@@ -170,10 +170,16 @@ def tune(
     print_table(result.trials)
     click.echo(f"best {metric} {result.best_value:.4f} with {result.best_params}")
     if not result.improved:
+        # More trials cannot help once every point of the space has been tried.
+        advice = (
+            "widen --space (every point of it was tried)"
+            if result.exhaustive
+            else "run more --trials"
+        )
         click.echo(
             f"warning: tuning found nothing better than the model as given ({metric} "
             f"{result.best_value:.4f} vs {result.default_value:.4f} on the same validation "
-            "split); use it (latentrec train) or run more --trials",
+            f"split); use it (latentrec train) or {advice}",
             err=True,
         )
     if output:

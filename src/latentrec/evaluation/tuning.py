@@ -58,6 +58,8 @@ class TuningResult:
         improved: whether ``best_value`` beats ``default_value``.  When it does not (few
             trials, a space that misses the defaults), :func:`tune` warns, and the
             template as given is the better model.
+        exhaustive: whether every point of the space was tried (a grid search that ran to
+            its end), so that more trials could find nothing more.
 
     Example:
         >>> import numpy as np
@@ -79,6 +81,7 @@ class TuningResult:
     data: Interactions = field(repr=False)
     default_value: float = math.nan
     improved: bool = True
+    exhaustive: bool = False
 
     def best_model(self) -> Recommender:
         """The template with ``best_params``, refitted on all of the data given to ``tune``.
@@ -152,9 +155,11 @@ def tune(
             value ``model`` accepts (checked before any trial, unless its refusal names
             another searched hyperparameter): otherwise ``ValueError`` names the entry.
         n_trials: number of trials (fewer when ``timeout`` ends the search).  When every
-            dimension of ``space`` is categorical and the grid has at most ``n_trials``
+            dimension of ``space`` has finitely many values (categorical, ``int``, or a
+            ``float`` range whose low is its high) and the grid has at most ``n_trials``
             points, the search is a grid search instead: each point is tried exactly once
-            (enqueued in optuna's study), and ``n_trials`` is the grid's size.
+            (enqueued in optuna's study), and ``n_trials`` is the grid's size; a space of
+            one point is one trial.
         validation: share of the cells of ``data`` held out to score trials.
         metric: ``"rmse"`` or ``"mae"`` (minimised), or a ranking metric at a cut-off,
             ``"ndcg@10"``, ``"precision@k"``, ``"recall@k"``, ``"map@k"``, ``"hit_rate@k"``
@@ -222,10 +227,10 @@ def tune(
 
     if isinstance(random_state, np.random.Generator):
         random_state = int(random_state.integers(2**31 - 1))
-    grid = _grid(distributions)
-    if grid is not None and len(grid) <= n_trials:
+    grid = _grid(distributions, n_trials)
+    if grid is not None:
         # A grid search, as Surprise's GridSearchCV: every point once, none twice (TPE
-        # would repeat some and miss others).
+        # would repeat some and miss others, and fit a one-point space n_trials times).
         n_trials = len(grid)
     else:
         grid = []
@@ -258,16 +263,23 @@ def tune(
             f"{(trials['state'] == 'fail').sum()} failed){why}; narrow the space or add trials"
         )
     best_value = float(study.best_value)
+    exhaustive = bool(grid) and len(study.trials) == len(grid)
     default_value = _default_score(model, train, valid, name, k)
     if direction == "minimize":
         improved = not best_value >= default_value
     else:
         improved = not best_value <= default_value
     if not improved:
+        # More trials cannot help once every point of the space has been tried.
+        advice = (
+            "search a wider space (it tried every point of this one)"
+            if exhaustive
+            else "run more trials"
+        )
         warnings.warn(
             f"tuning found nothing better than the settings {type(model).__name__} was "
             f"given: best {metric} {best_value:.4f} vs {default_value:.4f} for the model as "
-            "given, on the same validation split; keep the model as given, or run more trials",
+            f"given, on the same validation split; keep the model as given, or {advice}",
             TuningWarning,
             stacklevel=2,
         )
@@ -282,6 +294,7 @@ def tune(
         data=data,
         default_value=default_value,
         improved=improved,
+        exhaustive=exhaustive,
     )
 
 
@@ -303,12 +316,34 @@ def _default_score(model, train, valid, name, k) -> float:
     return value if math.isfinite(value) else math.nan
 
 
-def _grid(distributions: dict) -> list[dict] | None:
-    """Every point of the grid when every dimension is categorical, else None."""
-    choices = [getattr(d, "choices", None) for d in distributions.values()]
-    if any(c is None for c in choices):
+def _grid(distributions: dict, limit: int) -> list[dict] | None:
+    """Every point of the space when each dimension has finitely many values and there
+    are at most ``limit`` points, else None.
+
+    Example:
+        >>> import optuna.distributions as D
+        >>> _grid({"n": D.IntDistribution(2, 6, step=2), "b": D.CategoricalDistribution([0])}, 3)
+        [{'n': 2, 'b': 0}, {'n': 4, 'b': 0}, {'n': 6, 'b': 0}]
+        >>> _grid({"lr": D.FloatDistribution(0.1, 0.1)}, 5)  # one value: one point
+        [{'lr': 0.1}]
+        >>> print(_grid({"n": D.IntDistribution(1, 9)}, 5))  # 9 points, 5 trials: sampled
+        None
+    """
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    axes = []
+    for dist in distributions.values():
+        if isinstance(dist, CategoricalDistribution):
+            axes.append(list(dist.choices))
+        elif isinstance(dist, IntDistribution):
+            axes.append(range(dist.low, dist.high + 1, dist.step))
+        elif getattr(dist, "low", None) is not None and dist.low == dist.high:
+            axes.append([dist.low])  # a float range of one value
+        else:
+            return None
+    if math.prod(len(axis) for axis in axes) > limit:  # sized before any point is built
         return None
-    return [dict(zip(distributions, p, strict=True)) for p in itertools.product(*choices)]
+    return [dict(zip(distributions, p, strict=True)) for p in itertools.product(*axes)]
 
 
 def _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner) -> None:
