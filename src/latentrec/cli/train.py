@@ -20,6 +20,7 @@ from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from ._common import (
     MOVIELENS_NAMES,
     Failure,
+    FiniteFloatRange,
     algorithm_options,
     build_model,
     check_model_output,
@@ -418,9 +419,10 @@ def held_out_figures(model, test, k: int) -> dict:
 )
 @click.option(
     "--test-size",
-    type=float,
+    # Refused here, naming the option; the splitter's refusal named its own argument.
+    type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
     default=None,
-    help="Holdout share when --cv is not given [default: 0.2].",
+    help="Holdout share when --cv is not given, strictly between 0 and 1 [default: 0.2].",
 )
 @click.option(
     "--task",
