@@ -115,3 +115,25 @@ def test_cross_validation_prints_without_a_pandas_warning(task):
     assert means == pytest.approx(cv.mean().to_numpy(), abs=5e-5)
     assert cv.folds["fold"].tolist() == [1, 2]  # the folds themselves are left as they were
     assert np.issubdtype(cv.folds["fold"].dtype, np.integer)
+
+
+def test_a_separately_read_test_set_is_refused_saying_what_differs_and_how_to_share():
+    data = random_ratings(n_users=30, n_items=20, seed=3)
+    frame = data.to_frame()
+    train_rows = frame.sample(frac=0.8, random_state=0)
+    test_frame = frame.drop(train_rows.index)
+    train = latentrec.Interactions.from_frame(train_rows)
+    model = Biases().fit(train)
+    alone = latentrec.Interactions.from_frame(test_frame)  # its own, smaller vocabularies
+    with pytest.raises(ValueError, match="vocabularies") as caught:
+        evaluate_ratings(model, alone)
+    said = str(caught.value)
+    n_users, n_items = alone.n_users, alone.n_items
+    assert f"users differ ({n_users} in test, {train.n_users} in the model)" in said
+    assert f"items differ ({n_items} in test, {train.n_items} in the model)" in said
+    assert "users=train.users, items=train.items" in said
+    # The way it names works: read against the training data, the test set is scored.
+    known = test_frame[test_frame["item_id"].isin(train_rows["item_id"])]
+    known = known[known["user_id"].isin(train_rows["user_id"])]
+    shared = latentrec.Interactions.from_frame(known, users=train.users, items=train.items)
+    assert evaluate_ratings(model, shared)["n"] == len(known)

@@ -30,9 +30,23 @@ def _check_pair(model, test: Interactions) -> None:
     if not isinstance(test, Interactions):
         raise TypeError(f"test must be latentrec.Interactions, got {type(test).__name__}")
     if test.users != model.users_ or test.items != model.items_:
+        # Which side differs, and how to build a test set that shares them: a Surprise
+        # user often holds a separate test file (MovieLens' u1.test, say).
+        sides = [
+            f"its {side} differ ({len(ours)} in test, {len(theirs)} in the model)"
+            if len(ours) != len(theirs)
+            else f"its {side} differ (as many, {len(ours)}, but not the same ids in the same order)"
+            for side, ours, theirs in (
+                ("users", test.users, model.users_),
+                ("items", test.items, model.items_),
+            )
+            if ours != theirs
+        ]
         raise ValueError(
-            "test data must share the model's vocabularies: split one Interactions with "
-            "latentrec.data.splits and fit on the training part"
+            f"test data must share the vocabularies of the data the model was fitted on, "
+            f"and {' and '.join(sides)}: split one Interactions with latentrec.data.splits "
+            "and fit on the training part, or read a test file against the training data "
+            "with Interactions.from_frame(..., users=train.users, items=train.items)"
         )
     shared = shared_cells(test.matrix, _training_cells(model))
     if shared.size:
