@@ -174,10 +174,13 @@ def tune(
     Trials whose training diverges (``FloatingPointError``) are recorded as failed and the
     search goes on; any other error propagates.
 
-    The template as given is scored on the same split too (``result.default_value``).  If
-    the best trial is not better, a :class:`TuningWarning` says so and
-    ``result.improved`` is False: a short search can miss values the defaults already
-    have, and ``result.best_model()`` would then be the worse model.
+    The template as given is scored on the same split too (``result.default_value``).
+    When its values of the searched hyperparameters all lie in ``space``, it is the first
+    trial (enqueued in optuna's study), so the search starts from it and its best is never
+    worse; otherwise it is fitted once more for that score.  If the best trial is not
+    better, a :class:`TuningWarning` says so and ``result.improved`` is False: a short
+    search can miss values the defaults already have, and ``result.best_model()`` would
+    then be no better a model.
 
     Example:
         >>> import numpy as np
@@ -243,6 +246,11 @@ def tune(
             pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
             study_name=f"latentrec-{type(model).__name__}",
         )
+        as_given = _point_as_given(model, distributions)
+        if not grid and as_given is not None:
+            # The first trial is the model as given: the search starts from settings known
+            # to work, and what it returns is never worse than what it was handed.
+            study.enqueue_trial(as_given)
         for point in grid:
             study.enqueue_trial(point)  # optuna runs enqueued points as given, in order
         for number in range(n_trials):
@@ -264,7 +272,7 @@ def tune(
         )
     best_value = float(study.best_value)
     exhaustive = bool(grid) and len(study.trials) == len(grid)
-    default_value = _default_score(model, train, valid, name, k)
+    default_value = _default_score(model, train, valid, name, k, study, as_given, optuna)
     if direction == "minimize":
         improved = not best_value >= default_value
     else:
@@ -307,13 +315,69 @@ class TuningWarning(UserWarning):
     """
 
 
-def _default_score(model, train, valid, name, k) -> float:
-    """The template's own validation score on the tuning split (NaN if its fit fails)."""
+def _default_score(model, train, valid, name, k, study, as_given, optuna) -> float:
+    """The template's own validation score on the tuning split (NaN if its fit fails):
+    that of the trial that tried its values, when one ran to its end, else a fit of it."""
+    for t in study.trials if as_given is not None else ():
+        if _same_point(t.params, as_given):
+            if t.state == optuna.trial.TrialState.COMPLETE:
+                return float(t.value)
+            if t.state == optuna.trial.TrialState.FAIL:
+                return math.nan
     try:
         value = _score(model.clone().fit(train, valid), valid, name, k)
     except FloatingPointError:
         return math.nan
     return value if math.isfinite(value) else math.nan
+
+
+def _point_as_given(model: Recommender, distributions: dict) -> dict | None:
+    """The template's values of the searched hyperparameters, when every one of them lies
+    in its distribution, else None.
+
+    Example:
+        >>> import optuna.distributions as D
+        >>> from latentrec.models import BiasedMF
+        >>> _point_as_given(BiasedMF(), {"n_factors": D.IntDistribution(8, 128, log=True)})
+        {'n_factors': 64}
+        >>> print(_point_as_given(BiasedMF(), {"n_factors": D.IntDistribution(8, 32)}))
+        None
+    """
+    params = model.get_params()
+    point = {name: params[name] for name in distributions}
+    if all(_holds(dist, point[name]) for name, dist in distributions.items()):
+        return point
+    return None
+
+
+def _holds(dist, value) -> bool:
+    """Whether optuna would draw ``value`` from ``dist`` (``"auto"`` and the like: no)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if isinstance(dist, CategoricalDistribution):
+        return any(type(c) is type(value) and c == value for c in dist.choices)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    if not (math.isfinite(value) and dist.low <= value <= dist.high):
+        return False
+    if isinstance(dist, IntDistribution):
+        return isinstance(value, numbers.Integral) and (value - dist.low) % dist.step == 0
+    if isinstance(dist, FloatDistribution):
+        if dist.step is None:
+            return True
+        steps = (value - dist.low) / dist.step
+        return math.isclose(steps, round(steps), abs_tol=1e-9)
+    return False
+
+
+def _same_point(params: dict, point: dict) -> bool:
+    return params.keys() == point.keys() and all(
+        type(params[n]) is type(point[n]) and params[n] == point[n] for n in point
+    )
 
 
 def _grid(distributions: dict, limit: int) -> list[dict] | None:
