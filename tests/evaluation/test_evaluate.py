@@ -137,3 +137,21 @@ def test_a_separately_read_test_set_is_refused_saying_what_differs_and_how_to_sh
     known = known[known["user_id"].isin(train_rows["user_id"])]
     shared = latentrec.Interactions.from_frame(known, users=train.users, items=train.items)
     assert evaluate_ratings(model, shared)["n"] == len(known)
+
+
+def test_predictions_are_clipped_to_the_declared_scale_and_only_to_it():
+    # As the docstring says: Surprise clips to its Reader's scale; data without a declared
+    # scale is scored unclipped, so declaring it is what makes the figures comparable.
+    frame = random_ratings(n_users=30, n_items=20, seed=7).to_frame()
+    for scale in (None, (1, 5)):
+        data = latentrec.Interactions.from_frame(frame, rating_scale=scale)
+        train, test = random_split(data, 0.3, random_state=0)
+        # Unshrunk biases add up past the ends of the scale for a generous user and a
+        # well-liked item.
+        model = Biases(regularization=0, user_regularization=0).fit(train)
+        raw = model.predict_idx(test.user_idx, test.item_idx)
+        shown = raw if scale is None else np.clip(raw, *scale)
+        expected = np.sqrt(np.mean((test.ratings - shown) ** 2))
+        assert evaluate_ratings(model, test)["rmse"] == pytest.approx(expected)
+        if scale is not None:
+            assert ((raw < 1) | (raw > 5)).any()  # clipping had something to do

@@ -130,7 +130,9 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     Every held-out cell counts, also those of users or items without a training cell
     (the model predicts them from what it has: a factor model gives such a user
     ``mu + b_i``).  Predictions are clipped to the rating scale by default, as deployed
-    systems do.
+    systems do; data read without a ``rating_scale`` has none, and its predictions are
+    scored as they are.  Surprise clips to its Reader's scale (1-5 unless given), so to
+    compare figures declare the scale (``rating_scale=(1, 5)``, ``--rating-scale 1 5``).
     ``test`` must be held out: a cell the model was trained on is refused with a
     ``ValueError`` (as LightFM refuses overlapping train and test sets), since its error
     would flatter the model.
