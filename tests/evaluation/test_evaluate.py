@@ -13,7 +13,7 @@ from conftest import cli_ratings_frame, random_ratings
 import latentrec
 from latentrec.cli import main
 from latentrec.cli._common import COMPILE_MESSAGE
-from latentrec.data.splits import random_split
+from latentrec.data.splits import kfold, random_split
 from latentrec.evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from latentrec.models import BPR, Biases, ImplicitALS, Popularity
 from latentrec.pipeline import Pipeline
@@ -155,3 +155,20 @@ def test_predictions_are_clipped_to_the_declared_scale_and_only_to_it():
         assert evaluate_ratings(model, test)["rmse"] == pytest.approx(expected)
         if scale is not None:
             assert ((raw < 1) | (raw > 5)).any()  # clipping had something to do
+
+
+def test_ranking_cross_validation_takes_a_relevance_threshold():
+    # Only ratings of 4 and up count as relevant in each fold, as evaluate_ranking does.
+    data = random_ratings(n_users=30, n_items=20, seed=2)
+    cv = cross_validate(Popularity(), data, 3, task="ranking", k=5, relevance_threshold=4)
+    for row, (train, test) in zip(
+        cv.folds.itertuples(), kfold(data, 3, random_state=0), strict=True
+    ):
+        fold = evaluate_ranking(Popularity().fit(train), test, 5, relevance_threshold=4)
+        assert row.ndcg == pytest.approx(fold["ndcg"])
+    everything = cross_validate(Popularity(), data, 3, task="ranking", k=5)
+    assert not np.allclose(cv.folds["ndcg"], everything.folds["ndcg"])
+    with pytest.raises(ValueError, match="relevance_threshold applies to task='ranking'"):
+        cross_validate(Biases(), data, 3, relevance_threshold=4)
+    with pytest.raises(ValueError, match="relevance_threshold must be a number"):
+        cross_validate(Popularity(), data, 3, task="ranking", relevance_threshold="4")

@@ -268,9 +268,21 @@ def relevant_cells(matrix, relevance_threshold: float | None = None):
         [[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
     """
     relevant = sp.csr_matrix(matrix, copy=True)
-    if relevance_threshold is None:
+    if check_threshold(relevance_threshold) is None:
         return relevant
-    if (
+    relevant.data = (relevant.data >= relevance_threshold).astype(np.float64)
+    relevant.eliminate_zeros()
+    return relevant
+
+
+def check_threshold(relevance_threshold):
+    """``relevance_threshold`` itself once it is a number or None, else a ValueError.
+
+    Example:
+        >>> check_threshold(4), check_threshold(None)
+        (4, None)
+    """
+    if relevance_threshold is not None and (
         isinstance(relevance_threshold, bool)
         or not isinstance(relevance_threshold, numbers.Real)
         or math.isnan(relevance_threshold)
@@ -278,9 +290,7 @@ def relevant_cells(matrix, relevance_threshold: float | None = None):
         raise ValueError(
             f"relevance_threshold must be a number or None, got {relevance_threshold!r}"
         )
-    relevant.data = (relevant.data >= relevance_threshold).astype(np.float64)
-    relevant.eliminate_zeros()
-    return relevant
+    return relevance_threshold
 
 
 def cross_validate(
@@ -291,12 +301,15 @@ def cross_validate(
     random_state=0,
     task: str = "rating",
     k: int = 10,
+    relevance_threshold: float | None = None,
     verbose: bool = False,
 ) -> CrossValidation:
     """k-fold cross-validation of an unfitted model (a clone is fitted per fold).
 
     ``task="rating"`` reports RMSE and MAE; ``task="ranking"`` reports the ranking metrics
-    at ``k``.  Fit and test seconds per fold are recorded.  A model that predicts no
+    at ``k``, a held-out cell being relevant when its value is at least
+    ``relevance_threshold`` (every held-out cell when ``None``), as in
+    :func:`evaluate_ranking`.  Fit and test seconds per fold are recorded.  A model that predicts no
     ratings (Popularity, BPR, ImplicitALS) is refused for ``task="rating"`` before any
     fold is fitted, with a ``ValueError`` that names ``task="ranking"``.
 
@@ -313,8 +326,11 @@ def cross_validate(
         raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
     if task == "rating":
         check_predicts_ratings(model, "cross-validated", "pass task='ranking'")
+        if relevance_threshold is not None:  # refused, not ignored
+            raise ValueError("relevance_threshold applies to task='ranking', not to 'rating'")
     else:
         k = M.check_count(k, "k")  # before any fold is fitted
+        check_threshold(relevance_threshold)
     rows = []
     for fold, (train, test) in enumerate(kfold(data, n_splits, random_state=random_state), 1):
         fitted = model.clone()
@@ -326,7 +342,7 @@ def cross_validate(
             scores = evaluate_ratings(fitted, test)
             scores.pop("n")
         else:
-            scores = evaluate_ranking(fitted, test, k)
+            scores = evaluate_ranking(fitted, test, k, relevance_threshold=relevance_threshold)
             scores.pop("n_users")
         test_seconds = time.perf_counter() - start
         rows.append(
