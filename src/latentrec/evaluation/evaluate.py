@@ -44,7 +44,7 @@ def _check_pair(model, test: Interactions) -> None:
         ]
         raise ValueError(
             f"test data must share the vocabularies of the data the model was fitted on, "
-            f"and {' and '.join(sides)}: split one Interactions with latentrec.data.splits "
+            f"but {' and '.join(sides)}: split one Interactions with latentrec.data.splits "
             "and fit on the training part, or read a test file against the training data "
             "with Interactions.from_frame(..., users=train.users, items=train.items)"
         )
