@@ -117,6 +117,13 @@ def tune(
     \f
     Example: ``latentrec tune ml-100k -a svdpp --trials 50 --timeout 600 -o best.npz``
     """
+    if seed >= 2**32:
+        # optuna's sampler takes a 32-bit seed; the search would refuse it as random_state,
+        # a name the command line does not have, after the "tuning ..." line.
+        raise click.BadParameter(
+            f"{seed} is above 2**32 - 1, the largest seed optuna's sampler takes",
+            param_hint="'--seed'",
+        )
     params = params_from(opts)
     model = build_model(algorithm, params, extra, seed)
     # Hyperparameters the user fixed: searched over, they would be overridden unseen.

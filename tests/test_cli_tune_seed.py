@@ -1,0 +1,20 @@
+"""``latentrec tune --seed`` beyond optuna's 32 bits is a usage error naming --seed."""
+
+from click.testing import CliRunner
+from conftest import random_ratings
+
+from latentrec.cli import main
+
+
+def test_a_seed_optuna_cannot_take_is_refused_before_any_output(tmp_path):
+    # It printed "tuning ..." and then "Error: random_state must be None, an integer from
+    # 0 to 2**32 - 1", a name the command line does not have.
+    path = tmp_path / "ratings.csv"
+    random_ratings(n_users=20, n_items=10, density=0.5, seed=0).to_frame().to_csv(path, index=False)
+    space = '{"regularization": ["float", 1, 20]}'
+    args = ["tune", str(path), "-a", "biases", "--trials", "2", "--space", space, "--seed"]
+    out = CliRunner().invoke(main, [*args, str(2**32)])
+    assert out.exit_code == 2, out.output
+    assert "'--seed'" in out.output and "2**32 - 1" in out.output
+    assert "tuning" not in out.output and "random_state" not in out.output
+    assert CliRunner().invoke(main, [*args, str(2**32 - 1)]).exit_code == 0
