@@ -26,3 +26,12 @@ def test_a_test_size_inside_0_1_evaluates(csv):
     out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "biases", "--test-size", "0.3"])
     assert out.exit_code == 0, out.output
     assert "rmse" in out.output
+
+
+def test_more_folds_than_cells_is_one_line_naming_cv_before_any_output(csv):
+    # It printed the "1000-fold cross-validation of ..." line, then "n_splits=1000 is more
+    # than the 100 cells", a name the command line does not have.
+    out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "biases", "--cv", "1000"])
+    assert out.exit_code == 1, out.output
+    assert out.output.startswith("Error: --cv 1000 asks for more folds than the ")
+    assert "n_splits" not in out.output and out.output.count("\n") == 1

@@ -469,6 +469,12 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
     d = load_data(source, **opts)
     diverging = diverging_on(d, opts.get("rating_col"), opts.get("no_header"))
     if cv:
+        if cv > d.nnz:
+            # kfold refuses it too, but as n_splits and after the line below.
+            raise Failure(
+                f"--cv {cv} asks for more folds than the {d.nnz} cells of {source}: "
+                "every fold needs a cell to test on"
+            )
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
         with diverging:
             result = cross_validate(model, d, cv, random_state=seed, task=task, k=k, verbose=True)
