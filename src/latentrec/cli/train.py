@@ -517,8 +517,20 @@ def holdout(data, protocol: str, test_size: float, seed):
     """
     if protocol == "random":
         return splits.random_split(data, test_size, random_state=seed)
+    if protocol == "temporal":
+        return splits.temporal_split(data, test_size=test_size)
     if protocol == "user":
-        return splits.user_split(data, test_size, random_state=seed)
-    if protocol == "leave-last-out":
-        return splits.leave_last_out(data, random_state=seed)
-    return splits.temporal_split(data, test_size=test_size)
+        train, test = splits.user_split(data, test_size, random_state=seed)
+    else:
+        train, test = splits.leave_last_out(data, random_state=seed)
+    if test.nnz == 0:
+        # Said now, before any fit, not as "no cells to evaluate" after one.
+        most = int(data.user_counts().max(initial=0))
+        if protocol == "user":
+            raise Failure(
+                f"--test-size {test_size:g} holds out no cell: a share of each user's "
+                f"cells, it rounds to 0 for every user (the most a user has is {most}); "
+                "give a larger --test-size"
+            )
+        raise Failure("leave-last-out holds out no cell: no user has more than one cell")
+    return train, test
