@@ -174,7 +174,11 @@ def tune(
             timeout=timeout,
             verbose=True,
         )
-    print_table(result.trials)
+    # Each failure is said in full on its trial's line above; the table keeps what failed
+    # (its first clause), so a failed trial does not widen every row past the terminal.
+    shown = result.trials.copy()
+    shown["error"] = [e.split("; ")[0] if isinstance(e, str) else "" for e in shown["error"]]
+    print_table(shown)
     click.echo(f"best {metric} {result.best_value:.4f} with {result.best_params}")
     if not result.improved:
         # More trials cannot help once every point of the space has been tried.
