@@ -1,4 +1,4 @@
-"""``latentrec tune --seed`` beyond optuna's 32 bits is a usage error naming --seed."""
+"""``latentrec tune``: a seed beyond optuna's 32 bits, and the trials table it prints."""
 
 from click.testing import CliRunner
 from conftest import random_ratings
