@@ -13,7 +13,7 @@ from conftest import cli_ratings_frame, random_ratings
 import latentrec
 from latentrec.cli import main
 from latentrec.cli._common import COMPILE_MESSAGE
-from latentrec.data.splits import random_split
+from latentrec.data.splits import kfold, random_split
 from latentrec.evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from latentrec.models import BPR, Biases, ImplicitALS, Popularity
 from latentrec.pipeline import Pipeline
@@ -115,3 +115,60 @@ def test_cross_validation_prints_without_a_pandas_warning(task):
     assert means == pytest.approx(cv.mean().to_numpy(), abs=5e-5)
     assert cv.folds["fold"].tolist() == [1, 2]  # the folds themselves are left as they were
     assert np.issubdtype(cv.folds["fold"].dtype, np.integer)
+
+
+def test_a_separately_read_test_set_is_refused_saying_what_differs_and_how_to_share():
+    data = random_ratings(n_users=30, n_items=20, seed=3)
+    frame = data.to_frame()
+    train_rows = frame.sample(frac=0.8, random_state=0)
+    test_frame = frame.drop(train_rows.index)
+    train = latentrec.Interactions.from_frame(train_rows)
+    model = Biases().fit(train)
+    alone = latentrec.Interactions.from_frame(test_frame)  # its own, smaller vocabularies
+    with pytest.raises(ValueError, match="vocabularies") as caught:
+        evaluate_ratings(model, alone)
+    said = str(caught.value)
+    n_users, n_items = alone.n_users, alone.n_items
+    assert f"users differ ({n_users} in test, {train.n_users} in the model)" in said
+    assert f"items differ ({n_items} in test, {train.n_items} in the model)" in said
+    assert "users=train.users, items=train.items" in said
+    # The way it names works: read against the training data, the test set is scored.
+    known = test_frame[test_frame["item_id"].isin(train_rows["item_id"])]
+    known = known[known["user_id"].isin(train_rows["user_id"])]
+    shared = latentrec.Interactions.from_frame(known, users=train.users, items=train.items)
+    assert evaluate_ratings(model, shared)["n"] == len(known)
+
+
+def test_predictions_are_clipped_to_the_declared_scale_and_only_to_it():
+    # As the docstring says: Surprise clips to its Reader's scale; data without a declared
+    # scale is scored unclipped, so declaring it is what makes the figures comparable.
+    frame = random_ratings(n_users=30, n_items=20, seed=7).to_frame()
+    for scale in (None, (1, 5)):
+        data = latentrec.Interactions.from_frame(frame, rating_scale=scale)
+        train, test = random_split(data, 0.3, random_state=0)
+        # Unshrunk biases add up past the ends of the scale for a generous user and a
+        # well-liked item.
+        model = Biases(regularization=0, user_regularization=0).fit(train)
+        raw = model.predict_idx(test.user_idx, test.item_idx)
+        shown = raw if scale is None else np.clip(raw, *scale)
+        expected = np.sqrt(np.mean((test.ratings - shown) ** 2))
+        assert evaluate_ratings(model, test)["rmse"] == pytest.approx(expected)
+        if scale is not None:
+            assert ((raw < 1) | (raw > 5)).any()  # clipping had something to do
+
+
+def test_ranking_cross_validation_takes_a_relevance_threshold():
+    # Only ratings of 4 and up count as relevant in each fold, as evaluate_ranking does.
+    data = random_ratings(n_users=30, n_items=20, seed=2)
+    cv = cross_validate(Popularity(), data, 3, task="ranking", k=5, relevance_threshold=4)
+    for row, (train, test) in zip(
+        cv.folds.itertuples(), kfold(data, 3, random_state=0), strict=True
+    ):
+        fold = evaluate_ranking(Popularity().fit(train), test, 5, relevance_threshold=4)
+        assert row.ndcg == pytest.approx(fold["ndcg"])
+    everything = cross_validate(Popularity(), data, 3, task="ranking", k=5)
+    assert not np.allclose(cv.folds["ndcg"], everything.folds["ndcg"])
+    with pytest.raises(ValueError, match="relevance_threshold applies to task='ranking'"):
+        cross_validate(Biases(), data, 3, relevance_threshold=4)
+    with pytest.raises(ValueError, match="relevance_threshold must be a number"):
+        cross_validate(Popularity(), data, 3, task="ranking", relevance_threshold="4")

@@ -359,3 +359,19 @@ def test_catalog_coverage_matches_a_set_count(case):
     shown = {i for row in rec[:, :k].tolist() for i in row if i >= 0}
     assert catalog_coverage(rec, n_items, k) == pytest.approx(len(shown) / n_items)
     assert 0.0 <= catalog_coverage(rec, n_items, k) <= 1.0
+
+
+def test_the_documented_way_to_get_item_indices_gives_evaluate_rankings_figures():
+    # The module docstring sends users to recommend_batch_idx for the indices.
+    from conftest import random_ratings
+
+    from latentrec.data.splits import user_split
+    from latentrec.evaluation import evaluate_ranking
+    from latentrec.models import Popularity
+
+    train, test = user_split(random_ratings(n_users=25, n_items=15, seed=4), 0.3, random_state=0)
+    model = Popularity().fit(train)
+    users = np.flatnonzero(test.user_counts() > 0)
+    recommended = model.recommend_batch_idx(users, 5)[0]
+    got = ndcg_at_k(recommended, test.matrix[users], 5)
+    assert got == pytest.approx(evaluate_ranking(model, test, 5)["ndcg"])

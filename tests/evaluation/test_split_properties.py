@@ -65,8 +65,8 @@ def test_a_temporal_split_by_share_never_trains_on_the_future(data, share):
 def test_time_slices_are_in_time_order_and_nest(data, test_size, validation_size):
     try:
         early, valid, train, test = time_slices(data, test_size, validation_size)
-    except ValueError as err:
-        assert "leaves the train set empty" in str(err)
+    except ValueError as err:  # ties at the test cutoff (no train) or at the valid one
+        assert "leaves the train set empty" in str(err) or "no early slice" in str(err)
         return
     assert early.timestamps.max() < valid.timestamps.min()
     assert valid.timestamps.max() <= train.timestamps.max() < test.timestamps.min()
@@ -125,7 +125,7 @@ def test_a_share_given_as_the_cutoff_is_pointed_to_test_size():
     ):
         temporal_split(data, 0.2)
     with pytest.raises(
-        ValueError, match=r"train set empty; timestamps range from 1e\+09 to 4e\+09$"
+        ValueError, match=r"train set empty; timestamps range from 1000000000 to 4000000000$"
     ):
         temporal_split(data, 5)  # a time, not a share: no hint
     assert temporal_split(data, test_size=0.25)[1].nnz == 1

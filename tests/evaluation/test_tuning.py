@@ -81,8 +81,9 @@ def test_tune_sees_only_the_data_it_is_given(data):
         validation=0.25,
     )
     allowed, test_cells = _cells(outer_train), _cells(outer_test)
-    # 3 trials, and one fit of the model as given on the same split (to compare against).
-    assert len(RecordingMF.fits) == 4
+    # 3 trials, the first of them the model as given (its score is the one compared
+    # against, so it is not fitted a fourth time).
+    assert len(RecordingMF.fits) == 3
     first_split = RecordingMF.fits[0]
     for train_cells, valid_cells in RecordingMF.fits:
         assert (train_cells, valid_cells) == first_split  # one inner split for every trial
@@ -319,3 +320,61 @@ def test_a_rule_between_two_searched_hyperparameters_is_left_to_the_trials(data)
 def test_a_bad_seed_is_a_clear_error(data, seed):
     with pytest.raises(ValueError, match="random_state must be None, an integer"):
         tune(_mf(), data, LOG_LR, n_trials=1, random_state=seed)
+
+
+@pytest.mark.parametrize(
+    ("space", "n_points"),
+    [
+        ({"n_factors": ("int", 3, 3)}, 1),  # a one-point space: one fit, not n_trials
+        ({"learning_rate": ("float", 0.05, 0.05)}, 1),
+        ({"n_factors": ("int", 1, 3), "biased": ("categorical", [True, False])}, 6),
+        ({"n_factors": ("int", 2, 6, {"step": 2})}, 3),
+    ],
+)
+def test_a_space_of_few_points_is_searched_once_per_point(data, space, n_points):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TuningWarning)
+        result = tune(_mf(n_epochs=2), data, space, n_trials=10, prune=False)
+    points = result.trials[list(space)].apply(tuple, axis=1).tolist()
+    assert len(points) == n_points and len(set(points)) == n_points
+    assert result.exhaustive
+
+
+def test_a_range_with_more_points_than_trials_is_sampled(data):
+    result = tune(_mf(n_epochs=2), data, {"n_factors": ("int", 1, 9)}, n_trials=3, prune=False)
+    assert len(result.trials) == 3 and not result.exhaustive
+
+
+def test_an_exhausted_space_asks_for_a_wider_one_not_more_trials(data):
+    # The template's own value is the only point: the search cannot beat it, and more
+    # trials would try the same point again.
+    with pytest.warns(TuningWarning, match="search a wider space") as caught:
+        result = tune(_mf(n_epochs=2), data, {"n_factors": ("int", 3, 3)}, n_trials=30)
+    assert "more trials" not in str(caught[0].message)
+    assert not result.improved and len(result.trials) == 1
+
+
+def test_the_model_as_given_is_the_first_trial_when_the_space_holds_it(data):
+    # The README's search (BiasedMF's built-in space, 30 trials) ended below the untuned
+    # model on MovieLens: TPE never tried its settings.  Now it starts from them.
+    template = _mf(learning_rate=0.05)
+    space = {"learning_rate": ("float", 1e-4, 0.3, {"log": True}), "n_factors": ("int", 1, 6)}
+    result = tune(template, data, space, n_trials=4, random_state=0)
+    first = result.trials.iloc[0]
+    assert (first["learning_rate"], first["n_factors"]) == (0.05, 3)
+    train, valid = random_split(data, 0.1, 0)
+    given = evaluate_ratings(template.clone().fit(train, valid), valid)["rmse"]
+    assert result.default_value == pytest.approx(given)
+    assert result.best_value <= result.default_value
+
+
+def test_a_template_outside_the_space_is_not_a_trial_but_still_scored(data):
+    template = _mf(learning_rate=1e-5)  # below the range searched
+    space = {"learning_rate": ("float", 1e-3, 0.1, {"log": True})}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TuningWarning)
+        result = tune(template, data, space, n_trials=3, random_state=0, prune=False)
+    assert result.trials["learning_rate"].between(1e-3, 0.1).all()
+    train, valid = random_split(data, 0.1, 0)
+    given = evaluate_ratings(template.clone().fit(train, valid), valid)["rmse"]
+    assert result.default_value == pytest.approx(given)

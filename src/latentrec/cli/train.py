@@ -20,6 +20,7 @@ from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from ._common import (
     MOVIELENS_NAMES,
     Failure,
+    FiniteFloatRange,
     algorithm_options,
     build_model,
     check_model_output,
@@ -418,9 +419,10 @@ def held_out_figures(model, test, k: int) -> dict:
 )
 @click.option(
     "--test-size",
-    type=float,
+    # Refused here, naming the option; the splitter's refusal named its own argument.
+    type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
     default=None,
-    help="Holdout share when --cv is not given [default: 0.2].",
+    help="Holdout share when --cv is not given, strictly between 0 and 1 [default: 0.2].",
 )
 @click.option(
     "--task",
@@ -467,6 +469,12 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
     d = load_data(source, **opts)
     diverging = diverging_on(d, opts.get("rating_col"), opts.get("no_header"))
     if cv:
+        if cv > d.nnz:
+            # kfold refuses it too, but as n_splits and after the line below.
+            raise Failure(
+                f"--cv {cv} asks for more folds than the {d.nnz} cells of {source}: "
+                "every fold needs a cell to test on"
+            )
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
         with diverging:
             result = cross_validate(model, d, cv, random_state=seed, task=task, k=k, verbose=True)
@@ -509,8 +517,20 @@ def holdout(data, protocol: str, test_size: float, seed):
     """
     if protocol == "random":
         return splits.random_split(data, test_size, random_state=seed)
+    if protocol == "temporal":
+        return splits.temporal_split(data, test_size=test_size)
     if protocol == "user":
-        return splits.user_split(data, test_size, random_state=seed)
-    if protocol == "leave-last-out":
-        return splits.leave_last_out(data, random_state=seed)
-    return splits.temporal_split(data, test_size=test_size)
+        train, test = splits.user_split(data, test_size, random_state=seed)
+    else:
+        train, test = splits.leave_last_out(data, random_state=seed)
+    if test.nnz == 0:
+        # Said now, before any fit, not as "no cells to evaluate" after one.
+        most = int(data.user_counts().max(initial=0))
+        if protocol == "user":
+            raise Failure(
+                f"--test-size {test_size:g} holds out no cell: a share of each user's "
+                f"cells, it rounds to 0 for every user (the most a user has is {most}); "
+                "give a larger --test-size"
+            )
+        raise Failure("leave-last-out holds out no cell: no user has more than one cell")
+    return train, test

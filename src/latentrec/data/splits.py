@@ -46,7 +46,7 @@ def random_split(
         (15, 5, True)
     """
     _check_data(data)
-    test_size = _check_fraction(test_size)
+    test_size = check_share(test_size)
     n = data.nnz
     if n < 2:
         raise ValueError(f"random_split needs at least 2 cells, the data has {n}")
@@ -114,7 +114,7 @@ def user_split(
         last_k = _check_int(last_k, "last_k", low=1)
         quota = np.where(counts >= last_k + min_train, last_k, 0)
     else:
-        test_size = _check_fraction(0.2 if test_size is None else test_size)
+        test_size = check_share(0.2 if test_size is None else test_size)
         quota = np.floor(test_size * counts + 0.5).astype(np.int64)
         quota = np.clip(np.minimum(quota, counts - min_train), 0, None)
 
@@ -185,7 +185,7 @@ def temporal_split(
     if (cutoff is None) == (test_size is None):
         raise ValueError("pass exactly one of cutoff and test_size to temporal_split")
     if cutoff is None:
-        test_size = _check_fraction(test_size)
+        test_size = check_share(test_size)
         n = ts.size
         # Leave at least one cell on each side (ties at the cutoff may still empty train).
         n_test = max(min(_round_half_up(test_size * n), n - 1), 1)
@@ -201,8 +201,8 @@ def temporal_split(
         share = share and 0 < cutoff_value < 1
         hint = f"; for the latest {cutoff_value:.0%} of cells pass test_size={cutoff!r}"
         raise ValueError(
-            f"cutoff {cutoff_value:g} leaves the {side} set empty; timestamps range from "
-            f"{ts.min():g} to {ts.max():g}{hint if share else ''}"
+            f"cutoff {timestamp_text(cutoff_value)} leaves the {side} set empty; timestamps range "
+            f"from {timestamp_text(ts.min())} to {timestamp_text(ts.max())}{hint if share else ''}"
         )
     return data.subset(~test), data.subset(test)
 
@@ -273,13 +273,35 @@ def _check_data(data) -> None:
         raise TypeError(f"expected an Interactions, got {type(data).__name__}")
 
 
-def _check_fraction(value) -> float:
+def check_share(value, name: str = "test_size") -> float:
+    """``value`` as a float, or a ValueError naming ``name`` unless it lies strictly
+    between 0 and 1.  Shared with :func:`latentrec.evaluation.time_slices`.
+
+    Example:
+        >>> check_share(0.25)
+        0.25
+        >>> check_share(1, "validation_size")
+        Traceback (most recent call last):
+        ValueError: validation_size must be strictly between 0 and 1, got 1.0
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"test_size must be a number between 0 and 1, got {value!r}")
+        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
     value = float(value)
     if not 0.0 < value < 1.0:
-        raise ValueError(f"test_size must be strictly between 0 and 1, got {value!r}")
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
     return value
+
+
+def timestamp_text(x: float) -> str:
+    """A timestamp for a message, every digit kept (``:g`` writes 874724710 and 874724999
+    both as 8.74725e+08).
+
+    Example:
+        >>> timestamp_text(874724710.0), timestamp_text(0.5)
+        ('874724710', '0.5')
+    """
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
 
 
 def _check_int(value, name: str, low: int) -> int:

@@ -30,9 +30,23 @@ def _check_pair(model, test: Interactions) -> None:
     if not isinstance(test, Interactions):
         raise TypeError(f"test must be latentrec.Interactions, got {type(test).__name__}")
     if test.users != model.users_ or test.items != model.items_:
+        # Which side differs, and how to build a test set that shares them: a Surprise
+        # user often holds a separate test file (MovieLens' u1.test, say).
+        sides = [
+            f"its {side} differ ({len(ours)} in test, {len(theirs)} in the model)"
+            if len(ours) != len(theirs)
+            else f"its {side} differ (as many, {len(ours)}, but not the same ids in the same order)"
+            for side, ours, theirs in (
+                ("users", test.users, model.users_),
+                ("items", test.items, model.items_),
+            )
+            if ours != theirs
+        ]
         raise ValueError(
-            "test data must share the model's vocabularies: split one Interactions with "
-            "latentrec.data.splits and fit on the training part"
+            f"test data must share the vocabularies of the data the model was fitted on, "
+            f"but {' and '.join(sides)}: split one Interactions with latentrec.data.splits "
+            "and fit on the training part, or read a test file against the training data "
+            "with Interactions.from_frame(..., users=train.users, items=train.items)"
         )
     shared = shared_cells(test.matrix, _training_cells(model))
     if shared.size:
@@ -116,7 +130,9 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     Every held-out cell counts, also those of users or items without a training cell
     (the model predicts them from what it has: a factor model gives such a user
     ``mu + b_i``).  Predictions are clipped to the rating scale by default, as deployed
-    systems do.
+    systems do; data read without a ``rating_scale`` has none, and its predictions are
+    scored as they are.  Surprise clips to its Reader's scale (1-5 unless given), so to
+    compare figures declare the scale (``rating_scale=(1, 5)``, ``--rating-scale 1 5``).
     ``test`` must be held out: a cell the model was trained on is refused with a
     ``ValueError`` (as LightFM refuses overlapping train and test sets), since its error
     would flatter the model.
@@ -252,9 +268,21 @@ def relevant_cells(matrix, relevance_threshold: float | None = None):
         [[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
     """
     relevant = sp.csr_matrix(matrix, copy=True)
-    if relevance_threshold is None:
+    if check_threshold(relevance_threshold) is None:
         return relevant
-    if (
+    relevant.data = (relevant.data >= relevance_threshold).astype(np.float64)
+    relevant.eliminate_zeros()
+    return relevant
+
+
+def check_threshold(relevance_threshold):
+    """``relevance_threshold`` itself once it is a number or None, else a ValueError.
+
+    Example:
+        >>> check_threshold(4), check_threshold(None)
+        (4, None)
+    """
+    if relevance_threshold is not None and (
         isinstance(relevance_threshold, bool)
         or not isinstance(relevance_threshold, numbers.Real)
         or math.isnan(relevance_threshold)
@@ -262,9 +290,7 @@ def relevant_cells(matrix, relevance_threshold: float | None = None):
         raise ValueError(
             f"relevance_threshold must be a number or None, got {relevance_threshold!r}"
         )
-    relevant.data = (relevant.data >= relevance_threshold).astype(np.float64)
-    relevant.eliminate_zeros()
-    return relevant
+    return relevance_threshold
 
 
 def cross_validate(
@@ -275,12 +301,15 @@ def cross_validate(
     random_state=0,
     task: str = "rating",
     k: int = 10,
+    relevance_threshold: float | None = None,
     verbose: bool = False,
 ) -> CrossValidation:
     """k-fold cross-validation of an unfitted model (a clone is fitted per fold).
 
     ``task="rating"`` reports RMSE and MAE; ``task="ranking"`` reports the ranking metrics
-    at ``k``.  Fit and test seconds per fold are recorded.  A model that predicts no
+    at ``k``, a held-out cell being relevant when its value is at least
+    ``relevance_threshold`` (every held-out cell when ``None``), as in
+    :func:`evaluate_ranking`.  Fit and test seconds per fold are recorded.  A model that predicts no
     ratings (Popularity, BPR, ImplicitALS) is refused for ``task="rating"`` before any
     fold is fitted, with a ``ValueError`` that names ``task="ranking"``.
 
@@ -297,8 +326,11 @@ def cross_validate(
         raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
     if task == "rating":
         check_predicts_ratings(model, "cross-validated", "pass task='ranking'")
+        if relevance_threshold is not None:  # refused, not ignored
+            raise ValueError("relevance_threshold applies to task='ranking', not to 'rating'")
     else:
         k = M.check_count(k, "k")  # before any fold is fitted
+        check_threshold(relevance_threshold)
     rows = []
     for fold, (train, test) in enumerate(kfold(data, n_splits, random_state=random_state), 1):
         fitted = model.clone()
@@ -310,7 +342,7 @@ def cross_validate(
             scores = evaluate_ratings(fitted, test)
             scores.pop("n")
         else:
-            scores = evaluate_ranking(fitted, test, k)
+            scores = evaluate_ranking(fitted, test, k, relevance_threshold=relevance_threshold)
             scores.pop("n_users")
         test_seconds = time.perf_counter() - start
         rows.append(

@@ -6,7 +6,10 @@ Ranking metrics take:
 
 * ``recommended``: a 2-D integer array ``(n_users, L)`` of item indices in rank order,
   best first; ``-1`` marks an empty slot (a user with fewer than ``L`` recommendations).
-  A row must not repeat an item.
+  A row must not repeat an item.  Indices are columns of ``relevant``
+  (``model.items_.index(ids)``; ``model.recommend_batch_idx(users, L)[0]`` gives them),
+  not raw item ids: MovieLens' ids 1..1682 read as indices would shift every item by
+  one, which no check here can see.
 * ``relevant``: a SciPy sparse matrix ``(n_users, n_items)`` (or an ``Interactions``,
   whose ``matrix`` is used) whose stored cells are each user's relevant (held-out)
   items; the stored values are ignored (to count only good ratings as relevant, pass

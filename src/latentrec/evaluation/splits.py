@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..data.interactions import Interactions
-from ..data.splits import temporal_split
+from ..data.splits import check_share, temporal_split, timestamp_text
 
 __all__ = ["TimeSlices", "time_slices"]
 
@@ -58,6 +58,19 @@ def time_slices(
         >>> float(s.early.timestamps.max()) < float(s.valid.timestamps.min())
         True
     """
+    # Each share is checked under its own name: temporal_split would call both test_size.
+    check_share(test_size, "test_size")
+    check_share(validation_size, "validation_size")
     train, test = temporal_split(data, test_size=test_size)
-    early, valid = temporal_split(train, test_size=validation_size)
+    try:
+        early, valid = temporal_split(train, test_size=validation_size)
+    except ValueError:
+        # temporal_split would say that "the train set" is empty: here that is early.
+        first = timestamp_text(train.timestamps.min())
+        raise ValueError(
+            f"no early slice is left: the train slice holds {train.nnz} cell(s) before the "
+            f"test cutoff, and the cutoff of its latest {validation_size:.1%} falls on its "
+            f"first time, {first}, so all of them would be valid; give the train slice more "
+            "cells (a smaller test_size) or a smaller validation_size"
+        ) from None
     return TimeSlices(early, valid, train, test)

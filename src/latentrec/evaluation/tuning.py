@@ -58,6 +58,8 @@ class TuningResult:
         improved: whether ``best_value`` beats ``default_value``.  When it does not (few
             trials, a space that misses the defaults), :func:`tune` warns, and the
             template as given is the better model.
+        exhaustive: whether every point of the space was tried (a grid search that ran to
+            its end), so that more trials could find nothing more.
 
     Example:
         >>> import numpy as np
@@ -79,6 +81,7 @@ class TuningResult:
     data: Interactions = field(repr=False)
     default_value: float = math.nan
     improved: bool = True
+    exhaustive: bool = False
 
     def best_model(self) -> Recommender:
         """The template with ``best_params``, refitted on all of the data given to ``tune``.
@@ -152,9 +155,11 @@ def tune(
             value ``model`` accepts (checked before any trial, unless its refusal names
             another searched hyperparameter): otherwise ``ValueError`` names the entry.
         n_trials: number of trials (fewer when ``timeout`` ends the search).  When every
-            dimension of ``space`` is categorical and the grid has at most ``n_trials``
+            dimension of ``space`` has finitely many values (categorical, ``int``, or a
+            ``float`` range whose low is its high) and the grid has at most ``n_trials``
             points, the search is a grid search instead: each point is tried exactly once
-            (enqueued in optuna's study), and ``n_trials`` is the grid's size.
+            (enqueued in optuna's study), and ``n_trials`` is the grid's size; a space of
+            one point is one trial.
         validation: share of the cells of ``data`` held out to score trials.
         metric: ``"rmse"`` or ``"mae"`` (minimised), or a ranking metric at a cut-off,
             ``"ndcg@10"``, ``"precision@k"``, ``"recall@k"``, ``"map@k"``, ``"hit_rate@k"``
@@ -169,10 +174,13 @@ def tune(
     Trials whose training diverges (``FloatingPointError``) are recorded as failed and the
     search goes on; any other error propagates.
 
-    The template as given is scored on the same split too (``result.default_value``).  If
-    the best trial is not better, a :class:`TuningWarning` says so and
-    ``result.improved`` is False: a short search can miss values the defaults already
-    have, and ``result.best_model()`` would then be the worse model.
+    The template as given is scored on the same split too (``result.default_value``).
+    When its values of the searched hyperparameters all lie in ``space``, it is the first
+    trial (enqueued in optuna's study), so the search starts from it and its best is never
+    worse; otherwise it is fitted once more for that score.  If the best trial is not
+    better, a :class:`TuningWarning` says so and ``result.improved`` is False: a short
+    search can miss values the defaults already have, and ``result.best_model()`` would
+    then be no better a model.
 
     Example:
         >>> import numpy as np
@@ -222,10 +230,10 @@ def tune(
 
     if isinstance(random_state, np.random.Generator):
         random_state = int(random_state.integers(2**31 - 1))
-    grid = _grid(distributions)
-    if grid is not None and len(grid) <= n_trials:
+    grid = _grid(distributions, n_trials)
+    if grid is not None:
         # A grid search, as Surprise's GridSearchCV: every point once, none twice (TPE
-        # would repeat some and miss others).
+        # would repeat some and miss others, and fit a one-point space n_trials times).
         n_trials = len(grid)
     else:
         grid = []
@@ -238,6 +246,11 @@ def tune(
             pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
             study_name=f"latentrec-{type(model).__name__}",
         )
+        as_given = _point_as_given(model, distributions)
+        if not grid and as_given is not None:
+            # The first trial is the model as given: the search starts from settings known
+            # to work, and what it returns is never worse than what it was handed.
+            study.enqueue_trial(as_given)
         for point in grid:
             study.enqueue_trial(point)  # optuna runs enqueued points as given, in order
         for number in range(n_trials):
@@ -258,16 +271,23 @@ def tune(
             f"{(trials['state'] == 'fail').sum()} failed){why}; narrow the space or add trials"
         )
     best_value = float(study.best_value)
-    default_value = _default_score(model, train, valid, name, k)
+    exhaustive = bool(grid) and len(study.trials) == len(grid)
+    default_value = _default_score(model, train, valid, name, k, study, as_given, optuna)
     if direction == "minimize":
         improved = not best_value >= default_value
     else:
         improved = not best_value <= default_value
     if not improved:
+        # More trials cannot help once every point of the space has been tried.
+        advice = (
+            "search a wider space (it tried every point of this one)"
+            if exhaustive
+            else "run more trials"
+        )
         warnings.warn(
             f"tuning found nothing better than the settings {type(model).__name__} was "
             f"given: best {metric} {best_value:.4f} vs {default_value:.4f} for the model as "
-            "given, on the same validation split; keep the model as given, or run more trials",
+            f"given, on the same validation split; keep the model as given, or {advice}",
             TuningWarning,
             stacklevel=2,
         )
@@ -282,6 +302,7 @@ def tune(
         data=data,
         default_value=default_value,
         improved=improved,
+        exhaustive=exhaustive,
     )
 
 
@@ -294,8 +315,15 @@ class TuningWarning(UserWarning):
     """
 
 
-def _default_score(model, train, valid, name, k) -> float:
-    """The template's own validation score on the tuning split (NaN if its fit fails)."""
+def _default_score(model, train, valid, name, k, study, as_given, optuna) -> float:
+    """The template's own validation score on the tuning split (NaN if its fit fails):
+    that of the trial that tried its values, when one ran to its end, else a fit of it."""
+    for t in study.trials if as_given is not None else ():
+        if _same_point(t.params, as_given):
+            if t.state == optuna.trial.TrialState.COMPLETE:
+                return float(t.value)
+            if t.state == optuna.trial.TrialState.FAIL:
+                return math.nan
     try:
         value = _score(model.clone().fit(train, valid), valid, name, k)
     except FloatingPointError:
@@ -303,12 +331,83 @@ def _default_score(model, train, valid, name, k) -> float:
     return value if math.isfinite(value) else math.nan
 
 
-def _grid(distributions: dict) -> list[dict] | None:
-    """Every point of the grid when every dimension is categorical, else None."""
-    choices = [getattr(d, "choices", None) for d in distributions.values()]
-    if any(c is None for c in choices):
+def _point_as_given(model: Recommender, distributions: dict) -> dict | None:
+    """The template's values of the searched hyperparameters, when every one of them lies
+    in its distribution, else None.
+
+    Example:
+        >>> import optuna.distributions as D
+        >>> from latentrec.models import BiasedMF
+        >>> _point_as_given(BiasedMF(), {"n_factors": D.IntDistribution(8, 128, log=True)})
+        {'n_factors': 64}
+        >>> print(_point_as_given(BiasedMF(), {"n_factors": D.IntDistribution(8, 32)}))
+        None
+    """
+    params = model.get_params()
+    point = {name: params[name] for name in distributions}
+    if all(_holds(dist, point[name]) for name, dist in distributions.items()):
+        return point
+    return None
+
+
+def _holds(dist, value) -> bool:
+    """Whether optuna would draw ``value`` from ``dist`` (``"auto"`` and the like: no)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if isinstance(dist, CategoricalDistribution):
+        return any(type(c) is type(value) and c == value for c in dist.choices)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    if not (math.isfinite(value) and dist.low <= value <= dist.high):
+        return False
+    if isinstance(dist, IntDistribution):
+        return isinstance(value, numbers.Integral) and (value - dist.low) % dist.step == 0
+    if isinstance(dist, FloatDistribution):
+        if dist.step is None:
+            return True
+        steps = (value - dist.low) / dist.step
+        return math.isclose(steps, round(steps), abs_tol=1e-9)
+    return False
+
+
+def _same_point(params: dict, point: dict) -> bool:
+    return params.keys() == point.keys() and all(
+        type(params[n]) is type(point[n]) and params[n] == point[n] for n in point
+    )
+
+
+def _grid(distributions: dict, limit: int) -> list[dict] | None:
+    """Every point of the space when each dimension has finitely many values and there
+    are at most ``limit`` points, else None.
+
+    Example:
+        >>> import optuna.distributions as D
+        >>> _grid({"n": D.IntDistribution(2, 6, step=2), "b": D.CategoricalDistribution([0])}, 3)
+        [{'n': 2, 'b': 0}, {'n': 4, 'b': 0}, {'n': 6, 'b': 0}]
+        >>> _grid({"lr": D.FloatDistribution(0.1, 0.1)}, 5)  # one value: one point
+        [{'lr': 0.1}]
+        >>> print(_grid({"n": D.IntDistribution(1, 9)}, 5))  # 9 points, 5 trials: sampled
+        None
+    """
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    axes = []
+    for dist in distributions.values():
+        if isinstance(dist, CategoricalDistribution):
+            axes.append(list(dist.choices))
+        elif isinstance(dist, IntDistribution):
+            axes.append(range(dist.low, dist.high + 1, dist.step))
+        elif getattr(dist, "low", None) is not None and dist.low == dist.high:
+            axes.append([dist.low])  # a float range of one value
+        else:
+            return None
+    if math.prod(len(axis) for axis in axes) > limit:  # sized before any point is built
         return None
-    return [dict(zip(distributions, p, strict=True)) for p in itertools.product(*choices)]
+    return [dict(zip(distributions, p, strict=True)) for p in itertools.product(*axes)]
 
 
 def _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner) -> None:
