@@ -26,6 +26,7 @@ from .. import ModelFileError
 from ..data import DataError, Interactions, UnknownIdError
 from ..data.interactions import DUPLICATE_POLICIES
 from ..datasets import movielens
+from ..io.modelfile import refuse_link
 from ..models.inputs import gained, trained_shape, with_model_ids
 from ..registry import ALIASES, model_class
 
@@ -823,8 +824,9 @@ MODEL_SUFFIX = ".npz"
 
 
 def check_model_output(path, *inputs) -> None:
-    """Refuse, with a :class:`Failure`, a model file name that is not ``.npz`` or that
-    names one of ``inputs`` (the ratings file read), after :func:`check_output`.
+    """Refuse, with a :class:`Failure`, a model file name that is not ``.npz``, that is a
+    symbolic link (see :func:`latentrec.io.modelfile.refuse_link`) or that names one of
+    ``inputs`` (the ratings file read), after :func:`check_output`.
 
     A model written over the ratings it was trained from destroys them; a model under
     another suffix is one no later command recognises as a model file.
@@ -839,6 +841,8 @@ def check_model_output(path, *inputs) -> None:
     check_output(path)  # a directory or an unwritable place is said as for any output
     if Path(path).suffix.lower() != MODEL_SUFFIX:
         raise Failure(f"the model file must end in {MODEL_SUFFIX}, got {path}")
+    with writing(path):
+        refuse_link(path)  # the save would refuse it too, but only after the fit
     target = Path(path).resolve()
     for source in inputs:
         if source is not None and Path(source).resolve() == target:

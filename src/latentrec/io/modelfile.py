@@ -14,9 +14,11 @@ so a crash never leaves half a model behind.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -46,7 +48,9 @@ def digest(arr: np.ndarray) -> str:
 def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
     """Write ``manifest`` (JSON-able) and ``arrays`` to ``path`` atomically and durably.
 
-    The format fields and a digest per array are added to the manifest here.
+    The format fields and a digest per array are added to the manifest here.  A
+    ``path`` that is a symbolic link is refused (:func:`refuse_link`): the save would
+    replace the link, not the file it points to.
 
     Example:
         >>> import os, tempfile
@@ -55,6 +59,7 @@ def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         >>> read_archive(p)[1]["x"].tolist()
         [0, 1, 2]
     """
+    refuse_link(path)
     for name, arr in arrays.items():
         if arr.dtype.hasobject:
             raise TypeError(f"array {name!r} holds Python objects and cannot be saved safely")
@@ -74,6 +79,37 @@ def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
                 buf = io.BytesIO()
                 np.lib.format.write_array(buf, np.asarray(arr, order="C"), allow_pickle=False)
                 zf.writestr(name + ".npy", buf.getvalue())
+
+
+def refuse_link(path) -> None:
+    """Raise an ``OSError`` naming ``path`` and its target if ``path`` is a symbolic link.
+
+    A save writes a new file and renames it onto ``path``, which replaces a link with a
+    plain file and leaves the file it pointed to as it was; writing through the link
+    instead would overwrite that file, often a kept version (``model.npz ->
+    models/v3.npz``).  Which one the user meant is theirs to say, so neither is done.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> os.symlink("models/v3.npz", os.path.join(folder, "model.npz"))
+        >>> try:
+        ...     refuse_link(os.path.join(folder, "model.npz"))
+        ... except OSError as err:
+        ...     print(err.strerror)  # doctest: +NORMALIZE_WHITESPACE
+        it is a symbolic link to models/v3.npz; save to that file, or to a new file and
+        point the link at it
+    """
+    try:
+        target = os.readlink(path)
+    except OSError:  # not a link (or not there): nothing to refuse
+        return
+    raise OSError(
+        errno.EEXIST,
+        f"it is a symbolic link to {target}; save to that file, or to a new file and point "
+        "the link at it",
+        str(path),
+    )
 
 
 def read_manifest(path) -> dict:
