@@ -18,13 +18,14 @@ import errno
 import hashlib
 import io
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..data.npyfile import PickledArrayError, member_size, read_npy
+from ..data.npyfile import PickledArrayError, member_size, read_npy, read_npy_header
 from ..errors import ModelFileError
 from .atomic import atomic_path
 
@@ -191,9 +192,11 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
     if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
         raise ModelFileError(f"{path} is damaged: its manifest has no list of arrays")
     arrays: dict[str, np.ndarray] = {}
+    name = None  # the array being read, for an error
     try:
         total = path.stat().st_size
         with zipfile.ZipFile(path) as zf:
+            _check_memory(path, zf, listed, total)
             for name, info in listed.items():
                 member = zf.getinfo(f"{name}.npy")
                 # The .npy header is parsed under latentrec's one header lock (CPython
@@ -210,6 +213,12 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
         raise
     except PickledArrayError as err:
         raise ModelFileError(f"{path} is refused unread: {err}") from None
+    except MemoryError:
+        # The arrays fitted in what the system said was free, but not in what it gave.
+        raise ModelFileError(
+            f"{path}: not enough memory to load array {name!r} (a damaged or hostile file, "
+            "or a model too big for this machine)"
+        ) from None
     # A damaged zip entry can name a compression method or zip version zipfile does not
     # know (NotImplementedError); a damaged .npy header is a ValueError (data.npyfile).
     except (
@@ -222,6 +231,81 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
     ) as err:
         raise ModelFileError(f"{path} is damaged or truncated ({_first_line(err)})") from None
     return manifest, arrays
+
+
+def _check_memory(path: Path, zf: zipfile.ZipFile, listed: dict, total: int) -> None:
+    """Refuse, before anything is allocated, arrays that need more memory than is free.
+
+    Each array's size is what its ``.npy`` header declares, bounded by what its member
+    can hold (see ``data.npyfile.member_size``): a stored member no more than the file,
+    but a deflated one up to about a thousand times its compressed bytes, so a file of
+    a few megabytes of deflated zeros (a zip bomb) can declare, honestly, gigabytes.
+    Loading it would fill the memory (a MemoryError, or the system killing the process)
+    where an error naming the file is what helps.
+    """
+    free = free_memory()
+    if free is None:
+        return
+    need = 0
+    for name in listed:
+        member = zf.getinfo(f"{name}.npy")
+        with zf.open(member) as fh:
+            shape, _, dtype = read_npy_header(fh, f"array {name!r}")
+        need += min(math.prod(shape) * dtype.itemsize, member_size(member, total))
+    if need > free:
+        raise ModelFileError(
+            f"{path}: its arrays take {_size(need)} unpacked, more than the {_size(free)} of "
+            f"memory free here (a compressed file of {_size(total)} that is damaged or "
+            "hostile, or a model too big for this machine)"
+            if need > total
+            else f"{path}: its arrays take {_size(need)}, more than the {_size(free)} of "
+            "memory free here (a model too big for this machine)"
+        )
+
+
+def free_memory() -> int | None:
+    """Bytes of memory this process can still take, as far as the system says (Linux:
+    ``MemAvailable`` and free swap, within the cgroup's limit); ``None`` where it does
+    not say.
+
+    Example:
+        >>> free = free_memory()
+        >>> free is None or free >= 0
+        True
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            info = {k: v.split() for k, v in (line.split(":", 1) for line in fh if ":" in line)}
+        free = (int(info["MemAvailable"][0]) + int(info.get("SwapFree", ["0"])[0])) * 1024
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    try:  # cgroup v2: a container's limit, which /proc/meminfo does not show
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as fh:
+            used = int(fh.read().strip())
+        if limit != "max":
+            free = min(free, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return free
+
+
+def _size(n: int) -> str:
+    """A byte count for people.
+
+    Example:
+        >>> _size(512), _size(3 * 2**20), _size(5 * 2**30)
+        ('512 bytes', '3.0 MiB', '5.0 GiB')
+    """
+    if n < 1024:
+        return f"{n} bytes"
+    value, unit = n / 1024, "KiB"
+    for larger in ("MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{value:.1f} {unit}"
 
 
 def _first_line(err: BaseException) -> str:
