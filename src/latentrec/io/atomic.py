@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..data.files import creation_mode, temporary_beside
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; a killed save's temporary file stays
+    fcntl = None
+
+# mkstemp's names: the prefix, eight characters from this set, the suffix.
+_RANDOM_PART = re.compile(r"[a-z0-9_]{8}")
+# A temporary file no save holds and unchanged this long is a killed save's.  The age
+# also spares a file created an instant ago, before its writer could take the lock.
+STALE_AFTER = 60.0
 
 
 @contextmanager
@@ -18,6 +32,11 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
     see the old file or the new one, never half of one.  With ``durable`` the data is
     fsynced before the rename and the folder after it, so an acknowledged write survives
     a power cut.
+
+    A process killed outright (SIGKILL, the out-of-memory killer, a power cut) runs no
+    clean-up and leaves its temporary file, hidden and as big as what it wrote.  Each
+    write holds a lock on its own temporary file while it lasts, so the next write to
+    ``path`` removes those of its kind that no live write holds (see :func:`sweep`).
 
     Example:
         >>> import os, tempfile
@@ -39,8 +58,11 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
             os.fchmod(fd, creation_mode(path))
         except (AttributeError, OSError):  # no fchmod (Windows), or a file system without modes
             pass
-        finally:
+        if not _hold(fd):
             os.close(fd)
+            fd = -1
+        else:
+            sweep(path, keep=tmp)
         yield tmp
         if durable:
             with open(tmp, "rb+") as fh:
@@ -54,3 +76,77 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
                 os.close(dir_fd)
     finally:
         tmp.unlink(missing_ok=True)
+        if fd >= 0:
+            os.close(fd)
+
+
+def _hold(fd: int) -> bool:
+    """Lock the temporary file open at ``fd`` for as long as it stays open (it says "a
+    live write" to :func:`sweep`); ``False`` where the system has no such lock."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # a file system without flock (some network ones): no sweeping
+        return False
+    return True
+
+
+def sweep(path, keep=None) -> list[str]:
+    """Remove the temporary files that killed writes to ``path`` left; their names.
+
+    A temporary file of ``path`` is named as :func:`atomic_path` names it
+    (``.<name>.XXXXXXXX.tmp`` beside ``path``).  One is removed only when no process
+    holds its lock (the write that made it is gone) and it has not changed for
+    :data:`STALE_AFTER` seconds; ``keep`` (the caller's own) is never touched.  What
+    cannot be opened, locked or removed is left as it is: a sweep never fails a write.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> left = os.path.join(folder, ".m.npz.k2x8q0z1.tmp")
+        >>> _ = open(left, "w").write("half a model")
+        >>> os.utime(left, (0, 0))  # a killed save's, long ago
+        >>> sweep(os.path.join(folder, "m.npz"))
+        ['.m.npz.k2x8q0z1.tmp']
+        >>> os.listdir(folder)
+        []
+    """
+    if fcntl is None:
+        return []
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent if str(path.parent) else "."))
+    except OSError:
+        return []
+    for entry in entries:
+        name = entry.name
+        if not (
+            name.startswith(prefix)
+            and name.endswith(".tmp")
+            and _RANDOM_PART.fullmatch(name[len(prefix) : -len(".tmp")])
+        ):
+            continue
+        if keep is not None and name == Path(keep).name:
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or time.time() - info.st_mtime < STALE_AFTER:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live write holds it
+            os.unlink(entry.path)
+            removed.append(name)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return sorted(removed)
