@@ -116,3 +116,39 @@ def test_the_command_line_says_it_in_one_line(tmp_path, monkeypatch):
         f"free here (a compressed file of {modelfile._size(path.stat().st_size)} that is "
         "damaged or hostile, or a model too big for this machine)"
     ]
+
+
+def test_a_bomb_is_refused_by_its_expansion_whatever_memory_is_free(
+    tmp_path, monkeypatch, no_reads
+):
+    path = bomb(tmp_path, 8 * MiB)
+    monkeypatch.setattr(modelfile, "free_memory", lambda: 1 << 50, raising=False)
+    monkeypatch.setattr(modelfile, "_SMALL_MEMBER", MiB, raising=False)
+    with pytest.raises(ModelFileError) as err:
+        read_archive(path)
+    assert str(err.value).startswith(f"{path}: array 'x' unpacks from ")
+    assert "to 8.0 MiB, more than any model's arrays expand" in str(err.value)
+
+
+def test_a_model_file_deflated_by_hand_still_loads(tmp_path, monkeypatch):
+    """Ids and learned values deflate a few-fold: far from the bomb's thousand."""
+    from latentrec.datasets import synthetic
+    from latentrec.models import BiasedMF
+
+    monkeypatch.setattr(modelfile, "_SMALL_MEMBER", 0, raising=False)  # every member checked
+    model = BiasedMF(n_factors=4, n_epochs=2, random_state=0).fit(
+        synthetic(200, 100, 3000, random_state=0)
+    )
+    model.save(tmp_path / "m.npz")
+    deflated = tmp_path / "deflated.npz"
+    with (
+        zipfile.ZipFile(tmp_path / "m.npz") as zin,
+        zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as zout,
+    ):
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+    assert deflated.stat().st_size < (tmp_path / "m.npz").stat().st_size
+    import latentrec
+
+    loaded = latentrec.load(deflated)
+    assert np.array_equal(loaded.predict([0, 1], [2, 3]), model.predict([0, 1], [2, 3]))

@@ -34,6 +34,12 @@ FORMAT_VERSION = 1
 # A manifest is a few kilobytes of JSON (a long training history: a few megabytes); a
 # larger one is damage or a zip bomb, refused before it is decompressed.
 _MANIFEST_LIMIT = 1 << 26
+# A compressed array member may expand this many times over once it is larger than
+# _SMALL_MEMBER bytes (below that, unpacking costs little whatever it holds): learned
+# values and ids deflate a few-fold, titles padded to the longest one some tens-fold
+# (MovieLens-100K's: 19), zeros a thousand-fold, the zip bomb's filling.
+_MAX_EXPANSION = 100
+_SMALL_MEMBER = 1 << 28
 
 
 def digest(arr: np.ndarray) -> str:
@@ -234,25 +240,34 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def _check_memory(path: Path, zf: zipfile.ZipFile, listed: dict, total: int) -> None:
-    """Refuse, before anything is allocated, arrays that need more memory than is free.
+    """Refuse, before anything is allocated, arrays that need more memory than is free,
+    and a compressed array that expands as no model's arrays do.
 
     Each array's size is what its ``.npy`` header declares, bounded by what its member
     can hold (see ``data.npyfile.member_size``): a stored member no more than the file,
     but a deflated one up to about a thousand times its compressed bytes, so a file of
     a few megabytes of deflated zeros (a zip bomb) can declare, honestly, gigabytes.
     Loading it would fill the memory (a MemoryError, or the system killing the process)
-    where an error naming the file is what helps.
+    or take minutes unpacking zeros, where an error naming the file is what helps.
+    latentrec never compresses a model file; learned values and ids deflate a few-fold,
+    so a member beyond :data:`_MAX_EXPANSION` times its compressed size, and beyond
+    :data:`_SMALL_MEMBER` bytes, is refused as the bomb it is.
     """
-    free = free_memory()
-    if free is None:
-        return
     need = 0
     for name in listed:
         member = zf.getinfo(f"{name}.npy")
         with zf.open(member) as fh:
             shape, _, dtype = read_npy_header(fh, f"array {name!r}")
-        need += min(math.prod(shape) * dtype.itemsize, member_size(member, total))
-    if need > free:
+        size = min(math.prod(shape) * dtype.itemsize, member_size(member, total))
+        if size > max(_SMALL_MEMBER, _MAX_EXPANSION * member.compress_size):
+            raise ModelFileError(
+                f"{path}: array {name!r} unpacks from {_size(member.compress_size)} to "
+                f"{_size(size)}, more than any model's arrays expand (a damaged or hostile "
+                "file, a zip bomb)"
+            )
+        need += size
+    free = free_memory()
+    if free is not None and need > free:
         raise ModelFileError(
             f"{path}: its arrays take {_size(need)} unpacked, more than the {_size(free)} of "
             f"memory free here (a compressed file of {_size(total)} that is damaged or "
