@@ -771,8 +771,9 @@ def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> N
     write; run it before any loading or fitting, so a typo costs nothing.
 
     ``path`` is the file to be written (or, with ``folder``, the folder written into).
-    Refused: an existing directory where a file is meant; a parent that is a file; a
-    parent that is not writable; a missing parent, unless ``makes_folders`` (the writer
+    Refused: an existing directory where a file is meant; an existing file the user may
+    not write (a kept model made read-only); a parent that is a file; a parent that is
+    not writable; a missing parent, unless ``makes_folders`` (the writer
     creates missing folders as ``mkdir -p`` does, as model files and exported tables do)
     and the nearest existing folder above it is writable.  Nothing is created: the check
     asks the file system (``os.access``) and leaves no probe file behind.
@@ -800,6 +801,10 @@ def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> N
 
     if not folder and target.is_dir():
         refuse("it is a directory, not a file")
+    # The effective user's rights where the system can ask for them (setuid runs).
+    effective = os.access in os.supports_effective_ids
+    if not folder and target.is_file() and not os.access(target, os.W_OK, effective_ids=effective):
+        refuse("it is read-only; make it writable to replace it")  # as the writer would
     # The nearest existing folder at or above `where`: the one the write (or its mkdir -p)
     # has to create entries in.
     nearest = where
@@ -807,8 +812,6 @@ def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> N
         nearest = nearest.parent
     if not nearest.is_dir():
         refuse(f"{nearest} is not a directory")
-    # The effective user's rights where the system can ask for them (setuid runs).
-    effective = os.access in os.supports_effective_ids
     writable = os.access(nearest, os.W_OK | os.X_OK, effective_ids=effective)
     if nearest == where:
         if not writable:

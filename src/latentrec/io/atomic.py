@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -47,15 +48,20 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
         'done'
     """
     path = Path(path)
+    refuse_read_only(path)
     # Creates a missing folder; refuses a folder in place of the file before any writing.
     fd, tmp = temporary_beside(path)
     # Everything from here on is inside the try, so that an exception at any point (a
     # SIGTERM the command line turns into SystemExit, say) removes the temporary file.
     try:
+        # mkstemp makes the file private (0600); the result should have the mode a plain
+        # open(path, "w") gives: the old file's, or the umask's for a new one.  It is set
+        # once the file is written: a mode without write permission (under a umask of
+        # 0222, say) would stop the writer itself, unless it is root.
+        mode = creation_mode(path)
         try:
-            # mkstemp makes the file private (0600); the result should have the mode a
-            # plain open(path, "w") gives: the old file's, or the umask's for a new one.
-            os.fchmod(fd, creation_mode(path))
+            # mkstemp's 0600 passes through the umask too: 0400 under a umask of 0222.
+            os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
         except (AttributeError, OSError):  # no fchmod (Windows), or a file system without modes
             pass
         if not _hold(fd):
@@ -67,6 +73,10 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
         if durable:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+        try:
+            os.chmod(tmp, mode)
+        except (NotImplementedError, OSError):  # a file system without modes
+            pass
         os.replace(tmp, path)
         if durable and hasattr(os, "O_DIRECTORY"):
             dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
@@ -78,6 +88,28 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         if fd >= 0:
             os.close(fd)
+
+
+def refuse_read_only(path) -> None:
+    """Raise a ``PermissionError`` naming ``path`` if it is a file this process may not
+    write, as a plain ``open(path, "w")`` would.
+
+    A save replaces the file by renaming a new one onto it, which only the folder's
+    permissions govern: without this check a model made read-only to keep it
+    (``chmod a-w``) was replaced all the same.  Root may write any file, here as there.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "kept.npz")
+        >>> refuse_read_only(path)  # no file yet: nothing to refuse
+    """
+    if not os.path.isfile(path):
+        return
+    effective = os.access in os.supports_effective_ids  # setuid runs: the effective user
+    if not os.access(path, os.W_OK, effective_ids=effective):
+        raise PermissionError(
+            errno.EACCES, "it is read-only; make it writable to replace it", str(path)
+        )
 
 
 def _hold(fd: int) -> bool:
