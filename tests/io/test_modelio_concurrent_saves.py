@@ -150,5 +150,7 @@ def test_a_temporary_file_a_killed_save_left_is_never_read_or_in_the_way(tmp_pat
     assert type(latentrec.load(target)).__name__ == "Biases"
     Popularity().fit(data).save(target)
     assert type(latentrec.load(target)).__name__ == "Popularity"
-    assert left.read_bytes() == whole[: len(whole) // 2]  # another save's file: not touched
+    # Under a minute old, it may be a live save's: not touched (an old one is removed,
+    # tests/io/test_modelio_stale_temporaries.py).
+    assert left.read_bytes() == whole[: len(whole) // 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == [left.name, "model.npz"]
