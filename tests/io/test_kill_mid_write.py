@@ -1,6 +1,7 @@
 """A process killed (SIGKILL: no handler runs) while it saves over an existing model,
 pipeline or .lrdata file leaves the old file intact under its name (its temporary file
-stays behind: nothing runs to remove it); and a save flushes
+stays behind: nothing runs in the killed process to remove it; the next save to a model
+or pipeline file does, tests/io/test_modelio_stale_temporaries.py); and a save flushes
 the new file and then its folder to disk around the rename, so an acknowledged save
 survives a power cut."""
 

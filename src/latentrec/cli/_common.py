@@ -26,6 +26,7 @@ from .. import ModelFileError
 from ..data import DataError, Interactions, UnknownIdError
 from ..data.interactions import DUPLICATE_POLICIES
 from ..datasets import movielens
+from ..io.modelfile import refuse_link
 from ..models.inputs import gained, trained_shape, with_model_ids
 from ..registry import ALIASES, model_class
 
@@ -770,8 +771,9 @@ def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> N
     write; run it before any loading or fitting, so a typo costs nothing.
 
     ``path`` is the file to be written (or, with ``folder``, the folder written into).
-    Refused: an existing directory where a file is meant; a parent that is a file; a
-    parent that is not writable; a missing parent, unless ``makes_folders`` (the writer
+    Refused: an existing directory where a file is meant; an existing file the user may
+    not write (a kept model made read-only); a parent that is a file; a parent that is
+    not writable; a missing parent, unless ``makes_folders`` (the writer
     creates missing folders as ``mkdir -p`` does, as model files and exported tables do)
     and the nearest existing folder above it is writable.  Nothing is created: the check
     asks the file system (``os.access``) and leaves no probe file behind.
@@ -799,6 +801,10 @@ def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> N
 
     if not folder and target.is_dir():
         refuse("it is a directory, not a file")
+    # The effective user's rights where the system can ask for them (setuid runs).
+    effective = os.access in os.supports_effective_ids
+    if not folder and target.is_file() and not os.access(target, os.W_OK, effective_ids=effective):
+        refuse("it is read-only; make it writable to replace it")  # as the writer would
     # The nearest existing folder at or above `where`: the one the write (or its mkdir -p)
     # has to create entries in.
     nearest = where
@@ -806,8 +812,6 @@ def check_output(path, *, makes_folders: bool = True, folder: bool = False) -> N
         nearest = nearest.parent
     if not nearest.is_dir():
         refuse(f"{nearest} is not a directory")
-    # The effective user's rights where the system can ask for them (setuid runs).
-    effective = os.access in os.supports_effective_ids
     writable = os.access(nearest, os.W_OK | os.X_OK, effective_ids=effective)
     if nearest == where:
         if not writable:
@@ -823,8 +827,9 @@ MODEL_SUFFIX = ".npz"
 
 
 def check_model_output(path, *inputs) -> None:
-    """Refuse, with a :class:`Failure`, a model file name that is not ``.npz`` or that
-    names one of ``inputs`` (the ratings file read), after :func:`check_output`.
+    """Refuse, with a :class:`Failure`, a model file name that is not ``.npz``, that is a
+    symbolic link (see :func:`latentrec.io.modelfile.refuse_link`) or that names one of
+    ``inputs`` (the ratings file read), after :func:`check_output`.
 
     A model written over the ratings it was trained from destroys them; a model under
     another suffix is one no later command recognises as a model file.
@@ -839,6 +844,8 @@ def check_model_output(path, *inputs) -> None:
     check_output(path)  # a directory or an unwritable place is said as for any output
     if Path(path).suffix.lower() != MODEL_SUFFIX:
         raise Failure(f"the model file must end in {MODEL_SUFFIX}, got {path}")
+    with writing(path):
+        refuse_link(path)  # the save would refuse it too, but only after the fit
     target = Path(path).resolve()
     for source in inputs:
         if source is not None and Path(source).resolve() == target:

@@ -14,15 +14,18 @@ so a crash never leaves half a model behind.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import math
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..data.npyfile import PickledArrayError, member_size, read_npy
+from ..data.npyfile import PickledArrayError, member_size, read_npy, read_npy_header
 from ..errors import ModelFileError
 from .atomic import atomic_path
 
@@ -31,6 +34,12 @@ FORMAT_VERSION = 1
 # A manifest is a few kilobytes of JSON (a long training history: a few megabytes); a
 # larger one is damage or a zip bomb, refused before it is decompressed.
 _MANIFEST_LIMIT = 1 << 26
+# A compressed array member may expand this many times over once it is larger than
+# _SMALL_MEMBER bytes (below that, unpacking costs little whatever it holds): learned
+# values and ids deflate a few-fold, titles padded to the longest one some tens-fold
+# (MovieLens-100K's: 19), zeros a thousand-fold, the zip bomb's filling.
+_MAX_EXPANSION = 100
+_SMALL_MEMBER = 1 << 28
 
 
 def digest(arr: np.ndarray) -> str:
@@ -46,7 +55,9 @@ def digest(arr: np.ndarray) -> str:
 def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
     """Write ``manifest`` (JSON-able) and ``arrays`` to ``path`` atomically and durably.
 
-    The format fields and a digest per array are added to the manifest here.
+    The format fields and a digest per array are added to the manifest here.  A
+    ``path`` that is a symbolic link is refused (:func:`refuse_link`): the save would
+    replace the link, not the file it points to.
 
     Example:
         >>> import os, tempfile
@@ -55,6 +66,7 @@ def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         >>> read_archive(p)[1]["x"].tolist()
         [0, 1, 2]
     """
+    refuse_link(path)
     for name, arr in arrays.items():
         if arr.dtype.hasobject:
             raise TypeError(f"array {name!r} holds Python objects and cannot be saved safely")
@@ -74,6 +86,37 @@ def write_archive(path, manifest: dict, arrays: dict[str, np.ndarray]) -> None:
                 buf = io.BytesIO()
                 np.lib.format.write_array(buf, np.asarray(arr, order="C"), allow_pickle=False)
                 zf.writestr(name + ".npy", buf.getvalue())
+
+
+def refuse_link(path) -> None:
+    """Raise an ``OSError`` naming ``path`` and its target if ``path`` is a symbolic link.
+
+    A save writes a new file and renames it onto ``path``, which replaces a link with a
+    plain file and leaves the file it pointed to as it was; writing through the link
+    instead would overwrite that file, often a kept version (``model.npz ->
+    models/v3.npz``).  Which one the user meant is theirs to say, so neither is done.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> os.symlink("models/v3.npz", os.path.join(folder, "model.npz"))
+        >>> try:
+        ...     refuse_link(os.path.join(folder, "model.npz"))
+        ... except OSError as err:
+        ...     print(err.strerror)  # doctest: +NORMALIZE_WHITESPACE
+        it is a symbolic link to models/v3.npz; save to that file, or to a new file and
+        point the link at it
+    """
+    try:
+        target = os.readlink(path)
+    except OSError:  # not a link (or not there): nothing to refuse
+        return
+    raise OSError(
+        errno.EEXIST,
+        f"it is a symbolic link to {target}; save to that file, or to a new file and point "
+        "the link at it",
+        str(path),
+    )
 
 
 def read_manifest(path) -> dict:
@@ -155,9 +198,11 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
     if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
         raise ModelFileError(f"{path} is damaged: its manifest has no list of arrays")
     arrays: dict[str, np.ndarray] = {}
+    name = None  # the array being read, for an error
     try:
         total = path.stat().st_size
         with zipfile.ZipFile(path) as zf:
+            _check_memory(path, zf, listed, total)
             for name, info in listed.items():
                 member = zf.getinfo(f"{name}.npy")
                 # The .npy header is parsed under latentrec's one header lock (CPython
@@ -174,6 +219,12 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
         raise
     except PickledArrayError as err:
         raise ModelFileError(f"{path} is refused unread: {err}") from None
+    except MemoryError:
+        # The arrays fitted in what the system said was free, but not in what it gave.
+        raise ModelFileError(
+            f"{path}: not enough memory to load array {name!r} (a damaged or hostile file, "
+            "or a model too big for this machine)"
+        ) from None
     # A damaged zip entry can name a compression method or zip version zipfile does not
     # know (NotImplementedError); a damaged .npy header is a ValueError (data.npyfile).
     except (
@@ -186,6 +237,90 @@ def read_archive(path) -> tuple[dict, dict[str, np.ndarray]]:
     ) as err:
         raise ModelFileError(f"{path} is damaged or truncated ({_first_line(err)})") from None
     return manifest, arrays
+
+
+def _check_memory(path: Path, zf: zipfile.ZipFile, listed: dict, total: int) -> None:
+    """Refuse, before anything is allocated, arrays that need more memory than is free,
+    and a compressed array that expands as no model's arrays do.
+
+    Each array's size is what its ``.npy`` header declares, bounded by what its member
+    can hold (see ``data.npyfile.member_size``): a stored member no more than the file,
+    but a deflated one up to about a thousand times its compressed bytes, so a file of
+    a few megabytes of deflated zeros (a zip bomb) can declare, honestly, gigabytes.
+    Loading it would fill the memory (a MemoryError, or the system killing the process)
+    or take minutes unpacking zeros, where an error naming the file is what helps.
+    latentrec never compresses a model file; learned values and ids deflate a few-fold,
+    so a member beyond :data:`_MAX_EXPANSION` times its compressed size, and beyond
+    :data:`_SMALL_MEMBER` bytes, is refused as the bomb it is.
+    """
+    need = 0
+    for name in listed:
+        member = zf.getinfo(f"{name}.npy")
+        with zf.open(member) as fh:
+            shape, _, dtype = read_npy_header(fh, f"array {name!r}")
+        size = min(math.prod(shape) * dtype.itemsize, member_size(member, total))
+        if size > max(_SMALL_MEMBER, _MAX_EXPANSION * member.compress_size):
+            raise ModelFileError(
+                f"{path}: array {name!r} unpacks from {_size(member.compress_size)} to "
+                f"{_size(size)}, more than any model's arrays expand (a damaged or hostile "
+                "file, a zip bomb)"
+            )
+        need += size
+    free = free_memory()
+    if free is not None and need > free:
+        raise ModelFileError(
+            f"{path}: its arrays take {_size(need)} unpacked, more than the {_size(free)} of "
+            f"memory free here (a compressed file of {_size(total)} that is damaged or "
+            "hostile, or a model too big for this machine)"
+            if need > total
+            else f"{path}: its arrays take {_size(need)}, more than the {_size(free)} of "
+            "memory free here (a model too big for this machine)"
+        )
+
+
+def free_memory() -> int | None:
+    """Bytes of memory this process can still take, as far as the system says (Linux:
+    ``MemAvailable`` and free swap, within the cgroup's limit); ``None`` where it does
+    not say.
+
+    Example:
+        >>> free = free_memory()
+        >>> free is None or free >= 0
+        True
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            info = {k: v.split() for k, v in (line.split(":", 1) for line in fh if ":" in line)}
+        free = (int(info["MemAvailable"][0]) + int(info.get("SwapFree", ["0"])[0])) * 1024
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    try:  # cgroup v2: a container's limit, which /proc/meminfo does not show
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as fh:
+            used = int(fh.read().strip())
+        if limit != "max":
+            free = min(free, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return free
+
+
+def _size(n: int) -> str:
+    """A byte count for people.
+
+    Example:
+        >>> _size(512), _size(3 * 2**20), _size(5 * 2**30)
+        ('512 bytes', '3.0 MiB', '5.0 GiB')
+    """
+    if n < 1024:
+        return f"{n} bytes"
+    value, unit = n / 1024, "KiB"
+    for larger in ("MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{value:.1f} {unit}"
 
 
 def _first_line(err: BaseException) -> str:

@@ -153,7 +153,8 @@ def load(path):
         return _build(cls, manifest, arrays)
     # A file whose parts disagree fails in the constructors with one of these; the file
     # is at fault, not the code, so the error names it.
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+    # An integer too big for a float (a hyperparameter of 10**400) is an OverflowError.
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as err:
         if isinstance(err, ModelFileError):
             raise
         what = f"entry {err} is missing" if isinstance(err, KeyError) else str(err)
@@ -200,7 +201,7 @@ def _build(cls, manifest: dict, arrays: dict):
     # Hyperparameters some scoring reads (num_threads, ...): checked as fit checks them.
     try:
         model.check_params()
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise ValueError(f"its hyperparameters are invalid: {err}") from None
     if "rating_mean" not in manifest["data"]:
         # Written before the training mean was recorded (see the module docstring).
@@ -250,6 +251,9 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
             raise ValueError(f"array {name!r} holds {arr.dtype} values")
         if arr.dtype.kind == "f" and not all_finite(arr):
             raise ValueError(f"array {name!r} holds NaN or infinite values")
+        # Scores come out as float32: a wider learned value beyond its range is infinite.
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and not within_float32(arr):
+            raise ValueError(f"array {name!r} holds values beyond float32's range")
     n_users, n_items = arrays["users"].size, arrays["items"].size
     for section in ("data", "params", "state"):
         if not isinstance(manifest.get(section), dict):
@@ -262,7 +266,7 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         and all(_is_number(x) for x in scale)
         and scale[0] < scale[1]
     ):
-        raise ValueError(f"its rating_scale {scale!r} is not (low, high) with low < high")
+        raise ValueError(f"its rating_scale {_shown(scale)} is not (low, high) with low < high")
     seen_range = data.get("rating_range")
     if seen_range is not None and not (
         isinstance(seen_range, list)
@@ -270,10 +274,20 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
         and all(_is_number(x) for x in seen_range)
         and seen_range[0] <= seen_range[1]
     ):
-        raise ValueError(f"its rating_range {seen_range!r} is not (low, high) with low <= high")
+        raise ValueError(
+            f"its rating_range {_shown(seen_range)} is not (low, high) with low <= high"
+        )
     for name in ("global_mean_",):  # the learned number every rating prediction adds
         if name in manifest["state"] and not _is_number(manifest["state"][name]):
-            raise ValueError(f"its {name} is {manifest['state'][name]!r}, not a finite number")
+            raise ValueError(
+                f"its {name} is {_shown(manifest['state'][name])}, not a finite number "
+                "within float32's range"
+            )
+    mean = data.get("rating_mean")  # the baseline of unknown ids and popularity fallbacks
+    if mean is not None and not _is_number(mean):
+        raise ValueError(
+            f"its rating_mean is {_shown(mean)}, not a finite number within float32's range"
+        )
     for key, n in (("n_users", n_users), ("n_items", n_items)):
         if data.get(key, n) != n:
             raise ValueError(f"the manifest says {key}={data[key]!r} but the ids number {n}")
@@ -359,8 +373,48 @@ def all_finite(arr: np.ndarray) -> bool:
     return all(np.isfinite(flat[i : i + _SLICE]).all() for i in range(0, flat.size, _SLICE))
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def within_float32(arr: np.ndarray) -> bool:
+    """Whether every value of the finite float array ``arr`` fits a float32, a slice at a
+    time (as :func:`all_finite`).
+
+    Example:
+        >>> within_float32(np.array([1.0, -3e38])), within_float32(np.array([1e39]))
+        (True, False)
+    """
+    flat = arr.reshape(-1)
+    return all(
+        float(np.abs(flat[i : i + _SLICE]).max()) <= _FLOAT32_MAX
+        for i in range(0, flat.size, _SLICE)
+    )
+
+
 def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+    """A JSON number a float32 holds (an integer too big for a float is none).
+
+    Example:
+        >>> _is_number(3.5), _is_number(1e300), _is_number(10**400), _is_number(True)
+        (True, False, False, False)
+    """
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return abs(float(x)) <= _FLOAT32_MAX  # False for NaN as well
+    except OverflowError:
+        return False
+
+
+def _shown(value) -> str:
+    """A manifest value for a message, cut short (a damaged one can be any length).
+
+    Example:
+        >>> _shown(10**400)
+        '1000000000000000000000000000000000000000...'
+    """
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _check_1d(arrays: dict, name: str, n: int, kinds: str) -> None:
