@@ -36,6 +36,6 @@ print(model.similar_items(star_wars, n=5, items=popular).to_frame().to_string(in
 
 best = model.recommend(user, n=1).ids[0]
 print(f"\nwhy {model.item_title(best)!r} for user {user}?")
-print(model.explain(user, best))
-print("because they rated:")
-print(supporting_items(model, user, best, n=3).to_string(index=False))
+print(model.explain(user, best, ratings=train))
+print("because they liked (their ratings at or above their mean):")
+print(supporting_items(model, user, best, n=3, ratings=train).to_string(index=False))

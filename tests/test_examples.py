@@ -94,4 +94,4 @@ def test_movielens_quickstart():
     assert "top 5 for user 1:" in out
     similar = out.split("films most like 'Star Wars'")[1].split("why")[0]
     assert "Empire Strikes Back" in similar or "Return of the Jedi" in similar
-    assert "= prediction" in out and "because they rated:" in out
+    assert "= prediction" in out and "because they liked" in out

@@ -116,7 +116,7 @@ def run_demo(output_dir="out", user_id: int = 1, random_state: int = 42) -> dict
 
     _heading("6. One prediction, decomposed")
     top_item = rec.ids[0]
-    explanation = mf.explain(user_id, top_item)
+    explanation = mf.explain(user_id, top_item, ratings=train)
     _say(str(explanation))
 
     out = Path(output_dir)
