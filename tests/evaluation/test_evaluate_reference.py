@@ -200,3 +200,44 @@ def test_one_shared_cell_is_enough_to_refuse_and_none_is_fine():
     one_more[np.flatnonzero(~in_test)[0]] = True  # and a single training cell
     with pytest.raises(ValueError, match="shares 1 of its"):
         evaluate_ranking(model, data.subset(one_more), K)
+
+
+# ---------------------------------------------------------------------- per-user rating errors
+@pytest.mark.parametrize("clip", [True, False])
+def test_per_user_rating_errors_match_a_by_hand_count(clip):
+    # evaluate_ratings took no per_user (a TypeError), unlike evaluate_ranking: no way to
+    # see which users a model gets wrong.
+    data = _timed_data()  # users 30..39 are all held out: cold users are rows too
+    train, test = temporal_split(data, test_size=0.3)
+    model = Biases().fit(train)
+    got = evaluate_ratings(model, test, clip=clip, per_user=True)
+    assert got.columns.tolist() == ["user_id", "n", "rmse", "mae"]
+    want = []
+    for u in range(test.n_users):
+        cells = test.matrix[u]
+        if cells.nnz == 0:
+            continue  # a user with no held-out cell has no error
+        errors = []
+        for i, r in zip(cells.indices.tolist(), cells.data.tolist(), strict=True):
+            pred = float(model.predict_idx([u], [i])[0])
+            if clip:
+                pred = min(max(pred, 1.0), 5.0)
+            errors.append(r - pred)
+        want.append(
+            {
+                "user_id": data.users.ids[u],
+                "n": len(errors),
+                "rmse": math.sqrt(sum(e * e for e in errors) / len(errors)),
+                "mae": sum(abs(e) for e in errors) / len(errors),
+            }
+        )
+    want = pd.DataFrame(want)
+    assert got["user_id"].tolist() == want["user_id"].tolist()
+    assert got["n"].tolist() == want["n"].tolist()
+    assert set(range(30, 40)) <= {int(u[1:]) for u in got["user_id"]}  # cold users kept
+    np.testing.assert_allclose(got["rmse"], want["rmse"], rtol=1e-12)
+    np.testing.assert_allclose(got["mae"], want["mae"], rtol=1e-12)
+    # The cells are those of the overall figures: n adds up, and MAE is its weighted mean.
+    overall = evaluate_ratings(model, test, clip=clip)
+    assert got["n"].sum() == overall["n"]
+    assert (got["mae"] * got["n"]).sum() / overall["n"] == pytest.approx(overall["mae"])

@@ -124,7 +124,7 @@ def check_predicts_ratings(model, doing: str, instead: str) -> None:
         )
 
 
-def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
+def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: bool = False):
     """RMSE and MAE of ``model`` on the held-out cells of ``test``.
 
     Every held-out cell counts, also those of users or items without a training cell
@@ -139,6 +139,10 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     A model that predicts no ratings (Popularity, BPR, ImplicitALS) is refused with a
     ``ValueError`` that points to :func:`evaluate_ranking`: its scores are not stars.
 
+    Returns ``{"rmse", "mae", "n"}`` over every held-out cell, or with ``per_user=True``
+    a DataFrame with one row per user holding a held-out cell (``user_id``, ``n``,
+    ``rmse``, ``mae``, in the order of the user index), cold users included.
+
     Example:
         >>> import numpy as np
         >>> from latentrec import Interactions
@@ -148,6 +152,8 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
         >>> train, test = random_split(data, 0.25, random_state=0)
         >>> sorted(evaluate_ratings(GlobalMean().fit(train), test))
         ['mae', 'n', 'rmse']
+        >>> evaluate_ratings(GlobalMean().fit(train), test, per_user=True).columns.tolist()
+        ['user_id', 'n', 'rmse', 'mae']
     """
     _check_pair(model, test)
     check_predicts_ratings(model, "evaluated", "rank with evaluate_ranking(model, test, k=10)")
@@ -157,7 +163,27 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     if clip and model.rating_scale_ is not None:
         np.clip(pred, *model.rating_scale_, out=pred)
     truth = test.ratings.astype(np.float64)
+    if per_user:
+        return _per_user_errors(model, test.user_idx, truth, pred)
     return {"rmse": M.rmse(truth, pred), "mae": M.mae(truth, pred), "n": int(test.nnz)}
+
+
+def _per_user_errors(model, user_idx, truth, pred) -> pd.DataFrame:
+    """One row per user with a held-out cell: its count, RMSE and MAE."""
+    M.rmse(truth, pred)  # the same refusals (NaN, infinite) as the overall figures
+    users, rows = np.unique(user_idx, return_inverse=True)
+    n = np.bincount(rows, minlength=users.size)
+    error = truth - pred
+    squared = np.bincount(rows, error * error, minlength=users.size)
+    absolute = np.bincount(rows, np.abs(error), minlength=users.size)
+    return pd.DataFrame(
+        {
+            "user_id": model.users_.ids[users],
+            "n": n.astype(np.int64),
+            "rmse": np.sqrt(squared / n),
+            "mae": absolute / n,
+        }
+    )
 
 
 def evaluate_ranking(
