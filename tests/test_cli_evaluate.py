@@ -64,3 +64,21 @@ def test_leave_last_out_on_single_cell_users_is_said(tmp_path):
     )
     assert out.exit_code == 1, out.output
     assert "leave-last-out holds out no cell: no user has more than one cell" in out.output
+
+
+@pytest.mark.parametrize("how", [[], ["--cv", "3"]])
+def test_global_mean_ranking_is_refused_before_any_fit_naming_a_baseline_that_ranks(csv, how):
+    # It printed NDCG 0.0675 on MovieLens-100K: GlobalMean scores every item alike, so
+    # its "ranking" was the items in index order (ties go to the lower index).
+    out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "global-mean", "--task",
+                                    "ranking", *how])  # fmt: skip
+    assert out.exit_code == 1, out.output
+    assert out.output.startswith("Error: -a global-mean gives every item the same score")
+    assert "index order" in out.output and "-a popularity" in out.output
+    assert out.output.count("\n") == 1  # no cross-validation line, no table
+
+
+def test_global_mean_still_evaluates_ratings(csv):
+    out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "global-mean"])
+    assert out.exit_code == 0, out.output
+    assert "rmse" in out.output

@@ -17,6 +17,7 @@ import pandas as pd
 from ..data import splits
 from ..datasets import movielens
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
+from ..models import GlobalMean
 from ._common import (
     MOVIELENS_NAMES,
     Failure,
@@ -466,6 +467,17 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
     model = build_model(algorithm, params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
         raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
+    if task == "ranking" and type(model) is GlobalMean:
+        # Refused, not printed with a warning: a figure in a table of baselines is copied
+        # without its warning, and this one describes how the items were numbered (ties
+        # go to the lower index).  evaluate_ranking refuses any model that ties so; this
+        # says it before the data is read, in the command line's words.
+        raise Failure(
+            "-a global-mean gives every item the same score (the training mean), so its "
+            "ranking would be the items in index order and its figures would measure how "
+            "the items were numbered; for a baseline that ranks without personalising, "
+            "use -a popularity"
+        )
     d = load_data(source, **opts)
     diverging = diverging_on(d, opts.get("rating_col"), opts.get("no_header"))
     if cv:
