@@ -1,10 +1,19 @@
-"""``latentrec evaluate``: the holdout share is checked as an option of the command."""
+"""``latentrec evaluate``: options checked as the command's, models that cannot rank refused,
+and the relevance threshold of ranking."""
 
+import io
+
+import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import random_ratings
 
 from latentrec.cli import main
+from latentrec.cli._common import load_data
+from latentrec.data.splits import user_split
+from latentrec.evaluation import cross_validate, evaluate_ranking
+from latentrec.models import Popularity
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +91,64 @@ def test_global_mean_still_evaluates_ratings(csv):
     out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "global-mean"])
     assert out.exit_code == 0, out.output
     assert "rmse" in out.output
+
+
+def _table(output: str, first_column: str) -> pd.DataFrame:
+    lines = output.splitlines()
+    start = max(j for j, line in enumerate(lines) if line.split()[:1] == [first_column])
+    return pd.read_csv(io.StringIO("\n".join(lines[start:])), sep=r"\s+")
+
+
+def test_relevance_threshold_counts_only_good_held_out_ratings(csv):
+    # Every held-out rating counted as relevant, 1 star included: there was no option.
+    data = load_data(str(csv))
+    train, test = user_split(data, 0.2, random_state=0)
+    frame = test.to_frame()
+    liked = frame[frame["rating"] >= 4]
+    assert 0 < liked["user_id"].nunique() < frame["user_id"].nunique()  # it filters
+    args = ["evaluate", str(csv), "-a", "popularity", "--task", "ranking", "-k", "5"]
+    out = CliRunner().invoke(main, [*args, "--relevance-threshold", "4"])
+    assert out.exit_code == 0, out.output
+    row = _table(out.output, "model").iloc[0]
+    assert row["n_users"] == liked["user_id"].nunique()  # users with a 4 or 5 held out
+    want = evaluate_ranking(Popularity().fit(train), test, 5, relevance_threshold=4)
+    for name in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage"):
+        assert row[name] == pytest.approx(want[name], abs=5e-5), name
+    everything = _table(CliRunner().invoke(main, args).output, "model").iloc[0]
+    assert everything["n_users"] == frame["user_id"].nunique()
+
+
+def test_relevance_threshold_applies_to_every_fold(csv):
+    args = ["evaluate", str(csv), "-a", "popularity", "--task", "ranking", "-k", "5", "--cv", "3"]
+    out = CliRunner().invoke(main, [*args, "--relevance-threshold", "4"])
+    assert out.exit_code == 0, out.output
+    table = _table(out.output, "fold")
+    want = cross_validate(Popularity(), load_data(str(csv)), 3, task="ranking", k=5,
+                          relevance_threshold=4)  # fmt: skip
+    np.testing.assert_allclose(table["ndcg"][:3], want.folds["ndcg"], atol=5e-5)
+
+
+@pytest.mark.parametrize(
+    "extra, code, words",
+    [
+        (["--relevance-threshold", "4"], 2, "--relevance-threshold applies to --task ranking"),
+        (["--task", "ranking", "--relevance-threshold", "nan"], 2, "not a finite number"),
+        (["--task", "ranking", "--relevance-threshold", "4", "--rating-col", "none"], 1,
+         "--relevance-threshold needs ratings"),
+    ],
+)  # fmt: skip
+def test_relevance_threshold_is_refused_where_it_cannot_apply(csv, extra, code, words):
+    out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "popularity", *extra])
+    assert out.exit_code == code, out.output
+    assert words in out.output and "Traceback" not in out.output
+
+
+def test_a_threshold_above_every_held_out_rating_says_so(csv):
+    # It said "no user has a relevant held-out item to rank", not why.
+    out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "popularity", "--task",
+                                    "ranking", "--relevance-threshold", "6"])  # fmt: skip
+    assert out.exit_code == 1, out.output
+    assert out.output == (
+        "Error: no held-out cell is at least the relevance threshold 6 (the highest is 5), "
+        "so no user has a relevant held-out item to rank\n"
+    )

@@ -441,6 +441,15 @@ def held_out_figures(model, test, k: int) -> dict:
     help="Cut-off for ranking.",
 )
 @click.option(
+    "--relevance-threshold",
+    type=FiniteFloatRange(),
+    default=None,
+    metavar="RATING",
+    help="With --task ranking: a held-out cell is relevant when its rating is at least "
+    "this (4: only 4 and 5 stars count as hits); users with no such cell are left out. "
+    "[default: every held-out cell is relevant]",
+)
+@click.option(
     "--protocol",
     type=click.Choice(["random", "user", "leave-last-out", "temporal"]),
     default=None,
@@ -448,7 +457,9 @@ def held_out_figures(model, test, k: int) -> dict:
     "(default for ranking), each user's latest cell, or a global time cutoff.",
 )
 @fail_on_known_errors
-def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, **opts):
+def evaluate(
+    source, cv, test_size, task, k, relevance_threshold, protocol, algorithm, extra, seed, **opts
+):
     """Evaluate an algorithm on SOURCE by holdout or k-fold cross-validation.
 
     \f
@@ -463,6 +474,11 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
         raise click.UsageError("--test-size does not apply to --protocol leave-last-out")
     if task == "rating" and given_on_command_line("k"):
         raise click.UsageError("-k applies to --task ranking; --task rating scores RMSE/MAE")
+    if task == "rating" and relevance_threshold is not None:
+        raise click.UsageError(
+            "--relevance-threshold applies to --task ranking (which held-out cells count as "
+            "hits); --task rating scores every held-out rating"
+        )
     test_size = 0.2 if test_size is None else test_size
     model = build_model(algorithm, params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
@@ -479,6 +495,13 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
             "use -a popularity"
         )
     d = load_data(source, **opts)
+    if relevance_threshold is not None and d.implicit:
+        # Every cell of data without ratings is 1: a threshold keeps all or nothing.
+        raise Failure(
+            f"--relevance-threshold needs ratings to compare, and {source} was read without "
+            "them (implicit data: every cell is 1); leave it out, every held-out cell is "
+            "then relevant"
+        )
     diverging = diverging_on(d, opts.get("rating_col"), opts.get("no_header"))
     if cv:
         if cv > d.nnz:
@@ -489,7 +512,10 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
             )
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
         with diverging:
-            result = cross_validate(model, d, cv, random_state=seed, task=task, k=k, verbose=True)
+            result = cross_validate(
+                model, d, cv, random_state=seed, task=task, k=k,
+                relevance_threshold=relevance_threshold, verbose=True,
+            )  # fmt: skip
         print_table(
             pd.concat([result.folds, pd.DataFrame([{"fold": "mean", **result.mean().to_dict()}])])
         )
@@ -513,7 +539,10 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
     with diverging:
         model.fit(train_part)
     seconds = time.perf_counter() - start
-    scores = evaluate_ratings(model, test) if task == "rating" else evaluate_ranking(model, test, k)
+    if task == "rating":
+        scores = evaluate_ratings(model, test)
+    else:
+        scores = evaluate_ranking(model, test, k, relevance_threshold=relevance_threshold)
     print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))
 
 

@@ -236,6 +236,13 @@ def evaluate_ranking(
     relevant = relevant_cells(test.matrix, relevance_threshold)
     users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int32)
     if users.size == 0:
+        if relevance_threshold is not None and test.nnz:
+            # The threshold emptied it: say by how much, so the fix is plain.
+            raise ValueError(
+                f"no held-out cell is at least the relevance threshold {relevance_threshold:g} "
+                f"(the highest is {test.matrix.data.max():g}), so no user has a relevant "
+                "held-out item to rank"
+            )
         raise ValueError("no user has a relevant held-out item to rank")
     # One slot more than k for a single model, to see whether its top k was cut from a
     # longer tie (a pipeline's lists may change with their length: it gets k).
