@@ -152,3 +152,33 @@ def test_a_threshold_above_every_held_out_rating_says_so(csv):
         "Error: no held-out cell is at least the relevance threshold 6 (the highest is 5), "
         "so no user has a relevant held-out item to rank\n"
     )
+
+
+def test_a_holdout_says_its_split_and_how_many_test_users_and_items_are_cold(tmp_path):
+    # Only the figures were printed: not which split, nor that a cold user or item (no
+    # training cell) is in them, which a Surprise user would expect set aside.
+    rng = np.random.default_rng(0)
+    rows = [(u, i, int(rng.integers(1, 6))) for u in range(1, 21) for i in range(1, 9)]
+    rows += [(21, 1, 4), (21, 2, 5), (22, 3, 2), (1, 9, 5), (2, 9, 3)]  # the latest ones
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+    frame["t"] = rng.permutation(len(rows) - 5).tolist() + [10_000 + j for j in range(5)]
+    path = tmp_path / "timed.csv"
+    frame.to_csv(path, index=False)
+    # By hand: the latest 20% of the cells are the test.
+    n_test = round(0.2 * len(frame))
+    test = frame.nlargest(n_test, "t")
+    train = frame.drop(test.index)
+    cold_users = set(test["user_id"]) - set(train["user_id"])
+    cold_items = set(test["item_id"]) - set(train["item_id"])
+    assert cold_users == {21, 22} and cold_items == {9}
+    out = CliRunner().invoke(main, ["evaluate", str(path), "--timestamp-col", "t", "-a",
+                                    "biases", "--protocol", "temporal"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    line = out.output.splitlines()[0]
+    assert line.startswith(
+        f"holdout: the latest 20% of the cells (one time cutoff): {len(train)} ratings to "
+        f"train on, {len(test)} to test; {len(cold_users)} of its {test['user_id'].nunique()} "
+        f"users and {len(cold_items)} of its {test['item_id'].nunique()} items have no "
+        "training cell (kept in the figures, "
+    ), line
+    assert _table(out.output, "model").iloc[0]["n"] == len(test)  # kept: every cell scored

@@ -12,6 +12,7 @@ import warnings
 from urllib.parse import unquote, urlparse
 
 import click
+import numpy as np
 import pandas as pd
 
 from ..data import splits
@@ -532,9 +533,8 @@ def evaluate(
             "leave-last-out holds out a random cell of each user",
             err=True,
         )
-    train_part, test = holdout(
-        d, protocol or ("random" if task == "rating" else "user"), test_size, seed
-    )
+    protocol = protocol or ("random" if task == "rating" else "user")
+    train_part, test = holdout(d, protocol, test_size, seed)
     start = time.perf_counter()
     with diverging:
         model.fit(train_part)
@@ -543,7 +543,52 @@ def evaluate(
         scores = evaluate_ratings(model, test)
     else:
         scores = evaluate_ranking(model, test, k, relevance_threshold=relevance_threshold)
+    # Above the table, once it is sure to follow (a refusal stays one line).
+    click.echo(describe_holdout(protocol, test_size, seed, train_part, test, task))
     print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))
+
+
+def describe_holdout(protocol: str, test_size: float, seed, train, test, task: str) -> str:
+    """One line saying how ``evaluate`` split, how many cells each part has, and how many
+    of the test's users and items have no training cell (cold) and how they are scored:
+    what a Surprise user reads off ``train_test_split`` and ``was_impossible``.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1], [0, 0, 2]]))
+        >>> train, test = holdout(data, "random", 0.4, 0)
+        >>> print(describe_holdout("random", 0.4, 0, train, test, "rating"))  # doctest: +ELLIPSIS
+        holdout: a random 40% of the cells (--seed 0): 3 ratings to train on, 2 to test; ...
+    """
+    how = {
+        "random": f"a random {test_size:.0%} of the cells (--seed {seed})",
+        "user": f"{test_size:.0%} of each user's cells (--seed {seed})",
+        "leave-last-out": "one cell of each user, the latest when there are timestamps",
+        "temporal": f"the latest {test_size:.0%} of the cells (one time cutoff)",
+    }[protocol]
+    what = "ratings" if task == "rating" else "cells"
+    tested_users = test.user_counts() > 0
+    tested_items = test.item_counts() > 0
+    cold_users = int(np.count_nonzero(tested_users & (train.user_counts() == 0)))
+    cold_items = int(np.count_nonzero(tested_items & (train.item_counts() == 0)))
+    line = (
+        f"holdout: {how}: {train.nnz} {what} to train on, {test.nnz} to test; "
+        f"{cold_users} of its {np.count_nonzero(tested_users)} users and {cold_items} of its "
+        f"{np.count_nonzero(tested_items)} items have no training cell"
+    )
+    if not cold_users + cold_items:
+        return line
+    # Kept, never set aside: a Surprise user expects such cells dropped as "impossible".
+    if task == "rating":
+        return (
+            f"{line} (kept in the figures, predicted as the model predicts a newcomer: "
+            "the training mean plus the known side's bias, for a factor model)"
+        )
+    return (
+        f"{line} (kept in the figures: a user without one is given the popularity list, "
+        "an item without one is still a candidate)"
+    )
 
 
 def holdout(data, protocol: str, test_size: float, seed):
