@@ -579,7 +579,8 @@ def describe_holdout(protocol: str, test_size: float, seed, train, test, task: s
     )
     if not cold_users + cold_items:
         return line
-    # Kept, never set aside: a Surprise user expects such cells dropped as "impossible".
+    # Kept, as Surprise keeps its was_impossible predictions (it gives them the global
+    # mean): the count says how much of the figure rests on them.
     if task == "rating":
         return (
             f"{line} (kept in the figures, predicted as the model predicts a newcomer: "
