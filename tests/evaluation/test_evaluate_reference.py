@@ -200,3 +200,93 @@ def test_one_shared_cell_is_enough_to_refuse_and_none_is_fine():
     one_more[np.flatnonzero(~in_test)[0]] = True  # and a single training cell
     with pytest.raises(ValueError, match="shares 1 of its"):
         evaluate_ranking(model, data.subset(one_more), K)
+
+
+# ---------------------------------------------------------------------- per-user rating errors
+@pytest.mark.parametrize("clip", [True, False])
+def test_per_user_rating_errors_match_a_by_hand_count(clip):
+    # evaluate_ratings took no per_user (a TypeError), unlike evaluate_ranking: no way to
+    # see which users a model gets wrong.
+    data = _timed_data()  # users 30..39 are all held out: cold users are rows too
+    train, test = temporal_split(data, test_size=0.3)
+    model = Biases().fit(train)
+    got = evaluate_ratings(model, test, clip=clip, per_user=True)
+    assert got.columns.tolist() == ["user_id", "n", "rmse", "mae"]
+    want = []
+    for u in range(test.n_users):
+        cells = test.matrix[u]
+        if cells.nnz == 0:
+            continue  # a user with no held-out cell has no error
+        errors = []
+        for i, r in zip(cells.indices.tolist(), cells.data.tolist(), strict=True):
+            pred = float(model.predict_idx([u], [i])[0])
+            if clip:
+                pred = min(max(pred, 1.0), 5.0)
+            errors.append(r - pred)
+        want.append(
+            {
+                "user_id": data.users.ids[u],
+                "n": len(errors),
+                "rmse": math.sqrt(sum(e * e for e in errors) / len(errors)),
+                "mae": sum(abs(e) for e in errors) / len(errors),
+            }
+        )
+    want = pd.DataFrame(want)
+    assert got["user_id"].tolist() == want["user_id"].tolist()
+    assert got["n"].tolist() == want["n"].tolist()
+    assert set(range(30, 40)) <= {int(u[1:]) for u in got["user_id"]}  # cold users kept
+    np.testing.assert_allclose(got["rmse"], want["rmse"], rtol=1e-12)
+    np.testing.assert_allclose(got["mae"], want["mae"], rtol=1e-12)
+    # The cells are those of the overall figures: n adds up, and MAE is its weighted mean.
+    overall = evaluate_ratings(model, test, clip=clip)
+    assert got["n"].sum() == overall["n"]
+    assert (got["mae"] * got["n"]).sum() / overall["n"] == pytest.approx(overall["mae"])
+
+
+# ---------------------------------------------------------------------- constant scores
+def _constant_factor_model(train: Interactions):
+    """A factor model whose every score is 3.0: no biases, factors all zero."""
+    from latentrec.models import FactorModel
+
+    return FactorModel.from_factors(
+        Biases().fit(train).catalog_,  # its seen items: train's cells
+        np.zeros((train.n_items, 2)),
+        np.zeros((train.n_users, 2)),
+        global_mean=3.0,
+    )
+
+
+@pytest.mark.parametrize("make", ["global-mean", "zero-factors"])
+def test_a_model_that_scores_every_item_alike_is_refused_for_ranking(make):
+    # GlobalMean ranked by item index (ties go to the lower index) and got NDCG@10 0.0675
+    # on MovieLens-100K, a figure of how the ids were numbered, printed like any other.
+    from latentrec.models import GlobalMean
+
+    train, test = user_split(random_ratings(n_users=30, n_items=40, seed=2), 0.3, random_state=0)
+    model = GlobalMean().fit(train) if make == "global-mean" else _constant_factor_model(train)
+    # By hand: for every user, the best K + 1 candidates share one score.
+    for u in np.flatnonzero(test.user_counts() > 0):
+        scores = model.score_users([u])[0]
+        candidates = np.setdiff1d(np.arange(train.n_items), train.matrix[u].indices)
+        assert candidates.size > K and np.all(scores[candidates] == scores[candidates[0]])
+    name = type(model).__name__
+    with pytest.raises(ValueError, match=rf"^{name} gives every candidate item the same score"):
+        evaluate_ranking(model, test, K)
+    with pytest.raises(ValueError, match="ranked by item index"):
+        evaluate_ranking(model, test, K, per_user=True)
+    with pytest.raises(ValueError, match="ranked by item index"):
+        cross_validate(GlobalMean(), random_ratings(n_users=30, n_items=40, seed=2), 3,
+                       task="ranking", k=K)  # fmt: skip
+
+
+def test_ties_within_the_list_or_for_some_users_only_are_ranked_as_before():
+    # Popularity ties many items, but not the top K + 1 of every user: still evaluated,
+    # and the figures are those of a top K asked for directly.
+    train, test = user_split(random_ratings(n_users=30, n_items=40, seed=2), 0.3, random_state=0)
+    model = Popularity().fit(train)
+    got = evaluate_ranking(model, test, K, per_user=True)
+    users = np.flatnonzero(test.user_counts() > 0)
+    for row, u in zip(got.itertuples(index=False), users, strict=True):
+        ranked = _slow_ranking(model, train, int(u), K, True)
+        want = _slow_metrics(ranked, set(test.matrix[u].indices.tolist()), K)
+        assert row[3] == pytest.approx(want["ndcg"], rel=1e-12)

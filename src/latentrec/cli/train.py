@@ -12,11 +12,13 @@ import warnings
 from urllib.parse import unquote, urlparse
 
 import click
+import numpy as np
 import pandas as pd
 
 from ..data import splits
 from ..datasets import movielens
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
+from ..models import GlobalMean
 from ._common import (
     MOVIELENS_NAMES,
     Failure,
@@ -440,6 +442,15 @@ def held_out_figures(model, test, k: int) -> dict:
     help="Cut-off for ranking.",
 )
 @click.option(
+    "--relevance-threshold",
+    type=FiniteFloatRange(),
+    default=None,
+    metavar="RATING",
+    help="With --task ranking: a held-out cell is relevant when its rating is at least "
+    "this (4: only 4 and 5 stars count as hits); users with no such cell are left out. "
+    "[default: every held-out cell is relevant]",
+)
+@click.option(
     "--protocol",
     type=click.Choice(["random", "user", "leave-last-out", "temporal"]),
     default=None,
@@ -447,7 +458,9 @@ def held_out_figures(model, test, k: int) -> dict:
     "(default for ranking), each user's latest cell, or a global time cutoff.",
 )
 @fail_on_known_errors
-def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, **opts):
+def evaluate(
+    source, cv, test_size, task, k, relevance_threshold, protocol, algorithm, extra, seed, **opts
+):
     """Evaluate an algorithm on SOURCE by holdout or k-fold cross-validation.
 
     \f
@@ -462,11 +475,34 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
         raise click.UsageError("--test-size does not apply to --protocol leave-last-out")
     if task == "rating" and given_on_command_line("k"):
         raise click.UsageError("-k applies to --task ranking; --task rating scores RMSE/MAE")
+    if task == "rating" and relevance_threshold is not None:
+        raise click.UsageError(
+            "--relevance-threshold applies to --task ranking (which held-out cells count as "
+            "hits); --task rating scores every held-out rating"
+        )
     test_size = 0.2 if test_size is None else test_size
     model = build_model(algorithm, params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
         raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
+    if task == "ranking" and type(model) is GlobalMean:
+        # Refused, not printed with a warning: a figure in a table of baselines is copied
+        # without its warning, and this one describes how the items were numbered (ties
+        # go to the lower index).  evaluate_ranking refuses any model that ties so; this
+        # says it before the data is read, in the command line's words.
+        raise Failure(
+            "-a global-mean gives every item the same score (the training mean), so its "
+            "ranking would be the items in index order and its figures would measure how "
+            "the items were numbered; for a baseline that ranks without personalising, "
+            "use -a popularity"
+        )
     d = load_data(source, **opts)
+    if relevance_threshold is not None and d.implicit:
+        # Every cell of data without ratings is 1: a threshold keeps all or nothing.
+        raise Failure(
+            f"--relevance-threshold needs ratings to compare, and {source} was read without "
+            "them (implicit data: every cell is 1); leave it out, every held-out cell is "
+            "then relevant"
+        )
     diverging = diverging_on(d, opts.get("rating_col"), opts.get("no_header"))
     if cv:
         if cv > d.nnz:
@@ -477,7 +513,10 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
             )
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
         with diverging:
-            result = cross_validate(model, d, cv, random_state=seed, task=task, k=k, verbose=True)
+            result = cross_validate(
+                model, d, cv, random_state=seed, task=task, k=k,
+                relevance_threshold=relevance_threshold, verbose=True,
+            )  # fmt: skip
         print_table(
             pd.concat([result.folds, pd.DataFrame([{"fold": "mean", **result.mean().to_dict()}])])
         )
@@ -494,15 +533,63 @@ def evaluate(source, cv, test_size, task, k, protocol, algorithm, extra, seed, *
             "leave-last-out holds out a random cell of each user",
             err=True,
         )
-    train_part, test = holdout(
-        d, protocol or ("random" if task == "rating" else "user"), test_size, seed
-    )
+    protocol = protocol or ("random" if task == "rating" else "user")
+    train_part, test = holdout(d, protocol, test_size, seed)
     start = time.perf_counter()
     with diverging:
         model.fit(train_part)
     seconds = time.perf_counter() - start
-    scores = evaluate_ratings(model, test) if task == "rating" else evaluate_ranking(model, test, k)
+    if task == "rating":
+        scores = evaluate_ratings(model, test)
+    else:
+        scores = evaluate_ranking(model, test, k, relevance_threshold=relevance_threshold)
+    # Above the table, once it is sure to follow (a refusal stays one line).
+    click.echo(describe_holdout(protocol, test_size, seed, train_part, test, task))
     print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))
+
+
+def describe_holdout(protocol: str, test_size: float, seed, train, test, task: str) -> str:
+    """One line saying how ``evaluate`` split, how many cells each part has, and how many
+    of the test's users and items have no training cell (cold) and how they are scored:
+    what a Surprise user reads off ``train_test_split`` and ``was_impossible``.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1], [0, 0, 2]]))
+        >>> train, test = holdout(data, "random", 0.4, 0)
+        >>> print(describe_holdout("random", 0.4, 0, train, test, "rating"))  # doctest: +ELLIPSIS
+        holdout: a random 40% of the cells (--seed 0): 3 ratings to train on, 2 to test; ...
+    """
+    how = {
+        "random": f"a random {test_size:.0%} of the cells (--seed {seed})",
+        "user": f"{test_size:.0%} of each user's cells (--seed {seed})",
+        "leave-last-out": "one cell of each user, the latest when there are timestamps",
+        "temporal": f"the latest {test_size:.0%} of the cells (one time cutoff)",
+    }[protocol]
+    what = "ratings" if task == "rating" else "cells"
+    tested_users = test.user_counts() > 0
+    tested_items = test.item_counts() > 0
+    cold_users = int(np.count_nonzero(tested_users & (train.user_counts() == 0)))
+    cold_items = int(np.count_nonzero(tested_items & (train.item_counts() == 0)))
+    line = (
+        f"holdout: {how}: {train.nnz} {what} to train on, {test.nnz} to test; "
+        f"{cold_users} of its {np.count_nonzero(tested_users)} users and {cold_items} of its "
+        f"{np.count_nonzero(tested_items)} items have no training cell"
+    )
+    if not cold_users + cold_items:
+        return line
+    # Kept, as Surprise keeps its was_impossible predictions (it gives them the global
+    # mean): the count says how much of the figure rests on them.
+    if task == "rating":
+        return (
+            f"{line} (kept in the figures, predicted as the model predicts a newcomer: "
+            "the training mean plus the known side's bias, for a factor model)"
+        )
+    return (
+        f"{line} (kept in the figures: a user without one is given the popularity list, "
+        "an item without one is still a candidate)"
+    )
 
 
 def holdout(data, protocol: str, test_size: float, seed):

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from ..data.interactions import Interactions
 from ..data.splits import kfold
 from ..errors import PredictsNoRatingsError
+from ..models.base import Recommender
 from . import metrics as M
 
 RANKING_METRICS = {
@@ -124,7 +125,7 @@ def check_predicts_ratings(model, doing: str, instead: str) -> None:
         )
 
 
-def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
+def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: bool = False):
     """RMSE and MAE of ``model`` on the held-out cells of ``test``.
 
     Every held-out cell counts, also those of users or items without a training cell
@@ -139,6 +140,10 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     A model that predicts no ratings (Popularity, BPR, ImplicitALS) is refused with a
     ``ValueError`` that points to :func:`evaluate_ranking`: its scores are not stars.
 
+    Returns ``{"rmse", "mae", "n"}`` over every held-out cell, or with ``per_user=True``
+    a DataFrame with one row per user holding a held-out cell (``user_id``, ``n``,
+    ``rmse``, ``mae``, in the order of the user index), cold users included.
+
     Example:
         >>> import numpy as np
         >>> from latentrec import Interactions
@@ -148,6 +153,8 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
         >>> train, test = random_split(data, 0.25, random_state=0)
         >>> sorted(evaluate_ratings(GlobalMean().fit(train), test))
         ['mae', 'n', 'rmse']
+        >>> evaluate_ratings(GlobalMean().fit(train), test, per_user=True).columns.tolist()
+        ['user_id', 'n', 'rmse', 'mae']
     """
     _check_pair(model, test)
     check_predicts_ratings(model, "evaluated", "rank with evaluate_ranking(model, test, k=10)")
@@ -157,7 +164,27 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True) -> dict:
     if clip and model.rating_scale_ is not None:
         np.clip(pred, *model.rating_scale_, out=pred)
     truth = test.ratings.astype(np.float64)
+    if per_user:
+        return _per_user_errors(model, test.user_idx, truth, pred)
     return {"rmse": M.rmse(truth, pred), "mae": M.mae(truth, pred), "n": int(test.nnz)}
+
+
+def _per_user_errors(model, user_idx, truth, pred) -> pd.DataFrame:
+    """One row per user with a held-out cell: its count, RMSE and MAE."""
+    M.rmse(truth, pred)  # the same refusals (NaN, infinite) as the overall figures
+    users, rows = np.unique(user_idx, return_inverse=True)
+    n = np.bincount(rows, minlength=users.size)
+    error = truth - pred
+    squared = np.bincount(rows, error * error, minlength=users.size)
+    absolute = np.bincount(rows, np.abs(error), minlength=users.size)
+    return pd.DataFrame(
+        {
+            "user_id": model.users_.ids[users],
+            "n": n.astype(np.int64),
+            "rmse": np.sqrt(squared / n),
+            "mae": absolute / n,
+        }
+    )
 
 
 def evaluate_ranking(
@@ -181,12 +208,14 @@ def evaluate_ranking(
     returns: for a single model every item of the catalogue, less the user's training
     items when ``exclude_seen`` (held-out items are never excluded), ties in score
     broken by the lower item index; for a :class:`~latentrec.pipeline.Pipeline` only
-    its candidates.  A user with no training cell (a cold user: all of their cells
-    were held out) is counted like any other, with the list the model gives such a user,
-    usually its popularity fallback.  ``coverage`` is the share of the catalogue in the
-    evaluated users' top ``k``.  A held-out cell the model was trained on is refused with
-    a ``ValueError``: with ``exclude_seen`` it could never be ranked, without it it would
-    be a free hit.
+    its candidates.  A single model that gives every candidate of every user it ranks
+    the same score (GlobalMean) is refused with a ``ValueError``: its top ``k`` would be
+    the items in index order (:func:`check_not_ranked_by_index`).  A user with no
+    training cell (a cold user: all of their cells were held out) is counted like any
+    other, with the list the model gives such a user, usually its popularity fallback.
+    ``coverage`` is the share of the catalogue in the evaluated users' top ``k``.  A
+    held-out cell the model was trained on is refused with a ``ValueError``: with
+    ``exclude_seen`` it could never be ranked, without it it would be a free hit.
 
     Returns a dict of means, or with ``per_user=True`` a DataFrame with one row per
     evaluated user.
@@ -207,8 +236,23 @@ def evaluate_ranking(
     relevant = relevant_cells(test.matrix, relevance_threshold)
     users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int32)
     if users.size == 0:
+        if relevance_threshold is not None and test.nnz:
+            # The threshold emptied it: say by how much, so the fix is plain.
+            raise ValueError(
+                f"no held-out cell is at least the relevance threshold {relevance_threshold:g} "
+                f"(the highest is {test.matrix.data.max():g}), so no user has a relevant "
+                "held-out item to rank"
+            )
         raise ValueError("no user has a relevant held-out item to rank")
-    recommended, _, _ = model.recommend_batch_idx(users, k, exclude_seen=exclude_seen)
+    # One slot more than k for a single model, to see whether its top k was cut from a
+    # longer tie (a pipeline's lists may change with their length: it gets k).
+    single = isinstance(model, Recommender)
+    recommended, scores, fallback = model.recommend_batch_idx(
+        users, k + 1 if single else k, exclude_seen=exclude_seen
+    )
+    if single:
+        check_not_ranked_by_index(model, scores, fallback, k)
+        recommended = recommended[:, :k]
     rel = relevant[users]
     if per_user:
         table = {"user_id": model.users_.ids[users]}
@@ -219,6 +263,41 @@ def evaluate_ranking(
     out["coverage"] = float(M.catalog_coverage(recommended, model.n_items, k))
     out["n_users"] = int(users.size)
     return out
+
+
+def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
+    """Refuse rankings in which every user's top ``k`` is cut from one tie.
+
+    ``scores`` are the best ``k + 1`` scores per user (``recommend_batch_idx``), and
+    ``fallback`` says which users got the popularity list (ordered by counts, not by
+    index: those are not looked at).  Ties go to the lower item index, so when every
+    personal user's ``k + 1`` best candidates share one score (GlobalMean, a model whose
+    factors and item biases are all zero) the top ``k`` is the catalogue in index order:
+    its figures would describe how the items were numbered, and look like any other.
+    A user with ``k`` candidates or fewer, or a tie for some users only, passes.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import Popularity
+        >>> check_not_ranked_by_index(Popularity(), np.array([[3.0, 2.0, 2.0]]), [False], 2)
+        >>> check_not_ranked_by_index(Popularity(), np.array([[2.0, 2.0, 2.0]]), [False], 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: Popularity gives every candidate item the same score ...
+    """
+    personal = np.asarray(scores)[~np.asarray(fallback, dtype=bool)]
+    if personal.shape[0] == 0 or personal.shape[1] < k + 1:
+        return
+    top = personal[:, : k + 1]
+    tied = np.isfinite(top).all(axis=1) & (top == top[:, :1]).all(axis=1)
+    if tied.all():
+        raise ValueError(
+            f"{type(model).__name__} gives every candidate item the same score for each of "
+            f"the {tied.size} users it ranks, so their top {k} would be ranked by item index "
+            "(ties go to the lower index): the figures would measure how the items were "
+            "numbered, not the model; for a ranking baseline that is not personal, use "
+            "Popularity"
+        )
 
 
 @dataclass
