@@ -83,7 +83,14 @@ from .holder import (
 )
 from .knobs import MAX_BOOST, FactsCache, KnobError
 from .knobs import reranked as rerank_list
-from .live import LiveUsers, explain, pipeline_recommend_many, predictions, recommend
+from .live import (
+    LiveUsers,
+    explain,
+    explain_stars,
+    pipeline_recommend_many,
+    predictions,
+    recommend,
+)
 from .metrics import ServiceMetrics
 from .refresh import Refresher, add_store_items, seed_catalogue, store_catalogue
 from .settings import Settings
@@ -453,13 +460,17 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     )
     def user_explain(user_id: str, item_id: str):
         """Why the user gets this score: μ + b_u + b_i + Σ_f p_uf·q_if, the largest
-        factor terms, and the user's own rated titles closest to the item."""
+        factor terms, and the user's own rated titles closest to the item (chosen by
+        their stored stars, each with its rating, when the store holds any)."""
         user_id = uid(user_id)
         served = holder.current
         first_candidate(served)
         item = model_item(served, item_id)
         state = live.resolve(served, user_id)
-        body = explain(served, state, item)
+        # The state keeps which items were rated, not the stars: one more read here
+        # (not on the hot routes) gives them.  Version 0: nothing was ever stored.
+        cells = store.user_cells(user_id) if state.version else None
+        body = explain(served, state, item, *explain_stars(served, state, cells))
         body["model_version"] = served.version
         body["fallback"] = not state.personal
         return body

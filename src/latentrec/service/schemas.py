@@ -187,6 +187,13 @@ class Supporting(BaseModel):
     item_id: str
     title: str | None = None
     similarity: float
+    rating: float | None = Field(
+        None,
+        description=(
+            "The user's stored rating of it; null where the model's fit stood in (no "
+            "stored stars, or a title of their training row the store lacks)."
+        ),
+    )
 
 
 class Explanation(Versioned):
@@ -205,6 +212,14 @@ class Explanation(Versioned):
     factor_contributions: list[float]
     top_factors: list[tuple[int, float]]
     supporting_items: list[Supporting]
+    supporting_from: Literal["ratings", "model"] = Field(
+        "model",
+        description=(
+            "How the supporting titles were chosen: 'ratings', those the user rated at or "
+            "above their mean stored rating; 'model', those the model's fit of the user "
+            "rates at or above its mean (the user has no stored stars)."
+        ),
+    )
 
 
 class WriteAck(Versioned):
