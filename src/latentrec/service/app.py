@@ -855,8 +855,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             # The worker keeps serving (status stays "ok" for the load balancer); the
             # operator sees why no new version is picked up without reading its log.
             "reload_error": public(refresher.reload_failure),
-            # Written by the schedule in the parent process (serve --retrain-every):
-            # its failures were only in that process's log.
+            # Written by whichever process retrained (the schedule of serve
+            # --retrain-every, or latentrec retrain by hand or from cron): their
+            # failures were only in that process's log or terminal.
             "last_retrain": public_retrain(refresher.last_retrain),
         }
 
