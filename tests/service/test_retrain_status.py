@@ -119,7 +119,7 @@ def test_a_damaged_record_is_shown_as_damaged_not_as_none(served_dir):
         Settings(store_url=str(store_path)), store=None, source=DirectorySource(models)
     )
     shown = TestClient(app).get("/health").json()["last_retrain"]
-    assert shown["ok"] is False and shown["time"] is None
+    assert shown["ok"] is False and shown["time"] is None and shown["by"] is None
     assert shown["reason"].startswith(f"{RETRAIN_STATUS} cannot be read")
 
 
