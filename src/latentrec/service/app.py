@@ -79,6 +79,7 @@ from .holder import (
     Served,
     accepts_item,
     id_text,
+    short_paths,
     with_new_items,
 )
 from .knobs import MAX_BOOST, FactsCache, KnobError
@@ -824,9 +825,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     # Cached: /health runs on the event loop, and resolving a path asks the file system.
     @functools.lru_cache(maxsize=16)
     def public(text: str | None) -> str | None:
-        if text is None or not hasattr(source, "public_text"):
+        if text is None:
             return text
-        return source.public_text(text)
+        if hasattr(source, "public_text"):
+            text = source.public_text(text)
+        # What is left names files elsewhere (a retrain's store): by their names.
+        return short_paths(text)
 
     def public_retrain(record: dict | None) -> dict | None:
         return None if record is None else {**record, "reason": public(record["reason"])}
