@@ -22,7 +22,7 @@ from latentrec.cli import main
 from latentrec.models import BiasedMF
 from latentrec.service.app import create_app
 from latentrec.service.holder import DirectorySource
-from latentrec.service.retrain import retrain
+from latentrec.service.retrain import retrain, retrain_on
 from latentrec.service.schedule import RetrainSchedule
 from latentrec.service.settings import Settings
 from latentrec.service.versions import (
@@ -263,3 +263,26 @@ def test_a_hand_run_failing_retrain_shows_in_a_real_servers_health(serve, served
 
     last = wait_for(shown, 30, "/health to show the hand-run retrain")
     assert last["ok"] is False and last["reason"] == said
+
+
+def test_a_record_that_cannot_be_written_is_a_warning_not_the_retrains_failure(served_dir):
+    store_path, models = served_dir
+    (models.path / RETRAIN_STATUS).mkdir()  # in the record's way
+    args = ["retrain", "--store", str(store_path), "--model-dir", str(models.path), "--json"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and json.loads(r.stdout)["error"] is None
+    assert r.stderr.startswith(f"warning: the retrain's end was not recorded in {RETRAIN_STATUS}")
+    with open_store(store_path) as store, pytest.warns(UserWarning, match="not recorded"):
+        assert retrain(store, models).published is False
+
+
+def test_retrain_on_records_its_end_unless_told_not_to(tmp_path):
+    frame, _ = planted()
+    data = Interactions.from_frame(frame, timestamp="timestamp", rating_scale=(1, 5))
+    model = BiasedMF(n_factors=2, n_epochs=2, random_state=0)
+    retrain_on(data, tmp_path / "quiet", model=model, record=None)
+    assert read_retrain_status(tmp_path / "quiet") is None
+    result = retrain_on(data, tmp_path / "told", model=model)
+    shown = read_retrain_status(tmp_path / "told")
+    assert shown["by"] == "python" and shown["ok"] is True and shown["published"] is True
+    assert shown["version"] == result.version.name and shown["reason"] == result.reason
