@@ -253,6 +253,9 @@ def test_visitor_searches_rates_and_sees_picks_change(browser, server, tmp_path)
     assert shown_score == round(min(5.0, number(page.one("term-prediction").text)), 1)
     supporting = {li.get_attribute("data-item-id") for li in page.all("supporting-item")}
     assert supporting and supporting <= set(rated)
+    # Chosen by the visitor's own stars, which each row shows.
+    shown = [span.text for span in page.all("supporting-rating")]
+    assert len(shown) == len(supporting) and all(t.startswith("you rated 5★") for t in shown)
 
     # A title that is an HTML injection attempt shows as text, and builds no element.
     hostile = page.search("quotes")

@@ -59,3 +59,26 @@ def test_a_model_file_is_shown_by_its_name(deep, explicit_model, store):
     app.state.refresher.follow_source()
     health, text = health_of(app)
     assert health["reload_error"] and "srv-secret-layout" not in text, json.dumps(health)
+
+
+def test_a_retrain_naming_files_outside_the_model_directory_shows_their_names(
+    deep, explicit_model, store
+):
+    """A hand-run `latentrec retrain` whose store was not found: its reason named the
+    store's absolute path, and /health showed it to anyone."""
+    from click.testing import CliRunner
+
+    from latentrec.cli import main
+    from latentrec.service.versions import read_retrain_status
+
+    md = ModelDirectory(deep / "models")
+    md.publish(explicit_model)
+    app = create_app(Settings(), store=store, source=DirectorySource(md))
+    typo = deep / "data" / "typo.db"
+    r = CliRunner().invoke(main, ["retrain", "--store", str(typo), "--model-dir", str(md.path)])
+    assert r.exit_code == 1 and str(typo) in r.output
+    assert str(typo) in read_retrain_status(md.path)["reason"]  # kept in full on disk
+    app.state.refresher.follow_retrain()
+    health, text = health_of(app)
+    assert "srv-secret-layout" not in text
+    assert health["last_retrain"]["reason"].startswith("no store at typo.db")

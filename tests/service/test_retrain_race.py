@@ -16,7 +16,7 @@ import time
 
 from latentrec.models import Biases
 from latentrec.service.retrain import retrain
-from latentrec.service.versions import ModelDirectory
+from latentrec.service.versions import ModelDirectory, read_retrain_status
 from latentrec.store import Rating, open_store
 
 from .retrain_helpers import as_data, timed_frame
@@ -111,5 +111,9 @@ def test_two_retrain_processes_at_once_publish_one_version(tmp_path):
         ".lock",
         "CURRENT",
         "history.jsonl",
+        "last-retrain.json",  # whichever of the two ended last, as /health shows it
         "versions",
     ]
+    last = read_retrain_status(md.path)
+    assert last["ok"] is True and last["by"] == "command"
+    assert last["reason"] in {line.split(": ", 1)[1] for line in last_lines}

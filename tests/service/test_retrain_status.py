@@ -9,20 +9,24 @@ in the model directory, and each worker shows it as ``last_retrain``.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from latentrec import Interactions
+from latentrec.cli import main
 from latentrec.models import BiasedMF
 from latentrec.service.app import create_app
 from latentrec.service.holder import DirectorySource
-from latentrec.service.retrain import retrain
+from latentrec.service.retrain import retrain, retrain_on
 from latentrec.service.schedule import RetrainSchedule
 from latentrec.service.settings import Settings
 from latentrec.service.versions import (
+    RETRAIN_BY_ENV,
     RETRAIN_STATUS,
     ModelDirectory,
     read_retrain_status,
@@ -46,7 +50,10 @@ def served_dir(tmp_path):
         store.import_interactions(
             Interactions.from_frame(frame, timestamp="timestamp", rating_scale=(1, 5))
         )
-        first = retrain(store, models, model=BiasedMF(n_factors=2, n_epochs=5, random_state=0))
+        # Not recorded: the tests start from a directory no retrain has reported on.
+        first = retrain(
+            store, models, model=BiasedMF(n_factors=2, n_epochs=5, random_state=0), record=None
+        )
     assert first.published
     return store_path, models
 
@@ -112,7 +119,7 @@ def test_a_damaged_record_is_shown_as_damaged_not_as_none(served_dir):
         Settings(store_url=str(store_path)), store=None, source=DirectorySource(models)
     )
     shown = TestClient(app).get("/health").json()["last_retrain"]
-    assert shown["ok"] is False and shown["time"] is None
+    assert shown["ok"] is False and shown["time"] is None and shown["by"] is None
     assert shown["reason"].startswith(f"{RETRAIN_STATUS} cannot be read")
 
 
@@ -160,3 +167,122 @@ def test_a_failing_scheduled_retrain_shows_in_every_workers_health(serve, served
 
     wait_for(lambda: every_worker_shows(ran), 120, "every worker to show a round that ran")
     assert [v.name for v in models.versions()] == ["v000001"]
+
+
+# ------------------------------------------------------------ retrains run by hand or cron
+def served_client(store_path, models):
+    app = create_app(
+        Settings(store_url=str(store_path)), store=None, source=DirectorySource(models)
+    )
+    return app, TestClient(app)
+
+
+def test_a_hand_run_failing_retrain_shows_in_health(served_dir, tmp_path):
+    """`latentrec retrain --model-dir` by hand (or cron) recorded nothing, so /health kept
+    showing the last scheduled round (or null) after a failed run."""
+    store_path, models = served_dir
+    app, client = served_client(store_path, models)
+    assert client.get("/health").json()["last_retrain"] is None
+    typo = tmp_path / "typo.db"
+    r = CliRunner().invoke(main, ["retrain", "--store", str(typo), "--model-dir", str(models.path)])
+    assert r.exit_code == 1
+    app.state.refresher.follow_retrain()  # what the worker's next round does
+    health = client.get("/health").json()
+    assert health["model_version"] == "v000001"
+    shown = health["last_retrain"]
+    assert shown["ok"] is False and shown["by"] == "command"
+    # Its one line, the store named by its file name (/health answers anyone).
+    said = r.output.strip().removeprefix("Error: ")
+    assert shown["reason"] == said.replace(f"{tmp_path}/", "")
+    assert shown["reason"].startswith("no store at typo.db") and shown["time"] > 0
+    assert shown["published"] is False and shown["version"] is None
+
+
+def test_a_hand_run_retrain_that_runs_shows_in_health_and_python_says_so(served_dir):
+    store_path, models = served_dir
+    app, client = served_client(store_path, models)
+    args = ["retrain", "--store", str(store_path), "--model-dir", str(models.path), "--json"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    answer = json.loads(r.output)
+    app.state.refresher.follow_retrain()
+    shown = client.get("/health").json()["last_retrain"]
+    assert shown["ok"] is True and shown["by"] == "command"
+    assert shown["reason"] == answer["reason"] and "no new rating" in shown["reason"]
+    with open_store(store_path) as store:
+        retrain(store, models)
+    app.state.refresher.follow_retrain()
+    assert client.get("/health").json()["last_retrain"]["by"] == "python"
+
+
+def test_a_retrain_started_by_the_schedule_leaves_the_record_to_it(served_dir, monkeypatch):
+    """The schedule records its rounds itself (it sees a child that dies silently too);
+    the command it starts writes nothing, and the schedule's record says "scheduled"."""
+    store_path, models = served_dir
+    monkeypatch.setenv(RETRAIN_BY_ENV, "scheduled")
+    args = ["retrain", "--store", str(store_path / "typo"), "--model-dir", str(models.path)]
+    assert CliRunner().invoke(main, args).exit_code == 1
+    assert read_retrain_status(models.path) is None
+    schedule = RetrainSchedule(
+        str(store_path), str(models.path), every=60, command=stand_in({"reason": "fine"}, 0)
+    )
+    schedule.run_once()
+    assert read_retrain_status(models.path)["by"] == "scheduled"
+    assert schedule.env[RETRAIN_BY_ENV] == "scheduled"
+
+
+def test_a_python_retrain_that_raises_is_recorded_and_raised(served_dir):
+    _, models = served_dir
+    with pytest.raises(ValueError, match="holdout"):
+        with open_store(":memory:") as store:
+            retrain(store, models, holdout=2.0)
+    shown = read_retrain_status(models.path)
+    assert shown["ok"] is False and shown["by"] == "python" and "holdout" in shown["reason"]
+    with pytest.raises(ValueError, match="record must be one of"):
+        retrain(None, models, record="cron")
+
+
+@pytest.mark.slow
+def test_a_hand_run_failing_retrain_shows_in_a_real_servers_health(serve, served_dir):
+    """For real: `latentrec serve --model-dir` (no schedule) and, beside it, a failing
+    `latentrec retrain` in a process of its own; the worker's /health names the failure."""
+    store_path, models = served_dir
+    server = serve("--model-dir", str(models.path), "--store", str(store_path), "--no-access-log")
+    assert httpx.get(server.url + "/health").json()["last_retrain"] is None
+    done = subprocess.run(
+        [sys.executable, "-m", "latentrec.cli", "retrain", "--store", str(store_path),
+         "--model-dir", str(models.path), "--algorithm", "biased-mf", "--param", "n_factors=-3"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = done.stderr.strip().splitlines()[-1].removeprefix("Error: ")
+
+    def shown():
+        last = httpx.get(server.url + "/health").json()["last_retrain"]
+        return last if last is not None and last["by"] == "command" else None
+
+    last = wait_for(shown, 30, "/health to show the hand-run retrain")
+    assert last["ok"] is False and last["reason"] == said
+
+
+def test_a_record_that_cannot_be_written_is_a_warning_not_the_retrains_failure(served_dir):
+    store_path, models = served_dir
+    (models.path / RETRAIN_STATUS).mkdir()  # in the record's way
+    args = ["retrain", "--store", str(store_path), "--model-dir", str(models.path), "--json"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and json.loads(r.stdout)["error"] is None
+    assert r.stderr.startswith(f"warning: the retrain's end was not recorded in {RETRAIN_STATUS}")
+    with open_store(store_path) as store, pytest.warns(UserWarning, match="not recorded"):
+        assert retrain(store, models).published is False
+
+
+def test_retrain_on_records_its_end_unless_told_not_to(tmp_path):
+    frame, _ = planted()
+    data = Interactions.from_frame(frame, timestamp="timestamp", rating_scale=(1, 5))
+    model = BiasedMF(n_factors=2, n_epochs=2, random_state=0)
+    retrain_on(data, tmp_path / "quiet", model=model, record=None)
+    assert read_retrain_status(tmp_path / "quiet") is None
+    result = retrain_on(data, tmp_path / "told", model=model)
+    shown = read_retrain_status(tmp_path / "told")
+    assert shown["by"] == "python" and shown["ok"] is True and shown["published"] is True
+    assert shown["version"] == result.version.name and shown["reason"] == result.reason

@@ -1,9 +1,10 @@
 """``latentrec retrain`` and ``latentrec models`` (list, publish, rollback, prune).
 
 ``retrain`` runs :func:`latentrec.service.retrain.retrain` on a ratings store and a model
-directory; ``models`` looks after the directory's versions
-(:class:`latentrec.service.versions.ModelDirectory`).  Both exit 0 whether or not a
-candidate was published; a failure prints one line and exits 1.
+directory, and records how it ended there (:func:`records_retrain`); ``models`` looks
+after the directory's versions (:class:`latentrec.service.versions.ModelDirectory`).
+Both exit 0 whether or not a candidate was published; a failure prints one line and
+exits 1.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as _dt
 import functools
 import json
 import math
+import os
 from pathlib import Path
 
 import click
@@ -24,7 +26,7 @@ from ..registry import ALIASES
 
 # Model versions need no web framework or database (latentrec.service.versions loads with
 # the core dependencies); the retraining run does, so it is imported in the command.
-from ..service.versions import ModelDirectory
+from ..service.versions import RETRAIN_BY_ENV, RETRAIN_STATUS, ModelDirectory, record_retrain
 from ._common import (
     Failure,
     build_model,
@@ -84,6 +86,58 @@ def errors_as_json(fn):
                 raise
             click.echo(json.dumps({"published": False, "version": None, "error": err.message}))
             raise SystemExit(1) from None
+
+    return wrapper
+
+
+def records_retrain(fn):
+    """Record how the retrain ended in its model directory's ``last-retrain.json``
+    (``by`` "command"), a failure included, so that the service's ``/health`` shows the
+    latest round whoever ran it.  The command returns its ``RetrainResult``.
+
+    Left to the schedule of ``serve --retrain-every`` when it started the command
+    (:data:`RETRAIN_BY_ENV`), which records the round itself; and nothing is recorded
+    where there is no model directory (a failed first retrain removes the folder it
+    made).  A record that cannot be written is a warning on standard error.  Put it
+    under :func:`errors_as_json` and above :func:`fail_on_known_errors`, whose one-line
+    failures it records as they are shown.
+
+    Example:
+        >>> import tempfile
+        >>> from latentrec.service.versions import read_retrain_status
+        >>> folder = tempfile.mkdtemp()
+        >>> @records_retrain
+        ... def cmd(model_dir):
+        ...     raise Failure("no store at typo.db")
+        >>> try:
+        ...     cmd(model_dir=folder)
+        ... except Failure:
+        ...     pass
+        >>> shown = read_retrain_status(folder)
+        >>> shown["ok"], shown["reason"], shown["by"]
+        (False, 'no store at typo.db', 'command')
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if os.environ.get(RETRAIN_BY_ENV) == "scheduled":
+            return fn(*args, **kwargs)
+        folder = kwargs["model_dir"]
+        existed = Path(folder).is_dir()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as err:
+            note(folder, existed, record_retrain(folder, "command", error=err))
+            raise
+        note(folder, existed, record_retrain(folder, "command", result=result))
+        return result
+
+    def note(folder, existed, problem):
+        if problem is not None and (existed or Path(folder).is_dir()):
+            click.echo(
+                f"warning: the retrain's end was not recorded in {RETRAIN_STATUS}: {problem}",
+                err=True,
+            )
 
     return wrapper
 
@@ -233,6 +287,7 @@ def existing_directory(path: str) -> ModelDirectory:
     "exit code 1, or 2 for a missing or mistyped option).",
 )
 @errors_as_json
+@records_retrain
 @fail_on_known_errors
 @lookups_fail
 def retrain(
@@ -247,7 +302,8 @@ def retrain(
     fewer than --min-holdout held-out ratings is not trusted: the current version stays.
     A current pipeline is refitted the way it was built (its models on the earlier ratings, its
     ranker on the latest 20%) unless --algorithm names a single model to train instead.
-    Exit code 0 whether or not it was published.
+    Exit code 0 whether or not it was published.  How it ended, a failure included, is
+    recorded in the model directory's last-retrain.json, which the service's /health shows.
 
     \f
     Example: ``latentrec retrain --store ratings.db --model-dir models/``
@@ -274,6 +330,7 @@ def retrain(
                 metric=metric,
                 random_state=seed,
                 min_holdout=min_holdout,
+                record=None,  # records_retrain does, the checks before this run included
             )
     except BaseException:
         if fresh:  # made here only to be read: a failed first retrain leaves no empty folder
@@ -302,10 +359,11 @@ def retrain(
                 }
             )
         )
-        return
+        return result
     if math.isfinite(result.cutoff):
         click.echo(holdout_line(result))
     click.echo(result.summary())
+    return result
 
 
 def holdout_line(result) -> str:

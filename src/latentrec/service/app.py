@@ -79,11 +79,19 @@ from .holder import (
     Served,
     accepts_item,
     id_text,
+    short_paths,
     with_new_items,
 )
 from .knobs import MAX_BOOST, FactsCache, KnobError
 from .knobs import reranked as rerank_list
-from .live import LiveUsers, explain, pipeline_recommend_many, predictions, recommend
+from .live import (
+    LiveUsers,
+    explain,
+    explain_stars,
+    pipeline_recommend_many,
+    predictions,
+    recommend,
+)
 from .metrics import ServiceMetrics
 from .refresh import Refresher, add_store_items, seed_catalogue, store_catalogue
 from .settings import Settings
@@ -453,13 +461,17 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     )
     def user_explain(user_id: str, item_id: str):
         """Why the user gets this score: μ + b_u + b_i + Σ_f p_uf·q_if, the largest
-        factor terms, and the user's own rated titles closest to the item."""
+        factor terms, and the user's own rated titles closest to the item (chosen by
+        their stored stars, each with its rating, when the store holds any)."""
         user_id = uid(user_id)
         served = holder.current
         first_candidate(served)
         item = model_item(served, item_id)
         state = live.resolve(served, user_id)
-        body = explain(served, state, item)
+        # The state keeps which items were rated, not the stars: one more read here
+        # (not on the hot routes) gives them.  Version 0: nothing was ever stored.
+        cells = store.user_cells(user_id) if state.version else None
+        body = explain(served, state, item, *explain_stars(served, state, cells))
         body["model_version"] = served.version
         body["fallback"] = not state.personal
         return body
@@ -813,9 +825,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     # Cached: /health runs on the event loop, and resolving a path asks the file system.
     @functools.lru_cache(maxsize=16)
     def public(text: str | None) -> str | None:
-        if text is None or not hasattr(source, "public_text"):
+        if text is None:
             return text
-        return source.public_text(text)
+        if hasattr(source, "public_text"):
+            text = source.public_text(text)
+        # What is left names files elsewhere (a retrain's store): by their names.
+        return short_paths(text)
 
     def public_retrain(record: dict | None) -> dict | None:
         return None if record is None else {**record, "reason": public(record["reason"])}
@@ -844,8 +859,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             # The worker keeps serving (status stays "ok" for the load balancer); the
             # operator sees why no new version is picked up without reading its log.
             "reload_error": public(refresher.reload_failure),
-            # Written by the schedule in the parent process (serve --retrain-every):
-            # its failures were only in that process's log.
+            # Written by whichever process retrained (the schedule of serve
+            # --retrain-every, or latentrec retrain by hand or from cron): their
+            # failures were only in that process's log or terminal.
             "last_retrain": public_retrain(refresher.last_retrain),
         }
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -457,6 +458,26 @@ def public_text(text: str, folder: Path, shown: str) -> str:
         else:
             text = text.replace(form.rstrip("/") + "/", "")
     return text
+
+
+# An absolute path (two components or more) where a word starts, or after a SQLite URL's
+# "sqlite:///": what short_paths writes as its last component.
+_ABSOLUTE = re.compile(r"""(?:^|(?<=[\s'"(=`\[])|(?<=:///))/(?:[^\s/'"`]+/)+([^\s/'"`]+)""")
+
+
+def short_paths(text: str) -> str:
+    """``text`` with every absolute path that :func:`public_text` left (one outside the
+    model directory: a store's file a retrain did not find, say) written as its last
+    component, for an unauthenticated ``/health`` caller.  The full text stays in the
+    log, or in the model directory's ``last-retrain.json``.
+
+    Example:
+        >>> short_paths("no store at /srv/data/typo.db: no folder /srv/data")
+        'no store at typo.db: no folder data'
+        >>> short_paths("sqlite:////srv/r.db; models/CURRENT; postgresql://u@h/db")
+        'sqlite:///r.db; models/CURRENT; postgresql://u@h/db'
+    """
+    return _ABSOLUTE.sub(r"\1", text)
 
 
 class ModelHolder:

@@ -787,21 +787,91 @@ def predictions(served: Served, state: UserState, items: np.ndarray):
     return np.full(len(items), np.nan), True
 
 
-def explain(served: Served, state: UserState, item: int) -> dict:
-    """The user's score for ``item`` split into μ, b_u, b_i and the factor terms, with the
-    user's own rated titles closest to it (``Explanation.to_dict()``'s fields).
+def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None, frozenset]:
+    """``(stars, fitted)``: the user's stars to choose explain's supporting titles by, as
+    ``{item index: rating}`` (None when there are none: the model's fit then stands
+    in), and the item indices among them whose value is the model's fit, not a star.
 
-    The user (who may be folded in, not stored in the model) becomes a one-user model
-    over the same items (``FactorModel.from_factors``), whose ``explain`` does the rest.
+    ``cells`` are the user's stored ``(item_id, value, kind)`` cells (None: nothing
+    stored).  The stars are their explicit ratings of items the model knows and
+    ``state`` counts as rated (an event is no star; a rating written after ``state``
+    was resolved waits for the next request, as the vector does).  A user the model was
+    trained on whose stored ratings share nothing with their training row (so the row
+    joined their fold-in, see the module docstring) adds the row's items with the
+    model's prediction of them, clipped to its scale, when the model predicts ratings
+    (the value the fold-in gave them; those are ``fitted``); a ranking model keeps no
+    such value, so those items are not cited.
 
     Example:
         >>> from latentrec.models import FactorModel
         >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
         >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q, global_mean=3.0), "v")
-        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), np.array([1]), "store")
+        >>> cells = [("10", 1.0, "explicit"), ("20", 2.0, "event"), ("99", 5.0, "explicit")]
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.ones(2), np.array([0, 1]), "store")
+        >>> explain_stars(s, ann, cells)
+        ({0: 1.0}, frozenset())
+        >>> explain_stars(s, ann, None)
+        (None, frozenset())
+    """
+    none = (None, frozenset())
+    if not cells:
+        return none
+    index = served.item_index
+    stars: dict[int, float] = {}
+    stored = set()
+    for item_id, value, kind in cells:
+        i = index.get(item_id, -1)
+        if i < 0:
+            continue
+        stored.add(i)
+        if kind == "explicit":
+            stars[i] = float(value)
+    rated = set(state.rated.tolist())
+    stars = {i: v for i, v in stars.items() if i in rated}
+    if not stars:
+        return none
+    u = served.user_index.get(state.user_id, -1)
+    extra = np.array(sorted(rated - stored), dtype=np.int64)
+    if u >= 0 and extra.size and served.predicts_ratings and state.source == "store":
+        model = served.model
+        seen = model.seen_
+        trained = seen.indices[seen.indptr[u] : seen.indptr[u + 1]]
+        # Only the training row's items joined the rated set beside the stored ones.
+        extra = extra[np.isin(extra, trained)]
+        scores = model.score_vectors([model.user_bias_[u]], model.user_factors_[u][None])
+        fit = np.clip(scores[0, extra], *(served.rating_scale or (-np.inf, np.inf)))
+        stars.update(zip(extra.tolist(), fit.astype(np.float64).tolist(), strict=True))
+        return stars, frozenset(extra.tolist())
+    return stars, frozenset()
+
+
+def explain(
+    served: Served, state: UserState, item: int, stars: dict | None = None, fitted=frozenset()
+) -> dict:
+    """The user's score for ``item`` split into μ, b_u, b_i and the factor terms, with the
+    user's own rated titles closest to it (``Explanation.to_dict()``'s fields).
+
+    The user (who may be folded in, not stored in the model) becomes a one-user model
+    over the same items (``FactorModel.from_factors``), whose ``explain`` does the rest.
+    ``stars`` (``{item index: rating}``, :func:`explain_stars`) are the user's own
+    ratings: the supporting titles are then those rated at or above their mean, each
+    with its ``rating`` (None for those in ``fitted``, valued at the model's fit), and
+    ``supporting_from`` is ``"ratings"``; without them the model's fit stands in
+    (``"model"``; see ``latentrec.models.factor.supporting_items``).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
+        >>> m = FactorModel.from_factors(([1], [10, 20, 30]), q, global_mean=3.0)
+        >>> s = Served.build(m, "v")
+        >>> rated = np.array([1, 2])
+        >>> ann = UserState("ann", 1, s.serial, 0.0, np.array([1.0, 0.0]), rated, "store")
         >>> why = explain(s, ann, 0)
-        >>> why["user_id"], why["item_id"], why["prediction"]
-        ('ann', '10', 4.0)
+        >>> why["user_id"], why["item_id"], why["prediction"], why["supporting_from"]
+        ('ann', '10', 4.0, 'model')
+        >>> why = explain(s, ann, 0, stars={1: 5.0, 2: 1.0})  # 30 is closest, but 1 star
+        >>> [(r["item_id"], r["rating"]) for r in why["supporting_items"]]
+        [('20', 5.0)]
     """
     model = served.model
     k = model.n_factors_
@@ -824,11 +894,19 @@ def explain(served: Served, state: UserState, item: int) -> dict:
         item_bias=model.item_bias_,
         predicts_ratings=served.predicts_ratings,
     )
-    out = one.explain(state.user_id, served.model_item_id(item)).to_dict()
+    ratings = None
+    if stars:
+        ratings = {served.model_item_id(i): v for i, v in stars.items()}
+    out = one.explain(state.user_id, served.model_item_id(item), ratings=ratings).to_dict()
     out["user_id"] = state.user_id
     out["item_id"] = id_text(out["item_id"])
+    out["supporting_from"] = "ratings" if ratings else "model"
+    fitted_ids = {served.item_ids[i] for i in fitted}
     for row in out["supporting_items"]:
         row["item_id"] = id_text(row["item_id"])
+        if row["item_id"] in fitted_ids:
+            # Not a star the user gave: a client must not show it as "you rated".
+            row["rating"] = None
     return out
 
 

@@ -78,8 +78,8 @@ class Refresher:
     again for it) and, every ``ITEM_CHECK_TICKS`` rounds, adds titles that another
     worker put in the store.  A failure is
     logged and retried on the next round; the served model stays.  With a model
-    directory as ``retrain_folder`` each round also reads how the last scheduled retrain
-    ended (``last-retrain.json``, when it changed) into ``last_retrain``, which
+    directory as ``retrain_folder`` each round also reads how the last retrain (whoever
+    ran it) ended (``last-retrain.json``, when it changed) into ``last_retrain``, which
     ``/health`` shows.
     """
 
@@ -213,7 +213,7 @@ class Refresher:
             self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))
 
     def follow_retrain(self) -> None:
-        """Read the last scheduled retrain's record when it changed (one ``stat`` when
+        """Read the last retrain's record when it changed (one ``stat`` when
         it did not).  A record that cannot be read is shown as such, not as none."""
         if self.retrain_folder is None:
             return
@@ -229,6 +229,7 @@ class Refresher:
                 "published": False,
                 "version": None,
                 "reason": one_line(err),
+                "by": None,
             }
         self.retrain_seen = token
 

@@ -74,6 +74,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,7 +90,7 @@ from ..models.foldin import trained_kind as model_kind
 from ..pipeline import Pipeline, RankerDataError, Rules, StageDataError
 from ..pipeline.context import binary_pattern, genre_label_lists
 from ..store import StoreError, StoreUnavailableError
-from .versions import ModelDirectory, StaleVersionError, Version
+from .versions import RETRAIN_BY, ModelDirectory, StaleVersionError, Version, record_retrain
 
 __all__ = [
     "RetrainResult",
@@ -200,8 +201,10 @@ def retrain(
     random_state=None,
     ranker_share: float = RANKER_SHARE,
     min_holdout: int = MIN_HOLDOUT,
+    record: str | None = "python",
 ) -> RetrainResult:
-    """Retrain on everything ``store`` holds; see :func:`retrain_on` for what it does.
+    """Retrain on everything ``store`` holds; see :func:`retrain_on` for what it does
+    (and for ``record``).
 
     ``store`` is a ratings store (:func:`latentrec.store.open_store`); its
     ``interactions(kind=...)`` (with timestamps) are read once, so ratings arriving
@@ -229,7 +232,21 @@ def retrain(
         >>> again.kind, again.kind_reason
         ('event', 'the kind v000001 was trained on')
     """
+    _check_record(record)
     md = _directory(model_dir)
+    return _recorded(
+        md,
+        record,
+        lambda: _retrain_store(
+            store, md, model, holdout, tolerance, metric, random_state, ranker_share, min_holdout
+        ),
+    )
+
+
+def _retrain_store(
+    store, md, model, holdout, tolerance, metric, random_state, ranker_share, min_holdout
+) -> RetrainResult:
+    """:func:`retrain`'s procedure, unrecorded."""
     current_version, current = _current(md)
     plan = _plan(
         md, current, model, holdout, tolerance, metric, random_state, ranker_share, min_holdout
@@ -275,6 +292,7 @@ def retrain_on(
     random_state=None,
     ranker_share: float = RANKER_SHARE,
     min_holdout: int = MIN_HOLDOUT,
+    record: str | None = "python",
 ) -> RetrainResult:
     """Train a candidate, compare it with the current version, publish it if not worse.
 
@@ -310,6 +328,12 @@ def retrain_on(
             whole number >= 0; with fewer, nothing is published and the current version
             stays.  A first version (nothing to compare with) is published whatever the
             count.
+        record: who ran it, written with how it ended (its result, or the error it
+            raised) to the model directory's ``last-retrain.json``, which the service's
+            ``/health`` shows as ``last_retrain``: ``"python"`` (the default),
+            ``"command"`` (``latentrec retrain``) or ``"scheduled"`` (``serve
+            --retrain-every``); ``None`` records nothing (the caller records it).  A
+            record that cannot be written is a warning, never the retrain's failure.
 
     The ratings from the cutoff on that the current model was not trained on are scored;
     the candidate is fitted on all the others (see the module's notes on leakage).  If
@@ -346,12 +370,42 @@ def retrain_on(
     """
     if not isinstance(interactions, Interactions):
         raise TypeError(f"expected an Interactions, got {type(interactions).__name__}")
+    _check_record(record)
     md = _directory(model_dir)
-    current_version, current = _current(md)
-    plan = _plan(
-        md, current, model, holdout, tolerance, metric, random_state, ranker_share, min_holdout
-    )
-    return _retrain(interactions, md, current_version, current, plan, "the data given")
+
+    def run():
+        current_version, current = _current(md)
+        plan = _plan(
+            md, current, model, holdout, tolerance, metric, random_state, ranker_share, min_holdout
+        )
+        return _retrain(interactions, md, current_version, current, plan, "the data given")
+
+    return _recorded(md, record, run)
+
+
+def _check_record(by) -> None:
+    if by is not None and by not in RETRAIN_BY:
+        raise ValueError(f"record must be one of {', '.join(RETRAIN_BY)} or None, got {by!r}")
+
+
+def _recorded(md, by, run) -> RetrainResult:
+    """``run()`` (a retrain in ``md``), its end recorded in ``md``'s ``last-retrain.json``
+    as run ``by`` (its result, or the error it raised, which is raised on), unless ``by``
+    is None.  A record that cannot be written is a warning: the retrain's outcome stands.
+    """
+    if by is None:
+        return run()
+    try:
+        result = run()
+    except Exception as err:
+        problem = record_retrain(md.path, by, error=err)
+        if problem is not None:
+            warnings.warn(f"the retrain's end was not recorded: {problem}", stacklevel=3)
+        raise
+    problem = record_retrain(md.path, by, result=result)
+    if problem is not None:
+        warnings.warn(f"the retrain's end was not recorded: {problem}", stacklevel=3)
+    return result
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ Each round reads the directory afresh, so a version published while the service 
 a model or a pipeline, is the one retrained (a pipeline with its own recipe, see
 :mod:`latentrec.service.retrain`).
 How each round ended (its time, whether it ran to its end, its one-line reason, the
-version it published) is written to ``last-retrain.json`` in the model directory
+version it published; ``by`` "scheduled") is written to ``last-retrain.json`` in the
+model directory
 (:func:`~latentrec.service.versions.write_retrain_status`), which every worker's
 ``/health`` shows as ``last_retrain``: the workers are other processes than this one,
 and a failure only in this process's log went unseen.
@@ -30,7 +31,7 @@ import threading
 import time
 
 from .hardening import ERROR_LOGGER
-from .versions import write_retrain_status
+from .versions import RETRAIN_BY_ENV, write_retrain_status
 
 # The variable ``latentrec retrain --store`` is read from (see cli/store.py).
 STORE_ENV = "LATENTREC_STORE"
@@ -195,7 +196,8 @@ class RetrainSchedule:
                 self.runs += 1
                 child = subprocess.Popen(
                     self.command,
-                    env={**self.env, PARENT_ENV: str(os.getpid())},
+                    # The round is recorded here (by="scheduled"), not by the command.
+                    env={**self.env, PARENT_ENV: str(os.getpid()), RETRAIN_BY_ENV: "scheduled"},
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -246,7 +248,7 @@ class RetrainSchedule:
         """Write the round's outcome for the workers' ``/health``; a record that cannot
         be written (the directory gone, a full disk) is logged, and the schedule goes on."""
         try:
-            write_retrain_status(self.model_dir, ok, reason, **outcome)
+            write_retrain_status(self.model_dir, ok, reason, by="scheduled", **outcome)
         except OSError as err:
             self.logger.error("recording the scheduled retrain's outcome failed: %s", err)
 

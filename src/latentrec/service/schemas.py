@@ -187,6 +187,13 @@ class Supporting(BaseModel):
     item_id: str
     title: str | None = None
     similarity: float
+    rating: float | None = Field(
+        None,
+        description=(
+            "The user's stored rating of it; null where the model's fit stood in (no "
+            "stored stars, or a title of their training row the store lacks)."
+        ),
+    )
 
 
 class Explanation(Versioned):
@@ -205,6 +212,14 @@ class Explanation(Versioned):
     factor_contributions: list[float]
     top_factors: list[tuple[int, float]]
     supporting_items: list[Supporting]
+    supporting_from: Literal["ratings", "model"] = Field(
+        "model",
+        description=(
+            "How the supporting titles were chosen: 'ratings', those the user rated at or "
+            "above their mean stored rating; 'model', those the model's fit of the user "
+            "rates at or above its mean (the user has no stored stars)."
+        ),
+    )
 
 
 class WriteAck(Versioned):
@@ -301,7 +316,7 @@ class ItemAdded(Versioned):
 
 
 class LastRetrain(BaseModel):
-    """How the last scheduled retrain (``serve --retrain-every``) ended."""
+    """How the last retrain of the model directory ended, whoever ran it."""
 
     time: float | None = Field(
         description="When it ended (Unix seconds); null when its record cannot be read."
@@ -313,6 +328,12 @@ class LastRetrain(BaseModel):
     published: bool = Field(description="Whether it published a new version.")
     version: str | None = Field(description="The version it published, or null.")
     reason: str = Field(description="Its one line: why it published or not, or why it failed.")
+    by: Literal["scheduled", "command", "python"] | None = Field(
+        None,
+        description="Who ran it: 'scheduled' (serve --retrain-every), 'command' (latentrec "
+        "retrain, by hand or from cron), 'python' (retrain() or retrain_on()); null when "
+        "its record does not say (written before records said, or unreadable).",
+    )
 
 
 class Health(Versioned):
@@ -345,8 +366,9 @@ class Health(Versioned):
     )
     last_retrain: LastRetrain | None = Field(
         None,
-        description="How the last scheduled retrain of the model directory ended "
-        "(`serve --retrain-every`); null when none has ended yet, or no directory is served.",
+        description="How the last retrain of the model directory ended (scheduled by "
+        "`serve --retrain-every`, or `latentrec retrain` / retrain() run by hand or from "
+        "cron; `by` says which); null when none has ended yet, or no directory is served.",
     )
 
 

@@ -6,7 +6,7 @@ A :class:`ModelDirectory` owns this layout::
       CURRENT               {"version": "v000003", ...}: the pointer, replaced whole
       history.jsonl         one line per publish and rollback, appended and fsynced
       .lock                 the lock writers take (readers never take it)
-      last-retrain.json     how the last scheduled retrain ended (serve --retrain-every)
+      last-retrain.json     how the last retrain ended, and who ran it (scheduled, command, python)
       versions/v000001/     model.npz (a latentrec model file) and version.json
       versions/v000002/ ...
 
@@ -48,6 +48,13 @@ VERSIONS = "versions"
 MODEL_FILE = "model.npz"
 VERSION_FILE = "version.json"
 RETRAIN_STATUS = "last-retrain.json"
+# Who ran a retrain, as its record says: serve --retrain-every, latentrec retrain (by hand
+# or from cron), or retrain() / retrain_on() called from Python.
+RETRAIN_BY = ("scheduled", "command", "python")
+# Set to "scheduled" in the environment of the retrain the schedule starts: the schedule
+# records that round itself (it also sees a child that dies without a word), so the
+# command leaves the record to it.
+RETRAIN_BY_ENV = "LATENTREC_RETRAIN_BY"
 # The longest reason kept in the retrain status (a child's last line can be anything).
 MAX_REASON = 500
 NAME_PATTERN = re.compile(r"^v(\d{6,})$")
@@ -613,22 +620,25 @@ class ModelDirectory:
 
 
 def write_retrain_status(
-    folder, ok: bool, reason: str, *, published: bool = False, version=None, when=None
+    folder, ok: bool, reason: str, *, published: bool = False, version=None, when=None, by=None
 ) -> dict:
-    """Record how a scheduled retrain ended in ``folder/last-retrain.json`` (atomically:
-    a reader sees the previous record or this one, whole), and return the record.
+    """Record how a retrain ended in ``folder/last-retrain.json`` (atomically: a reader
+    sees the previous record or this one, whole), and return the record.
 
     ``ok`` is whether the retrain ran to its end (publishing or not); ``reason`` is its
     one line (why it published or not, or why it failed); ``version`` the version it
-    published.  The folder must exist: a record never creates a model directory.
+    published; ``by`` who ran it (one of :data:`RETRAIN_BY`, or None: not said).  The
+    folder must exist: a record never creates a model directory.
 
     Example:
         >>> import tempfile
         >>> folder = tempfile.mkdtemp()
-        >>> record = write_retrain_status(folder, False, "no store at r.db", when=1.5)
-        >>> read_retrain_status(folder) == record, record["ok"], record["time"]
-        (True, False, 1.5)
+        >>> record = write_retrain_status(folder, False, "no store at r.db", when=1.5, by="command")
+        >>> read_retrain_status(folder) == record, record["ok"], record["time"], record["by"]
+        (True, False, 1.5, 'command')
     """
+    if by is not None and by not in RETRAIN_BY:
+        raise ValueError(f"by must be one of {', '.join(RETRAIN_BY)} or None, got {by!r}")
     if not Path(folder).is_dir():
         raise FileNotFoundError(f"no model directory {folder} to record the retrain in")
     text = " ".join(str(reason).split())
@@ -640,14 +650,50 @@ def write_retrain_status(
         "published": bool(published),
         "version": None if version is None else str(version),
         "reason": text,
+        "by": by,
     }
     write_json(Path(folder) / RETRAIN_STATUS, record)
     return record
 
 
+def record_retrain(folder, by: str, *, result=None, error=None) -> str | None:
+    """Record a retrain that ran in ``folder`` (:func:`write_retrain_status`), from its
+    result (a :class:`~latentrec.service.retrain.RetrainResult`: ran to its end) or the
+    error that ended it; ``None``, or why the record could not be written (no such
+    folder: a failed first retrain removed it; a full disk), for the caller to report:
+    the retrain's own outcome must not be lost to its record.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> record_retrain(folder, "command", error=LookupError("nothing is published"))
+        >>> shown = read_retrain_status(folder)
+        >>> shown["ok"], shown["reason"], shown["by"]
+        (False, 'nothing is published', 'command')
+        >>> record_retrain(folder + "/gone", "python", error=OSError("x")).startswith("no model")
+        True
+    """
+    try:
+        if error is not None:
+            message = getattr(error, "message", None) or str(error)
+            if isinstance(error, (KeyboardInterrupt, SystemExit)) or not message.strip():
+                # Interrupted or told to stop: its text (an exit code) says nothing.
+                message = f"stopped before its end ({type(error).__name__})"
+            write_retrain_status(folder, False, message, by=by)
+        else:
+            published = bool(result.published)
+            version = getattr(result.version, "name", result.version) if published else None
+            write_retrain_status(
+                folder, True, str(result.reason), published=published, version=version, by=by
+            )
+    except OSError as err:
+        return str(err)
+    return None
+
+
 def read_retrain_status(folder) -> dict | None:
-    """The record :func:`write_retrain_status` left in ``folder`` (``None``: no scheduled
-    retrain has ended there yet); a :class:`ModelFileError` naming the file when it is
+    """The record :func:`write_retrain_status` left in ``folder`` (``None``: no
+    retrain has recorded its end there yet); a :class:`ModelFileError` naming the file when it is
     not such a record.
 
     Example:
@@ -669,6 +715,8 @@ def read_retrain_status(folder) -> dict | None:
             "published": bool(record.get("published", False)),
             "version": None if record.get("version") is None else str(record["version"]),
             "reason": str(record.get("reason", "")),
+            # Records written before they said who ran the retrain: not said.
+            "by": None if record.get("by") is None else str(record["by"]),
         }
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(

@@ -439,6 +439,9 @@
         ...support.map((s) =>
           el("li", { "data-testid": "supporting-item", "data-item-id": String(s.item_id) },
             titleOf(s), " ",
+            // The visitor's own stars, where the service chose the titles by them.
+            s.rating == null ? null : el("span", { class: "similarity", "data-testid": "supporting-rating" },
+              `you rated ${num(s.rating, Number.isInteger(Number(s.rating)) ? 0 : 1)}★ · `),
             el("span", { class: "similarity" }, `similarity ${num(s.similarity)}`))),
       );
       if (!support.length) $("supporting").append(el("li", { class: "empty" }, "Nothing yet."));
