@@ -82,3 +82,18 @@ def test_a_retrain_naming_files_outside_the_model_directory_shows_their_names(
     health, text = health_of(app)
     assert "srv-secret-layout" not in text
     assert health["last_retrain"]["reason"].startswith("no store at typo.db")
+
+
+def test_a_refused_reload_names_files_as_health_does(deep, explicit_model, store, caplog):
+    """POST /admin/reload answers anyone where no token is set: its 409 named the damaged
+    pointer by the server's absolute path."""
+    md = ModelDirectory(deep / "models")
+    md.publish(explicit_model)
+    app = create_app(Settings(), store=store, source=DirectorySource(md))
+    (md.path / "CURRENT").write_text("{cut", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        r = TestClient(app).post("/admin/reload", params={"force": True})
+    assert r.status_code == 409, r.text
+    assert "srv-secret-layout" not in r.text
+    assert "still serving v000001: models/CURRENT is damaged" in r.json()["detail"]
+    assert "srv-secret-layout" in caplog.text  # in full where only the operator reads it

@@ -884,9 +884,14 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             swapped = holder.reload(force=force)
         except (OSError, LookupError, ValueError) as err:
             # A version that cannot be served (a damaged file, a pipeline without a
-            # factor model): the old one stays, and the caller is told why.
+            # factor model): the old one stays, and the caller is told why, with paths as
+            # /health shows them (without a token anyone may call this); the log has them
+            # in full.
+            error_log.warning("reload refused; still serving %s: %s", previous, one_line(err))
             raise HTTPException(
-                409, f"the new version was not loaded; still serving {previous}: {one_line(err)}"
+                409,
+                f"the new version was not loaded; still serving {previous}: "
+                f"{public(one_line(err))}",
             ) from None
         if swapped:
             metrics.reloads.inc()
