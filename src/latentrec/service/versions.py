@@ -11,12 +11,15 @@ A :class:`ModelDirectory` owns this layout::
       versions/v000002/ ...
 
 Version folders are immutable once they appear under their name: a publisher writes the
-model file and ``version.json`` into a temporary folder, fsyncs them and renames the
-folder into place; only then is ``CURRENT`` replaced (written beside, fsynced, renamed
-over the old one, folder fsynced).  A reader reads ``CURRENT`` once and loads the
+model file and ``version.json`` into a temporary folder (``versions/.staging-XXXX``, which
+it holds a lock on while it lives), fsyncs them and renames the folder into place; only
+then is ``CURRENT`` replaced (written beside, fsynced, renamed over the old one, folder
+fsynced).  A reader reads ``CURRENT`` once and loads the
 version it names, so it sees the old version or the new one, never a mix.  Writers
 (publish, rollback, prune) serialise on an exclusive ``flock`` of ``.lock``, which works
-between processes and between threads that each open the file (POSIX only).
+between processes and between threads that each open the file (POSIX only).  A publisher
+or prune killed outright (SIGKILL, the out-of-memory killer) leaves its hidden folder, as
+big as a model; the next publish or prune removes those that no live writer holds.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from pathlib import Path
 
 from ..data.files import creation_mode
 from ..errors import ModelFileError
-from ..io.atomic import atomic_path
+from ..io.atomic import STALE_AFTER, atomic_path
 from ..models.persistence import jsonable
 from ..pipeline import load
 
@@ -58,6 +61,9 @@ RETRAIN_BY_ENV = "LATENTREC_RETRAIN_BY"
 # The longest reason kept in the retrain status (a child's last line can be anything).
 MAX_REASON = 500
 NAME_PATTERN = re.compile(r"^v(\d{6,})$")
+# In a publisher's staging folder: the file it holds an flock on while it lives, so that
+# a later writer can tell a killed publisher's folder from a live one's.
+HELD = ".held"
 
 # publish(if_current=...) left out: publish whatever is current.
 _ANY = object()
@@ -433,12 +439,15 @@ class ModelDirectory:
         metrics = jsonable(dict(metrics or {}))
         versions_dir = self.path / VERSIONS
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=versions_dir))
+        held = os.open(staging / HELD, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(held, fcntl.LOCK_EX)
         try:
             # mkdtemp's 0700 would keep the version from a service run as another user.
             staging.chmod(creation_mode(versions_dir / "new", directory=True))
             model.save(staging / MODEL_FILE)
             created = time.time()
             with self.locked():
+                self.sweep_leftovers(keep=staging)
                 previous = self.read_pointer()
                 if if_current is not _ANY and previous != if_current:
                     raise StaleVersionError(
@@ -455,11 +464,15 @@ class ModelDirectory:
                     "previous": previous,
                 }
                 write_json(staging / VERSION_FILE, info)
+                # The version folder holds its files only; under the lock no sweep can
+                # see the folder between this and the rename.
+                os.unlink(staging / HELD)
                 fsync_dir(staging)
                 os.rename(staging, versions_dir / name)
                 fsync_dir(versions_dir)
                 self.switch(name, "publish", previous)
         finally:
+            os.close(held)  # releases the flock
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
         return self.version(name)
@@ -523,6 +536,7 @@ class ModelDirectory:
             raise ValueError(f"keep must be an integer >= 1, got {keep!r}")
         removed = []
         with self.locked():
+            self.sweep_leftovers()
             current = self.read_pointer()
             versions = self.versions()
             for version in versions[: max(len(versions) - keep, 0)]:
@@ -534,6 +548,45 @@ class ModelDirectory:
                 removed.append(version.name)
             fsync_dir(self.path / VERSIONS)
         return removed
+
+    def sweep_leftovers(self, keep=None) -> list[str]:
+        """Remove the hidden folders killed writers left in ``versions/``; their names.
+
+        Call with the lock held (:meth:`publish` and :meth:`prune` do).  A prune's
+        ``.trash-*`` folder is dead once the lock is free (a prune deletes it under the
+        lock).  A publisher's ``.staging-*`` folder is removed only when no process holds
+        its ``.held`` file (the publisher is gone) and it has not changed for
+        :data:`~latentrec.io.atomic.STALE_AFTER` seconds (which spares one created an
+        instant ago, before its publisher took the hold); ``keep`` is the caller's own.
+        What cannot be read or removed is left: a sweep never fails a write.
+
+        Example:
+            >>> import os, tempfile
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> left = md.path / "versions" / ".staging-k2x8q0z1"
+            >>> left.mkdir(); os.utime(left, (0, 0))  # a killed publisher's, long ago
+            >>> with md.locked():
+            ...     md.sweep_leftovers()
+            ['.staging-k2x8q0z1']
+        """
+        versions_dir = self.path / VERSIONS
+        keep_name = Path(keep).name if keep is not None else None
+        removed = []
+        try:
+            entries = list(os.scandir(versions_dir))
+        except OSError:
+            return removed
+        for entry in entries:
+            name = entry.name
+            if name == keep_name or not entry.is_dir(follow_symlinks=False):
+                continue
+            if name.startswith(".trash-") or (
+                name.startswith(".staging-") and _abandoned(Path(entry.path))
+            ):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                if not os.path.lexists(entry.path):
+                    removed.append(name)
+        return sorted(removed)
 
     # ------------------------------------------------------------------ internals
     @contextmanager
@@ -767,3 +820,23 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _abandoned(staging: Path) -> bool:
+    """Whether a publisher's staging folder is a dead one's: no process holds its
+    ``.held`` file, and the folder is older than ``STALE_AFTER``."""
+    try:
+        if time.time() - staging.lstat().st_mtime < STALE_AFTER:
+            return False
+        fd = os.open(staging / HELD, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return True  # killed before it took the hold, or between dropping it and the rename
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # a live publisher holds it
+    finally:
+        os.close(fd)
+    return True
