@@ -143,10 +143,12 @@ def test_relevance_threshold_is_refused_where_it_cannot_apply(csv, extra, code, 
     assert words in out.output and "Traceback" not in out.output
 
 
-def test_a_threshold_above_every_held_out_rating_says_so(csv):
-    # It said "no user has a relevant held-out item to rank", not why.
+@pytest.mark.parametrize("how", [[], ["--cv", "3"]])
+def test_a_threshold_above_every_held_out_rating_says_so(csv, how):
+    # It said "no user has a relevant held-out item to rank", not why; with --cv, after
+    # the cross-validation line and a fit of the first fold.
     out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "popularity", "--task",
-                                    "ranking", "--relevance-threshold", "6"])  # fmt: skip
+                                    "ranking", "--relevance-threshold", "6", *how])  # fmt: skip
     assert out.exit_code == 1, out.output
     assert out.output == (
         "Error: no held-out cell is at least the relevance threshold 6 (the highest is 5), "

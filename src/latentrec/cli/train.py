@@ -583,6 +583,10 @@ def evaluate(
                 f"--cv {cv} asks for more folds than the {d.nnz} cells of {source}: "
                 "every fold needs a cell to test on"
             )
+        if task == "ranking" and relevance_threshold is not None:
+            # Said before any line or fit, not after fitting the first fold.
+            for _, test in splits.kfold(d, cv, random_state=seed):
+                relevant_users(test, relevance_threshold)
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
         click.echo(describe_folds(d, cv, seed, task))
         with diverging:
