@@ -11,7 +11,7 @@ from conftest import random_ratings
 
 from latentrec.cli import main
 from latentrec.cli._common import load_data
-from latentrec.data.splits import user_split
+from latentrec.data.splits import kfold, user_split
 from latentrec.evaluation import cross_validate, evaluate_ranking
 from latentrec.models import Popularity
 
@@ -143,10 +143,12 @@ def test_relevance_threshold_is_refused_where_it_cannot_apply(csv, extra, code, 
     assert words in out.output and "Traceback" not in out.output
 
 
-def test_a_threshold_above_every_held_out_rating_says_so(csv):
-    # It said "no user has a relevant held-out item to rank", not why.
+@pytest.mark.parametrize("how", [[], ["--cv", "3"]])
+def test_a_threshold_above_every_held_out_rating_says_so(csv, how):
+    # It said "no user has a relevant held-out item to rank", not why; with --cv, after
+    # the cross-validation line and a fit of the first fold.
     out = CliRunner().invoke(main, ["evaluate", str(csv), "-a", "popularity", "--task",
-                                    "ranking", "--relevance-threshold", "6"])  # fmt: skip
+                                    "ranking", "--relevance-threshold", "6", *how])  # fmt: skip
     assert out.exit_code == 1, out.output
     assert out.output == (
         "Error: no held-out cell is at least the relevance threshold 6 (the highest is 5), "
@@ -182,3 +184,35 @@ def test_a_holdout_says_its_split_and_how_many_test_users_and_items_are_cold(tmp
         "training cell (kept in the figures, "
     ), line
     assert _table(out.output, "model").iloc[0]["n"] == len(test)  # kept: every cell scored
+
+
+@pytest.mark.parametrize("task", ["rating", "ranking"])
+def test_cross_validation_says_its_folds_and_how_many_test_users_and_items_are_cold(tmp_path, task):
+    # The holdout said its split and its cold cells; --cv said nothing of them.
+    frame = random_ratings(n_users=20, n_items=10, density=0.5, seed=0).to_frame()
+    # Ten items of one rating each: each is cold in the fold that tests it.
+    rare = pd.DataFrame({"user_id": [f"u{j}" for j in range(10)], "item_id": range(900, 910),
+                         "rating": 5, "timestamp": 0})  # fmt: skip
+    path = tmp_path / "ratings.csv"
+    pd.concat([frame, rare[frame.columns]]).to_csv(path, index=False)
+    counts = []  # by hand, on the folds cross_validate fits
+    for train, test in kfold(load_data(str(path)), 3, random_state=0):
+        tr, te = train.to_frame(), test.to_frame()
+        counts.append((len(tr), len(te), len(set(te.user_id) - set(tr.user_id)),
+                       te.user_id.nunique(), len(set(te.item_id) - set(tr.item_id)),
+                       te.item_id.nunique()))  # fmt: skip
+    spans = [
+        f"{min(c)}" if min(c) == max(c) else f"{min(c)} to {max(c)}"
+        for c in zip(*counts, strict=True)
+    ]
+    assert sum(c[4] for c in counts) >= 10  # every rare item, once
+    out = CliRunner().invoke(main, ["evaluate", str(path), "-a", "biases", "--task", task,
+                                    "--cv", "3"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    what = "ratings" if task == "rating" else "cells"
+    assert out.output.splitlines()[1].startswith(
+        "folds: the cells dealt at random into 3 parts (--seed 0), each the test of a model "
+        f"trained on the others: {spans[0]} {what} to train on, {spans[1]} to test; "
+        f"{spans[2]} of its {spans[3]} users and {spans[4]} of its {spans[5]} items have no "
+        "training cell (kept in the figures"
+    ), out.output

@@ -378,3 +378,50 @@ def test_a_template_outside_the_space_is_not_a_trial_but_still_scored(data):
     train, valid = random_split(data, 0.1, 0)
     given = evaluate_ratings(template.clone().fit(train, valid), valid)["rmse"]
     assert result.default_value == pytest.approx(given)
+
+
+def test_a_trial_whose_model_ranks_by_item_index_fails_and_the_search_goes_on(data, capsys):
+    # evaluate_ranking's refusal of equal scores (factors that start and stay at zero,
+    # no biases) ended the whole search with a ValueError at that trial.
+    model = BiasedMF(biased=False, n_factors=2, random_state=0)
+    space = {"init_std": ("categorical", [0.0, 0.1])}
+    result = tune(model, data, space, n_trials=2, metric="ndcg@5", verbose=True)
+    trials = result.trials.set_index("init_std")
+    assert trials.loc[0.0, "state"] == "fail"
+    assert "same score" in trials.loc[0.0, "error"]
+    assert trials.loc[0.1, "state"] == "complete"
+    assert result.best_params == {"init_std": 0.1}
+    # Each line is its own trial's: it printed the enqueued, unrun point as "failed: None".
+    lines = [line for line in capsys.readouterr().out.splitlines() if "trial " in line]
+    assert lines[0].startswith("  trial 1/2: failed: the model gave every candidate the same")
+    assert lines[0].endswith("(init_std=0)")
+    assert lines[1].startswith("  trial 2/2: ndcg@5=") and lines[1].endswith("(init_std=0.1)")
+
+
+@pytest.mark.filterwarnings("ignore::latentrec.evaluation.tuning.TuningWarning")
+def test_relevance_threshold_scores_only_good_validation_ratings(data):
+    # Every validation cell counted as relevant, 1 star included: there was no way to say.
+    train, valid = random_split(data, 0.1, 0)
+    space = {"regularization": ("categorical", [10.0])}
+    for threshold in (None, 4):
+        result = tune(Biases(), data, space, n_trials=1, metric="ndcg@5",
+                      relevance_threshold=threshold)  # fmt: skip
+        want = evaluate_ranking(Biases().fit(train), valid, 5, relevance_threshold=threshold)
+        assert result.best_value == pytest.approx(want["ndcg"])
+    assert want["n_users"] < np.count_nonzero(valid.user_counts())  # the threshold filters
+
+
+@pytest.mark.parametrize(
+    "metric, threshold, words",
+    [
+        ("rmse", 4, "relevance_threshold applies to a ranking metric"),
+        ("ndcg@5", "4", "relevance_threshold must be a number or None"),
+        ("ndcg@5", 6, "no held-out cell is at least the relevance threshold 6"),
+    ],
+)
+def test_relevance_threshold_is_refused_before_any_trial_where_it_cannot_apply(
+    data, metric, threshold, words
+):
+    space = {"regularization": ("float", 1.0, 20.0)}
+    with pytest.raises(ValueError, match=words):
+        tune(Biases(), data, space, n_trials=1, metric=metric, relevance_threshold=threshold)

@@ -18,6 +18,7 @@ import pandas as pd
 from ..data import splits
 from ..datasets import movielens
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
+from ..evaluation.evaluate import relevant_users
 from ..models import GlobalMean
 from ._common import (
     MOVIELENS_NAMES,
@@ -46,6 +47,57 @@ from ._common import (
 DEFAULT_MASTER = "local[2]"
 
 
+def relevance_threshold_option(when: str, cells: str = "held-out"):
+    """The ``--relevance-threshold`` option of ``train``, ``evaluate`` and ``tune``: the
+    same words but for ``when`` it applies and which ``cells`` it picks from.
+
+    Example:
+        >>> option = relevance_threshold_option("With a ranking --metric", "validation")
+        >>> callable(option)
+        True
+    """
+    return click.option(
+        "--relevance-threshold",
+        type=FiniteFloatRange(),
+        default=None,
+        metavar="RATING",
+        help=f"{when}: a {cells} cell is relevant when its rating is at least this (4: "
+        "only 4 and 5 stars count as hits); users with no such cell are left out. "
+        f"[default: every {cells} cell is relevant]",
+    )
+
+
+def threshold_refused_for_ratings(ranking: str, rating: str) -> click.UsageError:
+    """The refusal of ``--relevance-threshold`` where ratings are scored, not rankings:
+    it applies to ``ranking``; ``rating`` (what is scored instead) scores every rating.
+
+    Example:
+        >>> print(threshold_refused_for_ratings("--task ranking", "--task rating").message)
+        --relevance-threshold applies to --task ranking (which ... --task rating scores every ...
+    """
+    return click.UsageError(
+        f"--relevance-threshold applies to {ranking} (which held-out cells count as "
+        f"hits); {rating} scores every held-out rating"
+    )
+
+
+def check_threshold_has_ratings(relevance_threshold, data, source: str) -> None:
+    """Refuse ``--relevance-threshold`` on data read without ratings (every cell is 1).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> check_threshold_has_ratings(4, Interactions.from_dense(np.eye(2) * 5), "r.csv")
+    """
+    if relevance_threshold is not None and data.implicit:
+        # Every cell of data without ratings is 1: a threshold keeps all or nothing.
+        raise Failure(
+            f"--relevance-threshold needs ratings to compare, and {source} was read without "
+            "them (implicit data: every cell is 1); leave it out, every held-out cell is "
+            "then relevant"
+        )
+
+
 @main.command()
 @click.argument("source")
 @algorithm_options
@@ -64,7 +116,8 @@ DEFAULT_MASTER = "local[2]"
     default=0.0,
     show_default=True,
     help="Hold out this share and report held-out figures on it (RMSE/MAE for rating "
-    "models, ranking metrics at -k for ranking models); the saved model is then refitted "
+    "models, ranking metrics at -k for ranking models), below a line saying the split and "
+    "its cold users and items; the saved model is then refitted "
     "on all of SOURCE unless --no-refit. A rating model trained without the share also "
     "records its RMSE on it after each epoch (the validation curve of `latentrec plot "
     "learning-curves`; its last point is the held-out RMSE before clipping to the rating "
@@ -85,6 +138,7 @@ DEFAULT_MASTER = "local[2]"
     show_default=True,
     help="Cut-off of held-out ranking metrics.",
 )
+@relevance_threshold_option("With --test-size and a ranking model (-a bpr, implicit-als, ...)")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
     "--engine",
@@ -102,8 +156,8 @@ DEFAULT_MASTER = "local[2]"
 )
 @fail_on_known_errors
 def train(
-    source, output, test_size, no_refit, k, quiet, engine, spark_master, algorithm, extra, seed,
-    **opts,
+    source, output, test_size, no_refit, k, relevance_threshold, quiet, engine, spark_master,
+    algorithm, extra, seed, **opts,
 ):  # fmt: skip
     """Train a model on SOURCE (ml-100k or a ratings file) and save it.
 
@@ -120,6 +174,10 @@ def train(
         raise click.UsageError("--no-refit applies only with --test-size (nothing is held out)")
     if given_on_command_line("k") and not test_size:
         raise click.UsageError("-k applies only with --test-size (it cuts held-out rankings)")
+    if relevance_threshold is not None and not test_size:
+        raise click.UsageError(
+            "--relevance-threshold applies only with --test-size (it picks the held-out hits)"
+        )
     if spark_master is not None and engine != "spark":
         raise click.UsageError("--spark-master applies only with --engine spark")
     check_model_output(output, source)
@@ -128,6 +186,16 @@ def train(
         train_on_spark(source, output, test_size, quiet, master, algorithm, extra, seed, opts)
         return
     model = build_model(algorithm, params_from(opts), extra, seed)
+    if test_size and model.predicts_ratings:
+        # Held-out RMSE/MAE: options of the ranking figures would be ignored unseen.
+        scored = f"-a {algorithm} predicts ratings, and its RMSE/MAE"
+        if relevance_threshold is not None:
+            raise threshold_refused_for_ratings("a ranking model's held-out figures", scored)
+        if given_on_command_line("k"):
+            raise click.UsageError(
+                f"-k applies to a ranking model's held-out figures (it cuts its rankings); "
+                f"{scored} scores every held-out rating"
+            )
     if model.get_params().get("patience") is not None:
         # Early stopping chooses the epoch by a validation RMSE; the only held-out data
         # here is the --test-size share, whose figures would then flatter the model.
@@ -141,11 +209,15 @@ def train(
     if not 0 <= test_size < 1:
         raise click.BadParameter("must lie in [0, 1)", param_hint="--test-size")
     d = load_data(source, **opts)
+    check_threshold_has_ratings(relevance_threshold, d, source)
     metrics = {}
     with diverging_on(d, opts.get("rating_col"), opts.get("no_header")):
         if test_size:
+            task = "rating" if model.predicts_ratings else "ranking"
             protocol = "random" if model.predicts_ratings else "user"
             part, test = holdout(d, protocol, test_size, seed)
+            if task == "ranking":
+                relevant_users(test, relevance_threshold)  # said before the fit, not after
             note = f"without the held-out {test_size:.0%}"
             # A rating model records its RMSE on the held-out cells per epoch: the model
             # file then carries the validation curve of the figures printed.  Its last
@@ -157,7 +229,10 @@ def train(
             # change its training draws, so it gets none.
             watched = test if model.predicts_ratings else None
             fitted, seconds = timed_fit(model.clone(), part, note, watched)
-            metrics = held_out_figures(fitted, test, k)
+            split = describe_holdout(protocol, test_size, seed, part, test, task)
+            metrics = held_out_figures(
+                fitted, test, k, relevance_threshold=relevance_threshold, split=split
+            )
             metrics.update(holdout_share=test_size, refit=not no_refit)
         if not test_size or not no_refit:
             fitted, seconds = timed_fit(model, d, "on all of it" if test_size else "")
@@ -375,11 +450,14 @@ def timed_fit(model, data, note: str, validation=None):
     return model, seconds
 
 
-def held_out_figures(model, test, k: int) -> dict:
+def held_out_figures(model, test, k: int, *, relevance_threshold=None, split=None) -> dict:
     """Score a fitted model on held-out data, print the figures and return them.
 
     Rating models get RMSE/MAE; ranking models precision, recall, NDCG, MAP and hit rate
-    at ``k``.  The keys are ``holdout_<metric>``, as stored in the model file.
+    at ``k``, a held-out cell being a hit when its rating is at least
+    ``relevance_threshold`` (every one when None; the threshold is then stored too).
+    ``split`` (:func:`describe_holdout`'s line) is printed above the figures once they are
+    computed.  The keys are ``holdout_<metric>``, as stored in the model file.
 
     Example:
         >>> import numpy as np
@@ -394,18 +472,29 @@ def held_out_figures(model, test, k: int) -> dict:
         ['holdout_mae', 'holdout_ratings', 'holdout_rmse']
     """
     if model.predicts_ratings:
+        if relevance_threshold is not None:  # refused, not ignored
+            raise ValueError("relevance_threshold applies to ranking models, not to ratings")
         scores = evaluate_ratings(model, test)
+        if split:
+            click.echo(split)
         click.echo(
             f"held-out RMSE {scores['rmse']:.4f}  MAE {scores['mae']:.4f} ({scores['n']} ratings)"
         )
         figures = {"rmse": scores["rmse"], "mae": scores["mae"], "ratings": scores["n"]}
     else:
         names = ("ndcg", "precision", "recall", "map", "hit_rate")
-        scores = evaluate_ranking(model, test, k)
+        scores = evaluate_ranking(model, test, k, relevance_threshold=relevance_threshold)
+        if split:
+            click.echo(split)
         shown = "  ".join(f"{name}@{k} {scores[name]:.4f}" for name in names)
-        click.echo(f"held-out {shown} ({scores['n_users']} users)")
+        who = f"{scores['n_users']} users"
+        if relevance_threshold is not None:
+            who += f" with a held-out rating of at least {relevance_threshold:g}, the hits"
+        click.echo(f"held-out {shown} ({who})")
         figures = {f"{name}@{k}": scores[name] for name in names}
         figures["users"] = scores["n_users"]
+        if relevance_threshold is not None:
+            figures["relevance_threshold"] = float(relevance_threshold)
     return {f"holdout_{name}": value for name, value in figures.items()}
 
 
@@ -441,15 +530,7 @@ def held_out_figures(model, test, k: int) -> dict:
     show_default=True,
     help="Cut-off for ranking.",
 )
-@click.option(
-    "--relevance-threshold",
-    type=FiniteFloatRange(),
-    default=None,
-    metavar="RATING",
-    help="With --task ranking: a held-out cell is relevant when its rating is at least "
-    "this (4: only 4 and 5 stars count as hits); users with no such cell are left out. "
-    "[default: every held-out cell is relevant]",
-)
+@relevance_threshold_option("With --task ranking")
 @click.option(
     "--protocol",
     type=click.Choice(["random", "user", "leave-last-out", "temporal"]),
@@ -476,10 +557,7 @@ def evaluate(
     if task == "rating" and given_on_command_line("k"):
         raise click.UsageError("-k applies to --task ranking; --task rating scores RMSE/MAE")
     if task == "rating" and relevance_threshold is not None:
-        raise click.UsageError(
-            "--relevance-threshold applies to --task ranking (which held-out cells count as "
-            "hits); --task rating scores every held-out rating"
-        )
+        raise threshold_refused_for_ratings("--task ranking", "--task rating")
     test_size = 0.2 if test_size is None else test_size
     model = build_model(algorithm, params_from(opts), extra, seed)
     if task == "rating" and not model.predicts_ratings:
@@ -496,13 +574,7 @@ def evaluate(
             "use -a popularity"
         )
     d = load_data(source, **opts)
-    if relevance_threshold is not None and d.implicit:
-        # Every cell of data without ratings is 1: a threshold keeps all or nothing.
-        raise Failure(
-            f"--relevance-threshold needs ratings to compare, and {source} was read without "
-            "them (implicit data: every cell is 1); leave it out, every held-out cell is "
-            "then relevant"
-        )
+    check_threshold_has_ratings(relevance_threshold, d, source)
     diverging = diverging_on(d, opts.get("rating_col"), opts.get("no_header"))
     if cv:
         if cv > d.nnz:
@@ -511,7 +583,12 @@ def evaluate(
                 f"--cv {cv} asks for more folds than the {d.nnz} cells of {source}: "
                 "every fold needs a cell to test on"
             )
+        if task == "ranking" and relevance_threshold is not None:
+            # Said before any line or fit, not after fitting the first fold.
+            for _, test in splits.kfold(d, cv, random_state=seed):
+                relevant_users(test, relevance_threshold)
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
+        click.echo(describe_folds(d, cv, seed, task))
         with diverging:
             result = cross_validate(
                 model, d, cv, random_state=seed, task=task, k=k,
@@ -535,6 +612,8 @@ def evaluate(
         )
     protocol = protocol or ("random" if task == "rating" else "user")
     train_part, test = holdout(d, protocol, test_size, seed)
+    if task == "ranking":
+        relevant_users(test, relevance_threshold)  # said before the fit, not after
     start = time.perf_counter()
     with diverging:
         model.fit(train_part)
@@ -549,9 +628,10 @@ def evaluate(
 
 
 def describe_holdout(protocol: str, test_size: float, seed, train, test, task: str) -> str:
-    """One line saying how ``evaluate`` split, how many cells each part has, and how many
-    of the test's users and items have no training cell (cold) and how they are scored:
-    what a Surprise user reads off ``train_test_split`` and ``was_impossible``.
+    """One line saying how a holdout (``evaluate``'s, ``train --test-size``'s) split, how
+    many cells each part has, and how many of the test's users and items have no training
+    cell (cold) and how they are scored: what a Surprise user reads off
+    ``train_test_split`` and ``was_impossible``.
 
     Example:
         >>> import numpy as np
@@ -567,17 +647,67 @@ def describe_holdout(protocol: str, test_size: float, seed, train, test, task: s
         "leave-last-out": "one cell of each user, the latest when there are timestamps",
         "temporal": f"the latest {test_size:.0%} of the cells (one time cutoff)",
     }[protocol]
-    what = "ratings" if task == "rating" else "cells"
-    tested_users = test.user_counts() > 0
-    tested_items = test.item_counts() > 0
-    cold_users = int(np.count_nonzero(tested_users & (train.user_counts() == 0)))
-    cold_items = int(np.count_nonzero(tested_items & (train.item_counts() == 0)))
-    line = (
-        f"holdout: {how}: {train.nnz} {what} to train on, {test.nnz} to test; "
-        f"{cold_users} of its {np.count_nonzero(tested_users)} users and {cold_items} of its "
-        f"{np.count_nonzero(tested_items)} items have no training cell"
+    return f"holdout: {how}: {describe_cells([(train, test)], task)}"
+
+
+def describe_folds(data, n_splits: int, seed, task: str) -> str:
+    """One line saying how ``evaluate --cv`` deals the cells into folds and, over the
+    folds, how many cells each part has and how many test users and items are cold (a
+    range when the folds differ), as :func:`describe_holdout` says it of a holdout.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1], [0, 0, 2]]))
+        >>> print(describe_folds(data, 2, 0, "rating"))  # doctest: +ELLIPSIS
+        folds: the cells dealt at random into 2 parts (--seed 0), each the test of a model ...
+        >>> print(describe_folds(data, 2, 0, "rating").split("; ")[1])  # doctest: +ELLIPSIS
+        1 of its 2 users and 0 to 1 of its 2 to 3 items have no training cell (kept ...)
+    """
+    # The same folds cross_validate fits (kfold with the same seed), counted one at a time.
+    folds = splits.kfold(data, n_splits, random_state=seed)
+    return (
+        f"folds: the cells dealt at random into {n_splits} parts (--seed {seed}), each the "
+        f"test of a model trained on the others: {describe_cells(folds, task)}"
     )
-    if not cold_users + cold_items:
+
+
+def describe_cells(pairs, task: str) -> str:
+    """What :func:`describe_holdout` and :func:`describe_folds` say of their
+    ``(train, test)`` pairs: the cells of each part, the test's users and items with no
+    training cell, and how those are scored; a count that differs between pairs is
+    given as its range.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> train = Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 0]]))
+        >>> test = Interactions.from_dense(np.array([[0, 0, 0], [0, 0, 2]]))
+        >>> print(describe_cells([(train, test)], "ranking"))  # doctest: +ELLIPSIS
+        3 cells to train on, 1 to test; 0 of its 1 users and 1 of its 1 items have no ...
+    """
+    counts = []
+    for train, test in pairs:
+        tested_users, tested_items = test.user_counts() > 0, test.item_counts() > 0
+        counts.append(
+            (
+                train.nnz,
+                test.nnz,
+                np.count_nonzero(tested_users & (train.user_counts() == 0)),
+                np.count_nonzero(tested_users),
+                np.count_nonzero(tested_items & (train.item_counts() == 0)),
+                np.count_nonzero(tested_items),
+            )
+        )
+    n_train, n_test, cold_users, users, cold_items, items = (
+        _span(c) for c in zip(*counts, strict=True)
+    )
+    what = "ratings" if task == "rating" else "cells"
+    line = (
+        f"{n_train} {what} to train on, {n_test} to test; {cold_users} of its {users} "
+        f"users and {cold_items} of its {items} items have no training cell"
+    )
+    if not any(c[2] + c[4] for c in counts):
         return line
     # Kept, as Surprise keeps its was_impossible predictions (it gives them the global
     # mean): the count says how much of the figure rests on them.
@@ -590,6 +720,11 @@ def describe_holdout(protocol: str, test_size: float, seed, train, test, task: s
         f"{line} (kept in the figures: a user without one is given the popularity list, "
         "an item without one is still a candidate)"
     )
+
+
+def _span(values) -> str:
+    low, high = int(min(values)), int(max(values))
+    return f"{low}" if low == high else f"{low} to {high}"
 
 
 def holdout(data, protocol: str, test_size: float, seed):

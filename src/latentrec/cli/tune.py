@@ -10,6 +10,7 @@ import click
 # optuna is an optional extra; evaluation.tuning imports it only when a search starts, so
 # this import leaves `latentrec --help` fast and works without optuna installed.
 from ..evaluation import tune as run_tune
+from ..evaluation.evaluate import relevant_cells
 from ..evaluation.tuning import SpaceError, TuningWarning, check_metric, check_space
 from ._common import (
     COMMON_PARAMS,
@@ -26,6 +27,11 @@ from ._common import (
     parse_params,
     print_table,
     writing,
+)
+from .train import (
+    check_threshold_has_ratings,
+    relevance_threshold_option,
+    threshold_refused_for_ratings,
 )
 
 # Search spaces `latentrec tune` uses when no --space is given.  Each holds the model's
@@ -85,6 +91,7 @@ DEFAULT_SPACES = {
     default=None,
     help="rmse (default for rating models) or e.g. ndcg@10 (default for ranking).",
 )
+@relevance_threshold_option("With a ranking --metric", "validation")
 @click.option(
     "--validation",
     type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
@@ -108,8 +115,9 @@ DEFAULT_SPACES = {
 )
 @fail_on_known_errors
 def tune(
-    source, trials, space, metric, validation, timeout, output, algorithm, extra, seed, **opts
-):
+    source, trials, space, metric, relevance_threshold, validation, timeout, output, algorithm,
+    extra, seed, **opts,
+):  # fmt: skip
     """Search hyperparameters with optuna (TPE, pruning) on a validation split of SOURCE.
 
     Only SOURCE is used: keep your own test data out of it.
@@ -155,11 +163,23 @@ def tune(
     if metric is None:
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
     # The search refuses these too, but only after the "tuning ..." line: say it first, alone.
-    check_metric(metric, model)
+    if check_metric(metric, model)[0] in ("rmse", "mae") and relevance_threshold is not None:
+        raise threshold_refused_for_ratings("a ranking --metric", f"--metric {metric}")
     if output:
         check_model_output(output, source)
     d = load_data(source, **opts)
-    click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}")
+    check_threshold_has_ratings(relevance_threshold, d, source)
+    hits = ""
+    if relevance_threshold is not None:
+        if relevant_cells(d.matrix, relevance_threshold).nnz == 0:
+            # Said before the "tuning ..." line; the search would say it of its split.
+            raise Failure(
+                f"no rating of {source} is at least --relevance-threshold "
+                f"{relevance_threshold:g} (the highest is {d.matrix.data.max():g}), so no "
+                "validation cell could be a hit"
+            )
+        hits = f" (hits: validation ratings of at least {relevance_threshold:g})"
+    click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}{hits}")
     with warnings.catch_warnings():
         # Said below in one line of our own, with what to do about it.
         warnings.simplefilter("ignore", TuningWarning)
@@ -172,6 +192,7 @@ def tune(
             metric=metric,
             random_state=seed,
             timeout=timeout,
+            relevance_threshold=relevance_threshold,
             verbose=True,
         )
     # Each failure is said in full on its trial's line above; the table keeps what failed
@@ -195,6 +216,8 @@ def tune(
         )
     if output:
         figures = {f"validation_{metric}": float(result.best_value)}
+        if relevance_threshold is not None:
+            figures["validation_relevance_threshold"] = float(relevance_threshold)
         if result.default_value == result.default_value:  # NaN when the default diverged
             figures[f"validation_{metric}_as_given"] = float(result.default_value)
         if result.improved:

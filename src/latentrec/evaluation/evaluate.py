@@ -209,8 +209,9 @@ def evaluate_ranking(
     items when ``exclude_seen`` (held-out items are never excluded), ties in score
     broken by the lower item index; for a :class:`~latentrec.pipeline.Pipeline` only
     its candidates.  A single model that gives every candidate of every user it ranks
-    the same score (GlobalMean) is refused with a ``ValueError``: its top ``k`` would be
-    the items in index order (:func:`check_not_ranked_by_index`).  A user with no
+    the same score (GlobalMean) is refused with a :class:`RankedByIndexError` (a
+    ``ValueError``): its top ``k`` would be the items in index order
+    (:func:`check_not_ranked_by_index`).  A user with no
     training cell (a cold user: all of their cells were held out) is counted like any
     other, with the list the model gives such a user, usually its popularity fallback.
     ``coverage`` is the share of the catalogue in the evaluated users' top ``k``.  A
@@ -233,17 +234,7 @@ def evaluate_ranking(
     # Named as the caller wrote it: recommend_batch_idx would call it n.
     k = M.check_count(k, "k")
     _check_pair(model, test)
-    relevant = relevant_cells(test.matrix, relevance_threshold)
-    users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int32)
-    if users.size == 0:
-        if relevance_threshold is not None and test.nnz:
-            # The threshold emptied it: say by how much, so the fix is plain.
-            raise ValueError(
-                f"no held-out cell is at least the relevance threshold {relevance_threshold:g} "
-                f"(the highest is {test.matrix.data.max():g}), so no user has a relevant "
-                "held-out item to rank"
-            )
-        raise ValueError("no user has a relevant held-out item to rank")
+    relevant, users = relevant_users(test, relevance_threshold)
     # One slot more than k for a single model, to see whether its top k was cut from a
     # longer tie (a pipeline's lists may change with their length: it gets k).
     single = isinstance(model, Recommender)
@@ -265,6 +256,49 @@ def evaluate_ranking(
     return out
 
 
+def relevant_users(test: Interactions, relevance_threshold: float | None = None):
+    """``(relevant, users)``: the relevant held-out cells (:func:`relevant_cells`) and the
+    users holding one, whom :func:`evaluate_ranking` evaluates; a ``ValueError`` when there
+    is none, saying by how much a threshold missed.  Cheap: callers check a split with it
+    before fitting anything on it.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> test = Interactions.from_dense(np.array([[5, 0], [0, 2]]))
+        >>> relevant_users(test, 4)[1].tolist()
+        [0]
+        >>> relevant_users(test, 6)
+        Traceback (most recent call last):
+        ...
+        ValueError: no held-out cell is at least the relevance threshold 6 (the highest is 5), ...
+    """
+    relevant = relevant_cells(test.matrix, relevance_threshold)
+    users = np.flatnonzero(np.diff(relevant.indptr) > 0).astype(np.int32)
+    if users.size == 0:
+        if relevance_threshold is not None and test.nnz:
+            # The threshold emptied it: say by how much, so the fix is plain.
+            raise ValueError(
+                f"no held-out cell is at least the relevance threshold {relevance_threshold:g} "
+                f"(the highest is {test.matrix.data.max():g}), so no user has a relevant "
+                "held-out item to rank"
+            )
+        raise ValueError("no user has a relevant held-out item to rank")
+    return relevant, users
+
+
+class RankedByIndexError(ValueError):
+    """A ranking evaluation refused because the model gives every candidate item the same
+    score, so its top ``k`` would be the items in index order
+    (:func:`check_not_ranked_by_index`).  A ``ValueError``; its own type lets a search
+    (:func:`latentrec.evaluation.tune`) record such a trial as failed and go on.
+
+    Example:
+        >>> issubclass(RankedByIndexError, ValueError)
+        True
+    """
+
+
 def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
     """Refuse rankings in which every user's top ``k`` is cut from one tie.
 
@@ -283,7 +317,7 @@ def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
         >>> check_not_ranked_by_index(Popularity(), np.array([[2.0, 2.0, 2.0]]), [False], 2)
         Traceback (most recent call last):
         ...
-        ValueError: Popularity gives every candidate item the same score ...
+        latentrec.evaluation.evaluate.RankedByIndexError: Popularity gives every candidate ...
     """
     personal = np.asarray(scores)[~np.asarray(fallback, dtype=bool)]
     if personal.shape[0] == 0 or personal.shape[1] < k + 1:
@@ -291,7 +325,7 @@ def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
     top = personal[:, : k + 1]
     tied = np.isfinite(top).all(axis=1) & (top == top[:, :1]).all(axis=1)
     if tied.all():
-        raise ValueError(
+        raise RankedByIndexError(
             f"{type(model).__name__} gives every candidate item the same score for each of "
             f"the {tied.size} users it ranks, so their top {k} would be ranked by item index "
             "(ties go to the lower index): the figures would measure how the items were "

@@ -6,6 +6,7 @@ optuna is an optional dependency (the ``tune`` extra) and is imported only when
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -21,7 +22,14 @@ from ..data.interactions import Interactions
 from ..data.splits import random_split
 from ..models._training import epoch_listener
 from ..models.base import Recommender
-from .evaluate import RANKING_METRICS, evaluate_ranking, evaluate_ratings
+from .evaluate import (
+    RANKING_METRICS,
+    RankedByIndexError,
+    check_threshold,
+    evaluate_ranking,
+    evaluate_ratings,
+    relevant_users,
+)
 
 RATING_METRICS = ("rmse", "mae")
 _SPEC_KINDS = ("int", "float", "categorical")
@@ -126,6 +134,7 @@ def tune(
     random_state=0,
     timeout: float | None = None,
     prune=True,
+    relevance_threshold: float | None = None,
     verbose: bool = False,
 ) -> TuningResult:
     """Search hyperparameters of ``model`` with optuna's TPE sampler on a validation split.
@@ -163,16 +172,24 @@ def tune(
         validation: share of the cells of ``data`` held out to score trials.
         metric: ``"rmse"`` or ``"mae"`` (minimised), or a ranking metric at a cut-off,
             ``"ndcg@10"``, ``"precision@k"``, ``"recall@k"``, ``"map@k"``, ``"hit_rate@k"``
-            (maximised; every held-out cell counts as relevant).
+            (maximised; a validation cell is relevant when its value is at least
+            ``relevance_threshold``, every one when ``None``, as in
+            :func:`~latentrec.evaluation.evaluate_ranking`).
         random_state: seeds the split and the sampler (None, an integer from 0 to
             2**32 - 1, or a numpy Generator); the model's own ``random_state`` is left as
             set, so fix it too for a repeatable search.
         timeout: stop starting new trials after this many seconds (at least one runs).
         prune: ``True`` for the median pruner, ``False`` for none, or an optuna pruner.
+        relevance_threshold: with a ranking metric, the least rating that counts as a hit
+            (4: only 4 and 5 stars); refused with a rating metric, and when no validation
+            cell reaches it (before any trial).
         verbose: print one line per trial.
 
-    Trials whose training diverges (``FloatingPointError``) are recorded as failed and the
-    search goes on; any other error propagates.
+    Trials whose training diverges (``FloatingPointError``), and with a ranking metric
+    trials whose model gives every candidate the same score (a
+    :class:`~latentrec.evaluation.evaluate.RankedByIndexError`: its figures would rank by
+    item index), are recorded as failed and the search goes on; any other error
+    propagates.
 
     The template as given is scored on the same split too (``result.default_value``).
     When its values of the searched hyperparameters all lie in ``space``, it is the first
@@ -225,6 +242,12 @@ def tune(
             f"numpy Generator, got {random_state!r}"
         )
     metric, name, k, direction = check_metric(metric, model)
+    if name in RATING_METRICS and relevance_threshold is not None:  # refused, not ignored
+        raise ValueError(
+            f"relevance_threshold applies to a ranking metric (which validation cells "
+            f"count as hits), not to {metric!r}, which scores every validation rating"
+        )
+    check_threshold(relevance_threshold)
     distributions = _distributions(space, model, optuna)
     pruner = _pruner(prune, name in RATING_METRICS, optuna)
 
@@ -238,6 +261,9 @@ def tune(
     else:
         grid = []
     train, valid = random_split(data, float(validation), random_state)
+    if name not in RATING_METRICS:
+        relevant_users(valid, relevance_threshold)  # said now, not after the first fit
+    score = functools.partial(_score, name=name, k=k, relevance_threshold=relevance_threshold)
     started = time.perf_counter()
     with _quiet(optuna):
         study = optuna.create_study(
@@ -254,9 +280,10 @@ def tune(
         for point in grid:
             study.enqueue_trial(point)  # optuna runs enqueued points as given, in order
         for number in range(n_trials):
-            _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner)
+            told = _run_trial(study, optuna, model, distributions, train, valid, score, pruner)
             if verbose:
-                _print_trial(study.trials[-1], number, n_trials, metric)
+                # Not study.trials[-1]: a grid's points wait in the study, enqueued, after it.
+                _print_trial(study.trials[told], number, n_trials, metric)
             if timeout is not None and time.perf_counter() - started >= timeout:
                 break
 
@@ -272,7 +299,7 @@ def tune(
         )
     best_value = float(study.best_value)
     exhaustive = bool(grid) and len(study.trials) == len(grid)
-    default_value = _default_score(model, train, valid, name, k, study, as_given, optuna)
+    default_value = _default_score(model, train, valid, score, study, as_given, optuna)
     if direction == "minimize":
         improved = not best_value >= default_value
     else:
@@ -315,7 +342,7 @@ class TuningWarning(UserWarning):
     """
 
 
-def _default_score(model, train, valid, name, k, study, as_given, optuna) -> float:
+def _default_score(model, train, valid, score, study, as_given, optuna) -> float:
     """The template's own validation score on the tuning split (NaN if its fit fails):
     that of the trial that tried its values, when one ran to its end, else a fit of it."""
     for t in study.trials if as_given is not None else ():
@@ -325,8 +352,8 @@ def _default_score(model, train, valid, name, k, study, as_given, optuna) -> flo
             if t.state == optuna.trial.TrialState.FAIL:
                 return math.nan
     try:
-        value = _score(model.clone().fit(train, valid), valid, name, k)
-    except FloatingPointError:
+        value = score(model.clone().fit(train, valid), valid)
+    except (FloatingPointError, RankedByIndexError):
         return math.nan
     return value if math.isfinite(value) else math.nan
 
@@ -410,7 +437,9 @@ def _grid(distributions: dict, limit: int) -> list[dict] | None:
     return [dict(zip(distributions, p, strict=True)) for p in itertools.product(*axes)]
 
 
-def _run_trial(study, optuna, model, distributions, train, valid, name, k, pruner) -> None:
+def _run_trial(study, optuna, model, distributions, train, valid, score, pruner) -> int:
+    """Run one trial and tell the study how it ended; return its number.  ``score`` is
+    :func:`_score` with the metric bound (``score.keywords['name']`` names it)."""
     trial = study.ask(distributions)
     candidate = model.clone().set_params(**trial.params)
     epochs = []
@@ -427,27 +456,37 @@ def _run_trial(study, optuna, model, distributions, train, valid, name, k, prune
     try:
         with epoch_listener(report):
             candidate.fit(train, valid)
-        value = _score(candidate, valid, name, k)
+        value = score(candidate, valid)
     except optuna.TrialPruned:
         state = optuna.trial.TrialState.PRUNED
     except FloatingPointError as err:
         state = optuna.trial.TrialState.FAIL
         trial.set_user_attr("error", str(err))
+    except RankedByIndexError:
+        # The evaluation's own advice (a baseline that ranks) is not what a search needs.
+        state = optuna.trial.TrialState.FAIL
+        trial.set_user_attr(
+            "error",
+            "the model gave every candidate the same score, so its ranking would be the "
+            "items in index order; these values leave it nothing to rank by",
+        )
     trial.set_user_attr("epochs", len(epochs))
     trial.set_user_attr("seconds", time.perf_counter() - start)
     if state == optuna.trial.TrialState.COMPLETE and not math.isfinite(value):
         state = optuna.trial.TrialState.FAIL
-        trial.set_user_attr("error", f"the validation {name} is {value}")
+        trial.set_user_attr("error", f"the validation {score.keywords['name']} is {value}")
     if state == optuna.trial.TrialState.COMPLETE:
         study.tell(trial, value)
     else:
         study.tell(trial, state=state)
+    return trial.number
 
 
-def _score(model, valid: Interactions, name: str, k: int | None) -> float:
+def _score(model, valid: Interactions, *, name: str, k: int | None, relevance_threshold) -> float:
     if name in RATING_METRICS:
         return float(evaluate_ratings(model, valid)[name])
-    return float(evaluate_ranking(model, valid, k)[name])
+    scores = evaluate_ranking(model, valid, k, relevance_threshold=relevance_threshold)
+    return float(scores[name])
 
 
 def parse_metric(metric) -> tuple[str, str, int | None, str]:
