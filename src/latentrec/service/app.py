@@ -181,6 +181,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         summary="Recommendations from a matrix-factorization model, updated as people rate.",
         version=holder.current.version,
         lifespan=lifespan,
+        responses=schemas.ERROR_RESPONSES,
     )
     # Query parameters a route does not take, and JSON keys given twice, are 422s.
     app.router.route_class = CheckedRoute

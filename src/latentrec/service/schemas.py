@@ -43,6 +43,61 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# ------------------------------------------------------------------------------ errors
+class FieldError(BaseModel):
+    """One field a request's schema refused.
+
+    Example:
+        >>> FieldError(loc=["body", "answers", "0", "rating"], msg="Field required").loc[0]
+        'body'
+    """
+
+    loc: list[str] = Field(
+        description="Where: 'body', 'query' or 'path', then the field's path in it."
+    )
+    msg: str = Field(description="What is wrong with it.")
+
+
+class ErrorBody(BaseModel):
+    """Every error's body: one line saying what is wrong.
+
+    Example:
+        >>> ErrorBody(detail="unknown item '7'").detail
+        "unknown item '7'"
+    """
+
+    detail: str = Field(description="What is wrong, on one line.")
+
+
+class InvalidRequest(ErrorBody):
+    """A 422: the request is well-formed but its content is refused.
+
+    Example:
+        >>> InvalidRequest(detail="query n: Input should be greater than 0").errors is None
+        True
+    """
+
+    errors: list[FieldError] | None = Field(
+        None,
+        description="Where the request's schema refused it, field by field; absent when "
+        "the content was refused for another reason (a rating outside the model's scale, "
+        "say).",
+    )
+
+
+# The error answers of every route, in the OpenAPI document as they are sent
+# (hardening.install_error_handlers): FastAPI's own 422 schema has a list for ``detail``.
+ERROR_RESPONSES = {
+    422: {"model": InvalidRequest, "description": "The request's content is refused."},
+    "default": {
+        "model": ErrorBody,
+        "description": "Any other error: 401 (no token), 404 (unknown user or item), "
+        "409, 413 (body too large), 421 (Host not allowed), 429, 503 (the store is "
+        "unavailable), 500.",
+    },
+}
+
+
 # ---------------------------------------------------------------------------- requests
 class RatingIn(Strict):
     """One rating (explicit stars) or one implicit event (a play, a click).
