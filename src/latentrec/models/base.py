@@ -27,6 +27,7 @@ from ..data.vocabulary import UnknownIdError
 from ..errors import NotFittedError, PredictsNoRatingsError
 from ..registry import register
 from . import persistence
+from ._training import check_bool, check_verbose
 from .catalog import Catalog, Fitted
 from .inputs import as_interactions, check_has_ratings, count_shared_cells
 from .ranking import Ranking, check_n, id_array, index_array, reads_fitted
@@ -336,7 +337,7 @@ class Recommender(Ranking):
                     "latentrec.data.splits and fit on the other part"
                 )
         self._check_params()
-        _check_random_state(self)
+        _check_shared_params(self)
         self.__dict__["_fitting"] = Fitted.build(Catalog.from_interactions(data), {})
         try:
             self._fit(data, validation)
@@ -369,7 +370,7 @@ class Recommender(Ranking):
             ValueError: n_factors must be an integer >= 1, got 0
         """
         self._check_params()
-        _check_random_state(self)
+        _check_shared_params(self)
         return self
 
     def _check_params(self) -> None:
@@ -534,6 +535,28 @@ class Recommender(Ranking):
             'Biases'
         """
         persistence.save_model(self, path)
+
+
+def _check_shared_params(model) -> None:
+    """The checks of the hyperparameters many models share: ``random_state``, ``verbose``
+    and every flag (a hyperparameter whose default is True or False, which must stay a
+    bool: ``"false"`` or 2**70 read as a truth value would mean True), so that a model
+    that adds one is checked without writing it again.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> try:
+        ...     _check_shared_params(BiasedMF(verbose="yes"))
+        ... except ValueError as err:
+        ...     print(str(err).split(" (")[0])
+        verbose must be None
+    """
+    _check_random_state(model)
+    if "verbose" in model.param_names():
+        check_verbose(model.verbose)
+    for p in inspect.signature(type(model).__init__).parameters.values():
+        if isinstance(p.default, bool):
+            check_bool(p.name, getattr(model, p.name))
 
 
 def _check_random_state(model) -> None:
