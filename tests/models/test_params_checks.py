@@ -14,7 +14,16 @@ from latentrec import Interactions
 from latentrec.cli import main
 from latentrec.cli._common import COMPILE_MESSAGE
 from latentrec.io import read_archive, write_archive
-from latentrec.models import NMF, BiasedMF, Biases, HybridMF, ImplicitALS, ItemKNN
+from latentrec.models import (
+    NMF,
+    WARP,
+    BiasedMF,
+    Biases,
+    HybridMF,
+    ImplicitALS,
+    ItemKNN,
+    TruncatedSVD,
+)
 from latentrec.models._training import MAX_COUNT, MAX_REAL, check_float, check_int
 
 
@@ -129,3 +138,23 @@ def test_recommend_from_a_file_whose_k_is_too_wide_names_k(ratings, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("Error: "), lines
     assert "k must be an integer >= 1 and <= 2147483647" in lines[0], lines
     assert "unexpected" not in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [
+        (ItemKNN, {"k": MAX_COUNT, "max_neighbors": MAX_COUNT, "min_support": MAX_COUNT}),
+        (ItemKNN, {"shrinkage": MAX_REAL, "num_threads": MAX_COUNT}),
+        (TruncatedSVD, {"n_factors": 2, "max_iter": MAX_COUNT, "tol": MAX_REAL}),
+        (WARP, {"n_factors": 2, "n_epochs": 1, "max_sampled": MAX_COUNT}),
+        (
+            HybridMF,
+            {"n_factors": 2, "n_epochs": 1, "n_buckets": MAX_COUNT, "min_rating": -MAX_REAL},
+        ),
+    ],
+)
+def test_the_largest_values_allowed_fit_save_and_load(cls, params, tmp_path):
+    model = cls(**params).fit(_data())
+    first = model.recommend(1, n=3).ids.tolist()
+    model.save(tmp_path / "m.npz")
+    assert latentrec.load(tmp_path / "m.npz").recommend(1, n=3).ids.tolist() == first

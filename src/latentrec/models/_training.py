@@ -60,7 +60,7 @@ def check_real(name: str, value, *, minimum: float | None = 0.0, positive: bool 
         ...     check_real("shrinkage", 1e300)
         ... except ValueError as err:
         ...     print(err)
-        shrinkage must be a finite number >= 0 and <= 3.4028234663852886e+38, got 1e+300
+        shrinkage must be a finite number >= 0 and <= 3.40282e+38, got 1e+300
     """
     low_ok = True
     if minimum is None:
@@ -81,7 +81,7 @@ def check_real(name: str, value, *, minimum: float | None = 0.0, positive: bool 
     if not (ok and low_ok):
         raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
     if abs(value) > MAX_REAL:
-        limit = f" and <= {MAX_REAL!r}" if minimum is not None else f" of size <= {MAX_REAL!r}"
+        limit = f" and <= {MAX_REAL:.6g}" if minimum is not None else f" of size <= {MAX_REAL:.6g}"
         raise ValueError(f"{name} must be a finite number{bound}{limit}, got {value!r}")
 
 
