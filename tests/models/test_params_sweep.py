@@ -16,11 +16,12 @@ import pytest
 
 import latentrec
 from latentrec import Interactions
+from latentrec.cli._common import build_model, parse_value
 from latentrec.data.splits import random_split
 from latentrec.errors import ModelFileError
 from latentrec.io import read_archive, write_archive
 from latentrec.models import Biases, GlobalMean, Recommender
-from latentrec.registry import model_class, model_names
+from latentrec.registry import ALIASES, model_class, model_names
 
 # What users get wrong: zero, negative, wider than 64 bits, a float where an int is
 # wanted, not finite, a bool, a string, None, and beyond float32 (the kernels' floats).
@@ -143,8 +144,6 @@ def test_every_wrong_value_in_a_model_file_loads_and_works_or_is_refused_by_name
 
 
 def test_the_sweep_covers_every_model_the_command_line_trains():
-    from latentrec.registry import ALIASES
-
     swept = set(_sweepable())
     assert set(ALIASES.values()) <= swept
     # And each of them has hyperparameters swept (GlobalMean and Popularity have none).
@@ -152,3 +151,24 @@ def test_the_sweep_covers_every_model_the_command_line_trains():
     for name in ALIASES.values():
         if inspect.signature(model_class(name).__init__).parameters.keys() - {"self"}:
             assert name in with_params, name
+
+
+# What a user types after --param NAME=: each parses (cli parse_value) to one of WRONG.
+TYPED = ["0", "-1", "-2.5", str(2**70), "2.5", "1e3", "nan", "inf", "true", "abc", "none", "1e300"]
+
+
+def test_what_users_type_after_param_parses_to_the_values_swept():
+    parsed = [parse_value(text) for text in TYPED]
+    assert [repr(v) for v in parsed] == [repr(v) for v in WRONG]
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_train_builds_or_refuses_every_param_typed_by_name(alias):
+    # What `latentrec train -a ALIAS --param NAME=TEXT` does before reading any data:
+    # a model whose values the sweep above fits, or one ValueError naming NAME.
+    for name in model_class(alias).param_names():
+        for text in TYPED:
+            try:
+                build_model(alias, {}, (f"{name}={text}",))
+            except ValueError as err:
+                assert name in str(err) and "\n" not in str(err), (alias, name, text, err)
