@@ -22,6 +22,7 @@ from latentrec.models import (
     HybridMF,
     ImplicitALS,
     ItemKNN,
+    SVDpp,
     TruncatedSVD,
 )
 from latentrec.models._training import MAX_COUNT, MAX_REAL, check_float, check_int
@@ -158,3 +159,18 @@ def test_the_largest_values_allowed_fit_save_and_load(cls, params, tmp_path):
     first = model.recommend(1, n=3).ids.tolist()
     model.save(tmp_path / "m.npz")
     assert latentrec.load(tmp_path / "m.npz").recommend(1, n=3).ids.tolist() == first
+
+
+@pytest.mark.parametrize(
+    ("cls", "params", "names"),
+    [
+        (SVDpp, {"init_std": 1000.0}, "init_std=1000.0 starts the factors far from 0"),
+        (BiasedMF, {"regularization": 1000.0}, "learning_rate x regularization = 100"),
+    ],
+)
+def test_a_divergence_caused_by_another_hyperparameter_names_it(cls, params, names):
+    # Before: only "lower learning_rate (where the model has one) or raise regularization",
+    # wrong advice for a huge init_std or regularization.
+    with pytest.raises(FloatingPointError, match="diverged") as err:
+        cls(n_factors=2, n_epochs=2, random_state=0, verbose=False, **params).fit(_data())
+    assert names in str(err.value) and "\n" not in str(err.value)

@@ -343,11 +343,14 @@ class Recommender(Ranking):
             self._fit(data, validation)
             learned = self._take_learned()
             self._swap(Fitted.build(self.__dict__["_fitting"].catalog, learned))
-        except BaseException:
+        except BaseException as err:
             # A fit stopped part-way (divergence, a pruned tuning trial, Ctrl-C) leaves a
             # model that is not fitted, never one with part of its learned state.
             self._take_learned()
             self.__dict__.pop("_fitted", None)
+            hint = _divergence_hint(self) if isinstance(err, FloatingPointError) else ""
+            if hint:
+                raise FloatingPointError(f"{err}; {hint}") from None
             raise
         finally:
             self.__dict__.pop("_fitting", None)
@@ -535,6 +538,42 @@ class Recommender(Ranking):
             'Biases'
         """
         persistence.save_model(self, path)
+
+
+def _divergence_hint(model) -> str:
+    """What in ``model``'s hyperparameters, beyond the learning rate, can make a fit
+    diverge, said where it applies (else ""): the generic advice to lower
+    ``learning_rate`` or raise ``regularization`` would mislead for these.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> _divergence_hint(BiasedMF())
+        ''
+        >>> _divergence_hint(BiasedMF(init_std=1000.0))
+        'init_std=1000.0 starts the factors far from 0 (the defaults are 0.1 or less): lower it'
+    """
+    params = model.get_params()
+    hints = []
+    std = params.get("init_std")
+    if _is_number(std) and std > 1:
+        hints.append(
+            f"init_std={std!r} starts the factors far from 0 (the defaults are 0.1 or less): "
+            "lower it"
+        )
+    rate, penalty = params.get("learning_rate"), params.get("regularization")
+    if _is_number(rate) and _is_number(penalty) and rate * penalty > 2:
+        # An SGD step scales each factor by (1 - rate * penalty): past 2 in size, it grows.
+        hints.append(
+            f"learning_rate x regularization = {rate * penalty:g} makes every step overshoot "
+            "(above 2 the factors grow each step): keep the product below 1"
+        )
+    return "; ".join(hints)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 def _check_shared_params(model) -> None:
