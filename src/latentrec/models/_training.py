@@ -11,33 +11,128 @@ from contextvars import ContextVar
 import numpy as np
 from tqdm.auto import tqdm
 
+# The largest count a hyperparameter may hold.  Counts reach numba kernels, ARPACK and
+# allocations as 64-bit (ARPACK: 32-bit) integers: a wider Python int fails inside them
+# with a typing or overflow error, and no epoch, factor or neighbour count a fit can reach
+# comes near this.
+MAX_COUNT = 2**31 - 1
 
-def check_int(name: str, value, minimum: int = 1) -> None:
-    """Raise a ValueError naming ``name`` unless ``value`` is an int >= ``minimum``.
+# The largest rate, penalty or scale a hyperparameter may hold: the kernels compute in
+# float32, where a larger number becomes infinite (and a fit, or the file saved, NaN).
+MAX_REAL = float(np.finfo(np.float32).max)
+
+
+def check_int(name: str, value, minimum: int = 1, maximum: int = MAX_COUNT) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is an int in [``minimum``, ``maximum``].
 
     Example:
         >>> check_int("n_epochs", 3)
+        >>> for bad in (0, 2**70, 1e3):
+        ...     try:
+        ...         check_int("n_epochs", bad)
+        ...     except ValueError as err:
+        ...         print(err)
+        n_epochs must be an integer >= 1, got 0
+        n_epochs must be an integer >= 1 and <= 2147483647, got 1180591620717411303424
+        n_epochs must be an integer >= 1, got 1000.0 (a float: write 1000)
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        hint = ""
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            hint = f" (a float: write {int(value)})"
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}{hint}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value > maximum:
+        raise ValueError(f"{name} must be an integer >= {minimum} and <= {maximum}, got {value!r}")
+
+
+def check_real(name: str, value, *, minimum: float | None = 0.0, positive: bool = False) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is a real number the kernels can
+    hold: finite, at most :data:`MAX_REAL` in size, and >= ``minimum`` (> 0 with
+    ``positive``; any sign with ``minimum=None``).
+
+    A Python int wider than 64 bits is refused too: NumPy and numba cannot convert it.
+
+    Example:
+        >>> check_real("min_rating", -2.5, minimum=None)
         >>> try:
-        ...     check_int("n_epochs", 0)
+        ...     check_real("shrinkage", 1e300)
         ... except ValueError as err:
         ...     print(err)
-        n_epochs must be an integer >= 1, got 0
+        shrinkage must be a finite number >= 0 and <= 3.40282e+38, got 1e+300
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    low_ok = True
+    if minimum is None:
+        bound = ""
+    else:
+        bound = f" > {minimum:g}" if positive else f" >= {minimum:g}"
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+    if ok and isinstance(value, int) and abs(value) >= 2**63:
+        raise ValueError(
+            f"{name} must be a finite number{bound}, got {value!r}, an integer too wide for "
+            f"64 bits; write it as a float ({float(value):g}) if you mean it"
+        )
+    ok = ok and math.isfinite(value)
+    if ok and minimum is not None:
+        low_ok = value > minimum if positive else value >= minimum
+    if not (ok and low_ok):
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    if abs(value) > MAX_REAL:
+        limit = f" and <= {MAX_REAL:.6g}" if minimum is not None else f" of size <= {MAX_REAL:.6g}"
+        raise ValueError(f"{name} must be a finite number{bound}{limit}, got {value!r}")
 
 
 def check_float(name: str, value, *, positive: bool = False) -> None:
-    """Raise a ValueError naming ``name`` unless ``value`` is a finite float >= 0 (> 0).
+    """Raise a ValueError naming ``name`` unless ``value`` is a finite float >= 0 (> 0) that
+    float32 can hold (:func:`check_real`).
 
     Example:
         >>> check_float("learning_rate", 0.01, positive=True)
+        >>> try:
+        ...     check_float("learning_rate", 0, positive=True)
+        ... except ValueError as err:
+        ...     print(err)
+        learning_rate must be a finite number > 0, got 0
     """
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (value > 0 if positive else value >= 0)
-    if not ok:
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    check_real(name, value, positive=positive)
+
+
+def check_bool(name: str, value) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is True or False.
+
+    A flag given as 0, 1, None or a string would be read by its truth value, so
+    ``"false"`` would mean True: refused rather than guessed.
+
+    Example:
+        >>> check_bool("biased", True)
+        >>> try:
+        ...     check_bool("biased", "no")
+        ... except ValueError as err:
+        ...     print(err)
+        biased must be True or False, got 'no'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def check_verbose(value) -> None:
+    """Raise a ValueError unless ``value`` is a ``verbose`` setting: None, True or False.
+
+    Example:
+        >>> check_verbose(None)
+        >>> try:
+        ...     check_verbose("yes")
+        ... except ValueError as err:
+        ...     print(err)
+        verbose must be None (a bar once a fit takes a while), True or False, got 'yes'
+    """
+    if value is not None and not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"verbose must be None (a bar once a fit takes a while), True or False, got {value!r}"
+        )
 
 
 EpochCallback = Callable[[int, float, float], None]

@@ -27,6 +27,7 @@ from ..data.vocabulary import UnknownIdError
 from ..errors import NotFittedError, PredictsNoRatingsError
 from ..registry import register
 from . import persistence
+from ._training import check_bool, check_verbose
 from .catalog import Catalog, Fitted
 from .inputs import as_interactions, check_has_ratings, count_shared_cells
 from .ranking import Ranking, check_n, id_array, index_array, reads_fitted
@@ -336,17 +337,20 @@ class Recommender(Ranking):
                     "latentrec.data.splits and fit on the other part"
                 )
         self._check_params()
-        _check_random_state(self)
+        _check_shared_params(self)
         self.__dict__["_fitting"] = Fitted.build(Catalog.from_interactions(data), {})
         try:
             self._fit(data, validation)
             learned = self._take_learned()
             self._swap(Fitted.build(self.__dict__["_fitting"].catalog, learned))
-        except BaseException:
+        except BaseException as err:
             # A fit stopped part-way (divergence, a pruned tuning trial, Ctrl-C) leaves a
             # model that is not fitted, never one with part of its learned state.
             self._take_learned()
             self.__dict__.pop("_fitted", None)
+            hint = _divergence_hint(self) if isinstance(err, FloatingPointError) else ""
+            if hint:
+                raise FloatingPointError(f"{err}; {hint}") from None
             raise
         finally:
             self.__dict__.pop("_fitting", None)
@@ -369,7 +373,7 @@ class Recommender(Ranking):
             ValueError: n_factors must be an integer >= 1, got 0
         """
         self._check_params()
-        _check_random_state(self)
+        _check_shared_params(self)
         return self
 
     def _check_params(self) -> None:
@@ -534,6 +538,64 @@ class Recommender(Ranking):
             'Biases'
         """
         persistence.save_model(self, path)
+
+
+def _divergence_hint(model) -> str:
+    """What in ``model``'s hyperparameters, beyond the learning rate, can make a fit
+    diverge, said where it applies (else ""): the generic advice to lower
+    ``learning_rate`` or raise ``regularization`` would mislead for these.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> _divergence_hint(BiasedMF())
+        ''
+        >>> _divergence_hint(BiasedMF(init_std=1000.0))
+        'init_std=1000.0 starts the factors far from 0 (the defaults are 0.1 or less): lower it'
+    """
+    params = model.get_params()
+    hints = []
+    std = params.get("init_std")
+    if _is_number(std) and std > 1:
+        hints.append(
+            f"init_std={std!r} starts the factors far from 0 (the defaults are 0.1 or less): "
+            "lower it"
+        )
+    rate, penalty = params.get("learning_rate"), params.get("regularization")
+    if _is_number(rate) and _is_number(penalty) and rate * penalty > 2:
+        # An SGD step scales each factor by (1 - rate * penalty): past 2 in size, it grows.
+        hints.append(
+            f"learning_rate x regularization = {rate * penalty:g} makes every step overshoot "
+            "(above 2 the factors grow each step): keep the product below 1"
+        )
+    return "; ".join(hints)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _check_shared_params(model) -> None:
+    """The checks of the hyperparameters many models share: ``random_state``, ``verbose``
+    and every flag (a hyperparameter whose default is True or False, which must stay a
+    bool: ``"false"`` or 2**70 read as a truth value would mean True), so that a model
+    that adds one is checked without writing it again.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> try:
+        ...     _check_shared_params(BiasedMF(verbose="yes"))
+        ... except ValueError as err:
+        ...     print(str(err).split(" (")[0])
+        verbose must be None
+    """
+    _check_random_state(model)
+    if "verbose" in model.param_names():
+        check_verbose(model.verbose)
+    for p in inspect.signature(type(model).__init__).parameters.values():
+        if isinstance(p.default, bool):
+            check_bool(p.name, getattr(model, p.name))
 
 
 def _check_random_state(model) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.interactions import Interactions
+from ._training import check_float
 from .base import Recommender
 from .catalog import Fitted
 from .inputs import count_shared_cells
@@ -93,14 +94,7 @@ class Blend(Recommender):
         self.alpha = alpha
 
     def _check_params(self) -> None:
-        alpha = self.alpha
-        if (
-            isinstance(alpha, bool)
-            or not isinstance(alpha, (int, float, np.integer, np.floating))
-            or not np.isfinite(alpha)
-            or alpha < 0
-        ):
-            raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+        check_float("alpha", self.alpha)
         models = self.models
         if isinstance(models, Recommender) or not isinstance(models, (list, tuple)) or not models:
             raise ValueError("models must be a non-empty list of fitted latentrec models")

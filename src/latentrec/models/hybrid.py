@@ -22,7 +22,7 @@ from ..kernels.hybrid import (
     bpr_rows,
     warp_feature_epoch,
 )
-from ._training import check_float, check_int, run_epochs
+from ._training import check_float, check_int, check_real, run_epochs
 from .factor import FactorModel
 
 NUMERIC_MODES = ("bucket", "standardize")
@@ -585,12 +585,8 @@ class HybridMF(FactorModel):
                 raise ValueError(
                     f"{name} must be 'auto', None or a list of column names, got {value!r}"
                 )
-        if self.min_rating is not None and not (
-            isinstance(self.min_rating, (int, float, np.number))
-            and not isinstance(self.min_rating, bool)
-            and np.isfinite(self.min_rating)
-        ):
-            raise ValueError(f"min_rating must be None or a finite number, got {self.min_rating!r}")
+        if self.min_rating is not None:
+            check_real("min_rating", self.min_rating, minimum=None)
         if self.patience is not None:
             check_int("patience", self.patience)
 

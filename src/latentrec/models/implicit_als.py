@@ -414,18 +414,31 @@ class ImplicitALS(FactorModel):
         indptr, indices, values = rows
         A0, budget = system
         if self.solver == "cg":
-            cg_half_step(
-                indptr,
-                indices,
-                values,
-                alpha,
-                X,
-                Y,
-                A0,
-                np.int64(self.cg_steps),
-                bounds,
-                chunk_loss,
-            )
+            try:
+                cg_half_step(
+                    indptr,
+                    indices,
+                    values,
+                    alpha,
+                    X,
+                    Y,
+                    A0,
+                    np.int64(self.cg_steps),
+                    bounds,
+                    chunk_loss,
+                )
+            except (ZeroDivisionError, SystemError) as err:
+                # A step of zero curvature in float32 (confidences near 1e12 swamp the
+                # rest of the system) divides by zero; numba's parallel kernel reports it
+                # as a SystemError caused by the ZeroDivisionError.
+                cause = err if isinstance(err, ZeroDivisionError) else err.__cause__
+                if not isinstance(cause, ZeroDivisionError):
+                    raise
+                raise FloatingPointError(
+                    f"ImplicitALS: conjugate gradient broke down in a {side} half-step "
+                    f"(alpha={self.alpha_!r} makes the confidences too large for float32); "
+                    "lower alpha or raise regularization"
+                ) from None
         else:
             failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
             cholesky_half_step(
@@ -437,6 +450,7 @@ class ImplicitALS(FactorModel):
                 if data is not None:
                     vocab = data.users if side == "user" else data.items
                     label = vocab.ids[row]
+                    label = label.item() if isinstance(label, np.generic) else label
                 raise FloatingPointError(
                     f"ImplicitALS: the least-squares system of {side} {label!r} is too close to "
                     "singular for an exact solve; raise regularization (it must be > 0 when "

@@ -21,7 +21,6 @@ import pandas as pd
 from .._version import __version__
 from ..data.interactions import Interactions
 from ..errors import ModelFileError, NotFittedError
-from ..evaluation.metrics import check_count
 from ..io.modelfile import read_archive, read_manifest, write_archive
 from ..io.tables import TableWriter
 from ..models import FactorModel
@@ -32,6 +31,7 @@ from ..models.ranking import check_n, index_array, long_table
 from .context import Context, binary_pattern, build_context
 from .features import candidate_pools, feature_names, scoring_modes
 from .history import Histories, UserHistory, user_key
+from .params import check_count_at_most
 from .ranker import LearnedRanker, RankerDataError
 from .rules import Rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker, StageDataError
@@ -117,7 +117,7 @@ class Pipeline:
                 raise TypeError(f"rerankers[{s}] is {stage!r}, not a re-ranker (MMR, Rules, ...)")
             if isinstance(stage, Rules) and s != len(stages) - 1:
                 raise ValueError("Rules must be the last re-ranker, so its rules hold in the list")
-        check_count(self.n_candidates, "n_candidates")
+        check_count_at_most(self.n_candidates, "n_candidates")
 
     def clone(self) -> Pipeline:
         """A fresh, unfitted pipeline of the same recipe: each candidate model cloned

@@ -7,17 +7,27 @@ reads those names from the signature once, so ``get_params`` (what a saved pipel
 writes and what ``from_saved`` passes back to ``__init__``) and the repr never drift
 from the constructor. The ``check_*`` functions are the checks the stages and the
 re-ranking functions share, each raising a ``ValueError`` that names the knob (a count
-is :func:`latentrec.evaluation.metrics.check_count`).
+is :func:`latentrec.evaluation.metrics.check_count`; one that reaches NumPy as a C long,
+:func:`check_count_at_most`).
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 
-import numpy as np
+from ..evaluation.metrics import check_count
+from ..models._training import MAX_COUNT
 
-__all__ = ["Knobs", "check_positive", "check_seed", "check_share"]
+__all__ = [
+    "MAX_COUNT",
+    "Knobs",
+    "check_count_at_most",
+    "check_positive",
+    "check_seed",
+    "check_share",
+]
 
 
 class Knobs:
@@ -94,7 +104,13 @@ def check_positive(value, name: str, *, zero: bool = False, none: bool = False):
     if none and value is None:
         return None
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not (value >= 0 if zero else value > 0) or not np.isfinite(value):
+    # float(), not np.isfinite: NumPy cannot take an int wider than 64 bits (a TypeError
+    # about ufuncs), and one too wide for a float is an OverflowError here, so refused.
+    try:
+        ok = ok and math.isfinite(float(value))
+    except OverflowError:
+        ok = False
+    if not ok or not (value >= 0 if zero else value > 0):
         raise ValueError(
             f"{name} must be a {'non-negative' if zero else 'positive'} number"
             f"{' or None' if none else ''}, got {value!r}"
@@ -121,3 +137,23 @@ def check_seed(value, name: str, *, none: bool = False):
             f"{name} must be a non-negative int{' or None' if none else ''}, got {value!r}"
         )
     return int(value)
+
+
+def check_count_at_most(value, name: str, maximum: int = MAX_COUNT) -> int:
+    """``value`` as an int if it is a positive integer no larger than ``maximum`` (that
+    of the models' counts), else a ValueError naming ``name`` and the range.
+
+    A count past it (``n_candidates=2**70`` in a pipeline file) would fail inside NumPy
+    as an OverflowError about C longs rather than name the knob.
+
+    Example:
+        >>> check_count_at_most(200, "n_candidates")
+        200
+        >>> check_count_at_most(2**40, "n_candidates")
+        Traceback (most recent call last):
+        ValueError: n_candidates must be a positive integer <= 2147483647, got 1099511627776
+    """
+    count = check_count(value, name)
+    if count > maximum:
+        raise ValueError(f"{name} must be a positive integer <= {maximum}, got {value!r}")
+    return count
