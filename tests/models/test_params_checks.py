@@ -113,6 +113,8 @@ def ratings(tmp_path_factory):
         ("biases", f"regularization={2**70}", "regularization must be a finite number >= 0"),
         ("biased-mf", "biased=maybe", "biased must be True or False, got 'maybe'"),
         ("nmf", "init_high=1e300", "init_high must be a finite number > 0 and <="),
+        # The command set verbose itself, over the user's value, without a word.
+        ("biased-mf", "verbose=true", "--param verbose is the command line's to set"),
     ],
 )
 def test_train_refuses_each_in_one_error_line(ratings, tmp_path, algorithm, param, shown):

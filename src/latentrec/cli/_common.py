@@ -680,6 +680,13 @@ def build_model(algorithm: str, params: dict, extra: tuple[str, ...] = (), seed=
         raise Failure(
             f"{flag} and --param {both[0]}={extra_params[both[0]]} both set {both[0]}; give it once"
         )
+    if "verbose" in extra_params:
+        # The commands set it themselves (a bar in a terminal, none with -q or in a log),
+        # which replaced the user's value without a word.
+        raise Failure(
+            "--param verbose is the command line's to set: progress shows in a terminal "
+            "and not in a log; -q hides it"
+        )
     given.update(extra_params)
     valid = set(cls.param_names())
     if seed is not None and "random_state" in valid:
