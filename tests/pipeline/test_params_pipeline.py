@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from test_pipeline import timed_data
 
@@ -14,7 +15,7 @@ import latentrec
 from latentrec.errors import ModelFileError
 from latentrec.io import read_archive, write_archive
 from latentrec.models import BiasedMF, ImplicitALS
-from latentrec.pipeline import Pipeline
+from latentrec.pipeline import Pipeline, Rules
 from latentrec.pipeline.core import STAGES
 from latentrec.pipeline.params import check_count_at_most, check_positive
 
@@ -107,3 +108,26 @@ def test_every_wrong_knob_is_accepted_and_works_or_refused_by_name(stage, knob, 
             latentrec.load(path).recommend(user, n=3)
         except ModelFileError as err:
             _clear(err, knob)
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ({"pin": 5}, "pin must map item ids to 1-based ranks, got int 5"),
+        ({"boost": [1, 2]}, "boost must map item ids to amounts, got list"),
+        ({"max_per": 3}, "max_per must map side-table columns to counts, got int 3"),
+        ({"never": 7}, "never must be a list of item ids, got int 7 (one id: never=[7])"),
+        # A string was read as a list of its characters: never="tt01" hid items t, 0, 1.
+        ({"never": "tt01"}, "never must be a list of item ids, got str 'tt01'"),
+        ({"bury": {"a": 1}}, "bury must be a list of item ids, got dict"),
+    ],
+)
+def test_rules_refuse_a_value_of_the_wrong_shape_by_name(given, shown):
+    with pytest.raises(TypeError) as err:
+        Rules(**given)
+    assert shown in str(err.value)
+
+
+def test_rules_take_any_collection_of_ids():
+    stage = Rules(pin=None, never=np.array([3, 1]), bury={4}, max_per=None)
+    assert stage.never == [3, 1] and stage.bury == [4] and stage.pin == {} and stage.max_per == {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,40 @@ def _groups_matrix(groups) -> sp.csr_matrix:
     return matrix
 
 
+def _as_mapping(name: str, value, what: str) -> dict:
+    """``value`` (a mapping, or None for none) as a dict; anything else is refused by name.
+
+    Example:
+        >>> _as_mapping("pin", {7: 1}, "item ids to ranks"), _as_mapping("pin", None, "")
+        ({7: 1}, {})
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must map {what}, got {type(value).__name__} {value!r}")
+    return dict(value)
+
+
+def _as_id_list(name: str, value) -> list:
+    """``value`` (a list, tuple, set or array of item ids) as a list.
+
+    A single id is refused rather than read as a list: ``never="tt01"`` would otherwise
+    become the ids ``t``, ``t``, ``0``, ``1``.
+
+    Example:
+        >>> _as_id_list("never", (3, 1)), _as_id_list("never", None)
+        ([3, 1], [])
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(
+            f"{name} must be a list of item ids, got {type(value).__name__} {value!r} "
+            f"(one id: {name}=[{value!r}])"
+        )
+    return list(value)
+
+
 class Rules(Reranker):
     """The business-rule stage over raw item ids (see :func:`rules` for the semantics).
 
@@ -199,11 +234,11 @@ class Rules(Reranker):
     """
 
     def __init__(self, pin=None, boost=None, bury=(), never=(), max_per=None):
-        self.pin = dict(pin or {})
-        self.boost = dict(boost or {})
-        self.bury = list(bury)
-        self.never = list(never)
-        self.max_per = dict(max_per or {})
+        self.pin = _as_mapping("pin", pin, "item ids to 1-based ranks")
+        self.boost = _as_mapping("boost", boost, "item ids to amounts")
+        self.bury = _as_id_list("bury", bury)
+        self.never = _as_id_list("never", never)
+        self.max_per = _as_mapping("max_per", max_per, "side-table columns to counts")
 
     @classmethod
     def from_toml(cls, path) -> Rules:
