@@ -123,6 +123,34 @@ def test_a_damaged_record_is_shown_as_damaged_not_as_none(served_dir):
     assert shown["reason"].startswith(f"{RETRAIN_STATUS} cannot be read")
 
 
+@pytest.mark.parametrize(
+    ("record", "named"),
+    [
+        ({"time": 1.0, "ok": True, "reason": "x", "by": "cron"}, "'by' is 'cron'"),
+        ({"time": 1.0, "ok": "no", "reason": "x"}, "'ok' is 'no'"),
+        ({"time": float("nan"), "ok": True, "reason": "x"}, "'time' is nan"),
+        ({"time": 1.0, "ok": True, "reason": "x", "version": 3}, "'version' is 3"),
+        ([1, 2], "it holds a list"),
+    ],
+)
+def test_a_record_with_values_of_other_types_is_shown_as_damaged_not_a_500(
+    served_dir, record, named
+):
+    """A hand-edited record ("by": "cron") made /health answer 500 on every probe (the
+    load balancer's check: every worker taken out), its values failing /health's own
+    schema; "ok": "no" read as true.  Such a record is shown as one that cannot be read."""
+    store_path, models = served_dir
+    (models.path / RETRAIN_STATUS).write_text(json.dumps(record), encoding="utf-8")
+    app = create_app(
+        Settings(store_url=str(store_path)), store=None, source=DirectorySource(models)
+    )
+    answer = TestClient(app, raise_server_exceptions=False).get("/health")
+    assert answer.status_code == 200
+    shown = answer.json()["last_retrain"]
+    assert shown["ok"] is False and shown["time"] is None and shown["by"] is None
+    assert shown["reason"].startswith(f"{RETRAIN_STATUS} is not a retrain record: {named}")
+
+
 @pytest.mark.slow
 def test_a_failing_scheduled_retrain_shows_in_every_workers_health(serve, served_dir):
     """For real: `serve --retrain-every 1s --workers 2`; the current version's record is

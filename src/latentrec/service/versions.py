@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -761,20 +762,51 @@ def read_retrain_status(folder) -> dict | None:
         return None
     except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError included
         raise ModelFileError(f"{RETRAIN_STATUS} cannot be read: {err}") from None
+    # Every field is checked, not converted: /health's answer declares their types, and a
+    # value outside them (a hand edit: "by": "cron", "ok": "no") made every probe a 500.
+    problem = None
+    if not isinstance(record, dict):
+        problem = f"it holds a {type(record).__name__}, not an object"
+    elif "time" not in record or "ok" not in record:
+        problem = "it needs 'time' and 'ok'"
+    elif not _is_seconds(record["time"]):
+        problem = f"'time' is {record['time']!r}, not Unix seconds"
+    elif not isinstance(record["ok"], bool):
+        problem = f"'ok' is {record['ok']!r}, not true or false"
+    elif not isinstance(record.get("published", False), bool):
+        problem = f"'published' is {record['published']!r}, not true or false"
+    elif not isinstance(record.get("version"), (str, type(None))):
+        problem = f"'version' is {record['version']!r}, not a version name or null"
+    elif not isinstance(record.get("reason", ""), str):
+        problem = f"'reason' is {record['reason']!r}, not text"
+    elif record.get("by") is not None and record["by"] not in RETRAIN_BY:
+        problem = f"'by' is {record['by']!r}, not one of {', '.join(RETRAIN_BY)} or null"
+    if problem is not None:
+        raise ModelFileError(f"{RETRAIN_STATUS} is not a retrain record: {problem}"[:MAX_REASON])
+    return {
+        "time": float(record["time"]),
+        "ok": record["ok"],
+        "published": record.get("published", False),
+        "version": record.get("version"),
+        "reason": record.get("reason", ""),
+        # Records written before they said who ran the retrain: not said.
+        "by": record.get("by"),
+    }
+
+
+def _is_seconds(value) -> bool:
+    """Whether a JSON value is a finite number of seconds.
+
+    Example:
+        >>> _is_seconds(1.5), _is_seconds(True), _is_seconds(float("nan")), _is_seconds("1")
+        (True, False, False, False)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
     try:
-        return {
-            "time": float(record["time"]),
-            "ok": bool(record["ok"]),
-            "published": bool(record.get("published", False)),
-            "version": None if record.get("version") is None else str(record["version"]),
-            "reason": str(record.get("reason", "")),
-            # Records written before they said who ran the retrain: not said.
-            "by": None if record.get("by") is None else str(record["by"]),
-        }
-    except (KeyError, TypeError, ValueError) as err:
-        raise ModelFileError(
-            f"{RETRAIN_STATUS} is not a retrain record ({type(err).__name__}: {err})"
-        ) from None
+        return math.isfinite(value)
+    except OverflowError:  # an integer too big for a float
+        return False
 
 
 def retrain_status_token(folder) -> str:
