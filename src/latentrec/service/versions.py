@@ -55,10 +55,6 @@ RETRAIN_STATUS = "last-retrain.json"
 # Who ran a retrain, as its record says: serve --retrain-every, latentrec retrain (by hand
 # or from cron), or retrain() / retrain_on() called from Python.
 RETRAIN_BY = ("scheduled", "command", "python")
-# Set to "scheduled" in the environment of the retrain the schedule starts: the schedule
-# records that round itself (it also sees a child that dies without a word), so the
-# command leaves the record to it.
-RETRAIN_BY_ENV = "LATENTREC_RETRAIN_BY"
 # The longest reason kept in the retrain status (a child's last line can be anything).
 MAX_REASON = 500
 NAME_PATTERN = re.compile(r"^v(\d{6,})$")
