@@ -654,7 +654,10 @@ class ModelDirectory:
         except FileNotFoundError:
             old_mtime = 0
         switched = time.time()
-        with atomic_path(self.pointer_path) as tmp:
+        # The pointer is the directory's own: read-only (made under a umask of 0222, or
+        # copied from a read-only place), refusing it left a publish half done, its
+        # version in place and not current, one more each scheduled round.
+        with atomic_path(self.pointer_path, replace_read_only=True) as tmp:
             tmp.write_text(
                 json.dumps({"version": name, "switched": switched, "action": action}) + "\n",
                 encoding="utf-8",
@@ -822,7 +825,8 @@ def retrain_status_token(folder) -> str:
 
 
 def write_json(path: Path, value) -> None:
-    """Write ``value`` as JSON to ``path`` atomically and durably.
+    """Write ``value`` as JSON to ``path`` atomically and durably; a read-only ``path``
+    is replaced too (the model directory's own records, see :meth:`ModelDirectory.switch`).
 
     Example:
         >>> import tempfile, os
@@ -830,7 +834,7 @@ def write_json(path: Path, value) -> None:
         >>> write_json(p, {"a": 1}); p.read_text()
         '{\\n  "a": 1\\n}\\n'
     """
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replace_read_only=True) as tmp:
         tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
 
