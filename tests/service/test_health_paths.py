@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from latentrec.service.app import create_app
-from latentrec.service.holder import DirectorySource, FileSource
+from latentrec.service.holder import DirectorySource, FileSource, public_text
 from latentrec.service.settings import Settings
 from latentrec.service.versions import ModelDirectory, write_retrain_status
 
@@ -97,3 +97,30 @@ def test_a_refused_reload_names_files_as_health_does(deep, explicit_model, store
     assert "srv-secret-layout" not in r.text
     assert "still serving v000001: models/CURRENT is damaged" in r.json()["detail"]
     assert "srv-secret-layout" in caplog.text  # in full where only the operator reads it
+
+
+def test_a_path_that_merely_holds_the_model_folders_path_is_not_cut_into(
+    deep, explicit_model, store
+):
+    """The model directory's path was replaced wherever it occurred, inside another path
+    too: a store at /data/<models' path>/r.db read "/datar.db" (a file that is nowhere),
+    one in a folder beside models named "models2" read "models2"."""
+    md = ModelDirectory(deep / "models")
+    md.publish(explicit_model)
+    app = create_app(Settings(), store=store, source=DirectorySource(md))
+    inside = f"/backup{md.path.resolve()}/r.db"
+    beside = f"{md.path.resolve()}2/r.db"
+    write_retrain_status(md.path, False, f"no store at {inside} nor {beside}")
+    app.state.refresher.follow_retrain()
+    health, text = health_of(app)
+    assert "srv-secret-layout" not in text
+    assert health["last_retrain"]["reason"] == "no store at r.db nor r.db"
+
+    path = deep / "model.npz"
+    explicit_model.save(path)
+    assert public_text(f"no store at /data{deep}/r.db", path.parent, "") == (
+        f"no store at /data{deep}/r.db"
+    )
+    assert public_text(f"model file {path} is cut short", path.parent, "") == (
+        "model file model.npz is cut short"
+    )

@@ -264,7 +264,7 @@ def test_the_store_reaches_the_retrain_in_its_environment_not_its_command_line()
     url = "postgresql://ann:s3cret@127.0.0.1:5432/recs"
     schedule = RetrainSchedule(url, "models", every=60)
     assert not [arg for arg in schedule.command if "s3cret" in arg]
-    assert schedule.command[-4:] == ["retrain", "--model-dir", "models", "--json"]
+    assert schedule.command[-5:] == ["retrain", "--model-dir", "models", "--json", "--scheduled"]
     # What the child really sees, through a stand-in command.
     echo = "import json, os; print(json.dumps({'store': os.environ['LATENTREC_STORE']}))"
     schedule = RetrainSchedule(
@@ -275,8 +275,8 @@ def test_the_store_reaches_the_retrain_in_its_environment_not_its_command_line()
 
 def test_the_rounds_minimum_reaches_the_retrain_command(tmp_path):
     schedule = RetrainSchedule("r.db", "models", every=60, min_holdout=20)
-    assert schedule.command[-6:] == [
-        "retrain", "--model-dir", "models", "--json", "--min-holdout", "20"
+    assert schedule.command[-7:] == [
+        "retrain", "--model-dir", "models", "--json", "--scheduled", "--min-holdout", "20"
     ]  # fmt: skip
     (tmp_path / "models").mkdir()
     result = CliRunner().invoke(

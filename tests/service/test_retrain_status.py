@@ -26,7 +26,6 @@ from latentrec.service.retrain import retrain, retrain_on
 from latentrec.service.schedule import RetrainSchedule
 from latentrec.service.settings import Settings
 from latentrec.service.versions import (
-    RETRAIN_BY_ENV,
     RETRAIN_STATUS,
     ModelDirectory,
     read_retrain_status,
@@ -123,6 +122,34 @@ def test_a_damaged_record_is_shown_as_damaged_not_as_none(served_dir):
     assert shown["reason"].startswith(f"{RETRAIN_STATUS} cannot be read")
 
 
+@pytest.mark.parametrize(
+    ("record", "named"),
+    [
+        ({"time": 1.0, "ok": True, "reason": "x", "by": "cron"}, "'by' is 'cron'"),
+        ({"time": 1.0, "ok": "no", "reason": "x"}, "'ok' is 'no'"),
+        ({"time": float("nan"), "ok": True, "reason": "x"}, "'time' is nan"),
+        ({"time": 1.0, "ok": True, "reason": "x", "version": 3}, "'version' is 3"),
+        ([1, 2], "it holds a list"),
+    ],
+)
+def test_a_record_with_values_of_other_types_is_shown_as_damaged_not_a_500(
+    served_dir, record, named
+):
+    """A hand-edited record ("by": "cron") made /health answer 500 on every probe (the
+    load balancer's check: every worker taken out), its values failing /health's own
+    schema; "ok": "no" read as true.  Such a record is shown as one that cannot be read."""
+    store_path, models = served_dir
+    (models.path / RETRAIN_STATUS).write_text(json.dumps(record), encoding="utf-8")
+    app = create_app(
+        Settings(store_url=str(store_path)), store=None, source=DirectorySource(models)
+    )
+    answer = TestClient(app, raise_server_exceptions=False).get("/health")
+    assert answer.status_code == 200
+    shown = answer.json()["last_retrain"]
+    assert shown["ok"] is False and shown["time"] is None and shown["by"] is None
+    assert shown["reason"].startswith(f"{RETRAIN_STATUS} is not a retrain record: {named}")
+
+
 @pytest.mark.slow
 def test_a_failing_scheduled_retrain_shows_in_every_workers_health(serve, served_dir):
     """For real: `serve --retrain-every 1s --workers 2`; the current version's record is
@@ -215,20 +242,34 @@ def test_a_hand_run_retrain_that_runs_shows_in_health_and_python_says_so(served_
     assert client.get("/health").json()["last_retrain"]["by"] == "python"
 
 
-def test_a_retrain_started_by_the_schedule_leaves_the_record_to_it(served_dir, monkeypatch):
+def test_a_retrain_started_by_the_schedule_leaves_the_record_to_it(served_dir):
     """The schedule records its rounds itself (it sees a child that dies silently too);
-    the command it starts writes nothing, and the schedule's record says "scheduled"."""
+    the command it starts is told so on its command line (--scheduled) and writes
+    nothing, and the schedule's record says "scheduled"."""
     store_path, models = served_dir
-    monkeypatch.setenv(RETRAIN_BY_ENV, "scheduled")
+    schedule = RetrainSchedule(str(store_path), str(models.path), every=60)
+    assert "--scheduled" in schedule.command
     args = ["retrain", "--store", str(store_path / "typo"), "--model-dir", str(models.path)]
-    assert CliRunner().invoke(main, args).exit_code == 1
+    assert CliRunner().invoke(main, [*args, "--scheduled"]).exit_code == 1
     assert read_retrain_status(models.path) is None
     schedule = RetrainSchedule(
         str(store_path), str(models.path), every=60, command=stand_in({"reason": "fine"}, 0)
     )
     schedule.run_once()
     assert read_retrain_status(models.path)["by"] == "scheduled"
-    assert schedule.env[RETRAIN_BY_ENV] == "scheduled"
+
+
+def test_a_hand_run_retrain_records_whatever_its_environment_holds(served_dir, monkeypatch):
+    """The schedule told its child to leave the record to it through an environment
+    variable (LATENTREC_RETRAIN_BY=scheduled); a hand-run or cron retrain whose
+    environment held it (exported in a shell, copied from the service's unit file)
+    recorded nothing, and /health went on showing an older round."""
+    store_path, models = served_dir
+    monkeypatch.setenv("LATENTREC_RETRAIN_BY", "scheduled")
+    args = ["retrain", "--store", str(store_path / "typo"), "--model-dir", str(models.path)]
+    assert CliRunner().invoke(main, args).exit_code == 1
+    shown = read_retrain_status(models.path)
+    assert shown is not None and shown["by"] == "command" and shown["ok"] is False
 
 
 def test_a_python_retrain_that_raises_is_recorded_and_raised(served_dir):

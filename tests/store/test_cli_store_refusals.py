@@ -116,6 +116,8 @@ QUERY_URLS = [
     ("sqlite:///file:r.db?mode=ro&uri=true", "cannot be opened read-only"),
     ("sqlite:///r.db?timeout=3", "has query parameters (timeout)"),
     ("sqlite:///file:r.db", "names a SQLite URI"),
+    # No "name=value": parsed as no parameters, so r.db was opened, "?a" dropped unsaid.
+    ("sqlite:///r.db?a", "has a query string ('?a')"),
 ]
 
 
@@ -144,6 +146,20 @@ def test_the_library_refuses_them_too(tmp_path, monkeypatch, url, why):
     with pytest.raises(StoreError, match=re.escape(why)):
         open_store(url)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_question_mark_in_a_url_never_opens_another_file(tmp_path, monkeypatch):
+    """sqlite:///my?.db created and filled a store called "my" (the driver read "?.db"
+    as an empty query); the plain path keeps the '?' as part of the file's name."""
+    from latentrec.store import StoreError, open_store
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=re.escape("has a query string ('?.db')")):
+        open_store("sqlite:///my?.db")
+    assert os.listdir(tmp_path) == []
+    with open_store("my?.db"):
+        pass
+    assert "my?.db" in os.listdir(tmp_path)
 
 
 def test_other_databases_keep_their_query_parameters():

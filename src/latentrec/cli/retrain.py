@@ -13,7 +13,6 @@ import datetime as _dt
 import functools
 import json
 import math
-import os
 from pathlib import Path
 
 import click
@@ -26,7 +25,7 @@ from ..registry import ALIASES
 
 # Model versions need no web framework or database (latentrec.service.versions loads with
 # the core dependencies); the retraining run does, so it is imported in the command.
-from ..service.versions import RETRAIN_BY_ENV, RETRAIN_STATUS, ModelDirectory, record_retrain
+from ..service.versions import RETRAIN_STATUS, ModelDirectory, record_retrain
 from ._common import (
     Failure,
     build_model,
@@ -95,8 +94,8 @@ def records_retrain(fn):
     (``by`` "command"), a failure included, so that the service's ``/health`` shows the
     latest round whoever ran it.  The command returns its ``RetrainResult``.
 
-    Left to the schedule of ``serve --retrain-every`` when it started the command
-    (:data:`RETRAIN_BY_ENV`), which records the round itself; and nothing is recorded
+    Left to the schedule of ``serve --retrain-every`` when it started the command (its
+    ``--scheduled``, taken here), which records the round itself; and nothing is recorded
     where there is no model directory (a failed first retrain removes the folder it
     made).  A record that cannot be written is a warning on standard error.  Put it
     under :func:`errors_as_json` and above :func:`fail_on_known_errors`, whose one-line
@@ -120,7 +119,7 @@ def records_retrain(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if os.environ.get(RETRAIN_BY_ENV) == "scheduled":
+        if kwargs.pop("scheduled", False):
             return fn(*args, **kwargs)
         folder = kwargs["model_dir"]
         existed = Path(folder).is_dir()
@@ -285,6 +284,12 @@ def existing_directory(path: str) -> ModelDirectory:
     is_flag=True,
     help="Print the result as one JSON object, a failure included (with its 'error'; "
     "exit code 1, or 2 for a missing or mistyped option).",
+)
+@click.option(
+    "--scheduled",
+    is_flag=True,
+    hidden=True,
+    help="Started by serve --retrain-every, whose schedule records the round: record nothing.",
 )
 @errors_as_json
 @records_retrain

@@ -26,7 +26,7 @@ STALE_AFTER = 60.0
 
 
 @contextmanager
-def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
+def atomic_path(path, *, durable: bool = True, replace_read_only: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
 
     A crash or an exception leaves ``path`` as it was (and no temporary file), so readers
@@ -39,6 +39,11 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
     write holds a lock on its own temporary file while it lasts, so the next write to
     ``path`` removes those of its kind that no live write holds (see :func:`sweep`).
 
+    A ``path`` this process may not write is refused, as ``open(path, "w")`` would
+    refuse it (:func:`refuse_read_only`), unless ``replace_read_only``: a file only its
+    writer's own code keeps (a model directory's ``CURRENT``), whose mode came from the
+    umask or a copy, not from anyone's wish to keep it.
+
     Example:
         >>> import os, tempfile
         >>> target = os.path.join(tempfile.mkdtemp(), "out.txt")
@@ -48,7 +53,8 @@ def atomic_path(path, *, durable: bool = True) -> Iterator[Path]:
         'done'
     """
     path = Path(path)
-    refuse_read_only(path)
+    if not replace_read_only:
+        refuse_read_only(path)
     # Creates a missing folder; refuses a folder in place of the file before any writing.
     fd, tmp = temporary_beside(path)
     # Everything from here on is inside the try, so that an exception at any point (a

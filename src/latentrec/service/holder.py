@@ -448,16 +448,28 @@ def public_text(text: str, folder: Path, shown: str) -> str:
         'models/CURRENT is damaged'
         >>> public_text("model file /srv/m.npz is cut short", Path("/srv"), "")
         'model file m.npz is cut short'
+        >>> public_text("no store at /data/srv/r.db", Path("/srv"), "")  # another folder
+        'no store at /data/srv/r.db'
     """
     # Absolute forms only: a relative path tells nothing of the layout, and replacing a
-    # short one ("out/") could hit a word that merely ends with it.
+    # short one ("out/") could hit a word that merely ends with it.  Only where a path
+    # starts, and up to a whole name: a plain replace turned /data/srv/r.db into
+    # "/datar.db" and /var/lib/models/r.db into "/var/libmodels/r.db".
     forms = {str(folder.absolute()), str(folder.resolve())}
     for form in sorted((f for f in forms if f != "/"), key=len, reverse=True):
+        start = _PATH_START + re.escape(form.rstrip("/"))
         if shown:
-            text = text.replace(form, shown)
+            text = re.sub(start + _NAME_END, lambda _: shown, text)
         else:
-            text = text.replace(form.rstrip("/") + "/", "")
+            text = re.sub(start + "/", "", text)
     return text
+
+
+# Where an absolute path may start in a message (the text's start, after a space, a
+# quote, a bracket or "=", or a SQLite URL's "sqlite:///"), and where a folder's name
+# ends (a "/", a space, a quote or a bracket, punctuation before a space, the end).
+_PATH_START = r"""(?:^|(?<=[\s'"(=`\[])|(?<=:///))"""
+_NAME_END = r"""(?=/|[\s'"`)\]]|[.,:;](?:\s|$)|$)"""
 
 
 # An absolute path (two components or more) where a word starts, or after a SQLite URL's

@@ -31,7 +31,7 @@ import threading
 import time
 
 from .hardening import ERROR_LOGGER
-from .versions import RETRAIN_BY_ENV, write_retrain_status
+from .versions import write_retrain_status
 
 # The variable ``latentrec retrain --store`` is read from (see cli/store.py).
 STORE_ENV = "LATENTREC_STORE"
@@ -82,16 +82,20 @@ def retrain_command(model_dir: str, min_holdout: int | None = None) -> list[str]
     """The command line of one retrain; the store comes in its environment
     (:data:`STORE_ENV`), since a command line is visible to every user (``ps``) and a
     database URL may hold a password.  ``min_holdout`` is its ``--min-holdout`` (``None``:
-    retrain's default).
+    retrain's default).  ``--scheduled`` tells the command that the schedule records the
+    round itself (by "scheduled"; it also sees a child that dies without a word), on its
+    command line rather than in an environment variable, which a hand-run retrain could
+    inherit and then record nothing.
 
     Example:
-        >>> retrain_command("models")[-4:]
-        ['retrain', '--model-dir', 'models', '--json']
+        >>> retrain_command("models")[-5:]
+        ['retrain', '--model-dir', 'models', '--json', '--scheduled']
         >>> retrain_command("models", min_holdout=20)[-2:]
         ['--min-holdout', '20']
     """
     command = [
-        sys.executable, "-m", "latentrec.cli", "retrain", "--model-dir", model_dir, "--json"
+        sys.executable, "-m", "latentrec.cli", "retrain", "--model-dir", model_dir, "--json",
+        "--scheduled",
     ]  # fmt: skip
     if min_holdout is not None:
         command += ["--min-holdout", str(int(min_holdout))]
@@ -117,7 +121,7 @@ class RetrainSchedule:
     Example:
         >>> schedule = RetrainSchedule("ratings.sqlite", "models", every=3600)
         >>> schedule.every, schedule.runs, schedule.command[-1]
-        (3600.0, 0, '--json')
+        (3600.0, 0, '--scheduled')
         >>> schedule.env["LATENTREC_STORE"], "ratings.sqlite" in schedule.command
         ('ratings.sqlite', False)
     """
@@ -196,8 +200,7 @@ class RetrainSchedule:
                 self.runs += 1
                 child = subprocess.Popen(
                     self.command,
-                    # The round is recorded here (by="scheduled"), not by the command.
-                    env={**self.env, PARENT_ENV: str(os.getpid()), RETRAIN_BY_ENV: "scheduled"},
+                    env={**self.env, PARENT_ENV: str(os.getpid())},
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,

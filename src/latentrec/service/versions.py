@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -54,10 +55,6 @@ RETRAIN_STATUS = "last-retrain.json"
 # Who ran a retrain, as its record says: serve --retrain-every, latentrec retrain (by hand
 # or from cron), or retrain() / retrain_on() called from Python.
 RETRAIN_BY = ("scheduled", "command", "python")
-# Set to "scheduled" in the environment of the retrain the schedule starts: the schedule
-# records that round itself (it also sees a child that dies without a word), so the
-# command leaves the record to it.
-RETRAIN_BY_ENV = "LATENTREC_RETRAIN_BY"
 # The longest reason kept in the retrain status (a child's last line can be anything).
 MAX_REASON = 500
 NAME_PATTERN = re.compile(r"^v(\d{6,})$")
@@ -657,7 +654,10 @@ class ModelDirectory:
         except FileNotFoundError:
             old_mtime = 0
         switched = time.time()
-        with atomic_path(self.pointer_path) as tmp:
+        # The pointer is the directory's own: read-only (made under a umask of 0222, or
+        # copied from a read-only place), refusing it left a publish half done, its
+        # version in place and not current, one more each scheduled round.
+        with atomic_path(self.pointer_path, replace_read_only=True) as tmp:
             tmp.write_text(
                 json.dumps({"version": name, "switched": switched, "action": action}) + "\n",
                 encoding="utf-8",
@@ -761,20 +761,51 @@ def read_retrain_status(folder) -> dict | None:
         return None
     except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError included
         raise ModelFileError(f"{RETRAIN_STATUS} cannot be read: {err}") from None
+    # Every field is checked, not converted: /health's answer declares their types, and a
+    # value outside them (a hand edit: "by": "cron", "ok": "no") made every probe a 500.
+    problem = None
+    if not isinstance(record, dict):
+        problem = f"it holds a {type(record).__name__}, not an object"
+    elif "time" not in record or "ok" not in record:
+        problem = "it needs 'time' and 'ok'"
+    elif not _is_seconds(record["time"]):
+        problem = f"'time' is {record['time']!r}, not Unix seconds"
+    elif not isinstance(record["ok"], bool):
+        problem = f"'ok' is {record['ok']!r}, not true or false"
+    elif not isinstance(record.get("published", False), bool):
+        problem = f"'published' is {record['published']!r}, not true or false"
+    elif not isinstance(record.get("version"), (str, type(None))):
+        problem = f"'version' is {record['version']!r}, not a version name or null"
+    elif not isinstance(record.get("reason", ""), str):
+        problem = f"'reason' is {record['reason']!r}, not text"
+    elif record.get("by") is not None and record["by"] not in RETRAIN_BY:
+        problem = f"'by' is {record['by']!r}, not one of {', '.join(RETRAIN_BY)} or null"
+    if problem is not None:
+        raise ModelFileError(f"{RETRAIN_STATUS} is not a retrain record: {problem}"[:MAX_REASON])
+    return {
+        "time": float(record["time"]),
+        "ok": record["ok"],
+        "published": record.get("published", False),
+        "version": record.get("version"),
+        "reason": record.get("reason", ""),
+        # Records written before they said who ran the retrain: not said.
+        "by": record.get("by"),
+    }
+
+
+def _is_seconds(value) -> bool:
+    """Whether a JSON value is a finite number of seconds.
+
+    Example:
+        >>> _is_seconds(1.5), _is_seconds(True), _is_seconds(float("nan")), _is_seconds("1")
+        (True, False, False, False)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
     try:
-        return {
-            "time": float(record["time"]),
-            "ok": bool(record["ok"]),
-            "published": bool(record.get("published", False)),
-            "version": None if record.get("version") is None else str(record["version"]),
-            "reason": str(record.get("reason", "")),
-            # Records written before they said who ran the retrain: not said.
-            "by": None if record.get("by") is None else str(record["by"]),
-        }
-    except (KeyError, TypeError, ValueError) as err:
-        raise ModelFileError(
-            f"{RETRAIN_STATUS} is not a retrain record ({type(err).__name__}: {err})"
-        ) from None
+        return math.isfinite(value)
+    except OverflowError:  # an integer too big for a float
+        return False
 
 
 def retrain_status_token(folder) -> str:
@@ -794,7 +825,8 @@ def retrain_status_token(folder) -> str:
 
 
 def write_json(path: Path, value) -> None:
-    """Write ``value`` as JSON to ``path`` atomically and durably.
+    """Write ``value`` as JSON to ``path`` atomically and durably; a read-only ``path``
+    is replaced too (the model directory's own records, see :meth:`ModelDirectory.switch`).
 
     Example:
         >>> import tempfile, os
@@ -802,7 +834,7 @@ def write_json(path: Path, value) -> None:
         >>> write_json(p, {"a": 1}); p.read_text()
         '{\\n  "a": 1\\n}\\n'
     """
-    with atomic_path(path) as tmp:
+    with atomic_path(path, replace_read_only=True) as tmp:
         tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
 

@@ -115,14 +115,29 @@ def sqlite_uri_problem(url: sa.URL, given=None) -> str | None:
         which a SQLite store does not take; a store cannot be opened read-only (it keeps
         a write-ahead log and a lock file beside its file, even to read); give the file
         alone: sqlite:///r.db or r.db
+        >>> print(sqlite_uri_problem(sa.make_url("sqlite:///my?.db"), "sqlite:///my?.db"))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the store URL 'sqlite:///my?.db' has a query string ('?.db'), its '?' not a file
+        name's, which a SQLite store does not take; give the file alone: sqlite:///my or
+        my, or a file whose name holds a '?' as a plain path
     """
     database = url.database or ""
-    if not url.query and not database.startswith("file:"):
+    # A query string without a "name=value" pair ("sqlite:///r.db?a", "sqlite:///my?.db")
+    # parses to no parameters: the store opened "r.db" or "my" without a word.
+    bare = isinstance(given, str) and "?" in given and not url.query
+    if not url.query and not bare and not database.startswith("file:"):
         return None
     shown = given if isinstance(given, str) else url.render_as_string(hide_password=True)
     path = database.removeprefix("file:").split("?", 1)[0] or "PATH"
     if url.query:
         what = f"has query parameters ({', '.join(url.query)})"
+    elif bare:
+        what = f"has a query string ({given[given.index('?') :]!r}), its '?' not a file name's"
+        return (
+            f"the store URL {shown!r} {what}, which a SQLite store does not take; give the "
+            f"file alone: sqlite:///{path} or {path}, or a file whose name holds a '?' as a "
+            "plain path"
+        )
     else:
         what = "names a SQLite URI (file:...)"
     why = (
