@@ -110,3 +110,55 @@ def test_a_killed_prunes_trash_is_removed_by_the_next_prune(tmp_path):
     os.rename(md.path / "versions" / "v000001", trash)  # a prune killed mid-delete
     assert md.prune(1) == ["v000002"]
     assert hidden(md) == []
+
+
+def test_a_publish_whose_pointer_cannot_be_written_leaves_no_version(tmp_path, monkeypatch):
+    """A full disk while CURRENT is replaced: the version folder was already in place,
+    listed and never current (one more each retrain round)."""
+    import errno
+
+    from latentrec.service import versions
+
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(model())
+    real = versions.atomic_path
+
+    def full(path, **kwargs):
+        if os.path.basename(path) == "CURRENT":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(versions, "atomic_path", full)
+    try:
+        md.publish(model())
+    except OSError as err:
+        assert err.errno == errno.ENOSPC
+    else:
+        raise AssertionError("the publish said it succeeded")
+    assert [v.name for v in md.versions()] == ["v000001"]
+    assert md.read_pointer() == "v000001" and hidden(md) == []
+    monkeypatch.setattr(versions, "atomic_path", real)
+    assert md.publish(model()).name == "v000002"  # the number was not used up
+
+
+def test_a_publish_whose_history_line_fails_is_still_the_current_version(tmp_path, monkeypatch):
+    """Once CURRENT names the new version the publish happened: it is not taken back."""
+    import builtins
+
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(model())
+    real_open = builtins.open
+
+    def no_history(path, *args, **kwargs):
+        if os.path.basename(str(path)) == "history.jsonl":
+            raise OSError(28, "No space left on device")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_history)
+    try:
+        md.publish(model())
+    except OSError:
+        pass
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert md.read_pointer() == "v000002"
+    assert [v.name for v in md.versions()] == ["v000001", "v000002"]

@@ -467,7 +467,11 @@ class ModelDirectory:
                 fsync_dir(staging)
                 os.rename(staging, versions_dir / name)
                 fsync_dir(versions_dir)
-                self.switch(name, "publish", previous)
+                try:
+                    self.switch(name, "publish", previous)
+                except BaseException:
+                    self._withdraw_unswitched(name)
+                    raise
         finally:
             os.close(held)  # releases the flock
             if staging.exists():
@@ -545,6 +549,27 @@ class ModelDirectory:
                 removed.append(version.name)
             fsync_dir(self.path / VERSIONS)
         return removed
+
+    def _withdraw_unswitched(self, name: str) -> None:
+        """Take back version ``name`` a failed publish moved into place (call with the
+        lock held) unless ``CURRENT`` already names it: a pointer that could not be
+        written (a full disk) left a listed version that was never current, one more
+        each retrain round.  Once the pointer names it, the publish happened."""
+        try:
+            if self.read_pointer() == name:
+                return
+        except Exception:  # a pointer that cannot be read was not switched to this one
+            pass
+        trash = self.path / VERSIONS / f".trash-{name}-{os.getpid()}"
+        try:
+            os.rename(self.path / VERSIONS / name, trash)
+        except OSError:
+            return  # left for the operator; the error being raised says what failed
+        shutil.rmtree(trash, ignore_errors=True)
+        try:
+            fsync_dir(self.path / VERSIONS)
+        except OSError:
+            pass
 
     def sweep_leftovers(self, keep=None) -> list[str]:
         """Remove the hidden folders killed writers left in ``versions/``; their names.
