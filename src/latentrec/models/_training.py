@@ -50,8 +50,9 @@ def check_int(name: str, value, minimum: int = 1, maximum: int = MAX_COUNT) -> N
 def check_epochs(value, patience) -> None:
     """:func:`check_int` for ``n_epochs``, whose cap is higher with ``patience``: early
     stopping then ends the fit, epochs are counted in Python (no kernel sees the number),
-    and ``n_epochs=sys.maxsize`` is the way to write "until validation stops improving"
-    (fits and model files made so before counts were bounded train and load as before).
+    and ``n_epochs=sys.maxsize`` is a common way to write "until validation stops
+    improving" (fits and model files made so before counts were bounded train and load
+    as before).
 
     Example:
         >>> import sys
