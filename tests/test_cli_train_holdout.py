@@ -119,3 +119,17 @@ def test_the_holdout_says_its_split_and_its_cold_cells_as_evaluate_says_them(
                                           task, "--test-size", "0.3"])  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.output
     assert said[0] in evaluated.output.splitlines()  # word for word
+
+
+@pytest.mark.parametrize(("test_size", "shown"), [("0.005", "0.5%"), ("0.125", "12.5%")])
+def test_the_holdout_line_gives_the_share_as_it_was_given(tmp_path, test_size, shown):
+    # Whole percents said "a random 0% of the cells" of --test-size 0.005 (with cells in
+    # its test part) and "12%" of 0.125.
+    path = tmp_path / "ratings.csv"
+    random_ratings(n_users=40, n_items=30, density=0.5, seed=0).to_frame().to_csv(path, index=False)
+    for command in (["train", "-o", str(tmp_path / "m.npz")], ["evaluate"]):
+        ran = CliRunner().invoke(main, [command[0], str(path), "-a", "biases", "--test-size",
+                                        test_size, *command[1:]])  # fmt: skip
+        assert ran.exit_code == 0, ran.output
+        said = [line for line in ran.output.splitlines() if line.startswith("holdout: ")]
+        assert said and said[0].startswith(f"holdout: a random {shown} of the cells"), said

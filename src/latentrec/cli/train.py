@@ -218,7 +218,7 @@ def train(
             part, test = holdout(d, protocol, test_size, seed)
             if task == "ranking":
                 relevant_users(test, relevance_threshold)  # said before the fit, not after
-            note = f"without the held-out {test_size:.0%}"
+            note = f"without the held-out {percent(test_size)}"
             # A rating model records its RMSE on the held-out cells per epoch: the model
             # file then carries the validation curve of the figures printed.  Its last
             # point is unclipped, and a user or item with no training cell still has its
@@ -642,12 +642,23 @@ def describe_holdout(protocol: str, test_size: float, seed, train, test, task: s
         holdout: a random 40% of the cells (--seed 0): 3 ratings to train on, 2 to test; ...
     """
     how = {
-        "random": f"a random {test_size:.0%} of the cells (--seed {seed})",
-        "user": f"{test_size:.0%} of each user's cells (--seed {seed})",
+        "random": f"a random {percent(test_size)} of the cells (--seed {seed})",
+        "user": f"{percent(test_size)} of each user's cells (--seed {seed})",
         "leave-last-out": "one cell of each user, the latest when there are timestamps",
-        "temporal": f"the latest {test_size:.0%} of the cells (one time cutoff)",
+        "temporal": f"the latest {percent(test_size)} of the cells (one time cutoff)",
     }[protocol]
     return f"holdout: {how}: {describe_cells([(train, test)], task)}"
+
+
+def percent(share: float) -> str:
+    """``share`` (a --test-size) as a percentage with the digits it was given: whole
+    percents (``:.0%``) called 0.005 "0%" and 0.125 "12%".
+
+    Example:
+        >>> percent(0.2), percent(0.125), percent(0.005), percent(0.07)
+        ('20%', '12.5%', '0.5%', '7%')
+    """
+    return f"{share * 100:.4g}%"
 
 
 def describe_folds(data, n_splits: int, seed, task: str) -> str:

@@ -47,6 +47,25 @@ def check_int(name: str, value, minimum: int = 1, maximum: int = MAX_COUNT) -> N
         raise ValueError(f"{name} must be an integer >= {minimum} and <= {maximum}, got {value!r}")
 
 
+def check_epochs(value, patience) -> None:
+    """:func:`check_int` for ``n_epochs``, whose cap is higher with ``patience``: early
+    stopping then ends the fit, epochs are counted in Python (no kernel sees the number),
+    and ``n_epochs=sys.maxsize`` is a common way to write "until validation stops
+    improving" (fits and model files made so before counts were bounded train and load
+    as before).
+
+    Example:
+        >>> import sys
+        >>> check_epochs(sys.maxsize, patience=5)
+        >>> try:
+        ...     check_epochs(sys.maxsize, patience=None)
+        ... except ValueError as err:
+        ...     print(err)
+        n_epochs must be an integer >= 1 and <= 2147483647, got 9223372036854775807
+    """
+    check_int("n_epochs", value, maximum=MAX_COUNT if patience is None else 2**63 - 1)
+
+
 def check_real(name: str, value, *, minimum: float | None = 0.0, positive: bool = False) -> None:
     """Raise a ValueError naming ``name`` unless ``value`` is a real number the kernels can
     hold: finite, at most :data:`MAX_REAL` in size, and >= ``minimum`` (> 0 with

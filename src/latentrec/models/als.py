@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from ..data.interactions import Interactions
 from ..kernels.als import als_half_step, squared_error_rows
 from ..kernels.threads import numba_threads
-from ._training import check_float, check_int, run_epochs
+from ._training import check_epochs, check_float, check_int, run_epochs
 from .factor import FactorModel
 
 
@@ -34,7 +34,8 @@ class ALS(FactorModel):
     Args:
         n_factors: k, the number of latent factors.
         n_epochs: ALS iterations (an item half-step then a user half-step each); an upper
-            bound with ``patience``.
+            bound with ``patience``, which lets it be as large as ``sys.maxsize`` (until
+            validation stops improving).
         regularization: λ for the factors, multiplied by each row's number of ratings.
         bias_regularization: λ_b for the biases (defaults to ``regularization``).
         init_std: users' factors start as N(0, init_std²) (the first half-step solves the
@@ -86,7 +87,7 @@ class ALS(FactorModel):
 
     def _check_params(self) -> None:
         check_int("n_factors", self.n_factors)
-        check_int("n_epochs", self.n_epochs)
+        check_epochs(self.n_epochs, self.patience)
         check_float("regularization", self.regularization)
         if self.bias_regularization is not None:
             check_float("bias_regularization", self.bias_regularization)

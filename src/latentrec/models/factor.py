@@ -10,12 +10,15 @@ fits come from :class:`~latentrec.models.foldin.FoldIn`; onboarding questions fr
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .. import retrieval
 from ..data.interactions import Interactions
+from ..data.vocabulary import UnknownIdError
 from . import onboarding
 from .base import Recommender, check_n, index_array, reads_fitted
 from .catalog import Catalog, Fitted
@@ -658,13 +661,28 @@ def _user_ratings(model, user_id, ratings) -> tuple[np.ndarray, np.ndarray]:
         [[1, 0], [4.0, 2.0]]
     """
     if isinstance(ratings, Interactions):
-        row = ratings.users.index([user_id])[0]
+        try:
+            row = ratings.users.index([user_id])[0]
+        except UnknownIdError as err:
+            raise UnknownIdError(
+                "user",
+                err.ids,
+                where="in ratings",
+                hint="give the Interactions the model was "
+                "trained on, or the user's {item_id: rating}",
+            ) from None
         m = ratings.matrix
         cols = m.indices[m.indptr[row] : m.indptr[row + 1]]
         item_ids = ratings.items.ids[cols]
         stars = np.asarray(m.data[m.indptr[row] : m.indptr[row + 1]], dtype=np.float64)
     elif hasattr(ratings, "items") and callable(ratings.items):
         pairs = list(ratings.items())
+        for item, value in pairs:
+            # float() would take "5" or True as a rating; a typo or a flag is no star count.
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                raise ValueError(
+                    f"ratings: item {_show(item)!r} has rating {value!r}, not a number"
+                )
         item_ids = id_array([k for k, _ in pairs]) if pairs else np.empty(0, dtype=object)
         stars = np.array([float(v) for _, v in pairs], dtype=np.float64)
     else:
@@ -675,8 +693,18 @@ def _user_ratings(model, user_id, ratings) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(stars).all():
         bad = item_ids[~np.isfinite(stars)][0]
         raise ValueError(f"ratings: item {_show(bad)} has rating {stars[~np.isfinite(stars)][0]}")
-    idx = model.items_.index(item_ids).astype(np.int64) if len(item_ids) else np.empty(0, np.int64)
-    return idx, stars
+    try:
+        idx = model.items_.index(item_ids) if len(item_ids) else np.empty(0, np.int64)
+    except UnknownIdError as err:
+        # Said of ratings, not of the item being explained: it has no vector to cite.
+        raise UnknownIdError(
+            "item",
+            err.ids,
+            where="in ratings",
+            hint="the model was not trained with it, so "
+            "it has no vector to cite; leave it out of ratings",
+        ) from None
+    return idx.astype(np.int64), stars
 
 
 def _show(x):

@@ -22,7 +22,7 @@ from ..kernels.hybrid import (
     bpr_rows,
     warp_feature_epoch,
 )
-from ._training import check_float, check_int, check_real, run_epochs
+from ._training import check_epochs, check_float, check_int, check_real, run_epochs
 from .factor import FactorModel
 
 NUMERIC_MODES = ("bucket", "standardize")
@@ -458,7 +458,8 @@ class HybridMF(FactorModel):
 
     Args:
         n_factors: k.
-        n_epochs: passes over the positive cells.
+        n_epochs: passes over the positive cells (an upper bound with ``patience``, which
+            lets it be as large as ``sys.maxsize``: until validation stops improving).
         loss: ``"bpr"`` or ``"warp"``.
         max_sampled: WARP's most negatives tried per positive.
         learning_rate: SGD step η.
@@ -559,7 +560,7 @@ class HybridMF(FactorModel):
 
     def _check_params(self) -> None:
         check_int("n_factors", self.n_factors)
-        check_int("n_epochs", self.n_epochs)
+        check_epochs(self.n_epochs, self.patience)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         check_int("max_sampled", self.max_sampled)

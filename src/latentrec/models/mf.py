@@ -10,7 +10,7 @@ import numpy as np
 from ..data.interactions import Interactions
 from ..kernels.sgd import epoch_block_order, grid_blocks, rmse_cells, sgd_epoch, shuffle_blocks
 from ..kernels.threads import numba_threads
-from ._training import check_float, check_int, run_epochs
+from ._training import check_epochs, check_float, check_int, run_epochs
 from .factor import FactorModel
 
 #: Below this many training cells an epoch takes about a millisecond, less than waking
@@ -62,7 +62,8 @@ class BiasedMF(FactorModel):
 
     Args:
         n_factors: k, the number of latent factors.
-        n_epochs: passes over the training cells (an upper bound with ``patience``).
+        n_epochs: passes over the training cells (an upper bound with ``patience``,
+            which lets it be as large as ``sys.maxsize``: until validation stops improving).
         learning_rate: η, the step size of the first epoch.
         learning_rate_decay: factor applied to the step size after each epoch, in (0, 1].
         regularization: λ for the factors.
@@ -125,7 +126,7 @@ class BiasedMF(FactorModel):
 
     def _check_params(self) -> None:
         check_int("n_factors", self.n_factors)
-        check_int("n_epochs", self.n_epochs)
+        check_epochs(self.n_epochs, self.patience)
         check_float("learning_rate", self.learning_rate, positive=True)
         check_decay(self.learning_rate_decay)
         check_float("regularization", self.regularization)

@@ -18,6 +18,7 @@ are found through the registry by the name stored in the manifest.
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 from dataclasses import replace
 
 import numpy as np
@@ -196,7 +197,7 @@ def _build(cls, manifest: dict, arrays: dict):
         if manifest.get(section):
             state[name] = manifest[section]
     known = set(cls.param_names())
-    params = {k: v for k, v in manifest["params"].items() if k in known}
+    params = _flags_as_trained(cls, {k: v for k, v in manifest["params"].items() if k in known})
     model = cls.from_fitted(Fitted.build(catalog, state), **params)
     # Hyperparameters some scoring reads (num_threads, ...): checked as fit checks them.
     try:
@@ -210,6 +211,31 @@ def _build(cls, manifest: dict, arrays: dict):
             catalog = replace(catalog, rating_mean=estimate)
             model = cls.from_fitted(Fitted.build(catalog, state), **params)
     return model
+
+
+def _flags_as_trained(cls, params: dict) -> dict:
+    """``params`` of a file with each flag (a hyperparameter whose default is a bool) and
+    ``verbose`` stored as a JSON integer read as the bool it was trained as.
+
+    Before flags were checked, fit took ``biased=1`` or ``verbose=0`` by their truth
+    value and saved them as written; fit now refuses such values, but the file's model
+    was trained as its truth value says, so it loads as that (refusing it would call a
+    valid model damaged).  A string stays refused: ``"false"`` was trained as True.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> _flags_as_trained(BiasedMF, {"biased": 1, "verbose": 0, "n_factors": 1})
+        {'biased': True, 'verbose': False, 'n_factors': 1}
+    """
+    flags = {"verbose"} | {
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if isinstance(p.default, bool)
+    }
+    return {
+        k: bool(v) if k in flags and isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in params.items()
+    }
 
 
 # Learned arrays whose rows are the users or the items, by the names the factor models
