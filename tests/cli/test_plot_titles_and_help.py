@@ -47,6 +47,15 @@ def test_tradeoff_is_titled_with_model_data_and_split_and_starts_at_zero(trained
     assert fig._supxlabel.get_text().startswith("NDCG@10 spans ")
 
 
+def test_tradeoff_title_gives_the_held_out_share_with_its_digits(trained, drawn):
+    # It was a whole percent: --test-size 0.125 read "latest 12% of ratings held out".
+    csv, _, _, folder = trained
+    args = ["--data", csv, "--timestamp-col", "t", "--test-size", "0.125", "-o", folder / "t.png"]
+    out = invoke("plot", "tradeoff", *args)
+    assert out.exit_code == 0, out.output
+    assert "latest 12.5% of ratings held out" in drawn["tradeoff_curve"]._suptitle.get_text()
+
+
 def test_learning_curves_from_the_cli_name_the_model_and_the_missing_validation(trained, drawn):
     _, model, _, folder = trained
     out = invoke("plot", "learning-curves", "--model", model, "-o", folder / "c.png")

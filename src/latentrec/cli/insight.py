@@ -28,6 +28,7 @@ from ._common import (
     load_training_data,
     main,
 )
+from .train import percent
 
 
 @main.command()
@@ -248,10 +249,10 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, min
         data = load_data(source, **opts)
         if data.timestamps is not None:
             train, test = temporal_split(data, test_size=test_size)
-            split = f"latest {test_size:.0%} of ratings held out"
+            split = f"latest {percent(test_size)} of ratings held out"
         else:
             train, test = random_split(data, test_size, random_state=0)
-            split = f"random {test_size:.0%} of ratings held out (seed 0)"
+            split = f"random {percent(test_size)} of ratings held out (seed 0)"
         # Fitted on the training part: the numbers are held-out figures of this model.
         model = build_model(algorithm, {}, seed=0).fit(train)
         curve = tradeoff(model, train, test, values, k=k)
