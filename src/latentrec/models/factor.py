@@ -171,16 +171,27 @@ class FactorModel(FoldIn, Recommender):
             + np.where(known_i, self.item_bias_[i].astype(np.float64), 0.0)
             + np.where(both, dot, 0.0)
         )
-        base = self._baseline_mean()
+        base = self.baseline_mean()
         if base != self.global_mean_ and not both.all():
             # No μ in the formula: a cell with an unknown side starts from the mean.
             out = np.where(both, out, out + (base - self.global_mean_))
         return out
 
-    def _baseline_mean(self) -> float:
+    @reads_fitted
+    def baseline_mean(self) -> float:
         """The mean a prediction with an unknown side starts from: μ, or for a rating
         model without μ in its formula (a fit that learns none stores 0: unbiased MF,
-        NMF, uncentred SVD) the training mean, which its catalogue records."""
+        NMF, uncentred SVD) the training mean, which its catalogue records.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import NMF
+            >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1]]))
+            >>> model = NMF(n_factors=1, n_epochs=2, random_state=0).fit(data)
+            >>> model.global_mean_, round(model.baseline_mean(), 2)  # no μ: the mean
+            (0.0, 3.25)
+        """
         mu = float(self.global_mean_)
         mean = self.rating_mean_
         if mu == 0.0 and mean is not None and self.predicts_ratings:

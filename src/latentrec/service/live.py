@@ -898,7 +898,7 @@ def explain(
         factors[None, :],
         # A stranger's prediction starts from the model's baseline, as /predictions'
         # (a μ-less model's training mean, not its μ of 0).
-        global_mean=model.global_mean_ if state.personal else model._baseline_mean(),
+        global_mean=model.global_mean_ if state.personal else model.baseline_mean(),
         user_bias=[state.bias],
         item_bias=model.item_bias_,
         predicts_ratings=served.predicts_ratings,
