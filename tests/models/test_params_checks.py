@@ -1,5 +1,5 @@
 """The shared hyperparameter checks: counts and numbers have an upper end the kernels can
-hold, flags are bools, ``verbose`` is None/True/False, and the refusals name the
+hold, flags are bools, ``verbose`` is None/True/False or a level >= 0, and the refusals name the
 parameter and the range, from Python, from a model file and on the command line."""
 
 from __future__ import annotations
@@ -84,11 +84,11 @@ def test_a_flag_must_be_a_bool_not_something_with_a_truth_value(cls, name):
     cls(**{name: np.bool_(False)}).check_params()
 
 
-def test_verbose_must_be_none_true_or_false():
+def test_verbose_must_be_none_true_false_or_a_level():
     for value in ("yes", 2.5, float("nan"), -1):
         with pytest.raises(ValueError, match=r"^verbose must be None"):
             BiasedMF(verbose=value).check_params()
-    for value in (None, True, False):
+    for value in (None, True, False, 0, 1, 2):
         BiasedMF(verbose=value).check_params()
 
 

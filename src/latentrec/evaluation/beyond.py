@@ -3,7 +3,8 @@
 They take ``recommended`` as the ranking metrics of :mod:`latentrec.evaluation.metrics`
 do: a 2-D integer array ``(n_users, L)`` of item indices in rank order, ``-1`` marking an
 empty slot, no item twice in a row; only the first ``k`` columns count (``k`` may exceed
-``L``). Empty slots are ignored everywhere: they are neither an item nor a pair of items.
+``L``, and the catalogue: nothing wider than ``L`` is built). Empty slots are ignored
+everywhere: they are neither an item nor a pair of items.
 
 A per-user metric returns, with ``per_user=True``, one float per row, NaN where the
 value is undefined for that row (an empty list, or a list of one item for a pairwise
@@ -134,10 +135,12 @@ def intra_list_diversity(
 
         width = genres.shape[1]
 
-    n_users = top.shape[0]
+    n_users, depth = top.shape  # depth <= k: no pair involves an empty slot past the lists
     values = np.full(n_users, np.nan)
-    upper = np.triu(np.ones((k, k), dtype=bool), 1)
-    step = max(1, _BLOCK // (k * max(k, width, 1)))
+    if depth < 2:  # lists of one column or none (a k past them adds no pair)
+        return _finish(values, per_user, "no list has two items or more in its top k")
+    upper = np.triu(np.ones((depth, depth), dtype=bool), 1)
+    step = max(1, _BLOCK // (max(depth, 1) * max(depth, width, 1)))
     for start in range(0, n_users, step):
         block = top[start : start + step]
         listed = block >= 0
@@ -293,7 +296,7 @@ def miscalibration(
     p = np.asarray((hist @ genre_share).todense())
     n_users = top.shape[0]
     listed = top >= 0
-    rows = np.repeat(np.arange(n_users), k)[listed.ravel()]
+    rows = np.repeat(np.arange(n_users), top.shape[1])[listed.ravel()]
     in_list = sp.csr_matrix((np.ones(rows.size), (rows, top[listed])), shape=(n_users, n_items))
     q = np.asarray((in_list @ genre_share).todense())
 

@@ -215,6 +215,9 @@ def evaluate_ranking(
     training cell (a cold user: all of their cells were held out) is counted like any
     other, with the list the model gives such a user, usually its popularity fallback.
     ``coverage`` is the share of the catalogue in the evaluated users' top ``k``.  A
+    ``k`` past the catalogue (``2**31 - 1``: the whole list) ranks every candidate, and
+    each metric keeps ``k`` in its formula (precision divides by it), with nothing
+    built wider than the catalogue.  A
     held-out cell the model was trained on is refused with a ``ValueError``: with
     ``exclude_seen`` it could never be ranked, without it it would be a free hit.
 
@@ -422,9 +425,10 @@ def cross_validate(
     ``task="rating"`` reports RMSE and MAE; ``task="ranking"`` reports the ranking metrics
     at ``k``, a held-out cell being relevant when its value is at least
     ``relevance_threshold`` (every held-out cell when ``None``), as in
-    :func:`evaluate_ranking`.  Fit and test seconds per fold are recorded.  A model that predicts no
-    ratings (Popularity, BPR, ImplicitALS) is refused for ``task="rating"`` before any
-    fold is fitted, with a ``ValueError`` that names ``task="ranking"``.
+    :func:`evaluate_ranking` (also for a ``k`` past the catalogue).  Fit and test seconds
+    per fold are recorded.  A model that predicts no ratings (Popularity, BPR,
+    ImplicitALS) is refused for ``task="rating"`` before any fold is fitted, with a
+    ``ValueError`` that names ``task="ranking"``.
 
     Example:
         >>> import numpy as np

@@ -16,8 +16,10 @@ Ranking metrics take:
   e.g. ``test.matrix >= 4``), so an explicitly stored 0 is relevant too, where a
   trec_eval qrels file would call it not relevant: call ``eliminate_zeros()`` first if
   a 0 means "not relevant".  Row ``u`` belongs to ``recommended[u]``.
-* ``k``: only the first ``k`` columns of ``recommended`` count.  ``k`` may exceed ``L``:
-  the missing columns count as empty slots.
+* ``k``: only the first ``k`` columns of ``recommended`` count.  ``k`` may exceed ``L``
+  (and the catalogue: ``k = 2**31 - 1`` is the whole list): the missing columns count as
+  empty slots, and each metric keeps ``k`` in its formula (precision divides by ``k``)
+  but builds nothing wider than ``L``.
 
 With ``per_user=True`` a ranking metric returns one float per row, NaN for users with
 no relevant items; otherwise the mean over the users that have at least one relevant
@@ -135,8 +137,11 @@ def ndcg_at_k(recommended, relevant, k: int, *, per_user: bool = False):
         0.6309297535714575
     """
     hits, n_rel = _hits(recommended, relevant, k)
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = hits @ discount
+    # The ideal list may be longer than the given one (up to min(|rel|, k) hits), never
+    # longer than the catalogue; discounts past both would be all of k.
+    depth = max(hits.shape[1], int(np.minimum(n_rel, k).max(initial=0)))
+    discount = 1.0 / np.log2(np.arange(2, depth + 2))
+    dcg = hits @ discount[: hits.shape[1]]
     ideal = np.concatenate([[0.0], np.cumsum(discount)])[np.minimum(n_rel, k)]
     with np.errstate(divide="ignore", invalid="ignore"):
         values = dcg / ideal
@@ -160,7 +165,7 @@ def map_at_k(recommended, relevant, k: int, *, per_user: bool = False):
         0.38888888888888884
     """
     hits, n_rel = _hits(recommended, relevant, k)
-    ranks = np.arange(1, k + 1)
+    ranks = np.arange(1, hits.shape[1] + 1)
     precision_at_i = np.cumsum(hits, axis=1) / ranks
     with np.errstate(divide="ignore", invalid="ignore"):
         values = (precision_at_i * hits).sum(axis=1) / np.minimum(n_rel, k)
@@ -232,12 +237,16 @@ def check_count(value, name: str) -> int:
 
 def check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
     """The first ``k`` columns of a users x ranks array of item indices (-1: an empty slot),
-    padded with -1 up to ``k``, after checking that every value is an item index and that
-    no list repeats an item.  Shared by every list metric.
+    after checking that every value is an item index and that no list repeats an item.
+    Shared by every list metric.  Not padded up to ``k``: a ``k`` past the lists' length
+    (``2**31 - 1``, say) adds only empty slots, which every metric counts as such without
+    building them.
 
     Example:
-        >>> check_recommended(np.array([[2, 0], [1, -1]]), n_items=3, k=3).tolist()
-        [[2, 0, -1], [1, -1, -1]]
+        >>> check_recommended(np.array([[2, 0, 1], [1, -1, -1]]), n_items=3, k=2).tolist()
+        [[2, 0], [1, -1]]
+        >>> check_recommended(np.array([[2, 0], [1, -1]]), n_items=3, k=2**31 - 1).shape
+        (2, 2)
     """
     try:
         rec = np.asarray(recommended)
@@ -254,8 +263,6 @@ def check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
     if rec.dtype.kind not in "iu":
         raise ValueError(f"recommended must hold integer item indices, got dtype {rec.dtype}")
     top = rec[:, :k].astype(np.int64)
-    if top.shape[1] < k:
-        top = np.pad(top, ((0, 0), (0, k - top.shape[1])), constant_values=-1)
     bad = (top < -1) | (top >= n_items)
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -275,7 +282,8 @@ def check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
 
 
 def _hits(recommended, relevant, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``hits[u, j]``: is the item at rank ``j`` relevant to user ``u``; and ``|rel_u|``."""
+    """``hits[u, j]``: is the item at rank ``j`` relevant to user ``u`` (``min(k, L)``
+    columns: the ranks past the given lists are empty); and ``|rel_u|``."""
     k = check_count(k, "k")
     rel = _as_relevance_csr(relevant)
     n_users, n_items = rel.shape

@@ -138,19 +138,30 @@ def check_bool(name: str, value) -> None:
 
 
 def check_verbose(value) -> None:
-    """Raise a ValueError unless ``value`` is a ``verbose`` setting: None, True or False.
+    """Raise a ValueError unless ``value`` is a ``verbose`` setting: None, True or False,
+    or a scikit-learn verbosity level, an integer >= 0 (0 hides the bar, 1 or more shows
+    it), which is also how a model file's integer ``verbose`` loads.
+
+    A negative level is refused: LightGBM's ``verbose=-1`` means silence, while its truth
+    value would show the bar.
 
     Example:
-        >>> check_verbose(None)
-        >>> try:
-        ...     check_verbose("yes")
-        ... except ValueError as err:
-        ...     print(err)
-        verbose must be None (a bar once a fit takes a while), True or False, got 'yes'
+        >>> check_verbose(None), check_verbose(0), check_verbose(1)
+        (None, None, None)
+        >>> for bad in ("yes", -1):
+        ...     try:
+        ...         check_verbose(bad)
+        ...     except ValueError as err:
+        ...         print(err)
+        verbose must be None (a bar once a fit takes a while), True, False or an int >= 0, got 'yes'
+        verbose must be None (a bar once a fit takes a while), True, False or an int >= 0, got -1
     """
-    if value is not None and not isinstance(value, (bool, np.bool_)):
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return
+    if not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(
-            f"verbose must be None (a bar once a fit takes a while), True or False, got {value!r}"
+            "verbose must be None (a bar once a fit takes a while), True, False or an int "
+            f">= 0, got {value!r}"
         )
 
 

@@ -487,7 +487,8 @@ class FactorModel(FoldIn, Recommender):
         ``item_id`` without one (in the vocabulary but with no training cells) has no
         neighbours: an empty result (``fallback=False``; no rows in the table form),
         as the service's "because you watched" list is empty for it.  An id outside the
-        vocabulary raises :class:`~latentrec.UnknownIdError`.
+        vocabulary raises :class:`~latentrec.UnknownIdError`.  An ``n`` past the
+        catalogue (``2**31 - 1``, say) gives every candidate, as :meth:`recommend` does.
 
         One id gives :class:`Recommendations`; a list or array of ids gives a long table
         with columns ``query_id``, ``rank``, ``item_id``, ``score``, computed in one batch.

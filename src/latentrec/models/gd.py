@@ -27,7 +27,8 @@ class GradientDescentMF(FactorModel):
     summed gradient counts as much as that of a row with ``full_step_ratings`` ratings,
     however large the data.  Rows with fewer ratings, and so every row of the classic
     example, take exactly the texts' step (the example reproduces to the last digit);
-    ``full_step_ratings=None`` gives every row the full step.
+    ``full_step_ratings=None`` gives every row the full step, as does any count at least
+    the busiest row's (``sys.maxsize``, say: the number only divides, in Python).
 
     E is kept sparse, so a step costs O(nnz · k), but it is a teaching model: use
     :class:`BiasedMF` for real data.
@@ -45,8 +46,9 @@ class GradientDescentMF(FactorModel):
         learning_rate: step size η for rows with at most ``full_step_ratings`` ratings.
         regularization: L2 penalty λ on the vectors.
         init_std: standard deviation of the initial vectors.
-        full_step_ratings: the most ratings a row may have and still take the full step;
-            ``None`` for the unscaled update of the texts (diverges on large rows).
+        full_step_ratings: the most ratings a row may have and still take the full step
+            (up to ``2**63 - 1``); ``None`` or ``sys.maxsize`` for the unscaled update of
+            the texts (diverges on large rows).
         random_state: seed of the initial vectors.
         verbose: progress bar; ``None`` (default) shows one in a terminal or notebook
             when a fit takes more than a few seconds.
@@ -90,7 +92,14 @@ class GradientDescentMF(FactorModel):
         check_float("regularization", self.regularization)
         check_float("init_std", self.init_std)
         if self.full_step_ratings is not None:
-            check_int("full_step_ratings", self.full_step_ratings)
+            # Only divided into a float step (no kernel sees it), so the cap is int64's:
+            # sys.maxsize, a natural "always the full step", trains as None does.
+            if isinstance(self.full_step_ratings, int) and self.full_step_ratings > 2**63 - 1:
+                raise ValueError(
+                    "full_step_ratings must be an integer >= 1 and <= 9223372036854775807, "
+                    f"got {self.full_step_ratings!r}; None gives every row the full step"
+                )
+            check_int("full_step_ratings", self.full_step_ratings, maximum=2**63 - 1)
 
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)

@@ -42,6 +42,13 @@ __all__ = ["Pipeline", "load", "load_pipeline"]
 STAGES = {cls.__name__: cls for cls in (MMR, Calibrate, Freshness, Explore, Thompson, Rules)}
 
 
+def _list_width(n: int, ctx: Context) -> int:
+    """Columns of the arrays holding lists of ``n``: at most the catalogue's size, since a
+    list shows an item once (``n = 2**31 - 1`` would be gibibytes per user).  The stages
+    still get ``n`` itself: the exploration stages place their slots by it."""
+    return min(n, len(ctx.items))
+
+
 class Pipeline:
     """Candidates from one or more fitted models, an optional learned ranker, re-rankers.
 
@@ -364,7 +371,9 @@ class Pipeline:
 
     def recommend_batch_idx(self, user_idx, n: int = 10, *, exclude_seen: bool = True):
         """``(item_idx, scores, fallback)`` in internal indices, as a model's: int32 and
-        float32 arrays of shape ``(len(user_idx), n)``, short rows padded with -1 / -inf;
+        float32 arrays of shape ``(len(user_idx), min(n, n_items))`` (no list is longer
+        than the catalogue, so ``n = 2**31 - 1`` asks for every item the pipeline would
+        show), short rows padded with -1 / -inf;
         ``user_idx`` -1 is an unknown user (popularity fallback; with no id to seed the
         random stages, every -1 gets the same slots, where :meth:`recommend` and
         :meth:`recommend_batch` seed a stranger by their id).  A pipeline always
@@ -396,8 +405,9 @@ class Pipeline:
         (:func:`~latentrec.pipeline.history.user_key`), as the service seeds them, so that
         two strangers do not get the same random (``Explore``, ``Thompson``) slots."""
         u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
-        idx = np.full((u.size, n), -1, dtype=np.int32)
-        vals = np.full((u.size, n), -np.inf, dtype=np.float32)
+        width = _list_width(n, self.context_)
+        idx = np.full((u.size, width), -1, dtype=np.int32)
+        vals = np.full((u.size, width), -np.inf, dtype=np.float32)
         fallback = np.ones(u.size, dtype=bool)
         for rows, batch in self.user_batches(u):
             strangers = np.flatnonzero(batch.user_idx < 0)
@@ -546,8 +556,9 @@ class Pipeline:
         ctx = self.context_
         batch = histories
         self._check_vectors(batch)
-        idx = np.full((len(batch), n), -1, dtype=np.int32)
-        vals = np.full((len(batch), n), -np.inf, dtype=np.float32)
+        width = _list_width(n, ctx)
+        idx = np.full((len(batch), width), -1, dtype=np.int32)
+        vals = np.full((len(batch), width), -np.inf, dtype=np.float32)
         everyone = np.arange(len(batch))
         scorable = np.zeros(len(batch), dtype=bool)
         for j, model in enumerate(self.models):
@@ -664,7 +675,7 @@ class Pipeline:
                 # this order (not the scores) as relevance.
                 cands = np.concatenate([picked, cands[~np.isin(cands, picked)]])
                 scores = -np.arange(cands.size, dtype=np.float64)
-        top = cands[:n]
+        top = cands[: min(n, idx.shape[1])]
         idx[row, : top.size] = top
         if fallback_model is not None:
             if fallback_model.predicts_ratings:
