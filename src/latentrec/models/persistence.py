@@ -217,10 +217,11 @@ def _flags_as_trained(cls, params: dict) -> dict:
     """``params`` of a file with each flag (a hyperparameter whose default is a bool) and
     ``verbose`` stored as a JSON integer read as the bool it was trained as.
 
-    Before flags were checked, fit took ``biased=1`` or ``verbose=0`` by their truth
-    value and saved them as written; fit now refuses such values, but the file's model
-    was trained as its truth value says, so it loads as that (refusing it would call a
-    valid model damaged).  A string stays refused: ``"false"`` was trained as True.
+    Before flags were checked, fit took ``biased=1`` or ``verbose=-1`` by their truth
+    value and saved them as written; fit now refuses such values (``verbose`` takes an
+    integer level >= 0, not a negative one), but the file's model was trained as its
+    truth value says, so it loads as that (refusing it would call a valid model
+    damaged).  A string stays refused: ``"false"`` was trained as True.
 
     Example:
         >>> from latentrec.models import BiasedMF
