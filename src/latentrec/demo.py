@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -129,10 +131,10 @@ def run_demo(output_dir="out", user_id: int = 1, random_state: int = 42) -> dict
     for picture in pictures:
         _say(f"picture: {picture}")
     _say("try next:")
-    _say(f"  .venv/bin/latentrec recommend {path} --user {user_id}")
-    _say(f"  .venv/bin/latentrec similar {path} --item {anchor_id}")
-    _say(f"  .venv/bin/latentrec explain {path} --user {user_id} --item {top_item}")
-    _say("  .venv/bin/latentrec evaluate ml-100k --cv 5")
+    _say(f"  {command_name()} recommend {path} --user {user_id}")
+    _say(f"  {command_name()} similar {path} --item {anchor_id}")
+    _say(f"  {command_name()} explain {path} --user {user_id} --item {top_item}")
+    _say(f"  {command_name()} evaluate ml-100k --cv 5")
 
     _heading("8. The ratings store the service reads and writes")
     store_url, serve = store_section(data, out, path)
@@ -151,6 +153,30 @@ def run_demo(output_dir="out", user_id: int = 1, random_state: int = 42) -> dict
     }
 
 
+def command_name() -> str:
+    """How to run ``latentrec`` again from the working folder, for the demo's hints: the
+    command beside this interpreter, relative where it lies inside the folder
+    (``.venv/bin/latentrec`` after ``make demo``), ``latentrec`` where the shell finds that
+    one, else its full path.  The hints said ``.venv/bin/latentrec`` everywhere, a path
+    that does not exist for a latentrec installed from a wheel.
+
+    Example:
+        >>> command_name().endswith("latentrec")
+        True
+    """
+    script = Path(sys.executable).parent / "latentrec"
+    if not script.exists():
+        return "latentrec"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        pass
+    found = shutil.which("latentrec")
+    if found and Path(found).resolve() == script.resolve():
+        return "latentrec"
+    return str(script)
+
+
 def store_section(data, out: Path, model_path: Path) -> tuple[str | None, str | None]:
     """Seed ``out/ratings.db`` and say so; returns its URL and the serve command, or
     ``(None, None)`` (with a line saying what to install) without the ``serve`` extra.
@@ -162,7 +188,7 @@ def store_section(data, out: Path, model_path: Path) -> tuple[str | None, str | 
         >>> data = Interactions.from_dense(np.eye(2))
         >>> url, command = store_section(data, out, out / "m.npz")  # doctest: +ELLIPSIS
         /.../ratings.db: 2 ratings of 2 users, 0 titles with genres (seeded it)
-        >>> command == f".venv/bin/latentrec serve --model {out / 'm.npz'} --store {url} --open"
+        >>> command == f"{command_name()} serve --model {out / 'm.npz'} --store {url} --open"
         True
     """
     store_path = out / "ratings.db"
@@ -178,7 +204,7 @@ def store_section(data, out: Path, model_path: Path) -> tuple[str | None, str | 
         f"{store_path}: {counts['ratings']} ratings of {counts['users']} users, "
         f"{counts['items']} titles with genres ({done})"
     )
-    return store_url, f".venv/bin/latentrec serve --model {model_path} --store {store_url} --open"
+    return store_url, f"{command_name()} serve --model {model_path} --store {store_url} --open"
 
 
 def seed_store(data, path) -> tuple[str, int, dict]:

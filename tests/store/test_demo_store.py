@@ -26,13 +26,13 @@ def test_seed_store_imports_once_and_keeps_later_ratings(tmp_path):
 @pytest.mark.slow
 @pytest.mark.network
 def test_demo_seeds_the_store_and_ends_with_the_serve_command(tmp_path, capsys):
-    from latentrec.demo import run_demo
+    from latentrec.demo import command_name, run_demo
 
     result = run_demo(output_dir=tmp_path, user_id=1)
     lines = capsys.readouterr().out.strip().splitlines()
     model = tmp_path / "biased_mf_ml100k.npz"
     store_url = f"sqlite:///{tmp_path / 'ratings.db'}"
-    assert lines[-1] == f"  .venv/bin/latentrec serve --model {model} --store {store_url} --open"
+    assert lines[-1] == f"  {command_name()} serve --model {model} --store {store_url} --open"
     assert result["store_url"] == store_url
     with open_store(store_url) as store:
         assert store.counts() == {"ratings": 100_000, "users": 943, "items": 1682}
