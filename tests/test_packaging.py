@@ -156,6 +156,16 @@ def test_wheel_metadata_version_is_the_package_version(dists):
         entry_points = wheel.read(metadata.replace("METADATA", "entry_points.txt")).decode()
     assert f"\nVersion: {_version()}\n" in text
     assert "latentrec = latentrec.cli:main" in entry_points
+    # The MIT license's text travels with the code it licenses.
+    assert "\nLicense-Expression: MIT\n" in text and "\nLicense-File: LICENSE\n" in text
+
+
+def test_wheel_and_sdist_carry_the_license_text(dists):
+    with zipfile.ZipFile(dists["wheel"]) as wheel:
+        (license_file,) = [n for n in wheel.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert wheel.read(license_file).decode().startswith("MIT License")
+    with tarfile.open(dists["sdist"]) as archive:
+        assert "LICENSE" in [m.name.split("/", 1)[1] for m in archive.getmembers() if m.isfile()]
 
 
 def test_sdist_holds_the_sources_without_tests_or_litter(dists):
