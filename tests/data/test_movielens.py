@@ -287,6 +287,20 @@ def test_download_is_checked_and_installed(tmp_path, monkeypatch, tiny_counts, c
     assert calls == []
 
 
+def test_a_cache_folder_that_cannot_be_written_is_named_before_any_download(tmp_path, monkeypatch):
+    """A service user without a home: each source failed in turn on the same folder, and
+    the advice was to download by hand; the folder and the way to choose another are said."""
+    calls = fail_downloads(monkeypatch)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")  # nothing can be made below a file, root or not
+    with pytest.raises(ml.DatasetFetchError) as err:
+        datasets.fetch_movielens(cache_dir=blocked / "cache", verbose=False)
+    text = str(err.value)
+    assert f"cache folder {blocked / 'cache'}: cannot be written" in text
+    assert "--cache-dir" in text and "LATENTREC_DATA" in text
+    assert calls == []
+
+
 def test_damaged_cache_is_replaced(tmp_path, monkeypatch, tiny_counts):
     folder = write_recbole(tmp_path / "ml-100k", ratings=RATINGS[:2])
     monkeypatch.setattr(ml, "_from_grouplens", lambda dest, verbose: write_grouplens(dest).name)

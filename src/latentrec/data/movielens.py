@@ -103,16 +103,17 @@ class DatasetFetchError(OSError):
         ('mirror', 'offline')
     """
 
-    def __init__(self, dataset: str, failures: list[tuple[str, str]]):
+    def __init__(self, dataset: str, failures: list[tuple[str, str]], advice: str | None = None):
         self.dataset = dataset
         self.failures = list(failures)
         lines = "\n".join(f"  - {source}: {reason}" for source, reason in self.failures)
-        super().__init__(
-            f"could not get {dataset} from any source; tried:\n{lines}\n"
-            f"Download {GROUPLENS_URL} yourself, unzip it and call "
-            f"latentrec.datasets.read_ml100k('<folder>/ml-100k'), or place the unzipped "
-            f"ml-100k folder in the cache directory (see latentrec.datasets.data_home())."
-        )
+        if advice is None:
+            advice = (
+                f"Download {GROUPLENS_URL} yourself, unzip it and call "
+                f"latentrec.datasets.read_ml100k('<folder>/ml-100k'), or place the unzipped "
+                f"ml-100k folder in the cache directory (see latentrec.datasets.data_home())."
+            )
+        super().__init__(f"could not get {dataset} from any source; tried:\n{lines}\n{advice}")
 
     def __str__(self) -> str:  # OSError would otherwise show only its first argument
         return self.args[0]
@@ -369,6 +370,17 @@ def _get_100k(dataset: str, cache_dir, verbose: bool) -> tuple[Path, Interaction
     else:
         failures.append((cache_label, "not cached yet"))
 
+    try:  # every source would fail the same way, each after its own attempt
+        root.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=root).close()
+    except OSError as err:
+        failures.append((f"cache folder {root}", f"cannot be written: {_reason(err)}"))
+        raise DatasetFetchError(
+            dataset,
+            failures,
+            "Give a folder you can write: cache_dir=... (latentrec data fetch --cache-dir "
+            "FOLDER) or the LATENTREC_DATA environment variable.",
+        ) from None
     for label, download in _downloaders():
         _say(verbose, f"fetching {dataset} from {label} ...")
         started = time.perf_counter()
