@@ -142,3 +142,44 @@ def test_readme_command_lines_run_as_written(tmp_path):
     assert table[0].split()[:2] == ["rank", "item_id"] and len(table) == 11
     assert "fold 5/5" in out["latentrec evaluate ml-100k --cv 5"]
     assert re.search(r"version \d+\.\d+", out["latentrec --version"])
+
+
+def commands_with_data_options() -> set[str]:
+    """Every command (``data info`` for a group's) whose ``--help`` shows ``--user-col``."""
+    import click
+    from click.testing import CliRunner
+
+    from latentrec.cli import main
+
+    found = set()
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+            return
+        help_text = CliRunner().invoke(main, [*path, "--help"]).output
+        if "--user-col" in help_text:
+            found.add(" ".join(path))
+
+    walk(main, [])
+    return found
+
+
+def test_the_data_options_sentence_names_every_command_that_takes_them():
+    """The README says which commands take the shared data options; a command that gains
+    them (``data convert``, ``store import``, ``recommend --data``) must be named there."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    sentence = re.search(r"Every command that reads ratings \((.*?)\) takes the same", text)
+    assert sentence, "the README's data-options sentence is gone"
+    named = set(re.findall(r"`([a-z -]+)`", sentence.group(1)))
+    assert commands_with_data_options() - named == set()
+
+
+def test_the_layout_line_names_every_subpackage():
+    text = README.read_text(encoding="utf-8")
+    layout = re.search(r"`src/latentrec/\{([a-z,]+)\}`", text)
+    assert layout, "the README's layout line is gone"
+    package = README.parent / "src" / "latentrec"
+    subpackages = {p.parent.name for p in package.glob("*/__init__.py")}
+    assert subpackages - set(layout.group(1).split(",")) == set()
