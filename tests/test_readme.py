@@ -183,3 +183,12 @@ def test_the_layout_line_names_every_subpackage():
     package = README.parent / "src" / "latentrec"
     subpackages = {p.parent.name for p in package.glob("*/__init__.py")}
     assert subpackages - set(layout.group(1).split(",")) == set()
+
+
+def test_the_quick_start_names_every_file_the_demo_writes():
+    """``make demo`` writes into ``out/``; the README's quick start says what lands there."""
+    demo = (README.parent / "src" / "latentrec" / "demo.py").read_text(encoding="utf-8")
+    written = set(re.findall(r'\bout / "([\w.]+)"', demo))
+    assert {"biased_mf_ml100k.npz", "ratings.db"} <= written, written
+    quick_start = README.read_text(encoding="utf-8").split("## In a notebook")[0]
+    assert {name for name in written if f"`out/{name}`" not in quick_start} == set()
