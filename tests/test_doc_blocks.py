@@ -265,6 +265,23 @@ def test_links_between_the_docs_resolve():
     assert dead == []
 
 
+def test_every_page_on_numbas_cache_names_each_place_it_can_be():
+    """Where a page says where the compiled kernels are kept, it names every place
+    ``ensure_numba_cache`` can leave them: one page said "under the package, or under
+    NUMBA_CACHE_DIR when the package folder is read-only" after the fallbacks came."""
+    kernels = (ROOT / "src" / "latentrec" / "kernels" / "__init__.py").read_text("utf-8")
+    assert 'f"latentrec-numba-{uid}"' in kernels
+    places = ["~/.cache/numba", "latentrec-numba-<uid>", "NUMBA_CACHE_DIR"]
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    incomplete = {
+        page.name: [p for p in places if p not in " ".join(page.read_text("utf-8").split())]
+        for page in pages
+        if "NUMBA_CACHE_DIR" in page.read_text("utf-8")
+    }
+    assert "README.md" in incomplete
+    assert {name: gaps for name, gaps in incomplete.items() if gaps} == {}
+
+
 # --- docs/scaling.md ------------------------------------------------------------------------
 
 
