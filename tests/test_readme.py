@@ -193,3 +193,27 @@ def test_the_quick_start_names_every_file_the_demo_writes():
     assert {"biased_mf_ml100k.npz", "ratings.db"} <= written, written
     quick_start = README.read_text(encoding="utf-8").split("## In a notebook")[0]
     assert {name for name in written if f"`out/{name}`" not in quick_start} == set()
+
+
+def test_every_command_is_shown_somewhere():
+    """A newcomer finds each command in README.md or docs/*.md as ``latentrec <command>``
+    (``onboard`` and ``store info`` were in ``--help`` alone)."""
+    pages = [README, *sorted((README.parent / "docs").glob("*.md"))]
+    text = " ".join(" ".join(page.read_text(encoding="utf-8").split()) for page in pages)
+    commands = all_commands()
+    assert {"onboard", "store info", "models rollback"} <= commands
+    assert {c for c in commands if f"latentrec {c}" not in text} == set()
+
+
+def all_commands() -> set[str]:
+    """Every command the ``latentrec`` group runs, a group's as ``group command``."""
+    import click
+
+    from latentrec.cli import main
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            return {c for n, sub in command.commands.items() for c in walk(sub, [*path, n])}
+        return {" ".join(path)}
+
+    return walk(main, [])
