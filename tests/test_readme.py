@@ -144,8 +144,8 @@ def test_readme_command_lines_run_as_written(tmp_path):
     assert re.search(r"version \d+\.\d+", out["latentrec --version"])
 
 
-def commands_with_data_options() -> set[str]:
-    """Every command (``data info`` for a group's) whose ``--help`` shows ``--user-col``."""
+def commands_with_data_options(option: str = "--user-col") -> set[str]:
+    """Every command (``data info`` for a group's) whose ``--help`` shows ``option``."""
     import click
     from click.testing import CliRunner
 
@@ -159,7 +159,7 @@ def commands_with_data_options() -> set[str]:
                 walk(sub, [*path, name])
             return
         help_text = CliRunner().invoke(main, [*path, "--help"]).output
-        if "--user-col" in help_text:
+        if option in help_text:
             found.add(" ".join(path))
 
     walk(main, [])
@@ -217,3 +217,16 @@ def all_commands() -> set[str]:
         return {" ".join(path)}
 
     return walk(main, [])
+
+
+def test_the_param_sentence_names_every_command_that_takes_it():
+    """``--param NAME=VALUE`` is how a reader sets a hyperparameter without its own
+    option; the README names the commands that take it."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    sentence = re.search(
+        r"popularity\. (.*?) any other hyperparameter as `--param NAME=VALUE`", text
+    )
+    assert sentence, "the README's --param sentence is gone"
+    named = set(re.findall(r"`([a-z -]+)`", sentence.group(1)))
+    assert {"train", "retrain"} <= commands_with_data_options("--param")
+    assert commands_with_data_options("--param") - named == set()
