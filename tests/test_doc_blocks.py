@@ -237,6 +237,51 @@ def test_architecture_module_table_names_modules_that_exist():
     assert [p for p in paths if not (package / p).exists()] == []
 
 
+def heading_anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped,
+    spaces as hyphens (fenced blocks skipped: a ``#`` comment there is no heading)."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    headings = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_links_between_the_docs_resolve():
+    """Every relative link of README.md and docs/*.md names a file that exists and, with a
+    ``#fragment``, a heading of that page: a renamed section leaves no dead link."""
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    dead = []
+    for page in pages:
+        text = FENCE.sub("", page.read_text(encoding="utf-8"))
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # a web address
+            path, _, fragment = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                dead.append(f"{page.name}: {target} (no such file)")
+            elif fragment and linked.suffix == ".md" and fragment not in heading_anchors(linked):
+                dead.append(f"{page.name}: {target} (no such heading)")
+    assert len(pages) >= 6
+    assert dead == []
+
+
+def test_every_page_on_numbas_cache_names_each_place_it_can_be():
+    """Where a page says where the compiled kernels are kept, it names every place
+    ``ensure_numba_cache`` can leave them: one page said "under the package, or under
+    NUMBA_CACHE_DIR when the package folder is read-only" after the fallbacks came."""
+    kernels = (ROOT / "src" / "latentrec" / "kernels" / "__init__.py").read_text("utf-8")
+    assert 'f"latentrec-numba-{uid}"' in kernels
+    places = ["~/.cache/numba", "latentrec-numba-<uid>", "NUMBA_CACHE_DIR"]
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    incomplete = {
+        page.name: [p for p in places if p not in " ".join(page.read_text("utf-8").split())]
+        for page in pages
+        if "NUMBA_CACHE_DIR" in page.read_text("utf-8")
+    }
+    assert "README.md" in incomplete
+    assert {name: gaps for name, gaps in incomplete.items() if gaps} == {}
+
+
 # --- docs/scaling.md ------------------------------------------------------------------------
 
 

@@ -142,3 +142,91 @@ def test_readme_command_lines_run_as_written(tmp_path):
     assert table[0].split()[:2] == ["rank", "item_id"] and len(table) == 11
     assert "fold 5/5" in out["latentrec evaluate ml-100k --cv 5"]
     assert re.search(r"version \d+\.\d+", out["latentrec --version"])
+
+
+def commands_with_data_options(option: str = "--user-col") -> set[str]:
+    """Every command (``data info`` for a group's) whose ``--help`` shows ``option``."""
+    import click
+    from click.testing import CliRunner
+
+    from latentrec.cli import main
+
+    found = set()
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+            return
+        help_text = CliRunner().invoke(main, [*path, "--help"]).output
+        if option in help_text:
+            found.add(" ".join(path))
+
+    walk(main, [])
+    return found
+
+
+def test_the_data_options_sentence_names_every_command_that_takes_them():
+    """The README says which commands take the shared data options; a command that gains
+    them (``data convert``, ``store import``, ``recommend --data``) must be named there."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    sentence = re.search(r"Every command that reads ratings \((.*?)\) takes the same", text)
+    assert sentence, "the README's data-options sentence is gone"
+    named = set(re.findall(r"`([a-z -]+)`", sentence.group(1)))
+    assert commands_with_data_options() - named == set()
+
+
+def test_the_layout_line_names_every_subpackage():
+    text = README.read_text(encoding="utf-8")
+    layout = re.search(r"`src/latentrec/\{([a-z,]+)\}`", text)
+    assert layout, "the README's layout line is gone"
+    package = README.parent / "src" / "latentrec"
+    subpackages = {p.parent.name for p in package.glob("*/__init__.py")}
+    assert subpackages - set(layout.group(1).split(",")) == set()
+
+
+def test_the_quick_start_names_every_file_the_demo_writes():
+    """``make demo`` writes into ``out/``; the README's quick start says what lands there."""
+    demo = (README.parent / "src" / "latentrec" / "demo.py").read_text(encoding="utf-8")
+    code = "\n".join(line for line in demo.splitlines() if ">>>" not in line)  # not doctests
+    written = set(re.findall(r'\bout / "([\w.]+)"', code))
+    assert {"biased_mf_ml100k.npz", "ratings.db"} <= written, written
+    quick_start = README.read_text(encoding="utf-8").split("## In a notebook")[0]
+    assert {name for name in written if f"`out/{name}`" not in quick_start} == set()
+
+
+def test_every_command_is_shown_somewhere():
+    """A newcomer finds each command in README.md or docs/*.md as ``latentrec <command>``
+    (``onboard`` and ``store info`` were in ``--help`` alone)."""
+    pages = [README, *sorted((README.parent / "docs").glob("*.md"))]
+    text = " ".join(" ".join(page.read_text(encoding="utf-8").split()) for page in pages)
+    commands = all_commands()
+    assert {"onboard", "store info", "models rollback"} <= commands
+    assert {c for c in commands if f"latentrec {c}" not in text} == set()
+
+
+def all_commands() -> set[str]:
+    """Every command the ``latentrec`` group runs, a group's as ``group command``."""
+    import click
+
+    from latentrec.cli import main
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            return {c for n, sub in command.commands.items() for c in walk(sub, [*path, n])}
+        return {" ".join(path)}
+
+    return walk(main, [])
+
+
+def test_the_param_sentence_names_every_command_that_takes_it():
+    """``--param NAME=VALUE`` is how a reader sets a hyperparameter without its own
+    option; the README names the commands that take it."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    sentence = re.search(
+        r"popularity\. (.*?) any other hyperparameter as `--param NAME=VALUE`", text
+    )
+    assert sentence, "the README's --param sentence is gone"
+    named = set(re.findall(r"`([a-z -]+)`", sentence.group(1)))
+    assert {"train", "retrain"} <= commands_with_data_options("--param")
+    assert commands_with_data_options("--param") - named == set()
