@@ -1,3 +1,9 @@
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,3 +79,21 @@ def skewed_ratings(n_users=120, n_items=40, seed=0, rank=3) -> Interactions:
         {"title": [f"film {j}" for j in range(n_items)]}, index=100 + np.arange(n_items)
     )
     return Interactions.from_frame(df, rating_scale=(1, 5), item_features=titles)
+
+
+# ---------------------------------------------------------------------- permission bits
+# Permission bits do not bind root: a test of what a user who may not write sees runs its
+# child as root without the capabilities that override them.
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def can_drop_privileges() -> bool:
+    """Whether this root can run a child that the permission bits bind (setpriv works)."""
+    if not AS_ROOT or shutil.which("setpriv") is None:
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR)
+        probe = subprocess.run([*UNPRIVILEGED, "mkdir", os.path.join(folder, "x")], check=False)
+        os.chmod(folder, stat.S_IRWXU)
+        return probe.returncode != 0

@@ -11,11 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import UNPRIVILEGED
 
 from latentrec.kernels import ensure_numba_cache
 
-# Root without the capabilities that let it write anywhere: permission bits bind again.
-UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 

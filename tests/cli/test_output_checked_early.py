@@ -8,17 +8,14 @@ came only after that work shows as a recorded call.  No timing is measured.
 
 from __future__ import annotations
 
-import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner
-from conftest import cli_ratings_frame
+from conftest import AS_ROOT, UNPRIVILEGED, can_drop_privileges, cli_ratings_frame
 
 from latentrec.cli import data as data_cli
 from latentrec.cli import demo as demo_cli
@@ -26,7 +23,6 @@ from latentrec.cli import insight, main, onboard, recommend, train, tune
 from latentrec.cli._common import COMPILE_MESSAGE
 
 # Running as root, permission bits do not bind: a read-only folder is writable.
-AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 # id -> (arguments before -o, the file name written, spied (module, name) pairs, whether the
 # writer creates missing folders as mkdir -p does).  {csv} and {model} are filled in.
@@ -118,19 +114,6 @@ for spec in sys.argv[1].split(","):
 from latentrec.cli import main
 main(sys.argv[2:], prog_name="latentrec")
 """
-# Root without the capabilities that let it write anywhere: permission bits bind again.
-UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
-
-
-def can_drop_privileges() -> bool:
-    """Whether this root can run a child that the permission bits bind (setpriv works)."""
-    if not AS_ROOT or shutil.which("setpriv") is None:
-        return False
-    with tempfile.TemporaryDirectory() as folder:
-        os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR)
-        probe = subprocess.run([*UNPRIVILEGED, "mkdir", os.path.join(folder, "x")], check=False)
-        os.chmod(folder, stat.S_IRWXU)
-        return probe.returncode != 0
 
 
 def run(inputs, monkeypatch, name, output, child=False):

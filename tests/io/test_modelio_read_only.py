@@ -15,40 +15,27 @@ that override them (``setpriv``), as tests/cli/test_output_checked_early.py does
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import AS_ROOT, UNPRIVILEGED, can_drop_privileges
 
 import latentrec
 from latentrec import Interactions
 from latentrec.models import Popularity
 
 SRC = str(Path(latentrec.__file__).resolve().parents[1])
-AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
-
-
-def _can_drop_privileges() -> bool:
-    if shutil.which("setpriv") is None:
-        return False
-    with tempfile.TemporaryDirectory() as folder:
-        os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR)
-        probe = subprocess.run([*UNPRIVILEGED, "mkdir", os.path.join(folder, "x")], check=False)
-        os.chmod(folder, stat.S_IRWXU)
-        return probe.returncode != 0
 
 
 pytestmark = [
     pytest.mark.skipif(os.name != "posix", reason="POSIX permissions"),
     pytest.mark.skipif(
-        AS_ROOT and not _can_drop_privileges(), reason="root that cannot drop its overrides"
+        AS_ROOT and not can_drop_privileges(), reason="root that cannot drop its overrides"
     ),
 ]
 
