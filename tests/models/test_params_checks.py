@@ -28,7 +28,8 @@ from latentrec.models import (
 from latentrec.models._training import MAX_COUNT, MAX_REAL, check_float, check_int
 
 
-def _data() -> Interactions:
+def sweep_data() -> Interactions:
+    """12 users x 9 items, 1-5 stars, every user and item rated (the sweep's data)."""
     rng = np.random.default_rng(0)
     dense = rng.integers(1, 6, size=(12, 9)) * (rng.random((12, 9)) < 0.6)
     dense[:, 0] = 3
@@ -157,7 +158,7 @@ def test_recommend_from_a_file_whose_k_is_too_wide_names_k(ratings, tmp_path):
     ],
 )
 def test_the_largest_values_allowed_fit_save_and_load(cls, params, tmp_path):
-    model = cls(**params).fit(_data())
+    model = cls(**params).fit(sweep_data())
     first = model.recommend(1, n=3).ids.tolist()
     model.save(tmp_path / "m.npz")
     assert latentrec.load(tmp_path / "m.npz").recommend(1, n=3).ids.tolist() == first
@@ -174,5 +175,5 @@ def test_a_divergence_caused_by_another_hyperparameter_names_it(cls, params, nam
     # Before: only "lower learning_rate (where the model has one) or raise regularization",
     # wrong advice for a huge init_std or regularization.
     with pytest.raises(FloatingPointError, match="diverged") as err:
-        cls(n_factors=2, n_epochs=2, random_state=0, verbose=False, **params).fit(_data())
+        cls(n_factors=2, n_epochs=2, random_state=0, verbose=False, **params).fit(sweep_data())
     assert names in str(err.value) and "\n" not in str(err.value)

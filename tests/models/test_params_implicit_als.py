@@ -3,19 +3,10 @@ a FloatingPointError that says what to change, and name rows by their ids."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+from test_params_checks import sweep_data
 
-from latentrec import Interactions
 from latentrec.models import ImplicitALS
-
-
-def _data() -> Interactions:
-    rng = np.random.default_rng(0)
-    dense = rng.integers(1, 6, size=(12, 9)) * (rng.random((12, 9)) < 0.6)
-    dense[:, 0] = 3
-    dense[0, :] = 4
-    return Interactions.from_dense(dense)
 
 
 def test_an_alpha_that_breaks_conjugate_gradient_is_a_floating_point_error_naming_alpha():
@@ -23,7 +14,7 @@ def test_an_alpha_that_breaks_conjugate_gradient_is_a_floating_point_error_namin
     # (a ZeroDivisionError in a numba worker).
     model = ImplicitALS(n_factors=2, n_epochs=2, alpha=1e12, random_state=0, num_threads=1)
     with pytest.raises(FloatingPointError, match=r"conjugate gradient broke down.*lower alpha"):
-        model.fit(_data())
+        model.fit(sweep_data())
     assert not model.is_fitted
 
 
@@ -33,6 +24,6 @@ def test_a_singular_cholesky_system_names_the_user_by_its_id():
         n_factors=2, n_epochs=2, alpha=1e12, solver="cholesky", random_state=0, num_threads=1
     )
     with pytest.raises(FloatingPointError) as err:
-        model.fit(_data())
+        model.fit(sweep_data())
     assert "np.int64" not in str(err.value)
     assert "system of user 0 " in str(err.value) or "system of item 0 " in str(err.value)
