@@ -42,6 +42,13 @@ CG_BREAKDOWN = 1e-5
 #: :func:`max_condition`: the exact solver refuses a Gram matrix whose condition number
 #: times ``k · eps64`` exceeds 1 / this, i.e. whose solve may be off by more than 1e-3.
 EXACT_DIGITS_MARGIN = 1e4
+#: The largest float32: a CG sum past it is infinite, and the row's solve is lost.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Reassociation (to vectorise the dot products) and fused multiply-add, but never the
+#: assumption that values are finite: with numba's ``fastmath=True`` ("nnan", "ninf")
+#: the tests for an overflowed sum below were compiled away, and an infinite ``pᵀAp``
+#: went on to NaN and a division by zero (a SystemError out of the parallel kernel).
+CG_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 #: float64 machine epsilon, for the pivot test of :func:`cholesky_half_step`.
 EPS64 = float(np.finfo(np.float64).eps)
 #: Rows of Y cast to float64 at a time by :func:`gram` (16 MiB at k = 32).
@@ -155,11 +162,18 @@ def max_condition(k: int) -> float:
     return 1.0 / (EXACT_DIGITS_MARGIN * max(k, 1) * EPS64)
 
 
-def cg_half_step(indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chunk_loss):
+def cg_half_step(indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chunk_loss) -> int:
     """Update every row of X in place by ``cg_steps`` CG steps warm-started from X.
 
     ``A0 = YᵀY + λI`` (float32, k x k).  Writes the sum of the new row objectives of
     chunk ``c`` (rows ``bounds[c]:bounds[c+1]``) to ``chunk_loss[c]`` (float64).
+
+    Returns the number of chunks in which a row's CG sums overflowed float32 (a
+    residual or a curvature ``pᵀAp`` past :data:`FLOAT32_MAX`: confidences too large
+    for the factors' scale); such a row stops where it was, its chunk's loss is NaN,
+    and the caller must not use the half-step.  A row whose residual is already (near)
+    zero stops before dividing by it (the standard CG guard), as does a direction of
+    zero curvature (see :data:`CG_BREAKDOWN`), so no step ever divides by zero.
 
     The row solver :func:`_cg_rows` (``fastmath``) is called once on an empty range before
     the parallel kernel runs.  Why: the parallel kernel carries its own copy of the row
@@ -179,12 +193,14 @@ def cg_half_step(indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chu
         >>> cg_half_step(ro([0, 1], np.int64), ro([0], np.int32), ro([1.0], np.float32),
         ...              np.float32(1.0), X, Y, gram(Y, 1.0), np.int64(2),
         ...              np.array([0, 1], np.int64), loss)
+        0
         >>> [round(float(v), 4) for v in X[0]]
         [0.6667, 0.0]
     """
     empty = np.int64(0)
     _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, empty, empty)
     _cg_half_step_parallel(indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chunk_loss)
+    return int(np.count_nonzero(np.isnan(chunk_loss)))
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -198,9 +214,10 @@ def _cg_half_step_parallel(
         )
 
 
-@njit(cache=True, fastmath=True, nogil=True)
+@njit(cache=True, fastmath=CG_FASTMATH, nogil=True)
 def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pragma: no cover
-    """CG steps on rows ``lo:hi`` of X (see :func:`cg_half_step`); returns their objective sum."""
+    """CG steps on rows ``lo:hi`` of X (see :func:`cg_half_step`); returns their objective
+    sum, NaN if a row's sums overflowed float32."""
     k = X.shape[1]
     r = np.empty(k, dtype=np.float32)
     p = np.empty(k, dtype=np.float32)
@@ -248,9 +265,11 @@ def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pra
             r0[f] = r[f]
             p[f] = r[f]
             rs_old += r[f] * r[f]
-        for _ in range(cg_steps):
+        # Not "> FLOAT32_MAX": that is False for NaN, which must count as overflow too.
+        overflow = not (rs_old <= FLOAT32_MAX and trace <= FLOAT32_MAX)
+        for _ in range(cg_steps if not overflow else 0):
             if rs_old < CG_TOLERANCE:
-                break
+                break  # already solved: the steps below would divide by a zero residual
             for f in range(k):
                 Ap[f] = 0.0
             for g in range(k):
@@ -271,6 +290,11 @@ def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pra
             for f in range(k):
                 pAp += p[f] * Ap[f]
                 pp += p[f] * p[f]
+            if not pAp <= FLOAT32_MAX:
+                # An infinite pᵀAp (the compared threshold is float64, so it passed the
+                # test below) made every step 0, then NaN: the row was silently not solved.
+                overflow = True
+                break
             if not pAp > CG_BREAKDOWN * trace * pp:
                 break
             step = rs_old / pAp
@@ -281,6 +305,9 @@ def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pra
                 Ad[f] += step * Ap[f]
                 r[f] -= step * Ap[f]
                 rs_new += r[f] * r[f]
+            if not rs_new <= FLOAT32_MAX:
+                overflow = True
+                break
             if rs_new < CG_TOLERANCE:
                 break
             beta = rs_new / rs_old
@@ -293,6 +320,8 @@ def _cg_rows(indptr, indices, values, alpha, X, Y, A0, cg_steps, lo, hi):  # pra
             b_d += np.float64(r0[f]) * d[f] + np.float64(x0[f]) * Ad[f]
             r_x += np.float64(r[f]) * X[u, f]
         loss += sum_c - (b_x0 + b_d) - r_x
+        if overflow:
+            loss = np.nan
     return loss
 
 

@@ -43,6 +43,13 @@ ITEM_BLOCKS = 8
 #: Values turned into log confidences per slice (float64 temporaries of this length).
 STRENGTH_SLICE = 1 << 18
 MIN_BLOCK_CELLS = 1 << 18
+#: The largest confidence ``1 + alpha·v`` that ``solver="cg"`` takes: 2^24, where float32
+#: (CG's arithmetic) stops telling c from c − 1, so the blank cells' weight of 1 is lost
+#: in rounding.  CG's curvature ``pᵀAp`` grows as the cube of the confidence and
+#: overflows float32 from about 1e10 (1e11 with factors of size 1, less with larger
+#: ones); up to this bound CG matched a float64 dense solve on factors up to 100 times
+#: larger (tests/kernels/test_cg_alpha_range.py).
+MAX_CONFIDENCE = float(2**24)
 
 
 def resolve_settings(
@@ -121,6 +128,34 @@ def resolve_settings(
     }
 
 
+def check_confidence(alpha: float, strengths: np.ndarray) -> None:
+    """Refuse an ``alpha`` that gives some cell a confidence over :data:`MAX_CONFIDENCE`,
+    naming alpha, the confidence and the largest alpha these values allow.
+
+    ``strengths`` are the v of ``c = 1 + alpha·v`` (see ``ImplicitALS._strength``).
+
+    Example:
+        >>> import numpy as np
+        >>> check_confidence(1e6, np.array([1.0, 5.0]))
+        >>> try:
+        ...     check_confidence(1e12, np.array([1.0, 5.0]))
+        ... except ValueError as err:
+        ...     print(str(err)[:68])
+        alpha=1000000000000.0 gives the strongest cell a confidence of 5e+12
+    """
+    top = float(np.max(strengths)) if strengths.size else 0.0
+    highest = 1.0 + float(alpha) * top
+    if highest > MAX_CONFIDENCE:
+        raise ValueError(
+            f"alpha={alpha!r} gives the strongest cell a confidence of {highest:.3g} "
+            f"(1 + alpha x {top:.4g}, its strength), more than the {MAX_CONFIDENCE:.0f} "
+            "(2^24) the conjugate-gradient solver computes in float32 (past it the blank "
+            "cells' weight of 1 is lost in rounding, and from about 1e10 its sums overflow); "
+            f"lower alpha to at most {(MAX_CONFIDENCE - 1.0) / top:.4g}, or use "
+            'solver="cholesky"'
+        )
+
+
 class ImplicitALS(FactorModel):
     """Implicit-feedback matrix factorisation: scores ``p_u · q_i`` from plays, clicks, views.
 
@@ -190,7 +225,9 @@ class ImplicitALS(FactorModel):
             ``"cholesky"`` refuses, naming the fix, and ``"cg"`` gives a least-squares
             minimiser whose scores are those of the minimum-norm one.
         alpha: confidence slope (larger trusts observed cells more than blank ones), or
-            ``"auto"``.
+            ``"auto"``.  With ``solver="cg"`` no cell's confidence may exceed 2^24
+            (:data:`MAX_CONFIDENCE`): ``fit`` refuses a larger alpha, naming it and the
+            largest the data allows, before it allocates anything.
         confidence: ``"linear"``, ``"log"`` or ``"auto"``.
         epsilon: ε of the ``"log"`` confidence (ignored for ``"linear"``), or ``"auto"``.
         solver: ``"cg"`` or ``"cholesky"``.
@@ -314,6 +351,8 @@ class ImplicitALS(FactorModel):
             _readonly(by_user.indices, np.int32),
             self._strength(by_user.data),
         )
+        if self.solver == "cg":
+            check_confidence(self.alpha_, user_rows[2])
         # Uniform small starting values, as implicit; rows without data start (and stay) 0.
         # Scaled in place: at 10M cells a temporary copy of X would set the fit's peak.
         X = rng.random((data.n_users, k), dtype=np.float32)
@@ -414,31 +453,26 @@ class ImplicitALS(FactorModel):
         indptr, indices, values = rows
         A0, budget = system
         if self.solver == "cg":
-            try:
-                cg_half_step(
-                    indptr,
-                    indices,
-                    values,
-                    alpha,
-                    X,
-                    Y,
-                    A0,
-                    np.int64(self.cg_steps),
-                    bounds,
-                    chunk_loss,
-                )
-            except (ZeroDivisionError, SystemError) as err:
-                # A step of zero curvature in float32 (confidences near 1e12 swamp the
-                # rest of the system) divides by zero; numba's parallel kernel reports it
-                # as a SystemError caused by the ZeroDivisionError.
-                cause = err if isinstance(err, ZeroDivisionError) else err.__cause__
-                if not isinstance(cause, ZeroDivisionError):
-                    raise
+            overflowed = cg_half_step(
+                indptr,
+                indices,
+                values,
+                alpha,
+                X,
+                Y,
+                A0,
+                np.int64(self.cg_steps),
+                bounds,
+                chunk_loss,
+            )
+            if overflowed:
+                # Confidences of about 1e11 or more against factors of ordinary size
+                # overflow CG's float32 sums (pᵀAp grows as the cube of the confidence).
                 raise FloatingPointError(
                     f"ImplicitALS: conjugate gradient broke down in a {side} half-step "
-                    f"(alpha={self.alpha_!r} makes the confidences too large for float32); "
-                    "lower alpha or raise regularization"
-                ) from None
+                    f"(alpha={self.alpha_!r} makes the confidences too large for float32: "
+                    "its sums overflowed); lower alpha or raise regularization"
+                )
         else:
             failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
             cholesky_half_step(
