@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import numba
 import numpy as np
 from tqdm.auto import tqdm
+
+from ..io.modelfile import free_memory
 
 # The largest count a hyperparameter may hold.  Counts reach numba kernels, ARPACK and
 # allocations as 64-bit (ARPACK: 32-bit) integers: a wider Python int fails inside them
@@ -52,7 +56,8 @@ def check_epochs(value, patience) -> None:
     stopping then ends the fit, epochs are counted in Python (no kernel sees the number),
     and ``n_epochs=sys.maxsize`` is a common way to write "until validation stops
     improving" (fits and model files made so before counts were bounded train and load
-    as before).
+    as before).  ``fit`` refuses such a count when it has no validation data, which
+    patience needs (``base._check_epochs_end``).
 
     Example:
         >>> import sys
@@ -64,6 +69,86 @@ def check_epochs(value, patience) -> None:
         n_epochs must be an integer >= 1 and <= 2147483647, got 9223372036854775807
     """
     check_int("n_epochs", value, maximum=MAX_COUNT if patience is None else 2**63 - 1)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a fit may still allocate: what the system says is free (model
+    files use the same figure, :func:`latentrec.io.modelfile.free_memory`), else the
+    machine's physical memory (``os.sysconf``), else ``None`` (unknown: nothing is
+    refused).
+
+    Example:
+        >>> free = available_memory()
+        >>> free is None or free >= 0
+        True
+    """
+    free = free_memory()
+    if free is not None:
+        return free
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fit_memory(model, knobs: tuple[str, ...], need: int, n_users: int, n_items: int) -> None:
+    """Refuse a fit whose arrays would take more memory than is available, before any is
+    allocated: one ValueError naming the size hyperparameters ``knobs`` of ``model``
+    with their values, the bytes the fit needs (``need``, a lower bound of its peak:
+    the learned factors plus each algorithm's work space) and the bytes available.
+
+    Without it ``n_factors=2**31 - 1`` either failed in NumPy's allocator, which the
+    command line can only call "out of memory", or, where the system overcommits,
+    ran until the kernel killed the process.
+
+    Example:
+        >>> from latentrec.models import BiasedMF
+        >>> check_fit_memory(BiasedMF(n_factors=8), ("n_factors",), 4096, 10, 10)
+        >>> try:
+        ...     check_fit_memory(BiasedMF(n_factors=2**31 - 1), ("n_factors",), 2**62, 10, 10)
+        ... except ValueError as err:
+        ...     print(str(err)[:53])
+        BiasedMF: n_factors=2147483647 needs at least 4.0 EiB
+    """
+    free = available_memory()
+    if free is None or need <= free:
+        return
+    shown = ", ".join(f"{name}={getattr(model, name)!r}" for name in knobs)
+    lower = " or ".join(knobs)
+    raise ValueError(
+        f"{type(model).__name__}: {shown} needs at least {byte_size(need)} ({need:,} bytes) "
+        f"of memory to fit {n_users:,} users x {n_items:,} items, more than the "
+        f"{byte_size(free)} ({free:,} bytes) available here; lower {lower}"
+    )
+
+
+def work_threads(num_threads, n_rows: int) -> int:
+    """Threads that each hold a row's work space at once: ``num_threads`` (or numba's
+    default), at most numba's limit and the number of rows.
+
+    Example:
+        >>> work_threads(4, 2)
+        2
+    """
+    wanted = numba.get_num_threads() if num_threads is None else int(num_threads)
+    return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS, n_rows))
+
+
+def byte_size(n: int) -> str:
+    """A byte count for people, in binary units.
+
+    Example:
+        >>> byte_size(512), byte_size(3 * 2**20), byte_size(2**62)
+        ('512 bytes', '3.0 MiB', '4.0 EiB')
+    """
+    if n < 1024:
+        return f"{n} bytes"
+    value = n / 1024
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if value < 1024 or unit == "EiB":
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 def check_real(name: str, value, *, minimum: float | None = 0.0, positive: bool = False) -> None:

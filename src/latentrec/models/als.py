@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from ..data.interactions import Interactions
 from ..kernels.als import als_half_step, squared_error_rows
 from ..kernels.threads import numba_threads
-from ._training import check_epochs, check_float, check_int, run_epochs
+from ._training import check_epochs, check_float, check_int, run_epochs, work_threads
 from .factor import FactorModel
 
 
@@ -35,7 +35,7 @@ class ALS(FactorModel):
         n_factors: k, the number of latent factors.
         n_epochs: ALS iterations (an item half-step then a user half-step each); an upper
             bound with ``patience``, which lets it be as large as ``sys.maxsize`` (until
-            validation stops improving).
+            validation stops improving; such a fit without validation data is refused).
         regularization: λ for the factors, multiplied by each row's number of ratings.
         bias_regularization: λ_b for the biases (defaults to ``regularization``).
         init_std: users' factors start as N(0, init_std²) (the first half-step solves the
@@ -95,6 +95,20 @@ class ALS(FactorModel):
         if self.patience is not None:
             check_int("patience", self.patience)
         check_threads(self.num_threads)
+
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The factors, then the larger of P's float64 draw and one (k+1)² float64
+        system per thread.
+
+        Example:
+            >>> ALS(n_factors=2, num_threads=1)._fit_bytes(10, 5, 20)  # 120 + max(160, 72)
+            280
+        """
+        k = int(self.n_factors)
+        threads = work_threads(self.num_threads, max(n_users, n_items))
+        return super()._fit_bytes(n_users, n_items, nnz) + max(
+            8 * n_users * k, threads * 8 * (k + 1) ** 2
+        )
 
     def _regs(self) -> tuple[float, float]:
         reg = float(self.regularization)

@@ -27,7 +27,7 @@ from ..data.vocabulary import UnknownIdError
 from ..errors import NotFittedError, PredictsNoRatingsError
 from ..registry import register
 from . import persistence
-from ._training import check_bool, check_verbose
+from ._training import MAX_COUNT, check_bool, check_fit_memory, check_verbose
 from .catalog import Catalog, Fitted
 from .inputs import as_interactions, check_has_ratings, count_shared_cells
 from .ranking import Ranking, check_n, id_array, index_array, reads_fitted
@@ -77,6 +77,9 @@ class Recommender(Ranking):
 
     _array_state: tuple[str, ...] = ()
     _scalar_state: tuple[str, ...] = ()
+    #: The hyperparameters that size a fit's arrays, named when they would not fit in
+    #: memory (see :meth:`_fit_bytes`).
+    _size_params: tuple[str, ...] = ()
     predicts_ratings = True
 
     def __init_subclass__(cls, **kwargs):
@@ -338,6 +341,10 @@ class Recommender(Ranking):
                 )
         self._check_params()
         _check_shared_params(self)
+        _check_epochs_end(self, validation)
+        need = self._fit_bytes(data.n_users, data.n_items, data.nnz)
+        if need:
+            check_fit_memory(self, self._size_params, need, data.n_users, data.n_items)
         self.__dict__["_fitting"] = Fitted.build(Catalog.from_interactions(data), {})
         try:
             self._fit(data, validation)
@@ -378,6 +385,20 @@ class Recommender(Ranking):
 
     def _check_params(self) -> None:
         """Validate hyperparameters (called by ``fit``, never by ``__init__``)."""
+
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """Bytes ``_fit`` allocates at least on a table of this shape (and ``nnz`` stored
+        cells) with these
+        hyperparameters (the learned arrays and the algorithm's work space: a lower
+        bound of its peak), or 0 where no hyperparameter sizes them.  ``fit`` refuses,
+        naming :attr:`_size_params`, a fit that needs more than the memory available.
+
+        Example:
+            >>> from latentrec.models import Biases
+            >>> Biases()._fit_bytes(1000, 500, 2000)
+            0
+        """
+        return 0
 
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         raise NotImplementedError
@@ -596,6 +617,32 @@ def _check_shared_params(model) -> None:
     for p in inspect.signature(type(model).__init__).parameters.values():
         if isinstance(p.default, bool):
             check_bool(p.name, getattr(model, p.name))
+
+
+def _check_epochs_end(model, validation) -> None:
+    """Refuse an ``n_epochs`` over :data:`MAX_COUNT` (allowed with ``patience``: "until
+    validation stops improving") when the fit has no validation data: patience is then
+    never consulted, and the fit would run that many epochs, practically forever.
+
+    Example:
+        >>> import sys
+        >>> from latentrec.models import BiasedMF
+        >>> try:
+        ...     _check_epochs_end(BiasedMF(n_epochs=sys.maxsize, patience=3), None)
+        ... except ValueError as err:
+        ...     print(str(err)[:62])
+        n_epochs=9223372036854775807 ends only by patience, and patien
+    """
+    names = model.param_names()
+    if "n_epochs" not in names or "patience" not in names:
+        return
+    n_epochs = model.n_epochs
+    if n_epochs > MAX_COUNT and (validation is None or validation.nnz == 0):
+        raise ValueError(
+            f"n_epochs={n_epochs!r} ends only by patience, and patience needs validation "
+            "data, which this fit was not given: pass validation to fit (held-out cells) "
+            f"or an n_epochs of at most {MAX_COUNT}"
+        )
 
 
 def _check_random_state(model) -> None:

@@ -115,6 +115,20 @@ class BayesianMF(FactorModel):
             check_float("alpha", self.alpha, positive=True)
         check_threads(self.num_threads)
 
+    _size_params = ("n_factors", "n_samples")
+
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The factors, a kept copy of them per sample, and one float64 draw of
+        (larger side) x (k + 1) normals per half-step.
+
+        Example:
+            >>> BayesianMF(n_factors=2, n_samples=3)._fit_bytes(10, 5, 20)  # 120 x 4 + 240
+            720
+        """
+        k = int(self.n_factors)
+        factors = super()._fit_bytes(n_users, n_items, nnz) * (1 + int(self.n_samples))
+        return factors + 8 * max(n_users, n_items) * (k + 1)
+
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)
         k = self.n_factors

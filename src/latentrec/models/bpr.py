@@ -59,6 +59,18 @@ class _PairwiseRanking(FactorModel):
         if self.num_threads is not None:
             check_int("num_threads", self.num_threads)
 
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The factors, a float64 draw of the larger side, and AdaGrad's sums.
+
+        Example:
+            >>> BPR(n_factors=2, optimizer="sgd")._fit_bytes(10, 5, 20)  # 120 + 160
+            280
+        """
+        k = int(self.n_factors)
+        factors = super()._fit_bytes(n_users, n_items, nnz)
+        adagrad = factors if self.optimizer == "adagrad" else 0
+        return factors + 8 * max(n_users, n_items) * k + adagrad
+
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)
         k = self.n_factors

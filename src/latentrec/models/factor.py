@@ -54,6 +54,20 @@ class FactorModel(FoldIn, Recommender):
 
     _array_state = ("user_bias_", "item_bias_", "user_factors_", "item_factors_")
     _scalar_state = ("global_mean_",)
+    _size_params = ("n_factors",)
+
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The learned factors, (users + items) x k float32, which every factor model
+        holds at the end of its fit; algorithms add their work space.  0 for a model
+        without ``n_factors`` (the baselines).
+
+        Example:
+            >>> from latentrec.models import BiasedMF
+            >>> BiasedMF(n_factors=8)._fit_bytes(1000, 500, 2000)  # 1500 x 8 x 4 bytes
+            48000
+        """
+        k = self.__dict__.get("n_factors")
+        return 4 * (n_users + n_items) * int(k) if k is not None else 0
 
     def _set_state(self, mu, user_bias, item_bias, user_factors, item_factors) -> None:
         self.global_mean_ = float(mu)

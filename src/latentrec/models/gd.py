@@ -101,6 +101,15 @@ class GradientDescentMF(FactorModel):
                 )
             check_int("full_step_ratings", self.full_step_ratings, maximum=2**63 - 1)
 
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The factors, and U and V in float64 twice over (each step builds new ones).
+
+        Example:
+            >>> GradientDescentMF(n_factors=2)._fit_bytes(10, 5, 20)  # 120 + 480
+            600
+        """
+        return 5 * super()._fit_bytes(n_users, n_items, nnz)
+
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)
         rows, cols = data.user_idx, data.item_idx

@@ -459,7 +459,8 @@ class HybridMF(FactorModel):
     Args:
         n_factors: k.
         n_epochs: passes over the positive cells (an upper bound with ``patience``, which
-            lets it be as large as ``sys.maxsize``: until validation stops improving).
+            lets it be as large as ``sys.maxsize``: until validation stops improving;
+            such a fit without validation data is refused).
         loss: ``"bpr"`` or ``"warp"``.
         max_sampled: WARP's most negatives tried per positive.
         learning_rate: SGD step η.
@@ -616,6 +617,28 @@ class HybridMF(FactorModel):
         return out
 
     # ------------------------------------------------------------------ fitting
+    @property
+    def _size_params(self) -> tuple[str, ...]:
+        return ("n_factors", "max_sampled") if self.loss == "warp" else ("n_factors",)
+
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The composed factors, a float64 draw of the id rows of the larger side, and
+        with ``loss="warp"`` a table of ``max_sampled`` candidates per positive, in
+        chunks of :data:`CHUNK` positives.
+
+        Example:
+            >>> HybridMF(n_factors=2)._fit_bytes(10, 5, 20)  # 120 + 160
+            280
+            >>> HybridMF(n_factors=2, loss="warp", max_sampled=10)._fit_bytes(10, 5, 20)
+            2680
+        """
+        k = int(self.n_factors)
+        need = super()._fit_bytes(n_users, n_items, nnz) + 8 * max(n_users, n_items) * k
+        if self.loss == "warp":
+            # rng.integers draws int64 indices, which pick int32 items: 12 bytes each.
+            need += 12 * min(CHUNK, nnz) * int(self.max_sampled)
+        return need
+
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)
         k = self.n_factors

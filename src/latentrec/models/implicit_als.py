@@ -17,7 +17,7 @@ from ..kernels.implicit_als import (
 )
 from ..kernels.threads import numba_threads
 from ..kernels.transpose import block_edges, column_block, column_counts
-from ._training import check_float, check_int, run_epochs
+from ._training import check_float, check_int, run_epochs, work_threads
 from .factor import FactorModel
 
 CONFIDENCES = ("auto", "linear", "log")
@@ -312,6 +312,20 @@ class ImplicitALS(FactorModel):
             check_int("num_threads", self.num_threads)
 
     # ------------------------------------------------------------------ fitting
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The factors, the Gram matrix YᵀY, and with ``solver="cholesky"`` one k x k
+        float64 factorisation per thread.
+
+        Example:
+            >>> ImplicitALS(n_factors=2, num_threads=1)._fit_bytes(10, 5, 20)  # 120 + 32
+            152
+        """
+        k = int(self.n_factors)
+        need = super()._fit_bytes(n_users, n_items, nnz) + 8 * k * k
+        if self.solver == "cholesky":
+            need += work_threads(self.num_threads, max(n_users, n_items)) * 8 * k * k
+        return need
+
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         with numba_threads(self.num_threads):
             self._fit_als(data)

@@ -63,7 +63,8 @@ class BiasedMF(FactorModel):
     Args:
         n_factors: k, the number of latent factors.
         n_epochs: passes over the training cells (an upper bound with ``patience``,
-            which lets it be as large as ``sys.maxsize``: until validation stops improving).
+            which lets it be as large as ``sys.maxsize``: until validation stops improving;
+            such a fit without validation data is refused).
         learning_rate: η, the step size of the first epoch.
         learning_rate_decay: factor applied to the step size after each epoch, in (0, 1].
         regularization: λ for the factors.

@@ -116,6 +116,16 @@ class NMF(FactorModel):
         if self.num_threads is not None:
             check_int("num_threads", self.num_threads)
 
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The factors and a float64 draw of the larger side.
+
+        Example:
+            >>> NMF(n_factors=2)._fit_bytes(10, 5, 20)  # 120 + 160
+            280
+        """
+        draw = 8 * max(n_users, n_items) * int(self.n_factors)
+        return super()._fit_bytes(n_users, n_items, nnz) + draw
+
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         if data.ratings.min() < 0:
             raise ValueError(

@@ -119,6 +119,18 @@ class TruncatedSVD(FactorModel):
         if self.max_iter is not None:
             check_int("max_iter", self.max_iter)
 
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """The factors and the float64 singular vectors they come from; 0 for a rank
+        the data cannot have (``fit`` refuses it by name).
+
+        Example:
+            >>> TruncatedSVD(n_factors=2)._fit_bytes(10, 5, 20)  # 120 + 240
+            360
+        """
+        if int(self.n_factors) > min(n_users, n_items):
+            return 0
+        return 3 * super()._fit_bytes(n_users, n_items, nnz)
+
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         k = self.n_factors
         n_users, n_items = data.shape

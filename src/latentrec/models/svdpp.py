@@ -136,6 +136,15 @@ class SVDpp(FactorModel):
         if self.num_threads is not None:
             check_int("num_threads", self.num_threads)
 
+    def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
+        """P and Q, then the implicit factors Y (items x k) and the sums Z (users x k).
+
+        Example:
+            >>> SVDpp(n_factors=2)._fit_bytes(10, 5, 20)  # 120 + 120
+            240
+        """
+        return 2 * super()._fit_bytes(n_users, n_items, nnz)
+
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)
         k = self.n_factors
