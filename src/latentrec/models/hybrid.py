@@ -887,8 +887,9 @@ class HybridMF(FactorModel):
         with the training side table's columns.  Returns ``(vectors, biases)`` of shapes
         ``(m, k)`` and ``(m,)``, or ``(k,)`` and a float for a single row, so that
         ``bias + user_factors_[u] @ vector`` is the item's score for user u.  A value the
-        model never saw (a new genre) adds nothing, and a row with no known value gets the
-        zero vector: both are said in a ``UserWarning`` naming the values or rows.
+        model never saw (a new genre) and a column it was not trained on add nothing, and a
+        row with no known value gets the zero vector: each is said in a ``UserWarning``
+        naming the values, columns or rows.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -938,6 +939,19 @@ class HybridMF(FactorModel):
         single = isinstance(features, (pd.Series, dict))
         frame = _as_frame(features)
         x = encode_features(spec, frame, what=what)
+        # A column the model was not trained on was dropped without a word: a table with
+        # a new "director" column gave the vector of its other columns alone.  (A column
+        # with no value in it carries nothing to drop: a service's row of every known
+        # field, mostly None, says nothing.)
+        used = [c["column"] for c in spec["columns"]]
+        extra = [c for c in frame.columns if c not in used and frame[c].notna().any()]
+        if extra:
+            warnings.warn(
+                f"{what} feature column(s) {[str(c) for c in extra]} are not features of this "
+                f"model, which was trained on {used}: they add nothing to the vector",
+                UserWarning,
+                stacklevel=3,
+            )
         # Unseen values and empty rows were dropped without a word: a new genre gave a
         # vector from the other columns alone, an all-missing row the zero vector.
         unseen = _unseen_values(spec, frame, what)
