@@ -28,9 +28,9 @@ Routes (JSON shapes in :mod:`latentrec.service.schemas` and at ``/docs``)::
     POST   /admin/reload?force=                      (token)
     GET    /  and /static/...                        (the web page)
 
-List parameters repeat: ``?items=1&items=2``.  Ids in paths are percent-encoded text
-(``/users/a%2Fb/ratings`` is user ``a/b``).  "(token)": with a token configured, the
-route needs ``Authorization: Bearer <token>``.
+List parameters repeat: ``?items=1&items=2``.  An id in a path is one percent-encoded
+segment, ``quote(id, safe="")`` (``/users/a%2Fb/ratings`` is user ``a/b``).  "(token)":
+with a token configured, the route needs ``Authorization: Bearer <token>``.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
@@ -48,6 +48,7 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as PathPart
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -120,6 +121,25 @@ MAX_VALUE = 1e9
 # The Unix seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: the dates Python can show.
 EARLIEST_TS = -62_135_596_800
 LATEST_TS = 253_402_300_799
+
+
+# Ids in paths: one percent-encoded segment each (CheckedRoute.matches).  The examples
+# with a slash say so in the OpenAPI document, and let a client generated from it (and
+# the schemathesis contract test) send such ids.
+UserId = Annotated[
+    str,
+    PathPart(
+        description="The user's id, percent-encoded as one path segment (user `a/b` is `a%2Fb`).",
+        examples=["196", "a/b"],
+    ),
+]
+ItemId = Annotated[
+    str,
+    PathPart(
+        description="The item's id, percent-encoded as one path segment (item `a/b` is `a%2Fb`).",
+        examples=["242", "a/b"],
+    ),
+]
 
 
 def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
@@ -343,12 +363,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     # ------------------------------------------------------------------ reads
     @app.get(
-        "/users/{user_id:path}/recommendations",
+        "/users/{user_id}/recommendations",
         response_model=schemas.Recommendations,
         tags=["recommendations"],
     )
     async def user_recommendations(
-        user_id: str,
+        user_id: UserId,
         n: int = Query(10, ge=1, le=max_n, description="How many items."),
         items: Annotated[
             list[str] | None,
@@ -428,12 +448,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         return JSONResponse(recommendations_body(served, state, n, cand, banned, knobs))
 
     @app.get(
-        "/users/{user_id:path}/predictions",
+        "/users/{user_id}/predictions",
         response_model=schemas.Predictions,
         tags=["recommendations"],
     )
     def user_predictions(
-        user_id: str,
+        user_id: UserId,
         items: Annotated[
             list[str],
             Query(min_length=1, max_length=max_list, description="Items to score (repeat)."),
@@ -456,11 +476,11 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         }
 
     @app.get(
-        "/users/{user_id:path}/explain/{item_id:path}",
+        "/users/{user_id}/explain/{item_id}",
         response_model=schemas.Explanation,
         tags=["recommendations"],
     )
-    def user_explain(user_id: str, item_id: str):
+    def user_explain(user_id: UserId, item_id: ItemId):
         """Why the user gets this score: μ + b_u + b_i + Σ_f p_uf·q_if, the largest
         factor terms, and the user's own rated titles closest to the item (chosen by
         their stored stars, each with its rating, when the store holds any)."""
@@ -477,8 +497,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         body["fallback"] = not state.personal
         return body
 
-    @app.get("/items/{item_id:path}/similar", response_model=schemas.Similar, tags=["items"])
-    def similar(item_id: str, n: int = Query(10, ge=1, le=max_n)):
+    @app.get("/items/{item_id}/similar", response_model=schemas.Similar, tags=["items"])
+    def similar(item_id: ItemId, n: int = Query(10, ge=1, le=max_n)):
         """Items closest to this one ("Because you watched X"); empty when the model has
         no vector for it (or no factors at all)."""
         served = holder.current
@@ -514,8 +534,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         ]
         return {"model_version": served.version, "questions": table}
 
-    @app.get("/users/{user_id:path}/ratings", response_model=schemas.UserRatings, tags=["ratings"])
-    def user_ratings(user_id: str):
+    @app.get("/users/{user_id}/ratings", response_model=schemas.UserRatings, tags=["ratings"])
+    def user_ratings(user_id: UserId):
         """Everything the store holds for the user, newest first."""
         user_id = uid(user_id)
         served = holder.current
@@ -577,8 +597,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "total": total,
         }
 
-    @app.get("/items/{item_id:path}", response_model=schemas.ItemDetail, tags=["items"])
-    def item_detail(item_id: str):
+    @app.get("/items/{item_id}", response_model=schemas.ItemDetail, tags=["items"])
+    def item_detail(item_id: ItemId):
         """One catalogue entry."""
         check_id(item_id, "item_id", max_id)
         served = holder.current
@@ -709,12 +729,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         return written(served, result)
 
     @app.delete(
-        "/users/{user_id:path}/ratings/{item_id:path}",
+        "/users/{user_id}/ratings/{item_id}",
         response_model=schemas.Deleted,
         dependencies=writes,
         tags=["ratings"],
     )
-    def delete_rating(user_id: str, item_id: str):
+    def delete_rating(user_id: UserId, item_id: ItemId):
         """Remove one stored rating (and the user's events on the item)."""
         user_id = uid(user_id)
         check_id(item_id, "item_id", max_id)
@@ -730,12 +750,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         }
 
     @app.delete(
-        "/users/{user_id:path}",
+        "/users/{user_id}",
         response_model=schemas.Deleted,
         dependencies=writes,
         tags=["ratings"],
     )
-    def delete_user(user_id: str):
+    def delete_user(user_id: UserId):
         """Erase everything stored about the user; they get the popularity list from now on."""
         user_id = uid(user_id)
         deleted = store.delete_user(user_id)
@@ -743,12 +763,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         return {"model_version": holder.current.version, "user_id": user_id, "deleted": deleted}
 
     @app.post(
-        "/users/{user_id:path}/onboarding",
+        "/users/{user_id}/onboarding",
         response_model=schemas.Recommendations,
         dependencies=writes,
         tags=["onboarding"],
     )
-    def onboarding(user_id: str, body: schemas.OnboardingIn):
+    def onboarding(user_id: UserId, body: schemas.OnboardingIn):
         """Store a new user's answers as their ratings and return their first page."""
         user_id = uid(user_id)
         if not body.answers:
@@ -902,6 +922,13 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             "reloaded": swapped,
             "previous_version": previous,
         }
+
+    # Last of the API's routes: ids holding literal slashes (/users/a/b/ratings), as
+    # clients sent them when the routes took {user_id:path}, for paths no route above
+    # takes segment by segment.
+    for route in list(app.router.routes):
+        if isinstance(route, CheckedRoute) and route.param_convertors:
+            app.router.routes.append(route.with_slashes())
 
     # ------------------------------------------------------------------ the page
     @app.get("/", include_in_schema=False)

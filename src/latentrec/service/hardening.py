@@ -5,6 +5,8 @@ over the limit gets 413 before a handler runs, one not received whole in time 40
 browser headers (:class:`SecurityHeaders`: nosniff, a content security policy, no
 framing), the per-request access log and
 metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
+the route class (:class:`CheckedRoute`: a query parameter or JSON key it would ignore is
+a 422, and ids in a path are matched as percent-encoded segments of the path as sent),
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
 over-long, NUL and lone surrogates are refused with 422) and the error responses
@@ -15,13 +17,16 @@ unreachable, never a stack trace for 5xx).
 from __future__ import annotations
 
 import asyncio
+import copy
 import hmac
 import json
 import logging
 import os
+import re
 import time
 import typing
 import uuid
+from urllib.parse import quote, unquote
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +34,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import Tag
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..store import StoreError, StoreUnavailableError
 
@@ -369,7 +375,67 @@ class CheckedRoute(APIRoute):
 
     ``app.router.route_class = CheckedRoute`` before the routes are added.  Routes
     left out of the OpenAPI page (the web page at ``/``) take any query.
+
+    A route with ids in its path (``/users/{user_id}/explain/{item_id}``) is matched on
+    the path as the client sent it, each id being one percent-encoded segment
+    (``/users/a%2Fexplain%2Fb/ratings`` is user ``a/explain/b``); see :meth:`matches`
+    and :meth:`with_slashes`.
     """
+
+    def matches(self, scope):
+        """Match the undecoded path (``scope["raw_path"]``); the ids are decoded after.
+
+        Starlette routes on the decoded path, where ``%2F`` is already ``/``: a user
+        ``a/explain/b`` was routed to ``/explain/`` and a client could not say where an
+        id ends.  Here ``[^/]+`` (the ``{user_id}`` template) is one segment, and only
+        then is it decoded.  Overriding the route's match is the least code for it: a
+        convertor sees only the decoded text, and an ASGI step rewriting
+        ``scope["path"]`` would change what every other route, the static files and
+        the access log see.
+
+        Example:
+            >>> route = CheckedRoute("/users/{user_id}/ratings", lambda user_id: None)
+            >>> def ask(raw):
+            ...     scope = {"type": "http", "method": "GET", "raw_path": raw.encode(),
+            ...              "path": unquote(raw)}
+            ...     match, child = route.matches(scope)
+            ...     return match.name, child.get("path_params")
+            >>> ask("/users/a%2Fexplain%2Fb/ratings")
+            ('FULL', {'user_id': 'a/explain/b'})
+            >>> ask("/users/a/b/ratings")  # literal slashes: with_slashes's twin's
+            ('NONE', None)
+        """
+        if scope["type"] != "http" or not self.param_convertors:
+            return super().matches(scope)
+        match, child = super().matches({**scope, "path": raw_route_path(scope)})
+        if match is not Match.NONE:
+            params = child["path_params"]
+            for name in self.param_convertors:
+                params[name] = unquote(params[name])
+        return match, child
+
+    def with_slashes(self) -> CheckedRoute:
+        """A twin of this route whose ids may hold literal slashes (``/users/a/b/ratings``
+        is user ``a/b``), hidden from the OpenAPI document.
+
+        Clients sent such paths when the routes took ``{user_id:path}``; the twins,
+        added after every route, keep them working where no route takes the path
+        segment by segment, in the order the routes were added (so an id holding
+        ``/explain/`` or ending in ``/ratings`` must be encoded: ``%2F``).
+
+        Example:
+            >>> route = CheckedRoute("/items/{item_id}", lambda item_id: None)
+            >>> twin = route.with_slashes()
+            >>> scope = {"type": "http", "method": "GET", "raw_path": b"/items/a/b",
+            ...          "path": "/items/a/b"}
+            >>> twin.matches(scope)[1]["path_params"], twin.include_in_schema
+            ({'item_id': 'a/b'}, False)
+        """
+        twin = copy.copy(self)
+        # compile_path writes each {name} as (?P<name>[^/]+) and escapes the rest.
+        twin.path_regex = re.compile(self.path_regex.pattern.replace("[^/]+", ".*"))
+        twin.include_in_schema = False
+        return twin
 
     def get_route_handler(self):
         handler = super().get_route_handler()
@@ -407,6 +473,29 @@ class CheckedRoute(APIRoute):
             return await handler(request)
 
         return checked
+
+
+def raw_route_path(scope) -> str:
+    """The request's path as the client encoded it, for matching ids segment by segment.
+
+    ``scope["raw_path"]`` where the ASGI server gave it (uvicorn does, the root path
+    included, as in ``scope["path"]``); otherwise ``scope["path"]`` encoded again, its
+    slashes taken for separators.  The raw path is taken even where ``scope["path"]``
+    is not its decoding: Starlette's test client decodes twice (``a%252Fb`` arrives as
+    ``a/b``), and the router's trailing-slash retry edits only ``path`` (an id route's
+    answer is the same either way: the twins of ``with_slashes`` take any tail).
+
+    Example:
+        >>> raw_route_path({"path": "/users/a/b", "raw_path": b"/users/a%2Fb"})
+        '/users/a%2Fb'
+        >>> raw_route_path({"path": "/users/50% off"})
+        '/users/50%25%20off'
+    """
+    raw = scope.get("raw_path")
+    if raw is None:
+        return quote(scope["path"], safe="/")
+    # An HTTP request line is ASCII; latin-1 maps any byte to one character.
+    return raw.decode("latin-1")
 
 
 def body_error(message: str) -> RequestValidationError:
