@@ -60,7 +60,8 @@ class HyperparameterError(ValueError):
     """Hyperparameter values that are valid in themselves but that ``fit`` refuses for the
     data it was given: arrays that would not fit in memory (``n_factors`` and the other
     sizes), an ImplicitALS ``alpha`` whose confidences the conjugate-gradient solver
-    cannot compute, an ``n_epochs`` that only patience could end with no validation data.
+    cannot compute, an ``n_epochs`` that only patience could end with no validation data,
+    a HybridMF ``min_rating`` above every training value.
 
     A ``ValueError``, as every refusal of a value is; its own class so that a search over
     hyperparameters (:func:`latentrec.evaluation.tune`) can record such a trial as failed

@@ -13,7 +13,7 @@ from latentrec import Interactions
 from latentrec.cli import main
 from latentrec.errors import HyperparameterError
 from latentrec.evaluation.tuning import tune
-from latentrec.models import BiasedMF, ImplicitALS
+from latentrec.models import BiasedMF, HybridMF, ImplicitALS
 
 optuna = pytest.importorskip("optuna")
 
@@ -75,6 +75,19 @@ def test_a_size_beyond_memory_fails_its_trial_and_the_search_goes_on():
     assert trials.loc[2**31 - 1, "state"] == "fail"
     assert trials.loc[2**31 - 1, "error"].startswith("BiasedMF: n_factors=2147483647 needs")
     assert trials.loc[2, "state"] == "complete" and result.best_params == {"n_factors": 2}
+
+
+@pytest.mark.filterwarnings("ignore::latentrec.evaluation.tuning.TuningWarning")
+def test_a_min_rating_above_every_value_fails_its_trial_and_the_search_goes_on():
+    with pytest.raises(HyperparameterError, match=r"min_rating=9.0 \(the highest is 5\)"):
+        HybridMF(n_factors=2, n_epochs=1, min_rating=9.0).fit(DATA)
+    model = HybridMF(n_factors=2, n_epochs=2, random_state=0)
+    space = {"min_rating": ("categorical", [1.0, 9.0])}
+    result = tune(model, DATA, space, metric="ndcg@5", n_trials=2, random_state=0)
+    trials = result.trials.set_index("min_rating")
+    assert trials.loc[9.0, "state"] == "fail"
+    assert trials.loc[9.0, "error"].startswith("no training cell has a rating >= min_rating=9.0")
+    assert result.best_params == {"min_rating": 1.0}
 
 
 @pytest.fixture(scope="module")

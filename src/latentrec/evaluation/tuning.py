@@ -188,7 +188,8 @@ def tune(
 
     Trials whose training diverges (``FloatingPointError``), trials whose values ``fit``
     refuses for this data (a :class:`~latentrec.errors.HyperparameterError`: arrays that
-    would not fit in memory, an ImplicitALS ``alpha`` past what its solver computes), and
+    would not fit in memory, an ImplicitALS ``alpha`` past what its solver computes, a
+    HybridMF ``min_rating`` above every rating), and
     with a ranking metric trials whose model gives every candidate the same score (a
     :class:`~latentrec.evaluation.evaluate.RankedByIndexError`: its figures would rank by
     item index), are recorded as failed, with the message in the ``error`` column, and

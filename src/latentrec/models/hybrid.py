@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from ..data.genres import genre_label_pairs, genre_labels, is_list_cell
 from ..data.interactions import Interactions
+from ..errors import HyperparameterError
 from ..kernels.hybrid import (
     bpr_feature_epoch,
     bpr_item_rows,
@@ -494,7 +495,9 @@ class HybridMF(FactorModel):
         numeric: ``"bucket"`` (quantile buckets) or ``"standardize"`` for number columns.
         n_buckets: buckets per number column.
         feature_refit: ridge α of the refit above, or ``None``.
-        min_rating: only cells with a value ≥ this count as positives (None: all cells).
+        min_rating: only cells with a value ≥ this count as positives (None: all cells);
+            one above every training value is refused by ``fit`` (a
+            :class:`~latentrec.errors.HyperparameterError`).
         patience: with validation data, stop after this many epochs without a lower
             validation BPR loss and restore the best epoch.
         random_state: seed; a fixed seed gives identical results (the kernel is serial:
@@ -679,7 +682,10 @@ class HybridMF(FactorModel):
 
         users, items = _positives(data, self.min_rating)
         if users.size == 0:
-            raise ValueError(f"no training cell has a rating >= min_rating={self.min_rating}")
+            raise HyperparameterError(
+                f"no training cell has a rating >= min_rating={self.min_rating} (the highest "
+                f"is {float(data.ratings.max()):g})"
+            )
         has_pos_item = np.bincount(items, minlength=data.n_items) > 0
         has_pos_user = np.bincount(users, minlength=data.n_users) > 0
         eligible = np.flatnonzero(has_pos_item).astype(np.int32)
