@@ -54,3 +54,27 @@ class ModelFileError(ValueError):
         ...     print("not a latentrec model file" in str(err))
         True
     """
+
+
+class HyperparameterError(ValueError):
+    """Hyperparameter values that are valid in themselves but that ``fit`` refuses for the
+    data it was given: arrays that would not fit in memory (``n_factors`` and the other
+    sizes), an ImplicitALS ``alpha`` whose confidences the conjugate-gradient solver
+    cannot compute, an ``n_epochs`` that only patience could end with no validation data,
+    a HybridMF ``min_rating`` above every training value.
+
+    A ``ValueError``, as every refusal of a value is; its own class so that a search over
+    hyperparameters (:func:`latentrec.evaluation.tune`) can record such a trial as failed
+    and go on, as it does for a fit that diverges, where any other error stops it.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import ImplicitALS
+        >>> data = Interactions.from_dense(np.array([[1, 0], [1, 1]]))
+        >>> try:
+        ...     ImplicitALS(alpha=1e12, solver="cg").fit(data)
+        ... except HyperparameterError as err:
+        ...     print(isinstance(err, ValueError), str(err)[:21])
+        True alpha=1000000000000.0
+    """

@@ -19,7 +19,7 @@ from ..data import splits
 from ..datasets import movielens
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from ..evaluation.evaluate import relevant_users
-from ..models import GlobalMean
+from ..models import GlobalMean, HybridMF
 from ._common import (
     MOVIELENS_NAMES,
     Failure,
@@ -237,9 +237,32 @@ def train(
         if not test_size or not no_refit:
             fitted, seconds = timed_fit(model, d, "on all of it" if test_size else "")
     fitted.record_metrics(fit_seconds=seconds, **metrics)
+    unused = features_not_used(fitted)
+    if unused:
+        click.echo(unused)
     with writing(output):
         fitted.save(output)
     click.echo(f"model written to {output}")
+
+
+def features_not_used(model) -> str:
+    """The line ``train`` prints for the side-table columns a fitted HybridMF left out
+    (``""`` for any other model, and when none was): without it a column such as a
+    director with hundreds of values was dropped without a word.
+
+    Example:
+        >>> import pandas as pd
+        >>> from latentrec import Interactions
+        >>> df = pd.DataFrame({"user_id": [0, 0, 1], "item_id": [0, 1, 2], "rating": [5, 4, 5]})
+        >>> films = pd.DataFrame({"title": [f"t{i}" for i in range(101)]})
+        >>> data = Interactions.from_frame(df, item_features=films)
+        >>> features_not_used(HybridMF(n_factors=2, n_epochs=1, random_state=0).fit(data))
+        "features not used: items' title (101 distinct values, more than max_categories=100)"
+    """
+    if not isinstance(model, HybridMF):
+        return ""
+    text = model.describe_skipped_features()
+    return f"features not used: {text}" if text else ""
 
 
 SPARK_ALGORITHMS = {"als": False, "implicit-als": True}

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..data.interactions import Interactions
 from ..data.splits import random_split
+from ..errors import HyperparameterError
 from ..models._training import epoch_listener
 from ..models.base import Recommender
 from .evaluate import (
@@ -185,11 +186,14 @@ def tune(
             cell reaches it (before any trial).
         verbose: print one line per trial.
 
-    Trials whose training diverges (``FloatingPointError``), and with a ranking metric
-    trials whose model gives every candidate the same score (a
+    Trials whose training diverges (``FloatingPointError``), trials whose values ``fit``
+    refuses for this data (a :class:`~latentrec.errors.HyperparameterError`: arrays that
+    would not fit in memory, an ImplicitALS ``alpha`` past what its solver computes, a
+    HybridMF ``min_rating`` above every rating), and
+    with a ranking metric trials whose model gives every candidate the same score (a
     :class:`~latentrec.evaluation.evaluate.RankedByIndexError`: its figures would rank by
-    item index), are recorded as failed and the search goes on; any other error
-    propagates.
+    item index), are recorded as failed, with the message in the ``error`` column, and
+    the search goes on; any other error propagates.
 
     The template as given is scored on the same split too (``result.default_value``).
     When its values of the searched hyperparameters all lie in ``space``, it is the first
@@ -353,7 +357,7 @@ def _default_score(model, train, valid, score, study, as_given, optuna) -> float
                 return math.nan
     try:
         value = score(model.clone().fit(train, valid), valid)
-    except (FloatingPointError, RankedByIndexError):
+    except (FloatingPointError, HyperparameterError, RankedByIndexError):
         return math.nan
     return value if math.isfinite(value) else math.nan
 
@@ -459,7 +463,8 @@ def _run_trial(study, optuna, model, distributions, train, valid, score, pruner)
         value = score(candidate, valid)
     except optuna.TrialPruned:
         state = optuna.trial.TrialState.PRUNED
-    except FloatingPointError as err:
+    except (FloatingPointError, HyperparameterError) as err:
+        # The values, not the search, are at fault: other points of the space may fit.
         state = optuna.trial.TrialState.FAIL
         trial.set_user_attr("error", str(err))
     except RankedByIndexError:

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import HyperparameterError
 from ..io.modelfile import free_memory
 
 # The largest count a hyperparameter may hold.  Counts reach numba kernels, ARPACK and
@@ -93,7 +94,8 @@ def available_memory() -> int | None:
 
 def check_fit_memory(model, knobs: tuple[str, ...], need: int, n_users: int, n_items: int) -> None:
     """Refuse a fit whose arrays would take more memory than is available, before any is
-    allocated: one ValueError naming the size hyperparameters ``knobs`` of ``model``
+    allocated: one :class:`~latentrec.errors.HyperparameterError` (a ValueError) naming
+    the size hyperparameters ``knobs`` of ``model``
     with their values, the bytes the fit needs (``need``, a lower bound of its peak:
     the learned factors plus each algorithm's work space) and the bytes available.
 
@@ -115,7 +117,7 @@ def check_fit_memory(model, knobs: tuple[str, ...], need: int, n_users: int, n_i
         return
     shown = ", ".join(f"{name}={getattr(model, name)!r}" for name in knobs)
     lower = " or ".join(knobs)
-    raise ValueError(
+    raise HyperparameterError(
         f"{type(model).__name__}: {shown} needs at least {byte_size(need)} ({need:,} bytes) "
         f"of memory to fit {n_users:,} users x {n_items:,} items, more than the "
         f"{byte_size(free)} ({free:,} bytes) available here; lower {lower}"

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..data.interactions import Interactions
 from ..data.vocabulary import UnknownIdError
-from ..errors import NotFittedError, PredictsNoRatingsError
+from ..errors import HyperparameterError, NotFittedError, PredictsNoRatingsError
 from ..registry import register
 from . import persistence
 from ._training import MAX_COUNT, check_bool, check_fit_memory, check_verbose
@@ -622,7 +622,8 @@ def _check_shared_params(model) -> None:
 def _check_epochs_end(model, validation) -> None:
     """Refuse an ``n_epochs`` over :data:`MAX_COUNT` (allowed with ``patience``: "until
     validation stops improving") when the fit has no validation data: patience is then
-    never consulted, and the fit would run that many epochs, practically forever.
+    never consulted, and the fit would run that many epochs, practically forever
+    (a :class:`~latentrec.errors.HyperparameterError`, so a ValueError).
 
     Example:
         >>> import sys
@@ -638,7 +639,7 @@ def _check_epochs_end(model, validation) -> None:
         return
     n_epochs = model.n_epochs
     if n_epochs > MAX_COUNT and (validation is None or validation.nnz == 0):
-        raise ValueError(
+        raise HyperparameterError(
             f"n_epochs={n_epochs!r} ends only by patience, and patience needs validation "
             "data, which this fit was not given: pass validation to fit (held-out cells) "
             f"or an n_epochs of at most {MAX_COUNT}"

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from ..data.genres import genre_label_pairs, genre_labels, is_list_cell
 from ..data.interactions import Interactions
+from ..errors import HyperparameterError
 from ..kernels.hybrid import (
     bpr_feature_epoch,
     bpr_item_rows,
@@ -50,10 +51,11 @@ class FeatureEncoder:
       given as a list of one name reads as that name.
 
     With ``"auto"``, text columns with more than ``max_categories`` distinct values or labels
-    (free text such as ``title``, identifiers such as ``zip_code``) are skipped and listed in
-    ``skipped_``; a column named explicitly is always used.  Missing values give no
-    feature.  The learned encoding is plain JSON (:meth:`to_dict`), so model files can
-    store it.
+    (free text such as ``title``, identifiers such as ``zip_code``) are skipped; a column
+    named explicitly is always used, however many values it has.  A column with no value
+    at all is skipped either way.  Each skipped column is kept in ``skipped_``, column ->
+    why.  Missing values give no feature.  The learned encoding is plain JSON
+    (:meth:`to_dict`, the skipped columns with it), so model files can store it.
 
     Example:
         >>> import pandas as pd
@@ -92,7 +94,9 @@ class FeatureEncoder:
             >>> enc.names_
             ['gender=F', 'gender=M']
             >>> enc.skipped_
-            ['zip (3 distinct values > max_categories=2)']
+            {'zip': '3 distinct values, more than max_categories=2'}
+            >>> FeatureEncoder(["gender", "zip"], max_categories=2).fit(table).skipped_
+            {}
         """
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"a feature table must be a pandas DataFrame, got {type(table)}")
@@ -110,11 +114,11 @@ class FeatureEncoder:
                     f"feature column(s) {missing} not in the side table; it has "
                     f"{list(table.columns)}"
                 )
-        specs, skipped = [], []
+        specs, skipped = [], {}
         for name in names:
             spec, reason = self._column_spec(table[name], str(name), not auto, what)
             if spec is None:
-                skipped.append(f"{name} ({reason})")
+                skipped[str(name)] = reason
             else:
                 specs.append(spec)
         self.spec_ = {"columns": specs}
@@ -125,7 +129,7 @@ class FeatureEncoder:
     def _column_spec(self, col: pd.Series, name: str, forced: bool, what: str):
         values = col.dropna()
         if values.empty:
-            return None, "no values"
+            return None, "no values (every cell is missing)"
         if pd.api.types.is_bool_dtype(col.dtype):
             return {"column": name, "kind": "onehot", "values": ["False", "True"]}, ""
         if pd.api.types.is_numeric_dtype(col.dtype):
@@ -154,7 +158,10 @@ class FeatureEncoder:
         else:
             labels = sorted(set(text.str.strip()) - {""})
         if not forced and len(labels) > self.max_categories:
-            return None, f"{len(labels)} distinct values > max_categories={self.max_categories}"
+            noun = "labels" if multi else "values"
+            return None, (
+                f"{len(labels)} distinct {noun}, more than max_categories={self.max_categories}"
+            )
         kind = "multilabel" if multi else "onehot"
         spec = {"column": name, "kind": kind, "values": labels}
         if multi:
@@ -193,7 +200,8 @@ class FeatureEncoder:
         return encode_features(self.spec_, table, what=what)
 
     def to_dict(self) -> dict:
-        """The learned encoding as plain JSON (what a model file stores).
+        """The learned encoding as plain JSON (what a model file stores): the columns used
+        and, under ``"skipped"``, the columns left out and why.
 
         Example:
             >>> import json, pandas as pd
@@ -201,7 +209,10 @@ class FeatureEncoder:
             >>> json.loads(json.dumps(enc.to_dict())) == enc.to_dict()
             True
         """
-        return {"columns": [dict(c) for c in self.spec_["columns"]]}
+        return {
+            "columns": [dict(c) for c in self.spec_["columns"]],
+            "skipped": dict(self.skipped_),
+        }
 
     @classmethod
     def from_dict(cls, spec: dict) -> FeatureEncoder:
@@ -215,7 +226,8 @@ class FeatureEncoder:
         """
         enc = cls()
         enc.spec_ = {"columns": [dict(c) for c in spec["columns"]]}
-        enc.skipped_ = []
+        # Encodings stored before the skipped columns were kept have none to say.
+        enc.skipped_ = dict(spec.get("skipped", {}))
         enc.names_ = _feature_names(enc.spec_["columns"])
         return enc
 
@@ -471,13 +483,21 @@ class HybridMF(FactorModel):
             default 0 lets the biases learn popularity freely (better on validation).
         init_std: vectors start as N(0, init_std²); biases at 0.
         item_features, user_features: ``"auto"`` (every usable column), a list of column
-            names, or ``None`` (no features on that side).
+            names, or ``None`` (no features on that side).  ``"auto"`` leaves out text
+            columns with more than 100 distinct values (MovieLens ``title`` and
+            ``zip_code``: one feature per film or per zip code would be an id, not
+            content) and columns with no value; :attr:`skipped_features_` says which and
+            why, and ``latentrec train`` prints it.  To keep such a column, name the
+            columns to use, e.g. ``item_features=["genres", "year", "director"]``: a named
+            column is always used, one feature per distinct value.
         use_item_ids, use_user_ids: give each item / user its own vector as well.  With
             ``False`` the side depends on its features only.
         numeric: ``"bucket"`` (quantile buckets) or ``"standardize"`` for number columns.
         n_buckets: buckets per number column.
         feature_refit: ridge α of the refit above, or ``None``.
-        min_rating: only cells with a value ≥ this count as positives (None: all cells).
+        min_rating: only cells with a value ≥ this count as positives (None: all cells);
+            one above every training value is refused by ``fit`` (a
+            :class:`~latentrec.errors.HyperparameterError`).
         patience: with validation data, stop after this many epochs without a lower
             validation BPR loss and restore the best epoch.
         random_state: seed; a fixed seed gives identical results (the kernel is serial:
@@ -662,7 +682,10 @@ class HybridMF(FactorModel):
 
         users, items = _positives(data, self.min_rating)
         if users.size == 0:
-            raise ValueError(f"no training cell has a rating >= min_rating={self.min_rating}")
+            raise HyperparameterError(
+                f"no training cell has a rating >= min_rating={self.min_rating} (the highest "
+                f"is {float(data.ratings.max()):g})"
+            )
         has_pos_item = np.bincount(items, minlength=data.n_items) > 0
         has_pos_user = np.bincount(users, minlength=data.n_users) > 0
         eligible = np.flatnonzero(has_pos_item).astype(np.int32)
@@ -946,9 +969,13 @@ class HybridMF(FactorModel):
         used = [c["column"] for c in spec["columns"]]
         extra = [c for c in frame.columns if c not in used and frame[c].notna().any()]
         if extra:
+            # A column the fit left out says why, so that the user sees how to keep it.
+            skipped = spec.get("skipped", {})
+            why = "; ".join(f"{c} ({skipped[str(c)]})" for c in extra if str(c) in skipped)
+            why = f"; left out when it was fitted: {why}" if why else ""
             warnings.warn(
                 f"{what} feature column(s) {[str(c) for c in extra]} are not features of this "
-                f"model, which was trained on {used}: they add nothing to the vector",
+                f"model, which was trained on {used}: they add nothing to the vector{why}",
                 UserWarning,
                 stacklevel=3,
             )
@@ -995,6 +1022,51 @@ class HybridMF(FactorModel):
         self.check_fitted()
         spec = self.user_feature_spec_
         return [] if spec is None else _feature_names(spec["columns"])
+
+    @property
+    def skipped_features_(self) -> dict[str, dict[str, str]]:
+        """The side-table columns the fit left out, ``{"item": {column: why}, "user":
+        {column: why}}``: with ``"auto"``, text with more than 100 distinct values, and
+        columns with no value (see the ``item_features`` argument for how to keep one).
+        Saved and loaded with the model; a model file written before it was kept says {}.
+
+        Example:
+            >>> import pandas as pd
+            >>> from latentrec import Interactions
+            >>> df = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 1, 2],
+            ...                    "rating": [5, 4, 5, 3]})
+            >>> films = pd.DataFrame({"genres": ["A"] * 150,
+            ...                       "director": [f"d{i}" for i in range(150)]})
+            >>> data = Interactions.from_frame(df, item_features=films)
+            >>> model = HybridMF(n_factors=2, n_epochs=2, random_state=0).fit(data)
+            >>> model.skipped_features_
+            {'item': {'director': '150 distinct values, more than max_categories=100'}, 'user': {}}
+            >>> model.describe_skipped_features()
+            "items' director (150 distinct values, more than max_categories=100)"
+        """
+        self.check_fitted()
+        return {
+            what: dict((spec or {}).get("skipped", {}))
+            for what, spec in (("item", self.item_feature_spec_), ("user", self.user_feature_spec_))
+        }
+
+    def describe_skipped_features(self) -> str:
+        """:attr:`skipped_features_` in one line for people (``""`` when none was left out):
+        each column with its side and why, ``"items' title (1659 distinct values, more
+        than max_categories=100); users' zip_code (...)"``.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> model = HybridMF(n_factors=2, n_epochs=1).fit(Interactions.from_dense(np.eye(3)))
+            >>> model.describe_skipped_features()  # no side tables: nothing left out
+            ''
+        """
+        return "; ".join(
+            f"{what}s' {column} ({why})"
+            for what, columns in self.skipped_features_.items()
+            for column, why in columns.items()
+        )
 
 
 def _ridge(X: sp.csr_matrix, Y: np.ndarray, alpha: float) -> np.ndarray:

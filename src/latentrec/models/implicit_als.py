@@ -7,6 +7,7 @@ from itertools import pairwise
 import numpy as np
 
 from ..data.interactions import Interactions
+from ..errors import HyperparameterError
 from ..kernels.implicit_als import (
     cg_half_step,
     cholesky_half_step,
@@ -130,7 +131,8 @@ def resolve_settings(
 
 def check_confidence(alpha: float, strengths: np.ndarray) -> None:
     """Refuse an ``alpha`` that gives some cell a confidence over :data:`MAX_CONFIDENCE`,
-    naming alpha, the confidence and the largest alpha these values allow.
+    naming alpha, the confidence and the largest alpha these values allow (a
+    :class:`~latentrec.errors.HyperparameterError`, so a ValueError).
 
     ``strengths`` are the v of ``c = 1 + alpha·v`` (see ``ImplicitALS._strength``).
 
@@ -146,7 +148,7 @@ def check_confidence(alpha: float, strengths: np.ndarray) -> None:
     top = float(np.max(strengths)) if strengths.size else 0.0
     highest = 1.0 + float(alpha) * top
     if highest > MAX_CONFIDENCE:
-        raise ValueError(
+        raise HyperparameterError(
             f"alpha={alpha!r} gives the strongest cell a confidence of {highest:.3g} "
             f"(1 + alpha x {top:.4g}, its strength), more than the {MAX_CONFIDENCE:.0f} "
             "(2^24) the conjugate-gradient solver computes in float32 (past it the blank "
