@@ -13,7 +13,7 @@ from latentrec import Interactions
 from latentrec.cli import main
 from latentrec.errors import HyperparameterError
 from latentrec.evaluation.tuning import tune
-from latentrec.models import BiasedMF, HybridMF, ImplicitALS
+from latentrec.models import BiasedMF, HybridMF, ImplicitALS, TruncatedSVD
 
 optuna = pytest.importorskip("optuna")
 
@@ -36,7 +36,19 @@ def test_the_three_refusals_are_one_class_and_still_value_errors():
         BiasedMF(n_factors=2**31 - 1).fit(DATA)
     with pytest.raises(HyperparameterError, match="ends only by patience"):
         BiasedMF(n_epochs=sys.maxsize, patience=2).fit(DATA)
+    with pytest.raises(HyperparameterError, match="n_factors=25 exceeds min"):
+        TruncatedSVD(n_factors=25).fit(DATA)
     assert issubclass(HyperparameterError, ValueError)
+
+
+def test_an_svd_rank_past_the_data_fails_its_trial_and_the_search_goes_on():
+    # Before: n_factors=25 on 30 x 20 data raised a plain ValueError that ended the search.
+    space = {"n_factors": ("categorical", [2, 25])}
+    result = tune(TruncatedSVD(), DATA, space, n_trials=2, random_state=0)
+    trials = result.trials.set_index("n_factors")
+    assert trials.loc[25, "state"] == "fail"
+    assert "exceeds min(n_users, n_items) = 20" in trials.loc[25, "error"]
+    assert result.best_params == {"n_factors": 2}
 
 
 def test_an_alpha_the_solver_cannot_compute_fails_its_trial_and_the_search_goes_on():

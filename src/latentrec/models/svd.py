@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.interactions import Interactions
+from ..errors import HyperparameterError
 from ._training import check_float, check_int
 from .baselines import Biases
 from .factor import FactorModel
@@ -137,7 +138,8 @@ class TruncatedSVD(FactorModel):
         k = self.n_factors
         n_users, n_items = data.shape
         if k > min(n_users, n_items):
-            raise ValueError(
+            # The data's shape, not the value alone, rules it out: a tune trial fails alone.
+            raise HyperparameterError(
                 f"n_factors={k} exceeds min(n_users, n_items) = {min(n_users, n_items)}; "
                 "a rank-k SVD needs k <= both dimensions"
             )
