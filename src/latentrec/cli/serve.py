@@ -400,7 +400,11 @@ def max_workers() -> int:
     "rebinding; on other addresses every name is, unless this option lists some.",
 )
 @click.option(
-    "--max-n", type=int, default=100, show_default=True, help="Longest list a client may ask for."
+    "--max-n",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Longest list a client may ask for.",
 )
 @click.option(
     "--cache-users",
