@@ -18,7 +18,7 @@ import pandas as pd
 from ..data import splits
 from ..datasets import movielens
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
-from ..evaluation.evaluate import relevant_cells, relevant_users
+from ..evaluation.evaluate import relevant_users
 from ..models import GlobalMean
 from ._common import (
     MOVIELENS_NAMES,
@@ -717,7 +717,8 @@ def describe_cells(pairs, task: str, relevance_threshold=None) -> str:
             tested_users, tested_items = test.user_counts() > 0, test.item_counts() > 0
             hits = test.nnz
         else:
-            relevant = relevant_cells(test.matrix, relevance_threshold)
+            # The commands refused a split without a hit before this line (the same call).
+            relevant, _ = relevant_users(test, relevance_threshold)
             tested_users = np.diff(relevant.indptr) > 0
             tested_items = np.bincount(relevant.indices, minlength=relevant.shape[1]) > 0
             hits = relevant.nnz
