@@ -4,6 +4,12 @@ The subpackages a notebook reaches for are attributes of the package, so
 ``import latentrec`` is enough: ``latentrec.datasets`` (MovieLens, synthetic data) and
 ``latentrec.models``.
 
+They load on first use, not at ``import latentrec``: the ``latentrec`` command imports
+this package before it can catch a Ctrl-C, so what loads here (numpy, pandas, scipy and
+numba: most of a second) would print a traceback when interrupted; the command loads them
+where a Ctrl-C prints ``Aborted!`` (``latentrec/__main__.py``).  The first use of any of
+them loads them all, as an eager import did.
+
 Example:
     >>> import numpy as np, latentrec
     >>> data = latentrec.Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1]]))
@@ -14,12 +20,68 @@ Example:
     (10, 5)
 """
 
-from . import datasets, models
+from __future__ import annotations
+
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING
+
 from ._version import __version__
-from .data import DataError, Interactions, LoadReport, UnknownIdError, Vocabulary
 from .errors import ModelFileError, NotFittedError, PredictsNoRatingsError
-from .io.modelfile import read_manifest as _read_manifest
-from .models.persistence import load as _load_model
+
+if TYPE_CHECKING:
+    from . import datasets, models
+    from .data import DataError, Interactions, LoadReport, UnknownIdError, Vocabulary
+
+# The names the data layer gives the package.
+_DATA_NAMES = frozenset({"DataError", "Interactions", "LoadReport", "UnknownIdError", "Vocabulary"})
+
+# What `import latentrec` made attributes when it imported everything at once: the names
+# it re-exports and the subpackages the models import.  Any of them loads them all.
+_LOADED_WITH_THE_MODELS = frozenset(
+    _DATA_NAMES | {"data", "datasets", "io", "kernels", "models", "registry", "retrieval"}
+)
+_loading = False
+
+
+def __getattr__(name: str):
+    """The package's attributes that need numpy and the rest, loaded on first use (PEP 562).
+
+    Example:
+        >>> import latentrec
+        >>> latentrec.Vocabulary.__name__, latentrec.models.__name__
+        ('Vocabulary', 'latentrec.models')
+    """
+    global _loading
+    if name not in _LOADED_WITH_THE_MODELS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _loading:
+        # All at once, as the eager import did: a model class registers itself when its
+        # module loads, and `registry.model_class` counts on every one being there.  A
+        # module loading meanwhile that asks for a sibling (`from .. import retrieval`)
+        # gets just that one.
+        _loading = True
+        try:
+            _import_module(".datasets", __name__)
+            _import_module(".models", __name__)
+        finally:
+            _loading = False
+    if name in _DATA_NAMES:
+        value = getattr(_import_module(".data", __name__), name)
+    else:
+        value = _import_module(f".{name}", __name__)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    """Every public name, the ones not loaded yet included (for ``dir`` and completion).
+
+    Example:
+        >>> import latentrec
+        >>> {"Interactions", "models", "load"} <= set(dir(latentrec))
+        True
+    """
+    return sorted(set(globals()) | _LOADED_WITH_THE_MODELS)
 
 
 def load(path):
@@ -41,12 +103,15 @@ def load(path):
         >>> type(load(os.path.join(folder, "p.npz"))).__name__
         'Pipeline'
     """
-    if _read_manifest(path).get("algorithm") == "Pipeline":
+    from .io.modelfile import read_manifest
+    from .models.persistence import load as load_model
+
+    if read_manifest(path).get("algorithm") == "Pipeline":
         # Imported here: the pipeline sits above the models, and most files are models.
         from .pipeline import load_pipeline
 
         return load_pipeline(path)
-    return _load_model(path)
+    return load_model(path)
 
 
 __all__ = [

@@ -300,6 +300,38 @@ def main(ctx):
     exit_cleanly_on_sigterm(ctx)
 
 
+def check_rating_scale(ctx, param, value):
+    """``--rating-scale LOW HIGH`` as given, once both are finite and LOW is below HIGH
+    (a click callback).
+
+    The reader refused ``5 1`` and ``nan 5`` too, but after reading the file and in its
+    own words ("rating_scale must be (low, high) with low < high").
+
+    Example:
+        >>> check_rating_scale(None, None, (1.0, 5.0))
+        (1.0, 5.0)
+        >>> try:
+        ...     check_rating_scale(None, None, (5.0, 1.0))
+        ... except click.BadParameter as err:
+        ...     print(err.message)
+        5 1: the lowest rating comes first, then a higher one (e.g. --rating-scale 1 5)
+    """
+    if value is None or len(value) != 2:
+        return value
+    low, high = value
+    for number in value:
+        if not math.isfinite(number):
+            raise click.BadParameter(f"{number!r} is not a finite number.", ctx=ctx, param=param)
+    if not low < high:
+        raise click.BadParameter(
+            f"{low:g} {high:g}: the lowest rating comes first, then a higher one "
+            "(e.g. --rating-scale 1 5)",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
 def data_options(fn):
     """The options that tell :func:`load_data` how to read a ratings file.
 
@@ -353,6 +385,7 @@ def data_options(fn):
             nargs=2,
             type=float,
             default=None,
+            callback=check_rating_scale,
             help="Lowest and highest valid rating, e.g. --rating-scale 1 5.",
         ),
     ]

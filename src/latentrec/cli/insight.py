@@ -40,7 +40,9 @@ from .train import percent
     show_default=True,
     help="The data the model was trained on (titles, counts, genres).",
 )
-@click.option("-n", "n", type=int, default=5, show_default=True, help="Titles per pole.")
+@click.option(
+    "-n", "n", type=click.IntRange(min=1), default=5, show_default=True, help="Titles per pole."
+)
 @click.option(
     "--min-ratings",
     type=int,

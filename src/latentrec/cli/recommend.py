@@ -32,7 +32,9 @@ from ._common import (
 @main.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.option("--user", "-u", required=True, help="Raw user id.")
-@click.option("-n", "n", type=int, default=10, show_default=True, help="How many items.")
+@click.option(
+    "-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many items."
+)
 @click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
 @click.option(
     "--diversity",
@@ -289,7 +291,9 @@ def _history_of(model) -> Interactions:
     required=True,
     help="Where to write: .parquet, .csv (or .csv.gz).",
 )
-@click.option("-n", "n", type=int, default=10, show_default=True, help="Items per user.")
+@click.option(
+    "-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="Items per user."
+)
 @click.option("--include-seen", is_flag=True, help="Do not exclude items the user rated.")
 @fail_on_known_errors
 def recommend_all(model_path, output, n, include_seen):
@@ -309,7 +313,9 @@ def recommend_all(model_path, output, n, include_seen):
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.option("--item", "-i", default=None, help="Raw item id: items like this one.")
 @click.option("--user", "-u", default=None, help="Raw user id: users like this one.")
-@click.option("-n", "n", type=int, default=10, show_default=True, help="How many.")
+@click.option(
+    "-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @fail_on_known_errors
 def similar(model_path, item, user, n, as_json):

@@ -562,7 +562,12 @@ def rollback(model_dir, to):
 
 @models.command("prune")
 @model_dir_option
-@click.option("--keep", type=int, required=True, help="How many of the newest versions to keep.")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    required=True,
+    help="How many of the newest versions to keep.",
+)
 @fail_on_known_errors
 @lookups_fail
 def prune(model_dir, keep):

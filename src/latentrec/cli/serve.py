@@ -23,7 +23,7 @@ import webbrowser
 import click
 
 from ._common import Failure, fail_on_known_errors, main
-from .store import refuse_memory
+from .store import refuse_folder, refuse_memory
 
 FACTORY = "latentrec.service.app:app_from_env"
 
@@ -362,7 +362,7 @@ def max_workers() -> int:
     help="Ratings store: a SQLite path or a database URL (postgresql://...), or env "
     "LATENTREC_STORE (keeps a password off the command line). "
     "Default: ratings.sqlite beside the model.",
-    callback=lambda ctx, param, value: refuse_memory(value),
+    callback=lambda ctx, param, value: refuse_folder(refuse_memory(value)),
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
@@ -400,7 +400,11 @@ def max_workers() -> int:
     "rebinding; on other addresses every name is, unless this option lists some.",
 )
 @click.option(
-    "--max-n", type=int, default=100, show_default=True, help="Longest list a client may ask for."
+    "--max-n",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Longest list a client may ask for.",
 )
 @click.option(
     "--cache-users",

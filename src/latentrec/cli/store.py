@@ -21,14 +21,14 @@ STORE_HELP = (
 
 def store_option(fn):
     """``--store URL`` (required; also read from ``LATENTREC_STORE``); an in-memory SQLite
-    URL is refused (:func:`refuse_memory`)."""
+    URL is refused (:func:`refuse_memory`), and so is a folder (:func:`refuse_folder`)."""
     return click.option(
         "--store",
         "store_url",
         envvar="LATENTREC_STORE",
         required=True,
         help=STORE_HELP,
-        callback=lambda ctx, param, value: refuse_memory(value),
+        callback=lambda ctx, param, value: refuse_folder(refuse_memory(value)),
     )(fn)
 
 
@@ -73,6 +73,28 @@ def refuse_memory(url):
             f"--store {url} is an in-memory database, which holds nothing from one command "
             "to the next; give a file (ratings.db or sqlite:///path/ratings.db) or a "
             "postgresql:// URL"
+        )
+    return url
+
+
+def refuse_folder(url):
+    """``url``, unless it names a SQLite store by a folder (``.``, ``out/``): the store is
+    a file.  Opening a folder failed in words about paths ("PosixPath('.') has an empty
+    name") or about connecting ("unable to open database file").  ``None`` passes.
+
+    Example:
+        >>> refuse_folder("ratings.db")
+        'ratings.db'
+        >>> try:
+        ...     refuse_folder(".")
+        ... except Failure as err:
+        ...     print(err.message)
+        --store . is a folder; the store is a file, e.g. --store ratings.db
+    """
+    path = None if url is None else sqlite_path(str(url).strip())
+    if path is not None and (path.name in ("", ".", "..") or path.is_dir()):
+        raise Failure(
+            f"--store {url} is a folder; the store is a file, e.g. --store {path / 'ratings.db'}"
         )
     return url
 

@@ -229,7 +229,9 @@ def train(
             # change its training draws, so it gets none.
             watched = test if model.predicts_ratings else None
             fitted, seconds = timed_fit(model.clone(), part, note, watched)
-            split = describe_holdout(protocol, test_size, seed, part, test, task)
+            split = describe_holdout(
+                protocol, test_size, seed, part, test, task, relevance_threshold
+            )
             metrics = held_out_figures(
                 fitted, test, k, relevance_threshold=relevance_threshold, split=split
             )
@@ -611,7 +613,7 @@ def evaluate(
             for _, test in splits.kfold(d, cv, random_state=seed):
                 relevant_users(test, relevance_threshold)
         click.echo(f"{cv}-fold cross-validation of {model!r} on {d!r}")
-        click.echo(describe_folds(d, cv, seed, task))
+        click.echo(describe_folds(d, cv, seed, task, relevance_threshold))
         with diverging:
             result = cross_validate(
                 model, d, cv, random_state=seed, task=task, k=k,
@@ -646,15 +648,20 @@ def evaluate(
     else:
         scores = evaluate_ranking(model, test, k, relevance_threshold=relevance_threshold)
     # Above the table, once it is sure to follow (a refusal stays one line).
-    click.echo(describe_holdout(protocol, test_size, seed, train_part, test, task))
+    click.echo(
+        describe_holdout(protocol, test_size, seed, train_part, test, task, relevance_threshold)
+    )
     print_table(pd.DataFrame([{"model": repr(model), **scores, "fit_seconds": seconds}]))
 
 
-def describe_holdout(protocol: str, test_size: float, seed, train, test, task: str) -> str:
+def describe_holdout(
+    protocol: str, test_size: float, seed, train, test, task: str, relevance_threshold=None
+) -> str:
     """One line saying how a holdout (``evaluate``'s, ``train --test-size``'s) split, how
     many cells each part has, and how many of the test's users and items have no training
     cell (cold) and how they are scored: what a Surprise user reads off
-    ``train_test_split`` and ``was_impossible``.
+    ``train_test_split`` and ``was_impossible``.  With a ``relevance_threshold``, of the
+    users and items the ranking figures are about: those with a hit (:func:`describe_cells`).
 
     Example:
         >>> import numpy as np
@@ -670,7 +677,7 @@ def describe_holdout(protocol: str, test_size: float, seed, train, test, task: s
         "leave-last-out": "one cell of each user, the latest when there are timestamps",
         "temporal": f"the latest {percent(test_size)} of the cells (one time cutoff)",
     }[protocol]
-    return f"holdout: {how}: {describe_cells([(train, test)], task)}"
+    return f"holdout: {how}: {describe_cells([(train, test)], task, relevance_threshold)}"
 
 
 def percent(share: float) -> str:
@@ -684,7 +691,7 @@ def percent(share: float) -> str:
     return f"{share * 100:.4g}%"
 
 
-def describe_folds(data, n_splits: int, seed, task: str) -> str:
+def describe_folds(data, n_splits: int, seed, task: str, relevance_threshold=None) -> str:
     """One line saying how ``evaluate --cv`` deals the cells into folds and, over the
     folds, how many cells each part has and how many test users and items are cold (a
     range when the folds differ), as :func:`describe_holdout` says it of a holdout.
@@ -702,15 +709,20 @@ def describe_folds(data, n_splits: int, seed, task: str) -> str:
     folds = splits.kfold(data, n_splits, random_state=seed)
     return (
         f"folds: the cells dealt at random into {n_splits} parts (--seed {seed}), each the "
-        f"test of a model trained on the others: {describe_cells(folds, task)}"
+        f"test of a model trained on the others: "
+        f"{describe_cells(folds, task, relevance_threshold)}"
     )
 
 
-def describe_cells(pairs, task: str) -> str:
+def describe_cells(pairs, task: str, relevance_threshold=None) -> str:
     """What :func:`describe_holdout` and :func:`describe_folds` say of their
     ``(train, test)`` pairs: the cells of each part, the test's users and items with no
     training cell, and how those are scored; a count that differs between pairs is
     given as its range.
+
+    With a ``relevance_threshold`` (ranking), the users and items counted are those of
+    the hits, the held-out cells rated at least that: the ranking figures leave out a
+    user with none, so a cold user among them is not in the figures either.
 
     Example:
         >>> import numpy as np
@@ -719,10 +731,20 @@ def describe_cells(pairs, task: str) -> str:
         >>> test = Interactions.from_dense(np.array([[0, 0, 0], [0, 0, 2]]))
         >>> print(describe_cells([(train, test)], "ranking"))  # doctest: +ELLIPSIS
         3 cells to train on, 1 to test; 0 of its 1 users and 1 of its 1 items have no ...
+        >>> print(describe_cells([(train, test)], "ranking", 2))  # doctest: +ELLIPSIS
+        3 cells to train on, 1 to test, 1 of them hits (a rating of at least 2); 0 of the ...
     """
     counts = []
     for train, test in pairs:
-        tested_users, tested_items = test.user_counts() > 0, test.item_counts() > 0
+        if relevance_threshold is None:
+            tested_users, tested_items = test.user_counts() > 0, test.item_counts() > 0
+            hits = test.nnz
+        else:
+            # The commands refused a split without a hit before this line (the same call).
+            relevant, _ = relevant_users(test, relevance_threshold)
+            tested_users = np.diff(relevant.indptr) > 0
+            tested_items = np.bincount(relevant.indices, minlength=relevant.shape[1]) > 0
+            hits = relevant.nnz
         counts.append(
             (
                 train.nnz,
@@ -731,16 +753,24 @@ def describe_cells(pairs, task: str) -> str:
                 np.count_nonzero(tested_users),
                 np.count_nonzero(tested_items & (train.item_counts() == 0)),
                 np.count_nonzero(tested_items),
+                hits,
             )
         )
-    n_train, n_test, cold_users, users, cold_items, items = (
+    n_train, n_test, cold_users, users, cold_items, items, n_hits = (
         _span(c) for c in zip(*counts, strict=True)
     )
     what = "ratings" if task == "rating" else "cells"
-    line = (
-        f"{n_train} {what} to train on, {n_test} to test; {cold_users} of its {users} "
-        f"users and {cold_items} of its {items} items have no training cell"
-    )
+    if relevance_threshold is None:
+        line = (
+            f"{n_train} {what} to train on, {n_test} to test; {cold_users} of its {users} "
+            f"users and {cold_items} of its {items} items have no training cell"
+        )
+    else:
+        line = (
+            f"{n_train} {what} to train on, {n_test} to test, {n_hits} of them hits (a "
+            f"rating of at least {relevance_threshold:g}); {cold_users} of the {users} users "
+            f"and {cold_items} of the {items} items with a hit have no training cell"
+        )
     if not any(c[2] + c[4] for c in counts):
         return line
     # Kept, as Surprise keeps its was_impossible predictions (it gives them the global
