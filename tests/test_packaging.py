@@ -155,7 +155,7 @@ def test_wheel_metadata_version_is_the_package_version(dists):
         text = wheel.read(metadata).decode()
         entry_points = wheel.read(metadata.replace("METADATA", "entry_points.txt")).decode()
     assert f"\nVersion: {_version()}\n" in text
-    assert "latentrec = latentrec.cli:main" in entry_points
+    assert "latentrec = latentrec.__main__:main" in entry_points
     # The MIT license's text travels with the code it licenses.
     assert "\nLicense-Expression: MIT\n" in text and "\nLicense-File: LICENSE\n" in text
 

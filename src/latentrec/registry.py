@@ -1,8 +1,9 @@
 """The one registry of model classes, with the command line's short names as aliases.
 
 A leaf module: model classes register themselves when their module is imported (the
-base class calls :func:`register` from ``__init_subclass__``), and importing ``latentrec``
-imports every algorithm, so lookups need no import here.  Model files store the class
+base class calls :func:`register` from ``__init_subclass__``), and importing
+``latentrec.models`` (which the first use of any of ``latentrec``'s names does) imports
+every algorithm, so lookups need no import here.  Model files store the class
 name; the CLI takes either the class name or its alias.
 """
 
@@ -50,7 +51,7 @@ def model_class(name: str) -> type:
     """The model class registered under ``name`` (a class name or a CLI alias).
 
     Example:
-        >>> import latentrec
+        >>> import latentrec.models
         >>> model_class("BiasedMF").__name__, model_class("biased-mf").__name__
         ('BiasedMF', 'BiasedMF')
     """
@@ -67,7 +68,7 @@ def model_names() -> list[str]:
     """The class names of every registered model, sorted.
 
     Example:
-        >>> import latentrec
+        >>> import latentrec.models
         >>> "ImplicitALS" in model_names()
         True
     """
