@@ -123,8 +123,9 @@ def test_serve_refuses_a_cache_of_no_users(model_files):
     result = CliRunner().invoke(
         main, ["serve", "--model", str(model_files["explicit"]), "--cache-users", "0"]
     )
-    assert result.exit_code == 1, result.output
-    assert "cache_users must be a positive integer, got 0" in result.output
+    # click refuses it as the option is read, naming the option (usage error, exit 2).
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--cache-users': 0 is not in the range x>=1." in result.output
     assert "Traceback" not in result.output
 
 

@@ -45,7 +45,7 @@ from .train import percent
 )
 @click.option(
     "--min-ratings",
-    type=int,
+    type=click.IntRange(min=0),
     default=20,
     show_default=True,
     help="Only list titles with at least this many ratings.",

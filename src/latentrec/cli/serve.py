@@ -408,7 +408,7 @@ def max_workers() -> int:
 )
 @click.option(
     "--cache-users",
-    type=int,
+    type=click.IntRange(min=1),
     default=200_000,
     show_default=True,
     help="Users whose vectors a worker keeps (least recently used out first; a user out "
