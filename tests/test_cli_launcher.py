@@ -212,6 +212,30 @@ def test_the_package_names_are_all_there():
     assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
 
 
+def test_the_registry_alone_knows_every_model():
+    """``from latentrec.registry import model_class`` (a public module) finds every model,
+    as when ``import latentrec`` loaded them all: the lazy package had left the registry
+    empty ("unknown model 'ALS'; known: []") until something else loaded the models."""
+    code = (
+        "import sys\n"
+        "from latentrec.registry import model_class, model_names\n"
+        "assert 'numpy' not in sys.modules\n"
+        "assert model_class('ALS').__name__ == 'ALS'\n"
+        "assert model_class('implicit-als').__name__ == 'ImplicitALS'\n"
+        "print('ok')\n"
+    )
+    names = "from latentrec.registry import model_names\nprint('BiasedMF' in model_names())\n"
+    for source, expected in ((code, "ok\n"), (names, "True\n")):
+        done = subprocess.run(
+            [sys.executable, "-c", source],
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (done.returncode, done.stdout) == (0, expected), done.stderr
+
+
 def test_the_launcher_examples():
     """pytest's doctest collection skips ``__main__.py`` files: its examples run here."""
     import latentrec.__main__ as launcher

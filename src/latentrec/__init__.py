@@ -25,6 +25,7 @@ from __future__ import annotations
 from importlib import import_module as _import_module
 from typing import TYPE_CHECKING
 
+from . import registry as _registry
 from ._version import __version__
 from .errors import ModelFileError, NotFittedError, PredictsNoRatingsError
 
@@ -71,6 +72,22 @@ def __getattr__(name: str):
         value = _import_module(f".{name}", __name__)
     globals()[name] = value
     return value
+
+
+def _load_models():
+    """Load the models (and so register every algorithm) as the first use of a name does.
+
+    Example:
+        >>> import latentrec
+        >>> latentrec._load_models().__name__
+        'latentrec.models'
+    """
+    return __getattr__("models")
+
+
+# The registry sits below the models and may not import them: a lookup there before
+# anything loaded them (``from latentrec.registry import model_class``) asks this.
+_registry.load_models = _load_models
 
 
 def __dir__():
