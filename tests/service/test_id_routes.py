@@ -184,13 +184,30 @@ def test_ids_with_literal_slashes_still_reach_the_route_they_did(http):
 
 @pytest.mark.parametrize(
     "path",
-    ["/users//ratings", "/users/a%00b/ratings", "/items/%00", "/users/x/explain/" + "y" * 300],
+    [
+        "/users//ratings",
+        "/users/a%00b/ratings",
+        "/items/%00",
+        "/users/x/explain/" + "y" * 300,
+        # not UTF-8: each was read as the id "\ufffd" (the replacement character)
+        "/users/%FF/ratings",
+        "/items/caf%E9",
+        "/users/x/explain/%C3",
+    ],
 )
 def test_an_unusable_id_is_a_one_line_422(http, path):
     r = http.get(path)
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
     assert "\n" not in detail and detail.startswith(("user_id ", "item_id ")), detail
+
+
+def test_an_id_not_in_utf8_stores_nothing(http):
+    """``%FF`` decoded to U+FFFD: the ratings were stored under another user's id."""
+    answers = {"answers": [{"item_id": "plain", "rating": 5}], "n": 3}
+    r = http.post("/users/%FF/onboarding", json=answers)
+    assert r.status_code == 422 and r.json()["detail"] == "user_id is not valid unicode"
+    assert ok(http.get(f"/users/{quote(chr(0xFFFD))}/ratings"))["ratings"] == []
 
 
 def test_the_openapi_document_shows_ids_as_one_segment(url):

@@ -411,7 +411,10 @@ class CheckedRoute(APIRoute):
         if match is not Match.NONE:
             params = child["path_params"]
             for name in self.param_convertors:
-                params[name] = unquote(params[name])
+                # Bytes that are not UTF-8 (%FF) become lone surrogates, which the
+                # handler's check_id refuses by name; unquote's default replaced them
+                # with U+FFFD, another user's id.
+                params[name] = unquote(params[name], errors="surrogateescape")
         return match, child
 
     def with_slashes(self) -> CheckedRoute:
