@@ -95,7 +95,8 @@ def test_unknown_memory_refuses_nothing(monkeypatch):
         (ALS(n_factors=10, num_threads=1), 2000 + max(8 * 30 * 10, 8 * 11 * 11)),
         (BPR(n_factors=10, optimizer="sgd"), 2000 + 8 * 30 * 10),
         (NMF(n_factors=10), 2000 + 8 * 30 * 10),
-        (GradientDescentMF(n_factors=10), 2000 + 16 * 50 * 10),
+        # U and V in float64, then the residual's two float64 gathers of cells x k
+        (GradientDescentMF(n_factors=10), 8 * 50 * 10 + 16 * DATA.nnz * 10),
         (SVDpp(n_factors=10), 4000),
         (BayesianMF(n_factors=10, n_samples=4), 5 * 2000 + 8 * 30 * 11),
         (TruncatedSVD(n_factors=10), 3 * 2000),
@@ -145,3 +146,55 @@ def test_n_epochs_that_only_patience_can_end_needs_validation_data():
     model.fit(train, validation=valid)
     assert model.history_["stopped_early"]
     assert len(model.history_["epoch"]) < 10_000
+
+
+def _wide_data() -> Interactions:
+    """300 users x 200 items, few cells: at k = 64 the factor-sized arrays are the peak."""
+    rng = np.random.default_rng(1)
+    dense = rng.integers(1, 6, size=(300, 200)) * (rng.random((300, 200)) < 0.03)
+    dense[:, 0] = 3
+    dense[0, :] = 4
+    return Interactions.from_dense(dense)
+
+
+@pytest.mark.parametrize("name", FACTOR_MODELS)
+def test_the_estimate_is_at_most_what_a_real_fit_allocates(name):
+    """``_fit_bytes`` is a lower bound of the fit's peak, so the check never refuses a
+    fit that would run: BPR's counted its float64 draw and AdaGrad's sums together,
+    though the draw is freed before the sums are made (a fifth over the real peak)."""
+    import tracemalloc
+
+    data = _wide_data()
+    cls = model_class(name)
+    kwargs = {"n_factors": 64, "random_state": 0}
+    if "n_epochs" in cls.param_names():
+        kwargs["n_epochs"] = 1
+    model = cls(**kwargs)
+    need = model._fit_bytes(data.n_users, data.n_items, data.nnz)
+    tracemalloc.start()
+    try:
+        model.fit(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 0 < need <= peak, (need, peak)
+
+
+def test_gradient_descent_counts_its_per_cell_gathers():
+    """Each step gathers ``U[rows]`` and ``V[cols]``, two float64 arrays of cells x k: with
+    many cells that is the fit's peak, and the estimate, counting the factors alone, was
+    a tenth of it (so ``n_factors`` a thousand times too large was not refused)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    data = Interactions.from_dense(rng.integers(1, 6, size=(60, 50)))  # 3,000 cells
+    model = GradientDescentMF(n_factors=64, n_epochs=1, random_state=0)
+    need = model._fit_bytes(data.n_users, data.n_items, data.nnz)
+    assert need >= 16 * data.nnz * 64
+    tracemalloc.start()
+    try:
+        model.fit(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert need <= peak < 2 * need, (need, peak)

@@ -60,16 +60,19 @@ class _PairwiseRanking(FactorModel):
             check_int("num_threads", self.num_threads)
 
     def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
-        """The factors, a float64 draw of the larger side, and AdaGrad's sums.
+        """The factors, then the larger of a float64 draw of the larger side and
+        AdaGrad's sums (made after the draws are freed).
 
         Example:
             >>> BPR(n_factors=2, optimizer="sgd")._fit_bytes(10, 5, 20)  # 120 + 160
+            280
+            >>> BPR(n_factors=2, optimizer="adagrad")._fit_bytes(10, 5, 20)  # 120 + max(160, 120)
             280
         """
         k = int(self.n_factors)
         factors = super()._fit_bytes(n_users, n_items, nnz)
         adagrad = factors if self.optimizer == "adagrad" else 0
-        return factors + 8 * max(n_users, n_items) * k + adagrad
+        return factors + max(8 * max(n_users, n_items) * k, adagrad)
 
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)

@@ -102,13 +102,17 @@ class GradientDescentMF(FactorModel):
             check_int("full_step_ratings", self.full_step_ratings, maximum=2**63 - 1)
 
     def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
-        """The factors, and U and V in float64 twice over (each step builds new ones).
+        """U and V in float64, then the larger of the new U and V each step builds and
+        the residual's gathers ``U[rows]`` and ``V[cols]`` (two float64 cells x k arrays,
+        the peak when there are many cells).
 
         Example:
-            >>> GradientDescentMF(n_factors=2)._fit_bytes(10, 5, 20)  # 120 + 480
-            600
+            >>> GradientDescentMF(n_factors=2)._fit_bytes(10, 5, 20)  # 240 + max(240, 640)
+            880
         """
-        return 5 * super()._fit_bytes(n_users, n_items, nnz)
+        k = int(self.n_factors)
+        factors64 = 8 * (n_users + n_items) * k
+        return factors64 + max(factors64, 16 * nnz * k)
 
     def _fit(self, data: Interactions, validation: Interactions | None) -> None:
         rng = np.random.default_rng(self.random_state)
