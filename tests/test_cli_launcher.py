@@ -202,14 +202,19 @@ def test_the_package_names_are_all_there():
         "assert not hasattr(latentrec, 'no_such_name')\n"
         "print('ok')\n"
     )
-    done = subprocess.run(
+    done = python_c(code)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
+
+
+def python_c(code: str) -> subprocess.CompletedProcess:
+    """``python -c code`` in a fresh interpreter that imports latentrec from ``src``."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
 
 
 def test_the_registry_alone_knows_every_model():
@@ -226,13 +231,7 @@ def test_the_registry_alone_knows_every_model():
     )
     names = "from latentrec.registry import model_names\nprint('BiasedMF' in model_names())\n"
     for source, expected in ((code, "ok\n"), (names, "True\n")):
-        done = subprocess.run(
-            [sys.executable, "-c", source],
-            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = python_c(source)
         assert (done.returncode, done.stdout) == (0, expected), done.stderr
 
 

@@ -7,6 +7,7 @@ only patience can end is refused when there is no validation data for patience."
 from __future__ import annotations
 
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -31,9 +32,10 @@ from latentrec.registry import model_class, model_names
 HUGE = 2**31 - 1
 
 
-def _data() -> Interactions:
-    rng = np.random.default_rng(0)
-    dense = rng.integers(1, 6, size=(30, 20)) * (rng.random((30, 20)) < 0.4)
+def _data(shape=(30, 20), density=0.4, seed=0) -> Interactions:
+    """Random ratings in ``shape`` with every user and item rated at least once."""
+    rng = np.random.default_rng(seed)
+    dense = rng.integers(1, 6, size=shape) * (rng.random(shape) < density)
     dense[:, 0] = 3
     dense[0, :] = 4
     return Interactions.from_dense(dense)
@@ -148,13 +150,14 @@ def test_n_epochs_that_only_patience_can_end_needs_validation_data():
     assert len(model.history_["epoch"]) < 10_000
 
 
-def _wide_data() -> Interactions:
-    """300 users x 200 items, few cells: at k = 64 the factor-sized arrays are the peak."""
-    rng = np.random.default_rng(1)
-    dense = rng.integers(1, 6, size=(300, 200)) * (rng.random((300, 200)) < 0.03)
-    dense[:, 0] = 3
-    dense[0, :] = 4
-    return Interactions.from_dense(dense)
+def _traced_peak(model, data) -> int:
+    """The most bytes Python's allocators held at once while ``model`` was fitted."""
+    tracemalloc.start()
+    try:
+        model.fit(data)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("name", FACTOR_MODELS)
@@ -162,21 +165,15 @@ def test_the_estimate_is_at_most_what_a_real_fit_allocates(name):
     """``_fit_bytes`` is a lower bound of the fit's peak, so the check never refuses a
     fit that would run: BPR's counted its float64 draw and AdaGrad's sums together,
     though the draw is freed before the sums are made (a fifth over the real peak)."""
-    import tracemalloc
-
-    data = _wide_data()
+    # 300 users x 200 items, few cells: at k = 64 the factor-sized arrays are the peak.
+    data = _data((300, 200), 0.03, seed=1)
     cls = model_class(name)
     kwargs = {"n_factors": 64, "random_state": 0}
     if "n_epochs" in cls.param_names():
         kwargs["n_epochs"] = 1
     model = cls(**kwargs)
     need = model._fit_bytes(data.n_users, data.n_items, data.nnz)
-    tracemalloc.start()
-    try:
-        model.fit(data)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _traced_peak(model, data)
     assert 0 < need <= peak, (need, peak)
 
 
@@ -184,17 +181,9 @@ def test_gradient_descent_counts_its_per_cell_gathers():
     """Each step gathers ``U[rows]`` and ``V[cols]``, two float64 arrays of cells x k: with
     many cells that is the fit's peak, and the estimate, counting the factors alone, was
     a tenth of it (so ``n_factors`` a thousand times too large was not refused)."""
-    import tracemalloc
-
-    rng = np.random.default_rng(2)
-    data = Interactions.from_dense(rng.integers(1, 6, size=(60, 50)))  # 3,000 cells
+    data = _data((60, 50), 1.0, seed=2)  # 3,000 cells
     model = GradientDescentMF(n_factors=64, n_epochs=1, random_state=0)
     need = model._fit_bytes(data.n_users, data.n_items, data.nnz)
     assert need >= 16 * data.nnz * 64
-    tracemalloc.start()
-    try:
-        model.fit(data)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _traced_peak(model, data)
     assert need <= peak < 2 * need, (need, peak)
