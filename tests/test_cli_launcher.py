@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -100,16 +101,23 @@ def interrupted_while_importing(
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
+    with reaped(child):
         line = child.stdout.readline()
         assert line == f"holding {module}\n", (line, "" if line else child.stderr.read())
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=120)
+    return child.returncode, err
+
+
+@contextmanager
+def reaped(child: subprocess.Popen):
+    """Kill ``child`` on the way out if it still runs, so a failed check leaves none behind."""
+    try:
+        yield child
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    return child.returncode, err
 
 
 @pytest.fixture(scope="module")
@@ -262,15 +270,11 @@ def test_ctrl_c_at_any_moment_of_a_real_start(way_in, tmp_path, ctrl_c_in_a_comm
             stderr=subprocess.PIPE,
             text=True,
         )
-        try:
+        with reaped(child):
             assert child.stdout.readline() == "started\n"
             time.sleep(delay)
             child.send_signal(signal.SIGINT)
             _, err = child.communicate(timeout=120)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
         if err.startswith("Error: "):  # it had finished: the file is missing
             continue
         assert (child.returncode, err) == ctrl_c_in_a_command, (delay, err)
