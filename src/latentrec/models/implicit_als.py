@@ -229,7 +229,7 @@ class ImplicitALS(FactorModel):
         alpha: confidence slope (larger trusts observed cells more than blank ones), or
             ``"auto"``.  With ``solver="cg"`` no cell's confidence may exceed 2^24
             (:data:`MAX_CONFIDENCE`): ``fit`` refuses a larger alpha, naming it and the
-            largest the data allows, before it allocates anything.
+            largest the data allows, before it allocates the factors.
         confidence: ``"linear"``, ``"log"`` or ``"auto"``.
         epsilon: ε of the ``"log"`` confidence (ignored for ``"linear"``), or ``"auto"``.
         solver: ``"cg"`` or ``"cholesky"``.
