@@ -80,7 +80,8 @@ def refuse_memory(url):
 def refuse_folder(url):
     """``url``, unless it names a SQLite store by a folder (``.``, ``out/``): the store is
     a file.  Opening a folder failed in words about paths ("PosixPath('.') has an empty
-    name") or about connecting ("unable to open database file").  ``None`` passes.
+    name") or about connecting ("unable to open database file").  A blank ``url`` is
+    refused as empty (``" "`` was a file named by a space).  ``None`` passes.
 
     Example:
         >>> refuse_folder("ratings.db")
@@ -91,6 +92,10 @@ def refuse_folder(url):
         ...     print(err.message)
         --store . is a folder; the store is a file, e.g. --store ratings.db
     """
+    if url is not None and not str(url).strip():
+        raise Failure(
+            "--store is empty; give a file path or a database URL, e.g. --store ratings.db"
+        )
     path = None if url is None else sqlite_path(str(url).strip())
     if path is not None and (path.name in ("", ".", "..") or path.is_dir()):
         raise Failure(
