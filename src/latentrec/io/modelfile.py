@@ -294,16 +294,45 @@ def free_memory() -> int | None:
         free = (int(info["MemAvailable"][0]) + int(info.get("SwapFree", ["0"])[0])) * 1024
     except (OSError, ValueError, KeyError, IndexError):
         return None
-    try:  # cgroup v2: a container's limit, which /proc/meminfo does not show
-        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+    room = cgroup_room()
+    return free if room is None else min(free, room)
+
+
+def cgroup_room(root: str = "/sys/fs/cgroup") -> int | None:
+    """Bytes left under a cgroup v2 memory limit (a container's, which ``/proc/meminfo``
+    does not show), or ``None`` where there is no limit.
+
+    The cgroup's usage counts the page cache of files it read, which the kernel drops
+    before it refuses memory; its reclaimable part (``inactive_file``) is left out, as
+    container runtimes do for their "working set", so a fit after reading a large CSV
+    is not refused for memory the kernel would give back.
+
+    Example:
+        >>> import os, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> files = {"memory.max": ["1000000"], "memory.current": ["900000"],
+        ...          "memory.stat": ["anon 100000", "inactive_file 700000"]}
+        >>> for name, lines in files.items():
+        ...     _ = open(os.path.join(root, name), "w").write("".join(x + chr(10) for x in lines))
+        >>> cgroup_room(root)
+        800000
+    """
+    try:
+        with open(os.path.join(root, "memory.max"), encoding="ascii") as fh:
             limit = fh.read().strip()
-        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as fh:
+        if limit == "max":
+            return None
+        with open(os.path.join(root, "memory.current"), encoding="ascii") as fh:
             used = int(fh.read().strip())
-        if limit != "max":
-            free = min(free, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        with open(os.path.join(root, "memory.stat"), encoding="ascii") as fh:
+            stat = dict(line.split(None, 1) for line in fh if line.strip())
+        used -= min(int(stat.get("inactive_file", 0)), used)
     except (OSError, ValueError):
         pass
-    return free
+    return max(int(limit) - used, 0)
 
 
 def _size(n: int) -> str:
