@@ -10,11 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import httpx
+import uvicorn
 
 from latentrec.store import open_store
+
+from .conftest import free_port
 
 
 def wait_for(condition, timeout: float, what: str, every: float = 0.1):
@@ -26,6 +30,26 @@ def wait_for(condition, timeout: float, what: str, every: float = 0.1):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def served_in_thread(app, timeout: float = 30.0, warm: bool = False):
+    """``app`` served by uvicorn on a free loopback port, in a thread of this process:
+    yields (its URL, the thread that runs the event loop).  With ``warm``, only once the
+    app's warm-up list is done, so none runs beside the checks' requests."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout, "the server to start", every=0.02)
+        if warm:
+            done = app.state.refresher.warm_done
+            wait_for(done.is_set, timeout, "the warm-up", every=0.02)
+        yield f"http://127.0.0.1:{config.port}", thread
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
 
 
 def worker_pids(url: str, count: int = 2, timeout: float = 60.0) -> set[int]:

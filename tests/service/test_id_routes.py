@@ -10,14 +10,11 @@ real HTTP (uvicorn on a loopback port, in a thread), the server decoding the pat
 from __future__ import annotations
 
 import re
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 
 from latentrec import Interactions
 from latentrec.models import BiasedMF
@@ -26,8 +23,8 @@ from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 from latentrec.store import open_store
 
-from .conftest import free_port, planted
-from .serving import wait_for
+from .conftest import planted
+from .serving import served_in_thread
 
 # Each is a user id and an item id of the model (so every route can be asked about it).
 AWKWARD = [
@@ -80,27 +77,12 @@ def awkward_model():
     return BiasedMF(n_factors=3, n_epochs=10, random_state=0).fit(data)
 
 
-@contextmanager
-def running(app):
-    """``app`` served by uvicorn on a free loopback port, in a thread: yields its URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, WAIT_S, "the server to start", every=0.02)
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(WAIT_S)
-
-
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     model = awkward_model()
     with open_store(tmp_path_factory.mktemp("ids") / "ratings.sqlite") as store:
         app = create_app(Settings(access_log=False), store=store, source=FixedSource(model, "v"))
-        with running(app) as address:
+        with served_in_thread(app, WAIT_S) as (address, _):
             yield address
 
 

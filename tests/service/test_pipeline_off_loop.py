@@ -11,12 +11,10 @@ from __future__ import annotations
 import copy
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from latentrec.pipeline import Reranker
 from latentrec.service import app as app_module
@@ -25,8 +23,7 @@ from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource, Served
 from latentrec.service.settings import Settings
 
-from .conftest import free_port
-from .serving import wait_for
+from .serving import served_in_thread
 from .test_pipeline_serve import small_pipeline
 
 # A generous bound on every wait, so that a failing check fails instead of hanging.
@@ -85,23 +82,9 @@ def gated(pipe, gate: Gate):
     return out
 
 
-@contextmanager
 def running(app):
-    """``app`` served by uvicorn on a free loopback port, in a thread, once warm: yields
-    (url, the thread that runs the event loop)."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, WAIT_S, "the server to start", every=0.02)
-        # Warm first, so that no warm-up list runs beside the checks' requests.
-        warm = app.state.refresher.warm_done
-        wait_for(warm.is_set, WAIT_S, "the warm-up", every=0.02)
-        yield f"http://127.0.0.1:{config.port}", thread
-    finally:
-        server.should_exit = True
-        thread.join(WAIT_S)
+    """``app`` served in a thread once warm: yields (url, the event loop's thread)."""
+    return served_in_thread(app, WAIT_S, warm=True)
 
 
 def wait_arrivals(gate: Gate, count: int) -> None:
