@@ -1,6 +1,6 @@
 """The README's Python examples run as written, each in a fresh interpreter; its command
 lines run as written too, one after the other in one folder, as a reader types them (each
-in a process forked from one that has imported the CLI as the ``latentrec`` script does:
+in a process forked from one that has run the ``latentrec`` script's imports:
 ``run_command_lines``).
 
 A fresh interpreter matters: inside the test process other tests have imported
@@ -27,8 +27,8 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
 
 
-# One interpreter imports latentrec.cli as the installed ``latentrec`` script does, then
-# forks a child for each command line.  A child starts from the state a fresh
+# One interpreter runs the installed ``latentrec`` script up to its call of main() (its
+# imports), then forks a child for each command line.  A child starts from the state a fresh
 # ``latentrec`` process is in when the script calls main(): what a command imports later
 # is imported in that child alone (a missing import is not hidden by an earlier command),
 # and nothing a command changes (threads, environment, caches) reaches the next one.  The
@@ -37,7 +37,10 @@ FORKED = """
 import json, os, sys
 exe, lines, folder = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 sys.path[0] = os.path.dirname(exe)  # where the script runs from: its folder, not the cwd
-from latentrec.cli import main
+script = {"__name__": "latentrec_script", "__file__": exe}  # not __main__: main() waits
+with open(exe, encoding="utf-8") as source:
+    exec(compile(source.read(), exe, "exec"), script)  # its imports: `from ... import main`
+main = script["main"]
 codes = []
 for n, args in enumerate(lines):
     sys.stdout.flush()
