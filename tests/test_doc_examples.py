@@ -4,20 +4,20 @@ Like tests/test_readme.py, each Python example runs in a fresh interpreter, so a
 ``import`` in a block is caught. Blocks that continue an earlier one (docs/pipeline.md's
 second block refits the models of its first) run after it in the same interpreter, as a
 reader runs them in one session. docs/pipeline.md's command lines run on the files its
-examples write. docs/service.md's retraining session is replayed command by command with
-the installed ``latentrec`` and its output compared with the doc's, with only what changes
-between runs masked (clock times and durations): the session fits under numba's parallel
-threshold, so its figures are the same on every run.
+examples write. docs/service.md's retraining session is replayed command by command,
+each as the installed ``latentrec`` runs it, and its output compared with the doc's, with
+only what changes between runs masked (clock times and durations): the session fits under
+numba's parallel threshold, so its figures are the same on every run.
 """
 
 import re
-import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from test_readme import run_command_lines
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PIPELINE = DOCS / "pipeline.md"
@@ -41,13 +41,15 @@ def run_python(code: str, cwd: Path) -> None:
     assert done.returncode == 0, f"example failed:\n{code}\n{done.stderr[-3000:]}"
 
 
-def latentrec_command(line: str, cwd: Path) -> str:
-    """Run one documented ``latentrec ...`` line (comments dropped); its standard output."""
-    args = shlex.split(line, comments=True)
-    assert args[0] == "latentrec", line
-    done = subprocess.run([EXE, *args[1:]], cwd=cwd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"{line}\n{done.stdout}{done.stderr}"
-    return done.stdout
+def latentrec_commands(lines: list[str], cwd: Path) -> list[str]:
+    """Run documented ``latentrec ...`` lines (comments dropped) in order, each as the
+    installed command runs it (tests/test_readme.py's ``run_command_lines``); the standard
+    output of each.  The first that fails fails the test with what it wrote."""
+    ran = run_command_lines(lines, cwd)
+    for line, code, stdout, stderr in ran:
+        assert code == 0, f"{line}\n{stdout}{stderr}"
+    assert len(ran) == len(lines)
+    return [stdout for _, _, stdout, _ in ran]
 
 
 def test_the_docs_have_the_examples_this_file_runs():
@@ -73,11 +75,9 @@ def test_pipeline_examples_run_as_written(tmp_path):
     # the rules file of the section before (docs/pipeline.md's `--rules` line once failed
     # without `--data`, since its max_per rule needs genres).
     (tmp_path / "rules.toml").write_text(blocks(PIPELINE, "toml")[0], encoding="utf-8")
-    latentrec_command("latentrec train ml-100k -o model.npz", tmp_path)
     (commands,) = blocks(PIPELINE, "sh")
-    for line in commands.splitlines():
-        if line.strip():
-            latentrec_command(line, tmp_path)
+    lines = [line for line in commands.splitlines() if line.strip()]
+    latentrec_commands(["latentrec train ml-100k -o model.npz", *lines], tmp_path)
     assert (tmp_path / "tradeoff.png").stat().st_size > 0
 
 
@@ -124,8 +124,9 @@ def test_service_retraining_session_prints_what_the_doc_shows(tmp_path):
     run_python(setup, tmp_path)  # writes old.csv, as the doc says before the session
     steps = session()
     assert [c.split()[1] for c, _ in steps][:3] == ["store", "train", "models"]
-    for command, shown in steps:
-        assert normalise(latentrec_command(command, tmp_path)) == normalise(shown), command
+    printed = latentrec_commands([command for command, _ in steps], tmp_path)
+    for (command, shown), stdout in zip(steps, printed, strict=True):
+        assert normalise(stdout) == normalise(shown), command
 
     # The Python route over the same folder: after the rollback above it retrains against
     # the version rolled back to and publishes the next one (the doc shows no output).
