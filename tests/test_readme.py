@@ -28,11 +28,12 @@ EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
 
 
 # One interpreter runs the installed ``latentrec`` script up to its call of main() (its
-# imports), then forks a child for each command line.  A child starts from the state a fresh
-# ``latentrec`` process is in when the script calls main(): what a command imports later
-# is imported in that child alone (a missing import is not hidden by an earlier command),
-# and nothing a command changes (threads, environment, caches) reaches the next one.  The
-# interpreter's start and that import, about a second of CPU per line, happen once.
+# imports), then forks a child for each command line.  A child starts from the state a
+# fresh ``latentrec`` process is in once main() has loaded the command line: what a command
+# imports later is imported in that child alone (a missing import is not hidden by an
+# earlier command), and nothing a command changes (threads, environment, caches) reaches
+# the next one.  The interpreter's start and that import, about a second of CPU per line,
+# happen once.
 FORKED = """
 import json, os, sys
 exe, lines, folder = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
@@ -41,6 +42,9 @@ script = {"__name__": "latentrec_script", "__file__": exe}  # not __main__: main
 with open(exe, encoding="utf-8") as source:
     exec(compile(source.read(), exe, "exec"), script)  # its imports: `from ... import main`
 main = script["main"]
+# The script imports only the launcher, which loads the command line inside main(): load
+# it here once, as every command's first step would.
+import latentrec.cli
 codes = []
 for n, args in enumerate(lines):
     sys.stdout.flush()
