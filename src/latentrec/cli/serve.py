@@ -11,6 +11,7 @@ factory that each worker process calls with the settings from the environment.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import socket
@@ -43,6 +44,89 @@ WORKER_STARTUP_SECONDS = 120
 
 # The exit status of a server that did not start (uvicorn's own).
 STARTUP_FAILURE = 3
+
+
+# How long the worker supervisor waits on a worker's answer at a time, before it looks
+# again whether that worker still runs and whether a signal came.
+ANSWER_SLICE_SECONDS = 0.1
+
+
+@functools.cache
+def worker_supervisor() -> type:
+    """uvicorn's supervisor of worker processes (``Multiprocess``), made to stop at once
+    on SIGTERM or SIGINT, whatever moment of the workers' start it comes at.
+
+    uvicorn's own pings each worker and waits for the answer in one blocking call as long
+    as the health-check timeout (``WORKER_STARTUP_SECONDS``).  A SIGTERM sent to the
+    whole process group ends a worker that is still starting (it has no handler yet)
+    before it can answer; the pipe never closes (the supervisor holds both its ends), so
+    the supervisor sat in that call for two minutes with the signal only queued, and
+    then started a new worker.  This one waits in short slices, gives up on a worker
+    that has exited, and handles a queued signal before it judges or restarts a worker.
+
+    Example:
+        >>> [base.__name__ for base in worker_supervisor().__bases__]
+        ['Multiprocess']
+    """
+    import pickle
+
+    from uvicorn.config import STARTUP_FAILURE as FAILED_TO_START
+    from uvicorn.supervisors.multiprocess import Multiprocess, logger
+
+    class Supervisor(Multiprocess):
+        def signalled(self) -> bool:
+            return bool(self.signal_queue) or self.should_exit.is_set()
+
+        def answers(self, process, timeout: float) -> bool | None:
+            """Whether ``process`` answered a ping within ``timeout`` seconds; ``None``
+            when a signal came first."""
+            if not process.process.is_alive():
+                return False
+            try:
+                process.parent_conn.send(b"ping")
+            except OSError:
+                return False
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if process.parent_conn.poll(ANSWER_SLICE_SECONDS):
+                        process.parent_conn.recv()
+                        return True
+                except (OSError, EOFError, pickle.UnpicklingError):
+                    return False
+                if self.signalled():
+                    return None
+                if not process.process.is_alive() or time.monotonic() >= deadline:
+                    return False
+
+        def keep_subprocess_alive(self) -> None:
+            for idx, process in enumerate(self.processes):
+                if self.signalled():
+                    return
+                alive = self.answers(process, self.config.timeout_worker_healthcheck)
+                if alive is None:
+                    return
+                if alive:
+                    continue
+                process.kill()
+                process.join()
+                # A signal to the process group ends the workers too: that is not a crash
+                # to make up for, and the next round stops them all.
+                if self.signalled():
+                    return
+                if process.exitcode == FAILED_TO_START:
+                    # As uvicorn's: the app is broken and would fail each restart alike.
+                    logger.error(
+                        f"Child process [{process.pid}] failed to start, stopping the "
+                        "parent process."
+                    )
+                    self.should_exit.set()
+                    return
+                logger.info(f"Child process [{process.pid}] died")
+                self.processes[idx] = replacement = type(process)(self.config, self.sockets)
+                replacement.start()
+
+    return Supervisor
 
 
 def page_url(host: str, port: int) -> str:
@@ -596,13 +680,11 @@ def serve(
                 # model on a busy machine takes longer than the default 5 s.
                 timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
             )
-            if listener is None:
-                uvicorn.run(FACTORY, **options)
-            else:
-                from uvicorn.supervisors import Multiprocess
-
-                # As uvicorn.run does with the socket it binds for its workers.
-                Multiprocess(uvicorn.Config(FACTORY, **options), sockets=[listener]).run()
+            config = uvicorn.Config(FACTORY, **options)
+            # As uvicorn.run does for its workers, with a supervisor that SIGTERM stops
+            # during the workers' start too (worker_supervisor).
+            sockets = [config.bind_socket() if listener is None else listener]
+            worker_supervisor()(config, sockets=sockets).run()
     finally:
         if schedule is not None:
             schedule.stop()
