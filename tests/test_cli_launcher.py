@@ -100,6 +100,7 @@ def interrupted_while_importing(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=hears_ctrl_c,
     )
     with reaped(child):
         line = child.stdout.readline()
@@ -107,6 +108,16 @@ def interrupted_while_importing(
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=120)
     return child.returncode, err
+
+
+def hears_ctrl_c() -> None:
+    """In the child before it runs Python: SIGINT back to its default action.
+
+    A shell runs a background job (``make test &``, some CI runners) with SIGINT ignored,
+    its children inherit that, and Python then installs no KeyboardInterrupt handler:
+    the held child slept through the test's SIGINT.  A user's terminal never ignores it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @contextmanager
@@ -269,6 +280,7 @@ def test_ctrl_c_at_any_moment_of_a_real_start(way_in, tmp_path, ctrl_c_in_a_comm
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=hears_ctrl_c,
         )
         with reaped(child):
             assert child.stdout.readline() == "started\n"
