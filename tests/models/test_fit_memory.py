@@ -94,7 +94,8 @@ def test_unknown_memory_refuses_nothing(monkeypatch):
     [
         # The factors, (30 + 20) x k x 4, plus each algorithm's own work space.
         (BiasedMF(n_factors=10), 2000),
-        (ALS(n_factors=10, num_threads=1), 2000 + max(8 * 30 * 10, 8 * 11 * 11)),
+        # ALS: P's float64 draw beside its float32 copy, or the factors and one system
+        (ALS(n_factors=10, num_threads=1), max(12 * 30 * 10, 2000 + 8 * 11 * 11)),
         (BPR(n_factors=10, optimizer="sgd"), 2000 + 8 * 30 * 10),
         (NMF(n_factors=10), 2000 + 8 * 30 * 10),
         # U and V in float64, then the residual's two float64 gathers of cells x k
@@ -173,6 +174,10 @@ def test_the_estimate_is_at_most_what_a_real_fit_allocates(name):
         kwargs["n_epochs"] = 1
     model = cls(**kwargs)
     need = model._fit_bytes(data.n_users, data.n_items, data.nnz)
+    # Fitted once first: numba's compilation allocates too, so a cold first fit's peak
+    # was higher than a warm one's, and ALS's estimate passed alone but not after
+    # other tests had compiled its kernels.
+    model.clone().fit(data)
     peak = _traced_peak(model, data)
     assert 0 < need <= peak, (need, peak)
 

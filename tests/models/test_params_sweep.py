@@ -19,7 +19,7 @@ import latentrec
 from latentrec import Interactions
 from latentrec.cli._common import build_model, parse_value
 from latentrec.data.splits import random_split
-from latentrec.errors import ModelFileError
+from latentrec.errors import HyperparameterError, ModelFileError
 from latentrec.io import read_archive, write_archive
 from latentrec.models import Biases, GlobalMean, Recommender
 from latentrec.registry import ALIASES, model_class, model_names
@@ -89,7 +89,9 @@ def _answer_is_clear(err: Exception, name: str) -> None:
         # the options to change; it names the model and what to lower or raise.
         assert "diverged" in text or "singular" in text or "broke down" in text, text
         return
-    assert type(err) is ValueError or isinstance(err, ModelFileError), repr(err)
+    assert type(err) in (ValueError, HyperparameterError) or isinstance(err, ModelFileError), repr(
+        err
+    )
     assert name in text, text
 
 

@@ -97,18 +97,19 @@ class ALS(FactorModel):
         check_threads(self.num_threads)
 
     def _fit_bytes(self, n_users: int, n_items: int, nnz: int) -> int:
-        """The factors, then the larger of P's float64 draw and one (k+1)² float64
-        system per thread.
+        """The larger of two moments: P's float64 draw beside its float32 copy (Q is
+        made after the draw is freed), and both factors with one (k+1)² float64 system
+        per thread.
 
         Example:
-            >>> ALS(n_factors=2, num_threads=1)._fit_bytes(10, 5, 20)  # 120 + max(160, 72)
-            280
+            >>> ALS(n_factors=2, num_threads=1)._fit_bytes(10, 5, 20)  # max(160+80, 120+72)
+            240
         """
         k = int(self.n_factors)
         threads = work_threads(self.num_threads, max(n_users, n_items))
-        return super()._fit_bytes(n_users, n_items, nnz) + max(
-            8 * n_users * k, threads * 8 * (k + 1) ** 2
-        )
+        drawing = 8 * n_users * k + 4 * n_users * k
+        solving = super()._fit_bytes(n_users, n_items, nnz) + threads * 8 * (k + 1) ** 2
+        return max(drawing, solving)
 
     def _regs(self) -> tuple[float, float]:
         reg = float(self.regularization)
