@@ -402,9 +402,17 @@ def run_spark_child(folder: Path, block: str, lines: list[str]) -> dict:
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # its own Spark session in a child: about 30 s of the default suite's 15 min
 @pytest.mark.spark
 @pytest.mark.skipif(NO_SPARK is not None, reason=f"Spark cannot run: {NO_SPARK}")
 def test_scaling_spark_example_runs_as_written(tmp_path):
+    """The Python block of docs/scaling.md, run as written (``make test-all``).
+
+    Each call it makes is checked in the default suite on the shared session:
+    ``fit_als`` explicit and implicit and ``from_spark_als`` in tests/spark/test_spark_als.py,
+    ``recommend_all`` (no seen item, the same lists as ``recommend``) in
+    tests/spark/test_spark_interop.py.
+    """
     (block,) = blocks("scaling.md", "python", "latentrec.spark")
     frame = the_readers_spark_files(tmp_path)
     out = run_spark_child(tmp_path, block, [])
