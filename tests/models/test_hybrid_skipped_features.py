@@ -107,3 +107,26 @@ def test_train_prints_the_columns_left_out_in_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(train, "load_data", lambda source, **opts: _data(20))
     out = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "p.npz")])
     assert out.exit_code == 0 and "features not used" not in out.output, out.output
+
+
+def test_train_keeps_a_left_out_column_named_in_a_param_list(monkeypatch, tmp_path):
+    """The docstring's way to keep a column, from the command line: ``--param`` read
+    ``item_features=["genres","director"]`` as text, which the model refused, so a column
+    "auto" leaves out could not be kept there."""
+    import latentrec.cli.train as train
+
+    monkeypatch.setattr(train, "load_data", lambda source, **opts: _data(20, item_features=FILMS))
+    path = tmp_path / "m.npz"
+    args = ["train", "films", "-a", "hybrid", "--epochs", "2", "--factors", "2", "-q"]
+    keep = '--param=item_features=["genres", "director"]'
+    out = CliRunner().invoke(main, [*args, keep, "-o", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "features not used" not in out.output, out.output
+    model = latentrec.load(path)
+    assert model.item_features == ["genres", "director"]
+    assert model.skipped_features_["item"] == {}
+    # Not a list after all: one line naming the value, as any bad --param.
+    out = CliRunner().invoke(main, [*args, "--param", "item_features=[genres", "-o", str(path)])
+    assert out.exit_code == 1, out.output
+    assert out.output.startswith("Error: --param value '[genres' starts like a JSON list")
+    assert "Traceback" not in out.output

@@ -11,6 +11,7 @@ import contextlib
 import csv
 import functools
 import inspect
+import json
 import math
 import os
 import re
@@ -661,12 +662,23 @@ def diverging_on(data: Interactions, rating_col=None, no_header: bool = False):
 
 
 def parse_value(text: str):
-    """A ``--param`` value as int, float, bool or None where it reads as one, else the text.
+    """A ``--param`` value as int, float, bool or None where it reads as one, a list where
+    it is a JSON list (HybridMF's ``item_features=["genres","title"]``), else the text.
 
     Example:
         >>> parse_value("8"), parse_value("0.5"), parse_value("false"), parse_value("lbfgs")
         (8, 0.5, False, 'lbfgs')
+        >>> parse_value('["genres", "title"]')
+        ['genres', 'title']
     """
+    if text.startswith("["):
+        # A list is what a column-list hyperparameter takes; as text it was refused.
+        try:
+            return json.loads(text)  # one that parses is a list: it starts with "["
+        except ValueError as err:
+            raise Failure(
+                f"--param value {text!r} starts like a JSON list but is not one: {err}"
+            ) from None
     for cast in (int, float):
         try:
             return cast(text)
@@ -758,7 +770,7 @@ def algorithm_options(fn):
             "extra",
             multiple=True,
             metavar="NAME=VALUE",
-            help="Any other hyperparameter, repeatable.",
+            help="Any other hyperparameter, repeatable; a list is given as JSON.",
         ),
     ]
     for option in reversed(options):
