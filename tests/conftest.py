@@ -2,7 +2,9 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -86,6 +88,23 @@ def skewed_ratings(n_users=120, n_items=40, seed=0, rank=3) -> Interactions:
 # child as root without the capabilities that override them.
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def python_bound_by_permissions(script: str, *args, env=None, timeout: float = 300):
+    """``python -c script args`` in a child whom permission bits bind (as root: without
+    its override capabilities, through setpriv), captured; ``env`` defaults to this one
+    with latentrec's ``src`` first on the path."""
+    if env is None:
+        src = str(Path(__file__).resolve().parents[1] / "src")
+        env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run(
+        [*(UNPRIVILEGED if AS_ROOT else []), sys.executable, "-c", script, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def can_drop_privileges() -> bool:

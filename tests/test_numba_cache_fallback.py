@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import UNPRIVILEGED
+from conftest import UNPRIVILEGED, python_bound_by_permissions
 
 from latentrec.kernels import ensure_numba_cache
 
@@ -75,14 +74,7 @@ def test_an_install_nobody_can_write_to_imports_and_runs(tmp_path):
     probe = subprocess.run([*UNPRIVILEGED, "touch", str(site / "x")], check=False)
     if probe.returncode == 0:
         pytest.skip("setpriv did not drop root's override capabilities here")
-    done = subprocess.run(
-        [*UNPRIVILEGED, sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = python_bound_by_permissions(code, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str(temp / "latentrec-numba-0")
     assert "Traceback" not in done.stderr

@@ -17,20 +17,15 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import AS_ROOT, UNPRIVILEGED, can_drop_privileges
+from conftest import AS_ROOT, can_drop_privileges, python_bound_by_permissions
 
 import latentrec
 from latentrec import Interactions
 from latentrec.models import Popularity
-
-SRC = str(Path(latentrec.__file__).resolve().parents[1])
-
 
 pytestmark = [
     pytest.mark.skipif(os.name != "posix", reason="POSIX permissions"),
@@ -60,16 +55,7 @@ CLI = "import sys\nfrom latentrec.cli import main\nmain(sys.argv[1:], prog_name=
 
 def run(script: str, *args) -> subprocess.CompletedProcess:
     """``script`` in a child whom permission bits bind."""
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    prefix = UNPRIVILEGED if AS_ROOT else []
-    return subprocess.run(
-        [*prefix, sys.executable, "-c", script, *map(str, args)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return python_bound_by_permissions(script, *args)
 
 
 def test_a_umask_that_makes_files_read_only_still_saves(tmp_path):

@@ -16,22 +16,15 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import AS_ROOT, UNPRIVILEGED, can_drop_privileges
+from conftest import AS_ROOT, can_drop_privileges, python_bound_by_permissions
 
-import latentrec
 from latentrec import Interactions
 from latentrec.models import Biases
 from latentrec.service.versions import RETRAIN_STATUS, ModelDirectory, write_retrain_status
-
-SRC = str(Path(latentrec.__file__).resolve().parents[1])
-
 
 pytestmark = [
     pytest.mark.skipif(os.name != "posix", reason="POSIX permissions"),
@@ -73,15 +66,7 @@ def test_a_read_only_pointer_and_record_are_replaced_by_publish_rollback_and_rec
     write_retrain_status(md.path, True, "first round", by="command")
     md.pointer_path.chmod(0o444)
     (md.path / RETRAIN_STATUS).chmod(0o444)
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run(
-        [*(UNPRIVILEGED if AS_ROOT else []), sys.executable, "-c", STEPS, str(md.path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = python_bound_by_permissions(STEPS, md.path, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     said = json.loads(done.stdout.strip().splitlines()[-1])
     assert said == {
