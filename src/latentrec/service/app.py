@@ -27,6 +27,7 @@ Routes (JSON shapes in :mod:`latentrec.service.schemas` and at ``/docs``)::
     GET    /metrics
     POST   /admin/reload?force=                      (token)
     GET    /  and /static/...                        (the web page)
+    GET    /docs, /redoc and /docs/assets/...        (the API's pages, served offline)
 
 List parameters repeat: ``?items=1&items=2``.  An id in a path is one percent-encoded
 segment, ``quote(id, safe="")`` (``/users/a%2Fb/ratings`` is user ``a/b``).  "(token)":
@@ -57,6 +58,7 @@ from starlette.concurrency import run_in_threadpool
 from ..models.foldin import answer_range
 from ..store import Item, Rating, StoreError, open_store
 from . import schemas
+from .apidocs import install_api_docs
 from .batching import PipelineQueue
 from .hardening import (
     ERROR_LOGGER,
@@ -202,6 +204,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         version=holder.current.version,
         lifespan=lifespan,
         responses=schemas.ERROR_RESPONSES,
+        # /docs and /redoc are the service's own (apidocs.py): FastAPI's load from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     # Query parameters a route does not take, and JSON keys given twice, are 422s.
     app.router.route_class = CheckedRoute
@@ -940,6 +946,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             )
         return FileResponse(index, media_type="text/html")
 
+    install_api_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app
 

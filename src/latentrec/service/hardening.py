@@ -59,10 +59,15 @@ PAGE_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# FastAPI's /docs and /redoc pages load their scripts from a CDN and run inline ones:
-# they get only the framing rule.
-DOCS_PATHS = ("/docs", "/redoc")
-DOCS_POLICY = "frame-ancestors 'none'"
+# The API's pages (apidocs.py) load only the service's own files.  /docs (Swagger UI)
+# runs under the page's policy.  /redoc's Redoc styles itself through <style> elements it
+# writes at run time (styled-components), which only 'unsafe-inline' lets a browser
+# apply, and runs its search in a web worker made from a blob: URL; it gets exactly those
+# two more, on that one path.
+REDOC_PATH = "/redoc"
+REDOC_POLICY = PAGE_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
+    "object-src", "worker-src blob:; object-src"
+)
 
 
 class BodyLimit:
@@ -129,9 +134,9 @@ class SecurityHeaders:
     ``X-Content-Type-Options: nosniff`` on every response (a JSON answer holding a
     title such as ``<script>...`` is never sniffed into a page); a Content-Security-
     Policy that allows the page only its own script, stylesheet and API and forbids
-    framing it (:data:`PAGE_POLICY`; FastAPI's ``/docs`` pages get only the framing
-    rule), ``X-Frame-Options: DENY`` for older browsers and ``Referrer-Policy:
-    no-referrer``.
+    framing it (:data:`PAGE_POLICY`, ``/docs`` included; ``/redoc`` gets
+    :data:`REDOC_POLICY`), ``X-Frame-Options: DENY`` for older browsers and
+    ``Referrer-Policy: no-referrer``.
     """
 
     def __init__(self, app):
@@ -140,11 +145,10 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        path = scope.get("path", "")
-        docs = any(path == p or path.startswith(p + "/") for p in DOCS_PATHS)
+        policy = REDOC_POLICY if scope.get("path", "") == REDOC_PATH else PAGE_POLICY
         added = [
             (b"x-content-type-options", b"nosniff"),
-            (b"content-security-policy", (DOCS_POLICY if docs else PAGE_POLICY).encode()),
+            (b"content-security-policy", policy.encode()),
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"no-referrer"),
         ]
