@@ -30,7 +30,8 @@ Routes (JSON shapes in :mod:`latentrec.service.schemas` and at ``/docs``)::
     GET    /docs, /redoc and /docs/assets/...        (the API's pages, served offline)
 
 List parameters repeat: ``?items=1&items=2``.  An id in a path is one percent-encoded
-segment, ``quote(id, safe="")`` (``/users/a%2Fb/ratings`` is user ``a/b``).  "(token)":
+segment, ``quote(id, safe="")`` (``/users/a%2Fb/ratings`` is user ``a/b``); a path with a
+trailing slash is a 307 to the path without it (``SlashRedirect``).  "(token)":
 with a token configured, the route needs ``Authorization: Bearer <token>``.
 """
 
@@ -68,6 +69,7 @@ from .hardening import (
     CheckedRoute,
     HostCheck,
     SecurityHeaders,
+    SlashRedirect,
     TokenGate,
     check_id,
     check_text,
@@ -948,6 +950,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
     install_api_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    # One rule for a trailing slash on every route, the id routes included: a 307 to the
+    # path without it (SlashRedirect), in place of Starlette's, which missed them.
+    app.router.redirect_slashes = False
+    app.router.routes.append(SlashRedirect(app.router.routes))
     return app
 
 

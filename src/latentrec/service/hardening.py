@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import Tag
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match, NoMatchFound
 
 from ..store import StoreError, StoreUnavailableError
 
@@ -360,7 +360,9 @@ class AccessLog:
                             "ts": round(time.time(), 3),
                             "method": scope["method"][:LOGGED_METHOD_CHARS],
                             "route": template,
-                            "path": scope.get("path", "")[:LOGGED_PATH_CHARS],
+                            # As sent: /items/x%2Fsimilar and /items/x/similar are
+                            # two requests, which the decoded path made one.
+                            "path": sent_path(scope)[:LOGGED_PATH_CHARS],
                             "status": status,
                             "ms": round(elapsed * 1000, 3),
                             "client": client[0],
@@ -385,6 +387,9 @@ class CheckedRoute(APIRoute):
     (``/users/a%2Fexplain%2Fb/ratings`` is user ``a/explain/b``); see :meth:`matches`
     and :meth:`with_slashes`.
     """
+
+    # Whether this is a with_slashes twin, whose ids may hold literal slashes.
+    takes_slashes = False
 
     def matches(self, scope):
         """Match the undecoded path (``scope["raw_path"]``); the ids are decoded after.
@@ -411,7 +416,12 @@ class CheckedRoute(APIRoute):
         """
         if scope["type"] != "http" or not self.param_convertors:
             return super().matches(scope)
-        match, child = super().matches({**scope, "path": raw_route_path(scope)})
+        path = raw_route_path(scope)
+        if self.takes_slashes and path.endswith("/"):
+            # A trailing slash is never the end of an id written with literal slashes
+            # (an id ending in "/" is sent as %2F): such a path is SlashRedirect's.
+            return Match.NONE, {}
+        match, child = super().matches({**scope, "path": path})
         if match is not Match.NONE:
             params = child["path_params"]
             for name in self.param_convertors:
@@ -442,6 +452,7 @@ class CheckedRoute(APIRoute):
         # compile_path writes each {name} as (?P<name>[^/]+) and escapes the rest.
         twin.path_regex = re.compile(self.path_regex.pattern.replace("[^/]+", ".*"))
         twin.include_in_schema = False
+        twin.takes_slashes = True
         return twin
 
     def get_route_handler(self):
@@ -483,19 +494,33 @@ class CheckedRoute(APIRoute):
 
 
 def raw_route_path(scope) -> str:
-    """The request's path as the client encoded it, for matching ids segment by segment.
+    """The request's path as the client encoded it (:func:`sent_path`), for matching ids
+    segment by segment, with its percent-encoded unreserved characters decoded
+    (:func:`unreserved_decoded`: ``/user%73/1`` is ``/users/1``, RFC 3986 6.2.2.2).
 
-    ``scope["raw_path"]`` where the ASGI server gave it (uvicorn does, the root path
-    included, as in ``scope["path"]``); otherwise ``scope["path"]`` encoded again, its
-    slashes taken for separators.  The raw path is taken even where ``scope["path"]``
-    is not its decoding: Starlette's test client decodes twice (``a%252Fb`` arrives as
-    ``a/b``), and the router's trailing-slash retry edits only ``path`` (an id route's
-    answer is the same either way: the twins of ``with_slashes`` take any tail).
+    The path as sent is taken even where ``scope["path"]`` is not its decoding:
+    Starlette's test client decodes twice (``a%252Fb`` arrives as ``a/b``).
 
     Example:
         >>> raw_route_path({"path": "/users/a/b", "raw_path": b"/users/a%2Fb"})
         '/users/a%2Fb'
-        >>> raw_route_path({"path": "/users/50% off"})
+        >>> raw_route_path({"path": "/users/1/ratings", "raw_path": b"/user%73/1/rating%73"})
+        '/users/1/ratings'
+    """
+    return unreserved_decoded(sent_path(scope))
+
+
+def sent_path(scope) -> str:
+    """The request's path as the client sent it, percent-encoding and all.
+
+    ``scope["raw_path"]`` where the ASGI server gave it (uvicorn does, the root path
+    included, as in ``scope["path"]``); otherwise ``scope["path"]`` encoded again, its
+    slashes taken for separators.
+
+    Example:
+        >>> sent_path({"path": "/items/x/similar", "raw_path": b"/items/x%2Fsimilar"})
+        '/items/x%2Fsimilar'
+        >>> sent_path({"path": "/users/50% off"})
         '/users/50%25%20off'
     """
     raw = scope.get("raw_path")
@@ -503,6 +528,92 @@ def raw_route_path(scope) -> str:
         return quote(scope["path"], safe="/")
     # An HTTP request line is ASCII; latin-1 maps any byte to one character.
     return raw.decode("latin-1")
+
+
+# RFC 3986 2.3: the characters a URI means the same by, encoded or not.
+UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+PERCENT_BYTE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def unreserved_decoded(path: str) -> str:
+    """``path`` with each percent-encoded unreserved character (a letter, digit, ``-``,
+    ``.``, ``_``, ``~``) written as itself; every other ``%XX`` kept, so an encoded
+    ``/`` (``%2F``) stays inside its segment.
+
+    Example:
+        >>> unreserved_decoded("/it%65ms/a%2Fb%7e%2e%41%25")
+        '/items/a%2Fb~.A%25'
+    """
+    if "%" not in path:
+        return path
+
+    def one(match):
+        char = chr(int(match.group(1), 16))
+        return char if char in UNRESERVED else match.group(0)
+
+    return PERCENT_BYTE.sub(one, path)
+
+
+class SlashRedirect(BaseRoute):
+    """The router's last route: a path ending in ``/`` that no route took, but which one
+    takes without its trailing slashes, is answered 307 to that path, its query kept.
+
+    Starlette's own retry (``redirect_slashes``) edits only the decoded ``path``, so it
+    missed the id routes (matched on the path as sent) and would have sent a decoded
+    id back (``a%3Fb/`` to ``a?b``): here the ``Location`` is the path as sent, less the
+    slashes, and relative, so it never names another host.  ``routes`` is the router's
+    own list (the routes added after this one are seen too).
+
+    Example:
+        >>> route = CheckedRoute("/items/{item_id}", lambda item_id: None)
+        >>> last = SlashRedirect([route])
+        >>> def ask(raw):
+        ...     scope = {"type": "http", "method": "GET", "raw_path": raw.encode(),
+        ...              "path": unquote(raw), "query_string": b"n=2"}
+        ...     match, child = last.matches(scope)
+        ...     return match.name, child.get(SlashRedirect.KEY)
+        >>> ask("/items/a%3Fb/"), ask("/items/a"), ask("/genres/")
+        (('FULL', '/items/a%3Fb?n=2'), ('NONE', None), ('NONE', None))
+    """
+
+    KEY = "latentrec.slash_redirect"
+
+    def __init__(self, routes: list):
+        self.routes = routes
+
+    def matches(self, scope):
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        sent = sent_path(scope)
+        bare = sent.rstrip("/")
+        # "//host/..." in a Location is another site's address (protocol-relative).
+        if bare == sent or not bare or bare.startswith("//"):
+            return Match.NONE, {}
+        cut = len(sent) - len(bare)
+        trial = {
+            **scope,
+            "path": scope["path"][:-cut] if scope["path"].endswith("/" * cut) else bare,
+            "raw_path": bare.encode("latin-1"),
+        }
+        for route in self.routes:
+            if route is not self and route.matches(trial)[0] is not Match.NONE:
+                query = scope.get("query_string", b"").decode("latin-1")
+                return Match.FULL, {self.KEY: bare + ("?" + query if query else "")}
+        return Match.NONE, {}
+
+    async def handle(self, scope, receive, send):
+        location = scope[self.KEY].encode("latin-1")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 307,
+                "headers": [(b"location", location), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    def url_path_for(self, name, /, **params):
+        raise NoMatchFound(name, params)
 
 
 def body_error(message: str) -> RequestValidationError:
