@@ -7,7 +7,8 @@ runs uvicorn: in this process with one worker, or with ``--workers N`` through a
 factory that each worker process calls with the settings from the environment.
 ``--retrain-every`` starts :class:`~latentrec.service.schedule.RetrainSchedule` here.
 SIGTERM or SIGINT stops it gracefully and then ends it by that same signal, whatever
-``--workers`` (:func:`ends_by_stop_signal`).
+``--workers`` (:func:`ends_by_stop_signal`); workers that do not stop in time are killed
+(:func:`end_workers`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,20 @@ STARTUP_FAILURE = 3
 # How long the worker supervisor waits on a worker's answer at a time, before it looks
 # again whether that worker still runs and whether a signal came.
 ANSWER_SLICE_SECONDS = 0.1
+
+# How long a server, told to stop, lets the requests it is answering finish (uvicorn's
+# timeout_graceful_shutdown; those still running then are cancelled).  Without it a
+# client that never finishes its request kept the server from stopping.
+DRAIN_SECONDS = 10
+
+# How long the worker supervisor waits for its workers to exit after SIGTERM before it
+# kills them: the drain, then the app's own shutdown (its refresher thread) and a margin.
+# A worker still loading a big model, or stuck, kept the whole of serve alive.
+WORKER_STOP_SECONDS = DRAIN_SECONDS + 5
+
+# How long a killed worker may take to be reaped: SIGKILL ends it at once, unless the
+# kernel holds it (a read from a dead network disk); the parent does not wait forever.
+REAP_SECONDS = 5
 
 # The signals that stop serve (and then end it, by the same signal).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -146,6 +161,47 @@ def ends_by_stop_signal():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
+def end_workers(processes, grace: float = WORKER_STOP_SECONDS) -> list[int]:
+    """Stop worker ``processes`` (:class:`multiprocessing.Process`) within ``grace``
+    seconds: SIGTERM to each that runs, a wait until ``grace`` has passed, then SIGKILL
+    to each still running, with one logged line naming its pid; every one is reaped.
+    The pids killed.
+
+    The default grace is :data:`WORKER_STOP_SECONDS`: a few seconds more than a graceful
+    drain of the requests (:data:`DRAIN_SECONDS`, uvicorn's ``timeout_graceful_shutdown``
+    in each worker).  uvicorn's supervisor waited for its workers without a limit, so a
+    worker still loading a large model, or stuck, kept ``serve`` alive.  A process never
+    started is skipped.
+
+    Example:
+        >>> import multiprocessing
+        >>> end_workers([multiprocessing.Process()], grace=0)  # never started: nothing to do
+        []
+    """
+    from uvicorn.supervisors.multiprocess import logger
+
+    started = [process for process in processes if process.pid is not None]
+    for process in started:
+        if process.exitcode is None:
+            process.terminate()
+            logger.info(f"Terminated child process [{process.pid}]")
+    deadline = time.monotonic() + grace
+    for process in started:
+        process.join(max(0.0, deadline - time.monotonic()))
+    killed = []
+    for process in started:
+        if process.exitcode is None:
+            process.kill()
+            logger.warning(
+                f"Child process [{process.pid}] still ran {grace:g} s after SIGTERM: "
+                "killed it (SIGKILL)"
+            )
+            killed.append(process.pid)
+    for process in started:
+        process.join(REAP_SECONDS)
+    return killed
+
+
 @functools.cache
 def worker_supervisor() -> type:
     """uvicorn's supervisor of worker processes (``Multiprocess``), made to stop at once
@@ -160,7 +216,9 @@ def worker_supervisor() -> type:
     that has exited, and handles a queued signal before it judges or restarts a worker.
 
     It notes the signal that stopped it (``stopped_by``: SIGTERM or SIGINT, ``None``
-    when none did), so that ``serve`` ends by it as with one worker.
+    when none did), so that ``serve`` ends by it as with one worker; and it stops its
+    workers within :data:`WORKER_STOP_SECONDS` (:func:`end_workers`), also when its loop
+    fails (a worker that cannot be spawned), so no worker outlives it.
 
     Example:
         >>> [base.__name__ for base in worker_supervisor().__bases__]
@@ -181,6 +239,22 @@ def worker_supervisor() -> type:
         def handle_term(self) -> None:
             self.stopped_by = self.stopped_by or signal.SIGTERM
             super().handle_term()
+
+        def run(self) -> None:
+            # As uvicorn's, but its terminate_all and join_all (no limit on the wait,
+            # skipped when the loop raises) are end_workers.
+            logger.info(f"Started parent process [{os.getpid()}]")
+            try:
+                self.init_processes()
+                while not self.should_exit.wait(0.5):
+                    self.handle_signals()
+                    self.keep_subprocess_alive()
+            finally:
+                end_workers([process.process for process in self.processes])
+                for process in self.processes:
+                    process.parent_conn.close()
+                    process.child_conn.close()
+            logger.info(f"Stopping parent process [{os.getpid()}]")
 
         def signalled(self) -> bool:
             return bool(self.signal_queue) or self.should_exit.is_set()
@@ -756,6 +830,7 @@ def serve(
                 access_log=False,
                 # uvicorn's own connection, with a deadline for each request's headers.
                 http=protocol_with_deadline(settings.request_timeout),
+                timeout_graceful_shutdown=DRAIN_SECONDS,
             )
             if listener is None:
                 uvicorn.run(app, **options)
@@ -785,6 +860,7 @@ def serve(
                 log_config=log_config(),
                 access_log=False,
                 http=protocol_with_deadline(settings.request_timeout),
+                timeout_graceful_shutdown=DRAIN_SECONDS,
                 # A worker loads the model before it answers uvicorn's pings; a big
                 # model on a busy machine takes longer than the default 5 s.
                 timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
