@@ -6,15 +6,22 @@ a bad model file or store URL is one line and exit 1, not a worker's traceback),
 runs uvicorn: in this process with one worker, or with ``--workers N`` through an app
 factory that each worker process calls with the settings from the environment.
 ``--retrain-every`` starts :class:`~latentrec.service.schedule.RetrainSchedule` here.
+SIGTERM or SIGINT stops it gracefully and then ends it by that same signal, whatever
+``--workers`` (:func:`ends_by_stop_signal`); workers that do not stop in time are killed
+(:func:`end_workers`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
+import logging
 import os
 import shutil
+import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -50,6 +57,150 @@ STARTUP_FAILURE = 3
 # again whether that worker still runs and whether a signal came.
 ANSWER_SLICE_SECONDS = 0.1
 
+# How long a server, told to stop, lets the requests it is answering finish (uvicorn's
+# timeout_graceful_shutdown; those still running then are cancelled).  Without it a
+# client that never finishes its request kept the server from stopping.
+DRAIN_SECONDS = 10
+
+# How long the worker supervisor waits for its workers to exit after SIGTERM before it
+# kills them: the drain, then the app's own shutdown (its refresher thread) and a margin.
+# A worker still loading a big model, or stuck, kept the whole of serve alive.
+WORKER_STOP_SECONDS = DRAIN_SECONDS + 5
+
+# How long a killed worker may take to be reaped: SIGKILL ends it at once, unless the
+# kernel holds it (a read from a dead network disk); the parent does not wait forever.
+REAP_SECONDS = 5
+
+# The signals that stop serve (and then end it, by the same signal).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Stopped(SystemExit):
+    """``serve`` was told to stop by signal ``signum``: raised through the command so
+    that its clean-up runs, then :func:`ends_by_stop_signal` ends the process by the
+    same signal.  A ``SystemExit``, so that no ``except Exception`` takes it for an error.
+
+    Example:
+        >>> stop = Stopped(signal.SIGTERM)
+        >>> stop.signum == signal.SIGTERM, stop.code
+        (True, 143)
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+def raise_stopped(signum, frame):
+    """The signal handler ``serve`` runs under: raises :class:`Stopped`.
+
+    Example:
+        >>> try:
+        ...     raise_stopped(signal.SIGINT, None)
+        ... except Stopped as stop:
+        ...     print(signal.Signals(stop.signum).name)
+        SIGINT
+    """
+    raise Stopped(signum)
+
+
+def end_by_signal(signum: int) -> None:
+    """End this process by signal ``signum``, with its default action (no handler runs,
+    no exit status is made up): output and logs are flushed first.
+
+    Example (ends the process, so not run here)::
+
+        end_by_signal(signal.SIGTERM)  # the parent sees "killed by SIGTERM" (-15, 143)
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
+            pass
+    signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+    signal.raise_signal(signum)
+    os._exit(128 + signum)  # not reached: the default action of both ends the process
+
+
+@contextlib.contextmanager
+def ends_by_stop_signal():
+    """Within it, SIGTERM and SIGINT raise :class:`Stopped`; when one ends the block
+    (its ``finally`` clean-ups done), the process ends by that same signal.
+
+    ``serve`` stops on these signals gracefully (uvicorn drains the requests, then gives
+    the signal back), and then ends as uvicorn's own single process does and as a Unix
+    daemon should: by the signal, whatever ``--workers``.  systemd counts death by
+    SIGTERM or SIGINT as a clean stop (its ``SuccessExitStatus`` default) where it counts
+    an exit status of 143 as a failure; a shell sees 128 + the signal's number.  Before,
+    one worker exited 143 on SIGTERM and 1 on SIGINT, and several workers exited 0.
+    Outside the main thread (where Python cannot set a handler) nothing changes.  Used
+    as a decorator each call makes its own.
+
+    Example:
+        >>> before = signal.getsignal(signal.SIGINT)
+        >>> with ends_by_stop_signal():
+        ...     signal.getsignal(signal.SIGINT) is raise_stopped
+        True
+        >>> signal.getsignal(signal.SIGINT) is before
+        True
+    """
+    try:
+        previous = {signum: signal.signal(signum, raise_stopped) for signum in STOP_SIGNALS}
+    except ValueError:  # not the main thread of the main interpreter
+        yield
+        return
+    try:
+        yield
+    except Stopped as stop:
+        end_by_signal(stop.signum)
+    finally:
+        for signum, handler in previous.items():
+            # None: a handler not set from Python, which cannot be put back.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def end_workers(processes, grace: float = WORKER_STOP_SECONDS) -> list[int]:
+    """Stop worker ``processes`` (:class:`multiprocessing.Process`) within ``grace``
+    seconds: SIGTERM to each that runs, a wait until ``grace`` has passed, then SIGKILL
+    to each still running, with one logged line naming its pid; every one is reaped.
+    The pids killed.
+
+    The default grace is :data:`WORKER_STOP_SECONDS`: a few seconds more than a graceful
+    drain of the requests (:data:`DRAIN_SECONDS`, uvicorn's ``timeout_graceful_shutdown``
+    in each worker).  uvicorn's supervisor waited for its workers without a limit, so a
+    worker still loading a large model, or stuck, kept ``serve`` alive.  A process never
+    started is skipped.
+
+    Example:
+        >>> import multiprocessing
+        >>> end_workers([multiprocessing.Process()], grace=0)  # never started: nothing to do
+        []
+    """
+    from uvicorn.supervisors.multiprocess import logger
+
+    started = [process for process in processes if process.pid is not None]
+    for process in started:
+        if process.exitcode is None:
+            process.terminate()
+            logger.info(f"Terminated child process [{process.pid}]")
+    deadline = time.monotonic() + grace
+    for process in started:
+        process.join(max(0.0, deadline - time.monotonic()))
+    killed = []
+    for process in started:
+        if process.exitcode is None:
+            process.kill()
+            logger.warning(
+                f"Child process [{process.pid}] still ran {grace:g} s after SIGTERM: "
+                "killed it (SIGKILL)"
+            )
+            killed.append(process.pid)
+    for process in started:
+        process.join(REAP_SECONDS)
+    return killed
+
 
 @functools.cache
 def worker_supervisor() -> type:
@@ -64,6 +215,11 @@ def worker_supervisor() -> type:
     then started a new worker.  This one waits in short slices, gives up on a worker
     that has exited, and handles a queued signal before it judges or restarts a worker.
 
+    It notes the signal that stopped it (``stopped_by``: SIGTERM or SIGINT, ``None``
+    when none did), so that ``serve`` ends by it as with one worker; and it stops its
+    workers within :data:`WORKER_STOP_SECONDS` (:func:`end_workers`), also when its loop
+    fails (a worker that cannot be spawned), so no worker outlives it.
+
     Example:
         >>> [base.__name__ for base in worker_supervisor().__bases__]
         ['Multiprocess']
@@ -74,6 +230,32 @@ def worker_supervisor() -> type:
     from uvicorn.supervisors.multiprocess import Multiprocess, logger
 
     class Supervisor(Multiprocess):
+        stopped_by: int | None = None
+
+        def handle_int(self) -> None:
+            self.stopped_by = self.stopped_by or signal.SIGINT
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            self.stopped_by = self.stopped_by or signal.SIGTERM
+            super().handle_term()
+
+        def run(self) -> None:
+            # As uvicorn's, but its terminate_all and join_all (no limit on the wait,
+            # skipped when the loop raises) are end_workers.
+            logger.info(f"Started parent process [{os.getpid()}]")
+            try:
+                self.init_processes()
+                while not self.should_exit.wait(0.5):
+                    self.handle_signals()
+                    self.keep_subprocess_alive()
+            finally:
+                end_workers([process.process for process in self.processes])
+                for process in self.processes:
+                    process.parent_conn.close()
+                    process.child_conn.close()
+            logger.info(f"Stopping parent process [{os.getpid()}]")
+
         def signalled(self) -> bool:
             return bool(self.signal_queue) or self.should_exit.is_set()
 
@@ -511,6 +693,7 @@ def max_workers() -> int:
     "--open", "open_page", is_flag=True, help="Open the page in a browser once it answers."
 )
 @fail_on_known_errors
+@ends_by_stop_signal()
 def serve(
     model_path,
     model_dir,
@@ -600,9 +783,9 @@ def serve(
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
     app = create_app(settings)
-    # The command line turns SIGTERM into SystemExit (cli._common.exit_cleanly_on_sigterm),
-    # so the clean-up below runs (uvicorn re-raises the signal once it has shut down) and
-    # the retrain child is ended rather than left training and publishing on its own.
+    # SIGTERM and SIGINT raise Stopped (ends_by_stop_signal), so the clean-up below runs
+    # (uvicorn re-raises the signal once it has shut down) and the retrain child is ended
+    # rather than left training and publishing on its own.
     schedule = None
     metrics_dir = None  # the folder of the workers' metrics files, when this made it
     try:
@@ -647,6 +830,7 @@ def serve(
                 access_log=False,
                 # uvicorn's own connection, with a deadline for each request's headers.
                 http=protocol_with_deadline(settings.request_timeout),
+                timeout_graceful_shutdown=DRAIN_SECONDS,
             )
             if listener is None:
                 uvicorn.run(app, **options)
@@ -676,6 +860,7 @@ def serve(
                 log_config=log_config(),
                 access_log=False,
                 http=protocol_with_deadline(settings.request_timeout),
+                timeout_graceful_shutdown=DRAIN_SECONDS,
                 # A worker loads the model before it answers uvicorn's pings; a big
                 # model on a busy machine takes longer than the default 5 s.
                 timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
@@ -684,7 +869,11 @@ def serve(
             # As uvicorn.run does for its workers, with a supervisor that SIGTERM stops
             # during the workers' start too (worker_supervisor).
             sockets = [config.bind_socket() if listener is None else listener]
-            worker_supervisor()(config, sockets=sockets).run()
+            supervisor = worker_supervisor()(config, sockets=sockets)
+            supervisor.run()
+            if supervisor.stopped_by is not None:
+                # Through the clean-up below, then ends_by_stop_signal: as one worker ends.
+                raise Stopped(supervisor.stopped_by)
     finally:
         if schedule is not None:
             schedule.stop()
