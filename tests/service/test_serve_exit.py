@@ -254,3 +254,30 @@ def test_the_supervisor_notes_the_signal_that_stopped_it():
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_second_stop_signal_ends_the_drain_of_one_worker_at_once(tmp_path, model_files, signum):
+    """A request that never ends holds the drain; a second signal (Ctrl-C again, or a
+    second SIGTERM: uvicorn heard only SIGINT) cancels it at once rather than after
+    DRAIN_SECONDS, and the server ends by the signal."""
+    proc, log = start_serve(
+        tmp_path, model_files["explicit"], 1, "--request-timeout", "3600", "--no-access-log"
+    )
+    try:
+        wait_for(lambda: answers(log), 90, "no answer to /health", log)
+        port = int(re.search(r"127\.0\.0\.1:(\d+)/", log.read_text()).group(1))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(
+                b"POST /ratings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+            )
+            assert answers(log)  # the request above has started (see the test before)
+            os.killpg(proc.pid, signum)
+            wait_for(lambda: "Waiting for connections" in log.read_text(), 30, "no drain", log)
+            os.killpg(proc.pid, signum)
+            wait_all_gone(proc, DRAIN_SECONDS + STOP_BOUND_SECONDS, log)
+        assert proc.wait(timeout=5) == -signum
+        assert "timeout graceful shutdown exceeded" not in log.read_text()
+    finally:
+        stop_group(proc)
