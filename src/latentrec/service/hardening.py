@@ -6,7 +6,9 @@ browser headers (:class:`SecurityHeaders`: nosniff, a content security policy, n
 framing), the per-request access log and
 metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
 the route class (:class:`CheckedRoute`: a query parameter or JSON key it would ignore is
-a 422, and ids in a path are matched as percent-encoded segments of the path as sent),
+a 422, and ids in a path are matched as percent-encoded segments of the path as sent; a
+GET route answers HEAD, and a 405 lists every method of its path), the 404 naming a
+path no route takes (:class:`NoRoute`),
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
 over-long, NUL and lone surrogates are refused with 422) and the error responses
@@ -379,6 +381,10 @@ class CheckedRoute(APIRoute):
     422 naming it, where FastAPI would drop the parameter, keep one of the values and
     keep the last of the keys.
 
+    A GET route answers HEAD (as GET, the server sending no body); a method the route
+    does not take is a 405 listing in ``Allow`` every method its path is answered with
+    (:meth:`handle`).
+
     ``app.router.route_class = CheckedRoute`` before the routes are added.  Routes
     left out of the OpenAPI page (the web page at ``/``) take any query.
 
@@ -392,6 +398,53 @@ class CheckedRoute(APIRoute):
     takes_slashes = False
 
     def matches(self, scope):
+        """Match the path (:meth:`path_matches`), and the method: a GET route answers
+        HEAD too, and a route taking the path with another method is a partial match
+        (the router's 405, :meth:`handle`), except a :meth:`with_slashes` twin's.
+
+        A twin reads a path's slashes as an id's only to answer its own method:
+        ``GET /users/1/nothing`` is no request for ``DELETE /users/{user_id}`` with the
+        user ``1/nothing``, and was answered 405 as if it were.
+
+        Example:
+            >>> route = CheckedRoute("/users/{user_id}", lambda user_id: None,
+            ...                      methods=["DELETE"])
+            >>> def ask(route, method, raw):
+            ...     scope = {"type": "http", "method": method, "raw_path": raw.encode(),
+            ...              "path": unquote(raw)}
+            ...     return route.matches(scope)[0].name
+            >>> ask(route, "DELETE", "/users/1"), ask(route, "GET", "/users/1")
+            ('FULL', 'PARTIAL')
+            >>> twin = route.with_slashes()
+            >>> ask(twin, "DELETE", "/users/1/x"), ask(twin, "GET", "/users/1/x")
+            ('FULL', 'NONE')
+            >>> ask(CheckedRoute("/genres", lambda: None), "HEAD", "/genres")
+            'FULL'
+        """
+        match, child = self.path_matches(scope)
+        if match is Match.PARTIAL:
+            if scope.get("method") == "HEAD" and "GET" in self.methods:
+                return Match.FULL, child
+            if self.takes_slashes:
+                return Match.NONE, {}
+        return match, child
+
+    async def handle(self, scope, receive, send):
+        """Run the route; a method it does not take is a 405 whose ``Allow`` lists every
+        method the path is answered with, by any route (:func:`allowed_methods`), where
+        Starlette's listed those of the first route it tried."""
+        method = scope.get("method")
+        if method in self.methods or (method == "HEAD" and "GET" in self.methods):
+            return await self.app(scope, receive, send)
+        allowed = allowed_methods(scope.get("router"), scope) or sorted(self.methods)
+        raise StarletteHTTPException(
+            405,
+            f"{method[:LOGGED_METHOD_CHARS]} is not allowed on "
+            f"{sent_path(scope)[:LOGGED_PATH_CHARS]!r}; it takes {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+    def path_matches(self, scope):
         """Match the undecoded path (``scope["raw_path"]``); the ids are decoded after.
 
         Starlette routes on the decoded path, where ``%2F`` is already ``/``: a user
@@ -407,7 +460,7 @@ class CheckedRoute(APIRoute):
             >>> def ask(raw):
             ...     scope = {"type": "http", "method": "GET", "raw_path": raw.encode(),
             ...              "path": unquote(raw)}
-            ...     match, child = route.matches(scope)
+            ...     match, child = route.path_matches(scope)
             ...     return match.name, child.get("path_params")
             >>> ask("/users/a%2Fexplain%2Fb/ratings")
             ('FULL', {'user_id': 'a/explain/b'})
@@ -491,6 +544,63 @@ class CheckedRoute(APIRoute):
             return await handler(request)
 
         return checked
+
+
+# The order in which an Allow header lists methods.
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(router, scope) -> list[str]:
+    """The methods some route of ``router`` answers the request's path with (HEAD with
+    GET), in :data:`METHOD_ORDER`: what a 405's ``Allow`` lists (RFC 9110 15.5.6).
+    A :meth:`CheckedRoute.with_slashes` twin is left out, as it answers only its own
+    method.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> routes = [CheckedRoute("/items", lambda: None, methods=["POST"]),
+        ...           CheckedRoute("/items", lambda: None, methods=["GET"]),
+        ...           CheckedRoute("/items/{item_id}", lambda item_id: None)]
+        >>> scope = {"type": "http", "method": "PUT", "raw_path": b"/items",
+        ...          "path": "/items"}
+        >>> allowed_methods(SimpleNamespace(routes=routes), scope)
+        ['GET', 'HEAD', 'POST']
+    """
+    found: set[str] = set()
+    for route in getattr(router, "routes", ()):
+        methods = getattr(route, "methods", None)
+        if not methods or getattr(route, "takes_slashes", False):
+            continue
+        matcher = getattr(route, "path_matches", route.matches)
+        if matcher(scope)[0] is not Match.NONE:
+            found.update(methods)
+            if "GET" in methods:
+                found.add("HEAD")
+    return sorted(found, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+
+
+class NoRoute:
+    """The router's answer to a path no route takes: a 404 naming the path as sent
+    (Starlette's said only "Not Found").
+
+    Example:
+        >>> import asyncio
+        >>> scope = {"type": "http", "raw_path": b"/users/1/nothing", "path": "/users/1/nothing"}
+        >>> try:
+        ...     asyncio.run(NoRoute(None)(scope, None, None))
+        ... except StarletteHTTPException as err:
+        ...     print(err.status_code, err.detail)
+        404 no route takes the path '/users/1/nothing'
+    """
+
+    def __init__(self, default):
+        self.default = default
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.default(scope, receive, send)
+        shown = sent_path(scope)[:LOGGED_PATH_CHARS]
+        raise StarletteHTTPException(404, f"no route takes the path {shown!r}")
 
 
 def raw_route_path(scope) -> str:
