@@ -5,10 +5,10 @@ over the limit gets 413 before a handler runs, one not received whole in time 40
 browser headers (:class:`SecurityHeaders`: nosniff, a content security policy, no
 framing), the per-request access log and
 metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
-the route class (:class:`CheckedRoute`: a query parameter or JSON key it would ignore is
-a 422, and ids in a path are matched as percent-encoded segments of the path as sent; a
-GET route answers HEAD, and a 405 lists every method of its path), the 404 naming a
-path no route takes (:class:`NoRoute`),
+the route class (:class:`CheckedRoute`: a query parameter, body or JSON key it would
+ignore is a 422, and so is a body not sent as JSON; ids in a path are matched as
+percent-encoded segments of the path as sent; a GET route answers HEAD, and a 405 lists
+every method of its path), the 404 naming a path no route takes (:class:`NoRoute`),
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
 over-long, NUL and lone surrogates are refused with 422) and the error responses
@@ -377,9 +377,11 @@ class AccessLog:
 
 class CheckedRoute(APIRoute):
     """A route that says what it ignored: a query parameter it does not take, a
-    single-valued one given twice, or a JSON body with a key twice in one object is a
-    422 naming it, where FastAPI would drop the parameter, keep one of the values and
-    keep the last of the keys.
+    single-valued one given twice, a body sent to a route that takes none, or a JSON
+    body with a key twice in one object is a 422 naming it, where FastAPI would drop the
+    parameter, keep one of the values, drop the body and keep the last of the keys.  A
+    body is read only when sent as JSON (:func:`is_json`; its errors:
+    :func:`parsed_body`).
 
     A GET route answers HEAD (as GET, the server sending no body); a method the route
     does not take is a 405 listing in ``Allow`` every method its path is answered with
@@ -517,30 +519,39 @@ class CheckedRoute(APIRoute):
             for f in query_fields(self.dependant)
         }
         has_body = self.body_field is not None
+        needs_body = has_body and self.body_field.field_info.is_required()
 
         async def checked(request: Request):
             problems = query_problems(request.query_params.multi_items(), takes)
             if problems:
                 raise RequestValidationError(problems)
-            if has_body and is_json(request.headers.get("content-type")):
-                body = await request.body()
+            # BodyLimit has read the body already: reading it here costs nothing.
+            body = await request.body()
+            if not has_body:
                 if body:
-                    try:
-                        # Kept where Starlette's Request.json() looks, so FastAPI
-                        # reads the body parsed here rather than parsing it again.
-                        request._json = json.loads(body, object_pairs_hook=unique_keys)
-                    except DuplicateKey as dup:
-                        raise body_error(str(dup)) from None
-                    except RecursionError:
-                        # Python's parser recurses per level: "[[[[..." (a 200 kB body)
-                        # runs it out of stack (FastAPI's own parse: a 400 naming nothing).
-                        raise body_error("the JSON is nested too deeply") from None
-                    except (json.JSONDecodeError, UnicodeDecodeError):
-                        pass  # not JSON: FastAPI's own parse reports it
-                    except ValueError:
-                        # Python refuses to read an integer of over 4300 digits (a 400
-                        # "error parsing the body" that named nothing).
-                        raise body_error("a number in it has too many digits") from None
+                    # Dropped silently, as an unknown query parameter would have been.
+                    raise body_error(f"this route takes no body ({len(body)} bytes were sent)")
+                return await handler(request)
+            content_type = request.headers.get("content-type")
+            if not body:
+                if needs_body:
+                    raise body_error(
+                        "none was sent; this route takes a JSON object "
+                        "(Content-Type: application/json)"
+                    )
+                return await handler(request)
+            if not is_json(content_type):
+                # FastAPI would leave it unparsed and report "Input should be a valid
+                # dictionary", naming neither the header nor what it should be.
+                given = (
+                    f"the request's is {content_type[:100]!r}"
+                    if content_type
+                    else "the request has none"
+                )
+                raise body_error(f"must be JSON sent with Content-Type: application/json ({given})")
+            # Kept where Starlette's Request.json() looks, so FastAPI reads the body
+            # parsed here rather than parsing it again.
+            request._json = parsed_body(body)
             return await handler(request)
 
         return checked
@@ -601,6 +612,50 @@ class NoRoute:
             return await self.default(scope, receive, send)
         shown = sent_path(scope)[:LOGGED_PATH_CHARS]
         raise StarletteHTTPException(404, f"no route takes the path {shown!r}")
+
+
+def parsed_body(body: bytes):
+    """A JSON request body, parsed; a 422 (``RequestValidationError``) saying what is
+    wrong with one that cannot be: a key twice in one object, bytes that are not UTF-8,
+    the JSON's own error at its line and column, nesting or a number Python's parser
+    cannot take.
+
+    Example:
+        >>> parsed_body(b'{"rating": 4}')
+        {'rating': 4}
+        >>> def why(body):
+        ...     try:
+        ...         parsed_body(body)
+        ...     except RequestValidationError as err:
+        ...         return err.errors()[0]["msg"]
+        >>> why(b'{"rating": 4,}')
+        'JSON decode error: Expecting property name enclosed in double quotes at line 1, column 14'
+        >>> why(b'{"user_id": "\\xff"}')
+        'not UTF-8 (byte 0xff at offset 13); JSON is sent as UTF-8'
+    """
+    try:
+        value = json.loads(body, object_pairs_hook=unique_keys)
+    except DuplicateKey as dup:
+        raise body_error(str(dup)) from None
+    except RecursionError:
+        # Python's parser recurses per level: "[[[[..." (a 200 kB body) runs it out of
+        # stack (FastAPI's own parse: a 400 naming nothing).
+        raise body_error("the JSON is nested too deeply") from None
+    except UnicodeDecodeError as err:
+        # FastAPI's own parse: a 400 "There was an error parsing the body".
+        raise body_error(
+            f"not UTF-8 (byte 0x{body[err.start]:02x} at offset {err.start}); JSON is sent as UTF-8"
+        ) from None
+    except json.JSONDecodeError as err:
+        # FastAPI's named only the offset, as if it were a list position ("[43]").
+        raise body_error(
+            f"JSON decode error: {err.msg} at line {err.lineno}, column {err.colno}"
+        ) from None
+    except ValueError:
+        # Python refuses to read an integer of over 4300 digits (a 400 "error parsing
+        # the body" that named nothing).
+        raise body_error("a number in it has too many digits") from None
+    return value
 
 
 def raw_route_path(scope) -> str:
@@ -811,14 +866,18 @@ def is_list_annotation(annotation) -> bool:
 
 
 def is_json(content_type: str | None) -> bool:
-    """Whether FastAPI reads a body of this content type as JSON (none given: it does).
+    """Whether FastAPI reads a body of this content type as JSON (none given: it does
+    not, its ``strict_content_type``: a page on another site can post a body without
+    one, no CORS check asked).
 
     Example:
         >>> is_json("application/json; charset=utf-8"), is_json(None), is_json("text/plain")
-        (True, True, False)
+        (True, False, False)
+        >>> is_json("application/merge-patch+json")
+        True
     """
     if not content_type:
-        return True
+        return False
     kind = content_type.split(";", 1)[0].strip().lower()
     return kind == "application/json" or (
         kind.startswith("application/") and kind.endswith("+json")
