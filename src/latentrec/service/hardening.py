@@ -6,9 +6,10 @@ browser headers (:class:`SecurityHeaders`: nosniff, a content security policy, n
 framing), the per-request access log and
 metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
 the route class (:class:`CheckedRoute`: a query parameter, body or JSON key it would
-ignore is a 422, and so is a body not sent as JSON; ids in a path are matched as
-percent-encoded segments of the path as sent; a GET route answers HEAD, and a 405 lists
-every method of its path), the 404 naming a path no route takes (:class:`NoRoute`),
+ignore is a 422, and so are a query number not written as JSON writes it and a body not
+sent as JSON; ids in a path are matched as percent-encoded segments of the path as sent;
+a GET route answers HEAD, and a 405 lists every method of its path), the 404 naming a
+path no route takes (:class:`NoRoute`),
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
 over-long, NUL and lone surrogates are refused with 422) and the error responses
@@ -380,8 +381,8 @@ class CheckedRoute(APIRoute):
     single-valued one given twice, a body sent to a route that takes none, or a JSON
     body with a key twice in one object is a 422 naming it, where FastAPI would drop the
     parameter, keep one of the values, drop the body and keep the last of the keys.  A
-    body is read only when sent as JSON (:func:`is_json`; its errors:
-    :func:`parsed_body`).
+    number in the query is read only as JSON writes it (:func:`number_problems`), and a
+    body only when sent as JSON (:func:`is_json`; its errors: :func:`parsed_body`).
 
     A GET route answers HEAD (as GET, the server sending no body); a method the route
     does not take is a 405 listing in ``Allow`` every method its path is answered with
@@ -514,15 +515,17 @@ class CheckedRoute(APIRoute):
         handler = super().get_route_handler()
         if not self.include_in_schema:
             return handler
-        takes = {
-            f.alias: is_list_annotation(f.field_info.annotation)
-            for f in query_fields(self.dependant)
-        }
+        fields = query_fields(self.dependant)
+        takes = {f.alias: is_list_annotation(f.field_info.annotation) for f in fields}
+        numbers = frozenset(
+            f.alias for f in fields if is_number_annotation(f.field_info.annotation)
+        )
         has_body = self.body_field is not None
         needs_body = has_body and self.body_field.field_info.is_required()
 
         async def checked(request: Request):
-            problems = query_problems(request.query_params.multi_items(), takes)
+            given = request.query_params.multi_items()
+            problems = query_problems(given, takes) + number_problems(given, numbers)
             if problems:
                 raise RequestValidationError(problems)
             # BodyLimit has read the body already: reading it here costs nothing.
@@ -850,6 +853,51 @@ def query_problems(given, takes: dict) -> list[dict]:
             continue
         problems.append({"loc": ("query", name), "msg": msg, "type": "query_parameter"})
     return problems
+
+
+# A number as JSON writes it (RFC 8259 6).  Python's parsers, which pydantic's lax mode
+# follows, also read "1_0" as 10, "0_5" as 5, " 5", "+5", "05", ".5" and "inf": a typo
+# such as calibrate=0_1 became calibrate=1, silently.
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def number_problems(given, numbers: frozenset) -> list[dict]:
+    """The errors (pydantic's shape) of the query parameters in ``numbers`` whose value
+    is not a number as JSON writes it (:data:`JSON_NUMBER`), as a body's numbers are.
+
+    Example:
+        >>> given = [("n", "5"), ("diversity", "0_5"), ("offset", "1e3"), ("search", "05")]
+        >>> for e in number_problems(given, frozenset({"n", "diversity", "offset"})):
+        ...     print(e["loc"], e["msg"])
+        ('query', 'diversity') '0_5' is not a number as JSON writes it (such as 5, 0.25 or 1e-3)
+    """
+    problems = []
+    for name, value in given:
+        if name in numbers and not JSON_NUMBER.fullmatch(value):
+            problems.append(
+                {
+                    "loc": ("query", name),
+                    "msg": f"{value[:50]!r} is not a number as JSON writes it "
+                    "(such as 5, 0.25 or 1e-3)",
+                    "type": "query_number",
+                }
+            )
+    return problems
+
+
+def is_number_annotation(annotation) -> bool:
+    """Whether a parameter's annotation is a number (``int``, ``float``, optional or in a
+    list; ``bool`` is not one).
+
+    Example:
+        >>> is_number_annotation(int), is_number_annotation(float | None)
+        (True, True)
+        >>> is_number_annotation(bool), is_number_annotation(list[str] | None)
+        (False, False)
+    """
+    if annotation in (int, float):
+        return True
+    return any(is_number_annotation(a) for a in typing.get_args(annotation))
 
 
 def is_list_annotation(annotation) -> bool:

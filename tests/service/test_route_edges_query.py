@@ -1,0 +1,61 @@
+"""Numbers in the query over real HTTP: written as JSON writes them, as a body's are.
+
+A number in the query was read as Python reads text, pydantic's lax mode: ``calibrate=0_1``
+was 1, ``n=1_0`` was 10, ``diversity=0_5`` a 422 about the value 5, and `` 5``, ``+5``,
+``05`` were 5, silently.  Each is now a 422 naming the parameter and the text sent.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from latentrec.service.app import create_app
+from latentrec.service.holder import FixedSource
+from latentrec.service.settings import Settings
+
+from .serving import served_in_thread
+
+
+@pytest.fixture
+def served(store, explicit_model):
+    app = create_app(Settings(), store=store, source=FixedSource(explicit_model, "v"))
+    with served_in_thread(app) as (url, _):
+        with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+            yield client
+
+
+def refused(r, detail: str) -> None:
+    assert r.status_code == 422, (r.status_code, r.text)
+    assert r.json()["detail"] == detail
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["n=1_0", "n=%205", "n=5%20", "n=%2B5", "n=05", "n=%EF%BC%95", "diversity=0_5", "calibrate=.5"],
+)
+def test_a_query_number_is_written_as_json_writes_it(served, query):
+    name, _, sent = query.partition("=")
+    shown = httpx.QueryParams(query)[name]
+    r = served.get(f"/users/1/recommendations?{query}")
+    refused(
+        r,
+        f"query {name}: {shown!r} is not a number as JSON writes it (such as 5, 0.25 or 1e-3)",
+    )
+
+
+@pytest.mark.parametrize(
+    "query", ["n=5", "n=5.0", "diversity=0.25", "diversity=1e-1", "n=3&items=100"]
+)
+def test_json_numbers_in_the_query_are_read(served, query):
+    r = served.get(f"/users/1/recommendations?{query}")
+    assert r.status_code == 200, (query, r.text)
+
+
+def test_a_number_too_large_or_given_twice_stays_a_422_naming_it(served):
+    r = served.get("/users/1/recommendations?n=3&n=5")
+    refused(r, "query n: given 2 times; it takes one value")
+    r = served.get("/users/1/recommendations?n=" + "9" * 40)
+    assert r.status_code == 422 and r.json()["detail"].startswith("query n: ")
+    r = served.get("/items/100/similar?n=1e3")
+    assert r.status_code == 422 and r.json()["detail"].startswith("query n: ")
