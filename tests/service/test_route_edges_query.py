@@ -59,3 +59,35 @@ def test_a_number_too_large_or_given_twice_stays_a_422_naming_it(served):
     assert r.status_code == 422 and r.json()["detail"].startswith("query n: ")
     r = served.get("/items/100/similar?n=1e3")
     assert r.status_code == 422 and r.json()["detail"].startswith("query n: ")
+
+
+@pytest.mark.parametrize(
+    "query, name, msg",
+    [
+        # Each was read as U+FFFD: another item, a search for it, an exclusion of it.
+        ("/users/1/recommendations?items=%FF", "items", "not UTF-8 (byte 0xff at offset 0)"),
+        (
+            "/users/1/recommendations?exclude=100&exclude=a%FF",
+            "exclude",
+            "not UTF-8 (byte 0xff at offset 1)",
+        ),
+        ("/users/1/predictions?items=%ED%A0%80", "items", "not UTF-8 (byte 0xed at offset 0)"),
+        ("/items?search=caf%E9", "search", "not UTF-8 (byte 0xe9 at offset 3)"),
+        ("/items?genre=%C3", "genre", "not UTF-8 (byte 0xc3 at offset 0)"),
+    ],
+)
+def test_query_text_that_is_not_utf8_is_a_422_naming_the_parameter(served, query, name, msg):
+    refused(served.get(query), f"query {name}: {msg}; a query is percent-encoded UTF-8")
+
+
+def test_a_nul_in_query_text_is_a_422_on_every_store(served):
+    # PostgreSQL refuses NUL in text: refused before any store sees it.
+    refused(served.get("/items?search=a%00b"), "query search: contains a NUL character")
+    refused(served.get("/items?genre=%00"), "query genre: contains a NUL character")
+
+
+def test_utf8_query_text_is_read(served):
+    r = served.get("/items?search=caf%C3%A9+cr%C3%A8me")
+    assert r.status_code == 200, r.text
+    r = served.get("/users/1/recommendations?exclude=%E2%9C%93")
+    assert r.status_code == 200, r.text

@@ -29,7 +29,7 @@ import re
 import time
 import typing
 import uuid
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -524,6 +524,10 @@ class CheckedRoute(APIRoute):
         needs_body = has_body and self.body_field.field_info.is_required()
 
         async def checked(request: Request):
+            # Checked first: Starlette decoded %FF in a value to U+FFFD, another text.
+            problems = query_text_problems(request.scope.get("query_string", b""))
+            if problems:
+                raise RequestValidationError(problems)
             given = request.query_params.multi_items()
             problems = query_problems(given, takes) + number_problems(given, numbers)
             if problems:
@@ -852,6 +856,52 @@ def query_problems(given, takes: dict) -> list[dict]:
         else:
             continue
         problems.append({"loc": ("query", name), "msg": msg, "type": "query_parameter"})
+    return problems
+
+
+def query_text_problems(query: bytes) -> list[dict]:
+    """The errors (pydantic's shape) of a query string's names and values that are not
+    text an id or a search can be: percent-encoded bytes that are not UTF-8 (``%FF``,
+    an encoded surrogate), or a NUL character (PostgreSQL refuses it), as for an id in
+    the path (:func:`check_text`).
+
+    Starlette decodes such bytes to U+FFFD: ``?items=%FF`` asked for the item ``"\ufffd"``
+    and ``?search=%FF`` searched for it.
+
+    Example:
+        >>> for e in query_text_problems(b"n=5&items=%FF&search=a%00b&%C3%A9=caf%C3%A9+x"):
+        ...     print(e["loc"], e["msg"])
+        ('query', 'items') not UTF-8 (byte 0xff at offset 0); a query is percent-encoded UTF-8
+        ('query', 'search') contains a NUL character
+    """
+    problems = []
+    for part in query.split(b"&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition(b"=")
+        name = unquote_to_bytes(raw_name.replace(b"+", b" "))
+        value = unquote_to_bytes(raw_value.replace(b"+", b" "))
+        shown = name.decode("utf-8", errors="replace")[:50]
+        for what, data in (("its name", name), (None, value)):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as err:
+                msg = (
+                    f"not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
+                    "a query is percent-encoded UTF-8"
+                )
+            else:
+                if "\x00" not in text:
+                    continue
+                msg = "contains a NUL character"
+            problems.append(
+                {
+                    "loc": ("query", shown),
+                    "msg": f"{what} is {msg}" if what else msg,
+                    "type": "query_text",
+                }
+            )
+            break
     return problems
 
 
