@@ -148,3 +148,35 @@ def test_head_keeps_get_s_errors(served):
     assert client.head("/users/1/recommendations?n=0").status_code == 422
     r = client.head("/ratings")
     assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    "method, path, status, detail, allow",
+    [
+        # Starlette's own answers were the bare phrase ("Method Not Allowed", "Not
+        # Found"), and /openapi.json's Allow read "HEAD, GET".
+        (
+            "POST",
+            "/openapi.json",
+            405,
+            "POST is not allowed on '/openapi.json'; it takes GET, HEAD",
+            "GET, HEAD",
+        ),
+        (
+            "POST",
+            "/static/app.js",
+            405,
+            "POST is not allowed on '/static/app.js'; it takes GET, HEAD",
+            "GET, HEAD",
+        ),
+        ("GET", "/static/nope.js", 404, "nothing at the path '/static/nope.js'", None),
+    ],
+)
+def test_the_openapi_document_and_static_files_answer_as_the_routes_do(
+    served, method, path, status, detail, allow
+):
+    client, _ = served
+    r = client.request(method, path, headers=AUTH)
+    assert r.status_code == status, r.text
+    assert r.json() == {"detail": detail}
+    assert r.headers.get("allow") == allow

@@ -29,6 +29,7 @@ import re
 import time
 import typing
 import uuid
+from http import HTTPStatus
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from fastapi import HTTPException, Request
@@ -1135,10 +1136,12 @@ def install_error_handlers(app) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        detail, headers = str(exc.detail), dict(getattr(exc, "headers", None) or {})
+        if exc.status_code in (404, 405) and detail == HTTPStatus(exc.status_code).phrase:
+            # Starlette's own (/openapi.json, the static files): the bare status phrase.
+            detail, headers = plain_error(request.scope, exc.status_code, headers)
         return JSONResponse(
-            status_code=exc.status_code,
-            content={"detail": str(exc.detail)},
-            headers=getattr(exc, "headers", None),
+            status_code=exc.status_code, content={"detail": detail}, headers=headers
         )
 
     @app.exception_handler(StoreUnavailableError)
@@ -1163,6 +1166,28 @@ def install_error_handlers(app) -> None:
             status_code=500,
             content={"detail": f"internal error (id {error_id}); the service log has the details"},
         )
+
+
+def plain_error(scope, status: int, headers: dict) -> tuple[str, dict]:
+    """The detail and headers of a 404 or 405 that Starlette raised with no detail of its
+    own, said as the routes' are (:meth:`CheckedRoute.handle`, :class:`NoRoute`).
+
+    Example:
+        >>> scope = {"method": "POST", "raw_path": b"/static/app.js", "path": "/static/app.js"}
+        >>> plain_error(scope, 405, {"Allow": "GET, HEAD"})
+        ("POST is not allowed on '/static/app.js'; it takes GET, HEAD", {'Allow': 'GET, HEAD'})
+        >>> plain_error(scope, 404, {})[0]
+        "nothing at the path '/static/app.js'"
+    """
+    path = sent_path(scope)[:LOGGED_PATH_CHARS]
+    if status == 404:
+        return f"nothing at the path {path!r}", headers
+    allowed = allowed_methods(scope.get("router"), scope) or [
+        m.strip() for m in headers.get("Allow", "").split(",") if m.strip()
+    ]
+    method = scope.get("method", "")[:LOGGED_METHOD_CHARS]
+    headers = {**headers, "Allow": ", ".join(allowed)}
+    return f"{method} is not allowed on {path!r}; it takes {', '.join(allowed)}", headers
 
 
 def one_line(err) -> str:
