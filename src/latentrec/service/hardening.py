@@ -518,9 +518,11 @@ class CheckedRoute(APIRoute):
             return handler
         fields = query_fields(self.dependant)
         takes = {f.alias: is_list_annotation(f.field_info.annotation) for f in fields}
-        numbers = frozenset(
-            f.alias for f in fields if is_number_annotation(f.field_info.annotation)
-        )
+        numbers = {
+            f.alias: number_kind(f.field_info.annotation)
+            for f in fields
+            if number_kind(f.field_info.annotation) is not None
+        }
         has_body = self.body_field is not None
         needs_body = has_body and self.body_field.field_info.is_required()
 
@@ -910,45 +912,52 @@ def query_text_problems(query: bytes) -> list[dict]:
 # follows, also read "1_0" as 10, "0_5" as 5, " 5", "+5", "05", ".5" and "inf": a typo
 # such as calibrate=0_1 became calibrate=1, silently.
 JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+# A whole number: a body's strict models refuse 5.0 for one (n), and so does the query.
+JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
 
 
-def number_problems(given, numbers: frozenset) -> list[dict]:
-    """The errors (pydantic's shape) of the query parameters in ``numbers`` whose value
-    is not a number as JSON writes it (:data:`JSON_NUMBER`), as a body's numbers are.
+def number_problems(given, numbers: dict) -> list[dict]:
+    """The errors (pydantic's shape) of the query parameters named in ``numbers`` (each
+    to ``int`` or ``float``, :func:`number_kind`) whose value is not such a number as
+    JSON writes it (:data:`JSON_INTEGER`, :data:`JSON_NUMBER`), as a body's are.
 
     Example:
         >>> given = [("n", "5"), ("diversity", "0_5"), ("offset", "1e3"), ("search", "05")]
-        >>> for e in number_problems(given, frozenset({"n", "diversity", "offset"})):
+        >>> for e in number_problems(given, {"n": int, "diversity": float, "offset": int}):
         ...     print(e["loc"], e["msg"])
         ('query', 'diversity') '0_5' is not a number as JSON writes it (such as 5, 0.25 or 1e-3)
+        ('query', 'offset') '1e3' is not a whole number as JSON writes it (such as 5)
     """
     problems = []
     for name, value in given:
-        if name in numbers and not JSON_NUMBER.fullmatch(value):
-            problems.append(
-                {
-                    "loc": ("query", name),
-                    "msg": f"{value[:50]!r} is not a number as JSON writes it "
-                    "(such as 5, 0.25 or 1e-3)",
-                    "type": "query_number",
-                }
-            )
+        kind = numbers.get(name)
+        if kind is int and not JSON_INTEGER.fullmatch(value):
+            msg = f"{value[:50]!r} is not a whole number as JSON writes it (such as 5)"
+        elif kind is float and not JSON_NUMBER.fullmatch(value):
+            msg = f"{value[:50]!r} is not a number as JSON writes it (such as 5, 0.25 or 1e-3)"
+        else:
+            continue
+        problems.append({"loc": ("query", name), "msg": msg, "type": "query_number"})
     return problems
 
 
-def is_number_annotation(annotation) -> bool:
-    """Whether a parameter's annotation is a number (``int``, ``float``, optional or in a
-    list; ``bool`` is not one).
+def number_kind(annotation):
+    """``int`` or ``float`` where a parameter's annotation is that number (optional or
+    in a list), else ``None`` (``bool`` is no number).
 
     Example:
-        >>> is_number_annotation(int), is_number_annotation(float | None)
-        (True, True)
-        >>> is_number_annotation(bool), is_number_annotation(list[str] | None)
-        (False, False)
+        >>> number_kind(int), number_kind(float | None), number_kind(list[int] | None)
+        (<class 'int'>, <class 'float'>, <class 'int'>)
+        >>> number_kind(bool), number_kind(list[str] | None)
+        (None, None)
     """
     if annotation in (int, float):
-        return True
-    return any(is_number_annotation(a) for a in typing.get_args(annotation))
+        return annotation
+    for arg in typing.get_args(annotation):
+        kind = number_kind(arg)
+        if kind is not None:
+            return kind
+    return None
 
 
 def is_list_annotation(annotation) -> bool:
