@@ -528,8 +528,15 @@ class CheckedRoute(APIRoute):
         }
         has_body = self.body_field is not None
         needs_body = has_body and self.body_field.field_info.is_required()
+        has_ids = bool(self.param_convertors)
 
         async def checked(request: Request):
+            if has_ids and LONE_PERCENT.search(sent_path(request.scope)):
+                # unquote keeps "%ZZ" as it is: /users/%ZZ and /users/%25ZZ were one user.
+                shown = sent_path(request.scope)[:LOGGED_PATH_CHARS]
+                raise RequestValidationError(
+                    [{"loc": ("path",), "msg": f"{shown!r} {LONE_PERCENT_MSG}", "type": "path"}]
+                )
             # Checked first: Starlette decoded %FF in a value to U+FFFD, another text.
             problems = query_text_problems(request.scope.get("query_string", b""))
             if problems:
@@ -867,18 +874,21 @@ def query_problems(given, takes: dict) -> list[dict]:
 
 def query_text_problems(query: bytes) -> list[dict]:
     """The errors (pydantic's shape) of a query string's names and values that are not
-    text an id or a search can be: percent-encoded bytes that are not UTF-8 (``%FF``,
-    an encoded surrogate), or a NUL character (PostgreSQL refuses it), as for an id in
-    the path (:func:`check_text`).
+    text an id or a search can be (:func:`text_problem`): a ``%`` that begins no
+    ``%XX``, percent-encoded bytes that are not UTF-8 (``%FF``, an encoded surrogate),
+    or a NUL character (PostgreSQL refuses it), as for an id in the path.
 
-    Starlette decodes such bytes to U+FFFD: ``?items=%FF`` asked for the item ``"\ufffd"``
-    and ``?search=%FF`` searched for it.
+    Starlette decodes such bytes to U+FFFD: ``?items=%FF`` asked for the item
+    ``"\\ufffd"`` and ``?search=%FF`` searched for it; it kept ``50%`` as it was, so
+    ``50%`` and ``50%25`` were one search.
 
     Example:
-        >>> for e in query_text_problems(b"n=5&items=%FF&search=a%00b&%C3%A9=caf%C3%A9+x"):
-        ...     print(e["loc"], e["msg"])
-        ('query', 'items') not UTF-8 (byte 0xff at offset 0); a query is percent-encoded UTF-8
+        >>> query = b"n=5&items=%FF&search=a%00b&%C3%A9=caf%C3%A9+x&q%=1"
+        >>> for e in query_text_problems(query):
+        ...     print(e["loc"], e["msg"][:40])
+        ('query', 'items') not UTF-8 (byte 0xff at offset 0); a que
         ('query', 'search') contains a NUL character
+        ('query', 'q%') its name: has a '%' that begins no %XX (
     """
     problems = []
     for part in query.split(b"&"):
@@ -886,29 +896,43 @@ def query_text_problems(query: bytes) -> list[dict]:
             continue
         raw_name, _, raw_value = part.partition(b"=")
         name = unquote_to_bytes(raw_name.replace(b"+", b" "))
-        value = unquote_to_bytes(raw_value.replace(b"+", b" "))
         shown = name.decode("utf-8", errors="replace")[:50]
-        for what, data in (("its name", name), (None, value)):
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as err:
-                msg = (
-                    f"not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
-                    "a query is percent-encoded UTF-8"
-                )
-            else:
-                if "\x00" not in text:
-                    continue
-                msg = "contains a NUL character"
-            problems.append(
-                {
-                    "loc": ("query", shown),
-                    "msg": f"{what} is {msg}" if what else msg,
-                    "type": "query_text",
-                }
-            )
-            break
+        for raw, whose in ((raw_name, "its name: "), (raw_value, "")):
+            msg = text_problem(raw)
+            if msg is not None:
+                problems.append({"loc": ("query", shown), "msg": whose + msg, "type": "query_text"})
+                break
     return problems
+
+
+# A "%" that begins no "%XX" (RFC 3986 2.1): a client that did not encode a "%" it meant.
+LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+LONE_PERCENT_MSG = "has a '%' that begins no %XX (a '%' itself is sent as %25)"
+
+
+def text_problem(raw: bytes) -> str | None:
+    """What is wrong with a part of a query (percent-encoded, ``+`` a space) as text,
+    or ``None``.
+
+    Example:
+        >>> text_problem(b"caf%C3%A9+x"), text_problem(b"a%2")
+        (None, "has a '%' that begins no %XX (a '%' itself is sent as %25)")
+        >>> text_problem(b"%C3")
+        'not UTF-8 (byte 0xc3 at offset 0); a query is percent-encoded UTF-8'
+    """
+    if LONE_PERCENT.search(raw.decode("latin-1")):
+        return LONE_PERCENT_MSG
+    data = unquote_to_bytes(raw.replace(b"+", b" "))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return (
+            f"not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "a query is percent-encoded UTF-8"
+        )
+    if "\x00" in text:
+        return "contains a NUL character"
+    return None
 
 
 # A number as JSON writes it (RFC 8259 6).  Python's parsers, which pydantic's lax mode
