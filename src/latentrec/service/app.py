@@ -31,7 +31,9 @@ Routes (JSON shapes in :mod:`latentrec.service.schemas` and at ``/docs``)::
 
 List parameters repeat: ``?items=1&items=2``.  An id in a path is one percent-encoded
 segment, ``quote(id, safe="")`` (``/users/a%2Fb/ratings`` is user ``a/b``); a path with a
-trailing slash is a 307 to the path without it (``SlashRedirect``).  "(token)":
+trailing slash is a 307 to the path without it (``SlashRedirect``).  Every GET route
+answers HEAD; a path no route takes is a 404 naming it (``NoRoute``), and a method its
+routes do not take a 405 whose ``Allow`` lists those they do.  "(token)":
 with a token configured, the route needs ``Authorization: Bearer <token>``.
 """
 
@@ -68,6 +70,7 @@ from .hardening import (
     BodyLimit,
     CheckedRoute,
     HostCheck,
+    NoRoute,
     SecurityHeaders,
     SlashRedirect,
     TokenGate,
@@ -954,6 +957,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     # path without it (SlashRedirect), in place of Starlette's, which missed them.
     app.router.redirect_slashes = False
     app.router.routes.append(SlashRedirect(app.router.routes))
+    app.router.default = NoRoute(app.router.default)
     return app
 
 

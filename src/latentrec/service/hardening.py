@@ -5,8 +5,11 @@ over the limit gets 413 before a handler runs, one not received whole in time 40
 browser headers (:class:`SecurityHeaders`: nosniff, a content security policy, no
 framing), the per-request access log and
 metrics (:class:`AccessLog`: one JSON line per request, the route *template* as label),
-the route class (:class:`CheckedRoute`: a query parameter or JSON key it would ignore is
-a 422, and ids in a path are matched as percent-encoded segments of the path as sent),
+the route class (:class:`CheckedRoute`: a query parameter, body or JSON key it would
+ignore is a 422, and so are a query number not written as JSON writes it and a body not
+sent as JSON; ids in a path are matched as percent-encoded segments of the path as sent;
+a GET route answers HEAD, and a 405 lists every method of its path), the 404 naming a
+path no route takes (:class:`NoRoute`),
 the bearer-token check (:func:`token_matches`, constant-time through
 ``hmac.compare_digest``), the id check (:func:`check_id`: ids are opaque text; empty,
 over-long, NUL and lone surrogates are refused with 422) and the error responses
@@ -26,7 +29,8 @@ import re
 import time
 import typing
 import uuid
-from urllib.parse import quote, unquote
+from http import HTTPStatus
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -375,9 +379,15 @@ class AccessLog:
 
 class CheckedRoute(APIRoute):
     """A route that says what it ignored: a query parameter it does not take, a
-    single-valued one given twice, or a JSON body with a key twice in one object is a
-    422 naming it, where FastAPI would drop the parameter, keep one of the values and
-    keep the last of the keys.
+    single-valued one given twice, a body sent to a route that takes none, or a JSON
+    body with a key twice in one object is a 422 naming it, where FastAPI would drop the
+    parameter, keep one of the values, drop the body and keep the last of the keys.  A
+    number in the query is read only as JSON writes it (:func:`number_problems`), and a
+    body only when sent as JSON (:func:`is_json`; its errors: :func:`parsed_body`).
+
+    A GET route answers HEAD (as GET, the server sending no body); a method the route
+    does not take is a 405 listing in ``Allow`` every method its path is answered with
+    (:meth:`handle`).
 
     ``app.router.route_class = CheckedRoute`` before the routes are added.  Routes
     left out of the OpenAPI page (the web page at ``/``) take any query.
@@ -392,6 +402,56 @@ class CheckedRoute(APIRoute):
     takes_slashes = False
 
     def matches(self, scope):
+        """Match the path (:meth:`path_matches`), and the method: a GET route answers
+        HEAD too, and a route taking the path with another method is a partial match
+        (the router's 405, :meth:`handle`), except a :meth:`with_slashes` twin's.
+
+        A twin reads a path's slashes as an id's only to answer its own method:
+        ``GET /users/1/nothing`` is no request for ``DELETE /users/{user_id}`` with the
+        user ``1/nothing``, and was answered 405 as if it were.
+
+        Example:
+            >>> route = CheckedRoute("/users/{user_id}", lambda user_id: None,
+            ...                      methods=["DELETE"])
+            >>> def ask(route, method, raw):
+            ...     scope = {"type": "http", "method": method, "raw_path": raw.encode(),
+            ...              "path": unquote(raw)}
+            ...     return route.matches(scope)[0].name
+            >>> ask(route, "DELETE", "/users/1"), ask(route, "GET", "/users/1")
+            ('FULL', 'PARTIAL')
+            >>> twin = route.with_slashes()
+            >>> ask(twin, "DELETE", "/users/1/x"), ask(twin, "GET", "/users/1/x")
+            ('FULL', 'NONE')
+            >>> ask(CheckedRoute("/genres", lambda: None), "HEAD", "/genres")
+            'FULL'
+        """
+        match, child = self.path_matches(scope)
+        if match is Match.PARTIAL:
+            if scope.get("method") == "HEAD" and "GET" in self.methods:
+                return Match.FULL, child
+            if self.takes_slashes:
+                return Match.NONE, {}
+        return match, child
+
+    async def handle(self, scope, receive, send):
+        """Run the route; a method it does not take is a 405 whose ``Allow`` lists every
+        method the path is answered with, by any route (:func:`allowed_methods`), where
+        Starlette's listed those of the first route it tried."""
+        method = scope.get("method")
+        if method in self.methods:
+            return await super().handle(scope, receive, send)
+        if method == "HEAD" and "GET" in self.methods:
+            # Starlette's check would refuse HEAD; the server sends HEAD no body.
+            return await self.app(scope, receive, send)
+        allowed = allowed_methods(scope.get("router"), scope) or sorted(self.methods)
+        raise StarletteHTTPException(
+            405,
+            f"{method[:LOGGED_METHOD_CHARS]} is not allowed on "
+            f"{sent_path(scope)[:LOGGED_PATH_CHARS]!r}; it takes {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+    def path_matches(self, scope):
         """Match the undecoded path (``scope["raw_path"]``); the ids are decoded after.
 
         Starlette routes on the decoded path, where ``%2F`` is already ``/``: a user
@@ -407,7 +467,7 @@ class CheckedRoute(APIRoute):
             >>> def ask(raw):
             ...     scope = {"type": "http", "method": "GET", "raw_path": raw.encode(),
             ...              "path": unquote(raw)}
-            ...     match, child = route.matches(scope)
+            ...     match, child = route.path_matches(scope)
             ...     return match.name, child.get("path_params")
             >>> ask("/users/a%2Fexplain%2Fb/ratings")
             ('FULL', {'user_id': 'a/explain/b'})
@@ -459,38 +519,163 @@ class CheckedRoute(APIRoute):
         handler = super().get_route_handler()
         if not self.include_in_schema:
             return handler
-        takes = {
-            f.alias: is_list_annotation(f.field_info.annotation)
-            for f in query_fields(self.dependant)
+        fields = query_fields(self.dependant)
+        takes = {f.alias: is_list_annotation(f.field_info.annotation) for f in fields}
+        numbers = {
+            f.alias: number_kind(f.field_info.annotation)
+            for f in fields
+            if number_kind(f.field_info.annotation) is not None
         }
         has_body = self.body_field is not None
+        needs_body = has_body and self.body_field.field_info.is_required()
+        has_ids = bool(self.param_convertors)
 
         async def checked(request: Request):
-            problems = query_problems(request.query_params.multi_items(), takes)
+            if has_ids and LONE_PERCENT.search(sent_path(request.scope)):
+                # unquote keeps "%ZZ" as it is: /users/%ZZ and /users/%25ZZ were one user.
+                shown = sent_path(request.scope)[:LOGGED_PATH_CHARS]
+                raise RequestValidationError(
+                    [{"loc": ("path",), "msg": f"{shown!r} {LONE_PERCENT_MSG}", "type": "path"}]
+                )
+            # Checked first: Starlette decoded %FF in a value to U+FFFD, another text.
+            problems = query_text_problems(request.scope.get("query_string", b""))
             if problems:
                 raise RequestValidationError(problems)
-            if has_body and is_json(request.headers.get("content-type")):
-                body = await request.body()
+            given = request.query_params.multi_items()
+            problems = query_problems(given, takes) + number_problems(given, numbers)
+            if problems:
+                raise RequestValidationError(problems)
+            # BodyLimit has read the body already: reading it here costs nothing.
+            body = await request.body()
+            if not has_body:
                 if body:
-                    try:
-                        # Kept where Starlette's Request.json() looks, so FastAPI
-                        # reads the body parsed here rather than parsing it again.
-                        request._json = json.loads(body, object_pairs_hook=unique_keys)
-                    except DuplicateKey as dup:
-                        raise body_error(str(dup)) from None
-                    except RecursionError:
-                        # Python's parser recurses per level: "[[[[..." (a 200 kB body)
-                        # runs it out of stack (FastAPI's own parse: a 400 naming nothing).
-                        raise body_error("the JSON is nested too deeply") from None
-                    except (json.JSONDecodeError, UnicodeDecodeError):
-                        pass  # not JSON: FastAPI's own parse reports it
-                    except ValueError:
-                        # Python refuses to read an integer of over 4300 digits (a 400
-                        # "error parsing the body" that named nothing).
-                        raise body_error("a number in it has too many digits") from None
+                    # Dropped silently, as an unknown query parameter would have been.
+                    raise body_error(f"this route takes no body ({len(body)} bytes were sent)")
+                return await handler(request)
+            content_type = request.headers.get("content-type")
+            if not body:
+                if needs_body:
+                    raise body_error(
+                        "none was sent; this route takes a JSON object "
+                        "(Content-Type: application/json)"
+                    )
+                return await handler(request)
+            if not is_json(content_type):
+                # FastAPI would leave it unparsed and report "Input should be a valid
+                # dictionary", naming neither the header nor what it should be.
+                given = (
+                    f"the request's is {content_type[:100]!r}"
+                    if content_type
+                    else "the request has none"
+                )
+                raise body_error(f"must be JSON sent with Content-Type: application/json ({given})")
+            # Kept where Starlette's Request.json() looks, so FastAPI reads the body
+            # parsed here rather than parsing it again.
+            request._json = parsed_body(body)
             return await handler(request)
 
         return checked
+
+
+# The order in which an Allow header lists methods.
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(router, scope) -> list[str]:
+    """The methods some route of ``router`` answers the request's path with (HEAD with
+    GET), in :data:`METHOD_ORDER`: what a 405's ``Allow`` lists (RFC 9110 15.5.6).
+    A :meth:`CheckedRoute.with_slashes` twin is left out, as it answers only its own
+    method.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> routes = [CheckedRoute("/items", lambda: None, methods=["POST"]),
+        ...           CheckedRoute("/items", lambda: None, methods=["GET"]),
+        ...           CheckedRoute("/items/{item_id}", lambda item_id: None)]
+        >>> scope = {"type": "http", "method": "PUT", "raw_path": b"/items",
+        ...          "path": "/items"}
+        >>> allowed_methods(SimpleNamespace(routes=routes), scope)
+        ['GET', 'HEAD', 'POST']
+    """
+    found: set[str] = set()
+    for route in getattr(router, "routes", ()):
+        methods = getattr(route, "methods", None)
+        if not methods or getattr(route, "takes_slashes", False):
+            continue
+        matcher = getattr(route, "path_matches", route.matches)
+        if matcher(scope)[0] is not Match.NONE:
+            found.update(methods)
+            if "GET" in methods:
+                found.add("HEAD")
+    return sorted(found, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+
+
+class NoRoute:
+    """The router's answer to a path no route takes: a 404 naming the path as sent
+    (Starlette's said only "Not Found").
+
+    Example:
+        >>> import asyncio
+        >>> scope = {"type": "http", "raw_path": b"/users/1/nothing", "path": "/users/1/nothing"}
+        >>> try:
+        ...     asyncio.run(NoRoute(None)(scope, None, None))
+        ... except StarletteHTTPException as err:
+        ...     print(err.status_code, err.detail)
+        404 no route takes the path '/users/1/nothing'
+    """
+
+    def __init__(self, default):
+        self.default = default
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.default(scope, receive, send)
+        shown = sent_path(scope)[:LOGGED_PATH_CHARS]
+        raise StarletteHTTPException(404, f"no route takes the path {shown!r}")
+
+
+def parsed_body(body: bytes):
+    """A JSON request body, parsed; a 422 (``RequestValidationError``) saying what is
+    wrong with one that cannot be: a key twice in one object, bytes that are not UTF-8,
+    the JSON's own error at its line and column, nesting or a number Python's parser
+    cannot take.
+
+    Example:
+        >>> parsed_body(b'{"rating": 4}')
+        {'rating': 4}
+        >>> def why(body):
+        ...     try:
+        ...         parsed_body(body)
+        ...     except RequestValidationError as err:
+        ...         return err.errors()[0]["msg"]
+        >>> why(b'{"rating": 4,}')
+        'JSON decode error: Expecting property name enclosed in double quotes at line 1, column 14'
+        >>> why(b'{"user_id": "\\xff"}')
+        'not UTF-8 (byte 0xff at offset 13); JSON is sent as UTF-8'
+    """
+    try:
+        value = json.loads(body, object_pairs_hook=unique_keys)
+    except DuplicateKey as dup:
+        raise body_error(str(dup)) from None
+    except RecursionError:
+        # Python's parser recurses per level: "[[[[..." (a 200 kB body) runs it out of
+        # stack (FastAPI's own parse: a 400 naming nothing).
+        raise body_error("the JSON is nested too deeply") from None
+    except UnicodeDecodeError as err:
+        # FastAPI's own parse: a 400 "There was an error parsing the body".
+        raise body_error(
+            f"not UTF-8 (byte 0x{body[err.start]:02x} at offset {err.start}); JSON is sent as UTF-8"
+        ) from None
+    except json.JSONDecodeError as err:
+        # FastAPI's named only the offset, as if it were a list position ("[43]").
+        raise body_error(
+            f"JSON decode error: {err.msg} at line {err.lineno}, column {err.colno}"
+        ) from None
+    except ValueError:
+        # Python refuses to read an integer of over 4300 digits (a 400 "error parsing
+        # the body" that named nothing).
+        raise body_error("a number in it has too many digits") from None
+    return value
 
 
 def raw_route_path(scope) -> str:
@@ -687,6 +872,121 @@ def query_problems(given, takes: dict) -> list[dict]:
     return problems
 
 
+def query_text_problems(query: bytes) -> list[dict]:
+    """The errors (pydantic's shape) of a query string's names and values that are not
+    text an id or a search can be (:func:`text_problem`): a ``%`` that begins no
+    ``%XX``, percent-encoded bytes that are not UTF-8 (``%FF``, an encoded surrogate),
+    or a NUL character (PostgreSQL refuses it), as for an id in the path.
+
+    Starlette decodes such bytes to U+FFFD: ``?items=%FF`` asked for the item
+    ``"\\ufffd"`` and ``?search=%FF`` searched for it; it kept ``50%`` as it was, so
+    ``50%`` and ``50%25`` were one search.
+
+    Example:
+        >>> query = b"n=5&items=%FF&search=a%00b&%C3%A9=caf%C3%A9+x&q%=1"
+        >>> for e in query_text_problems(query):
+        ...     print(e["loc"], e["msg"][:40])
+        ('query', 'items') not UTF-8 (byte 0xff at offset 0); a que
+        ('query', 'search') contains a NUL character
+        ('query', 'q%') its name: has a '%' that begins no %XX (
+    """
+    problems = []
+    for part in query.split(b"&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition(b"=")
+        name = unquote_to_bytes(raw_name.replace(b"+", b" "))
+        shown = name.decode("utf-8", errors="replace")[:50]
+        for raw, whose in ((raw_name, "its name: "), (raw_value, "")):
+            msg = text_problem(raw)
+            if msg is not None:
+                problems.append({"loc": ("query", shown), "msg": whose + msg, "type": "query_text"})
+                break
+    return problems
+
+
+# A "%" that begins no "%XX" (RFC 3986 2.1): a client that did not encode a "%" it meant.
+LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+LONE_PERCENT_MSG = "has a '%' that begins no %XX (a '%' itself is sent as %25)"
+
+
+def text_problem(raw: bytes) -> str | None:
+    """What is wrong with a part of a query (percent-encoded, ``+`` a space) as text,
+    or ``None``.
+
+    Example:
+        >>> text_problem(b"caf%C3%A9+x"), text_problem(b"a%2")
+        (None, "has a '%' that begins no %XX (a '%' itself is sent as %25)")
+        >>> text_problem(b"%C3")
+        'not UTF-8 (byte 0xc3 at offset 0); a query is percent-encoded UTF-8'
+    """
+    if LONE_PERCENT.search(raw.decode("latin-1")):
+        return LONE_PERCENT_MSG
+    data = unquote_to_bytes(raw.replace(b"+", b" "))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return (
+            f"not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "a query is percent-encoded UTF-8"
+        )
+    if "\x00" in text:
+        return "contains a NUL character"
+    return None
+
+
+# A number as JSON writes it (RFC 8259 6).  Python's parsers, which pydantic's lax mode
+# follows, also read "1_0" as 10, "0_5" as 5, " 5", "+5", "05", ".5" and "inf": a typo
+# such as calibrate=0_1 became calibrate=1, silently.
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+# A whole number: a body's strict models refuse 5.0 for one (n), and so does the query.
+JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
+def number_problems(given, numbers: dict) -> list[dict]:
+    """The errors (pydantic's shape) of the query parameters named in ``numbers`` (each
+    to ``int`` or ``float``, :func:`number_kind`) whose value is not such a number as
+    JSON writes it (:data:`JSON_INTEGER`, :data:`JSON_NUMBER`), as a body's are.
+
+    Example:
+        >>> given = [("n", "5"), ("diversity", "0_5"), ("offset", "1e3"), ("search", "05")]
+        >>> for e in number_problems(given, {"n": int, "diversity": float, "offset": int}):
+        ...     print(e["loc"], e["msg"])
+        ('query', 'diversity') '0_5' is not a number as JSON writes it (such as 5, 0.25 or 1e-3)
+        ('query', 'offset') '1e3' is not a whole number as JSON writes it (such as 5)
+    """
+    problems = []
+    for name, value in given:
+        kind = numbers.get(name)
+        if kind is int and not JSON_INTEGER.fullmatch(value):
+            msg = f"{value[:50]!r} is not a whole number as JSON writes it (such as 5)"
+        elif kind is float and not JSON_NUMBER.fullmatch(value):
+            msg = f"{value[:50]!r} is not a number as JSON writes it (such as 5, 0.25 or 1e-3)"
+        else:
+            continue
+        problems.append({"loc": ("query", name), "msg": msg, "type": "query_number"})
+    return problems
+
+
+def number_kind(annotation):
+    """``int`` or ``float`` where a parameter's annotation is that number (optional or
+    in a list), else ``None`` (``bool`` is no number).
+
+    Example:
+        >>> number_kind(int), number_kind(float | None), number_kind(list[int] | None)
+        (<class 'int'>, <class 'float'>, <class 'int'>)
+        >>> number_kind(bool), number_kind(list[str] | None)
+        (None, None)
+    """
+    if annotation in (int, float):
+        return annotation
+    for arg in typing.get_args(annotation):
+        kind = number_kind(arg)
+        if kind is not None:
+            return kind
+    return None
+
+
 def is_list_annotation(annotation) -> bool:
     """Whether a parameter's annotation takes several values (``list[str] | None``).
 
@@ -701,14 +1001,18 @@ def is_list_annotation(annotation) -> bool:
 
 
 def is_json(content_type: str | None) -> bool:
-    """Whether FastAPI reads a body of this content type as JSON (none given: it does).
+    """Whether FastAPI reads a body of this content type as JSON (none given: it does
+    not, its ``strict_content_type``: a page on another site can post a body without
+    one, no CORS check asked).
 
     Example:
         >>> is_json("application/json; charset=utf-8"), is_json(None), is_json("text/plain")
-        (True, True, False)
+        (True, False, False)
+        >>> is_json("application/merge-patch+json")
+        True
     """
     if not content_type:
-        return True
+        return False
     kind = content_type.split(";", 1)[0].strip().lower()
     return kind == "application/json" or (
         kind.startswith("application/") and kind.endswith("+json")
@@ -868,10 +1172,12 @@ def install_error_handlers(app) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        detail, headers = str(exc.detail), dict(getattr(exc, "headers", None) or {})
+        if exc.status_code in (404, 405) and detail == HTTPStatus(exc.status_code).phrase:
+            # Starlette's own (/openapi.json, the static files): the bare status phrase.
+            detail, headers = plain_error(request.scope, exc.status_code, headers)
         return JSONResponse(
-            status_code=exc.status_code,
-            content={"detail": str(exc.detail)},
-            headers=getattr(exc, "headers", None),
+            status_code=exc.status_code, content={"detail": detail}, headers=headers
         )
 
     @app.exception_handler(StoreUnavailableError)
@@ -896,6 +1202,28 @@ def install_error_handlers(app) -> None:
             status_code=500,
             content={"detail": f"internal error (id {error_id}); the service log has the details"},
         )
+
+
+def plain_error(scope, status: int, headers: dict) -> tuple[str, dict]:
+    """The detail and headers of a 404 or 405 that Starlette raised with no detail of its
+    own, said as the routes' are (:meth:`CheckedRoute.handle`, :class:`NoRoute`).
+
+    Example:
+        >>> scope = {"method": "POST", "raw_path": b"/static/app.js", "path": "/static/app.js"}
+        >>> plain_error(scope, 405, {"Allow": "GET, HEAD"})
+        ("POST is not allowed on '/static/app.js'; it takes GET, HEAD", {'Allow': 'GET, HEAD'})
+        >>> plain_error(scope, 404, {})[0]
+        "nothing at the path '/static/app.js'"
+    """
+    path = sent_path(scope)[:LOGGED_PATH_CHARS]
+    if status == 404:
+        return f"nothing at the path {path!r}", headers
+    allowed = allowed_methods(scope.get("router"), scope) or [
+        m.strip() for m in headers.get("Allow", "").split(",") if m.strip()
+    ]
+    method = scope.get("method", "")[:LOGGED_METHOD_CHARS]
+    headers = {**headers, "Allow": ", ".join(allowed)}
+    return f"{method} is not allowed on {path!r}; it takes {', '.join(allowed)}", headers
 
 
 def one_line(err) -> str:
