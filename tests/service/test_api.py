@@ -228,7 +228,7 @@ def test_an_event_without_a_weight_weighs_one(client, store):
         ({"ratings": [{"user_id": "x", "rating": 4}]}, "ratings[0].item_id: Field required"),
         ({"ratings": {"user_id": "x"}}, "ratings: Input should be a valid list"),
         ({"ratings": [], "user_id": "x"}, "user_id: Extra inputs are not permitted"),
-        ([1, 2], "body: Input should be a valid dictionary or object to extract fields from"),
+        ([1, 2], "body: the body must be a JSON object ({...}); this one is an array"),
     ],
 )
 def test_a_bad_ratings_body_is_one_line_about_its_own_form(client, store, body, detail):

@@ -4,8 +4,9 @@ Nothing happens at import.  ``create_app`` opens (or is handed) the ratings stor
 model source, loads the model into a :class:`~latentrec.service.holder.ModelHolder` and
 registers the routes; a background thread started with the app follows the model
 directory (a new current version is loaded aside and swapped in) and titles added
-through other workers.  ``app_from_env`` is the factory uvicorn's worker processes call
-(``latentrec serve --workers N``), with the settings in an environment variable.
+through other workers.  ``app_from_env`` builds the app from settings in an environment
+variable; ``latentrec serve --workers N`` runs ``latentrec.cli.serve:worker_app`` in each
+worker process, which calls it (and reports a worker that cannot start).
 
 Routes (JSON shapes in :mod:`latentrec.service.schemas` and at ``/docs``)::
 
@@ -68,6 +69,7 @@ from .hardening import (
     TOKEN_NEEDED,
     AccessLog,
     BodyLimit,
+    CancelledAtShutdown,
     CheckedRoute,
     HostCheck,
     NoRoute,
@@ -241,6 +243,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     # them as every other answer does.
     if settings.allowed_hosts:
         app.add_middleware(HostCheck, allowed=settings.allowed_hosts)
+    # Outside the body's wait (BodyLimit), where a shutdown's cancel finds a request.
+    app.add_middleware(CancelledAtShutdown)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog, metrics=metrics, log=settings.access_log)
 
@@ -962,9 +966,11 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
 
 
 def app_from_env() -> FastAPI:
-    """The app for a uvicorn worker process: settings from ``LATENTREC_SERVICE_SETTINGS``.
+    """The app with the settings from ``LATENTREC_SERVICE_SETTINGS``: what each worker
+    process of ``latentrec serve --workers N`` builds, through
+    ``latentrec.cli.serve:worker_app`` (which also reports a worker that cannot start).
 
-    Example (what ``latentrec serve --workers 2`` runs)::
+    Example (a factory for uvicorn; ``serve`` itself names ``worker_app``)::
 
         uvicorn latentrec.service.app:app_from_env --factory --workers 2
     """

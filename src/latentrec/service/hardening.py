@@ -318,6 +318,62 @@ async def json_error(send, detail: str, status: int = 413, headers=()) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+SHUTTING_DOWN = "the service is shutting down; send the request again"
+
+
+class CancelledAtShutdown:
+    """ASGI middleware: a request the server cancels is one warning line (method, path,
+    "cancelled at shutdown") and, where no answer was begun, a 503 with ``Retry-After``.
+
+    uvicorn cancels only at shutdown, the requests still running when its drain's limit
+    ran out (a body that never came); the ``CancelledError`` reached its ASGI runner,
+    which logged it at error level with a full traceback, for an ordinary stop.
+
+    Example:
+        >>> import asyncio
+        >>> async def stuck(scope, receive, send):
+        ...     await asyncio.sleep(3600)
+        >>> async def stop_one():
+        ...     sent = []
+        ...     async def send(message):
+        ...         sent.append(message)
+        ...     scope = {"type": "http", "method": "GET", "path": "/x", "raw_path": b"/x"}
+        ...     task = asyncio.ensure_future(CancelledAtShutdown(stuck)(scope, None, send))
+        ...     await asyncio.sleep(0)
+        ...     task.cancel()
+        ...     await task
+        ...     return sent[0]["status"]
+        >>> asyncio.run(stop_one())
+        503
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.logger = logging.getLogger(ERROR_LOGGER)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def send_noted(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noted)
+        except asyncio.CancelledError:
+            self.logger.warning(
+                "%s %s cancelled at shutdown",
+                scope.get("method", "")[:LOGGED_METHOD_CHARS],
+                sent_path(scope)[:LOGGED_PATH_CHARS],
+            )
+            # Ended here, not re-raised: the task is the request's own, and ends now.
+            if not started:
+                await json_error(send, SHUTTING_DOWN, 503, headers=[(b"retry-after", b"5")])
+
+
 class AccessLog:
     """ASGI middleware: one JSON access-log line and the metrics for each request.
 
@@ -547,6 +603,8 @@ class CheckedRoute(APIRoute):
                 raise RequestValidationError(problems)
             # BodyLimit has read the body already: reading it here costs nothing.
             body = await request.body()
+            if body:
+                refuse_encoded(request.headers.get("content-encoding"))
             if not has_body:
                 if body:
                     # Dropped silently, as an unknown query parameter would have been.
@@ -572,6 +630,12 @@ class CheckedRoute(APIRoute):
             # Kept where Starlette's Request.json() looks, so FastAPI reads the body
             # parsed here rather than parsing it again.
             request._json = parsed_body(body)
+            if not isinstance(request._json, dict):
+                # pydantic's "a valid dictionary or object to extract fields from".
+                raise body_error(
+                    f"the body must be a JSON object ({{...}}); this one is "
+                    f"{json_kind(request._json)}"
+                )
             return await handler(request)
 
         return checked
@@ -801,6 +865,48 @@ class SlashRedirect(BaseRoute):
         raise NoMatchFound(name, params)
 
 
+def refuse_encoded(encoding: str | None) -> None:
+    """A 415 ``HTTPException`` naming a request body's ``Content-Encoding`` (the service
+    decodes none, RFC 7694: ``Accept-Encoding: identity`` says so); ``identity`` or none
+    passes.  Read as the JSON it is not, a gzip body was "not UTF-8 (byte 0x8b ...)".
+
+    Example:
+        >>> refuse_encoded(None), refuse_encoded("identity")
+        (None, None)
+        >>> try:
+        ...     refuse_encoded("gzip")
+        ... except StarletteHTTPException as err:
+        ...     print(err.status_code, err.detail.split(";")[0])
+        415 the body is sent with Content-Encoding 'gzip'
+    """
+    if encoding is None or encoding.strip().lower() in ("", "identity"):
+        return
+    raise StarletteHTTPException(
+        415,
+        f"the body is sent with Content-Encoding {encoding[:50]!r}; this service takes "
+        "bodies unencoded (send them without Content-Encoding)",
+        headers={"Accept-Encoding": "identity"},
+    )
+
+
+def json_kind(value) -> str:
+    """What a parsed JSON value is, in JSON's words, with an article.
+
+    Example:
+        >>> json_kind([1]), json_kind("x"), json_kind(True), json_kind(2.5), json_kind(None)
+        ('an array', 'a string', 'a boolean', 'a number', 'null')
+    """
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "null" if value is None else "an object"
+
+
 def body_error(message: str) -> RequestValidationError:
     """A 422 about the body as a whole, in pydantic's shape."""
     return RequestValidationError([{"loc": ("body",), "msg": message, "type": "body"}])
@@ -842,6 +948,10 @@ def unique_keys(pairs: list) -> dict:
     return out
 
 
+# How a 422 names a query parameter sent without a name ("?=5").
+NAMELESS = "a query parameter with no name"
+
+
 def query_problems(given, takes: dict) -> list[dict]:
     """The errors (pydantic's shape) of a query: a parameter the route does not take
     (``takes`` maps each it takes to whether it is a list), or one taking a single
@@ -855,6 +965,8 @@ def query_problems(given, takes: dict) -> list[dict]:
         ...     print(e["loc"], e["msg"])
         ('query', 'n') given 2 times; it takes one value
         ('query', 'rules') this route takes no such parameter (it takes items, n)
+        >>> query_problems([("", "5")], takes)[0]["loc"]
+        ('query', 'a query parameter with no name')
     """
     counts: dict[str, int] = {}
     for name, _ in given:
@@ -868,7 +980,9 @@ def query_problems(given, takes: dict) -> list[dict]:
             msg = f"given {count} times; it takes one value"
         else:
             continue
-        problems.append({"loc": ("query", name), "msg": msg, "type": "query_parameter"})
+        # "?=5": a location "query " named nothing at all.
+        where = name or NAMELESS
+        problems.append({"loc": ("query", where), "msg": msg, "type": "query_parameter"})
     return problems
 
 

@@ -8,11 +8,17 @@ likes.  :class:`HeaderDeadline` closes a connection whose next request's headers
 all in within ``request_timeout`` seconds of the moment it began waiting for them (the
 connection opening, or the previous response ending).  The body has its own deadline,
 in the app (:class:`latentrec.service.hardening.BodyLimit`).
+
+A request line in absolute form (``GET http://127.0.0.1:8000/health HTTP/1.1``, which a
+server MUST accept, RFC 9112 3.2.2) is read as its origin form (:func:`origin_form`):
+h11 hands the whole URL on as the target, and uvicorn made it the path, a 404 on
+every route.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -28,6 +34,15 @@ class HeaderDeadline(H11Protocol):
         super().__init__(*args, **kwargs)
         self.request_timeout = request_timeout
         self.header_timer = None
+        # uvicorn reads each request from this one connection's next_event (its
+        # handle_events, which builds the scope, is too long to copy for one line).
+        next_event = self.conn.next_event
+
+        def next_event_in_origin_form():
+            event = next_event()
+            return origin_form(event) if isinstance(event, h11.Request) else event
+
+        self.conn.next_event = next_event_in_origin_form
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -71,3 +86,39 @@ def protocol_with_deadline(request_timeout: float):
         {'request_timeout': 30.0}
     """
     return functools.partial(HeaderDeadline, request_timeout=float(request_timeout))
+
+
+# An absolute-form target (RFC 9112 3.2.2): scheme "://" authority, then path and query.
+ABSOLUTE_TARGET = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)([^#]*)")
+
+
+def origin_form(event: h11.Request) -> h11.Request:
+    """``event`` with an absolute-form target in origin form: the path and query as the
+    target (``/`` for none), the authority (less any ``user@``) as ``Host``, which the
+    RFC says replaces the header sent, so the Host check judges the name the client
+    asked for.  Any other target is returned as it is.
+
+    Example:
+        >>> asked = h11.Request(method="GET", target="http://u@LocalHost:8000?x=1",
+        ...                     headers=[("Host", "elsewhere")])
+        >>> read = origin_form(asked)
+        >>> read.target, read.headers
+        (b'/?x=1', <Headers([(b'host', b'LocalHost:8000')])>)
+    """
+    matched = ABSOLUTE_TARGET.fullmatch(event.target)
+    if matched is None:
+        return event
+    authority = matched[1].rpartition(b"@")[2]
+    rest = matched[2]
+    target = rest if rest.startswith(b"/") else b"/" + rest
+    headers = [(name, value) for name, value in event.headers if name != b"host"]
+    try:
+        return h11.Request(
+            method=event.method,
+            target=target,
+            headers=[(b"host", authority), *headers],
+            http_version=event.http_version,
+        )
+    except h11.LocalProtocolError:
+        # Not a request h11 would take in origin form either: leave it to the 404.
+        return event
