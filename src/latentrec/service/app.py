@@ -70,11 +70,8 @@ from .hardening import (
     AccessLog,
     BodyLimit,
     CancelledAtShutdown,
-    CheckedRoute,
     HostCheck,
-    NoRoute,
     SecurityHeaders,
-    SlashRedirect,
     TokenGate,
     check_id,
     check_text,
@@ -104,6 +101,7 @@ from .live import (
 )
 from .metrics import ServiceMetrics
 from .refresh import Refresher, add_store_items, seed_catalogue, store_catalogue
+from .routing import CheckedRoute, NoRoute, SlashRedirect
 from .settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"

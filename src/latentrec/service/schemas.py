@@ -92,8 +92,8 @@ ERROR_RESPONSES = {
     "default": {
         "model": ErrorBody,
         "description": "Any other error: 401 (no token), 404 (unknown user or item), "
-        "409, 413 (body too large), 421 (Host not allowed), 429, 503 (the store is "
-        "unavailable), 500.",
+        "409, 413 (body too large), 415 (an encoded body), 421 (Host not allowed), 429, "
+        "503 (the store is unavailable, or the service stopping), 500.",
     },
 }
 
