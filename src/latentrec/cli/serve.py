@@ -138,7 +138,9 @@ def end_by_signal(signum: int) -> None:
     signal.signal(signum, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
     signal.raise_signal(signum)
-    os._exit(128 + signum)  # not reached: the default action of both ends the process
+    # Not reached: the default action of SIGTERM and SIGINT ends the process.  Were the
+    # signal still held off, a shell's status for it is the next best thing.
+    raise SystemExit(128 + signum)
 
 
 @contextlib.contextmanager
