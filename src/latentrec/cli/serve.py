@@ -178,6 +178,61 @@ def ends_by_stop_signal():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
+def kill_retrain(schedule) -> None:
+    """SIGKILL the retrain child ``schedule`` (a
+    :class:`~latentrec.service.schedule.RetrainSchedule`) runs now, if any: a second
+    stop signal does not wait out its grace.  Safe in a signal handler: it takes no lock
+    (the interrupted code may hold the schedule's).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> kill_retrain(SimpleNamespace(child=None))  # no retrain runs: nothing to do
+    """
+    child = schedule.child
+    if child is not None:
+        with contextlib.suppress(OSError):  # ended and reaped meanwhile
+            child.kill()
+
+
+def clean_up(schedule, folders, hurry: bool = False) -> None:
+    """``serve``'s last steps: stop the retrain ``schedule`` (when not ``None``), then
+    remove each of ``folders`` that is not ``None``.  A stop signal meanwhile (or
+    ``hurry``: one came during the workers' stop) kills the retrain child at once
+    (:func:`kill_retrain`) rather than cut the clean-up short; the process then ends as
+    it was going to.
+
+    A second Ctrl-C is "stop now", not "skip the clean-up": raised through it, it left
+    the temporary folders behind and the retrain child to its own grace; ignored (the
+    handlers of uvicorn's supervisor left behind), it waited out that grace.
+
+    Example:
+        >>> folder = tempfile.mkdtemp()
+        >>> clean_up(None, [folder, None])
+        >>> os.path.exists(folder)
+        False
+    """
+
+    def hurried(signum, frame):
+        if schedule is not None:
+            kill_retrain(schedule)
+
+    try:
+        previous = {signum: signal.signal(signum, hurried) for signum in STOP_SIGNALS}
+    except ValueError:  # not the main thread: no handler can be set there
+        previous = {}
+    try:
+        if schedule is not None:
+            if hurry:
+                kill_retrain(schedule)
+            schedule.stop()
+    finally:
+        for folder in folders:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
 def wait_exits(processes, deadline: float, interrupt=None) -> bool:
     """Wait until each of ``processes`` (started :class:`multiprocessing.Process`) has
     exited or ``time.monotonic()`` reaches ``deadline``, looking every
@@ -416,7 +471,7 @@ def worker_supervisor() -> type:
     import pickle
 
     from uvicorn.config import STARTUP_FAILURE as FAILED_TO_START
-    from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
+    from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess, Process, logger
 
     class Interrupted(Exception):
         """A signal came while the supervisor waited for a worker's answer."""
@@ -427,6 +482,9 @@ def worker_supervisor() -> type:
         failure: tuple[int, str | None] | None = None
 
         def __init__(self, config, sockets):
+            # uvicorn's handlers only queue a signal for the loop: once it has ended they
+            # are given back (run), or a Ctrl-C during serve's clean-up went unheard.
+            self.found = {signum: signal.getsignal(signum) for signum in SIGNALS}
             super().__init__(config, sockets)
             self.stops = 0  # stop signals handled
             # Workers that may run outside self.processes: SIGHUP's replacement while it
@@ -459,6 +517,9 @@ def worker_supervisor() -> type:
                 for process in everyone:
                     process.parent_conn.close()
                     process.child_conn.close()
+                for signum, handler in self.found.items():
+                    # None: a handler not set from Python, which cannot be put back.
+                    signal.signal(signum, signal.SIG_DFL if handler is None else handler)
             logger.info(f"Stopping parent process [{os.getpid()}]")
 
         def signalled(self) -> bool:
@@ -1085,6 +1146,7 @@ def serve(
     schedule = None
     metrics_dir = None  # the folder of the workers' metrics files, when this made it
     failures_dir = None  # where a worker that cannot build its app says why
+    server = supervisor = None
     try:
         if every is not None:
             import logging.config
@@ -1180,9 +1242,7 @@ def serve(
                     raise Failure(reason)
                 raise SystemExit(status)
     finally:
-        if schedule is not None:
-            schedule.stop()
-        # Ours, and the workers have exited.
-        for folder in (metrics_dir, failures_dir):
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+        # The folders are ours, and the workers have exited.  Two stop signals already
+        # (a forced stop): the retrain child is not given its grace either.
+        forced = server.force_exit if server else bool(supervisor and supervisor.forced())
+        clean_up(schedule, (metrics_dir, failures_dir), hurry=forced)
