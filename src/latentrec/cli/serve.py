@@ -310,6 +310,28 @@ def end_workers(processes, grace: float = WORKER_STOP_SECONDS, hurry=None) -> li
     return kill_left(started, why)
 
 
+def forget_worker(process) -> None:
+    """Drop the live gauges (``multiprocess_mode`` ``live*``) that worker ``process``
+    (:class:`multiprocessing.Process`) left in :data:`MULTIPROC_ENV`'s folder, once it
+    has exited and been reaped; nothing when it has not, or without that folder.
+
+    prometheus-client leaves this to the parent (its ``mark_process_dead``): without it
+    ``/metrics`` went on reporting a dead or retired worker's gauges beside the live
+    ones (its ``latentrec_model_info`` series, its frozen ``latentrec_model_age_seconds``
+    taken as the youngest), and a new worker given the same pid took its stale series.
+
+    Example:
+        >>> import multiprocessing
+        >>> forget_worker(multiprocessing.Process())  # never started: nothing to drop
+    """
+    if process.exitcode is None or not os.environ.get(MULTIPROC_ENV):
+        return
+    from prometheus_client.multiprocess import mark_process_dead
+
+    with contextlib.suppress(OSError):  # the folder gone: nothing left to report
+        mark_process_dead(process.pid)
+
+
 def how_it_ended(exitcode: int | None) -> str:
     """How a process with ``exitcode`` (:attr:`multiprocessing.Process.exitcode`) ended,
     in words.
@@ -517,6 +539,7 @@ def worker_supervisor() -> type:
                 for process in everyone:
                     process.parent_conn.close()
                     process.child_conn.close()
+                    forget_worker(process.process)
                 for signum, handler in self.found.items():
                     # None: a handler not set from Python, which cannot be put back.
                     signal.signal(signum, signal.SIG_DFL if handler is None else handler)
@@ -570,6 +593,7 @@ def worker_supervisor() -> type:
                     return
                 process.kill()
                 process.process.join(REAP_SECONDS)
+                forget_worker(process.process)
                 # A signal to the process group ends the workers too: that is not a crash
                 # to make up for, and the next round stops them all.
                 if self.signalled():
@@ -626,6 +650,7 @@ def worker_supervisor() -> type:
                 return
             kill_left([process.process], f"still ran {WORKER_STOP_SECONDS:g} s after SIGTERM")
             self.others.remove(process)
+            forget_worker(process.process)
 
         def restart_all(self) -> None:
             # As uvicorn's (each worker's replacement serves before it is retired), but a
@@ -644,6 +669,7 @@ def worker_supervisor() -> type:
                 if not ready:
                     new.kill()
                     new.process.join(REAP_SECONDS)
+                    forget_worker(new.process)
                     reason = worker_failure(new.pid) if new.exitcode == FAILED_TO_START else None
                     logger.error(
                         f"New child process [{new.pid}] "

@@ -1,0 +1,52 @@
+"""What ``latentrec serve --workers N``'s supervisor leaves of a worker that has ended
+(died, or retired by SIGHUP or SIGTTOU): neither its metrics nor its pipe.
+
+Before, a dead worker's live gauges stayed in the metrics folder, so ``/metrics`` went
+on reporting them beside the live workers' (its ``latentrec_model_info`` series, its
+frozen model age taken as the youngest).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+
+import httpx
+
+from service.test_serve_exit import STOP_BOUND_SECONDS, start_serve, wait_all_gone
+from service.test_serve_sigterm import answers, stop_group, wait_for, workers_of
+
+# Far above a worker's start (a few seconds), for a test that waits for one.
+START_BOUND_SECONDS = 90
+
+
+def metric_pids(url: str) -> set[int]:
+    """The worker pids ``/metrics`` reports a ``latentrec_model_info`` series for."""
+    text = httpx.get(url + "metrics", timeout=10).text
+    return {int(pid) for pid in re.findall(r'^latentrec_model_info\{[^}]*pid="(\d+)"', text, re.M)}
+
+
+def test_a_dead_workers_gauges_leave_metrics(tmp_path, model_files):
+    proc, log = start_serve(tmp_path, model_files["explicit"], 2, "--no-access-log")
+    try:
+        wait_for(lambda: answers(log), START_BOUND_SECONDS, "no answer to /health", log)
+        url = re.search(r"serving on (http://127\.0\.0\.1:\d+/)", log.read_text()).group(1)
+        first = wait_for(
+            lambda: workers_of(proc.pid) if len(workers_of(proc.pid)) == 2 else None,
+            START_BOUND_SECONDS,
+            "two workers",
+            log,
+        )
+        wait_for(lambda: metric_pids(url) == first, START_BOUND_SECONDS, "both in /metrics", log)
+        dead = min(first)
+        os.kill(dead, signal.SIGKILL)
+        # Its replacement has started and set its gauges.
+        wait_for(
+            lambda: len(metric_pids(url) - first) == 1, START_BOUND_SECONDS, "a new worker", log
+        )
+        assert metric_pids(url) == workers_of(proc.pid) and dead not in metric_pids(url)
+        os.killpg(proc.pid, signal.SIGTERM)
+        wait_all_gone(proc, STOP_BOUND_SECONDS, log)
+    finally:
+        stop_group(proc)
