@@ -3,17 +3,21 @@
 
 Before, a dead worker's live gauges stayed in the metrics folder, so ``/metrics`` went
 on reporting them beside the live workers' (its ``latentrec_model_info`` series, its
-frozen model age taken as the youngest).
+frozen model age taken as the youngest); and a worker that had died before SIGHUP
+retired it kept its pipe's two descriptors open in the parent.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import signal
+from types import SimpleNamespace
 
 import httpx
 
+from latentrec.cli.serve import worker_supervisor
 from service.test_serve_exit import STOP_BOUND_SECONDS, start_serve, wait_all_gone
 from service.test_serve_sigterm import answers, stop_group, wait_for, workers_of
 
@@ -50,3 +54,26 @@ def test_a_dead_workers_gauges_leave_metrics(tmp_path, model_files):
         wait_all_gone(proc, STOP_BOUND_SECONDS, log)
     finally:
         stop_group(proc)
+
+
+def test_retiring_a_worker_that_had_died_closes_its_pipe():
+    from uvicorn.supervisors.multiprocess import SIGNALS, Process
+
+    handlers = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    dead = multiprocessing.get_context("fork").Process(target=os._exit, args=(0,))
+    dead.start()
+    dead.join(30)
+    parent_conn, child_conn = multiprocessing.Pipe()
+    worker = SimpleNamespace(process=dead, parent_conn=parent_conn, child_conn=child_conn)
+    # uvicorn's own: it closes the pipe only to a worker still running.
+    worker.terminate = lambda: Process.terminate(worker)
+    try:
+        supervisor = worker_supervisor()(SimpleNamespace(workers=1), sockets=[])
+        supervisor.retire(worker)
+        assert parent_conn.closed and child_conn.closed
+        assert supervisor.others == []
+    finally:
+        parent_conn.close()
+        child_conn.close()
+        for signum, handler in handlers.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

@@ -650,6 +650,10 @@ def worker_supervisor() -> type:
                 return
             kill_left([process.process], f"still ran {WORKER_STOP_SECONDS:g} s after SIGTERM")
             self.others.remove(process)
+            # uvicorn's terminate closes the pipe only to a worker still running: one
+            # that had died meanwhile kept its two descriptors open.
+            process.parent_conn.close()
+            process.child_conn.close()
             forget_worker(process.process)
 
         def restart_all(self) -> None:
