@@ -1,10 +1,12 @@
 """What ``latentrec serve --workers N``'s supervisor leaves of a worker that has ended
-(died, or retired by SIGHUP or SIGTTOU): neither its metrics nor its pipe.
+(died, or retired by SIGHUP or SIGTTOU): neither its metrics, nor its pipe, nor the
+line it wrote on why it could not start.
 
 Before, a dead worker's live gauges stayed in the metrics folder, so ``/metrics`` went
 on reporting them beside the live workers' (its ``latentrec_model_info`` series, its
 frozen model age taken as the youngest); and a worker that had died before SIGHUP
-retired it kept its pipe's two descriptors open in the parent.
+retired it kept its pipe's two descriptors open in the parent; a failed worker's line
+waited for the next worker with its pid.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from types import SimpleNamespace
 
 import httpx
 
-from latentrec.cli.serve import worker_supervisor
+from latentrec.cli.serve import WORKER_FAILURES_ENV, worker_failure, worker_supervisor
 from service.test_serve_exit import STOP_BOUND_SECONDS, start_serve, wait_all_gone
 from service.test_serve_sigterm import answers, stop_group, wait_for, workers_of
 
@@ -77,3 +79,14 @@ def test_retiring_a_worker_that_had_died_closes_its_pipe():
         child_conn.close()
         for signum, handler in handlers.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def test_a_workers_failure_is_said_once(tmp_path, monkeypatch):
+    """The file a worker that could not start wrote outlived it: after a SIGHUP whose new
+    worker could not start (serve goes on), a later worker given the same pid whose
+    start failed otherwise (it wrote nothing) was said to have failed for that reason."""
+    monkeypatch.setenv(WORKER_FAILURES_ENV, str(tmp_path))
+    (tmp_path / "4242").write_text("cannot read model.npz: damaged\n", encoding="utf-8")
+    assert worker_failure(4242) == "cannot read model.npz: damaged"
+    assert worker_failure(4242) is None
+    assert list(tmp_path.iterdir()) == []

@@ -380,7 +380,9 @@ class RecentEvents:
 
 def worker_failure(pid: int) -> str | None:
     """Why worker ``pid`` could not build its app, as it wrote it (:func:`worker_app`);
-    ``None`` when it wrote nothing (it failed elsewhere: uvicorn logged why).
+    ``None`` when it wrote nothing (it failed elsewhere: uvicorn logged why).  Read
+    once: the file is removed, so that a later worker given the same pid (after a
+    SIGHUP whose new worker could not start, serve goes on) is not told its error.
 
     Example:
         >>> worker_failure(-1) is None
@@ -389,10 +391,14 @@ def worker_failure(pid: int) -> str | None:
     folder = os.environ.get(WORKER_FAILURES_ENV)
     if not folder:
         return None
+    written = Path(folder) / str(pid)
     try:
-        return (Path(folder) / str(pid)).read_text(encoding="utf-8").strip() or None
+        return written.read_text(encoding="utf-8").strip() or None
     except (OSError, ValueError):  # none written, or unreadable: say nothing made up
         return None
+    finally:
+        with contextlib.suppress(OSError):
+            written.unlink()
 
 
 def worker_app():
