@@ -239,6 +239,10 @@ def test_sigterm_is_heard_while_sighup_or_sigttou_waits_for_a_worker(
         assert proc.wait(timeout=5) == -signal.SIGTERM
         for pid in workers:
             assert not Path(f"/proc/{pid}").exists(), f"worker {pid} left behind"
+        # Killed at the second SIGTERM, not after a wait that heard nothing: both would
+        # end within the bound above.
+        killed = [line for line in log.read_text().splitlines() if "SIGKILL" in line]
+        assert killed and all("at a second stop signal" in line for line in killed), killed
     finally:
         stop_group(proc)
 
