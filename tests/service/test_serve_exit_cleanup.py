@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from latentrec import load
-from latentrec.cli.serve import worker_supervisor
+from latentrec.cli.supervisor import worker_supervisor
 from latentrec.service.versions import ModelDirectory
 from service.test_serve_exit import STOP_BOUND_SECONDS, hears_ctrl_c, wait_all_gone
 from service.test_serve_sigterm import wait_for

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import httpx
 
-from latentrec.cli.serve import WORKER_FAILURES_ENV, worker_failure, worker_supervisor
+from latentrec.cli.supervisor import WORKER_FAILURES_ENV, worker_failure, worker_supervisor
 from service.test_serve_exit import STOP_BOUND_SECONDS, start_serve, wait_all_gone
 from service.test_serve_sigterm import answers, stop_group, wait_for, workers_of
 
