@@ -99,10 +99,17 @@ def serve_with_held_retrain(tmp_path: Path, model: Path, workers: int):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="needs Linux's /proc")
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(
+    "workers, second",
+    [(1, signal.SIGINT), (2, signal.SIGINT), (2, signal.SIGHUP)],
+    ids=["1-SIGINT", "2-SIGINT", "2-SIGHUP"],
+)
 def test_a_second_ctrl_c_during_the_clean_up_ends_the_retrain_and_serve_at_once(
-    tmp_path, model_files, workers
+    tmp_path, model_files, workers, second
 ):
+    """Ctrl-C, then Ctrl-C again (or the terminal closing: SIGHUP) while ``serve`` waits
+    for its retrain run: the run is killed, the clean-up ends, and ``serve`` ends by the
+    first signal."""
     proc, log, child = serve_with_held_retrain(tmp_path, model_files["explicit"], workers)
     try:
         os.killpg(proc.pid, signal.SIGINT)
@@ -112,7 +119,7 @@ def test_a_second_ctrl_c_during_the_clean_up_ends_the_retrain_and_serve_at_once(
         wait_for(lambda: stopped in log.read_text(errors="replace"), STOP_BOUND_SECONDS,
                  "the server to stop", log)  # fmt: skip
         assert proc.poll() is None and alive(child)
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, second)
         wait_for(lambda: proc.poll() is not None, STOP_BOUND_SECONDS, "serve to end", log)
         assert proc.returncode == -signal.SIGINT
         wait_for(lambda: not alive(child), STOP_BOUND_SECONDS, "the retrain child to end", log)

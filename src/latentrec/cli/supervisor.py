@@ -57,6 +57,9 @@ REAP_SECONDS = 5
 # The signals that stop serve (and then end it, by the same signal).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
+# The signals that hurry serve's last clean-up (clean_up) rather than end it half-way.
+CLEAN_UP_SIGNALS = (*STOP_SIGNALS, signal.SIGHUP)
+
 # A worker that dies after it started (killed for memory, a crash) is replaced, but not
 # in a loop without end: when workers die more than DEATHS_PER_WORKER times per worker
 # within RESTART_WINDOW_SECONDS, something kills each one as it comes (a crash on every
@@ -176,7 +179,9 @@ def clean_up(schedule, folders, hurry: bool = False) -> None:
 
     A second Ctrl-C is "stop now", not "skip the clean-up": raised through it, it left
     the temporary folders behind and the retrain child to its own grace; ignored (the
-    handlers of uvicorn's supervisor left behind), it waited out that grace.
+    handlers of uvicorn's supervisor left behind), it waited out that grace.  SIGHUP (a
+    terminal that closes) hurries it too, rather than end the process by its default
+    action half-way.
 
     Example:
         >>> import tempfile
@@ -191,7 +196,7 @@ def clean_up(schedule, folders, hurry: bool = False) -> None:
             kill_retrain(schedule)
 
     try:
-        previous = {signum: signal.signal(signum, hurried) for signum in STOP_SIGNALS}
+        previous = {signum: signal.signal(signum, hurried) for signum in CLEAN_UP_SIGNALS}
     except ValueError:  # not the main thread: no handler can be set there
         previous = {}
     try:
