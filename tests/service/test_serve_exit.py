@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from latentrec.cli.serve import (
+from latentrec.cli.supervisor import (
     DRAIN_SECONDS,
     WORKER_STOP_SECONDS,
     end_workers,

@@ -22,19 +22,23 @@ from pathlib import Path
 
 import pytest
 
-from latentrec.cli.serve import WORKER_STOP_SECONDS, RecentEvents
+from latentrec.cli.supervisor import WORKER_STOP_SECONDS, RecentEvents
 from service.test_serve_exit import STOP_BOUND_SECONDS, hears_ctrl_c, start_serve, wait_all_gone
 from service.test_serve_sigterm import answers, stop_group, wait_for, workers_of
 
 TESTS = Path(__file__).resolve().parents[1]
 
-# `latentrec serve` with some of its module's names replaced (its workers' app factory,
-# its restart limit): a real serve process, with apps that fail on cue.
+# `latentrec serve` with some of its modules' names replaced (its workers' app factory,
+# its supervisor's restart limit): a real serve process, with apps that fail on cue.
 PATCHED_SERVE = """
 import sys
 import latentrec.cli.serve as serve
+import latentrec.cli.supervisor as supervisor
 for name, value in {patch!r}.items():
-    setattr(serve, name, value)
+    owners = [module for module in (serve, supervisor) if hasattr(module, name)]
+    assert owners, name
+    for module in owners:
+        setattr(module, name, value)
 from latentrec.cli import main
 main(sys.argv[1:], prog_name="latentrec")
 """
@@ -74,7 +78,7 @@ def app_killed_once_started():
 
 
 def run_patched_serve(tmp_path, model, patch: dict, timeout: float) -> tuple[int, str]:
-    """``latentrec serve --workers 2`` with ``patch`` applied to its module; its exit
+    """``latentrec serve --workers 2`` with ``patch`` applied to its modules; its exit
     status and output, once it has ended by itself."""
     command = [sys.executable, "-c", PATCHED_SERVE.format(patch=patch), "serve"]
     command += ["--model", str(model), "--store", str(tmp_path / "s.db")]
@@ -239,6 +243,10 @@ def test_sigterm_is_heard_while_sighup_or_sigttou_waits_for_a_worker(
         assert proc.wait(timeout=5) == -signal.SIGTERM
         for pid in workers:
             assert not Path(f"/proc/{pid}").exists(), f"worker {pid} left behind"
+        # Killed at the second SIGTERM, not after a wait that heard nothing: both would
+        # end within the bound above.
+        killed = [line for line in log.read_text().splitlines() if "SIGKILL" in line]
+        assert killed and all("at a second stop signal" in line for line in killed), killed
     finally:
         stop_group(proc)
 

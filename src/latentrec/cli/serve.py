@@ -7,43 +7,43 @@ runs uvicorn: in this process with one worker, or with ``--workers N`` through a
 factory that each worker process calls with the settings from the environment.
 ``--retrain-every`` starts :class:`~latentrec.service.schedule.RetrainSchedule` here.
 SIGTERM or SIGINT stops it gracefully and then ends it by that same signal, whatever
-``--workers`` (:func:`ends_by_stop_signal`); workers that do not stop in time are killed
-(:func:`end_workers`), at once on a second signal.  A worker that cannot build its app
-stops ``serve`` with its one-line error (:func:`worker_app`); one that dies after it
-started is replaced, within a limit (:func:`worker_supervisor`).
+``--workers``; how it stops, and the supervisor of the worker processes, are
+:mod:`latentrec.cli.supervisor`.  A worker that cannot build its app stops ``serve``
+with its one-line error (:func:`worker_app`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import functools
 import logging
 import os
-import shutil
-import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
 import traceback
 import urllib.request
 import webbrowser
-from collections import deque
 from pathlib import Path
 
 import click
 
 from ._common import DEBUG_ENV, Failure, fail_on_known_errors, failure_message, main
 from .store import refuse_folder, refuse_memory
+from .supervisor import (
+    DRAIN_SECONDS,
+    MULTIPROC_ENV,
+    STARTUP_FAILURE,
+    WORKER_FAILURES_ENV,
+    Stopped,
+    clean_up,
+    ends_by_stop_signal,
+    single_server,
+    worker_supervisor,
+)
 
 # What each worker process of `serve --workers N` runs to build its app.
 FACTORY = "latentrec.cli.serve:worker_app"
-
-# The folder where a worker that cannot build its app writes why, in a file named by its
-# pid, for serve to say it as one worker does (the worker's output is only a log).
-WORKER_FAILURES_ENV = "LATENTREC_WORKER_FAILURES"
 
 # Thread pools of the numeric libraries, each set to one thread in serving processes.
 THREAD_VARIABLES = (
@@ -53,271 +53,8 @@ THREAD_VARIABLES = (
     "NUMBA_NUM_THREADS",
 )
 
-# Where prometheus-client keeps the values of several worker processes.
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
 # How long uvicorn waits for a worker process to answer its health check.
 WORKER_STARTUP_SECONDS = 120
-
-# The exit status of a server that did not start (uvicorn's own).
-STARTUP_FAILURE = 3
-
-
-# How long the worker supervisor waits on a worker's answer at a time, before it looks
-# again whether that worker still runs and whether a signal came.
-ANSWER_SLICE_SECONDS = 0.1
-
-# How long a server, told to stop, lets the requests it is answering finish (uvicorn's
-# timeout_graceful_shutdown; those still running then are cancelled).  Without it a
-# client that never finishes its request kept the server from stopping.
-DRAIN_SECONDS = 10
-
-# How long the worker supervisor waits for its workers to exit after SIGTERM before it
-# kills them: the drain, then the app's own shutdown (its refresher thread) and a margin.
-# A worker still loading a big model, or stuck, kept the whole of serve alive.
-WORKER_STOP_SECONDS = DRAIN_SECONDS + 5
-
-# How long a killed worker may take to be reaped: SIGKILL ends it at once, unless the
-# kernel holds it (a read from a dead network disk); the parent does not wait forever.
-REAP_SECONDS = 5
-
-# The signals that stop serve (and then end it, by the same signal).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-# A worker that dies after it started (killed for memory, a crash) is replaced, but not
-# in a loop without end: when workers die more than DEATHS_PER_WORKER times per worker
-# within RESTART_WINDOW_SECONDS, something kills each one as it comes (a crash on every
-# request, a memory limit below the model's size) and serve stops, saying so.
-DEATHS_PER_WORKER = 5
-RESTART_WINDOW_SECONDS = 60
-
-
-class Stopped(SystemExit):
-    """``serve`` was told to stop by signal ``signum``: raised through the command so
-    that its clean-up runs, then :func:`ends_by_stop_signal` ends the process by the
-    same signal.  A ``SystemExit``, so that no ``except Exception`` takes it for an error.
-
-    Example:
-        >>> stop = Stopped(signal.SIGTERM)
-        >>> stop.signum == signal.SIGTERM, stop.code
-        (True, 143)
-    """
-
-    def __init__(self, signum: int):
-        super().__init__(128 + signum)
-        self.signum = signum
-
-
-def raise_stopped(signum, frame):
-    """The signal handler ``serve`` runs under: raises :class:`Stopped`.
-
-    Example:
-        >>> try:
-        ...     raise_stopped(signal.SIGINT, None)
-        ... except Stopped as stop:
-        ...     print(signal.Signals(stop.signum).name)
-        SIGINT
-    """
-    raise Stopped(signum)
-
-
-def end_by_signal(signum: int) -> None:
-    """End this process by signal ``signum``, with its default action (no handler runs,
-    no exit status is made up): output and logs are flushed first.
-
-    Example (ends the process, so not run here)::
-
-        end_by_signal(signal.SIGTERM)  # the parent sees "killed by SIGTERM" (-15, 143)
-    """
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
-            pass
-    signal.signal(signum, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
-    signal.raise_signal(signum)
-    # Not reached: the default action of SIGTERM and SIGINT ends the process.  Were the
-    # signal still held off, a shell's status for it is the next best thing.
-    raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def ends_by_stop_signal():
-    """Within it, SIGTERM and SIGINT raise :class:`Stopped`; when one ends the block
-    (its ``finally`` clean-ups done), the process ends by that same signal.
-
-    ``serve`` stops on these signals gracefully (uvicorn drains the requests, then gives
-    the signal back), and then ends as uvicorn's own single process does and as a Unix
-    daemon should: by the signal, whatever ``--workers``.  systemd counts death by
-    SIGTERM or SIGINT as a clean stop (its ``SuccessExitStatus`` default) where it counts
-    an exit status of 143 as a failure; a shell sees 128 + the signal's number.  Before,
-    one worker exited 143 on SIGTERM and 1 on SIGINT, and several workers exited 0.
-    Outside the main thread (where Python cannot set a handler) nothing changes.  Used
-    as a decorator each call makes its own.
-
-    Example:
-        >>> before = signal.getsignal(signal.SIGINT)
-        >>> with ends_by_stop_signal():
-        ...     signal.getsignal(signal.SIGINT) is raise_stopped
-        True
-        >>> signal.getsignal(signal.SIGINT) is before
-        True
-    """
-    try:
-        previous = {signum: signal.signal(signum, raise_stopped) for signum in STOP_SIGNALS}
-    except ValueError:  # not the main thread of the main interpreter
-        yield
-        return
-    try:
-        yield
-    except Stopped as stop:
-        end_by_signal(stop.signum)
-    finally:
-        for signum, handler in previous.items():
-            # None: a handler not set from Python, which cannot be put back.
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-
-
-def wait_exits(processes, deadline: float, interrupt=None) -> bool:
-    """Wait until each of ``processes`` (started :class:`multiprocessing.Process`) has
-    exited or ``time.monotonic()`` reaches ``deadline``, looking every
-    :data:`ANSWER_SLICE_SECONDS` whether ``interrupt()`` (when given) has come true: then
-    it stops waiting at once.  Whether ``interrupt`` ended the wait.
-
-    A process's ``join`` with a timeout goes on waiting after a signal's handler has run,
-    so a signal that should end the wait has to be looked for between short waits.
-
-    Example:
-        >>> wait_exits([], time.monotonic() + 60)  # nothing runs: no wait
-        False
-    """
-    while True:
-        running = [process for process in processes if process.exitcode is None]
-        if not running:
-            return False
-        if interrupt is not None and interrupt():
-            return True
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        running[0].join(min(ANSWER_SLICE_SECONDS, left))
-
-
-def kill_left(processes, why: str) -> list[int]:
-    """SIGKILL each of ``processes`` (started :class:`multiprocessing.Process`) still
-    running, with one logged line naming its pid and ``why``; then reap every one (each
-    within :data:`REAP_SECONDS`).  The pids killed.
-
-    Example:
-        >>> kill_left([], "still ran 15 s after SIGTERM")
-        []
-    """
-    from uvicorn.supervisors.multiprocess import logger
-
-    killed = []
-    for process in processes:
-        if process.exitcode is None:
-            process.kill()
-            logger.warning(f"Child process [{process.pid}] {why}: killed it (SIGKILL)")
-            killed.append(process.pid)
-    for process in processes:
-        process.join(REAP_SECONDS)
-    return killed
-
-
-def end_workers(processes, grace: float = WORKER_STOP_SECONDS, hurry=None) -> list[int]:
-    """Stop worker ``processes`` (:class:`multiprocessing.Process`) within ``grace``
-    seconds: SIGTERM to each that runs, a wait until ``grace`` has passed, then SIGKILL
-    to each still running, with one logged line naming its pid; every one is reaped.
-    When ``hurry()`` (if given) comes true during the wait (a second stop signal: "press
-    Ctrl-C again to force"), those still running are killed at once.  The pids killed.
-
-    The default grace is :data:`WORKER_STOP_SECONDS`: a few seconds more than a graceful
-    drain of the requests (:data:`DRAIN_SECONDS`, uvicorn's ``timeout_graceful_shutdown``
-    in each worker).  uvicorn's supervisor waited for its workers without a limit, so a
-    worker still loading a large model, or stuck, kept ``serve`` alive.  A process never
-    started is skipped.
-
-    Example:
-        >>> import multiprocessing
-        >>> end_workers([multiprocessing.Process()], grace=0)  # never started: nothing to do
-        []
-    """
-    from uvicorn.supervisors.multiprocess import logger
-
-    started = [process for process in processes if process.pid is not None]
-    for process in started:
-        if process.exitcode is None:
-            process.terminate()
-            logger.info(f"Terminated child process [{process.pid}]")
-    hurried = wait_exits(started, time.monotonic() + grace, hurry)
-    why = "still ran at a second stop signal" if hurried else f"still ran {grace:g} s after SIGTERM"
-    return kill_left(started, why)
-
-
-def how_it_ended(exitcode: int | None) -> str:
-    """How a process with ``exitcode`` (:attr:`multiprocessing.Process.exitcode`) ended,
-    in words.
-
-    Example:
-        >>> how_it_ended(-9), how_it_ended(1), how_it_ended(None)
-        ('killed by SIGKILL', 'exit status 1', 'not reaped')
-    """
-    if exitcode is None:
-        return "not reaped"
-    if exitcode < 0:
-        try:
-            return f"killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"killed by signal {-exitcode}"
-    return f"exit status {exitcode}"
-
-
-class RecentEvents:
-    """When something happened, kept for the last ``window`` seconds (of ``clock``): how
-    many times it happened within them.
-
-    Example:
-        >>> now = [0.0]
-        >>> events = RecentEvents(60, clock=lambda: now[0])
-        >>> events.add(), events.add()
-        (1, 2)
-        >>> now[0] = 61.0
-        >>> events.add()  # the first two are more than 60 s old
-        1
-    """
-
-    def __init__(self, window: float, clock=time.monotonic):
-        self.window = window
-        self.clock = clock
-        self.times: deque[float] = deque()
-
-    def add(self) -> int:
-        """Note one more now; how many within the last ``window`` seconds, this one too."""
-        now = self.clock()
-        self.times.append(now)
-        while self.times[0] <= now - self.window:
-            self.times.popleft()
-        return len(self.times)
-
-
-def worker_failure(pid: int) -> str | None:
-    """Why worker ``pid`` could not build its app, as it wrote it (:func:`worker_app`);
-    ``None`` when it wrote nothing (it failed elsewhere: uvicorn logged why).
-
-    Example:
-        >>> worker_failure(-1) is None
-        True
-    """
-    folder = os.environ.get(WORKER_FAILURES_ENV)
-    if not folder:
-        return None
-    try:
-        return (Path(folder) / str(pid)).read_text(encoding="utf-8").strip() or None
-    except (OSError, ValueError):  # none written, or unreadable: say nothing made up
-        return None
 
 
 def worker_app():
@@ -355,258 +92,6 @@ def worker_app():
                 f"Worker [{os.getpid()}] cannot start: {reason}"
             )
         raise SystemExit(STARTUP_FAILURE) from None
-
-
-@functools.cache
-def single_server() -> type:
-    """uvicorn's ``Server``, for ``serve`` with one worker: a second stop signal during
-    its stop (SIGTERM as well as SIGINT) ends the drain at once, cancelling the requests
-    still running.
-
-    uvicorn's own takes only a second SIGINT so (its "Ctrl-C to force quit"); a second
-    SIGTERM waited out the drain (:data:`DRAIN_SECONDS`).  With several workers, the
-    supervisor does the same (:func:`end_workers`' ``hurry``).
-
-    Example:
-        >>> [base.__name__ for base in single_server().__bases__]
-        ['Server']
-    """
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig, frame) -> None:
-            if self.should_exit and sig in STOP_SIGNALS:
-                self.force_exit = True
-            super().handle_exit(sig, frame)
-
-    return Server
-
-
-@functools.cache
-def worker_supervisor() -> type:
-    """uvicorn's supervisor of worker processes (``Multiprocess``), made to stop at once
-    on SIGTERM or SIGINT, whatever moment of the workers' start it comes at, to stop on
-    a worker that cannot start, and to wait for no worker without a limit.
-
-    uvicorn's own pings each worker and waits for the answer in one blocking call as long
-    as the health-check timeout (``WORKER_STARTUP_SECONDS``).  A SIGTERM sent to the
-    whole process group ends a worker that is still starting (it has no handler yet)
-    before it can answer; the pipe never closes (the supervisor holds both its ends), so
-    the supervisor sat in that call for two minutes with the signal only queued, and
-    then started a new worker.  This one waits in short slices, gives up on a worker
-    that has exited, and handles a queued signal before it judges or restarts a worker.
-
-    It notes the signal that stopped it (``stopped_by``: SIGTERM or SIGINT, ``None``
-    when none did), so that ``serve`` ends by it as with one worker; and it stops its
-    workers within :data:`WORKER_STOP_SECONDS` (:func:`end_workers`), at once on a
-    second stop signal, also when its loop fails (a worker that cannot be spawned), so
-    no worker outlives it.  SIGHUP (a new worker for each, then the old one stopped) and
-    SIGTTOU (one worker fewer) stop a worker within the same bound, and a stop signal
-    ends their waits.
-
-    A worker that exits with :data:`STARTUP_FAILURE` (its app cannot be built, its
-    startup failed) stops it, with ``failure`` (the exit status for ``serve``, and the
-    worker's one line when it wrote one): that worker would fail each restart alike.  A
-    worker that dies otherwise is replaced, until workers have died more than
-    :data:`DEATHS_PER_WORKER` times per worker within :data:`RESTART_WINDOW_SECONDS`:
-    then it stops, with a ``failure`` that says so.
-
-    Example:
-        >>> [base.__name__ for base in worker_supervisor().__bases__]
-        ['Multiprocess']
-    """
-    import pickle
-
-    from uvicorn.config import STARTUP_FAILURE as FAILED_TO_START
-    from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
-
-    class Interrupted(Exception):
-        """A signal came while the supervisor waited for a worker's answer."""
-
-    class Supervisor(Multiprocess):
-        stopped_by: int | None = None
-        # Why it stopped by itself: serve's exit status, and its line (None: the log's).
-        failure: tuple[int, str | None] | None = None
-
-        def __init__(self, config, sockets):
-            super().__init__(config, sockets)
-            self.stops = 0  # stop signals handled
-            # Workers that may run outside self.processes: SIGHUP's replacement while it
-            # starts, and a worker retired (SIGHUP, SIGTTOU) while it stops.
-            self.others: list = []
-            self.deaths = RecentEvents(RESTART_WINDOW_SECONDS)
-
-        def handle_int(self) -> None:
-            self.stops += 1
-            self.stopped_by = self.stopped_by or signal.SIGINT
-            super().handle_int()
-
-        def handle_term(self) -> None:
-            self.stops += 1
-            self.stopped_by = self.stopped_by or signal.SIGTERM
-            super().handle_term()
-
-        def run(self) -> None:
-            # As uvicorn's, but its terminate_all and join_all (no limit on the wait,
-            # skipped when the loop raises) are end_workers.
-            logger.info(f"Started parent process [{os.getpid()}]")
-            try:
-                self.init_processes()
-                while not self.should_exit.wait(0.5):
-                    self.handle_signals()
-                    self.keep_subprocess_alive()
-            finally:
-                everyone = self.processes + self.others
-                end_workers([process.process for process in everyone], hurry=self.forced)
-                for process in everyone:
-                    process.parent_conn.close()
-                    process.child_conn.close()
-            logger.info(f"Stopping parent process [{os.getpid()}]")
-
-        def signalled(self) -> bool:
-            return bool(self.signal_queue) or self.should_exit.is_set()
-
-        def stop_asked(self) -> bool:
-            queued = any(signum in STOP_SIGNALS for signum in self.signal_queue)
-            return queued or self.should_exit.is_set()
-
-        def forced(self) -> bool:
-            # Once the loop has ended nothing handles the queue: a stop signal in it came
-            # after the one that stopped the loop (or during a stop for a failure).
-            queued = any(signum in STOP_SIGNALS for signum in self.signal_queue)
-            return queued or self.stops >= 2
-
-        def ask(self, process, timeout: float, interrupt) -> bool | None:
-            """The worker's answer to a ping within ``timeout`` seconds: whether its
-            server has started; ``None`` when it gives none (it has exited, or is
-            silent that long).  Raises :class:`Interrupted` when ``interrupt()`` comes
-            true first."""
-            if not process.process.is_alive():
-                return None
-            try:
-                process.parent_conn.send(b"ping")
-            except OSError:
-                return None
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    if process.parent_conn.poll(ANSWER_SLICE_SECONDS):
-                        return bool(process.parent_conn.recv())
-                except (OSError, EOFError, pickle.UnpicklingError):
-                    return None
-                if interrupt():
-                    raise Interrupted
-                if not process.process.is_alive() or time.monotonic() >= deadline:
-                    return None
-
-        def keep_subprocess_alive(self) -> None:
-            for idx, process in enumerate(self.processes):
-                if self.signalled():
-                    return
-                try:
-                    timeout = self.config.timeout_worker_healthcheck
-                    if self.ask(process, timeout, self.signalled) is not None:
-                        continue
-                except Interrupted:
-                    return
-                process.kill()
-                process.process.join(REAP_SECONDS)
-                # A signal to the process group ends the workers too: that is not a crash
-                # to make up for, and the next round stops them all.
-                if self.signalled():
-                    return
-                if process.exitcode == FAILED_TO_START:
-                    # As uvicorn's: the app is broken and would fail each restart alike.
-                    reason = worker_failure(process.pid)
-                    logger.error(
-                        f"Child process [{process.pid}] failed to start"
-                        f"{f' ({reason})' if reason else ''}, stopping the parent process."
-                    )
-                    self.failure = (STARTUP_FAILURE, reason)
-                    self.should_exit.set()
-                    return
-                ended = how_it_ended(process.exitcode)
-                logger.info(f"Child process [{process.pid}] died ({ended})")
-                deaths = self.deaths.add()
-                if deaths > DEATHS_PER_WORKER * self.processes_num:
-                    reason = (
-                        f"worker processes died {deaths} times within "
-                        f"{RESTART_WINDOW_SECONDS} s (the last, [{process.pid}], {ended}): "
-                        "stopped rather than start them again; the log says how each ended"
-                    )
-                    logger.error(f"Stopping the parent process: {reason}")
-                    self.failure = (1, reason)
-                    self.should_exit.set()
-                    return
-                self.processes[idx] = replacement = Process(self.config, self.sockets)
-                replacement.start()
-
-        def wait_ready(self, process, timeout: float) -> bool:
-            """Whether ``process`` answers that its server has started within
-            ``timeout`` seconds.  Raises :class:`Interrupted` on a stop signal."""
-            deadline = time.monotonic() + timeout
-            while True:
-                left = deadline - time.monotonic()
-                started = self.ask(process, max(0.0, min(1.0, left)), self.stop_asked)
-                if started:
-                    return True
-                if not process.process.is_alive() or time.monotonic() >= deadline:
-                    return False
-                if started is False:  # it answers, but still starts: not a busy loop
-                    time.sleep(ANSWER_SLICE_SECONDS)
-
-        def retire(self, process) -> None:
-            """Stop ``process`` (SIGTERM), within :data:`WORKER_STOP_SECONDS`, then
-            SIGKILL.  A stop signal ends the wait: ``run`` then stops it with the
-            rest, within its own bound (uvicorn's joined it without a limit, and the
-            supervisor handled no signal meanwhile)."""
-            self.others.append(process)
-            process.terminate()
-            deadline = time.monotonic() + WORKER_STOP_SECONDS
-            if wait_exits([process.process], deadline, self.stop_asked):
-                return
-            kill_left([process.process], f"still ran {WORKER_STOP_SECONDS:g} s after SIGTERM")
-            self.others.remove(process)
-
-        def restart_all(self) -> None:
-            # As uvicorn's (each worker's replacement serves before it is retired), but a
-            # stop signal ends the waits, and the old worker's stop is bounded (retire).
-            for idx, old in enumerate(self.processes):
-                if self.stop_asked():
-                    return
-                new = Process(self.config, self.sockets)
-                new.start()
-                self.others.append(new)  # a stop meanwhile ends it with the rest
-                try:
-                    ready = self.wait_ready(new, self.config.timeout_worker_healthcheck)
-                except Interrupted:
-                    return
-                self.others.remove(new)
-                if not ready:
-                    new.kill()
-                    new.process.join(REAP_SECONDS)
-                    reason = worker_failure(new.pid) if new.exitcode == FAILED_TO_START else None
-                    logger.error(
-                        f"New child process [{new.pid}] "
-                        f"{f'could not start ({reason})' if reason else 'was not ready in time'}"
-                        f"; keeping worker [{old.pid}] and aborting the restart."
-                    )
-                    return
-                self.processes[idx] = new
-                self.retire(old)
-
-        def handle_ttou(self) -> None:
-            # As uvicorn's, with retire's bounded stop in place of a join without limit.
-            logger.info("Received SIGTTOU, decreasing number of processes.")
-            if self.processes_num <= 1:
-                logger.info(
-                    "Already reached one process, cannot decrease the number of processes anymore."
-                )
-                return
-            self.processes_num -= 1
-            self.retire(self.processes.pop())
-
-    return Supervisor
 
 
 def page_url(host: str, port: int) -> str:
@@ -1087,6 +572,7 @@ def serve(
     schedule = None
     metrics_dir = None  # the folder of the workers' metrics files, when this made it
     failures_dir = None  # where a worker that cannot build its app says why
+    server = supervisor = None
     try:
         if every is not None:
             import logging.config
@@ -1182,9 +668,7 @@ def serve(
                     raise Failure(reason)
                 raise SystemExit(status)
     finally:
-        if schedule is not None:
-            schedule.stop()
-        # Ours, and the workers have exited.
-        for folder in (metrics_dir, failures_dir):
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+        # The folders are ours, and the workers have exited.  Two stop signals already
+        # (a forced stop): the retrain child is not given its grace either.
+        forced = server.force_exit if server else bool(supervisor and supervisor.forced())
+        clean_up(schedule, (metrics_dir, failures_dir), hurry=forced)
