@@ -52,6 +52,21 @@ def served_in_thread(app, timeout: float = 30.0, warm: bool = False):
         thread.join(timeout)
 
 
+@contextmanager
+def client_of(app):
+    """An ``httpx.Client`` on ``app`` served over real HTTP (:func:`served_in_thread`),
+    following no redirects, so a check sees the service's own 307s."""
+    with served_in_thread(app) as (url, _):
+        with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
+            yield client
+
+
+def refused(response, detail: str) -> None:
+    """``response`` is a 422 whose one line is ``detail``."""
+    assert response.status_code == 422, (response.status_code, response.text)
+    assert response.json()["detail"] == detail
+
+
 def worker_pids(url: str, count: int = 2, timeout: float = 60.0) -> set[int]:
     """The PIDs of ``count`` workers that answered ``/health`` (fresh connections spread
     over the workers); fewer only if the time ran out."""

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import logging
 
-import httpx
 import pytest
 
 from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 
-from .serving import served_in_thread, wait_for
+from .serving import client_of, wait_for
 
 TOKEN = "tok-route-edges"
 
@@ -30,9 +29,8 @@ TOKEN = "tok-route-edges"
 def served(store, explicit_model):
     settings = Settings(token=TOKEN)
     app = create_app(settings, store=store, source=FixedSource(explicit_model, "v-edges"))
-    with served_in_thread(app) as (url, _):
-        with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
-            yield client
+    with client_of(app) as client:
+        yield client
 
 
 @pytest.mark.parametrize(

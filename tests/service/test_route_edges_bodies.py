@@ -10,7 +10,6 @@ none was dropped (``POST /admin/reload`` with ``{"force": true}`` did not force)
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from latentrec.service.app import create_app
@@ -18,7 +17,7 @@ from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 from latentrec.store import Rating
 
-from .serving import served_in_thread
+from .serving import client_of, refused
 
 TOKEN = "tok-route-edges-bodies"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -29,14 +28,8 @@ RATING = b'{"user_id": "u", "item_id": "100", "rating": 4}'
 @pytest.fixture
 def served(store, explicit_model):
     app = create_app(Settings(token=TOKEN), store=store, source=FixedSource(explicit_model, "v"))
-    with served_in_thread(app) as (url, _):
-        with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
-            yield client
-
-
-def refused(r, detail: str) -> None:
-    assert r.status_code == 422, (r.status_code, r.text)
-    assert r.json()["detail"] == detail
+    with client_of(app) as client:
+        yield client
 
 
 @pytest.mark.parametrize(

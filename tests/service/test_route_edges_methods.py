@@ -13,14 +13,13 @@ GET route, as GET without the body.
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 
-from .serving import served_in_thread
+from .serving import client_of
 
 TOKEN = "tok-route-edges-methods"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -33,9 +32,8 @@ PAGES = ["/", "/docs", "/redoc", "/openapi.json"]
 @pytest.fixture
 def served(store, explicit_model):
     app = create_app(Settings(token=TOKEN), store=store, source=FixedSource(explicit_model, "v"))
-    with served_in_thread(app) as (url, _):
-        with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
-            yield client, app
+    with client_of(app) as client:
+        yield client, app
 
 
 def filled(template: str) -> str:

@@ -8,14 +8,13 @@ got an answer for text it may not have meant.  RFC 3986 2.1: ``%`` only begins `
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 
-from .serving import served_in_thread
+from .serving import client_of, refused
 
 TOKEN = "tok-route-edges-percent"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,14 +24,8 @@ LONE = "has a '%' that begins no %XX (a '%' itself is sent as %25)"
 @pytest.fixture
 def served(store, explicit_model):
     app = create_app(Settings(token=TOKEN), store=store, source=FixedSource(explicit_model, "v"))
-    with served_in_thread(app) as (url, _):
-        with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
-            yield client
-
-
-def refused(r, detail: str) -> None:
-    assert r.status_code == 422, (r.status_code, r.text)
-    assert r.json()["detail"] == detail
+    with client_of(app) as client:
+        yield client
 
 
 @pytest.mark.parametrize(

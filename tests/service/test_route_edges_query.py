@@ -15,20 +15,14 @@ from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 
-from .serving import served_in_thread
+from .serving import client_of, refused
 
 
 @pytest.fixture
 def served(store, explicit_model):
     app = create_app(Settings(), store=store, source=FixedSource(explicit_model, "v"))
-    with served_in_thread(app) as (url, _):
-        with httpx.Client(base_url=url, follow_redirects=False, timeout=30) as client:
-            yield client
-
-
-def refused(r, detail: str) -> None:
-    assert r.status_code == 422, (r.status_code, r.text)
-    assert r.json()["detail"] == detail
+    with client_of(app) as client:
+        yield client
 
 
 @pytest.mark.parametrize(
