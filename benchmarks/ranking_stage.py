@@ -580,6 +580,11 @@ def main() -> None:
         f"{RESAMPLES:,} bootstrap resamples of the users, seed 0, percentile intervals)\n"
     )
     print(paired_rows(per_user, pairs, data.n_items, resamples))
+    distinct = np.mean([np.unique(row).size for row in resamples])
+    print(
+        f"\na resample holds on average {distinct:.1f} distinct users of "
+        f"{scorer.with_history.size}: coverage's resampled ratios are of that many users' lists"
+    )
     mmr_label = after[0]
     _, boot = mean_ratio(
         per_user[mmr_label]["NDCG@10"], per_user[chosen_label]["NDCG@10"], resamples
