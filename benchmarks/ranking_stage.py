@@ -18,6 +18,12 @@ Protocol (one global time line, nothing from the future):
 * 192 of the 301 test users have no rating before the cutoff: every model and every
   pipeline gives them the popularity fallback.  The table reports the 109 users with a
   history (where ranking can differ) and all 301 users separately.
+* How sure the differences are: for the users with a history, each row after the
+  chosen ranker is compared with it, and the ranker with the best single model, by a
+  paired bootstrap over users (10,000 resamples of the users, seed 0, the same resamples
+  for both rows of a pair; percentile intervals): the relative change of mean NDCG@10,
+  Recall@10 and latent ILD, and the ratio of coverage (recomputed on each resample's
+  lists, a user drawn twice counting once).
 
     .venv/bin/python benchmarks/ranking_stage.py --plot tradeoff.png  # prints its run time
     .venv/bin/python benchmarks/ranking_stage.py --quick    # three models, one thread
@@ -76,6 +82,7 @@ MMR_RELEVANCE = ("minmax", "rank")
 MMR_POOLS = (None, 100, 50, 25)
 MMR_CENTER = (False, True)
 CALIBRATION_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+RESAMPLES = 10_000  # bootstrap resamples of the test users with a history
 
 
 def candidates(quick: bool) -> dict:
@@ -135,6 +142,129 @@ class Scorer:
             if np.diff(self.history.indptr)[users].any()
             else np.nan,
         }
+
+    def per_user(self, top: np.ndarray, users: np.ndarray) -> dict:
+        """The per-user figures behind the table's NDCG@10, R@10 and latent ILD, with the
+        users' lists: what a paired bootstrap over users resamples."""
+        t = top[np.searchsorted(self.users, users)]
+        rel = self.heldout.matrix[users]
+        return {
+            "NDCG@10": ndcg_at_k(t, rel, K, per_user=True),
+            "R@10": recall_at_k(t, rel, K, per_user=True),
+            "ILD latent": intra_list_diversity(t, item_vectors=self.vectors, k=K, per_user=True),
+            "lists": t[:, :K],
+        }
+
+
+def resampled_users(n_users: int, n_resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """``n_resamples`` bootstrap resamples of ``n_users`` users, one row of positions each.
+
+    Every row compared uses the same resamples, so each difference is paired: both rows
+    of a pair are measured on the same drawn users.
+
+    Example:
+        >>> resampled_users(4, n_resamples=3, seed=1).shape
+        (3, 4)
+    """
+    return np.random.default_rng(seed).integers(0, n_users, size=(n_resamples, n_users))
+
+
+def mean_ratio(values: np.ndarray, base: np.ndarray, resamples: np.ndarray):
+    """``mean(values) / mean(base) - 1``, over all users and over each resample.
+
+    The means skip NaN, as the table's do (a user with no list to measure).
+
+    Example:
+        >>> a, b = np.array([1.0, 3.0]), np.array([2.0, 2.0])
+        >>> point, boot = mean_ratio(a, b, np.array([[0, 0], [1, 0]]))
+        >>> float(point), boot.tolist()
+        (0.0, [-0.5, 0.0])
+    """
+    point = np.nanmean(values) / np.nanmean(base) - 1
+    return point, np.nanmean(values[resamples], axis=1) / np.nanmean(base[resamples], axis=1) - 1
+
+
+def covered(lists: np.ndarray, n_items: int, resamples: np.ndarray, chunk: int = 500):
+    """How many items the lists of each resample's users show, at least once each.
+
+    A user drawn twice adds nothing the second time: coverage counts distinct items.
+
+    Example:
+        >>> lists = np.array([[0, 1], [1, 2], [3, -1]])
+        >>> covered(lists, 5, np.array([[0, 0, 0], [0, 1, 2]])).tolist()
+        [2, 4]
+    """
+    n_users = lists.shape[0]
+    shows = np.zeros((n_users, n_items), dtype=np.float32)
+    rows, cols = np.nonzero(lists >= 0)
+    shows[rows, lists[rows, cols]] = 1.0
+    out = np.empty(resamples.shape[0], dtype=np.int64)
+    for start in range(0, resamples.shape[0], chunk):
+        part = resamples[start : start + chunk]
+        drawn = np.zeros((part.shape[0], n_users), dtype=np.float32)
+        np.put_along_axis(drawn, part, 1.0, axis=1)
+        out[start : start + chunk] = np.count_nonzero(drawn @ shows, axis=1)
+    return out
+
+
+def coverage_ratio(lists: np.ndarray, base: np.ndarray, n_items: int, resamples: np.ndarray):
+    """Coverage of ``lists`` over that of ``base``, over all users and over each resample.
+
+    Example:
+        >>> a, b = np.array([[0, 1], [2, 3]]), np.array([[0, 1], [0, 2]])
+        >>> point, boot = coverage_ratio(a, b, 4, np.array([[0, 0], [0, 1]]))
+        >>> float(point), boot.tolist()
+        (1.3333333333333333, [1.0, 1.3333333333333333])
+    """
+    everyone = np.arange(lists.shape[0])[None, :]
+    point = covered(lists, n_items, everyone)[0] / covered(base, n_items, everyone)[0]
+    return point, covered(lists, n_items, resamples) / covered(base, n_items, resamples)
+
+
+def interval(boot: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The percentile bootstrap interval: the middle ``level`` of the resampled values.
+
+    Example:
+        >>> [round(x, 9) for x in interval(np.arange(101.0))]
+        [2.5, 97.5]
+    """
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(boot, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def paired_rows(per_user: dict, pairs: list[tuple[str, str]], n_items: int, resamples) -> str:
+    """A markdown table of each ``(row, against)`` pair's changes with 95% intervals:
+    NDCG@10 and R@10 relative, latent ILD relative, coverage as a ratio (with the median
+    of its resampled values).
+
+    Example:
+        >>> one = {"NDCG@10": np.ones(3), "R@10": np.ones(3), "ILD latent": np.ones(3),
+        ...        "lists": np.array([[0], [1], [2]])}
+        >>> got = paired_rows({"a": one, "b": one}, [("b", "a")], 4, resampled_users(3))
+        >>> print(got.splitlines()[-1].replace(" | +0.0% [+0.0%, +0.0%]", " | same"))
+        | b | a | same | same | same | 1.00x [1.00x, 1.00x], median 1.00x |
+    """
+    out = [
+        "| | against | NDCG@10 change [95% CI] | R@10 change [95% CI] "
+        "| ILD latent change [95% CI] | coverage ratio [95% CI] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, against in pairs:
+        a, b = per_user[label], per_user[against]
+        cells = []
+        for name in ("NDCG@10", "R@10", "ILD latent"):
+            point, boot = mean_ratio(a[name], b[name], resamples)
+            lo, hi = interval(boot)
+            cells.append(f"{point:+.1%} [{lo:+.1%}, {hi:+.1%}]")
+        # Coverage is no mean over users: a resample holds about 63% distinct users, whose
+        # lists cover less, so the resampled ratios sit nearer 1 than the point; their
+        # median is printed to show how far.
+        point, boot = coverage_ratio(a["lists"], b["lists"], n_items, resamples)
+        lo, hi = interval(boot)
+        cells.append(f"{point:.2f}x [{lo:.2f}x, {hi:.2f}x], median {np.median(boot):.2f}x")
+        out.append(f"| {label} | {against} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def table(rows: list[tuple[str, dict]]) -> str:
@@ -428,13 +558,42 @@ def main() -> None:
         "all test users": scorer.users,
     }
     results = {title: [] for title in populations}
+    per_user = {}
     for label, system in systems.items():
         top = top_k(system, scorer.users)
         for title, users in populations.items():
             results[title].append((label, scorer(top, users)))
+        per_user[label] = scorer.per_user(top, scorer.with_history)
     for title, rows in results.items():
         print(f"\n### {title} ({populations[title].size})\n")
         print(table(rows))
+
+    # How sure are the differences?  A paired bootstrap over the users with a history:
+    # each row after the chosen ranker against it, the ranker against the best single model.
+    labels = list(systems)
+    chosen_label = next(label for label in labels if label.endswith("(chosen)"))
+    after = labels[labels.index(chosen_label) + 1 :]
+    pairs = [(chosen_label, labels[0])] + [(label, chosen_label) for label in after]
+    resamples = resampled_users(scorer.with_history.size)
+    print(
+        f"\n### Paired differences, users with a history ({scorer.with_history.size}; "
+        f"{RESAMPLES:,} bootstrap resamples of the users, seed 0, percentile intervals)\n"
+    )
+    print(paired_rows(per_user, pairs, data.n_items, resamples))
+    distinct = np.mean([np.unique(row).size for row in resamples])
+    print(
+        f"\na resample holds on average {distinct:.1f} distinct users of "
+        f"{scorer.with_history.size}: coverage's resampled ratios are of that many users' lists"
+    )
+    mmr_label = after[0]
+    _, boot = mean_ratio(
+        per_user[mmr_label]["NDCG@10"], per_user[chosen_label]["NDCG@10"], resamples
+    )
+    lo, hi = interval(boot)
+    print(
+        f"\nhalf-width of the chosen MMR's NDCG@10 change interval: {(hi - lo) / 2:.1%} of "
+        "the ranker's NDCG@10 (the smallest change these users can tell from none)"
+    )
 
     # 5. The whole MMR curve on the test users with a history, against the chosen ranker,
     # with the relevance and pool chosen on validation.
