@@ -232,7 +232,7 @@ class Calibrate(Reranker):
     Defaults: ``weight=0.5`` with min-max relevance was chosen on MovieLens-100K, on the
     validation slice of ``benchmarks/ranking_stage.py`` (weights 0.1 to 0.99, either
     relevance: the best NDCG@10 among those that halve miscalibration); on that split's
-    test it cut miscalibration by 54.0% at 18.9% of NDCG@10 (docs/benchmarks.md,
+    test it cut miscalibration by 54.0% at 19.0% of NDCG@10 (docs/benchmarks.md,
     "Two-stage ranking"); not validated on other data. ``alpha=0.01`` is not tuned: it
     is the smoothing of :func:`latentrec.evaluation.miscalibration` (Steck's), so the
     stage minimises the metric as it is measured.
