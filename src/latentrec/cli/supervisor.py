@@ -484,15 +484,19 @@ def worker_supervisor() -> type:
                     self.handle_signals()
                     self.keep_subprocess_alive()
             finally:
-                everyone = self.processes + self.others
-                end_workers([process.process for process in everyone], hurry=self.forced)
-                for process in everyone:
-                    process.parent_conn.close()
-                    process.child_conn.close()
-                    forget_worker(process.process)
-                for signum, handler in self.found.items():
-                    # None: a handler not set from Python, which cannot be put back.
-                    signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+                # The handlers go back even when ending the workers fails: left behind,
+                # they queued each signal for a loop that no longer runs.
+                try:
+                    everyone = self.processes + self.others
+                    end_workers([process.process for process in everyone], hurry=self.forced)
+                    for process in everyone:
+                        process.parent_conn.close()
+                        process.child_conn.close()
+                        forget_worker(process.process)
+                finally:
+                    for signum, handler in self.found.items():
+                        # None: a handler not set from Python, which cannot be put back.
+                        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
             logger.info(f"Stopping parent process [{os.getpid()}]")
 
         def signalled(self) -> bool:
