@@ -1,12 +1,20 @@
-"""The worker supervisor of ``latentrec serve --workers N``: the signal handlers it found
-are given back whatever its last step does.
+"""The worker supervisor of ``latentrec serve --workers N`` on forked stub workers: a
+hung worker does not hide a dead one, and the signal handlers it found are given back
+whatever its last step does.
 
-Before, had ``end_workers`` raised in ``run``'s last step, uvicorn's signal handlers
-(which only queue a signal for a loop that no longer runs) were left behind.
+Before: the check pinged the workers one after another and waited for each as long as
+the health-check timeout (120 s in serve), so a stopped worker (SIGSTOP, a deadlock)
+held back the replacement of a dead one behind it that long; and had ``end_workers``
+raised in ``run``'s last step, uvicorn's signal handlers (which only queue a signal for
+a loop that no longer runs) were left behind.  The stubs answer pings as uvicorn's
+workers do (one answer to each ping, in the same pipe); the waits are bounds far above
+what they wait for.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import signal
 from types import SimpleNamespace
 
@@ -14,6 +22,119 @@ import pytest
 
 import latentrec.cli.supervisor as supervisor_module
 from latentrec.cli.supervisor import worker_supervisor
+
+FORK = multiprocessing.get_context("fork")
+
+# A health-check timeout far above what a stub takes to answer (at once).
+HEALTH_CHECK_SECONDS = 30
+
+
+def answer_each_ping(conn) -> None:
+    """A started worker: answers each ping that its server has started."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    while True:
+        conn.recv()
+        conn.send(True)
+
+
+def answer_once_then_die(conn) -> None:
+    """A worker that answers one ping and then dies (killed for memory, a crash)."""
+    conn.recv()
+    conn.send(True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def stub_worker(target):
+    """A started forked worker running ``target`` on its end of a pipe, with the
+    methods of uvicorn's ``Process`` the supervisor uses."""
+    from uvicorn.supervisors.multiprocess import Process
+
+    class Stub(Process):
+        def __init__(self):
+            self.config, self._server = None, None
+            self.parent_conn, self.child_conn = multiprocessing.Pipe()
+            self.process = FORK.Process(target=target, args=(self.child_conn,), daemon=True)
+
+    worker = Stub()
+    worker.start()
+    return worker
+
+
+@pytest.fixture
+def supervisor_on_stubs():
+    """Make a supervisor of ``workers`` (stub workers, its new ones answering each
+    ping), its health-check timeout ``timeout``; on leaving, every worker started is
+    killed and the signal handlers it found are put back."""
+    from uvicorn.supervisors.multiprocess import SIGNALS
+
+    handlers = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    started = []
+
+    def make(workers, timeout=HEALTH_CHECK_SECONDS, on_spawn=None):
+        class OnStubs(worker_supervisor()):
+            def spawn(self):
+                new = stub_worker(answer_each_ping)
+                started.append(new)
+                if on_spawn is not None:
+                    on_spawn(self, new)
+                return new
+
+        config = SimpleNamespace(workers=len(workers), timeout_worker_healthcheck=timeout)
+        supervisor = OnStubs(config, sockets=[])
+        supervisor.processes = list(workers)
+        started.extend(workers)
+        return supervisor
+
+    try:
+        yield make
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for worker in started:
+            if worker.process.is_alive():
+                os.kill(worker.pid, signal.SIGKILL)  # a stopped one too
+            worker.process.join(10)
+
+
+def test_a_hung_worker_does_not_hold_back_the_replacement_of_a_dead_one(supervisor_on_stubs):
+    """Worker A is stopped (it will not answer for the whole timeout); worker B answers
+    the check's ping and dies while the check still waits for A.  B is replaced within
+    that same wait.  The first replacement queues a signal, which ends the check: before,
+    the check waited the whole timeout for A, killed it as hung, and only then (the
+    replacement of A) got there, with B still dead and not even looked at."""
+    hung = stub_worker(answer_each_ping)
+    dying = stub_worker(answer_once_then_die)
+    replaced = []
+
+    def a_signal_after_the_first(supervisor, new):
+        replaced.append(new)
+        supervisor.signal_queue.append(signal.SIGUSR1)
+
+    supervisor = supervisor_on_stubs([hung, dying], on_spawn=a_signal_after_the_first)
+    os.kill(hung.pid, signal.SIGSTOP)
+    supervisor.keep_subprocess_alive()
+
+    assert dying.exitcode == -signal.SIGKILL
+    assert supervisor.processes == [hung, *replaced] and len(replaced) == 1
+    assert hung.process.is_alive()  # still waited for: not yet judged hung
+
+
+def test_a_dead_worker_is_replaced_whatever_a_hung_one_before_it_does(supervisor_on_stubs):
+    """The reviewer's case: worker A stopped, worker B already dead when the check
+    comes; B is replaced without waiting out A's timeout first."""
+    hung, dead = stub_worker(answer_each_ping), stub_worker(answer_each_ping)
+    os.kill(hung.pid, signal.SIGSTOP)
+    os.kill(dead.pid, signal.SIGKILL)
+    dead.process.join(10)
+
+    def a_signal_after_the_first(supervisor, new):
+        supervisor.signal_queue.append(signal.SIGUSR1)
+
+    supervisor = supervisor_on_stubs([hung, dead], on_spawn=a_signal_after_the_first)
+    supervisor.keep_subprocess_alive()
+
+    assert supervisor.processes[0] is hung and hung.process.is_alive()
+    assert supervisor.processes[1] is not dead
 
 
 def test_the_signal_handlers_are_given_back_when_ending_the_workers_fails(monkeypatch):
