@@ -1,10 +1,12 @@
 """The worker supervisor of ``latentrec serve --workers N`` on forked stub workers: a
-hung worker does not hide a dead one, and the signal handlers it found are given back
-whatever its last step does.
+hung worker does not hide a dead one, an answer left in the pipe is not taken for the
+next one, and the signal handlers it found are given back whatever its last step does.
 
 Before: the check pinged the workers one after another and waited for each as long as
 the health-check timeout (120 s in serve), so a stopped worker (SIGSTOP, a deadlock)
-held back the replacement of a dead one behind it that long; and had ``end_workers``
+held back the replacement of a dead one behind it that long; a ping whose wait a signal
+ended left its answer in the pipe, and the next check read it as the answer to its own
+ping, so a worker that had hung meanwhile passed for alive; and had ``end_workers``
 raised in ``run``'s last step, uvicorn's signal handlers (which only queue a signal for
 a loop that no longer runs) were left behind.  The stubs answer pings as uvicorn's
 workers do (one answer to each ping, in the same pipe); the waits are bounds far above
@@ -58,6 +60,17 @@ def stub_worker(target):
     worker = Stub()
     worker.start()
     return worker
+
+
+def ping_and_interrupt(supervisor, worker) -> None:
+    """Ping ``worker`` (stopped: it cannot answer) and end the wait for its answer as a
+    signal does."""
+    try:
+        supervisor.ask(worker, HEALTH_CHECK_SECONDS, interrupt=lambda: True)
+    except Exception as error:  # the supervisor's own class, local to its factory
+        assert type(error).__name__ == "Interrupted"
+    else:
+        raise AssertionError("the wait for the answer went on")
 
 
 @pytest.fixture
@@ -135,6 +148,40 @@ def test_a_dead_worker_is_replaced_whatever_a_hung_one_before_it_does(supervisor
 
     assert supervisor.processes[0] is hung and hung.process.is_alive()
     assert supervisor.processes[1] is not dead
+
+
+def test_an_answer_left_by_an_interrupted_ping_is_not_taken_for_the_next(supervisor_on_stubs):
+    """A ping whose wait a signal ended is answered later; the worker then hangs.  The
+    next check waits for the answer to its own ping, gets none, and replaces the worker
+    as hung; before, it read the old answer and took the hung worker for alive."""
+    worker = stub_worker(answer_each_ping)
+    supervisor = supervisor_on_stubs([worker], timeout=1)
+    os.kill(worker.pid, signal.SIGSTOP)
+    ping_and_interrupt(supervisor, worker)
+    os.kill(worker.pid, signal.SIGCONT)
+    assert worker.parent_conn.poll(HEALTH_CHECK_SECONDS)  # its late answer, unread
+    os.kill(worker.pid, signal.SIGSTOP)
+
+    supervisor.keep_subprocess_alive()
+
+    assert worker.exitcode == -signal.SIGKILL
+    assert supervisor.processes[0] is not worker
+
+
+def test_a_worker_that_answered_late_is_asked_again_and_its_answer_taken(supervisor_on_stubs):
+    """The other side of the test above: the late answer is dropped, not the worker's
+    answer to the next ping (a worker that runs is not taken for hung)."""
+    worker = stub_worker(answer_each_ping)
+    supervisor = supervisor_on_stubs([worker])
+    os.kill(worker.pid, signal.SIGSTOP)
+    ping_and_interrupt(supervisor, worker)
+    os.kill(worker.pid, signal.SIGCONT)
+
+    assert supervisor.ask(worker, HEALTH_CHECK_SECONDS, interrupt=lambda: False) is True
+    supervisor.keep_subprocess_alive()
+
+    assert supervisor.processes == [worker] and worker.process.is_alive()
+    assert not worker.parent_conn.poll(0)  # every answer read
 
 
 def test_the_signal_handlers_are_given_back_when_ending_the_workers_fails(monkeypatch):

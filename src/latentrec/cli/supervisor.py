@@ -422,7 +422,9 @@ def worker_supervisor() -> type:
     that has exited, and handles a queued signal before it judges or restarts a worker.
     It pings all its workers at once and awaits their answers together, watching the
     end of each meanwhile: one after another, a worker that hung held back the
-    replacement of a dead one by the whole timeout.
+    replacement of a dead one by the whole timeout.  And it counts the pings a worker
+    has not answered, so that a late answer (to a ping whose wait a signal ended) is
+    not taken for the answer to the next ping.
 
     It notes the signal that stopped it (``stopped_by``: SIGTERM or SIGINT, ``None``
     when none did), so that ``serve`` ends by it as with one worker; and it stops its
@@ -523,14 +525,34 @@ def worker_supervisor() -> type:
             return process
 
         def ping(self, process) -> bool:
-            """Ping worker ``process`` if it runs; whether the ping went."""
+            """Ping worker ``process`` if it runs; whether the ping went.  The pings it
+            has not answered yet are counted on it (``unanswered``): a worker answers
+            each ping once, and only the last answer is the one to this ping."""
             if not process.process.is_alive():
                 return False
             try:
+                self.take_answers(process)  # read now what is there, not later
                 process.parent_conn.send(b"ping")
-            except OSError:
+            except (OSError, EOFError, pickle.UnpicklingError):
                 return False
+            process.unanswered = getattr(process, "unanswered", 0) + 1
             return True
+
+        @staticmethod
+        def take_answers(process) -> bool | None:
+            """Read the answers waiting in worker ``process``'s pipe: its answer to the
+            last ping (whether its server has started) when it is among them, else
+            ``None``.  An answer to an earlier ping (a signal ended the wait for it)
+            is dropped: taken for the answer to the next ping, it made a worker that
+            had hung meanwhile pass for alive.  Raises what reading the pipe raises."""
+            latest = None
+            while process.parent_conn.poll(0):
+                answer = process.parent_conn.recv()
+                left = getattr(process, "unanswered", 0) - 1
+                process.unanswered = max(0, left)
+                if left == 0:
+                    latest = bool(answer)
+            return latest
 
         def ask(self, process, timeout: float, interrupt) -> bool | None:
             """The worker's answer to a ping within ``timeout`` seconds: whether its
@@ -543,7 +565,9 @@ def worker_supervisor() -> type:
             while True:
                 try:
                     if process.parent_conn.poll(ANSWER_SLICE_SECONDS):
-                        return bool(process.parent_conn.recv())
+                        answer = self.take_answers(process)
+                        if answer is not None:
+                            return answer
                 except (OSError, EOFError, pickle.UnpicklingError):
                     return None
                 if interrupt():
@@ -586,7 +610,8 @@ def worker_supervisor() -> type:
                 if ready in pipes:
                     process = pipes[ready]
                     try:
-                        process.parent_conn.recv()
+                        if self.take_answers(process) is None:
+                            continue  # only an answer to an earlier ping
                     except (OSError, EOFError, pickle.UnpicklingError):
                         if process not in ended:
                             ended.append(process)
