@@ -420,6 +420,11 @@ def worker_supervisor() -> type:
     the supervisor sat in that call for two minutes with the signal only queued, and
     then started a new worker.  This one waits in short slices, gives up on a worker
     that has exited, and handles a queued signal before it judges or restarts a worker.
+    It pings all its workers at once and awaits their answers together, watching the
+    end of each meanwhile: one after another, a worker that hung held back the
+    replacement of a dead one by the whole timeout.  And it counts the pings a worker
+    has not answered, so that a late answer (to a ping whose wait a signal ended) is
+    not taken for the answer to the next ping.
 
     It notes the signal that stopped it (``stopped_by``: SIGTERM or SIGINT, ``None``
     when none did), so that ``serve`` ends by it as with one worker; and it stops its
@@ -484,15 +489,19 @@ def worker_supervisor() -> type:
                     self.handle_signals()
                     self.keep_subprocess_alive()
             finally:
-                everyone = self.processes + self.others
-                end_workers([process.process for process in everyone], hurry=self.forced)
-                for process in everyone:
-                    process.parent_conn.close()
-                    process.child_conn.close()
-                    forget_worker(process.process)
-                for signum, handler in self.found.items():
-                    # None: a handler not set from Python, which cannot be put back.
-                    signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+                # The handlers go back even when ending the workers fails: left behind,
+                # they queued each signal for a loop that no longer runs.
+                try:
+                    everyone = self.processes + self.others
+                    end_workers([process.process for process in everyone], hurry=self.forced)
+                    for process in everyone:
+                        process.parent_conn.close()
+                        process.child_conn.close()
+                        forget_worker(process.process)
+                finally:
+                    for signum, handler in self.found.items():
+                        # None: a handler not set from Python, which cannot be put back.
+                        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
             logger.info(f"Stopping parent process [{os.getpid()}]")
 
         def signalled(self) -> bool:
@@ -508,22 +517,57 @@ def worker_supervisor() -> type:
             queued = any(signum in STOP_SIGNALS for signum in self.signal_queue)
             return queued or self.stops >= 2
 
+        def spawn(self):
+            """A new worker, started.  One place for it, so that a test may start
+            stubs in its stead."""
+            process = Process(self.config, self.sockets)
+            process.start()
+            return process
+
+        def ping(self, process) -> bool:
+            """Ping worker ``process`` if it runs; whether the ping went.  The pings it
+            has not answered yet are counted on it (``unanswered``): a worker answers
+            each ping once, and only the last answer is the one to this ping."""
+            if not process.process.is_alive():
+                return False
+            try:
+                self.take_answers(process)  # read now what is there, not later
+                process.parent_conn.send(b"ping")
+            except (OSError, EOFError, pickle.UnpicklingError):
+                return False
+            process.unanswered = getattr(process, "unanswered", 0) + 1
+            return True
+
+        @staticmethod
+        def take_answers(process) -> bool | None:
+            """Read the answers waiting in worker ``process``'s pipe: its answer to the
+            last ping (whether its server has started) when it is among them, else
+            ``None``.  An answer to an earlier ping (a signal ended the wait for it)
+            is dropped: taken for the answer to the next ping, it made a worker that
+            had hung meanwhile pass for alive.  Raises what reading the pipe raises."""
+            latest = None
+            while process.parent_conn.poll(0):
+                answer = process.parent_conn.recv()
+                left = getattr(process, "unanswered", 0) - 1
+                process.unanswered = max(0, left)
+                if left == 0:
+                    latest = bool(answer)
+            return latest
+
         def ask(self, process, timeout: float, interrupt) -> bool | None:
             """The worker's answer to a ping within ``timeout`` seconds: whether its
             server has started; ``None`` when it gives none (it has exited, or is
             silent that long).  Raises :class:`Interrupted` when ``interrupt()`` comes
             true first."""
-            if not process.process.is_alive():
-                return None
-            try:
-                process.parent_conn.send(b"ping")
-            except OSError:
+            if not self.ping(process):
                 return None
             deadline = time.monotonic() + timeout
             while True:
                 try:
                     if process.parent_conn.poll(ANSWER_SLICE_SECONDS):
-                        return bool(process.parent_conn.recv())
+                        answer = self.take_answers(process)
+                        if answer is not None:
+                            return answer
                 except (OSError, EOFError, pickle.UnpicklingError):
                     return None
                 if interrupt():
@@ -532,47 +576,90 @@ def worker_supervisor() -> type:
                     return None
 
         def keep_subprocess_alive(self) -> None:
-            for idx, process in enumerate(self.processes):
-                if self.signalled():
+            # Every worker is pinged at once and the answers awaited together, the end
+            # of every worker watched meanwhile.  Pinged one after another, a worker that
+            # had hung (stopped, deadlocked) held the check for the whole health-check
+            # timeout (120 s) before a dead worker after it was even looked at.
+            if self.signalled():
+                return
+            deadline = time.monotonic() + self.config.timeout_worker_healthcheck
+            waiting = [process for process in self.processes if self.ping(process)]
+            ended = [process for process in self.processes if process not in waiting]
+            while True:
+                for process in ended:
+                    if not self.replace(process):
+                        return
+                if not waiting or self.signalled():
                     return
-                try:
-                    timeout = self.config.timeout_worker_healthcheck
-                    if self.ask(process, timeout, self.signalled) is not None:
-                        continue
-                except Interrupted:
-                    return
-                process.kill()
-                process.process.join(REAP_SECONDS)
-                forget_worker(process.process)
-                # A signal to the process group ends the workers too: that is not a crash
-                # to make up for, and the next round stops them all.
-                if self.signalled():
-                    return
-                if process.exitcode == FAILED_TO_START:
-                    # As uvicorn's: the app is broken and would fail each restart alike.
-                    reason = worker_failure(process.pid)
-                    logger.error(
-                        f"Child process [{process.pid}] failed to start"
-                        f"{f' ({reason})' if reason else ''}, stopping the parent process."
-                    )
-                    self.failure = (STARTUP_FAILURE, reason)
-                    self.should_exit.set()
-                    return
-                ended = how_it_ended(process.exitcode)
-                logger.info(f"Child process [{process.pid}] died ({ended})")
-                deaths = self.deaths.add()
-                if deaths > DEATHS_PER_WORKER * self.processes_num:
-                    reason = (
-                        f"worker processes died {deaths} times within "
-                        f"{RESTART_WINDOW_SECONDS} s (the last, [{process.pid}], {ended}): "
-                        "stopped rather than start them again; the log says how each ended"
-                    )
-                    logger.error(f"Stopping the parent process: {reason}")
-                    self.failure = (1, reason)
-                    self.should_exit.set()
-                    return
-                self.processes[idx] = replacement = Process(self.config, self.sockets)
-                replacement.start()
+                left = deadline - time.monotonic()
+                if left <= 0:  # those still silent have hung
+                    ended, waiting = waiting, []
+                    continue
+                ended = self.await_answers(waiting, min(ANSWER_SLICE_SECONDS, left))
+
+        def await_answers(self, waiting: list, timeout: float) -> list:
+            """Wait up to ``timeout`` seconds for an answer from the pinged workers in
+            ``waiting`` (each that answers is taken out of it) or the end of any worker.
+            The workers found ended, or whose pipe failed (taken out of ``waiting``)."""
+            from multiprocessing.connection import wait
+
+            pipes = {process.parent_conn: process for process in waiting}
+            ends = {process.process.sentinel: process for process in self.processes}
+            ended = []
+            for ready in wait([*pipes, *ends], timeout):
+                if ready in pipes:
+                    process = pipes[ready]
+                    try:
+                        if self.take_answers(process) is None:
+                            continue  # only an answer to an earlier ping
+                    except (OSError, EOFError, pickle.UnpicklingError):
+                        if process not in ended:
+                            ended.append(process)
+                else:
+                    process = ends[ready]
+                    if process not in ended:  # its pipe may have failed too
+                        ended.append(process)
+                if process in waiting:
+                    waiting.remove(process)
+            return ended
+
+        def replace(self, process) -> bool:
+            """Kill worker ``process`` (it has ended, or hung), and start one in its
+            place unless it could not start or workers die in a loop (the supervisor
+            then stops, with its ``failure``).  Whether the check goes on: neither
+            that, nor a signal meanwhile."""
+            process.kill()
+            process.process.join(REAP_SECONDS)
+            forget_worker(process.process)
+            # A signal to the process group ends the workers too: that is not a crash
+            # to make up for, and the next round stops them all.
+            if self.signalled():
+                return False
+            if process.exitcode == FAILED_TO_START:
+                # As uvicorn's: the app is broken and would fail each restart alike.
+                reason = worker_failure(process.pid)
+                logger.error(
+                    f"Child process [{process.pid}] failed to start"
+                    f"{f' ({reason})' if reason else ''}, stopping the parent process."
+                )
+                self.failure = (STARTUP_FAILURE, reason)
+                self.should_exit.set()
+                return False
+            ended = how_it_ended(process.exitcode)
+            logger.info(f"Child process [{process.pid}] died ({ended})")
+            deaths = self.deaths.add()
+            if deaths > DEATHS_PER_WORKER * self.processes_num:
+                reason = (
+                    f"worker processes died {deaths} times within "
+                    f"{RESTART_WINDOW_SECONDS} s (the last, [{process.pid}], {ended}): "
+                    "stopped rather than start them again; the log says how each ended"
+                )
+                logger.error(f"Stopping the parent process: {reason}")
+                self.failure = (1, reason)
+                self.should_exit.set()
+                return False
+            self.processes[self.processes.index(process)] = self.spawn()
+            return True
 
         def wait_ready(self, process, timeout: float) -> bool:
             """Whether ``process`` answers that its server has started within
@@ -612,8 +699,7 @@ def worker_supervisor() -> type:
             for idx, old in enumerate(self.processes):
                 if self.stop_asked():
                     return
-                new = Process(self.config, self.sockets)
-                new.start()
+                new = self.spawn()
                 self.others.append(new)  # a stop meanwhile ends it with the rest
                 try:
                     ready = self.wait_ready(new, self.config.timeout_worker_healthcheck)
