@@ -32,6 +32,15 @@ def wait_for(condition, timeout: float, what: str, every: float = 0.1):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, dead but not reaped, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @contextmanager
 def served_in_thread(app, timeout: float = 30.0, warm: bool = False):
     """``app`` served by uvicorn on a free loopback port, in a thread of this process:

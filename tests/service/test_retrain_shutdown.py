@@ -20,7 +20,7 @@ from latentrec import load
 from latentrec.service.schedule import PARENT_ENV
 from latentrec.service.versions import ModelDirectory
 
-from .serving import wait_for
+from .serving import alive, wait_for
 
 # Stands for a long training: only in a `latentrec retrain` process, before it starts.
 HOLD = """
@@ -32,15 +32,6 @@ if b"latentrec.cli" in args and b"retrain" in args:
         f.write(f"{os.getpid()}\\n")
     time.sleep(90)
 """
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie, dead but not reaped, is not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="needs Linux's /proc")

@@ -10,6 +10,7 @@ stuck) kept ``serve`` alive.  The real tests start real ``serve`` processes on
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import multiprocessing
@@ -120,6 +121,19 @@ def test_a_worker_that_does_not_stop_is_killed_and_serve_ends(tmp_path, model_fi
         stop_group(proc)
 
 
+@contextlib.contextmanager
+def half_sent_request(log: Path):
+    """A connection to the served port (read from ``log``) that sends a POST's headers and
+    one byte of its 1,000-byte body, then nothing: a request that never ends."""
+    port = int(re.search(r"127\.0\.0\.1:(\d+)/", log.read_text()).group(1))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(
+            b"POST /ratings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        yield client
+
+
 @pytest.mark.slow  # waits out the drain: DRAIN_SECONDS
 def test_a_request_that_never_ends_does_not_keep_serve_from_stopping(tmp_path, model_files):
     """A client that sends part of a request's body and then nothing (its deadline an
@@ -130,12 +144,7 @@ def test_a_request_that_never_ends_does_not_keep_serve_from_stopping(tmp_path, m
     )
     try:
         wait_for(lambda: answers(log), 90, "no answer to /health", log)
-        port = int(re.search(r"127\.0\.0\.1:(\d+)/", log.read_text()).group(1))
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-            client.sendall(
-                b"POST /ratings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
-            )
+        with half_sent_request(log):
             # The server reads the sockets in one event loop: once it has answered a
             # later connection, it has read this one's headers and started the request.
             assert answers(log)
@@ -266,12 +275,7 @@ def test_a_second_stop_signal_ends_the_drain_of_one_worker_at_once(tmp_path, mod
     )
     try:
         wait_for(lambda: answers(log), 90, "no answer to /health", log)
-        port = int(re.search(r"127\.0\.0\.1:(\d+)/", log.read_text()).group(1))
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-            client.sendall(
-                b"POST /ratings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
-            )
+        with half_sent_request(log):
             assert answers(log)  # the request above has started (see the test before)
             os.killpg(proc.pid, signum)
             wait_for(lambda: "Waiting for connections" in log.read_text(), 30, "no drain", log)

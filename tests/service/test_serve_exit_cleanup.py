@@ -24,6 +24,7 @@ import pytest
 from latentrec import load
 from latentrec.cli.supervisor import worker_supervisor
 from latentrec.service.versions import ModelDirectory
+from service.serving import alive
 from service.test_serve_exit import STOP_BOUND_SECONDS, hears_ctrl_c, wait_all_gone
 from service.test_serve_sigterm import wait_for
 
@@ -46,15 +47,6 @@ elif b"latentrec.cli" in args and b"retrain" in args:
         f.write(f"{os.getpid()}\\n")
     time.sleep(600)
 """
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie has exited)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def serve_with_held_retrain(tmp_path: Path, model: Path, workers: int):
