@@ -8,6 +8,7 @@ id and per feature with a BPR loss (LightFM's model, trained by latentrec's own 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -396,6 +397,81 @@ def encode_features(spec: dict, table, *, what: str = "row") -> sp.csr_matrix:
     out = sp.csr_matrix((v.astype(np.float32), (r, c_)), shape=(n, offset), dtype=np.float32)
     out.sort_indices()
     return out
+
+
+@dataclass(frozen=True)
+class UnusedFeatures:
+    """What of a side-table row (or rows) a model's feature encoding cannot use:
+    :meth:`HybridMF.unused_item_features` and :meth:`HybridMF.unused_user_features`.
+
+    ``columns``: the columns with a value that are not features of the model (each adds
+    nothing); ``skipped``: of those, the ones its fit left out, with why; ``values``: per
+    feature column, the values it never saw (sorted, as text; each adds nothing);
+    ``empty_rows``: the index labels of the rows with no value the model knows, whose
+    vector is zero (a single row given as a dict is row ``0``).  Everything empty: the
+    model uses every value given.
+
+    Example:
+        >>> gaps = UnusedFeatures(values={"genres": ["Space"]})
+        >>> gaps.values, gaps.columns, gaps.empty_rows
+        ({'genres': ['Space']}, (), ())
+    """
+
+    columns: tuple[str, ...] = ()
+    skipped: dict[str, str] = field(default_factory=dict)
+    values: dict[str, list[str]] = field(default_factory=dict)
+    empty_rows: tuple = ()
+
+
+def _unused_features(spec: dict, frame: pd.DataFrame, x: sp.csr_matrix, what: str):
+    """What of ``frame`` (encoded as ``x`` by ``spec``) adds nothing (:class:`UnusedFeatures`)."""
+    # A column with no value in it carries nothing to drop: a service's row of every
+    # known field, mostly None, says nothing.
+    used = [c["column"] for c in spec["columns"]]
+    extra = tuple(str(c) for c in frame.columns if c not in used and frame[c].notna().any())
+    fitted_without = spec.get("skipped", {})
+    return UnusedFeatures(
+        columns=extra,
+        skipped={c: fitted_without[c] for c in extra if c in fitted_without},
+        values=_unseen_values(spec, frame, what),
+        empty_rows=tuple(frame.index[np.diff(x.indptr) == 0]),
+    )
+
+
+def _warn_unused(gaps: UnusedFeatures, spec: dict, what: str, single: bool) -> None:
+    """Say each part of ``gaps`` in a ``UserWarning`` (from a ``*_vector_from_features``)."""
+    # A column the model was not trained on was dropped without a word: a table with
+    # a new "director" column gave the vector of its other columns alone.
+    if gaps.columns:
+        used = [c["column"] for c in spec["columns"]]
+        # A column the fit left out says why, so that the user sees how to keep it.
+        why = "; ".join(f"{c} ({r})" for c, r in gaps.skipped.items())
+        why = f"; left out when it was fitted: {why}" if why else ""
+        warnings.warn(
+            f"{what} feature column(s) {list(gaps.columns)} are not features of this "
+            f"model, which was trained on {used}: they add nothing to the vector{why}",
+            UserWarning,
+            stacklevel=4,
+        )
+    # Unseen values and empty rows were dropped without a word: a new genre gave a
+    # vector from the other columns alone, an all-missing row the zero vector.
+    if gaps.values:
+        warnings.warn(
+            f"{what} feature values the model never saw add nothing to the vector: "
+            + "; ".join(f"{c} {vals}" for c, vals in gaps.values.items()),
+            UserWarning,
+            stacklevel=4,
+        )
+    empty = gaps.empty_rows
+    if empty:
+        shown = [str(v) for v in empty[:5]] if not single else []
+        more = f" {', '.join(shown)}" + (" ..." if len(empty) > 5 else "") if shown else ""
+        warnings.warn(
+            f"{len(empty)} {what} row(s){more} have no feature the model knows (every "
+            f"cell missing or never seen): the vector is zero and the bias 0",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 class HybridMF(FactorModel):
@@ -903,7 +979,7 @@ class HybridMF(FactorModel):
         history = np.diff(self.seen_.indptr)[user_idx] > 0
         return history | np.any(self.user_factors_[user_idx] != 0, axis=1)
 
-    def item_vector_from_features(self, features):
+    def item_vector_from_features(self, features, *, warn: bool = True):
         """Vector and bias of a new item from its side-table row(s) alone.
 
         ``features``: a DataFrame (one row per item) or one row as a ``Series``/``dict``
@@ -912,7 +988,8 @@ class HybridMF(FactorModel):
         ``bias + user_factors_[u] @ vector`` is the item's score for user u.  A value the
         model never saw (a new genre) and a column it was not trained on add nothing, and a
         row with no known value gets the zero vector: each is said in a ``UserWarning``
-        naming the values, columns or rows.
+        naming the values, columns or rows.  ``warn=False`` leaves the warnings out, for a
+        caller that reports :meth:`unused_item_features` its own way (the service).
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -932,6 +1009,7 @@ class HybridMF(FactorModel):
             self.item_feature_factors_,
             self.item_feature_bias_,
             "item",
+            warn,
         )
 
     def user_vector_from_features(self, features):
@@ -956,49 +1034,60 @@ class HybridMF(FactorModel):
             features, self.user_feature_spec_, self.user_feature_factors_, None, "user"
         )
 
-    def _from_features(self, features, spec, factors, bias, what):
+    def unused_item_features(self, features) -> UnusedFeatures:
+        """What of a new item's side-table row(s) the model cannot use, without a warning.
+
+        ``features`` as for :meth:`item_vector_from_features`, whose ``UserWarning`` says
+        the same: the columns that are not features of the model, the values it never
+        saw, and the rows left with no value it knows (zero vector).
+
+        Example:
+            >>> import pandas as pd
+            >>> from latentrec import Interactions
+            >>> table = pd.DataFrame({"genres": ["A|B", "B"]}, index=[0, 1])
+            >>> df = pd.DataFrame({"user_id": [0, 1], "item_id": [0, 1], "rating": [5, 5]})
+            >>> data = Interactions.from_frame(df, item_features=table)
+            >>> model = HybridMF(n_factors=2, n_epochs=3, random_state=0).fit(data)
+            >>> gaps = model.unused_item_features({"genres": "A|Space", "budget": 3.0})
+            >>> gaps.values, gaps.columns, gaps.empty_rows
+            ({'genres': ['Space']}, ('budget',), ())
+            >>> model.unused_item_features({"genres": "Space"}).empty_rows  # nothing known
+            (0,)
+        """
+        self.check_fitted()
+        return self._unused(features, self.item_feature_spec_, "item")
+
+    def unused_user_features(self, features) -> UnusedFeatures:
+        """What of a new user's side-table row(s) the model cannot use, without a warning
+        (see :meth:`unused_item_features`).
+
+        Example:
+            >>> import pandas as pd
+            >>> from latentrec import Interactions
+            >>> people = pd.DataFrame({"gender": ["F", "M"]}, index=[0, 1])
+            >>> df = pd.DataFrame({"user_id": [0, 1], "item_id": [0, 1], "rating": [5, 5]})
+            >>> data = Interactions.from_frame(df, user_features=people)
+            >>> model = HybridMF(n_factors=2, n_epochs=3, random_state=0).fit(data)
+            >>> model.unused_user_features({"gender": "X"}).values
+            {'gender': ['X']}
+        """
+        self.check_fitted()
+        return self._unused(features, self.user_feature_spec_, "user")
+
+    def _unused(self, features, spec, what) -> UnusedFeatures:
+        if spec is None:
+            raise ValueError(f"this model was trained without {what} features")
+        frame = _as_frame(features)
+        return _unused_features(spec, frame, encode_features(spec, frame, what=what), what)
+
+    def _from_features(self, features, spec, factors, bias, what, warn=True):
         if spec is None:
             raise ValueError(f"this model was trained without {what} features")
         single = isinstance(features, (pd.Series, dict))
         frame = _as_frame(features)
         x = encode_features(spec, frame, what=what)
-        # A column the model was not trained on was dropped without a word: a table with
-        # a new "director" column gave the vector of its other columns alone.  (A column
-        # with no value in it carries nothing to drop: a service's row of every known
-        # field, mostly None, says nothing.)
-        used = [c["column"] for c in spec["columns"]]
-        extra = [c for c in frame.columns if c not in used and frame[c].notna().any()]
-        if extra:
-            # A column the fit left out says why, so that the user sees how to keep it.
-            skipped = spec.get("skipped", {})
-            why = "; ".join(f"{c} ({skipped[str(c)]})" for c in extra if str(c) in skipped)
-            why = f"; left out when it was fitted: {why}" if why else ""
-            warnings.warn(
-                f"{what} feature column(s) {[str(c) for c in extra]} are not features of this "
-                f"model, which was trained on {used}: they add nothing to the vector{why}",
-                UserWarning,
-                stacklevel=3,
-            )
-        # Unseen values and empty rows were dropped without a word: a new genre gave a
-        # vector from the other columns alone, an all-missing row the zero vector.
-        unseen = _unseen_values(spec, frame, what)
-        if unseen:
-            warnings.warn(
-                f"{what} feature values the model never saw add nothing to the vector: "
-                + "; ".join(f"{c} {vals}" for c, vals in unseen.items()),
-                UserWarning,
-                stacklevel=3,
-            )
-        empty = np.flatnonzero(np.diff(x.indptr) == 0)
-        if empty.size:
-            shown = [str(v) for v in frame.index[empty][:5]] if not single else []
-            more = f" {', '.join(shown)}" + (" ..." if empty.size > 5 else "") if shown else ""
-            warnings.warn(
-                f"{empty.size} {what} row(s){more} have no feature the model knows (every "
-                f"cell missing or never seen): the vector is zero and the bias 0",
-                UserWarning,
-                stacklevel=3,
-            )
+        if warn:
+            _warn_unused(_unused_features(spec, frame, x, what), spec, what, single)
         vec = np.asarray(x @ factors, dtype=np.float32)
         b = (
             np.asarray(x @ bias, dtype=np.float32)

@@ -85,6 +85,7 @@ from .holder import (
     ModelHolder,
     Served,
     accepts_item,
+    feature_use,
     id_text,
     short_paths,
     with_new_items,
@@ -827,9 +828,11 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def post_item(body: schemas.ItemIn):
         """Add a title (or update one's details).  A new title is recommendable at once:
         with a vector from its features when the model has item features, else with a
-        zero vector until a retrain learns it.  An id the model cannot hold (text where
-        its item ids are integers) is stored and waits for a retrain (``vector: none``),
-        and so does any new title while a pipeline is served."""
+        zero vector until a retrain learns it.  A genre or feature the model never saw
+        adds nothing: ``unused`` names it, and with nothing it knows the vector is
+        ``zero``.  An id the model cannot hold (text where its item ids are integers) is
+        stored and waits for a retrain (``vector: none``), and so does any new title while
+        a pipeline is served."""
         item_id = check_id(body.item_id, "item_id", max_id)
         if len(body.genres) > max_list:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
@@ -843,15 +846,26 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         store.add_items([item])
         facts.forget()
         served = holder.current
+        unused = {}
         if item_id in served.item_index:
             # A title the model knows keeps its learned vector; only its details change.
             vector = "model"
         elif served.pipeline is None and accepts_item(served, item):
             served = holder.update(lambda current: with_new_items(current, [item]))
-            vector = "features" if served.has_item_features() else "zero"
+            vector = "zero"
+            if served.has_item_features():
+                # with_new_items logged what the model cannot use; the client hears it here.
+                use = feature_use(served, item)
+                vector = "features" if use.known else "zero"
+                unused = use.unused
         else:
             vector = "none"
-        return {"model_version": served.version, "item": item_out(served, item), "vector": vector}
+        return {
+            "model_version": served.version,
+            "item": item_out(served, item),
+            "vector": vector,
+            "unused": unused,
+        }
 
     # ------------------------------------------------------------------ operations
     shown_source = source.label() if hasattr(source, "label") else source.describe()

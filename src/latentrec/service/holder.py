@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import re
 import threading
 import time
@@ -29,6 +30,7 @@ import numpy as np
 from .. import ModelFileError, load
 from ..models import FactorModel
 from ..pipeline import Pipeline
+from .hardening import ERROR_LOGGER
 
 # A counter shared by every Served in the process: a user's cached vector names the one it
 # was folded against.
@@ -37,6 +39,10 @@ _SERIAL = itertools.count(1)
 # Reads of a model file that a replacement overlapped, before a load gives up (the model
 # already served stays).
 LOAD_TRIES = 5
+
+# Titles named in the log line that says which new titles' features the model cannot use
+# (a refresh may add thousands from the store at once).
+LOGGED_TITLES = 5
 
 
 def id_text(raw) -> str:
@@ -173,7 +179,9 @@ def with_new_items(served: Served, items) -> Served:
     gives it a zero vector and bias: it ranks like an average title until a retrain
     learns it.  Items whose id the model cannot hold (text ids for a model whose ids are
     integers) are skipped, and a pipeline gets none: its candidates, ranker and
-    context know their items only (a new title waits for the next pipeline).
+    context know their items only (a new title waits for the next pipeline).  The
+    titles whose genres or features the model cannot use (:func:`feature_use`) are
+    named in one line of the service's log, not in Python warnings.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -194,10 +202,12 @@ def with_new_items(served: Served, items) -> Served:
     factors = np.zeros((m, k), np.float32)
     bias = np.zeros(m, np.float32)
     if served.has_item_features():
-        spec_columns = [c["column"] for c in model.item_feature_spec_["columns"]]
+        uses = []
         for row, item in enumerate(new):
-            vector, b = model.item_vector_from_features(feature_row(item, spec_columns))
-            factors[row], bias[row] = vector, b
+            use = feature_use(served, item)
+            factors[row], bias[row] = use.vector, use.bias
+            uses.append((item.item_id, use))
+        log_unused(uses)
     n_old = model.n_items
     catalog = model.catalog_.with_rows(
         "item", np.arange(n_old, n_old + m), np.zeros(m + 1, np.int64), [], new_ids=ids
@@ -272,6 +282,156 @@ def feature_row(item, columns) -> dict:
     values = {"title": item.title, "genres": "|".join(item.genres) if item.genres else None}
     values.update(item.features or {})
     return {c: values.get(c) for c in columns}
+
+
+@dataclass(frozen=True)
+class FeatureUse:
+    """How a new title's genres and features place it in a model with item features.
+
+    ``vector`` and ``bias`` come from the values the model knows; ``unused`` names, in
+    the terms of ``POST /items``, what adds nothing: ``title`` (when the model uses
+    titles as features and does not know this one, else None), ``genres`` and
+    ``features`` (the names of those it cannot use); ``known`` is False when nothing
+    given is known to the model: the vector is zero and the bias 0.
+
+    Example:
+        >>> use = FeatureUse(np.zeros(2), 0.0, {"title": None, "genres": ["Space"],
+        ...                  "features": []}, known=False)
+        >>> use.unused["genres"], use.known
+        (['Space'], False)
+    """
+
+    vector: np.ndarray
+    bias: float
+    unused: dict
+    known: bool
+
+    @property
+    def has_unused(self) -> bool:
+        """Whether anything the title gives adds nothing to its vector.  (A title that
+        gives nothing has a zero vector with nothing unused: nothing was dropped.)"""
+        u = self.unused
+        return bool(u["title"] is not None or u["genres"] or u["features"])
+
+
+def feature_use(served: Served, item) -> FeatureUse:
+    """The vector of a title new to ``served`` (a model with item features) from its
+    genres and features, and what of them the model cannot use (:class:`FeatureUse`).
+
+    A genre the model knows only in another case (``sci-fi`` for ``Sci-Fi``) is read as
+    the model's, as the catalogue's genre filter reads it (unless the model has several
+    such spellings); one it never saw, a feature that is not one of the model's columns
+    and a value its column never saw are named in ``unused`` (they add nothing), and no
+    Python warning is given.
+
+    Example:
+        >>> import pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import HybridMF
+        >>> from latentrec.store import Item
+        >>> df = pd.DataFrame({"user_id": [0, 1], "item_id": [0, 1], "rating": [5, 5]})
+        >>> films = pd.DataFrame({"genres": ["Drama|Sci-Fi", "Drama"]})
+        >>> data = Interactions.from_frame(df, item_features=films)
+        >>> s = Served.build(HybridMF(n_factors=2, n_epochs=2).fit(data), "v1")
+        >>> use = feature_use(s, Item("7", "New", ("sci-fi", "Space"), {"budget": 3.0}))
+        >>> use.unused, use.known
+        ({'title': None, 'genres': ['Space'], 'features': ['budget']}, True)
+    """
+    model = served.model
+    spec = model.item_feature_spec_
+    columns = [c["column"] for c in spec["columns"]]
+    genres = [model_genre(spec, g) for g in item.genres or ()]
+    spelled = replace(item, genres=tuple(genres))
+    # What the title gives beyond the model's columns goes in too, so that the model
+    # names it (the title is a column only when the model has it as one).
+    given = (["genres"] if genres else []) + list(item.features or {})
+    row = feature_row(spelled, columns + [c for c in given if c not in columns])
+    gaps = model.unused_item_features(row)
+    vector, bias = model.item_vector_from_features(row, warn=False)
+
+    def lost(column: str) -> list:
+        return gaps.values.get(column, []) if column not in gaps.columns else ["*"]
+
+    unseen_genres = lost("genres")
+    if "*" in unseen_genres or row.get("genres") in unseen_genres:
+        # The whole cell is unknown: the model has no genres, or reads one per title.
+        unused_genres = list(item.genres)
+    else:
+        unused_genres = [g for g, m in zip(item.genres, genres, strict=True) if m in unseen_genres]
+    return FeatureUse(
+        vector=vector,
+        bias=bias,
+        unused={
+            "title": item.title if "title" in columns and lost("title") else None,
+            "genres": unused_genres,
+            "features": [f for f in item.features or {} if f not in columns or lost(f)],
+        },
+        known=not gaps.empty_rows,
+    )
+
+
+def model_genre(spec: dict, genre: str) -> str:
+    """``genre`` as the model's item features spell it: itself when the model has it or
+    nothing like it, else the one genre it has that differs only in case.
+
+    Example:
+        >>> spec = {"columns": [{"column": "genres", "kind": "multilabel",
+        ...                      "values": ["Drama", "Sci-Fi"], "sep": "|"}]}
+        >>> model_genre(spec, "sci-fi"), model_genre(spec, "Drama"), model_genre(spec, "Space")
+        ('Sci-Fi', 'Drama', 'Space')
+    """
+    known = next(
+        (c["values"] for c in spec["columns"] if c["column"] == "genres" and "values" in c), []
+    )
+    if genre in known:
+        return genre
+    folded = genre.strip().casefold()
+    alike = [v for v in known if v.casefold() == folded]
+    # Two spellings the model tells apart: no telling which one is meant.
+    return alike[0] if len(alike) == 1 else genre
+
+
+def log_unused(uses) -> None:
+    """One line in the service's log naming the titles (``(item_id, FeatureUse)`` pairs)
+    whose genres or features the model cannot use (and which of them got a zero vector
+    for it); nothing when every title's are used.
+
+    Example:
+        >>> use = FeatureUse(np.zeros(2), 0.0, {"title": None, "genres": ["Space"],
+        ...                  "features": []}, known=False)
+        >>> log_unused([("7", use)])  # logged as a warning by latentrec.service
+    """
+    said = [(item_id, use) for item_id, use in uses if use.has_unused]
+    if not said:
+        return
+    parts = [f"{item_id!r} ({describe_unused(use)})" for item_id, use in said[:LOGGED_TITLES]]
+    more = f" and {len(said) - LOGGED_TITLES} more" if len(said) > LOGGED_TITLES else ""
+    noun = "new title" if len(said) == 1 else f"{len(said)} new titles"
+    logging.getLogger(ERROR_LOGGER).warning(
+        "%s with genres or features the served model never saw (they add nothing to the "
+        "vector): %s%s",
+        noun,
+        "; ".join(parts),
+        more,
+    )
+
+
+def describe_unused(use: FeatureUse) -> str:
+    """What of one title the model cannot use, for the log.
+
+    Example:
+        >>> use = FeatureUse(np.zeros(2), 0.0, {"title": None, "genres": ["Space"],
+        ...                  "features": ["budget"]}, known=False)
+        >>> describe_unused(use)
+        "genres ['Space'], features ['budget']; nothing known: zero vector"
+    """
+    u = use.unused
+    named = [f"title {u['title']!r}"] if u["title"] is not None else []
+    named += [f"{k} {u[k]}" for k in ("genres", "features") if u[k]]
+    out = ", ".join(named)
+    if not use.known:
+        out += ("; " if out else "") + "nothing known: zero vector"
+    return out
 
 
 # ---------------------------------------------------------------------------- sources

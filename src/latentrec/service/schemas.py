@@ -358,15 +358,47 @@ class Genres(Versioned):
     genres: list[str]
 
 
+class UnusedFeatures(BaseModel):
+    """What of a new title's genres and features the served model cannot use."""
+
+    title: str | None = Field(
+        None,
+        description="The title, when the model uses titles as features and does not "
+        "know this one; else null.",
+    )
+    genres: list[str] = Field(
+        default_factory=list,
+        description="The genres it never saw (or all of them, when it has no genres or "
+        "takes one per title), as posted.  A genre that differs from one of the model's "
+        "only in case is read as the model's ('sci-fi' is 'Sci-Fi'), as the catalogue's "
+        "genre filter reads it, and is not listed.",
+    )
+    features: list[str] = Field(
+        default_factory=list,
+        description="The names of the features that are not among the model's.",
+    )
+
+
 class ItemAdded(Versioned):
-    """A title added: ``vector`` says how it is recommendable now."""
+    """A title added: ``vector`` says how it is recommendable now, ``unused`` what of its
+    genres and features the model could not use for it."""
 
     item: ItemOut
     vector: Literal["model", "features", "zero", "none"] = Field(
         description="'model': the model knows it (its learned vector is kept); "
-        "'features': a vector from its features (HybridMF); 'zero': a zero "
-        "vector (ranks like an average title until retrained); 'none': the model cannot "
-        "hold this id (text id, integer model)."
+        "'features': a vector from its genres and features (HybridMF), from those the "
+        "model knows; 'zero': a zero vector (ranks like an average title until "
+        "retrained): the model has no item features, or none of the title's genres and "
+        "features is one it knows (see `unused`); 'none': the model cannot hold this id "
+        "(text id, integer model)."
+    )
+    unused: UnusedFeatures = Field(
+        default_factory=UnusedFeatures,
+        description="What of the title's genres and features adds nothing to its vector "
+        "because the model with item features never saw it (a new genre, a misspelt one, "
+        "a feature it was not trained on): fix it and post the title again, or retrain.  "
+        "Empty when every one is used, and unless `vector` is 'features' or 'zero' from a "
+        "model with item features (a model without them uses none: 'zero' says so).",
     )
 
 

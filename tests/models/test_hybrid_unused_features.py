@@ -1,0 +1,149 @@
+"""HybridMF.unused_item_features / unused_user_features: what of a side-table row the
+model cannot use, asked without a warning (the service reports it in its answer and its
+log), and saying exactly what ``*_vector_from_features`` warns."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentrec import Interactions
+from latentrec.models import HybridMF
+from latentrec.models.hybrid import UnusedFeatures
+
+
+@pytest.fixture(scope="module")
+def model():
+    """Multi-label genres (Sci-Fi, Romance, Drama) and year buckets; users' taste."""
+    rng = np.random.default_rng(0)
+    genres = ["Sci-Fi", "Romance", "Sci-Fi|Drama", "Romance|Drama"] * 5
+    rows = [(u, i, 5.0) for u in range(20) for i in range(20) if rng.random() < 0.4]
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+    items = pd.DataFrame({"genres": genres, "year": rng.integers(1980, 2000, 20)})
+    users = pd.DataFrame({"taste": ["Sci-Fi", "Romance"] * 10})
+    data = Interactions.from_frame(df, item_features=items, user_features=users)
+    return HybridMF(n_factors=4, n_epochs=3, random_state=0).fit(data)
+
+
+def silently(call, *args, **kwargs):
+    """``call(*args, **kwargs)``, failing on any warning it gives."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return call(*args, **kwargs)
+
+
+def warned(call, *args):
+    """The messages of the UserWarnings ``call(*args)`` gives."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        call(*args)
+    assert all(w.category is UserWarning for w in said)
+    return [str(w.message) for w in said]
+
+
+def expected_warnings(gaps: UnusedFeatures, model_columns, what, single):
+    """The warnings a ``*_vector_from_features`` call gives, written from ``gaps`` the slow
+    obvious way: one per kind of loss, in the order columns, values, empty rows."""
+    out = []
+    if gaps.columns:
+        why = "; ".join(f"{c} ({r})" for c, r in gaps.skipped.items())
+        out.append(
+            f"{what} feature column(s) {list(gaps.columns)} are not features of this model, "
+            f"which was trained on {model_columns}: they add nothing to the vector"
+            + (f"; left out when it was fitted: {why}" if why else "")
+        )
+    if gaps.values:
+        listed = "; ".join(f"{c} {v}" for c, v in gaps.values.items())
+        out.append(f"{what} feature values the model never saw add nothing to the vector: {listed}")
+    if gaps.empty_rows:
+        rows = "" if single else " " + ", ".join(str(r) for r in gaps.empty_rows)
+        out.append(
+            f"{len(gaps.empty_rows)} {what} row(s){rows} have no feature the model knows "
+            "(every cell missing or never seen): the vector is zero and the bias 0"
+        )
+    return out
+
+
+ITEM_ROWS = [
+    {"genres": "Sci-Fi", "year": 1990},  # all known
+    {"genres": "Sci-Fi|Space", "year": 1990},  # one unseen genre
+    {"genres": "Space|Western", "year": None},  # nothing known
+    {"genres": "Sci-Fi", "year": 1990, "director": "Scott"},  # an unknown column
+    {"genres": "Sci-Fi", "year": 1990, "director": None},  # an unknown column, no value
+]
+
+
+@pytest.mark.parametrize("row", ITEM_ROWS)
+def test_what_the_method_says_is_what_the_vector_warns(model, row):
+    gaps = silently(model.unused_item_features, row)
+    said = warned(model.item_vector_from_features, row)
+    assert said == expected_warnings(gaps, ["genres", "year"], "item", single=True)
+
+
+def test_each_kind_of_loss_is_named(model):
+    assert silently(model.unused_item_features, ITEM_ROWS[0]) == UnusedFeatures()
+    assert silently(model.unused_item_features, ITEM_ROWS[1]) == UnusedFeatures(
+        values={"genres": ["Space"]}
+    )
+    assert silently(model.unused_item_features, ITEM_ROWS[2]) == UnusedFeatures(
+        values={"genres": ["Space", "Western"]}, empty_rows=(0,)
+    )
+    assert silently(model.unused_item_features, ITEM_ROWS[3]) == UnusedFeatures(
+        columns=("director",)
+    )
+    assert silently(model.unused_item_features, ITEM_ROWS[4]) == UnusedFeatures()
+
+
+def test_a_table_names_its_empty_rows_and_the_user_side_works_alike(model):
+    table = pd.DataFrame(
+        {"genres": [None, "Sci-Fi", "Noir"], "year": [np.nan, 1985, np.nan]}, index=[70, 71, 72]
+    )
+    gaps = silently(model.unused_item_features, table)
+    assert gaps == UnusedFeatures(values={"genres": ["Noir"]}, empty_rows=(70, 72))
+    assert warned(model.item_vector_from_features, table) == expected_warnings(
+        gaps, ["genres", "year"], "item", single=False
+    )
+    people = pd.DataFrame({"taste": ["Horror", "Sci-Fi"], "age": [30, 40]}, index=[5, 6])
+    user_gaps = silently(model.unused_user_features, people)
+    assert user_gaps == UnusedFeatures(
+        columns=("age",), values={"taste": ["Horror"]}, empty_rows=(5,)
+    )
+    assert warned(model.user_vector_from_features, people) == expected_warnings(
+        user_gaps, ["taste"], "user", single=False
+    )
+
+
+def test_a_column_the_fit_left_out_says_why():
+    df = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 1, 2], "rating": [5, 4, 5, 3]})
+    films = pd.DataFrame({"genres": ["A"] * 150, "director": [f"d{i}" for i in range(150)]})
+    data = Interactions.from_frame(df, item_features=films)
+    model = HybridMF(n_factors=2, n_epochs=2, random_state=0).fit(data)
+    gaps = silently(model.unused_item_features, {"genres": "A", "director": "d3"})
+    why = "150 distinct values, more than max_categories=100"
+    assert gaps == UnusedFeatures(columns=("director",), skipped={"director": why})
+    said = warned(model.item_vector_from_features, {"genres": "A", "director": "d3"})
+    assert said == expected_warnings(gaps, ["genres"], "item", single=True)
+
+
+def test_warn_false_gives_the_same_vector_without_a_word(model):
+    row = {"genres": "Sci-Fi|Space", "year": 1990, "director": "Scott"}
+    q, b = silently(model.item_vector_from_features, row, warn=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want, want_b = model.item_vector_from_features(row)
+    np.testing.assert_array_equal(q, want)
+    assert b == want_b
+    # The unseen genre and the unknown column add nothing: the known part's vector.
+    known, known_b = silently(model.item_vector_from_features, {"genres": "Sci-Fi", "year": 1990})
+    np.testing.assert_allclose(q, known, rtol=1e-6)
+    assert b == pytest.approx(known_b)
+
+
+def test_a_model_without_the_side_says_so(model):
+    data = Interactions.from_dense(np.eye(3))
+    bare = HybridMF(n_factors=2, n_epochs=1).fit(data)
+    with pytest.raises(ValueError, match="trained without item features"):
+        bare.unused_item_features({"genres": "A"})
