@@ -18,7 +18,6 @@ import errno
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 import traceback
@@ -38,7 +37,9 @@ from .supervisor import (
     Stopped,
     clean_up,
     ends_by_stop_signal,
+    make_temp_folder,
     single_server,
+    sweep_dead_folders,
     worker_supervisor,
 )
 
@@ -566,6 +567,9 @@ def serve(
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
     app = create_app(settings)
+    # A serve killed before its clean-up (SIGKILL, the out-of-memory killer) left its
+    # temporary folders; only those of serves no longer running go.
+    sweep_dead_folders()
     # SIGTERM and SIGINT raise Stopped (ends_by_stop_signal), so the clean-up below runs
     # (uvicorn re-raises the signal once it has shut down) and the retrain child is ended
     # rather than left training and publishing on its own.
@@ -631,11 +635,13 @@ def serve(
             # imported, and the app this process built (only to check the options) must
             # not leave its values there, where /metrics would show them as a live worker's
             # (the workers are spawned, so each imports it afresh).
+            # Named with this pid and held locked: should this process be killed before
+            # its clean-up, the next serve removes them (sweep_dead_folders).
             if not os.environ.get(MULTIPROC_ENV):
-                metrics_dir = tempfile.mkdtemp(prefix="latentrec-metrics-")
+                metrics_dir = make_temp_folder("metrics")
                 os.environ[MULTIPROC_ENV] = metrics_dir
             os.environ[SETTINGS_ENV] = settings.to_json()
-            failures_dir = tempfile.mkdtemp(prefix="latentrec-workers-")
+            failures_dir = make_temp_folder("workers")
             os.environ[WORKER_FAILURES_ENV] = failures_dir
             options = dict(
                 factory=True,
