@@ -9,7 +9,8 @@ factory that each worker process calls with the settings from the environment.
 SIGTERM or SIGINT stops it gracefully and then ends it by that same signal, whatever
 ``--workers``; how it stops, and the supervisor of the worker processes, are
 :mod:`latentrec.cli.supervisor`.  A worker that cannot build its app stops ``serve``
-with its one-line error (:func:`worker_app`).
+with its one-line error (:func:`worker_app`); a worker ends when ``serve`` dies, even
+killed outright (:func:`follow_supervisor`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def worker_app():
     """
     from ..service.app import app_from_env
 
+    follow_supervisor()
     try:
         return app_from_env()
     except Exception as err:
@@ -93,6 +95,30 @@ def worker_app():
                 f"Worker [{os.getpid()}] cannot start: {reason}"
             )
         raise SystemExit(STARTUP_FAILURE) from None
+
+
+def follow_supervisor() -> bool:
+    """In a worker process of ``serve --workers N`` (any process ``multiprocessing``
+    started): have the kernel end it (SIGTERM: a graceful stop) when the process that
+    started it dies, even by SIGKILL, which leaves that one no clean-up to run.
+    Whether it is set up: on Linux (``prctl(PR_SET_PDEATHSIG)``,
+    :func:`latentrec.service.schedule.follow_parent`), in such a child.
+
+    Before, the workers of a ``serve`` killed outright went on serving without it,
+    holding the port, so a ``serve`` started again in its place could not listen.
+
+    Example:
+        >>> follow_supervisor()  # not a worker: no parent to follow
+        False
+    """
+    import multiprocessing
+
+    from ..service.schedule import PARENT_ENV, follow_parent
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return False
+    return follow_parent({PARENT_ENV: str(parent.pid)})
 
 
 def page_url(host: str, port: int) -> str:
