@@ -248,3 +248,27 @@ def test_a_killed_serves_folders_go_at_the_next_start_and_a_running_ones_stay(
     finally:
         for proc in started:
             stop_group(proc)
+
+
+def test_sigquit_sigusr1_and_sigusr2_neither_stop_serve_nor_take_its_folders(tmp_path, model_files):
+    """With ``--workers N`` the signals ``serve`` gives no meaning to are the worker
+    supervisor's to ignore (uvicorn's): it goes on serving with its folders, which a
+    SIGTERM afterwards still removes.  SIGTTIN, sent last, is handled after them (the
+    supervisor takes its queue in order) and says so in the log."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    proc, log = start_in(tmp_path, "a", model_files["explicit"], temporary)
+    try:
+        folders = serve_folders(temporary, proc.pid)
+        assert len(folders) == 2
+        for signum in (signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTIN):
+            os.kill(proc.pid, signum)
+        wait_for(lambda: "Received SIGTTIN" in log.read_text(), STOP_BOUND_SECONDS, "SIGTTIN", log)
+        assert proc.poll() is None and answers(log)
+        assert serve_folders(temporary) == folders
+        os.killpg(proc.pid, signal.SIGTERM)
+        wait_all_gone(proc, STOP_BOUND_SECONDS, log)
+        assert proc.wait(5) == -signal.SIGTERM
+        assert os.listdir(temporary) == []
+    finally:
+        stop_group(proc)
