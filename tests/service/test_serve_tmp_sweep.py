@@ -125,6 +125,22 @@ def test_the_sweep_keeps_everything_but_a_dead_serves_folders(tmp_path):
         end(live)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux's /proc")
+def test_the_folders_of_a_serve_killed_but_not_yet_reaped_are_removed(tmp_path):
+    """A zombie (a killed serve its parent has not waited for) holds nothing any more:
+    taken for alive, its folders stayed as long as that parent did not reap it."""
+    zombie = sleeper()
+    try:
+        folder = tmp_path / f"latentrec-metrics-{zombie.pid}-abcd1234"
+        folder.mkdir()
+        os.kill(zombie.pid, signal.SIGKILL)
+        wait_for(lambda: not alive(zombie.pid), 30, "the zombie", tmp_path / "no.log")
+        assert Path(f"/proc/{zombie.pid}").exists()  # not reaped
+        assert sweep_dead_folders(tmp_path) == [str(folder)]
+    finally:
+        end(zombie)
+
+
 @pytest.mark.skipif(not hasattr(os, "chown") or os.geteuid() != 0, reason="needs root to chown")
 def test_another_users_folder_is_kept_even_when_its_serve_has_ended(tmp_path):
     import pwd

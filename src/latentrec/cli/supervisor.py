@@ -280,9 +280,9 @@ def release(folder: str) -> None:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists: another user's too (this one may not signal
-    it), and a zombie (ended, not yet reaped).  A number that cannot be a pid is taken
-    for alive: nothing is removed on a guess.
+    """Whether a process ``pid`` runs: another user's too (this one may not signal it),
+    but not a zombie (ended, its parent yet to reap it: it holds nothing any more).  A
+    number that cannot be a pid is taken for alive: nothing is removed on a guess.
 
     Example:
         >>> pid_alive(os.getpid())
@@ -292,9 +292,16 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError, ValueError):
+    except (OverflowError, ValueError):
         return True
-    return True
+    except PermissionError:
+        pass
+    # A serve killed under a parent that does not reap it (yet) is a zombie for so long.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return stat_file.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc here, or reaped just now: the next sweep sees
+        return True
 
 
 def locked_by_another(folder: str) -> bool:
