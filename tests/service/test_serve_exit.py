@@ -45,14 +45,15 @@ def hears_ctrl_c() -> None:
 
 
 def start_serve(
-    tmp_path: Path, model: Path, workers: int, *options: str
+    tmp_path: Path, model: Path, workers: int, *options: str, temporary: Path | None = None
 ) -> tuple[subprocess.Popen, Path]:
     """``latentrec serve --workers N`` on a free port, in a process group of its own (as
-    a terminal's foreground job or a service is), its temporary folder ``tmp_path/tmp``;
-    the process and its log."""
+    a terminal's foreground job or a service is), its temporary folder ``temporary``
+    (made: ``tmp_path/tmp``, by default); the process and its log."""
     log = tmp_path / "serve.log"
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
+    if temporary is None:
+        temporary = tmp_path / "tmp"
+        temporary.mkdir()
     command = [sys.executable, "-m", "latentrec.cli", "serve", "--model", str(model)]
     command += ["--store", str(tmp_path / "s.db"), "--host", "127.0.0.1", "--port", "0"]
     with open(log, "wb") as out:

@@ -9,7 +9,8 @@ factory that each worker process calls with the settings from the environment.
 SIGTERM or SIGINT stops it gracefully and then ends it by that same signal, whatever
 ``--workers``; how it stops, and the supervisor of the worker processes, are
 :mod:`latentrec.cli.supervisor`.  A worker that cannot build its app stops ``serve``
-with its one-line error (:func:`worker_app`).
+with its one-line error (:func:`worker_app`); a worker ends when ``serve`` dies, even
+killed outright (:func:`follow_supervisor`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import errno
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 import traceback
@@ -38,7 +38,9 @@ from .supervisor import (
     Stopped,
     clean_up,
     ends_by_stop_signal,
+    make_temp_folder,
     single_server,
+    sweep_dead_folders,
     worker_supervisor,
 )
 
@@ -75,6 +77,7 @@ def worker_app():
     """
     from ..service.app import app_from_env
 
+    follow_supervisor()
     try:
         return app_from_env()
     except Exception as err:
@@ -92,6 +95,30 @@ def worker_app():
                 f"Worker [{os.getpid()}] cannot start: {reason}"
             )
         raise SystemExit(STARTUP_FAILURE) from None
+
+
+def follow_supervisor() -> bool:
+    """In a worker process of ``serve --workers N`` (any process ``multiprocessing``
+    started): have the kernel end it (SIGTERM: a graceful stop) when the process that
+    started it dies, even by SIGKILL, which leaves that one no clean-up to run.
+    Whether it is set up: on Linux (``prctl(PR_SET_PDEATHSIG)``,
+    :func:`latentrec.service.schedule.follow_parent`), in such a child.
+
+    Before, the workers of a ``serve`` killed outright went on serving without it,
+    holding the port, so a ``serve`` started again in its place could not listen.
+
+    Example:
+        >>> follow_supervisor()  # not a worker: no parent to follow
+        False
+    """
+    import multiprocessing
+
+    from ..service.schedule import PARENT_ENV, follow_parent
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return False
+    return follow_parent({PARENT_ENV: str(parent.pid)})
 
 
 def page_url(host: str, port: int) -> str:
@@ -566,6 +593,9 @@ def serve(
 
     # Built here first: a bad model or store fails now, as one line, before any worker.
     app = create_app(settings)
+    # A serve killed before its clean-up (SIGKILL, the out-of-memory killer) left its
+    # temporary folders; only those of serves no longer running go.
+    sweep_dead_folders()
     # SIGTERM and SIGINT raise Stopped (ends_by_stop_signal), so the clean-up below runs
     # (uvicorn re-raises the signal once it has shut down) and the retrain child is ended
     # rather than left training and publishing on its own.
@@ -631,11 +661,13 @@ def serve(
             # imported, and the app this process built (only to check the options) must
             # not leave its values there, where /metrics would show them as a live worker's
             # (the workers are spawned, so each imports it afresh).
+            # Named with this pid and held locked: should this process be killed before
+            # its clean-up, the next serve removes them (sweep_dead_folders).
             if not os.environ.get(MULTIPROC_ENV):
-                metrics_dir = tempfile.mkdtemp(prefix="latentrec-metrics-")
+                metrics_dir = make_temp_folder("metrics")
                 os.environ[MULTIPROC_ENV] = metrics_dir
             os.environ[SETTINGS_ENV] = settings.to_json()
-            failures_dir = tempfile.mkdtemp(prefix="latentrec-workers-")
+            failures_dir = make_temp_folder("workers")
             os.environ[WORKER_FAILURES_ENV] = failures_dir
             options = dict(
                 factory=True,

@@ -9,21 +9,32 @@ stop in time (:func:`end_workers`, at once on a second signal), stops ``serve`` 
 worker that cannot start (its line read back by :func:`worker_failure`), replaces one
 that dies within a limit (:class:`RecentEvents`), and leaves nothing of an ended worker
 behind (:func:`forget_worker`).  :func:`clean_up` is ``serve``'s last step: the retrain
-schedule stopped (at once on a stop signal) and its temporary folders removed.
+schedule stopped (at once on a stop signal) and its temporary folders removed.  Those
+folders carry the pid of the ``serve`` that made them (:func:`make_temp_folder`), so the
+next ``serve`` removes those of one killed before its clean-up (:func:`sweep_dead_folders`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
 import os
+import re
 import shutil
 import signal
+import stat
 import sys
+import tempfile
 import time
 from collections import deque
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the pid in a folder's name alone keeps it
+    fcntl = None
 
 # The folder where a worker that cannot build its app writes why, in a file named by its
 # pid, for serve to say it as one worker does (the worker's output is only a log).
@@ -59,6 +70,14 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 # The signals that hurry serve's last clean-up (clean_up) rather than end it half-way.
 CLEAN_UP_SIGNALS = (*STOP_SIGNALS, signal.SIGHUP)
+
+# The temporary folders serve makes, latentrec-<kind>-<pid of that serve>-<random>: the
+# kinds are the workers' metrics files and the lines of workers that could not start.
+TEMP_KINDS = ("metrics", "workers")
+OWNED_FOLDER = re.compile(r"latentrec-(?:metrics|workers)-([1-9][0-9]{0,9})-[a-z0-9_]+")
+
+# The descriptors holding each folder make_temp_folder made locked, by its path.
+_HELD: dict[str, int] = {}
 
 # A worker that dies after it started (killed for memory, a crash) is replaced, but not
 # in a loop without end: when workers die more than DEATHS_PER_WORKER times per worker
@@ -210,8 +229,151 @@ def clean_up(schedule, folders, hurry: bool = False) -> None:
         for folder in folders:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
+                release(folder)
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def make_temp_folder(kind: str) -> str:
+    """A new temporary folder for ``serve`` (``kind``: one of :data:`TEMP_KINDS`), named
+    ``latentrec-KIND-PID-XXXXXXXX`` with this process's pid, and held locked
+    (``flock``) until :func:`clean_up` removes it: while this process lives, neither
+    its pid nor the lock lets :func:`sweep_dead_folders` take it.
+
+    Example:
+        >>> folder = make_temp_folder("metrics")
+        >>> os.path.basename(folder).startswith(f"latentrec-metrics-{os.getpid()}-")
+        True
+        >>> clean_up(None, [folder])
+        >>> os.path.exists(folder)
+        False
+    """
+    if kind not in TEMP_KINDS:
+        raise ValueError(f"no temporary folder of kind {kind!r}: one of {TEMP_KINDS}")
+    folder = tempfile.mkdtemp(prefix=f"latentrec-{kind}-{os.getpid()}-")
+    if fcntl is None:
+        return folder
+    try:
+        held = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return folder
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # a file system without flock: the pid in its name still keeps it
+        os.close(held)
+        return folder
+    _HELD[folder] = held
+    return folder
+
+
+def release(folder: str) -> None:
+    """Let go of the lock :func:`make_temp_folder` holds on ``folder`` (nothing when it
+    holds none).
+
+    Example:
+        >>> release("/no/such/folder")
+    """
+    held = _HELD.pop(folder, None)
+    if held is not None:
+        with contextlib.suppress(OSError):
+            os.close(held)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs: another user's too (this one may not signal it),
+    but not a zombie (ended, its parent yet to reap it: it holds nothing any more).  A
+    number that cannot be a pid is taken for alive: nothing is removed on a guess.
+
+    Example:
+        >>> pid_alive(os.getpid())
+        True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):
+        return True
+    except PermissionError:
+        pass
+    # A serve killed under a parent that does not reap it (yet) is a zombie for so long.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return stat_file.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc here, or reaped just now: the next sweep sees
+        return True
+
+
+def locked_by_another(folder: str) -> bool:
+    """Whether some process holds ``folder`` locked (:func:`make_temp_folder`); ``False``
+    where locks cannot be taken at all (the lock then says nothing).
+
+    Example:
+        >>> locked_by_another(tempfile.mkdtemp())
+        False
+    """
+    if fcntl is None:
+        return False
+    try:
+        probe = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:  # removed meanwhile, or not ours to open
+        return False
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        return err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    finally:
+        os.close(probe)  # the lock, if taken, goes with it
+    return False
+
+
+def sweep_dead_folders(where: str | os.PathLike | None = None) -> list[str]:
+    """Remove the temporary folders (:func:`make_temp_folder`) in ``where`` (default:
+    the temporary directory, ``TMPDIR``) that a ``serve`` no longer running left: those
+    of this user, whose pid is not a running process and which nobody holds locked.
+    The folders removed.
+
+    A ``serve`` killed (SIGKILL, the out-of-memory killer) cannot run its clean-up, and a
+    service restarted every day gathered one metrics and one workers folder per run,
+    each holding every worker's ``.db`` files.  Kept: a live ``serve``'s (its pid runs:
+    two on one machine; the lock covers one whose pid this process cannot see, in
+    another pid namespace sharing the folder), another user's, anything not a folder of
+    that name (a link, a file), and folders named before the pid was in the name
+    (``latentrec-metrics-XXXXXXXX``): nothing proves their ``serve`` has ended.  A dead
+    ``serve``'s pid taken by a new process keeps its folders until that one ends.
+
+    Example:
+        >>> where = tempfile.mkdtemp()
+        >>> os.mkdir(os.path.join(where, "latentrec-metrics-999999999-abc"))  # no such pid
+        >>> os.mkdir(os.path.join(where, f"latentrec-workers-{os.getpid()}-abc"))  # alive
+        >>> [os.path.basename(path) for path in sweep_dead_folders(where)]
+        ['latentrec-metrics-999999999-abc']
+        >>> os.listdir(where) == [f"latentrec-workers-{os.getpid()}-abc"]
+        True
+    """
+    where = os.fspath(tempfile.gettempdir() if where is None else where)
+    try:
+        entries = sorted(os.scandir(where), key=lambda entry: entry.name)
+    except OSError:  # no such folder, or not ours to read: nothing to sweep
+        return []
+    removed = []
+    for entry in entries:
+        named = OWNED_FOLDER.fullmatch(entry.name)
+        if named is None:
+            continue
+        try:
+            found = entry.stat(follow_symlinks=False)
+        except OSError:  # removed meanwhile
+            continue
+        mine = found.st_uid == os.getuid() if hasattr(os, "getuid") else True
+        if not stat.S_ISDIR(found.st_mode) or not mine:
+            continue
+        if pid_alive(int(named.group(1))) or locked_by_another(entry.path):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        if not os.path.lexists(entry.path):
+            removed.append(entry.path)
+    return removed
 
 
 def wait_exits(processes, deadline: float, interrupt=None) -> bool:
