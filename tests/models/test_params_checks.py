@@ -4,6 +4,8 @@ parameter and the range, from Python, from a model file and on the command line.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -19,6 +21,7 @@ from latentrec.models import (
     WARP,
     BiasedMF,
     Biases,
+    GradientDescentMF,
     HybridMF,
     ImplicitALS,
     ItemKNN,
@@ -177,3 +180,15 @@ def test_a_divergence_caused_by_another_hyperparameter_names_it(cls, params, nam
     with pytest.raises(FloatingPointError, match="diverged") as err:
         cls(n_factors=2, n_epochs=2, random_state=0, verbose=False, **params).fit(sweep_data())
     assert names in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_fit_diverging_past_float32_is_one_error_without_a_numpy_warning():
+    # GradientDescentMF's float64 factors overflowed float32 when stored: NumPy's
+    # "overflow encountered in cast" came before the divergence error (the command line
+    # printed it as a second line, "warning: overflow encountered in cast").
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FloatingPointError, match="init_std=1000.0 starts the factors"):
+            GradientDescentMF(n_factors=2, n_epochs=2, init_std=1000.0, random_state=0).fit(
+                sweep_data()
+            )

@@ -71,10 +71,14 @@ class FactorModel(FoldIn, Recommender):
 
     def _set_state(self, mu, user_bias, item_bias, user_factors, item_factors) -> None:
         self.global_mean_ = float(mu)
-        self.user_bias_ = np.ascontiguousarray(user_bias, dtype=np.float32)
-        self.item_bias_ = np.ascontiguousarray(item_bias, dtype=np.float32)
-        self.user_factors_ = np.ascontiguousarray(user_factors, dtype=np.float32)
-        self.item_factors_ = np.ascontiguousarray(item_factors, dtype=np.float32)
+        # A diverged fit's float64 values beyond float32 become infinities here, which
+        # _check_finite reports as a divergence: NumPy's own warning would come first, a
+        # second line before the one error (the command line printed both).
+        with np.errstate(over="ignore"):
+            self.user_bias_ = np.ascontiguousarray(user_bias, dtype=np.float32)
+            self.item_bias_ = np.ascontiguousarray(item_bias, dtype=np.float32)
+            self.user_factors_ = np.ascontiguousarray(user_factors, dtype=np.float32)
+            self.item_factors_ = np.ascontiguousarray(item_factors, dtype=np.float32)
         self._check_finite()
 
     def _check_finite(self, arrays: dict | None = None) -> None:
