@@ -61,6 +61,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..models.foldin import answer_range
 from ..store import Item, Rating, StoreError, open_store
+from ..store.records import RESERVED_FEATURES
 from . import schemas
 from .apidocs import install_api_docs
 from .batching import PipelineQueue
@@ -842,6 +843,13 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             check_text(genre, "genres")
         for name in body.features or ():
             check_text(name, "features")
+            if name in RESERVED_FEATURES:
+                # The store refuses it too, but as "row 0" of a batch the client never sent.
+                raise HTTPException(
+                    422,
+                    f"features: {name!r} is the title's own field, not a feature; "
+                    f'give it as "{name}"',
+                )
         item = Item(item_id, body.title, tuple(body.genres), body.features)
         store.add_items([item])
         facts.forget()
