@@ -602,6 +602,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             limit=n,
             offset=offset,
             popularity=popularity_of(served),
+            any_case=True,
         )
         return {
             "model_version": served.version,
@@ -850,8 +851,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
                     f"features: {name!r} is the title's own field, not a feature; "
                     f'give it as "{name}"',
                 )
-        item = Item(item_id, body.title, tuple(body.genres), body.features)
-        store.add_items([item])
+        store.add_items([Item(item_id, body.title, tuple(body.genres), body.features)])
+        # As stored: a genre differing only in case from the catalogue's is in its spelling.
+        item = store.get_item(item_id)
         facts.forget()
         served = holder.current
         unused = {}
