@@ -477,7 +477,9 @@ class RatingsStore:
         """Insert or replace catalogue entries; returns how many were written.
 
         A replaced item takes the new title, genres and features; its ``added_at`` stays
-        unless the new one gives it.
+        unless the new one gives it.  A genre differing from one of the catalogue's only
+        in case (or surrounding blanks) is written in the catalogue's spelling: genres
+        are one genre whatever their case.
 
         Example:
             >>> store = open_store(":memory:")
@@ -485,6 +487,9 @@ class RatingsStore:
             1
             >>> store.get_item("1").title
             'Toy Story'
+            >>> _ = store.add_items([Item("2", "Up", ("animation ",))])
+            >>> store.get_item("2").genres
+            ('Animation',)
         """
         checked = check_items(items_in)
         if not checked:
