@@ -61,6 +61,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..models.foldin import answer_range
 from ..store import Item, Rating, StoreError, open_store
+from ..store.records import RESERVED_FEATURES
 from . import schemas
 from .apidocs import install_api_docs
 from .batching import PipelineQueue
@@ -601,6 +602,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             limit=n,
             offset=offset,
             popularity=popularity_of(served),
+            any_case=True,
         )
         return {
             "model_version": served.version,
@@ -842,8 +844,16 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             check_text(genre, "genres")
         for name in body.features or ():
             check_text(name, "features")
-        item = Item(item_id, body.title, tuple(body.genres), body.features)
-        store.add_items([item])
+            if name in RESERVED_FEATURES:
+                # The store refuses it too, but as "row 0" of a batch the client never sent.
+                raise HTTPException(
+                    422,
+                    f"features: {name!r} is the title's own field, not a feature; "
+                    f'give it as "{name}"',
+                )
+        store.add_items([Item(item_id, body.title, tuple(body.genres), body.features)])
+        # As stored: a genre differing only in case from the catalogue's is in its spelling.
+        item = store.get_item(item_id)
         facts.forget()
         served = holder.current
         unused = {}

@@ -30,6 +30,7 @@ import numpy as np
 from .. import ModelFileError, load
 from ..models import FactorModel
 from ..pipeline import Pipeline
+from ..store.records import GENRE_SEP
 from .hardening import ERROR_LOGGER
 
 # A counter shared by every Served in the process: a user's cached vector names the one it
@@ -271,17 +272,44 @@ def model_id_of(served: Served, item_id: str):
     return value
 
 
-def feature_row(item, columns) -> dict:
-    """An item's side-table row for the model's feature columns (genres joined by ``|``).
+def feature_row(item, columns, sep: str = GENRE_SEP) -> dict:
+    """An item's side-table row for the model's feature columns, its genres joined by
+    ``sep`` (the separator the model's genres column was fitted with: see
+    :func:`genre_sep`).
+
+    The title and the genres are the item's own: a feature of the same name (which the
+    store refuses, but a catalogue row written by another program may hold) never
+    stands in for them.
 
     Example:
         >>> from latentrec.store import Item
         >>> feature_row(Item("1", "T", ("A", "B"), {"year": 1999.0}), ["genres", "year", "x"])
         {'genres': 'A|B', 'year': 1999.0, 'x': None}
+        >>> feature_row(Item("1", "T", ("A", "B"), {"genres": 1.0}), ["genres"], sep=",")
+        {'genres': 'A,B'}
     """
-    values = {"title": item.title, "genres": "|".join(item.genres) if item.genres else None}
-    values.update(item.features or {})
+    values = dict(item.features or {})
+    values["title"] = item.title
+    values["genres"] = sep.join(item.genres) if item.genres else None
     return {c: values.get(c) for c in columns}
+
+
+def genre_sep(spec: dict) -> str:
+    """The separator with which the model's ``genres`` column joins names (its
+    multi-label ``sep``); ``|`` (the catalogue's) where it has no such column, or reads
+    one value per title (a one-hot column: two names joined are one value it never saw).
+
+    Example:
+        >>> genre_sep({"columns": [{"column": "genres", "kind": "multilabel",
+        ...                         "values": ["A", "B"], "sep": ","}]})
+        ','
+        >>> genre_sep({"columns": [{"column": "genres", "kind": "onehot", "values": ["A"]}]})
+        '|'
+    """
+    for column in spec["columns"]:
+        if column["column"] == "genres" and column.get("kind") == "multilabel":
+            return column.get("sep", GENRE_SEP)
+    return GENRE_SEP
 
 
 @dataclass(frozen=True)
@@ -345,7 +373,7 @@ def feature_use(served: Served, item) -> FeatureUse:
     # What the title gives beyond the model's columns goes in too, so that the model
     # names it (the title is a column only when the model has it as one).
     given = (["genres"] if genres else []) + list(item.features or {})
-    row = feature_row(spelled, columns + [c for c in given if c not in columns])
+    row = feature_row(spelled, columns + [c for c in given if c not in columns], genre_sep(spec))
     gaps = model.unused_item_features(row)
     vector, bias = model.item_vector_from_features(row, warn=False)
 

@@ -6,11 +6,20 @@ LIKE patterns whose wildcards are escaped, so it behaves the same on SQLite and
 PostgreSQL and ``%`` or ``_`` in the search text are ordinary characters.  Titles that
 start with the search text come first, then those with a word that starts with it, then
 the other matches.
+
+A genre is one genre whatever its case: a name differing from one the catalogue has only
+in case (or surrounding blanks) is written in the catalogue's spelling, the genre filter
+(``any_case``) finds every spelling a store written before may hold, and the list of
+genres names each once (see :func:`catalogue_spellings`).  The match is Python's
+casefolding, done here, so it is the same on SQLite and PostgreSQL, and the filter still
+uses the index on the genre column (an ``IN`` over the spellings).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +27,15 @@ import sqlalchemy as sa
 
 from ..data import Interactions
 from ..data.genres import genre_label_lists
-from .records import GENRE_SEP, RESERVED_FEATURES, Item, StoreError, check_id, check_items
+from .records import (
+    GENRE_SEP,
+    RESERVED_FEATURES,
+    Item,
+    StoreError,
+    check_id,
+    check_items,
+    genre_key,
+)
 from .schema import item_genres, items
 from .writes import CHUNK, IN_CHUNK, bump_catalogue, insert
 
@@ -29,6 +46,11 @@ MAX_LIMIT = 10_000
 WORD_STARTS = (" ", "(", "-", "/", '"')
 
 REPLACED = ("title", "title_key", "id_key", "genres", "features")
+
+# PostgreSQL's transaction-level advisory lock that serialises catalogue writers, so that
+# two writers giving a new genre in two spellings at once do not both add theirs.  (The
+# bytes spell "lrgenres"; SQLite's writers are serialised already.)
+CATALOGUE_LOCK_KEY = 0x6C7267656E726573
 
 
 def item_params(item: Item, now: float) -> dict:
@@ -51,13 +73,109 @@ def item_params(item: Item, now: float) -> dict:
     }
 
 
+def pick_spelling(counts: dict[str, int]) -> str:
+    """The spelling a genre is shown and written in, of those a catalogue holds (with how
+    many items have each): the most used, then the first in code-point order.
+
+    Example:
+        >>> pick_spelling({"sci-fi": 1, "Sci-Fi": 40}), pick_spelling({"b": 2, "B": 2})
+        ('Sci-Fi', 'B')
+    """
+    return min(counts, key=lambda name: (-counts[name], name))
+
+
+def catalogue_spellings(conn: sa.Connection) -> dict[str, str]:
+    """Each genre of the catalogue by its :func:`~.records.genre_key`: the one spelling
+    it is shown and written in (:func:`pick_spelling`).
+
+    Since genres are matched ignoring case each has one spelling, but a store written
+    by an earlier version may hold several (``Sci-Fi`` and ``sci-fi``).
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("1", genres=("Sci-Fi",))])
+        >>> with store.db.read() as conn:
+        ...     catalogue_spellings(conn)
+        {'sci-fi': 'Sci-Fi'}
+    """
+    stmt = sa.select(item_genres.c.genre, sa.func.count()).group_by(item_genres.c.genre)
+    by_key: dict[str, dict[str, int]] = {}
+    for name, count in conn.execute(stmt):
+        by_key.setdefault(genre_key(name), {})[name] = int(count)
+    return {key: pick_spelling(counts) for key, counts in by_key.items()}
+
+
+def genre_spellings(conn: sa.Connection, genre: str) -> list[str]:
+    """Every spelling of ``genre`` (ignoring case) the catalogue holds, sorted; empty
+    when it has no such genre.
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("1", genres=("Sci-Fi",))])
+        >>> with store.db.read() as conn:
+        ...     genre_spellings(conn, "SCI-FI "), genre_spellings(conn, "Drama")
+        (['Sci-Fi'], [])
+    """
+    key = genre_key(genre)
+    names = conn.execute(sa.select(item_genres.c.genre).distinct()).scalars()
+    return sorted(name for name in names if genre_key(name) == key)
+
+
+def spelled(checked: Iterable[Item], spellings: dict[str, str]) -> list[Item]:
+    """``checked`` with each genre in the catalogue's spelling (``spellings``, by key,
+    from :func:`catalogue_spellings`); a genre new to the catalogue takes its first
+    spelling in the batch, which ``spellings`` then holds.  An item naming one genre in
+    two spellings has it once.
+
+    Example:
+        >>> spellings = {"sci-fi": "Sci-Fi"}
+        >>> items = spelled([Item("1", genres=("sci-fi", "war")), Item("2", genres=("WAR",))],
+        ...                 spellings)
+        >>> [i.genres for i in items], spellings["war"]
+        ([('Sci-Fi', 'war'), ('war',)], 'war')
+    """
+    out = []
+    for item in checked:
+        names = [spellings.setdefault(genre_key(g), g) for g in item.genres]
+        genres = tuple(dict.fromkeys(names))
+        out.append(item if genres == item.genres else replace(item, genres=genres))
+    return out
+
+
+def last_of_each(checked: Iterable[Item]) -> list[Item]:
+    """The last item of each id, in the order of their last places in ``checked`` (the
+    order in which their genres' spellings are taken).
+
+    Example:
+        >>> [i.title for i in last_of_each([Item("1", "a"), Item("2", "b"), Item("1", "c")])]
+        ['b', 'c']
+    """
+    latest: dict[str, Item] = {}
+    for item in checked:
+        latest.pop(item.item_id, None)
+        latest[item.item_id] = item
+    return list(latest.values())
+
+
+def lock_catalogue(conn: sa.Connection, dialect: str) -> None:
+    """Serialise catalogue writers (on PostgreSQL; SQLite's are already) until commit, so
+    that the spellings a writer reads are those every earlier writer left."""
+    if dialect == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CATALOGUE_LOCK_KEY)))
+
+
 def write_items(conn: sa.Connection, dialect: str, checked: list[Item], now: float) -> None:
     """Upsert checked items (the last of repeated ids wins) and replace their genre rows.
 
-    A replaced item keeps its ``added_at`` unless the new one gives it.  The catalogue's
-    change counter rises (see ``writes.bump_catalogue``).
+    A replaced item keeps its ``added_at`` unless the new one gives it.  Genres are
+    written in the catalogue's spelling (:func:`spelled`).  The catalogue's change
+    counter rises (see ``writes.bump_catalogue``).
     """
-    latest = {item.item_id: item for item in checked}
+    lock_catalogue(conn, dialect)
+    latest = spelled(last_of_each(checked), catalogue_spellings(conn))
+    latest = {item.item_id: item for item in latest}
     ids = sorted(latest)
     ins = insert(dialect, items)
     for given in (False, True):
@@ -86,9 +204,20 @@ def insert_missing_items(
     the ids inserted (sorted).  An entry already there is left as it is, whoever wrote
     it and whenever: the database decides (``ON CONFLICT DO NOTHING``), so writers doing
     this at once insert each id once between them and never overwrite one another.  The
-    catalogue's change counter rises only when something was inserted.
+    catalogue's change counter rises only when something was inserted.  Genres are
+    written in the catalogue's spelling (:func:`spelled`).
     """
-    latest = {item.item_id: item for item in checked}
+    lock_catalogue(conn, dialect)
+    given = last_of_each(checked)
+    held: set[str] = set()
+    for start in range(0, len(given), IN_CHUNK):
+        chunk = [item.item_id for item in given[start : start + IN_CHUNK]]
+        held.update(
+            conn.execute(sa.select(items.c.item_id).where(items.c.item_id.in_(chunk))).scalars()
+        )
+    # Only the entries written take part in choosing a new genre's spelling.
+    fresh = spelled([item for item in given if item.item_id not in held], catalogue_spellings(conn))
+    latest = {item.item_id: item for item in fresh}
     ids = sorted(latest)
     stmt = (
         insert(dialect, items)
@@ -138,7 +267,9 @@ def search_statement(
     dialect: str, search, genre, limit, offset, *, whole: bool = False
 ) -> sa.Select | None:
     """The SELECT of one search page; ``None`` when nothing can match (a NUL
-    character, which no stored text holds).
+    character, which no stored text holds).  ``genre``: one genre name, matched exactly,
+    or a list of names (the spellings of one genre, :func:`genre_spellings`), any of
+    which matches.
 
     Without ``search`` the order is by title then id.  With it, titles (ids, for an
     entry without one) that start with it come first, then those with a word starting
@@ -152,6 +283,14 @@ def search_statement(
         '50/%'
     """
     check_page(limit, offset)
+    if genre is not None and not isinstance(genre, str):
+        genre = list(genre)
+        if not genre or not all(isinstance(name, str) for name in genre):
+            raise StoreError(f"genre must be text or a non-empty list of names, got {genre!r}")
+        names = genre
+        genre = None
+    else:
+        names = None if genre is None else [genre]
     for name, value in (("search", search), ("genre", genre)):
         if value is not None and not isinstance(value, str):
             raise StoreError(f"{name} must be text, got {type(value).__name__}")
@@ -186,8 +325,8 @@ def search_statement(
                 items.c.id_key.contains(key, autoescape=True),
             )
         )
-    if genre is not None:
-        having = sa.select(item_genres.c.item_id).where(item_genres.c.genre == genre)
+    if names is not None:
+        having = sa.select(item_genres.c.item_id).where(item_genres.c.genre.in_(names))
         stmt = stmt.where(items.c.item_id.in_(having))
     return stmt
 

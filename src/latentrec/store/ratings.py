@@ -16,7 +16,14 @@ import sqlalchemy as sa
 
 from ..data import Interactions
 from .bulk import import_cells, read_interactions
-from .catalogue import insert_missing_items, item_from_row, search_statement, write_items
+from .catalogue import (
+    catalogue_spellings,
+    genre_spellings,
+    insert_missing_items,
+    item_from_row,
+    search_statement,
+    write_items,
+)
 from .engine import Database, WriteGate, is_memory, resolve_url
 from .fastread import SqliteReader
 from .group import GroupCommit
@@ -29,7 +36,7 @@ from .records import (
     check_items,
     check_ratings,
 )
-from .schema import item_genres, items, migrate, ratings, users
+from .schema import items, migrate, ratings, users
 from .watch import ChangeWatch
 from .writes import (
     CATALOGUE_COUNTER,
@@ -470,7 +477,9 @@ class RatingsStore:
         """Insert or replace catalogue entries; returns how many were written.
 
         A replaced item takes the new title, genres and features; its ``added_at`` stays
-        unless the new one gives it.
+        unless the new one gives it.  A genre differing from one of the catalogue's only
+        in case (or surrounding blanks) is written in the catalogue's spelling: genres
+        are one genre whatever their case.
 
         Example:
             >>> store = open_store(":memory:")
@@ -478,6 +487,9 @@ class RatingsStore:
             1
             >>> store.get_item("1").title
             'Toy Story'
+            >>> _ = store.add_items([Item("2", "Up", ("animation ",))])
+            >>> store.get_item("2").genres
+            ('Animation',)
         """
         checked = check_items(items_in)
         if not checked:
@@ -586,11 +598,15 @@ class RatingsStore:
         limit: int = 50,
         offset: int = 0,
         popularity=None,
+        *,
+        any_case: bool = False,
     ) -> list[Item]:
         """Catalogue entries whose title or id contains ``search`` (case-insensitive) and
-        which have the genre ``genre`` (exact name): those whose title starts with
-        ``search`` first, then those with a word starting with it, then the rest, each
-        group by title then id (by title then id without ``search``).
+        which have the genre ``genre`` (the exact name; with ``any_case``, any spelling
+        of it the catalogue holds: ``sci-fi`` finds ``Sci-Fi``, and a store written
+        before genres took the catalogue's spelling may hold both): those whose title
+        starts with ``search`` first, then those with a word starting with it, then the
+        rest, each group by title then id (by title then id without ``search``).
 
         ``popularity`` (a function of an item id giving how often it was rated) orders
         each group of a search most popular first, title then id breaking ties: every
@@ -611,10 +627,10 @@ class RatingsStore:
             >>> rated = {"1": 2, "5": 89}
             >>> [i.title for i in store.search_items("star", popularity=lambda i: rated.get(i, 0))]
             ['Stargate', 'Star Wars', 'Evening Star', 'Bastard']
-            >>> [i.item_id for i in store.search_items(genre="Sci-Fi")]
+            >>> [i.item_id for i in store.search_items(genre="sci-fi", any_case=True)]
             ['1']
         """
-        return self.search_page(search, genre, limit, offset, popularity)[0]
+        return self.search_page(search, genre, limit, offset, popularity, any_case=any_case)[0]
 
     def search_page(
         self,
@@ -623,6 +639,8 @@ class RatingsStore:
         limit: int = 50,
         offset: int = 0,
         popularity=None,
+        *,
+        any_case: bool = False,
     ) -> tuple[list[Item], int]:
         """:meth:`search_items`'s page and how many entries match in all (read together,
         so the count is the one the page was cut from).
@@ -644,7 +662,14 @@ class RatingsStore:
         stmt = search_statement(self.dialect, search, genre, limit, offset, whole=ranked)
         if stmt is None:
             return [], 0
-        with self.db.read(snapshot=not ranked) as conn:
+        any_case = any_case and genre is not None
+        with self.db.read(snapshot=not ranked or any_case) as conn:
+            if any_case:
+                # Every spelling of the genre, read in the page's snapshot.
+                genre = genre_spellings(conn, genre)
+                if not genre:
+                    return [], 0
+                stmt = search_statement(self.dialect, search, genre, limit, offset, whole=ranked)
             rows = conn.execute(stmt).all()
             if not ranked:
                 matching = search_statement(self.dialect, search, genre, 1, 0, whole=True)
@@ -657,17 +682,18 @@ class RatingsStore:
         return [item_from_row(row) for row in rows[offset : offset + limit]], len(rows)
 
     def genres(self) -> list[str]:
-        """Every genre of the catalogue, sorted.
+        """Every genre of the catalogue, sorted, each once in the spelling the catalogue
+        writes it in (genres differing only in case are one genre).
 
         Example:
             >>> store = open_store(":memory:")
             >>> _ = store.add_items([Item("1", "Heat", ("Crime", "Action"))])
-            >>> store.genres()
-            ['Action', 'Crime']
+            >>> _ = store.add_items([Item("2", "Ronin", ("crime",))])
+            >>> store.genres(), store.get_item("2").genres
+            (['Action', 'Crime'], ('Crime',))
         """
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(item_genres.c.genre).distinct()).scalars().all()
-        return sorted(rows)
+            return sorted(catalogue_spellings(conn).values())
 
     def item_first_seen(self) -> dict[str, float]:
         """When each item appeared: the earliest timestamp among its stored ratings and

@@ -293,26 +293,38 @@ def check_items(rows: Iterable) -> list[Item]:
     return out
 
 
-def check_genres(genres) -> tuple[str, ...]:
-    """Genres as a tuple of distinct non-empty names without ``|``, in the order given.
+def genre_key(genre: str) -> str:
+    """What makes two genre names one genre: the name stripped and casefolded (Python's
+    full Unicode folding, the same on every database: SQLite's ``lower()`` folds ASCII
+    only).
 
     Example:
-        >>> check_genres(["Drama", "Crime", "Drama"])
+        >>> genre_key(" Sci-Fi"), genre_key("STRASSE") == genre_key("Straße")
+        ('sci-fi', True)
+    """
+    return genre.strip().casefold()
+
+
+def check_genres(genres) -> tuple[str, ...]:
+    """Genres as a tuple of distinct non-empty names without ``|``, stripped, in the order
+    given; names differing only in case are one genre (the first spelling given).
+
+    Example:
+        >>> check_genres(["Drama", "Crime ", "drama"])
         ('Drama', 'Crime')
     """
     if genres is None:
         return ()
     if isinstance(genres, str):
         raise StoreError("must be a list of genre names, not one string")
-    out = []
+    out: dict[str, str] = {}
     for genre in genres:
         if not isinstance(genre, str) or not genre.strip():
             raise StoreError(f"holds {genre!r}; a genre is a non-empty name")
         if GENRE_SEP in genre or "\x00" in genre:
             raise StoreError(f"holds {genre!r}; a genre name cannot contain {GENRE_SEP!r}")
-        if genre not in out:
-            out.append(genre)
-    return tuple(out)
+        out.setdefault(genre_key(genre), genre.strip())
+    return tuple(out.values())
 
 
 def check_features(features) -> dict[str, float] | None:
