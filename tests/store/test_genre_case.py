@@ -3,7 +3,7 @@ used to keep each spelling as its own genre: an item written with ``sci-fi`` whe
 ``Sci-Fi`` existed was found by neither ``genre="sci-fi"`` nor ``genre="Sci-Fi"`` together
 with the others, and ``genres()`` listed both.  Now a genre differing from the
 catalogue's only in case (or surrounding blanks) is written in the catalogue's spelling,
-the filter with ``any_case`` finds every spelling (one a store written before may hold),
+the filter finds every spelling (one a store written before may hold),
 and ``genres()`` names each genre once."""
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from latentrec.store import Item
+from latentrec.store import Item, StoreError
 from latentrec.store.catalogue import write_items
 from latentrec.store.records import genre_key
 from latentrec.store.schema import item_genres, items
 
 
 def found(store, genre) -> list[str]:
-    return sorted(i.item_id for i in store.search_items(genre=genre, any_case=True))
+    return sorted(i.item_id for i in store.search_items(genre=genre))
 
 
 def test_a_genre_posted_in_another_case_joins_the_catalogues(store):
@@ -35,11 +35,23 @@ def test_a_genre_posted_in_another_case_joins_the_catalogues(store):
     assert found(store, "drama") == ["2", "3"]
     # Written in one spelling, the exact name finds them all too.
     assert [i.item_id for i in store.search_items(genre="Sci-Fi")] == ["1", "3"]
-    page, total = store.search_page("o", genre="SCI-fi", limit=1, any_case=True)
+    page, total = store.search_page("o", genre="SCI-fi", limit=1)
     assert [i.item_id for i in page] == ["1"] and total == 1  # "Two" is no Sci-Fi
-    page, total = store.search_page(genre="sci-fi", limit=1, offset=1, any_case=True)
+    page, total = store.search_page(genre="sci-fi", limit=1, offset=1)
     assert [i.item_id for i in page] == ["3"] and total == 2
     assert found(store, "Western") == []
+
+
+def test_the_library_filter_ignores_case_as_the_service_does(store):
+    """``search_items(genre="action")`` matched the exact name unless asked otherwise, so
+    a library user found nothing where the service listed every Action title."""
+    store.add_items([Item("1", "Heat", ("Action",)), Item("2", "Up", ("Animation",))])
+    assert [i.item_id for i in store.search_items(genre="action")] == ["1"]
+    page, total = store.search_page("h", genre=" ACTION ")
+    assert [i.item_id for i in page] == ["1"] and total == 1
+    assert store.search_page(genre="action", popularity=lambda i: 0)[1] == 1
+    with pytest.raises(StoreError, match="genre must be text, got list"):
+        store.search_items(genre=["Action"])
 
 
 def test_one_item_or_one_batch_naming_a_genre_twice_has_it_once(store):

@@ -602,7 +602,6 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             limit=n,
             offset=offset,
             popularity=popularity_of(served),
-            any_case=True,
         )
         return {
             "model_version": served.version,

@@ -9,8 +9,8 @@ the other matches.
 
 A genre is one genre whatever its case: a name differing from one the catalogue has only
 in case (or surrounding blanks) is written in the catalogue's spelling, the genre filter
-(``any_case``) finds every spelling a store written before may hold, and the list of
-genres names each once (see :func:`catalogue_spellings`).  The match is Python's
+finds every spelling a store written before may hold, and the list of genres names each
+once (see :func:`catalogue_spellings`).  The match is Python's
 casefolding, done here, so it is the same on SQLite and PostgreSQL, and the filter still
 uses the index on the genre column (an ``IN`` over the spellings).
 """
