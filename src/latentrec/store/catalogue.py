@@ -10,11 +10,13 @@ the other matches.
 A genre is one genre whatever its case or Unicode form: a name differing from one the
 catalogue has only in case, surrounding blanks or composed and decomposed accents
 (``É`` as one character or as ``E`` plus an accent; names are stored composed, NFC) is
-written in the catalogue's spelling, the genre filter finds every spelling a store
-written before may hold, and the list of genres names each once (see
-:func:`catalogue_spellings`).  The match (:func:`~.records.genre_key`) is done in
-Python, so it is the same on SQLite and PostgreSQL, and the filter still uses the index
-on the genre column (an ``IN`` over the spellings).
+written in the catalogue's spelling, and the list of genres names each once (see
+:func:`catalogue_spellings`).  A store written before kept every spelling it was given;
+opening it rewrites them in one (schema version 3, ``schema.one_spelling_per_genre_v3``),
+and the filter still finds every spelling the genre rows hold, however they got there.
+The match (:func:`~.records.genre_key`) is done in Python, so it is the same on SQLite
+and PostgreSQL, and the filter still uses the index on the genre column (an ``IN`` over
+the spellings).
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ def catalogue_spellings(conn: sa.Connection) -> dict[str, str]:
     """Each genre of the catalogue by its :func:`~.records.genre_key`: the one spelling
     it is shown and written in (:func:`pick_spelling`).
 
-    Since genres are matched ignoring case each has one spelling, but a store written
-    by an earlier version may hold several (``Sci-Fi`` and ``sci-fi``).  Names are
+    Since genres are matched ignoring case each has one spelling (an older store's are
+    made one on upgrade), but rows written past the store's writers may hold several
+    (``Sci-Fi`` and ``sci-fi``).  Names are
     counted in their stored form (:func:`~.records.genre_spelling`), so an ``É`` held
     decomposed counts as, and is shown as, the composed one.
 

@@ -796,7 +796,7 @@ def open_store(target) -> RatingsStore:
     Example:
         >>> with open_store(":memory:") as store:
         ...     store.dialect, store.schema_version
-        ('sqlite', 2)
+        ('sqlite', 3)
     """
     return RatingsStore(Database(resolve_url(target)))
 
