@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from latentrec.store import Rating, open_store
+from latentrec.store import Rating, StoreError, open_store
 from latentrec.store import schema as schema_module
 from latentrec.store.engine import Database, resolve_url
 from latentrec.store.schema import (
@@ -203,3 +203,15 @@ def test_random_version_2_catalogues_migrate_as_the_reference_says(store_url, se
             assert list(store.get_item(item_id).genres) == genres
         assert genre_rows(store) == sorted((i, g) for i, gs in want.items() for g in gs)
         assert store.genres() == sorted({g for gs in want.values() for g in gs})
+
+
+def test_genres_that_are_no_json_list_stop_the_upgrade_naming_the_item(store_url):
+    make_v2_store(store_url, [("1", ["Drama"], 1.0), ("2", ["Crime"], 2.0)])
+    db = Database(resolve_url(store_url))
+    try:
+        with db.write() as conn:  # a store edited by hand
+            conn.execute(sa.update(items).where(items.c.item_id == "2").values(genres="Crime"))
+    finally:
+        db.close()
+    with pytest.raises(StoreError, match="item '2': its stored genres 'Crime' are not a JSON"):
+        open_store(store_url)

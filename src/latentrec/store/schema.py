@@ -117,6 +117,30 @@ def add_erased_v2(conn: sa.Connection) -> None:
     conn.execute(sa.update(users).where(~rated.exists()).values(erased=users.c.version))
 
 
+def stored_genres(item_id: str, text: str) -> list[str]:
+    """An item's ``genres`` column read back: a JSON list of names; :class:`StoreError`
+    naming the item when it is anything else (a store edited by hand).
+
+    Example:
+        >>> stored_genres("7", '["Crime", "Action"]')
+        ['Crime', 'Action']
+        >>> try:
+        ...     stored_genres("7", "Crime|Action")
+        ... except StoreError as err:
+        ...     print(err)
+        item '7': its stored genres 'Crime|Action' are not a JSON list of names
+    """
+    try:
+        names = json.loads(text)
+    except (TypeError, ValueError):
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise StoreError(
+            f"item {item_id!r}: its stored genres {text!r} are not a JSON list of names"
+        )
+    return names
+
+
 def one_spelling_per_genre_v3(conn: sa.Connection) -> None:
     """Version 3: each genre in one spelling.  A store written before genres were one
     genre whatever their case and Unicode form may hold ``Sci-Fi`` beside ``sci-fi``, or a
@@ -147,7 +171,7 @@ def one_spelling_per_genre_v3(conn: sa.Connection) -> None:
         # still until commit (readers go on), so no spelling is written meanwhile.
         conn.execute(sa.text(f"LOCK TABLE {items.name}, {item_genres.name} IN EXCLUSIVE MODE"))
     stmt = sa.select(items.c.item_id, items.c.genres, items.c.added_at).order_by(items.c.item_id)
-    held = [(i, json.loads(genres), float(added)) for i, genres, added in conn.execute(stmt)]
+    held = [(i, stored_genres(i, genres), float(added)) for i, genres, added in conn.execute(stmt)]
     tally: dict[str, dict[str, list]] = {}  # key -> spelling -> [items, earliest added_at]
     for _, names, added in held:
         for spelling in {genre_spelling(name) for name in names}:
