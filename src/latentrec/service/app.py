@@ -61,7 +61,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..models.foldin import answer_range
 from ..store import Item, Rating, StoreError, open_store
-from ..store.records import RESERVED_FEATURES
+from ..store.records import RESERVED_FEATURES, genre_key
 from . import schemas
 from .apidocs import install_api_docs
 from .batching import PipelineQueue
@@ -602,7 +602,6 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             limit=n,
             offset=offset,
             popularity=popularity_of(served),
-            any_case=True,
         )
         return {
             "model_version": served.version,
@@ -1048,16 +1047,19 @@ def questions_for(served: Served, n: int) -> list[dict]:
 
 
 def known_genre(genre: str, genres: list[str]) -> str:
-    """The catalogue's spelling of ``genre``, matched case-insensitively; a 422 naming
-    the known genres when there is no such genre.
+    """The catalogue's spelling of ``genre``, matched as the store matches genres
+    (ignoring case and composed or decomposed accents); a 422 naming the known genres
+    when there is no such genre.
 
     Example:
         >>> known_genre("sci-fi", ["Drama", "Sci-Fi"])
         'Sci-Fi'
+        >>> known_genre("E\u0301be\u0300ne", ["\u00c9b\u00e8ne"]) == "\u00c9b\u00e8ne"
+        True
     """
-    folded = genre.strip().casefold()
+    folded = genre_key(genre)
     for name in genres:
-        if name.casefold() == folded:
+        if genre_key(name) == folded:
             return name
     known = ", ".join(genres) if genres else "none (the catalogue has no genres)"
     raise HTTPException(422, f"unknown genre {genre!r}; the catalogue's genres: {known}")

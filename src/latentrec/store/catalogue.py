@@ -7,12 +7,16 @@ PostgreSQL and ``%`` or ``_`` in the search text are ordinary characters.  Title
 start with the search text come first, then those with a word that starts with it, then
 the other matches.
 
-A genre is one genre whatever its case: a name differing from one the catalogue has only
-in case (or surrounding blanks) is written in the catalogue's spelling, the genre filter
-(``any_case``) finds every spelling a store written before may hold, and the list of
-genres names each once (see :func:`catalogue_spellings`).  The match is Python's
-casefolding, done here, so it is the same on SQLite and PostgreSQL, and the filter still
-uses the index on the genre column (an ``IN`` over the spellings).
+A genre is one genre whatever its case or Unicode form: a name differing from one the
+catalogue has only in case, surrounding blanks or composed and decomposed accents
+(``É`` as one character or as ``E`` plus an accent; names are stored composed, NFC) is
+written in the catalogue's spelling, and the list of genres names each once (see
+:func:`catalogue_spellings`).  A store written before kept every spelling it was given;
+opening it rewrites them in one (schema version 3, ``schema.one_spelling_per_genre_v3``),
+and the filter still finds every spelling the genre rows hold, however they got there.
+The match (:func:`~.records.genre_key`) is done in Python, so it is the same on SQLite
+and PostgreSQL, and the filter still uses the index on the genre column (an ``IN`` over
+the spellings).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from .records import (
     check_id,
     check_items,
     genre_key,
+    genre_spelling,
 )
 from .schema import item_genres, items
 from .writes import CHUNK, IN_CHUNK, bump_catalogue, insert
@@ -88,8 +93,11 @@ def catalogue_spellings(conn: sa.Connection) -> dict[str, str]:
     """Each genre of the catalogue by its :func:`~.records.genre_key`: the one spelling
     it is shown and written in (:func:`pick_spelling`).
 
-    Since genres are matched ignoring case each has one spelling, but a store written
-    by an earlier version may hold several (``Sci-Fi`` and ``sci-fi``).
+    Since genres are matched ignoring case each has one spelling (an older store's are
+    made one on upgrade), but rows written past the store's writers may hold several
+    (``Sci-Fi`` and ``sci-fi``).  Names are
+    counted in their stored form (:func:`~.records.genre_spelling`), so an ``É`` held
+    decomposed counts as, and is shown as, the composed one.
 
     Example:
         >>> from latentrec.store import open_store
@@ -102,7 +110,9 @@ def catalogue_spellings(conn: sa.Connection) -> dict[str, str]:
     stmt = sa.select(item_genres.c.genre, sa.func.count()).group_by(item_genres.c.genre)
     by_key: dict[str, dict[str, int]] = {}
     for name, count in conn.execute(stmt):
-        by_key.setdefault(genre_key(name), {})[name] = int(count)
+        held = by_key.setdefault(genre_key(name), {})
+        spelling = genre_spelling(name)
+        held[spelling] = held.get(spelling, 0) + int(count)
     return {key: pick_spelling(counts) for key, counts in by_key.items()}
 
 

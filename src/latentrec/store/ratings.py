@@ -598,15 +598,12 @@ class RatingsStore:
         limit: int = 50,
         offset: int = 0,
         popularity=None,
-        *,
-        any_case: bool = False,
     ) -> list[Item]:
         """Catalogue entries whose title or id contains ``search`` (case-insensitive) and
-        which have the genre ``genre`` (the exact name; with ``any_case``, any spelling
-        of it the catalogue holds: ``sci-fi`` finds ``Sci-Fi``, and a store written
-        before genres took the catalogue's spelling may hold both): those whose title
-        starts with ``search`` first, then those with a word starting with it, then the
-        rest, each group by title then id (by title then id without ``search``).
+        which have the genre ``genre`` (ignoring case and surrounding blanks: ``sci-fi``
+        finds every ``Sci-Fi`` title, in every spelling the catalogue holds): those whose
+        title starts with ``search`` first, then those with a word starting with it, then
+        the rest, each group by title then id (by title then id without ``search``).
 
         ``popularity`` (a function of an item id giving how often it was rated) orders
         each group of a search most popular first, title then id breaking ties: every
@@ -627,10 +624,10 @@ class RatingsStore:
             >>> rated = {"1": 2, "5": 89}
             >>> [i.title for i in store.search_items("star", popularity=lambda i: rated.get(i, 0))]
             ['Stargate', 'Star Wars', 'Evening Star', 'Bastard']
-            >>> [i.item_id for i in store.search_items(genre="sci-fi", any_case=True)]
+            >>> [i.item_id for i in store.search_items(genre="sci-fi")]
             ['1']
         """
-        return self.search_page(search, genre, limit, offset, popularity, any_case=any_case)[0]
+        return self.search_page(search, genre, limit, offset, popularity)[0]
 
     def search_page(
         self,
@@ -639,8 +636,6 @@ class RatingsStore:
         limit: int = 50,
         offset: int = 0,
         popularity=None,
-        *,
-        any_case: bool = False,
     ) -> tuple[list[Item], int]:
         """:meth:`search_items`'s page and how many entries match in all (read together,
         so the count is the one the page was cut from).
@@ -658,13 +653,14 @@ class RatingsStore:
             >>> store.search_page("star", limit=2, popularity=lambda i: 0)[1]
             3
         """
+        if genre is not None and not isinstance(genre, str):
+            raise StoreError(f"genre must be text, got {type(genre).__name__}")
         ranked = popularity is not None and bool(search)
         stmt = search_statement(self.dialect, search, genre, limit, offset, whole=ranked)
         if stmt is None:
             return [], 0
-        any_case = any_case and genre is not None
-        with self.db.read(snapshot=not ranked or any_case) as conn:
-            if any_case:
+        with self.db.read(snapshot=not ranked or genre is not None) as conn:
+            if genre is not None:
                 # Every spelling of the genre, read in the page's snapshot.
                 genre = genre_spellings(conn, genre)
                 if not genre:
@@ -800,7 +796,7 @@ def open_store(target) -> RatingsStore:
     Example:
         >>> with open_store(":memory:") as store:
         ...     store.dialect, store.schema_version
-        ('sqlite', 2)
+        ('sqlite', 3)
     """
     return RatingsStore(Database(resolve_url(target)))
 

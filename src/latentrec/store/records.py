@@ -8,6 +8,7 @@ runs over the whole batch before anything is written, so a bad row writes nothin
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -293,21 +294,40 @@ def check_items(rows: Iterable) -> list[Item]:
     return out
 
 
+def genre_spelling(genre: str) -> str:
+    """The form a genre name is stored in: stripped, in Unicode's composed form (NFC), so
+    that an ``É`` typed as one character and one typed as ``E`` plus an accent are one
+    spelling.
+
+    Example:
+        >>> genre_spelling(" E\u0301be\u0300ne") == "\u00c9b\u00e8ne"
+        True
+    """
+    return unicodedata.normalize("NFC", genre.strip())
+
+
 def genre_key(genre: str) -> str:
-    """What makes two genre names one genre: the name stripped and casefolded (Python's
-    full Unicode folding, the same on every database: SQLite's ``lower()`` folds ASCII
-    only).
+    """What makes two genre names one genre: Unicode's canonical caseless match of the
+    stripped names (decomposed, casefolded, composed again), done in Python, the same on
+    every database: SQLite's ``lower()`` folds ASCII only, and neither database treats a
+    composed ``É`` and ``E`` plus an accent as one text.
 
     Example:
         >>> genre_key(" Sci-Fi"), genre_key("STRASSE") == genre_key("Straße")
         ('sci-fi', True)
+        >>> genre_key("\u00c9b\u00e8ne") == genre_key("e\u0301be\u0300ne")
+        True
     """
-    return genre.strip().casefold()
+    # Decomposed first, as Unicode's definition has it: folding a composed text can
+    # differ from folding its decomposed form (Greek with U+0345 before another accent).
+    folded = unicodedata.normalize("NFD", genre.strip()).casefold()
+    return unicodedata.normalize("NFC", folded)
 
 
 def check_genres(genres) -> tuple[str, ...]:
-    """Genres as a tuple of distinct non-empty names without ``|``, stripped, in the order
-    given; names differing only in case are one genre (the first spelling given).
+    """Genres as a tuple of distinct non-empty names without ``|``, in the order given,
+    each in its stored form (:func:`genre_spelling`); names that are one genre
+    (:func:`genre_key`) are kept once, in the first spelling given.
 
     Example:
         >>> check_genres(["Drama", "Crime ", "drama"])
@@ -323,7 +343,7 @@ def check_genres(genres) -> tuple[str, ...]:
             raise StoreError(f"holds {genre!r}; a genre is a non-empty name")
         if GENRE_SEP in genre or "\x00" in genre:
             raise StoreError(f"holds {genre!r}; a genre name cannot contain {GENRE_SEP!r}")
-        out.setdefault(genre_key(genre), genre.strip())
+        out.setdefault(genre_key(genre), genre_spelling(genre))
     return tuple(out.values())
 
 

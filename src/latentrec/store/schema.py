@@ -8,11 +8,13 @@ carry an ``lr_`` prefix so the store can share a PostgreSQL database with other 
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
-from .records import StoreError
+from .records import StoreError, genre_key, genre_spelling
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Any constant works: PostgreSQL's advisory locks are keyed by one bigint per database.
 # (The bytes spell "latentrc".)
@@ -115,7 +117,104 @@ def add_erased_v2(conn: sa.Connection) -> None:
     conn.execute(sa.update(users).where(~rated.exists()).values(erased=users.c.version))
 
 
-MIGRATIONS = {1: create_v1, 2: add_erased_v2}
+def stored_genres(item_id: str, text: str) -> list[str]:
+    """An item's ``genres`` column read back: a JSON list of names; :class:`StoreError`
+    naming the item when it is anything else (a store edited by hand).
+
+    Example:
+        >>> stored_genres("7", '["Crime", "Action"]')
+        ['Crime', 'Action']
+        >>> try:
+        ...     stored_genres("7", "Crime|Action")
+        ... except StoreError as err:
+        ...     print(err)
+        item '7': its stored genres 'Crime|Action' are not a JSON list of names
+    """
+    try:
+        names = json.loads(text)
+    except (TypeError, ValueError):
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise StoreError(
+            f"item {item_id!r}: its stored genres {text!r} are not a JSON list of names"
+        )
+    return names
+
+
+def one_spelling_per_genre_v3(conn: sa.Connection) -> None:
+    """Version 3: each genre in one spelling.  A store written before genres were one
+    genre whatever their case and Unicode form may hold ``Sci-Fi`` beside ``sci-fi``, or a
+    composed ``Ébène`` beside a decomposed one, which training (``interactions()``),
+    calibration and anything else reading items' genres counted as two genres.
+
+    Every genre is rewritten in one spelling, stored form (stripped, NFC): the one most
+    items have; on a tie, the one of the earliest added item, then code-point order.  An
+    item naming one genre in two spellings keeps it once, where it first stood.  Items'
+    ``genres`` and their genre rows are both rewritten, and the catalogue's change
+    counter rises when anything changed, so that workers' copies of the catalogue are
+    read again.  On a store already in one spelling it changes nothing.
+
+    Example:
+        >>> from latentrec.store import Item, open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("1", genres=("Sci-Fi",)), Item("2")])
+        >>> with store.db.write() as conn:  # as an earlier version let it be written
+        ...     two = items.c.item_id == "2"
+        ...     _ = conn.execute(sa.update(items).where(two).values(genres='["sci-fi"]'))
+        ...     _ = conn.execute(sa.insert(item_genres).values(item_id="2", genre="sci-fi"))
+        ...     one_spelling_per_genre_v3(conn)
+        >>> store.get_item("2").genres  # one item each, added together: code-point order
+        ('Sci-Fi',)
+    """
+    if conn.dialect.name == "postgresql":
+        # Writers of an earlier version take no catalogue lock: keep the two tables
+        # still until commit (readers go on), so no spelling is written meanwhile.
+        conn.execute(sa.text(f"LOCK TABLE {items.name}, {item_genres.name} IN EXCLUSIVE MODE"))
+    stmt = sa.select(items.c.item_id, items.c.genres, items.c.added_at).order_by(items.c.item_id)
+    held = [(i, stored_genres(i, genres), float(added)) for i, genres, added in conn.execute(stmt)]
+    tally: dict[str, dict[str, list]] = {}  # key -> spelling -> [items, earliest added_at]
+    for _, names, added in held:
+        for spelling in {genre_spelling(name) for name in names}:
+            seen = tally.setdefault(genre_key(spelling), {}).setdefault(spelling, [0, added])
+            seen[0] += 1
+            seen[1] = min(seen[1], added)
+    chosen = {
+        key: min(found, key=lambda s, found=found: (-found[s][0], found[s][1], s))
+        for key, found in tally.items()
+    }
+    rows: dict[str, set[str]] = {}
+    for item_id, genre in conn.execute(sa.select(item_genres.c.item_id, item_genres.c.genre)):
+        rows.setdefault(item_id, set()).add(genre)
+    relisted, regenred = [], {}
+    for item_id, names, _ in held:
+        wanted = list(dict.fromkeys(chosen[genre_key(name)] for name in names))
+        if wanted != names:
+            relisted.append({"b_id": item_id, "b_genres": json.dumps(wanted, ensure_ascii=False)})
+        if rows.get(item_id, set()) != set(wanted):
+            regenred[item_id] = wanted
+    relist = (
+        sa.update(items)
+        .where(items.c.item_id == sa.bindparam("b_id"))
+        .values(genres=sa.bindparam("b_genres"))
+    )
+    for start in range(0, len(relisted), 5_000):
+        conn.execute(relist, relisted[start : start + 5_000])
+    ids = sorted(regenred)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        conn.execute(sa.delete(item_genres).where(item_genres.c.item_id.in_(chunk)))
+    new_rows = [{"item_id": i, "genre": g} for i in ids for g in regenred[i]]
+    for start in range(0, len(new_rows), 5_000):
+        conn.execute(sa.insert(item_genres), new_rows[start : start + 5_000])
+    if relisted or regenred:
+        # The counter writes.bump_catalogue raises (not imported: writes imports this).
+        name = counters.c.name == "catalogue"
+        raised = conn.execute(sa.update(counters).where(name).values(value=counters.c.value + 1))
+        if not raised.rowcount:
+            conn.execute(sa.insert(counters).values(name="catalogue", value=1))
+
+
+MIGRATIONS = {1: create_v1, 2: add_erased_v2, 3: one_spelling_per_genre_v3}
 
 
 def stored_version(conn: sa.Connection) -> int:
@@ -127,7 +226,7 @@ def stored_version(conn: sa.Connection) -> int:
         ...     before = stored_version(conn)
         ...     after = migrate(conn, "sqlite")
         >>> before, after, SCHEMA_VERSION
-        (0, 2, 2)
+        (0, 3, 3)
     """
     if not sa.inspect(conn).has_table(schema_table.name):
         return 0
