@@ -1,11 +1,13 @@
 """The item catalogue in the store: writing items and their genre rows, reading them back,
 the search statement, and the conversions to and from an ``Interactions`` side table.
 
-Search matches casefolded copies of the title and id (``title_key``, ``id_key``) with
-LIKE patterns whose wildcards are escaped, so it behaves the same on SQLite and
-PostgreSQL and ``%`` or ``_`` in the search text are ordinary characters.  Titles that
-start with the search text come first, then those with a word that starts with it, then
-the other matches.
+Search matches copies of the title and id folded by :func:`~.records.search_key`
+(``title_key``, ``id_key``: ignoring case, how an accent was typed and the accent
+itself, so ``amelie`` and an ``Amélie`` typed either way find ``Amélie``) with LIKE
+patterns whose wildcards are escaped, so it behaves the same on SQLite and PostgreSQL
+and ``%`` or ``_`` in the search text are ordinary characters.  Titles and ids are
+stored as given; only the keys are folded.  Titles that start with the search text come
+first, then those with a word that starts with it, then the other matches.
 
 A genre is one genre whatever its case or Unicode form: a name differing from one the
 catalogue has only in case, surrounding blanks or composed and decomposed accents
@@ -40,6 +42,7 @@ from .records import (
     check_items,
     genre_key,
     genre_spelling,
+    search_key,
 )
 from .schema import item_genres, items
 from .writes import CHUNK, IN_CHUNK, bump_catalogue, insert
@@ -59,17 +62,19 @@ CATALOGUE_LOCK_KEY = 0x6C7267656E726573
 
 
 def item_params(item: Item, now: float) -> dict:
-    """The column values of one checked item.
+    """The column values of one checked item: its title and id as given, and their
+    search keys (:func:`~.records.search_key`).
 
     Example:
-        >>> item_params(Item("7", "Heat", ("Crime",)), now=1.0)["title_key"]
-        'heat'
+        >>> params = item_params(Item("7", "Am\u00e9lie", ("Drama",)), now=1.0)
+        >>> params["title"], params["title_key"]
+        ('Amélie', 'amelie')
     """
     return {
         "item_id": item.item_id,
         "title": item.title,
-        "title_key": None if item.title is None else item.title.casefold(),
-        "id_key": item.item_id.casefold(),
+        "title_key": None if item.title is None else search_key(item.title),
+        "id_key": search_key(item.item_id),
         "genres": json.dumps(list(item.genres), ensure_ascii=False),
         "features": None
         if item.features is None
@@ -281,9 +286,12 @@ def search_statement(
     or a list of names (the spellings of one genre, :func:`genre_spellings`), any of
     which matches.
 
-    Without ``search`` the order is by title then id.  With it, titles (ids, for an
-    entry without one) that start with it come first, then those with a word starting
-    with it, then any other match (in the title or the id), each group by title then id.
+    ``search`` matches ignoring case, how an accent was typed and the accent itself
+    (:func:`~.records.search_key` of the text, the title and the id).  Without it the
+    order is by title then id (the title's key: ``Émile`` among the E's).  With it,
+    titles (ids, for an entry without one) that start with it come first, then those
+    with a word starting with it, then any other match (in the title or the id), each
+    group by title then id.
     ``whole``: every match, not one page, with its group (0, 1, 2) as the column
     ``match_group`` (for a caller that orders each group otherwise).
 
@@ -313,7 +321,7 @@ def search_statement(
         title_order, id_order = title_order.collate("C"), id_order.collate("C")
     order = [title_order, id_order]
     if search:
-        key = search.casefold()
+        key = search_key(search)
         # For a search box: "Star Wars" before "Evening Star" before "Bastard Out of
         # Carolina" for "star".  Within a group the store orders by title: counting each
         # match's ratings would scan lr_ratings (no index by item), so a caller that

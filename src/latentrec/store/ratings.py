@@ -599,7 +599,9 @@ class RatingsStore:
         offset: int = 0,
         popularity=None,
     ) -> list[Item]:
-        """Catalogue entries whose title or id contains ``search`` (case-insensitive) and
+        """Catalogue entries whose title or id contains ``search``, ignoring case, how an
+        accent was typed and the accent itself (``amelie`` and an ``Amélie`` typed with
+        ``e`` plus an accent find ``Amélie``; :func:`~.records.search_key`), and
         which have the genre ``genre`` (ignoring case and surrounding blanks: ``sci-fi``
         finds every ``Sci-Fi`` title, in every spelling the catalogue holds): those whose
         title starts with ``search`` first, then those with a word starting with it, then
@@ -626,6 +628,9 @@ class RatingsStore:
             ['Stargate', 'Star Wars', 'Evening Star', 'Bastard']
             >>> [i.item_id for i in store.search_items(genre="sci-fi")]
             ['1']
+            >>> _ = store.add_items([Item("6", "Am\u00e9lie")])
+            >>> [i.title for i in store.search_items("amelie")]
+            ['Amélie']
         """
         return self.search_page(search, genre, limit, offset, popularity)[0]
 

@@ -12,7 +12,7 @@ import json
 
 import sqlalchemy as sa
 
-from .records import StoreError, genre_key, genre_spelling
+from .records import StoreError, genre_key, genre_spelling, search_key
 
 SCHEMA_VERSION = 3
 
@@ -67,8 +67,10 @@ users = sa.Table(
     sa.Column("erased", sa.BigInteger, nullable=True),
 )
 
-# The catalogue.  ``title_key`` / ``id_key`` are the casefolded title and id that search
-# matches against, the same way on every database.  Genres and features are JSON text.
+# The catalogue.  ``title_key`` / ``id_key`` are the title and id that search matches
+# against (records.search_key: ignoring case, how an accent was typed and the accent;
+# casefolded only before version 3), the same way on every database.  Genres and
+# features are JSON text.
 items = sa.Table(
     "lr_items",
     metadata,
@@ -214,7 +216,68 @@ def one_spelling_per_genre_v3(conn: sa.Connection) -> None:
             conn.execute(sa.insert(counters).values(name="catalogue", value=1))
 
 
-MIGRATIONS = {1: create_v1, 2: add_erased_v2, 3: one_spelling_per_genre_v3}
+def search_keys_v3(conn: sa.Connection) -> int:
+    """Version 3 too: each item's search keys (``title_key``, ``id_key``) made again by
+    :func:`~.records.search_key`.  Before, they were the casefolded title and id as
+    given, so a title stored with a composed ``é`` was not found by a search typed with
+    ``e`` plus an accent (a macOS keyboard, some web forms), nor the other way round,
+    nor by ``amelie``.  Titles and ids themselves are left as they are (a rating refers
+    to an id).  Only the rows whose keys differ are written; the number written is
+    returned.  The catalogue's change counter stays: no copy of the catalogue a worker
+    keeps holds the keys (search reads the table).
+
+    Example:
+        >>> from latentrec.store import Item, open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("1", "Am\u00e9lie"), Item("2", "Heat")])
+        >>> with store.db.write() as conn:  # as an earlier version wrote it
+        ...     one = items.c.item_id == "1"
+        ...     _ = conn.execute(sa.update(items).where(one).values(title_key="am\u00e9lie"))
+        ...     search_keys_v3(conn)
+        1
+        >>> [i.item_id for i in store.search_items("Ame\u0301lie")]
+        ['1']
+    """
+    if conn.dialect.name == "postgresql":
+        # As in one_spelling_per_genre_v3 (a no-op when it already holds the lock):
+        # a writer of an earlier version would write a casefolded key meanwhile.
+        conn.execute(sa.text(f"LOCK TABLE {items.name}, {item_genres.name} IN EXCLUSIVE MODE"))
+    stmt = sa.select(items.c.item_id, items.c.title, items.c.title_key, items.c.id_key)
+    rekeyed = []
+    for item_id, title, title_key, id_key in conn.execute(stmt.order_by(items.c.item_id)):
+        want = (None if title is None else search_key(title), search_key(item_id))
+        if (title_key, id_key) != want:
+            rekeyed.append({"b_id": item_id, "b_title_key": want[0], "b_id_key": want[1]})
+    rekey = (
+        sa.update(items)
+        .where(items.c.item_id == sa.bindparam("b_id"))
+        .values(title_key=sa.bindparam("b_title_key"), id_key=sa.bindparam("b_id_key"))
+    )
+    for start in range(0, len(rekeyed), 5_000):
+        conn.execute(rekey, rekeyed[start : start + 5_000])
+    return len(rekeyed)
+
+
+def upgrade_v3(conn: sa.Connection) -> None:
+    """Version 3: each genre in one spelling (:func:`one_spelling_per_genre_v3`) and
+    search keys that ignore how an accent was typed (:func:`search_keys_v3`), in the
+    one transaction that records the version.
+
+    Example:
+        >>> from latentrec.store import Item, open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("1", "Am\u00e9lie", ("Drama",))])
+        >>> with store.db.write() as conn:
+        ...     upgrade_v3(conn)  # a store at version 3 already: nothing to change
+        >>> item = store.search_items("amelie")[0]
+        >>> item.title, item.genres
+        ('Amélie', ('Drama',))
+    """
+    one_spelling_per_genre_v3(conn)
+    search_keys_v3(conn)
+
+
+MIGRATIONS = {1: create_v1, 2: add_erased_v2, 3: upgrade_v3}
 
 
 def stored_version(conn: sa.Connection) -> int:
