@@ -30,7 +30,7 @@ import numpy as np
 from .. import ModelFileError, load
 from ..models import FactorModel
 from ..pipeline import Pipeline
-from ..store.records import GENRE_SEP
+from ..store.records import GENRE_SEP, genre_key
 from .hardening import ERROR_LOGGER
 
 # A counter shared by every Served in the process: a user's cached vector names the one it
@@ -400,21 +400,27 @@ def feature_use(served: Served, item) -> FeatureUse:
 
 def model_genre(spec: dict, genre: str) -> str:
     """``genre`` as the model's item features spell it: itself when the model has it or
-    nothing like it, else the one genre it has that differs only in case.
+    nothing like it, else the one genre it has that is the same genre for the catalogue
+    (:func:`~latentrec.store.records.genre_key`: differing only in case, surrounding
+    blanks or how an accent was typed; the store keeps a genre composed, a model trained
+    on a file may have it decomposed).
 
     Example:
         >>> spec = {"columns": [{"column": "genres", "kind": "multilabel",
-        ...                      "values": ["Drama", "Sci-Fi"], "sep": "|"}]}
+        ...                      "values": ["Drama", "Sci-Fi", "E\u0301be\u0300ne"],
+        ...                      "sep": "|"}]}
         >>> model_genre(spec, "sci-fi"), model_genre(spec, "Drama"), model_genre(spec, "Space")
         ('Sci-Fi', 'Drama', 'Space')
+        >>> model_genre(spec, "\u00c9b\u00e8ne") == "E\u0301be\u0300ne"
+        True
     """
     known = next(
         (c["values"] for c in spec["columns"] if c["column"] == "genres" and "values" in c), []
     )
     if genre in known:
         return genre
-    folded = genre.strip().casefold()
-    alike = [v for v in known if v.casefold() == folded]
+    folded = genre_key(genre)
+    alike = [v for v in known if genre_key(str(v)) == folded]
     # Two spellings the model tells apart: no telling which one is meant.
     return alike[0] if len(alike) == 1 else genre
 
