@@ -76,8 +76,11 @@ CLEAN_UP_SIGNALS = (*STOP_SIGNALS, signal.SIGHUP)
 TEMP_KINDS = ("metrics", "workers")
 OWNED_FOLDER = re.compile(r"latentrec-(?:metrics|workers)-([1-9][0-9]{0,9})-[a-z0-9_]+")
 
-# The descriptors holding each folder make_temp_folder made locked, by its path.
+# The descriptors holding serve's folders locked (make_temp_folder), by path.
 _HELD: dict[str, int] = {}
+
+# The folders make_temp_folder made in this process, by path: their (device, inode).
+_MADE: dict[str, tuple[int, int]] = {}
 
 # A worker that dies after it started (killed for memory, a crash) is replaced, but not
 # in a loop without end: when workers die more than DEATHS_PER_WORKER times per worker
@@ -237,8 +240,8 @@ def clean_up(schedule, folders, hurry: bool = False) -> None:
 def make_temp_folder(kind: str) -> str:
     """A new temporary folder for ``serve`` (``kind``: one of :data:`TEMP_KINDS`), named
     ``latentrec-KIND-PID-XXXXXXXX`` with this process's pid, and held locked
-    (``flock``) until :func:`clean_up` removes it: while this process lives, neither
-    its pid nor the lock lets :func:`sweep_dead_folders` take it.
+    (:func:`hold_folder`) until :func:`clean_up` removes it: while this process lives,
+    neither its pid nor the lock lets :func:`sweep_dead_folders` take it.
 
     Example:
         >>> folder = make_temp_folder("metrics")
@@ -251,28 +254,51 @@ def make_temp_folder(kind: str) -> str:
     if kind not in TEMP_KINDS:
         raise ValueError(f"no temporary folder of kind {kind!r}: one of {TEMP_KINDS}")
     folder = tempfile.mkdtemp(prefix=f"latentrec-{kind}-{os.getpid()}-")
-    if fcntl is None:
-        return folder
-    try:
-        held = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return folder
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # a file system without flock: the pid in its name still keeps it
-        os.close(held)
-        return folder
-    _HELD[folder] = held
+    made = os.stat(folder)
+    _MADE[folder] = (made.st_dev, made.st_ino)
+    hold_folder(folder)
     return folder
 
 
+def hold_folder(folder: str) -> bool:
+    """Hold ``folder`` locked (a shared ``flock``) until :func:`release` or the end of
+    this process, so that :func:`sweep_dead_folders` leaves it; whether it is held (not
+    where the file system takes no lock).
+
+    A shared lock: more than one process may hold a folder so.
+
+    Example:
+        >>> folder = tempfile.mkdtemp()
+        >>> hold_folder(folder), locked_by_another(folder)
+        (True, True)
+        >>> release(folder); locked_by_another(folder)
+        False
+    """
+    if fcntl is None:
+        return False
+    if folder in _HELD:
+        return True
+    try:
+        held = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(held, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # a file system without flock: the pid in its name still keeps it
+        os.close(held)
+        return False
+    _HELD[folder] = held
+    return True
+
+
 def release(folder: str) -> None:
-    """Let go of the lock :func:`make_temp_folder` holds on ``folder`` (nothing when it
-    holds none).
+    """Let go of the lock this process holds on ``folder`` (nothing when it holds none),
+    and forget that it made it.
 
     Example:
         >>> release("/no/such/folder")
     """
+    _MADE.pop(folder, None)
     held = _HELD.pop(folder, None)
     if held is not None:
         with contextlib.suppress(OSError):
@@ -340,15 +366,17 @@ def sweep_dead_folders(where: str | os.PathLike | None = None) -> list[str]:
     another pid namespace sharing the folder), another user's, anything not a folder of
     that name (a link, a file), and folders named before the pid was in the name
     (``latentrec-metrics-XXXXXXXX``): nothing proves their ``serve`` has ended.  A dead
-    ``serve``'s pid taken by a new process keeps its folders until that one ends.
+    ``serve``'s pid taken by a new process keeps its folders until that one ends, unless
+    that process is this one (a ``serve`` that has the pid of the one before it, as pid 1
+    of a restarted container has): it knows the folders it made.
 
     Example:
         >>> where = tempfile.mkdtemp()
         >>> os.mkdir(os.path.join(where, "latentrec-metrics-999999999-abc"))  # no such pid
-        >>> os.mkdir(os.path.join(where, f"latentrec-workers-{os.getpid()}-abc"))  # alive
+        >>> os.mkdir(os.path.join(where, f"latentrec-workers-{os.getppid()}-abc"))  # alive
         >>> [os.path.basename(path) for path in sweep_dead_folders(where)]
         ['latentrec-metrics-999999999-abc']
-        >>> os.listdir(where) == [f"latentrec-workers-{os.getpid()}-abc"]
+        >>> os.listdir(where) == [f"latentrec-workers-{os.getppid()}-abc"]
         True
     """
     where = os.fspath(tempfile.gettempdir() if where is None else where)
@@ -368,7 +396,16 @@ def sweep_dead_folders(where: str | os.PathLike | None = None) -> list[str]:
         mine = found.st_uid == os.getuid() if hasattr(os, "getuid") else True
         if not stat.S_ISDIR(found.st_mode) or not mine:
             continue
-        if pid_alive(int(named.group(1))) or locked_by_another(entry.path):
+        pid = int(named.group(1))
+        if pid == os.getpid():
+            # Two running processes never share a pid: a folder with this one's that it
+            # did not make was left by an earlier process with that pid (serve as pid 1 of
+            # a container restarted with its files after the out-of-memory killer ended
+            # it).  Taken for this process's own, it stayed for good.
+            alive = (found.st_dev, found.st_ino) in _MADE.values()
+        else:
+            alive = pid_alive(pid)
+        if alive or locked_by_another(entry.path):
             continue
         shutil.rmtree(entry.path, ignore_errors=True)
         if not os.path.lexists(entry.path):
