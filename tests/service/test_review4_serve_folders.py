@@ -3,6 +3,9 @@
 * A ``serve`` that has the pid of the ``serve`` before it (pid 1 of a container that its
   restart policy started again, its files kept, after the out-of-memory killer ended it)
   took that one's folders for its own and never removed them.
+* The workers of a ``serve`` killed outright go on for their graceful stop (and, where
+  nothing ends them with it, for good), writing their metrics in its folder; held locked
+  by ``serve`` alone, that folder went to the next ``serve``'s sweep meanwhile.
 * ``make_temp_folder``'s lock and its release had no test: taking none, or never
   letting go of it, passed every test.
 """
@@ -19,11 +22,16 @@ import pytest
 
 from latentrec.cli import supervisor
 from latentrec.cli.supervisor import (
+    MULTIPROC_ENV,
+    WORKER_FAILURES_ENV,
     clean_up,
+    hold_serve_folders,
     locked_by_another,
     make_temp_folder,
     sweep_dead_folders,
 )
+from latentrec.service.settings import SETTINGS_ENV, Settings
+from service.test_serve_tmp_sweep import end, ended_pid
 
 # Makes serve's two folders, then becomes (exec: the same pid, nothing of the first
 # program left) a process that sweeps and says what it removed and what is left.
@@ -38,6 +46,19 @@ sweep = (
 )
 os.execv(sys.executable, [sys.executable, "-c", sweep])
 """
+
+# A worker of serve as serve starts it: builds its app (worker_app), says so, and serves
+# on (here: waits).
+A_WORKER = """
+import time
+from latentrec.cli.serve import worker_app
+worker_app()
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+# Far above a process's start with the service's imports.
+READY_BOUND_SECONDS = 60
 
 
 def test_a_folder_with_this_process_pid_that_it_did_not_make_is_swept(tmp_path):
@@ -78,3 +99,41 @@ def test_a_made_folder_is_held_locked_until_clean_up_lets_go_of_it(tmp_path, mon
     clean_up(None, [folder])
     assert not os.path.exists(folder)
     assert len(os.listdir("/proc/self/fd")) == before  # the lock's descriptor closed
+
+
+def serve_folders_of(pid: int, where) -> dict[str, str]:
+    """The environment a worker of a serve ``pid`` gets, naming its two folders (made)."""
+    env = {}
+    for name, kind in ((MULTIPROC_ENV, "metrics"), (WORKER_FAILURES_ENV, "workers")):
+        folder = where / f"latentrec-{kind}-{pid}-abcd1234"
+        folder.mkdir()
+        env[name] = str(folder)
+    return env
+
+
+def test_a_killed_serves_folders_stay_while_one_of_its_workers_runs(tmp_path, model_files):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    folders = serve_folders_of(ended_pid(), temporary)
+    settings = Settings(model_path=str(model_files["explicit"]), store_url=str(tmp_path / "s.db"))
+    env = {**os.environ, **folders, SETTINGS_ENV: settings.to_json()}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", A_WORKER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stdout.readline() == "ready\n"
+        assert sweep_dead_folders(temporary) == []
+        assert sorted(os.listdir(temporary)) == sorted(
+            os.path.basename(f) for f in folders.values()
+        )
+    finally:
+        end(worker)
+    assert sweep_dead_folders(temporary) == sorted(folders.values())
+
+
+def test_a_worker_holds_only_the_folders_serve_made(tmp_path):
+    mine = tmp_path / "my-metrics"
+    mine.mkdir()
+    assert hold_serve_folders({MULTIPROC_ENV: str(mine)}) == []
+    assert not locked_by_another(str(mine))
+    assert hold_serve_folders({}) == []

@@ -76,7 +76,8 @@ CLEAN_UP_SIGNALS = (*STOP_SIGNALS, signal.SIGHUP)
 TEMP_KINDS = ("metrics", "workers")
 OWNED_FOLDER = re.compile(r"latentrec-(?:metrics|workers)-([1-9][0-9]{0,9})-[a-z0-9_]+")
 
-# The descriptors holding serve's folders locked (make_temp_folder), by path.
+# The descriptors holding serve's folders locked (make_temp_folder, hold_serve_folders),
+# by path.
 _HELD: dict[str, int] = {}
 
 # The folders make_temp_folder made in this process, by path: their (device, inode).
@@ -265,7 +266,8 @@ def hold_folder(folder: str) -> bool:
     this process, so that :func:`sweep_dead_folders` leaves it; whether it is held (not
     where the file system takes no lock).
 
-    A shared lock: more than one process may hold a folder so.
+    ``serve`` holds its folders so, and each of its workers holds them too
+    (:func:`hold_serve_folders`): a shared lock, so that they all can.
 
     Example:
         >>> folder = tempfile.mkdtemp()
@@ -289,6 +291,30 @@ def hold_folder(folder: str) -> bool:
         return False
     _HELD[folder] = held
     return True
+
+
+def hold_serve_folders(env=None) -> list[str]:
+    """In a worker of ``serve --workers N``: hold the temporary folders its ``serve``
+    made and named in the environment ``env`` (default ``os.environ``) locked
+    (:func:`hold_folder`) for as long as the worker runs.  The folders held.
+
+    A ``serve`` killed outright leaves its workers their graceful stop (up to
+    :data:`WORKER_STOP_SECONDS`; where they do not follow it, for good), and they go on
+    writing their metrics there.  Held by ``serve`` alone, the folders went to the sweep
+    of the next ``serve`` meanwhile, and a worker's ``/metrics`` failed from then on.
+
+    Example:
+        >>> hold_serve_folders({})  # not a worker of serve: nothing to hold
+        []
+    """
+    env = os.environ if env is None else env
+    held = []
+    for name in (MULTIPROC_ENV, WORKER_FAILURES_ENV):
+        folder = env.get(name)
+        # A metrics folder the user chose is not serve's to sweep, nor to hold.
+        if folder and OWNED_FOLDER.fullmatch(os.path.basename(folder)) and hold_folder(folder):
+            held.append(folder)
+    return held
 
 
 def release(folder: str) -> None:
@@ -363,7 +389,8 @@ def sweep_dead_folders(where: str | os.PathLike | None = None) -> list[str]:
     service restarted every day gathered one metrics and one workers folder per run,
     each holding every worker's ``.db`` files.  Kept: a live ``serve``'s (its pid runs:
     two on one machine; the lock covers one whose pid this process cannot see, in
-    another pid namespace sharing the folder), another user's, anything not a folder of
+    another pid namespace sharing the folder), one whose workers still run (each holds
+    it locked: :func:`hold_serve_folders`), another user's, anything not a folder of
     that name (a link, a file), and folders named before the pid was in the name
     (``latentrec-metrics-XXXXXXXX``): nothing proves their ``serve`` has ended.  A dead
     ``serve``'s pid taken by a new process keeps its folders until that one ends, unless
