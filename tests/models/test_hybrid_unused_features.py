@@ -147,3 +147,15 @@ def test_a_model_without_the_side_says_so(model):
     bare = HybridMF(n_factors=2, n_epochs=1).fit(data)
     with pytest.raises(ValueError, match="trained without item features"):
         bare.unused_item_features({"genres": "A"})
+
+
+def test_the_user_side_leaves_its_warnings_out_as_the_item_side_does(model):
+    """``warn=False`` was the item side's alone: a caller reporting
+    ``unused_user_features`` its own way had the user side's warnings all the same."""
+    row = {"taste": "Horror", "age": 30}
+    assert silently(model.unused_user_features, row) == UnusedFeatures(
+        columns=("age",), values={"taste": ["Horror"]}, empty_rows=(0,)
+    )
+    p, b = silently(model.user_vector_from_features, row, warn=False)
+    assert not p.any() and b == 0.0
+    assert len(warned(model.user_vector_from_features, row)) == 3

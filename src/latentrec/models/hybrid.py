@@ -1012,11 +1012,13 @@ class HybridMF(FactorModel):
             warn,
         )
 
-    def user_vector_from_features(self, features):
+    def user_vector_from_features(self, features, *, warn: bool = True):
         """Vector (and bias, always 0) of a new user from demographics alone.
 
-        Same input and output shapes as :meth:`item_vector_from_features`; score items
-        for the user with ``item_bias_ + item_factors_ @ vector``.
+        Same input and output shapes, warnings and ``warn`` as
+        :meth:`item_vector_from_features` (:meth:`unused_user_features` says what a
+        warning would); score items for the user with ``item_bias_ + item_factors_ @
+        vector``.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -1031,7 +1033,7 @@ class HybridMF(FactorModel):
         """
         self.check_fitted()
         return self._from_features(
-            features, self.user_feature_spec_, self.user_feature_factors_, None, "user"
+            features, self.user_feature_spec_, self.user_feature_factors_, None, "user", warn
         )
 
     def unused_item_features(self, features) -> UnusedFeatures:
