@@ -159,3 +159,28 @@ def test_the_user_side_leaves_its_warnings_out_as_the_item_side_does(model):
     p, b = silently(model.user_vector_from_features, row, warn=False)
     assert not p.any() and b == 0.0
     assert len(warned(model.user_vector_from_features, row)) == 3
+
+
+INFINITE = [float("inf"), float("-inf")]
+
+
+@pytest.mark.parametrize("numeric", ["bucket", "standardize"])
+@pytest.mark.parametrize("infinite", INFINITE, ids=["inf", "-inf"])
+def test_an_infinite_number_to_fit_on_is_named_by_column_and_row(numeric, infinite):
+    """Taken for a number, it was dropped without a word (a bucket), or made every
+    standard score NaN and the fit "diverge" (lower the learning rate, it said)."""
+    df = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 1, 2], "rating": [5, 4, 5, 3]})
+    films = pd.DataFrame({"year": [1990.0, infinite, 2000.0]})
+    data = Interactions.from_frame(df, item_features=films)
+    model = HybridMF(n_factors=2, n_epochs=2, random_state=0, numeric=numeric)
+    with pytest.raises(ValueError, match=rf"^'year' of item 1 is {infinite}, not a finite number"):
+        silently(model.fit, data)
+
+
+@pytest.mark.parametrize("infinite", INFINITE, ids=["inf", "-inf"])
+def test_an_infinite_number_for_a_new_item_is_named_not_dropped(model, infinite):
+    """Its year added nothing, and neither a warning nor unused_item_features said so."""
+    row = {"genres": "Sci-Fi", "year": infinite}
+    for ask in (model.item_vector_from_features, model.unused_item_features):
+        with pytest.raises(ValueError, match=rf"^'year' of item 0 is {infinite}, not a finite"):
+            silently(ask, row)

@@ -41,7 +41,7 @@ class FeatureEncoder:
 
     * numbers (``year``, ``age``): ``numeric="bucket"`` puts each value in one of
       ``n_buckets`` quantile buckets (one-hot); ``"standardize"`` gives one feature with
-      value (x − mean) / std;
+      value (x − mean) / std; an infinite number is refused, naming its column and row;
     * text with ``sep`` in it (MovieLens ``genres`` ``"Action|Sci-Fi"``), or cells that
       are lists (tuples, arrays) of names (``["Action", "Sci-Fi"]``): multi-label, each cell
       read by :func:`~latentrec.data.genres.genre_labels` (names stripped, each once; a
@@ -135,6 +135,7 @@ class FeatureEncoder:
             return {"column": name, "kind": "onehot", "values": ["False", "True"]}, ""
         if pd.api.types.is_numeric_dtype(col.dtype):
             x = values.to_numpy(dtype=np.float64)
+            _refuse_infinite(x, values, name, what)
             if self.numeric == "standardize":
                 std = float(x.std()) or 1.0
                 return {"column": name, "kind": "standard", "mean": float(x.mean()), "std": std}, ""
@@ -186,7 +187,8 @@ class FeatureEncoder:
 
         ``table`` may be a DataFrame, or one row as a ``Series`` or ``dict``.  Unknown
         categories and missing values give no feature; a missing column is an error, and
-        so is an unreadable cell (named by column and ``what`` with the row's index).
+        so is an unreadable cell (named by column and ``what`` with the row's index), an
+        infinite number too.
 
         Example:
             >>> import pandas as pd
@@ -323,7 +325,34 @@ def _numbers(col: pd.Series, present: np.ndarray, name: str, what: str) -> np.nd
             f"{name!r} of {what} {col.index[at]!r} is {col.iloc[at]!r}, not a number; the "
             "encoder was fitted on numbers (leave the cell empty for no value)"
         )
+    _refuse_infinite(x, col, name, what)
     return x
+
+
+def _refuse_infinite(x: np.ndarray, cells: pd.Series, name: str, what: str) -> None:
+    """A ``ValueError`` naming the first infinite number of ``x`` (the values of
+    ``cells``, NaN where missing): no bucket or standard score holds one.  Taken for a
+    number, it was dropped without a word (a bucket), or made every value of its
+    column NaN and the fit "diverge" (``numeric="standardize"``).
+
+    Example:
+        >>> cells = pd.Series([1990.0, float("inf")], index=[7, 8])
+        >>> try:
+        ...     _refuse_infinite(cells.to_numpy(), cells, "year", "item")
+        ... except ValueError as err:
+        ...     print(err)
+        'year' of item 8 is inf, not a finite number (leave the cell empty for no value)
+    """
+    infinite = np.flatnonzero(np.isinf(x))
+    if infinite.size:
+        at = infinite[0]
+        label = cells.index[at]
+        # As the table shows it: 8, not numpy's np.int64(8).
+        label = label.item() if isinstance(label, np.generic) else label
+        raise ValueError(
+            f"{name!r} of {what} {label!r} is {float(x[at])!r}, not a finite number "
+            "(leave the cell empty for no value)"
+        )
 
 
 def encode_features(spec: dict, table, *, what: str = "row") -> sp.csr_matrix:
