@@ -184,3 +184,45 @@ def test_an_infinite_number_for_a_new_item_is_named_not_dropped(model, infinite)
     for ask in (model.item_vector_from_features, model.unused_item_features):
         with pytest.raises(ValueError, match=rf"^'year' of item 0 is {infinite}, not a finite"):
             silently(ask, row)
+
+
+def reference_item_vector(model, genres: list[str], year):
+    """A new item's vector and bias the slow obvious way: its known genres share a weight
+    of one (each once), its year falls in one bucket; unknown genres count for nothing."""
+    names = model.item_feature_names_
+    spec = {c["column"]: c for c in model.item_feature_spec_["columns"]}
+    known = sorted({g for g in genres if f"genres={g}" in names})
+    rows = [names.index(f"genres={g}") for g in known]
+    weights = [1 / len(known) for _ in known]
+    if year is not None:
+        edges = spec["year"]["edges"]
+        bucket = sum(1 for e in edges if e <= year)
+        first = next(i for i, n in enumerate(names) if n.startswith("year"))
+        rows.append(first + bucket)
+        weights.append(1.0)
+    vector = np.zeros(model.item_feature_factors_.shape[1])
+    bias = 0.0
+    for row, weight in zip(rows, weights, strict=True):
+        vector += weight * model.item_feature_factors_[row].astype(np.float64)
+        bias += weight * float(model.item_feature_bias_[row])
+    return vector, bias
+
+
+def test_a_vector_from_the_known_values_is_the_vector_without_the_unknown_ones(model):
+    """Over many rows mixing known and unseen genres (repeated, in any order) and years:
+    the unseen add nothing, and the known share their weight among themselves alone."""
+    rng = np.random.default_rng(1)
+    pool = ["Sci-Fi", "Romance", "Drama", "Space", "Western", "Noir"]
+    for _ in range(200):
+        genres = [str(g) for g in rng.choice(pool, size=rng.integers(0, 5))]
+        year = None if rng.random() < 0.3 else int(rng.integers(1970, 2010))
+        row = {"genres": "|".join(genres) or None, "year": year}
+        q, b = silently(model.item_vector_from_features, row, warn=False)
+        want, want_b = reference_item_vector(model, genres, year)
+        np.testing.assert_allclose(q, want, rtol=1e-5, atol=1e-6)
+        assert b == pytest.approx(want_b, rel=1e-5, abs=1e-6)
+        known = [g for g in genres if g in ("Sci-Fi", "Romance", "Drama")]
+        without = {"genres": "|".join(known) or None, "year": year}
+        q2, b2 = silently(model.item_vector_from_features, without, warn=False)
+        np.testing.assert_allclose(q, q2, rtol=1e-6, atol=1e-7)
+        assert b == pytest.approx(b2, rel=1e-6, abs=1e-7)
