@@ -137,3 +137,24 @@ def test_a_worker_holds_only_the_folders_serve_made(tmp_path):
     assert hold_serve_folders({MULTIPROC_ENV: str(mine)}) == []
     assert not locked_by_another(str(mine))
     assert hold_serve_folders({}) == []
+
+
+def test_where_the_file_system_refuses_flock_the_pid_alone_decides(tmp_path, monkeypatch):
+    """TMPDIR on a file system that takes no lock (NFS mounted without locks: ENOLCK):
+    serve still makes its folders, keeps its own, and sweeps a dead serve's."""
+    import errno
+
+    def refused(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(supervisor.fcntl, "flock", refused)
+    left = tmp_path / f"latentrec-workers-{ended_pid()}-abcd1234"
+    left.mkdir()
+    made = make_temp_folder("metrics")
+    try:
+        assert not locked_by_another(made)
+        assert sweep_dead_folders(tmp_path) == [str(left)]
+        assert os.listdir(tmp_path) == [os.path.basename(made)]
+    finally:
+        clean_up(None, [made])

@@ -11,7 +11,8 @@ that dies within a limit (:class:`RecentEvents`), and leaves nothing of an ended
 behind (:func:`forget_worker`).  :func:`clean_up` is ``serve``'s last step: the retrain
 schedule stopped (at once on a stop signal) and its temporary folders removed.  Those
 folders carry the pid of the ``serve`` that made them (:func:`make_temp_folder`), so the
-next ``serve`` removes those of one killed before its clean-up (:func:`sweep_dead_folders`).
+next ``serve`` removes those of one killed before its clean-up (:func:`sweep_dead_folders`),
+once none of its workers runs either (each holds them: :func:`hold_serve_folders`).
 """
 
 from __future__ import annotations
