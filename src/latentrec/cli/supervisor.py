@@ -276,6 +276,7 @@ def hold_folder(folder: str) -> bool:
         (True, True)
         >>> release(folder); locked_by_another(folder)
         False
+        >>> os.rmdir(folder)
     """
     if fcntl is None:
         return False
