@@ -23,6 +23,7 @@ import pytest
 from latentrec.cli import supervisor
 from latentrec.cli.supervisor import (
     MULTIPROC_ENV,
+    OWNED_FOLDER,
     WORKER_FAILURES_ENV,
     clean_up,
     hold_serve_folders,
@@ -158,3 +159,26 @@ def test_where_the_file_system_refuses_flock_the_pid_alone_decides(tmp_path, mon
         assert os.listdir(tmp_path) == [os.path.basename(made)]
     finally:
         clean_up(None, [made])
+
+
+def test_a_new_folder_has_a_name_the_sweep_reads_only_once_it_is_locked(tmp_path, monkeypatch):
+    """Made under its name and locked after, a new folder was open to the sweep of a
+    serve in another pid namespace (this pid says nothing there) in between."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    hold = supervisor.hold_folder
+    seen = []
+
+    def watched(folder):
+        seen.append(sorted(n for n in os.listdir(tmp_path) if OWNED_FOLDER.fullmatch(n)))
+        return hold(folder)
+
+    monkeypatch.setattr(supervisor, "hold_folder", watched)
+    made = make_temp_folder("workers")
+    try:
+        assert seen == [[]]
+        assert os.listdir(tmp_path) == [os.path.basename(made)]
+        assert OWNED_FOLDER.fullmatch(os.path.basename(made))
+        assert locked_by_another(made)
+    finally:
+        clean_up(None, [made])
+    assert os.listdir(tmp_path) == []

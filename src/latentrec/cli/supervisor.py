@@ -243,7 +243,9 @@ def make_temp_folder(kind: str) -> str:
     """A new temporary folder for ``serve`` (``kind``: one of :data:`TEMP_KINDS`), named
     ``latentrec-KIND-PID-XXXXXXXX`` with this process's pid, and held locked
     (:func:`hold_folder`) until :func:`clean_up` removes it: while this process lives,
-    neither its pid nor the lock lets :func:`sweep_dead_folders` take it.
+    neither its pid nor the lock lets :func:`sweep_dead_folders` take it.  It has that
+    name only once it is locked (it is made as ``.latentrec-...``, which the sweep does
+    not read).
 
     Example:
         >>> folder = make_temp_folder("metrics")
@@ -255,10 +257,22 @@ def make_temp_folder(kind: str) -> str:
     """
     if kind not in TEMP_KINDS:
         raise ValueError(f"no temporary folder of kind {kind!r}: one of {TEMP_KINDS}")
-    folder = tempfile.mkdtemp(prefix=f"latentrec-{kind}-{os.getpid()}-")
+    # Made under a name the sweep does not read, locked, and only then named: a serve in
+    # another pid namespace (where this pid says nothing) sweeping in between found the
+    # new folder neither alive nor locked, and removed it as this serve started.
+    staging = tempfile.mkdtemp(prefix=f".latentrec-{kind}-{os.getpid()}-")
+    hold_folder(staging)
+    folder = os.path.join(os.path.dirname(staging), os.path.basename(staging)[1:])
+    try:
+        os.rename(staging, folder)
+    except OSError:
+        release(staging)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if staging in _HELD:
+        _HELD[folder] = _HELD.pop(staging)  # the lock is the inode's: it moved with it
     made = os.stat(folder)
     _MADE[folder] = (made.st_dev, made.st_ino)
-    hold_folder(folder)
     return folder
 
 
