@@ -314,10 +314,11 @@ def hold_serve_folders(env=None) -> list[str]:
     made and named in the environment ``env`` (default ``os.environ``) locked
     (:func:`hold_folder`) for as long as the worker runs.  The folders held.
 
-    A ``serve`` killed outright leaves its workers their graceful stop (up to
-    :data:`WORKER_STOP_SECONDS`; where they do not follow it, for good), and they go on
-    writing their metrics there.  Held by ``serve`` alone, the folders went to the sweep
-    of the next ``serve`` meanwhile, and a worker's ``/metrics`` failed from then on.
+    A ``serve`` killed outright leaves its workers their graceful stop (the requests
+    they answer, up to :data:`DRAIN_SECONDS`, then their shutdown; where they do not
+    follow ``serve``, they serve on), and they go on writing their metrics there.
+    Held by ``serve`` alone, the folders went to the sweep of the next ``serve``
+    meanwhile, and a worker's ``/metrics`` failed from then on.
 
     Example:
         >>> hold_serve_folders({})  # not a worker of serve: nothing to hold
