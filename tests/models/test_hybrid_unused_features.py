@@ -237,3 +237,10 @@ def test_the_warnings_point_at_the_caller_not_the_library(model):
         model.user_vector_from_features({"taste": "Horror", "age": 30})
     assert len(said) == 5
     assert {w.filename for w in said} == {__file__}
+
+
+def test_a_bad_number_names_its_row_as_the_table_does(model):
+    """Under numpy 2 the row of an integer index was named np.int64(8)."""
+    table = pd.DataFrame({"genres": ["Sci-Fi", "Drama"], "year": [1990, "seventies"]}, index=[7, 8])
+    with pytest.raises(ValueError, match=r"^'year' of item 8 is 'seventies', not a number"):
+        silently(model.item_vector_from_features, table)

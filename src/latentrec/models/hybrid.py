@@ -322,11 +322,22 @@ def _numbers(col: pd.Series, present: np.ndarray, name: str, what: str) -> np.nd
     if bad.any():
         at = np.flatnonzero(bad)[0]
         raise ValueError(
-            f"{name!r} of {what} {col.index[at]!r} is {col.iloc[at]!r}, not a number; the "
+            f"{name!r} of {what} {_label(col.index[at])!r} is {col.iloc[at]!r}, not a number; the "
             "encoder was fitted on numbers (leave the cell empty for no value)"
         )
     _refuse_infinite(x, col, name, what)
     return x
+
+
+def _label(label):
+    """A row's index label as the table shows it, for an error: ``8``, not numpy's
+    ``np.int64(8)`` (the repr of an integer index's labels since numpy 2).
+
+    Example:
+        >>> _label(np.int64(8)), _label("tt0114709")
+        (8, 'tt0114709')
+    """
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def _refuse_infinite(x: np.ndarray, cells: pd.Series, name: str, what: str) -> None:
@@ -346,12 +357,9 @@ def _refuse_infinite(x: np.ndarray, cells: pd.Series, name: str, what: str) -> N
     infinite = np.flatnonzero(np.isinf(x))
     if infinite.size:
         at = infinite[0]
-        label = cells.index[at]
-        # As the table shows it: 8, not numpy's np.int64(8).
-        label = label.item() if isinstance(label, np.generic) else label
         raise ValueError(
-            f"{name!r} of {what} {label!r} is {float(x[at])!r}, not a finite number "
-            "(leave the cell empty for no value)"
+            f"{name!r} of {what} {_label(cells.index[at])!r} is {float(x[at])!r}, not a "
+            "finite number (leave the cell empty for no value)"
         )
 
 
