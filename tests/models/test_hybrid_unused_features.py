@@ -147,3 +147,100 @@ def test_a_model_without_the_side_says_so(model):
     bare = HybridMF(n_factors=2, n_epochs=1).fit(data)
     with pytest.raises(ValueError, match="trained without item features"):
         bare.unused_item_features({"genres": "A"})
+
+
+def test_the_user_side_leaves_its_warnings_out_as_the_item_side_does(model):
+    """``warn=False`` was the item side's alone: a caller reporting
+    ``unused_user_features`` its own way had the user side's warnings all the same."""
+    row = {"taste": "Horror", "age": 30}
+    assert silently(model.unused_user_features, row) == UnusedFeatures(
+        columns=("age",), values={"taste": ["Horror"]}, empty_rows=(0,)
+    )
+    p, b = silently(model.user_vector_from_features, row, warn=False)
+    assert not p.any() and b == 0.0
+    assert len(warned(model.user_vector_from_features, row)) == 3
+
+
+INFINITE = [float("inf"), float("-inf")]
+
+
+@pytest.mark.parametrize("numeric", ["bucket", "standardize"])
+@pytest.mark.parametrize("infinite", INFINITE, ids=["inf", "-inf"])
+def test_an_infinite_number_to_fit_on_is_named_by_column_and_row(numeric, infinite):
+    """Taken for a number, it was dropped without a word (a bucket), or made every
+    standard score NaN and the fit "diverge" (lower the learning rate, it said)."""
+    df = pd.DataFrame({"user_id": [0, 0, 1, 1], "item_id": [0, 1, 1, 2], "rating": [5, 4, 5, 3]})
+    films = pd.DataFrame({"year": [1990.0, infinite, 2000.0]})
+    data = Interactions.from_frame(df, item_features=films)
+    model = HybridMF(n_factors=2, n_epochs=2, random_state=0, numeric=numeric)
+    with pytest.raises(ValueError, match=rf"^'year' of item 1 is {infinite}, not a finite number"):
+        silently(model.fit, data)
+
+
+@pytest.mark.parametrize("infinite", INFINITE, ids=["inf", "-inf"])
+def test_an_infinite_number_for_a_new_item_is_named_not_dropped(model, infinite):
+    """Its year added nothing, and neither a warning nor unused_item_features said so."""
+    row = {"genres": "Sci-Fi", "year": infinite}
+    for ask in (model.item_vector_from_features, model.unused_item_features):
+        with pytest.raises(ValueError, match=rf"^'year' of item 0 is {infinite}, not a finite"):
+            silently(ask, row)
+
+
+def reference_item_vector(model, genres: list[str], year):
+    """A new item's vector and bias the slow obvious way: its known genres share a weight
+    of one (each once), its year falls in one bucket; unknown genres count for nothing."""
+    names = model.item_feature_names_
+    spec = {c["column"]: c for c in model.item_feature_spec_["columns"]}
+    known = sorted({g for g in genres if f"genres={g}" in names})
+    rows = [names.index(f"genres={g}") for g in known]
+    weights = [1 / len(known) for _ in known]
+    if year is not None:
+        edges = spec["year"]["edges"]
+        bucket = sum(1 for e in edges if e <= year)
+        first = next(i for i, n in enumerate(names) if n.startswith("year"))
+        rows.append(first + bucket)
+        weights.append(1.0)
+    vector = np.zeros(model.item_feature_factors_.shape[1])
+    bias = 0.0
+    for row, weight in zip(rows, weights, strict=True):
+        vector += weight * model.item_feature_factors_[row].astype(np.float64)
+        bias += weight * float(model.item_feature_bias_[row])
+    return vector, bias
+
+
+def test_a_vector_from_the_known_values_is_the_vector_without_the_unknown_ones(model):
+    """Over many rows mixing known and unseen genres (repeated, in any order) and years:
+    the unseen add nothing, and the known share their weight among themselves alone."""
+    rng = np.random.default_rng(1)
+    pool = ["Sci-Fi", "Romance", "Drama", "Space", "Western", "Noir"]
+    for _ in range(200):
+        genres = [str(g) for g in rng.choice(pool, size=rng.integers(0, 5))]
+        year = None if rng.random() < 0.3 else int(rng.integers(1970, 2010))
+        row = {"genres": "|".join(genres) or None, "year": year}
+        q, b = silently(model.item_vector_from_features, row, warn=False)
+        want, want_b = reference_item_vector(model, genres, year)
+        np.testing.assert_allclose(q, want, rtol=1e-5, atol=1e-6)
+        assert b == pytest.approx(want_b, rel=1e-5, abs=1e-6)
+        known = [g for g in genres if g in ("Sci-Fi", "Romance", "Drama")]
+        without = {"genres": "|".join(known) or None, "year": year}
+        q2, b2 = silently(model.item_vector_from_features, without, warn=False)
+        np.testing.assert_allclose(q, q2, rtol=1e-6, atol=1e-7)
+        assert b == pytest.approx(b2, rel=1e-6, abs=1e-7)
+
+
+def test_the_warnings_point_at_the_caller_not_the_library(model):
+    """Moved into a helper, the warnings could name a line of hybrid.py, which no
+    filter on the caller's module would match and no reader could act on."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        model.item_vector_from_features({"genres": "Space", "year": 1990, "director": "Scott"})
+        model.user_vector_from_features({"taste": "Horror", "age": 30})
+    assert len(said) == 5
+    assert {w.filename for w in said} == {__file__}
+
+
+def test_a_bad_number_names_its_row_as_the_table_does(model):
+    """Under numpy 2 the row of an integer index was named np.int64(8)."""
+    table = pd.DataFrame({"genres": ["Sci-Fi", "Drama"], "year": [1990, "seventies"]}, index=[7, 8])
+    with pytest.raises(ValueError, match=r"^'year' of item 8 is 'seventies', not a number"):
+        silently(model.item_vector_from_features, table)

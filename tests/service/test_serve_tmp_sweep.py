@@ -17,11 +17,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from latentrec.cli.supervisor import sweep_dead_folders
+from latentrec.cli.supervisor import clean_up, make_temp_folder, sweep_dead_folders
 from service.serving import alive
 from service.test_serve_exit import STOP_BOUND_SECONDS, start_serve, wait_all_gone
 from service.test_serve_sigterm import answers, stop_group, wait_for
@@ -89,15 +90,18 @@ def test_the_folders_of_a_serve_that_has_ended_are_removed_with_their_files(tmp_
     assert os.listdir(tmp_path) == []
 
 
-def test_the_sweep_keeps_everything_but_a_dead_serves_folders(tmp_path):
+def test_the_sweep_keeps_everything_but_a_dead_serves_folders(tmp_path, monkeypatch):
     """A live process's folders (this one's, another's), folders of the old names (no
     pid: nothing proves their serve ended), names of other forms, a file and a link of
-    the form, all stay, and so does what the link points to."""
+    the form, all stay, and so does what the link points to.  (A folder with this
+    process's pid that it did not make is an earlier process's: test_review4_*.)"""
     dead = ended_pid()
     live = sleeper()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    mine = make_temp_folder("metrics")
     try:
         folders = [
-            f"latentrec-metrics-{os.getpid()}-abcd1234",
+            os.path.basename(mine),
             f"latentrec-workers-{live.pid}-abcd1234",
             "latentrec-metrics-abcd1234",  # the old names
             "latentrec-workers-x_1y2z3a",
@@ -109,7 +113,7 @@ def test_the_sweep_keeps_everything_but_a_dead_serves_folders(tmp_path):
             f"my-latentrec-metrics-{dead}-abcd1234",
         ]
         for name in folders:
-            (tmp_path / name).mkdir()
+            (tmp_path / name).mkdir(exist_ok=name == os.path.basename(mine))
             (tmp_path / name / "kept.db").write_bytes(b"\0")
         (tmp_path / f"latentrec-metrics-{dead}-file1234").write_text("a file")
         target = tmp_path / "elsewhere"
@@ -123,6 +127,7 @@ def test_the_sweep_keeps_everything_but_a_dead_serves_folders(tmp_path):
         assert (target / "precious").read_text() == "not the sweep's"
     finally:
         end(live)
+        clean_up(None, [mine])
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux's /proc")

@@ -38,6 +38,7 @@ from .supervisor import (
     Stopped,
     clean_up,
     ends_by_stop_signal,
+    hold_serve_folders,
     make_temp_folder,
     single_server,
     sweep_dead_folders,
@@ -69,7 +70,9 @@ def worker_app():
     with one worker into the folder :data:`WORKER_FAILURES_ENV` names, and exits with
     :data:`STARTUP_FAILURE`: ``serve`` then stops every worker and says that line
     (``Error: ...``, exit 1).  Before, the exception ended the worker with a traceback
-    and status 1, a crash uvicorn made up for by starting it again, without end.
+    and status 1, a crash uvicorn made up for by starting it again, without end.  It
+    follows ``serve`` (:func:`follow_supervisor`) and holds ``serve``'s temporary folders
+    while it runs (:func:`~latentrec.cli.supervisor.hold_serve_folders`).
 
     Example (builds the service from the environment, so not run here)::
 
@@ -78,6 +81,8 @@ def worker_app():
     from ..service.app import app_from_env
 
     follow_supervisor()
+    # serve's folders stay while this worker writes there, even once serve is killed.
+    hold_serve_folders()
     try:
         return app_from_env()
     except Exception as err:

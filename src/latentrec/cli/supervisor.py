@@ -11,7 +11,8 @@ that dies within a limit (:class:`RecentEvents`), and leaves nothing of an ended
 behind (:func:`forget_worker`).  :func:`clean_up` is ``serve``'s last step: the retrain
 schedule stopped (at once on a stop signal) and its temporary folders removed.  Those
 folders carry the pid of the ``serve`` that made them (:func:`make_temp_folder`), so the
-next ``serve`` removes those of one killed before its clean-up (:func:`sweep_dead_folders`).
+next ``serve`` removes those of one killed before its clean-up (:func:`sweep_dead_folders`),
+once none of its workers runs either (each holds them: :func:`hold_serve_folders`).
 """
 
 from __future__ import annotations
@@ -76,8 +77,12 @@ CLEAN_UP_SIGNALS = (*STOP_SIGNALS, signal.SIGHUP)
 TEMP_KINDS = ("metrics", "workers")
 OWNED_FOLDER = re.compile(r"latentrec-(?:metrics|workers)-([1-9][0-9]{0,9})-[a-z0-9_]+")
 
-# The descriptors holding each folder make_temp_folder made locked, by its path.
+# The descriptors holding serve's folders locked (make_temp_folder, hold_serve_folders),
+# by path.
 _HELD: dict[str, int] = {}
+
+# The folders make_temp_folder made in this process, by path: their (device, inode).
+_MADE: dict[str, tuple[int, int]] = {}
 
 # A worker that dies after it started (killed for memory, a crash) is replaced, but not
 # in a loop without end: when workers die more than DEATHS_PER_WORKER times per worker
@@ -237,8 +242,10 @@ def clean_up(schedule, folders, hurry: bool = False) -> None:
 def make_temp_folder(kind: str) -> str:
     """A new temporary folder for ``serve`` (``kind``: one of :data:`TEMP_KINDS`), named
     ``latentrec-KIND-PID-XXXXXXXX`` with this process's pid, and held locked
-    (``flock``) until :func:`clean_up` removes it: while this process lives, neither
-    its pid nor the lock lets :func:`sweep_dead_folders` take it.
+    (:func:`hold_folder`) until :func:`clean_up` removes it: while this process lives,
+    neither its pid nor the lock lets :func:`sweep_dead_folders` take it.  It has that
+    name only once it is locked (it is made as ``.latentrec-...``, which the sweep does
+    not read).
 
     Example:
         >>> folder = make_temp_folder("metrics")
@@ -250,29 +257,91 @@ def make_temp_folder(kind: str) -> str:
     """
     if kind not in TEMP_KINDS:
         raise ValueError(f"no temporary folder of kind {kind!r}: one of {TEMP_KINDS}")
-    folder = tempfile.mkdtemp(prefix=f"latentrec-{kind}-{os.getpid()}-")
-    if fcntl is None:
-        return folder
+    # Made under a name the sweep does not read, locked, and only then named: a serve in
+    # another pid namespace (where this pid says nothing) sweeping in between found the
+    # new folder neither alive nor locked, and removed it as this serve started.
+    staging = tempfile.mkdtemp(prefix=f".latentrec-{kind}-{os.getpid()}-")
+    hold_folder(staging)
+    folder = os.path.join(os.path.dirname(staging), os.path.basename(staging)[1:])
     try:
-        held = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        os.rename(staging, folder)
     except OSError:
-        return folder
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # a file system without flock: the pid in its name still keeps it
-        os.close(held)
-        return folder
-    _HELD[folder] = held
+        release(staging)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if staging in _HELD:
+        _HELD[folder] = _HELD.pop(staging)  # the lock is the inode's: it moved with it
+    made = os.stat(folder)
+    _MADE[folder] = (made.st_dev, made.st_ino)
     return folder
 
 
+def hold_folder(folder: str) -> bool:
+    """Hold ``folder`` locked (a shared ``flock``) until :func:`release` or the end of
+    this process, so that :func:`sweep_dead_folders` leaves it; whether it is held (not
+    where the file system takes no lock).
+
+    ``serve`` holds its folders so, and each of its workers holds them too
+    (:func:`hold_serve_folders`): a shared lock, so that they all can.
+
+    Example:
+        >>> folder = tempfile.mkdtemp()
+        >>> hold_folder(folder), locked_by_another(folder)
+        (True, True)
+        >>> release(folder); locked_by_another(folder)
+        False
+        >>> os.rmdir(folder)
+    """
+    if fcntl is None:
+        return False
+    if folder in _HELD:
+        return True
+    try:
+        held = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(held, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # a file system without flock: the pid in its name still keeps it
+        os.close(held)
+        return False
+    _HELD[folder] = held
+    return True
+
+
+def hold_serve_folders(env=None) -> list[str]:
+    """In a worker of ``serve --workers N``: hold the temporary folders its ``serve``
+    made and named in the environment ``env`` (default ``os.environ``) locked
+    (:func:`hold_folder`) for as long as the worker runs.  The folders held.
+
+    A ``serve`` killed outright leaves its workers their graceful stop (the requests
+    they answer, up to :data:`DRAIN_SECONDS`, then their shutdown; where they do not
+    follow ``serve``, they serve on), and they go on writing their metrics there.
+    Held by ``serve`` alone, the folders went to the sweep of the next ``serve``
+    meanwhile, and a worker's ``/metrics`` failed from then on.
+
+    Example:
+        >>> hold_serve_folders({})  # not a worker of serve: nothing to hold
+        []
+    """
+    env = os.environ if env is None else env
+    held = []
+    for name in (MULTIPROC_ENV, WORKER_FAILURES_ENV):
+        folder = env.get(name)
+        # A metrics folder the user chose is not serve's to sweep, nor to hold.
+        if folder and OWNED_FOLDER.fullmatch(os.path.basename(folder)) and hold_folder(folder):
+            held.append(folder)
+    return held
+
+
 def release(folder: str) -> None:
-    """Let go of the lock :func:`make_temp_folder` holds on ``folder`` (nothing when it
-    holds none).
+    """Let go of the lock this process holds on ``folder`` (nothing when it holds none),
+    and forget that it made it.
 
     Example:
         >>> release("/no/such/folder")
     """
+    _MADE.pop(folder, None)
     held = _HELD.pop(folder, None)
     if held is not None:
         with contextlib.suppress(OSError):
@@ -337,18 +406,21 @@ def sweep_dead_folders(where: str | os.PathLike | None = None) -> list[str]:
     service restarted every day gathered one metrics and one workers folder per run,
     each holding every worker's ``.db`` files.  Kept: a live ``serve``'s (its pid runs:
     two on one machine; the lock covers one whose pid this process cannot see, in
-    another pid namespace sharing the folder), another user's, anything not a folder of
+    another pid namespace sharing the folder), one whose workers still run (each holds
+    it locked: :func:`hold_serve_folders`), another user's, anything not a folder of
     that name (a link, a file), and folders named before the pid was in the name
     (``latentrec-metrics-XXXXXXXX``): nothing proves their ``serve`` has ended.  A dead
-    ``serve``'s pid taken by a new process keeps its folders until that one ends.
+    ``serve``'s pid taken by a new process keeps its folders until that one ends, unless
+    that process is this one (a ``serve`` that has the pid of the one before it, as pid 1
+    of a restarted container has): it knows the folders it made.
 
     Example:
         >>> where = tempfile.mkdtemp()
         >>> os.mkdir(os.path.join(where, "latentrec-metrics-999999999-abc"))  # no such pid
-        >>> os.mkdir(os.path.join(where, f"latentrec-workers-{os.getpid()}-abc"))  # alive
+        >>> os.mkdir(os.path.join(where, f"latentrec-workers-{os.getppid()}-abc"))  # alive
         >>> [os.path.basename(path) for path in sweep_dead_folders(where)]
         ['latentrec-metrics-999999999-abc']
-        >>> os.listdir(where) == [f"latentrec-workers-{os.getpid()}-abc"]
+        >>> os.listdir(where) == [f"latentrec-workers-{os.getppid()}-abc"]
         True
     """
     where = os.fspath(tempfile.gettempdir() if where is None else where)
@@ -368,7 +440,16 @@ def sweep_dead_folders(where: str | os.PathLike | None = None) -> list[str]:
         mine = found.st_uid == os.getuid() if hasattr(os, "getuid") else True
         if not stat.S_ISDIR(found.st_mode) or not mine:
             continue
-        if pid_alive(int(named.group(1))) or locked_by_another(entry.path):
+        pid = int(named.group(1))
+        if pid == os.getpid():
+            # Two running processes never share a pid: a folder with this one's that it
+            # did not make was left by an earlier process with that pid (serve as pid 1 of
+            # a container restarted with its files after the out-of-memory killer ended
+            # it).  Taken for this process's own, it stayed for good.
+            alive = (found.st_dev, found.st_ino) in _MADE.values()
+        else:
+            alive = pid_alive(pid)
+        if alive or locked_by_another(entry.path):
             continue
         shutil.rmtree(entry.path, ignore_errors=True)
         if not os.path.lexists(entry.path):

@@ -41,7 +41,7 @@ class FeatureEncoder:
 
     * numbers (``year``, ``age``): ``numeric="bucket"`` puts each value in one of
       ``n_buckets`` quantile buckets (one-hot); ``"standardize"`` gives one feature with
-      value (x − mean) / std;
+      value (x − mean) / std; an infinite number is refused, naming its column and row;
     * text with ``sep`` in it (MovieLens ``genres`` ``"Action|Sci-Fi"``), or cells that
       are lists (tuples, arrays) of names (``["Action", "Sci-Fi"]``): multi-label, each cell
       read by :func:`~latentrec.data.genres.genre_labels` (names stripped, each once; a
@@ -135,6 +135,7 @@ class FeatureEncoder:
             return {"column": name, "kind": "onehot", "values": ["False", "True"]}, ""
         if pd.api.types.is_numeric_dtype(col.dtype):
             x = values.to_numpy(dtype=np.float64)
+            _refuse_infinite(x, values, name, what)
             if self.numeric == "standardize":
                 std = float(x.std()) or 1.0
                 return {"column": name, "kind": "standard", "mean": float(x.mean()), "std": std}, ""
@@ -186,7 +187,8 @@ class FeatureEncoder:
 
         ``table`` may be a DataFrame, or one row as a ``Series`` or ``dict``.  Unknown
         categories and missing values give no feature; a missing column is an error, and
-        so is an unreadable cell (named by column and ``what`` with the row's index).
+        so is an unreadable cell (named by column and ``what`` with the row's index), an
+        infinite number too.
 
         Example:
             >>> import pandas as pd
@@ -320,10 +322,45 @@ def _numbers(col: pd.Series, present: np.ndarray, name: str, what: str) -> np.nd
     if bad.any():
         at = np.flatnonzero(bad)[0]
         raise ValueError(
-            f"{name!r} of {what} {col.index[at]!r} is {col.iloc[at]!r}, not a number; the "
+            f"{name!r} of {what} {_label(col.index[at])!r} is {col.iloc[at]!r}, not a number; the "
             "encoder was fitted on numbers (leave the cell empty for no value)"
         )
+    _refuse_infinite(x, col, name, what)
     return x
+
+
+def _label(label):
+    """A row's index label as the table shows it, for an error: ``8``, not numpy's
+    ``np.int64(8)`` (the repr of an integer index's labels since numpy 2).
+
+    Example:
+        >>> _label(np.int64(8)), _label("tt0114709")
+        (8, 'tt0114709')
+    """
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def _refuse_infinite(x: np.ndarray, cells: pd.Series, name: str, what: str) -> None:
+    """A ``ValueError`` naming the first infinite number of ``x`` (the values of
+    ``cells``, NaN where missing): no bucket or standard score holds one.  Taken for a
+    number, it was dropped without a word (a bucket), or made every value of its
+    column NaN and the fit "diverge" (``numeric="standardize"``).
+
+    Example:
+        >>> cells = pd.Series([1990.0, float("inf")], index=[7, 8])
+        >>> try:
+        ...     _refuse_infinite(cells.to_numpy(), cells, "year", "item")
+        ... except ValueError as err:
+        ...     print(err)
+        'year' of item 8 is inf, not a finite number (leave the cell empty for no value)
+    """
+    infinite = np.flatnonzero(np.isinf(x))
+    if infinite.size:
+        at = infinite[0]
+        raise ValueError(
+            f"{name!r} of {what} {_label(cells.index[at])!r} is {float(x[at])!r}, not a "
+            "finite number (leave the cell empty for no value)"
+        )
 
 
 def encode_features(spec: dict, table, *, what: str = "row") -> sp.csr_matrix:
@@ -1012,11 +1049,13 @@ class HybridMF(FactorModel):
             warn,
         )
 
-    def user_vector_from_features(self, features):
+    def user_vector_from_features(self, features, *, warn: bool = True):
         """Vector (and bias, always 0) of a new user from demographics alone.
 
-        Same input and output shapes as :meth:`item_vector_from_features`; score items
-        for the user with ``item_bias_ + item_factors_ @ vector``.
+        Same input and output shapes, warnings and ``warn`` as
+        :meth:`item_vector_from_features` (:meth:`unused_user_features` says what a
+        warning would); score items for the user with ``item_bias_ + item_factors_ @
+        vector``.
 
         Example:
             >>> import numpy as np, pandas as pd
@@ -1031,7 +1070,7 @@ class HybridMF(FactorModel):
         """
         self.check_fitted()
         return self._from_features(
-            features, self.user_feature_spec_, self.user_feature_factors_, None, "user"
+            features, self.user_feature_spec_, self.user_feature_factors_, None, "user", warn
         )
 
     def unused_item_features(self, features) -> UnusedFeatures:
