@@ -13,7 +13,7 @@ from .bpr import BPR, WARP
 from .catalog import Catalog, Fitted
 from .factor import FactorModel
 from .gd import GradientDescentMF
-from .hybrid import FeatureEncoder, HybridMF
+from .hybrid import FeatureEncoder, HybridMF, UnusedFeatures
 from .implicit_als import ImplicitALS
 from .knn import ItemKNN
 from .mf import BiasedMF
@@ -48,6 +48,7 @@ __all__ = [
     "Recommender",
     "SVDpp",
     "TruncatedSVD",
+    "UnusedFeatures",
     "UserVector",
     "blend",
 ]
