@@ -128,6 +128,8 @@ def reference_key(text: str) -> str:
 
 def reference(catalogue, search, popularity=None) -> list[str]:
     key = reference_key(search)
+    if not key:  # accents alone: nothing left to look for
+        return []
     rows = []
     for item in catalogue:
         title = None if item.title is None else reference_key(item.title)

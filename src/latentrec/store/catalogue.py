@@ -5,7 +5,8 @@ Search matches copies of the title and id folded by :func:`~.records.search_key`
 (``title_key``, ``id_key``: ignoring case, how an accent was typed and the accent
 itself, so ``amelie`` and an ``Amélie`` typed either way find ``Amélie``) with LIKE
 patterns whose wildcards are escaped, so it behaves the same on SQLite and PostgreSQL
-and ``%`` or ``_`` in the search text are ordinary characters.  Titles and ids are
+and ``%`` or ``_`` in the search text are ordinary characters.  A search of accents
+alone (nothing left once they are ignored) finds nothing.  Titles and ids are
 stored as given; only the keys are folded.  Titles that start with the search text come
 first, then those with a word that starts with it, then the other matches.
 
@@ -282,7 +283,8 @@ def search_statement(
     dialect: str, search, genre, limit, offset, *, whole: bool = False
 ) -> sa.Select | None:
     """The SELECT of one search page; ``None`` when nothing can match (a NUL
-    character, which no stored text holds).  ``genre``: one genre name, matched exactly,
+    character, which no stored text holds, or a search of accents alone, which search
+    ignores: nothing is left to look for).  ``genre``: one genre name, matched exactly,
     or a list of names (the spellings of one genre, :func:`genre_spellings`), any of
     which matches.
 
@@ -299,6 +301,8 @@ def search_statement(
         >>> stmt = search_statement("sqlite", "50%", None, 10, 0)
         >>> stmt.compile().params["title_key_1"]
         '50/%'
+        >>> search_statement("sqlite", "\u0301", None, 10, 0) is None  # an accent alone
+        True
     """
     check_page(limit, offset)
     if genre is not None and not isinstance(genre, str):
@@ -322,6 +326,11 @@ def search_statement(
     order = [title_order, id_order]
     if search:
         key = search_key(search)
+        if not key:
+            # Only accents (which search ignores): no text left to find.  Every title
+            # contains the empty key, and a whole catalogue offered as its matches
+            # (read in full to rank it) would answer a stray keystroke.
+            return None
         # For a search box: "Star Wars" before "Evening Star" before "Bastard Out of
         # Carolina" for "star".  Within a group the store orders by title: counting each
         # match's ratings would scan lr_ratings (no index by item), so a caller that
