@@ -95,6 +95,35 @@ def pick_spelling(counts: dict[str, int]) -> str:
     return min(counts, key=lambda name: (-counts[name], name))
 
 
+def one_spelling_each(genre_lists: Iterable[Iterable[str]]) -> list[list[str]]:
+    """Items' genre names (one list per item) with each genre in one spelling, as the
+    catalogue shows it (:func:`catalogue_spellings`: the one most of these items have,
+    then code-point order), each once per item, in the order first named.
+
+    For what reads every item's genres (training's side table, calibration's genre
+    matrix): version 3 leaves a store in one spelling per genre, but a writer of an
+    earlier version still running, or a program writing the table past the store, can
+    add another (``sci-fi`` beside ``Sci-Fi``), which would be counted as a genre of
+    its own.
+
+    Example:
+        >>> one_spelling_each([["Sci-Fi", "Drama"], ["sci-fi"], ["SCI-FI ", "Sci-Fi"]])
+        [['Sci-Fi', 'Drama'], ['Sci-Fi'], ['Sci-Fi']]
+    """
+    lists = [list(names) for names in genre_lists]
+    seen: dict[str, tuple[str, str]] = {}  # name as held -> (key, stored spelling)
+    counts: dict[str, dict[str, int]] = {}
+    for names in lists:
+        for name in names:
+            if name not in seen:
+                seen[name] = (genre_key(name), genre_spelling(name))
+        for key, spelling in {seen[name] for name in names}:
+            held = counts.setdefault(key, {})
+            held[spelling] = held.get(spelling, 0) + 1
+    chosen = {key: pick_spelling(held) for key, held in counts.items()}
+    return [list(dict.fromkeys(chosen[seen[name][0]] for name in names)) for names in lists]
+
+
 def catalogue_spellings(conn: sa.Connection) -> dict[str, str]:
     """Each genre of the catalogue by its :func:`~.records.genre_key`: the one spelling
     it is shown and written in (:func:`pick_spelling`).
@@ -359,8 +388,9 @@ def search_statement(
 
 
 def side_table(catalogue) -> pd.DataFrame | None:
-    """The item side table of stored items: title, ``|``-joined genres, one column per
-    numeric feature (NaN where an item lacks it); ``None`` for an empty catalogue.
+    """The item side table of stored items: title, ``|``-joined genres (each genre in
+    one spelling, :func:`one_spelling_each`), one column per numeric feature (NaN where
+    an item lacks it); ``None`` for an empty catalogue.
 
     ``catalogue`` holds ``(item_id, title, genres JSON, features JSON)`` rows.
 
@@ -371,11 +401,13 @@ def side_table(catalogue) -> pd.DataFrame | None:
     if not catalogue:
         return None
     ids, titles, genres, features = zip(*catalogue, strict=True)
+    # One spelling per genre, so that none is learned twice (see one_spelling_each).
+    names = one_spelling_each(json.loads(g) for g in genres)
     table = pd.DataFrame(
         {
             "title": np.array(titles, dtype=object),
             # No genres is a missing value (no feature), not an empty label.
-            "genres": [GENRE_SEP.join(json.loads(g)) or None for g in genres],
+            "genres": [GENRE_SEP.join(n) or None for n in names],
         },
         index=pd.Index(ids, dtype=object, name="item_id"),
     )
