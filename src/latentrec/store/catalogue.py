@@ -6,7 +6,9 @@ Search matches copies of the title and id folded by :func:`~.records.search_key`
 itself, so ``amelie`` and an ``Amélie`` typed either way find ``Amélie``) with LIKE
 patterns whose wildcards are escaped, so it behaves the same on SQLite and PostgreSQL
 and ``%`` or ``_`` in the search text are ordinary characters.  A search of accents
-alone (nothing left once they are ignored) finds nothing.  Titles and ids are
+alone (nothing left once they are ignored) finds nothing; a search over
+:data:`MAX_SEARCH` characters is refused, on both databases (SQLite's LIKE takes no
+longer pattern).  Titles and ids are
 stored as given; only the keys are folded.  Titles that start with the search text come
 first, then those with a word that starts with it, then the other matches.
 
@@ -50,6 +52,12 @@ from .writes import CHUNK, IN_CHUNK, bump_catalogue, insert
 
 # The most rows one search returns.
 MAX_LIMIT = 10_000
+
+# The longest search text, in characters: SQLite refuses a LIKE pattern over 50,000
+# bytes ("pattern too complex", which read as the store failing), and a character's
+# search key, escaped, takes at most 12 bytes.  PostgreSQL has no such limit; the same
+# one holds on both so that a search behaves alike.
+MAX_SEARCH = 4_000
 
 # What may stand before a word of a title, for search's "a word starts with it".
 WORD_STARTS = (" ", "(", "-", "/", '"')
@@ -318,7 +326,8 @@ def search_statement(
     which matches.
 
     ``search`` matches ignoring case, how an accent was typed and the accent itself
-    (:func:`~.records.search_key` of the text, the title and the id).  Without it the
+    (:func:`~.records.search_key` of the text, the title and the id); one longer than
+    :data:`MAX_SEARCH` characters is a :class:`StoreError`.  Without it the
     order is by title then id (the title's key: ``Émile`` among the E's).  With it,
     titles (ids, for an entry without one) that start with it come first, then those
     with a word starting with it, then any other match (in the title or the id), each
@@ -347,6 +356,8 @@ def search_statement(
             raise StoreError(f"{name} must be text, got {type(value).__name__}")
         if value is not None and "\x00" in value:
             return None
+    if search is not None and len(search) > MAX_SEARCH:
+        raise StoreError(f"search is {len(search)} characters long; the limit is {MAX_SEARCH}")
     title_order = sa.func.coalesce(items.c.title_key, items.c.id_key)
     id_order = items.c.item_id
     if dialect == "postgresql":

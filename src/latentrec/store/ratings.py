@@ -610,8 +610,9 @@ class RatingsStore:
         ``popularity`` (a function of an item id giving how often it was rated) orders
         each group of a search most popular first, title then id breaking ties: every
         match is read and ordered here, then the page cut.  ``%`` and ``_`` in
-        ``search`` are ordinary characters.  ``limit`` (at most 10,000) and ``offset``
-        page through the results.
+        ``search`` are ordinary characters; a search of accents alone finds nothing, and
+        one over 4,000 characters is a :class:`StoreError`.  ``limit`` (at most 10,000)
+        and ``offset`` page through the results.
 
         Example:
             >>> store = open_store(":memory:")
