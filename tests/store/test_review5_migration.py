@@ -78,3 +78,22 @@ def test_a_write_of_an_earlier_version_open_at_the_upgrade_is_folded(store_url):
     with store:
         assert store.get_item("9").genres == ("Sci-Fi",)
         assert store.genres() == ["Drama", "Sci-Fi", "noir", "\u00c9b\u00e8ne"]
+
+
+def test_the_opener_is_told_what_the_upgrade_changed(store_url):
+    """An upgrade rewrites data (genres' spellings, search keys); it used to do so
+    without a word to whoever opened the store (``latentrec store info`` too)."""
+    make_v2_store(store_url, HELD)
+    with open_store(store_url) as store:
+        # 3, 4, 5, 6 and 7 held another spelling; every title and id is ASCII.
+        assert store.upgraded == [
+            "schema version 2 to 3: 5 items' genres put in one spelling, "
+            "0 items' search keys made again"
+        ]
+    with open_store(store_url) as again:
+        assert again.upgraded == []
+
+
+def test_a_new_store_reports_no_upgrade(store_url):
+    with open_store(store_url) as store:
+        assert store.schema_version == 3 and store.upgraded == []
