@@ -10,9 +10,8 @@ import time
 
 import sqlalchemy as sa
 
-from latentrec.store import Item, open_store
+from latentrec.store import open_store
 from latentrec.store import schema as schema_module
-from latentrec.store.catalogue import write_items
 from latentrec.store.engine import Database, resolve_url
 from latentrec.store.schema import item_genres, items
 
@@ -108,22 +107,3 @@ def test_an_id_held_composed_is_found_by_its_letters_after_the_upgrade(store_url
     v2store.make_v2_store(store_url, [("caf\u00e9", None, [], 1.0), ("2", "Heat", [], 2.0)])
     with open_store(store_url) as store:
         assert [i.item_id for i in store.search_items("cafe")] == ["caf\u00e9"]
-
-
-def test_seeding_writers_at_once_give_a_new_genre_one_spelling(store):
-    """As for add_items (tests/store/test_genre_case.py): a seeding writer waits for an
-    open catalogue write (PostgreSQL: the catalogue's advisory lock), then reads its
-    spelling."""
-    done = []
-    with store.db.write() as conn:
-        write_items(conn, store.dialect, [Item("1", genres=("sci-fi",))], now=1.0)
-        other = threading.Thread(
-            target=lambda: done.append(store.add_missing_items([Item("2", genres=("SCI-FI",))]))
-        )
-        other.start()
-        time.sleep(0.3)  # time for the other writer to read spellings, were it not held
-        assert not done
-    other.join(timeout=30)
-    assert done == [["2"]]
-    assert store.get_item("2").genres == ("sci-fi",)
-    assert store.genres() == ["sci-fi"]
