@@ -39,3 +39,9 @@ def test_calibrations_genres_are_one_per_genre():
         [1.0, 1.0, 0.0],
         [0.0, 0.0, 1.0],
     ]
+
+
+def test_an_entry_without_genres_has_none():
+    model = FactorModel.from_factors(([1], ["a", "b"]), np.eye(2))
+    facts = ItemFacts.build(Served.build(model, "v"), [Item("a", "A", None), Item("b", "B")])
+    assert facts.genres == [[], []] and facts.matrix is None

@@ -86,7 +86,7 @@ class ItemFacts:
         genres: list[list[str]] = [[] for _ in range(served.n_items)]
         catalogue = list(catalogue)
         # One spelling per genre, so that none is calibrated to as two.
-        spelled = one_spelling_each(item.genres for item in catalogue)
+        spelled = one_spelling_each(item.genres or () for item in catalogue)
         for item, names in zip(catalogue, spelled, strict=True):
             idx = served.item_index.get(item.item_id)
             if idx is not None and names:
