@@ -44,3 +44,11 @@ def test_a_title_is_found_however_typed_on_sqlite(make_client, explicit_model, s
 @pytest.mark.postgres
 def test_a_title_is_found_however_typed_on_postgresql(make_pg_client, explicit_model, pg_store):
     check_found_however_typed(make_pg_client(explicit_model), pg_store)
+
+
+def test_a_search_of_an_accent_alone_finds_nothing(make_client, explicit_model, store):
+    """It used to list the whole catalogue as matches (every title holds the empty key)."""
+    store.add_items([Item("1", COMPOSED), Item("2", "Heat")])
+    client = make_client(explicit_model)
+    assert search(client, "\u0301") == ([], 0)
+    assert search(client, "e\u0301")[1] == 2

@@ -221,19 +221,20 @@ def test_random_spellings_match_the_reference(store, seed):
         assert found(store, word.swapcase()) == want
 
 
-def test_writers_at_once_give_a_new_genre_one_spelling(store):
+@pytest.mark.parametrize("seeding", [False, True], ids=["add_items", "add_missing_items"])
+def test_writers_at_once_give_a_new_genre_one_spelling(store, seeding):
     """A writer that starts while another's write is open waits for it (PostgreSQL: the
-    catalogue's advisory lock; SQLite: its write lock), then reads its spelling."""
+    catalogue's advisory lock; SQLite: its write lock), then reads its spelling; the
+    same for the workers' seeding writer."""
+    write = store.add_missing_items if seeding else store.add_items
     done = []
     with store.db.write() as conn:
         write_items(conn, store.dialect, [Item("1", genres=("sci-fi",))], now=1.0)
-        other = threading.Thread(
-            target=lambda: done.append(store.add_items([Item("2", genres=("SCI-FI",))]))
-        )
+        other = threading.Thread(target=lambda: done.append(write([Item("2", genres=("SCI-FI",))])))
         other.start()
         time.sleep(0.3)  # time for the other writer to read spellings, were it not held
         assert not done
     other.join(timeout=30)
-    assert done == [1]
+    assert done == [["2"] if seeding else 1]
     assert store.get_item("2").genres == ("sci-fi",)
     assert store.genres() == ["sci-fi"]

@@ -15,17 +15,15 @@ import pytest
 import sqlalchemy as sa
 
 from latentrec.store import Rating, StoreError, open_store
-from latentrec.store import schema as schema_module
 from latentrec.store.engine import Database, resolve_url
 from latentrec.store.schema import (
     SCHEMA_VERSION,
-    add_erased_v2,
-    create_v1,
     item_genres,
     items,
     one_spelling_per_genre_v3,
-    schema_table,
 )
+
+from . import v2store
 
 COMPOSED, DECOMPOSED = "\u00c9b\u00e8ne", "E\u0301be\u0300ne"  # 'Ébène' both ways
 
@@ -43,30 +41,8 @@ HELD = [
 
 
 def make_v2_store(url: str, held) -> None:
-    """A store as version 2 wrote it: each item's genres as given (JSON and genre rows),
-    and one rating of each item, so that ``interactions()`` has data."""
-    db = Database(resolve_url(url))
-    try:
-        with db.write() as conn:
-            create_v1(conn)
-            add_erased_v2(conn)
-            conn.execute(sa.insert(schema_table).values(id=1, version=2))
-            for item_id, genres, added in held:
-                conn.execute(
-                    sa.insert(items).values(
-                        item_id=item_id,
-                        title=f"Title {item_id}",
-                        title_key=f"title {item_id}",
-                        id_key=item_id,
-                        genres=json.dumps(genres, ensure_ascii=False),
-                        added_at=added,
-                    )
-                )
-                for genre in dict.fromkeys(genres):
-                    conn.execute(sa.insert(item_genres).values(item_id=item_id, genre=genre))
-            conn.execute(sa.text("INSERT INTO lr_counters (name, value) VALUES ('catalogue', 5)"))
-    finally:
-        db.close()
+    """``held`` as above, each item titled after its id; one genre row per name given."""
+    v2store.make_v2_store(url, [(i, f"Title {i}", genres, added) for i, genres, added in held])
 
 
 def genre_rows(store) -> list[tuple[str, str]]:
@@ -122,26 +98,23 @@ def test_a_store_already_in_one_spelling_is_left_as_it_is(store_url):
         assert genre_rows(store) == [("1", "Drama"), ("1", "Sci-Fi"), ("2", "Drama")]
 
 
+def held_genres(url: str) -> tuple[dict, list]:
+    """Each item's stored genres, and the genre rows, read without opening the store."""
+    db = Database(resolve_url(url))
+    try:
+        with db.read() as conn:
+            stored = dict(conn.execute(sa.select(items.c.item_id, items.c.genres)).all())
+            rows = conn.execute(sa.select(item_genres.c.item_id, item_genres.c.genre)).all()
+    finally:
+        db.close()
+    return {i: json.loads(g) for i, g in stored.items()}, sorted(rows)
+
+
 def test_a_failed_upgrade_leaves_the_store_at_version_2(store_url, monkeypatch):
     """The rewrite and the new version commit together, or neither does."""
     make_v2_store(store_url, HELD)
-
-    def rewrite_then_fail(conn):
-        one_spelling_per_genre_v3(conn)
-        raise RuntimeError("power cut")
-
-    monkeypatch.setitem(schema_module.MIGRATIONS, 3, rewrite_then_fail)
-    with pytest.raises(RuntimeError, match="power cut"):
-        open_store(store_url)
-    monkeypatch.undo()
-    db = Database(resolve_url(store_url))
-    try:
-        with db.read() as conn:
-            assert conn.execute(sa.select(schema_table.c.version)).scalar() == 2
-            stored = dict(conn.execute(sa.select(items.c.item_id, items.c.genres)).all())
-    finally:
-        db.close()
-    assert {i: json.loads(g) for i, g in stored.items()} == {i: g for i, g, _ in HELD}
+    v2store.check_a_failed_upgrade_changes_nothing(store_url, monkeypatch, held_genres)
+    assert held_genres(store_url)[0] == {i: g for i, g, _ in HELD}
 
 
 def reference_spellings(held) -> dict[str, list[str]]:

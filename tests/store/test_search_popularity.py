@@ -7,25 +7,12 @@ import numpy as np
 
 from latentrec.store import Item
 
-WORD_STARTS = (" ", "(", "-", "/", '"')
+from .test_title_search_nfc import reference as search_reference
 
 
 def reference(catalogue, popularity, search, offset, limit):
-    key = search.casefold()
-    rows = []
-    for item in catalogue:
-        name = (item.title if item.title is not None else item.item_id).casefold()
-        title = None if item.title is None else item.title.casefold()
-        if key not in (title or "") and key not in item.item_id.casefold():
-            continue
-        if name.startswith(key):
-            group = 0
-        elif any(c + key in name for c in WORD_STARTS):
-            group = 1
-        else:
-            group = 2
-        rows.append((group, -popularity.get(item.item_id, 0), name, item.item_id))
-    return [row[3] for row in sorted(rows)][offset : offset + limit]
+    """The search's slow reference (keys ignoring case and accents), one page of it."""
+    return search_reference(catalogue, search, popularity.get)[offset : offset + limit]
 
 
 def test_search_order_matches_a_slow_reference(store):

@@ -348,9 +348,10 @@ def feature_use(served: Served, item) -> FeatureUse:
 
     A genre the model knows only in another case (``sci-fi`` for ``Sci-Fi``) is read as
     the model's, as the catalogue's genre filter reads it (unless the model has several
-    such spellings); one it never saw, a feature that is not one of the model's columns
-    and a value its column never saw are named in ``unused`` (they add nothing), and no
-    Python warning is given.
+    such spellings); one it never saw (a name holding the separator its genres were
+    read with, ``Drama,Comedy`` for ``sep=","``, is one), a feature that is not one of
+    the model's columns and a value its column never saw are named in ``unused`` (they
+    add nothing), and no Python warning is given.
 
     Example:
         >>> import pandas as pd
@@ -368,12 +369,17 @@ def feature_use(served: Served, item) -> FeatureUse:
     model = served.model
     spec = model.item_feature_spec_
     columns = [c["column"] for c in spec["columns"]]
+    sep = genre_sep(spec)
     genres = [model_genre(spec, g) for g in item.genres or ()]
-    spelled = replace(item, genres=tuple(genres))
+    # A genre holding the model's separator (the catalogue's is only "|": "Drama,Comedy"
+    # is one genre to it) would be read by a model fitted with sep="," as the genres
+    # around the commas: it is one the model never saw, left out and named unused.
+    readable = [g for g in genres if sep not in g]
+    spelled = replace(item, genres=tuple(readable))
     # What the title gives beyond the model's columns goes in too, so that the model
     # names it (the title is a column only when the model has it as one).
-    given = (["genres"] if genres else []) + list(item.features or {})
-    row = feature_row(spelled, columns + [c for c in given if c not in columns], genre_sep(spec))
+    given = (["genres"] if readable else []) + list(item.features or {})
+    row = feature_row(spelled, columns + [c for c in given if c not in columns], sep)
     gaps = model.unused_item_features(row)
     vector, bias = model.item_vector_from_features(row, warn=False)
 
@@ -385,7 +391,9 @@ def feature_use(served: Served, item) -> FeatureUse:
         # The whole cell is unknown: the model has no genres, or reads one per title.
         unused_genres = list(item.genres)
     else:
-        unused_genres = [g for g, m in zip(item.genres, genres, strict=True) if m in unseen_genres]
+        unused_genres = [
+            g for g, m in zip(item.genres, genres, strict=True) if sep in m or m in unseen_genres
+        ]
     return FeatureUse(
         vector=vector,
         bias=bias,

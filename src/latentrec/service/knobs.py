@@ -37,6 +37,7 @@ from ..pipeline.rerank import calibrate as calibrate_list
 from ..pipeline.rerank import freshness as freshness_list
 from ..pipeline.rerank import mmr as mmr_list
 from ..pipeline.stages import MMR_POOL
+from ..store.catalogue import one_spelling_each
 from .holder import Served
 from .live import UserState, predictions, recommend, warm_states
 
@@ -60,8 +61,9 @@ class ItemFacts:
     """Facts about the items of one served model, indexed like the model's items.
 
     ``genres[i]`` is item ``i``'s genre names (a list, empty when the catalogue has
-    none); ``matrix`` is the items x genres 0/1 matrix (``None`` when no item has a
-    genre); ``ages`` is filled by :meth:`FactsCache.ages` on first use.
+    none; each genre in one spelling, however the catalogue holds it); ``matrix`` is
+    the items x genres 0/1 matrix (``None`` when no item has a genre); ``ages`` is
+    filled by :meth:`FactsCache.ages` on first use.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -82,10 +84,13 @@ class ItemFacts:
     def build(cls, served: Served, catalogue) -> ItemFacts:
         """Facts from the store's catalogue entries (items the model lacks are ignored)."""
         genres: list[list[str]] = [[] for _ in range(served.n_items)]
-        for item in catalogue:
+        catalogue = list(catalogue)
+        # One spelling per genre, so that none is calibrated to as two.
+        spelled = one_spelling_each(item.genres or () for item in catalogue)
+        for item, names in zip(catalogue, spelled, strict=True):
             idx = served.item_index.get(item.item_id)
-            if idx is not None and item.genres:
-                genres[idx] = list(item.genres)
+            if idx is not None and names:
+                genres[idx] = names
         names = sorted({g for row in genres for g in row})
         matrix = None
         if names:

@@ -5,7 +5,10 @@ Search matches copies of the title and id folded by :func:`~.records.search_key`
 (``title_key``, ``id_key``: ignoring case, how an accent was typed and the accent
 itself, so ``amelie`` and an ``Amélie`` typed either way find ``Amélie``) with LIKE
 patterns whose wildcards are escaped, so it behaves the same on SQLite and PostgreSQL
-and ``%`` or ``_`` in the search text are ordinary characters.  Titles and ids are
+and ``%`` or ``_`` in the search text are ordinary characters.  A search of accents
+alone (nothing left once they are ignored) finds nothing; a search over
+:data:`MAX_SEARCH` characters is refused, on both databases (SQLite's LIKE takes no
+longer pattern).  Titles and ids are
 stored as given; only the keys are folded.  Titles that start with the search text come
 first, then those with a word that starts with it, then the other matches.
 
@@ -50,6 +53,12 @@ from .writes import CHUNK, IN_CHUNK, bump_catalogue, insert
 # The most rows one search returns.
 MAX_LIMIT = 10_000
 
+# The longest search text, in characters: SQLite refuses a LIKE pattern over 50,000
+# bytes ("pattern too complex", which read as the store failing), and a character's
+# search key, escaped, takes at most 12 bytes.  PostgreSQL has no such limit; the same
+# one holds on both so that a search behaves alike.
+MAX_SEARCH = 4_000
+
 # What may stand before a word of a title, for search's "a word starts with it".
 WORD_STARTS = (" ", "(", "-", "/", '"')
 
@@ -92,6 +101,35 @@ def pick_spelling(counts: dict[str, int]) -> str:
         ('Sci-Fi', 'B')
     """
     return min(counts, key=lambda name: (-counts[name], name))
+
+
+def one_spelling_each(genre_lists: Iterable[Iterable[str]]) -> list[list[str]]:
+    """Items' genre names (one list per item) with each genre in one spelling, as the
+    catalogue shows it (:func:`catalogue_spellings`: the one most of these items have,
+    then code-point order), each once per item, in the order first named.
+
+    For what reads every item's genres (training's side table, calibration's genre
+    matrix): version 3 leaves a store in one spelling per genre, but a writer of an
+    earlier version still running, or a program writing the table past the store, can
+    add another (``sci-fi`` beside ``Sci-Fi``), which would be counted as a genre of
+    its own.
+
+    Example:
+        >>> one_spelling_each([["Sci-Fi", "Drama"], ["sci-fi"], ["SCI-FI ", "Sci-Fi"]])
+        [['Sci-Fi', 'Drama'], ['Sci-Fi'], ['Sci-Fi']]
+    """
+    lists = [list(names) for names in genre_lists]
+    seen: dict[str, tuple[str, str]] = {}  # name as held -> (key, stored spelling)
+    counts: dict[str, dict[str, int]] = {}
+    for names in lists:
+        for name in names:
+            if name not in seen:
+                seen[name] = (genre_key(name), genre_spelling(name))
+        for key, spelling in {seen[name] for name in names}:
+            held = counts.setdefault(key, {})
+            held[spelling] = held.get(spelling, 0) + 1
+    chosen = {key: pick_spelling(held) for key, held in counts.items()}
+    return [list(dict.fromkeys(chosen[seen[name][0]] for name in names)) for names in lists]
 
 
 def catalogue_spellings(conn: sa.Connection) -> dict[str, str]:
@@ -282,12 +320,14 @@ def search_statement(
     dialect: str, search, genre, limit, offset, *, whole: bool = False
 ) -> sa.Select | None:
     """The SELECT of one search page; ``None`` when nothing can match (a NUL
-    character, which no stored text holds).  ``genre``: one genre name, matched exactly,
+    character, which no stored text holds, or a search of accents alone, which search
+    ignores: nothing is left to look for).  ``genre``: one genre name, matched exactly,
     or a list of names (the spellings of one genre, :func:`genre_spellings`), any of
     which matches.
 
     ``search`` matches ignoring case, how an accent was typed and the accent itself
-    (:func:`~.records.search_key` of the text, the title and the id).  Without it the
+    (:func:`~.records.search_key` of the text, the title and the id); one longer than
+    :data:`MAX_SEARCH` characters is a :class:`StoreError`.  Without it the
     order is by title then id (the title's key: ``Émile`` among the E's).  With it,
     titles (ids, for an entry without one) that start with it come first, then those
     with a word starting with it, then any other match (in the title or the id), each
@@ -299,6 +339,8 @@ def search_statement(
         >>> stmt = search_statement("sqlite", "50%", None, 10, 0)
         >>> stmt.compile().params["title_key_1"]
         '50/%'
+        >>> search_statement("sqlite", "\u0301", None, 10, 0) is None  # an accent alone
+        True
     """
     check_page(limit, offset)
     if genre is not None and not isinstance(genre, str):
@@ -314,6 +356,8 @@ def search_statement(
             raise StoreError(f"{name} must be text, got {type(value).__name__}")
         if value is not None and "\x00" in value:
             return None
+    if search is not None and len(search) > MAX_SEARCH:
+        raise StoreError(f"search is {len(search)} characters long; the limit is {MAX_SEARCH}")
     title_order = sa.func.coalesce(items.c.title_key, items.c.id_key)
     id_order = items.c.item_id
     if dialect == "postgresql":
@@ -322,6 +366,11 @@ def search_statement(
     order = [title_order, id_order]
     if search:
         key = search_key(search)
+        if not key:
+            # Only accents (which search ignores): no text left to find.  Every title
+            # contains the empty key, and a whole catalogue offered as its matches
+            # (read in full to rank it) would answer a stray keystroke.
+            return None
         # For a search box: "Star Wars" before "Evening Star" before "Bastard Out of
         # Carolina" for "star".  Within a group the store orders by title: counting each
         # match's ratings would scan lr_ratings (no index by item), so a caller that
@@ -350,8 +399,9 @@ def search_statement(
 
 
 def side_table(catalogue) -> pd.DataFrame | None:
-    """The item side table of stored items: title, ``|``-joined genres, one column per
-    numeric feature (NaN where an item lacks it); ``None`` for an empty catalogue.
+    """The item side table of stored items: title, ``|``-joined genres (each genre in
+    one spelling, :func:`one_spelling_each`), one column per numeric feature (NaN where
+    an item lacks it); ``None`` for an empty catalogue.
 
     ``catalogue`` holds ``(item_id, title, genres JSON, features JSON)`` rows.
 
@@ -362,11 +412,13 @@ def side_table(catalogue) -> pd.DataFrame | None:
     if not catalogue:
         return None
     ids, titles, genres, features = zip(*catalogue, strict=True)
+    # One spelling per genre, so that none is learned twice (see one_spelling_each).
+    names = one_spelling_each(json.loads(g) for g in genres)
     table = pd.DataFrame(
         {
             "title": np.array(titles, dtype=object),
             # No genres is a missing value (no feature), not an empty label.
-            "genres": [GENRE_SEP.join(json.loads(g)) or None for g in genres],
+            "genres": [GENRE_SEP.join(n) or None for n in names],
         },
         index=pd.Index(ids, dtype=object, name="item_id"),
     )

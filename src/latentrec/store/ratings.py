@@ -74,7 +74,10 @@ class RatingsStore:
 
     Use :func:`open_store` to get one.  One engine, a connection per call: share one
     instance between threads; each process opens its own.  Ids are opaque text (an
-    integer id is stored as its decimal text).
+    integer id is stored as its decimal text).  ``schema_version`` is the store's
+    schema; ``upgraded`` says what opening it upgraded (one line per version, e.g.
+    ``"schema version 2 to 3: 5 items' genres put in one spelling, ..."``; empty when
+    the store was new or current), for a caller to tell its user.
 
     Example:
         >>> store = open_store(":memory:")
@@ -95,8 +98,11 @@ class RatingsStore:
             if database.dialect == "sqlite" and not is_memory(database.url)
             else None
         )
+        # What this open upgraded, one line per version (empty when nothing was): an
+        # upgrade rewrites data, which the opener should be able to say.
+        self.upgraded: list[str] = []
         with self.db.write() as conn:
-            self.schema_version = migrate(conn, self.db.dialect)
+            self.schema_version = migrate(conn, self.db.dialect, self.upgraded)
         self.group = GroupCommit(self.db.write, self.write_batch)
 
     # ------------------------------------------------------------------ identity
@@ -610,8 +616,9 @@ class RatingsStore:
         ``popularity`` (a function of an item id giving how often it was rated) orders
         each group of a search most popular first, title then id breaking ties: every
         match is read and ordered here, then the page cut.  ``%`` and ``_`` in
-        ``search`` are ordinary characters.  ``limit`` (at most 10,000) and ``offset``
-        page through the results.
+        ``search`` are ordinary characters; a search of accents alone finds nothing, and
+        one over 4,000 characters is a :class:`StoreError`.  ``limit`` (at most 10,000)
+        and ``offset`` page through the results.
 
         Example:
             >>> store = open_store(":memory:")

@@ -143,7 +143,7 @@ def stored_genres(item_id: str, text: str) -> list[str]:
     return names
 
 
-def one_spelling_per_genre_v3(conn: sa.Connection) -> None:
+def one_spelling_per_genre_v3(conn: sa.Connection) -> int:
     """Version 3: each genre in one spelling.  A store written before genres were one
     genre whatever their case and Unicode form may hold ``Sci-Fi`` beside ``sci-fi``, or a
     composed ``Ébène`` beside a decomposed one, which training (``interactions()``),
@@ -154,7 +154,8 @@ def one_spelling_per_genre_v3(conn: sa.Connection) -> None:
     item naming one genre in two spellings keeps it once, where it first stood.  Items'
     ``genres`` and their genre rows are both rewritten, and the catalogue's change
     counter rises when anything changed, so that workers' copies of the catalogue are
-    read again.  On a store already in one spelling it changes nothing.
+    read again.  On a store already in one spelling it changes nothing.  Returns how
+    many items it rewrote.
 
     Example:
         >>> from latentrec.store import Item, open_store
@@ -165,6 +166,7 @@ def one_spelling_per_genre_v3(conn: sa.Connection) -> None:
         ...     _ = conn.execute(sa.update(items).where(two).values(genres='["sci-fi"]'))
         ...     _ = conn.execute(sa.insert(item_genres).values(item_id="2", genre="sci-fi"))
         ...     one_spelling_per_genre_v3(conn)
+        1
         >>> store.get_item("2").genres  # one item each, added together: code-point order
         ('Sci-Fi',)
     """
@@ -214,6 +216,7 @@ def one_spelling_per_genre_v3(conn: sa.Connection) -> None:
         raised = conn.execute(sa.update(counters).where(name).values(value=counters.c.value + 1))
         if not raised.rowcount:
             conn.execute(sa.insert(counters).values(name="catalogue", value=1))
+    return len({row["b_id"] for row in relisted} | set(regenred))
 
 
 def search_keys_v3(conn: sa.Connection) -> int:
@@ -258,10 +261,10 @@ def search_keys_v3(conn: sa.Connection) -> int:
     return len(rekeyed)
 
 
-def upgrade_v3(conn: sa.Connection) -> None:
+def upgrade_v3(conn: sa.Connection) -> str:
     """Version 3: each genre in one spelling (:func:`one_spelling_per_genre_v3`) and
     search keys that ignore how an accent was typed (:func:`search_keys_v3`), in the
-    one transaction that records the version.
+    one transaction that records the version.  Returns what it changed, in words.
 
     Example:
         >>> from latentrec.store import Item, open_store
@@ -269,12 +272,14 @@ def upgrade_v3(conn: sa.Connection) -> None:
         >>> _ = store.add_items([Item("1", "Am\u00e9lie", ("Drama",))])
         >>> with store.db.write() as conn:
         ...     upgrade_v3(conn)  # a store at version 3 already: nothing to change
+        "0 items' genres put in one spelling, 0 items' search keys made again"
         >>> item = store.search_items("amelie")[0]
         >>> item.title, item.genres
         ('Amélie', ('Drama',))
     """
-    one_spelling_per_genre_v3(conn)
-    search_keys_v3(conn)
+    respelled = one_spelling_per_genre_v3(conn)
+    rekeyed = search_keys_v3(conn)
+    return f"{respelled} items' genres put in one spelling, {rekeyed} items' search keys made again"
 
 
 MIGRATIONS = {1: create_v1, 2: add_erased_v2, 3: upgrade_v3}
@@ -297,12 +302,23 @@ def stored_version(conn: sa.Connection) -> int:
     return int(version or 0)
 
 
-def migrate(conn: sa.Connection, dialect: str) -> int:
+def migrate(conn: sa.Connection, dialect: str, done: list[str] | None = None) -> int:
     """Bring the schema to :data:`SCHEMA_VERSION` inside the caller's write transaction.
 
     On SQLite the caller's ``BEGIN IMMEDIATE`` already holds the database's write lock;
     on PostgreSQL a transaction-level advisory lock serialises concurrent openers.  A
-    database newer than this code is refused rather than touched.
+    database newer than this code is refused rather than touched.  ``done`` (when
+    given) gets one line per version an existing store was upgraded to, saying what
+    changed (an upgrade rewrites data, and whoever opened the store should be told).
+
+    Example:
+        >>> engine = sa.create_engine("sqlite://")
+        >>> done = []
+        >>> with engine.begin() as conn:
+        ...     migrate(conn, "sqlite", done)
+        3
+        >>> done  # a new store: nothing upgraded
+        []
     """
     if dialect == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
@@ -313,7 +329,10 @@ def migrate(conn: sa.Connection, dialect: str) -> int:
             f"(version {SCHEMA_VERSION}); upgrade latentrec"
         )
     for version in range(current + 1, SCHEMA_VERSION + 1):
-        MIGRATIONS[version](conn)
+        changed = MIGRATIONS[version](conn)
+        if current and done is not None:
+            line = f"schema version {version - 1} to {version}"
+            done.append(f"{line}: {changed}" if isinstance(changed, str) else line)
     if current == 0:
         conn.execute(sa.insert(schema_table).values(id=1, version=SCHEMA_VERSION))
     elif current < SCHEMA_VERSION:
