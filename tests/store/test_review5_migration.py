@@ -5,11 +5,17 @@ still open when the upgrade starts is waited for, and its spelling folded too.""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
+import numpy as np
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from latentrec.cli import main
+from latentrec.models import FactorModel
+from latentrec.service import Settings, create_app
 from latentrec.store import open_store
 from latentrec.store import schema as schema_module
 from latentrec.store.engine import Database, resolve_url
@@ -107,3 +113,32 @@ def test_an_id_held_composed_is_found_by_its_letters_after_the_upgrade(store_url
     v2store.make_v2_store(store_url, [("caf\u00e9", None, [], 1.0), ("2", "Heat", [], 2.0)])
     with open_store(store_url) as store:
         assert [i.item_id for i in store.search_items("cafe")] == ["caf\u00e9"]
+
+
+def test_latentrec_store_info_says_what_opening_upgraded(store_url):
+    # The store kept what its upgrade changed, but no command said it: `store info` on a
+    # version-2 store printed "schema version 3" alone, its spellings already rewritten.
+    make_v2_store(store_url, HELD)
+    result = CliRunner().invoke(main, ["store", "info", "--store", store_url])
+    assert result.exit_code == 0, result.output
+    assert (
+        "upgraded the store: schema version 2 to 3: 5 items' genres put in one spelling, "
+        "0 items' search keys made again"
+    ) in result.stderr
+    again = CliRunner().invoke(main, ["store", "info", "--store", store_url])
+    assert again.exit_code == 0 and "upgraded" not in again.stderr
+
+
+def test_the_service_logs_what_opening_its_store_upgraded(store_url, tmp_path, caplog):
+    make_v2_store(store_url, HELD)
+    model = FactorModel.from_factors(
+        ([0], [item_id for item_id, *_ in HELD]), np.zeros((len(HELD), 2)), np.zeros((1, 2))
+    )
+    model.save(tmp_path / "m.npz")
+    with caplog.at_level(logging.WARNING, logger="latentrec.service"):
+        create_app(Settings(model_path=str(tmp_path / "m.npz"), store_url=store_url))
+    said = [r.getMessage() for r in caplog.records if "upgraded the store" in r.getMessage()]
+    assert said == [
+        "upgraded the store: schema version 2 to 3: 5 items' genres put in one spelling, "
+        "0 items' search keys made again"
+    ]

@@ -106,6 +106,8 @@ def refuse_folder(url):
 
 def open_or_fail(url: str):
     """The store at ``url``; a missing extra is one line naming it, as for other extras.
+    Opening a store written by an earlier version upgrades it: what that changed is said
+    on standard error, a line per schema version (``RatingsStore.upgraded``).
 
     Example:
         >>> import os, tempfile
@@ -121,7 +123,11 @@ def open_or_fail(url: str):
             f"{name} is not installed; the ratings store needs the 'serve' extra: "
             "pip install 'latentrec[serve]'"
         ) from None
-    return open_store(url)
+    store = open_store(url)
+    # An upgrade rewrites stored rows (genre spellings, search keys): said, not silent.
+    for line in store.upgraded:
+        click.echo(f"upgraded the store: {line}", err=True)
+    return store
 
 
 def check_store_exists(url: str) -> None:

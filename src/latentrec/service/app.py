@@ -171,6 +171,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         source = source_from(settings)
     if store is None:
         store = open_store(settings.store_location())
+        # An upgrade rewrites stored rows (genre spellings, search keys): logged, not silent.
+        for line in store.upgraded:
+            logging.getLogger(ERROR_LOGGER).warning("upgraded the store: %s", line)
     metrics = ServiceMetrics()
     holder = ModelHolder(source, prepare=lambda served: add_store_items(store, served))
     seed_catalogue(store, holder.current)
