@@ -26,9 +26,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .. import ModelFileError, load
 from ..models import FactorModel
+from ..models.hybrid import encode_features
 from ..pipeline import Pipeline
 from ..store.records import GENRE_SEP, genre_key
 from .hardening import ERROR_LOGGER
@@ -175,8 +177,8 @@ def with_new_items(served: Served, items) -> Served:
     """``served`` with store items it lacks appended, as one new model swapped whole.
 
     A model with item features (:class:`~latentrec.models.HybridMF`) gives each new
-    title its vector and bias from its genres and numeric features
-    (``item_vector_from_features``), so it is recommendable at once; any other model
+    title its vector and bias from its genres and numeric features (:func:`feature_uses`,
+    one encoding for them all), so it is recommendable at once; any other model
     gives it a zero vector and bias: it ranks like an average title until a retrain
     learns it.  Items whose id the model cannot hold (text ids for a model whose ids are
     integers) are skipped, and a pipeline gets none: its candidates, ranker and
@@ -203,12 +205,10 @@ def with_new_items(served: Served, items) -> Served:
     factors = np.zeros((m, k), np.float32)
     bias = np.zeros(m, np.float32)
     if served.has_item_features():
-        uses = []
-        for row, item in enumerate(new):
-            use = feature_use(served, item)
+        uses = feature_uses(served, new)
+        for row, use in enumerate(uses):
             factors[row], bias[row] = use.vector, use.bias
-            uses.append((item.item_id, use))
-        log_unused(uses)
+        log_unused([(item.item_id, use) for item, use in zip(new, uses, strict=True)])
     n_old = model.n_items
     catalog = model.catalog_.with_rows(
         "item", np.arange(n_old, n_old + m), np.zeros(m + 1, np.int64), [], new_ids=ids
@@ -297,7 +297,8 @@ def feature_row(item, columns, sep: str = GENRE_SEP) -> dict:
 def genre_sep(spec: dict) -> str:
     """The separator with which the model's ``genres`` column joins names (its
     multi-label ``sep``); ``|`` (the catalogue's) where it has no such column, or reads
-    one value per title (a one-hot column: two names joined are one value it never saw).
+    one value per title (a one-hot column, given a title's genres one at a time by
+    :func:`feature_uses`).
 
     Example:
         >>> genre_sep({"columns": [{"column": "genres", "kind": "multilabel",
@@ -344,14 +345,18 @@ class FeatureUse:
 
 def feature_use(served: Served, item) -> FeatureUse:
     """The vector of a title new to ``served`` (a model with item features) from its
-    genres and features, and what of them the model cannot use (:class:`FeatureUse`).
+    genres and features, and what of them the model cannot use (:class:`FeatureUse`):
+    :func:`feature_uses` of the one title.
 
-    A genre the model knows only in another case (``sci-fi`` for ``Sci-Fi``) is read as
-    the model's, as the catalogue's genre filter reads it (unless the model has several
-    such spellings); one it never saw (a name holding the separator its genres were
-    read with, ``Drama,Comedy`` for ``sep=","``, is one), a feature that is not one of
-    the model's columns and a value its column never saw are named in ``unused`` (they
-    add nothing), and no Python warning is given.
+    A genre is read as the catalogue reads it: surrounding blanks aside, and as the
+    model's when the model knows it only in another case (``sci-fi`` for ``Sci-Fi``,
+    unless the model has several such spellings); a genre named twice so counts once.
+    One it never saw (a name holding the separator its genres were read with,
+    ``Drama,Comedy`` for ``sep=","``, is one), a feature that is not one of the model's
+    columns and a value its column never saw are named in ``unused`` (they add nothing),
+    and no Python warning is given.  A model fitted on one genre per title (a one-hot
+    ``genres`` column) places a title with several genres it knows at their mean: the
+    mean of the vectors (and biases) the title would have with each one alone.
 
     Example:
         >>> import pandas as pd
@@ -362,48 +367,126 @@ def feature_use(served: Served, item) -> FeatureUse:
         >>> films = pd.DataFrame({"genres": ["Drama|Sci-Fi", "Drama"]})
         >>> data = Interactions.from_frame(df, item_features=films)
         >>> s = Served.build(HybridMF(n_factors=2, n_epochs=2).fit(data), "v1")
-        >>> use = feature_use(s, Item("7", "New", ("sci-fi", "Space"), {"budget": 3.0}))
+        >>> use = feature_use(s, Item("7", "New", ("sci-fi", " Space "), {"budget": 3.0}))
         >>> use.unused, use.known
-        ({'title': None, 'genres': ['Space'], 'features': ['budget']}, True)
+        ({'title': None, 'genres': [' Space '], 'features': ['budget']}, True)
+    """
+    return feature_uses(served, [item])[0]
+
+
+def feature_uses(served: Served, items) -> list[FeatureUse]:
+    """:func:`feature_use` of each of ``items`` (titles new to ``served``, a model with
+    item features), from one encoding of them all: a refresh may add thousands at once.
+
+    Example:
+        >>> import pandas as pd
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import HybridMF
+        >>> from latentrec.store import Item
+        >>> df = pd.DataFrame({"user_id": [0, 1], "item_id": [0, 1], "rating": [5, 5]})
+        >>> films = pd.DataFrame({"genres": ["Drama", "Sci-Fi"]})  # one genre per title
+        >>> s = Served.build(HybridMF(n_factors=2, n_epochs=2).fit(Interactions.from_frame(
+        ...     df, item_features=films)), "v1")
+        >>> both, drama = feature_uses(s, [Item("7", genres=("Drama", "sci-fi", "War")),
+        ...                                Item("8", genres=("Drama",))])
+        >>> both.unused["genres"], both.known
+        (['War'], True)
+        >>> drama.vector.tolist() == s.model.item_vector_from_features({"genres": "Drama"})[
+        ...     0].tolist()
+        True
     """
     model = served.model
     spec = model.item_feature_spec_
     columns = [c["column"] for c in spec["columns"]]
+    of_column = {c["column"]: c for c in spec["columns"]}
+    # Sets: a model with titles as a feature has thousands of values to look in.
+    seen = {c["column"]: frozenset(c.get("values", ())) for c in spec["columns"]}
+    genre_spec = of_column.get("genres")
     sep = genre_sep(spec)
-    genres = [model_genre(spec, g) for g in item.genres or ()]
-    # A genre holding the model's separator (the catalogue's is only "|": "Drama,Comedy"
-    # is one genre to it) would be read by a model fitted with sep="," as the genres
-    # around the commas: it is one the model never saw, left out and named unused.
-    readable = [g for g in genres if sep not in g]
-    spelled = replace(item, genres=tuple(readable))
-    # What the title gives beyond the model's columns goes in too, so that the model
-    # names it (the title is a column only when the model has it as one).
-    given = (["genres"] if readable else []) + list(item.features or {})
-    row = feature_row(spelled, columns + [c for c in given if c not in columns], sep)
-    gaps = model.unused_item_features(row)
-    vector, bias = model.item_vector_from_features(row, warn=False)
+    one_each = genre_spec is not None and genre_spec.get("kind") == "onehot"
+    items = list(items)
+    rows, owner, unused = [], [], []
+    for n, item in enumerate(items):
+        given = tuple(item.genres or ())
+        # The encoder strips each name, and the catalogue reads names without their
+        # blanks: compared unstripped, " Space " was neither used nor named unused.
+        spelled = [model_genre(spec, g.strip()) for g in given]
+        if genre_spec is None:
+            usable = []
+        elif one_each:
+            usable = [m for m in spelled if m in seen["genres"]]
+        else:
+            # A genre holding the model's separator (the catalogue's is only "|":
+            # "Drama,Comedy" is one genre to it) would be read by a model fitted with
+            # sep="," as the genres around the commas: one it never saw, left out.
+            usable = [m for m in spelled if sep not in m and m in seen["genres"]]
+        unused_genres = [g for g, m in zip(given, spelled, strict=True) if m and m not in usable]
+        # "Drama" and "drama" are one genre: counted twice, a one-genre model read
+        # "Drama|Drama" as a value it never saw.
+        usable = list(dict.fromkeys(usable))
+        base = feature_row(item, columns)
+        if one_each and len(usable) > 1:
+            # One row per genre: the title is the mean of what each alone would make it.
+            rows += [{**base, "genres": m} for m in usable]
+            owner += [n] * len(usable)
+        else:
+            rows.append({**base, "genres": sep.join(usable) if usable else None})
+            owner.append(n)
+        features = item.features or {}
+        unused.append(
+            {
+                "title": (
+                    item.title
+                    if "title" in of_column and _unseen(of_column["title"], seen, item.title)
+                    else None
+                ),
+                "genres": unused_genres,
+                "features": [
+                    f
+                    for f in features
+                    if f not in of_column or _unseen(of_column[f], seen, features[f])
+                ],
+            }
+        )
+    if not rows:
+        return []
+    # Indexed by id, so that an unreadable cell is named by its title's id.
+    frame = pd.DataFrame(rows, columns=columns, index=[items[n].item_id for n in owner])
+    x = encode_features(spec, frame, what="item")
+    # As item_vector_from_features computes them, from the one encoding.
+    vectors = np.asarray(x @ model.item_feature_factors_, dtype=np.float32)
+    biases = np.asarray(x @ model.item_feature_bias_, dtype=np.float32)
+    filled = np.diff(x.indptr) > 0
+    owner = np.asarray(owner)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    out = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(owner)
+        if end - start == 1:
+            vector, bias = vectors[start], float(biases[start])
+        else:
+            vector = vectors[start:end].mean(axis=0, dtype=np.float64).astype(np.float32)
+            bias = float(biases[start:end].mean(dtype=np.float64))
+        out.append(FeatureUse(vector, bias, unused[n], known=bool(filled[start:end].any())))
+    return out
 
-    def lost(column: str) -> list:
-        return gaps.values.get(column, []) if column not in gaps.columns else ["*"]
 
-    unseen_genres = lost("genres")
-    if "*" in unseen_genres or row.get("genres") in unseen_genres:
-        # The whole cell is unknown: the model has no genres, or reads one per title.
-        unused_genres = list(item.genres)
-    else:
-        unused_genres = [
-            g for g, m in zip(item.genres, genres, strict=True) if sep in m or m in unseen_genres
-        ]
-    return FeatureUse(
-        vector=vector,
-        bias=bias,
-        unused={
-            "title": item.title if "title" in columns and lost("title") else None,
-            "genres": unused_genres,
-            "features": [f for f in item.features or {} if f not in columns or lost(f)],
-        },
-        known=not gaps.empty_rows,
-    )
+def _unseen(column: dict, seen: dict, value) -> bool:
+    """Whether ``value`` of a feature column (``seen``: each column's values as a set)
+    adds nothing: a name its one-hot or multi-label column never saw, read as the
+    encoder reads it (stripped; split by the column's separator).  A number counts, and
+    a missing value gives nothing to lose.
+
+    Example:
+        >>> tags = {"column": "t", "kind": "multilabel", "values": ["A", "B"], "sep": "|"}
+        >>> [_unseen(tags, {"t": {"A", "B"}}, v) for v in ("B | A", "A|C", None, float("nan"))]
+        [False, True, False, False]
+    """
+    if column["kind"] not in ("onehot", "multilabel") or pd.isna(value):
+        return False
+    text = str(value)
+    parts = text.split(column["sep"]) if column["kind"] == "multilabel" else [text]
+    return any(p.strip() not in seen[column["column"]] for p in parts if p.strip())
 
 
 def model_genre(spec: dict, genre: str) -> str:
@@ -450,7 +533,7 @@ def log_unused(uses) -> None:
     more = f" and {len(said) - LOGGED_TITLES} more" if len(said) > LOGGED_TITLES else ""
     noun = "new title" if len(said) == 1 else f"{len(said)} new titles"
     logging.getLogger(ERROR_LOGGER).warning(
-        "%s with genres or features the served model never saw (they add nothing to the "
+        "%s with genres or features the served model cannot use (they add nothing to the "
         "vector): %s%s",
         noun,
         "; ".join(parts),
