@@ -832,9 +832,9 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     def post_item(body: schemas.ItemIn):
         """Add a title (or update one's details).  A new title is recommendable at once:
         with a vector from its features when the model has item features, else with a
-        zero vector until a retrain learns it.  A genre or feature the model never saw
-        adds nothing: ``unused`` names it, and with nothing it knows the vector is
-        ``zero``.  An id the model cannot hold (text where its item ids are integers) is
+        zero vector until a retrain learns it.  A genre or feature the model cannot use
+        (never saw) adds nothing: ``unused`` names it, and with nothing it knows the vector
+        is ``zero``.  An id the model cannot hold (text where its item ids are integers) is
         stored and waits for a retrain (``vector: none``), and so does any new title while
         a pipeline is served."""
         item_id = check_id(body.item_id, "item_id", max_id)

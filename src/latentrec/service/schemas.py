@@ -368,10 +368,12 @@ class UnusedFeatures(BaseModel):
     )
     genres: list[str] = Field(
         default_factory=list,
-        description="The genres it never saw (or all of them, when it has no genres or "
-        "takes one per title), as posted.  A genre that differs from one of the model's "
-        "only in case is read as the model's ('sci-fi' is 'Sci-Fi'), as the catalogue's "
-        "genre filter reads it, and is not listed.",
+        description="The genres it cannot use: those it never saw (or all of them, when it "
+        "has no genres), as posted.  A genre that differs from one of the model's only in "
+        "case, surrounding blanks or how an accent was typed is read as the model's "
+        "('sci-fi' is 'Sci-Fi'), as the catalogue's genre filter reads it, and is not "
+        "listed; a model of one genre per title places a title with several it knows at "
+        "their mean.",
     )
     features: list[str] = Field(
         default_factory=list,
@@ -395,7 +397,7 @@ class ItemAdded(Versioned):
     unused: UnusedFeatures = Field(
         default_factory=UnusedFeatures,
         description="What of the title's genres and features adds nothing to its vector "
-        "because the model with item features never saw it (a new genre, a misspelt one, "
+        "because the model with item features cannot use it (a new genre, a misspelt one, "
         "a feature it was not trained on): fix it and post the title again, or retrain.  "
         "Empty when every one is used, and unless `vector` is 'features' or 'zero' from a "
         "model with item features (a model without them uses none: 'zero' says so).",
