@@ -28,13 +28,34 @@ CATALOGUE_PAGE = 1000
 
 
 def store_catalogue(store) -> list:
-    """Every item of the store's catalogue, page by page."""
-    out, offset = [], 0
+    """Every item of the store's catalogue, as one state of it
+    (:meth:`~latentrec.store.RatingsStore.all_items`: one snapshot, ``CATALOGUE_PAGE``
+    rows a statement): a title another worker adds, renames or removes meanwhile is
+    neither missing from the copy nor in it twice.
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("2", "Heat"), Item("1", "Up")])
+        >>> [it.title for it in store_catalogue(store)]
+        ['Up', 'Heat']
+    """
+    return store.all_items(page=CATALOGUE_PAGE)
+
+
+def catalogue_ids(store) -> set[str]:
+    """The ids of the store's catalogue, paged through :meth:`search_items`.
+
+    Not one state of the catalogue (see :func:`store_catalogue`), which the seed needs
+    not: an id it misses is one it offers again, and the store inserts only ids it
+    lacks.
+    """
+    have, offset = set(), 0
     while True:
         page = store.search_items(limit=CATALOGUE_PAGE, offset=offset)
-        out.extend(page)
+        have.update(it.item_id for it in page)
         if len(page) < CATALOGUE_PAGE:
-            return out
+            return have
         offset += CATALOGUE_PAGE
 
 
@@ -47,7 +68,7 @@ def seed_catalogue(store, served: Served) -> int:
     workers seeding at once add each title once and overwrite nobody's entry.  Returns
     how many this call added.
     """
-    have = {it.item_id for it in store_catalogue(store)}
+    have = catalogue_ids(store)
     missing = [Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have]
     if not missing:
         return 0

@@ -298,6 +298,39 @@ def item_from_row(row) -> Item:
     )
 
 
+# The columns :func:`item_from_row` reads (not the search keys).
+ITEM_COLUMNS = (
+    items.c.item_id,
+    items.c.title,
+    items.c.genres,
+    items.c.features,
+    items.c.added_at,
+)
+
+
+def catalogue_page(conn: sa.Connection, after: str | None, limit: int) -> list:
+    """Up to ``limit`` rows of the items table (the columns :func:`item_from_row` reads)
+    whose ids follow ``after`` (from the first when ``None``), in id order: one step of
+    a walk over the whole catalogue by its primary key.
+
+    Each step is a range of the primary key's index, however far the walk has gone (an
+    ``OFFSET`` reads and skips every row before it), and no title is met twice or
+    skipped, whatever titles are added or renamed between steps.
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("b", "Up"), Item("a", "Heat"), Item("c", "Ran")])
+        >>> with store.db.read() as conn:
+        ...     [row.item_id for row in catalogue_page(conn, "a", 5)]
+        ['b', 'c']
+    """
+    stmt = sa.select(*ITEM_COLUMNS).order_by(items.c.item_id).limit(int(limit))
+    if after is not None:
+        stmt = stmt.where(items.c.item_id > after)
+    return conn.execute(stmt).all()
+
+
 def check_page(limit, offset) -> None:
     """``StoreError`` unless ``0 <= limit <= MAX_LIMIT`` and ``offset >= 0`` (integers).
 

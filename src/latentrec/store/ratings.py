@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from ..data import Interactions
 from .bulk import import_cells, read_interactions
 from .catalogue import (
+    catalogue_page,
     catalogue_spellings,
     genre_spellings,
     insert_missing_items,
@@ -596,6 +597,34 @@ class RatingsStore:
                 query = sa.select(items.c.item_id).where(items.c.item_id.in_(chunk))
                 found.update(conn.execute(query).scalars())
         return found
+
+    def all_items(self, page: int = 1000) -> list[Item]:
+        """Every catalogue entry, in id order, as one state of the catalogue: read in
+        one transaction (a snapshot: ``REPEATABLE READ`` on PostgreSQL, one read
+        transaction on SQLite), ``page`` rows a statement along the primary key
+        (:func:`~.catalogue.catalogue_page`).
+
+        A title added, renamed or removed while it is read is in the copy as it was
+        when the read began: none is missing or twice, as paging through
+        :meth:`search_items` (a transaction a page, ordered by title) could leave it.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("2", "Heat"), Item("1", "Up"), Item("3", "Ran")])
+            >>> [i.title for i in store.all_items(page=2)]
+            ['Up', 'Heat', 'Ran']
+        """
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise StoreError(f"page must be a positive integer, got {page!r}")
+        out: list[Item] = []
+        after = None
+        with self.db.read(snapshot=True) as conn:
+            while True:
+                rows = catalogue_page(conn, after, page)
+                out.extend(item_from_row(row) for row in rows)
+                if len(rows) < page:
+                    return out
+                after = rows[-1].item_id
 
     def search_items(
         self,
