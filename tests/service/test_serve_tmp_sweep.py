@@ -94,7 +94,7 @@ def test_the_sweep_keeps_everything_but_a_dead_serves_folders(tmp_path, monkeypa
     """A live process's folders (this one's, another's), folders of the old names (no
     pid: nothing proves their serve ended), names of other forms, a file and a link of
     the form, all stay, and so does what the link points to.  (A folder with this
-    process's pid that it did not make is an earlier process's: test_review4_*.)"""
+    process's pid that it did not make is an earlier process's: test_serve_tmp_folders_held.py.)"""
     dead = ended_pid()
     live = sleeper()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
