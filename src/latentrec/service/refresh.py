@@ -76,15 +76,36 @@ def seed_catalogue(store, served: Served) -> int:
 def add_store_items(store, served: Served) -> Served:
     """``served`` with the store's titles it lacks (see :func:`with_new_items`).
 
-    The check is cheap when nothing was added: one catalogue row past the count seen
-    last time (titles are never removed from the catalogue).
+    The check is one read of the catalogue's change counter
+    (:meth:`~latentrec.store.RatingsStore.catalogue_version`), which every catalogue
+    write raises: while it stands where it stood before the last copy, nothing else is
+    read.  It is read before the copy, so a title written during the copy leaves it
+    past the value kept and the next check copies again.  Unlike a count of the
+    catalogue's titles, it moves for a title added after another was removed (in SQL,
+    past the store).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> served = Served.build(FactorModel.from_factors(([1], ["a"]), np.eye(1)), "v")
+        >>> served = add_store_items(store, served)
+        >>> _ = store.add_items([Item("b", "Heat")])
+        >>> served = add_store_items(store, served)
+        >>> "b" in served.item_index, add_store_items(store, served) is served
+        (True, True)
     """
-    seen = served.store_items_seen
-    if seen >= 0 and not store.search_items(limit=1, offset=seen):
+    version = store.catalogue_version()
+    if version == served.store_catalogue_seen:
         return served
     catalogue = store_catalogue(store)
     missing = [it for it in catalogue if it.item_id not in served.item_index]
-    return replace(with_new_items(served, missing), store_items_seen=len(catalogue))
+    return replace(
+        with_new_items(served, missing),
+        store_items_seen=len(catalogue),
+        store_catalogue_seen=version,
+    )
 
 
 class Refresher:
