@@ -68,7 +68,10 @@ class Served:
     its first factor-model candidate), else None; ``version`` names it in every response;
     ``created`` is when it was trained or published (Unix seconds), ``loaded`` when this
     process loaded it.  ``item_index`` / ``user_index`` map the text form of an id to the
-    model's index; ``item_ids`` is every item id as text.
+    model's index; ``item_ids`` is every item id as text.  ``store_catalogue_seen`` is
+    the store's catalogue version (:meth:`~latentrec.store.RatingsStore.catalogue_version`)
+    read before the store's titles were last added to it, -1 before they ever were;
+    ``store_items_seen`` is how many titles that copy of the catalogue held.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -88,6 +91,7 @@ class Served:
     titles: np.ndarray | None
     serial: int = field(default_factory=lambda: next(_SERIAL))
     store_items_seen: int = -1
+    store_catalogue_seen: int = -1
     source_token: str | None = None
     pipeline: Pipeline | None = None
 
@@ -228,7 +232,12 @@ def with_new_items(served: Served, items) -> Served:
     )
     grown = type(model).from_fitted(fitted, **model.get_params())
     out = Served.build(grown, served.version, served.created, served.source_token)
-    return replace(out, loaded=served.loaded, store_items_seen=served.store_items_seen)
+    return replace(
+        out,
+        loaded=served.loaded,
+        store_items_seen=served.store_items_seen,
+        store_catalogue_seen=served.store_catalogue_seen,
+    )
 
 
 def accepts_item(served: Served, item) -> bool:

@@ -43,32 +43,30 @@ def store_catalogue(store) -> list:
     return store.all_items(page=CATALOGUE_PAGE)
 
 
-def catalogue_ids(store) -> set[str]:
-    """The ids of the store's catalogue, paged through :meth:`search_items`.
-
-    Not one state of the catalogue (see :func:`store_catalogue`), which the seed needs
-    not: an id it misses is one it offers again, and the store inserts only ids it
-    lacks.
-    """
-    have, offset = set(), 0
-    while True:
-        page = store.search_items(limit=CATALOGUE_PAGE, offset=offset)
-        have.update(it.item_id for it in page)
-        if len(page) < CATALOGUE_PAGE:
-            return have
-        offset += CATALOGUE_PAGE
-
-
 def seed_catalogue(store, served: Served) -> int:
     """Add the model's titles that the store's catalogue lacks (id and title only).
 
     Existing entries are left alone (they may carry genres and features the model does
-    not know), including one written after the catalogue was read here: the store
+    not know), including one written after its ids were looked up here: the store
     inserts only ids it does not hold (:meth:`RatingsStore.add_missing_items`), so
     workers seeding at once add each title once and overwrite nobody's entry.  Returns
     how many this call added.
+
+    Only the model's ids are looked up (:meth:`RatingsStore.stored_item_ids`, by the
+    primary key), never the whole catalogue: a worker starts as fast with 60,000 titles
+    in the store as with 60.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import open_store
+        >>> import numpy as np
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("a", "Heat (edited)")])
+        >>> served = Served.build(FactorModel.from_factors(([1], ["a", "b"]), np.eye(2)), "v")
+        >>> seed_catalogue(store, served), store.get_item("a").title
+        (1, 'Heat (edited)')
     """
-    have = catalogue_ids(store)
+    have = store.stored_item_ids(served.item_index)
     missing = [Item(x, served.title(i)) for x, i in served.item_index.items() if x not in have]
     if not missing:
         return 0
@@ -78,15 +76,36 @@ def seed_catalogue(store, served: Served) -> int:
 def add_store_items(store, served: Served) -> Served:
     """``served`` with the store's titles it lacks (see :func:`with_new_items`).
 
-    The check is cheap when nothing was added: one catalogue row past the count seen
-    last time (titles are never removed from the catalogue).
+    The check is one read of the catalogue's change counter
+    (:meth:`~latentrec.store.RatingsStore.catalogue_version`), which every catalogue
+    write raises: while it stands where it stood before the last copy, nothing else is
+    read.  It is read before the copy, so a title written during the copy leaves it
+    past the value kept and the next check copies again.  Unlike a count of the
+    catalogue's titles, it moves for a title added after another was removed (in SQL,
+    past the store).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> served = Served.build(FactorModel.from_factors(([1], ["a"]), np.eye(1)), "v")
+        >>> served = add_store_items(store, served)
+        >>> _ = store.add_items([Item("b", "Heat")])
+        >>> served = add_store_items(store, served)
+        >>> "b" in served.item_index, add_store_items(store, served) is served
+        (True, True)
     """
-    seen = served.store_items_seen
-    if seen >= 0 and not store.search_items(limit=1, offset=seen):
+    version = store.catalogue_version()
+    if version == served.store_catalogue_seen:
         return served
     catalogue = store_catalogue(store)
     missing = [it for it in catalogue if it.item_id not in served.item_index]
-    return replace(with_new_items(served, missing), store_items_seen=len(catalogue))
+    return replace(
+        with_new_items(served, missing),
+        store_items_seen=len(catalogue),
+        store_catalogue_seen=version,
+    )
 
 
 class Refresher:
