@@ -103,7 +103,6 @@ def add_store_items(store, served: Served) -> Served:
     missing = [it for it in catalogue if it.item_id not in served.item_index]
     return replace(
         with_new_items(served, missing),
-        store_items_seen=len(catalogue),
         store_catalogue_seen=version,
     )
 
