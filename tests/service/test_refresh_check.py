@@ -20,6 +20,8 @@ from latentrec.service.refresh import ITEM_CHECK_TICKS, Refresher, add_store_ite
 from latentrec.store import Item, open_store
 from latentrec.store.schema import item_genres, items
 
+from .test_seed_race import statements_of
+
 TITLES = {"1": "Heat", "2": "Up", "3": "Ran", "4": "Jaws", "5": "Alien", "6": "Brazil"}
 
 
@@ -47,18 +49,11 @@ def remove_in_sql(store, item_id):
 
 def catalogue_reads(store, call):
     """The statements ``call()`` runs that read the catalogue's rows."""
-    seen: list[str] = []
-
-    def hook(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT") and "LR_ITEMS" in statement.upper():
-            seen.append(statement)
-
-    sa.event.listen(store.db.engine, "after_cursor_execute", hook)
-    try:
-        call()
-    finally:
-        sa.event.remove(store.db.engine, "after_cursor_execute", hook)
-    return seen
+    return [
+        s
+        for s in statements_of(store, call)
+        if s.lstrip().upper().startswith("SELECT") and "LR_ITEMS" in s.upper()
+    ]
 
 
 def test_a_title_added_after_one_was_removed_reaches_the_served_model(store_url):
