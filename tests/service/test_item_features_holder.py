@@ -107,6 +107,20 @@ def test_a_genre_named_twice_counts_once(one_each, multi):
         assert use.bias == b
 
 
+def test_a_genre_named_twice_beside_another_weighs_as_much_as_it(one_each, multi):
+    # Alone, a genre named twice gives what it gives once whether or not it counts
+    # twice: beside another on a one-genre model, counted twice it would weigh 2 to 1
+    # in the mean.
+    (qa, ba), (qb, bb) = (alone(one_each, {"genres": g}) for g in ("Drama", "Sci-Fi"))
+    use = feature_use(one_each, Item("7", None, ("Drama", "drama", "Sci-Fi"), None))
+    np.testing.assert_allclose(use.vector, (qa.astype(float) + qb) / 2, rtol=1e-6, atol=1e-7)
+    assert use.bias == pytest.approx((ba + bb) / 2, rel=1e-6, abs=1e-7)
+    q, b = alone(multi, {"genres": "Drama|Sci-Fi"})
+    use = feature_use(multi, Item("8", None, ("Drama", "DRAMA", "Sci-Fi"), None))
+    np.testing.assert_array_equal(use.vector, q)
+    assert use.bias == b
+
+
 def test_the_log_says_cannot_use_not_never_saw(one_each, caplog):
     with caplog.at_level(logging.WARNING, logger="latentrec.service"):
         with_new_items(one_each, [Item("7", "Far", ("Drama", "Space"), None)])

@@ -20,6 +20,8 @@ from latentrec.service.refresh import ITEM_CHECK_TICKS, Refresher, add_store_ite
 from latentrec.store import Item, open_store
 from latentrec.store.schema import item_genres, items
 
+from .test_seed_race import statements_of
+
 TITLES = {"1": "Heat", "2": "Up", "3": "Ran", "4": "Jaws", "5": "Alien", "6": "Brazil"}
 
 
@@ -47,18 +49,11 @@ def remove_in_sql(store, item_id):
 
 def catalogue_reads(store, call):
     """The statements ``call()`` runs that read the catalogue's rows."""
-    seen: list[str] = []
-
-    def hook(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT") and "LR_ITEMS" in statement.upper():
-            seen.append(statement)
-
-    sa.event.listen(store.db.engine, "after_cursor_execute", hook)
-    try:
-        call()
-    finally:
-        sa.event.remove(store.db.engine, "after_cursor_execute", hook)
-    return seen
+    return [
+        s
+        for s in statements_of(store, call)
+        if s.lstrip().upper().startswith("SELECT") and "LR_ITEMS" in s.upper()
+    ]
 
 
 def test_a_title_added_after_one_was_removed_reaches_the_served_model(store_url):
@@ -97,3 +92,50 @@ def test_a_new_model_version_gets_the_store_titles_though_the_catalogue_stood(st
         assert holder.reload(force=True)  # the same titles, a new model: added again
         assert "7" in holder.current.item_index
         assert store.catalogue_version() == version
+
+
+def reads_whole_titles(statements):
+    """Those of ``statements`` that read a title's genres or features (not only ids)."""
+    return [s for s in statements if "LR_ITEMS.GENRES" in s.upper() or "FEATURES" in s.upper()]
+
+
+def test_an_edit_of_a_title_the_model_has_reads_no_title_whole(store_url):
+    # Before, any catalogue write (most edit the genres of titles the model has) made
+    # every worker read every title whole: 440 ms at 60,000 titles on SQLite, the ids
+    # alone about 100 ms.
+    with open_store(store_url) as store, open_store(store_url) as other:
+        store.add_items([Item(i, t) for i, t in TITLES.items()])
+        holder, _ = worker(store)
+        served = holder.current
+        other.add_items([Item("3", "Ran", ("Drama",))])
+        reads = catalogue_reads(store, lambda: add_store_items(store, served))
+        assert reads and reads_whole_titles(reads) == []
+        after = add_store_items(store, served)
+        assert after.n_items == len(TITLES)
+        assert after.store_catalogue_seen == store.catalogue_version()
+
+
+def test_a_new_title_is_read_whole_and_added_beside_an_edit(store_url):
+    with open_store(store_url) as store, open_store(store_url) as other:
+        store.add_items([Item(i, t) for i, t in TITLES.items()])
+        holder, _ = worker(store)
+        other.add_items([Item("3", "Ran", ("Drama",)), Item("7", "Seven", ("War",))])
+        served = add_store_items(store, holder.current)
+        assert served.n_items == len(TITLES) + 1 and "7" in served.item_index
+
+
+def test_a_title_removed_between_the_two_reads_is_left_out(store_url):
+    with open_store(store_url) as store, open_store(store_url) as other:
+        store.add_items([Item(i, t) for i, t in TITLES.items()])
+        holder, _ = worker(store)
+        other.add_items([Item("7", "Seven"), Item("8", "Eight")])
+        real = store.all_item_ids
+
+        def ids_then_removed():
+            ids = real()
+            remove_in_sql(other, "8")  # after the ids were read, before the titles
+            return ids
+
+        store.all_item_ids = ids_then_removed
+        served = add_store_items(store, holder.current)
+        assert "7" in served.item_index and "8" not in served.item_index

