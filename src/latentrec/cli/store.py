@@ -123,7 +123,10 @@ def open_or_fail(url: str):
             f"{name} is not installed; the ratings store needs the 'serve' extra: "
             "pip install 'latentrec[serve]'"
         ) from None
-    store = open_store(url)
+    # A write behind another process's (a long import holds the lock for its whole
+    # run) waits until it ends, without a limit: failing would throw the command's work
+    # away, and the line says what it waits for (Ctrl-C stops it).
+    store = open_store(url, on_wait=lambda line: click.echo(line, err=True))
     # An upgrade rewrites stored rows (genre spellings, search keys): said, not silent.
     for line in store.upgraded:
         click.echo(f"upgraded the store: {line}", err=True)

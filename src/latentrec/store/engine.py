@@ -40,6 +40,11 @@ AUTOCHECKPOINT_PAGES = 10_000
 # child cannot write while one is open at the fork: Database.before_fork).
 FORK_WAIT_S = 10.0
 
+# Seconds a write waits for another process's write to a SQLite file before the
+# store's on_wait hook is told (a command then says why it is waiting): long enough
+# that the usual wait, one other write of milliseconds, says nothing.
+WAIT_NOTICE_S = 1.0
+
 # Execution option that marks a connection's next transaction as a write.
 WRITE_OPTION = "latentrec_write"
 
@@ -406,8 +411,10 @@ class Database:
         >>> db.close()
     """
 
-    def __init__(self, url: sa.URL):
+    def __init__(self, url: sa.URL, on_wait=None):
         self.url = url
+        # Told (one line) when a write has waited WAIT_NOTICE_S for another's (gate_entered).
+        self.on_wait = on_wait
         self.dialect = url.get_backend_name()
         self.engine = create_engine(url)
         self.pid = os.getpid()
@@ -554,8 +561,43 @@ class Database:
         return self.url.render_as_string(hide_password=True)
 
     @contextmanager
+    def gate_entered(self):
+        """Inside the write gate; when another process holds it (a long ``store import``
+        holds it for its whole run), ``on_wait`` is told after :data:`WAIT_NOTICE_S`
+        seconds of waiting, once, and the wait goes on until the gate is free.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.db"
+            >>> db = Database(resolve_url(str(path)), on_wait=print)
+            >>> with db.gate_entered():  # free: no wait, nothing said
+            ...     db.gate.depth
+            1
+            >>> db.close()
+        """
+        if not self.gate.try_enter():
+            timer = None
+            if self.on_wait is not None:
+                message = (
+                    f"waiting for another process's write to the store {self.shown_url()} "
+                    "to end (a `latentrec store import`?)"
+                )
+                timer = threading.Timer(WAIT_NOTICE_S, self.on_wait, [message])
+                timer.daemon = True
+                timer.start()
+            try:
+                self.gate.enter(blocking=True)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        try:
+            yield
+        finally:
+            self.gate.exit()
+
+    @contextmanager
     def transaction(self, write: bool, snapshot: bool = False):
-        gate = self.gate if write else nullcontext()
+        gate = self.gate_entered() if write and isinstance(self.gate, WriteGate) else nullcontext()
         counted = self.writing_transaction() if write and self.sqlite_file else nullcontext()
         with self.guard, gate, self.translated(), self.connect() as conn:
             if write:

@@ -37,7 +37,15 @@ from .records import (
     check_items,
     check_ratings,
 )
-from .schema import items, migrate, ratings, users
+from .schema import (
+    SCHEMA_VERSION,
+    check_version,
+    items,
+    migrate,
+    ratings,
+    stored_version,
+    users,
+)
 from .watch import ChangeWatch
 from .writes import (
     CATALOGUE_COUNTER,
@@ -102,8 +110,17 @@ class RatingsStore:
         # What this open upgraded, one line per version (empty when nothing was): an
         # upgrade rewrites data, which the opener should be able to say.
         self.upgraded: list[str] = []
-        with self.db.write() as conn:
-            self.schema_version = migrate(conn, self.db.dialect, self.upgraded)
+        # The version is read first, without the write lock: a current store (the usual
+        # case) opens while another process writes (a long `store import` holds the
+        # lock for its whole run, and `store info` is how an operator watches it).
+        # Only an upgrade takes the lock, and migrate reads the version again under it.
+        with self.db.read() as conn:
+            current = check_version(stored_version(conn))
+        if current == SCHEMA_VERSION:
+            self.schema_version = current
+        else:
+            with self.db.write() as conn:
+                self.schema_version = migrate(conn, self.db.dialect, self.upgraded)
         self.group = GroupCommit(self.db.write, self.write_batch)
 
     # ------------------------------------------------------------------ identity
@@ -842,19 +859,25 @@ class RatingsStore:
         return import_cells(self.db, data, kind)
 
 
-def open_store(target) -> RatingsStore:
+def open_store(target, on_wait=None) -> RatingsStore:
     """Open (creating or migrating its schema) the ratings store at ``target``.
 
     ``target`` is a SQLite file path (``str`` or ``Path``), ``":memory:"``, or a URL:
     ``sqlite:///path/ratings.db`` or ``postgresql://user:password@host:5432/db`` (psycopg
     3; ``postgres://`` works too).  Use it as a context manager to close it.
 
+    Opening a store whose schema is current never waits for another process's write.
+    ``on_wait`` (a function of one line of text), when given, is called once a write
+    of this store (an upgrade on open included) has waited :data:`~.engine.WAIT_NOTICE_S`
+    seconds for another process's write to a SQLite file to end, so that a command can
+    say why it is waiting; the write waits on until the other ends.
+
     Example:
         >>> with open_store(":memory:") as store:
         ...     store.dialect, store.schema_version
         ('sqlite', 3)
     """
-    return RatingsStore(Database(resolve_url(target)))
+    return RatingsStore(Database(resolve_url(target), on_wait=on_wait))
 
 
 __all__ = ["Item", "Rating", "RatingsStore", "StoreError", "WriteResult", "open_store"]

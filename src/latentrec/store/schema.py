@@ -302,6 +302,27 @@ def stored_version(conn: sa.Connection) -> int:
     return int(version or 0)
 
 
+def check_version(current: int) -> int:
+    """``current`` (a stored schema version), unless it is newer than this code reads:
+    then :class:`StoreError`, so that such a store is refused rather than touched.
+
+    Example:
+        >>> check_version(SCHEMA_VERSION) == SCHEMA_VERSION
+        True
+        >>> try:
+        ...     check_version(SCHEMA_VERSION + 1)
+        ... except StoreError as err:
+        ...     print(err)  # doctest: +ELLIPSIS
+        the store's schema is version 4, newer than this latentrec understands (version 3); ...
+    """
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store's schema is version {current}, newer than this latentrec understands "
+            f"(version {SCHEMA_VERSION}); upgrade latentrec"
+        )
+    return current
+
+
 def migrate(conn: sa.Connection, dialect: str, done: list[str] | None = None) -> int:
     """Bring the schema to :data:`SCHEMA_VERSION` inside the caller's write transaction.
 
@@ -322,12 +343,7 @@ def migrate(conn: sa.Connection, dialect: str, done: list[str] | None = None) ->
     """
     if dialect == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
-    current = stored_version(conn)
-    if current > SCHEMA_VERSION:
-        raise StoreError(
-            f"the store's schema is version {current}, newer than this latentrec understands "
-            f"(version {SCHEMA_VERSION}); upgrade latentrec"
-        )
+    current = check_version(stored_version(conn))
     for version in range(current + 1, SCHEMA_VERSION + 1):
         changed = MIGRATIONS[version](conn)
         if current and done is not None:

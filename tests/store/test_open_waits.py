@@ -1,0 +1,166 @@
+"""Opening a store while another process writes to it (a long ``store import`` holds the
+write lock for its whole run): ``store info`` answers at once, and a write command says
+that it waits, then completes once the other write ends.
+
+The holder is a real second process (``holder.py`` below, run from a temporary file)
+that keeps a write transaction open until the test tells it to commit, so "answered
+while the other still wrote" is an ordering the test controls, not a timing.
+"""
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from latentrec.store import open_store
+from latentrec.store.schema import counters
+
+HOLDER = """
+import sys
+import sqlalchemy as sa
+from latentrec.store import open_store
+from latentrec.store.schema import counters
+
+with open_store(sys.argv[1]) as store:
+    with store.db.write() as conn:
+        # What every write does first (writes.py): on PostgreSQL this holds the
+        # sequence row's lock until commit, as a long import does.
+        conn.execute(sa.update(counters).where(counters.c.name == "writes")
+                     .values(value=counters.c.value + 1))
+        print("holding", flush=True)
+        sys.stdin.readline()
+    print("released", flush=True)
+"""
+
+# A guard against hanging the suite (a defect makes a command wait for the holder,
+# which waits for the test): never a measure of speed.
+HANG_S = 30
+
+
+def env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def lines_of(stream) -> queue.Queue:
+    """The lines of ``stream`` as they come, read by a thread (so a test can wait for
+    one with a bound instead of blocking on a process that never writes it)."""
+    got: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in stream:
+            got.put(line.rstrip("\n"))
+        got.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return got
+
+
+@pytest.fixture
+def holder(store_url, tmp_path):
+    """A second process inside a write transaction on the store, until ``release()``."""
+    open_store(store_url).close()  # created (schema current) before the holder writes
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), store_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
+    out = lines_of(proc.stdout)
+    assert out.get(timeout=HANG_S) == "holding"
+
+    def release():
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert out.get(timeout=HANG_S) == "released"
+        assert proc.wait(timeout=HANG_S) == 0
+
+    proc.release = release
+    proc.out = out
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def cli(*args) -> list[str]:
+    return [sys.executable, "-m", "latentrec", *args]
+
+
+def test_store_info_answers_while_another_process_writes(holder, store_url):
+    # Before, opening ran the migration in a write transaction even on a current
+    # store, so on SQLite this waited for the holder's commit (here: for ever).
+    done = subprocess.run(
+        cli("store", "info", "--store", store_url),
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=HANG_S,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "schema version 3" in done.stdout
+    assert "write sequence: 0" in done.stdout  # the holder's write is not committed
+    assert done.stderr == ""
+    # Still holding: the answer came while the other process wrote.
+    assert holder.poll() is None and holder.out.empty()
+    holder.release()
+
+
+def test_open_store_takes_no_write_lock_on_a_current_store(holder, store_url):
+    seen = queue.Queue()
+
+    def open_and_read():
+        with open_store(store_url) as store:
+            seen.put((store.schema_version, store.upgraded, store.sequence()))
+
+    # A thread, so that a defect fails the test instead of waiting for the holder.
+    threading.Thread(target=open_and_read, daemon=True).start()
+    assert seen.get(timeout=HANG_S) == (3, [], 0)
+    assert holder.poll() is None and holder.out.empty()
+    holder.release()
+    with open_store(store_url) as store:
+        assert store.sequence() == 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_write_command_says_it_waits_then_completes(holder, store_url, tmp_path):
+    ratings = tmp_path / "r.csv"
+    ratings.write_text("user_id,item_id,rating\nann,50,4\n")
+    proc = subprocess.Popen(
+        cli("store", "import", str(ratings), "--store", store_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
+    try:
+        err = lines_of(proc.stderr)
+        line = err.get(timeout=HANG_S)
+        assert line.startswith("waiting for another process's write to the store ")
+        assert "store import" in line
+        assert proc.poll() is None  # still waiting: the holder has not committed
+        holder.release()
+        out, _ = proc.communicate(timeout=HANG_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "imported 1 explicit ratings" in out
+    assert err.get(timeout=HANG_S) is None  # said once, nothing else on stderr
+    with open_store(store_url) as store:
+        assert [r.value for r in store.user_ratings("ann")] == [4.0]
+
+
+def test_a_short_wait_says_nothing(sqlite_store):
+    said = []
+    sqlite_store.db.on_wait = said.append
+    with sqlite_store.db.write() as conn:
+        conn.execute(sa.select(counters.c.value))
+    assert said == []
