@@ -142,3 +142,26 @@ def test_the_service_logs_what_opening_its_store_upgraded(store_url, tmp_path, c
         "upgraded the store: schema version 2 to 3: 5 items' genres put in one spelling, "
         "0 items' search keys made again"
     ]
+
+
+def test_the_service_logs_that_opening_its_store_waits_for_another_write(
+    store_url, tmp_path, caplog, monkeypatch
+):
+    # serve opened its store without a word while an upgrade waited behind another
+    # process's write (a long `store import`); the store's waiting line is now logged.
+    import latentrec.service.app as app_module
+
+    opened = {}
+
+    def open_and_wait(location, on_wait=None):
+        opened["on_wait"] = on_wait
+        on_wait("waiting for another process's write to the store to end")
+        return open_store(location)
+
+    monkeypatch.setattr(app_module, "open_store", open_and_wait)
+    model = FactorModel.from_factors(([0], ["1"]), np.zeros((1, 2)), np.zeros((1, 2)))
+    model.save(tmp_path / "m.npz")
+    with caplog.at_level(logging.WARNING, logger="latentrec.service"):
+        create_app(Settings(model_path=str(tmp_path / "m.npz"), store_url=store_url))
+    said = [r.getMessage() for r in caplog.records if r.name == "latentrec.service"]
+    assert "waiting for another process's write to the store to end" in said

@@ -170,7 +170,10 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     if source is None:
         source = source_from(settings)
     if store is None:
-        store = open_store(settings.store_location())
+        # A write behind another process's (an upgrade behind a `store import`) is logged.
+        store = open_store(
+            settings.store_location(), on_wait=logging.getLogger(ERROR_LOGGER).warning
+        )
         # An upgrade rewrites stored rows (genre spellings, search keys): logged, not silent.
         for line in store.upgraded:
             logging.getLogger(ERROR_LOGGER).warning("upgraded the store: %s", line)
