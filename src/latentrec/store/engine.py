@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
+import time
 import weakref
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -208,7 +210,7 @@ def sqlite_on_connect(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous = FULL")
     # SQLite copies the log into the database (a checkpoint, two flushes) inside the
     # commit that grows the log past this many pages, so that one write waits for it: up
@@ -216,6 +218,35 @@ def sqlite_on_connect(dbapi_connection, _record) -> None:
     # (RatingsStore.checkpoint); this bound (40 MB of log) only catches other writers.
     cursor.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
     cursor.close()
+
+
+def switch_to_wal(cursor, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while the file is locked, for up to
+    ``timeout_s`` seconds.
+
+    Why retry: on a new file (still in rollback mode) the switch reads the header, then
+    takes the write lock to change it; two connections doing so at once would each wait
+    for the other, so SQLite answers "database is locked" at once instead of calling the
+    busy handler.  Threads or processes opening a new store together met it.
+
+    Example:
+        >>> import sqlite3
+        >>> conn = sqlite3.connect(":memory:")
+        >>> switch_to_wal(conn.cursor())  # a memory database keeps its own mode
+        >>> conn.execute("PRAGMA journal_mode").fetchone()
+        ('memory',)
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def sqlite_on_begin(conn: sa.Connection) -> None:
