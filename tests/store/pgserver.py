@@ -16,6 +16,11 @@ A test folder with its own ``conftest.py`` needs an ``__init__.py`` too, as here
 otherwise its conftest is imported as ``conftest`` and hides ``tests/conftest.py`` from
 the modules that do ``from conftest import ...``.
 
+The server never outlives the test run, however the run ends: a watchdog process
+(:func:`when_this_process_ends`) stops it and removes its folder once the run is gone,
+also when ``timeout`` or CI's own limit killed the run before its clean-up could run
+(SIGTERM runs no ``atexit`` hook, SIGKILL nothing at all).
+
 ``ENGINES`` is the parameter list of a fixture that runs each test on both engines.
 ``postgres_server`` (session) is the running :class:`PostgresServer`; ``postgres_url``
 (function) is the URL of a fresh, empty database dropped after the test.
@@ -28,9 +33,11 @@ import glob
 import itertools
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,6 +49,30 @@ DB_USER = "latentrec"  # the database superuser initdb creates
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 # A RAM-backed folder for the server's files where there is one (Linux): faster.
 RAM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+# The watchdog: waits for the end of its standard input, whose writing end only the
+# process that started it holds (and that process's forked children), then runs the
+# command it was given.  Its own session: the signal that ends a process group (Ctrl-C,
+# ``timeout``) must not end it before its clean-up.
+WATCHDOG = """
+import subprocess, sys
+sys.stdin.buffer.read()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+"""
+
+
+def when_this_process_ends(command: list[str]) -> subprocess.Popen:
+    """Start a process that runs ``command`` once this process has ended, whatever ended
+    it (an exit, SIGTERM, SIGKILL), and every child it forked holding the pipe to the
+    watchdog has ended too; killing the returned process cancels it."""
+    return subprocess.Popen(
+        [sys.executable, "-c", WATCHDOG, *command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 class ServerUnavailable(RuntimeError):
@@ -83,6 +114,7 @@ class PostgresServer:
         self.as_root = os.geteuid() == 0
         self.counter = itertools.count()
         self.running = False
+        self.watchdog: subprocess.Popen | None = None
         if self.as_root:
             try:
                 account = pwd.getpwnam(SERVER_USER)
@@ -105,7 +137,17 @@ class PostgresServer:
                 f"\n{log}"
             )
 
+    def stop_command(self) -> list[str]:
+        """A shell command that stops the server (if it runs) and removes its folder."""
+        stop = [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        if self.as_root:
+            stop = ["runuser", "-u", SERVER_USER, "--", *stop]
+        script = f"{shlex.join(stop)}; rm -rf -- {shlex.quote(str(self.root))}"
+        return ["sh", "-c", script]
+
     def start(self) -> None:
+        # Before the server exists: a run killed while it starts leaves nothing either.
+        self.watchdog = when_this_process_ends(self.stop_command())
         self.run(
             "initdb", "-D", str(self.data), "-U", DB_USER, "--auth=trust", "-E", "UTF8",
             "--locale=C", "--no-sync",
@@ -144,6 +186,13 @@ class PostgresServer:
                 self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
             finally:
                 shutil.rmtree(self.root, ignore_errors=True)
+        if self.watchdog is not None:
+            # Nothing left for it to do.  Killed rather than told through its input: a
+            # forked child of the run that still lives holds that pipe open too.
+            self.watchdog.kill()
+            self.watchdog.wait(timeout=60)
+            self.watchdog.stdin.close()
+            self.watchdog = None
 
 
 SERVER: PostgresServer | None = None
