@@ -136,6 +136,33 @@ def test_waiting_lists_are_ranked_in_one_batch_each_as_it_would_be_alone(store, 
     assert answers[4].json()["fallback"] is True  # the stranger
 
 
+def test_the_first_refresh_round_leaves_the_waiting_lists_one_batch(store, two_versions):
+    """A worker seeds the catalogue with the model's titles as it starts; the served
+    model was built before, so the first refresh round took the seed in by replacing
+    it, and lists waiting then went in two batches, one per served model.  Here that
+    round (the refresher's thread never runs one itself) comes while six lists wait."""
+    pipe, _ = two_versions
+    calls: list[int] = []
+    gate = Gate(threading.Semaphore(0), threading.Event())
+    source = FixedSource(counted(gated(pipe, gate), calls), "v1")
+    app = create_app(Settings(poll_seconds=3600), store=store, source=source)
+    users = training_users(pipe, 7)
+    with running(app) as (url, _), ThreadPoolExecutor(7) as pool:
+        try:
+            held = pool.submit(get, url, users[0], n=6)
+            wait_arrivals(gate, 1)
+            pending = [pool.submit(get, url, u, n=5) for u in users[1:4]]
+            queued(app, 3)
+            app.state.refresher.tick()  # as the refresher's first round may come now
+            pending += [pool.submit(get, url, u, n=5) for u in users[4:7]]
+            queued(app, 6)
+        finally:
+            gate.release.set()
+        assert [f.result().status_code for f in pending] == [200] * 6
+        assert held.result().status_code == 200
+    assert calls == [1, 6]
+
+
 def test_a_reload_while_lists_wait_never_mixes_versions_in_a_batch(store, two_versions):
     first, second = two_versions
     calls: list[int] = []

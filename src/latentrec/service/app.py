@@ -179,7 +179,12 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             logging.getLogger(ERROR_LOGGER).warning("upgraded the store: %s", line)
     metrics = ServiceMetrics()
     holder = ModelHolder(source, prepare=lambda served: add_store_items(store, served))
-    seed_catalogue(store, holder.current)
+    if seed_catalogue(store, holder.current):
+        # The seed moved the catalogue's counter past the one the served model saw:
+        # taken in now, the first refresh round finds nothing to take in.  Left to that
+        # round, it replaced the served model while requests ran on it (a pipeline's
+        # waiting lists then went in two batches, one per served model).
+        holder.update(lambda served: add_store_items(store, served))
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
     facts = FactsCache(
         lambda: store_catalogue(store), store.item_first_seen, store.newest_timestamp
