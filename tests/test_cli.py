@@ -2,14 +2,11 @@
 
 import io
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_forks import latentrec
 from click.testing import CliRunner
 
 from latentrec import Interactions
@@ -18,14 +15,13 @@ from latentrec.data.splits import random_split, user_split
 from latentrec.evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from latentrec.models import BiasedMF, Biases, Popularity
 
-EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
-
 
 def run(*args, check=True):
-    cmd = [EXE, *map(str, args)] if EXE else [sys.executable, "-m", "latentrec.cli", *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    # The installed command, forked from a process that has run its imports
+    # (tests/cli_forks.py): a fresh process's behaviour without a second of imports a line.
+    out = latentrec(*args, timeout=300)
     if check and out.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+        raise AssertionError(f"{args} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return out
 
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_forks import latentrec
 from click.testing import CliRunner
 
 from latentrec import Interactions
@@ -19,14 +16,12 @@ from latentrec.service.versions import ModelDirectory
 
 pytest.importorskip("sqlalchemy", reason="the ratings store needs the 'serve' extra")
 
-EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
 N_OLD = 2700
 
 
 def run(*args):
-    args = [str(a) for a in args]
-    cmd = [EXE, *args] if EXE else [sys.executable, "-m", "latentrec.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    # The installed command, forked from a process that has run its imports.
+    return latentrec(*args, timeout=300)
 
 
 def invoke(*args):

@@ -1,16 +1,15 @@
 """Issue 10, first contact: each user step that broke, reproduced as the user took it.
 
-Command-line steps run the installed ``latentrec`` command in a subprocess, so what is
-checked is what a user sees: the exit code, one line on standard error, no traceback.
+Command-line steps run the installed ``latentrec`` command in a process of its own (forked
+from one that has run its imports: tests/cli_forks.py), so what is checked is what a user
+sees: the exit code, one line on standard error, no traceback.
 Items 2, 3, 9 and 11 (the readers) are tested with the readers in tests/data/.
 """
 
 import importlib.metadata
 import io
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import warnings
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_forks import latentrec as latentrec_command
 
 import latentrec
 from latentrec import Interactions, UnknownIdError, load
@@ -35,17 +35,15 @@ from latentrec.models import (
 from latentrec.models import _training as training
 
 ROOT = Path(__file__).resolve().parents[1]
-EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
 
 
 def cli(*args, env=None, check=False):
-    """Run the installed command; the result has returncode, stdout and stderr."""
-    cmd = [EXE, *map(str, args)] if EXE else [sys.executable, "-m", "latentrec.cli", *args]
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
-    )
+    """Run the installed command (forked from one that has run its imports, or in a
+    subprocess where ``env`` changes a setting read at import: tests/cli_forks.py); the
+    result has returncode, stdout and stderr."""
+    done = latentrec_command(*args, env=env, timeout=600)
     if check and done.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(f"{args} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
 
 

@@ -42,6 +42,13 @@ def one_triple_setup(k=3, seed=0):
     return P, Q, b
 
 
+def read_only(*arrays):
+    """Make ``arrays`` read-only, as a model's training matrix is: numba compiles a kernel
+    once per argument type, and writable ones would compile a version no model runs."""
+    for a in arrays:
+        a.flags.writeable = False
+
+
 def run_one_step(loss_kind, P, Q, b, lr, reg, use_bias=True, adagrad=False, cell=1, state=None):
     """One step of the training kernel on the triple (user 0, item ``cell``, item 2).
 
@@ -52,6 +59,7 @@ def run_one_step(loss_kind, P, Q, b, lr, reg, use_bias=True, adagrad=False, cell
         np.array([0, 1], np.int32),
         np.array([0, 0], np.int32),
     )
+    read_only(indptr, indices)
     k = P.shape[1]
     n_acc = 1 if adagrad else 0
     if state is not None and "acc" in state:
@@ -194,6 +202,7 @@ def test_warp_weight_follows_the_number_of_draws():
     indptr = np.array([0, n - 2], dtype=np.int32)
     indices = np.arange(n - 2, dtype=np.int32)
     cell_user = np.zeros(n - 2, dtype=np.int32)
+    read_only(indptr, indices)
     seen = set()
     for seed in range(40):
         P = np.zeros((1, k), np.float32)

@@ -20,9 +20,20 @@ from latentrec.kernels.implicit_als import (
     max_condition,
     row_chunks,
 )
+from latentrec.kernels.threads import numba_threads
 from latentrec.models.implicit_als import ImplicitALS, _exact_gram, _readonly
 
 ALPHA = 2.0
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Each row is solved alone, so the factors are the same for any thread count
+    (ImplicitALS's docstring); what is checked here is the arithmetic.  Thousands of
+    half-steps on a few rows each are almost all the cost of starting numba's threads
+    (about 2 ms a call on a busy machine, 2 us on one thread)."""
+    with numba_threads(1):
+        yield
 
 
 def reference_rows(R, Y, alpha, lam):

@@ -114,15 +114,25 @@ def test_update_is_a_gradient_step_checked_by_finite_differences():
     numeric = np.array(
         [(loss(theta + h * eye[j]) - loss(theta - h * eye[j])) / (2 * h) for j in range(theta.size)]
     )
-    bu_a, bi_a = np.array([bu]), np.array([bi])
-    P, Q = p[None, :].copy(), q[None, :].copy()
-    zero = np.array([0], dtype=np.int32)
-    sgd_epoch(
-        np.array([[0]]), np.array([0, 1]), zero, zero, np.array([r]), mu, bu_a, bi_a, P, Q,
-        lr, reg_b, reg, True, 1,
-    )  # fmt: skip
+    # The float64 reference takes the step: the kernel in float64 would be compiled for this
+    # test alone (seconds on a cold numba cache, a version no model runs).  The kernel, in
+    # the models' float32, is held to the reference's step below (and on larger data by
+    # test_kernel_matches_reference).
+    order, ptr, zero = np.array([[0]]), np.array([0, 1]), np.array([0], dtype=np.int32)
+    state = (np.array([bu]), np.array([bi]), p[None, :], q[None, :])
+    bu_a, bi_a, P, Q = reference_epoch(
+        order, ptr, zero, zero, np.array([r]), mu, *state, lr, reg_b, reg, True
+    )
     step = np.concatenate([bu_a - bu, bi_a - bi, P[0] - p, Q[0] - q])
     np.testing.assert_allclose(step / -lr, numeric, rtol=1e-5, atol=1e-7)
+    got = [x.astype(np.float32) for x in state]
+    stars = np.array([r], np.float32)
+    expected = reference_epoch(order, ptr, zero, zero, stars, mu, *got, 0.05, reg_b, reg, True)
+    sgd_epoch(
+        order, ptr, zero, zero, stars, mu, *got, *map(np.float32, (0.05, reg_b, reg)), True, 1
+    )
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-7)
 
 
 # ------------------------------------------------------------------ shuffling

@@ -122,13 +122,24 @@ def test_one_user_turn_is_a_gradient_step_checked_by_finite_differences():
     numeric = np.array(
         [(loss(theta + h * eye[j]) - loss(theta - h * eye[j])) / (2 * h) for j in range(theta.size)]
     )
-    bu_a, bi_a, P_a, Q_a, Y_a = np.array([bu]), bi.copy(), p[None, :].copy(), Q.copy(), Y.copy()
-    svdpp_epoch(
-        np.array([0]), np.array([0, n]), items, ratings, mu, bu_a, bi_a, P_a, Q_a, Y_a,
-        lr, reg_b, reg, reg_y, 1,
-    )  # fmt: skip
+    # A step this small needs float64, in which the kernel would be compiled for this test
+    # alone (seconds on a cold numba cache, a version no model runs): the float64
+    # reference takes the step, and the kernel, in the models' float32, is held to the
+    # reference's turn below (and on larger data by test_kernel_matches_reference).
+    order, indptr = np.array([0]), np.array([0, n])
+    state = (np.array([bu]), bi, p[None, :], Q, Y)
+    bu_a, bi_a, P_a, Q_a, Y_a = reference_epoch(
+        order, indptr, items, ratings, mu, *state, lr, reg_b, reg, reg_y
+    )
     after = np.concatenate([bu_a, bi_a, P_a[0], Q_a.ravel(), Y_a.ravel()])
     np.testing.assert_allclose((after - theta) / -lr, numeric, rtol=1e-4, atol=1e-5)
+    hyper = (0.01, reg_b, reg, reg_y)
+    got = [x.astype(np.float32) for x in state]
+    expected = reference_epoch(order, indptr, items, ratings, mu, *got, *hyper)
+    stars = ratings.astype(np.float32)
+    svdpp_epoch(order, indptr, items, stars, mu, *got, *map(np.float32, hyper), 1)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
 def test_shuffle_rows_permutes_each_row_and_is_fixed_by_seed(small_data):

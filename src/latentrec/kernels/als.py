@@ -164,7 +164,9 @@ def weighted_ridge_loss(
     Example:
         >>> import numpy as np
         >>> one = np.ones((1, 1), np.float32)
-        >>> weighted_ridge_loss(np.array([0, 1]), np.array([0]), np.array([3.0], np.float32),
+        >>> indices, values = np.array([0], np.int32), np.array([3.0], np.float32)
+        >>> indices.flags.writeable = values.flags.writeable = False  # as ALS passes them
+        >>> weighted_ridge_loss(np.array([0, 1]), indices, values,
         ...                     1.0, np.zeros(1, np.float32), np.zeros(1, np.float32),
         ...                     one, one, 0.5, 0.0)
         2.0

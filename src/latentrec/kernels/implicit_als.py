@@ -186,7 +186,10 @@ def cg_half_step(indptr, indices, values, alpha, X, Y, A0, cg_steps, bounds, chu
 
     Example:
         >>> import numpy as np
-        >>> ro = lambda a, t: np.require(np.asarray(a, t), requirements="C")
+        >>> def ro(values, dtype):  # read-only, as ImplicitALS passes its data (one compile)
+        ...     out = np.array(values, dtype)
+        ...     out.flags.writeable = False
+        ...     return out
         >>> Y = np.eye(2, dtype=np.float32)
         >>> X = np.zeros((1, 2), np.float32)
         >>> loss = np.zeros(1)
@@ -344,7 +347,10 @@ def cholesky_half_step(
 
     Example:
         >>> import numpy as np
-        >>> ro = lambda a, t: np.require(np.asarray(a, t), requirements="C")
+        >>> def ro(values, dtype):  # read-only, as ImplicitALS passes its data (one compile)
+        ...     out = np.array(values, dtype)
+        ...     out.flags.writeable = False
+        ...     return out
         >>> Y = np.eye(2, dtype=np.float32)
         >>> X = np.zeros((1, 2), np.float32)
         >>> loss, failed = np.zeros(1), np.zeros(1, np.int64)

@@ -98,8 +98,11 @@ def nmf_objective(
     Example:
         >>> import numpy as np
         >>> z = np.zeros(1, np.float32); one = np.ones((1, 1), np.float32)
-        >>> obj, sse = nmf_objective(np.array([0, 1]), np.array([0]), np.array([3.0], np.float32),
-        ...                          0.0, z, z, one, one, 0.5, 0.0)
+        >>> indptr, indices = np.array([0, 1], np.int32), np.array([0], np.int32)
+        >>> ratings = np.array([3.0], np.float32)
+        >>> for a in (indptr, indices, ratings):  # read-only, as NMF passes its data
+        ...     a.flags.writeable = False
+        >>> obj, sse = nmf_objective(indptr, indices, ratings, 0.0, z, z, one, one, 0.5, 0.0)
         >>> obj, sse
         (2.5, 4.0)
     """

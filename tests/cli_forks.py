@@ -1,0 +1,176 @@
+"""Run the installed ``latentrec`` command as a fresh process does, without paying for a
+fresh interpreter and latentrec's imports on every line.
+
+An end-to-end CLI test that starts ``latentrec`` in a subprocess pays about a second of
+CPU per line before the command does anything: the interpreter starts and imports numpy,
+pandas, scipy, numba and click.  Dozens of such lines cost a minute of the suite.  Here
+one server process runs the installed script up to its call of ``main()`` (its imports)
+and loads the command line, once; each command then runs in a child forked from it, with
+its arguments in ``sys.argv``, in its own folder, its standard output and error going to
+files and its standard input empty, and exits with ``main()``'s status, through the same
+shutdown as the script's own.  A child starts from the state a fresh ``latentrec``
+process is in once ``main()`` has loaded the command line: what a command imports beyond
+that it imports alone (a missing import is not hidden by an earlier command), and nothing
+a command changes (threads, environment, caches, files it opened) reaches the next.
+tests/test_readme.py runs the README's command lines the same way.
+
+What a fork cannot give is a setting read at import: ``PYTHONPATH``, a ``sitecustomize``,
+``NUMBA_*``.  A command whose environment differs from the server's (other than pytest's
+own ``PYTEST_CURRENT_TEST``) therefore runs as a real subprocess, as does every command
+when ``fork`` is missing or the script is not installed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
+
+# The server: the installed script's imports, the command line loaded, then one fork per
+# request line ({"args", "cwd", "out", "err"}); it answers "pid N" at the fork and "code N"
+# when the child has ended.  Requests come one at a time, so the child inherits no unread
+# request, and the server starts no thread, so the fork copies no half-held lock.
+SERVER = r"""
+import json, os, sys
+exe = sys.argv[1]
+sys.path[0] = os.path.dirname(exe)  # where the script runs from: its folder, not the cwd
+script = {"__name__": "latentrec_script", "__file__": exe}  # not __main__: main() waits
+with open(exe, encoding="utf-8") as source:
+    exec(compile(source.read(), exe, "exec"), script)  # its imports: `from ... import main`
+main = script["main"]
+import latentrec.cli  # what main() loads first on every line
+replies = os.fdopen(os.dup(1), "w")
+for line in sys.stdin:
+    job = json.loads(line)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        replies.close()
+        os.chdir(job["cwd"])
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        for fd, name in ((1, "out"), (2, "err")):
+            os.dup2(os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+        if job["test"] is None:
+            os.environ.pop("PYTEST_CURRENT_TEST", None)
+        else:
+            os.environ["PYTEST_CURRENT_TEST"] = job["test"]
+        sys.argv = [exe, *job["args"]]
+        sys.exit(main())  # the script's last line; an exception exits 1 with its traceback
+    print(f"pid {pid}", file=replies, flush=True)
+    print(f"code {os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])}", file=replies, flush=True)
+"""
+
+# Settings that differ between tests by design and are read at run time, not import.
+IGNORED = {"PYTEST_CURRENT_TEST"}
+
+
+class _Server:
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="latentrec-forks-")
+        self.env = dict(os.environ)
+        self.log = open(os.path.join(self.folder, "server.err"), "w+b")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER, EXE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=self.env,
+            text=True,
+        )
+        self.count = 0
+
+    def serves(self, env: dict) -> bool:
+        def strip(e):
+            return {k: v for k, v in e.items() if k not in IGNORED}
+
+        return self.process.poll() is None and strip(env) == strip(self.env)
+
+    def reply(self, timeout: float, pid: int | None = None) -> int:
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not ready:
+            if pid is not None:
+                os.kill(pid, 9)
+                self.process.stdout.readline()  # its code line
+            raise subprocess.TimeoutExpired("latentrec", timeout)
+        if not line:
+            self.log.seek(0)
+            raise RuntimeError("the latentrec fork server ended:\n" + self.log.read().decode())
+        return int(line.split()[1])
+
+    def run(self, args, cwd, timeout) -> subprocess.CompletedProcess:
+        self.count += 1
+        out = os.path.join(self.folder, f"{self.count}.out")
+        err = os.path.join(self.folder, f"{self.count}.err")
+        job = {
+            "args": args,
+            "cwd": str(cwd),
+            "out": out,
+            "err": err,
+            "test": os.environ.get("PYTEST_CURRENT_TEST"),
+        }
+        self.process.stdin.write(json.dumps(job) + "\n")
+        self.process.stdin.flush()
+        pid = self.reply(timeout)
+        code = self.reply(timeout, pid)
+        # Read as subprocess.run(text=True) decodes a pipe: the locale's encoding, universal
+        # newlines.
+        stdout, stderr = Path(out).read_text(), Path(err).read_text()
+        os.remove(out)
+        os.remove(err)
+        return subprocess.CompletedProcess([EXE, *args], code, stdout, stderr)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_server: _Server | None = None
+_lock = threading.Lock()
+
+
+def latentrec(*args, cwd=None, env=None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``latentrec args...`` as the installed command runs it, in ``cwd`` (default: this
+    process's folder) with this process's environment updated by ``env``; the finished
+    process, its output captured as text (``subprocess.run(..., capture_output=True,
+    text=True)``'s result).
+
+    Example:
+        >>> done = latentrec("--version")
+        >>> done.returncode, done.stdout.startswith("latentrec, version"), done.stderr
+        (0, True, '')
+        >>> done = latentrec("recommend", "no-such.npz", "--user", "1")
+        >>> done.returncode, done.stderr.startswith("Error: no model file")
+        (1, True)
+    """
+    global _server
+    args = [str(a) for a in args]
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    full = {**os.environ, **(env or {})}
+    with _lock:
+        if EXE is not None and hasattr(os, "fork") and _server is None:
+            _server = _Server()
+            atexit.register(_server.close)
+        if _server is not None and _server.serves(full):
+            return _server.run(args, cwd, timeout)
+    cmd = [EXE, *args] if EXE else [sys.executable, "-m", "latentrec", *args]
+    return subprocess.run(
+        cmd, cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout, check=False
+    )
