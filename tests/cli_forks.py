@@ -23,6 +23,7 @@ when ``fork`` is missing or the script is not installed.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -131,13 +132,14 @@ class _Server:
         return subprocess.CompletedProcess([EXE, *args], code, stdout, stderr)
 
     def close(self):
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()  # the server ends at the end of its input
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
         self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
