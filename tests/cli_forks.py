@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
@@ -89,6 +90,7 @@ class _Server:
             text=True,
         )
         self.count = 0
+        self.pending = b""
 
     def serves(self, env: dict) -> bool:
         def strip(e):
@@ -96,18 +98,29 @@ class _Server:
 
         return self.process.poll() is None and strip(env) == strip(self.env)
 
-    def reply(self, timeout: float, pid: int | None = None) -> int:
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        line = self.process.stdout.readline() if ready else ""
-        if not ready:
-            if pid is not None:
-                os.kill(pid, 9)
-                self.process.stdout.readline()  # its code line
-            raise subprocess.TimeoutExpired("latentrec", timeout)
-        if not line:
+    def line(self, deadline: float) -> str | None:
+        """The server's next reply line; "" once it has ended, None at ``deadline``."""
+        # Read from the pipe itself, not through its buffered file: a fast child's "code"
+        # line arrives with its "pid" line, and one read would buffer both where select()
+        # cannot see the second.
+        while b"\n" not in self.pending:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.process.stdout], [], [], max(left, 0))
+            if not ready:
+                return None
+            chunk = os.read(self.process.stdout.fileno(), 4096)
+            if not chunk:
+                return ""
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line.decode()
+
+    def reply(self, deadline: float) -> int | None:
+        line = self.line(deadline)
+        if line == "":
             self.log.seek(0)
             raise RuntimeError("the latentrec fork server ended:\n" + self.log.read().decode())
-        return int(line.split()[1])
+        return None if line is None else int(line.split()[1])
 
     def run(self, args, cwd, timeout) -> subprocess.CompletedProcess:
         self.count += 1
@@ -122,13 +135,23 @@ class _Server:
         }
         self.process.stdin.write(json.dumps(job) + "\n")
         self.process.stdin.flush()
-        pid = self.reply(timeout)
-        code = self.reply(timeout, pid)
+        deadline = time.monotonic() + timeout
+        pid = self.reply(deadline)
+        if pid is None:  # the server itself is stuck: no more lines from it
+            self.process.kill()
+            raise subprocess.TimeoutExpired([EXE, *args], timeout)
+        code = self.reply(deadline)
+        if code is None:
+            os.kill(pid, 9)  # not reaped yet: the server is waiting for it
+            self.reply(time.monotonic() + 60)  # its code line
         # Read as subprocess.run(text=True) decodes a pipe: the locale's encoding, universal
         # newlines.
         stdout, stderr = Path(out).read_text(), Path(err).read_text()
         os.remove(out)
         os.remove(err)
+        if code is None:
+            # What subprocess.run raises, with what the command printed before it was killed.
+            raise subprocess.TimeoutExpired([EXE, *args], timeout, stdout, stderr)
         return subprocess.CompletedProcess([EXE, *args], code, stdout, stderr)
 
     def close(self):

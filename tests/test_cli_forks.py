@@ -1,0 +1,42 @@
+"""tests/cli_forks.py, the fork server that runs the installed ``latentrec`` command."""
+
+import fcntl
+import select
+import struct
+import termios
+import time
+import types
+
+import cli_forks
+import pytest
+
+needs_server = pytest.mark.skipif(
+    cli_forks.EXE is None or not hasattr(cli_forks.os, "fork"),
+    reason="no installed latentrec script or no fork: commands run as subprocesses",
+)
+
+
+@needs_server
+def test_a_command_that_ends_before_its_pid_is_read_is_seen_to_end(tmp_path, monkeypatch):
+    """The server writes a child's "pid" and "code" lines one after the other; on a busy
+    machine a fast command ends before the test reads the first, and its end must still be
+    seen (not waited for until the timeout, then its reaped pid killed)."""
+
+    def late(r, w, x, timeout):
+        # Look only once both lines are in the pipe: a "pid" line has at most 12 bytes.
+        for _ in range(1000):
+            waiting = fcntl.ioctl(r[0].fileno(), termios.FIONREAD, b"\0\0\0\0")
+            if struct.unpack("i", waiting)[0] >= 13:
+                break
+            time.sleep(0.005)
+        return select.select(r, w, x, timeout)
+
+    monkeypatch.setattr(cli_forks, "select", types.SimpleNamespace(select=late))
+    server = cli_forks._Server()
+    try:
+        done = server.run(["--version"], tmp_path, timeout=3)
+        again = server.run(["--version"], tmp_path, timeout=3)
+    finally:
+        server.close()
+    assert done.returncode == 0 and done.stdout.startswith("latentrec, version")
+    assert again.stdout == done.stdout
