@@ -17,7 +17,8 @@ tests/test_readme.py runs the README's command lines the same way.
 What a fork cannot give is a setting read at import: ``PYTHONPATH``, a ``sitecustomize``,
 ``NUMBA_*``.  A command whose environment differs from the server's (other than pytest's
 own ``PYTEST_CURRENT_TEST``) therefore runs as a real subprocess, as does every command
-when ``fork`` is missing or the script is not installed.
+when ``fork`` is missing or the script is not installed (then running what the script
+runs: ``main()`` under the name ``latentrec``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ for line in sys.stdin:
     print(f"pid {pid}", file=replies, flush=True)
     print(f"code {os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])}", file=replies, flush=True)
 """
+
+# Without the installed script: what it runs, as it runs it ("python -m latentrec" would
+# name itself so in its usage and version lines; -c puts the folder first on the path,
+# where the script puts its own).
+SCRIPT = (
+    "import sys\n"
+    "if sys.path[0] == '': del sys.path[0]\n"
+    "from latentrec.__main__ import main\n"
+    "sys.argv[0] = 'latentrec'\n"
+    "sys.exit(main())\n"
+)
 
 # Settings that differ between tests by design and are read at run time, not import.
 IGNORED = {"PYTEST_CURRENT_TEST"}
@@ -195,7 +207,7 @@ def latentrec(*args, cwd=None, env=None, timeout: float = 600) -> subprocess.Com
             atexit.register(_server.close)
         if _server is not None and _server.serves(full):
             return _server.run(args, cwd, timeout)
-    cmd = [EXE, *args] if EXE else [sys.executable, "-m", "latentrec", *args]
+    cmd = [EXE, *args] if EXE else [sys.executable, "-c", SCRIPT, *args]
     return subprocess.run(
         cmd, cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -40,3 +40,15 @@ def test_a_command_that_ends_before_its_pid_is_read_is_seen_to_end(tmp_path, mon
         server.close()
     assert done.returncode == 0 and done.stdout.startswith("latentrec, version")
     assert again.stdout == done.stdout
+
+
+def test_without_the_installed_script_commands_run_as_it_would(tmp_path, monkeypatch):
+    """No ``latentrec`` script next to the interpreter (the package not installed): each
+    command runs in a subprocess, under the command's own name, as the script runs it."""
+    monkeypatch.setattr(cli_forks, "EXE", None)
+    monkeypatch.setattr(cli_forks, "_server", None)
+    done = cli_forks.latentrec("--version", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("latentrec, version"), done
+    usage = cli_forks.latentrec("recommend", cwd=tmp_path)
+    assert usage.returncode == 2 and usage.stderr.startswith("Usage: latentrec recommend")
+    assert cli_forks._server is None
