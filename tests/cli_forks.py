@@ -39,9 +39,10 @@ from pathlib import Path
 EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
 
 # The server: the installed script's imports, the command line loaded, then one fork per
-# request line ({"args", "cwd", "out", "err"}); it answers "pid N" at the fork and "code N"
-# when the child has ended.  Requests come one at a time, so the child inherits no unread
-# request, and the server starts no thread, so the fork copies no half-held lock.
+# request line ({"args", "cwd", "out", "err", "test", "umask"}); it answers "pid N" at the
+# fork and "code N" when the child has ended.  Requests come one at a time, so the child
+# inherits no unread request, and the server starts no thread, so the fork copies no
+# half-held lock.
 SERVER = r"""
 import json, os, sys
 exe = sys.argv[1]
@@ -60,6 +61,7 @@ for line in sys.stdin:
     if pid == 0:
         replies.close()
         os.chdir(job["cwd"])
+        os.umask(job["umask"])
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         for fd, name in ((1, "out"), (2, "err")):
             os.dup2(os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
@@ -138,12 +140,17 @@ class _Server:
         self.count += 1
         out = os.path.join(self.folder, f"{self.count}.out")
         err = os.path.join(self.folder, f"{self.count}.err")
+        # The umask this process has now, which a subprocess would inherit (there is no
+        # reading it without setting it).
+        umask = os.umask(0o077)
+        os.umask(umask)
         job = {
             "args": args,
             "cwd": str(cwd),
             "out": out,
             "err": err,
             "test": os.environ.get("PYTEST_CURRENT_TEST"),
+            "umask": umask,
         }
         self.process.stdin.write(json.dumps(job) + "\n")
         self.process.stdin.flush()

@@ -1,7 +1,9 @@
 """tests/cli_forks.py, the fork server that runs the installed ``latentrec`` command."""
 
 import fcntl
+import os
 import select
+import stat
 import struct
 import termios
 import time
@@ -52,3 +54,19 @@ def test_without_the_installed_script_commands_run_as_it_would(tmp_path, monkeyp
     usage = cli_forks.latentrec("recommend", cwd=tmp_path)
     assert usage.returncode == 2 and usage.stderr.startswith("Usage: latentrec recommend")
     assert cli_forks._server is None
+
+
+@needs_server
+def test_a_command_makes_files_under_the_callers_umask(tmp_path):
+    """A subprocess inherits the umask its caller has now; a child of the server, forked
+    from a process started earlier, must be given it."""
+    (tmp_path / "r.csv").write_text("user_id,item_id,rating\n1,2,4\n2,3,5\n")
+    server = cli_forks._Server()
+    old = os.umask(0o077)
+    try:
+        done = server.run(["data", "convert", "r.csv", "-o", "r.lrdata"], tmp_path, timeout=60)
+    finally:
+        os.umask(old)
+        server.close()
+    assert done.returncode == 0, done
+    assert stat.S_IMODE((tmp_path / "r.lrdata").stat().st_mode) & 0o077 == 0
