@@ -336,8 +336,9 @@ def rmse_cells(user_idx, item_idx, ratings, mu, user_bias, item_bias, P, Q) -> f
     Example:
         >>> import numpy as np
         >>> z = np.zeros((1, 1), np.float32)
-        >>> cell = np.array([0], np.int32)  # int32 indices, as the models pass them
-        >>> rmse_cells(cell, cell, np.array([3.0], np.float32), 1.0,
+        >>> users, items = np.array([0], np.int32), np.array([0], np.int32)
+        >>> items.flags.writeable = False  # as Interactions.item_idx comes (one compile)
+        >>> rmse_cells(users, items, np.array([3.0], np.float32), 1.0,
         ...            np.zeros(1, np.float32), np.zeros(1, np.float32), z, z)
         2.0
     """
