@@ -18,7 +18,11 @@ What a fork cannot give is a setting read at import: ``PYTHONPATH``, a ``sitecus
 ``NUMBA_*``.  A command whose environment differs from the server's (other than pytest's
 own ``PYTEST_CURRENT_TEST``) therefore runs as a real subprocess, as does every command
 when ``fork`` is missing or the script is not installed (then running what the script
-runs: ``main()`` under the name ``latentrec``).
+runs: ``main()`` under the name ``latentrec``).  Nor can it give a fresh process's own
+string hash seed: every child hashes as the server does, so output that follows a set's
+order looks the same from one command to the next; a test that two runs agree should run
+them as subprocesses (an ``env`` of their own does it).  A command's own children are
+not killed with it at a timeout, as with ``subprocess.run``.
 """
 
 from __future__ import annotations
