@@ -11,6 +11,7 @@ the minimum-norm solution, the limit of the λ-solutions as λ → 0.
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from two_threads import on_two_threads
 
 from latentrec import Interactions
 from latentrec.kernels.implicit_als import (
@@ -53,14 +54,14 @@ def reference_rows(R, Y, alpha, lam):
     return out
 
 
-def exact_solve(R, Y, alpha, lam):
+def exact_solve(R, Y, alpha, lam, n_chunks=3):
     """One Cholesky half-step as ImplicitALS runs it; ``None`` when it refuses."""
     m = sp.csr_matrix(R)
     indptr = _readonly(m.indptr, np.int64)
     indices = _readonly(m.indices, np.int32)
     values = _readonly(m.data, np.float32)
     X = np.zeros((R.shape[0], Y.shape[1]), np.float32)
-    bounds = row_chunks(indptr, Y.shape[1], n_chunks=3)
+    bounds = row_chunks(indptr, Y.shape[1], n_chunks=n_chunks)
     loss = np.zeros(bounds.size - 1)
     failed = np.zeros(bounds.size - 1, np.int64)
     try:
@@ -152,6 +153,29 @@ def test_rank_deficient_systems_are_refused_or_right(lam, alpha):
     else:
         # Not a vacuous pass: λ registers for the small-scale factors and not the large.
         assert outcomes["solved"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+def check_refusals_and_factors_do_not_depend_on_the_thread_count():
+    rng = np.random.default_rng(7)
+    outcomes = set()
+    for i in range(40):
+        Y = rank_deficient_factors(rng, i)
+        R = random_counts(rng, 24, Y.shape[0])
+        for alpha in (ALPHA, 2000.0):
+            with numba_threads(1):
+                one = exact_solve(R, Y, alpha, 1e-9, n_chunks=6)
+            with numba_threads(2):
+                two = exact_solve(R, Y, alpha, 1e-9, n_chunks=6)
+            assert (one is None) == (two is None), i
+            assert one is None or np.array_equal(one, two), i
+            outcomes.add(one is None)
+    assert outcomes == {True, False}  # both paths taken
+
+
+def test_refusals_and_factors_do_not_depend_on_the_thread_count():
+    # The module runs on one thread (the fixture above) because the result does not
+    # depend on it; this checks that, with the chunks of rows solved on two threads.
+    on_two_threads(check_refusals_and_factors_do_not_depend_on_the_thread_count)
 
 
 def two_half_step_reference(seed, lam):
