@@ -108,13 +108,17 @@ class _Server:
             text=True,
         )
         self.count = 0
+        # A process forked from this one (a test's own fork) inherits the server and the
+        # atexit call that stops it: neither is its to use.
+        self.owner = os.getpid()
         self.pending = b""
 
     def serves(self, env: dict) -> bool:
         def strip(e):
             return {k: v for k, v in e.items() if k not in IGNORED}
 
-        return self.process.poll() is None and strip(env) == strip(self.env)
+        mine = os.getpid() == self.owner
+        return mine and self.process.poll() is None and strip(env) == strip(self.env)
 
     def line(self, deadline: float) -> str | None:
         """The server's next reply line; "" once it has ended, None at ``deadline``."""
@@ -178,6 +182,8 @@ class _Server:
         return subprocess.CompletedProcess([EXE, *args], code, stdout, stderr)
 
     def close(self):
+        if os.getpid() != self.owner:
+            return
         with contextlib.suppress(OSError):
             self.process.stdin.close()  # the server ends at the end of its input
         try:

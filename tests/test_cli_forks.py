@@ -5,9 +5,12 @@ import os
 import select
 import stat
 import struct
+import subprocess
+import sys
 import termios
 import time
 import types
+from pathlib import Path
 
 import cli_forks
 import pytest
@@ -70,3 +73,31 @@ def test_a_command_makes_files_under_the_callers_umask(tmp_path):
         server.close()
     assert done.returncode == 0, done
     assert stat.S_IMODE((tmp_path / "r.lrdata").stat().st_mode) & 0o077 == 0
+
+
+FORKS_AND_EXITS = """
+import os, sys
+import cli_forks
+assert cli_forks.latentrec("--version").returncode == 0
+pid = os.fork()
+if pid == 0:
+    child = cli_forks.latentrec("--version")  # a subprocess: the server is not the child's
+    sys.exit(child.returncode)  # an ordinary exit, so the atexit calls run here too
+assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+done = cli_forks.latentrec("--version")
+print(done.returncode, done.stdout.strip())
+"""
+
+
+@needs_server
+def test_a_forked_test_process_leaves_the_server_to_its_parent(tmp_path):
+    """A child forked from a process that started the server (a test of its own forks),
+    exiting normally, must not stop the server or remove its folder on the way out."""
+    env = dict(cli_forks.os.environ)
+    env["PYTHONPATH"] = cli_forks.os.pathsep.join([str(Path(__file__).parent), *sys.path])
+    done = subprocess.run(
+        [sys.executable, "-c", FORKS_AND_EXITS], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("0 latentrec, version"), done.stdout
