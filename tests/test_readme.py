@@ -1,71 +1,35 @@
 """The README's Python examples run as written, each in a fresh interpreter; its command
 lines run as written too, one after the other in one folder, as a reader types them (each
 in a process forked from one that has run the ``latentrec`` script's imports:
-``run_command_lines``).
+``run_command_lines``, ``tests/cli_forks.py``).
 
 A fresh interpreter matters: inside the test process other tests have imported
 ``latentrec.datasets`` already, which would hide a missing ``import`` in the package
 (issue 10: ``latentrec.datasets.movielens`` raised AttributeError after ``import latentrec``).
 """
 
-import json
 import re
 import shlex
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_forks import latentrec
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-EXE = shutil.which("latentrec", path=str(Path(sys.executable).parent))
-
-
-# One interpreter runs the installed ``latentrec`` script up to its call of main() (its
-# imports), then forks a child for each command line.  A child starts from the state a
-# fresh ``latentrec`` process is in once main() has loaded the command line: what a command
-# imports later is imported in that child alone (a missing import is not hidden by an
-# earlier command), and nothing a command changes (threads, environment, caches) reaches
-# the next one.  The interpreter's start and that import, about a second of CPU per line,
-# happen once.
-FORKED = """
-import json, os, sys
-exe, lines, folder = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-sys.path[0] = os.path.dirname(exe)  # where the script runs from: its folder, not the cwd
-script = {"__name__": "latentrec_script", "__file__": exe}  # not __main__: main() waits
-with open(exe, encoding="utf-8") as source:
-    exec(compile(source.read(), exe, "exec"), script)  # its imports: `from ... import main`
-main = script["main"]
-# The script imports only the launcher, which loads the command line inside main(): load
-# it here once, as every command's first step would.
-import latentrec.cli
-codes = []
-for n, args in enumerate(lines):
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if os.fork() == 0:
-        for fd, name in ((1, "out"), (2, "err")):
-            path = os.path.join(folder, f"{n}.{name}")
-            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
-        sys.argv = [exe, *args]
-        sys.exit(main())  # the script's last line; an exception exits 1 with its traceback
-    codes.append(os.waitstatus_to_exitcode(os.wait()[1]))
-    if codes[-1] != 0:
-        break  # the lines after it may need what it was to make
-print(json.dumps(codes))
-"""
 
 
 def run_command_lines(lines: list[str], cwd: Path) -> list[tuple[str, int, str, str]]:
     """Run documented ``latentrec ...`` lines (comments dropped) one after another in
-    ``cwd``, each as the installed ``latentrec`` runs it; ``(line, exit code, stdout,
-    stderr)`` for each, up to and with the first that fails.
+    ``cwd``, each as the installed ``latentrec`` runs it (forked from one process that has
+    run its imports: ``tests/cli_forks.py``); ``(line, exit code, stdout, stderr)`` for
+    each, up to and with the first that fails (the lines after it may need what it was
+    to make).
 
     Example:
         >>> lines = ["latentrec --version", "latentrec similar nope.npz --item 1", "latentrec"]
@@ -76,22 +40,13 @@ def run_command_lines(lines: list[str], cwd: Path) -> list[tuple[str, int, str, 
     """
     runs = [shlex.split(line, comments=True) for line in lines]
     assert all(args[0] == "latentrec" for args in runs), lines
-    with tempfile.TemporaryDirectory() as folder:
-        child = subprocess.run(
-            [sys.executable, "-c", FORKED, EXE, json.dumps([a[1:] for a in runs]), folder],
-            cwd=cwd, capture_output=True, text=True, timeout=1200,
-        )  # fmt: skip
-        assert child.returncode == 0, child.stderr[-3000:]
-        codes = json.loads(child.stdout.strip().splitlines()[-1])
-        return [
-            (
-                line,
-                code,
-                Path(folder, f"{n}.out").read_text(encoding="utf-8"),
-                Path(folder, f"{n}.err").read_text(encoding="utf-8"),
-            )
-            for n, (line, code) in enumerate(zip(lines, codes, strict=False))
-        ]
+    results = []
+    for line, args in zip(lines, runs, strict=True):
+        done = latentrec(*args[1:], cwd=cwd, timeout=1200)
+        results.append((line, done.returncode, done.stdout, done.stderr))
+        if done.returncode != 0:
+            break
+    return results
 
 
 def python_blocks() -> list[str]:
