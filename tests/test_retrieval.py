@@ -231,3 +231,33 @@ def test_topk_dot_without_threadpoolctl_scores_blocks_with_threaded_blas(monkeyp
     # No factors at all: the scores are the offsets, through the same blocked path.
     idx, vals = topk_dot(np.zeros((2, 0)), np.zeros((4, 0)), 2, col_offset=[0, 3, 1, 2])
     assert idx.tolist() == [[1, 3], [1, 3]] and vals.tolist() == [[3, 2], [3, 2]]
+
+
+def test_a_batch_of_one_tile_runs_on_one_thread_and_gives_the_same_lists(monkeypatch):
+    """One tile of query rows (a single user's list) is one thread's work: the call does
+    not wake numba's other threads, gives what the threaded call gives, and leaves the
+    caller's thread count as it was; a batch of several tiles keeps every thread."""
+    import numba
+
+    asked = []
+    real = retrieval.numba_threads
+
+    def recording(n):
+        asked.append(n)
+        return real(n)
+
+    monkeypatch.setattr(retrieval, "numba_threads", recording)
+    rng = np.random.default_rng(2)
+    seen = sp.random(400, 300, density=0.05, random_state=2, format="csr")
+    P = rng.normal(size=(400, 8)).astype(np.float32)
+    Q = rng.normal(size=(300, 8)).astype(np.float32)
+    before = numba.get_num_threads()
+    for rows in ([3], [0, 5, 9], list(range(16))):
+        alone = topk_dot(P, Q, 10, rows=np.array(rows), exclude=seen)
+        threaded = topk_dot(P, Q, 10, rows=np.array(rows), exclude=seen, num_threads=before)
+        np.testing.assert_array_equal(alone[0], threaded[0])
+        np.testing.assert_array_equal(alone[1], threaded[1])
+        assert asked[-2:] == [1, before]
+        assert numba.get_num_threads() == before
+    topk_dot(P, Q, 10, exclude=seen)  # 400 rows: many tiles
+    assert asked[-1] is None  # numba's own setting, every thread
