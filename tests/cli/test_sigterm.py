@@ -3,9 +3,11 @@ neither the file nor its temporary twin (``.top.parquet.XXXXXXXX.tmp``).
 
 Each command runs for real, as a child process started through the ``main`` entry point,
 and gets a real SIGTERM while it is writing.  The only change in the child makes it
-slow enough to be caught mid-write: its writer sleeps after each piece, and says on
-standard output that one is written, so the signal is sent when a partial file is surely
-on disk (no timing guess).  ``recommend-all`` also writes one user per chunk.
+stop mid-write: after each piece its writer says on standard output that one is written
+and waits for the test's go-ahead on standard input, so the signal is sent when a partial
+file is surely on disk and the rest is not (no timing guess: before, the writer slept
+50 ms a piece, and a test process scheduled late found the command done, its file
+whole).  ``recommend-all`` also writes one user per chunk.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The child: slow the writer down, then run the command line as the installed script does.
 CHILD = """
-import sys, time
+import sys
 import numpy.lib.format
 from latentrec.io import tables
 from latentrec.models import ranking
@@ -35,7 +37,7 @@ def slowly(write):
     def wrapper(*args, **kwargs):
         out = write(*args, **kwargs)
         print("written", flush=True)
-        time.sleep(0.05)
+        sys.stdin.readline()  # the test's go-ahead; its SIGTERM comes while waiting here
         return out
     return wrapper
 
@@ -73,22 +75,26 @@ def ratings_csv(folder: Path) -> Path:
 
 
 def terminated_mid_write(args: list[str], cwd: Path, pieces: int) -> tuple[int, str]:
-    """Run ``latentrec ARGS`` in a child, SIGTERM it once ``pieces`` pieces are written;
-    its exit status and standard error."""
+    """Run ``latentrec ARGS`` in a child, SIGTERM it once ``pieces`` pieces are written
+    (while it waits to write the next); its exit status and standard error."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, *args],
         cwd=cwd,
         env=env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        for _ in range(pieces):
+        for k in range(pieces):
             line = child.stdout.readline()
             assert line == "written\n", (line, child.stderr.read() if not line else "")
+            if k < pieces - 1:
+                child.stdin.write("go\n")
+                child.stdin.flush()
         child.send_signal(signal.SIGTERM)
         _, err = child.communicate(timeout=120)
     finally:

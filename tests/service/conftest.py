@@ -8,6 +8,7 @@ suite), a fresh database per test; tests using them are marked ``postgres``.
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 from latentrec.store import open_store
+
+from .lifetime import dies_with_the_test_run
 
 N_USERS, N_ITEMS = 60, 30
 GENRES = ["Drama", "Comedy", "Sci-Fi"]
@@ -203,6 +206,7 @@ class Server:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            preexec_fn=dies_with_the_test_run(),
         )
 
     def wait_ready(self, timeout=60.0) -> None:
@@ -225,8 +229,6 @@ class Server:
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        import signal
-
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:

@@ -20,6 +20,11 @@ def serve_with_open(serve, model_files, tmp_path, env):
     return serve("--model", str(model_files["explicit"]), "--store", store, "--open", env=env)
 
 
+def whole_line(path) -> bool:
+    """Whether ``path`` exists and ends with a line's end."""
+    return path.exists() and path.read_text().endswith("\n")
+
+
 def test_open_starts_the_browser_on_the_page_once_it_answers(serve, model_files, tmp_path):
     opened = tmp_path / "opened.txt"
     # webbrowser runs $BROWSER with %s replaced by the URL: a recorder stands for a browser.
@@ -27,7 +32,9 @@ def test_open_starts_the_browser_on_the_page_once_it_answers(serve, model_files,
     browser = f"{shlex.quote(sys.executable)} -c {shlex.quote(recorder)} %s"
     server = serve_with_open(serve, model_files, tmp_path, {"BROWSER": browser})
     deadline = time.monotonic() + 30
-    while not opened.exists() and time.monotonic() < deadline:
+    # The file exists a moment before its line is written (the recorder opens it, then
+    # writes): wait for the whole line.
+    while not whole_line(opened) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert opened.read_text().splitlines() == [server.url + "/"]
     assert "in a browser" not in (tmp_path / "serve.log").read_text()

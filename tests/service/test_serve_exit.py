@@ -32,6 +32,7 @@ from latentrec.cli.supervisor import (
     end_workers,
     worker_supervisor,
 )
+from service.lifetime import dies_with_the_test_run
 from service.test_serve_sigterm import answers, group_members, stop_group, wait_for, workers_of
 
 # Far above a clean stop (about a second), for processes that stop by themselves.
@@ -62,7 +63,7 @@ def start_serve(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=hears_ctrl_c,
+            preexec_fn=dies_with_the_test_run(hears_ctrl_c),
             env={**os.environ, "TMPDIR": str(temporary)},
         )
     return proc, log

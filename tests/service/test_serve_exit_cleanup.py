@@ -24,6 +24,7 @@ import pytest
 from latentrec import load
 from latentrec.cli.supervisor import worker_supervisor
 from latentrec.service.versions import ModelDirectory
+from service.lifetime import dies_with_the_test_run
 from service.serving import alive
 from service.test_serve_exit import STOP_BOUND_SECONDS, hears_ctrl_c, wait_all_gone
 from service.test_serve_sigterm import wait_for
@@ -73,7 +74,7 @@ def serve_with_held_retrain(tmp_path: Path, model: Path, workers: int):
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=hears_ctrl_c,
+            preexec_fn=dies_with_the_test_run(hears_ctrl_c),
             env=env,
         )
     try:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from latentrec.cli.supervisor import WORKER_STOP_SECONDS, RecentEvents
+from service.lifetime import dies_with_the_test_run
 from service.test_serve_exit import STOP_BOUND_SECONDS, hears_ctrl_c, start_serve, wait_all_gone
 from service.test_serve_sigterm import answers, stop_group, wait_for, workers_of
 
@@ -89,7 +90,7 @@ def run_patched_serve(tmp_path, model, patch: dict, timeout: float) -> tuple[int
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=hears_ctrl_c,
+        preexec_fn=dies_with_the_test_run(hears_ctrl_c),
         env={**os.environ, "PYTHONPATH": path},
     )
     try:

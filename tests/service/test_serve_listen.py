@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from latentrec.cli import main
+from service.lifetime import dies_with_the_test_run
 
 
 @pytest.fixture
@@ -103,6 +104,7 @@ def test_port_0_says_the_port_it_listens_on(tmp_path, model_files, workers):
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=dies_with_the_test_run(),
         )
     try:
         deadline = time.monotonic() + 90

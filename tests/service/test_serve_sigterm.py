@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.lifetime import dies_with_the_test_run
+
 # Far above a clean stop; far below the two minutes the parent used to wait.
 STOP_BOUND_SECONDS = 30
 
@@ -98,6 +100,7 @@ def start_serve(tmp_path: Path, model: Path, log: Path) -> subprocess.Popen:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=dies_with_the_test_run(),
         )
 
 

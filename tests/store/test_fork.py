@@ -483,23 +483,33 @@ def test_a_fork_waits_for_a_write_transaction_of_another_thread(store_dir):
     the transaction to end, so the child writes."""
     with open_store(store_dir / "ratings.db") as store:
         store.add_ratings(rows("before", 1))
-        inside = threading.Event()
+        inside, forking, ending = threading.Event(), threading.Event(), threading.Event()
+        before_fork = store.db.before_fork
+
+        def noticed_before_fork():
+            forking.set()
+            before_fork()
+
+        # Events, not times: the transaction lasts until the fork has begun, and a while
+        # after (before, a check of how long the fork took failed when this thread ran
+        # late, as on a loaded machine, and the transaction was nearly over by then).
+        store.db.before_fork = noticed_before_fork
 
         def writing():
             with store.db.write() as conn:
                 conn.exec_driver_sql("UPDATE lr_counters SET value = value")
                 inside.set()
-                time.sleep(0.5)  # the fork starts meanwhile
+                assert forking.wait(CHILD_SECONDS)
+                time.sleep(0.2)  # a fork that did not wait would be done by now
+                ending.set()
 
         thread = threading.Thread(target=writing)
         thread.start()
         assert inside.wait(10)
-        started = time.monotonic()
         pid, pipe = in_child(lambda: store.add_ratings(rows("child", 1)))
-        waited = time.monotonic() - started
+        assert ending.is_set(), "the fork went on inside the other thread's transaction"
         thread.join(10)
         finished(pid, pipe, timeout=10)
-        assert 0.2 < waited < 5, waited
         assert list(values(store, "child")) == ["child-0"]
 
 

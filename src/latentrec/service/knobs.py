@@ -220,11 +220,17 @@ class FactsCache:
             return facts
         with self.lock:
             facts = self.current
-            if facts is None or facts.serial != served.serial:
-                facts = ItemFacts.build(served, self.catalogue())
-                self.take_kept_ages(facts)
-                self.current = facts
-        return facts
+            if facts is not None and facts.serial == served.serial:
+                return facts
+            built = ItemFacts.build(served, self.catalogue())
+            if facts is not None and facts.serial > served.serial:
+                # A model served before the cached one (a warm-up or a request that
+                # began on it): kept, its facts would put the newer model's away, and
+                # that model's ages would be computed again, later, from other ratings.
+                return built
+            self.take_kept_ages(built)
+            self.current = built
+        return built
 
     def ages(self, served: Served) -> np.ndarray:
         facts = self.get(served)
