@@ -27,3 +27,22 @@ def numba_threads(num_threads):
         yield numba.get_num_threads()
     finally:
         numba.set_num_threads(old)
+
+
+# A fold-in of at most this many rows runs on one numba thread.  Waking numba's pool for a
+# few rows costs more than their solves, and its spinning OpenMP threads then slow every
+# BLAS call of the process: on a loaded 2-core machine 64 ImplicitALS rows (k = 32) took
+# 0.3 ms on one thread while one wake of the pool alone took several ms
+# (benchmarks/foldin_latency.py).  Callers use it only where rows are solved
+# independently, so the answer does not depend on the thread count.
+SERIAL_ROWS = 64
+
+
+def fold_in_threads(num_threads, n_rows: int):
+    """The thread count for a fold-in of ``n_rows`` independent rows: one when few.
+
+    Example:
+        >>> fold_in_threads(None, 1), fold_in_threads(4, 1000), fold_in_threads(None, 1000)
+        (1, 4, None)
+    """
+    return 1 if n_rows <= SERIAL_ROWS else num_threads

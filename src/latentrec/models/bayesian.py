@@ -6,7 +6,7 @@ import numpy as np
 
 from ..data.interactions import Interactions
 from ..kernels.bpmf import add_predictions, sample_normal_wishart, sample_rows
-from ..kernels.threads import numba_threads
+from ..kernels.threads import fold_in_threads, numba_threads
 from ._training import check_float, check_int, run_epochs
 from .als import check_rows, check_threads, csr_arrays
 from .factor import FactorModel
@@ -316,7 +316,8 @@ class BayesianMF(FactorModel):
         zeros = np.zeros((n, k1))
         bias_s = np.zeros(n, dtype=np.float32)
         factors_s = np.zeros((n, k), dtype=np.float32)
-        with numba_threads(self.num_threads):
+        # Each row's conditional mean is its own solve: any thread count, one answer.
+        with numba_threads(fold_in_threads(self.num_threads, n)):
             for s in range(S):
                 block = slice(s * k, (s + 1) * k)
                 other_s = np.ascontiguousarray(other_factors[:, block] * np.float32(root))

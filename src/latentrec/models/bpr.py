@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from ..data.interactions import Interactions
 from ..kernels import bpr as K
 from ..kernels.sgd import predict_cells
-from ..kernels.threads import numba_threads
+from ..kernels.threads import fold_in_threads, numba_threads
 from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
@@ -171,7 +171,8 @@ class _PairwiseRanking(FactorModel):
         GP, _, _ = _accumulators(opts[3], n, 0, k)
         _, GQ, Gb = _accumulators(False, 0, 0, k)  # the items do not move
         rng = np.random.default_rng(self.random_state)
-        with numba_threads(self.num_threads):
+        # Rows are independent (each has its own generator): any thread count, one answer.
+        with numba_threads(fold_in_threads(self.num_threads, n)):
             K.fold_in_users(
                 indptr, indices, (P_new, Q, b, GP, GQ, Gb), opts, self._loss_kind,
                 int(self.n_epochs), self._max_sampled(), K.warp_rank_weights(n_items),

@@ -10,7 +10,9 @@ are kept beside it in a :class:`Fitted`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -332,6 +334,38 @@ class Fitted:
             (4.0, 3.5)
         """
         return Fitted.build(catalog or self.catalog, {**self.state, **changes})
+
+    def derived(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, run once for this state on first use and remembered beside it.
+
+        For values that follow from the learned values alone (a fold-in's Gram of the
+        fixed factors): they are kept outside ``state`` (never saved, never pickled) and
+        die with this ``Fitted``, so a refit or an update, which builds a new one, starts
+        afresh.  Threads asking at once may each compute; all get the first value stored.
+        An exception is not remembered.
+
+        Example:
+            >>> f = Fitted.build(Catalog.from_ids([1], [1]), {"global_mean_": 3.5})
+            >>> calls = []
+            >>> [f.derived("twice", lambda: calls.append(1) or 7.0) for _ in range(2)], calls
+            ([7.0, 7.0], [1])
+            >>> f.evolve(global_mean_=4.0).derived("twice", lambda: 8.0)
+            8.0
+        """
+        with _DERIVED_LOCK:
+            values = _DERIVED.setdefault(self, {})
+            if key in values:
+                return values[key]
+        # Outside the lock: one slow first computation must not hold up other models.
+        value = compute()
+        with _DERIVED_LOCK:
+            return values.setdefault(key, value)
+
+
+# Keyed by the Fitted itself (identity: eq=False), held weakly: not an attribute of the
+# frozen state, so state stays exactly what fit produced and what a file holds.
+_DERIVED: weakref.WeakKeyDictionary[Fitted, dict] = weakref.WeakKeyDictionary()
+_DERIVED_LOCK = threading.Lock()
 
 
 def _value_range(values: np.ndarray) -> tuple[float, float] | None:

@@ -16,7 +16,7 @@ from ..kernels.implicit_als import (
     max_condition,
     row_chunks,
 )
-from ..kernels.threads import numba_threads
+from ..kernels.threads import fold_in_threads, numba_threads
 from ..kernels.transpose import block_edges, column_block, column_counts
 from ._training import check_float, check_int, run_epochs, work_threads
 from .factor import FactorModel
@@ -574,6 +574,26 @@ class ImplicitALS(FactorModel):
         self.check_fitted()
         return self._solve_exact(indptr, indices, values, self.user_factors_, "user")
 
+    def _fixed_side(self, other: np.ndarray, fixed: str):
+        """:func:`_fixed_inputs` of the fixed factors, computed once per fitted state.
+
+        The Gram ``YᵀY + λI`` depends only on the fitted factors and λ, and costs a BLAS
+        call over all of Y (milliseconds at a few hundred items, far more than one
+        user's solve); a served model folds users in one request at a time.
+        """
+        regularization = float(self._resolved("regularization"))
+        what = f"the {fixed} factors"
+        d = self.__dict__
+        fitted = d.get("_fitting") or d.get("_fitted")
+        name = f"{fixed}_factors_"
+        if fitted is None or fitted.state.get(name) is not other:
+            return _fixed_inputs(other, regularization, what)
+        # λ in the key: a file written before λ was resolved takes it from the parameter.
+        return fitted.derived(
+            ("exact_fixed", name, regularization),
+            lambda: _fixed_inputs(other, regularization, what),
+        )
+
     def _solve_exact(self, indptr, indices, values, other, fixed: str):
         indptr = _readonly(np.array(indptr), np.int64)
         indices = _readonly(np.array(indices), np.int32)
@@ -591,25 +611,22 @@ class ImplicitALS(FactorModel):
         bounds = row_chunks(indptr, k)
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
         failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
-        A0, budget = _exact_gram(
-            other, float(self._resolved("regularization")), f"the {fixed} factors"
-        )
-        Y = np.ascontiguousarray(other, dtype=np.float32)
-        if not Y.flags.writeable:  # e.g. a loaded model: keep the kernel's one signature
-            Y = Y.copy()
-        cholesky_half_step(
-            indptr,
-            indices,
-            values,
-            np.float32(self._resolved("alpha")),
-            X,
-            Y,
-            A0,
-            budget,
-            bounds,
-            chunk_loss,
-            failed,
-        )
+        A0, budget, Y = self._fixed_side(other, fixed)
+        # The chunks do not depend on the thread count, so neither does the answer.
+        with numba_threads(fold_in_threads(self.num_threads, n)):
+            cholesky_half_step(
+                indptr,
+                indices,
+                values,
+                np.float32(self._resolved("alpha")),
+                X,
+                Y,
+                A0.copy(),  # the kernel's one signature takes a writable A0 (k x k: cheap)
+                budget,
+                bounds,
+                chunk_loss,
+                failed,
+            )
         if failed.any():
             raise FloatingPointError(
                 f"ImplicitALS: row {int(failed[failed > 0][0] - 1)}'s least-squares system is "
@@ -617,6 +634,24 @@ class ImplicitALS(FactorModel):
                 "regularization"
             )
         return np.zeros(n, dtype=np.float32), X
+
+
+def _fixed_inputs(Y: np.ndarray, regularization: float, what: str):
+    """``(A0, budget, Y)`` for :func:`cholesky_half_step`: the checked Gram (read-only)
+    and Y as a contiguous, writable float32 array (the kernel only reads it).
+
+    Example:
+        >>> import numpy as np
+        >>> A0, budget, Y = _fixed_inputs(np.eye(2, dtype=np.float32), 0.5, "the factors")
+        >>> A0.tolist(), A0.flags.writeable, Y.flags.writeable
+        ([[1.5, 0.0], [0.0, 1.5]], False, True)
+    """
+    A0, budget = _exact_gram(Y, regularization, what)
+    A0.flags.writeable = False
+    Y32 = np.ascontiguousarray(Y, dtype=np.float32)
+    if not Y32.flags.writeable:  # e.g. a loaded model: keep the kernel's one signature
+        Y32 = Y32.copy()
+    return A0, budget, Y32
 
 
 def _exact_gram(Y: np.ndarray, regularization: float, what: str) -> tuple[np.ndarray, float]:
