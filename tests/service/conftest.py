@@ -8,6 +8,7 @@ suite), a fresh database per test; tests using them are marked ``postgres``.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -182,13 +183,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+BANNER = re.compile(rb"serving on http://127\.0\.0\.1:(\d+)/")
+
+
 class Server:
-    """``latentrec serve`` in a subprocess on 127.0.0.1, stopped (or killed) by the test."""
+    """``latentrec serve`` in a subprocess on 127.0.0.1, stopped (or killed) by the test.
+
+    It listens on ``--port 0``, and its port is read from the line serve prints once it
+    listens: a port picked here and closed before serve binds it could be taken in
+    between (another test's server, a parallel run), and this test would then talk to
+    that other server or see serve fail to start.
+    """
 
     def __init__(self, args, log_path: Path, env=None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
         self.log = open(log_path, "ab")
+        # Tests start several servers on one log: this server's line comes after here.
+        self.log_start = self.log.tell()
+        self._port = None
         command = [
             sys.executable,
             "-m",
@@ -198,7 +210,7 @@ class Server:
             "--host",
             "127.0.0.1",
             "--port",
-            str(self.port),
+            "0",
         ]
         self.proc = subprocess.Popen(
             command,
@@ -209,8 +221,35 @@ class Server:
             preexec_fn=dies_with_the_test_run(),
         )
 
+    @property
+    def port(self) -> int:
+        """The port serve listens on (waits for its line, up to a minute)."""
+        if self._port is None:
+            self._port = self.wait_port(60.0)
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_port(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_start)
+                found = BANNER.search(log.read())
+            if found:
+                return int(found.group(1))
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"latentrec serve exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("latentrec serve did not say which port it listens on")
+            time.sleep(0.05)
+
     def wait_ready(self, timeout=60.0) -> None:
         deadline = time.monotonic() + timeout
+        if self._port is None:
+            self._port = self.wait_port(timeout)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"latentrec serve exited with {self.proc.returncode}")

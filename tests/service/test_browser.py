@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ import pytest
 
 from latentrec import Interactions
 from latentrec.models import BiasedMF
+
+from .conftest import BANNER
 
 pytestmark = pytest.mark.browser
 
@@ -59,12 +60,6 @@ def catalogue(n_users: int = 60, n_items: int = 30, seed: int = 0) -> Interactio
     return Interactions.from_frame(df, rating_scale=(1, 5), item_features=features)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def number(text: str) -> float:
     return float(text.replace("−", "-"))
 
@@ -80,7 +75,6 @@ def server(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("serve")
     model_path = tmp_path / "model.npz"
     BiasedMF(n_factors=4, n_epochs=60, random_state=0).fit(catalogue()).save(model_path)
-    port = free_port()
     log = (tmp_path / "server.log").open("w")
     cli = Path(sys.executable).with_name("latentrec")
     proc = subprocess.Popen(
@@ -93,13 +87,15 @@ def server(tmp_path_factory):
             f"sqlite:///{tmp_path / 'ratings.db'}",
             "--host",
             "127.0.0.1",
+            # Port 0, read back from serve's line: a port picked here and closed could be
+            # taken by another process before serve binds it.
             "--port",
-            str(port),
+            "0",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}/"
+    base = None
     try:
         deadline = time.monotonic() + 120  # first start may compile the numba kernels
         while True:
@@ -109,13 +105,17 @@ def server(tmp_path_factory):
                     f"latentrec serve exited with {proc.returncode}:\n"
                     + (tmp_path / "server.log").read_text()
                 )
+            if base is None and (found := BANNER.search((tmp_path / "server.log").read_bytes())):
+                base = f"http://127.0.0.1:{int(found.group(1))}/"
             try:
-                get_json(base + "health")
-                break
+                if base is not None:
+                    get_json(base + "health")
+                    break
             except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("latentrec serve did not answer /health within 120 s")
-                time.sleep(0.2)
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("latentrec serve did not answer /health within 120 s")
+            time.sleep(0.2)
         yield base
     finally:
         proc.terminate()

@@ -22,7 +22,9 @@ import time
 import httpx
 import pytest
 
-from .conftest import free_port
+from .conftest import BANNER
+from .lifetime import dies_with_the_test_run
+from .test_servers_end_with_the_run import ended, killed_after_starting
 
 STRACE = shutil.which("strace")
 
@@ -37,6 +39,28 @@ def strace_works() -> bool:
 
 
 pytestmark = pytest.mark.skipif(not strace_works(), reason="needs strace and ptrace")
+
+
+def start_traced(command: list[str], trace, log) -> subprocess.Popen:
+    """``command`` run under strace (its system calls named in the test written to
+    ``trace``), in a session of its own, ending with the test run.
+
+    ``-I 2``: with ``-o FILE`` strace otherwise blocks SIGTERM for good, so the SIGTERM
+    that :func:`dies_with_the_test_run` sends when the run is killed did nothing, and
+    strace and the serve it traces ran on; now strace passes it to its child and exits.
+    """
+    # --seccomp-bpf: only the traced calls stop the process, so it runs at nearly full speed.
+    strace = [
+        STRACE, "-f", "-qq", "-y", "-I", "2", "--seccomp-bpf",
+        "-e", "trace=fdatasync,fsync,sendto,recvfrom", "-o", str(trace),
+    ]  # fmt: skip
+    return subprocess.Popen(
+        [*strace, *command],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=dies_with_the_test_run(),
+    )
 
 
 def acked_writes(trace: str) -> list[tuple[str, bool]]:
@@ -74,24 +98,23 @@ def acked_writes(trace: str) -> list[tuple[str, bool]]:
 
 def test_every_acknowledged_write_was_flushed_to_disk_before_its_answer(model_files, tmp_path):
     store = tmp_path / "ratings.sqlite"
-    port = free_port()
     trace = tmp_path / "trace.txt"
     log = open(tmp_path / "serve.log", "wb")
-    # --seccomp-bpf: only the traced calls stop the process, so it runs at nearly full speed.
     command = [
-        STRACE, "-f", "-qq", "-y", "--seccomp-bpf",
-        "-e", "trace=fdatasync,fsync,sendto,recvfrom", "-o", str(trace),
         sys.executable, "-m", "latentrec.cli", "serve", "--model", str(model_files["explicit"]),
-        "--store", str(store), "--port", str(port), "--no-access-log",
+        "--store", str(store), "--port", "0", "--no-access-log",
     ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    proc = start_traced(command, trace, log)
+    url = None
     try:
         deadline = time.monotonic() + 90
         while True:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            # Port 0: the port this serve listens on is in its line, never another's.
+            if url is None and (found := BANNER.search((tmp_path / "serve.log").read_bytes())):
+                url = f"http://127.0.0.1:{int(found.group(1))}"
             try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                if url and httpx.get(url + "/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -106,12 +129,11 @@ def test_every_acknowledged_write_was_flushed_to_disk_before_its_answer(model_fi
             answers = {"answers": [{"item_id": "100", "rating": 5}], "n": 3}
             assert http.post("/users/new/onboarding", json=answers).status_code == 200
             assert http.delete("/users/d1/ratings/101").status_code == 200
-        # The answers were this server's, not another's that took the port first (a
-        # server that cannot bind exits): the writes must be in its trace.
         assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
+        ended(proc.pid)
         log.close()
     text = trace.read_text(errors="replace")
     writes = acked_writes(text)
@@ -123,3 +145,28 @@ def test_every_acknowledged_write_was_flushed_to_disk_before_its_answer(model_fi
     )
     unflushed = [request for request, flushed in writes if not flushed]
     assert unflushed == [], f"answered before the store's log reached the disk: {unflushed}"
+
+
+def test_a_traced_process_ends_with_the_run_that_started_it(tmp_path):
+    """strace and what it traces end once the test run that started them is killed.
+
+    Before, strace (``-o FILE``) blocked the SIGTERM the run's end sends, so both ran on.
+    A stand-in run starts a traced sleep as this module starts serve and is SIGKILLed.
+    """
+    pid = killed_after_starting(
+        """
+        import sys, time
+        from service.test_durable_ack import start_traced
+        folder = sys.argv[1]
+        traced = "print('up', flush=True); import time; time.sleep(600)"
+        with open(folder + "/out.log", "wb") as log:
+            proc = start_traced([sys.executable, "-c", traced], folder + "/t.txt", log)
+        # Killed only once strace runs what it traces, as a test run is.
+        while b"up" not in open(folder + "/out.log", "rb").read():
+            time.sleep(0.05)
+        print(proc.pid, flush=True)
+        proc.wait()
+        """,
+        str(tmp_path),
+    )
+    ended(pid)

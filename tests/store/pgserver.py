@@ -96,6 +96,10 @@ def find_binaries() -> Path:
     )
 
 
+# Starts tried on fresh ports when the one picked was taken before the server bound it.
+PORT_TRIES = 5
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -154,11 +158,24 @@ class PostgresServer:
         )  # fmt: skip
         # fsync=off: the tests kill clients, never the server or the machine, and
         # commits a client saw acknowledged are committed either way.
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-            "-c fsync=off -c full_page_writes=off -c max_connections=100"
-        )
-        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+        # PostgreSQL cannot bind port 0 and say which port it got: the port picked here is
+        # free now, but another process (a parallel run) may bind it before the server
+        # does, which then cannot start.  A fresh port is tried then, a few times.
+        for attempt in range(PORT_TRIES):
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+                "-c fsync=off -c full_page_writes=off -c max_connections=100"
+            )
+            start = ["pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options]
+            try:
+                self.run(*start, "-w", "start")
+                break
+            except RuntimeError as err:
+                if attempt + 1 == PORT_TRIES or "Address already in use" not in str(err):
+                    raise
+                # Its lines would make the next failure, whatever it is, look like this one.
+                self.log.unlink(missing_ok=True)
+                self.port = free_port()
         self.running = True
 
     def url(self, database: str = "postgres") -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -124,3 +125,28 @@ def test_a_killed_test_run_leaves_no_server_behind():
         killed(proc)
     wait_until(lambda: not alive(server), f"the server (pid {server}) still runs")
     wait_until(lambda: not folder.exists(), f"{folder} is still there")
+
+
+@pytest.mark.postgres
+def test_the_server_starts_when_its_picked_port_is_taken_before_it_binds(monkeypatch):
+    """Before, the picked port taken by another process before PostgreSQL bound it made
+    the whole run's server fail to start (every PostgreSQL test errored)."""
+    try:
+        find_binaries()
+    except Exception as err:
+        pytest.skip(f"PostgreSQL tests skipped: {err}")
+    from . import pgserver
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        held = taken.getsockname()[1]
+        picks = iter([held])
+        fresh = pgserver.free_port
+        monkeypatch.setattr(pgserver, "free_port", lambda: next(picks, None) or fresh())
+        server = pgserver.PostgresServer()
+        try:
+            assert server.port != held
+            server.admin("SELECT 1")
+        finally:
+            server.stop()

@@ -211,6 +211,7 @@ class FactsCache:
         self.newest = newest
         self.lock = threading.Lock()
         self.current: ItemFacts | None = None
+        self.older: ItemFacts | None = None  # of one model served before ``current``
         self.generation = 0  # counts forget() calls
         self.kept_ages: tuple[int, np.ndarray] | None = None  # (serial, ages) forget() kept
 
@@ -222,13 +223,21 @@ class FactsCache:
             facts = self.current
             if facts is not None and facts.serial == served.serial:
                 return facts
+            older = facts is not None and facts.serial > served.serial
+            if older and self.older is not None and self.older.serial == served.serial:
+                return self.older
             built = ItemFacts.build(served, self.catalogue())
-            if facts is not None and facts.serial > served.serial:
+            if older:
                 # A model served before the cached one (a warm-up or a request that
                 # began on it): kept, its facts would put the newer model's away, and
                 # that model's ages would be computed again, later, from other ratings.
+                # Kept apart instead: each of its requests in flight at the swap would
+                # otherwise read the catalogue (and pass over the ratings) again, under
+                # the lock that the newer model's first requests wait for.
+                self.older = built
                 return built
             self.take_kept_ages(built)
+            self.keep_as_older(facts, built)
             self.current = built
         return built
 
@@ -254,6 +263,7 @@ class FactsCache:
             if self.current is not None and self.current.ages is not None:
                 self.kept_ages = (self.current.serial, self.current.ages)
             self.current = None
+            self.older = None
             self.generation += 1
 
     def refresh(self, served: Served) -> ItemFacts:
@@ -285,8 +295,15 @@ class FactsCache:
             if previous is not None and previous.serial == facts.serial:
                 facts.ages = previous.ages
             self.take_kept_ages(facts)
+            self.keep_as_older(previous, facts)
             self.current = facts
         return facts
+
+    def keep_as_older(self, previous: ItemFacts | None, facts: ItemFacts) -> None:
+        """Keep ``previous`` for the requests still on its model, when ``facts`` are of a
+        newer one: they need not read the catalogue again (under the lock)."""
+        if previous is not None and previous.serial < facts.serial:
+            self.older = previous
 
     def take_kept_ages(self, facts: ItemFacts) -> None:
         """Give ``facts`` the ages :meth:`forget` kept, if they are of its served model
