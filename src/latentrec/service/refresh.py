@@ -53,7 +53,7 @@ def seed_catalogue(store, served: Served) -> int:
     how many this call added.
 
     Only the model's ids are looked up (:meth:`RatingsStore.stored_item_ids`, by the
-    primary key), never the whole catalogue: a worker starts as fast with 60,000 titles
+    primary key), never the whole catalogue: the seed takes as long with 60,000 titles
     in the store as with 60.
 
     Example:
