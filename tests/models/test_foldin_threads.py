@@ -159,3 +159,19 @@ def check_one_and_two_threads_identical():
 
 def test_one_and_two_threads_identical():
     on_two_threads(check_one_and_two_threads_identical)
+
+
+def test_remembered_values_hold_no_copy_of_the_factors():
+    # Only the k x k Gram is worth keeping; a kept float32 copy of the item factors (the
+    # frozen state is read-only, the kernel takes a writable array) doubled their memory
+    # for as long as the fitted state lived.
+    model = _implicit()
+    model._solve_user_rows(*_rows())
+    kept = [
+        a
+        for value in _DERIVED[model.fitted_].values()
+        for a in (value if isinstance(value, tuple) else (value,))
+        if isinstance(a, np.ndarray)
+    ]
+    k = model.item_factors_.shape[1]
+    assert kept and all(a.shape == (k, k) for a in kept)
