@@ -14,7 +14,7 @@ from two_threads import on_two_threads
 import latentrec.kernels.threads as threads_mod
 import latentrec.models.implicit_als as ials
 from latentrec import Interactions
-from latentrec.models import BPR, WARP, BayesianMF, ImplicitALS
+from latentrec.models import ALS, BPR, WARP, BayesianMF, ImplicitALS
 from latentrec.models.catalog import _DERIVED
 
 
@@ -159,3 +159,48 @@ def check_one_and_two_threads_identical():
 
 def test_one_and_two_threads_identical():
     on_two_threads(check_one_and_two_threads_identical)
+
+
+def test_remembered_values_hold_no_copy_of_the_factors():
+    # Only the k x k Gram is worth keeping; a kept float32 copy of the item factors (the
+    # frozen state is read-only, the kernel takes a writable array) doubled their memory
+    # for as long as the fitted state lived.
+    model = _implicit()
+    model._solve_user_rows(*_rows())
+    kept = [
+        a
+        for value in _DERIVED[model.fitted_].values()
+        for a in (value if isinstance(value, tuple) else (value,))
+        if isinstance(a, np.ndarray)
+    ]
+    k = model.item_factors_.shape[1]
+    assert kept and all(a.shape == (k, k) for a in kept)
+
+
+def check_small_als_fold_in_runs_on_one_thread():
+    # ALS's fold-in kernel (als_half_step, a parallel region) was left on numba's whole
+    # pool: 44-48 ms per user beside CPU hogs, where the other fold-ins took 0.3 ms.
+    import latentrec.models.als as als_mod
+
+    seen = []
+    real = als_mod.als_half_step
+
+    def spy(*args):
+        seen.append(numba.get_num_threads())
+        return real(*args)
+
+    model = ALS(n_factors=4, n_epochs=3, random_state=0).fit(_data())
+    rows = _rows(n=20)
+    numba.set_num_threads(2)
+    als_mod.als_half_step = spy
+    try:
+        serial, pooled = _serial_and_pool(lambda: model._solve_user_rows(*rows), 20)
+    finally:
+        als_mod.als_half_step = real
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert seen == [1, 2]
+    assert np.array_equal(serial[0], pooled[0]) and np.array_equal(serial[1], pooled[1])
+
+
+def test_small_als_fold_in_runs_on_one_thread():
+    on_two_threads(check_small_als_fold_in_runs_on_one_thread)

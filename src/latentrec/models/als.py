@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..kernels.als import als_half_step, squared_error_rows
-from ..kernels.threads import numba_threads
+from ..kernels.threads import fold_in_threads, numba_threads
 from ._training import check_epochs, check_float, check_int, run_epochs, work_threads
 from .factor import FactorModel
 
@@ -205,7 +205,9 @@ class ALS(FactorModel):
         out_bias = np.zeros(n, dtype=np.float32)
         out_factors = np.zeros((n, other_factors.shape[1]), dtype=np.float32)
         reg, reg_b = self._regs()
-        with numba_threads(self.num_threads):
+        # Each row is its own solve: any thread count, one answer (a few rows: one thread,
+        # not a wake of the whole pool, see fold_in_threads).
+        with numba_threads(fold_in_threads(self.num_threads, n)):
             failed = als_half_step(
                 *rows,
                 self.global_mean_,

@@ -579,7 +579,9 @@ class ImplicitALS(FactorModel):
 
         The Gram ``YᵀY + λI`` depends only on the fitted factors and λ, and costs a BLAS
         call over all of Y (milliseconds at a few hundred items, far more than one
-        user's solve); a served model folds users in one request at a time.
+        user's solve); a served model folds users in one request at a time.  Only the
+        k x k Gram is kept: a kept copy of Y would double the factors' memory for the
+        state's whole life.
         """
         regularization = float(self._resolved("regularization"))
         what = f"the {fixed} factors"
@@ -611,7 +613,10 @@ class ImplicitALS(FactorModel):
         bounds = row_chunks(indptr, k)
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
         failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
-        A0, budget, Y = self._fixed_side(other, fixed)
+        A0, budget = self._fixed_side(other, fixed)
+        # Frozen state is read-only and the kernel's one signature takes a writable Y (it
+        # only reads it): a copy per call, dropped with the call.
+        Y = np.array(other, dtype=np.float32, order="C")
         # The chunks do not depend on the thread count, so neither does the answer.
         with numba_threads(fold_in_threads(self.num_threads, n)):
             cholesky_half_step(
@@ -637,21 +642,17 @@ class ImplicitALS(FactorModel):
 
 
 def _fixed_inputs(Y: np.ndarray, regularization: float, what: str):
-    """``(A0, budget, Y)`` for :func:`cholesky_half_step`: the checked Gram (read-only)
-    and Y as a contiguous, writable float32 array (the kernel only reads it).
+    """``(A0, budget)`` for :func:`cholesky_half_step`: the checked Gram, read-only.
 
     Example:
         >>> import numpy as np
-        >>> A0, budget, Y = _fixed_inputs(np.eye(2, dtype=np.float32), 0.5, "the factors")
-        >>> A0.tolist(), A0.flags.writeable, Y.flags.writeable
-        ([[1.5, 0.0], [0.0, 1.5]], False, True)
+        >>> A0, budget = _fixed_inputs(np.eye(2, dtype=np.float32), 0.5, "the factors")
+        >>> A0.tolist(), A0.flags.writeable
+        ([[1.5, 0.0], [0.0, 1.5]], False)
     """
     A0, budget = _exact_gram(Y, regularization, what)
     A0.flags.writeable = False
-    Y32 = np.ascontiguousarray(Y, dtype=np.float32)
-    if not Y32.flags.writeable:  # e.g. a loaded model: keep the kernel's one signature
-        Y32 = Y32.copy()
-    return A0, budget, Y32
+    return A0, budget
 
 
 def _exact_gram(Y: np.ndarray, regularization: float, what: str) -> tuple[np.ndarray, float]:
