@@ -13,7 +13,7 @@ fold-ins of one user with 20 items, in two ways:
   Gram again (the remembered one is dropped first) and its numba kernel runs on all of
   numba's threads;
 - ``auto`` (the product): the Gram is computed once per fitted state and a fold-in of at
-  most ``SERIAL_ROWS`` rows runs on one numba thread.
+  most ``SERIAL_ROWS`` rows (at 32 factors) runs on one numba thread.
 
 Each is measured idle and with ``--hogs`` busy-looping processes beside it (default: one
 per CPU).  The answers of the two ways are checked to be bit-identical.

@@ -204,3 +204,14 @@ def check_small_als_fold_in_runs_on_one_thread():
 
 def test_small_als_fold_in_runs_on_one_thread():
     on_two_threads(check_small_als_fold_in_runs_on_one_thread)
+
+
+def test_the_one_thread_bound_shrinks_with_the_factor_count():
+    """A row's solve grows with k² or more: at k = 32 up to 64 rows run on one thread, at
+    k = 256 only a single row (one thread's work at any k); an explicit count applies
+    above the bound."""
+    fit = threads_mod.fold_in_threads
+    assert [fit(8, n, 32) for n in (1, 64, 65)] == [1, 1, 8]
+    assert [fit(8, n, 64) for n in (16, 17)] == [1, 8]
+    assert [fit(8, n, 256) for n in (1, 2)] == [1, 8]
+    assert [fit(None, n, 8) for n in (1024, 1025)] == [1, None]

@@ -45,7 +45,8 @@ class ALS(FactorModel):
         random_state: seed (or ``numpy.random.Generator``) of the initial factors.
         num_threads: numba threads for the solves (None: numba's default; more than
             numba allows is capped).  Rows are solved independently, so the result does
-            not depend on it.
+            not depend on it.  A fold-in of a few rows runs on one thread
+            (``kernels.threads.fold_in_threads``).
         verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
             when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
@@ -207,7 +208,7 @@ class ALS(FactorModel):
         reg, reg_b = self._regs()
         # Each row is its own solve: any thread count, one answer (a few rows: one thread,
         # not a wake of the whole pool, see fold_in_threads).
-        with numba_threads(fold_in_threads(self.num_threads, n)):
+        with numba_threads(fold_in_threads(self.num_threads, n, other_factors.shape[1])):
             failed = als_half_step(
                 *rows,
                 self.global_mean_,

@@ -56,7 +56,8 @@ class BayesianMF(FactorModel):
         alpha: observation precision α, or ``None`` to sample it.
         random_state: seed (or ``numpy.random.Generator``); every random draw comes from
             it, so a fixed seed gives identical results whatever ``num_threads``.
-        num_threads: numba threads for the row draws (None: numba's default).
+        num_threads: numba threads for the row draws (None: numba's default).  A
+            fold-in of a few rows runs on one thread (``kernels.threads.fold_in_threads``).
         verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
             when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
@@ -317,7 +318,7 @@ class BayesianMF(FactorModel):
         bias_s = np.zeros(n, dtype=np.float32)
         factors_s = np.zeros((n, k), dtype=np.float32)
         # Each row's conditional mean is its own solve: any thread count, one answer.
-        with numba_threads(fold_in_threads(self.num_threads, n)):
+        with numba_threads(fold_in_threads(self.num_threads, n, k)):
             for s in range(S):
                 block = slice(s * k, (s + 1) * k)
                 other_s = np.ascontiguousarray(other_factors[:, block] * np.float32(root))

@@ -172,7 +172,7 @@ class _PairwiseRanking(FactorModel):
         _, GQ, Gb = _accumulators(False, 0, 0, k)  # the items do not move
         rng = np.random.default_rng(self.random_state)
         # Rows are independent (each has its own generator): any thread count, one answer.
-        with numba_threads(fold_in_threads(self.num_threads, n)):
+        with numba_threads(fold_in_threads(self.num_threads, n, k)):
             K.fold_in_users(
                 indptr, indices, (P_new, Q, b, GP, GQ, Gb), opts, self._loss_kind,
                 int(self.n_epochs), self._max_sampled(), K.warp_rank_weights(n_items),
@@ -277,7 +277,8 @@ class BPR(_PairwiseRanking):
         optimizer: ``"adagrad"`` or ``"sgd"``.
         init_std: factors start as N(0, init_std²), item biases at 0.
         num_threads: threads for the parallel epochs (None: numba's default; at most
-            numba's ``NUMBA_NUM_THREADS``).
+            numba's ``NUMBA_NUM_THREADS``).  A fold-in of a few users runs on one thread
+            (``kernels.threads.fold_in_threads``).
         random_state: seed (or ``numpy.random.Generator``).
         verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
             when the fit takes more than a few seconds; ``True`` always, ``False`` never.
@@ -346,7 +347,8 @@ class WARP(_PairwiseRanking):
         optimizer: ``"adagrad"`` or ``"sgd"`` (plain SGD needs a small learning rate:
             the rank weights reach ln(n_items) + 0.58).
         init_std: factors start as N(0, init_std²), item biases at 0.
-        num_threads: threads for the parallel epochs (None: numba's default).
+        num_threads: threads for the parallel epochs (None: numba's default).  A fold-in
+            of a few users runs on one thread (``kernels.threads.fold_in_threads``).
         random_state: seed (or ``numpy.random.Generator``).
         verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
             when the fit takes more than a few seconds; ``True`` always, ``False`` never.

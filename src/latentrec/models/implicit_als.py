@@ -235,7 +235,8 @@ class ImplicitALS(FactorModel):
         solver: ``"cg"`` or ``"cholesky"``.
         cg_steps: conjugate-gradient steps per row and half-step (``solver="cg"``).
         random_state: seed (or ``numpy.random.Generator``) of the initial factors.
-        num_threads: threads for the row solves (``None``: numba's default).
+        num_threads: threads for the row solves (``None``: numba's default).  A fold-in
+            of a few rows runs on one thread (``kernels.threads.fold_in_threads``).
         verbose: progress bar: ``None`` (default) shows one in a terminal or notebook
             when the fit takes more than a few seconds; ``True`` always, ``False`` never.
 
@@ -618,7 +619,7 @@ class ImplicitALS(FactorModel):
         # only reads it): a copy per call, dropped with the call.
         Y = np.array(other, dtype=np.float32, order="C")
         # The chunks do not depend on the thread count, so neither does the answer.
-        with numba_threads(fold_in_threads(self.num_threads, n)):
+        with numba_threads(fold_in_threads(self.num_threads, n, k)):
             cholesky_half_step(
                 indptr,
                 indices,
