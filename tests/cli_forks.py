@@ -30,6 +30,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import os
 import select
 import shutil
@@ -94,6 +95,17 @@ SCRIPT = (
 IGNORED = {"PYTEST_CURRENT_TEST"}
 
 
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` has something to read (or has ended) within ``timeout`` seconds.
+
+    poll(), not select(): late in a whole test run the process holds more than the 1024
+    descriptors select() can watch, and a server started then gets one past them.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, math.ceil(timeout * 1000))))
+
+
 class _Server:
     def __init__(self):
         self.folder = tempfile.mkdtemp(prefix="latentrec-forks-")
@@ -123,12 +135,11 @@ class _Server:
     def line(self, deadline: float) -> str | None:
         """The server's next reply line; "" once it has ended, None at ``deadline``."""
         # Read from the pipe itself, not through its buffered file: a fast child's "code"
-        # line arrives with its "pid" line, and one read would buffer both where select()
+        # line arrives with its "pid" line, and one read would buffer both where poll()
         # cannot see the second.
         while b"\n" not in self.pending:
             left = deadline - time.monotonic()
-            ready, _, _ = select.select([self.process.stdout], [], [], max(left, 0))
-            if not ready:
+            if not _readable(self.process.stdout.fileno(), left):
                 return None
             chunk = os.read(self.process.stdout.fileno(), 4096)
             if not chunk:

@@ -2,14 +2,13 @@
 
 import fcntl
 import os
-import select
+import resource
 import stat
 import struct
 import subprocess
 import sys
 import termios
 import time
-import types
 from pathlib import Path
 
 import cli_forks
@@ -27,16 +26,18 @@ def test_a_command_that_ends_before_its_pid_is_read_is_seen_to_end(tmp_path, mon
     machine a fast command ends before the test reads the first, and its end must still be
     seen (not waited for until the timeout, then its reaped pid killed)."""
 
-    def late(r, w, x, timeout):
+    readable = cli_forks._readable
+
+    def late(fd, timeout):
         # Look only once both lines are in the pipe: a "pid" line has at most 12 bytes.
         for _ in range(1000):
-            waiting = fcntl.ioctl(r[0].fileno(), termios.FIONREAD, b"\0\0\0\0")
+            waiting = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
             if struct.unpack("i", waiting)[0] >= 13:
                 break
             time.sleep(0.005)
-        return select.select(r, w, x, timeout)
+        return readable(fd, timeout)
 
-    monkeypatch.setattr(cli_forks, "select", types.SimpleNamespace(select=late))
+    monkeypatch.setattr(cli_forks, "_readable", late)
     server = cli_forks._Server()
     try:
         done = server.run(["--version"], tmp_path, timeout=3)
@@ -101,3 +102,29 @@ def test_a_forked_test_process_leaves_the_server_to_its_parent(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("0 latentrec, version"), done.stdout
+
+
+@needs_server
+def test_a_server_started_past_1024_open_descriptors_serves(tmp_path):
+    """Late in a whole test run the process holds over 1024 descriptors, so a server
+    started then reads its replies from a descriptor select() cannot watch ("filedescriptor
+    out of range in select()", which CI met); its replies are read with poll()."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the descriptor limit ({hard}) is below what the check needs")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        server = cli_forks._Server()
+        try:
+            assert server.process.stdout.fileno() > 1024
+            done = server.run(["--version"], tmp_path, timeout=60)
+        finally:
+            server.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert done.returncode == 0 and done.stdout.startswith("latentrec, version")
