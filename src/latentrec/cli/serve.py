@@ -706,6 +706,9 @@ def serve(
                 raise SystemExit(status)
     finally:
         # The folders are ours, and the workers have exited.  Two stop signals already
-        # (a forced stop): the retrain child is not given its grace either.
-        forced = server.force_exit if server else bool(supervisor and supervisor.forced())
+        # (a forced stop): the retrain child is not given its grace either.  Asked once
+        # clean_up has its handlers: the supervisor queues a signal that comes before.
+        def forced() -> bool:
+            return server.force_exit if server else bool(supervisor and supervisor.forced())
+
         clean_up(schedule, (metrics_dir, failures_dir), hurry=forced)

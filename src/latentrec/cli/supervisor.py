@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 try:
@@ -108,8 +109,45 @@ class Stopped(SystemExit):
         self.signum = signum
 
 
+class _Again:
+    """Whether a stop signal (or SIGHUP) came while a :class:`Stopped` unwound to
+    ``serve``'s clean-up: set by :func:`note_again`, read by :func:`clean_up`."""
+
+    seen = False
+
+
+def note_again(signum, frame):
+    """The handler :func:`raise_stopped` leaves behind it: a further stop signal (or
+    SIGHUP) is noted as "hurry the clean-up" (:func:`stopped_again`), not raised.
+
+    Example:
+        >>> note_again(signal.SIGINT, None)
+        >>> stopped_again()
+        True
+        >>> _Again.seen = False  # as ends_by_stop_signal starts each run
+    """
+    _Again.seen = True
+
+
+def stopped_again() -> bool:
+    """Whether :func:`note_again` has heard a signal since :func:`ends_by_stop_signal`
+    began.
+
+    Example:
+        >>> stopped_again()
+        False
+    """
+    return _Again.seen
+
+
 def raise_stopped(signum, frame):
-    """The signal handler ``serve`` runs under: raises :class:`Stopped`.
+    """The signal handler ``serve`` runs under: raises :class:`Stopped`.  Installed
+    (not called by hand, as below), it first hands the stop signals and SIGHUP to
+    :func:`note_again`: a second Ctrl-C while the first unwinds to the clean-up (uvicorn
+    gives the first back only once its server has ended, and the event loop then still
+    waits for its threads) hurries that clean-up.  Raised, it cut the unwinding short
+    and the clean-up then waited out the retrain child's grace, or never ran; SIGHUP's
+    default action ended the process half-way.
 
     Example:
         >>> try:
@@ -118,6 +156,9 @@ def raise_stopped(signum, frame):
         ...     print(signal.Signals(stop.signum).name)
         SIGINT
     """
+    if signal.getsignal(signum) is raise_stopped:
+        for other in CLEAN_UP_SIGNALS:
+            signal.signal(other, note_again)
     raise Stopped(signum)
 
 
@@ -170,6 +211,9 @@ def ends_by_stop_signal():
     except ValueError:  # not the main thread of the main interpreter
         yield
         return
+    # raise_stopped may hand SIGHUP to note_again: it is put back too.
+    previous[signal.SIGHUP] = signal.getsignal(signal.SIGHUP)
+    _Again.seen = False
     try:
         yield
     except Stopped as stop:
@@ -196,12 +240,13 @@ def kill_retrain(schedule) -> None:
             child.kill()
 
 
-def clean_up(schedule, folders, hurry: bool = False) -> None:
+def clean_up(schedule, folders, hurry: bool | Callable[[], bool] = False) -> None:
     """``serve``'s last steps: stop the retrain ``schedule`` (when not ``None``), then
     remove each of ``folders`` that is not ``None``.  A stop signal meanwhile (or
-    ``hurry``: one came during the workers' stop) kills the retrain child at once
-    (:func:`kill_retrain`) rather than cut the clean-up short; the process then ends as
-    it was going to.
+    ``hurry``: one came during the workers' stop; a callable is asked once this has its
+    handlers, so that no signal falls between; or one that :func:`note_again` heard on
+    the way here) kills the retrain child at once (:func:`kill_retrain`) rather than cut
+    the clean-up short; the process then ends as it was going to.
 
     A second Ctrl-C is "stop now", not "skip the clean-up": raised through it, it left
     the temporary folders behind and the retrain child to its own grace; ignored (the
@@ -227,7 +272,7 @@ def clean_up(schedule, folders, hurry: bool = False) -> None:
         previous = {}
     try:
         if schedule is not None:
-            if hurry:
+            if (hurry() if callable(hurry) else hurry) or stopped_again():
                 kill_retrain(schedule)
             schedule.stop()
     finally:
