@@ -116,3 +116,16 @@ def can_drop_privileges() -> bool:
         probe = subprocess.run([*UNPRIVILEGED, "mkdir", os.path.join(folder, "x")], check=False)
         os.chmod(folder, stat.S_IRWXU)
         return probe.returncode != 0
+
+
+def pytest_collection_modifyitems(config, items):
+    # `make test` runs the suite on two pytest-xdist workers (--dist loadgroup).  A test
+    # file goes whole to one worker, so its module fixtures are built once; the Spark
+    # files all go to the same one, so the run starts one Spark session, not two.  That
+    # group is the longest by far: it goes first, so the other worker works through
+    # everything else beside it instead of waiting for it at the end.
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = "spark" if path.startswith("tests/spark/") else path
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/spark/"))
