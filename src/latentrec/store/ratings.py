@@ -10,6 +10,7 @@ cheaply which users' cached vectors are stale (:meth:`RatingsStore.changes_since
 from __future__ import annotations
 
 import time
+import weakref
 
 import numpy as np
 import sqlalchemy as sa
@@ -107,6 +108,9 @@ class RatingsStore:
             if database.dialect == "sqlite" and not is_memory(database.url)
             else None
         )
+        # The watches made by watch(), which close() closes too (weak: a watch no one
+        # holds closes itself).
+        self.watches: weakref.WeakSet[ChangeWatch] = weakref.WeakSet()
         # What this open upgraded, one line per version (empty when nothing was): an
         # upgrade rewrites data, which the opener should be able to say.
         self.upgraded: list[str] = []
@@ -138,7 +142,26 @@ class RatingsStore:
         return f"RatingsStore({self.url!r}, schema version {self.schema_version})"
 
     def close(self) -> None:
-        """Close every pooled connection; the store cannot be used afterwards."""
+        """Close every connection this store opened (pooled, per-thread readers, and
+        those of its :meth:`watch` es); the store cannot be used afterwards.
+
+        Its watches' too: a watch outlives the store in what holds it (a service app,
+        which FastAPI's callable caches keep alive), and while one SQLite connection to
+        the file stays open, the file descriptors of the others closed before it stay
+        open too (SQLite must not drop the process's locks on the file).  A closed
+        store once held five descriptors for every app made over it.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "r.db")
+            >>> watch = store.watch()
+            >>> _ = watch.token()
+            >>> store.close()
+            >>> watch.conn is None
+            True
+        """
+        for watch in list(self.watches):
+            watch.close()
         self.db.close()
         if self.reader is not None:
             self.reader.close()
@@ -391,7 +414,9 @@ class RatingsStore:
             >>> watch.token() != first
             True
         """
-        return ChangeWatch(self.db)
+        watch = ChangeWatch(self.db)
+        self.watches.add(watch)
+        return watch
 
     def checkpoint(self) -> int:
         """Copy committed writes from a SQLite store's log into the database file now,
