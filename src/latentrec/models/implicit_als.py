@@ -576,16 +576,15 @@ class ImplicitALS(FactorModel):
         return self._solve_exact(indptr, indices, values, self.user_factors_, "user")
 
     def _fixed_side(self, other: np.ndarray, fixed: str):
-        """:func:`_fixed_inputs` of the fixed factors, computed once per fitted state.
+        """:func:`_fixed_inputs` of the fixed factors, computed once while they last.
 
         The Gram ``YᵀY + λI`` depends only on the fitted factors and λ, and costs a BLAS
         call over all of Y (milliseconds at a few hundred items, far more than one
         user's solve); a served model folds users in one request at a time.  It stays
         with the states that later updates make while they keep these factors (the
         item Gram across ``partial_fit_users``), and is computed again once they change
-        (``partial_fit_items``, new items, a refit).  Only the
-        k x k Gram is kept: a kept copy of Y would double the factors' memory for the
-        state's whole life.
+        (``partial_fit_items``, new items, a refit).  Only the k x k Gram is kept: a
+        kept copy of Y would double the factors' memory for the state's whole life.
         """
         regularization = float(self._resolved("regularization"))
         what = f"the {fixed} factors"
