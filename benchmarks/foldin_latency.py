@@ -7,7 +7,7 @@
 A served model folds a user in per request (``model.fold_in({item: value})``).  For each
 model (fitted on 20,000 random cells, 500 users x 800 items, 32 factors, seed 0) the
 script (``--models``, default ImplicitALS, BPR and BiasedMF) times ``--repeats``
-fold-ins of one user with 20 items, in two ways:
+fold-ins of one user with 20 items, in three ways:
 
 - ``all`` (the path before the fix): every fold-in computes the fixed side's
   Gram again (the remembered one is dropped first) and its numba kernel runs on all of
