@@ -305,7 +305,14 @@ class BayesianMF(FactorModel):
         other = "item" if side == "user" else "user"
         other_bias = getattr(self, f"{other}_bias_")
         other_factors = getattr(self, f"{other}_factors_")
-        rows = check_rows(indptr, indices, values, other_factors.shape[0], other)
+        indptr, indices, values = check_rows(indptr, indices, values, other_factors.shape[0], other)
+        # Only the other side's rows these rows rate are read: each sample's block of
+        # them is gathered (and scaled), not the whole side's, which cost a copy of all
+        # its factors per fold-in.  The kernel sees the same values in the same order.
+        used, local = np.unique(indices, return_inverse=True)
+        rows = (indptr, local.astype(np.int32).reshape(indices.shape), values)
+        other_bias = other_bias[used]
+        other_bias.flags.writeable = False  # as the state's: the kernel's compiled types
         precisions = getattr(self, f"{side}_prior_precision_")
         means = getattr(self, f"{side}_prior_mean_")
         S, k1 = means.shape
@@ -321,7 +328,7 @@ class BayesianMF(FactorModel):
         with numba_threads(fold_in_threads(self.num_threads, n, k)):
             for s in range(S):
                 block = slice(s * k, (s + 1) * k)
-                other_s = np.ascontiguousarray(other_factors[:, block] * np.float32(root))
+                other_s = np.ascontiguousarray(other_factors[used, block] * np.float32(root))
                 prior = np.ascontiguousarray(precisions[s], dtype=np.float64)
                 sample_rows(
                     *rows,

@@ -328,21 +328,43 @@ class Fitted:
     def evolve(self, catalog: Catalog | None = None, **changes) -> Fitted:
         """A new ``Fitted`` with another catalogue and/or some learned values replaced.
 
+        Values remembered by :meth:`derived` with ``inputs`` carry over when every one of
+        those entries is left alone (or given again as the very same object); the rest
+        are computed afresh on the new state.
+
         Example:
             >>> f = Fitted.build(Catalog.from_ids([1], [1]), {"global_mean_": 3.5})
             >>> f.evolve(global_mean_=4.0).state["global_mean_"], f.state["global_mean_"]
             (4.0, 3.5)
         """
-        return Fitted.build(catalog or self.catalog, {**self.state, **changes})
+        new = Fitted.build(catalog or self.catalog, {**self.state, **changes})
+        same = {name for name, value in self.state.items() if changes.get(name, value) is value}
+        with _DERIVED_LOCK:
+            values = _DERIVED.get(self, {})
+            inputs = {
+                key: names
+                for key, names in _DERIVED_INPUTS.get(self, {}).items()
+                if key in values and same.issuperset(names)
+            }
+            if inputs:
+                _DERIVED[new] = {key: values[key] for key in inputs}
+                _DERIVED_INPUTS[new] = inputs
+        return new
 
-    def derived(self, key: Any, compute: Callable[[], Any]) -> Any:
+    def derived(
+        self, key: Any, compute: Callable[[], Any], inputs: tuple[str, ...] | None = None
+    ) -> Any:
         """``compute()``, run once for this state on first use and remembered beside it.
 
         For values that follow from the learned values alone (a fold-in's Gram of the
-        fixed factors): they are kept outside ``state`` (never saved, never pickled) and
-        die with this ``Fitted``, so a refit or an update, which builds a new one, starts
-        afresh.  Threads asking at once may each compute; all get the first value stored.
-        An exception is not remembered.
+        fixed factors): they are kept outside ``state`` (never saved, never pickled).
+        Without ``inputs`` a value dies with this ``Fitted``, so a refit or an update,
+        which builds a new one, starts afresh.  ``inputs`` names the state entries the
+        value follows from alone: a state made from this one by :meth:`evolve` that
+        leaves each of them the very same (read-only) array keeps the value, so an
+        update of the users does not recompute what depends on the items only; one
+        that replaces any of them computes it again.  Threads asking at once may each
+        compute; all get the first value stored.  An exception is not remembered.
 
         Example:
             >>> f = Fitted.build(Catalog.from_ids([1], [1]), {"global_mean_": 3.5})
@@ -350,6 +372,12 @@ class Fitted:
             >>> [f.derived("twice", lambda: calls.append(1) or 7.0) for _ in range(2)], calls
             ([7.0, 7.0], [1])
             >>> f.evolve(global_mean_=4.0).derived("twice", lambda: 8.0)
+            8.0
+            >>> f.derived("mean", lambda: 3.5 * 2, inputs=("global_mean_",))
+            7.0
+            >>> f.evolve(metrics_={}).derived("mean", lambda: 9.0, inputs=("global_mean_",))
+            7.0
+            >>> f.evolve(global_mean_=4.0).derived("mean", lambda: 8.0, inputs=("global_mean_",))
             8.0
         """
         with _DERIVED_LOCK:
@@ -359,12 +387,17 @@ class Fitted:
         # Outside the lock: one slow first computation must not hold up other models.
         value = compute()
         with _DERIVED_LOCK:
+            if inputs is not None and key not in values:
+                _DERIVED_INPUTS.setdefault(self, {})[key] = tuple(inputs)
             return values.setdefault(key, value)
 
 
 # Keyed by the Fitted itself (identity: eq=False), held weakly: not an attribute of the
 # frozen state, so state stays exactly what fit produced and what a file holds.
+# _DERIVED_INPUTS holds, per value given inputs, the state entries it follows from: what
+# evolve checks before it hands the value on.
 _DERIVED: weakref.WeakKeyDictionary[Fitted, dict] = weakref.WeakKeyDictionary()
+_DERIVED_INPUTS: weakref.WeakKeyDictionary[Fitted, dict] = weakref.WeakKeyDictionary()
 _DERIVED_LOCK = threading.Lock()
 
 

@@ -576,13 +576,15 @@ class ImplicitALS(FactorModel):
         return self._solve_exact(indptr, indices, values, self.user_factors_, "user")
 
     def _fixed_side(self, other: np.ndarray, fixed: str):
-        """:func:`_fixed_inputs` of the fixed factors, computed once per fitted state.
+        """:func:`_fixed_inputs` of the fixed factors, computed once while they last.
 
         The Gram ``YᵀY + λI`` depends only on the fitted factors and λ, and costs a BLAS
         call over all of Y (milliseconds at a few hundred items, far more than one
-        user's solve); a served model folds users in one request at a time.  Only the
-        k x k Gram is kept: a kept copy of Y would double the factors' memory for the
-        state's whole life.
+        user's solve); a served model folds users in one request at a time.  It stays
+        with the states that later updates make while they keep these factors (the
+        item Gram across ``partial_fit_users``), and is computed again once they change
+        (``partial_fit_items``, new items, a refit).  Only the k x k Gram is kept: a
+        kept copy of Y would double the factors' memory for the state's whole life.
         """
         regularization = float(self._resolved("regularization"))
         what = f"the {fixed} factors"
@@ -592,9 +594,12 @@ class ImplicitALS(FactorModel):
         if fitted is None or fitted.state.get(name) is not other:
             return _fixed_inputs(other, regularization, what)
         # λ in the key: a file written before λ was resolved takes it from the parameter.
+        # inputs: an update of the other side (partial_fit_users leaves the item
+        # factors the same array) keeps the Gram; one that replaces them drops it.
         return fitted.derived(
             ("exact_fixed", name, regularization),
             lambda: _fixed_inputs(other, regularization, what),
+            inputs=(name,),
         )
 
     def _solve_exact(self, indptr, indices, values, other, fixed: str):
