@@ -620,9 +620,15 @@ class ImplicitALS(FactorModel):
         chunk_loss = np.zeros(bounds.shape[0] - 1, dtype=np.float64)
         failed = np.zeros(bounds.shape[0] - 1, dtype=np.int64)
         A0, budget = self._fixed_side(other, fixed)
-        # Frozen state is read-only and the kernel's one signature takes a writable Y (it
-        # only reads it): a copy per call, dropped with the call.
-        Y = np.array(other, dtype=np.float32, order="C")
+        # The kernel reads Y only at the rows these rows rate, and its one signature
+        # takes a writable Y (frozen state is read-only): those rows are gathered into a
+        # copy the size of the rows' history, the indices remapped to them.  A copy of
+        # the whole fixed side (every item's factors, for each request's fold-in) cost
+        # more than the solve at a large catalogue.  Same values, same order: the same
+        # answer to the bit.
+        used, local = np.unique(indices, return_inverse=True)
+        indices = _readonly(local.reshape(indices.shape), np.int32)
+        Y = np.array(other[used], dtype=np.float32, order="C")
         # The chunks do not depend on the thread count, so neither does the answer.
         with numba_threads(fold_in_threads(self.num_threads, n, k)):
             cholesky_half_step(
