@@ -147,7 +147,9 @@ def raise_stopped(signum, frame):
     gives the first back only once its server has ended, and the event loop then still
     waits for its threads) hurries that clean-up.  Raised, it cut the unwinding short
     and the clean-up then waited out the retrain child's grace, or never ran; SIGHUP's
-    default action ended the process half-way.
+    default action ended the process half-way.  ``serve --workers N`` raises the stop
+    its worker supervisor noted through it too (the supervisor gives this handler back),
+    so that the same holds there.
 
     Example:
         >>> try:
