@@ -159,8 +159,11 @@ def raise_stopped(signum, frame):
         SIGINT
     """
     if signal.getsignal(signum) is raise_stopped:
-        for other in CLEAN_UP_SIGNALS:
-            signal.signal(other, note_again)
+        # Off the main thread (called by hand there) no handler can be set: the Stopped
+        # is raised all the same, not a ValueError in its stead.
+        with contextlib.suppress(ValueError):
+            for other in CLEAN_UP_SIGNALS:
+                signal.signal(other, note_again)
     raise Stopped(signum)
 
 
