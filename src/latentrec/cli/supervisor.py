@@ -211,6 +211,8 @@ def ends_by_stop_signal():
         >>> signal.getsignal(signal.SIGINT) is before
         True
     """
+    # Off the main thread too: an earlier run's note would hurry this one's clean-up.
+    _Again.seen = False
     try:
         previous = {signum: signal.signal(signum, raise_stopped) for signum in STOP_SIGNALS}
     except ValueError:  # not the main thread of the main interpreter
@@ -218,7 +220,6 @@ def ends_by_stop_signal():
         return
     # raise_stopped may hand SIGHUP to note_again: it is put back too.
     previous[signal.SIGHUP] = signal.getsignal(signal.SIGHUP)
-    _Again.seen = False
     try:
         yield
     except Stopped as stop:
