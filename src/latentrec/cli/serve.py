@@ -35,11 +35,11 @@ from .supervisor import (
     MULTIPROC_ENV,
     STARTUP_FAILURE,
     WORKER_FAILURES_ENV,
-    Stopped,
     clean_up,
     ends_by_stop_signal,
     hold_serve_folders,
     make_temp_folder,
+    raise_stopped,
     single_server,
     sweep_dead_folders,
     worker_supervisor,
@@ -695,7 +695,10 @@ def serve(
             supervisor.run()
             if supervisor.stopped_by is not None:
                 # Through the clean-up below, then ends_by_stop_signal: as one worker ends.
-                raise Stopped(supervisor.stopped_by)
+                # Raised as its handler raises it (the supervisor gave its handlers back),
+                # so that a further stop signal or SIGHUP on the way to the clean-up
+                # hurries it (note_again) rather than skip it or end serve half-way.
+                raise_stopped(supervisor.stopped_by, None)
             if supervisor.failure is not None:
                 # A worker could not start (its line is the one a single worker's
                 # failure gives: exit 1; its startup failed: uvicorn's 3, as with one

@@ -147,7 +147,9 @@ def raise_stopped(signum, frame):
     gives the first back only once its server has ended, and the event loop then still
     waits for its threads) hurries that clean-up.  Raised, it cut the unwinding short
     and the clean-up then waited out the retrain child's grace, or never ran; SIGHUP's
-    default action ended the process half-way.
+    default action ended the process half-way.  ``serve --workers N`` raises the stop
+    its worker supervisor noted through it too (the supervisor gives this handler back),
+    so that the same holds there.
 
     Example:
         >>> try:
@@ -157,8 +159,11 @@ def raise_stopped(signum, frame):
         SIGINT
     """
     if signal.getsignal(signum) is raise_stopped:
-        for other in CLEAN_UP_SIGNALS:
-            signal.signal(other, note_again)
+        # Off the main thread (called by hand there) no handler can be set: the Stopped
+        # is raised all the same, not a ValueError in its stead.
+        with contextlib.suppress(ValueError):
+            for other in CLEAN_UP_SIGNALS:
+                signal.signal(other, note_again)
     raise Stopped(signum)
 
 
@@ -206,6 +211,8 @@ def ends_by_stop_signal():
         >>> signal.getsignal(signal.SIGINT) is before
         True
     """
+    # Off the main thread too: an earlier run's note would hurry this one's clean-up.
+    _Again.seen = False
     try:
         previous = {signum: signal.signal(signum, raise_stopped) for signum in STOP_SIGNALS}
     except ValueError:  # not the main thread of the main interpreter
@@ -213,7 +220,6 @@ def ends_by_stop_signal():
         return
     # raise_stopped may hand SIGHUP to note_again: it is put back too.
     previous[signal.SIGHUP] = signal.getsignal(signal.SIGHUP)
-    _Again.seen = False
     try:
         yield
     except Stopped as stop:

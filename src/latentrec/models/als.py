@@ -258,18 +258,23 @@ def check_rows(indptr, indices, values, n_columns: int, column: str):
         item index 5 is out of range for 3 items
     """
     indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-    indices = np.ascontiguousarray(indices, dtype=np.int32)
+    # Range-checked as given, cast only after: an int64 index cast to int32 first wrapped
+    # (2**32 + 3 became 3) and was folded in as another column, unrefused.
+    given = np.asarray(indices)
+    if given.dtype.kind not in "iu":
+        given = np.ascontiguousarray(given, dtype=np.int32)
     values = np.ascontiguousarray(values, dtype=np.float32)
     if indptr.ndim != 1 or indptr.size < 1 or indptr[0] != 0 or (np.diff(indptr) < 0).any():
         raise ValueError("indptr must be a non-decreasing 1-D array starting at 0")
-    if indptr[-1] != indices.size or indices.shape != values.shape:
+    if indptr[-1] != given.size or given.shape != values.shape:
         raise ValueError(
-            f"indptr ends at {indptr[-1]} but there are {indices.size} indices and "
+            f"indptr ends at {indptr[-1]} but there are {given.size} indices and "
             f"{values.size} values"
         )
-    if indices.size and (indices.min() < 0 or indices.max() >= n_columns):
-        bad = indices[(indices < 0) | (indices >= n_columns)][0]
+    if given.size and (given.min() < 0 or given.max() >= n_columns):
+        bad = given[(given < 0) | (given >= n_columns)][0]
         raise ValueError(f"{column} index {bad} is out of range for {n_columns} {column}s")
+    indices = np.ascontiguousarray(given, dtype=np.int32)
     if not np.isfinite(values).all():
         raise ValueError("values must be finite")
     return indptr, indices, values

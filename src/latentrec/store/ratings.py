@@ -160,9 +160,11 @@ class RatingsStore:
             >>> watch.conn is None
             True
         """
+        # Marked closed first: a watch asked for a token between its close and the mark
+        # opened its connection anew, which then outlived the store.
+        self.db.close()
         for watch in list(self.watches):
             watch.close()
-        self.db.close()
         if self.reader is not None:
             self.reader.close()
 
