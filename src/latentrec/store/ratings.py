@@ -9,6 +9,7 @@ cheaply which users' cached vectors are stale (:meth:`RatingsStore.changes_since
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 
@@ -111,6 +112,7 @@ class RatingsStore:
         # The watches made by watch(), which close() closes too (weak: a watch no one
         # holds closes itself).
         self.watches: weakref.WeakSet[ChangeWatch] = weakref.WeakSet()
+        self.watches_lock = threading.Lock()  # a watch made while close() walks them
         # What this open upgraded, one line per version (empty when nothing was): an
         # upgrade rewrites data, which the opener should be able to say.
         self.upgraded: list[str] = []
@@ -163,7 +165,9 @@ class RatingsStore:
         # Marked closed first: a watch asked for a token between its close and the mark
         # opened its connection anew, which then outlived the store.
         self.db.close()
-        for watch in list(self.watches):
+        with self.watches_lock:
+            watches = list(self.watches)
+        for watch in watches:
             watch.close()
         if self.reader is not None:
             self.reader.close()
@@ -417,7 +421,8 @@ class RatingsStore:
             True
         """
         watch = ChangeWatch(self.db)
-        self.watches.add(watch)
+        with self.watches_lock:
+            self.watches.add(watch)
         return watch
 
     def checkpoint(self) -> int:
