@@ -103,9 +103,18 @@ class SqliteReader:
                 check_same_thread=False,
                 isolation_level=None,
             )
-            held = local.held = HeldConnection(conn)
+            held = HeldConnection(conn)
             with self.lock:
-                self.opened.add(held)
+                # Again, under the lock close() takes its list under (the store is marked
+                # closed before): a connection opened while the store closed is either
+                # in that list or refused here, never left open after close().
+                closed = self.db.closed
+                if not closed:
+                    self.opened.add(held)
+            if closed:
+                held.close()
+                raise StoreError(f"the store {self.db.shown_url()} is closed")
+            local.held = held
         return held
 
     @contextmanager
