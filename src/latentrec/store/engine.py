@@ -576,7 +576,7 @@ class Database:
 
     def connect(self) -> sa.Connection:
         if self.closed:
-            raise StoreError(f"the store {self.shown_url()} is closed")
+            raise StoreUnavailableError(f"the store {self.shown_url()} is closed")
         if os.getpid() != self.pid:
             # A fork that skipped the at-fork hook (os.fork runs it): the parent's
             # connections must not be used here.

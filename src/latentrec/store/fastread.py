@@ -93,7 +93,7 @@ class SqliteReader:
     def held(self) -> HeldConnection:
         """The thread's connection (opened on first use, again in a forked child)."""
         if self.db.closed:
-            raise StoreError(f"the store {self.db.shown_url()} is closed")
+            raise StoreUnavailableError(f"the store {self.db.shown_url()} is closed")
         local = self.local
         held = getattr(local, "held", None)
         if held is None or held.pid != os.getpid():
@@ -113,7 +113,7 @@ class SqliteReader:
                     self.opened.add(held)
             if closed:
                 held.close()
-                raise StoreError(f"the store {self.db.shown_url()} is closed")
+                raise StoreUnavailableError(f"the store {self.db.shown_url()} is closed")
             local.held = held
         return held
 

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import weakref
 
-from .engine import BUSY_TIMEOUT_S, Database, StoreError, StoreUnavailableError, is_memory
+from .engine import BUSY_TIMEOUT_S, Database, StoreUnavailableError, is_memory
 from .writes import read_sequence
 
 
@@ -92,7 +92,7 @@ class ChangeWatch:
         with self.lock:
             if self.db.closed:
                 # As every read of a closed store: no connection opened anew behind it.
-                raise StoreError(f"the store {self.db.shown_url()} is closed")
+                raise StoreUnavailableError(f"the store {self.db.shown_url()} is closed")
             try:
                 if self.conn is None or self.pid != os.getpid():
                     # An inherited connection was closed or dropped by the fork hook.
