@@ -19,6 +19,10 @@ needs_server = pytest.mark.skipif(
     reason="no installed latentrec script or no fork: commands run as subprocesses",
 )
 
+# Far above a fork server's start (its imports) on a loaded machine.
+STARTUP_BOUND_SECONDS = 300
+HANG_BOUND_SECONDS = 30
+
 
 @needs_server
 def test_a_command_that_ends_before_its_pid_is_read_is_seen_to_end(tmp_path, monkeypatch):
@@ -37,11 +41,17 @@ def test_a_command_that_ends_before_its_pid_is_read_is_seen_to_end(tmp_path, mon
             time.sleep(0.005)
         return readable(fd, timeout)
 
-    monkeypatch.setattr(cli_forks, "_readable", late)
     server = cli_forks._Server()
     try:
-        done = server.run(["--version"], tmp_path, timeout=3)
-        again = server.run(["--version"], tmp_path, timeout=3)
+        # The server's own start (its imports: a second of CPU, far more beside another
+        # worker's tests) is waited for first: a bound that took it in failed on a busy
+        # machine before the server had forked anything.
+        server.run(["--version"], tmp_path, timeout=STARTUP_BOUND_SECONDS)
+        monkeypatch.setattr(cli_forks, "_readable", late)
+        # A hang detector: a fork's --version takes well under a second; an end that is not
+        # seen is waited for until this bound and then raised as a timeout.
+        done = server.run(["--version"], tmp_path, timeout=HANG_BOUND_SECONDS)
+        again = server.run(["--version"], tmp_path, timeout=HANG_BOUND_SECONDS)
     finally:
         server.close()
     assert done.returncode == 0 and done.stdout.startswith("latentrec, version")

@@ -19,7 +19,7 @@ from latentrec.pipeline.history import user_key
 from latentrec.service import batching
 from latentrec.service.app import create_app
 from latentrec.service.batching import PipelineQueue
-from latentrec.service.holder import FixedSource, Served
+from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 from latentrec.store import StoreUnavailableError
 
@@ -29,6 +29,7 @@ from .test_pipeline_off_loop import (
     Gate,
     gated,
     ids,
+    reload_to,
     running,
     training_users,
     wait_arrivals,
@@ -184,7 +185,10 @@ def test_a_reload_while_lists_wait_never_mixes_versions_in_a_batch(store, two_ve
             wait_arrivals(gate, 1)
             old = [pool.submit(get, url, u, n=5) for u in differ[:2]]
             queued(app, 2)
-            app.state.holder.update(lambda current: Served.build(second, "v2"))
+            reload_to(app, second, "v2")
+            # A refresh round after the reload, as the app's own (every poll_seconds)
+            # makes on a loaded machine: it must keep v2.
+            app.state.refresher.follow_source()
             new = [pool.submit(get, url, u, n=5) for u in differ[2:]]
             # An old-version request after the new ones still waits in the same queue.
             queued(app, 4)

@@ -20,7 +20,7 @@ from latentrec.pipeline import Reranker
 from latentrec.service import app as app_module
 from latentrec.service import batching
 from latentrec.service.app import create_app
-from latentrec.service.holder import FixedSource, Served
+from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 
 from .serving import served_in_thread
@@ -151,6 +151,14 @@ def test_health_and_writes_answer_while_pipeline_lists_are_held(store, two_pipel
             assert ids(body) == want[user]
 
 
+def reload_to(app, model, version: str) -> None:
+    """What a reload does: the source has a new model, and the holder's one reference is
+    swapped whole to it.  A model swapped in by hand, its source still on the old one,
+    was put back by the app's own refresh round when the test ran past its poll."""
+    app.state.holder.source = FixedSource(model, version)
+    assert app.state.holder.reload()
+
+
 def test_a_reload_during_a_pipeline_list_answers_from_the_version_it_started_with(
     store, two_pipelines
 ):
@@ -169,12 +177,14 @@ def test_a_reload_during_a_pipeline_list_answers_from_the_version_it_started_wit
                 httpx.get, f"{url}/users/{user}/recommendations", params={"n": 5}, timeout=WAIT_S
             )
             wait_arrivals(gate, 1)
-            # What a reload does: the holder's one reference swapped whole, here while
-            # the list of the version before is being computed.
-            app.state.holder.update(lambda current: Served.build(second, "v2"))
+            # A reload, here while the list of the version before is being computed.
+            reload_to(app, second, "v2")
         finally:
             gate.release.set()
         during = pending.result()
+        # A refresh round between the reload and the next request, as the app's own
+        # (every poll_seconds) makes on a loaded machine: it must keep v2.
+        app.state.refresher.follow_source()
         after = httpx.get(f"{url}/users/{user}/recommendations", params={"n": 5})
     assert during.status_code == 200 and after.status_code == 200
     assert during.json()["model_version"] == "v1"

@@ -127,12 +127,18 @@ def run_beside_the_holder(command: list[str], store_url: str) -> tuple[int, str,
     )
     err = lines_of(proc.stderr)
     err_lines: list[str] = []
+    # The end of its output (None) can come before the process is seen to have ended
+    # (its descriptors close before it can be reaped): taken here, it is not waited for
+    # again below.
+    ended = False
     deadline = time.monotonic() + PROCESS_HANG_S
     try:
         while proc.poll() is None:
             while not err.empty():
                 line = err.get()
-                if line is not None:
+                if line is None:
+                    ended = True
+                else:
                     err_lines.append(line)
             assert not waits_for_the_holder(store_url, err_lines), (
                 f"{' '.join(command[3:5])} waits for the other process's write: {err_lines}"
@@ -144,9 +150,24 @@ def run_beside_the_holder(command: list[str], store_url: str) -> tuple[int, str,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    while (line := err.get(timeout=HANG_S)) is not None:
-        err_lines.append(line)
+    while not ended:
+        line = err.get(timeout=HANG_S)
+        if line is None:
+            ended = True
+        else:
+            err_lines.append(line)
     return proc.returncode, out, err_lines
+
+
+def test_an_output_that_ends_before_its_process_is_seen_to_end_is_not_waited_for(tmp_path):
+    """The helper above took the end of a command's standard error while the command
+    still ran, then waited for it again: HANG_S later, queue.Empty.  A loaded machine
+    made it so (the pipe's end is seen before the process can be reaped); a command
+    that closes its standard error and then runs a moment makes it so every time."""
+    closes_early = "import os, time; os.write(2, b'said\\n'); os.close(2); time.sleep(1)"
+    store_url = f"sqlite:///{tmp_path / 'unused.db'}"
+    code, out, err_lines = run_beside_the_holder([sys.executable, "-c", closes_early], store_url)
+    assert (code, out, err_lines) == (0, "", ["said"])
 
 
 def test_store_info_answers_while_another_process_writes(holder, store_url):
