@@ -36,3 +36,16 @@ def test_a_fold_in_refuses_a_wrapped_index(model):
         model._solve_user_rows(
             np.array([0, 1]), np.array([2**32 + 1], dtype=np.int64), np.array([4.0])
         )
+
+
+@pytest.mark.parametrize("index", [1.7, float("nan"), float("inf"), 0.5])
+def test_an_index_that_is_not_a_whole_number_is_refused_not_cut(index):
+    with pytest.raises(ValueError, match="item indices must be whole numbers"):
+        check_rows([0, 2], np.array([3.0, index]), [4.0, 5.0], 20, "item")
+
+
+def test_whole_float_indices_are_indices_and_still_range_checked():
+    _, indices, _ = check_rows([0, 2], np.array([3.0, 19.0]), [4.0, 5.0], 20, "item")
+    assert indices.dtype == np.int32 and indices.tolist() == [3, 19]
+    with pytest.raises(ValueError, match="item index 1000000000000 is out of range for 20 items"):
+        check_rows([0, 1], np.array([1e12]), [4.0], 20, "item")

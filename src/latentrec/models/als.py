@@ -262,7 +262,14 @@ def check_rows(indptr, indices, values, n_columns: int, column: str):
     # (2**32 + 3 became 3) and was folded in as another column, unrefused.
     given = np.asarray(indices)
     if given.dtype.kind not in "iu":
-        given = np.ascontiguousarray(given, dtype=np.int32)
+        # Floats (or anything else) are indices only when whole: 1.7 was cut to 1, and a
+        # NaN or 1e12 cast to int32 became whatever the cast made of it.
+        as_float = np.asarray(given, dtype=np.float64)
+        whole = np.isfinite(as_float) & (as_float == np.round(as_float))
+        if not whole.all():
+            bad = given.ravel()[np.flatnonzero(~whole.ravel())[0]]
+            raise ValueError(f"{column} indices must be whole numbers, got {bad!r}")
+        given = as_float.astype(np.int64)
     values = np.ascontiguousarray(values, dtype=np.float32)
     if indptr.ndim != 1 or indptr.size < 1 or indptr[0] != 0 or (np.diff(indptr) < 0).any():
         raise ValueError("indptr must be a non-decreasing 1-D array starting at 0")
