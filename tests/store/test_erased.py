@@ -97,7 +97,7 @@ def test_a_version_1_store_migrates_to_version_2(store_url):
     make_v1_store(store_url)
     assert columns(store_url) == ["user_id", "version"]
     with open_store(store_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         assert store.user_ratings("kept")[0].value == 4.0
         assert store.user_record("kept") == ([("i", 4.0, "explicit")], False)
         # v1 served a user with nothing stored as erased: the upgrade keeps it so.

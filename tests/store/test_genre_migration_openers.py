@@ -1,5 +1,5 @@
 """The version-3 upgrade with others at the store, on SQLite and PostgreSQL: openers at
-once upgrade it once between them and all see version 3; a write of an earlier version
+once upgrade it once between them and all see the new version; a write of an earlier version
 still open when the upgrade starts is waited for, and its spelling folded too."""
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from latentrec.service import Settings, create_app
 from latentrec.store import open_store
 from latentrec.store import schema as schema_module
 from latentrec.store.engine import Database, resolve_url
-from latentrec.store.schema import item_genres, items
+from latentrec.store.schema import SCHEMA_VERSION, item_genres, items
 
 from . import v2store
 from .test_genre_migration import HELD, make_v2_store
 
 
-def test_openers_at_once_upgrade_once_and_all_see_version_3(store_url, monkeypatch):
+def test_openers_at_once_upgrade_once_and_all_see_the_new_version(store_url, monkeypatch):
     make_v2_store(store_url, HELD)
     upgrades = []
     upgrade = schema_module.MIGRATIONS[3]
@@ -53,7 +53,7 @@ def test_openers_at_once_upgrade_once_and_all_see_version_3(store_url, monkeypat
         thread.join(timeout=60)
     assert not failed
     assert upgrades == [1]
-    assert seen == [(3, ["Drama", "Sci-Fi", "noir", "\u00c9b\u00e8ne"])] * 4
+    assert seen == [(SCHEMA_VERSION, ["Drama", "Sci-Fi", "noir", "\u00c9b\u00e8ne"])] * 4
 
 
 def test_a_write_of_an_earlier_version_open_at_the_upgrade_is_folded(store_url):
@@ -95,7 +95,8 @@ def test_the_opener_is_told_what_the_upgrade_changed(store_url):
         # 3, 4, 5, 6 and 7 held another spelling; every title and id is ASCII.
         assert store.upgraded == [
             "schema version 2 to 3: 5 items' genres put in one spelling, "
-            "0 items' search keys made again"
+            "0 items' search keys made again",
+            "schema version 3 to 4: 0 items' search keys made again",
         ]
     with open_store(store_url) as again:
         assert again.upgraded == []
@@ -103,7 +104,7 @@ def test_the_opener_is_told_what_the_upgrade_changed(store_url):
 
 def test_a_new_store_reports_no_upgrade(store_url):
     with open_store(store_url) as store:
-        assert store.schema_version == 3 and store.upgraded == []
+        assert store.schema_version == SCHEMA_VERSION == 4 and store.upgraded == []
 
 
 def test_an_id_held_composed_is_found_by_its_letters_after_the_upgrade(store_url):
@@ -140,7 +141,8 @@ def test_the_service_logs_what_opening_its_store_upgraded(store_url, tmp_path, c
     said = [r.getMessage() for r in caplog.records if "upgraded the store" in r.getMessage()]
     assert said == [
         "upgraded the store: schema version 2 to 3: 5 items' genres put in one spelling, "
-        "0 items' search keys made again"
+        "0 items' search keys made again",
+        "upgraded the store: schema version 3 to 4: 0 items' search keys made again",
     ]
 
 

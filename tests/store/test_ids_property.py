@@ -1,6 +1,7 @@
 """Any storable id round-trips exactly (hypothesis over unicode text), and search finds
-exactly the titles that contain the search text ignoring case, how an accent was typed
-and the accent (against Python's ``in`` over the reference keys)."""
+exactly the titles that contain the search text ignoring case, how an accent was typed,
+the accent, and strokes and ligatures (``ø`` as ``o``, ``æ`` as ``ae``), against Python's
+``in`` over the reference keys."""
 
 import shutil
 import tempfile
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from latentrec.store import Item, Rating, open_store
 from latentrec.store.records import MAX_ID_BYTES
 
-from .test_title_search_nfc import reference_key
+from .letters import reference_key
 
 ids = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),

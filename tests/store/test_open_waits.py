@@ -177,7 +177,7 @@ def test_store_info_answers_while_another_process_writes(holder, store_url):
         cli("store", "info", "--store", store_url), store_url
     )
     assert code == 0, err_lines
-    assert "schema version 3" in out
+    assert "schema version 4" in out
     assert "write sequence: 0" in out  # the holder's write is not committed
     assert err_lines == []
     # Still holding: the answer came while the other process wrote.
@@ -194,7 +194,7 @@ def test_open_store_takes_no_write_lock_on_a_current_store(holder, store_url):
 
     # A thread, so that a defect fails the test instead of waiting for the holder.
     threading.Thread(target=open_and_read, daemon=True).start()
-    assert seen.get(timeout=HANG_S) == (3, [], 0)
+    assert seen.get(timeout=HANG_S) == (4, [], 0)
     assert holder.poll() is None and holder.out.empty()
     holder.release()
     with open_store(store_url) as store:

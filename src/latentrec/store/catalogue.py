@@ -3,7 +3,9 @@ the search statement, and the conversions to and from an ``Interactions`` side t
 
 Search matches copies of the title and id folded by :func:`~.records.search_key`
 (``title_key``, ``id_key``: ignoring case, how an accent was typed and the accent
-itself, so ``amelie`` and an ``Amélie`` typed either way find ``Amélie``) with LIKE
+itself, so ``amelie`` and an ``Amélie`` typed either way find ``Amélie``, and with the
+Latin letters Unicode does not decompose spelled as typed, so ``bjork`` finds ``Bjørk``
+and ``aeon`` ``Æon``) with LIKE
 patterns whose wildcards are escaped, so it behaves the same on SQLite and PostgreSQL
 and ``%`` or ``_`` in the search text are ordinary characters.  A search of accents
 alone (nothing left once they are ignored) finds nothing; a search over

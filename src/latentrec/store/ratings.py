@@ -700,7 +700,8 @@ class RatingsStore:
     ) -> list[Item]:
         """Catalogue entries whose title or id contains ``search``, ignoring case, how an
         accent was typed and the accent itself (``amelie`` and an ``Amélie`` typed with
-        ``e`` plus an accent find ``Amélie``; :func:`~.records.search_key`), and
+        ``e`` plus an accent find ``Amélie``; ``bjork`` finds ``Bjørk``, ``lodz``
+        ``Łódź`` and ``aeon`` ``Æon``: :func:`~.records.search_key`), and
         which have the genre ``genre`` (ignoring case and surrounding blanks: ``sci-fi``
         finds every ``Sci-Fi`` title, in every spelling the catalogue holds): those whose
         title starts with ``search`` first, then those with a word starting with it, then
@@ -731,6 +732,9 @@ class RatingsStore:
             >>> _ = store.add_items([Item("6", "Am\u00e9lie")])
             >>> [i.title for i in store.search_items("amelie")]
             ['Amélie']
+            >>> _ = store.add_items([Item("7", "Bj\u00f8rk")])
+            >>> [i.title for i in store.search_items("BJORK")]
+            ['Bjørk']
         """
         return self.search_page(search, genre, limit, offset, popularity)[0]
 
@@ -907,7 +911,7 @@ def open_store(target, on_wait=None) -> RatingsStore:
     Example:
         >>> with open_store(":memory:") as store:
         ...     store.dialect, store.schema_version
-        ('sqlite', 3)
+        ('sqlite', 4)
     """
     return RatingsStore(Database(resolve_url(target), on_wait=on_wait))
 

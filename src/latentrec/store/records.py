@@ -331,26 +331,116 @@ def genre_key(genre: str) -> str:
 ACCENTS = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0xFE20, 0xFE2F))
 WITHOUT_ACCENTS = {c: None for low, high in ACCENTS for c in range(low, high + 1)}
 
+# Latin letters Unicode gives no canonical decomposition, so that dropping accents left
+# them as they were ("bjork" did not find "Bjørk"), folded to the letters a user types
+# for them.  Applied after casefolding, so small letters only (casefolding already makes
+# ß ss, ſ s and ﬁ fi).  Which letters, by their Unicode names (tests/store/
+# test_search_key_letters.py derives the same table from unicodedata's names):
+# - a basic letter WITH a STROKE or BAR across it, of any slant or length (ø "O WITH
+#   STROKE", ł, đ, ħ, ŧ, ƚ "L WITH BAR", ʉ "U BAR", ɵ "BARRED O"): that letter.  The
+#   overlays exist as combining marks (U+0335 to U+0338, in the block above) but Unicode
+#   never decomposes a letter into them: ø is no o plus an accent;
+# - DOTLESS I and J (ı, ȷ; ɟ, with a stroke too): i and j (İ's dot is dropped already);
+# - a letter named as two basic letters (æ "AE", œ "LIGATURE OE", medieval ꜳ "AA"), or
+#   whose compatibility decomposition is basic letters and accents (ĳ, ǉ, ǆ; ŀ, l and a
+#   middle dot): those letters;
+# - ETH and THORN: d and th, as Icelandic is written without them (Guðrún as Gudrun,
+#   Þór as Thor), and as CLDR's Latin-ASCII transform and Lucene's ASCIIFoldingFilter
+#   fold them.
+# Letters with a hook, tail, curl or top bar and turned, reversed or small-capital ones
+# stay: they are letters of their own (Hausa's ɓ is not b) or phonetic symbols.  So do
+# the letters of other scripts.
+FOLDED_LETTERS = {
+    ord(letter): spelled
+    for spelled, letters in (
+        # with a stroke or bar
+        ("a", "\u2c65"),  # ⱥ
+        ("b", "\u0180"),  # ƀ
+        ("c", "\u023c\ua793"),  # ȼ ꞓ
+        ("d", "\u0111\ua7c8"),  # đ ꟈ
+        ("e", "\u0247\uab33"),  # ɇ ꬳ
+        ("f", "\ua799"),  # ꞙ
+        ("g", "\u01e5\ua7a1"),  # ǥ ꞡ
+        ("h", "\u0127"),  # ħ
+        ("i", "\u0268"),  # ɨ
+        ("j", "\u0249"),  # ɉ
+        ("k", "\ua741\ua743\ua745\ua7a3"),  # ꝁ ꝃ ꝅ ꞣ
+        ("l", "\u0142\u019a\u2c61\ua749"),  # ł ƚ ⱡ ꝉ
+        ("n", "\ua7a5"),  # ꞥ
+        ("o", "\u00f8\u0275\ua74b"),  # ø ɵ ꝋ
+        ("p", "\u1d7d\ua751"),  # ᵽ ꝑ
+        ("q", "\ua757\ua759"),  # ꝗ ꝙ
+        ("r", "\u024d\ua7a7"),  # ɍ ꞧ
+        ("s", "\ua7a9\ua7ca"),  # ꞩ ꟊ
+        ("t", "\u0167\u2c66"),  # ŧ ⱦ
+        ("u", "\u0289\ua7b9"),  # ʉ ꞹ
+        ("v", "\ua75f"),  # ꝟ
+        ("y", "\u024f"),  # ɏ
+        ("z", "\u01b6"),  # ƶ
+        # dotless
+        ("i", "\u0131"),  # ı
+        ("j", "\u0237\u025f"),  # ȷ ɟ
+        # two letters in one; l with a middle dot
+        ("ae", "\u00e6"),  # æ
+        ("oe", "\u0153"),  # œ
+        ("ij", "\u0133"),  # ĳ
+        ("lj", "\u01c9"),  # ǉ
+        ("nj", "\u01cc"),  # ǌ
+        ("dz", "\u01c6\u01f3"),  # ǆ ǳ
+        ("aa", "\ua733"),  # ꜳ
+        ("ao", "\ua735"),  # ꜵ
+        ("au", "\ua737"),  # ꜷ
+        ("av", "\ua739\ua73b"),  # ꜹ ꜻ
+        ("ay", "\ua73d"),  # ꜽ
+        ("et", "\ua76b"),  # ꝫ
+        ("hv", "\u0195"),  # ƕ
+        ("is", "\ua76d"),  # ꝭ
+        ("oi", "\u01a3"),  # ƣ
+        ("oo", "\ua74f"),  # ꝏ
+        ("ou", "\u0223"),  # ȣ
+        ("tz", "\ua729"),  # ꜩ
+        ("ue", "\u1d6b"),  # ᵫ
+        ("ui", "\uab50"),  # ꭐ
+        ("um", "\ua778"),  # ꝸ
+        ("uo", "\uab63"),  # ꭣ
+        ("vy", "\ua761"),  # ꝡ
+        ("l", "\u0140"),  # ŀ
+        # eth and thorn
+        ("d", "\u00f0"),  # ð
+        ("th", "\u00fe"),  # þ
+    )
+    for letter in letters
+}
+
+# What search_key drops or spells otherwise, in one table.
+SEARCH_FOLD = {**WITHOUT_ACCENTS, **FOLDED_LETTERS}
+
 
 def search_key(text: str) -> str:
     """What catalogue search compares (and orders titles by): ``text`` ignoring case,
     how an accent was typed and the accent itself, done in Python so that it is the
     same on every database.  Unicode's canonical caseless match (decomposed, casefolded,
-    decomposed again), with the accents of :data:`ACCENTS` left out, composed again.
+    decomposed again), with the accents of :data:`ACCENTS` left out and the Latin
+    letters Unicode does not decompose spelled as a user types them
+    (:data:`FOLDED_LETTERS`: ``ø`` as ``o``, ``ł`` as ``l``, ``æ`` as ``ae``, ``þ`` as
+    ``th``), composed again.
 
     ``Amélie`` typed with a composed ``é``, one typed as ``e`` plus an accent,
-    ``AMELIE`` and ``amelie`` all have the key ``amelie``.
+    ``AMELIE`` and ``amelie`` all have the key ``amelie``; ``Bjørk`` and ``BJORK`` have
+    the key ``bjork``.
 
     Example:
         >>> search_key("Am\u00e9lie"), search_key("AME\u0301LIE"), search_key("Straße")
         ('amelie', 'amelie', 'strasse')
+        >>> search_key("Bj\u00f8rk"), search_key("\u0141\u00f3d\u017a"), search_key("\u00de\u00f3r")
+        ('bjork', 'lodz', 'thor')
         >>> search_key("\u304c") == "\u304c"  # a voiced kana keeps its mark
         True
     """
     if text.isascii():  # most titles: nothing to decompose, nor an accent
         return text.lower()
     folded = unicodedata.normalize("NFD", unicodedata.normalize("NFD", text).casefold())
-    return unicodedata.normalize("NFC", folded.translate(WITHOUT_ACCENTS))
+    return unicodedata.normalize("NFC", folded.translate(SEARCH_FOLD))
 
 
 def check_genres(genres) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from .records import StoreError, genre_key, genre_spelling, search_key
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Any constant works: PostgreSQL's advisory locks are keyed by one bigint per database.
 # (The bytes spell "latentrc".)
@@ -68,8 +68,9 @@ users = sa.Table(
 )
 
 # The catalogue.  ``title_key`` / ``id_key`` are the title and id that search matches
-# against (records.search_key: ignoring case, how an accent was typed and the accent;
-# casefolded only before version 3), the same way on every database.  Genres and
+# against (records.search_key: ignoring case, how an accent was typed and the accent,
+# with ø as o, æ as ae and the like; casefolded only before version 3, those letters
+# as they were before version 4), the same way on every database.  Genres and
 # features are JSON text.
 items = sa.Table(
     "lr_items",
@@ -219,31 +220,29 @@ def one_spelling_per_genre_v3(conn: sa.Connection) -> int:
     return len({row["b_id"] for row in relisted} | set(regenred))
 
 
-def search_keys_v3(conn: sa.Connection) -> int:
-    """Version 3 too: each item's search keys (``title_key``, ``id_key``) made again by
-    :func:`~.records.search_key`.  Before, they were the casefolded title and id as
-    given, so a title stored with a composed ``é`` was not found by a search typed with
-    ``e`` plus an accent (a macOS keyboard, some web forms), nor the other way round,
-    nor by ``amelie``.  Titles and ids themselves are left as they are (a rating refers
-    to an id).  Only the rows whose keys differ are written; the number written is
-    returned.  The catalogue's change counter stays: no copy of the catalogue a worker
-    keeps holds the keys (search reads the table).
+def remake_search_keys(conn: sa.Connection) -> int:
+    """Each item's search keys (``title_key``, ``id_key``) made again by
+    :func:`~.records.search_key`, for an upgrade after which the keys are made otherwise.
+    Titles and ids themselves are left as they are (a rating refers to an id).  Only the
+    rows whose keys differ are written; the number written is returned.  The catalogue's
+    change counter stays: no copy of the catalogue a worker keeps holds the keys (search
+    reads the table).
 
     Example:
         >>> from latentrec.store import Item, open_store
         >>> store = open_store(":memory:")
-        >>> _ = store.add_items([Item("1", "Am\u00e9lie"), Item("2", "Heat")])
-        >>> with store.db.write() as conn:  # as an earlier version wrote it
+        >>> _ = store.add_items([Item("1", "Bj\u00f8rk"), Item("2", "Heat")])
+        >>> with store.db.write() as conn:  # as version 3 wrote it
         ...     one = items.c.item_id == "1"
-        ...     _ = conn.execute(sa.update(items).where(one).values(title_key="am\u00e9lie"))
-        ...     search_keys_v3(conn)
+        ...     _ = conn.execute(sa.update(items).where(one).values(title_key="bj\u00f8rk"))
+        ...     remake_search_keys(conn)
         1
-        >>> [i.item_id for i in store.search_items("Ame\u0301lie")]
+        >>> [i.item_id for i in store.search_items("bjork")]
         ['1']
     """
     if conn.dialect.name == "postgresql":
-        # As in one_spelling_per_genre_v3 (a no-op when it already holds the lock):
-        # a writer of an earlier version would write a casefolded key meanwhile.
+        # As in one_spelling_per_genre_v3 (a no-op when it already holds the lock): a
+        # writer of an earlier version would write a key made its way meanwhile.
         conn.execute(sa.text(f"LOCK TABLE {items.name}, {item_genres.name} IN EXCLUSIVE MODE"))
     stmt = sa.select(items.c.item_id, items.c.title, items.c.title_key, items.c.id_key)
     rekeyed = []
@@ -261,6 +260,28 @@ def search_keys_v3(conn: sa.Connection) -> int:
     return len(rekeyed)
 
 
+def search_keys_v3(conn: sa.Connection) -> int:
+    """Version 3 too: each item's search keys made again (:func:`remake_search_keys`).
+    Before, they were the casefolded title and id as given, so a title stored with a
+    composed ``é`` was not found by a search typed with ``e`` plus an accent (a macOS
+    keyboard, some web forms), nor the other way round, nor by ``amelie``.  Returns the
+    number of items whose keys were written.
+
+    Example:
+        >>> from latentrec.store import Item, open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("1", "Am\u00e9lie"), Item("2", "Heat")])
+        >>> with store.db.write() as conn:  # as an earlier version wrote it
+        ...     one = items.c.item_id == "1"
+        ...     _ = conn.execute(sa.update(items).where(one).values(title_key="am\u00e9lie"))
+        ...     search_keys_v3(conn)
+        1
+        >>> [i.item_id for i in store.search_items("Ame\u0301lie")]
+        ['1']
+    """
+    return remake_search_keys(conn)
+
+
 def upgrade_v3(conn: sa.Connection) -> str:
     """Version 3: each genre in one spelling (:func:`one_spelling_per_genre_v3`) and
     search keys that ignore how an accent was typed (:func:`search_keys_v3`), in the
@@ -271,7 +292,7 @@ def upgrade_v3(conn: sa.Connection) -> str:
         >>> store = open_store(":memory:")
         >>> _ = store.add_items([Item("1", "Am\u00e9lie", ("Drama",))])
         >>> with store.db.write() as conn:
-        ...     upgrade_v3(conn)  # a store at version 3 already: nothing to change
+        ...     upgrade_v3(conn)  # a store this version made: nothing to change
         "0 items' genres put in one spelling, 0 items' search keys made again"
         >>> item = store.search_items("amelie")[0]
         >>> item.title, item.genres
@@ -282,7 +303,27 @@ def upgrade_v3(conn: sa.Connection) -> str:
     return f"{respelled} items' genres put in one spelling, {rekeyed} items' search keys made again"
 
 
-MIGRATIONS = {1: create_v1, 2: add_erased_v2, 3: upgrade_v3}
+def upgrade_v4(conn: sa.Connection) -> str:
+    """Version 4: search keys that spell the Latin letters Unicode does not decompose as
+    a user types them (``ø`` as ``o``, ``ł`` as ``l``, ``æ`` as ``ae``, ``þ`` as ``th``;
+    :data:`~.records.FOLDED_LETTERS`), made again by :func:`remake_search_keys`.
+    Version 3's keys dropped accents but kept those letters, so ``bjork`` did not find
+    ``Bjørk`` nor ``lodz`` ``Łódź``.  Returns what it changed, in words.
+
+    Example:
+        >>> from latentrec.store import Item, open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_items([Item("1", "\u0141\u00f3d\u017a")])
+        >>> with store.db.write() as conn:
+        ...     upgrade_v4(conn)  # a store at version 4 already: nothing to change
+        "0 items' search keys made again"
+        >>> [i.title for i in store.search_items("lodz")]
+        ['Łódź']
+    """
+    return f"{remake_search_keys(conn)} items' search keys made again"
+
+
+MIGRATIONS = {1: create_v1, 2: add_erased_v2, 3: upgrade_v3, 4: upgrade_v4}
 
 
 def stored_version(conn: sa.Connection) -> int:
@@ -294,7 +335,7 @@ def stored_version(conn: sa.Connection) -> int:
         ...     before = stored_version(conn)
         ...     after = migrate(conn, "sqlite")
         >>> before, after, SCHEMA_VERSION
-        (0, 3, 3)
+        (0, 4, 4)
     """
     if not sa.inspect(conn).has_table(schema_table.name):
         return 0
@@ -313,7 +354,7 @@ def check_version(current: int) -> int:
         ...     check_version(SCHEMA_VERSION + 1)
         ... except StoreError as err:
         ...     print(err)  # doctest: +ELLIPSIS
-        the store's schema is version 4, newer than this latentrec understands (version 3); ...
+        the store's schema is version 5, newer than this latentrec understands (version 4); ...
     """
     if current > SCHEMA_VERSION:
         raise StoreError(
@@ -337,7 +378,7 @@ def migrate(conn: sa.Connection, dialect: str, done: list[str] | None = None) ->
         >>> done = []
         >>> with engine.begin() as conn:
         ...     migrate(conn, "sqlite", done)
-        3
+        4
         >>> done  # a new store: nothing upgraded
         []
     """
