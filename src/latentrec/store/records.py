@@ -334,8 +334,10 @@ WITHOUT_ACCENTS = {c: None for low, high in ACCENTS for c in range(low, high + 1
 # Latin letters Unicode gives no canonical decomposition, so that dropping accents left
 # them as they were ("bjork" did not find "Bjørk"), folded to the letters a user types
 # for them.  Applied after casefolding, so small letters only (casefolding already makes
-# ß ss, ſ s and ﬁ fi).  Which letters, by their Unicode names (tests/store/
-# test_search_key_letters.py derives the same table from unicodedata's names):
+# ß ss, ſ s and ﬁ fi).  Which letters, by their Unicode names (Unicode 14.0's: tests/
+# store/test_search_key_letters.py derives the same table from unicodedata's names).
+# Fixed here, not derived at run time: the keys are stored, so a newer Python's Unicode
+# must not change them unseen (a new letter needs a schema version that remakes them).
 # - a basic letter WITH a STROKE or BAR across it, of any slant or length (ø "O WITH
 #   STROKE", ł, đ, ħ, ŧ, ƚ "L WITH BAR", ʉ "U BAR", ɵ "BARRED O"): that letter.  The
 #   overlays exist as combining marks (U+0335 to U+0338, in the block above) but Unicode
