@@ -283,3 +283,42 @@ def test_waiting_for_a_store_takes_only_unavailability(tmp_path):
     with pytest.raises(Exception, match="no folder") as caught:
         open_store_waiting(str(tmp_path / "missing" / "r.db"))
     assert not isinstance(caught.value, StoreUnavailableError)
+
+
+def test_the_take_in_put_off_replaces_the_served_model_once(locked_sqlite, explicit_model):
+    """Done later, under requests, the take-in swaps the served model once (a pipeline's
+    waiting lists go in one batch per served model), with the seed counted in it: the
+    next round finds nothing to take in."""
+    from latentrec.service.holder import ModelHolder
+    from latentrec.service.refresh import TakeIn, add_store_items
+
+    path, release = locked_sqlite
+    with open_store(path) as store:
+        holder = ModelHolder(
+            FixedSource(explicit_model, "v1"),
+            prepare=lambda served: add_store_items(store, served),
+            prepare_first=False,
+        )
+        take_in = TakeIn(store, holder)
+        assert take_in.run() is False and "locked" in take_in.pending
+        assert "999" in holder.current.item_index  # read before the seed failed
+        served = [holder.current]
+        real_update = holder.update
+
+        def update(change):
+            out = real_update(change)
+            if out is not served[-1]:
+                served.append(out)
+            return out
+
+        holder.update = update
+        assert take_in.run() is False  # still locked: nothing swapped
+        assert len(served) == 1
+        release()
+        # Written once the store answers again: the take-in finds it with the seed.
+        store.add_items([Item("998", "Added While The Store Was Down")])
+        assert take_in.run() is True and take_in.pending is None
+        assert len(served) == 2 and "998" in holder.current.item_index
+        assert holder.current.store_catalogue_seen == store.catalogue_version()
+        assert add_store_items(store, holder.current) is holder.current
+        assert take_in.run() is True and len(served) == 2

@@ -146,16 +146,22 @@ class TakeIn:
         self.pending: str | None = "not run yet"
         self.logger = logging.getLogger(ERROR_LOGGER)
         self.said: str | None = None
+        self.tried = False  # once tried, the model is served: a retry runs under requests
 
     def run(self) -> bool:
         """Take the store in; whether it is done (now or before)."""
         if self.pending is None:
             return True
+        retry, self.tried = self.tried, True
         try:
-            # Reads first: with a store that reads but cannot write (its write lock held
-            # by another program), the store's titles are served all the same.
-            self.holder.update(lambda served: add_store_items(self.store, served))
-            if seed_catalogue(self.store, self.holder.current):
+            if not retry:
+                # At start, reads first: with a store that reads but cannot write (its
+                # write lock held by another program), the store's titles are served
+                # all the same.  Nothing is served yet, so a swap here costs nothing.
+                self.holder.update(lambda served: add_store_items(self.store, served))
+            # Again later, under requests, the seed comes first, so that the served
+            # model is replaced once (below), not once before the seed and once after.
+            if seed_catalogue(self.store, self.holder.current) or retry:
                 # The seed moved the catalogue's counter past the one the served model
                 # saw: taken in now, the next round finds nothing to take in.
                 self.holder.update(lambda served: add_store_items(self.store, served))
