@@ -180,6 +180,14 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     settings = settings.check()
     if source is None:
         source = source_from(settings)
+    # The model is loaded (seconds, for a large one) before the store is opened, so that
+    # the user cache's first reads follow the opening at once: a store that goes away
+    # between the two still fails the start (a worker of `serve --workers N` waits for a
+    # store it cannot open, not for one that fails its next read), and that is now a
+    # window of milliseconds.
+    holder = ModelHolder(
+        source, prepare=lambda served: add_store_items(store, served), prepare_first=False
+    )
     if store is None:
         # A write behind another process's (an upgrade behind a `store import`) is logged.
         opener = open_store_waiting if store_wait else open_store
@@ -188,9 +196,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         for line in store.upgraded:
             logging.getLogger(ERROR_LOGGER).warning("upgraded the store: %s", line)
     metrics = ServiceMetrics()
-    holder = ModelHolder(
-        source, prepare=lambda served: add_store_items(store, served), prepare_first=False
-    )
+    live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
     # Taken in before the first request: left to the first refresh round, it replaced
     # the served model while requests ran on it (a pipeline's waiting lists then went in
     # two batches, one per served model).  A store that does not answer now puts it off
@@ -198,7 +204,6 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     # replaced while the database restarted stopped every worker of `serve --workers N`.
     take_in = TakeIn(store, holder)
     take_in.run()
-    live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
     facts = FactsCache(
         lambda: store_catalogue(store), store.item_first_seen, store.newest_timestamp
     )
