@@ -44,7 +44,9 @@ import asyncio
 import functools
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -60,7 +62,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ..models.foldin import answer_range
-from ..store import Item, Rating, StoreError, open_store
+from ..store import Item, Rating, StoreError, StoreUnavailableError, open_store
 from ..store.records import RESERVED_FEATURES, genre_key
 from . import schemas
 from .apidocs import install_api_docs
@@ -102,7 +104,7 @@ from .live import (
     recommend,
 )
 from .metrics import ServiceMetrics
-from .refresh import Refresher, add_store_items, seed_catalogue, store_catalogue
+from .refresh import Refresher, TakeIn, add_store_items, store_catalogue
 from .routing import CheckedRoute, NoRoute, SlashRedirect
 from .settings import Settings
 
@@ -121,6 +123,11 @@ WRITE_WAIT_S = 1.0
 
 # How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
 SWITCH_INTERVAL_S = 0.0005
+
+# How often a worker of `serve --workers N` tries again to open a store it cannot reach.
+STORE_RETRY_S = 1.0
+# The signals that end that wait (as they end the worker).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 # The largest rating or event weight taken (events add up in the store).  The models
 # compute in float32 (largest 3.4e38): two events of 1.7e308 summed to infinity in the
@@ -151,7 +158,7 @@ ItemId = Annotated[
 ]
 
 
-def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
+def create_app(settings: Settings, *, store=None, source=None, store_wait=False) -> FastAPI:
     """The service as a FastAPI app.
 
     ``store`` is an open :class:`~latentrec.store.RatingsStore` (default: opened from
@@ -159,7 +166,11 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     :class:`~latentrec.service.holder.FileSource` or
     :class:`~latentrec.service.holder.DirectorySource` from the settings).  The
     store's catalogue is completed with the model's titles it lacks, and titles the
-    store has beyond the model are added to the served model.
+    store has beyond the model are added to the served model (:class:`TakeIn`); when
+    the store does not answer for that, the app starts all the same and its
+    refresher does it once the store answers (``/health`` says why meanwhile).
+    ``store_wait``: a store that cannot be reached when it is opened is waited for
+    (what a worker of ``serve --workers N`` does), not a failure.
 
     Example (serves a real store, so not run here)::
 
@@ -169,23 +180,30 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
     settings = settings.check()
     if source is None:
         source = source_from(settings)
+    # The model is loaded (seconds, for a large one) before the store is opened, so that
+    # the user cache's first reads follow the opening at once: a store that goes away
+    # between the two still fails the start (a worker of `serve --workers N` waits for a
+    # store it cannot open, not for one that fails its next read), and that is now a
+    # window of milliseconds.
+    holder = ModelHolder(
+        source, prepare=lambda served: add_store_items(store, served), prepare_first=False
+    )
     if store is None:
         # A write behind another process's (an upgrade behind a `store import`) is logged.
-        store = open_store(
-            settings.store_location(), on_wait=logging.getLogger(ERROR_LOGGER).warning
-        )
+        opener = open_store_waiting if store_wait else open_store
+        store = opener(settings.store_location(), on_wait=logging.getLogger(ERROR_LOGGER).warning)
         # An upgrade rewrites stored rows (genre spellings, search keys): logged, not silent.
         for line in store.upgraded:
             logging.getLogger(ERROR_LOGGER).warning("upgraded the store: %s", line)
     metrics = ServiceMetrics()
-    holder = ModelHolder(source, prepare=lambda served: add_store_items(store, served))
-    if seed_catalogue(store, holder.current):
-        # The seed moved the catalogue's counter past the one the served model saw:
-        # taken in now, the first refresh round finds nothing to take in.  Left to that
-        # round, it replaced the served model while requests ran on it (a pipeline's
-        # waiting lists then went in two batches, one per served model).
-        holder.update(lambda served: add_store_items(store, served))
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
+    # Taken in before the first request: left to the first refresh round, it replaced
+    # the served model while requests ran on it (a pipeline's waiting lists then went in
+    # two batches, one per served model).  A store that does not answer now puts it off
+    # to the refresher's rounds, once, rather than fail the worker's start: a worker
+    # replaced while the database restarted stopped every worker of `serve --workers N`.
+    take_in = TakeIn(store, holder)
+    take_in.run()
     facts = FactsCache(
         lambda: store_catalogue(store), store.item_first_seen, store.newest_timestamp
     )
@@ -198,6 +216,7 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
         live if settings.warm_users else None,
         facts=facts,
         retrain_folder=directory_of(source),
+        take_in=take_in,
     )
     refresher.follow_retrain()  # shown from the first /health on
 
@@ -931,6 +950,8 @@ def create_app(settings: Settings, *, store=None, source=None) -> FastAPI:
             # --retrain-every, or latentrec retrain by hand or from cron): their
             # failures were only in that process's log or terminal.
             "last_retrain": public_retrain(refresher.last_retrain),
+            # The worker serves the model meanwhile; the store's routes answer 503.
+            "store_takein_error": public(take_in.pending),
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
@@ -1006,7 +1027,70 @@ def app_from_env() -> FastAPI:
 
         uvicorn latentrec.service.app:app_from_env --factory --workers 2
     """
-    return create_app(Settings.from_env())
+    # A worker starts while serve runs: a store that does not answer then (a database
+    # restarting) is waited for.  Failing, the worker stopped every worker of serve.
+    return create_app(Settings.from_env(), store_wait=True)
+
+
+def open_store_waiting(location, on_wait=None, retry_s: float = STORE_RETRY_S):
+    """:func:`~latentrec.store.open_store`, trying again every ``retry_s`` seconds while
+    the store cannot be reached (:class:`~latentrec.store.StoreUnavailableError`: the
+    database down or restarting); any other error (a bad URL, a store of a newer
+    schema) is raised at once.  The wait is logged when it starts, when its reason
+    changes and when the store opens.  SIGTERM or SIGINT (in the main thread) ends it:
+    the handler found is called (uvicorn's notes the stop; the wait then ends by
+    ``SystemExit``), or the signal's default action taken.
+
+    Example:
+        >>> store = open_store_waiting(":memory:")
+        >>> store.dialect
+        'sqlite'
+    """
+    log = logging.getLogger(ERROR_LOGGER)
+    stop = threading.Event()
+    found: dict = {}
+    got: list[int] = []
+
+    def stopping(signum, frame):
+        got.append(signum)
+        stop.set()
+        handler = found.get(signum)
+        if callable(handler):
+            handler(signum, frame)
+
+    said = None
+    # Set before the first try: a stop during it (a connection attempt may take long)
+    # ends the wait that follows.  The handler found still runs.
+    if threading.current_thread() is threading.main_thread():
+        found = {sig: signal.signal(sig, stopping) for sig in STOP_SIGNALS}
+    try:
+        while True:
+            try:
+                store = open_store(location, on_wait=on_wait)
+            except StoreUnavailableError as err:
+                reason = one_line(err)
+            else:
+                if said is not None:
+                    log.info("the ratings store answers; this worker starts")
+                return store
+            if reason != said:
+                log.warning(
+                    "the ratings store cannot be reached; this worker waits for it, "
+                    "trying every %g s: %s",
+                    retry_s,
+                    reason,
+                )
+                said = reason
+            if stop.wait(retry_s):
+                raise SystemExit(0)
+    finally:
+        for sig, handler in found.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        # A stop whose handler found was the default action (no uvicorn to note it):
+        # taken now, as it would have been.
+        for sig in got:
+            if not callable(found.get(sig)):
+                signal.raise_signal(sig)
 
 
 def source_from(settings: Settings):

@@ -788,7 +788,9 @@ class ModelHolder:
 
     ``current`` is read without a lock (one attribute read); :meth:`reload` and
     :meth:`update` build the new :class:`Served` aside and assign it, under a lock that
-    only writers take, so two reloads never interleave.
+    only writers take, so two reloads never interleave.  ``prepare`` is applied to each
+    model loaded (the first one too, unless ``prepare_first`` is False: the caller then
+    applies it through :meth:`update`).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -797,12 +799,16 @@ class ModelHolder:
         ('in-memory', False)
     """
 
-    def __init__(self, source, prepare=None):
+    def __init__(self, source, prepare=None, *, prepare_first: bool = True):
         self.source = source
         self.prepare = prepare or (lambda served: served)
         self.lock = threading.Lock()
         self.reloads = 0
-        self.current: Served = self.prepare(source.load())
+        # prepare_first=False: the first model is served as loaded, and its caller
+        # prepares it with update() once it can (the service's take-in of the store's
+        # titles, which must not keep a worker from starting while the store is down).
+        loaded = source.load()
+        self.current: Served = self.prepare(loaded) if prepare_first else loaded
 
     def reload(self, force: bool = False) -> bool:
         """Load the source's model again if it changed (or ``force``); True if swapped.

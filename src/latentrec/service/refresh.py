@@ -114,6 +114,81 @@ def add_store_items(store, served: Served) -> Served:
     )
 
 
+class TakeIn:
+    """A worker's take-in of the store at start: the store's titles the model lacks
+    added to the served model (:func:`add_store_items`), the model's titles the store
+    lacks added to its catalogue (:func:`seed_catalogue`), and the served model moved
+    past the seed's change of the catalogue.
+
+    :meth:`run` does it; a store error (the database down or restarting, a SQLite file
+    whose write lock another program holds) leaves it ``pending`` (the error, one line)
+    rather than failing the worker's start: the model answers without the store, the
+    routes that need the store answer 503 meanwhile, and the :class:`Refresher` runs it
+    again each round until it is done.  It is logged when it is first put off, when its
+    reason changes and when it is done.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.service.holder import FixedSource
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> model = FactorModel.from_factors(([1], ["a"]), np.eye(1))
+        >>> holder = ModelHolder(FixedSource(model), prepare_first=False)
+        >>> take_in = TakeIn(store, holder)
+        >>> take_in.run(), take_in.pending, store.get_item("a").item_id
+        (True, None, 'a')
+    """
+
+    def __init__(self, store, holder: ModelHolder):
+        self.store = store
+        self.holder = holder
+        self.pending: str | None = "not run yet"
+        self.logger = logging.getLogger(ERROR_LOGGER)
+        self.said: str | None = None
+        self.tried = False  # once tried, the model is served: a retry runs under requests
+
+    def run(self) -> bool:
+        """Take the store in; whether it is done (now or before)."""
+        if self.pending is None:
+            return True
+        retry, self.tried = self.tried, True
+        try:
+            if not retry:
+                # At start, reads first: with a store that reads but cannot write (its
+                # write lock held by another program), the store's titles are served
+                # all the same.  Nothing is served yet, so a swap here costs nothing.
+                self.holder.update(lambda served: add_store_items(self.store, served))
+            # Again later, under requests, the seed comes first, so that the served
+            # model is replaced once (below), not once before the seed and once after.
+            if seed_catalogue(self.store, self.holder.current) or retry:
+                # The seed moved the catalogue's counter past the one the served model
+                # saw: taken in now, the next round finds nothing to take in.
+                self.holder.update(lambda served: add_store_items(self.store, served))
+        except (OSError, StoreError) as err:
+            reason = one_line(err)
+            if reason != self.said:
+                self.logger.warning(
+                    "the ratings store is unavailable at start, so this worker serves "
+                    "model %s without taking the store in (its new titles, the seed of "
+                    "its catalogue); routes that need the store answer 503, and the "
+                    "take-in is tried again every round: %s",
+                    self.holder.current.version,
+                    reason,
+                )
+                self.said = reason
+            self.pending = reason
+            return False
+        if self.said is not None:
+            self.logger.info(
+                "the ratings store answers again: took it in for model %s",
+                self.holder.current.version,
+            )
+        self.pending = None
+        self.said = None
+        return True
+
+
 class Refresher:
     """A worker's background thread: warms the user cache, follows the model source and
     the store's catalogue.
@@ -123,7 +198,9 @@ class Refresher:
     source changed (a new current version in the model directory; the cache is warmed
     again for it) and, every ``ITEM_CHECK_TICKS`` rounds, adds titles that another
     worker put in the store.  A failure is
-    logged and retried on the next round; the served model stays.  With a model
+    logged and retried on the next round; the served model stays.  A start-up take-in
+    of the store that was put off (``take_in``, :class:`TakeIn`) is tried first in each
+    round until it is done; the users are folded in once it is.  With a model
     directory as ``retrain_folder`` each round also reads how the last retrain (whoever
     ran it) ended (``last-retrain.json``, when it changed) into ``last_retrain``, which
     ``/health`` shows.
@@ -138,8 +215,10 @@ class Refresher:
         live: LiveUsers | None = None,
         facts: FactsCache | None = None,
         retrain_folder=None,
+        take_in: TakeIn | None = None,
     ):
         self.holder = holder
+        self.take_in = take_in
         self.facts = facts
         self.store = store
         self.metrics = metrics
@@ -191,9 +270,11 @@ class Refresher:
                 self.warm_done.set()
 
     def warm(self) -> None:
-        """Fold in every stored user for the served model, once per model."""
+        """Fold in every stored user for the served model, once per model (once the
+        start-up take-in is done: before, the store does not answer)."""
         served = self.holder.current
-        if self.live is None or self.warmed_serial == served.serial:
+        pending = self.take_in is not None and self.take_in.pending is not None
+        if self.live is None or self.warmed_serial == served.serial or pending:
             self.compile_kernels(served)
             self.warm_done.set()
             return
@@ -244,12 +325,21 @@ class Refresher:
             self.catalogue_seen = version
 
     def tick(self) -> None:
-        """One round: reload if the source changed, add new store titles, and copy the
-        store's log into its database file (a SQLite checkpoint)."""
+        """One round: reload if the source changed, take the store in if that is still
+        to do (:class:`TakeIn`), add new store titles, and copy the store's log into its
+        database file (a SQLite checkpoint)."""
         self.follow_source()
         self.follow_retrain()
+        taken_in = False
+        if self.take_in is not None and self.take_in.pending is not None:
+            if not self.take_in.run():
+                return  # the store's other checks would fail alike (logged by run)
+            # The store answers: its users are folded in (warm, after this round) and
+            # its catalogue's genres read, as at a start the store answered.
+            self.warmed_serial = None
+            taken_in = True
         try:
-            if self.ticks % ITEM_CHECK_TICKS == 0:
+            if self.ticks % ITEM_CHECK_TICKS == 0 or taken_in:
                 self.holder.update(lambda served: add_store_items(self.store, served))
                 self.follow_catalogue()
             # Here, off the request path: a commit that checkpoints waits for the copy.

@@ -459,6 +459,14 @@ class Health(Versioned):
         "`serve --retrain-every`, or `latentrec retrain` / retrain() run by hand or from "
         "cron; `by` says which); null when none has ended yet, or no directory is served.",
     )
+    store_takein_error: str | None = Field(
+        None,
+        description="Why this worker has not yet taken the ratings store in (the titles "
+        "added to the store since training, the seed of its catalogue with the model's "
+        "titles): the store's error at the worker's start.  The worker serves the model "
+        "meanwhile, the routes that need the store answer 503, and the take-in is tried "
+        "again every `poll_seconds`; null once it is done.",
+    )
 
 
 class Reloaded(Versioned):
