@@ -917,7 +917,9 @@ def explain(
     ratings: the supporting titles are then those rated at or above their mean, each
     with its ``rating`` (None for those in ``fitted``, valued at the model's fit), and
     ``supporting_from`` is ``"ratings"``; without them the model's fit stands in
-    (``"model"``; see ``latentrec.models.factor.supporting_items``).
+    (``"model"``; see ``latentrec.models.factor.supporting_items``).  A user without a
+    vector gets the baseline's terms; for a ranking model ``prediction`` and
+    ``clipped`` are then None, as :func:`predictions` gives no score.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -963,6 +965,10 @@ def explain(
     out["user_id"] = state.user_id
     out["item_id"] = id_text(out["item_id"])
     out["supporting_from"] = "ratings" if ratings else "model"
+    if not state.personal and not served.predicts_ratings:
+        # A ranking model has no score for a user it cannot personalise, and
+        # /predictions answers null (predictions()): the sum of zero terms is no score.
+        out["prediction"] = out["clipped"] = None
     fitted_ids = {served.item_ids[i] for i in fitted}
     for row in out["supporting_items"]:
         row["item_id"] = id_text(row["item_id"])
