@@ -262,8 +262,10 @@ def test_warming_folds_in_every_stored_user_as_a_request_would(
             Rating("ann", "101", 3.0, kind="event"),
             Rating("bob", "102", 4.0, kind="event"),
             Rating("bob", "unknown-item", 4.0),
-            Rating("3", trained[0], 1.0),  # shares an item with their training row
-            Rating("4", "129", 5.0),  # may not share one: then left to the request path
+            # Stored values that do not cover the training row: the merge needs the
+            # user's erasure mark, so both are left to the request path.
+            Rating("3", trained[0], 1.0),
+            Rating("4", "129", 5.0),
             *[Rating(f"u{k}", str(100 + k), 1.0 + k % 5) for k in range(20)],
         ]
     )
@@ -271,12 +273,12 @@ def test_warming_folds_in_every_stored_user_as_a_request_would(
     count = warm.warm(served)
     reference = LiveUsers(store)
     users = ["ann", "bob", "3", "4", *[f"u{k}" for k in range(20)]]
-    assert count == len(warm.cache) >= len(users) - 1
+    assert count == len(warm.cache) == len(users) - 2
     for user in users:
         expected = reference.compute(served, user, store.user_version(user))
         got = warm.cache.get(user)
         if got is None:
-            assert user == "4" and 129 - 100 not in set(model.seen_[4].indices)
+            assert user in {"3", "4"}
             continue
         assert got.version == expected.version and got.source == expected.source
         assert np.array_equal(got.rated, expected.rated), user

@@ -17,14 +17,19 @@ the answers computed from a state (:func:`recommend`, :func:`predictions`,
 Which stored ratings a fold-in uses, and with which value, is the models' rule,
 stated once in :mod:`latentrec.models.foldin` (:func:`fold_values` applies it to a
 store's cells, each an explicit rating or an event).  Every stored
-item counts as seen (never recommended back).  A user the model was trained on whose
-stored ratings share no item with their training row (the store does not hold their
-training history) keeps that row: its items join the fold-in with the model's own
-prediction as the value (1 for a ranking model, which keeps no training values); one
-with nothing stored (never, or no longer: deleting one's last rating) is served their
-training row as it is.  A user the store marks erased
-(``DELETE /users/{id}``, :meth:`RatingsStore.user_record`) never gets their training
-row back: what they store afterwards is folded in alone.
+item counts as seen (never recommended back).  A user the model was trained on keeps
+their training row, whatever the store holds of it: the fold-in reads the row merged
+with the store, each item's stored value where the store holds one the fold-in takes
+(a re-rating overrides the training rating), and for every other item of the row the
+model's own prediction (1 for a ranking model, which keeps no training values), since
+the model file keeps no training values.  A store that holds the whole training
+history (``store import`` of the training data) so gives the store alone; a store
+holding a few ratings (or one re-rated title) adds them to the row rather than
+replacing it.  Every item of the row stays rated (never recommended back).  One with
+nothing stored (never, or no longer: deleting one's last rating) is served their
+training row as it is.  A user the store marks erased (``DELETE /users/{id}``,
+:meth:`RatingsStore.user_record`) never gets their training row back: what they store
+afterwards is folded in alone.
 
 A served pipeline (``Served.pipeline``) ranks from the user's history: a training user
 with nothing stored is given their stored history and the models' training state (one
@@ -32,7 +37,7 @@ known from the ranker's slice alone, that slice folded in:
 ``Pipeline.validation_users``), so their list is ``Pipeline.recommend``'s; a user with
 stored ratings gets, per candidate factor model, a vector folded in by that model's
 rules (above), and a history of every stored item the pipeline knows, with its largest
-stored value (plus their training row when it shares no item with the store, as for a
+stored value, plus the items of their training history the store lacks (as for a
 fold-in).  Their training row, if any, is never recommended back either.  Cache warming
 skips a pipeline: its users are folded in on their first request.
 """
@@ -68,7 +73,10 @@ class UserState:
     cannot be personalised: unknown, erased, or nothing foldable yet); ``rated`` the
     sorted item indices never to recommend back; ``version`` the store's version of the
     user (0: nothing stored); ``source`` says where the vector came from: ``"model"``
-    (the training row), ``"store"`` (folded from stored ratings) or ``"none"``.
+    (the training row), ``"store"`` (folded from stored ratings, merged with the
+    training row) or ``"none"``.  ``fitted`` are the sorted item indices of the training
+    row that joined a ``"store"`` fold-in valued at the model's own prediction (the
+    store held no value for them; None when there are none).
 
     For a served pipeline, ``history`` is the :class:`UserHistory` it ranks from,
     ``vectors`` one entry per candidate model (None, or ``(bias, factors)`` folded in
@@ -89,6 +97,7 @@ class UserState:
     history: UserHistory | None = None
     vectors: tuple = ()
     pipeline_user: int = -1
+    fitted: np.ndarray | None = None
 
     @property
     def personal(self) -> bool:
@@ -225,9 +234,9 @@ class LiveUsers:
         The same rules as :meth:`compute`, in bulk: one read of the versions (first) and
         one of each kind of rating, then batched fold-ins, so a worker answers any stored
         user from its cache from the start.  Users the model was trained on whose stored
-        ratings share nothing with their training row are left to :meth:`compute` (which
-        adds the row); so are users beyond the cache's capacity, and those of a batch
-        whose solve fails.
+        values do not cover their whole training row are left to :meth:`compute` (which
+        merges the row in, or not for an erased user); so are users beyond the cache's
+        capacity, and those of a batch whose solve fails.
         """
         # Registered before the versions are read: a write a sync sees from now on keeps
         # the (older) warmed state of its user out of the cache.
@@ -291,10 +300,20 @@ class LiveUsers:
         skip = np.zeros(len(users), dtype=bool)
         trained = in_model >= 0
         if trained.any():
+            # A training user whose stored values cover their whole training row folds in
+            # from the store alone (the merge adds nothing, erased or not); any other has
+            # items the merge values at the model's fit, or no row if erased, which only
+            # the per-user read (user_record) tells: left to compute().
             seen = served.model.seen_[in_model[trained]]
-            overlap = np.asarray(rated[np.flatnonzero(trained)].multiply(seen).sum(axis=1)).ravel()
-            has_row = np.diff(seen.indptr) > 0
-            skip[np.flatnonzero(trained)[(overlap == 0) & has_row]] = True
+            has_value = sp.csr_matrix(
+                (np.ones(folded.nnz, np.float32), folded.indices, folded.indptr),
+                shape=folded.shape,
+            )[np.flatnonzero(trained)]
+            in_row = sp.csr_matrix(
+                (np.ones(seen.nnz, np.float32), seen.indices, seen.indptr), shape=seen.shape
+            )
+            covered = np.asarray(has_value.multiply(in_row).sum(axis=1)).ravel()
+            skip[np.flatnonzero(trained)[covered < np.diff(seen.indptr)]] = True
         warmed = 0
         for start in range(0, len(users), WARM_BATCH):
             rows = np.arange(start, min(start + WARM_BATCH, len(users)))
@@ -383,14 +402,16 @@ class LiveUsers:
                 "model" if has_vector else "none",
             )
             return state, None, erased
-        bias, factors, rated = fold_cells(served, u, cells)
+        bias, factors, rated, fitted = merged_fold(served, u, cells)
         if factors is None:
             state = UserState(user_id, version, served.serial, 0.0, None, rated, "none")
             return state, cells, erased
         self.fold_ins += 1
         if self.on_fold_in is not None:
             self.on_fold_in()
-        state = UserState(user_id, version, served.serial, bias, factors, rated, "store")
+        state = UserState(
+            user_id, version, served.serial, bias, factors, rated, "store", fitted=fitted
+        )
         return state, cells, erased
 
     @staticmethod
@@ -493,8 +514,9 @@ class ModelRules:
 def fold_cells(served, u: int, cells):
     """``(bias, factors or None, rated)`` of a user from their stored cells, folded in by
     ``served.model``'s rules (a :class:`Served` or :class:`ModelRules`); ``u`` is their
-    training index (-1: none).  See the module docstring for which ratings count;
-    ``factors`` is None when nothing is foldable or the solve cannot take the values.
+    training index (-1: none), whose training row is merged in (:func:`merged_fold`).
+    See the module docstring for which ratings count; ``factors`` is None when nothing
+    is foldable or the solve cannot take the values.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -503,6 +525,32 @@ def fold_cells(served, u: int, cells):
         >>> factors is not None, rated.tolist()
         (True, [1])
     """
+    bias, factors, rated, _ = merged_fold(served, u, cells)
+    return bias, factors, rated
+
+
+def merged_history(served, u: int, cells):
+    """``(idx, values, rated, fitted)``: what a user's fold-in reads, from their stored
+    ``cells`` merged with training row ``u`` (-1: none, or erased).
+
+    ``idx`` / ``values`` are the items folded in (sorted) and their values: each stored
+    item the fold-in takes (:meth:`LiveUsers.signal`) with its stored value, and each
+    item of the training row without such a value with the model's own prediction for
+    the user (clipped to its scale; 1 for a ranking model), which stands in for the
+    training value the model file does not keep.  So a re-rated training title takes its
+    new value, and a training title the store lacks keeps counting.  ``rated`` are the
+    stored items and the whole training row; ``fitted`` the training items valued at
+    the model's prediction.
+
+    Example:
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> cat = Catalog.from_ids([1], [7, 8], seen=np.array([[1.0, 1.0]]), rating_scale=(1, 5))
+        >>> m = FactorModel.from_factors(cat, np.eye(2), [[1.0, 0.0]], global_mean=3.0)
+        >>> idx, values, rated, fitted = merged_history(Served.build(m, "v"), 0,
+        ...                                             [("8", 5.0, "explicit")])
+        >>> idx.tolist(), values.tolist(), rated.tolist(), fitted.tolist()
+        ([0, 1], [4.0, 5.0], [0, 1], [0])
+    """
     model = served.model
     idx, values, rated = LiveUsers.signal(served, cells)
     if u >= 0:
@@ -510,26 +558,41 @@ def fold_cells(served, u: int, cells):
         trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], dtype=np.int64)
     else:
         trained = np.empty(0, np.int64)
-    if trained.size and not np.isin(rated, trained).any():
-        extra = trained[~np.isin(trained, idx)]
+    fitted = np.setdiff1d(trained, idx)
+    if fitted.size:
         if served.predicts_ratings:
             scores = model.score_vectors([model.user_bias_[u]], model.user_factors_[u][None])
-            extra_values = np.clip(scores[0, extra], *(served.rating_scale or (-np.inf, np.inf)))
+            extra_values = np.clip(scores[0, fitted], *(served.rating_scale or (-np.inf, np.inf)))
         else:
-            extra_values = np.ones(extra.size)
-        idx = np.concatenate([idx, extra])
-        values = np.concatenate([values, extra_values])
-        rated = np.union1d(rated, trained)
-    if idx.size == 0:
-        return 0.0, None, rated
+            extra_values = np.ones(fitted.size)
+        idx = np.concatenate([idx, fitted])
+        values = np.concatenate([values, np.asarray(extra_values, np.float64)])
+    rated = np.union1d(rated, trained)
     order = np.argsort(idx, kind="stable")
+    return idx[order], values[order], rated, fitted
+
+
+def merged_fold(served, u: int, cells):
+    """``(bias, factors or None, rated, fitted)``: :func:`merged_history` folded in by
+    ``served.model`` (factors None when nothing is foldable or the solve cannot take
+    the values).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], [7, 8]), np.eye(2), global_mean=3.0)
+        >>> merged_fold(Served.build(m, "v"), -1, [("8", 5.0, "explicit")])[3].tolist()
+        []
+    """
+    idx, values, rated, fitted = merged_history(served, u, cells)
+    if idx.size == 0:
+        return 0.0, None, rated, fitted
     try:
-        bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
+        bias, factors = served.model.fold_in_idx([0, idx.size], idx, values)
     except FloatingPointError:
         # Values the model's solve cannot take (an enormous event weight): no vector,
         # as for a user with nothing foldable, rather than an error on every request.
-        return 0.0, None, rated
-    return float(bias[0]), factors[0], rated
+        return 0.0, None, rated, fitted
+    return float(bias[0]), factors[0], rated, fitted
 
 
 def pipeline_state(served: Served, state: UserState, cells, *, erased: bool = False) -> UserState:
@@ -597,9 +660,9 @@ def pipeline_state(served: Served, state: UserState, cells, *, erased: bool = Fa
         row = as_history(ctx, u)
         if row.items.size:
             holder = u
-        if row.items.size and not np.isin(items, row.items).any():
-            # The store lacks their training history, which still describes them (the
-            # same test as the fold-in's: the ranker's slice is not the models' row).
+        if row.items.size:
+            # Their training history still describes them, merged as for a fold-in: a
+            # stored item keeps its stored value, the history's others join with theirs.
             extra = ~np.isin(row.items, items)
             had = np.ones(row.items.size) if row.values is None else row.values
             items = np.concatenate([items, row.items[extra]])
@@ -799,12 +862,11 @@ def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None,
     ``cells`` are the user's stored ``(item_id, value, kind)`` cells (None: nothing
     stored).  The stars are their explicit ratings of items the model knows and
     ``state`` counts as rated (an event is no star; a rating written after ``state``
-    was resolved waits for the next request, as the vector does).  A user the model was
-    trained on whose stored ratings share nothing with their training row (so the row
-    joined their fold-in, see the module docstring) adds the row's items with the
-    model's prediction of them, clipped to its scale, when the model predicts ratings
-    (the value the fold-in gave them; those are ``fitted``); a ranking model keeps no
-    such value, so those items are not cited.
+    was resolved waits for the next request, as the vector does).  The items of a
+    training row that joined their fold-in without a stored value (``state.fitted``,
+    see the module docstring) are added with the model's prediction of them, clipped to
+    its scale, when the model predicts ratings (the value the fold-in gave them; those
+    are ``fitted``); a ranking model keeps no such value, so those items are not cited.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -822,12 +884,10 @@ def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None,
         return none
     index = served.item_index
     stars: dict[int, float] = {}
-    stored = set()
     for item_id, value, kind in cells:
         i = index.get(item_id, -1)
         if i < 0:
             continue
-        stored.add(i)
         if kind == "explicit":
             stars[i] = float(value)
     rated = set(state.rated.tolist())
@@ -835,13 +895,9 @@ def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None,
     if not stars:
         return none
     u = served.user_index.get(state.user_id, -1)
-    extra = np.array(sorted(rated - stored), dtype=np.int64)
+    extra = np.empty(0, np.int64) if state.fitted is None else state.fitted
     if u >= 0 and extra.size and served.predicts_ratings and state.source == "store":
         model = served.model
-        seen = model.seen_
-        trained = seen.indices[seen.indptr[u] : seen.indptr[u + 1]]
-        # Only the training row's items joined the rated set beside the stored ones.
-        extra = extra[np.isin(extra, trained)]
         scores = model.score_vectors([model.user_bias_[u]], model.user_factors_[u][None])
         fit = np.clip(scores[0, extra], *(served.rating_scale or (-np.inf, np.inf)))
         stars.update(zip(extra.tolist(), fit.astype(np.float64).tolist(), strict=True))
@@ -861,7 +917,9 @@ def explain(
     ratings: the supporting titles are then those rated at or above their mean, each
     with its ``rating`` (None for those in ``fitted``, valued at the model's fit), and
     ``supporting_from`` is ``"ratings"``; without them the model's fit stands in
-    (``"model"``; see ``latentrec.models.factor.supporting_items``).
+    (``"model"``; see ``latentrec.models.factor.supporting_items``).  A user without a
+    vector gets the baseline's terms; for a ranking model ``prediction`` and
+    ``clipped`` are then None, as :func:`predictions` gives no score.
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -907,6 +965,10 @@ def explain(
     out["user_id"] = state.user_id
     out["item_id"] = id_text(out["item_id"])
     out["supporting_from"] = "ratings" if ratings else "model"
+    if not state.personal and not served.predicts_ratings:
+        # A ranking model has no score for a user it cannot personalise, and
+        # /predictions answers null (predictions()): the sum of zero terms is no score.
+        out["prediction"] = out["clipped"] = None
     fitted_ids = {served.item_ids[i] for i in fitted}
     for row in out["supporting_items"]:
         row["item_id"] = id_text(row["item_id"])

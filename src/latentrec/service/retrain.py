@@ -39,6 +39,13 @@ learn from events) reads the explicit ratings.  The result says which kind was r
 (``kind``, ``kind_reason``); a store with no ratings of the version's kind publishes
 nothing and says so.
 
+**Rating scale.**  Ratings read from a store carry no scale; data without one gets the
+current version's (:func:`with_current_scale`), so every version after one trained on
+a scale keeps it (its predictions clipped to it, the service refusing ratings off it),
+and both models' held-out predictions are clipped alike.  A stored explicit rating
+outside that scale is a ValueError naming its user, item and value, not a candidate
+trained on it.
+
 **Leakage, stated plainly.** Excluding the pairs the current model was trained on removes
 the direct leak, not every one: the current model may have learned a user's or an item's
 drift from *other* ratings made after the cutoff, and the candidate is trained on those
@@ -95,12 +102,14 @@ from .versions import RETRAIN_BY, ModelDirectory, StaleVersionError, Version, re
 __all__ = [
     "RetrainResult",
     "check_options",
+    "current_scale",
     "fit_recipe",
     "retrain",
     "retrain_on",
     "score_on_holdout",
     "trained_kind",
     "with_capped_columns",
+    "with_current_scale",
     "with_known_genres",
 ]
 
@@ -342,6 +351,8 @@ def retrain_on(
     ``cutoff``, ``holdout``, ``tolerance``, ``min_holdout``, ``n_train``, ``n_holdout``,
     ``n_seen_by_current`` (held-out ratings left unscored because the current model
     was trained on them) and ``data_until`` (the latest timestamp it was trained on).
+    ``interactions`` without a rating scale get the current version's; a rating outside
+    it is a ValueError naming the user, the item and the value (:func:`with_current_scale`).
     A diverged candidate fit, a pipeline's ranker with nothing to learn from, or a
     re-ranker the data cannot fit (:class:`~latentrec.pipeline.StageDataError`: e.g.
     ``Calibrate`` without genres, ``Rules`` pins that alone break a cap) is reported as
@@ -452,6 +463,8 @@ def _retrain(
             "retraining holds out the most recent ratings, so it needs timestamps; the "
             "data has none"
         )
+    if current is not None:
+        interactions = with_current_scale(interactions, current, current_version)
     if isinstance(template, Pipeline):
         interactions = with_capped_columns(with_known_genres(interactions, current), current)
     recent = interactions.timestamps >= temporal_cutoff(interactions, holdout)
@@ -581,6 +594,79 @@ def fit_recipe(template, data: Interactions, ranker_share: float = RANKER_SHARE)
     except ValueError as err:
         raise RankerDataError(f"the training ratings cannot be split in time ({err})") from None
     return fresh.fit(early, late)
+
+
+def current_scale(current) -> tuple[float, float] | None:
+    """The rating scale a fitted model or pipeline was trained on: a model's
+    ``rating_scale_``; a pipeline's candidates' common one (None when they have none,
+    or differ).
+
+    Example:
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GlobalMean
+        >>> data = Interactions.from_arrays([1, 2], ["a", "b"], [4.0, 2.0], rating_scale=(1, 5))
+        >>> current_scale(GlobalMean().fit(data)), current_scale(None)
+        ((1.0, 5.0), None)
+    """
+    if current is None:
+        return None
+    models = current.models if isinstance(current, Pipeline) else [current]
+    scales = {getattr(m, "rating_scale_", None) for m in models}
+    return scales.pop() if len(scales) == 1 else None
+
+
+def with_current_scale(data: Interactions, current, version=None) -> Interactions:
+    """``data`` with the rating scale of the ``current`` version (:func:`current_scale`)
+    when it has none of its own; ``data`` itself when it has one, holds implicit
+    feedback, or ``current`` has no scale.
+
+    A store's ratings carry no scale, and a candidate fitted on them without one would
+    clip nothing and let the service accept any rating; so the candidate keeps the scale
+    of the version it replaces.  A stored explicit rating outside that scale (one written
+    while a version without a scale was served, say) is a ValueError naming the user,
+    the item and the value, rather than a candidate trained on it (a rating of -1e6
+    made a biased-MF candidate diverge).  ``version`` (the current
+    :class:`~latentrec.service.versions.Version`, or its name) is named in the message.
+
+    Example:
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GlobalMean
+        >>> scaled = Interactions.from_arrays([1], ["a"], [4.0], rating_scale=(1, 5))
+        >>> current = GlobalMean().fit(scaled)
+        >>> stored = Interactions.from_arrays([1, 2], ["a", "b"], [4.0, 2.0])
+        >>> with_current_scale(stored, current).rating_scale
+        (1.0, 5.0)
+        >>> off = Interactions.from_arrays([1, 2], ["a", "b"], [4.0, -7.0])
+        >>> try:
+        ...     with_current_scale(off, current, "v000002")
+        ... except ValueError as err:
+        ...     print(str(err).split(", e.g. ")[1].split(";")[0])
+        user '2', item 'b', rating -7
+    """
+    scale = current_scale(current)
+    if scale is None or data.rating_scale is not None or data.implicit:
+        return data
+    lo, hi = scale
+    values = data.ratings
+    # Ratings are stored as float32, as Interactions checks its own scale.
+    off = np.flatnonzero((values < np.float32(lo)) | (values > np.float32(hi)))
+    if off.size:
+        first = off[0]
+        user = _id_text(data.users.ids[data.user_idx[first]])
+        item = _id_text(data.items.ids[data.item_idx[first]])
+        name = getattr(version, "name", version) or "the current version"
+        raise ValueError(
+            f"{off.size} stored rating(s) lie outside the rating scale [{lo:g}, {hi:g}] "
+            f"of {name}, e.g. user {user!r}, item {item!r}, rating {float(values[first]):g}; "
+            "a candidate trained on them could diverge, so none is trained: delete or "
+            "correct them (DELETE /users/{user_id}/ratings/{item_id}) and retrain"
+        )
+    return data.replace(rating_scale=scale)
+
+
+def _id_text(raw) -> str:
+    """An id as the API and the store spell it (``np.int64(42)`` -> ``"42"``)."""
+    return str(raw.item() if isinstance(raw, np.generic) else raw)
 
 
 def with_known_genres(data: Interactions, current) -> Interactions:

@@ -262,8 +262,13 @@ class Explanation(Versioned):
     user_bias: float
     item_bias: float
     interaction: float
-    prediction: float
-    clipped: float
+    prediction: float | None = Field(
+        description="The score, as /predictions gives it; null for a ranking model's user "
+        "it cannot personalise (fallback), who has no score."
+    )
+    clipped: float | None = Field(
+        description="The prediction clipped to the model's rating scale; null with it."
+    )
     factor_contributions: list[float]
     top_factors: list[tuple[int, float]]
     supporting_items: list[Supporting]
