@@ -3,9 +3,10 @@ knobs of ``GET /users/{id}/recommendations`` that use it.
 
 Owns :class:`ItemFacts` (each served item's genres from the store's catalogue, the
 items x genres matrix, and, when first asked for, each item's age), built once per
-served model version (:class:`FactsCache`), and :func:`rerank`, which applies the
-re-rankers of :mod:`latentrec.pipeline.rerank` to one user's candidates the way a
-:class:`~latentrec.pipeline.Pipeline` chains its stages; :func:`reranked` gives a user's
+served model version (:class:`FactsCache`) from a copy of the catalogue's genres kept
+up to date by the entries that changed (:class:`GenreCopy`), and :func:`rerank`, which
+applies the re-rankers of :mod:`latentrec.pipeline.rerank` to one user's candidates the
+way a :class:`~latentrec.pipeline.Pipeline` chains its stages; :func:`reranked` gives a user's
 list with the knobs (their candidates are the list they get without knobs), and
 :func:`warm_knobs` runs each knob once before a worker says warm:
 
@@ -27,7 +28,9 @@ it out of the top candidates for being unknown rather than for being a poor matc
 
 from __future__ import annotations
 
+import json
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +40,8 @@ from ..pipeline.rerank import calibrate as calibrate_list
 from ..pipeline.rerank import freshness as freshness_list
 from ..pipeline.rerank import mmr as mmr_list
 from ..pipeline.stages import MMR_POOL
-from ..store.catalogue import one_spelling_each
+from ..store.catalogue import one_spelling_each, pick_spelling
+from ..store.records import genre_key, genre_spelling
 from .holder import Served
 from .live import UserState, predictions, recommend, warm_states
 
@@ -79,6 +83,11 @@ class ItemFacts:
     genre_names: list[str]
     matrix: sp.csr_matrix | None
     ages: np.ndarray | None = field(default=None)
+    # What a later build patches these facts from (:meth:`GenreCopy.facts`): the served
+    # ids they are of, the copy's epoch they saw, and how many items hold each name.
+    item_ids: np.ndarray | None = field(default=None, repr=False, compare=False)
+    epoch: int | None = field(default=None, repr=False, compare=False)
+    name_counts: dict | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, served: Served, catalogue) -> ItemFacts:
@@ -92,17 +101,7 @@ class ItemFacts:
             if idx is not None and names:
                 genres[idx] = names
         names = sorted({g for row in genres for g in row})
-        matrix = None
-        if names:
-            column = {g: j for j, g in enumerate(names)}
-            rows = [i for i, row in enumerate(genres) for _ in row]
-            cols = [column[g] for row in genres for g in row]
-            matrix = sp.csr_matrix(
-                (np.ones(len(rows)), (rows, cols)), shape=(served.n_items, len(names))
-            )
-            matrix.sum_duplicates()
-            matrix.data[:] = 1.0
-        return cls(served.serial, genres, names, matrix)
+        return cls(served.serial, genres, names, genre_matrix(genres, names))
 
     def taste(self, rated: np.ndarray) -> np.ndarray:
         """The genre distribution of the items a user rated (all zeros: no genre at all,
@@ -124,6 +123,25 @@ class ItemFacts:
         mass = np.asarray((sp.diags(scale) @ rows).sum(axis=0)).ravel()
         total = mass.sum()
         return mass if total == 0 else mass / total
+
+
+def genre_matrix(genres: list[list[str]], names: list[str]) -> sp.csr_matrix | None:
+    """The items x genres 0/1 matrix of ``genres`` (one list per item) over the columns
+    ``names`` (``None`` when there are none).
+
+    Example:
+        >>> genre_matrix([["B"], [], ["A", "B"]], ["A", "B"]).toarray().tolist()
+        [[0.0, 1.0], [0.0, 0.0], [1.0, 1.0]]
+    """
+    if not names:
+        return None
+    column = {g: j for j, g in enumerate(names)}
+    rows = [i for i, row in enumerate(genres) for _ in row]
+    cols = [column[g] for row in genres for g in row]
+    matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(genres), len(names)))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
 
 
 def item_ages(served: Served, first_seen: dict, newest: float | None = None) -> np.ndarray:
@@ -188,13 +206,250 @@ def newcomers(ages: np.ndarray, pool: np.ndarray, n: int, *, banned=None, items=
     return idx[np.argsort(ages[idx], kind="stable")]
 
 
+class GenreCopy:
+    """A worker's copy of every catalogue entry's genres, brought up to date by the
+    entries that changed, and the :class:`ItemFacts` built from it.
+
+    :meth:`update` takes every entry's genres as read (``(item_id, genres)``: the JSON
+    text the store holds, or the names) and works only on the entries whose genres
+    differ from the copy's: it keeps, per genre (by :func:`~latentrec.store.records.genre_key`),
+    how many entries hold each spelling and the one shown
+    (:func:`~latentrec.store.catalogue.pick_spelling`), so each entry's names come out
+    as :func:`~latentrec.store.catalogue.one_spelling_each` of the whole catalogue gives
+    them, including when an edit changes which spelling of a genre wins (then every
+    entry holding that genre is spelled again).  :meth:`facts` builds a served model's
+    facts, patching those of a model whose items it extends (a title added) in the rows
+    that changed since.
+
+    Not thread-safe: the caller holds ``lock`` around :meth:`update` and :meth:`facts`.
+    The lists handed out are shared between the copy and every facts built from it,
+    and never changed in place (an update makes new ones).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> s = Served.build(FactorModel.from_factors(([1], ["a", "b", "c"]), np.eye(3)), "v")
+        >>> copy = GenreCopy()
+        >>> copy.update([("a", '["Sci-Fi"]'), ("b", '["sci-fi", "War"]'), ("c", '["Sci-Fi"]')])
+        >>> copy.facts(s).genres
+        [['Sci-Fi'], ['Sci-Fi', 'War'], ['Sci-Fi']]
+        >>> copy.update([("a", '["sci-fi"]'), ("b", '["sci-fi", "War"]'), ("c", '[]')])
+        >>> copy.facts(s).genres  # sci-fi now holds more entries: it wins
+        [['sci-fi'], ['sci-fi', 'War'], []]
+    """
+
+    # Updates whose changed entries are kept, for patching facts built before them.
+    LOG = 64
+    # Distinct genre texts whose reading is kept (most titles share a few combinations).
+    MEMO = 100_000
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.version: int | None = None  # the store's catalogue counter read with the copy
+        self.raw: dict = {}  # item id -> genres as read
+        self.order: dict[str, tuple[str, ...]] = {}  # item id -> its genre keys, first named first
+        self.pairs: dict[str, frozenset] = {}  # item id -> its (key, stored spelling) pairs
+        self.counts: dict[str, dict[str, int]] = {}  # key -> spelling -> entries holding it
+        self.chosen: dict[str, str] = {}  # key -> the spelling shown
+        self.members: dict[str, set[str]] = {}  # key -> ids of the entries holding it
+        self.lists: dict[str, list[str]] = {}  # item id -> its names as shown (non-empty only)
+        self.epoch = 0  # counts the updates that changed some entry's names
+        self.log: dict[int, set[str]] = {}  # epoch -> ids whose names changed in that update
+        self.read: dict = {}  # genres as read -> (keys in order, pairs)
+
+    def reading(self, raw) -> tuple[tuple[str, ...], frozenset]:
+        """An entry's genres as read: its genre keys in the order first named and its
+        ``(key, stored spelling)`` pairs, as :func:`one_spelling_each` counts them."""
+        found = self.read.get(raw)
+        if found is None:
+            names = json.loads(raw) if isinstance(raw, str) else raw
+            held = [(genre_key(name), genre_spelling(name)) for name in names]
+            found = (tuple(dict.fromkeys(key for key, _ in held)), frozenset(held))
+            if len(self.read) >= self.MEMO:
+                self.read.clear()
+            self.read[raw] = found
+        return found
+
+    def update(self, rows) -> None:
+        """Bring the copy to ``rows``, every catalogue entry's ``(item_id, genres)``
+        (an id missing from them was removed)."""
+        fresh = dict(rows)
+        raw = self.raw
+        # A loop, not a difference of the two item views: that makes a tuple per entry.
+        changed = [(item_id, held) for item_id, held in fresh.items() if raw.get(item_id) != held]
+        came = sum(1 for item_id, _ in changed if item_id not in raw)
+        gone = raw.keys() - fresh.keys() if len(raw) + came != len(fresh) else set()
+        if not gone and not changed:
+            self.raw = fresh
+            return
+        touched: set[str] = set()
+        for item_id in gone:
+            self.drop(item_id, touched)
+        for item_id, raw in changed:
+            self.drop(item_id, touched)
+            order, pairs = self.reading(raw)
+            if not order:
+                continue
+            self.order[item_id], self.pairs[item_id] = order, pairs
+            for key, spelling in pairs:
+                held = self.counts.setdefault(key, {})
+                held[spelling] = held.get(spelling, 0) + 1
+                touched.add(key)
+            for key in order:
+                self.members.setdefault(key, set()).add(item_id)
+        self.raw = fresh
+        redo = set(gone)
+        redo.update(item_id for item_id, _ in changed)
+        for key in touched:
+            held = self.counts.get(key)
+            if not held:
+                self.counts.pop(key, None)
+                self.chosen.pop(key, None)
+                continue
+            shown = pick_spelling(held)
+            if self.chosen.get(key, shown) != shown:
+                # Another spelling wins: every entry holding the genre shows it.
+                redo.update(self.members[key])
+            self.chosen[key] = shown
+        for item_id in redo:
+            order = self.order.get(item_id)
+            if order:
+                self.lists[item_id] = [self.chosen[key] for key in order]
+            else:
+                self.lists.pop(item_id, None)
+        self.epoch += 1
+        self.log[self.epoch] = redo
+        self.log.pop(self.epoch - self.LOG, None)
+
+    def drop(self, item_id: str, touched: set[str]) -> None:
+        """Take an entry's genres out of the counts (the genres it held: ``touched``)."""
+        pairs = self.pairs.pop(item_id, None)
+        order = self.order.pop(item_id, None)
+        if pairs is None:
+            return
+        for key, spelling in pairs:
+            held = self.counts[key]
+            held[spelling] -= 1
+            if not held[spelling]:
+                del held[spelling]
+            touched.add(key)
+        for key in order:
+            ids = self.members[key]
+            ids.discard(item_id)
+            if not ids:
+                del self.members[key]
+
+    def changed_since(self, epoch: int) -> set[str] | None:
+        """The ids whose names changed in the updates after ``epoch``; ``None`` when
+        the log no longer reaches back to it."""
+        if epoch > self.epoch or any(e not in self.log for e in range(epoch + 1, self.epoch + 1)):
+            return None
+        out: set[str] = set()
+        for e in range(epoch + 1, self.epoch + 1):
+            out |= self.log[e]
+        return out
+
+    def facts(self, served: Served, base: ItemFacts | None = None) -> ItemFacts:
+        """``served``'s facts from the copy: ``base`` patched when it was built by this
+        copy for a model whose items ``served`` starts with (the rows whose names
+        changed since, and the items added), else built over every item."""
+        patched = self.patched(served, base) if base is not None else None
+        if patched is not None:
+            return patched
+        genres = [self.lists.get(item_id) or [] for item_id in served.item_ids]
+        counts = Counter(name for row in genres for name in row)
+        names = sorted(counts)
+        return ItemFacts(
+            served.serial,
+            genres,
+            names,
+            genre_matrix(genres, names),
+            item_ids=served.item_ids,
+            epoch=self.epoch,
+            name_counts=dict(counts),
+        )
+
+    def patched(self, served: Served, base: ItemFacts) -> ItemFacts | None:
+        """``base`` brought to ``served`` and the copy as it is, or ``None`` when it
+        cannot be (see :meth:`facts`)."""
+        if base.epoch is None or base.item_ids is None or base.name_counts is None:
+            return None
+        n_base = len(base.item_ids)
+        if n_base > served.n_items:
+            return None
+        if base.item_ids is not served.item_ids and not np.array_equal(
+            served.item_ids[:n_base], base.item_ids
+        ):
+            return None
+        changed = self.changed_since(base.epoch)
+        if changed is None or len(changed) > max(1000, n_base // 4):
+            return None  # as dear as a build over every item
+        index = served.item_index
+        rows = sorted(i for i in (index.get(x) for x in changed) if i is not None and i < n_base)
+        genres = base.genres.copy()
+        counts = dict(base.name_counts)
+        before = [genres[i] for i in rows]
+        for i, old in zip(rows, before, strict=True):
+            new = self.lists.get(served.item_ids[i]) or []
+            for name in old:
+                counts[name] -= 1
+            for name in new:
+                counts[name] = counts.get(name, 0) + 1
+            genres[i] = new
+        added = [self.lists.get(item_id) or [] for item_id in served.item_ids[n_base:]]
+        for row in added:
+            for name in row:
+                counts[name] = counts.get(name, 0) + 1
+        genres.extend(added)
+        counts = {name: count for name, count in counts.items() if count > 0}
+        names = sorted(counts)
+        if names != base.genre_names or base.matrix is None:
+            # A genre came or went (or changed its spelling): the columns move.
+            matrix = genre_matrix(genres, names)
+        else:
+            column = {g: j for j, g in enumerate(names)}
+            matrix = base.matrix
+            if added:
+                grown = genre_matrix(added, names)
+                matrix = sp.vstack([matrix, grown], format="csr")
+            if rows:
+                # The rows' old entries out, their new ones in (in C, over the nonzeros).
+                r = [i for i, old in zip(rows, before, strict=True) for _ in old]
+                r += [i for i in rows for _ in genres[i]]
+                c = [column[g] for old in before for g in old]
+                c += [column[g] for i in rows for g in genres[i]]
+                n_old = sum(len(old) for old in before)
+                d = [-1.0] * n_old + [1.0] * (len(r) - n_old)
+                delta = sp.csr_matrix((d, (r, c)), shape=matrix.shape)
+                matrix = (matrix + delta).tocsr()
+                matrix.eliminate_zeros()
+                matrix.sort_indices()
+        return ItemFacts(
+            served.serial,
+            genres,
+            names,
+            matrix,
+            item_ids=served.item_ids,
+            epoch=self.epoch,
+            name_counts=counts,
+        )
+
+
 class FactsCache:
     """:class:`ItemFacts` of the served model, built on first use per model version.
 
     ``catalogue()`` gives the store's catalogue entries, ``first_seen()`` each item's
     first timestamp and ``newest()`` the store's newest rating time or ``None`` (each
     called at most once per served model version; no ``newest``: ages run to the newest
-    first timestamp).
+    first timestamp).  ``genres(since)``, when given, stands in for ``catalogue()``:
+    the store's catalogue change counter and every entry's ``(item_id, genres JSON)``,
+    or ``None`` for the entries while the counter stands at ``since``
+    (:meth:`~latentrec.store.RatingsStore.genre_lists`).
+
+    The genres are kept in one copy of the catalogue (:class:`GenreCopy`), which a
+    build brings up to date by the entries that changed: a served model with a title
+    more, a genre edit or a retrained model costs what changed, not a pass over the
+    catalogue in Python (with ``genres``, the store is read two columns a row, and not
+    at all while its counter stands still).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -205,10 +460,13 @@ class FactsCache:
         ([['Drama'], []], True, [0.0, nan])
     """
 
-    def __init__(self, catalogue, first_seen, newest=None):
+    def __init__(self, catalogue, first_seen, newest=None, *, genres=None):
         self.catalogue = catalogue
         self.first_seen = first_seen
         self.newest = newest
+        self.genres = genres
+        self.copy = GenreCopy()
+        self.base: ItemFacts | None = None  # the newest model's facts built (under copy.lock)
         self.lock = threading.Lock()
         self.current: ItemFacts | None = None
         self.older: ItemFacts | None = None  # of one model served before ``current``
@@ -226,7 +484,7 @@ class FactsCache:
             older = facts is not None and facts.serial > served.serial
             if older and self.older is not None and self.older.serial == served.serial:
                 return self.older
-            built = ItemFacts.build(served, self.catalogue())
+            built = self.build(served)
             if older:
                 # A model served before the cached one (a warm-up or a request that
                 # began on it): kept, its facts would put the newer model's away, and
@@ -240,6 +498,28 @@ class FactsCache:
             self.keep_as_older(facts, built)
             self.current = built
         return built
+
+    def build(self, served: Served) -> ItemFacts:
+        """``served``'s facts from the catalogue as it is now: the copy brought up to
+        date (``genres``: only when the store's counter moved; else from ``catalogue()``),
+        then the facts patched from the newest ones built, where they fit.
+
+        Holds the copy's own lock, not the cache's: :meth:`refresh` builds while
+        requests keep being answered from the cached facts.
+        """
+        copy = self.copy
+        with copy.lock:
+            if self.genres is None:
+                copy.update((item.item_id, tuple(item.genres or ())) for item in self.catalogue())
+            else:
+                version, rows = self.genres(copy.version)
+                if rows is not None:
+                    copy.update(rows)
+                copy.version = version
+            facts = copy.facts(served, self.base)
+            if self.base is None or facts.serial >= self.base.serial:
+                self.base = facts
+        return facts
 
     def ages(self, served: Served) -> np.ndarray:
         facts = self.get(served)
@@ -285,7 +565,7 @@ class FactsCache:
             ([['Drama']], [['Western']])
         """
         generation = self.generation
-        facts = ItemFacts.build(served, self.catalogue())
+        facts = self.build(served)
         with self.lock:
             if self.generation != generation:
                 # forget() came meanwhile (an edit through this worker): what was read

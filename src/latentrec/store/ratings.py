@@ -21,6 +21,7 @@ from .bulk import import_cells, read_interactions
 from .catalogue import (
     catalogue_page,
     catalogue_spellings,
+    genre_column,
     genre_spellings,
     insert_missing_items,
     item_from_row,
@@ -661,6 +662,25 @@ class RatingsStore:
         with self.db.read() as conn:
             stmt = sa.select(items.c.item_id).order_by(items.c.item_id)
             return list(conn.execute(stmt).scalars())
+
+    def genre_lists(self, since: int | None = None) -> tuple[int, list[tuple[str, str]] | None]:
+        """The catalogue's change counter (:meth:`catalogue_version`) and every entry's
+        ``(item_id, genres as JSON text)`` in id order, of one state of the catalogue;
+        ``None`` for the entries while the counter stands at ``since``
+        (:func:`~.catalogue.genre_column`): what a copy of every item's genres needs to
+        stay current, without reading titles and features or making an :class:`Item`
+        per row.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("2", "Heat", ("Crime",)), Item("1", "Up")])
+            >>> store.genre_lists()
+            (1, [('1', '[]'), ('2', '["Crime"]')])
+            >>> store.genre_lists(since=1)
+            (1, None)
+        """
+        with self.db.read(snapshot=True) as conn:
+            return genre_column(conn, since)
 
     def all_items(self, page: int = 1000) -> list[Item]:
         """Every catalogue entry, in id order, as one state of the catalogue: read in
