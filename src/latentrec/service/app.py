@@ -204,8 +204,14 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     # replaced while the database restarted stopped every worker of `serve --workers N`.
     take_in = TakeIn(store, holder)
     take_in.run()
+    # genres=: the store's genre column and change counter, so a new served version (a
+    # retrain, a title added) or a genre edit costs the entries that changed, not a read
+    # of every title (docs/benchmarks.md, "Genre facts after a catalogue change").
     facts = FactsCache(
-        lambda: store_catalogue(store), store.item_first_seen, store.newest_timestamp
+        lambda: store_catalogue(store),
+        store.item_first_seen,
+        store.newest_timestamp,
+        genres=store.genre_lists,
     )
     metrics.set_served(holder)
     refresher = Refresher(
