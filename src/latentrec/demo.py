@@ -231,7 +231,7 @@ def seed_store(data, path) -> tuple[str, int, dict]:
         imported = 0
         catalogue = 0 if data.item_features is None else len(data.item_features)
         if counts["ratings"] < data.nnz or counts["items"] < catalogue:
-            imported = store.import_interactions(data)
+            imported = store.import_interactions(data).n_written
             counts = store.counts()
     return url, imported, counts
 

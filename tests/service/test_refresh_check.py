@@ -129,13 +129,13 @@ def test_a_title_removed_between_the_two_reads_is_left_out(store_url):
         store.add_items([Item(i, t) for i, t in TITLES.items()])
         holder, _ = worker(store)
         other.add_items([Item("7", "Seven"), Item("8", "Eight")])
-        real = store.all_item_ids
+        real = store.item_titles
 
         def ids_then_removed():
             ids = real()
             remove_in_sql(other, "8")  # after the ids were read, before the titles
             return ids
 
-        store.all_item_ids = ids_then_removed
+        store.item_titles = ids_then_removed
         served = add_store_items(store, holder.current)
         assert "7" in served.item_index and "8" not in served.item_index

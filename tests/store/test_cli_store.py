@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from latentrec.cli import main
-from latentrec.store import open_store
+from latentrec.store import Rating, open_store
 
 
 @pytest.fixture
@@ -85,3 +85,20 @@ def test_unreachable_server_is_one_line():
     assert (
         "cannot connect to the store postgresql+psycopg://nobody@127.0.0.1:1/none" in result.output
     )
+
+
+def test_import_counts_rows_a_newer_stored_rating_supersedes(store_url, ratings_csv):
+    args = ["--user-col", "user", "--item-col", "item", "--rating-col", "stars"]
+    with open_store(store_url) as store:
+        store.add_ratings([Rating("ann", "10", 1.0, timestamp=1000.0)])
+    result = invoke(
+        "store", "import", ratings_csv, "--store", store_url, *args, "--timestamp-col", "ts"
+    )
+    assert result.exit_code == 0, result.output
+    assert "imported 3 explicit ratings (2 users, 2 items)" in result.output
+    assert "superseded 1 explicit ratings: the store holds a newer rating" in result.output
+    with open_store(store_url) as store:
+        assert [(r.item_id, r.value) for r in store.user_ratings("ann")] == [
+            ("10", 1.0),
+            ("20", 3.0),
+        ]

@@ -21,13 +21,17 @@ class Reference:
         self.seq = 0
 
     def add(self, rows):
+        """Apply rows one by one; how many explicit ones lost to a newer rating."""
         self.seq += 1
+        superseded = 0
         for r in rows:
             key = (r.user_id, r.item_id, r.kind)
             held = self.values.get(key)
             if r.kind == "explicit":
                 if held is None or r.timestamp >= held[1]:
                     self.values[key] = [r.value, r.timestamp]
+                else:
+                    superseded += 1
             elif held is None:
                 self.values[key] = [r.value, r.timestamp]
             else:
@@ -35,6 +39,7 @@ class Reference:
                 held[1] = max(held[1], r.timestamp)
         for r in rows:
             self.versions[r.user_id] = self.seq
+        return superseded
 
     def delete_rating(self, user, item):
         keys = [k for k in self.values if k[:2] == (user, item)]
@@ -43,7 +48,7 @@ class Reference:
             self.versions[user] = self.seq
         for k in keys:
             del self.values[k]
-        return bool(keys)
+        return len(keys)
 
     def delete_user(self, user):
         keys = [k for k in self.values if k[0] == user]
@@ -82,8 +87,8 @@ def test_random_operations_match_the_reference(store, seed):
         if op < 0.6:
             rows = random_rows(rng)
             result = store.add_ratings(rows)
-            ref.add(rows)
-            assert result.n_written == len(rows)
+            superseded = ref.add(rows)
+            assert (result.n_written, result.n_superseded) == (len(rows) - superseded, superseded)
             assert result.versions == {r.user_id: ref.seq for r in rows}
         elif op < 0.8:
             user, item = rng.choice(USERS), rng.choice(ITEMS)

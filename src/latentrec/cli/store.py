@@ -266,14 +266,21 @@ def store_import(source, store_url, kind, **opts):
     kind = kind or ("event" if data.implicit else "explicit")
     started = time.perf_counter()
     with open_or_fail(store_url) as opened:
-        written = opened.import_interactions(data, kind=kind)
+        result = opened.import_interactions(data, kind=kind)
         counts = opened.counts()
         url = opened.url
     seconds = time.perf_counter() - started
     click.echo(
-        f"imported {written} {kind} ratings ({data.n_users} users, {data.n_items} items) "
-        f"into {url} in {seconds:.1f}s"
+        f"imported {result.n_written} {kind} ratings ({data.n_users} users, "
+        f"{data.n_items} items) into {url} in {seconds:.1f}s"
     )
+    if result.n_superseded:
+        # Latest wins: a row older than what the store holds changed nothing, and
+        # counting it as imported told the operator it had.
+        click.echo(
+            f"superseded {result.n_superseded} {kind} ratings: the store holds a newer "
+            "rating of their user and item, which stays (latest wins)"
+        )
     click.echo(
         f"the store holds {counts['ratings']} ratings of {counts['users']} users and "
         f"{counts['items']} catalogue items"

@@ -92,6 +92,7 @@ from .holder import (
     id_text,
     short_paths,
     with_new_items,
+    with_store_titles,
 )
 from .knobs import MAX_BOOST, FactsCache, KnobError
 from .knobs import reranked as rerank_list
@@ -298,6 +299,8 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
             raise HTTPException(401, TOKEN_NEEDED, headers={"WWW-Authenticate": "Bearer"})
 
     writes = [Depends(authorised)]
+    # n's limit is this app's, in the schema the OpenAPI document shows.
+    OnboardingBody = schemas.onboarding_in(max_n)
 
     def first_candidate(served: Served) -> None:
         # A pipeline answers the per-model routes through its first candidate model.
@@ -575,14 +578,15 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         together pin down their taste best."""
         served = holder.current
         key = (served.serial, n)
-        if key not in question_cache:
+        cached = question_cache.get(key)
+        # A renamed title (with_store_titles) keeps the serial: its questions are asked
+        # again by the new names.
+        if cached is None or cached[0] is not served.titles:
             question_cache.clear()
-            question_cache[key] = questions_for(served, n)
+            cached = question_cache[key] = (served.titles, questions_for(served, n))
         # Genres as every other list carries them (the page shows them on each row).
         genres = facts.get(served).genres
-        table = [
-            {**q, "genres": genres[served.item_index[q["item_id"]]]} for q in question_cache[key]
-        ]
+        table = [{**q, "genres": genres[served.item_index[q["item_id"]]]} for q in cached[1]]
         return {"model_version": served.version, "questions": table}
 
     @app.get("/users/{user_id}/ratings", response_model=schemas.UserRatings, tags=["ratings"])
@@ -620,7 +624,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     def items_search(
         search: str | None = Query(None, max_length=200, description="Words in the title."),
         genre: str | None = Query(None, max_length=200),
-        n: int = Query(20, ge=1, le=max_list, description="Page size."),
+        n: int = Query(20, ge=1, le=max_n, description="Page size."),
         offset: int = Query(0, ge=0, le=10_000_000),
     ):
         """Titles in the catalogue, filtered by text in the title (or id) and by genre:
@@ -706,6 +710,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         return {
             "model_version": served.version,
             "written": result.n_written,
+            "superseded": result.n_superseded,
             "users": result.versions,
         }
 
@@ -735,6 +740,16 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                 422,
                 f"rating {value:g} for item {item_id!r} lies outside the model's scale "
                 f"{scale[0]:g}-{scale[1]:g}",
+            )
+        # A model with no rating scale takes the range of its training ratings, as the
+        # library's onboard does: a 500 where it saw 1-5 is extrapolation (it scored 479).
+        bounds = answer_bounds(served)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise HTTPException(
+                422,
+                f"rating {value:g} for item {item_id!r} lies outside "
+                f"{bounds[0]:g}-{bounds[1]:g}, the "
+                + bounds[2].replace("its", "the served model's"),
             )
 
     def store_only_items(served: Served, item_ids) -> set:
@@ -786,18 +801,20 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         tags=["ratings"],
     )
     def delete_rating(user_id: UserId, item_id: ItemId):
-        """Remove one stored rating (and the user's events on the item)."""
+        """Remove one stored rating and the user's event weight of the item; ``deleted``
+        counts the rows removed (2 when both were stored)."""
         user_id = uid(user_id)
         check_id(item_id, "item_id", max_id)
         served = holder.current
-        if not store.delete_rating(user_id, item_id):
+        deleted = store.delete_rating(user_id, item_id)
+        if not deleted:
             raise HTTPException(404, f"user {user_id!r} has no stored rating for item {item_id!r}")
         live.resolve(served, user_id)
         return {
             "model_version": served.version,
             "user_id": user_id,
             "item_id": item_id,
-            "deleted": 1,
+            "deleted": deleted,
         }
 
     @app.delete(
@@ -819,19 +836,14 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         dependencies=writes,
         tags=["onboarding"],
     )
-    def onboarding(user_id: UserId, body: schemas.OnboardingIn):
+    def onboarding(user_id: UserId, body: OnboardingBody):
         """Store a new user's answers as their ratings and return their first page."""
         user_id = uid(user_id)
         if not body.answers:
             raise HTTPException(422, "no answers given")
         if len(body.answers) > max_list:
             raise HTTPException(422, f"{len(body.answers)} answers; the limit is {max_list}")
-        if body.n > max_n:
-            raise HTTPException(422, f"n is {body.n}; the limit is {max_n}")
         served = holder.current
-        # Answers, as the library's onboard takes them: a model with no rating scale takes
-        # the range of its training ratings (a 9 where it saw 1-5 is extrapolation).
-        bounds = answer_range(served.model) if hasattr(served.model, "rating_scale_") else None
         ratings = []
         answered = set()
         for a in body.answers:
@@ -842,14 +854,8 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                 raise HTTPException(422, f"the answers rate item {item_id!r} more than once")
             answered.add(item_id)
             model_item(served, item_id)
+            # The scale, or for a model without one the range of its training ratings.
             check_value(served, item_id, a.rating, "explicit")
-            if bounds is not None and not bounds[0] <= a.rating <= bounds[1]:
-                raise HTTPException(
-                    422,
-                    f"rating {a.rating:g} for item {item_id!r} lies outside "
-                    f"{bounds[0]:g}-{bounds[1]:g}, the "
-                    + bounds[2].replace("its", "the served model's"),
-                )
             ratings.append(Rating(user_id, item_id, float(a.rating)))
         ack = write(served, ratings)
         state = live.resolve(served, user_id, ack["users"].get(user_id))
@@ -863,7 +869,9 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         tags=["items"],
     )
     def post_item(body: schemas.ItemIn):
-        """Add a title (or update one's details).  A new title is recommendable at once:
+        """Add a title (or update one's details: a field left out keeps its stored value,
+        a field given, ``[]`` or ``null`` included, replaces it; a new title's omitted
+        fields are empty).  A new title is recommendable at once:
         with a vector from its features when the model has item features, else with a
         zero vector until a retrain learns it.  A genre or feature the model cannot use
         (never saw) adds nothing: ``unused`` names it, and with nothing it knows the vector
@@ -886,14 +894,23 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                     f"features: {name!r} is the title's own field, not a feature; "
                     f'give it as "{name}"',
                 )
-        store.add_items([Item(item_id, body.title, tuple(body.genres), body.features)])
+        # Left out, a field keeps what the catalogue holds (an edit of the title alone
+        # wiped the genres and features that calibration and retraining read); given,
+        # even as [] or null, it replaces it.  The store keeps them in the write itself,
+        # never reading them first, so a worker editing them meanwhile is not undone.
+        given = body.model_fields_set
+        keep = [name for name in ("title", "genres", "features") if name not in given]
+        store.add_items([Item(item_id, body.title, tuple(body.genres), body.features)], keep=keep)
         # As stored: a genre differing only in case from the catalogue's is in its spelling.
         item = store.get_item(item_id)
         facts.forget()
         served = holder.current
         unused = {}
         if item_id in served.item_index:
-            # A title the model knows keeps its learned vector; only its details change.
+            # A title the model knows keeps its learned vector; only its details change,
+            # its title in every answer at once (other workers: at their next look at
+            # the catalogue, add_store_items).
+            served = holder.update(lambda current: with_store_titles(current, [item]))
             vector = "model"
         elif served.pipeline is None and accepts_item(served, item):
             served = holder.update(lambda current: with_new_items(current, [item]))
@@ -1145,6 +1162,25 @@ def questions_for(served: Served, n: int) -> list[dict]:
             }
         )
     return out
+
+
+def answer_bounds(served: Served) -> tuple[float, float, str] | None:
+    """The range an explicit rating for ``served`` must lie in beyond its rating scale
+    (which :func:`~latentrec.models.foldin.answer_range` gives first, and the service
+    checks with its own message): for a rating model without one, the range of its
+    training ratings; ``None`` when any value goes (a ranking model, event data).
+
+    Example:
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import BiasedMF
+        >>> m = BiasedMF(n_epochs=1).fit(Interactions.from_dense(np.array([[5, 3], [4, 1]])))
+        >>> answer_bounds(Served.build(m, "v"))
+        (1.0, 5.0, 'range of its training ratings')
+    """
+    model = served.model
+    if not hasattr(model, "rating_scale_") or served.rating_scale is not None:
+        return None
+    return answer_range(model)
 
 
 def known_genre(genre: str, genres: list[str]) -> str:

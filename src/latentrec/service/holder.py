@@ -216,9 +216,11 @@ def with_new_items(served: Served, items) -> Served:
         "item", np.arange(n_old, n_old + m), np.zeros(m + 1, np.int64), [], new_ids=ids
     )
     if catalog.item_titles is not None:
+        # The served titles: the catalogue's (with_store_titles), not the file's.
+        held = model.item_titles_ if served.titles is None else served.titles
         titles = np.concatenate(
             [
-                np.asarray(model.item_titles_, dtype=object),
+                np.asarray(held, dtype=object),
                 np.array([it.title or it.item_id for it in new], dtype=object),
             ]
         ).astype(str)
@@ -235,6 +237,44 @@ def with_new_items(served: Served, items) -> Served:
         loaded=served.loaded,
         store_catalogue_seen=served.store_catalogue_seen,
     )
+
+
+def with_store_titles(served: Served, items) -> Served:
+    """``served`` with the titles of the catalogue's ``items`` (each with ``item_id``
+    and ``title``) in place of those it holds, as a new ``Served`` (the same serial: the
+    model and its users' vectors are unchanged); ``served`` itself when none differs, or
+    when the model has no titles.  The catalogue holds a title's current name (an edit
+    through ``POST /items``), the model file the one it was trained with.  An entry
+    without a title keeps the model's (an import whose side table has no titles stores
+    none, and the model's name is better than none).
+
+    Example:
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> from latentrec.store import Item
+        >>> cat = Catalog.from_ids([1], ["a", "b"], item_titles=["Fargo", "Heat"])
+        >>> s = Served.build(FactorModel.from_factors(cat, np.eye(2)), "v")
+        >>> t = with_store_titles(s, [Item("a", "Fargo (1996)"), Item("b"), Item("c", "Up")])
+        >>> t.title(0), t.title(1), t.serial == s.serial
+        ('Fargo (1996)', 'Heat', True)
+        >>> with_store_titles(t, [Item("a", "Fargo (1996)")]) is t
+        True
+    """
+    if served.titles is None:
+        return served
+    titles = None
+    for item in items:
+        idx = served.item_index.get(item.item_id)
+        if idx is None or item.title is None:
+            continue
+        title = item.title
+        if served.titles[idx] != title:
+            if titles is None:
+                titles = served.titles.copy()
+            titles[idx] = title
+    if titles is None:
+        return served
+    titles.flags.writeable = False
+    return replace(served, titles=titles)
 
 
 def accepts_item(served: Served, item) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from ..errors import ModelFileError
 from ..store import Item, StoreError
 from .hardening import ERROR_LOGGER, one_line
-from .holder import ModelHolder, Served, with_new_items
+from .holder import ModelHolder, Served, with_new_items, with_store_titles
 from .knobs import FactsCache, warm_knobs
 from .live import LiveUsers, warm_kernels
 from .metrics import ServiceMetrics
@@ -74,13 +74,16 @@ def seed_catalogue(store, served: Served) -> int:
 
 
 def add_store_items(store, served: Served) -> Served:
-    """``served`` with the store's titles it lacks (see :func:`with_new_items`).
+    """``served`` with the store's titles it lacks (see :func:`with_new_items`), and
+    with the catalogue's names of the titles it has (:func:`with_store_titles`: a title
+    renamed through any worker is answered by its new name).
 
     The check is one read of the catalogue's change counter
     (:meth:`~latentrec.store.RatingsStore.catalogue_version`), which every catalogue
     write raises: while it stands where it stood before the last copy, nothing else is
-    read.  When it moved, the catalogue's ids are read (one statement), and only the
-    titles the model lacks are read whole: most writes edit titles the model has.  It
+    read.  When it moved, the catalogue's ids and titles are read (one statement),
+    and only the titles the model lacks are read whole: most writes edit titles the
+    model has.  It
     is read before the copy, so a title written during the copy leaves it past the
     value kept and the next check copies again.  Unlike a count of the
     catalogue's titles, it moves for a title added after another was removed (in SQL,
@@ -105,7 +108,9 @@ def add_store_items(store, served: Served) -> Served:
     # titles it lacks, and only those are read whole.  A title removed since the ids
     # were read is gone (nothing to add); one added since moved the counter past
     # ``version``, so the next check finds it.
-    lacking = [x for x in store.all_item_ids() if x not in served.item_index]
+    titles = store.item_titles()
+    served = with_store_titles(served, [Item(x, t) for x, t in titles.items()])
+    lacking = [x for x in titles if x not in served.item_index]
     found = store.get_items(lacking)
     missing = [found[x] for x in lacking if x in found]
     return replace(

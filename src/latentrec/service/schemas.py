@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     StringConstraints,
     Tag,
+    create_model,
     model_validator,
 )
 
@@ -173,8 +174,26 @@ class OnboardingIn(Strict):
     n: int = Field(10, ge=1, description="How many recommendations to return.")
 
 
+def onboarding_in(max_n: int) -> type[OnboardingIn]:
+    """:class:`OnboardingIn` with ``n`` at most ``max_n`` (the service's limit on
+    ``n``), so that its OpenAPI schema states the limit the server applies.
+
+    Example:
+        >>> onboarding_in(100).model_json_schema()["properties"]["n"]["maximum"]
+        100
+    """
+    return create_model(
+        "OnboardingIn",
+        __base__=OnboardingIn,
+        __doc__=OnboardingIn.__doc__,
+        n=(int, Field(10, ge=1, le=max_n, description="How many recommendations to return.")),
+    )
+
+
 class ItemIn(Strict):
-    """A new (or updated) title for the catalogue."""
+    """A new title for the catalogue, or new details of one: on a title the catalogue
+    has, a field left out keeps its stored value and a field given (``[]`` and ``null``
+    included) replaces it."""
 
     item_id: str
     title: str | None = Field(
@@ -285,7 +304,14 @@ class Explanation(Versioned):
 class WriteAck(Versioned):
     """What a write did, after its transaction committed."""
 
-    written: int
+    written: int = Field(description="Ratings and events now stored.")
+    superseded: int = Field(
+        0,
+        description="Explicit ratings not stored because the store holds a newer rating "
+        "of their user and item (a later `timestamp`, or one given before them in the same "
+        "request), which stays: the latest rating wins.  `written` + `superseded` is the "
+        "number of ratings sent.",
+    )
     users: dict[str, int] = Field(description="Each user written and their new store version.")
 
 
@@ -313,7 +339,10 @@ class Deleted(Versioned):
 
     user_id: str
     item_id: str | None = None
-    deleted: int
+    deleted: int = Field(
+        description="Rows removed: for one item, its explicit rating and its event weight "
+        "count one each."
+    )
 
 
 class Question(BaseModel):

@@ -20,7 +20,7 @@ Example:
 
 from .engine import StoreUnavailableError
 from .ratings import RatingsStore, open_store
-from .records import Item, Rating, StoreError, WriteResult
+from .records import ImportResult, Item, Rating, StoreError, WriteResult
 from .watch import ChangeWatch
 
 __all__ = [
@@ -31,5 +31,6 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "WriteResult",
+    "ImportResult",
     "open_store",
 ]

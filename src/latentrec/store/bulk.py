@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ..data import DataError, Interactions
 from .catalogue import catalogue_items, side_table, write_items
 from .engine import Database, driver_executemany, driver_rows
-from .records import FUTURE_SLACK_S, KINDS, StoreError, check_id, when
+from .records import FUTURE_SLACK_S, KINDS, ImportResult, StoreError, check_id, when
 from .schema import items, ratings
 from .writes import CHUNK, next_seq, upsert_event, upsert_explicit, upsert_versions
 
@@ -77,7 +77,7 @@ def read_interactions(db: Database, until, kind) -> Interactions:
         raise StoreError(f"the stored ratings do not make a table: {err}") from None
 
 
-def import_cells(db: Database, data: Interactions, kind: str) -> int:
+def import_cells(db: Database, data: Interactions, kind: str) -> ImportResult:
     """What :meth:`RatingsStore.import_interactions
     <latentrec.store.RatingsStore.import_interactions>` does (see there).
 
@@ -85,7 +85,7 @@ def import_cells(db: Database, data: Interactions, kind: str) -> int:
         >>> from latentrec.store import open_store
         >>> store = open_store(":memory:")
         >>> import_cells(store.db, Interactions.from_arrays(["a"], ["x"], [4.0]), "explicit")
-        1
+        ImportResult(n_written=1, n_superseded=0)
     """
     if not isinstance(data, Interactions):
         raise StoreError(f"import_interactions takes an Interactions, got {type(data).__name__}")
@@ -115,6 +115,7 @@ def import_cells(db: Database, data: Interactions, kind: str) -> int:
     catalogue = catalogue_items(data, item_text)
     stmt = upsert_explicit(db.dialect) if kind == "explicit" else upsert_event(db.dialect)
     order = np.lexsort((iidx, uidx))
+    written = 0
     with db.write() as conn:
         seq = next_seq(conn)
         for start in range(0, order.size, CHUNK):
@@ -128,9 +129,11 @@ def import_cells(db: Database, data: Interactions, kind: str) -> int:
                 }
                 for k in order[start : start + CHUNK].tolist()
             ]
-            driver_executemany(conn, stmt, params)
+            # An Interactions holds each cell once, so the rows the upsert changed are
+            # the cells written; an explicit one older than the stored rating is not.
+            written += driver_executemany(conn, stmt, params)
         active = np.unique(uidx).tolist()
         upsert_versions(conn, db.dialect, [user_text[u] for u in active], seq)
         if catalogue:
             write_items(conn, db.dialect, catalogue, now)
-    return data.nnz
+    return ImportResult(written, data.nnz - written)

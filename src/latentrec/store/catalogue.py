@@ -221,20 +221,69 @@ def lock_catalogue(conn: sa.Connection, dialect: str) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CATALOGUE_LOCK_KEY)))
 
 
-def write_items(conn: sa.Connection, dialect: str, checked: list[Item], now: float) -> None:
+# The fields an edit may keep (RatingsStore.add_items' ``keep``), and their columns.
+KEEPABLE = {
+    "title": ("title", "title_key"),
+    "genres": ("genres",),
+    "features": ("features",),
+}
+
+
+def check_kept(keep) -> tuple[str, ...]:
+    """``keep`` of :meth:`~latentrec.store.RatingsStore.add_items` as a tuple of field
+    names; ``StoreError`` naming an unknown one.
+
+    Example:
+        >>> check_kept(["genres", "title"])
+        ('genres', 'title')
+        >>> try:
+        ...     check_kept(["year"])
+        ... except StoreError as err:
+        ...     print(err)
+        keep names unknown field 'year'; it takes title, genres, features
+    """
+    if isinstance(keep, str):
+        keep = (keep,)
+    keep = tuple(keep)
+    for name in keep:
+        if name not in KEEPABLE:
+            raise StoreError(f"keep names unknown field {name!r}; it takes {', '.join(KEEPABLE)}")
+    return keep
+
+
+def write_items(
+    conn: sa.Connection, dialect: str, checked: list[Item], now: float, keep=()
+) -> None:
     """Upsert checked items (the last of repeated ids wins) and replace their genre rows.
 
-    A replaced item keeps its ``added_at`` unless the new one gives it.  Genres are
-    written in the catalogue's spelling (:func:`spelled`).  The catalogue's change
-    counter rises (see ``writes.bump_catalogue``).
+    A replaced item keeps its ``added_at`` unless the new one gives it, and the fields
+    named in ``keep`` (:data:`KEEPABLE`): the upsert does not set their columns, and
+    with ``"genres"`` kept the genre rows of the items already stored stay (those
+    stored are read under the catalogue's lock, which every catalogue writer takes, so
+    none is added meanwhile).  Genres are written in the catalogue's spelling
+    (:func:`spelled`).  The catalogue's change counter rises (see
+    ``writes.bump_catalogue``).
     """
     lock_catalogue(conn, dialect)
-    latest = spelled(last_of_each(checked), catalogue_spellings(conn))
+    latest = last_of_each(checked)
+    held: set[str] = set()
+    if "genres" in keep:
+        for start in range(0, len(latest), IN_CHUNK):
+            chunk = [item.item_id for item in latest[start : start + IN_CHUNK]]
+            stmt = sa.select(items.c.item_id).where(items.c.item_id.in_(chunk))
+            held.update(conn.execute(stmt).scalars())
+        # The kept genres take no part in choosing a new genre's spelling.
+        latest = [replace(item, genres=()) if item.item_id in held else item for item in latest]
+    latest = spelled(latest, catalogue_spellings(conn))
     latest = {item.item_id: item for item in latest}
     ids = sorted(latest)
+    kept_columns = {c for name in keep for c in KEEPABLE[name]}
     ins = insert(dialect, items)
     for given in (False, True):
-        kept = REPLACED + (("added_at",) if given else ())
+        kept = tuple(c for c in REPLACED if c not in kept_columns)
+        kept += ("added_at",) if given else ()
+        # id_key is in REPLACED, so there is always a column to set (DO UPDATE, not
+        # DO NOTHING, whose RETURNING and row counts differ).
         stmt = ins.on_conflict_do_update(
             index_elements=[items.c.item_id], set_={c: ins.excluded[c] for c in kept}
         )
@@ -243,10 +292,11 @@ def write_items(conn: sa.Connection, dialect: str, checked: list[Item], now: flo
         ]
         for start in range(0, len(params), CHUNK):
             conn.execute(stmt, params[start : start + CHUNK])
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
+    rewritten = [i for i in ids if i not in held]
+    for start in range(0, len(rewritten), IN_CHUNK):
+        chunk = rewritten[start : start + IN_CHUNK]
         conn.execute(sa.delete(item_genres).where(item_genres.c.item_id.in_(chunk)))
-    genre_rows = [{"item_id": i, "genre": g} for i in ids for g in latest[i].genres]
+    genre_rows = [{"item_id": i, "genre": g} for i in rewritten for g in latest[i].genres]
     for start in range(0, len(genre_rows), CHUNK):
         conn.execute(sa.insert(item_genres), genre_rows[start : start + CHUNK])
     bump_catalogue(conn, dialect)

@@ -426,6 +426,28 @@ def describe(err: sa.exc.DBAPIError) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+# PostgreSQL's SQLSTATE for a write in a read-only transaction (a hot standby, or
+# default_transaction_read_only set): the server, not the request, is the cause.
+PG_READ_ONLY = "25006"
+
+
+def is_read_only(err: sa.exc.DBAPIError) -> bool:
+    """Whether a database error says the database takes no writes now: PostgreSQL's
+    SQLSTATE 25006, SQLite's ``SQLITE_READONLY`` codes (extended ones included).
+
+    Example:
+        >>> err = sqlite3.OperationalError("attempt to write a readonly database")
+        >>> err.sqlite_errorcode = sqlite3.SQLITE_READONLY
+        >>> is_read_only(sa.exc.OperationalError("INSERT", {}, err))
+        True
+    """
+    orig = getattr(err, "orig", None)
+    if getattr(orig, "sqlstate", None) == PG_READ_ONLY:
+        return True
+    code = getattr(orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_READONLY
+
+
 class Database:
     """One engine and its transactions: a connection per call, safe across threads.
 
@@ -650,14 +672,21 @@ class Database:
 
     @contextmanager
     def translated(self):
-        """Database errors as :class:`StoreError` / :class:`StoreUnavailableError`."""
+        """Database errors as :class:`StoreError` / :class:`StoreUnavailableError`: the
+        latter for a database that cannot be used now, a read-only one included (a
+        PostgreSQL standby, ``default_transaction_read_only``, a SQLite file that
+        cannot be written), which is no fault of what was written."""
         try:
             yield
-        except sa.exc.OperationalError as err:
-            raise StoreUnavailableError(
-                f"the store {self.shown_url()} failed: {describe(err)}"
-            ) from None
         except sa.exc.DBAPIError as err:
+            if is_read_only(err):
+                raise StoreUnavailableError(
+                    f"the store {self.shown_url()} takes no writes now (read-only): {describe(err)}"
+                ) from None
+            if isinstance(err, sa.exc.OperationalError):
+                raise StoreUnavailableError(
+                    f"the store {self.shown_url()} failed: {describe(err)}"
+                ) from None
             raise StoreError(f"the store {self.shown_url()} refused: {describe(err)}") from None
 
     def close(self) -> None:
@@ -690,18 +719,21 @@ def driver_rows(conn: sa.Connection, stmt: sa.Select, batch: int = 100_000):
         cursor.close()
 
 
-def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> None:
-    """Run ``stmt`` once per parameter dict of ``rows`` through the driver's executemany.
+def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> int:
+    """Run ``stmt`` once per parameter dict of ``rows`` through the driver's executemany;
+    the number of rows the statements changed (the sum over ``rows``: both drivers add
+    them up, and an upsert whose condition kept the stored row changed none).
 
     For bulk writes (the same statement over many rows; values stay bound parameters):
     SQLAlchemy's per-row parameter processing costs more than SQLite's insert.
     """
     if not rows:
-        return
+        return 0
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.executemany(str(compiled), [driver_params(compiled, row) for row in rows])
+        return max(int(cursor.rowcount), 0)
     finally:
         cursor.close()
 

@@ -21,6 +21,7 @@ from .bulk import import_cells, read_interactions
 from .catalogue import (
     catalogue_page,
     catalogue_spellings,
+    check_kept,
     genre_column,
     genre_spellings,
     insert_missing_items,
@@ -32,6 +33,7 @@ from .engine import Database, WriteGate, is_memory, resolve_url
 from .fastread import SqliteReader
 from .group import GroupCommit
 from .records import (
+    ImportResult,
     Item,
     Rating,
     StoreError,
@@ -59,8 +61,8 @@ from .writes import (
     read_counter,
     read_sequence,
     upsert_event,
-    upsert_explicit,
     upsert_versions,
+    write_explicit,
 )
 
 
@@ -185,7 +187,8 @@ class RatingsStore:
 
         ``ratings_in`` is an iterable of :class:`Rating` or of mappings with its fields.
         An explicit rating replaces the stored one for its (user, item) if it is at least
-        as recent (later timestamp; on equal timestamps the later write wins); an event
+        as recent (later timestamp; on equal timestamps the later write wins), else it
+        is counted in the result's ``n_superseded``, not ``n_written``; an event
         adds its value to the stored weight (and keeps the latest timestamp).  Every row
         is checked first: an empty or over-long id, a NaN or infinite value or timestamp,
         an unknown kind, a timestamp outside the years 1-9999 or more than a day after
@@ -207,10 +210,11 @@ class RatingsStore:
         rows = check_ratings(ratings_in, now)
         if not rows:
             return WriteResult(0, {})
-        explicit, events = merge_batch(rows, now)
+        stamps: dict = {}
+        explicit, events = merge_batch(rows, now, stamps)
         touched = {user for user, *_ in rows}
         # Concurrent writers of this process share one transaction (see group.py).
-        return self.group.submit((explicit, events, touched, len(rows)))
+        return self.group.submit((explicit, events, stamps, touched, len(rows)))
 
     def try_add_ratings(self, ratings_in) -> WriteResult | None:
         """:meth:`add_ratings` now, or ``None`` (nothing written) when another writer of
@@ -234,8 +238,9 @@ class RatingsStore:
         try:
             if not rows:
                 return WriteResult(0, {})
-            explicit, events = merge_batch(rows, time.time())
-            batch = (explicit, events, {user for user, *_ in rows}, len(rows))
+            stamps: dict = {}
+            explicit, events = merge_batch(rows, time.time(), stamps)
+            batch = (explicit, events, stamps, {user for user, *_ in rows}, len(rows))
             # Straight through, not through the group: this thread holds the gate, and
             # a group's leader on another thread would wait for it.
             with self.db.write() as conn:
@@ -246,16 +251,14 @@ class RatingsStore:
     def write_batch(self, conn: sa.Connection, batch) -> WriteResult:
         """Write one merged batch inside the caller's write transaction (its own sequence
         number); the :class:`GroupCommit` of :meth:`add_ratings` calls this."""
-        explicit, events, touched, n_rows = batch
+        explicit, events, stamps, touched, n_rows = batch
         seq = next_seq(conn)
-        for params, stmt in (
-            (explicit, upsert_explicit(self.dialect)),
-            (events, upsert_event(self.dialect)),
-        ):
-            for start in range(0, len(params), CHUNK):
-                conn.execute(stmt, params[start : start + CHUNK])
+        lost = write_explicit(conn, self.dialect, explicit, stamps)
+        stmt = upsert_event(self.dialect)
+        for start in range(0, len(events), CHUNK):
+            conn.execute(stmt, events[start : start + CHUNK])
         upsert_versions(conn, self.dialect, touched, seq)
-        return WriteResult(n_rows, {user: seq for user in sorted(touched)})
+        return WriteResult(n_rows - lost, {user: seq for user in sorted(touched)}, lost)
 
     def user_ratings(self, user_id) -> list[Rating]:
         """The user's current ratings and event weights, ordered by item id then kind.
@@ -476,18 +479,19 @@ class RatingsStore:
             newest = max(newest, changed[-1][1])
         return newest, changed
 
-    def delete_rating(self, user_id, item_id) -> bool:
-        """Remove the user's rating and event weight of one item; whether there was any.
+    def delete_rating(self, user_id, item_id) -> int:
+        """Remove the user's rating and event weight of one item; how many rows were
+        removed (0: none was stored; 2: a rating and an event weight).
 
         Example:
             >>> store = open_store(":memory:")
-            >>> _ = store.add_ratings([Rating("u", "i")])
+            >>> _ = store.add_ratings([Rating("u", "i"), Rating("u", "i", kind="event")])
             >>> store.delete_rating("u", "i"), store.delete_rating("u", "i")
-            (True, False)
+            (2, 0)
         """
         user, item = lookup_id(user_id), lookup_id(item_id)
         if user is None or item is None:
-            return False
+            return 0
         try:
             with self.db.write() as conn:
                 seq = next_seq(conn)
@@ -498,8 +502,8 @@ class RatingsStore:
                     raise NothingChanged
                 upsert_versions(conn, self.dialect, [user], seq)
         except NothingChanged:
-            return False
-        return True
+            return 0
+        return int(gone)
 
     def delete_user(self, user_id) -> int:
         """Erase the user's ratings and events; returns the number of rows removed.
@@ -530,10 +534,14 @@ class RatingsStore:
         return int(gone)
 
     # ------------------------------------------------------------------ items
-    def add_items(self, items_in) -> int:
+    def add_items(self, items_in, keep=()) -> int:
         """Insert or replace catalogue entries; returns how many were written.
 
-        A replaced item takes the new title, genres and features; its ``added_at`` stays
+        A replaced item takes the new title, genres and features, except the fields
+        named in ``keep`` (of ``"title"``, ``"genres"``, ``"features"``), which an
+        entry already stored keeps (a new one takes them as given): an edit of some
+        details.  What is kept is never read and written back, so an edit of the
+        genres by another writer meanwhile is not undone.  Its ``added_at`` stays
         unless the new one gives it.  A genre differing from one of the catalogue's only
         in case (or surrounding blanks) is written in the catalogue's spelling: genres
         are one genre whatever their case.
@@ -547,12 +555,16 @@ class RatingsStore:
             >>> _ = store.add_items([Item("2", "Up", ("animation ",))])
             >>> store.get_item("2").genres
             ('Animation',)
+            >>> _ = store.add_items([Item("1", "Toy Story (1995)")], keep=("genres",))
+            >>> store.get_item("1").genres
+            ('Animation', 'Comedy')
         """
+        keep = check_kept(keep)
         checked = check_items(items_in)
         if not checked:
             return 0
         with self.db.write() as conn:
-            write_items(conn, self.dialect, checked, time.time())
+            write_items(conn, self.dialect, checked, time.time(), keep)
         return len(checked)
 
     def add_missing_items(self, items_in) -> list[str]:
@@ -681,6 +693,21 @@ class RatingsStore:
         """
         with self.db.read(snapshot=True) as conn:
             return genre_column(conn, since)
+
+    def item_titles(self) -> dict[str, str | None]:
+        """Every catalogue entry's title by id, in one statement (one state of the
+        catalogue), without their genres and features: what a served model's titles
+        follow, since the catalogue, not the model file, holds a title's current name.
+
+        Example:
+            >>> store = open_store(":memory:")
+            >>> _ = store.add_items([Item("2", "Heat"), Item("1")])
+            >>> store.item_titles()
+            {'1': None, '2': 'Heat'}
+        """
+        with self.db.read() as conn:
+            stmt = sa.select(items.c.item_id, items.c.title).order_by(items.c.item_id)
+            return {item_id: title for item_id, title in conn.execute(stmt)}
 
     def all_items(self, page: int = 1000) -> list[Item]:
         """Every catalogue entry, in id order, as one state of the catalogue: read in
@@ -894,9 +921,11 @@ class RatingsStore:
         """
         return read_interactions(self.db, until, kind)
 
-    def import_interactions(self, data: Interactions, *, kind: str = "explicit") -> int:
+    def import_interactions(self, data: Interactions, *, kind: str = "explicit") -> ImportResult:
         """Seed the store from an :class:`Interactions`: its cells (with its timestamps,
-        else the store's clock) and its item side table; returns the cells written.
+        else the store's clock) and its item side table; returns the cells written and
+        those superseded (:class:`~.records.ImportResult`: an explicit rating older than
+        the one the store holds for its user and item leaves the stored one in place).
 
         One transaction, written in chunks.  The cells follow :meth:`add_ratings`' rules
         (explicit: latest wins; events: weights add); a rating dated more than a day
@@ -907,7 +936,7 @@ class RatingsStore:
         Example:
             >>> import numpy as np
             >>> store = open_store(":memory:")
-            >>> store.import_interactions(Interactions.from_dense(np.eye(3)))
+            >>> store.import_interactions(Interactions.from_dense(np.eye(3))).n_written
             3
             >>> store.counts()["users"]
             3

@@ -83,17 +83,35 @@ class Item:
 class WriteResult:
     """What a committed :meth:`~latentrec.store.RatingsStore.add_ratings` did.
 
-    ``n_written`` counts the rows of the batch (each is recorded; an explicit rating
-    older than the stored one leaves the stored one in place); ``versions`` maps every
-    user in the batch to its new version.
+    ``n_written`` counts the rows of the batch now stored (an event always is: its
+    weight adds); ``n_superseded`` the explicit ratings that were not, being older than
+    the rating of their user and item already stored (or given before them in the
+    batch), which stays: latest wins.  The two add up to the rows given.  ``versions``
+    maps every user in the batch to its new version.
 
     Example:
-        >>> WriteResult(2, {"ann": 7}).versions["ann"]
-        7
+        >>> WriteResult(2, {"ann": 7}).versions["ann"], WriteResult(1, {}, 1).n_superseded
+        (7, 1)
     """
 
     n_written: int
     versions: dict[str, int]
+    n_superseded: int = 0
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What a committed :meth:`~latentrec.store.RatingsStore.import_interactions` did:
+    ``n_written`` cells now stored, ``n_superseded`` explicit ratings not stored because
+    the store already held a newer rating of their user and item (latest wins).
+
+    Example:
+        >>> ImportResult(4, 1).n_superseded
+        1
+    """
+
+    n_written: int
+    n_superseded: int = 0
 
 
 RATING_FIELDS = tuple(f.name for f in fields(Rating))

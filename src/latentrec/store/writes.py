@@ -178,14 +178,15 @@ def read_sequence(conn: sa.Connection) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
-def merge_batch(rows, now: float) -> tuple[list[dict], list[dict]]:
+def merge_batch(rows, now: float, stamps: dict | None = None) -> tuple[list[dict], list[dict]]:
     """One batch of checked ``(user, item, kind, value, ts)`` rows as the explicit and the
     event parameter lists, one entry per key, sorted by key.
 
     One statement may not touch a row twice (PostgreSQL refuses), so repeats in a batch
     are merged by the store's rules first, arrival order being the batch order; a missing
     timestamp is ``now``.  Sorted keys make concurrent PostgreSQL writers lock rows in
-    one order.
+    one order.  ``stamps``, when given, is filled with each explicit key's timestamps in
+    batch order (what :func:`count_superseded` needs).
 
     Example:
         >>> rows = [("u", "i", "explicit", 4.0, 2.0), ("u", "i", "explicit", 1.0, 2.0),
@@ -200,6 +201,8 @@ def merge_batch(rows, now: float) -> tuple[list[dict], list[dict]]:
         ts = now if ts is None else ts
         key = (user, item)
         if kind == "explicit":
+            if stamps is not None:
+                stamps.setdefault(key, []).append(ts)
             held = explicit.get(key)
             if held is None or ts >= held[1]:
                 explicit[key] = (value, ts)
@@ -217,3 +220,74 @@ def merge_batch(rows, now: float) -> tuple[list[dict], list[dict]]:
         ]
         for table, kind in ((explicit, "explicit"), (events, "event"))
     )
+
+
+def superseded_in_order(stored_ts: float | None, stamps) -> int:
+    """How many explicit ratings of one (user, item), given in this order after the
+    stored one (timestamp ``stored_ts``, ``None`` when none is stored), leave a newer
+    rating in place: latest wins, so each one older than the newest before it.
+
+    Example:
+        >>> superseded_in_order(10.0, [5.0, 15.0, 12.0]), superseded_in_order(None, [3.0, 3.0])
+        (2, 0)
+    """
+    newest, lost = stored_ts, 0
+    for ts in stamps:
+        if newest is not None and ts < newest:
+            lost += 1
+        else:
+            newest = ts
+    return lost
+
+
+def stored_stamps(conn: sa.Connection, keys) -> dict[tuple[str, str], float]:
+    """The timestamps of the stored explicit ratings of ``keys`` ((user, item) pairs).
+
+    Example:
+        >>> from latentrec.store import Rating, open_store
+        >>> store = open_store(":memory:")
+        >>> _ = store.add_ratings([Rating("u", "i", 4.0, 7.0)])
+        >>> with store.db.read() as conn:
+        ...     stored_stamps(conn, [("u", "i"), ("u", "j")])
+        {('u', 'i'): 7.0}
+    """
+    keys = list(keys)
+    out: dict[tuple[str, str], float] = {}
+    for start in range(0, len(keys), IN_CHUNK):
+        chunk = keys[start : start + IN_CHUNK]
+        stmt = sa.select(ratings.c.user_id, ratings.c.item_id, ratings.c.ts).where(
+            ratings.c.kind == "explicit",
+            sa.tuple_(ratings.c.user_id, ratings.c.item_id).in_(chunk),
+        )
+        out.update({(u, i): float(t) for u, i, t in conn.execute(stmt)})
+    return out
+
+
+def write_explicit(conn: sa.Connection, dialect: str, params: list[dict], stamps: dict) -> int:
+    """Upsert merged explicit ratings (:func:`merge_batch`, which filled ``stamps``: each
+    key's timestamps in batch order) inside the caller's write transaction; how many of
+    the batch's explicit rows were superseded: older than the rating of their user and
+    item already stored, or given before them in the batch, which therefore stays.
+
+    A key given once was written unless the upsert's condition kept the stored rating,
+    which ``RETURNING`` tells (the row comes back only when written).  For a key given
+    several times the stored timestamp is read first (under the write sequence's lock,
+    so no other writer moves it meanwhile) and the rows counted as one-by-one writes
+    would have gone.
+    """
+    repeated = {key: ts for key, ts in stamps.items() if len(ts) > 1}
+    lost = 0
+    if repeated:
+        held = stored_stamps(conn, repeated)
+        lost += sum(superseded_in_order(held.get(key), ts) for key, ts in repeated.items())
+    stmt = upsert_explicit(dialect).returning(ratings.c.user_id, ratings.c.item_id)
+    written: set[tuple[str, str]] = set()
+    for start in range(0, len(params), CHUNK):
+        written.update(tuple(row) for row in conn.execute(stmt, params[start : start + CHUNK]))
+    lost += sum(
+        1
+        for p in params
+        if (p["user_id"], p["item_id"]) not in written
+        and (p["user_id"], p["item_id"]) not in repeated
+    )
+    return lost
