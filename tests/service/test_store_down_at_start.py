@@ -209,8 +209,17 @@ def test_serve_refuses_to_start_on_a_database_it_cannot_reach(down_pg, model_fil
 @pytest.mark.postgres
 def test_a_worker_replaced_while_the_database_is_down_waits_for_it(down_pg, model_files, serve):
     server = serve("--model", str(model_files["explicit"]), "--store", down_pg, "--workers", "2")
-    poll(lambda: len(workers_of(server.proc.pid)) == 2, START_BOUND_S, "two workers")
+    # Both workers answering, not just forked: a worker still opening the store when the
+    # database goes away waits for it too, and killing the other left none to answer.
+    answered: set[int] = set()
+
+    def both_answer():
+        answered.add(httpx.get(server.url + "/health", timeout=10).json()["worker_pid"])
+        return len(answered) == 2
+
+    poll(both_answer, START_BOUND_S, "both workers answer /health")
     first = workers_of(server.proc.pid)
+    assert answered == first, (answered, first)
     refuse_connections(down_pg)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)
