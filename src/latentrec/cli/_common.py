@@ -75,6 +75,13 @@ class FiniteFloatRange(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
 
+    def _describe_range(self) -> str:
+        # With neither bound (any finite number), click's own description is "x<=None",
+        # which the help printed after the option's text.
+        if self.min is None and self.max is None:
+            return ""
+        return super()._describe_range()
+
 
 class Failure(click.ClickException):
     """An error the user can fix; printed without a traceback, exit code 1.
@@ -145,6 +152,8 @@ def failure_message(err: BaseException) -> str:
     Example:
         >>> failure_message(ValueError("n_factors must be an integer >= 1, got 0"))
         'n_factors must be an integer >= 1, got 0'
+        >>> failure_message(PermissionError(13, "Permission denied", "ratings.csv"))
+        'ratings.csv: Permission denied'
         >>> failure_message(KeyError("x"))[:40]
         "unexpected KeyError: 'x' (a bug in laten"
     """
@@ -152,6 +161,11 @@ def failure_message(err: BaseException) -> str:
         return missing_extra(err)
     if isinstance(err, MemoryError):
         return "out of memory; try fewer factors or a smaller data set"
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        # The file and the reason, as Unix tools say them, for "[Errno 13] Permission
+        # denied: 'ratings.csv'".
+        names = (err.filename, err.filename2) if err.filename2 is not None else (err.filename,)
+        return f"{' -> '.join(map(str, names))}: {err.strerror}"
     text = one_line(err) or type(err).__name__
     if isinstance(err, UnicodeDecodeError):
         return f"{text}; give the file's encoding with --encoding (e.g. latin-1, cp1252)"

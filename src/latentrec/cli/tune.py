@@ -251,12 +251,19 @@ def read_space(text: str) -> dict:
     import os
 
     source = "--space"
+    if not text.lstrip().startswith(("{", "[")) and os.path.isdir(text):
+        # Said as what it is: read as JSON it failed "no file by that name".
+        raise Failure(f"--space {text} is a folder; give a JSON object or a file holding one")
     if not text.lstrip().startswith(("{", "[")) and os.path.isfile(text):
         try:
             with open(text, encoding="utf-8") as f:
                 body = f.read()
-        except (OSError, UnicodeDecodeError) as err:
-            raise Failure(f"--space {text}: cannot read it: {err}") from None
+        except OSError as err:
+            raise Failure(f"--space {text}: cannot read it: {err.strerror or err}") from None
+        except UnicodeDecodeError as err:
+            raise Failure(
+                f"--space {text}: cannot read it: not UTF-8 text ({err.reason} at byte {err.start})"
+            ) from None
         source, text = f"--space {text}", body
     try:
         raw = json.loads(text)
