@@ -144,3 +144,16 @@ def test_help_of_an_option_with_no_bounds_shows_no_empty_range(command):
     assert out.exit_code == 0
     assert "None]" not in out.stdout
     assert "--relevance-threshold" in out.stdout
+
+
+@pytest.mark.parametrize("name", ["m.npz", "renamed.csv"])
+def test_a_model_file_given_for_ratings_is_called_a_model_file(made, tmp_path, name):
+    """It was "m.npz is a zip file, not text; name it *.zip or unpack it"."""
+    model = Path(shutil.copy(made / "m.npz", tmp_path / name))
+    for args in (["data", "info", model], ["train", model, "-o", tmp_path / "new.npz"]):
+        line = error_line(invoke(*args))
+        assert line == (
+            f"Error: {model} is a latentrec model file, not ratings; give a ratings file "
+            "(CSV, TSV, Parquet or .lrdata) or ml-100k"
+        )
+    assert not (tmp_path / "new.npz").exists()

@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import warnings
+import zipfile
 from pathlib import Path
 
 import click
@@ -482,6 +483,28 @@ def given_on_command_line(name: str) -> bool:
     return source not in (None, click.core.ParameterSource.DEFAULT)
 
 
+def is_model_file(path: Path) -> bool:
+    """Whether ``path`` is a model file (a zip archive holding a ``manifest.json``), the
+    mistake of giving a command its model where it reads ratings.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "r.csv"
+        >>> _ = path.write_text("user_id,item_id,rating\\n1,2,4\\n")
+        >>> is_model_file(path)
+        False
+    """
+    if path.suffix.lower() == ".lrdata":
+        return False  # a converted ratings file, a zip archive with a manifest of its own
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return "manifest.json" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False  # reading it as ratings says what is wrong
+
+
 def load_data(
     source: str,
     user_col=None,
@@ -529,6 +552,12 @@ def load_data(
         raise Failure(f"{source} is a folder; give a ratings file (CSV, TSV or Parquet)")
     if path.stat().st_size == 0:
         raise Failure(f"{source} is empty: no header line and no ratings")
+    if is_model_file(path):
+        # Read as ratings it was "a zip file, not text; name it *.zip or unpack it".
+        raise Failure(
+            f"{source} is a latentrec model file, not ratings; give a ratings file "
+            "(CSV, TSV, Parquet or .lrdata) or ml-100k"
+        )
     if path.suffix.lower() == ".lrdata":
         # A converted file: the reading options were applied when it was converted.
         flags = (("--user-col", user_col), ("--item-col", item_col), ("--rating-col", rating_col),
