@@ -92,6 +92,17 @@ def test_what_may_not_be_read_or_written_is_named_with_the_cause(made, tmp_path)
             f"Error: nothing is published in {locked} (it has no versions folder); "
             "publish a model into it first"
         ),
+        ("serve", "--model", model, "--store", secret_store, "--port", "0"): (
+            f"Error: cannot read the store {secret_store}: permission denied"
+        ),
+        ("serve", "--model", model, "--store", locked / "new.db", "--port", "0"): (
+            f"Error: cannot write the store {locked / 'new.db'}: directory {locked} is not "
+            "writable (SQLite writes its journal beside the store)"
+        ),
+        ("serve", "--model-dir", locked, "--port", "0"): (
+            f"Error: no model version published in {locked}; publish one first "
+            "(latentrec models publish MODEL_FILE --model-dir DIR)"
+        ),
         ("tune", ratings, "-a", "biases", "--space", space): (
             f"Error: --space {space}: cannot read it: Permission denied"
         ),
@@ -115,6 +126,12 @@ def test_a_folder_with_nothing_published_is_refused_and_left_as_it_was(tmp_path,
     line = error_line(invoke("models", *command, "--model-dir", tmp_path))
     assert f"nothing is published in {tmp_path} (it has no versions folder)" in line
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_serve_leaves_a_folder_with_nothing_published_as_it_was(tmp_path):
+    line = error_line(invoke("serve", "--model-dir", tmp_path, "--port", 0))
+    assert f"no model version published in {tmp_path}" in line
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_published_directory_still_lists(made, tmp_path):
