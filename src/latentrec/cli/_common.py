@@ -84,6 +84,53 @@ class FiniteFloatRange(click.FloatRange):
         return super()._describe_range()
 
 
+# The largest cut-off NumPy's 64-bit integers hold: a larger one failed deep in the
+# metrics as an "unexpected OverflowError".
+INT64_MAX = 2**63 - 1
+
+
+class CutOff(click.IntRange):
+    """The cut-off of ranking metrics (``-k``): a whole number from 1 to :data:`INT64_MAX`;
+    the help says ``x>=1``, as any larger list than the catalogue is the whole of it.
+
+    Example:
+        >>> CutOff().convert("10", None, None)
+        10
+        >>> try:
+        ...     CutOff().convert(str(2**63), None, None)
+        ... except click.BadParameter as err:
+        ...     print(err.message)
+        9223372036854775808 is more than 9223372036854775807, the largest cut-off.
+    """
+
+    def __init__(self):
+        super().__init__(min=1, max=INT64_MAX)
+
+    def convert(self, value, param, ctx):
+        number = click.INT.convert(value, param, ctx)
+        if number > INT64_MAX:
+            self.fail(f"{number} is more than {INT64_MAX}, the largest cut-off.", param, ctx)
+        return super().convert(number, param, ctx)
+
+    def _describe_range(self) -> str:
+        return "x>=1"  # the bound above is said when it is passed, not in every help
+
+
+def check_cut_off(metric: str, cut: int | None) -> None:
+    """Refuse a ranking ``--metric`` whose cut-off (``ndcg@K``) is beyond :data:`INT64_MAX`.
+
+    Example:
+        >>> check_cut_off("ndcg@10", 10)
+        >>> try:
+        ...     check_cut_off("ndcg@99999999999999999999", 99999999999999999999)
+        ... except Failure as err:
+        ...     print(err.message)
+        --metric ndcg@99999999999999999999: the cut-off may be at most 9223372036854775807
+    """
+    if cut is not None and cut > INT64_MAX:
+        raise Failure(f"--metric {metric}: the cut-off may be at most {INT64_MAX}")
+
+
 class Failure(click.ClickException):
     """An error the user can fix; printed without a traceback, exit code 1.
 

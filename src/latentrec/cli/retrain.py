@@ -29,6 +29,7 @@ from ..service.versions import RETRAIN_STATUS, VERSIONS, ModelDirectory, record_
 from ._common import (
     Failure,
     build_model,
+    check_cut_off,
     check_output,
     fail_on_known_errors,
     main,
@@ -335,6 +336,10 @@ def retrain(
     # All of them first, so that a second mistake is not found only on the next try
     # (the first model's --algorithm, the store and the folder are checked below).
     check_options(holdout=holdout, tolerance=tolerance, min_holdout=min_holdout, metric=metric)
+    if metric is not None:
+        from ..evaluation.tuning import parse_metric
+
+        check_cut_off(metric, parse_metric(metric)[2])
     # Before the model directory is made (opening one creates its folder): a mistyped
     # store leaves nothing behind, neither an empty store nor a model folder.
     check_store_exists(store_url)

@@ -18,6 +18,7 @@ from ._common import (
     FiniteFloatRange,
     algorithm_options,
     build_model,
+    check_cut_off,
     check_model_output,
     data_options,
     fail_on_known_errors,
@@ -163,7 +164,9 @@ def tune(
     if metric is None:
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
     # The search refuses these too, but only after the "tuning ..." line: say it first, alone.
-    if check_metric(metric, model)[0] in ("rmse", "mae") and relevance_threshold is not None:
+    name, _, cut, _ = check_metric(metric, model)
+    check_cut_off(metric, cut)
+    if name in ("rmse", "mae") and relevance_threshold is not None:
         raise threshold_refused_for_ratings("a ranking --metric", f"--metric {metric}")
     if output:
         check_model_output(output, source)
