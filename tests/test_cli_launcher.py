@@ -163,11 +163,14 @@ def test_ctrl_c_while_loading_ends_as_in_a_command(way_in, site_folder, ctrl_c_i
     assert err.strip() == "Aborted!"
 
 
-def test_ctrl_c_in_a_command_under_python_m_exits_1(site_folder, ratings, ctrl_c_in_a_command):
+@pytest.mark.parametrize("way_in", ["python -m latentrec", "python -m latentrec.cli"])
+def test_ctrl_c_in_a_command_under_python_m_exits_1(
+    way_in, site_folder, ratings, ctrl_c_in_a_command
+):
     """An interrupt caught in a command is not taken for an unhandled one at exit."""
     pytest.importorskip("pyarrow.csv")  # the CSV reader loads it when it starts reading
     status, err = interrupted_while_importing(
-        ["-m", "latentrec"], ["data", "info", str(ratings)], "pyarrow.csv", site_folder
+        WAYS_IN[way_in], ["data", "info", str(ratings)], "pyarrow.csv", site_folder
     )
     assert (status, err) == ctrl_c_in_a_command
 
