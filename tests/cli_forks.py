@@ -56,7 +56,7 @@ script = {"__name__": "latentrec_script", "__file__": exe}  # not __main__: main
 with open(exe, encoding="utf-8") as source:
     exec(compile(source.read(), exe, "exec"), script)  # its imports: `from ... import main`
 main = script["main"]
-import latentrec.cli  # what main() loads first on every line
+from latentrec.cli import main as _commands  # what main() loads first on every line
 replies = os.fdopen(os.dup(1), "w")
 for line in sys.stdin:
     job = json.loads(line)

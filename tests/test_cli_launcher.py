@@ -3,17 +3,17 @@
 The command needs numpy, pandas, scipy and numba: most of a second of imports before any
 command runs, in which a Ctrl-C printed a traceback from whichever import it landed in.
 Each test runs the command for real in a child process, entered as a user enters it
-(``python -m latentrec``, or the function ``[project.scripts]`` names, which the installed
-script calls), and sends it a real SIGINT.  To catch the child mid-import with no timing
-guess, a ``sitecustomize`` (test only) holds the first import of one module until the
-signal comes, and says on standard output that it is holding.  It holds inside an
-``exec`` of a string, as dataclasses and namedtuple run code while loading: CPython
-remembers an interrupt that ends one (see ``latentrec/__main__.py``).
+(``python -m latentrec``, ``python -m latentrec.cli``, or the function
+``[project.scripts]`` names, which the installed script calls), and sends it a real
+SIGINT.  To catch the child mid-import with no timing guess, a ``sitecustomize`` (test
+only) holds the first import of one module until the signal comes, and says on standard
+output that it is holding.  It holds inside an ``exec`` of a string, as dataclasses and
+namedtuple run code while loading: CPython remembers an interrupt that ends one (see
+``latentrec/cli/launcher.py``).
 """
 
 from __future__ import annotations
 
-import doctest
 import os
 import signal
 import subprocess
@@ -53,9 +53,11 @@ ENTRY_POINT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["s
     "latentrec"
 ]
 
-# The two ways in: `python -m latentrec`, and what pip's `latentrec` script runs.
+# The three ways in: `python -m latentrec`, `python -m latentrec.cli` (which the service's
+# retraining runs) and what pip's `latentrec` script runs.
 WAYS_IN = {
     "python -m latentrec": ["-m", "latentrec"],
+    "python -m latentrec.cli": ["-m", "latentrec.cli"],
     "the console script": [
         "-c",
         "import sys\nfrom {0} import {1}\nsys.exit({1}())".format(*ENTRY_POINT.split(":")),
@@ -161,22 +163,28 @@ def test_ctrl_c_while_loading_ends_as_in_a_command(way_in, site_folder, ctrl_c_i
     assert err.strip() == "Aborted!"
 
 
-def test_ctrl_c_in_a_command_under_python_m_exits_1(site_folder, ratings, ctrl_c_in_a_command):
+@pytest.mark.parametrize("way_in", ["python -m latentrec", "python -m latentrec.cli"])
+def test_ctrl_c_in_a_command_under_python_m_exits_1(
+    way_in, site_folder, ratings, ctrl_c_in_a_command
+):
     """An interrupt caught in a command is not taken for an unhandled one at exit."""
     pytest.importorskip("pyarrow.csv")  # the CSV reader loads it when it starts reading
     status, err = interrupted_while_importing(
-        ["-m", "latentrec"], ["data", "info", str(ratings)], "pyarrow.csv", site_folder
+        WAYS_IN[way_in], ["data", "info", str(ratings)], "pyarrow.csv", site_folder
     )
     assert (status, err) == ctrl_c_in_a_command
 
 
-def test_the_way_in_loads_nothing_heavy_before_its_try(site_folder):
-    """What runs before the launcher's ``try`` (the package and the launcher itself)."""
+@pytest.mark.parametrize("module", [ENTRY_POINT.split(":")[0], "latentrec.cli"])
+def test_the_way_in_loads_nothing_heavy_before_its_try(module, site_folder):
+    """What runs before the launcher's ``try``: the package and the launcher itself, and
+    for ``python -m latentrec.cli`` the ``latentrec.cli`` package, which runpy imports
+    before its ``__main__`` (it imported every command: a Ctrl-C there was a traceback)."""
     code = (
-        "import sys\nimport {}\n"
+        f"import sys\nimport {module}\n"
         "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'numba', 'click') "
         "if m in sys.modules))"
-    ).format(ENTRY_POINT.split(":")[0])
+    )
     done = subprocess.run(
         [sys.executable, "-c", code],
         env=environment(site_folder),
@@ -254,12 +262,16 @@ def test_the_registry_alone_knows_every_model():
         assert (done.returncode, done.stdout) == (0, expected), done.stderr
 
 
-def test_the_launcher_examples():
-    """pytest's doctest collection skips ``__main__.py`` files: its examples run here."""
-    import latentrec.__main__ as launcher
+def test_every_way_in_runs_the_one_launcher():
+    """The script's function is the launcher's (``python -m latentrec.cli`` runs it too: the
+    tests above check that it behaves the same); pytest's doctest collection runs the
+    launcher's examples, now that they are not in a ``__main__.py``."""
+    import latentrec.__main__ as script_module
+    from latentrec.cli import launcher
 
-    result = doctest.testmod(launcher, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 2 and result.failed == 0
+    module, name = ENTRY_POINT.split(":")
+    assert (module, name) == ("latentrec.__main__", "main")
+    assert script_module.main is launcher.main
 
 
 @pytest.mark.slow

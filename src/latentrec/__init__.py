@@ -7,7 +7,7 @@ The subpackages a notebook reaches for are attributes of the package, so
 They load on first use, not at ``import latentrec``: the ``latentrec`` command imports
 this package before it can catch a Ctrl-C, so what loads here (numpy, pandas, scipy and
 numba: most of a second) would print a traceback when interrupted; the command loads them
-where a Ctrl-C prints ``Aborted!`` (``latentrec/__main__.py``).  The first use of any of
+where a Ctrl-C prints ``Aborted!`` (``latentrec/cli/launcher.py``).  The first use of any of
 them loads them all, as an eager import did.
 
 Example:

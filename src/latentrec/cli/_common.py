@@ -17,6 +17,7 @@ import os
 import re
 import signal
 import warnings
+import zipfile
 from pathlib import Path
 
 import click
@@ -74,6 +75,60 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
+
+    def _describe_range(self) -> str:
+        # With neither bound (any finite number), click's own description is "x<=None",
+        # which the help printed after the option's text.
+        if self.min is None and self.max is None:
+            return ""
+        return super()._describe_range()
+
+
+# The largest cut-off NumPy's 64-bit integers hold: a larger one failed deep in the
+# metrics as an "unexpected OverflowError".
+INT64_MAX = 2**63 - 1
+
+
+class CutOff(click.IntRange):
+    """The cut-off of ranking metrics (``-k``): a whole number from 1 to :data:`INT64_MAX`;
+    the help says ``x>=1``, as any larger list than the catalogue is the whole of it.
+
+    Example:
+        >>> CutOff().convert("10", None, None)
+        10
+        >>> try:
+        ...     CutOff().convert(str(2**63), None, None)
+        ... except click.BadParameter as err:
+        ...     print(err.message)
+        9223372036854775808 is more than 9223372036854775807, the largest cut-off.
+    """
+
+    def __init__(self):
+        super().__init__(min=1, max=INT64_MAX)
+
+    def convert(self, value, param, ctx):
+        number = click.INT.convert(value, param, ctx)
+        if number > INT64_MAX:
+            self.fail(f"{number} is more than {INT64_MAX}, the largest cut-off.", param, ctx)
+        return super().convert(number, param, ctx)
+
+    def _describe_range(self) -> str:
+        return "x>=1"  # the bound above is said when it is passed, not in every help
+
+
+def check_cut_off(metric: str, cut: int | None) -> None:
+    """Refuse a ranking ``--metric`` whose cut-off (``ndcg@K``) is beyond :data:`INT64_MAX`.
+
+    Example:
+        >>> check_cut_off("ndcg@10", 10)
+        >>> try:
+        ...     check_cut_off("ndcg@99999999999999999999", 99999999999999999999)
+        ... except Failure as err:
+        ...     print(err.message)
+        --metric ndcg@99999999999999999999: the cut-off may be at most 9223372036854775807
+    """
+    if cut is not None and cut > INT64_MAX:
+        raise Failure(f"--metric {metric}: the cut-off may be at most {INT64_MAX}")
 
 
 class Failure(click.ClickException):
@@ -145,6 +200,8 @@ def failure_message(err: BaseException) -> str:
     Example:
         >>> failure_message(ValueError("n_factors must be an integer >= 1, got 0"))
         'n_factors must be an integer >= 1, got 0'
+        >>> failure_message(PermissionError(13, "Permission denied", "ratings.csv"))
+        'ratings.csv: Permission denied'
         >>> failure_message(KeyError("x"))[:40]
         "unexpected KeyError: 'x' (a bug in laten"
     """
@@ -152,6 +209,11 @@ def failure_message(err: BaseException) -> str:
         return missing_extra(err)
     if isinstance(err, MemoryError):
         return "out of memory; try fewer factors or a smaller data set"
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        # The file and the reason, as Unix tools say them, for "[Errno 13] Permission
+        # denied: 'ratings.csv'".
+        names = (err.filename, err.filename2) if err.filename2 is not None else (err.filename,)
+        return f"{' -> '.join(map(str, names))}: {err.strerror}"
     text = one_line(err) or type(err).__name__
     if isinstance(err, UnicodeDecodeError):
         return f"{text}; give the file's encoding with --encoding (e.g. latin-1, cp1252)"
@@ -468,6 +530,28 @@ def given_on_command_line(name: str) -> bool:
     return source not in (None, click.core.ParameterSource.DEFAULT)
 
 
+def is_model_file(path: Path) -> bool:
+    """Whether ``path`` is a model file (a zip archive holding a ``manifest.json``), the
+    mistake of giving a command its model where it reads ratings.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "r.csv"
+        >>> _ = path.write_text("user_id,item_id,rating\\n1,2,4\\n")
+        >>> is_model_file(path)
+        False
+    """
+    if path.suffix.lower() == ".lrdata":
+        return False  # a converted ratings file, a zip archive with a manifest of its own
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return "manifest.json" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False  # reading it as ratings says what is wrong
+
+
 def load_data(
     source: str,
     user_col=None,
@@ -515,6 +599,12 @@ def load_data(
         raise Failure(f"{source} is a folder; give a ratings file (CSV, TSV or Parquet)")
     if path.stat().st_size == 0:
         raise Failure(f"{source} is empty: no header line and no ratings")
+    if is_model_file(path):
+        # Read as ratings it was "a zip file, not text; name it *.zip or unpack it".
+        raise Failure(
+            f"{source} is a latentrec model file, not ratings; give a ratings file "
+            "(CSV, TSV, Parquet or .lrdata) or ml-100k"
+        )
     if path.suffix.lower() == ".lrdata":
         # A converted file: the reading options were applied when it was converted.
         flags = (("--user-col", user_col), ("--item-col", item_col), ("--rating-col", rating_col),

@@ -25,10 +25,12 @@ from ..registry import ALIASES
 
 # Model versions need no web framework or database (latentrec.service.versions loads with
 # the core dependencies); the retraining run does, so it is imported in the command.
-from ..service.versions import RETRAIN_STATUS, ModelDirectory, record_retrain
+from ..service.versions import RETRAIN_STATUS, VERSIONS, ModelDirectory, record_retrain
 from ._common import (
     Failure,
     build_model,
+    check_cut_off,
+    check_output,
     fail_on_known_errors,
     main,
     missing_extra,
@@ -217,13 +219,29 @@ def model_dir_option(fn):
 def existing_directory(path: str) -> ModelDirectory:
     """The model directory at ``path``, which must exist (reading never creates one).
 
+    A folder without the ``versions`` folder that the first publish makes is refused
+    too: opening it as a model directory created one there (``models list`` on any
+    folder left a ``versions`` folder in it), and in a folder the user may not write,
+    failed with "[Errno 13] Permission denied".
+
     Example:
-        >>> import tempfile
-        >>> existing_directory(tempfile.mkdtemp()).versions()
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> try:
+        ...     existing_directory(folder)
+        ... except Failure as err:
+        ...     print(err.message.replace(folder, "F"))
+        nothing is published in F (it has no versions folder); publish a model into it first
+        >>> os.listdir(folder)
         []
     """
     if not Path(path).is_dir():
         raise Failure(f"no model directory at {path}; publish a model into it first")
+    if not (Path(path) / VERSIONS).is_dir():
+        raise Failure(
+            f"nothing is published in {path} (it has no {VERSIONS} folder); "
+            "publish a model into it first"
+        )
     return ModelDirectory(path)
 
 
@@ -318,9 +336,14 @@ def retrain(
     # All of them first, so that a second mistake is not found only on the next try
     # (the first model's --algorithm, the store and the folder are checked below).
     check_options(holdout=holdout, tolerance=tolerance, min_holdout=min_holdout, metric=metric)
+    if metric is not None:
+        from ..evaluation.tuning import parse_metric
+
+        check_cut_off(metric, parse_metric(metric)[2])
     # Before the model directory is made (opening one creates its folder): a mistyped
     # store leaves nothing behind, neither an empty store nor a model folder.
     check_store_exists(store_url)
+    check_output(model_dir, folder=True)  # what opening it would create, or write in
     fresh = not Path(model_dir).exists()
     md = ModelDirectory(model_dir)
     try:
@@ -530,6 +553,7 @@ def publish(model_file, model_dir, note):
     \f
     Example: ``latentrec models publish model.npz --model-dir models/``
     """
+    check_output(model_dir, folder=True)  # before the model is read: said first
     model = load_model_or_pipeline(model_file)
     md = ModelDirectory(model_dir)
     metrics = dict(getattr(model, "metrics_", None) or {})

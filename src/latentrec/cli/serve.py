@@ -29,7 +29,7 @@ from pathlib import Path
 import click
 
 from ._common import DEBUG_ENV, Failure, fail_on_known_errors, failure_message, main
-from .store import refuse_folder, refuse_memory
+from .store import check_store_writable, refuse_folder, refuse_memory
 from .supervisor import (
     DRAIN_SECONDS,
     MULTIPROC_ENV,
@@ -292,7 +292,7 @@ def check_model_dir(path) -> None:
     """
     from pathlib import Path
 
-    from ..service.versions import ModelDirectory
+    from ..service.versions import VERSIONS, ModelDirectory
 
     folder = Path(path)
     if not folder.is_dir():
@@ -300,7 +300,9 @@ def check_model_dir(path) -> None:
             f"no model directory {folder}: publish a model into it first "
             "(latentrec models publish MODEL_FILE --model-dir DIR)"
         )
-    if ModelDirectory(folder).read_pointer() is None:
+    # Without its versions folder, opening it made one (or, in a folder serve may not
+    # write, failed "Permission denied"): nothing is published there either way.
+    if not (folder / VERSIONS).is_dir() or ModelDirectory(folder).read_pointer() is None:
         raise Failure(
             f"no model version published in {folder}; publish one first "
             "(latentrec models publish MODEL_FILE --model-dir DIR)"
@@ -589,6 +591,9 @@ def serve(
         request_timeout=request_timeout,
         access_log=not no_access_log,
     ).check()
+    # Every rating posted is written there: a store serve may not read or write is said
+    # now, by name, not as "unable to open database file".
+    check_store_writable(settings.store_location())
     # Before the model is loaded and "serving on" is said: a busy port or a host that is
     # not this machine's is one line, not the server's log of its failed start.
     check_listen(host, port)

@@ -4,6 +4,7 @@ summarise it (``info``).  The store itself is :mod:`latentrec.store`."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 import urllib.parse
@@ -163,12 +164,62 @@ def check_store_exists(url: str) -> None:
         except StoreError as err:
             raise Failure(str(err)) from None
     if path.exists():
+        check_store_readable(path)
         check_is_store(path)
         return
     folder = path.expanduser().parent
     if not folder.is_dir():
         raise Failure(f"no store at {path}: no folder {folder}")
     raise Failure(f"no store at {path}; `latentrec store import` creates one")
+
+
+def check_store_writable(url: str) -> None:
+    """Refuse, with a :class:`Failure` naming the cause, a SQLite store that could not be
+    written: run before reading the data to import, which may take minutes.
+
+    SQLite writes beside the store file (its journal, or the ``-wal`` and ``-shm``
+    files), so the folder must be writable as well as the file; opening said only
+    "unable to open database file" or, once the data was read, "attempt to write a
+    readonly database".  A missing folder, a URL with options and other databases are
+    left to opening, which names them.
+
+    Example:
+        >>> import os, tempfile
+        >>> check_store_writable(os.path.join(tempfile.mkdtemp(), "new.db"))  # creatable
+    """
+    path = sqlite_path(url)
+    if path is None or "?" in url or str(path).startswith("file:"):
+        return
+    path = path.expanduser()
+    folder = path.parent
+    if not folder.is_dir():
+        return
+    effective = os.access in os.supports_effective_ids
+    if path.is_file():
+        check_store_readable(path)
+        if not os.access(path, os.W_OK, effective_ids=effective):
+            raise Failure(f"the store {path} is read-only; make it writable to write to it")
+    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=effective):
+        raise Failure(
+            f"cannot write the store {path}: directory {folder} is not writable "
+            "(SQLite writes its journal beside the store)"
+        )
+
+
+def check_store_readable(path: Path) -> None:
+    """Refuse, with a :class:`Failure`, a store file that cannot be read, which opening
+    reported only as "unable to open database file".
+
+    Example:
+        >>> import os, tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "r.db"
+        >>> path.write_bytes(b"")
+        0
+        >>> check_store_readable(path)
+    """
+    effective = os.access in os.supports_effective_ids
+    if not os.access(path, os.R_OK, effective_ids=effective):
+        raise Failure(f"cannot read the store {path}: permission denied")
 
 
 def check_is_store(path: Path) -> None:
@@ -259,6 +310,7 @@ def store_import(source, store_url, kind, **opts):
             "--kind explicit needs a rating column, and --rating-col none reads none: "
             "import the rows as events (--kind event) or name the rating column"
         )
+    check_store_writable(store_url)
     data = load_data(source, **opts)
     if data.load_report is not None and data.load_report.merged:
         # Merged rows are not imported one by one: say so rather than lose them quietly.

@@ -22,6 +22,7 @@ from ..evaluation.evaluate import relevant_users
 from ..models import GlobalMean, HybridMF
 from ._common import (
     MOVIELENS_NAMES,
+    CutOff,
     Failure,
     FiniteFloatRange,
     algorithm_options,
@@ -133,7 +134,7 @@ def check_threshold_has_ratings(relevance_threshold, data, source: str) -> None:
 @click.option(
     "-k",
     "k",
-    type=click.IntRange(min=1),
+    type=CutOff(),
     default=10,
     show_default=True,
     help="Cut-off of held-out ranking metrics.",
@@ -550,7 +551,7 @@ def held_out_figures(model, test, k: int, *, relevance_threshold=None, split=Non
 @click.option(
     "-k",
     "k",
-    type=click.IntRange(min=1),
+    type=CutOff(),
     default=10,
     show_default=True,
     help="Cut-off for ranking.",

@@ -18,6 +18,7 @@ from ._common import (
     FiniteFloatRange,
     algorithm_options,
     build_model,
+    check_cut_off,
     check_model_output,
     data_options,
     fail_on_known_errors,
@@ -163,7 +164,9 @@ def tune(
     if metric is None:
         metric = "rmse" if model.predicts_ratings else "ndcg@10"
     # The search refuses these too, but only after the "tuning ..." line: say it first, alone.
-    if check_metric(metric, model)[0] in ("rmse", "mae") and relevance_threshold is not None:
+    name, _, cut, _ = check_metric(metric, model)
+    check_cut_off(metric, cut)
+    if name in ("rmse", "mae") and relevance_threshold is not None:
         raise threshold_refused_for_ratings("a ranking --metric", f"--metric {metric}")
     if output:
         check_model_output(output, source)
@@ -251,12 +254,19 @@ def read_space(text: str) -> dict:
     import os
 
     source = "--space"
+    if not text.lstrip().startswith(("{", "[")) and os.path.isdir(text):
+        # Said as what it is: read as JSON it failed "no file by that name".
+        raise Failure(f"--space {text} is a folder; give a JSON object or a file holding one")
     if not text.lstrip().startswith(("{", "[")) and os.path.isfile(text):
         try:
             with open(text, encoding="utf-8") as f:
                 body = f.read()
-        except (OSError, UnicodeDecodeError) as err:
-            raise Failure(f"--space {text}: cannot read it: {err}") from None
+        except OSError as err:
+            raise Failure(f"--space {text}: cannot read it: {err.strerror or err}") from None
+        except UnicodeDecodeError as err:
+            raise Failure(
+                f"--space {text}: cannot read it: not UTF-8 text ({err.reason} at byte {err.start})"
+            ) from None
         source, text = f"--space {text}", body
     try:
         raw = json.loads(text)
