@@ -324,6 +324,9 @@ def whole_indices(values, what: str) -> np.ndarray:
         item_idx must be whole numbers, got 1.7 at position 1
     """
     arr = np.asarray(values)
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        # Cast, a uint64 past int64 became a negative index.
+        raise ValueError(f"{what} must be indices that int64 holds, got {arr.max()}")
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "b":
@@ -332,13 +335,15 @@ def whole_indices(values, what: str) -> np.ndarray:
         as_float = np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be integer indices, got {arr.dtype} values") from None
+    whole = np.isfinite(as_float) & (as_float == np.round(as_float))
     # 2**63 is the first float int64 cannot hold: cast, it became the most negative index.
-    whole = np.isfinite(as_float) & (as_float == np.round(as_float)) & (np.abs(as_float) < 2**63)
-    if not whole.all():
-        pos = int(np.flatnonzero(~whole.ravel())[0])
+    held = whole & (np.abs(as_float) < 2**63)
+    if not held.all():
+        pos = int(np.flatnonzero(~held.ravel())[0])
         bad = arr.ravel()[pos]
         bad = bad.item() if isinstance(bad, np.generic) else bad
-        raise ValueError(f"{what} must be whole numbers, got {bad!r} at position {pos}")
+        kind = "whole numbers" if not whole.ravel()[pos] else "indices that int64 holds"
+        raise ValueError(f"{what} must be {kind}, got {bad!r} at position {pos}")
     return as_float.astype(np.int64)
 
 

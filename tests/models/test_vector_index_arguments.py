@@ -174,8 +174,10 @@ def test_whole_indices_refuses_text_booleans_and_floats_past_int64():
         whole_indices(np.array(["a"]), "items")
     with pytest.raises(ValueError, match="got a boolean array"):
         whole_indices(np.array([True]), "items")
-    with pytest.raises(ValueError, match="whole numbers, got 1e\\+30 at position 0"):
+    with pytest.raises(ValueError, match="indices that int64 holds, got 1e\\+30 at position 0"):
         whole_indices([1e30], "items")
+    with pytest.raises(ValueError, match="indices that int64 holds, got 18446744073709551615"):
+        whole_indices(np.array([2**64 - 1], dtype=np.uint64), "items")
 
 
 def test_select_topk_refuses_a_cut_banned_index():

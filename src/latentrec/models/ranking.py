@@ -129,9 +129,7 @@ def index_array(
         item_idx must lie in [0, 3), got 3 at position 1
     """
     arr = np.atleast_1d(np.asarray(values))
-    if arr.dtype.kind == "b":
-        if not mask:
-            raise ValueError(f"{name} must be a 1-D array of integer indices, not a boolean mask")
+    if arr.dtype.kind == "b" and mask:
         if arr.shape != (size,):
             raise ValueError(
                 f"{name} as a boolean mask needs one entry per item ({size}), got shape {arr.shape}"
@@ -139,6 +137,8 @@ def index_array(
         return np.flatnonzero(arr).astype(np.int64)
     if arr.size == 0:
         return np.empty(0, dtype=np.int64)
+    if arr.dtype.kind == "b":
+        raise ValueError(f"{name} must be a 1-D array of integer indices, not a boolean mask")
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of integer indices, got shape {arr.shape}")
     arr = retrieval.whole_indices(arr, name)
