@@ -235,7 +235,7 @@ def topk_dot(
             "number of factors"
         )
     n_items = targets.shape[0]
-    rows = np.arange(queries.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    rows = np.arange(queries.shape[0]) if rows is None else whole_indices(rows, "rows")
     if rows.ndim != 1 or (rows.size and (rows.min() < 0 or rows.max() >= queries.shape[0])):
         raise IndexError(f"rows must be 1-D indices below {queries.shape[0]}")
     if exclude is not None and exclude_rows is None:
@@ -308,6 +308,45 @@ def topk_dot(
     return idx, vals
 
 
+def whole_indices(values, what: str) -> np.ndarray:
+    """``values`` as an int64 array of indices, refusing what is no index by value and
+    position: integers are taken as given, floats only when whole (``2.0`` is item 2,
+    ``1.7`` is refused, where a cast would cut it to item 1), a boolean array (a mask,
+    not indices), text and NaN never.  No range check: the caller knows the range.
+
+    Example:
+        >>> whole_indices([2.0, 0], "item_idx").tolist()
+        [2, 0]
+        >>> try:
+        ...     whole_indices([0, 1.7], "item_idx")
+        ... except ValueError as err:
+        ...     print(err)
+        item_idx must be whole numbers, got 1.7 at position 1
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        # Cast, a uint64 past int64 became a negative index.
+        raise ValueError(f"{what} must be indices that int64 holds, got {arr.max()}")
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "b":
+        raise ValueError(f"{what} must be integer indices, got a boolean array")
+    try:
+        as_float = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be integer indices, got {arr.dtype} values") from None
+    whole = np.isfinite(as_float) & (as_float == np.round(as_float))
+    # 2**63 is the first float int64 cannot hold: cast, it became the most negative index.
+    held = whole & (np.abs(as_float) < 2**63)
+    if not held.all():
+        pos = int(np.flatnonzero(~held.ravel())[0])
+        bad = arr.ravel()[pos]
+        bad = bad.item() if isinstance(bad, np.generic) else bad
+        kind = "whole numbers" if not whole.ravel()[pos] else "indices that int64 holds"
+        raise ValueError(f"{what} must be {kind}, got {bad!r} at position {pos}")
+    return as_float.astype(np.int64)
+
+
 def _check_k(k, n_cols: int) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise ValueError(f"k must be a non-negative integer, got {k!r}")
@@ -317,7 +356,7 @@ def _check_k(k, n_cols: int) -> int:
 def _col_items(items, n_cols: int) -> np.ndarray:
     if items is None:
         return np.empty(0, dtype=np.int32)
-    col_item = np.asarray(items, dtype=np.int64).ravel()
+    col_item = whole_indices(items, "items").ravel()
     if col_item.size != n_cols:
         raise ValueError(f"items has {col_item.size} entries for {n_cols} score columns")
     if col_item.size and (col_item.min() < 0 or np.any(np.diff(col_item) <= 0)):
@@ -333,7 +372,7 @@ def _n_items(exclude, col_item: np.ndarray, n_cols: int) -> int:
 
 
 def _candidate_items(items, n_items: int) -> np.ndarray:
-    cand = np.unique(np.asarray(items, dtype=np.int64).ravel())
+    cand = np.unique(whole_indices(items, "items").ravel())
     if cand.size and (cand[0] < 0 or cand[-1] >= n_items):
         raise IndexError(f"candidate item indices must lie in [0, {n_items})")
     return cand.astype(np.int32)
@@ -353,7 +392,7 @@ def _selection_args(m, c, n_items, row_offset, col_offset, exclude, exclude_rows
         indptr = exclude.indptr.astype(np.int64)
         indices = exclude.indices.astype(np.int32, copy=False)
         ex_rows = np.arange(m) if exclude_rows is None else exclude_rows
-        ex_rows = np.asarray(ex_rows, dtype=np.int64).ravel()
+        ex_rows = whole_indices(ex_rows, "exclude_rows").ravel()
         if ex_rows.size != m:
             raise ValueError(f"exclude_rows has {ex_rows.size} entries for {m} rows")
         if ex_rows.size and ex_rows.max() >= exclude.shape[0]:
@@ -367,7 +406,7 @@ def _selection_args(m, c, n_items, row_offset, col_offset, exclude, exclude_rows
                 raise ValueError(f"a boolean banned mask needs at least {n_items} entries")
             ban = np.ascontiguousarray(banned)
         elif banned.size:
-            banned = banned.astype(np.int64).ravel()
+            banned = whole_indices(banned, "banned").ravel()
             if banned.min() < 0:
                 raise IndexError("banned item indices must be non-negative")
             ban = np.zeros(max(n_items, int(banned.max()) + 1), dtype=np.bool_)

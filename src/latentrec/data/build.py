@@ -319,6 +319,10 @@ def assemble(
 
     item_extra = _feature_ids(item_features, "item", item)
     user_extra = _feature_ids(user_features, "user", user)
+    # Matched as the rows give the ids, before a vocabulary of both sides' ids would
+    # make 1 and 'a' alike text.
+    notes += _features_matched(user_features, id_cols["u"].values[keep], "user")
+    notes += _features_matched(item_features, id_cols["i"].values[keep], "item")
     built = {"user": users is None, "item": items is None}
     u_idx, users = _encode(
         id_cols["u"].values[keep], users, "user", user_extra, lookups.get("u"), keep
@@ -499,7 +503,8 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
                     )
                 )
         return np.where(missing | not_dates, 0.0, secs)
-    nums = _value_checks(raw, col, "timestamp", places, checks)
+    mixed = _dates_and_numbers(raw, col, places, checks)
+    nums = _value_checks(raw, col, "timestamp", places, checks) if mixed is None else mixed
     with np.errstate(invalid="ignore"):
         outside = np.isfinite(nums) & ((nums < TIME_MIN) | (nums > TIME_MAX))
     if outside.any():
@@ -514,6 +519,73 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
             )
         )
     return nums
+
+
+def _dates_and_numbers(raw: pd.Series, col, places: Places, checks: list):
+    """Seconds since 1970 of a text column mixing ISO dates and numbers, else ``None``.
+
+    Either way is a time, but a column written both ways is one mistake or another (two
+    exports pasted together), so the cells of the rarer way (the dates on a tie) are bad
+    rows, named beside a cell of the other: "non-numeric timestamps" said of an ISO date
+    pointed away from the cause, since a column of dates alone is read.
+
+    Example:
+        >>> checks = []
+        >>> secs = _dates_and_numbers(
+        ...     pd.Series(["1970-01-02", "60", "120"]), "t", Places.rows(range(3)), checks
+        ... )
+        >>> secs.tolist()
+        [0.0, 60.0, 120.0]
+        >>> print(checks[0].message[:80])
+        column 't' mixes dates and numbers: rows 0 has the date '1970-01-02', rows 1 the
+    """
+    if not (raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)):
+        return None
+    missing = raw.isna().to_numpy(dtype=bool)
+    present = raw.astype(object).where(~missing, "")
+    if not all(isinstance(v, str) for v in present[~missing]):
+        return None
+    text = present.str.strip()
+    is_date = text.str.fullmatch(_ISO_DATE).to_numpy(dtype=bool) & ~missing
+    nums = pd.to_numeric(text.where(~is_date & ~missing), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    is_number = np.isfinite(nums) & ~is_date & ~missing
+    if not (is_date.any() and is_number.any()) or (is_date | is_number | missing).sum() < len(raw):
+        return None
+    bad = is_date if is_date.sum() <= is_number.sum() else is_number
+    date_at, number_at = int(np.flatnonzero(is_date)[0]), int(np.flatnonzero(is_number)[0])
+    bare = Places(None, places.unit)  # the source said once, at the first place
+    message = (
+        f"column {col!r} mixes dates and numbers: {places.text([date_at])} has the date "
+        f"{raw.iloc[date_at]!r}, {bare.text_of(places.labels([number_at]))} the number "
+        f"{raw.iloc[number_at]!r}; write every timestamp one way (ISO dates or seconds "
+        "since 1970)"
+    )
+    checks.append(_Check("timestamps mixing dates and numbers", col, bad, message))
+    secs = np.zeros(len(raw), dtype=np.float64)
+    good = ~bad & ~missing
+    if bad is is_number:
+        codes, uniques = pd.factorize(text[good])
+        parsed = np.array([_iso_seconds(t) for t in uniques], dtype=np.float64)[codes]
+        not_dates = np.zeros(len(raw), dtype=bool)
+        not_dates[good] = np.isnan(parsed)
+        if not_dates.any():
+            pos = np.flatnonzero(not_dates)
+            checks.append(
+                _Check(
+                    "dates that do not exist",
+                    col,
+                    not_dates,
+                    f"column {col!r} has dates that do not exist (e.g. "
+                    f"{raw.iloc[pos[0]]!r}) at {places.text(pos)}",
+                )
+            )
+        secs[good] = np.where(np.isnan(parsed), 0.0, parsed)
+    else:
+        secs[good] = nums[good]
+    _check_missing_times(missing, col, places, checks)
+    return secs
 
 
 #: Timestamps are seconds since 1970 (UTC); beyond the years 1-9999 no clock or calendar
@@ -670,6 +742,18 @@ def from_cells(
     rows, cols, vals = rows[order], cols[order], vals[order]
     same = (rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1])
     merged = int(same.sum())
+    if merged and rating_scale is not None:
+        # The rule of from_arrays / from_frame: duplicates="sum" is refused with a scale,
+        # since 5 + 3 = 8 is no rating on 1-5; a COO matrix's repeats are summed by
+        # scipy's rule, so they are refused here the same way, by cell.
+        where = np.stack([rows[1:][same], cols[1:][same]], axis=1)[:5].tolist()
+        raise DataError(
+            f"{source} stores cells (row, column) {where} more than once, and adding "
+            f"them up (scipy's rule for repeated cells) can leave the rating scale "
+            f"{tuple(rating_scale)} (two 3s make a 6): keep one value per cell (e.g. "
+            "Interactions.from_arrays(m.row, m.col, m.data, duplicates='last' or 'mean')), "
+            "or give no rating scale for counts"
+        )
     if merged:
         starts = np.flatnonzero(np.concatenate([[True], ~same]))
         vals = np.add.reduceat(vals, starts)
@@ -777,6 +861,54 @@ def _feature_ids(table: pd.DataFrame | None, what: str, column=None) -> np.ndarr
         dup = table.index[table.index.duplicated()].unique()[:5].tolist()
         raise DataError(f"{what}_features has repeated {what} ids: {dup}")
     return table.index.to_numpy()
+
+
+def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
+    """The note saying which rated ids have no row in the side table (their features are
+    missing), or a DataError when none has one: then the table describes none of the
+    data's ids, as when one side's ids are integers and the other's text (1 vs '1'), and
+    every rated id would get missing features while the table's ids joined as new ones.
+
+    Example:
+        >>> table = pd.DataFrame({"genres": ["A", "B"]}, index=[1, 2])
+        >>> _features_matched(table, np.array([1, 2, 3, 1]), "item")
+        ('1 of 3 rated item id(s) have no row in item_features (their features are missing): 3',)
+    """
+    if table is None or len(table) == 0:
+        return ()
+    rated = pd.unique(ids)
+    missing = ~pd.Index(rated).isin(table.index)
+    if not missing.any():
+        return ()
+
+    def shown(values) -> str:
+        return ", ".join(repr(x) for x in pd.Index(values)[:3].tolist())
+
+    if missing.all():
+        kinds = {_id_kind(rated), _id_kind(table.index)}
+        cause = (
+            f"the data's {what} ids are {_id_kind(rated)} and the table's "
+            f"{_id_kind(table.index)} (1 and '1' are different ids); convert one side"
+            if len(kinds) > 1
+            else f"check that it is indexed by the same {what} ids as the data"
+        )
+        raise DataError(
+            f"{what}_features matches none of the {rated.size} rated {what} ids (the data has "
+            f"{shown(rated)}, ..., the table {shown(table.index)}, ...): {cause}"
+        )
+    more = f" and {int(missing.sum()) - 3} more" if missing.sum() > 3 else ""
+    return (
+        f"{int(missing.sum())} of {rated.size} rated {what} id(s) have no row in "
+        f"{what}_features (their features are missing): {shown(rated[missing])}{more}",
+    )
+
+
+def _id_kind(ids) -> str:
+    """``"integers"``, ``"text"`` or the mixture, in words, of a list of ids."""
+    kinds = {"text" if isinstance(x, str) else "integers" for x in list(ids)[:1000]}
+    if kinds == {"integers"} and pd.api.types.is_float_dtype(pd.Index(ids).dtype):
+        return "floats"
+    return " and ".join(sorted(kinds)) if kinds else "empty"
 
 
 def _encode(ids: np.ndarray, vocab: Vocabulary | None, what: str, extra, idx, keep) -> tuple:

@@ -484,7 +484,9 @@ class Interactions:
         Stored zeros are blanks by default, as scipy treats them (and as
         ``from_dense(matrix.toarray())`` would); with ``explicit_zeros=True`` they are
         observations of value 0.  A COO matrix may store one cell several times: the
-        values are added (scipy's rule), and the report counts them as merged.  Rows and
+        values are added (scipy's rule), and the report counts them as merged; with a
+        ``rating_scale`` that is refused, naming the cells, as ``duplicates="sum"`` is in
+        :meth:`from_arrays` (a sum of ratings is no rating).  Rows and
         columns are labelled ``0..n-1`` unless ``user_ids`` / ``item_ids`` are given.
 
         Example:

@@ -128,9 +128,13 @@ class Vocabulary:
     def lookup(self, raw_ids) -> np.ndarray:
         """Indices of ``raw_ids`` with -1 for ids not in the vocabulary.
 
+        Text is found as the loaders store it, without surrounding whitespace (``" u1"``
+        is ``"u1"``, as ``" 1 "`` is the integer id 1), unless the vocabulary holds the
+        id exactly as given (data read with ``strip_ids=False``).
+
         Example:
-            >>> Vocabulary(["x", "y"]).lookup(["y", "z"]).tolist()
-            [1, -1]
+            >>> Vocabulary(["x", "y"]).lookup(["y", "z", " x "]).tolist()
+            [1, -1, 0]
         """
         if isinstance(raw_ids, (set, frozenset, abc.KeysView, abc.ValuesView, abc.Iterator)):
             raw_ids = list(raw_ids)  # NumPy would make one object of them
@@ -159,7 +163,16 @@ class Vocabulary:
             keys = np.array([str(v) for v in arr], dtype=object)
         else:
             keys = arr.astype(str).astype(object)
-        return self._index.get_indexer(keys).astype(np.int32)
+        found = self._index.get_indexer(keys).astype(np.int32)
+        # The loaders strip ids (strip_ids=True), so " u1" at a lookup means "u1": a
+        # model on "u1" answered recommend(" u1") with the popularity list.
+        retry = np.flatnonzero(found < 0)
+        if retry.size:
+            stripped = np.array([keys[k].strip() for k in retry], dtype=object)
+            changed = stripped != keys[retry]
+            if changed.any():
+                found[retry[changed]] = self._index.get_indexer(stripped[changed])
+        return found
 
     def index(self, raw_ids) -> np.ndarray:
         """Indices of ``raw_ids``; raises :class:`UnknownIdError` naming any unknown id.

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from ..data.interactions import Interactions
 from ..kernels.als import als_half_step, squared_error_rows
 from ..kernels.threads import fold_in_threads, numba_threads
+from ..retrieval import whole_indices
 from ._training import check_epochs, check_float, check_int, run_epochs, work_threads
 from .factor import FactorModel
 
@@ -260,16 +261,9 @@ def check_rows(indptr, indices, values, n_columns: int, column: str):
     indptr = np.ascontiguousarray(indptr, dtype=np.int64)
     # Range-checked as given, cast only after: an int64 index cast to int32 first wrapped
     # (2**32 + 3 became 3) and was folded in as another column, unrefused.
-    given = np.asarray(indices)
-    if given.dtype.kind not in "iu":
-        # Floats (or anything else) are indices only when whole: 1.7 was cut to 1, and a
-        # NaN or 1e12 cast to int32 became whatever the cast made of it.
-        as_float = np.asarray(given, dtype=np.float64)
-        whole = np.isfinite(as_float) & (as_float == np.round(as_float))
-        if not whole.all():
-            bad = given.ravel()[np.flatnonzero(~whole.ravel())[0]]
-            raise ValueError(f"{column} indices must be whole numbers, got {bad!r}")
-        given = as_float.astype(np.int64)
+    # Floats are indices only when whole: 1.7 was cut to 1, and a NaN or 1e12 cast to
+    # int32 became whatever the cast made of it.
+    given = whole_indices(indices, f"{column} indices")
     values = np.ascontiguousarray(values, dtype=np.float32)
     if indptr.ndim != 1 or indptr.size < 1 or indptr[0] != 0 or (np.diff(indptr) < 0).any():
         raise ValueError("indptr must be a non-decreasing 1-D array starting at 0")

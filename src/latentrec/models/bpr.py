@@ -16,6 +16,7 @@ from ..data.interactions import Interactions
 from ..kernels import bpr as K
 from ..kernels.sgd import predict_cells
 from ..kernels.threads import fold_in_threads, numba_threads
+from ..retrieval import whole_indices
 from ._training import check_float, check_int, run_epochs
 from .factor import FactorModel
 
@@ -23,7 +24,8 @@ from .factor import FactorModel
 def _rows(indptr, indices, n_cols: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     """CSR rows with sorted, distinct column indices, checked against ``n_cols``."""
     indptr = np.asarray(indptr, dtype=np.int64)
-    indices = np.asarray(indices, dtype=np.int64)
+    # Whole numbers only: a float index was cut (1.7 became column 1).
+    indices = whole_indices(indices, f"{what} indices")
     if indptr.ndim != 1 or indptr.size < 1 or indptr[0] != 0 or indptr[-1] != indices.size:
         raise ValueError("indptr must start at 0 and end at len(indices)")
     if indices.size and (indices.min() < 0 or indices.max() >= n_cols):

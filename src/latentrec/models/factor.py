@@ -20,6 +20,7 @@ from .. import retrieval
 from ..data.interactions import Interactions
 from ..data.vocabulary import UnknownIdError
 from . import onboarding
+from ._training import check_float, check_real
 from .base import Recommender, check_n, index_array, reads_fitted
 from .catalog import Catalog, Fitted
 from .foldin import FoldIn
@@ -200,6 +201,9 @@ class FactorModel(FoldIn, Recommender):
         """Predictions for a user given by a bias and a factor vector (folded in, or from
         elsewhere) on items by index, as float64 and summed as :meth:`predict` and
         :meth:`explain` sum: ((μ + b_u) + b_i) + Σ_f p_uf·q_if, bit for bit.
+        ``item_idx`` are checked as :meth:`predict_idx` checks them, but must be known:
+        an index that is not a whole number (``1.7``) or lies outside ``[0, n_items)``
+        (``-1`` too, which NumPy would read as the last item) is refused by value.
 
         Example:
             >>> import numpy as np
@@ -211,7 +215,7 @@ class FactorModel(FoldIn, Recommender):
             >>> bool((got == m.predict_idx(np.array([0, 0]), np.array([0, 2]))).all())
             True
         """
-        items = np.asarray(item_idx, dtype=np.int64)
+        items = index_array(item_idx, self.n_items, "item_idx")
         terms = np.asarray(user_factors, dtype=np.float64)[None, :] * self.item_factors_[items]
         start = np.float64(self.global_mean_) + np.float64(user_bias)
         return (start + self.item_bias_[items].astype(np.float64)) + terms.sum(axis=1)
@@ -323,6 +327,13 @@ class FactorModel(FoldIn, Recommender):
         """
         if source is not None and not isinstance(source, str):
             raise TypeError(f"source must be a string, got {type(source).__name__}")
+        # Checked as the model classes check their hyperparameters: a NaN μ made every
+        # score NaN (recommend gave nothing, and the saved file would not load), and a
+        # negative λ made fold-in rank a user's 5-star item last.
+        check_real("global_mean", global_mean, minimum=None)
+        check_float("regularization", regularization)
+        if bias_regularization is not None:
+            check_float("bias_regularization", bias_regularization)
         if not isinstance(catalog, Catalog):
             try:
                 user_ids, item_ids = catalog
@@ -421,7 +432,9 @@ class FactorModel(FoldIn, Recommender):
         ``exclude`` is a CSR matrix (one row per vector) of items each must not get (for
         example the items just rated); ``items`` (candidates) and ``filter_items``
         (exclusions for all) are internal indices or an item-length boolean mask, as in
-        :meth:`recommend_batch_idx`.
+        :meth:`recommend_batch_idx`, checked as there (whole numbers in range, a mask of
+        one entry per item).  ``exclude`` must have one row per vector and one column per
+        item.
 
         Returns:
             ``(item_idx, scores)`` of shape ``(n_vectors, min(n, n_candidates))``, best
@@ -436,10 +449,30 @@ class FactorModel(FoldIn, Recommender):
         """
         check_n(n)
         scores = self.score_vectors(bias, factors)
-        cand = None if items is None else np.unique(index_array(items, self.n_items, "items"))
+        cand = (
+            None
+            if items is None
+            else np.unique(index_array(items, self.n_items, "items", mask=True))
+        )
+        banned = (
+            None
+            if filter_items is None
+            else index_array(filter_items, self.n_items, "filter_items", mask=True)
+        )
+        if exclude is not None:
+            if not sp.issparse(exclude):
+                raise TypeError(
+                    f"exclude must be a scipy.sparse matrix (vectors x items), got "
+                    f"{type(exclude).__name__}"
+                )
+            if exclude.shape != (scores.shape[0], self.n_items):
+                raise ValueError(
+                    f"exclude must be ({scores.shape[0]}, {self.n_items}): one row per vector "
+                    f"and one column per item, got shape {exclude.shape}"
+                )
         if cand is not None:
             scores = scores[:, cand]
-        return retrieval.select_topk(scores, n, items=cand, exclude=exclude, banned=filter_items)
+        return retrieval.select_topk(scores, n, items=cand, exclude=exclude, banned=banned)
 
     def onboarding_items(
         self,

@@ -167,7 +167,9 @@ class FoldIn:
 
         The batch, index-level form of :meth:`fold_in`: row ``r`` holds the ratings
         ``item_idx[indptr[r]:indptr[r+1]]`` with ``values``; items stay fixed and the
-        model is not changed.  Rows without ratings get zeros.
+        model is not changed.  Rows without ratings get zeros.  Item indices are whole
+        numbers in ``[0, n_items)``, each at most once in a row (a repeat would be counted
+        twice; :meth:`fold_in` refuses a repeated item id the same way).
 
         Returns:
             ``(bias (n,), factors (n, k))``, float32.
@@ -195,6 +197,7 @@ class FoldIn:
                 f"and {values.size} values"
             )
         self._check_values(item_idx, values, "item index")
+        _refuse_repeats(indptr, item_idx)
         return self._solve_rows(
             "user", indptr, item_idx.astype(np.int32), values.astype(np.float32)
         )
@@ -476,6 +479,28 @@ def parse_ratings(ratings) -> tuple[np.ndarray, np.ndarray]:
         dup = pd.Index(arr)[pd.Index(arr).duplicated()].unique()[:5].tolist()
         raise ValueError(f"ratings repeat item id(s) {dup}; give each item once")
     return arr, values
+
+
+def _refuse_repeats(indptr: np.ndarray, item_idx: np.ndarray) -> None:
+    """Raise a ValueError naming the first row that holds an item index twice.
+
+    Example:
+        >>> try:
+        ...     _refuse_repeats(np.array([0, 1, 4]), np.array([3, 2, 5, 2]))
+        ... except ValueError as err:
+        ...     print(err)
+        row 1 repeats item index 2 (positions 1 and 3); give each item once per row
+    """
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    order = np.lexsort((item_idx, rows))
+    same = (rows[order][1:] == rows[order][:-1]) & (item_idx[order][1:] == item_idx[order][:-1])
+    if same.any():
+        at = int(np.flatnonzero(same)[0])
+        first, second = sorted((int(order[at]), int(order[at + 1])))
+        raise ValueError(
+            f"row {int(rows[first])} repeats item index {int(item_idx[first])} (positions "
+            f"{first} and {second}); give each item once per row"
+        )
 
 
 def is_id_list(ratings) -> bool:

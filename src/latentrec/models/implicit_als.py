@@ -18,6 +18,7 @@ from ..kernels.implicit_als import (
 )
 from ..kernels.threads import fold_in_threads, numba_threads
 from ..kernels.transpose import block_edges, column_block, column_counts
+from ..retrieval import whole_indices
 from ._training import check_float, check_int, run_epochs, work_threads
 from .factor import FactorModel
 
@@ -604,14 +605,18 @@ class ImplicitALS(FactorModel):
 
     def _solve_exact(self, indptr, indices, values, other, fixed: str):
         indptr = _readonly(np.array(indptr), np.int64)
-        indices = _readonly(np.array(indices), np.int32)
+        # Checked as given, cast after: cast first, 1.7 was cut to 1 and 2**32 + 1
+        # wrapped to 1, another item's column, unrefused.
+        given = whole_indices(indices, "indices")
         values = np.array(values, dtype=np.float32)
         n = indptr.shape[0] - 1
         k = other.shape[1]
-        if indices.shape != values.shape or indptr[-1] != indices.shape[0]:
+        if given.shape != values.shape or indptr[-1] != given.shape[0]:
             raise ValueError("indptr, indices and values do not form a CSR matrix")
-        if indices.size and (indices.min() < 0 or indices.max() >= other.shape[0]):
-            raise ValueError(f"indices must lie in [0, {other.shape[0]})")
+        if given.size and (given.min() < 0 or given.max() >= other.shape[0]):
+            bad = given[(given < 0) | (given >= other.shape[0])][0]
+            raise ValueError(f"indices must lie in [0, {other.shape[0]}), got {bad}")
+        indices = _readonly(given, np.int32)
         if values.size and values.min() < 0:
             raise ValueError("interaction strengths must be >= 0")
         values = self._strength(values)

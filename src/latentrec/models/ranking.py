@@ -109,27 +109,45 @@ def check_one_id(value, method: str, batch: str) -> None:
         )
 
 
-def index_array(values, size: int, name: str, allow_unknown: bool = False) -> np.ndarray:
-    """``values`` as int64 internal indices in ``[0, size)`` (or ``[-1, size)``), checked.
+def index_array(
+    values, size: int, name: str, allow_unknown: bool = False, mask: bool = False
+) -> np.ndarray:
+    """``values`` as int64 internal indices in ``[0, size)`` (or ``[-1, size)``), checked:
+    whole numbers only (:func:`latentrec.retrieval.whole_indices`), the first one out of
+    range named with its position.  With ``mask=True`` a boolean array of ``size``
+    entries is accepted too, as the indices of its true entries.
 
     Example:
         >>> index_array([2, 0], 3, "item_idx").tolist()
         [2, 0]
+        >>> index_array(np.array([True, False, True]), 3, "filter_items", mask=True).tolist()
+        [0, 2]
         >>> try:
-        ...     index_array([3], 3, "item_idx")
+        ...     index_array([0, 3], 3, "item_idx")
         ... except IndexError as err:
         ...     print(err)
-        item_idx must lie in [0, 3)
+        item_idx must lie in [0, 3), got 3 at position 1
     """
     arr = np.atleast_1d(np.asarray(values))
+    if arr.dtype.kind == "b" and mask:
+        if arr.shape != (size,):
+            raise ValueError(
+                f"{name} as a boolean mask needs one entry per item ({size}), got shape {arr.shape}"
+            )
+        return np.flatnonzero(arr).astype(np.int64)
     if arr.size == 0:
         return np.empty(0, dtype=np.int64)
-    if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be a 1-D array of integer indices")
+    if arr.dtype.kind == "b":
+        raise ValueError(f"{name} must be a 1-D array of integer indices, not a boolean mask")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of integer indices, got shape {arr.shape}")
+    arr = retrieval.whole_indices(arr, name)
     low = -1 if allow_unknown else 0
-    if arr.min() < low or arr.max() >= size:
-        raise IndexError(f"{name} must lie in [{low}, {size})")
-    return arr.astype(np.int64)
+    out = (arr < low) | (arr >= size)
+    if out.any():
+        pos = int(np.flatnonzero(out)[0])
+        raise IndexError(f"{name} must lie in [{low}, {size}), got {arr[pos]} at position {pos}")
+    return arr
 
 
 def long_table(raw_users, item_ids, idx, vals, fallback) -> pd.DataFrame:
@@ -260,8 +278,11 @@ class Ranking:
 
         Everything is in internal indices (``users_.index(...)``, ``items_.index(...)``):
         ``user_idx`` (-1 for an unknown user, who gets the popularity fallback),
-        ``items`` (candidates) and ``filter_items`` (exclusions).  Nothing is converted
-        to raw ids, which makes it the fastest form for evaluation and serving.
+        ``items`` (candidates) and ``filter_items`` (exclusions), each indices or an
+        item-length boolean mask.  Indices are whole numbers in range (a float such as
+        ``2.0`` is item 2; ``0.9`` or an index past the catalogue is a ValueError or
+        IndexError naming it).  Nothing is converted to raw ids, which makes it the
+        fastest form for evaluation and serving.
 
         Returns:
             ``(item_idx, scores, fallback)``: int32 and float32 arrays of shape
@@ -281,11 +302,11 @@ class Ranking:
         self.check_fitted()
         check_n(n)
         u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
-        cand = None if items is None else index_array(items, self.n_items, "items")
+        cand = None if items is None else index_array(items, self.n_items, "items", mask=True)
         banned = (
             None
             if filter_items is None
-            else index_array(filter_items, self.n_items, "filter_items")
+            else index_array(filter_items, self.n_items, "filter_items", mask=True)
         )
         return self._topk_idx(u, n, exclude_seen, cand, banned)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..retrieval import whole_indices
 from .context import Context, binary_pattern
 
 __all__ = ["Histories", "UserHistory", "as_history", "user_key"]
@@ -29,18 +30,23 @@ _EMPTY = np.empty(0, dtype=np.int64)
 class UserHistory:
     """One user as the re-rankers see them.
 
-    ``items`` (sorted item indices) is the history the features and the Thompson posterior
-    describe, with ``values`` (aligned, or None where the values are unknown: the prior);
+    ``items`` (item indices, each once; kept sorted, ``values`` reordered with them) is the
+    history the features and the Thompson posterior describe, with ``values`` (aligned,
+    or None where the values are unknown: the prior);
     ``seen`` is everything the user is known to have had (a superset of ``items``; the
     genre mix :class:`~latentrec.pipeline.Calibrate` targets); ``exclude`` the items never
     to show them (``seen`` and any further exclusions); ``key`` the number that seeds the
-    user's random choices (their training index; -1 for an unknown user).
+    user's random choices (their training index; -1 for an unknown user).  Indices are
+    whole numbers >= 0: ``49.5`` or ``-1`` is a ValueError naming it, never item 49 or
+    the last item.
 
     Example:
         >>> import numpy as np
         >>> who = UserHistory(np.array([2]), np.array([1.0]), np.array([2, 5]))
         >>> who.exclude.tolist(), who.has_history
         ([2, 5], True)
+        >>> UserHistory([5, 2], [4.0, 1.0], []).values.tolist()  # sorted by item
+        [1.0, 4.0]
     """
 
     items: np.ndarray
@@ -50,23 +56,47 @@ class UserHistory:
     key: int = -1
 
     def __post_init__(self):
-        items = np.asarray(self.items, dtype=np.int64)
-        seen = np.union1d(np.asarray(self.seen, dtype=np.int64), items)
-        exclude = seen if self.exclude is None else np.union1d(np.asarray(self.exclude), seen)
+        # A cast cut 49.5 to item 49; a negative index would read the last items' rows.
+        items = _indices(self.items, "items")
+        seen = np.union1d(_indices(self.seen, "seen"), items)
+        exclude = (
+            seen if self.exclude is None else np.union1d(_indices(self.exclude, "exclude"), seen)
+        )
+        # Sorted here: callers (the service's merge of stored and training history) pass
+        # them in any order, and Histories.of, features and posteriors read them as a set.
+        order = np.argsort(items, kind="stable")
+        items = items[order]
+        repeated = items[1:][items[1:] == items[:-1]]
+        if repeated.size:
+            raise ValueError(f"items repeat item index {int(repeated[0])}; give each item once")
         object.__setattr__(self, "items", items)
         object.__setattr__(self, "seen", seen)
         object.__setattr__(self, "exclude", exclude.astype(np.int64))
         if self.values is not None:
             values = np.asarray(self.values, dtype=np.float64)
-            if values.shape != items.shape:
-                raise ValueError(f"values has shape {values.shape} but items has {items.shape}")
-            object.__setattr__(self, "values", values)
+            if values.shape != order.shape:
+                raise ValueError(f"values has shape {values.shape} but items has {order.shape}")
+            object.__setattr__(self, "values", values[order])
         object.__setattr__(self, "key", int(self.key))
 
     @property
     def has_history(self) -> bool:
         """Whether there is a history to personalise from."""
         return self.items.size > 0
+
+
+def _indices(values, what: str) -> np.ndarray:
+    """``values`` as 1-D int64 item indices >= 0, refused by value otherwise.
+
+    Example:
+        >>> _indices([3.0, 1], "items").tolist()
+        [3, 1]
+    """
+    arr = whole_indices(np.atleast_1d(values).ravel(), what)
+    if arr.size and arr.min() < 0:
+        pos = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"{what} must be item indices >= 0, got {arr[pos]} at position {pos}")
+    return arr
 
 
 def as_history(context: Context, user) -> UserHistory:

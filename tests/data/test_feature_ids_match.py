@@ -1,0 +1,43 @@
+"""A side table must describe the data's ids: said when some do not, refused when none do.
+
+``from_frame(df, item_features=t)`` with t indexed by 'a'-'c' and items rated 1-3 added
+'a'-'c' as unrated items and gave every rated item missing features, without a word.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from latentrec import Interactions
+from latentrec.data.report import DataError
+
+DF = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 3], "rating": [5.0, 3.0, 4.0]})
+
+
+@pytest.mark.parametrize("index", [["a", "b", "c"], ["1", "2", "3"]])
+def test_integer_ids_against_text_ids_are_refused_naming_the_cause(index):
+    table = pd.DataFrame({"genres": ["x", "y", "z"]}, index=index)
+    with pytest.raises(DataError) as err:
+        Interactions.from_frame(DF, item_features=table)
+    text = str(err.value)
+    assert "item_features matches none of the 3 rated item ids" in text
+    assert f"the table {index[0]!r}" in text and "the data has 1, 2, 3" in text
+    assert "the data's item ids are integers and the table's text" in text
+
+
+def test_no_match_of_the_same_kind_is_refused_too():
+    table = pd.DataFrame({"age": [30, 40]}, index=[8, 9])
+    with pytest.raises(DataError, match="user_features matches none of the 2 rated user ids"):
+        Interactions.from_frame(DF, user_features=table)
+
+
+def test_rated_ids_without_features_are_named_in_the_report():
+    table = pd.DataFrame({"genres": ["x"]}, index=[2])
+    data = Interactions.from_frame(DF, item_features=table)
+    assert data.load_report.notes == (
+        "2 of 3 rated item id(s) have no row in item_features (their features are missing): 1, 3",
+    )
+    assert data.item_features["genres"].isna().tolist() == [True, False, True]
+    full = pd.DataFrame({"genres": ["x", "y", "z"]}, index=[1, 2, 3])
+    assert Interactions.from_frame(DF, item_features=full).load_report.notes == ()
