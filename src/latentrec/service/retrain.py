@@ -89,7 +89,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..data.interactions import Interactions
-from ..data.splits import temporal_split
+from ..data.splits import temporal_split, timestamp_text
 from ..evaluation import metrics as M
 from ..evaluation.evaluate import RANKING_METRICS
 from ..evaluation.tuning import RATING_METRICS, parse_metric
@@ -801,6 +801,16 @@ def temporal_cutoff(interactions: Interactions, share: float) -> float:
         >>> temporal_cutoff(Interactions.from_frame(df, timestamp="t"), 0.5)
         30.0
     """
+    ts = interactions.timestamps
+    if ts is not None and ts.size and ts.min() == ts.max():
+        # temporal_split would say the cutoff "leaves the train set empty", in seconds:
+        # true, but not why, which is almost always an import without the file's times.
+        raise ValueError(
+            f"all {ts.size} ratings have the same time ({timestamp_text(ts.min())}), so no "
+            f"cutoff holds out the most recent {share:.0%}: ratings imported without their "
+            "times (`latentrec store import` without --timestamp-col) carry the time of the "
+            "import; import them again with --timestamp-col"
+        )
     _, test = temporal_split(interactions, test_size=share)
     return float(test.timestamps.min())
 
