@@ -4,6 +4,9 @@ holds a value for, and the row's other items keep counting and are never recomme
 The reference is the model's own ``fold_in`` on the merged history, built here item by
 item: each stored star as stored, each other training item at the model's clipped
 prediction for the user (the value a model file keeps in place of the training rating).
+For ranking models (a ``min_rating``, the top-share rule for stars) a stored cell
+replaces its training item whether or not the fold-in takes its value: a value below the
+line leaves the item out of the positives rather than letting it join at 1.
 """
 
 import numpy as np
@@ -228,3 +231,172 @@ def test_a_pipeline_ranks_a_re_rating_training_user_from_their_merged_history(pl
     model = served.model
     reference = model.fold_in(merged_reference(model, {int(first): 5.0}))
     assert np.allclose(factors, reference.factors, atol=1e-5)
+
+
+# Ranking models, whose fold-in leaves some stored values out (seen only): each with the
+# kind of cell a store imported from its training data holds, and the value the fit read
+# a training cell with / a stored star is folded in with, as the models' documents state
+# them (NaN: seen only).  ``line``: whether the fit leaves some training values out.
+TOP_SHARE = 3.4  # 60 % of the way up 1-5: a star of 4 or 5 is a positive
+RANKERS = {
+    "hybrid-stars": dict(
+        kind="explicit",
+        line=True,
+        training=lambda v: np.where(v >= 4, 1.0, np.nan),  # min_rating=4
+        star=lambda v: np.where(v >= 4, 1.0, np.nan),
+    ),
+    "hybrid-plays": dict(
+        kind="event",
+        line=True,
+        training=lambda v: np.where(v >= 3, 1.0, np.nan),  # min_rating=3, on weights
+        star=lambda v: np.where(v >= TOP_SHARE, 1.0, np.nan),
+    ),
+    "implicit-als-plays": dict(
+        kind="event",
+        line=False,
+        training=lambda v: np.asarray(v, np.float64),  # the weight itself
+        star=lambda v: np.where(v >= TOP_SHARE, 1.0, np.nan),
+    ),
+    "bpr-kind-unknown": dict(
+        kind="explicit",
+        line=True,
+        training=lambda v: np.where(v >= TOP_SHARE, 1.0, np.nan),  # stars by the top share
+        star=lambda v: np.where(v >= TOP_SHARE, 1.0, np.nan),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def rankers(tmp_path_factory):
+    """``{name: (model, training frame)}`` for :data:`RANKERS`, fitted on the planted
+    ratings read as stars or as plays (weights 1-5 on a 1-5 scale)."""
+    from latentrec import Interactions
+    from latentrec.models import BPR, HybridMF, ImplicitALS
+
+    from .conftest import planted, saved_without_kind
+
+    frame, _ = planted()
+    stars = Interactions.from_frame(frame, rating_scale=(1, 5))
+    plays = Interactions.from_frame(frame, rating_scale=(1, 5), implicit=True)
+    bpr = BPR(n_factors=3, n_epochs=5, random_state=0).fit(stars)
+    folder = tmp_path_factory.mktemp("rankers")
+    models = {
+        "hybrid-stars": HybridMF(n_factors=3, n_epochs=5, min_rating=4, random_state=0).fit(stars),
+        "hybrid-plays": HybridMF(n_factors=3, n_epochs=5, min_rating=3, random_state=0).fit(plays),
+        "implicit-als-plays": ImplicitALS(n_factors=3, n_epochs=3, random_state=0).fit(plays),
+        "bpr-kind-unknown": saved_without_kind(bpr, folder / "bpr.npz"),
+    }
+    return {name: (model, frame) for name, model in models.items()}
+
+
+def training_cells(model, frame, kind, u=USER) -> list[tuple[str, float, str]]:
+    """Training user ``u``'s cells (of ``kind``) as a store imported from the training
+    data holds them."""
+    mine = frame[frame["user_id"] == int(model.users_.ids[u])]
+    return [(str(i), float(v), kind) for i, v in zip(mine["item_id"], mine["rating"], strict=True)]
+
+
+def reference_ranked(model, history: dict, banned_ids, n: int):
+    """Top-n ids and scores for a user whose fold-in reads ``history`` ({raw item id:
+    value}, the values as the solve takes them), ``banned_ids`` left out.  The model's
+    fold-in on that history: ``fold_in_idx``, since ``fold_in``'s dict form reads each
+    value again as a training cell (a 1 would be below a HybridMF's ``min_rating``)."""
+    idx = np.asarray(model.items_.index(list(history)), np.int64)
+    values = np.array(list(history.values()), np.float64)
+    order = np.argsort(idx)
+    bias, factors = model.fold_in_idx([0, idx.size], idx[order], values[order])
+    banned = np.zeros(model.n_items, dtype=bool)
+    banned[model.items_.index(list(banned_ids))] = True
+    top, scores = model.recommend_vectors(bias, factors, n, filter_items=banned)
+    keep = top[0] >= 0
+    return [str(model.items_.ids[i]) for i in top[0][keep]], scores[0][keep]
+
+
+@pytest.fixture(params=sorted(RANKERS))
+def ranker(request, rankers):
+    """``(model, its rules in RANKERS, training user USER's cells as imported)``."""
+    model, frame = rankers[request.param]
+    rule = RANKERS[request.param]
+    return model, rule, training_cells(model, frame, rule["kind"])
+
+
+def test_a_store_imported_from_the_training_data_gives_a_ranking_model_the_store_alone(
+    make_client, store, ranker
+):
+    """The review's case: a store holding the row as trained on, values below the
+    model's line included.  Those were seen only in training and are in the fold-in:
+    no training item joins at 1 beside the store (before, the 2-star titles of a
+    min_rating=4 HybridMF joined as positives)."""
+    from latentrec.service.holder import Served
+    from latentrec.service.live import merged_history
+
+    model, rule, cells = ranker
+    values = np.array([c[1] for c in cells])
+    taken = rule["training"](values)
+    # The row holds values the fit left out, where the model has a line at all.
+    assert np.isnan(taken).any() == rule["line"]
+    served = Served.build(model, "v")
+    idx, folded, rated, fitted = merged_history(served, USER, cells)
+    assert fitted.size == 0
+    alone = merged_history(served, -1, cells)
+    assert np.array_equal(idx, alone[0]) and np.array_equal(folded, alone[1])
+    history = {int(c[0]): v for c, v in zip(cells, taken, strict=True) if not np.isnan(v)}
+    got = dict(zip(model.items_.ids[idx].tolist(), folded.tolist(), strict=True))
+    assert got == pytest.approx(history)
+
+    store.add_ratings([Rating(str(USER), i, v, kind=k) for i, v, k in cells])
+    ids, scores = listed(make_client(model), USER, 10)
+    expected, expected_scores = reference_ranked(model, history, [int(c[0]) for c in cells], 10)
+    assert ids == expected and np.allclose(scores, expected_scores, atol=1e-4)
+
+
+def test_a_low_re_rating_takes_a_training_title_out_of_a_ranking_models_positives(
+    make_client, store, ranker
+):
+    """One title the user liked in training, re-rated 1 star (below every model's line):
+    the fold-in reads the row's other titles at 1 and not that one, which stays rated.
+    Before, the stored star was not taken, so the title joined at 1 as a positive."""
+    from latentrec.service.holder import Served
+    from latentrec.service.live import merged_history
+
+    model, rule, cells = ranker
+    liked = next(int(c[0]) for c in cells if c[1] >= 4)
+    row = training_items(model)
+    assert liked in row
+    stored = [(str(liked), 1.0, "explicit")]
+    assert np.isnan(rule["star"](np.array([1.0])))[0]
+    served = Served.build(model, "v")
+    idx, values, rated, fitted = merged_history(served, USER, stored)
+    at = model.items_.index([liked])[0]
+    assert at not in idx and at not in fitted and at in rated
+    history = {i: 1.0 for i in row if i != liked}
+    got = dict(zip(model.items_.ids[idx].tolist(), values.tolist(), strict=True))
+    assert got == history
+
+    store.add_ratings([Rating(str(USER), str(liked), 1.0)])
+    n = model.n_items
+    ids, scores = listed(make_client(model), USER, n)
+    expected, expected_scores = reference_ranked(model, history, row, n)
+    assert ids == expected and np.allclose(scores, expected_scores, atol=1e-4)
+    assert str(liked) not in ids
+
+
+def test_warming_caches_a_ranking_user_whose_store_holds_the_row_below_the_line(store, ranker):
+    """Warm-up's test of a covered row counts every stored cell that replaces a training
+    value, taken or not: the imported row is warmed (before, its seen-only stars left it
+    to the request path), and its state is what a request computes."""
+    from latentrec.service.holder import Served
+    from latentrec.service.live import LiveUsers
+
+    model, _, cells = ranker
+    store.add_ratings([Rating(str(USER), i, v, kind=k) for i, v, k in cells])
+    served = Served.build(model, "v")
+    warm = LiveUsers(store)
+    warm.warm(served)
+    assert str(USER) in warm.cache
+    got = warm.cache[str(USER)]
+    expected = LiveUsers(store).compute(served, str(USER), store.user_version(str(USER)))
+    assert got.source == expected.source == "store"
+    assert np.array_equal(got.rated, expected.rated)
+    assert got.bias == pytest.approx(expected.bias, abs=1e-5)
+    assert np.allclose(got.factors, expected.factors, atol=1e-5)

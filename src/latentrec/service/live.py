@@ -19,17 +19,22 @@ stated once in :mod:`latentrec.models.foldin` (:func:`fold_values` applies it to
 store's cells, each an explicit rating or an event).  Every stored
 item counts as seen (never recommended back).  A user the model was trained on keeps
 their training row, whatever the store holds of it: the fold-in reads the row merged
-with the store, each item's stored value where the store holds one the fold-in takes
-(a re-rating overrides the training rating), and for every other item of the row the
-model's own prediction (1 for a ranking model, which keeps no training values), since
-the model file keeps no training values.  A store that holds the whole training
-history (``store import`` of the training data) so gives the store alone; a store
-holding a few ratings (or one re-rated title) adds them to the row rather than
-replacing it.  Every item of the row stays rated (never recommended back).  One with
-nothing stored (never, or no longer: deleting one's last rating) is served their
-training row as it is.  A user the store marks erased (``DELETE /users/{id}``,
-:meth:`RatingsStore.user_record`) never gets their training row back: what they store
-afterwards is folded in alone.
+with the store.  An item of the row the store holds a cell for that replaces its
+training value (:func:`replaces_training`: any cell for a ranking model, an explicit
+rating for a rating model, whose events say nothing of stars) enters as the fold-in
+makes of the stored cell, which may be not at all: a star below a ranking model's
+``min_rating`` or like threshold is seen only, so re-rating a training title low takes
+it out of the positives.  Every other item of the row enters at the model's own
+prediction (1 for a ranking model), since the model file keeps no training values.  A
+store that holds the whole training history (``store import`` of the training data)
+so gives the store alone; a store holding a few ratings (or one re-rated title) adds
+them to the row rather than replacing it.  (The model file keeps no training values, so
+for a ranking model whose fit left some out, a HybridMF's stars below ``min_rating``,
+the row's items the store lacks all join at 1.)  Every item of the row stays rated
+(never recommended back).  One with nothing stored (never, or no longer: deleting one's
+last rating) is served their training row as it is.  A user the store marks erased
+(``DELETE /users/{id}``, :meth:`RatingsStore.user_record`) never gets their training
+row back: what they store afterwards is folded in alone.
 
 A served pipeline (``Served.pipeline``) ranks from the user's history: a training user
 with nothing stored is given their stored history and the models' training state (one
@@ -76,7 +81,8 @@ class UserState:
     (the training row), ``"store"`` (folded from stored ratings, merged with the
     training row) or ``"none"``.  ``fitted`` are the sorted item indices of the training
     row that joined a ``"store"`` fold-in valued at the model's own prediction (the
-    store held no value for them; None when there are none).
+    store held no cell replacing them, :func:`replaces_training`; None when there are
+    none).
 
     For a served pipeline, ``history`` is the :class:`UserHistory` it ranks from,
     ``vectors`` one entry per candidate model (None, or ``(bias, factors)`` folded in
@@ -234,7 +240,7 @@ class LiveUsers:
         The same rules as :meth:`compute`, in bulk: one read of the versions (first) and
         one of each kind of rating, then batched fold-ins, so a worker answers any stored
         user from its cache from the start.  Users the model was trained on whose stored
-        values do not cover their whole training row are left to :meth:`compute` (which
+        cells do not replace their whole training row are left to :meth:`compute` (which
         merges the row in, or not for an erased user); so are users beyond the cache's
         capacity, and those of a batch whose solve fails.
         """
@@ -284,7 +290,8 @@ class LiveUsers:
         table = pd.concat(frames, ignore_index=True)
         table = table[table["item"] >= 0]
         table = table[table["user"].isin(versions.keys())]
-        table["fold"] = fold_values(served, table["value"].to_numpy(), table["explicit"].to_numpy())
+        explicit = table["explicit"].to_numpy()
+        table["fold"] = fold_values(served, table["value"].to_numpy(), explicit)
         codes, users = pd.factorize(table["user"], sort=False)
         items = table["item"].to_numpy()
         rated = sp.csr_matrix(
@@ -300,15 +307,19 @@ class LiveUsers:
         skip = np.zeros(len(users), dtype=bool)
         trained = in_model >= 0
         if trained.any():
-            # A training user whose stored values cover their whole training row folds in
-            # from the store alone (the merge adds nothing, erased or not); any other has
+            # A training user whose stored cells replace their whole training row
+            # (replaces_training, whether the fold-in takes them or not) folds in from
+            # the store alone (the merge adds nothing, erased or not); any other has
             # items the merge values at the model's fit, or no row if erased, which only
             # the per-user read (user_record) tells: left to compute().
             seen = served.model.seen_[in_model[trained]]
+            held = replaces_training(served, explicit)
             has_value = sp.csr_matrix(
-                (np.ones(folded.nnz, np.float32), folded.indices, folded.indptr),
-                shape=folded.shape,
+                (np.ones(int(held.sum()), np.float32), (codes[held], items[held])),
+                shape=(len(users), served.n_items),
             )[np.flatnonzero(trained)]
+            # A repeated cell (an explicit rating and events) counts once.
+            has_value.data[:] = 1
             in_row = sp.csr_matrix(
                 (np.ones(seen.nnz, np.float32), seen.indices, seen.indptr), shape=seen.shape
             )
@@ -420,13 +431,21 @@ class LiveUsers:
         return UserState(user_id, version, served.serial, 0.0, None, np.empty(0, np.int64), "none")
 
     @staticmethod
-    def signal(served: Served, cells) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(item indices, values) to fold in, and every rated item index, from a user's
+    def signal(served: Served, cells) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(item indices, values) to fold in, every rated item index, and the items whose
+        stored cells replace a training value (:func:`replaces_training`), from a user's
         stored ``(item_id, value, kind)`` cells (:meth:`RatingsStore.user_cells`).
 
         See the module docstring for which ratings count.  Items the model does not know
         are left out; an item with both an explicit rating and events counts once, with
         the larger value.
+
+        Example:
+            >>> from latentrec.models import FactorModel
+            >>> m = FactorModel.from_factors(([1], [7, 8]), np.eye(2), global_mean=3.0)
+            >>> cells = [("7", 4.0, "explicit"), ("8", 2.0, "event")]
+            >>> [a.tolist() for a in LiveUsers.signal(Served.build(m, "v"), cells)]
+            [[0], [4.0], [0, 1], [0]]
         """
         index = served.item_index
         count = len(cells)
@@ -434,18 +453,18 @@ class LiveUsers:
         known = idx >= 0
         if not known.any():
             empty = np.empty(0, np.int64)
-            return empty, np.empty(0), empty
+            return empty, np.empty(0), empty, empty
         idx = idx[known]
+        explicit = np.fromiter((c[2] == "explicit" for c in cells), bool, count)[known]
         values = fold_values(
-            served,
-            np.fromiter((c[1] for c in cells), np.float64, count)[known],
-            np.fromiter((c[2] == "explicit" for c in cells), bool, count)[known],
+            served, np.fromiter((c[1] for c in cells), np.float64, count)[known], explicit
         )
         keep = ~np.isnan(values)
         uniq, inverse = np.unique(idx[keep], return_inverse=True)
         best = np.full(uniq.size, -np.inf)
         np.maximum.at(best, inverse, values[keep])
-        return uniq, best, np.unique(idx)
+        held = np.unique(idx[replaces_training(served, explicit)])
+        return uniq, best, np.unique(idx), held
 
 
 def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.ndarray:
@@ -465,6 +484,36 @@ def fold_values(served: Served, values: np.ndarray, explicit: np.ndarray) -> np.
         array([ 1., nan])
     """
     return fold_in_values(served.model, values, np.asarray(explicit, dtype=bool))
+
+
+def replaces_training(served, explicit: np.ndarray) -> np.ndarray:
+    """Whether each stored cell (``explicit``: an explicit rating, else an event) replaces
+    its item's value in the training row of ``served.model`` (a :class:`Served` or a
+    :class:`ModelRules`) when a training user's row is merged with the store.
+
+    It does when the model reads that kind of cell at all, whatever the fold-in then
+    makes of this one's value: for a ranking model every cell (a star below its
+    ``min_rating`` or like threshold is seen only, so the item leaves the positives, as
+    the store says), for a rating model an explicit rating, never an event (it folds in
+    no event, so an event is no new star and the training rating stands).  Merging
+    anything less would fold a training title in at the model's fit although the store
+    holds its current value (a store imported from the training data would no longer
+    give the store alone).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> rating = FactorModel.from_factors(([1], [7]), np.eye(1), global_mean=3.0)
+        >>> ranking = FactorModel.from_factors(([1], [7]), np.eye(1))
+        >>> kinds = np.array([True, False])
+        >>> replaces_training(Served.build(rating, "v"), kinds).tolist()
+        [True, False]
+        >>> replaces_training(Served.build(ranking, "v"), kinds).tolist()
+        [True, True]
+    """
+    explicit = np.asarray(explicit, dtype=bool)
+    if served.predicts_ratings:
+        return explicit
+    return np.ones(explicit.shape, dtype=bool)
 
 
 def max_duplicates(rows, cols, values, shape) -> sp.csr_matrix:
@@ -534,13 +583,15 @@ def merged_history(served, u: int, cells):
     ``cells`` merged with training row ``u`` (-1: none, or erased).
 
     ``idx`` / ``values`` are the items folded in (sorted) and their values: each stored
-    item the fold-in takes (:meth:`LiveUsers.signal`) with its stored value, and each
-    item of the training row without such a value with the model's own prediction for
-    the user (clipped to its scale; 1 for a ranking model), which stands in for the
-    training value the model file does not keep.  So a re-rated training title takes its
-    new value, and a training title the store lacks keeps counting.  ``rated`` are the
-    stored items and the whole training row; ``fitted`` the training items valued at
-    the model's prediction.
+    item the fold-in takes (:meth:`LiveUsers.signal`) with the value it makes of the
+    stored one, and each item of the training row the store holds no cell for that
+    replaces it (:func:`replaces_training`) with the model's own prediction for the
+    user (clipped to its scale; 1 for a ranking model), which stands in for the
+    training value the model file does not keep.  So a re-rated training title takes
+    its new value, or leaves the fold-in when the model takes no such value (a star
+    below a ranking model's ``min_rating``), and a training title the store lacks keeps
+    counting.  ``rated`` are the stored items and the whole training row; ``fitted``
+    the training items valued at the model's prediction.
 
     Example:
         >>> from latentrec.models import Catalog, FactorModel
@@ -552,13 +603,15 @@ def merged_history(served, u: int, cells):
         ([0, 1], [4.0, 5.0], [0, 1], [0])
     """
     model = served.model
-    idx, values, rated = LiveUsers.signal(served, cells)
+    idx, values, rated, held = LiveUsers.signal(served, cells)
     if u >= 0:
         seen = model.seen_
         trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], dtype=np.int64)
     else:
         trained = np.empty(0, np.int64)
-    fitted = np.setdiff1d(trained, idx)
+    # Not the items taken (idx): a stored star the fold-in leaves out (below a ranking
+    # model's min_rating) would then bring its item back as a positive at 1.
+    fitted = np.setdiff1d(trained, held)
     if fitted.size:
         if served.predicts_ratings:
             scores = model.score_vectors([model.user_bias_[u]], model.user_factors_[u][None])
