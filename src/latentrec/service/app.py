@@ -1057,9 +1057,13 @@ def app_from_env() -> FastAPI:
 
 def open_store_waiting(location, on_wait=None, retry_s: float = STORE_RETRY_S):
     """:func:`~latentrec.store.open_store`, trying again every ``retry_s`` seconds while
-    the store cannot be reached (:class:`~latentrec.store.StoreUnavailableError`: the
-    database down or restarting); any other error (a bad URL, a store of a newer
-    schema) is raised at once.  The wait is logged when it starts, when its reason
+    the store cannot be reached for a reason that passes
+    (:class:`~latentrec.store.StoreUnavailableError` whose ``transient`` is set: the
+    server refusing connections, not accepting them, starting up or shutting down, a
+    SQLite file busy or locked); any other error is raised at once, a store that is
+    unavailable for good included (a SQLite path that is a folder or cannot be opened,
+    a read-only database, a wrong database name), as are a bad URL and a store of a
+    newer schema: waiting would never end.  The wait is logged when it starts, when its reason
     changes and when the store opens.  SIGTERM or SIGINT (in the main thread) ends it:
     the handler found is called (uvicorn's notes the stop; the wait then ends by
     ``SystemExit``), or the signal's default action taken.
@@ -1091,6 +1095,8 @@ def open_store_waiting(location, on_wait=None, retry_s: float = STORE_RETRY_S):
             try:
                 store = open_store(location, on_wait=on_wait)
             except StoreUnavailableError as err:
+                if not err.transient:
+                    raise
                 reason = one_line(err)
             else:
                 if said is not None:
