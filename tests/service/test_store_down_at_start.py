@@ -331,3 +331,104 @@ def test_the_take_in_put_off_replaces_the_served_model_once(locked_sqlite, expli
         assert holder.current.store_catalogue_seen == store.catalogue_version()
         assert add_store_items(store, holder.current) is holder.current
         assert take_in.run() is True and len(served) == 2
+
+
+# ------------------------------------------------------------------ what is waited for
+def waiting_in_a_thread(location, **kwargs):
+    """``open_store_waiting(location)`` in a thread: ``(thread, outcome)``, the outcome
+    a dict holding ``store`` or ``error`` once it ends (a wait that should not happen
+    fails the test at a bound instead of hanging it)."""
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["store"] = open_store_waiting(location, retry_s=0.05, **kwargs)
+        except Exception as err:  # the test looks at which
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_sqlite_path_that_is_a_folder_is_refused_at_once_not_waited_for(tmp_path, caplog):
+    """Before, SQLite's "unable to open database file" was a StoreUnavailableError like a
+    database that is down, and a worker (``uvicorn ...:app_from_env --factory``) waited
+    for it for ever."""
+    caplog.set_level(logging.INFO, logger=ERROR_LOGGER)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    thread, outcome = waiting_in_a_thread(str(folder))
+    thread.join(ROUNDS_BOUND_S)
+    assert not thread.is_alive(), "still waiting for a folder to become a database"
+    err = outcome["error"]
+    assert isinstance(err, StoreUnavailableError) and err.transient is False
+    text = str(err)
+    assert "\n" not in text and "unable to open database file" in text, text
+    assert "the path is a folder, not a database file" in text, text
+    assert not any("waits for it" in r.getMessage() for r in caplog.records)
+
+
+def test_a_busy_sqlite_file_is_unavailable_for_a_while(locked_sqlite):
+    """Its write lock held by another program past the busy timeout: a wait cures it."""
+    path, release = locked_sqlite
+    with open_store(path) as store:
+        with pytest.raises(StoreUnavailableError, match="locked") as caught:
+            store.add_items([Item("1", "Heat")])
+        assert caught.value.transient is True
+        release()
+        store.add_items([Item("1", "Heat")])
+
+
+def test_the_transient_flag_survives_pickling():
+    """A process pool hands errors back pickled: the flag goes with the message."""
+    import pickle
+
+    back = pickle.loads(pickle.dumps(StoreUnavailableError("busy", transient=True)))
+    assert isinstance(back, StoreUnavailableError) and back.transient and str(back) == "busy"
+
+
+@pytest.mark.postgres
+def test_a_database_refusing_connections_is_waited_for_until_it_answers(down_pg, caplog):
+    caplog.set_level(logging.INFO, logger=ERROR_LOGGER)
+    refuse_connections(down_pg)
+    thread, outcome = waiting_in_a_thread(down_pg)
+    poll(
+        lambda: any("this worker waits for it" in r.getMessage() for r in caplog.records),
+        ROUNDS_BOUND_S,
+        "the wait is logged",
+    )
+    assert thread.is_alive() and not outcome
+    allow_connections(down_pg)
+    thread.join(ROUNDS_BOUND_S)
+    assert not thread.is_alive() and "store" in outcome, outcome
+    outcome["store"].close()
+    said = [r.getMessage() for r in caplog.records]
+    assert "the ratings store answers; this worker starts" in said
+    assert any("not currently accepting connections" in m for m in said), said
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_refused_at_once(pg_url):
+    missing = pg_url.rsplit("/", 1)[0] + "/no_such_database"
+    thread, outcome = waiting_in_a_thread(missing)
+    thread.join(ROUNDS_BOUND_S)
+    assert not thread.is_alive(), "still waiting for a database that does not exist"
+    err = outcome["error"]
+    assert isinstance(err, StoreUnavailableError) and err.transient is False
+    assert 'database "no_such_database" does not exist' in str(err)
+
+
+@pytest.mark.postgres
+def test_a_read_only_database_is_refused_at_once(pg_url):
+    """A new store on a database that takes no writes (its schema cannot be made)."""
+    name = pg_url.rsplit("/", 1)[1]
+    pg_admin(pg_url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    thread, outcome = waiting_in_a_thread(pg_url)
+    thread.join(ROUNDS_BOUND_S)
+    assert not thread.is_alive(), "still waiting for a read-only database"
+    err = outcome["error"]
+    assert isinstance(err, StoreUnavailableError) and err.transient is False
+    assert "read-only" in str(err), str(err)

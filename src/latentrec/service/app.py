@@ -901,19 +901,33 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         given = body.model_fields_set
         keep = [name for name in ("title", "genres", "features") if name not in given]
         store.add_items([Item(item_id, body.title, tuple(body.genres), body.features)], keep=keep)
-        # As stored: a genre differing only in case from the catalogue's is in its spelling.
-        item = store.get_item(item_id)
         facts.forget()
-        served = holder.current
+        read: dict = {}
+
+        def take(current: Served) -> Served:
+            # Read under the holder's lock, as every change of the served titles is
+            # made: read before it, a rename that another request (or the refresher,
+            # which records the catalogue's newest counter) installed meanwhile was
+            # undone by this older name, and nothing read the title again until the
+            # next catalogue write.  As stored: a genre differing only in case from the
+            # catalogue's is in its spelling.
+            item = read["item"] = store.get_item(item_id)
+            read["known"] = item_id in current.item_index
+            if read["known"]:
+                # A title the model knows keeps its learned vector; only its details
+                # change, its title in every answer at once (other workers: at their
+                # next look at the catalogue, add_store_items).
+                return with_store_titles(current, [item])
+            if current.pipeline is None and accepts_item(current, item):
+                return with_new_items(current, [item])
+            return current
+
+        served = holder.update(take)
+        item = read["item"]
         unused = {}
-        if item_id in served.item_index:
-            # A title the model knows keeps its learned vector; only its details change,
-            # its title in every answer at once (other workers: at their next look at
-            # the catalogue, add_store_items).
-            served = holder.update(lambda current: with_store_titles(current, [item]))
+        if read["known"]:
             vector = "model"
-        elif served.pipeline is None and accepts_item(served, item):
-            served = holder.update(lambda current: with_new_items(current, [item]))
+        elif item_id in served.item_index:
             vector = "zero"
             if served.has_item_features():
                 # with_new_items logged what the model cannot use; the client hears it here.
@@ -1057,9 +1071,13 @@ def app_from_env() -> FastAPI:
 
 def open_store_waiting(location, on_wait=None, retry_s: float = STORE_RETRY_S):
     """:func:`~latentrec.store.open_store`, trying again every ``retry_s`` seconds while
-    the store cannot be reached (:class:`~latentrec.store.StoreUnavailableError`: the
-    database down or restarting); any other error (a bad URL, a store of a newer
-    schema) is raised at once.  The wait is logged when it starts, when its reason
+    the store cannot be reached for a reason that passes
+    (:class:`~latentrec.store.StoreUnavailableError` whose ``transient`` is set: the
+    server refusing connections, not accepting them, starting up or shutting down, a
+    SQLite file busy or locked); any other error is raised at once, a store that is
+    unavailable for good included (a SQLite path that is a folder or cannot be opened,
+    a read-only database, a wrong database name), as are a bad URL and a store of a
+    newer schema: waiting would never end.  The wait is logged when it starts, when its reason
     changes and when the store opens.  SIGTERM or SIGINT (in the main thread) ends it:
     the handler found is called (uvicorn's notes the stop; the wait then ends by
     ``SystemExit``), or the signal's default action taken.
@@ -1091,6 +1109,8 @@ def open_store_waiting(location, on_wait=None, retry_s: float = STORE_RETRY_S):
             try:
                 store = open_store(location, on_wait=on_wait)
             except StoreUnavailableError as err:
+                if not err.transient:
+                    raise
                 reason = one_line(err)
             else:
                 if said is not None:

@@ -71,6 +71,10 @@ class Served:
     model's index; ``item_ids`` is every item id as text.  ``store_catalogue_seen`` is
     the store's catalogue version (:meth:`~latentrec.store.RatingsStore.catalogue_version`)
     read before the store's titles were last added to it, -1 before they ever were.
+    ``titles`` are the names served (the catalogue's, once taken in); ``own_titles``
+    those a worker loading the model now would serve before the catalogue's: the model
+    file's, and a title added since training has its id.  A title whose name the
+    catalogue clears goes back to its own (:func:`with_store_titles`).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -92,6 +96,7 @@ class Served:
     store_catalogue_seen: int = -1
     source_token: str | None = None
     pipeline: Pipeline | None = None
+    own_titles: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -119,6 +124,8 @@ class Served:
         item_ids = np.array([id_text(x) for x in model.items_.ids], dtype=object)
         user_ids = [id_text(x) for x in model.users_.ids]
         titles = model.item_titles_
+        if titles is not None:
+            titles = np.asarray(titles, dtype=object)
         return cls(
             model=model,
             version=str(version),
@@ -127,9 +134,10 @@ class Served:
             item_index={x: i for i, x in enumerate(item_ids)},
             user_index={x: i for i, x in enumerate(user_ids)},
             item_ids=item_ids,
-            titles=None if titles is None else np.asarray(titles, dtype=object),
+            titles=titles,
             source_token=source_token,
             pipeline=pipeline,
+            own_titles=titles,
         )
 
     @property
@@ -232,10 +240,22 @@ def with_new_items(served: Served, items) -> Served:
     )
     grown = type(model).from_fitted(fitted, **model.get_params())
     out = Served.build(grown, served.version, served.created, served.source_token)
+    own = out.own_titles
+    if own is not None:
+        # A worker loading the model now gives a new title its id until the catalogue
+        # names it: what a cleared name goes back to.
+        held_own = next(
+            t for t in (served.own_titles, served.titles, model.item_titles_) if t is not None
+        )
+        own = np.concatenate(
+            [np.asarray(held_own, dtype=object), np.array([it.item_id for it in new], dtype=object)]
+        )
+        own.flags.writeable = False
     return replace(
         out,
         loaded=served.loaded,
         store_catalogue_seen=served.store_catalogue_seen,
+        own_titles=own,
     )
 
 
@@ -245,8 +265,10 @@ def with_store_titles(served: Served, items) -> Served:
     model and its users' vectors are unchanged); ``served`` itself when none differs, or
     when the model has no titles.  The catalogue holds a title's current name (an edit
     through ``POST /items``), the model file the one it was trained with.  An entry
-    without a title keeps the model's (an import whose side table has no titles stores
-    none, and the model's name is better than none).
+    without a title serves the title's own name (``own_titles``: the model file's, or
+    the id of a title added since training), as a worker started now would: an import
+    whose side table has no titles stores none, and a name cleared through
+    ``POST /items`` goes back to the model's, in running workers as in new ones.
 
     Example:
         >>> from latentrec.models import Catalog, FactorModel
@@ -258,21 +280,62 @@ def with_store_titles(served: Served, items) -> Served:
         ('Fargo (1996)', 'Heat', True)
         >>> with_store_titles(t, [Item("a", "Fargo (1996)")]) is t
         True
+        >>> with_store_titles(t, [Item("a", None)]).title(0)
+        'Fargo'
+    """
+    return with_titles(served, title_changes(served, {it.item_id: it.title for it in items}))
+
+
+def title_changes(served: Served, titles: dict) -> list[tuple[int, str]]:
+    """The ``(index, title)`` pairs that bring ``served`` to the catalogue's ``titles``
+    (title or None by item id, as :meth:`~latentrec.store.RatingsStore.item_titles`
+    reads them): only the titles it has whose name differs, a None meaning the title's
+    own name (see :func:`with_store_titles`).  Ids it lacks are left out.  Empty when
+    the model has no titles.
+
+    One pass over plain pairs, no object per title: a refresh compares the whole
+    catalogue (tens of thousands of titles) after any catalogue write.
+
+    Example:
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> cat = Catalog.from_ids([1], ["a", "b"], item_titles=["Fargo", "Heat"])
+        >>> s = Served.build(FactorModel.from_factors(cat, np.eye(2)), "v")
+        >>> title_changes(s, {"a": "Fargo", "b": "Heat 2", "c": "Up"})
+        [(1, 'Heat 2')]
     """
     if served.titles is None:
-        return served
-    titles = None
-    for item in items:
-        idx = served.item_index.get(item.item_id)
-        if idx is None or item.title is None:
+        return []
+    held = served.titles
+    own = served.own_titles if served.own_titles is not None else held
+    index = served.item_index
+    changes = []
+    for item_id, title in titles.items():
+        idx = index.get(item_id)
+        if idx is None:
             continue
-        title = item.title
-        if served.titles[idx] != title:
-            if titles is None:
-                titles = served.titles.copy()
-            titles[idx] = title
-    if titles is None:
+        wanted = own[idx] if title is None else title
+        if held[idx] != wanted:
+            changes.append((idx, wanted))
+    return changes
+
+
+def with_titles(served: Served, changes) -> Served:
+    """``served`` with the ``(index, title)`` pairs of ``changes``
+    (:func:`title_changes`) in place, as a new ``Served`` with the same serial;
+    ``served`` itself when there are none.
+
+    Example:
+        >>> from latentrec.models import Catalog, FactorModel
+        >>> cat = Catalog.from_ids([1], ["a"], item_titles=["Fargo"])
+        >>> s = Served.build(FactorModel.from_factors(cat, np.eye(1)), "v")
+        >>> with_titles(s, [(0, "Fargo (1996)")]).title(0), with_titles(s, []) is s
+        ('Fargo (1996)', True)
+    """
+    if not changes or served.titles is None:
         return served
+    titles = served.titles.copy()
+    for idx, title in changes:
+        titles[idx] = title
     titles.flags.writeable = False
     return replace(served, titles=titles)
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from ..errors import ModelFileError
 from ..store import Item, StoreError
 from .hardening import ERROR_LOGGER, one_line
-from .holder import ModelHolder, Served, with_new_items, with_store_titles
+from .holder import ModelHolder, Served, title_changes, with_new_items, with_titles
 from .knobs import FactsCache, warm_knobs
 from .live import LiveUsers, warm_kernels
 from .metrics import ServiceMetrics
@@ -101,22 +101,55 @@ def add_store_items(store, served: Served) -> Served:
         >>> "b" in served.item_index, add_store_items(store, served) is served
         (True, True)
     """
+    change = read_store_items(store, served)
+    return served if change is None else change(served)
+
+
+def read_store_items(store, served: Served):
+    """What :func:`add_store_items` does to ``served``, read from the store now and done
+    later: a function of a served model (for :meth:`ModelHolder.update`), or None when
+    the catalogue's counter stands where ``served`` saw it.
+
+    The refresher reads here, outside the holder's lock, so that a ``POST /items`` of
+    this worker (which takes the lock) does not wait for a read of the whole catalogue,
+    and applies the function only to the very ``served`` it read against: another
+    served model may hold a newer name than this read (:meth:`Refresher.follow_items`).
+    The names are compared as plain ``(id, title)`` pairs (:func:`title_changes`):
+    only a title renamed, cleared or new costs more than a comparison.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import FactorModel
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> served = Served.build(FactorModel.from_factors(([1], ["a"]), np.eye(1)), "v")
+        >>> _ = store.add_items([Item("b", "Heat")])
+        >>> change = read_store_items(store, served)
+        >>> sorted(change(served).item_index), read_store_items(store, change(served))
+        (['a', 'b'], None)
+    """
+    # The counter first: a write landing during the reads below moves it past
+    # ``version``, so the next check reads again.
     version = store.catalogue_version()
     if version == served.store_catalogue_seen:
-        return served
+        return None
     # Most catalogue writes edit titles the model has (their genres): the ids say which
     # titles it lacks, and only those are read whole.  A title removed since the ids
     # were read is gone (nothing to add); one added since moved the counter past
     # ``version``, so the next check finds it.
     titles = store.item_titles()
-    served = with_store_titles(served, [Item(x, t) for x, t in titles.items()])
+    renamed = title_changes(served, titles)
     lacking = [x for x in titles if x not in served.item_index]
-    found = store.get_items(lacking)
+    found = store.get_items(lacking) if lacking else {}
     missing = [found[x] for x in lacking if x in found]
-    return replace(
-        with_new_items(served, missing),
-        store_catalogue_seen=version,
-    )
+
+    def change(current: Served) -> Served:
+        return replace(
+            with_new_items(with_titles(current, renamed), missing),
+            store_catalogue_seen=version,
+        )
+
+    return change
 
 
 class TakeIn:
@@ -345,13 +378,35 @@ class Refresher:
             taken_in = True
         try:
             if self.ticks % ITEM_CHECK_TICKS == 0 or taken_in:
-                self.holder.update(lambda served: add_store_items(self.store, served))
+                self.follow_items()
                 self.follow_catalogue()
             # Here, off the request path: a commit that checkpoints waits for the copy.
             self.store.checkpoint()
             self.ticks += 1
         except (OSError, LookupError, ValueError, StoreError) as err:
             self.logger.warning("refresh failed, keeping the served model: %s", one_line(err))
+
+    def follow_items(self) -> None:
+        """Take in the store's new titles and names (:func:`read_store_items`), read
+        outside the holder's lock: a ``POST /items`` meanwhile does not wait for it.
+
+        Applied only to the served model it was read against.  One replaced meanwhile
+        (a ``POST /items`` renaming a title, with the name it read under the lock, or a
+        reload) may hold a newer name than this read: the store is then read again
+        under the lock (:func:`add_store_items`), so the last write wins, as in a worker
+        that started after it.
+        """
+        base = self.holder.current
+        change = read_store_items(self.store, base)
+        if change is None:
+            return
+
+        def apply(current: Served) -> Served:
+            if current is base:
+                return change(current)
+            return add_store_items(self.store, current)
+
+        self.holder.update(apply)
 
     def follow_retrain(self) -> None:
         """Read the last retrain's record when it changed (one ``stat`` when

@@ -55,12 +55,27 @@ class StoreUnavailableError(StoreError):
     """The database cannot be reached or used now (down, locked too long, refused).
 
     A :class:`StoreError`, so one ``except`` catches both; the service can answer 503
-    for this one and 4xx for the others.
+    for this one and 4xx for the others.  ``transient`` says whether waiting may cure
+    it (:func:`is_transient`): True for a server that refuses connections, is not
+    accepting them, is starting up or shutting down, and for a SQLite file busy or
+    locked by another writer; False for what stays as it is until someone changes it
+    (a SQLite path that is a folder or cannot be opened, a read-only database, a
+    closed store), and where the store cannot tell.
 
     Example:
         >>> isinstance(StoreUnavailableError("the server refused"), StoreError)
         True
+        >>> StoreUnavailableError("busy", transient=True).transient
+        True
     """
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+    def __reduce__(self):
+        # Pickled (a process pool's result) with its flag: args hold the message only.
+        return (type(self), (str(self), self.transient))
 
 
 def resolve_url(target) -> sa.URL:
@@ -448,6 +463,76 @@ def is_read_only(err: sa.exc.DBAPIError) -> bool:
     return code is not None and code & 0xFF == sqlite3.SQLITE_READONLY
 
 
+# PostgreSQL's SQLSTATEs for a server that cannot serve now and may soon: a connection
+# exception (class 08), the server shutting down or starting (57P01-57P03), too many
+# connections (53300).  Each ends once the server is back.
+PG_TRANSIENT_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+# What libpq says (in lower case) when a connection attempt fails for a server that is
+# down or not yet up: such an error carries no SQLSTATE, so its text is all there is.
+# "does not exist" (a wrong database or role) and a host name that does not resolve are
+# not here: they stay wrong until someone changes the URL.
+PG_TRANSIENT_TEXT = (
+    "connection refused",
+    "accepting connections",  # ALLOW_CONNECTIONS false; libpq's hint for a socket not there
+    "starting up",
+    "shutting down",
+    "in recovery mode",
+    "too many clients",
+    "server closed the connection",
+    "connection reset",
+    "timeout expired",
+    "terminating connection",
+)
+
+
+def is_transient(err: sa.exc.DBAPIError) -> bool:
+    """Whether a database error may go away by waiting (the server down, starting up or
+    shutting down, a SQLite file busy or locked), as opposed to one that stays until
+    someone changes something (a path that is a folder, a file that cannot be opened, a
+    read-only database, a wrong database name or role).
+
+    Example:
+        >>> busy = sqlite3.OperationalError("database is locked")
+        >>> busy.sqlite_errorcode = sqlite3.SQLITE_BUSY
+        >>> is_transient(sa.exc.OperationalError("SELECT 1", {}, busy))
+        True
+        >>> cant = sqlite3.OperationalError("unable to open database file")
+        >>> cant.sqlite_errorcode = sqlite3.SQLITE_CANTOPEN
+        >>> is_transient(sa.exc.OperationalError("SELECT 1", {}, cant))
+        False
+    """
+    orig = getattr(err, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    if is_read_only(err):
+        return False
+    state = getattr(orig, "sqlstate", None)
+    if state:
+        return state.startswith("08") or state in PG_TRANSIENT_STATES
+    text = describe(err).lower()
+    return any(words in text for words in PG_TRANSIENT_TEXT)
+
+
+def cannot_open_reason(path) -> str:
+    """Why SQLite cannot open the file at ``path``, where its own "unable to open
+    database file" does not say: a folder there, or no permission to read and write it.
+    Empty when neither is the cause.
+
+    Example:
+        >>> import tempfile
+        >>> cannot_open_reason(tempfile.mkdtemp())
+        '; the path is a folder, not a database file'
+    """
+    path = Path(path)
+    if path.is_dir():
+        return "; the path is a folder, not a database file"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return "; this process may not read and write the file"
+    return ""
+
+
 class Database:
     """One engine and its transactions: a connection per call, safe across threads.
 
@@ -606,8 +691,13 @@ class Database:
         try:
             return self.engine.connect()
         except sa.exc.DBAPIError as err:
+            why = describe(err)
+            code = getattr(err.orig, "sqlite_errorcode", None)
+            if self.sqlite_file and code is not None and code & 0xFF == sqlite3.SQLITE_CANTOPEN:
+                why += cannot_open_reason(self.url.database)
             raise StoreUnavailableError(
-                f"cannot connect to the store {self.shown_url()}: {describe(err)}"
+                f"cannot connect to the store {self.shown_url()}: {why}",
+                transient=is_transient(err),
             ) from None
 
     def shown_url(self) -> str:
@@ -685,7 +775,8 @@ class Database:
                 ) from None
             if isinstance(err, sa.exc.OperationalError):
                 raise StoreUnavailableError(
-                    f"the store {self.shown_url()} failed: {describe(err)}"
+                    f"the store {self.shown_url()} failed: {describe(err)}",
+                    transient=is_transient(err),
                 ) from None
             raise StoreError(f"the store {self.shown_url()} refused: {describe(err)}") from None
 
