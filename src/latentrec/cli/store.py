@@ -175,18 +175,24 @@ def check_store_exists(url: str) -> None:
 
 def check_store_writable(url: str) -> None:
     """Refuse, with a :class:`Failure` naming the cause, a SQLite store that could not be
-    written: run before reading the data to import, which may take minutes.
+    written: run before reading the data to import, which may take minutes, and before
+    serve loads its model; a URL the store refuses is refused here too.
 
     SQLite writes beside the store file (its journal, or the ``-wal`` and ``-shm``
     files), so the folder must be writable as well as the file; opening said only
     "unable to open database file" or, once the data was read, "attempt to write a
-    readonly database".  A missing folder, a URL with options and other databases are
-    left to opening, which names them.
+    readonly database".  A missing folder and a PostgreSQL store are left to opening,
+    which names them.
 
     Example:
         >>> import os, tempfile
         >>> check_store_writable(os.path.join(tempfile.mkdtemp(), "new.db"))  # creatable
     """
+    from ..store.engine import resolve_url
+
+    # A URL the store refuses (query parameters, a SQLite URI, another database) is named
+    # now, before serve loads its model: a model file's error would otherwise hide it.
+    resolve_url(url)
     path = sqlite_path(url)
     if path is None or "?" in url or str(path).startswith("file:"):
         return
