@@ -866,8 +866,9 @@ def _feature_ids(table: pd.DataFrame | None, what: str, column=None) -> np.ndarr
 def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
     """The note saying which rated ids have no row in the side table (their features are
     missing), or a DataError when none has one: then the table describes none of the
-    data's ids, as when one side's ids are integers and the other's text (1 vs '1'), and
-    every rated id would get missing features while the table's ids joined as new ones.
+    data's ids, and every rated id would get missing features while the table's ids
+    joined as new ones. Ids match as :func:`_align_features` matches them, so the
+    integer 10 and the text ``"10"`` are one id.
 
     Example:
         >>> table = pd.DataFrame({"genres": ["A", "B"]}, index=[1, 2])
@@ -877,7 +878,9 @@ def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
     if table is None or len(table) == 0:
         return ()
     rated = pd.unique(ids)
-    missing = ~pd.Index(rated).isin(table.index)
+    # The same rule as _align_features (ids matched as Vocabulary matches them, so 10 and
+    # "10" are one id): the check and the alignment must never disagree.
+    missing = Vocabulary(table.index.to_numpy(), what).lookup(rated) < 0
     if not missing.any():
         return ()
 
@@ -888,7 +891,8 @@ def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
         kinds = {_id_kind(rated), _id_kind(table.index)}
         cause = (
             f"the data's {what} ids are {_id_kind(rated)} and the table's "
-            f"{_id_kind(table.index)} (1 and '1' are different ids); convert one side"
+            f"{_id_kind(table.index)}, and none is the same id written another way "
+            f"(as '1' is 1); check that it is indexed by the {what} ids of the data"
             if len(kinds) > 1
             else f"check that it is indexed by the same {what} ids as the data"
         )
