@@ -433,8 +433,9 @@ class FactorModel(FoldIn, Recommender):
         example the items just rated); ``items`` (candidates) and ``filter_items``
         (exclusions for all) are internal indices or an item-length boolean mask, as in
         :meth:`recommend_batch_idx`, checked as there (whole numbers in range, a mask of
-        one entry per item).  ``exclude`` must have one row per vector and one column per
-        item.
+        one entry per item, or more with none set past the items).  ``exclude``, sparse
+        or a dense array (nonzero: excluded), must have one row per vector and one column
+        per item.
 
         Returns:
             ``(item_idx, scores)`` of shape ``(n_vectors, min(n, n_candidates))``, best
@@ -461,10 +462,16 @@ class FactorModel(FoldIn, Recommender):
         )
         if exclude is not None:
             if not sp.issparse(exclude):
-                raise TypeError(
-                    f"exclude must be a scipy.sparse matrix (vectors x items), got "
-                    f"{type(exclude).__name__}"
-                )
+                # A dense array of 0/1 (or booleans) per vector and item was always taken.
+                dense = np.asarray(exclude)
+                if dense.ndim != 2 or dense.dtype.kind not in "biuf":
+                    raise TypeError(
+                        f"exclude must be a scipy.sparse matrix or a 2-D numeric or boolean "
+                        f"array (vectors x items, nonzero: excluded), got "
+                        f"{type(exclude).__name__}"
+                        + (f" of shape {dense.shape}" if dense.dtype.kind in "biuf" else "")
+                    )
+                exclude = sp.csr_matrix(dense)
             if exclude.shape != (scores.shape[0], self.n_items):
                 raise ValueError(
                     f"exclude must be ({scores.shape[0]}, {self.n_items}): one row per vector "
