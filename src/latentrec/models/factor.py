@@ -10,6 +10,7 @@ fits come from :class:`~latentrec.models.foldin.FoldIn`; onboarding questions fr
 
 from __future__ import annotations
 
+import decimal
 import numbers
 
 import numpy as np
@@ -330,9 +331,12 @@ class FactorModel(FoldIn, Recommender):
         # Checked as the model classes check their hyperparameters: a NaN μ made every
         # score NaN (recommend gave nothing, and the saved file would not load), and a
         # negative λ made fold-in rank a user's 5-star item last.
+        global_mean = _real(global_mean)
+        regularization = _real(regularization)
         check_real("global_mean", global_mean, minimum=None)
         check_float("regularization", regularization)
         if bias_regularization is not None:
+            bias_regularization = _real(bias_regularization)
             check_float("bias_regularization", bias_regularization)
         if not isinstance(catalog, Catalog):
             try:
@@ -800,3 +804,25 @@ def _user_ratings(model, user_id, ratings) -> tuple[np.ndarray, np.ndarray]:
 
 def _show(x):
     return x.item() if isinstance(x, np.generic) else x
+
+
+def _real(value):
+    """A real number given in another form (a 0-d array, a NumPy scalar, ``Decimal``,
+    ``Fraction``) as the float it stands for; anything else as given, for the checks to
+    name.  Python ints stay ints, so the checks can refuse one too wide for 64 bits.
+
+    Example:
+        >>> from decimal import Decimal
+        >>> _real(np.array(3.5)), _real(Decimal("0.25")), _real(True), _real("3")
+        (3.5, 0.25, True, '3')
+    """
+    if (isinstance(value, np.ndarray) and value.ndim == 0) or isinstance(value, np.generic):
+        value = value.item()  # the Python scalar, whose type the checks below read
+    if isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating, int)):
+        return value
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            return value
+    return value
