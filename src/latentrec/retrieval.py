@@ -21,6 +21,8 @@ number of threads, and equal scores always go to the lower item index.
 
 from __future__ import annotations
 
+import decimal
+import numbers
 import threading
 from contextlib import contextmanager
 
@@ -308,11 +310,24 @@ def topk_dot(
     return idx, vals
 
 
+# Array kinds that hold no index, in words for the message.
+_NOT_NUMBERS = {
+    "U": "text",
+    "S": "bytes",
+    "c": "complex numbers",
+    "m": "durations",
+    "M": "dates",
+    "V": "records",
+}
+
+
 def whole_indices(values, what: str) -> np.ndarray:
     """``values`` as an int64 array of indices, refusing what is no index by value and
     position: integers are taken as given, floats only when whole (``2.0`` is item 2,
-    ``1.7`` is refused, where a cast would cut it to item 1), a boolean array (a mask,
-    not indices), text and NaN never.  No range check: the caller knows the range.
+    ``1.7`` is refused, where a cast would cut it to item 1), an object array when each
+    entry is a real number (Python ints, floats, Decimal) and whole.  Never a boolean
+    array (a mask, not indices), text or bytes (``"1e3"`` is no index 1000), complex
+    numbers, durations, dates or NaN.  No range check: the caller knows the range.
 
     Example:
         >>> whole_indices([2.0, 0], "item_idx").tolist()
@@ -322,8 +337,27 @@ def whole_indices(values, what: str) -> np.ndarray:
         ... except ValueError as err:
         ...     print(err)
         item_idx must be whole numbers, got 1.7 at position 1
+        >>> try:
+        ...     whole_indices(["1", "2"], "item_idx")
+        ... except ValueError as err:
+        ...     print(err)
+        item_idx must be integer indices, got text (<U1 values)
     """
     arr = np.asarray(values)
+    if arr.dtype.kind in _NOT_NUMBERS:
+        # A cast reads "1e3" as item 1000, keeps 1+1j as 1 and takes a duration's count.
+        raise ValueError(
+            f"{what} must be integer indices, got {_NOT_NUMBERS[arr.dtype.kind]} "
+            f"({arr.dtype} values)"
+        )
+    if arr.dtype.kind == "O":
+        for pos, value in enumerate(arr.ravel()):
+            real = isinstance(value, (numbers.Real, decimal.Decimal))
+            if not real or isinstance(value, (bool, np.bool_)):
+                raise ValueError(
+                    f"{what} must be integer indices, got {value!r} "
+                    f"({type(value).__name__}) at position {pos}"
+                )
     if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
         # Cast, a uint64 past int64 became a negative index.
         raise ValueError(f"{what} must be indices that int64 holds, got {arr.max()}")

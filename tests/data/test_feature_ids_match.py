@@ -15,7 +15,7 @@ from latentrec.data.report import DataError
 DF = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 3], "rating": [5.0, 3.0, 4.0]})
 
 
-@pytest.mark.parametrize("index", [["a", "b", "c"], ["1", "2", "3"]])
+@pytest.mark.parametrize("index", [["a", "b", "c"], ["7", "8", "9"]])
 def test_integer_ids_against_text_ids_are_refused_naming_the_cause(index):
     table = pd.DataFrame({"genres": ["x", "y", "z"]}, index=index)
     with pytest.raises(DataError) as err:
@@ -41,3 +41,23 @@ def test_rated_ids_without_features_are_named_in_the_report():
     assert data.item_features["genres"].isna().tolist() == [True, False, True]
     full = pd.DataFrame({"genres": ["x", "y", "z"]}, index=[1, 2, 3])
     assert Interactions.from_frame(DF, item_features=full).load_report.notes == ()
+
+
+def test_ids_differing_only_in_type_line_up_as_the_alignment_does():
+    # Int ids 10/20/30 with a table indexed "10"/"20"/"30" used to attach each genre to
+    # its item; the check refused them though the alignment matches ids as text.
+    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [10, 20, 30], "rating": [5.0, 3.0, 4]})
+    table = pd.DataFrame({"genres": ["A", "B", "C"]}, index=["30", "10", "20"])
+    data = Interactions.from_frame(df, item_features=table)
+    assert data.item_features["genres"].tolist() == ["B", "C", "A"]
+    assert data.items.ids.tolist() == [10, 20, 30]
+    assert data.load_report.notes == ()
+    # Text ids against an integer-indexed table, one id without a row: the note counts 1.
+    text = df.assign(item_id=["10", "20", "30"])
+    part = pd.DataFrame({"genres": ["B", "C"]}, index=[10, 20])
+    data = Interactions.from_frame(text, item_features=part)
+    assert data.item_features["genres"].tolist()[:2] == ["B", "C"]
+    assert data.item_features["genres"].isna().tolist() == [False, False, True]
+    assert data.load_report.notes == (
+        "1 of 3 rated item id(s) have no row in item_features (their features are missing): '30'",
+    )

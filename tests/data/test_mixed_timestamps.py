@@ -57,3 +57,35 @@ def test_dates_alone_and_numbers_alone_are_read_as_before():
     assert np.sort(nums.timestamps).tolist() == [60.0, 120.0]
     with pytest.raises(DataError, match="non-numeric timestamps"):
         Interactions.from_frame(df.assign(t=["60", "soon"]), timestamp="t")
+
+
+def test_a_frame_names_one_row_of_each_way_in_the_singular():
+    t = ["2020-01-01", "60", "120"]
+    df = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [1, 2, 1], "rating": [5.0, 3, 4], "t": t})
+    with pytest.raises(DataError) as err:
+        Interactions.from_frame(df, timestamp="t")
+    assert str(err.value).startswith(
+        "column 't' mixes dates and numbers: row 0 has the date '2020-01-01', row 1 the "
+        "number '60'; "
+    )
+
+
+def test_numbers_as_text_are_not_searched_for_dates(monkeypatch):
+    # A regex for dates over every cell of a column of numeric text cost half again the
+    # load time of a large table; only cells that are no number can be dates.
+    from latentrec.data import build
+
+    def searched(*args):
+        raise AssertionError("a column of numbers was searched for dates")
+
+    monkeypatch.setattr(build, "_dates_and_numbers", searched)
+    df = pd.DataFrame(
+        {"user_id": [1, 2, 2], "item_id": [1, 1, 2], "rating": [5.0, 3, 4], "t": ["60", " 7", None]}
+    )
+    data = Interactions.from_frame(df, timestamp="t", on_bad_rows="skip")
+    assert np.sort(data.timestamps).tolist() == [7.0, 60.0]
+    assert data.load_report.rejection_texts() == [
+        "1 with missing (NaN) or infinite timestamps in column 't' (rows 2)"
+    ]
+    with pytest.raises(AssertionError, match="searched for dates"):
+        Interactions.from_frame(df.assign(t=["60", "2020-01-01", "7"]), timestamp="t")

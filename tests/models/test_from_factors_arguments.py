@@ -7,6 +7,9 @@ ranked a user's 5-star item last).  They are now a ValueError naming the argumen
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -43,3 +46,38 @@ def test_good_numbers_still_make_a_model_that_folds_in_by_its_ratings(tmp_path):
     assert top[0].tolist()[0] == 0  # the 5-star item ranks first, not last
     model.save(tmp_path / "m.npz")
     assert latentrec.load(tmp_path / "m.npz").global_mean_ == 3.0
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        np.array(3.5),
+        np.float32(3.5),
+        np.float64(3.5),
+        Decimal("3.5"),
+        Fraction(7, 2),
+    ],
+)
+def test_any_real_number_float_converts_is_taken(given):
+    # A 0-d array or a Decimal was refused as "must be a finite number, got array(3.5)".
+    model = FactorModel.from_factors(
+        IDS, Q, P, global_mean=given, regularization=given, bias_regularization=given
+    )
+    assert model.global_mean_ == 3.5 and type(model.global_mean_) is float
+    assert model.fitted_.state["fold_in_regularization_"] == [3.5, 3.5]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"global_mean": np.array(np.nan)}, "global_mean must be a finite number, got nan"),
+        ({"global_mean": Decimal("Infinity")}, "got inf"),
+        ({"regularization": np.array(-1.0)}, "regularization must be a finite number >= 0"),
+        ({"regularization": Fraction(-1, 2)}, "got -0.5"),
+        ({"global_mean": np.array(True)}, "global_mean must be a finite number, got True"),
+        ({"global_mean": np.array([3.5])}, r"global_mean must be a finite number, got array"),
+    ],
+)
+def test_other_forms_of_bad_numbers_are_refused_by_name(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FactorModel.from_factors(IDS, Q, P, **kwargs)

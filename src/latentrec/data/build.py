@@ -393,8 +393,11 @@ def assemble(
     )
 
 
-def _value_checks(raw: pd.Series, col, what: str, places: Places, checks: list) -> np.ndarray:
-    nums, not_numeric = numeric_values(raw)
+def _value_checks(
+    raw: pd.Series, col, what: str, places: Places, checks: list, parsed=None
+) -> np.ndarray:
+    # ``parsed``: numeric_values(raw) when the caller has it already.
+    nums, not_numeric = numeric_values(raw) if parsed is None else parsed
     if not_numeric.any():
         pos = np.flatnonzero(not_numeric)
         first = raw.iloc[pos[0]]
@@ -503,8 +506,11 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
                     )
                 )
         return np.where(missing | not_dates, 0.0, secs)
-    mixed = _dates_and_numbers(raw, col, places, checks)
-    nums = _value_checks(raw, col, "timestamp", places, checks) if mixed is None else mixed
+    parsed = numeric_values(raw)
+    # Dates among numbers leave cells that are no number: only then is the column looked
+    # at for dates (a regex over every cell, half again the load time of a large column).
+    mixed = _dates_and_numbers(raw, col, places, checks) if parsed[1].any() else None
+    nums = _value_checks(raw, col, "timestamp", places, checks, parsed) if mixed is None else mixed
     with np.errstate(invalid="ignore"):
         outside = np.isfinite(nums) & ((nums < TIME_MIN) | (nums > TIME_MAX))
     if outside.any():
@@ -537,7 +543,7 @@ def _dates_and_numbers(raw: pd.Series, col, places: Places, checks: list):
         >>> secs.tolist()
         [0.0, 60.0, 120.0]
         >>> print(checks[0].message[:80])
-        column 't' mixes dates and numbers: rows 0 has the date '1970-01-02', rows 1 the
+        column 't' mixes dates and numbers: row 0 has the date '1970-01-02', row 1 the n
     """
     if not (raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)):
         return None
@@ -555,10 +561,15 @@ def _dates_and_numbers(raw: pd.Series, col, places: Places, checks: list):
         return None
     bad = is_date if is_date.sum() <= is_number.sum() else is_number
     date_at, number_at = int(np.flatnonzero(is_date)[0]), int(np.flatnonzero(is_number)[0])
-    bare = Places(None, places.unit)  # the source said once, at the first place
+    # One place each, so "row 0", not the "rows 0" of Places.text; the source said once.
+    word = "line" if places.unit == "line" else "row"
+    source = f" of {places.source}" if places.source else ""
+    date_place, number_place = (
+        f"{word} {labels_text(places.labels([at]))}" for at in (date_at, number_at)
+    )
     message = (
-        f"column {col!r} mixes dates and numbers: {places.text([date_at])} has the date "
-        f"{raw.iloc[date_at]!r}, {bare.text_of(places.labels([number_at]))} the number "
+        f"column {col!r} mixes dates and numbers: {date_place}{source} has the date "
+        f"{raw.iloc[date_at]!r}, {number_place} the number "
         f"{raw.iloc[number_at]!r}; write every timestamp one way (ISO dates or seconds "
         "since 1970)"
     )
@@ -866,8 +877,9 @@ def _feature_ids(table: pd.DataFrame | None, what: str, column=None) -> np.ndarr
 def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
     """The note saying which rated ids have no row in the side table (their features are
     missing), or a DataError when none has one: then the table describes none of the
-    data's ids, as when one side's ids are integers and the other's text (1 vs '1'), and
-    every rated id would get missing features while the table's ids joined as new ones.
+    data's ids, and every rated id would get missing features while the table's ids
+    joined as new ones. Ids match as :func:`_align_features` matches them, so the
+    integer 10 and the text ``"10"`` are one id.
 
     Example:
         >>> table = pd.DataFrame({"genres": ["A", "B"]}, index=[1, 2])
@@ -877,7 +889,9 @@ def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
     if table is None or len(table) == 0:
         return ()
     rated = pd.unique(ids)
-    missing = ~pd.Index(rated).isin(table.index)
+    # The same rule as _align_features (ids matched as Vocabulary matches them, so 10 and
+    # "10" are one id): the check and the alignment must never disagree.
+    missing = Vocabulary(table.index.to_numpy(), what).lookup(rated) < 0
     if not missing.any():
         return ()
 
@@ -888,7 +902,8 @@ def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
         kinds = {_id_kind(rated), _id_kind(table.index)}
         cause = (
             f"the data's {what} ids are {_id_kind(rated)} and the table's "
-            f"{_id_kind(table.index)} (1 and '1' are different ids); convert one side"
+            f"{_id_kind(table.index)}, and none is the same id written another way "
+            f"(as '1' is 1); check that it is indexed by the {what} ids of the data"
             if len(kinds) > 1
             else f"check that it is indexed by the same {what} ids as the data"
         )

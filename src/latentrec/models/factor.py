@@ -10,6 +10,7 @@ fits come from :class:`~latentrec.models.foldin.FoldIn`; onboarding questions fr
 
 from __future__ import annotations
 
+import decimal
 import numbers
 
 import numpy as np
@@ -330,9 +331,12 @@ class FactorModel(FoldIn, Recommender):
         # Checked as the model classes check their hyperparameters: a NaN μ made every
         # score NaN (recommend gave nothing, and the saved file would not load), and a
         # negative λ made fold-in rank a user's 5-star item last.
+        global_mean = _real(global_mean)
+        regularization = _real(regularization)
         check_real("global_mean", global_mean, minimum=None)
         check_float("regularization", regularization)
         if bias_regularization is not None:
+            bias_regularization = _real(bias_regularization)
             check_float("bias_regularization", bias_regularization)
         if not isinstance(catalog, Catalog):
             try:
@@ -433,8 +437,9 @@ class FactorModel(FoldIn, Recommender):
         example the items just rated); ``items`` (candidates) and ``filter_items``
         (exclusions for all) are internal indices or an item-length boolean mask, as in
         :meth:`recommend_batch_idx`, checked as there (whole numbers in range, a mask of
-        one entry per item).  ``exclude`` must have one row per vector and one column per
-        item.
+        one entry per item, or more with none set past the items).  ``exclude``, sparse
+        or a dense array (nonzero: excluded), must have one row per vector and one column
+        per item.
 
         Returns:
             ``(item_idx, scores)`` of shape ``(n_vectors, min(n, n_candidates))``, best
@@ -461,10 +466,16 @@ class FactorModel(FoldIn, Recommender):
         )
         if exclude is not None:
             if not sp.issparse(exclude):
-                raise TypeError(
-                    f"exclude must be a scipy.sparse matrix (vectors x items), got "
-                    f"{type(exclude).__name__}"
-                )
+                # A dense array of 0/1 (or booleans) per vector and item was always taken.
+                dense = np.asarray(exclude)
+                if dense.ndim != 2 or dense.dtype.kind not in "biuf":
+                    raise TypeError(
+                        f"exclude must be a scipy.sparse matrix or a 2-D numeric or boolean "
+                        f"array (vectors x items, nonzero: excluded), got "
+                        f"{type(exclude).__name__}"
+                        + (f" of shape {dense.shape}" if dense.dtype.kind in "biuf" else "")
+                    )
+                exclude = sp.csr_matrix(dense)
             if exclude.shape != (scores.shape[0], self.n_items):
                 raise ValueError(
                     f"exclude must be ({scores.shape[0]}, {self.n_items}): one row per vector "
@@ -793,3 +804,25 @@ def _user_ratings(model, user_id, ratings) -> tuple[np.ndarray, np.ndarray]:
 
 def _show(x):
     return x.item() if isinstance(x, np.generic) else x
+
+
+def _real(value):
+    """A real number given in another form (a 0-d array, a NumPy scalar, ``Decimal``,
+    ``Fraction``) as the float it stands for; anything else as given, for the checks to
+    name.  Python ints stay ints, so the checks can refuse one too wide for 64 bits.
+
+    Example:
+        >>> from decimal import Decimal
+        >>> _real(np.array(3.5)), _real(Decimal("0.25")), _real(True), _real("3")
+        (3.5, 0.25, True, '3')
+    """
+    if (isinstance(value, np.ndarray) and value.ndim == 0) or isinstance(value, np.generic):
+        value = value.item()  # the Python scalar, whose type the checks below read
+    if isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating, int)):
+        return value
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            return value
+    return value

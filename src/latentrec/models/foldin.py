@@ -98,7 +98,9 @@ class FoldIn:
         ValueError: it learns a user's taste from stars, and a list says nothing of
         how they were rated (give ``{item_id: rating}``).  Unknown item ids raise
         :class:`UnknownIdError` naming them, unless ``unknown="ignore"``, which drops
-        them and lists them in ``UserVector.ignored``.  No known rating gives zeros: a
+        them and lists them in ``UserVector.ignored``.  Two ids that are one item of the
+        model (``"a"`` and ``" a"``, ``1`` and ``"1"``) raise ``ValueError`` naming both.
+        No known rating gives zeros: a
         vector that ranks by item bias alone (all ties for a model without biases), not
         by popularity; :func:`~latentrec.onboarding.onboard` gives the popularity list
         for such a user (``fallback=True``).  Ratings off the model's rating scale, or
@@ -144,6 +146,7 @@ class FoldIn:
         folded = ~np.isnan(values)
         self._check_values(item_ids[folded], values[folded], "item")
         idx = self.items_.lookup(item_ids)
+        refuse_same_id(item_ids, idx, "item")
         ignored: list = []
         if (idx < 0).any():
             if unknown == "error":
@@ -424,6 +427,8 @@ class FoldIn:
             side, solve_indptr, solve_col.astype(np.int32), values[rated].astype(np.float32)
         )
         target = row_vocab.lookup(uniq).astype(np.int64)
+        # Two spellings of one known id ("u1", " u1") would both write its row.
+        refuse_same_id(uniq, target, row_vocab.name)
         new = target < 0
         n_new = int(new.sum())
         target[new] = len(row_vocab) + np.arange(n_new)
@@ -479,6 +484,31 @@ def parse_ratings(ratings) -> tuple[np.ndarray, np.ndarray]:
         dup = pd.Index(arr)[pd.Index(arr).duplicated()].unique()[:5].tolist()
         raise ValueError(f"ratings repeat item id(s) {dup}; give each item once")
     return arr, values
+
+
+def refuse_same_id(raw_ids: np.ndarray, idx: np.ndarray, what: str) -> None:
+    """Raise a ValueError when two of the distinct ``raw_ids`` are one id of the model
+    (their looked-up ``idx`` agree): ``"a"`` and ``" a"`` (ids are found without
+    surrounding whitespace) or ``1`` and ``"1"``.  Both would enter a solve, one item
+    counted twice.  Unknown ids (``idx`` -1) are left to the caller.
+
+    Example:
+        >>> raw = np.array(["a", "b", " a"], dtype=object)
+        >>> try:
+        ...     refuse_same_id(raw, np.array([0, 1, 0]), "item")
+        ... except ValueError as err:
+        ...     print(str(err)[:43])
+        item ids 'a' and ' a' are the same item (id
+    """
+    known = np.flatnonzero(idx >= 0)
+    order = known[np.argsort(idx[known], kind="stable")]
+    same = np.flatnonzero(idx[order][1:] == idx[order][:-1])
+    if same.size:
+        first, second = (raw_ids[order[same[0]]], raw_ids[order[same[0] + 1]])
+        raise ValueError(
+            f"{what} ids {first!r} and {second!r} are the same {what} (ids are matched "
+            f"without surrounding whitespace, and 1 as '1'); give each {what} once"
+        )
 
 
 def _refuse_repeats(indptr: np.ndarray, item_idx: np.ndarray) -> None:

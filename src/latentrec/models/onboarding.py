@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..data.vocabulary import UnknownIdError
 from .base import check_n
-from .foldin import FoldIn, answer_values
+from .foldin import FoldIn, answer_values, refuse_same_id
 from .results import Recommendations
 
 __all__ = ["design_gain", "onboard", "onboarding_items"]
@@ -206,6 +206,7 @@ def onboard(
         raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
     ids, values = answer_values(model, answers)
     idx = model.items_.lookup(ids)
+    refuse_same_id(ids, idx, "item")
     known = idx >= 0
     if not known.all() and unknown == "error":
         raise UnknownIdError("item", pd.unique(ids[~known]).tolist())

@@ -114,8 +114,9 @@ def index_array(
 ) -> np.ndarray:
     """``values`` as int64 internal indices in ``[0, size)`` (or ``[-1, size)``), checked:
     whole numbers only (:func:`latentrec.retrieval.whole_indices`), the first one out of
-    range named with its position.  With ``mask=True`` a boolean array of ``size``
-    entries is accepted too, as the indices of its true entries.
+    range named with its position.  With ``mask=True`` a boolean array of at least
+    ``size`` entries is accepted too, as the indices of its true entries (none past
+    ``size``).  An empty array, of any dtype, is no indices.
 
     Example:
         >>> index_array([2, 0], 3, "item_idx").tolist()
@@ -129,16 +130,28 @@ def index_array(
         item_idx must lie in [0, 3), got 3 at position 1
     """
     arr = np.atleast_1d(np.asarray(values))
-    if arr.dtype.kind == "b" and mask:
-        if arr.shape != (size,):
-            raise ValueError(
-                f"{name} as a boolean mask needs one entry per item ({size}), got shape {arr.shape}"
-            )
-        return np.flatnonzero(arr).astype(np.int64)
     if arr.size == 0:
+        # Empty, of any dtype (an empty boolean array included): no indices, as always.
         return np.empty(0, dtype=np.int64)
+    if arr.dtype.kind == "b" and mask:
+        # At least one entry per item, as select_topk takes a mask: a longer one (built
+        # over a padded array) is the same mask, so long as nothing past the items is set.
+        if arr.ndim != 1 or arr.size < size:
+            raise ValueError(
+                f"{name} as a boolean mask needs at least one entry per item ({size}), got "
+                f"shape {arr.shape}; pass a mask over the items or the indices of its true "
+                "entries (np.flatnonzero(mask))"
+            )
+        idx = np.flatnonzero(arr).astype(np.int64)
+        if idx.size and idx[-1] >= size:
+            past = int(idx[idx >= size][0])
+            raise IndexError(f"{name} as a boolean mask marks entry {past}, past the {size} items")
+        return idx
     if arr.dtype.kind == "b":
-        raise ValueError(f"{name} must be a 1-D array of integer indices, not a boolean mask")
+        raise ValueError(
+            f"{name} must be a 1-D array of integer indices, not a boolean mask; pass "
+            "np.flatnonzero(mask)"
+        )
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of integer indices, got shape {arr.shape}")
     arr = retrieval.whole_indices(arr, name)
