@@ -1,4 +1,5 @@
-"""A side table must describe the data's ids: said when some do not, refused when none do.
+"""A side table must describe the data's ids: said when some do not, refused when none do
+because the table's ids are of another kind (integers against text).
 
 ``from_frame(df, item_features=t)`` with t indexed by 'a'-'c' and items rated 1-3 added
 'a'-'c' as unrated items and gave every rated item missing features, without a word.
@@ -26,10 +27,15 @@ def test_integer_ids_against_text_ids_are_refused_naming_the_cause(index):
     assert "the data's item ids are integers and the table's text" in text
 
 
-def test_no_match_of_the_same_kind_is_refused_too():
+def test_no_match_of_the_same_kind_is_said_not_refused():
+    # A catalogue of other titles than the rated ones is data (a store's events on
+    # titles it holds no entry for): every rated id is named as having no row.
     table = pd.DataFrame({"age": [30, 40]}, index=[8, 9])
-    with pytest.raises(DataError, match="user_features matches none of the 2 rated user ids"):
-        Interactions.from_frame(DF, user_features=table)
+    data = Interactions.from_frame(DF, user_features=table)
+    assert data.load_report.notes[0] == (
+        "2 of 2 rated user id(s) have no row in user_features (their features are missing): 1, 2"
+    )
+    assert data.users.ids.tolist() == [1, 2, 8, 9]
 
 
 def test_rated_ids_without_features_are_named_in_the_report():

@@ -876,8 +876,9 @@ def _feature_ids(table: pd.DataFrame | None, what: str, column=None) -> np.ndarr
 
 def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
     """The note saying which rated ids have no row in the side table (their features are
-    missing), or a DataError when none has one: then the table describes none of the
-    data's ids, and every rated id would get missing features while the table's ids
+    missing), or a DataError when none has one and the two hold ids of different kinds
+    (integers against text that no integer reads as): then the table describes none of
+    the data's ids, and every rated id would get missing features while the table's ids
     joined as new ones. Ids match as :func:`_align_features` matches them, so the
     integer 10 and the text ``"10"`` are one id.
 
@@ -898,18 +899,15 @@ def _features_matched(table, ids: np.ndarray, what: str) -> tuple:
     def shown(values) -> str:
         return ", ".join(repr(x) for x in pd.Index(values)[:3].tolist())
 
-    if missing.all():
-        kinds = {_id_kind(rated), _id_kind(table.index)}
-        cause = (
-            f"the data's {what} ids are {_id_kind(rated)} and the table's "
-            f"{_id_kind(table.index)}, and none is the same id written another way "
-            f"(as '1' is 1); check that it is indexed by the {what} ids of the data"
-            if len(kinds) > 1
-            else f"check that it is indexed by the same {what} ids as the data"
-        )
+    # Refused only where the ids are of two kinds: a catalogue of other titles than the
+    # rated ones (a store's events on titles it has no entry for) is data, not a mistake.
+    if missing.all() and _id_kind(rated) != _id_kind(table.index):
         raise DataError(
             f"{what}_features matches none of the {rated.size} rated {what} ids (the data has "
-            f"{shown(rated)}, ..., the table {shown(table.index)}, ...): {cause}"
+            f"{shown(rated)}, ..., the table {shown(table.index)}, ...): the data's {what} "
+            f"ids are {_id_kind(rated)} and the table's {_id_kind(table.index)}, and none is "
+            f"the same id written another way (as '1' is 1); check that it is indexed by "
+            f"the {what} ids of the data"
         )
     more = f" and {int(missing.sum()) - 3} more" if missing.sum() > 3 else ""
     return (
