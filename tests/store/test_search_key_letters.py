@@ -239,16 +239,6 @@ def make_v3_store(url: str, held) -> None:
         db.close()
 
 
-def stored_rows(url: str) -> list[tuple]:
-    db = Database(resolve_url(url))
-    try:
-        with db.read() as conn:
-            columns = (items.c.item_id, items.c.title, items.c.title_key, items.c.id_key)
-            return sorted(conn.execute(sa.select(*columns)).all())
-    finally:
-        db.close()
-
-
 def test_opening_a_version_3_store_makes_its_keys_again(store_url):
     make_v3_store(store_url, HELD)
     with open_store(store_url) as store:
@@ -260,7 +250,7 @@ def test_opening_a_version_3_store_makes_its_keys_again(store_url):
         assert found(store, "aeon") == ["3"]
         assert found(store, "amelie") == ["5"]
         assert found(store, "th-") == found(store, "\u00de-") == ["\u00fe-6"]
-        rows = stored_rows(store_url)
+        rows = v2store.stored_rows(store_url)
         # Titles and ids as they were; the keys are the key function's.
         assert [(i, t) for i, t, _, _ in rows] == sorted(HELD)
         assert all(
@@ -274,7 +264,7 @@ def test_opening_a_version_3_store_makes_its_keys_again(store_url):
         with store.db.write() as conn:
             assert remake_search_keys(conn) == 0
     with open_store(store_url) as again:
-        assert again.upgraded == [] and stored_rows(store_url) == rows
+        assert again.upgraded == [] and v2store.stored_rows(store_url) == rows
 
 
 def test_a_version_2_store_is_upgraded_through_both(store_url):
@@ -302,7 +292,7 @@ def test_latentrec_store_info_says_what_the_upgrade_changed(store_url):
 
 def test_a_failed_upgrade_leaves_the_keys_and_version_3(store_url, monkeypatch):
     make_v3_store(store_url, HELD)
-    before = stored_rows(store_url)
+    before = v2store.stored_rows(store_url)
 
     def upgrade_then_fail(conn):
         upgrade_v4(conn)
@@ -313,6 +303,6 @@ def test_a_failed_upgrade_leaves_the_keys_and_version_3(store_url, monkeypatch):
         open_store(store_url)
     monkeypatch.undo()
     assert v2store.stored_version(store_url) == 3
-    assert stored_rows(store_url) == before
+    assert v2store.stored_rows(store_url) == before
     with open_store(store_url) as store:
         assert found(store, "bjork") == ["1"]

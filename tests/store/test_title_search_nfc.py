@@ -14,14 +14,11 @@ import unicodedata
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from latentrec.store import Item, Rating, open_store
 from latentrec.store.catalogue import MAX_LIMIT
-from latentrec.store.engine import Database, resolve_url
 from latentrec.store.schema import (
     SCHEMA_VERSION,
-    items,
     search_keys_v3,
 )
 
@@ -207,16 +204,6 @@ def make_v2_store(url: str, held) -> None:
     v2store.make_v2_store(url, [(i, title, [], float(n)) for n, (i, title) in enumerate(held)])
 
 
-def stored_rows(url: str) -> list[tuple]:
-    db = Database(resolve_url(url))
-    try:
-        with db.read() as conn:
-            columns = (items.c.item_id, items.c.title, items.c.title_key, items.c.id_key)
-            return sorted(conn.execute(sa.select(*columns)).all())
-    finally:
-        db.close()
-
-
 def test_a_version_2_store_finds_its_titles_however_typed_after_opening(store_url):
     make_v2_store(store_url, HELD)
     with open_store(store_url) as store:
@@ -226,7 +213,7 @@ def test_a_version_2_store_finds_its_titles_however_typed_after_opening(store_ur
         assert found(store, "cafe") == [nfd("caf\u00e9")]
         assert found(store, "strasse") == ["5"]
         # Titles and ids as they were; a rating still names the id it named.
-        assert [(i, t) for i, t, _, _ in stored_rows(store_url)] == sorted(HELD)
+        assert [(i, t) for i, t, _, _ in v2store.stored_rows(store_url)] == sorted(HELD)
         store.add_ratings([Rating("u", nfd("caf\u00e9"), 4.0, 1.0)])
         ids = store.interactions().items.ids.tolist()
         assert nfd("caf\u00e9") in ids and "caf\u00e9" not in ids
@@ -247,4 +234,4 @@ def test_a_store_keyed_already_is_left_as_it_is(store):
 
 def test_a_failed_upgrade_leaves_the_keys_and_version_2(store_url, monkeypatch):
     make_v2_store(store_url, HELD)
-    v2store.check_a_failed_upgrade_changes_nothing(store_url, monkeypatch, stored_rows)
+    v2store.check_a_failed_upgrade_changes_nothing(store_url, monkeypatch, v2store.stored_rows)

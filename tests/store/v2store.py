@@ -73,3 +73,14 @@ def check_a_failed_upgrade_changes_nothing(url: str, monkeypatch, read) -> None:
     monkeypatch.undo()
     assert stored_version(url) == 2
     assert read(url) == before
+
+
+def stored_rows(url: str) -> list[tuple]:
+    """Every catalogue row's id, title and both search keys as stored, sorted."""
+    db = Database(resolve_url(url))
+    try:
+        with db.read() as conn:
+            columns = (items.c.item_id, items.c.title, items.c.title_key, items.c.id_key)
+            return sorted(conn.execute(sa.select(*columns)).all())
+    finally:
+        db.close()
