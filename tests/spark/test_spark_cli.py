@@ -79,6 +79,8 @@ print(json.dumps(out))
 """
 
 
+# Slow (about 60 s: `latentrec train --spark` starts its own JVM): in `make test-all`.
+@pytest.mark.slow
 @pytest.mark.spark
 def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_terminal(tmp_path):
     """A missing file is refused before Spark starts; once it has started, the JVM's log

@@ -39,6 +39,9 @@ def alive(pid: int) -> bool:
     return True
 
 
+# Slow (about 70 s: a master, a worker and an application on their own JVMs): in `make
+# test-all`, out of the default suite, which must stay under 15 minutes on 2 cores.
+@pytest.mark.slow
 def test_fit_through_a_standalone_master_and_worker(tmp_path):
     why = spark_missing()
     if why:
