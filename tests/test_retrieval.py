@@ -261,3 +261,31 @@ def test_a_batch_of_one_tile_runs_on_one_thread_and_gives_the_same_lists(monkeyp
         assert numba.get_num_threads() == before
     topk_dot(P, Q, 10, exclude=seen)  # 400 rows: many tiles
     assert asked[-1] is None  # numba's own setting, every thread
+
+
+def test_select_topk_runs_a_small_block_on_one_thread(monkeypatch):
+    """A block of one tile's size (a served user's list) does not wake numba's pool; a
+    larger one does; both give the answer of the other thread count."""
+    import numba
+
+    seen_threads = []
+    kernel = retrieval.topk_kernels.topk_rows
+
+    def recording(*args):
+        seen_threads.append(numba.get_num_threads())
+        return kernel(*args)
+
+    monkeypatch.setattr(retrieval.topk_kernels, "topk_rows", recording)
+    monkeypatch.setattr(retrieval, "TILE_ROWS", 2)
+    monkeypatch.setattr(retrieval, "TILE_COLS", 50)
+    rng = np.random.default_rng(3)
+    for rows in (1, 2, 3):
+        scores = rng.integers(-3, 4, (rows, 50)).astype(np.float32)
+        got = select_topk(scores, 5, banned=[7])
+        monkeypatch.setattr(retrieval, "TILE_ROWS", 10**6)  # everything on one thread
+        np.testing.assert_array_equal(got[0], select_topk(scores, 5, banned=[7])[0])
+        monkeypatch.setattr(retrieval, "TILE_ROWS", 2)
+    pool = numba.get_num_threads()
+    assert seen_threads[0::2] == [1, 1, pool]
+    assert seen_threads[1::2] == [1, 1, 1]
+    assert numba.get_num_threads() == pool
