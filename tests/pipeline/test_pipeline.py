@@ -648,3 +648,17 @@ def test_evaluate_ranking_scores_a_pipeline_as_it_scores_a_model():
     assert scores["ndcg"] == pytest.approx(M.ndcg_at_k(idx, test.matrix[users], 5))
     with pytest.raises(ValueError, match="always leaves out the items a user has seen"):
         evaluate_ranking(pipe, test, k=5, exclude_seen=False)
+
+
+def test_evaluate_ranking_refuses_the_rankers_validation_slice(slices):
+    """The ranker learned from `valid` and the pipeline never recommends its items: judged
+    on it, every user would score 0. Refused, naming the slice; the test slice is fine."""
+    from latentrec.evaluation import evaluate_ranking
+
+    _, early, valid, test = slices
+    pipe = Pipeline(
+        [ImplicitALS(n_factors=4, random_state=0, num_threads=1)], small_ranker(), n_candidates=12
+    ).fit(early, valid)
+    with pytest.raises(ValueError, match="ranker's validation slice"):
+        evaluate_ranking(pipe, valid, k=5)
+    assert evaluate_ranking(pipe, test, k=5)["ndcg"] >= 0

@@ -101,3 +101,15 @@ def test_candidates_without_item_factors_are_refused(split, models):
     train, test = split
     with pytest.raises(ValueError, match="no candidate model has item factors"):
         tradeoff(models[0], train, test, [1.0], k=K, n_candidates=N_CANDIDATES)
+
+
+def test_refuses_test_data_the_lists_cannot_hold(split, models):
+    """Training cells as 'test' would score as misses (the lists never hold them), and a
+    test set read apart from train has other ids: both refused, as evaluate_ranking does."""
+    train, test = split
+    whole = train.subset(np.ones(train.nnz, bool))
+    with pytest.raises(ValueError, match="test shares .* cells with the data"):
+        tradeoff(models, train, whole, [1.0], k=K, n_candidates=N_CANDIDATES)
+    apart = type(test).from_frame(test.to_frame())
+    with pytest.raises(ValueError, match="must share the vocabularies"):
+        tradeoff(models, train, apart, [1.0], k=K, n_candidates=N_CANDIDATES)

@@ -9,7 +9,13 @@ from .beyond import (
     miscalibration,
     novelty,
 )
-from .evaluate import CrossValidation, cross_validate, evaluate_ranking, evaluate_ratings
+from .evaluate import (
+    CrossValidation,
+    check_heldout,
+    cross_validate,
+    evaluate_ranking,
+    evaluate_ratings,
+)
 from .metrics import (
     catalog_coverage,
     hit_rate_at_k,
@@ -31,6 +37,7 @@ __all__ = [
     "TuningWarning",
     "average_popularity",
     "catalog_coverage",
+    "check_heldout",
     "cross_validate",
     "evaluate_ranking",
     "evaluate_ratings",

@@ -26,7 +26,23 @@ RANKING_METRICS = {
 }
 
 
-def _check_pair(model, test: Interactions) -> None:
+def check_heldout(model, test: Interactions) -> None:
+    """Refuse ``test`` data a fitted ``model`` (or pipeline) cannot be judged on: other
+    users or items than it was fitted on, or cells it learned from (for a pipeline, also
+    its ranker's ``validation`` slice, whose items it never recommends).
+
+    Example:
+        >>> from latentrec import datasets
+        >>> from latentrec.data.splits import random_split
+        >>> from latentrec.models import Popularity
+        >>> data = datasets.synthetic(30, 20, 200, random_state=0)
+        >>> train, test = random_split(data, 0.2, random_state=0)
+        >>> check_heldout(Popularity().fit(train), test)  # held-out cells: fine
+        >>> check_heldout(Popularity().fit(train), data)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        ValueError: test shares ... cells with the data the model was trained on ...
+    """
     model.check_fitted()
     if not isinstance(test, Interactions):
         raise TypeError(f"test must be latentrec.Interactions, got {type(test).__name__}")
@@ -61,14 +77,25 @@ def _check_pair(model, test: Interactions) -> None:
         user, item = (x.item() if isinstance(x, np.generic) else x for x in ids)
         raise ValueError(
             f"test shares {shared.size} of its {test.nnz} cells with the data the model "
-            f"was trained on (first: user {user!r}, item {item!r}); evaluate on held-out "
-            "cells: split one Interactions with latentrec.data.splits and fit on the "
+            f"was trained on{_whose(model)} (first: user {user!r}, item {item!r}); evaluate "
+            "on held-out cells: split one Interactions with latentrec.data.splits and fit on the "
             "training part only"
         )
 
 
+def _whose(model) -> str:
+    context = getattr(model, "context_", None)
+    if getattr(context, "later", None) is not None:
+        return " (its candidate models' data and its ranker's validation slice)"
+    return ""
+
+
 def _training_cells(model):
-    """The model's seen-items CSR (a pipeline's: its first candidate model's), or None."""
+    """The model's seen-items CSR, or None: for a pipeline everything it never
+    recommends (its candidate models' data and its ranker's validation slice)."""
+    context = getattr(model, "context_", None)
+    if getattr(context, "seen", None) is not None:
+        return context.seen
     seen = getattr(model, "seen_", None)
     if seen is None:
         seen = getattr(getattr(model, "catalog_", None), "seen", None)
@@ -156,7 +183,7 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
         >>> evaluate_ratings(GlobalMean().fit(train), test, per_user=True).columns.tolist()
         ['user_id', 'n', 'rmse', 'mae']
     """
-    _check_pair(model, test)
+    check_heldout(model, test)
     check_predicts_ratings(model, "evaluated", "rank with evaluate_ranking(model, test, k=10)")
     if test.nnz == 0:
         raise ValueError("test data has no cells to evaluate")
@@ -236,7 +263,7 @@ def evaluate_ranking(
     """
     # Named as the caller wrote it: recommend_batch_idx would call it n.
     k = M.check_count(k, "k")
-    _check_pair(model, test)
+    check_heldout(model, test)
     relevant, users = relevant_users(test, relevance_threshold)
     # One slot more than k for a single model, to see whether its top k was cut from a
     # longer tie (a pipeline's lists may change with their length: it gets k).

@@ -225,9 +225,10 @@ class Calibrate(Reranker):
     ``["Action", "Sci-Fi"]``) in which some item has one, else ``fit`` raises
     :class:`StageDataError`.
     The target mix is that of everything the user is known to have had (the pipeline's
-    ``seen``: the training data and a ``validation`` slice), the history
-    :func:`latentrec.evaluation.miscalibration` is given. ``relevance`` (``"minmax"`` or
-    ``"rank"``) is :func:`calibrate`'s.
+    ``seen``: the training data and a ``validation`` slice), each item weighing one:
+    :func:`latentrec.evaluation.miscalibration`'s ``p`` for a history of ones (given a
+    matrix of ratings, the metric weighs each item by its rating instead).
+    ``relevance`` (``"minmax"`` or ``"rank"``) is :func:`calibrate`'s.
 
     Defaults: ``weight=0.5`` with min-max relevance was chosen on MovieLens-100K, on the
     validation slice of ``benchmarks/ranking_stage.py`` (weights 0.1 to 0.99, either
@@ -235,7 +236,7 @@ class Calibrate(Reranker):
     test it cut miscalibration by 54.0% at 19.0% of NDCG@10 (docs/benchmarks.md,
     "Two-stage ranking"); not validated on other data. ``alpha=0.01`` is not tuned: it
     is the smoothing of :func:`latentrec.evaluation.miscalibration` (Steck's), so the
-    stage minimises the metric as it is measured.
+    stage minimises the metric as it is measured against that history of ones.
 
     Example:
         >>> import numpy as np, pandas as pd

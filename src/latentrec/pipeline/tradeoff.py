@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from ..data.interactions import Interactions
-from ..evaluation import catalog_coverage, intra_list_diversity, ndcg_at_k, recall_at_k
+from ..evaluation import (
+    catalog_coverage,
+    check_heldout,
+    intra_list_diversity,
+    ndcg_at_k,
+    recall_at_k,
+)
 from .core import Pipeline
 from .stages import MMR
 
@@ -65,6 +71,8 @@ def tradeoff(
             "(validation=) first, then pass its ranker"
         )
     base = Pipeline(candidates, ranker, (), n_candidates).fit(train)
+    # As evaluate_ranking: test cells the lists could never hold would score as misses.
+    check_heldout(base, test)
     users = np.flatnonzero((test.user_counts() > 0) & (train.user_counts() > 0))
     if users.size == 0:
         raise ValueError("no test user has a training history: there is nothing to re-rank")
