@@ -185,3 +185,19 @@ def test_the_line_finder_follows_multi_line_strings_and_quoted_dots():
     found = _toml_lines(text)
     assert found[("never",)] == 1 and found[("never", 1)] == 3 and found[("pin",)] == 4
     assert found[("pin", "x.y")] == 5 and found[("pin", "z")] == 6
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("pin = {101 = 1}\nnever = [1, 2\n", "line 2"),  # runs off the end
+        ("never = [1, 2", "line 1"),
+        ("never = [1]\nbury = = 2\n", "line 2"),  # tomllib names this one itself
+    ],
+)
+def test_toml_that_does_not_parse_names_a_line(tmp_path, text, line):
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="not valid TOML") as err:
+        Rules.from_toml(path)
+    assert line in str(err.value) and str(path) in str(err.value)

@@ -271,7 +271,11 @@ class Rules(Reranker):
         try:
             table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"{path}: not valid TOML: {err}") from None
+            # tomllib names a line, except for what runs off the end (an unclosed array):
+            # name the file's last line there, where the reader ran out.
+            last = max(1, len(text.splitlines()))
+            said = str(err).replace("(at end of document)", f"(at the end, line {last})")
+            raise ValueError(f"{path}: not valid TOML: {said}") from None
 
         source = _RulesFile(path, table, _toml_lines(text))
         where = source.where
