@@ -301,8 +301,8 @@ def test_the_knobs_are_documented_in_openapi(genre_client):
 def test_knobs_rerank_a_ranking_models_popularity_list_by_its_order(
     store, make_client, hybrid_model, knobs
 ):
-    """A ranking model's popularity fallback has no scores (null): the knobs take its
-    order as the relevance, as a pipeline's later stage takes an earlier one's."""
+    """A ranking model's popularity fallback has no scores (null): the knobs take each
+    title's number of users as the relevance, as a Pipeline's fallback does."""
     store.add_items([Item(str(100 + j), f"Film {j}", item_genres(j)) for j in range(N_ITEMS)])
     store.add_ratings([Rating("someone", "101", 4.0, 1000.0)])
     client = make_client(hybrid_model)
@@ -312,10 +312,10 @@ def test_knobs_rerank_a_ranking_models_popularity_list_by_its_order(
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["fallback"] is True and all(row["score"] is None for row in got["items"])
-    order = -np.arange(cands.size, dtype=np.float64)
+    users = hybrid_model.catalog_.item_popularity[cands].astype(np.float64)
     if set(knobs) == {"diversity"}:
         expected = mmr(
-            cands, order, hybrid_model.item_factors_, 5, 1.0 - knobs["diversity"], pool=MMR_POOL
+            cands, users, hybrid_model.item_factors_, 5, 1.0 - knobs["diversity"], pool=MMR_POOL
         )
         assert listed(got) == [str(100 + j) for j in expected]
     assert len(set(listed(got))) == 5 and set(listed(got)) <= set(listed(body))
@@ -488,3 +488,29 @@ def test_users_new_to_the_model_get_knobs_over_their_own_list_on_a_real_server(
                 assert len(listed(body)) == 8 and set(listed(body)) <= set(own)
                 got = [row["score"] for row in body["items"]]
                 assert np.allclose(got, [own[x] for x in listed(body)]), (user, knobs)
+
+
+@pytest.mark.parametrize("user", [USER, "nobody"])
+def test_the_service_and_the_command_give_one_list(make_client, model_files, user):
+    """`latentrec recommend --diversity` on a model file and the service's
+    query parameters on the same model give the same list, for a user the model knows
+    (its own candidates and scores) and for one it does not (the popularity list, each
+    title's number of users as relevance), at an n past the 200 candidates' 5 per slot."""
+    import json
+
+    from click.testing import CliRunner
+
+    from latentrec import load
+    from latentrec.cli import main
+
+    path = model_files["hybrid"]
+    client = make_client(load(path))
+    for n in (10, 45):
+        params = {"n": n, "diversity": 0.6}
+        args = ["recommend", str(path), "--user", user, "-n", str(n), "--diversity", "0.6"]
+        r = CliRunner().invoke(main, [*args, "--json"])
+        assert r.exit_code == 0, r.output
+        rows = json.loads(r.output)
+        got = client.get(f"/users/{user}/recommendations", params=params).json()
+        assert [str(row["item_id"]) for row in rows] == listed(got)
+        assert got["fallback"] is (user == "nobody")

@@ -17,11 +17,39 @@ from .history import as_history
 from .params import Knobs, check_positive, check_seed, check_share
 from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
-__all__ = ["MMR", "MMR_POOL", "Calibrate", "Explore", "Freshness", "Reranker", "StageDataError"]
+__all__ = [
+    "KNOB_POOL",
+    "KNOB_POOL_PER_SLOT",
+    "MMR",
+    "MMR_POOL",
+    "Calibrate",
+    "Explore",
+    "Freshness",
+    "Reranker",
+    "StageDataError",
+    "knob_pool",
+]
 
 # MMR's default pool (the best 50 candidates): the size chosen together with lambda 0.7
 # and min-max relevance on the benchmark's validation slice (benchmarks/ranking_stage.py).
 MMR_POOL = 50
+
+# A single model re-ranked by knobs (`latentrec recommend --diversity/--calibrate/
+# --boost-new/--rules`, the service's query parameters of the same names) offers its best
+# this many unseen items, or this many per slot of a longer list: the Pipeline's default
+# n_candidates, and one rule for both, so that the command and the service give one list.
+KNOB_POOL = 200
+KNOB_POOL_PER_SLOT = 5
+
+
+def knob_pool(n: int) -> int:
+    """How many of a model's best items the knobs re-rank for a list of ``n``.
+
+    Example:
+        >>> knob_pool(10), knob_pool(50)
+        (200, 250)
+    """
+    return max(KNOB_POOL, KNOB_POOL_PER_SLOT * int(n))
 
 
 class StageDataError(ValueError):

@@ -39,15 +39,16 @@ import scipy.sparse as sp
 from ..pipeline.rerank import calibrate as calibrate_list
 from ..pipeline.rerank import freshness as freshness_list
 from ..pipeline.rerank import mmr as mmr_list
-from ..pipeline.stages import MMR_POOL
+from ..pipeline.stages import KNOB_POOL, KNOB_POOL_PER_SLOT, MMR_POOL
 from ..store.catalogue import one_spelling_each, pick_spelling
 from ..store.records import genre_key, genre_spelling
 from .holder import Served
 from .live import UserState, predictions, recommend, warm_states
 
-# Candidates re-ranked per request: the model's top this many (at least 5 per slot).
-POOL = 100
-POOL_PER_SLOT = 5
+# Candidates re-ranked per request: the model's top this many (at least 5 per slot), as
+# `latentrec recommend` re-ranks them (pipeline.stages.knob_pool).
+POOL = KNOB_POOL
+POOL_PER_SLOT = KNOB_POOL_PER_SLOT
 # The freshness boost halves every this many days of age.
 HALF_LIFE_DAYS = 30.0
 # The largest boost_new accepted (relevance is rescaled to [0, 1] first).
@@ -599,7 +600,7 @@ def pool_size(n: int, n_items: int) -> int:
 
     Example:
         >>> pool_size(10, 1682), pool_size(50, 1682), pool_size(10, 30)
-        (100, 250, 30)
+        (200, 250, 30)
     """
     return int(min(n_items, max(POOL, POOL_PER_SLOT * n)))
 
@@ -732,8 +733,12 @@ def reranked(
             unknown = np.intersect1d(unknown, items)
         banned = state.rated if exclude is None else np.union1d(state.rated, exclude)
         joining = newcomers(ages, pool, n, banned=banned, items=unknown)
-    # A ranking model's popularity list has no scores: its order is the relevance.
-    relevance = scores if np.isfinite(scores).all() else -np.arange(pool.size, dtype=float)
+    # The popularity list's relevance is each title's number of users, as a Pipeline's
+    # fallback (so `latentrec recommend` with the same knobs) has it: not a ranking
+    # model's missing scores, nor a rating model's mu + b_i, which is not its order.
+    relevance = (
+        served.model.catalog_.item_popularity[pool].astype(np.float64) if fallback else scores
+    )
     try:
         top = rerank(
             served,
