@@ -73,7 +73,9 @@ def test_the_latest_date_wins_a_repeat(tmp_path):
         (["2020-01-01", "", "2020-01-03"], "missing timestamps", 3),
         # Dates and numbers both: said so, with one of each (was "non-numeric timestamps").
         (["1600000000", "2020-01-02"], "mixes dates and numbers: line 3 of", 3),
-        (["2020-01-01", "yesterday"], "non-numeric timestamps (e.g. '2020-01-01')", 2),
+        # A column of dates: the cell that is none is the bad one (was "non-numeric
+        # timestamps (e.g. '2020-01-01')" at both lines, the good date as the example).
+        (["2020-01-01", "yesterday"], "timestamps that are not dates (e.g. 'yesterday')", 3),
         (["1600000000", "1e30"], "timestamps outside the years 1-9999", 3),
         (["-1e30", "1600000000"], "timestamps outside the years 1-9999", 2),
         (["253402300800", "1"], "timestamps outside the years 1-9999", 2),

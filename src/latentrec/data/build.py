@@ -507,9 +507,9 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
                 )
         return np.where(missing | not_dates, 0.0, secs)
     parsed = numeric_values(raw)
-    # Dates among numbers leave cells that are no number: only then is the column looked
-    # at for dates (a regex over every cell, half again the load time of a large column).
-    mixed = _dates_and_numbers(raw, col, places, checks) if parsed[1].any() else None
+    # Dates leave cells that are no number: only then is the column looked at for dates
+    # (a regex over every cell, half again the load time of a large column).
+    mixed = _dates_and_numbers(raw, col, places, checks, parsed) if parsed[1].any() else None
     nums = _value_checks(raw, col, "timestamp", places, checks, parsed) if mixed is None else mixed
     with np.errstate(invalid="ignore"):
         outside = np.isfinite(nums) & ((nums < TIME_MIN) | (nums > TIME_MAX))
@@ -527,23 +527,27 @@ def _timestamp_checks(raw: pd.Series, col, places: Places, checks: list) -> np.n
     return nums
 
 
-def _dates_and_numbers(raw: pd.Series, col, places: Places, checks: list):
-    """Seconds since 1970 of a text column mixing ISO dates and numbers, else ``None``.
+def _dates_and_numbers(raw: pd.Series, col, places: Places, checks: list, parsed):
+    """Seconds since 1970 of a text column holding ISO dates among cells that are no
+    number, with its bad rows added to ``checks``; ``None`` when no cell is a date (the
+    caller then reads the column as numbers).  ``parsed`` is ``numeric_values(raw)``.
 
-    Either way is a time, but a column written both ways is one mistake or another (two
-    exports pasted together), so the cells of the rarer way (the dates on a tie) are bad
-    rows, named beside a cell of the other: "non-numeric timestamps" said of an ISO date
-    pointed away from the cause, since a column of dates alone is read.
+    What the column is follows from its cells: one with more dates than numbers is a
+    column of dates, else one of numbers (so the dates on a tie).  Cells written the other
+    way are bad rows, named beside a cell of this way: either way is a time, but a column
+    written both ways is one mistake or another (two exports pasted together).  Cells of
+    neither way are bad rows of their own: one typo in a column of dates ('1998-03-3l')
+    is that row's fault, where reading the column as numbers blamed every date in it
+    ("non-numeric timestamps (e.g. '1997-09-20')" at every line, the typo unnamed).
 
     Example:
-        >>> checks = []
-        >>> secs = _dates_and_numbers(
-        ...     pd.Series(["1970-01-02", "60", "120"]), "t", Places.rows(range(3)), checks
-        ... )
+        >>> checks, cells = [], pd.Series(["1970-01-02", "1970-01-3l", "1970-01-04"])
+        >>> secs = _dates_and_numbers(cells, "t", Places.rows(range(3)), checks,
+        ...                           numeric_values(cells))
         >>> secs.tolist()
-        [0.0, 60.0, 120.0]
-        >>> print(checks[0].message[:80])
-        column 't' mixes dates and numbers: row 0 has the date '1970-01-02', row 1 the n
+        [86400.0, 0.0, 259200.0]
+        >>> print(checks[0].message[:74])
+        column 't' has timestamps that are not dates (e.g. '1970-01-3l') at rows 1
     """
     if not (raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype)):
         return None
@@ -553,13 +557,63 @@ def _dates_and_numbers(raw: pd.Series, col, places: Places, checks: list):
         return None
     text = present.str.strip()
     is_date = text.str.fullmatch(_ISO_DATE).to_numpy(dtype=bool) & ~missing
-    nums = pd.to_numeric(text.where(~is_date & ~missing), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
-    is_number = np.isfinite(nums) & ~is_date & ~missing
-    if not (is_date.any() and is_number.any()) or (is_date | is_number | missing).sum() < len(raw):
+    if not is_date.any():
         return None
-    bad = is_date if is_date.sum() <= is_number.sum() else is_number
+    nums, not_numeric = parsed
+    is_number = np.isfinite(nums) & ~is_date & ~missing
+    if is_date.sum() <= is_number.sum():
+        # A column of numbers: its dates are the rarer way, anything else is no number.
+        _mixed_check(raw, col, places, checks, is_date, is_date, is_number)
+        found = (np.where(is_date, 0.0, nums), not_numeric & ~is_date)
+        return _value_checks(raw, col, "timestamp", places, checks, found)
+    if is_number.any():
+        _mixed_check(raw, col, places, checks, is_number, is_date, is_number)
+    neither = ~missing & ~is_date & ~is_number
+    if neither.any():
+        pos = np.flatnonzero(neither)
+        like = raw.iloc[int(np.flatnonzero(is_date)[0])]
+        checks.append(
+            _Check(
+                "timestamps that are not dates",
+                col,
+                neither,
+                f"column {col!r} has timestamps that are not dates (e.g. "
+                f"{raw.iloc[pos[0]]!r}) at {places.text(pos)}, in a column of ISO dates "
+                f"(like {like!r})",
+            )
+        )
+    codes, uniques = pd.factorize(text[is_date])
+    parsed_dates = np.array([_iso_seconds(t) for t in uniques], dtype=np.float64)[codes]
+    not_dates = np.zeros(len(raw), dtype=bool)
+    not_dates[is_date] = np.isnan(parsed_dates)
+    if not_dates.any():
+        pos = np.flatnonzero(not_dates)
+        checks.append(
+            _Check(
+                "dates that do not exist",
+                col,
+                not_dates,
+                f"column {col!r} has dates that do not exist (e.g. "
+                f"{raw.iloc[pos[0]]!r}) at {places.text(pos)}",
+            )
+        )
+    secs = np.zeros(len(raw), dtype=np.float64)
+    secs[is_date] = np.where(np.isnan(parsed_dates), 0.0, parsed_dates)
+    _check_missing_times(missing, col, places, checks)
+    return secs
+
+
+def _mixed_check(raw: pd.Series, col, places: Places, checks: list, bad, is_date, is_number):
+    """Add the check that refuses the ``bad`` cells of a column mixing ISO dates and
+    numbers, naming one cell of each way.
+
+    Example:
+        >>> checks, cells = [], pd.Series(["1970-01-02", "60", "120"])
+        >>> date, number = np.array([True, False, False]), np.array([False, True, True])
+        >>> _mixed_check(cells, "t", Places.rows(range(3)), checks, date, date, number)
+        >>> print(checks[0].message[:80])
+        column 't' mixes dates and numbers: row 0 has the date '1970-01-02', row 1 the n
+    """
     date_at, number_at = int(np.flatnonzero(is_date)[0]), int(np.flatnonzero(is_number)[0])
     # One place each, so "row 0", not the "rows 0" of Places.text; the source said once.
     word = "line" if places.unit == "line" else "row"
@@ -574,29 +628,6 @@ def _dates_and_numbers(raw: pd.Series, col, places: Places, checks: list):
         "since 1970)"
     )
     checks.append(_Check("timestamps mixing dates and numbers", col, bad, message))
-    secs = np.zeros(len(raw), dtype=np.float64)
-    good = ~bad & ~missing
-    if bad is is_number:
-        codes, uniques = pd.factorize(text[good])
-        parsed = np.array([_iso_seconds(t) for t in uniques], dtype=np.float64)[codes]
-        not_dates = np.zeros(len(raw), dtype=bool)
-        not_dates[good] = np.isnan(parsed)
-        if not_dates.any():
-            pos = np.flatnonzero(not_dates)
-            checks.append(
-                _Check(
-                    "dates that do not exist",
-                    col,
-                    not_dates,
-                    f"column {col!r} has dates that do not exist (e.g. "
-                    f"{raw.iloc[pos[0]]!r}) at {places.text(pos)}",
-                )
-            )
-        secs[good] = np.where(np.isnan(parsed), 0.0, parsed)
-    else:
-        secs[good] = nums[good]
-    _check_missing_times(missing, col, places, checks)
-    return secs
 
 
 #: Timestamps are seconds since 1970 (UTC); beyond the years 1-9999 no clock or calendar
@@ -684,8 +715,8 @@ def _iso_seconds(text: str) -> float:
 def _iso_dates(raw: pd.Series):
     """``(seconds, missing, not_dates)`` when every present cell of a text column is an
     ISO 8601 date or date and time (``2020-01-31``, ``2020-01-31T10:00:00+02:00``;
-    without an offset, UTC), else ``None`` (numbers, or anything else, are read as
-    numbers).  ``not_dates`` marks cells written as dates that name none (month 13).
+    without an offset, UTC), else ``None`` (then :func:`_dates_and_numbers` sorts the
+    cells by kind).  ``not_dates`` marks cells written as dates that name none (month 13).
 
     Example:
         >>> secs, missing, bad = _iso_dates(pd.Series(["1970-01-02", None, "1970-13-01"]))

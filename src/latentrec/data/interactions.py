@@ -625,7 +625,10 @@ class Interactions:
             timestamp: optional column of numbers (seconds since 1970, UTC), datetimes,
                 or ISO 8601 text (``2020-01-31``, ``2020-01-31T10:00:00+02:00``; UTC
                 unless an offset is given).  A time outside the years 1-9999, a date
-                that does not exist or a missing time is a bad row.
+                that does not exist or a missing time is a bad row.  A text column with
+                more ISO dates than numbers is one of dates, where a cell that is no
+                date is a bad row of its own (a typo fails its row, not the column);
+                else it is one of numbers, where a cell that is no number is.
             duplicates: policy for repeated (user, item) pairs, ``"last"`` by default:
                 ``"last"`` keeps the latest by timestamp (else the last row), ``"mean"``
                 averages, ``"sum"`` adds (counts; refused with a ``rating_scale``, which
