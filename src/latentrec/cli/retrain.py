@@ -19,7 +19,6 @@ import click
 import pandas as pd
 
 from ..errors import ModelFileError
-from ..models.persistence import load
 from ..pipeline import load as load_model_or_pipeline
 from ..registry import ALIASES
 
@@ -207,13 +206,35 @@ def check_options(**options) -> None:
 
 
 def model_dir_option(fn):
+    # A plain path, checked by the command: click's own check of a file given here
+    # (file_okay=False) was a three-line usage error and exit code 2, not bad input's
+    # one line and exit code 1.
     return click.option(
         "--model-dir",
         "model_dir",
-        type=click.Path(file_okay=False),
+        type=click.Path(),
         required=True,
+        callback=not_a_file,
         help="The folder of model versions (created by the first publish).",
     )(fn)
+
+
+def not_a_file(ctx, param, value):
+    """``--model-dir``'s check: a file given as the folder is refused in one line, exit
+    code 1 (``--json`` answers it as one JSON object, as every refused value).
+
+    Example:
+        >>> import tempfile
+        >>> path = tempfile.mkstemp(suffix=".txt")[1]
+        >>> try:
+        ...     not_a_file(None, None, path)
+        ... except Failure as err:
+        ...     print(err.message.replace(path, "F"))
+        --model-dir F is a file, not a folder of model versions
+    """
+    if value is not None and Path(value).exists() and not Path(value).is_dir():
+        raise Failure(f"--model-dir {value} is a file, not a folder of model versions")
+    return value
 
 
 def existing_directory(path: str) -> ModelDirectory:
@@ -452,7 +473,7 @@ def candidate(md: ModelDirectory, algorithm, extra, seed):
             f"{md.path} ({version.name}) is a pipeline, which is refitted with its own "
             "recipe: leave out --param, or give --algorithm to train a single model"
         )
-    return load(version.path).clone().set_params(**parse_params(extra))
+    return md.load_version(version)[1].clone().set_params(**parse_params(extra))
 
 
 @main.group()
@@ -478,8 +499,26 @@ def list_versions(model_dir, as_json):
     versions = md.versions(damaged)
     for problem in damaged:
         click.echo(f"warning: left out of the list: {problem}", err=True)
+    # Each file is checked against the digest recorded at its publish: a file written
+    # over since would be listed under the old version's figures.
+    changed: dict[str, str] = {}
+    for i, v in enumerate(versions):
+        try:
+            versions[i] = md.verify(v)
+        except LookupError:
+            continue  # pruned between the listing and the check
+        except ModelFileError as err:
+            changed[v.name] = str(err)
+            click.echo(f"warning: {v.name} is damaged: {err}", err=True)
     if as_json:
-        click.echo(json.dumps([{**v.to_dict(), "current": v.name == current} for v in versions]))
+        click.echo(
+            json.dumps(
+                [
+                    {**v.to_dict(), "current": v.name == current, "damaged": changed.get(v.name)}
+                    for v in versions
+                ]
+            )
+        )
         return
     if not versions:
         click.echo(f"no versions in {model_dir}")
@@ -492,8 +531,9 @@ def list_versions(model_dir, as_json):
                 "%Y-%m-%d %H:%M:%S"
             ),
             "algorithm": v.algorithm,
-            "figure": figure_text(v.metrics),
-            "scored on": scored_text(v.metrics),
+            # A changed file's recorded figures are not its model's.
+            "figure": "DAMAGED" if v.name in changed else figure_text(v.metrics),
+            "scored on": "" if v.name in changed else scored_text(v.metrics),
             "note": v.note,
         }
         for v in versions
@@ -501,35 +541,61 @@ def list_versions(model_dir, as_json):
     print_table(pd.DataFrame(rows))
 
 
+# Figures recorded beside the scores that are not scores themselves: the share held out,
+# the threshold a hit needed, the model as given before tuning, the best trial's figure.
+NOT_A_FIGURE = ("_share", "_relevance_threshold", "_as_given", "_best_trial")
+# The counts a figure was computed on, as `train --test-size` records them.
+COUNTS = {"holdout_ratings": "ratings", "holdout_users": "users"}
+
+
 def figure_text(metrics: dict) -> str:
-    """The figure a version was published on, e.g. ``rmse 0.9123``, or ``""``.
+    """The figure a version was published on, labelled by what it is, or ``""``.
+
+    A retrained version's is the metric it was compared on (``rmse 0.9123``, on the
+    most recent ratings); a model trained with ``train --test-size`` has held-out
+    figures (``holdout_rmse 0.9123``); one written by ``tune -o`` has the figure of its
+    validation split (``validation_rmse 0.8034``).  The first score of those is shown.
 
     Example:
         >>> figure_text({"metric": "rmse", "candidate": {"rmse": 0.91234}})
         'rmse 0.9123'
-        >>> figure_text({"holdout_rmse": 0.5})
+        >>> figure_text({"holdout_share": 0.2, "holdout_rmse": 0.5, "holdout_ratings": 60})
         'holdout_rmse 0.5000'
+        >>> figure_text({"validation_rmse": 0.80337, "validation_rmse_as_given": 0.8353})
+        'validation_rmse 0.8034'
+        >>> figure_text({"fit_seconds": 0.1})
+        ''
     """
     name = metrics.get("metric")
     value = (metrics.get("candidate") or {}).get(name) if name else None
-    if isinstance(value, (int, float)):
+    if _is_number(value):
         return f"{name} {value:.4f}"
     for key, value in metrics.items():
-        if key.startswith("holdout_") and isinstance(value, float):
+        if (
+            key.startswith(("holdout_", "validation_"))
+            and key not in COUNTS
+            and not key.endswith(NOT_A_FIGURE)
+            and _is_number(value)
+        ):
             return f"{key} {value:.4f}"
     return ""
 
 
 def scored_text(metrics: dict) -> str:
     """How many held-out ratings (or, for a ranking metric, users) a version's figure was
-    computed on, e.g. ``300 ratings``, or ``""`` when it records none.
+    computed on, e.g. ``300 ratings``, or ``""`` when it records none (``tune -o``
+    records no count for its validation split).
 
     Example:
         >>> scored_text({"metric": "rmse", "candidate": {"rmse": 0.9, "n": 300}})
         '300 ratings'
         >>> scored_text({"metric": "ndcg@10", "candidate": {"ndcg@10": 0.2, "n_users": 45}})
         '45 users'
-        >>> scored_text({"holdout_rmse": 0.5})
+        >>> scored_text({"holdout_rmse": 0.5, "holdout_ratings": 20000})
+        '20000 ratings'
+        >>> scored_text({"holdout_ndcg@10": 0.6, "holdout_users": 120})
+        '120 users'
+        >>> scored_text({"validation_rmse": 0.5})
         ''
     """
     figures = metrics.get("candidate") or {}
@@ -537,7 +603,23 @@ def scored_text(metrics: dict) -> str:
         value = figures.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value} {unit}"
+    for key, unit in COUNTS.items():
+        value = metrics.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value} {unit}"
     return ""
+
+
+def _is_number(value) -> bool:
+    """A finite JSON number (not a bool), as a figure must be to be shown.
+
+    Example:
+        >>> _is_number(0.5), _is_number(1), _is_number(True), _is_number(float("nan"))
+        (True, True, False, False)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)  # an int may be too big for one
 
 
 @models.command("publish")

@@ -10,6 +10,13 @@ A :class:`ModelDirectory` owns this layout::
       versions/v000001/     model.npz (a latentrec model file) and version.json
       versions/v000002/ ...
 
+``version.json`` records the model file's SHA-256 (``sha256``) as it was published, and
+every load through the directory (the current version, a rollback's target, a retrain's
+template, ``models list``) checks it: a version whose file was overwritten afterwards
+(``latentrec train -o DIR/versions/v000001/model.npz``) is refused by name instead of being
+served under the old version's name and figures.  A version published before the digest
+was recorded gets it on the first load that can write it (:meth:`ModelDirectory.verify`).
+
 Version folders are immutable once they appear under their name: a publisher writes the
 model file and ``version.json`` into a temporary folder (``versions/.staging-XXXX``, which
 it holds a lock on while it lives), fsyncs them and renames the folder into place; only
@@ -24,7 +31,9 @@ big as a model; the next publish or prune removes those that no live writer hold
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -43,7 +52,14 @@ from ..io.atomic import STALE_AFTER, atomic_path
 from ..models.persistence import jsonable
 from ..pipeline import load
 
-__all__ = ["ModelDirectory", "StaleVersionError", "Version"]
+__all__ = [
+    "ChangedVersionError",
+    "ModelDirectory",
+    "StaleVersionError",
+    "Version",
+    "file_digest",
+    "inside_versions",
+]
 
 POINTER = "CURRENT"
 HISTORY = "history.jsonl"
@@ -52,6 +68,8 @@ VERSIONS = "versions"
 MODEL_FILE = "model.npz"
 VERSION_FILE = "version.json"
 RETRAIN_STATUS = "last-retrain.json"
+# The key in version.json holding the model file's SHA-256 (hex) as it was published.
+DIGEST = "sha256"
 # Who ran a retrain, as its record says: serve --retrain-every, latentrec retrain (by hand
 # or from cron), or retrain() / retrain_on() called from Python.
 RETRAIN_BY = ("scheduled", "command", "python")
@@ -92,6 +110,7 @@ class Version:
     metrics: dict = field(compare=False, hash=False)
     note: str = field(compare=False)
     algorithm: str = field(default="", compare=False)
+    sha256: str = field(default="", compare=False)
 
     @property
     def number(self) -> int:
@@ -121,7 +140,18 @@ class Version:
             "metrics": self.metrics,
             "note": self.note,
             "algorithm": self.algorithm,
+            "sha256": self.sha256,
         }
+
+
+class ChangedVersionError(ModelFileError):
+    """A published version's model file is not the file that was published: its SHA-256
+    differs from the one ``version.json`` recorded (the file was overwritten or edited).
+
+    Example:
+        >>> issubclass(ChangedVersionError, ModelFileError)
+        True
+    """
 
 
 class StaleVersionError(RuntimeError):
@@ -156,6 +186,62 @@ def version_number(name: str) -> int:
     if match is None:
         raise ValueError(f"{name!r} is not a version name (v000001, v000002, ...)")
     return int(match.group(1))
+
+
+def file_digest(path) -> str:
+    """The SHA-256 of the file at ``path``, in hex, read in blocks (a model may not fit
+    in memory twice); a :class:`ModelFileError` naming it when there is no such file.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+        >>> _ = open(path, "wb").write(b"abc")
+        >>> file_digest(path)[:16]
+        'ba7816bf8f01cfea'
+    """
+    try:
+        with open(path, "rb") as fh:
+            digest = hashlib.sha256()
+            # hashlib.file_digest is Python 3.11+; the package supports 3.10.
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+            return digest.hexdigest()
+    except FileNotFoundError:
+        raise ModelFileError(f"no model file at {path}") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path} is a folder, not a model file") from None
+
+
+def inside_versions(path) -> bool:
+    """Whether ``path`` lies inside a model directory's ``versions`` folder, where only
+    a publish may write (symbolic links followed; the file need not exist).
+
+    A ``versions`` folder counts when the folder above it is a model directory that has
+    been written to (it holds ``CURRENT``, ``history.jsonl`` or ``.lock``), so a folder
+    of one's own that happens to be called ``versions`` is not taken for one.  A command
+    that writes a file (``latentrec train -o``) refuses such a path: overwriting a
+    published version's model file would serve another model under that version's name.
+
+    Example:
+        >>> import numpy as np, os, tempfile, latentrec
+        >>> from latentrec.models import GlobalMean
+        >>> md = ModelDirectory(tempfile.mkdtemp())
+        >>> v1 = md.publish(GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 1)))
+        >>> inside_versions(v1.path), inside_versions(md.path / "versions" / "v000009" / "m.npz")
+        (True, True)
+        >>> inside_versions(md.path / "model.npz"), inside_versions(md.path / "versions")
+        (False, False)
+    """
+    try:
+        resolved = Path(os.path.abspath(path)).resolve(strict=False)
+    except (OSError, RuntimeError):  # a symbolic link loop: not somewhere a publish wrote
+        return False
+    for folder in resolved.parents:
+        if folder.name == VERSIONS and any(
+            os.path.lexists(folder.parent / marker) for marker in (POINTER, HISTORY, LOCK)
+        ):
+            return True
+    return False
 
 
 class ModelDirectory:
@@ -275,8 +361,7 @@ class ModelDirectory:
                     "(latentrec models publish MODEL_FILE --model-dir DIR)"
                 )
             try:
-                version = self.version(name)
-                return version, load(version.path)
+                return self.load_version(name)
             except (LookupError, ModelFileError):
                 # Only a prune racing this read removes a version CURRENT named a moment
                 # ago; CURRENT has moved on by then, so reading it again finds the new one.
@@ -339,6 +424,7 @@ class ModelDirectory:
                 metrics=dict(info.get("metrics") or {}),
                 note=str(info.get("note", "")),
                 algorithm=str(info.get("algorithm", "")),
+                sha256=str(info.get(DIGEST) or ""),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ModelFileError(
@@ -346,6 +432,109 @@ class ModelDirectory:
                 f"{err}); it needs 'created' (Unix seconds) and may have 'metrics', 'note' "
                 "and 'algorithm'"
             ) from None
+
+    def verify(self, version: Version | str) -> Version:
+        """Check that a version's model file is the file that was published; returns the
+        version (with its ``sha256``).
+
+        The file's SHA-256 is compared with the one ``version.json`` recorded at the
+        publish; a file changed since (overwritten by ``train -o``, edited, replaced)
+        raises :class:`ChangedVersionError` naming it, a missing one
+        :class:`ModelFileError`.  A version published before digests were recorded has
+        none: its file's digest is recorded now, when the directory can be written
+        without waiting for a writer (a read-only copy is still read), and checked from
+        then on.
+
+        Example:
+            >>> import numpy as np, tempfile, latentrec
+            >>> from latentrec.models import GlobalMean
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> m = GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 1))
+            >>> v1 = md.publish(m)
+            >>> md.verify("v000001") == v1
+            True
+            >>> other = GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 4))
+            >>> other.save(v1.path)  # another model written over the published file
+            >>> try:
+            ...     md.verify("v000001")
+            ... except ChangedVersionError as err:
+            ...     print(str(err).split(" (")[0].replace(str(md.path), "DIR"))
+            DIR/versions/v000001/model.npz has changed since v000001 was published
+        """
+        if isinstance(version, str):
+            version = self.version(version)
+        now = file_digest(version.path)
+        if not version.sha256:
+            self._record_digest(version.name, now)
+            return dataclasses.replace(version, sha256=now)
+        if now != version.sha256:
+            raise ChangedVersionError(
+                f"{version.path} has changed since {version.name} was published (its "
+                f"SHA-256 is {now[:12]}..., {version.name} was published as "
+                f"{version.sha256[:12]}...): a published version is never rewritten; "
+                "go back to another (latentrec models rollback --to NAME) or publish the "
+                "new model as a new version (latentrec models publish FILE --model-dir DIR)"
+            )
+        return version
+
+    def load_version(self, version: Version | str):
+        """``(version, model)`` of one version, its file checked first (:meth:`verify`).
+
+        A file replaced between the check and the end of the load is refused too, so the
+        model returned is always the one whose digest was checked.
+
+        Example:
+            >>> import numpy as np, tempfile, latentrec
+            >>> from latentrec.models import GlobalMean
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> _ = md.publish(GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 1)))
+            >>> version, model = md.load_version("v000001")
+            >>> version.name, type(model).__name__, len(version.sha256)
+            ('v000001', 'GlobalMean', 64)
+        """
+        if isinstance(version, str):
+            version = self.version(version)
+        before = _identity(version.path)
+        version = self.verify(version)
+        model = load(version.path)
+        after = _identity(version.path)
+        # Gone after a whole load is a prune that came after it, not a change: the model
+        # read is the file whose digest was checked.
+        if after is not None and after != before:
+            raise ChangedVersionError(
+                f"{version.path} was replaced while {version.name} was being loaded; "
+                "a published version is never rewritten"
+            )
+        return version, model
+
+    def _record_digest(self, name: str, digest: str) -> None:
+        """Add ``digest`` to version ``name``'s ``version.json`` if it has none (a version
+        published before digests were recorded).  Only when the writer lock is free at
+        once, so a reader never waits on a publish or a prune (the next load records it),
+        and never in a read-only directory."""
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # a writer holds it
+            record = self.path / VERSIONS / name / VERSION_FILE
+            try:
+                info = json.loads(record.read_text(encoding="utf-8"))
+            except (OSError, ValueError):  # pruned meanwhile, or damaged: nothing to add to
+                return
+            if not isinstance(info, dict) or info.get(DIGEST):
+                return
+            info[DIGEST] = digest
+            try:
+                write_json(record, info)
+            except OSError:
+                pass  # a folder this process may not write: checked once it can be
+        finally:
+            os.close(fd)
 
     def read_pointer(self) -> str | None:
         """The name of the current version as the pointer file says (``None``: none yet).
@@ -442,6 +631,8 @@ class ModelDirectory:
             # mkdtemp's 0700 would keep the version from a service run as another user.
             staging.chmod(creation_mode(versions_dir / "new", directory=True))
             model.save(staging / MODEL_FILE)
+            # Recorded so that every later load can tell the file from one written over it.
+            digest = file_digest(staging / MODEL_FILE)
             created = time.time()
             with self.locked():
                 self.sweep_leftovers(keep=staging)
@@ -459,6 +650,7 @@ class ModelDirectory:
                     "metrics": metrics,
                     "note": note,
                     "previous": previous,
+                    DIGEST: digest,
                 }
                 write_json(staging / VERSION_FILE, info)
                 # The version folder holds its files only; under the lock no sweep can
@@ -506,13 +698,15 @@ class ModelDirectory:
                         f"{current} is the oldest version in {self.path}; nothing to roll back to"
                     )
                 target = older[-1]
+                self.load_version(target)  # a changed file is refused by name, not served
             else:
                 try:
                     current = self.read_pointer()
                 except ModelFileError:
                     current = None  # a damaged pointer is what a rollback --to repairs
                 target = self.version(to)
-                load(target.path)  # never point at a damaged file: fail before switching
+                # Never point at a damaged or changed file: fail before switching.
+                self.load_version(target)
             if target.name != current:
                 self.switch(target.name, "rollback", current)
         return target
@@ -877,6 +1071,16 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _identity(path: Path):
+    """What changes when a file is replaced or written: inode, size, modification time
+    (``None`` when there is no file)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _abandoned(staging: Path) -> bool:
