@@ -20,13 +20,14 @@ import codecs
 import dataclasses
 import datetime as dt
 import gzip
+import hashlib
 import lzma
 import re
 from pathlib import Path
 
 import numpy as np
 
-from .build import sum_on_a_scale
+from .build import TIME_MAX, TIME_MIN
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .report import DataError
 
@@ -54,6 +55,9 @@ _RATING_TEXT = b"0123456789,.+-eE\r\n"
 _RATING_BYTES = np.zeros(256, dtype=bool)
 _RATING_BYTES[np.frombuffer(_RATING_TEXT, dtype=np.uint8)] = True
 _DUPLICATES = ("last", "mean", "sum", "error")
+# The ratings float32 stores as themselves (the bounds of ingest.check_values).
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 
 
 # Packed files by their leading bytes: each is read through its decompressor, so a
@@ -139,17 +143,95 @@ def pairs_only(path: str | Path) -> str | None:
 def _head_lines(path) -> list[bytes]:
     """The non-blank lines of the first 64 KiB of ``path`` (unpacked), the last one
     whole only if the file ends there; [] for a file that cannot be read."""
+    head = _head(path).removeprefix(codecs.BOM_UTF8)
+    return [line for line in head.split(b"\n") if line.strip()]
+
+
+def _head(path, size: int = 1 << 16) -> bytes:
+    """The first ``size`` bytes of ``path`` unpacked (fewer if it ends or breaks off
+    before); b"" for a file that cannot be read."""
     head = b""
     try:
         with open_netflix(path) as fh:
             # In pieces: a truncated packed file still shows its first lines.
-            while len(head) < 1 << 16 and (piece := fh.read(1 << 12)):
+            while len(head) < size and (piece := fh.read(1 << 12)):
                 head += piece
     except (EOFError, lzma.LZMAError, OSError):  # unreadable, or a damaged packed file
-        if not head:
-            return []
-    head = head.removeprefix(codecs.BOM_UTF8)
-    return [line for line in head.split(b"\n") if line.strip()]
+        pass
+    return head[:size]
+
+
+def _packing(path) -> str | None:
+    """``"gzip"``, ``"bzip2"`` or ``"xz"`` for a packed file (by its leading bytes), else None."""
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    names = {gzip.open: "gzip", bz2.open: "bzip2", lzma.open: "xz"}
+    return next((names[op] for sig, op in _PACKED if magic.startswith(sig)), None)
+
+
+def _digest(path) -> bytes | None:
+    """A BLAKE2b digest of ``path`` unpacked; None when it cannot be read to its end
+    (the read proper then names the damage)."""
+    digest = hashlib.blake2b()
+    try:
+        with open_netflix(path) as fh:
+            while piece := fh.read(1 << 20):
+                digest.update(piece)
+    except (EOFError, lzma.LZMAError, OSError):
+        return None
+    return digest.digest()
+
+
+def _same_content(paths) -> list[tuple[Path, Path]]:
+    """Refuse two of ``paths`` that hold the same lines once unpacked (a file and its
+    ``.gz``, as the glob ``combined_data_1.txt*`` gives, or a copy): each rating would be
+    read twice and merged as a repeated pair.  Returns the pairs that begin alike (the
+    same first 64 KiB) but differ further on, one perhaps part of the other.
+
+    Only files whose first 64 KiB match are read to their end, so distinct files (the
+    four of the prize begin with movies 1, 4500, 9211 and 13368) cost one small read.
+
+    Example:
+        >>> import tempfile, os
+        >>> folder = tempfile.mkdtemp()
+        >>> plain = os.path.join(folder, "c.txt")
+        >>> _ = open(plain, "w").write("1:\\n7,3,2005-09-06\\n")
+        >>> with gzip.open(plain + ".gz", "wb") as fh:
+        ...     _ = fh.write(b"1:\\n7,3,2005-09-06\\n")
+        >>> try:
+        ...     _same_content([Path(plain), Path(plain + ".gz")])
+        ... except DataError as err:
+        ...     print(str(err).replace(folder + os.sep, ""))
+        c.txt.gz is c.txt packed with gzip: give each Netflix-prize file once
+    """
+    by_head: dict[bytes, list[Path]] = {}
+    for path in paths:
+        head = _head(path)
+        if head:
+            by_head.setdefault(head, []).append(path)
+    alike = []
+    for group in by_head.values():
+        if len(group) < 2:
+            continue
+        by_digest: dict[bytes, Path] = {}
+        for path in group:
+            digest = _digest(path)
+            if digest is None:
+                continue
+            first = by_digest.setdefault(digest, path)
+            if first is not path:
+                packed, first_packed = _packing(path), _packing(first)
+                if packed and not first_packed:
+                    same = f"is {first} packed with {packed}"
+                elif first_packed and not packed:
+                    same = f"is {first} unpacked"
+                else:
+                    same = f"holds the same lines as {first}"
+                raise DataError(
+                    f"{path} {same}: give each Netflix-prize file once", source=str(path)
+                )
+        alike += [(group[0], other) for other in group[1:]]
+    return alike
 
 
 # The options of a table reader that mean nothing for a Netflix-prize file, with the
@@ -179,6 +261,8 @@ def netflix_options(path, kwargs: dict) -> dict:
     Example:
         >>> netflix_options("c.txt", {"user": "user_id", "duplicates": "sum"})
         {'duplicates': 'sum'}
+        >>> netflix_options("c.txt", {"rating_scale": None})
+        {'rating_scale': None}
         >>> try:
         ...     netflix_options("c.txt", {"sep": ";"})
         ... except DataError as err:
@@ -188,7 +272,12 @@ def netflix_options(path, kwargs: dict) -> dict:
     out = {}
     given = []
     for key, value in kwargs.items():
-        if key in ("duplicates", "rating_scale"):
+        # A key left out is "not given" (the reader's default, 1-5 stars); an explicit
+        # rating_scale=None is "no scale", as read_netflix takes it: reading it as "not
+        # given" refused a 7 that read_netflix(path, rating_scale=None) loads.
+        if key == "rating_scale":
+            out[key] = value
+        elif key == "duplicates":
             if value is not None:
                 out[key] = value
         elif key not in _TABLE_DEFAULTS or not any(
@@ -232,7 +321,7 @@ def read_netflix_as(
     if duplicates not in _DUPLICATES:
         raise DataError(f"duplicates must be one of {list(_DUPLICATES)}, got {duplicates!r}")
     if duplicates == "sum" and rating_scale is not None:
-        raise DataError(sum_on_a_scale(rating_scale))
+        raise DataError(_sum_on_a_scale(rating_scale))
     scale = None
     if rating_scale is not None:
         try:
@@ -271,44 +360,146 @@ def read_netflix_as(
                 "are in combined_data_1.txt .. combined_data_4.txt",
                 source=str(path),
             )
+    alike = _same_content(paths)
     state = {"exact32": True}
-    chunks = []
-    for path in paths:
-        for users, items, vals, ts in _file_batches(path, scale):
-            try:
-                chunks.append(chunk_from_arrays(users, items, vals, ts, scale, state))
-            except Decline:  # pragma: no cover - every value was checked in _parse_block
-                raise DataError(f"{path}: a rating or date that cannot be stored") from None
+    chunks = _chunks(paths, scale, state)
     source = str(paths[0]) if len(paths) == 1 else " + ".join(str(p) for p in paths)
     if not chunks:
         raise DataError(f"{source} has no rating lines: no interactions to build from")
+    rows_read = None
+    if duplicates in ("mean", "sum") and not state["exact32"]:
+        # The lean builder merges float32 values, so it declines ratings float32 cannot
+        # hold exactly (3.7): they are merged here in float64, as the table readers do.
+        state = {"exact32": True}
+        chunk, rows_read = _merged_exactly(chunks, duplicates, paths, state)
+        chunks = [chunk]
     try:
         data = build(
             cls, chunks, names=NAMES, source=source, unit="line",
             duplicates=duplicates, implicit=False, rating_scale=scale,
             exact32=state["exact32"], encoding="ascii", separator=",",
         )  # fmt: skip
-        report = data.load_report
-        if not report.merged:
-            return data
-        # The prize data rates no (customer, movie) pair twice, so a merge is news: most
-        # likely a lost movie line, which files the next movie's ratings under this one.
-        note = (
-            "the prize data repeats no (customer, movie) pair: a missing 'MovieID:' line "
-            "puts a movie's ratings under the movie above it (duplicates='error' names "
-            "the lines)"
-        )
-        return data.replace(load_report=dataclasses.replace(report, notes=(*report.notes, note)))
     except RepeatedPair as e:
-        # Only duplicates="error" with a repeated pair declines here (values are whole
-        # stars, so merging never overflows float32). The error path reads the files
-        # once more to name the pair's lines; a clean read pays nothing for it.
+        # duplicates="error" with a repeated pair. The error path reads the files once
+        # more to name the pair's lines; a clean read pays nothing for it.
         where = _pair_lines(paths, int(e.user), int(e.item))
         raise DataError(
             f"customer {e.user} rates movie {e.item} more than once ({where}) and "
             f"duplicates='error'; use duplicates='last' (--duplicates last) to keep the latest",
             source=source,
         ) from None
+    except Decline:
+        # duplicates="sum" (only without a scale) adding ratings up beyond float32: read
+        # once more, the exact merge names the pair and its lines.
+        _merged_exactly(
+            _chunks(paths, scale, {"exact32": True}), duplicates, paths, {"exact32": True}
+        )
+        raise DataError(  # pragma: no cover - the exact merge finds what the lean one did
+            f"{source}: duplicates={duplicates!r} merges repeated pairs into a rating "
+            "float32 cannot hold",
+            source=source,
+        ) from None
+    report = data.load_report
+    if rows_read is not None:
+        report = dataclasses.replace(report, rows_read=rows_read, merged=rows_read - report.loaded)
+    if not report.merged:
+        return data.replace(load_report=report) if rows_read is not None else data
+    # The prize data rates no (customer, movie) pair twice, so a merge is news: most
+    # likely a lost movie line, which files the next movie's ratings under this one.
+    note = (
+        "the prize data repeats no (customer, movie) pair: a missing 'MovieID:' line "
+        "puts a movie's ratings under the movie above it (duplicates='error' names "
+        "the lines)"
+    )
+    if alike:
+        # Two files that begin with the same lines repeat pairs whatever their movie
+        # lines: that is the likelier cause, so it is said first.
+        pairs = "; ".join(f"{a} and {b}" for a, b in alike)
+        note = (
+            f"{pairs} begin with the same lines (one may be a copy or a part of the "
+            f"other, as an unfinished download is); else {note}"
+        )
+    return data.replace(load_report=dataclasses.replace(report, notes=(*report.notes, note)))
+
+
+def _chunks(paths, scale, state: dict) -> list:
+    """The stored chunks of every file in turn (see :func:`chunk_from_arrays`)."""
+    chunks = []
+    for path in paths:
+        for users, items, vals, ts in _file_batches(path, scale):
+            try:
+                chunks.append(chunk_from_arrays(users, items, vals, ts, scale, state))
+            except Decline:  # pragma: no cover - _parse_block refuses, by line, all it declines
+                raise DataError(
+                    f"{path}: a rating or date that cannot be stored (a rating beyond "
+                    "float32, a date before the year 1)",
+                    source=str(path),
+                ) from None
+    return chunks
+
+
+def _merged_exactly(chunks: list, duplicates: str, paths, state: dict):
+    """``(chunk, rows)``: one chunk of distinct (customer, movie) pairs from ``chunks``
+    (emptied), repeats merged by ``duplicates`` (``"mean"`` or ``"sum"``) in float64
+    from the ratings as read, the latest date kept; ``rows`` counts the rating lines.
+    A merged rating beyond float32 is a :class:`DataError` naming the pair's lines.
+
+    Example:
+        >>> from latentrec.data.ingest import Chunk
+        >>> ids, movies = np.array([7, 7]), np.array([1, 1])
+        >>> c = Chunk(ids, movies, np.array([3.7, 4.1]), np.array([0.0, 9.0]))
+        >>> chunk, rows = _merged_exactly([c], "mean", [], {"exact32": True})
+        >>> chunk.vals.tolist() == [np.float32(3.9)], chunk.ts.tolist(), rows
+        (True, [9.0], 2)
+    """
+    users = np.concatenate([c.users.astype(np.int64, copy=False) for c in chunks])
+    items = np.concatenate([c.items.astype(np.int64, copy=False) for c in chunks])
+    vals = np.concatenate([c.vals.astype(np.float64, copy=False) for c in chunks])
+    ts = np.concatenate([c.ts for c in chunks])
+    chunks.clear()
+    rows = users.size
+    order = np.lexsort((items, users))
+    users, items, vals, ts = users[order], items[order], vals[order], ts[order]
+    starts = np.flatnonzero(
+        np.concatenate([[True], (users[1:] != users[:-1]) | (items[1:] != items[:-1])])
+    )
+    merged = np.add.reduceat(vals, starts)
+    if duplicates == "mean":
+        merged /= np.diff(np.append(starts, rows))
+    with np.errstate(over="ignore"):
+        as32 = merged.astype(np.float32)
+    over = ~np.isfinite(as32)
+    if over.any():
+        k = int(np.argmax(over))
+        customer, movie = int(users[starts[k]]), int(items[starts[k]])
+        raise DataError(
+            f"customer {customer} rates movie {movie} more than once "
+            f"({_pair_lines(paths, customer, movie)}) and duplicates={duplicates!r} adds "
+            f"the ratings up to {merged[k]:.9g}, beyond float32 (at most {_FLOAT32_MAX:.9g})"
+        )
+    latest = np.maximum.reduceat(ts, starts)
+    chunk = chunk_from_arrays(
+        users[starts], items[starts], as32.astype(np.float64), latest, None, state
+    )
+    return chunk, rows
+
+
+def _sum_on_a_scale(rating_scale) -> str:
+    """The refusal of ``duplicates="sum"`` on a scale, for Netflix-prize files: the
+    table readers' advice ("give no rating scale") cannot be followed on the command
+    line, where ``data info`` and ``data convert`` read these files on a scale (1-5
+    stars, or ``--rating-scale``), so the options it has come first.
+
+    Example:
+        >>> _sum_on_a_scale((1, 5)).split(": ")[1].split(";")[0]
+        "use duplicates='last', 'mean' or 'error' (--duplicates last, mean or error)"
+    """
+    return (
+        f"duplicates='sum' adds repeated ratings, which can leave the rating scale "
+        f"{tuple(rating_scale)} (two 3s make a 6): use duplicates='last', 'mean' or 'error' "
+        "(--duplicates last, mean or error); to add repeats up as counts, read the files "
+        "with rating_scale=None (read_netflix or Interactions.read)"
+    )
 
 
 def _pair_lines(paths, customer: int, movie: int, limit: int = 5) -> str:
@@ -487,13 +678,19 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
     users = table.column("c0").to_numpy()
     vals = table.column("c1").to_numpy()
     days = table.column("c2").to_numpy().astype("datetime64[D]", copy=False).view(np.int64)
+    ts = days.astype(np.float64) * 86400.0
     bad = ~np.isfinite(vals) | (users < 0)
-    if scale is not None:
-        with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"):
+        if scale is not None:
             bad |= (vals < scale[0]) | (vals > scale[1])
+        # What ingest.chunk_from_arrays declines, refused here where the line is known:
+        # pyarrow reads the date 0000-01-01 (before the year 1 of a stored time), and a
+        # rating float32 stores as inf or 0 (without a scale, or on one that wide).
+        magnitude = np.abs(vals)
+        bad |= (magnitude > _FLOAT32_MAX) | ((vals != 0) & (magnitude < _FLOAT32_TINY))
+        bad |= (ts < TIME_MIN) | (ts > TIME_MAX)
     if bad.any():
         _fail(block, starts, stop, line0, source, scale, first=int(data_pos[bad.argmax()]))
-    ts = days.astype(np.float64) * 86400.0
     return (users, items, vals, ts), movie_after, n_lines
 
 
@@ -554,6 +751,13 @@ def line_problem(raw: bytes, scale) -> str | None:
         return f"has a bad rating {rating!r} (expected a finite number)"
     if scale is not None and not scale[0] <= value <= scale[1]:
         return f"has a rating {rating} outside the scale [{scale[0]:g}, {scale[1]:g}]"
+    if abs(value) > _FLOAT32_MAX:
+        return f"has a rating {rating} too large to store as float32 (at most {_FLOAT32_MAX:.9g})"
+    if value != 0 and abs(value) < _FLOAT32_TINY:
+        return f"has a rating {rating} too close to 0 to store as float32 (it would be 0)"
+    if _DATE.fullmatch(date) and date.startswith("0000"):
+        # pyarrow reads the year 0; no stored time (from the year 1) holds it.
+        return f"has a bad date {date!r} (expected YYYY-MM-DD, years 0001 to 9999)"
     try:
         if not _DATE.fullmatch(date):
             raise ValueError
