@@ -229,12 +229,6 @@ def test_a_sum_beyond_float32_names_the_pair_and_its_lines(tmp_path, rating):
     assert str(info.value).endswith("beyond float32 (at most 3.40282347e+38)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/_common.load_data passes rating_scale=None when --rating-scale is not "
-    "given, which Interactions.read now takes as 'no scale' for a Netflix-prize file as "
-    "for a table; the command should pass rating_scale only when given (as --duplicates)",
-)
 def test_train_reads_a_netflix_file_on_its_default_scale(tmp_path):
     # data info and data convert read these files on 1-5 stars unless told otherwise;
     # train, evaluate and tune read them through load_data, which must agree.

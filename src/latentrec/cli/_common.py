@@ -621,10 +621,11 @@ def load_data(
         "item": column(item_col, "item", header),
         "rating": column(rating_col, "rating", header),
         "timestamp": column(timestamp_col, "timestamp", header),
-        "rating_scale": tuple(rating_scale) if rating_scale else None,
     }
     # Passed only when given, so the reader's own defaults (and readers that predate an
-    # option) apply otherwise.
+    # option) apply otherwise: a Netflix-prize file's 1-5 stars, no scale for a table.
+    if rating_scale:
+        kwargs["rating_scale"] = tuple(rating_scale)
     if duplicates is not None:
         kwargs["duplicates"] = duplicates
     if path.suffix.lower() in (".parquet", ".pq"):
