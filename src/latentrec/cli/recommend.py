@@ -207,8 +207,10 @@ def recommend(
 def as_ratings(model, rec, as_json: bool):
     """``rec`` as the text table shows it: a rating model's scores clipped to its rating
     scale, as ``predict(clip=True)`` answers (the order stays the model's), with a note
-    on stderr when any was past it.  JSON, a ranking model's scores, a model without a
-    scale and a pipeline's list are left as they are.
+    on stderr when any was past it.  A pipeline over one rating model and no learned
+    ranker (what the re-ranking options build) shows that model's scores, so they are
+    clipped the same way.  JSON, a ranking model's scores, a model without a scale and
+    a pipeline's fused or ranker scores are left as they are.
 
     A score of 6.06 on a 1-5 scale read as a broken rating; the service's page shows
     predicted ratings clipped too, and its JSON the raw scores.
@@ -222,8 +224,9 @@ def as_ratings(model, rec, as_json: bool):
         >>> as_ratings(m, m.recommend(1), as_json=False).scores.tolist()
         [5.0, 3.5]
     """
-    scale = getattr(model, "rating_scale_", None)
-    if as_json or isinstance(model, Pipeline) or scale is None or not model.predicts_ratings:
+    rater = _rating_model(model)
+    scale = getattr(rater, "rating_scale_", None)
+    if as_json or scale is None:
         return rec
     shown = np.clip(rec.scores, *scale)  # NaN (no score) stays NaN
     if not np.array_equal(shown, rec.scores, equal_nan=True):
@@ -233,6 +236,30 @@ def as_ratings(model, rec, as_json: bool):
             err=True,
         )
     return replace(rec, scores=shown)
+
+
+def _rating_model(model):
+    """The rating model whose scores ``model``'s lists show, or None: ``model`` itself, or
+    the one candidate of a pipeline without a learned ranker (its lists carry that
+    model's scores, its fallback rows the model's μ + b_i).  Several candidates' fused
+    ranks and a ranker's outputs are no ratings.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases, Popularity
+        >>> data = Interactions.from_dense(np.array([[5, 1, 0], [4, 0, 2]]))
+        >>> biases = Biases().fit(data)
+        >>> _rating_model(Pipeline(biases, rerankers=[Rules(never=[0])]).fit(data)) is biases
+        True
+        >>> _rating_model(Popularity().fit(data)) is None
+        True
+    """
+    if isinstance(model, Pipeline):
+        if model.ranker is not None or len(model.models) != 1:
+            return None
+        model = model.models[0]
+    return model if getattr(model, "predicts_ratings", False) else None
 
 
 def _with_gained_histories(model, data: Interactions) -> Interactions:
