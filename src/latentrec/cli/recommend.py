@@ -370,12 +370,24 @@ def similar(model_path, item, user, n, as_json):
     if item is not None:
         iid = known_id(model.items_, item)
         found = model.similar_items(iid, n=n)  # before any output: a failure prints alone
+        label = (model.item_title(iid) or iid) if not as_json else iid
+        if len(found.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
+            click.echo(
+                f"no items similar to {label}: the model has no other item to compare it "
+                "with (an item without training ratings is compared with none)"
+            )
+            return
         if not as_json:
-            title = model.item_title(iid)
-            click.echo(f"Because you watched {title or iid}:")
+            click.echo(f"Because you watched {label}:")
         emit(found.to_frame(), as_json)
     else:
         rec = model.similar_users(known_id(model.users_, user), n=n)
+        if len(rec.ids) == 0 and not as_json:
+            click.echo(
+                f"no users similar to user {user!r}: the model has no other user to compare "
+                "them with (a user without training ratings is compared with none)"
+            )
+            return
         emit(
             pd.DataFrame(
                 {"rank": np.arange(1, len(rec.ids) + 1), "user_id": rec.ids, "cosine": rec.scores}
