@@ -122,10 +122,13 @@ def recommend(
             "--data is read only for --calibrate, --boost-new or --rules; none is given"
         )
     model = load_model_or_pipeline(model_path)
+    not_an_id = ""
     try:
         uid = known_id(model.users_, user)
     except UnknownIdError:
         uid = None  # matches no id: the popularity list of any user the model does not know
+        # Text that is no whole number, where the ids are integers: said with the reason.
+        not_an_id = f" (its user ids are integers, and {user!r} is not one)"
     stages = []
     if diversity is not None:
         # MMR's other knobs are its defaults: those validated with lambda 0.7 (pool 50).
@@ -197,7 +200,9 @@ def recommend(
     else:
         rec = model.recommend(uid, n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
-        click.echo(f"user {user!r} has no history in this model: most popular items instead")
+        click.echo(
+            f"user {user!r} has no history in this model{not_an_id}: most popular items instead"
+        )
     if len(rec.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
         click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
         return
