@@ -13,7 +13,8 @@ from ._common import check_output, fail_on_known_errors, known_id, main
 @main.command()
 @click.option(
     "--output-dir",
-    type=click.Path(file_okay=False),
+    # Not click.Path(file_okay=False): check_output refuses a file in one line, exit 1.
+    metavar="DIR",
     default="out",
     show_default=True,
     help="Where the demo writes its model file.",

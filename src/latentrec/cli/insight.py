@@ -33,7 +33,7 @@ from .train import percent
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option(
     "--data",
     "source",
@@ -181,7 +181,8 @@ def unused_by(kind: str, names) -> str:
 @click.option(
     "--model",
     "model_path",
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): load says a folder is no model file in one line, exit 1.
+    metavar="FILE",
     default=None,
     help="Model file (taste-map, learning-curves).",
 )

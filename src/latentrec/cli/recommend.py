@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import click
@@ -31,7 +32,7 @@ from ._common import (
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option("--user", "-u", required=True, help="Raw user id.")
 @click.option(
     "-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many items."
@@ -65,7 +66,8 @@ from ._common import (
 @click.option(
     "--rules",
     "rules_path",
-    type=click.Path(exists=True, dir_okay=False),
+    # Not click.Path(exists=True, dir_okay=False): check_rules_file says it in one line.
+    metavar="FILE",
     default=None,
     help="Business rules from a TOML file (pin, boost, bury, never, max_per).",
 )
@@ -121,6 +123,8 @@ def recommend(
         raise click.UsageError(
             "--data is read only for --calibrate, --boost-new or --rules; none is given"
         )
+    if rules_path is not None:
+        check_rules_file(rules_path)  # before the model is loaded
     model = load_model_or_pipeline(model_path)
     not_an_id = ""
     try:
@@ -207,6 +211,24 @@ def recommend(
         click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
         return
     emit(recommendation_table(as_ratings(model, rec, as_json)), as_json)
+
+
+def check_rules_file(path) -> None:
+    """Refuse, in one line as a missing model file is, a ``--rules`` path that is no file
+    (click's own check printed its three-line usage error and exited 2).
+
+    Example:
+        >>> import tempfile
+        >>> try:
+        ...     check_rules_file(tempfile.gettempdir())
+        ... except Failure as err:
+        ...     print(err.message.split(" is ")[1])
+        a folder, not a rules file (TOML)
+    """
+    if os.path.isdir(path):
+        raise Failure(f"--rules {path} is a folder, not a rules file (TOML)")
+    if not os.path.exists(path):
+        raise Failure(f"--rules {path}: no such file")
 
 
 def as_ratings(model, rec, as_json: bool):
@@ -320,7 +342,7 @@ def _history_of(model) -> Interactions:
 
 
 @main.command("recommend-all")
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option(
     "--output",
     "-o",
@@ -348,7 +370,7 @@ def recommend_all(model_path, output, n, include_seen):
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option("--item", "-i", default=None, help="Raw item id: items like this one.")
 @click.option("--user", "-u", default=None, help="Raw user id: users like this one.")
 @click.option(
@@ -402,7 +424,7 @@ def similar(model_path, item, user, n, as_json):
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option("--user", "-u", required=True, help="Raw user id.")
 @click.option("--item", "-i", required=True, help="Raw item id.")
 @click.option(
