@@ -296,8 +296,8 @@ def test_a_rating_that_float32_would_turn_into_zero_is_refused(trained):
 
 def test_a_missing_rules_file_names_the_option(trained):
     _, model, folder = trained
-    out = invoke("recommend", model, "-u", 1, "--rules", folder / "no_rules.toml")
-    assert out.exit_code == 2 and "--rules" in out.stderr and "no_rules.toml" in out.stderr
+    line = error_line(invoke("recommend", model, "-u", 1, "--rules", folder / "no_rules.toml"))
+    assert "--rules" in line and "no_rules.toml" in line  # one line, exit 1, as a bad path is
 
 
 def test_reading_options_a_parquet_file_ignores_are_named_in_good_grammar(trained):
@@ -346,43 +346,70 @@ def test_tune_refuses_a_bad_metric_or_space_before_saying_anything(trained, args
     assert out.stdout == "", out.stdout  # no "tuning ..." line before the error
 
 
-# Integer ids are matched as the data spells them: "3" is user 3, "3.0" or "03" is no user.
-OTHER_SPELLINGS = ["3.0", "03", "+3", "3e0"]
+# Integer ids are read as the loaders read a file's id cells: "007", "7", "7.0" in one
+# column are one id, 7, so "03" or "3.0" typed for a model with integer ids is user 3 (they
+# were taken for an unknown user); text that is no whole number says the ids are integers.
+OTHER_SPELLINGS = ["3.0", "03", "+3", "3e0", " 3 "]
+NOT_WHOLE_NUMBERS = ["abc", "3.5"]
 
 
 @pytest.mark.parametrize("spelled", OTHER_SPELLINGS)
-def test_recommend_an_id_spelled_otherwise_is_an_unknown_user(trained, spelled):
+def test_recommend_reads_another_spelling_of_an_integer_id_as_that_id(trained, spelled):
     _, model, _ = trained
-    out = invoke("recommend", model, "-u", spelled, "-n", 3)
-    assert out.exit_code == 0, out.output
-    assert f"user {spelled!r} has no history" in out.stdout, out.stdout
     for knobs in ([], ["--diversity", 0.3]):
-        shown = pd.read_json(io.StringIO(invoke("recommend", model, "-u", spelled, "--json",
-                                                *knobs).stdout))  # fmt: skip
-        assert shown["fallback"].all(), knobs
-    known = pd.read_json(io.StringIO(invoke("recommend", model, "-u", 3, "--json").stdout))
-    assert not known["fallback"].any()
+        plain = invoke("recommend", model, "-u", 3, "-n", 3, "--json", *knobs)
+        other = invoke("recommend", model, "-u", spelled, "-n", 3, "--json", *knobs)
+        assert other.exit_code == 0, other.output
+        assert other.stdout == plain.stdout, knobs
+        assert not pd.read_json(io.StringIO(other.stdout))["fallback"].any(), knobs
+    out = invoke("recommend", model, "-u", spelled, "-n", 3)
+    assert out.exit_code == 0 and "no history" not in out.output, out.output
 
 
 @pytest.mark.parametrize("spelled", OTHER_SPELLINGS)
-def test_explain_similar_factors_onboard_refuse_an_id_spelled_otherwise(trained, spelled):
+def test_explain_similar_factors_onboard_read_another_spelling_as_that_id(trained, spelled):
     csv, model, _ = trained
-    item = spelled.replace("3", "103")  # 103.0, 0103, +103, 103e0
-    assert invoke("explain", model, "-u", 3, "-i", 103).exit_code == 0
-    cases = [
-        (("explain", model, "-u", spelled, "-i", 103), f"unknown user id(s): {spelled!r}"),
-        (("explain", model, "-u", 3, "-i", item), f"unknown item id(s): {item!r}"),
-        (("similar", model, "-u", spelled), f"unknown user id(s): {spelled!r}"),
-        (("similar", model, "-i", item), f"unknown item id(s): {item!r}"),
+    item = spelled.replace("3", "103")  # 103.0, 0103, +103, 103e0, " 103 "
+    pairs = [
+        (("explain", model, "-u", 3, "-i", 103), ("explain", model, "-u", spelled, "-i", item)),
+        (("similar", model, "-u", 3), ("similar", model, "-u", spelled)),
+        (("similar", model, "-i", 103), ("similar", model, "-i", item)),
         (
+            ("factors", model, "--data", csv, "--min-ratings", 1, "-u", 3),
             ("factors", model, "--data", csv, "--min-ratings", 1, "-u", spelled),
-            f"unknown user id(s): {spelled!r}",
         ),
-        (("onboard", model, "--answers", f"{item}=5"), f"unknown item id(s): {item!r}"),
+        (("onboard", model, "--answers", "103=5"), ("onboard", model, "--answers", f"{item}=5")),
+    ]
+    for plain, other in pairs:
+        expected, got = invoke(*plain), invoke(*other)
+        assert expected.exit_code == 0, (plain, expected.output)
+        assert got.exit_code == 0, (other, got.output)
+        assert got.stdout == expected.stdout, other
+
+
+@pytest.mark.parametrize("text", NOT_WHOLE_NUMBERS)
+def test_an_id_that_is_no_whole_number_says_the_ids_are_integers(trained, text):
+    csv, model, _ = trained
+    out = invoke("recommend", model, "-u", text, "-n", 3)
+    assert out.exit_code == 0, out.output
+    assert f"user {text!r} has no history in this model (its user ids are integers" in (
+        out.stdout
+    ), out.stdout
+    cases = [
+        (("explain", model, "-u", text, "-i", 103), f"unknown user id(s): {text!r}"),
+        (("explain", model, "-u", 3, "-i", text), f"unknown item id(s): {text!r}"),
+        (("similar", model, "-u", text), f"unknown user id(s): {text!r}"),
+        (("similar", model, "-i", text), f"unknown item id(s): {text!r}"),
+        (
+            ("factors", model, "--data", csv, "--min-ratings", 1, "-u", text),
+            f"unknown user id(s): {text!r}",
+        ),
+        (("onboard", model, "--answers", f"{text}=5"), f"unknown item id(s): {text!r}"),
     ]
     for args, message in cases:
         line = error_line(invoke(*args))
-        assert message in line, (args, line)
+        assert message in line and "ids here are integers (e.g. " in line, (args, line)
+        assert line.endswith(f"and {text!r} is not one"), line
 
 
 @pytest.mark.parametrize("spelled", ["3.0", "03", "abc"])

@@ -85,6 +85,14 @@ def test_tune_keeps_a_fixed_hyperparameter_out_of_the_built_in_space(trained):
           "--user-col", "u"], 1, "--user-col applies to ratings files, not to the dataset"),
         (["train", "{csv}", "-o", "{folder}/s.npz", "--engine", "spark", "-a", "als",
           "--timestamp-col", "t"], 1, "--timestamp-col is not available with --engine spark"),
+        # The models stop early only on validation data, which evaluate never has: the
+        # figures were those without patience, under a label saying patience=2.
+        (["evaluate", "{csv}", "--param", "patience=2"], 1,
+         "--param patience needs validation data to stop on, and evaluate has none"),
+        (["evaluate", "{csv}", "--param", "patience=2", "--cv", 2], 1,
+         "--param patience needs validation data to stop on, and evaluate has none"),
+        (["evaluate", "{csv}", "-a", "hybrid", "--task", "ranking", "--param", "patience=1"], 1,
+         "--param patience needs validation data to stop on, and evaluate has none"),
         (["onboard", "{model}", "--min-ratings", -5], 2, "--min-ratings"),
         (["onboard", "{model}", "--answers", "100=5", "-k", 3], 2,
          "-k applies to the questions asked"),

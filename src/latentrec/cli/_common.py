@@ -26,6 +26,7 @@ from numba.core import event as numba_event
 
 from .. import ModelFileError
 from ..data import DataError, Interactions, UnknownIdError
+from ..data.columns import clean_ids
 from ..data.interactions import DUPLICATE_POLICIES
 from ..datasets import movielens
 from ..io.modelfile import refuse_link
@@ -1000,8 +1001,10 @@ INTEGER_SPELLING = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 def typed_id(vocab, raw):
-    """An id as typed on the command line, as an int for a vocabulary of integer ids when it
-    is spelled as the data spells them ("3"); any other text is returned as it is.
+    """A new id to add (``onboard --save-as``), as an int for a vocabulary of integer ids
+    when it is spelled plainly ("3"); any other text is returned as it is, for the command
+    to refuse: an id written into a model is given in one spelling, not read leniently as
+    :func:`known_id` reads an id to look up.
 
     Example:
         >>> from latentrec.data import Vocabulary
@@ -1015,27 +1018,41 @@ def typed_id(vocab, raw):
 
 
 def known_id(vocab, raw):
-    """:func:`typed_id` for an id that must name one in ``vocab`` exactly as the data spells
-    it: "3.0" or "03" is no id of a vocabulary of integers, though the library's lookup
-    (lenient, for numbers that arrive as floats) would read it as 3.
+    """An id typed on the command line, read as the loaders read a file's id cell: for a
+    vocabulary of integer ids, whole-number text is that integer ("007", "7", "7.0" and
+    " 7 " are all 7, as one file's column of them is); other text is returned as it is.
 
-    Raises :class:`UnknownIdError` for such a spelling; an id spelled right but absent is
-    left to the command, which has its own policy for unknown ids.
+    Raises :class:`UnknownIdError` for text that is no whole number where the ids are
+    integers ("7.5", "abc"), saying so: it can be no id of them.  An id that reads as a
+    number but is absent is left to the command, which has its own policy for unknown
+    ids.
 
     Example:
         >>> from latentrec.data import Vocabulary
         >>> users = Vocabulary([3, 7], name="user")
-        >>> known_id(users, "3")
-        3
-        >>> known_id(users, "3.0")
-        Traceback (most recent call last):
-        ...
-        latentrec.data.vocabulary.UnknownIdError: unknown user id(s): '3.0'
+        >>> known_id(users, "3"), known_id(users, "007"), known_id(users, "7.0")
+        (3, 7, 7)
+        >>> known_id(Vocabulary(["007"]), "007")
+        '007'
+        >>> try:
+        ...     known_id(users, "7.5")
+        ... except UnknownIdError as err:
+        ...     print(err)
+        unknown user id(s): '7.5'; the user ids here are integers (e.g. 3), and '7.5' is not one
     """
-    typed = typed_id(vocab, raw)
-    if vocab.is_integer and not isinstance(typed, int):
-        raise UnknownIdError(vocab.name, [raw])
-    return typed
+    if not vocab.is_integer:
+        return raw
+    # The readers' own rule (from_text: every cell of a file is text), so that the id a
+    # file spelled "007" is found by the spelling the file used.
+    cell = clean_ids(pd.Series([str(raw)], dtype=object), from_text=True)
+    if not cell.problems and cell.values.dtype.kind == "i":
+        return int(cell.values[0])
+    example = vocab.ids[0] if len(vocab) else 1
+    raise UnknownIdError(
+        vocab.name,
+        [raw],
+        hint=f"the {vocab.name} ids here are integers (e.g. {example}), and {raw!r} is not one",
+    )
 
 
 def print_table(df: pd.DataFrame) -> None:

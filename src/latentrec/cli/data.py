@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -196,7 +197,8 @@ def data():
 )
 @click.option(
     "--cache-dir",
-    type=click.Path(file_okay=False),
+    # Not click.Path(file_okay=False): a file is refused below in one line, exit 1.
+    metavar="DIR",
     default=None,
     help="Where to keep it (default $LATENTREC_DATA or ~/.cache/latentrec).",
 )
@@ -207,6 +209,8 @@ def data_fetch(dataset, cache_dir):
     \f
     Example: ``latentrec data fetch --dataset 100k --cache-dir data``
     """
+    if cache_dir is not None and os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
+        raise Failure(f"--cache-dir {cache_dir} is a file, not a folder")
     folder = fetch_movielens(dataset, cache_dir=cache_dir)
     click.echo(f"MovieLens {dataset} is in {folder}")
 

@@ -13,7 +13,8 @@ from ._common import check_output, fail_on_known_errors, known_id, main
 @main.command()
 @click.option(
     "--output-dir",
-    type=click.Path(file_okay=False),
+    # Not click.Path(file_okay=False): check_output refuses a file in one line, exit 1.
+    metavar="DIR",
     default="out",
     show_default=True,
     help="Where the demo writes its model file.",
@@ -29,8 +30,11 @@ def demo(output_dir, user):
     check_output(output_dir, folder=True)  # the model is written after the whole tour
     # The user is looked up before the tour trains anything (seconds), not after it.
     users = movielens("100k").users
-    uid = known_id(users, user)
-    if uid not in users:
+    try:
+        uid = known_id(users, user)
+    except UnknownIdError:
+        uid = None  # text that is no whole number: the range below says what ids there are
+    if uid is None or uid not in users:
         raise UnknownIdError(
             "user",
             [user],

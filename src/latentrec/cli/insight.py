@@ -14,6 +14,7 @@ from .. import load, plots
 from ..data import UnknownIdError
 from ..data.splits import random_split, temporal_split
 from ..pipeline import tradeoff
+from ..registry import ALIASES, model_class
 from ..reports import factor_report, user_profile
 from ._common import (
     Failure,
@@ -32,7 +33,7 @@ from .train import percent
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option(
     "--data",
     "source",
@@ -110,6 +111,49 @@ for _name in ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "no_
     PLOT_USES[_name] = PLOT_USES["source"]
 
 
+def tradeoff_algorithms() -> list[str]:
+    """The ``-a`` names ``plot tradeoff`` can use: the algorithms with latent factors (an
+    ``n_factors`` hyperparameter), in whose item space MMR compares items.
+
+    Example:
+        >>> "biased-mf" in tradeoff_algorithms(), "global-mean" in tradeoff_algorithms()
+        (True, False)
+    """
+    return sorted(a for a in ALIASES if "n_factors" in model_class(a).param_names())
+
+
+def check_tradeoff_algorithm(algorithm: str) -> None:
+    """Refuse, naming what works, an ``-a`` that ``plot tradeoff`` cannot re-rank with MMR:
+    an unknown name, one without a latent space (global-mean, biases: zero factors;
+    itemknn, popularity: none), or a registered class no ``-a`` trains (Blend, FactorModel).
+
+    Example:
+        >>> check_tradeoff_algorithm("implicit-als")
+        >>> try:
+        ...     check_tradeoff_algorithm("global-mean")
+        ... except Failure as err:
+        ...     print(err.message[:68])
+        -a global-mean has no latent space: plot tradeoff re-ranks with MMR,
+    """
+    usable = tradeoff_algorithms()
+    if algorithm in usable:
+        return
+    choices = f"use one of {', '.join(usable)}"
+    try:
+        cls = model_class(algorithm)
+    except ValueError:
+        raise Failure(f"-a {algorithm!r} is no algorithm; {choices}") from None
+    alias = {name: a for a, name in ALIASES.items()}.get(cls.__name__)
+    if alias in usable:  # the class name of one that works (-a BiasedMF)
+        return
+    if alias is None:
+        raise Failure(f"-a {algorithm} is not trained by plot tradeoff; {choices}")
+    raise Failure(
+        f"-a {algorithm} has no latent space: plot tradeoff re-ranks with MMR, which "
+        f"compares items by their latent vectors; {choices}"
+    )
+
+
 def unused_by(kind: str, names) -> str:
     """What ``plot KIND`` says of the options ``names`` (parameter names) it does not read.
 
@@ -137,7 +181,8 @@ def unused_by(kind: str, names) -> str:
 @click.option(
     "--model",
     "model_path",
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False): load says a folder is no model file in one line, exit 1.
+    metavar="FILE",
     default=None,
     help="Model file (taste-map, learning-curves).",
 )
@@ -169,7 +214,8 @@ def unused_by(kind: str, names) -> str:
     "-a",
     default="implicit-als",
     show_default=True,
-    help="tradeoff: the candidate model fitted on the training part.",
+    help="tradeoff: the candidate model fitted on the training part; one with latent "
+    "factors (an algorithm that takes --factors), since MMR compares items by them.",
 )
 @click.option(
     "--test-size",
@@ -248,6 +294,7 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, min
         if k is not None and k < 1:  # `k or 10` once turned -k 0 into 10 without a word
             raise Failure(f"-k must be a positive list length, got {k}")
         k = 10 if k is None else k
+        check_tradeoff_algorithm(algorithm)  # before the data is read and a model fitted
         data = load_data(source, **opts)
         if data.timestamps is not None:
             train, test = temporal_split(data, test_size=test_size)

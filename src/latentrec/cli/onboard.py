@@ -115,7 +115,7 @@ def _ask(model, questions, k: int) -> dict:
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option("-k", "k", type=int, default=5, show_default=True, help="Answers to collect.")
 @click.option(
     "--max-questions",

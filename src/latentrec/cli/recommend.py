@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import click
@@ -31,7 +32,7 @@ from ._common import (
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option("--user", "-u", required=True, help="Raw user id.")
 @click.option(
     "-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many items."
@@ -65,7 +66,8 @@ from ._common import (
 @click.option(
     "--rules",
     "rules_path",
-    type=click.Path(exists=True, dir_okay=False),
+    # Not click.Path(exists=True, dir_okay=False): check_rules_file says it in one line.
+    metavar="FILE",
     default=None,
     help="Business rules from a TOML file (pin, boost, bury, never, max_per).",
 )
@@ -121,11 +123,16 @@ def recommend(
         raise click.UsageError(
             "--data is read only for --calibrate, --boost-new or --rules; none is given"
         )
+    if rules_path is not None:
+        check_rules_file(rules_path)  # before the model is loaded
     model = load_model_or_pipeline(model_path)
+    not_an_id = ""
     try:
         uid = known_id(model.users_, user)
     except UnknownIdError:
         uid = None  # matches no id: the popularity list of any user the model does not know
+        # Text that is no whole number, where the ids are integers: said with the reason.
+        not_an_id = f" (its user ids are integers, and {user!r} is not one)"
     stages = []
     if diversity is not None:
         # MMR's other knobs are its defaults: those validated with lambda 0.7 (pool 50).
@@ -197,18 +204,40 @@ def recommend(
     else:
         rec = model.recommend(uid, n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:
-        click.echo(f"user {user!r} has no history in this model: most popular items instead")
+        click.echo(
+            f"user {user!r} has no history in this model{not_an_id}: most popular items instead"
+        )
     if len(rec.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
         click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
         return
     emit(recommendation_table(as_ratings(model, rec, as_json)), as_json)
 
 
+def check_rules_file(path) -> None:
+    """Refuse, in one line as a missing model file is, a ``--rules`` path that is no file
+    (click's own check printed its three-line usage error and exited 2).
+
+    Example:
+        >>> import tempfile
+        >>> try:
+        ...     check_rules_file(tempfile.gettempdir())
+        ... except Failure as err:
+        ...     print(err.message.split(" is ")[1])
+        a folder, not a rules file (TOML)
+    """
+    if os.path.isdir(path):
+        raise Failure(f"--rules {path} is a folder, not a rules file (TOML)")
+    if not os.path.exists(path):
+        raise Failure(f"--rules {path}: no such file")
+
+
 def as_ratings(model, rec, as_json: bool):
     """``rec`` as the text table shows it: a rating model's scores clipped to its rating
     scale, as ``predict(clip=True)`` answers (the order stays the model's), with a note
-    on stderr when any was past it.  JSON, a ranking model's scores, a model without a
-    scale and a pipeline's list are left as they are.
+    on stderr when any was past it.  A pipeline over one rating model and no learned
+    ranker (what the re-ranking options build) shows that model's scores, so they are
+    clipped the same way.  JSON, a ranking model's scores, a model without a scale and
+    a pipeline's fused or ranker scores are left as they are.
 
     A score of 6.06 on a 1-5 scale read as a broken rating; the service's page shows
     predicted ratings clipped too, and its JSON the raw scores.
@@ -222,8 +251,9 @@ def as_ratings(model, rec, as_json: bool):
         >>> as_ratings(m, m.recommend(1), as_json=False).scores.tolist()
         [5.0, 3.5]
     """
-    scale = getattr(model, "rating_scale_", None)
-    if as_json or isinstance(model, Pipeline) or scale is None or not model.predicts_ratings:
+    rater = _rating_model(model)
+    scale = getattr(rater, "rating_scale_", None)
+    if as_json or scale is None:
         return rec
     shown = np.clip(rec.scores, *scale)  # NaN (no score) stays NaN
     if not np.array_equal(shown, rec.scores, equal_nan=True):
@@ -233,6 +263,30 @@ def as_ratings(model, rec, as_json: bool):
             err=True,
         )
     return replace(rec, scores=shown)
+
+
+def _rating_model(model):
+    """The rating model whose scores ``model``'s lists show, or None: ``model`` itself, or
+    the one candidate of a pipeline without a learned ranker (its lists carry that
+    model's scores, its fallback rows the model's μ + b_i).  Several candidates' fused
+    ranks and a ranker's outputs are no ratings.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases, Popularity
+        >>> data = Interactions.from_dense(np.array([[5, 1, 0], [4, 0, 2]]))
+        >>> biases = Biases().fit(data)
+        >>> _rating_model(Pipeline(biases, rerankers=[Rules(never=[0])]).fit(data)) is biases
+        True
+        >>> _rating_model(Popularity().fit(data)) is None
+        True
+    """
+    if isinstance(model, Pipeline):
+        if model.ranker is not None or len(model.models) != 1:
+            return None
+        model = model.models[0]
+    return model if getattr(model, "predicts_ratings", False) else None
 
 
 def _with_gained_histories(model, data: Interactions) -> Interactions:
@@ -288,7 +342,7 @@ def _history_of(model) -> Interactions:
 
 
 @main.command("recommend-all")
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option(
     "--output",
     "-o",
@@ -316,7 +370,7 @@ def recommend_all(model_path, output, n, include_seen):
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option("--item", "-i", default=None, help="Raw item id: items like this one.")
 @click.option("--user", "-u", default=None, help="Raw user id: users like this one.")
 @click.option(
@@ -343,12 +397,24 @@ def similar(model_path, item, user, n, as_json):
     if item is not None:
         iid = known_id(model.items_, item)
         found = model.similar_items(iid, n=n)  # before any output: a failure prints alone
+        label = (model.item_title(iid) or iid) if not as_json else iid
+        if len(found.ids) == 0 and not as_json:  # a sentence, not pandas' "Empty DataFrame"
+            click.echo(
+                f"no items similar to {label}: the model has no other item to compare it "
+                "with (an item without training ratings is compared with none)"
+            )
+            return
         if not as_json:
-            title = model.item_title(iid)
-            click.echo(f"Because you watched {title or iid}:")
+            click.echo(f"Because you watched {label}:")
         emit(found.to_frame(), as_json)
     else:
         rec = model.similar_users(known_id(model.users_, user), n=n)
+        if len(rec.ids) == 0 and not as_json:
+            click.echo(
+                f"no users similar to user {user!r}: the model has no other user to compare "
+                "them with (a user without training ratings is compared with none)"
+            )
+            return
         emit(
             pd.DataFrame(
                 {"rank": np.arange(1, len(rec.ids) + 1), "user_id": rec.ids, "cosine": rec.scores}
@@ -358,7 +424,7 @@ def similar(model_path, item, user, n, as_json):
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_path", metavar="MODEL")  # a folder or no file: one line from load
 @click.option("--user", "-u", required=True, help="Raw user id.")
 @click.option("--item", "-i", required=True, help="Raw item id.")
 @click.option(

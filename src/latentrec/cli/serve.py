@@ -295,6 +295,8 @@ def check_model_dir(path) -> None:
     from ..service.versions import VERSIONS, ModelDirectory
 
     folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise Failure(f"--model-dir {folder} is a file, not a model directory")
     if not folder.is_dir():
         raise Failure(
             f"no model directory {folder}: publish a model into it first "
@@ -430,12 +432,14 @@ def max_workers() -> int:
 @click.option(
     "--model",
     "model_path",
-    type=click.Path(dir_okay=False),
+    # Not click.Path(dir_okay=False) (three lines, exit 2): refused below in one line.
+    metavar="FILE",
     help="A model file to serve (`latentrec train ... -o FILE`).",
 )
 @click.option(
     "--model-dir",
-    type=click.Path(file_okay=False),
+    # Not click.Path(file_okay=False): check_model_dir refuses a file in one line, exit 1.
+    metavar="DIR",
     help="A model directory (`latentrec retrain`): its current version is served and followed.",
 )
 @click.option(
@@ -539,6 +543,11 @@ def serve(
     """
     if bool(model_path) == bool(model_dir):
         raise Failure("give exactly one of --model FILE and --model-dir DIR")
+    if model_path and os.path.isdir(model_path):
+        raise Failure(
+            f"--model {model_path} is a folder, not a model file; a model directory is "
+            "served with --model-dir"
+        )
     if workers < 1:
         raise Failure(f"--workers must be at least 1, got {workers}")
     most = max_workers()

@@ -570,6 +570,11 @@ def evaluate(
 ):
     """Evaluate an algorithm on SOURCE by holdout or k-fold cross-validation.
 
+    Early stopping (--param patience) is refused: it picks the epoch by a validation
+    score, and the only held-out cells here are the test's, which must not choose it
+    (the figures would flatter the model). `latentrec tune` stops early on its own
+    validation split.
+
     \f
     Example: ``latentrec evaluate ml-100k -a bpr --task ranking -k 10 --cv 5``
     """
@@ -586,6 +591,15 @@ def evaluate(
         raise threshold_refused_for_ratings("--task ranking", "--task rating")
     test_size = 0.2 if test_size is None else test_size
     model = build_model(algorithm, params_from(opts), extra, seed)
+    if model.get_params().get("patience") is not None:
+        # As train refuses it: a model stops early only on validation data passed to fit,
+        # which evaluate never passes, so patience did nothing while the table's label
+        # said patience=2; and the test cells must not choose the epoch.
+        raise Failure(
+            "--param patience needs validation data to stop on, and evaluate has none "
+            "(its held-out cells are the test: they must not choose the epoch); tune "
+            "stops early on its own validation split"
+        )
     if task == "rating" and not model.predicts_ratings:
         raise Failure(f"{algorithm} does not predict ratings; use --task ranking")
     if task == "ranking" and type(model) is GlobalMean:
