@@ -13,6 +13,7 @@ Found in a review of the model directory as a user meets it:
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from conftest import cli_ratings_frame
@@ -88,13 +89,36 @@ def published(ratings, tmp_path):
     return md, small
 
 
+def write_over(target, ratings):
+    """Another model written over a published file, as `cp` (train -o is refused there)."""
+    other = target.parent.parent.parent.parent / "other.npz"
+    out = invoke("train", ratings, "-a", "biases", "-o", other)
+    assert out.exit_code == 0, out.output
+    shutil.copyfile(other, target)
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+def test_train_and_tune_refuse_to_write_into_a_published_version(published, command):
+    md, small = published
+    target = md / "versions" / "v000001" / "model.npz"
+    before = target.read_bytes()
+    space = json.dumps({"regularization": ["float", 0.1, 20.0]})
+    extra = ["--trials", 1, "--space", space] if command == "tune" else []
+    if command == "tune":
+        pytest.importorskip("optuna")
+    for out_path in (target, md / "versions" / "v000001" / "beside.npz"):
+        message = error_line(invoke(command, small, "-a", "biases", *extra, "-o", out_path))
+        assert "inside a model directory's versions folder" in message
+        assert "latentrec models publish" in message
+    assert target.read_bytes() == before
+    assert not (md / "versions" / "v000001" / "beside.npz").exists()
+
+
 def test_a_version_written_over_is_listed_as_damaged_and_refused_by_rollback(published):
     md, small = published
     before = invoke("models", "list", "--model-dir", md)
     old_figure = rows(before.stdout)["v000001"].split("Biases")[1].split()[1]
-    target = md / "versions" / "v000001" / "model.npz"
-    out = invoke("train", small, "-a", "biases", "-o", target)  # as a user did
-    assert out.exit_code == 0, out.output
+    write_over(md / "versions" / "v000001" / "model.npz", small)
 
     out = invoke("models", "list", "--model-dir", md)
     assert out.exit_code == 0, out.output
@@ -116,8 +140,7 @@ def test_a_version_written_over_is_listed_as_damaged_and_refused_by_rollback(pub
 
 def test_the_current_version_written_over_is_not_served(published, ratings):
     md, small = published
-    out = invoke("train", small, "-a", "biases", "-o", md / "versions" / "v000002" / "model.npz")
-    assert out.exit_code == 0, out.output
+    write_over(md / "versions" / "v000002" / "model.npz", small)
     # What serve --model-dir and retrain load (service.holder.DirectorySource does this).
     with pytest.raises(ChangedVersionError, match="v000002/model.npz has changed"):
         ModelDirectory(md).load_current()

@@ -990,6 +990,16 @@ def check_model_output(path, *inputs) -> None:
         raise Failure(f"the model file must end in {MODEL_SUFFIX}, got {path}")
     with writing(path):
         refuse_link(path)  # the save would refuse it too, but only after the fit
+    from ..service.versions import inside_versions  # not at import: the CLI starts lazily
+
+    if inside_versions(path):
+        # Written over, a published version would serve another model under its name
+        # (loads through the directory refuse it then; better never to write it).
+        raise Failure(
+            f"{path} is inside a model directory's versions folder, where only a publish "
+            "writes: write the model elsewhere and publish it (latentrec models publish "
+            "FILE --model-dir DIR)"
+        )
     target = Path(path).resolve()
     for source in inputs:
         if source is not None and Path(source).resolve() == target:

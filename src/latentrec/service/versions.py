@@ -13,9 +13,10 @@ A :class:`ModelDirectory` owns this layout::
 ``version.json`` records the model file's SHA-256 (``sha256``) as it was published, and
 every load through the directory (the current version, a rollback's target, a retrain's
 template, ``models list``) checks it: a version whose file was overwritten afterwards
-(``latentrec train -o DIR/versions/v000001/model.npz``) is refused by name instead of being
-served under the old version's name and figures.  A version published before the digest
-was recorded gets it on the first load that can write it (:meth:`ModelDirectory.verify`).
+(copied over by hand; ``latentrec train -o`` and ``tune -o`` refuse to write there) is
+refused by name instead of being served under the old version's name and figures.  A
+version published before the digest was recorded gets it on the first load that can write
+it (:meth:`ModelDirectory.verify`).
 
 Version folders are immutable once they appear under their name: a publisher writes the
 model file and ``version.json`` into a temporary folder (``versions/.staging-XXXX``, which
@@ -438,7 +439,7 @@ class ModelDirectory:
         version (with its ``sha256``).
 
         The file's SHA-256 is compared with the one ``version.json`` recorded at the
-        publish; a file changed since (overwritten by ``train -o``, edited, replaced)
+        publish; a file changed since (copied over, edited, replaced)
         raises :class:`ChangedVersionError` naming it, a missing one
         :class:`ModelFileError`.  A version published before digests were recorded has
         none: its file's digest is recorded now, when the directory can be written
