@@ -189,3 +189,22 @@ def test_retrain_json_answers_a_file_as_model_dir_in_json_exit_1(tmp_path):
     answer = json.loads(out.stdout)
     assert answer["error"] == f"--model-dir {helps} is a file, not a folder of model versions"
     assert answer["published"] is False
+
+
+def test_a_version_pruned_while_listing_is_left_out_not_damaged(published, monkeypatch):
+    """A prune between the listing and each file's check: the pruned version is not
+    shown (nor called damaged); the current one is."""
+    md, _ = published
+    listing = ModelDirectory.versions
+
+    def list_then_prune(self, *args, **kwargs):
+        found = listing(self, *args, **kwargs)
+        monkeypatch.setattr(ModelDirectory, "versions", listing)
+        assert ModelDirectory(md).prune(1) == ["v000001"]
+        return found
+
+    monkeypatch.setattr(ModelDirectory, "versions", list_then_prune)
+    out = invoke("models", "list", "--model-dir", md)
+    assert out.exit_code == 0, out.output
+    assert "v000001" not in out.output and "DAMAGED" not in out.output
+    assert "v000002" in rows(out.stdout)

@@ -37,6 +37,10 @@ CASES = [
     (["serve", "--model-dir", "{afile}"], "--model-dir {afile} is a file, not a model directory"),
     (["demo", "--output-dir", "{afile}"], "cannot write {afile}: {afile} is not a directory"),
     (["data", "fetch", "--cache-dir", "{afile}"], "--cache-dir {afile} is a file, not a folder"),
+    (["models", "publish", "{adir}", "--model-dir", "{folder}/md"],
+     "{adir} is a folder, not a model file"),
+    (["models", "publish", "{folder}/nofile.npz", "--model-dir", "{folder}/md"],
+     "no model file at {folder}/nofile.npz"),
 ]  # fmt: skip
 
 

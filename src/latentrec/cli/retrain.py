@@ -502,14 +502,17 @@ def list_versions(model_dir, as_json):
     # Each file is checked against the digest recorded at its publish: a file written
     # over since would be listed under the old version's figures.
     changed: dict[str, str] = {}
+    pruned: set[str] = set()
     for i, v in enumerate(versions):
         try:
             versions[i] = md.verify(v)
-        except LookupError:
-            continue  # pruned between the listing and the check
         except ModelFileError as err:
+            if not v.path.parent.exists():
+                pruned.add(v.name)  # its folder went between the listing and the check
+                continue
             changed[v.name] = str(err)
             click.echo(f"warning: {v.name} is damaged: {err}", err=True)
+    versions = [v for v in versions if v.name not in pruned]
     if as_json:
         click.echo(
             json.dumps(
@@ -623,7 +626,9 @@ def _is_number(value) -> bool:
 
 
 @models.command("publish")
-@click.argument("model_file", type=click.Path(dir_okay=False))
+# No click.Path check: its refusal is a three-line usage error (exit 2); the loader says
+# "X is a folder, not a model file" in one line.
+@click.argument("model_file")
 @model_dir_option
 @click.option("--note", default=None, help="A note kept with the version.")
 @fail_on_known_errors
