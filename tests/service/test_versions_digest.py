@@ -175,3 +175,36 @@ def test_inside_versions(tmp_path, monkeypatch):
     monkeypatch.chdir(md.path)
     assert inside_versions("versions/v000001/model.npz")
     assert not inside_versions("model.npz")
+
+
+def test_the_service_hashes_a_refused_current_file_once_until_it_changes(tmp_path, monkeypatch):
+    """The holder asks its source again every poll round while CURRENT names a version
+    it does not serve: a file refused for its digest is not read again (a model of
+    gigabytes would keep every worker hashing) until CURRENT or the file changes."""
+    from latentrec.models import FactorModel
+    from latentrec.service.holder import DirectorySource
+
+    def model(scale):
+        return FactorModel.from_factors(([1, 2], [7, 8]), scale * np.eye(2), np.eye(2))
+
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(model(1.0))
+    source = DirectorySource(md)
+    assert source.load().version == "v000001"
+    v2 = md.publish(model(2.0))
+    model(3.0).save(v2.path)  # written over after its publish
+    hashed = []
+    digest = versions_module.file_digest
+    monkeypatch.setattr(
+        versions_module, "file_digest", lambda path: hashed.append(path) or digest(path)
+    )
+    for _ in range(4):
+        with pytest.raises(ChangedVersionError, match="v000002/model.npz has changed"):
+            source.load()
+    assert len(hashed) == 1
+    model(4.0).save(v2.path)  # the file changes again: checked again
+    with pytest.raises(ChangedVersionError):
+        source.load()
+    assert len(hashed) == 2
+    md.rollback(to="v000001")  # checks its target (a hash); CURRENT changes: loaded
+    assert source.load().version == "v000001" and len(hashed) == 4

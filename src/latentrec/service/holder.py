@@ -786,16 +786,45 @@ class DirectorySource:
 
     def __init__(self, directory):
         self.directory = directory
+        # (pointer token, the current file's identity, the error): the last load refused
+        # for its file. The holder asks again every poll round while the token differs
+        # from what it serves; the same file would be hashed again (seconds for a model of
+        # gigabytes) only to be refused again.
+        self._refused = None
 
     def token(self) -> str:
         """The directory's pointer token: changes whenever the current version does."""
         return self.directory.pointer_token()
 
     def load(self) -> Served:
-        """Load and index the current version."""
+        """Load and index the current version.
+
+        A current version refused for its file (written over since its publish,
+        damaged) is refused again without reading it while neither ``CURRENT`` nor the
+        file changes.
+        """
         token = self.token()
-        version, model = self.directory.load_current()
+        refused = self._refused
+        if refused is not None and refused[:2] == (token, self._current_file()):
+            raise refused[2]
+        try:
+            version, model = self.directory.load_current()
+        except ModelFileError as err:
+            identity = self._current_file()
+            self._refused = None if identity is None else (token, identity, err)
+            raise
+        self._refused = None
         return Served.build(model, version.name, version.created, token)
+
+    def _current_file(self):
+        """(version, inode, size, mtime) of the current version's model file; None when
+        there is none to stat (a prune or a publish moving it: ask again next time)."""
+        try:
+            version = self.directory.version(self.directory.read_pointer())
+            st = version.path.stat()
+        except (OSError, LookupError, TypeError, ModelFileError):
+            return None
+        return (version.name, st.st_ino, st.st_size, st.st_mtime_ns)
 
     def describe(self) -> str:
         """Where the model comes from, for messages."""
