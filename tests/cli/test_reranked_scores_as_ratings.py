@@ -77,3 +77,15 @@ def test_a_saved_pipeline_of_one_rating_model_is_clipped_too(model, tmp_path):
     Pipeline([fitted, Popularity().fit(history)], n_candidates=10).fit(history).save(mixed)
     out = _run("recommend", mixed, "-u", 1, "-n", 2)
     assert all(float(r[2]) < 1.0 for r in _rows(out.stdout)) and NOTE not in out.stderr
+
+
+@pytest.mark.parametrize("knobs", [["--diversity", "0.3"], ["--rules", "{rules}"]])
+def test_a_huge_n_with_a_knob_lists_every_unseen_item(model, tmp_path, knobs):
+    """-n past the catalogue: the candidate pool stops at the items there are (it was
+    5 per slot, refused as 'n_candidates ... got 2500000000', an option nobody gave)."""
+    _, path = model
+    rules = tmp_path / "rules.toml"
+    rules.write_text('bury = ["d"]\n')
+    knobs = [k.format(rules=rules) for k in knobs]
+    out = _run("recommend", path, "-u", 1, "-n", 500_000_000, *knobs)
+    assert sorted(r[1] for r in _rows(out.stdout)) == ["b", "c", "d"]

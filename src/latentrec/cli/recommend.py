@@ -104,9 +104,9 @@ def recommend(
 
     The re-ranking knobs (--diversity, --calibrate, --boost-new, --rules) run the model
     as the candidate stage of a pipeline: its 200 best unseen items (5 per slot past
-    -n 40) are re-ranked, as the service re-ranks them for the same query parameters
-    (--diversity picks among the best 50 of them, MMR's default pool). A saved pipeline
-    (MODEL written by Pipeline.save) answers as it was built.
+    -n 40) are re-ranked, as the service re-ranks them for its diversity, calibrate and
+    boost_new parameters (--diversity picks among the best 50 of them, MMR's default
+    pool). A saved pipeline (MODEL written by Pipeline.save) answers as it was built.
 
     \f
     Example: ``latentrec recommend model.npz --user 1 -n 5 --diversity 0.3 --rules r.toml``
@@ -158,9 +158,9 @@ def recommend(
         if source is not None:
             data = load_training_data(model, model_path, source, **opts)
             try:
-                model = Pipeline(model, rerankers=stages, n_candidates=knob_pool(n)).fit(
-                    _with_gained_histories(model, data)
-                )
+                model = Pipeline(
+                    model, rerankers=stages, n_candidates=knob_pool(n, len(model.items_))
+                ).fit(_with_gained_histories(model, data))
             except StageDataError as err:
                 # The stage's own words name Calibrate or Freshness; this command's user
                 # gave --calibrate or --boost-new, and --data is what lacks the field.
@@ -193,9 +193,9 @@ def recommend(
                     f"{'; '.join(wanting)}, and a model file has no genres, no timestamps "
                     "and no item columns: give the training data with --data"
                 )
-            model = Pipeline(model, rerankers=stages, n_candidates=knob_pool(n)).fit(
-                _history_of(model)
-            )
+            model = Pipeline(
+                model, rerankers=stages, n_candidates=knob_pool(n, len(model.items_))
+            ).fit(_history_of(model))
         rec = model.recommend(uid, n=n)
     elif isinstance(model, Pipeline):
         if include_seen:

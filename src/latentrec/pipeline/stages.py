@@ -35,21 +35,22 @@ __all__ = [
 MMR_POOL = 50
 
 # A single model re-ranked by knobs (`latentrec recommend --diversity/--calibrate/
-# --boost-new/--rules`, the service's query parameters of the same names) offers its best
+# --boost-new/--rules`; the service's diversity, calibrate and boost_new) offers its best
 # this many unseen items, or this many per slot of a longer list: the Pipeline's default
 # n_candidates, and one rule for both, so that the command and the service give one list.
 KNOB_POOL = 200
 KNOB_POOL_PER_SLOT = 5
 
 
-def knob_pool(n: int) -> int:
-    """How many of a model's best items the knobs re-rank for a list of ``n``.
+def knob_pool(n: int, n_items: int) -> int:
+    """How many of a model's best items the knobs re-rank for a list of ``n`` (at most
+    the ``n_items`` it has, and at least one).
 
     Example:
-        >>> knob_pool(10), knob_pool(50)
-        (200, 250)
+        >>> knob_pool(10, 1682), knob_pool(50, 1682), knob_pool(10, 30), knob_pool(10**9, 30)
+        (200, 250, 30, 30)
     """
-    return max(KNOB_POOL, KNOB_POOL_PER_SLOT * int(n))
+    return max(1, min(int(n_items), max(KNOB_POOL, KNOB_POOL_PER_SLOT * int(n))))
 
 
 class StageDataError(ValueError):

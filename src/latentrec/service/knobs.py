@@ -602,7 +602,7 @@ def pool_size(n: int, n_items: int) -> int:
         >>> pool_size(10, 1682), pool_size(50, 1682), pool_size(10, 30)
         (200, 250, 30)
     """
-    return int(min(n_items, max(POOL, POOL_PER_SLOT * n)))
+    return int(max(1, min(n_items, max(POOL, POOL_PER_SLOT * n))))
 
 
 def rerank(
