@@ -462,3 +462,13 @@ def test_store_import_of_explicit_ratings_without_a_rating_column_is_refused(tmp
     for kind in ((), ("--kind", "explicit")):
         out = invoke("store", "import", rated, *kind, "--store", tmp_path / "other.db")
         assert out.exit_code == 0 and "1 explicit ratings" in out.output, out.output
+
+
+def test_a_whole_number_past_64_bits_is_said_so(trained):
+    """'99999999999999999999' is an integer: not 'not one', but past the ids' range."""
+    _, model, _ = trained
+    text = "9" * 20
+    line = error_line(invoke("explain", model, "-u", text, "-i", 103))
+    assert line.endswith(f"and {text!r} is past their 64-bit range"), line
+    line = error_line(invoke("similar", model, "-i", f"-{text}"))
+    assert line.endswith(f"and '-{text}' is past their 64-bit range"), line

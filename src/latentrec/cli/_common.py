@@ -1058,10 +1058,13 @@ def known_id(vocab, raw):
     if not cell.problems and cell.values.dtype.kind == "i":
         return int(cell.values[0])
     example = vocab.ids[0] if len(vocab) else 1
+    why = "is not one"
+    if re.fullmatch(r"\s*[+-]?[0-9]+\s*", str(raw)):
+        why = "is past their 64-bit range"  # a whole number, too long for any id here
     raise UnknownIdError(
         vocab.name,
         [raw],
-        hint=f"the {vocab.name} ids here are integers (e.g. {example}), and {raw!r} is not one",
+        hint=f"the {vocab.name} ids here are integers (e.g. {example}), and {raw!r} {why}",
     )
 
 
