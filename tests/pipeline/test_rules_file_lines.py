@@ -192,6 +192,7 @@ def test_the_line_finder_follows_multi_line_strings_and_quoted_dots():
     [
         ("pin = {101 = 1}\nnever = [1, 2\n", "line 2"),  # runs off the end
         ("never = [1, 2", "line 1"),
+        ("pin = {101 = 1}\nnever = [1, 2\n\n\n", "line 2"),  # not a blank line after it
         ("never = [1]\nbury = = 2\n", "line 2"),  # tomllib names this one itself
     ],
 )

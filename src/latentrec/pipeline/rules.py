@@ -272,8 +272,9 @@ class Rules(Reranker):
             table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             # tomllib names a line, except for what runs off the end (an unclosed array):
-            # name the file's last line there, where the reader ran out.
-            last = max(1, len(text.splitlines()))
+            # name the file's last line that holds anything, where the reader ran out.
+            lines = text.splitlines()
+            last = max((k + 1 for k, line in enumerate(lines) if line.strip()), default=1)
             said = str(err).replace("(at end of document)", f"(at the end, line {last})")
             raise ValueError(f"{path}: not valid TOML: {said}") from None
 
