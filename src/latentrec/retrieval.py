@@ -176,9 +176,9 @@ def select_topk(
     if m and k_eff:
         r_off, c_off, indptr, indices, rows, ban = args
         # As in topk_dot: a block of one tile's size is one thread's work, and waking the
-        # pool for it costs more than the selection.  One row of 60k items took 0.02 ms
-        # either way at the median on a busy 2-core machine, but 8 ms at the 95th
-        # percentile on all threads against 0.02 ms on one (a served live user's list).
+        # pool for it costs more than the selection; on a busy machine a parallel launch
+        # also waits for threads other work holds, so a served live user's list (one
+        # row) had rare stalls of milliseconds that one thread does not have.
         threads = 1 if m * c <= TILE_ROWS * TILE_COLS else None
         with numba_threads(threads), _parallel_launch():
             topk_kernels.topk_rows(

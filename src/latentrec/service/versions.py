@@ -18,7 +18,9 @@ refused by name instead of being served under the old version's name and figures
 version published before the digest was recorded gets it on the first load that can write
 it (:meth:`ModelDirectory.verify`).
 
-Version folders are immutable once they appear under their name: a publisher writes the
+Version folders are immutable once they appear under their name (but for one write: a
+version published before digests were recorded gets its digest added to ``version.json``,
+once, replaced atomically under the writer lock): a publisher writes the
 model file and ``version.json`` into a temporary folder (``versions/.staging-XXXX``, which
 it holds a lock on while it lives), fsyncs them and renames the folder into place; only
 then is ``CURRENT`` replaced (written beside, fsynced, renamed over the old one, folder
@@ -811,7 +813,9 @@ class ModelDirectory:
         """Hold the directory's writer lock (an exclusive ``flock`` of ``DIR/.lock``).
 
         Each call opens the lock file afresh, so threads of one process exclude each
-        other as processes do.  Readers never take it.
+        other as processes do.  Readers never wait for it; a load takes it only when it
+        is free at once, to record the digest of a version published before digests
+        were (:meth:`verify`).
 
         Example:
             >>> import tempfile
