@@ -30,7 +30,7 @@ from ..kernels.implicit_als import gram
 from ..models import FactorModel
 from ..models.catalog import Catalog
 from .rows import BLOCK_SCHEMA, COL, ROW, VALUE, HalfStep, block_batches, solve_blocks, unpack_block
-from .session import session_conf
+from .session import interrupt_wins, session_conf
 
 OBJECTIVES = ("latentrec", "spark-ml")
 DUPLICATES = ("error", "mean", "sum")
@@ -63,6 +63,7 @@ ARROW_BATCH = "spark.sql.execution.arrow.maxRecordsPerBatch"
 BATCH_ROWS = 100_000
 
 
+@interrupt_wins
 def fit_als(
     df,
     *,

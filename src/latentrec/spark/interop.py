@@ -20,9 +20,10 @@ import scipy.sparse as sp
 from ..data.vocabulary import Vocabulary
 from ..models import FactorModel
 from ..models.catalog import Catalog
-from .session import session_conf
+from .session import interrupt_wins, session_conf
 
 
+@interrupt_wins
 def from_spark_als(
     als_model, *, ratings=None, implicit: bool = False, unknown: str = "error"
 ) -> FactorModel:
@@ -110,6 +111,7 @@ def _factor_table(table, rank: int, name: str) -> tuple[Vocabulary, np.ndarray]:
     return Vocabulary(ids.astype(np.int64), name), factors
 
 
+@interrupt_wins
 def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=None):
     """Top-``n`` of every user in ``users_df``, computed on the executors; seen items excluded.
 

@@ -18,12 +18,14 @@ import re
 from urllib.parse import unquote, urlparse
 
 from ..data.readers import SEPARATORS
+from .session import interrupt_wins
 
 #: The column Spark's CSV reader fills with the text of a line it could not parse.
 CORRUPT = "_latentrec_corrupt_record"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
+@interrupt_wins
 def read_ratings(
     spark,
     source: str,
@@ -354,6 +356,7 @@ def _same(text: str, value) -> bool:
     return text.strip() == str(value)  # Spark read the field without its blanks
 
 
+@interrupt_wins
 def pair_lines(df, source: str, user, item, *, user_col: str, item_col: str, rating_col: str,
                header: bool = True, sep: str | None = None, encoding: str = "UTF-8",
                limit: int = 5) -> str | None:  # fmt: skip
