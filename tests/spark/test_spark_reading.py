@@ -46,11 +46,13 @@ def test_a_separator_of_several_characters_and_another_column_order():
     assert layout.problem(b"4::0::ann", False) == ("fields", 3, None)
 
 
+NAMES = {"user_col": "user", "item_col": "item", "rating_col": "rating"}
+
+
 def read(spark, path, **options):
     from latentrec.spark import read_ratings
 
-    names = {"user_col": "user", "item_col": "item", "rating_col": "rating"}
-    return read_ratings(spark, str(path), **{**names, **options})
+    return read_ratings(spark, str(path), **{**NAMES, **options})
 
 
 def rows(df) -> list[tuple]:
@@ -169,3 +171,10 @@ def test_ids_written_as_decimals_are_read_as_the_local_engine_reads_them(spark, 
     frame = pd.DataFrame({"user": [1.0, 2.0], "item": [1, 1], "rating": [4.0, 3.0]})
     frame.to_parquet(tmp_path / "p.parquet")
     assert rows(read(spark, tmp_path / "p.parquet")) == [(1, 1, 4.0), (2, 1, 3.0)]
+    # A Parquet column of other numbers stays as it is; fit_als's refusal speaks to a
+    # command's user as well as to a DataFrame's.
+    frame.assign(user=[1.5, 2.0]).to_parquet(tmp_path / "q.parquet")
+    from latentrec.spark import fit_als
+
+    with pytest.raises(ValueError, match=r"holds double ids; .*write the file's ids so, or cast"):
+        fit_als(read(spark, tmp_path / "q.parquet"), n_epochs=1, **NAMES)

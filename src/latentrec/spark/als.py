@@ -316,7 +316,8 @@ def _check(
         if not isinstance(kind, (IntegralType, StringType)):
             raise ValueError(
                 f"column {name!r} holds {kind.simpleString()} ids; ids are integers or "
-                f"text: cast it, e.g. df.withColumn({name!r}, df[{name!r}].cast('long'))"
+                f"text: write the file's ids so, or cast the DataFrame's column "
+                f"(df.withColumn({name!r}, df[{name!r}].cast('long')))"
             )
     # numbers.Integral / Real: a numpy scalar from a tuning grid is a number too.
     if num_partitions is not None and (
