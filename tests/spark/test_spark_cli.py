@@ -259,3 +259,51 @@ def test_ctrl_c_to_the_process_group_during_setup_is_one_aborted(tmp_path, delay
     said = [x for x in err.splitlines() if x and not x.startswith("compiling")]
     assert (child.returncode, said) == (1, ["Aborted!"]), err[-3000:]
     assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_ctrl_c_while_the_jvm_starts_leaves_no_jvm_behind(tmp_path):
+    """pyspark starts its JVM ignoring SIGINT and keeps no handle of it until it has
+    connected: Ctrl-C in between printed Aborted! and left the JVM running for minutes."""
+    import contextlib
+    import os
+    import signal
+
+    (tmp_path / "r.csv").write_text("user,item,rating\n1,1,5\n2,1,4\n")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "latentrec.cli", "train", str(tmp_path / "r.csv"), "--engine",
+         "spark", "-a", "als", "--user-col", "user", "--item-col", "item",
+         "-o", str(tmp_path / "m.npz")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env=dict(os.environ, SPARK_LOCAL_IP="127.0.0.1"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (jvms := children(child.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until pyspark has started the JVM's launcher
+        assert jvms, "no JVM started"
+        time.sleep(0.5)
+        os.killpg(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+        deadline = time.monotonic() + 30
+        while any(_running(p) for p in jvms) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        alive = [p for p in jvms if _running(p)]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    said = [x for x in err.splitlines() if x and not x.startswith("compiling")]
+    assert (child.returncode, said) == (1, ["Aborted!"]), err[-3000:]
+    assert not alive, "the JVM outlived Ctrl-C"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not gone, not a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -64,11 +64,34 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
     main = threading.current_thread() is threading.main_thread()
     if main:  # Ctrl-C while the JVM starts counts as well (SparkContext sets its own)
         signal.signal(signal.SIGINT, _interrupted)
-    with _descriptors_to(jvm_log):
-        session = builder.getOrCreate()
+    before = _children()
+    try:
+        with _descriptors_to(jvm_log):
+            session = builder.getOrCreate()
+    except BaseException:
+        # Ctrl-C while the JVM starts: pyspark keeps no handle of a JVM it never connected
+        # to, and that JVM (which ignores SIGINT) outlived the command by minutes.
+        for pid in _children() - before:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        raise
     if main:
         signal.signal(signal.SIGINT, _interrupted)
     return session
+
+
+def _children() -> set[int]:
+    """The ids of this process's children (from /proc; an empty set where there is none)."""
+    found = set()
+    me = os.getpid()
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    with open(f"/proc/{entry}/stat") as fh:
+                        if int(fh.read().rsplit(")", 1)[1].split()[1]) == me:
+                            found.add(int(entry))
+    return found
 
 
 # How many times _interrupted has run in this process.
