@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -200,3 +201,109 @@ def children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+# The command, with a line on standard error when fit_als starts numbering the ids (the
+# setup before the first iteration, where Spark runs jobs of its own), as a test's cue.
+_CUED_TRAIN = """
+import sys
+import latentrec.spark.als as als
+index = als._index
+def cued(*args, **kwargs):
+    print("cue: indexing", file=sys.stderr, flush=True)
+    return index(*args, **kwargs)
+als._index = cued
+from latentrec.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.5, 1.5])
+def test_ctrl_c_to_the_process_group_during_setup_is_one_aborted(tmp_path, delay):
+    """Ctrl-C inside a py4j call left the call unanswered; pyspark's clean-up of the job
+    then failed ("Py4JNetworkError: Answer from Java side is empty") and that error, not
+    the interrupt, reached the command: "unexpected Py4JNetworkError ... (a bug in
+    latentrec ...)".  A terminal sends SIGINT to the whole process group, Spark's Python
+    workers included."""
+    import contextlib
+    import os
+    import signal
+
+    cells = [(u, (u * 7 + k) % 50, 1 + k % 5) for u in range(60) for k in range(8)]
+    lines = ["user,item,rating"] + [",".join(map(str, cell)) for cell in cells]
+    (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CUED_TRAIN, "train", str(tmp_path / "r.csv"), "--engine",
+         "spark", "-a", "als", "--factors", "2", "--user-col", "user", "--item-col", "item",
+         "-o", str(tmp_path / "m.npz")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env=dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", LATENTREC_DEBUG=""),
+        # A test run in the background may have SIGINT ignored, which its children inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        for line in child.stderr:
+            if line.startswith("cue: indexing"):
+                break
+        else:
+            pytest.fail("the command ended before its fit began: " + child.stdout.read())
+        time.sleep(delay)
+        os.killpg(child.pid, signal.SIGINT)  # as a terminal sends it
+        out, err = child.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # anything of its group left over
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    said = [x for x in err.splitlines() if x and not x.startswith("compiling")]
+    assert (child.returncode, said) == (1, ["Aborted!"]), err[-3000:]
+    assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_ctrl_c_while_the_jvm_starts_leaves_no_jvm_behind(tmp_path):
+    """pyspark starts its JVM ignoring SIGINT and keeps no handle of it until it has
+    connected: Ctrl-C in between printed Aborted! and left the JVM running for minutes."""
+    import contextlib
+    import os
+    import signal
+
+    (tmp_path / "r.csv").write_text("user,item,rating\n1,1,5\n2,1,4\n")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "latentrec.cli", "train", str(tmp_path / "r.csv"), "--engine",
+         "spark", "-a", "als", "--user-col", "user", "--item-col", "item",
+         "-o", str(tmp_path / "m.npz")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env=dict(os.environ, SPARK_LOCAL_IP="127.0.0.1"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (jvms := children(child.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until pyspark has started the JVM's launcher
+        assert jvms, "no JVM started"
+        time.sleep(0.5)
+        os.killpg(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+        deadline = time.monotonic() + 30
+        while any(_running(p) for p in jvms) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        alive = [p for p in jvms if _running(p)]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    said = [x for x in err.splitlines() if x and not x.startswith("compiling")]
+    assert (child.returncode, said) == (1, ["Aborted!"]), err[-3000:]
+    assert not alive, "the JVM outlived Ctrl-C"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not gone, not a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

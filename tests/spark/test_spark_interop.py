@@ -34,7 +34,7 @@ def test_recommend_all_never_returns_a_seen_item_and_equals_recommend(spark, tmp
     model = fit_als(df, n_factors=3, n_epochs=3, random_state=1)
     users = spark.createDataFrame([(int(x) * 10,) for x in range(n_users)] + [(-5,)], "user long")
     top = recommend_all(model, users, n=8, path=tmp_path / "top.parquet").toPandas()
-    assert list(top.columns) == ["user", "rank", "item", "score"]
+    assert list(top.columns) == ["user", "rank", "item", "score", "fallback"]
     seen = set(zip(frame["user"], frame["item"], strict=True))
     assert not any((a, b) in seen for a, b in zip(top["user"], top["item"], strict=True))
     for user, rows in top[top["user"] >= 0].groupby("user"):
@@ -43,6 +43,11 @@ def test_recommend_all_never_returns_a_seen_item_and_equals_recommend(spark, tmp
         np.testing.assert_allclose(rows.sort_values("rank")["score"], want.scores, rtol=1e-6)
     # The unknown user gets the popularity fallback, as model.recommend would give it.
     assert top[top["user"] == -5]["item"].tolist() == model.recommend(-5, n=8).ids.tolist()
+    # ... flagged on each of its rows, as the model's own recommend_batch flags it.
+    local = model.recommend_batch(top["user"].unique(), n=8)
+    by_user = top.groupby("user")["fallback"].agg(set).to_dict()
+    assert by_user == local.groupby("user_id")["fallback"].agg(set).to_dict()
+    assert by_user[-5] == {True} and all(v == {False} for u, v in by_user.items() if u != -5)
     written = pd.read_parquet(tmp_path / "top.parquet")
     assert len(written) == len(top)
 

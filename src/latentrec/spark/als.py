@@ -30,7 +30,7 @@ from ..kernels.implicit_als import gram
 from ..models import FactorModel
 from ..models.catalog import Catalog
 from .rows import BLOCK_SCHEMA, COL, ROW, VALUE, HalfStep, block_batches, solve_blocks, unpack_block
-from .session import session_conf
+from .session import interrupt_wins, session_conf
 
 OBJECTIVES = ("latentrec", "spark-ml")
 DUPLICATES = ("error", "mean", "sum")
@@ -63,6 +63,7 @@ ARROW_BATCH = "spark.sql.execution.arrow.maxRecordsPerBatch"
 BATCH_ROWS = 100_000
 
 
+@interrupt_wins
 def fit_als(
     df,
     *,
@@ -315,7 +316,8 @@ def _check(
         if not isinstance(kind, (IntegralType, StringType)):
             raise ValueError(
                 f"column {name!r} holds {kind.simpleString()} ids; ids are integers or "
-                f"text: cast it, e.g. df.withColumn({name!r}, df[{name!r}].cast('long'))"
+                f"text: write the file's ids so, or cast the DataFrame's column "
+                f"(df.withColumn({name!r}, df[{name!r}].cast('long')))"
             )
     # numbers.Integral / Real: a numpy scalar from a tuning grid is a number too.
     if num_partitions is not None and (

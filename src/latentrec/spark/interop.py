@@ -20,9 +20,10 @@ import scipy.sparse as sp
 from ..data.vocabulary import Vocabulary
 from ..models import FactorModel
 from ..models.catalog import Catalog
-from .session import session_conf
+from .session import interrupt_wins, session_conf
 
 
+@interrupt_wins
 def from_spark_als(
     als_model, *, ratings=None, implicit: bool = False, unknown: str = "error"
 ) -> FactorModel:
@@ -110,6 +111,7 @@ def _factor_table(table, rank: int, name: str) -> tuple[Vocabulary, np.ndarray]:
     return Vocabulary(ids.astype(np.int64), name), factors
 
 
+@interrupt_wins
 def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=None):
     """Top-``n`` of every user in ``users_df``, computed on the executors; seen items excluded.
 
@@ -121,7 +123,9 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
     slots are seeded by the user's id, so strangers differ there, and no list depends
     on which other users share its batch); a user listed more than once in
     ``users_df`` gets one list.  Returns a DataFrame with
-    columns ``user``, ``rank`` (1 = best), ``item`` and ``score``.  With ``path`` the
+    columns ``user``, ``rank`` (1 = best), ``item``, ``score`` and ``fallback`` (True on
+    every row of a user who got the popularity list, as in the model's
+    ``recommend_batch``: its scores are not a personal ranking).  With ``path`` the
     rows are written there as Parquet (Spark's writer: a folder of part files, published
     when the job commits), the model's broadcast is released, and the DataFrame returned
     reads the written files (using it computes nothing again).  Without ``path`` the
@@ -133,9 +137,10 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
         >>> top = recommend_all(model, spark.createDataFrame([(1,), (2,)], "user long"),
         ...                     n=5, path="top5.parquet")  # doctest: +SKIP
         >>> top.columns  # doctest: +SKIP
-        ['user', 'rank', 'item', 'score']
+        ['user', 'rank', 'item', 'score', 'fallback']
     """
     from pyspark.sql.types import (
+        BooleanType,
         FloatType,
         IntegerType,
         LongType,
@@ -160,6 +165,7 @@ def recommend_all(model, users_df, n: int = 10, *, user_col: str = "user", path=
             StructField("rank", IntegerType(), False),
             StructField("item", item_type, False),
             StructField("score", FloatType(), False),
+            StructField("fallback", BooleanType(), False),
         ]
     )
     shared = users_df.sparkSession.sparkContext.broadcast(model)
@@ -200,8 +206,10 @@ def top_n_batches(batches, model, n: int, user_col: str = "user"):
         >>> from latentrec.models import FactorModel
         >>> m = FactorModel.from_factors(([1, 2], ["a", "b", "c"]), np.eye(3, 2), np.eye(2))
         >>> out = next(top_n_batches([pd.DataFrame({"user": [2]})], m, n=2))
-        >>> out.to_dict("list")
+        >>> out.drop(columns="fallback").to_dict("list")
         {'user': [2, 2], 'rank': [1, 2], 'item': ['b', 'a'], 'score': [1.0, 0.0]}
+        >>> out["fallback"].tolist()  # user 2 is known: a personal list
+        [False, False]
     """
     from threadpoolctl import threadpool_limits
 
@@ -220,6 +228,8 @@ def top_n_batches(batches, model, n: int, user_col: str = "user"):
                 "rank": table["rank"].to_numpy().astype(np.int32),
                 "item": table["item_id"].to_numpy(),
                 "score": table["score"].to_numpy().astype(np.float32),
+                # Without it a stranger's popularity list read as a personal ranking.
+                "fallback": table["fallback"].to_numpy().astype(bool),
             }
         )
 

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from urllib.parse import unquote, urlparse
+
+from ..data.readers import SEPARATORS
+from .session import interrupt_wins
 
 #: The column Spark's CSV reader fills with the text of a line it could not parse.
 CORRUPT = "_latentrec_corrupt_record"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
+@interrupt_wins
 def read_ratings(
     spark,
     source: str,
@@ -29,18 +34,31 @@ def read_ratings(
     item_col: str,
     rating_col: str,
     header: bool = True,
-    sep: str = ",",
+    sep: str | None = None,
     encoding: str = "UTF-8",
     implicit: bool = False,
 ):
     """Read a CSV/TSV (file or folder) or Parquet ratings source; refuse a bad row by its line.
 
     Returns the DataFrame :func:`latentrec.spark.fit_als` takes (CSV columns typed by
-    Spark's schema inference, so integer ids stay integers).  Raises ``ValueError`` naming
+    Spark's schema inference, so integer ids stay integers; an id column whose values
+    are all whole numbers written ``7.0`` is read as integers, as the local reader reads
+    it, and one with other numbers such as ``1.5`` as text).  Raises ``ValueError`` naming
     the file, the line (text files) and the column of the first bad row found: a line
     with more or fewer fields than the header, an empty id, a rating that is not a
     finite number (or, ``implicit``, a negative one).  Columns the data lacks are left
     to ``fit_als``, which names the ones it has.
+
+    A local ``source`` (a path, or a ``file:`` URI) names one file or folder, read as
+    named: Hadoop's glob characters (``[ ] { } * ? \\``) in it are escaped, so
+    ``data[12].csv`` is that file, not ``data1.csv`` and ``data2.csv``; a path holding
+    ``:``, which Hadoop cannot read, is refused.  A remote URI (``hdfs://``, ``s3a://``)
+    goes to Spark as it is, globs included.  ``sep=None`` guesses the separator from the
+    first line as the local reader does (the one of ``,``, tab, ``;`` and ``|`` that
+    splits it into the most fields).  ``encoding`` is a Python codec name (``latin-1``,
+    ``utf-8``, ``utf-16``...); Spark's CSV reader takes only the ones in
+    :data:`SPARK_CHARSETS`.  A quoted field that holds a line break is read as the local
+    reader reads it.
 
     Example:
         >>> import tempfile, os
@@ -52,28 +70,205 @@ def read_ratings(
         ValueError: column 'rating' has non-numeric ratings (e.g. 'x') at line 3 of .../r.csv
     """
     _refuse_local_formats(source)
+    path = spark_path(source)
+    ids = (user_col, item_col)
     if source.lower().endswith(PARQUET_SUFFIXES):
-        df = spark.read.parquet(source)
+        df = spark.read.parquet(path)
         _check_rows(df, source, user_col, item_col, rating_col, implicit, None)
-        return df
+        return _whole_ids(df, ids, None)
+    codec, charset = _charsets(encoding)
+    if sep is None:
+        sep = guess_separator(spark, source, codec)
     # Blanks around a field go, as the local reader strips them (" eve" is "eve", " 4"
     # is 4): Spark's reader keeps them by default, which made " eve" another user.
     options = {
-        "header": header, "sep": sep, "encoding": encoding,
+        "header": header, "sep": sep, "encoding": charset,
         "ignoreLeadingWhiteSpace": True, "ignoreTrailingWhiteSpace": True,
     }  # fmt: skip
     # Every column as text, plus the text of any line whose field count is wrong: a
     # first pass that sees what the file says, before inference types it.
-    names = spark.read.csv(source, **options).columns
+    names = spark.read.csv(path, **options).columns
     if all(c in names for c in (user_col, item_col, rating_col)):
         schema = ", ".join(f"`{_quoted(c)}` string" for c in names) + f", {CORRUPT} string"
-        text = spark.read.csv(
-            source, schema=schema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
-            **options,
-        )  # fmt: skip
-        layout = _Layout(names, header, sep, encoding, (user_col, item_col, rating_col))
-        _check_rows(text, source, user_col, item_col, rating_col, implicit, layout)
-    return spark.read.csv(source, inferSchema=True, **options)
+
+        def text(**more):
+            return spark.read.csv(
+                path, schema=schema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
+                **options, **more,
+            )  # fmt: skip
+
+        layout = _Layout(names, header, sep, codec, (user_col, item_col, rating_col))
+        try:
+            _check_rows(text(), source, user_col, item_col, rating_col, implicit, layout)
+        except ValueError:
+            # A quoted field may hold a line break, which the local reader reads.  Spark
+            # reads such a file only whole ("multiLine", one task a file, where it
+            # otherwise splits files at line ends), so only a file that fails line by
+            # line is read again so; if it still fails, its first bad line is named.
+            if _bad_row(text(multiLine=True), user_col, item_col, rating_col, implicit, True):
+                raise
+            options["multiLine"] = True
+    elif len(names) == 1:
+        _refuse_one_column(spark, source, names[0], header, sep, codec)
+    return _whole_ids(spark.read.csv(path, inferSchema=True, **options), ids, (path, options))
+
+
+#: What Spark's CSV reader reads, by the Python codec name of each (``codecs.lookup``).
+SPARK_CHARSETS = {
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8",
+    "iso8859-1": "iso-8859-1",
+    "ascii": "us-ascii",
+    "utf-16": "utf-16",
+    "utf-16-be": "utf-16be",
+    "utf-16-le": "utf-16le",
+    "utf-32": "utf-32",
+}
+
+
+def _charsets(encoding: str) -> tuple[str, str]:
+    """``(Python codec, Spark charset)`` of ``encoding``, or a ValueError naming the ones
+    Spark reads: Spark's own refusal of ``latin-1`` (its name ``iso-8859-1``) listed its
+    names only, inside a Java exception."""
+    import codecs
+
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1)") from None
+    if codec not in SPARK_CHARSETS:
+        readable = "utf-8, latin-1 (iso-8859-1), ascii, utf-16, utf-16-be, utf-16-le, utf-32"
+        raise ValueError(
+            f"encoding {encoding!r} is not one Spark's CSV reader reads ({readable}); "
+            "convert the file (e.g. iconv -t utf-8) or read it with the local engine"
+        )
+    return codec, SPARK_CHARSETS[codec]
+
+
+# Hadoop's glob characters (org.apache.hadoop.fs.GlobPattern), escaped by a backslash.
+_GLOB = re.compile(r"([\\\[\]{}*?])")
+
+
+def spark_path(source: str) -> str:
+    r"""The path to give Spark for ``source``: a local path or ``file:`` URI made absolute,
+    with Hadoop's glob characters escaped, so that Spark reads the file named (a remote
+    URI is given as it is).  Raises ``FileNotFoundError`` for a local path that does not
+    exist and ``ValueError`` for one that holds ``:`` (a file of a local folder included),
+    which Hadoop reads as a URI's scheme.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(folder, "data[12].csv"), "w").write("user,item\n")
+        >>> spark_path(os.path.join(folder, "data[12].csv")) == folder + r"/data\[12\].csv"
+        True
+        >>> spark_path("hdfs://nn/ratings/part-*.csv")
+        'hdfs://nn/ratings/part-*.csv'
+    """
+    import errno
+    import os
+
+    if _remote(source):
+        return source
+    path = os.path.abspath(_source_path(source))
+    colon = [path] if ":" in path else []
+    if os.path.isdir(path):
+        # Spark lists a folder's files, skipping hidden ones ("." and "_" first).
+        colon += [e.path for e in os.scandir(path) if ":" in e.name and e.name[0] not in "._"]
+    if colon:
+        raise ValueError(
+            f"{colon[0]} holds ':', which Spark (Hadoop) cannot read in a file or folder "
+            "name; rename it, or read it with the local engine"
+        )
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), source)
+    return _escaped(path)
+
+
+def guess_separator(spark, source: str, encoding: str = "utf-8") -> str:
+    """The separator of the CSV/TSV ``source`` as the local reader guesses it: the one of
+    ``,``, tab, ``;`` and ``|`` that splits the first non-blank line into the most fields
+    (a space when none splits it and it holds one; a comma for an empty file).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.tsv")
+        >>> _ = open(path, "w").write("user\\titem\\trating\\n1\\t1\\t5\\n")
+        >>> guess_separator(spark, path)  # doctest: +SKIP
+        '\\t'
+    """
+    first = _first_line(spark, source, encoding)
+    best, best_n = ",", 1
+    for candidate in SEPARATORS:
+        n = len(next(csv.reader([first], delimiter=candidate, quotechar='"'), []))
+        if n > best_n:
+            best, best_n = candidate, n
+    if best_n == 1 and " " in first.strip():
+        return " "  # whitespace-separated, as some exports are; only when nothing else fits
+    return best
+
+
+def _first_line(spark, source: str, encoding: str) -> str:
+    """The first non-blank line of ``source`` ('' if none): read here for a local file,
+    by Spark for a folder or a remote source (one line of its first file)."""
+    import itertools
+    import os
+
+    if not _remote(source) and os.path.isfile(_source_path(source)):
+        with open(_source_path(source), encoding=encoding, errors="replace", newline="") as f:
+            for line in itertools.islice(f, 10_000):
+                if line.strip():
+                    return line.rstrip("\r\n").lstrip("\ufeff")
+        return ""
+    from pyspark.sql import functions as F
+
+    lines = spark.read.text(spark_path(source))
+    found = lines.where(F.trim("value") != "").limit(1).collect()
+    return found[0]["value"].lstrip("\ufeff") if found else ""
+
+
+def _refuse_one_column(spark, source: str, name: str, header: bool, sep: str, codec: str):
+    """A file read as one column whose first line holds another separator: say to give it
+    (Spark named the whole line as a column missing the others)."""
+    line = name if header else _first_line(spark, source, codec)
+    others = [c for c in SEPARATORS if c != sep and c in line]
+    if others:
+        shown = {"\t": "a tab"}.get(others[0], repr(others[0]))
+        raise ValueError(
+            f"the first line of {source} is one field with the separator {sep!r} but holds "
+            f"{shown}: give the file's separator (sep=, --sep)"
+        )
+
+
+def _whole_ids(df, ids, csv_read):
+    """``df`` with each id column of floating-point numbers read as the local reader reads
+    it: whole numbers (``7.0``) as integers; else, for a CSV (``csv_read`` is its
+    ``(path, options)``), the column as text.  Spark's inference made them doubles, which
+    ``fit_als`` refuses."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType, StringType, StructField, StructType
+
+    kinds = (DoubleType, FloatType)
+    floats = [c for c in ids if c in df.columns and isinstance(df.schema[c].dataType, kinds)]
+    if not floats:
+        return df
+    # A long holds up to 2**63 - 1; a double past 2**53 is whole but no longer exact.
+    not_whole = [
+        F.max((F.isnan(c) | (F.abs(c) >= 2.0**53) | (F.col(c) != F.floor(c))).cast("int")).alias(c)
+        for c in floats
+    ]
+    flags = df.select(*not_whole).first()
+    text = [c for c in floats if flags[c]]
+    if text and csv_read is not None:
+        path, options = csv_read
+        schema = StructType(
+            [StructField(f.name, StringType()) if f.name in text else f for f in df.schema]
+        )
+        df = df.sparkSession.read.csv(path, schema=schema, **options)
+    for c in floats:
+        if c not in text:
+            df = df.withColumn(c, F.col(c).cast("long"))
+    return df
 
 
 # What the way to Spark is from a file only the local engine reads.
@@ -92,9 +287,9 @@ def _refuse_local_formats(source: str) -> None:
     from ..data.lrdata import SUFFIX
     from ..data.netflix import is_netflix_file
 
-    if "://" in source and not source.lower().startswith("file:"):
+    if _remote(source):
         return
-    path = Path(_local(source))
+    path = Path(_source_path(source))
     if path.suffix.lower() == SUFFIX:
         raise ValueError(
             f"{source} is a latentrec {SUFFIX} file, which the local engine reads; "
@@ -161,12 +356,14 @@ def _same(text: str, value) -> bool:
     return text.strip() == str(value)  # Spark read the field without its blanks
 
 
+@interrupt_wins
 def pair_lines(df, source: str, user, item, *, user_col: str, item_col: str, rating_col: str,
-               header: bool = True, sep: str = ",", encoding: str = "UTF-8",
+               header: bool = True, sep: str | None = None, encoding: str = "UTF-8",
                limit: int = 5) -> str | None:  # fmt: skip
     """Where ``source`` (as :func:`read_ratings` read it into ``df``) holds ``(user, item)``:
     "lines 2 and 5 of r.csv" (at most ``limit`` lines, in file order), or "in a.parquet"
-    for files without lines; None if no row has it.  The error path of a repeated pair:
+    for files without lines; None if no row has it.  ``sep=None`` guesses the separator
+    as :func:`read_ratings` does.  The error path of a repeated pair:
     each file that holds it is read once more, as lines.
 
     Example:
@@ -193,12 +390,15 @@ def pair_lines(df, source: str, user, item, *, user_col: str, item_col: str, rat
     shown = (lambda f: source) if _is_file(source) else _local
     if source.lower().endswith(PARQUET_SUFFIXES):
         return "in " + ", ".join(shown(f) for f in files)
-    layout = _Layout(df.columns, header, sep, encoding, (user_col, item_col, rating_col))
+    codec = _charsets(encoding)[0]
+    if sep is None:
+        sep = guess_separator(df.sparkSession, source, codec)
+    layout = _Layout(df.columns, header, sep, codec, (user_col, item_col, rating_col))
     skip = 1 if header else 0
     parts, left = [], limit
     for file in files:
         numbers = (
-            df.sparkSession.sparkContext.textFile(_local(file), use_unicode=False)
+            df.sparkSession.sparkContext.textFile(_escaped(_local(file)), use_unicode=False)
             .zipWithIndex()
             .filter(lambda pair: pair[1] >= skip and layout.has_pair(pair[0], user, item))
             .map(lambda pair: pair[1] + 1)
@@ -228,15 +428,11 @@ def _rating_problem(rating, implicit: bool):
     return None
 
 
-def _check_rows(df, source, user_col, item_col, rating_col, implicit, layout) -> None:
+def _bad_row(df, user_col, item_col, rating_col, implicit, corrupt: bool):
+    """The first row of ``df`` with a null id, a rating that is not a finite number (or,
+    ``implicit``, a negative one) or, ``corrupt``, a line Spark could not split; or None."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import NumericType, StringType
 
-    if not all(c in df.columns for c in (user_col, item_col, rating_col)):
-        return  # fit_als names a missing column (Spark's own error is a query plan)
-    kind = df.schema[rating_col].dataType
-    if not isinstance(kind, (NumericType, StringType)):
-        return  # fit_als names a column of the wrong type
     rating = F.expr(f"try_cast(`{_quoted(rating_col)}` AS DOUBLE)")
     bad = (
         F.col(user_col).isNull()
@@ -247,7 +443,7 @@ def _check_rows(df, source, user_col, item_col, rating_col, implicit, layout) ->
     )
     if implicit:
         bad = bad | (rating < 0)
-    if layout is not None:
+    if corrupt:
         bad = bad | F.col(CORRUPT).isNotNull()
     # Spark 4 names a row's file in the hidden _metadata column of file sources.
     found = (
@@ -256,9 +452,20 @@ def _check_rows(df, source, user_col, item_col, rating_col, implicit, layout) ->
         .limit(1)
         .collect()
     )
-    if not found:
+    return found[0] if found else None
+
+
+def _check_rows(df, source, user_col, item_col, rating_col, implicit, layout) -> None:
+    from pyspark.sql.types import NumericType, StringType
+
+    if not all(c in df.columns for c in (user_col, item_col, rating_col)):
+        return  # fit_als names a missing column (Spark's own error is a query plan)
+    kind = df.schema[rating_col].dataType
+    if not isinstance(kind, (NumericType, StringType)):
+        return  # fit_als names a column of the wrong type
+    row = _bad_row(df, user_col, item_col, rating_col, implicit, layout is not None)
+    if row is None:
         return
-    row = found[0]
     shown = source if _is_file(source) else _local(row["file"])
     if layout is not None:
         line = _first_bad_line(df.sparkSession, row["file"], layout, implicit)
@@ -296,7 +503,8 @@ def _message(what: str, col: str, value, where: str) -> str:
 
 def _first_bad_line(spark, file: str, layout: _Layout, implicit: bool):
     """``(line number, problem)`` of the first bad line of ``file``, or None."""
-    lines = spark.sparkContext.textFile(_local(file), use_unicode=False).zipWithIndex()
+    lines = spark.sparkContext.textFile(_escaped(_local(file)), use_unicode=False)
+    lines = lines.zipWithIndex()
     skip = 1 if layout.header else 0
     found = (
         lines.filter(lambda pair: pair[1] >= skip)
@@ -311,6 +519,22 @@ def _is_file(source: str) -> bool:
     from pathlib import Path
 
     return "://" not in source and Path(source).is_file()
+
+
+def _escaped(path: str) -> str:
+    # A file Spark listed, given back to Hadoop: its glob characters name themselves.
+    return _GLOB.sub(r"\\\1", path)
+
+
+def _remote(source: str) -> bool:
+    """A source Spark reads from elsewhere (hdfs://, s3a://, ...), not a local path."""
+    return "://" in source and not source.lower().startswith("file:")
+
+
+def _source_path(source: str) -> str:
+    """The local path a (not remote) source names: a ``file:`` URI's path, else itself
+    (``a:b.csv`` is a file name, not a URI of scheme ``a``)."""
+    return _local(source) if source.lower().startswith("file:") else source
 
 
 def _local(uri: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -60,11 +61,41 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
     # before it is raised; the caller gets the exception, the log holds nothing more.
     for name in _QUERY_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
-    with _descriptors_to(jvm_log):
-        session = builder.getOrCreate()
-    if threading.current_thread() is threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if main:  # Ctrl-C while the JVM starts counts as well (SparkContext sets its own)
+        signal.signal(signal.SIGINT, _interrupted)
+    before = _children()
+    try:
+        with _descriptors_to(jvm_log):
+            session = builder.getOrCreate()
+    except BaseException:
+        # Ctrl-C while the JVM starts: pyspark keeps no handle of a JVM it never connected
+        # to, and that JVM (which ignores SIGINT) outlived the command by minutes.
+        for pid in _children() - before:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        raise
+    if main:
         signal.signal(signal.SIGINT, _interrupted)
     return session
+
+
+def _children() -> set[int]:
+    """The ids of this process's children (from /proc; an empty set where there is none)."""
+    found = set()
+    me = os.getpid()
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    with open(f"/proc/{entry}/stat") as fh:
+                        if int(fh.read().rsplit(")", 1)[1].split()[1]) == me:
+                            found.add(int(entry))
+    return found
+
+
+# How many times _interrupted has run in this process.
+_interrupts = 0
 
 
 def _interrupted(signum, frame):
@@ -72,8 +103,86 @@ def _interrupted(signum, frame):
     # interrupted call holds: a reentrant call, after which py4j logs two tracebacks on
     # the terminal through the root logger.  A command stops its session as it unwinds
     # (which cancels the jobs); past Ctrl-C, nothing it logs is news.
+    global _interrupts
+    _interrupts += 1
     logging.disable(logging.CRITICAL)
     raise KeyboardInterrupt
+
+
+def interrupt_caused(err: BaseException) -> bool:
+    """Whether ``err`` was raised while a ``KeyboardInterrupt`` unwound (one is in its
+    ``__context__`` chain): then it is the interrupt's doing, not a failure of its own.
+
+    Ctrl-C inside a py4j call leaves that call's connection unanswered; the clean-up that
+    runs as the interrupt unwinds (pyspark's ``__exit__`` of a job, ``spark.stop()``) then
+    fails with "Py4JNetworkError: Answer from Java side is empty", which replaced the
+    interrupt.  A command that reads such an error as its interrupt prints one
+    ``Aborted!``.
+
+    Example:
+        >>> try:
+        ...     try:
+        ...         raise KeyboardInterrupt
+        ...     finally:
+        ...         raise ConnectionError("Answer from Java side is empty")
+        ... except ConnectionError as err:
+        ...     interrupt_caused(err)
+        True
+        >>> interrupt_caused(ValueError("bad rating"))
+        False
+    """
+    seen = set()
+    cause = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__context__
+    return False
+
+
+def interrupt_wins(fn):
+    """Wrap a function that runs Spark jobs so that an error it raises after Ctrl-C
+    (:func:`interrupt_caused`, or SIGINT received by :func:`spark_session`'s handler
+    during the call) is raised as ``KeyboardInterrupt`` (chained to the error): Ctrl-C
+    to a terminal's process group also reaches Spark's Python workers, whose failed
+    tasks then fail the job.
+
+    Example:
+        >>> @interrupt_wins
+        ... def job():
+        ...     raise ValueError("no column 'user'")
+        >>> job()
+        Traceback (most recent call last):
+        ...
+        ValueError: no column 'user'
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = _interrupts
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            if _interrupts != before or interrupt_caused(err):
+                raise KeyboardInterrupt from err
+            raise
+
+    return wrapper
+
+
+def stop_session(spark) -> None:
+    """``spark.stop()``, for a ``finally`` block: as a ``KeyboardInterrupt`` unwinds,
+    an error of the stop (a py4j connection that Ctrl-C cut) is the interrupt's doing
+    and raised as ``KeyboardInterrupt``, not in its place.
+
+    Example:
+        >>> try:  # doctest: +SKIP
+        ...     model = fit_als(df)
+        ... finally:
+        ...     stop_session(spark)
+    """
+    interrupt_wins(spark.stop)()
 
 
 #: pyspark's loggers of a failed query (pyspark.errors.exceptions.base).
