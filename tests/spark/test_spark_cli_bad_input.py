@@ -225,3 +225,14 @@ def test_a_failed_query_logs_nothing_once_the_jvm_log_is_taken(spark, tmp_path, 
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.parametrize("sep", ["\t", ";"])
+def test_a_file_the_local_engine_reads_without_sep_trains_on_spark_too(spark, tmp_path, sep):
+    """A TSV (or ;-separated) file without --sep: the local engine finds the separator;
+    Spark read one column 'user\\titem\\trating' and refused it as missing columns."""
+    path = tmp_path / "plays.tsv"
+    path.write_text(HEADER.replace(",", sep) + "1\t1\t5\n1\t2\t3\n2\t1\t4\n".replace("\t", sep))
+    result = train(path, tmp_path, "--factors", "1")
+    assert result.exit_code == 0, result.output
+    assert "3 cells, 2 users, 2 items" in result.output

@@ -252,6 +252,12 @@ def fail_on_known_errors(fn):
         except Exception as err:
             if os.environ.get(DEBUG_ENV):
                 raise
+            from ..spark.session import interrupt_caused  # needs no pyspark
+
+            if interrupt_caused(err):
+                # A clean-up that failed as Ctrl-C unwound (a py4j call cut short): the
+                # interrupt's doing, said as click says an interrupt.
+                raise click.Abort() from None
             raise Failure(failure_message(err)) from None
 
     return wrapper

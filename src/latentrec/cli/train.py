@@ -336,6 +336,7 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
     from ..spark import fit_als, spark_session
     from ..spark.als import RepeatedPairError
     from ..spark.reading import pair_lines
+    from ..spark.session import stop_session
 
     header = not opts.get("no_header")
     cols = {
@@ -376,7 +377,7 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
                 raise
             where = pair_lines(
                 df, source, err.user, err.item, header=header,
-                sep=separator(opts.get("sep")) or ",", encoding=opts.get("encoding") or "UTF-8",
+                sep=separator(opts.get("sep")), encoding=opts.get("encoding") or "UTF-8",
                 **cols,
             )  # fmt: skip
             raise RepeatedPairError(err.user, err.item, err.times, where) from None
@@ -387,7 +388,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         )
     finally:
         if created:
-            spark.stop()
+            # As Ctrl-C unwinds, a stop that fails on the cut connection is the interrupt.
+            stop_session(spark)
     model.record_metrics(fit_seconds=seconds, engine="spark")
     with writing(output):
         model.save(output)
@@ -443,7 +445,7 @@ def _read_with_spark(spark, source: str, header: bool, opts, cols: dict, implici
             spark,
             source,
             header=header,
-            sep=separator(opts.get("sep")) or ",",
+            sep=separator(opts.get("sep")),  # None: found as the local engine finds it
             encoding=opts.get("encoding") or "UTF-8",
             implicit=implicit,
             **cols,
