@@ -208,3 +208,31 @@ def test_the_service_hashes_a_refused_current_file_once_until_it_changes(tmp_pat
     assert len(hashed) == 2
     md.rollback(to="v000001")  # checks its target (a hash); CURRENT changes: loaded
     assert source.load().version == "v000001" and len(hashed) == 4
+
+
+def test_the_refusal_kept_neither_grows_nor_outlives_a_file_put_back(tmp_path):
+    """The refusal raised again carries no older rounds' frames; and a file damaged and
+    put back in place with its old mtime (ctime moves) is loaded, not refused from memory."""
+    import traceback
+
+    from latentrec.models import FactorModel
+    from latentrec.service.holder import DirectorySource
+
+    md = ModelDirectory(tmp_path / "models")
+    v1 = md.publish(FactorModel.from_factors(([1, 2], [7, 8]), np.eye(2), np.eye(2)))
+    source = DirectorySource(md)
+    good = v1.path.read_bytes()
+    stat = v1.path.stat()
+    damaged = bytearray(good)
+    damaged[-100] ^= 0xFF  # same size, another digest
+    v1.path.write_bytes(bytes(damaged))
+    os.utime(v1.path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    depths = []
+    for _ in range(5):
+        with pytest.raises(ModelFileError) as info:
+            source.load()
+        depths.append(len(traceback.extract_tb(info.value.__traceback__)))
+    assert len(set(depths[1:])) == 1, depths  # no pile of frames round after round
+    v1.path.write_bytes(good)
+    os.utime(v1.path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert source.load().version == "v000001"

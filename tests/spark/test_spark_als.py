@@ -30,6 +30,9 @@ def by_id(model, side):
     return dict(zip(vocab.ids.tolist(), factors, strict=True))
 
 
+# About 35 s each on 2 cores (two Spark fits a side): in make test-all, with the slow
+# checks; test_same_model_as_single_machine_als_and_implicit_als stays in the default run.
+@pytest.mark.slow
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
 def test_reproduces_spark_als_from_sparks_initial_factors(spark, implicit):
     """Same data, rank, λ, α, iterations and initial factors: Spark's factors, to 1e-4.

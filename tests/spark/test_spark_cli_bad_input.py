@@ -227,12 +227,18 @@ def test_a_failed_query_logs_nothing_once_the_jvm_log_is_taken(spark, tmp_path, 
             logging.getLogger(name).setLevel(level)
 
 
-@pytest.mark.parametrize("sep", ["\t", ";"])
-def test_a_file_the_local_engine_reads_without_sep_trains_on_spark_too(spark, tmp_path, sep):
+@pytest.mark.parametrize("sep, name", [("\t", "p.tsv"), (",", "p.csv.gz"), (";", "p.csv.bz2")])
+def test_a_file_the_local_engine_reads_without_sep_trains_on_spark_too(spark, tmp_path, sep, name):
     """A TSV (or ;-separated) file without --sep: the local engine finds the separator;
-    Spark read one column 'user\\titem\\trating' and refused it as missing columns."""
-    path = tmp_path / "plays.tsv"
-    path.write_text(HEADER.replace(",", sep) + "1\t1\t5\n1\t2\t3\n2\t1\t4\n".replace("\t", sep))
+    Spark read one column 'user\\titem\\trating' and refused it as missing columns. A
+    packed file's separator is found in its unpacked text (its gzip bytes gave '|')."""
+    import bz2
+    import gzip
+
+    text = HEADER.replace(",", sep) + "1\t1\t5\n1\t2\t3\n2\t1\t4\n".replace("\t", sep)
+    path = tmp_path / name
+    pack = {".gz": gzip.compress, ".bz2": bz2.compress}.get(path.suffix, lambda b: b)
+    path.write_bytes(pack(text.encode()))
     result = train(path, tmp_path, "--factors", "1")
     assert result.exit_code == 0, result.output
     assert "3 cells, 2 users, 2 items" in result.output

@@ -103,3 +103,30 @@ def test_the_functions_that_run_spark_jobs_read_a_late_error_as_the_interrupt():
 
     for fn in (fit_als, from_spark_als, read_ratings, recommend_all, pair_lines):
         assert fn.__code__ is session.interrupt_wins(lambda: None).__code__, fn.__name__
+
+
+@pytest.mark.slow
+def test_a_start_that_fails_on_a_setting_leaves_the_jvm_for_the_next_start(tmp_path):
+    """A start that fails on a bad setting: the JVM it started is stopped (as under
+    Ctrl-C) and forgotten, so the next start launches one without the setting; it was
+    killed but kept as pyspark's gateway, and the next start was refused
+    (ConnectionRefusedError). Two JVM starts: a process of its own, marked slow."""
+    import subprocess
+    import sys
+
+    script = (
+        "from latentrec.spark import spark_session\n"
+        f"log = open({str(tmp_path / 'jvm.log')!r}, 'w')\n"  # as the command line starts it
+        "try:\n"
+        "    spark_session('local[1]', jvm_log=log, **{'spark.scheduler.mode': 'BOGUS'})\n"
+        "except Exception as err:\n"
+        "    print('first start refused:', type(err).__name__)\n"
+        "spark = spark_session('local[1]', jvm_log=log)\n"
+        "print('second start counts', spark.range(3).count())\n"
+        "spark.stop()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240
+    )
+    assert "first start refused" in done.stdout, done.stdout + done.stderr
+    assert "second start counts 3" in done.stdout, done.stdout + done.stderr[-2000:]

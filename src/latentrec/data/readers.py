@@ -636,7 +636,18 @@ def _chain_first(first_line, first, rest):
 def _guess_separator(text: str) -> str:
     """The candidate that splits the first non-blank line into the most fields."""
     first = next((line for line in text_lines(text) if line.strip()), "")
-    first = first.rstrip("\r\n")
+    return line_separator(first.rstrip("\r\n"))
+
+
+def line_separator(first: str) -> str:
+    """The separator a text file is read with when none is given, from its first
+    non-blank line: the one of ``,``, tab, ``;`` and ``|`` that splits it into the most
+    fields (quotes respected); a space when none splits it and it holds one; else ``,``.
+
+    Example:
+        >>> line_separator("user|item|rating"), line_separator("a;b"), line_separator("a b")
+        ('|', ';', ' ')
+    """
     best, best_n = ",", 1
     for candidate in SEPARATORS:
         try:

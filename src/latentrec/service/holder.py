@@ -804,27 +804,34 @@ class DirectorySource:
         file changes.
         """
         token = self.token()
+        before = self._current_file()
         refused = self._refused
-        if refused is not None and refused[:2] == (token, self._current_file()):
-            raise refused[2]
+        if refused is not None and before is not None and refused[:2] == (token, before):
+            # The same error again, its traceback dropped: raised as it is, each round's
+            # frames would pile up on it for as long as the version stays refused.
+            raise refused[2].with_traceback(None)
         try:
             version, model = self.directory.load_current()
         except ModelFileError as err:
-            identity = self._current_file()
-            self._refused = None if identity is None else (token, identity, err)
+            # Kept only for a file that did not change while it was read: one replaced
+            # meanwhile (a race) is no verdict on the file that replaced it.
+            after = self._current_file()
+            kept = before is not None and after == before and self.token() == token
+            self._refused = (token, before, err) if kept else None
             raise
         self._refused = None
         return Served.build(model, version.name, version.created, token)
 
     def _current_file(self):
-        """(version, inode, size, mtime) of the current version's model file; None when
+        """(version, inode, size, mtime, ctime) of the current version's model file; None when
         there is none to stat (a prune or a publish moving it: ask again next time)."""
         try:
             version = self.directory.version(self.directory.read_pointer())
             st = version.path.stat()
         except (OSError, LookupError, TypeError, ModelFileError):
             return None
-        return (version.name, st.st_ino, st.st_size, st.st_mtime_ns)
+        # ctime too: a file written in place and given its old mtime back still moves it.
+        return (version.name, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def describe(self) -> str:
         """Where the model comes from, for messages."""

@@ -12,13 +12,19 @@ A Parquet file has no lines: its bad row is named by the file and its values.
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
+import lzma
 import math
 import re
 from urllib.parse import unquote, urlparse
 
-from ..data.readers import SEPARATORS
+from ..data.readers import SEPARATORS, line_separator
 from .session import interrupt_wins
+
+# Openers of packed local files, by suffix, for the first line read here.
+_OPEN_PACKED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 #: The column Spark's CSV reader fills with the text of a line it could not parse.
 CORRUPT = "_latentrec_corrupt_record"
@@ -197,15 +203,7 @@ def guess_separator(spark, source: str, encoding: str = "utf-8") -> str:
         >>> guess_separator(spark, path)  # doctest: +SKIP
         '\\t'
     """
-    first = _first_line(spark, source, encoding)
-    best, best_n = ",", 1
-    for candidate in SEPARATORS:
-        n = len(next(csv.reader([first], delimiter=candidate, quotechar='"'), []))
-        if n > best_n:
-            best, best_n = candidate, n
-    if best_n == 1 and " " in first.strip():
-        return " "  # whitespace-separated, as some exports are; only when nothing else fits
-    return best
+    return line_separator(_first_line(spark, source, encoding))
 
 
 def _first_line(spark, source: str, encoding: str) -> str:
@@ -215,7 +213,10 @@ def _first_line(spark, source: str, encoding: str) -> str:
     import os
 
     if not _remote(source) and os.path.isfile(_source_path(source)):
-        with open(_source_path(source), encoding=encoding, errors="replace", newline="") as f:
+        path = _source_path(source)
+        # A packed file is read unpacked, as the local reader reads it (and Spark too).
+        opener = _OPEN_PACKED.get(os.path.splitext(path)[1].lower(), open)
+        with opener(path, "rt", encoding=encoding, errors="replace", newline="") as f:
             for line in itertools.islice(f, 10_000):
                 if line.strip():
                     return line.rstrip("\r\n").lstrip("\ufeff")
@@ -527,8 +528,13 @@ def _escaped(path: str) -> str:
 
 
 def _remote(source: str) -> bool:
-    """A source Spark reads from elsewhere (hdfs://, s3a://, ...), not a local path."""
-    return "://" in source and not source.lower().startswith("file:")
+    """A source Spark reads from elsewhere (hdfs://, s3a://, hdfs:/path, ...), not a
+    local path: a URI of a scheme of two letters or more, other than ``file:``."""
+    return bool(_URI.match(source)) and not source.lower().startswith("file:")
+
+
+# A URI's scheme and the slash after it ("hdfs://nn/x", "hdfs:/x"); "a:b.csv" is a name.
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:/")
 
 
 def _source_path(source: str) -> str:

@@ -64,16 +64,25 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
     main = threading.current_thread() is threading.main_thread()
     if main:  # Ctrl-C while the JVM starts counts as well (SparkContext sets its own)
         signal.signal(signal.SIGINT, _interrupted)
+    from pyspark import SparkContext
+
     before = _children()
+    had_gateway = SparkContext._gateway is not None  # a JVM of an earlier session
     try:
         with _descriptors_to(jvm_log):
             session = builder.getOrCreate()
     except BaseException:
         # Ctrl-C while the JVM starts: pyspark keeps no handle of a JVM it never connected
-        # to, and that JVM (which ignores SIGINT) outlived the command by minutes.
-        for pid in _children() - before:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
+        # to, and that JVM (which ignores SIGINT) outlived the command by minutes.  A JVM
+        # this call started goes whatever failed: one started with a bad setting holds it
+        # for good (its settings are its system properties), and pyspark would reuse it
+        # for the next session, so it forgets it too and the next start launches a new one.
+        if not had_gateway:
+            for pid in _children() - before:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
+            SparkContext._gateway = None
+            SparkContext._jvm = None
         raise
     if main:
         signal.signal(signal.SIGINT, _interrupted)
