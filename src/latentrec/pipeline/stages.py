@@ -42,15 +42,18 @@ KNOB_POOL = 200
 KNOB_POOL_PER_SLOT = 5
 
 
-def knob_pool(n: int, n_items: int) -> int:
-    """How many of a model's best items the knobs re-rank for a list of ``n`` (at most
-    the ``n_items`` it has, and at least one).
+def knob_pool(
+    n: int, n_items: int, *, pool: int = KNOB_POOL, per_slot: int = KNOB_POOL_PER_SLOT
+) -> int:
+    """How many of a model's best items the knobs re-rank for a list of ``n``: ``pool``,
+    or ``per_slot`` per slot of a longer list, at most the ``n_items`` there are and at
+    least one.
 
     Example:
         >>> knob_pool(10, 1682), knob_pool(50, 1682), knob_pool(10, 30), knob_pool(10**9, 30)
         (200, 250, 30, 30)
     """
-    return max(1, min(int(n_items), max(KNOB_POOL, KNOB_POOL_PER_SLOT * int(n))))
+    return max(1, min(int(n_items), max(int(pool), int(per_slot) * int(n))))
 
 
 class StageDataError(ValueError):

@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from ..pipeline.rerank import calibrate as calibrate_list
 from ..pipeline.rerank import freshness as freshness_list
 from ..pipeline.rerank import mmr as mmr_list
-from ..pipeline.stages import KNOB_POOL, KNOB_POOL_PER_SLOT, MMR_POOL
+from ..pipeline.stages import KNOB_POOL, KNOB_POOL_PER_SLOT, MMR_POOL, knob_pool
 from ..store.catalogue import one_spelling_each, pick_spelling
 from ..store.records import genre_key, genre_spelling
 from .holder import Served
@@ -602,7 +602,7 @@ def pool_size(n: int, n_items: int) -> int:
         >>> pool_size(10, 1682), pool_size(50, 1682), pool_size(10, 30)
         (200, 250, 30)
     """
-    return int(max(1, min(n_items, max(POOL, POOL_PER_SLOT * n))))
+    return knob_pool(n, n_items, pool=POOL, per_slot=POOL_PER_SLOT)
 
 
 def rerank(
