@@ -43,7 +43,9 @@ class ItemKNN(Recommender):
     sparse item x item CSR (``sim_indptr_``, ``sim_indices_``, ``sim_data_``, best first),
     and N^k_i(u) is drawn from those kept neighbours.  Where an item has no more positive
     neighbours than ``max_neighbors`` (on MovieLens-100K every item has fewer than 1000)
-    predictions equal the full model's, and Surprise's, exactly; with a smaller cap a user
+    predictions equal the full model's exactly, and Surprise's on every cell the user did
+    not rate (held-out cells; on a rated cell N^k_i(u) leaves i out, where Surprise counts
+    i as its own neighbour with the user's rating); with a smaller cap a user
     who rated few of i's kept neighbours gets fewer of them (or the baseline) — on
     MovieLens-100K a cap of 200 costs about 0.0015 RMSE.  ``None`` keeps every positive
     similarity, which for a large catalogue approaches a dense item x item matrix.
