@@ -327,7 +327,9 @@ def run_epochs(
     """Run ``step(epoch)`` up to ``n_epochs`` times and record a per-epoch history.
 
     ``evaluate()`` returns ``(train_rmse, valid_rmse)`` (``nan`` without validation data;
-    the history then has no ``valid_rmse`` column).
+    the history then has no ``valid_rmse`` column).  The models pass RMSEs of unclipped
+    predictions, so early stopping and the history judge the raw model; the clipped
+    figure ``evaluate_ratings`` reports by default can be a little lower.
     With ``patience`` and a finite validation RMSE, training stops once the validation RMSE
     has not improved for ``patience`` epochs, and the best epoch's ``state`` (the arrays
     ``step`` updates in place) is copied back into those arrays.

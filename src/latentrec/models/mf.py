@@ -58,7 +58,9 @@ class BiasedMF(FactorModel):
 
     ``history_["train_rmse"]`` is the RMSE of each cell's prediction just before its
     update during the epoch (free to compute; on a converged model it equals the
-    end-of-epoch RMSE to a few decimals); ``valid_rmse`` is exact, after the epoch.
+    end-of-epoch RMSE to a few decimals); ``valid_rmse`` is exact, after the epoch, and
+    unclipped, as every model's history has it (``evaluate_ratings`` clips predictions
+    to the rating scale by default, so its RMSE of the same model can be a little lower).
 
     Args:
         n_factors: k, the number of latent factors.
