@@ -160,7 +160,7 @@ def train(
     source, output, test_size, no_refit, k, relevance_threshold, quiet, engine, spark_master,
     algorithm, extra, seed, **opts,
 ):  # fmt: skip
-    """Train a model on SOURCE (ml-100k or a ratings file) and save it.
+    """Train a model on SOURCE (ml-100k, a MovieLens folder or a ratings file) and save it.
 
     With --test-size, the model is first trained without a held-out share and scored on
     it; the figures are printed and stored in the model file, and the model saved is then
