@@ -166,3 +166,17 @@ def test_two_candidate_columns_are_refused_naming_the_flag(tmp_path):
     )
     out = invoke("data", "info", csv, "--user-col", "user")
     assert out.exit_code == 0, out.output
+
+
+def test_spark_refuses_a_folder_and_an_ambiguous_header_before_it_starts(tmp_path):
+    # Spark reads every file of a folder as ratings (movies.csv as ratings, too).
+    folder, _ = ml_latest(tmp_path / "ml-latest-small")
+    spark = ["--engine", "spark", "-a", "als", "-o", tmp_path / "s.npz"]
+    assert error_line(invoke("train", folder, *spark)) == (
+        f"Error: {folder} is a MovieLens release folder, which --engine spark does not read "
+        "(it reads every file of a folder as ratings); give its ratings.csv, or train on the "
+        "folder with the local engine"
+    )
+    csv = tmp_path / "r.csv"
+    csv.write_text("user,userId,item,rating\n1,1,10,4\n")
+    assert "name one: user='userId' (--user-col userId)" in error_line(invoke("train", csv, *spark))
