@@ -100,6 +100,10 @@ def test_reading_flags_are_refused_for_a_folder(tmp_path, name):
     )
     line = error_line(invoke("data", "info", folder, "--user-col", "u", "--duplicates", "mean"))
     assert line.startswith("Error: --user-col, --duplicates apply to ratings files, not to")
+    assert error_line(invoke("data", "info", folder, "--format", "netflix")) == (
+        f"Error: --format netflix: {folder} is a MovieLens release folder (its {ratings}), "
+        "not Netflix-prize files; drop --format netflix to read it"
+    )
     assert not (tmp_path / "m.npz").exists()
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..data import Interactions
 from ..data.lrdata import SUFFIX
+from ..data.movielens import ml_folder_layout
 from ..data.netflix import is_netflix_file, pairs_only, starts_with_rating
 from ..datasets import fetch_movielens, read_netflix
 from ._common import (
@@ -61,6 +62,12 @@ def read_sources(sources, file_format: str, **opts):
     for source in sources:
         # A folder is read by load_data when it is a MovieLens release, else refused there.
         if Path(source).is_dir() and file_format != "table":
+            layout = ml_folder_layout(source)
+            if file_format == "netflix" and layout is not None:
+                raise Failure(
+                    f"--format netflix: {source} is a MovieLens release folder (its "
+                    f"{layout[0]}), not Netflix-prize files; drop --format netflix to read it"
+                )
             message = folder_message(source)
             if file_format == "netflix" or "Netflix" in message:
                 raise Failure(message)
