@@ -21,6 +21,7 @@ from .data.movielens import (
     read_ml100k,
     read_ml_csv,
     read_ml_dat,
+    read_ml_folder,
 )
 from .data.netflix import read_netflix_as
 from .data.synthetic import synthetic
@@ -33,6 +34,7 @@ __all__ = [
     "read_ml100k",
     "read_ml_csv",
     "read_ml_dat",
+    "read_ml_folder",
     "read_netflix",
     "synthetic",
 ]

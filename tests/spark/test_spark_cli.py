@@ -134,6 +134,43 @@ def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_term
     ]
 
 
+# Slow (a JVM of its own, as above): in `make test-all`.
+@pytest.mark.slow
+@pytest.mark.spark
+def test_train_on_spark_reads_movielens_ratings_csv_without_column_flags(tmp_path):
+    """MovieLens' ratings.csv (userId, movieId) trains as the local engine reads it: the
+    columns read are said on standard error, and the model has the file's ids."""
+    import spark_support
+
+    why = spark_support.spark_missing()
+    if why:
+        pytest.skip(f"Spark tests skipped: {why}")
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text(
+        "userId,movieId,rating,timestamp\n1,10,4.0,1\n1,11,3.5,2\n2,10,5.0,3\n3,11,1.0,4\n"
+    )
+    model = tmp_path / "m.npz"
+    args = ["train", str(ratings), "--engine", "spark", "-a", "als", "--factors", "1",
+            "--epochs", "1", "-q", "-o", str(model)]  # fmt: skip
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps({"train": args})],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    code, output = json.loads(child.stdout.strip().splitlines()[-1])["train"]
+    assert code == 0, output
+    assert "4 cells, 3 users, 2 items" in output
+    assert (
+        f"note: {ratings}: user ids from column 'userId', item ids from column 'movieId' "
+        "(no column 'user_id', 'item_id')"
+    ) in output
+    import latentrec
+
+    assert latentrec.load(model).items_.ids.tolist() == [10, 11]
+
+
 @pytest.mark.spark
 @pytest.mark.slow
 def test_ctrl_c_during_a_spark_fit_is_one_line_and_stops_spark(tmp_path):

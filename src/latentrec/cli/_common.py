@@ -28,7 +28,9 @@ from .. import ModelFileError
 from ..data import DataError, Interactions, UnknownIdError
 from ..data.columns import clean_ids
 from ..data.interactions import DUPLICATE_POLICIES
-from ..datasets import movielens
+from ..data.movielens import ml_folder_layout
+from ..data.readers import DEFAULT_ITEM, DEFAULT_USER
+from ..datasets import movielens, read_ml_folder
 from ..io.modelfile import refuse_link
 from ..models.inputs import gained, trained_shape, with_model_ids
 from ..registry import ALIASES, model_class
@@ -414,12 +416,14 @@ def data_options(fn):
         click.option(
             "--user-col",
             default=None,
-            help="User id column of a ratings file [default: user_id; 0 with --no-header].",
+            help="User id column of a ratings file [default: user_id, else a userId or user "
+            "column; 0 with --no-header].",
         ),
         click.option(
             "--item-col",
             default=None,
-            help="Item id column of a ratings file [default: item_id; 1 with --no-header].",
+            help="Item id column of a ratings file [default: item_id, else a movieId, itemId "
+            "or item column; 1 with --no-header].",
         ),
         click.option(
             "--rating-col",
@@ -464,9 +468,14 @@ def data_options(fn):
     return fn
 
 
-# Column options: name with a header line, position without one.
-COLUMN_DEFAULTS = {"user": ("user_id", 0), "item": ("item_id", 1), "rating": ("rating", 2)}
+# Column options: name with a header line, position without one.  The id columns'
+# default names are the reader's own (DEFAULT_USER, DEFAULT_ITEM), so a header without
+# them may hold a well-known name instead (userId, movieId: COLUMN_ALIASES); a column
+# the user names is matched exactly.
+COLUMN_DEFAULTS = {"user": (DEFAULT_USER, 0), "item": (DEFAULT_ITEM, 1), "rating": ("rating", 2)}
 MOVIELENS_NAMES = ("ml-100k", "100k", "movielens-100k")
+# What a folder given as SOURCE may be, for the message that refuses any other.
+READ_FOLDERS = "a MovieLens release folder (with ratings.csv, ratings.dat or u.data)"
 
 
 def column(value, role: str, header: bool):
@@ -572,7 +581,9 @@ def load_data(
     duplicates=None,
     say_merges: bool = True,
 ) -> Interactions:
-    """A known dataset name (``ml-100k`` / ``100k``) or a CSV/TSV/Parquet ratings file.
+    """A known dataset name (``ml-100k`` / ``100k``), a MovieLens release folder (read
+    with its titles and genres by :func:`latentrec.datasets.read_ml_folder`) or a
+    CSV/TSV/Parquet ratings file.
 
     What reading a file merged or stripped is said on standard error (``say_merges``;
     :func:`said_merges`).
@@ -590,12 +601,12 @@ def load_data(
     if str(rating_col or "").lower() == "none" and rating_scale:
         # Implicit data has no stars to bound: the scale would be ignored without a word.
         raise Failure("--rating-scale applies to ratings, not to implicit data (--rating-col none)")
+    flags = (("--user-col", user_col), ("--item-col", item_col), ("--rating-col", rating_col),
+             ("--timestamp-col", timestamp_col), ("--sep", sep), ("--encoding", encoding),
+             ("--duplicates", duplicates), ("--rating-scale", rating_scale),
+             ("--no-header", no_header or None))  # fmt: skip
+    given = [flag for flag, value in flags if value is not None]
     if source.lower() in MOVIELENS_NAMES:
-        flags = (("--user-col", user_col), ("--item-col", item_col), ("--rating-col", rating_col),
-                 ("--timestamp-col", timestamp_col), ("--sep", sep), ("--encoding", encoding),
-                 ("--duplicates", duplicates), ("--rating-scale", rating_scale),
-                 ("--no-header", no_header or None))  # fmt: skip
-        given = [flag for flag, value in flags if value is not None]
         if given:  # the dataset is read as it is published: nothing to tell the reader
             raise Failure(f"{flags_apply(given)} to ratings files, not to the dataset {source}")
         return movielens("100k")
@@ -603,7 +614,17 @@ def load_data(
     if not path.exists():
         raise Failure(f"no dataset named {source!r} and no such file; use ml-100k or a path")
     if path.is_dir():
-        raise Failure(f"{source} is a folder; give a ratings file (CSV, TSV or Parquet)")
+        layout = ml_folder_layout(path)
+        if layout is None:
+            raise Failure(
+                f"{source} is a folder; give a ratings file (CSV, TSV or Parquet) or {READ_FOLDERS}"
+            )
+        if given:  # a release is read as GroupLens publishes it, as ml-100k is
+            raise Failure(
+                f"{flags_apply(given)} to ratings files, not to the MovieLens folder {source} "
+                f"(read from its {layout[0]})"
+            )
+        return read_ml_folder(path)
     if path.stat().st_size == 0:
         raise Failure(f"{source} is empty: no header line and no ratings")
     if is_model_file(path):
@@ -614,11 +635,6 @@ def load_data(
         )
     if path.suffix.lower() == ".lrdata":
         # A converted file: the reading options were applied when it was converted.
-        flags = (("--user-col", user_col), ("--item-col", item_col), ("--rating-col", rating_col),
-                 ("--timestamp-col", timestamp_col), ("--sep", sep), ("--encoding", encoding),
-                 ("--duplicates", duplicates), ("--rating-scale", rating_scale),
-                 ("--no-header", no_header or None))  # fmt: skip
-        given = [flag for flag, value in flags if value is not None]
         if given:
             raise Failure(f"{flags_apply(given)} when converting, not to {source}")
         return Interactions.read(path)

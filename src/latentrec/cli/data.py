@@ -12,9 +12,11 @@ import numpy as np
 
 from ..data import Interactions
 from ..data.lrdata import SUFFIX
+from ..data.movielens import ml_folder_layout
 from ..data.netflix import is_netflix_file, pairs_only, starts_with_rating
 from ..datasets import fetch_movielens, read_netflix
 from ._common import (
+    READ_FOLDERS,
     Failure,
     check_output,
     data_options,
@@ -58,8 +60,14 @@ def read_sources(sources, file_format: str, **opts):
         [3]
     """
     for source in sources:
-        # A folder is read as a table by name only (ml-100k), or refused by load_data.
+        # A folder is read by load_data when it is a MovieLens release, else refused there.
         if Path(source).is_dir() and file_format != "table":
+            layout = ml_folder_layout(source)
+            if file_format == "netflix" and layout is not None:
+                raise Failure(
+                    f"--format netflix: {source} is a MovieLens release folder (its "
+                    f"{layout[0]}), not Netflix-prize files; drop --format netflix to read it"
+                )
             message = folder_message(source)
             if file_format == "netflix" or "Netflix" in message:
                 raise Failure(message)
@@ -145,7 +153,7 @@ def folder_message(source: str, limit: int = 4) -> str:
         if p.is_file() and is_netflix_file(p) and pairs_only(p) is None
     )
     if not found:
-        return f"{source} is a folder; give a ratings file (CSV, TSV or Parquet)"
+        return f"{source} is a folder; give a ratings file (CSV, TSV or Parquet) or {READ_FOLDERS}"
     shown = " ".join(str(p) for p in found[:limit])
     more = f" ... ({len(found)} files)" if len(found) > limit else ""
     return f"{source} is a folder; give its Netflix-prize files: {shown}{more}"
@@ -221,7 +229,7 @@ def data_fetch(dataset, cache_dir):
 @format_option
 @fail_on_known_errors
 def data_info(source, file_format, **opts):
-    """Summarise a dataset (ml-100k) or a ratings file (or a Netflix-prize file).
+    """Summarise a dataset (ml-100k, a MovieLens folder), a ratings file or Netflix-prize file.
 
     \f
     Example: ``latentrec data info ratings.csv --rating-col none``

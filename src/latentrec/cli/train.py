@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..data import splits
+from ..data.movielens import ml_folder_layout
+from ..data.readers import DefaultColumn, default_columns, header_fields, parquet_columns
 from ..datasets import movielens
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from ..evaluation.evaluate import relevant_users
@@ -160,7 +162,7 @@ def train(
     source, output, test_size, no_refit, k, relevance_threshold, quiet, engine, spark_master,
     algorithm, extra, seed, **opts,
 ):  # fmt: skip
-    """Train a model on SOURCE (ml-100k or a ratings file) and save it.
+    """Train a model on SOURCE (ml-100k, a MovieLens folder or a ratings file) and save it.
 
     With --test-size, the model is first trained without a held-out share and scored on
     it; the figures are printed and stored in the model file, and the model saved is then
@@ -323,6 +325,14 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             raise Failure(
                 f"no dataset named {source!r} and no such file or folder; use ml-100k or a path"
             )
+        layout = ml_folder_layout(local) if os.path.isdir(local) else None
+        if layout is not None:
+            # Spark reads every file of a folder as ratings: movies.csv and tags.csv too.
+            raise Failure(
+                f"{source} is a MovieLens release folder, which --engine spark does not read "
+                f"(it reads every file of a folder as ratings); give its {layout[0]}, or "
+                "train on the folder with the local engine"
+            )
     params = {k: v for k, v in params_from(opts).items() if v is not None}
     if "learning_rate" in params:  # refused, not dropped: ALS solves, it takes no steps
         raise Failure("--learning-rate is not available with --engine spark (ALS has no step size)")
@@ -344,6 +354,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         else f"_c{column(opts.get(f'{role}_col'), role, False)}"
         for role in ("user", "item", "rating")
     }  # fmt: skip
+    if header and source.lower() not in MOVIELENS_NAMES and not _remote(source):
+        cols = spark_columns(local, cols, opts)
     # pyspark's notices about its pandas support (its version, pandas' deprecations in its
     # conversions) are no news to the user of a command.
     warnings.filterwarnings("ignore", module=r"pyspark(\.|$)")
@@ -394,6 +406,43 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
     with writing(output):
         model.save(output)
     click.echo(f"model written to {output}")
+
+
+def spark_columns(path: str, cols: dict, opts) -> dict:
+    """``cols`` (``user_col``, ``item_col``, ``rating_col``) with an id column left at its
+    default read from the well-known name the local file's header holds (``userId``,
+    ``movieId``...), as the local engine reads it, and said on standard error; a header
+    with two such names is refused.  A folder, or a file whose header cannot be read here,
+    keeps ``cols`` (Spark then names the columns it has).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "ratings.csv")
+        >>> _ = open(path, "w").write("userId,movieId,rating\\n1,2,4\\n")
+        >>> cols = {"user_col": "user_id", "item_col": "item_id", "rating_col": "rating"}
+        >>> spark_columns(path, cols, {})["item_col"]  # a note on standard error
+        'movieId'
+    """
+    names = (column(opts.get("user_col"), "user", True), column(opts.get("item_col"), "item", True),
+             cols["rating_col"], None)  # fmt: skip
+    if not os.path.isfile(path) or not any(isinstance(n, DefaultColumn) for n in names):
+        return cols
+    if path.lower().endswith((".parquet", ".pq")):
+        fields, what, error = parquet_columns(path), path, {"source": path}
+    else:
+        head = header_fields(path, sep=separator(opts.get("sep")), encoding=opts.get("encoding"))
+        if head is None:
+            return cols
+        fields, line = head
+        what = f"the header (line {line} of {path})"
+        error = {"source": path, "where": (line,), "unit": "line"}
+    if fields is None:
+        return cols
+    found, note = default_columns(names, fields, what, **error)
+    if note is None:
+        return cols
+    click.echo(f"note: {path}: {note}", err=True)
+    return {**cols, "user_col": str(found[0]), "item_col": str(found[1])}
 
 
 # A source Spark reads from elsewhere (hdfs://, s3a://, ...): only Spark can look at it.

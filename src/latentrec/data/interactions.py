@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -26,7 +27,18 @@ from .ingest import NOT_SHAREABLE, lean_batches, lean_frame, plain_options
 from .lrdata import SUFFIX as LRDATA_SUFFIX
 from .lrdata import read_lrdata, write_lrdata
 from .netflix import is_netflix_file, netflix_options, read_netflix_as
-from .readers import delimited_batches, parquet_batches, read_delimited, read_parquet_frame
+from .readers import (
+    DEFAULT_ITEM,
+    DEFAULT_USER,
+    DefaultColumn,
+    default_columns,
+    delimited_batches,
+    header_fields,
+    parquet_batches,
+    parquet_columns,
+    read_delimited,
+    read_parquet_frame,
+)
 from .report import DataError, LoadReport, Places
 from .vocabulary import Vocabulary
 
@@ -723,8 +735,8 @@ class Interactions:
     def from_csv(
         cls,
         path: str | Path,
-        user: str | int = "user_id",
-        item: str | int = "item_id",
+        user: str | int = DEFAULT_USER,
+        item: str | int = DEFAULT_ITEM,
         rating: str | int | None = "rating",
         timestamp: str | int | None = None,
         *,
@@ -736,11 +748,16 @@ class Interactions:
         """Read a CSV/TSV file (separator guessed unless given), with or without a header.
 
         Without a header, ``user``/``item``/``rating``/``timestamp`` are column positions
-        (0-based).  ``sep`` is guessed from the first line (the one of ``,``, tab, ``;``
-        and ``|`` that splits it into the most fields) unless given.  ``encoding`` is
-        ``"utf-8-sig"`` by default: UTF-8 with or without the byte-order mark that
-        spreadsheet programs write; pass e.g. ``"latin-1"`` for other files.  ``.gz``,
-        ``.bz2``, ``.xz`` and one-file ``.zip`` files are unpacked.
+        (0-based).  With ``user`` / ``item`` left at their defaults, a header without
+        ``user_id`` / ``item_id`` is read from the one well-known name it holds
+        (``userId`` or ``user``; ``movieId``, ``itemId`` or ``item``: MovieLens'
+        ``ratings.csv`` needs no names), and ``load_report.notes`` says which; a header
+        with two such names for one column is a :class:`DataError` saying which to pass.
+        A column passed by name is matched exactly.  ``sep`` is guessed from the first
+        line (the one of ``,``, tab, ``;`` and ``|`` that splits it into the most fields)
+        unless given.  ``encoding`` is ``"utf-8-sig"`` by default: UTF-8 with or without
+        the byte-order mark that spreadsheet programs write; pass e.g. ``"latin-1"`` for
+        other files.  ``.gz``, ``.bz2``, ``.xz`` and one-file ``.zip`` files are unpacked.
 
         Id cells are read as text, so ``NA``, ``null``, ``None`` or ``nan`` are ids,
         never missing values; an id column whose cells are all whole numbers becomes
@@ -781,6 +798,15 @@ class Interactions:
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
+        note = None
+        if header and any(isinstance(c, DefaultColumn) for c in names):
+            head = header_fields(path, sep=sep, encoding=encoding)
+            if head is not None:
+                fields, line = head
+                where = f"the header (line {line} of {path})"
+                error = {"source": str(path), "where": (line,), "unit": "line"}
+                names, note = default_columns(names, fields, where, **error)
+                user, item, rating, timestamp = names
         check_names(names)
         check_options(
             kwargs.get("duplicates", "last"),
@@ -798,13 +824,13 @@ class Interactions:
                 encoding=used, separator=separator,
             )  # fmt: skip
             if lean is not None:
-                return lean
+                return _noted(lean, note)
         wanted = list(dict.fromkeys(c for c in names if c is not None))
         table = read_delimited(
             path, wanted, id_columns=(user, item), sep=sep, header=header, encoding=encoding
         )
         frame = pd.DataFrame({k: table.frame[c] for k, c in keys(names).items()})
-        return assemble(
+        data = assemble(
             cls,
             frame,
             names,
@@ -816,20 +842,23 @@ class Interactions:
             separator=table.separator,
             **kwargs,
         )
+        return _noted(data, note)
 
     @classmethod
     def from_parquet(
         cls,
         path: str | Path,
-        user: str = "user_id",
-        item: str = "item_id",
+        user: str = DEFAULT_USER,
+        item: str = DEFAULT_ITEM,
         rating: str | None = "rating",
         timestamp: str | None = None,
         **kwargs,
     ) -> Interactions:
         """Read a Parquet file (needs pyarrow, the ``parquet`` extra).
 
-        Keyword arguments go to :meth:`from_frame`.  Messages name rows by their 0-based
+        ``user`` / ``item`` left at their defaults are found among well-known names as
+        :meth:`from_csv` finds them (``userId``, ``movieId``...).  Keyword arguments go
+        to :meth:`from_frame`.  Messages name rows by their 0-based
         position in the file (``rows 5 of ratings.parquet``); a file that cannot be read
         (not Parquet, truncated, pyarrow missing) is a :class:`DataError` naming it.
 
@@ -844,24 +873,30 @@ class Interactions:
         if not path.exists():
             raise FileNotFoundError(f"no such ratings file: {path}")
         names = (user, item, rating, timestamp)
+        note = None
+        if any(isinstance(c, DefaultColumn) for c in names):
+            fields = parquet_columns(path)
+            if fields is not None:
+                names, note = default_columns(names, fields, str(path), source=str(path))
         check_names(names)
         check_options(
             kwargs.get("duplicates", "last"),
             kwargs.get("on_bad_rows", "error"),
-            kwargs.get("rating_scale") if rating is not None else None,
+            kwargs.get("rating_scale") if names[2] is not None else None,
         )
         plain = plain_options(kwargs)
         batches = None if plain is None else parquet_batches(path, names)
         if batches is not None:
             lean = lean_batches(cls, batches, names, plain, source=str(path), unit="row")
             if lean is not None:
-                return lean
+                return _noted(lean, note)
         df = read_parquet_frame(path)
         source = str(path)
         frame = frame_columns(df, names, source)
-        return assemble(
+        data = assemble(
             cls, frame, names, Places.rows(np.arange(len(df)), source), source=source, **kwargs
         )
+        return _noted(data, note)
 
     def to_lrdata(self, path: str | Path) -> Path:
         """Write the table as a ``.lrdata`` file, which :meth:`read` loads in seconds.
@@ -919,6 +954,21 @@ class Interactions:
         if is_netflix_file(path):
             return read_netflix_as(cls, path, **netflix_options(path, kwargs))
         return cls.from_csv(path, **kwargs)
+
+
+def _noted(data: Interactions, note: str | None) -> Interactions:
+    """``data`` just read, its load report saying ``note`` (which columns were read for
+    the default ones) first; the table is new, so nobody else holds it yet.
+
+    Example:
+        >>> data = Interactions.from_dense(np.eye(2))
+        >>> _noted(data, "user ids from column 'userId'").load_report.notes[0]
+        "user ids from column 'userId'"
+    """
+    report = data.load_report
+    if note is not None and report is not None:
+        data.load_report = dataclasses.replace(report, notes=(note, *report.notes))
+    return data
 
 
 def _checked_scale(rating_scale, matrix: sp.csr_matrix) -> tuple[float, float]:

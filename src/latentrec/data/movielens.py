@@ -23,6 +23,7 @@ shipped inside the ``recbole`` wheel on PyPI (checked against a pinned SHA-256).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import os
@@ -50,9 +51,11 @@ __all__ = [
     "data_home",
     "fetch_movielens",
     "load_movielens",
+    "ml_folder_layout",
     "read_ml100k",
     "read_ml_csv",
     "read_ml_dat",
+    "read_ml_folder",
 ]
 
 #: (ratings, users, items) of the genuine MovieLens-100K.
@@ -141,14 +144,21 @@ def read_ml100k(folder: str | Path, *, duplicates: str = "error") -> Interaction
     folder = Path(folder).expanduser()
     if (folder / "u.data").is_file():
         ratings, items, users = _read_grouplens_100k(folder)
-    elif (folder / "ml-100k.inter").is_file():
+        try:
+            return _build(ratings, items, users, (1.0, 5.0), duplicates, folder / "u.data")
+        except DataError as err:
+            # A repeated pair or an off-scale rating, named by its line of u.data.
+            frame = (ratings, items, users, (1.0, 5.0), duplicates)
+            raise _ratings_error(
+                folder / "u.data", err, sep="\t", header=None, frame=frame
+            ) from None
+    if (folder / "ml-100k.inter").is_file():
         ratings, items, users = _read_recbole_100k(folder)
-    else:
-        raise FileNotFoundError(
-            f"no MovieLens-100K ratings in {folder}: expected u.data (GroupLens layout) "
-            f"or ml-100k.inter (RecBole layout)"
-        )
-    return _build(ratings, items, users, (1.0, 5.0), duplicates)
+        return _build(ratings, items, users, (1.0, 5.0), duplicates, folder / "ml-100k.inter")
+    raise FileNotFoundError(
+        f"no MovieLens-100K ratings in {folder}: expected u.data (GroupLens layout) "
+        f"or ml-100k.inter (RecBole layout)"
+    )
 
 
 def read_ml_dat(folder: str | Path, *, duplicates: str = "error") -> Interactions:
@@ -184,6 +194,7 @@ def read_ml_dat(folder: str | Path, *, duplicates: str = "error") -> Interaction
         )
     except DataError as err:
         raise _ratings_error(path, err, sep="::", header=None) from None
+    _check_widths(path, ratings, sep="::", header=None)
 
     items = None
     movies = folder / "movies.dat"
@@ -212,7 +223,7 @@ def read_ml_dat(folder: str | Path, *, duplicates: str = "error") -> Interaction
     whole = bool(np.all(vals == np.round(vals))) and (vals.size == 0 or vals.min() >= 1)
     scale = (1.0, 5.0) if whole else (0.5, 5.0)
     try:
-        return _build(ratings, items, users, scale, duplicates)
+        return _build(ratings, items, users, scale, duplicates, path)
     except DataError as err:
         raise _ratings_error(
             path, err, sep="::", header=None, frame=(ratings, items, users, scale, duplicates)
@@ -245,6 +256,7 @@ def read_ml_csv(folder: str | Path, *, duplicates: str = "error") -> Interaction
         ).rename(columns={"userId": "user_id", "movieId": "item_id"})
     except DataError as err:
         raise _ratings_error(path, err, sep=",", header=ML_CSV_COLUMNS) from None
+    _check_widths(path, ratings, sep=",", header=ML_CSV_COLUMNS)
 
     items = None
     movies = folder / "movies.csv"
@@ -257,10 +269,62 @@ def read_ml_csv(folder: str | Path, *, duplicates: str = "error") -> Interaction
         ).rename(columns={"movieId": "item_id"})
         items = _with_title_year(items, None).set_index("item_id")
     try:
-        return _build(ratings, items, None, (0.5, 5.0), duplicates)
+        return _build(ratings, items, None, (0.5, 5.0), duplicates, path)
     except DataError as err:
         frame = (ratings, items, None, (0.5, 5.0), duplicates)
         raise _ratings_error(path, err, sep=",", header=ML_CSV_COLUMNS, frame=frame) from None
+
+
+#: The ratings file that marks each MovieLens release folder, and the reader of that layout.
+ML_FOLDER_LAYOUTS = (
+    ("ratings.csv", "read_ml_csv"),
+    ("ratings.dat", "read_ml_dat"),
+    ("u.data", "read_ml100k"),
+    ("ml-100k.inter", "read_ml100k"),
+)
+
+
+def ml_folder_layout(folder: str | Path) -> tuple[str, str] | None:
+    """``(ratings file, reader name)`` of the MovieLens release in ``folder``, or ``None``
+    when it holds none of :data:`ML_FOLDER_LAYOUTS` (the first found wins).
+
+    Example:
+        >>> import tempfile, os
+        >>> folder = tempfile.mkdtemp()
+        >>> ml_folder_layout(folder) is None
+        True
+        >>> _ = open(os.path.join(folder, "ratings.dat"), "w").write("1::10::5::978300760\\n")
+        >>> ml_folder_layout(folder)
+        ('ratings.dat', 'read_ml_dat')
+    """
+    folder = Path(folder).expanduser()
+    for name, reader in ML_FOLDER_LAYOUTS:
+        if (folder / name).is_file():
+            return name, reader
+    return None
+
+
+def read_ml_folder(folder: str | Path, *, duplicates: str = "error") -> Interactions:
+    """Read a MovieLens release folder with the reader its files call for:
+    ``ratings.csv`` (ml-latest, ml-20m, ml-25m, ml-32m) by :func:`read_ml_csv`,
+    ``ratings.dat`` (ml-1m, ml-10m) by :func:`read_ml_dat`, ``u.data`` or
+    ``ml-100k.inter`` (ml-100k) by :func:`read_ml100k`; titles, years and genres come
+    with it.
+
+    Raises:
+        FileNotFoundError: the folder holds none of those files (the message lists them).
+
+    Example:
+        >>> data = read_ml_folder("~/Downloads/ml-latest-small")  # doctest: +SKIP
+        >>> data.item_titles([1]).tolist()  # doctest: +SKIP
+        ['Toy Story']
+    """
+    layout = ml_folder_layout(folder)
+    if layout is None:
+        names = ", ".join(name for name, _ in ML_FOLDER_LAYOUTS)
+        raise FileNotFoundError(f"{folder} holds no MovieLens ratings file ({names})")
+    reader = {"read_ml_csv": read_ml_csv, "read_ml_dat": read_ml_dat, "read_ml100k": read_ml100k}
+    return reader[layout[1]](folder, duplicates=duplicates)
 
 
 # ---------------------------------------------------------------------- fetch
@@ -591,18 +655,23 @@ def _with_title_year(items: pd.DataFrame, fallback_year: pd.Series | None) -> pd
 
 
 def _read_grouplens_100k(folder: Path):
-    ratings = _read_table(
-        folder / "u.data",
-        sep="\t",
-        header=None,
-        names=["user_id", "item_id", "rating", "timestamp"],
-        dtype={
-            "user_id": np.int64,
-            "item_id": np.int64,
-            "rating": np.float64,
-            "timestamp": np.int64,
-        },
-    )
+    path = folder / "u.data"
+    try:
+        ratings = _read_table(
+            path,
+            sep="\t",
+            header=None,
+            names=["user_id", "item_id", "rating", "timestamp"],
+            dtype={
+                "user_id": np.int64,
+                "item_id": np.int64,
+                "rating": np.float64,
+                "timestamp": np.int64,
+            },
+        )
+    except DataError as err:
+        raise _ratings_error(path, err, sep="\t", header=None) from None
+    _check_widths(path, ratings, sep="\t", header=None)
 
     items = None
     if (folder / "u.item").is_file():
@@ -794,6 +863,44 @@ def _ratings_error(path: Path, err: DataError, *, sep: str, header, frame=None) 
 _NAMES = ("user_id", "item_id", "rating", "timestamp")
 
 
+def _check_widths(path: Path, ratings: pd.DataFrame, *, sep: str, header) -> None:
+    """Refuse a ratings line with more fields than the layout, which pandas reads without
+    a word (``usecols`` keeps the first fields; a file whose every line is one field wider
+    shifts the columns).  The separators are counted a block at a time; only when there
+    are more than the rows call for is the file read line by line
+    (:func:`_ratings_error`) for the line to name.
+
+    Example:
+        >>> import tempfile, os
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = open(os.path.join(folder, "ratings.dat"), "w").write(
+        ...     "1::10::5::978300760\\n1::11::4::978300761::7\\n")
+        >>> try:
+        ...     read_ml_dat(folder)
+        ... except DataError as err:
+        ...     print(str(err).replace(folder + os.sep, "").split(" separated")[0])
+        line 2 of ratings.dat has 5 field(s)
+    """
+    char = sep[0].encode()
+    with open(path, "rb") as fh:
+        # A header's own separators say how many each line holds; without one, the
+        # layout's four fields do ("::" is two characters).
+        width = 3 * sep.count(sep[0])
+        if header is not None:
+            line = fh.readline()
+            while line and not line.strip():
+                line = fh.readline()
+            width = line.count(char)
+        count = 0
+        while block := fh.read(1 << 24):
+            count += block.count(char)
+    if count > width * len(ratings):
+        err = DataError(f"{path} has a line with more fields than {sep.join(_ML_FIELDS)}")
+        found = _ratings_error(path, err, sep=sep, header=header)
+        if found is not err:  # else no line is wider (a quoted separator): read as it is
+            raise found
+
+
 def _ml_number(text: str, whole: bool) -> bool:
     try:
         value = int(text) if whole else float(text)
@@ -802,8 +909,8 @@ def _ml_number(text: str, whole: bool) -> bool:
     return whole or np.isfinite(value)
 
 
-def _build(ratings, items, users, scale, duplicates) -> Interactions:
-    return Interactions.from_frame(
+def _build(ratings, items, users, scale, duplicates, path: Path) -> Interactions:
+    data = Interactions.from_frame(
         ratings,
         user="user_id",
         item="item_id",
@@ -814,3 +921,6 @@ def _build(ratings, items, users, scale, duplicates) -> Interactions:
         item_features=items,
         user_features=users,
     )
+    # The report names the ratings file read, not "a DataFrame" (the frame is ours).
+    data.load_report = dataclasses.replace(data.load_report, source=str(path))
+    return data

@@ -29,6 +29,7 @@ import numpy as np
 
 from .build import TIME_MAX, TIME_MIN
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
+from .readers import DEFAULT_ITEM, DEFAULT_USER
 from .report import DataError
 
 __all__ = [
@@ -237,8 +238,8 @@ def _same_content(paths) -> list[tuple[Path, Path]]:
 # The options of a table reader that mean nothing for a Netflix-prize file, with the
 # values that say nothing (the defaults, by name or by position without a header).
 _TABLE_DEFAULTS = {
-    "user": ("user_id", 0),
-    "item": ("item_id", 1),
+    "user": ("user_id", 0, DEFAULT_USER),
+    "item": ("item_id", 1, DEFAULT_ITEM),
     "rating": ("rating", 2),
     "timestamp": (None,),
     "sep": (None, ","),

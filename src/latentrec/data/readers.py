@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import csv
 import gzip
 import io
@@ -85,6 +86,173 @@ _PACKED = (
         "name it *.parquet",
     ),
 )
+
+
+class DefaultColumn(str):
+    """A column name the caller did not give: the reader's default (``user_id``,
+    ``item_id``).  Where a file's header lacks it, the one well-known name of
+    :data:`COLUMN_ALIASES` the header holds is read instead (:func:`default_columns`);
+    a name the caller gives, even the same text as a plain ``str``, is matched exactly.
+
+    Example:
+        >>> DEFAULT_USER == "user_id", isinstance(DEFAULT_USER, DefaultColumn)
+        (True, True)
+        >>> isinstance("user_id", DefaultColumn)
+        False
+    """
+
+    __slots__ = ()
+
+
+DEFAULT_USER = DefaultColumn("user_id")
+DEFAULT_ITEM = DefaultColumn("item_id")
+
+#: The header names read for a default id column the header lacks, when exactly one of
+#: them is there: MovieLens' ``ratings.csv`` (``userId``, ``movieId``) and the common
+#: ``user`` / ``item`` and ``userId`` / ``itemId``.  Matched as written (a header's
+#: surrounding spaces aside); two of one column in a header are refused, not guessed.
+COLUMN_ALIASES = {
+    "user_id": ("userId", "user"),
+    "item_id": ("movieId", "itemId", "item"),
+}
+_ROLES = ("user", "item", "rating", "timestamp")
+
+
+def default_columns(names: tuple, fields, what: str, **error) -> tuple[tuple, str | None]:
+    """``(names, note)``: the reader's ``names`` (user, item, rating, timestamp) with each
+    :class:`DefaultColumn` that the header ``fields`` lack replaced by the one name of
+    :data:`COLUMN_ALIASES` they hold, and a note saying which columns were read (``None``
+    when none was replaced).  ``what`` names the header in an error; ``error`` goes to
+    the :class:`DataError` raised when a header holds two names for one column.
+
+    Example:
+        >>> names = (DEFAULT_USER, DEFAULT_ITEM, "rating", None)
+        >>> default_columns(names, ["userId", "movieId", "rating"], "the header")
+        (('userId', 'movieId', 'rating', None), "user ids from column 'userId', item ids from column 'movieId' (no column 'user_id', 'item_id')")
+        >>> try:
+        ...     default_columns(names, ["user", "userId", "item_id"], "the header")
+        ... except DataError as err:
+        ...     print(err)
+        the header has no column 'user_id' and 2 that could hold the user ids ('userId', 'user'); name one: user='userId' (--user-col userId)
+    """  # noqa: E501
+    texts = [f for f in fields if isinstance(f, str)]
+    out = list(names)
+    read = []
+    for k, (role, name) in enumerate(zip(_ROLES, names, strict=True)):
+        if not isinstance(name, DefaultColumn):
+            continue
+        if any(f == name or f.strip() == name for f in texts):
+            continue
+        found = [a for a in COLUMN_ALIASES.get(str(name), ()) if any(f.strip() == a for f in texts)]
+        if len(found) > 1:
+            shown = ", ".join(repr(a) for a in found)
+            raise DataError(
+                f"{what} has no column {str(name)!r} and {len(found)} that could hold the "
+                f"{role} ids ({shown}); name one: {role}={found[0]!r} (--{role}-col {found[0]})",
+                column=str(name),
+                **error,
+            )
+        if found:
+            # The header's own text (" movieId" with its space), so every reader finds it.
+            exact = [f for f in texts if f == found[0]]
+            out[k] = exact[0] if exact else next(f for f in texts if f.strip() == found[0])
+            read.append((role, out[k], str(name)))
+    if not read:
+        return tuple(out), None
+    said = ", ".join(f"{role} ids from column {col!r}" for role, col, _ in read)
+    lacks = ", ".join(repr(default) for _, _, default in read)
+    return tuple(out), f"{said} (no column {lacks})"
+
+
+def header_fields(
+    path: str | Path, *, sep: str | None = None, encoding: str | None = None
+) -> tuple[list, int] | None:
+    """``(fields, line)``: the first non-blank line of a delimited file split as
+    :func:`read_delimited` splits its header, and its 1-based line; ``None`` when it
+    cannot be read here (the reader then says why).  Reads only the head of the file
+    (unpacking ``.gz``, ``.bz2``, ``.xz`` and one-file ``.zip`` as it goes).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("\\nuserId;movieId;rating\\n1;2;4\\n")
+        >>> header_fields(path)
+        (['userId', 'movieId', 'rating'], 2)
+    """
+    path = Path(path)
+    encoding = CSV_ENCODING if encoding is None else encoding
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n'):
+        return None
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        with contextlib.ExitStack() as stack:
+            stream = _open_head(path, stack)
+            if stream is None:
+                return None
+            text = ""
+            while True:
+                chunk = stream.read(1 << 16)
+                text += decoder.decode(chunk, final=not chunk)
+                found = _first_line(text.removeprefix("\ufeff"), complete=bool(chunk))
+                if found is not None or not chunk or len(text) > _BLOCK_BYTES:
+                    break
+    except (OSError, EOFError, LookupError, UnicodeError, ValueError, lzma.LZMAError,
+            zipfile.BadZipFile):  # fmt: skip
+        return None
+    if found is None:
+        return None
+    line, number = found
+    separator = sep if sep is not None else line_separator(line)
+    try:
+        fields = next(csv.reader([line], delimiter=separator, quotechar='"', strict=True), [])
+    except csv.Error:
+        return None
+    return fields, number
+
+
+def _first_line(text: str, complete: bool):
+    """``(line, number)`` of the first non-blank line of ``text`` once it is whole (ended,
+    or ``complete`` is false: the text is all there is), else ``None``."""
+    for number, line in enumerate(text_lines(text), start=1):
+        if not line.strip():
+            continue
+        if complete and not line.endswith(("\n", "\r")):
+            return None
+        return line.rstrip("\r\n"), number
+    return None
+
+
+def _open_head(path: Path, stack: contextlib.ExitStack):
+    """The bytes of a file as a stream closed with ``stack``, unpacked by its suffix;
+    ``None`` for a zip of more than one file (the reader refuses it)."""
+    suffix = path.suffix.lower()
+    openers = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+    if suffix in openers:
+        return stack.enter_context(openers[suffix](path, "rb"))
+    if suffix == ".zip":
+        archive = stack.enter_context(zipfile.ZipFile(path))
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        return stack.enter_context(archive.open(names[0])) if len(names) == 1 else None
+    return stack.enter_context(open(path, "rb"))
+
+
+def parquet_columns(path: str | Path) -> list | None:
+    """The column names of a Parquet file from its schema, or ``None`` when it cannot be
+    read here (no pyarrow, not Parquet: the reader then says why).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.parquet")
+        >>> pd.DataFrame({"userId": [1], "movieId": [2]}).to_parquet(path)
+        >>> parquet_columns(path)
+        ['userId', 'movieId']
+    """
+    try:
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - anything wrong: the reader says what
+        return None
 
 
 @dataclass(frozen=True)
