@@ -31,6 +31,17 @@ def test_py4j_belongs_to_the_spark_extra(trained):
     assert "install the 'spark' extra" in lines[0], lines
 
 
+def test_without_pyspark_the_message_names_pyspark(trained):
+    csv, _, _, folder = trained
+    code, _, lines = run_process(
+        "train", csv, "-a", "als", "-o", folder / "sp.npz", "--engine", "spark",
+        blocked=("pyspark", "py4j"),
+    )  # fmt: skip
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("Error: pyspark is not installed"), lines
+    assert "install the 'spark' extra" in lines[0], lines
+
+
 # A reader that stops reading
 @pytest.mark.parametrize("command", ["data-info", "similar"])
 def test_a_closed_pipe_ends_the_command_quietly(trained, command):

@@ -274,3 +274,18 @@ def test_nonnegative_ridge_rows_equals_enumeration_on_random_inputs():
             )
             np.testing.assert_allclose(P[r], ref_p, atol=2e-5)
             assert bias[r] == pytest.approx(ref_b, abs=2e-5)
+
+
+def test_importing_the_models_leaves_scipy_optimize_and_sparse_linalg_unloaded():
+    """Every command imports latentrec.models; NMF's active-set solver (scipy.optimize)
+    and the truncated SVD's solver (scipy.sparse.linalg) load when they run, so neither
+    slows ``latentrec --help`` or a command that never uses them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, latentrec.models\n"
+        "print(sorted(m for m in ('scipy.optimize', 'scipy.sparse.linalg') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr

@@ -458,11 +458,14 @@ def _start_spark(spark_session, master: str, jvm_log):
     A session already running in this process (a notebook's, a test's) is used as it is
     and left running.  If the JVM cannot start, the last line it wrote says why.
     """
-    from py4j.protocol import Py4JJavaError
+    # pyspark before py4j: where neither is installed, the message names the package
+    # users install (pyspark), not its JVM bridge; pyspark without py4j still names py4j.
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
     created = SparkSession.getActiveSession() is None
+    from py4j.protocol import Py4JJavaError
+
     try:
         session = spark_session(master, jvm_log=jvm_log)
     except PySparkRuntimeError as err:

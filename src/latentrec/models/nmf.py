@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import nnls
 
 from ..data.interactions import Interactions
 from ..kernels.nmf import nmf_bias_sgd, nmf_half_step, nmf_objective
@@ -299,6 +298,9 @@ def nonnegative_ridge_rows(
         [np.full(k, float(reg_factors)), np.full(2 if with_bias else 0, float(reg_bias))]
     )
     d = penalty.size
+    # Imported here: at module level scipy.optimize was the slowest part of every CLI start.
+    from scipy.optimize import nnls
+
     # One active-set solve per row: the rows' supports differ, so they do not batch; the
     # loop is per row, never per rating.
     for r in np.flatnonzero(np.diff(indptr)):
