@@ -11,7 +11,13 @@ import click
 # this import leaves `latentrec --help` fast and works without optuna installed.
 from ..evaluation import tune as run_tune
 from ..evaluation.evaluate import relevant_cells
-from ..evaluation.tuning import SpaceError, TuningWarning, check_metric, check_space
+from ..evaluation.tuning import (
+    STOPPING_EPOCH,
+    SpaceError,
+    TuningWarning,
+    check_metric,
+    check_space,
+)
 from ._common import (
     COMMON_PARAMS,
     Failure,
@@ -112,7 +118,8 @@ DEFAULT_SPACES = {
     # Not click.Path(dir_okay=False): check_output refuses a directory in one line, exit 1.
     metavar="FILE",
     default=None,
-    help="Refit with the best values on all of SOURCE and save the model here.",
+    help="Refit with the best values on all of SOURCE and save the model here (with "
+    "patience: for the epochs the best trial's early stopping chose).",
 )
 @fail_on_known_errors
 def tune(
@@ -121,7 +128,8 @@ def tune(
 ):  # fmt: skip
     """Search hyperparameters with optuna (TPE, pruning) on a validation split of SOURCE.
 
-    Only SOURCE is used: keep your own test data out of it.
+    Only SOURCE is used: keep your own test data out of it.  Ctrl-C prints the trials
+    that finished and writes nothing.
 
     \f
     Example: ``latentrec tune ml-100k -a svdpp --trials 50 --timeout 600 -o best.npz``
@@ -203,7 +211,18 @@ def tune(
     shown = result.trials.copy()
     shown["error"] = [e.split("; ")[0] if isinstance(e, str) else "" for e in shown["error"]]
     print_table(shown)
-    click.echo(f"best {metric} {result.best_value:.4f} with {result.best_params}")
+    kept = result.refit_params.get("n_epochs")
+    kept = f" (its early stopping kept epoch {kept})" if kept is not None else ""
+    click.echo(f"best {metric} {result.best_value:.4f} with {result.best_params}{kept}")
+    if result.interrupted:
+        # Ctrl-C asked to stop: no refit (minutes, maybe) after it, and no file.
+        nothing = f"; nothing was written to {output} (no refit after Ctrl-C)" if output else ""
+        click.echo(
+            f"interrupted after {len(result.trials)} of {result.planned_trials} trials: the "
+            f"table holds those that finished{nothing}",
+            err=True,
+        )
+        raise click.exceptions.Exit(1)
     if not result.improved:
         # More trials cannot help once every point of the space has been tried.
         advice = (
@@ -211,10 +230,14 @@ def tune(
             if result.exhaustive
             else "run more --trials"
         )
+        # train refuses patience (its held-out cells must not choose the epoch): the
+        # epochs early stopping chose on the validation split are what to give it.
+        kept = result.default_refit_params.get("n_epochs")
+        train = f"latentrec train --epochs {kept}, no patience" if kept else "latentrec train"
         click.echo(
             f"warning: tuning found nothing better than the model as given ({metric} "
             f"{result.best_value:.4f} vs {result.default_value:.4f} on the same validation "
-            f"split); use it (latentrec train) or {advice}",
+            f"split); use it ({train}) or {advice}",
             err=True,
         )
     if output:
@@ -224,17 +247,26 @@ def tune(
         if result.default_value == result.default_value:  # NaN when the default diverged
             figures[f"validation_{metric}_as_given"] = float(result.default_value)
         if result.improved:
-            best, which = result.best_model(), "the best values"
+            best, which, refit = result.best_model(), "the best values", result.refit_params
+            stopped = STOPPING_EPOCH
         else:
             # The search scored worse than the model as given on the same split: -o
             # writes the better of the two, which is the one given.
-            best, which = model.clone().fit(d), "its own values (as given)"
+            best, which = result.model_as_given(), "its own values (as given)"
+            refit, stopped = (
+                result.default_refit_params,
+                "its own stopping epoch on the validation split",
+            )
             figures[f"validation_{metric}"] = float(result.default_value)
             figures[f"validation_{metric}_best_trial"] = float(result.best_value)
         best.record_metrics(**figures)
         with writing(output):
             best.save(output)
-        click.echo(f"model with {which} refitted on all of {source} and written to {output}")
+        # The refit has no validation split to stop on: it runs the epochs that were scored.
+        epochs = f" with n_epochs={refit['n_epochs']}, {stopped} (patience off)," if refit else ""
+        click.echo(
+            f"model with {which} refitted on all of {source}{epochs} and written to {output}"
+        )
 
 
 # The forms of an entry of --space, as JSON.

@@ -60,7 +60,10 @@ class TuningResult:
         trials: one row per trial: ``trial``, ``state`` (``complete``, ``pruned`` or
             ``fail``), the metric (NaN unless complete), each tuned hyperparameter,
             ``epochs`` (epochs reported before the end; 0 for models that do not train
-            in epochs), ``seconds`` and ``error`` (why a trial failed).
+            in epochs), ``best_epoch`` (only when a trial's model stopped early, i.e. had
+            ``patience``: the epoch whose state early stopping kept, ``<NA>`` for a trial
+            that did not end its fit), ``seconds`` and ``error`` (why a trial failed).
+            Only trials that ended are rows: one cut short by Ctrl-C is not.
         study: the ``optuna.Study`` itself, for optuna's plots and analyses.
         default_value: the validation score of ``model`` as given (its own settings, before
             any search) on the same split; NaN when that fit failed.
@@ -69,6 +72,15 @@ class TuningResult:
             template as given is the better model.
         exhaustive: whether every point of the space was tried (a grid search that ran to
             its end), so that more trials could find nothing more.
+        refit_params: what :meth:`best_model` sets on top of ``best_params``: empty for a
+            model without early stopping; for one with ``patience`` (whose best trial
+            kept the state of its best validation epoch, not of its last),
+            ``{"n_epochs": <that epoch>, "patience": None}``, since the refit has no
+            validation data to stop on.
+        default_refit_params: the same for the model as given (:meth:`model_as_given`).
+        interrupted: whether Ctrl-C (``KeyboardInterrupt``) ended the search early; the
+            result then holds the trials that ended before it.
+        planned_trials: the trials the search was to run (``n_trials``, or the grid's size).
 
     Example:
         >>> import numpy as np
@@ -91,12 +103,19 @@ class TuningResult:
     default_value: float = math.nan
     improved: bool = True
     exhaustive: bool = False
+    refit_params: dict = field(default_factory=dict)
+    default_refit_params: dict = field(default_factory=dict)
+    interrupted: bool = False
+    planned_trials: int = 0
 
     def best_model(self) -> Recommender:
-        """The template with ``best_params``, refitted on all of the data given to ``tune``.
+        """The template with ``best_params`` and ``refit_params``, refitted on all of the
+        data given to ``tune``.
 
-        The refit has no validation data, so a ``patience`` setting does not stop it early:
-        it runs ``n_epochs`` epochs.
+        A model without early stopping runs its ``n_epochs``.  The refit has no
+        validation data to stop on, so a model with ``patience`` runs the epochs its best
+        trial's early stopping chose (that trial's ``best_epoch``), with ``patience`` off:
+        ``n_epochs`` as searched would be the upper bound, not what was scored.
 
         Example:
             >>> import numpy as np
@@ -108,16 +127,48 @@ class TuningResult:
             >>> result.best_model().n_epochs == result.best_params["n_epochs"]
             True
         """
-        return self.template.clone().set_params(**self.best_params).fit(self.data)
+        params = {**self.best_params, **self.refit_params}
+        return self.template.clone().set_params(**params).fit(self.data)
+
+    def model_as_given(self) -> Recommender:
+        """The template with its own values, refitted on all of the data given to ``tune``
+        (the model ``default_value`` scored), with ``default_refit_params``: a model with
+        ``patience`` runs the epochs its early stopping chose on the validation split.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import BiasedMF
+            >>> data = Interactions.from_dense(np.arange(1, 41).reshape(8, 5) % 5 + 1)
+            >>> model = BiasedMF(n_factors=2, n_epochs=50, patience=2, random_state=0)
+            >>> with warnings.catch_warnings():  # one trial: nothing better than as given
+            ...     warnings.simplefilter("ignore", TuningWarning)
+            ...     result = tune(model, data, {"n_factors": ("int", 1, 3)}, n_trials=1)
+            >>> refit = result.model_as_given()
+            >>> sorted(result.default_refit_params), refit.patience
+            (['n_epochs', 'patience'], None)
+            >>> refit.n_epochs == result.default_refit_params["n_epochs"]
+            True
+        """
+        return self.template.clone().set_params(**self.default_refit_params).fit(self.data)
 
     def __str__(self) -> str:
         counts = self.trials["state"].value_counts()
         summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("complete", "pruned", "fail"))
         params = ", ".join(f"{k}={_short(v)}" for k, v in self.best_params.items())
+        refit = ""
+        if self.refit_params:
+            refit = f"; refitted with n_epochs={self.refit_params['n_epochs']}, {STOPPING_EPOCH}"
+        if self.interrupted:
+            summary += f"; interrupted after {len(self.trials)} of {self.planned_trials} trials"
         return (
             f"{type(self.template).__name__}: best {self.metric} {self.best_value:.4f} "
-            f"with {params} ({summary})"
+            f"with {params}{refit} ({summary})"
         )
+
+
+# How a refit's epochs are said: by the result and by the command line.
+STOPPING_EPOCH = "the best trial's stopping epoch"
 
 
 def _short(value):
@@ -185,6 +236,19 @@ def tune(
             (4: only 4 and 5 stars); refused with a rating metric, and when no validation
             cell reaches it (before any trial).
         verbose: print one line per trial.
+
+    A model with ``patience`` stops each trial early on the validation part and keeps its
+    best epoch's state; the trials table records that epoch (``best_epoch``), and
+    ``result.best_model()`` refits with ``n_epochs`` set to the best trial's and
+    ``patience`` off (``result.refit_params``), so that the model refitted is the one
+    scored, not one that runs ``n_epochs`` to the end.
+
+    Ctrl-C (``KeyboardInterrupt``) ends the search: the trial it cuts short is told to
+    optuna as failed (as optuna's own ``optimize`` does) and left out of the result.  When
+    a trial had completed, the result so far is returned, with ``result.interrupted``
+    set and a :class:`TuningWarning` saying after how many trials; otherwise the
+    interrupt is raised again.  The model as given is then not fitted once more for
+    ``default_value`` (NaN unless it was a trial).
 
     Trials whose training diverges (``FloatingPointError``), trials whose values ``fit``
     refuses for this data (a :class:`~latentrec.errors.HyperparameterError`: arrays that
@@ -283,16 +347,28 @@ def tune(
             study.enqueue_trial(as_given)
         for point in grid:
             study.enqueue_trial(point)  # optuna runs enqueued points as given, in order
-        for number in range(n_trials):
-            told = _run_trial(study, optuna, model, distributions, train, valid, score, pruner)
-            if verbose:
-                # Not study.trials[-1]: a grid's points wait in the study, enqueued, after it.
-                _print_trial(study.trials[told], number, n_trials, metric)
-            if timeout is not None and time.perf_counter() - started >= timeout:
-                break
+        interrupt, cut_short = None, set()
+        try:
+            for number in range(n_trials):
+                told = _run_trial(study, optuna, model, distributions, train, valid, score, pruner)
+                if verbose:
+                    # Not study.trials[-1]: a grid's points wait in the study, enqueued, after it.
+                    _print_trial(study.trials[told], number, n_trials, metric)
+                if timeout is not None and time.perf_counter() - started >= timeout:
+                    break
+        except KeyboardInterrupt as stop:
+            # The user asked to stop, not to lose what ran: optuna's optimize tells the trial
+            # it cuts short as failed and raises; here the finished ones are returned.
+            interrupt = stop
+            running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            for t in running:
+                cut_short.add(t.number)
+                study.tell(t.number, state=optuna.trial.TrialState.FAIL)
 
-    trials = _trials_frame(study, optuna, metric, list(distributions))
+    trials = _trials_frame(study, optuna, metric, list(distributions), cut_short)
     complete = trials[trials["state"] == "complete"]
+    if interrupt is not None and complete.empty:
+        raise interrupt  # nothing to return: the interrupt is the outcome
     if complete.empty:
         errors = trials["error"].dropna()
         why = f"; first error: {errors.iloc[0]}" if len(errors) else ""
@@ -302,8 +378,11 @@ def tune(
             f"{(trials['state'] == 'fail').sum()} failed){why}; narrow the space or add trials"
         )
     best_value = float(study.best_value)
-    exhaustive = bool(grid) and len(study.trials) == len(grid)
-    default_value = _default_score(model, train, valid, score, study, as_given, optuna)
+    # Counted in the table, not in study.trials: points a timeout left enqueued are there too.
+    exhaustive = bool(grid) and interrupt is None and len(trials) == len(grid)
+    default_value, default_stop = _default_score(
+        model, train, valid, score, study, as_given, optuna, fit=interrupt is None
+    )
     if direction == "minimize":
         improved = not best_value >= default_value
     else:
@@ -322,6 +401,13 @@ def tune(
             TuningWarning,
             stacklevel=2,
         )
+    if interrupt is not None:
+        warnings.warn(
+            f"tuning was interrupted after {len(trials)} of {n_trials} trials (the trial "
+            "running then is not counted); the result holds those that finished",
+            TuningWarning,
+            stacklevel=2,
+        )
     return TuningResult(
         best_params=dict(study.best_trial.params),
         best_value=best_value,
@@ -334,7 +420,45 @@ def tune(
         default_value=default_value,
         improved=improved,
         exhaustive=exhaustive,
+        refit_params=_refit_params(study.best_trial.user_attrs.get("best_epoch")),
+        default_refit_params=_refit_params(default_stop),
+        interrupted=interrupt is not None,
+        planned_trials=n_trials,
     )
+
+
+def _refit_params(best_epoch) -> dict:
+    """What a refit without validation data sets to be the model early stopping kept.
+
+    Example:
+        >>> _refit_params(22), _refit_params(None)
+        ({'n_epochs': 22, 'patience': None}, {})
+    """
+    return {} if best_epoch is None else {"n_epochs": int(best_epoch), "patience": None}
+
+
+def _stopping_epoch(model: Recommender) -> int | None:
+    """The epoch whose state a fitted model's early stopping kept, or None for a model
+    without early stopping (no ``patience`` hyperparameter, or it is None): that model is
+    its last epoch's, which ``n_epochs`` already says.
+
+    Every model with ``patience`` trains through ``run_epochs``, which restores the best
+    epoch's state and records it as ``history_["best_epoch"]``.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import BiasedMF
+        >>> data = Interactions.from_dense(np.arange(1, 41).reshape(8, 5) % 5 + 1)
+        >>> print(_stopping_epoch(BiasedMF(n_factors=2, n_epochs=3).fit(data)))
+        None
+    """
+    if model.get_params().get("patience") is None:
+        return None
+    history = getattr(model, "history_", None)
+    if not isinstance(history, dict) or "best_epoch" not in history:
+        return None
+    return int(history["best_epoch"])
 
 
 class TuningWarning(UserWarning):
@@ -346,20 +470,27 @@ class TuningWarning(UserWarning):
     """
 
 
-def _default_score(model, train, valid, score, study, as_given, optuna) -> float:
-    """The template's own validation score on the tuning split (NaN if its fit fails):
-    that of the trial that tried its values, when one ran to its end, else a fit of it."""
+def _default_score(
+    model, train, valid, score, study, as_given, optuna, *, fit: bool = True
+) -> tuple[float, int | None]:
+    """The template's own validation score on the tuning split (NaN if its fit fails) and
+    the epoch its early stopping kept (None without early stopping): those of the trial
+    that tried its values, when one ran to its end, else of a fit of it (none when ``fit``
+    is False: the search was interrupted)."""
     for t in study.trials if as_given is not None else ():
         if _same_point(t.params, as_given):
             if t.state == optuna.trial.TrialState.COMPLETE:
-                return float(t.value)
+                return float(t.value), t.user_attrs.get("best_epoch")
             if t.state == optuna.trial.TrialState.FAIL:
-                return math.nan
+                return math.nan, None
+    if not fit:
+        return math.nan, None
     try:
-        value = score(model.clone().fit(train, valid), valid)
+        fitted = model.clone().fit(train, valid)
+        value = score(fitted, valid)
     except (FloatingPointError, HyperparameterError, RankedByIndexError):
-        return math.nan
-    return value if math.isfinite(value) else math.nan
+        return math.nan, None
+    return (value, _stopping_epoch(fitted)) if math.isfinite(value) else (math.nan, None)
 
 
 def _point_as_given(model: Recommender, distributions: dict) -> dict | None:
@@ -460,6 +591,9 @@ def _run_trial(study, optuna, model, distributions, train, valid, score, pruner)
     try:
         with epoch_listener(report):
             candidate.fit(train, valid)
+        stop = _stopping_epoch(candidate)
+        if stop is not None:
+            trial.set_user_attr("best_epoch", stop)  # what best_model's refit runs to
         value = score(candidate, valid)
     except optuna.TrialPruned:
         state = optuna.trial.TrialState.PRUNED
@@ -702,9 +836,12 @@ def _quiet(optuna):
         optuna.logging.set_verbosity(before)
 
 
-def _trials_frame(study, optuna, metric: str, names: list[str]) -> pd.DataFrame:
-    rows = []
+def _trials_frame(study, optuna, metric: str, names: list[str], cut_short=()) -> pd.DataFrame:
+    ended = {optuna.trial.TrialState[s] for s in ("COMPLETE", "PRUNED", "FAIL")}
+    rows, stopped_early = [], False
     for t in study.trials:
+        if t.state not in ended or t.number in cut_short:
+            continue  # a grid's points a timeout left waiting; the trial Ctrl-C cut short
         state = t.state.name.lower()
         row = {
             "trial": t.number,
@@ -713,10 +850,18 @@ def _trials_frame(study, optuna, metric: str, names: list[str]) -> pd.DataFrame:
         }
         row.update({name: t.params.get(name) for name in names})
         row["epochs"] = int(t.user_attrs.get("epochs", 0))
+        row["best_epoch"] = t.user_attrs.get("best_epoch")
+        stopped_early = stopped_early or row["best_epoch"] is not None
         row["seconds"] = float(t.user_attrs.get("seconds", np.nan))
         row["error"] = t.user_attrs.get("error")
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["trial", "state", metric, *names, "epochs", "best_epoch", "seconds", "error"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if stopped_early:
+        frame["best_epoch"] = frame["best_epoch"].astype("Int64")
+    else:
+        frame = frame.drop(columns="best_epoch")  # no early stopping: nothing to say
+    return frame
 
 
 def _print_trial(t, number: int, n_trials: int, metric: str) -> None:
