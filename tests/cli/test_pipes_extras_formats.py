@@ -42,6 +42,16 @@ def test_without_pyspark_the_message_names_pyspark(trained):
     assert "install the 'spark' extra" in lines[0], lines
 
 
+def test_tune_without_optuna_says_only_that(trained):
+    csv, _, _, _ = trained
+    code, out, lines = run_process("tune", csv, "--trials", 1, blocked=("optuna",))
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0] == (
+        "Error: optuna is not installed; install the 'tune' extra: pip install 'latentrec[tune]'"
+    ), lines
+    assert out == "", out  # no "tuning ..." line announcing a search that cannot start
+
+
 # A reader that stops reading
 @pytest.mark.parametrize("command", ["data-info", "similar"])
 def test_a_closed_pipe_ends_the_command_quietly(trained, command):

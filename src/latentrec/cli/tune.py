@@ -178,6 +178,10 @@ def tune(
         raise threshold_refused_for_ratings("a ranking --metric", f"--metric {metric}")
     if output:
         check_model_output(output, source)
+    # The search needs optuna: without it, say so before reading the data and before the
+    # "tuning ..." line, which would announce a search that cannot start.
+    import optuna  # noqa: F401
+
     d = load_data(source, **opts)
     check_threshold_has_ratings(relevance_threshold, d, source)
     hits = ""
