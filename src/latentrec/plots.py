@@ -129,10 +129,12 @@ def taste_map(
     are grey.  The ``n_labels``
     most-rated items are labelled, skipping any too close to a label already placed or
     with no place beside its point where its label covers no other label nor the legend
-    (or exactly ``label_items`` when given).  Each of ``users`` is drawn as a star at the projection
-    p_u·V of its vector on the same two axes (all users scaled by one common factor to
-    the items' extent), so an item lying far in a user's direction scores high for that
-    user on these two components.
+    (or exactly ``label_items`` when given: an id the data does not know is an
+    :class:`~latentrec.UnknownIdError` naming it, and one with fewer than
+    ``min_ratings`` ratings, so not on the map, a warning naming it).  Each of
+    ``users`` is drawn as a star at the projection p_u·V of its vector on the same two
+    axes (all users scaled by one common factor to the items' extent), so an item lying
+    far in a user's direction scores high for that user on these two components.
 
     Example:
         >>> from latentrec import datasets
@@ -219,12 +221,40 @@ def taste_map(
             handle.set_sizes([45])
     titles = data.item_titles()[rows]
     if label_items is not None:
-        order = np.flatnonzero(np.isin(data.items.ids[rows], np.asarray(label_items)))
+        order = _chosen_labels(data, rows, label_items, min_ratings)
     else:
         order = np.argsort(-counts[rows], kind="stable")
     _label_items(ax, xy, order, [_short(str(t)) for t in titles], n_labels, label_items is None)
     _save(fig, path)
     return fig
+
+
+def _chosen_labels(data: Interactions, rows: np.ndarray, label_items, min_ratings: int):
+    """Positions in ``rows`` (the mapped items) of ``label_items``, in the order given.
+
+    An id the data does not know is an :class:`~latentrec.UnknownIdError` naming it (it
+    was silently left unlabelled); a known item with fewer than ``min_ratings`` ratings
+    is not on the map, and a warning names it.
+
+    Example:
+        >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 0]]))
+        >>> _chosen_labels(data, np.array([0, 1]), [1, 0], 1).tolist()
+        [1, 0]
+    """
+    import warnings
+
+    wanted = np.atleast_1d(np.asarray(label_items, dtype=object))
+    idx = data.items.index(wanted)  # UnknownIdError naming every unknown id
+    where = {int(r): n for n, r in enumerate(rows)}
+    off = [i for i, r in zip(wanted.tolist(), idx.tolist(), strict=True) if r not in where]
+    if off:
+        warnings.warn(
+            f"label_items {off} have fewer than min_ratings={min_ratings} ratings, so they "
+            "are not on the map and get no label; lower min_ratings to show them",
+            UserWarning,
+            stacklevel=3,
+        )
+    return np.array([where[r] for r in dict.fromkeys(idx.tolist()) if r in where], dtype=np.int64)
 
 
 # Where an item's label may sit beside its point, in points: up-right first.
