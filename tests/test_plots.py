@@ -524,3 +524,24 @@ def test_a_taste_map_without_genres_has_no_genre_legend(movie_data):
     # With genres the legend is as before.
     legend = plots.taste_map(model, movie_data, min_ratings=5).axes[0].get_legend()
     assert legend.get_title().get_text() == "genre"
+
+
+def test_taste_map_refuses_an_unknown_label_item_and_warns_of_one_off_the_map(movie_data):
+    from latentrec import UnknownIdError
+
+    model = GradientDescentMF(n_factors=3, n_epochs=50, random_state=0).fit(movie_data)
+    counts = movie_data.item_counts()
+    rare = int(movie_data.items.ids[np.argmin(counts)])
+    threshold = int(counts.min()) + 1  # every item but the rarest is on the map
+    mapped = [int(i) for i in movie_data.items.ids[counts >= threshold][:2]]
+    # An unknown id was silently left unlabelled: now an error naming it (and only it).
+    with pytest.raises(UnknownIdError, match=r"unknown item id\(s\): 99999$"):
+        plots.taste_map(model, movie_data, label_items=[mapped[0], 99999, rare], min_ratings=1)
+    # A known item left out by min_ratings: a warning naming it; the others are labelled.
+    with pytest.warns(UserWarning, match=rf"label_items \[{rare}\] have fewer than "
+                      rf"min_ratings={threshold} ratings"):  # fmt: skip
+        fig = plots.taste_map(
+            model, movie_data, label_items=[mapped[1], rare, mapped[0]], min_ratings=threshold
+        )
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == sorted(f"Film {i}" for i in mapped)

@@ -207,9 +207,14 @@ def test_a_model_that_gained_users_and_items_is_reported_from_its_training_data(
     pd.testing.assert_frame_equal(after.summary, report.summary)
     pd.testing.assert_frame_equal(after.items, report.items)
     pd.testing.assert_frame_equal(user_profile(model, 0, data, report=after).frame, profile.frame)
-    # The onboarded user is described in the same terms (no training ratings of theirs).
+    # The onboarded user is described in the same terms: no training ratings of theirs,
+    # so by the items the model keeps for them (it said "0 ratings" and named none).
     new = user_profile(model, 999, data, report=after)
-    assert new.n_rated == 0 and new.frame["top_rated"].map(len).eq(0).all()
+    assert new.from_model and new.n_rated == 3  # items 0 and 2, and the added item 77
+    assert "(3 items the model keeps for them; none in the data)" in str(new)
+    assert new.frame["top_rated"].map(len).gt(0).any()
+    kept = set(data.item_titles()[[0, 2]]) | {"77"}
+    assert set(new.frame["top_rated"].sum()) <= kept
     assert new.frame["value"].iloc[0] == pytest.approx(model.user_factors_[-1, 0], rel=1e-6)
 
 
@@ -303,6 +308,70 @@ def test_a_user_leaning_to_an_unnamed_pole_is_told_the_side_not_nan():
     profile = user_profile(model, 3, data, report=factor_report(model, data, min_ratings=1))
     text = str(profile)
     assert "nan" not in text
-    sign = "+" if P[3, 1] >= 0 else "-"
+    sign = "+" if P[3, 1] > P[:, 1].mean() else "-"  # the side of z, not of the value
     assert f"factor 1 (factor 1): {P[3, 1]:+.3f}" in text
     assert f"leans {sign} side" in text
+
+
+def test_the_leaning_follows_the_z_score_the_factors_are_ranked_by():
+    # Every user's factor-0 value is shifted up by 1: user 5 sits just above 0 but far
+    # below the users' mean, so against the others they lean Romance (the - pole).
+    # The raw value's sign said "+0.002 (z -0.28), leans Action".
+    data, model, _, P, Q = planted()
+    P = P.copy()
+    P[:, 0] += 1.0
+    P[5, 0] = 0.002
+    shifted = FactorModel.from_factors(
+        model.catalog_, Q, P, global_mean=3.0,
+        user_bias=np.zeros(len(P)), item_bias=np.zeros(len(Q)),
+    )  # fmt: skip
+    report = factor_report(shifted, data, min_ratings=1)
+    assert report.name(0) == "Sci-Fi vs Romance"
+    profile = user_profile(shifted, 5, data, report=report, n=2)
+    row = profile.frame.iloc[0]
+    assert row["value"] > 0 and row["z"] < 0
+    assert row["leaning"] == "Romance"
+    assert row["top_rated"] and all(t.startswith("Romance") for t in row["top_rated"])
+    assert f"{row['value']:+.3f} (z {row['z']:+.2f}), leans Romance" in str(profile)
+    # Every row's leaning is the pole on the side of its z.
+    for r in profile.frame.itertuples():
+        pole = report.summary.iloc[r.factor]["positive" if r.z > 0 else "negative"]
+        named = isinstance(r.leaning, str)  # an unnamed pole reads back as NaN
+        assert (r.leaning if named else None) == (pole if isinstance(pole, str) else None)
+
+
+def test_a_factor_on_which_all_users_agree_leans_nowhere():
+    # Every user has +0.5 on factor 1: z is 0 (no spread), so no user leans either way,
+    # although the raw value is positive.
+    data, model, _, P, Q = planted()
+    P = P.copy()
+    P[:, 1] = 0.5
+    same = FactorModel.from_factors(
+        model.catalog_, Q, P, global_mean=3.0,
+        user_bias=np.zeros(len(P)), item_bias=np.zeros(len(Q)),
+    )  # fmt: skip
+    profile = user_profile(same, 7, data, min_ratings=1)
+    row = profile.frame.iloc[1]
+    assert row["value"] == pytest.approx(0.5) and row["z"] == 0
+    assert not isinstance(row["leaning"], str) and row["top_rated"] == []
+    assert "+0.500 (z +0.00), at the users' mean" in str(profile)
+
+
+def test_titles_are_never_metadata_features():
+    # 24 items, under the encoder's 100 distinct values: each title became a one-hot
+    # "genre" of one item, 24 extra correlation columns, and the chance bound moved.
+    data, model, _, _, _ = planted()
+    report = factor_report(model, data, min_ratings=1)
+    assert not [c for c in report.correlations.columns if c.startswith("title")]
+    assert set(report.correlations.columns) == {
+        "genres=Comedy", "genres=Horror", "genres=Romance", "genres=Sci-Fi", "year",
+    }  # fmt: skip
+    # The same report as over a side table without the title column at all.
+    table = data.item_features.drop(columns=["title"])
+    untitled = Interactions(data.users, data.items, data.matrix, item_features=table)
+    bare = factor_report(model, untitled, min_ratings=1)
+    assert report.threshold == bare.threshold
+    pd.testing.assert_frame_equal(report.correlations, bare.correlations)
+    pd.testing.assert_frame_equal(
+        report.summary.drop(columns=["top", "bottom"]), bare.summary.drop(columns=["top", "bottom"])
+    )

@@ -129,10 +129,12 @@ def taste_map(
     are grey.  The ``n_labels``
     most-rated items are labelled, skipping any too close to a label already placed or
     with no place beside its point where its label covers no other label nor the legend
-    (or exactly ``label_items`` when given).  Each of ``users`` is drawn as a star at the projection
-    p_u·V of its vector on the same two axes (all users scaled by one common factor to
-    the items' extent), so an item lying far in a user's direction scores high for that
-    user on these two components.
+    (or exactly ``label_items`` when given: an id the data does not know is an
+    :class:`~latentrec.UnknownIdError` naming it, and one with fewer than
+    ``min_ratings`` ratings, so not on the map, a warning naming it).  Each of
+    ``users`` is drawn as a star at the projection p_u·V of its vector on the same two
+    axes (all users scaled by one common factor to the items' extent), so an item lying
+    far in a user's direction scores high for that user on these two components.
 
     Example:
         >>> from latentrec import datasets
@@ -219,12 +221,40 @@ def taste_map(
             handle.set_sizes([45])
     titles = data.item_titles()[rows]
     if label_items is not None:
-        order = np.flatnonzero(np.isin(data.items.ids[rows], np.asarray(label_items)))
+        order = _chosen_labels(data, rows, label_items, min_ratings)
     else:
         order = np.argsort(-counts[rows], kind="stable")
     _label_items(ax, xy, order, [_short(str(t)) for t in titles], n_labels, label_items is None)
     _save(fig, path)
     return fig
+
+
+def _chosen_labels(data: Interactions, rows: np.ndarray, label_items, min_ratings: int):
+    """Positions in ``rows`` (the mapped items) of ``label_items``, in the order given.
+
+    An id the data does not know is an :class:`~latentrec.UnknownIdError` naming it (it
+    was silently left unlabelled); a known item with fewer than ``min_ratings`` ratings
+    is not on the map, and a warning names it.
+
+    Example:
+        >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 0]]))
+        >>> _chosen_labels(data, np.array([0, 1]), [1, 0], 1).tolist()
+        [1, 0]
+    """
+    import warnings
+
+    wanted = np.atleast_1d(np.asarray(label_items, dtype=object))
+    idx = data.items.index(wanted)  # UnknownIdError naming every unknown id
+    where = {int(r): n for n, r in enumerate(rows)}
+    off = [i for i, r in zip(wanted.tolist(), idx.tolist(), strict=True) if r not in where]
+    if off:
+        warnings.warn(
+            f"label_items {off} have fewer than min_ratings={min_ratings} ratings, so they "
+            "are not on the map and get no label; lower min_ratings to show them",
+            UserWarning,
+            stacklevel=3,
+        )
+    return np.array([where[r] for r in dict.fromkeys(idx.tolist()) if r in where], dtype=np.int64)
 
 
 # Where an item's label may sit beside its point, in points: up-right first.
@@ -344,16 +374,42 @@ def _loss_name(model) -> str:
     return _LOSS_NAMES.get(name, "loss")
 
 
+def _held_out_share(model) -> float | None:
+    """The share ``latentrec train --test-size ... --no-refit`` held out of the model's
+    data and watched per epoch, from the figures it recorded; None for any other model.
+
+    Such a model's validation column is the test part whose figures ``train`` printed:
+    it chose nothing, so calling it "validation" or marking a best epoch on it misleads.
+
+    Example:
+        >>> class Saved:
+        ...     metrics_ = {"holdout_share": 0.2, "refit": False}
+        >>> _held_out_share(Saved()), _held_out_share(object())
+        (0.2, None)
+    """
+    metrics = getattr(model, "metrics_", None) or {}
+    share = metrics.get("holdout_share")
+    if share is None or metrics.get("refit") is not False:
+        return None
+    return float(share)
+
+
 def learning_curves(history, path=None, *, title: str | None = None):
     """Training (and validation) error per epoch, from ``model.history_`` or a model.
 
     Uses ``train_rmse`` / ``valid_rmse`` (rating models) or ``train_loss`` /
-    ``valid_loss`` (ranking models); marks ``best_epoch`` when validation data was used.
+    ``valid_loss`` (ranking models); BPR's and WARP's ``valid_auc`` (with their
+    ``train_auc``) goes on a second y axis, labelled AUC.  The best validation epoch is
+    marked: the model's ``best_epoch`` for an error, the epoch of the highest AUC (those
+    models choose no epoch themselves, so their ``best_epoch`` is the last one).
     Given a model, the title names it and a loss axis names the loss the model records
     (ImplicitALS: its weighted squared loss + L2 divided by the total confidence).
+    A model saved by ``latentrec train --test-size ... --no-refit`` watched its test
+    part, not a validation set: that curve is labelled as the held-out test part and
+    no best epoch is marked on it (nothing was chosen by it).
     Without a validation curve the plot says how to get one (``latentrec train
     --test-size ... --no-refit`` records one for rating models; for a ranking model,
-    ``fit(train, validation)``).
+    ``fit(train, validation)``).  Epochs are whole numbers on the x axis.
 
     Example:
         >>> import numpy as np
@@ -366,9 +422,11 @@ def learning_curves(history, path=None, *, title: str | None = None):
     """
     name = None
     loss_label = "loss"
+    test_share = None
     if hasattr(history, "history_"):
         name = type(history).__name__
         loss_label = _loss_name(history)
+        test_share = _held_out_share(history)
         history = history.history_
     elif hasattr(history, "check_fitted"):  # a model that keeps no per-epoch history
         raise ValueError(
@@ -381,26 +439,38 @@ def learning_curves(history, path=None, *, title: str | None = None):
     if f"train_{kind}" not in history:
         raise ValueError("history has neither train_rmse nor train_loss")
     epochs = np.asarray(history["epoch"])
+    marker = "." if epochs.size < 60 else None
     fig, ax = _figure(7.5, 4.8)
-    ax.plot(
-        epochs, history[f"train_{kind}"], marker="." if epochs.size < 60 else None, label="training"
-    )
-    valid = history.get(f"valid_{kind}")
-    if valid is not None and np.isfinite(np.asarray(valid, dtype=float)).any():
-        ax.plot(epochs, valid, marker="." if epochs.size < 60 else None, label="validation")
+    ax.plot(epochs, history[f"train_{kind}"], marker=marker, label="training")
+    watched = "validation"
+    if test_share is not None:
+        watched = f"held-out test part ({test_share:.0%} of ratings)"
+    valid = _finite_column(history, f"valid_{kind}")
+    auc = _finite_column(history, "valid_auc")
+    if valid is not None:
+        ax.plot(epochs, valid, marker=marker, label=watched)
         best = history.get("best_epoch")
-        if best:
-            v = float(np.asarray(valid, dtype=float)[list(epochs).index(best)])
-            ax.axvline(best, color="#777777", ls="--", lw=1)
-            right_half = best > (epochs[0] + epochs[-1]) / 2
-            ax.annotate(
-                f"best epoch {best}: {v:.4f}",
-                (best, v),
-                xytext=(-6 if right_half else 6, 10),
-                textcoords="offset points",
-                ha="right" if right_half else "left",
-                fontsize=9,
-            )
+        if best and test_share is None and best in list(epochs):
+            _mark_best(ax, epochs, valid, int(best), "best epoch")
+    other = None
+    if auc is not None:
+        # AUC is a share in [0, 1], higher is better: on the loss's axis it would be
+        # flattened against the loss and read upside down, so it gets its own.
+        other = ax.twinx()
+        colour = "#d62728"
+        train_auc = _finite_column(history, "train_auc")
+        if train_auc is not None:
+            other.plot(
+                epochs, train_auc, marker=marker, ls="--", color=colour, alpha=0.55,
+                label="training AUC",
+            )  # fmt: skip
+        other.plot(epochs, auc, marker=marker, color=colour, label=f"{watched} AUC")
+        other.set_ylabel("AUC (positive above a sampled negative)", color=colour)
+        other.tick_params(axis="y", colors=colour)
+        if test_share is None:
+            best = int(epochs[int(np.nanargmax(auc))])
+            _mark_best(other, epochs, auc, best, "best validation AUC, epoch")
+    if valid is not None or auc is not None:
         hint = None
     elif name in _IGNORES_VALIDATION:
         hint = f"no validation curve: {name}'s fit does not use validation data"
@@ -417,17 +487,60 @@ def learning_curves(history, path=None, *, title: str | None = None):
             "\n(latentrec train records none for ranking models)"
         )
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(_whole_numbers())  # no epoch 1.5 on short runs
     ax.set_ylabel("RMSE" if kind == "rmse" else loss_label)
     auto = "Learning curves" + (f" of {name}" if name else "")
     if history.get("stopped_early"):
         auto += " (stopped early)"
     ax.set_title(title or auto)
     ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if other is not None:  # one legend for both axes, drawn above the AUC lines
+        more = other.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+        ax.set_zorder(other.get_zorder() + 1)
+        ax.patch.set_visible(False)
     # The hint is the legend's title: it stays beside the curve it explains, over no data.
-    legend = ax.legend(title=hint, title_fontsize=8.5)
+    # With a second axis "best" sees only the first axis's lines, and the legend covered
+    # the AUC curves and the best-epoch label: it goes under the axes instead.
+    where = {} if other is None else {"loc": "upper center", "bbox_to_anchor": (0.5, -0.13)}
+    legend = ax.legend(
+        handles, labels, title=hint, title_fontsize=8.5, ncols=1 if other is None else 3, **where
+    )
     legend.get_title().set_color("#555555")
     _save(fig, path)
     return fig
+
+
+def _finite_column(history: dict, key: str):
+    """``history[key]`` as floats, or None when absent or without a finite value.
+
+    Example:
+        >>> _finite_column({"a": [1, float("nan")], "b": [float("nan")]}, "a").tolist()
+        [1.0, nan]
+        >>> _finite_column({"b": [float("nan")]}, "b") is None
+        True
+    """
+    values = history.get(key)
+    if values is None:
+        return None
+    values = np.asarray(values, dtype=float)
+    return values if np.isfinite(values).any() else None
+
+
+def _mark_best(ax, epochs, values, best: int, what: str) -> None:
+    """A dashed line at epoch ``best`` and its value, labelled ``"{what} {best}: v"``."""
+    v = float(values[list(epochs).index(best)])
+    ax.axvline(best, color="#777777", ls="--", lw=1)
+    right_half = best > (epochs[0] + epochs[-1]) / 2
+    ax.annotate(
+        f"{what} {best}: {v:.4f}",
+        (best, v),
+        xytext=(-6 if right_half else 6, 10),
+        textcoords="offset points",
+        ha="right" if right_half else "left",
+        fontsize=9,
+    )
 
 
 # ---------------------------------------------------------------------- spectrum

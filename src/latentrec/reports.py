@@ -97,28 +97,41 @@ class UserProfile:
 
     ``frame`` has one row per factor: ``factor``, ``name``, ``value`` (p_uf after the
     report's rotation), ``z`` (value standardised over all users with ratings),
-    ``leaning`` (the pole label the user leans to) and ``top_rated`` (the user's own
-    highest-rated titles loading on that side of the factor).
+    ``leaning`` (the pole label of the side ``z`` points to: the user leans there
+    compared with the other users) and ``top_rated`` (the user's own highest-rated
+    titles loading on that side of the factor).  ``from_model`` is True when the data
+    has no ratings of the user and their items come from the model's own record (a
+    user added by onboarding or fold-in): ``n_rated`` then counts those items.
     """
 
     user_id: object
     frame: pd.DataFrame
     n_rated: int
+    from_model: bool = False
 
     def to_frame(self) -> pd.DataFrame:
         """The per-factor table (a copy)."""
         return self.frame.copy()
 
     def __str__(self) -> str:
-        lines = [f"user {self.user_id!r} ({self.n_rated} ratings), strongest factors first"]
+        if self.from_model:
+            had = f"{self.n_rated} items the model keeps for them; none in the data"
+        else:
+            had = f"{self.n_rated} ratings"
+        lines = [f"user {self.user_id!r} ({had}), strongest factors first"]
         order = np.argsort(-np.abs(self.frame["z"].to_numpy()), kind="stable")
         for row in self.frame.iloc[order].itertuples(index=False):
             # An unnamed pole reads back as NaN (pandas' string columns), which is truthy:
-            # it printed "leans nan".  The sign names the side the report lists as + / -.
+            # it printed "leans nan".  The sign of z (the rows are ranked by it) names the
+            # side the report lists as + / -; the raw value's sign said "leans Action" of
+            # a user below the users' mean.
             named = isinstance(row.leaning, str) and row.leaning
-            side = (
-                f"leans {row.leaning}" if named else f"leans {'+' if row.value >= 0 else '-'} side"
-            )
+            if row.z == 0:
+                side = "at the users' mean"
+            elif named:
+                side = f"leans {row.leaning}"
+            else:
+                side = f"leans {'+' if row.z > 0 else '-'} side"
             lines.append(
                 f"  factor {row.factor} ({row.name}): {row.value:+.3f} (z {row.z:+.2f}), "
                 f"{side}" + (f" — e.g. {'; '.join(row.top_rated)}" if row.top_rated else "")
@@ -154,9 +167,17 @@ def _rotation(Q: np.ndarray) -> np.ndarray:
 
 
 def _metadata(data: Interactions, rows: np.ndarray):
-    """Encoded item side table for ``rows``: (matrix, names, categorical flags)."""
+    """Encoded item side table for ``rows``: (matrix, names, categorical flags).
+
+    The ``title`` column names items and is never a feature: the encoder's automatic
+    rule skips text with more than 100 distinct values only, so on a catalogue of 100
+    items or fewer each title became a one-hot "genre" of one item, which filled the
+    correlations and raised the chance bound.
+    """
     table = data.item_features
-    if table is None:
+    if table is not None:
+        table = table.drop(columns=["title"], errors="ignore")
+    if table is None or table.shape[1] == 0:
         return np.zeros((rows.size, 0)), [], np.zeros(0, bool)
     # Genres as "A|B" text or as lists of names are one multi-label column either way.
     enc = FeatureEncoder(numeric="standardize").fit(table, what="item")
@@ -379,8 +400,12 @@ def user_profile(
     ``report`` (from :func:`factor_report`) supplies the factor names and rotation;
     without it one is computed with ``min_ratings`` and ``rotate``.  For each factor the
     profile gives the user's value, its z-score among all users with ratings, the pole
-    the user leans to, and up to ``n`` of the user's own highest-rated titles whose
-    loading lies on that side.
+    the user leans to (the side the z-score points to: a value above 0 but below the
+    users' mean leans to the negative pole), and up to ``n`` of the user's own
+    highest-rated titles whose loading lies on that side.  A user without ratings in
+    ``data`` (one added by onboarding or fold-in after training) is described by the
+    items the model keeps for them (``model.seen_``), strongest loading first, since the
+    model keeps no stars.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -417,12 +442,22 @@ def user_profile(
     start, end = data.matrix.indptr[u], data.matrix.indptr[u + 1]
     rated = data.matrix.indices[start:end]
     stars = data.matrix.data[start:end]
+    from_model = False
+    if rated.size == 0:
+        # A user added after training (onboarding, fold-in) has no cells in the training
+        # data, but the model keeps the items their vector was folded in from.
+        seen = model.seen_
+        rated = seen.indices[seen.indptr[u] : seen.indptr[u + 1]]
+        stars = np.ones(rated.size, dtype=np.float32)  # seen items: no stars kept
+        from_model = rated.size > 0
     titles = data.item_titles()
     rows = []
     for f, srow in enumerate(report.summary.itertuples(index=False)):
         value = float(P[u, f])
-        side = 1.0 if value >= 0 else -1.0
-        label = srow.positive if value >= 0 else srow.negative
+        # The side follows z, by which the factors are ranked: compared with the other
+        # users, not with 0 (a user at +0.002 where the mean is +0.05 leans negative).
+        side = float(np.sign(z[f]))
+        label = srow.positive if side > 0 else srow.negative if side < 0 else None
         label = label if isinstance(label, str) else None  # an unnamed pole
         same_side = rated[side * Q[rated, f] > 0]
         their = stars[side * Q[rated, f] > 0]
@@ -438,4 +473,4 @@ def user_profile(
                 "top_rated": [str(titles[i]) for i in same_side[pick]],
             }
         )
-    return UserProfile(user_id, pd.DataFrame(rows), int(rated.size))
+    return UserProfile(user_id, pd.DataFrame(rows), int(rated.size), from_model)

@@ -27,6 +27,12 @@ def test_a_model_with_an_onboarded_user_is_described_with_its_training_data(trai
     out = invoke("factors", grown, "--data", csv, "--min-ratings", 1, "--user", 5000)
     assert out.exit_code == 0, out.output
     assert "user 5000" in out.output
+    # Not in --data, but the model keeps the items they answered: those illustrate the
+    # profile (it said "user 5000 (0 ratings)" and named no item).
+    profile = out.output[out.output.index("user 5000") :]
+    assert "user 5000 (2 items the model keeps for them; none in the data)" in profile
+    examples = [line.split(" — e.g. ")[1] for line in profile.splitlines() if " — e.g. " in line]
+    assert examples and {t for e in examples for t in e.split("; ")} <= {"100", "101"}
     picture = folder / "map.png"
     out = invoke("plot", "taste-map", "--model", grown, "--data", csv, "-o", picture)
     assert out.exit_code == 0, out.output

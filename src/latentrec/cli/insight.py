@@ -94,6 +94,7 @@ PLOT_OPTIONS = {
     "test_size": "--test-size",
     "lambdas": "--lambdas",
     "min_ratings": "--min-ratings",
+    "label_items": "--label-items",
 }
 PLOT_USES = {
     "model_path": ("taste-map", "learning-curves"),
@@ -103,6 +104,7 @@ PLOT_USES = {
     "test_size": ("tradeoff",),
     "lambdas": ("tradeoff",),
     "min_ratings": ("taste-map",),
+    "label_items": ("taste-map",),
 }
 # The reading options apply where --data is read.
 for _name in ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "no_header",
@@ -152,6 +154,49 @@ def check_tradeoff_algorithm(algorithm: str) -> None:
         f"-a {algorithm} has no latent space: plot tradeoff re-ranks with MMR, which "
         f"compares items by their latent vectors; {choices}"
     )
+
+
+def mapped_labels(model, data, text: str, min_ratings: int) -> list:
+    """The ids ``--label-items`` names (comma-separated), those on the taste map.
+
+    An id the model does not know is an :class:`UnknownIdError` naming it; one with fewer
+    than ``min_ratings`` ratings in ``data`` is not on the map: a warning names it and
+    the option to lower, and it is left out (rather than the library's warning, which
+    names its own argument).
+
+    Example:
+        >>> import warnings
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 2]]))
+        >>> model = Popularity().fit(data)
+        >>> with warnings.catch_warnings(record=True) as said:
+        ...     warnings.simplefilter("always")
+        ...     mapped_labels(model, data, "0, 1,2", 2), str(said[0].message)[:34]
+        ([0], '--label-items 1, 2 have fewer than')
+    """
+    import warnings
+
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
+        raise Failure(f"--label-items takes item ids separated by commas, got {text!r}")
+    ids = [known_id(model.items_, p) for p in parts if p]
+    missing = model.items_.lookup(np.asarray(ids, dtype=object)) < 0
+    if missing.any():
+        raise UnknownIdError("item", [i for i, m in zip(ids, missing, strict=True) if m])
+    # An item the model gained after training has no row in its training data: 0 ratings.
+    rows = data.items.lookup(np.asarray(ids, dtype=object))
+    counts = np.where(rows >= 0, data.item_counts()[np.maximum(rows, 0)], 0)
+    off = [i for i, n in zip(ids, counts, strict=True) if n < min_ratings]
+    if off:
+        warnings.warn(
+            f"--label-items {', '.join(map(str, off))} have fewer than {min_ratings} ratings "
+            "in --data, so they are not on the map and get no label; lower --min-ratings "
+            "to show them",
+            UserWarning,
+            stacklevel=2,
+        )
+    return [i for i, n in zip(ids, counts, strict=True) if n >= min_ratings]
 
 
 def unused_by(kind: str, names) -> str:
@@ -237,9 +282,18 @@ def unused_by(kind: str, names) -> str:
     show_default=True,
     help="taste-map: map the items with at least this many ratings in --data.",
 )
+@click.option(
+    "--label-items",
+    metavar="IDS",
+    default=None,
+    help="taste-map: label these items (comma-separated ids) instead of the most-rated.",
+)
 @data_options
 @fail_on_known_errors
-def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, min_ratings, **opts):
+def plot(
+    kind, model_path, source, output, k, algorithm, test_size, lambdas, min_ratings, label_items,
+    **opts,
+):  # fmt: skip
     """Draw the taste map, learning curves, singular spectrum, rating distribution, or the
     accuracy-diversity trade-off.
 
@@ -280,7 +334,10 @@ def plot(kind, model_path, source, output, k, algorithm, test_size, lambdas, min
                 f"taste-map draws the items with at least {min_ratings} ratings and {mapped} "
                 f"of --data's {data.n_items} have that many; lower --min-ratings"
             )
-        plots.taste_map(model, data, output, min_ratings=min_ratings)
+        chosen = (
+            None if label_items is None else mapped_labels(model, data, label_items, min_ratings)
+        )
+        plots.taste_map(model, data, output, min_ratings=min_ratings, label_items=chosen)
     elif kind == "spectrum":
         plots.singular_spectrum(load_data(source, **opts), output, k=k)
     elif kind == "tradeoff":
