@@ -13,7 +13,7 @@ import json
 import pytest
 from new_user_support import error_line, invoke
 
-from latentrec.data.movielens import ML100K_GENRES
+from latentrec.data.movielens import ML100K_GENRES, ml_folder_layout
 
 # (user, item, rating): user 3 has not rated items 1 and 543, the titled ones.
 RATINGS = [(1, 1, 4), (1, 50, 5), (1, 543, 3), (2, 1, 5), (2, 543, 4), (3, 50, 2), (4, 1, 3),
@@ -114,8 +114,22 @@ def test_another_folder_says_which_folders_are_read(tmp_path):
                  ["data", "info", tmp_path / "mine"]):  # fmt: skip
         assert error_line(invoke(*args)) == (
             f"Error: {tmp_path / 'mine'} is a folder; give a ratings file (CSV, TSV or Parquet) "
-            "or a MovieLens release folder (with ratings.csv, ratings.dat or u.data)"
+            "or a MovieLens release folder (u.data, ratings.dat, or a ratings.csv headed "
+            "userId,movieId)"
         )
+
+
+def test_a_folder_of_ones_own_ratings_csv_is_no_release(tmp_path):
+    # ratings.csv is a common name: without MovieLens' header the folder is not read as a
+    # release (it was, and its header was then refused as lacking userId and movieId).
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "ratings.csv").write_text("user_id,item_id,rating\n1,2,4\n")
+    assert ml_folder_layout(tmp_path / "mine") is None
+    line = error_line(invoke("train", tmp_path / "mine", "-o", tmp_path / "m.npz"))
+    assert line.startswith(f"Error: {tmp_path / 'mine'} is a folder; give a ratings file"), line
+    # With MovieLens' header (a BOM before it, spaces after its commas) it is one.
+    (tmp_path / "mine" / "ratings.csv").write_text("\ufeffuserId, movieId,rating\n1,2,4\n")
+    assert ml_folder_layout(tmp_path / "mine") == ("ratings.csv", "read_ml_csv")
 
 
 def truncated(text):  # cut in the middle of the last line: two fields left

@@ -286,7 +286,7 @@ def test_cli_names_a_folder_and_what_is_not_a_netflix_file(tmp_path):
     result = runner.invoke(main, ["data", "convert", str(empty), "-o", out, "--format", "netflix"])
     assert result.output == (
         f"Error: {empty} is a folder; give a ratings file (CSV, TSV or Parquet) or a MovieLens "
-        "release folder (with ratings.csv, ratings.dat or u.data)\n"
+        "release folder (u.data, ratings.dat, or a ratings.csv headed userId,movieId)\n"
     )
     # Netflix files beside one that is not: that one is named (the message suggested
     # --format netflix, under which the titles file is refused in turn).

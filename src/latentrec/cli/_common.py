@@ -475,7 +475,9 @@ def data_options(fn):
 COLUMN_DEFAULTS = {"user": (DEFAULT_USER, 0), "item": (DEFAULT_ITEM, 1), "rating": ("rating", 2)}
 MOVIELENS_NAMES = ("ml-100k", "100k", "movielens-100k")
 # What a folder given as SOURCE may be, for the message that refuses any other.
-READ_FOLDERS = "a MovieLens release folder (with ratings.csv, ratings.dat or u.data)"
+READ_FOLDERS = (
+    "a MovieLens release folder (u.data, ratings.dat, or a ratings.csv headed userId,movieId)"
+)
 
 
 def column(value, role: str, header: bool):

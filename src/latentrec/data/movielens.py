@@ -286,7 +286,9 @@ ML_FOLDER_LAYOUTS = (
 
 def ml_folder_layout(folder: str | Path) -> tuple[str, str] | None:
     """``(ratings file, reader name)`` of the MovieLens release in ``folder``, or ``None``
-    when it holds none of :data:`ML_FOLDER_LAYOUTS` (the first found wins).
+    when it holds none of :data:`ML_FOLDER_LAYOUTS` (the first found wins).  A
+    ``ratings.csv`` counts only with MovieLens' own header (``userId,movieId,...``): the
+    name is a common one, and a folder of someone's own ``ratings.csv`` is no release.
 
     Example:
         >>> import tempfile, os
@@ -300,8 +302,20 @@ def ml_folder_layout(folder: str | Path) -> tuple[str, str] | None:
     folder = Path(folder).expanduser()
     for name, reader in ML_FOLDER_LAYOUTS:
         if (folder / name).is_file():
+            if name == "ratings.csv" and not _movielens_csv_header(folder / name):
+                continue
             return name, reader
     return None
+
+
+def _movielens_csv_header(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(4096)
+    except OSError:
+        return True  # the reader then names the problem with the file
+    fields = first.decode("utf-8", "replace").lstrip("\ufeff").strip().split(",")
+    return [f.strip() for f in fields[:2]] == ["userId", "movieId"]
 
 
 def read_ml_folder(folder: str | Path, *, duplicates: str = "error") -> Interactions:
