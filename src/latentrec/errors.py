@@ -1,10 +1,13 @@
 """Error types shared across layers (a leaf: it imports nothing from latentrec).
 
 Data errors (``DataError``, ``UnknownIdError``) live with the data layer that raises them;
-these are the ones raised by models and model files.
+these are the ones raised by models and model files, and :class:`MissingExtraError`, with
+:func:`needs_extra`, for a module of an optional extra that is not installed.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -78,3 +81,74 @@ class HyperparameterError(ValueError):
         ...     print(isinstance(err, ValueError), str(err)[:21])
         True alpha=1000000000000.0
     """
+
+
+class MissingExtraError(ModuleNotFoundError):
+    """A module of one of latentrec's optional extras is not installed; the message names
+    the extra and the ``pip install`` that brings it.
+
+    A ``ModuleNotFoundError`` whose ``name`` is the module that could not be imported
+    (``"pyspark"``, or ``"py4j"`` in a half-installed pyspark), so code that catches a
+    missing module, and reads which from ``name``, catches this one the same way;
+    ``extra`` is the extra's name in ``pyproject.toml``.
+
+    Example:
+        >>> err = MissingExtraError("pyspark", "spark", "latentrec.spark.fit_als")
+        >>> print(str(err).replace("; ", ";\\n"))
+        latentrec.spark.fit_als needs pyspark, which is not installed;
+        install the 'spark' extra: pip install 'latentrec[spark]'
+        >>> isinstance(err, ImportError), err.name, err.extra
+        (True, 'pyspark', 'spark')
+    """
+
+    def __init__(self, name: str, extra: str, needed_by: str, hint: str | None = None):
+        self.extra = extra
+        message = (
+            f"{needed_by} needs {name}, which is not installed; install the '{extra}' "
+            f"extra: pip install 'latentrec[{extra}]'"
+        )
+        super().__init__(message + (f" ({hint})" if hint else ""), name=name)
+
+    def __reduce__(self):
+        # ModuleNotFoundError pickles as (message,), which this __init__ cannot take back.
+        return (_rebuilt, (type(self), str(self), self.name, self.extra))
+
+
+def _rebuilt(cls, message: str, name: str, extra: str) -> MissingExtraError:
+    err = ModuleNotFoundError.__new__(cls)
+    ModuleNotFoundError.__init__(err, message, name=name)
+    err.extra = extra
+    return err
+
+
+@contextlib.contextmanager
+def needs_extra(extra: str, needed_by: str, hint: str | None = None):
+    """A block whose imports belong to the optional ``extra``: a module it cannot find
+    is raised as :class:`MissingExtraError` naming the extra, in place of Python's bare
+    "No module named ...".
+
+    ``needed_by`` says what needs it (a function, a module); ``hint`` an alternative,
+    added in parentheses.  A missing module of latentrec's own is a bug, not a missing
+    extra, and passes unchanged, as does any other ``ImportError`` (a module that is
+    there but fails to import says so itself).
+
+    Example:
+        >>> import sys
+        >>> sys.modules["latentrec_absent_extra"] = None  # what an uninstalled one does
+        >>> try:
+        ...     with needs_extra("spark", "spark_session"):
+        ...         import latentrec_absent_extra
+        ... except ModuleNotFoundError as err:
+        ...     print(err.name, str(err).endswith("pip install 'latentrec[spark]'"))
+        latentrec_absent_extra True
+        >>> del sys.modules["latentrec_absent_extra"]
+    """
+    try:
+        yield
+    except MissingExtraError:
+        raise  # named already, by an inner block (the store's, inside the service's)
+    except ModuleNotFoundError as err:
+        missing = err.name or ""
+        if not missing or missing.split(".")[0] == "latentrec":
+            raise
+        raise MissingExtraError(missing, extra, needed_by, hint) from None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import needs_extra
 from .atomic import atomic_path
 
 _CSV_CODECS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
@@ -56,12 +57,9 @@ class TableWriter:
         self.path = Path(path)
         self.format, self.compression = table_format(self.path)
         if self.format == "parquet":
-            try:
-                import pyarrow  # noqa: F401  (checked before any work is done)
-            except ImportError:
-                raise ImportError(
-                    "writing Parquet needs pyarrow (pip install pyarrow), or use a .csv file name"
-                ) from None
+            # Checked before any work is done; pyarrow is the 'parquet' extra's.
+            with needs_extra("parquet", f"writing {self.path} (Parquet)", "or write a .csv file"):
+                import pyarrow  # noqa: F401
         self.rows = 0
         self._stack: ExitStack | None = None
         self._tmp: Path | None = None

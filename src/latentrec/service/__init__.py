@@ -17,7 +17,12 @@ __all__ = ["Settings", "create_app"]
 
 def __getattr__(name):
     if name == "create_app":
-        from .app import create_app
+        from ..errors import needs_extra
+
+        # The web framework, the server's protocol classes, the metrics and the store
+        # are the 'serve' extra's: a missing one names it.
+        with needs_extra("serve", "latentrec.service.create_app"):
+            from .app import create_app
 
         return create_app
     if name == "Settings":

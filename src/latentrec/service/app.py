@@ -54,12 +54,17 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi import Path as PathPart
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
+
+from ..errors import needs_extra
+
+# FastAPI comes with the 'serve' extra: without it, the error says which extra to install.
+with needs_extra("serve", "the HTTP service (latentrec.service)"):
+    from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+    from fastapi import Path as PathPart
+    from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.responses import FileResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+    from starlette.concurrency import run_in_threadpool
 
 from ..models.foldin import answer_range
 from ..store import Item, Rating, StoreError, StoreUnavailableError, open_store

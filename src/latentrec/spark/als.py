@@ -26,6 +26,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import needs_extra
 from ..kernels.implicit_als import gram
 from ..models import FactorModel
 from ..models.catalog import Catalog
@@ -138,8 +139,13 @@ def fit_als(
         >>> model.recommend("bob", n=1).ids.tolist()  # doctest: +SKIP
         ['b']
     """
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
+    with needs_extra("spark", "latentrec.spark.fit_als"):
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+    # mapInPandas needs pyarrow (pyspark's own 'sql' extra, part of ours), which plain
+    # pyspark lacks: checked before any Spark work, after pyspark, which it would hide.
+    with needs_extra("spark", "latentrec.spark.fit_als"):
+        import pyarrow  # noqa: F401
 
     _check(
         df, user_col, item_col, rating_col, n_factors, n_epochs, regularization,

@@ -12,6 +12,8 @@ import sys
 import threading
 import time
 
+from ..errors import needs_extra
+
 
 def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_log=None, **conf):
     """Get or create a SparkSession on ``master`` (``local[N]`` or a ``spark://`` URL).
@@ -35,7 +37,8 @@ def spark_session(master: str = "local[2]", *, app_name: str = "latentrec", jvm_
         >>> spark.conf.get("spark.sql.shuffle.partitions")  # doctest: +SKIP
         '2'
     """
-    from pyspark.sql import SparkSession
+    with needs_extra("spark", "latentrec.spark.spark_session"):
+        from pyspark.sql import SparkSession
 
     if master.startswith("spark://"):
         check_master(master)

@@ -18,10 +18,15 @@ Example:
     1
 """
 
-from .engine import StoreUnavailableError
-from .ratings import RatingsStore, open_store
-from .records import ImportResult, Item, Rating, StoreError, WriteResult
-from .watch import ChangeWatch
+from ..errors import needs_extra
+
+# SQLAlchemy comes with the 'serve' extra: without it, importing the store says which
+# extra to install, where Python's own error named only the module.
+with needs_extra("serve", "the ratings store (latentrec.store)"):
+    from .engine import StoreUnavailableError
+    from .ratings import RatingsStore, open_store
+    from .records import ImportResult, Item, Rating, StoreError, WriteResult
+    from .watch import ChangeWatch
 
 __all__ = [
     "ChangeWatch",
