@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from .. import retrieval
 from ..data.interactions import Interactions
 from ..data.vocabulary import UnknownIdError
+from ..errors import CannotRankError
 from . import onboarding
 from ._training import check_float, check_real
 from .base import Recommender, check_n, index_array, reads_fitted
@@ -142,6 +143,89 @@ class FactorModel(FoldIn, Recommender):
             rows = self.user_factors_[user_idx[a : a + step]]
             placed[a : a + step] |= np.any(rows != 0, axis=1)
         return history | placed
+
+    @property
+    def orders_items(self) -> bool:
+        """Whether the scores can order items for a user: some item term (``b_i`` or
+        ``q_i``) differs between items.  False for ``GlobalMean`` (μ everywhere), whose
+        ranked lists :meth:`recommend` and :meth:`onboard` refuse
+        (:class:`~latentrec.errors.CannotRankError`); ``Biases`` ranks by ``b_i``.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Biases, GlobalMean
+            >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 1, 2]]))
+            >>> GlobalMean().fit(data).orders_items, Biases().fit(data).orders_items
+            (False, True)
+        """
+        self.check_fitted()
+        bias = self.item_bias_
+        if bias.size <= 1 or bool((bias != bias[0]).any()):  # one item: nothing to order
+            return True
+        # In slices: the first items almost always have factors, and a whole-array
+        # comparison would cost a pass over Q on every recommend call.
+        Q = self.item_factors_
+        step = max(1, (1 << 16) // max(1, Q.shape[1]))
+        return any(bool((Q[a : a + step] != 0).any()) for a in range(0, Q.shape[0], step))
+
+    def _refuse_unordered(self, user_idx) -> None:
+        """Raise :class:`CannotRankError` when a user of ``user_idx`` (-1: unknown) would
+        get a personal list from scores that cannot order items (:attr:`orders_items`).
+
+        The rule is the ranking evaluation's (``check_not_ranked_by_index``): ties go to
+        the lower item index, so such a list is the catalogue in index order; users who
+        get the popularity fallback are ordered by counts and pass.
+        """
+        u = np.asarray(user_idx, dtype=np.int64)
+        known = u[u >= 0]
+        if self.orders_items or not known.size or not self._can_personalise(known).any():
+            return
+        raise CannotRankError.of(self)
+
+    def _recommend_idx(self, u, n, exclude_seen=True, items=None, filter_items=None):
+        # recommend and recommend_batch; recommend_batch_idx is left to its callers, and
+        # evaluate_ranking refuses such a model there with its own RankedByIndexError.
+        self._refuse_unordered(u)
+        return super()._recommend_idx(u, n, exclude_seen, items, filter_items)
+
+    @reads_fitted
+    def recommend_all(
+        self,
+        path,
+        n: int = 10,
+        users=None,
+        exclude_seen: bool = True,
+        *,
+        items=None,
+        filter_items=None,
+        chunk_size: int = 65_536,
+        verbose: bool | None = None,
+    ) -> int:
+        """As :meth:`Recommender.recommend_all`, refused (:class:`CannotRankError`, before
+        any file is written) for a model whose scores cannot order items.
+
+        Example:
+            >>> import numpy as np, os, tempfile
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Biases
+            >>> model = Biases().fit(Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1]])))
+            >>> model.recommend_all(os.path.join(tempfile.mkdtemp(), "t.csv"), n=1, verbose=False)
+            2
+        """
+        self.check_fitted()
+        raw = self.users_.ids if users is None else id_array(users)
+        self._refuse_unordered(self.users_.lookup(raw))
+        return super().recommend_all(
+            path,
+            n,
+            None if users is None else raw,  # read once: a generator gives its ids once
+            exclude_seen,
+            items=items,
+            filter_items=filter_items,
+            chunk_size=chunk_size,
+            verbose=verbose,
+        )
 
     @property
     def n_factors_(self) -> int:
@@ -537,7 +621,9 @@ class FactorModel(FoldIn, Recommender):
         the popularity list with ``fallback=True``.  A list of item ids ("these I have
         seen / like") is events: a ranking model folds each in as a positive, while for
         a rating model they are seen only, so it answers with the popularity list
-        without them (``fallback=True``), never reading them as 1-star ratings.  See
+        without them (``fallback=True``), never reading them as 1-star ratings.  A
+        model whose scores cannot order items (:attr:`orders_items`) raises
+        :class:`~latentrec.errors.CannotRankError`.  See
         :func:`latentrec.onboarding.onboard`.
 
         Example:
