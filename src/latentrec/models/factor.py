@@ -327,13 +327,21 @@ class FactorModel(FoldIn, Recommender):
         return mu
 
     @reads_fitted
-    def explain(self, user_id, item_id, *, ratings=None) -> Explanation:
+    def explain(self, user_id, item_id, *, ratings=None, unknown: str = "error") -> Explanation:
         """Split the prediction for (user, item) into μ, b_u, b_i and per-factor terms.
 
         ``supporting`` lists the titles the user liked closest to the item
-        (:func:`supporting_items`); give ``ratings`` (the user's ``{item_id: rating}``,
-        or an Interactions holding them, e.g. the training data) to choose them by the
-        user's own stars rather than by the model's fit of them.
+        (:func:`supporting_items`), among those the model saw them rate; give
+        ``ratings`` (the user's ``{item_id: rating}``, or an Interactions holding them,
+        e.g. the training data) to choose them by the user's own stars rather than by the
+        model's fit of them.  A rating there the model never saw (held out, or given
+        after the fit; for a folded-in user too: the model's record is what it learned
+        from) is left out, and ``supporting_left_out`` counts them.
+
+        An unknown user raises :class:`~latentrec.UnknownIdError`, as :meth:`predict`
+        does; with ``unknown="baseline"`` the answer :meth:`predict` then gives is
+        explained: its baseline mean and ``b_i``, with no user part (``user_known``
+        false, ``b_u`` 0, no factor terms, no supporting titles), and the text says so.
 
         Example:
             >>> import numpy as np
@@ -347,9 +355,36 @@ class FactorModel(FoldIn, Recommender):
         self.check_fitted()
         for value in (user_id, item_id):
             check_one_id(value, "explain", "a loop, or predict for the values alone")
-        u = self.users_.index([user_id])[0]
+        if unknown not in ("error", "baseline"):
+            raise ValueError(f"unknown must be 'error' or 'baseline', got {unknown!r}")
         i = self.items_.index([item_id])[0]
+        if self.users_.lookup([user_id])[0] < 0:
+            if unknown == "error":
+                raise UnknownIdError(
+                    "user",
+                    [user_id],
+                    "pass unknown='baseline' to explain the baseline "
+                    "prediction predict(..., unknown='baseline') gives",
+                )
+            # predict's sum for such a cell (_predict_idx): the baseline mean + b_i.
+            return Explanation(
+                user_id=user_id,
+                item_id=item_id,
+                global_mean=float(self.baseline_mean()),
+                user_bias=0.0,
+                item_bias=float(self.item_bias_[i]),
+                factor_contributions=np.zeros(self.n_factors_),
+                item_title=None if self.item_titles_ is None else str(self.item_titles_[i]),
+                rating_scale=self.rating_scale_,
+                supporting=None,
+                predicts_ratings=bool(self.predicts_ratings),
+                user_known=False,
+            )
+        u = self.users_.index([user_id])[0]
         contrib = self.user_factors_[u].astype(np.float64) * self.item_factors_[i]
+        supporting = (
+            supporting_items(self, user_id, item_id, ratings=ratings) if self.n_factors_ else None
+        )
         return Explanation(
             user_id=user_id,
             item_id=item_id,
@@ -359,11 +394,8 @@ class FactorModel(FoldIn, Recommender):
             factor_contributions=contrib,
             item_title=None if self.item_titles_ is None else str(self.item_titles_[i]),
             rating_scale=self.rating_scale_,
-            supporting=(
-                supporting_items(self, user_id, item_id, ratings=ratings)
-                if self.n_factors_
-                else None
-            ),
+            supporting=supporting,
+            supporting_left_out=0 if supporting is None else supporting.attrs["left_out"],
             predicts_ratings=bool(self.predicts_ratings),
         )
 
@@ -770,13 +802,20 @@ def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
     """The items the user liked that are closest to ``item_id`` in factor space ("because
     you rated").
 
-    Only titles the user liked are cited, never one they rated low: with ``ratings``
-    (the user's own stars, as ``{item_id: rating}`` or an
-    :class:`~latentrec.Interactions` holding the user, e.g. the training data), those
-    rated at or above the user's mean rating (so at least their top-rated one), and the
-    table has their ``rating``.  A model keeps which items a user rated, not the stars,
-    so without ``ratings`` a rating model's own fit of those stars stands in: the rated
-    items it predicts at or above the mean of its predictions for them.  For a model
+    Only titles the model saw the user rate are cited (its record, ``seen_``: the
+    training cells, or the ratings a fold-in added), and only those the user liked,
+    never one they rated low.  With ``ratings`` (the user's own stars, as
+    ``{item_id: rating}`` or an :class:`~latentrec.Interactions` holding the user, e.g.
+    the training data), the stars are read from it: the titles in the record rated at or
+    above the user's mean rating of them (so at least their top-rated one), and the
+    table has their ``rating``.  A title in ``ratings`` but not in the model's record
+    (a held-out rating, one given after the fit) is left out, since the model never
+    learned from it; how many were is the table's ``attrs["left_out"]``.  (A model with
+    no record of anyone's ratings, made by :meth:`FactorModel.from_factors` without a
+    seen matrix, takes ``ratings`` as given.)  A model keeps
+    which items a user rated, not the stars, so without ``ratings`` a rating model's own
+    fit of those stars stands in: the rated items it predicts at or above the mean of its
+    predictions for them.  For a model
     that predicts no ratings every interaction is a positive, and all count.
 
     Among those, the ``n`` whose factor vectors have the highest cosine similarity with
@@ -795,6 +834,8 @@ def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
         >>> table = supporting_items(model, 0, 2, n=4, ratings=data)  # why item 2 for user 0?
         >>> sorted(table["item_id"].tolist()), table["rating"].tolist()  # 1-star ones left out
         ([0, 1], [5.0, 5.0])
+        >>> supporting_items(model, 0, 2, ratings={0: 5, 2: 5}).attrs["left_out"]  # 2: unrated
+        1
     """
     model.check_fitted()
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -805,12 +846,22 @@ def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
     if Q.shape[1] == 0:
         raise ValueError(f"{type(model).__name__} has no latent factors, so no similar items")
     stars = None
+    left_out = 0
+    record = model.seen_.indices[model.seen_.indptr[u] : model.seen_.indptr[u + 1]]
     if ratings is not None:
         rated, stars = _user_ratings(model, user_id, ratings)
+        # The model's record says which titles its vector for the user was fitted on; a
+        # rating it never saw (held out, or given after) did not shape the prediction,
+        # so it is no reason for it.  The stars themselves come from ``ratings``.
+        # A model that keeps no record of anyone's ratings (from_factors without a seen
+        # matrix) cannot tell: the ratings are taken as given.
+        if model.seen_.nnz:
+            in_record = np.isin(rated, record)
+            left_out = int((~in_record).sum())
+            rated, stars = rated[in_record], stars[in_record]
         liked = stars >= stars.mean() if stars.size else np.zeros(0, bool)
     else:
-        rated = model.seen_.indices[model.seen_.indptr[u] : model.seen_.indptr[u + 1]]
-        rated = rated.astype(np.int64)
+        rated = record.astype(np.int64)
         liked = np.ones(rated.size, bool)
         if model.predicts_ratings and rated.size:
             fit = model.predict_idx(np.full(rated.size, u), rated)
@@ -829,6 +880,7 @@ def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
     titles = getattr(model, "item_titles_", None)
     if titles is not None:
         out["title"] = np.asarray(titles)[rated[order]]
+    out.attrs["left_out"] = left_out
     return out
 
 
