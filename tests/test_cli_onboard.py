@@ -36,8 +36,8 @@ def test_onboard_interactive(model_path):
         main, ["onboard", str(model_path), "-k", "2", "-n", "3", "--json"], input="s\n9\n5\nq\n"
     )
     assert r.exit_code == 0, r.output
-    # stdout = prompts (err=True goes to stderr; CliRunner mixes by default)
-    recs = json.loads(r.output.strip().splitlines()[-1])
+    # The JSON ends standard output (a rating model's note follows on standard error).
+    recs = json.loads(r.stdout.strip().splitlines()[-1])
     assert len(recs) == 3
     expected = model.onboard(
         {int(q.item_id[1]): 5.0}, n=3
@@ -52,7 +52,7 @@ def test_answers_piped_on_stdin_that_end_before_k_are_used_not_aborted(model_pat
     q = model.onboarding_items(10)
     r = CliRunner().invoke(main, ["onboard", str(model_path), "-n", "3", "--json"], input="5\n1\n")
     assert r.exit_code == 0, r.output
-    recs = json.loads(r.output.strip().splitlines()[-1])
+    recs = json.loads(r.stdout.strip().splitlines()[-1])
     expected = model.onboard({int(q.item_id[0]): 5.0, int(q.item_id[1]): 1.0}, n=3)
     assert [x["item_id"] for x in recs] == expected.ids.tolist()
     assert not any(x["fallback"] for x in recs)
@@ -132,9 +132,11 @@ def test_a_ranking_model_says_a_low_star_answer_counts_as_liked(tmp_path):
     assert "ImplicitALS ranks; it reads every answer as a title the user liked" in r.output
     r = CliRunner().invoke(main, ["onboard", str(path), "-k", "1", "-n", "2"], input="q\n")
     assert "skip the titles you disliked" in r.output
-    # A rating model reads the stars as stars: no note.
+    # A rating model reads the stars as stars: no note on how answers are read (its
+    # note is on what its list is worth: tests/cli/test_onboard_and_explain_said_plainly.py).
     r = CliRunner().invoke(main, ["onboard", str(_rating_model(tmp_path)), "--answers", "100=1"])
-    assert r.exit_code == 0 and "note:" not in r.output
+    assert r.exit_code == 0 and "ranks; it reads" not in r.output
+    assert "note: BiasedMF is a rating model" in r.output
 
 
 def _rating_model(tmp_path):

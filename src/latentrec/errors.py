@@ -152,3 +152,42 @@ def needs_extra(extra: str, needed_by: str, hint: str | None = None):
         if not missing or missing.split(".")[0] == "latentrec":
             raise
         raise MissingExtraError(missing, extra, needed_by, hint) from None
+
+
+class CannotRankError(ValueError):
+    """A ranked list refused because the model's scores cannot order items: every item
+    gets the same score for a user (``GlobalMean``: μ everywhere), so the list would be
+    the items in index order, looking personal while saying nothing.
+
+    Raised by ``recommend``, ``recommend_batch``, ``recommend_all`` and ``onboard`` when a
+    user would get such a list; a user the model gives the popularity fallback
+    (``fallback=True``) is not refused.  A ``ValueError``, as the ranking evaluation's
+    refusal of the same model is.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GlobalMean
+        >>> model = GlobalMean().fit(Interactions.from_dense(np.array([[5, 3, 0]])))
+        >>> try:
+        ...     model.recommend(0, n=2)
+        ... except CannotRankError as err:
+        ...     print(isinstance(err, ValueError), str(err)[:42])
+        True GlobalMean gives every item the same score
+    """
+
+    @classmethod
+    def of(cls, model) -> CannotRankError:
+        """The refusal for ``model``, in the words of ``latentrec evaluate``'s refusal of
+        ``-a global-mean`` for ranking.
+
+        Example:
+            >>> str(CannotRankError.of(object()))[:38]
+            'object gives every item the same score'
+        """
+        return cls(
+            f"{type(model).__name__} gives every item the same score for a user (no item "
+            "bias or factor tells items apart), so its ranked list would be the items in "
+            "index order, not a recommendation; for a list that ranks without "
+            "personalising, use Popularity, or Biases to rank by item bias"
+        )

@@ -19,7 +19,7 @@ import latentrec
 from latentrec import Interactions
 from latentrec.cli._common import build_model, parse_value
 from latentrec.data.splits import random_split
-from latentrec.errors import HyperparameterError, ModelFileError
+from latentrec.errors import CannotRankError, HyperparameterError, ModelFileError
 from latentrec.io import read_archive, write_archive
 from latentrec.models import Biases, GlobalMean, Recommender
 from latentrec.registry import ALIASES, model_class, model_names
@@ -112,7 +112,14 @@ def test_every_wrong_value_is_accepted_and_works_or_refused_by_name(model, param
             # the value was one only the data could rule out.
             continue
         user = estimator.users_.ids[1]
-        first = estimator.recommend(user, n=3)
+        try:
+            first = estimator.recommend(user, n=3)
+        except CannotRankError:
+            # A fit that left every item term at zero (GradientDescentMF's init_std=0: the
+            # factors never move off 0) has nothing to order items by; saying so is the
+            # answer, as it is for GlobalMean.
+            assert not estimator.orders_items, (param, value)
+            continue
         if not _saveable(cls):
             continue
         path = tmp_path / "m.npz"

@@ -113,7 +113,16 @@ def test_a_training_user_whose_store_lacks_their_row_keeps_its_items_at_the_fit(
     fit = explicit_model.predict(np.full(len(trained), 3), ids[sorted(trained)], clip=True)
     stars = {ids[fresh[0]]: 5.0, ids[fresh[1]]: 1.0}
     stars.update({ids[j]: float(v) for j, v in zip(sorted(trained), fit, strict=True)})
-    expected = supporting_items(explicit_model, 3, 104, ratings=stars)
+    # The service's vector for user 3 was folded in from both, so both are its record:
+    # the reference is a model with the same items whose record for user 3 holds them.
+    seen = np.zeros((1, explicit_model.n_items), np.float32)
+    seen[0, [*trained, *fresh]] = 1
+    refolded = FactorModel.from_factors(
+        Catalog.from_ids([3], explicit_model.items_, seen=seen),
+        explicit_model.item_factors_,
+        global_mean=explicit_model.global_mean_,
+    )
+    expected = supporting_items(refolded, 3, 104, ratings=stars)
     got = [(row["item_id"], row["rating"]) for row in body["supporting_items"]]
     assert [g[0] for g in got] == [str(x) for x in expected["item_id"]]
     assert str(ids[fresh[1]]) not in [g[0] for g in got]

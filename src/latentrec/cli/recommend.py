@@ -440,10 +440,13 @@ def similar(model_path, item, user, n, as_json):
 def explain(model_path, user, item, source, as_json, **opts):
     """Split one prediction into μ + b_u + b_i + p_u·q_i.
 
-    The "because they rated" titles are ones the user liked, closest to the item: the
-    user's ratings at or above their mean, read from --data (each shown with its
-    rating); without it the model's own fit of their ratings stands in, since a model
-    file keeps which titles a user rated, not the stars.
+    The "because they rated" titles are ones the user liked, closest to the item, among
+    those the model was trained on for the user: the user's ratings at or above their
+    mean, read from --data (each shown with its rating; a rating there the model did not
+    train on, such as a held-out one, is not cited, and a line counts them); without it
+    the model's own fit of their ratings stands in, since a model file keeps which
+    titles a user rated, not the stars.  A user the model does not know gets the
+    baseline's prediction (μ + b_i), explained as such.
 
     \f
     Example: ``latentrec explain model.npz --user 1 --item 50 --data ml-100k``
@@ -468,6 +471,12 @@ def explain(model_path, user, item, source, as_json, **opts):
         raise Failure(f"{name} predicts no ratings to explain")
     uid, iid = known_id(model.users_, user), known_id(model.items_, item)
     ratings = None
+    if model.users_.lookup([uid])[0] < 0:
+        # As recommend answers such a user (its fallback) and predict can: the baseline's
+        # answer, explained as such; the text says the user part is absent.
+        e = model.explain(uid, iid, unknown="baseline")
+        click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))
+        return
     if source is not None:
         ratings = load_training_data(model, model_path, source, **opts)
         if ratings.matrix[ratings.users.index([uid])[0]].nnz == 0:

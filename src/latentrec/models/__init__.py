@@ -3,7 +3,7 @@
 Importing this package imports (and so registers) every algorithm.
 """
 
-from ..errors import NotFittedError
+from ..errors import CannotRankError, NotFittedError
 from .als import ALS
 from .base import PredictsNoRatingsError, Recommender
 from .baselines import Biases, GlobalMean, Popularity
@@ -23,6 +23,7 @@ from .svd import TruncatedSVD
 from .svdpp import SVDpp
 
 __all__ = [
+    "CannotRankError",
     "BPR",
     "WARP",
     "ALS",

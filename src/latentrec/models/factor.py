@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from .. import retrieval
 from ..data.interactions import Interactions
 from ..data.vocabulary import UnknownIdError
+from ..errors import CannotRankError
 from . import onboarding
 from ._training import check_float, check_real
 from .base import Recommender, check_n, index_array, reads_fitted
@@ -144,6 +145,89 @@ class FactorModel(FoldIn, Recommender):
         return history | placed
 
     @property
+    def orders_items(self) -> bool:
+        """Whether the scores can order items for a user: some item term (``b_i`` or
+        ``q_i``) differs between items.  False for ``GlobalMean`` (μ everywhere), whose
+        ranked lists :meth:`recommend` and :meth:`onboard` refuse
+        (:class:`~latentrec.errors.CannotRankError`); ``Biases`` ranks by ``b_i``.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Biases, GlobalMean
+            >>> data = Interactions.from_dense(np.array([[5, 3, 0], [4, 1, 2]]))
+            >>> GlobalMean().fit(data).orders_items, Biases().fit(data).orders_items
+            (False, True)
+        """
+        self.check_fitted()
+        bias = self.item_bias_
+        if bias.size <= 1 or bool((bias != bias[0]).any()):  # one item: nothing to order
+            return True
+        # In slices: the first items almost always have factors, and a whole-array
+        # comparison would cost a pass over Q on every recommend call.
+        Q = self.item_factors_
+        step = max(1, (1 << 16) // max(1, Q.shape[1]))
+        return any(bool((Q[a : a + step] != 0).any()) for a in range(0, Q.shape[0], step))
+
+    def _refuse_unordered(self, user_idx) -> None:
+        """Raise :class:`CannotRankError` when a user of ``user_idx`` (-1: unknown) would
+        get a personal list from scores that cannot order items (:attr:`orders_items`).
+
+        The rule is the ranking evaluation's (``check_not_ranked_by_index``): ties go to
+        the lower item index, so such a list is the catalogue in index order; users who
+        get the popularity fallback are ordered by counts and pass.
+        """
+        u = np.asarray(user_idx, dtype=np.int64)
+        known = u[u >= 0]
+        if self.orders_items or not known.size or not self._can_personalise(known).any():
+            return
+        raise CannotRankError.of(self)
+
+    def _recommend_idx(self, u, n, exclude_seen=True, items=None, filter_items=None):
+        # recommend and recommend_batch; recommend_batch_idx is left to its callers, and
+        # evaluate_ranking refuses such a model there with its own RankedByIndexError.
+        self._refuse_unordered(u)
+        return super()._recommend_idx(u, n, exclude_seen, items, filter_items)
+
+    @reads_fitted
+    def recommend_all(
+        self,
+        path,
+        n: int = 10,
+        users=None,
+        exclude_seen: bool = True,
+        *,
+        items=None,
+        filter_items=None,
+        chunk_size: int = 65_536,
+        verbose: bool | None = None,
+    ) -> int:
+        """As :meth:`Recommender.recommend_all`, refused (:class:`CannotRankError`, before
+        any file is written) for a model whose scores cannot order items.
+
+        Example:
+            >>> import numpy as np, os, tempfile
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Biases
+            >>> model = Biases().fit(Interactions.from_dense(np.array([[5, 3, 0], [4, 0, 1]])))
+            >>> model.recommend_all(os.path.join(tempfile.mkdtemp(), "t.csv"), n=1, verbose=False)
+            2
+        """
+        self.check_fitted()
+        raw = self.users_.ids if users is None else id_array(users)
+        self._refuse_unordered(self.users_.lookup(raw))
+        return super().recommend_all(
+            path,
+            n,
+            None if users is None else raw,  # read once: a generator gives its ids once
+            exclude_seen,
+            items=items,
+            filter_items=filter_items,
+            chunk_size=chunk_size,
+            verbose=verbose,
+        )
+
+    @property
     def n_factors_(self) -> int:
         """Number of latent factors k."""
         return int(self.item_factors_.shape[1])
@@ -243,13 +327,21 @@ class FactorModel(FoldIn, Recommender):
         return mu
 
     @reads_fitted
-    def explain(self, user_id, item_id, *, ratings=None) -> Explanation:
+    def explain(self, user_id, item_id, *, ratings=None, unknown: str = "error") -> Explanation:
         """Split the prediction for (user, item) into μ, b_u, b_i and per-factor terms.
 
         ``supporting`` lists the titles the user liked closest to the item
-        (:func:`supporting_items`); give ``ratings`` (the user's ``{item_id: rating}``,
-        or an Interactions holding them, e.g. the training data) to choose them by the
-        user's own stars rather than by the model's fit of them.
+        (:func:`supporting_items`), among those the model saw them rate; give
+        ``ratings`` (the user's ``{item_id: rating}``, or an Interactions holding them,
+        e.g. the training data) to choose them by the user's own stars rather than by the
+        model's fit of them.  A rating there the model never saw (held out, or given
+        after the fit; for a folded-in user too: the model's record is what it learned
+        from) is left out, and ``supporting_left_out`` counts them.
+
+        An unknown user raises :class:`~latentrec.UnknownIdError`, as :meth:`predict`
+        does; with ``unknown="baseline"`` the answer :meth:`predict` then gives is
+        explained: its baseline mean and ``b_i``, with no user part (``user_known``
+        false, ``b_u`` 0, no factor terms, no supporting titles), and the text says so.
 
         Example:
             >>> import numpy as np
@@ -263,9 +355,36 @@ class FactorModel(FoldIn, Recommender):
         self.check_fitted()
         for value in (user_id, item_id):
             check_one_id(value, "explain", "a loop, or predict for the values alone")
-        u = self.users_.index([user_id])[0]
+        if unknown not in ("error", "baseline"):
+            raise ValueError(f"unknown must be 'error' or 'baseline', got {unknown!r}")
         i = self.items_.index([item_id])[0]
+        if self.users_.lookup([user_id])[0] < 0:
+            if unknown == "error":
+                raise UnknownIdError(
+                    "user",
+                    [user_id],
+                    "pass unknown='baseline' to explain the baseline "
+                    "prediction predict(..., unknown='baseline') gives",
+                )
+            # predict's sum for such a cell (_predict_idx): the baseline mean + b_i.
+            return Explanation(
+                user_id=user_id,
+                item_id=item_id,
+                global_mean=float(self.baseline_mean()),
+                user_bias=0.0,
+                item_bias=float(self.item_bias_[i]),
+                factor_contributions=np.zeros(self.n_factors_),
+                item_title=None if self.item_titles_ is None else str(self.item_titles_[i]),
+                rating_scale=self.rating_scale_,
+                supporting=None,
+                predicts_ratings=bool(self.predicts_ratings),
+                user_known=False,
+            )
+        u = self.users_.index([user_id])[0]
         contrib = self.user_factors_[u].astype(np.float64) * self.item_factors_[i]
+        supporting = (
+            supporting_items(self, user_id, item_id, ratings=ratings) if self.n_factors_ else None
+        )
         return Explanation(
             user_id=user_id,
             item_id=item_id,
@@ -275,11 +394,8 @@ class FactorModel(FoldIn, Recommender):
             factor_contributions=contrib,
             item_title=None if self.item_titles_ is None else str(self.item_titles_[i]),
             rating_scale=self.rating_scale_,
-            supporting=(
-                supporting_items(self, user_id, item_id, ratings=ratings)
-                if self.n_factors_
-                else None
-            ),
+            supporting=supporting,
+            supporting_left_out=0 if supporting is None else supporting.attrs["left_out"],
             predicts_ratings=bool(self.predicts_ratings),
         )
 
@@ -537,7 +653,9 @@ class FactorModel(FoldIn, Recommender):
         the popularity list with ``fallback=True``.  A list of item ids ("these I have
         seen / like") is events: a ranking model folds each in as a positive, while for
         a rating model they are seen only, so it answers with the popularity list
-        without them (``fallback=True``), never reading them as 1-star ratings.  See
+        without them (``fallback=True``), never reading them as 1-star ratings.  A
+        model whose scores cannot order items (:attr:`orders_items`) raises
+        :class:`~latentrec.errors.CannotRankError`.  See
         :func:`latentrec.onboarding.onboard`.
 
         Example:
@@ -684,13 +802,20 @@ def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
     """The items the user liked that are closest to ``item_id`` in factor space ("because
     you rated").
 
-    Only titles the user liked are cited, never one they rated low: with ``ratings``
-    (the user's own stars, as ``{item_id: rating}`` or an
-    :class:`~latentrec.Interactions` holding the user, e.g. the training data), those
-    rated at or above the user's mean rating (so at least their top-rated one), and the
-    table has their ``rating``.  A model keeps which items a user rated, not the stars,
-    so without ``ratings`` a rating model's own fit of those stars stands in: the rated
-    items it predicts at or above the mean of its predictions for them.  For a model
+    Only titles the model saw the user rate are cited (its record, ``seen_``: the
+    training cells, or the ratings a fold-in added), and only those the user liked,
+    never one they rated low.  With ``ratings`` (the user's own stars, as
+    ``{item_id: rating}`` or an :class:`~latentrec.Interactions` holding the user, e.g.
+    the training data), the stars are read from it: the titles in the record rated at or
+    above the user's mean rating of them (so at least their top-rated one), and the
+    table has their ``rating``.  A title in ``ratings`` but not in the model's record
+    (a held-out rating, one given after the fit) is left out, since the model never
+    learned from it; how many were is the table's ``attrs["left_out"]``.  (A model with
+    no record of anyone's ratings, made by :meth:`FactorModel.from_factors` without a
+    seen matrix, takes ``ratings`` as given.)  A model keeps
+    which items a user rated, not the stars, so without ``ratings`` a rating model's own
+    fit of those stars stands in: the rated items it predicts at or above the mean of its
+    predictions for them.  For a model
     that predicts no ratings every interaction is a positive, and all count.
 
     Among those, the ``n`` whose factor vectors have the highest cosine similarity with
@@ -709,6 +834,8 @@ def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
         >>> table = supporting_items(model, 0, 2, n=4, ratings=data)  # why item 2 for user 0?
         >>> sorted(table["item_id"].tolist()), table["rating"].tolist()  # 1-star ones left out
         ([0, 1], [5.0, 5.0])
+        >>> supporting_items(model, 0, 2, ratings={0: 5, 2: 5}).attrs["left_out"]  # 2: unrated
+        1
     """
     model.check_fitted()
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -719,12 +846,22 @@ def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
     if Q.shape[1] == 0:
         raise ValueError(f"{type(model).__name__} has no latent factors, so no similar items")
     stars = None
+    left_out = 0
+    record = model.seen_.indices[model.seen_.indptr[u] : model.seen_.indptr[u + 1]]
     if ratings is not None:
         rated, stars = _user_ratings(model, user_id, ratings)
+        # The model's record says which titles its vector for the user was fitted on; a
+        # rating it never saw (held out, or given after) did not shape the prediction,
+        # so it is no reason for it.  The stars themselves come from ``ratings``.
+        # A model that keeps no record of anyone's ratings (from_factors without a seen
+        # matrix) cannot tell: the ratings are taken as given.
+        if model.seen_.nnz:
+            in_record = np.isin(rated, record)
+            left_out = int((~in_record).sum())
+            rated, stars = rated[in_record], stars[in_record]
         liked = stars >= stars.mean() if stars.size else np.zeros(0, bool)
     else:
-        rated = model.seen_.indices[model.seen_.indptr[u] : model.seen_.indptr[u + 1]]
-        rated = rated.astype(np.int64)
+        rated = record.astype(np.int64)
         liked = np.ones(rated.size, bool)
         if model.predicts_ratings and rated.size:
             fit = model.predict_idx(np.full(rated.size, u), rated)
@@ -743,6 +880,7 @@ def supporting_items(model, user_id, item_id, n: int = 3, *, ratings=None):
     titles = getattr(model, "item_titles_", None)
     if titles is not None:
         out["title"] = np.asarray(titles)[rated[order]]
+    out.attrs["left_out"] = left_out
     return out
 
 

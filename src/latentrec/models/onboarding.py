@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.vocabulary import UnknownIdError
+from ..errors import CannotRankError
 from .base import check_n
 from .foldin import FoldIn, answer_values, refuse_same_id
 from .results import Recommendations
@@ -182,7 +183,10 @@ def onboard(
     popularity list with ``fallback=True``, answered items excluded, and no user is added.
     A rating off the model's rating scale raises ``ValueError``; so does, for a rating
     model fitted without a scale, one outside the range of its training ratings
-    (:func:`~latentrec.models.foldin.answer_range`).
+    (:func:`~latentrec.models.foldin.answer_range`).  A model whose scores cannot order
+    items (``GlobalMean``: :attr:`~FactorModel.orders_items` false) raises
+    :class:`~latentrec.errors.CannotRankError` for usable answers, before any user is
+    added: its list would be the items in index order.
 
     Example:
         >>> import numpy as np
@@ -233,6 +237,9 @@ def onboard(
         )
         keep = top[0] >= 0
         return model.catalog_.recommendations(top[0][keep], vals[0][keep], True)
+    if not model.orders_items:
+        # Refused before partial_fit_users adds the user: their list would rank by index.
+        raise CannotRankError.of(model)
     if user_id is not None:
         table = pd.DataFrame({"user_id": user_id, "item_id": ids[usable], "rating": values[usable]})
         model.partial_fit_users(table)

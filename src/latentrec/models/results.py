@@ -96,6 +96,11 @@ class Explanation:
     :func:`~latentrec.models.factor.supporting_items`), when known."""
     predicts_ratings: bool = True
     """False for a ranking model: the sum is a score that orders items, not a rating."""
+    user_known: bool = True
+    """False when the model does not know the user: the baseline's answer, no user part."""
+    supporting_left_out: int = 0
+    """Ratings given to choose ``supporting`` by that the model never saw the user
+    rate (not in its record), so not cited."""
 
     @property
     def interaction(self) -> float:
@@ -148,6 +153,8 @@ class Explanation:
             "clipped": self.clipped,
             "factor_contributions": [float(x) for x in self.factor_contributions],
             "top_factors": self.top_factors(),
+            "user_known": bool(self.user_known),
+            "supporting_left_out": int(self.supporting_left_out),
             "supporting_items": []
             if self.supporting is None
             else [
@@ -178,7 +185,12 @@ class Explanation:
                 f"  {label:<20} {self.clipped:.4f} (by {self.clipped - self.prediction:+.4f}, "
                 "as predict(clip=True) answers)"
             )
-        if len(self.factor_contributions):
+        if not self.user_known:
+            lines.append(
+                "  (the model does not know this user: no b_u or p_u, the baseline answer "
+                "of predict(unknown='baseline'))"
+            )
+        elif len(self.factor_contributions):
             tops = ", ".join(f"f{f} {v:+.3f}" for f, v in self.top_factors())
             lines.append(f"  largest factor terms {tops}")
         if self.supporting is not None and len(self.supporting):
@@ -193,6 +205,11 @@ class Explanation:
                 )
             )
             lines.append(f"  because they rated   {shown}")
+        if self.supporting_left_out:
+            lines.append(
+                f"  not cited            {self.supporting_left_out} rated title(s) the model "
+                "did not train on for this user (held out, or rated since)"
+            )
         return "\n".join(lines)
 
 
