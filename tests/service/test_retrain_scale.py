@@ -165,3 +165,66 @@ def test_events_and_unscaled_versions_are_left_as_they_are():
         Interactions.from_arrays([1], ["a"], [4.0], rating_scale=(1, 5))
     )
     assert with_current_scale(plays, scaled) is plays
+
+
+def store_by_hand(db, value_sql: str, ts_sql: str = str(T_NEW + 500)):
+    """A rating written into the SQLite file past the store's checks, as an operator's
+    ``INSERT`` would: SQLite keeps text in a REAL column, and 9e999 is infinity."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO lr_ratings (user_id, item_id, kind, value, ts) "
+            f"VALUES ('7', '105', 'explicit', {value_sql}, {ts_sql})"
+        )
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "value_sql, ts_sql, said",
+    [
+        ("'NaN'", str(T_NEW + 500), "its value 'NaN' is no finite number"),
+        ("9e999", str(T_NEW + 500), "its value inf is no finite number"),
+        ("1e300", str(T_NEW + 500), "its value 1e+300 is too large for a rating (float32)"),
+        ("4.0", "'nan'", "its time 'nan' is no finite number"),
+    ],
+    ids=["nan-text", "infinity", "too-large", "nan-time"],
+)
+def test_a_rating_no_training_can_take_refuses_the_retrain_naming_user_and_item(
+    published, value_sql, ts_sql, said
+):
+    """Before, the read named the rating by its position in the read ("at rows 1203"),
+    and the retrain took that for "nothing to train on": exit 0, ``ok: true``."""
+    from latentrec.store import StoreError, open_store
+
+    db, models = published
+    store_by_hand(db, value_sql, ts_sql)
+    r = retrain_cli(db, models)
+    assert r.exit_code == 1, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.output, r.output
+    assert lines[0].startswith(
+        "Error: the store holds 1 explicit rating(s) that cannot be trained on, "
+        "e.g. user '7', item '105': "
+    ), lines[0]
+    assert said in lines[0] and "they are not skipped" in lines[0]
+    assert "at rows" not in lines[0]
+    md = ModelDirectory(models)
+    assert md.current().name == "v000001" and [v.name for v in md.versions()] == ["v000001"]
+    status = read_retrain_status(models)
+    assert status["ok"] is False and status["published"] is False
+    assert "user '7', item '105'" in status["reason"]
+    r = retrain_cli(db, models, "--json")
+    assert r.exit_code == 1 and "user '7', item '105'" in r.output
+    # The store's own read says the same, as a StoreError.
+    with open_store(db) as store, pytest.raises(StoreError, match="user '7', item '105'"):
+        store.interactions(kind="explicit")
+
+
+def test_a_too_small_stored_value_is_named_too(published):
+    """1e-50 would be 0 as float32: a rating that silently became no rating."""
+    db, models = published
+    store_by_hand(db, "1e-50")
+    r = retrain_cli(db, models)
+    assert r.exit_code == 1, r.output
+    assert "user '7', item '105': its value 1e-50 is too close to 0" in r.output

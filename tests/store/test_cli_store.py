@@ -102,3 +102,67 @@ def test_import_counts_rows_a_newer_stored_rating_supersedes(store_url, ratings_
             ("10", 1.0),
             ("20", 3.0),
         ]
+
+
+def stored(url, user="u1"):
+    with open_store(url) as store:
+        return {(r.item_id, r.kind): r.value for r in store.user_ratings(user)}
+
+
+def test_repeated_events_in_one_file_add_up_as_repeated_imports_and_posts_do(tmp_path):
+    """Three rows of one play were stored as 1.0 ("merged 2 duplicates
+    (duplicates='last')"), where importing a one-row file three times stores 3.0."""
+    plays = tmp_path / "plays.csv"
+    plays.write_text("user_id,item_id\nu1,1\nu1,1\nu1,1\nu1,2\n")
+    once = tmp_path / "one.csv"
+    once.write_text("user_id,item_id\nu1,1\n")
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    result = invoke("store", "import", plays, "--store", url, "--rating-col", "none")
+    assert result.exit_code == 0, result.output
+    assert "merged 2 duplicates (duplicates='sum')" in result.stderr
+    three_times = f"sqlite:///{tmp_path / 'three.db'}"
+    for _ in range(3):
+        again = invoke("store", "import", once, "--store", three_times, "--rating-col", "none")
+        assert again.exit_code == 0, again.output
+    assert stored(url) == {("1", "event"): 3.0, ("2", "event"): 1.0}
+    assert stored(three_times) == {("1", "event"): 3.0}
+
+
+def test_event_weights_from_a_column_add_up_and_explicit_ratings_keep_the_last(tmp_path):
+    weights = tmp_path / "w.csv"
+    weights.write_text("user_id,item_id,rating\nu1,1,2\nu1,1,3\n")
+    events, explicit = (f"sqlite:///{tmp_path / name}" for name in ("e.db", "x.db"))
+    result = invoke("store", "import", weights, "--store", events, "--kind", "event")
+    assert result.exit_code == 0, result.output
+    assert stored(events) == {("1", "event"): 5.0}
+    result = invoke("store", "import", weights, "--store", explicit)
+    assert result.exit_code == 0, result.output
+    assert "(duplicates='last')" in result.stderr
+    assert stored(explicit) == {("1", "explicit"): 3.0}
+
+
+@pytest.mark.parametrize(
+    "extra, value",
+    [
+        (["--duplicates", "last"], 1.0),
+        (["--duplicates", "mean"], 1.0),
+        (["--duplicates", "sum"], 3.0),
+    ],
+)
+def test_a_given_duplicates_policy_is_honoured_for_events(tmp_path, extra, value):
+    plays = tmp_path / "plays.csv"
+    plays.write_text("user_id,item_id\nu1,1\nu1,1\nu1,1\n")
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    result = invoke("store", "import", plays, "--store", url, "--rating-col", "none", *extra)
+    assert result.exit_code == 0, result.output
+    assert f"(duplicates='{extra[1]}')" in result.stderr
+    assert stored(url) == {("1", "event"): value}
+    refused = invoke(
+        "store", "import", plays, "--store", url, "--rating-col", "none", "--duplicates", "error"
+    )
+    assert refused.exit_code == 1 and refused.output.startswith("Error: ")
+
+
+def test_the_help_says_that_events_add_up():
+    text = " ".join(invoke("store", "import", "--help").output.split())
+    assert "a file's repeated user and item pairs are added up too" in text

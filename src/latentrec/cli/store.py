@@ -12,7 +12,14 @@ from pathlib import Path
 
 import click
 
-from ._common import Failure, data_options, fail_on_known_errors, load_data, main
+from ._common import (
+    MOVIELENS_NAMES,
+    Failure,
+    data_options,
+    fail_on_known_errors,
+    load_data,
+    main,
+)
 
 STORE_HELP = (
     "The ratings store: a SQLite file path or sqlite:///path, or postgresql://user@host/db "
@@ -294,8 +301,10 @@ def store():
     "--kind",
     type=click.Choice(["explicit", "event"]),
     default=None,
-    help="Store the values as explicit ratings (latest wins) or as event weights (added) "
-    "[default: event for implicit data (--rating-col none), else explicit].",
+    help="Store the values as explicit ratings (latest wins) or as event weights (added; "
+    "a file's repeated user and item pairs are added up too, unless --duplicates or "
+    "--rating-scale is given) [default: event for implicit data (--rating-col none), else "
+    "explicit].",
 )
 @data_options
 @fail_on_known_errors
@@ -303,7 +312,8 @@ def store_import(source, store_url, kind, **opts):
     """Import a dataset (ml-100k) or a ratings file, with its titles and genres.
 
     Ratings already stored for the same user and item are replaced by newer ones
-    (explicit) or added to (events).
+    (explicit) or added to (events).  Repeated rows of one file are merged the same way:
+    the last one kept (explicit), added up (events; --duplicates chooses otherwise).
 
     \f
     Example: ``latentrec store import ratings.csv --store ratings.db --timestamp-col ts``
@@ -317,6 +327,11 @@ def store_import(source, store_url, kind, **opts):
             "import the rows as events (--kind event) or name the rating column"
         )
     check_store_writable(store_url)
+    implicit = isinstance(rating_col, str) and rating_col.lower() == "none"
+    if (kind or ("event" if implicit else None)) == "event" and events_add_up(source, opts):
+        # Events add up in the store (a POST adds, a file imported twice adds): three
+        # rows of one play each in one file are three plays too, not the last one of them.
+        opts["duplicates"] = "sum"
     data = load_data(source, **opts)
     if data.load_report is not None and data.load_report.merged:
         # Merged rows are not imported one by one: say so rather than lose them quietly.
@@ -342,6 +357,31 @@ def store_import(source, store_url, kind, **opts):
     click.echo(
         f"the store holds {counts['ratings']} ratings of {counts['users']} users and "
         f"{counts['items']} catalogue items"
+    )
+
+
+def events_add_up(source: str, opts: dict) -> bool:
+    """Whether the repeated rows of ``source``, imported as events, are to be added up:
+    a ratings file (not a dataset, a MovieLens folder or a converted ``.lrdata`` file,
+    whose reading takes no --duplicates) read without --duplicates, and without
+    --rating-scale (adding up can leave a scale, and the reader refuses the two together).
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "plays.csv")
+        >>> _ = open(path, "w").write("user_id,item_id\\nu1,1\\n")
+        >>> events_add_up(path, {}), events_add_up(path, {"duplicates": "last"})
+        (True, False)
+        >>> events_add_up("ml-100k", {})
+        False
+    """
+    if opts.get("duplicates") is not None or opts.get("rating_scale"):
+        return False
+    path = Path(source)
+    return (
+        source.lower() not in MOVIELENS_NAMES
+        and path.is_file()
+        and path.suffix.lower() != ".lrdata"
     )
 
 

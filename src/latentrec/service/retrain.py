@@ -97,6 +97,7 @@ from ..models.foldin import trained_kind as model_kind
 from ..pipeline import Pipeline, RankerDataError, Rules, StageDataError
 from ..pipeline.context import binary_pattern, genre_label_lists
 from ..store import StoreError, StoreUnavailableError
+from ..store.bulk import StoredRatingsError
 from .versions import RETRAIN_BY, ModelDirectory, StaleVersionError, Version, record_retrain
 
 __all__ = [
@@ -269,7 +270,10 @@ def _retrain_store(
         kind_reason = f"the kind {current_version.name} was trained on"
     try:
         interactions = store.interactions(kind=kind)
-    except StoreUnavailableError:
+    except (StoreUnavailableError, StoredRatingsError):
+        # A store that cannot be reached, or ratings that cannot be trained on (a NaN
+        # written by hand), fail the retrain, as a rating outside the scale does: not
+        # "nothing to train on", which published nothing and ran on "ok".
         raise
     except StoreError as err:
         if current is None:

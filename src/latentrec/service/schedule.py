@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -47,6 +48,17 @@ RETRAIN_TIMEOUT = 6 * 3600
 
 # How long a stopped retrain child has to exit after SIGTERM before it is killed.
 CHILD_GRACE = 5.0
+
+# How long a round whose child a signal ended waits for the service's own stop before it
+# records the round as failed.  A stop sent to the whole process group (systemd's
+# KillMode=control-group, Ctrl-C in a terminal) reaches the child at once, but the
+# schedule hears of it only once serve has drained its requests and stopped its workers
+# (serve's DRAIN_SECONDS, then up to WORKER_STOP_SECONDS and the reaping): a round ended
+# by the service's stop is no failed retrain.
+STOP_NOTICE = 60.0
+
+# What click writes on standard error when Ctrl-C ends a command (then exit status 1).
+ABORTED = "Aborted!"
 
 # The longest wait a thread can make (about 292 years): a longer interval would kill the
 # schedule's thread with an OverflowError at its first wait, after the service started.
@@ -113,7 +125,10 @@ class RetrainSchedule:
     counted in ``failures``, and the next round runs on time.  Each round's outcome is
     recorded in ``model_dir`` (:func:`~latentrec.service.versions.write_retrain_status`),
     for the workers' ``/health``.  ``first_after`` delays the
-    first round (default: one interval).  ``every`` and ``first_after`` are checked here
+    first round (default: one interval).  A child ended by a signal (SIGTERM sent to the
+    whole process group reaches the child before serve tells the schedule to stop) is
+    recorded only if :meth:`stop` does not come within ``stop_notice`` seconds, as
+    "stopped by SIGTERM".  ``every`` and ``first_after`` are checked here
     (:func:`check_interval`), so a bad one fails when the schedule is made, not later in
     its thread.  :meth:`stop` ends a retrain in progress too: a serving process that is
     told to stop leaves no child training and publishing behind it.
@@ -137,6 +152,7 @@ class RetrainSchedule:
         first_after: float | None = None,
         timeout: float = RETRAIN_TIMEOUT,
         min_holdout: int | None = None,
+        stop_notice: float = STOP_NOTICE,
     ):
         self.command = command or retrain_command(model_dir, min_holdout)
         self.model_dir = model_dir
@@ -149,6 +165,7 @@ class RetrainSchedule:
         else:
             self.first_after = check_interval(first_after, "first_after")
         self.timeout = timeout
+        self.stop_notice = stop_notice
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.runs = 0
@@ -216,8 +233,13 @@ class RetrainSchedule:
                     self.child = None
         except OSError as err:
             return self.failed(str(err))
-        if self.stopping.is_set() and child.returncode < 0:
-            return None  # ended by stop(): not a failure of the retrain
+        signum = ending_signal(child.returncode, stderr)
+        if signum is not None:
+            # Sent to the service's whole group, the signal reached the child before
+            # serve, still draining its requests, called stop(): wait for it.
+            if self.stopping.is_set() or self.stopping.wait(self.stop_notice):
+                return None  # ended by the service's stop: not a failure of the retrain
+            return self.failed(f"stopped by {signal_name(signum)}")
         summary = last_json(stdout)
         if child.returncode != 0:
             # `retrain --json` says why on standard output; anything else (a crash
@@ -269,6 +291,41 @@ def last_json(output: str) -> dict | None:
     except (IndexError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def ending_signal(returncode: int, stderr: str = "") -> int | None:
+    """The signal that ended a ``latentrec retrain`` child, from its exit status and its
+    standard error; ``None`` when none did.  Killed outright, it has a negative status;
+    SIGTERM during a command exits 143 (128 + 15, the command line's clean exit on it);
+    Ctrl-C (SIGINT) is click's "Aborted!" and status 1.
+
+    Example:
+        >>> ending_signal(-9), ending_signal(143), ending_signal(1, "\\nAborted!\\n")
+        (9, 15, 2)
+        >>> ending_signal(0), ending_signal(1, "Error: no store at r.db")
+        (None, None)
+    """
+    if returncode < 0:
+        return -returncode
+    if returncode > 128 and returncode - 128 in {int(s) for s in signal.Signals}:
+        return returncode - 128
+    lines = stderr.strip().splitlines()
+    if returncode == 1 and lines and lines[-1].strip() == ABORTED:
+        return int(signal.SIGINT)
+    return None
+
+
+def signal_name(signum: int) -> str:
+    """``SIGTERM`` for 15; a number no signal has is said as one.
+
+    Example:
+        >>> signal_name(15), signal_name(99)
+        ('SIGTERM', 'signal 99')
+    """
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def follow_parent(env=None) -> bool:

@@ -168,6 +168,25 @@ class StaleVersionError(RuntimeError):
     """
 
 
+class PublishWriteError(OSError):
+    """A publish that could not write what it had to (a full disk, a quota, a folder
+    made read-only meanwhile): its message names the model directory and the system's
+    reason, and says what stays current; ``errno`` is the system's (``ENOSPC``...).
+
+    The system's own words, "[Errno 28] No space left on device", named no folder and
+    left the operator to guess whether anything had been published.
+
+    Example:
+        >>> import errno
+        >>> err = PublishWriteError(errno.ENOSPC, "cannot write m: no space left on device")
+        >>> str(err), err.errno == errno.ENOSPC
+        ('cannot write m: no space left on device', True)
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 def version_name(number: int) -> str:
     """The name of version ``number``: ``v`` and at least six digits.
 
@@ -626,6 +645,16 @@ class ModelDirectory:
         if not isinstance(note, str):
             raise TypeError(f"note must be a string, got {type(note).__name__}")
         metrics = jsonable(dict(metrics or {}))
+        named: list[str] = []  # the new version's name, once it has one
+        try:
+            name = self._publish(model, metrics, note, if_current, named)
+        except OSError as err:
+            raise self._unwritten(err, named[0] if named else None) from err
+        return self.version(name)
+
+    def _publish(self, model, metrics: dict, note: str, if_current, named: list) -> str:
+        """:meth:`publish`'s steps; the name of the version published, also put in
+        ``named`` as soon as it is chosen."""
         versions_dir = self.path / VERSIONS
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=versions_dir))
         held = os.open(staging / HELD, os.O_RDWR | os.O_CREAT, 0o600)
@@ -646,6 +675,7 @@ class ModelDirectory:
                         f"{if_current or 'none'}: another publish or rollback came first"
                     )
                 name = version_name(self.next_number())
+                named.append(name)
                 info = {
                     "name": name,
                     "created": created,
@@ -671,7 +701,31 @@ class ModelDirectory:
             os.close(held)  # releases the flock
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        return self.version(name)
+        return name
+
+    def _unwritten(self, err: OSError, name: str | None) -> OSError:
+        """The error for a publish of version ``name`` (``None``: not named yet) that
+        failed on ``err`` (a write): the model directory named, the system's reason, and
+        what is current now, read back from the pointer.  The pointer's switch is the
+        publish; a pointer that names ``name`` failed only on the history line after it.
+        """
+        if isinstance(err, PublishWriteError):
+            return err
+        reason = err.strerror or str(err)
+        reason = reason[:1].lower() + reason[1:]
+        try:
+            current = self.read_pointer()
+        except Exception:  # a pointer that cannot be read is said as such
+            current = ""
+        if name is not None and current == name:
+            outcome = f"{name} was published and is current, but {HISTORY} may not list it"
+        elif current:
+            outcome = f"nothing was published; {current} stays current"
+        elif current is None:
+            outcome = "nothing was published; no version is current yet"
+        else:
+            outcome = f"nothing was published; the pointer {POINTER} cannot be read"
+        return PublishWriteError(err.errno, f"cannot write {self.path}: {reason}; {outcome}")
 
     def rollback(self, to: str | None = None) -> Version:
         """Make an older version current again: ``to``, or the one before the current.

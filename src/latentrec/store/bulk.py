@@ -12,11 +12,31 @@ import numpy as np
 import sqlalchemy as sa
 
 from ..data import DataError, Interactions
+from ..data.build import TIME_MAX, TIME_MIN
 from .catalogue import catalogue_items, side_table, write_items
 from .engine import Database, driver_executemany, driver_rows
 from .records import FUTURE_SLACK_S, KINDS, ImportResult, StoreError, check_id, when
 from .schema import items, ratings
 from .writes import CHUNK, next_seq, upsert_event, upsert_explicit, upsert_versions
+
+# The range of a rating as training data holds it (float32).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
+
+
+class StoredRatingsError(StoreError):
+    """The store holds ratings that cannot be trained on: a value or a time that is no
+    finite number (written into the database by hand, past the store's checks), or
+    cells that do not make a table.  The message names a user and item at fault.
+
+    Not "nothing to train on" (a plain :class:`StoreError`, which a retrain answers by
+    publishing nothing): what the store holds is wrong, and a retrain fails on it as it
+    does on a rating outside the current version's scale.
+
+    Example:
+        >>> isinstance(StoredRatingsError("x"), StoreError)
+        True
+    """
 
 
 def read_interactions(db: Database, until, kind) -> Interactions:
@@ -60,7 +80,8 @@ def read_interactions(db: Database, until, kind) -> Interactions:
         np.concatenate([np.array(c[k], dtype=object) for c in columns]) for k in (0, 1)
     )
     values, stamps = (
-        np.concatenate([np.array(c[k], dtype=np.float64) for c in columns]) for k in (2, 3)
+        _numbers([c[k] for c in columns], user_ids, item_ids, kind, what)
+        for k, what in ((2, "value"), (3, "time"))
     )
     table = side_table(catalogue)
     try:
@@ -74,7 +95,82 @@ def read_interactions(db: Database, until, kind) -> Interactions:
             item_features=table,
         )
     except DataError as err:
-        raise StoreError(f"the stored ratings do not make a table: {err}") from None
+        raise StoredRatingsError(f"the stored ratings do not make a table: {err}") from None
+
+
+def _numbers(parts, user_ids, item_ids, kind: str, what: str) -> np.ndarray:
+    """The stored column ``what`` (``"value"`` or ``"time"``; ``parts``: its batches) as
+    float64, refused with a :class:`StoredRatingsError` naming the first user and item
+    whose entry cannot be trained on: no finite number, a value float32 cannot hold, a
+    time outside the years 1-9999.  The store's writes refuse them; a row written by hand
+    (``UPDATE ... SET value = 'NaN'``) passed those checks, and reading it failed naming
+    its position in the read ("at rows 100186"), a number no operator can find the
+    rating by.
+
+    Example:
+        >>> ids = np.array(["a", "b"], dtype=object)
+        >>> _numbers([(4.0, 2.0)], ids, ids, "explicit", "value")
+        array([4., 2.])
+        >>> try:
+        ...     _numbers([(4.0,), (float("nan"),)], ids, ids[::-1], "explicit", "value")
+        ... except StoredRatingsError as err:
+        ...     print(str(err).split(":")[0])
+        the store holds 1 explicit rating(s) that cannot be trained on, e.g. user 'b', item 'a'
+    """
+    column = np.concatenate([_as_floats(part) for part in parts])
+    size = np.abs(column)
+    with np.errstate(invalid="ignore"):
+        if what == "time":
+            bad = ~np.isfinite(column) | (column < TIME_MIN) | (column > TIME_MAX)
+        else:
+            bad = ~np.isfinite(column) | (size > FLOAT32_MAX)
+            bad |= (column != 0) & (size < FLOAT32_TINY)
+    where = np.flatnonzero(bad)
+    if where.size:
+        k = int(where[0])
+        stored = _entry(parts, k)
+        shown = f"{stored:g}" if isinstance(stored, float) else repr(stored)
+        if not np.isfinite(column[k]):
+            problem = "no finite number"
+        elif what == "time":
+            problem = "outside the years 1-9999"
+        elif size[k] > FLOAT32_MAX:
+            problem = "too large for a rating (float32)"
+        else:
+            problem = "too close to 0 for a rating (float32), which would make it 0"
+        raise StoredRatingsError(
+            f"the store holds {where.size} {kind} rating(s) that cannot be trained on, e.g. "
+            f"user {user_ids[k]!r}, item {item_ids[k]!r}: its {what} {shown} is {problem}; "
+            "written past the store's checks (by hand in the database?), they are not "
+            "skipped: delete or correct them (DELETE /users/{user_id}/ratings/{item_id}) "
+            "and try again"
+        )
+    return column
+
+
+def _as_floats(part) -> np.ndarray:
+    """One batch of a stored column as float64; text that is no number (SQLite keeps what
+    it is given in any column) becomes NaN, for :func:`_numbers` to name."""
+    try:
+        return np.array(part, dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.array([_number_or_nan(x) for x in part], dtype=np.float64)
+
+
+def _entry(parts, k: int):
+    """The ``k``-th entry of a column read in batches ``parts``, as the driver gave it."""
+    for part in parts:
+        if k < len(part):
+            return part[k]
+        k -= len(part)
+    raise IndexError(k)
+
+
+def _number_or_nan(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def import_cells(db: Database, data: Interactions, kind: str) -> ImportResult:
