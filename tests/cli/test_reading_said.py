@@ -29,6 +29,18 @@ def test_train_notes_the_pairs_it_merged(tmp_path):
     assert out.exit_code == 0 and out.stderr == "", out.output
 
 
+def test_store_import_notes_the_pairs_it_merged_once(tmp_path):
+    # It said them twice: the note on standard error and the same report on standard out.
+    csv = tmp_path / "d.csv"
+    csv.write_text("user_id,item_id,rating\nu1,1,4\nu1,1,5\nu2,2,3\n")
+    out = invoke("store", "import", csv, "--store", tmp_path / "s.db")
+    assert out.exit_code == 0, out.output
+    assert out.stderr.splitlines() == [
+        f"note: {csv}: read 3 rows, loaded 2, merged 1 duplicate (duplicates='last'), rejected 0"
+    ]
+    assert "merged" not in out.stdout and "imported 2 explicit ratings" in out.stdout
+
+
 def test_format_table_on_a_netflix_file_is_refused(tmp_path):
     path = tmp_path / "combined_data_1.txt"
     path.write_text("1:\n7,4,2005-09-06\n8,3,2005-09-07\n")

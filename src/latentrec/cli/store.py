@@ -332,10 +332,9 @@ def store_import(source, store_url, kind, **opts):
         # Events add up in the store (a POST adds, a file imported twice adds): three
         # rows of one play each in one file are three plays too, not the last one of them.
         opts["duplicates"] = "sum"
+    # Merged rows are not imported one by one: load_data says so on standard error (this
+    # command said it a second time on standard output).
     data = load_data(source, **opts)
-    if data.load_report is not None and data.load_report.merged:
-        # Merged rows are not imported one by one: say so rather than lose them quietly.
-        click.echo(data.load_report.summary())
     kind = kind or ("event" if data.implicit else "explicit")
     started = time.perf_counter()
     with open_or_fail(store_url) as opened:
