@@ -201,6 +201,9 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         # An upgrade rewrites stored rows (genre spellings, search keys): logged, not silent.
         for line in store.upgraded:
             logging.getLogger(ERROR_LOGGER).warning("upgraded the store: %s", line)
+        # A server that stops answering costs a request store_timeout seconds and a 503,
+        # not a thread for good (Database.limit_waits).
+        store.db.limit_waits(settings.store_timeout)
     metrics = ServiceMetrics()
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
     # Taken in before the first request: left to the first refresh round, it replaced
@@ -291,6 +294,13 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     app.add_middleware(AccessLog, metrics=metrics, log=settings.access_log)
 
     max_n, max_list, max_id = settings.max_n, settings.max_list, settings.max_id_chars
+    # The routes that run on the event loop (the hot read and the rating write) call the
+    # store there only over a SQLite file, whose reads never wait for a writer (WAL) and
+    # whose writes there never wait for another's (write_soon).  Over a database server
+    # every call waits on the network, up to store_timeout for a server that stops
+    # answering: there they run in the thread pool, as every plain-function route does,
+    # and the loop answers /health meanwhile.
+    store_off_loop = getattr(store, "dialect", "sqlite") != "sqlite"
     error_log = logging.getLogger(ERROR_LOGGER)
     question_cache: dict = {}
 
@@ -467,8 +477,10 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         popularity list given to a user the service cannot personalise.  ``diversity``,
         ``calibrate`` and ``boost_new`` re-rank the model's top candidates (100, or 5 per
         requested item) with the re-rankers of ``latentrec.pipeline``, in that order."""
-        # The hot route runs on the event loop: one indexed store read and one top-n over
-        # the items take less than handing the request to a thread and back.  Its body
+        # The hot route runs on the event loop over a SQLite file: one indexed read of a
+        # local file and one top-n over the items take less than handing the request to
+        # a thread and back.  Over a database server it runs in a thread (store_off_loop).
+        # Its body
         # is built as plain JSON (the shape of schemas.Recommendations) without a second
         # validation pass.  A pipeline's list goes to a thread (below).
         user_id = uid(user_id)
@@ -503,8 +515,14 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
             return JSONResponse(body)
         cand = model_items(served, items, "items")
         banned = model_items(served, exclude, "exclude", strict=False)
-        state = live.resolve(served, user_id)
-        return JSONResponse(recommendations_body(served, state, n, cand, banned, knobs))
+
+        def answer() -> dict:
+            state = live.resolve(served, user_id)
+            return recommendations_body(served, state, n, cand, banned, knobs)
+
+        if store_off_loop:
+            return JSONResponse(await run_in_threadpool(answer))
+        return JSONResponse(answer())
 
     @app.get(
         "/users/{user_id}/predictions",
@@ -757,6 +775,13 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                 + bounds[2].replace("its", "the served model's"),
             )
 
+    def checked_write(served: Served, given) -> dict:
+        """Check ``given`` and write it (in a thread: the reads and the write wait)."""
+        elsewhere = store_only_items(
+            served, [check_id(r.item_id, "item_id", max_id) for r in given]
+        )
+        return write(served, [checked_rating(served, r, elsewhere) for r in given])
+
     def store_only_items(served: Served, item_ids) -> set:
         """Of ``item_ids`` the model lacks, those the store's catalogue has."""
         missing = [i for i in item_ids if i not in served.item_index]
@@ -773,13 +798,14 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     async def post_ratings(body: schemas.RatingsBody):
         """Store one rating or many (explicit stars or implicit events) in one transaction;
         answered only after it commits.  Each user's next request reflects them."""
-        # The write runs on the event loop, its wait for the disk (the commit's flush,
-        # a few milliseconds) included.  In a thread it would free the loop meanwhile,
+        # Over a SQLite file the write runs on the event loop, its wait for the disk
+        # (the commit's flush, a few milliseconds) included.  In a thread it would free
+        # the loop meanwhile,
         # but each hand-over to the thread and back waits for the loop's other work and
         # for the GIL: under a steady stream of reads a write took ten times as long
         # (docs/benchmarks.md, Service load).  While another process holds the store's
         # write lock the loop answers other requests (write_soon).  Many users' re-folds
-        # go to a thread.
+        # go to a thread.  Over a database server it all runs in a thread (store_off_loop).
         given = body.ratings if isinstance(body, schemas.RatingsIn) else [body]
         if not given:
             raise HTTPException(422, "no ratings given")
@@ -788,6 +814,8 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                 422, f"{len(given)} ratings in one request; the limit is {max_list}"
             )
         served = holder.current
+        if store_off_loop:
+            return await run_in_threadpool(checked_write, served, given)
         elsewhere = store_only_items(
             served, [check_id(r.item_id, "item_id", max_id) for r in given]
         )

@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import os
+import threading
 import time
 import typing
 import uuid
@@ -583,9 +584,11 @@ def install_error_handlers(app) -> None:
             status_code=exc.status_code, content={"detail": detail}, headers=headers
         )
 
+    refusals = app.state.store_refusals = RefusalLog(logger)
+
     @app.exception_handler(StoreUnavailableError)
     async def store_down(request: Request, exc: StoreUnavailableError):
-        logger.error("the ratings store is unavailable: %s", one_line(exc))
+        refusals.refused(one_line(exc))
         return JSONResponse(
             status_code=503,
             content={"detail": "the ratings store is unavailable; try again shortly"},
@@ -605,6 +608,75 @@ def install_error_handlers(app) -> None:
             status_code=500,
             content={"detail": f"internal error (id {error_id}); the service log has the details"},
         )
+
+
+# While the store is down every request that needs it is refused (503): the first
+# refusal is logged at once, then one line with a count every this many seconds.  A
+# line per refusal buried the log (902 lines in 3 s from three clients).
+STORE_DOWN_LOG_S = 10.0
+# Refusals this many intervals apart belong to two outages: the second is said at once.
+QUIET_OUTAGE_ENDS = 3
+
+
+class RefusalLog:
+    """The log of requests refused because the store is unavailable, rate-limited: the
+    first refusal of an outage is logged with its reason; later ones are counted, and
+    every ``every`` seconds one line gives the count since the last line and the latest
+    reason.  A refusal :data:`QUIET_OUTAGE_ENDS` intervals or more after the previous one
+    starts a new outage (logged at once); refusals no line counted yet are said in it.
+
+    Example:
+        >>> import logging
+        >>> now = [0.0]
+        >>> log = RefusalLog(logging.getLogger("doc"), every=10, clock=lambda: now[0])
+        >>> log.refused("down")  # logged: the first of an outage
+        True
+        >>> now[0] = 4.0
+        >>> log.refused("down")  # counted
+        False
+        >>> now[0] = 10.5
+        >>> log.refused("down")  # logged: "2 requests ... in the last 10 s"
+        True
+    """
+
+    def __init__(self, logger: logging.Logger, every: float = STORE_DOWN_LOG_S, clock=None):
+        self.logger = logger
+        self.every = every
+        self.clock = time.monotonic if clock is None else clock
+        self.lock = threading.Lock()
+        self.latest: float | None = None  # the latest refusal
+        self.said: float = 0.0  # when the latest line was logged
+        self.unsaid = 0  # refusals since that line
+
+    def refused(self, reason: str) -> bool:
+        """Count one refusal; whether a line was logged for it."""
+        with self.lock:
+            now = self.clock()
+            new_outage = self.latest is None or now - self.latest >= QUIET_OUTAGE_ENDS * self.every
+            self.latest = now
+            self.unsaid += 1
+            if not new_outage and now - self.said < self.every:
+                return False
+            count, self.unsaid = self.unsaid, 0
+            since, self.said = self.said, now
+        if new_outage:
+            left = count - 1
+            self.logger.error(
+                "the ratings store is unavailable; requests that need it are answered 503 "
+                "(counted, and logged every %g s while it lasts%s): %s",
+                self.every,
+                f"; {left} more were refused after the previous outage's last line" if left else "",
+                reason,
+            )
+        else:
+            self.logger.error(
+                "the ratings store is still unavailable: %d requests answered 503 in the "
+                "last %.0f s: %s",
+                count,
+                now - since,
+                reason,
+            )
+        return True
 
 
 def plain_error(scope, status: int, headers: dict) -> tuple[str, dict]:

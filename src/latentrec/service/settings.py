@@ -42,6 +42,9 @@ class Settings:
     ``cors_origins`` is empty by default: no cross-origin browser access.
     ``allowed_hosts``, when given, are the only names accepted in a request's ``Host``
     (``latentrec serve`` on a loopback address allows the loopback names only).
+    ``store_timeout`` bounds, in seconds, each wait of a request on a PostgreSQL store
+    (connecting, a statement, its answer, a silent server): past it the request is
+    answered 503 with ``Retry-After``, and a write is not acknowledged.
     ``poll_seconds`` is how often a worker checks the model directory for a new current
     version and the store for titles added through another worker.  ``cache_users``
     bounds the users whose vectors a worker keeps (the least recently used leave first
@@ -68,6 +71,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_id_chars: int = 256
     request_timeout: float = 30.0
+    store_timeout: float = 5.0
     poll_seconds: float = 1.0
     cache_users: int = 200_000
     warm_users: bool = True
@@ -93,6 +97,11 @@ class Settings:
         if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 < wait <= 3600:
             raise ValueError(
                 f"request_timeout must be a number of seconds in (0, 3600], got {wait!r}"
+            )
+        limit = self.store_timeout
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 < limit <= 3600:
+            raise ValueError(
+                f"store_timeout must be a number of seconds in (0, 3600], got {limit!r}"
             )
         poll = self.poll_seconds
         # The refresher waits this long between rounds: a wait no thread can make

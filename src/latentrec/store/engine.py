@@ -13,6 +13,8 @@ psycopg 3, with ``postgresql://`` URLs normalised to ``postgresql+psycopg://``.
 from __future__ import annotations
 
 import fcntl
+import functools
+import math
 import os
 import sqlite3
 import threading
@@ -28,6 +30,17 @@ from .records import StoreError
 
 # Seconds a SQLite writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_S = 30.0
+
+# Seconds a PostgreSQL connection attempt may take, and about how long a silent peer
+# (TCP keepalives unanswered, data unacknowledged) keeps a connection, for a store opened
+# without a limit (a command).  The service sets its own (Settings.store_timeout,
+# Database.limit_waits).
+PG_CONNECT_TIMEOUT_S = 10.0
+PG_SILENT_PEER_S = 30.0
+
+# Seconds past a PostgreSQL store's limit that a wait for the server lasts before the
+# connection is closed (BoundedConnection), so that the server's own cancel comes first.
+CANCEL_GRACE_S = 0.5
 
 # Pooled connections kept open, and how many more a burst may open: a service's thread
 # pool (FastAPI runs 40 threads) should not queue for connections.  PostgreSQL's default
@@ -184,21 +197,62 @@ def is_memory(url: sa.URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def create_engine(url: sa.URL) -> sa.Engine:
-    """An engine for ``url`` with the store's connection settings (module docstring).
+def pg_connect_args(limit: float | None, url: sa.URL | None = None) -> dict:
+    """libpq's connection parameters for a PostgreSQL store whose every wait is bounded
+    by ``limit`` seconds (``None``: a command's, which may run long statements); a
+    parameter the store's ``url`` gives (``?connect_timeout=30``) is left to it.
+
+    Always: a connect timeout, TCP keepalives and a TCP user timeout, so that a server
+    gone silent (a network black hole, a machine switched off) ends a connection in
+    about :data:`PG_SILENT_PEER_S` seconds instead of the kernel's two hours.  With a
+    limit, the connect timeout is the limit and the TCP timers find a dead peer within
+    about it; the server also cancels a statement running longer (``statement_timeout``,
+    set by :func:`bounded_connector`), and a server that takes the bytes but does not
+    answer (a stopped process, whose kernel still acknowledges them) is given up on
+    this side (:class:`BoundedConnection`).
+
+    Example:
+        >>> pg_connect_args(5.0)["connect_timeout"], pg_connect_args(5.0)["tcp_user_timeout"]
+        (5, 5000)
+        >>> pg_connect_args(None)["connect_timeout"]
+        10
+        >>> "connect_timeout" in pg_connect_args(None, sa.make_url("postgresql://h/d?connect_timeout=3"))
+        False
+    """
+    silent = PG_SILENT_PEER_S if limit is None else limit
+    args = {
+        # libpq takes whole seconds, and treats 1 as 2.
+        "connect_timeout": max(2, math.ceil(PG_CONNECT_TIMEOUT_S if limit is None else limit)),
+        "keepalives": 1,
+        "keepalives_idle": max(1, math.ceil(silent / 2)),
+        "keepalives_interval": max(1, math.ceil(silent / 6)),
+        "keepalives_count": 3,
+        "tcp_user_timeout": max(1000, int(silent * 1000)),
+    }
+    given = url.query if url is not None else {}
+    return {name: value for name, value in args.items() if name not in given}
+
+
+def create_engine(url: sa.URL, limit: float | None = None) -> sa.Engine:
+    """An engine for ``url`` with the store's connection settings (module docstring);
+    ``limit``: the seconds any one wait on a PostgreSQL server may take
+    (:func:`pg_connect_args`, :class:`BoundedConnection`).
 
     Example:
         >>> create_engine(resolve_url(":memory:")).dialect.name
         'sqlite'
     """
     if url.get_backend_name() == "postgresql":
-        return sa.create_engine(
+        engine = sa.create_engine(
             url,
             pool_pre_ping=True,
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
-            connect_args={"connect_timeout": 10},
+            connect_args=pg_connect_args(limit, url),
         )
+        if limit is not None:
+            sa.event.listen(engine, "do_connect", bounded_connector(limit))
+        return engine
     if is_memory(url):
         # One shared connection: each new connection would be a new, empty database.
         engine = sa.create_engine(
@@ -217,6 +271,70 @@ def create_engine(url: sa.URL) -> sa.Engine:
     sa.event.listen(engine, "connect", sqlite_on_connect)
     sa.event.listen(engine, "begin", sqlite_on_begin)
     return engine
+
+
+def bounded_connector(limit: float):
+    """A ``do_connect`` listener that opens PostgreSQL connections as
+    :class:`BoundedConnection` waiting at most ``limit`` seconds for the server, whose
+    sessions have a ``statement_timeout`` of ``limit``."""
+
+    def connect(_dialect, _record, cargs, cparams):
+        conn = bounded_connection_class().connect(*cargs, **cparams)
+        # Longer than the server's statement_timeout: a live server's cancel arrives
+        # first and leaves the connection usable.
+        conn.wait_limit = limit + CANCEL_GRACE_S
+        # Set for the session (committed: the pool's rollback would undo it), not as a
+        # startup option: a pooler such as PgBouncer refuses those, and a URL's own
+        # ?options= would be overwritten.
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, false)",
+            (f"{max(1, int(limit * 1000))}ms",),
+        )
+        conn.commit()
+        return conn
+
+    return connect
+
+
+@functools.cache
+def bounded_connection_class():
+    """:class:`BoundedConnection`, defined on first use (psycopg is an extra)."""
+    import psycopg
+
+    class BoundedConnection(psycopg.Connection):
+        """A psycopg connection whose every wait for the server (a statement, its rows,
+        a commit, a rollback, the pool's ping) ends after ``wait_limit`` seconds.
+
+        The server's ``statement_timeout`` ends a slow statement, and TCP's timeouts a
+        dead peer; neither ends a wait on a server that is stopped but whose kernel
+        still takes the bytes (a process stopped or stuck, a host frozen under a live
+        network stack): the driver would wait forever, holding a thread.  Here the wait
+        ends, the connection is closed (its conversation with the server is cut in the
+        middle) and the caller gets an ``OperationalError`` saying so, which the store
+        reports as :class:`StoreUnavailableError`.  A transaction whose connection is
+        closed before its commit was sent is rolled back by the server.
+        """
+
+        wait_limit: float | None = None
+
+        def wait(self, gen, *args, **kwargs):
+            limit = self.wait_limit
+            if limit is None or args[1:] or kwargs.get("timeout") is not None:
+                return super().wait(gen, *args, **kwargs)
+            started = time.monotonic()
+            try:
+                return super().wait(gen, *args, timeout=limit, **kwargs)
+            except psycopg.OperationalError:
+                if time.monotonic() - started < limit:
+                    raise
+                # Not close(): it takes the lock that the statement's caller holds.
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"the server did not answer within {limit:g} s (timeout expired); "
+                    "the connection was closed"
+                ) from None
+
+    return BoundedConnection
 
 
 def sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -465,8 +583,9 @@ def is_read_only(err: sa.exc.DBAPIError) -> bool:
 
 # PostgreSQL's SQLSTATEs for a server that cannot serve now and may soon: a connection
 # exception (class 08), the server shutting down or starting (57P01-57P03), too many
-# connections (53300).  Each ends once the server is back.
-PG_TRANSIENT_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# connections (53300), a statement cancelled past statement_timeout (57014: a server too
+# slow or a lock held too long now).  Each ends once the server is back.
+PG_TRANSIENT_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
 
 # What libpq says (in lower case) when a connection attempt fails for a server that is
 # down or not yet up: such an error carries no SQLSTATE, so its text is all there is.
@@ -549,12 +668,14 @@ class Database:
         >>> db.close()
     """
 
-    def __init__(self, url: sa.URL, on_wait=None):
+    def __init__(self, url: sa.URL, on_wait=None, limit: float | None = None):
         self.url = url
         # Told (one line) when a write has waited WAIT_NOTICE_S for another's (gate_entered).
         self.on_wait = on_wait
         self.dialect = url.get_backend_name()
-        self.engine = create_engine(url)
+        # Seconds any one wait on a PostgreSQL server may take (limit_waits).
+        self.limit = limit
+        self.engine = create_engine(url, limit)
         self.pid = os.getpid()
         self.guard = threading.RLock() if is_memory(url) else nullcontext()
         file = self.dialect == "sqlite" and not is_memory(url)
@@ -702,6 +823,29 @@ class Database:
 
     def shown_url(self) -> str:
         return self.url.render_as_string(hide_password=True)
+
+    def limit_waits(self, seconds: float) -> None:
+        """Bound every wait on a PostgreSQL server to ``seconds``: connecting, each
+        statement (cancelled by the server past it), each wait for an answer (the
+        connection closed past it, :class:`BoundedConnection`), a silent peer (TCP
+        keepalives and user timeout); past it the call raises
+        :class:`StoreUnavailableError`.  What a service sets, so that a server that
+        stops answering costs a request seconds, not a thread for good.  The pool's
+        connections are replaced; call it before the store is shared between threads.
+        A SQLite store already bounds its waits (:data:`BUSY_TIMEOUT_S`): no change.
+
+        Example:
+            >>> db = Database(resolve_url("postgresql://ann@127.0.0.1/recs"))
+            >>> db.limit_waits(5.0)
+            >>> db.limit
+            5.0
+        """
+        if not seconds > 0:
+            raise ValueError(f"a store's wait limit is a number of seconds over 0, got {seconds!r}")
+        self.limit = float(seconds)
+        if self.dialect == "postgresql":
+            old, self.engine = self.engine, create_engine(self.url, self.limit)
+            old.dispose()
 
     @contextmanager
     def gate_entered(self):
