@@ -116,6 +116,31 @@ def test_store_timeout_is_checked():
     assert Settings(model_path="m.npz", store_timeout=2.5).check().store_timeout == 2.5
 
 
+def test_serve_takes_the_store_timeout(monkeypatch, model_files, tmp_path):
+    """``latentrec serve --store-timeout S`` reaches the service's settings (it had no
+    option for it); a value outside (0, 3600] is one line, before anything starts."""
+    from click.testing import CliRunner
+
+    import latentrec.service.app as app_module
+    from latentrec.cli import main
+
+    seen = []
+
+    def refuse(settings, **_):
+        seen.append(settings)
+        raise RuntimeError("settings seen")
+
+    monkeypatch.setattr(app_module, "create_app", refuse)
+    args = ["serve", "--model", str(model_files["explicit"]), "--store", str(tmp_path / "s.db")]
+    CliRunner().invoke(main, [*args, "--port", "0", "--store-timeout", "2.5"])
+    assert [s.store_timeout for s in seen] == [2.5]
+    for bad in ("0", "nan", "7200"):
+        out = CliRunner().invoke(main, [*args, "--store-timeout", bad])
+        assert out.exit_code == 1 and out.output == (
+            f"Error: --store-timeout must lie in (0, 3600] seconds, got {float(bad):g}\n"
+        ), out.output
+
+
 def test_refusals_while_the_store_is_down_are_logged_once_then_counted(
     store, make_client, explicit_model, caplog
 ):

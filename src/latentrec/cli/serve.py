@@ -509,6 +509,15 @@ def max_workers() -> int:
     help="Seconds a client has to send a request's headers, and again its body; a "
     "connection that is slower is closed (408 for a late body).",
 )
+@click.option(
+    "--store-timeout",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds a request may wait on a PostgreSQL store (connecting, a statement, a "
+    "silent server); past it the answer is 503 with Retry-After and a write is not "
+    "acknowledged.",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log each request.")
 @click.option(
     "--open", "open_page", is_flag=True, help="Open the page in a browser once it answers."
@@ -530,6 +539,7 @@ def serve(
     max_n,
     cache_users,
     request_timeout,
+    store_timeout,
     no_access_log,
     open_page,
 ):
@@ -560,6 +570,8 @@ def serve(
         )
     if not 0 < request_timeout <= 3600:  # NaN included
         raise Failure(f"--request-timeout must lie in (0, 3600] seconds, got {request_timeout}")
+    if not 0 < store_timeout <= 3600:  # NaN included
+        raise Failure(f"--store-timeout must lie in (0, 3600] seconds, got {store_timeout:g}")
     if not 0 <= port <= 65535:
         raise Failure(f"--port must lie in 0-65535, got {port}")
     # `is not None`: an empty value (`--retrain-every ""`) is a bad interval, not "never".
@@ -598,6 +610,7 @@ def serve(
         max_n=max_n,
         cache_users=cache_users,
         request_timeout=request_timeout,
+        store_timeout=store_timeout,
         access_log=not no_access_log,
     ).check()
     # Every rating posted is written there: a store serve may not read or write is said
