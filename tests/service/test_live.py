@@ -429,3 +429,30 @@ def test_the_refresher_outlives_an_unexpected_error(
             break
         deadline.wait(0.05)
     assert len(rounds) >= 3 and refresher.thread.is_alive()
+
+
+def test_warming_says_why_it_skips_stored_ratings_no_fold_can_take(
+    store, explicit_model, tmp_path, caplog
+):
+    """A NaN written into the store by hand makes the bulk read refuse (as a retrain
+    does); warming skipped those ratings without a word.  It now logs why, and still
+    warms the users of the other kind."""
+    import logging
+    import sqlite3
+
+    from latentrec.service.hardening import ERROR_LOGGER
+    from latentrec.service.holder import Served
+    from latentrec.service.live import LiveUsers
+
+    store.add_ratings([Rating("ann", "100", 5.0), Rating("bob", "102", 4.0, kind="event")])
+    with sqlite3.connect(tmp_path / "ratings.sqlite") as conn:
+        conn.execute(
+            "UPDATE lr_ratings SET value = 'NaN' WHERE user_id = 'ann' AND item_id = '100'"
+        )
+    conn.close()
+    with caplog.at_level(logging.WARNING, logger=ERROR_LOGGER):
+        count = LiveUsers(store).warm(Served.build(explicit_model, "v"))
+    assert count == 1  # bob, from the events
+    said = [r.getMessage() for r in caplog.records if r.name == ERROR_LOGGER]
+    assert len(said) == 1 and said[0].startswith("not warming the users of stored explicit"), said
+    assert "'ann'" in said[0] and "'100'" in said[0], said

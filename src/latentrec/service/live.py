@@ -49,6 +49,7 @@ skips a pipeline: its users are folded in on their first request.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -62,6 +63,8 @@ from ..models.foldin import fold_in_values
 from ..models.foldin import like_threshold as model_like_threshold
 from ..pipeline.history import Histories, UserHistory, as_history, user_key
 from ..store import StoreError
+from ..store.bulk import StoredRatingsError
+from .hardening import ERROR_LOGGER
 from .holder import Served, id_text
 
 # Users folded in per batch when the cache is warmed (bounds the solve's memory).
@@ -269,6 +272,13 @@ class LiveUsers:
         for kind in ("explicit", "event"):
             try:
                 data = self.store.interactions(kind=kind)
+            except StoredRatingsError as err:
+                # Ratings a retrain refuses (a NaN written by hand): their users are folded
+                # in one by one when asked for, as without warming; said, not skipped quietly.
+                logging.getLogger(ERROR_LOGGER).warning(
+                    "not warming the users of stored %s ratings: %s", kind, err
+                )
+                continue
             except StoreError:  # no rating of this kind
                 continue
             m = data.matrix.tocoo()
