@@ -98,8 +98,11 @@ def test_reading_flags_are_refused_for_a_folder(tmp_path, name):
         f"Error: --sep applies to ratings files, not to the MovieLens folder {folder} "
         f"(read from its {ratings})"
     )
+    line = error_line(invoke("data", "info", folder, "--user-col", "u", "--sep", ","))
+    assert line.startswith("Error: --user-col, --sep apply to ratings files, not to")
+    # --duplicates is not among them (a repeated pair's error asks for it).
     line = error_line(invoke("data", "info", folder, "--user-col", "u", "--duplicates", "mean"))
-    assert line.startswith("Error: --user-col, --duplicates apply to ratings files, not to")
+    assert line.startswith("Error: --user-col applies to ratings files, not to")
     assert error_line(invoke("data", "info", folder, "--format", "netflix")) == (
         f"Error: --format netflix: {folder} is a MovieLens release folder (its {ratings}), "
         "not Netflix-prize files; drop --format netflix to read it"
@@ -198,3 +201,62 @@ def test_spark_refuses_a_folder_and_an_ambiguous_header_before_it_starts(tmp_pat
     csv = tmp_path / "r.csv"
     csv.write_text("user,userId,item,rating\n1,1,10,4\n")
     assert "name one: user='userId' (--user-col userId)" in error_line(invoke("train", csv, *spark))
+
+
+@pytest.mark.parametrize("name", ["ml-100k", "100k", "movielens-100k"])
+def test_a_folder_named_as_the_dataset_is_read_as_that_folder(tmp_path, monkeypatch, name):
+    # Unzipping GroupLens' ml-100k.zip leaves a folder ml-100k; the name was taken for the
+    # built-in dataset (downloaded, or its cached copy) and the folder ignored.  No data
+    # home is set up here, so the built-in one could only come from a download.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LATENTREC_DATA", str(tmp_path / "no-cache"))
+    ml_100k(tmp_path / name)
+    for source in (name, f"./{name}"):
+        info = invoke("data", "info", source)
+        assert info.exit_code == 0, info.output
+        assert "4 users x 3 items, 8 ratings" in info.stdout
+    # Spark looks at the path too: a release folder, refused before its JVM starts.
+    line = error_line(invoke("train", name, "--engine", "spark", "-a", "als", "-o", "s.npz"))
+    assert line.startswith(f"Error: {name} is a MovieLens release folder"), line
+
+
+def test_duplicates_reaches_the_reader_of_a_folder(tmp_path):
+    # The error said "(--duplicates last, mean or sum)"; the flag was then refused.
+    folder, _ = ml_1m(tmp_path / "dup")
+    with open(folder / "ratings.dat", "a") as f:
+        f.write("1::50::1::978300800\n")  # user 1 rated item 50 a 5 before
+    line = error_line(invoke("data", "info", folder))
+    assert "(--duplicates last, mean or sum)" in line, line
+    info = invoke("data", "info", folder, "--duplicates", "mean")
+    assert info.exit_code == 0, info.output
+    assert "8 ratings" in info.stdout and "merged 1 duplicate (duplicates='mean')" in info.stdout
+    out = invoke("train", folder, "-a", "biases", "--duplicates", "last", "-o", tmp_path / "m.npz")
+    assert out.exit_code == 0, out.output
+    assert "merged 1 duplicate (duplicates='last')" in out.stderr and "on 8 ratings" in out.stdout
+    from latentrec import load
+
+    model = load(tmp_path / "m.npz")
+    row, col = model.users_.index([1])[0], model.items_.index([50])[0]
+    assert model.catalog_.seen[row, col] == 1  # the later rating of the pair
+
+
+@pytest.mark.parametrize(("name", "advice"), [
+    ("ml-1m", "give its ratings.dat with --no-header --sep ::, or train on"),
+    ("ml-100k", "give its u.data with --no-header --sep tab, or train on"),
+])  # fmt: skip
+def test_spark_names_the_flags_that_read_a_folder_s_ratings(tmp_path, name, advice):
+    # "give its ratings.dat" alone: Spark then read each line as one column named by a row.
+    folder, _ = LAYOUTS[name](tmp_path / name)
+    line = error_line(invoke("train", folder, "--engine", "spark", "-a", "als", "-o", "s.npz"))
+    assert advice in line, line
+
+
+def test_a_folder_with_two_releases_ratings_is_refused(tmp_path):
+    folder, _ = ml_latest(tmp_path / "both")
+    ml_100k_files, _ = ml_100k(tmp_path / "other")
+    (folder / "u.data").write_bytes((ml_100k_files / "u.data").read_bytes())
+    line = error_line(invoke("data", "info", folder))
+    assert line == (
+        f"Error: {folder} holds ratings.csv and u.data, the ratings of different MovieLens "
+        "releases; keep one release per folder"
+    )

@@ -140,3 +140,60 @@ def test_ctrl_c_prints_the_finished_trials_and_saves_nothing(csv, tmp_path):
         f"was written to {tmp_path / 'm.npz'} (no refit after Ctrl-C)"
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no model, no temporary twin
+
+
+def test_ctrl_c_while_the_model_as_given_is_scored_prints_the_trials(csv, tmp_path):
+    # learning_rate 0.01 (the model as given) is outside the space: after its one trial,
+    # tune fits the model as given (the CHILD's second fit, held); Ctrl-C there printed
+    # "Aborted!" and lost the finished trial.
+    env = {k: v for k, v in os.environ.items() if k != "LATENTREC_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    space = '{"learning_rate": ["float", 0.02, 0.03]}'
+    args = ["tune", str(csv), *EARLY, "--space", space, "--trials", "1",
+            "-o", str(tmp_path / "m.npz")]  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, *args],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=hears_ctrl_c,
+    )
+    try:
+        lines = []
+        while not lines or lines[-1] != "holding\n":
+            lines.append(child.stdout.readline())
+            assert lines[-1], ("".join(lines), child.stderr.read())
+        assert any(line.startswith("  trial 1/1: ") for line in lines)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 1, (out, err)
+    rows = _table("".join(lines) + out)
+    assert [row["trial"] for row in rows] == ["0"] and rows[0]["state"] == "complete"
+    assert out.splitlines()[-1].startswith("best rmse ")
+    assert err.splitlines() == [
+        "interrupted after 1 of 1 trials, while scoring the model as given (not scored): the "
+        f"table holds those that finished; nothing was written to {tmp_path / 'm.npz'} "
+        "(no refit after Ctrl-C)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_search_a_timeout_ends_advises_a_longer_timeout(csv):
+    # A grid of 4 points, --trials 10 and a timeout that ends it after one: "run more
+    # --trials" was the advice, though the trials already exceeded the grid.
+    # Regularisation so strong that the one point tried scores worse than the model as given.
+    space = '{"regularization": ["categorical", [5.0, 6.0, 7.0, 8.0]]}'
+    out = CliRunner().invoke(main, ["tune", str(csv), "-a", "biased-mf", "--epochs", "30",
+                                    "--param", "num_threads=1", "--space", space,
+                                    "--trials", "10", "--timeout", "1e-9"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    warning = next(line for line in out.output.splitlines() if line.startswith("warning:"))
+    assert warning.endswith("or raise --timeout (it ended the search after 1 of 4 trials)")
+    assert "--trials" not in warning

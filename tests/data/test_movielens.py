@@ -192,7 +192,10 @@ def test_read_ml_csv(tmp_path):
     assert items.loc[3, "title"] == "Grumpier Old Men, The"
     assert items.loc[3, "year"] == 1995
     assert items.loc[7, "title"] == "Unknown Film" and pd.isna(items.loc[7, "year"])
-    assert items.loc[7, "genres"] == "(no genres listed)"
+    # "(no genres listed)" is MovieLens' placeholder for none; read as a genre it was
+    # counted among the genres (store info listed 19) and fed to calibration and hybrids.
+    assert items.loc[7, "genres"] == ""
+    assert items.loc[1, "genres"] == "Adventure|Animation|Children|Comedy|Fantasy"
     assert items.loc[9, "title"] == "Fawlty Towers" and items.loc[9, "year"] == 1975
     assert sorted(data.ratings.tolist()) == [0.5, 4.0, 4.5]
 
@@ -406,3 +409,94 @@ def test_real_movielens_100k(tmp_path, monkeypatch):
     again = datasets.movielens("100k", cache_dir=tmp_path, verbose=False)
     assert calls == []
     assert again.fingerprint() == data.fingerprint()
+
+
+ML_CSV_RATINGS = "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n2,1,0.5,964982224\n"
+
+
+def test_read_ml_folder_says_why_it_holds_no_release(tmp_path):
+    # Both said "holds no MovieLens ratings file (ratings.csv, ...)": one with a
+    # ratings.csv in it, one that does not exist.
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "ratings.csv").write_text("user_id,item_id,rating\n1,2,4\n")
+    with pytest.raises(DataError) as err:
+        datasets.read_ml_folder(own)
+    assert str(err.value) == (
+        f"{own / 'ratings.csv'} is not MovieLens' ratings.csv: its header is "
+        "'user_id,item_id,rating', not userId,movieId,rating,timestamp; read it as a ratings "
+        "file (Interactions.read, or give the file itself on the command line)"
+    )
+    with pytest.raises(FileNotFoundError, match=r"^no such folder: .*nowhere$"):
+        datasets.read_ml_folder(tmp_path / "nowhere")
+    (tmp_path / "f.csv").write_text(ML_CSV_RATINGS)
+    with pytest.raises(NotADirectoryError, match="is a file, not a MovieLens release folder"):
+        datasets.read_ml_folder(tmp_path / "f.csv")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no MovieLens ratings file"):
+        datasets.read_ml_folder(tmp_path / "empty")
+
+
+def test_two_releases_in_one_folder_are_refused(tmp_path):
+    # ratings.csv was read and u.data left without a word.
+    (tmp_path / "ratings.csv").write_text(ML_CSV_RATINGS)
+    (tmp_path / "u.data").write_text("1\t1\t4\t874965758\n")
+    with pytest.raises(DataError) as err:
+        datasets.read_ml_folder(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path} holds ratings.csv and u.data, the ratings of different MovieLens "
+        "releases; keep one release per folder"
+    )
+    assert "\n" not in str(err.value)
+    # u.data and RecBole's ml-100k.inter are one release, read by one reader: not refused.
+    (tmp_path / "ratings.csv").unlink()
+    (tmp_path / "ml-100k.inter").write_text("user_id:token\titem_id:token\trating:float\n")
+    assert ml.ml_folder_layout(tmp_path) == ("u.data", "read_ml100k")
+
+
+@pytest.mark.parametrize(("movies", "text", "says"), [
+    ("movies.csv", "movieId,title,genres\n1,A (1995),Drama\n377,B (1994),Drama\n"
+     "377,B again (1994),Drama\n", "movies.csv lists movie id 377 more than once, at lines 3, 4"),
+    ("movies.dat", "1::A (1995)::Drama\n377::B (1994)::Drama\n\n377::C (1994)::Comedy\n",
+     "movies.dat lists movie id 377 more than once, at lines 2, 4"),
+])  # fmt: skip
+def test_a_repeated_movie_id_names_the_file_and_lines(tmp_path, movies, text, says):
+    # It said "item_features has repeated item ids: [377]", a name the user never gave.
+    if movies == "movies.csv":
+        (tmp_path / "ratings.csv").write_text(ML_CSV_RATINGS)
+    else:
+        (tmp_path / "ratings.dat").write_text("1::1::4::978300760\n")
+    (tmp_path / movies).write_text(text)
+    with pytest.raises(DataError) as err:
+        datasets.read_ml_folder(tmp_path)
+    assert says in str(err.value) and str(tmp_path / movies) in str(err.value)
+    assert "item_features" not in str(err.value)
+
+
+def test_interactions_read_points_from_a_release_to_what_reads_it(tmp_path):
+    from latentrec import Interactions
+
+    folder = tmp_path / "ml-latest-small"
+    folder.mkdir()
+    (folder / "ratings.csv").write_text(ML_CSV_RATINGS)
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,A (1995),Drama\n")
+    with pytest.raises(DataError, match=r"latentrec\.datasets\.read_ml_folder\("):
+        Interactions.read(folder)
+    # The release's .zip as GroupLens serves it: a folder of several files.
+    archive = tmp_path / "ml-latest-small.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("ratings.csv", "movies.csv"):
+            zf.write(folder / name, f"ml-latest-small/{name}")
+    with pytest.raises(DataError) as err:
+        Interactions.read(archive)
+    assert str(err.value).endswith(
+        "holds 2 files; expected one ratings file: it is a MovieLens release "
+        "(ml-latest-small/ratings.csv inside); unzip it and give the folder ml-latest-small "
+        "(latentrec.datasets.read_ml_folder, or the folder on the command line)"
+    )
+    other = tmp_path / "two.zip"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("a.csv", "user_id,item_id\n1,2\n")
+        zf.writestr("b.csv", "user_id,item_id\n1,2\n")
+    with pytest.raises(DataError, match="unzip it and give the ratings file inside$"):
+        Interactions.read(other)

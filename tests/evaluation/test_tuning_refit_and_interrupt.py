@@ -203,3 +203,54 @@ def test_a_grid_cut_short_is_not_exhaustive_and_shows_no_waiting_points(data):
     for result, ended in ((interrupted, 2), (timed_out, 1)):
         assert result.trials["state"].tolist() == ["complete"] * ended
         assert not result.exhaustive
+
+
+def test_ctrl_c_while_the_model_as_given_is_scored_keeps_the_trials(data):
+    # The model as given (learning_rate 0.1) lies outside the space, so after the loop tune
+    # fits it once more; Ctrl-C there escaped tune and lost both finished trials.
+    space = {"learning_rate": ("float", 0.01, 0.05)}
+    with pytest.warns(TuningWarning) as said:
+        result = _tune_cut_at_trial(3, _small(), data, space, n_trials=2)
+    assert result.interrupted and result.planned_trials == 2
+    assert result.trials["state"].tolist() == ["complete", "complete"]
+    assert result.best_value == result.trials["rmse"].min()
+    assert np.isnan(result.default_value) and result.default_refit_params == {}
+    told = [str(w.message) for w in said if "interrupted" in str(w.message)]
+    assert len(told) == 1
+    assert "interrupted after 2 of 2 trials (the model as given, fitted after them, is not " \
+        "scored)" in told[0]  # fmt: skip
+
+
+def test_a_search_a_timeout_ends_advises_a_longer_timeout(data):
+    # A grid of 4 points cut to one by the timeout: "run more trials" cannot help (the
+    # trials already cover the grid); a longer timeout can.  The model as given (30 epochs
+    # at learning rate 0.05) beats the one point tried (a rate too small to move anything).
+    space = {"learning_rate": ("categorical", [1e-6, 2e-6, 3e-6, 4e-6])}
+    given = _small(n_epochs=30, learning_rate=0.05)
+    with pytest.warns(TuningWarning, match="nothing better") as said:
+        result = tune(given, data, space, n_trials=10, timeout=1e-9)
+    assert result.timed_out and not result.improved and len(result.trials) == 1
+    message = next(str(w.message) for w in said if "nothing better" in str(w.message))
+    assert message.endswith("raise timeout (it ended the search after 1 of 4 trials)")
+    assert "more trials" not in message
+    # The same search without a timeout runs every point: not cut short.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TuningWarning)
+        full = tune(given, data, space, n_trials=10)
+    assert not full.timed_out and full.exhaustive
+
+
+def test_best_epoch_is_na_for_a_completed_trial_without_early_stopping(data):
+    # With patience searched, a trial drawing patience=None completes without a stopping
+    # epoch: its best_epoch is <NA>, which the docstring said only of unfinished trials.
+    space = {"patience": ("categorical", [None, 2])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TuningWarning)
+        result = tune(_small(n_epochs=30, learning_rate=0.05), data, space, n_trials=2)
+    complete = result.trials[result.trials["state"] == "complete"]
+    assert len(complete) == 2
+    none_row = complete[complete["patience"].isna()]
+    assert len(none_row) == 1 and none_row["best_epoch"].isna().all()
+    assert complete[complete["patience"] == 2]["best_epoch"].notna().all()
+    doc = " ".join(type(result).__doc__.split())
+    assert "for a completed one without early stopping, e.g. ``patience=None``" in doc

@@ -171,6 +171,56 @@ def test_train_on_spark_reads_movielens_ratings_csv_without_column_flags(tmp_pat
     assert latentrec.load(model).items_.ids.tolist() == [10, 11]
 
 
+# Slow (a JVM of its own, as above): in `make test-all`.
+@pytest.mark.slow
+@pytest.mark.spark
+def test_the_advice_for_a_release_folder_trains(tmp_path):
+    """A MovieLens folder is refused, naming its ratings file and the flags that read it;
+    "give its ratings.dat" alone led to "no column(s) ['user_id', 'item_id', 'rating']
+    ... it has ['22::377::1::878887116']".  The advice, followed as written, trains."""
+    import shlex
+
+    import spark_support
+
+    why = spark_support.spark_missing()
+    if why:
+        pytest.skip(f"Spark tests skipped: {why}")
+    rows = [(1, 10, 5), (1, 11, 3), (2, 10, 4), (3, 11, 1)]
+    (tmp_path / "ml-1m").mkdir()
+    (tmp_path / "ml-1m" / "ratings.dat").write_text(
+        "".join(f"{u}::{i}::{r}::97830076{k}\n" for k, (u, i, r) in enumerate(rows))
+    )
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data").write_text(
+        "".join(f"{u}\t{i}\t{r}\t87496575{k}\n" for k, (u, i, r) in enumerate(rows))
+    )
+    common = ["--engine", "spark", "-a", "als", "--factors", "1", "--epochs", "1", "-q"]
+    commands = {}
+    for name, file in (("ml-1m", "ratings.dat"), ("ml-100k", "u.data")):
+        folder = tmp_path / name
+        refused = CliRunner().invoke(main, ["train", str(folder), *common, "-o", "x.npz"])
+        assert refused.exit_code == 1
+        advice = refused.output.split("; give its ")[1].split(", or train on")[0]
+        given, _, flags = advice.partition(" with ")
+        assert given == file and flags.startswith("--no-header --sep "), advice
+        commands[name] = ["train", str(folder / file), *common, *shlex.split(flags),
+                          "-o", str(tmp_path / f"{name}.npz")]  # fmt: skip
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(commands)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    import latentrec
+
+    for name, (code, output) in json.loads(child.stdout.strip().splitlines()[-1]).items():
+        assert code == 0, (name, output)
+        assert "4 cells, 3 users, 2 items" in output, output
+        model = latentrec.load(tmp_path / f"{name}.npz")
+        assert model.items_.ids.tolist() == [10, 11] and model.users_.ids.tolist() == [1, 2, 3]
+
+
 @pytest.mark.spark
 @pytest.mark.slow
 def test_ctrl_c_during_a_spark_fit_is_one_line_and_stops_spark(tmp_path):

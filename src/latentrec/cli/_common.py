@@ -480,6 +480,25 @@ READ_FOLDERS = (
 )
 
 
+def builtin_dataset(source: str) -> bool:
+    """Whether SOURCE names the built-in dataset (``ml-100k``, ``100k``, ``movielens-100k``)
+    rather than a path: an existing file or folder of that name wins, since unzipping
+    GroupLens' ml-100k.zip leaves exactly such a folder (``./ml-100k`` is a path either way).
+
+    Example:
+        >>> import os, tempfile
+        >>> here = os.getcwd()
+        >>> os.chdir(tempfile.mkdtemp())
+        >>> builtin_dataset("ml-100k")
+        True
+        >>> os.mkdir("ml-100k")
+        >>> builtin_dataset("ml-100k"), builtin_dataset("./ml-100k")
+        (False, False)
+        >>> os.chdir(here)
+    """
+    return source.lower() in MOVIELENS_NAMES and not os.path.exists(source)
+
+
 def column(value, role: str, header: bool):
     """The reader's column for a ``--<role>-col`` value: a name, or a position (--no-header).
 
@@ -584,8 +603,9 @@ def load_data(
     say_merges: bool = True,
 ) -> Interactions:
     """A known dataset name (``ml-100k`` / ``100k``), a MovieLens release folder (read
-    with its titles and genres by :func:`latentrec.datasets.read_ml_folder`) or a
-    CSV/TSV/Parquet ratings file.
+    with its titles and genres by :func:`latentrec.datasets.read_ml_folder`; of the
+    reading options only ``duplicates`` applies to it) or a CSV/TSV/Parquet ratings file.
+    A path that exists wins over a dataset name (:func:`builtin_dataset`).
 
     What reading a file merged or stripped is said on standard error (``say_merges``;
     :func:`said_merges`).
@@ -608,7 +628,7 @@ def load_data(
              ("--duplicates", duplicates), ("--rating-scale", rating_scale),
              ("--no-header", no_header or None))  # fmt: skip
     given = [flag for flag, value in flags if value is not None]
-    if source.lower() in MOVIELENS_NAMES:
+    if builtin_dataset(source):
         if given:  # the dataset is read as it is published: nothing to tell the reader
             raise Failure(f"{flags_apply(given)} to ratings files, not to the dataset {source}")
         return movielens("100k")
@@ -621,12 +641,18 @@ def load_data(
             raise Failure(
                 f"{source} is a folder; give a ratings file (CSV, TSV or Parquet) or {READ_FOLDERS}"
             )
-        if given:  # a release is read as GroupLens publishes it, as ml-100k is
+        # A release is read as GroupLens publishes it, as ml-100k is; only what to do with
+        # a repeated pair (which its error asks for) is the user's to say.
+        given = [flag for flag in given if flag != "--duplicates"]
+        if given:
             raise Failure(
                 f"{flags_apply(given)} to ratings files, not to the MovieLens folder {source} "
                 f"(read from its {layout[0]})"
             )
-        return read_ml_folder(path)
+        if duplicates is None:
+            return read_ml_folder(path)
+        data = read_ml_folder(path, duplicates=duplicates)
+        return said_merges(data) if say_merges else data
     if path.stat().st_size == 0:
         raise Failure(f"{source} is empty: no header line and no ratings")
     if is_model_file(path):

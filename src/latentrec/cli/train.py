@@ -23,12 +23,12 @@ from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
 from ..evaluation.evaluate import relevant_users
 from ..models import GlobalMean, HybridMF
 from ._common import (
-    MOVIELENS_NAMES,
     CutOff,
     Failure,
     FiniteFloatRange,
     algorithm_options,
     build_model,
+    builtin_dataset,
     check_model_output,
     column,
     data_options,
@@ -276,6 +276,17 @@ TEXT_OPTIONS = ("user_col", "item_col", "rating_col", "timestamp_col", "sep", "n
                 "encoding")  # fmt: skip
 
 
+# How --engine spark reads the ratings file of each MovieLens layout: the headerless
+# ones need their separator and --no-header, or Spark sees one column named by a row.
+SPARK_ML_FILES = {
+    "ratings.csv": "ratings.csv",
+    "ratings.dat": "ratings.dat with --no-header --sep ::",
+    "u.data": "u.data with --no-header --sep tab",
+    "ml-100k.inter": "ml-100k.inter with --sep tab --user-col user_id:token "
+    "--item-col item_id:token --rating-col rating:float",
+}
+
+
 def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, seed, opts):
     """``train --engine spark``: read SOURCE with Spark, fit ALS there, save a model file.
 
@@ -313,13 +324,13 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         )
     if str(opts.get("rating_col") or "").lower() == "none":
         raise Failure("--engine spark needs a rating column (implicit data: a strength >= 0)")
-    if source.lower() in MOVIELENS_NAMES:  # read here, as published: no options to apply
+    if builtin_dataset(source):  # read here, as published: no options to apply
         given = [f"--{k.replace('_', '-')}" for k in TEXT_OPTIONS if opts.get(k)]
         if given:
             raise Failure(f"{flags_apply(given)} to ratings files, not to the dataset {source}")
     # A local path is looked at here, before the JVM starts: Spark would report a missing
     # one with a warning and a Java stack trace on standard error.
-    if source.lower() not in MOVIELENS_NAMES and not _remote(source):
+    if not builtin_dataset(source) and not _remote(source):
         local = unquote(urlparse(source).path) if source.lower().startswith("file:") else source
         if not os.path.exists(local):
             raise Failure(
@@ -330,8 +341,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             # Spark reads every file of a folder as ratings: movies.csv and tags.csv too.
             raise Failure(
                 f"{source} is a MovieLens release folder, which --engine spark does not read "
-                f"(it reads every file of a folder as ratings); give its {layout[0]}, or "
-                "train on the folder with the local engine"
+                f"(it reads every file of a folder as ratings); give its "
+                f"{SPARK_ML_FILES[layout[0]]}, or train on the folder with the local engine"
             )
     params = {k: v for k, v in params_from(opts).items() if v is not None}
     if "learning_rate" in params:  # refused, not dropped: ALS solves, it takes no steps
@@ -354,7 +365,7 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         else f"_c{column(opts.get(f'{role}_col'), role, False)}"
         for role in ("user", "item", "rating")
     }  # fmt: skip
-    if header and source.lower() not in MOVIELENS_NAMES and not _remote(source):
+    if header and not builtin_dataset(source) and not _remote(source):
         cols = spark_columns(local, cols, opts)
     # pyspark's notices about its pandas support (its version, pandas' deprecations in its
     # conversions) are no news to the user of a command.
@@ -362,7 +373,7 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
     with tempfile.TemporaryFile() as jvm_log:
         spark, created = _start_spark(spark_session, master, jvm_log)
     try:
-        if source.lower() in MOVIELENS_NAMES:
+        if builtin_dataset(source):
             d = movielens("100k")
             m = d.matrix.tocoo()
             frame = pd.DataFrame(
@@ -385,7 +396,7 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         except TypeError as err:  # an unknown --param
             raise Failure(f"fit_als: {err}") from None
         except RepeatedPairError as err:
-            if source.lower() in MOVIELENS_NAMES or _remote(source):
+            if builtin_dataset(source) or _remote(source):
                 raise
             where = pair_lines(
                 df, source, err.user, err.item, header=header,

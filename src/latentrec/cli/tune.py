@@ -221,19 +221,26 @@ def tune(
     if result.interrupted:
         # Ctrl-C asked to stop: no refit (minutes, maybe) after it, and no file.
         nothing = f"; nothing was written to {output} (no refit after Ctrl-C)" if output else ""
+        when = f"after {len(result.trials)} of {result.planned_trials} trials"
+        if len(result.trials) >= result.planned_trials:
+            # Every trial ended: Ctrl-C came while the model as given was fitted after them.
+            when = f"{when}, while scoring the model as given (not scored)"
         click.echo(
-            f"interrupted after {len(result.trials)} of {result.planned_trials} trials: the "
-            f"table holds those that finished{nothing}",
+            f"interrupted {when}: the table holds those that finished{nothing}",
             err=True,
         )
         raise click.exceptions.Exit(1)
     if not result.improved:
         # More trials cannot help once every point of the space has been tried.
-        advice = (
-            "widen --space (every point of it was tried)"
-            if result.exhaustive
-            else "run more --trials"
-        )
+        if result.exhaustive:
+            advice = "widen --space (every point of it was tried)"
+        elif result.timed_out:  # more trials would be cut by the same --timeout
+            advice = (
+                f"raise --timeout (it ended the search after {len(result.trials)} of "
+                f"{result.planned_trials} trials)"
+            )
+        else:
+            advice = "run more --trials"
         # train refuses patience (its held-out cells must not choose the epoch): the
         # epochs early stopping chose on the validation split are what to give it.
         kept = result.default_refit_params.get("n_epochs")

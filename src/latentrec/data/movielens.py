@@ -202,6 +202,7 @@ def read_ml_dat(folder: str | Path, *, duplicates: str = "error") -> Interaction
         rows = _split_lines(movies, "::", 3)
         items = pd.DataFrame(rows, columns=["item_id", "title", "genres"])
         items["item_id"] = _int_column(items["item_id"], movies, "movie id")
+        _unique_movies(items, movies, "::")
         items = _with_title_year(items, None).set_index("item_id")
 
     users = None
@@ -267,6 +268,7 @@ def read_ml_csv(folder: str | Path, *, duplicates: str = "error") -> Interaction
             dtype={"movieId": np.int64, "title": str, "genres": str},
             keep_default_na=False,
         ).rename(columns={"movieId": "item_id"})
+        _unique_movies(items, movies, ",")
         items = _with_title_year(items, None).set_index("item_id")
     try:
         return _build(ratings, items, None, (0.5, 5.0), duplicates, path)
@@ -300,12 +302,27 @@ def ml_folder_layout(folder: str | Path) -> tuple[str, str] | None:
         ('ratings.dat', 'read_ml_dat')
     """
     folder = Path(folder).expanduser()
+    found = []
     for name, reader in ML_FOLDER_LAYOUTS:
         if (folder / name).is_file():
             if name == "ratings.csv" and not _movielens_csv_header(folder / name):
                 continue
-            return name, reader
-    return None
+            found.append((name, reader))
+    readers = {reader for _, reader in found}
+    if len(readers) > 1:
+        # Two releases' ratings in one folder: reading either would silently leave the other.
+        names = " and ".join(name for name, _ in found)
+        raise DataError(
+            f"{folder} holds {names}, the ratings of different MovieLens releases; "
+            "keep one release per folder"
+        )
+    return found[0] if found else None
+
+
+def _first_line(path: Path) -> str:
+    with open(path, "rb") as f:
+        first = f.readline(200)
+    return first.decode("utf-8", "replace").lstrip("\ufeff").strip()
 
 
 def _movielens_csv_header(path: Path) -> bool:
@@ -326,15 +343,31 @@ def read_ml_folder(folder: str | Path, *, duplicates: str = "error") -> Interact
     with it.
 
     Raises:
-        FileNotFoundError: the folder holds none of those files (the message lists them).
+        FileNotFoundError: no such folder, or it holds none of those files (the message
+            lists them).
+        DataError: its ``ratings.csv`` is not headed as MovieLens' (``userId,movieId``),
+            or it holds the ratings of two releases (``ratings.csv`` and ``u.data``...).
 
     Example:
         >>> data = read_ml_folder("~/Downloads/ml-latest-small")  # doctest: +SKIP
         >>> data.item_titles([1]).tolist()  # doctest: +SKIP
         ['Toy Story']
     """
+    where = Path(folder).expanduser()
+    if not where.exists():
+        raise FileNotFoundError(f"no such folder: {folder}")
+    if not where.is_dir():
+        raise NotADirectoryError(f"{folder} is a file, not a MovieLens release folder")
     layout = ml_folder_layout(folder)
     if layout is None:
+        own = where / "ratings.csv"
+        if own.is_file():
+            # Found by name but refused by its header: say so, not "holds no ratings file".
+            raise DataError(
+                f"{own} is not MovieLens' ratings.csv: its header is {_first_line(own)!r}, "
+                "not userId,movieId,rating,timestamp; read it as a ratings file "
+                "(Interactions.read, or give the file itself on the command line)"
+            )
         names = ", ".join(name for name, _ in ML_FOLDER_LAYOUTS)
         raise FileNotFoundError(f"{folder} holds no MovieLens ratings file ({names})")
     reader = {"read_ml_csv": read_ml_csv, "read_ml_dat": read_ml_dat, "read_ml100k": read_ml100k}
@@ -618,6 +651,22 @@ def _read_table(path: Path, **kwargs) -> pd.DataFrame:
         raise DataError(f"cannot parse {path}: {err}") from err
 
 
+def _unique_movies(items: pd.DataFrame, path: Path, sep: str) -> None:
+    """Refuse a movie list that repeats a movie id, naming the file and the lines (the
+    frame would otherwise be refused as "item_features", a name the user never gave)."""
+    repeated = items["item_id"][items["item_id"].duplicated()]
+    if repeated.empty:
+        return
+    first = int(repeated.iloc[0])
+    lines = [number for number, line in enumerate(_decode(path).splitlines(), start=1)
+             if line.split(sep, 1)[0].strip() == str(first)]  # fmt: skip
+    more = f" ({repeated.nunique()} ids repeated)" if repeated.nunique() > 1 else ""
+    raise DataError(
+        f"{path} lists movie id {first} more than once, at lines "
+        f"{', '.join(map(str, lines[:5]))}{more}; each movie takes one line"
+    )
+
+
 def _decode(path: Path) -> str:
     raw = path.read_bytes()
     try:
@@ -653,6 +702,10 @@ def _int_column(values: pd.Series, path: Path, what: str) -> np.ndarray:
     return nums.to_numpy(dtype=np.int64)
 
 
+#: MovieLens' cell for a movie without genres (ml-latest, ml-20m and later).
+NO_GENRES = "(no genres listed)"
+
+
 def _with_title_year(items: pd.DataFrame, fallback_year: pd.Series | None) -> pd.DataFrame:
     """Split a trailing ``(1995)`` off ``title`` into an integer ``year`` column."""
     raw = items["title"].astype(str).str.strip()
@@ -664,7 +717,11 @@ def _with_title_year(items: pd.DataFrame, fallback_year: pd.Series | None) -> pd
     out = items.copy()
     out["title"] = raw.where(~has_year, parts["title"])
     out["year"] = year
-    out["genres"] = out["genres"].astype(str).str.strip()
+    # ml-latest's "(no genres listed)" is a placeholder for none, not a genre: kept, it
+    # was counted as one (store info, calibration, hybrid features). An empty cell is how
+    # u.item's all-zero flags already read.
+    genres = out["genres"].astype(str).str.strip()
+    out["genres"] = genres.where(genres != NO_GENRES, "")
     return out[["item_id", "title", "year", "genres"]]
 
 
@@ -707,6 +764,7 @@ def _read_grouplens_100k(folder: Path):
         # The title's "(1995)" is the film's year; the release date covers the few
         # titles without one (the date is a video release for some, but better than none).
         release = pd.to_numeric(raw["release_date"].str[-4:], errors="coerce")
+        _unique_movies(raw, folder / "u.item", "|")
         items = _with_title_year(raw, release).set_index("item_id")
 
     users = None

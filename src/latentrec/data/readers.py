@@ -678,7 +678,11 @@ def _is_utf8(block: bytes) -> bool:
 # ---------------------------------------------------------------------- helpers
 def _read_bytes(path: Path, source: str) -> bytes:
     if path.is_dir():
-        raise DataError(f"{source} is a folder, not a ratings file", source=source)
+        raise DataError(
+            f"{source} is a folder, not a ratings file; a MovieLens release folder is read "
+            f"by latentrec.datasets.read_ml_folder({source!r})",
+            source=source,
+        )
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -692,7 +696,8 @@ def _read_bytes(path: Path, source: str) -> bytes:
                 names = [n for n in archive.namelist() if not n.endswith("/")]
                 if len(names) != 1:
                     raise DataError(
-                        f"{source} holds {len(names)} files; expected one ratings file",
+                        f"{source} holds {len(names)} files; expected one ratings file: "
+                        f"{_unzip_hint(names)}",
                         source=source,
                     )
                 return archive.read(names[0])
@@ -706,6 +711,25 @@ def _read_bytes(path: Path, source: str) -> bytes:
         if looks_like(raw):
             raise DataError(f"{source} is {kind} file, not text; {fix}", source=source)
     return raw
+
+
+# The ratings file that marks a MovieLens release (as data.movielens.ML_FOLDER_LAYOUTS,
+# which sits above this module).
+_ML_RATINGS = ("ratings.csv", "ratings.dat", "u.data", "ml-100k.inter")
+
+
+def _unzip_hint(names: list[str]) -> str:
+    """What to do with an archive of several files: a MovieLens release's folder is read
+    whole once unzipped; any other archive, give the ratings file in it."""
+    for name in names:
+        folder, _, base = name.rpartition("/")
+        if base in _ML_RATINGS:
+            shown = folder or "the folder it unzips to"
+            return (
+                f"it is a MovieLens release ({name} inside); unzip it and give the folder "
+                f"{shown} (latentrec.datasets.read_ml_folder, or the folder on the command line)"
+            )
+    return "unzip it and give the ratings file inside"
 
 
 def _decode(raw: bytes, encoding: str, source: str) -> str:

@@ -60,9 +60,11 @@ class TuningResult:
         trials: one row per trial: ``trial``, ``state`` (``complete``, ``pruned`` or
             ``fail``), the metric (NaN unless complete), each tuned hyperparameter,
             ``epochs`` (epochs reported before the end; 0 for models that do not train
-            in epochs), ``best_epoch`` (only when a trial's model stopped early, i.e. had
-            ``patience``: the epoch whose state early stopping kept, ``<NA>`` for a trial
-            that did not end its fit), ``seconds`` and ``error`` (why a trial failed).
+            in epochs), ``best_epoch`` (only when some trial's model stopped early, i.e.
+            had ``patience``: the epoch whose state early stopping kept; ``<NA>`` for a
+            trial that did not end its fit, and for a completed one without early stopping,
+            e.g. ``patience=None`` where ``patience`` is searched), ``seconds`` and
+            ``error`` (why a trial failed).
             Only trials that ended are rows: one cut short by Ctrl-C is not.
         study: the ``optuna.Study`` itself, for optuna's plots and analyses.
         default_value: the validation score of ``model`` as given (its own settings, before
@@ -81,6 +83,8 @@ class TuningResult:
         interrupted: whether Ctrl-C (``KeyboardInterrupt``) ended the search early; the
             result then holds the trials that ended before it.
         planned_trials: the trials the search was to run (``n_trials``, or the grid's size).
+        timed_out: whether ``timeout`` ended the search before ``planned_trials`` ran (more
+            trials would be cut short the same way; a longer timeout is what helps).
 
     Example:
         >>> import numpy as np
@@ -107,6 +111,7 @@ class TuningResult:
     default_refit_params: dict = field(default_factory=dict)
     interrupted: bool = False
     planned_trials: int = 0
+    timed_out: bool = False
 
     def best_model(self) -> Recommender:
         """The template with ``best_params`` and ``refit_params``, refitted on all of the
@@ -347,7 +352,7 @@ def tune(
             study.enqueue_trial(as_given)
         for point in grid:
             study.enqueue_trial(point)  # optuna runs enqueued points as given, in order
-        interrupt, cut_short = None, set()
+        interrupt, cut_short, timed_out = None, set(), False
         try:
             for number in range(n_trials):
                 told = _run_trial(study, optuna, model, distributions, train, valid, score, pruner)
@@ -355,6 +360,7 @@ def tune(
                     # Not study.trials[-1]: a grid's points wait in the study, enqueued, after it.
                     _print_trial(study.trials[told], number, n_trials, metric)
                 if timeout is not None and time.perf_counter() - started >= timeout:
+                    timed_out = number + 1 < n_trials
                     break
         except KeyboardInterrupt as stop:
             # The user asked to stop, not to lose what ran: optuna's optimize tells the trial
@@ -378,22 +384,31 @@ def tune(
             f"{(trials['state'] == 'fail').sum()} failed){why}; narrow the space or add trials"
         )
     best_value = float(study.best_value)
+    default_cut = False
+    try:
+        default_value, default_stop = _default_score(
+            model, train, valid, score, study, as_given, optuna, fit=interrupt is None
+        )
+    except KeyboardInterrupt as stop:
+        # Ctrl-C while the model as given is fitted after the loop (its values lie outside
+        # the space, or its trial was pruned): the finished trials are still the result;
+        # only the model as given goes unscored.
+        interrupt, default_cut = stop, True
+        default_value, default_stop = math.nan, None
     # Counted in the table, not in study.trials: points a timeout left enqueued are there too.
     exhaustive = bool(grid) and interrupt is None and len(trials) == len(grid)
-    default_value, default_stop = _default_score(
-        model, train, valid, score, study, as_given, optuna, fit=interrupt is None
-    )
     if direction == "minimize":
         improved = not best_value >= default_value
     else:
         improved = not best_value <= default_value
     if not improved:
         # More trials cannot help once every point of the space has been tried.
-        advice = (
-            "search a wider space (it tried every point of this one)"
-            if exhaustive
-            else "run more trials"
-        )
+        if exhaustive:
+            advice = "search a wider space (it tried every point of this one)"
+        elif timed_out:  # more trials would be cut by the same timeout
+            advice = f"raise timeout (it ended the search after {len(trials)} of {n_trials} trials)"
+        else:
+            advice = "run more trials"
         warnings.warn(
             f"tuning found nothing better than the settings {type(model).__name__} was "
             f"given: best {metric} {best_value:.4f} vs {default_value:.4f} for the model as "
@@ -402,9 +417,14 @@ def tune(
             stacklevel=2,
         )
     if interrupt is not None:
+        running = (
+            "the model as given, fitted after them, is not scored"
+            if default_cut
+            else "the trial running then is not counted"
+        )
         warnings.warn(
-            f"tuning was interrupted after {len(trials)} of {n_trials} trials (the trial "
-            "running then is not counted); the result holds those that finished",
+            f"tuning was interrupted after {len(trials)} of {n_trials} trials ({running}); "
+            "the result holds those that finished",
             TuningWarning,
             stacklevel=2,
         )
@@ -424,6 +444,7 @@ def tune(
         default_refit_params=_refit_params(default_stop),
         interrupted=interrupt is not None,
         planned_trials=n_trials,
+        timed_out=timed_out,
     )
 
 
