@@ -445,8 +445,10 @@ def explain(model_path, user, item, source, as_json, **opts):
     mean, read from --data (each shown with its rating; a rating there the model did not
     train on, such as a held-out one, is not cited, and a line counts them); without it
     the model's own fit of their ratings stands in, since a model file keeps which
-    titles a user rated, not the stars.  A user the model does not know gets the
-    baseline's prediction (μ + b_i), explained as such.
+    titles a user rated, not the stars (a user added after training, who has no ratings
+    in --data, is explained so, and a note says it).  A user the model does not know gets
+    the baseline's prediction (μ + b_i), explained as such; a ranking model (bpr, warp,
+    implicit-als) has none, and refuses: such a user gets the popularity list.
 
     \f
     Example: ``latentrec explain model.npz --user 1 --item 50 --data ml-100k``
@@ -481,8 +483,16 @@ def explain(model_path, user, item, source, as_json, **opts):
         ratings = load_training_data(model, model_path, source, **opts)
         if ratings.matrix[ratings.users.index([uid])[0]].nnz == 0:
             # A user the model gained after training (onboard --save-as) has no row
-            # there: the model's fit of what they rated is all there is.
+            # there: the model's fit of what they rated is all there is, and the reader
+            # who gave --data is told so rather than left to think the cited titles are
+            # chosen by stars read from it.
             ratings = None
+            click.echo(
+                f"note: --data {source} has no ratings for user {user!r} (a user added "
+                "after training, e.g. by onboard --save-as): the titles cited are chosen "
+                "by the model's fit of what they rated, not by their stars there",
+                err=True,
+            )
     e = model.explain(uid, iid, ratings=ratings)
     click.echo(json.dumps(e.to_dict(), indent=2) if as_json else str(e))
 

@@ -342,6 +342,10 @@ class FactorModel(FoldIn, Recommender):
         does; with ``unknown="baseline"`` the answer :meth:`predict` then gives is
         explained: its baseline mean and ``b_i``, with no user part (``user_known``
         false, ``b_u`` 0, no factor terms, no supporting titles), and the text says so.
+        A ranking model (``predicts_ratings`` false: BPR, WARP, ImplicitALS) has no such
+        answer, as its ``predict`` has none: an unknown user has no personal score there
+        and ``recommend`` gives them the popularity list, so it raises
+        :class:`~latentrec.UnknownIdError` saying so, with either ``unknown``.
 
         Example:
             >>> import numpy as np
@@ -359,6 +363,10 @@ class FactorModel(FoldIn, Recommender):
             raise ValueError(f"unknown must be 'error' or 'baseline', got {unknown!r}")
         i = self.items_.index([item_id])[0]
         if self.users_.lookup([user_id])[0] < 0:
+            if not self.predicts_ratings:
+                # Its predict raises for any cell (no baseline answer to explain), and a
+                # sum of μ + b_i here read as a score the user never gets.
+                raise UnknownIdError("user", [user_id], _unknown_ranking_user(self))
             if unknown == "error":
                 raise UnknownIdError(
                     "user",
@@ -964,3 +972,17 @@ def _real(value):
         except (TypeError, ValueError, OverflowError):
             return value
     return value
+
+
+def _unknown_ranking_user(model) -> str:
+    """Why a ranking model explains nothing for a user it does not know.
+
+    Example:
+        >>> _unknown_ranking_user(object())[:30]
+        'object ranks items and has no '
+    """
+    return (
+        f"{type(model).__name__} ranks items and has no personal score for a user it does "
+        "not know, nor a baseline prediction (it predicts no ratings), so there is nothing "
+        "to explain: recommend gives such a user the popularity list"
+    )

@@ -122,13 +122,18 @@ class Explanation:
         return float(np.clip(self.prediction, *self.rating_scale))
 
     def top_factors(self, n: int = 3) -> list[tuple[int, float]]:
-        """The ``n`` factors with the largest absolute contribution, as (factor, value).
+        """The ``n`` factors with the largest absolute contribution, as (factor, value);
+        none for a user the model does not know (it has no user part).
 
         Example:
             >>> import numpy as np
             >>> Explanation(1, 2, 3.0, 0, 0, np.array([0.1, -0.5, 0.2])).top_factors(2)
             [(1, -0.5), (2, 0.2)]
+            >>> Explanation(1, 2, 3.0, 0, 0, np.zeros(2), user_known=False).top_factors()
+            []
         """
+        if not self.user_known:
+            return []  # no user part: the zeros held for it name no factor
         contrib = np.asarray(self.factor_contributions, dtype=np.float64)
         order = np.argsort(-np.abs(contrib), kind="stable")[:n]
         return [(int(f), round(float(contrib[f]), 6)) for f in order]
