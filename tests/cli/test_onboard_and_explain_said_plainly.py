@@ -15,7 +15,7 @@ from new_user_support import error_line, invoke
 
 import latentrec
 from latentrec.cli._common import COMPILE_MESSAGE
-from latentrec.models import BiasedMF, Biases, GlobalMean, ImplicitALS
+from latentrec.models import NMF, BiasedMF, Biases, GlobalMean, ImplicitALS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 
@@ -58,6 +58,25 @@ def test_a_rating_model_says_what_its_newcomer_list_is_worth(folder):
     # --json keeps standard output JSON; the note stays on standard error.
     raw = invoke("onboard", path / "mf.npz", "--answers", "101=5", "-n", 3, "--json")
     assert raw.exit_code == 0 and json.loads(raw.stdout) and notes(raw) == [note]
+
+
+def test_the_figure_is_cited_only_for_the_models_measured(folder, tmp_path):
+    path, data = folder
+    out = invoke("onboard", path / "mf.npz", "--answers", "101=5,102=1", "-n", 3)
+    [note] = notes(out)
+    assert "measured for BiasedMF and ALS on held-out MovieLens-100K" in note
+    # docs/benchmarks.md names the models it measured, as the note does.
+    section = DOCS.read_text().split("## Onboarding a new user")[1].split("\n## ")[0]
+    assert "rating models (BiasedMF, ALS)" in section and "--models biased-mf als" in section
+    # NMF was never measured: the reason, with no figure borrowed from the others.
+    NMF(n_factors=3, n_epochs=10, random_state=0).fit(data).save(tmp_path / "nmf.npz")
+    out = invoke("onboard", tmp_path / "nmf.npz", "--answers", "101=5,102=1", "-n", 3)
+    assert out.exit_code == 0, out.output
+    [note] = notes(out)
+    assert note.startswith("note: NMF is a rating model")
+    assert "predicted stars" in note and "implicit-als" in note
+    assert not re.findall(r"\d\.\d+", note), note
+    assert "measured" not in note
 
 
 def test_a_ranking_model_gets_no_rating_note(folder):
