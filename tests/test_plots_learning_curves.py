@@ -134,3 +134,32 @@ def test_a_test_part_watched_without_refit_is_not_called_validation(split):
     model.record_metrics(refit=True)
     labels = [t.get_text() for t in plots.learning_curves(model).axes[0].get_legend().get_texts()]
     assert labels == ["training", "validation"]
+
+
+@pytest.mark.parametrize("n_epochs", [1, 2, 3, 7, 12, 40])
+def test_epoch_ticks_are_whole_epochs_within_the_run(n_epochs):
+    # 1 epoch once got ticks 0.945 ... 1.050, 2 epochs ticks 0 and 3 (outside the run).
+    rng = np.random.default_rng(n_epochs)
+    history = {
+        "epoch": list(range(1, n_epochs + 1)),
+        "train_rmse": rng.uniform(0.8, 1.2, n_epochs).tolist(),
+        "valid_rmse": rng.uniform(0.9, 1.3, n_epochs).tolist(),
+        "best_epoch": 1,
+    }
+    ax = plots.learning_curves(history).axes[0]
+    ticks = ax.get_xticks()
+    assert len(ticks) >= 1
+    assert np.array_equal(ticks, np.round(ticks))
+    assert ticks.min() >= 1 and ticks.max() <= n_epochs
+    low, high = ax.get_xlim()
+    assert low <= ticks.min() and ticks.max() <= high  # each drawn, none beyond the axis
+    if n_epochs <= 10:  # a short run: every epoch is ticked
+        assert ticks.tolist() == history["epoch"]
+
+
+def test_a_one_epoch_model_file_gets_one_whole_tick(split):
+    # What `latentrec train --epochs 1 --test-size 0.2 --no-refit` saves.
+    train, test = split
+    model = BiasedMF(n_factors=3, n_epochs=1, random_state=0).fit(train, test)
+    model.record_metrics(holdout_share=0.2, refit=False)
+    assert plots.learning_curves(model).axes[0].get_xticks().tolist() == [1]

@@ -328,6 +328,26 @@ def _whole_numbers():
     return MaxNLocator(integer=True)
 
 
+def _epoch_ticks(epochs) -> np.ndarray:
+    """Whole epochs within the run for the x axis: every one on a short run, else the
+    round ones a tick locator picks, less any outside the run.
+
+    Example:
+        >>> _epoch_ticks([1]).tolist(), _epoch_ticks([1, 2]).tolist()
+        ([1], [1, 2])
+        >>> _epoch_ticks(range(1, 41)).tolist()
+        [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = np.asarray(epochs, dtype=float)
+    low, high = int(np.ceil(epochs.min())), int(np.floor(epochs.max()))
+    if high - low <= 10:
+        return np.arange(low, high + 1)
+    ticks = MaxNLocator(integer=True).tick_values(low, high)
+    return ticks[(ticks >= low) & (ticks <= high)].astype(int)
+
+
 def _plain_log_ticks(axis, low: float, high: float) -> None:
     """Ticks at 1, 2, 5, 10, ... (1, 3, 10, ... over wide ranges) as plain numbers."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -487,7 +507,10 @@ def learning_curves(history, path=None, *, title: str | None = None):
             "\n(latentrec train records none for ranking models)"
         )
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(_whole_numbers())  # no epoch 1.5 on short runs
+    if epochs.size:
+        # Set, not located: on a run of 1 or 2 epochs MaxNLocator(integer=True) falls
+        # back to fractions (0.945 ... 1.050) or to ticks outside the run (0 and 3).
+        ax.set_xticks(_epoch_ticks(epochs))
     ax.set_ylabel("RMSE" if kind == "rmse" else loss_label)
     auto = "Learning curves" + (f" of {name}" if name else "")
     if history.get("stopped_early"):
