@@ -67,3 +67,67 @@ def test_label_items_is_refused_by_the_other_plots(trained):
     out = invoke("plot", "spectrum", "--data", csv, "--label-items", "100", "-o", folder / "s.png")
     assert out.exit_code == 2
     assert "plot spectrum does not read --label-items (taste-map only)" in out.output
+
+
+@pytest.fixture(scope="module")
+def odd_ids(tmp_path_factory):
+    import numpy as np
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("odd_labels")
+    items = ["a,b", 'say "hi", now', "x=y", "plain", "p5", "p6"]
+    rng = np.random.default_rng(2)
+    rows = [(u, item, int(rng.integers(1, 6))) for u in range(40) for item in items]
+    csv = folder / "odd.csv"
+    pd.DataFrame(rows, columns=["user_id", "item_id", "rating"]).to_csv(csv, index=False)
+    model = folder / "odd.npz"
+    out = invoke("train", csv, "--factors", 2, "--epochs", 3, "-q", "-o", model)
+    assert out.exit_code == 0, out.output
+    return csv, model, folder
+
+
+def drawn_labels(monkeypatch, *args) -> list[str]:
+    from latentrec import plots
+
+    drawn = {}
+    original = plots.taste_map
+
+    def keep(*a, **kw):
+        drawn["fig"] = original(*a, **kw)
+        return drawn["fig"]
+
+    monkeypatch.setattr(plots, "taste_map", keep)
+    out = invoke(*args)
+    assert out.exit_code == 0, out.output
+    return [t.get_text() for t in drawn["fig"].axes[0].texts]
+
+
+def test_label_items_takes_csv_quoted_ids_as_onboard_answers_do(odd_ids, monkeypatch):
+    csv, model, folder = odd_ids
+    base = ("plot", "taste-map", "--model", model, "--data", csv, "--min-ratings", 1)
+    # An id with a comma (and one with quotes inside) is written as in a CSV file, the
+    # way onboard --answers takes it; a bare id may hold '='.
+    labels = '"a,b", "say ""hi"", now",x=y'
+    got = drawn_labels(monkeypatch, *base, "--label-items", labels, "-o", folder / "q.png")
+    assert got == ["a,b", 'say "hi", now', "x=y"]
+    assert (folder / "q.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "labels, words",
+    [
+        ('"a,b', "needs its closing quote"),
+        ('"a,b"x', "item ids separated by commas"),
+        ('"",plain', "item ids separated by commas"),
+        (" , ", "item ids separated by commas"),
+    ],
+)
+def test_malformed_quoted_label_items_are_one_line(odd_ids, labels, words):
+    csv, model, folder = odd_ids
+    picture = folder / "bad.png"
+    out = invoke(
+        "plot", "taste-map", "--model", model, "--data", csv, "--min-ratings", 1,
+        "--label-items", labels, "-o", picture,
+    )  # fmt: skip
+    assert words in error_line(out)
+    assert not picture.exists()

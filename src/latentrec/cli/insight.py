@@ -29,6 +29,7 @@ from ._common import (
     load_training_data,
     main,
 )
+from .onboard import quoted_fields
 from .train import percent
 
 
@@ -157,7 +158,8 @@ def check_tradeoff_algorithm(algorithm: str) -> None:
 
 
 def mapped_labels(model, data, text: str, min_ratings: int) -> list:
-    """The ids ``--label-items`` names (comma-separated), those on the taste map.
+    """The ids ``--label-items`` names (comma-separated; an id holding a comma in double
+    quotes, CSV-style, as ``onboard --answers`` reads them), those on the taste map.
 
     An id the model does not know is an :class:`UnknownIdError` naming it; one with fewer
     than ``min_ratings`` ratings in ``data`` is not on the map: a warning names it and
@@ -177,10 +179,16 @@ def mapped_labels(model, data, text: str, min_ratings: int) -> list:
     """
     import warnings
 
-    parts = [p.strip() for p in text.split(",")]
-    if not any(parts):
+    fields = quoted_fields(text, "--label-items")  # as onboard --answers reads its ids
+    if not fields:
         raise Failure(f"--label-items takes item ids separated by commas, got {text!r}")
-    ids = [known_id(model.items_, p) for p in parts if p]
+    for field in fields:
+        if field.tail or not field.text:
+            raise Failure(
+                "--label-items takes item ids separated by commas (quote an id holding a "
+                f'comma as "a,b", "" for a quote inside), got {field.raw!r}'
+            )
+    ids = [known_id(model.items_, field.text) for field in fields]
     missing = model.items_.lookup(np.asarray(ids, dtype=object)) < 0
     if missing.any():
         raise UnknownIdError("item", [i for i, m in zip(ids, missing, strict=True) if m])
@@ -286,7 +294,8 @@ def unused_by(kind: str, names) -> str:
     "--label-items",
     metavar="IDS",
     default=None,
-    help="taste-map: label these items (comma-separated ids) instead of the most-rated.",
+    help="taste-map: label these items (comma-separated ids; an id holding a comma in "
+    "double quotes, e.g. '\"a,b\",c') instead of the most-rated.",
 )
 @data_options
 @fail_on_known_errors

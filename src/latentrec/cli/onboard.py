@@ -7,6 +7,7 @@ answers into a user vector belong to the model (:mod:`latentrec.onboarding`).
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import click
 
@@ -28,12 +29,55 @@ from ._common import (
 )
 from .recommend import as_ratings
 
-# One ITEM=RATING pair: the item bare (no ',' or '=' in it) or in double quotes, CSV-style
-# ("" for a quote inside), so that any id can be written; then '=' and the rating.
-_PAIR = re.compile(
-    r'\s*(?:"(?P<quoted>(?:[^"]|"")*)"|(?P<plain>(?!")[^,=]*))'
-    r"\s*(?P<sep>=?)\s*(?P<value>[^,]*?)\s*(?:,|\Z)"
+# One comma-separated field: an id in double quotes, CSV-style ("" for a quote inside),
+# with what follows its closing quote up to the next comma; or a bare field, which does
+# not start with a quote.  Only an opening quote without its closing one fails to match.
+_FIELD = re.compile(
+    r'\s*(?:"(?P<quoted>(?:[^"]|"")*)"(?P<tail>[^,]*)|(?P<plain>(?!")[^,]*))(?:,|\Z)'
 )
+
+
+class Field(NamedTuple):
+    """One field of a comma-separated option value (see :func:`quoted_fields`)."""
+
+    text: str
+    """The id, quotes removed (``""`` read as ``"``), or a bare field, stripped."""
+    quoted: bool
+    tail: str
+    """What follows a quoted id's closing quote up to the comma, stripped ('' if bare)."""
+    raw: str
+    """The field as written, for error messages."""
+
+
+def quoted_fields(text: str, option: str) -> list[Field]:
+    """The comma-separated fields of ``option``'s value ``text``; an id holding a comma is
+    written in double quotes, as in a CSV file (``""`` stands for a quote inside them).
+
+    Empty fields (``",,"``, a trailing comma) are skipped.  The parser of ``onboard
+    --answers`` (``ITEM=RATING``: the rating is a quoted id's tail) and of ``plot
+    taste-map --label-items`` (ids alone), so that both read quotes alike.
+
+    Example:
+        >>> got = quoted_fields('"a,b"=5, x ,,"say ""hi"" now",', "--x")
+        >>> [(f.text, f.quoted, f.tail) for f in got]
+        [('a,b', True, '=5'), ('x', False, ''), ('say "hi" now', True, '')]
+    """
+    fields = []
+    pos = 0
+    while pos < len(text):
+        match = _FIELD.match(text, pos)
+        if match is None:
+            raise Failure(
+                f"{option}: a quoted item needs its closing quote, got {text[pos:].strip()!r}"
+            )
+        raw = text[pos : match.end()].removesuffix(",").strip()
+        pos = match.end()
+        if match["quoted"] is not None:
+            unquoted = match["quoted"].replace('""', '"')
+            fields.append(Field(unquoted, True, match["tail"].strip(), raw))
+        elif match["plain"].strip():
+            fields.append(Field(match["plain"].strip(), False, "", raw))
+    return fields
 
 
 def _parse_answers(model, text: str) -> dict:
@@ -50,27 +94,19 @@ def _parse_answers(model, text: str) -> dict:
         {'a,b': 5.0, 'x=y': 3.0, 'say "hi" now': 1.0}
     """
     answers = {}
-    pos = 0
-    while pos < len(text):
-        match = _PAIR.match(text, pos)
-        if match is None:  # only an opening quote without its closing one stops the pattern
-            raise Failure(
-                f"--answers: a quoted item needs its closing quote, got {text[pos:].strip()!r}"
-            )
-        part = text[pos : match.end()].rstrip(",").strip()
-        pos = match.end()
-        quoted, plain = match["quoted"], match["plain"]
-        if quoted is None and not plain.strip() and not match["sep"] and not match["value"]:
-            continue  # an empty part (",,", a trailing comma), as before
-        item = quoted.replace('""', '"') if quoted is not None else plain.strip()
+    for field in quoted_fields(text, "--answers"):
+        if field.quoted:
+            item, sep, value = field.text, field.tail[:1], field.tail[1:]
+        else:  # a bare item holds no '=': the first one ends it
+            item, sep, value = (x.strip() for x in field.text.partition("="))
         try:
-            rating = float(match["value"])
+            rating = float(value)
         except ValueError:
             rating = None
-        if not match["sep"] or not item or rating is None:
+        if sep != "=" or not item or rating is None:
             raise Failure(
                 "--answers takes ITEM=RATING pairs separated by commas (quote an item "
-                f'holding , or = as "a,b"=5), got {part!r}'
+                f'holding , or = as "a,b"=5), got {field.raw!r}'
             )
         key = known_id(model.items_, item)
         if key in answers:  # which of two ratings was meant is not ours to guess
