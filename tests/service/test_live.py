@@ -495,6 +495,12 @@ def test_a_stored_rating_that_is_not_finite_is_left_out_and_said(
     ]
     assert len(said) == 1, said
     assert "'infu'" in said[0] and "'107'" in said[0] and ("inf" in said[0] or "nan" in said[0])
+    # Explained by its finite stars: the bad one is no supporting title.
+    why = client.get("/users/infu/explain/120")
+    assert why.status_code == 200, why.text
+    cited = {x["item_id"]: x["rating"] for x in why.json()["supporting_items"]}
+    assert cited == {"100": 5.0}, why.json()
+    assert client.get("/users/infu/predictions", params={"items": ["120"]}).status_code == 200
 
 
 def test_the_service_refuses_a_rating_that_is_not_finite(client):

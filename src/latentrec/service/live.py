@@ -962,8 +962,9 @@ def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None,
 
     ``cells`` are the user's stored ``(item_id, value, kind)`` cells (None: nothing
     stored).  The stars are their explicit ratings of items the model knows and
-    ``state`` counts as rated (an event is no star; a rating written after ``state``
-    was resolved waits for the next request, as the vector does).  The items of a
+    ``state`` counts as rated (an event is no star, nor a value that is not finite; a
+    rating written after ``state`` was resolved waits for the next request, as the
+    vector does).  The items of a
     training row that joined their fold-in without a stored value (``state.fitted``,
     see the module docstring) are added with the model's prediction of them, clipped to
     its scale, when the model predicts ratings (the value the fold-in gave them; those
@@ -989,7 +990,8 @@ def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None,
         i = index.get(item_id, -1)
         if i < 0:
             continue
-        if kind == "explicit":
+        # A value that is not finite (written by hand) is no star to cite or average.
+        if kind == "explicit" and np.isfinite(value):
             stars[i] = float(value)
     rated = set(state.rated.tolist())
     stars = {i: v for i, v in stars.items() if i in rated}
