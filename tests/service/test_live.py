@@ -456,3 +456,84 @@ def test_warming_says_why_it_skips_stored_ratings_no_fold_can_take(
     said = [r.getMessage() for r in caplog.records if r.name == ERROR_LOGGER]
     assert len(said) == 1 and said[0].startswith("not warming the users of stored explicit"), said
     assert "'ann'" in said[0] and "'100'" in said[0], said
+
+
+@pytest.mark.parametrize("bad", ["Infinity", "NaN"])
+def test_a_stored_rating_that_is_not_finite_is_left_out_and_said(
+    store, make_client, explicit_model, tmp_path, caplog, bad
+):
+    """A rating written into the store by hand as Infinity made every request of its
+    user a 500 (the fold-in refuses it), and a NaN was read as "seen only" without a
+    word.  Either is now left out of the fold-in (its item still counts as seen), the
+    user is answered, and a warning names user, item and value once per user version."""
+    import logging
+    import sqlite3
+
+    from latentrec.service.hardening import ERROR_LOGGER
+
+    store.add_ratings(
+        [Rating("infu", "100", 5.0), Rating("infu", "103", 1.0), Rating("infu", "107", 4.0)]
+    )
+    with sqlite3.connect(tmp_path / "ratings.sqlite") as conn:
+        conn.execute(
+            "UPDATE lr_ratings SET value = ? WHERE user_id = 'infu' AND item_id = '107'", (bad,)
+        )
+    conn.close()
+    client = make_client(explicit_model)
+    with caplog.at_level(logging.WARNING, logger=ERROR_LOGGER):
+        bodies = [client.get("/users/infu/recommendations", params={"n": 8}) for _ in range(3)]
+    assert all(r.status_code == 200 for r in bodies), bodies[0].text
+    expected, scores = top_for(explicit_model, {100: 5.0, 103: 1.0}, 8, exclude=[107])
+    body = bodies[-1].json()
+    assert body["fallback"] is False
+    assert [x["item_id"] for x in body["items"]] == expected
+    assert np.allclose([x["score"] for x in body["items"]], scores, atol=1e-4)
+    said = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == ERROR_LOGGER and "not finite" in r.getMessage()
+    ]
+    assert len(said) == 1, said
+    assert "'infu'" in said[0] and "'107'" in said[0] and ("inf" in said[0] or "nan" in said[0])
+    # Explained by its finite stars: the bad one is no supporting title.
+    why = client.get("/users/infu/explain/120")
+    assert why.status_code == 200, why.text
+    cited = {x["item_id"]: x["rating"] for x in why.json()["supporting_items"]}
+    assert cited == {"100": 5.0}, why.json()
+    assert client.get("/users/infu/predictions", params={"items": ["120"]}).status_code == 200
+
+
+def test_the_service_refuses_a_rating_that_is_not_finite(client):
+    """What the store above holds only by hand: POST /ratings refuses it."""
+    for value in ("NaN", "Infinity", "-Infinity"):
+        body = f'{{"user_id": "u", "item_id": "100", "rating": {value}}}'
+        r = client.post("/ratings", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, (value, r.text)
+    assert client.get("/users/u/ratings").json().get("ratings", []) == []
+
+
+def test_a_stored_event_weight_that_is_infinite_gives_no_500(
+    store, make_client, hybrid_model, tmp_path, caplog
+):
+    """An infinite event weight reached the fold-in's check, so each request of its
+    user answered 500; the user is now answered from their other events."""
+    import logging
+    import sqlite3
+
+    from latentrec.service.hardening import ERROR_LOGGER
+
+    store.add_ratings(
+        [Rating("evu", "100", 2.0, kind="event"), Rating("evu", "103", 1.0, kind="event")]
+    )
+    with sqlite3.connect(tmp_path / "ratings.sqlite") as conn:
+        conn.execute("UPDATE lr_ratings SET value = 'Infinity' WHERE item_id = '103'")
+    conn.close()
+    client = make_client(hybrid_model)
+    with caplog.at_level(logging.WARNING, logger=ERROR_LOGGER):
+        r = client.get("/users/evu/recommendations", params={"n": 5})
+        again = client.get("/users/evu/recommendations", params={"n": 5})
+    assert r.status_code == 200 and again.json() == r.json(), r.text
+    ranked = [x["item_id"] for x in r.json()["items"]]
+    assert "100" not in ranked and "103" not in ranked
+    said = [m for m in caplog.messages if "not finite" in m and "'evu'" in m]
+    assert len(said) == 1 and "'103'" in said[0], said

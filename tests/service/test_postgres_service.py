@@ -201,3 +201,25 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_rating(serve, model_files,
     user, item = next(iter(latest))
     rows = httpx.get(f"{restarted.url}/users/{user}/ratings").json()["ratings"]
     assert item in {x["item_id"] for x in rows}
+
+
+@pytest.mark.parametrize("bad", ["Infinity", "NaN"])
+def test_a_stored_rating_that_is_not_finite_is_left_out_on_postgresql(
+    make_pg_client, explicit_model, pg_store, bad
+):
+    """As on SQLite (``test_live.py``): a rating set by hand to Infinity or NaN is left
+    out of the fold-in, and its user is answered."""
+    import sqlalchemy as sa
+
+    pg_store.add_ratings([Rating("infu", "100", 5.0), Rating("infu", "107", 4.0)])
+    with pg_store.db.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE lr_ratings SET value = :v WHERE user_id = 'infu' AND item_id = '107'"),
+            {"v": float(bad.replace("Infinity", "inf"))},
+        )
+    client = make_pg_client(explicit_model)
+    r = client.get("/users/infu/recommendations", params={"n": 6})
+    assert r.status_code == 200, r.text
+    expected, _ = top_for(explicit_model, {100: 5.0}, 6, exclude=[107])
+    assert item_ids(r.json()) == expected
+    assert client.get("/users/infu/explain/120").status_code == 200

@@ -135,3 +135,47 @@ def test_a_timed_out_child_is_still_said_as_a_timeout(tmp_path):
     )
     assert schedule.run_once() is None
     assert "timed out after 1 seconds" in read_retrain_status(tmp_path)["reason"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
+def test_a_child_killed_by_a_signal_no_stop_sends_is_recorded_at_once(tmp_path, sig):
+    """An OOM kill (SIGKILL) or a crash (SIGSEGV) is no stop of the service's group: the
+    round waited a minute for a stop notice that never came, the schedule stalled, and a
+    serve that stopped meanwhile never recorded the killed retrain."""
+    command, pid_file = sleeper(tmp_path)
+    schedule = RetrainSchedule("r.db", str(tmp_path), every=60, command=command, stop_notice=30)
+    ran = threading.Thread(target=schedule.run_once)
+    ran.start()
+    os.kill(child_pid(pid_file), sig)
+    # No stop() within the notice would return; the record must be there long before.
+    wait_for(lambda: read_retrain_status(tmp_path) is not None, 10, "the round's record")
+    ran.join(10)
+    assert not ran.is_alive()
+    record = read_retrain_status(tmp_path)
+    assert record["ok"] is False and record["reason"] == f"killed by {sig.name}", record
+    assert schedule.failures == 1
+
+
+def test_a_child_killed_by_sigkill_as_the_service_stops_is_not_a_failure(tmp_path):
+    """stop() itself ends a child that outlives its grace with SIGKILL: no failed round."""
+    command, pid_file = sleeper(tmp_path)
+    schedule = RetrainSchedule("r.db", str(tmp_path), every=60, command=command, stop_notice=30)
+    ran = threading.Thread(target=schedule.run_once)
+    ran.start()
+    pid = child_pid(pid_file)
+    schedule.stopping.set()
+    os.kill(pid, signal.SIGKILL)
+    ran.join(30)
+    assert not ran.is_alive()
+    assert read_retrain_status(tmp_path) is None and schedule.failures == 0
+
+
+def test_a_shell_exit_for_sigkill_is_recorded_at_once(tmp_path):
+    """Status 137 (128 + SIGKILL), as a wrapping shell reports an OOM kill."""
+    command = [sys.executable, "-c", "import sys; sys.exit(137)"]
+    schedule = RetrainSchedule("r.db", str(tmp_path), every=60, command=command, stop_notice=30)
+    started = threading.Thread(target=schedule.run_once)
+    started.start()
+    wait_for(lambda: read_retrain_status(tmp_path) is not None, 10, "the round's record")
+    started.join(10)
+    assert read_retrain_status(tmp_path)["reason"] == "killed by SIGKILL"

@@ -166,3 +166,38 @@ def test_a_given_duplicates_policy_is_honoured_for_events(tmp_path, extra, value
 def test_the_help_says_that_events_add_up():
     text = " ".join(invoke("store", "import", "--help").output.split())
     assert "a file's repeated user and item pairs are added up too" in text
+
+
+@pytest.mark.parametrize("kind", [["--kind", "event"], ["--rating-col", "none"]])
+def test_a_rating_scale_is_refused_for_events(tmp_path, kind):
+    """With --rating-scale an event import kept a file's last repeat (3.0) and added up
+    across imports (6.0 the second time), leaving the scale it was read on: events are
+    weights that add up, a scale bounds stars.  It is refused in one line saying why."""
+    weights = tmp_path / "w.csv"
+    weights.write_text("user_id,item_id,rating\n1,10,2\n1,10,3\n")
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    result = invoke("store", "import", weights, "--store", url, *kind, "--rating-scale", 1, 5)
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: --rating-scale applies to "), lines
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "e.db").exists() or stored(url, "1") == {}
+    # Without the scale the events add up, within the file and across imports.
+    for total in (5.0, 10.0):
+        assert invoke("store", "import", weights, "--store", url, "--kind", "event").exit_code == 0
+        assert stored(url, "1") == {("10", "event"): total}
+
+
+def test_explicit_ratings_keep_their_scale_on_import(tmp_path):
+    weights = tmp_path / "w.csv"
+    weights.write_text("user_id,item_id,rating\n1,10,2\n1,10,3\n")
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    for _ in range(2):
+        result = invoke("store", "import", weights, "--store", url, "--rating-scale", 1, 5)
+        assert result.exit_code == 0, result.output
+    assert stored(url, "1") == {("10", "explicit"): 3.0}
+
+
+def test_the_help_says_a_scale_is_refused_with_events():
+    text = " ".join(invoke("store", "import", "--help").output.split())
+    assert "--rating-scale bounds stars, so it is refused with events" in text

@@ -302,9 +302,9 @@ def store():
     type=click.Choice(["explicit", "event"]),
     default=None,
     help="Store the values as explicit ratings (latest wins) or as event weights (added; "
-    "a file's repeated user and item pairs are added up too, unless --duplicates or "
-    "--rating-scale is given) [default: event for implicit data (--rating-col none), else "
-    "explicit].",
+    "a file's repeated user and item pairs are added up too, unless --duplicates is "
+    "given; --rating-scale bounds stars, so it is refused with events) [default: event "
+    "for implicit data (--rating-col none), else explicit].",
 )
 @data_options
 @fail_on_known_errors
@@ -326,6 +326,8 @@ def store_import(source, store_url, kind, **opts):
             "--kind explicit needs a rating column, and --rating-col none reads none: "
             "import the rows as events (--kind event) or name the rating column"
         )
+    if kind == "event":
+        refuse_scale_for_events(opts)
     check_store_writable(store_url)
     implicit = isinstance(rating_col, str) and rating_col.lower() == "none"
     if (kind or ("event" if implicit else None)) == "event" and events_add_up(source, opts):
@@ -336,6 +338,8 @@ def store_import(source, store_url, kind, **opts):
     # command said it a second time on standard output).
     data = load_data(source, **opts)
     kind = kind or ("event" if data.implicit else "explicit")
+    if kind == "event":
+        refuse_scale_for_events(opts)  # implicit data read without --kind
     started = time.perf_counter()
     with open_or_fail(store_url) as opened:
         result = opened.import_interactions(data, kind=kind)
@@ -359,11 +363,33 @@ def store_import(source, store_url, kind, **opts):
     )
 
 
+def refuse_scale_for_events(opts: dict) -> None:
+    """Refuse ``--rating-scale`` for an import of events, saying why.
+
+    Event weights add up in the store (a second import, a POST), and a scale bounds
+    stars: the file's repeats were kept last under a scale and added across imports,
+    so a weight imported twice left the scale it was read on.
+
+    Example:
+        >>> refuse_scale_for_events({"rating_scale": None})
+        >>> refuse_scale_for_events({"rating_scale": (1.0, 5.0)})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        latentrec.cli._common.Failure: --rating-scale applies to explicit ratings, not to ...
+    """
+    if opts.get("rating_scale"):
+        raise Failure(
+            "--rating-scale applies to explicit ratings, not to events (--kind event): "
+            "event weights add up in the store, and a scale bounds stars; leave "
+            "--rating-scale out, or import the values as explicit ratings (--kind explicit)"
+        )
+
+
 def events_add_up(source: str, opts: dict) -> bool:
     """Whether the repeated rows of ``source``, imported as events, are to be added up:
     a ratings file (not a dataset, a MovieLens folder or a converted ``.lrdata`` file,
-    whose reading takes no --duplicates) read without --duplicates, and without
-    --rating-scale (adding up can leave a scale, and the reader refuses the two together).
+    whose reading takes no --duplicates) read without --duplicates (an event import
+    takes no --rating-scale: :func:`refuse_scale_for_events`).
 
     Example:
         >>> import os, tempfile
@@ -374,7 +400,7 @@ def events_add_up(source: str, opts: dict) -> bool:
         >>> events_add_up("ml-100k", {})
         False
     """
-    if opts.get("duplicates") is not None or opts.get("rating_scale"):
+    if opts.get("duplicates") is not None:
         return False
     path = Path(source)
     return (

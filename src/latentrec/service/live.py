@@ -173,6 +173,9 @@ class LiveUsers:
         self.folding: dict[str, int] = {}
         self.warming = 0
         self.newer: dict[str, int] = {}
+        # user -> the newest version whose ratings that are not finite were logged: said
+        # once per version, not on each request (a reload or an eviction folds it again).
+        self.warned: dict[str, int] = {}
 
     def sync(self) -> None:
         """Learn the users written since the last call and drop their cached states
@@ -403,6 +406,8 @@ class LiveUsers:
         u = served.user_index.get(user_id, -1)
         # Version 0: never written, so nothing stored and never erased (no query).
         cells, erased = ([], False) if version == 0 else self.store.user_record(user_id)
+        if cells:
+            self.say_not_finite(user_id, version, cells)
         if erased:
             u = -1
         if not cells:
@@ -435,6 +440,32 @@ class LiveUsers:
         )
         return state, cells, erased
 
+    def say_not_finite(self, user_id: str, version: int, cells) -> None:
+        """Log the user's stored ratings that are not finite (written past the store's
+        checks, by hand in the database), once per user version: the fold-in leaves them
+        out (:meth:`signal`), and that is said rather than done quietly."""
+        bad = [(c[0], c[1]) for c in cells if not np.isfinite(c[1])]
+        if not bad:
+            return
+        with self.lock:
+            if self.warned.get(user_id, -1) >= version:
+                return
+            if len(self.warned) >= self.capacity:
+                self.warned.clear()
+            self.warned[user_id] = version
+        shown = ", ".join(f"item {item!r}: {value!r}" for item, value in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        logging.getLogger(ERROR_LOGGER).warning(
+            "user %r has %d stored rating(s) that are not finite (%s%s), left out of their "
+            "fold-in (the items still count as seen); written past the store's checks, by "
+            "hand in the database?  Delete or correct them "
+            "(DELETE /users/{user_id}/ratings/{item_id})",
+            user_id,
+            len(bad),
+            shown,
+            more,
+        )
+
     @staticmethod
     def nobody(served: Served, user_id: str, version: int) -> UserState:
         """The state of a user the service cannot personalise."""
@@ -448,7 +479,9 @@ class LiveUsers:
 
         See the module docstring for which ratings count.  Items the model does not know
         are left out; an item with both an explicit rating and events counts once, with
-        the larger value.
+        the larger value.  A stored value that is not finite (written by hand past the
+        store's checks) is left out of the fold-in, its item still rated
+        (:meth:`say_not_finite` logs it).
 
         Example:
             >>> from latentrec.models import FactorModel
@@ -466,10 +499,12 @@ class LiveUsers:
             return empty, np.empty(0), empty, empty
         idx = idx[known]
         explicit = np.fromiter((c[2] == "explicit" for c in cells), bool, count)[known]
-        values = fold_values(
-            served, np.fromiter((c[1] for c in cells), np.float64, count)[known], explicit
-        )
-        keep = ~np.isnan(values)
+        raw = np.fromiter((c[1] for c in cells), np.float64, count)[known]
+        # Not finite: no fold-in can take it (an infinity would fail the solve, or be
+        # clipped to a star), and a NaN is no "seen only" verdict of the model's rules.
+        finite = np.isfinite(raw)
+        values = fold_values(served, np.where(finite, raw, 0.0), explicit)
+        keep = finite & ~np.isnan(values)
         uniq, inverse = np.unique(idx[keep], return_inverse=True)
         best = np.full(uniq.size, -np.inf)
         np.maximum.at(best, inverse, values[keep])
@@ -714,6 +749,9 @@ def pipeline_state(served: Served, state: UserState, cells, *, erased: bool = Fa
     idx = np.fromiter((served.item_index.get(c[0], -1) for c in cells), np.int64, count)
     raw = np.fromiter((c[1] for c in cells), np.float64, count)
     known = idx >= 0
+    # A stored value that is not finite (written by hand) ranks from nothing; its item
+    # stays excluded through ``state.rated``.
+    known &= np.isfinite(raw)
     items, inverse = np.unique(idx[known], return_inverse=True)
     values = np.full(items.size, -np.inf)
     np.maximum.at(values, inverse, raw[known])
@@ -924,8 +962,9 @@ def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None,
 
     ``cells`` are the user's stored ``(item_id, value, kind)`` cells (None: nothing
     stored).  The stars are their explicit ratings of items the model knows and
-    ``state`` counts as rated (an event is no star; a rating written after ``state``
-    was resolved waits for the next request, as the vector does).  The items of a
+    ``state`` counts as rated (an event is no star, nor a value that is not finite; a
+    rating written after ``state`` was resolved waits for the next request, as the
+    vector does).  The items of a
     training row that joined their fold-in without a stored value (``state.fitted``,
     see the module docstring) are added with the model's prediction of them, clipped to
     its scale, when the model predicts ratings (the value the fold-in gave them; those
@@ -951,7 +990,8 @@ def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None,
         i = index.get(item_id, -1)
         if i < 0:
             continue
-        if kind == "explicit":
+        # A value that is not finite (written by hand) is no star to cite or average.
+        if kind == "explicit" and np.isfinite(value):
             stars[i] = float(value)
     rated = set(state.rated.tolist())
     stars = {i: v for i, v in stars.items() if i in rated}

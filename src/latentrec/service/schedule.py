@@ -60,6 +60,10 @@ STOP_NOTICE = 60.0
 # What click writes on standard error when Ctrl-C ends a command (then exit status 1).
 ABORTED = "Aborted!"
 
+# The signals a stop of the service's process group sends (systemd, a terminal's Ctrl-C,
+# a closed terminal): only a child ended by one of these may be the service's stop.
+STOP_SIGNALS = frozenset({int(signal.SIGTERM), int(signal.SIGINT), int(signal.SIGHUP)})
+
 # The longest wait a thread can make (about 292 years): a longer interval would kill the
 # schedule's thread with an OverflowError at its first wait, after the service started.
 LONGEST_INTERVAL = threading.TIMEOUT_MAX
@@ -125,13 +129,15 @@ class RetrainSchedule:
     counted in ``failures``, and the next round runs on time.  Each round's outcome is
     recorded in ``model_dir`` (:func:`~latentrec.service.versions.write_retrain_status`),
     for the workers' ``/health``.  ``first_after`` delays the
-    first round (default: one interval).  A child ended by a signal (SIGTERM sent to the
-    whole process group reaches the child before serve tells the schedule to stop) is
-    recorded only if :meth:`stop` does not come within ``stop_notice`` seconds, as
-    "stopped by SIGTERM".  ``every`` and ``first_after`` are checked here
-    (:func:`check_interval`), so a bad one fails when the schedule is made, not later in
-    its thread.  :meth:`stop` ends a retrain in progress too: a serving process that is
-    told to stop leaves no child training and publishing behind it.
+    first round (default: one interval).  A child ended by a signal a group stop sends
+    (SIGTERM, SIGINT, SIGHUP: sent to the whole process group, it reaches the child
+    before serve tells the schedule to stop) is recorded only if :meth:`stop` does not
+    come within ``stop_notice`` seconds, as "stopped by SIGTERM"; one ended by any
+    other (an OOM kill, a crash) at once, as "killed by SIGKILL".  ``every`` and
+    ``first_after`` are checked here (:func:`check_interval`), so a bad one fails when
+    the schedule is made, not later in its thread.  :meth:`stop` ends a retrain in
+    progress too: a serving process that is told to stop leaves no child training and
+    publishing behind it.
 
     Example:
         >>> schedule = RetrainSchedule("ratings.sqlite", "models", every=3600)
@@ -235,10 +241,16 @@ class RetrainSchedule:
             return self.failed(str(err))
         signum = ending_signal(child.returncode, stderr)
         if signum is not None:
+            if self.stopping.is_set():
+                return None  # ended by the service's stop: not a failure of the retrain
+            if signum not in STOP_SIGNALS:
+                # An OOM kill or a crash: no stop of the group sends it, so no stop
+                # notice is coming; waiting for one stalled the schedule a minute.
+                return self.failed(f"killed by {signal_name(signum)}")
             # Sent to the service's whole group, the signal reached the child before
             # serve, still draining its requests, called stop(): wait for it.
-            if self.stopping.is_set() or self.stopping.wait(self.stop_notice):
-                return None  # ended by the service's stop: not a failure of the retrain
+            if self.stopping.wait(self.stop_notice):
+                return None
             return self.failed(f"stopped by {signal_name(signum)}")
         summary = last_json(stdout)
         if child.returncode != 0:
