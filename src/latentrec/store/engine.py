@@ -249,6 +249,9 @@ def create_engine(url: sa.URL, limit: float | None = None) -> sa.Engine:
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             connect_args=pg_connect_args(limit, url),
+            # A thread waiting for a free connection waits no longer than for the server
+            # (SQLAlchemy's default is 30 s, which the store's limit did not bound).
+            **({} if limit is None else {"pool_timeout": limit}),
         )
         if limit is not None:
             sa.event.listen(engine, "do_connect", bounded_connector(limit))
@@ -811,6 +814,13 @@ class Database:
             self.after_fork_in_child()
         try:
             return self.engine.connect()
+        except sa.exc.TimeoutError:
+            # Every pooled connection is in use (threads waiting on a slow server).
+            raise StoreUnavailableError(
+                f"the store {self.shown_url()} is busy: no free connection within "
+                f"{self.engine.pool.timeout():g} s (all {POOL_SIZE + POOL_OVERFLOW} in use)",
+                transient=True,
+            ) from None
         except sa.exc.DBAPIError as err:
             why = describe(err)
             code = getattr(err.orig, "sqlite_errorcode", None)
@@ -823,6 +833,18 @@ class Database:
 
     def shown_url(self) -> str:
         return self.url.render_as_string(hide_password=True)
+
+    @property
+    def wait_limit(self) -> float | None:
+        """The seconds each wait on the server is bounded to (:meth:`limit_waits`), or
+        ``None``: unbounded, or a SQLite store (bounded by its busy timeout instead).
+
+        Example:
+            >>> db = Database(resolve_url("postgresql://ann@127.0.0.1/recs"), limit=2.0)
+            >>> db.wait_limit, Database(resolve_url(":memory:"), limit=2.0).wait_limit
+            (2.0, None)
+        """
+        return self.limit if self.dialect == "postgresql" else None
 
     def limit_waits(self, seconds: float) -> None:
         """Bound every wait on a PostgreSQL server to ``seconds``: connecting, each
