@@ -34,3 +34,16 @@ def test_a_wait_for_a_pooled_connection_is_bounded_and_said_as_unavailable(postg
         with store.db.read() as conn:
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
 
+
+def test_a_urls_own_statement_timeout_wins_over_the_limit(postgres_url):
+    url = postgres_url + "?options=-c%20statement_timeout%3D60000"
+    with open_store(url) as store:
+        store.db.limit_waits(LIMIT_S)
+        with store.db.read() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "1min"
+            # Longer than the limit, shorter than the URL's: the server lets it run.
+            conn.exec_driver_sql(f"SELECT pg_sleep({LIMIT_S * 3})")
+    with open_store(postgres_url) as store:
+        store.db.limit_waits(LIMIT_S)
+        with store.db.read() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "500ms"

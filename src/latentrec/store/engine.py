@@ -279,16 +279,27 @@ def create_engine(url: sa.URL, limit: float | None = None) -> sa.Engine:
 def bounded_connector(limit: float):
     """A ``do_connect`` listener that opens PostgreSQL connections as
     :class:`BoundedConnection` waiting at most ``limit`` seconds for the server, whose
-    sessions have a ``statement_timeout`` of ``limit``."""
+    sessions have a ``statement_timeout`` of ``limit``, unless the URL sets its own
+    (``?options=-c statement_timeout=60000``): that one wins, and the wait for the
+    server is then as long as it (a frozen server is still given up on)."""
 
     def connect(_dialect, _record, cargs, cparams):
         conn = bounded_connection_class().connect(*cargs, **cparams)
+        if "statement_timeout" in str(cparams.get("options", "")):
+            conn.wait_limit = limit + CANCEL_GRACE_S
+            row = conn.execute(
+                "SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'"
+            ).fetchone()
+            conn.commit()
+            own = row[0] / 1000 if row else 0
+            # 0 is "no limit" to the server; the wait on a frozen one stays bounded.
+            conn.wait_limit = max(limit, own) + CANCEL_GRACE_S
+            return conn
         # Longer than the server's statement_timeout: a live server's cancel arrives
         # first and leaves the connection usable.
         conn.wait_limit = limit + CANCEL_GRACE_S
         # Set for the session (committed: the pool's rollback would undo it), not as a
-        # startup option: a pooler such as PgBouncer refuses those, and a URL's own
-        # ?options= would be overwritten.
+        # startup option: a pooler such as PgBouncer refuses those.
         conn.execute(
             "SELECT set_config('statement_timeout', %s, false)",
             (f"{max(1, int(limit * 1000))}ms",),
