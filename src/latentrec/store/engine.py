@@ -699,6 +699,10 @@ class Database:
             else nullcontext()
         )
         self.closed = False
+        # Called (no arguments) by the first transaction that succeeds after one that
+        # found the store unavailable: a service says then that the store is back.
+        self.on_back = None
+        self.failing = False
         # The pool's connection records, and those checked out (in use by a thread), so
         # that a forked child knows which inherited connections it may close.
         self.records: weakref.WeakSet = weakref.WeakSet()
@@ -919,14 +923,22 @@ class Database:
     def transaction(self, write: bool, snapshot: bool = False):
         gate = self.gate_entered() if write and isinstance(self.gate, WriteGate) else nullcontext()
         counted = self.writing_transaction() if write and self.sqlite_file else nullcontext()
-        with self.guard, gate, self.translated(), self.connect() as conn:
-            if write:
-                conn.execution_options(**{WRITE_OPTION: True})
-            elif snapshot and self.dialect == "postgresql":
-                # PostgreSQL's default (read committed) gives each statement its own view.
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            with counted, conn.begin():
-                yield conn
+        try:
+            with self.guard, gate, self.translated(), self.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                elif snapshot and self.dialect == "postgresql":
+                    # PostgreSQL's default (read committed) gives each statement its own view.
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with counted, conn.begin():
+                    yield conn
+        except StoreUnavailableError:
+            self.failing = True
+            raise
+        if self.failing:
+            self.failing = False
+            if self.on_back is not None:
+                self.on_back()
 
     def read(self, snapshot: bool = False):
         """A read transaction; with ``snapshot`` its statements all see one state of the
