@@ -48,6 +48,11 @@ CANCEL_GRACE_S = 0.5
 POOL_SIZE = 8
 POOL_OVERFLOW = 24
 
+# Seconds a background read (Database.background_reads: a worker's warm-up reading every
+# rating) may take on a PostgreSQL store whose waits are bounded: it is no request, and
+# a full read of a large store takes longer than a request's limit.
+BACKGROUND_READ_S = 600.0
+
 # Log pages after which a commit also checkpoints (SQLite's default is 1000).
 AUTOCHECKPOINT_PAGES = 10_000
 
@@ -703,6 +708,8 @@ class Database:
         # found the store unavailable: a service says then that the store is back.
         self.on_back = None
         self.failing = False
+        # The calling thread's background_reads(), if it is inside one.
+        self.local = threading.local()
         # The pool's connection records, and those checked out (in use by a thread), so
         # that a forked child knows which inherited connections it may close.
         self.records: weakref.WeakSet = weakref.WeakSet()
@@ -930,15 +937,63 @@ class Database:
                 elif snapshot and self.dialect == "postgresql":
                     # PostgreSQL's default (read committed) gives each statement its own view.
                     conn.execution_options(isolation_level="REPEATABLE READ")
-                with counted, conn.begin():
+                with counted, conn.begin(), self.background_limit(conn):
                     yield conn
-        except StoreUnavailableError:
+        except StoreUnavailableError as err:
             self.failing = True
+            background = getattr(self.local, "background", None)
+            if background is not None:
+                background.failures.append(err)
             raise
         if self.failing:
             self.failing = False
             if self.on_back is not None:
                 self.on_back()
+
+    @contextmanager
+    def background_reads(self, seconds: float = BACKGROUND_READ_S):
+        """The calling thread's transactions inside the block are no request's: on a
+        PostgreSQL store whose waits are bounded (:meth:`limit_waits`), each statement
+        and wait may take up to ``seconds`` instead of the limit.  Yields a record whose
+        ``failures`` list the :class:`StoreUnavailableError` raised meanwhile, so that
+        the caller hears of them even where a callee caught them.
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> with db.background_reads() as reads:
+            ...     with db.read() as conn:
+            ...         conn.exec_driver_sql("select 1").scalar()
+            1
+            >>> reads.failures
+            []
+        """
+        record = BackgroundReads(float(seconds))
+        previous = getattr(self.local, "background", None)
+        self.local.background = record
+        try:
+            yield record
+        finally:
+            self.local.background = previous
+
+    @contextmanager
+    def background_limit(self, conn: sa.Connection):
+        """Inside :meth:`background_reads` on a bounded PostgreSQL store: this
+        transaction's statement timeout and wait for the server lifted to the record's."""
+        background = getattr(self.local, "background", None)
+        if background is None or self.dialect != "postgresql" or self.limit is None:
+            yield
+            return
+        dbapi = conn.connection.dbapi_connection
+        kept = getattr(dbapi, "wait_limit", None)
+        # SET LOCAL: undone with the transaction, whatever ends it.
+        conn.exec_driver_sql(
+            f"SET LOCAL statement_timeout = {max(1, int(background.seconds * 1000))}"
+        )
+        dbapi.wait_limit = background.seconds + CANCEL_GRACE_S
+        try:
+            yield
+        finally:
+            dbapi.wait_limit = kept
 
     def read(self, snapshot: bool = False):
         """A read transaction; with ``snapshot`` its statements all see one state of the
@@ -976,6 +1031,15 @@ class Database:
             self.gate.close()
 
 
+class BackgroundReads:
+    """What :meth:`Database.background_reads` yields: its time limit and the failures
+    (:class:`StoreUnavailableError`) its transactions met."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.failures: list[StoreUnavailableError] = []
+
+
 def driver_rows(conn: sa.Connection, stmt: sa.Select, batch: int = 100_000):
     """The rows of ``stmt`` as plain tuples in lists of ``batch``, from the driver's cursor.
 
@@ -991,10 +1055,18 @@ def driver_rows(conn: sa.Connection, stmt: sa.Select, batch: int = 100_000):
     """
     compiled = stmt.compile(dialect=conn.dialect)
     cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        cursor.execute(str(compiled), driver_params(compiled, compiled.params))
-        while rows := cursor.fetchmany(batch):
-            yield rows
+        try:
+            cursor.execute(str(compiled), driver_params(compiled, compiled.params))
+            while rows := cursor.fetchmany(batch):
+                yield rows
+        except dbapi_error as err:
+            # As SQLAlchemy wraps the driver's errors, so that Database.translated says
+            # them as the store's (a cancelled statement: StoreUnavailableError).
+            raise sa.exc.DBAPIError.instance(
+                str(compiled), None, err, dbapi_error, dialect=conn.dialect
+            ) from err
     finally:
         cursor.close()
 
