@@ -13,12 +13,19 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from latentrec.store import StoreUnavailableError
+import pytest
+
+from latentrec.store import Rating, StoreError, StoreUnavailableError, open_store
 from latentrec.store.group import GroupCommit
+
+from .freezing import server_pids, stopped
 
 LIMIT_S = 0.2
 # Generous: a thread still waiting after this long waits for ever (the bug).
 JOIN_S = 20.0
+# The PostgreSQL store's limit, and when the frozen server is continued at the latest.
+PG_LIMIT_S = 1.0
+THAW_S = 30.0
 
 
 class StuckStore:
@@ -130,3 +137,37 @@ def test_a_leader_whose_store_is_unavailable_answers_the_queue_at_once():
     db.fail_start = None
     db.commit.set()
     assert group.submit(5) == 5 and db.committed == [5]
+
+
+@pytest.mark.postgres
+def test_writes_to_a_frozen_postgres_are_answered_and_the_withdrawn_never_land(
+    postgres_server, postgres_url
+):
+    with open_store(postgres_url) as store:
+        store.db.limit_waits(PG_LIMIT_S)
+        store.add_ratings([Rating("before", "1", 3.0)])
+        answers: dict = {}
+
+        def write(user: str) -> None:
+            try:
+                answers[user] = store.add_ratings([Rating(user, "1", 4.0)])
+            except StoreError as err:
+                answers[user] = err
+
+        users = [f"w{k}" for k in range(12)]
+        with stopped(server_pids(postgres_server), THAW_S) as thawed:
+            threads = [threading.Thread(target=write, args=(u,)) for u in users]
+            for thread in threads:
+                thread.start()
+            # Every write is answered with the server still frozen, not at SIGCONT.
+            assert joined(threads)
+            assert not thawed.is_set(), "a write was answered only once the server resumed"
+        for user in users:
+            assert isinstance(answers[user], StoreUnavailableError), answers[user]
+        withdrawn = {u for u in users if "nothing written" in str(answers[u])}
+        assert withdrawn, answers
+        # Resumed: none of the withdrawn writes was stored.
+        stored = {u for u in users if store.user_ratings(u)}
+        assert not stored & withdrawn, (stored, withdrawn)
+        store.add_ratings([Rating("after", "1", 5.0)])
+        assert [r.item_id for r in store.user_ratings("after")] == ["1"]
