@@ -59,6 +59,8 @@ from ..errors import needs_extra
 
 # FastAPI comes with the 'serve' extra: without it, the error says which extra to install.
 with needs_extra("serve", "the HTTP service (latentrec.service)"):
+    import anyio
+    from anyio.lowlevel import RunVar
     from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
     from fastapi import Path as PathPart
     from fastapi.middleware.cors import CORSMiddleware
@@ -68,6 +70,7 @@ with needs_extra("serve", "the HTTP service (latentrec.service)"):
 
 from ..models.foldin import answer_range
 from ..store import Item, Rating, StoreError, StoreUnavailableError, open_store
+from ..store.engine import POOL_OVERFLOW, POOL_SIZE
 from ..store.records import RESERVED_FEATURES, genre_key
 from . import schemas
 from .apidocs import install_api_docs
@@ -126,6 +129,9 @@ LOOP_REFOLDS = 4
 WRITE_RETRY_S = 0.001
 WRITE_QUICK_TRIES = 50
 WRITE_WAIT_S = 1.0
+# Threads for the store calls of the routes that run off the loop over a database server
+# (in_store_thread): one per connection of the store's pool, so that none queues there.
+STORE_THREADS = POOL_SIZE + POOL_OVERFLOW
 
 # How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
 SWITCH_INTERVAL_S = 0.0005
@@ -301,6 +307,21 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     # answering: there they run in the thread pool, as every plain-function route does,
     # and the loop answers /health meanwhile.
     store_off_loop = getattr(store, "dialect", "sqlite") != "sqlite"
+    # Those threads are the store's own, as many as its connection pool holds, not the
+    # thread pool's shared limit (40) that every plain-function route also takes: while
+    # the server stops answering, the store calls wait in them (up to store_timeout
+    # each) and the routes that need no store still find a thread.  Per event loop, as
+    # AnyIO's own default limiter is.
+    store_threads = RunVar("latentrec_store_threads")
+
+    async def in_store_thread(func, *args):
+        try:
+            limiter = store_threads.get()
+        except LookupError:
+            limiter = anyio.CapacityLimiter(STORE_THREADS)
+            store_threads.set(limiter)
+        return await anyio.to_thread.run_sync(functools.partial(func, *args), limiter=limiter)
+
     error_log = logging.getLogger(ERROR_LOGGER)
     question_cache: dict = {}
 
@@ -521,7 +542,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
             return recommendations_body(served, state, n, cand, banned, knobs)
 
         if store_off_loop:
-            return JSONResponse(await run_in_threadpool(answer))
+            return JSONResponse(await in_store_thread(answer))
         return JSONResponse(answer())
 
     @app.get(
@@ -815,7 +836,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
             )
         served = holder.current
         if store_off_loop:
-            return await run_in_threadpool(checked_write, served, given)
+            return await in_store_thread(checked_write, served, given)
         elsewhere = store_only_items(
             served, [check_id(r.item_id, "item_id", max_id) for r in given]
         )

@@ -585,6 +585,10 @@ def install_error_handlers(app) -> None:
         )
 
     refusals = app.state.store_refusals = RefusalLog(logger)
+    # The store says when it answers again after failing, which ends an outage's log.
+    db = getattr(getattr(app.state, "store", None), "db", None)
+    if db is not None and hasattr(db, "on_back"):
+        db.on_back = refusals.answered
 
     @app.exception_handler(StoreUnavailableError)
     async def store_down(request: Request, exc: StoreUnavailableError):
@@ -624,6 +628,8 @@ class RefusalLog:
     every ``every`` seconds one line gives the count since the last line and the latest
     reason.  A refusal :data:`QUIET_OUTAGE_ENDS` intervals or more after the previous one
     starts a new outage (logged at once); refusals no line counted yet are said in it.
+    When the store answers again (:meth:`answered`) one line ends the outage: how long
+    it lasted and how many requests it refused, so that each outage is bracketed.
 
     Example:
         >>> import logging
@@ -637,6 +643,11 @@ class RefusalLog:
         >>> now[0] = 10.5
         >>> log.refused("down")  # logged: "2 requests ... in the last 10 s"
         True
+        >>> now[0] = 12.0
+        >>> log.answered()  # logged: "answers again ... 3 requests answered 503"
+        True
+        >>> log.answered()  # no outage open: nothing to say
+        False
     """
 
     def __init__(self, logger: logging.Logger, every: float = STORE_DOWN_LOG_S, clock=None):
@@ -647,14 +658,23 @@ class RefusalLog:
         self.latest: float | None = None  # the latest refusal
         self.said: float = 0.0  # when the latest line was logged
         self.unsaid = 0  # refusals since that line
+        self.began: float | None = None  # the first refusal of the outage, while one is open
+        self.total = 0  # refusals of the open outage
 
     def refused(self, reason: str) -> bool:
         """Count one refusal; whether a line was logged for it."""
         with self.lock:
             now = self.clock()
-            new_outage = self.latest is None or now - self.latest >= QUIET_OUTAGE_ENDS * self.every
+            new_outage = (
+                self.began is None
+                or self.latest is None
+                or now - self.latest >= QUIET_OUTAGE_ENDS * self.every
+            )
+            if new_outage:
+                self.began, self.total = now, 0
             self.latest = now
             self.unsaid += 1
+            self.total += 1
             if not new_outage and now - self.said < self.every:
                 return False
             count, self.unsaid = self.unsaid, 0
@@ -676,6 +696,24 @@ class RefusalLog:
                 now - since,
                 reason,
             )
+        return True
+
+    def answered(self) -> bool:
+        """The store answered again: end the open outage with one line (how long since
+        its first refusal, how many requests it refused); whether a line was logged."""
+        with self.lock:
+            if self.began is None:
+                return False
+            now = self.clock()
+            began, total, unsaid = self.began, self.total, self.unsaid
+            self.began, self.total, self.unsaid = None, 0, 0
+        self.logger.warning(
+            "the ratings store answers again, %.1f s after the outage's first refusal: "
+            "%d requests were answered 503 in it (%d since the previous line)",
+            now - began,
+            total,
+            unsaid,
+        )
         return True
 
 

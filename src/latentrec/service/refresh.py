@@ -8,10 +8,13 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
+from contextlib import nullcontext
 from dataclasses import replace
 
 from ..errors import ModelFileError
-from ..store import Item, StoreError
+from ..store import Item, StoreError, StoreUnavailableError
+from ..store.engine import BACKGROUND_READ_S
 from .hardening import ERROR_LOGGER, one_line
 from .holder import ModelHolder, Served, title_changes, with_new_items, with_titles
 from .knobs import FactsCache, warm_knobs
@@ -25,6 +28,10 @@ ITEM_CHECK_TICKS = 5
 
 # Page size when the service walks the whole catalogue of the store.
 CATALOGUE_PAGE = 1000
+# A warm-up the store could not answer is tried again after the refresher's interval,
+# then after twice as long each time, up to this many seconds: each try reads every
+# stored rating, which a store that is struggling should not get once a second.
+WARM_BACKOFF_MAX_S = 300.0
 
 
 def store_catalogue(store) -> list:
@@ -274,6 +281,11 @@ class Refresher:
         self.retrain_folder = retrain_folder
         self.retrain_seen: str | None = None
         self.last_retrain: dict | None = None
+        self.clock = time.monotonic
+        # The time limit of the warm-up's reads (Database.background_reads).
+        self.background_read_s = BACKGROUND_READ_S
+        self.warm_delay = 0.0  # the wait before the next try of a failed warm-up
+        self.warm_after = 0.0  # no warm-up tried before this time (the clock's)
 
     def start(self) -> None:
         if self.thread is None:
@@ -316,12 +328,27 @@ class Refresher:
             self.compile_kernels(served)
             self.warm_done.set()
             return
+        if self.clock() < self.warm_after:
+            self.warm_done.set()
+            return
         try:
-            count = self.live.warm(served)
+            count = self.warm_users(served)
             self.metrics.fold_ins.inc(count)
             self.logger.info("folded in %d stored users for %s", count, served.version)
+        except StoreUnavailableError as err:
+            # The store may answer later: tried again, less and less often.
+            self.warm_delay = min(max(self.every, 2 * self.warm_delay), WARM_BACKOFF_MAX_S)
+            self.warm_after = self.clock() + self.warm_delay
+            self.logger.warning(
+                "warming the user cache failed; trying again in %g s: %s",
+                self.warm_delay,
+                one_line(err),
+            )
+            self.warm_done.set()
+            return
         except (OSError, ValueError, StoreError, MemoryError) as err:
             self.logger.warning("warming the user cache failed: %s", one_line(err))
+        self.warm_delay = 0.0
         if self.facts is not None:
             try:
                 # The item facts too, so that no request waits for the catalogue.
@@ -337,6 +364,22 @@ class Refresher:
         gc.freeze()
         self.warmed_serial = served.serial
         self.warm_done.set()
+
+    def warm_users(self, served: Served) -> int:
+        """``live.warm`` as a background read (no request's time limit: it reads every
+        stored rating); a store that was unavailable meanwhile raises here, even where
+        the warm-up itself caught the error."""
+        db = getattr(self.store, "db", None)
+        reads = (
+            db.background_reads(self.background_read_s)
+            if hasattr(db, "background_reads")
+            else nullcontext()
+        )
+        with reads as record:
+            count = self.live.warm(served)
+        if record is not None and record.failures:
+            raise record.failures[0]
+        return count
 
     def compile_kernels(self, served: Served) -> None:
         """Once per served model: what the first requests run (:func:`warm_kernels`), and

@@ -48,6 +48,11 @@ CANCEL_GRACE_S = 0.5
 POOL_SIZE = 8
 POOL_OVERFLOW = 24
 
+# Seconds a background read (Database.background_reads: a worker's warm-up reading every
+# rating) may take on a PostgreSQL store whose waits are bounded: it is no request, and
+# a full read of a large store takes longer than a request's limit.
+BACKGROUND_READ_S = 600.0
+
 # Log pages after which a commit also checkpoints (SQLite's default is 1000).
 AUTOCHECKPOINT_PAGES = 10_000
 
@@ -249,6 +254,9 @@ def create_engine(url: sa.URL, limit: float | None = None) -> sa.Engine:
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             connect_args=pg_connect_args(limit, url),
+            # A thread waiting for a free connection waits no longer than for the server
+            # (SQLAlchemy's default is 30 s, which the store's limit did not bound).
+            **({} if limit is None else {"pool_timeout": limit}),
         )
         if limit is not None:
             sa.event.listen(engine, "do_connect", bounded_connector(limit))
@@ -276,16 +284,27 @@ def create_engine(url: sa.URL, limit: float | None = None) -> sa.Engine:
 def bounded_connector(limit: float):
     """A ``do_connect`` listener that opens PostgreSQL connections as
     :class:`BoundedConnection` waiting at most ``limit`` seconds for the server, whose
-    sessions have a ``statement_timeout`` of ``limit``."""
+    sessions have a ``statement_timeout`` of ``limit``, unless the URL sets its own
+    (``?options=-c statement_timeout=60000``): that one wins, and the wait for the
+    server is then as long as it (a frozen server is still given up on)."""
 
     def connect(_dialect, _record, cargs, cparams):
         conn = bounded_connection_class().connect(*cargs, **cparams)
+        if "statement_timeout" in str(cparams.get("options", "")):
+            conn.wait_limit = limit + CANCEL_GRACE_S
+            row = conn.execute(
+                "SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'"
+            ).fetchone()
+            conn.commit()
+            own = row[0] / 1000 if row else 0
+            # 0 is "no limit" to the server; the wait on a frozen one stays bounded.
+            conn.wait_limit = max(limit, own) + CANCEL_GRACE_S
+            return conn
         # Longer than the server's statement_timeout: a live server's cancel arrives
         # first and leaves the connection usable.
         conn.wait_limit = limit + CANCEL_GRACE_S
         # Set for the session (committed: the pool's rollback would undo it), not as a
-        # startup option: a pooler such as PgBouncer refuses those, and a URL's own
-        # ?options= would be overwritten.
+        # startup option: a pooler such as PgBouncer refuses those.
         conn.execute(
             "SELECT set_config('statement_timeout', %s, false)",
             (f"{max(1, int(limit * 1000))}ms",),
@@ -685,6 +704,12 @@ class Database:
             else nullcontext()
         )
         self.closed = False
+        # Called (no arguments) by the first transaction that succeeds after one that
+        # found the store unavailable: a service says then that the store is back.
+        self.on_back = None
+        self.failing = False
+        # The calling thread's background_reads(), if it is inside one.
+        self.local = threading.local()
         # The pool's connection records, and those checked out (in use by a thread), so
         # that a forked child knows which inherited connections it may close.
         self.records: weakref.WeakSet = weakref.WeakSet()
@@ -811,6 +836,13 @@ class Database:
             self.after_fork_in_child()
         try:
             return self.engine.connect()
+        except sa.exc.TimeoutError:
+            # Every pooled connection is in use (threads waiting on a slow server).
+            raise StoreUnavailableError(
+                f"the store {self.shown_url()} is busy: no free connection within "
+                f"{self.engine.pool.timeout():g} s (all {POOL_SIZE + POOL_OVERFLOW} in use)",
+                transient=True,
+            ) from None
         except sa.exc.DBAPIError as err:
             why = describe(err)
             code = getattr(err.orig, "sqlite_errorcode", None)
@@ -823,6 +855,18 @@ class Database:
 
     def shown_url(self) -> str:
         return self.url.render_as_string(hide_password=True)
+
+    @property
+    def wait_limit(self) -> float | None:
+        """The seconds each wait on the server is bounded to (:meth:`limit_waits`), or
+        ``None``: unbounded, or a SQLite store (bounded by its busy timeout instead).
+
+        Example:
+            >>> db = Database(resolve_url("postgresql://ann@127.0.0.1/recs"), limit=2.0)
+            >>> db.wait_limit, Database(resolve_url(":memory:"), limit=2.0).wait_limit
+            (2.0, None)
+        """
+        return self.limit if self.dialect == "postgresql" else None
 
     def limit_waits(self, seconds: float) -> None:
         """Bound every wait on a PostgreSQL server to ``seconds``: connecting, each
@@ -886,14 +930,70 @@ class Database:
     def transaction(self, write: bool, snapshot: bool = False):
         gate = self.gate_entered() if write and isinstance(self.gate, WriteGate) else nullcontext()
         counted = self.writing_transaction() if write and self.sqlite_file else nullcontext()
-        with self.guard, gate, self.translated(), self.connect() as conn:
-            if write:
-                conn.execution_options(**{WRITE_OPTION: True})
-            elif snapshot and self.dialect == "postgresql":
-                # PostgreSQL's default (read committed) gives each statement its own view.
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            with counted, conn.begin():
-                yield conn
+        try:
+            with self.guard, gate, self.translated(), self.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                elif snapshot and self.dialect == "postgresql":
+                    # PostgreSQL's default (read committed) gives each statement its own view.
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with counted, conn.begin(), self.background_limit(conn):
+                    yield conn
+        except StoreUnavailableError as err:
+            self.failing = True
+            background = getattr(self.local, "background", None)
+            if background is not None:
+                background.failures.append(err)
+            raise
+        if self.failing:
+            self.failing = False
+            if self.on_back is not None:
+                self.on_back()
+
+    @contextmanager
+    def background_reads(self, seconds: float = BACKGROUND_READ_S):
+        """The calling thread's transactions inside the block are no request's: on a
+        PostgreSQL store whose waits are bounded (:meth:`limit_waits`), each statement
+        and wait may take up to ``seconds`` instead of the limit.  Yields a record whose
+        ``failures`` list the :class:`StoreUnavailableError` raised meanwhile, so that
+        the caller hears of them even where a callee caught them.
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> with db.background_reads() as reads:
+            ...     with db.read() as conn:
+            ...         conn.exec_driver_sql("select 1").scalar()
+            1
+            >>> reads.failures
+            []
+        """
+        record = BackgroundReads(float(seconds))
+        previous = getattr(self.local, "background", None)
+        self.local.background = record
+        try:
+            yield record
+        finally:
+            self.local.background = previous
+
+    @contextmanager
+    def background_limit(self, conn: sa.Connection):
+        """Inside :meth:`background_reads` on a bounded PostgreSQL store: this
+        transaction's statement timeout and wait for the server lifted to the record's."""
+        background = getattr(self.local, "background", None)
+        if background is None or self.dialect != "postgresql" or self.limit is None:
+            yield
+            return
+        dbapi = conn.connection.dbapi_connection
+        kept = getattr(dbapi, "wait_limit", None)
+        # SET LOCAL: undone with the transaction, whatever ends it.
+        conn.exec_driver_sql(
+            f"SET LOCAL statement_timeout = {max(1, int(background.seconds * 1000))}"
+        )
+        dbapi.wait_limit = background.seconds + CANCEL_GRACE_S
+        try:
+            yield
+        finally:
+            dbapi.wait_limit = kept
 
     def read(self, snapshot: bool = False):
         """A read transaction; with ``snapshot`` its statements all see one state of the
@@ -931,6 +1031,15 @@ class Database:
             self.gate.close()
 
 
+class BackgroundReads:
+    """What :meth:`Database.background_reads` yields: its time limit and the failures
+    (:class:`StoreUnavailableError`) its transactions met."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.failures: list[StoreUnavailableError] = []
+
+
 def driver_rows(conn: sa.Connection, stmt: sa.Select, batch: int = 100_000):
     """The rows of ``stmt`` as plain tuples in lists of ``batch``, from the driver's cursor.
 
@@ -946,10 +1055,18 @@ def driver_rows(conn: sa.Connection, stmt: sa.Select, batch: int = 100_000):
     """
     compiled = stmt.compile(dialect=conn.dialect)
     cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        cursor.execute(str(compiled), driver_params(compiled, compiled.params))
-        while rows := cursor.fetchmany(batch):
-            yield rows
+        try:
+            cursor.execute(str(compiled), driver_params(compiled, compiled.params))
+            while rows := cursor.fetchmany(batch):
+                yield rows
+        except dbapi_error as err:
+            # As SQLAlchemy wraps the driver's errors, so that Database.translated says
+            # them as the store's (a cancelled statement: StoreUnavailableError).
+            raise sa.exc.DBAPIError.instance(
+                str(compiled), None, err, dbapi_error, dialect=conn.dialect
+            ) from err
     finally:
         cursor.close()
 

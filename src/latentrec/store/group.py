@@ -12,6 +12,14 @@ each write is retried alone, so each caller gets its own answer (the error of it
 bad write, or its commit), never another caller's.  If the commit itself fails, every
 caller gets that error and nothing is retried: a commit whose connection was lost may
 have landed, and an event written twice would count twice.
+
+Waits are bounded when the store's are (a service's ``store_timeout``): a caller waiting
+for another's group gives up after :data:`FOLLOWER_WAITS` times the limit with
+:class:`StoreUnavailableError`.  A write no leader has taken yet is withdrawn then and
+is never stored; one a leader took may still land (its commit may be on its way), as
+with any commit whose answer was lost.  A leader that cannot open its transaction
+because the store is unavailable gives that error to every write queued meanwhile
+instead of handing the lead on: each would spend another full wait on the same server.
 """
 
 from __future__ import annotations
@@ -20,7 +28,13 @@ import os
 import threading
 import weakref
 
+from .engine import StoreUnavailableError
 from .records import StoreError
+
+# A follower's wait, in store limits: the leader's own wait is bounded by about one
+# limit per step (a pooled connection's check, a new connection, the statements, the
+# commit), and a write should be answered within about twice the limit.
+FOLLOWER_WAITS = 2.0
 
 
 class _Waiter:
@@ -54,9 +68,17 @@ class GroupCommit:
         (42, ['begin', 'commit'])
     """
 
-    def __init__(self, transaction, apply):
+    def __init__(self, transaction, apply, limit=None):
         self.transaction = transaction
         self.apply = apply
+        # Seconds the store bounds each wait to, or a function giving them (read at each
+        # write: a service sets the store's limit after opening it).  By default the
+        # ``wait_limit`` of the object whose method ``transaction`` is (a Database).
+        self.limit = (
+            limit
+            if limit is not None
+            else lambda: getattr(getattr(transaction, "__self__", None), "wait_limit", None)
+        )
         self.lock = threading.Lock()
         self.pending: list[_Waiter] = []
         self.busy = False
@@ -88,10 +110,32 @@ class GroupCommit:
             lead = not self.busy
             self.busy = True
         if not lead:
-            waiter.done.wait()
+            limit = self.limit() if callable(self.limit) else self.limit
+            if not waiter.done.wait(None if limit is None else FOLLOWER_WAITS * limit):
+                self._give_up(waiter, FOLLOWER_WAITS * limit)
             if not waiter.lead:
                 return self._outcome(waiter)
         return self._lead(waiter)
+
+    def _give_up(self, waiter: _Waiter, waited: float) -> None:
+        """A follower's wait ran out: withdraw its write if no leader took it (then it is
+        never written), else answer that it may still land.  Returns (to lead) only if the
+        lead was handed to it at that moment: it cannot be left to nobody."""
+        with self.lock:
+            if waiter.lead or waiter.done.is_set():
+                return
+            if waiter in self.pending:
+                self.pending.remove(waiter)
+                raise StoreUnavailableError(
+                    f"nothing written: the store did not take the write within {waited:g} s "
+                    "(another write's transaction waited for it)",
+                    transient=True,
+                )
+        raise StoreUnavailableError(
+            f"the write was sent but its commit was not confirmed within {waited:g} s; "
+            "it may still be stored",
+            transient=True,
+        )
 
     def _lead(self, waiter: _Waiter):
         group: list[_Waiter] = []
@@ -111,7 +155,13 @@ class GroupCommit:
                 if not group:  # the transaction never started: nobody was taken
                     with self.lock:
                         self.pending.remove(waiter)
+                        if isinstance(err, StoreUnavailableError):
+                            # The writes queued meanwhile would each spend another full
+                            # wait on the same server: they get this answer now.
+                            group, self.pending = self.pending, []
                     waiter.error = err
+                    for w in group:
+                        w.error = err
                 elif len(group) == 1 or applied:
                     # Every write was applied and the commit failed: it may have landed
                     # (a connection lost mid-commit), so none is tried again.
