@@ -537,3 +537,27 @@ def test_a_stored_event_weight_that_is_infinite_gives_no_500(
     assert "100" not in ranked and "103" not in ranked
     said = [m for m in caplog.messages if "not finite" in m and "'evu'" in m]
     assert len(said) == 1 and "'103'" in said[0], said
+
+
+def test_warming_over_an_unavailable_store_fails_rather_than_warming_nobody(store, explicit_model):
+    """A store that is down or past its time limit raised a StoreError, which warming
+    took for "no rating of this kind": it warmed nobody and said it was done.  It now
+    fails, so the refresher logs it and tries again later."""
+    from latentrec.service.holder import Served
+    from latentrec.service.live import LiveUsers
+    from latentrec.store import StoreUnavailableError
+
+    store.add_ratings([Rating("ann", "100", 5.0)])
+
+    class TimingOut:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def interactions(self, **_):
+            raise StoreUnavailableError("the store did not answer within 5 s")
+
+    with pytest.raises(StoreUnavailableError):
+        LiveUsers(TimingOut(store)).warm(Served.build(explicit_model, "v"))

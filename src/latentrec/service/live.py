@@ -62,7 +62,7 @@ from ..models import Catalog, FactorModel
 from ..models.foldin import fold_in_values
 from ..models.foldin import like_threshold as model_like_threshold
 from ..pipeline.history import Histories, UserHistory, as_history, user_key
-from ..store import StoreError
+from ..store import StoreError, StoreUnavailableError
 from ..store.bulk import StoredRatingsError
 from .hardening import ERROR_LOGGER
 from .holder import Served, id_text
@@ -282,6 +282,8 @@ class LiveUsers:
                     "not warming the users of stored %s ratings: %s", kind, err
                 )
                 continue
+            except StoreUnavailableError:
+                raise  # down or slow is not "no rating of this kind": the refresher retries
             except StoreError:  # no rating of this kind
                 continue
             m = data.matrix.tocoo()
