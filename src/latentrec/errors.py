@@ -161,14 +161,15 @@ class CannotRankError(ValueError):
 
     Raised by ``recommend``, ``recommend_batch``, ``recommend_all`` and ``onboard`` when a
     user would get such a list; a user the model gives the popularity fallback
-    (``fallback=True``) is not refused.  A ``ValueError``, as the ranking evaluation's
+    (``fallback=True``), or one left a single candidate (nothing to order), is not
+    refused.  A ``ValueError``, as the ranking evaluation's
     refusal of the same model is.
 
     Example:
         >>> import numpy as np
         >>> from latentrec import Interactions
         >>> from latentrec.models import GlobalMean
-        >>> model = GlobalMean().fit(Interactions.from_dense(np.array([[5, 3, 0]])))
+        >>> model = GlobalMean().fit(Interactions.from_dense(np.array([[5, 3, 0, 0]])))
         >>> try:
         ...     model.recommend(0, n=2)
         ... except CannotRankError as err:
@@ -179,15 +180,28 @@ class CannotRankError(ValueError):
     @classmethod
     def of(cls, model) -> CannotRankError:
         """The refusal for ``model``, in the words of ``latentrec evaluate``'s refusal of
-        ``-a global-mean`` for ranking.
+        ``-a global-mean`` for ranking; the models it points to never include the
+        model's own kind (a ``Biases`` whose item biases all came out 0 is not told to
+        use ``Biases``).
 
         Example:
             >>> str(CannotRankError.of(object()))[:38]
             'object gives every item the same score'
+            >>> class Biases: ...
+            >>> str(CannotRankError.of(Biases())).split("; ")[-1]
+            'use Popularity for a list that ranks without personalising'
         """
+        name = type(model).__name__
+        others = [
+            f"{kind} {why}"
+            for kind, why in (
+                ("Popularity", "for a list that ranks without personalising"),
+                ("Biases", "to rank by item bias"),
+            )
+            if kind != name
+        ]
         return cls(
-            f"{type(model).__name__} gives every item the same score for a user (no item "
-            "bias or factor tells items apart), so its ranked list would be the items in "
-            "index order, not a recommendation; for a list that ranks without "
-            "personalising, use Popularity, or Biases to rank by item bias"
+            f"{name} gives every item the same score for a user (no item bias or factor "
+            "tells items apart), so its ranked list would be the items in index order, "
+            f"not a recommendation; use {', or '.join(others)}"
         )

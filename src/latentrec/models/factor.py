@@ -146,9 +146,10 @@ class FactorModel(FoldIn, Recommender):
 
     @property
     def orders_items(self) -> bool:
-        """Whether the scores can order items for a user: some item term (``b_i`` or
-        ``q_i``) differs between items.  False for ``GlobalMean`` (μ everywhere), whose
-        ranked lists :meth:`recommend` and :meth:`onboard` refuse
+        """Whether the scores can order items for some user: item biases differ, or item
+        factor rows (``q_i``) do.  Terms that are non-zero but the same for every item
+        (an ALS fitted on identical columns) order nothing.  False for ``GlobalMean``
+        (μ everywhere), whose ranked lists :meth:`recommend` and :meth:`onboard` refuse
         (:class:`~latentrec.errors.CannotRankError`); ``Biases`` ranks by ``b_i``.
 
         Example:
@@ -163,30 +164,53 @@ class FactorModel(FoldIn, Recommender):
         bias = self.item_bias_
         if bias.size <= 1 or bool((bias != bias[0]).any()):  # one item: nothing to order
             return True
-        # In slices: the first items almost always have factors, and a whole-array
-        # comparison would cost a pass over Q on every recommend call.
+        # Each row against the first, in slices stopping at the first difference: this
+        # runs on every recommend call, and a whole-array comparison would cost a pass
+        # over Q (and a copy of its size) where the first few rows almost always differ.
         Q = self.item_factors_
+        first = Q[0]
         step = max(1, (1 << 16) // max(1, Q.shape[1]))
-        return any(bool((Q[a : a + step] != 0).any()) for a in range(0, Q.shape[0], step))
+        return any(bool((Q[a : a + step] != first).any()) for a in range(1, Q.shape[0], step))
 
-    def _refuse_unordered(self, user_idx) -> None:
+    def _refuse_unordered(self, user_idx, exclude_seen=True, items=None, filter_items=None):
         """Raise :class:`CannotRankError` when a user of ``user_idx`` (-1: unknown) would
         get a personal list from scores that cannot order items (:attr:`orders_items`).
 
         The rule is the ranking evaluation's (``check_not_ranked_by_index``): ties go to
         the lower item index, so such a list is the catalogue in index order; users who
-        get the popularity fallback are ordered by counts and pass.
+        get the popularity fallback are ordered by counts and pass, and so does a user
+        left at most one candidate (``items``, less ``filter_items`` and, with
+        ``exclude_seen``, their seen items): one item has nothing to be ordered against.
         """
+        if self.orders_items:
+            return
         u = np.asarray(user_idx, dtype=np.int64)
         known = u[u >= 0]
-        if self.orders_items or not known.size or not self._can_personalise(known).any():
+        if not known.size:
             return
-        raise CannotRankError.of(self)
+        known = known[self._can_personalise(known)]
+        if not known.size:
+            return
+        # Worked out only here, for a model that cannot rank (GlobalMean): one pass over
+        # the seen matrix's rows of these users at most.
+        eligible = np.ones(self.n_items, dtype=bool)
+        if items is not None:
+            eligible[:] = False
+            eligible[self.items_.index(items)] = True
+        if filter_items is not None:
+            eligible[self.items_.index(filter_items)] = False
+        left = np.full(known.size, int(eligible.sum()), dtype=np.int64)
+        if exclude_seen and left[0] > 1:
+            seen = self.seen_[known]
+            owner = np.repeat(np.arange(known.size), np.diff(seen.indptr))
+            left -= np.bincount(owner, eligible[seen.indices], known.size).astype(np.int64)
+        if (left > 1).any():
+            raise CannotRankError.of(self)
 
     def _recommend_idx(self, u, n, exclude_seen=True, items=None, filter_items=None):
         # recommend and recommend_batch; recommend_batch_idx is left to its callers, and
         # evaluate_ranking refuses such a model there with its own RankedByIndexError.
-        self._refuse_unordered(u)
+        self._refuse_unordered(u, exclude_seen, items, filter_items)
         return super()._recommend_idx(u, n, exclude_seen, items, filter_items)
 
     @reads_fitted
@@ -215,7 +239,7 @@ class FactorModel(FoldIn, Recommender):
         """
         self.check_fitted()
         raw = self.users_.ids if users is None else id_array(users)
-        self._refuse_unordered(self.users_.lookup(raw))
+        self._refuse_unordered(self.users_.lookup(raw), exclude_seen, items, filter_items)
         return super().recommend_all(
             path,
             n,

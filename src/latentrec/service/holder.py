@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import ModelFileError, load
+from ..errors import CannotRankError
 from ..models import FactorModel
 from ..models.hybrid import encode_features
 from ..pipeline import Pipeline
@@ -100,9 +101,31 @@ class Served:
 
     @classmethod
     def build(
-        cls, model, version: str, created: float | None = None, source_token: str | None = None
+        cls,
+        model,
+        version: str,
+        created: float | None = None,
+        source_token: str | None = None,
+        *,
+        check_ranks: bool = True,
     ) -> Served:
-        """Check that ``model`` (a factor model or a pipeline) can be served and index it."""
+        """Check that ``model`` (a factor model or a pipeline) can be served and index it.
+
+        A factor model whose scores cannot order items (``GlobalMean``:
+        :attr:`~latentrec.models.FactorModel.orders_items` false) is refused with
+        :class:`~latentrec.errors.CannotRankError`, as the library refuses its lists: its
+        recommendations would be the catalogue in index order.  ``check_ranks=False``
+        skips that for a served model grown by new titles (:func:`with_new_items`).
+
+        Example:
+            >>> from latentrec.models import FactorModel
+            >>> flat = FactorModel.from_factors(([1], [7, 8]), np.ones((2, 1)), [[1.0]])
+            >>> try:
+            ...     Served.build(flat, "v1")
+            ... except CannotRankError as err:
+            ...     print(str(err)[:60])
+            cannot serve this model: FactorModel gives every item the sa
+        """
         pipeline = None
         if isinstance(model, Pipeline):
             pipeline = model
@@ -120,6 +143,10 @@ class Served:
                 f"the service needs a factor model (one with fold-in), got {type(model).__name__}"
             )
         model.check_fitted()
+        # A pipeline ranks through its own candidates and ranker; only a plain model's
+        # lists come from these scores.
+        if check_ranks and pipeline is None and not model.orders_items:
+            raise CannotRankError(f"cannot serve this model: {CannotRankError.of(model)}")
         model = model.pinned()
         item_ids = np.array([id_text(x) for x in model.items_.ids], dtype=object)
         user_ids = [id_text(x) for x in model.users_.ids]
@@ -239,7 +266,11 @@ def with_new_items(served: Served, items) -> Served:
         item_bias_=np.concatenate([model.item_bias_, bias]),
     )
     grown = type(model).from_fitted(fitted, **model.get_params())
-    out = Served.build(grown, served.version, served.created, served.source_token)
+    # Unchecked: a new title's zero terms may match the one item of a one-item model,
+    # and a title must be taken in whatever it does to the order (a retrain learns it).
+    out = Served.build(
+        grown, served.version, served.created, served.source_token, check_ranks=False
+    )
     own = out.own_titles
     if own is not None:
         # A worker loading the model now gives a new title its id until the catalogue
@@ -800,8 +831,8 @@ class DirectorySource:
         """Load and index the current version.
 
         A current version refused for its file (written over since its publish,
-        damaged) is refused again without reading it while neither ``CURRENT`` nor the
-        file changes.
+        damaged, or a model that cannot rank items) is refused again without reading it
+        while neither ``CURRENT`` nor the file changes.
         """
         token = self.token()
         before = self._current_file()
@@ -812,7 +843,8 @@ class DirectorySource:
             raise refused[2].with_traceback(None)
         try:
             version, model = self.directory.load_current()
-        except ModelFileError as err:
+            served = Served.build(model, version.name, version.created, token)
+        except (ModelFileError, CannotRankError) as err:
             # Kept only for a file that did not change while it was read: one replaced
             # meanwhile (a race) is no verdict on the file that replaced it.
             after = self._current_file()
@@ -820,7 +852,7 @@ class DirectorySource:
             self._refused = (token, before, err) if kept else None
             raise
         self._refused = None
-        return Served.build(model, version.name, version.created, token)
+        return served
 
     def _current_file(self):
         """(version, inode, size, mtime, ctime) of the current version's model file; None when
