@@ -140,7 +140,9 @@ def test_title_changes_match_a_reference_on_random_catalogues(seed):
     names = ["A", "B", "C", "D"]
     own = [rng.choice(names) for _ in ids]
     cat = Catalog.from_ids([1], ids, item_titles=own)
-    served = Served.build(FactorModel.from_factors(cat, np.ones((n, 2))), "v")
+    # Distinct item rows: a model whose items all score alike is not served.
+    factors = np.arange(2.0 * n).reshape(n, 2)
+    served = Served.build(FactorModel.from_factors(cat, factors), "v")
     # Some names already renamed, as a running worker holds them.
     served = with_store_titles(
         served, [Item(x, rng.choice(names)) for x in ids if rng.random() < 0.5]

@@ -132,8 +132,10 @@ def test_latentrec_store_info_says_what_opening_upgraded(store_url):
 
 def test_the_service_logs_what_opening_its_store_upgraded(store_url, tmp_path, caplog):
     make_v2_store(store_url, HELD)
+    # Distinct item rows: a model whose items all score alike is not served.
+    items = np.arange(2.0 * len(HELD)).reshape(-1, 2)
     model = FactorModel.from_factors(
-        ([0], [item_id for item_id, *_ in HELD]), np.zeros((len(HELD), 2)), np.zeros((1, 2))
+        ([0], [item_id for item_id, *_ in HELD]), items, np.ones((1, 2))
     )
     model.save(tmp_path / "m.npz")
     with caplog.at_level(logging.WARNING, logger="latentrec.service"):
