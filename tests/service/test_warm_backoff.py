@@ -40,10 +40,15 @@ class TableLock:
 
         self.conn = psycopg.connect(url.replace("+psycopg", ""))
         self.conn.execute(f"LOCK TABLE {ratings.name} IN ACCESS EXCLUSIVE MODE")
+        self.guard = threading.Lock()
 
     def release(self) -> None:
-        self.conn.rollback()
-        self.conn.close()
+        # Once, from whichever thread comes first: a timer's release racing the test's
+        # own clean-up rolled back a connection the other had just closed.
+        with self.guard:
+            if not self.conn.closed:
+                self.conn.rollback()
+                self.conn.close()
 
 
 @pytest.fixture
@@ -62,12 +67,14 @@ def test_a_background_read_is_not_held_to_the_limit_and_its_errors_are_the_store
         with pytest.raises(StoreUnavailableError, match="statement timeout"):
             store.interactions(kind="explicit")
         # A background read: it waits for the lock (released after four limits).
-        threading.Timer(4 * LIMIT_S, lock.release).start()
+        timer = threading.Timer(4 * LIMIT_S, lock.release)
+        timer.start()
         with store.db.background_reads() as reads:
             data = store.interactions(kind="explicit")
         assert data.nnz == 2 and reads.failures == []
+        timer.join()
     finally:
-        lock.release() if not lock.conn.closed else None
+        lock.release()
     # The session's own limit is back for the next transaction on that connection.
     with store.db.read() as conn:
         assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "300ms"
@@ -106,5 +113,4 @@ def test_a_failed_warm_up_says_one_line_and_backs_off(pg_bounded, caplog):
         assert refresher.warmed_serial == holder.current.serial
         assert any("folded in 2 stored users" in r.getMessage() for r in caplog.records)
     finally:
-        if not lock.conn.closed:
-            lock.release()
+        lock.release()
