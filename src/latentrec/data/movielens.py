@@ -43,7 +43,7 @@ import pandas as pd
 
 from .build import assemble, frame_columns
 from .interactions import DataError, Interactions
-from .readers import text_lines
+from .readers import header_fields, text_lines
 from .report import Places
 
 __all__ = [
@@ -326,13 +326,9 @@ def _first_line(path: Path) -> str:
 
 
 def _movielens_csv_header(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(4096)
-    except OSError:
-        return True  # the reader then names the problem with the file
-    fields = first.decode("utf-8", "replace").lstrip("\ufeff").strip().split(",")
-    return [f.strip() for f in fields[:2]] == ["userId", "movieId"]
+    head = header_fields(path, sep=",")
+    # A header that cannot be read here is the reader's to name.
+    return head is None or [f.strip() for f in head[0][:2]] == ["userId", "movieId"]
 
 
 def read_ml_folder(folder: str | Path, *, duplicates: str = "error") -> Interactions:
