@@ -1,9 +1,12 @@
-"""/explain and /predictions give the same number for a user, and no number alike when a
-ranking model has none: an unknown user of ImplicitALS gets ``null`` from both."""
+"""/explain and /predictions give the same number for a user.  A ranking model has none
+for a user it cannot personalise: /predictions answers ``null``, and /explain refuses
+(409) with the library's reason, as ``FactorModel.explain`` and ``latentrec explain`` do.
+It used to answer ``prediction: null`` with the other terms, a sum that is no score."""
 
 import numpy as np
 import pytest
 
+from latentrec import UnknownIdError
 from latentrec.models import ImplicitALS
 from latentrec.store import Rating
 
@@ -13,18 +16,37 @@ def ranking_model(planted_data):
     return ImplicitALS(n_factors=3, n_epochs=5, random_state=0).fit(planted_data)
 
 
-def test_an_unknown_user_of_a_ranking_model_has_no_score_in_either_route(
+def test_an_unknown_user_of_a_ranking_model_is_refused_as_the_library_refuses(
     make_client, ranking_model
 ):
     client = make_client(ranking_model)
-    item = str(ranking_model.items_.ids[0])
-    pred = client.get("/users/nobody/predictions", params={"items": [item]}).json()
-    why = client.get(f"/users/nobody/explain/{item}")
-    assert why.status_code == 200, why.text
-    body = why.json()
+    item = ranking_model.items_.ids[0]
+    pred = client.get("/users/nobody/predictions", params={"items": [str(item)]}).json()
     assert pred["predictions"][0]["score"] is None and pred["fallback"] is True
-    assert body["prediction"] is None and body["clipped"] is None
-    assert body["fallback"] is True
+    with pytest.raises(UnknownIdError) as library:
+        ranking_model.explain("nobody", item)
+    why = client.get(f"/users/nobody/explain/{item}")
+    assert why.status_code == 409, why.text
+    detail = why.json()["detail"]
+    assert detail == str(library.value)
+    assert "ImplicitALS ranks items" in detail and "popularity list" in detail
+
+
+def test_an_erased_training_user_of_a_ranking_model_is_refused_too(
+    make_client, store, ranking_model
+):
+    """Known to the model, but erased: the service gives them the popularity list, so
+    it has no score of theirs to explain (the library would explain their training
+    row, which the service no longer serves them)."""
+    store.add_ratings([Rating("3", "100", 1.0, kind="event")])
+    store.delete_user("3")
+    client = make_client(ranking_model)
+    assert client.get("/users/3/recommendations").json()["fallback"] is True
+    why = client.get("/users/3/explain/101")
+    assert why.status_code == 409, why.text
+    detail = why.json()["detail"]
+    assert detail.startswith("user '3' has no vector in the served model")
+    assert "ImplicitALS ranks items" in detail and "popularity list" in detail
 
 
 @pytest.mark.parametrize("user", ["3", "newcomer"])
@@ -51,3 +73,6 @@ def test_an_unknown_user_of_a_rating_model_still_gets_the_baseline_from_both(
     baseline = explicit_model.predict(["nobody"], [104], unknown="baseline")[0]
     assert pred["predictions"][0]["score"] == pytest.approx(baseline, abs=1e-5)
     assert body["prediction"] == pytest.approx(baseline, abs=1e-5)
+    assert body["fallback"] is True and body["user_bias"] == 0.0
+    library = explicit_model.explain("nobody", 104, unknown="baseline")
+    assert body["item_bias"] == pytest.approx(library.item_bias)

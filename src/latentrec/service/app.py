@@ -107,6 +107,7 @@ from .knobs import reranked as rerank_list
 from .live import (
     LiveUsers,
     explain,
+    explain_refusal,
     explain_stars,
     pipeline_recommend_many,
     predictions,
@@ -577,16 +578,33 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         "/users/{user_id}/explain/{item_id}",
         response_model=schemas.Explanation,
         tags=["recommendations"],
+        responses={
+            409: {
+                "model": schemas.ErrorBody,
+                "description": "The served model cannot explain this user: a ranking model "
+                "(BPR, WARP, ImplicitALS) has no score for a user it cannot personalise, "
+                "who gets the popularity list (the detail gives the library's reason); or "
+                "a pipeline whose first candidate is not a factor model.",
+            }
+        },
     )
     def user_explain(user_id: UserId, item_id: ItemId):
         """Why the user gets this score: μ + b_u + b_i + Σ_f p_uf·q_if, the largest
         factor terms, and the user's own rated titles closest to the item (chosen by
-        their stored stars, each with its rating, when the store holds any)."""
+        their stored stars, each with its rating, when the store holds any).  A user the
+        model cannot personalise is explained by the baseline μ + b_i of a rating model
+        (``fallback: true``); a ranking model has no score for them and answers 409 with
+        the library's reason, as ``FactorModel.explain`` and ``latentrec explain``
+        refuse them."""
         user_id = uid(user_id)
         served = holder.current
         first_candidate(served)
         item = model_item(served, item_id)
         state = live.resolve(served, user_id)
+        refusal = explain_refusal(served, state, item)
+        if refusal is not None:
+            # Before the read of their stars below: nothing they stored would change it.
+            raise HTTPException(409, refusal)
         # The state keeps which items were rated, not the stars: one more read here
         # (not on the hot routes) gives them.  Version 0: nothing was ever stored.
         cells = store.user_cells(user_id) if state.version else None

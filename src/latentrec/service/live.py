@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..data import UnknownIdError
 from ..models import Catalog, FactorModel
 from ..models.foldin import fold_in_values
 from ..models.foldin import like_threshold as model_like_threshold
@@ -1010,6 +1011,66 @@ def explain_stars(served: Served, state: UserState, cells) -> tuple[dict | None,
     return stars, frozenset()
 
 
+class CannotExplainError(ValueError):
+    """No explanation for this user: a ranking model has no score for a user the service
+    cannot personalise (:func:`explain_refusal`, whose reason is the message).
+    :func:`explain` raises it; the route asks :func:`explain_refusal` first and answers
+    409 with the reason.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q), "v")
+        >>> try:
+        ...     explain(s, LiveUsers.nobody(s, "zoe", 0), 0)
+        ... except CannotExplainError as err:
+        ...     print(str(err)[:36])
+        unknown user id(s): 'zoe'; FactorMod
+    """
+
+
+def explain_refusal(served: Served, state: UserState, item: int) -> str | None:
+    """Why ``served`` explains nothing for ``state``'s user, or None when it can.
+
+    A ranking model (``predicts_ratings`` false: BPR, WARP, ImplicitALS) has no score for
+    a user without a vector, nor a baseline prediction: the library's
+    ``FactorModel.explain`` refuses such a user, as ``latentrec explain`` does, and the
+    reason is the library's own (its refusal of a user it does not know).  A user the
+    model knows but the service cannot personalise (erased by ``DELETE /users/{id}``, or
+    with nothing stored that a fold-in can take) is refused alike, as the popularity
+    list they are given says.  A rating model explains its baseline μ + b_i instead.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> q = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> s = Served.build(FactorModel.from_factors(([1], [10, 20]), q), "v")
+        >>> stranger = LiveUsers.nobody(s, "zoe", 0)
+        >>> print(explain_refusal(s, stranger, 0)[:72])
+        unknown user id(s): 'zoe'; FactorModel ranks items and has no personal s
+        >>> rated = UserState("ann", 1, s.serial, 0.0, np.ones(2), np.array([0]), "store")
+        >>> explain_refusal(s, rated, 1) is None
+        True
+    """
+    if state.personal or served.predicts_ratings:
+        return None
+    model = served.model
+    if served.user_index.get(state.user_id, -1) < 0:
+        try:
+            model.explain(state.user_id, served.model_item_id(item))
+        except UnknownIdError as err:
+            if err.name == "user":
+                return str(err)
+    # Known to the model, but without a vector here: the library would explain their
+    # training row, which the service no longer serves them.
+    return (
+        f"user {state.user_id!r} has no vector in the served model (erased, or nothing "
+        f"stored that it can fold in), and {type(model).__name__} ranks items: it has no "
+        "personal score for such a user, nor a baseline prediction (it predicts no "
+        "ratings), so there is nothing to explain: recommend gives such a user the "
+        "popularity list"
+    )
+
+
 def explain(
     served: Served, state: UserState, item: int, stars: dict | None = None, fitted=frozenset()
 ) -> dict:
@@ -1023,8 +1084,8 @@ def explain(
     with its ``rating`` (None for those in ``fitted``, valued at the model's fit), and
     ``supporting_from`` is ``"ratings"``; without them the model's fit stands in
     (``"model"``; see ``latentrec.models.factor.supporting_items``).  A user without a
-    vector gets the baseline's terms; for a ranking model ``prediction`` and
-    ``clipped`` are then None, as :func:`predictions` gives no score.
+    vector gets the baseline's terms from a rating model; a ranking model has none to
+    give them, and :class:`CannotExplainError` says so (:func:`explain_refusal`).
 
     Example:
         >>> from latentrec.models import FactorModel
@@ -1040,6 +1101,9 @@ def explain(
         >>> [(r["item_id"], r["rating"]) for r in why["supporting_items"]]
         [('20', 5.0)]
     """
+    refusal = explain_refusal(served, state, item)
+    if refusal is not None:
+        raise CannotExplainError(refusal)
     model = served.model
     k = model.n_factors_
     factors = state.factors if state.personal else np.zeros(k, np.float32)
@@ -1070,10 +1134,6 @@ def explain(
     out["user_id"] = state.user_id
     out["item_id"] = id_text(out["item_id"])
     out["supporting_from"] = "ratings" if ratings else "model"
-    if not state.personal and not served.predicts_ratings:
-        # A ranking model has no score for a user it cannot personalise, and
-        # /predictions answers null (predictions()): the sum of zero terms is no score.
-        out["prediction"] = out["clipped"] = None
     fitted_ids = {served.item_ids[i] for i in fitted}
     for row in out["supporting_items"]:
         row["item_id"] = id_text(row["item_id"])

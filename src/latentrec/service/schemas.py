@@ -281,13 +281,12 @@ class Explanation(Versioned):
     user_bias: float
     item_bias: float
     interaction: float
-    prediction: float | None = Field(
-        description="The score, as /predictions gives it; null for a ranking model's user "
-        "it cannot personalise (fallback), who has no score."
+    prediction: float = Field(
+        description="The score, as /predictions gives it: for a user the model cannot "
+        "personalise (fallback), a rating model's baseline μ + b_i.  A ranking model has "
+        "no score for such a user, and the route answers 409 saying so."
     )
-    clipped: float | None = Field(
-        description="The prediction clipped to the model's rating scale; null with it."
-    )
+    clipped: float = Field(description="The prediction clipped to the model's rating scale.")
     factor_contributions: list[float]
     top_factors: list[tuple[int, float]]
     supporting_items: list[Supporting]
