@@ -653,7 +653,10 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
 
     @app.get("/users/{user_id}/ratings", response_model=schemas.UserRatings, tags=["ratings"])
     def user_ratings(user_id: UserId):
-        """Everything the store holds for the user, newest first."""
+        """Everything the store holds for the user, newest first.  A stored value that is
+        not a finite number (written by hand in the database) is listed with ``rating``
+        null and ``unusable`` saying which value it is and that it is left out of the
+        user's recommendations."""
         user_id = uid(user_id)
         served = holder.current
         rows = sorted(store.user_ratings(user_id), key=lambda r: -(r.timestamp or 0))
@@ -669,12 +672,15 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                 stored = store_only.get(r.item_id)
                 title = stored.title if stored is not None else None
                 genres = list(stored.genres or ()) if stored is not None else []
+            usable = bool(np.isfinite(r.value))
             out.append(
                 {
                     "item_id": r.item_id,
                     "title": title,
                     "genres": genres,
-                    "rating": r.value,
+                    # JSON has no NaN or infinity: a bare null said nothing of why.
+                    "rating": r.value if usable else None,
+                    "unusable": None if usable else unusable_value(r.value),
                     "kind": r.kind,
                     "timestamp": r.timestamp,
                     "rated_at": iso(r.timestamp),
@@ -1332,6 +1338,24 @@ def item_out(served: Served, item) -> dict:
         "features": item.features,
         "in_model": item.item_id in served.item_index,
     }
+
+
+def unusable_value(value: float) -> str:
+    """What ``GET /users/{id}/ratings`` says of a stored value that is not a finite
+    number: which it is, and what the service does with it (the fold-in leaves it out,
+    as ``LiveUsers.signal`` does and ``say_not_finite`` logs).
+
+    Example:
+        >>> unusable_value(float("-inf"))[:48]
+        'the stored value is -Infinity, not a finite numb'
+    """
+    shown = "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return (
+        f"the stored value is {shown}, not a finite number (written past the service's "
+        "checks, by hand in the database?): it is left out of this user's "
+        "recommendations, the item still counting as rated; correct it, or delete it "
+        "(DELETE /users/{user_id}/ratings/{item_id})"
+    )
 
 
 def iso(timestamp: float | None) -> str | None:

@@ -315,12 +315,29 @@ class WriteAck(Versioned):
 
 
 class StoredRating(BaseModel):
-    """A rating as the store holds it."""
+    """A rating as the store holds it.
+
+    Example:
+        >>> StoredRating(item_id="7", rating=4.0, kind="explicit").unusable is None
+        True
+    """
 
     item_id: str
     title: str | None = None
     genres: list[str] = Field(default_factory=list)
-    rating: float
+    rating: float | None = Field(
+        description="The stored stars, or an event's summed weight; null only where the "
+        "stored value is not a finite number, which JSON cannot carry (`unusable` says "
+        "so)."
+    )
+    unusable: str | None = Field(
+        None,
+        description="Set only where the stored value is not a finite number (NaN, Infinity "
+        "or -Infinity, written past the service's checks, by hand in the database): which "
+        "it is, and that it is left out of the user's recommendations (their fold-in; the "
+        "item still counts as rated, so it is never recommended back) until it is "
+        "corrected or deleted.  Null for every usable value.",
+    )
     kind: Kind
     timestamp: float | None = None
     rated_at: str | None = Field(None, description="The timestamp as ISO 8601 (UTC).")
