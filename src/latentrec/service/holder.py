@@ -114,8 +114,10 @@ class Served:
         A factor model whose scores cannot order items (``GlobalMean``:
         :attr:`~latentrec.models.FactorModel.orders_items` false) is refused with
         :class:`~latentrec.errors.CannotRankError`, as the library refuses its lists: its
-        recommendations would be the catalogue in index order.  ``check_ranks=False``
-        skips that for a served model grown by new titles (:func:`with_new_items`).
+        recommendations would be the catalogue in index order.  So is a pipeline none of
+        whose candidate models can order items (:func:`pipeline_cannot_rank`).
+        ``check_ranks=False`` skips that for a served model grown by new titles
+        (:func:`with_new_items`).
 
         Example:
             >>> from latentrec.models import FactorModel
@@ -130,6 +132,9 @@ class Served:
         if isinstance(model, Pipeline):
             pipeline = model
             pipeline.check_fitted()
+            problem = pipeline_cannot_rank(pipeline) if check_ranks else None
+            if problem is not None:
+                raise CannotRankError(problem)
             factors = [m for m in pipeline.models if isinstance(m, FactorModel)]
             if not factors:
                 kinds = ", ".join(type(m).__name__ for m in pipeline.models)
@@ -143,8 +148,8 @@ class Served:
                 f"the service needs a factor model (one with fold-in), got {type(model).__name__}"
             )
         model.check_fitted()
-        # A pipeline ranks through its own candidates and ranker; only a plain model's
-        # lists come from these scores.
+        # A pipeline ranks through its own candidates and ranker (checked above); only a
+        # plain model's lists come from these scores.
         if check_ranks and pipeline is None and not model.orders_items:
             raise CannotRankError(f"cannot serve this model: {CannotRankError.of(model)}")
         model = model.pinned()
@@ -208,6 +213,37 @@ class Served:
             hasattr(self.model, "item_vector_from_features")
             and getattr(self.model, "item_feature_spec_", None) is not None
         )
+
+
+def pipeline_cannot_rank(pipeline: Pipeline) -> str | None:
+    """Why ``pipeline`` cannot be served for its candidates, or None: when no candidate
+    model can order items (each a ``GlobalMean``, or another factor model whose
+    :attr:`~latentrec.models.FactorModel.orders_items` is false), every pool it draws
+    is the catalogue in index order, and its lists (fused, ranked or re-ranked) follow
+    from that order, not from anything learned: refused as a plain model of that kind
+    is.  One candidate that orders items is enough: its pool comes in its order, and
+    the pipeline's lists draw on it.  A candidate that is not a factor model
+    (Popularity, ItemKNN) orders items by its own counts or neighbours.
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> flat = FactorModel.from_factors(([1], [7, 8]), np.ones((2, 1)), [[1.0]])
+        >>> class Stub:  # the one attribute read here
+        ...     models = [flat, flat]
+        >>> print(pipeline_cannot_rank(Stub())[:72])
+        cannot serve this pipeline: none of its candidate models can order items
+        >>> Stub.models = [flat, FactorModel.from_factors(([1], [7, 8]), np.eye(2))]
+        >>> pipeline_cannot_rank(Stub()) is None
+        True
+    """
+    models = list(pipeline.models)
+    if any(not isinstance(m, FactorModel) or m.orders_items for m in models):
+        return None
+    first = models[0]
+    return (
+        "cannot serve this pipeline: none of its candidate models can order items "
+        f"({', '.join(type(m).__name__ for m in models)}): {CannotRankError.of(first)}"
+    )
 
 
 def with_new_items(served: Served, items) -> Served:
@@ -735,7 +771,9 @@ class FileSource:
     ``save`` does atomically: a new inode).  The label is the hash of the very file the
     served model was read from: a load that overlapped a replacement (the file's inode,
     size or modification time moved while it was hashed and read) is done again, up to
-    :data:`LOAD_TRIES` times.
+    :data:`LOAD_TRIES` times.  A file refused for what it holds (damaged, or a model that
+    cannot rank items) is refused again without reading it until it changes, as
+    :class:`DirectorySource` does for a refused version.
 
     Example:
         >>> import tempfile, os
@@ -750,14 +788,37 @@ class FileSource:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"model file {self.path} does not exist")
+        # (the file's identity, the error): the last load refused for what the file
+        # holds.  The holder asks again every poll round while the token differs from
+        # what it serves; the same file would be read and hashed again (seconds for a
+        # model of gigabytes) only to be refused again.
+        self._refused = None
 
     def token(self) -> str:
         """Inode, size and modification time of the file (one ``stat``)."""
         st = self.path.stat()
         return f"{st.st_ino}-{st.st_size}-{st.st_mtime_ns}"
 
+    def _identity(self, st=None) -> tuple:
+        """(inode, size, mtime, ctime) of the file: ctime too, as
+        :meth:`DirectorySource._current_file` keeps it (a file written in place and given
+        its old mtime back still moves it)."""
+        st = self.path.stat() if st is None else st
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
     def load(self) -> Served:
-        """Read and index the file's model, labelled with the hash of what was read."""
+        """Read and index the file's model, labelled with the hash of what was read.
+
+        A file refused for what it holds (:class:`~latentrec.ModelFileError`, or
+        :class:`~latentrec.errors.CannotRankError` for a model that cannot rank items)
+        is refused again, with the same error, without reading it while its identity
+        (inode, size, modification and change times) stays the same.
+        """
+        refused = self._refused
+        if refused is not None and refused[0] == self._identity():
+            # The same error again, its traceback dropped: raised as it is, each round's
+            # frames would pile up on it for as long as the file stays refused.
+            raise refused[1].with_traceback(None)
         for _ in range(LOAD_TRIES):
             before = self.path.stat()
             token = f"{before.st_ino}-{before.st_size}-{before.st_mtime_ns}"
@@ -767,18 +828,35 @@ class FileSource:
                     digest.update(block)
             try:
                 model = load(self.path)
-            except ModelFileError:
+            except ModelFileError as err:
                 if self.token() != token:
                     continue  # read half from the file that replaced it
+                self._refuse(before, err)
                 raise
             if self.token() != token:
                 continue  # replaced meanwhile: the hash may name the other file
             version = f"{self.path.name}@{digest.hexdigest()[:12]}"
-            return Served.build(model, version, before.st_mtime, token)
+            try:
+                served = Served.build(model, version, before.st_mtime, token)
+            except CannotRankError as err:
+                self._refuse(before, err)
+                raise
+            self._refused = None
+            return served
         raise ModelFileError(
             f"model file {self.path} was replaced during each of {LOAD_TRIES} reads; "
             "keeping the model served"
         )
+
+    def _refuse(self, before, err: Exception) -> None:
+        """Keep ``err`` as the verdict on the file ``before`` was the ``stat`` of, when
+        the file is still that one: one replaced meanwhile (a race) is no verdict on the
+        file that replaced it."""
+        try:
+            same = self._identity() == self._identity(before)
+        except OSError:
+            same = False
+        self._refused = (self._identity(before), err) if same else None
 
     def describe(self) -> str:
         """Where the model comes from, for messages."""
