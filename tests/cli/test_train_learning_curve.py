@@ -1,4 +1,4 @@
-"""`latentrec train --test-size` records the validation curve of the figures it prints.
+"""`latentrec train --test-size` records the held-out test part's curve of the figures it prints.
 
 The rating model trained without the held-out share watches its RMSE on that share per
 epoch, so the model file (with --no-refit) carries the curve and `plot learning-curves`
@@ -119,3 +119,14 @@ def test_early_stopping_is_refused_before_any_work(ratings, test_size):
     line = error_line(out)
     assert "patience needs validation data" in line and "--test-size" in line
     assert "trained" not in out.stdout and not path.exists()
+
+
+def test_the_help_calls_the_no_refit_curve_what_the_plot_draws():
+    # The help called it "the validation curve", while `plot learning-curves` labels it
+    # the held-out test part (it chose no epoch, so it validates nothing).
+    text = " ".join(invoke("train", "--help").output.split())
+    no_refit = text[text.index("--no-refit With --test-size") :]
+    no_refit = no_refit[: no_refit.index(" -k ")]
+    assert "draws beside the training curve, labelled the held-out test part" in no_refit
+    assert "a curve of the held-out test part" in text
+    assert text.count("validation curve") == text.count("no validation curve") > 0

@@ -57,10 +57,80 @@ def lookups_fail(fn):
     return wrapper
 
 
+# The keys of every ``retrain --json`` object, in this order: a success, a refusal and a
+# failure alike, so that a program reading them needs no case for each (a failure was
+# ``published``, ``version`` and ``error`` alone, and reading its ``metric`` failed).
+JSON_KEYS = (
+    "published",
+    "version",
+    "metric",
+    "candidate",
+    "current",
+    "current_version",
+    "reason",
+    "cutoff",
+    "n_train",
+    "n_holdout",
+    "n_seen_by_current",
+    "min_holdout",
+    "kind",
+    "kind_reason",
+    "error",
+)
+
+
+def result_json(result, min_holdout: int) -> str:
+    """The JSON object of a retrain that ran (published or not): every key of
+    :data:`JSON_KEYS`, ``error`` null.
+
+    Example:
+        >>> from latentrec.service.retrain import RetrainResult
+        >>> r = RetrainResult(False, None, {"rmse": 1.2}, {"rmse": 0.9}, "worse", 50.0)
+        >>> answer = json.loads(result_json(r, 100))
+        >>> tuple(answer) == JSON_KEYS, answer["candidate"], answer["error"]
+        (True, {'rmse': 1.2}, None)
+    """
+    answer = {
+        "published": result.published,
+        "version": None if result.version is None else result.version.name,
+        "metric": result.metric,
+        "candidate": result.candidate_metrics,
+        "current": result.current_metrics,
+        "current_version": result.current_version,
+        "reason": result.reason,
+        # NaN when nothing could be read to hold out: null, as JSON has no NaN.
+        "cutoff": result.cutoff if math.isfinite(result.cutoff) else None,
+        "n_train": result.n_train,
+        "n_holdout": result.n_holdout,
+        "n_seen_by_current": result.n_seen_by_current,
+        "min_holdout": min_holdout,
+        "kind": result.kind,
+        "kind_reason": result.kind_reason,
+        "error": None,
+    }
+    return json.dumps({key: answer[key] for key in JSON_KEYS})
+
+
+def failure_json(message: str) -> str:
+    """The JSON object of a failed retrain: the keys of a success (:data:`JSON_KEYS`),
+    ``published`` false, ``error`` the one line, every other key null (no figure, no
+    cutoff, no count exists for a run that failed).
+
+    Example:
+        >>> answer = json.loads(failure_json("no store at typo.db"))
+        >>> tuple(answer) == JSON_KEYS, answer["published"], answer["metric"], answer["error"]
+        (True, False, None, 'no store at typo.db')
+    """
+    answer = dict.fromkeys(JSON_KEYS)
+    answer.update(published=False, error=message)
+    return json.dumps(answer)
+
+
 def errors_as_json(fn):
-    """With ``--json``, a failure is one JSON object on standard output (``published``
-    false, ``version`` null, ``error`` its one line) and exit code 1, as a success is one
-    JSON object: a program reading the output (the service's schedule) never gets text.
+    """With ``--json``, a failure is one JSON object on standard output (:func:`failure_json`:
+    the keys of a success, ``published`` false, ``error`` its one line, the others null)
+    and exit code 1, as a success is one JSON object: a program reading the output (the
+    service's schedule) never gets text.
 
     Put it above :func:`fail_on_known_errors`, which turns every error into a
     :class:`Failure` first.
@@ -84,7 +154,7 @@ def errors_as_json(fn):
         except click.ClickException as err:
             if not kwargs.get("as_json"):
                 raise
-            click.echo(json.dumps({"published": False, "version": None, "error": err.message}))
+            click.echo(failure_json(err.message))
             raise SystemExit(1) from None
 
     return wrapper
@@ -167,8 +237,7 @@ class JsonFailures(click.Command):
         except click.ClickException as err:
             if not as_json:
                 raise
-            answer = {"published": False, "version": None, "error": err.format_message()}
-            click.echo(json.dumps(answer))
+            click.echo(failure_json(err.format_message()))
             raise SystemExit(err.exit_code) from None
 
 
@@ -321,8 +390,12 @@ def existing_directory(path: str) -> ModelDirectory:
     "--json",
     "as_json",
     is_flag=True,
-    help="Print the result as one JSON object, a failure included (with its 'error'; "
-    "exit code 1, or 2 for a missing or mistyped option).",
+    help="Print the result as one JSON object with the keys "
+    + ", ".join(JSON_KEYS)
+    + " ('candidate' and 'current': each model's held-out figures; 'cutoff': the time "
+    "held out from, in the store's units). A failure has the same keys: 'published' "
+    "false, 'error' its one line (null on a success) and every other key null; exit "
+    "code 1, or 2 for a missing or mistyped option.",
 )
 @click.option(
     "--scheduled",
@@ -386,28 +459,7 @@ def retrain(
             md.remove_if_empty()
         raise
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "published": result.published,
-                    "version": None if result.version is None else result.version.name,
-                    "metric": result.metric,
-                    "candidate": result.candidate_metrics,
-                    "current": result.current_metrics,
-                    "current_version": result.current_version,
-                    "reason": result.reason,
-                    # NaN when nothing could be read to hold out: null, as JSON has no NaN.
-                    "cutoff": result.cutoff if math.isfinite(result.cutoff) else None,
-                    "n_train": result.n_train,
-                    "n_holdout": result.n_holdout,
-                    "n_seen_by_current": result.n_seen_by_current,
-                    "min_holdout": min_holdout,
-                    "kind": result.kind,
-                    "kind_reason": result.kind_reason,
-                    "error": None,
-                }
-            )
-        )
+        click.echo(result_json(result, min_holdout))
         return result
     if math.isfinite(result.cutoff):
         click.echo(holdout_line(result))

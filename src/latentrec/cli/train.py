@@ -122,16 +122,18 @@ def check_threshold_has_ratings(relevance_threshold, data, source: str) -> None:
     "models, ranking metrics at -k for ranking models), below a line saying the split and "
     "its cold users and items; the saved model is then refitted "
     "on all of SOURCE unless --no-refit. A rating model trained without the share also "
-    "records its RMSE on it after each epoch (the validation curve of `latentrec plot "
-    "learning-curves`; its last point is the held-out RMSE before clipping to the rating "
-    "scale, exactly so when every held-out user and item has training cells); the refitted "
-    "model held nothing out, so it records its training curve only.",
+    "records its RMSE on it after each epoch, a curve of the held-out test part (drawn "
+    "so by `latentrec plot learning-curves`, with no best epoch: it chose nothing, so it "
+    "is no validation curve; its last point is the held-out RMSE before clipping to the "
+    "rating scale, exactly so when every held-out user and item has training cells); the "
+    "refitted model held nothing out, so it records its training curve only.",
 )
 @click.option(
     "--no-refit",
     is_flag=True,
     help="With --test-size: save the model trained without the held-out part (a rating "
-    "model with its validation curve).",
+    "model with its RMSE per epoch on that test part, which `latentrec plot "
+    "learning-curves` draws beside the training curve, labelled the held-out test part).",
 )
 @click.option(
     "-k",
@@ -167,8 +169,10 @@ def train(
     With --test-size, the model is first trained without a held-out share and scored on
     it; the figures are printed and stored in the model file, and the model saved is then
     trained on all of SOURCE (the figures describe that recipe on unseen data).
-    A rating model trained without the share records its RMSE on it per epoch, a
-    validation curve; the refitted model records its training curve only.
+    A rating model trained without the share records its RMSE on it per epoch: the
+    curve of the held-out test part, which a model saved with --no-refit keeps (it chose
+    nothing, so it is no validation curve); the refitted model records its training
+    curve only.
 
     \f
     Example: ``latentrec train ml-100k -a als --factors 64 --test-size 0.2 -o model.npz``
@@ -223,9 +227,11 @@ def train(
                 relevant_users(test, relevance_threshold)  # said before the fit, not after
             note = f"without the held-out {percent(test_size)}"
             # A rating model records its RMSE on the held-out cells per epoch: the model
-            # file then carries the validation curve of the figures printed.  Its last
-            # point is unclipped, and a user or item with no training cell still has its
-            # initial vector there (the fit zeroes it after).  Watching changes nothing
+            # file then carries the test part's curve of the figures printed (history's
+            # valid_rmse, which plots label as the held-out test part: it chooses
+            # nothing, so it is no validation curve).  Its last point is unclipped, and
+            # a user or item with no training cell still has its initial vector there
+            # (the fit zeroes it after).  Watching changes nothing
             # the model learns (no early stopping: patience is refused above).
             # A ranking model's validation figures (a loss or AUC on sampled negatives)
             # are not the held-out ranking metrics, and drawing those negatives would

@@ -687,8 +687,8 @@ class FactorModel(FoldIn, Recommender):
         a rating model they are seen only, so it answers with the popularity list
         without them (``fallback=True``), never reading them as 1-star ratings.  A
         model whose scores cannot order items (:attr:`orders_items`) raises
-        :class:`~latentrec.errors.CannotRankError`.  See
-        :func:`latentrec.onboarding.onboard`.
+        :class:`~latentrec.errors.CannotRankError` unless at most one candidate is left,
+        as :meth:`recommend` does.  See :func:`latentrec.onboarding.onboard`.
 
         Example:
             >>> import numpy as np

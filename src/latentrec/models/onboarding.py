@@ -186,7 +186,9 @@ def onboard(
     (:func:`~latentrec.models.foldin.answer_range`).  A model whose scores cannot order
     items (``GlobalMean``: :attr:`~FactorModel.orders_items` false) raises
     :class:`~latentrec.errors.CannotRankError` for usable answers, before any user is
-    added: its list would be the items in index order.
+    added: its list would be the items in index order.  As :meth:`~FactorModel.recommend`,
+    it answers when at most one candidate is left (``items`` less ``filter_items`` and
+    the answered items): one item has nothing to be ordered against.
 
     Example:
         >>> import numpy as np
@@ -237,8 +239,10 @@ def onboard(
         )
         keep = top[0] >= 0
         return model.catalog_.recommendations(top[0][keep], vals[0][keep], True)
-    if not model.orders_items:
+    if not model.orders_items and _candidates_left(model.n_items, cand, banned, idx[usable]) > 1:
         # Refused before partial_fit_users adds the user: their list would rank by index.
+        # One candidate or none left has nothing to be ordered against, and is answered,
+        # as recommend answers a user with their seen items excluded (_refuse_unordered).
         raise CannotRankError.of(model)
     if user_id is not None:
         table = pd.DataFrame({"user_id": user_id, "item_id": ids[usable], "rating": values[usable]})
@@ -255,6 +259,25 @@ def onboard(
     top, vals = model.recommend_vectors(bias, factors, n, items=cand, filter_items=banned)
     keep = top[0] >= 0
     return model.catalog_.recommendations(top[0][keep], vals[0][keep], False)
+
+
+def _candidates_left(n_items: int, cand, banned: np.ndarray, answered: np.ndarray) -> int:
+    """How many items a new user's list may hold: the candidates (``cand``, indices;
+    ``None``: every item) less the ``banned`` (filtered or seen only) and the
+    ``answered`` ones, never recommended.
+
+    Example:
+        >>> banned = np.array([False, False, True, False])
+        >>> _candidates_left(4, None, banned, np.array([0]))
+        2
+        >>> _candidates_left(4, [0, 2], banned, [])
+        1
+    """
+    left = np.zeros(n_items, dtype=bool)
+    left[slice(None) if cand is None else cand] = True
+    left[banned] = False
+    left[np.asarray(answered, dtype=np.int64)] = False
+    return int(left.sum())
 
 
 # ---------------------------------------------------------------------------- design
