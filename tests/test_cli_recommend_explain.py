@@ -41,7 +41,7 @@ def test_explain_with_data_cites_only_what_the_user_rated_at_or_above_their_mean
         args = ["explain", str(model_path), "-u", str(user), "-i", "0", "--json"]
         out = runner.invoke(main, [*args, "--data", str(ratings_path)])
         assert out.exit_code == 0, out.output
-        cited = json.loads(out.output)["supporting_items"]
+        cited = json.loads(out.stdout)["supporting_items"]
         assert all(c["rating"] == stars[c["item_id"]] >= mean for c in cited)
         cited_any += len(cited)
     assert cited_any

@@ -90,7 +90,7 @@ def test_seed_retrain_list_rollback(setup, tmp_path):
     assert [row.split()[0] for row in rows] == ["v000001", "*"]
     assert "v000002" in rows[1] and "Biases" in rows[1] and "rmse" in rows[1]
     r = invoke("models", "list", "--model-dir", models, "--json")
-    listed = json.loads(r.output)
+    listed = json.loads(r.stdout)
     assert [(v["name"], v["current"]) for v in listed] == [("v000001", False), ("v000002", True)]
     assert listed[1]["metrics"]["current_version"] == "v000001"
 
@@ -99,7 +99,7 @@ def test_seed_retrain_list_rollback(setup, tmp_path):
     r = invoke("models", "rollback", "--model-dir", models, "--to", "v000002")
     assert r.output.strip() == "current version: v000002 (was v000001)"
     r = invoke("retrain", "--store", db, "--model-dir", models, "--json")
-    result = json.loads(r.output)
+    result = json.loads(r.stdout)
     assert result["published"] is False and "no new rating" in result["reason"]
     r = invoke("models", "prune", "--model-dir", models, "--keep", 1)
     assert r.output.strip() == "removed 1 version(s): v000001"

@@ -510,7 +510,7 @@ def test_the_service_and_the_command_give_one_list(make_client, model_files, use
         args = ["recommend", str(path), "--user", user, "-n", str(n), "--diversity", "0.6"]
         r = CliRunner().invoke(main, [*args, "--json"])
         assert r.exit_code == 0, r.output
-        rows = json.loads(r.output)
+        rows = json.loads(r.stdout)
         got = client.get(f"/users/{user}/recommendations", params=params).json()
         assert [str(row["item_id"]) for row in rows] == listed(got)
         assert got["fallback"] is (user == "nobody")

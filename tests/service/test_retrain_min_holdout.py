@@ -135,7 +135,7 @@ def test_cli_keeps_the_current_version_and_lists_the_counts(frame, tmp_path):
     # v000001 (the first, scored on its last 10%) and v000002 (on the 5 new ratings).
     n_first = int(np.ceil(0.1 * (N - 5)))
     assert f"{n_first} ratings" in rows[0] and "5 ratings" in rows[1], listed.output
-    as_json = json.loads(run("models", "list", "--model-dir", folder, "--json").output)
+    as_json = json.loads(run("models", "list", "--model-dir", folder, "--json").stdout)
     assert as_json[1]["metrics"]["candidate"]["n"] == 5
 
 

@@ -231,7 +231,7 @@ def test_a_hand_run_retrain_that_runs_shows_in_health_and_python_says_so(served_
     args = ["retrain", "--store", str(store_path), "--model-dir", str(models.path), "--json"]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
-    answer = json.loads(r.output)
+    answer = json.loads(r.stdout)
     app.state.refresher.follow_retrain()
     shown = client.get("/health").json()["last_retrain"]
     assert shown["ok"] is True and shown["by"] == "command"
