@@ -402,7 +402,7 @@ def test_learning_curves_name_the_loss_and_how_to_get_validation(movie_data):
     assert len(ax.get_lines()) == 1
     hint = ax.get_legend().get_title().get_text()
     assert "no validation curve" in hint and "model.fit(train, validation)" in hint
-    assert "train --test-size 0.2 --no-refit" in hint
+    assert "train --test-size 0.2 --no-refit\nrecords a held-out test curve" in hint
     implicit = ImplicitALS(n_factors=3, n_epochs=4, random_state=0).fit(movie_data)
     ax = plots.learning_curves(implicit).axes[0]
     assert ax.get_ylabel().startswith("weighted squared loss + L2")

@@ -497,8 +497,8 @@ def learning_curves(history, path=None, *, title: str | None = None):
     elif kind == "rmse":
         # A lone training curve says nothing about over-fitting; say how to see one.
         hint = (
-            "no validation curve: fit with validation data,\nmodel.fit(train, validation)"
-            " or\nlatentrec train --test-size 0.2 --no-refit"
+            "no validation curve: fit with validation data,\nmodel.fit(train, validation);"
+            "\nlatentrec train --test-size 0.2 --no-refit\nrecords a held-out test curve instead"
         )
     else:
         # `latentrec train` watches a held-out share for rating models only.
