@@ -1077,15 +1077,35 @@ def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> int:
     them up, and an upsert whose condition kept the stored row changed none).
 
     For bulk writes (the same statement over many rows; values stay bound parameters):
-    SQLAlchemy's per-row parameter processing costs more than SQLite's insert.
+    SQLAlchemy's per-row parameter processing costs more than SQLite's insert.  The
+    driver's errors are raised as SQLAlchemy's (:func:`driver_rows`), so that
+    :meth:`Database.translated` says them as the store's.
+
+    Example:
+        >>> db = Database(resolve_url(":memory:"))
+        >>> with db.write() as conn:
+        ...     _ = conn.exec_driver_sql("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+        ...     driver_executemany(conn, sa.text("INSERT INTO t VALUES (:x)"), [{"x": 1}, {"x": 2}])
+        2
+        >>> try:
+        ...     with db.write() as conn:
+        ...         driver_executemany(conn, sa.text("INSERT INTO t VALUES (:x)"), [{"x": 1}])
+        ... except StoreError as err:
+        ...     print(err)
+        the store sqlite:// refused: UNIQUE constraint failed: t.x
     """
     if not rows:
         return 0
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
     cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         cursor.executemany(str(compiled), [driver_params(compiled, row) for row in rows])
         return max(int(cursor.rowcount), 0)
+    except dbapi_error as err:
+        raise sa.exc.DBAPIError.instance(
+            str(compiled), None, err, dbapi_error, dialect=conn.dialect
+        ) from err
     finally:
         cursor.close()
 
