@@ -704,8 +704,9 @@ class Database:
             else nullcontext()
         )
         self.closed = False
-        # Called (no arguments) by the first transaction that succeeds after one that
-        # found the store unavailable: a service says then that the store is back.
+        # Called (no arguments) by the first call that the store answers after one that
+        # found it unavailable (answered, unavailable): a service says then that the
+        # store is back.
         self.on_back = None
         self.failing = False
         # The calling thread's background_reads(), if it is inside one.
@@ -940,11 +941,49 @@ class Database:
                 with counted, conn.begin(), self.background_limit(conn):
                     yield conn
         except StoreUnavailableError as err:
-            self.failing = True
-            background = getattr(self.local, "background", None)
-            if background is not None:
-                background.failures.append(err)
+            self.unavailable(err)
             raise
+        self.answered()
+
+    def unavailable(self, err: StoreUnavailableError) -> None:
+        """Note that a call found the store unavailable (``err``), whichever way it
+        reached the database: a transaction, or on a SQLite file the driver's own
+        connections (fastread's reads, a checkpoint, a change watch).  The next call
+        that the store answers then calls ``on_back`` (:meth:`answered`).
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> db.on_back = lambda: print("back")
+            >>> db.unavailable(StoreUnavailableError("down"))
+            >>> with db.read() as conn:  # said once the transaction has ended
+            ...     conn.exec_driver_sql("select 1").scalar()
+            1
+            back
+        """
+        self.failing = True
+        background = getattr(self.local, "background", None)
+        if background is not None:
+            background.failures.append(err)
+
+    def answered(self) -> None:
+        """Note that the store answered a call: the first after one that found it
+        unavailable calls ``on_back`` (no arguments), once.
+
+        So the service's "answers again" line ends an outage on both back ends alike:
+        at the first call the store answers, a request's or the service's own rounds'
+        (a SQLite store's checkpoint each round, a PostgreSQL store's catalogue
+        check), where on a SQLite file it waited for the next SQLAlchemy transaction,
+        which the requests' reads (fastread) never open.
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> db.on_back = lambda: print("back")
+            >>> db.answered()  # nothing failed: nothing said
+            >>> db.unavailable(StoreUnavailableError("down"))
+            >>> db.answered(), db.answered()
+            back
+            (None, None)
+        """
         if self.failing:
             self.failing = False
             if self.on_back is not None:
