@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ..data import DataError, Interactions
 from ..data.build import TIME_MAX, TIME_MIN
 from .catalogue import catalogue_items, side_table, write_items
-from .engine import Database, driver_executemany, driver_rows
+from .engine import Database, describe, driver_executemany, driver_rows, is_read_only
 from .records import FUTURE_SLACK_S, KINDS, ImportResult, StoreError, check_id, when
 from .schema import items, ratings
 from .writes import CHUNK, next_seq, upsert_event, upsert_explicit, upsert_versions
@@ -173,6 +173,31 @@ def _number_or_nan(value) -> float:
         return float("nan")
 
 
+def batch_refused(db: Database, err: sa.exc.DBAPIError, params, start: int, total: int) -> str:
+    """What an import says when the database refused one of its batches of rows (a
+    constraint or trigger added by hand, a value the column cannot hold): the batch by
+    its rows' positions in the import and its first and last cell, and the database's
+    reason (which may name the row: a bulk write does not know which it was).
+
+    Example:
+        >>> from latentrec.store import open_store
+        >>> store = open_store(":memory:")
+        >>> rows = [{"user_id": "a", "item_id": "x"}, {"user_id": "b", "item_id": "y"}]
+        >>> refused = sa.exc.IntegrityError("INSERT", {}, Exception("CHECK constraint failed"))
+        >>> print(batch_refused(store.db, refused, rows, 5000, 5002))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the store sqlite:// refused the import's rows 5001-5002 of 5002 (from user 'a', item
+        'x' to user 'b', item 'y'): CHECK constraint failed; nothing was imported
+    """
+    first, last = params[0], params[-1]
+    return (
+        f"the store {db.shown_url()} refused the import's rows {start + 1}-"
+        f"{start + len(params)} of {total} (from user {first['user_id']!r}, item "
+        f"{first['item_id']!r} to user {last['user_id']!r}, item {last['item_id']!r}): "
+        f"{describe(err)}; nothing was imported"
+    )
+
+
 def import_cells(db: Database, data: Interactions, kind: str) -> ImportResult:
     """What :meth:`RatingsStore.import_interactions
     <latentrec.store.RatingsStore.import_interactions>` does (see there).
@@ -225,9 +250,14 @@ def import_cells(db: Database, data: Interactions, kind: str) -> ImportResult:
                 }
                 for k in order[start : start + CHUNK].tolist()
             ]
-            # An Interactions holds each cell once, so the rows the upsert changed are
-            # the cells written; an explicit one older than the stored rating is not.
-            written += driver_executemany(conn, stmt, params)
+            try:
+                # An Interactions holds each cell once, so the rows the upsert changed
+                # are the cells written; an explicit one older than the stored is not.
+                written += driver_executemany(conn, stmt, params)
+            except sa.exc.DBAPIError as err:
+                if isinstance(err, sa.exc.OperationalError) or is_read_only(err):
+                    raise  # the store cannot be used now: StoreUnavailableError
+                raise StoreError(batch_refused(db, err, params, start, order.size)) from None
         active = np.unique(uidx).tolist()
         upsert_versions(conn, db.dialect, [user_text[u] for u in active], seq)
         if catalogue:

@@ -12,6 +12,7 @@ psycopg 3, with ``postgresql://`` URLs normalised to ``postgresql+psycopg://``.
 
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import functools
 import math
@@ -52,6 +53,17 @@ POOL_OVERFLOW = 24
 # rating) may take on a PostgreSQL store whose waits are bounded: it is no request, and
 # a full read of a large store takes longer than a request's limit.
 BACKGROUND_READ_S = 600.0
+
+# Seconds the queries that open a store (its schema version read; RatingsStore) may
+# wait on a PostgreSQL server when the store has no limit of its own (a command): a
+# server that accepts the connection and then stops answering, or a table lock held by
+# another session, fails the opening with a line saying so instead of holding it for ever.
+OPEN_LIMIT_S = 30.0
+
+# Seconds an upgrade of the schema on opening (its statements, and the wait for another
+# process's upgrade of the same store) may take on a PostgreSQL server, at least: an
+# upgrade rewrites every item, far more than one request's limit.
+UPGRADE_LIMIT_S = 600.0
 
 # Log pages after which a commit also checkpoints (SQLite's default is 1000).
 AUTOCHECKPOINT_PAGES = 10_000
@@ -258,8 +270,8 @@ def create_engine(url: sa.URL, limit: float | None = None) -> sa.Engine:
             # (SQLAlchemy's default is 30 s, which the store's limit did not bound).
             **({} if limit is None else {"pool_timeout": limit}),
         )
-        if limit is not None:
-            sa.event.listen(engine, "do_connect", bounded_connector(limit))
+        # Also without a limit: a store's opening bounds its waits (Database.bounded).
+        sa.event.listen(engine, "do_connect", bounded_connector(limit))
         return engine
     if is_memory(url):
         # One shared connection: each new connection would be a new, empty database.
@@ -281,15 +293,19 @@ def create_engine(url: sa.URL, limit: float | None = None) -> sa.Engine:
     return engine
 
 
-def bounded_connector(limit: float):
+def bounded_connector(limit: float | None):
     """A ``do_connect`` listener that opens PostgreSQL connections as
     :class:`BoundedConnection` waiting at most ``limit`` seconds for the server, whose
     sessions have a ``statement_timeout`` of ``limit``, unless the URL sets its own
     (``?options=-c statement_timeout=60000``): that one wins, and the wait for the
-    server is then as long as it (a frozen server is still given up on)."""
+    server is then as long as it (a frozen server is still given up on).  With no
+    ``limit`` (a command's store), a connection waits without one except inside
+    :meth:`Database.bounded` (a store's opening)."""
 
     def connect(_dialect, _record, cargs, cparams):
         conn = bounded_connection_class().connect(*cargs, **cparams)
+        if limit is None:
+            return conn
         if "statement_timeout" in str(cparams.get("options", "")):
             conn.wait_limit = limit + CANCEL_GRACE_S
             row = conn.execute(
@@ -315,6 +331,13 @@ def bounded_connector(limit: float):
     return connect
 
 
+# Seconds each wait for a PostgreSQL server may take in this context (a thread inside
+# Database.bounded), whatever the connection's own wait_limit; None: the connection's.
+_WAIT_FOR: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "latentrec_wait_for", default=None
+)
+
+
 @functools.cache
 def bounded_connection_class():
     """:class:`BoundedConnection`, defined on first use (psycopg is an extra)."""
@@ -337,7 +360,10 @@ def bounded_connection_class():
         wait_limit: float | None = None
 
         def wait(self, gen, *args, **kwargs):
-            limit = self.wait_limit
+            # Database.bounded's, inside one (a store's opening), else the connection's.
+            limit = _WAIT_FOR.get()
+            if limit is None:
+                limit = self.wait_limit
             if limit is None or args[1:] or kwargs.get("timeout") is not None:
                 return super().wait(gen, *args, **kwargs)
             started = time.monotonic()
@@ -704,8 +730,9 @@ class Database:
             else nullcontext()
         )
         self.closed = False
-        # Called (no arguments) by the first transaction that succeeds after one that
-        # found the store unavailable: a service says then that the store is back.
+        # Called (no arguments) by the first call that the store answers after one that
+        # found it unavailable (answered, unavailable): a service says then that the
+        # store is back.
         self.on_back = None
         self.failing = False
         # The calling thread's background_reads(), if it is inside one.
@@ -940,11 +967,49 @@ class Database:
                 with counted, conn.begin(), self.background_limit(conn):
                     yield conn
         except StoreUnavailableError as err:
-            self.failing = True
-            background = getattr(self.local, "background", None)
-            if background is not None:
-                background.failures.append(err)
+            self.unavailable(err)
             raise
+        self.answered()
+
+    def unavailable(self, err: StoreUnavailableError) -> None:
+        """Note that a call found the store unavailable (``err``), whichever way it
+        reached the database: a transaction, or on a SQLite file the driver's own
+        connections (fastread's reads, a checkpoint, a change watch).  The next call
+        that the store answers then calls ``on_back`` (:meth:`answered`).
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> db.on_back = lambda: print("back")
+            >>> db.unavailable(StoreUnavailableError("down"))
+            >>> with db.read() as conn:  # said once the transaction has ended
+            ...     conn.exec_driver_sql("select 1").scalar()
+            1
+            back
+        """
+        self.failing = True
+        background = getattr(self.local, "background", None)
+        if background is not None:
+            background.failures.append(err)
+
+    def answered(self) -> None:
+        """Note that the store answered a call: the first after one that found it
+        unavailable calls ``on_back`` (no arguments), once.
+
+        So the service's "answers again" line ends an outage on both back ends alike:
+        at the first call the store answers, a request's or the service's own rounds'
+        (a SQLite store's checkpoint each round, a PostgreSQL store's catalogue
+        check), where on a SQLite file it waited for the next SQLAlchemy transaction,
+        which the requests' reads (fastread) never open.
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> db.on_back = lambda: print("back")
+            >>> db.answered()  # nothing failed: nothing said
+            >>> db.unavailable(StoreUnavailableError("down"))
+            >>> db.answered(), db.answered()
+            back
+            (None, None)
+        """
         if self.failing:
             self.failing = False
             if self.on_back is not None:
@@ -975,10 +1040,59 @@ class Database:
         finally:
             self.local.background = previous
 
+    @property
+    def open_limit(self) -> float:
+        """The seconds each query that opens the store may wait on a PostgreSQL server
+        (:meth:`bounded`): the store's limit, or :data:`OPEN_LIMIT_S` without one.
+
+        Example:
+            >>> Database(resolve_url("postgresql://ann@127.0.0.1/recs"), limit=2.0).open_limit
+            2.0
+        """
+        return self.limit if self.limit is not None else OPEN_LIMIT_S
+
+    @contextmanager
+    def bounded(self, seconds: float):
+        """The calling thread's waits on a PostgreSQL server inside the block bounded to
+        ``seconds``, whatever the store's own limit (a command's store has none): each
+        statement is cancelled by the server past it (``SET LOCAL statement_timeout``,
+        a lock wait included), and each wait for an answer is given up on past it
+        (:class:`BoundedConnection`), those of a new connection's first queries
+        included; either raises :class:`StoreUnavailableError`.  What a store's opening
+        runs under (:class:`~latentrec.store.ratings.RatingsStore`), so that a server
+        that accepts the connection and then stops answering fails it instead of
+        holding it for ever.  A SQLite store: no change (its busy timeout bounds it).
+
+        Example:
+            >>> db = Database(resolve_url(":memory:"))
+            >>> with db.bounded(5.0), db.read() as conn:
+            ...     conn.exec_driver_sql("select 1").scalar()
+            1
+        """
+        if self.dialect != "postgresql":
+            yield
+            return
+        previous = getattr(self.local, "bound", None)
+        self.local.bound = float(seconds)
+        token = _WAIT_FOR.set(float(seconds) + CANCEL_GRACE_S)
+        try:
+            yield
+        finally:
+            _WAIT_FOR.reset(token)
+            self.local.bound = previous
+
     @contextmanager
     def background_limit(self, conn: sa.Connection):
-        """Inside :meth:`background_reads` on a bounded PostgreSQL store: this
-        transaction's statement timeout and wait for the server lifted to the record's."""
+        """Inside :meth:`bounded` on a PostgreSQL store: this transaction's statement
+        timeout set to its seconds (the wait for the server is bounded there).  Inside
+        :meth:`background_reads` on a bounded PostgreSQL store: this transaction's
+        statement timeout and wait for the server lifted to the record's."""
+        bound = getattr(self.local, "bound", None)
+        if bound is not None and self.dialect == "postgresql":
+            # SET LOCAL: undone with the transaction, whatever ends it.
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(bound * 1000))}")
+            yield
+            return
         background = getattr(self.local, "background", None)
         if background is None or self.dialect != "postgresql" or self.limit is None:
             yield
@@ -1077,15 +1191,35 @@ def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> int:
     them up, and an upsert whose condition kept the stored row changed none).
 
     For bulk writes (the same statement over many rows; values stay bound parameters):
-    SQLAlchemy's per-row parameter processing costs more than SQLite's insert.
+    SQLAlchemy's per-row parameter processing costs more than SQLite's insert.  The
+    driver's errors are raised as SQLAlchemy's (:func:`driver_rows`), so that
+    :meth:`Database.translated` says them as the store's.
+
+    Example:
+        >>> db = Database(resolve_url(":memory:"))
+        >>> with db.write() as conn:
+        ...     _ = conn.exec_driver_sql("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+        ...     driver_executemany(conn, sa.text("INSERT INTO t VALUES (:x)"), [{"x": 1}, {"x": 2}])
+        2
+        >>> try:
+        ...     with db.write() as conn:
+        ...         driver_executemany(conn, sa.text("INSERT INTO t VALUES (:x)"), [{"x": 1}])
+        ... except StoreError as err:
+        ...     print(err)
+        the store sqlite:// refused: UNIQUE constraint failed: t.x
     """
     if not rows:
         return 0
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
     cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         cursor.executemany(str(compiled), [driver_params(compiled, row) for row in rows])
         return max(int(cursor.rowcount), 0)
+    except dbapi_error as err:
+        raise sa.exc.DBAPIError.instance(
+            str(compiled), None, err, dbapi_error, dialect=conn.dialect
+        ) from err
     finally:
         cursor.close()
 

@@ -119,7 +119,9 @@ class SqliteReader:
 
     @contextmanager
     def reading(self):
-        """The thread's connection inside one read transaction; driver errors translated."""
+        """The thread's connection inside one read transaction; driver errors translated.
+        The store's outage bookkeeping is told of the outcome, as a transaction tells it
+        (:meth:`Database.unavailable`, :meth:`Database.answered`)."""
         try:
             held = self.held()
             # Marked in use until the read transaction ends: a forked child must not
@@ -136,10 +138,16 @@ class SqliteReader:
                 held.busy -= 1
         except sqlite3.OperationalError as err:
             self.local.held = None
-            raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
+            failed = StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}")
+            self.db.unavailable(failed)
+            raise failed from None
+        except StoreUnavailableError as err:  # closed
+            self.db.unavailable(err)
+            raise
         except sqlite3.Error as err:
             self.local.held = None
             raise StoreError(f"the store {self.db.shown_url()} refused: {err}") from None
+        self.db.answered()
 
     def user_version(self, user_id: str) -> int:
         """The stored version of one (valid) user id, 0 when none."""
@@ -183,7 +191,15 @@ class SqliteReader:
                 held.busy -= 1
         except sqlite3.OperationalError as err:
             self.local.held = None
-            raise StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}") from None
+            failed = StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}")
+            self.db.unavailable(failed)
+            raise failed from None
+        except StoreUnavailableError as err:  # closed
+            self.db.unavailable(err)
+            raise
+        # A service checkpoints each refresher round: on SQLite, this is what tells the
+        # store's outage bookkeeping that it answers again when no request comes.
+        self.db.answered()
         return int(row[0]), int(row[1]), int(row[2])
 
     def close(self) -> None:

@@ -29,7 +29,14 @@ from .catalogue import (
     search_statement,
     write_items,
 )
-from .engine import Database, WriteGate, is_memory, resolve_url
+from .engine import (
+    UPGRADE_LIMIT_S,
+    Database,
+    StoreUnavailableError,
+    WriteGate,
+    is_memory,
+    resolve_url,
+)
 from .fastread import SqliteReader
 from .group import GroupCommit
 from .records import (
@@ -119,18 +126,57 @@ class RatingsStore:
         # What this open upgraded, one line per version (empty when nothing was): an
         # upgrade rewrites data, which the opener should be able to say.
         self.upgraded: list[str] = []
-        # The version is read first, without the write lock: a current store (the usual
-        # case) opens while another process writes (a long `store import` holds the
-        # lock for its whole run, and `store info` is how an operator watches it).
-        # Only an upgrade takes the lock, and migrate reads the version again under it.
-        with self.db.read() as conn:
-            current = check_version(stored_version(conn))
-        if current == SCHEMA_VERSION:
-            self.schema_version = current
-        else:
-            with self.db.write() as conn:
-                self.schema_version = migrate(conn, self.db.dialect, self.upgraded)
+        self.schema_version = self.open_schema()
         self.group = GroupCommit(self.db.write, self.write_batch)
+
+    def open_schema(self) -> int:
+        """The schema version, after creating or upgrading the schema where needed: what
+        opening runs.  On PostgreSQL its every wait is bounded (:meth:`Database.bounded`)
+        by the store's limit (``open_store(limit=)``), or :data:`~.engine.OPEN_LIMIT_S`
+        without one; an upgrade (and a wait for another process's) by at least
+        :data:`~.engine.UPGRADE_LIMIT_S`.  Past it, :class:`StoreUnavailableError`
+        (transient) naming the store, the limit and the step, so that a server that
+        takes the connection and then stops answering (or a table lock another session
+        holds) fails the opening instead of holding it for ever.
+
+        Example:
+            >>> open_store(":memory:").open_schema()  # a current store: read only
+            4
+        """
+        db = self.db
+        seconds, step = db.open_limit, "reading its schema version"
+        started = time.monotonic()
+        try:
+            # The version is read first, without the write lock: a current store (the
+            # usual case) opens while another process writes (a long `store import`
+            # holds the lock for its whole run, and `store info` is how an operator
+            # watches it).  Only an upgrade takes the lock; migrate reads the version
+            # again under it.
+            with db.bounded(seconds), db.read() as conn:
+                current = check_version(stored_version(conn))
+            if current == SCHEMA_VERSION:
+                return current
+            if current == 0:
+                step = "creating its schema"
+            else:
+                seconds, step = max(seconds, UPGRADE_LIMIT_S), "upgrading its schema"
+            started = time.monotonic()
+            with db.bounded(seconds), db.write() as conn:
+                return migrate(conn, db.dialect, self.upgraded)
+        except StoreUnavailableError as err:
+            if db.dialect != "postgresql" or time.monotonic() - started < seconds:
+                raise  # not the limit's doing (refused, closed): its own message
+            reason = str(err)
+            for said in (
+                f"the store {db.shown_url()} failed: ",
+                f"cannot connect to the store {db.shown_url()}: ",
+            ):
+                reason = reason.removeprefix(said)
+            raise StoreUnavailableError(
+                f"opening the store {db.shown_url()} failed: it did not answer within the "
+                f"opening's limit of {seconds:g} s while {step} ({reason})",
+                transient=True,
+            ) from None
 
     # ------------------------------------------------------------------ identity
     @property
@@ -944,7 +990,7 @@ class RatingsStore:
         return import_cells(self.db, data, kind)
 
 
-def open_store(target, on_wait=None) -> RatingsStore:
+def open_store(target, on_wait=None, limit: float | None = None) -> RatingsStore:
     """Open (creating or migrating its schema) the ratings store at ``target``.
 
     ``target`` is a SQLite file path (``str`` or ``Path``), ``":memory:"``, or a URL:
@@ -957,12 +1003,25 @@ def open_store(target, on_wait=None) -> RatingsStore:
     seconds for another process's write to a SQLite file to end, so that a command can
     say why it is waiting; the write waits on until the other ends.
 
+    ``limit`` (seconds; a service's ``store_timeout``) bounds every wait on a PostgreSQL
+    server, the opening's included (:meth:`Database.limit_waits`); without it (a
+    command, which may run long statements) only the opening's queries are bounded, by
+    :data:`~.engine.OPEN_LIMIT_S` (:meth:`RatingsStore.open_schema`).
+
     Example:
         >>> with open_store(":memory:") as store:
         ...     store.dialect, store.schema_version
         ('sqlite', 4)
     """
-    return RatingsStore(Database(resolve_url(target), on_wait=on_wait))
+    if limit is not None and not limit > 0:
+        raise ValueError(f"a store's wait limit is a number of seconds over 0, got {limit!r}")
+    db = Database(resolve_url(target), on_wait=on_wait, limit=limit)
+    try:
+        return RatingsStore(db)
+    except BaseException:
+        # A store that did not open leaves no pool (nor lock file) behind.
+        db.close()
+        raise
 
 
 __all__ = ["Item", "Rating", "RatingsStore", "StoreError", "WriteResult", "open_store"]

@@ -92,7 +92,9 @@ class ChangeWatch:
         with self.lock:
             if self.db.closed:
                 # As every read of a closed store: no connection opened anew behind it.
-                raise StoreUnavailableError(f"the store {self.db.shown_url()} is closed")
+                closed = StoreUnavailableError(f"the store {self.db.shown_url()} is closed")
+                self.db.unavailable(closed)
+                raise closed
             try:
                 if self.conn is None or self.pid != os.getpid():
                     # An inherited connection was closed or dropped by the fork hook.
@@ -109,10 +111,12 @@ class ChangeWatch:
                 version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
             except sqlite3.Error as err:
                 self.conn = None
-                raise StoreUnavailableError(
-                    f"the store {self.db.shown_url()} failed: {err}"
-                ) from None
-            return (self.generation << 40) + version
+                failed = StoreUnavailableError(f"the store {self.db.shown_url()} failed: {err}")
+                self.db.unavailable(failed)
+                raise failed from None
+        # As a transaction does (Database.answered): an outage's end is said here too.
+        self.db.answered()
+        return (self.generation << 40) + version
 
     def close(self) -> None:
         """Close the watch's own connection (a later :meth:`token` opens a new one)."""
