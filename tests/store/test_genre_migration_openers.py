@@ -157,10 +157,10 @@ def test_the_service_logs_that_opening_its_store_waits_for_another_write(
 
     opened = {}
 
-    def open_and_wait(location, on_wait=None):
+    def open_and_wait(location, on_wait=None, limit=None):
         opened["on_wait"] = on_wait
         on_wait("waiting for another process's write to the store to end")
-        return open_store(location)
+        return open_store(location, limit=limit)
 
     monkeypatch.setattr(app_module, "open_store", open_and_wait)
     model = FactorModel.from_factors(([0], ["1"]), np.zeros((1, 2)), np.zeros((1, 2)))

@@ -204,13 +204,16 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     if store is None:
         # A write behind another process's (an upgrade behind a `store import`) is logged.
         opener = open_store_waiting if store_wait else open_store
-        store = opener(settings.store_location(), on_wait=logging.getLogger(ERROR_LOGGER).warning)
+        # A server that stops answering costs a request store_timeout seconds and a 503,
+        # not a thread for good (Database.limit_waits); the opening's queries included.
+        store = opener(
+            settings.store_location(),
+            on_wait=logging.getLogger(ERROR_LOGGER).warning,
+            limit=settings.store_timeout,
+        )
         # An upgrade rewrites stored rows (genre spellings, search keys): logged, not silent.
         for line in store.upgraded:
             logging.getLogger(ERROR_LOGGER).warning("upgraded the store: %s", line)
-        # A server that stops answering costs a request store_timeout seconds and a 503,
-        # not a thread for good (Database.limit_waits).
-        store.db.limit_waits(settings.store_timeout)
     metrics = ServiceMetrics()
     live = LiveUsers(store, settings.cache_users, on_fold_in=metrics.fold_ins.inc)
     # Taken in before the first request: left to the first refresh round, it replaced
@@ -1147,7 +1150,9 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.from_env(), store_wait=True)
 
 
-def open_store_waiting(location, on_wait=None, retry_s: float = STORE_RETRY_S):
+def open_store_waiting(
+    location, on_wait=None, retry_s: float = STORE_RETRY_S, limit: float | None = None
+):
     """:func:`~latentrec.store.open_store`, trying again every ``retry_s`` seconds while
     the store cannot be reached for a reason that passes
     (:class:`~latentrec.store.StoreUnavailableError` whose ``transient`` is set: the
@@ -1155,10 +1160,11 @@ def open_store_waiting(location, on_wait=None, retry_s: float = STORE_RETRY_S):
     SQLite file busy or locked); any other error is raised at once, a store that is
     unavailable for good included (a SQLite path that is a folder or cannot be opened,
     a read-only database, a wrong database name), as are a bad URL and a store of a
-    newer schema: waiting would never end.  The wait is logged when it starts, when its reason
-    changes and when the store opens.  SIGTERM or SIGINT (in the main thread) ends it:
-    the handler found is called (uvicorn's notes the stop; the wait then ends by
-    ``SystemExit``), or the signal's default action taken.
+    newer schema: waiting would never end.  ``limit`` bounds each try's waits on the
+    server, as :func:`~latentrec.store.open_store`'s.  The wait is logged when it
+    starts, when its reason changes and when the store opens.  SIGTERM or SIGINT (in
+    the main thread) ends it: the handler found is called (uvicorn's notes the stop; the
+    wait then ends by ``SystemExit``), or the signal's default action taken.
 
     Example:
         >>> store = open_store_waiting(":memory:")
@@ -1185,7 +1191,7 @@ def open_store_waiting(location, on_wait=None, retry_s: float = STORE_RETRY_S):
     try:
         while True:
             try:
-                store = open_store(location, on_wait=on_wait)
+                store = open_store(location, on_wait=on_wait, limit=limit)
             except StoreUnavailableError as err:
                 if not err.transient:
                     raise
