@@ -343,20 +343,20 @@ def read_delimited(
     if text.startswith("\ufeff"):  # a BOM left by an explicit encoding="utf-8"
         text = text[1:]
 
-    records = _records(text, sep, source)
-    first_line, first = next(records, (0, None))
+    recs = records(text, sep, source)
+    first_line, first = next(recs, (0, None))
     if first is None:
         raise DataError(
             f"{source} is empty (only blank lines): there is no header and no rows",
             source=source,
         )
-    separator = records.separator
+    separator = recs.separator
     n_fields = len(first)
     positions = _positions(columns, first, header, source, first_line)
     if header:
-        rows_iter = records
+        rows_iter = recs
     else:
-        rows_iter = _chain_first(first_line, first, records)
+        rows_iter = _chain_first(first_line, first, recs)
 
     # One list per wanted column, of cells shared between rows: the csv module makes a
     # new str for every field, and a file repeats most of its cells (users, items, star
@@ -816,7 +816,16 @@ def text_lines(text: str):
         start = end
 
 
-def _records(text: str, sep: str | None, source: str) -> _Records:
+def records(text: str, sep: str | None, source: str) -> _Records:
+    """The non-blank records of ``text`` as ``(line, fields)``, ``line`` the 1-based
+    file line the record starts on (a quoted field may span lines); ``sep`` guessed as
+    :func:`line_separator` guesses it when ``None``.  A quote left open or a stray
+    quote inside a field is a :class:`DataError` naming ``source`` and the line.
+
+    Example:
+        >>> list(records('a,b\\n\\n1,"x, y"\\n', ",", "f.csv"))
+        [(1, ['a', 'b']), (3, ['1', 'x, y'])]
+    """
     return _Records(text, sep, source)
 
 
