@@ -147,3 +147,11 @@ def test_well_formed_side_files_still_read(tmp_path):
     assert quoted == ['"Quoted"', 1990, "Drama"]
     assert data.user_features.loc[2].tolist() == [53, "F", "other", "T8H1N"]
     assert str(data.user_features["age"].dtype) == "int64"
+
+
+def test_a_ratings_csv_of_ones_own_quotes_its_header_after_blank_lines(tmp_path):
+    # The header was read by a reader of its own, which quoted the blank first line: ''.
+    (tmp_path / "ratings.csv").write_text("\ufeff\n\nuser_id,item_id,rating\r\n1,2,4\n")
+    with pytest.raises(DataError) as err:
+        datasets.read_ml_folder(tmp_path)
+    assert "its header is 'user_id,item_id,rating', not userId,movieId" in str(err.value)

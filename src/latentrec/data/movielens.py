@@ -43,7 +43,7 @@ import pandas as pd
 
 from .build import assemble, frame_columns
 from .interactions import DataError, Interactions
-from .readers import header_fields, records, text_lines
+from .readers import header_fields, header_line, records, text_lines
 from .report import Places
 
 __all__ = [
@@ -310,12 +310,6 @@ def ml_folder_layout(folder: str | Path) -> tuple[str, str] | None:
     return found[0] if found else None
 
 
-def _first_line(path: Path) -> str:
-    with open(path, "rb") as f:
-        first = f.readline(200)
-    return first.decode("utf-8", "replace").lstrip("\ufeff").strip()
-
-
 def _movielens_csv_header(path: Path) -> bool:
     head = header_fields(path, sep=",")
     # A header that cannot be read here is the reader's to name.
@@ -349,9 +343,12 @@ def read_ml_folder(folder: str | Path, *, duplicates: str = "error") -> Interact
     if layout is None:
         own = where / "ratings.csv"
         if own.is_file():
-            # Found by name but refused by its header: say so, not "holds no ratings file".
+            # Found by name but refused by its header (which _movielens_csv_header read,
+            # so it is there to quote): say so, not "holds no ratings file".
+            head = header_line(own)
+            shown = "" if head is None else head[0].strip()[:200]
             raise DataError(
-                f"{own} is not MovieLens' ratings.csv: its header is {_first_line(own)!r}, "
+                f"{own} is not MovieLens' ratings.csv: its header is {shown!r}, "
                 "not userId,movieId,rating,timestamp; read it as a ratings file "
                 "(Interactions.read, or give the file itself on the command line)"
             )
