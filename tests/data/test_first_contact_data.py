@@ -162,8 +162,8 @@ def test_merged_duplicates_are_counted(tmp_path):
 
 
 def test_duplicates_default_is_stated():
-    doc = Interactions.from_frame.__doc__
-    assert '``"last"`` by default' in doc
+    doc = " ".join(Interactions.from_frame.__doc__.split())
+    assert 'By default ``"last"`` for ratings and ``"sum"`` for events' in doc
     assert "load_report.merged" in doc
 
 

@@ -168,7 +168,7 @@ def test_read_ml_dat_wrong_separator(tmp_path):
 def test_read_ml_dat_bad_movie_line(tmp_path):
     (tmp_path / "ratings.dat").write_text("1::122::5::838985046\n")
     (tmp_path / "movies.dat").write_text("122::Boomerang (1992)::Comedy\n123 Oops\n")
-    with pytest.raises(DataError, match=r"movies\.dat line 2"):
+    with pytest.raises(DataError, match=r"^line 2 of .*movies\.dat has 1 field\(s\)"):
         datasets.read_ml_dat(tmp_path)
 
 

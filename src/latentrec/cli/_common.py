@@ -451,8 +451,9 @@ def data_options(fn):
             "--duplicates",
             type=click.Choice(DUPLICATE_POLICIES),
             default=None,
-            help="Repeated (user, item) pairs: keep the latest (last, the default), "
-            "mean, sum, or error.",
+            help="Repeated (user, item) pairs: keep the latest (last, the default for "
+            "ratings), add up (sum, the default for events: --rating-col none), mean, or "
+            "error.",
         ),
         click.option(
             "--rating-scale",

@@ -274,6 +274,11 @@ def data_convert(sources, output, file_format, **opts):
     uncompressed .npz of the CSR arrays and the ids that later commands (and
     ``Interactions.read``) memory-map instead of parsing.
 
+    Repeated rows of one user and item are merged as every command merges them: a
+    rating given again replaces the earlier one, events (``--rating-col none``) add
+    up, as ``store import`` adds them; ``--duplicates`` chooses otherwise, and the
+    report line says how many rows were merged, and how.
+
     \f
     Example: ``latentrec data convert ratings.csv -o ratings.lrdata``
     """

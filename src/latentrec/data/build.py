@@ -46,6 +46,24 @@ def check_options(duplicates, on_bad_rows, rating_scale=None) -> None:
         raise DataError(sum_on_a_scale(rating_scale))
 
 
+def default_duplicates(duplicates, rating, implicit=None) -> str:
+    """The policy for repeated (user, item) pairs: ``duplicates`` when given, else
+    ``"sum"`` for events (no rating column, unless ``implicit=False``) and ``"last"`` for
+    ratings.  Each row of an event file is one play or click, so three rows of one pair
+    are three plays, as the ratings store adds them (``latentrec store import`` and
+    ``POST /ratings`` add events); a rating given again replaces the earlier one.
+
+    Example:
+        >>> default_duplicates(None, None), default_duplicates(None, "rating")
+        ('sum', 'last')
+        >>> default_duplicates("last", None), default_duplicates(None, None, implicit=False)
+        ('last', 'last')
+    """
+    if duplicates is not None:
+        return duplicates
+    return "sum" if rating is None and implicit is not False else "last"
+
+
 def sum_on_a_scale(rating_scale) -> str:
     """The refusal of ``duplicates="sum"`` with a rating scale.
 

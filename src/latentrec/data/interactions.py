@@ -18,6 +18,7 @@ from .build import (
     check_names,
     check_options,
     csr_from_cells,
+    default_duplicates,
     frame_columns,
     from_cells,
     is_nan,
@@ -550,7 +551,7 @@ class Interactions:
         values=None,
         *,
         timestamps=None,
-        duplicates: str = "last",
+        duplicates: str | None = None,
         rating_scale: tuple[float, float] | None = None,
         implicit: bool | None = None,
         strip_ids: bool = True,
@@ -560,17 +561,21 @@ class Interactions:
     ) -> Interactions:
         """Build from parallel 1-D arrays: one (user, item, value) observation per position.
 
-        ``values=None`` is implicit data (every observation 1.0).  The options mean what
-        they mean in :meth:`from_frame`; messages name bad rows by their 0-based position
-        (``rows 5``) and the argument (``column 'users'``).
+        ``values=None`` is implicit data (every observation 1.0, repeated ones added up
+        unless ``duplicates`` says otherwise).  The options mean what they mean in
+        :meth:`from_frame`; messages name bad rows by their 0-based position (``rows 5``)
+        and the argument (``column 'users'``).
 
         Example:
             >>> data = Interactions.from_arrays(["ann", "bob", "ann"], [1, 2, 2], [5, 3, 4])
             >>> data.shape, data.ratings.tolist()
             ((2, 2), [5.0, 4.0, 3.0])
-            >>> Interactions.from_arrays([1, 1], ["x", "x"], duplicates="sum").ratings.tolist()
+            >>> Interactions.from_arrays([1, 1], ["x", "x"]).ratings.tolist()
             [2.0]
+            >>> Interactions.from_arrays([1, 1], ["x", "x"], duplicates="last").ratings.tolist()
+            [1.0]
         """
+        duplicates = default_duplicates(duplicates, values, implicit)
         names = ("users", "items", "values", "timestamps")
         given = dict(zip("uirt", (users, items, values, timestamps), strict=True))
         series = {
@@ -614,7 +619,7 @@ class Interactions:
         rating: str | None = "rating",
         timestamp: str | None = None,
         *,
-        duplicates: str = "last",
+        duplicates: str | None = None,
         rating_scale: tuple[float, float] | None = None,
         item_features: pd.DataFrame | None = None,
         user_features: pd.DataFrame | None = None,
@@ -632,8 +637,9 @@ class Interactions:
                 one (``to_pandas()``: a polars DataFrame, a pyarrow Table).
             user, item: names of the id columns.  Ids are integers (int64) or text; an
                 integer column stays integer, text stays text.
-            rating: name of the value column; ``None`` for implicit data (every row 1.0,
-                or use ``duplicates="sum"`` to count repeats).
+            rating: name of the value column; ``None`` for implicit data: every row is
+                one event of weight 1.0, and a pair's repeated rows add up (see
+                ``duplicates``).
             timestamp: optional column of numbers (seconds since 1970, UTC), datetimes,
                 or ISO 8601 text (``2020-01-31``, ``2020-01-31T10:00:00+02:00``; UTC
                 unless an offset is given).  A time outside the years 1-9999, a date
@@ -641,11 +647,14 @@ class Interactions:
                 more ISO dates than numbers is one of dates, where a cell that is no
                 date is a bad row of its own (a typo fails its row, not the column);
                 else it is one of numbers, where a cell that is no number is.
-            duplicates: policy for repeated (user, item) pairs, ``"last"`` by default:
-                ``"last"`` keeps the latest by timestamp (else the last row), ``"mean"``
-                averages, ``"sum"`` adds (counts; refused with a ``rating_scale``, which
-                sums leave), ``"error"`` raises naming the pairs.  Merged rows are
-                counted in ``load_report.merged``.
+            duplicates: policy for repeated (user, item) pairs: ``"last"`` keeps the
+                latest by timestamp (else the last row), ``"mean"`` averages, ``"sum"``
+                adds (counts; refused with a ``rating_scale``, which sums leave),
+                ``"error"`` raises naming the pairs.  By default ``"last"`` for ratings
+                and ``"sum"`` for events (``rating=None``; not with ``implicit=False``):
+                two rows of one play are two plays, as the ratings store adds them.
+                Merged rows are counted in ``load_report.merged``, and the report
+                names the policy.
             rating_scale: ``(low, high)``; ratings outside it are bad rows.
             item_features, user_features: side tables indexed by raw id.  Ids that have
                 features but no interactions are added to the vocabulary (so cold-start
@@ -695,6 +704,7 @@ class Interactions:
             df = _as_pandas(df)
         names = (user, item, rating, timestamp)
         check_names(names)
+        duplicates = default_duplicates(duplicates, rating, implicit)
         # The scale bounds ratings: implicit data (no rating column) is not held to it.
         check_options(duplicates, on_bad_rows, rating_scale if rating is not None else None)
         plain = plain_options(
@@ -808,8 +818,11 @@ class Interactions:
                 names, note = default_columns(names, fields, where, **error)
                 user, item, rating, timestamp = names
         check_names(names)
+        kwargs["duplicates"] = default_duplicates(
+            kwargs.get("duplicates"), rating, kwargs.get("implicit")
+        )
         check_options(
-            kwargs.get("duplicates", "last"),
+            kwargs["duplicates"],
             kwargs.get("on_bad_rows", "error"),
             kwargs.get("rating_scale") if rating is not None else None,
         )
@@ -879,8 +892,11 @@ class Interactions:
             if fields is not None:
                 names, note = default_columns(names, fields, str(path), source=str(path))
         check_names(names)
+        kwargs["duplicates"] = default_duplicates(
+            kwargs.get("duplicates"), names[2], kwargs.get("implicit")
+        )
         check_options(
-            kwargs.get("duplicates", "last"),
+            kwargs["duplicates"],
             kwargs.get("on_bad_rows", "error"),
             kwargs.get("rating_scale") if names[2] is not None else None,
         )
@@ -924,6 +940,9 @@ class Interactions:
         is memory-mapped (``mmap=True``, the default; ``mmap=False`` reads it into
         memory) and takes no other option.  The delimited-text options (``sep``,
         ``header``, ``encoding``) are refused for a Parquet file unless ``None``.
+        Read without a rating column (``rating=None``), a file holds events, and the
+        repeated rows of a pair add up unless ``duplicates`` says otherwise (see
+        :meth:`from_frame`).
 
         Example:
             >>> import tempfile, os

@@ -43,7 +43,7 @@ import pandas as pd
 
 from .build import assemble, frame_columns
 from .interactions import DataError, Interactions
-from .readers import header_fields, text_lines
+from .readers import header_fields, header_line, records, text_lines
 from .report import Places
 
 __all__ = [
@@ -199,20 +199,16 @@ def read_ml_dat(folder: str | Path, *, duplicates: str = "error") -> Interaction
     items = None
     movies = folder / "movies.dat"
     if movies.is_file():
-        rows = _split_lines(movies, "::", 3)
-        items = pd.DataFrame(rows, columns=["item_id", "title", "genres"])
-        items["item_id"] = _int_column(items["item_id"], movies, "movie id")
-        _unique_movies(items, movies, "::")
+        items, lines = _read_side(movies, _MOVIES_DAT)
+        _unique_ids(items, lines, movies, "movie")
         items = _with_title_year(items, None).set_index("item_id")
 
     users = None
     users_path = folder / "users.dat"
     if users_path.is_file():
-        rows = _split_lines(users_path, "::", 5)
-        users = pd.DataFrame(rows, columns=["user_id", "gender", "age", "occupation", "zip_code"])
-        users["user_id"] = _int_column(users["user_id"], users_path, "user id")
-        users["age"] = _int_column(users["age"], users_path, "age")
-        codes = _int_column(users["occupation"], users_path, "occupation")
+        users, lines = _read_side(users_path, _USERS_DAT)
+        _unique_ids(users, lines, users_path, "user")
+        codes = users["occupation"].to_numpy()
         names = np.array(ML1M_OCCUPATIONS, dtype=object)
         known = (codes >= 0) & (codes < len(names))
         users["occupation"] = np.where(
@@ -262,13 +258,8 @@ def read_ml_csv(folder: str | Path, *, duplicates: str = "error") -> Interaction
     items = None
     movies = folder / "movies.csv"
     if movies.is_file():
-        items = _read_table(
-            movies,
-            usecols=["movieId", "title", "genres"],
-            dtype={"movieId": np.int64, "title": str, "genres": str},
-            keep_default_na=False,
-        ).rename(columns={"movieId": "item_id"})
-        _unique_movies(items, movies, ",")
+        items, lines = _read_side(movies, _MOVIES_CSV)
+        _unique_ids(items, lines, movies, "movie")
         items = _with_title_year(items, None).set_index("item_id")
     try:
         return _build(ratings, items, None, (0.5, 5.0), duplicates, path)
@@ -319,12 +310,6 @@ def ml_folder_layout(folder: str | Path) -> tuple[str, str] | None:
     return found[0] if found else None
 
 
-def _first_line(path: Path) -> str:
-    with open(path, "rb") as f:
-        first = f.readline(200)
-    return first.decode("utf-8", "replace").lstrip("\ufeff").strip()
-
-
 def _movielens_csv_header(path: Path) -> bool:
     head = header_fields(path, sep=",")
     # A header that cannot be read here is the reader's to name.
@@ -358,9 +343,12 @@ def read_ml_folder(folder: str | Path, *, duplicates: str = "error") -> Interact
     if layout is None:
         own = where / "ratings.csv"
         if own.is_file():
-            # Found by name but refused by its header: say so, not "holds no ratings file".
+            # Found by name but refused by its header (which _movielens_csv_header read,
+            # so it is there to quote): say so, not "holds no ratings file".
+            head = header_line(own)
+            shown = "" if head is None else head[0].strip()[:200]
             raise DataError(
-                f"{own} is not MovieLens' ratings.csv: its header is {_first_line(own)!r}, "
+                f"{own} is not MovieLens' ratings.csv: its header is {shown!r}, "
                 "not userId,movieId,rating,timestamp; read it as a ratings file "
                 "(Interactions.read, or give the file itself on the command line)"
             )
@@ -647,20 +635,21 @@ def _read_table(path: Path, **kwargs) -> pd.DataFrame:
         raise DataError(f"cannot parse {path}: {err}") from err
 
 
-def _unique_movies(items: pd.DataFrame, path: Path, sep: str) -> None:
-    """Refuse a movie list that repeats a movie id, naming the file and the lines (the
+def _unique_ids(table: pd.DataFrame, lines: np.ndarray, path: Path, what: str) -> None:
+    """Refuse a side file that lists one id twice, naming the file and its lines (the
     frame would otherwise be refused as "item_features", a name the user never gave)."""
-    repeated = items["item_id"][items["item_id"].duplicated()]
+    column = table.columns[0]
+    repeated = table[column][table[column].duplicated()]
     if repeated.empty:
         return
     first = int(repeated.iloc[0])
-    lines = [number for number, line in enumerate(_decode(path).splitlines(), start=1)
-             if line.split(sep, 1)[0].strip() == str(first)]  # fmt: skip
+    at = lines[(table[column] == first).to_numpy()]
     more = f" ({repeated.nunique()} ids repeated)" if repeated.nunique() > 1 else ""
     raise DataError(
-        f"{path} lists movie id {first} more than once, at lines "
-        f"{', '.join(map(str, lines[:5]))}{more}; each movie takes one line"
-    )
+        f"{path} lists {what} id {first} more than once, at lines "
+        f"{', '.join(map(str, at[:5].tolist()))}{more}; each {what} takes one line",
+        source=str(path), where=tuple(at[:5].tolist()), unit="line",
+    )  # fmt: skip
 
 
 def _decode(path: Path) -> str:
@@ -672,30 +661,169 @@ def _decode(path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def _split_lines(path: Path, sep: str, n_fields: int) -> list[list[str]]:
-    rows = []
-    for number, line in enumerate(_decode(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split(sep, n_fields - 1)
-        if len(fields) != n_fields:
-            raise DataError(
-                f"{path} line {number}: expected {n_fields} fields separated by {sep!r}, "
-                f"got {len(fields)}: {line[:80]!r}"
+@dataclasses.dataclass(frozen=True)
+class _SideFile:
+    """How a MovieLens side file (movies, users) is laid out, for reading and messages.
+
+    ``fields`` are the frame's column names in the file's order (``header``: the names
+    its header line must hold instead, found by name); ``whole`` those holding whole
+    numbers; ``flags`` those holding 0 or 1; ``said`` each column as messages name it.
+    """
+
+    fields: tuple
+    sep: str
+    said: tuple
+    whole: tuple = ()
+    flags: tuple = ()
+    header: tuple | None = None
+
+    @property
+    def layout(self) -> str:
+        if self.header is not None:
+            return self.sep.join(self.header)
+        if self.flags:  # u.item: 19 flags, named once
+            plain = self.said[: len(self.said) - len(self.flags)]
+            return self.sep.join((*plain, f"{len(self.flags)} genre flags"))
+        return self.sep.join(self.said)
+
+
+_MOVIES_CSV = _SideFile(
+    ("item_id", "title", "genres"), ",", ("movie id", "title", "genres"),
+    whole=("item_id",), header=("movieId", "title", "genres"),
+)  # fmt: skip
+_MOVIES_DAT = _SideFile(
+    ("item_id", "title", "genres"), "::", ("movie id", "title", "genres"), whole=("item_id",)
+)
+_USERS_DAT = _SideFile(
+    ("user_id", "gender", "age", "occupation", "zip_code"), "::",
+    ("user id", "gender", "age", "occupation", "zip code"),
+    whole=("user_id", "age", "occupation"),
+)  # fmt: skip
+_U_ITEM = _SideFile(
+    ("item_id", "title", "release_date", "video_release_date", "url", *ML100K_GENRES), "|",
+    ("movie id", "title", "release date", "video release date", "IMDb URL", *ML100K_GENRES),
+    whole=("item_id",), flags=ML100K_GENRES,
+)  # fmt: skip
+_U_USER = _SideFile(
+    ("user_id", "age", "gender", "occupation", "zip_code"), "|",
+    ("user id", "age", "gender", "occupation", "zip code"), whole=("user_id", "age"),
+)  # fmt: skip
+
+_WHOLE = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _read_side(path: Path, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray]:
+    """``(table, lines)``: the rows of a MovieLens movies or users file, each checked,
+    with the 1-based file line of each.  Whole-number columns are int64 (genre flags
+    int8), the others text as written; blank lines are skipped.  A line with other than
+    the layout's number of fields, a number that is not whole (or beyond int64), a
+    genre flag other than 0 or 1, a header without the layout's columns, or bytes that
+    are not UTF-8 in ``movies.csv`` is a :class:`DataError` naming the file and the
+    line: pandas named neither, and read a line with a field too many or too few
+    without a word.
+
+    The ``::`` and ``|`` files are split at every separator, quotes being text there
+    (GroupLens quotes nothing); ``movies.csv`` is a CSV file with quoted titles.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = Path(tempfile.mkdtemp()) / "movies.dat"
+        >>> _ = path.write_text("1::Heat (1995)::Action\\n\\n2x::Up (2009)::Comedy\\n")
+        >>> try:
+        ...     _read_side(path, _MOVIES_DAT)
+        ... except DataError as err:
+        ...     print(str(err).replace(str(path), "movies.dat").split(" (fields")[0])
+        line 3 of movies.dat: the movie id '2x' is not a whole number
+    """
+    rows, lines = _side_rows(path, side)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(side.fields)
+    said = dict(zip(side.fields, side.said, strict=True))
+    table = {}
+    for name, cells in zip(side.fields, columns, strict=True):
+        bad, what = None, None
+        if name in side.whole:
+            bad = next((k for k, c in enumerate(cells) if not _WHOLE.fullmatch(c)), None)
+            what = f"the {said[name]} {{!r}} is not a whole number"
+            if bad is None:
+                try:
+                    table[name] = np.fromiter(map(int, cells), dtype=np.int64, count=len(cells))
+                except OverflowError:
+                    bad = next(k for k, c in enumerate(cells) if not -(2**63) <= int(c) < 2**63)
+                    what = f"the {said[name]} {{!r}} is not within int64"
+        elif name in side.flags:
+            bad = next((k for k, c in enumerate(cells) if c.strip() not in ("0", "1")), None)
+            what = f"the {name!r} genre flag {{!r}} is not 0 or 1"
+            table[name] = np.fromiter((c.strip() == "1" for c in cells), dtype=np.int8)
+        else:
+            table[name] = pd.Series(cells, dtype=str)
+        if bad is not None:
+            raise _side_error(
+                path, int(lines[bad]), f": {what.format(cells[bad])} (fields: {side.layout})"
             )
-        rows.append(fields)
-    return rows
+    return pd.DataFrame(table), lines
 
 
-def _int_column(values: pd.Series, path: Path, what: str) -> np.ndarray:
-    nums = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
-    bad = nums.isna().to_numpy()
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{path}: {what} {values.iloc[first]!r} (record {first + 1}) is not a whole number"
+def _side_error(path: Path, number: int, text: str) -> DataError:
+    source = str(path)
+    return DataError(f"line {number} of {source}{text}", source=source, where=(number,),
+                     unit="line")  # fmt: skip
+
+
+def _side_text(path: Path, side: _SideFile) -> str:
+    """The text of a side file: ``movies.csv`` must be UTF-8 (a byte that is not is
+    named by its line), the older files are UTF-8 or Latin-1 (:func:`_decode`)."""
+    if side.header is None:
+        return _decode(path)
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        number = raw.count(b"\n", 0, err.start) + 1
+        raise _side_error(
+            path, number,
+            f" is not UTF-8 text (byte {raw[err.start]:#04x}); GroupLens writes {path.name} "
+            "in UTF-8: save it as UTF-8",
+        ) from None  # fmt: skip
+
+
+def _side_rows(path: Path, side: _SideFile) -> tuple[list, np.ndarray]:
+    """``(rows, lines)``: the rows of a side file in the layout's order and the file line
+    of each; a line that breaks the layout is a :class:`DataError` naming it."""
+    source = str(path)
+    text = _side_text(path, side)
+    if side.header is None:
+        numbered = (
+            (number, line.rstrip("\r\n").split(side.sep))
+            for number, line in enumerate(text_lines(text), start=1)
+            if line.strip()
         )
-    return nums.to_numpy(dtype=np.int64)
+        width, positions = len(side.fields), None
+    else:
+        numbered = records(text, side.sep, source)
+        number, names = next(numbered, (0, None))
+        if names is None:
+            raise DataError(
+                f"{source} is empty: it has no header line ({side.layout})", source=source
+            )
+        names = [name.strip() for name in names]
+        missing = [name for name in side.header if name not in names]
+        if missing:
+            raise _side_error(
+                path, number, f": the header has no column(s) {missing} (it has {names})"
+            )
+        width, positions = len(names), [names.index(name) for name in side.header]
+    lines, rows = array("q"), []
+    for number, fields in numbered:
+        if len(fields) != width:
+            shown = side.sep.join(fields)[:80]
+            raise _side_error(
+                path, number,
+                f" has {len(fields)} field(s) separated by {side.sep!r} where {width} are "
+                f"expected ({side.layout}): {shown!r}",
+            )  # fmt: skip
+        lines.append(number)
+        rows.append(fields if positions is None else [fields[k] for k in positions])
+    return rows, np.frombuffer(lines, dtype=np.int64)
 
 
 #: MovieLens' cell for a movie without genres (ml-latest, ml-20m and later).
@@ -743,42 +871,21 @@ def _read_grouplens_100k(folder: Path):
     items = None
     if (folder / "u.item").is_file():
         flags = list(ML100K_GENRES)
-        names = ["item_id", "title", "release_date", "video_release_date", "url", *flags]
-        raw = _read_table(
-            folder / "u.item",
-            sep="|",
-            header=None,
-            names=names,
-            encoding="latin-1",
-            quoting=csv.QUOTE_NONE,
-            keep_default_na=False,
-            dtype={**{c: str for c in names}, "item_id": np.int64, **dict.fromkeys(flags, np.int8)},
-        )
+        raw, lines = _read_side(folder / "u.item", _U_ITEM)
         on = raw[flags].to_numpy(dtype=bool)
         genre_names = np.array(flags, dtype=object)
         raw["genres"] = ["|".join(genre_names[row]) for row in on]
         # The title's "(1995)" is the film's year; the release date covers the few
         # titles without one (the date is a video release for some, but better than none).
         release = pd.to_numeric(raw["release_date"].str[-4:], errors="coerce")
-        _unique_movies(raw, folder / "u.item", "|")
+        _unique_ids(raw, lines, folder / "u.item", "movie")
         items = _with_title_year(raw, release).set_index("item_id")
 
     users = None
     if (folder / "u.user").is_file():
-        users = _read_table(
-            folder / "u.user",
-            sep="|",
-            header=None,
-            names=["user_id", "age", "gender", "occupation", "zip_code"],
-            dtype={
-                "user_id": np.int64,
-                "age": np.int64,
-                "gender": str,
-                "occupation": str,
-                "zip_code": str,
-            },
-            keep_default_na=False,
-        ).set_index("user_id")
+        users, lines = _read_side(folder / "u.user", _U_USER)
+        _unique_ids(users, lines, folder / "u.user", "user")
+        users = users.set_index("user_id")
     return ratings, items, users
 
 

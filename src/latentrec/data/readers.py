@@ -164,25 +164,21 @@ def default_columns(names: tuple, fields, what: str, **error) -> tuple[tuple, st
     return tuple(out), f"{said} (no column {lacks})"
 
 
-def header_fields(
-    path: str | Path, *, sep: str | None = None, encoding: str | None = None
-) -> tuple[list, int] | None:
-    """``(fields, line)``: the first non-blank line of a delimited file split as
-    :func:`read_delimited` splits its header, and its 1-based line; ``None`` when it
-    cannot be read here (the reader then says why).  Reads only the head of the file
-    (unpacking ``.gz``, ``.bz2``, ``.xz`` and one-file ``.zip`` as it goes).
+def header_line(path: str | Path, *, encoding: str | None = None) -> tuple[str, int] | None:
+    """``(line, number)``: the first non-blank line of a text file, without its line
+    ending or a byte-order mark, and its 1-based line; ``None`` when it cannot be read
+    here (the reader then says why).  Reads only the head of the file (unpacking
+    ``.gz``, ``.bz2``, ``.xz`` and one-file ``.zip`` as it goes).
 
     Example:
         >>> import tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
         >>> _ = open(path, "w").write("\\nuserId;movieId;rating\\n1;2;4\\n")
-        >>> header_fields(path)
-        (['userId', 'movieId', 'rating'], 2)
+        >>> header_line(path)
+        ('userId;movieId;rating', 2)
     """
     path = Path(path)
     encoding = CSV_ENCODING if encoding is None else encoding
-    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n'):
-        return None
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
         with contextlib.ExitStack() as stack:
@@ -199,6 +195,26 @@ def header_fields(
     except (OSError, EOFError, LookupError, UnicodeError, ValueError, lzma.LZMAError,
             zipfile.BadZipFile):  # fmt: skip
         return None
+    return found
+
+
+def header_fields(
+    path: str | Path, *, sep: str | None = None, encoding: str | None = None
+) -> tuple[list, int] | None:
+    """``(fields, line)``: the first non-blank line of a delimited file (see
+    :func:`header_line`) split as :func:`read_delimited` splits its header, and its
+    1-based line; ``None`` when it cannot be read here (the reader then says why).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "r.csv")
+        >>> _ = open(path, "w").write("\\nuserId;movieId;rating\\n1;2;4\\n")
+        >>> header_fields(path)
+        (['userId', 'movieId', 'rating'], 2)
+    """
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n'):
+        return None
+    found = header_line(path, encoding=encoding)
     if found is None:
         return None
     line, number = found
@@ -343,20 +359,20 @@ def read_delimited(
     if text.startswith("\ufeff"):  # a BOM left by an explicit encoding="utf-8"
         text = text[1:]
 
-    records = _records(text, sep, source)
-    first_line, first = next(records, (0, None))
+    recs = records(text, sep, source)
+    first_line, first = next(recs, (0, None))
     if first is None:
         raise DataError(
             f"{source} is empty (only blank lines): there is no header and no rows",
             source=source,
         )
-    separator = records.separator
+    separator = recs.separator
     n_fields = len(first)
     positions = _positions(columns, first, header, source, first_line)
     if header:
-        rows_iter = records
+        rows_iter = recs
     else:
-        rows_iter = _chain_first(first_line, first, records)
+        rows_iter = _chain_first(first_line, first, recs)
 
     # One list per wanted column, of cells shared between rows: the csv module makes a
     # new str for every field, and a file repeats most of its cells (users, items, star
@@ -816,7 +832,16 @@ def text_lines(text: str):
         start = end
 
 
-def _records(text: str, sep: str | None, source: str) -> _Records:
+def records(text: str, sep: str | None, source: str) -> _Records:
+    """The non-blank records of ``text`` as ``(line, fields)``, ``line`` the 1-based
+    file line the record starts on (a quoted field may span lines); ``sep`` guessed as
+    :func:`line_separator` guesses it when ``None``.  A quote left open or a stray
+    quote inside a field is a :class:`DataError` naming ``source`` and the line.
+
+    Example:
+        >>> list(records('a,b\\n\\n1,"x, y"\\n', ",", "f.csv"))
+        [(1, ['a', 'b']), (3, ['1', 'x, y'])]
+    """
     return _Records(text, sep, source)
 
 
