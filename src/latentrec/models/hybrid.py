@@ -30,6 +30,10 @@ from .factor import FactorModel
 NUMERIC_MODES = ("bucket", "standardize")
 SCHEDULES = ("constant", "adagrad")
 LOSSES = ("bpr", "warp")
+# The side-table column an item's display title comes from (Catalog reads it): one value
+# per item, so "auto" features never take it (see FeatureEncoder).
+TITLE_COLUMN = "title"
+TITLE_SKIPPED = "one title per item: an item id in disguise, not content"
 # Positives per WARP kernel call: bounds the candidate table at CHUNK x max_sampled ints.
 CHUNK = 1 << 20
 
@@ -51,12 +55,18 @@ class FeatureEncoder:
     * other text, categories and booleans (``gender``, ``occupation``): one-hot.  A cell
       given as a list of one name reads as that name.
 
-    With ``"auto"``, text columns with more than ``max_categories`` distinct values or labels
-    (free text such as ``title``, identifiers such as ``zip_code``) are skipped; a column
-    named explicitly is always used, however many values it has.  A column with no value
-    at all is skipped either way.  Each skipped column is kept in ``skipped_``, column ->
-    why.  Missing values give no feature.  The learned encoding is plain JSON
-    (:meth:`to_dict`, the skipped columns with it), so model files can store it.
+    With ``"auto"``, a column named ``title`` is skipped whatever its size: it is the
+    column an item's display title comes from (the catalogue reads it), one title per
+    item, so its one-hot features would be a second item id, not content, and a new
+    item's title is never one the encoder saw.  The rule goes by that name, not by
+    "values unique per row": a small table's genres or genders can be unique per row
+    and still be content.  Text columns with more than ``max_categories`` distinct
+    values or labels (free text, identifiers such as ``zip_code``) are skipped too.  A
+    column named explicitly is always used, however many values it has (``title``
+    included).  A column with no value at all is skipped either way.  Each skipped
+    column is kept in ``skipped_``, column -> why.  Missing values give no feature.
+    The learned encoding is plain JSON (:meth:`to_dict`, the skipped columns with it),
+    so model files can store it.
 
     Example:
         >>> import pandas as pd
@@ -64,6 +74,9 @@ class FeatureEncoder:
         >>> enc = FeatureEncoder(n_buckets=2).fit(table)
         >>> enc.names_
         ['genres=Action', 'genres=Drama', 'genres=Sci-Fi', 'year<1986', 'year>=1986']
+        >>> films = table.assign(title=["Alien", "Heat"])
+        >>> FeatureEncoder(n_buckets=2).fit(films).skipped_["title"][:20]
+        'one title per item: '
         >>> enc.transform(table).toarray().tolist()
         [[0.5, 0.0, 0.5, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0, 1.0]]
     """
@@ -117,6 +130,9 @@ class FeatureEncoder:
                 )
         specs, skipped = [], {}
         for name in names:
+            if auto and str(name) == TITLE_COLUMN:
+                skipped[str(name)] = TITLE_SKIPPED
+                continue
             spec, reason = self._column_spec(table[name], str(name), not auto, what)
             if spec is None:
                 skipped[str(name)] = reason
@@ -517,8 +533,8 @@ class HybridMF(FactorModel):
     Each user and item is a sparse row x of *feature rows*: its own id (unless
     ``use_user_ids`` / ``use_item_ids`` is False) and its content features from the side
     tables (see :class:`FeatureEncoder`: MovieLens genres and year buckets for items; age
-    bucket, gender and occupation for users; free-text ``title`` and ``zip_code`` are
-    skipped by default).  With one vector e_f per feature row and one bias w_f per item
+    bucket, gender and occupation for users; ``title`` and ``zip_code`` are skipped by
+    default).  With one vector e_f per feature row and one bias w_f per item
     feature row,
 
         p_u = Σ_f x_uf e_f,    q_i = Σ_f x_if e_f,    b_i = Σ_f x_if w_f,
@@ -596,10 +612,11 @@ class HybridMF(FactorModel):
             default 0 lets the biases learn popularity freely (better on validation).
         init_std: vectors start as N(0, init_std²); biases at 0.
         item_features, user_features: ``"auto"`` (every usable column), a list of column
-            names, or ``None`` (no features on that side).  ``"auto"`` leaves out text
-            columns with more than 100 distinct values (MovieLens ``title`` and
-            ``zip_code``: one feature per film or per zip code would be an id, not
-            content) and columns with no value; :attr:`skipped_features_` says which and
+            names, or ``None`` (no features on that side).  ``"auto"`` leaves out the
+            ``title`` column (one title per item, on any catalogue: an id, not
+            content), text columns with more than 100 distinct values (MovieLens
+            ``zip_code``: one feature per zip code is nearly an id) and columns with no
+            value; :attr:`skipped_features_` says which and
             why, and ``latentrec train`` prints it.  To keep such a column, name the
             columns to use, e.g. ``item_features=["genres", "year", "director"]``: a named
             column is always used, one feature per distinct value.
@@ -1180,8 +1197,8 @@ class HybridMF(FactorModel):
 
     def describe_skipped_features(self) -> str:
         """:attr:`skipped_features_` in one line for people (``""`` when none was left out):
-        each column with its side and why, ``"items' title (1659 distinct values, more
-        than max_categories=100); users' zip_code (...)"``.
+        each column with its side and why, ``"items' title (one title per item: an item id
+        in disguise, not content); users' zip_code (...)"``.
 
         Example:
             >>> import numpy as np
