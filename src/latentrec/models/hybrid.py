@@ -572,9 +572,13 @@ class HybridMF(FactorModel):
     deterministic), from their positives.  ``fold_in`` and ``onboard`` read a rating
     below ``min_rating`` as seen only, as training did; ``partial_fit_users`` takes every
     row it is given as a positive (its values enter the solve as given), so give it the
-    positives only.  ``partial_fit_items`` places an item from the users who liked it
-    by the same objective (:meth:`_solve_item_rows`), as their positive and as every
-    other user's negative.
+    positives only (``onboard(user_id=...)`` gives it those).  ``partial_fit_items``
+    places an item from the users who liked it by the same objective
+    (:meth:`_solve_item_rows`), as their positive and as every other user's negative.
+    Which seen cells are positives is kept with the model (:meth:`positive_seen`: the
+    fit's, then the rows each partial fit solved from), so every later solve reads
+    positives, not every item a user has seen: negatives come from the items with a
+    positive, as in the fit.
 
     **Refitting the feature part.**  Trained jointly, the id vectors take most of the
     signal and the feature vectors learn what is left.  With ``feature_refit=α`` (the
@@ -932,6 +936,13 @@ class HybridMF(FactorModel):
                 Q[cold_i], b[cold_i] = from_features[:, :-1], from_features[:, -1]
             if self.use_user_ids:
                 P[cold_u] = f_user[cold_u] @ W_user
+        # Which seen cell is a positive (1) or seen only (0, below min_rating), in the
+        # seen CSR's order (the training matrix's): what every later solve reads.
+        m = data.matrix
+        flags = np.ones(m.nnz, dtype=np.uint8)  # a byte a cell, beside the seen CSR
+        if self.min_rating is not None:
+            flags[m.data < self.min_rating] = 0
+        self.positive_cells_ = flags
         self.item_feature_factors_ = np.ascontiguousarray(W_item[:, :-1], dtype=np.float32)
         self.item_feature_bias_ = np.ascontiguousarray(W_item[:, -1], dtype=np.float32)
         self.user_feature_factors_ = np.ascontiguousarray(W_user, dtype=np.float32)
@@ -956,12 +967,12 @@ class HybridMF(FactorModel):
         default fold-in (whose target ``1 − b_i`` turns negative for popular items, so a
         user who liked them was pointed away from them): each row's vector maximises
         its expected BPR objective ``Σ_{i∈P} mean_j log σ(s_i − s_j) − (|P|·λ/2)‖p‖²``
-        over negatives j, every item seen in training outside the row
-        (:func:`latentrec.kernels.hybrid.bpr_rows`, exact and deterministic).  Every
-        cell is a positive (``values`` are ignored: :meth:`training_values` already
-        left out the cells below ``min_rating``).  The vector is the user's id part
-        alone, as for a user without user features; ``loss="warp"`` models use the same
-        BPR objective.
+        over negatives j, every item with a positive (:meth:`positive_seen`) outside the
+        row, as the fit drew them (:func:`latentrec.kernels.hybrid.bpr_rows`, exact and
+        deterministic).  Every cell is a positive (``values`` are ignored:
+        :meth:`training_values` already left out the cells below ``min_rating``).  The
+        vector is the user's id part alone, as for a user without user features;
+        ``loss="warp"`` models use the same BPR objective.
 
         Example:
             >>> import numpy as np
@@ -979,7 +990,7 @@ class HybridMF(FactorModel):
             indices,
             self.item_factors_,
             self.item_bias_,
-            np.asarray(self.item_popularity_) > 0,
+            self._items_with_a_positive(),
             float(self.regularization),
         )
         return np.zeros(P.shape[0], dtype=np.float32), P
@@ -989,7 +1000,8 @@ class HybridMF(FactorModel):
 
         The mirror of :meth:`_solve_user_rows`: the item's vector and bias maximise its
         expected BPR objective with the users and the other items fixed, as a positive
-        of the users in its row and as a negative of every other user with a history
+        of the users in its row and as a negative of every other user with a positive,
+        each user's positives those of :meth:`positive_seen`
         (:func:`latentrec.kernels.hybrid.bpr_item_rows`).  The default ridge fold-in
         regressed 1 on the users' vectors with an unpenalised bias and gave a new item a
         bias above every trained item's: it topped every user's list.  ``values`` are
@@ -1017,11 +1029,77 @@ class HybridMF(FactorModel):
             self.user_factors_,
             self.item_factors_,
             self.item_bias_,
-            self.seen_,
-            np.asarray(self.item_popularity_) > 0,
+            self.positive_seen(),
+            self._items_with_a_positive(),
             reg,
             reg_b,
         )
+
+    # ------------------------------------------------------------------ positives
+    def positive_seen(self) -> sp.csr_matrix:
+        """The seen cells that are positives (users x items CSR, values 1): the training
+        ratings at or above ``min_rating`` (every cell when it is None), then the rows
+        each partial fit solved from.  The other seen cells are seen only: never recommended,
+        never a positive.  A model file written before the positives were kept reads
+        every seen cell as one, as such models did.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> R = np.array([[5.0, 2.0, 0.0], [0.0, 4.0, 5.0]])
+            >>> model = HybridMF(n_factors=1, n_epochs=1, min_rating=4, random_state=0)
+            >>> model.fit(Interactions.from_dense(R)).positive_seen().toarray().tolist()
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
+        """
+        self.check_fitted()
+        seen = self.seen_
+        flags = self._positive_flags()
+        rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))[flags]
+        indptr = np.zeros(seen.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=seen.shape[0]), out=indptr[1:])
+        return sp.csr_matrix(
+            (np.ones(rows.size, dtype=np.float32), seen.indices[flags], indptr), shape=seen.shape
+        )
+
+    def _positive_flags(self) -> np.ndarray:
+        flags = self.fitted_.state.get("positive_cells_")
+        nnz = self.seen_.nnz
+        if flags is None:  # a model file written before positives were kept
+            return np.ones(nnz, dtype=bool)
+        if np.shape(flags) != (nnz,):
+            raise ValueError(
+                f"positive_cells_ has {np.size(flags)} flags for {nnz} seen cells: the seen "
+                "items were changed without their positives (use partial_fit_users / "
+                "partial_fit_items)"
+            )
+        return np.asarray(flags) > 0
+
+    def _items_with_a_positive(self) -> np.ndarray:
+        """The items BPR draws negatives from: those with a positive (as the fit drew)."""
+        seen = self.seen_
+        return np.bincount(seen.indices[self._positive_flags()], minlength=seen.shape[1]) > 0
+
+    def _more_rows(self, side, target, indptr, cols, factors, catalog) -> dict:
+        """The positive flags of ``catalog``'s seen cells: the replaced rows' positives
+        are the cells that entered the solve; every other cell keeps its flag."""
+        seen = self.seen_
+        flags = self._positive_flags()
+        users = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr))
+        items = seen.indices.astype(np.int64)
+        rows = np.repeat(np.asarray(target, dtype=np.int64), np.diff(np.asarray(indptr)))
+        cols = np.asarray(cols, dtype=np.int64)
+        if side == "user":
+            keep = flags & ~np.isin(users, target)
+            pos_u, pos_i = np.concatenate([users[keep], rows]), np.concatenate([items[keep], cols])
+        else:
+            keep = flags & ~np.isin(items, target)
+            pos_u, pos_i = np.concatenate([users[keep], cols]), np.concatenate([items[keep], rows])
+        new = catalog.seen
+        n_items = np.int64(new.shape[1])
+        cell_users = np.repeat(np.arange(new.shape[0], dtype=np.int64), np.diff(new.indptr))
+        keys = cell_users * n_items + new.indices
+        positive = np.isin(keys, pos_u * n_items + pos_i)
+        return {"positive_cells_": positive.astype(np.uint8)}
 
     # ------------------------------------------------------------------ cold entities
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
