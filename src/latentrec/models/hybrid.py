@@ -1029,7 +1029,7 @@ class HybridMF(FactorModel):
             self.user_factors_,
             self.item_factors_,
             self.item_bias_,
-            self.positive_seen(),
+            self._positives(),
             self._items_with_a_positive(),
             reg,
             reg_b,
@@ -1052,32 +1052,29 @@ class HybridMF(FactorModel):
             [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
         """
         self.check_fitted()
-        seen = self.seen_
-        flags = self._positive_flags()
-        rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))[flags]
-        indptr = np.zeros(seen.shape[0] + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=seen.shape[0]), out=indptr[1:])
-        return sp.csr_matrix(
-            (np.ones(rows.size, dtype=np.float32), seen.indices[flags], indptr), shape=seen.shape
-        )
+        return self._positives().copy()
+
+    def _positives(self) -> sp.csr_matrix:
+        """:meth:`positive_seen`, remembered per fitted state (not to be changed)."""
+        fitted = self.fitted_
+        return fitted.derived("hybrid_positive_seen", lambda: _positive_csr(fitted))
 
     def _positive_flags(self) -> np.ndarray:
-        flags = self.fitted_.state.get("positive_cells_")
-        nnz = self.seen_.nnz
-        if flags is None:  # a model file written before positives were kept
-            return np.ones(nnz, dtype=bool)
-        if np.shape(flags) != (nnz,):
-            raise ValueError(
-                f"positive_cells_ has {np.size(flags)} flags for {nnz} seen cells: the seen "
-                "items were changed without their positives (use partial_fit_users / "
-                "partial_fit_items)"
-            )
-        return np.asarray(flags) > 0
+        return _positive_flags(self.fitted_)
 
     def _items_with_a_positive(self) -> np.ndarray:
-        """The items BPR draws negatives from: those with a positive (as the fit drew)."""
-        seen = self.seen_
-        return np.bincount(seen.indices[self._positive_flags()], minlength=seen.shape[1]) > 0
+        """The items BPR draws negatives from: those with a positive (as the fit drew).
+        Remembered per fitted state: a live fold-in would otherwise count every seen
+        cell per request."""
+        fitted = self.fitted_
+
+        def compute():
+            seen = fitted.catalog.seen
+            mask = np.bincount(seen.indices[_positive_flags(fitted)], minlength=seen.shape[1]) > 0
+            mask.flags.writeable = False  # shared by every fold-in of this state
+            return mask
+
+        return fitted.derived("hybrid_items_with_a_positive", compute)
 
     def _more_rows(self, side, target, indptr, cols, factors, catalog) -> dict:
         """The positive flags of ``catalog``'s seen cells: the replaced rows' positives
@@ -1290,6 +1287,33 @@ class HybridMF(FactorModel):
             for what, columns in self.skipped_features_.items()
             for column, why in columns.items()
         )
+
+
+def _positive_flags(fitted) -> np.ndarray:
+    """Per seen cell of ``fitted``'s catalogue (in the CSR's order), whether it is a
+    positive; every cell for a model file written before the flags were kept."""
+    flags = fitted.state.get("positive_cells_")
+    nnz = fitted.catalog.seen.nnz
+    if flags is None:
+        return np.ones(nnz, dtype=bool)
+    if np.shape(flags) != (nnz,):
+        raise ValueError(
+            f"positive_cells_ has {np.size(flags)} flags for {nnz} seen cells: the seen items "
+            "were changed without their positives (use partial_fit_users / partial_fit_items)"
+        )
+    return np.asarray(flags) > 0
+
+
+def _positive_csr(fitted) -> sp.csr_matrix:
+    """The positive seen cells of ``fitted`` as a users x items CSR of ones."""
+    seen = fitted.catalog.seen
+    flags = _positive_flags(fitted)
+    rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))[flags]
+    indptr = np.zeros(seen.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=seen.shape[0]), out=indptr[1:])
+    return sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.float32), seen.indices[flags], indptr), shape=seen.shape
+    )
 
 
 def _ridge(X: sp.csr_matrix, Y: np.ndarray, alpha: float) -> np.ndarray:
