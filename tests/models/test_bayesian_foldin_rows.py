@@ -92,11 +92,11 @@ def test_fold_in_reads_only_the_rated_items(model, monkeypatch):
     state = {**f.state, "item_factors_": poisoned, "item_bias_": bias}
     other = BayesianMF.from_fitted(Fitted.build(f.catalog, state), **model.get_params())
     assert np.array_equal(other._solve_user_rows(*rows)[1], model._solve_user_rows(*rows)[1])
-    # And the per-sample block gathered holds the rated rows only.
+    # And the samples' blocks gathered (one kernel call for all) hold the rated rows only.
     shapes = []
-    real = bayesian_mod.sample_rows
+    real = bayesian_mod.conditional_means
     monkeypatch.setattr(
-        bayesian_mod, "sample_rows", lambda *a: shapes.append(a[5].shape) or real(*a)
+        bayesian_mod, "conditional_means", lambda *a: shapes.append(a[5].shape) or real(*a)
     )
     model._solve_user_rows(*rows)
-    assert shapes == [(2, 3)] * model.alpha_samples_.size
+    assert shapes == [(model.alpha_samples_.size, 2, 3)]

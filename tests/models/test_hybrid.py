@@ -35,7 +35,7 @@ def test_encoder_auto_kinds_and_names():
     enc = FeatureEncoder(n_buckets=2, max_categories=5).fit(movie_table())
     kinds = {s["column"]: s["kind"] for s in enc.spec_["columns"]}
     assert kinds == {"year": "bucket", "genres": "multilabel", "rated": "onehot"}
-    assert enc.skipped_ == {"title": "6 distinct values, more than max_categories=5"}
+    assert enc.skipped_ == {"title": "one title per item: an item id in disguise, not content"}
     assert enc.names_[:2] == ["year<1995", "year>=1995"]
     X = enc.transform(movie_table()).toarray()
     names = enc.names_

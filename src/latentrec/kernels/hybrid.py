@@ -415,9 +415,10 @@ def bpr_item_rows(
     training an item meets users twice: as the positive of each user who liked it (``U``,
     the row), against negatives drawn uniformly from the ``candidates`` the user has not
     seen, and as the negative drawn for another user's positive, with chance
-    ``1/|E∖S_v|`` per positive (``E`` the candidates, ``S_v`` the user's items in the
-    ``seen`` CSR).  With ``s_v = b + p_v·q`` and ``a_vi`` the fixed score of item i for
-    user v, the expected objective of one epoch is
+    ``1/|E∖S_v|`` per positive (``E`` the candidates, ``S_v`` the user's positives, the
+    ``seen`` CSR: pass the positives alone, not every item the user has seen, when
+    some seen cells are not positives).  With ``s_v = b + p_v·q`` and ``a_vi`` the fixed
+    score of item i for user v, the expected objective of one epoch is
 
         F(q, b) = Σ_{u∈U} mean_{j∈E∖S_u} log σ(s_u − a_uj)
                 + Σ_{v∉U} Σ_{i∈S_v} log σ(a_vi − s_v) / |E∖S_v|

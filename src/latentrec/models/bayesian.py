@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.interactions import Interactions
-from ..kernels.bpmf import add_predictions, sample_normal_wishart, sample_rows
+from ..kernels.bpmf import (
+    add_predictions,
+    conditional_means,
+    sample_normal_wishart,
+    sample_rows,
+)
 from ..kernels.threads import fold_in_threads, numba_threads
 from ._training import check_float, check_int, run_epochs
 from .als import check_rows, check_threads, csr_arrays
@@ -306,45 +311,48 @@ class BayesianMF(FactorModel):
         other_bias = getattr(self, f"{other}_bias_")
         other_factors = getattr(self, f"{other}_factors_")
         indptr, indices, values = check_rows(indptr, indices, values, other_factors.shape[0], other)
-        # Only the other side's rows these rows rate are read: each sample's block of
-        # them is gathered (and scaled), not the whole side's, which cost a copy of all
-        # its factors per fold-in.  The kernel sees the same values in the same order.
+        # Only the other side's rows these rows rate are read: they are gathered (and
+        # scaled), not the whole side's, which cost a copy of all its factors per
+        # fold-in.  The kernel sees the same values in the same order.
         used, local = np.unique(indices, return_inverse=True)
         rows = (indptr, local.astype(np.int32).reshape(indices.shape), values)
         other_bias = other_bias[used]
         other_bias.flags.writeable = False  # as the state's: the kernel's compiled types
-        precisions = getattr(self, f"{side}_prior_precision_")
+        precisions = np.ascontiguousarray(
+            getattr(self, f"{side}_prior_precision_"), dtype=np.float64
+        )
         means = getattr(self, f"{side}_prior_mean_")
         S, k1 = means.shape
         k = k1 - 1
         n = rows[0].size - 1
-        root = np.sqrt(S)
+        root = np.float32(np.sqrt(S))
+        # Every sample's block at once, scaled back from /√S: (S, rows used, k), each
+        # sample's block contiguous, as the per-sample calls had it.
+        other_scaled = np.ascontiguousarray(
+            (other_factors[used] * root).reshape(used.size, S, k).transpose(1, 0, 2)
+        )
+        # Λ₀ m₀ per sample, each by the one matrix-vector product it always was.
+        linears = np.array([precisions[s] @ means[s] for s in range(S)]).reshape(S, k1)
         out_bias = np.zeros(n)
-        out_factors = np.zeros((n, S * k), dtype=np.float32)
-        zeros = np.zeros((n, k1))
-        bias_s = np.zeros(n, dtype=np.float32)
-        factors_s = np.zeros((n, k), dtype=np.float32)
-        # Each row's conditional mean is its own solve: any thread count, one answer.
+        raw = np.zeros((n, S * k), dtype=np.float32)
+        # All S samples in one kernel call (it was one call per sample: 200 by default,
+        # for a single user too), each (row, sample) solved as before, so the means are
+        # the same bits.  Each row's solves are its own: any thread count, one answer.
         with numba_threads(fold_in_threads(self.num_threads, n, k)):
-            for s in range(S):
-                block = slice(s * k, (s + 1) * k)
-                other_s = np.ascontiguousarray(other_factors[used, block] * np.float32(root))
-                prior = np.ascontiguousarray(precisions[s], dtype=np.float64)
-                sample_rows(
-                    *rows,
-                    self.global_mean_,
-                    other_bias,
-                    other_s,
-                    float(self.alpha_samples_[s]),
-                    prior,
-                    prior @ means[s],
-                    zeros,
-                    bias_s,
-                    factors_s,
-                )
-                out_factors[:, block] = factors_s / np.float32(root)
-                out_bias += bias_s
-        return (out_bias / S).astype(np.float32), out_factors
+            failed = conditional_means(
+                *rows,
+                self.global_mean_,
+                other_bias,
+                other_scaled,
+                np.ascontiguousarray(self.alpha_samples_, dtype=np.float64),
+                precisions,
+                linears,
+                out_bias,
+                raw,
+            )
+        if failed:  # pragma: no cover - every sample's prior is positive definite
+            raise FloatingPointError(f"BayesianMF: {failed} {side} conditionals are singular")
+        return (out_bias / S).astype(np.float32), raw / root
 
     def samples(self) -> tuple[np.ndarray, np.ndarray]:
         """The kept samples as arrays (S, n_users, k) and (S, n_items, k).

@@ -30,6 +30,10 @@ from .factor import FactorModel
 NUMERIC_MODES = ("bucket", "standardize")
 SCHEDULES = ("constant", "adagrad")
 LOSSES = ("bpr", "warp")
+# The side-table column an item's display title comes from (Catalog reads it): one value
+# per item, so "auto" features never take it (see FeatureEncoder).
+TITLE_COLUMN = "title"
+TITLE_SKIPPED = "one title per item: an item id in disguise, not content"
 # Positives per WARP kernel call: bounds the candidate table at CHUNK x max_sampled ints.
 CHUNK = 1 << 20
 
@@ -51,12 +55,18 @@ class FeatureEncoder:
     * other text, categories and booleans (``gender``, ``occupation``): one-hot.  A cell
       given as a list of one name reads as that name.
 
-    With ``"auto"``, text columns with more than ``max_categories`` distinct values or labels
-    (free text such as ``title``, identifiers such as ``zip_code``) are skipped; a column
-    named explicitly is always used, however many values it has.  A column with no value
-    at all is skipped either way.  Each skipped column is kept in ``skipped_``, column ->
-    why.  Missing values give no feature.  The learned encoding is plain JSON
-    (:meth:`to_dict`, the skipped columns with it), so model files can store it.
+    With ``"auto"``, a column named ``title`` is skipped whatever its size: it is the
+    column an item's display title comes from (the catalogue reads it), one title per
+    item, so its one-hot features would be a second item id, not content, and a new
+    item's title is never one the encoder saw.  The rule goes by that name, not by
+    "values unique per row": a small table's genres or genders can be unique per row
+    and still be content.  Text columns with more than ``max_categories`` distinct
+    values or labels (free text, identifiers such as ``zip_code``) are skipped too.  A
+    column named explicitly is always used, however many values it has (``title``
+    included).  A column with no value at all is skipped either way.  Each skipped
+    column is kept in ``skipped_``, column -> why.  Missing values give no feature.
+    The learned encoding is plain JSON (:meth:`to_dict`, the skipped columns with it),
+    so model files can store it.
 
     Example:
         >>> import pandas as pd
@@ -64,6 +74,9 @@ class FeatureEncoder:
         >>> enc = FeatureEncoder(n_buckets=2).fit(table)
         >>> enc.names_
         ['genres=Action', 'genres=Drama', 'genres=Sci-Fi', 'year<1986', 'year>=1986']
+        >>> films = table.assign(title=["Alien", "Heat"])
+        >>> FeatureEncoder(n_buckets=2).fit(films).skipped_["title"][:20]
+        'one title per item: '
         >>> enc.transform(table).toarray().tolist()
         [[0.5, 0.0, 0.5, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0, 1.0]]
     """
@@ -117,6 +130,9 @@ class FeatureEncoder:
                 )
         specs, skipped = [], {}
         for name in names:
+            if auto and str(name) == TITLE_COLUMN:
+                skipped[str(name)] = TITLE_SKIPPED
+                continue
             spec, reason = self._column_spec(table[name], str(name), not auto, what)
             if spec is None:
                 skipped[str(name)] = reason
@@ -517,8 +533,8 @@ class HybridMF(FactorModel):
     Each user and item is a sparse row x of *feature rows*: its own id (unless
     ``use_user_ids`` / ``use_item_ids`` is False) and its content features from the side
     tables (see :class:`FeatureEncoder`: MovieLens genres and year buckets for items; age
-    bucket, gender and occupation for users; free-text ``title`` and ``zip_code`` are
-    skipped by default).  With one vector e_f per feature row and one bias w_f per item
+    bucket, gender and occupation for users; ``title`` and ``zip_code`` are skipped by
+    default).  With one vector e_f per feature row and one bias w_f per item
     feature row,
 
         p_u = Σ_f x_uf e_f,    q_i = Σ_f x_if e_f,    b_i = Σ_f x_if w_f,
@@ -556,9 +572,13 @@ class HybridMF(FactorModel):
     deterministic), from their positives.  ``fold_in`` and ``onboard`` read a rating
     below ``min_rating`` as seen only, as training did; ``partial_fit_users`` takes every
     row it is given as a positive (its values enter the solve as given), so give it the
-    positives only.  ``partial_fit_items`` places an item from the users who liked it
-    by the same objective (:meth:`_solve_item_rows`), as their positive and as every
-    other user's negative.
+    positives only (``onboard(user_id=...)`` gives it those).  ``partial_fit_items``
+    places an item from the users who liked it by the same objective
+    (:meth:`_solve_item_rows`), as their positive and as every other user's negative.
+    Which seen cells are positives is kept with the model (:meth:`positive_seen`: the
+    fit's, then the rows each partial fit solved from), so every later solve reads
+    positives, not every item a user has seen: negatives come from the items with a
+    positive, as in the fit.
 
     **Refitting the feature part.**  Trained jointly, the id vectors take most of the
     signal and the feature vectors learn what is left.  With ``feature_refit=α`` (the
@@ -596,10 +616,11 @@ class HybridMF(FactorModel):
             default 0 lets the biases learn popularity freely (better on validation).
         init_std: vectors start as N(0, init_std²); biases at 0.
         item_features, user_features: ``"auto"`` (every usable column), a list of column
-            names, or ``None`` (no features on that side).  ``"auto"`` leaves out text
-            columns with more than 100 distinct values (MovieLens ``title`` and
-            ``zip_code``: one feature per film or per zip code would be an id, not
-            content) and columns with no value; :attr:`skipped_features_` says which and
+            names, or ``None`` (no features on that side).  ``"auto"`` leaves out the
+            ``title`` column (one title per item, on any catalogue: an id, not
+            content), text columns with more than 100 distinct values (MovieLens
+            ``zip_code``: one feature per zip code is nearly an id) and columns with no
+            value; :attr:`skipped_features_` says which and
             why, and ``latentrec train`` prints it.  To keep such a column, name the
             columns to use, e.g. ``item_features=["genres", "year", "director"]``: a named
             column is always used, one feature per distinct value.
@@ -915,6 +936,13 @@ class HybridMF(FactorModel):
                 Q[cold_i], b[cold_i] = from_features[:, :-1], from_features[:, -1]
             if self.use_user_ids:
                 P[cold_u] = f_user[cold_u] @ W_user
+        # Which seen cell is a positive (1) or seen only (0, below min_rating), in the
+        # seen CSR's order (the training matrix's): what every later solve reads.
+        m = data.matrix
+        flags = np.ones(m.nnz, dtype=np.uint8)  # a byte a cell, beside the seen CSR
+        if self.min_rating is not None:
+            flags[m.data < self.min_rating] = 0
+        self.positive_cells_ = flags
         self.item_feature_factors_ = np.ascontiguousarray(W_item[:, :-1], dtype=np.float32)
         self.item_feature_bias_ = np.ascontiguousarray(W_item[:, -1], dtype=np.float32)
         self.user_feature_factors_ = np.ascontiguousarray(W_user, dtype=np.float32)
@@ -939,12 +967,12 @@ class HybridMF(FactorModel):
         default fold-in (whose target ``1 − b_i`` turns negative for popular items, so a
         user who liked them was pointed away from them): each row's vector maximises
         its expected BPR objective ``Σ_{i∈P} mean_j log σ(s_i − s_j) − (|P|·λ/2)‖p‖²``
-        over negatives j, every item seen in training outside the row
-        (:func:`latentrec.kernels.hybrid.bpr_rows`, exact and deterministic).  Every
-        cell is a positive (``values`` are ignored: :meth:`training_values` already
-        left out the cells below ``min_rating``).  The vector is the user's id part
-        alone, as for a user without user features; ``loss="warp"`` models use the same
-        BPR objective.
+        over negatives j, every item with a positive (:meth:`positive_seen`) outside the
+        row, as the fit drew them (:func:`latentrec.kernels.hybrid.bpr_rows`, exact and
+        deterministic).  Every cell is a positive (``values`` are ignored:
+        :meth:`training_values` already left out the cells below ``min_rating``).  The
+        vector is the user's id part alone, as for a user without user features;
+        ``loss="warp"`` models use the same BPR objective.
 
         Example:
             >>> import numpy as np
@@ -962,7 +990,7 @@ class HybridMF(FactorModel):
             indices,
             self.item_factors_,
             self.item_bias_,
-            np.asarray(self.item_popularity_) > 0,
+            self._items_with_a_positive(),
             float(self.regularization),
         )
         return np.zeros(P.shape[0], dtype=np.float32), P
@@ -972,7 +1000,8 @@ class HybridMF(FactorModel):
 
         The mirror of :meth:`_solve_user_rows`: the item's vector and bias maximise its
         expected BPR objective with the users and the other items fixed, as a positive
-        of the users in its row and as a negative of every other user with a history
+        of the users in its row and as a negative of every other user with a positive,
+        each user's positives those of :meth:`positive_seen`
         (:func:`latentrec.kernels.hybrid.bpr_item_rows`).  The default ridge fold-in
         regressed 1 on the users' vectors with an unpenalised bias and gave a new item a
         bias above every trained item's: it topped every user's list.  ``values`` are
@@ -1000,11 +1029,74 @@ class HybridMF(FactorModel):
             self.user_factors_,
             self.item_factors_,
             self.item_bias_,
-            self.seen_,
-            np.asarray(self.item_popularity_) > 0,
+            self._positives(),
+            self._items_with_a_positive(),
             reg,
             reg_b,
         )
+
+    # ------------------------------------------------------------------ positives
+    def positive_seen(self) -> sp.csr_matrix:
+        """The seen cells that are positives (users x items CSR, values 1): the training
+        ratings at or above ``min_rating`` (every cell when it is None), then the rows
+        each partial fit solved from.  The other seen cells are seen only: never recommended,
+        never a positive.  A model file written before the positives were kept reads
+        every seen cell as one, as such models did.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> R = np.array([[5.0, 2.0, 0.0], [0.0, 4.0, 5.0]])
+            >>> model = HybridMF(n_factors=1, n_epochs=1, min_rating=4, random_state=0)
+            >>> model.fit(Interactions.from_dense(R)).positive_seen().toarray().tolist()
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
+        """
+        self.check_fitted()
+        return self._positives().copy()
+
+    def _positives(self) -> sp.csr_matrix:
+        """:meth:`positive_seen`, remembered per fitted state (not to be changed)."""
+        fitted = self.fitted_
+        return fitted.derived("hybrid_positive_seen", lambda: _positive_csr(fitted))
+
+    def _positive_flags(self) -> np.ndarray:
+        return _positive_flags(self.fitted_)
+
+    def _items_with_a_positive(self) -> np.ndarray:
+        """The items BPR draws negatives from: those with a positive (as the fit drew).
+        Remembered per fitted state: a live fold-in would otherwise count every seen
+        cell per request."""
+        fitted = self.fitted_
+
+        def compute():
+            seen = fitted.catalog.seen
+            mask = np.bincount(seen.indices[_positive_flags(fitted)], minlength=seen.shape[1]) > 0
+            mask.flags.writeable = False  # shared by every fold-in of this state
+            return mask
+
+        return fitted.derived("hybrid_items_with_a_positive", compute)
+
+    def _more_rows(self, side, target, indptr, cols, factors, catalog) -> dict:
+        """The positive flags of ``catalog``'s seen cells: the replaced rows' positives
+        are the cells that entered the solve; every other cell keeps its flag."""
+        seen = self.seen_
+        flags = self._positive_flags()
+        users = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr))
+        items = seen.indices.astype(np.int64)
+        rows = np.repeat(np.asarray(target, dtype=np.int64), np.diff(np.asarray(indptr)))
+        cols = np.asarray(cols, dtype=np.int64)
+        if side == "user":
+            keep = flags & ~np.isin(users, target)
+            pos_u, pos_i = np.concatenate([users[keep], rows]), np.concatenate([items[keep], cols])
+        else:
+            keep = flags & ~np.isin(items, target)
+            pos_u, pos_i = np.concatenate([users[keep], cols]), np.concatenate([items[keep], rows])
+        new = catalog.seen
+        n_items = np.int64(new.shape[1])
+        cell_users = np.repeat(np.arange(new.shape[0], dtype=np.int64), np.diff(new.indptr))
+        keys = cell_users * n_items + new.indices
+        positive = np.isin(keys, pos_u * n_items + pos_i)
+        return {"positive_cells_": positive.astype(np.uint8)}
 
     # ------------------------------------------------------------------ cold entities
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
@@ -1180,8 +1272,8 @@ class HybridMF(FactorModel):
 
     def describe_skipped_features(self) -> str:
         """:attr:`skipped_features_` in one line for people (``""`` when none was left out):
-        each column with its side and why, ``"items' title (1659 distinct values, more
-        than max_categories=100); users' zip_code (...)"``.
+        each column with its side and why, ``"items' title (one title per item: an item id
+        in disguise, not content); users' zip_code (...)"``.
 
         Example:
             >>> import numpy as np
@@ -1195,6 +1287,33 @@ class HybridMF(FactorModel):
             for what, columns in self.skipped_features_.items()
             for column, why in columns.items()
         )
+
+
+def _positive_flags(fitted) -> np.ndarray:
+    """Per seen cell of ``fitted``'s catalogue (in the CSR's order), whether it is a
+    positive; every cell for a model file written before the flags were kept."""
+    flags = fitted.state.get("positive_cells_")
+    nnz = fitted.catalog.seen.nnz
+    if flags is None:
+        return np.ones(nnz, dtype=bool)
+    if np.shape(flags) != (nnz,):
+        raise ValueError(
+            f"positive_cells_ has {np.size(flags)} flags for {nnz} seen cells: the seen items "
+            "were changed without their positives (use partial_fit_users / partial_fit_items)"
+        )
+    return np.asarray(flags) > 0
+
+
+def _positive_csr(fitted) -> sp.csr_matrix:
+    """The positive seen cells of ``fitted`` as a users x items CSR of ones."""
+    seen = fitted.catalog.seen
+    flags = _positive_flags(fitted)
+    rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))[flags]
+    indptr = np.zeros(seen.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=seen.shape[0]), out=indptr[1:])
+    return sp.csr_matrix(
+        (np.ones(rows.size, dtype=np.float32), seen.indices[flags], indptr), shape=seen.shape
+    )
 
 
 def _ridge(X: sp.csr_matrix, Y: np.ndarray, alpha: float) -> np.ndarray:

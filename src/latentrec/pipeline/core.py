@@ -656,7 +656,15 @@ class Pipeline:
         return np.unique(np.concatenate([np.empty(0, dtype=np.int64), *parts]))
 
     def _fill(self, idx, vals, row, user, pool, relevance, n, fallback_model) -> None:
-        """Order one user's pool, run the stages, write the top ``n`` into row ``row``."""
+        """Order one user's pool, run the stages, write the top ``n`` into row ``row``.
+
+        A pooled item without a relevance (NaN: the one candidate model listed it but
+        gave it no score) is not a candidate: ranked as 0 it came before every item the
+        model scored below 0, and a stage's min-max relevance cannot place it either.
+        """
+        relevance = np.asarray(relevance, dtype=np.float64)
+        scored = ~np.isnan(relevance)
+        pool, relevance = pool[scored], relevance[scored]
         if pool.size == 0 and not self.rerankers:
             return
         order = np.argsort(-relevance, kind="stable")

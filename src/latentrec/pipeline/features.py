@@ -15,9 +15,11 @@ per user and describes each pooled item with :func:`feature_names`' columns:
 Scores are standardised and popularity is a share so that a ranker trained on models
 fitted on less data still applies when the models are refitted on more.
 
-Without a ranker a pool is ordered by ``fused``: the model's score for one model,
-reciprocal-rank fusion (``sum_j 1 / (60 + rank_j)`` over the models whose list holds
-the item, Cormack et al. 2009) for several.
+Without a ranker a pool is ordered by ``fused``: the model's score for one model (NaN
+where it gave none: a missing score is no score, and the pipeline drops such an item
+rather than rank it as a 0 above the model's negative scores), reciprocal-rank fusion
+(``sum_j 1 / (60 + rank_j)`` over the models whose list holds the item, Cormack et al.
+2009) for several.
 """
 
 from __future__ import annotations
@@ -201,7 +203,9 @@ def candidate_pools(
                 # (not 1 / (k + n_candidates + 1), which would favour items few lists hold).
                 fused[where] += 1.0 / (RRF_K + np.arange(1, lists[j][b].size + 1))
             if len(models) == 1:
-                fused = np.nan_to_num(scores[0][b, pool], nan=0.0)
+                # NaN stays NaN: read as 0 it ranked an item the model gave no score
+                # above every item it scored below 0.
+                fused = scores[0][b, pool].copy()
             feats[:, col] = context.item_popularity[pool] / n_active
             feats[:, col + 1] = context.item_age[pool]
             feats[:, col + 2] = activity[row]
