@@ -89,7 +89,15 @@ def model_files(tmp_path_factory):
     hybrid_data = Interactions.from_frame(
         frame, timestamp="timestamp", rating_scale=(1, 5), item_features=items
     )
-    hybrid = HybridMF(n_factors=4, n_epochs=40, random_state=0, user_features=None)
+    # Every column named, the title included ("auto" never takes a title): tests count
+    # on a model with titles as a one-hot feature.
+    hybrid = HybridMF(
+        n_factors=4,
+        n_epochs=40,
+        random_state=0,
+        user_features=None,
+        item_features=list(items.columns),
+    )
     hybrid.fit(hybrid_data).save(folder / "hybrid.npz")
     return {"explicit": folder / "explicit.npz", "hybrid": folder / "hybrid.npz"}
 

@@ -268,7 +268,7 @@ def features_not_used(model) -> str:
         >>> films = pd.DataFrame({"title": [f"t{i}" for i in range(101)]})
         >>> data = Interactions.from_frame(df, item_features=films)
         >>> features_not_used(HybridMF(n_factors=2, n_epochs=1, random_state=0).fit(data))
-        "features not used: items' title (101 distinct values, more than max_categories=100)"
+        "features not used: items' title (one title per item: an item id in disguise, not content)"
     """
     if not isinstance(model, HybridMF):
         return ""
