@@ -15,10 +15,10 @@ no AVX-512) and loads OpenBLAS's Haswell kernels, on any x86-64 CPU that has the
 Here the factors came out bit for bit the same compiled for ``skylake-avx512``,
 ``icelake-server``, ``sapphirerapids`` and ``znver3`` with their own features, so with the
 same libraries the figures should not depend on which such CPU runs them.  Each setting
-already in the environment is kept (``NUMBA_CPU_NAME=host`` compiles for this CPU).
-Imported by the scripts beside it (``from _pinned_cpu import pin``; a script's own folder is
-on ``sys.path`` when it runs), before numpy: both settings are read when numba and OpenBLAS
-load.
+already in the environment is kept; ``NUMBA_CPU_NAME=host`` pins nothing (numba then
+compiles for this CPU and OpenBLAS picks its kernel).  Imported by the scripts beside it
+(``from _pinned_cpu import pin``; a script's own folder is on ``sys.path`` when it runs),
+before numpy: both settings are read when numba and OpenBLAS load.
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def pin() -> str | None:
     """Set ``NUMBA_CPU_NAME``, ``NUMBA_CPU_FEATURES`` and ``OPENBLAS_CORETYPE`` (each unless
     set already); returns ``None``, or why nothing was set.
 
-    Nothing is set on a CPU that is not x86-64 with AVX2 and FMA, nor once numpy or numba
-    is loaded (the settings would no longer apply: e.g. when a test runs the script's
-    ``--help`` in an interpreter that has loaded them).  :func:`describe` says what holds.
+    Nothing is set with ``NUMBA_CPU_NAME=host`` (removed, so that numba compiles for this
+    CPU), on a CPU that is not x86-64 with AVX2 and FMA, nor once numpy or numba is loaded
+    (the settings would no longer apply: e.g. when a test runs the script's ``--help`` in an
+    interpreter that has loaded them).  :func:`describe` says what holds.
 
     Example (in a fresh process, before numpy)::
 
@@ -70,6 +71,10 @@ def pin() -> str | None:
     loaded = [name for name in ("numpy", "numba") if name in sys.modules]
     if loaded:
         return f"{' and '.join(loaded)} already loaded"
+    if os.environ.get("NUMBA_CPU_NAME") == "host":
+        # numba would hand "host" to LLVM as a CPU model, which LLVM does not know.
+        del os.environ["NUMBA_CPU_NAME"]
+        return "NUMBA_CPU_NAME=host"
     if platform.machine() not in ("x86_64", "AMD64") or not REQUIRED_FLAGS <= cpu_flags():
         return "not an x86-64 CPU with AVX2 and FMA"
     os.environ.setdefault("NUMBA_CPU_NAME", NUMBA_CPU)

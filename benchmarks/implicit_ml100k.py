@@ -23,7 +23,7 @@ fits, latentrec and implicit alternating in the same process.
 The accuracy figures depend on the CPU's vector width and OpenBLAS's kernel (not on
 latentrec's thread counts): the script compiles numba's kernels for ``haswell`` and loads
 OpenBLAS's Haswell kernels on any x86-64 CPU with AVX2 and FMA (``_pinned_cpu.py``; set
-``NUMBA_CPU_NAME=host`` to compile for this CPU) and prints what was in force.
+``NUMBA_CPU_NAME=host`` to pin nothing) and prints what was in force.
 """
 
 from __future__ import annotations
