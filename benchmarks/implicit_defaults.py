@@ -29,6 +29,11 @@ The rule was tuned on validation splits carved from the *training* part only
 ``--scaling`` sweeps λ with the rule's confidence and alpha on validation splits of seven
 data sets (binary MovieLens-100K, half of its users, five synthetic play-count sets from
 800 x 1000 to 6000 x 6000) and fits the exponent of ``regularization="auto"``.
+
+As in ``implicit_ml100k.py``, numba's kernels are compiled for ``haswell`` and OpenBLAS
+loads its Haswell kernels on any x86-64 CPU with AVX2 and FMA (``_pinned_cpu.py``): the
+figures depend on the CPU's vector width, and the former defaults' on the play counts
+(confidences up to 4e5) moved by up to 0.0005 between machines.
 """
 
 from __future__ import annotations
@@ -41,15 +46,20 @@ import platform
 import sys
 import time
 
-import numpy as np
-import pandas as pd
+from _pinned_cpu import describe, pin
 
-from latentrec import Interactions
-from latentrec.data.splits import user_split
-from latentrec.datasets import movielens
-from latentrec.evaluation import evaluate_ranking
-from latentrec.models import Popularity
-from latentrec.models.implicit_als import ImplicitALS
+# Only when run: tests import long_tailed_plays from here.
+NOT_PINNED = pin() if __name__ == "__main__" else "imported"
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from latentrec import Interactions  # noqa: E402
+from latentrec.data.splits import user_split  # noqa: E402
+from latentrec.datasets import movielens  # noqa: E402
+from latentrec.evaluation import evaluate_ranking  # noqa: E402
+from latentrec.models import Popularity  # noqa: E402
+from latentrec.models.implicit_als import ImplicitALS  # noqa: E402
 
 K = 10
 CONFIDENCES = ("linear", "log")
@@ -251,6 +261,14 @@ def main() -> None:
     print(
         f"{datetime.date.today().isoformat()}; python {sys.version.split()[0]}, "
         f"{platform.machine()}, {os.cpu_count()} cores, {args.threads} threads per fit"
+    )
+    print(
+        f"arithmetic: {describe()}"
+        + (
+            f" (not pinned: {NOT_PINNED}; figures may differ in the 4th decimal)"
+            if NOT_PINNED
+            else ""
+        )
     )
     # numba compiles (or loads its cache) once, outside every measured fit.
     ImplicitALS(n_factors=2, n_epochs=1).fit(Interactions.from_dense(np.eye(3)))

@@ -19,13 +19,21 @@ run with latentrec's tuned values (to separate the defaults from the code).  Not
 confidence conventions: latentrec c = 1 + alpha·r, implicit c = alpha·r.  Fit times
 exclude numba compilation (a tiny warm-up fit first) and are the median of ``--repeats``
 fits, latentrec and implicit alternating in the same process.
+
+The accuracy figures depend on the CPU's vector width and OpenBLAS's kernel (not on
+latentrec's thread counts): the script compiles numba's kernels for ``haswell`` and loads
+OpenBLAS's Haswell kernels on any x86-64 CPU with AVX2 and FMA (``_pinned_cpu.py``; set
+``NUMBA_CPU_NAME=host`` to pin nothing) and prints what was in force.
 """
 
 from __future__ import annotations
 
 import os
 
+from _pinned_cpu import describe, pin
+
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS
+NOT_PINNED = pin() if __name__ == "__main__" else "imported"
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
@@ -167,6 +175,14 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores; threads: {THREADS} for every "
         "library, OPENBLAS_NUM_THREADS=" + os.environ["OPENBLAS_NUM_THREADS"]
+    )
+    print(
+        f"arithmetic: {describe()}"
+        + (
+            f" (not pinned: {NOT_PINNED}; figures may differ in the 4th decimal)"
+            if NOT_PINNED
+            else ""
+        )
     )
     _, warm = timed(
         lambda: ImplicitALS(n_factors=4, n_epochs=1).fit(Interactions.from_dense(np.eye(3)))
