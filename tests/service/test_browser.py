@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -69,9 +71,15 @@ def get_json(url: str):
         return json.load(response)
 
 
+class Served(NamedTuple):
+    url: str  # the base URL, ending in /
+    store: Path  # the SQLite file of its ratings store
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`latentrec serve` on a free loopback port; yields its base URL, stops it afterwards."""
+def served(tmp_path_factory):
+    """`latentrec serve` on a free loopback port; yields where it answers and where its
+    store is, stops it afterwards."""
     tmp_path = tmp_path_factory.mktemp("serve")
     model_path = tmp_path / "model.npz"
     BiasedMF(n_factors=4, n_epochs=60, random_state=0).fit(catalogue()).save(model_path)
@@ -116,7 +124,7 @@ def server(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail("latentrec serve did not answer /health within 120 s")
             time.sleep(0.2)
-        yield base
+        yield Served(base, tmp_path / "ratings.db")
     finally:
         proc.terminate()
         try:
@@ -125,6 +133,12 @@ def server(tmp_path_factory):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    """The served base URL."""
+    return served.url
 
 
 @pytest.fixture(scope="module")
@@ -357,6 +371,73 @@ def test_page_keeps_to_liked_titles_fresh_explanations_and_old_lists_when_down(b
     assert len(page.all("my-rating")) == mine
     assert len(page.all("because-row")) == rows
     assert "No ratings yet" not in page.one("my-ratings-list").text
+
+
+def test_a_stored_value_that_is_no_number_shows_why_seeds_nothing_and_can_be_removed(
+    browser, served
+):
+    """A rating or event weight written into the store by hand as NaN or Infinity comes
+    with ``rating`` null and ``unusable`` saying why: "Your ratings" shows that instead of
+    stars (not as 0 stars), never takes it as a "Because you watched" seed (an event used
+    to count as liked whatever its value), and Remove still deletes it."""
+    from urllib.parse import quote
+
+    page = Page(browser)
+    page.open(served.url)
+    user = "visitor with a hand-written NaN"
+    box = page.one("user-id")
+    box.clear()
+    box.send_keys(user)
+    page.after("picks-list", page.one("use-user").click)
+
+    space = page.search("space saga")
+    kept, spoiled = (r.get_attribute("data-item-id") for r in space[:2])
+    for result in space[:2]:
+        page.after("because-rows", page.one("star-5", result).click)
+    drama = page.search("drama of manners")[0].get_attribute("data-item-id")
+    request = urllib.request.Request(
+        served.url + "ratings",
+        data=json.dumps({"user_id": user, "item_id": drama, "kind": "event"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 201
+    # Past the service's checks, as someone with the database open would.
+    with sqlite3.connect(served.store, timeout=30) as conn:
+        for item_id, kind, value in ((spoiled, "explicit", "NaN"), (drama, "event", "Infinity")):
+            done = conn.execute(
+                "UPDATE lr_ratings SET value = ? WHERE user_id = ? AND item_id = ? AND kind = ?",
+                (value, user, item_id, kind),
+            )
+            assert done.rowcount == 1
+    conn.close()
+    listed = get_json(served.url + f"users/{quote(user)}/ratings")["ratings"]
+    said = {r["item_id"]: r["unusable"] for r in listed}
+    assert said[kept] is None and said[spoiled] and said[drama]
+
+    page.after("because-rows", page.one("use-user").click)
+    rows = {li.get_attribute("data-item-id"): li for li in page.all("my-rating")}
+    assert set(rows) == {kept, spoiled, drama}  # nothing dropped
+    assert len(rows[kept].find_elements(page.by.CSS_SELECTOR, ".star.on")) == 5
+    for item_id in (spoiled, drama):
+        row = rows[item_id]
+        assert page.all("stars", row) == []  # no stars, lit or not: it has no value
+        note = page.one("unusable-rating", row)
+        assert note.is_displayed() and "not a number" in note.text
+        assert note.get_attribute("title") == said[item_id]  # the whole reason, on hover
+        assert page.one("remove-rating", row).is_displayed()
+    seeds = [row.get_attribute("data-item-id") for row in page.all("because-row")]
+    assert seeds == [kept], seeds
+
+    spoiled_row = rows[spoiled]
+    page.after("my-ratings-list", page.one("remove-rating", spoiled_row).click)
+    page.wait(lambda d: len(page.all("my-rating")) == 2)
+    left = {li.get_attribute("data-item-id") for li in page.all("my-rating")}
+    assert left == {kept, drama}
+    listed = get_json(served.url + f"users/{quote(user)}/ratings")["ratings"]
+    assert {r["item_id"] for r in listed} == {kept, drama}
+    assert "could not" not in page.one("status").text
 
 
 def test_the_api_pages_render_with_no_internet(browser, server):

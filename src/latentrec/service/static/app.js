@@ -88,9 +88,19 @@
     return Math.min(hi, Math.max(lo, Number(x)));
   }
 
+  // A stored row whose value is no number (NaN or ±Infinity written into the database by
+  // hand): the service sends `rating` null and `unusable` saying why.  It has no stars to
+  // show and says nothing of the visitor's taste; Number(null) would read it as 0★.
+  function unusable(r) {
+    return Boolean(r.unusable) || r.rating === null || r.rating === undefined
+      || !Number.isFinite(Number(r.rating));
+  }
+
   // A title the visitor liked: any event of an implicit kind (an interaction is a positive
   // signal), an explicit rating only in the upper quarter of the scale (4★ or more on 1–5).
+  // A row with no usable value is neither.
   function liked(r) {
+    if (unusable(r)) return false;
     if (r.kind && r.kind !== "explicit") return true;
     const [lo, hi] = state.scale;
     return Number(r.rating) >= lo + 0.75 * (hi - lo);
@@ -304,10 +314,12 @@
       // Anything but "no such user": keep the list shown rather than claim "No ratings".
       if (err.status !== 404) return null;
     }
-    state.ratings = new Map(rated.map((r) => [String(r.item_id), Number(r.rating)]));
+    // An unusable row still counts as rated (the service never recommends it back), so it
+    // stays a key; its stars are none, wherever the title is shown.
+    state.ratings = new Map(rated.map((r) => [String(r.item_id), unusable(r) ? undefined : Number(r.rating)]));
     const list = $("my-ratings-list");
     const shown = rated.slice(0, N_MY_RATINGS); // the store lists the newest first
-    list.replaceChildren(...shown.map((r) => itemRow(r, "my-rating", [ratingWidget(r), removeButton(r)])));
+    list.replaceChildren(...shown.map(myRatingRow));
     if (!rated.length) list.append(el("li", { class: "empty" }, "No ratings yet."));
     if (rated.length > shown.length) {
       list.append(el("li", { class: "empty" }, `and ${rated.length - shown.length} older ones`));
@@ -315,6 +327,19 @@
     bump("ratings", list);
     for (const [id, stars] of state.ratings) repaintItem(id, stars);
     return rated;
+  }
+
+  // One row of "Your ratings": the stars and Remove; for a value that is no number, what
+  // the service says of it instead of stars (the short form here, the whole text on hover)
+  // and Remove, which is the way to be rid of it.
+  function myRatingRow(r) {
+    if (!unusable(r)) return itemRow(r, "my-rating", [ratingWidget(r), removeButton(r)]);
+    const why = r.unusable || "the stored value is not a number; it is left out of your picks";
+    const note = el("span", { class: "unusable", "data-testid": "unusable-rating", title: why },
+      "Stored value is not a number: left out of your picks");
+    const li = itemRow(r, "my-rating", [note, removeButton(r)]);
+    li.setAttribute("data-unusable", "true");
+    return li;
   }
 
   // "Because you watched X": the titles the user liked (see `liked`), best rated first,
