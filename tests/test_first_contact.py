@@ -248,6 +248,14 @@ def test_06_rating_model_on_data_without_ratings_is_refused(ratings_csv, folder)
     with pytest.raises(ValueError, match="every value in the data is 1"):
         Biases().fit(Interactions.from_frame(ones))
     assert Popularity().fit(data).is_fitted
+    # Repeated events add up to counts, which are no ratings either: still refused.
+    repeated = pd.concat([pd.read_csv(ratings_csv)] * 2).reset_index(drop=True)
+    counts = Interactions.from_frame(repeated.iloc[: len(repeated) // 2 + 5], rating=None)
+    assert counts.ratings.max() > counts.ratings.min()
+    with pytest.raises(ValueError, match="holds implicit feedback"):
+        BiasedMF().fit(counts)
+    done = cli("evaluate", ratings_csv, "--rating-col", "none", "-a", "biased-mf")
+    assert_one_line_failure(done, "ImplicitALS", "BPR", "WARP", "Popularity")
 
 
 # ---------------------------------------------------------------------- 7. fallback rows

@@ -240,14 +240,16 @@ def data_info(source, file_format, **opts):
         # A file's rows merged as duplicates (or ids stripped) are counted, not hidden.
         click.echo(d.load_report.summary())
     counts = d.user_counts()
-    click.echo(
-        f"ratings per user: min {counts.min()}, median {np.median(counts):g}, max {counts.max()}"
-    )
+    # Events' values are counts (repeats add up), not ratings: said as what they are.
+    per_user, spread = (
+        ("items per user", "events per (user, item)") if d.implicit else
+        ("ratings per user", "rating distribution")
+    )  # fmt: skip
+    click.echo(f"{per_user}: min {counts.min()}, median {np.median(counts):g}, max {counts.max()}")
     values, freq = np.unique(d.ratings, return_counts=True)
     if values.size <= 20:
         click.echo(
-            "rating distribution: "
-            + ", ".join(f"{v:g}: {c}" for v, c in zip(values, freq, strict=True))
+            f"{spread}: " + ", ".join(f"{v:g}: {c}" for v, c in zip(values, freq, strict=True))
         )
 
 

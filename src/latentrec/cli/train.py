@@ -85,7 +85,7 @@ def threshold_refused_for_ratings(ranking: str, rating: str) -> click.UsageError
 
 
 def check_threshold_has_ratings(relevance_threshold, data, source: str) -> None:
-    """Refuse ``--relevance-threshold`` on data read without ratings (every cell is 1).
+    """Refuse ``--relevance-threshold`` on data read without ratings (cells count events).
 
     Example:
         >>> import numpy as np
@@ -96,7 +96,7 @@ def check_threshold_has_ratings(relevance_threshold, data, source: str) -> None:
         # Every cell of data without ratings is 1: a threshold keeps all or nothing.
         raise Failure(
             f"--relevance-threshold needs ratings to compare, and {source} was read without "
-            "them (implicit data: every cell is 1); leave it out, every held-out cell is "
+            "them (implicit data: its cells count events); leave it out, every held-out cell is "
             "then relevant"
         )
 

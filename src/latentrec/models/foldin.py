@@ -367,7 +367,9 @@ class FoldIn:
         with _UPDATE_LOCK:
             # Everything is read from one snapshot and the result replaces it whole.
             view = self.pinned()
-            new = view._updated_state(side, unknown, users_raw, items_raw, values)
+            # Events (no rating column) add up when repeated, as Interactions adds them.
+            events = not seen_only and not has_ratings(data)
+            new = view._updated_state(side, unknown, users_raw, items_raw, values, events)
             if new is not None:
                 self._swap(new)
         if seen_only and new is not None:
@@ -379,8 +381,14 @@ class FoldIn:
             )
         return self
 
-    def _updated_state(self, side, unknown, users_raw, items_raw, values):
-        """The fitted state after replacing the histories of some rows of ``side``."""
+    def _updated_state(self, side, unknown, users_raw, items_raw, values, events=False):
+        """The fitted state after replacing the histories of some rows of ``side``.
+
+        Repeated (user, item) rows: the last wins for ratings, as in Interactions'
+        default; ``events`` (rows without a rating column, given to an implicit model)
+        add up, as Interactions adds events, so that a user folded in from their raw
+        plays is placed as the same plays read into training data would place them.
+        """
         if side == "user":
             row_raw, col_raw, row_vocab, col_vocab = users_raw, items_raw, self.users_, self.items_
         else:
@@ -403,11 +411,20 @@ class FoldIn:
                 return None
         codes, uniq = pd.factorize(row_raw, sort=False)
         uniq = np.asarray(uniq)
-        # Repeated (row, column) pairs: the last row wins, as in Interactions' default.
         key = codes.astype(np.int64) * len(col_vocab) + col
+        # The last row of each repeated pair, in the order of the sorted distinct keys.
         last = key.size - 1 - np.unique(key[::-1], return_index=True)[1]
-        if last.size < key.size:
+        if last.size < key.size and events:
+            inverse = np.unique(key, return_inverse=True)[1].reshape(-1)
+            values = np.array(values, dtype=np.float64)
+            values[last] = np.bincount(inverse, weights=values, minlength=last.size)
             # Said, as Interactions' load report counts its merged rows.
+            warnings.warn(
+                f"partial_fit_{side}s added up the events of each repeated (user, item) "
+                f"pair: {key.size - last.size} repeated row(s) merged",
+                stacklevel=4,
+            )
+        elif last.size < key.size:
             warnings.warn(
                 f"partial_fit_{side}s kept the last of each repeated (user, item) pair: "
                 f"{key.size - last.size} earlier row(s) not used",

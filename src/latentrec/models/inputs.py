@@ -81,12 +81,14 @@ def count_shared_cells(a, b) -> int:
 def check_has_ratings(model_name: str, data: Interactions) -> None:
     """Raise a ValueError when ``data`` has no ratings for a rating model to learn from.
 
-    Data read without a rating column (``rating=None``, ``--rating-col none``) holds 1.0
-    in every cell; so does a table of clicks or purchases.  A model that predicts ratings
-    then learns a constant and ranks by noise, so the error names the implicit models.
-    It is raised when every value is equal and either the data was read without a rating
-    column or it has at least :data:`MIN_EQUAL_VALUES` values: a handful of real ratings
-    can agree by chance (two users who both gave 4 stars), that many cannot.
+    Implicit data (``data.implicit``: read without a rating column, ``rating=None``,
+    ``--rating-col none``, or marked ``implicit=True``) holds events: 1.0 per event, and
+    repeated events add up to counts.  Counts are no ratings: a model that predicts
+    ratings would learn to predict how often, and rank by it, so the error names the
+    implicit models, whatever the values.  A table of explicit values that are all equal
+    is refused too when it has at least :data:`MIN_EQUAL_VALUES` of them: a constant
+    teaches nothing, while a handful of real ratings can agree by chance (two users who
+    both gave 4 stars).
 
     Example:
         >>> import numpy as np
@@ -97,11 +99,26 @@ def check_has_ratings(model_name: str, data: Interactions) -> None:
         ... except ValueError as err:
         ...     print(str(err).split(" (")[0])
         BiasedMF predicts ratings, but every value in the data is 1
+        >>> events = Interactions.from_arrays([0, 0, 1], [0, 0, 1])  # no values: events
+        >>> events.ratings.tolist()  # the repeated event adds up
+        [2.0, 1.0]
+        >>> try:
+        ...     check_has_ratings("BiasedMF", events)
+        ... except ValueError as err:
+        ...     print(str(err).split(" (")[0])
+        BiasedMF predicts ratings, but the data holds implicit feedback
     """
+    if getattr(data, "implicit", False):
+        raise ValueError(
+            f"{model_name} predicts ratings, but the data holds implicit feedback (read "
+            "without a rating column, or marked implicit: events, whose repeats add up to "
+            f"counts, not ratings), so there is nothing to learn; for implicit data use "
+            f"{IMPLICIT_MODELS}"
+        )
     values = data.ratings
     if values.size < 2 or values.min() != values.max():
         return
-    if values.size >= MIN_EQUAL_VALUES or getattr(data, "implicit", False):
+    if values.size >= MIN_EQUAL_VALUES:
         raise ValueError(
             f"{model_name} predicts ratings, but every value in the data is {values[0]:g} "
             "(no rating column, or implicit feedback such as clicks), so there is nothing "
