@@ -45,8 +45,26 @@ def test_an_erased_training_user_of_a_ranking_model_is_refused_too(
     why = client.get("/users/3/explain/101")
     assert why.status_code == 409, why.text
     detail = why.json()["detail"]
-    assert detail.startswith("user '3' has no vector in the served model")
+    # The library's reason, in its words (not a copy of them kept in the service).
+    assert detail == (
+        "user '3' has no vector in the served model (erased, or nothing stored that it "
+        f"can fold in): {ranking_model.unexplained_user_reason('such a user')}"
+    )
     assert "ImplicitALS ranks items" in detail and "popularity list" in detail
+
+
+def test_the_library_gives_its_reason_for_a_user_it_cannot_explain(ranking_model, explicit_model):
+    """``unexplained_user_reason`` is the reason ``explain`` refuses an unknown user
+    of a ranking model with; a rating model explains its baseline and has none."""
+    item = ranking_model.items_.ids[0]
+    with pytest.raises(UnknownIdError) as refused:
+        ranking_model.explain("nobody", item, unknown="baseline")
+    reason = ranking_model.unexplained_user_reason()
+    assert str(refused.value) == f"unknown user id(s): 'nobody'; {reason}"
+    assert "a user it does not know" in reason
+    assert "such a user, nor" in ranking_model.unexplained_user_reason("such a user")
+    assert explicit_model.unexplained_user_reason() is None
+    assert explicit_model.explain("nobody", 104, unknown="baseline").user_known is False
 
 
 @pytest.mark.parametrize("user", ["3", "newcomer"])

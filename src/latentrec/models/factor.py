@@ -350,6 +350,34 @@ class FactorModel(FoldIn, Recommender):
             return float(mean)
         return mu
 
+    def unexplained_user_reason(self, who: str = "a user it does not know") -> str | None:
+        """Why the model explains no prediction for ``who`` (a user it has no vector
+        for), or None when it explains one: a rating model gives such a user its baseline
+        μ + b_i (``explain(..., unknown="baseline")``), while a ranking model
+        (``predicts_ratings`` false: BPR, WARP, ImplicitALS) has neither a personal score
+        nor a baseline for them.  The words :meth:`explain` refuses an unknown user
+        with; a service that erased a training user gives them too, of ``"such a user"``.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import Biases, FactorModel
+            >>> ranking = FactorModel.from_factors(([1], [7, 8]), [[1.0], [0.5]], [[1.0]])
+            >>> print(ranking.unexplained_user_reason("such a user")[:58])
+            FactorModel ranks items and has no personal score for such
+            >>> data = Interactions.from_dense(np.array([[5, 3], [4, 1]]))
+            >>> Biases().fit(data).unexplained_user_reason() is None
+            True
+        """
+        self.check_fitted()
+        if self.predicts_ratings:
+            return None
+        return (
+            f"{type(self).__name__} ranks items and has no personal score for {who}, nor a "
+            "baseline prediction (it predicts no ratings), so there is nothing to explain: "
+            "recommend gives such a user the popularity list"
+        )
+
     @reads_fitted
     def explain(self, user_id, item_id, *, ratings=None, unknown: str = "error") -> Explanation:
         """Split the prediction for (user, item) into μ, b_u, b_i and per-factor terms.
@@ -390,7 +418,7 @@ class FactorModel(FoldIn, Recommender):
             if not self.predicts_ratings:
                 # Its predict raises for any cell (no baseline answer to explain), and a
                 # sum of μ + b_i here read as a score the user never gets.
-                raise UnknownIdError("user", [user_id], _unknown_ranking_user(self))
+                raise UnknownIdError("user", [user_id], self.unexplained_user_reason())
             if unknown == "error":
                 raise UnknownIdError(
                     "user",
@@ -996,17 +1024,3 @@ def _real(value):
         except (TypeError, ValueError, OverflowError):
             return value
     return value
-
-
-def _unknown_ranking_user(model) -> str:
-    """Why a ranking model explains nothing for a user it does not know.
-
-    Example:
-        >>> _unknown_ranking_user(object())[:30]
-        'object ranks items and has no '
-    """
-    return (
-        f"{type(model).__name__} ranks items and has no personal score for a user it does "
-        "not know, nor a baseline prediction (it predicts no ratings), so there is nothing "
-        "to explain: recommend gives such a user the popularity list"
-    )

@@ -12,7 +12,7 @@ as MMR's lambda moves.
 """
 
 from .context import Context, build_context
-from .core import Pipeline, load, load_pipeline
+from .core import Pipeline, cannot_rank, load, load_pipeline
 from .ranker import LearnedRanker, RankerDataError
 from .rerank import calibrate, explore, freshness, mmr
 from .rules import Rules, rules
@@ -35,6 +35,7 @@ __all__ = [
     "Thompson",
     "build_context",
     "calibrate",
+    "cannot_rank",
     "explore",
     "freshness",
     "implicit_posterior",

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..data.interactions import Interactions
-from ..errors import ModelFileError, NotFittedError
+from ..errors import CannotRankError, ModelFileError, NotFittedError
 from ..io.modelfile import read_archive, read_manifest, write_archive
 from ..io.tables import TableWriter
 from ..models import FactorModel
@@ -37,9 +37,43 @@ from .rules import Rules
 from .stages import MMR, Calibrate, Explore, Freshness, Reranker, StageDataError
 from .thompson import Thompson
 
-__all__ = ["Pipeline", "load", "load_pipeline"]
+__all__ = ["Pipeline", "cannot_rank", "load", "load_pipeline"]
 
 STAGES = {cls.__name__: cls for cls in (MMR, Calibrate, Freshness, Explore, Thompson, Rules)}
+
+
+def cannot_rank(pipeline) -> str | None:
+    """Why ``pipeline``'s lists cannot be ranked, or None when they can: when no
+    candidate model can order items (each a ``GlobalMean``, or another factor model
+    whose :attr:`~latentrec.models.FactorModel.orders_items` is false), every pool it
+    draws is the catalogue in index order, and its lists (fused, ranked or re-ranked)
+    follow from that order, not from anything learned.  One candidate that orders items
+    is enough: its pool comes in its order, and the pipeline's lists draw on it.  A
+    candidate that is not a factor model (Popularity, ItemKNN) orders items by its own
+    counts or neighbours.
+
+    What :meth:`Pipeline.recommend` and :meth:`Pipeline.recommend_batch` refuse with
+    (:class:`~latentrec.errors.CannotRankError`), and the service when it is asked to
+    serve such a pipeline.  A learned ranker does not lift it (see :class:`Pipeline`).
+
+    Example:
+        >>> from latentrec.models import FactorModel
+        >>> flat = FactorModel.from_factors(([1], [7, 8]), np.ones((2, 1)), [[1.0]])
+        >>> class Stub:  # the one attribute read here
+        ...     models = [flat, flat]
+        >>> print(cannot_rank(Stub())[:58])
+        none of its candidate models can order items (FactorModel,
+        >>> Stub.models = [flat, FactorModel.from_factors(([1], [7, 8]), np.eye(2))]
+        >>> cannot_rank(Stub()) is None
+        True
+    """
+    models = list(pipeline.models)
+    if any(not isinstance(m, FactorModel) or m.orders_items for m in models):
+        return None
+    return (
+        "none of its candidate models can order items "
+        f"({', '.join(type(m).__name__ for m in models)}): {CannotRankError.of(models[0])}"
+    )
 
 
 def _list_width(n: int, ctx: Context) -> int:
@@ -71,6 +105,19 @@ class Pipeline:
     ``train`` and the ranker, if not fitted yet, on ``validation``: a later time slice,
     whose interactions are the labels. A :class:`~latentrec.pipeline.rules.Rules` stage
     must come last, so its guarantees hold in the final list.
+
+    A pipeline none of whose candidate models can order items (each a ``GlobalMean``:
+    :func:`cannot_rank`) refuses :meth:`recommend`, :meth:`recommend_batch` and
+    :meth:`recommend_all` with :class:`~latentrec.errors.CannotRankError`, as such a
+    model refuses its own lists, unless every user asked for who would get a personal
+    list has at most one item left to show (nothing to order it against).  A learned
+    ranker does not lift the refusal: the pool it orders is each candidate's first
+    ``n_candidates`` items, which for such a model are the lowest item indices, and the
+    features the candidates give it are a constant score and item bias and a ``rank_j``
+    that is the item index order itself.  The features left (popularity, age, the
+    user's activity and genre match) do not come from the candidates; a
+    :class:`~latentrec.models.Popularity` candidate, the fix the error names, gives the
+    ranker a pool chosen by counts to order with them.
 
     ``n_candidates=200`` is fixed, untuned: ``benchmarks/ranking_stage.py`` uses 200 per
     model on MovieLens-100K (1,682 items) and compares no other size. Each stage's own
@@ -307,6 +354,7 @@ class Pipeline:
         self.check_fitted()
         check_n(n)
         u = self.users_.lookup([user_id])
+        self._refuse_unordered(u)
         idx, vals, fallback = self._recommend_idx(u, n, np.array([user_id], dtype=object))
         keep = idx[0] >= 0
         return self.catalog_.recommendations(idx[0][keep], vals[0][keep], fallback[0])
@@ -327,7 +375,9 @@ class Pipeline:
         self.check_fitted()
         check_n(n)
         raw = np.atleast_1d(np.asarray(user_ids))
-        idx, vals, fallback = self._recommend_idx(self.users_.lookup(raw), n, raw)
+        u = self.users_.lookup(raw)
+        self._refuse_unordered(u)
+        idx, vals, fallback = self._recommend_idx(u, n, raw)
         return long_table(raw, self.items_.ids, idx, vals, fallback)
 
     def recommend_all(
@@ -362,6 +412,7 @@ class Pipeline:
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         raw = self.users_.ids if users is None else np.atleast_1d(np.asarray(users))
+        self._refuse_unordered(self.users_.lookup(raw))  # before any file is written
         writer = TableWriter(path)
         with writer:
             # At least one chunk, so that an empty selection still writes the header.
@@ -398,6 +449,43 @@ class Pipeline:
                 "exclude_seen=False is for a single model"
             )
         return self._recommend_idx(user_idx, n, None)
+
+    def _refuse_unordered(self, user_idx) -> None:
+        """Raise :class:`~latentrec.errors.CannotRankError` when no candidate model can
+        order items (:func:`cannot_rank`) and a user at ``user_idx`` (-1: unknown) would
+        get a personal list with more than one item left to show.
+
+        The rule is the models' (``FactorModel.recommend``): a user who gets the
+        popularity list (``fallback``) is ordered by counts and passes, and so does one
+        left at most one item (those they had, the never-shown items and the items
+        nobody had in ``fit``'s data are never shown).  ``recommend_batch_idx`` is left
+        to its callers, as a model's is.
+        """
+        problem = cannot_rank(self)
+        if problem is None:
+            return
+        ctx = self.context_
+        shown = ctx.item_popularity > 0
+        shown[self._banned()] = False
+        for _, batch in self.user_batches(user_idx):
+            personal = self._personal(batch)
+            if not personal.any():
+                continue
+            exclude = batch.exclude
+            owner = np.repeat(np.arange(len(batch)), np.diff(exclude.indptr))
+            hidden = np.bincount(owner, shown[exclude.indices], len(batch))
+            left = int(shown.sum()) - hidden.astype(np.int64)
+            if (personal & (left > 1)).any():
+                raise CannotRankError(f"cannot recommend from this pipeline: {problem}")
+
+    def _personal(self, batch: Histories) -> np.ndarray:
+        """Which users of ``batch`` get a personal list: a history, and a candidate model
+        that scores them (:meth:`recommend_histories`); the others the popularity list."""
+        everyone = np.arange(len(batch))
+        scorable = np.zeros(len(batch), dtype=bool)
+        for j, model in enumerate(self.models):
+            scorable |= scoring_modes(model, batch, j, everyone) != "none"
+        return (batch.counts > 0) & scorable
 
     def _recommend_idx(self, user_idx, n: int, raw_ids):
         """:meth:`recommend_batch_idx`; with ``raw_ids`` (the ids asked for, aligned with
@@ -559,11 +647,7 @@ class Pipeline:
         width = _list_width(n, ctx)
         idx = np.full((len(batch), width), -1, dtype=np.int32)
         vals = np.full((len(batch), width), -np.inf, dtype=np.float32)
-        everyone = np.arange(len(batch))
-        scorable = np.zeros(len(batch), dtype=bool)
-        for j, model in enumerate(self.models):
-            scorable |= scoring_modes(model, batch, j, everyone) != "none"
-        personal = (batch.counts > 0) & scorable
+        personal = self._personal(batch)
         banned = self._banned()
         rows = np.flatnonzero(personal)
         if rows.size:

@@ -32,7 +32,7 @@ from .. import ModelFileError, load
 from ..errors import CannotRankError
 from ..models import FactorModel
 from ..models.hybrid import encode_features
-from ..pipeline import Pipeline
+from ..pipeline import Pipeline, cannot_rank
 from ..store.records import GENRE_SEP, genre_key
 from .hardening import ERROR_LOGGER
 
@@ -115,7 +115,8 @@ class Served:
         :attr:`~latentrec.models.FactorModel.orders_items` false) is refused with
         :class:`~latentrec.errors.CannotRankError`, as the library refuses its lists: its
         recommendations would be the catalogue in index order.  So is a pipeline none of
-        whose candidate models can order items (:func:`pipeline_cannot_rank`).
+        whose candidate models can order items
+        (:func:`latentrec.pipeline.cannot_rank`).
         ``check_ranks=False`` skips that for a served model grown by new titles
         (:func:`with_new_items`).
 
@@ -132,9 +133,9 @@ class Served:
         if isinstance(model, Pipeline):
             pipeline = model
             pipeline.check_fitted()
-            problem = pipeline_cannot_rank(pipeline) if check_ranks else None
+            problem = cannot_rank(pipeline) if check_ranks else None
             if problem is not None:
-                raise CannotRankError(problem)
+                raise CannotRankError(f"cannot serve this pipeline: {problem}")
             factors = [m for m in pipeline.models if isinstance(m, FactorModel)]
             if not factors:
                 kinds = ", ".join(type(m).__name__ for m in pipeline.models)
@@ -213,37 +214,6 @@ class Served:
             hasattr(self.model, "item_vector_from_features")
             and getattr(self.model, "item_feature_spec_", None) is not None
         )
-
-
-def pipeline_cannot_rank(pipeline: Pipeline) -> str | None:
-    """Why ``pipeline`` cannot be served for its candidates, or None: when no candidate
-    model can order items (each a ``GlobalMean``, or another factor model whose
-    :attr:`~latentrec.models.FactorModel.orders_items` is false), every pool it draws
-    is the catalogue in index order, and its lists (fused, ranked or re-ranked) follow
-    from that order, not from anything learned: refused as a plain model of that kind
-    is.  One candidate that orders items is enough: its pool comes in its order, and
-    the pipeline's lists draw on it.  A candidate that is not a factor model
-    (Popularity, ItemKNN) orders items by its own counts or neighbours.
-
-    Example:
-        >>> from latentrec.models import FactorModel
-        >>> flat = FactorModel.from_factors(([1], [7, 8]), np.ones((2, 1)), [[1.0]])
-        >>> class Stub:  # the one attribute read here
-        ...     models = [flat, flat]
-        >>> print(pipeline_cannot_rank(Stub())[:72])
-        cannot serve this pipeline: none of its candidate models can order items
-        >>> Stub.models = [flat, FactorModel.from_factors(([1], [7, 8]), np.eye(2))]
-        >>> pipeline_cannot_rank(Stub()) is None
-        True
-    """
-    models = list(pipeline.models)
-    if any(not isinstance(m, FactorModel) or m.orders_items for m in models):
-        return None
-    first = models[0]
-    return (
-        "cannot serve this pipeline: none of its candidate models can order items "
-        f"({', '.join(type(m).__name__ for m in models)}): {CannotRankError.of(first)}"
-    )
 
 
 def with_new_items(served: Served, items) -> Served:

@@ -1061,13 +1061,11 @@ def explain_refusal(served: Served, state: UserState, item: int) -> str | None:
             if err.name == "user":
                 return str(err)
     # Known to the model, but without a vector here: the library would explain their
-    # training row, which the service no longer serves them.
+    # training row, which the service no longer serves them.  The reason is the
+    # library's, in its words for an unknown user, said of this one.
     return (
         f"user {state.user_id!r} has no vector in the served model (erased, or nothing "
-        f"stored that it can fold in), and {type(model).__name__} ranks items: it has no "
-        "personal score for such a user, nor a baseline prediction (it predicts no "
-        "ratings), so there is nothing to explain: recommend gives such a user the "
-        "popularity list"
+        f"stored that it can fold in): {model.unexplained_user_reason('such a user')}"
     )
 
 
