@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .build import assemble, frame_columns
+from .columns import finite_number, whole_number
 from .interactions import DataError, Interactions
 from .readers import header_fields, header_line, records, text_lines
 from .report import Places
@@ -709,7 +710,8 @@ _U_USER = _SideFile(
     ("user id", "age", "gender", "occupation", "zip code"), whole=("user_id", "age"),
 )  # fmt: skip
 
-_WHOLE = re.compile(r"\s*[+-]?\d+\s*")
+# ASCII only: "\d" also matches other scripts' digits, which int() then reads.
+_WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
 
 
 def _read_side(path: Path, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray]:
@@ -1077,11 +1079,9 @@ def _check_widths(path: Path, ratings: pd.DataFrame, *, sep: str, header) -> Non
 
 
 def _ml_number(text: str, whole: bool) -> bool:
-    try:
-        value = int(text) if whole else float(text)
-    except ValueError:
-        return False
-    return whole or np.isfinite(value)
+    # What pandas' fast read takes, and only that: Python's int() and float() also take
+    # "1_000" and other scripts' digits, so the line that read refused went unnamed.
+    return whole_number(text) is not None if whole else finite_number(text)
 
 
 def _build(ratings, items, users, scale, duplicates, path: Path) -> Interactions:
