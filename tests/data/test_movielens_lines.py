@@ -118,6 +118,9 @@ def _random_spellings(n: int) -> list[str]:
         ("ratings.csv", datasets.read_ml_csv,
          "userId,movieId,rating,timestamp\n2,10,4,978300760\n{u},11,{r},978300761\n", 3),
         ("u.data", datasets.read_ml100k, "2\t10\t4\t978300760\n{u}\t11\t{r}\t978300761\n", 2),
+        ("ml-100k.inter", datasets.read_ml100k,
+         "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+         "2\t10\t4\t978300760\n{u}\t11\t{r}\t978300761\n", 3),
     ],
 )  # fmt: skip
 def test_a_number_is_read_or_named_by_its_line_never_by_pandas(tmp_path, cell, name, reader,
