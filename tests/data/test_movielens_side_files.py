@@ -19,6 +19,8 @@ RATINGS = {
     "ratings.csv": "userId,movieId,rating,timestamp\n1,10,4.0,964982703\n2,11,3.5,964982704\n",
     "ratings.dat": "1::10::4::978300760\n2::11::3::978300761\n",
     "u.data": "1\t10\t4\t874965758\n2\t11\t3\t874965759\n",
+    "ml-100k.inter": "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+    "1\t10\t4\t874965758\n2\t11\t3\t874965759\n",
 }
 FLAGS = "|".join("1" if g == "Drama" else "0" for g in ML100K_GENRES)
 MOVIES_CSV = "movieId,title,genres\n10,Heat (1995),Action\n{}\n"
@@ -26,6 +28,15 @@ MOVIES_DAT = "10::Heat (1995)::Action\n\n{}\n"
 U_ITEM = f"10|Heat (1995)|01-Jan-1995||http://x|{FLAGS}\n{{}}\n"
 USERS_DAT = "1::F::1::10::48067\n{}\n"
 U_USER = "1|24|M|technician|85711\n{}\n"
+# RecBole's copy of ml-100k (the built-in dataset), a layout a folder may hold as well.
+RB_ITEM = (
+    "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+    "10\tHeat\t1995\tAction Crime\n{}\n"
+)
+RB_USER = (
+    "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\n"
+    "1\t24\tM\ttechnician\t85711\n{}\n"
+)
 
 # (ratings file, side file, its text, line, what the message says after the line)
 BAD = [
@@ -66,6 +77,25 @@ BAD = [
      ": the age 'x' is not a whole number (fields: user id|age|gender|occupation|zip code)"),
     ("u.data", "u.user", U_USER.format("2|53|F"), 2,
      " has 3 field(s) separated by '|' where 5 are expected"),
+    # Other scripts' digits are no whole number, as the ratings readers say.
+    ("ratings.dat", "movies.dat", MOVIES_DAT.format("\u0661\u0661::Alone (1990)::Drama"), 3,
+     ": the movie id '\u0661\u0661' is not a whole number"),
+    ("ml-100k.inter", "ml-100k.item", RB_ITEM.format("x1\tAlone\t1990\tDrama"), 3,
+     ": the item id 'x1' is not a whole number (fields: item_id, movie_title, release_year, "
+     "class)"),
+    ("ml-100k.inter", "ml-100k.item", RB_ITEM.format("1_000\tAlone\t1990\tDrama"), 3,
+     ": the item id '1_000' is not a whole number"),
+    ("ml-100k.inter", "ml-100k.item", RB_ITEM.format("11\tAlone\t1990\tDrama\tWar"), 3,
+     " has 5 field(s) separated by '\\t' where 4 are expected"),
+    ("ml-100k.inter", "ml-100k.item", RB_ITEM.format("11\tAlone"), 3,
+     " has 2 field(s) separated by '\\t' where 4 are expected"),
+    ("ml-100k.inter", "ml-100k.item", "item_id:token\ttitle:token_seq\tclass:token_seq\n", 1,
+     ": the header has no column(s) ['movie_title', 'release_year']"),
+    ("ml-100k.inter", "ml-100k.user", RB_USER.format("2\tx\tF\tother\t94043"), 3,
+     ": the age 'x' is not a whole number (fields: user_id, age, gender, occupation, "
+     "zip_code)"),
+    ("ml-100k.inter", "ml-100k.user", RB_USER.format("2\t53\tF\tother\t94043\t9"), 3,
+     " has 6 field(s) separated by '\\t' where 5 are expected"),
 ]  # fmt: skip
 
 
@@ -73,7 +103,8 @@ def release(folder, ratings: str, side: str, text: str):
     folder.mkdir(exist_ok=True)
     (folder / ratings).write_text(RATINGS[ratings])
     # Latin-1 where a byte is to be no UTF-8 (and as GroupLens wrote ml-1m, ml-100k).
-    (folder / side).write_bytes(text.encode("latin-1"))
+    encoding = "latin-1" if text.isascii() or "\xe9" in text else "utf-8"
+    (folder / side).write_bytes(text.encode(encoding))
     return folder / side
 
 
@@ -155,3 +186,29 @@ def test_a_ratings_csv_of_ones_own_quotes_its_header_after_blank_lines(tmp_path)
     with pytest.raises(DataError) as err:
         datasets.read_ml_folder(tmp_path)
     assert "its header is 'user_id,item_id,rating', not userId,movieId" in str(err.value)
+
+
+def test_a_repeated_recbole_item_is_named_by_its_lines(tmp_path):
+    """It was refused as "item_features has repeated item ids: [10]", a name the user
+    never gave, with no line."""
+    path = release(tmp_path, "ml-100k.inter", "ml-100k.item",
+                   RB_ITEM.format("10\tHeat again\t1995\tAction"))  # fmt: skip
+    with pytest.raises(DataError) as err:
+        datasets.read_ml100k(tmp_path)
+    assert str(err.value) == (
+        f"{path} lists movie id 10 more than once, at lines 2, 3; each movie takes one line"
+    )
+
+
+def test_recbole_side_files_read_as_before(tmp_path):
+    """Quotes are text in RecBole's files; a year that is no number falls back on the
+    title's; the columns are found by name, whatever order the header gives them."""
+    release(tmp_path, "ml-100k.inter", "ml-100k.item",
+            "class:token_seq\titem_id:token\tmovie_title:token_seq\trelease_year:token\n"
+            'Action Crime\t10\t"Heat"\t1995\nDrama\t11\tAlone (1990)\tV\n')  # fmt: skip
+    (tmp_path / "ml-100k.user").write_text(RB_USER.format("2\t53\tF\tother\t94043"))
+    data = datasets.read_ml100k(tmp_path)
+    items = data.item_features
+    assert items.loc[10].tolist() == ['"Heat"', 1995, "Action|Crime"]
+    assert items.loc[11].tolist() == ["Alone", 1990, "Drama"]
+    assert data.user_features.loc[2].tolist() == [53, "F", "other", "94043"]

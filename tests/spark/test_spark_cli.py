@@ -29,7 +29,10 @@ from latentrec.cli import main
             ["-a", "als", "--duplicates", "last"],
             "--duplicates last is not available with --engine spark",
         ),
-        (["-a", "als", "--rating-col", "none"], "--engine spark needs a rating column"),
+        (
+            ["-a", "implicit-als", "--rating-col", "none"],
+            "--rating-col applies to ratings files, not to the dataset ml-100k",
+        ),
         (["-a", "als", "--spark-master", "bogus"], "--spark-master 'bogus' is not a Spark master"),
     ],
 )
@@ -105,6 +108,12 @@ def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_term
         "extra": ["train", str(extra), *common, "-o", str(tmp_path / "c.npz")],
         "master": ["train", str(ratings), *common, "--spark-master", "local[2",
                    "-o", str(tmp_path / "d.npz")],
+        # Ratings given again: the local engine keeps the last, which Spark cannot tell.
+        "repeated": ["train", str(ratings), *common, "-o", str(tmp_path / "e.npz")],
+        # Events add up by default, as the local engine and store import count them.
+        "events": ["train", str(ratings), "--engine", "spark", "-a", "implicit-als",
+                   "--rating-col", "none", "--factors", "1", "--epochs", "1", "-q",
+                   "-o", str(tmp_path / "f.npz")],
     }  # fmt: skip
     child = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(commands)],
@@ -128,6 +137,14 @@ def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_term
         "Error: Spark did not start: org.apache.spark.SparkException: Could not parse Master "
         "URL: 'local[2'\n",
     ]
+    assert results["repeated"] == [
+        1,
+        f"Error: user 1 rated item 10 2 times (lines 2 and 3 of {ratings}); pass "
+        "duplicates='mean' or 'sum' to merge repeated pairs (--duplicates mean or sum)\n",
+    ]
+    code, output = results["events"]
+    assert code == 0, output
+    assert "3 cells, 2 users, 2 items" in output  # user 1's two rows of item 10 added up
     assert results["extra"] == [
         1,
         f"Error: line 4 of {extra} has 4 fields where the header has 3\n",

@@ -178,3 +178,45 @@ def test_ids_written_as_decimals_are_read_as_the_local_engine_reads_them(spark, 
 
     with pytest.raises(ValueError, match=r"holds double ids; .*write the file's ids so, or cast"):
         fit_als(read(spark, tmp_path / "q.parquet"), n_epochs=1, **NAMES)
+
+
+def test_an_events_line_is_judged_by_its_ids_only():
+    layout = _Layout(["user", "item", "t"], True, ",", "utf-8", ("user", "item"))
+    assert layout.problem(b"ann,x,0", False) is None
+    assert layout.problem(b"ann,,0", False) == ("id", "item", "")
+    assert layout.problem(b"ann,x", False) == ("fields", 2, None)
+
+
+@pytest.mark.spark
+def test_events_without_a_rating_column_add_up_as_the_local_engine_counts_them(spark, tmp_path):
+    """``rating_col=None``: each row is one event of 1.0 and fit_als's sum counts a pair's
+    rows, the local engine's default for events; a bad line is named as for ratings."""
+    from latentrec.spark import fit_als
+    from latentrec.spark.reading import EVENTS
+
+    path = tmp_path / "plays.csv"
+    path.write_text("user,item,t\nann,x,1\nann,x,2\nann,y,3\nbob,x,4\nann,x,5\n")
+    df = read(spark, path, rating_col=None)
+    assert sorted(tuple(r) for r in df.select("user", "item", EVENTS).collect()) == [
+        ("ann", "x", 1.0), ("ann", "x", 1.0), ("ann", "x", 1.0), ("ann", "y", 1.0),
+        ("bob", "x", 1.0),
+    ]  # fmt: skip
+    model = fit_als(
+        df, implicit=True, n_factors=1, n_epochs=1, duplicates="sum",
+        **{**NAMES, "rating_col": EVENTS},
+    )  # fmt: skip
+    local = Interactions.read(path, user="user", item="item", rating=None)
+    assert local.load_report.duplicates == "sum"
+    assert model.catalog_.users.ids.tolist() == local.users.ids.tolist()
+    assert model.catalog_.items.ids.tolist() == local.items.ids.tolist()
+    assert model.catalog_.seen.toarray().tolist() == (local.matrix.toarray() > 0).tolist()
+    # What the sum adds: one 1.0 a row, so a pair's value is its count of rows.
+    sums = {(r[0], r[1]): r[2] for r in df.groupBy("user", "item").sum(EVENTS).collect()}
+    m = local.matrix.tocoo()
+    cells = zip(m.row, m.col, m.data, strict=True)
+    counted = {(local.users.ids[u], local.items.ids[i]): v for u, i, v in cells}
+    assert sums == counted == {("ann", "x"): 3.0, ("ann", "y"): 1.0, ("bob", "x"): 1.0}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item\nann,x\n,y\n")
+    with pytest.raises(ValueError, match=f"column 'user' has empty ids at line 3 of {bad}"):
+        read(spark, bad, rating_col=None)

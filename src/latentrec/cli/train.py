@@ -328,8 +328,9 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             f"--spark-master {master!r} is not a Spark master: use local[N], "
             "spark://host:port, yarn or k8s://host:port"
         )
-    if str(opts.get("rating_col") or "").lower() == "none":
-        raise Failure("--engine spark needs a rating column (implicit data: a strength >= 0)")
+    # Events (--rating-col none): each row is one play or click, a 1.0 whose repeats add
+    # up, as the local engine and store import count them.
+    events = str(opts.get("rating_col") or "").lower() == "none"
     if builtin_dataset(source):  # read here, as published: no options to apply
         given = [f"--{k.replace('_', '-')}" for k in TEXT_OPTIONS if opts.get(k)]
         if given:
@@ -360,9 +361,14 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         params[name.strip()] = parse_value(value.strip())
     if opts.get("duplicates"):
         params.setdefault("duplicates", opts["duplicates"])
+    elif events:
+        params.setdefault("duplicates", "sum")
+    # Otherwise fit_als refuses a repeated pair ("error"): the local engine keeps a rating
+    # given again (the last), which Spark's rows, in no order, cannot say; its error names
+    # --duplicates mean or sum.
     from ..spark import fit_als, spark_session
     from ..spark.als import RepeatedPairError
-    from ..spark.reading import pair_lines
+    from ..spark.reading import EVENTS, pair_lines
     from ..spark.session import stop_session
 
     header = not opts.get("no_header")
@@ -371,6 +377,8 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         else f"_c{column(opts.get(f'{role}_col'), role, False)}"
         for role in ("user", "item", "rating")
     }  # fmt: skip
+    if events:
+        cols["rating_col"] = None
     if header and not builtin_dataset(source) and not _remote(source):
         cols = spark_columns(local, cols, opts)
     # pyspark's notices about its pandas support (its version, pandas' deprecations in its
@@ -389,6 +397,9 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             cols = {"user_col": "user_id", "item_col": "item_id", "rating_col": "rating"}
         else:
             df = _read_with_spark(spark, source, header, opts, cols, SPARK_ALGORITHMS[algorithm])
+        read_cols = dict(cols)
+        if events:  # read_ratings added the events' column of 1.0
+            cols = {**cols, "rating_col": EVENTS}
         start = time.perf_counter()
         try:
             model = fit_als(
@@ -407,7 +418,7 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             where = pair_lines(
                 df, source, err.user, err.item, header=header,
                 sep=separator(opts.get("sep")), encoding=opts.get("encoding") or "UTF-8",
-                **cols,
+                **read_cols,
             )  # fmt: skip
             raise RepeatedPairError(err.user, err.item, err.times, where) from None
         seconds = time.perf_counter() - start

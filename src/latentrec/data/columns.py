@@ -263,6 +263,36 @@ def _unify(keys: list, problem: list, from_text: bool) -> np.ndarray:
     return out
 
 
+def whole_number(text: str) -> int | None:
+    """The whole number ``text`` spells as a fast numeric parser (pandas' C reader)
+    reads one into an integer column, else ``None``: ASCII digits with a sign, blanks
+    around, or a float that is whole and exact (``12.0``, ``1e3``).  Python's ``int``
+    also takes ``1_000`` and digits of other scripts (``"١٢"``), which no such reader
+    takes, so a line-by-line check built on it passed the line the fast read refused.
+
+    Example:
+        >>> [whole_number(t) for t in (" 12 ", "+5", "-3", "12.0", "1e3")]
+        [12, 5, -3, 12, 1000]
+        >>> [whole_number(t) for t in ("1_000", "\u0661\u0662", "0x10", "1.5", "")]
+        [None, None, None, None, None]
+    """
+    got = _text_as_ints([text.strip(" \t")])
+    return None if got is None else got[0]
+
+
+def finite_number(text: str) -> bool:
+    """Whether ``text`` spells a finite number in ASCII (``4``, ``-3.5``, ``.5``,
+    ``1e3``, blanks around), as a fast numeric parser reads one; ``4_5``, ``nan`` and
+    ``inf`` do not, though Python's ``float`` takes them.
+
+    Example:
+        >>> [finite_number(t) for t in (" 4 ", "3.5", ".5", "4_5", "nan", "inf", "4,5")]
+        [True, True, True, False, False, False, False]
+    """
+    text = text.strip(" \t")
+    return bool(_FLOAT_TEXT.fullmatch(text)) and bool(np.isfinite(float(text)))
+
+
 def _text_as_ints(texts: list) -> list | None:
     """Whole numbers read from text ("12", "-3", "4.0", "1e3"), or ``None``.
 

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .build import assemble, frame_columns
+from .columns import finite_number, whole_number
 from .interactions import DataError, Interactions
 from .readers import header_fields, header_line, records, text_lines
 from .report import Places
@@ -154,7 +155,13 @@ def read_ml100k(folder: str | Path, *, duplicates: str = "error") -> Interaction
             ) from None
     if (folder / "ml-100k.inter").is_file():
         ratings, items, users = _read_recbole_100k(folder)
-        return _build(ratings, items, users, (1.0, 5.0), duplicates, folder / "ml-100k.inter")
+        try:
+            return _build(ratings, items, users, (1.0, 5.0), duplicates, folder / "ml-100k.inter")
+        except DataError as err:
+            frame = (ratings, items, users, (1.0, 5.0), duplicates)
+            raise _ratings_error(
+                folder / "ml-100k.inter", err, sep="\t", header=_RB_INTER, frame=frame, typed=True
+            ) from None
     raise FileNotFoundError(
         f"no MovieLens-100K ratings in {folder}: expected u.data (GroupLens layout) "
         f"or ml-100k.inter (RecBole layout)"
@@ -668,6 +675,8 @@ class _SideFile:
     ``fields`` are the frame's column names in the file's order (``header``: the names
     its header line must hold instead, found by name); ``whole`` those holding whole
     numbers; ``flags`` those holding 0 or 1; ``said`` each column as messages name it.
+    ``typed``: RecBole's layout, every line split at each separator (quotes are text)
+    and each header name followed by its type (``item_id:token``).
     """
 
     fields: tuple
@@ -676,9 +685,12 @@ class _SideFile:
     whole: tuple = ()
     flags: tuple = ()
     header: tuple | None = None
+    typed: bool = False
 
     @property
     def layout(self) -> str:
+        if self.typed:
+            return ", ".join(self.header)
         if self.header is not None:
             return self.sep.join(self.header)
         if self.flags:  # u.item: 19 flags, named once
@@ -708,8 +720,23 @@ _U_USER = _SideFile(
     ("user_id", "age", "gender", "occupation", "zip_code"), "|",
     ("user id", "age", "gender", "occupation", "zip code"), whole=("user_id", "age"),
 )  # fmt: skip
+# RecBole's copy of ml-100k (the built-in dataset) is a layout a folder may hold too, so
+# its files are read and named line by line as GroupLens' are.
+_RB_ITEM = _SideFile(
+    ("item_id", "movie_title", "release_year", "class"), "\t",
+    ("item id", "movie title", "release year", "class"), whole=("item_id",),
+    header=("item_id", "movie_title", "release_year", "class"), typed=True,
+)  # fmt: skip
+_RB_USER = _SideFile(
+    ("user_id", "age", "gender", "occupation", "zip_code"), "\t",
+    ("user id", "age", "gender", "occupation", "zip code"), whole=("user_id", "age"),
+    header=("user_id", "age", "gender", "occupation", "zip_code"), typed=True,
+)  # fmt: skip
+#: The columns of RecBole's ``ml-100k.inter``, as its header names them before the types.
+_RB_INTER = ("user_id", "item_id", "rating", "timestamp")
 
-_WHOLE = re.compile(r"\s*[+-]?\d+\s*")
+# ASCII only: "\d" also matches other scripts' digits, which int() then reads.
+_WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
 
 
 def _read_side(path: Path, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray]:
@@ -779,9 +806,10 @@ def _side_text(path: Path, side: _SideFile) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         number = raw.count(b"\n", 0, err.start) + 1
+        writer = "RecBole" if side.typed else "GroupLens"
         raise _side_error(
             path, number,
-            f" is not UTF-8 text (byte {raw[err.start]:#04x}); GroupLens writes {path.name} "
+            f" is not UTF-8 text (byte {raw[err.start]:#04x}); {writer} writes {path.name} "
             "in UTF-8: save it as UTF-8",
         ) from None  # fmt: skip
 
@@ -791,21 +819,24 @@ def _side_rows(path: Path, side: _SideFile) -> tuple[list, np.ndarray]:
     of each; a line that breaks the layout is a :class:`DataError` naming it."""
     source = str(path)
     text = _side_text(path, side)
-    if side.header is None:
+    if side.header is None or side.typed:
         numbered = (
             (number, line.rstrip("\r\n").split(side.sep))
             for number, line in enumerate(text_lines(text), start=1)
             if line.strip()
         )
         width, positions = len(side.fields), None
-    else:
-        numbered = records(text, side.sep, source)
+    if side.header is not None:
+        if not side.typed:
+            numbered = records(text, side.sep, source)
         number, names = next(numbered, (0, None))
         if names is None:
             raise DataError(
                 f"{source} is empty: it has no header line ({side.layout})", source=source
             )
         names = [name.strip() for name in names]
+        if side.typed:  # "item_id:token" is the column item_id
+            names = [name.split(":", 1)[0] for name in names]
         missing = [name for name in side.header if name not in names]
         if missing:
             raise _side_error(
@@ -910,16 +941,18 @@ def _recbole_table(path: Path, dtype: dict) -> pd.DataFrame:
 
 
 def _read_recbole_100k(folder: Path):
-    ratings = _recbole_table(
-        folder / "ml-100k.inter",
-        {"user_id": np.int64, "item_id": np.int64, "rating": np.float64, "timestamp": np.int64},
-    )
+    path = folder / "ml-100k.inter"
+    dtype = {"user_id": np.int64, "item_id": np.int64, "rating": np.float64, "timestamp": np.int64}
+    try:
+        ratings = _recbole_table(path, dtype)
+    except DataError as err:
+        raise _ratings_error(path, err, sep="\t", header=_RB_INTER, typed=True) from None
+    _check_widths(path, ratings, sep="\t", header=_RB_INTER, typed=True)
     items = None
-    if (folder / "ml-100k.item").is_file():
-        raw = _recbole_table(
-            folder / "ml-100k.item",
-            {"item_id": np.int64, "movie_title": str, "release_year": str, "class": str},
-        )
+    item_path = folder / "ml-100k.item"
+    if item_path.is_file():
+        raw, lines = _read_side(item_path, _RB_ITEM)
+        _unique_ids(raw, lines, item_path, "movie")
         # RecBole's copy misspells GroupLens's "unknown" placeholder (item 267).
         title = raw["movie_title"].replace("unkonwn", "unknown")
         # Where RecBole's year is not a number ("V" for one video title) the title
@@ -937,17 +970,11 @@ def _read_recbole_100k(folder: Path):
         items["year"] = release.astype("Int64").fillna(items["year"])
         items = items.set_index("item_id")
     users = None
-    if (folder / "ml-100k.user").is_file():
-        users = _recbole_table(
-            folder / "ml-100k.user",
-            {
-                "user_id": np.int64,
-                "age": np.int64,
-                "gender": str,
-                "occupation": str,
-                "zip_code": str,
-            },
-        ).set_index("user_id")
+    user_path = folder / "ml-100k.user"
+    if user_path.is_file():
+        users, lines = _read_side(user_path, _RB_USER)
+        _unique_ids(users, lines, user_path, "user")
+        users = users.set_index("user_id")
     return ratings, items, users
 
 
@@ -956,7 +983,9 @@ ML_CSV_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 _ML_FIELDS = ("user id", "movie id", "rating", "timestamp")
 
 
-def _ratings_error(path: Path, err: DataError, *, sep: str, header, frame=None) -> DataError:
+def _ratings_error(
+    path: Path, err: DataError, *, sep: str, header, frame=None, typed: bool = False
+) -> DataError:
     """The error of a MovieLens ratings file, naming its line: pandas reads the file
     fast but names no line ("could not convert string to float"), and the table built
     from its frame names rows.  On an error (only then) the file is read again line by
@@ -964,7 +993,8 @@ def _ratings_error(path: Path, err: DataError, *, sep: str, header, frame=None) 
     as whole numbers and a finite rating) is named; when every line is well formed,
     ``frame`` (the arguments of :func:`_build`) is built again with file lines for row
     names, so a repeated pair or an off-scale rating names its lines.  ``err`` is
-    returned when neither finds more.
+    returned when neither finds more.  ``typed``: the header names carry RecBole's
+    types (``user_id:token``), matched by the name before the colon.
 
     Example:
         >>> import tempfile, os
@@ -989,6 +1019,8 @@ def _ratings_error(path: Path, err: DataError, *, sep: str, header, frame=None) 
         fields = line.split(sep)
         if positions is not None and not positions:  # the header line
             names = [f.strip() for f in fields]
+            if typed:
+                names = [name.split(":", 1)[0] for name in names]
             missing = [c for c in header if c not in names]
             if missing:
                 return DataError(
@@ -1038,7 +1070,9 @@ def _ratings_error(path: Path, err: DataError, *, sep: str, header, frame=None) 
 _NAMES = ("user_id", "item_id", "rating", "timestamp")
 
 
-def _check_widths(path: Path, ratings: pd.DataFrame, *, sep: str, header) -> None:
+def _check_widths(
+    path: Path, ratings: pd.DataFrame, *, sep: str, header, typed: bool = False
+) -> None:
     """Refuse a ratings line with more fields than the layout, which pandas reads without
     a word (``usecols`` keeps the first fields; a file whose every line is one field wider
     shifts the columns).  The separators are counted a block at a time; only when there
@@ -1071,17 +1105,15 @@ def _check_widths(path: Path, ratings: pd.DataFrame, *, sep: str, header) -> Non
             count += block.count(char)
     if count > width * len(ratings):
         err = DataError(f"{path} has a line with more fields than {sep.join(_ML_FIELDS)}")
-        found = _ratings_error(path, err, sep=sep, header=header)
+        found = _ratings_error(path, err, sep=sep, header=header, typed=typed)
         if found is not err:  # else no line is wider (a quoted separator): read as it is
             raise found
 
 
 def _ml_number(text: str, whole: bool) -> bool:
-    try:
-        value = int(text) if whole else float(text)
-    except ValueError:
-        return False
-    return whole or np.isfinite(value)
+    # What pandas' fast read takes, and only that: Python's int() and float() also take
+    # "1_000" and other scripts' digits, so the line that read refused went unnamed.
+    return whole_number(text) is not None if whole else finite_number(text)
 
 
 def _build(ratings, items, users, scale, duplicates, path: Path) -> Interactions:

@@ -28,6 +28,8 @@ _OPEN_PACKED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 #: The column Spark's CSV reader fills with the text of a line it could not parse.
 CORRUPT = "_latentrec_corrupt_record"
+#: The column of 1.0 that :func:`read_ratings` adds to events (``rating_col=None``).
+EVENTS = "_latentrec_event"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -38,7 +40,7 @@ def read_ratings(
     *,
     user_col: str,
     item_col: str,
-    rating_col: str,
+    rating_col: str | None,
     header: bool = True,
     sep: str | None = None,
     encoding: str = "UTF-8",
@@ -54,6 +56,11 @@ def read_ratings(
     with more or fewer fields than the header, an empty id, a rating that is not a
     finite number (or, ``implicit``, a negative one).  Columns the data lacks are left
     to ``fit_als``, which names the ones it has.
+
+    ``rating_col=None`` reads events (one play or click a row, as the local engine's
+    ``--rating-col none``): only the two id columns are read and checked, and a column
+    :data:`EVENTS` of 1.0 is added for ``fit_als(rating_col=EVENTS)``, whose
+    ``duplicates="sum"`` then counts a pair's rows as the local engine does.
 
     A local ``source`` (a path, or a ``file:`` URI) names one file or folder, read as
     named: Hadoop's glob characters (``[ ] { } * ? \\``) in it are escaped, so
@@ -81,7 +88,7 @@ def read_ratings(
     if source.lower().endswith(PARQUET_SUFFIXES):
         df = spark.read.parquet(path)
         _check_rows(df, source, user_col, item_col, rating_col, implicit, None)
-        return _whole_ids(df, ids, None)
+        return _events(_whole_ids(df, ids, None), rating_col)
     codec, charset = _charsets(encoding)
     if sep is None:
         sep = guess_separator(spark, source, codec)
@@ -94,7 +101,8 @@ def read_ratings(
     # Every column as text, plus the text of any line whose field count is wrong: a
     # first pass that sees what the file says, before inference types it.
     names = spark.read.csv(path, **options).columns
-    if all(c in names for c in (user_col, item_col, rating_col)):
+    wanted = _wanted(user_col, item_col, rating_col)
+    if all(c in names for c in wanted):
         schema = ", ".join(f"`{_quoted(c)}` string" for c in names) + f", {CORRUPT} string"
 
         def text(**more):
@@ -103,7 +111,7 @@ def read_ratings(
                 **options, **more,
             )  # fmt: skip
 
-        layout = _Layout(names, header, sep, codec, (user_col, item_col, rating_col))
+        layout = _Layout(names, header, sep, codec, wanted)
         try:
             _check_rows(text(), source, user_col, item_col, rating_col, implicit, layout)
         except ValueError:
@@ -116,7 +124,22 @@ def read_ratings(
             options["multiLine"] = True
     elif len(names) == 1:
         _refuse_one_column(spark, source, names[0], header, sep, codec)
-    return _whole_ids(spark.read.csv(path, inferSchema=True, **options), ids, (path, options))
+    df = _whole_ids(spark.read.csv(path, inferSchema=True, **options), ids, (path, options))
+    return _events(df, rating_col)
+
+
+def _wanted(user_col, item_col, rating_col) -> tuple:
+    # Events (no rating column) are read by their two ids.
+    return (user_col, item_col) if rating_col is None else (user_col, item_col, rating_col)
+
+
+def _events(df, rating_col):
+    """``df`` as it was read, or (events, ``rating_col=None``) with :data:`EVENTS` added."""
+    if rating_col is not None:
+        return df
+    from pyspark.sql import functions as F
+
+    return df.withColumn(EVENTS, F.lit(1.0).cast("float"))
 
 
 #: What Spark's CSV reader reads, by the Python codec name of each (``codecs.lookup``).
@@ -341,11 +364,13 @@ class _Layout:
             return None
         if len(fields) != self.n_fields:
             return ("fields", len(fields), None)
-        user, item, rating = (fields[p] for p in self.positions)
-        for col, value in zip(self.cols[:2], (user, item), strict=True):
+        values = [fields[p] for p in self.positions]
+        for col, value in zip(self.cols[:2], values[:2], strict=True):
             if not value.strip():
                 return ("id", col, value)
-        return _rating_problem(rating, implicit)
+        if len(values) == 2:  # events: no rating to judge
+            return None
+        return _rating_problem(values[2], implicit)
 
 
 def _same(text: str, value) -> bool:
@@ -394,7 +419,8 @@ def pair_lines(df, source: str, user, item, *, user_col: str, item_col: str, rat
     codec = _charsets(encoding)[0]
     if sep is None:
         sep = guess_separator(df.sparkSession, source, codec)
-    layout = _Layout(df.columns, header, sep, codec, (user_col, item_col, rating_col))
+    columns = [c for c in df.columns if c != EVENTS or rating_col is not None]
+    layout = _Layout(columns, header, sep, codec, _wanted(user_col, item_col, rating_col))
     skip = 1 if header else 0
     parts, left = [], limit
     for file in files:
@@ -434,22 +460,21 @@ def _bad_row(df, user_col, item_col, rating_col, implicit, corrupt: bool):
     ``implicit``, a negative one) or, ``corrupt``, a line Spark could not split; or None."""
     from pyspark.sql import functions as F
 
-    rating = F.expr(f"try_cast(`{_quoted(rating_col)}` AS DOUBLE)")
-    bad = (
-        F.col(user_col).isNull()
-        | F.col(item_col).isNull()
-        | rating.isNull()
-        | F.isnan(rating)
-        | (F.abs(rating) == float("inf"))
-    )
-    if implicit:
-        bad = bad | (rating < 0)
+    bad = F.col(user_col).isNull() | F.col(item_col).isNull()
+    if rating_col is not None:  # events have no rating to judge
+        rating = F.expr(f"try_cast(`{_quoted(rating_col)}` AS DOUBLE)")
+        bad = bad | rating.isNull() | F.isnan(rating) | (F.abs(rating) == float("inf"))
+        if implicit:
+            bad = bad | (rating < 0)
     if corrupt:
         bad = bad | F.col(CORRUPT).isNotNull()
     # Spark 4 names a row's file in the hidden _metadata column of file sources.
     found = (
         df.where(bad)
-        .select(F.col("_metadata.file_path").alias("file"), user_col, item_col, rating_col)
+        .select(
+            F.col("_metadata.file_path").alias("file"),
+            *_wanted(user_col, item_col, rating_col),
+        )
         .limit(1)
         .collect()
     )
@@ -459,10 +484,11 @@ def _bad_row(df, user_col, item_col, rating_col, implicit, corrupt: bool):
 def _check_rows(df, source, user_col, item_col, rating_col, implicit, layout) -> None:
     from pyspark.sql.types import NumericType, StringType
 
-    if not all(c in df.columns for c in (user_col, item_col, rating_col)):
+    if not all(c in df.columns for c in _wanted(user_col, item_col, rating_col)):
         return  # fit_als names a missing column (Spark's own error is a query plan)
-    kind = df.schema[rating_col].dataType
-    if not isinstance(kind, (NumericType, StringType)):
+    if rating_col is not None and not isinstance(
+        df.schema[rating_col].dataType, (NumericType, StringType)
+    ):
         return  # fit_als names a column of the wrong type
     row = _bad_row(df, user_col, item_col, rating_col, implicit, layout is not None)
     if row is None:
@@ -477,13 +503,13 @@ def _check_rows(df, source, user_col, item_col, rating_col, implicit, layout) ->
                 other = "the header" if layout.header else "the first line"
                 raise ValueError(f"{where} has {col} fields where {other} has {layout.n_fields}")
             raise ValueError(_message(what, col or rating_col, value, f"at {where}"))
-    values = (
-        f"{user_col}={row[user_col]!r}, {item_col}={row[item_col]!r}, "
-        f"{rating_col}={row[rating_col]!r}"
-    )
-    u, i, r = row[user_col], row[item_col], row[rating_col]
+    values = ", ".join(f"{c}={row[c]!r}" for c in _wanted(user_col, item_col, rating_col))
+    u, i = row[user_col], row[item_col]
+    r = row[rating_col] if rating_col is not None else None
     if u is None or i is None:
         what, col, value = "id", user_col if u is None else item_col, ""
+    elif rating_col is None:  # events: only a line Spark could not split is left
+        what, col, value = "fields", None, None
     else:
         what, col, value = _rating_problem(r, implicit) or ("fields", rating_col, r)
     if what == "fields":  # Spark saw a bad line that Python's csv reader reads well
