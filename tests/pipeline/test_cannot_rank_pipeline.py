@@ -179,3 +179,19 @@ def test_what_such_candidates_give_a_ranker_is_the_index_order(halves):
         assert items.tolist() == unseen[:8].tolist()
         assert (feats[:, score] == 0).all() and (feats[:, bias] == feats[0, bias]).all()
         assert feats[:, rank].tolist() == list(range(1, items.size + 1))
+
+
+@pytest.mark.parametrize("kinds", [(GlobalMean,), (GlobalMean, GlobalMean)])
+def test_evaluate_ranking_refuses_a_pipeline_that_cannot_rank(data, kinds):
+    """Before: ``evaluate_ranking`` scored such a pipeline (ndcg 0.5 on synthetic data), its
+    figures measuring the item numbering; a single GlobalMean was refused already."""
+    from latentrec.evaluation import evaluate_ranking
+    from latentrec.evaluation.evaluate import RankedByIndexError
+
+    train, test = random_split(data, 0.25, random_state=0)
+    pipe = Pipeline([kind() for kind in kinds], n_candidates=50).fit(train)
+    with pytest.raises(RankedByIndexError, match=REFUSAL):
+        evaluate_ranking(pipe, test, k=5)
+    # One candidate that orders items is enough, as for the lists.
+    mixed = Pipeline([GlobalMean(), Popularity()], n_candidates=50).fit(train)
+    assert 0.0 <= evaluate_ranking(mixed, test, k=5)["ndcg"] <= 1.0

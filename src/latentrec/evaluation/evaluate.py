@@ -238,7 +238,8 @@ def evaluate_ranking(
     its candidates.  A single model that gives every candidate of every user it ranks
     the same score (GlobalMean) is refused with a :class:`RankedByIndexError` (a
     ``ValueError``): its top ``k`` would be the items in index order
-    (:func:`check_not_ranked_by_index`).  A user with no
+    (:func:`check_not_ranked_by_index`); so is a pipeline none of whose candidate models
+    can order items (:meth:`~latentrec.pipeline.Pipeline.check_can_rank`).  A user with no
     training cell (a cold user: all of their cells were held out) is counted like any
     other, with the list the model gives such a user, usually its popularity fallback.
     ``coverage`` is the share of the catalogue in the evaluated users' top ``k``.  A
@@ -274,6 +275,14 @@ def evaluate_ranking(
     if single:
         check_not_ranked_by_index(model, scores, fallback, k)
         recommended = recommended[:, :k]
+    elif hasattr(model, "check_can_rank"):
+        # A pipeline's scores may be fused ranks, never tied: its candidates are asked.
+        try:
+            model.check_can_rank(users)
+        except ValueError as err:
+            raise RankedByIndexError(
+                f"{err}; its figures would measure how the items were numbered"
+            ) from None
     rel = relevant[users]
     if per_user:
         table = {"user_id": model.users_.ids[users]}

@@ -450,6 +450,29 @@ class Pipeline:
             )
         return self._recommend_idx(user_idx, n, None)
 
+    def check_can_rank(self, user_idx) -> None:
+        """Raise :class:`~latentrec.errors.CannotRankError` when no candidate model can
+        order items (:func:`cannot_rank`) and some user at ``user_idx`` (internal
+        indices, -1: unknown) would get a personal list of more than one item: what
+        :meth:`recommend` and :meth:`recommend_batch` check, for a caller of
+        :meth:`recommend_batch_idx` (which does not), such as
+        :func:`latentrec.evaluation.evaluate_ranking`.
+
+        Example:
+            >>> import pandas as pd
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import GlobalMean
+            >>> df = pd.DataFrame({"user_id": [0, 0, 1], "item_id": [0, 1, 2], "rating": [4, 2, 5]})
+            >>> data = Interactions.from_frame(df)
+            >>> flat = Pipeline(GlobalMean()).fit(data)
+            >>> try:
+            ...     flat.check_can_rank([1])
+            ... except ValueError as err:
+            ...     print(str(err)[:48])
+            cannot recommend from this pipeline: none of its
+        """
+        self._refuse_unordered(np.asarray(user_idx))
+
     def _refuse_unordered(self, user_idx) -> None:
         """Raise :class:`~latentrec.errors.CannotRankError` when no candidate model can
         order items (:func:`cannot_rank`) and a user at ``user_idx`` (-1: unknown) would
