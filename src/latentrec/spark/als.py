@@ -54,7 +54,8 @@ class RepeatedPairError(ValueError):
         super().__init__(
             f"user {user!r} rated item {item!r} {times} times{at}; pass "
             # The keyword and the flag, as the local reader words it.
-            "duplicates='mean' or 'sum' to merge repeated pairs (--duplicates mean or sum)"
+            "duplicates='mean' or 'sum' to merge repeated pairs (--duplicates mean or sum; "
+            "Spark's rows have no order, so the local engine's 'last' cannot be offered)"
         )
 
 
