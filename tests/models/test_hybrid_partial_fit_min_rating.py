@@ -73,6 +73,7 @@ def test_partial_fit_users_takes_the_ratings_at_or_above_min_rating_as_positives
         vector = bpr_rows([0, pos.size], pos, Q, b, with_positive, model.regularization)[0]
         np.testing.assert_array_equal(model.user_factors_[u], vector)
     assert not model.user_factors_[model.users_.index([101])[0]].any()
+    assert model.recommend(101, n=3).fallback
 
 
 def test_partial_fit_users_equals_fold_in_of_the_same_ratings():
@@ -131,6 +132,7 @@ def test_rows_without_a_rating_follow_the_fold_in_rule():
     np.testing.assert_array_equal(
         got[model.users_.index([101])[0]].indices, model.items_.index([3])
     )
+    assert model.recommend(100, n=2).fallback and not model.recommend(101, n=2).fallback
 
 
 def test_raw_ratings_are_still_checked_against_the_scale():

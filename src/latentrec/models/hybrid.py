@@ -589,7 +589,9 @@ class HybridMF(FactorModel):
     Which seen cells are positives is kept with the model (:meth:`positive_seen`: the
     fit's, then the rows each partial fit solved from), so every later solve reads
     positives, not every item a user has seen: negatives come from the items with a
-    positive, as in the fit.
+    positive, as in the fit.  A user without a positive (every rating below
+    ``min_rating``) and without a vector from user features gets the popularity list
+    (``fallback=True``), as any model gives a user with no usable history.
 
     **Refitting the feature part.**  Trained jointly, the id vectors take most of the
     signal and the feature vectors learn what is left.  With ``feature_refit=α`` (the
@@ -1133,13 +1135,16 @@ class HybridMF(FactorModel):
 
     # ------------------------------------------------------------------ cold entities
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
-        """Users with a history, or without one but with a vector from their features.
+        """Users with a positive (:meth:`positive_seen`), or without one but with a
+        vector from their features.
 
-        (A hook for ``FactorModel._recommend_idx``: such users should get their own
-        ranking rather than the popularity fallback.)
+        (A hook for ``FactorModel._recommend_idx``: such users get their own ranking
+        rather than the popularity fallback.)  A user whose ratings are all below
+        ``min_rating`` has a history but no positive: the fit left their vector at zero,
+        and their "ranking" was the item biases, reported as personal.
         """
-        history = np.diff(self.seen_.indptr)[user_idx] > 0
-        return history | np.any(self.user_factors_[user_idx] != 0, axis=1)
+        positives = np.diff(self._positives().indptr)[user_idx] > 0
+        return positives | np.any(self.user_factors_[user_idx] != 0, axis=1)
 
     def item_vector_from_features(self, features, *, warn: bool = True):
         """Vector and bias of a new item from its side-table row(s) alone.
