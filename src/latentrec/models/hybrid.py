@@ -7,6 +7,7 @@ id and per feature with a BPR loss (LightFM's model, trained by latentrec's own 
 
 from __future__ import annotations
 
+import contextvars
 import warnings
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from ..kernels.hybrid import (
 )
 from ._training import check_epochs, check_float, check_int, check_real, run_epochs
 from .factor import FactorModel
+from .foldin import fold_in_values, has_ratings
 
 NUMERIC_MODES = ("bucket", "standardize")
 SCHEDULES = ("constant", "adagrad")
@@ -36,6 +38,12 @@ TITLE_COLUMN = "title"
 TITLE_SKIPPED = "one title per item: an item id in disguise, not content"
 # Positives per WARP kernel call: bounds the candidate table at CHUNK x max_sampled ints.
 CHUNK = 1 << 20
+# How the partial fit running in this thread (or task) reads its table's values, for
+# fold_in_values: None, ratings read as the fit read its own; False, events.  The base
+# class reads the table and then calls _updated_state, which has only the values.
+_PARTIAL_EXPLICIT: contextvars.ContextVar = contextvars.ContextVar(
+    "hybrid_partial_explicit", default=None
+)
 
 
 class FeatureEncoder:
@@ -569,16 +577,21 @@ class HybridMF(FactorModel):
 
     **Fold-in.**  ``fold_in``, ``partial_fit_users`` and ``onboard`` place a new user by
     the same BPR objective with the items fixed (:meth:`_solve_user_rows`: exact and
-    deterministic), from their positives.  ``fold_in`` and ``onboard`` read a rating
-    below ``min_rating`` as seen only, as training did; ``partial_fit_users`` takes every
-    row it is given as a positive (its values enter the solve as given), so give it the
-    positives only (``onboard(user_id=...)`` gives it those).  ``partial_fit_items``
-    places an item from the users who liked it by the same objective
-    (:meth:`_solve_item_rows`), as their positive and as every other user's negative.
+    deterministic), from their positives.  Each reads a rating below ``min_rating`` as
+    seen only, as training did: never recommended, never a positive.  ``partial_fit_users``
+    and ``partial_fit_items`` read a table's ``rating`` column so (the raw ratings: give
+    them all), and rows without a rating (no ``rating`` column, implicit
+    :class:`Interactions`) as events, by the fold-in rule
+    (:func:`~latentrec.models.foldin.fold_in_values`: each a positive for a model trained
+    on stars).  ``partial_fit_items`` places an item from the users who liked it by the
+    same objective (:meth:`_solve_item_rows`), as their positive and as every other
+    user's negative.
     Which seen cells are positives is kept with the model (:meth:`positive_seen`: the
     fit's, then the rows each partial fit solved from), so every later solve reads
     positives, not every item a user has seen: negatives come from the items with a
-    positive, as in the fit.
+    positive, as in the fit.  A user without a positive (every rating below
+    ``min_rating``) and without a vector from user features gets the popularity list
+    (``fallback=True``), as any model gives a user with no usable history.
 
     **Refitting the feature part.**  Trained jointly, the id vectors take most of the
     signal and the feature vectors learn what is left.  With ``feature_refit=α`` (the
@@ -1098,15 +1111,40 @@ class HybridMF(FactorModel):
         positive = np.isin(keys, pos_u * n_items + pos_i)
         return {"positive_cells_": positive.astype(np.uint8)}
 
+    def _partial_fit(self, data, side: str, unknown: str):
+        # Which rule reads the table's values (see _updated_state): its ratings as the fit
+        # read its own cells, or rows without a rating as events.
+        token = _PARTIAL_EXPLICIT.set(None if has_ratings(data) else False)
+        try:
+            return super()._partial_fit(data, side, unknown)
+        finally:
+            _PARTIAL_EXPLICIT.reset(token)
+
+    def _updated_state(self, side, unknown, users_raw, items_raw, values):
+        """The partial fit of the base class on the table's values as the fit reads a
+        cell: 1 at or above ``min_rating``, else NaN (seen only, kept out of the solve
+        and of :meth:`positive_seen`).  Taken as given, every row was a positive: a
+        1-star rating said the user liked the item, unlike in the fit.
+        """
+        explicit = _PARTIAL_EXPLICIT.get()
+        if explicit is None:
+            # Checked as given: the rule clips what it reads into the scale.
+            self._check_values(items_raw, values, "item")
+        read = fold_in_values(self, values, explicit)
+        return super()._updated_state(side, unknown, users_raw, items_raw, read)
+
     # ------------------------------------------------------------------ cold entities
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
-        """Users with a history, or without one but with a vector from their features.
+        """Users with a positive (:meth:`positive_seen`), or without one but with a
+        vector from their features.
 
-        (A hook for ``FactorModel._recommend_idx``: such users should get their own
-        ranking rather than the popularity fallback.)
+        (A hook for ``FactorModel._recommend_idx``: such users get their own ranking
+        rather than the popularity fallback.)  A user whose ratings are all below
+        ``min_rating`` has a history but no positive: the fit left their vector at zero,
+        and their "ranking" was the item biases, reported as personal.
         """
-        history = np.diff(self.seen_.indptr)[user_idx] > 0
-        return history | np.any(self.user_factors_[user_idx] != 0, axis=1)
+        positives = np.diff(self._positives().indptr)[user_idx] > 0
+        return positives | np.any(self.user_factors_[user_idx] != 0, axis=1)
 
     def item_vector_from_features(self, features, *, warn: bool = True):
         """Vector and bias of a new item from its side-table row(s) alone.

@@ -15,7 +15,7 @@ import pandas as pd
 from ..data.vocabulary import UnknownIdError
 from ..errors import CannotRankError
 from .base import check_n
-from .foldin import FoldIn, answer_values, refuse_same_id
+from .foldin import FoldIn, answer_values, is_id_list, parse_ratings, refuse_same_id
 from .results import Recommendations
 
 __all__ = ["design_gain", "onboard", "onboarding_items"]
@@ -175,12 +175,14 @@ def onboard(
     ``filter_items`` removes more (raw ids, as in :meth:`~FactorModel.recommend`).
 
     Without ``user_id`` the model is not changed.  With ``user_id`` (a new id, or a known
-    user without history) the user is added through :meth:`FactorModel.partial_fit_users`,
-    so later ``recommend``, ``predict``, ``explain`` and ``save`` know them; the result is
-    then ``model.recommend(user_id, ...)``.  Unknown item ids raise
-    :class:`~latentrec.UnknownIdError` unless ``unknown="ignore"``.  When no answer is
-    usable (none given, all unknown and ignored, or all seen only) the result is the
-    popularity list with ``fallback=True``, answered items excluded, and no user is added.
+    user without history) the user is added through :meth:`FactorModel.partial_fit_users`
+    from the known answers as given (which reads them by the same rule; the seen-only
+    ones join the user's seen items), so later ``recommend``, ``predict``, ``explain``
+    and ``save`` know them; the result is then ``model.recommend(user_id, ...)``.
+    Unknown item ids raise :class:`~latentrec.UnknownIdError` unless
+    ``unknown="ignore"``.  When no answer is usable (none given, all unknown and ignored,
+    or all seen only) the result is the popularity list with ``fallback=True``, answered
+    items excluded, and no user is added.
     A rating off the model's rating scale raises ``ValueError``; so does, for a rating
     model fitted without a scale, one outside the range of its training ratings
     (:func:`~latentrec.models.foldin.answer_range`).  A model whose scores cannot order
@@ -211,6 +213,7 @@ def onboard(
     if unknown not in ("error", "ignore"):
         raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
     ids, values = answer_values(model, answers)
+    given = parse_ratings(answers)[1]
     idx = model.items_.lookup(ids)
     refuse_same_id(ids, idx, "item")
     known = idx >= 0
@@ -245,10 +248,15 @@ def onboard(
         # as recommend answers a user with their seen items excluded (_refuse_unordered).
         raise CannotRankError.of(model)
     if user_id is not None:
-        table = pd.DataFrame({"user_id": user_id, "item_id": ids[usable], "rating": values[usable]})
+        # The answers as given, which partial_fit_users reads by the rule answer_values
+        # read them with: given ratings as the fit read its cells, a list as events.
+        # Values read already (a HybridMF's positives, 1.0) were read again there, as
+        # ratings below its min_rating.  The seen-only answers go too: they join the
+        # user's seen items, as a low rating in training does, never recommended later.
+        table = pd.DataFrame({"user_id": user_id, "item_id": ids[known]})
+        if not is_id_list(answers):
+            table["rating"] = given[known]
         model.partial_fit_users(table)
-        if seen_only.size:
-            filter_items = model.items_.ids[np.flatnonzero(banned)]
         return model.recommend(user_id, n, items=items, filter_items=filter_items)
     # The index-level fold-in: fold_in would read the values a second time.
     order = np.argsort(idx[usable], kind="stable")

@@ -210,7 +210,9 @@ class Ranking:
         returns fewer.
 
         An unknown user (or one with no history) gets the most popular items, in order of
-        popularity, with ``fallback=True``.  Their scores are not popularity counts, which
+        popularity, with ``fallback=True``; so does a user whose history the model cannot
+        use (a HybridMF user whose every rating is below its ``min_rating``), their seen
+        items still excluded.  Their scores are not popularity counts, which
         would sit in the score column beside model scores of another scale (452.0 next to
         0.22): a model that predicts ratings gives what it predicts for a user it does not
         know, μ + b_i (``predict(..., unknown="baseline")``), so the scores stay ratings
@@ -369,7 +371,35 @@ class Ranking:
             f_vals[0, filled] = self._fallback_scores(f_idx[0, filled].astype(np.int64))
             idx[rest] = f_idx[0]
             vals[rest] = f_vals[0]
+            if exclude_seen:
+                self._fallback_skipping_seen(u, rest, pop, col_items, banned, idx, vals)
         return idx, vals, ~has_history
+
+    def _fallback_skipping_seen(self, u, rest, pop, col_items, banned, idx, vals) -> None:
+        """Rewrite the fallback rows ``rest`` of ``idx`` / ``vals`` whose user has seen
+        items: the popularity list without them.
+
+        A user the model cannot personalise may have a history all the same (a HybridMF
+        user whose every rating is below ``min_rating``): the shared list offered them
+        the very items they rated one star.
+        """
+        known = rest[u[rest] >= 0]
+        with_seen = known[np.diff(self.seen_.indptr)[u[known]] > 0]
+        step = retrieval.block_size(pop.size, with_seen.size)
+        for start in range(0, with_seen.size, step):
+            rows = with_seen[start : start + step]
+            s_idx, s_vals = retrieval.select_topk(
+                np.broadcast_to(pop, (rows.size, pop.size)),
+                idx.shape[1],
+                items=col_items,
+                exclude=self.seen_,
+                exclude_rows=u[rows],
+                banned=banned,
+            )
+            filled = s_idx >= 0
+            s_vals[filled] = self._fallback_scores(s_idx[filled].astype(np.int64))
+            idx[rows] = s_idx
+            vals[rows] = s_vals
 
     def _topk_users(self, u, k, exclude_seen, cand, banned):
         """Best ``k`` item indices for known users ``u`` from ``_score_block`` in blocks."""
