@@ -60,7 +60,7 @@ def test_relevance_threshold_counts_only_good_held_out_ratings(csv, tmp_path):
         (["-a", "popularity", "--test-size", "0.2", "--relevance-threshold", "4",
           "--rating-col", "none"], 1,
          "Error: --relevance-threshold needs ratings to compare, and {csv} was read without "
-         "them (implicit data: every cell is 1); leave it out, every held-out cell is then "
+         "them (implicit data: its cells count events); leave it out, every held-out cell is then "
          "relevant"),
         (["-a", "popularity", "--test-size", "0.2", "--relevance-threshold", "6"], 1,
          "Error: no held-out cell is at least the relevance threshold 6 (the highest is 5), "

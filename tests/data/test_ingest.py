@@ -307,12 +307,12 @@ def test_lrdata_round_trip_is_exact(tmp_path, mmap):
 
 
 def test_lrdata_of_synthetic_trains_the_same_model(tmp_path):
-    from latentrec.models.als import ALS
+    from latentrec.models import ImplicitALS
 
     data = syn.synthetic(200, 40, 2000, random_state=3, implicit=True)
     back = Interactions.read(data.to_lrdata(tmp_path / "s.lrdata"))
-    a = ALS(n_factors=3, n_epochs=2, random_state=0).fit(data)
-    b = ALS(n_factors=3, n_epochs=2, random_state=0).fit(back)
+    a = ImplicitALS(n_factors=3, n_epochs=2, random_state=0, num_threads=1).fit(data)
+    b = ImplicitALS(n_factors=3, n_epochs=2, random_state=0, num_threads=1).fit(back)
     assert np.array_equal(a.user_factors_, b.user_factors_)
     assert back.implicit
 

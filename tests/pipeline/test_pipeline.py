@@ -537,12 +537,11 @@ def test_factors_of_unknown_kind_fold_validation_stars_as_likes_and_old_files_as
         np.testing.assert_array_equal(got[late.size :], new[late.size :])  # others as before
 
 
-def test_a_rating_model_in_a_pipeline_fitted_on_events_takes_no_event_as_a_rating(
-    late_joiners,
-):
-    """A live fold-in gives a rating model no event (it only marks the item seen); the
-    validation users of a pipeline fitted on events are folded in so too: the rating
-    model has no vector for them, the ranking model folds their weights in."""
+def test_a_pipeline_fitted_on_events_folds_its_validation_users_weights_in(late_joiners):
+    """The validation users of a pipeline fitted on events are folded in as a live
+    fold-in folds them: the ranking model takes their weights.  A rating model among the
+    candidates is refused at fit (it refuses implicit data, whose repeats add up to
+    counts); before, it took no event and left those users without a vector."""
     data, _, _, late = late_joiners
     events = Interactions(
         data.users,
@@ -553,22 +552,16 @@ def test_a_rating_model_in_a_pipeline_fitted_on_events_takes_no_event_as_a_ratin
         item_features=data.item_features,
     )
     train, valid = temporal_split(events, test_size=0.25)
-    models = [
-        BiasedMF(n_factors=3, random_state=0),
-        ImplicitALS(n_factors=4, random_state=0, num_threads=1),
-        Popularity(),
-    ]
+    with pytest.raises(ValueError, match="BiasedMF predicts ratings, but the data holds implicit"):
+        Pipeline([BiasedMF(n_factors=3, random_state=0), Popularity()]).fit(train, valid)
+    models = [ImplicitALS(n_factors=4, random_state=0, num_threads=1), Popularity()]
     pipe = Pipeline(models, small_ranker(), [MMR(0.8)], n_candidates=12).fit(train, valid)
-
-    def as_live(model, values):
-        return np.full(len(values), np.nan) if model.predicts_ratings else values
-
-    want = folded_reference(pipe, valid, late, 8, read=as_live)
+    want = folded_reference(pipe, valid, late, 8, read=lambda model, values: values)
     for got, w in zip(pipe.recommend_batch_idx(late, 8), want, strict=True):
         np.testing.assert_array_equal(got, w)
     rows, batch = pipe.validation_users(late)
     assert rows.tolist() == list(range(late.size))
-    assert not batch.vectors[0][2].any() and batch.vectors[1][2].all()
+    assert batch.vectors[0][2].all()
     assert pipe.context_.later_implicit is True
 
 

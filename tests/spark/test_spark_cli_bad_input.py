@@ -40,8 +40,8 @@ CASES = {
     "dup.csv": (
         HEADER + "1,1,5\n1,1,3\n2,1,4\n",
         "user 1 rated item 1 2 times (lines 2 and 3 of {}); pass duplicates='mean' or 'sum' "
-        "to merge repeated "
-        "pairs (--duplicates mean or sum)",
+        "to merge repeated pairs (--duplicates mean or sum; Spark's rows have no order, so "
+        "the local engine's 'last' cannot be offered)",
     ),
 }
 

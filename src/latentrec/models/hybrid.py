@@ -1120,7 +1120,7 @@ class HybridMF(FactorModel):
         finally:
             _PARTIAL_EXPLICIT.reset(token)
 
-    def _updated_state(self, side, unknown, users_raw, items_raw, values):
+    def _updated_state(self, side, unknown, users_raw, items_raw, values, events=False):
         """The partial fit of the base class on the table's values as the fit reads a
         cell: 1 at or above ``min_rating``, else NaN (seen only, kept out of the solve
         and of :meth:`positive_seen`).  Taken as given, every row was a positive: a
@@ -1131,7 +1131,7 @@ class HybridMF(FactorModel):
             # Checked as given: the rule clips what it reads into the scale.
             self._check_values(items_raw, values, "item")
         read = fold_in_values(self, values, explicit)
-        return super()._updated_state(side, unknown, users_raw, items_raw, read)
+        return super()._updated_state(side, unknown, users_raw, items_raw, read, events)
 
     # ------------------------------------------------------------------ cold entities
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
