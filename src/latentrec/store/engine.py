@@ -601,7 +601,8 @@ def describe(err: sa.exc.DBAPIError) -> str:
         'database is locked'
     """
     text = str(getattr(err, "orig", None) or err)
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+    # Split on any whitespace: PostgreSQL's "DETAIL:  ..." has two spaces after the colon.
+    return " ".join(text.split())
 
 
 # PostgreSQL's SQLSTATE for a write in a read-only transaction (a hot standby, or
@@ -1211,10 +1212,17 @@ def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> int:
     if not rows:
         return 0
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_connection = conn.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        cursor.executemany(str(compiled), [driver_params(compiled, row) for row in rows])
+        with own_pipeline(dbapi_connection, dbapi_error) as failed:
+            try:
+                cursor.executemany(str(compiled), [driver_params(compiled, row) for row in rows])
+            except dbapi_error as err:
+                failed.append(err)
+        if failed:
+            raise failed[0]
         return max(int(cursor.rowcount), 0)
     except dbapi_error as err:
         raise sa.exc.DBAPIError.instance(
@@ -1222,6 +1230,46 @@ def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> int:
         ) from err
     finally:
         cursor.close()
+
+
+@contextmanager
+def own_pipeline(dbapi_connection, dbapi_error):
+    """A psycopg pipeline around the block, where the driver uses one, closed by us: the
+    block appends the driver's error it caught to the yielded list instead of raising it,
+    and the first error stays the one raised (by the caller).
+
+    psycopg's ``executemany`` runs in a pipeline of its own; when the server refused a
+    row before the end, closing that pipeline failed again ("pipeline aborted") and
+    psycopg logged that second failure as a warning, on stderr where nothing configured
+    logging: ``store import`` said one refusal in two lines.  Closing the pipeline with
+    no exception in flight raises the closing failure instead of logging it, and the
+    first failure (the refusal) is the one that counts.  Elsewhere (SQLite) a plain block.
+
+    Example:
+        >>> import sqlite3
+        >>> with own_pipeline(sqlite3.connect(":memory:"), sqlite3.Error) as failed:
+        ...     failed.append(sqlite3.IntegrityError("refused"))
+        >>> failed
+        [IntegrityError('refused')]
+    """
+    failed: list = []
+    pipeline = getattr(dbapi_connection, "pipeline", None)
+    if pipeline is None or not pipeline_supported():
+        yield failed
+        return
+    try:
+        with pipeline():
+            yield failed
+    except dbapi_error:
+        if not failed:
+            raise  # the block's statements' own failure, reported at the pipeline's end
+
+
+def pipeline_supported() -> bool:
+    """Whether psycopg and its libpq run pipelines (libpq 14 or later)."""
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
 
 
 def driver_params(compiled, params: dict):
