@@ -90,7 +90,9 @@ class StoreUnavailableError(StoreError):
     accepting them, is starting up or shutting down, and for a SQLite file busy or
     locked by another writer; False for what stays as it is until someone changes it
     (a SQLite path that is a folder or cannot be opened, a read-only database, a
-    closed store), and where the store cannot tell.
+    closed store), and where the store cannot tell.  ``sqlstate`` is PostgreSQL's
+    code for the error where the server gave one (``"57014"``: a statement cancelled
+    at its time limit), so that a caller can say what happened in its own words.
 
     Example:
         >>> isinstance(StoreUnavailableError("the server refused"), StoreError)
@@ -99,13 +101,14 @@ class StoreUnavailableError(StoreError):
         True
     """
 
-    def __init__(self, message: str, transient: bool = False):
+    def __init__(self, message: str, transient: bool = False, sqlstate: str | None = None):
         super().__init__(message)
         self.transient = transient
+        self.sqlstate = sqlstate
 
     def __reduce__(self):
-        # Pickled (a process pool's result) with its flag: args hold the message only.
-        return (type(self), (str(self), self.transient))
+        # Pickled (a process pool's result) with its flags: args hold the message only.
+        return (type(self), (str(self), self.transient, self.sqlstate))
 
 
 def resolve_url(target) -> sa.URL:
@@ -1136,6 +1139,7 @@ class Database:
                 raise StoreUnavailableError(
                     f"the store {self.shown_url()} failed: {describe(err)}",
                     transient=is_transient(err),
+                    sqlstate=getattr(getattr(err, "orig", None), "sqlstate", None),
                 ) from None
             raise StoreError(f"the store {self.shown_url()} refused: {describe(err)}") from None
 
