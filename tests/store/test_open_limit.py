@@ -57,13 +57,21 @@ def bounded_by(limit, monkeypatch) -> float | None:
     return limit
 
 
-def check_refusal(got: dict, url: str, step: str) -> None:
+def check_refusal(got: dict, url: str, step: str, locked: bool) -> None:
     assert got, "the opening was still waiting: its queries are not bounded"
     err = got.get("error")
     assert isinstance(err, StoreUnavailableError), got
     text = str(err)
     assert "opening the store" in text and sa.make_url(url).database in text, text
-    assert f"limit of {LIMIT_S:g} s" in text and step in text, text
+    assert f"did not finish within the opening's limit of {LIMIT_S:g} s" in text, text
+    assert step in text, text
+    if locked:
+        # The server answered: it cancelled the statement, which waited on another
+        # session's lock.  Before, the message said the server "did not answer".
+        assert "did not answer" not in text, text
+        assert "cancelled the statement" in text and "lock another session holds" in text
+    else:
+        assert "did not answer" in text and "lock" not in text, text
     assert "\n" not in text
     assert err.transient  # a service worker waits for the store and tries again
 
@@ -79,7 +87,7 @@ def test_an_opening_behind_a_held_lock_fails_naming_the_store_and_limit(
         locker.execute("LOCK TABLE lr_schema IN ACCESS EXCLUSIVE MODE")
         got = outcome_within(lambda: open_store(postgres_url, limit=limit), HANG_S)
         locker.rollback()
-    check_refusal(got, postgres_url, "reading its schema version")
+    check_refusal(got, postgres_url, "reading its schema version", locked=True)
     # The lock gone, the store opens as ever.
     with open_store(postgres_url, limit=limit) as store:
         assert store.counts()["ratings"] == 0
@@ -100,7 +108,7 @@ def test_an_opening_on_a_server_that_stopped_answering_fails(postgres_url, limit
 
         got = outcome_within(lambda: RatingsStore(db), HANG_S)
     db.close()
-    check_refusal(got, postgres_url, "")
+    check_refusal(got, postgres_url, "", locked=False)
     with open_store(postgres_url, limit=limit) as store:
         assert store.schema_version == 4
 
@@ -112,7 +120,7 @@ def test_creating_the_schema_is_bounded_too(postgres_url, monkeypatch):
         other.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
         got = outcome_within(lambda: open_store(postgres_url), HANG_S)
         other.rollback()
-    check_refusal(got, postgres_url, "creating its schema")
+    check_refusal(got, postgres_url, "creating its schema", locked=True)
 
 
 def test_a_limit_that_is_no_number_of_seconds_is_refused(postgres_url):

@@ -177,7 +177,9 @@ def batch_refused(db: Database, err: sa.exc.DBAPIError, params, start: int, tota
     """What an import says when the database refused one of its batches of rows (a
     constraint or trigger added by hand, a value the column cannot hold): the batch by
     its rows' positions in the import and its first and last cell, and the database's
-    reason (which may name the row: a bulk write does not know which it was).
+    reason (which may name the row: a bulk write does not know which it was), its
+    closing period dropped so that the sentence goes on cleanly (PostgreSQL's detail
+    ends with one: "... Failing row contains (...).").
 
     Example:
         >>> from latentrec.store import open_store
@@ -194,7 +196,7 @@ def batch_refused(db: Database, err: sa.exc.DBAPIError, params, start: int, tota
         f"the store {db.shown_url()} refused the import's rows {start + 1}-"
         f"{start + len(params)} of {total} (from user {first['user_id']!r}, item "
         f"{first['item_id']!r} to user {last['user_id']!r}, item {last['item_id']!r}): "
-        f"{describe(err)}; nothing was imported"
+        f"{describe(err).rstrip('.')}; nothing was imported"
     )
 
 

@@ -32,6 +32,11 @@ from .records import StoreError
 # Seconds a SQLite writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_S = 30.0
 
+# While a SQLite file refuses writes (another process holds its write lock), at most one
+# probe of the write lock (Database.write_probe) per this many seconds: reads go on in
+# WAL mode and each would otherwise probe.
+WRITE_PROBE_EVERY_S = 1.0
+
 # Seconds a PostgreSQL connection attempt may take, and about how long a silent peer
 # (TCP keepalives unanswered, data unacknowledged) keeps a connection, for a store opened
 # without a limit (a command).  The service sets its own (Settings.store_timeout,
@@ -90,7 +95,9 @@ class StoreUnavailableError(StoreError):
     accepting them, is starting up or shutting down, and for a SQLite file busy or
     locked by another writer; False for what stays as it is until someone changes it
     (a SQLite path that is a folder or cannot be opened, a read-only database, a
-    closed store), and where the store cannot tell.
+    closed store), and where the store cannot tell.  ``sqlstate`` is PostgreSQL's
+    code for the error where the server gave one (``"57014"``: a statement cancelled
+    at its time limit), so that a caller can say what happened in its own words.
 
     Example:
         >>> isinstance(StoreUnavailableError("the server refused"), StoreError)
@@ -99,13 +106,14 @@ class StoreUnavailableError(StoreError):
         True
     """
 
-    def __init__(self, message: str, transient: bool = False):
+    def __init__(self, message: str, transient: bool = False, sqlstate: str | None = None):
         super().__init__(message)
         self.transient = transient
+        self.sqlstate = sqlstate
 
     def __reduce__(self):
-        # Pickled (a process pool's result) with its flag: args hold the message only.
-        return (type(self), (str(self), self.transient))
+        # Pickled (a process pool's result) with its flags: args hold the message only.
+        return (type(self), (str(self), self.transient, self.sqlstate))
 
 
 def resolve_url(target) -> sa.URL:
@@ -601,7 +609,8 @@ def describe(err: sa.exc.DBAPIError) -> str:
         'database is locked'
     """
     text = str(getattr(err, "orig", None) or err)
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+    # Split on any whitespace: PostgreSQL's "DETAIL:  ..." has two spaces after the colon.
+    return " ".join(text.split())
 
 
 # PostgreSQL's SQLSTATE for a write in a read-only transaction (a hot standby, or
@@ -735,6 +744,13 @@ class Database:
         # store is back.
         self.on_back = None
         self.failing = False
+        # A SQLite file's write found it locked (another process holds its write lock):
+        # reads go on in WAL mode, so only a write, or a probe that takes the write lock
+        # (write_probe), ends the outage.
+        self.writes_refused = False
+        self.failures = 0  # calls that found the store unavailable, ever
+        self.probed = -math.inf  # when write_probe last ran (time.monotonic)
+        self.back_lock = threading.Lock()  # on_back called once per outage
         # The calling thread's background_reads(), if it is inside one.
         self.local = threading.local()
         # The pool's connection records, and those checked out (in use by a thread), so
@@ -852,6 +868,8 @@ class Database:
         # close=False: PostgreSQL's connections share their sockets with the parent's
         # (closing would end the parent's sessions), and the SQLite ones left are in use.
         self.engine.dispose(close=False)
+        # A parent thread may have held it at the fork: the child's would stay taken.
+        self.back_lock = threading.Lock()
         self.pid = os.getpid()
 
     def connect(self) -> sa.Connection:
@@ -967,15 +985,17 @@ class Database:
                 with counted, conn.begin(), self.background_limit(conn):
                     yield conn
         except StoreUnavailableError as err:
-            self.unavailable(err)
+            self.unavailable(err, write=write)
             raise
-        self.answered()
+        self.answered(write=write)
 
-    def unavailable(self, err: StoreUnavailableError) -> None:
+    def unavailable(self, err: StoreUnavailableError, write: bool = False) -> None:
         """Note that a call found the store unavailable (``err``), whichever way it
         reached the database: a transaction, or on a SQLite file the driver's own
         connections (fastread's reads, a checkpoint, a change watch).  The next call
-        that the store answers then calls ``on_back`` (:meth:`answered`).
+        that the store answers then calls ``on_back`` (:meth:`answered`).  A ``write``
+        that found a SQLite file locked (``err.transient``: another process holds its
+        write lock) is an outage of writes, which reads do not end.
 
         Example:
             >>> db = Database(resolve_url(":memory:"))
@@ -986,20 +1006,32 @@ class Database:
             1
             back
         """
-        self.failing = True
+        with self.back_lock:
+            self.failing = True
+            self.failures += 1
+            if write and self.sqlite_file and err.transient:
+                # Busy or locked: another process holds the write lock.
+                self.writes_refused = True
         background = getattr(self.local, "background", None)
         if background is not None:
             background.failures.append(err)
 
-    def answered(self) -> None:
-        """Note that the store answered a call: the first after one that found it
-        unavailable calls ``on_back`` (no arguments), once.
+    def answered(self, write: bool = False) -> None:
+        """Note that the store answered a call (a ``write`` transaction committed, or
+        a read): the first after one that found it unavailable calls ``on_back`` (no
+        arguments), once.
 
         So the service's "answers again" line ends an outage on both back ends alike:
         at the first call the store answers, a request's or the service's own rounds'
         (a SQLite store's checkpoint each round, a PostgreSQL store's catalogue
         check), where on a SQLite file it waited for the next SQLAlchemy transaction,
         which the requests' reads (fastread) never open.
+
+        On a SQLite file whose writes failed, a read answering says nothing of writes:
+        in WAL mode reads go on while another process holds the write lock, and the
+        "answers again" line came a moment after each refused write while the lock was
+        still held, a start and an end per write instead of one outage.  There a read
+        ends the outage only when :meth:`write_probe` gets the write lock.
 
         Example:
             >>> db = Database(resolve_url(":memory:"))
@@ -1010,10 +1042,58 @@ class Database:
             back
             (None, None)
         """
-        if self.failing:
-            self.failing = False
-            if self.on_back is not None:
-                self.on_back()
+        if not self.failing:
+            return
+        failures = self.failures
+        if self.writes_refused and not write and not self.write_probe():
+            return
+        with self.back_lock:
+            if not self.failing or self.failures != failures:
+                return  # said already, or a call failed meanwhile: the next answer decides
+            self.failing = self.writes_refused = False
+        if self.on_back is not None:
+            self.on_back()
+
+    def write_probe(self) -> bool:
+        """Whether this process can take the SQLite file's write lock now: ``BEGIN
+        IMMEDIATE`` and ``ROLLBACK`` on a connection of its own that waits for no one
+        (a busy timeout of 0), at most once per :data:`WRITE_PROBE_EVERY_S` (False
+        between).  It writes nothing; the lock is held for no longer than the two
+        statements, which a real write waiting on it (busy timeout) outlasts.
+
+        Example:
+            >>> import tempfile
+            >>> db = Database(resolve_url(f"{tempfile.mkdtemp()}/ratings.db"))
+            >>> db.write_probe()  # no file yet: none is made
+            False
+            >>> db.probed = -math.inf  # as WRITE_PROBE_EVERY_S later
+            >>> with db.write() as conn:
+            ...     _ = conn.exec_driver_sql("CREATE TABLE t (x)")
+            >>> db.write_probe()
+            True
+            >>> db.close()
+        """
+        now = time.monotonic()
+        with self.back_lock:
+            if now - self.probed < WRITE_PROBE_EVERY_S:
+                return False
+            self.probed = now
+        # mode=rw: a file that is gone is not created anew (an empty database) by a probe.
+        target = Path(self.url.database).absolute().as_uri() + "?mode=rw"
+        # Counted as a write (before_fork): a fork must not copy the lock it holds.
+        with self.writing_transaction():
+            try:
+                conn = sqlite3.connect(target, uri=True, timeout=0, isolation_level=None)
+            except sqlite3.Error:
+                return False
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+                return True
+            except sqlite3.Error:
+                return False
+            finally:
+                conn.close()
 
     @contextmanager
     def background_reads(self, seconds: float = BACKGROUND_READ_S):
@@ -1135,6 +1215,7 @@ class Database:
                 raise StoreUnavailableError(
                     f"the store {self.shown_url()} failed: {describe(err)}",
                     transient=is_transient(err),
+                    sqlstate=getattr(getattr(err, "orig", None), "sqlstate", None),
                 ) from None
             raise StoreError(f"the store {self.shown_url()} refused: {describe(err)}") from None
 
@@ -1211,10 +1292,17 @@ def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> int:
     if not rows:
         return 0
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi_connection = conn.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        cursor.executemany(str(compiled), [driver_params(compiled, row) for row in rows])
+        with own_pipeline(dbapi_connection, dbapi_error) as failed:
+            try:
+                cursor.executemany(str(compiled), [driver_params(compiled, row) for row in rows])
+            except dbapi_error as err:
+                failed.append(err)
+        if failed:
+            raise failed[0]
         return max(int(cursor.rowcount), 0)
     except dbapi_error as err:
         raise sa.exc.DBAPIError.instance(
@@ -1222,6 +1310,46 @@ def driver_executemany(conn: sa.Connection, stmt, rows: list[dict]) -> int:
         ) from err
     finally:
         cursor.close()
+
+
+@contextmanager
+def own_pipeline(dbapi_connection, dbapi_error):
+    """A psycopg pipeline around the block, where the driver uses one, closed by us: the
+    block appends the driver's error it caught to the yielded list instead of raising it,
+    and the first error stays the one raised (by the caller).
+
+    psycopg's ``executemany`` runs in a pipeline of its own; when the server refused a
+    row before the end, closing that pipeline failed again ("pipeline aborted") and
+    psycopg logged that second failure as a warning, on stderr where nothing configured
+    logging: ``store import`` said one refusal in two lines.  Closing the pipeline with
+    no exception in flight raises the closing failure instead of logging it, and the
+    first failure (the refusal) is the one that counts.  Elsewhere (SQLite) a plain block.
+
+    Example:
+        >>> import sqlite3
+        >>> with own_pipeline(sqlite3.connect(":memory:"), sqlite3.Error) as failed:
+        ...     failed.append(sqlite3.IntegrityError("refused"))
+        >>> failed
+        [IntegrityError('refused')]
+    """
+    failed: list = []
+    pipeline = getattr(dbapi_connection, "pipeline", None)
+    if pipeline is None or not pipeline_supported():
+        yield failed
+        return
+    try:
+        with pipeline():
+            yield failed
+    except dbapi_error:
+        if not failed:
+            raise  # the block's statements' own failure, reported at the pipeline's end
+
+
+def pipeline_supported() -> bool:
+    """Whether psycopg and its libpq run pipelines (libpq 14 or later)."""
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
 
 
 def driver_params(compiled, params: dict):

@@ -166,15 +166,9 @@ class RatingsStore:
         except StoreUnavailableError as err:
             if db.dialect != "postgresql" or time.monotonic() - started < seconds:
                 raise  # not the limit's doing (refused, closed): its own message
-            reason = str(err)
-            for said in (
-                f"the store {db.shown_url()} failed: ",
-                f"cannot connect to the store {db.shown_url()}: ",
-            ):
-                reason = reason.removeprefix(said)
             raise StoreUnavailableError(
-                f"opening the store {db.shown_url()} failed: it did not answer within the "
-                f"opening's limit of {seconds:g} s while {step} ({reason})",
+                f"opening the store {db.shown_url()} failed: it did not finish within the "
+                f"opening's limit of {seconds:g} s while {step}: {past_limit(err, db)}",
                 transient=True,
             ) from None
 
@@ -1025,3 +1019,36 @@ def open_store(target, on_wait=None, limit: float | None = None) -> RatingsStore
 
 
 __all__ = ["Item", "Rating", "RatingsStore", "StoreError", "WriteResult", "open_store"]
+
+
+# PostgreSQL's SQLSTATE for a statement cancelled at its statement_timeout.
+PG_CANCELLED = "57014"
+
+
+def past_limit(err: StoreUnavailableError, db) -> str:
+    """Why an opening's query ended at its limit, true to what happened: a statement the
+    server cancelled (it answered: the statement ran, or waited on a lock, that long) or
+    a server that gave no answer at all (the driver's own limit).
+
+    Example:
+        >>> from latentrec.store.engine import Database, resolve_url
+        >>> db = Database(resolve_url("postgresql://ann@127.0.0.1/recs"))
+        >>> print(past_limit(StoreUnavailableError("x", sqlstate="57014"), db))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        the server cancelled the statement at the limit (statement timeout); it may have
+        been waiting on a lock another session holds on the store's tables
+        >>> past_limit(StoreUnavailableError("the server did not answer within 3 s"), db)
+        'the server did not answer within 3 s'
+    """
+    if err.sqlstate == PG_CANCELLED:
+        return (
+            "the server cancelled the statement at the limit (statement timeout); it may "
+            "have been waiting on a lock another session holds on the store's tables"
+        )
+    reason = str(err)
+    for said in (
+        f"the store {db.shown_url()} failed: ",
+        f"cannot connect to the store {db.shown_url()}: ",
+    ):
+        reason = reason.removeprefix(said)
+    return reason
