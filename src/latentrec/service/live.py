@@ -402,7 +402,10 @@ class LiveUsers:
 
         One read (:meth:`RatingsStore.user_record`) gives the cells and the mark
         together.  A user with nothing stored keeps their training row unless they were
-        erased (``DELETE /users/{id}``): one who deleted their last rating was not.  An
+        erased (``DELETE /users/{id}``): one who deleted their last rating was not.  Their
+        vector is personal when the model says so
+        (:meth:`~latentrec.models.FactorModel.can_personalise`), else they get the
+        popularity fallback, as the model's ``recommend`` gives them.  An
         erased user's training row is never used again; what they stored since is
         folded in alone."""
         model = served.model
@@ -420,7 +423,10 @@ class LiveUsers:
             trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], np.int64)
             bias = float(model.user_bias_[u])
             factors = np.asarray(model.user_factors_[u], dtype=np.float32)
-            has_vector = trained.size > 0 or bool(np.any(factors != 0)) or bias != 0
+            # The model's rule, as its recommend applies it: counting cells marked a
+            # HybridMF user without a positive (all below min_rating) personal, and
+            # served the item biases with fallback false where the library falls back.
+            has_vector = bool(model.can_personalise([u])[0])
             state = UserState(
                 user_id,
                 version,
