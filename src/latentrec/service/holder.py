@@ -729,6 +729,11 @@ class FixedSource:
         """The model as served."""
         return Served.build(self.model, self.version, self.created, self.token())
 
+    def kept_refusal(self, err: Exception) -> str | None:
+        """Never: a model in memory is built again at each load (see
+        :meth:`FileSource.kept_refusal`)."""
+        return None
+
     def describe(self) -> str:
         """Where the model comes from, for messages."""
         return f"a model in memory ({self.version})"
@@ -818,6 +823,25 @@ class FileSource:
             "keeping the model served"
         )
 
+    def kept_refusal(self, err: Exception) -> str | None:
+        """What must change before the file is read again, when ``err`` (raised by
+        :meth:`load`) is kept as the verdict on the file as it is; None when the next
+        load reads it again (an error reading it, or a file replaced while it was read).
+
+        Example:
+            >>> import tempfile, os
+            >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+            >>> _ = open(path, "wb").write(b"cut")
+            >>> source = FileSource(path)
+            >>> try:
+            ...     source.load()
+            ... except Exception as err:
+            ...     print(source.kept_refusal(err))
+            the file
+        """
+        refused = self._refused
+        return "the file" if refused is not None and refused[1] is err else None
+
     def _refuse(self, before, err: Exception) -> None:
         """Keep ``err`` as the verdict on the file ``before`` was the ``stat`` of, when
         the file is still that one: one replaced meanwhile (a race) is no verdict on the
@@ -901,6 +925,15 @@ class DirectorySource:
             raise
         self._refused = None
         return served
+
+    def kept_refusal(self, err: Exception) -> str | None:
+        """What must change before the current version is read again, when ``err``
+        (raised by :meth:`load`) is kept as the verdict on its file; None when the next
+        load reads it again (see :meth:`FileSource.kept_refusal`)."""
+        refused = self._refused
+        if refused is not None and refused[2] is err:
+            return "the current version or its file"
+        return None
 
     def _current_file(self):
         """(version, inode, size, mtime, ctime) of the current version's model file; None when
