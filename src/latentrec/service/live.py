@@ -277,12 +277,16 @@ class LiveUsers:
             try:
                 data = self.store.interactions(kind=kind)
             except StoredRatingsError as err:
-                # Ratings a retrain refuses (a NaN written by hand): their users are folded
-                # in one by one when asked for, as without warming; said, not skipped quietly.
+                # Ratings a retrain refuses (a NaN written by hand).  Nobody is warmed:
+                # users who also hold the other kind were cached from it alone, their
+                # ratings of this kind missing from what they rated, so a request that
+                # found them in the cache got those items recommended back.  Each user is
+                # folded in when asked for, as without warming; said, not done quietly.
                 logging.getLogger(ERROR_LOGGER).warning(
-                    "not warming the users of stored %s ratings: %s", kind, err
+                    "not warming the user cache (each user is folded in when first asked for): %s",
+                    err,
                 )
-                continue
+                return 0
             except StoreUnavailableError:
                 raise  # down or slow is not "no rating of this kind": the refresher retries
             except StoreError:  # no rating of this kind
