@@ -66,7 +66,7 @@ from ..pipeline.history import Histories, UserHistory, as_history, user_key
 from ..store import StoreError, StoreUnavailableError
 from ..store.bulk import StoredRatingsError
 from .hardening import ERROR_LOGGER
-from .holder import Served, id_text
+from .holder import Served, id_text, rating_route
 
 # Users folded in per batch when the cache is warmed (bounds the solve's memory).
 WARM_BATCH = 4096
@@ -468,15 +468,17 @@ class LiveUsers:
             self.warned[user_id] = version
         shown = ", ".join(f"item {item!r}: {value!r}" for item, value in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        routes = ", ".join(rating_route(user_id, item) for item, _ in bad[:5])
         logging.getLogger(ERROR_LOGGER).warning(
             "user %r has %d stored rating(s) that are not finite (%s%s), left out of their "
             "fold-in (the items still count as seen); written past the store's checks, by "
-            "hand in the database?  Delete or correct them "
-            "(DELETE /users/{user_id}/ratings/{item_id})",
+            "hand in the database?  Delete or correct them (%s%s)",
             user_id,
             len(bad),
             shown,
             more,
+            routes,
+            ", ..." if more else "",
         )
 
     @staticmethod

@@ -83,6 +83,7 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -663,7 +664,8 @@ def with_current_scale(data: Interactions, current, version=None) -> Interaction
             f"{off.size} stored rating(s) lie outside the rating scale [{lo:g}, {hi:g}] "
             f"of {name}, e.g. user {user!r}, item {item!r}, rating {float(values[first]):g}; "
             "a candidate trained on them could diverge, so none is trained: delete or "
-            "correct them (DELETE /users/{user_id}/ratings/{item_id}) and retrain"
+            f"correct them (this one: DELETE /users/{quote(user, safe='')}/ratings/"
+            f"{quote(item, safe='')}) and retrain"
         )
     return data.replace(rating_scale=scale)
 
