@@ -33,9 +33,10 @@ from .. import ModelFileError, load
 from ..errors import CannotRankError
 from ..models import FactorModel
 from ..models.hybrid import encode_features
-from ..pipeline import Pipeline, cannot_rank
+from ..pipeline import Pipeline
 from ..store.records import GENRE_SEP, genre_key
 from .hardening import ERROR_LOGGER
+from .versions import cannot_serve
 
 # A counter shared by every Served in the process: a user's cached vector names the one it
 # was folded against.
@@ -146,9 +147,9 @@ class Served:
         if isinstance(model, Pipeline):
             pipeline = model
             pipeline.check_fitted()
-            problem = cannot_rank(pipeline) if check_ranks else None
-            if problem is not None:
-                raise CannotRankError(f"cannot serve this pipeline: {problem}")
+            refused = cannot_serve(pipeline) if check_ranks else None
+            if refused is not None:
+                raise refused
             factors = [m for m in pipeline.models if isinstance(m, FactorModel)]
             if not factors:
                 kinds = ", ".join(type(m).__name__ for m in pipeline.models)
@@ -164,8 +165,9 @@ class Served:
         model.check_fitted()
         # A pipeline ranks through its own candidates and ranker (checked above); only a
         # plain model's lists come from these scores.
-        if check_ranks and pipeline is None and not model.orders_items:
-            raise CannotRankError(f"cannot serve this model: {CannotRankError.of(model)}")
+        refused = cannot_serve(model) if check_ranks and pipeline is None else None
+        if refused is not None:
+            raise refused
         model = model.pinned()
         item_ids = np.array([id_text(x) for x in model.items_.ids], dtype=object)
         user_ids = [id_text(x) for x in model.users_.ids]
