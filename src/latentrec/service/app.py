@@ -183,8 +183,11 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     store has beyond the model are added to the served model (:class:`TakeIn`); when
     the store does not answer for that, the app starts all the same and its
     refresher does it once the store answers (``/health`` says why meanwhile).
-    ``store_wait``: a store that cannot be reached when it is opened is waited for
-    (what a worker of ``serve --workers N`` does), not a failure.
+    ``store_wait``: a store that cannot be reached when it is opened, an opening past
+    its limit (``settings.store_timeout``) included, is waited for, not a failure: what
+    :func:`app_from_env` asks, for each worker of ``serve --workers N``.  ``serve``
+    itself builds its first app without it, so such a store fails its start in one
+    line.
 
     Example (serves a real store, so not run here)::
 
