@@ -435,8 +435,11 @@ def test_warming_says_why_it_skips_stored_ratings_no_fold_can_take(
     store, explicit_model, tmp_path, caplog
 ):
     """A NaN written into the store by hand makes the bulk read refuse (as a retrain
-    does); warming skipped those ratings without a word.  It now logs why, and still
-    warms the users of the other kind."""
+    does); warming skipped those ratings without a word.  It now logs why and warms
+    nobody: it went on with the other kind, and cached a user holding both kinds from
+    their events alone, so a request finding them cached got their rated titles
+    recommended back (``test_ratings_not_finite_listed`` failed when the warm-up won
+    the race).  Each user is folded in when asked for, from everything stored."""
     import logging
     import sqlite3
 
@@ -444,18 +447,30 @@ def test_warming_says_why_it_skips_stored_ratings_no_fold_can_take(
     from latentrec.service.holder import Served
     from latentrec.service.live import LiveUsers
 
-    store.add_ratings([Rating("ann", "100", 5.0), Rating("bob", "102", 4.0, kind="event")])
+    store.add_ratings(
+        [
+            Rating("ann", "100", 5.0),
+            Rating("ann", "101", 3.0),
+            Rating("ann", "102", 2.0, kind="event"),
+            Rating("bob", "102", 4.0, kind="event"),
+        ]
+    )
     with sqlite3.connect(tmp_path / "ratings.sqlite") as conn:
         conn.execute(
             "UPDATE lr_ratings SET value = 'NaN' WHERE user_id = 'ann' AND item_id = '100'"
         )
     conn.close()
+    served = Served.build(explicit_model, "v")
+    live = LiveUsers(store)
     with caplog.at_level(logging.WARNING, logger=ERROR_LOGGER):
-        count = LiveUsers(store).warm(Served.build(explicit_model, "v"))
-    assert count == 1  # bob, from the events
+        count = live.warm(served)
+    assert count == 0 and not live.cache
     said = [r.getMessage() for r in caplog.records if r.name == ERROR_LOGGER]
-    assert len(said) == 1 and said[0].startswith("not warming the users of stored explicit"), said
+    assert len(said) == 1 and said[0].startswith("not warming the user cache"), said
     assert "'ann'" in said[0] and "'100'" in said[0], said
+    # Asked for, ann counts every stored title as rated, the NaN one included.
+    state = live.compute(served, "ann", store.user_version("ann"))
+    assert state.rated.tolist() == sorted(served.item_index[x] for x in ("100", "101", "102"))
 
 
 @pytest.mark.parametrize("bad", ["Infinity", "NaN"])

@@ -69,3 +69,32 @@ def test_the_openapi_document_describes_the_field(client):
     schema = client.get("/openapi.json").json()["components"]["schemas"]["StoredRating"]
     assert "unusable" in schema["properties"]
     assert "not a finite number" in schema["properties"]["unusable"]["description"]
+
+
+def test_the_reason_names_the_route_that_deletes_it(
+    store, make_client, explicit_model, tmp_path, caplog
+):
+    """``unusable`` and the log said ``DELETE /users/{user_id}/ratings/{item_id}``, the
+    route's template: they now name this user and item, each percent-encoded as one path
+    segment, and that request deletes the very rating."""
+    import logging
+
+    from latentrec.service.hardening import ERROR_LOGGER
+
+    user, item = "ann/b é", "x/1 ?"
+    store.add_ratings([Rating(user, item, 4.0), Rating(user, "100", 5.0)])
+    stored_by_hand(tmp_path / "ratings.sqlite", user, item, "NaN")
+    client = make_client(explicit_model)
+    route = "DELETE /users/ann%2Fb%20%C3%A9/ratings/x%2F1%20%3F"
+    with caplog.at_level(logging.WARNING, logger=ERROR_LOGGER):
+        rows = client.get("/users/ann%2Fb%20%C3%A9/ratings").json()["ratings"]
+        client.get("/users/ann%2Fb%20%C3%A9/recommendations")  # the fold-in logs it
+    bad = [row for row in rows if row["item_id"] == item]
+    assert len(bad) == 1 and bad[0]["unusable"].endswith(f"({route})"), bad
+    logged = [r.getMessage() for r in caplog.records if "not finite" in r.getMessage()]
+    assert len(logged) == 1 and f"({route})" in logged[0], logged
+    method, path = route.split(" ")
+    r = client.request(method, path)
+    assert r.status_code == 200 and r.json()["item_id"] == item, r.text
+    left = client.get("/users/ann%2Fb%20%C3%A9/ratings").json()["ratings"]
+    assert [row["item_id"] for row in left] == ["100"]

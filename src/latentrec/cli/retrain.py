@@ -24,7 +24,13 @@ from ..registry import ALIASES
 
 # Model versions need no web framework or database (latentrec.service.versions loads with
 # the core dependencies); the retraining run does, so it is imported in the command.
-from ..service.versions import RETRAIN_STATUS, VERSIONS, ModelDirectory, record_retrain
+from ..service.versions import (
+    RETRAIN_STATUS,
+    VERSIONS,
+    ModelDirectory,
+    cannot_serve,
+    record_retrain,
+)
 from ._common import (
     Failure,
     build_model,
@@ -687,13 +693,19 @@ def _is_number(value) -> bool:
 @lookups_fail
 def publish(model_file, model_dir, note):
     """Publish MODEL_FILE (from `latentrec train`, or a saved pipeline) as a new version
-    and make it current.
+    and make it current.  A model whose lists cannot be ranked (global-mean, or a
+    pipeline of such candidates), which `latentrec serve` refuses, is not published.
 
     \f
     Example: ``latentrec models publish model.npz --model-dir models/``
     """
     check_output(model_dir, folder=True)  # before the model is read: said first
     model = load_model_or_pipeline(model_file)
+    # Made current, it would be the version every worker refuses to load (a new one
+    # keeps no model at all): refused here, in the service's words, nothing written.
+    refused = cannot_serve(model)
+    if refused is not None:
+        raise Failure(f"{model_file} is not published, as latentrec serve refuses it: {refused}")
     md = ModelDirectory(model_dir)
     metrics = dict(getattr(model, "metrics_", None) or {})
     version = md.publish(model, metrics=metrics, note=note or f"published from {model_file}")

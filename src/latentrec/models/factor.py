@@ -130,6 +130,34 @@ class FactorModel(FoldIn, Recommender):
         fitted = self.__dict__.get("_fitted")
         return True if fitted is None else bool(fitted.state.get("predicts_ratings_", True))
 
+    @reads_fitted
+    def can_personalise(self, user_idx) -> np.ndarray:
+        """Whether :meth:`recommend` gives each of these user indices a personal list
+        (True) or the popularity fallback (False, ``fallback=True``); -1 (unknown) is
+        False.  The model's own rule, for a caller serving training users from their
+        stored vectors: a vector that is not all zeros is not always personal (an
+        unbiased SVD's user without cells holds the mean user), and a history is not
+        always enough (a ``HybridMF`` user whose ratings are all below ``min_rating``).
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import HybridMF
+            >>> data = Interactions.from_dense(np.array([[5, 4, 0], [1, 0, 2], [0, 5, 4]]))
+            >>> model = HybridMF(n_factors=2, n_epochs=3, min_rating=4, random_state=0)
+            >>> model.fit(data).can_personalise([0, 1, -1]).tolist()
+            [True, False, False]
+            >>> model.recommend(1, n=1).fallback
+            True
+        """
+        self.check_fitted()
+        u = index_array(user_idx, self.n_users, "user_idx", allow_unknown=True)
+        out = np.zeros(u.size, dtype=bool)
+        known = u >= 0
+        if known.any():
+            out[known] = self._can_personalise(u[known])
+        return out
+
     def _can_personalise(self, user_idx: np.ndarray) -> np.ndarray:
         # A user the model can place gets personal scores: training history, or a vector
         # that came from elsewhere (from_factors, fold-in).  Fits zero the vectors of users

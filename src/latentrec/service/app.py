@@ -98,6 +98,7 @@ from .holder import (
     accepts_item,
     feature_use,
     id_text,
+    rating_route,
     short_paths,
     with_new_items,
     with_store_titles,
@@ -182,8 +183,11 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     store has beyond the model are added to the served model (:class:`TakeIn`); when
     the store does not answer for that, the app starts all the same and its
     refresher does it once the store answers (``/health`` says why meanwhile).
-    ``store_wait``: a store that cannot be reached when it is opened is waited for
-    (what a worker of ``serve --workers N`` does), not a failure.
+    ``store_wait``: a store that cannot be reached when it is opened, an opening past
+    its limit (``settings.store_timeout``) included, is waited for, not a failure: what
+    :func:`app_from_env` asks, for each worker of ``serve --workers N``.  ``serve``
+    itself builds its first app without it, so such a store fails its start in one
+    line.
 
     Example (serves a real store, so not run here)::
 
@@ -683,7 +687,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                     "genres": genres,
                     # JSON has no NaN or infinity: a bare null said nothing of why.
                     "rating": r.value if usable else None,
-                    "unusable": None if usable else unusable_value(r.value),
+                    "unusable": None if usable else unusable_value(r.value, user_id, r.item_id),
                     "kind": r.kind,
                     "timestamp": r.timestamp,
                     "rated_at": iso(r.timestamp),
@@ -1346,21 +1350,24 @@ def item_out(served: Served, item) -> dict:
     }
 
 
-def unusable_value(value: float) -> str:
+def unusable_value(value: float, user_id: str, item_id: str) -> str:
     """What ``GET /users/{id}/ratings`` says of a stored value that is not a finite
-    number: which it is, and what the service does with it (the fold-in leaves it out,
-    as ``LiveUsers.signal`` does and ``say_not_finite`` logs).
+    number: which it is, what the service does with it (the fold-in leaves it out, as
+    ``LiveUsers.signal`` does and ``say_not_finite`` logs) and the route that deletes
+    it, for this user and item (:func:`~latentrec.service.holder.rating_route`).
 
     Example:
-        >>> unusable_value(float("-inf"))[:48]
+        >>> unusable_value(float("-inf"), "ann", "a/b")[:48]
         'the stored value is -Infinity, not a finite numb'
+        >>> unusable_value(float("nan"), "ann", "a/b")[-33:]
+        '(DELETE /users/ann/ratings/a%2Fb)'
     """
     shown = "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return (
         f"the stored value is {shown}, not a finite number (written past the service's "
         "checks, by hand in the database?): it is left out of this user's "
         "recommendations, the item still counting as rated; correct it, or delete it "
-        "(DELETE /users/{user_id}/ratings/{item_id})"
+        f"({rating_route(user_id, item_id)})"
     )
 
 

@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,10 @@ from .. import ModelFileError, load
 from ..errors import CannotRankError
 from ..models import FactorModel
 from ..models.hybrid import encode_features
-from ..pipeline import Pipeline, cannot_rank
+from ..pipeline import Pipeline
 from ..store.records import GENRE_SEP, genre_key
 from .hardening import ERROR_LOGGER
+from .versions import cannot_serve
 
 # A counter shared by every Served in the process: a user's cached vector names the one it
 # was folded against.
@@ -57,6 +59,18 @@ def id_text(raw) -> str:
         ('42', 'a/b')
     """
     return str(raw.item() if isinstance(raw, np.generic) else raw)
+
+
+def rating_route(user_id: str, item_id: str) -> str:
+    """The route that deletes one stored rating, with these ids, each percent-encoded
+    as one path segment as the routes read it (``a/b`` is ``a%2Fb``): for messages
+    that tell a user to delete a rating.
+
+    Example:
+        >>> rating_route("a/b", "7 up")
+        'DELETE /users/a%2Fb/ratings/7%20up'
+    """
+    return f"DELETE /users/{quote(user_id, safe='')}/ratings/{quote(item_id, safe='')}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,9 +147,9 @@ class Served:
         if isinstance(model, Pipeline):
             pipeline = model
             pipeline.check_fitted()
-            problem = cannot_rank(pipeline) if check_ranks else None
-            if problem is not None:
-                raise CannotRankError(f"cannot serve this pipeline: {problem}")
+            refused = cannot_serve(pipeline) if check_ranks else None
+            if refused is not None:
+                raise refused
             factors = [m for m in pipeline.models if isinstance(m, FactorModel)]
             if not factors:
                 kinds = ", ".join(type(m).__name__ for m in pipeline.models)
@@ -151,8 +165,9 @@ class Served:
         model.check_fitted()
         # A pipeline ranks through its own candidates and ranker (checked above); only a
         # plain model's lists come from these scores.
-        if check_ranks and pipeline is None and not model.orders_items:
-            raise CannotRankError(f"cannot serve this model: {CannotRankError.of(model)}")
+        refused = cannot_serve(model) if check_ranks and pipeline is None else None
+        if refused is not None:
+            raise refused
         model = model.pinned()
         item_ids = np.array([id_text(x) for x in model.items_.ids], dtype=object)
         user_ids = [id_text(x) for x in model.users_.ids]
@@ -729,6 +744,11 @@ class FixedSource:
         """The model as served."""
         return Served.build(self.model, self.version, self.created, self.token())
 
+    def kept_refusal(self, err: Exception) -> str | None:
+        """Never: a model in memory is built again at each load (see
+        :meth:`FileSource.kept_refusal`)."""
+        return None
+
     def describe(self) -> str:
         """Where the model comes from, for messages."""
         return f"a model in memory ({self.version})"
@@ -818,6 +838,25 @@ class FileSource:
             "keeping the model served"
         )
 
+    def kept_refusal(self, err: Exception) -> str | None:
+        """What must change before the file is read again, when ``err`` (raised by
+        :meth:`load`) is kept as the verdict on the file as it is; None when the next
+        load reads it again (an error reading it, or a file replaced while it was read).
+
+        Example:
+            >>> import tempfile, os
+            >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+            >>> _ = open(path, "wb").write(b"cut")
+            >>> source = FileSource(path)
+            >>> try:
+            ...     source.load()
+            ... except Exception as err:
+            ...     print(source.kept_refusal(err))
+            the file
+        """
+        refused = self._refused
+        return "the file" if refused is not None and refused[1] is err else None
+
     def _refuse(self, before, err: Exception) -> None:
         """Keep ``err`` as the verdict on the file ``before`` was the ``stat`` of, when
         the file is still that one: one replaced meanwhile (a race) is no verdict on the
@@ -901,6 +940,15 @@ class DirectorySource:
             raise
         self._refused = None
         return served
+
+    def kept_refusal(self, err: Exception) -> str | None:
+        """What must change before the current version is read again, when ``err``
+        (raised by :meth:`load`) is kept as the verdict on its file; None when the next
+        load reads it again (see :meth:`FileSource.kept_refusal`)."""
+        refused = self._refused
+        if refused is not None and refused[2] is err:
+            return "the current version or its file"
+        return None
 
     def _current_file(self):
         """(version, inode, size, mtime, ctime) of the current version's model file; None when

@@ -66,7 +66,7 @@ from ..pipeline.history import Histories, UserHistory, as_history, user_key
 from ..store import StoreError, StoreUnavailableError
 from ..store.bulk import StoredRatingsError
 from .hardening import ERROR_LOGGER
-from .holder import Served, id_text
+from .holder import Served, id_text, rating_route
 
 # Users folded in per batch when the cache is warmed (bounds the solve's memory).
 WARM_BATCH = 4096
@@ -277,12 +277,16 @@ class LiveUsers:
             try:
                 data = self.store.interactions(kind=kind)
             except StoredRatingsError as err:
-                # Ratings a retrain refuses (a NaN written by hand): their users are folded
-                # in one by one when asked for, as without warming; said, not skipped quietly.
+                # Ratings a retrain refuses (a NaN written by hand).  Nobody is warmed:
+                # users who also hold the other kind were cached from it alone, their
+                # ratings of this kind missing from what they rated, so a request that
+                # found them in the cache got those items recommended back.  Each user is
+                # folded in when asked for, as without warming; said, not done quietly.
                 logging.getLogger(ERROR_LOGGER).warning(
-                    "not warming the users of stored %s ratings: %s", kind, err
+                    "not warming the user cache (each user is folded in when first asked for): %s",
+                    err,
                 )
-                continue
+                return 0
             except StoreUnavailableError:
                 raise  # down or slow is not "no rating of this kind": the refresher retries
             except StoreError:  # no rating of this kind
@@ -402,7 +406,10 @@ class LiveUsers:
 
         One read (:meth:`RatingsStore.user_record`) gives the cells and the mark
         together.  A user with nothing stored keeps their training row unless they were
-        erased (``DELETE /users/{id}``): one who deleted their last rating was not.  An
+        erased (``DELETE /users/{id}``): one who deleted their last rating was not.  Their
+        vector is personal when the model says so
+        (:meth:`~latentrec.models.FactorModel.can_personalise`), else they get the
+        popularity fallback, as the model's ``recommend`` gives them.  An
         erased user's training row is never used again; what they stored since is
         folded in alone."""
         model = served.model
@@ -420,7 +427,10 @@ class LiveUsers:
             trained = np.asarray(seen.indices[seen.indptr[u] : seen.indptr[u + 1]], np.int64)
             bias = float(model.user_bias_[u])
             factors = np.asarray(model.user_factors_[u], dtype=np.float32)
-            has_vector = trained.size > 0 or bool(np.any(factors != 0)) or bias != 0
+            # The model's rule, as its recommend applies it: counting cells marked a
+            # HybridMF user without a positive (all below min_rating) personal, and
+            # served the item biases with fallback false where the library falls back.
+            has_vector = bool(model.can_personalise([u])[0])
             state = UserState(
                 user_id,
                 version,
@@ -458,15 +468,17 @@ class LiveUsers:
             self.warned[user_id] = version
         shown = ", ".join(f"item {item!r}: {value!r}" for item, value in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        routes = ", ".join(rating_route(user_id, item) for item, _ in bad[:5])
         logging.getLogger(ERROR_LOGGER).warning(
             "user %r has %d stored rating(s) that are not finite (%s%s), left out of their "
             "fold-in (the items still count as seen); written past the store's checks, by "
-            "hand in the database?  Delete or correct them "
-            "(DELETE /users/{user_id}/ratings/{item_id})",
+            "hand in the database?  Delete or correct them (%s%s)",
             user_id,
             len(bad),
             shown,
             more,
+            routes,
+            ", ..." if more else "",
         )
 
     @staticmethod

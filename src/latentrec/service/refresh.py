@@ -484,10 +484,19 @@ class Refresher:
         except (OSError, LookupError, ValueError, StoreError) as err:
             reason = one_line(err)
             if reason != self.reload_failure:
+                # A source keeps a verdict on a file refused for what it holds and does
+                # not read it again until it changes: "tried every round" was untrue.
+                kept = self.holder.source.kept_refusal(err)
+                retry = (
+                    "tried every round"
+                    if kept is None
+                    else f"not read again until {kept} changes, checked every round"
+                )
                 self.logger.warning(
-                    "loading the model failed, keeping the served model %s (tried every "
-                    "round; logged again when the reason changes): %s",
+                    "loading the model failed, keeping the served model %s (%s; logged "
+                    "again when the reason changes): %s",
                     self.holder.current.version,
+                    retry,
                     reason,
                 )
             self.reload_failure = reason

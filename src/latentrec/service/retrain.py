@@ -26,7 +26,10 @@ timestamps; :func:`retrain` runs it on everything a ratings store holds.  The st
    is held out, and its figures are recorded).  A comparison on fewer than
    ``min_holdout`` held-out ratings (:data:`MIN_HOLDOUT`, 100, by default; for a ranking
    metric, users with a held-out rating) is not trusted: nothing is published, the
-   current version stays, no candidate is fitted, and the reason gives the count.
+   current version stays, no candidate is fitted, and the reason gives the count.  A
+   candidate (or its refit) that ``latentrec serve`` would refuse, one whose lists
+   cannot be ranked (:func:`~latentrec.service.versions.cannot_serve`: a global mean, a
+   pipeline of such candidates), is never published; the reason is the service's.
 
 **Which feedback.**  :func:`retrain` reads the store's ratings of the kind the current
 version was trained on (:func:`trained_kind`): its events (implicit feedback) or its
@@ -83,6 +86,7 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -98,7 +102,14 @@ from ..pipeline import Pipeline, RankerDataError, Rules, StageDataError
 from ..pipeline.context import binary_pattern, genre_label_lists
 from ..store import StoreError, StoreUnavailableError
 from ..store.bulk import StoredRatingsError
-from .versions import RETRAIN_BY, ModelDirectory, StaleVersionError, Version, record_retrain
+from .versions import (
+    RETRAIN_BY,
+    ModelDirectory,
+    StaleVersionError,
+    Version,
+    cannot_serve,
+    record_retrain,
+)
 
 __all__ = [
     "RetrainResult",
@@ -518,6 +529,9 @@ def _retrain(
     except StageDataError as err:
         reason = _stage_reason("the candidate's", err)
         return RetrainResult(False, None, {}, {}, reason, **common)
+    refused = _unservable("the candidate", candidate)
+    if refused is not None:
+        return RetrainResult(False, None, {}, {}, refused, **common)
     figures = score_on_holdout(candidate, train, test, metric=label)
     if current is None:
         reason = "no current version: the first candidate is published"
@@ -554,6 +568,9 @@ def _retrain(
     except StageDataError as err:
         reason = _stage_reason("in the refit on all ratings, the", err)
         return RetrainResult(False, None, figures, current_figures, reason, **common)
+    refused = _unservable("the refit on all ratings", final)
+    if refused is not None:
+        return RetrainResult(False, None, figures, current_figures, refused, **common)
     if not isinstance(final, Pipeline):  # a pipeline's figures live in its version's metrics
         final.record_metrics(**{f"holdout_{key}": value for key, value in figures.items()})
     try:
@@ -663,7 +680,8 @@ def with_current_scale(data: Interactions, current, version=None) -> Interaction
             f"{off.size} stored rating(s) lie outside the rating scale [{lo:g}, {hi:g}] "
             f"of {name}, e.g. user {user!r}, item {item!r}, rating {float(values[first]):g}; "
             "a candidate trained on them could diverge, so none is trained: delete or "
-            "correct them (DELETE /users/{user_id}/ratings/{item_id}) and retrain"
+            f"correct them (this one: DELETE /users/{quote(user, safe='')}/ratings/"
+            f"{quote(item, safe='')}) and retrain"
         )
     return data.replace(rating_scale=scale)
 
@@ -777,6 +795,22 @@ def _with_items(data: Interactions, table: pd.DataFrame) -> Interactions:
     """``data`` with ``table`` as its item side table (its load report dropped: the
     table is no longer what was loaded)."""
     return data.replace(item_features=table, load_report=None)
+
+
+def _unservable(what: str, model) -> str | None:
+    """Why ``model`` is not published, when ``latentrec serve`` would refuse it
+    (:func:`~latentrec.service.versions.cannot_serve`): made current, every worker would
+    keep its old model, and a new one would have none.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec.models import GlobalMean
+        >>> flat = GlobalMean().fit(Interactions.from_dense(np.array([[5, 3], [4, 1]])))
+        >>> _unservable("the candidate", flat)[:58]
+        'latentrec serve refuses the candidate: cannot serve this m'
+    """
+    refused = cannot_serve(model)
+    return None if refused is None else f"latentrec serve refuses {what}: {refused}"
 
 
 def _ranker_reason(what: str, share: float, err: Exception) -> str:

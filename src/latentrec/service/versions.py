@@ -50,19 +50,49 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.files import creation_mode
-from ..errors import ModelFileError
+from ..errors import CannotRankError, ModelFileError
 from ..io.atomic import STALE_AFTER, atomic_path
+from ..models import FactorModel
 from ..models.persistence import jsonable
-from ..pipeline import load
+from ..pipeline import Pipeline, cannot_rank, load
 
 __all__ = [
     "ChangedVersionError",
     "ModelDirectory",
     "StaleVersionError",
     "Version",
+    "cannot_serve",
     "file_digest",
     "inside_versions",
 ]
+
+
+def cannot_serve(model) -> CannotRankError | None:
+    """The refusal ``latentrec serve`` gives a fitted model or pipeline whose lists
+    cannot be ranked, or None: a factor model whose scores order no items (``GlobalMean``,
+    :attr:`~latentrec.models.FactorModel.orders_items` false), or a pipeline none of whose
+    candidates can (:func:`latentrec.pipeline.cannot_rank`).  The service refuses such a
+    version with this error (``Served.build``), and ``models publish`` and a retrain
+    publish none, rather than make current what no worker will serve.
+
+    Example:
+        >>> import numpy as np, latentrec
+        >>> from latentrec.models import Biases, GlobalMean
+        >>> data = latentrec.Interactions.from_dense(np.array([[5, 3], [4, 1]]))
+        >>> str(cannot_serve(GlobalMean().fit(data)))[:49]
+        'cannot serve this model: GlobalMean gives every i'
+        >>> cannot_serve(Biases().fit(data)) is None
+        True
+    """
+    if isinstance(model, Pipeline):
+        problem = cannot_rank(model)
+        if problem is None:
+            return None
+        return CannotRankError(f"cannot serve this pipeline: {problem}")
+    if isinstance(model, FactorModel) and not model.orders_items:
+        return CannotRankError(f"cannot serve this model: {CannotRankError.of(model)}")
+    return None
+
 
 POINTER = "CURRENT"
 HISTORY = "history.jsonl"

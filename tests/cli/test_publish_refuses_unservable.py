@@ -1,0 +1,90 @@
+"""``models publish`` and ``retrain`` make current nothing that ``latentrec serve``
+refuses.
+
+A global mean (or a pipeline whose candidates are all global means) scores every item
+alike, so the service refuses to load it (``CannotRankError``).  ``models publish`` made
+it current all the same, and so did a retrain whose candidate was one: every worker then
+kept its old model and logged the refusal, and a new worker had no model at all.  Both
+now refuse it, in the service's words, and write nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import cli_ratings_frame
+from new_user_support import error_line, invoke
+
+from latentrec import Interactions
+from latentrec.errors import CannotRankError
+from latentrec.models import Biases, GlobalMean
+from latentrec.pipeline import Pipeline
+from latentrec.service.versions import ModelDirectory
+
+
+@pytest.fixture(scope="module")
+def data():
+    return Interactions.from_frame(cli_ratings_frame(), timestamp="t", rating_scale=(1, 5))
+
+
+def service_refusal(path) -> str:
+    """What the service says when asked to serve the file."""
+    pytest.importorskip("fastapi")
+    from latentrec.service.holder import FileSource
+
+    with pytest.raises(CannotRankError) as refused:
+        FileSource(path).load()
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("kind", ["global-mean", "flat pipeline"])
+def test_publish_refuses_what_serve_refuses_and_writes_nothing(data, tmp_path, kind):
+    model = (
+        GlobalMean().fit(data)
+        if kind == "global-mean"
+        else Pipeline([GlobalMean(), GlobalMean()], n_candidates=5).fit(data)
+    )
+    path = tmp_path / "flat.npz"
+    model.save(path)
+    reason = service_refusal(path)
+
+    fresh = tmp_path / "fresh"
+    message = error_line(invoke("models", "publish", path, "--model-dir", fresh))
+    assert message == f"Error: {path} is not published, as latentrec serve refuses it: {reason}"
+    assert not fresh.exists()
+
+    md = ModelDirectory(tmp_path / "md")
+    md.publish(Biases().fit(data))
+    before = sorted(p.name for p in md.path.rglob("*"))
+    assert error_line(invoke("models", "publish", path, "--model-dir", md.path)) == message
+    assert md.read_pointer() == "v000001"
+    assert sorted(p.name for p in md.path.rglob("*")) == before
+
+
+def test_publish_takes_a_pipeline_with_one_candidate_that_ranks(data, tmp_path):
+    path = tmp_path / "mixed.npz"
+    Pipeline([GlobalMean(), Biases()], n_candidates=5).fit(data).save(path)
+    out = invoke("models", "publish", path, "--model-dir", tmp_path / "md")
+    assert out.exit_code == 0, out.output
+    assert "published v000001 (Pipeline)" in out.stdout
+
+
+def test_retrain_publishes_no_candidate_serve_refuses(data, tmp_path):
+    """A first retrain (no current version: the candidate is published without a
+    comparison) with ``-a global-mean`` published it."""
+    pytest.importorskip("sqlalchemy")
+    from latentrec.store import open_store
+
+    db = tmp_path / "ratings.db"
+    with open_store(db) as store:
+        store.import_interactions(data)
+    md = tmp_path / "md"
+    out = invoke("retrain", "--store", db, "--model-dir", md, "-a", "global-mean", "--json")
+    assert out.exit_code == 0, out.output
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    flat = tmp_path / "flat.npz"
+    GlobalMean().fit(data).save(flat)
+    assert answer["published"] is False and answer["version"] is None
+    assert answer["reason"] == f"latentrec serve refuses the candidate: {service_refusal(flat)}"
+    assert not list(ModelDirectory(md).versions())
