@@ -209,6 +209,8 @@ def test_a_rating_no_training_can_take_refuses_the_retrain_naming_user_and_item(
     ), lines[0]
     assert said in lines[0] and "they are not skipped" in lines[0]
     assert "at rows" not in lines[0]
+    # The route that deletes it, for this user and item (it said the route's template).
+    assert "(DELETE /users/7/ratings/105 for this one)" in lines[0], lines[0]
     md = ModelDirectory(models)
     assert md.current().name == "v000001" and [v.name for v in md.versions()] == ["v000001"]
     status = read_retrain_status(models)

@@ -71,7 +71,7 @@ with needs_extra("serve", "the HTTP service (latentrec.service)"):
 from ..models.foldin import answer_range
 from ..store import Item, Rating, StoreError, StoreUnavailableError, open_store
 from ..store.engine import POOL_OVERFLOW, POOL_SIZE
-from ..store.records import RESERVED_FEATURES, genre_key
+from ..store.records import RESERVED_FEATURES, genre_key, rating_route
 from . import schemas
 from .apidocs import install_api_docs
 from .batching import PipelineQueue
@@ -98,7 +98,6 @@ from .holder import (
     accepts_item,
     feature_use,
     id_text,
-    rating_route,
     short_paths,
     with_new_items,
     with_store_titles,
@@ -1354,7 +1353,7 @@ def unusable_value(value: float, user_id: str, item_id: str) -> str:
     """What ``GET /users/{id}/ratings`` says of a stored value that is not a finite
     number: which it is, what the service does with it (the fold-in leaves it out, as
     ``LiveUsers.signal`` does and ``say_not_finite`` logs) and the route that deletes
-    it, for this user and item (:func:`~latentrec.service.holder.rating_route`).
+    it, for this user and item (:func:`~latentrec.store.records.rating_route`).
 
     Example:
         >>> unusable_value(float("-inf"), "ann", "a/b")[:48]

@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -59,18 +58,6 @@ def id_text(raw) -> str:
         ('42', 'a/b')
     """
     return str(raw.item() if isinstance(raw, np.generic) else raw)
-
-
-def rating_route(user_id: str, item_id: str) -> str:
-    """The route that deletes one stored rating, with these ids, each percent-encoded
-    as one path segment as the routes read it (``a/b`` is ``a%2Fb``): for messages
-    that tell a user to delete a rating.
-
-    Example:
-        >>> rating_route("a/b", "7 up")
-        'DELETE /users/a%2Fb/ratings/7%20up'
-    """
-    return f"DELETE /users/{quote(user_id, safe='')}/ratings/{quote(item_id, safe='')}"
 
 
 @dataclass(frozen=True, eq=False)

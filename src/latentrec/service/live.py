@@ -65,8 +65,9 @@ from ..models.foldin import like_threshold as model_like_threshold
 from ..pipeline.history import Histories, UserHistory, as_history, user_key
 from ..store import StoreError, StoreUnavailableError
 from ..store.bulk import StoredRatingsError
+from ..store.records import rating_route
 from .hardening import ERROR_LOGGER
-from .holder import Served, id_text, rating_route
+from .holder import Served, id_text
 
 # Users folded in per batch when the cache is warmed (bounds the solve's memory).
 WARM_BATCH = 4096

@@ -15,7 +15,15 @@ from ..data import DataError, Interactions
 from ..data.build import TIME_MAX, TIME_MIN
 from .catalogue import catalogue_items, side_table, write_items
 from .engine import Database, describe, driver_executemany, driver_rows, is_read_only
-from .records import FUTURE_SLACK_S, KINDS, ImportResult, StoreError, check_id, when
+from .records import (
+    FUTURE_SLACK_S,
+    KINDS,
+    ImportResult,
+    StoreError,
+    check_id,
+    rating_route,
+    when,
+)
 from .schema import items, ratings
 from .writes import CHUNK, next_seq, upsert_event, upsert_explicit, upsert_versions
 
@@ -142,8 +150,8 @@ def _numbers(parts, user_ids, item_ids, kind: str, what: str) -> np.ndarray:
             f"the store holds {where.size} {kind} rating(s) that cannot be trained on, e.g. "
             f"user {user_ids[k]!r}, item {item_ids[k]!r}: its {what} {shown} is {problem}; "
             "written past the store's checks (by hand in the database?), they are not "
-            "skipped: delete or correct them (DELETE /users/{user_id}/ratings/{item_id}) "
-            "and try again"
+            f"skipped: delete or correct them ({rating_route(str(user_ids[k]), str(item_ids[k]))} "
+            "for this one) and try again"
         )
     return column
 

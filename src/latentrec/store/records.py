@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 from ..data.build import TIME_MAX, TIME_MIN
 
@@ -511,3 +512,15 @@ def check_features(features) -> dict[str, float] | None:
                 f"has {name!r} = {value!r}; a feature value is a finite number"
             ) from None
     return out
+
+
+def rating_route(user_id: str, item_id: str) -> str:
+    """The route that deletes one stored rating, with these ids, each percent-encoded
+    as one path segment as the routes read it (``a/b`` is ``a%2Fb``): for messages
+    that tell a user to delete a rating.
+
+    Example:
+        >>> rating_route("a/b", "7 up")
+        'DELETE /users/a%2Fb/ratings/7%20up'
+    """
+    return f"DELETE /users/{quote(user_id, safe='')}/ratings/{quote(item_id, safe='')}"
