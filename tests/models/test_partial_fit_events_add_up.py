@@ -73,3 +73,20 @@ def test_ratings_still_keep_the_last_row():
     again.partial_fit_users(rows.iloc[1:])
     row = model.users_.index([999])[0]
     np.testing.assert_array_equal(model.user_factors_[row], again.user_factors_[row])
+
+
+@pytest.mark.parametrize("family", ["ImplicitALS", "HybridMF"])
+def test_the_warnings_name_the_callers_line(family):
+    """HybridMF's overrides put two more of the package's frames between: its warnings
+    named a line of hybrid.py (a fixed stacklevel)."""
+    from latentrec.models import HybridMF
+
+    model = fitted({"ImplicitALS": ImplicitALS, "HybridMF": HybridMF}[family], 0)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        model.partial_fit_users(pd.DataFrame({"user_id": [200] * 3, "item_id": [3, 3, 4]}))
+        model.partial_fit_users(
+            pd.DataFrame({"user_id": [201], "item_id": [999]}), unknown="ignore"
+        )
+    assert len(said) == 2, [str(w.message) for w in said]
+    assert {w.filename for w in said} == {__file__}

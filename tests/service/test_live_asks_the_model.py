@@ -64,3 +64,22 @@ def test_can_personalise_reads_unknown_as_false_and_checks_range(hybrid_and_fram
     with pytest.raises(IndexError, match="user_idx"):
         model.can_personalise([model.n_users])
     assert model.can_personalise(np.empty(0, np.int64)).size == 0
+
+
+def test_explain_refuses_a_user_the_model_does_not_personalise(make_client, hybrid_and_frame):
+    """``recommend`` gives such a user the popularity list, while ``explain`` read their
+    untaught vector as a personal score citing the titles they disliked (library and
+    CLI), and the service's 409 said they were erased or had nothing stored."""
+    model, frame = hybrid_and_frame
+    best = frame.groupby("user_id")["rating"].max()
+    low, ordinary = best[best < 4].index[0], best[best >= 4].index[0]
+    item = frame["item_id"].iloc[0]
+    with pytest.raises(ValueError, match="all of whose ratings are below min_rating 4") as err:
+        model.explain(low, item)
+    assert "recommend gives such a user the popularity list" in str(err.value)
+    assert model.explain(ordinary, item).user_known
+    client = make_client(model)
+    answer = client.get(f"/users/{low}/explain/{item}")
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"] == str(err.value)
+    assert client.get(f"/users/{ordinary}/explain/{item}").status_code == 200

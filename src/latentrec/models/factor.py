@@ -425,7 +425,10 @@ class FactorModel(FoldIn, Recommender):
         A ranking model (``predicts_ratings`` false: BPR, WARP, ImplicitALS) has no such
         answer, as its ``predict`` has none: an unknown user has no personal score there
         and ``recommend`` gives them the popularity list, so it raises
-        :class:`~latentrec.UnknownIdError` saying so, with either ``unknown``.
+        :class:`~latentrec.UnknownIdError` saying so, with either ``unknown``.  A user
+        it knows but does not personalise (:meth:`can_personalise`: a ``HybridMF`` user
+        whose ratings are all below ``min_rating``) is refused by a ranking model alike,
+        with a ``ValueError``.
 
         Example:
             >>> import numpy as np
@@ -469,6 +472,16 @@ class FactorModel(FoldIn, Recommender):
                 user_known=False,
             )
         u = self.users_.index([user_id])[0]
+        if not self.predicts_ratings and not self.can_personalise([u])[0]:
+            # recommend gives them the popularity list; a sum of their zero or untaught
+            # vector here would read as a personal score they never get.
+            floor = getattr(self, "min_rating", None)
+            why = (
+                f"all of whose ratings are below min_rating {floor:g}"
+                if floor is not None
+                else "whom it learned nothing personal of"
+            )
+            raise ValueError(self.unexplained_user_reason(f"user {user_id!r}, {why}"))
         contrib = self.user_factors_[u].astype(np.float64) * self.item_factors_[i]
         supporting = (
             supporting_items(self, user_id, item_id, ratings=ratings) if self.n_factors_ else None

@@ -38,6 +38,7 @@ known from its validation slice alone both call it).  The cell is an explicit ra
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 
@@ -377,7 +378,7 @@ class FoldIn:
                 f"{type(self).__name__} predicts ratings, but the table has no ratings (no "
                 f"'rating' column, or implicit data): its rows are recorded as seen, not "
                 f"folded in as ratings; give a 'rating' column to place the {side}s",
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         return self
 
@@ -403,7 +404,7 @@ class FoldIn:
             warnings.warn(
                 f"partial_fit_{side}s ignored {int((col < 0).sum())} row(s) with unknown "
                 f"{col_vocab.name} ids: {pd.unique(col_raw[col < 0])[:5].tolist()}",
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
             keep = col >= 0
             row_raw, col, values = row_raw[keep], col[keep], values[keep]
@@ -422,13 +423,13 @@ class FoldIn:
             warnings.warn(
                 f"partial_fit_{side}s added up the events of each repeated (user, item) "
                 f"pair: {key.size - last.size} repeated row(s) merged",
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
         elif last.size < key.size:
             warnings.warn(
                 f"partial_fit_{side}s kept the last of each repeated (user, item) pair: "
                 f"{key.size - last.size} earlier row(s) not used",
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
         order = last[np.lexsort((col[last], codes[last]))]
         codes, col, values = codes[order], col[order], values[order]
@@ -652,6 +653,22 @@ def _check_answer_range(model, ids, values) -> None:
             f"answer(s) {shown} lie outside the {what}, {lo:g}-{hi:g}; this model was "
             "fitted without a rating scale and learned nothing of ratings beyond it"
         )
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` at which a warning raised by the caller of this function names
+    the first frame outside ``latentrec.models``: the user's line, however many of the
+    package's frames a subclass's overrides put between (HybridMF's ``_partial_fit``
+    and ``_updated_state``), where a fixed count named a line of the package.
+
+    Example:
+        >>> user_stacklevel() >= 1
+        True
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("latentrec.models"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def has_ratings(data) -> bool:

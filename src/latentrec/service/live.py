@@ -1067,12 +1067,18 @@ def explain_refusal(served: Served, state: UserState, item: int) -> str | None:
     if state.personal or served.predicts_ratings:
         return None
     model = served.model
-    if served.user_index.get(state.user_id, -1) < 0:
-        try:
-            model.explain(state.user_id, served.model_item_id(item))
-        except UnknownIdError as err:
-            if err.name == "user":
-                return str(err)
+    row = served.user_index.get(state.user_id, -1)
+    known = row >= 0
+    # The model's own spelling of a known id (an integer id is text here).
+    user_id = model.users_.ids[row] if known else state.user_id
+    try:
+        model.explain(user_id, served.model_item_id(item))
+    except UnknownIdError as err:
+        if err.name == "user":
+            return str(err)
+    except ValueError as err:
+        if known:  # a user the model does not personalise (all ratings below min_rating)
+            return str(err)
     # Known to the model, but without a vector here: the library would explain their
     # training row, which the service no longer serves them.  The reason is the
     # library's, in its words for an unknown user, said of this one.
