@@ -38,7 +38,7 @@ known from its validation slice alone both call it).  The cell is an explicit ra
 
 from __future__ import annotations
 
-import sys
+import inspect
 import threading
 import warnings
 
@@ -665,7 +665,8 @@ def user_stacklevel() -> int:
         >>> user_stacklevel() >= 1
         True
     """
-    frame, level = sys._getframe(1), 1
+    here = inspect.currentframe()  # None where Python keeps no frames: level 2 then
+    frame, level = (here.f_back, 1) if here is not None else (None, 2)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("latentrec.models"):
         frame, level = frame.f_back, level + 1
     return level
