@@ -7,7 +7,6 @@ id and per feature with a BPR loss (LightFM's model, trained by latentrec's own 
 
 from __future__ import annotations
 
-import contextvars
 import warnings
 from dataclasses import dataclass, field
 
@@ -27,7 +26,7 @@ from ..kernels.hybrid import (
 )
 from ._training import check_epochs, check_float, check_int, check_real, run_epochs
 from .factor import FactorModel
-from .foldin import fold_in_values, has_ratings
+from .foldin import fold_in_values
 
 NUMERIC_MODES = ("bucket", "standardize")
 SCHEDULES = ("constant", "adagrad")
@@ -38,12 +37,6 @@ TITLE_COLUMN = "title"
 TITLE_SKIPPED = "one title per item: an item id in disguise, not content"
 # Positives per WARP kernel call: bounds the candidate table at CHUNK x max_sampled ints.
 CHUNK = 1 << 20
-# How the partial fit running in this thread (or task) reads its table's values, for
-# fold_in_values: None, ratings read as the fit read its own; False, events.  The base
-# class reads the table and then calls _updated_state, which has only the values.
-_PARTIAL_EXPLICIT: contextvars.ContextVar = contextvars.ContextVar(
-    "hybrid_partial_explicit", default=None
-)
 
 
 class FeatureEncoder:
@@ -1111,22 +1104,15 @@ class HybridMF(FactorModel):
         positive = np.isin(keys, pos_u * n_items + pos_i)
         return {"positive_cells_": positive.astype(np.uint8)}
 
-    def _partial_fit(self, data, side: str, unknown: str):
-        # Which rule reads the table's values (see _updated_state): its ratings as the fit
-        # read its own cells, or rows without a rating as events.
-        token = _PARTIAL_EXPLICIT.set(None if has_ratings(data) else False)
-        try:
-            return super()._partial_fit(data, side, unknown)
-        finally:
-            _PARTIAL_EXPLICIT.reset(token)
-
     def _updated_state(self, side, unknown, users_raw, items_raw, values, events=False):
         """The partial fit of the base class on the table's values as the fit reads a
         cell: 1 at or above ``min_rating``, else NaN (seen only, kept out of the solve
         and of :meth:`positive_seen`).  Taken as given, every row was a positive: a
         1-star rating said the user liked the item, unlike in the fit.
         """
-        explicit = _PARTIAL_EXPLICIT.get()
+        # The base class read the table: rows without a rating are events (False), a
+        # rating column is read as the fit read its own cells (None).
+        explicit = False if events else None
         if explicit is None:
             # Checked as given: the rule clips what it reads into the scale.
             self._check_values(items_raw, values, "item")
