@@ -730,6 +730,41 @@ def _iso_seconds(text: str) -> float:
     return (when - _EPOCH).total_seconds()
 
 
+# Microseconds a float64 holds exactly (about 1685 to 2255): inside them pandas' parse,
+# floored to the microsecond as Python's parser truncates, gives Python's seconds.
+_EXACT_US = 2**53
+
+
+def _iso_seconds_many(texts: np.ndarray) -> np.ndarray:
+    """:func:`_iso_seconds` of each text of ``texts`` (stripped ISO 8601 spellings).
+
+    pandas parses them all at once; the texts it refuses or places outside the span where a
+    float holds every microsecond go through Python's parser, which has the last word
+    (pandas' nanosecond times end in 2262, and its refusals are not always Python's).
+
+    Example:
+        >>> _iso_seconds_many(np.array(["1970-01-02", "0001-01-01", "1970-13-01"], dtype=object))
+        array([ 8.64000000e+04, -6.21355968e+10,             nan])
+    """
+    when = pd.to_datetime(
+        pd.Series(texts, dtype=object), format="ISO8601", utc=True, errors="coerce"
+    )
+    parsed = ~when.isna().to_numpy(dtype=bool)
+    # pandas 2 parses to nanoseconds, later ones may pick a coarser unit.
+    ticks = when.array.asi8
+    per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[when.dt.unit]
+    if per_second > 10**6:
+        micros = ticks // (per_second // 10**6)
+    else:
+        micros = ticks * (10**6 // per_second)
+    fast = parsed & (np.abs(micros) < _EXACT_US)
+    secs = np.full(len(texts), np.nan)
+    secs[fast] = micros[fast] / 1e6
+    for i in np.flatnonzero(~fast):
+        secs[i] = _iso_seconds(texts[i])
+    return secs
+
+
 def _iso_dates(raw: pd.Series):
     """``(seconds, missing, not_dates)`` when every present cell of a text column is an
     ISO 8601 date or date and time (``2020-01-31``, ``2020-01-31T10:00:00+02:00``;
@@ -745,14 +780,16 @@ def _iso_dates(raw: pd.Series):
         return None
     missing = raw.isna().to_numpy(dtype=bool)
     present = raw[~missing].astype(object)
-    if present.empty or not all(isinstance(v, str) for v in present):
+    if present.empty:
         return None
-    text = present.str.strip()
+    # Every check and parse runs once per distinct cell: a column of days repeats few.
+    codes, uniques = pd.factorize(present)
+    if pd.api.types.infer_dtype(uniques, skipna=False) != "string":
+        return None
+    text = pd.Series(uniques, dtype=object).str.strip()
     if not text.str.fullmatch(_ISO_DATE).all():
         return None
-    # Python's parser, once per distinct text: pandas' nanosecond times end in 2262.
-    codes, uniques = pd.factorize(text)
-    parsed = np.array([_iso_seconds(t) for t in uniques], dtype=np.float64)[codes]
+    parsed = _iso_seconds_many(text.to_numpy(dtype=object))[codes]
     secs = np.zeros(len(raw), dtype=np.float64)
     not_dates = np.zeros(len(raw), dtype=bool)
     where = np.flatnonzero(~missing)
