@@ -161,3 +161,73 @@ def test_save_as_an_id_the_model_has_is_refused_before_any_question(model_path, 
         "new users: give an id the model does not have"
     ]
     assert not out.exists()
+
+
+def _read_from_a_file(tmp_path, spelled: str, other: str):
+    """The user id a ratings file holding ``spelled`` (beside a user ``other``) reads."""
+    path = tmp_path / "ratings.csv"
+    pd.DataFrame({"user_id": [other, spelled], "item_id": [100, 101], "rating": [4, 5]}).to_csv(
+        path, index=False
+    )
+    ids = latentrec.Interactions.from_csv(path).users.ids.tolist()
+    (read,) = [x for x in ids if str(x) != other]
+    return read
+
+
+@pytest.mark.parametrize("spelled", ["0900", "+900", "900.0", " 900 "])
+def test_save_as_a_spelling_a_file_reads_as_another_number_names_that_number(
+    model_path, tmp_path, spelled
+):
+    """An integer model's --save-as 007 was refused as not "written in digits"; a file
+    (and --user) read "007" as 7: the refusal says so and gives the spelling to use."""
+    read = _read_from_a_file(tmp_path, spelled, "1")
+    assert read == 900
+    out = tmp_path / "x.npz"
+    args = ["onboard", str(model_path), "--answers", "100=5", "--save-as", spelled, "-o", str(out)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and not out.exists()
+    assert r.output.strip().splitlines() == [
+        f"Error: --save-as {spelled!r}: this model's user ids are integers, and a ratings "
+        f"file reads {spelled!r} as {read}: give --save-as {read}"
+    ]
+    r = CliRunner().invoke(main, [*args[:-4], "--save-as", str(read), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert 900 in latentrec.load(out).users_.ids.tolist()
+
+
+def test_save_as_past_64_bits_is_refused_in_one_line(model_path, tmp_path):
+    big = str(2**64)
+    args = ["onboard", str(model_path), "--answers", "100=5", "--save-as", big, "-o"]
+    r = CliRunner().invoke(main, [*args, str(tmp_path / "x.npz")])
+    assert r.exit_code == 1 and "past their 64-bit range" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def text_model_path(tmp_path_factory):
+    rows = [(u, i, 1 + (len(u) + i) % 5) for u in ("ann", "bob", "cy") for i in (100, 101, 102)]
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+    model = latentrec.models.BiasedMF(n_factors=2, n_epochs=5, random_state=0)
+    path = tmp_path_factory.mktemp("text") / "text.npz"
+    model.fit(latentrec.Interactions.from_frame(df, rating_scale=(1, 5))).save(path)
+    return path
+
+
+def test_a_text_model_saves_an_id_as_a_file_reads_it(text_model_path, tmp_path):
+    """A text model kept --save-as ' dee ' with its spaces, an id no file (and not the
+    service) would name; "007" among text ids is "007", as a file reads it."""
+    out = tmp_path / "x.npz"
+    base = ["onboard", str(text_model_path), "--answers", "100=5", "-o", str(out)]
+    r = CliRunner().invoke(main, [*base, "--save-as", " dee "])
+    assert r.exit_code == 1 and not out.exists()
+    assert _read_from_a_file(tmp_path, " dee ", "ann") == "dee"
+    assert r.output.strip().splitlines() == [
+        "Error: --save-as ' dee ': a ratings file reads it as 'dee' (ids lose the spaces "
+        "around them): give --save-as 'dee'"
+    ]
+    r = CliRunner().invoke(main, [*base, "--save-as", "  "])
+    assert r.exit_code == 1 and "nothing but spaces" in r.output
+    r = CliRunner().invoke(main, [*base, "--save-as", "007"])
+    assert r.exit_code == 0, r.output
+    assert _read_from_a_file(tmp_path, "007", "ann") == "007"
+    assert "007" in latentrec.load(out).users_.ids.tolist()

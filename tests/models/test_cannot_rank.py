@@ -64,6 +64,23 @@ def test_a_difference_past_the_first_slice_is_found():
     assert FactorModel.from_factors(([0], ids), Q, [[1.0]]).orders_items
 
 
+@pytest.mark.parametrize("what", ["factor", "bias"])
+def test_one_difference_anywhere_is_found_whatever_slice_it_falls_in(what):
+    # The rows are looked at in slices doubling from one row (1, 2, 4, ...): a
+    # difference at every position, slice edges included, against the reference.
+    n_items, k = 300, 2
+    ids = ([0], np.arange(n_items))
+    for at in range(n_items):
+        Q = np.ones((n_items, k), np.float32)
+        bias = np.zeros(n_items, np.float32)
+        if what == "factor":
+            Q[at, 1] = 0.5
+        else:
+            bias[at] = 0.5
+        model = FactorModel.from_factors(ids, Q, [[1.0, 1.0]], item_bias=bias)
+        assert model.orders_items and orders_items_reference(model), at
+
+
 def test_the_advice_never_names_the_refused_models_own_kind():
     # Equal columns: every item bias comes out the same, so Biases cannot rank either.
     model = Biases().fit(Interactions.from_dense(np.array([[5, 5, 5], [1, 1, 1], [4, 4, 4]])))

@@ -440,6 +440,65 @@ def test_a_stored_value_that_is_no_number_shows_why_seeds_nothing_and_can_be_rem
     assert "could not" not in page.one("status").text
 
 
+def post_ratings(url: str, ratings: list[dict]) -> None:
+    request = urllib.request.Request(
+        url + "ratings",
+        data=json.dumps({"ratings": ratings}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 201
+
+
+def test_an_event_shows_its_weight_as_a_count_and_a_rating_its_stars(browser, served):
+    """A stored event (implicit feedback, its weights summed) was drawn in "Your
+    ratings" as stars, a weight of 3 as a 3-star rating the visitor never gave, and its
+    title's stars were lit wherever it was shown.  It shows as a count now; a rating,
+    stored beside an event of the same title or not, keeps its stars."""
+    page = Page(browser)
+    page.open(served.url)
+    user = "visitor who played things"
+    box = page.one("user-id")
+    box.clear()
+    box.send_keys(user)
+    page.after("picks-list", page.one("use-user").click)
+    played, both, rated = (r.get_attribute("data-item-id") for r in page.search("space saga")[:3])
+    fractional = page.search("drama of manners")[0].get_attribute("data-item-id")
+    post_ratings(
+        served.url,
+        [
+            *({"user_id": user, "item_id": played, "kind": "event"} for _ in range(3)),
+            {"user_id": user, "item_id": fractional, "kind": "event", "rating": 2.5},
+            {"user_id": user, "item_id": both, "kind": "event", "rating": 4},
+            {"user_id": user, "item_id": both, "rating": 2},
+            {"user_id": user, "item_id": rated, "rating": 4},
+        ],
+    )
+    page.after("my-ratings-list", page.one("use-user").click)
+    rows = page.all("my-rating")
+    events = {r.get_attribute("data-item-id"): r for r in rows if r.get_attribute("data-kind")}
+    stars = {r.get_attribute("data-item-id"): r for r in rows if not r.get_attribute("data-kind")}
+    assert set(events) == {played, fractional, both} and set(stars) == {both, rated}
+    for item_id, said in (
+        (played, "Interacted 3 times"),
+        (fractional, "Interaction weight 2.50"),
+        (both, "Interacted 4 times"),
+    ):
+        row = events[item_id]
+        assert page.all("stars", row) == []  # a weight is no rating: no stars at all
+        assert page.one("event-weight", row).text == said
+        assert page.one("remove-rating", row).is_displayed()
+    for item_id, n in ((both, 2), (rated, 4)):
+        assert len(stars[item_id].find_elements(page.by.CSS_SELECTOR, ".star.on")) == n
+    # Elsewhere on the page a title known only by its events shows no stars lit; the one
+    # also rated shows its rating.
+    found = {r.get_attribute("data-item-id"): r for r in page.search("space saga")}
+    assert found[played].find_elements(page.by.CSS_SELECTOR, ".star.on") == []
+    assert len(found[both].find_elements(page.by.CSS_SELECTOR, ".star.on")) == 2
+    assert "could not" not in page.one("status").text
+
+
 def test_the_api_pages_render_with_no_internet(browser, server):
     """/docs and /redoc draw the API from the service's own files (chromium here reaches
     nothing else, so this is the offline case), under the policies the service sends:

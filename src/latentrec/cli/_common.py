@@ -1061,23 +1061,6 @@ def check_model_output(path, *inputs) -> None:
 INTEGER_SPELLING = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
-def typed_id(vocab, raw):
-    """A new id to add (``onboard --save-as``), as an int for a vocabulary of integer ids
-    when it is spelled plainly ("3"); any other text is returned as it is, for the command
-    to refuse: an id written into a model is given in one spelling, not read leniently as
-    :func:`known_id` reads an id to look up.
-
-    Example:
-        >>> from latentrec.data import Vocabulary
-        >>> ints = Vocabulary([3, 7], name="user")
-        >>> typed_id(ints, "3"), typed_id(ints, "3.0"), typed_id(Vocabulary(["3"]), "3")
-        (3, '3.0', '3')
-    """
-    if vocab.is_integer and INTEGER_SPELLING.fullmatch(str(raw)):
-        return int(raw)
-    return raw
-
-
 def known_id(vocab, raw):
     """An id typed on the command line, read as the loaders read a file's id cell: for a
     vocabulary of integer ids, whole-number text is that integer ("007", "7", "7.0" and

@@ -12,9 +12,11 @@ from typing import NamedTuple
 import click
 
 from .. import load
+from ..data.vocabulary import UnknownIdError
 from ..errors import CannotRankError
 from ..models.foldin import answer_range
 from ._common import (
+    INTEGER_SPELLING,
     Failure,
     check_model_output,
     emit,
@@ -24,7 +26,6 @@ from ._common import (
     known_id,
     main,
     recommendation_table,
-    typed_id,
     writing,
 )
 from .recommend import as_ratings
@@ -35,6 +36,51 @@ from .recommend import as_ratings
 _FIELD = re.compile(
     r'\s*(?:"(?P<quoted>(?:[^"]|"")*)"(?P<tail>[^,]*)|(?P<plain>(?!")[^,]*))(?:,|\Z)'
 )
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _new_user_id(vocab, raw: str):
+    """``--save-as``'s id as a ratings file would read it, or a :class:`Failure` saying
+    how a file reads it and what to give instead.
+
+    A file reads " dee " as ``dee`` and, in a column of integer ids, "007" as 7: saved
+    as written, ``' dee '`` was a user no file (nor the service) would name again, and
+    "007" was refused as not "written in digits".  An id is written into a model in the
+    one spelling a file reads, so any other is refused, never silently changed.
+
+    Example:
+        >>> from latentrec.data import Vocabulary
+        >>> ints, texts = Vocabulary([3, 7], name="user"), Vocabulary(["a"], name="user")
+        >>> _new_user_id(ints, "5"), _new_user_id(texts, "007")
+        (5, '007')
+        >>> try:
+        ...     _new_user_id(ints, "007")
+        ... except Failure as err:
+        ...     print(str(err).split(", and ")[1])
+        a ratings file reads '007' as 7: give --save-as 7
+    """
+    if vocab.is_integer:
+        if INTEGER_SPELLING.fullmatch(raw) and _INT64_MIN <= int(raw) <= _INT64_MAX:
+            return int(raw)
+        try:
+            read = known_id(vocab, raw)
+        except UnknownIdError as err:
+            raise Failure(f"--save-as {raw!r}: {err.args[0].split('; ', 1)[-1]}") from None
+        raise Failure(
+            f"--save-as {raw!r}: this model's user ids are integers, and a ratings file "
+            f"reads {raw!r} as {read}: give --save-as {read}"
+        )
+    bare = raw.strip()
+    if not bare:
+        raise Failure(f"--save-as {raw!r}: an id of nothing but spaces is no id")
+    if bare != raw:
+        raise Failure(
+            f"--save-as {raw!r}: a ratings file reads it as {bare!r} (ids lose the spaces "
+            f"around them): give --save-as {bare!r}"
+        )
+    return raw
 
 
 class Field(NamedTuple):
@@ -301,12 +347,8 @@ def onboard(model_path, k, max_questions, n, answers, min_ratings, save_as, outp
         raise Failure(f"{type(model).__name__} has no latent factors to place a new user in")
     if not model.orders_items:  # GlobalMean: said before any question
         raise Failure(str(CannotRankError.of(model)))
-    user = None if save_as is None else typed_id(model.users_, save_as)
-    if isinstance(user, str) and model.users_.is_integer:  # said before any question
-        raise Failure(
-            f"--save-as {save_as!r}: this model's user ids are integers, written in digits "
-            f"like {model.users_.ids[0]}"
-        )
+    # Said before any question.
+    user = None if save_as is None else _new_user_id(model.users_, save_as)
     if user is not None and model.users_.lookup([user])[0] >= 0:
         # Said before any question; the library's own message names its Python API.
         raise Failure(

@@ -32,6 +32,30 @@ from .results import Explanation, Recommendations
 __all__ = ["FactorModel", "supporting_items"]
 
 
+def _differs_from_first(a: np.ndarray) -> bool:
+    """Whether any row of ``a`` (element, for a vector) differs from its first.
+
+    Looked at in slices that double from one row, stopping at the first difference:
+    this runs on every recommend call, where rows almost always differ at once.  A
+    whole-array comparison cost a pass over ``a`` (and a copy of its size), and even
+    fixed slices of 2^16 values were a measurable part of a small model's recommend.
+
+    Example:
+        >>> _differs_from_first(np.zeros(5)), _differs_from_first(np.array([[1, 2], [1, 3]]))
+        (False, True)
+    """
+    n = a.shape[0]
+    first = a[0]
+    cap = max(1, (1 << 16) // max(1, first.size))
+    start, step = 1, 1
+    while start < n:
+        if bool((a[start : start + step] != first).any()):
+            return True
+        start += step
+        step = min(2 * step, cap)
+    return False
+
+
 class FactorModel(FoldIn, Recommender):
     """r̂(u, i) = μ + b_u + b_i + p_u · q_i, with every operation written once.
 
@@ -189,16 +213,14 @@ class FactorModel(FoldIn, Recommender):
             (False, True)
         """
         self.check_fitted()
-        bias = self.item_bias_
-        if bias.size <= 1 or bool((bias != bias[0]).any()):  # one item: nothing to order
+        bias, Q = self.item_bias_, self.item_factors_
+        # One item: nothing to order.  Two biases that differ: the usual answer, at once.
+        if bias.size <= 1 or bias[1] != bias[0]:
             return True
-        # Each row against the first, in slices stopping at the first difference: this
-        # runs on every recommend call, and a whole-array comparison would cost a pass
-        # over Q (and a copy of its size) where the first few rows almost always differ.
-        Q = self.item_factors_
-        first = Q[0]
-        step = max(1, (1 << 16) // max(1, Q.shape[1]))
-        return any(bool((Q[a : a + step] != first).any()) for a in range(1, Q.shape[0], step))
+        # Then the factors: a model without item biases (ImplicitALS, BPR) has them all
+        # 0, so a pass over the biases first cost a look at every item before row 1 of
+        # Q, which almost always differs from row 0, was looked at.
+        return (Q.shape[1] > 0 and _differs_from_first(Q)) or _differs_from_first(bias)
 
     def _refuse_unordered(self, user_idx, exclude_seen=True, items=None, filter_items=None):
         """Raise :class:`CannotRankError` when a user of ``user_idx`` (-1: unknown) would

@@ -84,10 +84,10 @@ from .hardening import (
     HostCheck,
     SecurityHeaders,
     TokenGate,
-    check_id,
     check_text,
     install_error_handlers,
     one_line,
+    read_id,
     token_matches,
 )
 from .holder import (
@@ -351,11 +351,15 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         if problem is not None:
             raise HTTPException(409, problem)
 
+    # Ids are read as the file readers read them (read_id): " u1" is user u1.
     def uid(user_id: str) -> str:
-        return check_id(user_id, "user_id", max_id)
+        return read_id(user_id, "user_id", max_id, holder.current.user_index)
+
+    def iid(served: Served, item_id: str, what: str = "item_id") -> str:
+        return read_id(item_id, what, max_id, served.item_index)
 
     def model_item(served: Served, item_id: str) -> int:
-        check_id(item_id, "item_id", max_id)
+        item_id = iid(served, item_id)
         idx = served.item_index.get(item_id)
         if idx is None:
             raise HTTPException(404, f"unknown item {item_id!r}")
@@ -366,7 +370,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
             return None
         found = []
         for item_id in ids:
-            check_id(item_id, what, max_id)
+            item_id = iid(served, item_id, what)
             idx = served.item_index.get(item_id)
             if idx is None:
                 if strict:
@@ -626,6 +630,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         served = holder.current
         first_candidate(served)
         item = model_item(served, item_id)
+        item_id = served.item_ids[item]
         model = served.model
         if model.n_factors_ == 0 or not np.any(model.item_factors_[item]):
             top, scores = np.empty(0, np.int64), np.empty(0)
@@ -729,8 +734,8 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     @app.get("/items/{item_id}", response_model=schemas.ItemDetail, tags=["items"])
     def item_detail(item_id: ItemId):
         """One catalogue entry."""
-        check_id(item_id, "item_id", max_id)
         served = holder.current
+        item_id = iid(served, item_id)
         stored = store.get_item(item_id)
         if stored is None:
             idx = served.item_index.get(item_id)
@@ -789,8 +794,8 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         }
 
     def checked_rating(served: Served, r, known_elsewhere: set) -> Rating:
-        user_id = check_id(r.user_id, "user_id", max_id)
-        item_id = check_id(r.item_id, "item_id", max_id)
+        user_id = read_id(r.user_id, "user_id", max_id, served.user_index)
+        item_id = iid(served, r.item_id)
         if item_id not in served.item_index and item_id not in known_elsewhere:
             raise HTTPException(404, f"unknown item {item_id!r}")
         check_value(served, item_id, r.rating, r.kind)
@@ -828,9 +833,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
 
     def checked_write(served: Served, given) -> dict:
         """Check ``given`` and write it (in a thread: the reads and the write wait)."""
-        elsewhere = store_only_items(
-            served, [check_id(r.item_id, "item_id", max_id) for r in given]
-        )
+        elsewhere = store_only_items(served, [iid(served, r.item_id) for r in given])
         return write(served, [checked_rating(served, r, elsewhere) for r in given])
 
     def store_only_items(served: Served, item_ids) -> set:
@@ -867,9 +870,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         served = holder.current
         if store_off_loop:
             return await in_store_thread(checked_write, served, given)
-        elsewhere = store_only_items(
-            served, [check_id(r.item_id, "item_id", max_id) for r in given]
-        )
+        elsewhere = store_only_items(served, [iid(served, r.item_id) for r in given])
         checked = [checked_rating(served, r, elsewhere) for r in given]
         result = await write_soon(checked)
         if len(result.versions) <= LOOP_REFOLDS:
@@ -888,8 +889,8 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         """Remove one stored rating and the user's event weight of the item; ``deleted``
         counts the rows removed (2 when both were stored)."""
         user_id = uid(user_id)
-        check_id(item_id, "item_id", max_id)
         served = holder.current
+        item_id = iid(served, item_id)
         deleted = store.delete_rating(user_id, item_id)
         if not deleted:
             raise HTTPException(404, f"user {user_id!r} has no stored rating for item {item_id!r}")
@@ -931,7 +932,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         ratings = []
         answered = set()
         for a in body.answers:
-            item_id = check_id(a.item_id, "item_id", max_id)
+            item_id = iid(served, a.item_id)
             # Two answers for one item in one form (5, then 1) is a slip, not an update:
             # refused, as `latentrec onboard --answers` refuses it, not settled silently.
             if item_id in answered:
@@ -962,7 +963,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         is ``zero``.  An id the model cannot hold (text where its item ids are integers) is
         stored and waits for a retrain (``vector: none``), and so does any new title while
         a pipeline is served."""
-        item_id = check_id(body.item_id, "item_id", max_id)
+        item_id = iid(holder.current, body.item_id)
         if len(body.genres) > max_list:
             raise HTTPException(422, f"{len(body.genres)} genres; the limit is {max_list}")
         if body.title is not None:

@@ -461,6 +461,34 @@ def check_id(value: str, what: str, max_chars: int) -> str:
     return check_text(value, what)
 
 
+def read_id(value: str, what: str, max_chars: int, held=()) -> str:
+    """An id as the file readers and ``latentrec store import`` read it: checked by
+    :func:`check_id`, its surrounding whitespace removed, unless ``held`` (the served
+    model's id index) holds it exactly as given (a model trained with
+    ``strip_ids=False``).  An id of nothing but whitespace is a 422 naming it.
+
+    Every route reads its ids through this, so ``" u1"`` in a path, a query or a
+    rating's body is user ``u1``, as it is in a ratings file: the service answered it
+    with the popularity list of an unknown user and stored its ratings apart.
+
+    Example:
+        >>> read_id(" u1 ", "user_id", 256), read_id(" u1", "user_id", 256, {" u1": 0})
+        ('u1', ' u1')
+        >>> try:
+        ...     read_id("  ", "user_id", 256)
+        ... except HTTPException as err:
+        ...     print(err.status_code, err.detail)
+        422 user_id '  ' is only whitespace
+    """
+    value = check_id(value, what, max_chars)
+    if value in held:
+        return value
+    bare = value.strip()
+    if not bare:
+        raise HTTPException(422, f"{what} {value!r} is only whitespace")
+    return bare
+
+
 def check_text(value: str, what: str) -> str:
     """Text any database can store, or a 422 ``HTTPException`` naming the field: no NUL
     character (PostgreSQL refuses it) and no lone surrogate (JSON's ``\\ud800`` escape

@@ -96,12 +96,27 @@
       || !Number.isFinite(Number(r.rating));
   }
 
+  // A stored row of implicit feedback (plays, clicks): its value is a weight, not stars.
+  function isEvent(r) {
+    return Boolean(r.kind) && r.kind !== "explicit";
+  }
+
+  // "Interacted 3 times" for a whole weight, "Interaction weight 2.5" otherwise.
+  function eventWeight(r) {
+    const w = Number(r.rating);
+    const text = Number.isInteger(w)
+      ? `Interacted ${w} time${w === 1 ? "" : "s"}`
+      : `Interaction weight ${num(w, 2)}`;
+    return el("span", { class: "event-weight", "data-testid": "event-weight",
+      title: "implicit feedback (plays, clicks), summed: not a rating" }, text);
+  }
+
   // A title the visitor liked: any event of an implicit kind (an interaction is a positive
   // signal), an explicit rating only in the upper quarter of the scale (4★ or more on 1–5).
   // A row with no usable value is neither.
   function liked(r) {
     if (unusable(r)) return false;
-    if (r.kind && r.kind !== "explicit") return true;
+    if (isEvent(r)) return true;
     const [lo, hi] = state.scale;
     return Number(r.rating) >= lo + 0.75 * (hi - lo);
   }
@@ -315,8 +330,14 @@
       if (err.status !== 404) return null;
     }
     // An unusable row still counts as rated (the service never recommends it back), so it
-    // stays a key; its stars are none, wherever the title is shown.
-    state.ratings = new Map(rated.map((r) => [String(r.item_id), unusable(r) ? undefined : Number(r.rating)]));
+    // stays a key; its stars are none, wherever the title is shown.  So is an event: its
+    // value is a summed weight (3 plays), no stars; an item's explicit rating, stored
+    // beside its events, gives its stars.
+    state.ratings = new Map(rated.map((r) => [String(r.item_id), undefined]));
+    for (const r of rated) {
+      if (isEvent(r) || unusable(r)) continue;
+      state.ratings.set(String(r.item_id), Number(r.rating));
+    }
     const list = $("my-ratings-list");
     const shown = rated.slice(0, N_MY_RATINGS); // the store lists the newest first
     list.replaceChildren(...shown.map(myRatingRow));
@@ -333,6 +354,13 @@
   // the service says of it instead of stars (the short form here, the whole text on hover)
   // and Remove, which is the way to be rid of it.
   function myRatingRow(r) {
+    if (!unusable(r) && isEvent(r)) {
+      // An event's weight (its plays or clicks, summed) as a count, never as stars: a
+      // weight of 3 was drawn as 3★, a rating the visitor never gave.
+      const li = itemRow(r, "my-rating", [eventWeight(r), removeButton(r)]);
+      li.setAttribute("data-kind", "event");
+      return li;
+    }
     if (!unusable(r)) return itemRow(r, "my-rating", [ratingWidget(r), removeButton(r)]);
     const why = r.unusable || "the stored value is not a number; it is left out of your picks";
     const note = el("span", { class: "unusable", "data-testid": "unusable-rating", title: why },
