@@ -297,3 +297,13 @@ def test_the_readme_highlights_are_figures_of_the_benchmarks_page():
     page = (README.parent / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     measured = set(figures(page))
     assert [figure for figure in shown if not rounds_to(figure, measured)] == []
+
+
+def test_the_wheel_the_readme_installs_is_the_one_the_build_writes():
+    """``pip install ... 'dist/latentrec-X-py3-none-any.whl[...]'`` names this version's
+    wheel, the file ``pip wheel -w dist .`` leaves (a version bump must not leave the
+    install line naming a file no build makes)."""
+    from latentrec import __version__
+
+    named = re.findall(r"dist/(latentrec-[^\s`'\[]+\.whl)", README.read_text(encoding="utf-8"))
+    assert named == [f"latentrec-{__version__}-py3-none-any.whl"]
