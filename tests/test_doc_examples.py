@@ -143,7 +143,7 @@ def test_service_retraining_session_prints_what_the_doc_shows(tmp_path):
 
 @pytest.mark.network
 def test_service_leakage_figures_are_what_its_example_prints(tmp_path):
-    """ "Leakage, honestly" quotes two RMSEs (the current model scored on ratings it was
+    """The section "Leakage, honestly" quotes two RMSEs (the current model scored on ratings it was
     trained on, and the same recipe on the ratings before the cutoff); its block prints
     them, and its comment and the prose show those digits."""
     code = service_block("temporal_split(data, test_size=0.1)")
