@@ -429,17 +429,34 @@ def test_scaling_spark_example_runs_as_written(tmp_path):
 @pytest.mark.spark
 @pytest.mark.skipif(NO_SPARK is not None, reason=f"Spark cannot run: {NO_SPARK}")
 def test_scaling_spark_command_lines_run_as_written(tmp_path):
-    (commands,) = blocks("scaling.md", "sh", "--engine spark")
-    # The second line names a cluster (spark://10.0.0.5:7077); here it runs on local[2].
+    # Two blocks: MovieLens' own rating files, then the reader's Parquet files. The last
+    # line names a cluster (spark://10.0.0.5:7077); here it runs on local[2].
+    movielens, parquet = blocks("scaling.md", "sh", "--engine spark")
+    assert "ml-1m/ratings.dat" in movielens and "ratings.parquet" in parquet
     lines = [
         line.replace("spark://10.0.0.5:7077", "local[2]")
-        for line in commands.replace("\\\n", " ").splitlines()
+        for line in (movielens + parquet).replace("\\\n", " ").splitlines()
         if line.startswith("latentrec ")
     ]
-    assert len(lines) == 2
+    assert len(lines) == 4
     the_readers_spark_files(tmp_path)
+    the_readers_movielens_files(tmp_path)
     out = run_spark_child(tmp_path, "", lines)
     for line in lines:
         assert out[line][0] == 0, f"{line}\n{out[line][1]}"
     for name in ("model.npz", "plays.npz"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def the_readers_movielens_files(folder: Path) -> None:
+    """Small files in the layout GroupLens ships: ``ml-1m/ratings.dat``
+    (``user::item::rating::timestamp``) and ``ml-100k/u.data`` (the same, tab-separated),
+    both without a header."""
+    rng = np.random.default_rng(1)
+    cells = np.unique(rng.integers(1, [61, 41], size=(600, 2)), axis=0)
+    stars = rng.integers(1, 6, len(cells))
+    rows = [(*cells[n], stars[n], 978300760 + n) for n in range(len(cells))]
+    for path, sep in (("ml-1m/ratings.dat", "::"), ("ml-100k/u.data", "\t")):
+        (folder / path).parent.mkdir()
+        text = "".join(sep.join(map(str, row)) + "\n" for row in rows)
+        (folder / path).write_text(text, encoding="utf-8")

@@ -33,12 +33,20 @@ def blocks(doc: Path, language: str) -> list[str]:
     ]
 
 
-def run_python(code: str, cwd: Path) -> None:
+def service_block(phrase: str) -> str:
+    """The one Python block of docs/service.md that holds ``phrase``."""
+    (code,) = [code for code in blocks(SERVICE, "python") if phrase in code]
+    return code
+
+
+def run_python(code: str, cwd: Path) -> str:
+    """Run ``code`` in a fresh interpreter in ``cwd``; what it printed."""
     # A subprocess, so the test process's imports cannot hide a missing one in the block.
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, f"example failed:\n{code}\n{done.stderr[-3000:]}"
+    return done.stdout
 
 
 def latentrec_commands(lines: list[str], cwd: Path) -> list[str]:
@@ -55,7 +63,7 @@ def latentrec_commands(lines: list[str], cwd: Path) -> list[str]:
 def test_the_docs_have_the_examples_this_file_runs():
     assert len(blocks(PIPELINE, "python")) >= 2
     assert len(blocks(PIPELINE, "toml")) == 1
-    assert len(blocks(SERVICE, "python")) == 2
+    assert len(blocks(SERVICE, "python")) == 3
     assert any(line.startswith("$ ") for b in blocks(SERVICE, "console") for line in b.splitlines())
 
 
@@ -120,7 +128,7 @@ def session() -> list[tuple[str, str]]:
 @pytest.mark.network
 @pytest.mark.skipif(EXE is None, reason="the latentrec command is not installed")
 def test_service_retraining_session_prints_what_the_doc_shows(tmp_path):
-    setup, from_python = blocks(SERVICE, "python")
+    setup, from_python = service_block("old.csv"), service_block("ModelDirectory(")
     run_python(setup, tmp_path)  # writes old.csv, as the doc says before the session
     steps = session()
     assert [c.split()[1] for c, _ in steps][:3] == ["store", "train", "models"]
@@ -131,3 +139,18 @@ def test_service_retraining_session_prints_what_the_doc_shows(tmp_path):
     # The Python route over the same folder: after the rollback above it retrains against
     # the version rolled back to and publishes the next one (the doc shows no output).
     run_python(from_python, tmp_path)
+
+
+@pytest.mark.network
+def test_service_leakage_figures_are_what_its_example_prints(tmp_path):
+    """The section "Leakage, honestly" quotes two RMSEs (the current model scored on ratings it was
+    trained on, and the same recipe on the ratings before the cutoff); its block prints
+    them, and its comment and the prose show those digits."""
+    code = service_block("temporal_split(data, test_size=0.1)")
+    shown = re.findall(r"# ([\d.]+)\.\.\., then ([\d.]+)\.\.\.", code)
+    assert len(shown) == 1, code
+    printed = [float(line) for line in run_python(code, tmp_path).split()]
+    assert [f"{value:.3f}" for value in printed] == list(shown[0])
+    prose = " ".join(FENCE.sub("", SERVICE.read_text(encoding="utf-8")).split())
+    leakage = prose[prose.index("**Leakage, honestly.**") :][:400]
+    assert f"its RMSE is {shown[0][0]}" in leakage and f"scores {shown[0][1]}" in leakage

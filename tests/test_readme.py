@@ -255,3 +255,55 @@ def test_the_param_sentence_names_every_command_that_takes_it():
     named = set(re.findall(r"`([a-z -]+)`", sentence.group(1)))
     assert {"train", "retrain"} <= commands_with_data_options("--param")
     assert commands_with_data_options("--param") - named == set()
+
+
+def figures(text: str) -> list[str]:
+    """The decimal figures of ``text`` as written (``0.451``, ``17.6``), thousands
+    separators and the ``MovieLens-100K`` kind of name left out.
+
+    Example:
+        >>> figures("RMSE 0.893, 1,501 ratings, numba 0.68.1, 17.6× in 2.7–10 s")
+        ['0.893', '17.6', '2.7']
+    """
+    return re.findall(r"(?<![\w.,-])(\d+\.\d+)(?![\w.]*\d)", text)
+
+
+def rounds_to(shown: str, measured: set[str]) -> bool:
+    """Whether a figure ``measured`` somewhere, rounded to the digits ``shown`` has, is it.
+
+    Example:
+        >>> rounds_to("0.354", {"0.3543", "1.2"}), rounds_to("0.355", {"0.3543"})
+        (True, False)
+    """
+    from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
+    places = Decimal(shown)
+    return any(
+        len(m.split(".")[1]) >= len(shown.split(".")[1])
+        and places
+        in {Decimal(m).quantize(places, rounding=r) for r in (ROUND_HALF_UP, ROUND_HALF_EVEN)}
+        for m in measured
+    )
+
+
+def test_the_readme_highlights_are_figures_of_the_benchmarks_page():
+    """Every figure of the README's "Accuracy and speed" is one of docs/benchmarks.md's,
+    rounded: the page names the command and the run behind each (the README once kept
+    implicit's ALS at 0.355 after a rerun there had printed 0.3543)."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Accuracy and speed")[1].split("\n## ")[0]
+    shown = figures(section)
+    assert len(shown) >= 15, shown
+    page = (README.parent / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    measured = set(figures(page))
+    assert [figure for figure in shown if not rounds_to(figure, measured)] == []
+
+
+def test_the_wheel_the_readme_installs_is_the_one_the_build_writes():
+    """``pip install ... 'dist/latentrec-X-py3-none-any.whl[...]'`` names this version's
+    wheel, the file ``pip wheel -w dist .`` leaves (a version bump must not leave the
+    install line naming a file no build makes)."""
+    from latentrec import __version__
+
+    named = re.findall(r"dist/(latentrec-[^\s`'\[]+\.whl)", README.read_text(encoding="utf-8"))
+    assert named == [f"latentrec-{__version__}-py3-none-any.whl"]
