@@ -136,7 +136,7 @@ def calibrate(
         weight = 0.0
         p = np.zeros(genres.shape[1])
     relevance = _relevance(raw, relevance)
-    share = np.asarray(item_genre_shares(genres)[cands].todense())
+    share = item_genre_shares(genres[cands]).toarray()  # rows scale alone: only these
 
     mass = np.zeros(genres.shape[1])  # the chosen items' summed genre shares
     gained = 0.0  # their summed relevance
