@@ -75,6 +75,20 @@ def test_a_bad_k_is_named_k_and_refused_before_any_fold(split, k):
         cross_validate(_NeverFitted(), data, n_splits=2, task="ranking", k=k)
 
 
+@pytest.mark.parametrize("task", ["rating", "ranking"])
+def test_cross_validate_names_a_model_or_data_of_the_wrong_kind(task):
+    # Before: object() was "object does not predict ratings" (rating) or an AttributeError
+    # on clone (ranking), a class failed inside clone, and a matrix was "expected an
+    # Interactions" by kfold; none named the argument.
+    data = random_ratings(n_users=20, n_items=15, seed=3)
+    with pytest.raises(TypeError, match="^model must be a latentrec model or pipeline .*object"):
+        cross_validate(object(), data, n_splits=2, task=task)
+    with pytest.raises(TypeError, match=r"got the class Biases; pass Biases\(\)$"):
+        cross_validate(Biases, data, n_splits=2, task=task)
+    with pytest.raises(TypeError, match="^data must be latentrec.Interactions, got csr_matrix"):
+        cross_validate(Biases(), data.matrix, n_splits=2, task=task)
+
+
 def test_a_pipeline_is_refused_by_name(split):
     train, test = split
     pipe = Pipeline(Popularity(), n_candidates=5).fit(train)

@@ -475,6 +475,21 @@ def cross_validate(
         >>> cv.folds.columns.tolist()
         ['fold', 'rmse', 'mae', 'fit_seconds', 'test_seconds']
     """
+    # Said first: otherwise a stray object read as a model that "does not predict
+    # ratings", or failed on a missing clone, and a matrix was "expected an Interactions"
+    # by kfold, in words that named neither argument.
+    if isinstance(model, type):
+        raise TypeError(
+            f"model must be a model instance, got the class {model.__name__}; "
+            f"pass {model.__name__}()"
+        )
+    if not (callable(getattr(model, "clone", None)) and callable(getattr(model, "fit", None))):
+        raise TypeError(
+            f"model must be a latentrec model or pipeline (with clone and fit), "
+            f"got {type(model).__name__}"
+        )
+    if not isinstance(data, Interactions):
+        raise TypeError(f"data must be latentrec.Interactions, got {type(data).__name__}")
     if task not in ("rating", "ranking"):
         raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
     if task == "rating":

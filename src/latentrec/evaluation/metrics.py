@@ -154,8 +154,8 @@ def map_at_k(recommended, relevant, k: int, *, per_user: bool = False):
     The denominator ``min(|rel|, k)`` makes a perfect top ``k`` score 1 however many
     items are relevant (Kaggle's ``apk``).  trec_eval's ``map_cut.k`` and ranx's
     ``map@k`` divide by ``|rel|`` instead: multiply a user's value by
-    ``min(|rel|, k) / |rel|`` to get theirs.  On MovieLens-100K at k = 10, where most
-    users hold out more than 10 items, ours came out two to six times theirs.
+    ``min(|rel|, k) / |rel|`` to get theirs, so ours is ``|rel| / k`` times theirs for a
+    user with more than ``k`` relevant items.
 
     Example:
         >>> import numpy as np, scipy.sparse as sp
