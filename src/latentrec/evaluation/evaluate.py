@@ -236,8 +236,9 @@ def evaluate_ranking(
     items when ``exclude_seen`` (held-out items are never excluded), ties in score
     broken by the lower item index; for a :class:`~latentrec.pipeline.Pipeline` only
     its candidates.  A single model that gives every candidate of every user it ranks
-    the same score (GlobalMean) is refused with a :class:`RankedByIndexError` (a
-    ``ValueError``): its top ``k`` would be the items in index order
+    the same score (GlobalMean) is refused, at any ``k``, with a
+    :class:`RankedByIndexError` (a ``ValueError``): its top ``k`` would be the items in
+    index order
     (:func:`check_not_ranked_by_index`); so is a pipeline none of whose candidate models
     can order items (:meth:`~latentrec.pipeline.Pipeline.check_can_rank`).  A user with no
     training cell (a cold user: all of their cells were held out) is counted like any
@@ -339,15 +340,18 @@ class RankedByIndexError(ValueError):
 
 
 def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
-    """Refuse rankings in which every user's top ``k`` is cut from one tie.
+    """Refuse rankings in which every user's list is ordered by item index alone.
 
-    ``scores`` are the best ``k + 1`` scores per user (``recommend_batch_idx``), and
-    ``fallback`` says which users got the popularity list (ordered by counts, not by
-    index: those are not looked at).  Ties go to the lower item index, so when every
-    personal user's ``k + 1`` best candidates share one score (GlobalMean, a model whose
-    factors and item biases are all zero) the top ``k`` is the catalogue in index order:
-    its figures would describe how the items were numbered, and look like any other.
-    A user with ``k`` candidates or fewer, or a tie for some users only, passes.
+    ``scores`` are the best ``k + 1`` scores per user (``recommend_batch_idx``; ``-inf``
+    past a user's last candidate), and ``fallback`` says which users got the popularity
+    list (ordered by counts, not by index: those are not looked at).  Ties go to the
+    lower item index, so when every personal user's ``k + 1`` best candidates share one
+    score (GlobalMean, a model whose factors and item biases are all zero) the top ``k``
+    is the catalogue in index order: its figures would describe how the items were
+    numbered, and look like any other.  That holds for a user with ``k`` candidates or
+    fewer too, whose list is all of them: precision, recall and hit rate do not see the
+    order, but NDCG and MAP do.  A user left one candidate or none has nothing to order
+    and is not looked at; a tie for some users only passes.
 
     Example:
         >>> import numpy as np
@@ -357,19 +361,25 @@ def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
         Traceback (most recent call last):
         ...
         latentrec.evaluation.evaluate.RankedByIndexError: Popularity gives every candidate ...
+        >>> tied = np.array([[2.0, 2.0, -np.inf]])  # both candidates, k = 5: still by index
+        >>> check_not_ranked_by_index(Popularity(), tied, [False], 5)
+        Traceback (most recent call last):
+        ...
+        latentrec.evaluation.evaluate.RankedByIndexError: Popularity gives every candidate ...
     """
     personal = np.asarray(scores)[~np.asarray(fallback, dtype=bool)]
-    if personal.shape[0] == 0 or personal.shape[1] < k + 1:
-        return
     top = personal[:, : k + 1]
-    tied = np.isfinite(top).all(axis=1) & (top == top[:, :1]).all(axis=1)
-    if tied.all():
+    # Slots past a user's candidates hold -inf: they are not candidates tied or not.
+    listed = np.isfinite(top)
+    can_order = listed.sum(axis=1) >= 2
+    tied = np.where(listed, top == top[:, :1], True).all(axis=1)
+    if can_order.any() and tied[can_order].all():
         raise RankedByIndexError(
             f"{type(model).__name__} gives every candidate item the same score for each of "
-            f"the {tied.size} users it ranks, so their top {k} would be ranked by item index "
-            "(ties go to the lower index): the figures would measure how the items were "
-            "numbered, not the model; for a ranking baseline that is not personal, use "
-            "Popularity"
+            f"the {int(can_order.sum())} users it ranks, so their top {k} would be ranked by "
+            "item index (ties go to the lower index): the figures would measure how the "
+            "items were numbered, not the model; for a ranking baseline that is not "
+            "personal, use Popularity"
         )
 
 
