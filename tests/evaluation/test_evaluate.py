@@ -89,6 +89,38 @@ def test_cross_validate_names_a_model_or_data_of_the_wrong_kind(task):
         cross_validate(Biases(), data.matrix, n_splits=2, task=task)
 
 
+class _PredictsOff(Biases):
+    """Biases whose predictions of one item (``item_idx``) are ``value``: a model gone
+    wrong."""
+
+    item_idx, value = 0, float("inf")
+
+    def _predict_idx(self, user_idx, item_idx):
+        pred = np.asarray(super()._predict_idx(user_idx, item_idx), dtype=np.float64)
+        return np.where(item_idx == self.item_idx, self.value, pred)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("per_user", [False, True])
+def test_a_prediction_not_finite_is_refused_naming_its_user_and_item(split, value, per_user):
+    # Before: an infinite prediction was clipped to the end of the 1-5 scale and scored as
+    # such; a NaN was refused as "y_pred has 1 NaN ... first at position 4", a position in
+    # arrays the caller never saw.
+    train, test = split
+    model = _PredictsOff().fit(train)
+    model.item_idx, model.value = int(test.item_idx[2]), value
+    assert model.rating_scale_ is not None  # the clip that hid the infinity
+    first = int(np.flatnonzero(test.item_idx == model.item_idx)[0])
+    user, item = test.users.ids[test.user_idx[first]], test.items.ids[model.item_idx].item()
+    count = int(np.count_nonzero(test.item_idx == model.item_idx))
+    with pytest.raises(
+        ValueError,
+        match=rf"^_PredictsOff predicted {value} for user {user!r}, item {item!r} \({count} of "
+        rf"the {test.nnz} held-out cells are not finite\)",
+    ):
+        evaluate_ratings(model, test, per_user=per_user)
+
+
 def test_a_pipeline_is_refused_by_name(split):
     train, test = split
     pipe = Pipeline(Popularity(), n_candidates=5).fit(train)

@@ -166,6 +166,9 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
     would flatter the model.
     A model that predicts no ratings (Popularity, BPR, ImplicitALS) is refused with a
     ``ValueError`` that points to :func:`evaluate_ranking`: its scores are not stars.
+    A prediction that is NaN or infinite is refused with a ``ValueError`` naming its user
+    and item (:func:`check_finite_predictions`), before clipping would turn an infinity
+    into the end of the scale.
 
     Returns ``{"rmse", "mae", "n"}`` over every held-out cell, or with ``per_user=True``
     a DataFrame with one row per user holding a held-out cell (``user_id``, ``n``,
@@ -188,12 +191,47 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
     if test.nnz == 0:
         raise ValueError("test data has no cells to evaluate")
     pred = model.predict_idx(test.user_idx, test.item_idx)
+    check_finite_predictions(model, test, pred)
     if clip and model.rating_scale_ is not None:
         np.clip(pred, *model.rating_scale_, out=pred)
     truth = test.ratings.astype(np.float64)
     if per_user:
         return _per_user_errors(model, test.user_idx, truth, pred)
     return {"rmse": M.rmse(truth, pred), "mae": M.mae(truth, pred), "n": int(test.nnz)}
+
+
+def check_finite_predictions(model, test: Interactions, pred) -> None:
+    """Refuse predictions that are NaN or infinite, naming the first held-out cell (user
+    and item ids) and the model, before any clipping: clipped, an infinite prediction
+    would be scored as the end of the scale.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GlobalMean
+        >>> test = Interactions.from_dense(np.array([[4.0, 5.0]]))
+        >>> model = GlobalMean().fit(test)
+        >>> check_finite_predictions(model, test, np.array([4.0, 4.5]))
+        >>> check_finite_predictions(model, test, np.array([4.0, np.inf]))
+        Traceback (most recent call last):
+        ...
+        ValueError: GlobalMean predicted inf for user 0, item 1 (1 of the 2 held-out cells ...
+    """
+    bad = ~np.isfinite(pred)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        user, item = (
+            x.item() if isinstance(x, np.generic) else x
+            for x in (
+                model.users_.ids[test.user_idx[first]],
+                model.items_.ids[test.item_idx[first]],
+            )
+        )
+        raise ValueError(
+            f"{type(model).__name__} predicted {float(pred[first])} for user {user!r}, item "
+            f"{item!r} ({np.count_nonzero(bad)} of the {pred.size} held-out cells are not "
+            "finite): RMSE and MAE of such predictions are undefined"
+        )
 
 
 def _per_user_errors(model, user_idx, truth, pred) -> pd.DataFrame:
