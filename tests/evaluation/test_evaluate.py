@@ -121,6 +121,32 @@ def test_a_prediction_not_finite_is_refused_naming_its_user_and_item(split, valu
         evaluate_ratings(model, test, per_user=per_user)
 
 
+class _ScoresNaN(Biases):
+    """Biases whose scores of the items in ``items`` are NaN (all of them for None)."""
+
+    items = None
+
+    def _score_block(self, user_idx):
+        scores = np.array(super()._score_block(user_idx), dtype=np.float32)
+        scores[:, slice(None) if self.items is None else self.items] = np.nan
+        return scores
+
+
+def test_a_ranking_whose_lists_run_short_of_nan_scored_candidates_is_refused(split):
+    # Before: a candidate scored NaN was left out of the lists, so a model scoring every
+    # item NaN got empty lists and figures of 0.0, and one scoring a few items NaN was
+    # judged at a k past its lists on shorter ones, all without a word.
+    train, test = split
+    model = _ScoresNaN().fit(train)
+    with pytest.raises(ValueError, match=r"^_ScoresNaN listed 0 of the 5 candidate items of user"):
+        evaluate_ranking(model, test, 5)
+    model.items = [0, 1]
+    with pytest.raises(ValueError, match=r"candidates scored NaN are left out of a ranking"):
+        evaluate_ranking(model, test, 2**31 - 1)
+    # Lists as long as asked for are evaluated (the NaN items rank nowhere), as before.
+    assert 0.0 <= evaluate_ranking(model, test, 5)["ndcg"] <= 1.0
+
+
 def test_a_pipeline_is_refused_by_name(split):
     train, test = split
     pipe = Pipeline(Popularity(), n_candidates=5).fit(train)

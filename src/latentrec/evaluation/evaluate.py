@@ -278,7 +278,10 @@ def evaluate_ranking(
     :class:`RankedByIndexError` (a ``ValueError``): its top ``k`` would be the items in
     index order
     (:func:`check_not_ranked_by_index`); so is a pipeline none of whose candidate models
-    can order items (:meth:`~latentrec.pipeline.Pipeline.check_can_rank`).  A user with no
+    can order items (:meth:`~latentrec.pipeline.Pipeline.check_can_rank`).  A single
+    model whose lists hold fewer items than ``k`` and the user's candidates allow (items
+    scored NaN are left out of a ranking) is refused with a ``ValueError``
+    (:func:`check_every_candidate_listed`).  A user with no
     training cell (a cold user: all of their cells were held out) is counted like any
     other, with the list the model gives such a user, usually its popularity fallback.
     ``coverage`` is the share of the catalogue in the evaluated users' top ``k``.  A
@@ -314,6 +317,7 @@ def evaluate_ranking(
     if single:
         check_not_ranked_by_index(model, scores, fallback, k)
         recommended = recommended[:, :k]
+        check_every_candidate_listed(model, users, recommended, fallback, exclude_seen)
     elif hasattr(model, "check_can_rank"):
         # A pipeline's scores may be fused ranks, never tied: its candidates are asked.
         try:
@@ -418,6 +422,47 @@ def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
             "item index (ties go to the lower index): the figures would measure how the "
             "items were numbered, not the model; for a ranking baseline that is not "
             "personal, use Popularity"
+        )
+
+
+def check_every_candidate_listed(model, users, recommended, fallback, exclude_seen) -> None:
+    """Refuse lists shorter than a single model's candidates allow: a candidate scored NaN
+    is left out of a top ``k`` (no order holds it), so a list runs short and its figures
+    describe fewer items than were asked for, as if the rest were misses.  ``recommended``
+    is what ``recommend_batch_idx(users, ...)`` returned; popularity-fallback rows
+    (``fallback``) are not looked at.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> model = Popularity().fit(Interactions.from_dense(np.array([[1, 0, 0], [1, 1, 0]])))
+        >>> check_every_candidate_listed(model, [0], np.array([[1, 2]]), [False], True)
+        >>> check_every_candidate_listed(model, [0], np.array([[1, -1]]), [False], True)
+        Traceback (most recent call last):
+        ...
+        ValueError: Popularity listed 1 of the 2 candidate items of user 0 ...
+    """
+    personal = ~np.asarray(fallback, dtype=bool)
+    seen = getattr(model, "seen_", None)
+    if not personal.any() or seen is None:
+        return
+    users = np.asarray(users, dtype=np.int64)[personal]
+    candidates = np.full(users.size, model.n_items, dtype=np.int64)
+    if exclude_seen:
+        candidates -= np.diff(seen.indptr)[users]
+    rows = np.asarray(recommended)[personal]
+    short = (rows >= 0).sum(axis=1) < np.minimum(candidates, rows.shape[1])
+    if short.any():
+        first = int(np.flatnonzero(short)[0])
+        user = model.users_.ids[users[first]]
+        user = user.item() if isinstance(user, np.generic) else user
+        listed = int((rows[first] >= 0).sum())
+        raise ValueError(
+            f"{type(model).__name__} listed {listed} of the "
+            f"{min(int(candidates[first]), rows.shape[1])} candidate items of user {user!r} "
+            f"({int(short.sum())} users' lists ran short): candidates scored NaN are left "
+            "out of a ranking, so the figures would count them as misses of a shorter list"
         )
 
 
