@@ -535,6 +535,9 @@ def test_miscalibration_rejects_bad_history_and_alpha():
         miscalibration(REC, sp.csr_matrix(np.ones((2, 2))), GENRES, 2)
     with pytest.raises(TypeError, match="scipy.sparse matrix"):
         miscalibration(REC, np.ones((2, 3)), GENRES, 2)
+    # Before: an IndexError (tuple index out of range) from the shape check.
+    with pytest.raises(ValueError, match="^history must be a 2-D users x items matrix, got 1"):
+        miscalibration(REC[:1], sp.coo_array(np.ones(3)), GENRES, 2)
     with pytest.raises(ValueError, match=r"history\[1, 2\] = -1.0"):
         miscalibration(REC, sp.csr_matrix(np.array([[1, 0, 0], [0, 0, -1.0]])), GENRES, 2)
     for alpha in (0, 0.0, 1.5, -0.1, True, "0.1"):

@@ -75,6 +75,78 @@ def test_a_bad_k_is_named_k_and_refused_before_any_fold(split, k):
         cross_validate(_NeverFitted(), data, n_splits=2, task="ranking", k=k)
 
 
+@pytest.mark.parametrize("task", ["rating", "ranking"])
+def test_cross_validate_names_a_model_or_data_of_the_wrong_kind(task):
+    # Before: object() was "object does not predict ratings" (rating) or an AttributeError
+    # on clone (ranking), a class failed inside clone, and a matrix was "expected an
+    # Interactions" by kfold; none named the argument.
+    data = random_ratings(n_users=20, n_items=15, seed=3)
+    with pytest.raises(TypeError, match="^model must be a latentrec model or pipeline .*object"):
+        cross_validate(object(), data, n_splits=2, task=task)
+    with pytest.raises(TypeError, match=r"got the class Biases; pass Biases\(\)$"):
+        cross_validate(Biases, data, n_splits=2, task=task)
+    with pytest.raises(TypeError, match="^data must be latentrec.Interactions, got csr_matrix"):
+        cross_validate(Biases(), data.matrix, n_splits=2, task=task)
+
+
+class _PredictsOff(Biases):
+    """Biases whose predictions of one item (``item_idx``) are ``value``: a model gone
+    wrong."""
+
+    item_idx, value = 0, float("inf")
+
+    def _predict_idx(self, user_idx, item_idx):
+        pred = np.asarray(super()._predict_idx(user_idx, item_idx), dtype=np.float64)
+        return np.where(item_idx == self.item_idx, self.value, pred)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("per_user", [False, True])
+def test_a_prediction_not_finite_is_refused_naming_its_user_and_item(split, value, per_user):
+    # Before: an infinite prediction was clipped to the end of the 1-5 scale and scored as
+    # such; a NaN was refused as "y_pred has 1 NaN ... first at position 4", a position in
+    # arrays the caller never saw.
+    train, test = split
+    model = _PredictsOff().fit(train)
+    model.item_idx, model.value = int(test.item_idx[2]), value
+    assert model.rating_scale_ is not None  # the clip that hid the infinity
+    first = int(np.flatnonzero(test.item_idx == model.item_idx)[0])
+    user, item = test.users.ids[test.user_idx[first]], test.items.ids[model.item_idx].item()
+    count = int(np.count_nonzero(test.item_idx == model.item_idx))
+    with pytest.raises(
+        ValueError,
+        match=rf"^_PredictsOff predicted {value} for user {user!r}, item {item!r} \({count} of "
+        rf"the {test.nnz} held-out cells are not finite\)",
+    ):
+        evaluate_ratings(model, test, per_user=per_user)
+
+
+class _ScoresNaN(Biases):
+    """Biases whose scores of the items in ``items`` are NaN (all of them for None)."""
+
+    items = None
+
+    def _score_block(self, user_idx):
+        scores = np.array(super()._score_block(user_idx), dtype=np.float32)
+        scores[:, slice(None) if self.items is None else self.items] = np.nan
+        return scores
+
+
+def test_a_ranking_whose_lists_run_short_of_nan_scored_candidates_is_refused(split):
+    # Before: a candidate scored NaN was left out of the lists, so a model scoring every
+    # item NaN got empty lists and figures of 0.0, and one scoring a few items NaN was
+    # judged at a k past its lists on shorter ones, all without a word.
+    train, test = split
+    model = _ScoresNaN().fit(train)
+    with pytest.raises(ValueError, match=r"^_ScoresNaN listed 0 of the 5 candidate items of user"):
+        evaluate_ranking(model, test, 5)
+    model.items = [0, 1]
+    with pytest.raises(ValueError, match=r"candidates scored NaN are left out of a ranking"):
+        evaluate_ranking(model, test, 2**31 - 1)
+    # Lists as long as asked for are evaluated (the NaN items rank nowhere), as before.
+    assert 0.0 <= evaluate_ranking(model, test, 5)["ndcg"] <= 1.0
+
+
 def test_a_pipeline_is_refused_by_name(split):
     train, test = split
     pipe = Pipeline(Popularity(), n_candidates=5).fit(train)

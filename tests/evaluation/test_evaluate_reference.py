@@ -86,16 +86,19 @@ def test_evaluate_ranking_matches_a_slow_ranking_and_count(model, exclude_seen):
 
 # ---------------------------------------------------------------------- relevance threshold
 def _signed_ratings() -> tuple[Interactions, Interactions]:
-    """A -10..10 scale (Jester's) where 0 is a rating like any other."""
+    """A -10..10 scale (Jester's) where 0 is a rating like any other.  Users 4 and 5 stay
+    in train, so that items 2, 3 and 4 differ in popularity: without them every candidate
+    of users 1 and 2 had a count of 0, and Popularity ranked them by item index."""
     frame = pd.DataFrame(
         {
-            "user_id": [1, 1, 1, 1, 2, 2, 2, 2, 3, 3],
-            "item_id": [1, 2, 3, 4, 1, 2, 3, 4, 1, 2],
-            "rating": [5.0, 0.0, 0.0, -7.0, 9.0, 0.0, -3.0, 2.0, 0.0, 4.0],
+            "user_id": [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 4, 5],
+            "item_id": [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 2, 3],
+            "rating": [5.0, 0.0, 0.0, -7.0, 9.0, 0.0, -3.0, 2.0, 0.0, 4.0, 1.0, 1.0, 1.0],
         }
     )
     data = Interactions.from_frame(frame)
-    held_out = (data.user_idx == 2) | (data.item_idx >= 1)
+    background = data.user_idx >= 3
+    held_out = ~background & ((data.user_idx == 2) | (data.item_idx >= 1))
     return data.subset(~held_out), data.subset(held_out)
 
 
@@ -277,6 +280,51 @@ def test_a_model_that_scores_every_item_alike_is_refused_for_ranking(make):
     with pytest.raises(ValueError, match="ranked by item index"):
         cross_validate(GlobalMean(), random_ratings(n_users=30, n_items=40, seed=2), 3,
                        task="ranking", k=K)  # fmt: skip
+
+
+@pytest.mark.parametrize("make", ["global-mean", "zero-factors"])
+def test_a_model_that_scores_every_item_alike_is_refused_at_a_k_past_the_candidates(make):
+    # Before: from a k at which some users' lists held all their candidates, the k + 1
+    # slots ended in -inf padding, no user counted as tied, and GlobalMean got NDCG and MAP
+    # figures of its index order (NDCG 0.4677, MAP 0.2177 here at k = 2**31 - 1, on the
+    # code before) while k = 5 was refused.
+    from latentrec.models import GlobalMean
+
+    data = random_ratings(n_users=30, n_items=40, seed=2)
+    train, test = user_split(data, 0.3, random_state=0)
+    model = GlobalMean().fit(train) if make == "global-mean" else _constant_factor_model(train)
+    candidates = train.n_items - train.user_counts()
+    for k in (int(candidates.min()), int(candidates.max()), train.n_items, 2**31 - 1):
+        with pytest.raises(ValueError, match="ranked by item index"):
+            evaluate_ranking(model, test, k)
+    with pytest.raises(ValueError, match="ranked by item index"):
+        cross_validate(GlobalMean(), data, 3, task="ranking", k=2**31 - 1)
+    # A model that orders items is evaluated at those k as before, by the slow count.
+    popularity = Popularity().fit(train)
+    for k in (int(candidates.max()), 2**31 - 1):
+        got = evaluate_ranking(popularity, test, k, per_user=True)
+        for row, u in zip(got.itertuples(index=False), got.index, strict=True):
+            user = int(np.flatnonzero(test.user_counts() > 0)[u])
+            ranked = _slow_ranking(popularity, train, user, train.n_items, True)
+            want = _slow_metrics(ranked, set(test.matrix[user].indices.tolist()), k)
+            assert row[3] == pytest.approx(want["ndcg"], rel=1e-12)
+            assert row[4] == pytest.approx(want["map"], rel=1e-12)
+
+
+def test_a_user_left_one_candidate_says_nothing_of_ties():
+    from latentrec.evaluation.evaluate import check_not_ranked_by_index
+
+    # One candidate each (then -inf padding): nothing to order, so nothing is refused.
+    one = np.array([[3.0, -np.inf, -np.inf], [3.0, -np.inf, -np.inf]])
+    check_not_ranked_by_index(Popularity(), one, [False, False], 2)
+    # Beside a user whose two candidates tie, the lone-candidate user does not save it.
+    both = np.array([[3.0, -np.inf, -np.inf], [2.0, 2.0, -np.inf]])
+    with pytest.raises(ValueError, match="for each of the 1 users it ranks"):
+        check_not_ranked_by_index(Popularity(), both, [False, False], 2)
+    # A user who is ordered, beside tied ones, passes as before; fallback rows are not read.
+    mixed = np.array([[3.0, 1.0, -np.inf], [2.0, 2.0, -np.inf]])
+    check_not_ranked_by_index(Popularity(), mixed, [False, False], 2)
+    check_not_ranked_by_index(Popularity(), both, [False, True], 2)
 
 
 def test_ties_within_the_list_or_for_some_users_only_are_ranked_as_before():

@@ -199,6 +199,28 @@ def test_ranking_metrics_reject_bad_input(metric):
         metric(ragged, REL, 2)
 
 
+@pytest.mark.parametrize("metric", RANKING, ids=lambda m: m.__name__)
+def test_an_unsigned_index_past_int64_is_refused_not_read_as_an_empty_slot(metric):
+    # Before: the cast to int64 wrapped 2**64 - 1 to -1, so the listed "item" was scored
+    # as an empty slot, silently.
+    full = np.array([[0, 3], [4, 2], [1, 0], [0, 1]])  # unsigned: no -1 for an empty slot
+    rec = full.astype(np.uint64)
+    rec[1, 0] = np.iinfo(np.uint64).max
+    with pytest.raises(ValueError, match=rf"recommended\[1, 0\] = {2**64 - 1} is not an item"):
+        metric(rec, REL, 2)
+    with pytest.raises(ValueError, match="is not an item index"):
+        catalog_coverage(rec, REL.shape[1], 2)
+    # Unsigned indices in range are read as they are.
+    assert metric(full.astype(np.uint64), REL, 2) == metric(full, REL, 2)
+
+
+@pytest.mark.parametrize("metric", RANKING, ids=lambda m: m.__name__)
+def test_a_one_dimensional_sparse_relevant_is_refused_by_name(metric):
+    # Before: "not enough values to unpack (expected 2, got 1)".
+    with pytest.raises(ValueError, match=r"^relevant must be a 2-D users x items matrix, got 1"):
+        metric(REC[:1], sp.coo_array(REL.toarray()[0]), 2)
+
+
 def test_repeats_after_k_and_repeated_empty_slots_are_fine():
     rec = np.array([[0, -1, -1, 0]])  # the repeat is outside the top 2
     rel = sp.csr_matrix(np.array([[1, 0]]))

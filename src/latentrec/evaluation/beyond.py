@@ -429,6 +429,11 @@ def _check_history(history, n_items: int) -> sp.csr_matrix:
             "history must be a scipy.sparse matrix (users x items) or an Interactions, "
             f"got {type(history).__name__}"
         )
+    if matrix.ndim != 2:
+        raise ValueError(
+            f"history must be a 2-D users x items matrix, got {matrix.ndim} dimension(s) "
+            f"(shape {matrix.shape})"
+        )
     hist = sp.csr_matrix(matrix, dtype=np.float64)
     if hist.shape[1] != n_items:
         raise ValueError(

@@ -166,6 +166,9 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
     would flatter the model.
     A model that predicts no ratings (Popularity, BPR, ImplicitALS) is refused with a
     ``ValueError`` that points to :func:`evaluate_ranking`: its scores are not stars.
+    A prediction that is NaN or infinite is refused with a ``ValueError`` naming its user
+    and item (:func:`check_finite_predictions`), before clipping would turn an infinity
+    into the end of the scale.
 
     Returns ``{"rmse", "mae", "n"}`` over every held-out cell, or with ``per_user=True``
     a DataFrame with one row per user holding a held-out cell (``user_id``, ``n``,
@@ -188,12 +191,47 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
     if test.nnz == 0:
         raise ValueError("test data has no cells to evaluate")
     pred = model.predict_idx(test.user_idx, test.item_idx)
+    check_finite_predictions(model, test, pred)
     if clip and model.rating_scale_ is not None:
         np.clip(pred, *model.rating_scale_, out=pred)
     truth = test.ratings.astype(np.float64)
     if per_user:
         return _per_user_errors(model, test.user_idx, truth, pred)
     return {"rmse": M.rmse(truth, pred), "mae": M.mae(truth, pred), "n": int(test.nnz)}
+
+
+def check_finite_predictions(model, test: Interactions, pred) -> None:
+    """Refuse predictions that are NaN or infinite, naming the first held-out cell (user
+    and item ids) and the model, before any clipping: clipped, an infinite prediction
+    would be scored as the end of the scale.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import GlobalMean
+        >>> test = Interactions.from_dense(np.array([[4.0, 5.0]]))
+        >>> model = GlobalMean().fit(test)
+        >>> check_finite_predictions(model, test, np.array([4.0, 4.5]))
+        >>> check_finite_predictions(model, test, np.array([4.0, np.inf]))
+        Traceback (most recent call last):
+        ...
+        ValueError: GlobalMean predicted inf for user 0, item 1 (1 of the 2 held-out cells ...
+    """
+    bad = ~np.isfinite(pred)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        user, item = (
+            x.item() if isinstance(x, np.generic) else x
+            for x in (
+                model.users_.ids[test.user_idx[first]],
+                model.items_.ids[test.item_idx[first]],
+            )
+        )
+        raise ValueError(
+            f"{type(model).__name__} predicted {float(pred[first])} for user {user!r}, item "
+            f"{item!r} ({np.count_nonzero(bad)} of the {pred.size} held-out cells are not "
+            "finite): RMSE and MAE of such predictions are undefined"
+        )
 
 
 def _per_user_errors(model, user_idx, truth, pred) -> pd.DataFrame:
@@ -236,10 +274,14 @@ def evaluate_ranking(
     items when ``exclude_seen`` (held-out items are never excluded), ties in score
     broken by the lower item index; for a :class:`~latentrec.pipeline.Pipeline` only
     its candidates.  A single model that gives every candidate of every user it ranks
-    the same score (GlobalMean) is refused with a :class:`RankedByIndexError` (a
-    ``ValueError``): its top ``k`` would be the items in index order
+    the same score (GlobalMean) is refused, at any ``k``, with a
+    :class:`RankedByIndexError` (a ``ValueError``): its top ``k`` would be the items in
+    index order
     (:func:`check_not_ranked_by_index`); so is a pipeline none of whose candidate models
-    can order items (:meth:`~latentrec.pipeline.Pipeline.check_can_rank`).  A user with no
+    can order items (:meth:`~latentrec.pipeline.Pipeline.check_can_rank`).  A single
+    model whose lists hold fewer items than ``k`` and the user's candidates allow (items
+    scored NaN are left out of a ranking) is refused with a ``ValueError``
+    (:func:`check_every_candidate_listed`).  A user with no
     training cell (a cold user: all of their cells were held out) is counted like any
     other, with the list the model gives such a user, usually its popularity fallback.
     ``coverage`` is the share of the catalogue in the evaluated users' top ``k``.  A
@@ -275,6 +317,7 @@ def evaluate_ranking(
     if single:
         check_not_ranked_by_index(model, scores, fallback, k)
         recommended = recommended[:, :k]
+        check_every_candidate_listed(model, users, recommended, fallback, exclude_seen)
     elif hasattr(model, "check_can_rank"):
         # A pipeline's scores may be fused ranks, never tied: its candidates are asked.
         try:
@@ -339,15 +382,18 @@ class RankedByIndexError(ValueError):
 
 
 def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
-    """Refuse rankings in which every user's top ``k`` is cut from one tie.
+    """Refuse rankings in which every user's list is ordered by item index alone.
 
-    ``scores`` are the best ``k + 1`` scores per user (``recommend_batch_idx``), and
-    ``fallback`` says which users got the popularity list (ordered by counts, not by
-    index: those are not looked at).  Ties go to the lower item index, so when every
-    personal user's ``k + 1`` best candidates share one score (GlobalMean, a model whose
-    factors and item biases are all zero) the top ``k`` is the catalogue in index order:
-    its figures would describe how the items were numbered, and look like any other.
-    A user with ``k`` candidates or fewer, or a tie for some users only, passes.
+    ``scores`` are the best ``k + 1`` scores per user (``recommend_batch_idx``; ``-inf``
+    past a user's last candidate), and ``fallback`` says which users got the popularity
+    list (ordered by counts, not by index: those are not looked at).  Ties go to the
+    lower item index, so when every personal user's ``k + 1`` best candidates share one
+    score (GlobalMean, a model whose factors and item biases are all zero) the top ``k``
+    is the catalogue in index order: its figures would describe how the items were
+    numbered, and look like any other.  That holds for a user with ``k`` candidates or
+    fewer too, whose list is all of them: precision, recall and hit rate do not see the
+    order, but NDCG and MAP do.  A user left one candidate or none has nothing to order
+    and is not looked at; a tie for some users only passes.
 
     Example:
         >>> import numpy as np
@@ -357,19 +403,66 @@ def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
         Traceback (most recent call last):
         ...
         latentrec.evaluation.evaluate.RankedByIndexError: Popularity gives every candidate ...
+        >>> tied = np.array([[2.0, 2.0, -np.inf]])  # both candidates, k = 5: still by index
+        >>> check_not_ranked_by_index(Popularity(), tied, [False], 5)
+        Traceback (most recent call last):
+        ...
+        latentrec.evaluation.evaluate.RankedByIndexError: Popularity gives every candidate ...
     """
     personal = np.asarray(scores)[~np.asarray(fallback, dtype=bool)]
-    if personal.shape[0] == 0 or personal.shape[1] < k + 1:
-        return
     top = personal[:, : k + 1]
-    tied = np.isfinite(top).all(axis=1) & (top == top[:, :1]).all(axis=1)
-    if tied.all():
+    # Slots past a user's candidates hold -inf: they are not candidates tied or not.
+    listed = np.isfinite(top)
+    can_order = listed.sum(axis=1) >= 2
+    tied = np.where(listed, top == top[:, :1], True).all(axis=1)
+    if can_order.any() and tied[can_order].all():
         raise RankedByIndexError(
             f"{type(model).__name__} gives every candidate item the same score for each of "
-            f"the {tied.size} users it ranks, so their top {k} would be ranked by item index "
-            "(ties go to the lower index): the figures would measure how the items were "
-            "numbered, not the model; for a ranking baseline that is not personal, use "
-            "Popularity"
+            f"the {int(can_order.sum())} users it ranks, so their top {k} would be ranked by "
+            "item index (ties go to the lower index): the figures would measure how the "
+            "items were numbered, not the model; for a ranking baseline that is not "
+            "personal, use Popularity"
+        )
+
+
+def check_every_candidate_listed(model, users, recommended, fallback, exclude_seen) -> None:
+    """Refuse lists shorter than a single model's candidates allow: a candidate scored NaN
+    is left out of a top ``k`` (no order holds it), so a list runs short and its figures
+    describe fewer items than were asked for, as if the rest were misses.  ``recommended``
+    is what ``recommend_batch_idx(users, ...)`` returned; popularity-fallback rows
+    (``fallback``) are not looked at.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Popularity
+        >>> model = Popularity().fit(Interactions.from_dense(np.array([[1, 0, 0], [1, 1, 0]])))
+        >>> check_every_candidate_listed(model, [0], np.array([[1, 2]]), [False], True)
+        >>> check_every_candidate_listed(model, [0], np.array([[1, -1]]), [False], True)
+        Traceback (most recent call last):
+        ...
+        ValueError: Popularity listed 1 of the 2 candidate items of user 0 ...
+    """
+    personal = ~np.asarray(fallback, dtype=bool)
+    seen = getattr(model, "seen_", None)
+    if not personal.any() or seen is None:
+        return
+    users = np.asarray(users, dtype=np.int64)[personal]
+    candidates = np.full(users.size, model.n_items, dtype=np.int64)
+    if exclude_seen:
+        candidates -= np.diff(seen.indptr)[users]
+    rows = np.asarray(recommended)[personal]
+    short = (rows >= 0).sum(axis=1) < np.minimum(candidates, rows.shape[1])
+    if short.any():
+        first = int(np.flatnonzero(short)[0])
+        user = model.users_.ids[users[first]]
+        user = user.item() if isinstance(user, np.generic) else user
+        listed = int((rows[first] >= 0).sum())
+        raise ValueError(
+            f"{type(model).__name__} listed {listed} of the "
+            f"{min(int(candidates[first]), rows.shape[1])} candidate items of user {user!r} "
+            f"({int(short.sum())} users' lists ran short): candidates scored NaN are left "
+            "out of a ranking, so the figures would count them as misses of a shorter list"
         )
 
 
@@ -475,6 +568,21 @@ def cross_validate(
         >>> cv.folds.columns.tolist()
         ['fold', 'rmse', 'mae', 'fit_seconds', 'test_seconds']
     """
+    # Said first: otherwise a stray object read as a model that "does not predict
+    # ratings", or failed on a missing clone, and a matrix was "expected an Interactions"
+    # by kfold, in words that named neither argument.
+    if isinstance(model, type):
+        raise TypeError(
+            f"model must be a model instance, got the class {model.__name__}; "
+            f"pass {model.__name__}()"
+        )
+    if not (callable(getattr(model, "clone", None)) and callable(getattr(model, "fit", None))):
+        raise TypeError(
+            f"model must be a latentrec model or pipeline (with clone and fit), "
+            f"got {type(model).__name__}"
+        )
+    if not isinstance(data, Interactions):
+        raise TypeError(f"data must be latentrec.Interactions, got {type(data).__name__}")
     if task not in ("rating", "ranking"):
         raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
     if task == "rating":

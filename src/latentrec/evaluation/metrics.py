@@ -154,8 +154,8 @@ def map_at_k(recommended, relevant, k: int, *, per_user: bool = False):
     The denominator ``min(|rel|, k)`` makes a perfect top ``k`` score 1 however many
     items are relevant (Kaggle's ``apk``).  trec_eval's ``map_cut.k`` and ranx's
     ``map@k`` divide by ``|rel|`` instead: multiply a user's value by
-    ``min(|rel|, k) / |rel|`` to get theirs.  On MovieLens-100K at k = 10, where most
-    users hold out more than 10 items, ours came out two to six times theirs.
+    ``min(|rel|, k) / |rel|`` to get theirs, so ours is ``|rel| / k`` times theirs for a
+    user with more than ``k`` relevant items.
 
     Example:
         >>> import numpy as np, scipy.sparse as sp
@@ -262,6 +262,16 @@ def check_recommended(recommended, n_items: int, k: int) -> np.ndarray:
         )
     if rec.dtype.kind not in "iu":
         raise ValueError(f"recommended must hold integer item indices, got dtype {rec.dtype}")
+    if rec.dtype.kind == "u":
+        # Checked before the cast to int64, which wraps a uint64 past its range: 2**64 - 1
+        # would become -1, an empty slot, and the item it names would vanish unsaid.
+        over = rec[:, :k] >= n_items
+        if over.any():
+            row, col = np.argwhere(over)[0]
+            raise ValueError(
+                f"recommended[{row}, {col}] = {rec[row, col]} is not an item index in "
+                f"[0, {n_items}) nor -1 (empty slot)"
+            )
     top = rec[:, :k].astype(np.int64)
     bad = (top < -1) | (top >= n_items)
     if bad.any():
@@ -312,6 +322,12 @@ def _as_relevance_csr(relevant) -> sp.csr_matrix:
         raise TypeError(
             "relevant must be a scipy.sparse matrix (users x items) or an Interactions, "
             f"got {type(relevant).__name__}"
+        )
+    if matrix.ndim != 2:
+        # SciPy's 1-D sparse arrays would otherwise fail later, in words about unpacking.
+        raise ValueError(
+            f"relevant must be a 2-D users x items matrix, got {matrix.ndim} dimension(s) "
+            f"(shape {matrix.shape})"
         )
     rel = sp.csr_matrix(matrix)
     if not rel.has_canonical_format:
