@@ -229,3 +229,15 @@ def test_title_years_split_as_the_year_pattern_does():
     expected = [t if m is None else m["title"] for t, m in zip(titles, found, strict=True)]
     assert got_titles == expected
     assert 500 < sum(y is not None for y in got_years) < 4500
+
+
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_an_id_beyond_2_to_the_53_keeps_its_digits_beside_a_float_spelling(tmp_path, release):
+    """One id spelled 12.0 made pandas read the whole column through float64: the id
+    1152921504606846977 came back as ...976, without a word."""
+    big = 1152921504606846977
+    ratings, ratings_text, *_ = RELEASES[release]
+    head, line = ratings_text.split("\n", 1) if release == "csv" else ("", ratings_text)
+    lines = [line.replace("{}", str(big)), line.replace("{}", "12.0").replace("1", "2", 1)]
+    (tmp_path / ratings).write_text((head + "\n" if head else "") + "".join(lines))
+    assert _read(tmp_path) == [12, big]

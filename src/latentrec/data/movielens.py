@@ -637,8 +637,29 @@ def _require(folder: Path, name: str, what: str) -> Path:
 
 
 def _read_table(path: Path, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv(path, **kwargs)``, its errors a :class:`DataError`.  An integer
+    column that pandas read through float64 (one cell spelled ``12.0`` makes it read the
+    whole column so) lost the last digits of any value beyond 2**53 without a word
+    (1152921504606846977 came back ...976): where a value is that large, the column is
+    read again as text and each cell taken exactly, by :func:`_whole_cell`'s rule."""
     try:
-        return pd.read_csv(path, engine="c", **kwargs)
+        table = pd.read_csv(path, engine="c", **kwargs)
+        dtype = kwargs.get("dtype", {})
+        large = [
+            name for name, kind in dtype.items()
+            if kind is np.int64 and name in table
+            and ((table[name] >= 2**53) | (table[name] <= -(2**53))).any()
+        ]  # fmt: skip
+        if large:
+            text = pd.read_csv(
+                path, engine="c", **{**kwargs, "dtype": {**dtype, **dict.fromkeys(large, str)}}
+            )
+            for name in large:
+                exact = [_whole_cell(cell)[0] for cell in text[name]]
+                if None in exact:  # the line reader names the cell
+                    raise ValueError(f"column {name} holds a cell that is no whole number")
+                table[name] = np.array(exact, dtype=np.int64)
+        return table
     # An id beyond int64 is an OverflowError, not a ValueError: it came out unnamed.
     except (ValueError, OverflowError, pd.errors.ParserError) as err:
         raise DataError(f"cannot parse {path}: {err}") from err
