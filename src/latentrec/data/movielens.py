@@ -1054,8 +1054,8 @@ def _title_years(raw: list) -> tuple[list, list]:
         (['Heat', 'Up', 'Bo', ''], ['1995', None, '2000', '1999'])
     """
     cuts = list(map(str.rfind, raw, repeat("(")))
-    # At -1 (no "(") the pattern is tried on the last character, which is no "(".
-    tails = list(map(_YEAR_TAIL.fullmatch, raw, (max(cut, 0) for cut in cuts)))
+    # A cut of -1 (no "(") is a start of 0 to the pattern, which no title without "(" fits.
+    tails = list(map(_YEAR_TAIL.fullmatch, raw, cuts))
     titles, years = [], []
     for title, cut, tail in zip(raw, cuts, tails, strict=True):
         head = None if tail is None or cut < 0 else title[:cut].rstrip()
