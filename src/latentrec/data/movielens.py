@@ -36,6 +36,7 @@ import time
 import urllib.request
 import zipfile
 from array import array
+from itertools import repeat
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -636,9 +637,31 @@ def _require(folder: Path, name: str, what: str) -> Path:
 
 
 def _read_table(path: Path, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv(path, **kwargs)``, its errors a :class:`DataError`.  An integer
+    column that pandas read through float64 (one cell spelled ``12.0`` makes it read the
+    whole column so) lost the last digits of any value beyond 2**53 without a word
+    (1152921504606846977 came back ...976): where a value is that large, the column is
+    read again as text and each cell taken exactly, by :func:`_whole_cell`'s rule."""
     try:
-        return pd.read_csv(path, engine="c", **kwargs)
-    except (ValueError, pd.errors.ParserError) as err:
+        table = pd.read_csv(path, engine="c", **kwargs)
+        dtype = kwargs.get("dtype", {})
+        large = [
+            name for name, kind in dtype.items()
+            if kind is np.int64 and name in table
+            and ((table[name] >= 2**53) | (table[name] <= -(2**53))).any()
+        ]  # fmt: skip
+        if large:
+            text = pd.read_csv(
+                path, engine="c", **{**kwargs, "dtype": {**dtype, **dict.fromkeys(large, str)}}
+            )
+            for name in large:
+                exact = [_whole_cell(cell)[0] for cell in text[name]]
+                if None in exact:  # the line reader names the cell
+                    raise ValueError(f"column {name} holds a cell that is no whole number")
+                table[name] = np.array(exact, dtype=np.int64)
+        return table
+    # An id beyond int64 is an OverflowError, not a ValueError: it came out unnamed.
+    except (ValueError, OverflowError, pd.errors.ParserError) as err:
         raise DataError(f"cannot parse {path}: {err}") from err
 
 
@@ -735,8 +758,32 @@ _RB_USER = _SideFile(
 #: The columns of RecBole's ``ml-100k.inter``, as its header names them before the types.
 _RB_INTER = ("user_id", "item_id", "rating", "timestamp")
 
-# ASCII only: "\d" also matches other scripts' digits, which int() then reads.
-_WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
+# The one rule for an id or count cell in every MovieLens file (ratings and side files):
+# what pandas' fast read takes into an integer column, as columns.whole_number spells it.
+# Plain ASCII digits (the common case) are checked by this pattern, many at a time.
+_ASCII_INT = re.compile(r"[ \t]*[+-]?[0-9]+[ \t]*")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def _whole_cell(text: str) -> tuple[int | None, str | None]:
+    """``(value, None)`` for a cell that spells a whole number by :func:`whole_number`'s
+    rule (``12``, `` 12``, ``12.0``, ``1e3``; pandas' fast read takes these into an
+    integer column), else ``(None, why)``: ``"is not within int64"`` for whole-number
+    digits too large, ``"is not a whole number"`` otherwise.  The ratings readers and
+    the side-file readers both refuse with it, in the same words.
+
+    Example:
+        >>> [_whole_cell(t)[0] for t in ("12", " 12", "12.0", "1e1")]
+        [12, 12, 12, 10]
+        >>> [_whole_cell(t)[1] for t in ("12.5", "1_2", "99999999999999999999")]
+        ['is not a whole number', 'is not a whole number', 'is not within int64']
+    """
+    value = whole_number(text)
+    if value is not None:
+        return value, None
+    if _INT_TEXT.fullmatch(text.strip(" \t")):
+        return None, "is not within int64"
+    return None, "is not a whole number"
 
 
 def _read_side(path: Path, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray]:
@@ -747,10 +794,15 @@ def _read_side(path: Path, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray]:
     genre flag other than 0 or 1, a header without the layout's columns, or bytes that
     are not UTF-8 in ``movies.csv`` is a :class:`DataError` naming the file and the
     line: pandas named neither, and read a line with a field too many or too few
-    without a word.
+    without a word.  A whole number is what the ratings readers take as one
+    (:func:`_whole_cell`): ``12``, `` 12``, ``12.0``.
 
     The ``::`` and ``|`` files are split at every separator, quotes being text there
     (GroupLens quotes nothing); ``movies.csv`` is a CSV file with quoted titles.
+
+    A clean file is read in bulk (:func:`_side_bulk`); only when that finds something
+    off is the file read again line by line (:func:`_side_by_line`), which names the
+    fault or, for a file that is merely unusual (a title over two lines), reads it.
 
     Example:
         >>> import tempfile, os
@@ -762,21 +814,128 @@ def _read_side(path: Path, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray]:
         ...     print(str(err).replace(str(path), "movies.dat").split(" (fields")[0])
         line 3 of movies.dat: the movie id '2x' is not a whole number
     """
-    rows, lines = _side_rows(path, side)
+    text = _side_text(path, side)
+    found = _side_bulk(text, side)
+    if found is not None:
+        return found
+    return _side_by_line(path, side, text)
+
+
+def _side_bulk(text: str, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """What :func:`_side_by_line` returns for ``text``, or ``None`` where anything is
+    off (a fault, a record over more than one line, a cell not in its plain spelling):
+    the same checks, run a column at a time instead of a cell at a time.
+
+    A line with no quote holds exactly what splitting it at each separator gives (the
+    CSV reader says the same of it), so once every such line is known to hold the
+    layout's number of separators, they are split all at once; only the lines with a
+    quote (a title holding a comma) go through the CSV reader, each alone: one that
+    parses alone ends its record, so no record runs over two lines.
+    """
+    if "\x00" in text:
+        return None
+    listed = text.splitlines()
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    if len(listed) != breaks + (not text.endswith(("\n", "\r"))) - (not text):
+        return None  # a break splitlines takes and a file's reader does not ("\x85")
+    sep = side.sep
+    quotes = side.header is not None and not side.typed
+    lines = np.array(listed, dtype=object)
+    n = lines.size
+    kept = np.fromiter(map(bool, map(str.strip, lines)), dtype=bool, count=n)
+    quoted = np.zeros(n, dtype=bool)
+    if quotes:
+        quoted = np.fromiter(map(str.__contains__, lines, repeat('"')), dtype=bool, count=n)
+    numbers = np.flatnonzero(kept)
+    width, positions = len(side.fields), None
+    if side.header is not None:
+        if numbers.size == 0:
+            return None
+        head = lines[numbers[0]]
+        names = _csv_fields([head], sep) if quoted[numbers[0]] else [head.split(sep)]
+        if names is None:
+            return None
+        names = [name.strip() for name in names[0]]
+        if side.typed:
+            names = [name.split(":", 1)[0] for name in names]
+        if any(name not in names for name in side.header):
+            return None
+        width, positions = len(names), [names.index(name) for name in side.header]
+        numbers = numbers[1:]
+    in_quotes = quoted[numbers]
+    plain = numbers[~in_quotes]
+    seps = np.fromiter(map(str.count, lines[plain], repeat(sep)), dtype=np.int64, count=plain.size)
+    if (seps != width - 1).any():
+        return None
+    # Every plain line holds width - 1 separators: joined with one more, they split
+    # into the cells row after row.
+    flat = sep.join(lines[plain].tolist()).split(sep) if plain.size else []
+    if in_quotes.any():
+        records = _csv_fields(lines[numbers[in_quotes]].tolist(), sep)
+        if records is None or any(len(record) != width for record in records):
+            return None
+        cells = np.empty((numbers.size, width), dtype=object)
+        if plain.size:
+            cells[~in_quotes] = np.array(flat, dtype=object).reshape(plain.size, width)
+        cells[in_quotes] = np.array(records, dtype=object).reshape(len(records), width)
+        columns = [cells[:, k].tolist() for k in range(width)]
+    else:
+        columns = [flat[k::width] for k in range(width)]
+    if positions is not None:
+        columns = [columns[k] for k in positions]
+    table = {}
+    for name, column in zip(side.fields, columns, strict=True):
+        if name in side.whole:
+            if all(map(_ASCII_INT.fullmatch, column)):
+                try:
+                    values = np.fromiter(map(int, column), dtype=np.int64, count=len(column))
+                except OverflowError:
+                    return None
+            else:  # "12.0", "1e3": whole numbers too, by the ratings readers' rule
+                got = [whole_number(cell) for cell in column]
+                if None in got:
+                    return None
+                values = np.array(got, dtype=np.int64)
+            table[name] = values
+        elif name in side.flags:
+            if not set(column) <= {"0", "1"}:
+                return None
+            table[name] = (np.array(column, dtype="U1") == "1").astype(np.int8)
+        else:
+            table[name] = pd.Series(column, dtype=str)
+    return pd.DataFrame(table), numbers + 1
+
+
+def _csv_fields(lines: list, sep: str) -> list | None:
+    """The fields of each line, each read alone by the CSV reader as :func:`records`
+    reads a file (quotes doubled, nothing after a closing quote), or ``None`` when one
+    is no whole record on its own line."""
+    try:
+        out = list(csv.reader(lines, delimiter=sep, quotechar='"', doublequote=True,
+                              strict=True))  # fmt: skip
+    except csv.Error:
+        return None
+    return out if len(out) == len(lines) else None
+
+
+def _side_by_line(path: Path, side: _SideFile, text: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`_read_side` a line and a cell at a time: slow, and names the first fault."""
+    rows, lines = _side_rows(path, side, text)
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(side.fields)
     said = dict(zip(side.fields, side.said, strict=True))
     table = {}
     for name, cells in zip(side.fields, columns, strict=True):
         bad, what = None, None
         if name in side.whole:
-            bad = next((k for k, c in enumerate(cells) if not _WHOLE.fullmatch(c)), None)
-            what = f"the {said[name]} {{!r}} is not a whole number"
-            if bad is None:
-                try:
-                    table[name] = np.fromiter(map(int, cells), dtype=np.int64, count=len(cells))
-                except OverflowError:
-                    bad = next(k for k, c in enumerate(cells) if not -(2**63) <= int(c) < 2**63)
-                    what = f"the {said[name]} {{!r}} is not within int64"
+            values = []
+            for k, cell in enumerate(cells):
+                value, why = _whole_cell(cell)
+                if why is not None:
+                    bad, what = k, f"the {said[name]} {{!r}} {why}"
+                    break
+                values.append(value)
+            else:
+                table[name] = np.array(values, dtype=np.int64)
         elif name in side.flags:
             bad = next((k for k, c in enumerate(cells) if c.strip() not in ("0", "1")), None)
             what = f"the {name!r} genre flag {{!r}} is not 0 or 1"
@@ -814,11 +973,10 @@ def _side_text(path: Path, side: _SideFile) -> str:
         ) from None  # fmt: skip
 
 
-def _side_rows(path: Path, side: _SideFile) -> tuple[list, np.ndarray]:
-    """``(rows, lines)``: the rows of a side file in the layout's order and the file line
-    of each; a line that breaks the layout is a :class:`DataError` naming it."""
+def _side_rows(path: Path, side: _SideFile, text: str) -> tuple[list, np.ndarray]:
+    """``(rows, lines)``: the rows of a side file (its ``text``) in the layout's order and
+    the file line of each; a line that breaks the layout is a :class:`DataError` naming it."""
     source = str(path)
-    text = _side_text(path, side)
     if side.header is None or side.typed:
         numbered = (
             (number, line.rstrip("\r\n").split(side.sep))
@@ -864,13 +1022,13 @@ NO_GENRES = "(no genres listed)"
 def _with_title_year(items: pd.DataFrame, fallback_year: pd.Series | None) -> pd.DataFrame:
     """Split a trailing ``(1995)`` off ``title`` into an integer ``year`` column."""
     raw = items["title"].astype(str).str.strip()
-    parts = raw.str.extract(_YEAR_SUFFIX)
-    has_year = parts["year"].notna()
-    year = pd.to_numeric(parts["year"], errors="coerce").astype("Int64")
+    titles, years = _title_years(raw.tolist())
+    year = pd.to_numeric(pd.Series(years, index=raw.index, dtype=object), errors="coerce")
+    year = year.astype("Int64")
     if fallback_year is not None:
         year = year.fillna(fallback_year.astype("Int64"))
     out = items.copy()
-    out["title"] = raw.where(~has_year, parts["title"])
+    out["title"] = pd.Series(titles, index=raw.index, dtype=str)
     out["year"] = year
     # ml-latest's "(no genres listed)" is a placeholder for none, not a genre: kept, it
     # was counted as one (store info, calibration, hybrid features). An empty cell is how
@@ -878,6 +1036,37 @@ def _with_title_year(items: pd.DataFrame, fallback_year: pd.Series | None) -> pd
     genres = out["genres"].astype(str).str.strip()
     out["genres"] = genres.where(genres != NO_GENRES, "")
     return out[["item_id", "title", "year", "genres"]]
+
+
+# The year suffix from its "(" on: the suffix holds no other "(", so where a title ends
+# in one, it starts at the title's last "(".
+_YEAR_TAIL = re.compile(r"\((?P<year>\d{4})(?:\s*[-\u2013]\s*\d{0,4})?\)\s*")
+
+
+def _title_years(raw: list) -> tuple[list, list]:
+    """``(titles, years)``: each title with a trailing ``(1995)`` split off, and the year's
+    digits (``None`` where there is none), as ``str.extract(_YEAR_SUFFIX)`` splits them.
+    pandas ran that pattern a title at a time from each title's first character (most
+    of a second for ml-32m's 87,585); here only the tail after the last ``(`` is matched.
+
+    Example:
+        >>> _title_years(["Heat (1995)", "Up", "Bo (2000-2005) ", "(1999)"])
+        (['Heat', 'Up', 'Bo', ''], ['1995', None, '2000', '1999'])
+    """
+    cuts = list(map(str.rfind, raw, repeat("(")))
+    # A cut of -1 (no "(") is a start of 0 to the pattern, which no title without "(" fits.
+    tails = list(map(_YEAR_TAIL.fullmatch, raw, cuts))
+    titles, years = [], []
+    for title, cut, tail in zip(raw, cuts, tails, strict=True):
+        head = None if tail is None or cut < 0 else title[:cut].rstrip()
+        # _YEAR_SUFFIX's "." takes no line break: a title over two lines keeps its year.
+        if head is None or "\n" in head:
+            titles.append(title)
+            years.append(None)
+        else:
+            titles.append(head)
+            years.append(tail["year"])
+    return titles, years
 
 
 def _read_grouplens_100k(folder: Path):
@@ -1040,11 +1229,16 @@ def _ratings_error(
             )  # fmt: skip
         cells = fields if positions is None else [fields[positions[c]] for c in header]
         for what, cell in zip(_ML_FIELDS, cells, strict=True):
-            if not _ml_number(cell.strip(), whole=what != "rating"):
-                kind = "a finite number" if what == "rating" else "a whole number"
+            # What pandas' fast read takes, and only that: Python's int() and float()
+            # also take "1_000" and other scripts' digits, so the line that read
+            # refused went unnamed.  Ids and timestamps by the side files' rule.
+            if what == "rating":
+                why = None if finite_number(cell.strip()) else "is not a finite number"
+            else:
+                why = _whole_cell(cell.strip())[1]
+            if why is not None:
                 return DataError(
-                    f"line {number} of {source}: the {what} {cell!r} is not {kind} "
-                    f"(fields: {layout})",
+                    f"line {number} of {source}: the {what} {cell!r} {why} (fields: {layout})",
                     source=source, where=(number,), unit="line",
                 )  # fmt: skip
         lines.append(number)
@@ -1108,12 +1302,6 @@ def _check_widths(
         found = _ratings_error(path, err, sep=sep, header=header, typed=typed)
         if found is not err:  # else no line is wider (a quoted separator): read as it is
             raise found
-
-
-def _ml_number(text: str, whole: bool) -> bool:
-    # What pandas' fast read takes, and only that: Python's int() and float() also take
-    # "1_000" and other scripts' digits, so the line that read refused went unnamed.
-    return whole_number(text) is not None if whole else finite_number(text)
 
 
 def _build(ratings, items, users, scale, duplicates, path: Path) -> Interactions:

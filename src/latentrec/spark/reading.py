@@ -13,6 +13,7 @@ A Parquet file has no lines: its bad row is named by the file and its values.
 from __future__ import annotations
 
 import bz2
+import copy
 import csv
 import gzip
 import lzma
@@ -20,7 +21,7 @@ import math
 import re
 from urllib.parse import unquote, urlparse
 
-from ..data.readers import SEPARATORS, line_separator
+from ..data.readers import SEPARATORS, line_separator, text_lines
 from .session import interrupt_wins
 
 # Openers of packed local files, by suffix, for the first line read here.
@@ -98,6 +99,11 @@ def read_ratings(
         "header": header, "sep": sep, "encoding": charset,
         "ignoreLeadingWhiteSpace": True, "ignoreTrailingWhiteSpace": True,
     }  # fmt: skip
+    if wide_encoding(codec):
+        # Spark splits a file into lines at the byte "\n", half of a UTF-16 line break;
+        # only a file read whole ("multiLine", one task a file) is decoded before it is
+        # split.
+        options["multiLine"] = True
     # Every column as text, plus the text of any line whose field count is wrong: a
     # first pass that sees what the file says, before inference types it.
     names = spark.read.csv(path, **options).columns
@@ -108,7 +114,7 @@ def read_ratings(
         def text(**more):
             return spark.read.csv(
                 path, schema=schema, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT,
-                **options, **more,
+                **{**options, **more},
             )  # fmt: skip
 
         layout = _Layout(names, header, sep, codec, wanted)
@@ -118,8 +124,14 @@ def read_ratings(
             # A quoted field may hold a line break, which the local reader reads.  Spark
             # reads such a file only whole ("multiLine", one task a file, where it
             # otherwise splits files at line ends), so only a file that fails line by
-            # line is read again so; if it still fails, its first bad line is named.
-            if _bad_row(text(multiLine=True), user_col, item_col, rating_col, implicit, True):
+            # line is read again so; if it still fails, its first bad line is named,
+            # found among its records: a line at a time, the first half of a record over
+            # two lines was named instead.
+            whole = text(multiLine=True)
+            if _bad_row(whole, user_col, item_col, rating_col, implicit, True):
+                if not layout.wide:  # a wide file's lines were read as records already
+                    records = layout.as_records()
+                    _check_rows(whole, source, user_col, item_col, rating_col, implicit, records)
                 raise
             options["multiLine"] = True
     elif len(names) == 1:
@@ -172,6 +184,20 @@ def _charsets(encoding: str) -> tuple[str, str]:
             "convert the file (e.g. iconv -t utf-8) or read it with the local engine"
         )
     return codec, SPARK_CHARSETS[codec]
+
+
+def wide_encoding(codec: str) -> bool:
+    """Whether a line break in ``codec`` is more than the byte ``\\n`` (UTF-16, UTF-32).
+    Split at that byte, as Hadoop splits a text file into lines, such a file's lines
+    after the first are cut in the middle of a character: Spark read a UTF-16-BE header
+    as ``rating\ufffd`` and the rows as text with a stray character, without a word.
+
+    Example:
+        >>> wide_encoding("utf-8"), wide_encoding("iso8859-1"), wide_encoding("utf-16-le")
+        (False, False, True)
+    """
+    # One more "\n", one more byte? (The difference leaves a byte-order mark out.)
+    return len("\n\n".encode(codec)) - len("\n".encode(codec)) != 1
 
 
 # Hadoop's glob characters (org.apache.hadoop.fs.GlobPattern), escaped by a backslash.
@@ -327,15 +353,31 @@ def _refuse_local_formats(source: str) -> None:
 
 
 class _Layout:
-    """How a text file's lines split into fields, to find a bad one by Python's csv reader."""
+    """How a text file's lines split into fields, to find a bad one by Python's csv reader.
 
-    def __init__(self, names, header, sep, encoding, cols):
+    ``records``: the file holds quoted fields over several lines (Spark read it with
+    ``multiLine``), so its lines are judged as records, in order, each named by the line
+    it starts on.  A file in UTF-16 or UTF-32 is always read so (see :attr:`wide`)."""
+
+    def __init__(self, names, header, sep, encoding, cols, records: bool = False):
         self.n_fields = len(names)
         self.header = header
         self.sep = sep
         self.encoding = encoding
         self.cols = cols
         self.positions = [names.index(c) for c in cols]
+        self.records = records
+
+    @property
+    def wide(self) -> bool:
+        """Whether a line break is more than the byte ``\\n`` (:func:`wide_encoding`)."""
+        return wide_encoding(self.encoding)
+
+    def as_records(self) -> _Layout:
+        """This layout, judging lines as records (a quoted field may run over lines)."""
+        out = copy.copy(self)
+        out.records = True
+        return out
 
     def fields(self, raw: bytes) -> list[str] | None:
         """One line's fields, or None for a blank line (Spark skips those)."""
@@ -359,7 +401,11 @@ class _Layout:
 
     def problem(self, raw: bytes, implicit: bool):
         """What is wrong with one line as ``(kind, column, value)``, or None."""
-        fields = self.fields(raw)
+        return self.judge(self.fields(raw), implicit)
+
+    def judge(self, fields: list[str] | None, implicit: bool):
+        """What is wrong with one record's fields as ``(kind, column, value)``, or None
+        (``None`` fields: a blank line)."""
         if fields is None:
             return None
         if len(fields) != self.n_fields:
@@ -371,6 +417,34 @@ class _Layout:
         if len(values) == 2:  # events: no rating to judge
             return None
         return _rating_problem(values[2], implicit)
+
+    def first_bad_record(self, lines, implicit: bool):
+        """``(line number, problem)`` of the first bad record of ``lines`` (the file's
+        text lines in order, with their endings), each record named by the line it
+        starts on; None when every record is good.
+
+        Example:
+            >>> layout = _Layout(["u", "i", "r"], True, ",", "utf-8", ("u", "i", "r"))
+            >>> layout.first_bad_record(["u,i,r\\n", '1,"a\\n', 'b",4\\n', "2,c,x\\n"], False)
+            (4, ('text', None, 'x'))
+        """
+        if len(self.sep) == 1:
+            reader = csv.reader(lines, delimiter=self.sep, escapechar="\\")
+        else:  # no quotes with a separator of several characters, as fields() reads it
+            reader = (line.rstrip("\r\n").split(self.sep) for line in lines)
+        number, skip = 0, self.header
+        for record in reader:
+            start = number + 1
+            number = reader.line_num if len(self.sep) == 1 else start
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # a blank line, which Spark skips
+            if skip:  # the header
+                skip = False
+                continue
+            found = self.judge(record, implicit)
+            if found is not None:
+                return start, found
+        return None
 
 
 def _same(text: str, value) -> bool:
@@ -529,8 +603,34 @@ def _message(what: str, col: str, value, where: str) -> str:
 
 
 def _first_bad_line(spark, file: str, layout: _Layout, implicit: bool):
-    """``(line number, problem)`` of the first bad line of ``file``, or None."""
-    lines = spark.sparkContext.textFile(_escaped(_local(file)), use_unicode=False)
+    """``(line number, problem)`` of the first bad line of ``file``, or None.
+
+    A file of one record a line is judged a line at a time, in parallel.  One whose
+    quoted fields hold line breaks (``layout.records``) is read in order by one task,
+    as Spark's ``multiLine`` read reads it, each record named by the line it starts on.
+    A UTF-16 or UTF-32 file is read whole by one task and decoded before it is split
+    (Hadoop splits text at the byte ``\\n``, which is half of such a line break)."""
+    path = _escaped(_local(file))
+    context = spark.sparkContext
+    if layout.wide:
+        encoding = layout.encoding
+
+        def scan_file(pair):
+            text = bytes(pair[1]).decode(encoding, errors="replace").removeprefix("\ufeff")
+            yield layout.first_bad_record(text_lines(text), implicit)
+
+        found = context.binaryFiles(path).flatMap(scan_file).first()
+        return found
+    lines = context.textFile(path, use_unicode=False)
+    if layout.records:
+        encoding = layout.encoding
+
+        def scan_lines(raw):
+            # Hadoop took the line endings off; a quoted line break is one of them.
+            decoded = (line.decode(encoding, errors="replace") + "\n" for line in raw)
+            yield layout.first_bad_record(decoded, implicit)
+
+        return lines.coalesce(1).mapPartitions(scan_lines).first()
     lines = lines.zipWithIndex()
     skip = 1 if layout.header else 0
     found = (
