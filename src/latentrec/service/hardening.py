@@ -463,9 +463,12 @@ def check_id(value: str, what: str, max_chars: int) -> str:
 
 def read_id(value: str, what: str, max_chars: int, held=()) -> str:
     """An id as the file readers and ``latentrec store import`` read it: checked by
-    :func:`check_id`, its surrounding whitespace removed, unless ``held`` (the served
-    model's id index) holds it exactly as given (a model trained with
-    ``strip_ids=False``).  An id of nothing but whitespace is a 422 naming it.
+    :func:`check_id`, its surrounding whitespace removed, unless ``held`` holds it
+    exactly as given: the served model's id index (a model trained with
+    ``strip_ids=False``), or anything else that answers ``in`` (the app passes one that
+    also asks the store, so that an id stored with its spaces before the service read
+    ids this way can still be listed, rated and erased).  ``held`` is asked only about
+    an id that would change.  An id of nothing but whitespace is a 422 naming it.
 
     Every route reads its ids through this, so ``" u1"`` in a path, a query or a
     rating's body is user ``u1``, as it is in a ratings file: the service answered it
@@ -481,9 +484,9 @@ def read_id(value: str, what: str, max_chars: int, held=()) -> str:
         422 user_id '  ' is only whitespace
     """
     value = check_id(value, what, max_chars)
-    if value in held:
-        return value
     bare = value.strip()
+    if bare == value or value in held:
+        return value
     if not bare:
         raise HTTPException(422, f"{what} {value!r} is only whitespace")
     return bare
