@@ -370,17 +370,20 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         if problem is not None:
             raise HTTPException(409, problem)
 
-    # Ids are read as the file readers read them (read_id): " u1" is user u1, unless the
-    # model or the store holds " u1" itself.  Before the service read ids so, it stored
+    # Ids are read as the file readers read them (read_id): " u1" is user u1, and where
+    # the model's ids are integers "007" is 7, unless the model or the store holds the
+    # id as given.  Before the service read ids so, it stored
     # a rating posted for " u9" under " u9": read as "u9", that user's rows could no
     # longer be listed, removed or erased (DELETE answered 0 rows and left them).  The
     # store is asked only about an id that read_id would change.
     def uid(user_id: str, served: Served | None = None) -> str:
         served = holder.current if served is None else served
-        return read_id(user_id, "user_id", max_id, HeldIds(served.user_index, stored_user))
+        held = HeldIds(served.user_index, stored_user)
+        return read_id(user_id, "user_id", max_id, held, served.model.users_.is_integer)
 
     def iid(served: Served, item_id: str, what: str = "item_id", also=None) -> str:
-        return read_id(item_id, what, max_id, HeldIds(served.item_index, stored_item, also))
+        held = HeldIds(served.item_index, stored_item, also)
+        return read_id(item_id, what, max_id, held, served.model.items_.is_integer)
 
     async def ids_read(func, *args):
         # On the loop over a SQLite file; over a server in a store thread (read_id may
