@@ -385,10 +385,30 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         held = HeldIds(served.item_index, stored_item, also)
         return read_id(item_id, what, max_id, held, served.model.items_.is_integer)
 
-    async def ids_read(func, *args):
-        # On the loop over a SQLite file; over a server in a store thread (read_id may
-        # ask the store).
-        return await in_store_thread(func, *args) if store_off_loop else func(*args)
+    def as_given(ids, index, integer: bool) -> bool:
+        # Whether read_id keeps every id of ``ids`` without asking the store.
+        for raw in ids or ():
+            if raw in index:
+                continue
+            try:
+                if read_id(raw, "id", max_id, (), integer) != raw:
+                    return False
+            except HTTPException:
+                return False  # read again below, where the 422 is raised
+        return True
+
+    async def ids_read(func, ids, index, integer: bool, *args):
+        # On the loop, unless read_id may ask a database server: then in a store thread.
+        # The usual id (as given, or one the model holds) asks nothing, and stays here.
+        if store_off_loop and not as_given(ids, index, integer):
+            return await in_store_thread(func, *args)
+        return func(*args)
+
+    async def item_ids_read(served: Served, ids, what: str, strict: bool = True):
+        integer = served.model.items_.is_integer
+        return await ids_read(
+            model_items, ids, served.item_index, integer, served, ids, what, strict
+        )
 
     def stored_user(user_id: str) -> bool:
         return store.user_version(user_id) > 0
@@ -555,10 +575,12 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         # validation pass.  A pipeline's list goes to a thread (below).  An id read_id
         # would change asks the store whether it holds it as given: over a database
         # server, from a thread, as the rest.
-        user_id = await in_store_thread(uid, user_id) if store_off_loop else uid(user_id)
         # Read once: everything after, in this coroutine or in the thread, answers from
         # this version, whatever a reload swaps in meanwhile.
         served = holder.current
+        user_id = await ids_read(
+            uid, [user_id], served.user_index, served.model.users_.is_integer, user_id, served
+        )
         knobs = None
         if diversity > 0 or calibrate > 0 or boost_new > 0:
             knobs = {"diversity": diversity, "calibrate": calibrate, "boost_new": boost_new}
@@ -576,7 +598,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                 raise HTTPException(
                     422, "this version is a pipeline; it ranks its own candidates (no items=)"
                 )
-            banned = await ids_read(model_items, served, exclude, "exclude", False)
+            banned = await item_ids_read(served, exclude, "exclude", False)
             # A pipeline's list (every candidate model's pool, the ranker's features and
             # predictions, the re-rankers) takes milliseconds where a plain model's top-n
             # takes tens of microseconds (ML-100K: 2.7 ms against 0.05 ms, docs/benchmarks.md,
@@ -585,8 +607,8 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
             # the requests that queue meanwhile are ranked together (PipelineQueue).
             body = await pipeline_queue.answer(served, user_id, n, banned)
             return JSONResponse(body)
-        cand = await ids_read(model_items, served, items, "items")
-        banned = await ids_read(model_items, served, exclude, "exclude", False)
+        cand = await item_ids_read(served, items, "items")
+        banned = await item_ids_read(served, exclude, "exclude", False)
 
         def answer() -> dict:
             state = live.resolve(served, user_id)
