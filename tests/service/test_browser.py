@@ -20,6 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -527,3 +528,59 @@ def test_the_api_pages_render_with_no_internet(browser, server):
     # policy (img-src 'self' data:) blocks it, so nothing leaves the machine.
     foreign = [url for url in loaded() if not url.startswith(server)]
     assert foreign in ([], ["https://cdn.redoc.ly/redoc/logo-mini.svg"]), foreign
+
+
+def test_remove_says_it_takes_a_rating_and_the_events_of_a_title_together(browser, served):
+    """Remove beside an event's weight deletes the item's rating as well (the service's
+    DELETE takes both rows): it took a visitor's 2★ along with a weight of 0.5 and said
+    "Removed your rating".  The button now says "Remove both" where a title has both,
+    and the message says what went; a weight of 0.5 shows as such, never as stars."""
+    page = Page(browser)
+    page.open(served.url)
+    user = "visitor who half played"
+    box = page.one("user-id")
+    box.clear()
+    box.send_keys(user)
+    page.after("picks-list", page.one("use-user").click)
+    half, both, rated = (r.get_attribute("data-item-id") for r in page.search("space saga")[:3])
+    post_ratings(
+        served.url,
+        [
+            {"user_id": user, "item_id": half, "kind": "event", "rating": 0.5},
+            {"user_id": user, "item_id": both, "kind": "event", "rating": 0.5},
+            {"user_id": user, "item_id": both, "rating": 2},
+            {"user_id": user, "item_id": rated, "rating": 4},
+        ],
+    )
+    page.after("my-ratings-list", page.one("use-user").click)
+
+    def rows():
+        return [
+            (r.get_attribute("data-item-id"), r.get_attribute("data-kind"), r)
+            for r in page.all("my-rating")
+        ]
+
+    buttons = {(item, kind): page.one("remove-rating", row) for item, kind, row in rows()}
+    assert set(buttons) == {(half, "event"), (both, "event"), (both, None), (rated, None)}
+    for _, kind, row in rows():
+        if kind:
+            assert page.one("event-weight", row).text == "Interaction weight 0.50"
+            assert page.all("stars", row) == []
+    assert [buttons[both, k].text for k in ("event", None)] == ["Remove both", "Remove both"]
+    assert "rating and interactions" in buttons[both, "event"].get_attribute("aria-label")
+    assert (buttons[half, "event"].text, buttons[rated, None].text) == ("Remove", "Remove")
+    assert "interactions with" in buttons[half, "event"].get_attribute("aria-label")
+
+    page.after("my-ratings-list", buttons[both, "event"].click)
+    page.wait(lambda d: "Removed" in page.one("status").text)
+    assert "your rating and interactions of" in page.one("status").text
+    assert {(item, kind) for item, kind, _ in rows()} == {(half, "event"), (rated, None)}
+    listed = get_json(served.url + f"users/{quote(user, safe='')}/ratings")["ratings"]
+    assert {r["item_id"] for r in listed} == {half, rated}
+
+    half_row = next(row for item, _, row in rows() if item == half)
+    page.after("my-ratings-list", page.one("remove-rating", half_row).click)
+    page.wait(lambda d: len(page.all("my-rating")) == 1)
+    assert "Removed your interactions with" in page.one("status").text
+    listed = get_json(served.url + f"users/{quote(user, safe='')}/ratings")["ratings"]
+    assert [r["item_id"] for r in listed] == [rated]

@@ -171,6 +171,25 @@ ItemId = Annotated[
 ]
 
 
+class HeldIds:
+    """The ids :func:`read_id` keeps exactly as given: those of ``index`` (the served
+    model's), then those ``*stored`` says the store holds (asked in that order, and only
+    about an id that reading would change).
+
+    Example:
+        >>> held = HeldIds({" a": 0}, lambda i: i == " b")
+        >>> " a" in held, " b" in held, " c" in held
+        (True, True, False)
+    """
+
+    def __init__(self, index, *stored):
+        self.index = index
+        self.stored = [ask for ask in stored if ask is not None]
+
+    def __contains__(self, value) -> bool:
+        return value in self.index or any(ask(value) for ask in self.stored)
+
+
 def create_app(settings: Settings, *, store=None, source=None, store_wait=False) -> FastAPI:
     """The service as a FastAPI app.
 
@@ -351,12 +370,51 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         if problem is not None:
             raise HTTPException(409, problem)
 
-    # Ids are read as the file readers read them (read_id): " u1" is user u1.
-    def uid(user_id: str) -> str:
-        return read_id(user_id, "user_id", max_id, holder.current.user_index)
+    # Ids are read as the file readers read them (read_id): " u1" is user u1, and where
+    # the model's ids are integers "007" is 7, unless the model or the store holds the
+    # id as given.  Before the service read ids so, it stored
+    # a rating posted for " u9" under " u9": read as "u9", that user's rows could no
+    # longer be listed, removed or erased (DELETE answered 0 rows and left them).  The
+    # store is asked only about an id that read_id would change.
+    def uid(user_id: str, served: Served | None = None) -> str:
+        served = holder.current if served is None else served
+        held = HeldIds(served.user_index, stored_user)
+        return read_id(user_id, "user_id", max_id, held, served.model.users_.is_integer)
 
-    def iid(served: Served, item_id: str, what: str = "item_id") -> str:
-        return read_id(item_id, what, max_id, served.item_index)
+    def iid(served: Served, item_id: str, what: str = "item_id", also=None) -> str:
+        held = HeldIds(served.item_index, stored_item, also)
+        return read_id(item_id, what, max_id, held, served.model.items_.is_integer)
+
+    def as_given(ids, index, integer: bool) -> bool:
+        # Whether read_id keeps every id of ``ids`` without asking the store.
+        for raw in ids or ():
+            if raw in index:
+                continue
+            try:
+                if read_id(raw, "id", max_id, (), integer) != raw:
+                    return False
+            except HTTPException:
+                return False  # read again below, where the 422 is raised
+        return True
+
+    async def ids_read(func, ids, index, integer: bool, *args):
+        # On the loop, unless read_id may ask a database server: then in a store thread.
+        # The usual id (as given, or one the model holds) asks nothing, and stays here.
+        if store_off_loop and not as_given(ids, index, integer):
+            return await in_store_thread(func, *args)
+        return func(*args)
+
+    async def item_ids_read(served: Served, ids, what: str, strict: bool = True):
+        integer = served.model.items_.is_integer
+        return await ids_read(
+            model_items, ids, served.item_index, integer, served, ids, what, strict
+        )
+
+    def stored_user(user_id: str) -> bool:
+        return store.user_version(user_id) > 0
+
+    def stored_item(item_id: str) -> bool:
+        return bool(store.stored_item_ids([item_id]))
 
     def model_item(served: Served, item_id: str) -> int:
         item_id = iid(served, item_id)
@@ -514,11 +572,15 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         # a thread and back.  Over a database server it runs in a thread (store_off_loop).
         # Its body
         # is built as plain JSON (the shape of schemas.Recommendations) without a second
-        # validation pass.  A pipeline's list goes to a thread (below).
-        user_id = uid(user_id)
+        # validation pass.  A pipeline's list goes to a thread (below).  An id read_id
+        # would change asks the store whether it holds it as given: over a database
+        # server, from a thread, as the rest.
         # Read once: everything after, in this coroutine or in the thread, answers from
         # this version, whatever a reload swaps in meanwhile.
         served = holder.current
+        user_id = await ids_read(
+            uid, [user_id], served.user_index, served.model.users_.is_integer, user_id, served
+        )
         knobs = None
         if diversity > 0 or calibrate > 0 or boost_new > 0:
             knobs = {"diversity": diversity, "calibrate": calibrate, "boost_new": boost_new}
@@ -536,7 +598,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
                 raise HTTPException(
                     422, "this version is a pipeline; it ranks its own candidates (no items=)"
                 )
-            banned = model_items(served, exclude, "exclude", strict=False)
+            banned = await item_ids_read(served, exclude, "exclude", False)
             # A pipeline's list (every candidate model's pool, the ranker's features and
             # predictions, the re-rankers) takes milliseconds where a plain model's top-n
             # takes tens of microseconds (ML-100K: 2.7 ms against 0.05 ms, docs/benchmarks.md,
@@ -545,8 +607,8 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
             # the requests that queue meanwhile are ranked together (PipelineQueue).
             body = await pipeline_queue.answer(served, user_id, n, banned)
             return JSONResponse(body)
-        cand = model_items(served, items, "items")
-        banned = model_items(served, exclude, "exclude", strict=False)
+        cand = await item_ids_read(served, items, "items")
+        banned = await item_ids_read(served, exclude, "exclude", False)
 
         def answer() -> dict:
             state = live.resolve(served, user_id)
@@ -794,7 +856,7 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         }
 
     def checked_rating(served: Served, r, known_elsewhere: set) -> Rating:
-        user_id = read_id(r.user_id, "user_id", max_id, served.user_index)
+        user_id = uid(r.user_id, served)
         item_id = iid(served, r.item_id)
         if item_id not in served.item_index and item_id not in known_elsewhere:
             raise HTTPException(404, f"unknown item {item_id!r}")
@@ -890,7 +952,11 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
         counts the rows removed (2 when both were stored)."""
         user_id = uid(user_id)
         served = holder.current
-        item_id = iid(served, item_id)
+        # An item id stored with its spaces (rated before ids were read so, or a title
+        # only the store holds) is removed by the id the listing shows.
+        item_id = iid(
+            served, item_id, also=lambda i: any(c[0] == i for c in store.user_cells(user_id))
+        )
         deleted = store.delete_rating(user_id, item_id)
         if not deleted:
             raise HTTPException(404, f"user {user_id!r} has no stored rating for item {item_id!r}")

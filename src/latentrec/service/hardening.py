@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Tag
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..data.columns import whole_number
 from ..store import StoreError, StoreUnavailableError
 from .routing import LOGGED_METHOD_CHARS, LOGGED_PATH_CHARS, allowed_methods, sent_path
 
@@ -461,11 +462,17 @@ def check_id(value: str, what: str, max_chars: int) -> str:
     return check_text(value, what)
 
 
-def read_id(value: str, what: str, max_chars: int, held=()) -> str:
+def read_id(value: str, what: str, max_chars: int, held=(), integer: bool = False) -> str:
     """An id as the file readers and ``latentrec store import`` read it: checked by
-    :func:`check_id`, its surrounding whitespace removed, unless ``held`` (the served
-    model's id index) holds it exactly as given (a model trained with
-    ``strip_ids=False``).  An id of nothing but whitespace is a 422 naming it.
+    :func:`check_id`, its surrounding whitespace removed, unless ``held`` holds it
+    exactly as given: the served model's id index (a model trained with
+    ``strip_ids=False``), or anything else that answers ``in`` (the app passes one that
+    also asks the store, so that an id stored with its spaces before the service read
+    ids this way can still be listed, rated and erased).  ``held`` is asked only about
+    an id that would change.  An id of nothing but whitespace is a 422 naming it.
+    ``integer`` (the model's ids are integers, as a file's column of whole numbers
+    makes them) reads whole-number text as that number, as the readers do: ``"007"``,
+    ``"+7"`` and ``"7.0"`` are ``"7"``; other text is kept.
 
     Every route reads its ids through this, so ``" u1"`` in a path, a query or a
     rating's body is user ``u1``, as it is in a ratings file: the service answered it
@@ -479,11 +486,17 @@ def read_id(value: str, what: str, max_chars: int, held=()) -> str:
         ... except HTTPException as err:
         ...     print(err.status_code, err.detail)
         422 user_id '  ' is only whitespace
+        >>> [read_id(v, "user_id", 256, integer=True) for v in ("007", " +7 ", "7.0", "x")]
+        ['7', '7', '7', 'x']
     """
     value = check_id(value, what, max_chars)
-    if value in held:
-        return value
     bare = value.strip()
+    if integer and bare:
+        number = whole_number(bare)
+        if number is not None:
+            bare = str(number)
+    if bare == value or value in held:
+        return value
     if not bare:
         raise HTTPException(422, f"{what} {value!r} is only whitespace")
     return bare

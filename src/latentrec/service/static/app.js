@@ -18,6 +18,7 @@
   const state = {
     user: null,
     ratings: new Map(), // String(item_id) -> stars, as the store has them
+    stored: new Map(), // String(item_id) -> Set of "rating" / "event": its stored rows
     answers: new Map(), // onboarding answers not yet sent: String(item_id) -> {id, stars}
     picksRequest: 0, // drops a slow response that a newer request has overtaken
     scale: [1, 5], // the served model's rating scale (/health), for clipping and "liked"
@@ -334,6 +335,14 @@
     // value is a summed weight (3 plays), no stars; an item's explicit rating, stored
     // beside its events, gives its stars.
     state.ratings = new Map(rated.map((r) => [String(r.item_id), undefined]));
+    // Remove deletes an item's rating and its events together (the service's DELETE):
+    // each row's button says so where the item has both.
+    state.stored = new Map();
+    for (const r of rated) {
+      const key = String(r.item_id);
+      if (!state.stored.has(key)) state.stored.set(key, new Set());
+      state.stored.get(key).add(isEvent(r) ? "event" : "rating");
+    }
     for (const r of rated) {
       if (isEvent(r) || unusable(r)) continue;
       state.ratings.set(String(r.item_id), Number(r.rating));
@@ -447,24 +456,39 @@
     await refreshAll(`Saved ${stars}★ for ${title}. Your picks are updated.`);
   }
 
+  // What Remove on row ``r`` deletes: the service's DELETE takes the item's rating and
+  // its events together, so a title both rated and played loses both.  Said on the
+  // button, not found out afterwards: Remove beside "Interacted 3 times" took the
+  // visitor's 2★ with it, and the page said "Removed your rating".
+  function removedWhat(r) {
+    const kinds = state.stored.get(String(r.item_id)) || new Set([isEvent(r) ? "event" : "rating"]);
+    if (kinds.has("rating") && kinds.has("event")) return "rating and interactions";
+    return kinds.has("event") ? "interactions" : "rating";
+  }
+
   function removeButton(r) {
+    const what = removedWhat(r);
+    const both = what === "rating and interactions";
+    const label = `Remove your ${what} ${what === "interactions" ? "with" : "of"} ${titleOf(r)}`;
     const button = el("button", { type: "button", class: "remove", "data-testid": "remove-rating",
-      "aria-label": `Remove your rating of ${titleOf(r)}` }, "Remove");
-    button.addEventListener("click", () => unrate(r));
+      "aria-label": label, title: label }, both ? "Remove both" : "Remove");
+    button.addEventListener("click", () => unrate(r, what));
     return button;
   }
 
-  async function unrate(r) {
+  async function unrate(r, what = "rating") {
     const title = titleOf(r);
+    const about = `your ${what} ${what === "interactions" ? "with" : "of"} ${title}`;
     try {
       await api("DELETE", userPath(`ratings/${seg(r.item_id)}`));
     } catch (err) {
-      say(`Could not remove the rating of ${title}: ${err.message}`, true);
+      say(`Could not remove ${about}: ${err.message}`, true);
       return;
     }
     state.ratings.delete(String(r.item_id));
+    state.stored.delete(String(r.item_id));
     repaintItem(r.item_id, undefined);
-    await refreshAll(`Removed your rating of ${title}. Your picks are updated.`);
+    await refreshAll(`Removed ${about}. Your picks are updated.`);
   }
 
   // `quiet`: a refresh of the open panel (after the picks changed): no focus move.
