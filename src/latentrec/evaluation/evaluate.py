@@ -417,12 +417,22 @@ def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
     can_order = listed.sum(axis=1) >= 2
     tied = np.where(listed, top == top[:, :1], True).all(axis=1)
     if can_order.any() and tied[can_order].all():
+        # The users not looked at are counted, so the figure adds up to those evaluated.
+        others = [
+            f"{n} {what}"
+            for n, what in (
+                (int((~can_order).sum()), "with one candidate or none"),
+                (int(np.count_nonzero(fallback)), "given the popularity fallback"),
+            )
+            if n
+        ]
+        aside = f" ({' and '.join(others)} not looked at)" if others else ""
         raise RankedByIndexError(
             f"{type(model).__name__} gives every candidate item the same score for each of "
-            f"the {int(can_order.sum())} users it ranks, so their top {k} would be ranked by "
-            "item index (ties go to the lower index): the figures would measure how the "
-            "items were numbered, not the model; for a ranking baseline that is not "
-            "personal, use Popularity"
+            f"the {int(can_order.sum())} users it ranks that have two candidates or "
+            f"more{aside}, so their top {k} would be ranked by item index (ties go to the "
+            "lower index): the figures would measure how the items were numbered, not the "
+            "model; for a ranking baseline that is not personal, use Popularity"
         )
 
 
