@@ -200,6 +200,17 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
     return {"rmse": M.rmse(truth, pred), "mae": M.mae(truth, pred), "n": int(test.nnz)}
 
 
+class NotFinitePredictionError(ValueError):
+    """A rating evaluation refused because the model predicted NaN or infinity for a
+    held-out cell (:func:`check_finite_predictions`).  A ``ValueError``; its own type lets
+    a search (:func:`latentrec.evaluation.tune`) record such a trial as failed and go on.
+
+    Example:
+        >>> issubclass(NotFinitePredictionError, ValueError)
+        True
+    """
+
+
 def check_finite_predictions(model, test: Interactions, pred) -> None:
     """Refuse predictions that are NaN or infinite, naming the first held-out cell (user
     and item ids) and the model, before any clipping: clipped, an infinite prediction
@@ -215,7 +226,7 @@ def check_finite_predictions(model, test: Interactions, pred) -> None:
         >>> check_finite_predictions(model, test, np.array([4.0, np.inf]))
         Traceback (most recent call last):
         ...
-        ValueError: GlobalMean predicted inf for user 0, item 1 (1 of the 2 held-out cells ...
+        latentrec.evaluation.evaluate.NotFinitePredictionError: GlobalMean predicted inf for ...
     """
     bad = ~np.isfinite(pred)
     if bad.any():
@@ -227,7 +238,7 @@ def check_finite_predictions(model, test: Interactions, pred) -> None:
                 model.items_.ids[test.item_idx[first]],
             )
         )
-        raise ValueError(
+        raise NotFinitePredictionError(
             f"{type(model).__name__} predicted {float(pred[first])} for user {user!r}, item "
             f"{item!r} ({np.count_nonzero(bad)} of the {pred.size} held-out cells are not "
             "finite): RMSE and MAE of such predictions are undefined"

@@ -25,6 +25,7 @@ from ..models._training import epoch_listener
 from ..models.base import Recommender
 from .evaluate import (
     RANKING_METRICS,
+    NotFinitePredictionError,
     RankedByIndexError,
     UnrankableScoresError,
     check_threshold,
@@ -263,7 +264,9 @@ def tune(
     with a ranking metric trials whose model gives every candidate the same score (a
     :class:`~latentrec.evaluation.evaluate.RankedByIndexError`: its figures would rank by
     item index) or scores candidates NaN or infinite (an
-    :class:`~latentrec.evaluation.evaluate.UnrankableScoresError`), are recorded as
+    :class:`~latentrec.evaluation.evaluate.UnrankableScoresError`), and with a rating
+    metric trials whose model predicts NaN or infinity (a
+    :class:`~latentrec.evaluation.evaluate.NotFinitePredictionError`), are recorded as
     failed, with the message in the ``error`` column, and the search goes on; any other
     error propagates.
 
@@ -512,7 +515,13 @@ def _default_score(
     try:
         fitted = model.clone().fit(train, valid)
         value = score(fitted, valid)
-    except (FloatingPointError, HyperparameterError, RankedByIndexError, UnrankableScoresError):
+    except (
+        FloatingPointError,
+        HyperparameterError,
+        RankedByIndexError,
+        UnrankableScoresError,
+        NotFinitePredictionError,
+    ):
         return math.nan, None
     return (value, _stopping_epoch(fitted)) if math.isfinite(value) else (math.nan, None)
 
@@ -621,9 +630,14 @@ def _run_trial(study, optuna, model, distributions, train, valid, score, pruner)
         value = score(candidate, valid)
     except optuna.TrialPruned:
         state = optuna.trial.TrialState.PRUNED
-    except (FloatingPointError, HyperparameterError, UnrankableScoresError) as err:
+    except (
+        FloatingPointError,
+        HyperparameterError,
+        UnrankableScoresError,
+        NotFinitePredictionError,
+    ) as err:
         # The values, not the search, are at fault: other points of the space may fit
-        # (scores NaN or infinite: factors that diverged past float32's range).
+        # (scores or predictions NaN or infinite: a fit gone wrong past its checks).
         state = optuna.trial.TrialState.FAIL
         trial.set_user_attr("error", str(err))
     except RankedByIndexError:
