@@ -15,6 +15,7 @@ from latentrec.cli import main
 from latentrec.cli._common import COMPILE_MESSAGE
 from latentrec.data.splits import kfold, random_split
 from latentrec.evaluation import cross_validate, evaluate_ranking, evaluate_ratings
+from latentrec.evaluation.evaluate import UnrankableScoresError
 from latentrec.models import BPR, Biases, ImplicitALS, Popularity
 from latentrec.pipeline import Pipeline
 
@@ -122,13 +123,14 @@ def test_a_prediction_not_finite_is_refused_naming_its_user_and_item(split, valu
 
 
 class _ScoresNaN(Biases):
-    """Biases whose scores of the items in ``items`` are NaN (all of them for None)."""
+    """Biases whose scores of the items in ``items`` are ``value`` (all items for None)."""
 
     items = None
+    value = np.nan
 
     def _score_block(self, user_idx):
         scores = np.array(super()._score_block(user_idx), dtype=np.float32)
-        scores[:, slice(None) if self.items is None else self.items] = np.nan
+        scores[:, slice(None) if self.items is None else self.items] = self.value
         return scores
 
 
@@ -138,13 +140,47 @@ def test_a_ranking_whose_lists_run_short_of_nan_scored_candidates_is_refused(spl
     # judged at a k past its lists on shorter ones, all without a word.
     train, test = split
     model = _ScoresNaN().fit(train)
-    with pytest.raises(ValueError, match=r"^_ScoresNaN listed 0 of the 5 candidate items of user"):
+    with pytest.raises(
+        UnrankableScoresError,
+        match=r"^_ScoresNaN scored (\d+) of the \1 candidate items of user 'u\d+' not finite "
+        r"\(\1 NaN\); (\d+) of the \2 users it ranks have such scores",
+    ):
         evaluate_ranking(model, test, 5)
     model.items = [0, 1]
-    with pytest.raises(ValueError, match=r"candidates scored NaN are left out of a ranking"):
+    with pytest.raises(ValueError, match=r"NaN and -inf drop out of a list"):
         evaluate_ranking(model, test, 2**31 - 1)
     # Lists as long as asked for are evaluated (the NaN items rank nowhere), as before.
     assert 0.0 <= evaluate_ranking(model, test, 5)["ndcg"] <= 1.0
+
+
+@pytest.mark.parametrize("k", [1, 5, 2**31 - 1])
+def test_a_ranking_with_candidates_scored_plus_infinity_is_refused(split, k):
+    # Before: +inf scores were listed first, tied, in item index order (the tie check read
+    # them as the -inf padding past a user's candidates), and the figures were printed.
+    # A GradientDescentMF whose fit diverged just short of float32's range scored so.
+    train, test = split
+    model = _ScoresNaN().fit(train)
+    model.items, model.value = [3, 4, 5], np.inf
+    with pytest.raises(UnrankableScoresError, match=r"\(\d+ \+inf\); .*lower learning_rate"):
+        evaluate_ranking(model, test, k)
+    with pytest.raises(UnrankableScoresError):
+        evaluate_ranking(model, test, k, per_user=True)
+
+
+def test_every_user_with_a_relevant_cell_has_a_row_in_line_with_their_id(split):
+    # Users left one candidate or none are not looked at by the tie check, but they are
+    # evaluated: the table holds every user with a relevant held-out cell, by their id.
+    train, test = split
+    model = Biases().fit(train)
+    table = evaluate_ranking(model, test, 3, per_user=True)
+    held = np.unique(test.user_idx)
+    assert table["user_id"].tolist() == model.users_.ids[held].tolist()
+    recommended, _, _ = model.recommend_batch_idx(held, 3)
+    for row, u in zip(table.itertuples(index=False), held, strict=True):
+        truth = set(test.item_idx[test.user_idx == u].tolist())
+        hits = sum(int(i) in truth for i in recommended[list(held).index(u)])
+        assert row[table.columns.get_loc("precision@3")] == pytest.approx(hits / 3)
+    assert evaluate_ranking(model, test, 3)["n_users"] == len(table)
 
 
 def test_a_pipeline_is_refused_by_name(split):

@@ -319,8 +319,20 @@ def test_a_user_left_one_candidate_says_nothing_of_ties():
     check_not_ranked_by_index(Popularity(), one, [False, False], 2)
     # Beside a user whose two candidates tie, the lone-candidate user does not save it.
     both = np.array([[3.0, -np.inf, -np.inf], [2.0, 2.0, -np.inf]])
-    with pytest.raises(ValueError, match="for each of the 1 users it ranks"):
+    # The message counts every user: it said "each of the 1 users it ranks" of two.
+    with pytest.raises(
+        ValueError,
+        match=r"for each of the 1 users it ranks that have two candidates or more \(1 with "
+        r"one candidate or none not looked at\), so their top 2",
+    ):
         check_not_ranked_by_index(Popularity(), both, [False, False], 2)
+    three = np.vstack([both, [[5.0, 4.0, 3.0]]])
+    with pytest.raises(
+        ValueError,
+        match=r"the 1 users it ranks that have two candidates or more \(1 with one candidate "
+        r"or none and 1 given the popularity fallback not looked at\)",
+    ):
+        check_not_ranked_by_index(Popularity(), three, [False, False, True], 2)
     # A user who is ordered, beside tied ones, passes as before; fallback rows are not read.
     mixed = np.array([[3.0, 1.0, -np.inf], [2.0, 2.0, -np.inf]])
     check_not_ranked_by_index(Popularity(), mixed, [False, False], 2)

@@ -425,3 +425,48 @@ def test_relevance_threshold_is_refused_before_any_trial_where_it_cannot_apply(
     space = {"regularization": ("float", 1.0, 20.0)}
     with pytest.raises(ValueError, match=words):
         tune(Biases(), data, space, n_trials=1, metric=metric, relevance_threshold=threshold)
+
+
+class _ScoresNaNAt20(Biases):
+    """Biases whose scores are all NaN at regularization 20: a fit gone wrong past what its
+    checks see, as a GradientDescentMF whose factors overflow float32 in its scores."""
+
+    def _score_block(self, user_idx):
+        scores = np.array(super()._score_block(user_idx), dtype=np.float32)
+        if self.regularization == 20.0:
+            scores[:] = np.nan
+        return scores
+
+
+def test_a_trial_whose_model_scores_nan_fails_and_the_search_goes_on(data):
+    # evaluate_ranking's refusal of lists run short of NaN-scored candidates was a plain
+    # ValueError, which ended the whole search at that trial.
+    space = {"regularization": ("categorical", [10.0, 20.0])}
+    result = tune(_ScoresNaNAt20(regularization=20.0), data, space, n_trials=2, metric="ndcg@5")
+    trials = result.trials.set_index("regularization")
+    assert trials.loc[20.0, "state"] == "fail"
+    assert "not finite" in trials.loc[20.0, "error"]
+    assert trials.loc[10.0, "state"] == "complete"
+    assert result.best_params == {"regularization": 10.0}
+    assert np.isnan(result.default_value)  # the template, refused the same way
+
+
+class _PredictsInfAt20(Biases):
+    """Biases predicting +inf for every cell at regularization 20."""
+
+    def _predict_idx(self, user_idx, item_idx):
+        pred = np.asarray(super()._predict_idx(user_idx, item_idx), dtype=np.float64)
+        return np.full_like(pred, np.inf) if self.regularization == 20.0 else pred
+
+
+def test_a_trial_whose_model_predicts_infinity_fails_and_the_search_goes_on(data):
+    # evaluate_ratings' refusal of a prediction that is not finite (once clipped to the
+    # end of the scale and scored) was a plain ValueError, which ended the whole search.
+    space = {"regularization": ("categorical", [10.0, 20.0])}
+    result = tune(_PredictsInfAt20(regularization=20.0), data, space, n_trials=2)
+    trials = result.trials.set_index("regularization")
+    assert trials.loc[20.0, "state"] == "fail"
+    assert "_PredictsInfAt20 predicted inf for user" in trials.loc[20.0, "error"]
+    assert trials.loc[10.0, "state"] == "complete"
+    assert result.best_params == {"regularization": 10.0}
+    assert np.isnan(result.default_value)

@@ -200,6 +200,17 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
     return {"rmse": M.rmse(truth, pred), "mae": M.mae(truth, pred), "n": int(test.nnz)}
 
 
+class NotFinitePredictionError(ValueError):
+    """A rating evaluation refused because the model predicted NaN or infinity for a
+    held-out cell (:func:`check_finite_predictions`).  A ``ValueError``; its own type lets
+    a search (:func:`latentrec.evaluation.tune`) record such a trial as failed and go on.
+
+    Example:
+        >>> issubclass(NotFinitePredictionError, ValueError)
+        True
+    """
+
+
 def check_finite_predictions(model, test: Interactions, pred) -> None:
     """Refuse predictions that are NaN or infinite, naming the first held-out cell (user
     and item ids) and the model, before any clipping: clipped, an infinite prediction
@@ -215,7 +226,7 @@ def check_finite_predictions(model, test: Interactions, pred) -> None:
         >>> check_finite_predictions(model, test, np.array([4.0, np.inf]))
         Traceback (most recent call last):
         ...
-        ValueError: GlobalMean predicted inf for user 0, item 1 (1 of the 2 held-out cells ...
+        latentrec.evaluation.evaluate.NotFinitePredictionError: GlobalMean predicted inf for ...
     """
     bad = ~np.isfinite(pred)
     if bad.any():
@@ -227,7 +238,7 @@ def check_finite_predictions(model, test: Interactions, pred) -> None:
                 model.items_.ids[test.item_idx[first]],
             )
         )
-        raise ValueError(
+        raise NotFinitePredictionError(
             f"{type(model).__name__} predicted {float(pred[first])} for user {user!r}, item "
             f"{item!r} ({np.count_nonzero(bad)} of the {pred.size} held-out cells are not "
             "finite): RMSE and MAE of such predictions are undefined"
@@ -279,10 +290,10 @@ def evaluate_ranking(
     index order
     (:func:`check_not_ranked_by_index`); so is a pipeline none of whose candidate models
     can order items (:meth:`~latentrec.pipeline.Pipeline.check_can_rank`).  A single
-    model whose lists hold fewer items than ``k`` and the user's candidates allow (items
-    scored NaN are left out of a ranking) is refused with a ``ValueError``
-    (:func:`check_every_candidate_listed`).  A user with no
-    training cell (a cold user: all of their cells were held out) is counted like any
+    model that scores a user's candidate items NaN or infinite (NaN and ``-inf`` leave
+    them out of its list, ``+inf`` ties them in index order) is refused with an
+    :class:`UnrankableScoresError` (a ``ValueError``: :func:`check_scores_rankable`).
+    A user with no training cell (a cold user: all of their cells were held out) is counted like any
     other, with the list the model gives such a user, usually its popularity fallback.
     ``coverage`` is the share of the catalogue in the evaluated users' top ``k``.  A
     ``k`` past the catalogue (``2**31 - 1``: the whole list) ranks every candidate, and
@@ -315,9 +326,10 @@ def evaluate_ranking(
         users, k + 1 if single else k, exclude_seen=exclude_seen
     )
     if single:
+        # First, so that scores of +inf (a tie the tie check reads as padding) are named.
+        check_scores_rankable(model, users, recommended[:, :k], scores, fallback, exclude_seen)
         check_not_ranked_by_index(model, scores, fallback, k)
         recommended = recommended[:, :k]
-        check_every_candidate_listed(model, users, recommended, fallback, exclude_seen)
     elif hasattr(model, "check_can_rank"):
         # A pipeline's scores may be fused ranks, never tied: its candidates are asked.
         try:
@@ -416,32 +428,63 @@ def check_not_ranked_by_index(model, scores, fallback, k: int) -> None:
     can_order = listed.sum(axis=1) >= 2
     tied = np.where(listed, top == top[:, :1], True).all(axis=1)
     if can_order.any() and tied[can_order].all():
+        # The users not looked at are counted, so the figure adds up to those evaluated.
+        others = [
+            f"{n} {what}"
+            for n, what in (
+                (int((~can_order).sum()), "with one candidate or none"),
+                (int(np.count_nonzero(fallback)), "given the popularity fallback"),
+            )
+            if n
+        ]
+        aside = f" ({' and '.join(others)} not looked at)" if others else ""
         raise RankedByIndexError(
             f"{type(model).__name__} gives every candidate item the same score for each of "
-            f"the {int(can_order.sum())} users it ranks, so their top {k} would be ranked by "
-            "item index (ties go to the lower index): the figures would measure how the "
-            "items were numbered, not the model; for a ranking baseline that is not "
-            "personal, use Popularity"
+            f"the {int(can_order.sum())} users it ranks that have two candidates or "
+            f"more{aside}, so their top {k} would be ranked by item index (ties go to the "
+            "lower index): the figures would measure how the items were numbered, not the "
+            "model; for a ranking baseline that is not personal, use Popularity"
         )
 
 
-def check_every_candidate_listed(model, users, recommended, fallback, exclude_seen) -> None:
-    """Refuse lists shorter than a single model's candidates allow: a candidate scored NaN
-    is left out of a top ``k`` (no order holds it), so a list runs short and its figures
-    describe fewer items than were asked for, as if the rest were misses.  ``recommended``
-    is what ``recommend_batch_idx(users, ...)`` returned; popularity-fallback rows
-    (``fallback``) are not looked at.
+class UnrankableScoresError(ValueError):
+    """A ranking evaluation refused because a single model scored some of a user's
+    candidate items NaN or infinite (:func:`check_scores_rankable`).  A ``ValueError``;
+    its own type lets a search (:func:`latentrec.evaluation.tune`) record such a trial
+    as failed and go on, as it does a fit that diverged.
+
+    Example:
+        >>> issubclass(UnrankableScoresError, ValueError)
+        True
+    """
+
+
+def check_scores_rankable(model, users, recommended, scores, fallback, exclude_seen) -> None:
+    """Refuse a single model's lists when it scored candidates NaN or infinite: a
+    candidate scored NaN or ``-inf`` is left out of a top ``k`` (no order holds it), so a
+    list runs short and its figures count the missing places as misses; candidates
+    scored ``+inf`` tie, and go by item index.  Either way the figures would not describe
+    the model.  ``recommended`` and ``scores`` are what ``recommend_batch_idx(users,
+    ...)`` returned (``scores`` with the ``k + 1``-th slot, ``recommended`` cut to
+    ``k``); popularity-fallback rows (``fallback``) are not looked at.  A factor model
+    scores so when its factors are too large for float32, after a fit that diverged.
 
     Example:
         >>> import numpy as np
         >>> from latentrec import Interactions
         >>> from latentrec.models import Popularity
         >>> model = Popularity().fit(Interactions.from_dense(np.array([[1, 0, 0], [1, 1, 0]])))
-        >>> check_every_candidate_listed(model, [0], np.array([[1, 2]]), [False], True)
-        >>> check_every_candidate_listed(model, [0], np.array([[1, -1]]), [False], True)
+        >>> check_scores_rankable(model, [0], np.array([[1, 2]]), np.ones((1, 2)), [False], True)
+        >>> check_scores_rankable(model, [0], np.array([[1, 2]]), np.array([[np.inf, 1.0]]),
+        ...                       [False], True)
         Traceback (most recent call last):
         ...
-        ValueError: Popularity listed 1 of the 2 candidate items of user 0 ...
+        latentrec.evaluation.evaluate.UnrankableScoresError: Popularity scored 1 of the 2 items ...
+        >>> check_scores_rankable(model, [0], np.array([[1, -1]]), np.ones((1, 2)), [False],
+        ...                       True)
+        Traceback (most recent call last):
+        ...
+        latentrec.evaluation.evaluate.UnrankableScoresError: Popularity listed 1 of the 2 ...
     """
     personal = ~np.asarray(fallback, dtype=bool)
     seen = getattr(model, "seen_", None)
@@ -453,17 +496,47 @@ def check_every_candidate_listed(model, users, recommended, fallback, exclude_se
         candidates -= np.diff(seen.indptr)[users]
     rows = np.asarray(recommended)[personal]
     short = (rows >= 0).sum(axis=1) < np.minimum(candidates, rows.shape[1])
-    if short.any():
-        first = int(np.flatnonzero(short)[0])
-        user = model.users_.ids[users[first]]
-        user = user.item() if isinstance(user, np.generic) else user
-        listed = int((rows[first] >= 0).sum())
-        raise ValueError(
-            f"{type(model).__name__} listed {listed} of the "
-            f"{min(int(candidates[first]), rows.shape[1])} candidate items of user {user!r} "
-            f"({int(short.sum())} users' lists ran short): candidates scored NaN are left "
-            "out of a ranking, so the figures would count them as misses of a shorter list"
+    tops = np.isposinf(np.asarray(scores)[personal][:, : rows.shape[1]])
+    bad = short | tops.any(axis=1)
+    if not bad.any():
+        return
+    first = int(np.flatnonzero(bad)[0])
+    user = model.users_.ids[users[first]]
+    user = user.item() if isinstance(user, np.generic) else user
+    # The first such user's scores say which values they were: what a reader can act on.
+    row = np.asarray(model.score_users([users[first]])[0], dtype=np.float64)
+    eligible = np.ones(model.n_items, dtype=bool)
+    if exclude_seen:
+        eligible[seen.indices[seen.indptr[users[first]] : seen.indptr[users[first] + 1]]] = False
+    counts = {
+        "NaN": int(np.isnan(row[eligible]).sum()),
+        "+inf": int(np.isposinf(row[eligible]).sum()),
+        "-inf": int(np.isneginf(row[eligible]).sum()),
+    }
+    named = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+    if named:
+        said = (
+            f"{type(model).__name__} scored {sum(counts.values())} of the "
+            f"{int(candidates[first])} candidate items of user {user!r} not finite ({named})"
         )
+    elif tops[first].any():
+        # Seen in the list only (its kernel's arithmetic, not score_users', overflowed).
+        said = (
+            f"{type(model).__name__} scored "
+            f"{int(tops[first].sum())} of the "
+            f"{int((rows[first] >= 0).sum())} items it listed for user {user!r} +inf"
+        )
+    else:
+        said = (
+            f"{type(model).__name__} listed {int((rows[first] >= 0).sum())} of the "
+            f"{min(int(candidates[first]), rows.shape[1])} candidate items of user {user!r}"
+        )
+    raise UnrankableScoresError(
+        f"{said}; {int(bad.sum())} of the {users.size} users it ranks have such scores, "
+        "which no ranking orders (NaN and -inf drop out of a list, +inf ones tie in item "
+        "order): a factor model scores so when its factors overflow float32, so training "
+        "diverged; lower learning_rate or raise regularization"
+    )
 
 
 @dataclass

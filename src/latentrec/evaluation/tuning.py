@@ -25,7 +25,9 @@ from ..models._training import epoch_listener
 from ..models.base import Recommender
 from .evaluate import (
     RANKING_METRICS,
+    NotFinitePredictionError,
     RankedByIndexError,
+    UnrankableScoresError,
     check_threshold,
     evaluate_ranking,
     evaluate_ratings,
@@ -261,8 +263,12 @@ def tune(
     HybridMF ``min_rating`` above every rating), and
     with a ranking metric trials whose model gives every candidate the same score (a
     :class:`~latentrec.evaluation.evaluate.RankedByIndexError`: its figures would rank by
-    item index), are recorded as failed, with the message in the ``error`` column, and
-    the search goes on; any other error propagates.
+    item index) or scores candidates NaN or infinite (an
+    :class:`~latentrec.evaluation.evaluate.UnrankableScoresError`), and with a rating
+    metric trials whose model predicts NaN or infinity (a
+    :class:`~latentrec.evaluation.evaluate.NotFinitePredictionError`), are recorded as
+    failed, with the message in the ``error`` column, and the search goes on; any other
+    error propagates.
 
     The template as given is scored on the same split too (``result.default_value``).
     When its values of the searched hyperparameters all lie in ``space``, it is the first
@@ -509,7 +515,13 @@ def _default_score(
     try:
         fitted = model.clone().fit(train, valid)
         value = score(fitted, valid)
-    except (FloatingPointError, HyperparameterError, RankedByIndexError):
+    except (
+        FloatingPointError,
+        HyperparameterError,
+        RankedByIndexError,
+        UnrankableScoresError,
+        NotFinitePredictionError,
+    ):
         return math.nan, None
     return (value, _stopping_epoch(fitted)) if math.isfinite(value) else (math.nan, None)
 
@@ -618,8 +630,14 @@ def _run_trial(study, optuna, model, distributions, train, valid, score, pruner)
         value = score(candidate, valid)
     except optuna.TrialPruned:
         state = optuna.trial.TrialState.PRUNED
-    except (FloatingPointError, HyperparameterError) as err:
-        # The values, not the search, are at fault: other points of the space may fit.
+    except (
+        FloatingPointError,
+        HyperparameterError,
+        UnrankableScoresError,
+        NotFinitePredictionError,
+    ) as err:
+        # The values, not the search, are at fault: other points of the space may fit
+        # (scores or predictions NaN or infinite: a fit gone wrong past its checks).
         state = optuna.trial.TrialState.FAIL
         trial.set_user_attr("error", str(err))
     except RankedByIndexError:

@@ -107,6 +107,7 @@ class FactorModel(FoldIn, Recommender):
             self.user_factors_ = np.ascontiguousarray(user_factors, dtype=np.float32)
             self.item_factors_ = np.ascontiguousarray(item_factors, dtype=np.float32)
         self._check_finite()
+        self._check_scores_in_float32()
 
     def _check_finite(self, arrays: dict | None = None) -> None:
         """Raise if any learned array (or any of ``arrays``) holds NaN or infinity."""
@@ -117,6 +118,52 @@ class FactorModel(FoldIn, Recommender):
                     f"{type(self).__name__}: {name} has NaN or infinite values; training "
                     "diverged — lower learning_rate or raise regularization"
                 )
+
+    def _check_scores_in_float32(self) -> None:
+        """Raise if a score μ + b_u + b_i + p·q could leave float32's range.
+
+        Finite factors are not enough: a fit that stopped short of overflowing (a
+        GradientDescentMF at learning_rate 2, 3 epochs, in tests/models/
+        test_scores_past_float32.py) kept factors whose float32 scores were +inf, -inf
+        and NaN, so its lists were empty or tied in item order, and it was saved, served
+        and tuned as any other.  Bounded with |p·q| <= |p| |q| (Cauchy-Schwarz) in float64, first
+        from the largest entries (cheap), then from the largest row norms.
+
+        Example:
+            >>> import numpy as np
+            >>> from latentrec import Interactions
+            >>> from latentrec.models import BiasedMF
+            >>> data = Interactions.from_dense(np.array([[5.0, 1.0], [1.0, 5.0]]))
+            >>> model = BiasedMF(n_factors=2, n_epochs=2, random_state=0).fit(data)
+            >>> model._check_scores_in_float32()  # ordinary factors: nothing to say
+        """
+        P, Q = self.user_factors_, self.item_factors_
+        if P.size == 0 or Q.size == 0:
+            return
+        limit = float(np.finfo(np.float32).max)
+
+        def largest(a):
+            return max(float(a.max()), -float(a.min())) if a.size else 0.0
+
+        base = abs(self.global_mean_) + largest(self.user_bias_) + largest(self.item_bias_)
+        if base + P.shape[1] * largest(P) * largest(Q) <= limit:
+            return
+
+        def row_norm(a):
+            step = max(1, (1 << 19) // max(1, a.shape[1]))
+            return max(
+                float(np.sqrt(np.square(a[i : i + step], dtype=np.float64).sum(axis=1).max()))
+                for i in range(0, a.shape[0], step)
+            )
+
+        user_norm, item_norm = row_norm(P), row_norm(Q)
+        if base + user_norm * item_norm > limit:
+            raise FloatingPointError(
+                f"{type(self).__name__}: its scores could pass float32's range (user and "
+                f"item factors of length up to {user_norm:.3g} and {item_norm:.3g}) and "
+                "become infinite or NaN; training diverged — lower learning_rate or raise "
+                "regularization"
+            )
 
     def _zero_unseen(self, data: Interactions) -> None:
         """Users/items without training cells get zero bias and factors.
