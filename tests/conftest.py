@@ -1,9 +1,11 @@
+import gc
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +131,75 @@ def pytest_collection_modifyitems(config, items):
         group = "spark" if path.startswith("tests/spark/") else path
         item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: not item.nodeid.startswith("tests/spark/"))
+
+
+# ---------------------------------------------------------------------- apps the tests end
+# FastAPI (0.115 on) keeps a process-wide cache (functools.lru_cache, 4096 entries) of the
+# route and dependency callables it has classified.  The service's routes are closures
+# over their app (its model, store, caches), so that cache kept the last hundred or so
+# apps of the run alive, whether their clients were closed or not.  A server builds its
+# app once and keeps it, so only a process that builds app after app (this test run) pays.
+THREAD_NAMES = ("latentrec-refresh", "latentrec-retrain")
+
+
+def forget_fastapi_callables() -> None:
+    """Empty FastAPI's caches of classified callables (each holds what it classified)."""
+    for name in ("fastapi.dependencies.models", "fastapi.dependencies.utils"):
+        module = sys.modules.get(name)
+        for value in vars(module).values() if module is not None else ():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _apps_end_with_their_test():
+    yield
+    forget_fastapi_callables()
+
+
+def live_apps() -> tuple[int, list[str]]:
+    """How many FastAPI apps and which service threads are still alive, after a full
+    collection of everything (frozen objects included)."""
+    threads = [t.name for t in threading.enumerate() if t.name.startswith(THREAD_NAMES)]
+    fastapi = sys.modules.get("fastapi")
+    if fastapi is None:
+        return 0, threads
+    forget_fastapi_callables()
+    gc.unfreeze()
+    gc.collect()
+    return sum(isinstance(o, fastapi.FastAPI) for o in gc.get_objects()), threads
+
+
+LEAK_KEY = pytest.StashKey[str]()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Every fixture has been torn down by now: an app or a service thread still alive is
+    # one a test (a module-level client, a client never closed, a lifespan never left)
+    # keeps for the rest of the run.
+    apps, threads = live_apps()
+    message = session.config.stash.get(LEAK_KEY, None)  # a pytest-xdist worker's
+    if apps or threads:
+        message = (
+            f"the test run ended with {apps} FastAPI app(s) and the threads {threads} still "
+            "alive: close every TestClient (use `with`) and build no app at module level"
+        )
+    if message is None:
+        return
+    session.config.stash[LEAK_KEY] = message
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if hasattr(session.config, "workeroutput"):  # a worker: the controller reports it
+        session.config.workeroutput["latentrec_leak"] = message
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    message = getattr(node, "workeroutput", {}).get("latentrec_leak")
+    if message:
+        node.config.stash[LEAK_KEY] = message
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    message = config.stash.get(LEAK_KEY, None)
+    if message:
+        terminalreporter.write_line(f"LEAK: {message}", red=True)

@@ -542,9 +542,14 @@ def models():
 @models.command("list")
 @model_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
+@click.option(
+    "--rehash",
+    is_flag=True,
+    help="Hash every model file, not only those changed since a listing found them intact.",
+)
 @fail_on_known_errors
 @lookups_fail
-def list_versions(model_dir, as_json):
+def list_versions(model_dir, as_json, rehash):
     """List the versions, oldest first; the current one is marked with *."""
     md = existing_directory(model_dir)
     try:
@@ -558,18 +563,20 @@ def list_versions(model_dir, as_json):
     for problem in damaged:
         click.echo(f"warning: left out of the list: {problem}", err=True)
     # Each file is checked against the digest recorded at its publish: a file written
-    # over since would be listed under the old version's figures.
+    # over since would be listed under the old version's figures.  Only files changed
+    # since a listing found them intact are hashed (a listing of fifty large versions
+    # hashed gigabytes each time); a load still hashes the whole file.
     changed: dict[str, str] = {}
     pruned: set[str] = set()
-    for i, v in enumerate(versions):
-        try:
-            versions[i] = md.verify(v)
-        except ModelFileError as err:
-            if not v.path.parent.exists():
-                pruned.add(v.name)  # its folder went between the listing and the check
-                continue
-            changed[v.name] = str(err)
-            click.echo(f"warning: {v.name} is damaged: {err}", err=True)
+    checks = md.verify_many(versions, rehash=rehash)
+    for i, (v, checked) in enumerate(zip(versions, checks, strict=True)):
+        if not isinstance(checked, ModelFileError):
+            versions[i] = checked
+        elif not v.path.parent.exists():
+            pruned.add(v.name)  # its folder went between the listing and the check
+        else:
+            changed[v.name] = str(checked)
+            click.echo(f"warning: {v.name} is damaged: {checked}", err=True)
     versions = [v for v in versions if v.name not in pruned]
     if as_json:
         click.echo(

@@ -298,6 +298,11 @@ class Refresher:
         if self.thread is not None:
             self.thread.join(timeout=10)
             self.thread = None
+        # What warm() froze (the app, its model and caches: gc.freeze takes every object
+        # then alive) is never collected while frozen, and an app is a reference cycle
+        # (FastAPI's routes point back at it): every app stopped in one process (a test
+        # run, a program building apps in turn) stayed in memory for good.
+        gc.unfreeze()
 
     def run(self) -> None:
         self.guarded(self.warm)

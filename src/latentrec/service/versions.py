@@ -5,6 +5,7 @@ A :class:`ModelDirectory` owns this layout::
     DIR/
       CURRENT               {"version": "v000003", ...}: the pointer, replaced whole
       history.jsonl         one line per publish and rollback, appended and fsynced
+      .checked.json         the files a listing found intact, by identity (a cache)
       .lock                 the lock writers take (readers never take it)
       last-retrain.json     how the last retrain ended, and who ran it (scheduled, command, python)
       versions/v000001/     model.npz (a latentrec model file) and version.json
@@ -17,6 +18,14 @@ template, ``models list``) checks it: a version whose file was overwritten after
 refused by name instead of being served under the old version's name and figures.  A
 version published before the digest was recorded gets it on the first load that can write
 it (:meth:`ModelDirectory.verify`).
+
+A load hashes the whole file every time (it reads all of it anyway).  A listing
+(:meth:`ModelDirectory.verify_many`) hashes only the files that changed since a listing
+last found them intact: ``DIR/.checked.json`` remembers, per version, the file's identity
+(device, inode, size, modification and change times) and the digest it matched.  Every
+write through the file system moves the change time, which no one can set back, so a
+file written over since is hashed again and caught as before; what the file system
+cannot see (bits rotting on the disk) only a load, or ``models list --rehash``, catches.
 
 Version folders are immutable once they appear under their name (but for one write: a
 version published before digests were recorded gets its digest added to ``version.json``,
@@ -103,6 +112,12 @@ VERSION_FILE = "version.json"
 RETRAIN_STATUS = "last-retrain.json"
 # The key in version.json holding the model file's SHA-256 (hex) as it was published.
 DIGEST = "sha256"
+# What listings remember of the files they found intact (ModelDirectory.verify_many).
+CHECKED = ".checked.json"
+# A file's identity is remembered only once its times are this much older than the check:
+# a write landing in the same tick of the file system's clock as the last one (a tick is
+# up to 2 s on some file systems) could leave every time as it was.
+SETTLED_NS = 2_000_000_000
 # Who ran a retrain, as its record says: serve --retrain-every, latentrec retrain (by hand
 # or from cron), or retrain() / retrain_on() called from Python.
 RETRAIN_BY = ("scheduled", "command", "python")
@@ -528,6 +543,74 @@ class ModelDirectory:
                 "new model as a new version (latentrec models publish FILE --model-dir DIR)"
             )
         return version
+
+    def verify_many(self, versions, *, rehash: bool = False) -> list:
+        """:meth:`verify` each of ``versions``, hashing only the files that changed since
+        a listing last found them intact; for each, in order, the checked
+        :class:`Version` or the :class:`ModelFileError` its check raised.
+
+        A file whose identity (device, inode, size, modification and change times) is
+        the one remembered in ``DIR/.checked.json`` with the digest ``version.json``
+        records is taken as checked: writing over it, in place or by a rename, copying
+        the directory or restoring the old modification time all move one of those, and
+        the file is hashed again.  ``rehash`` hashes every file whatever is remembered
+        (what a file system cannot see, a disk's bits rotting, only a hash catches).
+        The memory is rewritten when it changes, and left as it is where the directory
+        cannot be written (every listing there hashes every file, as a load does).
+
+        Example:
+            >>> import numpy as np, tempfile, latentrec
+            >>> from latentrec.models import GlobalMean
+            >>> md = ModelDirectory(tempfile.mkdtemp())
+            >>> v1 = md.publish(GlobalMean().fit(latentrec.Interactions.from_dense(np.eye(2) + 1)))
+            >>> md.verify_many(md.versions()) == [v1]
+            True
+        """
+        remembered = {} if rehash else self._checked()
+        kept: dict[str, dict] = {}
+        out: list = []
+        for version in versions:
+            now = time.time_ns()
+            before = _full_identity(version.path)
+            entry = remembered.get(version.name)
+            if (
+                before is not None
+                and version.sha256
+                and entry == {"identity": list(before), DIGEST: version.sha256}
+            ):
+                kept[version.name] = entry
+                out.append(version)
+                continue
+            try:
+                checked = self.verify(version)
+            except ModelFileError as err:
+                out.append(err)
+                continue
+            out.append(checked)
+            # Remembered only for a file that stood still while it was hashed and whose
+            # last change is old enough that a new one must move its times.
+            if (
+                before is not None
+                and _full_identity(version.path) == before
+                and now - max(before[3], before[4]) >= SETTLED_NS
+            ):
+                kept[version.name] = {"identity": list(before), DIGEST: checked.sha256}
+        if kept != remembered:
+            try:
+                with atomic_path(self.path / CHECKED, durable=False, replace_read_only=True) as tmp:
+                    tmp.write_text(json.dumps(kept) + "\n", encoding="utf-8")
+            except OSError:
+                pass  # a directory this process may not write: the next listing hashes again
+        return out
+
+    def _checked(self) -> dict:
+        """What ``DIR/.checked.json`` remembers (nothing when it is missing or damaged:
+        every file is hashed then)."""
+        try:
+            value = json.loads((self.path / CHECKED).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
 
     def load_version(self, version: Version | str):
         """``(version, model)`` of one version, its file checked first (:meth:`verify`).
@@ -1170,6 +1253,16 @@ def _identity(path: Path):
     except OSError:
         return None
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _full_identity(path: Path):
+    """Device, inode, size, modification and change times of a file (``None`` when there
+    is none): the change time moves on every write and rename and cannot be set back."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _abandoned(staging: Path) -> bool:
