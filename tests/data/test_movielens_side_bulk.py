@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from latentrec import datasets
 from latentrec.data import DataError
@@ -241,3 +243,56 @@ def test_an_id_beyond_2_to_the_53_keeps_its_digits_beside_a_float_spelling(tmp_p
     lines = [line.replace("{}", str(big)), line.replace("{}", "12.0").replace("1", "2", 1)]
     (tmp_path / ratings).write_text((head + "\n" if head else "") + "".join(lines))
     assert _read(tmp_path) == [12, big]
+
+
+# Pieces a messy side file is made of: every separator, quotes, blanks a reader may or may
+# not take (no-break space, ideographic space), a BOM, Latin-1 letters, and the line
+# breaks str.splitlines takes but a file's reader does not ("\x85", "\x0c", "\u2028").
+_PIECES = ["1", "12", " ", "\t", '"', ",", ":", "::", "|", "\n", "\r", "\r\n", "\ufeff", "é",
+           "\xa0", "\u3000", "\x85", "\x0c", "\u2028", "0", "x", "(1995)", "(1995) ",
+           "(1995\u20131996)", ".", "e", "+", "_", "\uff11", "(no genres listed)"]  # fmt: skip
+
+
+@st.composite
+def _messy_file(draw):
+    layout = draw(st.sampled_from(list(LAYOUTS)))
+    side = LAYOUTS[layout]
+    junk = st.lists(st.sampled_from(_PIECES), max_size=4).map("".join)
+    lines = []
+    if side.header is not None:
+        lines.append(side.sep.join(f"{n}:token" if side.typed else n for n in side.header))
+    for _ in range(draw(st.integers(0, 5))):
+        cells = []
+        for name in side.fields:
+            if name in side.flags:
+                cells.append(draw(st.sampled_from(["0", "1"])))
+            elif name in side.whole:
+                number = draw(st.sampled_from(["1", "12", " 3", "4.0", "1e1", "5."]))
+                cells.append(number + (draw(junk) if draw(st.booleans()) else ""))
+            else:
+                cells.append(draw(junk))
+        lines.append(side.sep.join(cells))
+    end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    return layout, end.join(lines) + draw(st.sampled_from(["", end]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_messy_file())
+# A break splitlines takes, ending the text: the bulk read cut it off the last cell, the
+# line-by-line reader kept it ("" against "\x85").
+@example(("u.user", "1|1|||\x85"))
+@example(("movies.dat", "1::Heat (1995)::Drama\x0c"))
+def test_bulk_read_equals_the_line_by_line_reader_on_messy_text(tmp_path_factory, found):
+    layout, text = found
+    side = LAYOUTS[layout]
+    path = tmp_path_factory.mktemp("side") / layout
+    path.write_bytes(text.encode("utf-8"))
+    read = ml._side_text(path, side)
+    expected = _outcome(lambda: ml._side_by_line(path, side, read))
+    got = _outcome(lambda: ml._read_side(path, side))
+    assert got[0] == expected[0], (text, got, expected)
+    if got[0] == "error":
+        assert got[1:] == expected[1:], text
+    else:
+        pd.testing.assert_frame_equal(got[1], expected[1])
+        assert got[2].tolist() == expected[2].tolist(), text

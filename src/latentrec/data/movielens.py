@@ -836,8 +836,14 @@ def _side_bulk(text: str, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray] | 
         return None
     listed = text.splitlines()
     breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
-    if len(listed) != breaks + (not text.endswith(("\n", "\r"))) - (not text):
-        return None  # a break splitlines takes and a file's reader does not ("\x85")
+    ends = text.endswith(("\n", "\r"))
+    # A break splitlines takes and a file's reader does not ("\x85") adds a line,
+    # unless it ends the text: "...|Drama\x85" is one line to both, "\x85" in it to
+    # the file's reader alone.
+    if len(listed) != breaks + (not ends) - (not text) or (
+        not ends and text[-1:].splitlines() == [""]
+    ):
+        return None
     sep = side.sep
     quotes = side.header is not None and not side.typed
     lines = np.array(listed, dtype=object)
