@@ -296,3 +296,30 @@ def test_bulk_read_equals_the_line_by_line_reader_on_messy_text(tmp_path_factory
     else:
         pd.testing.assert_frame_equal(got[1], expected[1])
         assert got[2].tolist() == expected[2].tolist(), text
+
+
+_BOM_FOLDERS = {
+    "1m": {"ratings.dat": "1::12::4::978300760\n",
+           "movies.dat": "12::Heat (1995)::Action\n",
+           "users.dat": "1::F::1::10::48067\n"},
+    "100k": {"u.data": "1\t12\t4\t874965758\n",
+             "u.item": "12|Amélie (2001)|01-Jan-2001||http://x|" + "|".join("0" * 19) + "\n",
+             "u.user": "1|24|M|technician|85711\n"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+@pytest.mark.parametrize("release", list(_BOM_FOLDERS))
+def test_a_bom_heading_a_side_file_is_no_part_of_its_first_id(tmp_path, release, encoding):
+    """A file saved as "UTF-8 with BOM" (Windows editors) was read as ratings but refused
+    as a side file: "the movie id '\\ufeff12' is not a whole number"."""
+    plain, marked = tmp_path / "plain", tmp_path / "marked"
+    for folder in (plain, marked):
+        folder.mkdir()
+        for name, text in _BOM_FOLDERS[release].items():
+            bom = b"\xef\xbb\xbf" if folder is marked else b""
+            (folder / name).write_bytes(bom + text.encode(encoding))
+    want, got = datasets.read_ml_folder(plain), datasets.read_ml_folder(marked)
+    pd.testing.assert_frame_equal(got.item_features, want.item_features)
+    pd.testing.assert_frame_equal(got.user_features, want.user_features)
+    assert got.items.ids.tolist() == [12]

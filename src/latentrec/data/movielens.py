@@ -22,6 +22,7 @@ shipped inside the ``recbole`` wheel on PyPI (checked against a pinned SHA-256).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import hashlib
@@ -683,7 +684,10 @@ def _unique_ids(table: pd.DataFrame, lines: np.ndarray, path: Path, what: str) -
 
 
 def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+    # A BOM (what Windows editors write at the head of "UTF-8") is no part of the first
+    # id: pandas skips it in the ratings file, and the side file beside it refused
+    # "the movie id '\ufeff1'".  Taken off as bytes, a Latin-1 file loses it too.
+    raw = path.read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
