@@ -323,3 +323,18 @@ def test_a_bom_heading_a_side_file_is_no_part_of_its_first_id(tmp_path, release,
     pd.testing.assert_frame_equal(got.item_features, want.item_features)
     pd.testing.assert_frame_equal(got.user_features, want.user_features)
     assert got.items.ids.tolist() == [12]
+
+
+@pytest.mark.parametrize("spelling", ["9007199254740993.0", "9.007199254740993e15", "1e18"])
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_a_float_spelling_past_2_to_the_53_is_refused_not_rounded(tmp_path, release, spelling):
+    """9007199254740993.0 was read as movie 9007199254740992 in the ratings file and the
+    side file alike: the float it rounds to is 2**53, which passed as exact."""
+    ratings, ratings_text, side, side_text, line = RELEASES[release]
+    (tmp_path / ratings).write_text(ratings_text.format("7"), encoding="utf-8")
+    (tmp_path / side).write_text(side_text.format(spelling), encoding="utf-8")
+    said = f"line {line} of /{side}: the movie id {spelling!r} is a float past 2**53"
+    assert _read(tmp_path).startswith(said)
+    (tmp_path / side).unlink()
+    (tmp_path / ratings).write_text(ratings_text.format(spelling), encoding="utf-8")
+    assert f"the movie id {spelling!r} is a float past 2**53" in _read(tmp_path)

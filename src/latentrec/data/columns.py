@@ -297,7 +297,7 @@ def _text_as_ints(texts: list) -> list | None:
     """Whole numbers read from text ("12", "-3", "4.0", "1e3"), or ``None``.
 
     Integer text is read exactly; float text only where a float holds it exactly
-    (up to 2**53), so that no id turns into a neighbouring one.
+    (below 2**53), so that no id turns into a neighbouring one.
     """
     out = []
     for t in texts:
@@ -305,7 +305,9 @@ def _text_as_ints(texts: list) -> list | None:
             value = int(t)
         elif _FLOAT_TEXT.fullmatch(t):
             f = float(t)
-            if not (np.isfinite(f) and f == round(f) and abs(f) <= 2.0**53):
+            # Below 2**53, not up to it: "9007199254740993.0" rounds to 2**53 itself,
+            # which read as 9007199254740992, another id.
+            if not (np.isfinite(f) and f == round(f) and abs(f) < 2.0**53):
                 return None
             value = int(f)
         else:

@@ -773,7 +773,8 @@ def _whole_cell(text: str) -> tuple[int | None, str | None]:
     """``(value, None)`` for a cell that spells a whole number by :func:`whole_number`'s
     rule (``12``, `` 12``, ``12.0``, ``1e3``; pandas' fast read takes these into an
     integer column), else ``(None, why)``: ``"is not within int64"`` for whole-number
-    digits too large, ``"is not a whole number"`` otherwise.  The ratings readers and
+    digits too large, ``"is a float past 2**53, ..."`` for ``9007199254740993.0`` (it
+    would read as 9007199254740992), ``"is not a whole number"`` otherwise.  The ratings readers and
     the side-file readers both refuse with it, in the same words.
 
     Example:
@@ -787,6 +788,10 @@ def _whole_cell(text: str) -> tuple[int | None, str | None]:
         return value, None
     if _INT_TEXT.fullmatch(text.strip(" \t")):
         return None, "is not within int64"
+    if finite_number(text) and 2**53 <= abs(float(text)) < 2**63 and float(text).is_integer():
+        return None, (
+            "is a float past 2**53, which cannot tell neighbouring ids apart: write it in digits"
+        )
     return None, "is not a whole number"
 
 
