@@ -263,6 +263,11 @@ def _unify(keys: list, problem: list, from_text: bool) -> np.ndarray:
     return out
 
 
+# The blanks pandas' C reader skips around a number (C's isspace within a line): a
+# vertical tab or form feed as well as spaces and tabs.
+_C_BLANKS = " \t\v\f"
+
+
 def whole_number(text: str) -> int | None:
     """The whole number ``text`` spells as a fast numeric parser (pandas' C reader)
     reads one into an integer column, else ``None``: ASCII digits with a sign, blanks
@@ -276,7 +281,7 @@ def whole_number(text: str) -> int | None:
         >>> [whole_number(t) for t in ("1_000", "\u0661\u0662", "0x10", "1.5", "")]
         [None, None, None, None, None]
     """
-    got = _text_as_ints([text.strip(" \t")])
+    got = _text_as_ints([text.strip(_C_BLANKS)])
     return None if got is None else got[0]
 
 
@@ -289,7 +294,7 @@ def finite_number(text: str) -> bool:
         >>> [finite_number(t) for t in (" 4 ", "3.5", ".5", "4_5", "nan", "inf", "4,5")]
         [True, True, True, False, False, False, False]
     """
-    text = text.strip(" \t")
+    text = text.strip(_C_BLANKS)
     return bool(_FLOAT_TEXT.fullmatch(text)) and bool(np.isfinite(float(text)))
 
 

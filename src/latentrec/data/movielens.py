@@ -765,7 +765,7 @@ _RB_INTER = ("user_id", "item_id", "rating", "timestamp")
 # The one rule for an id or count cell in every MovieLens file (ratings and side files):
 # what pandas' fast read takes into an integer column, as columns.whole_number spells it.
 # Plain ASCII digits (the common case) are checked by this pattern, many at a time.
-_ASCII_INT = re.compile(r"[ \t]*[+-]?[0-9]+[ \t]*")
+_ASCII_INT = re.compile(r"[ \t\v\f]*[+-]?[0-9]+[ \t\v\f]*")
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
@@ -786,7 +786,7 @@ def _whole_cell(text: str) -> tuple[int | None, str | None]:
     value = whole_number(text)
     if value is not None:
         return value, None
-    if _INT_TEXT.fullmatch(text.strip(" \t")):
+    if _INT_TEXT.fullmatch(text.strip(" \t\v\f")):
         return None, "is not within int64"
     if finite_number(text) and 2**53 <= abs(float(text)) < 2**63 and float(text).is_integer():
         return None, (
@@ -1247,10 +1247,13 @@ def _ratings_error(
             # What pandas' fast read takes, and only that: Python's int() and float()
             # also take "1_000" and other scripts' digits, so the line that read
             # refused went unnamed.  Ids and timestamps by the side files' rule.
+            # The cell as it stands: both take the blanks pandas takes around a number,
+            # and only those (str.strip also took "\xa0", which pandas refuses, so that
+            # line went unnamed).
             if what == "rating":
-                why = None if finite_number(cell.strip()) else "is not a finite number"
+                why = None if finite_number(cell) else "is not a finite number"
             else:
-                why = _whole_cell(cell.strip())[1]
+                why = _whole_cell(cell)[1]
             if why is not None:
                 return DataError(
                     f"line {number} of {source}: the {what} {cell!r} {why} (fields: {layout})",
