@@ -96,3 +96,22 @@ def test_a_wide_encoding_reads_the_rows_the_local_reader_reads(spark, tmp_path, 
         (int(u), i, r) for u, i, r in zip(*(frame[c] for c in frame.columns[:3]), strict=True)
     )
     assert got == expected == [(1, "caf\xe9", 5), (2, "a\nb", 3.5), (3, "\u0a0a", 4)]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_line_past_the_csv_field_limit_does_not_hide_the_bad_line(spark, tmp_path, quoted):
+    """A field of more than 131,072 characters stopped the search for the bad line with
+    Python's '_csv.Error: field larger than field limit' inside a Spark task trace."""
+    import csv
+
+    csv.field_size_limit(131_072)  # the default, which another test may have raised
+    long = "a" * 300_000
+    path = tmp_path / "r.csv"
+    path.write_text(
+        HEAD + f'1,{long},4\n2,"b\nc",3\n3,d,x\n' if quoted else HEAD + f"1,{long},4\n3,d,x\n"
+    )
+    line = 5 if quoted else 3
+    assert _local_line(path) == (line,)
+    with pytest.raises(ValueError) as err:
+        _read(spark, path)
+    assert f"non-numeric ratings (e.g. 'x') at line {line} of {path}" in str(err.value)

@@ -46,7 +46,7 @@ import pandas as pd
 from .build import assemble, frame_columns
 from .columns import finite_number, whole_number
 from .interactions import DataError, Interactions
-from .readers import header_fields, header_line, records, text_lines
+from .readers import csv_fields_up_to, header_fields, header_line, records, text_lines
 from .report import Places
 
 __all__ = [
@@ -925,6 +925,7 @@ def _csv_fields(lines: list, sep: str) -> list | None:
     """The fields of each line, each read alone by the CSV reader as :func:`records`
     reads a file (quotes doubled, nothing after a closing quote), or ``None`` when one
     is no whole record on its own line."""
+    csv_fields_up_to(max(map(len, lines), default=0))
     try:
         out = list(csv.reader(lines, delimiter=sep, quotechar='"', doublequote=True,
                               strict=True))  # fmt: skip

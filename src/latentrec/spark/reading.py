@@ -19,9 +19,10 @@ import gzip
 import lzma
 import math
 import re
+import sys
 from urllib.parse import unquote, urlparse
 
-from ..data.readers import SEPARATORS, line_separator, text_lines
+from ..data.readers import SEPARATORS, csv_fields_up_to, line_separator, text_lines
 from .session import interrupt_wins
 
 # Openers of packed local files, by suffix, for the first line read here.
@@ -385,6 +386,7 @@ class _Layout:
         if not line.strip():
             return None
         if len(self.sep) == 1:
+            csv_fields_up_to(len(line))
             return next(csv.reader([line], delimiter=self.sep, escapechar="\\"), [])
         # Spark takes a separator of several characters; Python's csv does not.
         return line.split(self.sep)
@@ -429,6 +431,7 @@ class _Layout:
             (4, ('text', None, 'x'))
         """
         if len(self.sep) == 1:
+            csv_fields_up_to(sys.maxsize)  # a record's length is known only once read
             reader = csv.reader(lines, delimiter=self.sep, escapechar="\\")
         else:  # no quotes with a separator of several characters, as fields() reads it
             reader = (line.rstrip("\r\n").split(self.sep) for line in lines)
