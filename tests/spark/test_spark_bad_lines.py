@@ -115,3 +115,26 @@ def test_a_line_past_the_csv_field_limit_does_not_hide_the_bad_line(spark, tmp_p
     with pytest.raises(ValueError) as err:
         _read(spark, path)
     assert f"non-numeric ratings (e.g. 'x') at line {line} of {path}" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "pair", "said"),
+    [
+        (HEAD + "1,1,5\n2,2,4\n\n1,1,3\n", "utf-16", (1, 1), "lines 2 and 5"),
+        (HEAD + "1,1,5\n2,2,4\n1,1,3\n", "utf-32", (1, 1), "lines 2 and 4"),
+        (HEAD + '1,"a\nb",5\n2,c,4\n1,"a\nb",3\n', "utf-8", (1, "a\nb"), "lines 2 and 5"),
+    ],
+)
+def test_a_repeated_pair_is_named_by_its_lines_in_any_file(
+    spark, tmp_path, text, encoding, pair, said
+):
+    """pair_lines read every file a line at a time, split at the byte '\\n': a UTF-16 or
+    UTF-32 file, or a pair in a record over two lines, was 'in r.csv', no line named."""
+    from latentrec.spark.reading import pair_lines
+
+    path = tmp_path / "r.csv"
+    path.write_bytes(text.encode(encoding))
+    df = _read(spark, path, encoding=encoding)
+    got = pair_lines(df, str(path), *pair, user_col="user", item_col="item",
+                     rating_col="rating", encoding=encoding)  # fmt: skip
+    assert got == f"{said} of {path}"
