@@ -100,3 +100,13 @@ def test_a_header_in_another_case_is_named_with_the_names_to_pass(tmp_path, read
     with pytest.raises(DataError) as err:
         Interactions.from_csv(path)
     assert "matched exactly" not in str(err.value)  # no name is close: no hint
+
+
+def test_a_float_spelling_at_2_to_the_53_is_no_neighbour_of_another_id(tmp_path, reader):
+    """9007199254740993.0 rounds to the float 2**53, which passed as exact ("up to
+    2**53"): the user was read as 9007199254740992 and merged with that user's row."""
+    path = tmp_path / "r.csv"
+    _write(path, ["9007199254740992,1,3", "9007199254740993.0,1,4"])
+    data = Interactions.from_csv(path)
+    assert data.users.ids.tolist() == ["9007199254740992", "9007199254740993.0"]
+    assert data.load_report.merged == 0

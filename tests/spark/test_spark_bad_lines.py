@@ -96,3 +96,45 @@ def test_a_wide_encoding_reads_the_rows_the_local_reader_reads(spark, tmp_path, 
         (int(u), i, r) for u, i, r in zip(*(frame[c] for c in frame.columns[:3]), strict=True)
     )
     assert got == expected == [(1, "caf\xe9", 5), (2, "a\nb", 3.5), (3, "\u0a0a", 4)]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_line_past_the_csv_field_limit_does_not_hide_the_bad_line(spark, tmp_path, quoted):
+    """A field of more than 131,072 characters stopped the search for the bad line with
+    Python's '_csv.Error: field larger than field limit' inside a Spark task trace."""
+    import csv
+
+    csv.field_size_limit(131_072)  # the default, which another test may have raised
+    long = "a" * 300_000
+    path = tmp_path / "r.csv"
+    path.write_text(
+        HEAD + f'1,{long},4\n2,"b\nc",3\n3,d,x\n' if quoted else HEAD + f"1,{long},4\n3,d,x\n"
+    )
+    line = 5 if quoted else 3
+    assert _local_line(path) == (line,)
+    with pytest.raises(ValueError) as err:
+        _read(spark, path)
+    assert f"non-numeric ratings (e.g. 'x') at line {line} of {path}" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "pair", "said"),
+    [
+        (HEAD + "1,1,5\n2,2,4\n\n1,1,3\n", "utf-16", (1, 1), "lines 2 and 5"),
+        (HEAD + "1,1,5\n2,2,4\n1,1,3\n", "utf-32", (1, 1), "lines 2 and 4"),
+        (HEAD + '1,"a\nb",5\n2,c,4\n1,"a\nb",3\n', "utf-8", (1, "a\nb"), "lines 2 and 5"),
+    ],
+)
+def test_a_repeated_pair_is_named_by_its_lines_in_any_file(
+    spark, tmp_path, text, encoding, pair, said
+):
+    """pair_lines read every file a line at a time, split at the byte '\\n': a UTF-16 or
+    UTF-32 file, or a pair in a record over two lines, was 'in r.csv', no line named."""
+    from latentrec.spark.reading import pair_lines
+
+    path = tmp_path / "r.csv"
+    path.write_bytes(text.encode(encoding))
+    df = _read(spark, path, encoding=encoding)
+    got = pair_lines(df, str(path), *pair, user_col="user", item_col="item",
+                     rating_col="rating", encoding=encoding)  # fmt: skip
+    assert got == f"{said} of {path}"

@@ -719,10 +719,41 @@ def _object_seconds(value) -> float:
     return (value - _EPOCH).total_seconds()
 
 
+# A date and time with _ISO_DATE's optional fraction and zone, taken apart to be
+# spelled as datetime.isoformat writes them (see _as_isoformat).
+_ISO_TIME_PARTS = re.compile(
+    r"(?P<head>[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)"
+    r"(?:\.(?P<frac>[0-9]+))?(?P<zone>Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
+
+def _as_isoformat(text: str) -> str:
+    """``text`` spelled as ``datetime.isoformat`` writes it (six fraction digits, a zone
+    ``+HH:MM``), which Python 3.10's ``fromisoformat`` reads too; 3.11 reads ``Z``, ``+0530``
+    and any number of fraction digits (past six cut off) and means the same by them.
+    pandas reads them all, so on 3.10 a time ending in ``Z`` was a date in the years where
+    pandas parses and "not a date" before 1685 or after 2255, where Python has the word.
+
+    Example:
+        >>> _as_isoformat("2020-01-31T10:00:00.5Z"), _as_isoformat("2020-01-31 10:00+0530")
+        ('2020-01-31T10:00:00.500000+00:00', '2020-01-31 10:00+05:30')
+    """
+    parts = _ISO_TIME_PARTS.fullmatch(text)
+    if parts is None:
+        return text
+    out, frac, zone = parts["head"], parts["frac"], parts["zone"]
+    if frac is not None:
+        out += "." + (frac + "00000")[:6]
+    if zone is not None:
+        out += "+00:00" if zone == "Z" else f"{zone[:3]}:{zone[-2:]}"
+    return out
+
+
 def _iso_seconds(text: str) -> float:
-    """Seconds since 1970 of one ISO 8601 text (UTC unless it says), NaN if no date."""
+    """Seconds since 1970 of one ISO 8601 text (UTC unless it says), NaN if no date; the
+    same on every Python this package runs on (:func:`_as_isoformat`)."""
     try:
-        when = _dt.datetime.fromisoformat(text)
+        when = _dt.datetime.fromisoformat(_as_isoformat(text))
     except ValueError:
         return np.nan
     if when.tzinfo is None:

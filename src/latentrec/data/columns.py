@@ -263,6 +263,11 @@ def _unify(keys: list, problem: list, from_text: bool) -> np.ndarray:
     return out
 
 
+# The blanks pandas' C reader skips around a number (C's isspace within a line): a
+# vertical tab or form feed as well as spaces and tabs.
+_C_BLANKS = " \t\v\f"
+
+
 def whole_number(text: str) -> int | None:
     """The whole number ``text`` spells as a fast numeric parser (pandas' C reader)
     reads one into an integer column, else ``None``: ASCII digits with a sign, blanks
@@ -276,7 +281,7 @@ def whole_number(text: str) -> int | None:
         >>> [whole_number(t) for t in ("1_000", "\u0661\u0662", "0x10", "1.5", "")]
         [None, None, None, None, None]
     """
-    got = _text_as_ints([text.strip(" \t")])
+    got = _text_as_ints([text.strip(_C_BLANKS)])
     return None if got is None else got[0]
 
 
@@ -289,7 +294,7 @@ def finite_number(text: str) -> bool:
         >>> [finite_number(t) for t in (" 4 ", "3.5", ".5", "4_5", "nan", "inf", "4,5")]
         [True, True, True, False, False, False, False]
     """
-    text = text.strip(" \t")
+    text = text.strip(_C_BLANKS)
     return bool(_FLOAT_TEXT.fullmatch(text)) and bool(np.isfinite(float(text)))
 
 
@@ -297,7 +302,7 @@ def _text_as_ints(texts: list) -> list | None:
     """Whole numbers read from text ("12", "-3", "4.0", "1e3"), or ``None``.
 
     Integer text is read exactly; float text only where a float holds it exactly
-    (up to 2**53), so that no id turns into a neighbouring one.
+    (below 2**53), so that no id turns into a neighbouring one.
     """
     out = []
     for t in texts:
@@ -305,7 +310,9 @@ def _text_as_ints(texts: list) -> list | None:
             value = int(t)
         elif _FLOAT_TEXT.fullmatch(t):
             f = float(t)
-            if not (np.isfinite(f) and f == round(f) and abs(f) <= 2.0**53):
+            # Below 2**53, not up to it: "9007199254740993.0" rounds to 2**53 itself,
+            # which read as 9007199254740992, another id.
+            if not (np.isfinite(f) and f == round(f) and abs(f) < 2.0**53):
                 return None
             value = int(f)
         else:

@@ -22,6 +22,7 @@ shipped inside the ``recbole`` wheel on PyPI (checked against a pinned SHA-256).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import hashlib
@@ -45,7 +46,7 @@ import pandas as pd
 from .build import assemble, frame_columns
 from .columns import finite_number, whole_number
 from .interactions import DataError, Interactions
-from .readers import header_fields, header_line, records, text_lines
+from .readers import csv_fields_up_to, header_fields, header_line, records, text_lines
 from .report import Places
 
 __all__ = [
@@ -683,7 +684,10 @@ def _unique_ids(table: pd.DataFrame, lines: np.ndarray, path: Path, what: str) -
 
 
 def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+    # A BOM (what Windows editors write at the head of "UTF-8") is no part of the first
+    # id: pandas skips it in the ratings file, and the side file beside it refused
+    # "the movie id '\ufeff1'".  Taken off as bytes, a Latin-1 file loses it too.
+    raw = path.read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -761,7 +765,7 @@ _RB_INTER = ("user_id", "item_id", "rating", "timestamp")
 # The one rule for an id or count cell in every MovieLens file (ratings and side files):
 # what pandas' fast read takes into an integer column, as columns.whole_number spells it.
 # Plain ASCII digits (the common case) are checked by this pattern, many at a time.
-_ASCII_INT = re.compile(r"[ \t]*[+-]?[0-9]+[ \t]*")
+_ASCII_INT = re.compile(r"[ \t\v\f]*[+-]?[0-9]+[ \t\v\f]*")
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
@@ -769,7 +773,8 @@ def _whole_cell(text: str) -> tuple[int | None, str | None]:
     """``(value, None)`` for a cell that spells a whole number by :func:`whole_number`'s
     rule (``12``, `` 12``, ``12.0``, ``1e3``; pandas' fast read takes these into an
     integer column), else ``(None, why)``: ``"is not within int64"`` for whole-number
-    digits too large, ``"is not a whole number"`` otherwise.  The ratings readers and
+    digits too large, ``"is a float past 2**53, ..."`` for ``9007199254740993.0`` (it
+    would read as 9007199254740992), ``"is not a whole number"`` otherwise.  The ratings readers and
     the side-file readers both refuse with it, in the same words.
 
     Example:
@@ -781,8 +786,12 @@ def _whole_cell(text: str) -> tuple[int | None, str | None]:
     value = whole_number(text)
     if value is not None:
         return value, None
-    if _INT_TEXT.fullmatch(text.strip(" \t")):
+    if _INT_TEXT.fullmatch(text.strip(" \t\v\f")):
         return None, "is not within int64"
+    if finite_number(text) and 2**53 <= abs(float(text)) < 2**63 and float(text).is_integer():
+        return None, (
+            "is a float past 2**53, which cannot tell neighbouring ids apart: write it in digits"
+        )
     return None, "is not a whole number"
 
 
@@ -836,8 +845,14 @@ def _side_bulk(text: str, side: _SideFile) -> tuple[pd.DataFrame, np.ndarray] | 
         return None
     listed = text.splitlines()
     breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
-    if len(listed) != breaks + (not text.endswith(("\n", "\r"))) - (not text):
-        return None  # a break splitlines takes and a file's reader does not ("\x85")
+    ends = text.endswith(("\n", "\r"))
+    # A break splitlines takes and a file's reader does not ("\x85") adds a line,
+    # unless it ends the text: "...|Drama\x85" is one line to both, "\x85" in it to
+    # the file's reader alone.
+    if len(listed) != breaks + (not ends) - (not text) or (
+        not ends and text[-1:].splitlines() == [""]
+    ):
+        return None
     sep = side.sep
     quotes = side.header is not None and not side.typed
     lines = np.array(listed, dtype=object)
@@ -910,6 +925,7 @@ def _csv_fields(lines: list, sep: str) -> list | None:
     """The fields of each line, each read alone by the CSV reader as :func:`records`
     reads a file (quotes doubled, nothing after a closing quote), or ``None`` when one
     is no whole record on its own line."""
+    csv_fields_up_to(max(map(len, lines), default=0))
     try:
         out = list(csv.reader(lines, delimiter=sep, quotechar='"', doublequote=True,
                               strict=True))  # fmt: skip
@@ -1232,10 +1248,13 @@ def _ratings_error(
             # What pandas' fast read takes, and only that: Python's int() and float()
             # also take "1_000" and other scripts' digits, so the line that read
             # refused went unnamed.  Ids and timestamps by the side files' rule.
+            # The cell as it stands: both take the blanks pandas takes around a number,
+            # and only those (str.strip also took "\xa0", which pandas refuses, so that
+            # line went unnamed).
             if what == "rating":
-                why = None if finite_number(cell.strip()) else "is not a finite number"
+                why = None if finite_number(cell) else "is not a finite number"
             else:
-                why = _whole_cell(cell.strip())[1]
+                why = _whole_cell(cell)[1]
             if why is not None:
                 return DataError(
                     f"line {number} of {source}: the {what} {cell!r} {why} (fields: {layout})",

@@ -219,6 +219,7 @@ def header_fields(
         return None
     line, number = found
     separator = sep if sep is not None else line_separator(line)
+    csv_fields_up_to(len(line))
     try:
         fields = next(csv.reader([line], delimiter=separator, quotechar='"', strict=True), [])
     except csv.Error:
@@ -551,6 +552,7 @@ def delimited_batches(
             return None
         # A quoted header ("user_id","item_id",...; pyarrow and R write one): read as the
         # exact reader reads it.  Quotes in data rows still decline, block by block.
+        csv_fields_up_to(len(first_text))
         try:
             fields = next(csv.reader([first_text], delimiter=separator, strict=True))
         except csv.Error:
@@ -767,12 +769,27 @@ def _decode(raw: bytes, encoding: str, source: str) -> str:
         raise DataError(f"{source} is not {encoding} text: {err}", source=source) from None
 
 
+def csv_fields_up_to(length: int) -> None:
+    """Let Python's csv module read a field of up to ``length`` characters.  Its default
+    limit (131,072) refused a long title or a long line that pandas reads, in words about
+    quotes ("field larger than field limit"); the text is in memory already, so the limit
+    guards nothing here.  The limit is the process's: it is only ever raised.
+
+    Example:
+        >>> csv_fields_up_to(1 << 20); csv.field_size_limit() >= 1 << 20
+        True
+    """
+    if csv.field_size_limit() < length:
+        csv.field_size_limit(length)
+
+
 class _Records:
     """Non-blank records of the text with the file line each starts on."""
 
     def __init__(self, text: str, sep: str | None, source: str):
         self.source = source
         self.separator = sep if sep is not None else _guess_separator(text)
+        csv_fields_up_to(len(text))
         self._reader = csv.reader(
             text_lines(text),
             delimiter=self.separator,
@@ -866,6 +883,7 @@ def line_separator(first: str) -> str:
         ('|', ';', ' ')
     """
     best, best_n = ",", 1
+    csv_fields_up_to(len(first))
     for candidate in SEPARATORS:
         try:
             n = len(next(csv.reader([first], delimiter=candidate, quotechar='"'), []))

@@ -19,9 +19,10 @@ import gzip
 import lzma
 import math
 import re
+import sys
 from urllib.parse import unquote, urlparse
 
-from ..data.readers import SEPARATORS, line_separator, text_lines
+from ..data.readers import SEPARATORS, csv_fields_up_to, line_separator, text_lines
 from .session import interrupt_wins
 
 # Openers of packed local files, by suffix, for the first line read here.
@@ -385,6 +386,7 @@ class _Layout:
         if not line.strip():
             return None
         if len(self.sep) == 1:
+            csv_fields_up_to(len(line))
             return next(csv.reader([line], delimiter=self.sep, escapechar="\\"), [])
         # Spark takes a separator of several characters; Python's csv does not.
         return line.split(self.sep)
@@ -428,7 +430,38 @@ class _Layout:
             >>> layout.first_bad_record(["u,i,r\\n", '1,"a\\n', 'b",4\\n', "2,c,x\\n"], False)
             (4, ('text', None, 'x'))
         """
+        for start, record in self._records(lines):
+            found = self.judge(record, implicit)
+            if found is not None:
+                return start, found
+        return None
+
+    def pair_records(self, lines, user, item, limit: int) -> list[int]:
+        """The lines (at most ``limit``) that records holding ``(user, item)`` start on,
+        ``lines`` read as :meth:`first_bad_record` reads them.
+
+        Example:
+            >>> layout = _Layout(["u", "i", "r"], True, ",", "utf-8", ("u", "i", "r"))
+            >>> layout.pair_records(["u,i,r\\n", '1,"a\\n', 'b",4\\n', '1,"a\\nb",5\\n'],
+            ...                     1, "a\\nb", 5)
+            [2, 4]
+        """
+        found = []
+        for start, record in self._records(lines):
+            if len(record) == self.n_fields and all(
+                _same(record[p], value)
+                for p, value in zip(self.positions[:2], (user, item), strict=True)
+            ):
+                found.append(start)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _records(self, lines):
+        """``(line it starts on, fields)`` of each record of ``lines`` but the header and
+        blank lines."""
         if len(self.sep) == 1:
+            csv_fields_up_to(sys.maxsize)  # a record's length is known only once read
             reader = csv.reader(lines, delimiter=self.sep, escapechar="\\")
         else:  # no quotes with a separator of several characters, as fields() reads it
             reader = (line.rstrip("\r\n").split(self.sep) for line in lines)
@@ -441,10 +474,7 @@ class _Layout:
             if skip:  # the header
                 skip = False
                 continue
-            found = self.judge(record, implicit)
-            if found is not None:
-                return start, found
-        return None
+            yield start, record
 
 
 def _same(text: str, value) -> bool:
@@ -496,15 +526,32 @@ def pair_lines(df, source: str, user, item, *, user_col: str, item_col: str, rat
     columns = [c for c in df.columns if c != EVENTS or rating_col is not None]
     layout = _Layout(columns, header, sep, codec, _wanted(user_col, item_col, rating_col))
     skip = 1 if header else 0
+    context = df.sparkSession.sparkContext
     parts, left = [], limit
     for file in files:
-        numbers = (
-            df.sparkSession.sparkContext.textFile(_escaped(_local(file)), use_unicode=False)
-            .zipWithIndex()
-            .filter(lambda pair: pair[1] >= skip and layout.has_pair(pair[0], user, item))
-            .map(lambda pair: pair[1] + 1)
-            .take(left)
-        )
+        path = _escaped(_local(file))
+
+        # As _first_bad_line reads a file: a UTF-16 or UTF-32 file whole, decoded before
+        # it is split; a record over several lines (a quoted line break) only as a record,
+        # read in order.  Either was "in r.csv", its lines not named.
+        def in_file(pair, left=left):
+            return layout.pair_records(_wide_lines(pair[1], codec), user, item, left)
+
+        def in_lines(raw, left=left):
+            yield layout.pair_records(_hadoop_lines(raw, codec), user, item, left)
+
+        if layout.wide:
+            numbers = context.binaryFiles(path).map(in_file).first()
+        else:
+            lines = context.textFile(path, use_unicode=False)
+            numbers = (
+                lines.zipWithIndex()
+                .filter(lambda pair: pair[1] >= skip and layout.has_pair(pair[0], user, item))
+                .map(lambda pair: pair[1] + 1)
+                .take(left)
+            )
+            if not numbers:
+                numbers = lines.coalesce(1).mapPartitions(in_lines).first()
         if numbers:
             listed = [str(n) for n in numbers]
             text = ", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0]
@@ -602,6 +649,17 @@ def _message(what: str, col: str, value, where: str) -> str:
     return f"column {col!r} has missing (NaN) or infinite ratings {where}"
 
 
+def _wide_lines(raw: bytes, encoding: str):
+    """The text lines of a whole file's bytes in a UTF-16 or UTF-32 ``encoding``."""
+    return text_lines(bytes(raw).decode(encoding, errors="replace").removeprefix("\ufeff"))
+
+
+def _hadoop_lines(raw, encoding: str):
+    """Hadoop's lines (bytes, endings taken off) as text lines with their endings back:
+    a quoted line break is one of those endings."""
+    return (line.decode(encoding, errors="replace") + "\n" for line in raw)
+
+
 def _first_bad_line(spark, file: str, layout: _Layout, implicit: bool):
     """``(line number, problem)`` of the first bad line of ``file``, or None.
 
@@ -612,23 +670,18 @@ def _first_bad_line(spark, file: str, layout: _Layout, implicit: bool):
     (Hadoop splits text at the byte ``\\n``, which is half of such a line break)."""
     path = _escaped(_local(file))
     context = spark.sparkContext
+    encoding = layout.encoding
     if layout.wide:
-        encoding = layout.encoding
 
         def scan_file(pair):
-            text = bytes(pair[1]).decode(encoding, errors="replace").removeprefix("\ufeff")
-            yield layout.first_bad_record(text_lines(text), implicit)
+            yield layout.first_bad_record(_wide_lines(pair[1], encoding), implicit)
 
-        found = context.binaryFiles(path).flatMap(scan_file).first()
-        return found
+        return context.binaryFiles(path).flatMap(scan_file).first()
     lines = context.textFile(path, use_unicode=False)
     if layout.records:
-        encoding = layout.encoding
 
         def scan_lines(raw):
-            # Hadoop took the line endings off; a quoted line break is one of them.
-            decoded = (line.decode(encoding, errors="replace") + "\n" for line in raw)
-            yield layout.first_bad_record(decoded, implicit)
+            yield layout.first_bad_record(_hadoop_lines(raw, encoding), implicit)
 
         return lines.coalesce(1).mapPartitions(scan_lines).first()
     lines = lines.zipWithIndex()
