@@ -90,3 +90,21 @@ def test_an_id_the_model_holds_with_its_spaces_is_found_as_given(make_client):
     body = ok(client.get("/users/%20u4/recommendations"))
     assert body["user_id"] == " u4" and body["fallback"] is False
     assert ok(client.get("/users/u4/recommendations"))["fallback"] is True
+
+
+def test_the_id_limit_is_on_the_id_read_not_on_its_padding(spaced):
+    # 300 spaces around "u1" (the limit is 256): the readers read the cell as u1, and
+    # the service refused it as "302 characters" before.
+    pad = "%20" * 150
+    body = ok(spaced.get(f"/users/{pad}u1{pad}/recommendations"))
+    assert body["user_id"] == "u1" and body["fallback"] is False
+    ack = ok(
+        spaced.post("/ratings", json={"user_id": "u7" + " " * 300, "item_id": "a", "rating": 3})
+    )
+    assert ack["users"] == {"u7": 1}
+    assert [r["item_id"] for r in ok(spaced.get("/users/u7/ratings"))["ratings"]] == ["a"]
+    response = spaced.get(f"/users/{pad}{'u' * 257}/recommendations")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "user_id is 257 characters (407 as given); the limit is 256"
+    response = spaced.get(f"/users/{'u' * 256}/recommendations")
+    assert response.status_code == 200, response.text

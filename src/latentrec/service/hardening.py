@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import typing
@@ -469,7 +470,8 @@ def read_id(value: str, what: str, max_chars: int, held=(), integer: bool = Fals
     ``strip_ids=False``), or anything else that answers ``in`` (the app passes one that
     also asks the store, so that an id stored with its spaces before the service read
     ids this way can still be listed, rated and erased).  ``held`` is asked only about
-    an id that would change.  An id of nothing but whitespace is a 422 naming it.
+    an id that would change.  An id of nothing but whitespace is a 422 naming it, and
+    so is one over ``max_chars`` characters as read (padding does not count).
     ``integer`` (the model's ids are integers, as a file's column of whole numbers
     makes them) reads whole-number text as that number, as the readers do: ``"007"``,
     ``"+7"`` and ``"7.0"`` are ``"7"``; other text is kept.
@@ -488,18 +490,40 @@ def read_id(value: str, what: str, max_chars: int, held=(), integer: bool = Fals
         422 user_id '  ' is only whitespace
         >>> [read_id(v, "user_id", 256, integer=True) for v in ("007", " +7 ", "7.0", "x")]
         ['7', '7', '7', 'x']
+        >>> read_id(" " * 300 + "u1", "user_id", 256)
+        'u1'
     """
-    value = check_id(value, what, max_chars)
+    # The limit is on the id read, not on the text sent: "u1" padded past the limit is
+    # user u1, as a file's cell is.  Text over the limit as given is never kept as given
+    # (it was refused before the limit moved), so the store is not asked about it.
+    value = check_id(value, what, sys.maxsize)
     bare = value.strip()
+    if len(bare) > max_chars:
+        raise HTTPException(422, too_long(what, bare, value, max_chars))
     if integer and bare:
         number = whole_number(bare)
         if number is not None:
             bare = str(number)
-    if bare == value or value in held:
+    if bare == value or (len(value) <= max_chars and value in held):
         return value
     if not bare:
-        raise HTTPException(422, f"{what} {value!r} is only whitespace")
+        shown = repr(value) if len(value) <= max_chars else f"of {len(value)} characters"
+        raise HTTPException(422, f"{what} {shown} is only whitespace")
+    if len(bare) > max_chars:  # a whole number written short: "1e300"
+        raise HTTPException(422, too_long(what, bare, value, max_chars))
     return bare
+
+
+def too_long(what: str, read: str, given: str, max_chars: int) -> str:
+    """The 422's detail for an id over the limit: its length as read (without its
+    surrounding whitespace, a whole number as its digits), and as given where that differs.
+
+    Example:
+        >>> too_long("user_id", "u" * 300, " " + "u" * 300, 256)
+        'user_id is 300 characters (301 as given); the limit is 256'
+    """
+    given_part = f" ({len(given)} as given)" if len(given) != len(read) else ""
+    return f"{what} is {len(read)} characters{given_part}; the limit is {max_chars}"
 
 
 def check_text(value: str, what: str) -> str:
