@@ -584,3 +584,24 @@ def test_remove_says_it_takes_a_rating_and_the_events_of_a_title_together(browse
     assert "Removed your interactions with" in page.one("status").text
     listed = get_json(served.url + f"users/{quote(user, safe='')}/ratings")["ratings"]
     assert [r["item_id"] for r in listed] == [rated]
+
+
+def test_the_user_box_is_sent_as_typed_for_the_service_to_read(browser, server):
+    """The page sends the user id as typed and the service strips it as the file readers
+    do (Python's whitespace).  The page trimmed it with JavaScript's trim() first, which
+    strips U+FEFF (no whitespace to the readers: "\\ufeffuser0" is another user) and
+    keeps U+001F (a box of only that was sent, and refused with 422)."""
+    page = Page(browser)
+    page.open(server)
+
+    def use(text):
+        browser.execute_script("arguments[0].value = arguments[1]", page.one("user-id"), text)
+        page.one("use-user").click()
+
+    page.after("picks-list", lambda: use(" user0\x85"))
+    assert not page.one("fallback-badge").is_displayed()  # user0's own picks
+    page.after("picks-list", lambda: use("\ufeffuser0"))
+    assert page.one("fallback-badge").is_displayed()  # a user nobody has seen
+    use("\x1f\u3000")
+    page.wait(lambda d: "Type a user id" in page.one("status").text)
+    assert "\ufeffuser0" in page.one("current-user").text  # still the one before

@@ -9,9 +9,17 @@ POSTed rating for `` u9`` was stored apart from ``u9``'s.
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+import latentrec.service
 from latentrec import Interactions
 from latentrec.models import BiasedMF
 
@@ -108,3 +116,30 @@ def test_the_id_limit_is_on_the_id_read_not_on_its_padding(spaced):
     assert response.json()["detail"] == "user_id is 257 characters (407 as given); the limit is 256"
     response = spaced.get(f"/users/{'u' * 256}/recommendations")
     assert response.status_code == 200, response.text
+
+
+def test_the_page_finds_a_box_of_only_whitespace_as_the_service_does():
+    # The web page sends the user box as typed, unless it holds nothing but what the
+    # service strips (Python's str.isspace); its test, run by node over every code point.
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node to run the page's script")
+    script = (Path(latentrec.service.__file__).parent / "static" / "app.js").read_text()
+    literal = re.search(r"const ONLY_SPACE = (/.+/);", script).group(1)
+    found = subprocess.run(
+        [
+            node,
+            "-e",
+            f"const re = {literal}; const out = []; for (let c = 0; c <= 0x10ffff; c++)"
+            " if (re.test(String.fromCodePoint(c))) out.push(c);"
+            " console.log(JSON.stringify(out));",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(found.stdout) == [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert [c for c in range(sys.maxunicode + 1) if chr(c).strip() == ""] == json.loads(
+        found.stdout
+    )

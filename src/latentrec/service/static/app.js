@@ -14,6 +14,10 @@
   const N_SEARCH = 20;
   const N_MY_RATINGS = 12;
 
+  // A box of nothing but what Python's str.strip() removes (str.isspace), as the
+  // service reads ids: no id at all.
+  const ONLY_SPACE = /^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+
   const $ = (id) => document.getElementById(id);
   const state = {
     user: null,
@@ -599,8 +603,11 @@
 
   async function useUser(event) {
     event.preventDefault();
-    const userId = $("user-id").value.trim();
-    if (!userId) {
+    // Sent as typed: the service reads an id as the file readers do (without the
+    // whitespace around it, unless the model holds it with that whitespace).  trim()
+    // strips another set than theirs (U+FEFF, but not U+0085 or U+001C-U+001F).
+    const userId = $("user-id").value;
+    if (ONLY_SPACE.test(userId)) {
       say("Type a user id, or press “I'm new here”.", true);
       return;
     }
