@@ -30,6 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..data.genres import genre_matrix, is_list_cell
+from ..models._training import check_bool
 from .metrics import (  # catalog_coverage: public here too, a beyond-accuracy measure
     catalog_coverage,
     check_count,
@@ -467,6 +468,7 @@ def _list_mean(top: np.ndarray, per_item: np.ndarray, per_user: bool):
 
 
 def _finish(values: np.ndarray, per_user: bool, why_undefined: str):
+    check_bool("per_user", per_user)  # "no" is truthy: it would give the per-user array
     values = values.astype(np.float64)
     if per_user:
         return values

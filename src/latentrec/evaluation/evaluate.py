@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from ..data.interactions import Interactions
 from ..data.splits import kfold
 from ..errors import PredictsNoRatingsError
+from ..models._training import check_bool
 from ..models.base import Recommender
 from . import metrics as M
 
@@ -173,6 +174,7 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
     Returns ``{"rmse", "mae", "n"}`` over every held-out cell, or with ``per_user=True``
     a DataFrame with one row per user holding a held-out cell (``user_id``, ``n``,
     ``rmse``, ``mae``, in the order of the user index), cold users included.
+    ``per_user`` is True or False; anything else is a ``ValueError`` naming it.
 
     Example:
         >>> import numpy as np
@@ -186,6 +188,8 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
         >>> evaluate_ratings(GlobalMean().fit(train), test, per_user=True).columns.tolist()
         ['user_id', 'n', 'rmse', 'mae']
     """
+    # Read by its truth value, per_user="no" gave the table: refused, as a model's flags are.
+    check_bool("per_user", per_user)
     check_heldout(model, test)
     check_predicts_ratings(model, "evaluated", "rank with evaluate_ranking(model, test, k=10)")
     if test.nnz == 0:
@@ -303,7 +307,7 @@ def evaluate_ranking(
     ``exclude_seen`` it could never be ranked, without it it would be a free hit.
 
     Returns a dict of means, or with ``per_user=True`` a DataFrame with one row per
-    evaluated user.
+    evaluated user (``per_user`` is True or False; anything else is a ``ValueError``).
 
     Example:
         >>> import numpy as np
@@ -317,6 +321,7 @@ def evaluate_ranking(
     """
     # Named as the caller wrote it: recommend_batch_idx would call it n.
     k = M.check_count(k, "k")
+    check_bool("per_user", per_user)
     check_heldout(model, test)
     relevant, users = relevant_users(test, relevance_threshold)
     # One slot more than k for a single model, to see whether its top k was cut from a

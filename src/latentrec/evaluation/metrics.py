@@ -50,6 +50,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ..models._training import check_bool
+
 __all__ = [
     "catalog_coverage",
     "hit_rate_at_k",
@@ -338,6 +340,7 @@ def _as_relevance_csr(relevant) -> sp.csr_matrix:
 
 
 def _finish(values: np.ndarray, n_rel: np.ndarray, per_user: bool):
+    check_bool("per_user", per_user)  # "no" is truthy: it would give the per-user array
     values = np.where(n_rel > 0, values, np.nan).astype(np.float64)
     if per_user:
         return values
