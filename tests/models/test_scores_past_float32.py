@@ -1,10 +1,16 @@
-"""A factor fit whose scores would leave float32's range is refused as diverged."""
+"""A factor model whose scores would leave float32's range is refused, however it comes to
+be: a fit (as diverged), ``from_factors`` (naming the arguments), a model file (naming
+the file) and a fold-in (naming the user or item, as diverged)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from latentrec import Interactions
-from latentrec.models import BiasedMF, GradientDescentMF
+import latentrec
+from latentrec import Interactions, ModelFileError
+from latentrec.models import BiasedMF, FactorModel, GradientDescentMF
+from latentrec.models.onboarding import onboard
+from latentrec.models.persistence import scores_past_float32
 
 
 def _ratings():
@@ -62,3 +68,94 @@ def test_factors_let_through_never_score_past_float32():
         assert np.abs(exact).max() <= limit
         kept += 1
     assert kept and refused
+
+
+# ------------------------------------------------------------ every other way a model comes
+def test_the_shared_bound_never_lets_through_a_score_past_float32():
+    # Against the exact scores in float64, biases included, at sizes around the limit.
+    rng = np.random.default_rng(2)
+    limit = float(np.finfo(np.float32).max)
+    kept = refused = 0
+    for scale in (1.0, 1e18, 3e18, 1e19, 3e19, 1e20):
+        P, Q = rng.normal(size=(7, 3)) * scale, rng.normal(size=(5, 3)) * scale
+        bu, bi = rng.normal(size=7) * 1e37, rng.normal(size=5) * 1e37
+        exact = np.abs(P @ Q.T + bu[:, None] + bi[None, :] + 2.0).max()
+        past = scores_past_float32(2.0, (bu, P), (bi, Q))
+        if past is None:
+            assert exact <= limit
+            kept += 1
+        else:
+            base, user_len, item_len = past
+            assert base + user_len * item_len > limit
+            assert user_len == pytest.approx(np.linalg.norm(P, axis=1).max())
+            refused += 1
+    assert kept and refused
+
+
+def test_from_factors_refuses_factors_or_biases_that_score_past_float32():
+    # Before: each value was finite, so the model was made; its recommend listed +inf
+    # ties in item order.
+    ids = (["ann"], ["a", "b"])
+    with pytest.raises(FloatingPointError, match=r"^user_factors and item_factors have rows"):
+        FactorModel.from_factors(ids, [[1e20, 0.0], [0.0, 1.0]], [[1e20, 1.0]])
+    with pytest.raises(FloatingPointError, match=r"^global_mean, user_bias and item_bias add"):
+        FactorModel.from_factors(ids, np.eye(2), global_mean=3e38, item_bias=[3e38, 0.0])
+    # Large but in range: kept.
+    model = FactorModel.from_factors(ids, [[1e19, 0.0], [0.0, 1.0]], [[1e19, 1.0]])
+    assert np.isfinite(model.score_users([0])).all()
+
+
+def test_a_model_file_whose_scores_pass_float32_is_refused_naming_the_file(tmp_path):
+    model = BiasedMF(n_factors=4, n_epochs=2, random_state=0).fit(_ratings())
+    huge = model.fitted_.evolve(
+        user_factors_=np.full_like(model.user_factors_, 1e20),
+        item_factors_=np.full_like(model.item_factors_, 1e20),
+    )
+    model._swap(huge)  # as a diverged fit saved before the fit checked, or an edited file
+    path = tmp_path / "huge.npz"
+    model.save(path)
+    # Before: every array was finite, so it loaded, and its lists were +inf ties.
+    with pytest.raises(ModelFileError, match=r"huge\.npz holds a BiasedMF that cannot score"):
+        latentrec.load(path)
+
+
+def _tiny_and_huge_items():
+    # A fold-in against a tiny item vector with no penalty gives a huge (finite) user,
+    # p = r / q, whose score against the large item is past float32's range.
+    items = [[1e-20, 0.0], [1e20, 0.0], [0.0, 1.0]]
+    return FactorModel.from_factors(
+        (["u"], ["a", "b", "c"]), items, [[1.0, 1.0]], regularization=0.0
+    )
+
+
+def test_a_fold_in_whose_scores_pass_float32_is_refused_as_diverged():
+    # Before: the user was added, and recommend listed 'b' at +inf.
+    model = _tiny_and_huge_items()
+    new = pd.DataFrame({"user_id": ["new"], "item_id": ["a"], "rating": [5.0]})
+    with pytest.raises(FloatingPointError, match=r"fold-in of user 'new' diverged"):
+        model.partial_fit_users(new)
+    assert model.n_users == 1  # nothing swapped in
+    with pytest.raises(FloatingPointError, match=r"fold-in of the user diverged"):
+        model.fold_in({"a": 5.0})
+    with pytest.raises(FloatingPointError, match=r"fold-in of the user in row 0 diverged"):
+        onboard(model, {"a": 5.0}, n=2)
+
+
+def test_an_item_fold_in_whose_scores_pass_float32_is_refused_as_diverged():
+    model = FactorModel.from_factors(
+        (["u", "w"], ["a"]), [[1.0, 1.0]], [[1e-20, 0.0], [1e20, 0.0]], regularization=0.0
+    )
+    new = pd.DataFrame({"user_id": ["u"], "item_id": ["z"], "rating": [5.0]})
+    with pytest.raises(FloatingPointError, match=r"fold-in of item 'z' diverged: its factors"):
+        model.partial_fit_items(new)
+    assert model.n_items == 1
+
+
+def test_a_fold_in_against_huge_but_finite_items_is_kept():
+    # Huge fixed vectors give a small folded one (p = r / q): its scores are in range.
+    model = FactorModel.from_factors(
+        (["u"], ["a", "b"]), [[1e25, 0.0], [0.0, 1e25]], global_mean=3.0, item_bias=[0, 0]
+    )
+    model.partial_fit_users(pd.DataFrame({"user_id": ["n"], "item_id": ["a"], "rating": [5.0]}))
+    scores = model.score_users([1])
+    assert np.isfinite(scores).all() and scores.max() == pytest.approx(5.0, rel=1e-3)

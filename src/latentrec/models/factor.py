@@ -26,6 +26,7 @@ from ._training import check_float, check_real
 from .base import Recommender, check_n, index_array, reads_fitted
 from .catalog import Catalog, Fitted
 from .foldin import FoldIn
+from .persistence import scores_past_float32
 from .ranking import check_one_id, id_array, is_id_collection
 from .results import Explanation, Recommendations
 
@@ -126,8 +127,8 @@ class FactorModel(FoldIn, Recommender):
         GradientDescentMF at learning_rate 2, 3 epochs, in tests/models/
         test_scores_past_float32.py) kept factors whose float32 scores were +inf, -inf
         and NaN, so its lists were empty or tied in item order, and it was saved, served
-        and tuned as any other.  Bounded with |p·q| <= |p| |q| (Cauchy-Schwarz) in float64, first
-        from the largest entries (cheap), then from the largest row norms.
+        and tuned as any other.  The bound is :func:`scores_past_float32`'s, shared with
+        :meth:`from_factors`, model files and fold-in.
 
         Example:
             >>> import numpy as np
@@ -137,30 +138,15 @@ class FactorModel(FoldIn, Recommender):
             >>> model = BiasedMF(n_factors=2, n_epochs=2, random_state=0).fit(data)
             >>> model._check_scores_in_float32()  # ordinary factors: nothing to say
         """
-        P, Q = self.user_factors_, self.item_factors_
-        if P.size == 0 or Q.size == 0:
-            return
-        limit = float(np.finfo(np.float32).max)
-
-        def largest(a):
-            return max(float(a.max()), -float(a.min())) if a.size else 0.0
-
-        base = abs(self.global_mean_) + largest(self.user_bias_) + largest(self.item_bias_)
-        if base + P.shape[1] * largest(P) * largest(Q) <= limit:
-            return
-
-        def row_norm(a):
-            step = max(1, (1 << 19) // max(1, a.shape[1]))
-            return max(
-                float(np.sqrt(np.square(a[i : i + step], dtype=np.float64).sum(axis=1).max()))
-                for i in range(0, a.shape[0], step)
-            )
-
-        user_norm, item_norm = row_norm(P), row_norm(Q)
-        if base + user_norm * item_norm > limit:
+        past = scores_past_float32(
+            self.global_mean_,
+            (self.user_bias_, self.user_factors_),
+            (self.item_bias_, self.item_factors_),
+        )
+        if past is not None:
             raise FloatingPointError(
                 f"{type(self).__name__}: its scores could pass float32's range (user and "
-                f"item factors of length up to {user_norm:.3g} and {item_norm:.3g}) and "
+                f"item factors of length up to {past[1]:.3g} and {past[2]:.3g}) and "
                 "become infinite or NaN; training diverged — lower learning_rate or raise "
                 "regularization"
             )
@@ -684,6 +670,23 @@ class FactorModel(FoldIn, Recommender):
                     f"{name.rstrip('_')} has NaN or infinite values (first in row {row}); "
                     "from_factors takes finite factors and biases"
                 )
+        past = scores_past_float32(
+            global_mean,
+            (state["user_bias_"], P),
+            (state["item_bias_"], Q),
+        )
+        if past is not None:
+            base, user_len, item_len = past
+            cause = (
+                f"global_mean, user_bias and item_bias add up to {base:.3g}"
+                if user_len * item_len <= base
+                else f"user_factors and item_factors have rows of length up to {user_len:.3g} "
+                f"and {item_len:.3g}"
+            )
+            raise FloatingPointError(
+                f"{cause}: a score could pass float32's range and be infinite or NaN; "
+                "from_factors takes factors and biases whose scores are float32 numbers"
+            )
         return FactorModel.from_fitted(Fitted.build(catalog, state))
 
     # ----------------------------------------------------------- vectors not stored

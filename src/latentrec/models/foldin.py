@@ -49,6 +49,7 @@ from ..data.interactions import Interactions
 from ..data.vocabulary import UnknownIdError
 from ..kernels.ridge import ridge_rows
 from .base import index_array, reads_fitted
+from .persistence import factor_reach, scores_past_float32
 from .results import UserVector
 
 # One lock for every model's updates: they are rare next to reads, and a lost update
@@ -203,7 +204,11 @@ class FoldIn:
         self._check_values(item_idx, values, "item index")
         _refuse_repeats(indptr, item_idx)
         return self._solve_rows(
-            "user", indptr, item_idx.astype(np.int32), values.astype(np.float32)
+            "user",
+            indptr,
+            item_idx.astype(np.int32),
+            values.astype(np.float32),
+            lambda row: f"the user in row {row}",
         )
 
     def partial_fit_users(self, data, *, unknown: str = "error") -> FoldIn:
@@ -323,7 +328,9 @@ class FoldIn:
         reg_b = getattr(self, "bias_regularization", None)
         return reg, reg if reg_b is None else float(reg_b), True
 
-    def _solve_rows(self, side, indptr, indices, values):
+    def _solve_rows(self, side, indptr, indices, values, name=None):
+        """Solve CSR rows of ``side`` (see ``_solve_user_rows``) and check what came out;
+        ``name(row)`` says which user or item a row is, for an error about it."""
         hook = self._solve_user_rows if side == "user" else self._solve_item_rows
         n_rows, k = indptr.size - 1, self.n_factors_
         bias, factors = hook(indptr, indices, values)
@@ -339,7 +346,43 @@ class FoldIn:
                 f"{type(self).__name__}: the {side} solve gave NaN or infinite values; "
                 "raise regularization"
             )
+        self._check_rows_score(side, bias, factors, name)
         return bias, factors
+
+    def _check_rows_score(self, side, bias, factors, name) -> None:
+        """Raise if solved rows of ``side`` could score past float32's range.
+
+        A finite row is not enough: with a tiny fixed vector and a small λ the solve
+        gives a huge one (p = r / q), whose scores against the other fixed rows are
+        infinite, and recommend then listed +inf ties in item order.  The bound is
+        :func:`~latentrec.models.persistence.scores_past_float32`; the fixed side's
+        extent is remembered with the state, so a fold-in stays O(its rows).
+        """
+        other = "item" if side == "user" else "user"
+        names = (f"{other}_bias_", f"{other}_factors_")
+        fitted = self.fitted_
+
+        def fixed(exact):
+            return fitted.derived(
+                ("score_reach", other, exact),
+                lambda: factor_reach(*(fitted.state[n] for n in names), exact),
+                inputs=names,
+            )
+
+        new = (bias, factors)
+        sides = (new, fixed) if side == "user" else (fixed, new)
+        past = scores_past_float32(fitted.state["global_mean_"], *sides)
+        if past is None:
+            return
+        other_b, other_len = fixed(True)
+        lengths = np.sqrt(np.square(factors, dtype=np.float64).sum(axis=1))
+        row = int(np.argmax(np.abs(bias.astype(np.float64)) + lengths * other_len))
+        who = f"the {side}" if name is None else name(row)
+        raise FloatingPointError(
+            f"{type(self).__name__}: the fold-in of {who} diverged: its factors have length "
+            f"{lengths[row]:.3g} and the {other}s' up to {other_len:.3g}, so its scores could "
+            "pass float32's range and be infinite or NaN; raise regularization"
+        )
 
     def _check_values(self, ids, values, what) -> None:
         bad = ~np.isfinite(values)
@@ -442,7 +485,11 @@ class FoldIn:
         solve_indptr[1:] = np.cumsum(np.bincount(codes[rated], minlength=uniq.size))
         solve_col = col[rated]
         bias, factors = self._solve_rows(
-            side, solve_indptr, solve_col.astype(np.int32), values[rated].astype(np.float32)
+            side,
+            solve_indptr,
+            solve_col.astype(np.int32),
+            values[rated].astype(np.float32),
+            lambda row: f"{side} {uniq[row]!r}",
         )
         target = row_vocab.lookup(uniq).astype(np.int64)
         # Two spellings of one known id ("u1", " u1") would both write its row.

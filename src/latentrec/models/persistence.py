@@ -150,8 +150,8 @@ def load(path):
             "know (written by a newer latentrec, or by a plug-in not imported here?)"
         )
     try:
-        check_arrays(manifest, arrays)
-        return _build(cls, manifest, arrays)
+        largest = check_arrays(manifest, arrays)
+        model = _build(cls, manifest, arrays)
     # A file whose parts disagree fails in the constructors with one of these; the file
     # is at fault, not the code, so the error names it.
     # An integer too big for a float (a hyperparameter of 10**400) is an OverflowError.
@@ -160,6 +160,48 @@ def load(path):
             raise
         what = f"entry {err} is missing" if isinstance(err, KeyError) else str(err)
         raise ModelFileError(f"{path} is damaged: {what}") from None
+    _refuse_unscorable(path, model, largest)
+    return model
+
+
+def _refuse_unscorable(path, model, largest: dict[str, float] | None = None) -> None:
+    """Raise a ModelFileError if the factor model read from ``path`` cannot score.
+
+    Its arrays are finite (:func:`check_arrays`), but finite factors can still score
+    past float32's range (:func:`scores_past_float32`): such a model recommended short
+    lists or +inf ties in item order.  ``largest`` (``state.<name>``: largest |value|,
+    as :func:`check_arrays` returns) spares an ordinary model any pass of its own; a
+    model near the limit measures its longest rows.
+
+    Example:
+        >>> from latentrec.models import Biases
+        >>> _refuse_unscorable("m.npz", Biases())  # no factors: nothing to bound
+    """
+    state = model.__dict__.get("_fitted")
+    state = {} if state is None else state.state
+    if "user_factors_" not in state or "item_factors_" not in state:
+        return
+    empty = np.zeros(0, np.float32)
+    known = largest or {}
+
+    def side(name):
+        bias, factors = state.get(f"{name}_bias_", empty), state[f"{name}_factors_"]
+        b, f = known.get(f"state.{name}_bias_"), known.get(f"state.{name}_factors_")
+        if b is None or f is None or factors.ndim != 2:
+            return (bias, factors)
+        return lambda exact: (
+            factor_reach(bias, factors, True) if exact else (b, np.sqrt(factors.shape[1]) * f)
+        )
+
+    past = scores_past_float32(state.get("global_mean_", 0.0), side("user"), side("item"))
+    if past is not None:
+        base, user_len, item_len = past
+        raise ModelFileError(
+            f"{path} holds a {type(model).__name__} that cannot score: with factor rows of "
+            f"length up to {user_len:.3g} (users) and {item_len:.3g} (items) and biases "
+            f"adding up to {base:.3g}, its scores could pass float32's range and be "
+            "infinite or NaN (the model was saved from a diverged fit, or edited)"
+        )
 
 
 def _build(cls, manifest: dict, arrays: dict):
@@ -250,7 +292,7 @@ _ITEM_CSRS = (("sim_indptr_", "sim_indices_", "sim_data_"),)
 _SEEN_CELLS = ("ratings_",)
 
 
-def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
+def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> dict[str, float]:
     """Raise a ValueError naming the array at fault unless ``arrays`` form a model.
 
     The checks are the ones a model file's digests cannot make (a file can be written
@@ -260,7 +302,9 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
     byte order, floating-point ones finite; factor and bias arrays have a row per user
     or item; a neighbour CSR indexes items that exist.  An index out of range would
     otherwise read or write outside an array in a numba kernel (a crash, not an error);
-    a NaN factor would make every list empty without a word.
+    a NaN factor would make every list empty without a word.  Returns the largest
+    magnitude of each floating-point array, found by the finiteness check's own pass
+    (for the score bound of :func:`_refuse_unscorable`).
 
     Example:
         >>> users, items = np.array([7, 8]), np.array([1])
@@ -273,11 +317,14 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
     for name in ("users", "items", "seen_indptr", "seen_indices", "item_popularity"):
         if name not in arrays:
             raise ValueError(f"array {name!r} is missing")
+    largest = {}
     for name, arr in arrays.items():
         if arr.dtype.kind not in "biufU" or not arr.dtype.isnative:
             raise ValueError(f"array {name!r} holds {arr.dtype} values")
-        if arr.dtype.kind == "f" and not all_finite(arr):
-            raise ValueError(f"array {name!r} holds NaN or infinite values")
+        if arr.dtype.kind == "f":
+            largest[name] = finite_magnitude(arr)
+            if largest[name] is None:
+                raise ValueError(f"array {name!r} holds NaN or infinite values")
         # Scores come out as float32: a wider learned value beyond its range is infinite.
         if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and not within_float32(arr):
             raise ValueError(f"array {name!r} holds values beyond float32's range")
@@ -383,6 +430,7 @@ def check_arrays(manifest: dict, arrays: dict[str, np.ndarray]) -> None:
             _check_csr(arrays, "state." + ptr_name, "state." + idx_name, n_items, n_items)
             if arrays["state." + val_name].shape != arrays["state." + idx_name].shape:
                 raise ValueError(f"array 'state.{val_name}' does not match 'state.{idx_name}'")
+    return largest
 
 
 _SLICE = 1 << 22  # values per step of a check: bounded temporaries at any model size
@@ -403,6 +451,26 @@ def all_finite(arr: np.ndarray) -> bool:
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def finite_magnitude(arr: np.ndarray) -> float | None:
+    """The largest |value| of the float array ``arr``, or ``None`` if it holds NaN or an
+    infinity (a NaN comes out of ``min`` and ``max`` as NaN), a slice at a time: as fast
+    as :func:`all_finite`, and it gives the magnitude too.
+
+    Example:
+        >>> finite_magnitude(np.array([1.0, -3.0])), finite_magnitude(np.array([1.0, np.nan]))
+        (3.0, None)
+    """
+    flat = arr.reshape(-1)
+    largest = 0.0
+    for i in range(0, flat.size, _SLICE):
+        part = flat[i : i + _SLICE]
+        high, low = float(part.max()), float(part.min())
+        if not (np.isfinite(high) and np.isfinite(low)):
+            return None
+        largest = max(largest, high, -low)
+    return largest
+
+
 def within_float32(arr: np.ndarray) -> bool:
     """Whether every value of the finite float array ``arr`` fits a float32, a slice at a
     time (as :func:`all_finite`).
@@ -416,6 +484,71 @@ def within_float32(arr: np.ndarray) -> bool:
         float(np.abs(flat[i : i + _SLICE]).max()) <= _FLOAT32_MAX
         for i in range(0, flat.size, _SLICE)
     )
+
+
+def factor_reach(bias, factors, exact: bool = False) -> tuple[float, float]:
+    """``(largest |b|, longest factor row)`` of one side of a factor model, for
+    :func:`scores_past_float32`.  The row length is bounded by √k times the largest
+    entry (two passes, no temporary) unless ``exact``, which measures the longest row in
+    float64, a slice of rows at a time.
+
+    Example:
+        >>> factor_reach(np.array([1.0, -2.0]), np.array([[3.0, 4.0], [0.0, 1.0]]), exact=True)
+        (2.0, 5.0)
+    """
+
+    def largest(a):
+        return max(float(a.max()), -float(a.min())) if a.size else 0.0
+
+    if factors.size == 0:
+        return largest(bias), 0.0
+    if not exact:
+        return largest(bias), float(np.sqrt(factors.shape[1])) * largest(factors)
+    step = max(1, (1 << 19) // factors.shape[1])
+    longest = max(
+        float(np.square(factors[i : i + step], dtype=np.float64).sum(axis=1).max())
+        for i in range(0, factors.shape[0], step)
+    )
+    return largest(bias), float(np.sqrt(longest))
+
+
+def scores_past_float32(mu, users, items) -> tuple[float, float, float] | None:
+    """``None`` when every score μ + b_u + b_i + p·q is sure to be a float32 number, else
+    ``(|μ| + largest |b_u| + largest |b_i|, longest user row, longest item row)``.
+
+    Finite factors are not enough: finite p and q can have a p·q past float32's range,
+    whose scores are then +inf, -inf or NaN (lists empty or tied in item order).  Bounded
+    with |p·q| <= |p| |q| (Cauchy-Schwarz) in float64, first from the largest entries
+    (cheap), then from the longest rows.  ``users`` and ``items`` are each a
+    ``(bias, factors)`` pair, or a function ``exact -> (largest |b|, longest row)`` as
+    :func:`factor_reach` (a side whose reach is remembered, as a fold-in's fixed side).
+    Every way a factor model comes to be (a fit, ``FactorModel.from_factors``, a model
+    file, a fold-in) asks this one question, each saying what went wrong in its terms.
+
+    Example:
+        >>> ones = np.ones((2, 2))
+        >>> scores_past_float32(3.0, (np.zeros(2), ones), (np.zeros(2), ones)) is None
+        True
+        >>> scores_past_float32(0.0, (np.zeros(1), [[3e19, 4e19]]), (np.zeros(1), [[1e19, 0]]))
+        (0.0, 5e+19, 1e+19)
+    """
+
+    def reach_of(side):
+        if callable(side):
+            return side
+        bias, factors = (np.asarray(a) for a in side)
+        return lambda exact: factor_reach(bias, factors, exact)
+
+    user_reach, item_reach = reach_of(users), reach_of(items)
+    (user_b, user_len), (item_b, item_len) = user_reach(False), item_reach(False)
+    base = abs(float(mu)) + user_b + item_b
+    if base + user_len * item_len <= _FLOAT32_MAX:
+        return None
+    if user_len * item_len:
+        user_len, item_len = user_reach(True)[1], item_reach(True)[1]
+    if base + user_len * item_len <= _FLOAT32_MAX:
+        return None
+    return base, user_len, item_len
 
 
 def _is_number(x) -> bool:
