@@ -452,31 +452,41 @@ def post_ratings(url: str, ratings: list[dict]) -> None:
         assert response.status == 201
 
 
+def visitor_posts(page, url: str, user: str, ratings) -> list[str]:
+    """Open the page as ``user``, POST ``ratings(*titles)`` for the first three titles a
+    search for "space saga" lists, and show the user's rows; the three titles' ids."""
+    page.open(url)
+    box = page.one("user-id")
+    box.clear()
+    box.send_keys(user)
+    page.after("picks-list", page.one("use-user").click)
+    titles = [r.get_attribute("data-item-id") for r in page.search("space saga")[:3]]
+    post_ratings(url, ratings(*titles))
+    page.after("my-ratings-list", page.one("use-user").click)
+    return titles
+
+
 def test_an_event_shows_its_weight_as_a_count_and_a_rating_its_stars(browser, served):
     """A stored event (implicit feedback, its weights summed) was drawn in "Your
     ratings" as stars, a weight of 3 as a 3-star rating the visitor never gave, and its
     title's stars were lit wherever it was shown.  It shows as a count now; a rating,
     stored beside an event of the same title or not, keeps its stars."""
     page = Page(browser)
-    page.open(served.url)
     user = "visitor who played things"
-    box = page.one("user-id")
-    box.clear()
-    box.send_keys(user)
-    page.after("picks-list", page.one("use-user").click)
-    played, both, rated = (r.get_attribute("data-item-id") for r in page.search("space saga")[:3])
-    fractional = page.search("drama of manners")[0].get_attribute("data-item-id")
-    post_ratings(
-        served.url,
-        [
+    fractional = []
+
+    def ratings(played, both, rated):
+        fractional.append(page.search("drama of manners")[0].get_attribute("data-item-id"))
+        return [
             *({"user_id": user, "item_id": played, "kind": "event"} for _ in range(3)),
-            {"user_id": user, "item_id": fractional, "kind": "event", "rating": 2.5},
+            {"user_id": user, "item_id": fractional[0], "kind": "event", "rating": 2.5},
             {"user_id": user, "item_id": both, "kind": "event", "rating": 4},
             {"user_id": user, "item_id": both, "rating": 2},
             {"user_id": user, "item_id": rated, "rating": 4},
-        ],
-    )
-    page.after("my-ratings-list", page.one("use-user").click)
+        ]
+
+    played, both, rated = visitor_posts(page, served.url, user, ratings)
+    fractional = fractional[0]
     rows = page.all("my-rating")
     events = {r.get_attribute("data-item-id"): r for r in rows if r.get_attribute("data-kind")}
     stars = {r.get_attribute("data-item-id"): r for r in rows if not r.get_attribute("data-kind")}
@@ -536,23 +546,18 @@ def test_remove_says_it_takes_a_rating_and_the_events_of_a_title_together(browse
     "Removed your rating".  The button now says "Remove both" where a title has both,
     and the message says what went; a weight of 0.5 shows as such, never as stars."""
     page = Page(browser)
-    page.open(served.url)
     user = "visitor who half played"
-    box = page.one("user-id")
-    box.clear()
-    box.send_keys(user)
-    page.after("picks-list", page.one("use-user").click)
-    half, both, rated = (r.get_attribute("data-item-id") for r in page.search("space saga")[:3])
-    post_ratings(
+    half, both, rated = visitor_posts(
+        page,
         served.url,
-        [
+        user,
+        lambda half, both, rated: [
             {"user_id": user, "item_id": half, "kind": "event", "rating": 0.5},
             {"user_id": user, "item_id": both, "kind": "event", "rating": 0.5},
             {"user_id": user, "item_id": both, "rating": 2},
             {"user_id": user, "item_id": rated, "rating": 4},
         ],
     )
-    page.after("my-ratings-list", page.one("use-user").click)
 
     def rows():
         return [
