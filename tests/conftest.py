@@ -157,6 +157,20 @@ def _apps_end_with_their_test():
     forget_fastapi_callables()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_freeze_after_each_warm_up():
+    # Each app's stop unfreezes what its warm-up froze, so the next warm-up's full
+    # collection walks the whole test process (0.25 s an app, half again the service
+    # tests' time); tests/service/test_app_lifetime.py runs the freeze as served.
+    try:
+        from latentrec.service import refresh
+    except ImportError:  # no serve extra: no app to warm
+        refresh = None
+    if refresh is not None:
+        refresh.FREEZE_AFTER_WARM = False
+    yield
+
+
 def live_apps() -> tuple[int, list[str]]:
     """How many FastAPI apps and which service threads are still alive, after a full
     collection of everything (frozen objects included)."""

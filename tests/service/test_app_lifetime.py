@@ -19,6 +19,7 @@ from conftest import THREAD_NAMES, forget_fastapi_callables
 from fastapi.testclient import TestClient
 
 from latentrec.service.app import create_app
+from latentrec.service import refresh
 from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 from latentrec.store import Rating, open_store
@@ -35,13 +36,15 @@ def served_and_closed(model, folder, n: int) -> list[weakref.ref]:
                 assert client.get("/users/1/recommendations").status_code == 200
                 # The warm-up (which froze the collector's view) has run.
                 assert app.state.refresher.warm_done.wait(60)
+                assert app.state.refresher.froze == refresh.FREEZE_AFTER_WARM
             refs.append(weakref.ref(app))
             refs.append(weakref.ref(app.state.holder))
             del app, client
     return refs
 
 
-def test_closed_apps_are_collected(explicit_model, tmp_path):
+def test_closed_apps_are_collected(explicit_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(refresh, "FREEZE_AFTER_WARM", True)  # as served (conftest.py)
     refs = served_and_closed(explicit_model, tmp_path, 3)
     forget_fastapi_callables()
     gc.collect()

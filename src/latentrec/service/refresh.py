@@ -33,6 +33,11 @@ CATALOGUE_PAGE = 1000
 # stored rating, which a store that is struggling should not get once a second.
 WARM_BACKOFF_MAX_S = 300.0
 
+# A warm-up ends with a full collection and gc.freeze (see Refresher.warm).  A process
+# that builds app after app (the test suite) may turn it off: each app's stop unfreezes,
+# so the next warm-up's collection walks the whole process (about 0.25 s in the tests).
+FREEZE_AFTER_WARM = True
+
 
 def store_catalogue(store) -> list:
     """Every item of the store's catalogue, as one state of it
@@ -274,6 +279,7 @@ class Refresher:
         self.logger = logging.getLogger(ERROR_LOGGER)
         self.warmed_serial: int | None = None
         self.warm_done = threading.Event()
+        self.froze = False  # whether a warm-up froze the collector's view (gc.freeze)
         self.kernels_serial: int | None = None
         self.ticks = 0
         self.catalogue_seen: int | None = None
@@ -302,7 +308,8 @@ class Refresher:
         # then alive) is never collected while frozen, and an app is a reference cycle
         # (FastAPI's routes point back at it): every app stopped in one process (a test
         # run, a program building apps in turn) stayed in memory for good.
-        gc.unfreeze()
+        if self.froze:
+            gc.unfreeze()
 
     def run(self) -> None:
         self.guarded(self.warm)
@@ -365,8 +372,10 @@ class Refresher:
         # What warming built lives as long as the served model: out of the collector's
         # sight, so that a full collection (which would walk every cached user, tens of
         # milliseconds) never stalls a request.
-        gc.collect()
-        gc.freeze()
+        if FREEZE_AFTER_WARM:
+            gc.collect()
+            gc.freeze()
+            self.froze = True
         self.warmed_serial = served.serial
         self.warm_done.set()
 
