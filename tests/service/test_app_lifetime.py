@@ -18,8 +18,8 @@ import weakref
 from conftest import THREAD_NAMES, forget_fastapi_callables
 from fastapi.testclient import TestClient
 
-from latentrec.service.app import create_app
 from latentrec.service import refresh
+from latentrec.service.app import create_app
 from latentrec.service.holder import FixedSource
 from latentrec.service.settings import Settings
 from latentrec.store import Rating, open_store
