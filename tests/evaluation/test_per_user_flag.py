@@ -70,3 +70,14 @@ def test_true_and_false_still_give_the_table_and_the_mean(fitted, name):
     assert isinstance(table, (pd.DataFrame, np.ndarray)) and len(table) > 0
     mean = CALLS[name](fitted, False)
     assert isinstance(mean, dict if name.startswith("evaluate") else float)
+
+
+@pytest.mark.parametrize("flag", ["no", 0, None])
+def test_clip_and_exclude_seen_are_true_or_false(fitted, flag):
+    """clip and exclude_seen were read by their truth value too: clip="no" clipped."""
+    model, test = fitted
+    with pytest.raises(ValueError, match=r"^clip must be True or False"):
+        evaluate_ratings(model, test, clip=flag)
+    with pytest.raises(ValueError, match=r"^exclude_seen must be True or False"):
+        evaluate_ranking(model, test, k=3, exclude_seen=flag)
+    assert np.isfinite(evaluate_ratings(model, test, clip=np.bool_(False))["rmse"])

@@ -190,6 +190,7 @@ def evaluate_ratings(model, test: Interactions, *, clip: bool = True, per_user: 
     """
     # Read by its truth value, per_user="no" gave the table: refused, as a model's flags are.
     check_bool("per_user", per_user)
+    check_bool("clip", clip)
     check_heldout(model, test)
     check_predicts_ratings(model, "evaluated", "rank with evaluate_ranking(model, test, k=10)")
     if test.nnz == 0:
@@ -322,6 +323,7 @@ def evaluate_ranking(
     # Named as the caller wrote it: recommend_batch_idx would call it n.
     k = M.check_count(k, "k")
     check_bool("per_user", per_user)
+    check_bool("exclude_seen", exclude_seen)
     check_heldout(model, test)
     relevant, users = relevant_users(test, relevance_threshold)
     # One slot more than k for a single model, to see whether its top k was cut from a
