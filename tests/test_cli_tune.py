@@ -59,7 +59,8 @@ def test_a_ranking_metric_takes_a_relevance_threshold(csv, tmp_path):
                                     tmp_path / "m.npz"])  # fmt: skip
     assert out.exit_code == 0, out.output
     assert out.output.splitlines()[0].endswith(
-        "metric ndcg@5 (hits: validation ratings of at least 4)"
+        "metric ndcg@5 (hits: validation ratings of at least 4); "
+        "validation: a random 10% of the cells"
     )
     train, valid = random_split(load_data(str(csv)), 0.1, 0)
     want = evaluate_ranking(Biases().fit(train), valid, 5, relevance_threshold=4)

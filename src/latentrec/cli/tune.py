@@ -37,6 +37,7 @@ from ._common import (
 )
 from .train import (
     check_threshold_has_ratings,
+    percent,
     relevance_threshold_option,
     threshold_refused_for_ratings,
 )
@@ -107,6 +108,15 @@ DEFAULT_SPACES = {
     help="Share of SOURCE held out as the inner validation split.",
 )
 @click.option(
+    "--protocol",
+    type=click.Choice(["random", "user", "temporal"]),
+    default="random",
+    show_default=True,
+    help="How the validation split is held out: random cells, that share of each user's "
+    "cells, or the latest cells in time (one cutoff; needs --timestamp-col). Tune by the "
+    "split the model will be judged by.",
+)
+@click.option(
     "--timeout",
     type=FiniteFloatRange(min=0, min_open=True),
     default=None,
@@ -123,8 +133,8 @@ DEFAULT_SPACES = {
 )
 @fail_on_known_errors
 def tune(
-    source, trials, space, metric, relevance_threshold, validation, timeout, output, algorithm,
-    extra, seed, **opts,
+    source, trials, space, metric, relevance_threshold, validation, protocol, timeout, output,
+    algorithm, extra, seed, **opts,
 ):  # fmt: skip
     """Search hyperparameters with optuna (TPE, pruning) on a validation split of SOURCE.
 
@@ -183,6 +193,12 @@ def tune(
     import optuna  # noqa: F401
 
     d = load_data(source, **opts)
+    if protocol == "temporal" and d.timestamps is None:
+        # The library's words name its API; here the fix is an option.
+        raise Failure(
+            f"--protocol temporal needs timestamps, and {source} was read without them: "
+            "name its time column with --timestamp-col"
+        )
     check_threshold_has_ratings(relevance_threshold, d, source)
     hits = ""
     if relevance_threshold is not None:
@@ -194,7 +210,15 @@ def tune(
                 "validation cell could be a hit"
             )
         hits = f" (hits: validation ratings of at least {relevance_threshold:g})"
-    click.echo(f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}{hits}")
+    held = {
+        "random": f"a random {percent(validation)} of the cells",
+        "user": f"{percent(validation)} of each user's cells",
+        "temporal": f"the latest {percent(validation)} of the cells in time",
+    }[protocol]
+    click.echo(
+        f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}{hits}; "
+        f"validation: {held}"
+    )
     with warnings.catch_warnings():
         # Said below in one line of our own, with what to do about it.
         warnings.simplefilter("ignore", TuningWarning)
@@ -204,6 +228,7 @@ def tune(
             grid,
             n_trials=trials,
             validation=validation,
+            split=protocol,
             metric=metric,
             random_state=seed,
             timeout=timeout,

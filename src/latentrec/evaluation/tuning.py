@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.interactions import Interactions
-from ..data.splits import random_split
+from ..data.splits import random_split, temporal_split, user_split
 from ..errors import HyperparameterError
 from ..models._training import epoch_listener
 from ..models.base import Recommender
@@ -189,6 +189,7 @@ def tune(
     *,
     n_trials: int = 30,
     validation: float = 0.1,
+    split: str = "random",
     metric: str = "rmse",
     random_state=0,
     timeout: float | None = None,
@@ -198,10 +199,11 @@ def tune(
 ) -> TuningResult:
     """Search hyperparameters of ``model`` with optuna's TPE sampler on a validation split.
 
-    ``data`` is split once with ``random_split(data, validation, random_state)``; each trial
-    fits ``model.clone().set_params(**params)`` on the larger part (passing the smaller as
-    validation data) and scores ``metric`` on the smaller part.  Nothing outside ``data`` is
-    used: keep your test set out of ``data`` and evaluate ``result.best_model()`` on it.
+    ``data`` is split once (``split``: by default ``random_split(data, validation,
+    random_state)``); each trial fits ``model.clone().set_params(**params)`` on the larger
+    part (passing the smaller as validation data) and scores ``metric`` on the smaller
+    part.  Nothing outside ``data`` is used: keep your test set out of ``data`` and
+    evaluate ``result.best_model()`` on it.
 
     Pruning stops a trial whose per-epoch validation RMSE is worse than the median of earlier
     trials at the same epoch (optuna's ``MedianPruner`` after 5 trials, from epoch 5 on).  It
@@ -229,6 +231,13 @@ def tune(
             (enqueued in optuna's study), and ``n_trials`` is the grid's size; a space of
             one point is one trial.
         validation: share of the cells of ``data`` held out to score trials.
+        split: how they are held out: ``"random"`` (cells drawn at random,
+            :func:`~latentrec.data.splits.random_split`), ``"user"`` (that share of each
+            user's cells, :func:`~latentrec.data.splits.user_split`, so every user with
+            more than one cell is scored) or ``"temporal"`` (the latest cells in time,
+            :func:`~latentrec.data.splits.temporal_split`; needs timestamps).  Choose
+            the one the model will be judged by: settings tuned to fill random gaps in
+            a user's past are not the ones that best predict what comes next.
         metric: ``"rmse"`` or ``"mae"`` (minimised), or a ranking metric at a cut-off,
             ``"ndcg@10"``, ``"precision@k"``, ``"recall@k"``, ``"map@k"``, ``"hit_rate@k"``
             (maximised; a validation cell is relevant when its value is at least
@@ -320,6 +329,8 @@ def tune(
             "random_state must be None, an integer from 0 to 2**32 - 1 or a "
             f"numpy Generator, got {random_state!r}"
         )
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
     metric, name, k, direction = check_metric(metric, model)
     if name in RATING_METRICS and relevance_threshold is not None:  # refused, not ignored
         raise ValueError(
@@ -339,7 +350,7 @@ def tune(
         n_trials = len(grid)
     else:
         grid = []
-    train, valid = random_split(data, float(validation), random_state)
+    train, valid = _validation_split(data, split, float(validation), random_state)
     if name not in RATING_METRICS:
         relevant_users(valid, relevance_threshold)  # said now, not after the first fit
     score = functools.partial(_score, name=name, k=k, relevance_threshold=relevance_threshold)
@@ -452,6 +463,25 @@ def tune(
         planned_trials=n_trials,
         timed_out=timed_out,
     )
+
+
+SPLITS = ("random", "user", "temporal")
+
+
+def _validation_split(data: Interactions, split: str, share: float, random_state):
+    if split == "temporal":
+        train, valid = temporal_split(data, test_size=share)
+    elif split == "user":
+        train, valid = user_split(data, share, random_state=random_state)
+    else:
+        train, valid = random_split(data, share, random_state)
+    if valid.nnz == 0:
+        # Said now, before any trial, not as a NaN score after each.
+        raise ValueError(
+            f"the {split} split holds out no cell at validation={share:g}: give a larger "
+            "validation share"
+        )
+    return train, valid
 
 
 def _refit_params(best_epoch) -> dict:
