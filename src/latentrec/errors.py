@@ -205,3 +205,20 @@ class CannotRankError(ValueError):
             "tells items apart), so its ranked list would be the items in index order, "
             f"not a recommendation; use {', or '.join(others)}"
         )
+
+
+class CannotServeError(ValueError):
+    """A model the service cannot serve for what it is, not for what its file holds: one
+    without fold-in (``Popularity``, ``ItemKNN``), which cannot take a live rating into a
+    user's list, or a pipeline with no factor model among its candidates.
+
+    Raised by the service when it loads such a model, and given by
+    ``latentrec.service.versions.cannot_serve`` so that ``models publish`` and a retrain
+    refuse to make current what every worker would refuse.  A ``ValueError``, as
+    :class:`CannotRankError` (the other reason a model is not served) is.
+
+    Example:
+        >>> err = CannotServeError("the service needs a factor model, got Popularity")
+        >>> isinstance(err, ValueError)
+        True
+    """

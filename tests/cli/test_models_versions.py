@@ -46,7 +46,7 @@ def test_list_shows_the_figures_each_manifest_holds(ratings, tmp_path):
     held, ranked = tmp_path / "held.npz", tmp_path / "ranked.npz"
     out = invoke("train", ratings, "-a", "biases", "--test-size", "0.2", "-o", held)
     assert out.exit_code == 0, out.output
-    out = invoke("train", ratings, "-a", "popularity", "--test-size", "0.2", "-o", ranked)
+    out = invoke("train", ratings, "-a", "implicit-als", "--test-size", "0.2", "-o", ranked)
     assert out.exit_code == 0, out.output
     files = [held, ranked]
     pytest.importorskip("optuna")
@@ -77,9 +77,9 @@ def test_list_shows_the_figures_each_manifest_holds(ratings, tmp_path):
 @pytest.fixture
 def published(ratings, tmp_path):
     """Two versions trained on the ratings with a held-out share; v000002 current.
-    (Not a global mean: publish refuses a model serve refuses.)"""
+    (Not a global mean nor a popularity list: publish refuses a model serve refuses.)"""
     md = tmp_path / "models"
-    for algorithm in ("biases", "popularity"):
+    for algorithm in ("biases", "implicit-als"):
         model = tmp_path / f"{algorithm}.npz"
         out = invoke("train", ratings, "-a", algorithm, "--test-size", "0.2", "-o", model)
         assert out.exit_code == 0, out.output

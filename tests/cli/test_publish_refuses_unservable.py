@@ -17,8 +17,8 @@ from conftest import cli_ratings_frame
 from new_user_support import error_line, invoke
 
 from latentrec import Interactions
-from latentrec.errors import CannotRankError
-from latentrec.models import Biases, GlobalMean
+from latentrec.errors import CannotRankError, CannotServeError
+from latentrec.models import Biases, GlobalMean, ItemKNN, Popularity
 from latentrec.pipeline import Pipeline
 from latentrec.service.versions import ModelDirectory
 
@@ -28,26 +28,40 @@ def data():
     return Interactions.from_frame(cli_ratings_frame(), timestamp="t", rating_scale=(1, 5))
 
 
-def service_refusal(path) -> str:
+def service_refusal(path, error=CannotRankError) -> str:
     """What the service says when asked to serve the file."""
     pytest.importorskip("fastapi")
     from latentrec.service.holder import FileSource
 
-    with pytest.raises(CannotRankError) as refused:
+    with pytest.raises(error) as refused:
         FileSource(path).load()
     return str(refused.value)
 
 
-@pytest.mark.parametrize("kind", ["global-mean", "flat pipeline"])
+UNSERVABLE = {
+    "global-mean": (lambda: GlobalMean(), CannotRankError),
+    "flat pipeline": (
+        lambda: Pipeline([GlobalMean(), GlobalMean()], n_candidates=5),
+        CannotRankError,
+    ),
+    # No fold-in: a live rating could not reach the user's list.  Published, every
+    # worker kept its old model and logged the refusal; a new one had no model at all.
+    "popularity": (lambda: Popularity(), CannotServeError),
+    "item-knn": (lambda: ItemKNN(), CannotServeError),
+    "pipeline of popularity": (
+        lambda: Pipeline([Popularity(), ItemKNN()], n_candidates=5),
+        CannotServeError,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(UNSERVABLE))
 def test_publish_refuses_what_serve_refuses_and_writes_nothing(data, tmp_path, kind):
-    model = (
-        GlobalMean().fit(data)
-        if kind == "global-mean"
-        else Pipeline([GlobalMean(), GlobalMean()], n_candidates=5).fit(data)
-    )
+    make, error = UNSERVABLE[kind]
+    model = make().fit(data)
     path = tmp_path / "flat.npz"
     model.save(path)
-    reason = service_refusal(path)
+    reason = service_refusal(path, error)
 
     fresh = tmp_path / "fresh"
     message = error_line(invoke("models", "publish", path, "--model-dir", fresh))
@@ -70,9 +84,10 @@ def test_publish_takes_a_pipeline_with_one_candidate_that_ranks(data, tmp_path):
     assert "published v000001 (Pipeline)" in out.stdout
 
 
-def test_retrain_publishes_no_candidate_serve_refuses(data, tmp_path):
+@pytest.mark.parametrize("algorithm", ["global-mean", "popularity", "itemknn"])
+def test_retrain_publishes_no_candidate_serve_refuses(data, tmp_path, algorithm):
     """A first retrain (no current version: the candidate is published without a
-    comparison) with ``-a global-mean`` published it."""
+    comparison) with ``-a global-mean`` published it, and so with ``-a popularity``."""
     pytest.importorskip("sqlalchemy")
     from latentrec.store import open_store
 
@@ -80,11 +95,13 @@ def test_retrain_publishes_no_candidate_serve_refuses(data, tmp_path):
     with open_store(db) as store:
         store.import_interactions(data)
     md = tmp_path / "md"
-    out = invoke("retrain", "--store", db, "--model-dir", md, "-a", "global-mean", "--json")
+    out = invoke("retrain", "--store", db, "--model-dir", md, "-a", algorithm, "--json")
     assert out.exit_code == 0, out.output
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     flat = tmp_path / "flat.npz"
-    GlobalMean().fit(data).save(flat)
+    make, error = UNSERVABLE[algorithm.replace("itemknn", "item-knn")]
+    make().fit(data).save(flat)
     assert answer["published"] is False and answer["version"] is None
-    assert answer["reason"] == f"latentrec serve refuses the candidate: {service_refusal(flat)}"
+    refusal = service_refusal(flat, error)
+    assert answer["reason"] == f"latentrec serve refuses the candidate: {refusal}"
     assert not list(ModelDirectory(md).versions())

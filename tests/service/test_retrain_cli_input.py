@@ -101,7 +101,7 @@ def test_a_rating_model_is_not_trained_on_events(tmp_path):
         "--model-dir",
         tmp_path / "md",
         "-a",
-        "popularity",
+        "implicit-als",
         "--json",
     )
     assert result.exit_code == 0, result.output

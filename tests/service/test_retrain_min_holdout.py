@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from latentrec.cli import main
-from latentrec.models import Biases, Popularity
+from latentrec.models import Biases, ImplicitALS
 from latentrec.service.retrain import MIN_HOLDOUT, retrain_on
 from latentrec.service.versions import ModelDirectory
 
@@ -71,7 +71,8 @@ def test_a_ranking_metric_counts_users(frame, tmp_path):
     k = 40
     users = frame.loc[frame["t"] >= N - k, "user_id"].nunique()
     assert users < k  # some users have several of the last ratings
-    md = current_without_last(frame, k, tmp_path / "md", Popularity(), implicit=True)
+    ranker = ImplicitALS(n_factors=2, random_state=0)  # a model serve takes: it folds in
+    md = current_without_last(frame, k, tmp_path / "md", ranker, implicit=True)
     refused = retrain_on(data, md, tolerance=1.0, min_holdout=users + 1)
     assert not refused.published
     assert refused.reason.startswith(

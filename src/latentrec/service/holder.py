@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import ModelFileError, load
-from ..errors import CannotRankError
+from ..errors import CannotRankError, CannotServeError
 from ..models import FactorModel
 from ..models.hybrid import encode_features
 from ..pipeline import Pipeline
@@ -134,27 +134,15 @@ class Served:
         if isinstance(model, Pipeline):
             pipeline = model
             pipeline.check_fitted()
-            refused = cannot_serve(pipeline) if check_ranks else None
-            if refused is not None:
-                raise refused
-            factors = [m for m in pipeline.models if isinstance(m, FactorModel)]
-            if not factors:
-                kinds = ", ".join(type(m).__name__ for m in pipeline.models)
-                raise ValueError(
-                    "the service folds in users who rate live, which needs a factor model "
-                    f"among a pipeline's candidates; this one has {kinds}"
-                )
-            model = factors[0]
-        if not isinstance(model, FactorModel):
-            raise ValueError(
-                f"the service needs a factor model (one with fold-in), got {type(model).__name__}"
-            )
-        model.check_fitted()
-        # A pipeline ranks through its own candidates and ranker (checked above); only a
-        # plain model's lists come from these scores.
-        refused = cannot_serve(model) if check_ranks and pipeline is None else None
-        if refused is not None:
+        elif isinstance(model, FactorModel):
+            model.check_fitted()
+        refused = cannot_serve(model)
+        # Unchecked ranks (a model grown by new titles) still need a factor model.
+        if refused is not None and (check_ranks or isinstance(refused, CannotServeError)):
             raise refused
+        if pipeline is not None:
+            model = next(m for m in pipeline.models if isinstance(m, FactorModel))
+            model.check_fitted()
         model = model.pinned()
         item_ids = np.array([id_text(x) for x in model.items_.ids], dtype=object)
         user_ids = [id_text(x) for x in model.users_.ids]
@@ -815,7 +803,7 @@ class FileSource:
             version = f"{self.path.name}@{digest.hexdigest()[:12]}"
             try:
                 served = Served.build(model, version, before.st_mtime, token)
-            except CannotRankError as err:
+            except (CannotRankError, CannotServeError) as err:
                 self._refuse(before, err)
                 raise
             self._refused = None
@@ -918,7 +906,7 @@ class DirectorySource:
         try:
             version, model = self.directory.load_current()
             served = Served.build(model, version.name, version.created, token)
-        except (ModelFileError, CannotRankError) as err:
+        except (ModelFileError, CannotRankError, CannotServeError) as err:
             # Kept only for a file that did not change while it was read: one replaced
             # meanwhile (a race) is no verdict on the file that replaced it.
             after = self._current_file()

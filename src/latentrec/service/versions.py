@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.files import creation_mode
-from ..errors import CannotRankError, ModelFileError
+from ..errors import CannotRankError, CannotServeError, ModelFileError
 from ..io.atomic import STALE_AFTER, atomic_path
 from ..models import FactorModel
 from ..models.persistence import jsonable
@@ -76,29 +76,47 @@ __all__ = [
 ]
 
 
-def cannot_serve(model) -> CannotRankError | None:
-    """The refusal ``latentrec serve`` gives a fitted model or pipeline whose lists
-    cannot be ranked, or None: a factor model whose scores order no items (``GlobalMean``,
-    :attr:`~latentrec.models.FactorModel.orders_items` false), or a pipeline none of whose
-    candidates can (:func:`latentrec.pipeline.cannot_rank`).  The service refuses such a
-    version with this error (``Served.build``), and ``models publish`` and a retrain
-    publish none, rather than make current what no worker will serve.
+def cannot_serve(model) -> CannotRankError | CannotServeError | None:
+    """The refusal ``latentrec serve`` gives a fitted model or pipeline, or None.
+
+    A model without fold-in (``Popularity``, ``ItemKNN``: not a
+    :class:`~latentrec.models.FactorModel`) cannot take a user's live ratings into their
+    list, nor can a pipeline with no factor model among its candidates
+    (:class:`~latentrec.errors.CannotServeError`); a factor model whose scores order no
+    items (``GlobalMean``, :attr:`~latentrec.models.FactorModel.orders_items` false), or a
+    pipeline none of whose candidates can (:func:`latentrec.pipeline.cannot_rank`), would
+    list the catalogue in index order (:class:`~latentrec.errors.CannotRankError`).  The
+    service refuses such a version with this error (``Served.build``), and ``models
+    publish`` and a retrain publish none, rather than make current what no worker will
+    serve.
 
     Example:
         >>> import numpy as np, latentrec
-        >>> from latentrec.models import Biases, GlobalMean
+        >>> from latentrec.models import Biases, GlobalMean, Popularity
         >>> data = latentrec.Interactions.from_dense(np.array([[5, 3], [4, 1]]))
         >>> str(cannot_serve(GlobalMean().fit(data)))[:49]
         'cannot serve this model: GlobalMean gives every i'
+        >>> str(cannot_serve(Popularity().fit(data)))[:56]
+        'the service needs a factor model (one with fold-in), got'
         >>> cannot_serve(Biases().fit(data)) is None
         True
     """
     if isinstance(model, Pipeline):
+        if not any(isinstance(m, FactorModel) for m in model.models):
+            kinds = ", ".join(type(m).__name__ for m in model.models)
+            return CannotServeError(
+                "the service folds in users who rate live, which needs a factor model "
+                f"among a pipeline's candidates; this one has {kinds}"
+            )
         problem = cannot_rank(model)
-        if problem is None:
-            return None
-        return CannotRankError(f"cannot serve this pipeline: {problem}")
-    if isinstance(model, FactorModel) and not model.orders_items:
+        return (
+            None if problem is None else CannotRankError(f"cannot serve this pipeline: {problem}")
+        )
+    if not isinstance(model, FactorModel):
+        return CannotServeError(
+            f"the service needs a factor model (one with fold-in), got {type(model).__name__}"
+        )
+    if not model.orders_items:
         return CannotRankError(f"cannot serve this model: {CannotRankError.of(model)}")
     return None
 
