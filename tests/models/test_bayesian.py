@@ -1,6 +1,7 @@
 """Bayesian MF: the Gibbs conditionals against closed forms, and the model's properties."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import random_ratings
 
@@ -209,6 +210,25 @@ def test_users_and_items_without_training_data_get_zeros():
     model.fit(Interactions.from_dense(R))
     assert not model.user_factors_[2].any() and model.user_bias_[2] == 0
     assert not model.item_factors_[2].any() and model.item_bias_[2] == 0
+
+
+def test_fold_in_without_a_rating_gives_zeros_as_a_user_without_cells_has(fitted):
+    # A row's conditional mean without cells is the prior mean m_U (nonzero); fold-in
+    # promises zeros for it, the row the fit gives a user without training cells, so
+    # that such a user ranks by item bias as in every other factor model.
+    data, model = fitted
+    vector = model.fold_in({})
+    assert vector.bias == 0 and not vector.factors.any()
+    row = data.matrix[3]
+    bias, factors = model.fold_in_idx([0, 0, row.nnz], row.indices, row.data)
+    assert bias[0] == 0 and not factors[0].any()
+    assert factors[1].any()
+    items = data.items.ids[row.indices[:2]].tolist()
+    events = pd.DataFrame({"user_id": ["new", "new"], "item_id": items})
+    with pytest.warns(UserWarning, match="recorded as seen"):
+        added = model.clone().fit(data).partial_fit_users(events)
+    u = added.users_.index(["new"])[0]
+    assert added.user_bias_[u] == 0 and not added.user_factors_[u].any()
 
 
 @pytest.mark.parametrize(

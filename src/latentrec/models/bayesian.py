@@ -274,7 +274,8 @@ class BayesianMF(FactorModel):
         at their posterior mean.  The rows are stored like the fitted ones (samples side
         by side, divided by √S; bias averaged), so every operation treats them alike.
         A training user's own ratings give back a vector close to, not equal to, its
-        stored one, which averages draws.
+        stored one, which averages draws.  A row without cells gets the prior mean here;
+        fold-in and partial fits give it zeros, as the fit gives a user without cells.
 
         Example:
             >>> import numpy as np

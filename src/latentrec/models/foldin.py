@@ -346,6 +346,14 @@ class FoldIn:
                 f"{type(self).__name__}: the {side} solve gave NaN or infinite values; "
                 "raise regularization"
             )
+        # A row without cells gets zeros, as fold_in and fold_in_idx promise: the row a
+        # fit gives a user (item) without training cells.  BayesianMF's conditional mean
+        # of such a row is its prior mean, which made an unrated user "placed" by the
+        # population's mean taste, unlike the same user in the training data.
+        empty = np.diff(np.asarray(indptr)) == 0
+        if empty.any():
+            bias = np.where(empty, np.float32(0), bias)
+            factors = np.where(empty[:, None], np.float32(0), factors)
         self._check_rows_score(side, bias, factors, name)
         return bias, factors
 
