@@ -70,3 +70,35 @@ def test_stores_without_a_gate_write_at_once(store):
     assert result is not None and set(result.versions) == {"ann", "bob"}
     assert store.user_version("ann") == store.user_version("bob") == result.versions["ann"]
     assert store.checkpoint() == 0
+
+
+@pytest.fixture
+def sqlite_locked(sqlite_store):
+    """Another program's write transaction on the store's file: SQLite's own lock, held
+    without latentrec's gate (a sqlite3 shell, a backup, a migration)."""
+    import sqlite3
+
+    sqlite_store.add_ratings([Rating("bob", "1", 3.0)])  # the tables exist
+    other = sqlite3.connect(sqlite_store.db.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    yield other
+    if other.in_transaction:
+        other.execute("ROLLBACK")
+    other.close()
+
+
+def test_a_writer_that_cannot_wait_is_told_so_when_another_program_holds_sqlites_lock(
+    sqlite_store, sqlite_locked
+):
+    # It took the (free) gate and then waited out SQLite's 30 s busy timeout on the
+    # caller's thread: on the service's event loop, /health and every request waited too.
+    assert sqlite_store.try_add_ratings([Rating("ann", "1", 4.0)]) is None
+    db = sqlite_store.db
+    assert not db.failing and not db.writes_refused  # a busy lock, no outage
+    assert sqlite_store.user_ratings("ann") == []
+    sqlite_locked.execute("ROLLBACK")
+    result = sqlite_store.try_add_ratings([Rating("ann", "1", 4.0)])
+    assert result is not None and [r.value for r in sqlite_store.user_ratings("ann")] == [4.0]
+    # Only that BEGIN went without waiting: the connection waits as before for the rest.
+    with db.write() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000

@@ -84,6 +84,20 @@ WAIT_NOTICE_S = 1.0
 
 # Execution option that marks a connection's next transaction as a write.
 WRITE_OPTION = "latentrec_write"
+# And one that makes that write's BEGIN IMMEDIATE wait for no other SQLite writer.
+NOWAIT_OPTION = "latentrec_write_nowait"
+
+
+class WriteLockHeld(Exception):
+    """A write that may not wait (``Database.write(nowait=True)``) found the SQLite
+    file's write lock held by another connection, one that does not take latentrec's
+    :class:`WriteGate` (another program: a ``sqlite3`` shell, a backup, a migration).
+    Nothing was written, and it is no outage: the caller tries again later.
+
+    Example:
+        >>> isinstance(WriteLockHeld("locked"), StoreError)
+        False
+    """
 
 
 class StoreUnavailableError(StoreError):
@@ -436,9 +450,26 @@ def switch_to_wal(cursor, timeout_s: float = BUSY_TIMEOUT_S) -> None:
 
 
 def sqlite_on_begin(conn: sa.Connection) -> None:
-    """``BEGIN IMMEDIATE`` for a write transaction, a plain (snapshot) ``BEGIN`` for a read."""
-    write = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    """``BEGIN IMMEDIATE`` for a write transaction, a plain (snapshot) ``BEGIN`` for a read;
+    a write marked ``nowait`` raises :class:`WriteLockHeld` at once where the write lock
+    is taken, instead of waiting the busy timeout for it."""
+    options = conn.get_execution_options()
+    write = options.get(WRITE_OPTION, False)
+    if not (write and options.get(NOWAIT_OPTION, False)):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        return
+    # Only the BEGIN may not wait: once it holds the lock, the write runs as any other.
+    conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except sa.exc.OperationalError as err:
+        if not is_transient(err):
+            raise
+        raise WriteLockHeld(
+            f"the write lock is held by another connection: {describe(err)}"
+        ) from None
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
 
 class WriteGate:
@@ -972,13 +1003,13 @@ class Database:
             self.gate.exit()
 
     @contextmanager
-    def transaction(self, write: bool, snapshot: bool = False):
+    def transaction(self, write: bool, snapshot: bool = False, nowait: bool = False):
         gate = self.gate_entered() if write and isinstance(self.gate, WriteGate) else nullcontext()
         counted = self.writing_transaction() if write and self.sqlite_file else nullcontext()
         try:
             with self.guard, gate, self.translated(), self.connect() as conn:
                 if write:
-                    conn.execution_options(**{WRITE_OPTION: True})
+                    conn.execution_options(**{WRITE_OPTION: True, NOWAIT_OPTION: nowait})
                 elif snapshot and self.dialect == "postgresql":
                     # PostgreSQL's default (read committed) gives each statement its own view.
                     conn.execution_options(isolation_level="REPEATABLE READ")
@@ -1194,9 +1225,35 @@ class Database:
         database (SQLite's read transactions always do)."""
         return self.transaction(write=False, snapshot=snapshot)
 
-    def write(self):
-        """A write transaction: committed when the block ends, rolled back on an error."""
-        return self.transaction(write=True)
+    def write(self, nowait: bool = False):
+        """A write transaction: committed when the block ends, rolled back on an error.
+
+        ``nowait``: on a SQLite file, raise :class:`WriteLockHeld` at once (nothing
+        written, no outage noted) where another connection holds the write lock, instead
+        of waiting up to the busy timeout for it: an event loop must not block there.
+        Elsewhere it is an ordinary write.
+
+        Example:
+            >>> import sqlite3, tempfile
+            >>> path = f"{tempfile.mkdtemp()}/r.db"
+            >>> db = Database(resolve_url(path))
+            >>> with db.write() as conn:
+            ...     _ = conn.exec_driver_sql("CREATE TABLE t (x)")
+            >>> other = sqlite3.connect(path, isolation_level=None)
+            >>> _ = other.execute("BEGIN IMMEDIATE")  # another program's write
+            >>> try:
+            ...     with db.write(nowait=True) as conn:
+            ...         _ = conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            ... except WriteLockHeld:
+            ...     print("held")
+            held
+            >>> _ = other.execute("ROLLBACK")
+            >>> with db.write(nowait=True) as conn:
+            ...     conn.exec_driver_sql("INSERT INTO t VALUES (1)").rowcount
+            1
+            >>> db.close(); other.close()
+        """
+        return self.transaction(write=True, nowait=nowait)
 
     @contextmanager
     def translated(self):

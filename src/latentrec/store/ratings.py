@@ -34,6 +34,7 @@ from .engine import (
     Database,
     StoreUnavailableError,
     WriteGate,
+    WriteLockHeld,
     is_memory,
     resolve_url,
 )
@@ -258,7 +259,8 @@ class RatingsStore:
 
     def try_add_ratings(self, ratings_in) -> WriteResult | None:
         """:meth:`add_ratings` now, or ``None`` (nothing written) when another writer of
-        this SQLite file holds its write lock; never waits for one.
+        this SQLite file holds its write lock (latentrec's gate, or SQLite's own lock
+        taken by another program); never waits for one.
 
         For an event loop, which must not block while another process commits: it can
         retry later and answer other requests meanwhile.  Other stores write at once.
@@ -283,8 +285,11 @@ class RatingsStore:
             batch = (explicit, events, stamps, {user for user, *_ in rows}, len(rows))
             # Straight through, not through the group: this thread holds the gate, and
             # a group's leader on another thread would wait for it.
-            with self.db.write() as conn:
+            # nowait: a program that does not take the gate may hold SQLite's own lock.
+            with self.db.write(nowait=True) as conn:
                 return self.write_batch(conn, batch)
+        except WriteLockHeld:
+            return None
         finally:
             gate.exit()
 
