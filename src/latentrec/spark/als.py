@@ -256,10 +256,12 @@ def fit_als(
         by_user.unpersist()
         by_item.unpersist()
     # What Catalog.from_interactions records of a local training set, so a fold-in, a
-    # ratings store and the service treat this model as the single-machine one.
+    # ratings store and the service treat this model as the single-machine one.  The
+    # strengths of an implicit fit may be plays or stars (the local engine calls stars
+    # explicit even under ImplicitALS): their kind stays unknown.
     catalog = replace(
         Catalog.from_ids(users, items, seen=seen, rating_mean=mean),
-        implicit=bool(implicit),
+        implicit=False if not implicit else None,
         rating_range=value_range,
         trained_shape=(len(users), len(items)),
     )
