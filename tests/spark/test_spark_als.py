@@ -118,6 +118,17 @@ def test_same_model_as_single_machine_als_and_implicit_als(spark):
     assert (
         ours.recommend("user-007", n=5).ids.tolist() == ref.recommend("user-007", n=5).ids.tolist()
     )
+    # The catalogue records what the local one records of its training data (before, the
+    # kind, the range and the shape were unknown): explicit ratings, the range a fold-in
+    # is held to, and the trained shape.
+    for name in ("implicit", "rating_range", "trained_shape"):
+        assert getattr(ours.catalog_, name) == getattr(ref.catalog_, name), name
+    assert ours.catalog_.rating_range == (1.0, 5.0)
+    # So a fold-in refuses a 9 on a model that saw 1-5 stars, as the local model does
+    # (it folded the 9 in, off the scale of every prediction).
+    for model in (ours, ref):
+        with pytest.raises(ValueError, match="range of its training ratings"):
+            model.fold_in({frame.item[0]: 9.0})
 
     ours = fit_als(df, implicit=True, n_factors=3, n_epochs=4, regularization=2.0, alpha=0.5,
                    random_state=5)  # fmt: skip
@@ -130,6 +141,9 @@ def test_same_model_as_single_machine_als_and_implicit_als(spark):
         np.testing.assert_allclose(getattr(ours, name), getattr(ref, name), atol=1e-4)
     # Implicit strengths have no training mean, and the repr says it ranks only.
     assert ours.rating_mean_ is None
+    # Strengths may be plays or stars (the local reference read stars): kind unknown.
+    assert ours.catalog_.implicit is None
+    assert ours.catalog_.trained_shape == ref.catalog_.trained_shape
     assert "predicts_ratings=False" in repr(ours)
 
 

@@ -189,6 +189,56 @@ def test_train_on_spark_reads_movielens_ratings_csv_without_column_flags(tmp_pat
     assert latentrec.load(model).items_.ids.tolist() == [10, 11]
 
 
+# Slow (a JVM of its own and a fit of 100,000 ratings): in `make test-all`.
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.network
+def test_train_on_spark_of_ml_100k_keeps_its_titles_and_rating_scale(tmp_path):
+    """The model of `train ml-100k --engine spark` had no titles, no rating scale and no
+    fingerprint, where the local engine's model of the same data has all three:
+    `recommend` showed no titles, scores past 5 stars went unclipped and
+    predict(clip=True) was refused.  Now it records what the local model records."""
+    import spark_support
+
+    why = spark_support.spark_missing()
+    if why:
+        pytest.skip(f"Spark tests skipped: {why}")
+    import numpy as np
+
+    import latentrec
+    from latentrec.models import ALS
+
+    model = tmp_path / "m.npz"
+    args = ["train", "ml-100k", "--engine", "spark", "-a", "als", "--factors", "2",
+            "--epochs", "1", "-q", "-o", str(model)]  # fmt: skip
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps({"train": args})],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    code, output = json.loads(child.stdout.strip().splitlines()[-1])["train"]
+    assert code == 0, output
+    ours = latentrec.load(model)
+    data = latentrec.datasets.movielens("100k", verbose=False)
+    local = ALS(n_factors=2, n_epochs=1, random_state=0).fit(data)
+    cat, ref = ours.catalog_, local.catalog_
+    assert cat.items == ref.items
+    assert cat.item_titles.tolist() == ref.item_titles.tolist()
+    assert cat.rating_scale == ref.rating_scale == (1.0, 5.0)
+    assert cat.fingerprint == ref.fingerprint
+    np.testing.assert_allclose(ours.item_factors_, local.item_factors_, atol=1e-4)
+    clipped = ours.predict(data.users.ids[:50], data.items.ids[:50], clip=True)
+    assert clipped.min() >= 1.0 and clipped.max() <= 5.0
+    # What the model's users see: the titles beside the ids.
+    shown = CliRunner().invoke(main, ["recommend", str(model), "--user", "1", "-n", "3"])
+    assert shown.exit_code == 0, shown.output
+    assert "title" in shown.output.splitlines()[0]
+    first = ours.recommend(1, n=1).ids[0]
+    assert ref.item_titles[ref.items.lookup([first])[0]] in shown.output
+
+
 # Slow (a JVM of its own, as above): in `make test-all`.
 @pytest.mark.slow
 @pytest.mark.spark

@@ -256,3 +256,47 @@ def test_recommend_all_with_a_pipeline_answers_each_stranger_as_recommend_does(s
     top = recommend_all(pipe, users, n=6).toPandas()
     for user, rows in top.groupby("user"):
         assert rows.sort_values("rank")["item"].tolist() == pipe.recommend(user, n=6).ids.tolist()
+
+
+def test_an_imported_rating_model_predicts_the_training_mean_for_a_stranger(spark, tmp_path):
+    """Spark's factors have no μ, and the import recorded no training mean: a user or item
+    it has no factors for was predicted 0.0 stars (``unknown="baseline"``) and a
+    stranger's fallback list scored 0.0, where every other rating model gives its
+    training mean.  With the ratings it is their mean (from the rating column, else
+    estimated from the model's predictions of the rated cells), kept by a saved copy."""
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    import latentrec
+    from latentrec.spark import from_spark_als
+
+    frame = sample_ratings()
+    df = spark.createDataFrame(frame, "user int, item int, rating float")
+    als_model = SparkALS(rank=4, maxIter=3, regParam=0.1, seed=0).fit(df)
+    mean = float(frame["rating"].astype(np.float64).mean())
+    model = from_spark_als(als_model, ratings=df)
+    assert model.rating_mean_ == pytest.approx(mean, rel=1e-6)
+    path = tmp_path / "imported.npz"
+    model.save(path)
+    for m in (model, latentrec.load(path)):
+        got = m.predict([-1, frame["user"][0]], [frame["item"][0], -1], unknown="baseline")
+        np.testing.assert_allclose(got, [mean, mean], rtol=1e-6)
+        stranger = m.recommend(-1, n=3)
+        assert stranger.fallback
+        np.testing.assert_allclose(stranger.scores, mean, rtol=1e-6)
+        # What Spark predicts stays Spark's own (μ = 0 in the formula).
+        predicted = als_model.transform(df.limit(20)).toPandas()
+        np.testing.assert_allclose(
+            m.predict(predicted["user"], predicted["item"]), predicted["prediction"], rtol=1e-5
+        )
+    # Ratings without their values (seen pairs only): the mean of what the model
+    # predicts for the rated cells, which a least-squares fit puts near the true mean.
+    pairs_only = from_spark_als(als_model, ratings=df.select("user", "item"))
+    predicted = als_model.transform(df).toPandas()["prediction"].to_numpy(np.float64)
+    assert pairs_only.rating_mean_ == pytest.approx(predicted.mean(), rel=1e-5)
+    assert abs(pairs_only.rating_mean_ - mean) < 0.1
+    # Implicit data has no rating scale: nothing is recorded, scores stay preferences.
+    assert from_spark_als(als_model, ratings=df, implicit=True).rating_mean_ is None
+    # A rating column that does not hold numbers is named, as fit_als names it.
+    texts = df.withColumn("rating", df["rating"].cast("string"))
+    with pytest.raises(ValueError, match="rating column 'rating' holds string"):
+        from_spark_als(als_model, ratings=texts)

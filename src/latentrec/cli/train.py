@@ -430,10 +430,58 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
         if created:
             # As Ctrl-C unwinds, a stop that fails on the cut connection is the interrupt.
             stop_session(spark)
+    if builtin_dataset(source):
+        model = with_dataset_tables(model, d)
     model.record_metrics(fit_seconds=seconds, engine="spark")
     with writing(output):
         model.save(output)
     click.echo(f"model written to {output}")
+
+
+def with_dataset_tables(model, data):
+    """``model``, fitted on Spark to the ratings of ``data`` (a known dataset), with what a
+    local fit of ``data`` records beside them: its item titles, rating scale and
+    fingerprint.  Without them ``recommend`` and the service showed no titles, scores
+    past 5 stars went unclipped and ``predict(clip=True)`` was refused.
+
+    Example:
+        >>> import latentrec
+        >>> from latentrec.models import FactorModel
+        >>> titles = pd.DataFrame({"title": ["A", "B"]}, index=pd.Index([7, 8], name="item_id"))
+        >>> data = latentrec.Interactions.from_arrays([1, 1], [7, 8], [4.0, 2.0],
+        ...                                           rating_scale=(1, 5), item_features=titles)
+        >>> spark = FactorModel.from_factors(([1], [7, 8]), np.eye(2, 1), np.eye(1), global_mean=3)
+        >>> local = with_dataset_tables(spark, data)
+        >>> local.catalog_.item_titles.tolist(), local.rating_scale_
+        (['A', 'B'], (1.0, 5.0))
+    """
+    from dataclasses import replace
+
+    from ..models import FactorModel
+
+    cat = model.catalog_
+    titles = None
+    if data.item_features is not None and "title" in data.item_features.columns:
+        # By id: the Spark model's items are those with ratings, in its own order.
+        every = data.item_features["title"].astype(str).to_numpy()
+        titles = every[data.items.lookup(cat.items.ids)]
+    catalog = replace(
+        cat, item_titles=titles, rating_scale=data.rating_scale, fingerprint=data.fingerprint()
+    )
+    reg, reg_b = model.fold_in_regularization_
+    rebuilt = FactorModel.from_factors(
+        catalog,
+        model.item_factors_,
+        model.user_factors_,
+        global_mean=model.global_mean_,
+        user_bias=model.user_bias_,
+        item_bias=model.item_bias_,
+        predicts_ratings=model.predicts_ratings,
+        regularization=reg,
+        bias_regularization=reg_b,
+        source=getattr(model, "source_", None),
+    )
+    return rebuilt.record_metrics(**getattr(model, "metrics_", {}))
 
 
 def spark_columns(path: str, cols: dict, opts) -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -193,7 +194,10 @@ def fit_als(
         seen = _seen(cells, users, items, refuse_duplicates=duplicates == "error")
         # The training mean of explicit ratings: μ of the biased objective, and what
         # the catalogue records (a fit without μ predicts it for an unknown id).
-        mean = None if implicit else float(cells.agg(F.avg(VALUE)).first()[0])
+        # With the lowest and highest value, which a fold-in of explicit ratings is held to.
+        summary = cells.agg(F.avg(VALUE), F.min(VALUE), F.max(VALUE)).first()
+        mean = None if implicit else float(summary[0])
+        value_range = (float(summary[1]), float(summary[2]))
         mu = mean if mean is not None and objective == "latentrec" else 0.0
         solved = (
             cells if not (implicit and objective == "spark-ml") else cells.where(F.col(VALUE) > 0)
@@ -251,7 +255,16 @@ def fit_als(
     finally:
         by_user.unpersist()
         by_item.unpersist()
-    catalog = Catalog.from_ids(users, items, seen=seen, rating_mean=mean)
+    # What Catalog.from_interactions records of a local training set, so a fold-in, a
+    # ratings store and the service treat this model as the single-machine one.  The
+    # strengths of an implicit fit may be plays or stars (the local engine calls stars
+    # explicit even under ImplicitALS): their kind stays unknown.
+    catalog = replace(
+        Catalog.from_ids(users, items, seen=seen, rating_mean=mean),
+        implicit=False if not implicit else None,
+        rating_range=value_range,
+        trained_shape=(len(users), len(items)),
+    )
     biased = not implicit and objective == "latentrec"
     model = FactorModel.from_factors(
         catalog,

@@ -12,6 +12,7 @@ the popularity fallback.
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -20,12 +21,18 @@ import scipy.sparse as sp
 from ..data.vocabulary import Vocabulary
 from ..models import FactorModel
 from ..models.catalog import Catalog
+from ..models.persistence import estimated_rating_mean
 from .session import interrupt_wins, session_conf
 
 
 @interrupt_wins
 def from_spark_als(
-    als_model, *, ratings=None, implicit: bool = False, unknown: str = "error"
+    als_model,
+    *,
+    ratings=None,
+    rating_col: str = "rating",
+    implicit: bool = False,
+    unknown: str = "error",
 ) -> FactorModel:
     """A :class:`~latentrec.models.FactorModel` from a trained ``pyspark.ml`` ``ALSModel``.
 
@@ -39,6 +46,13 @@ def from_spark_als(
     to leave such rows out.  ``implicit`` says the model was trained on implicit data
     (scores are preferences, not ratings).
 
+    Spark's formula has no mean rating μ, so for explicit data the model also records
+    the mean of the recorded ratings' ``rating_col`` (or, where ``ratings`` has no such
+    column, the mean of the model's predictions of those cells): what ``predict(...,
+    unknown="baseline")`` gives a user or item without factors, and what scores a
+    stranger's popularity list, as for every other rating model.  Without ``ratings``
+    no mean is known and that baseline is 0.
+
     Example:
         >>> from pyspark.ml.recommendation import ALS  # doctest: +SKIP
         >>> spark_model = ALS(rank=8, seed=0).fit(ratings_df)  # doctest: +SKIP
@@ -49,7 +63,7 @@ def from_spark_als(
     """
     users, P = _factor_table(als_model.userFactors, als_model.rank, "user")
     items, Q = _factor_table(als_model.itemFactors, als_model.rank, "item")
-    seen = None
+    seen = mean = None
     if ratings is not None:
         user_col, item_col = als_model.getUserCol(), als_model.getItemCol()
         missing = [c for c in (user_col, item_col) if c not in ratings.columns]
@@ -57,21 +71,54 @@ def from_spark_als(
             raise ValueError(f"ratings have no column(s) {missing}; they have {ratings.columns}")
         if unknown not in UNKNOWN:
             raise ValueError(f"unknown must be one of {UNKNOWN}, got {unknown!r}")
-        pairs = _to_pandas(ratings.select(user_col, item_col).dropna())
+        values = not implicit and rating_col in ratings.columns
+        if values:
+            _check_numbers(ratings, rating_col)
+        columns = [user_col, item_col] + ([rating_col] if values else [])
+        pairs = _to_pandas(ratings.select(*columns).dropna(subset=[user_col, item_col]))
         nulls = ratings.count() - len(pairs) if unknown == "error" else 0
         u = users.lookup(pairs[user_col].to_numpy())
         i = items.lookup(pairs[item_col].to_numpy())
         known = (u >= 0) & (i >= 0)
         if unknown == "error" and (nulls or not known.all()):
-            raise ValueError(_unknown_message(pairs, known, nulls, user_col, item_col))
+            raise ValueError(
+                _unknown_message(pairs[[user_col, item_col]], known, nulls, user_col, item_col)
+            )
         seen = sp.csr_matrix(
             (np.ones(int(known.sum()), np.float32), (u[known], i[known])),
             shape=(len(users), len(items)),
         )
-    catalog = Catalog.from_ids(users, items, seen=seen)
-    return FactorModel.from_factors(
+        if values:
+            # The ALS model has no μ: without the mean, a stranger was predicted 0 stars.
+            given = pairs[rating_col].to_numpy(np.float64)[known]
+            given = given[np.isfinite(given)]
+            mean = float(given.mean()) if given.size else None
+    catalog = Catalog.from_ids(users, items, seen=seen, rating_mean=mean)
+    model = FactorModel.from_factors(
         catalog, Q, P, predicts_ratings=not implicit, source="pyspark.ml ALSModel"
     )
+    if mean is None and ratings is not None and not implicit:
+        estimate = estimated_rating_mean(model)
+        if estimate is not None:
+            model = FactorModel.from_factors(
+                replace(catalog, rating_mean=estimate),
+                Q,
+                P,
+                predicts_ratings=True,
+                source="pyspark.ml ALSModel",
+            )
+    return model
+
+
+def _check_numbers(ratings, rating_col: str) -> None:
+    from pyspark.sql.types import NumericType
+
+    kind = ratings.schema[rating_col].dataType
+    if not isinstance(kind, NumericType):
+        raise ValueError(
+            f"rating column {rating_col!r} holds {kind.simpleString()}, not numbers: cast "
+            f"it (ratings.withColumn({rating_col!r}, ratings[{rating_col!r}].cast('float')))"
+        )
 
 
 UNKNOWN = ("error", "skip")
