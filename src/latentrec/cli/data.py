@@ -13,7 +13,7 @@ import numpy as np
 from ..data import Interactions
 from ..data.lrdata import SUFFIX
 from ..data.movielens import ml_folder_layout
-from ..data.netflix import is_netflix_file, pairs_only, starts_with_rating
+from ..data.netflix import is_netflix_file, pairs_only, probe_split, starts_with_rating
 from ..datasets import fetch_movielens, read_netflix
 from ._common import (
     READ_FOLDERS,
@@ -263,10 +263,31 @@ def data_info(source, file_format, **opts):
     metavar="FILE",
     help=f"The converted file to write (ends in {SUFFIX}).",
 )
+@click.option(
+    "--probe",
+    metavar="FILE",
+    default=None,
+    help="Netflix-prize probe.txt: its pairs are left out of the output and written to "
+    "--probe-output, to score a model trained on the output (the prize's probe RMSE).",
+)
+@click.option(
+    "--probe-output",
+    metavar="FILE",
+    default=None,
+    help=f"With --probe: the held-out pairs' ratings (ends in {SUFFIX}).",
+)
+@click.option(
+    "--missing",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="With --probe: a probe pair the ratings do not hold is refused (error), or left "
+    "out and counted (skip).",
+)
 @data_options
 @format_option
 @fail_on_known_errors
-def data_convert(sources, output, file_format, **opts):
+def data_convert(sources, output, file_format, probe, probe_output, missing, **opts):
     """Convert a ratings file (CSV/TSV/Parquet) to a .lrdata file that loads in seconds.
 
     Netflix-prize files (``combined_data_1.txt`` ...; found by their first line, a
@@ -275,6 +296,10 @@ def data_convert(sources, output, file_format, **opts):
     The file is read once, checked as every command checks it, and written as an
     uncompressed .npz of the CSR arrays and the ids that later commands (and
     ``Interactions.read``) memory-map instead of parsing.
+
+    With ``--probe probe.txt --probe-output probe.lrdata``, the probe's pairs are held
+    out: their ratings go to the probe output, the rest to the output, both with the
+    same ids, so a model trained on the output is scored on the probe output.
 
     Repeated rows of one user and item are merged as every command merges them: a
     rating given again replaces the earlier one, events (``--rating-col none``) add
@@ -290,14 +315,35 @@ def data_convert(sources, output, file_format, **opts):
     for source in sources:
         if Path(source).suffix.lower() == SUFFIX:
             raise Failure(f"{source} is converted already")
+    if (probe is None) != (probe_output is None):
+        raise Failure("--probe and --probe-output go together: give both or neither")
+    if probe_output is not None:
+        if Path(probe_output).suffix.lower() != SUFFIX:
+            raise Failure(f"the probe output must end in {SUFFIX}, got {probe_output}")
+        if Path(probe_output).resolve() == out.resolve():
+            raise Failure(f"--probe-output and --output are both {output}: give two files")
+        if not Path(probe).is_file():
+            raise Failure(f"no such probe file: {probe}")
+        check_output(probe_output, makes_folders=False)
     check_output(output, makes_folders=False)  # to_lrdata does not create missing folders
     start = time.perf_counter()
     d = read_sources(sources, file_format, **opts)
     read_s = time.perf_counter() - start
     d = ratings_only(d, " + ".join(sources))
+    report = d.load_report
+    if probe is not None:
+        d, held = probe_split(d, probe, missing=missing)
+        # The probe's file first: the output is only written once both are split.
+        with writing(probe_output):
+            held.to_lrdata(Path(probe_output))
     with writing(output):
         d.to_lrdata(out)
-    click.echo(f"{d.load_report}" if d.load_report is not None else repr(d))
+    click.echo(f"{report}" if report is not None else repr(d))
+    if probe is not None:
+        click.echo(
+            f"{held.load_report.summary()}; wrote {probe_output} ({held.nnz} ratings), "
+            f"held out of {out}"
+        )
     click.echo(
         f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {d.nnz} ratings, "
         f"{d.n_users} users x {d.n_items} items) in {time.perf_counter() - start:.1f} s "

@@ -30,14 +30,16 @@ import numpy as np
 from .build import TIME_MAX, TIME_MIN
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .readers import DEFAULT_ITEM, DEFAULT_USER
-from .report import DataError
+from .report import DataError, LoadReport, Rejection
 
 __all__ = [
     "is_netflix_file",
     "netflix_options",
     "open_netflix",
     "pairs_only",
+    "probe_split",
     "read_netflix_as",
+    "read_netflix_pairs",
     "starts_with_rating",
 ]
 
@@ -766,3 +768,217 @@ def line_problem(raw: bytes, scale) -> str | None:
     except ValueError:
         return f"has a bad date {date!r} (expected YYYY-MM-DD)"
     return None
+
+
+_MISSING = ("error", "skip")
+#: Cells of the ratings searched at a time for the probe's pairs.
+_PROBE_SLAB = 1 << 22
+
+
+def read_netflix_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(customers, movies, lines)`` of the prize's ``probe.txt`` (a ``MovieID:`` line,
+    then one ``CustomerID`` line per pair), int64 arrays in file order with the file
+    line of each pair; packed files (gzip, bzip2, xz) are unpacked as they are read.
+
+    Raises:
+        DataError: naming the file and line of the first line that is neither a movie
+            line nor a customer id (a ratings file's ``CustomerID,Rating,Date`` line,
+            ``qualifying.txt``'s ``CustomerID,Date``), of a customer line before any
+            movie line, and a file with no pairs.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "probe.txt")
+        >>> _ = open(path, "w").write("1:\\n30878\\n2:\\n7\\n")
+        >>> [a.tolist() for a in read_netflix_pairs(path)]
+        [[30878, 7], [1, 2], [2, 4]]
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    if not path.is_file():
+        if path.is_dir():
+            raise DataError(f"{path} is a folder, not a Netflix-prize probe file", source=str(path))
+        raise FileNotFoundError(f"no such probe file: {path}")
+    source = str(path)
+    with open_netflix(path) as fh:
+        # probe.txt is 1.4 million short lines (10 MB): read whole.
+        block = _reader(fh, path)(-1).removeprefix(codecs.BOM_UTF8)
+    if block and not block.endswith(b"\n"):
+        block += b"\n"
+    arr = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(arr == _NEWLINE)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    stop = ends.copy()
+    has_text = stop > starts
+    stop[has_text] -= arr[stop[has_text] - 1] == _CR
+    blank = stop == starts
+    is_movie = ~blank & (arr[np.maximum(stop - 1, 0)] == _COLON)
+    is_pair = ~blank & ~is_movie
+
+    def fail(k: int, why: str):
+        line = k + 1
+        raise DataError(
+            f"line {line} of {source} {why}: {_show(block, starts, stop, k)}",
+            source=source, where=(line,), unit="line",
+        )  # fmt: skip
+
+    movie_pos = np.flatnonzero(is_movie)
+    movie_ids = np.empty(movie_pos.size, dtype=np.int64)
+    for k, p in enumerate(movie_pos):  # one per movie, not per pair
+        text = block[starts[p] : stop[p] - 1].decode("ascii", "replace")
+        if not _DIGITS.fullmatch(text) or len(text) > 18:
+            fail(int(p), f"is a bad movie line (expected digits and ':', got {text!r} before ':')")
+        movie_ids[k] = int(text)
+    pair_pos = np.flatnonzero(is_pair)
+    if pair_pos.size == 0:
+        raise DataError(f"{source} has no customer lines: no pairs to hold out", source=source)
+    latest = np.where(is_movie, np.arange(ends.size), -1)
+    np.maximum.accumulate(latest, out=latest)
+    owner = latest[pair_pos]
+    if owner[0] < 0:
+        fail(int(pair_pos[0]), "is a customer line before any movie line ('MovieID:')")
+    # A pair line is digits only: anything else (a comma, a sign, a blank) is named by line.
+    digit = (arr >= ord("0")) & (arr <= ord("9"))
+    bad_bytes = np.flatnonzero(~digit & (arr != _NEWLINE) & (arr != _CR))
+    bad_lines = np.searchsorted(starts, bad_bytes, side="right") - 1
+    bad_lines = bad_lines[is_pair[bad_lines]]
+    too_long = pair_pos[(stop - starts)[pair_pos] > 18]
+    if bad_lines.size or too_long.size:
+        k = min(int(x[0]) for x in (bad_lines, too_long) if x.size)
+        fields = block[starts[k] : stop[k]].split(b",")
+        if len(fields) == 3 and _RATING_LINE.fullmatch(block[starts[k] : stop[k]]):
+            why = "is a rating line (CustomerID,Rating,Date): a ratings file, not probe.txt"
+        elif len(fields) == 2:
+            why = (
+                "is CustomerID,Date (qualifying.txt, whose ratings are not in the data), "
+                "where probe.txt has a CustomerID"
+            )
+        else:
+            why = "is not a customer id (expected a whole number)"
+        fail(k, why)
+    # The customer lines, as they stand, one id a line, parsed without a Python object each.
+    pieces, prev = [], 0
+    for k in np.flatnonzero(~is_pair).tolist():
+        if starts[k] > prev:
+            pieces.append(block[prev : starts[k]])
+        prev = int(ends[k]) + 1
+    pieces.append(block[prev:])
+    table = pacsv.read_csv(
+        pa.py_buffer(b"".join(pieces)),
+        read_options=pacsv.ReadOptions(column_names=["c0"], use_threads=False),
+        parse_options=pacsv.ParseOptions(delimiter=",", quote_char=False),
+        convert_options=pacsv.ConvertOptions(column_types={"c0": pa.int64()}),
+    )
+    customers = table.column("c0").to_numpy()
+    movies = movie_ids[np.searchsorted(movie_pos, owner)]
+    return customers, movies, pair_pos.astype(np.int64) + 1
+
+
+def probe_split(data, probe: str | Path, *, missing: str = "error"):
+    """``(train, test)``: ``data`` (read from ``combined_data_*.txt``) without the pairs
+    that ``probe`` (the prize's ``probe.txt``) lists, and those pairs with their ratings,
+    both sharing ``data``'s vocabularies, so a model fitted on ``train`` is scored on
+    ``test`` (``evaluate_ratings(model, test)``, the prize's probe RMSE).
+
+    Args:
+        data: the ratings, from :func:`latentrec.datasets.read_netflix` or a ``.lrdata``
+            file converted from them.
+        probe: the probe file.
+        missing: a pair that ``data`` has no rating for (``data`` read from some of the
+            four files only, or another probe file): ``"error"`` (the default) refuses
+            the split, naming the first such line; ``"skip"`` holds out the others, and
+            ``test.load_report`` counts and lists those left out by line.
+
+    Raises:
+        DataError: naming file and line: a pair ``data`` does not rate (with
+            ``missing="error"``), a pair listed twice, a line that is not a probe line
+            (see :func:`read_netflix_pairs`).
+
+    Example:
+        >>> import tempfile, os
+        >>> from latentrec.datasets import read_netflix
+        >>> folder = tempfile.mkdtemp()
+        >>> ratings, probe = (os.path.join(folder, n) for n in ("c.txt", "probe.txt"))
+        >>> _ = open(ratings, "w").write("1:\\n7,3,2005-09-06\\n9,5,2005-05-13\\n")
+        >>> _ = open(probe, "w").write("1:\\n9\\n")
+        >>> train, test = probe_split(read_netflix(ratings), probe)
+        >>> train.nnz, test.nnz, test.users.ids[test.user_idx].tolist()
+        (1, 1, [9])
+    """
+    if missing not in _MISSING:
+        raise DataError(f"missing must be one of {list(_MISSING)}, got {missing!r}")
+    customers, movies, lines = read_netflix_pairs(probe)
+    source = str(probe)
+    user_idx = data.users.lookup(customers).astype(np.int64)
+    item_idx = data.items.lookup(movies).astype(np.int64)
+    matrix = data.matrix
+    n_items = max(matrix.shape[1], 1)
+    # Cell of each pair: the CSR's cells in order have increasing keys row * n_items +
+    # column, so a pair's key is found by binary search, a slab of cells at a time
+    # (no key array as large as the data: 8 bytes a rating at 10^8 would be 0.8 GB).
+    keys = np.where((user_idx >= 0) & (item_idx >= 0), user_idx * n_items + item_idx, -1)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    cell = np.full(keys.size, -1, dtype=np.int64)
+    indptr, indices = matrix.indptr, matrix.indices
+    slab = _PROBE_SLAB
+    for a in range(0, matrix.nnz, slab):
+        b = min(a + slab, matrix.nnz)
+        rows = np.searchsorted(indptr, np.arange(a, b), side="right") - 1
+        cell_keys = rows.astype(np.int64) * n_items + indices[a:b]
+        lo, hi = np.searchsorted(sorted_keys, [cell_keys[0], cell_keys[-1] + 1])
+        if lo == hi:
+            continue
+        want = sorted_keys[lo:hi]
+        at = np.searchsorted(cell_keys, want)
+        hit = (at < cell_keys.size) & (cell_keys[np.minimum(at, cell_keys.size - 1)] == want)
+        cell[order[lo:hi][hit]] = a + at[hit]
+    found = cell >= 0
+    if found.any():
+        # The same pair twice would be held out once and counted twice.
+        kept = np.flatnonzero(found)
+        by_cell = kept[np.argsort(cell[kept], kind="stable")]
+        same = np.flatnonzero(cell[by_cell[1:]] == cell[by_cell[:-1]])
+        if same.size:
+            first, second = sorted(by_cell[same[0] : same[0] + 2])
+            raise DataError(
+                f"line {lines[second]} of {source} repeats the pair of line "
+                f"{lines[first]} (customer {customers[second]}, movie {movies[second]})",
+                source=source, where=(int(lines[second]),), unit="line",
+            )  # fmt: skip
+    lost = np.flatnonzero(~found)
+    if lost.size and missing == "error":
+        k = int(lost[0])
+        if item_idx[k] < 0:
+            why = f"movie {movies[k]} is not in the data"
+        elif user_idx[k] < 0:
+            why = f"customer {customers[k]} is not in the data"
+        else:
+            why = f"customer {customers[k]} has no rating of movie {movies[k]} in the data"
+        raise DataError(
+            f"line {lines[k]} of {source}: {why} ({lost.size} of the {lines.size} pairs "
+            "have no rating in the data: was it read from all of combined_data_1.txt .. "
+            "combined_data_4.txt?); missing='skip' (--missing skip) holds out the others",
+            source=source, where=(int(lines[k]),), unit="line",
+        )  # fmt: skip
+    held = np.zeros(data.nnz, dtype=bool)
+    held[cell[found]] = True
+    train, test = data.subset(~held), data.subset(held)
+    report = LoadReport(
+        source=source,
+        unit="line",
+        rows_read=int(lines.size),
+        loaded=int(found.sum()),
+        rejections=(
+            (
+                Rejection(
+                    "pairs with no rating in the data", "CustomerID", tuple(lines[lost].tolist())
+                ),
+            )
+            if lost.size
+            else ()
+        ),
+    )
+    return train, test.replace(load_report=report)
