@@ -365,7 +365,8 @@ def read_netflix_as(
             )
     alike = _same_content(paths)
     state = {"exact32": True}
-    chunks = _chunks(paths, scale, state)
+    track = {"empty": [], "pending": None}
+    chunks = _chunks(paths, scale, state, track)
     source = str(paths[0]) if len(paths) == 1 else " + ".join(str(p) for p in paths)
     if not chunks:
         raise DataError(f"{source} has no rating lines: no interactions to build from")
@@ -405,8 +406,14 @@ def read_netflix_as(
     report = data.load_report
     if rows_read is not None:
         report = dataclasses.replace(report, rows_read=rows_read, merged=rows_read - report.loaded)
+    if track["empty"]:
+        # A movie line with no ratings under it adds no item: said, not dropped unseen
+        # (the prize data has none; a download cut short after a movie line has one).
+        report = dataclasses.replace(
+            report, notes=(*report.notes, _empty_movies(track["empty"], data.items))
+        )
     if not report.merged:
-        return data.replace(load_report=report) if rows_read is not None else data
+        return data.replace(load_report=report) if report is not data.load_report else data
     # The prize data rates no (customer, movie) pair twice, so a merge is news: most
     # likely a lost movie line, which files the next movie's ratings under this one.
     note = (
@@ -425,11 +432,34 @@ def read_netflix_as(
     return data.replace(load_report=dataclasses.replace(report, notes=(*report.notes, note)))
 
 
-def _chunks(paths, scale, state: dict) -> list:
-    """The stored chunks of every file in turn (see :func:`chunk_from_arrays`)."""
+def _empty_movies(empty: list, items, limit: int = 3) -> str:
+    """The load report's note on movie lines with no rating line under them; a movie
+    with no ratings anywhere is said to be no item.
+
+    Example:
+        >>> from latentrec.data.vocabulary import Vocabulary
+        >>> _empty_movies([("a.txt", 3, 7), ("a.txt", 9, 1)], Vocabulary([1, 2]))
+        '2 movie lines have no rating lines under them: movie 7 (line 3 of a.txt, no item: no ratings anywhere); movie 1 (line 9 of a.txt)'
+    """  # noqa: E501
+    known = items.lookup(np.array([m for _, _, m in empty], dtype=np.int64)) >= 0
+    shown = "; ".join(
+        f"movie {m} (line {line} of {src}{'' if ok else ', no item: no ratings anywhere'})"
+        for (src, line, m), ok in zip(empty[:limit], known[:limit], strict=False)
+    )
+    if len(empty) == 1:
+        return f"{shown} has no rating lines under its movie line"
+    more = (
+        f"; ... ({len(empty)} in all, {int((~known).sum())} no item)" if len(empty) > limit else ""
+    )
+    return f"{len(empty)} movie lines have no rating lines under them: {shown}{more}"
+
+
+def _chunks(paths, scale, state: dict, track: dict | None = None) -> list:
+    """The stored chunks of every file in turn (see :func:`chunk_from_arrays`);
+    ``track["empty"]`` gathers (file, line, movie) of movie lines with no ratings."""
     chunks = []
     for path in paths:
-        for users, items, vals, ts in _file_batches(path, scale):
+        for users, items, vals, ts in _file_batches(path, scale, track):
             try:
                 chunks.append(chunk_from_arrays(users, items, vals, ts, scale, state))
             except Decline:  # pragma: no cover - _parse_block refuses, by line, all it declines
@@ -540,7 +570,7 @@ def _pair_lines(paths, customer: int, movie: int, limit: int = 5) -> str:
     return "; ".join(parts)
 
 
-def _file_batches(path: Path, scale):
+def _file_batches(path: Path, scale, track: dict | None = None):
     """``(customers, movies, ratings, timestamps)`` arrays of one file, block by block."""
     source = str(path)
     movie = None  # the movie of the rating lines that follow; none before the first "N:"
@@ -564,12 +594,15 @@ def _file_batches(path: Path, scale):
                     carry = block
                     continue
             carry = block[cut:]
-            out, movie, n_lines = _parse_block(block[:cut], movie, line0, source, scale)
+            out, movie, n_lines = _parse_block(block[:cut], movie, line0, source, scale, track)
             line0 += n_lines
             if out is not None:
                 yield out
             if not got:
                 break
+    if track is not None and track["pending"] is not None:  # the file ends under a movie line
+        track["empty"].append(track["pending"])
+        track["pending"] = None
 
 
 def _reader(fh, path: Path):
@@ -593,8 +626,9 @@ def _reader(fh, path: Path):
     return read
 
 
-def _parse_block(block: bytes, movie, line0: int, source: str, scale):
-    """Parse whole lines: ``(arrays or None, movie after the block, lines in it)``."""
+def _parse_block(block: bytes, movie, line0: int, source: str, scale, track=None):
+    """Parse whole lines: ``(arrays or None, movie after the block, lines in it)``;
+    movie lines with no rating line under them go to ``track`` (see :func:`_chunks`)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -621,6 +655,8 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
     latest = np.where(is_movie, np.arange(n_lines), -1)
     np.maximum.accumulate(latest, out=latest)
     movie_after = int(movie_ids[-1]) if movie_ids.size else movie
+    if track is not None:
+        _track_empty(track, is_movie[~blank], np.flatnonzero(~blank), movie_ids, line0, source)
     data_pos = np.flatnonzero(is_data)
     if data_pos.size == 0:
         return None, movie_after, n_lines
@@ -695,6 +731,23 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
     if bad.any():
         _fail(block, starts, stop, line0, source, scale, first=int(data_pos[bad.argmax()]))
     return (users, items, vals, ts), movie_after, n_lines
+
+
+def _track_empty(track: dict, movie_nb, nonblank, movie_ids, line0: int, source: str) -> None:
+    """Note the movie lines followed by another movie line (blank lines aside); the
+    block's last one stays pending until the next block (or the file's end) says."""
+    if not nonblank.size:
+        return
+    if track["pending"] is not None and movie_nb[0]:
+        track["empty"].append(track["pending"])
+    track["pending"] = None
+    empty = np.flatnonzero(movie_nb[:-1] & movie_nb[1:])  # k-th non-blank line
+    if empty.size:
+        rank = np.cumsum(movie_nb) - 1  # which movie line of the block each is
+        for k in empty.tolist():
+            track["empty"].append((source, line0 + int(nonblank[k]), int(movie_ids[rank[k]])))
+    if movie_nb[-1]:
+        track["pending"] = (source, line0 + int(nonblank[-1]), int(movie_ids[-1]))
 
 
 def _show(block: bytes, starts, stop, k: int) -> str:
