@@ -1,7 +1,7 @@
 """Netflix-prize rating files (``combined_data_1.txt`` .. ``combined_data_4.txt``).
 
 Each file holds blocks: a line ``MovieID:`` and then one ``CustomerID,Rating,Date`` line
-per rating of that movie (dates ``YYYY-MM-DD``); a file packed with gzip, bzip2 or xz
+per rating of that movie (dates ``YYYY-MM-DD``); a file packed with gzip, bzip2, xz or zip
 (``combined_data_1.txt.gz``) is unpacked as it is read.  :func:`read_netflix_as` (under
 ``latentrec.datasets.read_netflix``) reads one or several such files into
 :class:`~latentrec.data.Interactions` (user = CustomerID, item = MovieID, timestamps in
@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import lzma
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +66,30 @@ _FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 
 # Packed files by their leading bytes: each is read through its decompressor, so a
 # combined_data_1.txt.gz (or a packed file under any name) reads as the file it holds.
-_PACKED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+def _unzip(path, mode: str = "rb"):
+    """The one file a zip holds, opened for reading; a zip of several files (the prize's
+    whole archive) is read as bytes, which the table reader then refuses by name."""
+    with zipfile.ZipFile(path) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            return open(path, mode)
+        # The member keeps the archive's file open after the archive object closes.
+        return archive.open(members[0])
+
+
+_PACKED = (
+    (b"\x1f\x8b", gzip.open),
+    (b"BZh", bz2.open),
+    (b"\xfd7zXZ\x00", lzma.open),
+    (b"PK\x03\x04", _unzip),
+)
+#: What a damaged packed file raises as it is read.
+_DAMAGED = (EOFError, lzma.LZMAError, zipfile.BadZipFile, OSError)
 
 
 def open_netflix(path: str | Path):
-    """``path`` opened for reading bytes: a gzip, bzip2 or xz file unpacked as it is read.
+    """``path`` opened for reading bytes: a gzip, bzip2 or xz file, or a zip of one file,
+    unpacked as it is read.
 
     Example:
         >>> import tempfile, os
@@ -159,16 +179,17 @@ def _head(path, size: int = 1 << 16) -> bytes:
             # In pieces: a truncated packed file still shows its first lines.
             while len(head) < size and (piece := fh.read(1 << 12)):
                 head += piece
-    except (EOFError, lzma.LZMAError, OSError):  # unreadable, or a damaged packed file
+    except _DAMAGED:  # unreadable, or a damaged packed file
         pass
     return head[:size]
 
 
 def _packing(path) -> str | None:
-    """``"gzip"``, ``"bzip2"`` or ``"xz"`` for a packed file (by its leading bytes), else None."""
+    """``"gzip"``, ``"bzip2"``, ``"xz"`` or ``"zip"`` for a packed file (by its leading
+    bytes), else None."""
     with open(path, "rb") as fh:
         magic = fh.read(6)
-    names = {gzip.open: "gzip", bz2.open: "bzip2", lzma.open: "xz"}
+    names = {gzip.open: "gzip", bz2.open: "bzip2", lzma.open: "xz", _unzip: "zip"}
     return next((names[op] for sig, op in _PACKED if magic.startswith(sig)), None)
 
 
@@ -180,7 +201,7 @@ def _digest(path) -> bytes | None:
         with open_netflix(path) as fh:
             while piece := fh.read(1 << 20):
                 digest.update(piece)
-    except (EOFError, lzma.LZMAError, OSError):
+    except _DAMAGED:
         return None
     return digest.digest()
 
@@ -611,10 +632,13 @@ def _reader(fh, path: Path):
     def read(size: int) -> bytes:
         try:
             return fh.read(size)
-        except (EOFError, lzma.LZMAError, OSError) as err:
-            kind = {gzip.GzipFile: "gzip", bz2.BZ2File: "bzip2", lzma.LZMAFile: "xz"}.get(
-                type(fh), ""
-            )
+        except _DAMAGED as err:
+            kind = {
+                gzip.GzipFile: "gzip",
+                bz2.BZ2File: "bzip2",
+                lzma.LZMAFile: "xz",
+                zipfile.ZipExtFile: "zip",
+            }.get(type(fh), "")
             if not kind:
                 raise
             raise DataError(
