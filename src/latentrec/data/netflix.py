@@ -41,6 +41,7 @@ __all__ = [
     "probe_split",
     "read_netflix_as",
     "read_netflix_pairs",
+    "read_netflix_titles",
     "starts_with_rating",
 ]
 
@@ -1059,3 +1060,91 @@ def probe_split(data, probe: str | Path, *, missing: str = "error"):
         ),
     )
     return train, test.replace(load_report=report)
+
+
+_YEAR = re.compile(r"[0-9]{4}")
+
+
+def read_netflix_titles(path: str | Path):
+    """The prize's ``movie_titles.csv`` as a side table: a DataFrame indexed by movie id
+    (``item_id``) with ``title`` (str) and ``year`` (Int64, ``<NA>`` where the file says
+    ``NULL``), in file order.  Attach it in the order of the data's items,
+    ``data.replace(item_features=titles.reindex(data.items.ids))``: the side table is
+    read by position, and the file lists movies the data may not hold.
+
+    Each line is ``MovieID,YearOfRelease,Title`` and the title runs to the line's end,
+    commas and quotes included, as it stands: the prize's file quotes nothing, so a
+    CSV reader finds too many fields, and a title that begins and ends with a quote
+    could be its own (``"Weird Al"``), so none is taken for CSV quoting.
+    The prize's file is Latin-1: a file that is not valid UTF-8 is read as Latin-1, a
+    UTF-8 one (a BOM allowed) as UTF-8.  Packed files (gzip, bzip2, xz, a one-file zip)
+    are unpacked.
+
+    Raises:
+        DataError: naming the file and line: a line without three fields, a movie id
+            that is not a whole number, a year that is neither four digits nor ``NULL``,
+            an empty title, a movie id given twice.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "movie_titles.csv")
+        >>> _ = open(path, "wb").write(b"1,2003,Dinosaur Planet\\r\\n"
+        ...     b"72,1974,At Home Among Strangers, A Stranger Among His Own\\r\\n"
+        ...     b"4388,NULL,Les Mis\\xe9rables\\r\\n")
+        >>> titles = read_netflix_titles(path)
+        >>> titles.loc[72, "title"], titles.loc[4388, "title"], titles["year"].tolist()
+        ('At Home Among Strangers, A Stranger Among His Own', 'Les Misérables', [2003, 1974, <NA>])
+    """  # noqa: E501
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        if path.is_dir():
+            raise DataError(f"{path} is a folder, not a movie titles file", source=str(path))
+        raise FileNotFoundError(f"no such movie titles file: {path}")
+    source = str(path)
+    with open_netflix(path) as fh:
+        raw = _reader(fh, path)(-1).removeprefix(codecs.BOM_UTF8)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # the prize's own encoding: every byte is a character
+    ids, years, titles, lines = [], [], [], {}
+    # Split at "\n" only: str.splitlines would also split at Latin-1's 0x85 and 0x1C-0x1E.
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
+
+        def fail(why: str, number=number, line=line):
+            shown = line if len(line) <= 60 else line[:57] + "..."
+            raise DataError(
+                f"line {number} of {source} {why}: {shown!r}",
+                source=source, where=(number,), unit="line",
+            )  # fmt: skip
+
+        fields = line.split(",", 2)
+        if len(fields) < 3:
+            fail(f"has {len(fields)} field{'s' if len(fields) > 1 else ''} where "
+                 "MovieID,YearOfRelease,Title has 3")  # fmt: skip
+        movie, year, title = fields
+        if not _DIGITS.fullmatch(movie) or len(movie) > 18:
+            fail(f"has a bad movie id {movie!r} (expected a whole number)")
+        if year != "NULL" and not _YEAR.fullmatch(year):
+            fail(f"has a bad year {year!r} (expected four digits or NULL)")
+        if not title.strip():
+            fail("has an empty title")
+        movie_id = int(movie)
+        if movie_id in lines:
+            fail(f"gives movie {movie_id} again (first on line {lines[movie_id]})")
+        lines[movie_id] = number
+        ids.append(movie_id)
+        years.append(None if year == "NULL" else int(year))
+        titles.append(title)
+    if not ids:
+        raise DataError(f"{source} has no movie lines (MovieID,YearOfRelease,Title)", source=source)
+    index = pd.Index(np.array(ids, dtype=np.int64), name="item_id")
+    return pd.DataFrame(
+        {"title": pd.Series(titles, index=index, dtype=object),
+         "year": pd.Series(years, index=index, dtype="Int64")},
+    )  # fmt: skip
