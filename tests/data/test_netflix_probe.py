@@ -166,3 +166,41 @@ def test_convert_with_probe_then_score(tmp_path):
         result = runner.invoke(main, ["data", "convert", str(path), "-o", str(train_out), *extra])
         assert result.exit_code == 1 and words in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_convert_with_probe_writes_both_or_neither(tmp_path, monkeypatch):
+    """Interrupted while writing the second file, the command leaves the files of the
+    run before as they were: never a new training part beside an old probe part."""
+    rng = random.Random(5)
+    path, probe_path, ratings, probe = write_files(tmp_path, rng)
+    train_out, probe_out = tmp_path / "train.lrdata", tmp_path / "probe.lrdata"
+    train_out.write_bytes(b"old train")
+    probe_out.write_bytes(b"old probe")
+    real, calls = Interactions.to_lrdata, []
+
+    def interrupted(self, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, target)
+
+    monkeypatch.setattr(Interactions, "to_lrdata", interrupted)
+    args = ["data", "convert", str(path), "--probe", str(probe_path), "--probe-output",
+            str(probe_out), "-o", str(train_out)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "Aborted" in result.output, result.output
+    assert train_out.read_bytes() == b"old train" and probe_out.read_bytes() == b"old probe"
+    assert sorted(p.name for p in tmp_path.iterdir() if "lrdata" in p.name) == [
+        "probe.lrdata",
+        "train.lrdata",
+    ]
+    monkeypatch.setattr(Interactions, "to_lrdata", real)
+    assert CliRunner().invoke(main, args).exit_code == 0  # the rerun writes both
+    assert Interactions.read(probe_out).nnz == len(probe)
+
+
+def test_probe_given_as_ratings_says_how_to_hold_it_out(tmp_path):
+    probe = tmp_path / "probe.txt"
+    probe.write_text("1:\n7\n")
+    with pytest.raises(DataError, match=r"--probe .*probe.txt --probe-output probe.lrdata"):
+        read_netflix(probe)

@@ -159,6 +159,41 @@ def folder_message(source: str, limit: int = 4) -> str:
     return f"{source} is a folder; give its Netflix-prize files: {shown}{more}"
 
 
+def write_both(parts: dict) -> None:
+    """Write each ``{path: Interactions}`` as ``.lrdata``, all or none: each goes to a
+    hidden name beside its path first and the names are switched together at the end,
+    so an interrupted or failed write leaves no new file beside an old partner (a
+    training part and a probe part of two different runs).
+
+    Example:
+        >>> import tempfile, os
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> d = Interactions.from_dense(np.eye(2))
+        >>> write_both({folder / "a.lrdata": d, folder / "b.lrdata": d})
+        >>> sorted(os.listdir(folder))
+        ['a.lrdata', 'b.lrdata']
+    """
+    partial = {
+        path: path.with_name(f".{path.name}.{os.getpid()}.partial{SUFFIX}") for path in parts
+    }
+    try:
+        for path, d in parts.items():
+            with writing(path):
+                d.to_lrdata(partial[path])
+        for path in parts:
+            os.replace(partial[path], path)
+    finally:
+        for tmp in partial.values():
+            tmp.unlink(missing_ok=True)
+    for folder in {path.parent for path in parts}:
+        # The renames are on disk before the command says it wrote the files.
+        fd = os.open(folder if str(folder) else ".", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def ratings_only(d: Interactions, source: str) -> Interactions:
     """``d`` without its item/user side tables, which a .lrdata file cannot hold; says on
     standard error which were left out (nothing is dropped without a word).
@@ -331,13 +366,12 @@ def data_convert(sources, output, file_format, probe, probe_output, missing, **o
     read_s = time.perf_counter() - start
     d = ratings_only(d, " + ".join(sources))
     report = d.load_report
-    if probe is not None:
+    if probe is None:
+        with writing(output):
+            d.to_lrdata(out)
+    else:
         d, held = probe_split(d, probe, missing=missing)
-        # The probe's file first: the output is only written once both are split.
-        with writing(probe_output):
-            held.to_lrdata(Path(probe_output))
-    with writing(output):
-        d.to_lrdata(out)
+        write_both({out: d, Path(probe_output): held})
     click.echo(f"{report}" if report is not None else repr(d))
     if probe is not None:
         click.echo(

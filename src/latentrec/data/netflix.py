@@ -382,7 +382,13 @@ def read_netflix_as(
             raise DataError(
                 f"{path} holds no ratings: its lines under a movie line are {fields} (the "
                 "prize's probe.txt or qualifying.txt, the pairs to predict); the ratings "
-                "are in combined_data_1.txt .. combined_data_4.txt",
+                "are in combined_data_1.txt .. combined_data_4.txt"
+                + (
+                    f" (to hold the probe's pairs out of them: data convert ... --probe "
+                    f"{path} --probe-output probe.lrdata, or probe_split)"
+                    if fields == "CustomerID"
+                    else ""
+                ),
                 source=str(path),
             )
     alike = _same_content(paths)
