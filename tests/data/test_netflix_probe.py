@@ -204,3 +204,23 @@ def test_probe_given_as_ratings_says_how_to_hold_it_out(tmp_path):
     probe.write_text("1:\n7\n")
     with pytest.raises(DataError, match=r"--probe .*probe.txt --probe-output probe.lrdata"):
         read_netflix(probe)
+
+
+def test_nothing_to_hold_out_or_nothing_left_refused(tmp_path):
+    ratings = tmp_path / "c.txt"
+    ratings.write_text("1:\n7,3,2005-09-06\n9,4,2005-09-06\n")
+    data = read_netflix(ratings)
+    probe = tmp_path / "probe.txt"
+    probe.write_text("2:\n7\n")
+    for missing in ("error", "skip"):
+        match = "none of the 1 pairs" if missing == "skip" else "movie 2 is not in the data"
+        with pytest.raises(DataError, match=match):
+            probe_split(data, probe, missing=missing)
+    probe.write_text("1:\n7\n9\n")
+    with pytest.raises(DataError, match="every one of the data's 2 ratings"):
+        probe_split(data, probe)
+    probe.write_text("1:\n7\n3:\n7\n")
+    test = probe_split(data, probe, missing="skip")[1]
+    assert test.load_report.summary().endswith(
+        "(1 with no rating in the data in column 'CustomerID' (line 4))"
+    )

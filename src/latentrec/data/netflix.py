@@ -1047,6 +1047,18 @@ def probe_split(data, probe: str | Path, *, missing: str = "error"):
             "combined_data_4.txt?); missing='skip' (--missing skip) holds out the others",
             source=source, where=(int(lines[k]),), unit="line",
         )  # fmt: skip
+    if not found.any():
+        raise DataError(
+            f"none of the {lines.size} pairs of {source} has a rating in the data: "
+            "nothing to hold out (is it the probe file of these ratings?)",
+            source=source,
+        )
+    if found.sum() == data.nnz:
+        raise DataError(
+            f"{source} holds out every one of the data's {data.nnz} ratings: none is left "
+            "to train on (are these the ratings of combined_data_1.txt .. 4?)",
+            source=source,
+        )
     held = np.zeros(data.nnz, dtype=bool)
     held[cell[found]] = True
     train, test = data.subset(~held), data.subset(held)
@@ -1056,11 +1068,7 @@ def probe_split(data, probe: str | Path, *, missing: str = "error"):
         rows_read=int(lines.size),
         loaded=int(found.sum()),
         rejections=(
-            (
-                Rejection(
-                    "pairs with no rating in the data", "CustomerID", tuple(lines[lost].tolist())
-                ),
-            )
+            (Rejection("no rating in the data", "CustomerID", tuple(lines[lost].tolist())),)
             if lost.size
             else ()
         ),
