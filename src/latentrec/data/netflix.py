@@ -120,7 +120,12 @@ def is_netflix_file(path: str | Path) -> bool:
         (True, False)
     """
     lines = _head_lines(path)
-    return bool(lines) and _MOVIE_LINE.fullmatch(lines[0]) is not None
+    if not lines:
+        return False
+    # A movie line ended by "\r" alone (old Mac line ends) or "\r\r\n" (a CRLF file
+    # converted again) is one too: read as one, its line is refused saying why, where
+    # a table reader called the file's first line a header of columns ['1:'].
+    return _MOVIE_LINE.fullmatch(lines[0].split(b"\r", 1)[0] + b"\r") is not None
 
 
 def starts_with_rating(path: str | Path) -> bool:
@@ -693,7 +698,10 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale, track=None
         return None, movie_after, n_lines
     owner = latest[data_pos]
     if movie is None and owner[0] < 0:
-        line = line0 + int(data_pos[0])
+        k = int(data_pos[0])
+        if b"\r" in block[starts[k] : stop[k]]:  # "1:\r...": its line ends say why
+            _fail(block, starts, stop, line0, source, scale, first=k)
+        line = line0 + k
         raise DataError(
             f"line {line} of {source} is a rating before any movie line ('MovieID:'): "
             f"{_show(block, starts, stop, int(data_pos[0]))}; is it a Netflix-prize file?",
@@ -741,9 +749,17 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale, track=None
         odd = np.flatnonzero(~_RATING_BYTES[arr])
         odd_lines = np.searchsorted(starts, odd, side="right") - 1
         odd_lines = odd_lines[is_data[odd_lines]]
+    # pyarrow ends a line at a lone "\r" too, so "7,3,2005-09-06\r\r\n" read as a rating
+    # and a blank line, which the line checks refuse: only "\r\n" may hold a "\r".
+    stray_lines = np.empty(0, dtype=np.int64)
+    if b"\r" in body:
+        cr = np.flatnonzero(arr == _CR)
+        stray = cr[arr[cr + 1] != _NEWLINE]  # the block ends with "\n": cr + 1 is in it
+        stray_lines = np.searchsorted(starts, stray, side="right") - 1
+        stray_lines = stray_lines[is_data[stray_lines]]
     signed = data_pos[arr[starts[data_pos]] == _MINUS]
-    if odd_lines.size or signed.size:
-        first = min(int(x[0]) for x in (odd_lines, signed) if x.size)
+    if odd_lines.size or signed.size or stray_lines.size:
+        first = min(int(x[0]) for x in (odd_lines, signed, stray_lines) if x.size)
         _fail(block, starts, stop, line0, source, scale, first=first)
     users = table.column("c0").to_numpy()
     vals = table.column("c1").to_numpy()
@@ -783,7 +799,10 @@ def _track_empty(track: dict, movie_nb, nonblank, movie_ids, line0: int, source:
 
 def _show(block: bytes, starts, stop, k: int) -> str:
     text = block[starts[k] : stop[k]].decode("utf-8", "replace")
-    return repr(text if len(text) <= 60 else text[:57] + "...")
+    if len(text) > 60:
+        text = text[:57] + "..."
+    # NUL and other control bytes take four characters each as shown.
+    return repr(text) if len(repr(text)) <= 80 else repr(text)[:77] + "..."
 
 
 def _fail(block, starts, stop, line0, source, scale, first: int = 0):
@@ -812,12 +831,22 @@ def line_problem(raw: bytes, scale) -> str | None:
         >>> line_problem(b"1488844,3,2005-13-06", (1, 5))
         "has a bad date '2005-13-06' (expected YYYY-MM-DD)"
     """
+    if b"\x00" in raw:
+        return (
+            f"holds NUL bytes (from byte {raw.index(0) + 1} of the line): a download cut "
+            "short leaves a file padded with them; fetch the file again"
+        )
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
         return "is not ASCII text"
     if not text:
         return None
+    if "\r" in text:
+        return (
+            "holds a carriage return (\\r) inside the line: the file's line ends are \\r "
+            "(old Mac) or \\r\\r\\n (CRLF converted twice); convert them to \\n or \\r\\n"
+        )
     if text.endswith(":"):
         if not _DIGITS.fullmatch(text[:-1]) or len(text) > 19:
             return f"is a bad movie line (expected digits and ':', got {text[:-1]!r} before ':')"
