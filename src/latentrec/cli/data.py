@@ -259,19 +259,20 @@ def data_fetch(dataset, cache_dir):
 
 
 @data.command("info")
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @data_options
 @format_option
 @fail_on_known_errors
-def data_info(source, file_format, **opts):
-    """Summarise a dataset (ml-100k, a MovieLens folder), a ratings file or Netflix-prize file.
+def data_info(sources, file_format, **opts):
+    """Summarise a dataset (ml-100k, a MovieLens folder), a ratings file or Netflix-prize
+    files (several are read together, as ``data convert`` reads them).
 
     \f
     Example: ``latentrec data info ratings.csv --rating-col none``
     """
-    d = read_sources([source], file_format, **opts)
+    d = read_sources(sources, file_format, **opts)
     click.echo(repr(d))
-    if d.load_report is not None and Path(source).exists():
+    if d.load_report is not None and all(Path(source).exists() for source in sources):
         # A file's rows merged as duplicates (or ids stripped) are counted, not hidden.
         click.echo(d.load_report.summary())
     counts = d.user_counts()
