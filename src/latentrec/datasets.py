@@ -90,7 +90,8 @@ def read_netflix(
     Args:
         paths: one file or a list of files (e.g. the four ``combined_data_*.txt``), read
             in order; each must start with a ``MovieID:`` line.  A file packed with
-            gzip, bzip2 or xz (``combined_data_1.txt.gz``) is unpacked as it is read.
+            gzip, bzip2 or xz (``combined_data_1.txt.gz``), or a zip of that one file, is
+            unpacked as it is read.
         duplicates: repeated (customer, movie) pairs: ``"last"`` (the latest date, then
             the last line), ``"mean"``, ``"sum"``, or ``"error"`` (the prize data has none).
         rating_scale: the valid ratings, ``(1, 5)`` stars by default; ``None`` for any

@@ -13,7 +13,7 @@ import numpy as np
 from ..data import Interactions
 from ..data.lrdata import SUFFIX
 from ..data.movielens import ml_folder_layout
-from ..data.netflix import is_netflix_file, pairs_only, starts_with_rating
+from ..data.netflix import is_netflix_file, pairs_only, probe_split, starts_with_rating
 from ..datasets import fetch_movielens, read_netflix
 from ._common import (
     READ_FOLDERS,
@@ -159,6 +159,41 @@ def folder_message(source: str, limit: int = 4) -> str:
     return f"{source} is a folder; give its Netflix-prize files: {shown}{more}"
 
 
+def write_both(parts: dict) -> None:
+    """Write each ``{path: Interactions}`` as ``.lrdata``, all or none: each goes to a
+    hidden name beside its path first and the names are switched together at the end,
+    so an interrupted or failed write leaves no new file beside an old partner (a
+    training part and a probe part of two different runs).
+
+    Example:
+        >>> import tempfile, os
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> d = Interactions.from_dense(np.eye(2))
+        >>> write_both({folder / "a.lrdata": d, folder / "b.lrdata": d})
+        >>> sorted(os.listdir(folder))
+        ['a.lrdata', 'b.lrdata']
+    """
+    partial = {
+        path: path.with_name(f".{path.name}.{os.getpid()}.partial{SUFFIX}") for path in parts
+    }
+    try:
+        for path, d in parts.items():
+            with writing(path):
+                d.to_lrdata(partial[path])
+        for path in parts:
+            os.replace(partial[path], path)
+    finally:
+        for tmp in partial.values():
+            tmp.unlink(missing_ok=True)
+    for folder in {path.parent for path in parts}:
+        # The renames are on disk before the command says it wrote the files.
+        fd = os.open(folder if str(folder) else ".", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def ratings_only(d: Interactions, source: str) -> Interactions:
     """``d`` without its item/user side tables, which a .lrdata file cannot hold; says on
     standard error which were left out (nothing is dropped without a word).
@@ -224,19 +259,20 @@ def data_fetch(dataset, cache_dir):
 
 
 @data.command("info")
-@click.argument("source")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @data_options
 @format_option
 @fail_on_known_errors
-def data_info(source, file_format, **opts):
-    """Summarise a dataset (ml-100k, a MovieLens folder), a ratings file or Netflix-prize file.
+def data_info(sources, file_format, **opts):
+    """Summarise a dataset (ml-100k, a MovieLens folder), a ratings file or Netflix-prize
+    files (several are read together, as ``data convert`` reads them).
 
     \f
     Example: ``latentrec data info ratings.csv --rating-col none``
     """
-    d = read_sources([source], file_format, **opts)
+    d = read_sources(sources, file_format, **opts)
     click.echo(repr(d))
-    if d.load_report is not None and Path(source).exists():
+    if d.load_report is not None and all(Path(source).exists() for source in sources):
         # A file's rows merged as duplicates (or ids stripped) are counted, not hidden.
         click.echo(d.load_report.summary())
     counts = d.user_counts()
@@ -263,10 +299,31 @@ def data_info(source, file_format, **opts):
     metavar="FILE",
     help=f"The converted file to write (ends in {SUFFIX}).",
 )
+@click.option(
+    "--probe",
+    metavar="FILE",
+    default=None,
+    help="Netflix-prize probe.txt: its pairs are left out of the output and written to "
+    "--probe-output, to score a model trained on the output (the prize's probe RMSE).",
+)
+@click.option(
+    "--probe-output",
+    metavar="FILE",
+    default=None,
+    help=f"With --probe: the held-out pairs' ratings (ends in {SUFFIX}).",
+)
+@click.option(
+    "--missing",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="With --probe: a probe pair the ratings do not hold is refused (error), or left "
+    "out and counted (skip).",
+)
 @data_options
 @format_option
 @fail_on_known_errors
-def data_convert(sources, output, file_format, **opts):
+def data_convert(sources, output, file_format, probe, probe_output, missing, **opts):
     """Convert a ratings file (CSV/TSV/Parquet) to a .lrdata file that loads in seconds.
 
     Netflix-prize files (``combined_data_1.txt`` ...; found by their first line, a
@@ -275,6 +332,10 @@ def data_convert(sources, output, file_format, **opts):
     The file is read once, checked as every command checks it, and written as an
     uncompressed .npz of the CSR arrays and the ids that later commands (and
     ``Interactions.read``) memory-map instead of parsing.
+
+    With ``--probe probe.txt --probe-output probe.lrdata``, the probe's pairs are held
+    out: their ratings go to the probe output, the rest to the output, both with the
+    same ids, so a model trained on the output is scored on the probe output.
 
     Repeated rows of one user and item are merged as every command merges them: a
     rating given again replaces the earlier one, events (``--rating-col none``) add
@@ -290,14 +351,34 @@ def data_convert(sources, output, file_format, **opts):
     for source in sources:
         if Path(source).suffix.lower() == SUFFIX:
             raise Failure(f"{source} is converted already")
+    if (probe is None) != (probe_output is None):
+        raise Failure("--probe and --probe-output go together: give both or neither")
+    if probe_output is not None:
+        if Path(probe_output).suffix.lower() != SUFFIX:
+            raise Failure(f"the probe output must end in {SUFFIX}, got {probe_output}")
+        if Path(probe_output).resolve() == out.resolve():
+            raise Failure(f"--probe-output and --output are both {output}: give two files")
+        if not Path(probe).is_file():
+            raise Failure(f"no such probe file: {probe}")
+        check_output(probe_output, makes_folders=False)
     check_output(output, makes_folders=False)  # to_lrdata does not create missing folders
     start = time.perf_counter()
     d = read_sources(sources, file_format, **opts)
     read_s = time.perf_counter() - start
     d = ratings_only(d, " + ".join(sources))
-    with writing(output):
-        d.to_lrdata(out)
-    click.echo(f"{d.load_report}" if d.load_report is not None else repr(d))
+    report = d.load_report
+    if probe is None:
+        with writing(output):
+            d.to_lrdata(out)
+    else:
+        d, held = probe_split(d, probe, missing=missing)
+        write_both({out: d, Path(probe_output): held})
+    click.echo(f"{report}" if report is not None else repr(d))
+    if probe is not None:
+        click.echo(
+            f"{held.load_report.summary()}; wrote {probe_output} ({held.nnz} ratings), "
+            f"held out of {out}"
+        )
     click.echo(
         f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {d.nnz} ratings, "
         f"{d.n_users} users x {d.n_items} items) in {time.perf_counter() - start:.1f} s "

@@ -1,7 +1,7 @@
 """Netflix-prize rating files (``combined_data_1.txt`` .. ``combined_data_4.txt``).
 
 Each file holds blocks: a line ``MovieID:`` and then one ``CustomerID,Rating,Date`` line
-per rating of that movie (dates ``YYYY-MM-DD``); a file packed with gzip, bzip2 or xz
+per rating of that movie (dates ``YYYY-MM-DD``); a file packed with gzip, bzip2, xz or zip
 (``combined_data_1.txt.gz``) is unpacked as it is read.  :func:`read_netflix_as` (under
 ``latentrec.datasets.read_netflix``) reads one or several such files into
 :class:`~latentrec.data.Interactions` (user = CustomerID, item = MovieID, timestamps in
@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import lzma
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +31,17 @@ import numpy as np
 from .build import TIME_MAX, TIME_MIN
 from .ingest import Decline, RepeatedPair, build, chunk_from_arrays
 from .readers import DEFAULT_ITEM, DEFAULT_USER
-from .report import DataError
+from .report import DataError, LoadReport, Rejection
 
 __all__ = [
     "is_netflix_file",
     "netflix_options",
     "open_netflix",
     "pairs_only",
+    "probe_split",
     "read_netflix_as",
+    "read_netflix_pairs",
+    "read_netflix_titles",
     "starts_with_rating",
 ]
 
@@ -63,11 +67,30 @@ _FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 
 # Packed files by their leading bytes: each is read through its decompressor, so a
 # combined_data_1.txt.gz (or a packed file under any name) reads as the file it holds.
-_PACKED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+def _unzip(path, mode: str = "rb"):
+    """The one file a zip holds, opened for reading; a zip of several files (the prize's
+    whole archive) is read as bytes, which the table reader then refuses by name."""
+    with zipfile.ZipFile(path) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            return open(path, mode)
+        # The member keeps the archive's file open after the archive object closes.
+        return archive.open(members[0])
+
+
+_PACKED = (
+    (b"\x1f\x8b", gzip.open),
+    (b"BZh", bz2.open),
+    (b"\xfd7zXZ\x00", lzma.open),
+    (b"PK\x03\x04", _unzip),
+)
+#: What a damaged packed file raises as it is read.
+_DAMAGED = (EOFError, lzma.LZMAError, zipfile.BadZipFile, OSError)
 
 
 def open_netflix(path: str | Path):
-    """``path`` opened for reading bytes: a gzip, bzip2 or xz file unpacked as it is read.
+    """``path`` opened for reading bytes: a gzip, bzip2 or xz file, or a zip of one file,
+    unpacked as it is read.
 
     Example:
         >>> import tempfile, os
@@ -97,7 +120,12 @@ def is_netflix_file(path: str | Path) -> bool:
         (True, False)
     """
     lines = _head_lines(path)
-    return bool(lines) and _MOVIE_LINE.fullmatch(lines[0]) is not None
+    if not lines:
+        return False
+    # A movie line ended by "\r" alone (old Mac line ends) or "\r\r\n" (a CRLF file
+    # converted again) is one too: read as one, its line is refused saying why, where
+    # a table reader called the file's first line a header of columns ['1:'].
+    return _MOVIE_LINE.fullmatch(lines[0].split(b"\r", 1)[0] + b"\r") is not None
 
 
 def starts_with_rating(path: str | Path) -> bool:
@@ -157,16 +185,17 @@ def _head(path, size: int = 1 << 16) -> bytes:
             # In pieces: a truncated packed file still shows its first lines.
             while len(head) < size and (piece := fh.read(1 << 12)):
                 head += piece
-    except (EOFError, lzma.LZMAError, OSError):  # unreadable, or a damaged packed file
+    except _DAMAGED:  # unreadable, or a damaged packed file
         pass
     return head[:size]
 
 
 def _packing(path) -> str | None:
-    """``"gzip"``, ``"bzip2"`` or ``"xz"`` for a packed file (by its leading bytes), else None."""
+    """``"gzip"``, ``"bzip2"``, ``"xz"`` or ``"zip"`` for a packed file (by its leading
+    bytes), else None."""
     with open(path, "rb") as fh:
         magic = fh.read(6)
-    names = {gzip.open: "gzip", bz2.open: "bzip2", lzma.open: "xz"}
+    names = {gzip.open: "gzip", bz2.open: "bzip2", lzma.open: "xz", _unzip: "zip"}
     return next((names[op] for sig, op in _PACKED if magic.startswith(sig)), None)
 
 
@@ -178,7 +207,7 @@ def _digest(path) -> bytes | None:
         with open_netflix(path) as fh:
             while piece := fh.read(1 << 20):
                 digest.update(piece)
-    except (EOFError, lzma.LZMAError, OSError):
+    except _DAMAGED:
         return None
     return digest.digest()
 
@@ -358,12 +387,19 @@ def read_netflix_as(
             raise DataError(
                 f"{path} holds no ratings: its lines under a movie line are {fields} (the "
                 "prize's probe.txt or qualifying.txt, the pairs to predict); the ratings "
-                "are in combined_data_1.txt .. combined_data_4.txt",
+                "are in combined_data_1.txt .. combined_data_4.txt"
+                + (
+                    f" (to hold the probe's pairs out of them: data convert ... --probe "
+                    f"{path} --probe-output probe.lrdata, or probe_split)"
+                    if fields == "CustomerID"
+                    else ""
+                ),
                 source=str(path),
             )
     alike = _same_content(paths)
     state = {"exact32": True}
-    chunks = _chunks(paths, scale, state)
+    track = {"empty": [], "pending": None}
+    chunks = _chunks(paths, scale, state, track)
     source = str(paths[0]) if len(paths) == 1 else " + ".join(str(p) for p in paths)
     if not chunks:
         raise DataError(f"{source} has no rating lines: no interactions to build from")
@@ -403,8 +439,14 @@ def read_netflix_as(
     report = data.load_report
     if rows_read is not None:
         report = dataclasses.replace(report, rows_read=rows_read, merged=rows_read - report.loaded)
+    if track["empty"]:
+        # A movie line with no ratings under it adds no item: said, not dropped unseen
+        # (the prize data has none; a download cut short after a movie line has one).
+        report = dataclasses.replace(
+            report, notes=(*report.notes, _empty_movies(track["empty"], data.items))
+        )
     if not report.merged:
-        return data.replace(load_report=report) if rows_read is not None else data
+        return data.replace(load_report=report) if report is not data.load_report else data
     # The prize data rates no (customer, movie) pair twice, so a merge is news: most
     # likely a lost movie line, which files the next movie's ratings under this one.
     note = (
@@ -423,11 +465,34 @@ def read_netflix_as(
     return data.replace(load_report=dataclasses.replace(report, notes=(*report.notes, note)))
 
 
-def _chunks(paths, scale, state: dict) -> list:
-    """The stored chunks of every file in turn (see :func:`chunk_from_arrays`)."""
+def _empty_movies(empty: list, items, limit: int = 3) -> str:
+    """The load report's note on movie lines with no rating line under them; a movie
+    with no ratings anywhere is said to be no item.
+
+    Example:
+        >>> from latentrec.data.vocabulary import Vocabulary
+        >>> _empty_movies([("a.txt", 3, 7), ("a.txt", 9, 1)], Vocabulary([1, 2]))
+        '2 movie lines have no rating lines under them: movie 7 (line 3 of a.txt, no item: no ratings anywhere); movie 1 (line 9 of a.txt)'
+    """  # noqa: E501
+    known = items.lookup(np.array([m for _, _, m in empty], dtype=np.int64)) >= 0
+    shown = "; ".join(
+        f"movie {m} (line {line} of {src}{'' if ok else ', no item: no ratings anywhere'})"
+        for (src, line, m), ok in zip(empty[:limit], known[:limit], strict=False)
+    )
+    if len(empty) == 1:
+        return f"{shown} has no rating lines under its movie line"
+    more = (
+        f"; ... ({len(empty)} in all, {int((~known).sum())} no item)" if len(empty) > limit else ""
+    )
+    return f"{len(empty)} movie lines have no rating lines under them: {shown}{more}"
+
+
+def _chunks(paths, scale, state: dict, track: dict | None = None) -> list:
+    """The stored chunks of every file in turn (see :func:`chunk_from_arrays`);
+    ``track["empty"]`` gathers (file, line, movie) of movie lines with no ratings."""
     chunks = []
     for path in paths:
-        for users, items, vals, ts in _file_batches(path, scale):
+        for users, items, vals, ts in _file_batches(path, scale, track):
             try:
                 chunks.append(chunk_from_arrays(users, items, vals, ts, scale, state))
             except Decline:  # pragma: no cover - _parse_block refuses, by line, all it declines
@@ -538,7 +603,7 @@ def _pair_lines(paths, customer: int, movie: int, limit: int = 5) -> str:
     return "; ".join(parts)
 
 
-def _file_batches(path: Path, scale):
+def _file_batches(path: Path, scale, track: dict | None = None):
     """``(customers, movies, ratings, timestamps)`` arrays of one file, block by block."""
     source = str(path)
     movie = None  # the movie of the rating lines that follow; none before the first "N:"
@@ -562,12 +627,15 @@ def _file_batches(path: Path, scale):
                     carry = block
                     continue
             carry = block[cut:]
-            out, movie, n_lines = _parse_block(block[:cut], movie, line0, source, scale)
+            out, movie, n_lines = _parse_block(block[:cut], movie, line0, source, scale, track)
             line0 += n_lines
             if out is not None:
                 yield out
             if not got:
                 break
+    if track is not None and track["pending"] is not None:  # the file ends under a movie line
+        track["empty"].append(track["pending"])
+        track["pending"] = None
 
 
 def _reader(fh, path: Path):
@@ -576,10 +644,13 @@ def _reader(fh, path: Path):
     def read(size: int) -> bytes:
         try:
             return fh.read(size)
-        except (EOFError, lzma.LZMAError, OSError) as err:
-            kind = {gzip.GzipFile: "gzip", bz2.BZ2File: "bzip2", lzma.LZMAFile: "xz"}.get(
-                type(fh), ""
-            )
+        except _DAMAGED as err:
+            kind = {
+                gzip.GzipFile: "gzip",
+                bz2.BZ2File: "bzip2",
+                lzma.LZMAFile: "xz",
+                zipfile.ZipExtFile: "zip",
+            }.get(type(fh), "")
             if not kind:
                 raise
             raise DataError(
@@ -591,8 +662,9 @@ def _reader(fh, path: Path):
     return read
 
 
-def _parse_block(block: bytes, movie, line0: int, source: str, scale):
-    """Parse whole lines: ``(arrays or None, movie after the block, lines in it)``."""
+def _parse_block(block: bytes, movie, line0: int, source: str, scale, track=None):
+    """Parse whole lines: ``(arrays or None, movie after the block, lines in it)``;
+    movie lines with no rating line under them go to ``track`` (see :func:`_chunks`)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -619,12 +691,17 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
     latest = np.where(is_movie, np.arange(n_lines), -1)
     np.maximum.accumulate(latest, out=latest)
     movie_after = int(movie_ids[-1]) if movie_ids.size else movie
+    if track is not None:
+        _track_empty(track, is_movie[~blank], np.flatnonzero(~blank), movie_ids, line0, source)
     data_pos = np.flatnonzero(is_data)
     if data_pos.size == 0:
         return None, movie_after, n_lines
     owner = latest[data_pos]
     if movie is None and owner[0] < 0:
-        line = line0 + int(data_pos[0])
+        k = int(data_pos[0])
+        if b"\r" in block[starts[k] : stop[k]]:  # "1:\r...": its line ends say why
+            _fail(block, starts, stop, line0, source, scale, first=k)
+        line = line0 + k
         raise DataError(
             f"line {line} of {source} is a rating before any movie line ('MovieID:'): "
             f"{_show(block, starts, stop, int(data_pos[0]))}; is it a Netflix-prize file?",
@@ -672,9 +749,17 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
         odd = np.flatnonzero(~_RATING_BYTES[arr])
         odd_lines = np.searchsorted(starts, odd, side="right") - 1
         odd_lines = odd_lines[is_data[odd_lines]]
+    # pyarrow ends a line at a lone "\r" too, so "7,3,2005-09-06\r\r\n" read as a rating
+    # and a blank line, which the line checks refuse: only "\r\n" may hold a "\r".
+    stray_lines = np.empty(0, dtype=np.int64)
+    if b"\r" in body:
+        cr = np.flatnonzero(arr == _CR)
+        stray = cr[arr[cr + 1] != _NEWLINE]  # the block ends with "\n": cr + 1 is in it
+        stray_lines = np.searchsorted(starts, stray, side="right") - 1
+        stray_lines = stray_lines[is_data[stray_lines]]
     signed = data_pos[arr[starts[data_pos]] == _MINUS]
-    if odd_lines.size or signed.size:
-        first = min(int(x[0]) for x in (odd_lines, signed) if x.size)
+    if odd_lines.size or signed.size or stray_lines.size:
+        first = min(int(x[0]) for x in (odd_lines, signed, stray_lines) if x.size)
         _fail(block, starts, stop, line0, source, scale, first=first)
     users = table.column("c0").to_numpy()
     vals = table.column("c1").to_numpy()
@@ -695,9 +780,29 @@ def _parse_block(block: bytes, movie, line0: int, source: str, scale):
     return (users, items, vals, ts), movie_after, n_lines
 
 
+def _track_empty(track: dict, movie_nb, nonblank, movie_ids, line0: int, source: str) -> None:
+    """Note the movie lines followed by another movie line (blank lines aside); the
+    block's last one stays pending until the next block (or the file's end) says."""
+    if not nonblank.size:
+        return
+    if track["pending"] is not None and movie_nb[0]:
+        track["empty"].append(track["pending"])
+    track["pending"] = None
+    empty = np.flatnonzero(movie_nb[:-1] & movie_nb[1:])  # k-th non-blank line
+    if empty.size:
+        rank = np.cumsum(movie_nb) - 1  # which movie line of the block each is
+        for k in empty.tolist():
+            track["empty"].append((source, line0 + int(nonblank[k]), int(movie_ids[rank[k]])))
+    if movie_nb[-1]:
+        track["pending"] = (source, line0 + int(nonblank[-1]), int(movie_ids[-1]))
+
+
 def _show(block: bytes, starts, stop, k: int) -> str:
     text = block[starts[k] : stop[k]].decode("utf-8", "replace")
-    return repr(text if len(text) <= 60 else text[:57] + "...")
+    if len(text) > 60:
+        text = text[:57] + "..."
+    # NUL and other control bytes take four characters each as shown.
+    return repr(text) if len(repr(text)) <= 80 else repr(text)[:77] + "..."
 
 
 def _fail(block, starts, stop, line0, source, scale, first: int = 0):
@@ -726,12 +831,22 @@ def line_problem(raw: bytes, scale) -> str | None:
         >>> line_problem(b"1488844,3,2005-13-06", (1, 5))
         "has a bad date '2005-13-06' (expected YYYY-MM-DD)"
     """
+    if b"\x00" in raw:
+        return (
+            f"holds NUL bytes (from byte {raw.index(0) + 1} of the line): a download cut "
+            "short leaves a file padded with them; fetch the file again"
+        )
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
         return "is not ASCII text"
     if not text:
         return None
+    if "\r" in text:
+        return (
+            "holds a carriage return (\\r) inside the line: the file's line ends are \\r "
+            "(old Mac) or \\r\\r\\n (CRLF converted twice); convert them to \\n or \\r\\n"
+        )
     if text.endswith(":"):
         if not _DIGITS.fullmatch(text[:-1]) or len(text) > 19:
             return f"is a bad movie line (expected digits and ':', got {text[:-1]!r} before ':')"
@@ -766,3 +881,313 @@ def line_problem(raw: bytes, scale) -> str | None:
     except ValueError:
         return f"has a bad date {date!r} (expected YYYY-MM-DD)"
     return None
+
+
+_MISSING = ("error", "skip")
+#: Cells of the ratings searched at a time for the probe's pairs.
+_PROBE_SLAB = 1 << 22
+
+
+def read_netflix_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(customers, movies, lines)`` of the prize's ``probe.txt`` (a ``MovieID:`` line,
+    then one ``CustomerID`` line per pair), int64 arrays in file order with the file
+    line of each pair; packed files (gzip, bzip2, xz) are unpacked as they are read.
+
+    Raises:
+        DataError: naming the file and line of the first line that is neither a movie
+            line nor a customer id (a ratings file's ``CustomerID,Rating,Date`` line,
+            ``qualifying.txt``'s ``CustomerID,Date``), of a customer line before any
+            movie line, and a file with no pairs.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "probe.txt")
+        >>> _ = open(path, "w").write("1:\\n30878\\n2:\\n7\\n")
+        >>> [a.tolist() for a in read_netflix_pairs(path)]
+        [[30878, 7], [1, 2], [2, 4]]
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    if not path.is_file():
+        if path.is_dir():
+            raise DataError(f"{path} is a folder, not a Netflix-prize probe file", source=str(path))
+        raise FileNotFoundError(f"no such probe file: {path}")
+    source = str(path)
+    with open_netflix(path) as fh:
+        # probe.txt is 1.4 million short lines (10 MB): read whole.
+        block = _reader(fh, path)(-1).removeprefix(codecs.BOM_UTF8)
+    if block and not block.endswith(b"\n"):
+        block += b"\n"
+    arr = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(arr == _NEWLINE)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    stop = ends.copy()
+    has_text = stop > starts
+    stop[has_text] -= arr[stop[has_text] - 1] == _CR
+    blank = stop == starts
+    is_movie = ~blank & (arr[np.maximum(stop - 1, 0)] == _COLON)
+    is_pair = ~blank & ~is_movie
+
+    def fail(k: int, why: str):
+        line = k + 1
+        raise DataError(
+            f"line {line} of {source} {why}: {_show(block, starts, stop, k)}",
+            source=source, where=(line,), unit="line",
+        )  # fmt: skip
+
+    movie_pos = np.flatnonzero(is_movie)
+    movie_ids = np.empty(movie_pos.size, dtype=np.int64)
+    for k, p in enumerate(movie_pos):  # one per movie, not per pair
+        text = block[starts[p] : stop[p] - 1].decode("ascii", "replace")
+        if not _DIGITS.fullmatch(text) or len(text) > 18:
+            fail(int(p), f"is a bad movie line (expected digits and ':', got {text!r} before ':')")
+        movie_ids[k] = int(text)
+    pair_pos = np.flatnonzero(is_pair)
+    if pair_pos.size == 0:
+        raise DataError(f"{source} has no customer lines: no pairs to hold out", source=source)
+    latest = np.where(is_movie, np.arange(ends.size), -1)
+    np.maximum.accumulate(latest, out=latest)
+    owner = latest[pair_pos]
+    if owner[0] < 0:
+        fail(int(pair_pos[0]), "is a customer line before any movie line ('MovieID:')")
+    # A pair line is digits only: anything else (a comma, a sign, a blank) is named by line.
+    digit = (arr >= ord("0")) & (arr <= ord("9"))
+    bad_bytes = np.flatnonzero(~digit & (arr != _NEWLINE) & (arr != _CR))
+    bad_lines = np.searchsorted(starts, bad_bytes, side="right") - 1
+    bad_lines = bad_lines[is_pair[bad_lines]]
+    too_long = pair_pos[(stop - starts)[pair_pos] > 18]
+    if bad_lines.size or too_long.size:
+        k = min(int(x[0]) for x in (bad_lines, too_long) if x.size)
+        fields = block[starts[k] : stop[k]].split(b",")
+        if len(fields) == 3 and _RATING_LINE.fullmatch(block[starts[k] : stop[k]]):
+            why = "is a rating line (CustomerID,Rating,Date): a ratings file, not probe.txt"
+        elif len(fields) == 2:
+            why = (
+                "is CustomerID,Date (qualifying.txt, whose ratings are not in the data), "
+                "where probe.txt has a CustomerID"
+            )
+        else:
+            why = "is not a customer id (expected a whole number)"
+        fail(k, why)
+    # The customer lines, as they stand, one id a line, parsed without a Python object each.
+    pieces, prev = [], 0
+    for k in np.flatnonzero(~is_pair).tolist():
+        if starts[k] > prev:
+            pieces.append(block[prev : starts[k]])
+        prev = int(ends[k]) + 1
+    pieces.append(block[prev:])
+    table = pacsv.read_csv(
+        pa.py_buffer(b"".join(pieces)),
+        read_options=pacsv.ReadOptions(column_names=["c0"], use_threads=False),
+        parse_options=pacsv.ParseOptions(delimiter=",", quote_char=False),
+        convert_options=pacsv.ConvertOptions(column_types={"c0": pa.int64()}),
+    )
+    customers = table.column("c0").to_numpy()
+    movies = movie_ids[np.searchsorted(movie_pos, owner)]
+    return customers, movies, pair_pos.astype(np.int64) + 1
+
+
+def probe_split(data, probe: str | Path, *, missing: str = "error"):
+    """``(train, test)``: ``data`` (read from ``combined_data_*.txt``) without the pairs
+    that ``probe`` (the prize's ``probe.txt``) lists, and those pairs with their ratings,
+    both sharing ``data``'s vocabularies, so a model fitted on ``train`` is scored on
+    ``test`` (``evaluate_ratings(model, test)``, the prize's probe RMSE).
+
+    Args:
+        data: the ratings, from :func:`latentrec.datasets.read_netflix` or a ``.lrdata``
+            file converted from them.
+        probe: the probe file.
+        missing: a pair that ``data`` has no rating for (``data`` read from some of the
+            four files only, or another probe file): ``"error"`` (the default) refuses
+            the split, naming the first such line; ``"skip"`` holds out the others, and
+            ``test.load_report`` counts and lists those left out by line.
+
+    Raises:
+        DataError: naming file and line: a pair ``data`` does not rate (with
+            ``missing="error"``), a pair listed twice, a line that is not a probe line
+            (see :func:`read_netflix_pairs`).
+
+    Example:
+        >>> import tempfile, os
+        >>> from latentrec.datasets import read_netflix
+        >>> folder = tempfile.mkdtemp()
+        >>> ratings, probe = (os.path.join(folder, n) for n in ("c.txt", "probe.txt"))
+        >>> _ = open(ratings, "w").write("1:\\n7,3,2005-09-06\\n9,5,2005-05-13\\n")
+        >>> _ = open(probe, "w").write("1:\\n9\\n")
+        >>> train, test = probe_split(read_netflix(ratings), probe)
+        >>> train.nnz, test.nnz, test.users.ids[test.user_idx].tolist()
+        (1, 1, [9])
+    """
+    if missing not in _MISSING:
+        raise DataError(f"missing must be one of {list(_MISSING)}, got {missing!r}")
+    customers, movies, lines = read_netflix_pairs(probe)
+    source = str(probe)
+    user_idx = data.users.lookup(customers).astype(np.int64)
+    item_idx = data.items.lookup(movies).astype(np.int64)
+    matrix = data.matrix
+    n_items = max(matrix.shape[1], 1)
+    # Cell of each pair: the CSR's cells in order have increasing keys row * n_items +
+    # column, so a pair's key is found by binary search, a slab of cells at a time
+    # (no key array as large as the data: 8 bytes a rating at 10^8 would be 0.8 GB).
+    keys = np.where((user_idx >= 0) & (item_idx >= 0), user_idx * n_items + item_idx, -1)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    cell = np.full(keys.size, -1, dtype=np.int64)
+    indptr, indices = matrix.indptr, matrix.indices
+    slab = _PROBE_SLAB
+    for a in range(0, matrix.nnz, slab):
+        b = min(a + slab, matrix.nnz)
+        rows = np.searchsorted(indptr, np.arange(a, b), side="right") - 1
+        cell_keys = rows.astype(np.int64) * n_items + indices[a:b]
+        lo, hi = np.searchsorted(sorted_keys, [cell_keys[0], cell_keys[-1] + 1])
+        if lo == hi:
+            continue
+        want = sorted_keys[lo:hi]
+        at = np.searchsorted(cell_keys, want)
+        hit = (at < cell_keys.size) & (cell_keys[np.minimum(at, cell_keys.size - 1)] == want)
+        cell[order[lo:hi][hit]] = a + at[hit]
+    found = cell >= 0
+    if found.any():
+        # The same pair twice would be held out once and counted twice.
+        kept = np.flatnonzero(found)
+        by_cell = kept[np.argsort(cell[kept], kind="stable")]
+        same = np.flatnonzero(cell[by_cell[1:]] == cell[by_cell[:-1]])
+        if same.size:
+            first, second = sorted(by_cell[same[0] : same[0] + 2])
+            raise DataError(
+                f"line {lines[second]} of {source} repeats the pair of line "
+                f"{lines[first]} (customer {customers[second]}, movie {movies[second]})",
+                source=source, where=(int(lines[second]),), unit="line",
+            )  # fmt: skip
+    lost = np.flatnonzero(~found)
+    if lost.size and missing == "error":
+        k = int(lost[0])
+        if item_idx[k] < 0:
+            why = f"movie {movies[k]} is not in the data"
+        elif user_idx[k] < 0:
+            why = f"customer {customers[k]} is not in the data"
+        else:
+            why = f"customer {customers[k]} has no rating of movie {movies[k]} in the data"
+        raise DataError(
+            f"line {lines[k]} of {source}: {why} ({lost.size} of the {lines.size} pairs "
+            "have no rating in the data: was it read from all of combined_data_1.txt .. "
+            "combined_data_4.txt?); missing='skip' (--missing skip) holds out the others",
+            source=source, where=(int(lines[k]),), unit="line",
+        )  # fmt: skip
+    if not found.any():
+        raise DataError(
+            f"none of the {lines.size} pairs of {source} has a rating in the data: "
+            "nothing to hold out (is it the probe file of these ratings?)",
+            source=source,
+        )
+    if found.sum() == data.nnz:
+        raise DataError(
+            f"{source} holds out every one of the data's {data.nnz} ratings: none is left "
+            "to train on (are these the ratings of combined_data_1.txt .. 4?)",
+            source=source,
+        )
+    held = np.zeros(data.nnz, dtype=bool)
+    held[cell[found]] = True
+    train, test = data.subset(~held), data.subset(held)
+    report = LoadReport(
+        source=source,
+        unit="line",
+        rows_read=int(lines.size),
+        loaded=int(found.sum()),
+        rejections=(
+            (Rejection("no rating in the data", "CustomerID", tuple(lines[lost].tolist())),)
+            if lost.size
+            else ()
+        ),
+    )
+    return train, test.replace(load_report=report)
+
+
+_YEAR = re.compile(r"[0-9]{4}")
+
+
+def read_netflix_titles(path: str | Path):
+    """The prize's ``movie_titles.csv`` as a side table: a DataFrame indexed by movie id
+    (``item_id``) with ``title`` (str) and ``year`` (Int64, ``<NA>`` where the file says
+    ``NULL``), in file order.  Attach it in the order of the data's items,
+    ``data.replace(item_features=titles.reindex(data.items.ids))``: the side table is
+    read by position, and the file lists movies the data may not hold.
+
+    Each line is ``MovieID,YearOfRelease,Title`` and the title runs to the line's end,
+    commas and quotes included, as it stands: the prize's file quotes nothing, so a
+    CSV reader finds too many fields, and a title that begins and ends with a quote
+    could be its own (``"Weird Al"``), so none is taken for CSV quoting.
+    The prize's file is Latin-1: a file that is not valid UTF-8 is read as Latin-1, a
+    UTF-8 one (a BOM allowed) as UTF-8.  Packed files (gzip, bzip2, xz, a one-file zip)
+    are unpacked.
+
+    Raises:
+        DataError: naming the file and line: a line without three fields, a movie id
+            that is not a whole number, a year that is neither four digits nor ``NULL``,
+            an empty title, a movie id given twice.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "movie_titles.csv")
+        >>> _ = open(path, "wb").write(b"1,2003,Dinosaur Planet\\r\\n"
+        ...     b"72,1974,At Home Among Strangers, A Stranger Among His Own\\r\\n"
+        ...     b"4388,NULL,Les Mis\\xe9rables\\r\\n")
+        >>> titles = read_netflix_titles(path)
+        >>> titles.loc[72, "title"], titles.loc[4388, "title"], titles["year"].tolist()
+        ('At Home Among Strangers, A Stranger Among His Own', 'Les Misérables', [2003, 1974, <NA>])
+    """  # noqa: E501
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        if path.is_dir():
+            raise DataError(f"{path} is a folder, not a movie titles file", source=str(path))
+        raise FileNotFoundError(f"no such movie titles file: {path}")
+    source = str(path)
+    with open_netflix(path) as fh:
+        raw = _reader(fh, path)(-1).removeprefix(codecs.BOM_UTF8)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # the prize's own encoding: every byte is a character
+    ids, years, titles, lines = [], [], [], {}
+    # Split at "\n" only: str.splitlines would also split at Latin-1's 0x85 and 0x1C-0x1E.
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
+
+        def fail(why: str, number=number, line=line):
+            shown = line if len(line) <= 60 else line[:57] + "..."
+            raise DataError(
+                f"line {number} of {source} {why}: {shown!r}",
+                source=source, where=(number,), unit="line",
+            )  # fmt: skip
+
+        fields = line.split(",", 2)
+        if len(fields) < 3:
+            fail(f"has {len(fields)} field{'s' if len(fields) > 1 else ''} where "
+                 "MovieID,YearOfRelease,Title has 3")  # fmt: skip
+        movie, year, title = fields
+        if not _DIGITS.fullmatch(movie) or len(movie) > 18:
+            fail(f"has a bad movie id {movie!r} (expected a whole number)")
+        if year != "NULL" and not _YEAR.fullmatch(year):
+            fail(f"has a bad year {year!r} (expected four digits or NULL)")
+        if not title.strip():
+            fail("has an empty title")
+        movie_id = int(movie)
+        if movie_id in lines:
+            fail(f"gives movie {movie_id} again (first on line {lines[movie_id]})")
+        lines[movie_id] = number
+        ids.append(movie_id)
+        years.append(None if year == "NULL" else int(year))
+        titles.append(title)
+    if not ids:
+        raise DataError(f"{source} has no movie lines (MovieID,YearOfRelease,Title)", source=source)
+    index = pd.Index(np.array(ids, dtype=np.int64), name="item_id")
+    return pd.DataFrame(
+        {"title": pd.Series(titles, index=index, dtype=object),
+         "year": pd.Series(years, index=index, dtype="Int64")},
+    )  # fmt: skip
