@@ -1066,6 +1066,10 @@ def _align_features(table: pd.DataFrame | None, vocab: Vocabulary) -> pd.DataFra
     if table is None:
         return None
     pos = Vocabulary(table.index.to_numpy(), vocab.name).lookup(vocab.ids)
+    return _rows_by_position(table, pos, vocab)
+
+
+def _rows_by_position(table: pd.DataFrame, pos: np.ndarray, vocab: Vocabulary) -> pd.DataFrame:
     out = table.iloc[np.where(pos >= 0, pos, 0)].copy()
     if (pos < 0).any():
         # Integer columns become nullable so that a missing row does not turn 24 into 24.0.
@@ -1077,6 +1081,67 @@ def _align_features(table: pd.DataFrame | None, vocab: Vocabulary) -> pd.DataFra
         out.iloc[np.flatnonzero(pos < 0)] = pd.NA
     out.index = pd.Index(vocab.ids, name=f"{vocab.name}_id")
     return out
+
+
+def align_side_table(table, vocab: Vocabulary, side: str) -> pd.DataFrame | None:
+    """``table``, a side table indexed by raw ``side`` id, as the table an ``Interactions``
+    holds: one row per id of ``vocab``, in its order (row ``i`` describes id ``i``), an id
+    without a row getting missing values.
+
+    A table already in that order is returned as it is.  One in another order is put in
+    it, matching ids as the readers match them (``10`` and ``"10"`` are one id): its rows
+    were taken by position before, so a table sorted otherwise gave other items' titles
+    and features without a word.  A row for an id ``vocab`` does not hold, a repeated id
+    or something other than a DataFrame is a ``ValueError`` (``TypeError``) naming it:
+    nothing is dropped unseen.
+
+    Example:
+        >>> vocab = Vocabulary(np.array([10, 20, 30]), "item")
+        >>> table = pd.DataFrame({"title": ["Thirty", "Ten"]}, index=[30, 10])
+        >>> align_side_table(table, vocab, "item")["title"].tolist()
+        ['Ten', nan, 'Thirty']
+        >>> other = pd.DataFrame({"title": ["X", "Ten"]}, index=[40, 10])
+        >>> align_side_table(other, vocab, "item")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        ValueError: item_features has a row for 1 item id the data does not hold (40); ...
+    """
+    if table is None:
+        return None
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(
+            f"{side}_features must be a pandas DataFrame indexed by {side} id, "
+            f"got {type(table).__name__}"
+        )
+    index = table.index
+    if len(table) == len(vocab) and index.equals(pd.Index(vocab.ids)):
+        return table
+    if index.has_duplicates:
+        repeated = index[index.duplicated()].unique()[:3].tolist()
+        raise ValueError(
+            f"{side}_features has more than one row for {side} id(s) "
+            f"{', '.join(map(repr, repeated))}"
+        )
+    pos = Vocabulary(index.to_numpy(), vocab.name).lookup(vocab.ids)
+    used = np.zeros(len(table), dtype=bool)
+    used[pos[pos >= 0]] = True
+    if not used.any():
+        raise ValueError(
+            f"{side}_features describes none of the data's {side} ids (its index holds "
+            f"{', '.join(repr(x) for x in index[:3].tolist())}, ..., the data "
+            f"{', '.join(repr(x) for x in vocab.ids[:3].tolist())}, ...): index it by {side} id"
+        )
+    if not used.all():
+        extra = index[~used]
+        shown = ", ".join(repr(x) for x in extra[:3].tolist())
+        more = f", and {extra.size - 3} more" if extra.size > 3 else ""
+        plural = "s" if extra.size > 1 else ""
+        raise ValueError(
+            f"{side}_features has a row for {extra.size} {side} id{plural} the data does not "
+            f"hold ({shown}{more}); keep the data's only: "
+            f"table[table.index.isin(data.{side}s.ids)]"
+        )
+    return _rows_by_position(table, pos, vocab)
 
 
 def _resolve_duplicates(u, i, vals, ts, policy, positions, places: Places, cols, users, items):

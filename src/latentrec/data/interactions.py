@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from .build import (
     DUPLICATE_POLICIES,
     ON_BAD_ROWS,
+    align_side_table,
     as_series,
     assemble,
     check_names,
@@ -125,8 +126,9 @@ class Interactions:
         self._timestamps = timestamps
         self.rating_scale = None if rating_scale is None else tuple(float(x) for x in rating_scale)
         self.implicit = bool(implicit)
-        self.item_features = item_features
-        self.user_features = user_features
+        # Row i must describe id i: a table in another order is put in it, by id.
+        self.item_features = align_side_table(item_features, items, "item")
+        self.user_features = align_side_table(user_features, users, "user")
         # What the reader or constructor did (rows read, loaded, merged, rejected); None
         # for tables derived from others (subsets, splits), which read nothing.
         self.load_report = load_report
