@@ -15,7 +15,7 @@ from .. import Interactions, load
 from ..data import UnknownIdError
 from ..pipeline import MMR, Calibrate, Freshness, Pipeline, Rules, StageDataError
 from ..pipeline import load as load_model_or_pipeline
-from ..pipeline.stages import knob_pool
+from ..pipeline.stages import KNOB_MAX_BOOST, knob_pool
 from ._common import (
     Failure,
     FiniteFloatRange,
@@ -58,7 +58,8 @@ from ._common import (
 )
 @click.option(
     "--boost-new",
-    type=FiniteFloatRange(min=0),
+    # The service's boost_new bound: the command refuses what the service refuses.
+    type=FiniteFloatRange(0, KNOB_MAX_BOOST),
     default=None,
     help="Boost recent items by this much (on relevance scaled to [0, 1]; halves every 30 "
     "days of age; needs --data with timestamps).",

@@ -18,6 +18,7 @@ from .params import Knobs, check_positive, check_seed, check_share
 from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
 __all__ = [
+    "KNOB_MAX_BOOST",
     "KNOB_POOL",
     "KNOB_POOL_PER_SLOT",
     "MMR",
@@ -40,6 +41,10 @@ MMR_POOL = 50
 # n_candidates, and one rule for both, so that the command and the service give one list.
 KNOB_POOL = 200
 KNOB_POOL_PER_SLOT = 5
+# The largest freshness boost the knobs take (`--boost-new`, the service's boost_new):
+# relevance is rescaled to [0, 1] first, so ten times the whole range of relevance is
+# already a list ordered by age alone. One bound for both, so that they refuse alike.
+KNOB_MAX_BOOST = 10.0
 
 
 def knob_pool(
