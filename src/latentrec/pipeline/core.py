@@ -161,6 +161,14 @@ class Pipeline:
         if not models:
             raise ValueError("a pipeline needs at least one candidate model")
         for j, model in enumerate(models):
+            if isinstance(model, Pipeline):
+                # It answers recommend_batch_idx too, and failed later on a model's
+                # attribute (fitted_); its parts are what a pipeline is built from.
+                raise TypeError(
+                    f"candidates[{j}] is a Pipeline, not a model: give its candidate models "
+                    "and its ranker (Pipeline(pipe.models, ranker=pipe.ranker, ...); "
+                    "tradeoff(pipe.models, ..., ranker=pipe.ranker))"
+                )
             if not hasattr(model, "recommend_batch_idx"):
                 raise TypeError(f"candidates[{j}] is a {type(model).__name__}, not a model")
         if self.ranker is not None and not isinstance(self.ranker, LearnedRanker):
