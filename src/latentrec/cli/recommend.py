@@ -104,10 +104,11 @@ def recommend(
     answers them (a note says when one was past it); --json gives the raw scores.
 
     The re-ranking knobs (--diversity, --calibrate, --boost-new, --rules) run the model
-    as the candidate stage of a pipeline: its 200 best unseen items (5 per slot past
-    -n 40) are re-ranked, as the service re-ranks them for its diversity, calibrate and
-    boost_new parameters (--diversity picks among the best 50 of them, MMR's default
-    pool). A saved pipeline (MODEL written by Pipeline.save) answers as it was built.
+    as the candidate stage of a pipeline (a knob at 0 is off, as in the service): its
+    200 best unseen items (5 per slot past -n 40) are re-ranked, as the service re-ranks
+    them for its diversity, calibrate and boost_new parameters (--diversity picks among
+    the best 50 of them, MMR's default pool). A saved pipeline (MODEL written by
+    Pipeline.save) answers as it was built.
 
     \f
     Example: ``latentrec recommend model.npz --user 1 -n 5 --diversity 0.3 --rules r.toml``
@@ -135,12 +136,14 @@ def recommend(
         # Text that is no whole number, where the ids are integers: said with the reason.
         not_an_id = f" (its user ids are integers, and {user!r} is not one)"
     stages = []
-    if diversity is not None:
+    # A knob at 0 is off, as the service's query knobs are: a stage that keeps the ranking
+    # would still hand the next stage ranks in place of the model's scores.
+    if diversity:
         # MMR's other knobs are its defaults: those validated with lambda 0.7 (pool 50).
         stages.append(MMR(lambda_=1.0 - diversity))
-    if calibrate_weight is not None:
+    if calibrate_weight:
         stages.append(Calibrate(weight=calibrate_weight))
-    if boost_new is not None:
+    if boost_new:
         stages.append(Freshness(weight=boost_new))
     if rules_path is not None:
         stages.append(Rules.from_toml(rules_path))
@@ -149,7 +152,7 @@ def recommend(
             raise Failure(f"{model_path} is a saved pipeline; it re-ranks as it was built")
         if include_seen:
             raise Failure("--include-seen cannot be combined with re-ranking: lists never repeat")
-        if diversity is not None and getattr(model, "item_factors_", None) is None:
+        if diversity and getattr(model, "item_factors_", None) is None:
             # MMR's own refusal speaks of "candidate models", which this command never shows.
             raise Failure(
                 f"--diversity compares items in a model's latent space, and {model_path} "
@@ -183,8 +186,8 @@ def recommend(
             wanting = [
                 f"{flag} needs {what}"
                 for flag, what, wants in (
-                    ("--calibrate", "item genres", calibrate_weight is not None),
-                    ("--boost-new", "item ages", boost_new is not None),
+                    ("--calibrate", "item genres", bool(calibrate_weight)),
+                    ("--boost-new", "item ages", bool(boost_new)),
                     ("--rules max_per", "item columns", rules_path and stages[-1].max_per),
                 )
                 if wants
