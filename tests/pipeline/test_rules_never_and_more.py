@@ -74,3 +74,20 @@ def test_the_command_says_it_in_one_line(tmp_path):
     out = CliRunner().invoke(main, ["recommend", str(model), "-u", "1", "--rules", str(rules)])
     assert out.exit_code == 1
     assert out.output == f"Error: {rules}, line 2: bury: item 5 is both buried and never shown\n"
+
+
+@pytest.mark.parametrize("rank", [2**63, 10**23])
+def test_a_pin_past_the_largest_rank_is_refused_by_name(tmp_path, rank):
+    """It failed as "unexpected OverflowError: Python int too large to convert to C long"
+    (a bug, the command said); the largest 64-bit rank is taken, and shows nothing."""
+    path = tmp_path / "rules.toml"
+    path.write_text(f'never = [7]\n[pin]\n"6" = {rank}\n')
+    assert fit_error(Rules.from_toml(path)) == (
+        f"{path}, line 3: pin: item 6 is pinned at rank {rank}; a rank is at most {2**63 - 1}"
+    )
+    assert fit_error(Rules(pin={6: rank})) == (
+        f"Rules pin: item 6 is pinned at rank {rank}; a rank is at most {2**63 - 1}"
+    )
+    stage = Rules(pin={6: 2**63 - 1})
+    pipe = Pipeline(Popularity(), rerankers=[stage], n_candidates=3).fit(catalogue())
+    assert 6 not in pipe.recommend("nobody", n=3).ids.tolist()

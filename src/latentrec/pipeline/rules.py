@@ -41,6 +41,8 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 __all__ = ["Rules", "rules"]
 
 _KEYS = ("never", "bury", "pin", "boost", "max_per")
+# The largest pin rank (64-bit); a pin past any list's length is shown to nobody.
+_RANK_MAX = 2**63 - 1
 
 
 def rules(
@@ -375,7 +377,6 @@ class Rules(Reranker):
         self.never_ = index(self.never, "never")
         self.bury_ = index(self.bury, "bury")
         self.pin_items_ = index(self.pin, "pin")
-        self.pin_ranks_ = np.array([int(r) for r in self.pin.values()], dtype=np.int64)
         self.boost_items_ = index(self.boost, "boost")
         self.boost_values_ = np.array([float(v) for v in self.boost.values()])
         # rules() below checks these too, but names item indices; the user wrote ids.
@@ -391,6 +392,16 @@ class Rules(Reranker):
             return value.item() if isinstance(value, np.generic) else value
 
         pin_keys = list(self.pin)
+        ranks = [int(r) for r in self.pin.values()]
+        for place, rank in enumerate(ranks):
+            # Kept as 64-bit integers: a larger rank failed as an OverflowError.
+            if rank > _RANK_MAX:
+                raise ValueError(
+                    f"{self._at('pin', pin_keys[place])[0]}: item "
+                    f"{raw_id(self.pin_items_[place])!r} is pinned at rank {rank}; a rank is "
+                    f"at most {_RANK_MAX}"
+                )
+        self.pin_ranks_ = np.array(ranks, dtype=np.int64)
         # A pin outranks a bury: an item in both would be pinned and its bury ignored.
         for other, verb in ((self.never_, "never shown"), (self.bury_, "buried")):
             both = np.flatnonzero(np.isin(self.pin_items_, other))
