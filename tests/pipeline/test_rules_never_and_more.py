@@ -8,6 +8,7 @@ the file and line of the bury or boost when the rules came from a file.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -91,3 +92,28 @@ def test_a_pin_past_the_largest_rank_is_refused_by_name(tmp_path, rank):
     stage = Rules(pin={6: 2**63 - 1})
     pipe = Pipeline(Popularity(), rerankers=[stage], n_candidates=3).fit(catalogue())
     assert 6 not in pipe.recommend("nobody", n=3).ids.tolist()
+
+
+@pytest.mark.parametrize(
+    ("stage", "says"),
+    [
+        (Rules(pin={6: 1.5}), "Rules pin: item 6 is pinned at rank 1.5; a rank is a whole number"),
+        (
+            Rules(pin={6: True}),
+            "Rules pin: item 6 is pinned at rank True; a rank is a whole number",
+        ),
+        (Rules(pin={6: "2"}), "Rules pin: item 6 is pinned at rank '2'; a rank is a whole number"),
+        (Rules(boost={6: "0.5"}), "Rules boost: item 6 is boosted by '0.5'; a boost is a number"),
+        (Rules(boost={6: True}), "Rules boost: item 6 is boosted by True; a boost is a number"),
+    ],
+)
+def test_pins_and_boosts_of_another_kind_are_refused(stage, says):
+    """A rank of 1.5 (or True) was read as 1, and text as the number it spells, without a
+    word; a rules file refuses them on reading, and code now does at fit."""
+    assert fit_error(stage) == says
+
+
+def test_numpy_numbers_are_pins_and_boosts():
+    stage = Rules(pin={6: np.int64(1)}, boost={7: np.float32(2.0)})
+    pipe = Pipeline(Popularity(), rerankers=[stage], n_candidates=3).fit(catalogue())
+    assert pipe.recommend("nobody", n=3).ids.tolist() == [6, 7, 5]

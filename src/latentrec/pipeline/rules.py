@@ -19,6 +19,7 @@ A stage's guarantees hold in the list it returns, so ``Rules`` runs last in a pi
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -378,20 +379,34 @@ class Rules(Reranker):
         self.bury_ = index(self.bury, "bury")
         self.pin_items_ = index(self.pin, "pin")
         self.boost_items_ = index(self.boost, "boost")
-        self.boost_values_ = np.array([float(v) for v in self.boost.values()])
         # rules() below checks these too, but names item indices; the user wrote ids.
         for raw, amount in self.boost.items():
+            # float() read "0.5" as 0.5 and True as 1 without a word.
+            if isinstance(amount, (bool, np.bool_)) or not isinstance(amount, numbers.Real):
+                raise ValueError(
+                    f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount!r}; a "
+                    "boost is a number"
+                )
             if not np.isfinite(float(amount)):
                 raise ValueError(
                     f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount}; a "
                     "boost is a finite number"
                 )
+        self.boost_values_ = np.array([float(v) for v in self.boost.values()])
 
         def raw_id(i: int):
             value = items.ids[i]
             return value.item() if isinstance(value, np.generic) else value
 
         pin_keys = list(self.pin)
+        for place, rank in enumerate(self.pin.values()):
+            # int() read a rank of 1.5 (or True) as 1, and "2" as 2, without a word.
+            if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral):
+                raise ValueError(
+                    f"{self._at('pin', pin_keys[place])[0]}: item "
+                    f"{raw_id(self.pin_items_[place])!r} is pinned at rank {rank!r}; a rank is "
+                    "a whole number"
+                )
         ranks = [int(r) for r in self.pin.values()]
         for place, rank in enumerate(ranks):
             # Kept as 64-bit integers: a larger rank failed as an OverflowError.
