@@ -305,7 +305,11 @@ class Calibrate(Reranker):
             latentrec.pipeline.stages.StageDataError: Calibrate needs item genres: ...
         """
         check_share(self.weight, "Calibrate weight")
-        check_share(self.alpha, "Calibrate alpha")
+        if check_share(self.alpha, "Calibrate alpha") == 0:
+            # calibrate() refuses it per list: found here, not on every recommendation.
+            raise ValueError(
+                "Calibrate alpha must be above 0: without smoothing the divergence can be infinite"
+            )
         _relevance_kind(self.relevance, "Calibrate relevance")
         if context.item_genres is None:
             raise StageDataError(
