@@ -203,7 +203,7 @@ def recommend(
         rec = model.recommend(uid, n=n)
     elif isinstance(model, Pipeline):
         if include_seen:
-            raise Failure(f"{model_path} is a saved pipeline; its lists never repeat a seen item")
+            raise Failure(_NEVER_SEEN.format(model_path))
         rec = model.recommend(uid, n=n)
     else:
         rec = model.recommend(uid, n=n, exclude_seen=not include_seen)
@@ -215,6 +215,9 @@ def recommend(
         click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
         return
     emit(recommendation_table(as_ratings(model, rec, as_json)), as_json)
+
+
+_NEVER_SEEN = "{} is a saved pipeline; its lists never repeat a seen item (no --include-seen)"
 
 
 def check_rules_file(path) -> None:
@@ -368,6 +371,9 @@ def recommend_all(model_path, output, n, include_seen):
     """
     check_output(output)
     model = load(model_path)
+    if include_seen and isinstance(model, Pipeline):
+        # Pipeline.recommend_all's refusal names its exclude_seen argument, not the option.
+        raise Failure(_NEVER_SEEN.format(model_path))
     with writing(output):
         rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)
     click.echo(f"wrote {rows} recommendations for {model.n_users} users to {output}")
