@@ -529,7 +529,10 @@ class Pipeline:
         vals = np.full((u.size, width), -np.inf, dtype=np.float32)
         fallback = np.ones(u.size, dtype=bool)
         for rows, batch in self.user_batches(u):
-            strangers = np.flatnonzero(batch.user_idx < 0)
+            # Strangers by the index asked for: a user known from the validation slice
+            # alone is -1 in their batch (no model has a training row for them), but is
+            # keyed by their index, as recommend_batch_idx and the service key them.
+            strangers = np.flatnonzero(u[rows] < 0)
             if raw_ids is not None and strangers.size:
                 keys = batch.keys.copy()
                 for b in strangers.tolist():
