@@ -15,7 +15,7 @@ from .. import Interactions, load
 from ..data import UnknownIdError
 from ..pipeline import MMR, Calibrate, Freshness, Pipeline, Rules, StageDataError
 from ..pipeline import load as load_model_or_pipeline
-from ..pipeline.stages import knob_pool
+from ..pipeline.stages import KNOB_MAX_BOOST, knob_pool
 from ._common import (
     Failure,
     FiniteFloatRange,
@@ -58,7 +58,8 @@ from ._common import (
 )
 @click.option(
     "--boost-new",
-    type=FiniteFloatRange(min=0),
+    # The service's boost_new bound: the command refuses what the service refuses.
+    type=FiniteFloatRange(0, KNOB_MAX_BOOST),
     default=None,
     help="Boost recent items by this much (on relevance scaled to [0, 1]; halves every 30 "
     "days of age; needs --data with timestamps).",
@@ -103,10 +104,11 @@ def recommend(
     answers them (a note says when one was past it); --json gives the raw scores.
 
     The re-ranking knobs (--diversity, --calibrate, --boost-new, --rules) run the model
-    as the candidate stage of a pipeline: its 200 best unseen items (5 per slot past
-    -n 40) are re-ranked, as the service re-ranks them for its diversity, calibrate and
-    boost_new parameters (--diversity picks among the best 50 of them, MMR's default
-    pool). A saved pipeline (MODEL written by Pipeline.save) answers as it was built.
+    as the candidate stage of a pipeline (a knob at 0 is off, as in the service): its
+    200 best unseen items (5 per slot past -n 40) are re-ranked, as the service re-ranks
+    them for its diversity, calibrate and boost_new parameters (--diversity picks among
+    the best 50 of them, MMR's default pool). A saved pipeline (MODEL written by
+    Pipeline.save) answers as it was built.
 
     \f
     Example: ``latentrec recommend model.npz --user 1 -n 5 --diversity 0.3 --rules r.toml``
@@ -134,12 +136,14 @@ def recommend(
         # Text that is no whole number, where the ids are integers: said with the reason.
         not_an_id = f" (its user ids are integers, and {user!r} is not one)"
     stages = []
-    if diversity is not None:
+    # A knob at 0 is off, as the service's query knobs are: a stage that keeps the ranking
+    # would still hand the next stage ranks in place of the model's scores.
+    if diversity:
         # MMR's other knobs are its defaults: those validated with lambda 0.7 (pool 50).
         stages.append(MMR(lambda_=1.0 - diversity))
-    if calibrate_weight is not None:
+    if calibrate_weight:
         stages.append(Calibrate(weight=calibrate_weight))
-    if boost_new is not None:
+    if boost_new:
         stages.append(Freshness(weight=boost_new))
     if rules_path is not None:
         stages.append(Rules.from_toml(rules_path))
@@ -148,7 +152,7 @@ def recommend(
             raise Failure(f"{model_path} is a saved pipeline; it re-ranks as it was built")
         if include_seen:
             raise Failure("--include-seen cannot be combined with re-ranking: lists never repeat")
-        if diversity is not None and getattr(model, "item_factors_", None) is None:
+        if diversity and getattr(model, "item_factors_", None) is None:
             # MMR's own refusal speaks of "candidate models", which this command never shows.
             raise Failure(
                 f"--diversity compares items in a model's latent space, and {model_path} "
@@ -182,8 +186,8 @@ def recommend(
             wanting = [
                 f"{flag} needs {what}"
                 for flag, what, wants in (
-                    ("--calibrate", "item genres", calibrate_weight is not None),
-                    ("--boost-new", "item ages", boost_new is not None),
+                    ("--calibrate", "item genres", bool(calibrate_weight)),
+                    ("--boost-new", "item ages", bool(boost_new)),
                     ("--rules max_per", "item columns", rules_path and stages[-1].max_per),
                 )
                 if wants
@@ -199,7 +203,7 @@ def recommend(
         rec = model.recommend(uid, n=n)
     elif isinstance(model, Pipeline):
         if include_seen:
-            raise Failure(f"{model_path} is a saved pipeline; its lists never repeat a seen item")
+            raise Failure(_NEVER_SEEN.format(model_path))
         rec = model.recommend(uid, n=n)
     else:
         rec = model.recommend(uid, n=n, exclude_seen=not include_seen)
@@ -211,6 +215,9 @@ def recommend(
         click.echo(f"no items to recommend for user {user!r}: every item is rated or excluded")
         return
     emit(recommendation_table(as_ratings(model, rec, as_json)), as_json)
+
+
+_NEVER_SEEN = "{} is a saved pipeline; its lists never repeat a seen item (no --include-seen)"
 
 
 def check_rules_file(path) -> None:
@@ -364,6 +371,9 @@ def recommend_all(model_path, output, n, include_seen):
     """
     check_output(output)
     model = load(model_path)
+    if include_seen and isinstance(model, Pipeline):
+        # Pipeline.recommend_all's refusal names its exclude_seen argument, not the option.
+        raise Failure(_NEVER_SEEN.format(model_path))
     with writing(output):
         rows = model.recommend_all(output, n=n, exclude_seen=not include_seen)
     click.echo(f"wrote {rows} recommendations for {model.n_users} users to {output}")

@@ -209,9 +209,9 @@ class Context:
         """Inverse of :meth:`arrays`, given the vocabularies (which the models hold)."""
         shape = (len(users), len(items))
 
-        def csr(prefix: str, rows_cols) -> sp.csr_matrix:
+        def csr(prefix: str, rows_cols, dtype=np.float32) -> sp.csr_matrix:
             indices = arrays[prefix + "_indices"]
-            ones = np.ones(indices.size, dtype=np.float32)
+            ones = np.ones(indices.size, dtype=dtype)
             return sp.csr_matrix((ones, indices, arrays[prefix + "_indptr"]), shape=rows_cols)
 
         genres = names = later = later_implicit = None
@@ -224,7 +224,10 @@ class Context:
             later_implicit = bool(arrays["later_implicit"].item())
         if "genres_indptr" in arrays:
             names = arrays["genre_names"]
-            genres = csr("genres", (len(items), names.size))
+            # float64, as genre_matrix builds it at fit: in float32 an item's share of
+            # each of three genres (1/3) moved by 1e-8, and with it the ranker's genre
+            # match and Calibrate's objective, so a loaded pipeline answered otherwise.
+            genres = csr("genres", (len(items), names.size), np.float64)
         return cls(
             users,
             items,

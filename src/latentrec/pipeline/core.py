@@ -161,6 +161,14 @@ class Pipeline:
         if not models:
             raise ValueError("a pipeline needs at least one candidate model")
         for j, model in enumerate(models):
+            if isinstance(model, Pipeline):
+                # It answers recommend_batch_idx too, and failed later on a model's
+                # attribute (fitted_); its parts are what a pipeline is built from.
+                raise TypeError(
+                    f"candidates[{j}] is a Pipeline, not a model: give its candidate models "
+                    "and its ranker (Pipeline(pipe.models, ranker=pipe.ranker, ...); "
+                    "tradeoff(pipe.models, ..., ranker=pipe.ranker))"
+                )
             if not hasattr(model, "recommend_batch_idx"):
                 raise TypeError(f"candidates[{j}] is a {type(model).__name__}, not a model")
         if self.ranker is not None and not isinstance(self.ranker, LearnedRanker):
@@ -521,7 +529,10 @@ class Pipeline:
         vals = np.full((u.size, width), -np.inf, dtype=np.float32)
         fallback = np.ones(u.size, dtype=bool)
         for rows, batch in self.user_batches(u):
-            strangers = np.flatnonzero(batch.user_idx < 0)
+            # Strangers by the index asked for: a user known from the validation slice
+            # alone is -1 in their batch (no model has a training row for them), but is
+            # keyed by their index, as recommend_batch_idx and the service key them.
+            strangers = np.flatnonzero(u[rows] < 0)
             if raw_ids is not None and strangers.size:
                 keys = batch.keys.copy()
                 for b in strangers.tolist():

@@ -19,6 +19,7 @@ A stage's guarantees hold in the list it returns, so ``Rules`` runs last in a pi
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -41,6 +42,8 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 __all__ = ["Rules", "rules"]
 
 _KEYS = ("never", "bury", "pin", "boost", "max_per")
+# The largest pin rank (64-bit); a pin past any list's length is shown to nobody.
+_RANK_MAX = 2**63 - 1
 
 
 def rules(
@@ -375,22 +378,45 @@ class Rules(Reranker):
         self.never_ = index(self.never, "never")
         self.bury_ = index(self.bury, "bury")
         self.pin_items_ = index(self.pin, "pin")
-        self.pin_ranks_ = np.array([int(r) for r in self.pin.values()], dtype=np.int64)
         self.boost_items_ = index(self.boost, "boost")
-        self.boost_values_ = np.array([float(v) for v in self.boost.values()])
         # rules() below checks these too, but names item indices; the user wrote ids.
         for raw, amount in self.boost.items():
+            # float() read "0.5" as 0.5 and True as 1 without a word.
+            if isinstance(amount, (bool, np.bool_)) or not isinstance(amount, numbers.Real):
+                raise ValueError(
+                    f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount!r}; a "
+                    "boost is a number"
+                )
             if not np.isfinite(float(amount)):
                 raise ValueError(
                     f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount}; a "
                     "boost is a finite number"
                 )
+        self.boost_values_ = np.array([float(v) for v in self.boost.values()])
 
         def raw_id(i: int):
             value = items.ids[i]
             return value.item() if isinstance(value, np.generic) else value
 
         pin_keys = list(self.pin)
+        for place, rank in enumerate(self.pin.values()):
+            # int() read a rank of 1.5 (or True) as 1, and "2" as 2, without a word.
+            if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral):
+                raise ValueError(
+                    f"{self._at('pin', pin_keys[place])[0]}: item "
+                    f"{raw_id(self.pin_items_[place])!r} is pinned at rank {rank!r}; a rank is "
+                    "a whole number"
+                )
+        ranks = [int(r) for r in self.pin.values()]
+        for place, rank in enumerate(ranks):
+            # Kept as 64-bit integers: a larger rank failed as an OverflowError.
+            if rank > _RANK_MAX:
+                raise ValueError(
+                    f"{self._at('pin', pin_keys[place])[0]}: item "
+                    f"{raw_id(self.pin_items_[place])!r} is pinned at rank {rank}; a rank is "
+                    f"at most {_RANK_MAX}"
+                )
+        self.pin_ranks_ = np.array(ranks, dtype=np.int64)
         # A pin outranks a bury: an item in both would be pinned and its bury ignored.
         for other, verb in ((self.never_, "never shown"), (self.bury_, "buried")):
             both = np.flatnonzero(np.isin(self.pin_items_, other))
@@ -399,6 +425,20 @@ class Rules(Reranker):
                 item = raw_id(self.pin_items_[both[0]])
                 raise ValueError(
                     f"{at if from_file else 'Rules'}: item {item!r} is both pinned and {verb}"
+                )
+        # Never shown outranks a bury or a boost, which would be dropped without a word.
+        boost_keys = list(self.boost)
+        for key, listed, verb in (
+            ("bury", self.bury_, "buried"),
+            ("boost", self.boost_items_, "boosted"),
+        ):
+            both = np.flatnonzero(np.isin(listed, self.never_))
+            if both.size:
+                place = int(both[0])
+                at, from_file = self._at(key, place if key == "bury" else boost_keys[place])
+                raise ValueError(
+                    f"{at if from_file else 'Rules'}: item {raw_id(listed[place])!r} is both "
+                    f"{verb} and never shown"
                 )
         taken: dict[int, int] = {}
         for place, (item, rank) in enumerate(

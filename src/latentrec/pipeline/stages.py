@@ -18,6 +18,7 @@ from .params import Knobs, check_positive, check_seed, check_share
 from .rerank import RELEVANCE, calibrate, explore, freshness, mmr
 
 __all__ = [
+    "KNOB_MAX_BOOST",
     "KNOB_POOL",
     "KNOB_POOL_PER_SLOT",
     "MMR",
@@ -40,6 +41,10 @@ MMR_POOL = 50
 # n_candidates, and one rule for both, so that the command and the service give one list.
 KNOB_POOL = 200
 KNOB_POOL_PER_SLOT = 5
+# The largest freshness boost the knobs take (`--boost-new`, the service's boost_new):
+# relevance is rescaled to [0, 1] first, so ten times the whole range of relevance is
+# already a list ordered by age alone. One bound for both, so that they refuse alike.
+KNOB_MAX_BOOST = 10.0
 
 
 def knob_pool(
@@ -300,7 +305,11 @@ class Calibrate(Reranker):
             latentrec.pipeline.stages.StageDataError: Calibrate needs item genres: ...
         """
         check_share(self.weight, "Calibrate weight")
-        check_share(self.alpha, "Calibrate alpha")
+        if check_share(self.alpha, "Calibrate alpha") == 0:
+            # calibrate() refuses it per list: found here, not on every recommendation.
+            raise ValueError(
+                "Calibrate alpha must be above 0: without smoothing the divergence can be infinite"
+            )
         _relevance_kind(self.relevance, "Calibrate relevance")
         if context.item_genres is None:
             raise StageDataError(

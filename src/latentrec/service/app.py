@@ -565,8 +565,9 @@ def create_app(settings: Settings, *, store=None, source=None, store_wait=False)
     ):
         """Top-``n`` items for a user, their rated items excluded; ``fallback`` marks the
         popularity list given to a user the service cannot personalise.  ``diversity``,
-        ``calibrate`` and ``boost_new`` re-rank the model's top candidates (100, or 5 per
-        requested item) with the re-rankers of ``latentrec.pipeline``, in that order."""
+        ``calibrate`` and ``boost_new`` re-rank the model's top candidates (200, or 5 per
+        requested item past 40, as ``latentrec recommend`` re-ranks them) with the
+        re-rankers of ``latentrec.pipeline``, in that order; a knob at 0 is off."""
         # The hot route runs on the event loop over a SQLite file: one indexed read of a
         # local file and one top-n over the items take less than handing the request to
         # a thread and back.  Over a database server it runs in a thread (store_off_loop).

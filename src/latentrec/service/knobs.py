@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from ..pipeline.rerank import calibrate as calibrate_list
 from ..pipeline.rerank import freshness as freshness_list
 from ..pipeline.rerank import mmr as mmr_list
-from ..pipeline.stages import KNOB_POOL, KNOB_POOL_PER_SLOT, MMR_POOL, knob_pool
+from ..pipeline.stages import KNOB_MAX_BOOST, KNOB_POOL, KNOB_POOL_PER_SLOT, MMR_POOL, knob_pool
 from ..store.catalogue import one_spelling_each, pick_spelling
 from ..store.records import genre_key, genre_spelling
 from .holder import Served
@@ -51,8 +51,9 @@ POOL = KNOB_POOL
 POOL_PER_SLOT = KNOB_POOL_PER_SLOT
 # The freshness boost halves every this many days of age.
 HALF_LIFE_DAYS = 30.0
-# The largest boost_new accepted (relevance is rescaled to [0, 1] first).
-MAX_BOOST = 10.0
+# The largest boost_new accepted (relevance is rescaled to [0, 1] first), the bound of
+# `latentrec recommend --boost-new` too.
+MAX_BOOST = KNOB_MAX_BOOST
 SECONDS_PER_DAY = 86_400.0
 
 
