@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 EVERY_COMMAND = (
     "data demo evaluate explain factors models onboard plot recommend recommend-all retrain "
-    "serve similar store train tune"
+    "score serve similar store train tune"
 )
 
 

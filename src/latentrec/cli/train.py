@@ -14,13 +14,14 @@ from urllib.parse import unquote, urlparse
 import click
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from ..data import splits
+from ..data import Interactions, splits
 from ..data.movielens import ml_folder_layout
 from ..data.readers import DefaultColumn, default_columns, header_fields, parquet_columns
 from ..datasets import movielens
 from ..evaluation import cross_validate, evaluate_ranking, evaluate_ratings
-from ..evaluation.evaluate import relevant_users
+from ..evaluation.evaluate import check_heldout, relevant_users
 from ..models import GlobalMean, HybridMF
 from ._common import (
     CutOff,
@@ -965,3 +966,102 @@ def holdout(data, protocol: str, test_size: float, seed):
             )
         raise Failure("leave-last-out holds out no cell: no user has more than one cell")
     return train, test
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL")
+@click.argument("source")
+@data_options
+@click.option(
+    "-k",
+    "k",
+    type=CutOff(),
+    default=10,
+    show_default=True,
+    help="Cut-off for a ranking model (or pipeline).",
+)
+@relevance_threshold_option("For a ranking model")
+@click.option(
+    "--unknown",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="Cells of users or items the model was not trained with: refused, naming the "
+    "first (error), or left out and counted (skip).",
+)
+@fail_on_known_errors
+def score(model_path, source, k, relevance_threshold, unknown, **opts):
+    """Score a saved MODEL (or pipeline) on the held-out ratings in SOURCE.
+
+    SOURCE is read as `train` reads one (a CSV/TSV/Parquet file, a .lrdata file, a
+    MovieLens folder) and matched to the model's users and items by id.  A rating model
+    gets RMSE and MAE (clipped to its scale), a ranking model NDCG, precision, recall,
+    MAP and hit rate at -k, the items each user rated in training left out of their
+    list.  A cell the model was trained on is refused: its figure would flatter it.
+
+    \f
+    Example: ``latentrec score model.npz probe.lrdata`` (``data convert --probe``)
+    """
+    from .. import load
+
+    model = load(model_path)
+    d = load_data(source, **opts)
+    check_threshold_has_ratings(relevance_threshold, d, source)
+    test, left_out = cells_for(model, d, source, unknown)
+    check_heldout(model, test)  # said alone, before the line announcing the figures
+    name = type(model).__name__
+    click.echo(f"scoring {name} from {model_path} on {test.nnz} held-out cells of {source}")
+    if left_out:
+        click.echo(
+            f"left out {left_out} cell(s) of users or items {model_path} was not trained with "
+            "(--unknown skip)",
+            err=True,
+        )
+    held_out_figures(model, test, k, relevance_threshold=relevance_threshold)
+
+
+def cells_for(model, data, source: str, unknown: str = "error"):
+    """``data``'s cells on ``model``'s users and items (matched by id), as the test set
+    the evaluation takes, and how many were left out for ids the model does not hold
+    (``unknown="skip"``; with ``"error"`` the first such cell is refused by name).
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases
+        >>> model = Biases().fit(Interactions.from_arrays([1, 2], [10, 20], [4.0, 2.0]))
+        >>> test = Interactions.from_arrays([2, 1, 3], [10, 20, 10], [3.0, 5.0, 1.0])
+        >>> part, left = cells_for(model, test, "t.csv", "skip")
+        >>> part.shape, part.nnz, left
+        ((2, 2), 2, 1)
+    """
+    m = data.matrix.tocoo()
+    users = model.users_.lookup(data.users.ids)[m.row]
+    items = model.items_.lookup(data.items.ids)[m.col]
+    known = (users >= 0) & (items >= 0)
+    left_out = int(np.count_nonzero(~known))
+    if left_out and unknown == "error":
+        first = int(np.flatnonzero(~known)[0])
+        user, item = data.users.ids[m.row[first]], data.items.ids[m.col[first]]
+        user, item = (x.item() if isinstance(x, np.generic) else x for x in (user, item))
+        which = "user" if users[first] < 0 else "item"
+        raise Failure(
+            f"{source} has {left_out} cell(s) of users or items that {model.__class__.__name__} "
+            f"was not trained with (the first: user {user!r}, item {item!r}, an unknown "
+            f"{which}); score the rest with --unknown skip"
+        )
+    if not known.any():
+        raise Failure(f"none of the cells of {source} is of a user and an item the model holds")
+    order = np.lexsort((items[known], users[known]))
+    rows, cols = users[known][order], items[known][order]
+    values = m.data[known][order]
+    matrix = sp.csr_matrix((values, (rows, cols)), shape=(model.n_users, model.n_items))
+    matrix.sort_indices()
+    test = Interactions(
+        model.users_,
+        model.items_,
+        matrix,
+        rating_scale=data.rating_scale,
+        implicit=data.implicit,
+    )
+    return test, left_out

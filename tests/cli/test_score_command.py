@@ -1,0 +1,97 @@
+"""``latentrec score MODEL SOURCE``: a saved model scored on a test file, matched by id.
+
+Before, scoring a model on a held-out file (MovieLens' u1.test, the Netflix prize's
+probe part) needed Python; now one command gives the figures the library gives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from new_user_support import error_line, invoke
+
+from latentrec import Interactions
+from latentrec.data.splits import random_split
+from latentrec.evaluation import evaluate_ranking
+from latentrec.models import BiasedMF, ImplicitALS
+
+
+@pytest.fixture(scope="module")
+def split():
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{x}" for x in rng.integers(0, 40, n)],
+            "item_id": rng.integers(100, 150, n),
+            "rating": rng.integers(1, 6, n).astype(float),
+        }
+    ).drop_duplicates(["user_id", "item_id"])
+    data = Interactions.from_frame(frame, rating_scale=(1, 5))
+    train, test = random_split(data, 0.2, random_state=0)
+    # Keep the test cells whose user and item have a training cell: matched by id,
+    # the model holds exactly those.
+    model_ids = (set(train.to_frame()["user_id"]), set(train.to_frame()["item_id"]))
+    known = test.to_frame()
+    known = known[known["user_id"].isin(model_ids[0]) & known["item_id"].isin(model_ids[1])]
+    return train, test, known
+
+
+def _files(tmp_path, train, frame, model):
+    model_path, test_path = tmp_path / "m.npz", tmp_path / "test.csv"
+    model.fit(train).save(model_path)
+    # Shuffled rows: matching is by id, not by position.
+    frame.sample(frac=1.0, random_state=1).to_csv(test_path, index=False)
+    return model_path, test_path
+
+
+def test_a_rating_model_gets_the_librarys_rmse_on_a_test_file(split, tmp_path):
+    train, test, known = split
+    model = BiasedMF(n_factors=3, n_epochs=10, random_state=0)
+    model_path, test_path = _files(tmp_path, train, known, model)
+    out = invoke("score", model_path, test_path, "--rating-scale", "1", "5")
+    assert out.exit_code == 0, out.output
+    # The slow reference: the model's own predictions of the known cells, clipped.
+    fitted = model.fit(train)
+    pred = np.clip(fitted.predict(known["user_id"], known["item_id"]), 1, 5)
+    rmse = float(np.sqrt(np.mean((pred - known["rating"].to_numpy()) ** 2)))
+    assert f"held-out RMSE {rmse:.4f}" in out.stdout, out.stdout
+    assert f"({len(known)} ratings)" in out.stdout
+
+
+def test_a_ranking_model_gets_the_librarys_ndcg(split, tmp_path):
+    train, test, known = split
+    model = ImplicitALS(n_factors=3, random_state=0)
+    model_path, test_path = _files(tmp_path, train, known, model)
+    out = invoke("score", model_path, test_path, "-k", "5")
+    assert out.exit_code == 0, out.output
+    fitted = model.fit(train)
+    rows = test.to_frame().merge(known[["user_id", "item_id"]])
+    part = Interactions.from_frame(rows, users=train.users, items=train.items)
+    want = evaluate_ranking(fitted, part, 5)
+    assert f"ndcg@5 {want['ndcg']:.4f}" in out.stdout, out.stdout
+
+
+def test_unknown_ids_are_refused_or_left_out_and_counted(split, tmp_path):
+    train, test, known = split
+    extra = pd.DataFrame({"user_id": ["stranger"], "item_id": [100], "rating": [4.0]})
+    model_path, test_path = _files(
+        tmp_path, train, pd.concat([known, extra]), BiasedMF(n_factors=2, n_epochs=3)
+    )
+    line = error_line(invoke("score", model_path, test_path))
+    assert line.startswith(f"Error: {test_path} has 1 cell(s) of users or items that BiasedMF")
+    assert "user 'stranger', item 100, an unknown user" in line and "--unknown skip" in line
+    out = invoke("score", model_path, test_path, "--unknown", "skip")
+    assert out.exit_code == 0, out.output
+    assert "left out 1 cell(s)" in out.stderr and f"({len(known)} ratings)" in out.stdout
+
+
+def test_training_cells_are_refused_before_any_figure(split, tmp_path):
+    train, _, _ = split
+    model_path, test_path = _files(
+        tmp_path, train, train.to_frame(), BiasedMF(n_factors=2, n_epochs=3)
+    )
+    out = invoke("score", model_path, test_path)
+    assert out.exit_code == 1 and out.stdout == ""
+    assert "shares" in error_line(out) and "trained on" in error_line(out)
