@@ -105,3 +105,27 @@ def test_retrain_publishes_no_candidate_serve_refuses(data, tmp_path, algorithm)
     refusal = service_refusal(flat, error)
     assert answer["reason"] == f"latentrec serve refuses the candidate: {refusal}"
     assert not list(ModelDirectory(md).versions())
+
+
+@pytest.mark.parametrize("kind", ["global-mean", "popularity", "pipeline of popularity"])
+@pytest.mark.parametrize("how", ["before", "to"])
+def test_rollback_refuses_a_version_serve_refuses(data, tmp_path, kind, how):
+    """A version published before the service refused its kind is still in the directory;
+    rolling back to it made current what every worker refuses, without a word."""
+    make, error = UNSERVABLE[kind]
+    flat = make().fit(data)
+    path = tmp_path / "flat.npz"
+    flat.save(path)
+    reason = service_refusal(path, error)
+    md = ModelDirectory(tmp_path / "md")
+    md.publish(flat)  # as a publish before the refusal did
+    md.publish(Biases().fit(data))
+    history = (md.path / "history.jsonl").read_text()
+    args = ["models", "rollback", "--model-dir", md.path]
+    out = invoke(*args, *(["--to", "v000001"] if how == "to" else []))
+    assert error_line(out) == (
+        f"Error: v000001 is not made current, as latentrec serve refuses it: {reason}"
+    )
+    assert out.exit_code == 1
+    assert md.read_pointer() == "v000002"
+    assert (md.path / "history.jsonl").read_text() == history

@@ -735,7 +735,7 @@ def rollback(model_dir, to):
         if to is None:
             raise
         before = "a damaged pointer"  # what --to repairs, as the damage message says
-    version = md.rollback(to)
+    version = md.rollback(to, refuse=cannot_serve)
     if version.name == before:
         click.echo(f"{version.name} is already current")
     else:
