@@ -129,3 +129,36 @@ def test_rollback_refuses_a_version_serve_refuses(data, tmp_path, kind, how):
     assert out.exit_code == 1
     assert md.read_pointer() == "v000002"
     assert (md.path / "history.jsonl").read_text() == history
+
+
+def test_retrain_is_not_gated_by_a_current_version_serve_refuses(data, tmp_path):
+    """A Popularity version published before the refusal, current, trained on every
+    rating of the store: a retrain with a model serve takes was compared with it and
+    published nothing ("no new rating to compare on"), so the operator could not leave
+    it.  No worker serves it, so it is no bar: the candidate is published, saying why."""
+    pytest.importorskip("sqlalchemy")
+    from latentrec.store import open_store
+
+    db = tmp_path / "ratings.db"
+    with open_store(db) as store:
+        store.import_interactions(data)
+    md = ModelDirectory(tmp_path / "md")
+    md.publish(Popularity().fit(data))
+    flat = tmp_path / "flat.npz"
+    Popularity().fit(data).save(flat)
+    refusal = service_refusal(flat, CannotServeError)
+    args = ["retrain", "--store", db, "--model-dir", md.path, "--json"]
+    again = invoke(*args)  # the recipe refitted: still refused, in one answer
+    assert again.exit_code == 0, again.output
+    answer = json.loads(again.stdout.strip().splitlines()[-1])
+    assert answer["published"] is False
+    assert answer["reason"] == f"latentrec serve refuses the candidate: {refusal}"
+    out = invoke(*args, "-a", "biases")
+    assert out.exit_code == 0, out.output
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert answer["published"] is True and answer["version"] == "v000002", answer
+    assert answer["reason"] == (
+        f"v000001 is not served (latentrec serve refuses it: {refusal}): the candidate "
+        "is published without a comparison"
+    )
+    assert md.read_pointer() == "v000002"
