@@ -613,7 +613,12 @@ def list_versions(model_dir, as_json, rehash):
 # the threshold a hit needed, the model as given before tuning, the best trial's figure.
 NOT_A_FIGURE = ("_share", "_relevance_threshold", "_as_given", "_best_trial")
 # The counts a figure was computed on, as `train --test-size` records them.
-COUNTS = {"holdout_ratings": "ratings", "holdout_users": "users"}
+COUNTS = {
+    "holdout_ratings": "ratings",
+    "holdout_users": "users",
+    "validation_ratings": "ratings",
+    "validation_users": "users",
+}
 
 
 def figure_text(metrics: dict) -> str:
@@ -652,7 +657,9 @@ def figure_text(metrics: dict) -> str:
 def scored_text(metrics: dict) -> str:
     """How many held-out ratings (or, for a ranking metric, users) a version's figure was
     computed on, e.g. ``300 ratings``, or ``""`` when it records none (``tune -o``
-    records no count for its validation split).
+    records no count for its validation split before it recorded ``validation_ratings``
+    or ``validation_users``); ``tune -o``'s count says its split, e.g. ``24 ratings,
+    temporal split``.
 
     Example:
         >>> scored_text({"metric": "rmse", "candidate": {"rmse": 0.9, "n": 300}})
@@ -665,6 +672,9 @@ def scored_text(metrics: dict) -> str:
         '120 users'
         >>> scored_text({"validation_rmse": 0.5})
         ''
+        >>> scored_text({"validation_rmse": 0.5, "validation_protocol": "temporal",
+        ...              "validation_ratings": 24})
+        '24 ratings, temporal split'
     """
     figures = metrics.get("candidate") or {}
     for key, unit in (("n", "ratings"), ("n_users", "users")):
@@ -674,7 +684,10 @@ def scored_text(metrics: dict) -> str:
     for key, unit in COUNTS.items():
         value = metrics.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
-            return f"{value} {unit}"
+            protocol = metrics.get("validation_protocol") if key.startswith("validation_") else None
+            # A temporal split's figure is not a random one's: the list says which.
+            split = f", {protocol} split" if isinstance(protocol, str) else ""
+            return f"{value} {unit}{split}"
     return ""
 
 
