@@ -171,14 +171,25 @@ class Served:
     def first_candidate_problem(self) -> str | None:
         """Why the per-model routes (predictions, explanations, similar items) cannot
         answer for this version, or None: a pipeline answers them through its first
-        candidate, which must be a factor model."""
-        if self.pipeline is None or isinstance(self.pipeline.models[0], FactorModel):
+        candidate, which must be a factor model whose scores order items: a GlobalMean
+        first (published beside a model that ranks) answered every prediction with the
+        mean, marked personal, and every similar-items request with an empty list."""
+        if self.pipeline is None:
             return None
-        return (
-            "this version is a pipeline whose first candidate is a "
-            f"{type(self.pipeline.models[0]).__name__}, not a factor model; this route "
-            "answers only through a factor model"
-        )
+        first = self.pipeline.models[0]
+        if not isinstance(first, FactorModel):
+            return (
+                "this version is a pipeline whose first candidate is a "
+                f"{type(first).__name__}, not a factor model; this route answers only "
+                "through a factor model"
+            )
+        if not first.orders_items:
+            return (
+                "this version is a pipeline whose first candidate is a "
+                f"{type(first).__name__}, which gives every item the same score; this route "
+                "answers only through a factor model whose scores order items"
+            )
+        return None
 
     @property
     def predicts_ratings(self) -> bool:
