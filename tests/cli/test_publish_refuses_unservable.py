@@ -162,3 +162,26 @@ def test_retrain_is_not_gated_by_a_current_version_serve_refuses(data, tmp_path)
         "is published without a comparison"
     )
     assert md.read_pointer() == "v000002"
+
+
+def test_models_list_says_when_the_current_version_is_one_serve_refuses(data, tmp_path):
+    """The listing an operator reads showed a current Popularity (published before the
+    refusal) like any other version: nothing said no worker serves it."""
+    md = ModelDirectory(tmp_path / "md")
+    md.publish(Biases().fit(data))
+    md.publish(Popularity().fit(data))
+    path = tmp_path / "pop.npz"
+    Popularity().fit(data).save(path)
+    reason = service_refusal(path, CannotServeError)
+    out = invoke("models", "list", "--model-dir", md.path)
+    assert out.exit_code == 0, out.output
+    assert out.stderr.splitlines() == [
+        f"warning: the current version v000002 is one latentrec serve refuses ({reason}): "
+        "workers keep the model they had and a new one has none; roll back to one it "
+        "serves (latentrec models rollback --to VERSION) or retrain with another "
+        "algorithm (latentrec retrain -a ...)"
+    ]
+    assert "v000002" in out.stdout
+    md.rollback("v000001")  # a version serve takes: nothing to say
+    out = invoke("models", "list", "--model-dir", md.path)
+    assert out.exit_code == 0 and out.stderr == "", out.output

@@ -578,6 +578,9 @@ def list_versions(model_dir, as_json, rehash):
             changed[v.name] = str(checked)
             click.echo(f"warning: {v.name} is damaged: {checked}", err=True)
     versions = [v for v in versions if v.name not in pruned]
+    refused = _current_refused(md, versions, current, changed)
+    if refused is not None:
+        click.echo(f"warning: {refused}", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -607,6 +610,33 @@ def list_versions(model_dir, as_json, rehash):
         for v in versions
     ]
     print_table(pd.DataFrame(rows))
+
+
+# The kinds serve may refuse for what they are (cannot_serve): only a current version of
+# one of these is loaded by a listing to say so; any other kind is served.
+MAY_BE_REFUSED = ("Popularity", "ItemKNN", "GlobalMean", "Pipeline", "FactorModel")
+
+
+def _current_refused(md, versions, current, changed) -> str | None:
+    """Why ``latentrec serve`` refuses the current version, when it does (one published
+    before publish refused its kind): said by the listing an operator reads, with the
+    way out."""
+    version = next((v for v in versions if v.name == current), None)
+    if version is None or version.name in changed or version.algorithm not in MAY_BE_REFUSED:
+        return None
+    try:
+        _, model = md.load_version(version)
+    except (ModelFileError, OSError):
+        return None  # a load's own failure is said by serve and by rollback, by name
+    refused = cannot_serve(model)
+    if refused is None:
+        return None
+    return (
+        f"the current version {version.name} is one latentrec serve refuses ({refused}): "
+        "workers keep the model they had and a new one has none; roll back to one it "
+        "serves (latentrec models rollback --to VERSION) or retrain with another "
+        "algorithm (latentrec retrain -a ...)"
+    )
 
 
 # Figures recorded beside the scores that are not scores themselves: the share held out,
