@@ -914,16 +914,25 @@ class DirectorySource:
             # The same error again, its traceback dropped: raised as it is, each round's
             # frames would pile up on it for as long as the version stays refused.
             raise refused[2].with_traceback(None)
+        version = None
         try:
             version, model = self.directory.load_current()
             served = Served.build(model, version.name, version.created, token)
         except (ModelFileError, CannotRankError, CannotServeError) as err:
+            if version is not None and not isinstance(err, ModelFileError):
+                # Said with the version and the way out: "got Popularity" alone named
+                # neither which version to leave nor how (one published before publish
+                # refused its kind).
+                err = type(err)(
+                    f"the current version {version.name} cannot be served: {err}; make "
+                    "one it serves current (latentrec models rollback --to VERSION)"
+                )
             # Kept only for a file that did not change while it was read: one replaced
             # meanwhile (a race) is no verdict on the file that replaced it.
             after = self._current_file()
             kept = before is not None and after == before and self.token() == token
             self._refused = (token, before, err) if kept else None
-            raise
+            raise err from None
         self._refused = None
         return served
 
