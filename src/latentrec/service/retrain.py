@@ -94,6 +94,7 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..data.splits import temporal_split, timestamp_text
+from ..errors import CannotServeError
 from ..evaluation import metrics as M
 from ..evaluation.evaluate import RANKING_METRICS
 from ..evaluation.tuning import RATING_METRICS, parse_metric
@@ -481,11 +482,15 @@ def _retrain(
     if current is not None:
         interactions = with_current_scale(interactions, current, current_version)
     unserved = None if current is None else cannot_serve(current)
-    if unserved is not None:
-        # A version published before the service refused its kind: no worker serves it,
-        # so it is no bar to pass (nor its cells kept out of the comparison).  Gated by
-        # it, a retrain with -a implicit-als published nothing while it stayed current.
+    if isinstance(unserved, CannotServeError):
+        # A version without fold-in, published before the service refused its kind: no
+        # worker serves it, so it is no bar to pass (nor its cells kept out of the
+        # comparison).  Gated by it, a retrain with -a implicit-als published nothing
+        # while it stayed current.  (A global mean still scores the ratings it predicts,
+        # and the comparison with it stands.)
         current = None
+    else:
+        unserved = None
     if isinstance(template, Pipeline):
         interactions = with_capped_columns(with_known_genres(interactions, current), current)
     recent = interactions.timestamps >= temporal_cutoff(interactions, holdout)
