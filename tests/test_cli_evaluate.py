@@ -75,6 +75,35 @@ def test_leave_last_out_on_single_cell_users_is_said(tmp_path):
     assert "leave-last-out holds out no cell: no user has more than one cell" in out.output
 
 
+def test_a_user_holdout_of_single_cell_users_does_not_ask_for_a_larger_share(tmp_path):
+    """It said "give a larger --test-size", which cannot help: each user keeps their one
+    cell to train on."""
+    path = tmp_path / "one_each.csv"
+    path.write_text("user_id,item_id,rating\n1,1,4\n2,2,3\n3,1,5\n")
+    out = CliRunner().invoke(main, ["evaluate", str(path), "-a", "biases", "--protocol", "user"])
+    assert out.exit_code == 1, out.output
+    assert out.output == (
+        "Error: --test-size 0.2 holds out no cell: a share of each user's cells, and no user "
+        "has more than one (each keeps one to train on), so no share can; use --protocol "
+        "random\n"
+    )
+
+
+def test_a_temporal_holdout_that_ties_leave_nothing_to_train_on_names_the_options(tmp_path):
+    """It said the split's own words ("cutoff 5 leaves the train set empty"), naming
+    neither --protocol nor --test-size."""
+    path = tmp_path / "tied.csv"
+    path.write_text("user_id,item_id,rating,t\n1,1,4,5\n2,2,3,5\n3,1,5,5\n1,2,2,5\n")
+    args = ["--protocol", "temporal", "--timestamp-col", "t"]
+    out = CliRunner().invoke(main, ["evaluate", str(path), "-a", "biases", *args])
+    assert out.exit_code == 1, out.output
+    assert out.output.startswith(
+        "Error: --protocol temporal cannot hold out the latest 20% of the cells (--test-size "
+        "0.2): cutoff 5 leaves the train set empty"
+    ), out.output
+    assert out.output.count("\n") == 1 and "use --protocol random or user" in out.output
+
+
 @pytest.mark.parametrize("how", [[], ["--cv", "3"]])
 def test_global_mean_ranking_is_refused_before_any_fit_naming_a_baseline_that_ranks(csv, how):
     # It printed NDCG 0.0675 on MovieLens-100K: GlobalMean scores every item alike, so

@@ -107,6 +107,7 @@ def test_a_trial_whose_model_scores_every_candidate_alike_fails_and_the_search_g
                                     "--space", space])  # fmt: skip
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
-    assert lines[1].startswith("  trial 1/2: failed: the model gave every candidate the same")
-    assert lines[2].startswith("  trial 2/2: ndcg@5=")
+    assert lines[1].startswith("validation split: ")  # the split's cells, then the trials
+    assert lines[2].startswith("  trial 1/2: failed: the model gave every candidate the same")
+    assert lines[3].startswith("  trial 2/2: ndcg@5=")
     assert "best ndcg@5 " in out.output and "{'init_std': 0.1}" in out.output

@@ -105,3 +105,83 @@ def test_retrain_publishes_no_candidate_serve_refuses(data, tmp_path, algorithm)
     refusal = service_refusal(flat, error)
     assert answer["reason"] == f"latentrec serve refuses the candidate: {refusal}"
     assert not list(ModelDirectory(md).versions())
+
+
+@pytest.mark.parametrize("kind", ["global-mean", "popularity", "pipeline of popularity"])
+@pytest.mark.parametrize("how", ["before", "to"])
+def test_rollback_refuses_a_version_serve_refuses(data, tmp_path, kind, how):
+    """A version published before the service refused its kind is still in the directory;
+    rolling back to it made current what every worker refuses, without a word."""
+    make, error = UNSERVABLE[kind]
+    flat = make().fit(data)
+    path = tmp_path / "flat.npz"
+    flat.save(path)
+    reason = service_refusal(path, error)
+    md = ModelDirectory(tmp_path / "md")
+    md.publish(flat)  # as a publish before the refusal did
+    md.publish(Biases().fit(data))
+    history = (md.path / "history.jsonl").read_text()
+    args = ["models", "rollback", "--model-dir", md.path]
+    out = invoke(*args, *(["--to", "v000001"] if how == "to" else []))
+    assert error_line(out) == (
+        f"Error: v000001 is not made current, as latentrec serve refuses it: {reason}"
+    )
+    assert out.exit_code == 1
+    assert md.read_pointer() == "v000002"
+    assert (md.path / "history.jsonl").read_text() == history
+
+
+def test_retrain_is_not_gated_by_a_current_version_serve_refuses(data, tmp_path):
+    """A Popularity version published before the refusal, current, trained on every
+    rating of the store: a retrain with a model serve takes was compared with it and
+    published nothing ("no new rating to compare on"), so the operator could not leave
+    it.  No worker serves it, so it is no bar: the candidate is published, saying why."""
+    pytest.importorskip("sqlalchemy")
+    from latentrec.store import open_store
+
+    db = tmp_path / "ratings.db"
+    with open_store(db) as store:
+        store.import_interactions(data)
+    md = ModelDirectory(tmp_path / "md")
+    md.publish(Popularity().fit(data))
+    flat = tmp_path / "flat.npz"
+    Popularity().fit(data).save(flat)
+    refusal = service_refusal(flat, CannotServeError)
+    args = ["retrain", "--store", db, "--model-dir", md.path, "--json"]
+    again = invoke(*args)  # the recipe refitted: still refused, in one answer
+    assert again.exit_code == 0, again.output
+    answer = json.loads(again.stdout.strip().splitlines()[-1])
+    assert answer["published"] is False
+    assert answer["reason"] == f"latentrec serve refuses the candidate: {refusal}"
+    out = invoke(*args, "-a", "biases")
+    assert out.exit_code == 0, out.output
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert answer["published"] is True and answer["version"] == "v000002", answer
+    assert answer["reason"] == (
+        f"v000001 is not served (latentrec serve refuses it: {refusal}): the candidate "
+        "is published without a comparison"
+    )
+    assert md.read_pointer() == "v000002"
+
+
+def test_models_list_says_when_the_current_version_is_one_serve_refuses(data, tmp_path):
+    """The listing an operator reads showed a current Popularity (published before the
+    refusal) like any other version: nothing said no worker serves it."""
+    md = ModelDirectory(tmp_path / "md")
+    md.publish(Biases().fit(data))
+    md.publish(Popularity().fit(data))
+    path = tmp_path / "pop.npz"
+    Popularity().fit(data).save(path)
+    reason = service_refusal(path, CannotServeError)
+    out = invoke("models", "list", "--model-dir", md.path)
+    assert out.exit_code == 0, out.output
+    assert out.stderr.splitlines() == [
+        f"warning: the current version v000002 is one latentrec serve refuses ({reason}): "
+        "workers keep the model they had and a new one has none; roll back to one it "
+        "serves (latentrec models rollback --to VERSION) or retrain with another "
+        "algorithm (latentrec retrain -a ...)"
+    ]
+    assert "v000002" in out.stdout
+    md.rollback("v000001")  # a version serve takes: nothing to say
+    out = invoke("models", "list", "--model-dir", md.path)
+    assert out.exit_code == 0 and out.stderr == "", out.output

@@ -92,3 +92,29 @@ def test_an_unknown_split_and_a_temporal_one_without_times_are_refused():
     untimed = Interactions.from_dense(np.arange(1, 13, dtype=float).reshape(3, 4))
     with pytest.raises(ValueError, match="needs timestamps"):
         tune(BiasedMF(), untimed, SPACE, split="temporal")
+
+
+def test_the_result_names_its_split_and_validation_split_gives_it_again():
+    """The result did not say which split its scores were of; validation_split gives the
+    very cells: the model as given, fitted on its train part, scores default_value."""
+    from latentrec.evaluation import evaluate_ratings
+    from latentrec.evaluation.tuning import validation_split
+
+    data = _timed()
+    model = BiasedMF(n_factors=2, n_epochs=3, random_state=0)
+    result = tune(model, data, SPACE, n_trials=2, split="temporal", validation=0.25)
+    assert (result.split, result.validation) == ("temporal", 0.25)
+    train, valid = validation_split(data, "temporal", 0.25, 0)
+    assert valid.timestamps.min() >= train.timestamps.max()
+    again = evaluate_ratings(model.clone().fit(train, valid), valid)["rmse"]
+    assert again == pytest.approx(result.default_value)
+
+
+def test_a_user_split_of_single_cell_users_says_a_larger_share_cannot_help():
+    from latentrec.evaluation.tuning import validation_split
+
+    data = Interactions.from_dense(np.eye(6) * 3)
+    with pytest.raises(ValueError, match="no user has more than one cell .*split='random'"):
+        validation_split(data, "user", 0.5)
+    with pytest.raises(ValueError, match="no user has more than one cell"):
+        tune(BiasedMF(), data, SPACE, n_trials=1, split="user", validation=0.5)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from latentrec import Interactions, ModelFileError
 from latentrec.cli import main
 from latentrec.evaluation import time_slices
-from latentrec.models import BiasedMF, FactorModel, ImplicitALS, ItemKNN, Popularity
+from latentrec.models import BiasedMF, FactorModel, GlobalMean, ImplicitALS, ItemKNN, Popularity
 from latentrec.pipeline import MMR, LearnedRanker, Pipeline
 from latentrec.pipeline.history import Histories, UserHistory, as_history, user_key
 from latentrec.service.app import create_app
@@ -137,6 +137,23 @@ def test_a_pipeline_led_by_popularity_refuses_the_per_model_routes(make_client, 
     for route in ("/items/101/similar", "/users/3/predictions?items=101", "/users/3/explain/101"):
         r = client.get(route)
         assert r.status_code == 409 and "not a factor model" in r.json()["detail"], route
+
+
+def test_a_pipeline_led_by_a_global_mean_refuses_the_per_model_routes(make_client, planted_data):
+    """GlobalMean first, a BiasedMF beside it: served (a candidate ranks), but the
+    per-model routes went through the GlobalMean: every prediction the mean, marked
+    personal, and every item's similar items an empty list, with 200."""
+    pipe = small_pipeline(planted_data, first=GlobalMean())
+    client = make_client(pipe)
+    assert client.get("/users/3/recommendations").json()["items"]
+    for route in ("/items/101/similar", "/users/3/predictions?items=101", "/users/3/explain/101"):
+        r = client.get(route)
+        assert r.status_code == 409, (route, r.text)
+        assert r.json()["detail"] == (
+            "this version is a pipeline whose first candidate is a GlobalMean, which gives "
+            "every item the same score; this route answers only through a factor model "
+            "whose scores order items"
+        )
 
 
 def test_a_pipeline_without_a_factor_model_is_refused(make_client, planted_data):

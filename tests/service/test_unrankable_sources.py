@@ -89,7 +89,7 @@ def test_a_new_directory_version_that_is_such_a_pipeline_is_not_switched_to(
         assert body["model_version"] == "v000001" and not body["fallback"]
 
 
-@pytest.mark.parametrize("kind", ["model", "pipeline"])
+@pytest.mark.parametrize("kind", ["model", "pipeline", "popularity"])
 def test_a_model_file_replaced_by_one_that_cannot_rank_is_read_once(
     kind, explicit_model, flat_pipeline, planted_data, store, tmp_path, caplog, monkeypatch
 ):
@@ -98,13 +98,22 @@ def test_a_model_file_replaced_by_one_that_cannot_rank_is_read_once(
     app = create_app(Settings(model_path=str(path), poll_seconds=3600), store=store)
     with TestClient(app, raise_server_exceptions=False) as client:
         served = client.get("/health").json()["model_version"]
-        refused = GlobalMean().fit(planted_data) if kind == "model" else flat_pipeline
+        refused = {
+            "model": lambda: GlobalMean().fit(planted_data),
+            "pipeline": lambda: flat_pipeline,
+            # No fold-in (CannotServeError): refused, kept and said as the others are.
+            "popularity": lambda: Popularity().fit(planted_data),
+        }[kind]()
         refused.save(path)
         reads = []
         load = holder_module.load
         monkeypatch.setattr(holder_module, "load", lambda p: reads.append(p) or load(p))
         refresher = client.app.state.refresher
-        text = MODEL_REFUSAL if kind == "model" else PIPELINE_REFUSAL
+        text = {
+            "model": MODEL_REFUSAL,
+            "pipeline": PIPELINE_REFUSAL,
+            "popularity": "the service needs a factor model (one with fold-in), got Popularity",
+        }[kind]
         with caplog.at_level(logging.WARNING, logger="latentrec.service"):
             for _ in range(4):
                 refresher.tick()
@@ -155,3 +164,36 @@ def test_a_refused_file_put_back_with_its_old_times_is_read_again(
     with pytest.raises(CannotRankError):
         source.load()
     assert len(reads) == 1
+
+
+def test_a_directory_version_without_fold_in_is_refused_by_name_with_the_way_out(
+    explicit_model, planted_data, store, tmp_path
+):
+    """A Popularity current (published before publish refused it): serve said only "the
+    service needs a factor model (one with fold-in), got Popularity", naming neither the
+    version nor how to leave it; a new one switched to while serving, the same in /health
+    and /admin/reload."""
+    from latentrec.errors import CannotServeError
+
+    popular = Popularity().fit(planted_data)
+    md = ModelDirectory(tmp_path / "models")
+    md.publish(popular)
+    said = (
+        "the current version {} cannot be served: the service needs a factor model (one "
+        "with fold-in), got Popularity; make one it serves current (latentrec models "
+        "rollback --to VERSION)"
+    )
+    with pytest.raises(CannotServeError) as refused:
+        create_app(Settings(), store=store, source=DirectorySource(md))
+    assert str(refused.value) == said.format("v000001")
+    md.publish(explicit_model)
+    app = create_app(Settings(poll_seconds=3600), store=store, source=DirectorySource(md))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        md.publish(popular)
+        client.app.state.refresher.tick()
+        assert client.get("/health").json()["reload_error"] == said.format("v000003")
+        r = client.post("/admin/reload")
+        assert r.status_code == 409
+        assert r.json()["detail"] == (
+            f"the new version was not loaded; still serving v000002: {said.format('v000003')}"
+        )

@@ -578,6 +578,9 @@ def list_versions(model_dir, as_json, rehash):
             changed[v.name] = str(checked)
             click.echo(f"warning: {v.name} is damaged: {checked}", err=True)
     versions = [v for v in versions if v.name not in pruned]
+    refused = _current_refused(md, versions, current, changed)
+    if refused is not None:
+        click.echo(f"warning: {refused}", err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -609,11 +612,43 @@ def list_versions(model_dir, as_json, rehash):
     print_table(pd.DataFrame(rows))
 
 
+# The kinds serve may refuse for what they are (cannot_serve): only a current version of
+# one of these is loaded by a listing to say so; any other kind is served.
+MAY_BE_REFUSED = ("Popularity", "ItemKNN", "GlobalMean", "Pipeline", "FactorModel")
+
+
+def _current_refused(md, versions, current, changed) -> str | None:
+    """Why ``latentrec serve`` refuses the current version, when it does (one published
+    before publish refused its kind): said by the listing an operator reads, with the
+    way out."""
+    version = next((v for v in versions if v.name == current), None)
+    if version is None or version.name in changed or version.algorithm not in MAY_BE_REFUSED:
+        return None
+    try:
+        _, model = md.load_version(version)
+    except (ModelFileError, OSError):
+        return None  # a load's own failure is said by serve and by rollback, by name
+    refused = cannot_serve(model)
+    if refused is None:
+        return None
+    return (
+        f"the current version {version.name} is one latentrec serve refuses ({refused}): "
+        "workers keep the model they had and a new one has none; roll back to one it "
+        "serves (latentrec models rollback --to VERSION) or retrain with another "
+        "algorithm (latentrec retrain -a ...)"
+    )
+
+
 # Figures recorded beside the scores that are not scores themselves: the share held out,
 # the threshold a hit needed, the model as given before tuning, the best trial's figure.
 NOT_A_FIGURE = ("_share", "_relevance_threshold", "_as_given", "_best_trial")
 # The counts a figure was computed on, as `train --test-size` records them.
-COUNTS = {"holdout_ratings": "ratings", "holdout_users": "users"}
+COUNTS = {
+    "holdout_ratings": "ratings",
+    "holdout_users": "users",
+    "validation_ratings": "ratings",
+    "validation_users": "users",
+}
 
 
 def figure_text(metrics: dict) -> str:
@@ -652,7 +687,9 @@ def figure_text(metrics: dict) -> str:
 def scored_text(metrics: dict) -> str:
     """How many held-out ratings (or, for a ranking metric, users) a version's figure was
     computed on, e.g. ``300 ratings``, or ``""`` when it records none (``tune -o``
-    records no count for its validation split).
+    records no count for its validation split before it recorded ``validation_ratings``
+    or ``validation_users``); ``tune -o``'s count says its split, e.g. ``24 ratings,
+    temporal split``.
 
     Example:
         >>> scored_text({"metric": "rmse", "candidate": {"rmse": 0.9, "n": 300}})
@@ -665,6 +702,9 @@ def scored_text(metrics: dict) -> str:
         '120 users'
         >>> scored_text({"validation_rmse": 0.5})
         ''
+        >>> scored_text({"validation_rmse": 0.5, "validation_protocol": "temporal",
+        ...              "validation_ratings": 24})
+        '24 ratings, temporal split'
     """
     figures = metrics.get("candidate") or {}
     for key, unit in (("n", "ratings"), ("n_users", "users")):
@@ -674,7 +714,10 @@ def scored_text(metrics: dict) -> str:
     for key, unit in COUNTS.items():
         value = metrics.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
-            return f"{value} {unit}"
+            protocol = metrics.get("validation_protocol") if key.startswith("validation_") else None
+            # A temporal split's figure is not a random one's: the list says which.
+            split = f", {protocol} split" if isinstance(protocol, str) else ""
+            return f"{value} {unit}{split}"
     return ""
 
 
@@ -735,7 +778,7 @@ def rollback(model_dir, to):
         if to is None:
             raise
         before = "a damaged pointer"  # what --to repairs, as the damage message says
-    version = md.rollback(to)
+    version = md.rollback(to, refuse=cannot_serve)
     if version.name == before:
         click.echo(f"{version.name} is already current")
     else:

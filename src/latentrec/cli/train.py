@@ -782,7 +782,7 @@ def evaluate(
             err=True,
         )
     protocol = protocol or ("random" if task == "rating" else "user")
-    train_part, test = holdout(d, protocol, test_size, seed)
+    train_part, test = holdout(d, protocol, test_size, seed, choosable=True)
     if task == "ranking":
         relevant_users(test, relevance_threshold)  # said before the fit, not after
     start = time.perf_counter()
@@ -937,8 +937,9 @@ def _span(values) -> str:
     return f"{low}" if low == high else f"{low} to {high}"
 
 
-def holdout(data, protocol: str, test_size: float, seed):
-    """Split ``data`` by the named protocol (see ``latentrec evaluate --help``).
+def holdout(data, protocol: str, test_size: float, seed, *, choosable: bool = False):
+    """Split ``data`` by the named protocol (see ``latentrec evaluate --help``);
+    ``choosable``: the command takes ``--protocol``, so a refusal may name another.
 
     Example:
         >>> import numpy as np
@@ -950,7 +951,15 @@ def holdout(data, protocol: str, test_size: float, seed):
     if protocol == "random":
         return splits.random_split(data, test_size, random_state=seed)
     if protocol == "temporal":
-        return splits.temporal_split(data, test_size=test_size)
+        try:
+            return splits.temporal_split(data, test_size=test_size)
+        except ValueError as err:
+            # Ties at the cutoff time: the split's words name no option (as tune says it).
+            raise Failure(
+                f"--protocol temporal cannot hold out the latest {percent(test_size)} of the "
+                f"cells (--test-size {test_size:g}): {err}; ties at the cutoff time leave "
+                "nothing to train on, so use --protocol random or user"
+            ) from None
     if protocol == "user":
         train, test = splits.user_split(data, test_size, random_state=seed)
     else:
@@ -958,6 +967,13 @@ def holdout(data, protocol: str, test_size: float, seed):
     if test.nnz == 0:
         # Said now, before any fit, not as "no cells to evaluate" after one.
         most = int(data.user_counts().max(initial=0))
+        if protocol == "user" and most <= 1:
+            # A larger share cannot help: each user keeps their one cell to train on.
+            raise Failure(
+                f"--test-size {test_size:g} holds out no cell: a share of each user's cells, "
+                "and no user has more than one (each keeps one to train on), so no share can"
+                f"{'; use --protocol random' if choosable else ''}"
+            )
         if protocol == "user":
             raise Failure(
                 f"--test-size {test_size:g} holds out no cell: a share of each user's "

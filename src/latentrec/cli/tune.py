@@ -10,13 +10,14 @@ import click
 # optuna is an optional extra; evaluation.tuning imports it only when a search starts, so
 # this import leaves `latentrec --help` fast and works without optuna installed.
 from ..evaluation import tune as run_tune
-from ..evaluation.evaluate import relevant_cells
+from ..evaluation.evaluate import relevant_cells, relevant_users
 from ..evaluation.tuning import (
     STOPPING_EPOCH,
     SpaceError,
     TuningWarning,
     check_metric,
     check_space,
+    validation_split,
 )
 from ._common import (
     COMMON_PARAMS,
@@ -37,6 +38,7 @@ from ._common import (
 )
 from .train import (
     check_threshold_has_ratings,
+    describe_cells,
     percent,
     relevance_threshold_option,
     threshold_refused_for_ratings,
@@ -210,6 +212,15 @@ def tune(
                 "validation cell could be a hit"
             )
         hits = f" (hits: validation ratings of at least {relevance_threshold:g})"
+    # The search splits the same way (same seed); split here, its refusals are said
+    # before the first line, in the options' words.
+    train_part, valid = split_for_trials(d, source, protocol, validation, seed)
+    task = "rating" if name in ("rmse", "mae") else "ranking"
+    if task == "ranking":
+        scored = refuse_no_hits(valid, protocol, validation, relevance_threshold)
+        counts = {"validation_users": scored}
+    else:
+        counts = {"validation_ratings": int(valid.nnz)}
     held = {
         "random": f"a random {percent(validation)} of the cells",
         "user": f"{percent(validation)} of each user's cells",
@@ -218,6 +229,15 @@ def tune(
     click.echo(
         f"tuning {model!r} on {d.nnz} cells, {trials} trials, metric {metric}{hits}; "
         f"validation: {held}"
+    )
+    asked = min(max(round_half_up(validation * d.nnz), 1), d.nnz - 1)
+    tied = ""
+    if protocol == "temporal" and valid.nnz > asked:
+        # A validation set several times the share asked for changes what is tuned.
+        tied = f" (ties at the cutoff time hold out {valid.nnz} cells, not the {asked} asked)"
+    click.echo(
+        f"validation split: {describe_cells([(train_part, valid)], task, relevance_threshold)}"
+        f"{tied}"
     )
     with warnings.catch_warnings():
         # Said below in one line of our own, with what to do about it.
@@ -278,6 +298,9 @@ def tune(
         )
     if output:
         figures = {f"validation_{metric}": float(result.best_value)}
+        # Which split the figure is of: a temporal one's is not a random one's.
+        figures.update(validation_protocol=protocol, validation_share=float(validation))
+        figures.update(counts)
         if relevance_threshold is not None:
             figures["validation_relevance_threshold"] = float(relevance_threshold)
         if result.default_value == result.default_value:  # NaN when the default diverged
@@ -303,6 +326,74 @@ def tune(
         click.echo(
             f"model with {which} refitted on all of {source}{epochs} and written to {output}"
         )
+
+
+def round_half_up(x: float) -> int:
+    """As the splits round a share of cells (half up, not to even).
+
+    Example:
+        >>> round_half_up(2.5), round_half_up(2.4)
+        (3, 2)
+    """
+    return int(x + 0.5)
+
+
+def split_for_trials(d, source, protocol: str, validation: float, seed):
+    """The validation split ``tune`` scores its trials on, refused in the options' words.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> data = Interactions.from_dense(np.eye(3))
+        >>> split_for_trials(data, "r.csv", "user", 0.5, 0)
+        Traceback (most recent call last):
+        ...
+        latentrec.cli._common.Failure: --protocol user holds out no cell of r.csv: no user ...
+    """
+    try:
+        return validation_split(d, protocol, validation, seed)
+    except ValueError as err:
+        if protocol == "temporal":
+            raise Failure(
+                f"--protocol temporal cannot hold out the latest {percent(validation)} of "
+                f"{source} (--validation {validation:g}): {err}; ties at the cutoff time "
+                "leave nothing to train on, so use --protocol random or user"
+            ) from None
+        most = int(d.user_counts().max(initial=0))
+        if most <= 1:
+            raise Failure(
+                f"--protocol user holds out no cell of {source}: no user has more than "
+                "one cell (each keeps one to train on); use --protocol random"
+            ) from None
+        raise Failure(
+            f"--validation {validation:g} holds out no cell with --protocol user: a share "
+            f"of each user's cells, it rounds to 0 for every user (the most a user has is "
+            f"{most}); give a larger --validation"
+        ) from None
+
+
+def refuse_no_hits(valid, protocol: str, validation: float, relevance_threshold) -> int:
+    """The number of validation users with a hit (a cell at least ``relevance_threshold``,
+    any cell when None), refusing none in the options' words.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> valid = Interactions.from_dense(np.array([[2, 0], [0, 5]]))
+        >>> refuse_no_hits(valid, "temporal", 0.1, 4)
+        1
+    """
+    try:
+        _, users = relevant_users(valid, relevance_threshold)
+    except ValueError:
+        top = float(valid.matrix.data.max()) if valid.nnz else float("nan")
+        raise Failure(
+            f"no validation cell of --protocol {protocol} (--validation {validation:g}) is at "
+            f"least --relevance-threshold {relevance_threshold:g} (the highest is {top:g}), so "
+            "no user has a hit to rank; give another --protocol, a larger --validation or a "
+            "lower --relevance-threshold"
+        ) from None
+    return int(users.size)
 
 
 # The forms of an entry of --space, as JSON.

@@ -87,6 +87,9 @@ class TuningResult:
         planned_trials: the trials the search was to run (``n_trials``, or the grid's size).
         timed_out: whether ``timeout`` ended the search before ``planned_trials`` ran (more
             trials would be cut short the same way; a longer timeout is what helps).
+        split: how the validation cells were held out (``"random"``, ``"user"`` or
+            ``"temporal"``), and ``validation`` the share asked for: every score above
+            is of that split (:func:`validation_split` gives it again).
 
     Example:
         >>> import numpy as np
@@ -114,6 +117,8 @@ class TuningResult:
     interrupted: bool = False
     planned_trials: int = 0
     timed_out: bool = False
+    split: str = "random"
+    validation: float = 0.1
 
     def best_model(self) -> Recommender:
         """The template with ``best_params`` and ``refit_params``, refitted on all of the
@@ -329,8 +334,6 @@ def tune(
             "random_state must be None, an integer from 0 to 2**32 - 1 or a "
             f"numpy Generator, got {random_state!r}"
         )
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
     metric, name, k, direction = check_metric(metric, model)
     if name in RATING_METRICS and relevance_threshold is not None:  # refused, not ignored
         raise ValueError(
@@ -350,7 +353,7 @@ def tune(
         n_trials = len(grid)
     else:
         grid = []
-    train, valid = _validation_split(data, split, float(validation), random_state)
+    train, valid = validation_split(data, split, validation, random_state)
     if name not in RATING_METRICS:
         relevant_users(valid, relevance_threshold)  # said now, not after the first fit
     score = functools.partial(_score, name=name, k=k, relevance_threshold=relevance_threshold)
@@ -462,13 +465,37 @@ def tune(
         interrupted=interrupt is not None,
         planned_trials=n_trials,
         timed_out=timed_out,
+        split=split,
+        validation=float(validation),
     )
 
 
 SPLITS = ("random", "user", "temporal")
 
 
-def _validation_split(data: Interactions, split: str, share: float, random_state):
+def validation_split(data: Interactions, split: str, validation: float, random_state=0):
+    """``(train, valid)``: the split :func:`tune` scores its trials on, for the same
+    ``split``, ``validation`` and ``random_state`` (an integer or None; a Generator is
+    drawn from, so a second call gives another split).
+
+    Refused (``ValueError``) when it holds out no cell (a user split whose share rounds
+    to 0 for every user, or where no user has a second cell to hold out), or, for a
+    temporal split, when ties at the cutoff time leave nothing to train on.
+
+    Example:
+        >>> import numpy as np
+        >>> from latentrec import Interactions
+        >>> data = Interactions.from_dense(np.ones((4, 5)))
+        >>> [part.nnz for part in validation_split(data, "user", 0.2)]
+        [16, 4]
+        >>> validation_split(Interactions.from_dense(np.eye(3)), "user", 0.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: the user split holds out no cell: no user has more than one cell ...
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
+    share = float(validation)
     if split == "temporal":
         train, valid = temporal_split(data, test_size=share)
     elif split == "user":
@@ -476,10 +503,18 @@ def _validation_split(data: Interactions, split: str, share: float, random_state
     else:
         train, valid = random_split(data, share, random_state)
     if valid.nnz == 0:
-        # Said now, before any trial, not as a NaN score after each.
+        # Said now, before any trial, not as a NaN score after each.  A larger share
+        # cannot help users who keep their only cell to train on.
+        most = int(data.user_counts().max(initial=0))
+        if most <= 1:
+            raise ValueError(
+                f"the {split} split holds out no cell: no user has more than one cell "
+                "(each keeps one to train on); use split='random'"
+            )
         raise ValueError(
-            f"the {split} split holds out no cell at validation={share:g}: give a larger "
-            "validation share"
+            f"the {split} split holds out no cell at validation={share:g}: a share of each "
+            f"user's cells, it rounds to 0 for every user (the most a user has is {most}); "
+            "give a larger validation share"
         )
     return train, valid
 

@@ -171,14 +171,25 @@ class Served:
     def first_candidate_problem(self) -> str | None:
         """Why the per-model routes (predictions, explanations, similar items) cannot
         answer for this version, or None: a pipeline answers them through its first
-        candidate, which must be a factor model."""
-        if self.pipeline is None or isinstance(self.pipeline.models[0], FactorModel):
+        candidate, which must be a factor model whose scores order items: a GlobalMean
+        first (published beside a model that ranks) answered every prediction with the
+        mean, marked personal, and every similar-items request with an empty list."""
+        if self.pipeline is None:
             return None
-        return (
-            "this version is a pipeline whose first candidate is a "
-            f"{type(self.pipeline.models[0]).__name__}, not a factor model; this route "
-            "answers only through a factor model"
-        )
+        first = self.pipeline.models[0]
+        if not isinstance(first, FactorModel):
+            return (
+                "this version is a pipeline whose first candidate is a "
+                f"{type(first).__name__}, not a factor model; this route answers only "
+                "through a factor model"
+            )
+        if not first.orders_items:
+            return (
+                "this version is a pipeline whose first candidate is a "
+                f"{type(first).__name__}, which gives every item the same score; this route "
+                "answers only through a factor model whose scores order items"
+            )
+        return None
 
     @property
     def predicts_ratings(self) -> bool:
@@ -903,16 +914,25 @@ class DirectorySource:
             # The same error again, its traceback dropped: raised as it is, each round's
             # frames would pile up on it for as long as the version stays refused.
             raise refused[2].with_traceback(None)
+        version = None
         try:
             version, model = self.directory.load_current()
             served = Served.build(model, version.name, version.created, token)
         except (ModelFileError, CannotRankError, CannotServeError) as err:
+            if version is not None and not isinstance(err, ModelFileError):
+                # Said with the version and the way out: "got Popularity" alone named
+                # neither which version to leave nor how (one published before publish
+                # refused its kind).
+                err = type(err)(
+                    f"the current version {version.name} cannot be served: {err}; make "
+                    "one it serves current (latentrec models rollback --to VERSION)"
+                )
             # Kept only for a file that did not change while it was read: one replaced
             # meanwhile (a race) is no verdict on the file that replaced it.
             after = self._current_file()
             kept = before is not None and after == before and self.token() == token
             self._refused = (token, before, err) if kept else None
-            raise
+            raise err from None
         self._refused = None
         return served
 

@@ -94,6 +94,7 @@ import scipy.sparse as sp
 
 from ..data.interactions import Interactions
 from ..data.splits import temporal_split, timestamp_text
+from ..errors import CannotServeError
 from ..evaluation import metrics as M
 from ..evaluation.evaluate import RANKING_METRICS
 from ..evaluation.tuning import RATING_METRICS, parse_metric
@@ -239,13 +240,13 @@ def retrain(
 
     Example:
         >>> import tempfile
-        >>> from latentrec.models import Popularity
+        >>> from latentrec.models import ImplicitALS
         >>> from latentrec.store import Rating, open_store
         >>> store = open_store(":memory:")
         >>> _ = store.add_ratings([Rating(f"u{u}", f"i{i}", 1.0, 10.0 * u + i, kind="event")
         ...                        for u in range(8) for i in range(5) if (u + i) % 3])
         >>> folder = tempfile.mkdtemp()
-        >>> first = retrain(store, folder, model=Popularity())
+        >>> first = retrain(store, folder, model=ImplicitALS(n_factors=2, random_state=0))
         >>> first.published, first.kind, first.kind_reason
         (True, 'event', "the store's default")
         >>> _ = store.add_ratings([Rating("u0", "i0", 5.0, 100.0)])  # a star rating
@@ -480,6 +481,16 @@ def _retrain(
         )
     if current is not None:
         interactions = with_current_scale(interactions, current, current_version)
+    unserved = None if current is None else cannot_serve(current)
+    if isinstance(unserved, CannotServeError):
+        # A version without fold-in, published before the service refused its kind: no
+        # worker serves it, so it is no bar to pass (nor its cells kept out of the
+        # comparison).  Gated by it, a retrain with -a implicit-als published nothing
+        # while it stayed current.  (A global mean still scores the ratings it predicts,
+        # and the comparison with it stands.)
+        current = None
+    else:
+        unserved = None
     if isinstance(template, Pipeline):
         interactions = with_capped_columns(with_known_genres(interactions, current), current)
     recent = interactions.timestamps >= temporal_cutoff(interactions, holdout)
@@ -533,7 +544,13 @@ def _retrain(
     if refused is not None:
         return RetrainResult(False, None, {}, {}, refused, **common)
     figures = score_on_holdout(candidate, train, test, metric=label)
-    if current is None:
+    if unserved is not None:
+        reason = (
+            f"{current_version.name} is not served (latentrec serve refuses it: "
+            f"{unserved}): the candidate is published without a comparison"
+        )
+        current_figures = {}
+    elif current is None:
         reason = "no current version: the first candidate is published"
         current_figures = {}
     else:

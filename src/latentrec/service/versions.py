@@ -858,13 +858,19 @@ class ModelDirectory:
             outcome = f"nothing was published; the pointer {POINTER} cannot be read"
         return PublishWriteError(err.errno, f"cannot write {self.path}: {reason}; {outcome}")
 
-    def rollback(self, to: str | None = None) -> Version:
+    def rollback(self, to: str | None = None, *, refuse=None) -> Version:
         """Make an older version current again: ``to``, or the one before the current.
 
         "The one before" is the highest-numbered version below the current one, so
         repeated rollbacks walk back one version at a time.  The switch is recorded in
         ``history.jsonl``; versions are not deleted, and the next publish takes the next
         number after the highest one that exists.
+
+        ``refuse``, a function of the target's model returning an exception or None
+        (``latentrec models rollback`` passes :func:`cannot_serve`), refuses the switch:
+        its error is raised, prefixed with the version's name, and nothing changes.  A
+        version published before the service refused its kind stays in the directory,
+        and rolling back to it would make current what no worker serves.
 
         Example:
             >>> import numpy as np, tempfile, latentrec
@@ -886,7 +892,8 @@ class ModelDirectory:
                         f"{current} is the oldest version in {self.path}; nothing to roll back to"
                     )
                 target = older[-1]
-                self.load_version(target)  # a changed file is refused by name, not served
+                # A changed file is refused by name, not served.
+                _, model = self.load_version(target)
             else:
                 try:
                     current = self.read_pointer()
@@ -894,7 +901,12 @@ class ModelDirectory:
                     current = None  # a damaged pointer is what a rollback --to repairs
                 target = self.version(to)
                 # Never point at a damaged or changed file: fail before switching.
-                self.load_version(target)
+                _, model = self.load_version(target)
+            refused = None if refuse is None else refuse(model)
+            if refused is not None:
+                raise type(refused)(
+                    f"{target.name} is not made current, as latentrec serve refuses it: {refused}"
+                )
             if target.name != current:
                 self.switch(target.name, "rollback", current)
         return target
