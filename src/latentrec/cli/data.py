@@ -160,10 +160,12 @@ def folder_message(source: str, limit: int = 4) -> str:
 
 
 def write_both(parts: dict) -> None:
-    """Write each ``{path: Interactions}`` as ``.lrdata``, all or none: each goes to a
-    hidden name beside its path first and the names are switched together at the end,
-    so an interrupted or failed write leaves no new file beside an old partner (a
-    training part and a probe part of two different runs).
+    """Write each ``{path: Interactions}`` as ``.lrdata``, never a new file beside an
+    old partner (a training part and a probe part of two different runs): each goes to
+    a hidden name beside its path first; once all are on disk, the old files are
+    removed, and only then are the new ones renamed into place.  Two renames cannot
+    happen at once, so a process killed between them (SIGKILL, a power cut) leaves the
+    old pair, one file alone, or none; never a mixed pair.
 
     Example:
         >>> import tempfile, os
@@ -180,13 +182,29 @@ def write_both(parts: dict) -> None:
         for path, d in parts.items():
             with writing(path):
                 d.to_lrdata(partial[path])
+        # Renaming each over its old file left, if killed between two renames, a new
+        # training part beside the old probe part: the old ones go first, on disk.
+        for path in parts:
+            with writing(path):
+                path.unlink(missing_ok=True)
+        sync_folders(parts)
         for path in parts:
             os.replace(partial[path], path)
     finally:
         for tmp in partial.values():
             tmp.unlink(missing_ok=True)
-    for folder in {path.parent for path in parts}:
-        # The renames are on disk before the command says it wrote the files.
+    # The renames are on disk before the command says it wrote the files.
+    sync_folders(parts)
+
+
+def sync_folders(paths) -> None:
+    """fsync the folders holding ``paths``, so their renames and removals are on disk.
+
+    Example:
+        >>> import tempfile
+        >>> sync_folders([Path(tempfile.mkdtemp()) / "a.lrdata"])
+    """
+    for folder in {Path(path).parent for path in paths}:
         fd = os.open(folder if str(folder) else ".", os.O_RDONLY)
         try:
             os.fsync(fd)
