@@ -47,6 +47,12 @@ __all__ = [
 
 #: Bytes of a file parsed at a time (cut at a line end).
 BLOCK_BYTES = 1 << 24
+#: The longest line read (a rating line is 30 bytes): beyond, a file is refused by name.
+LINE_BYTES = 1 << 24
+#: The most bytes a probe file (read whole) may unpack to: 25 times the prize's.
+PAIRS_BYTES = 1 << 28
+#: The most bytes a movie titles file (read whole) may unpack to: 100 times the prize's.
+TITLES_BYTES = 1 << 26
 #: The names the load report and messages use for the four fields.
 NAMES = ("CustomerID", "MovieID", "Rating", "Date")
 _MOVIE_LINE = re.compile(rb"[0-9]+:\r?")
@@ -67,13 +73,25 @@ _FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 
 # Packed files by their leading bytes: each is read through its decompressor, so a
 # combined_data_1.txt.gz (or a packed file under any name) reads as the file it holds.
+class _NotOneFile(DataError):
+    """A zip that holds no file or several (the prize's whole archive)."""
+
+
 def _unzip(path, mode: str = "rb"):
-    """The one file a zip holds, opened for reading; a zip of several files (the prize's
-    whole archive) is read as bytes, which the table reader then refuses by name."""
+    """The one file a zip holds, opened for reading; a zip of no file or of several (the
+    prize's whole archive) is a :class:`_NotOneFile` naming what it holds."""
     with zipfile.ZipFile(path) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) != 1:
-            return open(path, mode)
+            # Read as bytes, its zip header was "a rating before any movie line" or
+            # "NUL bytes: a download cut short", which no fetch again would mend.
+            names = [m.filename for m in members]
+            shown = ", ".join(names[:4]) + (f" ... ({len(names)} files)" if len(names) > 4 else "")
+            raise _NotOneFile(
+                f"{path} is a zip of {len(names) or 'no'} files{': ' + shown if names else ''}; "
+                "expected a zip of one file: unzip it and give the files inside",
+                source=str(path),
+            )
         # The member keeps the archive's file open after the archive object closes.
         return archive.open(members[0])
 
@@ -83,6 +101,7 @@ _PACKED = (
     (b"BZh", bz2.open),
     (b"\xfd7zXZ\x00", lzma.open),
     (b"PK\x03\x04", _unzip),
+    (b"PK\x05\x06", _unzip),  # a zip of nothing: its end record alone
 )
 #: What a damaged packed file raises as it is read.
 _DAMAGED = (EOFError, lzma.LZMAError, zipfile.BadZipFile, OSError)
@@ -185,7 +204,7 @@ def _head(path, size: int = 1 << 16) -> bytes:
             # In pieces: a truncated packed file still shows its first lines.
             while len(head) < size and (piece := fh.read(1 << 12)):
                 head += piece
-    except _DAMAGED:  # unreadable, or a damaged packed file
+    except (*_DAMAGED, _NotOneFile):  # unreadable, a damaged packed file, a zip of several
         pass
     return head[:size]
 
@@ -207,7 +226,7 @@ def _digest(path) -> bytes | None:
         with open_netflix(path) as fh:
             while piece := fh.read(1 << 20):
                 digest.update(piece)
-    except _DAMAGED:
+    except (*_DAMAGED, _NotOneFile):
         return None
     return digest.digest()
 
@@ -624,6 +643,10 @@ def _file_batches(path: Path, scale, track: dict | None = None):
             else:
                 cut = block.rfind(b"\n") + 1
                 if cut == 0:
+                    if len(block) > LINE_BYTES:
+                        # No rating line is this long: what has no line end (a zip bomb,
+                        # a NUL-padded tail) was gathered whole, as much memory as its size.
+                        raise DataError(_endless(block, line0, source), source=source)
                     carry = block
                     continue
             carry = block[cut:]
@@ -636,6 +659,28 @@ def _file_batches(path: Path, scale, track: dict | None = None):
     if track is not None and track["pending"] is not None:  # the file ends under a movie line
         track["empty"].append(track["pending"])
         track["pending"] = None
+
+
+def _endless(block: bytes, line: int, source: str) -> str:
+    """What a line with no line end in its first :data:`LINE_BYTES` bytes is."""
+    what = (
+        "NUL bytes (a download cut short leaves a file padded with them; fetch the file again)"
+        if b"\0" in block
+        else "no line end: not a Netflix-prize file, or a damaged one"
+    )
+    return f"line {line} of {source} runs past {LINE_BYTES / 2**20:g} MiB with {what}"
+
+
+def _read_whole(fh, path: Path, limit: int, what: str) -> bytes:
+    """The rest of ``fh``, refused by name beyond ``limit`` bytes: a file that is the
+    size of a small list is read whole, never an unbounded one (a zip bomb)."""
+    raw = _reader(fh, path)(limit + 1)
+    if len(raw) > limit:
+        raise DataError(
+            f"{path} unpacks to more than {limit / 2**20:g} MiB, where {what}: is it that file?",
+            source=str(path),
+        )
+    return raw
 
 
 def _reader(fh, path: Path):
@@ -917,7 +962,8 @@ def read_netflix_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.nda
     source = str(path)
     with open_netflix(path) as fh:
         # probe.txt is 1.4 million short lines (10 MB): read whole.
-        block = _reader(fh, path)(-1).removeprefix(codecs.BOM_UTF8)
+        block = _read_whole(fh, path, PAIRS_BYTES, "the prize's probe.txt is 10 MiB")
+    block = block.removeprefix(codecs.BOM_UTF8)
     if block and not block.endswith(b"\n"):
         block += b"\n"
     arr = np.frombuffer(block, dtype=np.uint8)
@@ -1147,7 +1193,8 @@ def read_netflix_titles(path: str | Path):
         raise FileNotFoundError(f"no such movie titles file: {path}")
     source = str(path)
     with open_netflix(path) as fh:
-        raw = _reader(fh, path)(-1).removeprefix(codecs.BOM_UTF8)
+        raw = _read_whole(fh, path, TITLES_BYTES, "the prize's movie_titles.csv is 0.6 MiB")
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
