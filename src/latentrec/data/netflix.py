@@ -43,6 +43,7 @@ __all__ = [
     "read_netflix_pairs",
     "read_netflix_titles",
     "starts_with_rating",
+    "with_titles",
 ]
 
 #: Bytes of a file parsed at a time (cut at a line end).
@@ -1152,21 +1153,31 @@ def probe_split(data, probe: str | Path, *, missing: str = "error"):
 
 
 _YEAR = re.compile(r"[0-9]{4}")
+# Bytes 0x80-0x9F of a "Latin-1" file written on Windows are Windows-1252's (0x85 "…",
+# 0x92 "’"), as the WHATWG encoding standard reads the label latin1; the five it leaves
+# undefined stay the C1 controls Latin-1 gives them.
+_C1_AS_CP1252 = {
+    b: bytes([b]).decode("cp1252")
+    for b in range(0x80, 0xA0)
+    if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
+_C1_TABLE = str.maketrans({chr(b): c for b, c in _C1_AS_CP1252.items()})
 
 
 def read_netflix_titles(path: str | Path):
     """The prize's ``movie_titles.csv`` as a side table: a DataFrame indexed by movie id
     (``item_id``) with ``title`` (str) and ``year`` (Int64, ``<NA>`` where the file says
-    ``NULL``), in file order.  Attach it in the order of the data's items,
-    ``data.replace(item_features=titles.reindex(data.items.ids))``: the side table is
-    read by position, and the file lists movies the data may not hold.
+    ``NULL``), in file order.  Attach it to ratings with :func:`with_titles`, which
+    puts it in the order of the data's items (the side table is read by position, and
+    the file lists movies the data may not hold) and refuses a movie without a title.
 
     Each line is ``MovieID,YearOfRelease,Title`` and the title runs to the line's end,
     commas and quotes included, as it stands: the prize's file quotes nothing, so a
     CSV reader finds too many fields, and a title that begins and ends with a quote
     could be its own (``"Weird Al"``), so none is taken for CSV quoting.
-    The prize's file is Latin-1: a file that is not valid UTF-8 is read as Latin-1, a
-    UTF-8 one (a BOM allowed) as UTF-8.  Packed files (gzip, bzip2, xz, a one-file zip)
+    The prize's file is Latin-1: a file that is not valid UTF-8 is read as Latin-1 (its
+    bytes 0x80-0x9F, control characters in Latin-1, as Windows-1252's ``…``, ``’``...),
+    a UTF-8 one (a BOM allowed) as UTF-8.  Packed files (gzip, bzip2, xz, a one-file zip)
     are unpacked.
 
     Raises:
@@ -1198,7 +1209,9 @@ def read_netflix_titles(path: str | Path):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # the prize's own encoding: every byte is a character
+        # The prize's own encoding: every byte is a character.  Read as Latin-1 alone,
+        # a title's "\x85" was NEL, a line break to str.splitlines and to terminals.
+        text = raw.decode("latin-1").translate(_C1_TABLE)
     ids, years, titles, lines = [], [], [], {}
     # Split at "\n" only: str.splitlines would also split at Latin-1's 0x85 and 0x1C-0x1E.
     for number, line in enumerate(text.split("\n"), 1):
@@ -1213,6 +1226,14 @@ def read_netflix_titles(path: str | Path):
                 source=source, where=(number,), unit="line",
             )  # fmt: skip
 
+        if "\r" in line:
+            # Lines ended by "\r" alone (or "\r\r\n") were one line, its title running
+            # on over the next movies' lines.
+            fail("holds a '\\r' not before its line end: convert the file's line ends to "
+                 "'\\n' or '\\r\\n' (dos2unix)")  # fmt: skip
+        if "\0" in line:
+            fail("holds NUL bytes: a download cut short leaves a file padded with them; "
+                 "fetch the file again")  # fmt: skip
         fields = line.split(",", 2)
         if len(fields) < 3:
             fail(f"has {len(fields)} field{'s' if len(fields) > 1 else ''} where "
@@ -1222,6 +1243,8 @@ def read_netflix_titles(path: str | Path):
             fail(f"has a bad movie id {movie!r} (expected a whole number)")
         if year != "NULL" and not _YEAR.fullmatch(year):
             fail(f"has a bad year {year!r} (expected four digits or NULL)")
+        if year == "0000":
+            fail("has year 0000 (years run from 0001, as the rating dates' do; NULL for none)")
         if not title.strip():
             fail("has an empty title")
         movie_id = int(movie)
@@ -1238,3 +1261,39 @@ def read_netflix_titles(path: str | Path):
         {"title": pd.Series(titles, index=index, dtype=object),
          "year": pd.Series(years, index=index, dtype="Int64")},
     )  # fmt: skip
+
+
+def with_titles(data, titles):
+    """``data`` with the movie titles file ``titles`` (a path, or the table of
+    :func:`read_netflix_titles`) as its item side table, in the order of its items, so a
+    model fitted on it records the titles and ``latentrec recommend`` shows them.
+
+    A movie of ``data`` that ``titles`` does not name is refused by id: reindexed as it
+    stood, its title was NaN, which a model recorded and ``recommend`` showed as "nan".
+
+    Example:
+        >>> import tempfile, os
+        >>> from latentrec.datasets import read_netflix
+        >>> folder = tempfile.mkdtemp()
+        >>> ratings, names = (os.path.join(folder, n) for n in ("c.txt", "movie_titles.csv"))
+        >>> _ = open(ratings, "w").write("72:\\n7,3,2005-09-06\\n1:\\n7,4,2005-09-07\\n")
+        >>> _ = open(names, "w").write("1,2003,Dinosaur Planet\\n72,1974,At Home\\n")
+        >>> data = with_titles(read_netflix(ratings), names)
+        >>> data.items.ids.tolist(), data.item_titles().tolist()
+        ([1, 72], ['Dinosaur Planet', 'At Home'])
+    """
+    source = None
+    if isinstance(titles, (str, Path)):
+        source, titles = str(titles), read_netflix_titles(titles)
+    ids = data.items.ids
+    missing = titles.index.get_indexer(ids) < 0
+    if missing.any():
+        lost = ids[missing]
+        shown = ", ".join(str(x) for x in lost[:5]) + (" ..." if lost.size > 5 else "")
+        where = f" {source}" if source else " the titles"
+        raise DataError(
+            f"{lost.size} of the data's {ids.size} movies have no line in{where} "
+            f"(movie {shown}): is it the movie_titles.csv of these ratings?",
+            source=source,
+        )
+    return data.replace(item_features=titles.reindex(ids))
