@@ -107,6 +107,10 @@ def test_probe_file_forms(tmp_path):
         ("1:\n-7\n", 2, "not a customer id"),
         ("x1:\n7\n", 1, "bad movie line"),
         ("1:\n12345678901234567890\n", 2, "not a customer id"),
+        # Were "a customer line before any movie line" and "not a customer id".
+        ("1:\r7\r8\r", 1, "holds a carriage return (\\r) inside the line"),
+        ("1:\n7\r\r\n8\r\r\n", 2, "holds a carriage return (\\r) inside the line"),
+        ("1:\n7\n\0\0\0", 3, "holds NUL bytes (from byte 1 of the line): a download cut"),
     ],
 )
 def test_bad_probe_lines_named(tmp_path, text, line, words):

@@ -984,6 +984,15 @@ def read_netflix_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.nda
             source=source, where=(line,), unit="line",
         )  # fmt: skip
 
+    # "\r" line ends (or "\r\r\n") made the file one line, "a customer line before any
+    # movie line", and NUL padding "not a customer id": said as the ratings reader says.
+    cr = np.flatnonzero(arr == _CR)
+    lone = cr[arr[np.minimum(cr + 1, arr.size - 1)] != _NEWLINE]
+    odd = np.concatenate([lone, np.flatnonzero(arr == 0)[:1]])
+    if odd.size:
+        k = int(np.searchsorted(starts, odd.min(), side="right") - 1)
+        fail(k, line_problem(block[starts[k] : stop[k]], None))
+
     movie_pos = np.flatnonzero(is_movie)
     movie_ids = np.empty(movie_pos.size, dtype=np.int64)
     for k, p in enumerate(movie_pos):  # one per movie, not per pair
