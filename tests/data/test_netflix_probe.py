@@ -319,3 +319,6 @@ def test_sigkill_never_leaves_a_mixed_pair(tmp_path, stop_at):
     assert len(set(left.values())) <= 1, (stop_at, left)
     if not marker.exists():
         assert left == {"train.lrdata": "new", "probe.lrdata": "new"}
+    # The killed run's hidden copies stayed, as large as the outputs: the next removes them.
+    assert CliRunner().invoke(main, convert(out, ratings, new_probe)).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["probe.lrdata", "train.lrdata"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 from pathlib import Path
@@ -175,6 +176,11 @@ def write_both(parts: dict) -> None:
         >>> sorted(os.listdir(folder))
         ['a.lrdata', 'b.lrdata']
     """
+    for path in parts:
+        # A run killed with SIGKILL removed none of its hidden copies (as large as the
+        # outputs: gigabytes at the prize's size), and no later run did either.
+        for tmp in stale_partials(path):
+            tmp.unlink(missing_ok=True)
     partial = {
         path: path.with_name(f".{path.name}.{os.getpid()}.partial{SUFFIX}") for path in parts
     }
@@ -195,6 +201,37 @@ def write_both(parts: dict) -> None:
             tmp.unlink(missing_ok=True)
     # The renames are on disk before the command says it wrote the files.
     sync_folders(parts)
+
+
+def stale_partials(path: Path) -> list[Path]:
+    """The hidden files beside ``path`` that :func:`write_both` (and the temporary file
+    of its write) left when killed: those of a process no longer running.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> mine = folder / f".a.lrdata.{os.getpid()}.partial.lrdata"
+        >>> gone = folder / f".a.lrdata.{2**22 + 1}.partial.lrdata"  # above any pid
+        >>> its_tmp = folder / f".{gone.name}.k2x9.tmp"  # of the write it was renamed from
+        >>> other = folder / f".a.lrdata.{2**22 + 1}.partial.lrdata.bak"
+        >>> _ = [p.write_bytes(b"") for p in (mine, gone, its_tmp, other)]
+        >>> [p.name for p in stale_partials(folder / "a.lrdata")] == [its_tmp.name, gone.name]
+        True
+    """
+    found = []
+    for prefix, after in ((f".{path.name}.", ""), (f"..{path.name}.", ".tmp")):
+        for tmp in path.parent.glob(glob.escape(prefix) + "*"):
+            pid, sep, tail = tmp.name[len(prefix) :].partition(f".partial{SUFFIX}")
+            ours = tail.startswith(".") and tail.endswith(after) if after else tail == ""
+            if not (sep and pid.isdigit() and ours):
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                found.append(tmp)
+            except (PermissionError, OverflowError):
+                pass  # another user's process: running
+    return sorted(found)
 
 
 def sync_folders(paths) -> None:
