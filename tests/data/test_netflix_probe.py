@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import multiprocessing
+import os
 import random
+import signal
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -102,6 +107,10 @@ def test_probe_file_forms(tmp_path):
         ("1:\n-7\n", 2, "not a customer id"),
         ("x1:\n7\n", 1, "bad movie line"),
         ("1:\n12345678901234567890\n", 2, "not a customer id"),
+        # Were "a customer line before any movie line" and "not a customer id".
+        ("1:\r7\r8\r", 1, "holds a carriage return (\\r) inside the line"),
+        ("1:\n7\r\r\n8\r\r\n", 2, "holds a carriage return (\\r) inside the line"),
+        ("1:\n7\n\0\0\0", 3, "holds NUL bytes (from byte 1 of the line): a download cut"),
     ],
 )
 def test_bad_probe_lines_named(tmp_path, text, line, words):
@@ -224,3 +233,92 @@ def test_nothing_to_hold_out_or_nothing_left_refused(tmp_path):
     assert test.load_report.summary().endswith(
         "(1 with no rating in the data in column 'CustomerID' (line 4))"
     )
+
+
+# SIGKILL at each step of the switch of the two outputs: whatever is left, a training
+# part never stands beside a probe part of another run (the probe RMSE would then be
+# scored on ratings the model trained on).
+TARGETS = ("train.lrdata", "probe.lrdata")
+
+
+def convert(folder: Path, ratings: Path, probe: Path) -> list[str]:
+    return ["data", "convert", str(ratings), "--probe", str(probe), "--probe-output",
+            str(folder / "probe.lrdata"), "-o", str(folder / "train.lrdata")]  # fmt: skip
+
+
+def child(args: list[str], stop_at: int, marker: str) -> None:
+    """Run the command, stopping (for the parent's SIGKILL) before the ``stop_at``-th
+    rename or removal of one of the two outputs."""
+    real_replace, real_unlink, seen = os.replace, os.unlink, [0]
+
+    def gate(target):
+        if Path(target).name in TARGETS:
+            seen[0] += 1
+            if seen[0] == stop_at:
+                Path(marker).write_text("stopped")
+                time.sleep(120)
+
+    def replace(src, dst, *a, **k):
+        gate(dst)
+        return real_replace(src, dst, *a, **k)
+
+    def unlink(path, *a, **k):
+        gate(path)
+        return real_unlink(path, *a, **k)
+
+    os.replace, os.unlink = replace, unlink
+    result = CliRunner().invoke(main, args)
+    os._exit(result.exit_code)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+@pytest.mark.parametrize("stop_at", range(1, 6))
+def test_sigkill_never_leaves_a_mixed_pair(tmp_path, stop_at):
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir()
+    new_dir.mkdir()
+    # The same ratings, two different probe files: the old run's and the new run's.
+    ratings, old_probe, _, _ = write_files(old_dir, random.Random(3))
+    new_probe = new_dir / "probe.txt"
+    rng = random.Random(4)
+    lines, movie = [], None
+    for line in ratings.read_text().splitlines():
+        if line.endswith(":"):
+            movie = line
+        elif rng.random() < 0.2:
+            lines += [movie, line.split(",")[0]]
+    new_probe.write_text("\n".join(lines) + "\n")
+    data = read_netflix(ratings)
+    runs = {}
+    for name, probe in (("old", old_probe), ("new", new_probe)):
+        train, held = probe_split(data, probe)
+        runs[name] = (train.fingerprint(), held.fingerprint())
+    assert runs["old"] != runs["new"]
+    out = tmp_path / "out"
+    out.mkdir()
+    assert CliRunner().invoke(main, convert(out, ratings, old_probe)).exit_code == 0
+
+    marker = tmp_path / "stopped"
+    ctx = multiprocessing.get_context("fork")
+    proc = ctx.Process(target=child, args=(convert(out, ratings, new_probe), stop_at, str(marker)))
+    proc.start()
+    deadline = time.monotonic() + 120
+    while proc.is_alive() and not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if marker.exists():
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.join(30)
+    assert marker.exists() or proc.exitcode == 0, proc.exitcode
+
+    left = {}
+    for name, index in (("train.lrdata", 0), ("probe.lrdata", 1)):
+        if (out / name).exists():
+            fingerprint = Interactions.read(out / name).fingerprint()
+            left[name] = next(run for run, fps in runs.items() if fps[index] == fingerprint)
+    # Both present: both of one run.  One alone is what a rerun replaces.
+    assert len(set(left.values())) <= 1, (stop_at, left)
+    if not marker.exists():
+        assert left == {"train.lrdata": "new", "probe.lrdata": "new"}
+    # The killed run's hidden copies stayed, as large as the outputs: the next removes them.
+    assert CliRunner().invoke(main, convert(out, ratings, new_probe)).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["probe.lrdata", "train.lrdata"]

@@ -66,3 +66,57 @@ def test_whole_archive_and_damaged_zip_refused(tmp_path):
     damaged.write_bytes(bytes(raw))
     with pytest.raises(DataError, match=r"damaged.zip is a damaged or truncated zip file"):
         read_netflix(damaged)
+
+
+def test_zip_of_no_file_or_several_named_by_the_reader(tmp_path):
+    """Read by the library, such a zip was read as its own bytes: 'a rating before any
+    movie line' (its header) or 'NUL bytes: a download cut short'."""
+    several = zipped(tmp_path / "two.zip", {"a.txt": TEXT, "b.txt": TEXT})
+    with pytest.raises(DataError, match=r"two.zip is a zip of 2 files: a.txt, b.txt; expected"):
+        read_netflix(several)
+    folder_only = tmp_path / "folder.zip"
+    with zipfile.ZipFile(folder_only, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("d/"), b"")
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    for path in (folder_only, empty):
+        with pytest.raises(DataError, match=rf"{path.name} is a zip of no files; expected"):
+            read_netflix(path)
+    with pytest.raises(DataError, match=r"two.zip is a zip of 2 files"):
+        netflix.probe_split(read_netflix(zipped(tmp_path / "c.zip", {"c.txt": TEXT})), several)
+    with pytest.raises(DataError, match=r"two.zip is a zip of 2 files"):
+        netflix.read_netflix_titles(several)
+    # A folder beside the one file is no second file.
+    nested = tmp_path / "nested.zip"
+    with zipfile.ZipFile(nested, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("d/"), b"")
+        archive.writestr("d/c.txt", TEXT)
+    assert read_netflix(nested).nnz == 3
+
+
+def test_large_member_read_in_bounded_memory(tmp_path, monkeypatch):
+    """A member with no line end (a zip bomb, a NUL-padded tail) was gathered whole
+    before a line was looked at: memory as large as what it unpacks to."""
+    import tracemalloc
+
+    monkeypatch.setattr(netflix, "BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(netflix, "LINE_BYTES", 1 << 16)
+    for name, filler in (("bomb.zip", b"7"), ("padded.zip", b"\0")):
+        packed = zipped(tmp_path / name, {"c.txt": TEXT + filler * (8 << 20)})
+        tracemalloc.start()
+        try:
+            with pytest.raises(DataError, match=r"line 6 of .* runs past 0.0625 MiB with"):
+                read_netflix(packed)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 << 20, peak  # the member is 8 MiB
+    # Files read whole are read up to a bound.
+    monkeypatch.setattr(netflix, "PAIRS_BYTES", 1 << 16)
+    monkeypatch.setattr(netflix, "TITLES_BYTES", 1 << 16)
+    probe = zipped(tmp_path / "probe.zip", {"probe.txt": b"1:\n" + b"7\n" * (1 << 16)})
+    with pytest.raises(DataError, match=r"probe.zip unpacks to more than 0.0625 MiB, where"):
+        netflix.read_netflix_pairs(probe)
+    titles = zipped(tmp_path / "t.zip", {"t.csv": b"1,2000,A" + b"a" * (1 << 16) + b"\n"})
+    with pytest.raises(DataError, match=r"t.zip unpacks to more than 0.0625 MiB, where"):
+        netflix.read_netflix_titles(titles)

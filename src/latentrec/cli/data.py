@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 from pathlib import Path
@@ -160,10 +161,12 @@ def folder_message(source: str, limit: int = 4) -> str:
 
 
 def write_both(parts: dict) -> None:
-    """Write each ``{path: Interactions}`` as ``.lrdata``, all or none: each goes to a
-    hidden name beside its path first and the names are switched together at the end,
-    so an interrupted or failed write leaves no new file beside an old partner (a
-    training part and a probe part of two different runs).
+    """Write each ``{path: Interactions}`` as ``.lrdata``, never a new file beside an
+    old partner (a training part and a probe part of two different runs): each goes to
+    a hidden name beside its path first; once all are on disk, the old files are
+    removed, and only then are the new ones renamed into place.  Two renames cannot
+    happen at once, so a process killed between them (SIGKILL, a power cut) leaves the
+    old pair, one file alone, or none; never a mixed pair.
 
     Example:
         >>> import tempfile, os
@@ -173,6 +176,11 @@ def write_both(parts: dict) -> None:
         >>> sorted(os.listdir(folder))
         ['a.lrdata', 'b.lrdata']
     """
+    for path in parts:
+        # A run killed with SIGKILL removed none of its hidden copies (as large as the
+        # outputs: gigabytes at the prize's size), and no later run did either.
+        for tmp in stale_partials(path):
+            tmp.unlink(missing_ok=True)
     partial = {
         path: path.with_name(f".{path.name}.{os.getpid()}.partial{SUFFIX}") for path in parts
     }
@@ -180,13 +188,60 @@ def write_both(parts: dict) -> None:
         for path, d in parts.items():
             with writing(path):
                 d.to_lrdata(partial[path])
+        # Renaming each over its old file left, if killed between two renames, a new
+        # training part beside the old probe part: the old ones go first, on disk.
+        for path in parts:
+            with writing(path):
+                path.unlink(missing_ok=True)
+        sync_folders(parts)
         for path in parts:
             os.replace(partial[path], path)
     finally:
         for tmp in partial.values():
             tmp.unlink(missing_ok=True)
-    for folder in {path.parent for path in parts}:
-        # The renames are on disk before the command says it wrote the files.
+    # The renames are on disk before the command says it wrote the files.
+    sync_folders(parts)
+
+
+def stale_partials(path: Path) -> list[Path]:
+    """The hidden files beside ``path`` that :func:`write_both` (and the temporary file
+    of its write) left when killed: those of a process no longer running.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> mine = folder / f".a.lrdata.{os.getpid()}.partial.lrdata"
+        >>> gone = folder / f".a.lrdata.{2**22 + 1}.partial.lrdata"  # above any pid
+        >>> its_tmp = folder / f".{gone.name}.k2x9.tmp"  # of the write it was renamed from
+        >>> other = folder / f".a.lrdata.{2**22 + 1}.partial.lrdata.bak"
+        >>> _ = [p.write_bytes(b"") for p in (mine, gone, its_tmp, other)]
+        >>> [p.name for p in stale_partials(folder / "a.lrdata")] == [its_tmp.name, gone.name]
+        True
+    """
+    found = []
+    for prefix, after in ((f".{path.name}.", ""), (f"..{path.name}.", ".tmp")):
+        for tmp in path.parent.glob(glob.escape(prefix) + "*"):
+            pid, sep, tail = tmp.name[len(prefix) :].partition(f".partial{SUFFIX}")
+            ours = tail.startswith(".") and tail.endswith(after) if after else tail == ""
+            if not (sep and pid.isdigit() and ours):
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                found.append(tmp)
+            except (PermissionError, OverflowError):
+                pass  # another user's process: running
+    return sorted(found)
+
+
+def sync_folders(paths) -> None:
+    """fsync the folders holding ``paths``, so their renames and removals are on disk.
+
+    Example:
+        >>> import tempfile
+        >>> sync_folders([Path(tempfile.mkdtemp()) / "a.lrdata"])
+    """
+    for folder in {Path(path).parent for path in paths}:
         fd = os.open(folder if str(folder) else ".", os.O_RDONLY)
         try:
             os.fsync(fd)

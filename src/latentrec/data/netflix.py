@@ -43,10 +43,17 @@ __all__ = [
     "read_netflix_pairs",
     "read_netflix_titles",
     "starts_with_rating",
+    "with_titles",
 ]
 
 #: Bytes of a file parsed at a time (cut at a line end).
 BLOCK_BYTES = 1 << 24
+#: The longest line read (a rating line is 30 bytes): beyond, a file is refused by name.
+LINE_BYTES = 1 << 24
+#: The most bytes a probe file (read whole) may unpack to: 25 times the prize's.
+PAIRS_BYTES = 1 << 28
+#: The most bytes a movie titles file (read whole) may unpack to: 100 times the prize's.
+TITLES_BYTES = 1 << 26
 #: The names the load report and messages use for the four fields.
 NAMES = ("CustomerID", "MovieID", "Rating", "Date")
 _MOVIE_LINE = re.compile(rb"[0-9]+:\r?")
@@ -67,13 +74,25 @@ _FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 
 # Packed files by their leading bytes: each is read through its decompressor, so a
 # combined_data_1.txt.gz (or a packed file under any name) reads as the file it holds.
+class _NotOneFile(DataError):
+    """A zip that holds no file or several (the prize's whole archive)."""
+
+
 def _unzip(path, mode: str = "rb"):
-    """The one file a zip holds, opened for reading; a zip of several files (the prize's
-    whole archive) is read as bytes, which the table reader then refuses by name."""
+    """The one file a zip holds, opened for reading; a zip of no file or of several (the
+    prize's whole archive) is a :class:`_NotOneFile` naming what it holds."""
     with zipfile.ZipFile(path) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) != 1:
-            return open(path, mode)
+            # Read as bytes, its zip header was "a rating before any movie line" or
+            # "NUL bytes: a download cut short", which no fetch again would mend.
+            names = [m.filename for m in members]
+            shown = ", ".join(names[:4]) + (f" ... ({len(names)} files)" if len(names) > 4 else "")
+            raise _NotOneFile(
+                f"{path} is a zip of {len(names) or 'no'} files{': ' + shown if names else ''}; "
+                "expected a zip of one file: unzip it and give the files inside",
+                source=str(path),
+            )
         # The member keeps the archive's file open after the archive object closes.
         return archive.open(members[0])
 
@@ -83,6 +102,7 @@ _PACKED = (
     (b"BZh", bz2.open),
     (b"\xfd7zXZ\x00", lzma.open),
     (b"PK\x03\x04", _unzip),
+    (b"PK\x05\x06", _unzip),  # a zip of nothing: its end record alone
 )
 #: What a damaged packed file raises as it is read.
 _DAMAGED = (EOFError, lzma.LZMAError, zipfile.BadZipFile, OSError)
@@ -185,7 +205,7 @@ def _head(path, size: int = 1 << 16) -> bytes:
             # In pieces: a truncated packed file still shows its first lines.
             while len(head) < size and (piece := fh.read(1 << 12)):
                 head += piece
-    except _DAMAGED:  # unreadable, or a damaged packed file
+    except (*_DAMAGED, _NotOneFile):  # unreadable, a damaged packed file, a zip of several
         pass
     return head[:size]
 
@@ -207,7 +227,7 @@ def _digest(path) -> bytes | None:
         with open_netflix(path) as fh:
             while piece := fh.read(1 << 20):
                 digest.update(piece)
-    except _DAMAGED:
+    except (*_DAMAGED, _NotOneFile):
         return None
     return digest.digest()
 
@@ -624,6 +644,10 @@ def _file_batches(path: Path, scale, track: dict | None = None):
             else:
                 cut = block.rfind(b"\n") + 1
                 if cut == 0:
+                    if len(block) > LINE_BYTES:
+                        # No rating line is this long: what has no line end (a zip bomb,
+                        # a NUL-padded tail) was gathered whole, as much memory as its size.
+                        raise DataError(_endless(block, line0, source), source=source)
                     carry = block
                     continue
             carry = block[cut:]
@@ -636,6 +660,28 @@ def _file_batches(path: Path, scale, track: dict | None = None):
     if track is not None and track["pending"] is not None:  # the file ends under a movie line
         track["empty"].append(track["pending"])
         track["pending"] = None
+
+
+def _endless(block: bytes, line: int, source: str) -> str:
+    """What a line with no line end in its first :data:`LINE_BYTES` bytes is."""
+    what = (
+        "NUL bytes (a download cut short leaves a file padded with them; fetch the file again)"
+        if b"\0" in block
+        else "no line end: not a Netflix-prize file, or a damaged one"
+    )
+    return f"line {line} of {source} runs past {LINE_BYTES / 2**20:g} MiB with {what}"
+
+
+def _read_whole(fh, path: Path, limit: int, what: str) -> bytes:
+    """The rest of ``fh``, refused by name beyond ``limit`` bytes: a file that is the
+    size of a small list is read whole, never an unbounded one (a zip bomb)."""
+    raw = _reader(fh, path)(limit + 1)
+    if len(raw) > limit:
+        raise DataError(
+            f"{path} unpacks to more than {limit / 2**20:g} MiB, where {what}: is it that file?",
+            source=str(path),
+        )
+    return raw
 
 
 def _reader(fh, path: Path):
@@ -917,7 +963,8 @@ def read_netflix_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.nda
     source = str(path)
     with open_netflix(path) as fh:
         # probe.txt is 1.4 million short lines (10 MB): read whole.
-        block = _reader(fh, path)(-1).removeprefix(codecs.BOM_UTF8)
+        block = _read_whole(fh, path, PAIRS_BYTES, "the prize's probe.txt is 10 MiB")
+    block = block.removeprefix(codecs.BOM_UTF8)
     if block and not block.endswith(b"\n"):
         block += b"\n"
     arr = np.frombuffer(block, dtype=np.uint8)
@@ -936,6 +983,15 @@ def read_netflix_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.nda
             f"line {line} of {source} {why}: {_show(block, starts, stop, k)}",
             source=source, where=(line,), unit="line",
         )  # fmt: skip
+
+    # "\r" line ends (or "\r\r\n") made the file one line, "a customer line before any
+    # movie line", and NUL padding "not a customer id": said as the ratings reader says.
+    cr = np.flatnonzero(arr == _CR)
+    lone = cr[arr[np.minimum(cr + 1, arr.size - 1)] != _NEWLINE]
+    odd = np.concatenate([lone, np.flatnonzero(arr == 0)[:1]])
+    if odd.size:
+        k = int(np.searchsorted(starts, odd.min(), side="right") - 1)
+        fail(k, line_problem(block[starts[k] : stop[k]], None))
 
     movie_pos = np.flatnonzero(is_movie)
     movie_ids = np.empty(movie_pos.size, dtype=np.int64)
@@ -1106,21 +1162,31 @@ def probe_split(data, probe: str | Path, *, missing: str = "error"):
 
 
 _YEAR = re.compile(r"[0-9]{4}")
+# Bytes 0x80-0x9F of a "Latin-1" file written on Windows are Windows-1252's (0x85 "…",
+# 0x92 "’"), as the WHATWG encoding standard reads the label latin1; the five it leaves
+# undefined stay the C1 controls Latin-1 gives them.
+_C1_AS_CP1252 = {
+    b: bytes([b]).decode("cp1252")
+    for b in range(0x80, 0xA0)
+    if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
+_C1_TABLE = str.maketrans({chr(b): c for b, c in _C1_AS_CP1252.items()})
 
 
 def read_netflix_titles(path: str | Path):
     """The prize's ``movie_titles.csv`` as a side table: a DataFrame indexed by movie id
     (``item_id``) with ``title`` (str) and ``year`` (Int64, ``<NA>`` where the file says
-    ``NULL``), in file order.  Attach it in the order of the data's items,
-    ``data.replace(item_features=titles.reindex(data.items.ids))``: the side table is
-    read by position, and the file lists movies the data may not hold.
+    ``NULL``), in file order.  Attach it to ratings with :func:`with_titles`, which
+    puts it in the order of the data's items (the side table is read by position, and
+    the file lists movies the data may not hold) and refuses a movie without a title.
 
     Each line is ``MovieID,YearOfRelease,Title`` and the title runs to the line's end,
     commas and quotes included, as it stands: the prize's file quotes nothing, so a
     CSV reader finds too many fields, and a title that begins and ends with a quote
     could be its own (``"Weird Al"``), so none is taken for CSV quoting.
-    The prize's file is Latin-1: a file that is not valid UTF-8 is read as Latin-1, a
-    UTF-8 one (a BOM allowed) as UTF-8.  Packed files (gzip, bzip2, xz, a one-file zip)
+    The prize's file is Latin-1: a file that is not valid UTF-8 is read as Latin-1 (its
+    bytes 0x80-0x9F, control characters in Latin-1, as Windows-1252's ``…``, ``’``...),
+    a UTF-8 one (a BOM allowed) as UTF-8.  Packed files (gzip, bzip2, xz, a one-file zip)
     are unpacked.
 
     Raises:
@@ -1147,11 +1213,14 @@ def read_netflix_titles(path: str | Path):
         raise FileNotFoundError(f"no such movie titles file: {path}")
     source = str(path)
     with open_netflix(path) as fh:
-        raw = _reader(fh, path)(-1).removeprefix(codecs.BOM_UTF8)
+        raw = _read_whole(fh, path, TITLES_BYTES, "the prize's movie_titles.csv is 0.6 MiB")
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # the prize's own encoding: every byte is a character
+        # The prize's own encoding: every byte is a character.  Read as Latin-1 alone,
+        # a title's "\x85" was NEL, a line break to str.splitlines and to terminals.
+        text = raw.decode("latin-1").translate(_C1_TABLE)
     ids, years, titles, lines = [], [], [], {}
     # Split at "\n" only: str.splitlines would also split at Latin-1's 0x85 and 0x1C-0x1E.
     for number, line in enumerate(text.split("\n"), 1):
@@ -1166,6 +1235,14 @@ def read_netflix_titles(path: str | Path):
                 source=source, where=(number,), unit="line",
             )  # fmt: skip
 
+        if "\r" in line:
+            # Lines ended by "\r" alone (or "\r\r\n") were one line, its title running
+            # on over the next movies' lines.
+            fail("holds a '\\r' not before its line end: convert the file's line ends to "
+                 "'\\n' or '\\r\\n' (dos2unix)")  # fmt: skip
+        if "\0" in line:
+            fail("holds NUL bytes: a download cut short leaves a file padded with them; "
+                 "fetch the file again")  # fmt: skip
         fields = line.split(",", 2)
         if len(fields) < 3:
             fail(f"has {len(fields)} field{'s' if len(fields) > 1 else ''} where "
@@ -1175,6 +1252,8 @@ def read_netflix_titles(path: str | Path):
             fail(f"has a bad movie id {movie!r} (expected a whole number)")
         if year != "NULL" and not _YEAR.fullmatch(year):
             fail(f"has a bad year {year!r} (expected four digits or NULL)")
+        if year == "0000":
+            fail("has year 0000 (years run from 0001, as the rating dates' do; NULL for none)")
         if not title.strip():
             fail("has an empty title")
         movie_id = int(movie)
@@ -1191,3 +1270,39 @@ def read_netflix_titles(path: str | Path):
         {"title": pd.Series(titles, index=index, dtype=object),
          "year": pd.Series(years, index=index, dtype="Int64")},
     )  # fmt: skip
+
+
+def with_titles(data, titles):
+    """``data`` with the movie titles file ``titles`` (a path, or the table of
+    :func:`read_netflix_titles`) as its item side table, in the order of its items, so a
+    model fitted on it records the titles and ``latentrec recommend`` shows them.
+
+    A movie of ``data`` that ``titles`` does not name is refused by id: reindexed as it
+    stood, its title was NaN, which a model recorded and ``recommend`` showed as "nan".
+
+    Example:
+        >>> import tempfile, os
+        >>> from latentrec.datasets import read_netflix
+        >>> folder = tempfile.mkdtemp()
+        >>> ratings, names = (os.path.join(folder, n) for n in ("c.txt", "movie_titles.csv"))
+        >>> _ = open(ratings, "w").write("72:\\n7,3,2005-09-06\\n1:\\n7,4,2005-09-07\\n")
+        >>> _ = open(names, "w").write("1,2003,Dinosaur Planet\\n72,1974,At Home\\n")
+        >>> data = with_titles(read_netflix(ratings), names)
+        >>> data.items.ids.tolist(), data.item_titles().tolist()
+        ([1, 72], ['Dinosaur Planet', 'At Home'])
+    """
+    source = None
+    if isinstance(titles, (str, Path)):
+        source, titles = str(titles), read_netflix_titles(titles)
+    ids = data.items.ids
+    missing = titles.index.get_indexer(ids) < 0
+    if missing.any():
+        lost = ids[missing]
+        shown = ", ".join(str(x) for x in lost[:5]) + (" ..." if lost.size > 5 else "")
+        where = f" {source}" if source else " the titles"
+        raise DataError(
+            f"{lost.size} of the data's {ids.size} movies have no line in{where} "
+            f"(movie {shown}): is it the movie_titles.csv of these ratings?",
+            source=source,
+        )
+    return data.replace(item_features=titles.reindex(ids))
