@@ -17,7 +17,7 @@ import pytest
 
 import latentrec
 from latentrec.data.synthetic import synthetic
-from latentrec.models import Popularity
+from latentrec.models import Biases, Popularity
 
 # What `pip install latentrec` lacks that `latentrec[serve]` brings (and fastapi's own).
 SERVE_ONLY = (
@@ -101,9 +101,10 @@ def test_retrain_names_the_extra(tmp_path):
 
 
 def test_model_versions_need_no_serve_extra(tmp_path):
-    # `latentrec models` only reads and writes the version folder: core dependencies.
+    # `latentrec models` only reads and writes the version folder: core dependencies (a
+    # factor model: publish refuses what serve refuses, a popularity list among them).
     model = tmp_path / "m.npz"
-    Popularity().fit(synthetic(30, 20, 200, random_state=0)).save(model)
+    Biases().fit(synthetic(30, 20, 200, random_state=0)).save(model)
     r = latentrec_without_serve("models", "publish", model, "--model-dir", tmp_path / "models")
     assert r.returncode == 0, r.stderr
     assert "published v000001" in r.stdout
