@@ -51,6 +51,17 @@ from ._common import (
 DEFAULT_MASTER = "local[2]"
 
 
+def cut_off_option(help_text: str):
+    """The ``-k`` option of ``train``, ``evaluate`` and ``score``: a ranking cut-off, 10
+    unless given.
+
+    Example:
+        >>> callable(cut_off_option("Cut-off for ranking."))
+        True
+    """
+    return click.option("-k", "k", type=CutOff(), default=10, show_default=True, help=help_text)
+
+
 def relevance_threshold_option(when: str, cells: str = "held-out"):
     """The ``--relevance-threshold`` option of ``train``, ``evaluate`` and ``tune``: the
     same words but for ``when`` it applies and which ``cells`` it picks from.
@@ -136,14 +147,7 @@ def check_threshold_has_ratings(relevance_threshold, data, source: str) -> None:
     "model with its RMSE per epoch on that test part, which `latentrec plot "
     "learning-curves` draws beside the training curve, labelled the held-out test part).",
 )
-@click.option(
-    "-k",
-    "k",
-    type=CutOff(),
-    default=10,
-    show_default=True,
-    help="Cut-off of held-out ranking metrics.",
-)
+@cut_off_option("Cut-off of held-out ranking metrics.")
 @relevance_threshold_option("With --test-size and a ranking model (-a bpr, implicit-als, ...)")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
@@ -679,14 +683,7 @@ def held_out_figures(model, test, k: int, *, relevance_threshold=None, split=Non
     show_default=True,
     help="RMSE/MAE, or ranking metrics at -k.",
 )
-@click.option(
-    "-k",
-    "k",
-    type=CutOff(),
-    default=10,
-    show_default=True,
-    help="Cut-off for ranking.",
-)
+@cut_off_option("Cut-off for ranking.")
 @relevance_threshold_option("With --task ranking")
 @click.option(
     "--protocol",
@@ -988,14 +985,7 @@ def holdout(data, protocol: str, test_size: float, seed, *, choosable: bool = Fa
 @click.argument("model_path", metavar="MODEL")
 @click.argument("source")
 @data_options
-@click.option(
-    "-k",
-    "k",
-    type=CutOff(),
-    default=10,
-    show_default=True,
-    help="Cut-off for a ranking model (or pipeline).",
-)
+@cut_off_option("Cut-off for a ranking model (or pipeline).")
 @relevance_threshold_option("For a ranking model")
 @click.option(
     "--unknown",
