@@ -672,6 +672,17 @@ def _endless(block: bytes, line: int, source: str) -> str:
     return f"line {line} of {source} runs past {LINE_BYTES / 2**20:g} MiB with {what}"
 
 
+def _whole_file(path: Path, kind: str, missing: str, limit: int, note: str) -> bytes:
+    """The bytes of a small side file of the prize (unpacked, without a UTF-8 BOM); a
+    folder, a missing file or one past ``limit`` bytes refused by name."""
+    if not path.is_file():
+        if path.is_dir():
+            raise DataError(f"{path} is a folder, not a {kind}", source=str(path))
+        raise FileNotFoundError(f"no such {missing}: {path}")
+    with open_netflix(path) as fh:
+        return _read_whole(fh, path, limit, note).removeprefix(codecs.BOM_UTF8)
+
+
 def _read_whole(fh, path: Path, limit: int, what: str) -> bytes:
     """The rest of ``fh``, refused by name beyond ``limit`` bytes: a file that is the
     size of a small list is read whole, never an unbounded one (a zip bomb)."""
@@ -956,15 +967,15 @@ def read_netflix_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.nda
     import pyarrow.csv as pacsv
 
     path = Path(path)
-    if not path.is_file():
-        if path.is_dir():
-            raise DataError(f"{path} is a folder, not a Netflix-prize probe file", source=str(path))
-        raise FileNotFoundError(f"no such probe file: {path}")
     source = str(path)
-    with open_netflix(path) as fh:
-        # probe.txt is 1.4 million short lines (10 MB): read whole.
-        block = _read_whole(fh, path, PAIRS_BYTES, "the prize's probe.txt is 10 MiB")
-    block = block.removeprefix(codecs.BOM_UTF8)
+    # probe.txt is 1.4 million short lines (10 MB): read whole.
+    block = _whole_file(
+        path,
+        "Netflix-prize probe file",
+        "probe file",
+        PAIRS_BYTES,
+        "the prize's probe.txt is 10 MiB",
+    )
     if block and not block.endswith(b"\n"):
         block += b"\n"
     arr = np.frombuffer(block, dtype=np.uint8)
@@ -1207,14 +1218,11 @@ def read_netflix_titles(path: str | Path):
     import pandas as pd
 
     path = Path(path)
-    if not path.is_file():
-        if path.is_dir():
-            raise DataError(f"{path} is a folder, not a movie titles file", source=str(path))
-        raise FileNotFoundError(f"no such movie titles file: {path}")
     source = str(path)
-    with open_netflix(path) as fh:
-        raw = _read_whole(fh, path, TITLES_BYTES, "the prize's movie_titles.csv is 0.6 MiB")
-    raw = raw.removeprefix(codecs.BOM_UTF8)
+    raw = _whole_file(
+        path, "movie titles file", "movie titles file", TITLES_BYTES,
+        "the prize's movie_titles.csv is 0.6 MiB",
+    )  # fmt: skip
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
