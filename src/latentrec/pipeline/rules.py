@@ -426,20 +426,20 @@ class Rules(Reranker):
                 raise ValueError(
                     f"{at if from_file else 'Rules'}: item {item!r} is both pinned and {verb}"
                 )
-        # Never shown outranks a bury or a boost, which would be dropped without a word.
+        # Never shown outranks a boost that would lift the item, which would be dropped
+        # without a word.  A bury, or a boost of 0 or less, asks the item down too, and
+        # never showing it does what they ask and more: refusing them turned rules files
+        # that were valid (and saved pipelines, when retraining refits them) into errors.
         boost_keys = list(self.boost)
-        for key, listed, verb in (
-            ("bury", self.bury_, "buried"),
-            ("boost", self.boost_items_, "boosted"),
-        ):
-            both = np.flatnonzero(np.isin(listed, self.never_))
-            if both.size:
-                place = int(both[0])
-                at, from_file = self._at(key, place if key == "bury" else boost_keys[place])
-                raise ValueError(
-                    f"{at if from_file else 'Rules'}: item {raw_id(listed[place])!r} is both "
-                    f"{verb} and never shown"
-                )
+        lifted = np.isin(self.boost_items_, self.never_) & (self.boost_values_ > 0)
+        both = np.flatnonzero(lifted)
+        if both.size:
+            place = int(both[0])
+            at, from_file = self._at("boost", boost_keys[place])
+            raise ValueError(
+                f"{at if from_file else 'Rules'}: item {raw_id(self.boost_items_[place])!r} is "
+                f"both boosted by {self.boost_values_[place]:g} and never shown"
+            )
         taken: dict[int, int] = {}
         for place, (item, rank) in enumerate(
             zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True)
