@@ -145,3 +145,12 @@ def test_numpy_numbers_are_pins_and_boosts():
     stage = Rules(pin={6: np.int64(1)}, boost={7: np.float32(2.0)})
     pipe = Pipeline(Popularity(), rerankers=[stage], n_candidates=3).fit(catalogue())
     assert pipe.recommend("nobody", n=3).ids.tolist() == [6, 7, 5]
+
+
+@pytest.mark.parametrize("rank", [0, -(2**63), -(10**20)])
+def test_a_pin_below_the_first_rank_is_refused_by_name(rank):
+    """A rank under -2**63 failed as an OverflowError (a bug, the command said), where
+    one just above it was refused as a rank below 1."""
+    assert fit_error(Rules(pin={6: rank})) == (
+        f"Rules pin: item 6 is pinned at rank {rank}; ranks start at 1"
+    )

@@ -409,6 +409,14 @@ class Rules(Reranker):
                 )
         ranks = [int(r) for r in self.pin.values()]
         for place, rank in enumerate(ranks):
+            # Before the 64-bit array below: a rank under -2**63 failed there as an
+            # OverflowError, which the command reports as a bug.
+            if rank < 1:
+                raise ValueError(
+                    f"{self._at('pin', pin_keys[place])[0]}: item "
+                    f"{raw_id(self.pin_items_[place])!r} is pinned at rank {rank}; ranks "
+                    "start at 1"
+                )
             # Kept as 64-bit integers: a larger rank failed as an OverflowError.
             if rank > _RANK_MAX:
                 raise ValueError(
