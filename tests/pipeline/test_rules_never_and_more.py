@@ -154,3 +154,10 @@ def test_a_pin_below_the_first_rank_is_refused_by_name(rank):
     assert fit_error(Rules(pin={6: rank})) == (
         f"Rules pin: item 6 is pinned at rank {rank}; ranks start at 1"
     )
+
+
+def test_a_boost_past_any_float_is_refused_by_name():
+    """A whole number too large for a float failed as an OverflowError at fit."""
+    assert fit_error(Rules(boost={6: 10**400})) == (
+        f"Rules boost: item 6 is boosted by {10**400}; a boost is a finite number"
+    )

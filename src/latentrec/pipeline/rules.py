@@ -387,7 +387,11 @@ class Rules(Reranker):
                     f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount!r}; a "
                     "boost is a number"
                 )
-            if not np.isfinite(float(amount)):
+            try:
+                finite = bool(np.isfinite(float(amount)))
+            except OverflowError:  # a whole number past any float (10**400)
+                finite = False
+            if not finite:
                 raise ValueError(
                     f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount}; a "
                     "boost is a finite number"
