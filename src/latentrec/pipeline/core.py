@@ -1053,7 +1053,16 @@ def _build_pipeline(path, manifest: dict, arrays: dict) -> Pipeline:
             raise ModelFileError(f"{path}: unknown re-ranker {entry['kind']!r}")
         prefix = f"stage{s}."
         mine = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        stages.append(cls.from_saved(entry["params"], mine).bind(models))
+        stage = cls.from_saved(entry["params"], mine).bind(models)
+        if isinstance(stage, Calibrate) and stage.alpha == 0:
+            # Fit took it until it was refused there; such a file loaded, and then every
+            # list failed with calibrate()'s own refusal.
+            raise ModelFileError(
+                f"{path}: its Calibrate stage (re-ranker {s}) has alpha 0, with which every "
+                "list fails (the divergence can be infinite); it was written before fit "
+                "refused it: fit the pipeline again with an alpha above 0"
+            )
+        stages.append(stage)
     context_arrays = {
         k[len("context.") :]: v for k, v in arrays.items() if k.startswith("context.")
     }
