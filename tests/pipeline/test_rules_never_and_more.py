@@ -10,6 +10,7 @@ item asks it down, as never does: those files were valid and stay so.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -161,3 +162,21 @@ def test_a_boost_past_any_float_is_refused_by_name():
     assert fit_error(Rules(boost={6: 10**400})) == (
         f"Rules boost: item 6 is boosted by {10**400}; a boost is a finite number"
     )
+
+
+@pytest.mark.parametrize(
+    ("rank", "amount"),
+    [(1.0, Decimal("2")), (np.float64(1.0), np.float32(2.0)), (Decimal("1"), 2.0)],
+)
+def test_whole_ranks_and_numbers_of_any_kind_are_taken(rank, amount):
+    """Fit refused a rank of 1.0 ("a rank is a whole number", which it is: a column of
+    ranks with a gap reads as floats) and a Decimal boost ("a boost is a number"), both
+    taken before as the numbers they are."""
+    pinned = Rules(pin={6: rank}, boost={7: amount})
+    as_ints = Rules(pin={6: 1}, boost={7: 2.0})
+    lists = [
+        Pipeline(Popularity(), rerankers=[stage], n_candidates=3).fit(catalogue())
+        for stage in (pinned, as_ints)
+    ]
+    got = [pipe.recommend("nobody", n=3).ids.tolist() for pipe in lists]
+    assert got[0] == got[1] == [6, 7, 5]

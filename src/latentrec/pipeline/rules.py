@@ -18,6 +18,7 @@ A stage's guarantees hold in the list it returns, so ``Rules`` runs last in a pi
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 import re
@@ -168,6 +169,37 @@ def rules(
             count[members(picked, g)] += 1
         out.append(picked)
     return np.array(out[:n], dtype=np.int64)
+
+
+def _is_number(value) -> bool:
+    """A real number (NumPy's and ``Decimal`` included), not a truth value or text.
+
+    Example:
+        >>> from decimal import Decimal
+        >>> [_is_number(v) for v in (0.5, np.float32(2), Decimal("0.5"), True, "0.5")]
+        [True, True, True, False, False]
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, (numbers.Real, decimal.Decimal))
+
+
+def _is_whole(value) -> bool:
+    """A whole number: an integer, or a real number with nothing after the point (a
+    rank of 2.0, as a column of ranks with a gap reads); not 1.5, True or "2".
+
+    Example:
+        >>> [_is_whole(v) for v in (2, np.int64(2), 2.0, 1.5, True, "2", float("inf"))]
+        [True, True, True, False, False, False, False]
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return True
+    if not _is_number(value):
+        return False
+    try:
+        return math.isfinite(value) and value == int(value)
+    except (OverflowError, ValueError, TypeError):
+        return False
 
 
 def _groups_matrix(groups) -> sp.csr_matrix:
@@ -382,7 +414,7 @@ class Rules(Reranker):
         # rules() below checks these too, but names item indices; the user wrote ids.
         for raw, amount in self.boost.items():
             # float() read "0.5" as 0.5 and True as 1 without a word.
-            if isinstance(amount, (bool, np.bool_)) or not isinstance(amount, numbers.Real):
+            if not _is_number(amount):
                 raise ValueError(
                     f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount!r}; a "
                     "boost is a number"
@@ -405,7 +437,7 @@ class Rules(Reranker):
         pin_keys = list(self.pin)
         for place, rank in enumerate(self.pin.values()):
             # int() read a rank of 1.5 (or True) as 1, and "2" as 2, without a word.
-            if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral):
+            if not _is_whole(rank):
                 raise ValueError(
                     f"{self._at('pin', pin_keys[place])[0]}: item "
                     f"{raw_id(self.pin_items_[place])!r} is pinned at rank {rank!r}; a rank is "
