@@ -204,7 +204,9 @@ def recommend(
     elif isinstance(model, Pipeline):
         if include_seen:
             raise Failure(_NEVER_SEEN.format(model_path))
-        rec = model.recommend(uid, n=n)
+        # A stranger's random slots (Explore, Thompson) are seeded by their id, as the
+        # service seeds them: None would give every text id one draw, not the service's.
+        rec = model.recommend(user if uid is None else uid, n=n)
     else:
         rec = model.recommend(uid, n=n, exclude_seen=not include_seen)
     if rec.fallback and not as_json:

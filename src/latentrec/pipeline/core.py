@@ -535,8 +535,10 @@ class Pipeline:
             strangers = np.flatnonzero(u[rows] < 0)
             if raw_ids is not None and strangers.size:
                 keys = batch.keys.copy()
+                integer = self.users_.is_integer
                 for b in strangers.tolist():
-                    keys[b] = user_key(raw_ids[rows[b]], self.n_users)
+                    spelled = _as_looked_up(raw_ids[rows[b]], integer)
+                    keys[b] = user_key(spelled, self.n_users)
                 batch = dataclasses.replace(batch, keys=keys)
             idx[rows], vals[rows], fallback[rows] = self.recommend_histories(batch, n)
         return idx, vals, fallback
@@ -863,6 +865,37 @@ class Pipeline:
         write_archive(path, manifest, arrays)
 
 
+def _as_looked_up(raw, integer: bool):
+    """A user id as the vocabulary's lookup reads it (whole-number text or 9001.0 is the
+    integer where the ids are integers; text is stripped), so that a stranger's random
+    slots follow the user, not the spelling: ``recommend("09001")`` found the user 9001
+    if known, but seeded an unknown one otherwise than ``recommend(9001)`` and the
+    service (which reads ``/users/09001`` as 9001).
+
+    Example:
+        >>> _as_looked_up("09001", True), _as_looked_up(9001.0, True), _as_looked_up(" ann ", False)
+        (9001, 9001, 'ann')
+    """
+    if not integer:
+        return str(raw).strip()
+    if isinstance(raw, (bool, np.bool_)):
+        return raw
+    if isinstance(raw, (int, np.integer)):
+        return int(raw)
+    if isinstance(raw, str):
+        try:
+            return int(raw)  # exact for ids past 2**53, as the lookup reads them
+        except ValueError:
+            pass
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        return raw
+    if np.isfinite(number) and number == int(number):
+        return int(number)
+    return raw
+
+
 def _check_validation(train: Interactions, validation: Interactions) -> None:
     if not isinstance(validation, Interactions):
         raise TypeError(
@@ -1020,7 +1053,16 @@ def _build_pipeline(path, manifest: dict, arrays: dict) -> Pipeline:
             raise ModelFileError(f"{path}: unknown re-ranker {entry['kind']!r}")
         prefix = f"stage{s}."
         mine = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        stages.append(cls.from_saved(entry["params"], mine).bind(models))
+        stage = cls.from_saved(entry["params"], mine).bind(models)
+        if isinstance(stage, Calibrate) and stage.alpha == 0:
+            # Fit took it until it was refused there; such a file loaded, and then every
+            # list failed with calibrate()'s own refusal.
+            raise ModelFileError(
+                f"{path}: its Calibrate stage (re-ranker {s}) has alpha 0, with which every "
+                "list fails (the divergence can be infinite); it was written before fit "
+                "refused it: fit the pipeline again with an alpha above 0"
+            )
+        stages.append(stage)
     context_arrays = {
         k[len("context.") :]: v for k, v in arrays.items() if k.startswith("context.")
     }

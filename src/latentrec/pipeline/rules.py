@@ -18,6 +18,7 @@ A stage's guarantees hold in the list it returns, so ``Rules`` runs last in a pi
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 import re
@@ -168,6 +169,37 @@ def rules(
             count[members(picked, g)] += 1
         out.append(picked)
     return np.array(out[:n], dtype=np.int64)
+
+
+def _is_number(value) -> bool:
+    """A real number (NumPy's and ``Decimal`` included), not a truth value or text.
+
+    Example:
+        >>> from decimal import Decimal
+        >>> [_is_number(v) for v in (0.5, np.float32(2), Decimal("0.5"), True, "0.5")]
+        [True, True, True, False, False]
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, (numbers.Real, decimal.Decimal))
+
+
+def _is_whole(value) -> bool:
+    """A whole number: an integer, or a real number with nothing after the point (a
+    rank of 2.0, as a column of ranks with a gap reads); not 1.5, True or "2".
+
+    Example:
+        >>> [_is_whole(v) for v in (2, np.int64(2), 2.0, 1.5, True, "2", float("inf"))]
+        [True, True, True, False, False, False, False]
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return True
+    if not _is_number(value):
+        return False
+    try:
+        return math.isfinite(value) and value == int(value)
+    except (OverflowError, ValueError, TypeError):
+        return False
 
 
 def _groups_matrix(groups) -> sp.csr_matrix:
@@ -382,12 +414,16 @@ class Rules(Reranker):
         # rules() below checks these too, but names item indices; the user wrote ids.
         for raw, amount in self.boost.items():
             # float() read "0.5" as 0.5 and True as 1 without a word.
-            if isinstance(amount, (bool, np.bool_)) or not isinstance(amount, numbers.Real):
+            if not _is_number(amount):
                 raise ValueError(
                     f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount!r}; a "
                     "boost is a number"
                 )
-            if not np.isfinite(float(amount)):
+            try:
+                finite = bool(np.isfinite(float(amount)))
+            except OverflowError:  # a whole number past any float (10**400)
+                finite = False
+            if not finite:
                 raise ValueError(
                     f"{self._at('boost', raw)[0]}: item {raw!r} is boosted by {amount}; a "
                     "boost is a finite number"
@@ -401,7 +437,7 @@ class Rules(Reranker):
         pin_keys = list(self.pin)
         for place, rank in enumerate(self.pin.values()):
             # int() read a rank of 1.5 (or True) as 1, and "2" as 2, without a word.
-            if isinstance(rank, (bool, np.bool_)) or not isinstance(rank, numbers.Integral):
+            if not _is_whole(rank):
                 raise ValueError(
                     f"{self._at('pin', pin_keys[place])[0]}: item "
                     f"{raw_id(self.pin_items_[place])!r} is pinned at rank {rank!r}; a rank is "
@@ -409,6 +445,14 @@ class Rules(Reranker):
                 )
         ranks = [int(r) for r in self.pin.values()]
         for place, rank in enumerate(ranks):
+            # Before the 64-bit array below: a rank under -2**63 failed there as an
+            # OverflowError, which the command reports as a bug.
+            if rank < 1:
+                raise ValueError(
+                    f"{self._at('pin', pin_keys[place])[0]}: item "
+                    f"{raw_id(self.pin_items_[place])!r} is pinned at rank {rank}; ranks "
+                    "start at 1"
+                )
             # Kept as 64-bit integers: a larger rank failed as an OverflowError.
             if rank > _RANK_MAX:
                 raise ValueError(
@@ -426,20 +470,20 @@ class Rules(Reranker):
                 raise ValueError(
                     f"{at if from_file else 'Rules'}: item {item!r} is both pinned and {verb}"
                 )
-        # Never shown outranks a bury or a boost, which would be dropped without a word.
+        # Never shown outranks a boost that would lift the item, which would be dropped
+        # without a word.  A bury, or a boost of 0 or less, asks the item down too, and
+        # never showing it does what they ask and more: refusing them turned rules files
+        # that were valid (and saved pipelines, when retraining refits them) into errors.
         boost_keys = list(self.boost)
-        for key, listed, verb in (
-            ("bury", self.bury_, "buried"),
-            ("boost", self.boost_items_, "boosted"),
-        ):
-            both = np.flatnonzero(np.isin(listed, self.never_))
-            if both.size:
-                place = int(both[0])
-                at, from_file = self._at(key, place if key == "bury" else boost_keys[place])
-                raise ValueError(
-                    f"{at if from_file else 'Rules'}: item {raw_id(listed[place])!r} is both "
-                    f"{verb} and never shown"
-                )
+        lifted = np.isin(self.boost_items_, self.never_) & (self.boost_values_ > 0)
+        both = np.flatnonzero(lifted)
+        if both.size:
+            place = int(both[0])
+            at, from_file = self._at("boost", boost_keys[place])
+            raise ValueError(
+                f"{at if from_file else 'Rules'}: item {raw_id(self.boost_items_[place])!r} is "
+                f"both boosted by {self.boost_values_[place]:g} and never shown"
+            )
         taken: dict[int, int] = {}
         for place, (item, rank) in enumerate(
             zip(self.pin_items_.tolist(), self.pin_ranks_.tolist(), strict=True)
