@@ -462,3 +462,44 @@ def _running(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_dataset_tables_go_by_id_and_refuse_a_model_of_other_ratings():
+    """``with_dataset_tables`` (what ``train ml-100k --engine spark`` adds): titles follow
+    the model's own item order by id, and the kind is the data's, as a local fit records
+    it (stars stay explicit under implicit-als; it was left unknown).  A model with an
+    item the data lacks took the last item's title, and one fitted to part of the data
+    got the whole data's fingerprint: both are refused."""
+    import numpy as np
+    import pandas as pd
+
+    import latentrec
+    from latentrec.cli.train import with_dataset_tables
+    from latentrec.models import FactorModel
+    from latentrec.models.catalog import Catalog
+
+    titles = pd.DataFrame({"title": ["A", "B", "C"]}, index=pd.Index([7, 8, 9], name="item_id"))
+    data = latentrec.Interactions.from_arrays(
+        [1, 1, 2], [7, 8, 9], [4.0, 2.0, 3.0], rating_scale=(1, 5), item_features=titles
+    )
+    # Items in another order than the data's (the model's own), all cells seen.
+    seen = [[0, 1, 1], [1, 0, 0]]  # users 1, 2 x items 9, 7, 8
+    model = FactorModel.from_factors(
+        Catalog.from_ids([1, 2], [9, 7, 8], seen=seen), np.eye(3, 1), np.ones((2, 1)),
+        global_mean=3, predicts_ratings=True,
+    )  # fmt: skip
+    ours = with_dataset_tables(model, data)
+    assert ours.catalog_.item_titles.tolist() == ["C", "A", "B"]
+    assert ours.catalog_.implicit is False
+    assert ours.catalog_.fingerprint == data.fingerprint()
+    stranger = FactorModel.from_factors(
+        Catalog.from_ids([1, 2], [9, 7, 5], seen=seen), np.eye(3, 1), np.ones((2, 1))
+    )
+    with pytest.raises(ValueError, match=r"1 item id\(s\) the data lacks \(the first: 5\)"):
+        with_dataset_tables(stranger, data)
+    part = FactorModel.from_factors(
+        Catalog.from_ids([1, 2], [9, 7, 8], seen=[[0, 1, 0], [1, 0, 0]]), np.eye(3, 1),
+        np.ones((2, 1)),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="the model saw 2 cells and the data has 3"):
+        with_dataset_tables(part, data)
