@@ -114,6 +114,10 @@ def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_term
         "events": ["train", str(ratings), "--engine", "spark", "-a", "implicit-als",
                    "--rating-col", "none", "--factors", "1", "--epochs", "1", "-q",
                    "-o", str(tmp_path / "f.npz")],
+        # Stars under implicit-als: still explicit ratings, as the local engine reads them.
+        "stars": ["train", str(ratings), "--engine", "spark", "-a", "implicit-als",
+                  "--duplicates", "mean", "--factors", "1", "--epochs", "1", "-q",
+                  "-o", str(tmp_path / "g.npz")],
     }  # fmt: skip
     child = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(commands)],
@@ -146,6 +150,18 @@ def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_term
     code, output = results["events"]
     assert code == 0, output
     assert "3 cells, 2 users, 2 items" in output  # user 1's two rows of item 10 added up
+    # The kind of feedback, as a local fit of the same file records it (a ratings store
+    # retraining the model reads that kind): the Spark models left it unknown for
+    # implicit-als, events and stars alike.
+    import latentrec
+    from latentrec.cli._common import load_data
+
+    code, output = results["stars"]
+    assert code == 0, output
+    for name, read_as in (("f", {"rating_col": "none"}), ("g", {}), ("b", {})):
+        local = load_data(str(ratings), duplicates="sum", say_merges=False, **read_as)
+        assert latentrec.load(tmp_path / f"{name}.npz").catalog_.implicit is local.implicit
+    assert latentrec.load(tmp_path / "f.npz").catalog_.implicit is True
     assert results["extra"] == [
         1,
         f"Error: line 4 of {extra} has 4 fields where the header has 3\n",

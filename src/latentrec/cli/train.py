@@ -433,6 +433,12 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             stop_session(spark)
     if builtin_dataset(source):
         model = with_dataset_tables(model, d)
+    else:
+        # What the local engine records of the same file: events (--rating-col none) are
+        # implicit feedback, a rating column's values explicit ratings, also under
+        # implicit-als.  fit_als cannot tell plays from stars and left the kind unknown,
+        # so a ratings store retraining the model could not tell which kind to read.
+        model = with_catalog(model, replace(model.catalog_, implicit=events))
     model.record_metrics(fit_seconds=seconds, engine="spark")
     with writing(output):
         model.save(output)
