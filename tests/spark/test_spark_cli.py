@@ -114,6 +114,10 @@ def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_term
         "events": ["train", str(ratings), "--engine", "spark", "-a", "implicit-als",
                    "--rating-col", "none", "--factors", "1", "--epochs", "1", "-q",
                    "-o", str(tmp_path / "f.npz")],
+        # Stars under implicit-als: still explicit ratings, as the local engine reads them.
+        "stars": ["train", str(ratings), "--engine", "spark", "-a", "implicit-als",
+                  "--duplicates", "mean", "--factors", "1", "--epochs", "1", "-q",
+                  "-o", str(tmp_path / "g.npz")],
     }  # fmt: skip
     child = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(commands)],
@@ -146,6 +150,18 @@ def test_train_on_spark_reads_the_duplicates_option_and_keeps_spark_off_the_term
     code, output = results["events"]
     assert code == 0, output
     assert "3 cells, 2 users, 2 items" in output  # user 1's two rows of item 10 added up
+    # The kind of feedback, as a local fit of the same file records it (a ratings store
+    # retraining the model reads that kind): the Spark models left it unknown for
+    # implicit-als, events and stars alike.
+    import latentrec
+    from latentrec.cli._common import load_data
+
+    code, output = results["stars"]
+    assert code == 0, output
+    for name, read_as in (("f", {"rating_col": "none"}), ("g", {}), ("b", {})):
+        local = load_data(str(ratings), duplicates="sum", say_merges=False, **read_as)
+        assert latentrec.load(tmp_path / f"{name}.npz").catalog_.implicit is local.implicit
+    assert latentrec.load(tmp_path / "f.npz").catalog_.implicit is True
     assert results["extra"] == [
         1,
         f"Error: line 4 of {extra} has 4 fields where the header has 3\n",
@@ -234,7 +250,8 @@ def test_train_on_spark_of_ml_100k_keeps_its_titles_and_rating_scale(tmp_path):
     # What the model's users see: the titles beside the ids.
     shown = CliRunner().invoke(main, ["recommend", str(model), "--user", "1", "-n", "3"])
     assert shown.exit_code == 0, shown.output
-    assert "title" in shown.output.splitlines()[0]
+    # Standard output's first line: a first run's compile note goes to standard error.
+    assert "title" in shown.stdout.splitlines()[0]
     first = ours.recommend(1, n=1).ids[0]
     assert ref.item_titles[ref.items.lookup([first])[0]] in shown.output
 
@@ -462,3 +479,44 @@ def _running(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_dataset_tables_go_by_id_and_refuse_a_model_of_other_ratings():
+    """``with_dataset_tables`` (what ``train ml-100k --engine spark`` adds): titles follow
+    the model's own item order by id, and the kind is the data's, as a local fit records
+    it (stars stay explicit under implicit-als; it was left unknown).  A model with an
+    item the data lacks took the last item's title, and one fitted to part of the data
+    got the whole data's fingerprint: both are refused."""
+    import numpy as np
+    import pandas as pd
+
+    import latentrec
+    from latentrec.cli.train import with_dataset_tables
+    from latentrec.models import FactorModel
+    from latentrec.models.catalog import Catalog
+
+    titles = pd.DataFrame({"title": ["A", "B", "C"]}, index=pd.Index([7, 8, 9], name="item_id"))
+    data = latentrec.Interactions.from_arrays(
+        [1, 1, 2], [7, 8, 9], [4.0, 2.0, 3.0], rating_scale=(1, 5), item_features=titles
+    )
+    # Items in another order than the data's (the model's own), all cells seen.
+    seen = [[0, 1, 1], [1, 0, 0]]  # users 1, 2 x items 9, 7, 8
+    model = FactorModel.from_factors(
+        Catalog.from_ids([1, 2], [9, 7, 8], seen=seen), np.eye(3, 1), np.ones((2, 1)),
+        global_mean=3, predicts_ratings=True,
+    )  # fmt: skip
+    ours = with_dataset_tables(model, data)
+    assert ours.catalog_.item_titles.tolist() == ["C", "A", "B"]
+    assert ours.catalog_.implicit is False
+    assert ours.catalog_.fingerprint == data.fingerprint()
+    stranger = FactorModel.from_factors(
+        Catalog.from_ids([1, 2], [9, 7, 5], seen=seen), np.eye(3, 1), np.ones((2, 1))
+    )
+    with pytest.raises(ValueError, match=r"1 item id\(s\) the data lacks \(the first: 5\)"):
+        with_dataset_tables(stranger, data)
+    part = FactorModel.from_factors(
+        Catalog.from_ids([1, 2], [9, 7, 8], seen=[[0, 1, 0], [1, 0, 0]]), np.eye(3, 1),
+        np.ones((2, 1)),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="the model saw 2 cells and the data has 3"):
+        with_dataset_tables(part, data)

@@ -300,3 +300,25 @@ def test_an_imported_rating_model_predicts_the_training_mean_for_a_stranger(spar
     texts = df.withColumn("rating", df["rating"].cast("string"))
     with pytest.raises(ValueError, match="rating column 'rating' holds string"):
         from_spark_als(als_model, ratings=texts)
+
+
+def test_an_import_refuses_ratings_whose_values_spark_could_not_have_trained_on(spark):
+    """A row of ``ratings`` with a missing or NaN rating was recorded as seen and left out
+    of the recorded mean without a word: such a row is none Spark's ALS trains on (a null
+    fails its fit, a NaN makes every factor NaN), so the mean recorded was not that of
+    the model's training ratings.  It is refused, naming the first such row."""
+    from pyspark.ml.recommendation import ALS as SparkALS
+
+    from latentrec.spark import from_spark_als
+
+    rows = [(1, 10, 4.0), (1, 11, 2.0), (2, 10, 5.0), (2, 12, 1.0), (3, 11, 3.0)]
+    df = spark.createDataFrame(rows, "user int, item int, rating double")
+    als_model = SparkALS(rank=2, maxIter=2, regParam=0.1, seed=0).fit(df)
+    assert from_spark_als(als_model, ratings=df).rating_mean_ == pytest.approx(3.0)
+    for bad in (None, float("nan")):
+        extra = spark.createDataFrame([(3, 12, bad)], "user int, item int, rating double")
+        with pytest.raises(ValueError, match=r"1 row whose rating is missing, NaN or infinite "
+                           r"\(the first: user 3, item 12\)"):  # fmt: skip
+            from_spark_als(als_model, ratings=df.unionByName(extra))
+    # The pairs alone (no values) are still taken: the mean is then estimated.
+    assert from_spark_als(als_model, ratings=df.select("user", "item")).rating_mean_ is not None

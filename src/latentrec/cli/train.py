@@ -9,6 +9,7 @@ import os
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from urllib.parse import unquote, urlparse
 
 import click
@@ -437,6 +438,12 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
             stop_session(spark)
     if builtin_dataset(source):
         model = with_dataset_tables(model, d)
+    else:
+        # What the local engine records of the same file: events (--rating-col none) are
+        # implicit feedback, a rating column's values explicit ratings, also under
+        # implicit-als.  fit_als cannot tell plays from stars and left the kind unknown,
+        # so a ratings store retraining the model could not tell which kind to read.
+        model = with_catalog(model, replace(model.catalog_, implicit=events))
     model.record_metrics(fit_seconds=seconds, engine="spark")
     with writing(output):
         model.save(output)
@@ -445,9 +452,12 @@ def train_on_spark(source, output, test_size, quiet, master, algorithm, extra, s
 
 def with_dataset_tables(model, data):
     """``model``, fitted on Spark to the ratings of ``data`` (a known dataset), with what a
-    local fit of ``data`` records beside them: its item titles, rating scale and
-    fingerprint.  Without them ``recommend`` and the service showed no titles, scores
-    past 5 stars went unclipped and ``predict(clip=True)`` was refused.
+    local fit of ``data`` records beside them: its item titles, rating scale,
+    fingerprint and kind (explicit or implicit).  Without them ``recommend`` and the
+    service showed no titles, scores past 5 stars went unclipped and
+    ``predict(clip=True)`` was refused.  A model with an id ``data`` lacks, or one that
+    saw fewer cells (it was fitted to other ratings, or part of them, which the
+    fingerprint would vouch for), is refused with a ValueError.
 
     Example:
         >>> import latentrec
@@ -455,24 +465,59 @@ def with_dataset_tables(model, data):
         >>> titles = pd.DataFrame({"title": ["A", "B"]}, index=pd.Index([7, 8], name="item_id"))
         >>> data = latentrec.Interactions.from_arrays([1, 1], [7, 8], [4.0, 2.0],
         ...                                           rating_scale=(1, 5), item_features=titles)
-        >>> spark = FactorModel.from_factors(([1], [7, 8]), np.eye(2, 1), np.eye(1), global_mean=3)
+        >>> from latentrec.models.catalog import Catalog
+        >>> fitted = Catalog.from_ids([1], [7, 8], seen=[[1, 1]])  # what Spark trained on
+        >>> spark = FactorModel.from_factors(fitted, np.eye(2, 1), np.eye(1), global_mean=3)
         >>> local = with_dataset_tables(spark, data)
         >>> local.catalog_.item_titles.tolist(), local.rating_scale_
         (['A', 'B'], (1.0, 5.0))
     """
-    from dataclasses import replace
-
-    from ..models import FactorModel
-
     cat = model.catalog_
+    for side, ours, theirs in (("user", cat.users, data.users), ("item", cat.items, data.items)):
+        # The titles are looked up by id: an id the data lacks (lookup -1) took the last
+        # item's title, and the fingerprint would vouch for data the model did not see.
+        missing = ours.ids[theirs.lookup(ours.ids) < 0]
+        if missing.size:
+            raise ValueError(
+                f"the model has {missing.size} {side} id(s) the data lacks (the first: "
+                f"{missing[:1].tolist()[0]!r}); it was not fitted to these ratings"
+            )
+    if cat.seen.nnz != data.nnz:
+        # The fingerprint says the model saw this data: a fit on part of it (a held-out
+        # share) would be trusted on cells it never saw.
+        raise ValueError(
+            f"the model saw {cat.seen.nnz} cells and the data has {data.nnz}; its fingerprint "
+            "would vouch for ratings it was not fitted to"
+        )
     titles = None
     if data.item_features is not None and "title" in data.item_features.columns:
         # By id: the Spark model's items are those with ratings, in its own order.
         every = data.item_features["title"].astype(str).to_numpy()
         titles = every[data.items.lookup(cat.items.ids)]
     catalog = replace(
-        cat, item_titles=titles, rating_scale=data.rating_scale, fingerprint=data.fingerprint()
+        cat,
+        item_titles=titles,
+        rating_scale=data.rating_scale,
+        fingerprint=data.fingerprint(),
+        # As the local fit records it: stars stay explicit under implicit-als too.
+        implicit=data.implicit,
     )
+    return with_catalog(model, catalog)
+
+
+def with_catalog(model, catalog):
+    """``model`` (a :class:`~latentrec.models.FactorModel`) over ``catalog``, a catalogue
+    of the same ids (a copy with other side tables or records), its metrics kept.
+
+    Example:
+        >>> from dataclasses import replace
+        >>> from latentrec.models import FactorModel
+        >>> m = FactorModel.from_factors(([1], [7, 8]), np.eye(2, 1), np.eye(1), global_mean=3)
+        >>> with_catalog(m, replace(m.catalog_, implicit=False)).catalog_.implicit
+        False
+    """
+    from ..models import FactorModel
+
     reg, reg_b = model.fold_in_regularization_
     rebuilt = FactorModel.from_factors(
         catalog,

@@ -51,7 +51,8 @@ def from_spark_als(
     column, the mean of the model's predictions of those cells): what ``predict(...,
     unknown="baseline")`` gives a user or item without factors, and what scores a
     stranger's popularity list, as for every other rating model.  Without ``ratings``
-    no mean is known and that baseline is 0.
+    no mean is known and that baseline is 0.  A row whose ``rating_col`` is missing,
+    NaN or infinite (none Spark's ALS trains on) is refused with a ValueError.
 
     Example:
         >>> from pyspark.ml.recommendation import ALS  # doctest: +SKIP
@@ -91,7 +92,20 @@ def from_spark_als(
         if values:
             # The ALS model has no μ: without the mean, a stranger was predicted 0 stars.
             given = pairs[rating_col].to_numpy(np.float64)[known]
-            given = given[np.isfinite(given)]
+            # A missing or NaN value was left out of the mean without a word, yet such a
+            # row is none Spark trained on (its ALS fails on a null, and a NaN makes every
+            # factor NaN): the ratings given are not the model's training ratings.
+            bad = ~np.isfinite(given)
+            if bad.any():
+                first = pairs[[user_col, item_col]][known].iloc[int(np.flatnonzero(bad)[0])]
+                user, item = (v.item() if isinstance(v, np.generic) else v for v in first)
+                raise ValueError(
+                    f"ratings have {_rows(int(bad.sum()))} whose {rating_col} is missing, "
+                    f"NaN or infinite (the first: {user_col} {user!r}, {item_col} {item!r}); "
+                    "Spark's ALS trains on no such row, so they are not the model's "
+                    f"training ratings and their mean is not its mean: drop those rows, or "
+                    f"give only the {user_col} and {item_col} columns"
+                )
             mean = float(given.mean()) if given.size else None
     catalog = Catalog.from_ids(users, items, seen=seen, rating_mean=mean)
     model = FactorModel.from_factors(
