@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 
 import httpx
 
 from latentrec.service.app import create_app
 from latentrec.service.settings import Settings
 
-from .serving import served_in_thread
+from .serving import served_in_thread, wait_for
 
 # A generous bound for answers from memory: far above what they take, far below the 30 s
 # a blocked loop held them.
@@ -34,6 +33,18 @@ def test_a_write_waiting_on_another_programs_lock_leaves_the_loop_free(model_fil
         access_log=False,
     )
     app = create_app(settings)
+    store = app.state.store
+    refusals: list[int] = []
+    real_try = store.try_add_ratings
+
+    def counted_try(ratings):
+        # The real call, counting the times it came back with nothing written.
+        result = real_try(ratings)
+        if result is None:
+            refusals.append(1)
+        return result
+
+    store.try_add_ratings = counted_try
     with served_in_thread(app) as (url, _):
         client = httpx.Client(base_url=url, timeout=60)
         first = client.post("/ratings", json={"user_id": "u", "item_id": "100", "rating": 4})
@@ -51,7 +62,9 @@ def test_a_write_waiting_on_another_programs_lock_leaves_the_loop_free(model_fil
         writer = threading.Thread(target=write)
         writer.start()
         try:
-            time.sleep(0.3)  # the write reaches the store and finds the lock taken
+            # The write has found the lock taken and the loop came back to try again
+            # (before, its first try waited inside BEGIN IMMEDIATE, on the loop).
+            wait_for(lambda: len(refusals) >= 2, MEMORY_ANSWER_S, "a refused try")
             for _ in range(3):
                 probe = httpx.get(url + "/health", timeout=MEMORY_ANSWER_S)
                 assert probe.status_code == 200
