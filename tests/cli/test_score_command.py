@@ -14,7 +14,7 @@ from new_user_support import error_line, invoke
 from latentrec import Interactions
 from latentrec.data.splits import random_split
 from latentrec.evaluation import evaluate_ranking
-from latentrec.models import BiasedMF, ImplicitALS
+from latentrec.models import BiasedMF, ImplicitALS, Popularity
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,62 @@ def test_training_cells_are_refused_before_any_figure(split, tmp_path):
     out = invoke("score", model_path, test_path)
     assert out.exit_code == 1 and out.stdout == ""
     assert "shares" in error_line(out) and "trained on" in error_line(out)
+
+
+def test_a_pipeline_is_scored_as_the_library_scores_it(split, tmp_path):
+    """The help says MODEL may be a pipeline; it crashed on ``predicts_ratings``."""
+    from latentrec.pipeline import Pipeline
+
+    train, test, known = split
+    model = Pipeline([Popularity(), ImplicitALS(n_factors=3, random_state=0)], n_candidates=20)
+    model_path, test_path = _files(tmp_path, train, known, model)
+    out = invoke("score", model_path, test_path, "-k", "5")
+    assert out.exit_code == 0, out.output
+    fitted = model.fit(train)
+    rows = test.to_frame().merge(known[["user_id", "item_id"]])
+    part = Interactions.from_frame(rows, users=train.users, items=train.items)
+    want = evaluate_ranking(fitted, part, 5)
+    assert f"ndcg@5 {want['ndcg']:.4f}" in out.stdout, out.stdout
+
+
+def test_ranking_options_with_a_rating_model_are_refused_before_reading(split, tmp_path):
+    """--relevance-threshold failed in the library's words after the announcing line;
+    -k was ignored unseen.  Both are refused as train refuses them, nothing read."""
+    train, _, known = split
+    model_path, test_path = _files(tmp_path, train, known, BiasedMF(n_factors=2, n_epochs=3))
+    for extra in (["--relevance-threshold", "4"], ["-k", "5"]):
+        out = invoke("score", model_path, tmp_path / "not-read.csv", *extra)
+        line = error_line(out, code=2)
+        assert f"{extra[0]} applies to a ranking model's figures" in line, line
+        assert "BiasedMF predicts ratings" in line and out.stdout == ""
+
+
+def test_a_rating_model_on_a_file_read_without_ratings_is_refused(split, tmp_path):
+    """Every cell read with --rating-col none is 1.0: an RMSE against it was printed."""
+    train, _, known = split
+    model_path, test_path = _files(
+        tmp_path, train, known[["user_id", "item_id"]], BiasedMF(n_factors=2, n_epochs=3)
+    )
+    line = error_line(invoke("score", model_path, test_path, "--rating-col", "none"))
+    assert "BiasedMF predicts ratings" in line and "read without them" in line, line
+
+
+def test_two_ids_of_the_file_for_one_id_of_the_model_are_refused(tmp_path):
+    """'007' and '7' in a file read as text (it names a user 'stranger' too) are one
+    user of an integer-id model: their ratings were added into one cell (4 + 5 scored
+    as a 9) without a word."""
+    train = Interactions.from_arrays([7, 7, 8, 8], [1, 2, 1, 2], [4.0, 2.0, 3.0, 5.0])
+    model_path, test_path = tmp_path / "m.npz", tmp_path / "t.csv"
+    model = BiasedMF(n_factors=2, n_epochs=3, random_state=0).fit(
+        train.subset(np.array([0, 2]))  # (7, 1) and (8, 1): the others are held out
+    )
+    model.save(model_path)
+    test_path.write_text("user_id,item_id,rating\n007,2,4\n7,2,5\n8,2,5\nstranger,2,3\n")
+    out = invoke("score", model_path, test_path, "--unknown", "skip")
+    assert out.exit_code == 1 and out.stdout == "", out.output
+    line = out.stderr.splitlines()[-1]  # below the reader's note on the text ids
+    assert "user '007', item 2 and user '7', item 2 are both user 7, item 2" in line, line
+    # Each id written one way, the same cells are scored.
+    test_path.write_text("user_id,item_id,rating\n007,2,4\n8,2,5\nstranger,2,3\n")
+    out = invoke("score", model_path, test_path, "--unknown", "skip")
+    assert out.exit_code == 0 and "(2 ratings)" in out.stdout, out.output

@@ -677,7 +677,7 @@ def held_out_figures(model, test, k: int, *, relevance_threshold=None, split=Non
         >>> sorted(figures)
         ['holdout_mae', 'holdout_ratings', 'holdout_rmse']
     """
-    if model.predicts_ratings:
+    if getattr(model, "predicts_ratings", False):  # a Pipeline ranks, and has no such flag
         if relevance_threshold is not None:  # refused, not ignored
             raise ValueError("relevance_threshold applies to ranking models, not to ratings")
         scores = evaluate_ratings(model, test)
@@ -1056,11 +1056,30 @@ def score(model_path, source, k, relevance_threshold, unknown, **opts):
     from .. import load
 
     model = load(model_path)
+    name = type(model).__name__
+    # A pipeline ranks and has no predicts_ratings: reading it crashed the command.
+    rates = getattr(model, "predicts_ratings", False)
+    if rates:
+        # Options of the ranking figures would be ignored unseen (or, the threshold,
+        # refused in the library's words after the announcing line).
+        scored = f"{name} predicts ratings, and its RMSE/MAE"
+        if relevance_threshold is not None:
+            raise threshold_refused_for_ratings("a ranking model's figures", scored)
+        if given_on_command_line("k"):
+            raise click.UsageError(
+                f"-k applies to a ranking model's figures (it cuts its rankings); "
+                f"{scored} scores every held-out rating"
+            )
     d = load_data(source, **opts)
     check_threshold_has_ratings(relevance_threshold, d, source)
+    if rates and d.implicit:
+        # Every cell read without ratings is 1.0: an RMSE against it measures nothing.
+        raise Failure(
+            f"{name} predicts ratings and {source} was read without them (--rating-col "
+            "none): its RMSE/MAE needs the held-out ratings; read them with --rating-col"
+        )
     test, left_out = cells_for(model, d, source, unknown)
     check_heldout(model, test)  # said alone, before the line announcing the figures
-    name = type(model).__name__
     click.echo(f"scoring {name} from {model_path} on {test.nnz} held-out cells of {source}")
     if left_out:
         click.echo(
@@ -1094,7 +1113,7 @@ def cells_for(model, data, source: str, unknown: str = "error"):
     if left_out and unknown == "error":
         first = int(np.flatnonzero(~known)[0])
         user, item = data.users.ids[m.row[first]], data.items.ids[m.col[first]]
-        user, item = (x.item() if isinstance(x, np.generic) else x for x in (user, item))
+        user, item = _plain(user), _plain(item)
         which = "user" if users[first] < 0 else "item"
         raise Failure(
             f"{source} has {left_out} cell(s) of users or items that {model.__class__.__name__} "
@@ -1106,6 +1125,22 @@ def cells_for(model, data, source: str, unknown: str = "error"):
     order = np.lexsort((items[known], users[known]))
     rows, cols = users[known][order], items[known][order]
     values = m.data[known][order]
+    twice = np.flatnonzero((rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1]))
+    if twice.size:
+        # Two ids of the file that are one id of the model ("007" and "7" for its user
+        # 7): csr_matrix would have added their ratings into one cell without a word.
+        rr, cc = m.row[known][order], m.col[known][order]
+        at = int(twice[0])
+        said = [
+            f"user {_plain(data.users.ids[rr[j]])!r}, item {_plain(data.items.ids[cc[j]])!r}"
+            for j in (at, at + 1)
+        ]
+        raise Failure(
+            f"{source} has {twice.size} cell(s) that name one cell of the model under two "
+            f"ids (the first: {said[0]} and {said[1]} are both user "
+            f"{_plain(model.users_.ids[rows[at]])!r}, item "
+            f"{_plain(model.items_.ids[cols[at]])!r}); write each id one way"
+        )
     matrix = sp.csr_matrix((values, (rows, cols)), shape=(model.n_users, model.n_items))
     matrix.sort_indices()
     test = Interactions(
@@ -1116,3 +1151,9 @@ def cells_for(model, data, source: str, unknown: str = "error"):
         implicit=data.implicit,
     )
     return test, left_out
+
+
+def _plain(x):
+    """A NumPy scalar id as the Python value it holds, for messages (``7``, not
+    ``np.int64(7)``)."""
+    return x.item() if isinstance(x, np.generic) else x

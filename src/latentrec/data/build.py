@@ -1070,17 +1070,28 @@ def _align_features(table: pd.DataFrame | None, vocab: Vocabulary) -> pd.DataFra
 
 
 def _rows_by_position(table: pd.DataFrame, pos: np.ndarray, vocab: Vocabulary) -> pd.DataFrame:
+    if len(table) == 0:
+        # No row to stand in for the missing ones (iloc[0] of nothing was an IndexError
+        # out of from_frame): every id's values are missing, the columns kept.
+        table = table.reindex(pd.RangeIndex(1)).astype(
+            {c: "Int64" for c in table.columns if _plain_integer(table[c])}
+        )
     out = table.iloc[np.where(pos >= 0, pos, 0)].copy()
     if (pos < 0).any():
         # Integer columns become nullable so that a missing row does not turn 24 into 24.0.
         for col in out.columns:
-            if pd.api.types.is_integer_dtype(out[col]) and not isinstance(
-                out[col].dtype, pd.api.extensions.ExtensionDtype
-            ):
+            if _plain_integer(out[col]):
                 out[col] = out[col].astype("Int64")
         out.iloc[np.flatnonzero(pos < 0)] = pd.NA
     out.index = pd.Index(vocab.ids, name=f"{vocab.name}_id")
     return out
+
+
+def _plain_integer(column: pd.Series) -> bool:
+    """Whether ``column`` holds NumPy integers, which have no missing value."""
+    return pd.api.types.is_integer_dtype(column) and not isinstance(
+        column.dtype, pd.api.extensions.ExtensionDtype
+    )
 
 
 def align_side_table(table, vocab: Vocabulary, side: str) -> pd.DataFrame | None:
@@ -1122,10 +1133,14 @@ def align_side_table(table, vocab: Vocabulary, side: str) -> pd.DataFrame | None
             f"{side}_features has more than one row for {side} id(s) "
             f"{', '.join(map(repr, repeated))}"
         )
-    pos = Vocabulary(index.to_numpy(), vocab.name).lookup(vocab.ids)
+    try:
+        pos = Vocabulary(index.to_numpy(), vocab.name).lookup(vocab.ids)
+    except (TypeError, ValueError) as err:
+        # Vocabulary's words ("ids contain missing values") did not say which ids.
+        raise type(err)(f"{side}_features is indexed by {side} id, and its index: {err}") from None
     used = np.zeros(len(table), dtype=bool)
     used[pos[pos >= 0]] = True
-    if not used.any():
+    if len(table) and not used.any():
         raise ValueError(
             f"{side}_features describes none of the data's {side} ids (its index holds "
             f"{', '.join(repr(x) for x in index[:3].tolist())}, ..., the data "
