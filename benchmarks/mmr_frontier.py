@@ -14,8 +14,8 @@ model's (BPR).  Each setting re-ranks exactly what the pipeline hands its stage:
 user's pool ordered by the learned ranker (by popularity for a user the models cannot
 score).  The pipeline is the one ``ranking_stage.py`` chooses on validation (the
 candidate models of the first 70% kept under the ranker); setting lambda 0.7, min-max,
-pool 50, raw reproduces its "+ MMR" row.  Diversity is measured in the same ruler
-(ImplicitALS on all 100k ratings), coverage over the same users.
+pool 50, raw (MMR's defaults) reproduces its "+ MMR, the default" row.  Diversity is
+measured in the same ruler (ImplicitALS on all 100k ratings), coverage over the same users.
 
     .venv/bin/python benchmarks/mmr_frontier.py            # 608 settings
     .venv/bin/python benchmarks/mmr_frontier.py --quick    # 64: lambda 0.9/0.7/0.5/0.3, pool all/50
@@ -23,8 +23,8 @@ pool 50, raw reproduces its "+ MMR" row.  Diversity is measured in the same rule
 
 Needs LightGBM (the ``rank`` extra).  Every run first builds ``ranking_stage.py``'s
 pipeline (as long as that script's first stage), then measures each setting; ``--quick``
-keeps a tenth of the settings, the chosen one (lambda 0.7, min-max, pool 50, raw) among
-them, so its "+ MMR" check still prints.  The script prints its total time.
+keeps a tenth of the settings, MMR's defaults (lambda 0.7, min-max, pool 50, raw) among
+them, so its "+ MMR, the default" check still prints.  The script prints its total time.
 
 ``--base single`` asks the same of MMR over the best single model instead (ImplicitALS
 fitted on all of ``train``, its top 800 by its own score), in that model's space or in
@@ -426,7 +426,8 @@ def main() -> None:
     same = [r for r in rows if r["setting"] == "ImplicitALS, minmax, pool 50, raw, lambda 0.7"]
     for r in same:
         print(
-            f"{r['setting']} (the setting ranking_stage.py chose on validation): NDCG@10 "
+            f"{r['setting']} (MMR's defaults, the '+ MMR, the default' row of "
+            "ranking_stage.py): NDCG@10 "
             f"{r['values']['NDCG@10']:.4f}, latent ILD {r['values']['ILD latent']:.3f}, "
             f"coverage {r['values']['coverage']:.4f}\n"
         )

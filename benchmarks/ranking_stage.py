@@ -29,9 +29,13 @@ Protocol (one global time line, nothing from the future):
     .venv/bin/python benchmarks/ranking_stage.py --quick    # three models, one thread
 
 Needs LightGBM (the ``rank`` extra).  It prints its run time at the end: ``total 22 s``
-on 2 idle cores with numba's cache warm (2026-12-04); 117 s and 149 s for the two runs
-behind docs/benchmarks.md (2026-12-05, other jobs on the cores); a cold numba cache adds
+on 2 idle cores with numba's cache warm (2026-12-04); 194 s and 98 s for the two runs
+behind docs/benchmarks.md (2026-12-06, other jobs on the cores); a cold numba cache adds
 its compilation.
+
+Where validation picks other MMR or Calibrate knobs than the library's defaults, it prints
+the defaults' validation figures beside the pick's (with a paired bootstrap of the pick
+against the default over the validation users) and adds the defaults' rows to the tables.
 """
 
 from __future__ import annotations
@@ -267,6 +271,41 @@ def paired_rows(per_user: dict, pairs: list[tuple[str, str]], n_items: int, resa
     return "\n".join(out)
 
 
+def validation_pair(default: dict, pick: dict, base: dict, n_items: int, resamples, extra: str):
+    """Two re-rankings of the validation pools side by side, each against the ranker
+    (``base``), then the pick against the default by a paired bootstrap over the judged
+    users (relative change of mean NDCG@10 and of ``extra``, ``"ild"`` or ``"miscal"``,
+    with 95% percentile intervals; coverage as a ratio).
+
+    Example:
+        >>> one = {"ndcg": 0.5, "per_user": np.array([0.5, 0.5]), "ild": 0.4,
+        ...        "per_user_ild": np.array([0.4, 0.4]), "coverage": 0.1,
+        ...        "lists": np.array([[0], [1]])}
+        >>> lines = validation_pair(one, one, one, 2, resampled_users(2), "ild").splitlines()
+        >>> print(lines[1])
+          pick:    NDCG@10 0.5000 (+0.0%), ild 0.400 (+0.0%), coverage 0.1000 (1.00x)
+        >>> print(lines[2].replace(" [+0.0%, +0.0%]", ""))
+          pick vs default: NDCG@10 +0.0%, ild +0.0%, coverage 1.00x [1.00x, 1.00x]
+    """
+    lines = []
+    for name, got in (("default", default), ("pick", pick)):
+        lines.append(
+            f"  {name + ':':8s} NDCG@10 {got['ndcg']:.4f} ({got['ndcg'] / base['ndcg'] - 1:+.1%}), "
+            f"{extra} {got[extra]:.3f} ({got[extra] / base[extra] - 1:+.1%}), "
+            f"coverage {got['coverage']:.4f} ({got['coverage'] / base['coverage']:.2f}x)"
+        )
+    cells = []
+    for label, key in (("NDCG@10", "per_user"), (extra, "per_user_" + extra)):
+        point, boot = mean_ratio(pick[key], default[key], resamples)
+        lo, hi = interval(boot)
+        cells.append(f"{label} {point:+.1%} [{lo:+.1%}, {hi:+.1%}]")
+    point, boot = coverage_ratio(pick["lists"], default["lists"], n_items, resamples)
+    lo, hi = interval(boot)
+    cells.append(f"coverage {point:.2f}x [{lo:.2f}x, {hi:.2f}x]")
+    lines.append("  pick vs default: " + ", ".join(cells))
+    return "\n".join(lines)
+
+
 def table(rows: list[tuple[str, dict]]) -> str:
     names = list(rows[0][1])
     out = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -396,8 +435,11 @@ def main() -> None:
             "ndcg": ndcg_at_k(top, rel, K),
             "per_user": ndcg_at_k(top, rel, K, per_user=True),
             "ild": intra_list_diversity(top, item_vectors=mmr_space, k=K),
+            "per_user_ild": intra_list_diversity(top, item_vectors=mmr_space, k=K, per_user=True),
             "coverage": catalog_coverage(top, data.n_items, K),
             "miscal": miscalibration(top, early_hist[judged], genres, K),
+            "per_user_miscal": miscalibration(top, early_hist[judged], genres, K, per_user=True),
+            "lists": top,
         }
 
     def reranked(pick) -> dict:
@@ -457,6 +499,26 @@ def main() -> None:
         else "no NDCG change to measure"
     )
 
+    # The library's default against today's pick, on the same validation users: is the
+    # gap more than these users can tell?  The test's paired bootstrap, on validation.
+    valid_resamples = resampled_users(judged.size)
+    mmr_default = MMR()
+    default_key = (
+        mmr_default.center,
+        mmr_default.relevance,
+        mmr_default.pool,
+        mmr_default.lambda_,
+    )
+    print(
+        f"MMR on validation, the default (lambda {mmr_default.lambda_}, "
+        f"{mmr_default.relevance}, pool {mmr_default.pool}, centred {mmr_default.center}) "
+        f"against the pick (lambda {lam}, "
+        f"{mmr_how}, pool {mmr_pool}, centred {mmr_center}):\n"
+        + validation_pair(
+            grid[default_key], grid[mmr_key], base, data.n_items, valid_resamples, "ild"
+        )
+    )
+
     cal = {}
     for how in MMR_RELEVANCE:
         for w in CALIBRATION_WEIGHTS:
@@ -481,6 +543,20 @@ def main() -> None:
                 for w in CALIBRATION_WEIGHTS
             )
         )
+    cal_default = Calibrate()
+    cal_default_key = (cal_default.relevance, cal_default.weight)
+    print(
+        f"Calibrate on validation, the default (weight {cal_default.weight}, "
+        f"{cal_default.relevance}) against the pick (weight {weight}, {cal_how}):\n"
+        + validation_pair(
+            cal[cal_default_key],
+            cal[cal_key],
+            base,
+            data.n_items,
+            valid_resamples,
+            "miscal",
+        )
+    )
     print(
         f"chosen: MMR lambda {lam}, relevance {mmr_how}, pool {mmr_pool}, centred "
         f"{mmr_center} (the most latent "
@@ -521,10 +597,26 @@ def main() -> None:
         f"{', centred' if mmr_center else ''})": [
             MMR(lam, relevance=mmr_how, pool=mmr_pool, center=mmr_center)
         ],
-        "+ MMR as before (lambda 0.9, min-max relevance, all candidates)": [MMR(0.9, pool=None)],
-        f"+ Calibrate (weight {weight}, {cal_how} relevance)": [
-            Calibrate(weight, relevance=cal_how)
-        ],
+    }
+    # Where validation picks other knobs than the library's defaults, the defaults' rows
+    # too: what a user of MMR() and Calibrate() gets on this split.
+    if default_key != mmr_key:
+        stages[
+            f"+ MMR, the default (lambda {mmr_default.lambda_}, {mmr_default.relevance} "
+            f"relevance, pool {mmr_default.pool})"
+        ] = [MMR()]
+    stages["+ MMR as before (lambda 0.9, min-max relevance, all candidates)"] = [
+        MMR(0.9, pool=None)
+    ]
+    stages[f"+ Calibrate (weight {weight}, {cal_how} relevance)"] = [
+        Calibrate(weight, relevance=cal_how)
+    ]
+    if cal_default_key != cal_key:
+        stages[
+            f"+ Calibrate, the default (weight {cal_default.weight}, "
+            f"{cal_default.relevance} relevance)"
+        ] = [Calibrate()]
+    stages |= {
         "+ Freshness (weight 0.1, half-life 30 d)": [Freshness(0.1, 30.0)],
         "+ Explore (10% of slots, items < 30 d old)": [Explore(0.1, 30.0)],
         "+ Thompson (10% of slots, items < 30 d old)": [Thompson(0.1, 30.0)],

@@ -55,7 +55,7 @@ class LearnedRanker(Knobs):
     The defaults (200 trees, ``learning_rate=0.05``, 15 leaves, ``min_child_samples=50``,
     ``subsample`` and ``colsample`` 0.8) are fixed, untuned: no search chose them.
     ``benchmarks/ranking_stage.py`` runs them as they are on MovieLens-100K (22,209
-    candidate rows of 77 users), where the ranker's NDCG@10 is 0.2081 against the best
+    candidate rows of 77 users), where the ranker's NDCG@10 is 0.2082 against the best
     single model's 0.1941 (docs/benchmarks.md, "Two-stage ranking"). A leaf needs
     ``min_child_samples`` rows, so on far fewer rows the trees barely split: lower it
     (the examples here use 5).
