@@ -44,7 +44,7 @@ def test_popular_cosines_match_a_loop_over_pairs():
 def test_quick_grid_is_a_subset_holding_the_chosen_setting():
     assert set(mmr_frontier.QUICK_LAMBDAS) <= set(mmr_frontier.LAMBDAS)
     assert set(mmr_frontier.QUICK_POOLS) <= set(mmr_frontier.POOLS)
-    # ranking_stage.py's choice (lambda 0.7, pool 50) must stay in the quick grid.
+    # MMR's defaults (lambda 0.7, pool 50), whose row --quick checks, must stay in the grid.
     assert 0.7 in mmr_frontier.QUICK_LAMBDAS and 50 in mmr_frontier.QUICK_POOLS
 
 
