@@ -154,3 +154,35 @@ def test_two_ids_of_the_file_for_one_id_of_the_model_are_refused(tmp_path):
     test_path.write_text("user_id,item_id,rating\n007,2,4\n8,2,5\nstranger,2,3\n")
     out = invoke("score", model_path, test_path, "--unknown", "skip")
     assert out.exit_code == 0 and "(2 ratings)" in out.stdout, out.output
+
+
+def test_baseline_predicts_unknown_ids_from_the_models_biases(split, tmp_path):
+    """``--unknown baseline`` scores every cell, as Surprise scores u1.test: a user the
+    model has not seen gets mu + b_i, an item mu + b_u, both mu, clipped to the scale."""
+    train, _, known = split
+    extra = pd.DataFrame(
+        {
+            "user_id": ["stranger", "u1", "stranger"],
+            "item_id": [100, 999, 998],
+            "rating": [5.0, 1.0, 3.0],
+        }
+    )
+    model = BiasedMF(n_factors=2, n_epochs=5, random_state=0)
+    model_path, test_path = _files(tmp_path, train, pd.concat([known, extra]), model)
+    out = invoke("score", model_path, test_path, "--unknown", "baseline")
+    assert out.exit_code == 0, out.output
+    fitted = model.fit(train)
+    mu = float(fitted.global_mean_)
+    b_i = float(fitted.item_bias_[fitted.items_.lookup([100])[0]])
+    b_u = float(fitted.user_bias_[fitted.users_.lookup(["u1"])[0]])
+    # The slow reference: the known cells as the model predicts them, the others by hand.
+    pred = list(fitted.predict(known["user_id"], known["item_id"])) + [mu + b_i, mu + b_u, mu]
+    truth = list(known["rating"]) + [5.0, 1.0, 3.0]
+    error = np.clip(np.array(pred, dtype=np.float64), 1, 5) - np.array(truth)
+    rmse, mae = np.sqrt(np.mean(error**2)), np.mean(np.abs(error))
+    line = next(x for x in out.stdout.splitlines() if x.startswith("held-out"))
+    assert line.startswith(f"held-out RMSE {rmse:.4f}  MAE {mae:.4f} ({len(truth)} ratings; 3 ")
+    # A ranking model has no rating to predict for them.
+    ranked = _files(tmp_path, train, known, ImplicitALS(n_factors=2, random_state=0))[0]
+    refused = error_line(invoke("score", ranked, test_path, "--unknown", "baseline"))
+    assert "ranks without predicting ratings; use --unknown skip" in refused

@@ -1034,11 +1034,13 @@ def holdout(data, protocol: str, test_size: float, seed, *, choosable: bool = Fa
 @relevance_threshold_option("For a ranking model")
 @click.option(
     "--unknown",
-    type=click.Choice(["error", "skip"]),
+    type=click.Choice(["error", "skip", "baseline"]),
     default="error",
     show_default=True,
     help="Cells of users or items the model was not trained with: refused, naming the "
-    "first (error), or left out and counted (skip).",
+    "first (error), left out and counted (skip), or, for a rating model, predicted from "
+    "what it has, mu + b_i for a new user, mu + b_u for a new item (baseline, as Surprise "
+    "scores a test file).",
 )
 @fail_on_known_errors
 def score(model_path, source, k, relevance_threshold, unknown, **opts):
@@ -1078,9 +1080,18 @@ def score(model_path, source, k, relevance_threshold, unknown, **opts):
             f"{name} predicts ratings and {source} was read without them (--rating-col "
             "none): its RMSE/MAE needs the held-out ratings; read them with --rating-col"
         )
-    test, left_out = cells_for(model, d, source, unknown)
+    if unknown == "baseline" and not rates:
+        raise Failure(
+            f"--unknown baseline predicts a rating for a user or item {name} has not seen, "
+            "and it ranks without predicting ratings; use --unknown skip"
+        )
+    test, left_out = cells_for(model, d, source, "skip" if unknown == "baseline" else unknown)
     check_heldout(model, test)  # said alone, before the line announcing the figures
-    click.echo(f"scoring {name} from {model_path} on {test.nnz} held-out cells of {source}")
+    n_scored = d.nnz if unknown == "baseline" else test.nnz
+    click.echo(f"scoring {name} from {model_path} on {n_scored} held-out cells of {source}")
+    if unknown == "baseline" and left_out:
+        baseline_figures(model, test, d, left_out, model_path)
+        return
     if left_out:
         click.echo(
             f"left out {left_out} cell(s) of users or items {model_path} was not trained with "
@@ -1088,6 +1099,37 @@ def score(model_path, source, k, relevance_threshold, unknown, **opts):
             err=True,
         )
     held_out_figures(model, test, k, relevance_threshold=relevance_threshold)
+
+
+def baseline_figures(model, known, data, n_unknown: int, model_path: str) -> None:
+    """Print the RMSE and MAE of a rating ``model`` over every cell of ``data``: those of
+    users and items it holds (``known``, checked as any held-out set) as it predicts them,
+    the other ``n_unknown`` from its baseline part (``predict_idx`` with -1: mu + b_i for a
+    new user, mu + b_u for a new item, mu for both), all clipped to its scale.
+
+    Example:
+        >>> from latentrec import Interactions
+        >>> from latentrec.models import Biases
+        >>> model = Biases().fit(Interactions.from_arrays([1, 1, 2], [10, 20, 10],
+        ...                                               [4.0, 2.0, 5.0]))
+        >>> test = Interactions.from_arrays([2, 3], [20, 10], [3.0, 4.0])
+        >>> known, _ = cells_for(model, test, "t.csv", "skip")
+        >>> baseline_figures(model, known, test, 1, "m.npz")  # doctest: +ELLIPSIS
+        held-out RMSE ... MAE ... (2 ratings; 1 of users or items m.npz was not trained ...
+    """
+    evaluate_ratings(model, known)  # the known part's checks: held out, finite
+    m = data.matrix.tocoo()
+    users = model.users_.lookup(data.users.ids)[m.row]
+    items = model.items_.lookup(data.items.ids)[m.col]
+    pred = np.asarray(model.predict_idx(users, items), dtype=np.float64)
+    if model.rating_scale_ is not None:
+        np.clip(pred, *model.rating_scale_, out=pred)
+    error = pred - m.data.astype(np.float64)
+    rmse, mae = float(np.sqrt(np.mean(error**2))), float(np.mean(np.abs(error)))
+    click.echo(
+        f"held-out RMSE {rmse:.4f}  MAE {mae:.4f} ({m.nnz} ratings; {n_unknown} of users or "
+        f"items {model_path} was not trained with, predicted from its baseline)"
+    )
 
 
 def cells_for(model, data, source: str, unknown: str = "error"):
