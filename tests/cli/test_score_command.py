@@ -60,9 +60,19 @@ def test_a_rating_model_gets_the_librarys_rmse_on_a_test_file(split, tmp_path):
     assert f"({len(known)} ratings)" in out.stdout
 
 
-def test_a_ranking_model_gets_the_librarys_ndcg(split, tmp_path):
+def _ranker(kind):
+    if kind == "model":
+        return ImplicitALS(n_factors=3, random_state=0)
+    from latentrec.pipeline import Pipeline
+
+    return Pipeline([Popularity(), ImplicitALS(n_factors=3, random_state=0)], n_candidates=20)
+
+
+@pytest.mark.parametrize("kind", ["model", "pipeline"])
+def test_a_ranking_model_or_pipeline_gets_the_librarys_ndcg(split, tmp_path, kind):
+    """The help says MODEL may be a pipeline; it crashed on ``predicts_ratings``."""
     train, test, known = split
-    model = ImplicitALS(n_factors=3, random_state=0)
+    model = _ranker(kind)
     model_path, test_path = _files(tmp_path, train, known, model)
     out = invoke("score", model_path, test_path, "-k", "5")
     assert out.exit_code == 0, out.output
@@ -95,22 +105,6 @@ def test_training_cells_are_refused_before_any_figure(split, tmp_path):
     out = invoke("score", model_path, test_path)
     assert out.exit_code == 1 and out.stdout == ""
     assert "shares" in error_line(out) and "trained on" in error_line(out)
-
-
-def test_a_pipeline_is_scored_as_the_library_scores_it(split, tmp_path):
-    """The help says MODEL may be a pipeline; it crashed on ``predicts_ratings``."""
-    from latentrec.pipeline import Pipeline
-
-    train, test, known = split
-    model = Pipeline([Popularity(), ImplicitALS(n_factors=3, random_state=0)], n_candidates=20)
-    model_path, test_path = _files(tmp_path, train, known, model)
-    out = invoke("score", model_path, test_path, "-k", "5")
-    assert out.exit_code == 0, out.output
-    fitted = model.fit(train)
-    rows = test.to_frame().merge(known[["user_id", "item_id"]])
-    part = Interactions.from_frame(rows, users=train.users, items=train.items)
-    want = evaluate_ranking(fitted, part, 5)
-    assert f"ndcg@5 {want['ndcg']:.4f}" in out.stdout, out.stdout
 
 
 def test_ranking_options_with_a_rating_model_are_refused_before_reading(split, tmp_path):

@@ -52,6 +52,29 @@ from ._common import (
 DEFAULT_MASTER = "local[2]"
 
 
+def refuse_ranking_options(scored: str, figures: str, relevance_threshold) -> None:
+    """Refuse, for a model that predicts ratings, the options of ranking figures, which
+    its RMSE/MAE would ignore unseen: ``--relevance-threshold`` (given) and ``-k`` (given
+    on the command line).  ``scored`` names the model and its figures, ``figures`` the
+    ranking figures the options belong to.
+
+    Example:
+        >>> @click.command()
+        ... @click.option("-k", type=int, default=10)
+        ... def run(k):
+        ...     refuse_ranking_options("Biases predicts ratings", "ranking figures", None)
+        >>> from click.testing import CliRunner
+        >>> CliRunner().invoke(run, []).exit_code, CliRunner().invoke(run, ["-k", "5"]).exit_code
+        (0, 2)
+    """
+    if relevance_threshold is not None:
+        raise threshold_refused_for_ratings(figures, scored)
+    if given_on_command_line("k"):
+        raise click.UsageError(
+            f"-k applies to {figures} (it cuts its rankings); {scored} scores every held-out rating"
+        )
+
+
 def cut_off_option(help_text: str):
     """The ``-k`` option of ``train``, ``evaluate`` and ``score``: a ranking cut-off, 10
     unless given.
@@ -201,14 +224,11 @@ def train(
     model = build_model(algorithm, params_from(opts), extra, seed)
     if test_size and model.predicts_ratings:
         # Held-out RMSE/MAE: options of the ranking figures would be ignored unseen.
-        scored = f"-a {algorithm} predicts ratings, and its RMSE/MAE"
-        if relevance_threshold is not None:
-            raise threshold_refused_for_ratings("a ranking model's held-out figures", scored)
-        if given_on_command_line("k"):
-            raise click.UsageError(
-                f"-k applies to a ranking model's held-out figures (it cuts its rankings); "
-                f"{scored} scores every held-out rating"
-            )
+        refuse_ranking_options(
+            f"-a {algorithm} predicts ratings, and its RMSE/MAE",
+            "a ranking model's held-out figures",
+            relevance_threshold,
+        )
     if model.get_params().get("patience") is not None:
         # Early stopping chooses the epoch by a validation RMSE; the only held-out data
         # here is the --test-size share, whose figures would then flatter the model.
@@ -1064,14 +1084,11 @@ def score(model_path, source, k, relevance_threshold, unknown, **opts):
     if rates:
         # Options of the ranking figures would be ignored unseen (or, the threshold,
         # refused in the library's words after the announcing line).
-        scored = f"{name} predicts ratings, and its RMSE/MAE"
-        if relevance_threshold is not None:
-            raise threshold_refused_for_ratings("a ranking model's figures", scored)
-        if given_on_command_line("k"):
-            raise click.UsageError(
-                f"-k applies to a ranking model's figures (it cuts its rankings); "
-                f"{scored} scores every held-out rating"
-            )
+        refuse_ranking_options(
+            f"{name} predicts ratings, and its RMSE/MAE",
+            "a ranking model's figures",
+            relevance_threshold,
+        )
     d = load_data(source, **opts)
     check_threshold_has_ratings(relevance_threshold, d, source)
     if rates and d.implicit:
